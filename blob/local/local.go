@@ -1,0 +1,291 @@
+// Package local is the default blob.Backend: a directory on a local file
+// system.
+//
+// Keys map to files under the root. Keys whose last element has at least four
+// characters are sharded by its first two characters ("pack/3fa2…" is stored
+// as root/pack/3f/3fa2…) so no directory grows too large. A Put writes a
+// temporary file in root/tmp~, fsyncs it, hard-links it to its final name
+// (which fails if the key exists, so puts are immutable), fsyncs the
+// directory and removes the temporary name: after a crash an object is either
+// complete or absent. Leftover temporary files are never listed; CleanTemp
+// removes them.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/blob"
+)
+
+const tmpDir = "tmp~"
+
+// Backend stores objects as files under a root directory.
+type Backend struct {
+	root string
+}
+
+var _ blob.Backend = (*Backend)(nil)
+
+// Open opens (creating if needed) a backend rooted at dir.
+func Open(dir string) (*Backend, error) {
+	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
+		return nil, fmt.Errorf("open local backend: %w", err)
+	}
+	return &Backend{root: dir}, nil
+}
+
+// Root returns the backend's directory.
+func (b *Backend) Root() string { return b.root }
+
+func shardName(key string) string {
+	dir, name := "", key
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		dir, name = key[:i], key[i+1:]
+	}
+	if len(name) >= 4 {
+		return filepath.Join(dir, name[:2], name)
+	}
+	return filepath.FromSlash(key)
+}
+
+func (b *Backend) path(key string) (string, error) {
+	if err := blob.ValidKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(b.root, shardName(key)), nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Put implements blob.Backend.
+func (b *Backend) Put(ctx context.Context, key string, data []byte) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	p, err := b.path(key)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+	}
+	f, err := os.CreateTemp(filepath.Join(b.root, tmpDir), "put-")
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		os.Remove(tmp)
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("put %s: write: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("put %s: sync: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		f = nil
+		return fmt.Errorf("put %s: close: %w", key, err)
+	}
+	f = nil
+	dir := filepath.Dir(p)
+	if err := b.mkdirAll(dir); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+		}
+		return fmt.Errorf("put %s: link: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("put %s: sync dir: %w", key, err)
+	}
+	return nil
+}
+
+// mkdirAll creates dir and fsyncs the parents of every directory it creates,
+// so a new shard directory survives a crash together with its first file.
+func (b *Backend) mkdirAll(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir && len(parent) >= len(b.root) {
+		if err := b.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// Get implements blob.Backend.
+func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	p, err := b.path(key)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("get %s: %w", key, blob.ErrNotExist)
+		}
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	end, err := blob.CheckRange(key, st.Size(), off, length)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, end-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && len(buf) == 0) {
+		return nil, fmt.Errorf("get %s: read: %w", key, err)
+	}
+	return buf, nil
+}
+
+// Stat implements blob.Backend.
+func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return blob.Info{}, fmt.Errorf("stat %s: %w", key, err)
+	}
+	p, err := b.path(key)
+	if err != nil {
+		return blob.Info{}, fmt.Errorf("stat %s: %w", key, err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return blob.Info{}, fmt.Errorf("stat %s: %w", key, blob.ErrNotExist)
+		}
+		return blob.Info{}, fmt.Errorf("stat %s: %w", key, err)
+	}
+	return blob.Info{Key: key, Size: st.Size(), ModTime: st.ModTime()}, nil
+}
+
+// keyOf reverses shardName for a path relative to the root.
+func keyOf(rel string) string {
+	els := strings.Split(filepath.ToSlash(rel), "/")
+	n := len(els)
+	if n >= 2 {
+		last := els[n-1]
+		if len(last) >= 4 && els[n-2] == last[:2] {
+			els = append(els[:n-2], last)
+		}
+	}
+	return strings.Join(els, "/")
+}
+
+// List implements blob.Backend.
+func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	// Walk from the deepest directory that contains every key with the prefix.
+	start := b.root
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		start = filepath.Join(b.root, filepath.FromSlash(prefix[:i]))
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(b.root, p)
+		if d.IsDir() {
+			if rel == tmpDir {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		key := keyOf(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // deleted while listing
+			}
+			return err
+		}
+		return fn(blob.Info{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// Delete implements blob.Backend. The directory is fsynced so a deleted
+// object (a snapshot manifest, say) does not come back after a crash.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	p, err := b.path(key)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", key, blob.ErrNotExist)
+		}
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("delete %s: sync dir: %w", key, err)
+	}
+	return nil
+}
+
+// CleanTemp removes temporary files of interrupted puts older than age.
+func (b *Backend) CleanTemp(age time.Duration, now time.Time) error {
+	ents, err := os.ReadDir(filepath.Join(b.root, tmpDir))
+	if err != nil {
+		return fmt.Errorf("clean temp: %w", err)
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err == nil && now.Sub(info.ModTime()) > age {
+			os.Remove(filepath.Join(b.root, tmpDir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// Close implements blob.Backend.
+func (b *Backend) Close() error { return nil }
