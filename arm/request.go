@@ -1,0 +1,220 @@
+package arm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Request is one routed ARM request.
+type Request struct {
+	HTTP       *http.Request
+	Params     map[string]string // route parameters by lower-case name, decoded
+	APIVersion string
+	Namespace  string
+	Segments   []string // decoded path segments
+	Body       []byte
+
+	retryAfter int
+	query      url.Values
+	route      *route
+}
+
+// Param returns a decoded route parameter (case-insensitive name).
+func (r *Request) Param(name string) string { return r.Params[strings.ToLower(name)] }
+
+// Query returns a query parameter.
+func (r *Request) Query(name string) string { return r.query.Get(name) }
+
+// Path is the decoded request path.
+func (r *Request) Path() string { return "/" + strings.Join(r.Segments, "/") }
+
+// HasBody reports whether the request carried a non-empty body.
+func (r *Request) HasBody() bool { return len(bytes.TrimSpace(r.Body)) > 0 }
+
+// Decode unmarshals the JSON body into v. Keys match case-insensitively (as
+// encoding/json does). Malformed JSON is a 400 InvalidRequestContent; an
+// empty body is one too unless allowEmpty.
+func (r *Request) Decode(v any) error {
+	if !r.HasBody() {
+		return InvalidRequest("The request content was invalid and could not be deserialized: the request body is empty.")
+	}
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return InvalidRequest("The request content was invalid and could not be deserialized: %v at offset %d.", se.Error(), se.Offset)
+		case errors.As(err, &te):
+			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", te.Field, te.Type, te.Value)
+		default:
+			return InvalidRequest("The request content was invalid and could not be deserialized: %v.", err)
+		}
+	}
+	return nil
+}
+
+// DecodeOptional is Decode but leaves v untouched for an empty body.
+func (r *Request) DecodeOptional(v any) error {
+	if !r.HasBody() {
+		return nil
+	}
+	return r.Decode(v)
+}
+
+// BaseURL is the scheme and host the caller used, e.g. https://127.0.0.1:8443.
+func (r *Request) BaseURL() string {
+	scheme := "https"
+	if r.HTTP.TLS == nil {
+		scheme = "http"
+	}
+	if p := r.HTTP.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		scheme = p
+	}
+	return scheme + "://" + r.HTTP.Host
+}
+
+// URL builds an absolute URL on the caller's host for path, carrying the
+// caller's api-version and any extra query pairs (name, value, ...).
+func (r *Request) URL(path string, query ...string) string {
+	q := url.Values{}
+	if r.APIVersion != "" {
+		q.Set("api-version", r.APIVersion)
+	}
+	for i := 0; i+1 < len(query); i += 2 {
+		q.Set(query[i], query[i+1])
+	}
+	u := url.URL{Path: path}
+	return r.BaseURL() + u.EscapedPath() + "?" + q.Encode()
+}
+
+// Caller is the authenticated principal.
+func (r *Request) Caller() Caller {
+	c, _ := CallerFrom(r.HTTP.Context())
+	return c
+}
+
+// Response is what a Handler returns.
+type Response struct {
+	Status int
+	Body   any // JSON-encoded; nil means no body
+	Header http.Header
+}
+
+// OK is 200 with body.
+func OK(body any) *Response { return &Response{Status: http.StatusOK, Body: body} }
+
+// Created is 201 with body.
+func Created(body any) *Response { return &Response{Status: http.StatusCreated, Body: body} }
+
+// NoContent is 204.
+func NoContent() *Response { return &Response{Status: http.StatusNoContent} }
+
+// Accepted is 202 without a body.
+func Accepted() *Response { return &Response{Status: http.StatusAccepted} }
+
+// Status is an arbitrary status with body.
+func Status(code int, body any) *Response { return &Response{Status: code, Body: body} }
+
+// SetHeader sets a response header and returns resp.
+func (resp *Response) SetHeader(k, v string) *Response {
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	resp.Header.Set(k, v)
+	return resp
+}
+
+// Async adds the long-running-operation headers: Azure-AsyncOperation (if
+// statusPath is set), Location (if locationPath is set) and Retry-After, all
+// absolute on the caller's host with the caller's api-version.
+func (resp *Response) Async(r *Request, statusPath, locationPath string) *Response {
+	if statusPath != "" {
+		resp.SetHeader("Azure-AsyncOperation", r.URL(statusPath))
+	}
+	if locationPath != "" {
+		resp.SetHeader("Location", r.URL(locationPath))
+	}
+	return resp.RetryAfter(r)
+}
+
+// RetryAfter adds the configured Retry-After header.
+func (resp *Response) RetryAfter(r *Request) *Response {
+	ra := r.retryAfter
+	if ra < 1 {
+		ra = 1
+	}
+	return resp.SetHeader("Retry-After", strconv.Itoa(ra))
+}
+
+// List is a page of a collection.
+type List struct {
+	Value    []any  `json:"value"`
+	NextLink string `json:"nextLink,omitempty"`
+}
+
+// Page returns the page of items the request's $skipToken selects, at most
+// pageSize long, with an absolute nextLink when more remain. $top, when
+// given, caps the page size.
+func Page[T any](r *Request, items []T, pageSize int) (*List, error) {
+	if top := r.Query("$top"); top != "" {
+		n, err := strconv.Atoi(top)
+		if err != nil || n < 1 {
+			return nil, BadRequest("InvalidQueryParameterValue", "The value '%s' of query parameter '$top' is invalid: it must be a positive integer.", top)
+		}
+		if n < pageSize {
+			pageSize = n
+		}
+	}
+	start := 0
+	if tok := r.Query("$skipToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 {
+			return nil, BadRequest("InvalidQueryParameterValue", "The $skipToken '%s' is invalid; use the nextLink of the previous page as given.", tok)
+		}
+		start = n
+	}
+	if start > len(items) {
+		start = len(items)
+	}
+	end := start + pageSize
+	if end > len(items) {
+		end = len(items)
+	}
+	out := &List{Value: make([]any, 0, end-start)}
+	for _, it := range items[start:end] {
+		out.Value = append(out.Value, it)
+	}
+	if end < len(items) {
+		q := r.HTTP.URL.Query()
+		q.Set("$skipToken", strconv.Itoa(end))
+		if r.APIVersion != "" {
+			q.Set("api-version", r.APIVersion)
+		}
+		out.NextLink = r.BaseURL() + r.HTTP.URL.EscapedPath() + "?" + q.Encode()
+	}
+	return out, nil
+}
+
+// Values wraps all items as one page without paging.
+func Values[T any](items []T) *List {
+	out := &List{Value: make([]any, 0, len(items))}
+	for _, it := range items {
+		out.Value = append(out.Value, it)
+	}
+	return out
+}
+
+// MustParam returns the param or panics: for handler wiring bugs only.
+func (r *Request) MustParam(name string) string {
+	v, ok := r.Params[strings.ToLower(name)]
+	if !ok {
+		panic(fmt.Sprintf("arm: route has no parameter %q", name))
+	}
+	return v
+}

@@ -1,0 +1,457 @@
+// Package arm is Safehold's Azure Resource Manager core, with no domain
+// knowledge: resource ids, case-insensitive routing on decoded path segments,
+// api-version checks per namespace, the CloudError envelope, long-running
+// operation headers and nextLink paging. Resource providers register
+// Handlers that return (result, error); the Router is the one adapter that
+// writes the wire.
+package arm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Handler serves one ARM operation.
+type Handler func(r *Request) (*Response, error)
+
+// Authorizer decides whether the caller may perform action on scope. It
+// returns nil to allow, or an *Error (normally 403 AuthorizationFailed).
+type Authorizer func(ctx context.Context, caller Caller, action, scope string) error
+
+// Caller is the authenticated principal of a request.
+type Caller struct {
+	ObjectID string // the principal's object id (oid)
+	AppID    string // client id (appid)
+	TenantID string
+	Kind     string // "ServicePrincipal", "ManagedIdentity", "User"
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller in ctx.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// Namespace describes the api-versions a resource-provider namespace accepts.
+type Namespace struct {
+	Name     string
+	Versions []string // accepted api-versions
+	// AnyVersion accepts every well-formed YYYY-MM-DD[-preview] version.
+	AnyVersion bool
+}
+
+var versionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[A-Za-z0-9]+)?$`)
+
+func (n *Namespace) accepts(v string) bool {
+	for _, x := range n.Versions {
+		if strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return n.AnyVersion && versionRE.MatchString(v)
+}
+
+// RouteOption customizes a route.
+type RouteOption func(*route)
+
+// Action sets the RBAC action checked for a route (default: derived from the
+// resource type and method, e.g. Microsoft.Compute/disks/read).
+func Action(action string) RouteOption { return func(rt *route) { rt.action = action } }
+
+// NoAuthz skips the RBAC check for a route (it still needs a valid token).
+func NoAuthz() RouteOption { return func(rt *route) { rt.action = "-" } }
+
+// NoAPIVersion makes the api-version optional for a route.
+func NoAPIVersion() RouteOption { return func(rt *route) { rt.noVersion = true } }
+
+type route struct {
+	method    string
+	pattern   string
+	segs      []string // lower-case literals, or "{name}"
+	namespace string
+	handler   Handler
+	action    string
+	noVersion bool
+}
+
+type node struct {
+	literal  map[string]*node
+	param    *node
+	wild     *node // {*name}: one or more segments
+	paramKey string
+	routes   map[string]*route // by method
+}
+
+func newNode() *node { return &node{literal: map[string]*node{}, routes: map[string]*route{}} }
+
+// Router routes ARM requests. Register namespaces and routes before serving.
+type Router struct {
+	root        *node
+	namespaces  map[string]*Namespace
+	Authorize   Authorizer
+	RetryAfter  int   // seconds in Retry-After of async responses (at least 1)
+	MaxBodySize int64 // request bodies larger than this get 413
+	Logger      *slog.Logger
+}
+
+// NewRouter returns an empty router.
+func NewRouter() *Router {
+	return &Router{root: newNode(), namespaces: map[string]*Namespace{}, RetryAfter: 1, MaxBodySize: 4 << 20, Logger: slog.Default()}
+}
+
+// RegisterNamespace declares a namespace's api-versions. Paths without a
+// providers segment belong to "Microsoft.Resources".
+func (rt *Router) RegisterNamespace(ns Namespace) {
+	n := ns
+	rt.namespaces[strings.ToLower(ns.Name)] = &n
+}
+
+// NamespaceVersions returns the api-versions registered for a namespace.
+func (rt *Router) NamespaceVersions(name string) []string {
+	if n, ok := rt.namespaces[strings.ToLower(name)]; ok {
+		return n.Versions
+	}
+	return nil
+}
+
+// Handle registers h for method on pattern, e.g.
+// "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/disks/{diskName}".
+func (rt *Router) Handle(method, pattern string, h Handler, opts ...RouteOption) {
+	r := &route{method: method, pattern: pattern, handler: h}
+	n := rt.root
+	parts := splitPath(pattern)
+	for i, p := range parts {
+		if strings.HasPrefix(p, "{*") && strings.HasSuffix(p, "}") {
+			key := strings.ToLower(p[2 : len(p)-1])
+			if n.wild == nil {
+				n.wild = newNode()
+				n.wild.paramKey = key
+			}
+			n = n.wild
+			r.segs = append(r.segs, "{*"+key+"}")
+			continue
+		}
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			key := strings.ToLower(p[1 : len(p)-1])
+			if n.param == nil {
+				n.param = newNode()
+				n.param.paramKey = key
+			} else if n.param.paramKey != key {
+				// Same position, different param names: keep the first name and map the second.
+				panic(fmt.Sprintf("arm: route %s: parameter {%s} conflicts with {%s}", pattern, key, n.param.paramKey))
+			}
+			n = n.param
+			r.segs = append(r.segs, "{"+key+"}")
+			continue
+		}
+		lp := strings.ToLower(p)
+		if lp == "providers" && i+1 < len(parts) && !strings.HasPrefix(parts[i+1], "{") {
+			r.namespace = parts[i+1]
+		}
+		c, ok := n.literal[lp]
+		if !ok {
+			c = newNode()
+			n.literal[lp] = c
+		}
+		n = c
+		r.segs = append(r.segs, lp)
+	}
+	if r.namespace == "" {
+		r.namespace = "Microsoft.Resources"
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	if _, dup := n.routes[method]; dup {
+		panic("arm: duplicate route " + method + " " + pattern)
+	}
+	n.routes[method] = r
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// DecodedSegments splits the escaped path on '/' and unescapes each segment,
+// so an encoded %2F stays inside its segment and %3B arrives as ';'.
+func DecodedSegments(u *url.URL) ([]string, error) {
+	raw := u.EscapedPath()
+	parts := splitPath(raw)
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		s, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// match finds the node for segs, preferring literal segments over parameters.
+func match(n *node, segs []string, params map[string]string) *node {
+	if len(segs) == 0 {
+		if len(n.routes) > 0 {
+			return n
+		}
+		return nil
+	}
+	if c, ok := n.literal[strings.ToLower(segs[0])]; ok {
+		if m := match(c, segs[1:], params); m != nil {
+			return m
+		}
+	}
+	if n.param != nil {
+		if m := match(n.param, segs[1:], params); m != nil {
+			params[n.param.paramKey] = segs[0]
+			return m
+		}
+	}
+	if n.wild != nil {
+		for k := len(segs); k >= 1; k-- {
+			if m := match(n.wild, segs[k:], params); m != nil {
+				params[n.wild.paramKey] = "/" + strings.Join(segs[:k], "/")
+				return m
+			}
+		}
+	}
+	return nil
+}
+
+// namespaceOf finds the provider namespace a path addresses.
+func namespaceOf(segs []string) string {
+	ns := ""
+	for i := 0; i+1 < len(segs); i++ {
+		if strings.EqualFold(segs[i], "providers") {
+			ns = segs[i+1]
+		}
+	}
+	if ns == "" {
+		return "Microsoft.Resources"
+	}
+	return ns
+}
+
+// ServeHTTP is the one adapter between handlers and the wire.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	resp, err := rt.serve(hr)
+	rt.write(w, hr, resp, err)
+}
+
+func (rt *Router) serve(hr *http.Request) (*Response, error) {
+	segs, err := DecodedSegments(hr.URL)
+	if err != nil {
+		return nil, BadRequest("InvalidRequestUri", "The request URI path is not correctly escaped: %v.", err)
+	}
+	for _, s := range segs {
+		if strings.ContainsRune(s, 0) || s == ".." {
+			return nil, BadRequest("InvalidRequestUri", "The request path contains an invalid segment %q.", s)
+		}
+	}
+	params := map[string]string{}
+	n := match(rt.root, segs, params)
+	if n == nil {
+		return nil, rt.noRoute(hr, segs)
+	}
+	r, ok := n.routes[hr.Method]
+	if !ok && hr.Method == http.MethodHead {
+		r, ok = n.routes[http.MethodGet]
+	}
+	if !ok {
+		var methods []string
+		for m := range n.routes {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		return nil, Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested HTTP method '%s' is not supported for the resource path '%s'. Supported methods: %s.", hr.Method, hr.URL.Path, strings.Join(methods, ", "))
+	}
+	q := hr.URL.Query()
+	version := q.Get("api-version")
+	if !r.noVersion {
+		if version == "" {
+			return nil, BadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+		}
+		ns, ok := rt.namespaces[strings.ToLower(r.namespace)]
+		if ok && !ns.accepts(version) {
+			return nil, BadRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are '%s'.", version, strings.Join(ns.Versions, ","))
+		}
+	}
+	req := &Request{HTTP: hr, Params: params, APIVersion: version, Namespace: r.namespace, Segments: segs, retryAfter: rt.RetryAfter, query: q, route: r}
+	if hr.Body != nil && hr.Method != http.MethodGet && hr.Method != http.MethodHead {
+		body, err := io.ReadAll(http.MaxBytesReader(nil, hr.Body, rt.MaxBodySize))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is larger than the limit of %d bytes.", rt.MaxBodySize)
+			}
+			return nil, BadRequest("InvalidRequestContent", "The request body could not be read: %v.", err)
+		}
+		req.Body = body
+	}
+	if rt.Authorize != nil && r.action != "-" {
+		caller, _ := CallerFrom(hr.Context())
+		action, scope := r.actionFor(hr.Method, segs)
+		if err := rt.Authorize(hr.Context(), caller, action, scope); err != nil {
+			return nil, err
+		}
+	}
+	return r.handler(req)
+}
+
+// actionFor derives the RBAC action and scope of a request: the resource
+// types after the last providers/{namespace}, the verb from the method, and
+// for POST on an odd tail the action name (".../{name}/backup" →
+// ".../backup/action"); the scope is the resource the request addresses.
+func (r *route) actionFor(method string, segs []string) (action, scope string) {
+	verb := map[string]string{http.MethodGet: "read", http.MethodHead: "read", http.MethodPut: "write", http.MethodPatch: "write", http.MethodDelete: "delete", http.MethodPost: "action"}[method]
+	pi := -1
+	for i := len(segs) - 2; i >= 0; i-- {
+		if strings.EqualFold(segs[i], "providers") {
+			pi = i
+			break
+		}
+	}
+	scopeEnd := len(segs)
+	var types []string
+	ns := r.namespace
+	if pi < 0 {
+		types = []string{"subscriptions"}
+		if len(segs) >= 3 && strings.EqualFold(segs[2], "resourceGroups") {
+			types = append(types, "resourceGroups")
+			if len(segs) == 3 {
+				scopeEnd = 2
+			}
+		} else if len(segs) == 1 {
+			scopeEnd = 0
+		}
+		if len(segs) > 4 {
+			scopeEnd = 4
+		}
+		action = ns + "/" + strings.Join(types, "/") + "/" + verb
+	} else {
+		ns = segs[pi+1]
+		rest := segs[pi+2:]
+		for j := 0; j < len(rest); j += 2 {
+			types = append(types, rest[j])
+		}
+		if len(rest)%2 == 1 {
+			scopeEnd = len(segs) - 1
+			if method == http.MethodPost && len(types) > 0 {
+				last := types[len(types)-1]
+				action = ns + "/" + strings.Join(types[:len(types)-1], "/") + "/" + last + "/action"
+			}
+			if pi+2 == len(segs)-1 {
+				scopeEnd = pi // a collection right under providers/{ns}: the parent scope
+			}
+		}
+		if action == "" {
+			action = ns + "/" + strings.Join(types, "/") + "/" + verb
+		}
+	}
+	if r.action != "" {
+		action = r.action
+	}
+	return action, "/" + strings.Join(segs[:scopeEnd], "/")
+}
+
+func (rt *Router) noRoute(hr *http.Request, segs []string) error {
+	ns := namespaceOf(segs)
+	if _, ok := rt.namespaces[strings.ToLower(ns)]; !ok {
+		return BadRequest("InvalidResourceNamespace", "The resource namespace '%s' is invalid.", ns)
+	}
+	typ := ""
+	for i := 0; i+2 < len(segs); i++ {
+		if strings.EqualFold(segs[i], "providers") {
+			typ = segs[i+2]
+		}
+	}
+	if typ == "" {
+		return Errorf(http.StatusNotFound, "NotFound", "No HTTP resource was found that matches the request URI '%s'.", hr.URL.Path)
+	}
+	return Errorf(http.StatusNotFound, "InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'.", typ, ns, hr.URL.Query().Get("api-version"))
+}
+
+func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response, err error) {
+	if err != nil {
+		var ae *Error
+		if !errors.As(err, &ae) {
+			rt.Logger.Error("request failed", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
+			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id"))
+		}
+		WriteError(w, ae)
+		return
+	}
+	if resp == nil {
+		resp = &Response{Status: http.StatusOK}
+	}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	if resp.Body == nil || hr.Method == http.MethodHead {
+		if resp.Body != nil {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		}
+		w.WriteHeader(resp.Status)
+		return
+	}
+	writeJSON(w, resp.Status, resp.Body)
+}
+
+// WriteError writes a CloudError.
+func WriteError(w http.ResponseWriter, e *Error) {
+	if e.Status == 0 {
+		e.Status = http.StatusInternalServerError
+	}
+	writeJSON(w, e.Status, errorEnvelope{Error: e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if raw, ok := v.(json.RawMessage); ok {
+		buf.Write(raw)
+	} else if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(&buf, `{"error":{"code":"InternalServerError","message":"encode response: %s"}}`, strings.ReplaceAll(err.Error(), `"`, `'`))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// Namespaces lists the registered namespaces, sorted by name.
+func (rt *Router) Namespaces() []Namespace {
+	out := make([]Namespace, 0, len(rt.namespaces))
+	for _, n := range rt.namespaces {
+		out = append(out, *n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

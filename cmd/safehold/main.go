@@ -1,0 +1,24 @@
+// Command safehold is a self-hosted Azure Backup: one binary that speaks
+// Azure Resource Manager for Azure Backup and backs up real disk bytes.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "safehold",
+		Short:         "Self-hosted Azure Backup that speaks Azure Resource Manager",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "safehold:", err)
+		os.Exit(1)
+	}
+}

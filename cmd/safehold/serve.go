@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/safehold/safehold/server"
+	"github.com/spf13/cobra"
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newServeCmd() *cobra.Command {
+	var (
+		addr, dataDir, tlsCert, tlsKey, logLevel, logFormat string
+		hostnames                                           []string
+		insecure                                            bool
+		retryAfter                                          int
+	)
+	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Start the Safehold server (HTTPS ARM endpoint, token issuer, backup engine)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
+			if logFormat == "json" {
+				h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
+			}
+			logger := slog.New(h)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
+				InsecureHTTP: insecure, RetryAfter: retryAfter, Logger: logger}
+			if (tlsCert == "") != (tlsKey == "") {
+				return fmt.Errorf("--tls-cert and --tls-key go together")
+			}
+			if err := configure(&cfg); err != nil {
+				return err
+			}
+			s, err := server.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			printBanner(s)
+			logger.Info("serving", "arm_endpoint", s.Conn.ARMEndpoint, "data_dir", s.Config.DataDir)
+			return s.Serve(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", envOr("SAFEHOLD_ADDR", "127.0.0.1:8443"), "listen address (env SAFEHOLD_ADDR)")
+	f.StringVar(&dataDir, "data-dir", envOr("SAFEHOLD_DATA_DIR", "./safehold-data"), "state directory (env SAFEHOLD_DATA_DIR)")
+	f.StringSliceVar(&hostnames, "tls-hostname", splitEnv("SAFEHOLD_TLS_HOSTNAMES"), "extra host names for the generated server certificate (env SAFEHOLD_TLS_HOSTNAMES, comma-separated)")
+	f.StringVar(&tlsCert, "tls-cert", os.Getenv("SAFEHOLD_TLS_CERT"), "serve this certificate instead of the generated one (env SAFEHOLD_TLS_CERT)")
+	f.StringVar(&tlsKey, "tls-key", os.Getenv("SAFEHOLD_TLS_KEY"), "key of --tls-cert (env SAFEHOLD_TLS_KEY)")
+	f.BoolVar(&insecure, "insecure-http", os.Getenv("SAFEHOLD_INSECURE_HTTP") == "true", "serve plain HTTP instead of HTTPS (clients then need InsecureAllowCredentialWithHTTP; env SAFEHOLD_INSECURE_HTTP=true)")
+	f.IntVar(&retryAfter, "retry-after", ra, "Retry-After seconds on long-running operations (env SAFEHOLD_RETRY_AFTER)")
+	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
+	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")
+	addServeFlags(f)
+	return cmd
+}
+
+func splitEnv(name string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+func printBanner(s *server.Server) {
+	c := s.Conn
+	fmt.Fprintf(os.Stderr, `
+Safehold is ready.
+  armEndpoint:    %s
+  authorityHost:  %s
+  tenantId:       %s
+  subscriptionId: %s
+  clientId:       %s
+  clientSecret:   %s
+  caCertFile:     %s
+  connection:     %s
+
+`, c.ARMEndpoint, c.AuthorityHost, c.TenantID, c.SubscriptionID, c.ClientID, c.ClientSecret, c.CACertFile, s.Config.DataDir+"/connection.json")
+}

@@ -1,0 +1,345 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/store"
+)
+
+// Issuer issues and verifies access tokens.
+type Issuer struct {
+	Dir      *Directory
+	Clock    clock.Clock
+	TenantID string
+	// Hosts are the host names (without port) the server answers on; tokens
+	// are issued for audiences on these hosts (and the public ARM audiences).
+	Hosts    []string
+	Lifetime time.Duration
+
+	key   *rsa.PrivateKey
+	kid   string
+	cache sync.Map // token string -> cachedToken
+}
+
+type cachedToken struct {
+	caller arm.Caller
+	exp    time.Time
+}
+
+// LoadOrCreateKey loads the signing key from the store, creating it on first start.
+func (is *Issuer) LoadOrCreateKey(ctx context.Context, s store.Store) error {
+	d, err := s.Get(ctx, "config", "signing-key")
+	if errors.Is(err, store.ErrNotFound) {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return fmt.Errorf("generate signing key: %w", err)
+		}
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.Create(ctx, store.Doc{Kind: "config", Key: "signing-key", Value: pemBytes})
+		}); err != nil {
+			return fmt.Errorf("store signing key: %w", err)
+		}
+		d.Value = pemBytes
+	} else if err != nil {
+		return fmt.Errorf("load signing key: %w", err)
+	}
+	blk, _ := pem.Decode(d.Value)
+	if blk == nil {
+		return errors.New("load signing key: not PEM")
+	}
+	key, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		return fmt.Errorf("load signing key: %w", err)
+	}
+	is.key = key
+	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(&key.PublicKey))
+	is.kid = base64.RawURLEncoding.EncodeToString(sum[:12])
+	return nil
+}
+
+func (is *Issuer) issuerURL(base string) string { return base + "/" + is.TenantID + "/v2.0" }
+
+// Routes registers the identity endpoints on mux.
+func (is *Issuer) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", is.serveDiscovery)
+	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", is.serveDiscovery)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", is.serveToken)
+	mux.HandleFunc("POST /{tenant}/oauth2/token", is.serveToken)
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", is.serveJWKS)
+	mux.HandleFunc("GET /common/discovery/instance", is.serveInstanceDiscovery)
+}
+
+func baseURL(r *http.Request) string {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (is *Issuer) tenantOK(t string) bool {
+	return strings.EqualFold(t, is.TenantID) || t == "common" || t == "organizations"
+}
+
+func (is *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if !is.tenantOK(tenant) {
+		oauthError(w, http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Use the tenantId from connection.json.", tenant))
+		return
+	}
+	base := baseURL(r)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                is.issuerURL(base),
+		"authorization_endpoint":                base + "/" + is.TenantID + "/oauth2/v2.0/authorize",
+		"token_endpoint":                        base + "/" + is.TenantID + "/oauth2/v2.0/token",
+		"jwks_uri":                              base + "/" + is.TenantID + "/discovery/v2.0/keys",
+		"response_types_supported":              []string{"code", "id_token", "token"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
+		"grant_types_supported":                 []string{"client_credentials"},
+		"tenant_region_scope":                   "NA",
+		"cloud_instance_name":                   "safehold.local",
+	})
+}
+
+func (is *Issuer) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tenant_discovery_endpoint": baseURL(r) + "/" + is.TenantID + "/v2.0/.well-known/openid-configuration",
+		"api-version":               "1.1",
+		"metadata":                  []any{map[string]any{"preferred_network": host, "preferred_cache": host, "aliases": []string{host}}},
+	})
+}
+
+func (is *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	pub := is.key.PublicKey
+	writeJSON(w, http.StatusOK, map[string]any{"keys": []any{map[string]any{
+		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": is.kid,
+		"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+	}}})
+}
+
+func oauthError(w http.ResponseWriter, status int, code string, aadsts int, desc string) {
+	writeJSON(w, status, map[string]any{
+		"error":             code,
+		"error_description": fmt.Sprintf("AADSTS%d: %s", aadsts, desc),
+		"error_codes":       []int{aadsts},
+		"timestamp":         time.Now().UTC().Format("2006-01-02 15:04:05Z"),
+		"trace_id":          w.Header().Get("x-ms-request-id"),
+		"correlation_id":    w.Header().Get("x-ms-correlation-request-id"),
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// AudienceOK reports whether aud names this server (any of its hosts, any
+// port) or the public ARM audiences.
+func (is *Issuer) AudienceOK(aud string) bool {
+	aud = strings.TrimSuffix(aud, "/")
+	switch strings.ToLower(aud) {
+	case "https://management.azure.com", "https://management.core.windows.net":
+		return true
+	}
+	u, err := url.Parse(aud)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	h := u.Hostname()
+	for _, x := range is.Hosts {
+		if strings.EqualFold(x, h) {
+			return true
+		}
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	return false
+}
+
+func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if !is.tenantOK(tenant) {
+		oauthError(w, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", tenant))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'; only client_credentials is supported.", gt))
+		return
+	}
+	clientID, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if u, p, ok := r.BasicAuth(); ok {
+		clientID, secret = u, p
+	}
+	scope := ""
+	for _, s := range strings.Fields(r.PostForm.Get("scope")) {
+		if strings.HasSuffix(s, "/.default") {
+			scope = strings.TrimSuffix(s, "/.default")
+		}
+	}
+	if scope == "" && r.PostForm.Get("resource") != "" {
+		scope = r.PostForm.Get("resource")
+	}
+	if scope == "" {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope is not valid: client credential flows must have a scope value with /.default suffixed to the resource identifier.")
+		return
+	}
+	if !is.AudienceOK(scope) {
+		oauthError(w, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant. Use the armEndpoint from connection.json as the audience.", scope))
+		return
+	}
+	p, err := is.Dir.ByAppID(r.Context(), clientID)
+	if err != nil || p.Kind != KindServicePrincipal {
+		oauthError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, is.TenantID))
+		return
+	}
+	if !p.CheckSecret(secret) {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
+		return
+	}
+	tok, exp, err := is.Issue(p, scope, baseURL(r))
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", 50000, "could not sign token")
+		return
+	}
+	secs := int(exp.Sub(is.Clock.Now()).Seconds())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok,
+	})
+}
+
+// Claims are Safehold's access-token claims.
+type Claims struct {
+	jwt.RegisteredClaims
+	TenantID string `json:"tid"`
+	ObjectID string `json:"oid"`
+	AppID    string `json:"appid"`
+	IDType   string `json:"idtyp,omitempty"`
+	Kind     string `json:"safehold_kind,omitempty"`
+}
+
+// Issue signs an access token for p with audience aud; base is the issuer's base URL.
+func (is *Issuer) Issue(p *Principal, aud, base string) (string, time.Time, error) {
+	now := is.Clock.Now()
+	life := is.Lifetime
+	if life == 0 {
+		life = time.Hour
+	}
+	exp := now.Add(life)
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: is.issuerURL(base), Subject: p.ObjectID, Audience: jwt.ClaimStrings{aud},
+			ExpiresAt: jwt.NewNumericDate(exp), NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Minute)), IssuedAt: jwt.NewNumericDate(now),
+			ID: randomID(),
+		},
+		TenantID: is.TenantID, ObjectID: p.ObjectID, AppID: p.AppID, IDType: "app", Kind: p.Kind,
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	t.Header["kid"] = is.kid
+	s, err := t.SignedString(is.key)
+	return s, exp, err
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Verify checks a bearer token's signature, audience, issuer tenant and
+// expiry, and returns the caller. The error is an *arm.Error (401).
+func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) {
+	now := is.Clock.Now()
+	if v, ok := is.cache.Load(token); ok {
+		ct := v.(cachedToken)
+		if now.Before(ct.exp) {
+			return ct.caller, nil
+		}
+		is.cache.Delete(token)
+	}
+	var c Claims
+	parsed, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		return &is.key.PublicKey, nil
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(is.Clock.Now), jwt.WithExpirationRequired())
+	if err != nil || !parsed.Valid {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "ExpiredAuthenticationToken", "The access token expiry UTC time '%s' is earlier than current UTC time '%s'.", expString(&c), now.Format(time.RFC3339))
+		}
+		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid: %v.", err)
+	}
+	audOK := false
+	for _, a := range c.Audience {
+		if is.AudienceOK(a) {
+			audOK = true
+		}
+	}
+	if !audOK {
+		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences (the armEndpoint in connection.json).", strings.Join(c.Audience, ","))
+	}
+	if !strings.EqualFold(c.TenantID, is.TenantID) || !strings.HasSuffix(c.Issuer, "/"+is.TenantID+"/v2.0") {
+		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer '%s'.", c.Issuer)
+	}
+	caller := arm.Caller{ObjectID: c.ObjectID, AppID: c.AppID, TenantID: c.TenantID, Kind: c.Kind}
+	if caller.Kind == "" {
+		caller.Kind = KindServicePrincipal
+	}
+	if _, err := is.Dir.Get(ctx, c.ObjectID); err != nil {
+		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationToken", "The principal '%s' of the access token no longer exists.", c.ObjectID)
+	}
+	is.cache.Store(token, cachedToken{caller: caller, exp: c.ExpiresAt.Time})
+	return caller, nil
+}
+
+// Forget drops cached verifications (after a principal is deleted).
+func (is *Issuer) Forget() { is.cache.Clear() }
+
+func expString(c *Claims) string {
+	if c.ExpiresAt == nil {
+		return ""
+	}
+	return c.ExpiresAt.Time.UTC().Format(time.RFC3339)
+}
+
+// Authenticate extracts and verifies the bearer token of r.
+func (is *Issuer) Authenticate(r *http.Request) (arm.Caller, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+	}
+	const prefix = "bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format: use 'Bearer <token>'.")
+	}
+	return is.Verify(r.Context(), strings.TrimSpace(h[len(prefix):]))
+}

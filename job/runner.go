@@ -1,0 +1,223 @@
+// Package job runs durable background work from the store's task queue:
+// tasks are enqueued in the same transaction as the resource change that
+// needs them, leased while they run (the lease is renewed while the handler
+// works), retried with backoff on transient failure, and picked up again
+// after a crash once the dead node's lease expires (or at once when the same
+// node restarts).
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/store"
+)
+
+// Handler runs one task. Returning nil completes the task; a Retry error
+// reschedules it; any other error completes it as failed (the handler is
+// expected to have recorded the failure wherever users see it).
+type Handler func(ctx context.Context, t store.Task) error
+
+// RetryError asks the runner to run the task again after Delay.
+type RetryError struct {
+	Err   error
+	Delay time.Duration
+}
+
+func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err) }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Retry wraps err so the task runs again after delay.
+func Retry(err error, delay time.Duration) error { return &RetryError{Err: err, Delay: delay} }
+
+// Runner claims and runs tasks.
+type Runner struct {
+	Store       store.Store
+	Clock       clock.Clock
+	Logger      *slog.Logger
+	NodeID      string        // stable per node; leases are "NodeID/boot"
+	Lease       time.Duration // default 60s
+	Concurrency int           // default 4
+	Poll        time.Duration // real-time wake-up when idle; default 200ms
+
+	mu       sync.Mutex
+	handlers map[string]Handler
+	owner    string
+	wake     chan struct{}
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	sem      chan struct{}
+}
+
+// Register sets the handler for a task kind. Call before Start.
+func (r *Runner) Register(kind string, h Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.handlers == nil {
+		r.handlers = map[string]Handler{}
+	}
+	r.handlers[kind] = h
+}
+
+// Notify wakes the runner (call after enqueueing due work).
+func (r *Runner) Notify() {
+	if r.wake == nil {
+		return
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start releases this node's stale leases and starts the claim loop.
+func (r *Runner) Start(ctx context.Context) error {
+	if r.Lease == 0 {
+		r.Lease = 60 * time.Second
+	}
+	if r.Concurrency == 0 {
+		r.Concurrency = 4
+	}
+	if r.Poll == 0 {
+		r.Poll = 200 * time.Millisecond
+	}
+	if r.Clock == nil {
+		r.Clock = clock.Real{}
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.NodeID == "" {
+		r.NodeID = "node"
+	}
+	if _, err := r.Store.ReleaseLeases(ctx, r.NodeID+"/"); err != nil {
+		return fmt.Errorf("start job runner: %w", err)
+	}
+	r.owner = r.NodeID + "/" + uuid.NewString()
+	r.wake = make(chan struct{}, 1)
+	r.sem = make(chan struct{}, r.Concurrency)
+	ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	r.wg.Add(1)
+	go r.loop(ctx)
+	return nil
+}
+
+// Stop cancels running handlers and waits for them.
+func (r *Runner) Stop() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+}
+
+func (r *Runner) loop(ctx context.Context) {
+	defer r.wg.Done()
+	t := time.NewTicker(r.Poll)
+	defer t.Stop()
+	for {
+		r.claimAndRun(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Runner) claimAndRun(ctx context.Context) {
+	for {
+		free := cap(r.sem) - len(r.sem)
+		if free <= 0 || ctx.Err() != nil {
+			return
+		}
+		tasks, err := r.Store.ClaimTasks(ctx, r.owner, r.Clock.Now(), r.Lease, free)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.Logger.Error("claim tasks", "err", err)
+			}
+			return
+		}
+		if len(tasks) == 0 {
+			return
+		}
+		for _, t := range tasks {
+			r.sem <- struct{}{}
+			r.wg.Add(1)
+			go func(t store.Task) {
+				defer r.wg.Done()
+				defer func() { <-r.sem; r.Notify() }()
+				r.run(ctx, t)
+			}(t)
+		}
+	}
+}
+
+func (r *Runner) run(ctx context.Context, t store.Task) {
+	r.mu.Lock()
+	h := r.handlers[t.Kind]
+	r.mu.Unlock()
+	log := r.Logger.With("task", t.ID, "kind", t.Kind)
+	if h == nil {
+		log.Error("no handler for task kind; retrying later")
+		r.Store.Update(ctx, func(tx store.Tx) error {
+			return tx.RescheduleTask(ctx, t.ID, r.Clock.Now().Add(time.Minute), "no handler for kind "+t.Kind)
+		})
+		return
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { // renew the lease while the handler works
+		tick := time.NewTicker(r.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := r.Store.ExtendLease(ctx, t.ID, r.owner, r.Clock.Now().Add(r.Lease)); err != nil {
+					if ctx.Err() == nil {
+						log.Warn("lost task lease", "err", err)
+					}
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("task panicked: %v", p)
+			}
+		}()
+		return h(hctx, t)
+	}()
+	close(done)
+	if ctx.Err() != nil {
+		return // shutting down: the lease is released at next start
+	}
+	var re *RetryError
+	if errors.As(err, &re) {
+		log.Warn("task will retry", "err", re.Err, "delay", re.Delay)
+		if uerr := r.Store.Update(ctx, func(tx store.Tx) error {
+			return tx.RescheduleTask(ctx, t.ID, r.Clock.Now().Add(re.Delay), re.Err.Error())
+		}); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+			log.Error("reschedule task", "err", uerr)
+		}
+		return
+	}
+	if err != nil {
+		log.Warn("task failed", "err", err)
+	}
+	if uerr := r.Store.Update(ctx, func(tx store.Tx) error { return tx.CompleteTask(ctx, t.ID) }); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+		log.Error("complete task", "err", uerr)
+	}
+}

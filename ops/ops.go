@@ -1,0 +1,303 @@
+// Package ops is the one shared mechanism for ARM long-running operations:
+// an operation record in the store, created in the same transaction as the
+// change that needs it together with a durable task that does the work;
+// status resources for Azure-AsyncOperation URLs and result responses for
+// Location URLs. Resource providers choose their own URL shapes and call
+// Get, StatusResponse and ResultResponse from their status routes.
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/store"
+)
+
+// Operation states.
+const (
+	InProgress = "InProgress"
+	Succeeded  = "Succeeded"
+	Failed     = "Failed"
+	Canceled   = "Canceled"
+)
+
+const (
+	docKind  = "operation"
+	taskKind = "operation"
+)
+
+// Operation is a long-running operation's record.
+type Operation struct {
+	ID              string          `json:"id"`
+	Kind            string          `json:"kind"`
+	ResourceID      string          `json:"resourceId,omitempty"`
+	StatusPath      string          `json:"statusPath,omitempty"` // the id shown in the status resource
+	Status          string          `json:"status"`
+	StartTime       time.Time       `json:"startTime"`
+	EndTime         *time.Time      `json:"endTime,omitempty"`
+	PercentComplete float64         `json:"percentComplete,omitempty"`
+	Error           *arm.Error      `json:"error,omitempty"`
+	ErrorStatus     int             `json:"errorStatus,omitempty"`
+	Properties      json.RawMessage `json:"properties,omitempty"`   // status properties on success (e.g. jobId)
+	Result          json.RawMessage `json:"result,omitempty"`       // body of the Location result on success
+	ResultStatus    int             `json:"resultStatus,omitempty"` // 200 (with Result) or 204
+	Input           json.RawMessage `json:"input,omitempty"`        // what the worker needs
+	Caller          arm.Caller      `json:"caller"`
+}
+
+// Done reports whether the operation reached a terminal state.
+func (o *Operation) Done() bool { return o.Status != InProgress }
+
+// DecodeInput unmarshals the operation's input.
+func (o *Operation) DecodeInput(v any) error { return json.Unmarshal(o.Input, v) }
+
+// Func does an operation's work. On success it may set op.Properties,
+// op.Result and op.ResultStatus. An *arm.Error return fails the operation
+// with that code; a job.Retry error runs it again later; any other error
+// fails it with InternalServerError. Funcs must be safe to run again after
+// a crash (the task is re-run when its lease expires).
+type Func func(ctx context.Context, op *Operation) error
+
+// Manager creates, runs and reads operations.
+type Manager struct {
+	store  store.Store
+	clock  clock.Clock
+	runner *job.Runner
+	funcs  map[string]Func
+}
+
+// NewManager registers the operation task handler with runner.
+func NewManager(s store.Store, clk clock.Clock, runner *job.Runner) *Manager {
+	m := &Manager{store: s, clock: clk, runner: runner, funcs: map[string]Func{}}
+	runner.Register(taskKind, m.runTask)
+	return m
+}
+
+// Register sets the Func for an operation kind.
+func (m *Manager) Register(kind string, fn Func) { m.funcs[kind] = fn }
+
+// NewID returns a fresh URL-safe operation id.
+func NewID() string { return uuid.NewString() }
+
+// Start records op (ID assigned if empty, status InProgress) and enqueues its
+// work, inside tx. Call Notify after the transaction commits.
+func (m *Manager) Start(ctx context.Context, tx store.Tx, op *Operation, input any) error {
+	if op.ID == "" {
+		op.ID = NewID()
+	}
+	if _, ok := m.funcs[op.Kind]; !ok {
+		return fmt.Errorf("start operation: no func for kind %q", op.Kind)
+	}
+	op.Status = InProgress
+	op.StartTime = m.clock.Now()
+	if input != nil {
+		b, err := json.Marshal(input)
+		if err != nil {
+			return fmt.Errorf("start operation %s: %w", op.Kind, err)
+		}
+		op.Input = b
+	}
+	if err := m.put(ctx, tx, op); err != nil {
+		return err
+	}
+	_, err := tx.Enqueue(ctx, store.Task{Kind: taskKind, Payload: []byte(op.ID)})
+	return err
+}
+
+// Completed records an operation that finished synchronously (for APIs that
+// must still hand out polling URLs).
+func (m *Manager) Completed(ctx context.Context, tx store.Tx, op *Operation) error {
+	if op.ID == "" {
+		op.ID = NewID()
+	}
+	now := m.clock.Now()
+	op.StartTime, op.EndTime = now, &now
+	if op.Status == "" {
+		op.Status = Succeeded
+	}
+	return m.put(ctx, tx, op)
+}
+
+// Notify wakes the worker after a Start committed.
+func (m *Manager) Notify() { m.runner.Notify() }
+
+func (m *Manager) put(ctx context.Context, tx store.Tx, op *Operation) error {
+	b, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	return tx.Put(ctx, store.Doc{Kind: docKind, Key: op.ID, Scope: op.ResourceID, Type: op.Kind, Value: b})
+}
+
+// Get reads an operation; ErrNotFound if it does not exist.
+func (m *Manager) Get(ctx context.Context, id string) (*Operation, error) {
+	d, err := m.store.Get(ctx, docKind, id)
+	if err != nil {
+		return nil, err
+	}
+	var op Operation
+	if err := json.Unmarshal(d.Value, &op); err != nil {
+		return nil, fmt.Errorf("decode operation %s: %w", id, err)
+	}
+	return &op, nil
+}
+
+// ErrNotFound is returned by Get for an unknown operation.
+var ErrNotFound = store.ErrNotFound
+
+func (m *Manager) runTask(ctx context.Context, t store.Task) error {
+	op, err := m.Get(ctx, string(t.Payload))
+	if err != nil {
+		return fmt.Errorf("run operation %s: %w", t.Payload, err)
+	}
+	if op.Done() {
+		return nil
+	}
+	fn := m.funcs[op.Kind]
+	if fn == nil {
+		return job.Retry(fmt.Errorf("no func for operation kind %q", op.Kind), time.Minute)
+	}
+	ferr := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("operation %s panicked: %v", op.Kind, p)
+			}
+		}()
+		return fn(ctx, op)
+	}()
+	var re *job.RetryError
+	if errors.As(ferr, &re) {
+		return ferr
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	now := m.clock.Now()
+	op.EndTime = &now
+	if ferr != nil {
+		var ae *arm.Error
+		if !errors.As(ferr, &ae) {
+			ae = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The operation failed: %v", ferr)
+		}
+		op.Status, op.Error, op.ErrorStatus = Failed, ae, ae.Status
+		if op.ErrorStatus == 0 {
+			op.ErrorStatus = http.StatusBadRequest
+		}
+	} else {
+		op.Status = Succeeded
+		op.PercentComplete = 100
+	}
+	return m.store.Update(ctx, func(tx store.Tx) error {
+		if err := m.put(ctx, tx, op); err != nil {
+			return err
+		}
+		return tx.CompleteTask(ctx, t.ID)
+	})
+}
+
+// Finish marks a running operation done from outside its Func (for example
+// when a job it tracks completes); err nil means success.
+func (m *Manager) Finish(ctx context.Context, tx store.Tx, op *Operation, err error) error {
+	now := m.clock.Now()
+	op.EndTime = &now
+	if err != nil {
+		var ae *arm.Error
+		if !errors.As(err, &ae) {
+			ae = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The operation failed: %v", err)
+		}
+		op.Status, op.Error, op.ErrorStatus = Failed, ae, ae.Status
+	} else {
+		op.Status, op.PercentComplete = Succeeded, 100
+	}
+	return m.put(ctx, tx, op)
+}
+
+// StatusBody is the ARM status resource of op.
+func StatusBody(op *Operation, id string) map[string]any {
+	b := map[string]any{
+		"id":        id,
+		"name":      op.ID,
+		"status":    op.Status,
+		"startTime": op.StartTime.Format(time.RFC3339Nano),
+	}
+	if op.EndTime != nil {
+		b["endTime"] = op.EndTime.Format(time.RFC3339Nano)
+	}
+	if op.Done() {
+		b["percentComplete"] = 100
+	} else if op.PercentComplete > 0 {
+		b["percentComplete"] = op.PercentComplete
+	}
+	if op.Error != nil && op.Status != Succeeded {
+		b["error"] = op.Error
+	}
+	if op.Status == Succeeded && len(op.Properties) > 0 {
+		b["properties"] = op.Properties
+	}
+	return b
+}
+
+// Lookup reads an operation for a status or result route, as a 404 ARM error when unknown.
+func (m *Manager) Lookup(ctx context.Context, id string) (*Operation, error) {
+	op, err := m.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found.", id)
+	}
+	return op, err
+}
+
+// StatusResponse answers an Azure-AsyncOperation poll: always 200 with the status resource.
+func (m *Manager) StatusResponse(r *arm.Request, id string) (*arm.Response, error) {
+	op, err := m.Lookup(r.HTTP.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	resp := arm.OK(StatusBody(op, r.Path()))
+	if !op.Done() {
+		resp.RetryAfter(r)
+	}
+	return resp, nil
+}
+
+// ResultResponse answers a Location poll: 202 (with Location and Retry-After)
+// while running; then what the synchronous call would have answered: the
+// result (200 with body, or 204), or the operation's error.
+func (m *Manager) ResultResponse(r *arm.Request, id string) (*arm.Response, error) {
+	op, err := m.Lookup(r.HTTP.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	switch op.Status {
+	case InProgress:
+		return arm.Accepted().SetHeader("Location", r.URL(r.Path())).RetryAfter(r), nil
+	case Succeeded:
+		if op.ResultStatus == http.StatusNoContent || (op.ResultStatus == 0 && len(op.Result) == 0) {
+			return arm.NoContent(), nil
+		}
+		st := op.ResultStatus
+		if st == 0 {
+			st = http.StatusOK
+		}
+		if len(op.Result) == 0 {
+			return arm.Status(st, nil), nil
+		}
+		return arm.Status(st, json.RawMessage(op.Result)), nil
+	default:
+		e := *op.Error
+		if e.Status == 0 {
+			e.Status = op.ErrorStatus
+		}
+		if e.Status == 0 {
+			e.Status = http.StatusBadRequest
+		}
+		return nil, &e
+	}
+}

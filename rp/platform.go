@@ -1,0 +1,233 @@
+// Package rp holds what every resource provider shares: the Platform it is
+// built on (store, clock, operations, jobs, identities) and the generic
+// storage of ARM resources as documents, with cascading deletes.
+package rp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/identity"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/store"
+)
+
+// Platform is what resource providers are built on.
+type Platform struct {
+	Store    store.Store
+	Clock    clock.Clock
+	Ops      *ops.Manager
+	Jobs     *job.Runner
+	Dir      *identity.Directory
+	Logger   *slog.Logger
+	DataDir  string
+	TenantID string
+	// Authorize checks a principal's permission outside a request (e.g. a
+	// vault's managed identity); nil allows everything.
+	Authorize func(ctx context.Context, principalID, action, scope string) error
+
+	mu       sync.Mutex
+	deleters map[string]typeDeleter
+}
+
+// Provider is a resource provider: it registers its namespaces, routes and
+// operation kinds.
+type Provider interface {
+	Register(rt *arm.Router, p *Platform) error
+}
+
+// DeleteFunc removes a resource with everything it owns (files, child
+// resources) as part of a cascading delete (e.g. its resource group's).
+type DeleteFunc func(ctx context.Context, id string) error
+
+type typeDeleter struct {
+	order int
+	fn    DeleteFunc
+}
+
+// OnDelete registers how resources of typ are removed by a cascading delete.
+// Lower order runs first (e.g. VMs before disks, backup instances before vaults).
+func (p *Platform) OnDelete(typ string, order int, fn DeleteFunc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleters == nil {
+		p.deleters = map[string]typeDeleter{}
+	}
+	p.deleters[strings.ToLower(typ)] = typeDeleter{order, fn}
+}
+
+// DeleteUnder removes every resource whose id is under scope (a resource
+// group or resource id), using the registered DeleteFuncs in order, then
+// drops any remaining documents.
+func (p *Platform) DeleteUnder(ctx context.Context, scope string) error {
+	docs, err := p.Store.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/"})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	type item struct {
+		id    string
+		order int
+		fn    DeleteFunc
+	}
+	var items []item
+	for _, d := range docs {
+		var h struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+		}
+		json.Unmarshal(d.Value, &h)
+		td, ok := p.deleters[strings.ToLower(d.Type)]
+		if ok {
+			items = append(items, item{h.ID, td.order, td.fn})
+		}
+	}
+	p.mu.Unlock()
+	sort.SliceStable(items, func(i, j int) bool { return items[i].order < items[j].order })
+	for _, it := range items {
+		if err := it.fn(ctx, it.id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete %s: %w", it.id, err)
+		}
+	}
+	return p.Store.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.DeleteScope(ctx, resourceKind, strings.TrimRight(scope, "/")+"/")
+		return err
+	})
+}
+
+// Now is the platform clock's time.
+func (p *Platform) Now() time.Time { return p.Clock.Now() }
+
+const resourceKind = "resource"
+
+func scopeOf(id arm.ResourceID) string {
+	return strings.ToLower(id.Parent().String()) + "/"
+}
+
+// PutResource stores an ARM resource body (a struct or map with at least id and type).
+func PutResource(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", id, err)
+	}
+	return tx.Put(ctx, store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type(), Value: b})
+}
+
+// CreateResource stores a new resource; store.ErrConflict if it exists.
+func CreateResource(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", id, err)
+	}
+	return tx.Create(ctx, store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type(), Value: b})
+}
+
+// GetResource reads a resource into v; it returns a 404 ResourceNotFound
+// *arm.Error when absent.
+func GetResource(ctx context.Context, r store.Reader, id arm.ResourceID, v any) error {
+	d, err := r.Get(ctx, resourceKind, id.String())
+	if errors.Is(err, store.ErrNotFound) {
+		return arm.NotFoundID(id)
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(d.Value, v); err != nil {
+		return fmt.Errorf("decode %s: %w", id, err)
+	}
+	return nil
+}
+
+// ResourceExists reports whether a resource exists.
+func ResourceExists(ctx context.Context, r store.Reader, id string) (bool, error) {
+	_, err := r.Get(ctx, resourceKind, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// DeleteResource removes a resource document (not its children).
+func DeleteResource(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
+	err := tx.Delete(ctx, resourceKind, id.String())
+	if errors.Is(err, store.ErrNotFound) {
+		return arm.NotFoundID(id)
+	}
+	return err
+}
+
+// ListResources lists resources of typ under scope (a subscription,
+// resource group or parent resource id), decoding each into a new T.
+func ListResources[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, error) {
+	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(docs))
+	for _, d := range docs {
+		var v T
+		if err := json.Unmarshal(d.Value, &v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", d.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// CheckResourceGroup returns 404 ResourceGroupNotFound unless the group exists.
+func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) error {
+	ok, err := ResourceExists(ctx, r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg)
+	}
+	return nil
+}
+
+// CheckSubscription returns 404 SubscriptionNotFound unless the subscription exists.
+func CheckSubscription(ctx context.Context, r store.Reader, sub string) error {
+	_, err := r.Get(ctx, SubscriptionKind, sub)
+	if errors.Is(err, store.ErrNotFound) {
+		return arm.Errorf(http.StatusNotFound, "SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
+	}
+	return err
+}
+
+// SubscriptionKind is the document kind of subscriptions.
+const SubscriptionKind = "subscription"
+
+// SystemData is ARM's systemData block.
+type SystemData struct {
+	CreatedBy          string    `json:"createdBy,omitempty"`
+	CreatedByType      string    `json:"createdByType,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
+	LastModifiedBy     string    `json:"lastModifiedBy,omitempty"`
+	LastModifiedByType string    `json:"lastModifiedByType,omitempty"`
+	LastModifiedAt     time.Time `json:"lastModifiedAt"`
+}
+
+// Touch fills systemData for a create or update by caller at now.
+func Touch(sd *SystemData, caller arm.Caller, now time.Time) *SystemData {
+	typ := "Application"
+	if caller.Kind == identity.KindManagedIdentity {
+		typ = "ManagedIdentity"
+	}
+	if sd == nil || sd.CreatedAt.IsZero() {
+		sd = &SystemData{CreatedBy: caller.AppID, CreatedByType: typ, CreatedAt: now}
+	}
+	sd.LastModifiedBy, sd.LastModifiedByType, sd.LastModifiedAt = caller.AppID, typ, now
+	return sd
+}

@@ -1,0 +1,442 @@
+// Package resources serves Microsoft.Resources: subscriptions, tenants,
+// providers (always Registered), locations, resource groups and generic
+// resource listing.
+package resources
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+// Subscription is a stored subscription.
+type Subscription struct {
+	ID                   string         `json:"id"`
+	SubscriptionID       string         `json:"subscriptionId"`
+	TenantID             string         `json:"tenantId"`
+	DisplayName          string         `json:"displayName"`
+	State                string         `json:"state"`
+	SubscriptionPolicies map[string]any `json:"subscriptionPolicies"`
+	AuthorizationSource  string         `json:"authorizationSource"`
+}
+
+// NewSubscription returns a subscription body.
+func NewSubscription(id, tenant, name string) Subscription {
+	return Subscription{ID: "/subscriptions/" + id, SubscriptionID: id, TenantID: tenant, DisplayName: name, State: "Enabled",
+		SubscriptionPolicies: map[string]any{"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+		AuthorizationSource:  "RoleBased"}
+}
+
+// PutSubscription stores a subscription.
+func PutSubscription(ctx context.Context, tx store.Tx, s Subscription) error {
+	b, _ := json.Marshal(s)
+	return tx.Put(ctx, store.Doc{Kind: rp.SubscriptionKind, Key: s.SubscriptionID, Value: b})
+}
+
+// ResourceGroup is a resource group resource.
+type ResourceGroup struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	ManagedBy  string            `json:"managedBy,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties struct {
+		ProvisioningState string `json:"provisioningState"`
+	} `json:"properties"`
+}
+
+// Locations are the regions Safehold reports; resources may use any of them.
+var Locations = []string{"eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus", "southcentralus", "westcentralus",
+	"canadacentral", "brazilsouth", "northeurope", "westeurope", "uksouth", "ukwest", "francecentral", "germanywestcentral", "swedencentral",
+	"switzerlandnorth", "norwayeast", "eastasia", "southeastasia", "japaneast", "japanwest", "koreacentral", "australiaeast", "centralindia",
+	"southafricanorth", "uaenorth"}
+
+// Provider serves Microsoft.Resources.
+type Provider struct {
+	p  *rp.Platform
+	rt *arm.Router
+}
+
+// Register implements rp.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+	pr.p, pr.rt = p, rt
+	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Resources", AnyVersion: true, Versions: []string{"2022-09-01", "2021-04-01", "2021-01-01", "2020-01-01", "2019-05-01", "2016-06-01"}})
+	rt.Handle("GET", "/subscriptions", pr.listSubscriptions, arm.NoAuthz())
+	rt.Handle("GET", "/tenants", pr.listTenants, arm.NoAuthz())
+	rt.Handle("GET", "/subscriptions/{subscriptionId}", pr.getSubscription)
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/locations", pr.listLocations, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers", pr.listProviders, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/{namespace}", pr.getProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/register", pr.registerProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/resources", pr.listSubResources, arm.Action("Microsoft.Resources/subscriptions/resources/read"))
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups", pr.listGroups)
+	rt.Handle("PUT", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.putGroup)
+	rt.Handle("PATCH", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.patchGroup)
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.getGroup)
+	rt.Handle("HEAD", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.headGroup)
+	rt.Handle("DELETE", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.deleteGroup)
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/resources", pr.listGroupResources, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/resources/read"))
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/operationresults/{operationId}", pr.operationResult, arm.NoAuthz())
+	p.Ops.Register("resourcegroup.delete", pr.runDeleteGroup)
+	return nil
+}
+
+func (pr *Provider) subscriptions(ctx context.Context) ([]Subscription, error) {
+	docs, err := pr.p.Store.List(ctx, rp.SubscriptionKind, store.ListQuery{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Subscription, 0, len(docs))
+	for _, d := range docs {
+		var s Subscription
+		if err := json.Unmarshal(d.Value, &s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (pr *Provider) listSubscriptions(r *arm.Request) (*arm.Response, error) {
+	subs, err := pr.subscriptions(r.HTTP.Context())
+	if err != nil {
+		return nil, err
+	}
+	var visible []Subscription
+	for _, s := range subs {
+		if pr.p.Authorize == nil || pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, "Microsoft.Resources/subscriptions/read", s.ID) == nil {
+			visible = append(visible, s)
+		}
+	}
+	return pageOf(r, visible)
+}
+
+func pageOf[T any](r *arm.Request, items []T) (*arm.Response, error) {
+	l, err := arm.Page(r, items, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(l), nil
+}
+
+func (pr *Provider) listTenants(r *arm.Request) (*arm.Response, error) {
+	t := pr.p.TenantID
+	return arm.OK(arm.Values([]any{map[string]any{"id": "/tenants/" + t, "tenantId": t, "tenantCategory": "Home", "displayName": "Safehold", "defaultDomain": "safehold.local", "domains": []string{"safehold.local"}, "tenantType": "AAD"}})), nil
+}
+
+func (pr *Provider) getSubscription(r *arm.Request) (*arm.Response, error) {
+	d, err := pr.p.Store.Get(r.HTTP.Context(), rp.SubscriptionKind, r.Param("subscriptionId"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, arm.Errorf(http.StatusNotFound, "SubscriptionNotFound", "The subscription '%s' could not be found.", r.Param("subscriptionId"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(json.RawMessage(d.Value)), nil
+}
+
+func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
+	if err := rp.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+		return nil, err
+	}
+	var out []any
+	for _, l := range Locations {
+		out = append(out, map[string]any{"id": "/subscriptions/" + r.Param("subscriptionId") + "/locations/" + l, "name": l, "type": "Region", "displayName": l, "regionalDisplayName": l,
+			"metadata": map[string]any{"regionType": "Physical", "regionCategory": "Recommended"}})
+	}
+	return arm.OK(arm.Values(out)), nil
+}
+
+func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
+	return map[string]any{"id": "/subscriptions/" + sub + "/providers/" + ns.Name, "namespace": ns.Name, "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
+		"resourceTypes": []any{map[string]any{"resourceType": "*", "locations": Locations, "apiVersions": ns.Versions}}}
+}
+
+func (pr *Provider) listProviders(r *arm.Request) (*arm.Response, error) {
+	var out []any
+	for _, ns := range pr.rt.Namespaces() {
+		out = append(out, pr.providerBody(r.Param("subscriptionId"), ns))
+	}
+	return arm.OK(arm.Values(out)), nil
+}
+
+func (pr *Provider) findNamespace(name string) (arm.Namespace, bool) {
+	for _, ns := range pr.rt.Namespaces() {
+		if strings.EqualFold(ns.Name, name) {
+			return ns, true
+		}
+	}
+	return arm.Namespace{}, false
+}
+
+func (pr *Provider) getProvider(r *arm.Request) (*arm.Response, error) {
+	ns, ok := pr.findNamespace(r.Param("namespace"))
+	if !ok {
+		return nil, arm.Errorf(http.StatusNotFound, "InvalidResourceNamespace", "The resource namespace '%s' is invalid.", r.Param("namespace"))
+	}
+	return arm.OK(pr.providerBody(r.Param("subscriptionId"), ns)), nil
+}
+
+func (pr *Provider) registerProvider(r *arm.Request) (*arm.Response, error) {
+	return pr.getProvider(r)
+}
+
+func rgID(sub, rg string) arm.ResourceID {
+	return arm.ResourceID{SubscriptionID: sub, ResourceGroup: rg}
+}
+
+var rgNameRE = regexp.MustCompile(`^[-\w\._\(\)]+$`)
+
+func validRGName(n string) bool {
+	if len(n) == 0 || len(n) > 90 || strings.HasSuffix(n, ".") {
+		return false
+	}
+	for _, c := range n {
+		if unicode.IsLetter(c) || unicode.IsDigit(c) {
+			continue
+		}
+		if !strings.ContainsRune("-_.()", c) {
+			return false
+		}
+	}
+	return true
+}
+
+func (pr *Provider) getRG(ctx context.Context, r store.Reader, sub, name string) (*ResourceGroup, error) {
+	var g ResourceGroup
+	if err := rp.GetResource(ctx, r, rgID(sub, name), &g); err != nil {
+		var ae *arm.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", name)
+		}
+		return nil, err
+	}
+	return &g, nil
+}
+
+func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	sub, name := r.Param("subscriptionId"), r.Param("resourceGroupName")
+	if !validRGName(name) {
+		return nil, arm.BadRequest("InvalidResourceGroup", "The provided resource group name '%s' has these invalid characters or length: use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'.", name)
+	}
+	var body struct {
+		Location  string            `json:"location"`
+		Tags      map[string]string `json:"tags"`
+		ManagedBy string            `json:"managedBy"`
+	}
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Location == "" {
+		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+	}
+	loc := normalizeLocation(body.Location)
+	created := false
+	var g *ResourceGroup
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.CheckSubscription(ctx, tx, sub); err != nil {
+			return err
+		}
+		old, err := pr.getRG(ctx, tx, sub, name)
+		if err != nil {
+			var ae *arm.Error
+			if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+				return err
+			}
+			created = true
+			g = &ResourceGroup{ID: rgID(sub, name).String(), Name: name, Type: "Microsoft.Resources/resourceGroups", Location: loc}
+		} else {
+			if !strings.EqualFold(old.Location, loc) {
+				return arm.Conflict("InvalidResourceGroupLocation", "Invalid resource group location '%s'. The Resource group already exists in location '%s'.", body.Location, old.Location)
+			}
+			if old.Properties.ProvisioningState == "Deleting" {
+				return arm.Conflict("ResourceGroupBeingDeleted", "The resource group '%s' is in deprovisioning state and cannot perform this operation.", old.Name)
+			}
+			g = old
+		}
+		g.Tags, g.ManagedBy = body.Tags, body.ManagedBy
+		g.Properties.ProvisioningState = "Succeeded"
+		return rp.PutResource(ctx, tx, rgID(sub, g.Name), g)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return arm.Created(g), nil
+	}
+	return arm.OK(g), nil
+}
+
+func normalizeLocation(l string) string {
+	return strings.ToLower(strings.ReplaceAll(l, " ", ""))
+}
+
+func (pr *Provider) patchGroup(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	sub, name := r.Param("subscriptionId"), r.Param("resourceGroupName")
+	var body struct {
+		Tags      *map[string]string `json:"tags"`
+		ManagedBy *string            `json:"managedBy"`
+	}
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	var g *ResourceGroup
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if g, err = pr.getRG(ctx, tx, sub, name); err != nil {
+			return err
+		}
+		if body.Tags != nil {
+			g.Tags = *body.Tags
+		}
+		if body.ManagedBy != nil {
+			g.ManagedBy = *body.ManagedBy
+		}
+		return rp.PutResource(ctx, tx, rgID(sub, g.Name), g)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(g), nil
+}
+
+func (pr *Provider) getGroup(r *arm.Request) (*arm.Response, error) {
+	g, err := pr.getRG(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(g), nil
+}
+
+func (pr *Provider) headGroup(r *arm.Request) (*arm.Response, error) {
+	ok, err := rp.ResourceExists(r.HTTP.Context(), pr.p.Store, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return arm.Status(http.StatusNotFound, nil), nil
+	}
+	return arm.NoContent(), nil
+}
+
+func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	sub := r.Param("subscriptionId")
+	if err := rp.CheckSubscription(ctx, pr.p.Store, sub); err != nil {
+		return nil, err
+	}
+	groups, err := rp.ListResources[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub)
+	if err != nil {
+		return nil, err
+	}
+	return pageOf(r, groups)
+}
+
+func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	sub, name := r.Param("subscriptionId"), r.Param("resourceGroupName")
+	op := &ops.Operation{Kind: "resourcegroup.delete", Caller: r.Caller()}
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		g, err := pr.getRG(ctx, tx, sub, name)
+		if err != nil {
+			return err
+		}
+		op.ResourceID = g.ID
+		g.Properties.ProvisioningState = "Deleting"
+		if err := rp.PutResource(ctx, tx, rgID(sub, g.Name), g); err != nil {
+			return err
+		}
+		return pr.p.Ops.Start(ctx, tx, op, g.ID)
+	})
+	if err != nil {
+		var ae *arm.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return arm.NoContent(), nil // ARM answers 204 for an absent group... the SDK accepts 200/202/204
+		}
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	return arm.Accepted().Async(r, "", "/subscriptions/"+sub+"/operationresults/"+op.ID), nil
+}
+
+func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error {
+	var id string
+	if err := op.DecodeInput(&id); err != nil {
+		return err
+	}
+	parsed, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	if err := pr.p.DeleteUnder(ctx, id); err != nil {
+		return err
+	}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return rp.DeleteResource(ctx, tx, parsed) })
+	var ae *arm.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		err = nil
+	}
+	op.ResultStatus = http.StatusOK
+	return err
+}
+
+func (pr *Provider) operationResult(r *arm.Request) (*arm.Response, error) {
+	return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+}
+
+type genericResource struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	Location string            `json:"location,omitempty"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	Kind     string            `json:"kind,omitempty"`
+}
+
+func (pr *Provider) listUnder(r *arm.Request, scope string, topLevelOnly bool) (*arm.Response, error) {
+	docs, err := pr.p.Store.List(r.HTTP.Context(), "resource", store.ListQuery{ScopePrefix: strings.ToLower(scope) + "/"})
+	if err != nil {
+		return nil, err
+	}
+	var out []genericResource
+	for _, d := range docs {
+		var g genericResource
+		if err := json.Unmarshal(d.Value, &g); err != nil {
+			continue
+		}
+		id, err := arm.ParseID(g.ID)
+		if err != nil || id.Namespace == "" || len(id.Types) != 1 || id.Scope != "" {
+			continue // resource groups, child and extension resources are not listed
+		}
+		out = append(out, g)
+	}
+	return pageOf(r, out)
+}
+
+func (pr *Provider) listSubResources(r *arm.Request) (*arm.Response, error) {
+	if err := rp.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+		return nil, err
+	}
+	return pr.listUnder(r, "/subscriptions/"+r.Param("subscriptionId"), true)
+}
+
+func (pr *Provider) listGroupResources(r *arm.Request) (*arm.Response, error) {
+	if _, err := pr.getRG(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	return pr.listUnder(r, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String(), true)
+}
+
+var _ = rgNameRE

@@ -1,0 +1,259 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armsubscriptions"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// raw sends an HTTP request with the admin's token (unless token is "-").
+func raw(t *testing.T, e *testserver.Env, method, path, token string, body []byte) (*http.Response, map[string]any) {
+	t.Helper()
+	hc, _ := e.Conn.HTTPClient()
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = e.Conn.ARMEndpoint + path
+	}
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	if token == "" {
+		tk, err := e.Cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token = tk.Token
+	}
+	if token != "-" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("x-ms-client-request-id", "client-req-1")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: non-JSON body (%s): %q", method, path, resp.Header.Get("Content-Type"), b)
+		}
+	}
+	if resp.Header.Get("x-ms-request-id") == "" || resp.Header.Get("x-ms-correlation-request-id") == "" {
+		t.Fatalf("%s %s: missing request id headers: %v", method, path, resp.Header)
+	}
+	if resp.Header.Get("x-ms-client-request-id") != "client-req-1" {
+		t.Fatalf("client request id not echoed")
+	}
+	return resp, m
+}
+
+func errCode(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestFoundationEndToEnd(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+
+	subs, err := armsubscriptions.NewClient(e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for pager := subs.NewListPager(nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Value {
+			if *s.SubscriptionID == e.Sub && *s.State == armsubscriptions.SubscriptionStateEnabled {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("default subscription %s not listed", e.Sub)
+	}
+
+	rgs, err := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := rgs.CreateOrUpdate(ctx, "MyGroup", armresources.ResourceGroup{Location: to.Ptr("westus"), Tags: map[string]*string{"env": to.Ptr("test")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *created.Name != "MyGroup" || *created.Properties.ProvisioningState != "Succeeded" {
+		t.Fatalf("created %+v", created)
+	}
+	got, err := rgs.Get(ctx, "mygroup", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Name != "MyGroup" || *got.Tags["env"] != "test" {
+		t.Fatalf("get in other casing: name %q", *got.Name)
+	}
+	ex, err := rgs.CheckExistence(ctx, "MYGROUP", nil)
+	if err != nil || !ex.Success {
+		t.Fatalf("HEAD: %v %v", err, ex.Success)
+	}
+	_, err = rgs.CreateOrUpdate(ctx, "MyGroup", armresources.ResourceGroup{Location: to.Ptr("eastus")}, nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 409 || re.ErrorCode != "InvalidResourceGroupLocation" {
+		t.Fatalf("location change: %v", err)
+	}
+	poller, err := rgs.BeginDelete(ctx, "MyGroup", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := poller.PollUntilDone(ctx, &runtimePollOpts); err != nil {
+		t.Fatal(err)
+	}
+	ex, err = rgs.CheckExistence(ctx, "MyGroup", nil)
+	if err != nil || ex.Success {
+		t.Fatalf("after delete HEAD: %v %v", err, ex.Success)
+	}
+	_, err = rgs.Get(ctx, "MyGroup", nil)
+	if !errors.As(err, &re) || re.StatusCode != 404 || re.ErrorCode != "ResourceGroupNotFound" {
+		t.Fatalf("get deleted: %v", err)
+	}
+
+	// CloudError answers.
+	sub := "/subscriptions/" + e.Sub
+	resp, m := raw(t, e, "GET", sub+"/resourcegroups?api-version=2021-04-01", "-", nil)
+	if resp.StatusCode != 401 || errCode(m) != "AuthenticationFailed" {
+		t.Fatalf("no token: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "GET", sub+"/resourcegroups?api-version=2021-04-01", "not-a-jwt", nil)
+	if resp.StatusCode != 401 || errCode(m) != "InvalidAuthenticationToken" {
+		t.Fatalf("bad token: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "GET", sub+"/resourcegroups", "", nil)
+	if resp.StatusCode != 400 || errCode(m) != "MissingApiVersionParameter" {
+		t.Fatalf("no api-version: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "GET", sub+"/resourceGroups/x/providers/Microsoft.Nope/things/y?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 400 || errCode(m) != "InvalidResourceNamespace" {
+		t.Fatalf("unknown provider: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "PUT", sub+"/resourcegroups/bad?api-version=2021-04-01", "", []byte(`{"location": "westus",`))
+	if resp.StatusCode != 400 || errCode(m) != "InvalidRequestContent" {
+		t.Fatalf("malformed JSON: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "PUT", sub+"/resourcegroups/bad?api-version=2021-04-01", "", []byte(`{}`))
+	if resp.StatusCode != 400 || errCode(m) != "LocationRequired" {
+		t.Fatalf("no location: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "POST", sub+"/resourcegroups?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 405 || errCode(m) == "" {
+		t.Fatalf("wrong method: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "GET", sub+"/nothing/here?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 404 || errCode(m) == "" {
+		t.Fatalf("unknown route: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "GET", sub+"/resourcegroups?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("list: %d %v", resp.StatusCode, m)
+	}
+}
+
+var runtimePollOpts = runtimePollUntilDoneOptions()
+
+func TestWrongSecretGetsOAuthError(t *testing.T) {
+	e := testserver.Start(t)
+	cred, err := e.Conn.CredentialFor(e.Conn.ClientID, "wrong-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	var ae *azidentity.AuthenticationFailedError
+	if !errors.As(err, &ae) || ae.RawResponse.StatusCode != 401 || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("wrong secret: %v", err)
+	}
+}
+
+func TestRestartKeepsState(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	if _, err := rgs.CreateOrUpdate(ctx, "keep", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ca1, _ := os.ReadFile(e.Conn.CACertFile)
+	conn1 := *e.Conn
+	e.Restart()
+	ca2, _ := os.ReadFile(e.Conn.CACertFile)
+	if !bytes.Equal(ca1, ca2) {
+		t.Fatal("CA changed across restart")
+	}
+	if e.Conn.ClientID != conn1.ClientID || e.Conn.ClientSecret != conn1.ClientSecret || e.Conn.TenantID != conn1.TenantID || e.Conn.SubscriptionID != conn1.SubscriptionID {
+		t.Fatalf("credentials changed: %+v vs %+v", e.Conn, conn1)
+	}
+	rgs, _ = armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	if _, err := rgs.Get(ctx, "keep", nil); err != nil {
+		t.Fatalf("group lost across restart: %v", err)
+	}
+}
+
+// TestLongRunningOperationRaw shows a resource-group delete exactly as ARM
+// answers it: 202 with an absolute Location on the caller's host carrying
+// the api-version and an integer Retry-After; the Location answers 202 while
+// running and 200 when done.
+func TestLongRunningOperationRaw(t *testing.T) {
+	e := testserver.Start(t)
+	sub := "/subscriptions/" + e.Sub
+	resp, m := raw(t, e, "PUT", sub+"/resourcegroups/lro?api-version=2021-04-01", "", []byte(`{"location":"westus"}`))
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	resp, _ = raw(t, e, "DELETE", sub+"/resourcegroups/lro?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, e.Conn.ARMEndpoint+"/") || !strings.Contains(loc, "api-version=2021-04-01") {
+		t.Fatalf("Location %q", loc)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "1" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, _ = raw(t, e, "GET", loc, "", nil)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if resp.StatusCode != 202 || time.Now().After(deadline) {
+			t.Fatalf("poll: %d", resp.StatusCode)
+		}
+		if resp.Header.Get("Retry-After") == "" {
+			t.Fatal("202 poll without Retry-After")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, _ = raw(t, e, "HEAD", sub+"/resourcegroups/lro?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 404 {
+		t.Fatalf("HEAD after delete: %d", resp.StatusCode)
+	}
+}

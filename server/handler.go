@@ -1,0 +1,132 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+)
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) buildHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprint(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /metadata/endpoints", s.serveMetadata)
+	s.Issuer.Routes(mux)
+	arm := s.authenticate(s.Router)
+	mux.Handle("/", arm)
+	return s.middleware(mux)
+}
+
+// middleware sets request ids, recovers panics and writes the access log.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		reqID := uuid.NewString()
+		corr := r.Header.Get("x-ms-correlation-request-id")
+		if corr == "" {
+			corr = reqID
+		}
+		h := w.Header()
+		h.Set("x-ms-request-id", reqID)
+		h.Set("x-ms-correlation-request-id", corr)
+		h.Set("x-ms-routing-request-id", "SAFEHOLD:"+reqID)
+		if c := r.Header.Get("x-ms-client-request-id"); c != "" {
+			h.Set("x-ms-client-request-id", c)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", reqID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					arm.WriteError(sw, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", reqID))
+				}
+			}
+			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("query", r.URL.RawQuery),
+				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes), slog.Duration("duration", time.Since(start)),
+				slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("x-ms-client-request-id")),
+				slog.String("remote", r.RemoteAddr))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// authenticate requires a valid bearer token and puts the caller in the context.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, err := s.Issuer.Authenticate(r)
+		if err != nil {
+			arm.WriteError(w, err.(*arm.Error))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(arm.WithCaller(r.Context(), caller)))
+	})
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	base := scheme + "://" + r.Host
+	v := r.URL.Query().Get("api-version")
+	if v == "" {
+		arm.WriteError(w, arm.BadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+		return
+	}
+	cloud := map[string]any{
+		"portal":         base,
+		"authentication": map[string]any{"loginEndpoint": base + "/", "audiences": []string{base, base + "/"}, "tenant": "common", "identityProvider": "AAD"},
+		"media":          base, "graphAudience": base, "graph": base, "name": "Safehold",
+		"suffixes": map[string]any{"azureDataLakeStoreFileSystem": "safehold.local", "acrLoginServer": "safehold.local", "sqlServerHostname": "safehold.local", "azureDataLakeAnalyticsCatalogAndJob": "safehold.local", "keyVaultDns": "safehold.local", "storage": "safehold.local", "azureFrontDoorEndpointSuffix": "safehold.local"},
+		"batch":    base, "resourceManager": base, "vmImageAliasDoc": base, "activeDirectoryDataLake": base, "sqlManagement": base, "gallery": base,
+		"microsoftGraphResourceId": base, "appInsightsResourceId": base, "appInsightsTelemetryChannelResourceId": base,
+		"attestationResourceId": base, "synapseAnalyticsResourceId": base, "logAnalyticsResourceId": base, "ossrDbmsResourceId": base,
+	}
+	var body any
+	switch {
+	case strings.HasPrefix(v, "2015") || strings.HasPrefix(v, "2016") || strings.HasPrefix(v, "2017") || strings.HasPrefix(v, "2018"):
+		body = map[string]any{"galleryEndpoint": base, "graphEndpoint": base, "portalEndpoint": base,
+			"authentication": map[string]any{"loginEndpoint": base + "/", "audiences": []string{base, base + "/"}}}
+	case v >= "2022-09-01":
+		body = cloud
+	default:
+		body = []any{cloud}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	enc := newJSONEncoder(w)
+	enc.Encode(body)
+}

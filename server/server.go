@@ -1,0 +1,306 @@
+// Package server assembles Safehold: the store, identity, the ARM router
+// with every resource provider, background workers, TLS, and the HTTP
+// middleware (request ids, access log, panic recovery, authentication).
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/identity"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/rp/resources"
+	"github.com/safehold/safehold/store"
+)
+
+// Config configures a server.
+type Config struct {
+	Addr         string   // listen address, e.g. 127.0.0.1:8443
+	DataDir      string   // state lives here
+	TLSHostnames []string // extra names for the generated certificate
+	TLSCert      string   // bring-your-own certificate (with TLSKey)
+	TLSKey       string
+	InsecureHTTP bool // serve plain HTTP (tokens then need InsecureAllowCredentialWithHTTP)
+	RetryAfter   int  // seconds in Retry-After of async responses (default 1)
+	Logger       *slog.Logger
+	Clock        clock.Clock
+	// Providers are extra resource providers (Microsoft.Resources is built in).
+	Providers []rp.Provider
+	// Setup runs after the platform exists and before serving (e.g. to wire RBAC).
+	Setup func(ctx context.Context, s *Server) error
+}
+
+// Connection is what a client needs to reach the server (connection.json).
+type Connection struct {
+	ARMEndpoint    string `json:"armEndpoint"`
+	AuthorityHost  string `json:"authorityHost"`
+	TenantID       string `json:"tenantId"`
+	SubscriptionID string `json:"subscriptionId"`
+	ClientID       string `json:"clientId"`
+	ClientSecret   string `json:"clientSecret"`
+	CACertFile     string `json:"caCertFile"`
+}
+
+// Bootstrap is the first-start state kept in the store.
+type Bootstrap struct {
+	TenantID       string `json:"tenantId"`
+	SubscriptionID string `json:"subscriptionId"`
+	AdminObjectID  string `json:"adminObjectId"`
+	AdminAppID     string `json:"adminAppId"`
+	NodeID         string `json:"nodeId"`
+}
+
+// Server is a running Safehold.
+type Server struct {
+	Config    Config
+	Store     store.Store
+	Platform  *rp.Platform
+	Router    *arm.Router
+	Issuer    *identity.Issuer
+	Jobs      *job.Runner
+	Bootstrap Bootstrap
+	Conn      Connection
+	Handler   http.Handler
+
+	logger   *slog.Logger
+	listener net.Listener
+	tlsCfg   *tls.Config
+	http     *http.Server
+}
+
+// New opens the data dir, bootstraps on first start and builds the handler.
+// It listens (so the address is known) but does not serve until Serve.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8443"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "safehold-data"
+	}
+	if cfg.RetryAfter < 1 {
+		cfg.RetryAfter = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	dd, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir = dd
+	if err := os.MkdirAll(dd, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := store.OpenSQLite(ctx, filepath.Join(dd, "safehold.db"), cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, logger: cfg.Logger}
+	if err := s.init(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) init(ctx context.Context) error {
+	cfg := s.Config
+	bs, err := loadBootstrap(ctx, s.Store)
+	if err != nil {
+		return err
+	}
+	s.Bootstrap = *bs
+	dir := &identity.Directory{Store: s.Store, TenantID: bs.TenantID}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	s.listener = ln
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	host, _, _ := net.SplitHostPort(cfg.Addr)
+	if host != "" && host != "0.0.0.0" && host != "::" && !containsFold(hosts, host) {
+		hosts = append(hosts, host)
+	}
+	for _, h := range cfg.TLSHostnames {
+		if !containsFold(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	endpointHost := "127.0.0.1"
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		endpointHost = host
+	}
+	scheme := "https"
+	caFile := ""
+	if cfg.InsecureHTTP {
+		scheme = "http"
+	} else {
+		certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+		if certFile == "" {
+			f, err := ensureTLS(cfg.DataDir, hosts, cfg.Clock.Now())
+			if err != nil {
+				return err
+			}
+			certFile, keyFile, caFile = f.Cert, f.Key, f.CACert
+		}
+		if s.tlsCfg, err = loadTLSConfig(certFile, keyFile); err != nil {
+			return err
+		}
+	}
+	base := scheme + "://" + net.JoinHostPort(endpointHost, port)
+
+	s.Issuer = &identity.Issuer{Dir: dir, Clock: cfg.Clock, TenantID: bs.TenantID, Hosts: hosts}
+	if err := s.Issuer.LoadOrCreateKey(ctx, s.Store); err != nil {
+		return err
+	}
+	secret, err := ensureAdminSecret(ctx, s.Store, dir, bs, filepath.Join(cfg.DataDir, "connection.json"))
+	if err != nil {
+		return err
+	}
+	s.Conn = Connection{ARMEndpoint: base, AuthorityHost: base + "/", TenantID: bs.TenantID, SubscriptionID: bs.SubscriptionID,
+		ClientID: bs.AdminAppID, ClientSecret: secret, CACertFile: caFile}
+	b, _ := json.MarshalIndent(s.Conn, "", "  ")
+	if err := writeFileAtomic(filepath.Join(cfg.DataDir, "connection.json"), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write connection.json: %w", err)
+	}
+
+	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: bs.NodeID}
+	s.Platform = &rp.Platform{Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
+	s.Router = arm.NewRouter()
+	s.Router.RetryAfter = cfg.RetryAfter
+	s.Router.Logger = s.logger
+	providers := append([]rp.Provider{&resources.Provider{}}, cfg.Providers...)
+	for _, p := range providers {
+		if err := p.Register(s.Router, s.Platform); err != nil {
+			return fmt.Errorf("register provider: %w", err)
+		}
+	}
+	if cfg.Setup != nil {
+		if err := cfg.Setup(ctx, s); err != nil {
+			return err
+		}
+	}
+	s.Handler = s.buildHandler()
+	return nil
+}
+
+func containsFold(xs []string, x string) bool {
+	for _, y := range xs {
+		if strings.EqualFold(x, y) {
+			return true
+		}
+	}
+	return false
+}
+
+func loadBootstrap(ctx context.Context, st store.Store) (*Bootstrap, error) {
+	var bs Bootstrap
+	d, err := st.Get(ctx, "config", "bootstrap")
+	if err == nil {
+		if err := json.Unmarshal(d.Value, &bs); err != nil {
+			return nil, fmt.Errorf("decode bootstrap: %w", err)
+		}
+		return &bs, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	bs = Bootstrap{TenantID: uuid.NewString(), SubscriptionID: uuid.NewString(), NodeID: uuid.NewString()}
+	dir := &identity.Directory{Store: st, TenantID: bs.TenantID}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		p, _, err := dir.CreateServicePrincipal(ctx, tx, "safehold-admin")
+		if err != nil {
+			return err
+		}
+		bs.AdminObjectID, bs.AdminAppID = p.ObjectID, p.AppID
+		if err := resources.PutSubscription(ctx, tx, resources.NewSubscription(bs.SubscriptionID, bs.TenantID, "Safehold default subscription")); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(bs)
+		return tx.Create(ctx, store.Doc{Kind: "config", Key: "bootstrap", Value: b})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	return &bs, nil
+}
+
+// ensureAdminSecret returns the admin's client secret: the one in an
+// existing connection.json if it still verifies, else a freshly rotated one
+// (the store keeps only a salted hash).
+func ensureAdminSecret(ctx context.Context, st store.Store, dir *identity.Directory, bs *Bootstrap, connFile string) (string, error) {
+	p, err := dir.Get(ctx, bs.AdminObjectID)
+	if err != nil {
+		return "", fmt.Errorf("load admin principal: %w", err)
+	}
+	if b, err := os.ReadFile(connFile); err == nil {
+		var c Connection
+		if json.Unmarshal(b, &c) == nil && c.ClientID == p.AppID && p.CheckSecret(c.ClientSecret) {
+			return c.ClientSecret, nil
+		}
+	}
+	secret := identity.NewSecret()
+	p.SetSecret(secret)
+	if err := st.Update(ctx, func(tx store.Tx) error { return dir.Put(ctx, tx, p) }); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Serve runs the workers and serves until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Jobs.Start(ctx); err != nil {
+		return err
+	}
+	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug)}
+	ln := s.listener
+	if s.tlsCfg != nil {
+		ln = tls.NewListener(ln, s.tlsCfg)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Jobs.Stop()
+		return err
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(sctx)
+	s.Jobs.Stop()
+	return err
+}
+
+// Close releases the store (after Serve returned).
+func (s *Server) Close() error {
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	return s.Store.Close()
+}

@@ -1,0 +1,192 @@
+package server
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// TLSFiles are the generated CA and server certificate in the data dir.
+type TLSFiles struct {
+	CACert, CAKey, Cert, Key string
+}
+
+func tlsFiles(dataDir string) TLSFiles {
+	d := filepath.Join(dataDir, "tls")
+	return TLSFiles{
+		CACert: filepath.Join(d, "ca.pem"), CAKey: filepath.Join(d, "ca-key.pem"),
+		Cert: filepath.Join(d, "server.pem"), Key: filepath.Join(d, "server-key.pem"),
+	}
+}
+
+// ensureTLS loads the CA and server certificate from the data dir, creating
+// the CA on first start and (re)issuing the server certificate when it is
+// missing, about to expire, or does not cover every host in hosts.
+func ensureTLS(dataDir string, hosts []string, now time.Time) (TLSFiles, error) {
+	f := tlsFiles(dataDir)
+	if err := os.MkdirAll(filepath.Dir(f.CACert), 0o700); err != nil {
+		return f, err
+	}
+	caCert, caKey, err := loadPair(f.CACert, f.CAKey)
+	if errors.Is(err, os.ErrNotExist) {
+		caCert, caKey, err = newCA(now)
+		if err == nil {
+			err = writePair(f.CACert, f.CAKey, caCert, caKey)
+		}
+	}
+	if err != nil {
+		return f, fmt.Errorf("certificate authority: %w", err)
+	}
+	cert, _, err := loadPair(f.Cert, f.Key)
+	if err == nil && covers(cert, hosts) && now.Add(30*24*time.Hour).Before(cert.NotAfter) {
+		return f, nil
+	}
+	cert, key, err := newServerCert(caCert, caKey, hosts, now)
+	if err != nil {
+		return f, fmt.Errorf("server certificate: %w", err)
+	}
+	return f, writePair(f.Cert, f.Key, cert, key)
+}
+
+func covers(c *x509.Certificate, hosts []string) bool {
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			if !slices.ContainsFunc(c.IPAddresses, func(x net.IP) bool { return x.Equal(ip) }) {
+				return false
+			}
+		} else if !slices.ContainsFunc(c.DNSNames, func(x string) bool { return strings.EqualFold(x, h) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	return n
+}
+
+func newCA(now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "Safehold local CA", Organization: []string{"Safehold"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	return c, key, err
+}
+
+func newServerCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts []string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: hosts[0], Organization: []string{"Safehold"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	return c, key, err
+}
+
+func loadPair(certFile, keyFile string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	cblk, _ := pem.Decode(cb)
+	kblk, _ := pem.Decode(kb)
+	if cblk == nil || kblk == nil {
+		return nil, nil, fmt.Errorf("%s or %s is not PEM", certFile, keyFile)
+	}
+	c, err := x509.ParseCertificate(cblk.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := x509.ParseECPrivateKey(kblk.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, k, nil
+}
+
+func writePair(certFile, keyFile string, c *x509.Certificate, k *ecdsa.PrivateKey) error {
+	kder, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
+}
+
+// writeFileAtomic writes via a temp file, fsync and rename.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func loadTLSConfig(certFile, keyFile string) (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}

@@ -1,0 +1,251 @@
+// Package storetest is the conformance suite every store.Store driver must pass.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/store"
+)
+
+// Run runs the conformance suite against stores made by open. Each subtest
+// gets a fresh, empty store.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	t.Run("CreateGetCaseInsensitive", func(t *testing.T) {
+		s := open(t)
+		d := store.Doc{Kind: "resource", Key: "/Subscriptions/A/RG", Scope: "/subscriptions/a", Type: "X/Y", Value: []byte(`{"name":"RG"}`)}
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.Create(ctx, d) }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "resource", "/subscriptions/a/rg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Value) != `{"name":"RG"}` || got.Version != 1 || got.Created.IsZero() {
+			t.Fatalf("got %+v", got)
+		}
+		err = s.Update(ctx, func(tx store.Tx) error { return tx.Create(ctx, d) })
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("second create: %v, want ErrConflict", err)
+		}
+		if _, err := s.Get(ctx, "resource", "/nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("get missing: %v", err)
+		}
+	})
+	t.Run("PutVersionsAndDelete", func(t *testing.T) {
+		s := open(t)
+		for i := 0; i < 3; i++ {
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				return tx.Put(ctx, store.Doc{Kind: "k", Key: "a", Value: []byte(fmt.Sprint(i))})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := s.Get(ctx, "k", "A")
+		if got.Version != 3 || string(got.Value) != "2" {
+			t.Fatalf("got %+v", got)
+		}
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "k", "a") }); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "k", "a") })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("delete missing: %v", err)
+		}
+	})
+	t.Run("RollbackOnError", func(t *testing.T) {
+		s := open(t)
+		boom := errors.New("boom")
+		err := s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "a"}); err != nil {
+				return err
+			}
+			if _, err := tx.Enqueue(ctx, store.Task{Kind: "t"}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err %v", err)
+		}
+		if _, err := s.Get(ctx, "k", "a"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("rolled back doc visible: %v", err)
+		}
+		if ts, _ := s.ClaimTasks(ctx, "w", time.Now().Add(time.Hour), time.Minute, 10); len(ts) != 0 {
+			t.Fatalf("rolled back task visible: %v", ts)
+		}
+	})
+	t.Run("ListScopeTypePaging", func(t *testing.T) {
+		s := open(t)
+		err := s.Update(ctx, func(tx store.Tx) error {
+			for i := 0; i < 25; i++ {
+				scope := "/subscriptions/s/resourcegroups/rg1"
+				if i%5 == 0 {
+					scope = "/subscriptions/s/resourcegroups/rg1_x" // '_' must not act as a wildcard
+				}
+				typ := "a/b"
+				if i%2 == 0 {
+					typ = "a/c"
+				}
+				if err := tx.Put(ctx, store.Doc{Kind: "r", Key: fmt.Sprintf("%s/k%02d", scope, i), Scope: scope, Type: typ}); err != nil {
+					return err
+				}
+			}
+			return tx.Put(ctx, store.Doc{Kind: "other", Key: "x", Scope: "/subscriptions/s/resourcegroups/rg1"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, _ := s.List(ctx, "r", store.ListQuery{ScopePrefix: "/Subscriptions/S/"})
+		if len(all) != 25 {
+			t.Fatalf("all: %d", len(all))
+		}
+		rg1, _ := s.List(ctx, "r", store.ListQuery{ScopePrefix: "/subscriptions/s/resourcegroups/rg1_"})
+		if len(rg1) != 5 {
+			t.Fatalf("rg1_: %d", len(rg1))
+		}
+		typed, _ := s.List(ctx, "r", store.ListQuery{Type: "A/B"})
+		if len(typed) != 12 {
+			t.Fatalf("typed: %d", len(typed))
+		}
+		var seen []string
+		after := ""
+		for {
+			page, err := s.List(ctx, "r", store.ListQuery{After: after, Limit: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, d := range page {
+				seen = append(seen, d.Key)
+			}
+			after = page[len(page)-1].Key
+		}
+		if len(seen) != 25 {
+			t.Fatalf("paged %d", len(seen))
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i-1] >= seen[i] {
+				t.Fatalf("not ordered: %v", seen)
+			}
+		}
+		n := 0
+		s.Update(ctx, func(tx store.Tx) error {
+			var err error
+			n, err = tx.DeleteScope(ctx, "r", "/subscriptions/s/resourcegroups/rg1")
+			return err
+		})
+		if n != 25 {
+			t.Fatalf("deleted %d", n)
+		}
+		if o, _ := s.List(ctx, "other", store.ListQuery{}); len(o) != 1 {
+			t.Fatal("DeleteScope crossed kinds")
+		}
+	})
+	t.Run("TasksLeaseAndReschedule", func(t *testing.T) {
+		s := open(t)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var first store.Task
+		err := s.Update(ctx, func(tx store.Tx) error {
+			var err error
+			first, err = tx.Enqueue(ctx, store.Task{Kind: "a", RunAt: now, Payload: []byte("p")})
+			if err != nil {
+				return err
+			}
+			_, err = tx.Enqueue(ctx, store.Task{Kind: "b", RunAt: now.Add(time.Hour)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ClaimTasks(ctx, "w1", now, time.Minute, 10)
+		if err != nil || len(got) != 1 || got[0].ID != first.ID || string(got[0].Payload) != "p" {
+			t.Fatalf("claim: %v %+v", err, got)
+		}
+		if again, _ := s.ClaimTasks(ctx, "w2", now.Add(30*time.Second), time.Minute, 10); len(again) != 0 {
+			t.Fatalf("leased task claimed twice: %+v", again)
+		}
+		// The lease expires: a crashed worker's task runs again.
+		again, _ := s.ClaimTasks(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10)
+		if len(again) != 1 || again[0].LeaseOwner != "w2" {
+			t.Fatalf("after lease expiry: %+v", again)
+		}
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.RescheduleTask(ctx, first.ID, now.Add(10*time.Minute), "transient")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		tk, _ := s.GetTask(ctx, first.ID)
+		if tk.Attempts != 1 || tk.LastError != "transient" || !tk.RunAt.Equal(now.Add(10*time.Minute)) {
+			t.Fatalf("rescheduled: %+v", tk)
+		}
+		next, _ := s.NextTaskTime(ctx)
+		if !next.Equal(now.Add(10 * time.Minute)) {
+			t.Fatalf("next %v", next)
+		}
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.CompleteTask(ctx, first.ID) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetTask(ctx, first.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("completed task: %v", err)
+		}
+	})
+	t.Run("TaskKeyReplaces", func(t *testing.T) {
+		s := open(t)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := 0; i < 3; i++ {
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				_, err := tx.Enqueue(ctx, store.Task{Kind: "sched", Key: "schedule:x", RunAt: now.Add(time.Duration(i) * time.Hour)})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tk, err := s.GetTaskByKey(ctx, "schedule:x")
+		if err != nil || !tk.RunAt.Equal(now.Add(2*time.Hour)) {
+			t.Fatalf("%v %+v", err, tk)
+		}
+		got, _ := s.ClaimTasks(ctx, "w", now.Add(5*time.Hour), time.Minute, 10)
+		if len(got) != 1 {
+			t.Fatalf("keyed task doubled: %d", len(got))
+		}
+	})
+	t.Run("ConcurrentUpdates", func(t *testing.T) {
+		s := open(t)
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 20; i++ {
+					err := s.Update(ctx, func(tx store.Tx) error {
+						d, err := tx.Get(ctx, "c", "counter")
+						n := 0
+						if err == nil {
+							fmt.Sscan(string(d.Value), &n)
+						} else if !errors.Is(err, store.ErrNotFound) {
+							return err
+						}
+						return tx.Put(ctx, store.Doc{Kind: "c", Key: "counter", Value: []byte(fmt.Sprint(n + 1))})
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		d, _ := s.Get(ctx, "c", "counter")
+		if string(d.Value) != "160" {
+			t.Fatalf("lost updates: counter=%s", d.Value)
+		}
+	})
+}
