@@ -1,0 +1,201 @@
+package chunk
+
+import (
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/crypto/chacha20poly1305"
+	"lukechampine.com/blake3"
+)
+
+// Chunk encodings recorded in pack entries.
+const (
+	kindRaw  = 0 // stored as is (incompressible)
+	kindZstd = 1 // zstd frame
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func crc(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
+
+// ErrCorrupt is wrapped by every error that reports damaged stored data
+// (bad checksum, failed authentication, wrong hash, truncated pack).
+var ErrCorrupt = errors.New("corrupt")
+
+// codec hashes, compresses and seals chunks for one store. It is safe for
+// concurrent use.
+type codec struct {
+	idKey []byte      // nil: plain BLAKE3
+	aead  cipher.AEAD // nil: no encryption
+	// noCompress stores every chunk raw.
+	noCompress bool
+	enc        *zstd.Encoder
+	dec        *zstd.Decoder
+}
+
+func newCodec(key []byte, level zstd.EncoderLevel, workers int) (*codec, error) {
+	c := &codec{}
+	if key != nil {
+		if len(key) != 32 {
+			return nil, fmt.Errorf("store key is %d bytes, want 32", len(key))
+		}
+		c.idKey = make([]byte, 32)
+		blake3.DeriveKey(c.idKey, "safehold 2026 chunk id", key)
+		sealKey := make([]byte, 32)
+		blake3.DeriveKey(sealKey, "safehold 2026 chunk seal", key)
+		aead, err := chacha20poly1305.NewX(sealKey)
+		if err != nil {
+			return nil, err
+		}
+		c.aead = aead
+	}
+	var err error
+	c.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(workers),
+		zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, err
+	}
+	c.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(workers), zstd.WithDecoderMaxMemory(1<<30))
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *codec) close() {
+	c.enc.Close()
+	c.dec.Close()
+}
+
+// sum returns the ID of plaintext p.
+func (c *codec) sum(p []byte) ID {
+	if c.idKey == nil {
+		return blake3.Sum256(p)
+	}
+	h := blake3.New(32, c.idKey)
+	h.Write(p)
+	var id ID
+	h.Sum(id[:0])
+	return id
+}
+
+// encode compresses (unless incompressible) and seals p, appending the
+// stored form to dst. It returns the new slice and the kind.
+func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
+	start := len(dst)
+	kind := byte(kindZstd)
+	if c.aead != nil {
+		dst = append(dst, make([]byte, chacha20poly1305.NonceSizeX)...)
+	}
+	body := len(dst)
+	if !c.noCompress {
+		dst = c.enc.EncodeAll(p, dst)
+	}
+	if c.noCompress || len(dst)-body >= len(p)-len(p)/32 { // saves less than 3%: store raw
+		dst = append(dst[:body], p...)
+		kind = kindRaw
+	}
+	if c.aead != nil {
+		dst = slices.Grow(dst, c.aead.Overhead())
+		nonce := dst[start:body]
+		rand.Read(nonce)
+		// Seal in place: the ciphertext overwrites the plaintext.
+		out := c.aead.Seal(dst[body:body], nonce, dst[body:], id[:])
+		dst = dst[:body+len(out)]
+	}
+	return dst, kind
+}
+
+// decode reverses encode, appending the plaintext to dst[:0]. It checks the
+// plaintext length and, if verify is set, the hash.
+func (c *codec) decode(dst []byte, id ID, kind byte, plen int, stored []byte, verify bool) ([]byte, error) {
+	if c.aead != nil {
+		ns := chacha20poly1305.NonceSizeX
+		if len(stored) < ns+c.aead.Overhead() {
+			return nil, fmt.Errorf("chunk %s: short sealed record: %w", id.Short(), ErrCorrupt)
+		}
+		pt, err := c.aead.Open(nil, stored[:ns], stored[ns:], id[:])
+		if err != nil {
+			return nil, fmt.Errorf("chunk %s: authentication failed: %w", id.Short(), ErrCorrupt)
+		}
+		stored = pt
+	}
+	var out []byte
+	switch kind {
+	case kindRaw:
+		out = append(dst[:0], stored...)
+	case kindZstd:
+		var err error
+		out, err = c.dec.DecodeAll(stored, dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("chunk %s: decompress: %v: %w", id.Short(), err, ErrCorrupt)
+		}
+	default:
+		return nil, fmt.Errorf("chunk %s: unknown encoding %d: %w", id.Short(), kind, ErrCorrupt)
+	}
+	if len(out) != plen {
+		return nil, fmt.Errorf("chunk %s: %d bytes, want %d: %w", id.Short(), len(out), plen, ErrCorrupt)
+	}
+	if verify && c.sum(out) != id {
+		return nil, fmt.Errorf("chunk %s: content hash mismatch: %w", id.Short(), ErrCorrupt)
+	}
+	return out, nil
+}
+
+// Sealed objects (manifests, configuration) are framed as
+//
+//	magic "SHOB" | flags (bit 0: encrypted) | payload | crc32c of all before
+//
+// with payload = nonce | XChaCha20-Poly1305(data, aad=key name) when
+// encrypted.
+const objMagic = "SHOB"
+
+func (c *codec) sealObject(name string, data []byte) []byte {
+	out := append([]byte(nil), objMagic...)
+	if c.aead != nil {
+		out = append(out, 1)
+		nonce := make([]byte, chacha20poly1305.NonceSizeX)
+		rand.Read(nonce)
+		out = append(out, nonce...)
+		out = c.aead.Seal(out, nonce, data, []byte(name))
+	} else {
+		out = append(out, 0)
+		out = append(out, data...)
+	}
+	return binary.LittleEndian.AppendUint32(out, crc(out))
+}
+
+func (c *codec) openObject(name string, b []byte) ([]byte, error) {
+	if len(b) < len(objMagic)+5 || string(b[:4]) != objMagic {
+		return nil, fmt.Errorf("object %s: bad header: %w", name, ErrCorrupt)
+	}
+	n := len(b) - 4
+	if crc(b[:n]) != binary.LittleEndian.Uint32(b[n:]) {
+		return nil, fmt.Errorf("object %s: checksum mismatch: %w", name, ErrCorrupt)
+	}
+	flags, payload := b[4], b[5:n]
+	switch {
+	case flags == 0 && c.aead == nil:
+		return payload, nil
+	case flags == 1 && c.aead != nil:
+		ns := chacha20poly1305.NonceSizeX
+		if len(payload) < ns {
+			return nil, fmt.Errorf("object %s: short: %w", name, ErrCorrupt)
+		}
+		pt, err := c.aead.Open(nil, payload[:ns], payload[ns:], []byte(name))
+		if err != nil {
+			return nil, fmt.Errorf("object %s: authentication failed: %w", name, ErrCorrupt)
+		}
+		return pt, nil
+	case flags == 1:
+		return nil, fmt.Errorf("object %s: encrypted, but the store has no key", name)
+	default:
+		return nil, fmt.Errorf("object %s: not encrypted, but the store has a key", name)
+	}
+}

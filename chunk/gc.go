@@ -1,0 +1,381 @@
+package chunk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/safehold/safehold/blob"
+)
+
+// SweepOptions tune garbage collection.
+type SweepOptions struct {
+	// Grace protects packs younger than this from deletion and repacking, so
+	// captures running in other processes, whose manifests are not yet
+	// written, keep their new chunks. Captures in this process are protected
+	// exactly, whatever the grace, through their Writers.
+	Grace time.Duration
+	// Repack is the fraction of a pack's bytes that must be garbage before
+	// the pack is rewritten without it. 0 rewrites every pack that holds
+	// any garbage (frees exactly the unreferenced chunks); 1 only deletes
+	// packs that are entirely garbage.
+	Repack float64
+}
+
+// SweepStats reports what a sweep did.
+type SweepStats struct {
+	PacksDeleted   int
+	PacksRepacked  int
+	PacksKept      int   // holding garbage below the Repack threshold, or too young
+	ChunksFreed    int   // garbage chunks removed
+	BytesFreed     int64 // backend bytes released (old packs minus new packs)
+	BytesRewritten int64 // live bytes copied into new packs
+	GarbageKept    int64 // stored bytes of garbage left in kept packs
+}
+
+// GC is a garbage collection in progress. Start it with BeginGC before
+// reading the roots (snapshot manifests), then call Sweep with the mark.
+type GC struct {
+	s    *Store
+	done bool
+}
+
+// BeginGC starts a collection: from now until Sweep returns, chunks
+// referenced by writers are protected even if their writer closes, so a
+// manifest written after the roots were read never loses a chunk. Only one
+// GC runs at a time; BeginGC waits for the previous one.
+func (s *Store) BeginGC() *GC {
+	s.gcMu.Lock()
+	s.mu.Lock()
+	s.marking++
+	if s.held == nil {
+		s.held = make(map[ID]struct{})
+	}
+	s.mu.Unlock()
+	return &GC{s: s}
+}
+
+// Abort ends a GC without sweeping.
+func (g *GC) Abort() {
+	if g.done {
+		return
+	}
+	g.done = true
+	s := g.s
+	s.mu.Lock()
+	s.marking--
+	if s.marking == 0 {
+		s.held = nil
+	}
+	s.mu.Unlock()
+	s.gcMu.Unlock()
+}
+
+func (s *Store) protectedLocked(id ID) bool {
+	if _, ok := s.held[id]; ok {
+		return true
+	}
+	for w := range s.writers {
+		w.mu.Lock()
+		_, ok := w.refs[id]
+		w.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Sweep deletes every chunk for which live reports false and no writer
+// holds a reference, in packs older than the grace window: packs that are
+// all garbage are deleted, packs with garbage over the threshold are
+// rewritten with their live chunks only. A pack with a corrupt live chunk is
+// left in place (verify reports it). Sweep ends the GC.
+func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (SweepStats, error) {
+	defer g.Abort()
+	s := g.s
+	var st SweepStats
+	if err := s.Refresh(ctx); err != nil {
+		return st, fmt.Errorf("sweep: %w", err)
+	}
+	cutoff := s.now().Add(-opts.Grace)
+	type plan struct {
+		p    *pack
+		keep []entry
+	}
+	var del, repack []plan
+	s.mu.Lock()
+	for _, p := range s.packs {
+		if p == nil || p.state != packDurable {
+			continue
+		}
+		var garbage int64
+		var keep []entry
+		ngarbage := 0
+		for _, e := range p.entries {
+			l, indexed := s.index[e.id]
+			if indexed && l.pack == p.idx && (live(e.id) || s.protectedLocked(e.id)) {
+				keep = append(keep, e)
+				continue
+			}
+			garbage += int64(e.slen)
+			ngarbage++
+		}
+		if garbage == 0 && len(keep) == len(p.entries) {
+			continue
+		}
+		if !p.modTime.Before(cutoff) {
+			st.PacksKept++
+			st.GarbageKept += garbage
+			continue
+		}
+		switch {
+		case len(keep) == 0:
+			del = append(del, plan{p: p})
+		case float64(garbage) >= opts.Repack*float64(p.size) && (opts.Repack < 1 || len(keep) == 0):
+			repack = append(repack, plan{p: p, keep: keep})
+		default:
+			st.PacksKept++
+			st.GarbageKept += garbage
+			continue
+		}
+		// Garbage leaves the index now, so no writer can deduplicate
+		// against a chunk that is about to go.
+		for _, e := range p.entries {
+			if l, ok := s.index[e.id]; ok && l.pack == p.idx && !containsID(keep, e.id) {
+				delete(s.index, e.id)
+			}
+		}
+		st.ChunksFreed += ngarbage
+	}
+	s.mu.Unlock()
+
+	// Repack: copy live records as stored (no re-encoding) into new packs.
+	var errs []error
+	if len(repack) > 0 {
+		w := s.NewWriter()
+		var done []plan
+		for _, pl := range repack {
+			if err := w.copyLive(ctx, pl.p, pl.keep); err != nil {
+				if ctx.Err() != nil {
+					w.Close()
+					return st, fmt.Errorf("sweep: %w", ctx.Err())
+				}
+				errs = append(errs, err)
+				continue
+			}
+			done = append(done, pl)
+		}
+		if err := w.Flush(ctx); err != nil {
+			w.Close()
+			return st, fmt.Errorf("sweep: %w", err)
+		}
+		w.Close()
+		for _, pl := range done {
+			st.PacksRepacked++
+			for _, e := range pl.keep {
+				st.BytesRewritten += int64(e.slen)
+			}
+		}
+		del = append(del, done...)
+	}
+	for _, pl := range del {
+		if err := s.be.Delete(ctx, pl.p.key); err != nil && !errors.Is(err, blob.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		os.Remove(s.cachePath(pl.p.key))
+		s.mu.Lock()
+		s.dropPackLocked(pl.p)
+		s.mu.Unlock()
+		st.BytesFreed += pl.p.size
+		if len(pl.keep) == 0 {
+			st.PacksDeleted++
+		}
+	}
+	st.BytesFreed -= st.BytesRewritten // new packs hold the live bytes
+	if len(errs) > 0 {
+		return st, fmt.Errorf("sweep: %w", errors.Join(errs...))
+	}
+	return st, nil
+}
+
+func containsID(es []entry, id ID) bool {
+	for _, e := range es {
+		if e.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// copyLive reads a pack and re-adds its live records to the writer.
+func (w *Writer) copyLive(ctx context.Context, p *pack, keep []entry) error {
+	s := w.s
+	data, err := s.be.Get(ctx, p.key, 0, -1)
+	if err != nil {
+		return fmt.Errorf("repack %s: %w", p.key, err)
+	}
+	for _, e := range keep {
+		if int64(e.off)+int64(e.slen) > int64(len(data)) {
+			return fmt.Errorf("repack %s: chunk %s outside the pack: %w", p.key, e.id.Short(), ErrCorrupt)
+		}
+		rec := data[e.off : e.off+e.slen]
+		if crc(rec) != e.crc {
+			return fmt.Errorf("repack %s: chunk %s: checksum mismatch: %w", p.key, e.id.Short(), ErrCorrupt)
+		}
+	}
+	for _, e := range keep {
+		s.mu.Lock()
+		l, ok := s.index[e.id]
+		stillHere := ok && l.pack == p.idx
+		s.mu.Unlock()
+		if !stillHere {
+			continue
+		}
+		if _, err := w.add(e.id, e.kind, e.plen, data[e.off:e.off+e.slen], true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BadChunk names a damaged or unreadable chunk.
+type BadChunk struct {
+	ID   ID
+	Pack string
+	Err  error
+}
+
+// VerifyOptions select how much a verify reads.
+type VerifyOptions struct {
+	// Sample is the fraction of packs to read (chosen at random); 0 or >= 1
+	// reads all of them.
+	Sample float64
+	// Workers reading packs in parallel (default 2).
+	Workers int
+}
+
+// VerifyStats counts what a verify read.
+type VerifyStats struct {
+	Packs     int
+	Chunks    int
+	BytesRead int64
+	Bad       int
+}
+
+// Verify reads packs, re-checks every record's CRC, decrypts, decompresses
+// and re-hashes every chunk, and calls bad (from one goroutine at a time)
+// for each chunk that fails. Unreadable pack headers found when the index
+// was loaded are reported too, with a zero ID.
+func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChunk)) (VerifyStats, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	var st VerifyStats
+	s.mu.Lock()
+	var packs []*pack
+	for _, p := range s.packs {
+		if p != nil && p.state == packDurable {
+			if opts.Sample > 0 && opts.Sample < 1 && rand.Float64() >= opts.Sample {
+				continue
+			}
+			packs = append(packs, p)
+		}
+	}
+	for key, err := range s.badPacks {
+		st.Bad++
+		bad(BadChunk{Pack: key, Err: err})
+	}
+	s.mu.Unlock()
+
+	var mu sync.Mutex // serializes bad and st
+	report := func(b BadChunk) {
+		mu.Lock()
+		st.Bad++
+		bad(b)
+		mu.Unlock()
+	}
+	ch := make(chan *pack)
+	var wg sync.WaitGroup
+	for i := 0; i < opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for p := range ch {
+				n, read := s.verifyPack(ctx, p, &buf, report)
+				mu.Lock()
+				st.Packs++
+				st.Chunks += n
+				st.BytesRead += read
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, p := range packs {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- p
+	}
+	close(ch)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return st, fmt.Errorf("verify: %w", err)
+	}
+	return st, nil
+}
+
+func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report func(BadChunk)) (int, int64) {
+	data, err := s.be.Get(ctx, p.key, 0, -1)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, 0
+		}
+		for _, e := range p.entries {
+			report(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("read pack: %w", err)})
+		}
+		return 0, 0
+	}
+	// The pack's own header must agree with the index we use.
+	tailOK := false
+	if int64(len(data)) == p.size && len(data) >= trailerSize {
+		if hl, hc, err := parseTrailer(data[len(data)-trailerSize:], p.size); err == nil {
+			hdrStart := int64(len(data)) - trailerSize - hl
+			if es, err := s.c.parseHeader(data[hdrStart:len(data)-trailerSize], hc, hdrStart); err == nil && len(es) == len(p.entries) {
+				tailOK = true
+			}
+		}
+	}
+	if !tailOK {
+		report(BadChunk{Pack: p.key, Err: fmt.Errorf("pack header damaged: %w", ErrCorrupt)})
+	}
+	n := 0
+	for _, e := range p.entries {
+		if ctx.Err() != nil {
+			break
+		}
+		n++
+		if int64(e.off)+int64(e.slen) > int64(len(data)) {
+			report(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("outside the pack: %w", ErrCorrupt)})
+			continue
+		}
+		rec := data[e.off : e.off+e.slen]
+		if crc(rec) != e.crc {
+			report(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("offset %d: checksum mismatch: %w", e.off, ErrCorrupt)})
+			continue
+		}
+		out, err := s.c.decode(*buf, e.id, e.kind, int(e.plen), rec, true)
+		if err != nil {
+			report(BadChunk{ID: e.id, Pack: p.key, Err: err})
+			continue
+		}
+		*buf = out
+	}
+	return n, int64(len(data))
+}

@@ -1,0 +1,657 @@
+package chunk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/safehold/safehold/blob"
+)
+
+// ErrNotFound is wrapped when a chunk is not in the store.
+var ErrNotFound = errors.New("chunk not found")
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// Key enables authenticated encryption (XChaCha20-Poly1305) of chunks,
+	// pack headers and objects, and keys the chunk-ID hash. 32 bytes; nil
+	// stores plaintext. A store created with a key can only be opened with
+	// the same key.
+	Key []byte
+	// PackSize is the target size of pack objects (default 16 MiB).
+	PackSize int
+	// Uploads bounds concurrent pack uploads (default 2). Each in-flight
+	// pack holds up to PackSize bytes of memory.
+	Uploads int
+	// Workers sizes the compressor pools (default GOMAXPROCS).
+	Workers int
+	// NoCompression stores every chunk raw.
+	NoCompression bool
+	// Now stamps pack times for grace windows (default time.Now).
+	Now func() time.Time
+}
+
+const configKey = "config"
+
+type storeConfig struct {
+	Version   int    `json:"version"`
+	Hash      string `json:"hash"`
+	Encrypted bool   `json:"encrypted"`
+	KeyCheck  string `json:"keyCheck,omitempty"`
+}
+
+type packState int
+
+const (
+	packOpen      packState = iota // being filled
+	packUploading                  // sealed, put in flight
+	packDurable                    // stored and indexed
+	packFailed                     // put failed; its chunks left the index
+)
+
+type pack struct {
+	key     string
+	idx     int32
+	state   packState
+	size    int64
+	modTime time.Time
+	entries []entry
+	buf     []byte // records while not durable
+	done    chan struct{}
+	err     error
+}
+
+type loc struct {
+	pack int32
+	kind byte
+	off  uint32
+	slen uint32
+	plen uint32
+	crc  uint32
+}
+
+// Store is a content-addressed chunk store on a blob.Backend. Chunks are
+// compressed (zstd, raw when incompressible), optionally encrypted, and
+// packed into pack objects; an in-memory index, rebuilt from a local cache
+// of pack headers (or from the backend when the cache misses), answers
+// existence checks without a round trip.
+//
+// A Store is safe for concurrent use. Only one Store (in one process) may
+// write to a backend at a time unless the grace window of GC exceeds the
+// longest capture; see Sweep.
+type Store struct {
+	be       blob.Backend
+	cacheDir string
+	c        *codec
+	packSize int
+	now      func() time.Time
+	bg       context.Context // for uploads shared by several writers
+	sem      chan struct{}
+	uploads  sync.WaitGroup
+	gcMu     sync.Mutex
+	encBufs  sync.Pool
+
+	mu       sync.Mutex
+	index    map[ID]loc
+	packs    []*pack
+	byKey    map[string]*pack
+	cur      *pack
+	free     [][]byte
+	writers  map[*Writer]struct{}
+	marking  int
+	held     map[ID]struct{} // refs of writers closed during a GC mark
+	badPacks map[string]error
+	closed   bool
+}
+
+// Open opens the store on be, creating its configuration on first use.
+// cacheDir keeps copies of pack headers so opening does not read every pack
+// from the backend.
+func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (*Store, error) {
+	if opts.PackSize <= 0 {
+		opts.PackSize = 16 << 20
+	}
+	if opts.Uploads <= 0 {
+		opts.Uploads = 2
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	level := zstd.SpeedFastest
+	c, err := newCodec(opts.Key, level, opts.Workers)
+	if err != nil {
+		return nil, fmt.Errorf("open chunk store: %w", err)
+	}
+	if opts.NoCompression {
+		c.noCompress = true
+	}
+	if err := os.MkdirAll(filepath.Join(cacheDir, "packs"), 0o700); err != nil {
+		return nil, fmt.Errorf("open chunk store: %w", err)
+	}
+	s := &Store{
+		be: be, cacheDir: cacheDir, c: c, packSize: opts.PackSize, now: opts.Now,
+		bg:       context.WithoutCancel(ctx),
+		sem:      make(chan struct{}, opts.Uploads),
+		index:    make(map[ID]loc),
+		byKey:    make(map[string]*pack),
+		writers:  make(map[*Writer]struct{}),
+		badPacks: make(map[string]error),
+	}
+	if err := s.loadConfig(ctx, opts.Key != nil); err != nil {
+		c.close()
+		return nil, fmt.Errorf("open chunk store: %w", err)
+	}
+	if err := s.Refresh(ctx); err != nil {
+		c.close()
+		return nil, fmt.Errorf("open chunk store: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Store) loadConfig(ctx context.Context, encrypted bool) error {
+	want := storeConfig{Version: 1, Hash: "blake3", Encrypted: encrypted}
+	if encrypted {
+		want.KeyCheck = s.c.sum([]byte("safehold key check")).String()
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		b, err := s.be.Get(ctx, configKey, 0, -1)
+		if errors.Is(err, blob.ErrNotExist) {
+			js, _ := json.Marshal(want)
+			err = s.be.Put(ctx, configKey, s.c.sealObject(configKey, js))
+			if errors.Is(err, blob.ErrExist) {
+				continue // another process created it: read theirs
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		// The config is sealed only by the outer frame when unencrypted; an
+		// encrypted store's config is encrypted, so try the frame first.
+		js, err := s.c.openObject(configKey, b)
+		if err != nil {
+			return fmt.Errorf("read config: %w", err)
+		}
+		var got storeConfig
+		if err := json.Unmarshal(js, &got); err != nil {
+			return fmt.Errorf("read config: %w", err)
+		}
+		if got.Version != 1 || got.Hash != "blake3" {
+			return fmt.Errorf("unsupported store format %d/%s", got.Version, got.Hash)
+		}
+		if got.Encrypted && got.KeyCheck != want.KeyCheck {
+			return fmt.Errorf("wrong store key")
+		}
+		return nil
+	}
+	return fmt.Errorf("create config: lost a race twice")
+}
+
+// Close waits for in-flight uploads and releases resources. Chunks of
+// writers that were never flushed are dropped.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.uploads.Wait()
+	s.c.close()
+	return nil
+}
+
+// Sum returns the ID data would be stored under.
+func (s *Store) Sum(data []byte) ID { return s.c.sum(data) }
+
+// Has reports whether the chunk is in the index (stored or being stored).
+func (s *Store) Has(id ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.index[id]
+	return ok
+}
+
+// SameIDs reports whether two stores name identical content with identical
+// IDs (both unencrypted, or with the same key), so IDs can be copied.
+func (s *Store) SameIDs(o *Store) bool {
+	probe := []byte("safehold id probe")
+	return s.c.sum(probe) == o.c.sum(probe)
+}
+
+// Size returns the number of chunks and the bytes of durable packs.
+func (s *Store) Size() (chunks int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.packs {
+		if p != nil && p.state == packDurable {
+			bytes += p.size
+		}
+	}
+	return len(s.index), bytes
+}
+
+func newPackKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return packPrefix + hex.EncodeToString(b[:])
+}
+
+func (s *Store) cachePath(key string) string {
+	return filepath.Join(s.cacheDir, "packs", strings.TrimPrefix(key, packPrefix))
+}
+
+// Refresh brings the index in line with the packs in the backend: packs
+// written by others are added (from the local header cache when possible),
+// packs deleted by others are dropped.
+func (s *Store) Refresh(ctx context.Context) error {
+	listed := make(map[string]blob.Info)
+	err := s.be.List(ctx, packPrefix, func(in blob.Info) error {
+		listed[in.Key] = in
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("refresh index: %w", err)
+	}
+	s.mu.Lock()
+	for key, p := range s.byKey {
+		if _, ok := listed[key]; !ok && p.state == packDurable {
+			s.dropPackLocked(p)
+			os.Remove(s.cachePath(key))
+		}
+	}
+	var todo []blob.Info
+	for key, in := range listed {
+		if _, ok := s.byKey[key]; !ok {
+			todo = append(todo, in)
+		}
+	}
+	s.mu.Unlock()
+	for _, in := range todo {
+		es, err := s.loadTail(ctx, in)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.mu.Lock()
+			s.badPacks[in.Key] = err
+			s.mu.Unlock()
+			continue
+		}
+		s.mu.Lock()
+		if _, ok := s.byKey[in.Key]; !ok {
+			p := &pack{key: in.Key, state: packDurable, size: in.Size, modTime: in.ModTime, entries: es}
+			s.addPackLocked(p)
+			for _, e := range es {
+				if _, ok := s.index[e.id]; !ok {
+					s.index[e.id] = loc{pack: p.idx, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc}
+				}
+			}
+			delete(s.badPacks, in.Key)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// loadTail reads a pack's entries from the cache or the backend.
+func (s *Store) loadTail(ctx context.Context, in blob.Info) ([]entry, error) {
+	if t, err := os.ReadFile(s.cachePath(in.Key)); err == nil && len(t) >= trailerSize {
+		if hl, hc, err := parseTrailer(t[len(t)-trailerSize:], in.Size); err == nil && hl+trailerSize == int64(len(t)) {
+			if es, err := s.c.parseHeader(t[:hl], hc, in.Size-int64(len(t))); err == nil {
+				return es, nil
+			}
+		}
+	}
+	if in.Size < trailerSize {
+		return nil, fmt.Errorf("load pack %s: %d bytes: %w", in.Key, in.Size, ErrCorrupt)
+	}
+	t, err := s.be.Get(ctx, in.Key, in.Size-trailerSize, trailerSize)
+	if err != nil {
+		return nil, fmt.Errorf("load pack %s: %w", in.Key, err)
+	}
+	hl, hc, err := parseTrailer(t, in.Size)
+	if err != nil {
+		return nil, fmt.Errorf("load pack %s: %w", in.Key, err)
+	}
+	hdr, err := s.be.Get(ctx, in.Key, in.Size-trailerSize-hl, hl)
+	if err != nil {
+		return nil, fmt.Errorf("load pack %s: %w", in.Key, err)
+	}
+	es, err := s.c.parseHeader(hdr, hc, in.Size-trailerSize-hl)
+	if err != nil {
+		return nil, fmt.Errorf("load pack %s: %w", in.Key, err)
+	}
+	s.writeCache(in.Key, append(hdr, t...))
+	return es, nil
+}
+
+// writeCache stores a pack tail in the local cache. It is only a cache: a
+// torn file fails its checksum and is re-read from the backend.
+func (s *Store) writeCache(key string, tail []byte) {
+	p := s.cachePath(key)
+	tmp := p + ".tmp"
+	if os.WriteFile(tmp, tail, 0o600) == nil {
+		os.Rename(tmp, p)
+	}
+}
+
+func (s *Store) addPackLocked(p *pack) {
+	p.idx = int32(len(s.packs))
+	s.packs = append(s.packs, p)
+	s.byKey[p.key] = p
+}
+
+// dropPackLocked forgets a pack and the index entries that point into it.
+func (s *Store) dropPackLocked(p *pack) {
+	for _, e := range p.entries {
+		if l, ok := s.index[e.id]; ok && l.pack == p.idx {
+			delete(s.index, e.id)
+		}
+	}
+	s.packs[p.idx] = nil
+	delete(s.byKey, p.key)
+}
+
+func (s *Store) getBuf() []byte {
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, s.packSize+s.packSize/8)
+}
+
+// sealLocked closes the open pack for writing; the caller uploads it.
+func (s *Store) sealLocked() *pack {
+	p := s.cur
+	s.cur = nil
+	p.state = packUploading
+	return p
+}
+
+func (s *Store) startUpload(p *pack) {
+	s.sem <- struct{}{}
+	s.uploads.Add(1)
+	go s.upload(p)
+}
+
+func (s *Store) upload(p *pack) {
+	defer s.uploads.Done()
+	defer func() { <-s.sem }()
+	tail := s.c.packTail(p.entries)
+	data := append(p.buf, tail...)
+	err := s.be.Put(s.bg, p.key, data)
+	if err == nil {
+		s.writeCache(p.key, tail)
+	}
+	s.mu.Lock()
+	if err != nil {
+		p.state = packFailed
+		p.err = fmt.Errorf("put pack %s: %w", strings.TrimPrefix(p.key, packPrefix)[:12], err)
+		s.dropPackLocked(p)
+	} else {
+		p.state = packDurable
+		p.size = int64(len(data))
+		p.modTime = s.now()
+	}
+	p.buf = nil
+	if len(s.free) < cap(s.sem)+1 && cap(data) <= s.packSize+s.packSize/8 {
+		s.free = append(s.free, data[:0])
+	}
+	s.mu.Unlock()
+	close(p.done)
+}
+
+// Get returns the plaintext of a chunk, appended to buf[:0]. The stored
+// record's CRC and the plaintext hash are checked; damage is reported as an
+// error wrapping ErrCorrupt that names the chunk and its pack.
+func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		s.mu.Lock()
+		l, ok := s.index[id]
+		if !ok {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("get chunk %s: %w", id.Short(), ErrNotFound)
+		}
+		p := s.packs[l.pack]
+		key := p.key
+		var stored []byte
+		if p.buf != nil {
+			stored = append([]byte(nil), p.buf[l.off:l.off+l.slen]...)
+		}
+		s.mu.Unlock()
+		if stored == nil {
+			var err error
+			stored, err = s.be.Get(ctx, key, int64(l.off), int64(l.slen))
+			if err != nil {
+				if errors.Is(err, blob.ErrNotExist) && attempt == 0 {
+					continue // repacked by GC meanwhile: look it up again
+				}
+				return nil, fmt.Errorf("get chunk %s: %w", id.Short(), err)
+			}
+		}
+		if crc(stored) != l.crc {
+			return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", id.Short(), key, l.off, ErrCorrupt)
+		}
+		out, err := s.c.decode(buf, id, l.kind, int(l.plen), stored, true)
+		if err != nil {
+			return nil, fmt.Errorf("get chunk %s: %s offset %d: %w", id.Short(), key, l.off, err)
+		}
+		return out, nil
+	}
+}
+
+// Writer adds chunks to a store on behalf of one job (a capture, a copy).
+// Its chunks, and existing chunks it deduplicated against, are protected
+// from GC until Close. Flush makes everything the writer put or referenced
+// durable. A Writer is safe for concurrent use by the job's goroutines.
+type Writer struct {
+	s    *Store
+	mu   sync.Mutex
+	deps map[*pack]struct{}
+	refs map[ID]struct{}
+}
+
+// NewWriter starts a writer. Call Close when its job is recorded or
+// abandoned.
+func (s *Store) NewWriter() *Writer {
+	w := &Writer{s: s, deps: make(map[*pack]struct{}), refs: make(map[ID]struct{})}
+	s.mu.Lock()
+	s.writers[w] = struct{}{}
+	s.mu.Unlock()
+	return w
+}
+
+// Close ends the writer's GC protection. If a GC mark is under way, its
+// references stay protected until that GC ends.
+func (w *Writer) Close() {
+	s := w.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.writers, w)
+	if s.marking > 0 {
+		w.mu.Lock()
+		for id := range w.refs {
+			s.held[id] = struct{}{}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// refLocked records a reference; s.mu is held.
+func (w *Writer) refLocked(id ID, p *pack) {
+	w.mu.Lock()
+	w.refs[id] = struct{}{}
+	if p.state != packDurable {
+		w.deps[p] = struct{}{}
+	}
+	w.mu.Unlock()
+}
+
+// Put stores data unless a chunk with its ID exists. It returns the ID and
+// the bytes added to the store (0 when deduplicated).
+func (w *Writer) Put(ctx context.Context, data []byte) (ID, int, error) {
+	id := w.s.c.sum(data)
+	n, err := w.PutID(ctx, id, data)
+	return id, n, err
+}
+
+// PutID is Put for a caller that already computed id = Sum(data).
+func (w *Writer) PutID(ctx context.Context, id ID, data []byte) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s := w.s
+	if w.dedup(id) {
+		return 0, nil
+	}
+	bp, _ := s.encBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	enc, kind := s.c.encode((*bp)[:0], id, data)
+	n, err := w.add(id, kind, uint32(len(data)), enc, false)
+	*bp = enc
+	s.encBufs.Put(bp)
+	return n, err
+}
+
+// Ref records a reference to a stored chunk without its data: the chunk is
+// protected from GC until Close and Flush waits for it to be durable. It
+// reports false if the store does not hold the chunk.
+func (w *Writer) Ref(id ID) bool { return w.dedup(id) }
+
+func (w *Writer) dedup(id ID) bool {
+	s := w.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.index[id]; ok {
+		w.refLocked(id, s.packs[l.pack])
+		return true
+	}
+	return false
+}
+
+// add appends an encoded record to the open pack. With force it is added
+// even if the ID exists, and the index points to the new copy (repacking).
+func (w *Writer) add(id ID, kind byte, plen uint32, enc []byte, force bool) (int, error) {
+	s := w.s
+	sum := crc(enc)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("put chunk %s: store closed", id.Short())
+	}
+	if l, ok := s.index[id]; ok && !force {
+		w.refLocked(id, s.packs[l.pack])
+		s.mu.Unlock()
+		return 0, nil
+	}
+	p := s.cur
+	if p == nil {
+		p = &pack{key: newPackKey(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
+		s.addPackLocked(p)
+		s.cur = p
+	}
+	off := len(p.buf)
+	p.buf = append(p.buf, enc...)
+	e := entry{id: id, kind: kind, off: uint32(off), slen: uint32(len(enc)), plen: plen, crc: sum}
+	p.entries = append(p.entries, e)
+	s.index[id] = loc{pack: p.idx, kind: kind, off: e.off, slen: e.slen, plen: plen, crc: sum}
+	w.refLocked(id, p)
+	var full *pack
+	if len(p.buf) >= s.packSize {
+		full = s.sealLocked()
+	}
+	s.mu.Unlock()
+	if full != nil {
+		s.startUpload(full)
+	}
+	return len(enc), nil
+}
+
+// Flush makes every chunk the writer put or deduplicated against durable:
+// it seals the open pack if the writer has chunks in it and waits for the
+// uploads. An error means some chunk may be missing; the job must fail.
+func (w *Writer) Flush(ctx context.Context) error {
+	s := w.s
+	s.mu.Lock()
+	w.mu.Lock()
+	deps := make([]*pack, 0, len(w.deps))
+	for p := range w.deps {
+		deps = append(deps, p)
+	}
+	w.deps = make(map[*pack]struct{})
+	w.mu.Unlock()
+	var seal *pack
+	if s.cur != nil {
+		for _, p := range deps {
+			if p == s.cur {
+				seal = s.sealLocked()
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if seal != nil {
+		s.startUpload(seal)
+	}
+	var errs []error
+	for _, p := range deps {
+		select {
+		case <-p.done:
+			if p.err != nil {
+				errs = append(errs, p.err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("flush: %w", ctx.Err())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("flush: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Objects outside packs (snapshot manifests, for one) are stored sealed
+// with a checksum, and encrypted when the store is.
+
+// PutObject stores data under key (immutably).
+func (s *Store) PutObject(ctx context.Context, key string, data []byte) error {
+	return s.be.Put(ctx, key, s.c.sealObject(key, data))
+}
+
+// GetObject reads an object written by PutObject, checking its checksum.
+func (s *Store) GetObject(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.be.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	return s.c.openObject(key, b)
+}
+
+// DeleteObject removes an object.
+func (s *Store) DeleteObject(ctx context.Context, key string) error {
+	return s.be.Delete(ctx, key)
+}
+
+// ListObjects lists keys with the given prefix (which must not be "pack/").
+func (s *Store) ListObjects(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	return s.be.List(ctx, prefix, fn)
+}

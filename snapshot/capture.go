@@ -1,0 +1,323 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/safehold/safehold/chunk"
+)
+
+// CaptureOptions tune a capture.
+type CaptureOptions struct {
+	// Parent is the snapshot this one is incremental to. Without one, every
+	// block is read (holes skipped) and stored unless already present.
+	Parent ID
+	// Changed lists the byte ranges written since Parent. nil asks the
+	// source (ChangeTracker) and falls back to a hash-compare scan of the
+	// whole disk; non-nil (even empty) is trusted: only those blocks are
+	// read, the rest of the index is copied from the parent.
+	Changed []Range
+	// Scan ignores all change information and hash-compares every block.
+	Scan bool
+	// Tags are recorded in the manifest.
+	Tags map[string]string
+	// Progress, if set, receives progress reports.
+	Progress func(Progress)
+	// Workers reading and hashing blocks (default the repository's).
+	Workers int
+}
+
+// batchBlocks is how many consecutive blocks a worker reads at once.
+const batchBlocks = 16
+
+type capJob struct {
+	seg, first, n int
+	entries       []chunk.ID // the segment being built
+	parent        []chunk.ID // the parent's segment (nil without parent)
+	scan          bool       // may skip holes
+	wg            *sync.WaitGroup
+}
+
+// Capture records a snapshot of src. It reads the blocks that may have
+// changed, stores the new ones, writes the segments that changed and finally
+// the manifest. Only after every chunk it references is durable is the
+// manifest written, in one atomic put: a crash or error at any point leaves
+// either the complete snapshot or none. The engine never prints; progress
+// goes to opts.Progress.
+func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOptions) (*Manifest, Stats, error) {
+	start := r.now()
+	size := src.Size()
+	if size < 0 {
+		return nil, Stats{}, fmt.Errorf("capture: negative size %d", size)
+	}
+	var parent *Manifest
+	if opts.Parent != "" {
+		var err error
+		if parent, err = r.Get(ctx, opts.Parent); err != nil {
+			return nil, Stats{}, fmt.Errorf("capture: %w", err)
+		}
+	}
+	defer r.protect(parent)()
+
+	changed, known := opts.Changed, opts.Changed != nil
+	if !known && !opts.Scan {
+		if ct, ok := src.(ChangeTracker); ok {
+			changed, known = ct.ChangedBlocks()
+		}
+	}
+	if parent == nil || opts.Scan {
+		known = false
+	}
+	nseg := segmentsFor(size)
+	var dirty map[int][]int // segment -> sorted block indexes within it
+	total := size
+	if known {
+		dirty = dirtyBlocks(changed, size, parent.Size)
+		total = 0
+		for seg, bs := range dirty {
+			for _, b := range bs {
+				off := (int64(seg)*SegmentBlocks + int64(b)) * BlockSize
+				total += min(BlockSize, size-off)
+			}
+		}
+	}
+
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = r.workers
+	}
+	var c counters
+	rp := startReporter("capture", total, &c, opts.Progress, r.now)
+	defer rp.stop()
+
+	w := r.chunks.NewWriter()
+	defer w.Close()
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var errMu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+		cancel()
+	}
+	jobs := make(chan capJob)
+	var pool sync.WaitGroup
+	ranger, _ := src.(DataRanger)
+	for i := 0; i < workers; i++ {
+		pool.Add(1)
+		go func() {
+			defer pool.Done()
+			buf := make([]byte, batchBlocks*BlockSize)
+			for j := range jobs {
+				if wctx.Err() == nil {
+					if err := r.captureRun(wctx, src, ranger, size, w, j, buf, &c); err != nil {
+						fail(err)
+					}
+				}
+				j.wg.Done()
+			}
+		}()
+	}
+	segs := make([]chunk.ID, nseg)
+	err := func() error {
+		defer func() {
+			close(jobs)
+			pool.Wait()
+		}()
+		for i := 0; i < nseg; i++ {
+			nb := blocksIn(size, i)
+			if known && len(dirty[i]) == 0 && i < len(parent.Segments) && blocksIn(parent.Size, i) == nb {
+				segs[i] = parent.Segments[i]
+				continue
+			}
+			var pent []chunk.ID
+			if parent != nil && i < len(parent.Segments) {
+				var err error
+				if pent, err = r.loadSegment(wctx, parent.Segments[i], nb); err != nil {
+					return fmt.Errorf("parent %s: %w", parent.ID, err)
+				}
+			}
+			entries := make([]chunk.ID, nb)
+			copy(entries, pent)
+			var wg sync.WaitGroup
+			send := func(first, n int) bool {
+				wg.Add(1)
+				select {
+				case jobs <- capJob{seg: i, first: first, n: n, entries: entries, parent: pent, scan: !known, wg: &wg}:
+					return true
+				case <-wctx.Done():
+					wg.Done()
+					return false
+				}
+			}
+			if known {
+				bs := dirty[i]
+				for k := 0; k < len(bs); {
+					n := 1
+					for k+n < len(bs) && n < batchBlocks && bs[k+n] == bs[k]+n {
+						n++
+					}
+					if !send(bs[k], n) {
+						break
+					}
+					k += n
+				}
+			} else {
+				for b := 0; b < nb; b += batchBlocks {
+					if !send(b, min(batchBlocks, nb-b)) {
+						break
+					}
+				}
+			}
+			wg.Wait()
+			if wctx.Err() != nil {
+				return nil // the worker's error (or ctx) is reported below
+			}
+			data, allZero := encodeSegment(entries)
+			if allZero {
+				continue
+			}
+			id, n, err := w.Put(wctx, data)
+			if err != nil {
+				return fmt.Errorf("put segment %d: %w", i, err)
+			}
+			segs[i] = id
+			c.stored.Add(int64(n))
+		}
+		return nil
+	}()
+	if err == nil {
+		errMu.Lock()
+		err = firstErr
+		errMu.Unlock()
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, Stats{}, fmt.Errorf("capture: %w", err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		return nil, Stats{}, fmt.Errorf("capture: %w", err)
+	}
+	m := &Manifest{
+		ID: r.newID(), Created: r.now().UTC(), Size: size, BlockSize: BlockSize,
+		Segments: segs, Tags: opts.Tags,
+	}
+	if parent != nil {
+		m.Parent = parent.ID
+	}
+	m.Stats = Stats{
+		Size: size, BytesScanned: c.scanned.Load(), BytesChanged: c.changed.Load(),
+		BytesNew: c.newb.Load(), BytesStored: c.stored.Load(), BytesDeduped: c.deduped.Load(),
+		BytesZero: c.zero.Load(), Duration: r.now().Sub(start),
+	}
+	if err := r.putManifest(ctx, m); err != nil {
+		return nil, Stats{}, fmt.Errorf("capture: put manifest: %w", err)
+	}
+	return m, m.Stats, nil
+}
+
+// captureRun reads, hashes and stores a run of consecutive blocks.
+func (r *Repository) captureRun(ctx context.Context, src Source, ranger DataRanger, size int64, w *chunk.Writer, j capJob, buf []byte, c *counters) error {
+	off := (int64(j.seg)*SegmentBlocks + int64(j.first)) * BlockSize
+	length := min(int64(j.n)*BlockSize, size-off)
+	zeroBlock := func(k int, n int64) {
+		old := j.entries[j.first+k]
+		if !old.IsZero() && j.parent != nil {
+			c.changed.Add(n)
+		}
+		j.entries[j.first+k] = chunk.ID{}
+		c.zero.Add(n)
+		c.done.Add(n)
+	}
+	if j.scan && ranger != nil {
+		rs, err := ranger.DataRanges(off, length)
+		if err != nil {
+			return fmt.Errorf("find data at %d: %w", off, err)
+		}
+		if len(rs) == 0 {
+			for k := 0; k < j.n; k++ {
+				zeroBlock(k, min(BlockSize, length-int64(k)*BlockSize))
+			}
+			return nil
+		}
+	}
+	p := buf[:length]
+	n, err := src.ReadAt(p, off)
+	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == length) {
+		if errors.Is(err, io.EOF) {
+			clear(p[n:]) // short source: the rest reads as zeros
+		} else {
+			return fmt.Errorf("read at %d: %w", off, err)
+		}
+	}
+	c.scanned.Add(length)
+	for k := 0; k < j.n; k++ {
+		b := p[int64(k)*BlockSize : min(int64(k+1)*BlockSize, length)]
+		bl := int64(len(b))
+		if isZero(b, r.zero) {
+			zeroBlock(k, bl)
+			continue
+		}
+		id := r.chunks.Sum(b)
+		stored, err := w.PutID(ctx, id, b)
+		if err != nil {
+			return fmt.Errorf("put chunk %s: %w", id.Short(), err)
+		}
+		same := j.parent != nil && j.entries[j.first+k] == id
+		if !same {
+			c.changed.Add(bl)
+		}
+		if stored > 0 {
+			c.newb.Add(bl)
+			c.stored.Add(int64(stored))
+		} else if !same {
+			c.deduped.Add(bl)
+		}
+		j.entries[j.first+k] = id
+		c.done.Add(bl)
+	}
+	return nil
+}
+
+// dirtyBlocks maps changed byte ranges to block indexes per segment. When
+// the size changed, every block not fully inside both sizes is dirty too.
+func dirtyBlocks(changed []Range, size, parentSize int64) map[int][]int {
+	blocks := (size + BlockSize - 1) / BlockSize
+	set := make(map[int64]struct{})
+	for _, rg := range changed {
+		if rg.Len <= 0 || rg.Off >= size {
+			continue
+		}
+		first := max(rg.Off, 0) / BlockSize
+		last := min((rg.Off+rg.Len-1)/BlockSize, blocks-1)
+		for b := first; b <= last; b++ {
+			set[b] = struct{}{}
+		}
+	}
+	if size != parentSize {
+		common := min(size, parentSize)
+		for b := common / BlockSize; b < blocks; b++ {
+			set[b] = struct{}{}
+		}
+	}
+	out := make(map[int][]int)
+	for b := range set {
+		seg := int(b / SegmentBlocks)
+		out[seg] = append(out[seg], int(b%SegmentBlocks))
+	}
+	for _, bs := range out {
+		sort.Ints(bs)
+	}
+	return out
+}

@@ -1,0 +1,290 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/safehold/safehold/chunk"
+)
+
+// VerifyOptions select how much Verify reads.
+type VerifyOptions struct {
+	// Sample is the fraction of pack objects to re-read and re-hash (chosen
+	// at random); 0 or >= 1 reads everything. Every snapshot's index is
+	// always checked, and every chunk it names must exist.
+	Sample float64
+	// Workers reading packs in parallel (default the repository's).
+	Workers int
+	// Progress, if set, receives progress reports.
+	Progress func(Progress)
+}
+
+// BadChunk is a chunk that is damaged or missing, with the snapshots that
+// need it.
+type BadChunk struct {
+	ID        chunk.ID
+	Pack      string // pack object holding it ("" if missing)
+	Err       error
+	Snapshots []ID
+}
+
+// VerifyReport is the outcome of Verify. OK is true when nothing is wrong.
+type VerifyReport struct {
+	OK           bool
+	Snapshots    int
+	Packs        int
+	Chunks       int
+	BytesRead    int64
+	Bad          []BadChunk // damaged or missing chunks, and damaged pack headers (zero ID)
+	BadSnapshots []ID       // snapshots that cannot be restored bit-exactly
+	Duration     time.Duration
+}
+
+// Verify re-reads the repository: every pack (or a sample) is read, every
+// record's checksum checked and every chunk decrypted, decompressed and
+// re-hashed; then every snapshot's index is walked, checking that each chunk
+// it names exists and is not among the damaged ones. The report names each
+// bad chunk and the snapshots it affects. An error is returned only when
+// verification itself could not run.
+func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
+	start := r.now()
+	var rep VerifyReport
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = r.workers
+	}
+	_, total := r.chunks.Size()
+	var c counters
+	rp := startReporter("verify", total, &c, opts.Progress, r.now)
+	bad := make(map[chunk.ID]*BadChunk)
+	st, err := r.chunks.Verify(ctx, chunk.VerifyOptions{Sample: opts.Sample, Workers: workers}, func(b chunk.BadChunk) {
+		if b.ID.IsZero() {
+			rep.Bad = append(rep.Bad, BadChunk{Pack: b.Pack, Err: b.Err})
+			return
+		}
+		bad[b.ID] = &BadChunk{ID: b.ID, Pack: b.Pack, Err: b.Err}
+	})
+	c.done.Store(st.BytesRead)
+	rp.stop()
+	if err != nil {
+		return rep, err
+	}
+	rep.Packs, rep.Chunks, rep.BytesRead = st.Packs, st.Chunks, st.BytesRead
+
+	ms, err := r.List(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	rep.Snapshots = len(ms)
+	badSnaps := make(map[ID]bool)
+	note := func(id chunk.ID, snap ID, err error) {
+		b, ok := bad[id]
+		if !ok {
+			b = &BadChunk{ID: id, Err: err}
+			bad[id] = b
+		}
+		if len(b.Snapshots) == 0 || b.Snapshots[len(b.Snapshots)-1] != snap {
+			b.Snapshots = append(b.Snapshots, snap)
+		}
+		badSnaps[snap] = true
+	}
+	for _, m := range ms {
+		for i, sid := range m.Segments {
+			if sid.IsZero() {
+				continue
+			}
+			if _, isBad := bad[sid]; isBad {
+				note(sid, m.ID, nil)
+				continue
+			}
+			ids, err := r.loadSegment(ctx, sid, blocksIn(m.Size, i))
+			if err != nil {
+				if ctx.Err() != nil {
+					return rep, fmt.Errorf("verify: %w", ctx.Err())
+				}
+				note(sid, m.ID, err)
+				continue
+			}
+			for _, id := range ids {
+				if id.IsZero() {
+					continue
+				}
+				if _, isBad := bad[id]; isBad {
+					note(id, m.ID, nil)
+				} else if !r.chunks.Has(id) {
+					note(id, m.ID, fmt.Errorf("chunk %s: %w", id.Short(), chunk.ErrNotFound))
+				}
+			}
+		}
+	}
+	for _, b := range bad {
+		rep.Bad = append(rep.Bad, *b)
+	}
+	sort.Slice(rep.Bad, func(i, j int) bool {
+		return rep.Bad[i].Pack+rep.Bad[i].ID.String() < rep.Bad[j].Pack+rep.Bad[j].ID.String()
+	})
+	for id := range badSnaps {
+		rep.BadSnapshots = append(rep.BadSnapshots, id)
+	}
+	sort.Slice(rep.BadSnapshots, func(i, j int) bool { return rep.BadSnapshots[i] < rep.BadSnapshots[j] })
+	rep.OK = len(rep.Bad) == 0
+	rep.Duration = r.now().Sub(start)
+	return rep, nil
+}
+
+// GCOptions tune garbage collection.
+type GCOptions struct {
+	// Grace protects pack objects younger than this, for captures running
+	// in other processes (default 0: this process's captures are protected
+	// exactly regardless).
+	Grace time.Duration
+	// Repack is the fraction of a pack that must be garbage before it is
+	// rewritten; 0 rewrites every pack holding garbage, so GC frees exactly
+	// the unreferenced chunks. See chunk.SweepOptions.
+	Repack float64
+}
+
+// GCStats reports a collection.
+type GCStats struct {
+	chunk.SweepStats
+	Snapshots  int
+	LiveChunks int
+	Duration   time.Duration
+}
+
+// GC deletes chunks no snapshot references (mark and sweep). Captures in
+// flight keep everything they use: chunks they stored or deduplicated, and
+// their parent's index. If any snapshot's index cannot be read, GC stops
+// without deleting anything.
+func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
+	start := r.now()
+	var st GCStats
+	gc := r.chunks.BeginGC()
+	r.mu.Lock()
+	r.gcs++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		if r.gcs--; r.gcs == 0 {
+			r.held = nil
+		}
+		r.mu.Unlock()
+	}()
+	ms, err := r.List(ctx)
+	if err != nil {
+		gc.Abort()
+		return st, fmt.Errorf("gc: %w", err)
+	}
+	st.Snapshots = len(ms)
+	r.mu.Lock()
+	for m := range r.inflight {
+		ms = append(ms, m)
+	}
+	ms = append(ms, r.held...)
+	r.mu.Unlock()
+	live := make(map[chunk.ID]struct{})
+	seenSeg := make(map[chunk.ID]bool)
+	for _, m := range ms {
+		for i, sid := range m.Segments {
+			if sid.IsZero() || seenSeg[sid] {
+				continue
+			}
+			seenSeg[sid] = true
+			live[sid] = struct{}{}
+			ids, err := r.loadSegment(ctx, sid, blocksIn(m.Size, i))
+			if err != nil {
+				gc.Abort()
+				return st, fmt.Errorf("gc: mark snapshot %s: %w", m.ID, err)
+			}
+			for _, id := range ids {
+				if !id.IsZero() {
+					live[id] = struct{}{}
+				}
+			}
+		}
+	}
+	st.LiveChunks = len(live)
+	sw, err := gc.Sweep(ctx, func(id chunk.ID) bool { _, ok := live[id]; return ok },
+		chunk.SweepOptions{Grace: opts.Grace, Repack: opts.Repack})
+	st.SweepStats = sw
+	st.Duration = r.now().Sub(start)
+	if err != nil {
+		return st, fmt.Errorf("gc: %w", err)
+	}
+	return st, nil
+}
+
+// CopyTo copies snapshot id, with every chunk it needs that dst lacks, to
+// another repository (the vault tier). The copy keeps its ID. When both
+// repositories name chunks alike (same key or both unencrypted) only
+// missing chunks are transferred; otherwise chunks are re-encoded and the
+// index rewritten for dst's IDs.
+func (r *Repository) CopyTo(ctx context.Context, id ID, dst *Repository) (Stats, error) {
+	start := r.now()
+	m, err := r.Get(ctx, id)
+	if err != nil {
+		return Stats{}, fmt.Errorf("copy: %w", err)
+	}
+	if _, err := dst.Get(ctx, id); err == nil {
+		return Stats{Size: m.Size}, nil // already there
+	} else if !errors.Is(err, ErrNotFound) {
+		return Stats{}, fmt.Errorf("copy %s: %w", id, err)
+	}
+	same := r.chunks.SameIDs(dst.chunks)
+	w := dst.chunks.NewWriter()
+	defer w.Close()
+	st := Stats{Size: m.Size}
+	segs := make([]chunk.ID, len(m.Segments))
+	var buf []byte
+	for i, sid := range m.Segments {
+		if sid.IsZero() {
+			continue
+		}
+		ids, err := r.loadSegment(ctx, sid, blocksIn(m.Size, i))
+		if err != nil {
+			return Stats{}, fmt.Errorf("copy %s: %w", id, err)
+		}
+		for k, cid := range ids {
+			if cid.IsZero() {
+				continue
+			}
+			if same && w.Ref(cid) { // dst has it: protected from its GC now
+				st.BytesDeduped += BlockSize
+				continue
+			}
+			if buf, err = r.chunks.Get(ctx, cid, buf); err != nil {
+				return Stats{}, fmt.Errorf("copy %s: %w", id, err)
+			}
+			nid, n, err := w.Put(ctx, buf)
+			if err != nil {
+				return Stats{}, fmt.Errorf("copy %s: %w", id, err)
+			}
+			ids[k] = nid
+			st.BytesScanned += int64(len(buf))
+			if n > 0 {
+				st.BytesNew += int64(len(buf))
+				st.BytesStored += int64(n)
+			}
+		}
+		data, _ := encodeSegment(ids)
+		nid, n, err := w.Put(ctx, data)
+		if err != nil {
+			return Stats{}, fmt.Errorf("copy %s: %w", id, err)
+		}
+		segs[i] = nid
+		st.BytesStored += int64(n)
+	}
+	if err := w.Flush(ctx); err != nil {
+		return Stats{}, fmt.Errorf("copy %s: %w", id, err)
+	}
+	cm := *m
+	cm.Segments = segs
+	if err := dst.putManifest(ctx, &cm); err != nil {
+		return Stats{}, fmt.Errorf("copy %s: put manifest: %w", id, err)
+	}
+	st.Duration = r.now().Sub(start)
+	return st, nil
+}

@@ -1,0 +1,89 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Source is a disk to capture: its size and random read access. Reads
+// beyond what the source holds must return zeros or io.EOF after the data.
+type Source interface {
+	Size() int64
+	ReadAt(p []byte, off int64) (int, error)
+}
+
+// ChangeTracker is implemented by sources that know which byte ranges
+// changed since the parent snapshot (the volume layer's dirty-block
+// tracking). ok=false means "unknown, scan".
+type ChangeTracker interface {
+	ChangedBlocks() (ranges []Range, ok bool)
+}
+
+// DataRanger is implemented by sources that know where their data is
+// (sparse files): ranges outside the returned ones read as zeros, so a
+// full scan skips them without reading.
+type DataRanger interface {
+	DataRanges(off, length int64) ([]Range, error)
+}
+
+// File is a Source over a regular (possibly sparse) file; it finds holes
+// with SEEK_DATA/SEEK_HOLE.
+type File struct {
+	f    *os.File
+	size int64
+}
+
+var (
+	_ Source     = (*File)(nil)
+	_ DataRanger = (*File)(nil)
+)
+
+// FileSource returns a Source reading f. The size is taken now.
+func FileSource(f *os.File) (*File, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("file source: %w", err)
+	}
+	return &File{f: f, size: st.Size()}, nil
+}
+
+// Size implements Source.
+func (s *File) Size() int64 { return s.size }
+
+// ReadAt implements Source.
+func (s *File) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
+
+// DataRanges implements DataRanger with SEEK_DATA/SEEK_HOLE, one range at a
+// time (no unbounded extent maps). File systems without hole support report
+// one data range.
+func (s *File) DataRanges(off, length int64) ([]Range, error) {
+	fd := int(s.f.Fd())
+	end := off + length
+	var out []Range
+	for off < end {
+		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err != nil {
+			if errors.Is(err, unix.ENXIO) {
+				break // only a hole up to EOF
+			}
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
+				return []Range{{off, end - off}}, nil
+			}
+			return nil, fmt.Errorf("seek data: %w", err)
+		}
+		if d >= end {
+			break
+		}
+		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, fmt.Errorf("seek hole: %w", err)
+		}
+		h = min(h, end)
+		out = append(out, Range{d, h - d})
+		off = h
+	}
+	return out, nil
+}
