@@ -157,7 +157,7 @@ func (s *Server) init(ctx context.Context) error {
 	} else {
 		certFile, keyFile := cfg.TLSCert, cfg.TLSKey
 		if certFile == "" {
-			f, err := ensureTLS(cfg.DataDir, hosts, cfg.Clock.Now())
+			f, err := ensureTLS(cfg.DataDir, hosts, time.Now())
 			if err != nil {
 				return err
 			}
@@ -169,7 +169,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	base := scheme + "://" + net.JoinHostPort(endpointHost, port)
 
-	s.Issuer = &identity.Issuer{Dir: dir, Clock: cfg.Clock, TenantID: bs.TenantID, Hosts: hosts}
+	s.Issuer = &identity.Issuer{Dir: dir, Clock: clock.Real{}, TenantID: bs.TenantID, Hosts: hosts}
 	if err := s.Issuer.LoadOrCreateKey(ctx, s.Store); err != nil {
 		return err
 	}

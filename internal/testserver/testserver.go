@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/connect"
 	"github.com/safehold/safehold/server"
 )
@@ -100,3 +101,7 @@ func (e *Env) Ctx() context.Context {
 	e.T.Cleanup(cancel)
 	return ctx
 }
+
+// WithClock runs the server on clk (schedules, retention, expiry); tokens and
+// TLS keep using real time.
+func WithClock(clk clock.Clock) Option { return func(c *server.Config) { c.Clock = clk } }
