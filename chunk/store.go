@@ -66,6 +66,7 @@ type pack struct {
 	state   packState
 	size    int64
 	modTime time.Time
+	seq     uint64 // s.seq when it became durable in this process
 	entries []entry
 	buf     []byte // records while not durable
 	done    chan struct{}
@@ -112,6 +113,7 @@ type Store struct {
 	marking  int
 	held     map[ID]struct{} // refs of writers closed during a GC mark
 	badPacks map[string]error
+	seq      uint64 // counts packs made durable here
 	closed   bool
 }
 
@@ -260,6 +262,9 @@ func (s *Store) cachePath(key string) string {
 // written by others are added (from the local header cache when possible),
 // packs deleted by others are dropped.
 func (s *Store) Refresh(ctx context.Context) error {
+	s.mu.Lock()
+	seq := s.seq // packs made durable after this may be missing from the listing
+	s.mu.Unlock()
 	listed := make(map[string]blob.Info)
 	err := s.be.List(ctx, packPrefix, func(in blob.Info) error {
 		listed[in.Key] = in
@@ -270,7 +275,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for key, p := range s.byKey {
-		if _, ok := listed[key]; !ok && p.state == packDurable {
+		if _, ok := listed[key]; !ok && p.state == packDurable && p.seq <= seq {
 			s.dropPackLocked(p)
 			os.Remove(s.cachePath(key))
 		}
@@ -407,6 +412,8 @@ func (s *Store) upload(p *pack) {
 		s.dropPackLocked(p)
 	} else {
 		p.state = packDurable
+		s.seq++
+		p.seq = s.seq
 		p.size = int64(len(data))
 		p.modTime = s.now()
 	}

@@ -62,6 +62,13 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		}
 	}
 	defer r.protect(parent)()
+	if parent != nil {
+		// The parent may have been deleted (and collected) between reading it
+		// and protecting it; once protected, a present parent stays intact.
+		if _, err := r.Get(ctx, parent.ID); err != nil {
+			return nil, Stats{}, fmt.Errorf("capture: %w", err)
+		}
+	}
 
 	changed, known := opts.Changed, opts.Changed != nil
 	if !known && !opts.Scan {
