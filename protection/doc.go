@@ -1,0 +1,52 @@
+// Package protection is the backup core both vault kinds share (Backup
+// vaults in rp/dataprotection, Recovery Services vaults in
+// rp/recoveryservices). It knows nothing about ARM wire shapes: the wire
+// layers translate their models into these types and back.
+//
+// # What it holds
+//
+//   - Jobs (job.go): durable backup jobs (Backup, Restore, ConfigureBackup,
+//     DeleteBackupData, ...) with status InProgress/Completed/Failed/Cancelled,
+//     start/end, progress, bytes transferred, error and task list, stored in
+//     the metadata store (kind "protection.job", scoped by vault id) with
+//     CreateJob/PutJob/GetJob/ListJobs(JobFilter).
+//   - Recovery points (recoverypoint.go): per item, with per-disk snapshot
+//     ids (ARM snapshot id and engine id), tiers, retention tag and expiry
+//     (kind "protection.rp", scoped by item id). PointID derives a stable
+//     32-hex id so retried work rewrites the same point.
+//   - Schedule math (duration.go): ISO 8601 durations (P7D, P12W, P1Y,
+//     PT4H, P1DT12H) with calendar arithmetic (months clamp to the month's
+//     last day, days keep the wall-clock time across DST), repeating
+//     intervals R[n]/<start>/<period> (Data Protection policies), weekly
+//     schedules at times of day (Recovery Services IaaS policies), time zone
+//     names as Azure uses them (LoadTimeZone), and FormatElapsed for job
+//     durations (PT6M5.74S).
+//   - Retention (retention.go): tagging (Default plus FirstOfDay,
+//     FirstOfWeek, FirstOfMonth, FirstOfYear, AllBackup criteria with Azure's
+//     taggingPriority: lowest wins) and expiry (backup time + the tag's
+//     duration); ExpiredPoints picks what to delete.
+//   - The scheduler (scheduler.go): one keyed durable task per protected
+//     item ("schedule:"+itemID). A run's task is completed and the next run
+//     enqueued in one store transaction, so runs are never lost or doubled
+//     and survive restarts. Run.ID is stable per item and due time: use it
+//     as the id of the run's job so a run repeated after a crash finds its
+//     own work.
+//
+// # Missed-run rule (one rule for both vault kinds)
+//
+// After downtime, an overdue item runs once, immediately, for the whole
+// missed window (its recovery point carries the actual time of the
+// backup); the occurrences missed in between are not replayed one by one,
+// and the next run is the schedule's first occurrence after that catch-up
+// run. Retention runs at the same time, so points that expired during the
+// downtime are deleted at the catch-up run.
+//
+// # Using it from a vault kind
+//
+//	sched := protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", runFunc)
+//	// on protect, in the transaction that stores the item:
+//	sched.Schedule(ctx, tx, itemID, policySchedule.Next(now), nil)
+//	// runFunc(ctx, run) does the backup (job id = run.ID), applies retention,
+//	// and returns policySchedule.Next(run.Now).
+//	// on stop protection: sched.Unschedule(ctx, tx, itemID)
+package protection

@@ -1,0 +1,199 @@
+package protection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/store"
+)
+
+// Job operations (both vault kinds map them to their wire names).
+const (
+	OpBackup           = "Backup"
+	OpRestore          = "Restore"
+	OpConfigureBackup  = "ConfigureBackup"
+	OpDeleteBackupData = "DeleteBackupData"
+	OpStopProtection   = "StopProtection"
+	OpValidate         = "Validate"
+)
+
+// Job states. Azure's wire values differ per vault kind (DP says
+// "Completed", RS "Completed" too, but RS also has "CompletedWithWarnings");
+// the wire layer maps them.
+const (
+	JobInProgress = "InProgress"
+	JobCompleted  = "Completed"
+	JobFailed     = "Failed"
+	JobCancelled  = "Cancelled"
+)
+
+const jobKind = "protection.job"
+
+// JobError is a failed job's error.
+type JobError struct {
+	Code              string   `json:"code"`
+	Message           string   `json:"message"`
+	RecommendedAction []string `json:"recommendedAction,omitempty"`
+}
+
+// JobTask is one step of a job (Azure's subTasks / tasksList).
+type JobTask struct {
+	Name      string     `json:"name"`
+	Status    string     `json:"status"` // InProgress, Completed, Failed
+	StartTime time.Time  `json:"startTime"`
+	EndTime   *time.Time `json:"endTime,omitempty"`
+}
+
+// Job is a durable backup job: what a vault's backupJobs list shows. Jobs
+// are stored in the metadata store (kind "protection.job") keyed by ID and
+// scoped by VaultID, so a vault's jobs list without a scan of every job.
+type Job struct {
+	ID                 string            `json:"id"`                       // GUID, unique across vaults
+	VaultID            string            `json:"vaultId"`                  // ARM id of the vault
+	ItemID             string            `json:"itemId"`                   // ARM id of the backup instance / protected item ("" for vault-level jobs)
+	ItemName           string            `json:"itemName"`                 // friendly name of the item
+	Datasource         string            `json:"datasource"`               // ARM id of what is protected (disk, VM)
+	DatasourceType     string            `json:"datasourceType,omitempty"` // e.g. Microsoft.Compute/disks
+	DatasourceLocation string            `json:"datasourceLocation,omitempty"`
+	Operation          string            `json:"operation"` // OpBackup, OpRestore, ...
+	Status             string            `json:"status"`    // JobInProgress, JobCompleted, ...
+	UserTriggered      bool              `json:"userTriggered"`
+	StartTime          time.Time         `json:"startTime"`
+	EndTime            *time.Time        `json:"endTime,omitempty"`
+	Progress           float64           `json:"progress"` // percent, 0-100
+	BytesTransferred   int64             `json:"bytesTransferred"`
+	PolicyID           string            `json:"policyId,omitempty"`
+	PolicyName         string            `json:"policyName,omitempty"`
+	RecoveryPointID    string            `json:"recoveryPointId,omitempty"` // the point a backup made or a restore used
+	RecoveryPointTime  *time.Time        `json:"recoveryPointTime,omitempty"`
+	Target             string            `json:"target,omitempty"` // restore destination (ARM id)
+	Error              *JobError         `json:"error,omitempty"`
+	Tasks              []JobTask         `json:"tasks,omitempty"`
+	Details            map[string]string `json:"details,omitempty"` // free additional details (RetentionTag, ...)
+}
+
+// Duration is the job's elapsed time (until now while it runs).
+func (j *Job) Duration(now time.Time) time.Duration {
+	if j.EndTime != nil {
+		return j.EndTime.Sub(j.StartTime)
+	}
+	return now.Sub(j.StartTime)
+}
+
+// Finish ends the job at now: Completed when err is nil, else Failed with
+// err's code and message (a *JobError is kept as is). Open tasks take the
+// job's final status.
+func (j *Job) Finish(now time.Time, err error) {
+	j.EndTime = &now
+	if err == nil {
+		j.Status, j.Progress = JobCompleted, 100
+	} else {
+		j.Status = JobFailed
+		var je *JobError
+		if !errors.As(err, &je) {
+			je = &JobError{Code: "InternalError", Message: err.Error()}
+		}
+		j.Error = je
+	}
+	for i := range j.Tasks {
+		if j.Tasks[i].EndTime == nil {
+			j.Tasks[i].EndTime = &now
+			j.Tasks[i].Status = j.Status
+		}
+	}
+}
+
+func (e *JobError) Error() string { return e.Code + ": " + e.Message }
+
+func jobDoc(j *Job) (store.Doc, error) {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return store.Doc{}, fmt.Errorf("encode job %s: %w", j.ID, err)
+	}
+	return store.Doc{Kind: jobKind, Key: j.ID, Scope: strings.ToLower(j.VaultID) + "/", Type: j.Operation, Value: b}, nil
+}
+
+// CreateJob stores a new job; store.ErrConflict if its ID exists (use a
+// deterministic ID for work that may be retried, so it is never doubled).
+func CreateJob(ctx context.Context, tx store.Tx, j *Job) error {
+	d, err := jobDoc(j)
+	if err != nil {
+		return err
+	}
+	return tx.Create(ctx, d)
+}
+
+// PutJob stores a job (create or replace).
+func PutJob(ctx context.Context, tx store.Tx, j *Job) error {
+	d, err := jobDoc(j)
+	if err != nil {
+		return err
+	}
+	return tx.Put(ctx, d)
+}
+
+// GetJob reads a job by id; store.ErrNotFound if absent or in another vault
+// (vaultID "" matches any vault).
+func GetJob(ctx context.Context, r store.Reader, vaultID, id string) (*Job, error) {
+	d, err := r.Get(ctx, jobKind, id)
+	if err != nil {
+		return nil, err
+	}
+	var j Job
+	if err := json.Unmarshal(d.Value, &j); err != nil {
+		return nil, fmt.Errorf("decode job %s: %w", id, err)
+	}
+	if vaultID != "" && !strings.EqualFold(j.VaultID, vaultID) {
+		return nil, store.ErrNotFound
+	}
+	return &j, nil
+}
+
+// JobFilter selects jobs; zero fields match everything.
+type JobFilter struct {
+	ItemID    string
+	Operation string
+	Status    string
+	From, To  time.Time // StartTime within [From, To]
+}
+
+// ListJobs lists a vault's jobs matching f, newest first.
+func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) ([]*Job, error) {
+	docs, err := r.List(ctx, jobKind, store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/"})
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	var out []*Job
+	for _, d := range docs {
+		var j Job
+		if err := json.Unmarshal(d.Value, &j); err != nil {
+			return nil, fmt.Errorf("decode job %s: %w", d.Key, err)
+		}
+		if f.ItemID != "" && !strings.EqualFold(j.ItemID, f.ItemID) ||
+			f.Operation != "" && !strings.EqualFold(j.Operation, f.Operation) ||
+			f.Status != "" && !strings.EqualFold(j.Status, f.Status) ||
+			!f.From.IsZero() && j.StartTime.Before(f.From) ||
+			!f.To.IsZero() && j.StartTime.After(f.To) {
+			continue
+		}
+		out = append(out, &j)
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if !out[a].StartTime.Equal(out[b].StartTime) {
+			return out[a].StartTime.After(out[b].StartTime)
+		}
+		return out[a].ID < out[b].ID
+	})
+	return out, nil
+}
+
+// DeleteJobs removes every job of a vault (when the vault goes).
+func DeleteJobs(ctx context.Context, tx store.Tx, vaultID string) error {
+	_, err := tx.DeleteScope(ctx, jobKind, strings.ToLower(vaultID)+"/")
+	return err
+}

@@ -1,0 +1,118 @@
+package protection
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/store"
+)
+
+const rpKind = "protection.rp"
+
+// Tiers a recovery point's data can live in.
+const (
+	TierOperational = "OperationalStore" // snapshots next to the disks (Azure's "snapshot tier", RS InstantRP)
+	TierVault       = "VaultStore"       // chunks copied to the vault (RS HardenedRP)
+)
+
+// DiskSnapshot is one disk's part of a recovery point.
+type DiskSnapshot struct {
+	DiskID     string `json:"diskId"`             // ARM id of the source disk
+	SnapshotID string `json:"snapshotId"`         // ARM id of the Microsoft.Compute/snapshots resource
+	EngineID   string `json:"engineId,omitempty"` // snapshot engine manifest id, when known
+	Lun        int    `json:"lun,omitempty"`      // data disk LUN (-1 for an OS disk), VM backups only
+	SizeBytes  int64  `json:"sizeBytes,omitempty"`
+	OSDisk     bool   `json:"osDisk,omitempty"`
+}
+
+// RecoveryPoint is one restorable point in time of a protected item. It is
+// stored (kind "protection.rp") keyed by ItemID+"/recoveryPoints/"+ID and
+// scoped by ItemID, so an item's points list cheaply.
+type RecoveryPoint struct {
+	ID           string            `json:"id"` // 32 hex characters (Azure's shape for both vault kinds)
+	VaultID      string            `json:"vaultId"`
+	ItemID       string            `json:"itemId"` // ARM id of the backup instance / protected item
+	Time         time.Time         `json:"time"`
+	Type         string            `json:"type"`  // e.g. Incremental, CrashConsistent, AppConsistent
+	Tiers        []string          `json:"tiers"` // TierOperational and/or TierVault
+	Snapshots    []DiskSnapshot    `json:"snapshots"`
+	RetentionTag string            `json:"retentionTag,omitempty"` // Default, Daily, Weekly, Monthly, Yearly
+	Expiry       *time.Time        `json:"expiry,omitempty"`       // nil = kept until deleted
+	PolicyID     string            `json:"policyId,omitempty"`
+	PolicyName   string            `json:"policyName,omitempty"`
+	JobID        string            `json:"jobId,omitempty"`
+	Created      time.Time         `json:"created"`
+	Details      map[string]string `json:"details,omitempty"`
+}
+
+// Expired reports whether p's expiry is at or before now.
+func (p *RecoveryPoint) Expired(now time.Time) bool { return p.Expiry != nil && !p.Expiry.After(now) }
+
+// PointID derives a stable 32-hex recovery point id from parts (for
+// example the item id and the scheduled time), so a retried backup writes
+// the same point instead of a second one.
+func PointID(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(strings.Join(parts, "|"))))
+	return hex.EncodeToString(h[:16])
+}
+
+func rpKey(itemID, id string) string {
+	return strings.ToLower(itemID) + "/recoverypoints/" + strings.ToLower(id)
+}
+
+// PutRecoveryPoint stores a recovery point (create or replace).
+func PutRecoveryPoint(ctx context.Context, tx store.Tx, p *RecoveryPoint) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode recovery point %s: %w", p.ID, err)
+	}
+	return tx.Put(ctx, store.Doc{Kind: rpKind, Key: rpKey(p.ItemID, p.ID), Scope: strings.ToLower(p.ItemID) + "/", Value: b})
+}
+
+// GetRecoveryPoint reads one point; store.ErrNotFound if absent.
+func GetRecoveryPoint(ctx context.Context, r store.Reader, itemID, id string) (*RecoveryPoint, error) {
+	d, err := r.Get(ctx, rpKind, rpKey(itemID, id))
+	if err != nil {
+		return nil, err
+	}
+	var p RecoveryPoint
+	if err := json.Unmarshal(d.Value, &p); err != nil {
+		return nil, fmt.Errorf("decode recovery point %s: %w", id, err)
+	}
+	return &p, nil
+}
+
+// ListRecoveryPoints lists an item's points, newest first.
+func ListRecoveryPoints(ctx context.Context, r store.Reader, itemID string) ([]*RecoveryPoint, error) {
+	docs, err := r.List(ctx, rpKind, store.ListQuery{ScopePrefix: strings.ToLower(itemID) + "/"})
+	if err != nil {
+		return nil, fmt.Errorf("list recovery points: %w", err)
+	}
+	out := make([]*RecoveryPoint, 0, len(docs))
+	for _, d := range docs {
+		var p RecoveryPoint
+		if err := json.Unmarshal(d.Value, &p); err != nil {
+			return nil, fmt.Errorf("decode recovery point %s: %w", d.Key, err)
+		}
+		out = append(out, &p)
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if !out[a].Time.Equal(out[b].Time) {
+			return out[a].Time.After(out[b].Time)
+		}
+		return out[a].ID < out[b].ID
+	})
+	return out, nil
+}
+
+// DeleteRecoveryPoint removes one point's record (the caller deletes its
+// snapshots first); store.ErrNotFound if absent.
+func DeleteRecoveryPoint(ctx context.Context, tx store.Tx, itemID, id string) error {
+	return tx.Delete(ctx, rpKind, rpKey(itemID, id))
+}
