@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"slices"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/crypto/chacha20poly1305"
 	"lukechampine.com/blake3"
@@ -18,6 +19,21 @@ import (
 const (
 	kindRaw  = 0 // stored as is (incompressible)
 	kindZstd = 1 // zstd frame
+	kindS2   = 2 // S2 block (klauspost/compress/s2)
+)
+
+// Compression algorithms a store can write (it reads all of them).
+const (
+	// CompressionS2 is the default: S2 (a Snappy successor) compressed the
+	// text-like share of the peers' benchmark image about 3x faster than
+	// zstd's fastest level on the bench machine (~215 vs ~70 MB/s per core
+	// on 64 KiB blocks), at a lower ratio (0.53 vs 0.38).
+	CompressionS2 = "s2"
+	// CompressionZstd (fastest level) trades CPU for ~30 % smaller chunks
+	// on text: a fit for a cold vault tier.
+	CompressionZstd = "zstd"
+	// CompressionNone stores every chunk raw.
+	CompressionNone = "none"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -33,10 +49,9 @@ var ErrCorrupt = errors.New("corrupt")
 type codec struct {
 	idKey []byte      // nil: plain BLAKE3
 	aead  cipher.AEAD // nil: no encryption
-	// noCompress stores every chunk raw.
-	noCompress bool
-	enc        *zstd.Encoder
-	dec        *zstd.Decoder
+	comp  byte        // kindRaw (none), kindZstd or kindS2
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
 }
 
 func newCodec(key []byte, level zstd.EncoderLevel, workers int) (*codec, error) {
@@ -89,15 +104,21 @@ func (c *codec) sum(p []byte) ID {
 // stored form to dst. It returns the new slice and the kind.
 func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
 	start := len(dst)
-	kind := byte(kindZstd)
+	kind := c.comp
 	if c.aead != nil {
 		dst = append(dst, make([]byte, chacha20poly1305.NonceSizeX)...)
 	}
 	body := len(dst)
-	if !c.noCompress {
+	switch kind {
+	case kindZstd:
 		dst = c.enc.EncodeAll(p, dst)
+	case kindS2:
+		n := s2.MaxEncodedLen(len(p))
+		dst = slices.Grow(dst, n)
+		out := s2.Encode(dst[body:body+n], p)
+		dst = dst[:body+len(out)]
 	}
-	if c.noCompress || len(dst)-body >= len(p)-len(p)/32 { // saves less than 3%: store raw
+	if kind == kindRaw || len(dst)-body >= len(p)-len(p)/32 { // saves less than 3%: store raw
 		dst = append(dst[:body], p...)
 		kind = kindRaw
 	}
@@ -133,6 +154,18 @@ func (c *codec) decode(dst []byte, id ID, kind byte, plen int, stored []byte, ve
 	case kindZstd:
 		var err error
 		out, err = c.dec.DecodeAll(stored, dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("chunk %s: decompress: %v: %w", id.Short(), err, ErrCorrupt)
+		}
+	case kindS2:
+		n, err := s2.DecodedLen(stored)
+		if err != nil || n != plen {
+			return nil, fmt.Errorf("chunk %s: bad s2 length: %w", id.Short(), ErrCorrupt)
+		}
+		if cap(dst) < n {
+			dst = make([]byte, n)
+		}
+		out, err = s2.Decode(dst[:n], stored)
 		if err != nil {
 			return nil, fmt.Errorf("chunk %s: decompress: %v: %w", id.Short(), err, ErrCorrupt)
 		}

@@ -8,7 +8,7 @@
 // sealed with XChaCha20-Poly1305 (random 192-bit nonces, safe at any chunk
 // count), the chunk ID as associated data.
 //
-// Chunks are appended to pack objects of about 16 MiB (pack.go documents
+// Chunks are appended to pack objects of about 8 MiB (pack.go documents
 // the format): an object store pays one request per pack, not per chunk,
 // and reads use byte ranges. Every stored record carries a CRC-32C in its
 // pack's header, so corruption is detected, even without the key, and

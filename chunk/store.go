@@ -29,15 +29,16 @@ type Options struct {
 	// stores plaintext. A store created with a key can only be opened with
 	// the same key.
 	Key []byte
-	// PackSize is the target size of pack objects (default 16 MiB).
+	// PackSize is the target size of pack objects (default 8 MiB).
 	PackSize int
 	// Uploads bounds concurrent pack uploads (default 2). Each in-flight
 	// pack holds up to PackSize bytes of memory.
 	Uploads int
 	// Workers sizes the compressor pools (default GOMAXPROCS).
 	Workers int
-	// NoCompression stores every chunk raw.
-	NoCompression bool
+	// Compression is CompressionS2 (default), CompressionZstd or
+	// CompressionNone. Chunks stay readable whatever a later Open chooses.
+	Compression string
 	// Now stamps pack times for grace windows (default time.Now).
 	Now func() time.Time
 }
@@ -122,7 +123,7 @@ type Store struct {
 // from the backend.
 func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (*Store, error) {
 	if opts.PackSize <= 0 {
-		opts.PackSize = 16 << 20
+		opts.PackSize = 8 << 20
 	}
 	if opts.Uploads <= 0 {
 		opts.Uploads = 2
@@ -138,8 +139,16 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 	if err != nil {
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
-	if opts.NoCompression {
-		c.noCompress = true
+	switch opts.Compression {
+	case "", CompressionS2:
+		c.comp = kindS2
+	case CompressionZstd:
+		c.comp = kindZstd
+	case CompressionNone:
+		c.comp = kindRaw
+	default:
+		c.close()
+		return nil, fmt.Errorf("open chunk store: unknown compression %q", opts.Compression)
 	}
 	if err := os.MkdirAll(filepath.Join(cacheDir, "packs"), 0o700); err != nil {
 		return nil, fmt.Errorf("open chunk store: %w", err)

@@ -60,8 +60,13 @@ type Manifest struct {
 type Options struct {
 	// Key enables encryption of chunks and manifests (32 bytes).
 	Key []byte
-	// PackSize is the target pack object size (default 16 MiB).
+	// PackSize is the target pack object size (default 8 MiB).
 	PackSize int
+	// Uploads bounds concurrent pack uploads (default 4).
+	Uploads int
+	// Compression of new chunks: chunk.CompressionS2 (default),
+	// chunk.CompressionZstd or chunk.CompressionNone.
+	Compression string
 	// Workers is the default parallelism of captures, restores and verifies
 	// (default GOMAXPROCS, at least 2).
 	Workers int
@@ -94,8 +99,12 @@ func Open(ctx context.Context, be blob.Backend, localDir string, opts Options) (
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Uploads <= 0 {
+		opts.Uploads = 4
+	}
 	cs, err := chunk.Open(ctx, be, localDir, chunk.Options{
 		Key: opts.Key, PackSize: opts.PackSize, Workers: opts.Workers, Now: opts.Now,
+		Compression: opts.Compression, Uploads: opts.Uploads,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)

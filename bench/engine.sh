@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# engine.sh - Safehold's snapshot engine beside the peer backup tools, in one
+# run, on the same image and the same 1 % mutation.
+#
+# It runs ../shared/bench/peers.sh (restic, borg, borg-fixed by default: it
+# installs them from Debian if missing, generates the deterministic sparse
+# image and times each peer), then reuses that script's image, its Python
+# generator/mutation helper and the same timing (GNU time -v) for Safehold's
+# steps, appends Safehold's rows to the same results.tsv and prints one
+# markdown table in the peers' format plus a ratio table (Safehold vs the
+# best peer per step).
+#
+# Usage:  bash bench/engine.sh                    (2 GiB, as peers-measured.md)
+#         SIZE_MIB=256 bash bench/engine.sh       (quick run while developing)
+#         PEERS="borg-fixed" bash bench/engine.sh
+#         ENGINE_ONLY=1 bash bench/engine.sh      (skip the peers; needs a prior run's image)
+#
+# Environment: everything peers.sh reads (PEERBENCH_DIR, SIZE_MIB, SEED,
+# RAND_PCT, TEXT_PCT, MUTATE_PCT, PEERS, DROP_CACHES, ...) plus
+#   PEERS_SH      path of peers.sh (default ../shared/bench/peers.sh from the repo root)
+#   ENGINE_ONLY   1 = do not run the peers (default 0)
+#   ENGINE_FLAGS  extra flags for every safehold-bench step (e.g. "-compression zstd")
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PEERS_SH=${PEERS_SH:-$REPO_ROOT/../shared/bench/peers.sh}
+export PEERBENCH_DIR=${PEERBENCH_DIR:-/tmp/peerbench}
+export SIZE_MIB=${SIZE_MIB:-2048}
+export SEED=${SEED:-20240601}
+export RAND_PCT=${RAND_PCT:-40}
+export TEXT_PCT=${TEXT_PCT:-20}
+export MUTATE_PCT=${MUTATE_PCT:-1}
+export BASELINE=${BASELINE:-0}
+export GO_BASELINE=${GO_BASELINE:-0}
+ENGINE_ONLY=${ENGINE_ONLY:-0}
+ENGINE_FLAGS=${ENGINE_FLAGS:-}
+DROP_CACHES=${DROP_CACHES:-0}
+W=$PEERBENCH_DIR
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+die() { echo "engine.sh: $*" >&2; exit 1; }
+
+# ------------------------------------------------------------ peers (same run)
+if [[ $ENGINE_ONLY != 1 ]]; then
+  log "running peers: ${PEERS:-restic borg borg-fixed}"
+  bash "$PEERS_SH" >/dev/null
+fi
+mkdir -p "$W"
+W=$(cd "$W" && pwd)
+HELPER="$W/peerbench_helper.py"
+RES_TSV="$W/results.tsv"
+BASE="$W/base-${SIZE_MIB}M-s${SEED}-r${RAND_PCT}-t${TEXT_PCT}.img"
+if [[ ! -f $HELPER ]]; then  # ENGINE_ONLY without a prior run: take the helper from peers.sh
+  sed -n "/<<'PYEOF'/,/^PYEOF/p" "$PEERS_SH" | sed '1d;$d' >"$HELPER"
+fi
+if [[ ! -f $BASE || ! -f $BASE.ok ]]; then
+  log "generating $BASE with peers.sh's generator"
+  python3 "$HELPER" gen "$BASE" "$SIZE_MIB" "$SEED" "$RAND_PCT" "$TEXT_PCT" >"$BASE.ok"
+fi
+[[ $ENGINE_ONLY == 1 ]] && : >"$RES_TSV"
+[[ -f $RES_TSV ]] || : >"$RES_TSV"
+
+# ------------------------------------------------------------ build
+BIN="$W/safehold-bench"
+log "building cmd/safehold-bench"
+(cd "$REPO_ROOT" && go build -o "$BIN" ./cmd/safehold-bench)
+
+# ------------------------------------------------------------ timing (as peers.sh)
+SIZE_BYTES=$(( SIZE_MIB * 1024 * 1024 ))
+dir_bytes() { [[ -e $1 ]] || { echo 0; return; }; du -s -B1 "$1" | awk '{print $1}'; }
+drop_caches() {
+  if [[ $DROP_CACHES == 1 ]]; then sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || log "warning: cannot drop caches"; fi
+}
+run_step() {  # PEER STEP REPO LOGICAL NOTE -- cmd...
+  local peer=$1 step=$2 repo=$3 logical=$4 note=$5; shift 6
+  local tf="$W/logs/$peer.$step.time" lf="$W/logs/$peer.$step.log"
+  mkdir -p "$W/logs"
+  drop_caches
+  log "$peer: $step"
+  local t0 t1 rc=0
+  t0=$(date +%s%N)
+  /usr/bin/time -v -o "$tf" "$@" >"$lf" 2>&1 || rc=$?
+  t1=$(date +%s%N)
+  if (( rc != 0 )); then tail -n 20 "$lf" >&2; die "$peer $step failed (rc=$rc), log: $lf"; fi
+  local wall user sys rss repo_b
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", (b-a)/1e9}')
+  user=$(awk -F': ' '/User time \(seconds\)/{print $2}' "$tf")
+  sys=$(awk -F': ' '/System time \(seconds\)/{print $2}' "$tf")
+  rss=$(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$tf")
+  if [[ $repo == - ]]; then repo_b=""; else repo_b=$(dir_bytes "$repo"); fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$peer" "$step" "$wall" "$user" "$sys" "$rss" "$repo_b" "$logical" "$note" >>"$RES_TSV"
+}
+set_note() {  # replace the note of the last TSV row
+  local note; note=$(printf '%s' "$1" | sed 's/[\/&]/\\&/g')
+  sed -i '$ s/\t[^\t]*$/\t'"$note"'/' "$RES_TSV"
+}
+
+# ------------------------------------------------------------ safehold
+P=safehold
+D="$W/$P"
+rm -rf "$D"; mkdir -p "$D/src"
+R="$D/repo" C="$D/cache" S="$D/src/disk.img"
+cp --sparse=always "$BASE" "$S"
+SH="$D/safehold"  # a wrapper, so /usr/bin/time can run it: safehold STEP [flags]
+printf '#!/usr/bin/env bash\nstep=$1; shift\nexec %q engine "$step" -repo %q -cache %q %s "$@"\n' "$BIN" "$R" "$C" "$ENGINE_FLAGS" >"$SH"
+chmod +x "$SH"
+json() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print(eval(sys.argv[2], {}, d))' "$@"; }
+
+run_step $P full "$R" "$SIZE_BYTES" "" -- "$SH" full -src "$S" -name full
+full_b=$(dir_bytes "$R")
+set_note "$(json "$W/logs/$P.full.log" '"stored %.0f MiB of %.0f MiB data, %.0f MiB zero/holes skipped" % (stats["bytesStored"]/2**20, stats["bytesScanned"]/2**20, stats["bytesZero"]/2**20)')"
+
+MUT_INFO=$(python3 "$HELPER" mutate "$S" "$SEED" "$MUTATE_PCT")
+MUT_BYTES=${MUT_INFO##*mutated_bytes=}
+log "mutated: $MUT_INFO"
+# The change list a change-tracking volume would hand over: the same blocks
+# the helper's mutate() picked (same PRNG, same seed, same draw).
+python3 - "$S" "$SEED" "$MUTATE_PCT" >"$D/changed.txt" <<'PY'
+import os, random, sys
+path, seed, pct = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+BLOCK = 64 * 1024
+nblocks = os.path.getsize(path) // BLOCK
+k = max(1, round(nblocks * pct / 100))
+rng = random.Random(seed * 7919 + 1)
+for b in sorted(rng.sample(range(nblocks), k)):
+    print(b * BLOCK, BLOCK)
+PY
+n_changed=$(wc -l <"$D/changed.txt")
+[[ $MUT_INFO == "mutated_blocks=$n_changed "* ]] || die "change list ($n_changed blocks) does not match the mutation ($MUT_INFO)"
+
+growth_note() {
+  awk -v a="$1" -v b="$2" -v m="$MUT_BYTES" 'BEGIN{printf "repo +%.1f MiB for %.1f MiB changed (%.2fx)", (b-a)/1048576, m/1048576, (b-a)/m}'
+}
+run_step $P "incremental (change list)" "$R" "$SIZE_BYTES" "" -- "$SH" incr -src "$S" -parent full -name incr -changed "$D/changed.txt"
+inc_b=$(dir_bytes "$R")
+set_note "$(growth_note "$full_b" "$inc_b"); read $(json "$W/logs/$P.incremental (change list).log" '"%.1f" % (stats["bytesScanned"]/2**20)') MiB"
+
+run_step $P "incremental (scan, no change list)" "$R" "$SIZE_BYTES" "" -- "$SH" incr -src "$S" -parent full -name incr-scan
+scan_b=$(dir_bytes "$R")
+set_note "$(json "$W/logs/$P.incremental (scan, no change list).log" '"hash-compared %.0f MiB, %.1f MiB changed, %.1f MiB new" % (stats["bytesScanned"]/2**20, stats["bytesChanged"]/2**20, stats["bytesNew"]/2**20)'); repo +$(awk -v a="$inc_b" -v b="$scan_b" 'BEGIN{printf "%.1f", (b-a)/1048576}') MiB (same blocks as the change-list run: deduplicated)"
+
+mkdir -p "$D/restore"
+run_step $P restore "$R" "$SIZE_BYTES" "" -- "$SH" restore -name incr -out "$D/restore/disk.img"
+cmp "$D/restore/disk.img" "$S" || die "safehold: restored image differs from source"
+alloc=$(awk -v b="$(dir_bytes "$D/restore/disk.img")" 'BEGIN{printf "%.0f", b/1048576}')
+set_note "cmp OK; restored file allocates ${alloc} MiB (source $(awk -v b="$(dir_bytes "$S")" 'BEGIN{printf "%.0f", b/1048576}') MiB)"
+rm -rf "$D/restore"
+
+run_step $P "unchanged re-run (empty change list)" "$R" "" "" -- "$SH" incr -src "$S" -parent incr -name noop -changed -
+set_note "change tracking reports nothing: index copied from the parent, 0 bytes read"
+run_step $P "unchanged re-run (scan)" "$R" "$SIZE_BYTES" "" -- "$SH" incr -src "$S" -parent incr -name noop-scan
+set_note "$(json "$W/logs/$P.unchanged re-run (scan).log" '"no change information: hash-compared %.0f MiB, %.0f MiB new" % (stats["bytesScanned"]/2**20, stats["bytesNew"]/2**20)')"
+
+run_step $P "verify (read all)" "$R" "$SIZE_BYTES" "reads+CRC+decompresses+re-hashes every chunk" -- "$SH" verify
+rb=$(awk -F'\t' 'END{print $7}' "$RES_TSV"); wall=$(awk -F'\t' 'END{print $3}' "$RES_TSV")
+set_note "reads+CRC+decompresses+re-hashes every chunk, checks every index; $(awk -v r="$rb" -v w="$wall" 'BEGIN{printf "%.0f MiB/s over repo bytes", r/1048576/w}')"
+
+before_b=$(dir_bytes "$R")
+run_step $P "delete full + gc" "$R" "" "" -- bash -c "'$SH' delete -name full && '$SH' gc -repack 0.1"
+set_note "repack packs >= 10% garbage: freed $(awk -v a="$before_b" -v b="$(dir_bytes "$R")" 'BEGIN{printf "%.1f", (a-b)/1048576}') MiB"
+before_b=$(dir_bytes "$R")
+run_step $P "gc (repack all garbage)" "$R" "" "" -- "$SH" gc -repack 0
+set_note "rewrites every pack holding garbage: freed $(awk -v a="$before_b" -v b="$(dir_bytes "$R")" 'BEGIN{printf "%.1f", (a-b)/1048576}') MiB; GC frees exactly the unreferenced chunks"
+"$SH" verify >/dev/null || die "verify after gc failed"
+[[ ${KEEP:-0} == 1 ]] || rm -rf "$D"
+
+# ------------------------------------------------------------ report
+OUT="$W/engine-results.md"
+{
+  echo "## Safehold snapshot engine beside the peers: ${SIZE_MIB} MiB sparse raw image"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); host: nproc=$(nproc), $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+  echo "- image: peers.sh generator, $(cat "$BASE.ok"); mutation: $MUT_INFO (same helper, same seed)"
+  echo "- safehold: 64 KiB fixed blocks, BLAKE3 ids, S2 compression (raw when incompressible), no encryption, 8 MiB packs, local dir backend (temp file + fsync + link + dir fsync per pack)"
+  echo "- command: $(printf '%q ' env SIZE_MIB="$SIZE_MIB" PEERS="${PEERS:-restic borg borg-fixed}" bash bench/engine.sh)"
+  echo
+  echo "| peer | step | wall s | user s | sys s | CPU % | peak RSS MiB | repo MiB after | MiB/s (logical) | notes |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  awk -F'\t' -v OFS=' | ' '{
+    cpu = $4 + $5; pct = ($3 > 0) ? 100 * cpu / $3 : 0
+    repo = ($7 == "") ? "" : sprintf("%.1f", $7 / 1048576)
+    tput = ($8 == "" || $3 <= 0) ? "" : sprintf("%.0f", $8 / 1048576 / $3)
+    print "| " $1, $2, $3, $4, $5, sprintf("%.0f", pct), $6, repo, tput, $9 " |"
+  }' "$RES_TSV"
+  echo
+  echo "### Safehold vs the best peer in this run"
+  echo
+  python3 - "$RES_TSV" "$MUT_BYTES" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+mut = float(sys.argv[2])
+def wall(peer, step): 
+    for r in rows:
+        if r[0] == peer and r[1].startswith(step): return float(r[2])
+def repo(peer, step):
+    for r in rows:
+        if r[0] == peer and r[1].startswith(step) and r[6]: return float(r[6])
+peers = sorted({r[0] for r in rows if r[0] not in ("safehold", "baseline")})
+def best(step):
+    c = [(wall(p, step), p) for p in peers if wall(p, step)]
+    return min(c) if c else (None, None)
+print("| metric | safehold | best peer | ratio | target | met |")
+print("|---|---:|---:|---:|---:|---|")
+def line(metric, ours, theirs, peer, target, higher=True, unit="s"):
+    if ours is None or theirs is None:
+        print(f"| {metric} | {ours} | {theirs} | | {target} | n/a |"); return
+    ratio = theirs / ours if higher else ours / theirs
+    goal = float(target.rstrip("x≥≤ "))
+    ok = ratio >= goal if higher else ratio <= goal
+    print(f"| {metric} | {ours:.2f} {unit} | {theirs:.2f} {unit} ({peer}) | {ratio:.1f}x | {target} | {'yes' if ok else 'NO'} |")
+b, p = best("full"); line("full backup, wall (speed-up)", wall("safehold", "full"), b, p, "≥2x")
+b, p = best("incremental"); line("incremental with change list vs best peer incremental (speed-up)", wall("safehold", "incremental (change list)"), b, p, "≥20x")
+line("incremental without change list vs best peer incremental (speed-up)", wall("safehold", "incremental (scan"), b, p, "≥1x")
+b, p = best("restore"); line("restore, holes kept (speed-up)", wall("safehold", "restore"), b, p, "≥2x")
+vb = [(wall(q, s), q) for q in peers for s in ("check",) if wall(q, s)]
+if vb:
+    b, p = min(vb); line("verify all data (speed-up)", wall("safehold", "verify"), b, p, "≥2x")
+full_b = repo("safehold", "full"); inc_b = repo("safehold", "incremental (change list)")
+if full_b and inc_b:
+    g = (inc_b - full_b) / mut
+    print(f"| repository growth / changed bytes | {g:.2f}x | | | ≤1.2x | {'yes' if g <= 1.2 else 'NO'} |")
+rss = max(float(r[5]) for r in rows if r[0] == "safehold")
+print(f"| peak RSS, any step | {rss:.0f} MiB | | | ≤128 MiB | {'yes' if rss <= 128 else 'NO'} |")
+PY
+} >"$OUT"
+cat "$OUT"
+log "results: $OUT (raw: $RES_TSV, logs: $W/logs)"
