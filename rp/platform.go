@@ -36,6 +36,9 @@ type Platform struct {
 	// Authorize checks a principal's permission outside a request (e.g. a
 	// vault's managed identity); nil allows everything.
 	Authorize func(ctx context.Context, principalID, action, scope string) error
+	// ScopeDeleted is told when everything under a scope was deleted (role
+	// assignments there go too); nil does nothing.
+	ScopeDeleted func(ctx context.Context, scope string) error
 
 	mu       sync.Mutex
 	deleters map[string]typeDeleter
@@ -100,10 +103,16 @@ func (p *Platform) DeleteUnder(ctx context.Context, scope string) error {
 			return fmt.Errorf("delete %s: %w", it.id, err)
 		}
 	}
-	return p.Store.Update(ctx, func(tx store.Tx) error {
+	if err := p.Store.Update(ctx, func(tx store.Tx) error {
 		_, err := tx.DeleteScope(ctx, resourceKind, strings.TrimRight(scope, "/")+"/")
 		return err
-	})
+	}); err != nil {
+		return err
+	}
+	if p.ScopeDeleted != nil {
+		return p.ScopeDeleted(ctx, scope)
+	}
+	return nil
 }
 
 // Now is the platform clock's time.

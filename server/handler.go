@@ -53,6 +53,9 @@ func (s *Server) buildHandler() http.Handler {
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if r.TLS == nil {
+			r.TLS = tlsState(r.Context())
+		}
 		reqID := uuid.NewString()
 		corr := r.Header.Get("x-ms-correlation-request-id")
 		if corr == "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/rp"
 	"github.com/safehold/safehold/rp/resources"
 	"github.com/safehold/safehold/store"
@@ -37,8 +38,10 @@ type Config struct {
 	TLSKey       string
 	InsecureHTTP bool // serve plain HTTP (tokens then need InsecureAllowCredentialWithHTTP)
 	RetryAfter   int  // seconds in Retry-After of async responses (default 1)
-	Logger       *slog.Logger
-	Clock        clock.Clock
+	// RBACDelay postpones the effect of role assignment changes (to test propagation handling).
+	RBACDelay time.Duration
+	Logger    *slog.Logger
+	Clock     clock.Clock
 	// Providers are extra resource providers (Microsoft.Resources is built in).
 	Providers []rp.Provider
 	// Setup runs after the platform exists and before serving (e.g. to wire RBAC).
@@ -76,6 +79,7 @@ type Server struct {
 	Bootstrap Bootstrap
 	Conn      Connection
 	Handler   http.Handler
+	Authz     *rbac.Authorizer
 
 	logger   *slog.Logger
 	listener net.Listener
@@ -189,7 +193,10 @@ func (s *Server) init(ctx context.Context) error {
 	s.Router = arm.NewRouter()
 	s.Router.RetryAfter = cfg.RetryAfter
 	s.Router.Logger = s.logger
-	providers := append([]rp.Provider{&resources.Provider{}}, cfg.Providers...)
+	if err := s.initRBAC(ctx); err != nil {
+		return err
+	}
+	providers := append([]rp.Provider{&resources.Provider{}, s.authzProvider()}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)
@@ -276,11 +283,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug)}
-	ln := s.listener
-	if s.tlsCfg != nil {
-		ln = tls.NewListener(ln, s.tlsCfg)
-	}
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug), ConnContext: connContext}
+	var ln net.Listener = &fixListener{Listener: s.listener, tlsCfg: s.tlsCfg}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
 	select {

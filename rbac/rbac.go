@@ -1,0 +1,381 @@
+// Package rbac is Safehold's role-based access control: built-in and custom
+// role definitions, role assignments at any scope, and the permission check
+// made on every ARM request and for managed identities (vaults). Assignments
+// inherit down the scope tree; actions and notActions match with '*'
+// wildcards, case-insensitively, as in Azure. Assignments take effect
+// immediately unless a propagation delay is configured, in which case both
+// grants and removals take effect only after it (to let users test how
+// their automation copes with Azure's RBAC propagation).
+package rbac
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/store"
+)
+
+const (
+	assignmentKind = "roleassignment"
+	roleDefKind    = "roledefinition"
+)
+
+// Assignment is a role assignment.
+type Assignment struct {
+	ID               string    `json:"id"`
+	Name             string    `json:"name"`
+	Scope            string    `json:"scope"`
+	RoleDefinitionID string    `json:"roleDefinitionId"`
+	PrincipalID      string    `json:"principalId"`
+	PrincipalType    string    `json:"principalType"`
+	Description      string    `json:"description,omitempty"`
+	Condition        string    `json:"condition,omitempty"`
+	CreatedOn        time.Time `json:"createdOn"`
+	UpdatedOn        time.Time `json:"updatedOn"`
+	CreatedBy        string    `json:"createdBy,omitempty"`
+	UpdatedBy        string    `json:"updatedBy,omitempty"`
+	EffectiveAt      time.Time `json:"effectiveAt"`
+}
+
+// RoleGUID is the role definition GUID of the assignment.
+func (a *Assignment) RoleGUID() string { return lastSegment(a.RoleDefinitionID) }
+
+func lastSegment(s string) string {
+	s = strings.TrimRight(s, "/")
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+type tombstone struct {
+	a     *Assignment
+	until time.Time
+}
+
+// Authorizer holds the role index and answers permission checks.
+type Authorizer struct {
+	Store store.Store
+	Clock clock.Clock
+	// Delay postpones the effect of new and removed assignments.
+	Delay time.Duration
+
+	mu          sync.RWMutex
+	byPrincipal map[string][]*Assignment
+	roles       map[string]*RoleDefinition
+	tombstones  map[string]tombstone
+}
+
+// New loads assignments and custom roles from the store.
+func New(ctx context.Context, st store.Store, clk clock.Clock, delay time.Duration) (*Authorizer, error) {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	a := &Authorizer{Store: st, Clock: clk, Delay: delay, tombstones: map[string]tombstone{}}
+	if err := a.reload(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Authorizer) reload(ctx context.Context) error {
+	docs, err := a.Store.List(ctx, assignmentKind, store.ListQuery{})
+	if err != nil {
+		return fmt.Errorf("load role assignments: %w", err)
+	}
+	by := map[string][]*Assignment{}
+	for _, d := range docs {
+		var x Assignment
+		if err := json.Unmarshal(d.Value, &x); err != nil {
+			return fmt.Errorf("decode role assignment %s: %w", d.Key, err)
+		}
+		k := strings.ToLower(x.PrincipalID)
+		by[k] = append(by[k], &x)
+	}
+	roles := map[string]*RoleDefinition{}
+	for i := range BuiltInRoles {
+		r := BuiltInRoles[i]
+		r.RoleType = "BuiltInRole"
+		r.AssignableScopes = []string{"/"}
+		roles[strings.ToLower(r.ID)] = &r
+	}
+	rdocs, err := a.Store.List(ctx, roleDefKind, store.ListQuery{})
+	if err != nil {
+		return fmt.Errorf("load role definitions: %w", err)
+	}
+	for _, d := range rdocs {
+		var r RoleDefinition
+		if err := json.Unmarshal(d.Value, &r); err != nil {
+			return fmt.Errorf("decode role definition %s: %w", d.Key, err)
+		}
+		roles[strings.ToLower(r.ID)] = &r
+	}
+	a.mu.Lock()
+	a.byPrincipal, a.roles = by, roles
+	a.mu.Unlock()
+	return nil
+}
+
+// ScopeCovers reports whether an assignment at scope applies to target:
+// the same scope or one below it.
+func ScopeCovers(scope, target string) bool {
+	s := strings.ToLower(strings.TrimRight(scope, "/"))
+	t := strings.ToLower(strings.TrimRight(target, "/"))
+	if s == "" {
+		return true
+	}
+	return t == s || strings.HasPrefix(t, s+"/")
+}
+
+// ActionMatches reports whether pattern (with '*' wildcards) matches action, case-insensitively.
+func ActionMatches(pattern, action string) bool {
+	return glob(strings.ToLower(pattern), strings.ToLower(action))
+}
+
+func glob(p, s string) bool {
+	// Iterative wildcard match: '*' matches any run of characters.
+	pi, si, star, mark := 0, 0, -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case pi < len(p) && p[pi] == s[si]:
+			pi++
+			si++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// RoleAllows reports whether a role permits action.
+func RoleAllows(r *RoleDefinition, action string) bool {
+	for _, p := range r.Permissions {
+		allowed := false
+		for _, x := range p.Actions {
+			if ActionMatches(x, action) {
+				allowed = true
+				break
+			}
+		}
+		if !allowed {
+			continue
+		}
+		denied := false
+		for _, x := range p.NotActions {
+			if ActionMatches(x, action) {
+				denied = true
+				break
+			}
+		}
+		if !denied {
+			return true
+		}
+	}
+	return false
+}
+
+// Allowed reports whether principal may perform action on scope now.
+func (a *Authorizer) Allowed(principalID, action, scope string) bool {
+	now := a.Clock.Now()
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	check := func(x *Assignment) bool {
+		if !ScopeCovers(x.Scope, scope) {
+			return false
+		}
+		r := a.roles[strings.ToLower(x.RoleGUID())]
+		return r != nil && RoleAllows(r, action)
+	}
+	for _, x := range a.byPrincipal[strings.ToLower(principalID)] {
+		if !now.Before(x.EffectiveAt) && check(x) {
+			return true
+		}
+	}
+	for _, t := range a.tombstones {
+		if strings.EqualFold(t.a.PrincipalID, principalID) && now.Before(t.until) && !now.Before(t.a.EffectiveAt) && check(t.a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Check is Allowed as an error: a 403 AuthorizationFailed in Azure's words.
+func (a *Authorizer) Check(ctx context.Context, caller arm.Caller, action, scope string) error {
+	if a.Allowed(caller.ObjectID, action, scope) {
+		return nil
+	}
+	client := caller.AppID
+	if client == "" {
+		client = caller.ObjectID
+	}
+	return arm.Errorf(http.StatusForbidden, "AuthorizationFailed",
+		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+		client, caller.ObjectID, action, scope)
+}
+
+// ErrRoleNotFound is returned for an unknown role definition.
+var ErrRoleNotFound = errors.New("role definition not found")
+
+// Role returns a role definition by GUID.
+func (a *Authorizer) Role(guid string) (*RoleDefinition, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	r, ok := a.roles[strings.ToLower(guid)]
+	return r, ok
+}
+
+// Roles lists all role definitions, built-in first.
+func (a *Authorizer) Roles() []*RoleDefinition {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]*RoleDefinition, 0, len(a.roles))
+	for _, r := range a.roles {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].RoleType != out[j].RoleType {
+			return out[i].RoleType == "BuiltInRole"
+		}
+		return out[i].RoleName < out[j].RoleName
+	})
+	return out
+}
+
+// PutRole creates or updates a custom role.
+func (a *Authorizer) PutRole(ctx context.Context, r *RoleDefinition) error {
+	b, _ := json.Marshal(r)
+	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: roleDefKind, Key: r.ID, Value: b})
+	}); err != nil {
+		return err
+	}
+	return a.reload(ctx)
+}
+
+// DeleteRole removes a custom role.
+func (a *Authorizer) DeleteRole(ctx context.Context, guid string) error {
+	if err := a.Store.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, roleDefKind, guid) }); err != nil {
+		return err
+	}
+	return a.reload(ctx)
+}
+
+// RoleInUse reports whether any assignment references the role.
+func (a *Authorizer) RoleInUse(guid string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, xs := range a.byPrincipal {
+		for _, x := range xs {
+			if strings.EqualFold(x.RoleGUID(), guid) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// GetAssignment reads an assignment by full id.
+func (a *Authorizer) GetAssignment(ctx context.Context, id string) (*Assignment, error) {
+	d, err := a.Store.Get(ctx, assignmentKind, id)
+	if err != nil {
+		return nil, err
+	}
+	var x Assignment
+	if err := json.Unmarshal(d.Value, &x); err != nil {
+		return nil, err
+	}
+	return &x, nil
+}
+
+// Assignments lists every assignment.
+func (a *Authorizer) Assignments() []*Assignment {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var out []*Assignment
+	for _, xs := range a.byPrincipal {
+		out = append(out, xs...)
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].ID) < strings.ToLower(out[j].ID) })
+	return out
+}
+
+// PutAssignment stores an assignment (EffectiveAt is set from the delay).
+func (a *Authorizer) PutAssignment(ctx context.Context, x *Assignment) error {
+	now := a.Clock.Now()
+	if x.CreatedOn.IsZero() {
+		x.CreatedOn = now
+	}
+	x.UpdatedOn = now
+	if x.EffectiveAt.IsZero() {
+		x.EffectiveAt = now.Add(a.Delay)
+	}
+	b, _ := json.Marshal(x)
+	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: assignmentKind, Key: x.ID, Scope: strings.TrimRight(x.Scope, "/") + "/", Type: x.PrincipalID, Value: b})
+	}); err != nil {
+		return err
+	}
+	return a.reload(ctx)
+}
+
+// DeleteAssignment removes an assignment; with a delay it keeps working until the delay passes.
+func (a *Authorizer) DeleteAssignment(ctx context.Context, id string) (*Assignment, error) {
+	x, err := a.GetAssignment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Store.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, assignmentKind, id) }); err != nil {
+		return nil, err
+	}
+	if a.Delay > 0 {
+		a.mu.Lock()
+		a.tombstones[strings.ToLower(id)] = tombstone{x, a.Clock.Now().Add(a.Delay)}
+		a.mu.Unlock()
+	}
+	return x, a.reload(ctx)
+}
+
+// DeleteAssignmentsUnder removes every assignment at or below scope (when
+// the resource it is on is deleted) and every assignment of principalID
+// (when a principal is deleted), whichever is set.
+func (a *Authorizer) DeleteAssignmentsUnder(ctx context.Context, scope, principalID string) error {
+	var ids []string
+	for _, x := range a.Assignments() {
+		if (scope != "" && ScopeCovers(scope, x.Scope)) || (principalID != "" && strings.EqualFold(x.PrincipalID, principalID)) {
+			ids = append(ids, x.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := tx.Delete(ctx, assignmentKind, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return a.reload(ctx)
+}

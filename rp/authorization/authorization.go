@@ -1,0 +1,486 @@
+// Package authorization serves Microsoft.Authorization (role definitions and
+// role assignments at any scope) and Safehold.Identity (the admin API for
+// service principals) over the rbac and identity packages.
+package authorization
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/identity"
+	"github.com/safehold/safehold/rbac"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+// Provider serves Microsoft.Authorization and Safehold.Identity.
+type Provider struct {
+	Authz *rbac.Authorizer
+	// AdminScope is where a caller needs roleAssignments/write to manage service principals.
+	AdminScope string
+	// Forget drops cached token verifications (after a principal is deleted).
+	Forget func()
+
+	p *rp.Platform
+}
+
+const ns = "Microsoft.Authorization"
+
+// Register implements rp.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+	pr.p = p
+	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: []string{"2022-04-01", "2022-05-01-preview", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01"}})
+	ra := "/{*scope}/providers/Microsoft.Authorization/roleAssignments"
+	rt.Handle("GET", ra, pr.listAssignments, arm.Action("Microsoft.Authorization/roleAssignments/read"))
+	rt.Handle("GET", ra+"/{roleAssignmentName}", pr.getAssignment)
+	rt.Handle("PUT", ra+"/{roleAssignmentName}", pr.putAssignment)
+	rt.Handle("DELETE", ra+"/{roleAssignmentName}", pr.deleteAssignment)
+	for _, prefix := range []string{"/{*scope}", ""} {
+		rd := prefix + "/providers/Microsoft.Authorization/roleDefinitions"
+		rt.Handle("GET", rd, pr.listRoles, arm.NoAuthz())
+		rt.Handle("GET", rd+"/{roleDefinitionId}", pr.getRole, arm.NoAuthz())
+		rt.Handle("PUT", rd+"/{roleDefinitionId}", pr.putRole, arm.Action("Microsoft.Authorization/roleDefinitions/write"))
+		rt.Handle("DELETE", rd+"/{roleDefinitionId}", pr.deleteRole, arm.Action("Microsoft.Authorization/roleDefinitions/delete"))
+	}
+	rt.RegisterNamespace(arm.Namespace{Name: "Safehold.Identity", AnyVersion: true, Versions: []string{"2024-01-01"}})
+	sp := "/providers/Safehold.Identity/servicePrincipals"
+	rt.Handle("GET", sp, pr.listSPs, arm.NoAuthz())
+	rt.Handle("POST", sp, pr.createSP, arm.NoAuthz())
+	rt.Handle("GET", sp+"/{objectId}", pr.getSP, arm.NoAuthz())
+	rt.Handle("DELETE", sp+"/{objectId}", pr.deleteSP, arm.NoAuthz())
+	return nil
+}
+
+func scopeOf(r *arm.Request) string {
+	s := r.Param("scope")
+	if s == "" {
+		return "/"
+	}
+	return s
+}
+
+type assignmentBody struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Type       string         `json:"type"`
+	Properties assignmentProp `json:"properties"`
+}
+
+type assignmentProp struct {
+	RoleDefinitionID string     `json:"roleDefinitionId"`
+	PrincipalID      string     `json:"principalId"`
+	PrincipalType    string     `json:"principalType,omitempty"`
+	Scope            string     `json:"scope,omitempty"`
+	Description      string     `json:"description,omitempty"`
+	Condition        string     `json:"condition,omitempty"`
+	ConditionVersion string     `json:"conditionVersion,omitempty"`
+	CreatedOn        *time.Time `json:"createdOn,omitempty"`
+	UpdatedOn        *time.Time `json:"updatedOn,omitempty"`
+	CreatedBy        string     `json:"createdBy,omitempty"`
+	UpdatedBy        string     `json:"updatedBy,omitempty"`
+}
+
+func toBody(x *rbac.Assignment) assignmentBody {
+	c, u := x.CreatedOn, x.UpdatedOn
+	return assignmentBody{ID: x.ID, Name: x.Name, Type: "Microsoft.Authorization/roleAssignments", Properties: assignmentProp{
+		RoleDefinitionID: x.RoleDefinitionID, PrincipalID: x.PrincipalID, PrincipalType: x.PrincipalType, Scope: x.Scope,
+		Description: x.Description, Condition: x.Condition, CreatedOn: &c, UpdatedOn: &u, CreatedBy: x.CreatedBy, UpdatedBy: x.UpdatedBy}}
+}
+
+func assignmentID(scope, name string) string {
+	return strings.TrimRight(scope, "/") + "/providers/Microsoft.Authorization/roleAssignments/" + name
+}
+
+func notFoundAssignment(name string) error {
+	return arm.Errorf(http.StatusNotFound, "RoleAssignmentNotFound", "The role assignment '%s' is not found.", name)
+}
+
+func (pr *Provider) getAssignment(r *arm.Request) (*arm.Response, error) {
+	x, err := pr.Authz.GetAssignment(r.HTTP.Context(), assignmentID(scopeOf(r), r.Param("roleAssignmentName")))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundAssignment(r.Param("roleAssignmentName"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(toBody(x)), nil
+}
+
+// checkScope verifies the scope names something that exists.
+func (pr *Provider) checkScope(ctx context.Context, scope string) error {
+	if scope == "/" {
+		return nil
+	}
+	id, err := arm.ParseID(scope)
+	if err != nil {
+		return arm.BadRequest("InvalidScope", "The scope '%s' is not a valid scope: %v.", scope, err)
+	}
+	if err := rp.CheckSubscription(ctx, pr.p.Store, id.SubscriptionID); err != nil {
+		return err
+	}
+	if id.Namespace == "" && id.ResourceGroup != "" {
+		return rp.CheckResourceGroup(ctx, pr.p.Store, id.SubscriptionID, id.ResourceGroup)
+	}
+	if id.Namespace != "" {
+		ok, err := rp.ResourceExists(ctx, pr.p.Store, scope)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The scope '%s' does not exist: the resource '%s' was not found.", scope, id.Type()+"/"+id.Name())
+		}
+	}
+	return nil
+}
+
+func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	scope, name := scopeOf(r), r.Param("roleAssignmentName")
+	if _, err := uuid.Parse(name); err != nil {
+		return nil, arm.BadRequest("InvalidRoleAssignmentId", "The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.", name)
+	}
+	var body struct {
+		Properties assignmentProp `json:"properties"`
+	}
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	pp := body.Properties
+	if pp.PrincipalID == "" {
+		return nil, arm.InvalidRequest("properties.principalId is required: the object id of the user, service principal or managed identity to grant the role to.")
+	}
+	if pp.RoleDefinitionID == "" {
+		return nil, arm.InvalidRequest("properties.roleDefinitionId is required, e.g. '/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7' for Reader.")
+	}
+	guid := pp.RoleDefinitionID[strings.LastIndex(pp.RoleDefinitionID, "/")+1:]
+	if _, ok := pr.Authz.Role(guid); !ok {
+		return nil, arm.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
+	}
+	if err := pr.checkScope(ctx, scope); err != nil {
+		return nil, err
+	}
+	principal, err := pr.p.Dir.Get(ctx, pp.PrincipalID)
+	if err != nil {
+		return nil, arm.BadRequest("PrincipalNotFound", "Principal %s does not exist in the directory %s. Check that you have the correct principal ID.", strings.ReplaceAll(pp.PrincipalID, "-", ""), pr.p.TenantID)
+	}
+	roleDefID := "/providers/Microsoft.Authorization/roleDefinitions/" + guid
+	if id, err := arm.ParseID(scope); err == nil && id.SubscriptionID != "" {
+		roleDefID = "/subscriptions/" + id.SubscriptionID + roleDefID
+	}
+	id := assignmentID(scope, name)
+	existing, err := pr.Authz.GetAssignment(ctx, id)
+	if err == nil {
+		if strings.EqualFold(existing.PrincipalID, pp.PrincipalID) && strings.EqualFold(existing.RoleGUID(), guid) {
+			return arm.Created(toBody(existing)), nil
+		}
+		return nil, arm.Conflict("RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	for _, x := range pr.Authz.Assignments() {
+		if strings.EqualFold(x.PrincipalID, pp.PrincipalID) && strings.EqualFold(x.RoleGUID(), guid) && strings.EqualFold(strings.TrimRight(x.Scope, "/"), strings.TrimRight(scope, "/")) {
+			return nil, arm.Conflict("RoleAssignmentExists", "The role assignment already exists. The ID of the existing role assignment is %s.", x.Name)
+		}
+	}
+	ptype := "ServicePrincipal"
+	if principal.Kind == identity.KindServicePrincipal || principal.Kind == identity.KindManagedIdentity {
+		ptype = "ServicePrincipal"
+	}
+	x := &rbac.Assignment{ID: id, Name: name, Scope: scope, RoleDefinitionID: roleDefID, PrincipalID: principal.ObjectID, PrincipalType: ptype,
+		Description: pp.Description, Condition: pp.Condition, CreatedBy: r.Caller().ObjectID, UpdatedBy: r.Caller().ObjectID}
+	if err := pr.Authz.PutAssignment(ctx, x); err != nil {
+		return nil, err
+	}
+	return arm.Created(toBody(x)), nil
+}
+
+func (pr *Provider) deleteAssignment(r *arm.Request) (*arm.Response, error) {
+	x, err := pr.Authz.DeleteAssignment(r.HTTP.Context(), assignmentID(scopeOf(r), r.Param("roleAssignmentName")))
+	if errors.Is(err, store.ErrNotFound) {
+		return arm.NoContent(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(toBody(x)), nil
+}
+
+var (
+	principalFilterRE = regexp.MustCompile(`(?i)principalId\s+eq\s+'([^']+)'`)
+	assignedToRE      = regexp.MustCompile(`(?i)assignedTo\('([^']+)'\)`)
+	atScopeRE         = regexp.MustCompile(`(?i)atScope\(\)`)
+	roleNameRE        = regexp.MustCompile(`(?i)roleName\s+eq\s+'([^']+)'`)
+	roleTypeRE        = regexp.MustCompile(`(?i)type\s+eq\s+'([^']+)'`)
+)
+
+func (pr *Provider) listAssignments(r *arm.Request) (*arm.Response, error) {
+	scope := scopeOf(r)
+	if err := pr.checkScope(r.HTTP.Context(), scope); err != nil {
+		return nil, err
+	}
+	filter := r.Query("$filter")
+	principal := ""
+	if m := principalFilterRE.FindStringSubmatch(filter); m != nil {
+		principal = m[1]
+	} else if m := assignedToRE.FindStringSubmatch(filter); m != nil {
+		principal = m[1]
+	}
+	atScope := atScopeRE.MatchString(filter)
+	if filter != "" && principal == "" && !atScope {
+		return nil, arm.BadRequest("InvalidFilterInQueryString", "The $filter '%s' is not supported. Use atScope(), principalId eq '{id}' or assignedTo('{id}').", filter)
+	}
+	var out []assignmentBody
+	for _, x := range pr.Authz.Assignments() {
+		if principal != "" && !strings.EqualFold(x.PrincipalID, principal) {
+			continue
+		}
+		above := rbac.ScopeCovers(x.Scope, scope)
+		below := rbac.ScopeCovers(scope, x.Scope)
+		if above || (below && !atScope) {
+			out = append(out, toBody(x))
+		}
+	}
+	l, err := arm.Page(r, out, 500)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(l), nil
+}
+
+type roleBody struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Type       string   `json:"type"`
+	Properties roleProp `json:"properties"`
+}
+
+type roleProp struct {
+	RoleName         string            `json:"roleName"`
+	Type             string            `json:"type"`
+	Description      string            `json:"description"`
+	AssignableScopes []string          `json:"assignableScopes"`
+	Permissions      []rbac.Permission `json:"permissions"`
+	CreatedOn        string            `json:"createdOn,omitempty"`
+	UpdatedOn        string            `json:"updatedOn,omitempty"`
+}
+
+func roleID(scope, guid string) string {
+	id, err := arm.ParseID(scope)
+	if scope == "/" || scope == "" || err != nil || id.SubscriptionID == "" {
+		return "/providers/Microsoft.Authorization/roleDefinitions/" + guid
+	}
+	return "/subscriptions/" + id.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + guid
+}
+
+func toRole(scope string, d *rbac.RoleDefinition) roleBody {
+	return roleBody{ID: roleID(scope, d.ID), Name: d.ID, Type: "Microsoft.Authorization/roleDefinitions", Properties: roleProp{
+		RoleName: d.RoleName, Type: d.RoleType, Description: d.Description, AssignableScopes: d.AssignableScopes, Permissions: d.Permissions,
+		CreatedOn: "2015-02-02T21:55:09.8806423Z", UpdatedOn: "2024-01-01T00:00:00.0000000Z"}}
+}
+
+func (pr *Provider) listRoles(r *arm.Request) (*arm.Response, error) {
+	scope := scopeOf(r)
+	filter := r.Query("$filter")
+	name, typ := "", ""
+	if m := roleNameRE.FindStringSubmatch(filter); m != nil {
+		name = m[1]
+	}
+	if m := roleTypeRE.FindStringSubmatch(filter); m != nil {
+		typ = m[1]
+	}
+	var out []roleBody
+	for _, d := range pr.Authz.Roles() {
+		if name != "" && !strings.EqualFold(d.RoleName, name) {
+			continue
+		}
+		if typ != "" && !strings.EqualFold(d.RoleType, typ) {
+			continue
+		}
+		if d.RoleType == "CustomRole" && scope != "/" {
+			visible := false
+			for _, s := range d.AssignableScopes {
+				if rbac.ScopeCovers(s, scope) || rbac.ScopeCovers(scope, s) {
+					visible = true
+				}
+			}
+			if !visible {
+				continue
+			}
+		}
+		out = append(out, toRole(scope, d))
+	}
+	l, err := arm.Page(r, out, 500)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(l), nil
+}
+
+func (pr *Provider) getRole(r *arm.Request) (*arm.Response, error) {
+	d, ok := pr.Authz.Role(r.Param("roleDefinitionId"))
+	if !ok {
+		return nil, arm.Errorf(http.StatusNotFound, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", r.Param("roleDefinitionId"))
+	}
+	return arm.OK(toRole(scopeOf(r), d)), nil
+}
+
+func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
+	guid := r.Param("roleDefinitionId")
+	if _, err := uuid.Parse(guid); err != nil {
+		return nil, arm.BadRequest("InvalidRoleDefinitionId", "The role definition ID '%s' is not valid: it must be a GUID.", guid)
+	}
+	if d, ok := pr.Authz.Role(guid); ok && d.RoleType == "BuiltInRole" {
+		return nil, arm.BadRequest("RoleDefinitionUpdateNotPermitted", "The built-in role '%s' cannot be changed; create a custom role with a new GUID instead.", d.RoleName)
+	}
+	var body struct {
+		Properties roleProp `json:"properties"`
+	}
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	p := body.Properties
+	if p.RoleName == "" {
+		return nil, arm.InvalidRequest("properties.roleName is required.")
+	}
+	if len(p.Permissions) == 0 {
+		return nil, arm.InvalidRequest("properties.permissions must hold at least one block with actions.")
+	}
+	if len(p.AssignableScopes) == 0 {
+		return nil, arm.InvalidRequest("properties.assignableScopes must list at least one scope, e.g. '/subscriptions/{sub}'.")
+	}
+	for _, s := range pr.Authz.Roles() {
+		if strings.EqualFold(s.RoleName, p.RoleName) && !strings.EqualFold(s.ID, guid) {
+			return nil, arm.Conflict("RoleDefinitionWithSameNameExists", "A custom role with the same name '%s' already exists in this directory. Use a different name.", p.RoleName)
+		}
+	}
+	for i := range p.Permissions {
+		for _, l := range []*[]string{&p.Permissions[i].Actions, &p.Permissions[i].NotActions, &p.Permissions[i].DataActions, &p.Permissions[i].NotDataActions} {
+			if *l == nil {
+				*l = []string{}
+			}
+		}
+	}
+	d := &rbac.RoleDefinition{ID: guid, RoleName: p.RoleName, Description: p.Description, RoleType: "CustomRole", AssignableScopes: p.AssignableScopes, Permissions: p.Permissions}
+	if err := pr.Authz.PutRole(r.HTTP.Context(), d); err != nil {
+		return nil, err
+	}
+	return arm.Created(toRole(scopeOf(r), d)), nil
+}
+
+func (pr *Provider) deleteRole(r *arm.Request) (*arm.Response, error) {
+	guid := r.Param("roleDefinitionId")
+	d, ok := pr.Authz.Role(guid)
+	if !ok {
+		return arm.NoContent(), nil
+	}
+	if d.RoleType == "BuiltInRole" {
+		return nil, arm.BadRequest("RoleDefinitionUpdateNotPermitted", "The built-in role '%s' cannot be deleted.", d.RoleName)
+	}
+	if pr.Authz.RoleInUse(guid) {
+		return nil, arm.BadRequest("RoleDefinitionHasAssignments", "There are existing role assignments referencing role '%s'; delete them first.", d.RoleName)
+	}
+	if err := pr.Authz.DeleteRole(r.HTTP.Context(), guid); err != nil {
+		return nil, err
+	}
+	return arm.OK(toRole(scopeOf(r), d)), nil
+}
+
+// Service principals (admin API).
+
+type spBody struct {
+	ObjectID     string `json:"objectId"`
+	AppID        string `json:"appId"`
+	DisplayName  string `json:"displayName"`
+	TenantID     string `json:"tenantId"`
+	Kind         string `json:"kind"`
+	ResourceID   string `json:"resourceId,omitempty"`
+	ClientSecret string `json:"clientSecret,omitempty"`
+}
+
+func (pr *Provider) requireAdmin(r *arm.Request) error {
+	return pr.Authz.Check(r.HTTP.Context(), r.Caller(), "Microsoft.Authorization/roleAssignments/write", pr.AdminScope)
+}
+
+func (pr *Provider) listSPs(r *arm.Request) (*arm.Response, error) {
+	if err := pr.requireAdmin(r); err != nil {
+		return nil, err
+	}
+	ps, err := pr.p.Dir.List(r.HTTP.Context(), "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]spBody, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, spBody{ObjectID: p.ObjectID, AppID: p.AppID, DisplayName: p.DisplayName, TenantID: p.TenantID, Kind: p.Kind, ResourceID: p.ResourceID})
+	}
+	return arm.OK(arm.Values(out)), nil
+}
+
+func (pr *Provider) getSP(r *arm.Request) (*arm.Response, error) {
+	if err := pr.requireAdmin(r); err != nil {
+		return nil, err
+	}
+	p, err := pr.p.Dir.Get(r.HTTP.Context(), r.Param("objectId"))
+	if err != nil {
+		return nil, arm.Errorf(http.StatusNotFound, "PrincipalNotFound", "Principal '%s' does not exist.", r.Param("objectId"))
+	}
+	return arm.OK(spBody{ObjectID: p.ObjectID, AppID: p.AppID, DisplayName: p.DisplayName, TenantID: p.TenantID, Kind: p.Kind, ResourceID: p.ResourceID}), nil
+}
+
+func (pr *Provider) createSP(r *arm.Request) (*arm.Response, error) {
+	if err := pr.requireAdmin(r); err != nil {
+		return nil, err
+	}
+	var body struct {
+		DisplayName string `json:"displayName"`
+	}
+	if err := r.DecodeOptional(&body); err != nil {
+		return nil, err
+	}
+	if body.DisplayName == "" {
+		body.DisplayName = "safehold-sp-" + uuid.NewString()[:8]
+	}
+	ctx := r.HTTP.Context()
+	var p *identity.Principal
+	var secret string
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		p, secret, err = pr.p.Dir.CreateServicePrincipal(ctx, tx, body.DisplayName)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.Created(spBody{ObjectID: p.ObjectID, AppID: p.AppID, DisplayName: p.DisplayName, TenantID: p.TenantID, Kind: p.Kind, ClientSecret: secret}), nil
+}
+
+func (pr *Provider) deleteSP(r *arm.Request) (*arm.Response, error) {
+	if err := pr.requireAdmin(r); err != nil {
+		return nil, err
+	}
+	ctx := r.HTTP.Context()
+	id := r.Param("objectId")
+	if strings.EqualFold(id, r.Caller().ObjectID) {
+		return nil, arm.BadRequest("CannotDeleteSelf", "A principal cannot delete itself.")
+	}
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Dir.Delete(ctx, tx, id) })
+	if errors.Is(err, store.ErrNotFound) {
+		return arm.NoContent(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := pr.Authz.DeleteAssignmentsUnder(ctx, "", id); err != nil {
+		return nil, err
+	}
+	if pr.Forget != nil {
+		pr.Forget()
+	}
+	return arm.OK(nil), nil
+}

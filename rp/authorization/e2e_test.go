@@ -1,0 +1,357 @@
+package authorization_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/identity"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
+	"github.com/safehold/safehold/server"
+)
+
+type sp struct {
+	ObjectID     string `json:"objectId"`
+	AppID        string `json:"appId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+func token(t *testing.T, e *testserver.Env, cred azcore.TokenCredential) string {
+	t.Helper()
+	tk, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk.Token
+}
+
+func do(t *testing.T, e *testserver.Env, method, path, tok string, body any) (int, map[string]any) {
+	t.Helper()
+	hc, _ := e.Conn.HTTPClient()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.Conn.ARMEndpoint+path, rd)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("non-JSON answer to %s %s: %s", method, path, b)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+func code(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func newSP(t *testing.T, e *testserver.Env, name string) sp {
+	t.Helper()
+	st, m := do(t, e, "POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", token(t, e, e.Cred), map[string]string{"displayName": name})
+	if st != 201 {
+		t.Fatalf("create sp: %d %v", st, m)
+	}
+	b, _ := json.Marshal(m)
+	var s sp
+	json.Unmarshal(b, &s)
+	return s
+}
+
+func assign(t *testing.T, e *testserver.Env, ra *armauthorization.RoleAssignmentsClient, scope, role, principal string) string {
+	t.Helper()
+	name := uuid.NewString()
+	_, err := ra.Create(e.Ctx(), scope, name, armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr("/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role),
+		PrincipalID:      to.Ptr(principal),
+	}}, nil)
+	if err != nil {
+		t.Fatalf("assign %s at %s: %v", role, scope, err)
+	}
+	return name
+}
+
+func statusOf(err error) (int, string) {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode, re.ErrorCode
+	}
+	return 0, ""
+}
+
+func TestRBACWithSDK(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	sub := "/subscriptions/" + e.Sub
+	ra, err := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminRGs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	for _, g := range []string{"team-a", "team-b"} {
+		if _, err := adminRGs.CreateOrUpdate(ctx, g, armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Built-in roles are served under their real ids.
+	rd, _ := armauthorization.NewRoleDefinitionsClient(e.Cred, e.Opts)
+	got, err := rd.Get(ctx, sub, rbac.DiskBackupReader, nil)
+	if err != nil || *got.Properties.RoleName != "Disk Backup Reader" || *got.Properties.RoleType != "BuiltInRole" {
+		t.Fatalf("role definition: %v %+v", err, got)
+	}
+	n := 0
+	for pg := rd.NewListPager(sub, &armauthorization.RoleDefinitionsClientListOptions{Filter: to.Ptr("roleName eq 'Backup Contributor'")}); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Fatalf("roleName filter: %d roles", n)
+	}
+
+	// A Reader can GET but not PUT.
+	reader := newSP(t, e, "reader")
+	readerCred, _ := e.Conn.CredentialFor(reader.AppID, reader.ClientSecret)
+	readerRGs, _ := armresources.NewResourceGroupsClient(e.Sub, readerCred, e.Opts)
+	if _, err := readerRGs.Get(ctx, "team-a", nil); err == nil {
+		t.Fatal("principal without roles could read")
+	} else if st, c := statusOf(err); st != 403 || c != "AuthorizationFailed" {
+		t.Fatalf("no role: %d %s", st, c)
+	}
+	assign(t, e, ra, sub, rbac.Reader, reader.ObjectID)
+	if _, err := readerRGs.Get(ctx, "team-a", nil); err != nil {
+		t.Fatalf("Reader GET: %v", err)
+	}
+	_, err = readerRGs.CreateOrUpdate(ctx, "reader-made", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil)
+	st, c := statusOf(err)
+	if st != 403 || c != "AuthorizationFailed" || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower("does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope '/subscriptions/"+e.Sub+"/resourceGroups/reader-made'")) {
+		t.Fatalf("Reader PUT: %v", err)
+	}
+
+	// Contributor on one resource group: writes there, nowhere else; deleting the assignment takes it away.
+	contrib := newSP(t, e, "contrib")
+	cCred, _ := e.Conn.CredentialFor(contrib.AppID, contrib.ClientSecret)
+	cRGs, _ := armresources.NewResourceGroupsClient(e.Sub, cCred, e.Opts)
+	name := assign(t, e, ra, sub+"/resourceGroups/team-a", rbac.Contributor, contrib.ObjectID)
+	if _, err := cRGs.CreateOrUpdate(ctx, "team-a", armresources.ResourceGroup{Location: to.Ptr("westus"), Tags: map[string]*string{"owner": to.Ptr("a")}}, nil); err != nil {
+		t.Fatalf("Contributor write in its group: %v", err)
+	}
+	if _, err := cRGs.CreateOrUpdate(ctx, "team-b", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err == nil {
+		t.Fatal("Contributor wrote outside its group")
+	} else if st, _ := statusOf(err); st != 403 {
+		t.Fatalf("outside group: %v", err)
+	}
+	// Contributor cannot grant roles (notActions Microsoft.Authorization/*/Write).
+	craClient, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, cCred, e.Opts)
+	_, err = craClient.Create(ctx, sub+"/resourceGroups/team-a", uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Owner), PrincipalID: to.Ptr(contrib.ObjectID)}}, nil)
+	if st, _ := statusOf(err); st != 403 {
+		t.Fatalf("Contributor granting Owner: %v", err)
+	}
+	// Listing with a principal filter finds the assignment.
+	found := false
+	for pg := ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("principalId eq '" + contrib.ObjectID + "'")}); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range page.Value {
+			if *x.Name == name && *x.Properties.PrincipalID == contrib.ObjectID {
+				found = true
+			} else if *x.Properties.PrincipalID != contrib.ObjectID {
+				t.Fatalf("filter leaked %s", *x.Properties.PrincipalID)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("assignment not listed")
+	}
+	if _, err := ra.Delete(ctx, sub+"/resourceGroups/team-a", name, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cRGs.Get(ctx, "team-a", nil); err == nil {
+		t.Fatal("right survived deleting the assignment")
+	}
+
+	// Bad input.
+	_, err = ra.Create(ctx, sub, "not-a-guid", armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(reader.ObjectID)}}, nil)
+	if st, c := statusOf(err); st != 400 || c != "InvalidRoleAssignmentId" {
+		t.Fatalf("bad name: %v", err)
+	}
+	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + uuid.NewString()), PrincipalID: to.Ptr(reader.ObjectID)}}, nil)
+	if st, c := statusOf(err); st != 400 || c != "RoleDefinitionDoesNotExist" {
+		t.Fatalf("unknown role: %v", err)
+	}
+	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(uuid.NewString())}}, nil)
+	if st, c := statusOf(err); st != 400 || c != "PrincipalNotFound" {
+		t.Fatalf("unknown principal: %v", err)
+	}
+	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(reader.ObjectID)}}, nil)
+	if st, c := statusOf(err); st != 409 || c != "RoleAssignmentExists" {
+		t.Fatalf("duplicate: %v", err)
+	}
+
+	// Custom role: only what it lists.
+	customID := uuid.NewString()
+	_, err = rd.CreateOrUpdate(ctx, sub, customID, armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+		RoleName: to.Ptr("Group reader"), AssignableScopes: []*string{to.Ptr(sub)},
+		Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("Microsoft.Resources/subscriptions/resourceGroups/read")}}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom := newSP(t, e, "custom")
+	assign(t, e, ra, sub, customID, custom.ObjectID)
+	customCred, _ := e.Conn.CredentialFor(custom.AppID, custom.ClientSecret)
+	customRGs, _ := armresources.NewResourceGroupsClient(e.Sub, customCred, e.Opts)
+	if _, err := customRGs.Get(ctx, "team-b", nil); err != nil {
+		t.Fatalf("custom role read: %v", err)
+	}
+	if _, err := customRGs.CreateOrUpdate(ctx, "team-b", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err == nil {
+		t.Fatal("custom role could write")
+	}
+	if _, err := rd.Delete(ctx, sub, customID, nil); err == nil {
+		t.Fatal("deleted a role that is in use")
+	}
+}
+
+func TestTokensAreChecked(t *testing.T) {
+	e := testserver.Start(t)
+	path := "/subscriptions/" + e.Sub + "/resourcegroups?api-version=2021-04-01"
+	if st, m := do(t, e, "GET", path, "", nil); st != 401 || code(m) != "AuthenticationFailed" {
+		t.Fatalf("no token: %d %v", st, m)
+	}
+	good := token(t, e, e.Cred)
+	if st, _ := do(t, e, "GET", path, good, nil); st != 200 {
+		t.Fatalf("good token: %d", st)
+	}
+	// Forged: right claims, another key.
+	parser := jwt.NewParser()
+	var claims jwt.MapClaims
+	if _, _, err := parser.ParseUnverified(good, &claims); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(other)
+	if st, m := do(t, e, "GET", path, forged, nil); st != 401 || code(m) != "InvalidAuthenticationToken" {
+		t.Fatalf("forged: %d %v", st, m)
+	}
+	// Tampered payload with the original signature.
+	parts := strings.Split(good, ".")
+	tampered := parts[0] + "." + strings.TrimRight(parts[1], "A") + "B." + parts[2]
+	if st, _ := do(t, e, "GET", path, tampered, nil); st != 401 {
+		t.Fatalf("tampered: %d", st)
+	}
+	// Expired and wrong-audience tokens signed with the server's own key.
+	p, err := e.Server.Platform.Dir.Get(context.Background(), e.Server.Bootstrap.AdminObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := &identity.Issuer{Dir: e.Server.Issuer.Dir, TenantID: e.Server.Issuer.TenantID, Clock: fixedClock(time.Now().Add(-2 * time.Hour))}
+	if err := past.LoadOrCreateKey(context.Background(), e.Server.Store); err != nil {
+		t.Fatal(err)
+	}
+	expired, _, err := past.Issue(p, e.Conn.ARMEndpoint, e.Conn.ARMEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, m := do(t, e, "GET", path, expired, nil); st != 401 || code(m) != "ExpiredAuthenticationToken" {
+		t.Fatalf("expired: %d %v", st, m)
+	}
+	wrongAud, _, _ := e.Server.Issuer.Issue(p, "https://vault.azure.net", e.Conn.ARMEndpoint)
+	if st, m := do(t, e, "GET", path, wrongAud, nil); st != 401 || code(m) != "InvalidAuthenticationTokenAudience" {
+		t.Fatalf("wrong audience: %d %v", st, m)
+	}
+}
+
+type fixedClock time.Time
+
+func (f fixedClock) Now() time.Time { return time.Time(f) }
+
+func TestPropagationDelay(t *testing.T) {
+	e := testserver.Start(t, func(c *server.Config) { c.RBACDelay = 2 * time.Second })
+	ctx := e.Ctx()
+	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	reader := newSP(t, e, "slow")
+	cred, _ := e.Conn.CredentialFor(reader.AppID, reader.ClientSecret)
+	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
+	assign(t, e, ra, "/subscriptions/"+e.Sub, rbac.Reader, reader.ObjectID)
+	if _, err := rgs.NewListPager(nil).NextPage(ctx); err == nil {
+		t.Fatal("assignment effective before the propagation delay")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := rgs.NewListPager(nil).NextPage(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("assignment never took effect: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestServicePrincipalAdminAPI(t *testing.T) {
+	e := testserver.Start(t)
+	s := newSP(t, e, "temp")
+	cred, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
+	tok := token(t, e, cred)
+	// A plain service principal cannot manage principals.
+	if st, m := do(t, e, "POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", tok, map[string]string{}); st != 403 {
+		t.Fatalf("non-admin create: %d %v", st, m)
+	}
+	admin := token(t, e, e.Cred)
+	st, m := do(t, e, "GET", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", admin, nil)
+	if st != 200 || len(m["value"].([]any)) < 2 {
+		t.Fatalf("list: %d %v", st, m)
+	}
+	if st, _ := do(t, e, "DELETE", "/providers/Safehold.Identity/servicePrincipals/"+s.ObjectID+"?api-version=2024-01-01", admin, nil); st != 200 {
+		t.Fatalf("delete: %d", st)
+	}
+	// Its token no longer works, and it can't get a new one.
+	if st, _ := do(t, e, "GET", "/subscriptions?api-version=2021-04-01", tok, nil); st != 401 {
+		t.Fatalf("deleted principal's token: %d", st)
+	}
+	cred2, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
+	if _, err := cred2.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}}); err == nil {
+		t.Fatal("deleted principal got a token")
+	}
+}

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Some generated Azure SDK operations (role assignment $filter) put raw
+// spaces into the query string, which Azure's front door accepts but Go's
+// HTTP/1.1 server rejects as a malformed request line. fixConn repairs such
+// request lines (spaces inside the request-target become %20) while passing
+// everything else through unchanged; it follows HTTP/1.1 framing
+// (Content-Length and chunked bodies) so it only ever touches request
+// lines, and falls back to plain pass-through on anything it does not
+// understand. The server offers HTTP/1.1 only, so every request passes here.
+type fixConn struct {
+	net.Conn
+	tls *tls.Conn // nil for plain HTTP
+
+	br      *bufio.Reader
+	out     []byte
+	state   int
+	remain  int64 // body or chunk bytes left to pass through
+	chunked bool
+	clen    int64
+	raw     bool // gave up parsing: pass through
+}
+
+const (
+	stRequestLine = iota
+	stHeaders
+	stBody
+	stChunkSize
+	stChunkData
+	stTrailers
+)
+
+func newFixConn(c net.Conn, t *tls.Conn) *fixConn {
+	var src net.Conn = c
+	if t != nil {
+		src = t
+	}
+	return &fixConn{Conn: src, tls: t, br: bufio.NewReaderSize(src, 32<<10)}
+}
+
+func (c *fixConn) Read(p []byte) (int, error) {
+	for len(c.out) == 0 {
+		if c.raw {
+			return c.br.Read(p)
+		}
+		if c.state == stBody || c.state == stChunkData {
+			if c.remain == 0 {
+				c.nextAfterData()
+				continue
+			}
+			n := len(p)
+			if int64(n) > c.remain {
+				n = int(c.remain)
+			}
+			n, err := c.br.Read(p[:n])
+			c.remain -= int64(n)
+			return n, err
+		}
+		line, err := c.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			c.out = append(c.out, line...)
+			c.raw = true
+			break
+		}
+		if err != nil {
+			if len(line) > 0 {
+				c.out = append(c.out, line...)
+				break
+			}
+			return 0, err
+		}
+		c.out = append(c.out, c.process(line)...)
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+
+func (c *fixConn) nextAfterData() {
+	if c.state == stChunkData {
+		c.state = stChunkSize
+	} else {
+		c.state = stRequestLine
+	}
+}
+
+func (c *fixConn) process(line []byte) []byte {
+	switch c.state {
+	case stRequestLine:
+		if len(bytes.TrimSpace(line)) == 0 {
+			return line // tolerated blank lines between requests
+		}
+		c.state, c.chunked, c.clen = stHeaders, false, 0
+		return fixRequestLine(line)
+	case stHeaders:
+		t := bytes.TrimRight(line, "\r\n")
+		if len(t) == 0 {
+			switch {
+			case c.chunked:
+				c.state = stChunkSize
+			case c.clen > 0:
+				c.state, c.remain = stBody, c.clen
+			default:
+				c.state = stRequestLine
+			}
+			return line
+		}
+		k, v, ok := strings.Cut(string(t), ":")
+		if !ok {
+			return line
+		}
+		v = strings.TrimSpace(v)
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "content-length":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				c.raw = true
+			}
+			c.clen = n
+		case "transfer-encoding":
+			if strings.EqualFold(v, "chunked") {
+				c.chunked = true
+			} else {
+				c.raw = true
+			}
+		case "upgrade":
+			c.raw = true
+		}
+		return line
+	case stChunkSize:
+		t := strings.TrimSpace(string(line))
+		if i := strings.IndexByte(t, ';'); i >= 0 {
+			t = t[:i]
+		}
+		n, err := strconv.ParseInt(t, 16, 64)
+		if err != nil || n < 0 {
+			c.raw = true
+			return line
+		}
+		if n == 0 {
+			c.state = stTrailers
+		} else {
+			c.state, c.remain = stChunkData, n+2
+		}
+		return line
+	case stTrailers:
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			c.state = stRequestLine
+		}
+		return line
+	}
+	return line
+}
+
+// fixRequestLine turns "GET /a?x=b c HTTP/1.1" into "GET /a?x=b%20c HTTP/1.1".
+func fixRequestLine(line []byte) []byte {
+	s := string(line)
+	end := strings.TrimRight(s, "\r\n")
+	if strings.Count(end, " ") <= 2 {
+		return line
+	}
+	sp1 := strings.IndexByte(end, ' ')
+	sp2 := strings.LastIndexByte(end, ' ')
+	proto := end[sp2+1:]
+	if !strings.HasPrefix(proto, "HTTP/") || sp1 <= 0 || sp2 <= sp1 {
+		return line
+	}
+	uri := strings.ReplaceAll(end[sp1+1:sp2], " ", "%20")
+	return []byte(end[:sp1] + " " + uri + " " + proto + s[len(end):])
+}
+
+// fixListener accepts connections, terminates TLS (if configured) and wraps
+// each in a fixConn.
+type fixListener struct {
+	net.Listener
+	tlsCfg *tls.Config
+}
+
+func (l *fixListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if l.tlsCfg == nil {
+		return newFixConn(c, nil), nil
+	}
+	return newFixConn(c, tls.Server(c, l.tlsCfg)), nil
+}
+
+type connKey struct{}
+
+// connContext remembers the connection so handlers can see its TLS state.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// tlsState returns the TLS state of the request's connection, if any.
+func tlsState(ctx context.Context) *tls.ConnectionState {
+	if fc, ok := ctx.Value(connKey{}).(*fixConn); ok && fc.tls != nil {
+		st := fc.tls.ConnectionState()
+		return &st
+	}
+	return nil
+}

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rbac"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/rp/authorization"
+)
+
+// adminOwnerName is the fixed name of the admin's Owner assignment on the default subscription.
+var adminOwnerName = uuid.NewSHA1(uuid.NameSpaceOID, []byte("safehold/admin-owner")).String()
+
+// initRBAC loads the authorizer, makes sure the admin is Owner of the
+// default subscription, and puts the check on the router and platform.
+func (s *Server) initRBAC(ctx context.Context) error {
+	authz, err := rbac.New(ctx, s.Store, s.Config.Clock, s.Config.RBACDelay)
+	if err != nil {
+		return err
+	}
+	s.Authz = authz
+	scope := "/subscriptions/" + s.Bootstrap.SubscriptionID
+	id := scope + "/providers/Microsoft.Authorization/roleAssignments/" + adminOwnerName
+	if _, err := authz.GetAssignment(ctx, id); err != nil {
+		x := &rbac.Assignment{ID: id, Name: adminOwnerName, Scope: scope, PrincipalID: s.Bootstrap.AdminObjectID, PrincipalType: "ServicePrincipal",
+			RoleDefinitionID: scope + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Owner, Description: "Safehold admin"}
+		x.EffectiveAt = s.Config.Clock.Now().Add(-s.Config.RBACDelay) // the admin never waits for propagation
+		if err := authz.PutAssignment(ctx, x); err != nil {
+			return fmt.Errorf("assign admin Owner: %w", err)
+		}
+	}
+	s.Router.Authorize = authz.Check
+	s.Platform.Authorize = func(ctx context.Context, principalID, action, scope string) error {
+		caller := arm.Caller{ObjectID: principalID}
+		if p, err := s.Platform.Dir.Get(ctx, principalID); err == nil {
+			caller.AppID, caller.Kind = p.AppID, p.Kind
+		}
+		return authz.Check(ctx, caller, action, scope)
+	}
+	s.Platform.ScopeDeleted = func(ctx context.Context, scope string) error {
+		return authz.DeleteAssignmentsUnder(ctx, scope, "")
+	}
+	return nil
+}
+
+func (s *Server) authzProvider() rp.Provider {
+	return &authorization.Provider{Authz: s.Authz, AdminScope: "/subscriptions/" + s.Bootstrap.SubscriptionID, Forget: s.Issuer.Forget}
+}
