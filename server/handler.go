@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	rpcompute "github.com/safehold/safehold/rp/compute"
 )
 
 type statusWriter struct {
@@ -44,6 +45,7 @@ func (s *Server) buildHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /metadata/endpoints", s.serveMetadata)
 	s.Issuer.Routes(mux)
+	mux.Handle("/sas/disks/", rpcompute.SASHandler(s.Compute)) // disk data plane: the SAS signature is the auth
 	arm := s.authenticate(s.Router)
 	mux.Handle("/", arm)
 	return s.middleware(mux)

@@ -20,11 +20,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/rp"
+	rpcompute "github.com/safehold/safehold/rp/compute"
 	"github.com/safehold/safehold/rp/resources"
 	"github.com/safehold/safehold/store"
 )
@@ -46,6 +48,8 @@ type Config struct {
 	Providers []rp.Provider
 	// Setup runs after the platform exists and before serving (e.g. to wire RBAC).
 	Setup func(ctx context.Context, s *Server) error
+	// Compute configures Microsoft.Compute (NBD listener, import directory).
+	Compute compute.Options
 }
 
 // Connection is what a client needs to reach the server (connection.json).
@@ -79,6 +83,7 @@ type Server struct {
 	Bootstrap Bootstrap
 	Conn      Connection
 	Handler   http.Handler
+	Compute   *compute.Service
 	Authz     *rbac.Authorizer
 
 	logger   *slog.Logger
@@ -196,7 +201,10 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.initRBAC(ctx); err != nil {
 		return err
 	}
-	providers := append([]rp.Provider{&resources.Provider{}, s.authzProvider()}, cfg.Providers...)
+	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
+		return err
+	}
+	providers := append([]rp.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute)}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)
@@ -305,6 +313,9 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Close() error {
 	if s.listener != nil {
 		s.listener.Close()
+	}
+	if s.Compute != nil {
+		s.Compute.Close()
 	}
 	return s.Store.Close()
 }

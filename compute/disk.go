@@ -1,0 +1,607 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/volume"
+)
+
+// SKU is a disk or snapshot sku.
+type SKU struct {
+	Name string `json:"name,omitempty"`
+	Tier string `json:"tier,omitempty"`
+}
+
+// CreationData is how a disk or snapshot was created.
+type CreationData struct {
+	CreateOption      string `json:"createOption"`
+	SourceResourceID  string `json:"sourceResourceId,omitempty"`
+	SourceUniqueID    string `json:"sourceUniqueId,omitempty"`
+	SourceURI         string `json:"sourceUri,omitempty"`
+	UploadSizeBytes   int64  `json:"uploadSizeBytes,omitempty"`
+	LogicalSectorSize int32  `json:"logicalSectorSize,omitempty"`
+}
+
+// Encryption is a disk's encryption settings.
+type Encryption struct {
+	Type string `json:"type,omitempty"`
+}
+
+// DiskProperties are the properties Azure returns for a disk.
+type DiskProperties struct {
+	CreationData        CreationData `json:"creationData"`
+	DiskSizeGB          int64        `json:"diskSizeGB"`
+	DiskSizeBytes       int64        `json:"diskSizeBytes"`
+	DiskState           string       `json:"diskState"`
+	ProvisioningState   string       `json:"provisioningState"`
+	TimeCreated         time.Time    `json:"timeCreated"`
+	UniqueID            string       `json:"uniqueId"`
+	OSType              string       `json:"osType,omitempty"`
+	HyperVGeneration    string       `json:"hyperVGeneration,omitempty"`
+	DiskIOPSReadWrite   int64        `json:"diskIOPSReadWrite,omitempty"`
+	DiskMBpsReadWrite   int64        `json:"diskMBpsReadWrite,omitempty"`
+	Encryption          *Encryption  `json:"encryption,omitempty"`
+	NetworkAccessPolicy string       `json:"networkAccessPolicy,omitempty"`
+	PublicNetworkAccess string       `json:"publicNetworkAccess,omitempty"`
+	Tier                string       `json:"tier,omitempty"`
+	MaxShares           int32        `json:"maxShares,omitempty"`
+}
+
+// DiskResource is the stored ARM body of a disk (Azure's Disk model).
+type DiskResource struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	ManagedBy  string            `json:"managedBy,omitempty"`
+	SKU        *SKU              `json:"sku,omitempty"`
+	Zones      []string          `json:"zones,omitempty"`
+	Properties DiskProperties    `json:"properties"`
+}
+
+// Disk is a managed disk.
+type Disk struct {
+	ID, Name, Location, ResourceGroup, SubscriptionID string
+	SizeBytes                                         int64
+	ManagedBy                                         string
+	DiskState                                         string
+	TimeCreated                                       time.Time
+	UniqueID                                          string
+	Tags                                              map[string]string
+	CreateOption                                      string
+}
+
+func (d *DiskResource) domain() *Disk {
+	rid, _ := arm.ParseID(d.ID)
+	return &Disk{ID: d.ID, Name: d.Name, Location: d.Location, ResourceGroup: rid.ResourceGroup, SubscriptionID: rid.SubscriptionID,
+		SizeBytes: d.Properties.DiskSizeBytes, ManagedBy: d.ManagedBy, DiskState: d.Properties.DiskState,
+		TimeCreated: d.Properties.TimeCreated, UniqueID: d.Properties.UniqueID, Tags: d.Tags, CreateOption: d.Properties.CreationData.CreateOption}
+}
+
+// DiskSpec describes a disk to create.
+type DiskSpec struct {
+	ID       string // full ARM id
+	Location string
+	Tags     map[string]string
+	SKU      string // default Standard_LRS
+	// CreateOption is Empty (SizeBytes), Upload (UploadSizeBytes), Copy
+	// (SourceID: a disk or snapshot), Import (SourceURI: a local file under
+	// the import directory) or Restore (internal).
+	CreateOption     string
+	SizeBytes        int64
+	UploadSizeBytes  int64
+	SourceID         string
+	SourceURI        string
+	OSType           string
+	HyperVGeneration string
+	Zones            []string
+}
+
+// Limits of disk sizes (Azure's).
+const (
+	MaxDiskBytes   = 32767 * gib
+	MaxUploadBytes = 32*1024*gib + 512
+)
+
+// Disk returns a disk; 404 ResourceNotFound when absent.
+func (s *Service) Disk(ctx context.Context, id string) (*Disk, error) {
+	d, err := s.DiskResource(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return d.domain(), nil
+}
+
+// DiskResource returns a disk's ARM body.
+func (s *Service) DiskResource(ctx context.Context, id string) (*DiskResource, error) {
+	rid, err := parseTyped(id, DiskType)
+	if err != nil {
+		return nil, err
+	}
+	var d DiskResource
+	if err := rp.GetResource(ctx, s.p.Store, rid, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// ListDisks lists the disks under scope (a subscription or resource group id).
+func (s *Service) ListDisks(ctx context.Context, scope string) ([]*DiskResource, error) {
+	return rp.ListResources[*DiskResource](ctx, s.p.Store, DiskType, scope)
+}
+
+// CheckDiskSpec validates a disk spec without creating anything.
+func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
+	rid, err := parseTyped(spec.ID, DiskType)
+	if err != nil {
+		return err
+	}
+	if err := rp.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+		return err
+	}
+	if spec.Location == "" {
+		return arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+	}
+	switch strings.ToLower(spec.CreateOption) {
+	case "empty":
+		spec.CreateOption = "Empty"
+		if spec.SizeBytes <= 0 {
+			return arm.BadRequest("InvalidParameter", "Required parameter 'diskSizeGB' is missing (null). Set diskSizeGB for a disk created with createOption Empty.")
+		}
+		if spec.SizeBytes > MaxDiskBytes {
+			return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
+		}
+	case "upload":
+		spec.CreateOption = "Upload"
+		if spec.UploadSizeBytes <= 0 {
+			return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.uploadSizeBytes' is missing. Set it to the size of the content to upload, including the VHD footer.")
+		}
+		if spec.UploadSizeBytes%512 != 0 || spec.UploadSizeBytes > MaxUploadBytes {
+			return arm.BadRequest("InvalidParameter", "The value %d of 'creationData.uploadSizeBytes' is invalid: it must be a multiple of 512 bytes and at most %d bytes.", spec.UploadSizeBytes, MaxUploadBytes)
+		}
+	case "copy":
+		spec.CreateOption = "Copy"
+		if spec.SourceID == "" {
+			return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceResourceId' is missing. Name the disk or snapshot to copy.")
+		}
+		src, err := arm.ParseID(spec.SourceID)
+		if err != nil || !(src.IsType(DiskType) || src.IsType(SnapshotType)) {
+			return arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' '%s' is not a disk or snapshot id.", spec.SourceID)
+		}
+		if src.IsType(DiskType) {
+			if _, err := s.DiskResource(ctx, spec.SourceID); err != nil {
+				return err
+			}
+		} else if _, err := s.SnapshotResource(ctx, spec.SourceID); err != nil {
+			return err
+		}
+	case "import":
+		spec.CreateOption = "Import"
+		p, err := s.importPath(spec.SourceURI)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			return arm.BadRequest("InvalidParameter", "The import source '%s' is not a readable file in the import directory %s.", spec.SourceURI, s.opts.ImportDir)
+		}
+		if fi.Size() == 0 || fi.Size() > MaxDiskBytes {
+			return arm.BadRequest("InvalidParameter", "The import source '%s' has an unsupported size of %d bytes.", spec.SourceURI, fi.Size())
+		}
+	case "restore":
+		spec.CreateOption = "Restore"
+	case "":
+		return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).")
+	default:
+		return arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy or Import.", spec.CreateOption)
+	}
+	return nil
+}
+
+// importPath resolves an Import sourceUri (a file: URL or an absolute or
+// relative path) inside the import directory.
+func (s *Service) importPath(uri string) (string, error) {
+	p := uri
+	if strings.HasPrefix(strings.ToLower(uri), "file:") {
+		u, err := url.Parse(uri)
+		if err != nil {
+			return "", arm.BadRequest("InvalidParameter", "'creationData.sourceUri' '%s' is not a valid file URL.", uri)
+		}
+		p = u.Path
+	}
+	if p == "" {
+		return "", arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name a file in the import directory %s.", s.opts.ImportDir)
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.opts.ImportDir, p)
+	}
+	p = filepath.Clean(p)
+	dir := filepath.Clean(s.opts.ImportDir)
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	if realDir, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = realDir
+	}
+	if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+		return "", arm.BadRequest("InvalidParameter", "The import source '%s' is outside the import directory %s; copy the file there first.", uri, s.opts.ImportDir)
+	}
+	return p, nil
+}
+
+// CreateDisk creates a managed disk. Copy and Import copy the data in
+// before the disk appears; the call is idempotent for a crashed attempt
+// (a disk that already exists is a 409 Conflict).
+func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) {
+	if err := s.CheckDiskSpec(ctx, &spec); err != nil {
+		return nil, err
+	}
+	rid, _ := arm.ParseID(spec.ID)
+	if ok, err := rp.ResourceExists(ctx, s.p.Store, rid.String()); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
+	}
+	uid := newUUID()
+	d := &DiskResource{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(spec.Location), Tags: spec.Tags,
+		SKU: skuOf(spec.SKU), Zones: spec.Zones,
+		Properties: DiskProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
+			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
+			DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
+			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
+	var st resourceState
+	var err error
+	switch spec.CreateOption {
+	case "Empty":
+		_, err = s.vols.Create(uid, spec.SizeBytes)
+		d.Properties.DiskSizeBytes = spec.SizeBytes
+	case "Upload":
+		_, err = s.vols.Create(uid, spec.UploadSizeBytes)
+		d.Properties.CreationData.UploadSizeBytes = spec.UploadSizeBytes
+		d.Properties.DiskSizeBytes = spec.UploadSizeBytes
+		d.Properties.DiskState = StateReadyToUpload
+	case "Import":
+		p, _ := s.importPath(spec.SourceURI)
+		d.Properties.CreationData.SourceURI = spec.SourceURI
+		d.Properties.DiskSizeBytes, err = s.importFile(uid, p)
+	case "Copy":
+		src, _ := arm.ParseID(spec.SourceID)
+		d.Properties.CreationData.SourceResourceID = src.String()
+		if src.IsType(DiskType) {
+			var sd *DiskResource
+			sd, err = s.copyDisk(ctx, src.String(), uid)
+			if err == nil {
+				d.Properties.DiskSizeBytes, d.Properties.CreationData.SourceUniqueID = sd.Properties.DiskSizeBytes, sd.Properties.UniqueID
+				d.Properties.OSType = firstNonEmpty(d.Properties.OSType, sd.Properties.OSType)
+				d.Properties.HyperVGeneration = firstNonEmpty(d.Properties.HyperVGeneration, sd.Properties.HyperVGeneration)
+			}
+		} else {
+			var sn *SnapshotResource
+			var eid snapshot.ID
+			sn, eid, err = s.snapshotEngineID(ctx, src.String())
+			if err == nil {
+				d.Properties.DiskSizeBytes, err = s.restoreVolume(ctx, s.repo, eid, uid)
+				d.Properties.CreationData.SourceUniqueID = sn.Properties.UniqueID
+				d.Properties.OSType = firstNonEmpty(d.Properties.OSType, sn.Properties.OSType)
+				d.Properties.HyperVGeneration = firstNonEmpty(d.Properties.HyperVGeneration, sn.Properties.HyperVGeneration)
+				st.Base = eid
+			}
+		}
+	default:
+		return nil, arm.BadRequest("InvalidParameter", "createOption %s needs a source; use CreateDiskFromRepository.", spec.CreateOption)
+	}
+	if err != nil {
+		s.vols.Remove(uid)
+		return nil, err
+	}
+	return s.storeNewDisk(ctx, d, st)
+}
+
+func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resourceState) (*Disk, error) {
+	d.Properties.DiskSizeGB = sizeGB(d.Properties.DiskSizeBytes)
+	rid, _ := arm.ParseID(d.ID)
+	if st.Base != "" {
+		if v, err := s.vols.Get(d.Properties.UniqueID); err == nil {
+			v.SetBase(string(st.Base))
+		}
+	}
+	err := s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.CreateResource(ctx, tx, rid, d); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
+			}
+			return err
+		}
+		return putState(ctx, tx, d.ID, st)
+	})
+	if err != nil {
+		s.vols.Remove(d.Properties.UniqueID)
+		return nil, err
+	}
+	return d.domain(), nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
+
+func skuOf(name string) *SKU {
+	if name == "" {
+		name = "Standard_LRS"
+	}
+	tier := "Standard"
+	if strings.HasPrefix(strings.ToLower(name), "premium") || strings.HasPrefix(strings.ToLower(name), "ultra") {
+		tier = "Premium"
+	}
+	return &SKU{Name: name, Tier: tier}
+}
+
+// importFile copies a local file into a new volume, skipping zero blocks.
+func (s *Service) importFile(uid, path string) (int64, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return 0, arm.BadRequest("InvalidParameter", "Cannot read import source: %v.", err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	_, err = s.vols.CreateWith(uid, size, func(f *os.File) error { return copySparse(f, src, size) })
+	return size, err
+}
+
+// copyDisk freezes a disk and copies its content into a new volume.
+func (s *Service) copyDisk(ctx context.Context, srcID, uid string) (*DiskResource, error) {
+	sd, err := s.DiskResource(ctx, srcID)
+	if err != nil {
+		return nil, err
+	}
+	unlock := s.lockVolumes(sd.Properties.UniqueID)
+	defer unlock()
+	v, err := s.vols.Get(sd.Properties.UniqueID)
+	if err != nil {
+		return nil, fmt.Errorf("open disk %s: %w", sd.Name, err)
+	}
+	fzs, err := s.vols.Freeze(v)
+	if err != nil {
+		return nil, fmt.Errorf("freeze disk %s: %w", sd.Name, err)
+	}
+	defer fzs[0].Abort()
+	fz := fzs[0]
+	_, err = s.vols.CreateWith(uid, fz.Size(), func(f *os.File) error {
+		rs, err := fz.DataRanges(0, fz.Size())
+		if err != nil {
+			return err
+		}
+		buf := make([]byte, 1<<20)
+		for _, r := range rs {
+			for off := r.Off; off < r.Off+r.Len; {
+				n := min(int64(len(buf)), r.Off+r.Len-off)
+				if _, err := fz.ReadAt(buf[:n], off); err != nil && err != io.EOF {
+					return err
+				}
+				if err := writeNonZero(f, buf[:n], off); err != nil {
+					return err
+				}
+				off += n
+			}
+		}
+		return nil
+	})
+	return sd, err
+}
+
+// restoreVolume creates volume uid with the content of snapshot id of repo.
+func (s *Service) restoreVolume(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, uid string) (int64, error) {
+	m, err := repo.Get(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("restore disk: %w", err)
+	}
+	_, err = s.vols.CreateWith(uid, m.Size, func(f *os.File) error {
+		_, err := repo.RestoreTo(ctx, id, f, snapshot.RestoreOptions{})
+		return err
+	})
+	return m.Size, err
+}
+
+// copySparse copies size bytes of src into f, writing only non-zero blocks.
+func copySparse(f *os.File, src io.ReaderAt, size int64) error {
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; {
+		n := min(int64(len(buf)), size-off)
+		if _, err := io.ReadFull(io.NewSectionReader(src, off, n), buf[:n]); err != nil {
+			return err
+		}
+		if err := writeNonZero(f, buf[:n], off); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+func writeNonZero(f *os.File, p []byte, off int64) error {
+	for i := 0; i < len(p); i += volume.BlockSize {
+		b := p[i:min(len(p), i+volume.BlockSize)]
+		if isZero(b) {
+			continue
+		}
+		if _, err := f.WriteAt(b, off+int64(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isZero(p []byte) bool {
+	for _, c := range p {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// DiskUpdate is a PATCH of a disk.
+type DiskUpdate struct {
+	SizeBytes int64             // grow to (0: keep)
+	Tags      map[string]string // replace (nil: keep)
+	SKU       string
+}
+
+// UpdateDisk grows a disk or changes its tags.
+func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*DiskResource, error) {
+	rid, err := parseTyped(id, DiskType)
+	if err != nil {
+		return nil, err
+	}
+	var d DiskResource
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.GetResource(ctx, tx, rid, &d); err != nil {
+			return err
+		}
+		if u.SizeBytes != 0 && u.SizeBytes != d.Properties.DiskSizeBytes {
+			if u.SizeBytes < d.Properties.DiskSizeBytes {
+				return arm.BadRequest("BadRequest", "Disk '%s' of size %d GB cannot be shrunk to %d GB. Disks can only grow; create a new, smaller disk and copy the data instead.",
+					d.Name, d.Properties.DiskSizeGB, sizeGB(u.SizeBytes))
+			}
+			if u.SizeBytes > MaxDiskBytes {
+				return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", u.SizeBytes/gib)
+			}
+			if d.Properties.DiskState == StateAttached {
+				return arm.Conflict("OperationNotAllowed", "Disk '%s' is attached to VM '%s'; resizing is allowed only when the disk is unattached or the VM is deallocated.", d.Name, d.ManagedBy)
+			}
+			if d.Properties.DiskState == StateActiveSAS || d.Properties.DiskState == StateActiveUpload {
+				return arm.Conflict("OperationNotAllowed", "Disk '%s' has an active SAS (state %s); call endGetAccess before resizing it.", d.Name, d.Properties.DiskState)
+			}
+			v, err := s.vols.Get(d.Properties.UniqueID)
+			if err != nil {
+				return fmt.Errorf("open disk %s: %w", d.Name, err)
+			}
+			if err := v.Resize(u.SizeBytes); err != nil {
+				return fmt.Errorf("resize disk %s: %w", d.Name, err)
+			}
+			d.Properties.DiskSizeBytes = u.SizeBytes
+			d.Properties.DiskSizeGB = sizeGB(u.SizeBytes)
+		}
+		if u.Tags != nil {
+			d.Tags = u.Tags
+		}
+		if u.SKU != "" {
+			d.SKU = skuOf(u.SKU)
+		}
+		return rp.PutResource(ctx, tx, rid, &d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// DeleteDisk deletes a disk and its volume. Attached disks cannot be deleted.
+func (s *Service) DeleteDisk(ctx context.Context, id string) error {
+	rid, err := parseTyped(id, DiskType)
+	if err != nil {
+		return err
+	}
+	var d DiskResource
+	if err := rp.GetResource(ctx, s.p.Store, rid, &d); err != nil {
+		return err
+	}
+	if d.ManagedBy != "" {
+		return arm.Conflict("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", d.Name, d.ManagedBy)
+	}
+	unlock := s.lockVolumes(d.Properties.UniqueID)
+	defer unlock()
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		var cur DiskResource
+		if err := rp.GetResource(ctx, tx, rid, &cur); err != nil {
+			return err
+		}
+		if cur.ManagedBy != "" {
+			return arm.Conflict("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", cur.Name, cur.ManagedBy)
+		}
+		if err := revokeGrants(ctx, tx, cur.ID); err != nil {
+			return err
+		}
+		if err := rp.DeleteResource(ctx, tx, rid); err != nil {
+			return err
+		}
+		return deleteState(ctx, tx, cur.ID)
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.vols.Remove(d.Properties.UniqueID); err != nil && !errors.Is(err, volume.ErrNotFound) {
+		return fmt.Errorf("remove volume of disk %s: %w", d.Name, err)
+	}
+	return nil
+}
+
+// Volume opens a disk's live volume.
+func (s *Service) Volume(ctx context.Context, diskID string) (*volume.Volume, error) {
+	d, err := s.DiskResource(ctx, diskID)
+	if err != nil {
+		return nil, err
+	}
+	return s.vols.Get(d.Properties.UniqueID)
+}
+
+// DiskByExport finds a disk by an NBD export name: its ARM id (with or
+// without the leading slash) or its uniqueId.
+func (s *Service) DiskByExport(ctx context.Context, name string) (*DiskResource, error) {
+	if strings.Contains(name, "/") {
+		if !strings.HasPrefix(name, "/") {
+			name = "/" + name
+		}
+		return s.DiskResource(ctx, name)
+	}
+	docs, err := s.p.Store.List(ctx, "resource", store.ListQuery{Type: DiskType})
+	if err != nil {
+		return nil, err
+	}
+	for _, doc := range docs {
+		var d DiskResource
+		if err := jsonUnmarshal(doc.Value, &d); err == nil && strings.EqualFold(d.Properties.UniqueID, name) {
+			return &d, nil
+		}
+	}
+	return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "No disk has the export name '%s'.", name)
+}
+
+// AllDisks lists every disk of every subscription.
+func (s *Service) AllDisks(ctx context.Context) ([]*DiskResource, error) {
+	docs, err := s.p.Store.List(ctx, "resource", store.ListQuery{Type: DiskType})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*DiskResource, 0, len(docs))
+	for _, doc := range docs {
+		var d DiskResource
+		if err := jsonUnmarshal(doc.Value, &d); err == nil {
+			out = append(out, &d)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,278 @@
+package compute
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+// Grant is one SAS access grant (beginGetAccess) on a disk or snapshot.
+type Grant struct {
+	ID         string    `json:"id"`
+	ResourceID string    `json:"resourceId"`
+	UniqueID   string    `json:"uniqueId"` // of the disk or snapshot at grant time
+	Access     string    `json:"access"`   // Read or Write
+	Expiry     time.Time `json:"expiry"`
+	Created    time.Time `json:"created"`
+	Revoked    bool      `json:"revoked,omitempty"`
+}
+
+// IsSnapshot reports whether the grant is on a snapshot.
+func (g *Grant) IsSnapshot() bool {
+	rid, err := arm.ParseID(g.ResourceID)
+	return err == nil && rid.IsType(SnapshotType)
+}
+
+// CanWrite reports whether the grant allows writes.
+func (g *Grant) CanWrite() bool { return g.Access == "Write" }
+
+const (
+	grantKind  = "compute.sas"
+	sasKeyKind = "config"
+	sasKeyKey  = "compute.saskey"
+)
+
+// SAS verification failures.
+var (
+	ErrSASInvalid = errors.New("the SAS signature is invalid")
+	ErrSASExpired = errors.New("the SAS has expired")
+	ErrSASRevoked = errors.New("the SAS was revoked (endGetAccess)")
+)
+
+func grantScope(resourceID string) string { return strings.ToLower(resourceID) + "/" }
+
+// sasKey loads (creating) the HMAC key SAS tokens are signed with.
+func (s *Service) sasKey(ctx context.Context) ([]byte, error) {
+	d, err := s.p.Store.Get(ctx, sasKeyKind, sasKeyKey)
+	if err == nil {
+		var v struct {
+			Key []byte `json:"key"`
+		}
+		if err := json.Unmarshal(d.Value, &v); err != nil || len(v.Key) < 32 {
+			return nil, fmt.Errorf("decode SAS key: %v", err)
+		}
+		return v.Key, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	b, _ := json.Marshal(map[string][]byte{"key": key})
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		return tx.Create(ctx, store.Doc{Kind: sasKeyKind, Key: sasKeyKey, Value: b})
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return s.sasKey(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create SAS key: %w", err)
+	}
+	return key, nil
+}
+
+// GrantAccess grants SAS access (Read or Write) to a disk or snapshot for
+// duration. Write is for disks only; granting changes the disk's state to
+// ActiveSAS (Read) or ActiveUpload (Write).
+func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, duration time.Duration) (*Grant, error) {
+	switch strings.ToLower(access) {
+	case "read":
+		access = "Read"
+	case "write":
+		access = "Write"
+	case "none":
+		return nil, arm.BadRequest("InvalidParameter", "The value 'None' of parameter 'access' is not valid for beginGetAccess; use Read or Write.")
+	default:
+		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'access' is not valid. Use Read or Write.", access)
+	}
+	if duration <= 0 {
+		return nil, arm.BadRequest("InvalidParameter", "The value of parameter 'durationInSeconds' must be a positive number of seconds.")
+	}
+	rid, err := arm.ParseID(resourceID)
+	if err != nil || !(rid.IsType(DiskType) || rid.IsType(SnapshotType)) {
+		return nil, arm.BadRequest("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
+	}
+	if _, err := s.sasKey(ctx); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	g := &Grant{ID: newGrantID(), ResourceID: rid.String(), Access: access, Expiry: now.Add(duration).Truncate(time.Second), Created: now}
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if rid.IsType(SnapshotType) {
+			if access == "Write" {
+				return arm.Conflict("OperationNotAllowed", "Snapshots are read-only; request Read access.")
+			}
+			var sn SnapshotResource
+			if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+				return err
+			}
+			g.ResourceID, g.UniqueID = sn.ID, sn.Properties.UniqueID
+		} else {
+			var d DiskResource
+			if err := rp.GetResource(ctx, tx, rid, &d); err != nil {
+				return err
+			}
+			g.ResourceID, g.UniqueID = d.ID, d.Properties.UniqueID
+			switch st := d.Properties.DiskState; {
+			case st == StateAttached:
+				return arm.Conflict("OperationNotAllowed", "Disk '%s' is attached to VM '%s'. Stop (deallocate) the VM or detach the disk before requesting SAS access.", d.Name, d.ManagedBy)
+			case access == "Write" && st == StateActiveSAS:
+				return arm.Conflict("OperationNotAllowed", "Disk '%s' already has an active read SAS; call endGetAccess before requesting Write access.", d.Name)
+			case access == "Write" && st == StateReserved:
+				return arm.Conflict("OperationNotAllowed", "Disk '%s' belongs to a deallocated VM; only Read access is allowed.", d.Name)
+			case access == "Read" && (st == StateReadyToUpload || st == StateActiveUpload):
+				return arm.Conflict("OperationNotAllowed", "Disk '%s' is awaiting an upload (state %s); request Write access, or finish the upload with endGetAccess first.", d.Name, st)
+			}
+			if access == "Write" {
+				d.Properties.DiskState = StateActiveUpload
+			} else if d.Properties.DiskState != StateReserved {
+				d.Properties.DiskState = StateActiveSAS
+			}
+			if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
+				return err
+			}
+		}
+		b, _ := json.Marshal(g)
+		return tx.Put(ctx, store.Doc{Kind: grantKind, Key: g.ID, Scope: grantScope(g.ResourceID), Value: b})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// RevokeAccess revokes every SAS of a disk or snapshot (endGetAccess) and
+// returns the disk to Unattached (or Reserved).
+func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
+	rid, err := arm.ParseID(resourceID)
+	if err != nil || !(rid.IsType(DiskType) || rid.IsType(SnapshotType)) {
+		return arm.BadRequest("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
+	}
+	return s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if rid.IsType(DiskType) {
+			var d DiskResource
+			if err := rp.GetResource(ctx, tx, rid, &d); err != nil {
+				return err
+			}
+			switch d.Properties.DiskState {
+			case StateActiveSAS, StateActiveUpload, StateReadyToUpload:
+				d.Properties.DiskState = StateUnattached
+				if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
+					return err
+				}
+			}
+		} else {
+			var sn SnapshotResource
+			if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+				return err
+			}
+		}
+		return revokeGrants(ctx, tx, rid.String())
+	})
+}
+
+func revokeGrants(ctx context.Context, tx store.Tx, resourceID string) error {
+	docs, err := tx.List(ctx, grantKind, store.ListQuery{ScopePrefix: grantScope(resourceID)})
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		var g Grant
+		if json.Unmarshal(d.Value, &g) != nil || g.Revoked {
+			continue
+		}
+		g.Revoked = true
+		b, _ := json.Marshal(&g)
+		d.Value = b
+		if err := tx.Put(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SASQuery is the signed query string of a grant (sv, sr, sp, se, sig).
+func (s *Service) SASQuery(ctx context.Context, g *Grant) (string, error) {
+	key, err := s.sasKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{}
+	q.Set("sv", "2018-03-28")
+	q.Set("sr", "b")
+	q.Set("sp", sasPerm(g.Access))
+	q.Set("se", g.Expiry.UTC().Format(time.RFC3339))
+	q.Set("sig", sign(key, g.ID, q))
+	return q.Encode(), nil
+}
+
+func sasPerm(access string) string {
+	if access == "Write" {
+		return "rw"
+	}
+	return "r"
+}
+
+func sign(key []byte, grantID string, q url.Values) string {
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n%s", grantID, q.Get("sv"), q.Get("sr"), q.Get("sp"), q.Get("se"))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// VerifySAS checks a SAS (grant id from the URL path, signed query) and
+// returns its live grant. Errors wrap ErrSASInvalid, ErrSASExpired or
+// ErrSASRevoked.
+func (s *Service) VerifySAS(ctx context.Context, grantID string, q url.Values) (*Grant, error) {
+	key, err := s.sasKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := base64.StdEncoding.DecodeString(q.Get("sig"))
+	if err != nil || !hmac.Equal(sig, mustDecode(sign(key, grantID, q))) {
+		return nil, ErrSASInvalid
+	}
+	d, err := s.p.Store.Get(ctx, grantKind, grantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrSASRevoked
+	}
+	if err != nil {
+		return nil, err
+	}
+	var g Grant
+	if err := json.Unmarshal(d.Value, &g); err != nil {
+		return nil, fmt.Errorf("decode grant: %w", err)
+	}
+	if q.Get("sp") != sasPerm(g.Access) || q.Get("se") != g.Expiry.UTC().Format(time.RFC3339) {
+		return nil, ErrSASInvalid
+	}
+	if g.Revoked {
+		return nil, ErrSASRevoked
+	}
+	if !s.now().Before(g.Expiry) {
+		return nil, ErrSASExpired
+	}
+	return &g, nil
+}
+
+func mustDecode(s string) []byte {
+	b, _ := base64.StdEncoding.DecodeString(s)
+	return b
+}
+
+func newGrantID() string {
+	var b [18]byte
+	rand.Read(b[:])
+	return "sas-" + strings.ToLower(base64.RawURLEncoding.EncodeToString(b[:]))
+}

@@ -1,0 +1,214 @@
+// Package compute is Safehold's Microsoft.Compute domain: managed disks
+// (live volumes), snapshots (stored through the snapshot engine) and
+// virtual machines (sets of disks). It knows nothing of ARM wire routing;
+// rp/compute serves it over ARM, the SAS page-blob data plane and NBD.
+//
+// The resource bodies it stores are the ARM documents Azure returns (so the
+// generic resource listings and cascading deletes see them); the domain
+// types (Disk, Snapshot, VM) are what other services use.
+package compute
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/blob/local"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/volume"
+)
+
+// Resource types.
+const (
+	DiskType     = "Microsoft.Compute/disks"
+	SnapshotType = "Microsoft.Compute/snapshots"
+	VMType       = "Microsoft.Compute/virtualMachines"
+)
+
+// Disk states (Azure's DiskState).
+const (
+	StateUnattached    = "Unattached"
+	StateAttached      = "Attached"
+	StateReserved      = "Reserved"
+	StateActiveSAS     = "ActiveSAS"
+	StateReadyToUpload = "ReadyToUpload"
+	StateActiveUpload  = "ActiveUpload"
+)
+
+// Options configure a Service.
+type Options struct {
+	// VolumeDir holds live disks (default DataDir/volumes).
+	VolumeDir string
+	// SnapshotDir holds the operational-tier snapshot repository (default
+	// DataDir/snapshots).
+	SnapshotDir string
+	// ImportDir is the only directory disks may be imported from (createOption
+	// Import with a local sourceUri); default DataDir/import.
+	ImportDir string
+}
+
+// Service is the compute domain.
+type Service struct {
+	p    *rp.Platform
+	opts Options
+	vols *volume.Manager
+	repo *snapshot.Repository
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // per volume: captures, copies, deletes
+}
+
+const stateKind = "compute.state" // internal per-resource state, keyed by lower-case id
+
+// resourceState is the internal state kept next to a disk or snapshot document.
+type resourceState struct {
+	Base     snapshot.ID `json:"base,omitempty"`     // disk: the engine snapshot its change map is relative to
+	EngineID snapshot.ID `json:"engineId,omitempty"` // snapshot: its engine manifest
+}
+
+// New opens the volumes directory and the operational-tier snapshot
+// repository under p.DataDir.
+func New(p *rp.Platform, opts Options) (*Service, error) {
+	if opts.VolumeDir == "" {
+		opts.VolumeDir = filepath.Join(p.DataDir, "volumes")
+	}
+	if opts.SnapshotDir == "" {
+		opts.SnapshotDir = filepath.Join(p.DataDir, "snapshots")
+	}
+	if opts.ImportDir == "" {
+		opts.ImportDir = filepath.Join(p.DataDir, "import")
+	}
+	if volume.BlockSize != snapshot.BlockSize {
+		return nil, fmt.Errorf("open compute: volume block size %d differs from the snapshot engine's %d", volume.BlockSize, snapshot.BlockSize)
+	}
+	vols, err := volume.Open(opts.VolumeDir)
+	if err != nil {
+		return nil, err
+	}
+	be, err := local.Open(filepath.Join(opts.SnapshotDir, "repo"))
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	repo, err := snapshot.Open(context.Background(), be, filepath.Join(opts.SnapshotDir, "cache"), snapshot.Options{})
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}}
+	p.OnDelete(VMType, 10, func(ctx context.Context, id string) error { return s.DeleteVM(ctx, id) })
+	p.OnDelete(DiskType, 20, func(ctx context.Context, id string) error { return s.DeleteDisk(ctx, id) })
+	p.OnDelete(SnapshotType, 20, func(ctx context.Context, id string) error { return s.DeleteSnapshot(ctx, id) })
+	return s, nil
+}
+
+// Close saves the volumes' change maps and closes the repository (a clean stop).
+func (s *Service) Close() error {
+	err := s.vols.Close()
+	if cerr := s.repo.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Platform is the platform the service runs on.
+func (s *Service) Platform() *rp.Platform { return s.p }
+
+// Repository is the operational-tier snapshot repository.
+func (s *Service) Repository() *snapshot.Repository { return s.repo }
+
+// Volumes is the live-disk manager.
+func (s *Service) Volumes() *volume.Manager { return s.vols }
+
+// ImportDir is the directory local imports must come from.
+func (s *Service) ImportDir() string { return s.opts.ImportDir }
+
+// lockVolumes serializes captures, copies and deletes of the given
+// volumes (taken in a fixed order, so several at once never deadlock).
+func (s *Service) lockVolumes(ids ...string) func() {
+	ids = append([]string(nil), ids...)
+	sort.Strings(ids)
+	var ms []*sync.Mutex
+	s.mu.Lock()
+	for i, id := range ids {
+		if i > 0 && ids[i-1] == id {
+			continue
+		}
+		m := s.locks[id]
+		if m == nil {
+			m = &sync.Mutex{}
+			s.locks[id] = m
+		}
+		ms = append(ms, m)
+	}
+	s.mu.Unlock()
+	for _, m := range ms {
+		m.Lock()
+	}
+	return func() {
+		for i := len(ms) - 1; i >= 0; i-- {
+			ms[i].Unlock()
+		}
+	}
+}
+
+func stateKey(id string) string { return strings.ToLower(id) }
+
+func getState(ctx context.Context, r store.Reader, id string) (resourceState, error) {
+	var st resourceState
+	d, err := r.Get(ctx, stateKind, stateKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	err = json.Unmarshal(d.Value, &st)
+	return st, err
+}
+
+func putState(ctx context.Context, tx store.Tx, id string, st resourceState) error {
+	b, _ := json.Marshal(st)
+	return tx.Put(ctx, store.Doc{Kind: stateKind, Key: stateKey(id), Value: b})
+}
+
+func deleteState(ctx context.Context, tx store.Tx, id string) error {
+	err := tx.Delete(ctx, stateKind, stateKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// parseTyped parses id and checks its resource type.
+func parseTyped(id, typ string) (arm.ResourceID, error) {
+	rid, err := arm.ParseID(id)
+	if err != nil || !rid.IsType(typ) || rid.ResourceGroup == "" {
+		return arm.ResourceID{}, arm.BadRequest("InvalidParameter", "'%s' is not a valid %s resource id.", id, typ)
+	}
+	return rid, nil
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (s *Service) now() time.Time { return s.p.Now().UTC() }
+
+const gib = int64(1) << 30
+
+func sizeGB(bytes int64) int64 { return (bytes + gib - 1) / gib }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,434 @@
+package compute
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/volume"
+)
+
+// SnapshotProperties are the properties Azure returns for a snapshot.
+type SnapshotProperties struct {
+	CreationData        CreationData `json:"creationData"`
+	DiskSizeGB          int64        `json:"diskSizeGB"`
+	DiskSizeBytes       int64        `json:"diskSizeBytes"`
+	DiskState           string       `json:"diskState"`
+	ProvisioningState   string       `json:"provisioningState"`
+	TimeCreated         time.Time    `json:"timeCreated"`
+	UniqueID            string       `json:"uniqueId"`
+	Incremental         bool         `json:"incremental"`
+	IncrementalFamilyID string       `json:"incrementalSnapshotFamilyId,omitempty"`
+	OSType              string       `json:"osType,omitempty"`
+	HyperVGeneration    string       `json:"hyperVGeneration,omitempty"`
+	Encryption          *Encryption  `json:"encryption,omitempty"`
+	NetworkAccessPolicy string       `json:"networkAccessPolicy,omitempty"`
+	PublicNetworkAccess string       `json:"publicNetworkAccess,omitempty"`
+	CompletionPercent   float32      `json:"completionPercent"`
+}
+
+// SnapshotResource is the stored ARM body of a snapshot (Azure's Snapshot model).
+type SnapshotResource struct {
+	ID         string             `json:"id"`
+	Name       string             `json:"name"`
+	Type       string             `json:"type"`
+	Location   string             `json:"location"`
+	Tags       map[string]string  `json:"tags,omitempty"`
+	ManagedBy  string             `json:"managedBy,omitempty"`
+	SKU        *SKU               `json:"sku,omitempty"`
+	Properties SnapshotProperties `json:"properties"`
+}
+
+// SnapshotSpec names one snapshot to take.
+type SnapshotSpec struct {
+	DiskID      string
+	SnapshotID  string // full ARM id of the Microsoft.Compute/snapshots resource to create
+	Incremental bool
+	Tags        map[string]string
+	Location    string // default: the disk's
+}
+
+// Snapshot is a disk snapshot.
+type Snapshot struct {
+	ID, Name, Location, SourceDiskID string
+	SizeBytes                        int64
+	Incremental                      bool
+	TimeCreated                      time.Time
+	EngineID                         snapshot.ID
+	UniqueID                         string
+	Tags                             map[string]string
+	Stats                            snapshot.Stats // of the capture (zero when loaded later)
+}
+
+func (sn *SnapshotResource) domain(eid snapshot.ID) *Snapshot {
+	return &Snapshot{ID: sn.ID, Name: sn.Name, Location: sn.Location, SourceDiskID: sn.Properties.CreationData.SourceResourceID,
+		SizeBytes: sn.Properties.DiskSizeBytes, Incremental: sn.Properties.Incremental, TimeCreated: sn.Properties.TimeCreated,
+		EngineID: eid, UniqueID: sn.Properties.UniqueID, Tags: sn.Tags}
+}
+
+// SnapshotResource returns a snapshot's ARM body.
+func (s *Service) SnapshotResource(ctx context.Context, id string) (*SnapshotResource, error) {
+	rid, err := parseTyped(id, SnapshotType)
+	if err != nil {
+		return nil, err
+	}
+	var sn SnapshotResource
+	if err := rp.GetResource(ctx, s.p.Store, rid, &sn); err != nil {
+		return nil, err
+	}
+	return &sn, nil
+}
+
+func (s *Service) snapshotEngineID(ctx context.Context, id string) (*SnapshotResource, snapshot.ID, error) {
+	sn, err := s.SnapshotResource(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := getState(ctx, s.p.Store, sn.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	if st.EngineID == "" {
+		return nil, "", fmt.Errorf("snapshot %s has no stored content", sn.Name)
+	}
+	return sn, st.EngineID, nil
+}
+
+// Snapshot returns a snapshot; 404 ResourceNotFound when absent.
+func (s *Service) Snapshot(ctx context.Context, id string) (*Snapshot, error) {
+	sn, eid, err := s.snapshotEngineID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return sn.domain(eid), nil
+}
+
+// ListSnapshots lists the snapshots under scope (a subscription or resource group id).
+func (s *Service) ListSnapshots(ctx context.Context, scope string) ([]*SnapshotResource, error) {
+	return rp.ListResources[*SnapshotResource](ctx, s.p.Store, SnapshotType, scope)
+}
+
+// CheckSnapshotSpecs validates snapshot specs without taking anything.
+func (s *Service) CheckSnapshotSpecs(ctx context.Context, specs []SnapshotSpec) error {
+	if len(specs) == 0 {
+		return arm.BadRequest("InvalidParameter", "No disks to snapshot.")
+	}
+	seen := map[string]bool{}
+	for _, sp := range specs {
+		rid, err := parseTyped(sp.SnapshotID, SnapshotType)
+		if err != nil {
+			return err
+		}
+		if err := rp.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+			return err
+		}
+		if seen[stateKey(sp.SnapshotID)] {
+			return arm.BadRequest("InvalidParameter", "Snapshot '%s' is listed twice.", rid.Name())
+		}
+		seen[stateKey(sp.SnapshotID)] = true
+		if ok, err := rp.ResourceExists(ctx, s.p.Store, rid.String()); err != nil {
+			return err
+		} else if ok {
+			return arm.Conflict("Conflict", "Snapshot '%s' already exists.", rid.Name())
+		}
+		d, err := s.DiskResource(ctx, sp.DiskID)
+		if err != nil {
+			return err
+		}
+		if d.Properties.DiskState == StateReadyToUpload || d.Properties.DiskState == StateActiveUpload {
+			return arm.Conflict("OperationNotAllowed", "Disk '%s' is in state %s; finish the upload with endGetAccess before taking a snapshot.", d.Name, d.Properties.DiskState)
+		}
+	}
+	return nil
+}
+
+// SnapshotDisks freezes all the listed disks at ONE instant, captures each
+// through the engine (incremental against the disk's previous snapshot
+// when Incremental), creates the Microsoft.Compute/snapshots resources and
+// returns when all are durable. Writes racing the call land either wholly
+// before the instant (and in the snapshots) or after it (and in none).
+func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progress func(doneBytes, totalBytes int64)) ([]*Snapshot, error) {
+	if err := s.CheckSnapshotSpecs(ctx, specs); err != nil {
+		return nil, err
+	}
+	disks := make([]*DiskResource, len(specs))
+	uids := make([]string, len(specs))
+	for i, sp := range specs {
+		d, err := s.DiskResource(ctx, sp.DiskID)
+		if err != nil {
+			return nil, err
+		}
+		disks[i], uids[i] = d, d.Properties.UniqueID
+	}
+	unlock := s.lockVolumes(uids...)
+	defer unlock()
+	vols := make([]*volume.Volume, len(specs))
+	bases := make([]snapshot.ID, len(specs))
+	for i, d := range disks {
+		v, err := s.vols.Get(d.Properties.UniqueID)
+		if err != nil {
+			return nil, fmt.Errorf("open disk %s: %w", d.Name, err)
+		}
+		st, err := getState(ctx, s.p.Store, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		vols[i], bases[i] = v, st.Base
+	}
+	fzs, err := s.vols.Freeze(vols...)
+	if err != nil {
+		return nil, fmt.Errorf("freeze disks: %w", err)
+	}
+	instant := s.now()
+	committed := false
+	var manifests []*snapshot.Manifest
+	defer func() {
+		if committed {
+			return
+		}
+		for _, fz := range fzs {
+			fz.Abort()
+		}
+		for _, m := range manifests {
+			s.repo.Delete(context.WithoutCancel(ctx), m.ID)
+		}
+	}()
+
+	var total int64
+	for _, fz := range fzs {
+		total += fz.Size()
+	}
+	var pmu sync.Mutex
+	done := make([]int64, len(specs))
+	report := func(i int, d int64) {
+		if progress == nil {
+			return
+		}
+		pmu.Lock()
+		defer pmu.Unlock()
+		done[i] = d
+		var sum int64
+		for _, x := range done {
+			sum += x
+		}
+		progress(sum, total)
+	}
+	out := make([]*Snapshot, len(specs))
+	for i, sp := range specs {
+		fz := fzs[i]
+		opts := snapshot.CaptureOptions{Tags: map[string]string{"snapshotId": sp.SnapshotID, "diskId": disks[i].ID}}
+		if sp.Incremental && bases[i] != "" {
+			if _, err := s.repo.Get(ctx, bases[i]); err == nil {
+				opts.Parent = bases[i]
+			}
+		}
+		if opts.Parent != "" {
+			base, ranges, ok := fz.Changes()
+			if ok && base == string(opts.Parent) {
+				opts.Changed = make([]snapshot.Range, 0, len(ranges))
+				for _, r := range ranges {
+					opts.Changed = append(opts.Changed, snapshot.Range{Off: r.Off, Len: r.Len})
+				}
+			} else {
+				opts.Scan = true
+			}
+		}
+		i := i
+		opts.Progress = func(p snapshot.Progress) {
+			// Done counts scanned bytes of what the engine reads; report against the disk size.
+			if p.Total > 0 {
+				report(i, fz.Size()*p.Done/p.Total)
+			}
+		}
+		m, st, err := s.repo.Capture(ctx, frozenSource{fz}, opts)
+		if err != nil {
+			return nil, fmt.Errorf("capture disk %s: %w", disks[i].Name, err)
+		}
+		report(i, fz.Size())
+		manifests = append(manifests, m)
+		rid, _ := arm.ParseID(sp.SnapshotID)
+		loc := sp.Location
+		if loc == "" {
+			loc = disks[i].Location
+		}
+		out[i] = &Snapshot{ID: rid.String(), Name: rid.Name(), Location: normLocation(loc), SourceDiskID: disks[i].ID,
+			SizeBytes: fz.Size(), Incremental: sp.Incremental, TimeCreated: instant, EngineID: m.ID, UniqueID: newUUID(), Tags: sp.Tags}
+		out[i].Stats = st
+	}
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		for i, sp := range specs {
+			rid, _ := arm.ParseID(sp.SnapshotID)
+			sn := out[i]
+			body := snapshotBody(sn, disks[i])
+			if err := rp.CreateResource(ctx, tx, rid, body); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return arm.Conflict("Conflict", "Snapshot '%s' already exists.", rid.Name())
+				}
+				return err
+			}
+			if err := putState(ctx, tx, rid.String(), resourceState{EngineID: sn.EngineID}); err != nil {
+				return err
+			}
+			st, err := getState(ctx, tx, disks[i].ID)
+			if err != nil {
+				return err
+			}
+			st.Base = sn.EngineID
+			if err := putState(ctx, tx, disks[i].ID, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	committed = true
+	for i, fz := range fzs {
+		fz.Commit(string(out[i].EngineID))
+	}
+	return out, nil
+}
+
+func snapshotBody(sn *Snapshot, d *DiskResource) *SnapshotResource {
+	b := &SnapshotResource{ID: sn.ID, Name: sn.Name, Type: SnapshotType, Location: sn.Location, Tags: sn.Tags,
+		SKU: &SKU{Name: "Standard_LRS", Tier: "Standard"},
+		Properties: SnapshotProperties{
+			CreationData:  CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
+			DiskSizeBytes: sn.SizeBytes, DiskSizeGB: sizeGB(sn.SizeBytes), DiskState: StateUnattached, ProvisioningState: "Succeeded",
+			TimeCreated: sn.TimeCreated, UniqueID: sn.UniqueID, Incremental: sn.Incremental, OSType: d.Properties.OSType,
+			HyperVGeneration: d.Properties.HyperVGeneration, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
+			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled", CompletionPercent: 100}}
+	if sn.Incremental {
+		b.Properties.IncrementalFamilyID = d.Properties.UniqueID
+	}
+	return b
+}
+
+// frozenSource adapts a volume freeze to the engine's Source and DataRanger.
+type frozenSource struct{ fz *volume.Freeze }
+
+func (f frozenSource) Size() int64                             { return f.fz.Size() }
+func (f frozenSource) ReadAt(p []byte, off int64) (int, error) { return f.fz.ReadAt(p, off) }
+func (f frozenSource) DataRanges(off, n int64) ([]snapshot.Range, error) {
+	rs, err := f.fz.DataRanges(off, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]snapshot.Range, len(rs))
+	for i, r := range rs {
+		out[i] = snapshot.Range{Off: r.Off, Len: r.Len}
+	}
+	return out, nil
+}
+
+// UpdateSnapshotTags replaces a snapshot's tags.
+func (s *Service) UpdateSnapshotTags(ctx context.Context, id string, tags map[string]string) (*SnapshotResource, error) {
+	rid, err := parseTyped(id, SnapshotType)
+	if err != nil {
+		return nil, err
+	}
+	var sn SnapshotResource
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+			return err
+		}
+		if tags != nil {
+			sn.Tags = tags
+		}
+		return rp.PutResource(ctx, tx, rid, &sn)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sn, nil
+}
+
+// DeleteSnapshot removes a snapshot resource and its engine manifest. Other
+// snapshots never depend on it.
+func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
+	rid, err := parseTyped(id, SnapshotType)
+	if err != nil {
+		return err
+	}
+	var eid snapshot.ID
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		var sn SnapshotResource
+		if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+			return err
+		}
+		st, err := getState(ctx, tx, sn.ID)
+		if err != nil {
+			return err
+		}
+		eid = st.EngineID
+		if err := revokeGrants(ctx, tx, sn.ID); err != nil {
+			return err
+		}
+		if err := rp.DeleteResource(ctx, tx, rid); err != nil {
+			return err
+		}
+		return deleteState(ctx, tx, sn.ID)
+	})
+	if err != nil {
+		return err
+	}
+	if eid != "" {
+		if err := s.repo.Delete(ctx, eid); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+			return fmt.Errorf("delete snapshot content: %w", err)
+		}
+	}
+	return nil
+}
+
+// CreateDiskFromSnapshot creates a new managed disk (the restore path) with
+// the snapshot's content; 409 if diskID exists.
+func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID, location string, tags map[string]string) (*Disk, error) {
+	if location == "" {
+		sn, err := s.SnapshotResource(ctx, snapshotID)
+		if err != nil {
+			return nil, err
+		}
+		location = sn.Location
+	}
+	return s.CreateDisk(ctx, DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Copy", SourceID: snapshotID})
+}
+
+// CreateDiskFromRepository creates a new managed disk from manifest id of
+// another repository (the vault tier); 409 if diskID exists.
+func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, diskID, location string, tags map[string]string) (*Disk, error) {
+	spec := DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Restore"}
+	if err := s.CheckDiskSpec(ctx, &spec); err != nil {
+		return nil, err
+	}
+	rid, _ := arm.ParseID(diskID)
+	if ok, err := rp.ResourceExists(ctx, s.p.Store, rid.String()); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
+	}
+	uid := newUUID()
+	size, err := s.restoreVolume(ctx, repo, id, uid)
+	if err != nil {
+		s.vols.Remove(uid)
+		return nil, err
+	}
+	d := &DiskResource{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(location), Tags: tags, SKU: skuOf(""),
+		Properties: DiskProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
+			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
+			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
+	st := resourceState{}
+	if repo == s.repo {
+		st.Base = id
+	}
+	return s.storeNewDisk(ctx, d, st)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

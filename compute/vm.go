@@ -1,0 +1,507 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+// Power states of a VM (the suffix of its PowerState/ status code).
+const (
+	PowerRunning     = "running"
+	PowerStopped     = "stopped"
+	PowerDeallocated = "deallocated"
+)
+
+// ManagedDiskRef references a managed disk from a VM.
+type ManagedDiskRef struct {
+	ID                 string `json:"id"`
+	StorageAccountType string `json:"storageAccountType,omitempty"`
+}
+
+// VMOSDisk is a VM's OS disk.
+type VMOSDisk struct {
+	Name         string          `json:"name,omitempty"`
+	OSType       string          `json:"osType,omitempty"`
+	CreateOption string          `json:"createOption"`
+	Caching      string          `json:"caching,omitempty"`
+	DiskSizeGB   int64           `json:"diskSizeGB,omitempty"`
+	ManagedDisk  *ManagedDiskRef `json:"managedDisk,omitempty"`
+	DeleteOption string          `json:"deleteOption,omitempty"`
+}
+
+// VMDataDiskBody is a VM's data disk.
+type VMDataDiskBody struct {
+	Lun          int32           `json:"lun"`
+	Name         string          `json:"name,omitempty"`
+	CreateOption string          `json:"createOption"`
+	Caching      string          `json:"caching,omitempty"`
+	DiskSizeGB   int64           `json:"diskSizeGB,omitempty"`
+	ManagedDisk  *ManagedDiskRef `json:"managedDisk,omitempty"`
+	DeleteOption string          `json:"deleteOption,omitempty"`
+}
+
+// VMStorageProfile is a VM's storage profile.
+type VMStorageProfile struct {
+	OSDisk    *VMOSDisk        `json:"osDisk,omitempty"`
+	DataDisks []VMDataDiskBody `json:"dataDisks"`
+}
+
+// VMProperties are the properties of a VM body.
+type VMProperties struct {
+	VMID              string           `json:"vmId"`
+	ProvisioningState string           `json:"provisioningState"`
+	TimeCreated       time.Time        `json:"timeCreated"`
+	HardwareProfile   map[string]any   `json:"hardwareProfile,omitempty"`
+	StorageProfile    VMStorageProfile `json:"storageProfile"`
+	OSProfile         map[string]any   `json:"osProfile,omitempty"`
+	NetworkProfile    map[string]any   `json:"networkProfile,omitempty"`
+	InstanceView      *VMInstanceView  `json:"instanceView,omitempty"`
+}
+
+// VMResource is the stored ARM body of a VM (Azure's VirtualMachine model).
+type VMResource struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Zones      []string          `json:"zones,omitempty"`
+	Properties VMProperties      `json:"properties"`
+}
+
+// InstanceViewStatus is one status of an instance view.
+type InstanceViewStatus struct {
+	Code          string     `json:"code"`
+	Level         string     `json:"level"`
+	DisplayStatus string     `json:"displayStatus"`
+	Time          *time.Time `json:"time,omitempty"`
+}
+
+// DiskInstanceView is a disk's entry in a VM instance view.
+type DiskInstanceView struct {
+	Name     string               `json:"name"`
+	Statuses []InstanceViewStatus `json:"statuses"`
+}
+
+// VMInstanceView is a VM's instance view.
+type VMInstanceView struct {
+	ComputerName string               `json:"computerName,omitempty"`
+	OSName       string               `json:"osName,omitempty"`
+	Disks        []DiskInstanceView   `json:"disks"`
+	Statuses     []InstanceViewStatus `json:"statuses"`
+}
+
+// VMDataDisk is a data disk of a VM.
+type VMDataDisk struct {
+	Lun    int32
+	DiskID string
+	Name   string
+}
+
+// VM is a virtual machine: the set of its disks.
+type VM struct {
+	ID, Name, Location, ResourceGroup, SubscriptionID string
+	OSDiskID                                          string
+	DataDiskIDs                                       []string
+	VMID                                              string
+	PowerState                                        string
+	DataDisks                                         []VMDataDisk
+	OSType                                            string
+	VMSize                                            string
+	Tags                                              map[string]string
+}
+
+// VMSpec describes a VM to create or update.
+type VMSpec struct {
+	ID, Location string
+	Tags         map[string]string
+	VMSize       string
+	OSDiskID     string
+	OSType       string
+	DataDisks    []VMDataDisk
+	// Profiles the caller gave, kept as given.
+	HardwareProfile, OSProfile, NetworkProfile map[string]any
+}
+
+type vmState struct {
+	PowerState string `json:"powerState"`
+}
+
+func (v *VMResource) domain(power string) *VM {
+	rid, _ := arm.ParseID(v.ID)
+	vm := &VM{ID: v.ID, Name: v.Name, Location: v.Location, ResourceGroup: rid.ResourceGroup, SubscriptionID: rid.SubscriptionID,
+		VMID: v.Properties.VMID, PowerState: power, Tags: v.Tags}
+	if od := v.Properties.StorageProfile.OSDisk; od != nil && od.ManagedDisk != nil {
+		vm.OSDiskID, vm.OSType = od.ManagedDisk.ID, od.OSType
+	}
+	for _, dd := range v.Properties.StorageProfile.DataDisks {
+		if dd.ManagedDisk != nil {
+			vm.DataDiskIDs = append(vm.DataDiskIDs, dd.ManagedDisk.ID)
+			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name})
+		}
+	}
+	if hp := v.Properties.HardwareProfile; hp != nil {
+		vm.VMSize, _ = hp["vmSize"].(string)
+	}
+	return vm
+}
+
+// DiskIDs are all the VM's disks, OS disk first.
+func (vm *VM) DiskIDs() []string {
+	var out []string
+	if vm.OSDiskID != "" {
+		out = append(out, vm.OSDiskID)
+	}
+	return append(out, vm.DataDiskIDs...)
+}
+
+func (s *Service) vmPower(ctx context.Context, r store.Reader, id string) string {
+	d, err := r.Get(ctx, stateKind, stateKey(id)+"#vm")
+	if err != nil {
+		return PowerRunning
+	}
+	var st vmState
+	if jsonUnmarshal(d.Value, &st) != nil || st.PowerState == "" {
+		return PowerRunning
+	}
+	return st.PowerState
+}
+
+func putPower(ctx context.Context, tx store.Tx, id, power string) error {
+	b, _ := jsonMarshal(vmState{PowerState: power})
+	return tx.Put(ctx, store.Doc{Kind: stateKind, Key: stateKey(id) + "#vm", Value: b})
+}
+
+// VMResource returns a VM's ARM body.
+func (s *Service) VMResource(ctx context.Context, id string) (*VMResource, error) {
+	rid, err := parseTyped(id, VMType)
+	if err != nil {
+		return nil, err
+	}
+	var v VMResource
+	if err := rp.GetResource(ctx, s.p.Store, rid, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// VM returns a VM; 404 ResourceNotFound when absent.
+func (s *Service) VM(ctx context.Context, id string) (*VM, error) {
+	v, err := s.VMResource(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return v.domain(s.vmPower(ctx, s.p.Store, v.ID)), nil
+}
+
+// ListVMs lists the VMs of a subscription.
+func (s *Service) ListVMs(ctx context.Context, subscriptionID string) ([]*VM, error) {
+	vs, err := s.ListVMResources(ctx, "/subscriptions/"+subscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*VM, len(vs))
+	for i, v := range vs {
+		out[i] = v.domain(s.vmPower(ctx, s.p.Store, v.ID))
+	}
+	return out, nil
+}
+
+// ListVMResources lists VM bodies under scope.
+func (s *Service) ListVMResources(ctx context.Context, scope string) ([]*VMResource, error) {
+	return rp.ListResources[*VMResource](ctx, s.p.Store, VMType, scope)
+}
+
+// CreateVM creates or updates a VM from managed disks: the disks in spec
+// are attached (diskState Attached, managedBy the VM), disks no longer
+// listed are detached.
+func (s *Service) CreateVM(ctx context.Context, spec VMSpec) (*VM, error) {
+	_, vm, err := s.PutVM(ctx, spec)
+	return vm, err
+}
+
+// PutVM is CreateVM returning also whether the VM was created.
+func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
+	rid, err := parseTyped(spec.ID, VMType)
+	if err != nil {
+		return false, nil, err
+	}
+	if err := rp.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+		return false, nil, err
+	}
+	if spec.Location == "" {
+		return false, nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+	}
+	loc := normLocation(spec.Location)
+	if spec.OSDiskID == "" {
+		return false, nil, arm.BadRequest("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null). Attach an existing managed disk as the OS disk (createOption Attach).")
+	}
+	luns := map[int32]bool{}
+	ids := map[string]bool{stateKey(spec.OSDiskID): true}
+	for _, dd := range spec.DataDisks {
+		if dd.DiskID == "" {
+			return false, nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[lun %d].managedDisk.id' is missing (null). Attach an existing managed disk.", dd.Lun)
+		}
+		if dd.Lun < 0 || dd.Lun > 63 {
+			return false, nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'lun' is out of range. Use 0 to 63.", dd.Lun)
+		}
+		if luns[dd.Lun] {
+			return false, nil, arm.BadRequest("InvalidParameter", "Two data disks use lun %d. Give each data disk its own lun.", dd.Lun)
+		}
+		luns[dd.Lun] = true
+		if ids[stateKey(dd.DiskID)] {
+			return false, nil, arm.BadRequest("InvalidParameter", "Disk '%s' is listed twice in the VM's storage profile.", dd.DiskID)
+		}
+		ids[stateKey(dd.DiskID)] = true
+	}
+	created := false
+	var body VMResource
+	power := PowerRunning
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		var old VMResource
+		err := rp.GetResource(ctx, tx, rid, &old)
+		var ae *arm.Error
+		switch {
+		case err == nil:
+			if !strings.EqualFold(old.Location, loc) {
+				return arm.Conflict("InvalidParameter", "The VM '%s' is in location '%s'; its location cannot change to '%s'.", old.Name, old.Location, loc)
+			}
+			power = s.vmPower(ctx, tx, old.ID)
+		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			created = true
+		default:
+			return err
+		}
+		diskState := StateAttached
+		if power == PowerDeallocated {
+			diskState = StateReserved
+		}
+		vmID := rid.String()
+		if !created {
+			vmID = old.ID
+		}
+		attach := func(id string) (*DiskResource, error) {
+			did, err := parseTyped(id, DiskType)
+			if err != nil {
+				return nil, err
+			}
+			var d DiskResource
+			if err := rp.GetResource(ctx, tx, did, &d); err != nil {
+				var ae *arm.Error
+				if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+					return nil, arm.Errorf(http.StatusNotFound, "NotFound", "Disk '%s' was not found. Create the managed disk before attaching it.", id)
+				}
+				return nil, err
+			}
+			if !strings.EqualFold(d.Location, loc) {
+				return nil, arm.BadRequest("InvalidParameter", "Disk '%s' is in location '%s', which differs from the VM's location '%s'. A VM can only use disks in its own region.", d.Name, d.Location, loc)
+			}
+			if d.ManagedBy != "" && !arm.EqualIDs(d.ManagedBy, vmID) {
+				return nil, arm.Conflict("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Detach it from that VM first.", d.Name, d.ManagedBy)
+			}
+			switch d.Properties.DiskState {
+			case StateActiveSAS, StateActiveUpload, StateReadyToUpload:
+				return nil, arm.Conflict("OperationNotAllowed", "Disk '%s' is in state %s; call endGetAccess before attaching it to a VM.", d.Name, d.Properties.DiskState)
+			}
+			d.ManagedBy, d.Properties.DiskState = vmID, diskState
+			return &d, rp.PutResource(ctx, tx, did, &d)
+		}
+		osd, err := attach(spec.OSDiskID)
+		if err != nil {
+			return err
+		}
+		osType := firstNonEmpty(spec.OSType, osd.Properties.OSType)
+		if osType == "" {
+			osType = "Linux"
+		}
+		body = VMResource{ID: vmID, Name: rid.Name(), Type: VMType, Location: loc, Tags: spec.Tags,
+			Properties: VMProperties{VMID: newUUID(), ProvisioningState: "Succeeded", TimeCreated: s.now(),
+				HardwareProfile: spec.HardwareProfile, OSProfile: spec.OSProfile, NetworkProfile: spec.NetworkProfile,
+				StorageProfile: VMStorageProfile{DataDisks: []VMDataDiskBody{},
+					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: "Attach", Caching: "ReadWrite", DiskSizeGB: osd.Properties.DiskSizeGB,
+						ManagedDisk: &ManagedDiskRef{ID: osd.ID, StorageAccountType: osd.SKU.Name}, DeleteOption: "Detach"}}}}
+		if !created {
+			body.Name, body.Properties.VMID, body.Properties.TimeCreated = old.Name, old.Properties.VMID, old.Properties.TimeCreated
+			if spec.Tags == nil {
+				body.Tags = old.Tags
+			}
+			if spec.HardwareProfile == nil {
+				body.Properties.HardwareProfile = old.Properties.HardwareProfile
+			}
+			if spec.OSProfile == nil {
+				body.Properties.OSProfile = old.Properties.OSProfile
+			}
+			if spec.NetworkProfile == nil {
+				body.Properties.NetworkProfile = old.Properties.NetworkProfile
+			}
+		}
+		if body.Properties.HardwareProfile == nil {
+			body.Properties.HardwareProfile = map[string]any{"vmSize": firstNonEmpty(spec.VMSize, "Standard_D2s_v3")}
+		} else if spec.VMSize != "" {
+			body.Properties.HardwareProfile["vmSize"] = spec.VMSize
+		}
+		for _, dd := range spec.DataDisks {
+			d, err := attach(dd.DiskID)
+			if err != nil {
+				return err
+			}
+			body.Properties.StorageProfile.DataDisks = append(body.Properties.StorageProfile.DataDisks, VMDataDiskBody{Lun: dd.Lun, Name: d.Name,
+				CreateOption: "Attach", Caching: "None", DiskSizeGB: d.Properties.DiskSizeGB,
+				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: "Detach"})
+		}
+		if !created {
+			// Detach the disks the new profile no longer lists.
+			for _, id := range old.domain("").DiskIDs() {
+				if !ids[stateKey(id)] {
+					if err := detachDisk(ctx, tx, id, old.ID); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if created {
+			if err := putPower(ctx, tx, rid.String(), PowerRunning); err != nil {
+				return err
+			}
+		}
+		return rp.PutResource(ctx, tx, rid, &body)
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	return created, body.domain(power), nil
+}
+
+func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string) error {
+	did, err := arm.ParseID(diskID)
+	if err != nil {
+		return nil
+	}
+	var d DiskResource
+	if err := rp.GetResource(ctx, tx, did, &d); err != nil {
+		return nil // already gone
+	}
+	if !arm.EqualIDs(d.ManagedBy, vmID) {
+		return nil
+	}
+	d.ManagedBy, d.Properties.DiskState = "", StateUnattached
+	return rp.PutResource(ctx, tx, did, &d)
+}
+
+// DeleteVM deletes a VM and detaches its disks (they are kept, as Azure's
+// default deleteOption Detach does).
+func (s *Service) DeleteVM(ctx context.Context, id string) error {
+	rid, err := parseTyped(id, VMType)
+	if err != nil {
+		return err
+	}
+	return s.p.Store.Update(ctx, func(tx store.Tx) error {
+		var v VMResource
+		if err := rp.GetResource(ctx, tx, rid, &v); err != nil {
+			return err
+		}
+		for _, did := range v.domain("").DiskIDs() {
+			if err := detachDisk(ctx, tx, did, v.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Delete(ctx, stateKind, stateKey(v.ID)+"#vm"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return rp.DeleteResource(ctx, tx, rid)
+	})
+}
+
+// SetPowerState moves a VM to running, stopped or deallocated (start,
+// powerOff, deallocate, restart). Deallocated VMs' disks are Reserved.
+func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, error) {
+	rid, err := parseTyped(id, VMType)
+	if err != nil {
+		return nil, err
+	}
+	var v VMResource
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.GetResource(ctx, tx, rid, &v); err != nil {
+			return err
+		}
+		diskState := StateAttached
+		if power == PowerDeallocated {
+			diskState = StateReserved
+		}
+		for _, did := range v.domain("").DiskIDs() {
+			drid, err := arm.ParseID(did)
+			if err != nil {
+				continue
+			}
+			var d DiskResource
+			if rp.GetResource(ctx, tx, drid, &d) != nil || !arm.EqualIDs(d.ManagedBy, v.ID) {
+				continue
+			}
+			if d.Properties.DiskState == StateActiveSAS && power != PowerDeallocated {
+				return arm.Conflict("OperationNotAllowed", "Disk '%s' has an active SAS; call endGetAccess before starting the VM.", d.Name)
+			}
+			if d.Properties.DiskState != StateActiveSAS {
+				d.Properties.DiskState = diskState
+			}
+			if err := rp.PutResource(ctx, tx, drid, &d); err != nil {
+				return err
+			}
+		}
+		return putPower(ctx, tx, v.ID, power)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.domain(power), nil
+}
+
+// InstanceView is a VM's instance view.
+func (s *Service) InstanceView(ctx context.Context, id string) (*VMInstanceView, error) {
+	v, err := s.VMResource(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	power := s.vmPower(ctx, s.p.Store, v.ID)
+	t := s.now()
+	display := map[string]string{PowerRunning: "VM running", PowerStopped: "VM stopped", PowerDeallocated: "VM deallocated"}[power]
+	iv := &VMInstanceView{ComputerName: v.Name, Disks: []DiskInstanceView{}, Statuses: []InstanceViewStatus{
+		{Code: "ProvisioningState/succeeded", Level: "Info", DisplayStatus: "Provisioning succeeded", Time: &t},
+		{Code: "PowerState/" + power, Level: "Info", DisplayStatus: display},
+	}}
+	for _, did := range v.domain(power).DiskIDs() {
+		name := did[strings.LastIndex(did, "/")+1:]
+		iv.Disks = append(iv.Disks, DiskInstanceView{Name: name, Statuses: []InstanceViewStatus{
+			{Code: "ProvisioningState/succeeded", Level: "Info", DisplayStatus: "Provisioning succeeded", Time: &t}}})
+	}
+	return iv, nil
+}
+
+// SnapshotVM freezes all of a VM's disks at one instant and snapshots
+// them; snapshotIDs maps each disk id (case-insensitive) to the snapshot
+// resource id to create.
+func (s *Service) SnapshotVM(ctx context.Context, vmID string, incremental bool, snapshotIDs map[string]string, tags map[string]string, progress func(done, total int64)) ([]*Snapshot, error) {
+	vm, err := s.VM(ctx, vmID)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]string{}
+	for k, v := range snapshotIDs {
+		byKey[stateKey(k)] = v
+	}
+	var specs []SnapshotSpec
+	for _, did := range vm.DiskIDs() {
+		sid, ok := byKey[stateKey(did)]
+		if !ok {
+			return nil, arm.BadRequest("InvalidParameter", "No snapshot id given for disk '%s' of VM '%s'.", did, vm.Name)
+		}
+		specs = append(specs, SnapshotSpec{DiskID: did, SnapshotID: sid, Incremental: incremental, Tags: tags})
+	}
+	return s.SnapshotDisks(ctx, specs, progress)
+}

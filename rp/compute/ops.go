@@ -1,0 +1,103 @@
+package compute
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/store"
+)
+
+const (
+	rgPrefix  = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute"
+	subPrefix = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute"
+)
+
+// opInput is what every compute operation carries.
+type opInput struct {
+	ResourceID string          `json:"resourceId"`
+	Spec       json.RawMessage `json:"spec,omitempty"`
+}
+
+func (pr *Provider) registerOps(rt *arm.Router) {
+	rt.Handle("GET", subPrefix+"/locations/{location}/operations/{operationId}", func(r *arm.Request) (*arm.Response, error) {
+		return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+	}, arm.Action("Microsoft.Compute/locations/operations/read"))
+	rt.Handle("GET", subPrefix+"/locations/{location}/DiskOperations/{operationId}", func(r *arm.Request) (*arm.Response, error) {
+		return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+	}, arm.Action("Microsoft.Compute/locations/DiskOperations/read"))
+	rt.Handle("GET", subPrefix+"/locations/{location}/operationResults/{operationId}", func(r *arm.Request) (*arm.Response, error) {
+		return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	}, arm.Action("Microsoft.Compute/locations/operations/read"))
+}
+
+func opPaths(r *arm.Request, location, opID string) (status, result string) {
+	base := "/subscriptions/" + r.Param("subscriptionId") + "/providers/Microsoft.Compute/locations/" + url.PathEscape(strings.ToLower(location))
+	return base + "/operations/" + opID, base + "/operationResults/" + opID
+}
+
+// start records an operation and answers 202 with both polling headers
+// (or status with body, when body is set).
+func (pr *Provider) start(r *arm.Request, kind, resourceID, location string, spec any, status int, body any) (*arm.Response, error) {
+	in := opInput{ResourceID: resourceID}
+	if spec != nil {
+		b, err := json.Marshal(spec)
+		if err != nil {
+			return nil, err
+		}
+		in.Spec = b
+	}
+	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: resourceID, Caller: r.Caller()}
+	st, res := opPaths(r, location, op.ID)
+	op.StatusPath = st
+	ctx := r.HTTP.Context()
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Ops.Start(ctx, tx, op, in) }); err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	if status == 0 {
+		status = http.StatusAccepted
+	}
+	return arm.Status(status, body).Async(r, st, res), nil
+}
+
+// completed records an operation that already finished and answers 202
+// with polling headers whose result is result (nil: 200 without body).
+func (pr *Provider) completed(r *arm.Request, kind, resourceID, location string, result any) (*arm.Response, error) {
+	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: resourceID, Caller: r.Caller(), ResultStatus: http.StatusOK}
+	if result != nil {
+		b, err := json.Marshal(result)
+		if err != nil {
+			return nil, err
+		}
+		op.Result = b
+	}
+	st, res := opPaths(r, location, op.ID)
+	op.StatusPath = st
+	ctx := r.HTTP.Context()
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Ops.Completed(ctx, tx, op) }); err != nil {
+		return nil, err
+	}
+	return arm.Accepted().Async(r, st, res), nil
+}
+
+func setResult(op *ops.Operation, status int, body any) error {
+	op.ResultStatus = status
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		op.Result = b
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var ae *arm.Error
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
