@@ -256,24 +256,46 @@ func namespaceOf(segs []string) string {
 
 // ServeHTTP is the one adapter between handlers and the wire.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
-	resp, err := rt.serve(hr)
-	rt.write(w, hr, resp, err)
+	var au audit
+	resp, err := rt.serve(hr, &au)
+	status := rt.write(w, hr, resp, err)
+	if hr.Method != http.MethodGet && hr.Method != http.MethodHead {
+		caller, _ := CallerFrom(hr.Context())
+		result := "Succeeded"
+		if status >= 400 {
+			result = "Failed"
+		}
+		rt.Logger.LogAttrs(hr.Context(), slog.LevelInfo, "audit",
+			slog.String("principal_id", caller.ObjectID), slog.String("app_id", caller.AppID), slog.String("principal_kind", caller.Kind),
+			slog.String("method", hr.Method), slog.String("action", au.action), slog.String("scope", au.scope),
+			slog.Int("status", status), slog.String("result", result), slog.String("request_id", w.Header().Get("x-ms-request-id")))
+	}
 }
 
-func (rt *Router) serve(hr *http.Request) (*Response, error) {
+// audit records what a write request tried to do.
+type audit struct{ action, scope string }
+
+func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	segs, err := DecodedSegments(hr.URL)
 	if err != nil {
 		return nil, BadRequest("InvalidRequestUri", "The request URI path is not correctly escaped: %v.", err)
 	}
 	for _, s := range segs {
-		if strings.ContainsRune(s, 0) || s == ".." {
-			return nil, BadRequest("InvalidRequestUri", "The request path contains an invalid segment %q.", s)
+		if s == ".." || s == "." || strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+			return nil, BadRequest("InvalidRequestUri", "The request path contains an invalid segment %q: names cannot be '.', '..' or contain control characters.", s)
 		}
 	}
 	params := map[string]string{}
 	n := match(rt.root, segs, params)
 	if n == nil {
 		return nil, rt.noRoute(hr, segs)
+	}
+	if hr.Method == http.MethodPut {
+		for k, v := range params {
+			if strings.ContainsAny(v, "/\\") && !strings.HasPrefix(v, "/") {
+				return nil, BadRequest("InvalidResourceName", "The resource name '%s' (%s) is invalid: names cannot contain '/' or '\\'.", v, k)
+			}
+		}
 	}
 	r, ok := n.routes[hr.Method]
 	if !ok && hr.Method == http.MethodHead {
@@ -310,10 +332,10 @@ func (rt *Router) serve(hr *http.Request) (*Response, error) {
 		}
 		req.Body = body
 	}
+	au.action, au.scope = r.actionFor(hr.Method, segs)
 	if rt.Authorize != nil && r.action != "-" {
 		caller, _ := CallerFrom(hr.Context())
-		action, scope := r.actionFor(hr.Method, segs)
-		if err := rt.Authorize(hr.Context(), caller, action, scope); err != nil {
+		if err := rt.Authorize(hr.Context(), caller, au.action, au.scope); err != nil {
 			return nil, err
 		}
 	}
@@ -393,7 +415,7 @@ func (rt *Router) noRoute(hr *http.Request, segs []string) error {
 	return Errorf(http.StatusNotFound, "InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'.", typ, ns, hr.URL.Query().Get("api-version"))
 }
 
-func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response, err error) {
+func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response, err error) int {
 	if err != nil {
 		var ae *Error
 		if !errors.As(err, &ae) {
@@ -401,7 +423,7 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id"))
 		}
 		WriteError(w, ae)
-		return
+		return ae.Status
 	}
 	if resp == nil {
 		resp = &Response{Status: http.StatusOK}
@@ -416,9 +438,9 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		}
 		w.WriteHeader(resp.Status)
-		return
+		return resp.Status
 	}
-	writeJSON(w, resp.Status, resp.Body)
+	return writeJSON(w, resp.Status, resp.Body)
 }
 
 // WriteError writes a CloudError.
@@ -429,7 +451,7 @@ func WriteError(w http.ResponseWriter, e *Error) {
 	writeJSON(w, e.Status, errorEnvelope{Error: e})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) int {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -444,6 +466,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+	return status
 }
 
 // Namespaces lists the registered namespaces, sorted by name.

@@ -1,0 +1,130 @@
+package arm
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParseID(t *testing.T) {
+	cases := []struct {
+		in, typ, name, str string
+	}{
+		{"/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Compute/disks/D1", "Microsoft.Compute/disks", "D1", "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Compute/disks/D1"},
+		{"/Subscriptions/s1/resourcegroups/rg/providers/Microsoft.DataProtection/backupVaults/v/backupInstances/bi", "Microsoft.DataProtection/backupVaults/backupInstances", "bi", "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v/backupInstances/bi"},
+		{"/subscriptions/s1/resourceGroups/rg", "Microsoft.Resources/resourceGroups", "rg", "/subscriptions/s1/resourceGroups/rg"},
+		{"/subscriptions/s1", "Microsoft.Resources/subscriptions", "s1", "/subscriptions/s1"},
+		{"/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/d/providers/Microsoft.Authorization/roleAssignments/x", "Microsoft.Authorization/roleAssignments", "x", "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/d/providers/Microsoft.Authorization/roleAssignments/x"},
+	}
+	for _, c := range cases {
+		id, err := ParseID(c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		if id.Type() != c.typ || id.Name() != c.name || id.String() != c.str {
+			t.Fatalf("%s: type %q name %q str %q", c.in, id.Type(), id.Name(), id.String())
+		}
+	}
+	for _, bad := range []string{"", "subscriptions/x", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks", "//x", "/foo"} {
+		if _, err := ParseID(bad); err == nil {
+			t.Fatalf("%q parsed", bad)
+		}
+	}
+}
+
+func FuzzParseID(f *testing.F) {
+	f.Add("/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Compute/disks/D1")
+	f.Add("/subscriptions/s/resourceGroups/rg/providers/A.B/t/n/providers/C.D/u/m")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseID(s)
+		if err != nil {
+			return
+		}
+		_ = id.Type()
+		_ = id.Parent()
+		if again, err := ParseID(id.String()); err == nil && !strings.EqualFold(again.String(), id.String()) {
+			t.Fatalf("round trip %q -> %q -> %q", s, id.String(), again.String())
+		}
+	})
+}
+
+func TestRouterCaseEscapingAndErrors(t *testing.T) {
+	rt := NewRouter()
+	rt.RegisterNamespace(Namespace{Name: "Microsoft.RecoveryServices", Versions: []string{"2016-12-01"}})
+	var got map[string]string
+	rt.Handle("GET", "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}/backupFabrics/{fabric}/protectionContainers/{container}", func(r *Request) (*Response, error) {
+		got = r.Params
+		return OK(map[string]string{"ok": "yes"}), nil
+	})
+	rt.Handle("POST", "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}/refresh", func(r *Request) (*Response, error) {
+		var v struct{ A int }
+		if err := r.Decode(&v); err != nil {
+			return nil, err
+		}
+		return Accepted().Async(r, "/status/1", "/result/1"), nil
+	})
+	do := func(method, path, body string) (*httptest.ResponseRecorder, map[string]any) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		rt.ServeHTTP(rec, req)
+		var m map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &m)
+		return rec, m
+	}
+	rec, _ := do("GET", "/SUBSCRIPTIONS/s/resourcegroups/RG/providers/microsoft.recoveryservices/VAULTS/v1/backupFabrics/Azure/protectionContainers/IaasVMContainer%3Biaasvmcontainerv2%3Brg%3Bvm?api-version=2016-12-01", "")
+	if rec.Code != 200 || got["container"] != "IaasVMContainer;iaasvmcontainerv2;rg;vm" || got["rg"] != "RG" {
+		t.Fatalf("%d %v", rec.Code, got)
+	}
+	code := func(m map[string]any) string { return m["error"].(map[string]any)["code"].(string) }
+	if rec, m := do("GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/backupFabrics/Azure/protectionContainers/c", ""); rec.Code != 400 || code(m) != "MissingApiVersionParameter" {
+		t.Fatalf("missing version: %d %v", rec.Code, m)
+	}
+	if rec, m := do("GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/backupFabrics/Azure/protectionContainers/c?api-version=2099-01-01", ""); rec.Code != 400 || code(m) != "InvalidApiVersionParameter" {
+		t.Fatalf("bad version: %d %v", rec.Code, m)
+	}
+	if rec, m := do("POST", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/refresh?api-version=2016-12-01", "{bad"); rec.Code != 400 || code(m) != "InvalidRequestContent" {
+		t.Fatalf("bad json: %d %v", rec.Code, m)
+	}
+	rec, _ = do("POST", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/refresh?api-version=2016-12-01", `{"a":1}`)
+	if rec.Code != 202 || !strings.HasSuffix(rec.Header().Get("Location"), "/result/1?api-version=2016-12-01") || rec.Header().Get("Retry-After") != "1" || !strings.HasPrefix(rec.Header().Get("Azure-AsyncOperation"), "http") {
+		t.Fatalf("async: %d %v", rec.Code, rec.Header())
+	}
+	if rec, m := do("GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Nope/x/y?api-version=2016-12-01", ""); rec.Code != 400 || code(m) != "InvalidResourceNamespace" {
+		t.Fatalf("namespace: %d %v", rec.Code, m)
+	}
+	if rec, m := do("GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/nothing/y?api-version=2016-12-01", ""); rec.Code != 404 || code(m) != "InvalidResourceType" {
+		t.Fatalf("type: %d %v", rec.Code, m)
+	}
+	if rec, m := do("DELETE", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/refresh?api-version=2016-12-01", ""); rec.Code != http.StatusMethodNotAllowed || code(m) != "MethodNotAllowed" {
+		t.Fatalf("method: %d %v", rec.Code, m)
+	}
+	if rec, m := do("GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/%01/backupFabrics/Azure/protectionContainers/c?api-version=2016-12-01", ""); rec.Code != 400 || code(m) != "InvalidRequestUri" {
+		t.Fatalf("control char: %d %v", rec.Code, m)
+	}
+}
+
+func TestActionFor(t *testing.T) {
+	r := &route{namespace: "Microsoft.Compute"}
+	seg := func(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
+	cases := []struct{ method, path, action, scope string }{
+		{"PUT", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d", "Microsoft.Compute/disks/write", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d"},
+		{"POST", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d/beginGetAccess", "Microsoft.Compute/disks/beginGetAccess/action", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d"},
+		{"GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks", "Microsoft.Compute/disks/read", "/subscriptions/s/resourceGroups/rg"},
+		{"GET", "/subscriptions/s/providers/Microsoft.Compute/disks", "Microsoft.Compute/disks/read", "/subscriptions/s"},
+		{"PUT", "/subscriptions/s/resourceGroups/rg", "Microsoft.Resources/subscriptions/resourceGroups/write", "/subscriptions/s/resourceGroups/rg"},
+		{"GET", "/subscriptions/s/resourceGroups", "Microsoft.Resources/subscriptions/resourceGroups/read", "/subscriptions/s"},
+	}
+	for _, c := range cases {
+		if strings.Contains(c.path, "Microsoft.Resources") || !strings.Contains(c.path, "providers") {
+			r.namespace = "Microsoft.Resources"
+		} else {
+			r.namespace = "Microsoft.Compute"
+		}
+		a, s := r.actionFor(c.method, seg(c.path))
+		if a != c.action || s != c.scope {
+			t.Errorf("%s %s: got %s @ %s, want %s @ %s", c.method, c.path, a, s, c.action, c.scope)
+		}
+	}
+}
