@@ -16,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd())
+	root.AddCommand(newServeCmd(), newSPCmd(), newRoleCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "safehold:", err)
 		os.Exit(1)
