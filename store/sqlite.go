@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,7 +26,21 @@ type SQLite struct {
 	w   *sql.DB
 	r   *sql.DB
 	clk clock.Clock
+
+	getStmt *sql.Stmt // the hot path: prepared once, cached per connection by database/sql
+
+	// A read cache for Get (the ARM GET hot path). SQLite has one writer,
+	// this process, so every write is seen: a commit drops the keys it
+	// touched (or the whole kind for DeleteScope) and bumps gen, and a Get
+	// only fills the cache if no commit happened while it read.
+	cmu   sync.Mutex
+	cache map[string]Doc
+	gen   uint64
 }
+
+const cacheMax = 20000
+
+func cacheKey(kind, key string) string { return kind + "\x00" + strings.ToLower(key) }
 
 // OpenSQLite opens (creating if needed) the database at path and applies migrations.
 // clk stamps Created and Updated; nil means the real clock.
@@ -50,6 +65,10 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.getStmt, err = r.PrepareContext(ctx, getDocSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	return s, nil
 }
@@ -96,10 +115,15 @@ func (s *SQLite) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (s *SQLite) Close() error {
+	if s.getStmt != nil {
+		s.getStmt.Close()
+	}
 	err1 := s.r.Close()
 	err2 := s.w.Close()
 	return errors.Join(err1, err2)
 }
+
+const getDocSQL = `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ? AND key = ?`
 
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
@@ -218,7 +242,50 @@ func (r sqliteReader) GetTaskByKey(ctx context.Context, key string) (Task, error
 
 // Get reads one document.
 func (s *SQLite) Get(ctx context.Context, kind, key string) (Doc, error) {
-	return sqliteReader{s.r}.Get(ctx, kind, key)
+	ck := cacheKey(kind, key)
+	s.cmu.Lock()
+	d, ok := s.cache[ck]
+	gen := s.gen
+	s.cmu.Unlock()
+	if ok {
+		d.Value = append([]byte(nil), d.Value...)
+		return d, nil
+	}
+	d, err := scanDoc(s.getStmt.QueryRowContext(ctx, kind, strings.ToLower(key)).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Doc{}, ErrNotFound
+	}
+	if err != nil {
+		return Doc{}, err
+	}
+	s.cmu.Lock()
+	if s.gen == gen {
+		if s.cache == nil || len(s.cache) >= cacheMax {
+			s.cache = map[string]Doc{}
+		}
+		c := d
+		c.Value = append([]byte(nil), d.Value...)
+		s.cache[ck] = c
+	}
+	s.cmu.Unlock()
+	return d, nil
+}
+
+// invalidate drops cache entries a committed transaction touched.
+func (s *SQLite) invalidate(keys []string, kinds []string) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	s.gen++
+	for _, k := range keys {
+		delete(s.cache, k)
+	}
+	for _, kind := range kinds {
+		for k := range s.cache {
+			if strings.HasPrefix(k, kind+"\x00") {
+				delete(s.cache, k)
+			}
+		}
+	}
 }
 
 // List lists documents of one kind, ordered by key.
@@ -238,7 +305,9 @@ func (s *SQLite) GetTaskByKey(ctx context.Context, key string) (Task, error) {
 
 type sqliteTx struct {
 	sqliteReader
-	now time.Time
+	now   time.Time
+	keys  []string // cache keys written
+	kinds []string // kinds bulk-deleted
 }
 
 // Update runs fn in one transaction.
@@ -247,17 +316,28 @@ func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&sqliteTx{sqliteReader{tx}, s.clk.Now()}); err != nil {
+	stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
+	if err := fn(stx); err != nil {
 		tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	// Drop cached entries before and after the commit: a Get racing the
+	// commit then sees a changed gen and does not cache what it read.
+	if len(stx.keys) > 0 || len(stx.kinds) > 0 {
+		s.invalidate(stx.keys, stx.kinds)
+	}
+	err = tx.Commit()
+	if len(stx.keys) > 0 || len(stx.kinds) > 0 {
+		s.invalidate(stx.keys, stx.kinds)
+	}
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
 func (t *sqliteTx) Create(ctx context.Context, d Doc) error {
+	t.keys = append(t.keys, cacheKey(d.Kind, d.Key))
 	_, err := t.q.ExecContext(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
 		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, fmtTime(t.now), fmtTime(t.now))
 	if err != nil {
@@ -270,6 +350,7 @@ func (t *sqliteTx) Create(ctx context.Context, d Doc) error {
 }
 
 func (t *sqliteTx) Put(ctx context.Context, d Doc) error {
+	t.keys = append(t.keys, cacheKey(d.Kind, d.Key))
 	_, err := t.q.ExecContext(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
 		ON CONFLICT(kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated`,
 		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, fmtTime(t.now), fmtTime(t.now))
@@ -280,6 +361,7 @@ func (t *sqliteTx) Put(ctx context.Context, d Doc) error {
 }
 
 func (t *sqliteTx) Delete(ctx context.Context, kind, key string) error {
+	t.keys = append(t.keys, cacheKey(kind, key))
 	res, err := t.q.ExecContext(ctx, `DELETE FROM docs WHERE kind = ? AND key = ?`, kind, strings.ToLower(key))
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, key, err)
@@ -291,6 +373,7 @@ func (t *sqliteTx) Delete(ctx context.Context, kind, key string) error {
 }
 
 func (t *sqliteTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error) {
+	t.kinds = append(t.kinds, kind)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM docs WHERE kind = ? AND scope LIKE ? ESCAPE '\'`, kind, likeEscape(strings.ToLower(prefix))+"%")
 	if err != nil {
 		return 0, fmt.Errorf("delete %s under %s: %w", kind, prefix, err)

@@ -58,6 +58,42 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("delete missing: %v", err)
 		}
 	})
+	t.Run("ReadAfterWriteEveryTime", func(t *testing.T) {
+		s := open(t)
+		put := func(v string) {
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				return tx.Put(ctx, store.Doc{Kind: "k", Key: "x", Scope: "/s/", Value: []byte(v)})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 5; i++ {
+			put(fmt.Sprint(i))
+			for j := 0; j < 2; j++ { // a second read may come from a cache
+				d, err := s.Get(ctx, "k", "X")
+				if err != nil || string(d.Value) != fmt.Sprint(i) {
+					t.Fatalf("read after write %d: %v %q", i, err, d.Value)
+				}
+			}
+		}
+		s.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "k", "x") })
+		if _, err := s.Get(ctx, "k", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after delete: %v", err)
+		}
+		put("again")
+		s.Get(ctx, "k", "x")
+		s.Update(ctx, func(tx store.Tx) error { _, err := tx.DeleteScope(ctx, "k", "/s/"); return err })
+		if _, err := s.Get(ctx, "k", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after DeleteScope: %v", err)
+		}
+		// A returned value is the caller's to change.
+		put("abc")
+		d, _ := s.Get(ctx, "k", "x")
+		d.Value[0] = 'z'
+		if d2, _ := s.Get(ctx, "k", "x"); string(d2.Value) != "abc" {
+			t.Fatalf("stored value changed through a returned slice: %q", d2.Value)
+		}
+	})
 	t.Run("RollbackOnError", func(t *testing.T) {
 		s := open(t)
 		boom := errors.New("boom")
