@@ -1,0 +1,171 @@
+package recoveryservices
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+const discoveryType = "Microsoft.RecoveryServices/vaults/backupFabrics/discoveredVirtualMachines"
+
+// discovered is the vault's cache of the subscription's VMs, written by
+// refreshContainers and read by backupProtectableItems.
+type discovered struct {
+	ID   string         `json:"id"`
+	Type string         `json:"type"`
+	At   time.Time      `json:"at"`
+	VMs  []discoveredVM `json:"vms"`
+}
+
+type discoveredVM struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	RG       string `json:"resourceGroup"`
+	Location string `json:"location"`
+}
+
+func discoveryID(vid arm.ResourceID) arm.ResourceID {
+	return fabricID(vid).Child("discoveredVirtualMachines", "cache")
+}
+
+// refresh starts discovery: 202 with Location F/operationResults/{op}; the
+// Location answers 202 while discovering, then 204.
+func (pr *Provider) refresh(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if f := r.Param("fabricName"); !strings.EqualFold(f, "Azure") {
+		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
+	}
+	op := &ops.Operation{Kind: opKindRefresh, ResourceID: fabricID(vid).String(), Caller: r.Caller()}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vid.String()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	return arm.Accepted().Async(r, "", fabricID(vid).String()+"/operationResults/"+op.ID), nil
+}
+
+func (pr *Provider) refreshResult(r *arm.Request) (*arm.Response, error) {
+	resp, err := pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status == http.StatusOK { // never 200 here: the SDK accepts 202 and 204 only
+		return arm.NoContent(), nil
+	}
+	return resp, nil
+}
+
+func (pr *Provider) runRefresh(ctx context.Context, op *ops.Operation) error {
+	var in struct {
+		VaultID string `json:"vaultId"`
+	}
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	vid := mustParse(in.VaultID)
+	vms, err := pr.listVMs(ctx, vid.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	d := discovered{ID: discoveryID(vid).String(), Type: discoveryType, At: pr.p.Now()}
+	for _, vm := range vms {
+		d.VMs = append(d.VMs, discoveredVM{ID: vm.ID, Name: vm.Name, RG: vm.ResourceGroup, Location: vm.Location})
+	}
+	sort.Slice(d.VMs, func(i, j int) bool {
+		a, b := strings.ToLower(d.VMs[i].RG+"/"+d.VMs[i].Name), strings.ToLower(d.VMs[j].RG+"/"+d.VMs[j].Name)
+		return a < b
+	})
+	op.ResultStatus = http.StatusNoContent
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if ok, err := rp.ResourceExists(ctx, tx, vid.String()); err != nil || !ok {
+			return err // the vault went away meanwhile
+		}
+		return rp.PutResource(ctx, tx, discoveryID(vid), &d)
+	})
+}
+
+// listProtectable lists the discovered VMs (backupProtectableItems), 200 a
+// page with nextLink.
+func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "workloadType", "friendlyName", "status", "protectionState", "serverName", "resourceGroup")
+	if err != nil {
+		return nil, err
+	}
+	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
+		return arm.OK(arm.Values([]any{})), nil
+	}
+	if wt := f["workloadtype"]; wt != "" && !strings.EqualFold(wt, "VM") {
+		return arm.OK(arm.Values([]any{})), nil
+	}
+	var d discovered
+	if err := rp.GetResource(ctx, pr.p.Store, discoveryID(vid), &d); err != nil {
+		d = discovered{}
+	}
+	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, "/subscriptions/"+vid.SubscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	protected := map[string]bool{}
+	for _, it := range items {
+		protected[strings.ToLower(it.SourceID)] = true
+	}
+	out := make([]any, 0, len(d.VMs))
+	for _, vm := range d.VMs {
+		ref := vmRef{vm.RG, vm.Name}
+		state := "NotProtected"
+		if protected[strings.ToLower(vm.ID)] {
+			state = "Protected"
+		}
+		if n := f["friendlyname"]; n != "" && !strings.EqualFold(n, vm.Name) {
+			continue
+		}
+		if n := f["resourcegroup"]; n != "" && !strings.EqualFold(n, vm.RG) {
+			continue
+		}
+		if s := firstOf(f["status"], f["protectionstate"]); s != "" && !strings.EqualFold(s, state) {
+			continue
+		}
+		out = append(out, map[string]any{
+			"id":   protectableID(vid, ref).String(),
+			"name": ref.protectableName(),
+			"type": "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectableItems",
+			"properties": map[string]any{
+				"protectableItemType": vmType, "backupManagementType": "AzureIaasVM", "workloadType": "VM",
+				"friendlyName": vm.Name, "resourceGroup": vm.RG, "virtualMachineId": vm.ID, "virtualMachineVersion": "Compute",
+				"protectionState": state,
+			},
+		})
+	}
+	page, err := arm.Page(r, out, 200)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func firstOf(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

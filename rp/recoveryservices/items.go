@@ -1,0 +1,584 @@
+package recoveryservices
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+const (
+	itemType      = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems"
+	containerType = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers"
+	rpType        = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints"
+	jobType       = "Microsoft.RecoveryServices/vaults/backupJobs"
+	vmType        = "Microsoft.Compute/virtualMachines"
+)
+
+// itemState is a protected item's protectionState.
+type itemState string
+
+const (
+	stateIRPending        itemState = "IRPending"
+	stateProtected        itemState = "Protected"
+	stateStopped          itemState = "ProtectionStopped"
+	stateBackupsSuspended itemState = "BackupsSuspended"
+)
+
+// active reports whether scheduled backups run.
+func (s itemState) active() bool { return s == stateIRPending || s == stateProtected }
+
+// itemRecord is a protected item as the store keeps it.
+type itemRecord struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	Type           string     `json:"type"`
+	VaultID        string     `json:"vaultId"`
+	ContainerID    string     `json:"containerId"`
+	VM             vmRef      `json:"vm"`
+	SourceID       string     `json:"sourceResourceId"`
+	FriendlyName   string     `json:"friendlyName"`
+	Location       string     `json:"vmLocation,omitempty"`
+	PolicyID       string     `json:"policyId,omitempty"`
+	PolicyName     string     `json:"policyName,omitempty"`
+	State          itemState  `json:"state"`
+	LastStatus     string     `json:"lastBackupStatus"`
+	LastBackupTime *time.Time `json:"lastBackupTime,omitempty"`
+	LastPointTime  *time.Time `json:"lastRecoveryPoint,omitempty"`
+	DataID         string     `json:"protectedItemDataId"`
+	Created        time.Time  `json:"created"`
+}
+
+// containerRecord is an IaaS VM protection container.
+type containerRecord struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Type       string         `json:"type"`
+	Properties map[string]any `json:"properties"`
+}
+
+func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID, vmRef, error) {
+	if f := r.Param("fabricName"); !strings.EqualFold(f, "Azure") {
+		return arm.ResourceID{}, vmRef{}, arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
+	}
+	cvm, ok := parseContainerName(r.Param("containerName"))
+	if !ok {
+		return arm.ResourceID{}, vmRef{}, arm.BadRequest("BMSUserErrorInvalidContainerName", "The container name '%s' is invalid: use 'IaasVMContainer;iaasvmcontainerv2;{vmResourceGroup};{vmName}'.", r.Param("containerName"))
+	}
+	name := r.Param("protectedItemName")
+	if name == "" {
+		return containerID(vid, cvm), cvm, nil
+	}
+	ivm, ok := parseItemName(name)
+	if !ok {
+		return arm.ResourceID{}, vmRef{}, arm.BadRequest("BMSUserErrorInvalidProtectedItemName", "The protected item name '%s' is invalid: use 'VM;iaasvmcontainerv2;{vmResourceGroup};{vmName}'.", name)
+	}
+	if ivm.key() != cvm.key() {
+		return arm.ResourceID{}, vmRef{}, arm.BadRequest("BMSUserErrorContainerItemMismatch", "The protected item '%s' does not belong to container '%s': both must name the same resource group and VM.", name, r.Param("containerName"))
+	}
+	return itemID(vid, cvm), cvm, nil
+}
+
+// loadItem finds the item a request addresses (404 if not protected).
+func (pr *Provider) loadItem(ctx context.Context, rd store.Reader, id arm.ResourceID) (*itemRecord, error) {
+	var it itemRecord
+	if err := rp.GetResource(ctx, rd, id, &it); err != nil {
+		var ae *arm.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorItemNotFound", "The protected item '%s' was not found: enable protection with a PUT of the item first.", id.Name())
+		}
+		return nil, err
+	}
+	return &it, nil
+}
+
+// itemBody renders the AzureIaaSComputeVMProtectedItem resource.
+func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecord) map[string]any {
+	points, _ := protection.ListRecoveryPoints(ctx, rd, it.ID)
+	ext := map[string]any{"recoveryPointCount": len(points), "policyInconsistent": false}
+	if n := len(points); n > 0 {
+		ext["oldestRecoveryPoint"] = wt(points[n-1].Time)
+		var oldestVault *time.Time
+		for _, p := range points {
+			if hasTier(p, protection.TierVault) {
+				t := p.Time
+				oldestVault = &t
+			}
+		}
+		if oldestVault != nil {
+			ext["oldestRecoveryPointInVault"] = wt(*oldestVault)
+		}
+	}
+	health, status := "Passed", "Healthy"
+	if it.LastStatus == "Failed" {
+		health, status = "ActionRequired", "Unhealthy"
+	}
+	props := map[string]any{
+		"protectedItemType":               vmType,
+		"backupManagementType":            "AzureIaasVM",
+		"workloadType":                    "VM",
+		"containerName":                   it.VM.protectableName(),
+		"friendlyName":                    it.FriendlyName,
+		"sourceResourceId":                it.SourceID,
+		"virtualMachineId":                it.SourceID,
+		"protectionState":                 string(it.State),
+		"protectionStatus":                status,
+		"healthStatus":                    health,
+		"lastBackupStatus":                it.LastStatus,
+		"lastBackupTime":                  wt(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)),
+		"protectedItemDataId":             it.DataID,
+		"extendedInfo":                    ext,
+		"vaultId":                         it.VaultID,
+		"policyId":                        it.PolicyID,
+		"policyName":                      it.PolicyName,
+		"isScheduledForDeferredDelete":    false,
+		"isRehydrate":                     false,
+		"isArchiveEnabled":                false,
+		"healthDetails":                   []any{},
+		"kpisHealths":                     map[string]any{},
+		"softDeleteRetentionPeriodInDays": 14,
+	}
+	if it.LastBackupTime != nil {
+		props["lastBackupTime"] = wt(*it.LastBackupTime)
+	}
+	if it.LastPointTime != nil {
+		props["lastRecoveryPoint"] = wt(*it.LastPointTime)
+	}
+	return map[string]any{"id": it.ID, "name": it.Name, "type": itemType, "properties": props}
+}
+
+func hasTier(p *protection.RecoveryPoint, tier string) bool {
+	for _, t := range p.Tiers {
+		if t == tier {
+			return true
+		}
+	}
+	return false
+}
+
+func containerBody(vid arm.ResourceID, vm vmRef, sourceID string, registered bool) containerRecord {
+	id := containerID(vid, vm)
+	st := "Registered"
+	if !registered {
+		st = "NotRegistered"
+	}
+	return containerRecord{ID: id.String(), Name: vm.containerName(), Type: containerType, Properties: map[string]any{
+		"containerType": vmType, "backupManagementType": "AzureIaasVM", "friendlyName": vm.Name, "registrationStatus": st,
+		"healthStatus": "Healthy", "virtualMachineId": sourceID, "virtualMachineVersion": "Compute", "resourceGroup": vm.RG,
+		"protectableObjectType": vmType,
+	}}
+}
+
+// itemInput is the PUT body of a protected item.
+type itemInput struct {
+	Properties struct {
+		ProtectedItemType string  `json:"protectedItemType"`
+		SourceResourceID  string  `json:"sourceResourceId"`
+		PolicyID          *string `json:"policyId"`
+		ProtectionState   string  `json:"protectionState"`
+		IsRehydrate       bool    `json:"isRehydrate"`
+	} `json:"properties"`
+}
+
+// putItem enables protection, changes the policy, stops protection keeping
+// data (policyId "" or protectionState ProtectionStopped / BackupsSuspended)
+// or resumes it. It answers 202 with both polling headers; the operation has
+// already finished (the change is synchronous), its status carries the job.
+func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	v, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	iid, vm, err := pr.itemIDOf(r, vid)
+	if err != nil {
+		return nil, err
+	}
+	var in itemInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	p := in.Properties
+	if p.ProtectedItemType != "" && !strings.EqualFold(p.ProtectedItemType, vmType) && !strings.EqualFold(p.ProtectedItemType, "AzureIaaSVMProtectedItem") {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.protectedItemType '%s' is not supported: use 'Microsoft.Compute/virtualMachines'.", p.ProtectedItemType)
+	}
+	state := strings.ToLower(p.ProtectionState)
+	stop := state == "protectionstopped" || (p.PolicyID != nil && *p.PolicyID == "" && state != "backupssuspended")
+	suspend := state == "backupssuspended"
+	if state != "" && !stop && !suspend && state != "protected" && state != "irpending" && state != "invalid" {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.protectionState '%s' cannot be set: use 'ProtectionStopped' or 'BackupsSuspended' to stop backups, or leave it out.", p.ProtectionState)
+	}
+	now := pr.p.Now()
+	op := &ops.Operation{Kind: opKindItem, ResourceID: iid.String(), Caller: r.Caller()}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		old, err := pr.loadItem(ctx, tx, iid)
+		exists := err == nil
+		if err != nil {
+			var ae *arm.Error
+			if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+				return err
+			}
+		}
+		if !exists && (stop || suspend) {
+			return arm.Errorf(http.StatusNotFound, "BMSUserErrorItemNotFound", "The VM '%s' is not protected in this vault, so its protection cannot be stopped.", vm.Name)
+		}
+		var it itemRecord
+		if exists {
+			it = *old
+		} else {
+			src := p.SourceResourceID
+			if src == "" {
+				src = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s", vid.SubscriptionID, vm.RG, vm.Name)
+			}
+			svm, ok := vmRefFromID(src)
+			if !ok {
+				return arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' is not a virtual machine id.", src)
+			}
+			if svm.key() != vm.key() {
+				return arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' names another VM than the item '%s'.", src, iid.Name())
+			}
+			vmInfo, err := pr.lookupVM(ctx, src)
+			if err != nil {
+				return err
+			}
+			if other, err := pr.protectedElsewhere(ctx, tx, vmInfo.ID, vid); err != nil {
+				return err
+			} else if other != "" {
+				return arm.BadRequest("BMSUserErrorAlreadyProtected", "The VM '%s' is already protected by vault '%s': stop its protection there first.", vm.Name, other)
+			}
+			it = itemRecord{ID: iid.String(), Name: vm.itemName(), Type: itemType, VaultID: vid.String(), ContainerID: containerID(vid, vm).String(),
+				VM: vmRef{vmInfo.ResourceGroup, vmInfo.Name}, SourceID: vmInfo.ID, FriendlyName: vmInfo.Name, Location: vmInfo.Location, State: stateIRPending,
+				DataID: fmt.Sprint(now.UnixNano() % 100000000000000), Created: now}
+			it.VM = vmRef{vmInfo.ResourceGroup, vmInfo.Name}
+			it.ID, it.Name = itemID(vid, it.VM).String(), it.VM.itemName()
+			it.ContainerID = containerID(vid, it.VM).String()
+		}
+		jobOp := protection.OpConfigureBackup
+		switch {
+		case stop:
+			it.State = stateStopped
+			it.PolicyID, it.PolicyName = "", ""
+			jobOp = "DisableBackup"
+		case suspend:
+			it.State = stateBackupsSuspended
+			jobOp = "DisableBackup"
+		default:
+			if p.PolicyID == nil || *p.PolicyID == "" {
+				if !exists || it.PolicyID == "" {
+					return badField("properties.policyId", "is required to enable protection: give the id of a backup policy of this vault, e.g. %s/backupPolicies/DefaultPolicy.", vid.String())
+				}
+			} else {
+				pol, err := pr.resolvePolicy(ctx, tx, vid, *p.PolicyID)
+				if err != nil {
+					return err
+				}
+				it.PolicyID, it.PolicyName = pol.ID, pol.Name
+			}
+			if it.State == stateStopped || it.State == stateBackupsSuspended || it.State == "" {
+				it.State = stateIRPending
+				if it.LastPointTime != nil {
+					it.State = stateProtected
+				}
+			}
+		}
+		if err := rp.PutResource(ctx, tx, mustParse(it.ID), &it); err != nil {
+			return err
+		}
+		c := containerBody(vid, it.VM, it.SourceID, true)
+		if err := rp.PutResource(ctx, tx, mustParse(c.ID), &c); err != nil {
+			return err
+		}
+		if err := pr.reschedule(ctx, tx, &it); err != nil {
+			return err
+		}
+		j := pr.newJob(vid, &it, jobOp, now, true)
+		j.Finish(now, nil)
+		if err := protection.CreateJob(ctx, tx, j); err != nil {
+			return err
+		}
+		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
+		op.Result = mustJSON(pr.itemBody(ctx, tx, &it))
+		op.ResultStatus = http.StatusOK
+		op.ResourceID = it.ID
+		return pr.p.Ops.Completed(ctx, tx, op)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Jobs.Notify()
+	_ = v
+	return arm.Accepted().Async(r, iid.String()+"/operationsStatus/"+op.ID, iid.String()+"/operationResults/"+op.ID), nil
+}
+
+func mustParse(id string) arm.ResourceID {
+	r, err := arm.ParseID(id)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// resolvePolicy finds a vault's IaaS policy by id (or bare name).
+func (pr *Provider) resolvePolicy(ctx context.Context, rd store.Reader, vid arm.ResourceID, policyID string) (*policyRecord, error) {
+	name := policyID
+	if strings.Contains(policyID, "/") {
+		pid, err := arm.ParseID(policyID)
+		if err != nil || !pid.IsType(policyType) {
+			return nil, badField("properties.policyId", "'%s' is not a backup policy id: use %s/backupPolicies/{policyName}.", policyID, vid.String())
+		}
+		if !arm.EqualIDs(pid.Parent().String(), vid.String()) {
+			return nil, badField("properties.policyId", "'%s' belongs to another vault: use a policy of %s.", policyID, vid.String())
+		}
+		name = pid.Name()
+	}
+	var pol policyRecord
+	if err := rp.GetResource(ctx, rd, vid.Child("backupPolicies", name), &pol); err != nil {
+		return nil, policyNotFound(name, err)
+	}
+	if pol.iaas() == nil {
+		return nil, badField("properties.policyId", "'%s' is a %s policy; a VM needs an AzureIaasVM policy.", pol.Name, pol.managementType())
+	}
+	return &pol, nil
+}
+
+// protectedElsewhere returns the name of another vault protecting vmID.
+func (pr *Provider) protectedElsewhere(ctx context.Context, rd store.Reader, vmID string, vid arm.ResourceID) (string, error) {
+	items, err := rp.ListResources[itemRecord](ctx, rd, itemType, "/subscriptions/"+vid.SubscriptionID)
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items {
+		if arm.EqualIDs(it.SourceID, vmID) && !arm.EqualIDs(it.VaultID, vid.String()) {
+			v, _ := arm.ParseID(it.VaultID)
+			return v.Name(), nil
+		}
+	}
+	return "", nil
+}
+
+func (pr *Provider) getItem(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	iid, _, err := pr.itemIDOf(r, vid)
+	if err != nil {
+		return nil, err
+	}
+	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(pr.itemBody(ctx, pr.p.Store, it)), nil
+}
+
+func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "itemType", "policyName", "containerName", "backupEngineName", "friendlyName", "protectionStatus", "protectionState", "workloadType")
+	if err != nil {
+		return nil, err
+	}
+	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
+		return arm.OK(arm.Values([]any{})), nil
+	}
+	if t := f["itemtype"]; t != "" && !strings.EqualFold(t, "VM") {
+		return arm.OK(arm.Values([]any{})), nil
+	}
+	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, vid.String())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(items))
+	for i := range items {
+		it := &items[i]
+		if n := f["policyname"]; n != "" && !strings.EqualFold(n, it.PolicyName) {
+			continue
+		}
+		if n := f["friendlyname"]; n != "" && !strings.EqualFold(n, it.FriendlyName) {
+			continue
+		}
+		if n := f["containername"]; n != "" {
+			if c, ok := parseContainerName(n); !ok || c.key() != it.VM.key() {
+				continue
+			}
+		}
+		if n := f["protectionstate"]; n != "" && !strings.EqualFold(n, string(it.State)) {
+			continue
+		}
+		out = append(out, pr.itemBody(ctx, pr.p.Store, it))
+	}
+	page, err := arm.Page(r, out, 200)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+// deleteItem stops protection and deletes the backup data: 202, then the
+// operation deletes every recovery point (both tiers) and the item; its
+// result is 204.
+func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	iid, _, err := pr.itemIDOf(r, vid)
+	if err != nil {
+		return nil, err
+	}
+	op := &ops.Operation{Kind: opKindDelete, ResourceID: iid.String(), Caller: r.Caller()}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		it, err := pr.loadItem(ctx, tx, iid)
+		if err != nil {
+			return err
+		}
+		if err := pr.sched.Unschedule(ctx, tx, it.ID); err != nil {
+			return err
+		}
+		j := pr.newJob(vid, it, protection.OpDeleteBackupData, pr.p.Now(), true)
+		if err := protection.CreateJob(ctx, tx, j); err != nil {
+			return err
+		}
+		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
+		return pr.p.Ops.Start(ctx, tx, op, deleteInput{ItemID: it.ID, JobID: j.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, vid.String()+"/backupOperationResults/"+op.ID), nil
+}
+
+type deleteInput struct {
+	ItemID string `json:"itemId"`
+	JobID  string `json:"jobId"`
+}
+
+// runDeleteItem is the operation behind DELETE of a protected item.
+func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error {
+	var in deleteInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	id := mustParse(in.ItemID)
+	it, err := pr.loadItem(ctx, pr.p.Store, id)
+	if err != nil {
+		var ae *arm.Error
+		if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			return err
+		}
+		it = nil
+	}
+	if it != nil {
+		if err := pr.deleteItemData(ctx, it); err != nil {
+			return err
+		}
+	}
+	now := pr.p.Now()
+	op.ResultStatus = http.StatusNoContent
+	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": in.JobID})
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if it != nil {
+			if err := rp.DeleteResource(ctx, tx, id); err != nil {
+				var ae *arm.Error
+				if !errors.As(err, &ae) {
+					return err
+				}
+			}
+			tx.Delete(ctx, "resource", it.ContainerID)
+		}
+		j, err := protection.GetJob(ctx, tx, "", in.JobID)
+		if err != nil {
+			return err
+		}
+		j.Finish(now, nil)
+		return protection.PutJob(ctx, tx, j)
+	})
+}
+
+// deleteItemData deletes every recovery point of an item in both tiers.
+func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
+	points, err := protection.ListRecoveryPoints(ctx, pr.p.Store, it.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range points {
+		if err := pr.dropPoint(ctx, it, p, true, true); err != nil {
+			return err
+		}
+	}
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, it.ID) })
+}
+
+func (pr *Provider) itemOperationStatus(r *arm.Request) (*arm.Response, error) {
+	return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+}
+
+func (pr *Provider) itemOperationResult(r *arm.Request) (*arm.Response, error) {
+	return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+}
+
+func (pr *Provider) getContainer(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	cid, _, err := pr.itemIDOf(r, vid)
+	if err != nil {
+		return nil, err
+	}
+	var c containerRecord
+	if err := rp.GetResource(ctx, pr.p.Store, cid, &c); err != nil {
+		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorContainerNotFound", "The container '%s' is not registered in this vault: enable protection of its VM first.", r.Param("containerName"))
+	}
+	return arm.OK(c), nil
+}
+
+func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "friendlyName", "status", "fabricName")
+	if err != nil {
+		return nil, err
+	}
+	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
+		return arm.OK(arm.Values([]any{})), nil
+	}
+	cs, err := rp.ListResources[containerRecord](ctx, pr.p.Store, containerType, vid.String())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]containerRecord, 0, len(cs))
+	for _, c := range cs {
+		if n := f["friendlyname"]; n != "" && !strings.EqualFold(n, fmt.Sprint(c.Properties["friendlyName"])) {
+			continue
+		}
+		out = append(out, c)
+	}
+	page, err := arm.Page(r, out, 200)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+var _ = json.Marshal

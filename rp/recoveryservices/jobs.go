@@ -1,0 +1,202 @@
+package recoveryservices
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/store"
+)
+
+// internal job details never shown in the propertyBag.
+var hiddenDetails = map[string]bool{detailCancel: true, detailExpiry: false, detailInstantUntil: true, "restoreRequest": true, "restoredDisks": false}
+
+// jobBody renders an AzureIaaSVMJob resource.
+func (pr *Provider) jobBody(j *protection.Job) map[string]any {
+	now := pr.p.Now()
+	container := ""
+	if iid, err := arm.ParseID(j.ItemID); err == nil && len(iid.Names) >= 3 {
+		if vm, ok := parseContainerName(iid.Names[2]); ok {
+			container = vm.protectableName()
+		}
+	}
+	actions := []string{}
+	if j.Status == protection.JobInProgress && j.Operation == protection.OpBackup {
+		actions = append(actions, "Cancellable")
+	}
+	if j.Status == protection.JobFailed && j.Operation == protection.OpBackup {
+		actions = append(actions, "Retriable")
+	}
+	var errs []map[string]any
+	if j.Error != nil {
+		errs = append(errs, map[string]any{"errorCode": 400, "errorString": j.Error.Message, "errorTitle": j.Error.Code,
+			"recommendations": append([]string{}, j.Error.RecommendedAction...)})
+	}
+	tasks := make([]map[string]any, 0, len(j.Tasks))
+	for _, t := range j.Tasks {
+		tk := map[string]any{"taskId": t.Name, "status": t.Status, "startTime": wt(t.StartTime), "duration": isoDuration(0)}
+		if t.EndTime != nil {
+			tk["endTime"] = wt(*t.EndTime)
+			tk["duration"] = isoDuration(t.EndTime.Sub(t.StartTime))
+			tk["progressPercentage"] = 100
+		} else if t.Status == protection.JobInProgress {
+			tk["duration"] = isoDuration(now.Sub(t.StartTime))
+			tk["progressPercentage"] = 0
+		}
+		tasks = append(tasks, tk)
+	}
+	bag := map[string]string{"VM Name": j.ItemName}
+	if j.PolicyName != "" {
+		bag["Policy Name"] = j.PolicyName
+	}
+	for k, v := range j.Details {
+		if !hiddenDetails[k] {
+			bag[k] = v
+		}
+	}
+	if j.RecoveryPointID != "" {
+		bag["Recovery Point Id"] = j.RecoveryPointID
+	}
+	if j.RecoveryPointTime != nil {
+		bag["Recovery Point Time"] = j.RecoveryPointTime.UTC().Format(time.RFC3339)
+	}
+	if j.Target != "" {
+		bag["Target"] = j.Target
+	}
+	ext := map[string]any{"tasksList": tasks, "propertyBag": bag, "progressPercentage": j.Progress}
+	if j.Error != nil {
+		ext["dynamicErrorMessage"] = j.Error.Message
+	}
+	props := map[string]any{
+		"jobType": "AzureIaaSVMJob", "entityFriendlyName": j.ItemName, "backupManagementType": "AzureIaasVM",
+		"operation": j.Operation, "status": j.Status, "startTime": wt(j.StartTime), "duration": isoDuration(j.Duration(now)),
+		"activityId": j.ID, "virtualMachineVersion": "Compute", "containerName": container, "isUserTriggered": j.UserTriggered,
+		"actionsInfo": actions, "extendedInfo": ext,
+	}
+	if errs != nil {
+		props["errorDetails"] = errs
+	}
+	if j.EndTime != nil {
+		props["endTime"] = wt(*j.EndTime)
+	}
+	return map[string]any{"id": j.VaultID + "/backupJobs/" + j.ID, "name": j.ID, "type": jobType, "properties": props}
+}
+
+func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(r.Query("$filter"), "status", "operation", "startTime", "endTime", "backupManagementType", "jobId", "entityFriendlyName")
+	if err != nil {
+		return nil, err
+	}
+	var jf protection.JobFilter
+	if s := f["starttime"]; s != "" {
+		if jf.From, err = parseWireTime(s); err != nil {
+			return nil, arm.BadRequest("InvalidFilter", "The $filter startTime is invalid: %v.", err)
+		}
+	}
+	if s := f["endtime"]; s != "" {
+		if jf.To, err = parseWireTime(s); err != nil {
+			return nil, arm.BadRequest("InvalidFilter", "The $filter endTime is invalid: %v.", err)
+		}
+	}
+	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
+		return arm.OK(arm.Values([]any{})), nil
+	}
+	jobs, err := protection.ListJobs(ctx, pr.p.Store, vid.String(), jf)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(jobs))
+	for _, j := range jobs {
+		if s := f["status"]; s != "" && !strings.EqualFold(s, j.Status) {
+			continue
+		}
+		if s := f["operation"]; s != "" && !strings.EqualFold(s, j.Operation) {
+			continue
+		}
+		if s := f["jobid"]; s != "" && !strings.EqualFold(s, j.ID) {
+			continue
+		}
+		if s := f["entityfriendlyname"]; s != "" && !strings.EqualFold(s, j.ItemName) {
+			continue
+		}
+		out = append(out, pr.jobBody(j))
+	}
+	page, err := arm.Page(r, out, 200)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) loadJob(ctx context.Context, rd store.Reader, vid arm.ResourceID, name string) (*protection.Job, error) {
+	j, err := protection.GetJob(ctx, rd, vid.String(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorJobNotFound", "The job '%s' was not found in this vault: list the vault's backupJobs to see its jobs.", name)
+	}
+	return j, err
+}
+
+func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	j, err := pr.loadJob(ctx, pr.p.Store, vid, r.Param("jobName"))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(pr.jobBody(j)), nil
+}
+
+// cancelJob asks a running backup to stop: 202 with Location; the job goes
+// Cancelling, then Cancelled when its worker notices.
+func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	name := r.Param("jobName")
+	op := &ops.Operation{Kind: opKindCancel, Caller: r.Caller(), ResultStatus: http.StatusNoContent}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		j, err := pr.loadJob(ctx, tx, vid, name)
+		if err != nil {
+			return err
+		}
+		if j.Status == "Cancelling" || j.Status == protection.JobCancelled {
+			return pr.p.Ops.Completed(ctx, tx, op)
+		}
+		if j.Status != protection.JobInProgress || j.Operation != protection.OpBackup {
+			return arm.BadRequest("BMSUserErrorJobNotCancellable", "The job '%s' (%s, %s) cannot be cancelled: only backup jobs in progress can.", j.ID, j.Operation, j.Status)
+		}
+		j.Details[detailCancel] = "true"
+		j.Status = "Cancelling"
+		if err := protection.PutJob(ctx, tx, j); err != nil {
+			return err
+		}
+		op.ResourceID = j.VaultID + "/backupJobs/" + j.ID
+		return pr.p.Ops.Completed(ctx, tx, op)
+	})
+	if err != nil {
+		return nil, err
+	}
+	base := vid.String() + "/backupJobs/" + name
+	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, base+"/operationResults/"+op.ID), nil
+}
+
+// sortJobs orders jobs newest first.
+func sortJobs(js []*protection.Job) {
+	sort.SliceStable(js, func(a, b int) bool { return js[a].StartTime.After(js[b].StartTime) })
+}

@@ -1,0 +1,556 @@
+package recoveryservices
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+)
+
+// iaasPolicy is AzureIaaSVMProtectionPolicy (discriminator
+// backupManagementType = AzureIaasVM).
+type iaasPolicy struct {
+	BackupManagementType          string          `json:"backupManagementType"`
+	PolicyType                    string          `json:"policyType,omitempty"`
+	InstantRpRetentionRangeInDays *int            `json:"instantRpRetentionRangeInDays,omitempty"`
+	InstantRPDetails              map[string]any  `json:"instantRPDetails,omitempty"`
+	TimeZone                      string          `json:"timeZone,omitempty"`
+	SchedulePolicy                *schedulePolicy `json:"schedulePolicy,omitempty"`
+	RetentionPolicy               *retention      `json:"retentionPolicy,omitempty"`
+	TieringPolicy                 map[string]any  `json:"tieringPolicy,omitempty"`
+	SnapshotConsistencyType       string          `json:"snapshotConsistencyType,omitempty"`
+	ProtectedItemsCount           int             `json:"protectedItemsCount"`
+}
+
+type schedulePolicy struct {
+	SchedulePolicyType      string          `json:"schedulePolicyType"`
+	ScheduleRunFrequency    string          `json:"scheduleRunFrequency,omitempty"`
+	ScheduleRunTimes        []wireTime      `json:"scheduleRunTimes,omitempty"`
+	ScheduleRunDays         []string        `json:"scheduleRunDays,omitempty"`
+	ScheduleWeeklyFrequency *int            `json:"scheduleWeeklyFrequency,omitempty"`
+	HourlySchedule          *hourlySchedule `json:"hourlySchedule,omitempty"`
+	DailySchedule           *struct {
+		ScheduleRunTimes []wireTime `json:"scheduleRunTimes,omitempty"`
+	} `json:"dailySchedule,omitempty"`
+	WeeklySchedule *struct {
+		ScheduleRunDays  []string   `json:"scheduleRunDays,omitempty"`
+		ScheduleRunTimes []wireTime `json:"scheduleRunTimes,omitempty"`
+	} `json:"weeklySchedule,omitempty"`
+}
+
+type hourlySchedule struct {
+	Interval                *int      `json:"interval,omitempty"`
+	ScheduleWindowStartTime *wireTime `json:"scheduleWindowStartTime,omitempty"`
+	ScheduleWindowDuration  *int      `json:"scheduleWindowDuration,omitempty"`
+}
+
+type retentionDuration struct {
+	Count        *int   `json:"count,omitempty"`
+	DurationType string `json:"durationType,omitempty"`
+}
+
+type dayOfMonth struct {
+	Date   *int  `json:"date,omitempty"`
+	IsLast *bool `json:"isLast,omitempty"`
+}
+
+type retentionRule struct {
+	RetentionScheduleFormatType string   `json:"retentionScheduleFormatType,omitempty"`
+	DaysOfTheWeek               []string `json:"daysOfTheWeek,omitempty"`
+	RetentionScheduleDaily      *struct {
+		DaysOfTheMonth []dayOfMonth `json:"daysOfTheMonth,omitempty"`
+	} `json:"retentionScheduleDaily,omitempty"`
+	RetentionScheduleWeekly *struct {
+		DaysOfTheWeek   []string `json:"daysOfTheWeek,omitempty"`
+		WeeksOfTheMonth []string `json:"weeksOfTheMonth,omitempty"`
+	} `json:"retentionScheduleWeekly,omitempty"`
+	MonthsOfYear      []string           `json:"monthsOfYear,omitempty"`
+	RetentionTimes    []wireTime         `json:"retentionTimes,omitempty"`
+	RetentionDuration *retentionDuration `json:"retentionDuration,omitempty"`
+}
+
+type retention struct {
+	RetentionPolicyType string             `json:"retentionPolicyType"`
+	DailySchedule       *retentionRule     `json:"dailySchedule,omitempty"`
+	WeeklySchedule      *retentionRule     `json:"weeklySchedule,omitempty"`
+	MonthlySchedule     *retentionRule     `json:"monthlySchedule,omitempty"`
+	YearlySchedule      *retentionRule     `json:"yearlySchedule,omitempty"`
+	RetentionDuration   *retentionDuration `json:"retentionDuration,omitempty"`
+}
+
+func badField(field, format string, args ...any) *arm.Error {
+	e := arm.BadRequest("BMSUserErrorInvalidPolicyInput", "Invalid policy: '%s' %s", field, fmt.Sprintf(format, args...))
+	e.Target = field
+	return e
+}
+
+var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
+	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday}
+
+var months = map[string]time.Month{"january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7, "august": 8,
+	"september": 9, "october": 10, "november": 11, "december": 12}
+
+var weeksOfMonth = map[string]int{"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
+
+func canonicalEnum(field, v string, set []string) (string, error) {
+	for _, s := range set {
+		if strings.EqualFold(s, v) {
+			return s, nil
+		}
+	}
+	return "", badField(field, "has the invalid value '%s': use one of %s.", v, strings.Join(set, ", "))
+}
+
+func canonicalList(field string, vs []string, table any) ([]string, error) {
+	var keys []string
+	switch t := table.(type) {
+	case map[string]time.Weekday:
+		keys = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+		_ = t
+	case map[string]time.Month:
+		keys = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
+	case map[string]int:
+		keys = []string{"First", "Second", "Third", "Fourth", "Last"}
+	}
+	out := make([]string, 0, len(vs))
+	seen := map[string]bool{}
+	for i, v := range vs {
+		c, err := canonicalEnum(fmt.Sprintf("%s[%d]", field, i), v, keys)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// validate checks an IaaS VM policy and fills defaults; errors name the bad field.
+func (p *iaasPolicy) validate() error {
+	p.BackupManagementType = "AzureIaasVM"
+	sp := p.SchedulePolicy
+	if sp == nil {
+		return badField("properties.schedulePolicy", "is required.")
+	}
+	var err error
+	if sp.SchedulePolicyType, err = canonicalEnum("properties.schedulePolicy.schedulePolicyType", sp.SchedulePolicyType, []string{"SimpleSchedulePolicy", "SimpleSchedulePolicyV2"}); err != nil {
+		return err
+	}
+	if sp.ScheduleRunFrequency, err = canonicalEnum("properties.schedulePolicy.scheduleRunFrequency", sp.ScheduleRunFrequency, []string{"Daily", "Weekly", "Hourly"}); err != nil {
+		return err
+	}
+	v2 := sp.SchedulePolicyType == "SimpleSchedulePolicyV2"
+	if p.PolicyType == "" {
+		p.PolicyType = "V1"
+		if v2 {
+			p.PolicyType = "V2"
+		}
+	} else if p.PolicyType, err = canonicalEnum("properties.policyType", p.PolicyType, []string{"V1", "V2"}); err != nil {
+		return err
+	}
+	if p.TimeZone == "" {
+		p.TimeZone = "UTC"
+	}
+	if p.SnapshotConsistencyType == "" && v2 {
+		p.SnapshotConsistencyType = "OnlyCrashConsistent"
+	}
+	switch sp.ScheduleRunFrequency {
+	case "Daily":
+		times := sp.ScheduleRunTimes
+		field := "properties.schedulePolicy.scheduleRunTimes"
+		if v2 {
+			field = "properties.schedulePolicy.dailySchedule.scheduleRunTimes"
+			if sp.DailySchedule == nil {
+				return badField("properties.schedulePolicy.dailySchedule", "is required when scheduleRunFrequency is Daily.")
+			}
+			times = sp.DailySchedule.ScheduleRunTimes
+		}
+		if len(times) != 1 {
+			return badField(field, "must hold exactly one time for a daily schedule (it has %d).", len(times))
+		}
+	case "Weekly":
+		times, days := sp.ScheduleRunTimes, sp.ScheduleRunDays
+		tf, df := "properties.schedulePolicy.scheduleRunTimes", "properties.schedulePolicy.scheduleRunDays"
+		if v2 {
+			if sp.WeeklySchedule == nil {
+				return badField("properties.schedulePolicy.weeklySchedule", "is required when scheduleRunFrequency is Weekly.")
+			}
+			times, days = sp.WeeklySchedule.ScheduleRunTimes, sp.WeeklySchedule.ScheduleRunDays
+			tf, df = "properties.schedulePolicy.weeklySchedule.scheduleRunTimes", "properties.schedulePolicy.weeklySchedule.scheduleRunDays"
+		}
+		if len(times) != 1 {
+			return badField(tf, "must hold exactly one time for a weekly schedule (it has %d).", len(times))
+		}
+		if len(days) == 0 {
+			return badField(df, "must name at least one day for a weekly schedule.")
+		}
+		cd, err := canonicalList(df, days, weekdays)
+		if err != nil {
+			return err
+		}
+		if v2 {
+			sp.WeeklySchedule.ScheduleRunDays = cd
+		} else {
+			sp.ScheduleRunDays = cd
+		}
+	case "Hourly":
+		h := sp.HourlySchedule
+		if h == nil {
+			return badField("properties.schedulePolicy.hourlySchedule", "is required when scheduleRunFrequency is Hourly.")
+		}
+		if h.Interval == nil || !(*h.Interval == 4 || *h.Interval == 6 || *h.Interval == 8 || *h.Interval == 12) {
+			return badField("properties.schedulePolicy.hourlySchedule.interval", "must be 4, 6, 8 or 12 hours.")
+		}
+		if h.ScheduleWindowStartTime == nil || h.ScheduleWindowStartTime.IsZero() {
+			return badField("properties.schedulePolicy.hourlySchedule.scheduleWindowStartTime", "is required.")
+		}
+		if h.ScheduleWindowDuration == nil || *h.ScheduleWindowDuration < *h.Interval || *h.ScheduleWindowDuration > 24 {
+			return badField("properties.schedulePolicy.hourlySchedule.scheduleWindowDuration", "must be between the interval and 24 hours.")
+		}
+	}
+	if p.InstantRpRetentionRangeInDays == nil {
+		n := 2
+		if sp.ScheduleRunFrequency == "Weekly" {
+			n = 5
+		}
+		p.InstantRpRetentionRangeInDays = &n
+	} else if n := *p.InstantRpRetentionRangeInDays; n < 1 || n > 30 {
+		return badField("properties.instantRpRetentionRangeInDays", "must be between 1 and 30 days (it is %d).", n)
+	}
+	rp := p.RetentionPolicy
+	if rp == nil {
+		return badField("properties.retentionPolicy", "is required.")
+	}
+	if rp.RetentionPolicyType, err = canonicalEnum("properties.retentionPolicy.retentionPolicyType", rp.RetentionPolicyType, []string{"LongTermRetentionPolicy", "SimpleRetentionPolicy"}); err != nil {
+		return err
+	}
+	if rp.RetentionPolicyType == "SimpleRetentionPolicy" {
+		return checkDuration("properties.retentionPolicy.retentionDuration", rp.RetentionDuration, "Days", 1, 9999)
+	}
+	if rp.DailySchedule == nil && rp.WeeklySchedule == nil && rp.MonthlySchedule == nil && rp.YearlySchedule == nil {
+		return badField("properties.retentionPolicy", "needs at least one of dailySchedule, weeklySchedule, monthlySchedule or yearlySchedule.")
+	}
+	if sp.ScheduleRunFrequency != "Weekly" && rp.DailySchedule == nil {
+		return badField("properties.retentionPolicy.dailySchedule", "is required for a %s schedule.", strings.ToLower(sp.ScheduleRunFrequency))
+	}
+	if sp.ScheduleRunFrequency == "Weekly" && rp.DailySchedule != nil {
+		return badField("properties.retentionPolicy.dailySchedule", "is not allowed with a weekly schedule: use weeklySchedule.")
+	}
+	if r := rp.DailySchedule; r != nil {
+		if err := checkDuration("properties.retentionPolicy.dailySchedule.retentionDuration", r.RetentionDuration, "Days", 1, 9999); err != nil {
+			return err
+		}
+	}
+	if r := rp.WeeklySchedule; r != nil {
+		if err := checkDuration("properties.retentionPolicy.weeklySchedule.retentionDuration", r.RetentionDuration, "Weeks", 1, 5163); err != nil {
+			return err
+		}
+		if len(r.DaysOfTheWeek) == 0 {
+			return badField("properties.retentionPolicy.weeklySchedule.daysOfTheWeek", "must name at least one day.")
+		}
+		if r.DaysOfTheWeek, err = canonicalList("properties.retentionPolicy.weeklySchedule.daysOfTheWeek", r.DaysOfTheWeek, weekdays); err != nil {
+			return err
+		}
+	}
+	for _, x := range []struct {
+		name   string
+		r      *retentionRule
+		unit   string
+		max    int
+		yearly bool
+	}{{"monthlySchedule", rp.MonthlySchedule, "Months", 1188, false}, {"yearlySchedule", rp.YearlySchedule, "Years", 99, true}} {
+		r := x.r
+		if r == nil {
+			continue
+		}
+		f := "properties.retentionPolicy." + x.name
+		if err := checkDuration(f+".retentionDuration", r.RetentionDuration, x.unit, 1, x.max); err != nil {
+			return err
+		}
+		if r.RetentionScheduleFormatType, err = canonicalEnum(f+".retentionScheduleFormatType", r.RetentionScheduleFormatType, []string{"Daily", "Weekly"}); err != nil {
+			return err
+		}
+		if r.RetentionScheduleFormatType == "Daily" {
+			if r.RetentionScheduleDaily == nil || len(r.RetentionScheduleDaily.DaysOfTheMonth) == 0 {
+				return badField(f+".retentionScheduleDaily.daysOfTheMonth", "must name at least one day when retentionScheduleFormatType is Daily.")
+			}
+			for i, d := range r.RetentionScheduleDaily.DaysOfTheMonth {
+				last := d.IsLast != nil && *d.IsLast
+				if !last && (d.Date == nil || *d.Date < 1 || *d.Date > 28) {
+					return badField(fmt.Sprintf("%s.retentionScheduleDaily.daysOfTheMonth[%d].date", f, i), "must be between 1 and 28, or set isLast.")
+				}
+			}
+		} else {
+			w := r.RetentionScheduleWeekly
+			if w == nil || len(w.DaysOfTheWeek) == 0 || len(w.WeeksOfTheMonth) == 0 {
+				return badField(f+".retentionScheduleWeekly", "must name daysOfTheWeek and weeksOfTheMonth when retentionScheduleFormatType is Weekly.")
+			}
+			if w.DaysOfTheWeek, err = canonicalList(f+".retentionScheduleWeekly.daysOfTheWeek", w.DaysOfTheWeek, weekdays); err != nil {
+				return err
+			}
+			if w.WeeksOfTheMonth, err = canonicalList(f+".retentionScheduleWeekly.weeksOfTheMonth", w.WeeksOfTheMonth, weeksOfMonth); err != nil {
+				return err
+			}
+		}
+		if x.yearly {
+			if len(r.MonthsOfYear) == 0 {
+				return badField(f+".monthsOfYear", "must name at least one month.")
+			}
+			if r.MonthsOfYear, err = canonicalList(f+".monthsOfYear", r.MonthsOfYear, months); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkDuration(field string, d *retentionDuration, unit string, min, max int) error {
+	if d == nil || d.Count == nil {
+		return badField(field+".count", "is required.")
+	}
+	if d.DurationType == "" {
+		d.DurationType = unit
+	}
+	if !strings.EqualFold(d.DurationType, unit) {
+		return badField(field+".durationType", "must be '%s' (it is '%s').", unit, d.DurationType)
+	}
+	d.DurationType = unit
+	if *d.Count < min || *d.Count > max {
+		return badField(field+".count", "must be between %d and %d (it is %d).", min, max, *d.Count)
+	}
+	return nil
+}
+
+// location of the policy's time zone (Windows or IANA names; UTC when unknown).
+func (p *iaasPolicy) location() *time.Location {
+	name := p.TimeZone
+	if iana, ok := windowsZones[strings.ToLower(name)]; ok {
+		name = iana
+	}
+	if name == "" || strings.EqualFold(name, "UTC") {
+		return time.UTC
+	}
+	if loc, err := time.LoadLocation(name); err == nil {
+		return loc
+	}
+	return time.UTC
+}
+
+var windowsZones = map[string]string{
+	"utc": "UTC", "coordinated universal time": "UTC", "gmt standard time": "Europe/London", "greenwich standard time": "Atlantic/Reykjavik",
+	"w. europe standard time": "Europe/Berlin", "central europe standard time": "Europe/Budapest", "romance standard time": "Europe/Paris",
+	"e. europe standard time": "Europe/Chisinau", "fle standard time": "Europe/Kiev", "russian standard time": "Europe/Moscow",
+	"india standard time": "Asia/Kolkata", "china standard time": "Asia/Shanghai", "tokyo standard time": "Asia/Tokyo",
+	"singapore standard time": "Asia/Singapore", "aus eastern standard time": "Australia/Sydney", "eastern standard time": "America/New_York",
+	"central standard time": "America/Chicago", "mountain standard time": "America/Denver", "pacific standard time": "America/Los_Angeles",
+	"e. south america standard time": "America/Sao_Paulo",
+}
+
+// runTimesOfDay returns the times of day (as offsets from midnight) and the
+// weekdays (nil = every day) the schedule runs on.
+func (p *iaasPolicy) runSlots() (offsets []time.Duration, days map[time.Weekday]bool) {
+	sp := p.SchedulePolicy
+	tod := func(ts []wireTime) []time.Duration {
+		var out []time.Duration
+		for _, t := range ts {
+			out = append(out, time.Duration(t.Hour())*time.Hour+time.Duration(t.Minute())*time.Minute+time.Duration(t.Second())*time.Second)
+		}
+		return out
+	}
+	toDays := func(ds []string) map[time.Weekday]bool {
+		m := map[time.Weekday]bool{}
+		for _, d := range ds {
+			m[weekdays[strings.ToLower(d)]] = true
+		}
+		return m
+	}
+	switch sp.ScheduleRunFrequency {
+	case "Daily":
+		if sp.SchedulePolicyType == "SimpleSchedulePolicyV2" && sp.DailySchedule != nil {
+			return tod(sp.DailySchedule.ScheduleRunTimes), nil
+		}
+		return tod(sp.ScheduleRunTimes), nil
+	case "Weekly":
+		if sp.SchedulePolicyType == "SimpleSchedulePolicyV2" && sp.WeeklySchedule != nil {
+			return tod(sp.WeeklySchedule.ScheduleRunTimes), toDays(sp.WeeklySchedule.ScheduleRunDays)
+		}
+		return tod(sp.ScheduleRunTimes), toDays(sp.ScheduleRunDays)
+	case "Hourly":
+		h := sp.HourlySchedule
+		start := tod([]wireTime{*h.ScheduleWindowStartTime})[0]
+		for k := time.Duration(0); k < time.Duration(*h.ScheduleWindowDuration)*time.Hour; k += time.Duration(*h.Interval) * time.Hour {
+			offsets = append(offsets, (start+k)%(24*time.Hour))
+		}
+		sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
+		return offsets, nil
+	}
+	return nil, nil
+}
+
+// nextRun is the first scheduled run strictly after t.
+func (p *iaasPolicy) nextRun(t time.Time) time.Time {
+	loc := p.location()
+	offsets, days := p.runSlots()
+	if len(offsets) == 0 {
+		return time.Time{}
+	}
+	lt := t.In(loc)
+	day := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc)
+	for i := 0; i < 400; i++ {
+		d := day.AddDate(0, 0, i)
+		if days != nil && !days[d.Weekday()] {
+			continue
+		}
+		for _, o := range offsets {
+			c := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).Add(o)
+			if c.After(t) {
+				return c.UTC()
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// expiry is when a scheduled recovery point taken at t leaves the vault
+// tier: the latest end among the retention rules that keep it.
+func (p *iaasPolicy) expiry(t time.Time) time.Time {
+	rp := p.RetentionPolicy
+	if rp == nil {
+		return t.AddDate(0, 0, 30)
+	}
+	if rp.RetentionPolicyType == "SimpleRetentionPolicy" {
+		return addDuration(t, rp.RetentionDuration)
+	}
+	lt := t.In(p.location())
+	var best time.Time
+	keep := func(r *retentionRule) {
+		if e := addDuration(t, r.RetentionDuration); e.After(best) {
+			best = e
+		}
+	}
+	if r := rp.DailySchedule; r != nil {
+		keep(r)
+	}
+	if r := rp.WeeklySchedule; r != nil && dayIn(lt.Weekday(), r.DaysOfTheWeek) {
+		keep(r)
+	}
+	if r := rp.MonthlySchedule; r != nil && monthlyMatch(lt, r) {
+		keep(r)
+	}
+	if r := rp.YearlySchedule; r != nil && monthIn(lt.Month(), r.MonthsOfYear) && monthlyMatch(lt, r) {
+		keep(r)
+	}
+	if best.IsZero() {
+		return t // no rule keeps it
+	}
+	return best
+}
+
+func addDuration(t time.Time, d *retentionDuration) time.Time {
+	if d == nil || d.Count == nil {
+		return t.AddDate(0, 0, 30)
+	}
+	n := *d.Count
+	switch strings.ToLower(d.DurationType) {
+	case "weeks":
+		return t.AddDate(0, 0, 7*n)
+	case "months":
+		return t.AddDate(0, n, 0)
+	case "years":
+		return t.AddDate(n, 0, 0)
+	}
+	return t.AddDate(0, 0, n)
+}
+
+func dayIn(d time.Weekday, ds []string) bool {
+	for _, x := range ds {
+		if w, ok := weekdays[strings.ToLower(x)]; ok && w == d {
+			return true
+		}
+	}
+	return false
+}
+
+func monthIn(m time.Month, ms []string) bool {
+	for _, x := range ms {
+		if v, ok := months[strings.ToLower(x)]; ok && v == m {
+			return true
+		}
+	}
+	return false
+}
+
+func monthlyMatch(lt time.Time, r *retentionRule) bool {
+	if strings.EqualFold(r.RetentionScheduleFormatType, "Weekly") {
+		w := r.RetentionScheduleWeekly
+		if w == nil || !dayIn(lt.Weekday(), w.DaysOfTheWeek) {
+			return false
+		}
+		nth := (lt.Day()-1)/7 + 1
+		isLast := lt.AddDate(0, 0, 7).Month() != lt.Month()
+		for _, x := range w.WeeksOfTheMonth {
+			n := weeksOfMonth[strings.ToLower(x)]
+			if n == nth || n == -1 && isLast {
+				return true
+			}
+		}
+		return false
+	}
+	if r.RetentionScheduleDaily == nil {
+		return false
+	}
+	isLastDay := lt.AddDate(0, 0, 1).Month() != lt.Month()
+	for _, d := range r.RetentionScheduleDaily.DaysOfTheMonth {
+		if d.IsLast != nil && *d.IsLast && isLastDay {
+			return true
+		}
+		if d.Date != nil && *d.Date == lt.Day() {
+			return true
+		}
+	}
+	return false
+}
+
+// instantExpiry is when a point taken at t leaves the snapshot tier.
+func (p *iaasPolicy) instantExpiry(t time.Time) time.Time {
+	n := 2
+	if p.InstantRpRetentionRangeInDays != nil {
+		n = *p.InstantRpRetentionRangeInDays
+	}
+	return t.AddDate(0, 0, n)
+}
+
+// decodePolicyProperties decodes a policy body's properties by its
+// discriminator; non-IaaS policies are kept as given.
+func decodePolicyProperties(raw json.RawMessage) (*iaasPolicy, map[string]any, error) {
+	var head struct {
+		BackupManagementType string `json:"backupManagementType"`
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, badField("properties", "is required.")
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, nil, arm.InvalidRequest("The policy properties could not be read: %v.", err)
+	}
+	if head.BackupManagementType == "" {
+		return nil, nil, badField("properties.backupManagementType", "is required: use 'AzureIaasVM' for virtual machines.")
+	}
+	if strings.EqualFold(head.BackupManagementType, "AzureIaasVM") {
+		var p iaasPolicy
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, nil, arm.Errorf(http.StatusBadRequest, "BMSUserErrorInvalidPolicyInput", "Invalid policy: %v.", err)
+		}
+		return &p, nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, nil, arm.InvalidRequest("The policy properties could not be read: %v.", err)
+	}
+	return nil, m, nil
+}

@@ -1,0 +1,148 @@
+// Package recoveryservices serves Microsoft.RecoveryServices: Recovery
+// Services vaults and Azure VM backup (discovery of the subscription's VMs,
+// protected items, IaaS VM policies, on-demand and scheduled backups,
+// jobs, recovery points and restores), over the api-versions the SDK
+// (2023-04-01 vaults, 2024-04-01 backup) and the seeds (2016-12-01 and
+// friends) use.
+//
+// Backups are crash-consistent: all of a VM's disks are snapshotted at one
+// instant by compute. The snapshots are the instant tier: real
+// Microsoft.Compute/snapshots resources in the resource group
+// AzureBackupRG_{location}_1 (created on demand, as Azure does), kept for
+// the policy's instantRpRetentionRangeInDays. Each point is then copied to
+// the vault tier: a snapshot repository per vault on a local blob backend
+// under DataDir/vaults/{vault uniqueId}, kept per the policy's
+// daily/weekly/monthly/yearly retention (or the on-demand expiry).
+//
+// Jobs and recovery-point records are the shared protection core's; the
+// IaaS VM schedule and long-term retention math (each rule that matches a
+// point keeps it for its duration; the latest end wins) is RS-specific and
+// lives in policymodel.go.
+package recoveryservices
+
+import (
+	"context"
+	"sync"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/snapshot"
+)
+
+const namespace = "Microsoft.RecoveryServices"
+
+// APIVersions are the api-versions Microsoft.RecoveryServices accepts (vault
+// paths and backup paths share the namespace).
+var APIVersions = []string{"2024-04-01", "2023-04-01", "2023-02-01", "2023-01-01", "2022-10-01", "2022-03-01", "2021-12-01", "2021-08-01",
+	"2021-06-01", "2021-03-01", "2021-01-01", "2020-10-01", "2020-02-02", "2019-06-15", "2019-05-13", "2018-12-20", "2017-07-01",
+	"2016-12-01", "2016-08-10", "2016-06-01", "2015-03-15"}
+
+const (
+	opKindRefresh = "recoveryservices.refresh"
+	opKindItem    = "recoveryservices.item"
+	opKindDelete  = "recoveryservices.deleteItem"
+	opKindBackup  = "recoveryservices.backup"
+	opKindRestore = "recoveryservices.restore"
+	opKindCancel  = "recoveryservices.cancel"
+
+	taskBackup    = "recoveryservices.backupJob"
+	taskRetention = "recoveryservices.retention"
+)
+
+// Provider serves Microsoft.RecoveryServices.
+type Provider struct {
+	Compute *compute.Service
+
+	p     *rp.Platform
+	sched *protection.Scheduler
+
+	mu    sync.Mutex
+	repos map[string]*snapshot.Repository // vault tier, by vault uniqueId
+	locks map[string]*sync.Mutex          // per protected item
+}
+
+// Register implements rp.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+	pr.p = p
+	pr.repos = map[string]*snapshot.Repository{}
+	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})
+
+	sub := "/subscriptions/{subscriptionId}"
+	rg := sub + "/resourceGroups/{resourceGroupName}"
+	R := rg + "/providers/Microsoft.RecoveryServices/vaults/{vaultName}"
+	F := R + "/backupFabrics/{fabricName}"
+	C := F + "/protectionContainers/{containerName}"
+	I := C + "/protectedItems/{protectedItemName}"
+
+	rt.Handle("GET", sub+"/providers/Microsoft.RecoveryServices/vaults", pr.listVaultsSub)
+	rt.Handle("GET", rg+"/providers/Microsoft.RecoveryServices/vaults", pr.listVaultsRG)
+	rt.Handle("PUT", R, pr.putVault)
+	rt.Handle("PATCH", R, pr.patchVault)
+	rt.Handle("GET", R, pr.getVault)
+	rt.Handle("DELETE", R, pr.deleteVault)
+	rt.Handle("GET", R+"/backupstorageconfig/vaultstorageconfig", pr.getStorageConfig)
+	rt.Handle("PUT", R+"/backupstorageconfig/vaultstorageconfig", pr.putStorageConfig)
+	rt.Handle("PATCH", R+"/backupstorageconfig/vaultstorageconfig", pr.patchStorageConfig)
+	rt.Handle("GET", R+"/backupconfig/vaultconfig", pr.getVaultConfig)
+	rt.Handle("PUT", R+"/backupconfig/vaultconfig", pr.putVaultConfig)
+	rt.Handle("PATCH", R+"/backupconfig/vaultconfig", pr.putVaultConfig)
+
+	rt.Handle("GET", R+"/backupPolicies", pr.listPolicies)
+	rt.Handle("PUT", R+"/backupPolicies/{policyName}", pr.putPolicy)
+	rt.Handle("GET", R+"/backupPolicies/{policyName}", pr.getPolicy)
+	rt.Handle("DELETE", R+"/backupPolicies/{policyName}", pr.deletePolicy)
+	rt.Handle("GET", R+"/backupPolicies/{policyName}/operationResults/{operationId}", pr.policyOperationResult, arm.Action(namespace+"/vaults/backupPolicies/operationResults/read"))
+	rt.Handle("GET", R+"/backupPolicies/{policyName}/operations/{operationId}", pr.policyOperationStatus, arm.Action(namespace+"/vaults/backupPolicies/operations/read"))
+
+	rt.Handle("POST", F+"/refreshContainers", pr.refresh)
+	rt.Handle("GET", F+"/operationResults/{operationId}", pr.refreshResult, arm.Action(namespace+"/vaults/backupFabrics/operationResults/read"))
+	rt.Handle("GET", R+"/backupProtectableItems", pr.listProtectable)
+	rt.Handle("GET", R+"/backupProtectionContainers", pr.listContainers)
+	rt.Handle("GET", C, pr.getContainer)
+	rt.Handle("GET", C+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/operationResults/read"))
+
+	rt.Handle("GET", R+"/backupProtectedItems", pr.listItems)
+	rt.Handle("PUT", I, pr.putItem)
+	rt.Handle("GET", I, pr.getItem)
+	rt.Handle("DELETE", I, pr.deleteItem)
+	rt.Handle("GET", I+"/operationsStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read"))
+	rt.Handle("GET", I+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"))
+	rt.Handle("POST", I+"/backup", pr.triggerBackup)
+	rt.Handle("GET", I+"/recoveryPoints", pr.listPoints)
+	rt.Handle("GET", I+"/recoveryPoints/{recoveryPointId}", pr.getPoint)
+	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/restore", pr.restore)
+	rt.Handle("GET", R+"/backupOperations/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupOperations/read"))
+	rt.Handle("GET", R+"/backupOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupOperationResults/read"))
+
+	rt.Handle("GET", R+"/backupJobs", pr.listJobs)
+	rt.Handle("GET", R+"/backupJobs/{jobName}", pr.getJob)
+	rt.Handle("POST", R+"/backupJobs/{jobName}/cancel", pr.cancelJob)
+	rt.Handle("GET", R+"/backupJobs/{jobName}/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupJobs/operationResults/read"))
+
+	p.Ops.Register(opKindRefresh, pr.runRefresh)
+	p.Ops.Register(opKindItem, func(ctx context.Context, op *ops.Operation) error { return nil })
+	p.Ops.Register(opKindDelete, pr.runDeleteItem)
+	p.Ops.Register(opKindBackup, func(ctx context.Context, op *ops.Operation) error { return nil })
+	p.Ops.Register(opKindRestore, pr.runRestoreOp)
+	p.Ops.Register(opKindCancel, func(ctx context.Context, op *ops.Operation) error { return nil })
+	p.Jobs.Register(taskBackup, pr.runBackupTask)
+	p.Jobs.Register(taskRetention, pr.runRetentionTask)
+	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", pr.scheduledRun)
+	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
+	return nil
+}
+
+func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
+	rid, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	v, err := pr.loadVault(ctx, pr.p.Store, rid)
+	if err != nil {
+		return nil // already gone
+	}
+	return pr.removeVault(ctx, v)
+}

@@ -1,0 +1,332 @@
+package recoveryservices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+)
+
+// restoreRequest is IaasVMRestoreRequest (the fields Safehold acts on).
+type restoreRequest struct {
+	ObjectType             string  `json:"objectType"`
+	RecoveryPointID        string  `json:"recoveryPointId,omitempty"`
+	RecoveryType           string  `json:"recoveryType"`
+	SourceResourceID       string  `json:"sourceResourceId,omitempty"`
+	StorageAccountID       string  `json:"storageAccountId,omitempty"`
+	Region                 string  `json:"region,omitempty"`
+	TargetResourceGroupID  string  `json:"targetResourceGroupId,omitempty"`
+	TargetVirtualMachineID string  `json:"targetVirtualMachineId,omitempty"`
+	VirtualNetworkID       string  `json:"virtualNetworkId,omitempty"`
+	SubnetID               string  `json:"subnetId,omitempty"`
+	RestoreDiskLunList     []int32 `json:"restoreDiskLunList,omitempty"`
+}
+
+type restoreInput struct {
+	JobID   string         `json:"jobId"`
+	ItemID  string         `json:"itemId"`
+	PointID string         `json:"pointId"`
+	Req     restoreRequest `json:"request"`
+}
+
+func restoreErr(field, format string, args ...any) *arm.Error {
+	e := arm.BadRequest("BMSUserErrorInvalidRestoreInput", "Invalid restore request: '%s' %s", field, fmt.Sprintf(format, args...))
+	e.Target = field
+	return e
+}
+
+// restore is POST I/recoveryPoints/{rp}/restore: 202 with both polling
+// headers; the operation runs the restore job and succeeds (naming the
+// job) when the disks, or the VM, exist.
+func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	iid, _, err := pr.itemIDOf(r, vid)
+	if err != nil {
+		return nil, err
+	}
+	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pr.findPoint(r, it, r.Param("recoveryPointId"))
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Properties restoreRequest `json:"properties"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	req := in.Properties
+	if ot := req.ObjectType; ot != "" && !strings.EqualFold(ot, "IaasVMRestoreRequest") && !strings.EqualFold(ot, "IaasVMRestoreWithRehydrationRequest") {
+		return nil, restoreErr("properties.objectType", "'%s' is not a VM restore: use 'IaasVMRestoreRequest'.", ot)
+	}
+	switch strings.ToLower(req.RecoveryType) {
+	case "restoredisks":
+		req.RecoveryType = "RestoreDisks"
+	case "alternatelocation":
+		req.RecoveryType = "AlternateLocation"
+	case "originallocation":
+		req.RecoveryType = "OriginalLocation"
+	case "":
+		return nil, restoreErr("properties.recoveryType", "is required: use RestoreDisks, AlternateLocation or OriginalLocation.")
+	default:
+		return nil, restoreErr("properties.recoveryType", "'%s' is not supported: use RestoreDisks, AlternateLocation or OriginalLocation.", req.RecoveryType)
+	}
+	if req.RecoveryPointID != "" && !strings.EqualFold(req.RecoveryPointID, p.ID) {
+		return nil, restoreErr("properties.recoveryPointId", "'%s' differs from the recovery point '%s' in the path.", req.RecoveryPointID, p.ID)
+	}
+	if req.SourceResourceID != "" && !arm.EqualIDs(req.SourceResourceID, it.SourceID) {
+		return nil, restoreErr("properties.sourceResourceId", "'%s' is not the protected VM '%s'.", req.SourceResourceID, it.SourceID)
+	}
+	checkRG := func(field, id string) error {
+		rid, err := arm.ParseID(id)
+		if err != nil || rid.ResourceGroup == "" || rid.Namespace != "" {
+			return restoreErr(field, "'%s' is not a resource group id (/subscriptions/{id}/resourceGroups/{name}).", id)
+		}
+		return rp.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
+	}
+	switch req.RecoveryType {
+	case "RestoreDisks":
+		if req.TargetResourceGroupID == "" {
+			return nil, restoreErr("properties.targetResourceGroupId", "is required for RestoreDisks: the managed disks are created there.")
+		}
+		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
+			return nil, err
+		}
+		for i, lun := range req.RestoreDiskLunList {
+			found := false
+			for _, s := range p.Snapshots {
+				if int32(s.Lun) == lun && !s.OSDisk {
+					found = true
+				}
+			}
+			if !found {
+				return nil, restoreErr(fmt.Sprintf("properties.restoreDiskLunList[%d]", i), "names lun %d, which is not a data disk of this recovery point.", lun)
+			}
+		}
+	case "AlternateLocation":
+		tid, err := arm.ParseID(req.TargetVirtualMachineID)
+		if req.TargetVirtualMachineID == "" || err != nil || !tid.IsType(vmType) {
+			return nil, restoreErr("properties.targetVirtualMachineId", "must be the id of the new virtual machine to create.")
+		}
+		if req.TargetResourceGroupID == "" {
+			req.TargetResourceGroupID = tid.ResourceGroupID()
+		}
+		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
+			return nil, err
+		}
+		if err := rp.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
+			return nil, err
+		}
+		if ok, err := rp.ResourceExists(ctx, pr.p.Store, tid.String()); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, restoreErr("properties.targetVirtualMachineId", "'%s' already exists: name a new VM, or restore to the original location.", tid.Name())
+		}
+	case "OriginalLocation":
+		if _, err := pr.lookupVM(ctx, it.SourceID); err != nil {
+			return nil, restoreErr("properties.sourceResourceId", "the original VM '%s' no longer exists: restore to an alternate location instead.", it.FriendlyName)
+		}
+	}
+	if !hasTier(p, protection.TierOperational) && !hasTier(p, protection.TierVault) {
+		return nil, arm.BadRequest("BMSUserErrorRecoveryPointNotRestorable", "The recovery point '%s' has no data in any tier yet: wait for its backup job to finish.", p.ID)
+	}
+	now := pr.p.Now()
+	op := &ops.Operation{Kind: opKindRestore, ResourceID: it.ID, Caller: r.Caller()}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		j := pr.newJob(vid, it, protection.OpRestore, now, true)
+		j.RecoveryPointID, j.RecoveryPointTime = p.ID, &p.Time
+		j.Target = firstOf(req.TargetVirtualMachineID, req.TargetResourceGroupID, it.SourceID)
+		j.Details["Recovery Type"] = req.RecoveryType
+		j.Tasks = []protection.JobTask{{Name: "Transfer data from vault", Status: "NotStarted", StartTime: now}}
+		if err := protection.CreateJob(ctx, tx, j); err != nil {
+			return err
+		}
+		return pr.p.Ops.Start(ctx, tx, op, restoreInput{JobID: j.ID, ItemID: it.ID, PointID: p.ID, Req: req})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	return arm.Accepted().Async(r, it.ID+"/operationsStatus/"+op.ID, it.ID+"/operationResults/"+op.ID), nil
+}
+
+// runRestoreOp runs a restore job to its end.
+func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
+	var in restoreInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	op.ResultStatus = http.StatusNoContent
+	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": in.JobID})
+	j, err := protection.GetJob(ctx, pr.p.Store, "", in.JobID)
+	if err != nil {
+		return err
+	}
+	if j.Status == protection.JobCompleted {
+		return nil
+	}
+	if _, err := pr.updateJob(ctx, j.ID, func(x *protection.Job) error {
+		setTask(x, "Transfer data from vault", protection.JobInProgress, pr.p.Now())
+		return nil
+	}); err != nil {
+		return err
+	}
+	disks, rerr := pr.doRestore(ctx, &in)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var jerr error
+	if rerr != nil {
+		var ae *arm.Error
+		if errors.As(rerr, &ae) {
+			jerr = &protection.JobError{Code: ae.Code, Message: ae.Message}
+		} else {
+			jerr = &protection.JobError{Code: "UserErrorRestoreFailed", Message: rerr.Error()}
+		}
+	}
+	if _, err := pr.updateJob(ctx, j.ID, func(x *protection.Job) error {
+		if len(disks) > 0 {
+			x.Details["Restored Disks"] = strings.Join(disks, ",")
+		}
+		x.Finish(pr.p.Now(), jerr)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if jerr != nil {
+		je := jerr.(*protection.JobError)
+		return arm.BadRequest(je.Code, "%s", je.Message)
+	}
+	return nil
+}
+
+// doRestore creates the restored disks (and VM) and returns the disk ids.
+func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, error) {
+	if err := pr.checkCompute(); err != nil {
+		return nil, err
+	}
+	it, err := pr.loadItem(ctx, pr.p.Store, mustParse(in.ItemID))
+	if err != nil {
+		return nil, err
+	}
+	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, it.ID, in.PointID)
+	if err != nil {
+		return nil, fmt.Errorf("the recovery point expired before the restore ran: %w", err)
+	}
+	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
+	if err != nil {
+		return nil, err
+	}
+	req := in.Req
+	location := firstOf(req.Region, p.Details["vmLocation"], it.Location)
+	var targetRG arm.ResourceID
+	switch req.RecoveryType {
+	case "OriginalLocation":
+		src := mustParse(it.SourceID)
+		targetRG, _ = arm.ParseID(src.ResourceGroupID())
+		if vm, err := pr.lookupVM(ctx, it.SourceID); err == nil {
+			location = vm.Location
+		}
+	default:
+		targetRG, err = arm.ParseID(req.TargetResourceGroupID)
+		if err != nil {
+			return nil, err
+		}
+	}
+	short := strings.ReplaceAll(in.JobID, "-", "")[:8]
+	vmName := firstOf(p.Details["vmName"], it.FriendlyName)
+	tags := map[string]string{"RestoredBy": "AzureBackup", "RestoreJobId": in.JobID}
+	type restored struct {
+		src protection.DiskSnapshot
+		id  string
+	}
+	var out []restored
+	for _, s := range p.Snapshots {
+		if req.RecoveryType == "RestoreDisks" && len(req.RestoreDiskLunList) > 0 && !s.OSDisk {
+			keep := false
+			for _, l := range req.RestoreDiskLunList {
+				if int(l) == s.Lun {
+					keep = true
+				}
+			}
+			if !keep {
+				continue
+			}
+		}
+		part := "osdisk"
+		if !s.OSDisk {
+			part = fmt.Sprintf("datadisk-%d", s.Lun)
+		}
+		name := vmName + "-" + part + "-" + short
+		if len(name) > 80 {
+			name = name[len(name)-80:]
+		}
+		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
+		if ok, _ := rp.ResourceExists(ctx, pr.p.Store, did); !ok {
+			if hasTier(p, protection.TierOperational) {
+				_, err = pr.Compute.CreateDiskFromSnapshot(ctx, s.SnapshotID, did, location, tags)
+			} else {
+				repo, rerr := pr.vaultRepo(ctx, v)
+				if rerr != nil {
+					return nil, rerr
+				}
+				_, err = pr.Compute.CreateDiskFromRepository(ctx, repo, snapshot.ID(s.EngineID), did, location, tags)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("restore disk %s: %w", name, err)
+			}
+		}
+		out = append(out, restored{s, did})
+	}
+	ids := make([]string, len(out))
+	for i, r := range out {
+		ids[i] = r.id
+	}
+	if req.RecoveryType == "RestoreDisks" {
+		return ids, nil
+	}
+	spec := compute.VMSpec{Location: location, VMSize: p.Details["vmSize"], OSType: p.Details["osType"], Tags: map[string]string{}}
+	for _, r := range out {
+		if r.src.OSDisk {
+			spec.OSDiskID = r.id
+		} else {
+			spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: int32(r.src.Lun), DiskID: r.id, Name: mustParse(r.id).Name()})
+		}
+	}
+	if req.RecoveryType == "AlternateLocation" {
+		spec.ID = req.TargetVirtualMachineID
+		if spec.VMSize != "" {
+			spec.HardwareProfile = map[string]any{"vmSize": spec.VMSize}
+		}
+	} else {
+		cur, err := pr.Compute.VMResource(ctx, it.SourceID)
+		if err != nil {
+			return nil, err
+		}
+		spec.ID, spec.Location, spec.Tags = cur.ID, cur.Location, cur.Tags
+		spec.HardwareProfile, spec.OSProfile, spec.NetworkProfile = cur.Properties.HardwareProfile, cur.Properties.OSProfile, cur.Properties.NetworkProfile
+		if od := cur.Properties.StorageProfile.OSDisk; od != nil && spec.OSType == "" {
+			spec.OSType = od.OSType
+		}
+	}
+	if _, err := pr.Compute.CreateVM(ctx, spec); err != nil {
+		return nil, fmt.Errorf("create VM %s: %w", spec.ID, err)
+	}
+	return ids, nil
+}

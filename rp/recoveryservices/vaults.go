@@ -1,0 +1,384 @@
+package recoveryservices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+const vaultType = "Microsoft.RecoveryServices/vaults"
+
+// Vault is a Recovery Services vault as the wire shows it.
+type Vault struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Etag       string            `json:"etag,omitempty"`
+	SKU        *VaultSKU         `json:"sku,omitempty"`
+	Identity   *VaultIdentity    `json:"identity,omitempty"`
+	Properties map[string]any    `json:"properties"`
+	SystemData *rp.SystemData    `json:"systemData,omitempty"`
+}
+
+// VaultSKU is the vault's sku.
+type VaultSKU struct {
+	Name     string `json:"name"`
+	Tier     string `json:"tier,omitempty"`
+	Family   string `json:"family,omitempty"`
+	Size     string `json:"size,omitempty"`
+	Capacity string `json:"capacity,omitempty"`
+}
+
+// VaultIdentity is the vault's managed identity.
+type VaultIdentity struct {
+	Type                   string                    `json:"type"`
+	PrincipalID            string                    `json:"principalId,omitempty"`
+	TenantID               string                    `json:"tenantId,omitempty"`
+	UserAssignedIdentities map[string]map[string]any `json:"userAssignedIdentities,omitempty"`
+}
+
+// vaultRecord is what the store keeps for a vault.
+type vaultRecord struct {
+	Vault
+	UniqueID string `json:"safeholdUniqueId"`
+}
+
+func (pr *Provider) vaultIDOf(r *arm.Request) arm.ResourceID {
+	return vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("vaultName"))
+}
+
+// loadVault reads a vault, 404 if absent.
+func (pr *Provider) loadVault(ctx context.Context, rd store.Reader, id arm.ResourceID) (*vaultRecord, error) {
+	var v vaultRecord
+	if err := rp.GetResource(ctx, rd, id, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// vaultOf reads the vault a backup request addresses.
+func (pr *Provider) vaultOf(r *arm.Request) (*vaultRecord, arm.ResourceID, error) {
+	id := pr.vaultIDOf(r)
+	v, err := pr.loadVault(r.HTTP.Context(), pr.p.Store, id)
+	if err != nil {
+		return nil, id, err
+	}
+	return v, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), v.Name), nil
+}
+
+func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	sub, rg, name := r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("vaultName")
+	if err := validateVaultName(name); err != nil {
+		return nil, err
+	}
+	var in Vault
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(in.Location) == "" {
+		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition: set 'location' to the vault's region, e.g. 'westus'.")
+	}
+	if in.SKU != nil && in.SKU.Name != "" && !strings.EqualFold(in.SKU.Name, "Standard") && !strings.EqualFold(in.SKU.Name, "RS0") {
+		return nil, arm.BadRequest("InvalidSkuName", "The sku name '%s' is invalid: use 'Standard' or 'RS0'.", in.SKU.Name)
+	}
+	if in.Identity != nil {
+		switch strings.ToLower(strings.ReplaceAll(in.Identity.Type, " ", "")) {
+		case "none", "systemassigned", "userassigned", "systemassigned,userassigned":
+		default:
+			return nil, arm.BadRequest("InvalidIdentityType", "The identity type '%s' is invalid: use 'None', 'SystemAssigned', 'UserAssigned' or 'SystemAssigned, UserAssigned'.", in.Identity.Type)
+		}
+	}
+	id := vaultID(sub, rg, name)
+	now := pr.p.Now()
+	created := false
+	var out vaultRecord
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.CheckResourceGroup(ctx, tx, sub, rg); err != nil {
+			return err
+		}
+		old, err := pr.loadVault(ctx, tx, id)
+		var ae *arm.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			created = true
+			old = &vaultRecord{UniqueID: uuid.NewString()}
+			old.Name = name
+		} else if err != nil {
+			return err
+		}
+		if !created && !strings.EqualFold(normLocation(old.Location), normLocation(in.Location)) {
+			return arm.Conflict("LocationNotAvailableForResourceType", "The vault '%s' exists in location '%s'; it cannot move to '%s'. Delete it first or use its location.", old.Name, old.Location, in.Location)
+		}
+		out = *old
+		out.ID, out.Type = id.String(), vaultType
+		out.ID = vaultID(sub, rg, old.Name).String()
+		out.Location = normLocation(in.Location)
+		out.Tags = in.Tags
+		out.SKU = &VaultSKU{Name: "RS0", Tier: "Standard"}
+		if err := pr.applyIdentity(ctx, tx, &out, in.Identity); err != nil {
+			return err
+		}
+		props := map[string]any{}
+		for k, v := range old.Properties {
+			props[k] = v
+		}
+		for k, v := range in.Properties {
+			props[k] = v
+		}
+		fillVaultProperties(props)
+		out.Properties = props
+		out.Etag = etagAt(now)
+		out.SystemData = rp.Touch(old.SystemData, r.Caller(), now)
+		if err := rp.PutResource(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		if created {
+			return pr.createDefaultPolicies(ctx, tx, vaultID(sub, rg, old.Name), now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return arm.Created(out.Vault), nil
+	}
+	return arm.OK(out.Vault), nil
+}
+
+func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in Vault
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	id := pr.vaultIDOf(r)
+	var out vaultRecord
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		v, err := pr.loadVault(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		out = *v
+		if in.Tags != nil {
+			out.Tags = in.Tags
+		}
+		if in.Identity != nil {
+			if err := pr.applyIdentity(ctx, tx, &out, in.Identity); err != nil {
+				return err
+			}
+		}
+		props := map[string]any{}
+		for k, val := range v.Properties {
+			props[k] = val
+		}
+		for k, val := range in.Properties {
+			props[k] = val
+		}
+		fillVaultProperties(props)
+		out.Properties = props
+		now := pr.p.Now()
+		out.Etag = etagAt(now)
+		out.SystemData = rp.Touch(v.SystemData, r.Caller(), now)
+		return rp.PutResource(ctx, tx, id, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(out.Vault), nil
+}
+
+// applyIdentity sets the vault identity, creating (or keeping) its
+// system-assigned principal.
+func (pr *Provider) applyIdentity(ctx context.Context, tx store.Tx, v *vaultRecord, in *VaultIdentity) error {
+	if in == nil {
+		return nil
+	}
+	t := strings.ToLower(strings.ReplaceAll(in.Type, " ", ""))
+	if t == "none" || t == "" {
+		if v.Identity != nil && v.Identity.PrincipalID != "" && pr.p.Dir != nil {
+			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		v.Identity = nil
+		return nil
+	}
+	out := &VaultIdentity{Type: in.Type, UserAssignedIdentities: in.UserAssignedIdentities}
+	switch t {
+	case "systemassigned":
+		out.Type = "SystemAssigned"
+	case "userassigned":
+		out.Type = "UserAssigned"
+	default:
+		out.Type = "SystemAssigned, UserAssigned"
+	}
+	if strings.Contains(t, "systemassigned") {
+		if v.Identity != nil && v.Identity.PrincipalID != "" {
+			out.PrincipalID, out.TenantID = v.Identity.PrincipalID, v.Identity.TenantID
+		} else if pr.p.Dir != nil {
+			p, err := pr.p.Dir.CreateManagedIdentity(ctx, tx, v.ID)
+			if err != nil {
+				return fmt.Errorf("create vault identity: %w", err)
+			}
+			out.PrincipalID, out.TenantID = p.ObjectID, p.TenantID
+		}
+	}
+	for k := range out.UserAssignedIdentities {
+		out.UserAssignedIdentities[k] = map[string]any{"principalId": uuid.NewString(), "clientId": uuid.NewString()}
+	}
+	v.Identity = out
+	return nil
+}
+
+func fillVaultProperties(p map[string]any) {
+	p["provisioningState"] = "Succeeded"
+	if _, ok := p["publicNetworkAccess"]; !ok {
+		p["publicNetworkAccess"] = "Enabled"
+	}
+	if _, ok := p["backupStorageVersion"]; !ok {
+		p["backupStorageVersion"] = "V2"
+	}
+	if _, ok := p["redundancySettings"]; !ok {
+		p["redundancySettings"] = map[string]any{"standardTierStorageRedundancy": "GeoRedundant", "crossRegionRestore": "Disabled"}
+	}
+	if _, ok := p["securitySettings"]; !ok {
+		p["securitySettings"] = map[string]any{"softDeleteSettings": map[string]any{"softDeleteState": "Disabled", "softDeleteRetentionPeriodInDays": 14},
+			"immutabilitySettings": map[string]any{"state": "Disabled"}}
+	}
+	if _, ok := p["privateEndpointStateForBackup"]; !ok {
+		p["privateEndpointStateForBackup"] = "None"
+		p["privateEndpointStateForSiteRecovery"] = "None"
+	}
+}
+
+func etagAt(t time.Time) string {
+	return `W/"datetime'` + strings.ReplaceAll(t.UTC().Format("2006-01-02T15:04:05.0000000Z"), ":", "%3A") + `'"`
+}
+
+func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
+
+func validateVaultName(name string) error {
+	if len(name) < 2 || len(name) > 50 {
+		return arm.BadRequest("InvalidResourceName", "The vault name '%s' is invalid: it must be 2 to 50 characters long.", name)
+	}
+	for i, c := range name {
+		ok := c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !ok || i == 0 && c == '-' {
+			return arm.BadRequest("InvalidResourceName", "The vault name '%s' is invalid: use letters, digits and hyphens, starting with a letter.", name)
+		}
+	}
+	return nil
+}
+
+func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
+	v, err := pr.loadVault(r.HTTP.Context(), pr.p.Store, pr.vaultIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(v.Vault), nil
+}
+
+func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	sub, rg := r.Param("subscriptionId"), r.Param("resourceGroupName")
+	if err := rp.CheckResourceGroup(ctx, pr.p.Store, sub, rg); err != nil {
+		return nil, err
+	}
+	return pr.listVaults(r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
+}
+
+func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
+	return pr.listVaults(r, "/subscriptions/"+r.Param("subscriptionId"))
+}
+
+func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, error) {
+	recs, err := rp.ListResources[vaultRecord](r.HTTP.Context(), pr.p.Store, vaultType, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Vault, 0, len(recs))
+	for _, v := range recs {
+		out = append(out, v.Vault)
+	}
+	page, err := arm.Page(r, out, 200)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+// deleteVault is synchronous (the SDK accepts 200 only). A vault that still
+// protects items is refused, as Azure does.
+func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	id := pr.vaultIDOf(r)
+	v, err := pr.loadVault(ctx, pr.p.Store, id)
+	var ae *arm.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return arm.NoContent(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, id.String())
+	if err != nil {
+		return nil, err
+	}
+	if len(items) > 0 {
+		return nil, arm.BadRequest("ServiceResourceNotEmpty", "Vault '%s' cannot be deleted as there are existing resources within the vault: %d protected item(s). Stop protection and delete backup data of each item first.", v.Name, len(items))
+	}
+	if err := pr.removeVault(ctx, v); err != nil {
+		return nil, err
+	}
+	return arm.OK(nil), nil
+}
+
+// removeVault drops a vault with everything under it (cascade from a
+// resource-group delete, or an empty vault's delete).
+func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
+	id, err := arm.ParseID(v.ID)
+	if err != nil {
+		return err
+	}
+	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, id.String())
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		if err := pr.deleteItemData(ctx, &items[i]); err != nil {
+			return err
+		}
+	}
+	pr.closeVaultRepo(v.UniqueID)
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if v.Identity != nil && v.Identity.PrincipalID != "" && pr.p.Dir != nil {
+			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if _, err := tx.DeleteScope(ctx, "resource", strings.ToLower(id.String())+"/"); err != nil {
+			return err
+		}
+		return rp.DeleteResource(ctx, tx, id)
+	})
+	if err != nil {
+		return err
+	}
+	if pr.p.DataDir != "" && v.UniqueID != "" {
+		os.RemoveAll(filepath.Join(pr.p.DataDir, "vaults", v.UniqueID))
+	}
+	return nil
+}

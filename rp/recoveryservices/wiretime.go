@@ -1,0 +1,83 @@
+package recoveryservices
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// wireTime is a date-time that parses every form the SDK and the seeds send
+// (with or without a zone, 'T' or a space, fractional seconds) and always
+// emits RFC 3339 in UTC.
+type wireTime struct{ time.Time }
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.9999999",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05.9999999Z07:00",
+	"2006-01-02 15:04:05.9999999",
+	"2006-01-02 15:04:05",
+	"2006-01-02 03:04:05 PM",
+	"2006-01-02 3:04:05 PM",
+	"2006-01-02",
+}
+
+func parseWireTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date-time (use ISO 8601, e.g. 2024-01-01T02:00:00Z)", s)
+}
+
+func (t *wireTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("date-time must be a string")
+	}
+	if s == "" {
+		return nil
+	}
+	v, err := parseWireTime(s)
+	if err != nil {
+		return err
+	}
+	t.Time = v
+	return nil
+}
+
+func (t wireTime) MarshalJSON() ([]byte, error) {
+	return json.Marshal(t.UTC().Format(time.RFC3339Nano))
+}
+
+func wt(t time.Time) *wireTime { return &wireTime{t.UTC()} }
+
+// isoDuration formats d as an ISO 8601 duration (PT1H2M3.5S).
+func isoDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	h := int64(d / time.Hour)
+	d -= time.Duration(h) * time.Hour
+	m := int64(d / time.Minute)
+	d -= time.Duration(m) * time.Minute
+	s := d.Seconds()
+	out := "PT"
+	if h > 0 {
+		out += fmt.Sprintf("%dH", h)
+	}
+	if m > 0 {
+		out += fmt.Sprintf("%dM", m)
+	}
+	if s > 0 || (h == 0 && m == 0) {
+		out += strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.7f", s), "0"), ".") + "S"
+	}
+	return out
+}
