@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/safehold/safehold/server"
 	"github.com/spf13/cobra"
@@ -27,6 +28,7 @@ func newServeCmd() *cobra.Command {
 		hostnames                                           []string
 		insecure                                            bool
 		retryAfter                                          int
+		rbacDelay                                           time.Duration
 	)
 	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
 	cmd := &cobra.Command{
@@ -45,7 +47,7 @@ func newServeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
-				InsecureHTTP: insecure, RetryAfter: retryAfter, Logger: logger}
+				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger}
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -70,6 +72,8 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&tlsKey, "tls-key", os.Getenv("SAFEHOLD_TLS_KEY"), "key of --tls-cert (env SAFEHOLD_TLS_KEY)")
 	f.BoolVar(&insecure, "insecure-http", os.Getenv("SAFEHOLD_INSECURE_HTTP") == "true", "serve plain HTTP instead of HTTPS (clients then need InsecureAllowCredentialWithHTTP; env SAFEHOLD_INSECURE_HTTP=true)")
 	f.IntVar(&retryAfter, "retry-after", ra, "Retry-After seconds on long-running operations (env SAFEHOLD_RETRY_AFTER)")
+	delay, _ := time.ParseDuration(envOr("SAFEHOLD_RBAC_PROPAGATION_DELAY", "0s"))
+	f.DurationVar(&rbacDelay, "rbac-propagation-delay", delay, "make role assignment changes take effect only after this long, as Azure's propagation does (env SAFEHOLD_RBAC_PROPAGATION_DELAY)")
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")
 	addServeFlags(f)
