@@ -1,0 +1,131 @@
+package ops_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/store"
+)
+
+func waitDone(t *testing.T, m *ops.Manager, id string) *ops.Operation {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		op, err := m.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op.Done() {
+			return op
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("operation did not finish")
+	return nil
+}
+
+// An operation accepted before a crash finishes after the restart: its
+// record and task are durable, and the restarted node reclaims its lease.
+func TestOperationSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	st, err := store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	block := make(chan struct{})
+	r1 := &job.Runner{Store: st, NodeID: "node1", Poll: 10 * time.Millisecond, Lease: time.Hour}
+	m1 := ops.NewManager(st, clock.Real{}, r1)
+	m1.Register("work", func(ctx context.Context, op *ops.Operation) error {
+		runs.Add(1)
+		select { // the first process "crashes" mid-operation
+		case <-block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err := r1.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op := &ops.Operation{Kind: "work"}
+	if err := st.Update(ctx, func(tx store.Tx) error { return m1.Start(ctx, tx, op, map[string]int{"n": 1}) }); err != nil {
+		t.Fatal(err)
+	}
+	m1.Notify()
+	for runs.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r1.Stop()
+	st.Close()
+
+	st2, err := store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	r2 := &job.Runner{Store: st2, NodeID: "node1", Poll: 10 * time.Millisecond, Lease: time.Hour}
+	m2 := ops.NewManager(st2, clock.Real{}, r2)
+	m2.Register("work", func(ctx context.Context, op *ops.Operation) error {
+		var in map[string]int
+		if err := op.DecodeInput(&in); err != nil || in["n"] != 1 {
+			return errors.New("input lost")
+		}
+		op.Result, op.ResultStatus = json.RawMessage(`{"ok":true}`), http.StatusOK
+		op.Properties = json.RawMessage(`{"jobId":"j1"}`)
+		return nil
+	})
+	if err := r2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Stop()
+	done := waitDone(t, m2, op.ID)
+	if done.Status != ops.Succeeded || string(done.Result) != `{"ok":true}` || done.EndTime == nil {
+		t.Fatalf("after restart: %+v", done)
+	}
+	body := ops.StatusBody(done, "/x")
+	if body["status"] != "Succeeded" || body["properties"] == nil {
+		t.Fatalf("status body %v", body)
+	}
+}
+
+func TestOperationFailureCarriesARMError(t *testing.T) {
+	ctx := context.Background()
+	st, _ := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
+	defer st.Close()
+	r := &job.Runner{Store: st, Poll: 10 * time.Millisecond}
+	m := ops.NewManager(st, clock.Real{}, r)
+	m.Register("fail", func(ctx context.Context, op *ops.Operation) error {
+		return arm.BadRequest("UserErrorX", "the disk is gone")
+	})
+	m.Register("panic", func(ctx context.Context, op *ops.Operation) error { panic("boom") })
+	r.Start(ctx)
+	defer r.Stop()
+	a, b := &ops.Operation{Kind: "fail"}, &ops.Operation{Kind: "panic"}
+	st.Update(ctx, func(tx store.Tx) error {
+		if err := m.Start(ctx, tx, a, nil); err != nil {
+			return err
+		}
+		return m.Start(ctx, tx, b, nil)
+	})
+	m.Notify()
+	fa := waitDone(t, m, a.ID)
+	if fa.Status != ops.Failed || fa.Error.Code != "UserErrorX" {
+		t.Fatalf("%+v", fa)
+	}
+	fb := waitDone(t, m, b.ID)
+	if fb.Status != ops.Failed || fb.Error.Code != "InternalServerError" {
+		t.Fatalf("%+v", fb)
+	}
+}
