@@ -27,6 +27,7 @@ import (
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/rp"
 	rpcompute "github.com/safehold/safehold/rp/compute"
+	"github.com/safehold/safehold/rp/dataprotection"
 	"github.com/safehold/safehold/rp/recoveryservices"
 	"github.com/safehold/safehold/rp/resources"
 	"github.com/safehold/safehold/store"
@@ -205,7 +206,7 @@ func (s *Server) init(ctx context.Context) error {
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
-	providers := append([]rp.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}}, cfg.Providers...)
+	providers := append([]rp.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

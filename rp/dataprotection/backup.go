@@ -1,0 +1,628 @@
+package dataprotection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+func newGUID() string { return uuid.NewString() }
+
+// permCheck is one action the vault's identity needs on a scope.
+type permCheck struct {
+	Action, Scope, Role string
+}
+
+// backupPermissions are what validateForBackup and protection check:
+// Disk Backup Reader on the disk, Disk Snapshot Contributor on the
+// snapshot resource group.
+func backupPermissions(diskID, snapshotRG string) []permCheck {
+	return []permCheck{
+		{"Microsoft.Compute/disks/read", diskID, "Disk Backup Reader"},
+		{"Microsoft.Compute/snapshots/write", snapshotRG, "Disk Snapshot Contributor"},
+	}
+}
+
+// restorePermissions: Disk Restore Operator on the target resource group.
+func restorePermissions(targetRG string) []permCheck {
+	return []permCheck{{"Microsoft.Compute/disks/write", targetRG, "Disk Restore Operator"}}
+}
+
+// checkPermissions checks the vault identity for each action and returns
+// the seed's UserErrorMissingRequiredPermissions (naming the action and
+// scope) for the first one missing.
+func (pr *Provider) checkPermissions(ctx context.Context, vault *vaultResource, what string, checks ...permCheck) error {
+	if pr.p.Authorize == nil {
+		return nil
+	}
+	principal, appID := "", ""
+	if vault.Identity != nil {
+		principal = vault.Identity.PrincipalID
+	}
+	if principal == "" {
+		c := checks[0]
+		return missingPermissions(what, "", "", c, "The Backup vault has no managed identity: set identity.type to 'SystemAssigned' on the vault, assign it the '"+c.Role+"' role on '"+c.Scope+"' and retry the operation.")
+	}
+	if p, err := pr.p.Dir.Get(ctx, principal); err == nil {
+		appID = p.AppID
+	}
+	for _, c := range checks {
+		err := pr.p.Authorize(ctx, principal, c.Action, c.Scope)
+		if err == nil {
+			continue
+		}
+		var ae *arm.Error
+		if !errors.As(err, &ae) {
+			return err
+		}
+		return missingPermissions(what, appID, principal, c, fmt.Sprintf("Assign the '%s' role to the Backup vault's managed identity (object id %s) on '%s' and retry the operation; see https://aka.ms/UserErrorMissingRequiredPermissions.", c.Role, principal, c.Scope))
+	}
+	return nil
+}
+
+func missingPermissions(what, appID, objectID string, c permCheck, action string) *arm.Error {
+	detail := fmt.Sprintf("%s failed. Exception Message: The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.", what, appID, objectID, c.Action, c.Scope)
+	msg := "Appropriate permissions to perform the operation is missing."
+	return &arm.Error{Status: http.StatusBadRequest, Code: "UserErrorMissingRequiredPermissions", Message: msg,
+		AdditionalInfo: []arm.AdditionalInfo{{Type: "UserFacingError", Info: userFacingError{
+			Code: "UserErrorMissingRequiredPermissions", Message: msg,
+			RecommendedAction: []string{"Grant appropriate permissions to perform this operation as mentioned at https://aka.ms/UserErrorMissingRequiredPermissions and retry the operation.", action},
+			InnerError:        &innerError{Code: "UserErrorMissingRequiredPermissions", AdditionalInfo: map[string]string{"DetailedNonLocalisedMessage": detail}},
+			Properties:        map[string]string{"ActivityId": newGUID()},
+		}}}}
+}
+
+// userFacingFrom extracts the UserFacingError of an arm.Error.
+func userFacingFrom(ae *arm.Error) *userFacingError {
+	for _, ai := range ae.AdditionalInfo {
+		if u, ok := ai.Info.(userFacingError); ok {
+			return &u
+		}
+	}
+	return &userFacingError{Code: ae.Code, Message: ae.Message}
+}
+
+func jobErrorOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *arm.Error
+	if errors.As(err, &ae) {
+		je := &protection.JobError{Code: ae.Code, Message: ae.Message}
+		if u := userFacingFrom(ae); u != nil {
+			je.RecommendedAction = u.RecommendedAction
+		}
+		return je
+	}
+	var je *protection.JobError
+	if errors.As(err, &je) {
+		return je
+	}
+	return &protection.JobError{Code: "UserErrorOperationFailed", Message: err.Error()}
+}
+
+func (pr *Provider) newJob(vault *vaultResource, bi *instanceResource, operation string, user bool, now time.Time) *protection.Job {
+	p := bi.Properties
+	j := &protection.Job{ID: newGUID(), VaultID: vault.ID, ItemID: bi.ID, ItemName: p.FriendlyName,
+		Datasource: p.DataSourceInfo.ResourceID, DatasourceType: typeDisk, DatasourceLocation: p.DataSourceInfo.ResourceLocation,
+		Operation: operation, Status: protection.JobInProgress, UserTriggered: user, StartTime: now}
+	if p.PolicyInfo != nil {
+		j.PolicyID = p.PolicyInfo.PolicyID
+		pid, _ := arm.ParseID(p.PolicyInfo.PolicyID)
+		j.PolicyName = pid.Name()
+	}
+	return j
+}
+
+// snapshotName names the snapshot of a recovery point (at most 80 characters).
+func snapshotName(diskName, pointID string) string {
+	if len(diskName) > 40 {
+		diskName = diskName[:40]
+	}
+	return "AzureBackup_" + diskName + "_" + pointID[:24]
+}
+
+// backup takes one backup of an instance for job jobID (created here if it
+// does not exist; a finished job is returned as is, so a repeated call never
+// takes a second backup): an incremental snapshot in the snapshot resource
+// group and a recovery point tagged by the policy (or tagOverride).
+func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string, user bool) (*protection.Job, error) {
+	bid, err := arm.ParseID(biID)
+	if err != nil {
+		return nil, err
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
+	if err != nil {
+		return nil, err
+	}
+	vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
+	if err != nil {
+		return nil, err
+	}
+	now := pr.p.Now()
+	j, err := protection.GetJob(ctx, pr.p.Store, "", jobID)
+	if errors.Is(err, store.ErrNotFound) {
+		j = pr.newJob(vault, bi, protection.OpBackup, user, now)
+		j.ID = jobID
+		err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.CreateJob(ctx, tx, j) })
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != protection.JobInProgress {
+		return j, nil
+	}
+	fail := func(e error) (*protection.Job, error) {
+		j.Finish(pr.p.Now(), jobErrorOf(e))
+		if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.PutJob(ctx, tx, j) }); err != nil {
+			return nil, err
+		}
+		return j, nil
+	}
+	pol, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
+	if err != nil {
+		return fail(err)
+	}
+	diskID, snapRG := bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi)
+	if err := pr.checkPermissions(ctx, vault, "Backup", backupPermissions(diskID, snapRG)...); err != nil {
+		var ae *arm.Error
+		if !errors.As(err, &ae) {
+			return nil, err
+		}
+		return fail(err)
+	}
+	points, err := protection.ListRecoveryPoints(ctx, pr.p.Store, bi.ID)
+	if err != nil {
+		return nil, err
+	}
+	var rule protection.TagRule
+	if tagOverride != "" {
+		r, ok := dp.Retention.Rule(tagOverride)
+		if !ok {
+			return fail(&protection.JobError{Code: "UserErrorInvalidRetentionTag", Message: "The retention tag '" + tagOverride + "' is not in the policy."})
+		}
+		rule = r
+	} else {
+		earlier := make([]time.Time, 0, len(points))
+		for _, p := range points {
+			earlier = append(earlier, p.Time)
+		}
+		rule = dp.Retention.Tag(now, earlier)
+	}
+	pointID := protection.PointID(bi.ID, jobID)
+	rg, _ := arm.ParseID(snapRG)
+	snapID := arm.NewID(rg.SubscriptionID, rg.ResourceGroup, "Microsoft.Compute", "snapshots", snapshotName(bi.Properties.DataSourceInfo.ResourceName, pointID)).String()
+	j.Tasks = []protection.JobTask{{Name: "Take Snapshot", Status: protection.JobInProgress, StartTime: now}}
+	var snap *compute.Snapshot
+	if s, err := pr.Compute.Snapshot(ctx, snapID); err == nil {
+		snap = s // taken before a crash: reuse it
+	} else if !isNotFound(err) {
+		return nil, err
+	} else {
+		snaps, err := pr.Compute.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID, SnapshotID: snapID, Incremental: true,
+			Tags: map[string]string{"CreatedBy": "AzureBackup", "BackupInstance": bi.Name, "RecoveryPointId": pointID}}},
+			func(done, total int64) {})
+		if err != nil {
+			var ae *arm.Error
+			if errors.As(err, &ae) && ae.Status < 500 {
+				return fail(&protection.JobError{Code: "UserErrorDiskSnapshotFailed", Message: "Taking the snapshot of disk " + diskID + " failed: " + ae.Message})
+			}
+			return nil, fmt.Errorf("snapshot %s: %w", diskID, err)
+		}
+		snap = snaps[0]
+	}
+	end := pr.p.Now()
+	rpt := &protection.RecoveryPoint{ID: pointID, VaultID: vault.ID, ItemID: bi.ID, Time: now, Type: "Incremental",
+		Tiers:        []string{protection.TierOperational},
+		Snapshots:    []protection.DiskSnapshot{{DiskID: diskID, SnapshotID: snap.ID, EngineID: string(snap.EngineID), SizeBytes: snap.SizeBytes}},
+		RetentionTag: rule.Tag, Expiry: dp.Retention.Expiry(now, rule), PolicyID: pol.ID, PolicyName: pol.Name, JobID: jobID, Created: end}
+	j.RecoveryPointID, j.RecoveryPointTime = pointID, &now
+	j.BytesTransferred = snap.Stats.BytesChanged
+	j.Details = map[string]string{"RetentionTag": rule.Tag}
+	j.Finish(end, nil)
+	orphan := false
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if _, err := pr.loadInstance(ctx, tx, bid); err != nil {
+			if isNotFound(err) { // deleted while we worked
+				orphan = true
+				return protection.PutJob(ctx, tx, j)
+			}
+			return err
+		}
+		if err := protection.PutRecoveryPoint(ctx, tx, rpt); err != nil {
+			return err
+		}
+		return protection.PutJob(ctx, tx, j)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if orphan {
+		if err := pr.Compute.DeleteSnapshot(ctx, snap.ID); err != nil && !isNotFound(err) {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// applyRetention deletes an instance's expired recovery points with their snapshots.
+func (pr *Provider) applyRetention(ctx context.Context, itemID string, now time.Time) error {
+	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, itemID)
+	if err != nil {
+		return err
+	}
+	for _, p := range protection.ExpiredPoints(pts, now) {
+		if err := pr.deletePoint(ctx, p); err != nil {
+			return fmt.Errorf("delete expired recovery point %s: %w", p.ID, err)
+		}
+	}
+	return nil
+}
+
+// scheduledRun is the scheduler's RunFunc: back up (unless suspended),
+// apply retention, and plan the next run. See protection's missed-run rule.
+func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.Time, error) {
+	bid, err := arm.ParseID(run.ItemID)
+	if err != nil {
+		return time.Time{}, nil
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
+	if isNotFound(err) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	_, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
+	if isNotFound(err) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch bi.Properties.CurrentProtectionState {
+	case stateConfigured:
+		if _, err := pr.backup(ctx, bi.ID, run.ID, "", false); err != nil {
+			return time.Time{}, err
+		}
+	case stateSuspended:
+	default:
+		return time.Time{}, nil
+	}
+	if err := pr.applyRetention(ctx, bi.ID, run.Now); err != nil {
+		return time.Time{}, err
+	}
+	return dp.Interval.Next(run.Now), nil
+}
+
+// --- ad-hoc backup ---
+
+func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var in triggerBackupRequest
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	id := instanceIDOf(r)
+	bi, err := pr.loadInstance(ctx, pr.p.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	_, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
+	if err != nil {
+		return nil, err
+	}
+	if in.BackupRuleOptions == nil {
+		return nil, fieldError("backupRuleOptions", "is required: {\"ruleName\":\"%s\",\"triggerOption\":{\"retentionTagOverride\":\"Default\"}}", dp.RuleName)
+	}
+	if !strings.EqualFold(in.BackupRuleOptions.RuleName, dp.RuleName) {
+		return nil, fieldError("backupRuleOptions.ruleName", "'%s' is not the backup rule of the instance's policy; allowed values: '%s'", in.BackupRuleOptions.RuleName, dp.RuleName)
+	}
+	tag := "Default"
+	if in.BackupRuleOptions.TriggerOption != nil && in.BackupRuleOptions.TriggerOption.RetentionTagOverride != "" {
+		tag = in.BackupRuleOptions.TriggerOption.RetentionTagOverride
+	}
+	rule, ok := dp.Retention.Rule(tag)
+	if !ok {
+		var tags []string
+		for _, t := range dp.Retention.Rules {
+			tags = append(tags, t.Tag)
+		}
+		return nil, fieldError("backupRuleOptions.triggerOption.retentionTagOverride", "'%s' is not a retention tag of the policy; allowed values: %s", tag, quoteList(tags))
+	}
+	if st := bi.Properties.CurrentProtectionState; st != stateConfigured && st != stateSuspended {
+		return nil, arm.BadRequest("UserErrorInvalidOperationForCurrentState", "An ad-hoc backup is not allowed while the backup instance '%s' is in state '%s'; allowed states: '%s', '%s'.", bi.Name, st, stateConfigured, stateSuspended)
+	}
+	now := pr.p.Now()
+	j := pr.newJob(vault, bi, protection.OpBackup, true, now)
+	op := &ops.Operation{Kind: opBackup, ResourceID: bi.ID, Caller: r.Caller()}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := protection.CreateJob(ctx, tx, j); err != nil {
+			return err
+		}
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "tag": rule.Tag})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
+	return arm.Accepted().Async(r, st, res), nil
+}
+
+func jobResult(op *ops.Operation, jobID string) {
+	op.Properties, _ = json.Marshal(operationJobExtendedInfo{ObjectType: "OperationJobExtendedInfo", JobID: jobID})
+	op.Result, op.ResultStatus = op.Properties, http.StatusOK
+}
+
+func jobFailure(j *protection.Job) error {
+	if j.Status == protection.JobFailed && j.Error != nil {
+		return arm.BadRequest(j.Error.Code, "%s (job %s)", j.Error.Message, j.ID)
+	}
+	return nil
+}
+
+func (pr *Provider) runAdhocBackup(ctx context.Context, op *ops.Operation) error {
+	var in map[string]string
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	j, err := pr.backup(ctx, in["instanceId"], in["jobId"], in["tag"], true)
+	if err != nil {
+		return err
+	}
+	if err := jobFailure(j); err != nil {
+		return err
+	}
+	jobResult(op, j.ID)
+	return nil
+}
+
+// --- restore ---
+
+type checkedRestore struct {
+	Point    *protection.RecoveryPoint
+	TargetID string
+	TargetRG string
+	Location string
+}
+
+func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *instanceResource, req *restoreRequest, field string) (*checkedRestore, error) {
+	f := func(s string) string {
+		if field == "" {
+			return s
+		}
+		return field + "." + s
+	}
+	if req == nil {
+		return nil, fieldError(field, "is required: an AzureBackupRecoveryPointBasedRestoreRequest")
+	}
+	if !strings.EqualFold(req.ObjectType, "AzureBackupRecoveryPointBasedRestoreRequest") {
+		return nil, fieldError(f("objectType"), "'%s' is not supported for disks; allowed values: 'AzureBackupRecoveryPointBasedRestoreRequest'", req.ObjectType)
+	}
+	if req.RecoveryPointID == "" {
+		return nil, fieldError(f("recoveryPointId"), "is required: the name of one of the instance's recovery points")
+	}
+	pt, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, req.RecoveryPointID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, arm.Errorf(http.StatusBadRequest, "UserErrorRecoveryPointNotFound", "%s: the recovery point '%s' does not exist for backup instance '%s'; list .../recoveryPoints for valid ids.", f("recoveryPointId"), req.RecoveryPointID, bi.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.SourceDataStoreType != "" {
+		if _, ok := canonical(req.SourceDataStoreType, []string{"OperationalStore"}); !ok {
+			return nil, fieldError(f("sourceDataStoreType"), "'%s' is not supported for disks; allowed values: 'OperationalStore'", req.SourceDataStoreType)
+		}
+	}
+	t := req.RestoreTargetInfo
+	if t == nil {
+		return nil, fieldError(f("restoreTargetInfo"), "is required: {\"objectType\":\"RestoreTargetInfo\",\"recoveryOption\":\"FailIfExists\",\"datasourceInfo\":{...the new disk...}}")
+	}
+	if !strings.EqualFold(t.ObjectType, "RestoreTargetInfo") {
+		return nil, fieldError(f("restoreTargetInfo.objectType"), "'%s' is not supported for disks; allowed values: 'RestoreTargetInfo'", t.ObjectType)
+	}
+	if !strings.EqualFold(t.RecoveryOption, "FailIfExists") {
+		return nil, fieldError(f("restoreTargetInfo.recoveryOption"), "'%s' is not supported; allowed values: 'FailIfExists'", t.RecoveryOption)
+	}
+	if t.DatasourceInfo == nil {
+		return nil, fieldError(f("restoreTargetInfo.datasourceInfo"), "is required: the Datasource of the new disk (resourceID /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name})")
+	}
+	tid, err := arm.ParseID(t.DatasourceInfo.ResourceID)
+	if err != nil || !tid.IsType(typeDisk) {
+		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceID"), "'%s' is not a managed disk id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name})", t.DatasourceInfo.ResourceID)
+	}
+	if err := rp.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
+		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceID"), "the target resource group '%s' does not exist; create it first", tid.ResourceGroupID())
+	}
+	if ok, err := rp.ResourceExists(ctx, pr.p.Store, tid.String()); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, arm.Conflict("UserErrorDiskAlreadyExists", "%s: the disk '%s' already exists and recoveryOption is 'FailIfExists'; choose a new disk name.", f("restoreTargetInfo.datasourceInfo.resourceID"), tid.String())
+	}
+	loc := t.RestoreLocation
+	if loc == "" {
+		loc = t.DatasourceInfo.ResourceLocation
+	}
+	if loc == "" {
+		loc = vault.Location
+	}
+	if normLocation(loc) != normLocation(vault.Location) {
+		return nil, fieldError(f("restoreTargetInfo.restoreLocation"), "'%s' differs from the vault's region '%s'; disks restore into the vault's region", loc, vault.Location)
+	}
+	return &checkedRestore{Point: pt, TargetID: tid.String(), TargetRG: tid.ResourceGroupID(), Location: loc}, nil
+}
+
+func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var in restoreRequest
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	cr, err := pr.checkRestore(ctx, vault, bi, &in, "")
+	if err != nil {
+		return nil, err
+	}
+	now := pr.p.Now()
+	j := pr.newJob(vault, bi, protection.OpRestore, true, now)
+	j.RecoveryPointID, j.RecoveryPointTime, j.Target = cr.Point.ID, &cr.Point.Time, cr.TargetID
+	op := &ops.Operation{Kind: opRestore, ResourceID: bi.ID, Caller: r.Caller()}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := protection.CreateJob(ctx, tx, j); err != nil {
+			return err
+		}
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "pointId": cr.Point.ID,
+			"target": cr.TargetID, "targetRG": cr.TargetRG, "location": cr.Location})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
+	return arm.Accepted().Async(r, st, res), nil
+}
+
+func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
+	var in map[string]string
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	j, err := protection.GetJob(ctx, pr.p.Store, "", in["jobId"])
+	if err != nil {
+		return err
+	}
+	if j.Status != protection.JobInProgress {
+		if err := jobFailure(j); err != nil {
+			return err
+		}
+		jobResult(op, j.ID)
+		return nil
+	}
+	finish := func(e error) error {
+		j.Finish(pr.p.Now(), jobErrorOf(e))
+		if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.PutJob(ctx, tx, j) }); err != nil {
+			return err
+		}
+		if e != nil {
+			return jobFailure(j)
+		}
+		jobResult(op, j.ID)
+		return nil
+	}
+	vid, _ := arm.ParseID(j.VaultID)
+	vault, err := pr.loadVault(ctx, pr.p.Store, vid)
+	if err != nil {
+		return finish(err)
+	}
+	if err := pr.checkPermissions(ctx, vault, "Restore", restorePermissions(in["targetRG"])...); err != nil {
+		var ae *arm.Error
+		if !errors.As(err, &ae) {
+			return err
+		}
+		return finish(err)
+	}
+	pt, err := protection.GetRecoveryPoint(ctx, pr.p.Store, in["instanceId"], in["pointId"])
+	if err != nil {
+		return finish(&protection.JobError{Code: "UserErrorRecoveryPointNotFound", Message: "The recovery point " + in["pointId"] + " no longer exists (it expired or was deleted)."})
+	}
+	j.Tasks = []protection.JobTask{{Name: "Trigger Restore", Status: protection.JobInProgress, StartTime: pr.p.Now()}}
+	tags := map[string]string{"RestoredByJob": j.ID}
+	disk, err := pr.Compute.CreateDiskFromSnapshot(ctx, pt.Snapshots[0].SnapshotID, in["target"], in["location"], tags)
+	if err != nil {
+		var ae *arm.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+			// Created by this job before a crash?
+			if d, derr := pr.Compute.Disk(ctx, in["target"]); derr == nil && d.Tags["RestoredByJob"] == j.ID {
+				disk, err = d, nil
+			}
+		}
+		if err != nil {
+			if errors.As(err, &ae) && ae.Status < 500 {
+				return finish(&protection.JobError{Code: "UserErrorRestoreFailed", Message: "Creating disk " + in["target"] + " failed: " + ae.Message})
+			}
+			return err
+		}
+	}
+	j.BytesTransferred = disk.SizeBytes
+	return finish(nil)
+}
+
+func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var in validateRestoreRequest
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	req, field := in.RestoreRequestObject, "restoreRequestObject"
+	if req == nil {
+		if in.restoreRequest.RestoreTargetInfo == nil {
+			return nil, fieldError("restoreRequestObject", "is required: {\"restoreRequestObject\": <the restore request>}")
+		}
+		req, field = &in.restoreRequest, ""
+		req.ObjectType = "AzureBackupRecoveryPointBasedRestoreRequest"
+	} else if req.RecoveryPointID == "" {
+		req.RecoveryPointID = in.restoreRequest.RecoveryPointID
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	cr, err := pr.checkRestore(ctx, vault, bi, req, field)
+	if err != nil {
+		return nil, err
+	}
+	op := &ops.Operation{Kind: opValidateRestore, ResourceID: bi.ID, Caller: r.Caller()}
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID, "targetRG": cr.TargetRG})
+	}); err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
+	return arm.Accepted().Async(r, st, res), nil
+}
+
+func (pr *Provider) runValidateRestore(ctx context.Context, op *ops.Operation) error {
+	var in map[string]string
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	vid, _ := arm.ParseID(in["vaultId"])
+	vault, err := pr.loadVault(ctx, pr.p.Store, vid)
+	if err != nil {
+		return err
+	}
+	if err := pr.checkPermissions(ctx, vault, "Validate for Restore", restorePermissions(in["targetRG"])...); err != nil {
+		return err
+	}
+	jobResult(op, "")
+	return nil
+}

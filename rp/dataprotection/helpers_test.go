@@ -1,0 +1,209 @@
+package dataprotection_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// Built-in role definition ids (Azure's).
+const (
+	roleDiskBackupReader        = "3e5e47e6-65f7-47ef-90b5-e5dd4d455f24"
+	roleDiskSnapshotContributor = "7efff54f-a5b4-42b5-a1c5-5411624893ce"
+	roleDiskRestoreOperator     = "b50d9833-a0cb-478e-945f-707fcc997c13"
+)
+
+// raw sends an HTTP request with the admin's token; body is []byte, a
+// string or a value to encode.
+func raw(t *testing.T, e *testserver.Env, method, path string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	hc, _ := e.Conn.HTTPClient()
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = e.Conn.ARMEndpoint + path
+	}
+	var rd io.Reader
+	if body != nil {
+		var b []byte
+		switch v := body.(type) {
+		case []byte:
+			b = v
+		case string:
+			b = []byte(v)
+		default:
+			b, _ = json.Marshal(body)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := e.Cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tk.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: non-JSON body: %q", method, path, b)
+		}
+	}
+	if resp.StatusCode >= 500 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp, m
+}
+
+// pollStatus GETs an Azure-AsyncOperation URL until the status is terminal.
+func pollStatus(t *testing.T, e *testserver.Env, url string) map[string]any {
+	t.Helper()
+	for i := 0; i < 2000; i++ {
+		resp, m := raw(t, e, "GET", url, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %s: %d %v", url, resp.StatusCode, m)
+		}
+		switch m["status"] {
+		case "Succeeded", "Failed", "Canceled":
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("operation %s did not finish", url)
+	return nil
+}
+
+func putRG(t *testing.T, e *testserver.Env, name string) {
+	t.Helper()
+	resp, m := raw(t, e, "PUT", "/subscriptions/"+e.Sub+"/resourcegroups/"+name+"?api-version=2021-04-01", map[string]any{"location": "westus"})
+	if resp.StatusCode != 200 && resp.StatusCode != 201 {
+		t.Fatalf("create resource group %s: %d %v", name, resp.StatusCode, m)
+	}
+}
+
+// newDisk creates a disk and writes data into it through the compute data
+// plane (the live volume's write path); it returns the written bytes.
+func newDisk(t *testing.T, e *testserver.Env, id string, size int64, seed byte) []byte {
+	t.Helper()
+	ctx := e.Ctx()
+	if _, err := e.Server.Compute.CreateDisk(ctx, compute.DiskSpec{ID: id, Location: "westus", CreateOption: "Empty", SizeBytes: size}); err != nil {
+		t.Fatalf("create disk: %v", err)
+	}
+	return writeDisk(t, e, id, seed)
+}
+
+// writeDisk writes a recognisable pattern into a few regions of the disk.
+func writeDisk(t *testing.T, e *testserver.Env, id string, seed byte) []byte {
+	t.Helper()
+	ctx := e.Ctx()
+	v, err := e.Server.Compute.Volume(ctx, id)
+	if err != nil {
+		t.Fatalf("open volume: %v", err)
+	}
+	buf := make([]byte, 256<<10)
+	for i := range buf {
+		buf[i] = byte(i*7) ^ seed
+	}
+	for _, off := range []int64{0, 3 << 20, v.Size() - int64(len(buf))} {
+		if _, err := v.WriteAt(buf, off); err != nil {
+			t.Fatalf("write disk: %v", err)
+		}
+	}
+	if err := v.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return readDisk(t, e, id)
+}
+
+func readDisk(t *testing.T, e *testserver.Env, id string) []byte {
+	t.Helper()
+	v, err := e.Server.Compute.Volume(e.Ctx(), id)
+	if err != nil {
+		t.Fatalf("open volume %s: %v", id, err)
+	}
+	out := make([]byte, v.Size())
+	if _, err := v.ReadAt(out, 0); err != nil && err != io.EOF {
+		t.Fatalf("read disk: %v", err)
+	}
+	return out
+}
+
+func assign(t *testing.T, e *testserver.Env, scope, role, principal string) string {
+	t.Helper()
+	ra, err := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := uuid.NewString()
+	_, err = ra.Create(e.Ctx(), scope, name, armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr("/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role),
+		PrincipalID:      to.Ptr(principal),
+	}}, nil)
+	if err != nil {
+		t.Fatalf("assign %s at %s: %v", role, scope, err)
+	}
+	return name
+}
+
+func unassign(t *testing.T, e *testserver.Env, scope, name string) {
+	t.Helper()
+	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	if _, err := ra.Delete(e.Ctx(), scope, name, nil); err != nil {
+		t.Fatalf("delete assignment: %v", err)
+	}
+}
+
+func get(m map[string]any, path ...string) any {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+const diskPolicyJSON = `{ "properties": {
+  "objectType": "BackupPolicy",
+  "datasourceTypes": [ "Microsoft.Compute/disks" ],
+  "policyRules": [
+    { "objectType": "AzureBackupRule", "name": "BackupHourly",
+      "backupParameters": { "objectType": "AzureBackupParams", "backupType": "Incremental" },
+      "dataStore": { "objectType": "DataStoreInfoBase", "dataStoreType": "OperationalStore" },
+      "trigger": { "objectType": "ScheduleBasedTriggerContext",
+        "schedule": { "repeatingTimeIntervals": [ "R/2021-05-19T06:00:00+00:00/%s" ], "timeZone": "UTC" },
+        "taggingCriteria": [
+          { "isDefault": true,  "taggingPriority": 99, "tagInfo": { "tagName": "Default" } },
+          { "isDefault": false, "taggingPriority": 25, "tagInfo": { "tagName": "Daily" },
+            "criteria": [ { "objectType": "ScheduleBasedBackupCriteria", "absoluteCriteria": [ "FirstOfDay" ] } ] } ] } },
+    { "objectType": "AzureRetentionRule", "name": "Default", "isDefault": true,
+      "lifecycles": [ { "sourceDataStore": { "objectType": "DataStoreInfoBase", "dataStoreType": "OperationalStore" },
+                        "deleteAfter": { "objectType": "AbsoluteDeleteOption", "duration": "%s" },
+                        "targetDataStoreCopySettings": [] } ] },
+    { "objectType": "AzureRetentionRule", "name": "Daily", "isDefault": false,
+      "lifecycles": [ { "sourceDataStore": { "objectType": "DataStoreInfoBase", "dataStoreType": "OperationalStore" },
+                        "deleteAfter": { "objectType": "AbsoluteDeleteOption", "duration": "%s" } } ] } ] } }`

@@ -1,0 +1,617 @@
+package dataprotection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+// Protection states (currentProtectionState / protectionStatus.status).
+const (
+	stateConfiguring  = "ConfiguringProtection"
+	stateConfigured   = "ProtectionConfigured"
+	stateConfigFailed = "ConfiguringProtectionFailed"
+	stateStopped      = "ProtectionStopped"
+	stateSuspended    = "BackupSchedulesSuspended"
+)
+
+// datasourceKind indexes protected datasources: key = lower-case disk id,
+// value = the backup instance id. Creating it is what makes "already
+// protected in any vault" atomic.
+const datasourceKind = "dataprotection.datasource"
+
+type opsOperation = ops.Operation
+
+func taskKeyOf(itemID string) string { return protection.TaskKey(itemID) }
+
+// checkedInstance is a validated backup instance request.
+type checkedInstance struct {
+	DiskID     string
+	DiskName   string
+	Location   string
+	SnapshotRG string
+	Policy     *policyResource
+	DP         *diskPolicy
+}
+
+func (pr *Provider) checkInstance(ctx context.Context, vault *vaultResource, bi *backupInstance, field string) (*checkedInstance, error) {
+	if bi == nil {
+		return nil, fieldError(field, "is required: a BackupInstance with dataSourceInfo and policyInfo")
+	}
+	if bi.ObjectType == "" || strings.EqualFold(bi.ObjectType, "BackupInstance") {
+		bi.ObjectType = "BackupInstance"
+	} else {
+		return nil, fieldError(field+".objectType", "'%s' is not supported; allowed values: 'BackupInstance'", bi.ObjectType)
+	}
+	ds := bi.DataSourceInfo
+	if ds == nil {
+		return nil, fieldError(field+".dataSourceInfo", "is required: {\"objectType\":\"Datasource\",\"datasourceType\":\"Microsoft.Compute/disks\",\"resourceID\":\"<disk id>\",...}")
+	}
+	switch {
+	case ds.DatasourceType == "", strings.EqualFold(ds.DatasourceType, typeDisk), strings.EqualFold(ds.DatasourceType, "Microsoft.Compute/"):
+		ds.DatasourceType = typeDisk
+	default:
+		return nil, fieldError(field+".dataSourceInfo.datasourceType", "'%s' is not supported by Backup vaults here; allowed values: 'Microsoft.Compute/disks'", ds.DatasourceType)
+	}
+	did, err := arm.ParseID(ds.ResourceID)
+	if err != nil || !did.IsType(typeDisk) {
+		return nil, fieldError(field+".dataSourceInfo.resourceID", "'%s' is not a managed disk id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{disk})", ds.ResourceID)
+	}
+	disk, err := pr.Compute.Disk(ctx, did.String())
+	if err != nil {
+		if isNotFound(err) {
+			return nil, arm.Errorf(http.StatusNotFound, "UserErrorDatasourceNotFound", "%s.dataSourceInfo.resourceID: the disk '%s' was not found; create it first or fix the id.", field, ds.ResourceID)
+		}
+		return nil, err
+	}
+	if normLocation(disk.Location) != normLocation(vault.Location) {
+		return nil, fieldError(field+".dataSourceInfo.resourceLocation", "the disk is in '%s' but the Backup vault is in '%s'; a disk can only be protected by a vault in its own region", disk.Location, vault.Location)
+	}
+	ds.ObjectType = "Datasource"
+	ds.ResourceID = disk.ID
+	ds.ResourceName = disk.Name
+	ds.ResourceType = typeDisk
+	if ds.ResourceLocation == "" {
+		ds.ResourceLocation = disk.Location
+	}
+	if bi.FriendlyName == "" {
+		bi.FriendlyName = disk.Name
+	}
+	if bi.PolicyInfo == nil || bi.PolicyInfo.PolicyID == "" {
+		return nil, fieldError(field+".policyInfo.policyId", "is required: the id of a backup policy of this vault")
+	}
+	pid, perr := arm.ParseID(bi.PolicyInfo.PolicyID)
+	if perr != nil || !pid.IsType(typePolicy) || !arm.EqualIDs(pid.Parent().String(), vault.ID) {
+		return nil, fieldError(field+".policyInfo.policyId", "'%s' is not a backup policy of the vault '%s' (expected %s/backupPolicies/{name})", bi.PolicyInfo.PolicyID, vault.Name, vault.ID)
+	}
+	pol, dp, err := pr.loadPolicy(ctx, pr.p.Store, pid.String())
+	if err != nil {
+		if isNotFound(err) {
+			return nil, arm.Errorf(http.StatusNotFound, "UserErrorPolicyNotFound", "%s.policyInfo.policyId: the backup policy '%s' does not exist in vault '%s'; create it first.", field, pid.Name(), vault.Name)
+		}
+		return nil, err
+	}
+	bi.PolicyInfo.PolicyID = pol.ID
+	pf := field + ".policyInfo.policyParameters.dataStoreParametersList"
+	if bi.PolicyInfo.PolicyParameters == nil || len(bi.PolicyInfo.PolicyParameters.DataStoreParametersList) == 0 {
+		return nil, fieldError(pf, "is required: [{\"objectType\":\"AzureOperationalStoreParameters\",\"dataStoreType\":\"OperationalStore\",\"resourceGroupId\":\"/subscriptions/{sub}/resourceGroups/{snapshot-rg}\"}]")
+	}
+	var rgID string
+	for i := range bi.PolicyInfo.PolicyParameters.DataStoreParametersList {
+		p := &bi.PolicyInfo.PolicyParameters.DataStoreParametersList[i]
+		f := pf + "[" + itoa(i) + "]"
+		if p.ObjectType == "" || strings.EqualFold(p.ObjectType, "AzureOperationalStoreParameters") {
+			p.ObjectType = "AzureOperationalStoreParameters"
+		} else {
+			return nil, fieldError(f+".objectType", "'%s' is not supported; allowed values: 'AzureOperationalStoreParameters'", p.ObjectType)
+		}
+		st, ok := canonical(p.DataStoreType, []string{"OperationalStore"})
+		if !ok {
+			return nil, fieldError(f+".dataStoreType", "'%s' is not supported for disks; allowed values: 'OperationalStore'", p.DataStoreType)
+		}
+		p.DataStoreType = st
+		rid, err := arm.ParseID(p.ResourceGroupID)
+		if err != nil || rid.ResourceGroup == "" || rid.Namespace != "" {
+			return nil, fieldError(f+".resourceGroupId", "'%s' is not a resource group id (/subscriptions/{sub}/resourceGroups/{name})", p.ResourceGroupID)
+		}
+		if !strings.EqualFold(rid.SubscriptionID, did.SubscriptionID) {
+			return nil, fieldError(f+".resourceGroupId", "the snapshot resource group '%s' must be in the disk's subscription '%s'", p.ResourceGroupID, did.SubscriptionID)
+		}
+		if err := rp.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+			return nil, fieldError(f+".resourceGroupId", "the snapshot resource group '%s' does not exist; create it first", p.ResourceGroupID)
+		}
+		rgID = rid.ResourceGroupID()
+	}
+	return &checkedInstance{DiskID: disk.ID, DiskName: disk.Name, Location: disk.Location, SnapshotRG: rgID, Policy: pol, DP: dp}, nil
+}
+
+// alreadyProtected is the seed's 400 UserErrorDppDatasourceAlreadyProtected.
+func alreadyProtected(biID string) *arm.Error {
+	bid, _ := arm.ParseID(biID)
+	vault := bid.Parent().String()
+	msg := "Datasource is already protected under the Backup vault " + vault + "."
+	return &arm.Error{Status: http.StatusBadRequest, Code: "UserErrorDppDatasourceAlreadyProtected", Message: msg,
+		AdditionalInfo: []arm.AdditionalInfo{{Type: "UserFacingError", Info: userFacingError{
+			Code: "UserErrorDppDatasourceAlreadyProtected", Message: msg,
+			RecommendedAction: []string{"Delete the backup instance " + bid.Name() + " from the Backup vault " + vault + " to re-protect the datasource in any other vault."},
+			Properties:        map[string]string{"ActivityId": newGUID()},
+		}}}}
+}
+
+// protectedBy returns the backup instance protecting a disk ("" if none).
+func protectedBy(ctx context.Context, r store.Reader, diskID string) (string, error) {
+	d, err := r.Get(ctx, datasourceKind, strings.ToLower(diskID))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(d.Value), nil
+}
+
+func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var in validateForBackupRequest
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	ci, err := pr.checkInstance(ctx, vault, in.BackupInstance, "backupInstance")
+	if err != nil {
+		return nil, err
+	}
+	if owner, err := protectedBy(ctx, pr.p.Store, ci.DiskID); err != nil {
+		return nil, err
+	} else if owner != "" {
+		return nil, alreadyProtected(owner)
+	}
+	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller()}
+	input := map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG}
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Ops.Start(ctx, tx, op, input) }); err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
+	return arm.Accepted().Async(r, st, res), nil
+}
+
+func (pr *Provider) runValidateForBackup(ctx context.Context, op *ops.Operation) error {
+	var in map[string]string
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	vid, _ := arm.ParseID(in["vaultId"])
+	vault, err := pr.loadVault(ctx, pr.p.Store, vid)
+	if err != nil {
+		return err
+	}
+	if err := pr.checkPermissions(ctx, vault, "Validate for Protection", backupPermissions(in["diskId"], in["snapshotRG"])...); err != nil {
+		return err
+	}
+	op.Properties, _ = json.Marshal(operationJobExtendedInfo{ObjectType: "OperationJobExtendedInfo"})
+	op.Result, op.ResultStatus = op.Properties, http.StatusOK
+	return nil
+}
+
+func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.ResourceID) (*instanceResource, error) {
+	var bi instanceResource
+	if err := rp.GetResource(ctx, r, id, &bi); err != nil {
+		return nil, err
+	}
+	return &bi, nil
+}
+
+func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var in instanceResource
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	ci, err := pr.checkInstance(ctx, vault, in.Properties, "properties")
+	if err != nil {
+		return nil, err
+	}
+	id := instanceIDOf(r)
+	created := false
+	var out instanceResource
+	op := &ops.Operation{Kind: opConfigure, Caller: r.Caller()}
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		old, err := pr.loadInstance(ctx, tx, id)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		if old != nil {
+			if !arm.EqualIDs(old.Properties.DataSourceInfo.ResourceID, ci.DiskID) {
+				return fieldError("properties.dataSourceInfo.resourceID", "'%s' differs from the instance's datasource '%s'; a backup instance cannot change its datasource (create another instance)", ci.DiskID, old.Properties.DataSourceInfo.ResourceID)
+			}
+			if oldRG := snapshotRGOf(old); oldRG != "" && !arm.EqualIDs(oldRG, ci.SnapshotRG) {
+				return fieldError("properties.policyInfo.policyParameters.dataStoreParametersList[0].resourceGroupId", "'%s' differs from the configured snapshot resource group '%s'; it cannot be changed after configuration", ci.SnapshotRG, oldRG)
+			}
+			if old.Properties.ProvisioningState == "Deleting" {
+				return arm.Conflict("UserErrorBackupInstanceDeleting", "The backup instance '%s' is being deleted; wait for the delete to finish.", id.Name())
+			}
+			out = *old
+			out.Properties = in.Properties
+			out.Tags = in.Tags
+		} else {
+			created = true
+			owner, err := protectedBy(ctx, tx, ci.DiskID)
+			if err != nil {
+				return err
+			}
+			if owner != "" {
+				return alreadyProtected(owner)
+			}
+			if err := tx.Create(ctx, store.Doc{Kind: datasourceKind, Key: strings.ToLower(ci.DiskID), Value: []byte(id.String())}); err != nil {
+				return err
+			}
+			out = instanceResource{ID: id.String(), Name: id.Name(), Type: typeInstance, Tags: in.Tags, Properties: in.Properties}
+		}
+		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		p := out.Properties
+		p.ProvisioningState = "Provisioning"
+		p.CurrentProtectionState = stateConfiguring
+		p.ProtectionStatus = &protectionStatus{Status: stateConfiguring}
+		p.ProtectionErrorDetails = nil
+		if err := rp.PutResource(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		op.ResourceID = out.ID
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": out.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
+	resp := arm.OK(&out)
+	if created {
+		resp = arm.Created(&out)
+	}
+	return resp.Async(r, st, res), nil
+}
+
+func snapshotRGOf(bi *instanceResource) string {
+	if bi.Properties == nil || bi.Properties.PolicyInfo == nil || bi.Properties.PolicyInfo.PolicyParameters == nil {
+		return ""
+	}
+	for _, p := range bi.Properties.PolicyInfo.PolicyParameters.DataStoreParametersList {
+		if p.ResourceGroupID != "" {
+			return p.ResourceGroupID
+		}
+	}
+	return ""
+}
+
+func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation) error {
+	var in map[string]string
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	bid, _ := arm.ParseID(in["instanceId"])
+	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
+	if err != nil {
+		return err
+	}
+	vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
+	if err != nil {
+		return err
+	}
+	_, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
+	if err != nil {
+		return err
+	}
+	permErr := pr.checkPermissions(ctx, vault, "Configure Protection", backupPermissions(bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi))...)
+	var ae *arm.Error
+	if permErr != nil && !errors.As(permErr, &ae) {
+		return permErr
+	}
+	now := pr.p.Now()
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		cur, err := pr.loadInstance(ctx, tx, bid)
+		if err != nil {
+			return err
+		}
+		p := cur.Properties
+		if permErr != nil {
+			p.ProvisioningState = "Failed"
+			p.CurrentProtectionState = stateConfigFailed
+			ufe := userFacingFrom(ae)
+			p.ProtectionStatus = &protectionStatus{Status: stateConfigFailed, ErrorDetails: ufe}
+			p.ProtectionErrorDetails = ufe
+		} else {
+			p.ProvisioningState = "Succeeded"
+			p.CurrentProtectionState = stateConfigured
+			p.ProtectionStatus = &protectionStatus{Status: stateConfigured}
+			p.ProtectionErrorDetails = nil
+			if err := pr.sched.Schedule(ctx, tx, cur.ID, dp.Interval.Next(now), nil); err != nil {
+				return err
+			}
+		}
+		if err := rp.PutResource(ctx, tx, bid, cur); err != nil {
+			return err
+		}
+		j := pr.newJob(vault, cur, protection.OpConfigureBackup, true, now)
+		j.ID = op.ID
+		j.Finish(now, jobErrorOf(permErr))
+		if err := protection.PutJob(ctx, tx, j); err != nil {
+			return err
+		}
+		bi = cur
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if permErr != nil {
+		return permErr
+	}
+	op.Result, _ = json.Marshal(bi)
+	op.ResultStatus = http.StatusOK
+	return nil
+}
+
+func (pr *Provider) getInstance(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(bi), nil
+}
+
+func (pr *Provider) listInstances(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	bis, err := rp.ListResources[instanceResource](ctx, pr.p.Store, typeInstance, vaultIDOf(r).String())
+	if err != nil {
+		return nil, err
+	}
+	page, err := arm.Page(r, bis, 100)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) listInstancesOfDatasource(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	owner, err := protectedBy(ctx, pr.p.Store, r.Param("scope"))
+	if err != nil {
+		return nil, err
+	}
+	var out []instanceResource
+	if owner != "" {
+		bid, _ := arm.ParseID(owner)
+		if bi, err := pr.loadInstance(ctx, pr.p.Store, bid); err == nil {
+			out = append(out, *bi)
+		}
+	}
+	page, err := arm.Page(r, out, 100)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	id := instanceIDOf(r)
+	op := &ops.Operation{Kind: opDeleteInstance, Caller: r.Caller()}
+	gone := false
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		bi, err := pr.loadInstance(ctx, tx, id)
+		if isNotFound(err) {
+			gone = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		bi.Properties.ProvisioningState = "Deleting"
+		if err := rp.PutResource(ctx, tx, id, bi); err != nil {
+			return err
+		}
+		if err := pr.sched.Unschedule(ctx, tx, bi.ID); err != nil {
+			return err
+		}
+		op.ResourceID = bi.ID
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if gone {
+		return arm.NoContent(), nil
+	}
+	pr.p.Ops.Notify()
+	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
+	return arm.Accepted().Async(r, st, res), nil
+}
+
+func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation) error {
+	var in map[string]string
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	op.ResultStatus = http.StatusNoContent
+	return pr.cascadeDeleteInstance(ctx, in["instanceId"])
+}
+
+// cascadeDeleteInstance removes a backup instance: its schedule, its
+// recovery points with their snapshots, its datasource index and itself.
+// Safe to repeat.
+func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error {
+	bid, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, bi.ID) }); err != nil {
+		return err
+	}
+	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, bi.ID)
+	if err != nil {
+		return err
+	}
+	for _, pt := range pts {
+		if err := pr.deletePoint(ctx, pt); err != nil {
+			return err
+		}
+	}
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if owner, err := protectedBy(ctx, tx, bi.Properties.DataSourceInfo.ResourceID); err != nil {
+			return err
+		} else if arm.EqualIDs(owner, bi.ID) {
+			if err := tx.Delete(ctx, datasourceKind, strings.ToLower(bi.Properties.DataSourceInfo.ResourceID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		err := rp.DeleteResource(ctx, tx, bid)
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	})
+}
+
+// deletePoint deletes a recovery point's snapshots, then its record.
+func (pr *Provider) deletePoint(ctx context.Context, pt *protection.RecoveryPoint) error {
+	for _, s := range pt.Snapshots {
+		if err := pr.Compute.DeleteSnapshot(ctx, s.SnapshotID); err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		err := protection.DeleteRecoveryPoint(ctx, tx, pt.ItemID, pt.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// instanceAction serves stopProtection, suspendBackups, resumeProtection,
+// resumeBackups and sync: a state change done at once, reported through a
+// completed operation (202 with polling headers, as Azure answers).
+func (pr *Provider) instanceAction(action string) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		ctx := r.HTTP.Context()
+		vault, err := pr.vaultFor(r)
+		if err != nil {
+			return nil, err
+		}
+		id := instanceIDOf(r)
+		if action == "sync" {
+			var in struct {
+				SyncType string `json:"syncType"`
+			}
+			if err := r.DecodeOptional(&in); err != nil {
+				return nil, err
+			}
+			if in.SyncType != "" {
+				if _, ok := canonical(in.SyncType, []string{"Default", "ForceResync"}); !ok {
+					return nil, fieldError("syncType", "'%s' is not supported; allowed values: 'Default', 'ForceResync'", in.SyncType)
+				}
+			}
+		}
+		op := &ops.Operation{Kind: opInstanceAction, Caller: r.Caller()}
+		err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+			bi, err := pr.loadInstance(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			p := bi.Properties
+			cur := p.CurrentProtectionState
+			bad := func(allowed ...string) error {
+				return arm.BadRequest("UserErrorInvalidOperationForCurrentState", "%s is not allowed while the backup instance '%s' is in state '%s'; allowed states: %s.", action, bi.Name, cur, quoteList(allowed))
+			}
+			_, dp, err := pr.loadPolicy(ctx, tx, p.PolicyInfo.PolicyID)
+			if err != nil {
+				return err
+			}
+			next := dp.Interval.Next(pr.p.Now())
+			switch action {
+			case "stopProtection":
+				if cur != stateConfigured && cur != stateSuspended && cur != stateStopped {
+					return bad(stateConfigured, stateSuspended)
+				}
+				p.CurrentProtectionState = stateStopped
+				if err := pr.sched.Unschedule(ctx, tx, bi.ID); err != nil {
+					return err
+				}
+			case "suspendBackups":
+				if cur != stateConfigured && cur != stateSuspended {
+					return bad(stateConfigured)
+				}
+				p.CurrentProtectionState = stateSuspended // the schedule keeps applying retention
+			case "resumeProtection":
+				if cur != stateStopped && cur != stateConfigured {
+					return bad(stateStopped)
+				}
+				if cur == stateStopped {
+					if err := pr.sched.Schedule(ctx, tx, bi.ID, next, nil); err != nil {
+						return err
+					}
+				}
+				p.CurrentProtectionState = stateConfigured
+			case "resumeBackups":
+				if cur != stateSuspended && cur != stateConfigured {
+					return bad(stateSuspended)
+				}
+				if _, err := tx.GetTaskByKey(ctx, taskKeyOf(bi.ID)); errors.Is(err, store.ErrNotFound) {
+					if err := pr.sched.Schedule(ctx, tx, bi.ID, next, nil); err != nil {
+						return err
+					}
+				}
+				p.CurrentProtectionState = stateConfigured
+			}
+			status := p.CurrentProtectionState
+			if status == stateSuspended {
+				status = stateConfigured // protectionStatus has no suspended value
+			}
+			p.ProtectionStatus = &protectionStatus{Status: status}
+			if err := rp.PutResource(ctx, tx, id, bi); err != nil {
+				return err
+			}
+			op.ResourceID = bi.ID
+			return pr.p.Ops.Completed(ctx, tx, op)
+		})
+		if err != nil {
+			return nil, err
+		}
+		st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
+		return arm.Accepted().Async(r, st, res), nil
+	}
+}

@@ -1,0 +1,151 @@
+package dataprotection
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+var policyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,149}$`)
+
+func (pr *Provider) loadPolicy(ctx context.Context, r store.Reader, policyID string) (*policyResource, *diskPolicy, error) {
+	pid, err := arm.ParseID(policyID)
+	if err != nil || !pid.IsType(typePolicy) {
+		return nil, nil, fieldError("properties.policyInfo.policyId", "'%s' is not a backup policy id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DataProtection/backupVaults/{vault}/backupPolicies/{policy})", policyID)
+	}
+	var pol policyResource
+	if err := rp.GetResource(ctx, r, pid, &pol); err != nil {
+		return nil, nil, err
+	}
+	dp, err := policyFromStored(&pol)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &pol, dp, nil
+}
+
+func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in policyResource
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	name := r.Param("backupPolicyName")
+	if !policyNameRE.MatchString(name) {
+		return nil, arm.BadRequest("InvalidResourceName", "The backup policy name '%s' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit.", name)
+	}
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	if _, err := parsePolicy(in.Properties); err != nil {
+		return nil, err
+	}
+	id := vaultIDOf(r).Child("backupPolicies", name)
+	out := policyResource{ID: id.String(), Name: name, Type: typePolicy, Properties: in.Properties}
+	var users []*instanceResource
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var old policyResource
+		if err := rp.GetResource(ctx, tx, id, &old); err == nil {
+			out.Name, out.SystemData = old.Name, old.SystemData
+		} else if !isNotFound(err) {
+			return err
+		}
+		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		if err := rp.PutResource(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		// Instances using the policy follow its new schedule from now on.
+		bis, err := rp.ListResources[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
+		if err != nil {
+			return err
+		}
+		dp, _ := parsePolicy(out.Properties)
+		for i := range bis {
+			bi := &bis[i]
+			if !arm.EqualIDs(bi.Properties.PolicyInfo.PolicyID, id.String()) || bi.Properties.CurrentProtectionState == stateStopped {
+				continue
+			}
+			if _, err := tx.GetTaskByKey(ctx, taskKeyOf(bi.ID)); err == nil {
+				if err := pr.sched.Schedule(ctx, tx, bi.ID, dp.Interval.Next(pr.p.Now()), nil); err != nil {
+					return err
+				}
+			}
+			users = append(users, bi)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(&out), nil
+}
+
+func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	var pol policyResource
+	if err := rp.GetResource(ctx, pr.p.Store, vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName")), &pol); err != nil {
+		return nil, err
+	}
+	return arm.OK(&pol), nil
+}
+
+func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	pols, err := rp.ListResources[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String())
+	if err != nil {
+		return nil, err
+	}
+	page, err := arm.Page(r, pols, 100)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	id := vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName"))
+	gone := false
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		bis, err := rp.ListResources[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
+		if err != nil {
+			return err
+		}
+		var using []string
+		for _, bi := range bis {
+			if arm.EqualIDs(bi.Properties.PolicyInfo.PolicyID, id.String()) {
+				using = append(using, bi.Name)
+			}
+		}
+		if len(using) > 0 {
+			return arm.Errorf(http.StatusBadRequest, "UserErrorPolicyInUse", "The backup policy '%s' is used by backup instance(s) %s; delete those instances or protect them with another policy first.", id.Name(), strings.Join(using, ", "))
+		}
+		err = rp.DeleteResource(ctx, tx, id)
+		if isNotFound(err) {
+			gone = true
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if gone {
+		return arm.NoContent(), nil
+	}
+	return arm.OK(nil), nil
+}

@@ -1,0 +1,163 @@
+// Package dataprotection is the Microsoft.DataProtection resource provider
+// (Backup vaults and Azure Disk backup): the ARM wire layer over the shared
+// protection core, with disks and snapshots from compute.
+//
+// Wire shapes follow armdataprotection v3 exactly on output and are read
+// leniently on input (the 2021-01-01 seed's casing included). Backup
+// vaults, policies and backup instances are stored as ARM resources; jobs
+// and recovery points live in the protection core; each backup instance's
+// schedule is one keyed durable task (protection.Scheduler).
+package dataprotection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+const namespace = "Microsoft.DataProtection"
+
+// APIVersions are the api-versions accepted: the seed's, the SDK's (v3.0.0
+// and v3.1.0), and those in between.
+var APIVersions = []string{"2024-04-01", "2023-11-01", "2021-01-01", "2021-07-01", "2022-03-01", "2022-04-01", "2022-05-01", "2022-12-01", "2023-01-01", "2023-05-01", "2023-12-01", "2024-03-01"}
+
+// Operation kinds.
+const (
+	opValidateForBackup = "dataprotection.validateForBackup"
+	opConfigure         = "dataprotection.configureProtection"
+	opDeleteInstance    = "dataprotection.deleteInstance"
+	opBackup            = "dataprotection.adhocBackup"
+	opRestore           = "dataprotection.restore"
+	opValidateRestore   = "dataprotection.validateRestore"
+	opInstanceAction    = "dataprotection.instanceAction"
+)
+
+// Provider serves Microsoft.DataProtection.
+type Provider struct {
+	Compute *compute.Service
+
+	p     *rp.Platform
+	sched *protection.Scheduler
+}
+
+// Register implements rp.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+	if pr.Compute == nil {
+		return errors.New("dataprotection: Compute is required")
+	}
+	pr.p = p
+	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})
+
+	sub := "/subscriptions/{subscriptionId}"
+	rg := sub + "/resourceGroups/{resourceGroupName}"
+	V := rg + "/providers/Microsoft.DataProtection/backupVaults/{vaultName}"
+	B := V + "/backupInstances/{backupInstanceName}"
+	loc := sub + "/providers/Microsoft.DataProtection/locations/{location}"
+
+	rt.Handle("GET", sub+"/providers/Microsoft.DataProtection/backupVaults", pr.listVaultsSub)
+	rt.Handle("GET", rg+"/providers/Microsoft.DataProtection/backupVaults", pr.listVaultsRG)
+	rt.Handle("PUT", V, pr.putVault)
+	rt.Handle("PATCH", V, pr.patchVault)
+	rt.Handle("GET", V, pr.getVault)
+	rt.Handle("DELETE", V, pr.deleteVault)
+	rt.Handle("POST", rg+"/providers/Microsoft.DataProtection/locations/{location}/checkNameAvailability", pr.checkName,
+		arm.Action("Microsoft.DataProtection/locations/checkNameAvailability/action"))
+
+	rt.Handle("GET", V+"/backupPolicies", pr.listPolicies)
+	rt.Handle("PUT", V+"/backupPolicies/{backupPolicyName}", pr.putPolicy)
+	rt.Handle("GET", V+"/backupPolicies/{backupPolicyName}", pr.getPolicy)
+	rt.Handle("DELETE", V+"/backupPolicies/{backupPolicyName}", pr.deletePolicy)
+
+	rt.Handle("POST", V+"/validateForBackup", pr.validateForBackup)
+	rt.Handle("GET", V+"/backupInstances", pr.listInstances)
+	rt.Handle("PUT", B, pr.putInstance)
+	rt.Handle("GET", B, pr.getInstance)
+	rt.Handle("DELETE", B, pr.deleteInstance)
+	rt.Handle("POST", B+"/backup", pr.adhocBackup)
+	rt.Handle("POST", B+"/stopProtection", pr.instanceAction("stopProtection"))
+	rt.Handle("POST", B+"/suspendBackups", pr.instanceAction("suspendBackups"))
+	rt.Handle("POST", B+"/resumeProtection", pr.instanceAction("resumeProtection"))
+	rt.Handle("POST", B+"/resumeBackups", pr.instanceAction("resumeBackups"))
+	rt.Handle("POST", B+"/sync", pr.instanceAction("sync"))
+	rt.Handle("POST", B+"/validateRestore", pr.validateRestore)
+	rt.Handle("POST", B+"/restore", pr.restore)
+	rt.Handle("GET", B+"/recoveryPoints", pr.listRecoveryPoints)
+	rt.Handle("GET", B+"/recoveryPoints/{recoveryPointId}", pr.getRecoveryPoint)
+	rt.Handle("GET", B+"/operationResults/{operationId}", pr.opResult)
+	rt.Handle("GET", "/{*scope}/providers/Microsoft.DataProtection/backupInstances", pr.listInstancesOfDatasource,
+		arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/read"))
+
+	rt.Handle("GET", V+"/backupJobs", pr.listJobs)
+	rt.Handle("GET", V+"/backupJobs/{jobId}", pr.getJob)
+
+	rt.Handle("GET", loc+"/operationStatus/{operationId}", pr.opStatus)
+	rt.Handle("GET", loc+"/operationResults/{operationId}", pr.opResult)
+	rt.Handle("GET", V+"/operationStatus/{operationId}", pr.opStatus)
+	rt.Handle("GET", V+"/operationResults/{operationId}", pr.opResult)
+	rt.Handle("GET", rg+"/providers/Microsoft.DataProtection/operationStatus/{operationId}", pr.opStatus)
+
+	p.Ops.Register(opValidateForBackup, pr.runValidateForBackup)
+	p.Ops.Register(opConfigure, pr.runConfigure)
+	p.Ops.Register(opDeleteInstance, pr.runDeleteInstance)
+	p.Ops.Register(opBackup, pr.runAdhocBackup)
+	p.Ops.Register(opRestore, pr.runRestore)
+	p.Ops.Register(opValidateRestore, pr.runValidateRestore)
+	p.Ops.Register(opInstanceAction, func(ctx context.Context, op *opsOperation) error { return nil })
+	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "dataprotection", pr.scheduledRun)
+
+	p.OnDelete(typeInstance, 10, pr.cascadeDeleteInstance)
+	p.OnDelete(typePolicy, 20, pr.cascadeDeletePolicy)
+	p.OnDelete(typeVault, 30, pr.cascadeDeleteVault)
+	return nil
+}
+
+// ids
+
+func vaultIDOf(r *arm.Request) arm.ResourceID {
+	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), namespace, "backupVaults", r.Param("vaultName"))
+}
+
+func instanceIDOf(r *arm.Request) arm.ResourceID {
+	return vaultIDOf(r).Child("backupInstances", r.Param("backupInstanceName"))
+}
+
+func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
+
+// asyncPaths are the location-scoped status and result paths of an operation.
+func asyncPaths(sub, location, opID string) (status, result string) {
+	base := "/subscriptions/" + sub + "/providers/Microsoft.DataProtection/locations/" + normLocation(location)
+	return base + "/operationStatus/" + opID, base + "/operationResults/" + opID
+}
+
+func (pr *Provider) opStatus(r *arm.Request) (*arm.Response, error) {
+	return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+}
+
+func (pr *Provider) opResult(r *arm.Request) (*arm.Response, error) {
+	return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+}
+
+func lastSegment(s string) string { return path.Base(strings.TrimRight(s, "/")) }
+
+func isNotFound(err error) bool {
+	if errors.Is(err, store.ErrNotFound) {
+		return true
+	}
+	var ae *arm.Error
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+func fieldError(field, format string, args ...any) *arm.Error {
+	e := arm.Errorf(http.StatusBadRequest, "InvalidRequestContent", "%s: %s", field, fmt.Sprintf(format, args...))
+	e.Target = field
+	return e
+}

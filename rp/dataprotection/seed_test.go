@@ -1,0 +1,193 @@
+package dataprotection_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// TestSeedDiskBackupRawHTTP follows the seed document (Back up Azure Disks
+// using the Data Protection REST API, api-version 2021-01-01) step by step
+// in raw HTTP, with its URL spellings, body casing and both error examples.
+func TestSeedDiskBackupRawHTTP(t *testing.T) {
+	e := testserver.Start(t)
+	sub := e.Sub
+	for _, rg := range []string{"TestBkpVaultRG", "RG-DiskBackup", "snapshot-rg"} {
+		putRG(t, e, rg)
+	}
+	diskID := "/subscriptions/" + sub + "/resourceGroups/RG-DiskBackup/providers/Microsoft.Compute/disks/msdiskbackup"
+	newDisk(t, e, diskID, 8<<20, 1)
+	vaultPath := "/subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/backupVaults/testBkpVault"
+	const v = "?api-version=2021-01-01"
+
+	// Prerequisites: the vault (with a system-assigned identity) and the disk policy.
+	resp, vault := raw(t, e, "PUT", vaultPath+v, `{"location":"westUS","tags":{"key1":"val1"},"identity":{"type":"systemAssigned"},
+		"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create vault: %d %v", resp.StatusCode, vault)
+	}
+	principal, _ := get(vault, "identity", "principalId").(string)
+	if get(vault, "identity", "type") != "SystemAssigned" || principal == "" || get(vault, "type") != "Microsoft.DataProtection/backupVaults" {
+		t.Fatalf("vault identity: %v", vault)
+	}
+	resp, pol := raw(t, e, "PUT", vaultPath+"/backupPolicies/DiskBackup-Policy"+v, fmt.Sprintf(diskPolicyJSON, "PT4H", "P7D", "P30D"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("create policy: %d %v", resp.StatusCode, pol)
+	}
+
+	biBody := `{
+  "backupInstance": {
+    "dataSourceInfo": {
+      "datasourceType": "Microsoft.Compute/disks",
+      "objectType": "Datasource",
+      "resourceID": "` + diskID + `",
+      "resourceLocation": "westUS",
+      "resourceName": "msdiskbackup",
+      "resourceType": "Microsoft.Compute/disks",
+      "resourceUri": ""
+    },
+    "policyInfo": {
+      "policyId": "` + vaultPath + `/backupPolicies/DiskBackup-Policy",
+      "policyParameters": {
+        "dataStoreParametersList": [
+          {
+            "dataStoreType": "OperationalStore",
+            "objectType": "AzureOperationalStoreParameters",
+            "resourceGroupId": "/subscriptions/` + sub + `/resourcegroups/snapshot-rg"
+          }
+        ]
+      }
+    },
+    "objectType": "BackupInstance"
+  }
+}`
+	// The seed's POST URL uses "Subscriptions" with a capital S.
+	validateURL := "/Subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/backupVaults/testBkpVault/validateForBackup" + v
+	validate := func() (string, string) {
+		t.Helper()
+		resp, m := raw(t, e, "POST", validateURL, biBody)
+		if resp.StatusCode != 202 || len(m) != 0 {
+			t.Fatalf("validateForBackup: %d %v", resp.StatusCode, m)
+		}
+		az, loc := resp.Header.Get("Azure-AsyncOperation"), resp.Header.Get("Location")
+		if !strings.Contains(az, "/providers/Microsoft.DataProtection/locations/westus/operationStatus/") || !strings.Contains(az, "api-version=2021-01-01") ||
+			!strings.Contains(loc, "/providers/Microsoft.DataProtection/locations/westus/operationResults/") || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("validateForBackup headers: %v", resp.Header)
+		}
+		return az, loc
+	}
+
+	// Without the roles the tracked operation fails with the seed's error.
+	az, _ := validate()
+	st := pollStatus(t, e, az)
+	if st["status"] != "Failed" || get(st, "error", "code") != "UserErrorMissingRequiredPermissions" ||
+		get(st, "error", "message") != "Appropriate permissions to perform the operation is missing." {
+		t.Fatalf("validate without permissions: %v", st)
+	}
+	ai, _ := get(st, "error", "additionalInfo").([]any)
+	if len(ai) != 1 {
+		t.Fatalf("additionalInfo: %v", st)
+	}
+	info := ai[0].(map[string]any)
+	detail, _ := get(info, "info", "innerError", "additionalInfo", "DetailedNonLocalisedMessage").(string)
+	if info["type"] != "UserFacingError" || get(info, "info", "code") != "UserErrorMissingRequiredPermissions" ||
+		!strings.Contains(detail, "'Microsoft.Compute/disks/read' over scope '"+diskID+"'") || !strings.Contains(detail, principal) {
+		t.Fatalf("missing-permission details: %v", info)
+	}
+	if st["id"] == nil || st["name"] == nil || st["startTime"] == nil || st["endTime"] == nil {
+		t.Fatalf("status shape: %v", st)
+	}
+
+	// Disk Backup Reader alone is not enough: the snapshot RG is named next.
+	diskRole := assign(t, e, diskID, roleDiskBackupReader, principal)
+	az, _ = validate()
+	st = pollStatus(t, e, az)
+	detail, _ = get(st["error"].(map[string]any)["additionalInfo"].([]any)[0].(map[string]any), "info", "innerError", "additionalInfo", "DetailedNonLocalisedMessage").(string)
+	if st["status"] != "Failed" || !strings.Contains(detail, "'Microsoft.Compute/snapshots/write' over scope '/subscriptions/"+sub+"/resourceGroups/snapshot-rg'") {
+		t.Fatalf("validate with disk role only: %v", st)
+	}
+
+	// With both roles validation succeeds; the Location result is OperationJobExtendedInfo.
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
+	az, loc := validate()
+	st = pollStatus(t, e, az)
+	if st["status"] != "Succeeded" || st["error"] != nil {
+		t.Fatalf("validate with permissions: %v", st)
+	}
+	resp, res := raw(t, e, "GET", loc, nil)
+	if resp.StatusCode != 200 || res["objectType"] != "OperationJobExtendedInfo" {
+		t.Fatalf("validate result: %d %v", resp.StatusCode, res)
+	}
+
+	// Configure backup: PUT the backup instance (the seed's body, with name and type).
+	biName := "msdiskbackup-2dc6eb5b-d008-4d68-9e49-7132d99da0ed"
+	biPath := vaultPath + "/backupInstances/" + biName
+	putBody := `{"name":"` + biName + `","type":"Microsoft.DataProtection/backupvaults/backupInstances","properties":` +
+		strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(biBody), `{
+  "backupInstance":`)), "}") + `}`
+	resp, bi := raw(t, e, "PUT", biPath+v, putBody)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create backup instance: %d %v", resp.StatusCode, bi)
+	}
+	if get(bi, "properties", "provisioningState") != "Provisioning" || get(bi, "properties", "currentProtectionState") != "ConfiguringProtection" ||
+		get(bi, "properties", "protectionStatus", "status") != "ConfiguringProtection" || get(bi, "properties", "friendlyName") != "msdiskbackup" ||
+		get(bi, "type") != "Microsoft.DataProtection/backupVaults/backupInstances" || get(bi, "name") != biName ||
+		get(bi, "properties", "dataSourceInfo", "resourceID") != diskID {
+		t.Fatalf("backup instance 201 body: %v", bi)
+	}
+	if resp.Header.Get("Azure-AsyncOperation") == "" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("backup instance headers: %v", resp.Header)
+	}
+	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Succeeded" {
+		t.Fatalf("configure protection: %v", st)
+	}
+	_, bi = raw(t, e, "GET", biPath+v, nil)
+	if get(bi, "properties", "provisioningState") != "Succeeded" || get(bi, "properties", "currentProtectionState") != "ProtectionConfigured" ||
+		get(bi, "properties", "protectionStatus", "status") != "ProtectionConfigured" {
+		t.Fatalf("configured instance: %v", bi)
+	}
+
+	// Validating again: the seed's 400 UserErrorDppDatasourceAlreadyProtected.
+	resp, m := raw(t, e, "POST", validateURL, biBody)
+	if resp.StatusCode != 400 || get(m, "error", "code") != "UserErrorDppDatasourceAlreadyProtected" {
+		t.Fatalf("already protected: %d %v", resp.StatusCode, m)
+	}
+	wantMsg := "Datasource is already protected under the Backup vault " + vaultPath + "."
+	ai, _ = get(m, "error", "additionalInfo").([]any)
+	if get(m, "error", "message") != wantMsg || len(ai) != 1 {
+		t.Fatalf("already protected body: %v", m)
+	}
+	info = ai[0].(map[string]any)
+	ra, _ := get(info, "info", "recommendedAction").([]any)
+	if info["type"] != "UserFacingError" || get(info, "info", "code") != "UserErrorDppDatasourceAlreadyProtected" || get(info, "info", "message") != wantMsg ||
+		len(ra) != 1 || ra[0] != "Delete the backup instance "+biName+" from the Backup vault "+vaultPath+" to re-protect the datasource in any other vault." ||
+		get(info, "info", "isRetryable") != false || get(info, "info", "properties", "ActivityId") == nil {
+		t.Fatalf("already protected info: %v", info)
+	}
+	// ...also from another vault.
+	other := "/subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/backupVaults/otherVault"
+	raw(t, e, "PUT", other+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
+	raw(t, e, "PUT", other+"/backupPolicies/p"+v, fmt.Sprintf(diskPolicyJSON, "PT4H", "P7D", "P30D"))
+	resp, m = raw(t, e, "POST", other+"/validateForBackup"+v, strings.ReplaceAll(biBody, vaultPath+"/backupPolicies/DiskBackup-Policy", other+"/backupPolicies/p"))
+	if resp.StatusCode != 400 || get(m, "error", "code") != "UserErrorDppDatasourceAlreadyProtected" {
+		t.Fatalf("already protected in another vault: %d %v", resp.StatusCode, m)
+	}
+
+	// Stop protection and delete data: 202, then Succeeded; the instance is gone.
+	unassign(t, e, diskID, diskRole) // deleting needs no permission on the disk
+	resp, m = raw(t, e, "DELETE", biPath+v, nil)
+	if resp.StatusCode != 202 || len(m) != 0 || resp.Header.Get("Azure-AsyncOperation") == "" || resp.Header.Get("Location") == "" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("delete backup instance: %d %v %v", resp.StatusCode, m, resp.Header)
+	}
+	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Succeeded" {
+		t.Fatalf("delete status: %v", st)
+	}
+	resp, _ = raw(t, e, "GET", biPath+v, nil)
+	if resp.StatusCode != 404 {
+		t.Fatalf("deleted instance GET: %d", resp.StatusCode)
+	}
+}

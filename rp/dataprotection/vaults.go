@@ -1,0 +1,382 @@
+package dataprotection
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/store"
+)
+
+var vaultNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{1,48}[A-Za-z0-9]$`)
+
+func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.ResourceID) (*vaultResource, error) {
+	var v vaultResource
+	if err := rp.GetResource(ctx, r, id, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// vaultFor loads the vault a request addresses (404 if the group or vault is missing).
+func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
+	ctx := r.HTTP.Context()
+	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
+}
+
+func normIdentityType(t string) (string, *arm.Error) {
+	switch strings.ToLower(strings.ReplaceAll(t, " ", "")) {
+	case "", "none":
+		return "None", nil
+	case "systemassigned":
+		return "SystemAssigned", nil
+	}
+	return "", fieldError("identity.type", "'%s' is not supported; allowed values: 'None', 'SystemAssigned'", t)
+}
+
+func checkStorageSettings(ss []storageSetting) error {
+	if len(ss) == 0 {
+		return fieldError("properties.storageSettings", "is required: give at least one, e.g. [{\"datastoreType\":\"VaultStore\",\"type\":\"LocallyRedundant\"}]")
+	}
+	for i := range ss {
+		dt, ok := canonical(ss[i].DatastoreType, []string{"VaultStore", "OperationalStore", "ArchiveStore"})
+		if !ok {
+			return fieldError("properties.storageSettings["+itoa(i)+"].datastoreType", "'%s' is not supported; allowed values: 'VaultStore', 'OperationalStore', 'ArchiveStore'", ss[i].DatastoreType)
+		}
+		t, ok := canonical(ss[i].Type, []string{"LocallyRedundant", "GeoRedundant", "ZoneRedundant"})
+		if !ok {
+			return fieldError("properties.storageSettings["+itoa(i)+"].type", "'%s' is not supported; allowed values: 'LocallyRedundant', 'GeoRedundant', 'ZoneRedundant'", ss[i].Type)
+		}
+		ss[i].DatastoreType, ss[i].Type = dt, t
+	}
+	return nil
+}
+
+func checkSettings(field string, raw json.RawMessage) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fieldError(field, "must be a JSON object")
+	}
+	return nil
+}
+
+func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in vaultResource
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	name := r.Param("vaultName")
+	if !vaultNameRE.MatchString(name) {
+		return nil, arm.BadRequest("InvalidResourceName", "The backup vault name '%s' is invalid: use 3 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit.", name)
+	}
+	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(in.Location) == "" {
+		return nil, fieldError("location", "is required (e.g. 'westus')")
+	}
+	if in.Properties == nil {
+		return nil, fieldError("properties", "is required: give at least properties.storageSettings")
+	}
+	if err := checkStorageSettings(in.Properties.StorageSettings); err != nil {
+		return nil, err
+	}
+	for f, raw := range map[string]json.RawMessage{"properties.securitySettings": in.Properties.SecuritySettings, "properties.featureSettings": in.Properties.FeatureSettings, "properties.monitoringSettings": in.Properties.MonitoringSettings} {
+		if err := checkSettings(f, raw); err != nil {
+			return nil, err
+		}
+	}
+	idType := "None"
+	if in.Identity != nil {
+		t, aerr := normIdentityType(in.Identity.Type)
+		if aerr != nil {
+			return nil, aerr
+		}
+		idType = t
+	}
+	id := vaultIDOf(r)
+	created := false
+	var out vaultResource
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var old vaultResource
+		err := rp.GetResource(ctx, tx, id, &old)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		exists := err == nil
+		created = !exists
+		if exists && normLocation(old.Location) != normLocation(in.Location) {
+			return fieldError("location", "'%s' differs from the vault's location '%s'; a vault cannot move", in.Location, old.Location)
+		}
+		out = vaultResource{ID: id.String(), Name: name, Type: typeVault, Location: in.Location, Tags: in.Tags, Properties: in.Properties}
+		if exists {
+			out.Name, out.Location, out.SystemData = old.Name, old.Location, old.SystemData
+		}
+		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		var oldIdentity *identityDetails
+		if exists {
+			oldIdentity = old.Identity
+		}
+		ident, err := pr.setIdentity(ctx, tx, id.String(), oldIdentity, idType)
+		if err != nil {
+			return err
+		}
+		out.Identity = ident
+		out.Properties.ProvisioningState = "Succeeded"
+		out.Properties.ResourceMoveState = "Unknown"
+		out.Properties.SecureScore = "None"
+		out.Properties.BcdrSecurityLevel = "Poor"
+		f := false
+		out.Properties.IsVaultProtectedByResourceGuard = &f
+		return rp.PutResource(ctx, tx, id, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return arm.Created(&out), nil
+	}
+	return arm.OK(&out), nil
+}
+
+// setIdentity gives the vault its system-assigned identity (kept across
+// updates) or removes it.
+func (pr *Provider) setIdentity(ctx context.Context, tx store.Tx, vaultID string, old *identityDetails, typ string) (*identityDetails, error) {
+	hasOld := old != nil && old.PrincipalID != ""
+	if typ == "None" {
+		if hasOld {
+			if err := pr.p.Dir.Delete(ctx, tx, old.PrincipalID); err != nil && !isNotFound(err) {
+				return nil, err
+			}
+		}
+		return &identityDetails{Type: "None"}, nil
+	}
+	if hasOld {
+		return &identityDetails{Type: typ, PrincipalID: old.PrincipalID, TenantID: old.TenantID}, nil
+	}
+	pl, err := pr.p.Dir.CreateManagedIdentity(ctx, tx, vaultID)
+	if err != nil {
+		return nil, err
+	}
+	return &identityDetails{Type: typ, PrincipalID: pl.ObjectID, TenantID: pl.TenantID}, nil
+}
+
+func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in vaultPatch
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	id := vaultIDOf(r)
+	var out vaultResource
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.GetResource(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		if in.Tags != nil {
+			out.Tags = in.Tags
+		}
+		if in.Identity != nil {
+			t, aerr := normIdentityType(in.Identity.Type)
+			if aerr != nil {
+				return aerr
+			}
+			ident, err := pr.setIdentity(ctx, tx, id.String(), out.Identity, t)
+			if err != nil {
+				return err
+			}
+			out.Identity = ident
+		}
+		if p := in.Properties; p != nil {
+			for f, raw := range map[string]json.RawMessage{"properties.securitySettings": p.SecuritySettings, "properties.featureSettings": p.FeatureSettings, "properties.monitoringSettings": p.MonitoringSettings} {
+				if err := checkSettings(f, raw); err != nil {
+					return err
+				}
+			}
+			if len(p.SecuritySettings) > 0 {
+				out.Properties.SecuritySettings = p.SecuritySettings
+			}
+			if len(p.FeatureSettings) > 0 {
+				out.Properties.FeatureSettings = p.FeatureSettings
+			}
+			if len(p.MonitoringSettings) > 0 {
+				out.Properties.MonitoringSettings = p.MonitoringSettings
+			}
+			if p.ResourceGuardOperationRequests != nil {
+				out.Properties.ResourceGuardOperationRequests = p.ResourceGuardOperationRequests
+			}
+		}
+		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		return rp.PutResource(ctx, tx, id, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(&out), nil
+}
+
+func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
+	v, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(v), nil
+}
+
+func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	vs, err := rp.ListResources[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId")+"/resourceGroups/"+r.Param("resourceGroupName"))
+	if err != nil {
+		return nil, err
+	}
+	page, err := arm.Page(r, vs, 100)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if err := rp.CheckSubscription(ctx, pr.p.Store, r.Param("subscriptionId")); err != nil {
+		return nil, err
+	}
+	vs, err := rp.ListResources[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId"))
+	if err != nil {
+		return nil, err
+	}
+	page, err := arm.Page(r, vs, 100)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	id := vaultIDOf(r)
+	if ok, err := rp.ResourceExists(ctx, pr.p.Store, id.String()); err != nil {
+		return nil, err
+	} else if !ok {
+		return arm.NoContent(), nil
+	}
+	bis, err := rp.ListResources[instanceResource](ctx, pr.p.Store, typeInstance, id.String())
+	if err != nil {
+		return nil, err
+	}
+	if len(bis) > 0 {
+		return nil, arm.Errorf(http.StatusBadRequest, "UserErrorVaultHasBackupInstances",
+			"The Backup vault '%s' still has %d backup instance(s) (for example '%s'); delete them (DELETE .../backupInstances/{name}) before deleting the vault.", id.Name(), len(bis), bis[0].Name)
+	}
+	if err := pr.cascadeDeleteVault(ctx, id.String()); err != nil {
+		return nil, err
+	}
+	return arm.OK(nil), nil
+}
+
+// cascadeDeleteVault removes a vault with its policies, jobs and identity
+// (its backup instances are deleted first, by their own OnDelete).
+func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
+	vid, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	bis, err := rp.ListResources[instanceResource](ctx, pr.p.Store, typeInstance, vid.String())
+	if err != nil {
+		return err
+	}
+	for _, bi := range bis {
+		if err := pr.cascadeDeleteInstance(ctx, bi.ID); err != nil {
+			return err
+		}
+	}
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		v, err := pr.loadVault(ctx, tx, vid)
+		if err != nil {
+			return err
+		}
+		if v.Identity != nil && v.Identity.PrincipalID != "" {
+			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		pols, err := rp.ListResources[policyResource](ctx, tx, typePolicy, vid.String())
+		if err != nil {
+			return err
+		}
+		for _, pl := range pols {
+			pid, _ := arm.ParseID(pl.ID)
+			if err := rp.DeleteResource(ctx, tx, pid); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		if err := protection.DeleteJobs(ctx, tx, vid.String()); err != nil {
+			return err
+		}
+		return rp.DeleteResource(ctx, tx, vid)
+	})
+}
+
+func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if in.Name == "" {
+		return nil, fieldError("name", "is required")
+	}
+	if !vaultNameRE.MatchString(in.Name) {
+		return arm.OK(map[string]any{"nameAvailable": false, "reason": "Invalid", "message": "Use 3 to 50 letters, digits and hyphens, starting with a letter."}), nil
+	}
+	id := arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), namespace, "backupVaults", in.Name)
+	ok, err := rp.ResourceExists(ctx, pr.p.Store, id.String())
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "A Backup vault named '" + in.Name + "' already exists in this resource group."}), nil
+	}
+	return arm.OK(map[string]any{"nameAvailable": true}), nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func (pr *Provider) cascadeDeletePolicy(ctx context.Context, id string) error {
+	pid, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		err := rp.DeleteResource(ctx, tx, pid)
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	})
+}

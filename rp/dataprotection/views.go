@@ -1,0 +1,224 @@
+package dataprotection
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/protection"
+)
+
+// --- recovery points ---
+
+func pointResource(biID string, p *protection.RecoveryPoint) *rpResource {
+	details := make([]rpStoreDetails, 0, len(p.Tiers))
+	for _, t := range p.Tiers {
+		meta := ""
+		if len(p.Snapshots) > 0 {
+			meta = p.Snapshots[0].SnapshotID
+		}
+		details = append(details, rpStoreDetails{ID: protection.PointID(p.ID, t)[:8] + "-" + p.ID[:4] + "-" + p.ID[4:8] + "-" + p.ID[8:12] + "-" + p.ID[12:24],
+			Type: t, CreationTime: p.Time, ExpiryTime: p.Expiry, MetaData: meta, State: "COMMITTED", Visible: true})
+	}
+	friendly := ""
+	if len(p.Snapshots) > 0 {
+		friendly = lastSegment(p.Snapshots[0].SnapshotID)
+	}
+	return &rpResource{ID: biID + "/recoveryPoints/" + p.ID, Name: p.ID, Type: typeRP, Properties: &discreteRP{
+		ObjectType: "AzureBackupDiscreteRecoveryPoint", RecoveryPointID: p.ID, RecoveryPointTime: p.Time,
+		RecoveryPointType: p.Type, FriendlyName: friendly, RecoveryPointDataStoresDetails: details,
+		RetentionTagName: p.RetentionTag, RetentionTagVersion: strconv.FormatInt(p.Created.UnixNano()/100, 10),
+		PolicyName: p.PolicyName, RecoveryPointState: "Completed", ExpiryTime: p.Expiry}}
+}
+
+// parsePointFilter reads $filter: "startDate eq '<time>' and endDate eq
+// '<time>'" (the Azure CLI's form); ge/gt/le/lt on startDate, endDate and
+// recoveryPointTime work too.
+func parsePointFilter(f string) (from, to time.Time, err error) {
+	if strings.TrimSpace(f) == "" {
+		return
+	}
+	for _, clause := range splitAnd(f) {
+		parts := strings.Fields(clause)
+		if len(parts) < 3 {
+			return from, to, arm.BadRequest("InvalidFilter", "$filter clause '%s' is not of the form \"<startDate|endDate> eq '<date-time>'\".", clause)
+		}
+		key, opr := strings.ToLower(parts[0]), strings.ToLower(parts[1])
+		val := strings.Trim(strings.Join(parts[2:], " "), "'\"")
+		t, perr := protection.ParseDateTime(val, time.UTC)
+		if perr != nil {
+			return from, to, arm.BadRequest("InvalidFilter", "$filter: the value '%s' of '%s' is not an ISO 8601 date-time (example: 2021-08-30T10:00:00Z).", val, parts[0])
+		}
+		switch {
+		case key == "startdate" || (key == "recoverypointtime" && (opr == "ge" || opr == "gt")):
+			from = t
+		case key == "enddate" || (key == "recoverypointtime" && (opr == "le" || opr == "lt")):
+			to = t
+		default:
+			return from, to, arm.BadRequest("InvalidFilter", "$filter: '%s %s' is not supported; allowed: startDate eq '<date-time>', endDate eq '<date-time>'.", parts[0], parts[1])
+		}
+		if opr != "eq" && opr != "ge" && opr != "gt" && opr != "le" && opr != "lt" {
+			return from, to, arm.BadRequest("InvalidFilter", "$filter: operator '%s' is not supported; allowed: eq, ge, gt, le, lt.", parts[1])
+		}
+	}
+	return
+}
+
+func splitAnd(s string) []string {
+	var out []string
+	low := strings.ToLower(s)
+	for {
+		i := strings.Index(low, " and ")
+		if i < 0 {
+			out = append(out, strings.TrimSpace(s))
+			return out
+		}
+		out = append(out, strings.TrimSpace(s[:i]))
+		s, low = s[i+5:], low[i+5:]
+	}
+}
+
+func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := parsePointFilter(r.Query("$filter"))
+	if err != nil {
+		return nil, err
+	}
+	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, bi.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*rpResource, 0, len(pts))
+	for _, p := range pts {
+		if !from.IsZero() && p.Time.Before(from) || !to.IsZero() && p.Time.After(to) {
+			continue
+		}
+		out = append(out, pointResource(bi.ID, p))
+	}
+	page, err := arm.Page(r, out, 200)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, r.Param("recoveryPointId"))
+	if isNotFound(err) {
+		return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The recovery point '%s' of backup instance '%s' was not found; it may have expired.", r.Param("recoveryPointId"), bi.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(pointResource(bi.ID, p)), nil
+}
+
+// --- jobs ---
+
+func operationCategory(op string) string {
+	switch op {
+	case protection.OpBackup, protection.OpConfigureBackup:
+		return "Backup"
+	case protection.OpRestore:
+		return "Restore"
+	}
+	return "Management"
+}
+
+func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResource {
+	vid, _ := arm.ParseID(vault.ID)
+	src, _ := arm.ParseID(j.Datasource)
+	p := &backupJob{ActivityID: j.ID, BackupInstanceFriendlyName: j.ItemName, BackupInstanceID: j.ItemID,
+		DataSourceID: j.Datasource, DataSourceLocation: j.DatasourceLocation, DataSourceName: src.Name(), DataSourceType: j.DatasourceType,
+		StartTime: j.StartTime, EndTime: j.EndTime, IsUserTriggered: j.UserTriggered, Operation: j.Operation,
+		OperationCategory: operationCategory(j.Operation), PolicyID: j.PolicyID, PolicyName: j.PolicyName, ProgressEnabled: false,
+		SourceResourceGroup: src.ResourceGroup, SourceSubscriptionID: src.SubscriptionID, Status: j.Status,
+		SubscriptionID: vid.SubscriptionID, SupportedActions: []string{""}, VaultName: vault.Name,
+		Duration: protection.FormatElapsed(j.Duration(now)), SourceDataStoreName: "OperationalStore"}
+	if j.Operation == protection.OpRestore {
+		p.RestoreType = "AlternateLocationRestore"
+		p.DestinationDataStoreName = ""
+	}
+	bytes := float64(j.BytesTransferred)
+	ext := &jobExtendedInfo{AdditionalDetails: j.Details, DataTransferredInBytes: &bytes}
+	if j.RecoveryPointID != "" {
+		ref := &rpRef{RecoveryPointID: j.RecoveryPointID, RecoveryPointTime: j.RecoveryPointTime}
+		if j.Operation == protection.OpRestore {
+			ext.SourceRecoverPoint = ref
+		} else {
+			ext.TargetRecoverPoint = ref
+		}
+	}
+	ext.RecoveryDestination = j.Target
+	for i, t := range j.Tasks {
+		ext.SubTasks = append(ext.SubTasks, jobSubTask{TaskID: int32(i + 1), TaskName: t.Name, TaskStatus: t.Status})
+	}
+	if len(ext.SubTasks) == 0 {
+		name := map[string]string{protection.OpBackup: "Trigger Backup", protection.OpRestore: "Trigger Restore", protection.OpConfigureBackup: "Configure Backup"}[j.Operation]
+		if name == "" {
+			name = j.Operation
+		}
+		ext.SubTasks = []jobSubTask{{TaskID: 1, TaskName: name, TaskStatus: j.Status}}
+	}
+	p.ExtendedInfo = ext
+	if j.Error != nil {
+		p.ErrorDetails = []userFacingError{{Code: j.Error.Code, Message: j.Error.Message, RecommendedAction: j.Error.RecommendedAction, IsUserError: strings.HasPrefix(j.Error.Code, "UserError")}}
+	}
+	return &jobResource{ID: vault.ID + "/backupJobs/" + j.ID, Name: j.ID, Type: typeJob, Properties: p}
+}
+
+func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	js, err := protection.ListJobs(ctx, pr.p.Store, vault.ID, protection.JobFilter{})
+	if err != nil {
+		return nil, err
+	}
+	now := pr.p.Now()
+	out := make([]*jobResource, 0, len(js))
+	for _, j := range js {
+		out = append(out, jobView(vault, j, now))
+	}
+	page, err := arm.Page(r, out, 100)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(page), nil
+}
+
+func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	id := lastSegment(r.Param("jobId")) // a full job id (as in the seed) works too
+	j, err := protection.GetJob(ctx, pr.p.Store, vault.ID, id)
+	if isNotFound(err) {
+		return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The backup job '%s' was not found in vault '%s'.", id, vault.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(jobView(vault, j, pr.p.Now())), nil
+}
