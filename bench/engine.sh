@@ -206,7 +206,7 @@ def line(metric, ours, theirs, peer, target, higher=True, unit="s"):
     if ours is None or theirs is None:
         print(f"| {metric} | {ours} | {theirs} | | {target} | n/a |"); return
     ratio = theirs / ours if higher else ours / theirs
-    goal = float(target.rstrip("x≥≤ "))
+    goal = float(target.strip("x≥≤ "))
     ok = ratio >= goal if higher else ratio <= goal
     print(f"| {metric} | {ours:.2f} {unit} | {theirs:.2f} {unit} ({peer}) | {ratio:.1f}x | {target} | {'yes' if ok else 'NO'} |")
 b, p = best("full"); line("full backup, wall (speed-up)", wall("safehold", "full"), b, p, "≥2x")

@@ -473,6 +473,73 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	}
 }
 
+// GetMany is Get for several chunks: records that lie next to each other
+// in the same pack are fetched with one range read (a restore reads runs of
+// consecutive blocks, which a capture stored consecutively). Chunk i is
+// decoded into bufs[i] when it fits its capacity; out[i] holds it.
+func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	locs := make([]loc, len(ids))
+	keys := make([]string, len(ids))
+	ok := make([]bool, len(ids))
+	s.mu.Lock()
+	for i, id := range ids {
+		l, found := s.index[id]
+		if !found {
+			continue
+		}
+		p := s.packs[l.pack]
+		if p.buf != nil {
+			continue // not durable yet: Get serves it from memory
+		}
+		locs[i], keys[i], ok[i] = l, p.key, true
+	}
+	s.mu.Unlock()
+	const maxRead = 4 << 20
+	for i := 0; i < len(ids); {
+		if !ok[i] {
+			var err error
+			if out[i], err = s.Get(ctx, ids[i], bufs[i]); err != nil {
+				return nil, err
+			}
+			i++
+			continue
+		}
+		j := i + 1
+		end := int64(locs[i].off) + int64(locs[i].slen)
+		for j < len(ids) && ok[j] && keys[j] == keys[i] && int64(locs[j].off) == end && end+int64(locs[j].slen)-int64(locs[i].off) <= maxRead {
+			end += int64(locs[j].slen)
+			j++
+		}
+		data, err := s.be.Get(ctx, keys[i], int64(locs[i].off), end-int64(locs[i].off))
+		if err != nil {
+			if errors.Is(err, blob.ErrNotExist) { // repacked meanwhile
+				for k := i; k < j; k++ {
+					if out[k], err = s.Get(ctx, ids[k], bufs[k]); err != nil {
+						return nil, err
+					}
+				}
+				i = j
+				continue
+			}
+			return nil, fmt.Errorf("get chunk %s: %w", ids[i].Short(), err)
+		}
+		for k := i; k < j; k++ {
+			l := locs[k]
+			rel := int64(l.off) - int64(locs[i].off)
+			stored := data[rel : rel+int64(l.slen)]
+			if crc(stored) != l.crc {
+				return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
+			}
+			if out[k], err = s.c.decode(bufs[k], ids[k], l.kind, int(l.plen), stored, true); err != nil {
+				return nil, fmt.Errorf("get chunk %s: %s offset %d: %w", ids[k].Short(), keys[k], l.off, err)
+			}
+		}
+		i = j
+	}
+	return out, nil
+}
+
 // Writer adds chunks to a store on behalf of one job (a capture, a copy).
 // Its chunks, and existing chunks it deduplicated against, are protected
 // from GC until Close. Flush makes everything the writer put or referenced

@@ -135,8 +135,39 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		}()
 	}
 	segs := make([]chunk.ID, nseg)
+	// A finisher stores each segment once its blocks are done, so the
+	// workers move on to the next segment without waiting.
+	type pending struct {
+		i       int
+		entries []chunk.ID
+		wg      *sync.WaitGroup
+	}
+	finish := make(chan pending, 2)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for p := range finish {
+			p.wg.Wait()
+			if wctx.Err() != nil {
+				continue
+			}
+			data, allZero := encodeSegment(p.entries)
+			if allZero {
+				continue
+			}
+			id, n, err := w.Put(wctx, data)
+			if err != nil {
+				fail(fmt.Errorf("put segment %d: %w", p.i, err))
+				continue
+			}
+			segs[p.i] = id
+			c.stored.Add(int64(n))
+		}
+	}()
 	err := func() error {
 		defer func() {
+			close(finish)
+			<-finished
 			close(jobs)
 			pool.Wait()
 		}()
@@ -155,11 +186,11 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 			}
 			entries := make([]chunk.ID, nb)
 			copy(entries, pent)
-			var wg sync.WaitGroup
+			wg := new(sync.WaitGroup)
 			send := func(first, n int) bool {
 				wg.Add(1)
 				select {
-				case jobs <- capJob{seg: i, first: first, n: n, entries: entries, parent: pent, scan: !known, wg: &wg}:
+				case jobs <- capJob{seg: i, first: first, n: n, entries: entries, parent: pent, scan: !known, wg: wg}:
 					return true
 				case <-wctx.Done():
 					wg.Done()
@@ -185,20 +216,12 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 					}
 				}
 			}
-			wg.Wait()
-			if wctx.Err() != nil {
+			select {
+			case finish <- pending{i: i, entries: entries, wg: wg}:
+			case <-wctx.Done():
+				wg.Wait()
 				return nil // the worker's error (or ctx) is reported below
 			}
-			data, allZero := encodeSegment(entries)
-			if allZero {
-				continue
-			}
-			id, n, err := w.Put(wctx, data)
-			if err != nil {
-				return fmt.Errorf("put segment %d: %w", i, err)
-			}
-			segs[i] = id
-			c.stored.Add(int64(n))
 		}
 		return nil
 	}()

@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -38,6 +39,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: safehold-bench engine full|incr|restore|verify|delete|gc|stats [flags]")
 		os.Exit(2)
 	}
+	// The engine keeps at most a few packs in flight; a soft memory limit
+	// stops the Go heap from growing to twice that between collections.
+	debug.SetMemoryLimit(80 << 20)
 	if tf := os.Getenv("SAFEHOLD_BENCH_TRACE"); tf != "" { // for profiling a step
 		f, err := os.Create(tf)
 		if err == nil && trace.Start(f) == nil {
