@@ -1,0 +1,110 @@
+package recoveryservices_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// Test450VMsPageThroughNextLink discovers 450 VMs and lists them as
+// protectable items: three pages (200, 200, 50) through nextLink, none
+// missing or doubled, raw at 2016-12-01 and through the SDK pager.
+func Test450VMsPageThroughNextLink(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := context.Background()
+	cs := e.Server.Compute
+	for g := 0; g < 3; g++ {
+		mkRG(t, e, fmt.Sprintf("fleet%d", g))
+	}
+	mkRG(t, e, "vaultrg")
+	want := map[string]bool{}
+	for i := 0; i < 450; i++ {
+		rg := fmt.Sprintf("fleet%d", i%3)
+		name := fmt.Sprintf("vm%03d", i)
+		base := "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/"
+		d, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: base + "disks/" + name + "-os", Location: "westus", CreateOption: "Empty", SizeBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.CreateVM(ctx, compute.VMSpec{ID: base + "virtualMachines/" + name, Location: "westus", OSDiskID: d.ID}); err != nil {
+			t.Fatal(err)
+		}
+		want[strings.ToLower("iaasvmcontainerv2;"+rg+";"+name)] = true
+	}
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/fleet"
+	resp, m := raw(t, e, "PUT", R+"?api-version=2023-04-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+	resp, m = raw(t, e, "POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
+	must(t, "refresh", resp, m, 202)
+	loc := resp.Header.Get("Location")
+	waitFor(t, "refresh", func() bool {
+		resp, m = raw(t, e, "GET", loc, nil)
+		return resp.StatusCode == 204
+	})
+
+	next := R + "/backupProtectableItems?api-version=2016-12-01&$filter=" + url.QueryEscape("backupManagementType eq 'AzureIaasVM'")
+	seen := map[string]bool{}
+	var sizes []int
+	for next != "" {
+		resp, m = raw(t, e, "GET", next, nil)
+		must(t, "page", resp, m, 200)
+		vals := m["value"].([]any)
+		sizes = append(sizes, len(vals))
+		for _, v := range vals {
+			n := strings.ToLower(str(v.(map[string]any), "name"))
+			if seen[n] {
+				t.Fatalf("%s listed twice", n)
+			}
+			seen[n] = true
+		}
+		next, _ = m["nextLink"].(string)
+		if next != "" && !strings.Contains(next, "api-version=2016-12-01") {
+			t.Fatalf("nextLink without the api-version: %s", next)
+		}
+	}
+	if fmt.Sprint(sizes) != "[200 200 50]" {
+		t.Fatalf("page sizes %v", sizes)
+	}
+	for n := range want {
+		if !seen[n] {
+			t.Fatalf("%s missing", n)
+		}
+	}
+	if len(seen) != 450 {
+		t.Fatalf("%d items", len(seen))
+	}
+
+	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, total := 0, 0
+	for pg := bf.NewBackupProtectableItemsClient().NewListPager("fleet", "vaultrg", &armrecoveryservicesbackup.BackupProtectableItemsClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")}); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		total += len(page.Value)
+	}
+	if pages != 3 || total != 450 {
+		t.Fatalf("SDK pager: %d pages, %d items", pages, total)
+	}
+	// Other filter fields narrow the list.
+	resp, m = raw(t, e, "GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM' and friendlyName eq 'VM007'"), nil)
+	must(t, "filtered", resp, m, 200)
+	if vals := m["value"].([]any); len(vals) != 1 || str(vals[0].(map[string]any), "properties.resourceGroup") != "fleet1" {
+		t.Fatalf("friendlyName filter: %v", m)
+	}
+	resp, m = raw(t, e, "GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureStorage'"), nil)
+	if vals := m["value"].([]any); len(vals) != 0 {
+		t.Fatalf("AzureStorage filter: %d items", len(vals))
+	}
+}
