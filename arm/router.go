@@ -478,3 +478,36 @@ func (rt *Router) Namespaces() []Namespace {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// RouteInfo describes a registered route.
+type RouteInfo struct {
+	Method, Pattern, Namespace string
+}
+
+// Routes lists the registered routes (for docs and tests).
+func (rt *Router) Routes() []RouteInfo {
+	var out []RouteInfo
+	var walk func(n *node)
+	walk = func(n *node) {
+		for m, r := range n.routes {
+			out = append(out, RouteInfo{Method: m, Pattern: r.pattern, Namespace: r.namespace})
+		}
+		for _, c := range n.literal {
+			walk(c)
+		}
+		if n.param != nil {
+			walk(n.param)
+		}
+		if n.wild != nil {
+			walk(n.wild)
+		}
+	}
+	walk(rt.root)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pattern != out[j].Pattern {
+			return out[i].Pattern < out[j].Pattern
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}

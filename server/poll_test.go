@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -12,3 +13,6 @@ func runtimePollUntilDoneOptions() runtime.PollUntilDoneOptions {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func pathEscape(s string) string  { return url.PathEscape(s) }
+func queryEscape(s string) string { return url.QueryEscape(s) }
