@@ -37,6 +37,12 @@ type SweepStats struct {
 	GarbageKept    int64 // stored bytes of garbage left in kept packs
 }
 
+// tempCleaner is implemented by backends that leave temporary files behind
+// when a put is interrupted (local).
+type tempCleaner interface {
+	CleanTemp(age time.Duration, now time.Time) error
+}
+
 // GC is a garbage collection in progress. Start it with BeginGC before
 // reading the roots (snapshot manifests), then call Sweep with the mark.
 type GC struct {
@@ -198,6 +204,10 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 		}
 	}
 	st.BytesFreed -= st.BytesRewritten // new packs hold the live bytes
+	if tc, ok := s.be.(tempCleaner); ok {
+		// Temporary files of puts interrupted by a crash.
+		tc.CleanTemp(max(opts.Grace, time.Hour), s.now())
+	}
 	if len(errs) > 0 {
 		return st, fmt.Errorf("sweep: %w", errors.Join(errs...))
 	}

@@ -85,9 +85,9 @@ type Repository struct {
 	zero    []byte // BlockSize zero bytes, never written
 
 	mu       sync.Mutex
-	inflight map[*Manifest]int // parents of running captures
+	inflight map[*Manifest]int // manifests in use: parents of captures, restores, readers
 	gcs      int               // GCs marking
-	held     []*Manifest       // parents of captures finished during a GC
+	held     []*Manifest       // manifests released during a GC
 }
 
 // Open opens the repository stored in be; localDir holds the local index
@@ -267,7 +267,8 @@ func isZero(p, zero []byte) bool {
 	return true
 }
 
-// protect keeps a capture's parent alive for GC while the capture runs.
+// protect keeps a snapshot's chunks alive for GC while a capture uses it as
+// its parent, or a restore or reader reads it, even if it is deleted.
 func (r *Repository) protect(m *Manifest) func() {
 	if m == nil {
 		return func() {}

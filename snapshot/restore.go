@@ -45,6 +45,12 @@ func (r *Repository) RestoreTo(ctx context.Context, id ID, f *os.File, opts Rest
 	if err != nil {
 		return Stats{}, fmt.Errorf("restore: %w", err)
 	}
+	// A snapshot deleted while it is being restored stays intact until the
+	// restore ends (GC keeps protected manifests' chunks).
+	defer r.protect(m)()
+	if _, err := r.Get(ctx, id); err != nil {
+		return Stats{}, fmt.Errorf("restore: %w", err)
+	}
 	if err := f.Truncate(0); err != nil {
 		return Stats{}, fmt.Errorf("restore %s: %w", id, err)
 	}
@@ -184,6 +190,8 @@ type Reader struct {
 	m   *Manifest
 	ctx context.Context
 
+	release func()
+
 	mu   sync.Mutex
 	segs map[int][]chunk.ID // small cache of loaded segments
 }
@@ -191,13 +199,30 @@ type Reader struct {
 var _ io.ReaderAt = (*Reader)(nil)
 
 // OpenReader opens snapshot id for reading. ctx bounds every read made
-// through the reader.
+// through the reader. Until Close, GC keeps the snapshot's chunks even if
+// the snapshot is deleted.
 func (r *Repository) OpenReader(ctx context.Context, id ID) (*Reader, error) {
 	m, err := r.Get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("open reader: %w", err)
 	}
-	return &Reader{r: r, m: m, ctx: ctx, segs: make(map[int][]chunk.ID)}, nil
+	release := r.protect(m)
+	if _, err := r.Get(ctx, id); err != nil {
+		release()
+		return nil, fmt.Errorf("open reader: %w", err)
+	}
+	return &Reader{r: r, m: m, ctx: ctx, release: release, segs: make(map[int][]chunk.ID)}, nil
+}
+
+// Close ends the reader's protection of its snapshot.
+func (rd *Reader) Close() error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.release != nil {
+		rd.release()
+		rd.release = nil
+	}
+	return nil
 }
 
 // Size returns the snapshot's disk size.

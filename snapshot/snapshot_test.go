@@ -140,6 +140,7 @@ func checkRestore(t testing.TB, r *snapshot.Repository, id snapshot.ID, want []b
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rd.Close()
 	if rd.Size() != int64(len(want)) {
 		t.Fatalf("reader size %d, want %d", rd.Size(), len(want))
 	}
@@ -371,8 +372,6 @@ func assertExactlyLive(t *testing.T, r *snapshot.Repository) {
 	}
 	live := map[chunk.ID]bool{}
 	for _, m := range ms {
-		rd, _ := r.OpenReader(ctx, m.ID)
-		_ = rd
 		for _, sid := range m.Segments {
 			if sid.IsZero() {
 				continue
@@ -647,5 +646,37 @@ func TestCanceledCaptureRecordsNothing(t *testing.T) {
 	}
 	if err == nil && len(ms) != 1 {
 		t.Fatalf("finished capture recorded %d snapshots", len(ms))
+	}
+}
+
+func TestDeleteDuringRestoreAndRead(t *testing.T) {
+	ctx := context.Background()
+	r := openRepo(t, mem.New(nil), snapshot.Options{})
+	path := filepath.Join(t.TempDir(), "disk.img")
+	want := writeDisk(t, path, 30*bs, extent{0, 30 * bs, 'r', 1})
+	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	rd, err := r.OpenReader(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GC(ctx, snapshot.GCOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, len(want))
+	if _, err := rd.ReadAt(p, 0); err != nil || !bytes.Equal(p, want) {
+		t.Fatalf("reader of a deleted snapshot: %v", err)
+	}
+	rd.Close()
+	if _, err := r.GC(ctx, snapshot.GCOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.Size(); n != 0 {
+		t.Fatalf("%d chunks left after the reader closed", n)
+	}
+	if _, err := r.OpenReader(ctx, m.ID); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Fatalf("open reader of a deleted snapshot = %v", err)
 	}
 }
