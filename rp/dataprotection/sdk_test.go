@@ -1,0 +1,336 @@
+package dataprotection_test
+
+import (
+	"bytes"
+	"errors"
+	"path"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+var poll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
+
+func ds(id, name string) *armdataprotection.Datasource {
+	return &armdataprotection.Datasource{ObjectType: to.Ptr("Datasource"), DatasourceType: to.Ptr("Microsoft.Compute/disks"),
+		ResourceID: to.Ptr(id), ResourceLocation: to.Ptr("westus"), ResourceName: to.Ptr(name), ResourceType: to.Ptr("Microsoft.Compute/disks"), ResourceURI: to.Ptr(id)}
+}
+
+func sdkPolicy(period, keep, daily string) armdataprotection.BaseBackupPolicyResource {
+	opStore := &armdataprotection.DataStoreInfoBase{DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore), ObjectType: to.Ptr("DataStoreInfoBase")}
+	retention := func(name string, def bool, d string) *armdataprotection.AzureRetentionRule {
+		return &armdataprotection.AzureRetentionRule{Name: to.Ptr(name), ObjectType: to.Ptr("AzureRetentionRule"), IsDefault: to.Ptr(def),
+			Lifecycles: []*armdataprotection.SourceLifeCycle{{SourceDataStore: opStore, TargetDataStoreCopySettings: []*armdataprotection.TargetCopySetting{},
+				DeleteAfter: &armdataprotection.AbsoluteDeleteOption{ObjectType: to.Ptr("AbsoluteDeleteOption"), Duration: to.Ptr(d)}}}}
+	}
+	return armdataprotection.BaseBackupPolicyResource{Properties: &armdataprotection.BackupPolicy{
+		ObjectType: to.Ptr("BackupPolicy"), DatasourceTypes: []*string{to.Ptr("Microsoft.Compute/disks")},
+		PolicyRules: []armdataprotection.BasePolicyRuleClassification{
+			&armdataprotection.AzureBackupRule{Name: to.Ptr("BackupHourly"), ObjectType: to.Ptr("AzureBackupRule"), DataStore: opStore,
+				BackupParameters: &armdataprotection.AzureBackupParams{ObjectType: to.Ptr("AzureBackupParams"), BackupType: to.Ptr("Incremental")},
+				Trigger: &armdataprotection.ScheduleBasedTriggerContext{ObjectType: to.Ptr("ScheduleBasedTriggerContext"),
+					Schedule: &armdataprotection.BackupSchedule{RepeatingTimeIntervals: []*string{to.Ptr("R/2021-01-01T08:00:00+00:00/" + period)}, TimeZone: to.Ptr("UTC")},
+					TaggingCriteria: []*armdataprotection.TaggingCriteria{
+						{IsDefault: to.Ptr(true), TaggingPriority: to.Ptr[int64](99), TagInfo: &armdataprotection.RetentionTag{TagName: to.Ptr("Default")}},
+						{IsDefault: to.Ptr(false), TaggingPriority: to.Ptr[int64](25), TagInfo: &armdataprotection.RetentionTag{TagName: to.Ptr("Daily")},
+							Criteria: []armdataprotection.BackupCriteriaClassification{&armdataprotection.ScheduleBasedBackupCriteria{ObjectType: to.Ptr("ScheduleBasedBackupCriteria"),
+								AbsoluteCriteria: []*armdataprotection.AbsoluteMarker{to.Ptr(armdataprotection.AbsoluteMarkerFirstOfDay)}}}},
+					}}},
+			retention("Default", true, keep),
+			retention("Daily", false, daily),
+		}}}
+}
+
+// TestSDKDiskBackupAndRestore runs the seed's workflow with the unmodified
+// armdataprotection/v3 client (pollers and pagers), takes an ad-hoc backup,
+// changes the disk, and restores the recovery point to a new disk whose
+// bytes equal the source disk at backup time.
+func TestSDKDiskBackupAndRestore(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	sub := e.Sub
+	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "target-rg"} {
+		putRG(t, e, rg)
+	}
+	diskID := "/subscriptions/" + sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/data1"
+	atBackup := newDisk(t, e, diskID, 16<<20, 3)
+
+	f, err := armdataprotection.NewClientFactory(sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaults, pols, bis, jobs, rps := f.NewBackupVaultsClient(), f.NewBackupPoliciesClient(), f.NewBackupInstancesClient(), f.NewJobsClient(), f.NewRecoveryPointsClient()
+
+	vp, err := vaults.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", armdataprotection.BackupVaultResource{
+		Location: to.Ptr("westus"), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
+		Properties: &armdataprotection.BackupVault{StorageSettings: []*armdataprotection.StorageSetting{{
+			DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, err := vp.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vault.Identity == nil || vault.Identity.PrincipalID == nil || *vault.Properties.ProvisioningState != armdataprotection.ProvisioningStateSucceeded {
+		t.Fatalf("vault: %+v", vault)
+	}
+	principal := *vault.Identity.PrincipalID
+	assign(t, e, diskID, roleDiskBackupReader, principal)
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
+
+	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "vault1", "disk-policy", sdkPolicy("PT4H", "P7D", "P30D"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bp, ok := pol.Properties.(*armdataprotection.BackupPolicy); !ok || len(bp.PolicyRules) != 3 {
+		t.Fatalf("policy echo: %#v", pol.Properties)
+	} else if br, ok := bp.PolicyRules[0].(*armdataprotection.AzureBackupRule); !ok || *br.Trigger.(*armdataprotection.ScheduleBasedTriggerContext).TaggingCriteria[1].TagInfo.ID != "Daily_" {
+		t.Fatalf("policy rule echo: %#v", bp.PolicyRules[0])
+	}
+
+	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), FriendlyName: to.Ptr("data1"), DataSourceInfo: ds(diskID, "data1"),
+		PolicyInfo: &armdataprotection.PolicyInfo{PolicyID: pol.ID, PolicyParameters: &armdataprotection.PolicyParameters{
+			DataStoreParametersList: []armdataprotection.DataStoreParametersClassification{&armdataprotection.AzureOperationalStoreParameters{
+				ObjectType: to.Ptr("AzureOperationalStoreParameters"), DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore),
+				ResourceGroupID: to.Ptr("/subscriptions/" + sub + "/resourceGroups/snapshot-rg")}}}}}
+	vfb, err := bis.BeginValidateForBackup(ctx, "vault-rg", "vault1", armdataprotection.ValidateForBackupRequest{BackupInstance: &bi}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vfb.PollUntilDone(ctx, poll); err != nil {
+		t.Fatalf("validate for backup: %v", err)
+	}
+	cp, err := bis.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.BackupInstanceResource{Properties: &bi}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := cp.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *inst.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionConfigured || *inst.Properties.ProvisioningState != "Succeeded" ||
+		*inst.Properties.DataSourceInfo.ResourceID != diskID {
+		t.Fatalf("instance: %+v", inst.Properties)
+	}
+	n := 0
+	for pg := bis.NewListPager("vault-rg", "vault1", nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Fatalf("instances listed: %d", n)
+	}
+
+	// Ad-hoc backup: the job id comes from the Location result.
+	bp, err := bis.BeginAdhocBackup(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := bp.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br.JobID == nil || *br.JobID == "" {
+		t.Fatalf("adhoc backup result has no job id: %+v", br)
+	}
+	job, err := jobs.Get(ctx, "vault-rg", "vault1", path.Base(*br.JobID), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *job.Properties.Status != "Completed" || *job.Properties.Operation != "Backup" || !*job.Properties.IsUserTriggered ||
+		job.Properties.ExtendedInfo == nil || job.Properties.ExtendedInfo.DataTransferredInBytes == nil || *job.Properties.ExtendedInfo.DataTransferredInBytes <= 0 ||
+		job.Properties.Duration == nil || *job.Properties.DataSourceID != diskID {
+		t.Fatalf("backup job: %+v", job.Properties)
+	}
+
+	// The disk changes after the backup.
+	writeDisk(t, e, diskID, 99)
+
+	var points []*armdataprotection.AzureBackupRecoveryPointResource
+	for pg := rps.NewListPager("vault-rg", "vault1", "data1-bi", nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		points = append(points, page.Value...)
+	}
+	if len(points) != 1 {
+		t.Fatalf("recovery points: %d", len(points))
+	}
+	rp, ok := points[0].Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint)
+	if !ok || rp.RecoveryPointID == nil || len(rp.RecoveryPointDataStoresDetails) != 1 || *rp.RecoveryPointDataStoresDetails[0].Type != "OperationalStore" ||
+		rp.ExpiryTime == nil || *rp.RetentionTagName != "Default" || rp.ExpiryTime.Sub(*rp.RecoveryPointTime) != 7*24*time.Hour {
+		t.Fatalf("recovery point: %#v", points[0].Properties)
+	}
+	if _, err := rps.Get(ctx, "vault-rg", "vault1", "data1-bi", *rp.RecoveryPointID, nil); err != nil {
+		t.Fatal(err)
+	}
+	// $filter on time: a window after the point excludes it.
+	future := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	page, err := rps.NewListPager("vault-rg", "vault1", "data1-bi", &armdataprotection.RecoveryPointsClientListOptions{
+		Filter: to.Ptr("startDate eq '" + future + "' and endDate eq '" + future + "'")}).NextPage(ctx)
+	if err != nil || len(page.Value) != 0 {
+		t.Fatalf("filtered list: %v %d", err, len(page.Value))
+	}
+
+	// Restore to a new disk: first without Disk Restore Operator (fails, naming the action), then with it.
+	targetID := "/subscriptions/" + sub + "/resourceGroups/target-rg/providers/Microsoft.Compute/disks/restored1"
+	req := &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
+		RecoveryPointID: rp.RecoveryPointID, SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore), SourceResourceID: to.Ptr(diskID),
+		RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
+			RestoreLocation: to.Ptr("westus"), DatasourceInfo: ds(targetID, "restored1")}}
+	vr, err := bis.BeginValidateForRestore(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = vr.PollUntilDone(ctx, poll)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.ErrorCode != "UserErrorMissingRequiredPermissions" {
+		t.Fatalf("validate restore without Disk Restore Operator: %v", err)
+	}
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/target-rg", roleDiskRestoreOperator, principal)
+	vr, err = bis.BeginValidateForRestore(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vr.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	rpl, err := bis.BeginTriggerRestore(ctx, "vault-rg", "vault1", "data1-bi", req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := rpl.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rjob, err := jobs.Get(ctx, "vault-rg", "vault1", path.Base(*rr.JobID), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *rjob.Properties.Status != "Completed" || *rjob.Properties.Operation != "Restore" || *rjob.Properties.ExtendedInfo.RecoveryDestination != targetID ||
+		*rjob.Properties.ExtendedInfo.SourceRecoverPoint.RecoveryPointID != *rp.RecoveryPointID {
+		t.Fatalf("restore job: %+v", rjob.Properties)
+	}
+	if got := readDisk(t, e, targetID); !bytes.Equal(got, atBackup) {
+		t.Fatalf("restored disk differs from the source at backup time")
+	}
+	// FailIfExists: restoring onto the same disk again is refused.
+	if _, err := bis.BeginTriggerRestore(ctx, "vault-rg", "vault1", "data1-bi", req, nil); !errors.As(err, &re) || re.StatusCode != 409 {
+		t.Fatalf("restore onto an existing disk: %v", err)
+	}
+
+	// Stop, resume, suspend, resume.
+	for _, step := range []struct {
+		name  string
+		begin func() error
+		want  armdataprotection.CurrentProtectionState
+	}{
+		{"stop", func() error {
+			p, err := bis.BeginStopProtection(ctx, "vault-rg", "vault1", "data1-bi", nil)
+			if err == nil {
+				_, err = p.PollUntilDone(ctx, poll)
+			}
+			return err
+		}, armdataprotection.CurrentProtectionStateProtectionStopped},
+		{"resumeProtection", func() error {
+			p, err := bis.BeginResumeProtection(ctx, "vault-rg", "vault1", "data1-bi", nil)
+			if err == nil {
+				_, err = p.PollUntilDone(ctx, poll)
+			}
+			return err
+		}, armdataprotection.CurrentProtectionStateProtectionConfigured},
+		{"suspend", func() error {
+			p, err := bis.BeginSuspendBackups(ctx, "vault-rg", "vault1", "data1-bi", nil)
+			if err == nil {
+				_, err = p.PollUntilDone(ctx, poll)
+			}
+			return err
+		}, armdataprotection.CurrentProtectionStateBackupSchedulesSuspended},
+		{"resumeBackups", func() error {
+			p, err := bis.BeginResumeBackups(ctx, "vault-rg", "vault1", "data1-bi", nil)
+			if err == nil {
+				_, err = p.PollUntilDone(ctx, poll)
+			}
+			return err
+		}, armdataprotection.CurrentProtectionStateProtectionConfigured},
+	} {
+		if err := step.begin(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		got, err := bis.Get(ctx, "vault-rg", "vault1", "data1-bi", nil)
+		if err != nil || *got.Properties.CurrentProtectionState != step.want {
+			t.Fatalf("%s: state %v %v", step.name, *got.Properties.CurrentProtectionState, err)
+		}
+	}
+
+	// Jobs list (pager) and the operation status client.
+	count := 0
+	for pg := jobs.NewListPager("vault-rg", "vault1", nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count += len(page.Value)
+	}
+	if count < 3 {
+		t.Fatalf("jobs listed: %d", count)
+	}
+
+	// Vault update and lists.
+	up, err := vaults.BeginUpdate(ctx, "vault-rg", "vault1", armdataprotection.PatchResourceRequestInput{Tags: map[string]*string{"env": to.Ptr("test")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := up.PollUntilDone(ctx, poll); err != nil || *v.Tags["env"] != "test" || *v.Identity.PrincipalID != principal {
+		t.Fatalf("vault update: %v %+v", err, v)
+	}
+	for _, pg := range []*runtime.Pager[armdataprotection.BackupVaultsClientGetInSubscriptionResponse]{vaults.NewGetInSubscriptionPager(nil)} {
+		page, err := pg.NextPage(ctx)
+		if err != nil || len(page.Value) != 1 {
+			t.Fatalf("vaults in subscription: %v", err)
+		}
+	}
+	if page, err := vaults.NewGetInResourceGroupPager("vault-rg", nil).NextPage(ctx); err != nil || len(page.Value) != 1 {
+		t.Fatalf("vaults in group: %v", err)
+	}
+
+	// Delete the instance: its snapshots go too.
+	snapRG := "/subscriptions/" + sub + "/resourceGroups/snapshot-rg"
+	if snaps, _ := e.Server.Compute.ListSnapshots(ctx, snapRG); len(snaps) != 1 {
+		t.Fatalf("snapshots before delete: %d", len(snaps))
+	}
+	dp, err := bis.BeginDelete(ctx, "vault-rg", "vault1", "data1-bi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	if snaps, _ := e.Server.Compute.ListSnapshots(ctx, snapRG); len(snaps) != 0 {
+		t.Fatalf("snapshots after delete: %d", len(snaps))
+	}
+	if _, err := bis.Get(ctx, "vault-rg", "vault1", "data1-bi", nil); !errors.As(err, &re) || re.StatusCode != 404 {
+		t.Fatalf("deleted instance: %v", err)
+	}
+	if _, err := pols.Delete(ctx, "vault-rg", "vault1", "disk-policy", nil); err != nil {
+		t.Fatal(err)
+	}
+	vd, err := vaults.BeginDelete(ctx, "vault-rg", "vault1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vd.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+}
