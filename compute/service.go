@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob/local"
+	"github.com/safehold/safehold/nbd"
 	"github.com/safehold/safehold/rp"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
@@ -55,6 +57,9 @@ type Options struct {
 	// ImportDir is the only directory disks may be imported from (createOption
 	// Import with a local sourceUri); default DataDir/import.
 	ImportDir string
+	// NBDAddr, when set, is the address of the NBD listener exporting every
+	// disk (export name: the disk's ARM id or uniqueId), e.g. 127.0.0.1:10809.
+	NBDAddr string
 }
 
 // Service is the compute domain.
@@ -63,6 +68,9 @@ type Service struct {
 	opts Options
 	vols *volume.Manager
 	repo *snapshot.Repository
+
+	nbd     *nbd.Server
+	nbdAddr string
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per volume: captures, copies, deletes
@@ -104,6 +112,12 @@ func New(p *rp.Platform, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}}
+	if opts.NBDAddr != "" {
+		if err := s.startNBD(opts.NBDAddr); err != nil {
+			repo.Close()
+			return nil, err
+		}
+	}
 	p.OnDelete(VMType, 10, func(ctx context.Context, id string) error { return s.DeleteVM(ctx, id) })
 	p.OnDelete(DiskType, 20, func(ctx context.Context, id string) error { return s.DeleteDisk(ctx, id) })
 	p.OnDelete(SnapshotType, 20, func(ctx context.Context, id string) error { return s.DeleteSnapshot(ctx, id) })
@@ -112,6 +126,9 @@ func New(p *rp.Platform, opts Options) (*Service, error) {
 
 // Close saves the volumes' change maps and closes the repository (a clean stop).
 func (s *Service) Close() error {
+	if s.nbd != nil {
+		s.nbd.Close()
+	}
 	err := s.vols.Close()
 	if cerr := s.repo.Close(); err == nil {
 		err = cerr
@@ -212,3 +229,40 @@ const gib = int64(1) << 30
 func sizeGB(bytes int64) int64 { return (bytes + gib - 1) / gib }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// NBDAddr is the address the NBD listener is bound to ("" without one).
+func (s *Service) NBDAddr() string { return s.nbdAddr }
+
+func (s *Service) startNBD(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen NBD %s: %w", addr, err)
+	}
+	s.nbdAddr = ln.Addr().String()
+	s.nbd = &nbd.Server{Logger: s.p.Logger,
+		Lookup: func(ctx context.Context, name string) (nbd.Export, error) {
+			d, err := s.DiskByExport(ctx, name)
+			if err != nil {
+				return nil, nbd.ErrUnknownExport
+			}
+			v, err := s.vols.Get(d.Properties.UniqueID)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		List: func(ctx context.Context) ([]string, error) {
+			ds, err := s.AllDisks(ctx)
+			if err != nil {
+				return nil, err
+			}
+			names := make([]string, len(ds))
+			for i, d := range ds {
+				names[i] = d.ID
+			}
+			return names, nil
+		},
+	}
+	go s.nbd.Serve(ln)
+	return nil
+}

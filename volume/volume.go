@@ -37,6 +37,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -826,3 +827,12 @@ func syncDir(dir string) error {
 }
 
 func randSuffix() string { return rand.Text()[:12] }
+
+// ModTime is when the volume's content last changed (for ETags).
+func (v *Volume) ModTime() time.Time {
+	fi, err := v.f.Stat()
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/server"
 	"github.com/spf13/cobra"
 )
@@ -29,6 +30,7 @@ func newServeCmd() *cobra.Command {
 		insecure                                            bool
 		retryAfter                                          int
 		rbacDelay                                           time.Duration
+		computeOpts                                         compute.Options
 	)
 	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
 	cmd := &cobra.Command{
@@ -47,7 +49,7 @@ func newServeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
-				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger}
+				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts}
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -73,6 +75,8 @@ func newServeCmd() *cobra.Command {
 	f.BoolVar(&insecure, "insecure-http", os.Getenv("SAFEHOLD_INSECURE_HTTP") == "true", "serve plain HTTP instead of HTTPS (clients then need InsecureAllowCredentialWithHTTP; env SAFEHOLD_INSECURE_HTTP=true)")
 	f.IntVar(&retryAfter, "retry-after", ra, "Retry-After seconds on long-running operations (env SAFEHOLD_RETRY_AFTER)")
 	delay, _ := time.ParseDuration(envOr("SAFEHOLD_RBAC_PROPAGATION_DELAY", "0s"))
+	f.StringVar(&computeOpts.NBDAddr, "nbd-addr", os.Getenv("SAFEHOLD_NBD_ADDR"), "serve every managed disk over NBD on this address, e.g. 127.0.0.1:10809; export name: the disk's ARM id or uniqueId (env SAFEHOLD_NBD_ADDR; off when empty)")
+	f.StringVar(&computeOpts.ImportDir, "import-dir", os.Getenv("SAFEHOLD_IMPORT_DIR"), "the only directory disks may be imported from (createOption Import, sourceUri file:///...); default <data-dir>/import (env SAFEHOLD_IMPORT_DIR)")
 	f.DurationVar(&rbacDelay, "rbac-propagation-delay", delay, "make role assignment changes take effect only after this long, as Azure's propagation does (env SAFEHOLD_RBAC_PROPAGATION_DELAY)")
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")

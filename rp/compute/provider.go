@@ -30,5 +30,7 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Compute", AnyVersion: true, Versions: Versions})
 	pr.registerOps(rt)
 	pr.registerDisks(rt)
+	pr.registerSnapshots(rt)
+	pr.registerVMs(rt)
 	return nil
 }

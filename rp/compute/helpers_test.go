@@ -1,0 +1,290 @@
+package compute_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/server"
+)
+
+var poll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
+
+const gib = int64(1) << 30
+
+type env struct {
+	*testserver.Env
+	t     *testing.T
+	disks *armcompute.DisksClient
+	snaps *armcompute.SnapshotsClient
+	vms   *armcompute.VirtualMachinesClient
+	rg    string
+}
+
+func withNBD() testserver.Option {
+	return func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0" }
+}
+
+func start(t *testing.T, opts ...testserver.Option) *env {
+	t.Helper()
+	e := &env{Env: testserver.Start(t, opts...), t: t, rg: "rg1"}
+	e.clients()
+	rgs, err := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range []string{"rg1", "rg2"} {
+		if _, err := rgs.CreateOrUpdate(e.Ctx(), rg, armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func (e *env) clients() {
+	f, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.disks, e.snaps, e.vms = f.NewDisksClient(), f.NewSnapshotsClient(), f.NewVirtualMachinesClient()
+}
+
+func (e *env) restart() {
+	e.Restart()
+	e.clients()
+}
+
+func (e *env) diskID(name string) string {
+	return "/subscriptions/" + e.Sub + "/resourceGroups/" + e.rg + "/providers/Microsoft.Compute/disks/" + name
+}
+
+func (e *env) snapID(name string) string {
+	return "/subscriptions/" + e.Sub + "/resourceGroups/" + e.rg + "/providers/Microsoft.Compute/snapshots/" + name
+}
+
+func (e *env) emptyDisk(name string, sizeGB int32) armcompute.Disk {
+	e.t.Helper()
+	return e.putDisk(name, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr(sizeGB)}})
+}
+
+func (e *env) putDisk(name string, d armcompute.Disk) armcompute.Disk {
+	e.t.Helper()
+	p, err := e.disks.BeginCreateOrUpdate(e.Ctx(), e.rg, name, d, nil)
+	if err != nil {
+		e.t.Fatalf("create disk %s: %v", name, err)
+	}
+	res, err := p.PollUntilDone(e.Ctx(), poll)
+	if err != nil {
+		e.t.Fatalf("create disk %s: %v", name, err)
+	}
+	return res.Disk
+}
+
+func (e *env) snapshot(name, disk string, incremental bool) armcompute.Snapshot {
+	e.t.Helper()
+	p, err := e.snaps.BeginCreateOrUpdate(e.Ctx(), e.rg, name, armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID(disk))},
+		Incremental:  to.Ptr(incremental)}}, nil)
+	if err != nil {
+		e.t.Fatalf("snapshot %s: %v", name, err)
+	}
+	res, err := p.PollUntilDone(e.Ctx(), poll)
+	if err != nil {
+		e.t.Fatalf("snapshot %s: %v", name, err)
+	}
+	return res.Snapshot
+}
+
+func (e *env) diskFromSnapshot(name, snap string) armcompute.Disk {
+	e.t.Helper()
+	return e.putDisk(name, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.snapID(snap))}}})
+}
+
+func (e *env) grantDisk(name string, access armcompute.AccessLevel) string {
+	e.t.Helper()
+	p, err := e.disks.BeginGrantAccess(e.Ctx(), e.rg, name, armcompute.GrantAccessData{Access: to.Ptr(access), DurationInSeconds: to.Ptr[int32](3600)}, nil)
+	if err != nil {
+		e.t.Fatalf("grant %s: %v", name, err)
+	}
+	res, err := p.PollUntilDone(e.Ctx(), poll)
+	if err != nil {
+		e.t.Fatalf("grant %s: %v", name, err)
+	}
+	if res.AccessSAS == nil || *res.AccessSAS == "" {
+		e.t.Fatalf("grant %s: no accessSAS", name)
+	}
+	return *res.AccessSAS
+}
+
+func (e *env) revokeDisk(name string) {
+	e.t.Helper()
+	p, err := e.disks.BeginRevokeAccess(e.Ctx(), e.rg, name, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := p.PollUntilDone(e.Ctx(), poll); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) pageClient(sas string) *pageblob.Client {
+	e.t.Helper()
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := pageblob.NewClientWithNoCredential(sas, &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc,
+		Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
+
+func uploadPages(t *testing.T, pc *pageblob.Client, off int64, data []byte) error {
+	t.Helper()
+	_, err := pc.UploadPages(context.Background(), nopCloser{bytes.NewReader(data)}, blob.HTTPRange{Offset: off, Count: int64(len(data))}, nil)
+	return err
+}
+
+// model is the expected content of a disk, kept in a sparse file.
+type model struct {
+	f    *os.File
+	size int64
+}
+
+func newModel(t *testing.T, size int64) *model {
+	f, err := os.CreateTemp(t.TempDir(), "model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	f.Truncate(size)
+	return &model{f: f, size: size}
+}
+
+func (m *model) write(p []byte, off int64) { m.f.WriteAt(p, off) }
+
+func (m *model) zero(off, n int64) { m.f.WriteAt(make([]byte, n), off) }
+
+func (m *model) clone(t *testing.T) *model {
+	c := newModel(t, m.size)
+	if out, err := exec.Command("cp", "--sparse=always", m.f.Name(), c.f.Name()).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	return c
+}
+
+// compareSAS downloads a disk through its SAS in 64 MiB ranges and
+// compares it with the model.
+func compareSAS(t *testing.T, e *env, sas string, m *model) {
+	t.Helper()
+	pc := e.pageClient(sas)
+	props, err := pc.GetProperties(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *props.ContentLength != m.size {
+		t.Fatalf("size %d, want %d", *props.ContentLength, m.size)
+	}
+	const step = 64 << 20
+	want := make([]byte, step)
+	for off := int64(0); off < m.size; off += step {
+		n := min(step, m.size-off)
+		resp, err := pc.DownloadStream(context.Background(), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: off, Count: n}})
+		if err != nil {
+			t.Fatalf("download at %d: %v", off, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.f.ReadAt(want[:n], off)
+		if !bytes.Equal(got, want[:n]) {
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("content differs at byte %d (got %#x, want %#x)", off+int64(i), got[i], want[i])
+				}
+			}
+			t.Fatalf("content differs at %d: got %d bytes, want %d", off, len(got), n)
+		}
+	}
+}
+
+func storageCode(err error) (int, string) {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode, re.ErrorCode
+	}
+	return 0, ""
+}
+
+func armCode(err error) (int, string) { return storageCode(err) }
+
+func needTool(t *testing.T, names ...string) {
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("%s is not installed (apt-get install -y qemu-utils libnbd-bin; scripts/test.sh does it): skipping the NBD client test", n)
+		}
+	}
+}
+
+func sum(p []byte) [32]byte { return sha256.Sum256(p) }
+
+// raw sends an ARM request with the admin's token.
+func raw(t *testing.T, e *env, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	hc, _ := e.Conn.HTTPClient()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = e.Conn.ARMEndpoint + path
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	tk, err := e.Cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tk.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return resp.StatusCode, m
+}

@@ -1,0 +1,186 @@
+package compute
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
+)
+
+type snapshotInput struct {
+	Location   *string           `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	Properties *struct {
+		CreationData *struct {
+			CreateOption     string `json:"createOption"`
+			SourceResourceID string `json:"sourceResourceId"`
+		} `json:"creationData"`
+		Incremental *bool `json:"incremental"`
+	} `json:"properties"`
+}
+
+func (pr *Provider) registerSnapshots(rt *arm.Router) {
+	one := rgPrefix + "/snapshots/{snapshotName}"
+	rt.Handle("PUT", one, pr.putSnapshot)
+	rt.Handle("PATCH", one, pr.patchSnapshot)
+	rt.Handle("GET", one, pr.getSnapshot)
+	rt.Handle("DELETE", one, pr.deleteSnapshot)
+	rt.Handle("GET", rgPrefix+"/snapshots", pr.listSnapshots)
+	rt.Handle("GET", subPrefix+"/snapshots", pr.listSnapshots)
+	rt.Handle("POST", one+"/beginGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.grant(r, snapshotID(r)) })
+	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })
+	pr.p.Ops.Register("compute.snapshot.create", pr.runCreateSnapshot)
+	pr.p.Ops.Register("compute.snapshot.delete", pr.runDeleteSnapshot)
+}
+
+func snapshotID(r *arm.Request) string {
+	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "snapshots", r.Param("snapshotName")).String()
+}
+
+func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in snapshotInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	id := snapshotID(r)
+	if sn, err := pr.svc.SnapshotResource(ctx, id); err == nil {
+		// PUT on an existing snapshot can only change its tags.
+		if in.Properties != nil && in.Properties.CreationData != nil && in.Properties.CreationData.SourceResourceID != "" &&
+			!arm.EqualIDs(in.Properties.CreationData.SourceResourceID, sn.Properties.CreationData.SourceResourceID) {
+			return nil, arm.Conflict("PropertyChangeNotAllowed", "Changing property 'sourceResourceId' is not allowed. Create a new snapshot instead.")
+		}
+		tags := in.Tags
+		if tags == nil {
+			tags = sn.Tags
+		}
+		sn, err = pr.svc.UpdateSnapshotTags(ctx, id, tags)
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(sn), nil
+	} else if !isNotFound(err) {
+		return nil, err
+	}
+	if err := checkRG(ctx, pr, r); err != nil {
+		return nil, err
+	}
+	if in.Location == nil || *in.Location == "" {
+		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+	}
+	if in.Properties == nil || in.Properties.CreationData == nil || in.Properties.CreationData.CreateOption == "" {
+		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null). Use Copy with sourceResourceId set to a disk.")
+	}
+	cd := in.Properties.CreationData
+	if !strings.EqualFold(cd.CreateOption, "Copy") {
+		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for snapshots. Use Copy with sourceResourceId set to a disk.", cd.CreateOption)
+	}
+	src, err := arm.ParseID(cd.SourceResourceID)
+	if cd.SourceResourceID == "" || err != nil || !src.IsType(compute.DiskType) {
+		return nil, arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' must be the id of a managed disk (Microsoft.Compute/disks), not '%s'.", cd.SourceResourceID)
+	}
+	d, err := pr.svc.DiskResource(ctx, cd.SourceResourceID)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(strings.ReplaceAll(*in.Location, " ", ""), d.Location) {
+		return nil, arm.BadRequest("InvalidParameter", "Snapshot location '%s' differs from the location '%s' of disk '%s'. Create the snapshot in the disk's region.", *in.Location, d.Location, d.Name)
+	}
+	spec := compute.SnapshotSpec{DiskID: d.ID, SnapshotID: id, Tags: in.Tags, Location: d.Location}
+	if in.Properties.Incremental != nil {
+		spec.Incremental = *in.Properties.Incremental
+	}
+	if err := pr.svc.CheckSnapshotSpecs(ctx, []compute.SnapshotSpec{spec}); err != nil {
+		return nil, err
+	}
+	return pr.start(r, "compute.snapshot.create", id, d.Location, spec, 0, nil)
+}
+
+func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) error {
+	var in opInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	var spec compute.SnapshotSpec
+	if err := jsonUnmarshal(in.Spec, &spec); err != nil {
+		return err
+	}
+	if sn, err := pr.svc.SnapshotResource(ctx, spec.SnapshotID); err == nil {
+		return setResult(op, http.StatusOK, sn) // taken before a crash
+	}
+	if _, err := pr.svc.SnapshotDisks(ctx, []compute.SnapshotSpec{spec}, nil); err != nil {
+		return err
+	}
+	sn, err := pr.svc.SnapshotResource(ctx, spec.SnapshotID)
+	if err != nil {
+		return err
+	}
+	return setResult(op, http.StatusOK, sn)
+}
+
+func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
+	var in snapshotInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	sn, err := pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(sn), nil
+}
+
+func (pr *Provider) getSnapshot(r *arm.Request) (*arm.Response, error) {
+	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(sn), nil
+}
+
+func (pr *Provider) listSnapshots(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	scope := "/subscriptions/" + r.Param("subscriptionId")
+	if rg := r.Param("resourceGroupName"); rg != "" {
+		if err := checkRG(ctx, pr, r); err != nil {
+			return nil, err
+		}
+		scope += "/resourceGroups/" + rg
+	}
+	ss, err := pr.svc.ListSnapshots(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	l, err := arm.Page(r, ss, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(l), nil
+}
+
+func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	sn, err := pr.svc.SnapshotResource(ctx, snapshotID(r))
+	if isNotFound(err) {
+		return arm.NoContent(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pr.start(r, "compute.snapshot.delete", sn.ID, sn.Location, nil, 0, nil)
+}
+
+func (pr *Provider) runDeleteSnapshot(ctx context.Context, op *ops.Operation) error {
+	var in opInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	if err := pr.svc.DeleteSnapshot(ctx, in.ResourceID); err != nil && !isNotFound(err) {
+		return err
+	}
+	op.ResultStatus = http.StatusOK
+	return nil
+}

@@ -1,0 +1,249 @@
+package compute
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
+)
+
+type managedDiskInput struct {
+	ID string `json:"id"`
+}
+
+type vmInput struct {
+	Location   *string           `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	Properties *struct {
+		HardwareProfile map[string]any `json:"hardwareProfile"`
+		OSProfile       map[string]any `json:"osProfile"`
+		NetworkProfile  map[string]any `json:"networkProfile"`
+		StorageProfile  *struct {
+			OSDisk *struct {
+				CreateOption string            `json:"createOption"`
+				OSType       string            `json:"osType"`
+				ManagedDisk  *managedDiskInput `json:"managedDisk"`
+			} `json:"osDisk"`
+			DataDisks []struct {
+				Lun          *int32            `json:"lun"`
+				CreateOption string            `json:"createOption"`
+				ManagedDisk  *managedDiskInput `json:"managedDisk"`
+			} `json:"dataDisks"`
+			ImageReference map[string]any `json:"imageReference"`
+		} `json:"storageProfile"`
+	} `json:"properties"`
+}
+
+func (pr *Provider) registerVMs(rt *arm.Router) {
+	one := rgPrefix + "/virtualMachines/{vmName}"
+	rt.Handle("PUT", one, pr.putVM)
+	rt.Handle("PATCH", one, pr.patchVM)
+	rt.Handle("GET", one, pr.getVM)
+	rt.Handle("DELETE", one, pr.deleteVM)
+	rt.Handle("GET", one+"/instanceView", pr.getInstanceView)
+	rt.Handle("GET", rgPrefix+"/virtualMachines", pr.listVMs)
+	rt.Handle("GET", subPrefix+"/virtualMachines", pr.listVMs)
+	rt.Handle("GET", subPrefix+"/locations/{location}/virtualMachines", pr.listVMs, arm.Action("Microsoft.Compute/virtualMachines/read"))
+	for action, power := range map[string]string{"start": compute.PowerRunning, "restart": compute.PowerRunning,
+		"powerOff": compute.PowerStopped, "deallocate": compute.PowerDeallocated} {
+		power := power
+		rt.Handle("POST", one+"/"+action, func(r *arm.Request) (*arm.Response, error) { return pr.vmPower(r, power) })
+	}
+	pr.p.Ops.Register("compute.vm.delete", pr.runDeleteVM)
+	pr.p.Ops.Register("compute.vm.power", pr.runVMPower)
+}
+
+func vmID(r *arm.Request) string {
+	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "virtualMachines", r.Param("vmName")).String()
+}
+
+func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in vmInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags}
+	if in.Location != nil {
+		spec.Location = *in.Location
+	}
+	if in.Properties == nil || in.Properties.StorageProfile == nil || in.Properties.StorageProfile.OSDisk == nil {
+		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'storageProfile.osDisk' is missing (null). Attach a managed disk as the OS disk (createOption Attach, managedDisk.id).")
+	}
+	sp := in.Properties.StorageProfile
+	if !strings.EqualFold(sp.OSDisk.CreateOption, "Attach") {
+		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported: Safehold VMs are made of existing managed disks. Use Attach with managedDisk.id.", sp.OSDisk.CreateOption)
+	}
+	if sp.OSDisk.ManagedDisk == nil || sp.OSDisk.ManagedDisk.ID == "" {
+		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null).")
+	}
+	spec.OSDiskID, spec.OSType = sp.OSDisk.ManagedDisk.ID, sp.OSDisk.OSType
+	for i, dd := range sp.DataDisks {
+		if !strings.EqualFold(dd.CreateOption, "Attach") {
+			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Create the managed disk first and use Attach with managedDisk.id.", dd.CreateOption, i)
+		}
+		if dd.Lun == nil {
+			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].lun' is missing (null).", i)
+		}
+		if dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
+			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].managedDisk.id' is missing (null).", i)
+		}
+		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID})
+	}
+	spec.HardwareProfile, spec.OSProfile, spec.NetworkProfile = in.Properties.HardwareProfile, in.Properties.OSProfile, in.Properties.NetworkProfile
+	if spec.OSProfile != nil {
+		delete(spec.OSProfile, "adminPassword")
+	}
+	created, vm, err := pr.svc.PutVM(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	body, err := pr.svc.VMResource(ctx, vm.ID)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return arm.Created(body), nil
+	}
+	return arm.OK(body), nil
+}
+
+func (pr *Provider) patchVM(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in vmInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	vm, err := pr.svc.VM(ctx, vmID(r))
+	if err != nil {
+		return nil, err
+	}
+	spec := compute.VMSpec{ID: vm.ID, Location: vm.Location, Tags: in.Tags, OSDiskID: vm.OSDiskID, DataDisks: vm.DataDisks}
+	if in.Tags == nil {
+		spec.Tags = vm.Tags
+	}
+	if in.Properties != nil {
+		spec.HardwareProfile = in.Properties.HardwareProfile
+		if sp := in.Properties.StorageProfile; sp != nil && sp.DataDisks != nil {
+			spec.DataDisks = nil
+			for i, dd := range sp.DataDisks {
+				if dd.Lun == nil || dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
+					return nil, arm.BadRequest("InvalidParameter", "dataDisks[%d] needs lun and managedDisk.id.", i)
+				}
+				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID})
+			}
+		}
+	}
+	if _, _, err := pr.svc.PutVM(ctx, spec); err != nil {
+		return nil, err
+	}
+	body, err := pr.svc.VMResource(ctx, vm.ID)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(body), nil
+}
+
+func (pr *Provider) getVM(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	body, err := pr.svc.VMResource(ctx, vmID(r))
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(strings.ToLower(r.Query("$expand")), "instanceview") {
+		iv, err := pr.svc.InstanceView(ctx, body.ID)
+		if err != nil {
+			return nil, err
+		}
+		body.Properties.InstanceView = iv
+	}
+	return arm.OK(body), nil
+}
+
+func (pr *Provider) getInstanceView(r *arm.Request) (*arm.Response, error) {
+	iv, err := pr.svc.InstanceView(r.HTTP.Context(), vmID(r))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(iv), nil
+}
+
+func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	scope := "/subscriptions/" + r.Param("subscriptionId")
+	if rg := r.Param("resourceGroupName"); rg != "" {
+		if err := checkRG(ctx, pr, r); err != nil {
+			return nil, err
+		}
+		scope += "/resourceGroups/" + rg
+	}
+	vs, err := pr.svc.ListVMResources(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	if loc := r.Param("location"); loc != "" {
+		var keep []*compute.VMResource
+		for _, v := range vs {
+			if strings.EqualFold(v.Location, loc) {
+				keep = append(keep, v)
+			}
+		}
+		vs = keep
+	}
+	l, err := arm.Page(r, vs, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(l), nil
+}
+
+func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vm, err := pr.svc.VMResource(ctx, vmID(r))
+	if isNotFound(err) {
+		return arm.NoContent(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pr.start(r, "compute.vm.delete", vm.ID, vm.Location, nil, 0, nil)
+}
+
+func (pr *Provider) runDeleteVM(ctx context.Context, op *ops.Operation) error {
+	var in opInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	if err := pr.svc.DeleteVM(ctx, in.ResourceID); err != nil && !isNotFound(err) {
+		return err
+	}
+	op.ResultStatus = http.StatusOK
+	return nil
+}
+
+func (pr *Provider) vmPower(r *arm.Request, power string) (*arm.Response, error) {
+	vm, err := pr.svc.VMResource(r.HTTP.Context(), vmID(r))
+	if err != nil {
+		return nil, err
+	}
+	return pr.start(r, "compute.vm.power", vm.ID, vm.Location, power, 0, nil)
+}
+
+func (pr *Provider) runVMPower(ctx context.Context, op *ops.Operation) error {
+	var in opInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	var power string
+	if err := jsonUnmarshal(in.Spec, &power); err != nil {
+		return err
+	}
+	if _, err := pr.svc.SetPowerState(ctx, in.ResourceID, power); err != nil {
+		return err
+	}
+	op.ResultStatus = http.StatusOK
+	return nil
+}
