@@ -79,6 +79,7 @@ func run(step string, args []string) error {
 	uploads := fs.Int("uploads", 0, "concurrent pack uploads (default 4)")
 	comp := fs.String("compression", "", "s2 (default), zstd or none")
 	workers := fs.Int("workers", 0, "parallelism (default GOMAXPROCS)")
+	rworkers := fs.Int("restore-workers", 0, "restore: parallel fetches (default 2x workers)")
 	progress := fs.Bool("progress", false, "print progress to stderr")
 	fs.Parse(args)
 	if *repoDir == "" || *cacheDir == "" {
@@ -137,7 +138,7 @@ func run(step string, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := r.Restore(ctx, m.ID, *out, snapshot.RestoreOptions{Progress: prog})
+		st, err := r.Restore(ctx, m.ID, *out, snapshot.RestoreOptions{Progress: prog, Workers: *rworkers})
 		if err != nil {
 			return err
 		}
