@@ -14,7 +14,7 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
-var vaultNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{1,48}[A-Za-z0-9]$`)
+var vaultNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$`)
 
 func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.ResourceID) (*vaultResource, error) {
 	var v vaultResource
@@ -80,7 +80,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	}
 	name := r.Param("vaultName")
 	if !vaultNameRE.MatchString(name) {
-		return nil, arm.BadRequest("InvalidResourceName", "The backup vault name '%s' is invalid: use 3 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit.", name)
+		return nil, arm.BadRequest("InvalidResourceName", "The backup vault name '%s' is invalid: use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit.", name)
 	}
 	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err

@@ -1,0 +1,253 @@
+package dataprotection_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/snapshot"
+)
+
+// protectDisk sets up a vault, roles, a policy and a configured backup
+// instance over raw HTTP; it returns the instance path and id.
+func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (biPath, biID, diskID string) {
+	t.Helper()
+	sub := e.Sub
+	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg"} {
+		putRG(t, e, rg)
+	}
+	diskID = "/subscriptions/" + sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/d1"
+	newDisk(t, e, diskID, 8<<20, 7)
+	vaultPath := "/subscriptions/" + sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
+	const v = "?api-version=2024-04-01"
+	vresp, vault := raw(t, e, "PUT", vaultPath+v, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
+	principal, ok := get(vault, "identity", "principalId").(string)
+	if !ok {
+		t.Fatalf("vault: %d %v", vresp.StatusCode, vault)
+	}
+	assign(t, e, diskID, roleDiskBackupReader, principal)
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
+	pol := strings.Replace(fmt.Sprintf(diskPolicyJSON, period, keep, daily), "2021-05-19T06:00:00+00:00", "2021-01-01T08:00:00+00:00", 1)
+	if resp, m := raw(t, e, "PUT", vaultPath+"/backupPolicies/p1"+v, pol); resp.StatusCode != 200 {
+		t.Fatalf("policy: %d %v", resp.StatusCode, m)
+	}
+	biPath = vaultPath + "/backupInstances/d1-bi"
+	resp, bi := raw(t, e, "PUT", biPath+v, `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
+		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+sub+`/resourceGroups/snapshot-rg"}]}}}}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("instance: %d %v", resp.StatusCode, bi)
+	}
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("configure: %v", st)
+	}
+	return biPath, bi["id"].(string), diskID
+}
+
+// runUntil moves the fake clock to at and waits until the instance's
+// schedule task is planned after at (the run at at is done).
+func runUntil(t *testing.T, e *testserver.Env, clk *clock.Fake, biID string, at time.Time) {
+	t.Helper()
+	clk.Set(at)
+	for i := 0; ; i++ {
+		e.Server.Jobs.Notify()
+		task, err := e.Server.Store.GetTaskByKey(e.Ctx(), protection.TaskKey(biID))
+		if err == nil && task.RunAt.After(at) {
+			return
+		}
+		if i > 20000 {
+			t.Fatalf("run at %v did not finish (task %+v, %v)", at, task, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type pointView struct {
+	Time time.Time
+	Tag  string
+}
+
+func listPoints(t *testing.T, e *testserver.Env, biPath string) ([]pointView, []string) {
+	t.Helper()
+	var out []pointView
+	var snaps []string
+	url := biPath + "/recoveryPoints?api-version=2024-04-01"
+	for url != "" {
+		resp, m := raw(t, e, "GET", url, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("list points: %d %v", resp.StatusCode, m)
+		}
+		for _, x := range m["value"].([]any) {
+			p := x.(map[string]any)["properties"].(map[string]any)
+			tm, _ := time.Parse(time.RFC3339Nano, p["recoveryPointTime"].(string))
+			out = append(out, pointView{tm.UTC(), p["retentionTagName"].(string)})
+			d := p["recoveryPointDataStoresDetails"].([]any)[0].(map[string]any)
+			snaps = append(snaps, strings.ToLower(d["metaData"].(string)))
+		}
+		url, _ = m["nextLink"].(string)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	sort.Strings(snaps)
+	return out, snaps
+}
+
+// TestRetentionOver40Days runs a PT4H policy with Default P7D and Daily
+// P30D for 40 simulated days (with a restart half-way) and checks that
+// exactly the recovery points Azure would keep remain, each with its
+// snapshot, and that after GC the chunk store holds nothing else.
+func TestRetentionOver40Days(t *testing.T) {
+	start := time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	e := testserver.Start(t, testserver.WithClock(clk))
+	biPath, biID, diskID := protectDisk(t, e, "PT4H", "P7D", "P30D")
+
+	first := time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC)
+	end := first.Add(40 * 24 * time.Hour)
+	var runs []time.Time
+	buf := make([]byte, 64<<10)
+	for at, k := first, 0; !at.After(end); at, k = at.Add(4*time.Hour), k+1 {
+		// Change the disk between backups so every snapshot has its own data.
+		vol, err := e.Server.Compute.Volume(e.Ctx(), diskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range buf {
+			buf[i] = byte(k) ^ byte(i>>8) ^ byte(i)
+		}
+		if _, err := vol.WriteAt(buf, int64(k%100)*int64(len(buf))); err != nil {
+			t.Fatal(err)
+		}
+		runUntil(t, e, clk, biID, at)
+		runs = append(runs, at)
+		if k == 120 {
+			e.Restart() // scheduled work survives restarts
+		}
+	}
+
+	// What Azure keeps: first backup of each UTC day is tagged Daily (kept
+	// 30 days), the others Default (kept 7 days); a point whose expiry is
+	// at or before now is gone.
+	var want []pointView
+	seenDay := map[string]bool{}
+	for _, r := range runs {
+		day := r.Format("2006-01-02")
+		tag, keep := "Default", 7*24*time.Hour
+		if !seenDay[day] {
+			seenDay[day], tag, keep = true, "Daily", 30*24*time.Hour
+		}
+		if r.Add(keep).After(end) {
+			want = append(want, pointView{r, tag})
+		}
+	}
+	got, snapIDs := listPoints(t, e, biPath)
+	if len(got) != len(want) {
+		t.Fatalf("kept %d recovery points, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !got[i].Time.Equal(want[i].Time) || got[i].Tag != want[i].Tag {
+			t.Fatalf("point %d = %v %s, want %v %s", i, got[i].Time, got[i].Tag, want[i].Time, want[i].Tag)
+		}
+	}
+	t.Logf("%d scheduled runs, %d recovery points kept (%d Daily)", len(runs), len(got), countTag(got, "Daily"))
+
+	// Exactly those points' snapshots exist in the snapshot resource group.
+	ctx := e.Ctx()
+	snaps, err := e.Server.Compute.ListSnapshots(ctx, "/subscriptions/"+e.Sub+"/resourceGroups/snapshot-rg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, s := range snaps {
+		have = append(have, strings.ToLower(s.ID))
+	}
+	sort.Strings(have)
+	if strings.Join(have, ",") != strings.Join(snapIDs, ",") {
+		t.Fatalf("snapshots in the snapshot RG (%d) differ from the recovery points' (%d)", len(have), len(snapIDs))
+	}
+
+	// Jobs: one Backup job per run, all completed.
+	js, err := protection.ListJobs(ctx, e.Server.Store, strings.SplitN(biID, "/backupInstances/", 2)[0], protection.JobFilter{Operation: protection.OpBackup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(js) != len(runs) {
+		t.Fatalf("%d backup jobs for %d runs", len(js), len(runs))
+	}
+	for _, j := range js {
+		if j.Status != protection.JobCompleted {
+			t.Fatalf("job %s: %s %+v", j.ID, j.Status, j.Error)
+		}
+	}
+
+	// After GC only the kept snapshots' data is left.
+	repo := e.Server.Compute.Repository()
+	gc, err := repo.GC(ctx, snapshot.GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := repo.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != len(want) {
+		t.Fatalf("engine has %d snapshots, want %d", len(ms), len(want))
+	}
+	chunks, _ := repo.Size()
+	if chunks != gc.LiveChunks {
+		t.Fatalf("chunk store holds %d chunks after GC, %d are live", chunks, gc.LiveChunks)
+	}
+	if gc2, err := repo.GC(ctx, snapshot.GCOptions{}); err != nil || gc2.LiveChunks != gc.LiveChunks {
+		t.Fatalf("second GC: %+v %v", gc2, err)
+	}
+	t.Logf("GC: %d snapshots, %d live chunks, stats %+v", gc.Snapshots, gc.LiveChunks, gc.SweepStats)
+}
+
+func countTag(ps []pointView, tag string) int {
+	n := 0
+	for _, p := range ps {
+		if p.Tag == tag {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMissedRunsAfterDowntime checks the missed-run rule: after downtime
+// an item is backed up once, at once, then resumes its cadence.
+func TestMissedRunsAfterDowntime(t *testing.T) {
+	clk := clock.NewFake(time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+	e := testserver.Start(t, testserver.WithClock(clk))
+	biPath, biID, _ := protectDisk(t, e, "PT4H", "P7D", "P30D")
+	runUntil(t, e, clk, biID, time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC))
+
+	e.Stop()
+	down := time.Date(2021, 1, 2, 5, 30, 0, 0, time.UTC) // five runs missed (12:00 ... 04:00)
+	clk.Set(down)
+	e.Restart()
+	for i := 0; ; i++ {
+		e.Server.Jobs.Notify()
+		task, err := e.Server.Store.GetTaskByKey(e.Ctx(), protection.TaskKey(biID))
+		if err == nil && task.RunAt.After(down) {
+			if want := time.Date(2021, 1, 2, 8, 0, 0, 0, time.UTC); !task.RunAt.Equal(want) {
+				t.Fatalf("next run after catch-up = %v, want %v", task.RunAt, want)
+			}
+			break
+		}
+		if i > 20000 {
+			t.Fatal("catch-up run did not happen")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	got, _ := listPoints(t, e, biPath)
+	if len(got) != 2 || !got[1].Time.Equal(down) || got[1].Tag != "Daily" {
+		t.Fatalf("points after downtime: %+v", got)
+	}
+	runUntil(t, e, clk, biID, time.Date(2021, 1, 2, 8, 0, 0, 0, time.UTC))
+	if got, _ = listPoints(t, e, biPath); len(got) != 3 {
+		t.Fatalf("points after the next regular run: %+v", got)
+	}
+}
