@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/safehold/safehold/chunk"
@@ -206,22 +207,22 @@ func (r *Repository) OpenReader(ctx context.Context, id ID) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open reader: %w", err)
 	}
-	release := r.protect(m)
+	release := sync.OnceFunc(r.protect(m))
 	if _, err := r.Get(ctx, id); err != nil {
 		release()
 		return nil, fmt.Errorf("open reader: %w", err)
 	}
-	return &Reader{r: r, m: m, ctx: ctx, release: release, segs: make(map[int][]chunk.ID)}, nil
+	rd := &Reader{r: r, m: m, ctx: ctx, release: release, segs: make(map[int][]chunk.ID)}
+	// A reader dropped without Close stops protecting its snapshot when it
+	// is garbage collected.
+	runtime.AddCleanup(rd, func(f func()) { f() }, release)
+	return rd, nil
 }
 
-// Close ends the reader's protection of its snapshot.
+// Close ends the reader's protection of its snapshot (also done when an
+// unclosed reader is garbage collected).
 func (rd *Reader) Close() error {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	if rd.release != nil {
-		rd.release()
-		rd.release = nil
-	}
+	rd.release()
 	return nil
 }
 
