@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	rpcompute "github.com/safehold/safehold/rp/compute"
+	"github.com/safehold/safehold/web"
 )
 
 type statusWriter struct {
@@ -48,7 +49,15 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("/sas/disks/", rpcompute.SASHandler(s.Compute)) // disk data plane: the SAS signature is the auth
 	arm := s.authenticate(s.Router)
 	mux.Handle("/", arm)
-	return s.middleware(mux)
+	dash := web.Handler(web.Config{TenantID: s.Bootstrap.TenantID, SubscriptionID: s.Bootstrap.SubscriptionID})
+	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/dashboard" || strings.HasPrefix(r.URL.Path, "/dashboard/") {
+			dash.ServeHTTP(w, r) // the web dashboard; it signs in through the token endpoint
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return s.middleware(top)
 }
 
 // middleware sets request ids, recovers panics and writes the access log.
