@@ -131,7 +131,7 @@ func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.
 	}
 	vid := mustParse(it.VaultID)
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if _, err := protection.GetJob(ctx, tx, "", run.ID); err == nil {
+		if _, err := getJob(ctx, tx, "", run.ID); err == nil {
 			return nil // this run's job exists already (a repeat after a crash)
 		}
 		running, err := protection.ListJobs(ctx, tx, vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
@@ -210,7 +210,7 @@ func (pr *Provider) itemLock(id string) func() {
 func (pr *Provider) updateJob(ctx context.Context, id string, fn func(j *protection.Job) error) (*protection.Job, error) {
 	var out *protection.Job
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		j, err := protection.GetJob(ctx, tx, "", id)
+		j, err := getJob(ctx, tx, "", id)
 		if err != nil {
 			return err
 		}
@@ -248,7 +248,7 @@ func (pr *Provider) runBackupTask(ctx context.Context, t store.Task) error {
 	if err := json.Unmarshal(t.Payload, &bt); err != nil {
 		return err
 	}
-	j, err := protection.GetJob(ctx, pr.p.Store, "", bt.JobID)
+	j, err := getJob(ctx, pr.p.Store, "", bt.JobID)
 	if err != nil {
 		return nil // job gone with its vault
 	}
@@ -271,7 +271,15 @@ func (pr *Provider) runBackupTask(ctx context.Context, t store.Task) error {
 			berr = &protection.JobError{Code: "UserErrorBackupFailed", Message: berr.Error()}
 		}
 	}
-	fj, err := pr.updateJob(ctx, j.ID, func(x *protection.Job) error {
+	// Retention first, so that a finished job shows the item's final state.
+	if err := pr.applyRetention(ctx, j.ItemID, true); err != nil {
+		pr.p.Logger.Warn("apply retention", "item", j.ItemID, "err", err)
+	}
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		x, err := getJob(ctx, tx, "", j.ID)
+		if err != nil {
+			return err
+		}
 		if errors.Is(berr, errCancelled) {
 			x.Finish(now, nil)
 			x.Status = protection.JobCancelled
@@ -280,36 +288,28 @@ func (pr *Provider) runBackupTask(ctx context.Context, t store.Task) error {
 					x.Tasks[i].Status = protection.JobCancelled
 				}
 			}
-			return nil
+		} else {
+			x.Finish(now, berr)
 		}
-		x.Finish(now, berr)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := protection.PutJob(ctx, tx, x); err != nil {
+			return err
+		}
 		it, err := pr.loadItem(ctx, tx, mustParse(j.ItemID))
 		if err != nil {
 			return nil
 		}
-		it.LastStatus = fj.Status
-		if fj.Status == protection.JobCompleted {
-			it.LastStatus = "Completed"
+		it.LastStatus = x.Status
+		if x.Status == protection.JobCompleted {
 			if it.State == stateIRPending {
 				it.State = stateProtected
 			}
 		}
-		if fj.Status != protection.JobCancelled {
-			bt := fj.StartTime
+		if x.Status != protection.JobCancelled {
+			bt := x.StartTime
 			it.LastBackupTime = &bt
 		}
 		return rp.PutResource(ctx, tx, mustParse(it.ID), it)
 	})
-	if err != nil {
-		return err
-	}
-	return pr.applyRetention(ctx, j.ItemID, true)
 }
 
 func (pr *Provider) backup(ctx context.Context, j *protection.Job) error {
@@ -322,7 +322,7 @@ func (pr *Provider) backup(ctx context.Context, j *protection.Job) error {
 		return err
 	}
 	cancelled := func() error {
-		cur, err := protection.GetJob(ctx, pr.p.Store, "", j.ID)
+		cur, err := getJob(ctx, pr.p.Store, "", j.ID)
 		if err == nil && cur.Details[detailCancel] != "" {
 			return errCancelled
 		}
@@ -376,7 +376,7 @@ func (pr *Provider) backup(ctx context.Context, j *protection.Job) error {
 			if err := protection.PutRecoveryPoint(ctx, tx, cur); err != nil {
 				return err
 			}
-			x, err := protection.GetJob(ctx, tx, "", j.ID)
+			x, err := getJob(ctx, tx, "", j.ID)
 			if err != nil {
 				return err
 			}
@@ -474,7 +474,7 @@ func (pr *Provider) takeSnapshots(ctx context.Context, j *protection.Job, it *it
 		if err := protection.PutRecoveryPoint(ctx, tx, point); err != nil {
 			return err
 		}
-		x, err := protection.GetJob(ctx, tx, "", j.ID)
+		x, err := getJob(ctx, tx, "", j.ID)
 		if err != nil {
 			return err
 		}

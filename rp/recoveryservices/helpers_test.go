@@ -127,7 +127,7 @@ func mkVM(t *testing.T, e *testserver.Env, rg, name string, nData int, size int6
 // waitFor polls fn until it reports done (or fails after a generous bound).
 func waitFor(t *testing.T, what string, fn func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(waitLimit)
 	for !fn() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -135,3 +135,5 @@ func waitFor(t *testing.T, what string, fn func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+var waitLimit = 2 * time.Minute

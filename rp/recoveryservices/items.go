@@ -502,7 +502,7 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 			}
 			tx.Delete(ctx, "resource", it.ContainerID)
 		}
-		j, err := protection.GetJob(ctx, tx, "", in.JobID)
+		j, err := getJob(ctx, tx, "", in.JobID)
 		if err != nil {
 			return err
 		}

@@ -140,7 +140,7 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) loadJob(ctx context.Context, rd store.Reader, vid arm.ResourceID, name string) (*protection.Job, error) {
-	j, err := protection.GetJob(ctx, rd, vid.String(), name)
+	j, err := getJob(ctx, rd, vid.String(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorJobNotFound", "The job '%s' was not found in this vault: list the vault's backupJobs to see its jobs.", name)
 	}
@@ -199,4 +199,13 @@ func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
 // sortJobs orders jobs newest first.
 func sortJobs(js []*protection.Job) {
 	sort.SliceStable(js, func(a, b int) bool { return js[a].StartTime.After(js[b].StartTime) })
+}
+
+// getJob reads a job with its Details map ready for writes.
+func getJob(ctx context.Context, r store.Reader, vaultID, id string) (*protection.Job, error) {
+	j, err := protection.GetJob(ctx, r, vaultID, id)
+	if err == nil && j.Details == nil {
+		j.Details = map[string]string{}
+	}
+	return j, err
 }

@@ -174,7 +174,7 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 	}
 	op.ResultStatus = http.StatusNoContent
 	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": in.JobID})
-	j, err := protection.GetJob(ctx, pr.p.Store, "", in.JobID)
+	j, err := getJob(ctx, pr.p.Store, "", in.JobID)
 	if err != nil {
 		return err
 	}
