@@ -213,7 +213,7 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 	} else {
 		snaps, err := pr.Compute.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID, SnapshotID: snapID, Incremental: true,
 			Tags: map[string]string{"CreatedBy": "AzureBackup", "BackupInstance": bi.Name, "RecoveryPointId": pointID}}},
-			func(done, total int64) {})
+			pr.progressWriter(ctx, j))
 		if err != nil {
 			var ae *arm.Error
 			if errors.As(err, &ae) && ae.Status < 500 {
@@ -625,4 +625,23 @@ func (pr *Provider) runValidateRestore(ctx context.Context, op *ops.Operation) e
 	}
 	jobResult(op, "")
 	return nil
+}
+
+// progressWriter records a running job's progress and bytes in the store at
+// every tenth of the work (not on every callback).
+func (pr *Provider) progressWriter(ctx context.Context, j *protection.Job) func(done, total int64) {
+	last := -1
+	return func(done, total int64) {
+		if total <= 0 {
+			return
+		}
+		step := int(done * 10 / total)
+		if step == last || step >= 10 {
+			return
+		}
+		last = step
+		cp := *j
+		cp.Progress, cp.BytesTransferred = float64(done*100/total), done
+		pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.PutJob(ctx, tx, &cp) }) // best effort: the final state follows
+	}
 }

@@ -96,6 +96,10 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	rt.Handle("GET", "/{*scope}/providers/Microsoft.DataProtection/backupInstances", pr.listInstancesOfDatasource,
 		arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/read"))
 
+	rt.Handle("GET", V+"/deletedBackupInstances", pr.listDeletedInstances)
+	rt.Handle("GET", V+"/deletedBackupInstances/{backupInstanceName}", pr.getDeletedInstance)
+	rt.Handle("GET", "/providers/Microsoft.DataProtection/operations", pr.listOperations, arm.NoAuthz())
+
 	rt.Handle("GET", V+"/backupJobs", pr.listJobs)
 	rt.Handle("GET", V+"/backupJobs/{jobId}", pr.getJob)
 
@@ -160,4 +164,56 @@ func fieldError(field, format string, args ...any) *arm.Error {
 	e := arm.Errorf(http.StatusBadRequest, "InvalidRequestContent", "%s: %s", field, fmt.Sprintf(format, args...))
 	e.Target = field
 	return e
+}
+
+// Soft delete keeps nothing here: a deleted backup instance's data is
+// deleted with it, so the deleted-instances collection is always empty.
+func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) {
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	return arm.OK(arm.Values([]any{})), nil
+}
+
+func (pr *Provider) getDeletedInstance(r *arm.Request) (*arm.Response, error) {
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The deleted backup instance '%s' was not found: deleted instances are not retained (soft delete keeps no data here).", r.Param("backupInstanceName"))
+}
+
+func (pr *Provider) listOperations(r *arm.Request) (*arm.Response, error) {
+	type display struct {
+		Provider    string `json:"provider"`
+		Resource    string `json:"resource"`
+		Operation   string `json:"operation"`
+		Description string `json:"description"`
+	}
+	type op struct {
+		Name         string  `json:"name"`
+		IsDataAction bool    `json:"isDataAction"`
+		Origin       string  `json:"origin"`
+		Display      display `json:"display"`
+	}
+	var out []op
+	for _, x := range [][3]string{
+		{"backupVaults/write", "Backup Vaults", "Create or update a Backup vault"},
+		{"backupVaults/read", "Backup Vaults", "Get Backup vaults"},
+		{"backupVaults/delete", "Backup Vaults", "Delete a Backup vault"},
+		{"backupVaults/validateForBackup/action", "Backup Vaults", "Validate a backup configuration"},
+		{"backupVaults/backupPolicies/write", "Backup Policies", "Create or update a backup policy"},
+		{"backupVaults/backupPolicies/read", "Backup Policies", "Get backup policies"},
+		{"backupVaults/backupPolicies/delete", "Backup Policies", "Delete a backup policy"},
+		{"backupVaults/backupInstances/write", "Backup Instances", "Configure protection"},
+		{"backupVaults/backupInstances/read", "Backup Instances", "Get backup instances"},
+		{"backupVaults/backupInstances/delete", "Backup Instances", "Stop protection and delete data"},
+		{"backupVaults/backupInstances/backup/action", "Backup Instances", "Take an ad-hoc backup"},
+		{"backupVaults/backupInstances/restore/action", "Backup Instances", "Restore a recovery point"},
+		{"backupVaults/backupInstances/validateRestore/action", "Backup Instances", "Validate a restore"},
+		{"backupVaults/backupInstances/recoveryPoints/read", "Recovery Points", "Get recovery points"},
+		{"backupVaults/backupJobs/read", "Backup Jobs", "Get backup jobs"},
+	} {
+		out = append(out, op{Name: namespace + "/" + x[0], Origin: "user", Display: display{Provider: namespace, Resource: x[1], Operation: x[2], Description: x[2]}})
+	}
+	return arm.OK(arm.Values(out)), nil
 }

@@ -148,7 +148,8 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 	p := &backupJob{ActivityID: j.ID, BackupInstanceFriendlyName: j.ItemName, BackupInstanceID: j.ItemID,
 		DataSourceID: j.Datasource, DataSourceLocation: j.DatasourceLocation, DataSourceName: src.Name(), DataSourceType: j.DatasourceType,
 		StartTime: j.StartTime, EndTime: j.EndTime, IsUserTriggered: j.UserTriggered, Operation: j.Operation,
-		OperationCategory: operationCategory(j.Operation), PolicyID: j.PolicyID, PolicyName: j.PolicyName, ProgressEnabled: false,
+		OperationCategory: operationCategory(j.Operation), PolicyID: j.PolicyID, PolicyName: j.PolicyName,
+		ProgressEnabled:     j.Operation == protection.OpBackup || j.Operation == protection.OpRestore,
 		SourceResourceGroup: src.ResourceGroup, SourceSubscriptionID: src.SubscriptionID, Status: j.Status,
 		SubscriptionID: vid.SubscriptionID, SupportedActions: []string{""}, VaultName: vault.Name,
 		Duration: protection.FormatElapsed(j.Duration(now)), SourceDataStoreName: "OperationalStore"}
@@ -167,15 +168,16 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 		}
 	}
 	ext.RecoveryDestination = j.Target
+	progress := strconv.Itoa(int(j.Progress)) + "%"
 	for i, t := range j.Tasks {
-		ext.SubTasks = append(ext.SubTasks, jobSubTask{TaskID: int32(i + 1), TaskName: t.Name, TaskStatus: t.Status})
+		ext.SubTasks = append(ext.SubTasks, jobSubTask{TaskID: int32(i + 1), TaskName: t.Name, TaskStatus: t.Status, TaskProgress: progress})
 	}
 	if len(ext.SubTasks) == 0 {
 		name := map[string]string{protection.OpBackup: "Trigger Backup", protection.OpRestore: "Trigger Restore", protection.OpConfigureBackup: "Configure Backup"}[j.Operation]
 		if name == "" {
 			name = j.Operation
 		}
-		ext.SubTasks = []jobSubTask{{TaskID: 1, TaskName: name, TaskStatus: j.Status}}
+		ext.SubTasks = []jobSubTask{{TaskID: 1, TaskName: name, TaskStatus: j.Status, TaskProgress: progress}}
 	}
 	p.ExtendedInfo = ext
 	if j.Error != nil {

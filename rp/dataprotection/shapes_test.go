@@ -1,0 +1,129 @@
+package dataprotection_test
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+func opIDOf(t *testing.T, header string) string {
+	t.Helper()
+	u, err := url.Parse(header)
+	if err != nil || header == "" {
+		t.Fatalf("bad polling URL %q", header)
+	}
+	segs := strings.Split(u.Path, "/")
+	return segs[len(segs)-1]
+}
+
+// TestSeedShapesAndOperationScopes drives backup and restore at
+// api-version 2021-01-01 with the seed documents' casing
+// ("dataSourceInfo", "objectType":"restoreTargetInfo",
+// ValidateRestoreRequestObject) and reads one operation through every
+// status and result scope the SDK has.
+func TestSeedShapesAndOperationScopes(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	biPath, _, diskID := protectDisk(t, e, "PT4H", "P7D", "P30D")
+	putRG(t, e, "target-rg")
+	vaultPath := strings.SplitN(biPath, "/backupInstances/", 2)[0]
+	const v = "?api-version=2021-01-01"
+	atBackup := readDisk(t, e, diskID)
+
+	// Ad-hoc backup: status carries properties.jobId, Location the OperationJobExtendedInfo.
+	resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Daily"}}}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("backup: %d %v", resp.StatusCode, m)
+	}
+	az, loc := resp.Header.Get("Azure-AsyncOperation"), resp.Header.Get("Location")
+	st := pollStatus(t, e, az)
+	jobID, _ := get(st, "properties", "jobId").(string)
+	if st["status"] != "Succeeded" || get(st, "properties", "objectType") != "OperationJobExtendedInfo" || jobID == "" {
+		t.Fatalf("backup status: %v", st)
+	}
+	resp, res := raw(t, e, "GET", loc, nil)
+	if resp.StatusCode != 200 || res["objectType"] != "OperationJobExtendedInfo" || res["jobId"] != jobID {
+		t.Fatalf("backup result: %d %v", resp.StatusCode, res)
+	}
+	writeDisk(t, e, diskID, 42)
+
+	// Every operation scope answers for the same operation.
+	op := opIDOf(t, az)
+	f, _ := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if s, err := f.NewOperationStatusClient().Get(ctx, "westus", op, nil); err != nil || *s.Status != "Succeeded" {
+		t.Fatalf("location operationStatus: %v", err)
+	}
+	if r, err := f.NewOperationResultClient().Get(ctx, op, "westus", nil); err != nil || r.JobID == nil || *r.JobID != jobID {
+		t.Fatalf("location operationResults: %v %+v", err, r)
+	}
+	if s, err := f.NewOperationStatusBackupVaultContextClient().Get(ctx, "vault-rg", "v1", op, nil); err != nil || *s.Status != "Succeeded" {
+		t.Fatalf("vault operationStatus: %v", err)
+	}
+	if s, err := f.NewOperationStatusResourceGroupContextClient().Get(ctx, "vault-rg", op, nil); err != nil || *s.Status != "Succeeded" {
+		t.Fatalf("resource group operationStatus: %v", err)
+	}
+	if _, err := f.NewBackupVaultOperationResultsClient().Get(ctx, "vault-rg", "v1", op, nil); err != nil {
+		t.Fatalf("vault operationResults: %v", err)
+	}
+	if _, err := f.NewBackupInstancesClient().GetBackupInstanceOperationResult(ctx, "vault-rg", "v1", "d1-bi", op, nil); err != nil {
+		t.Fatalf("instance operationResults: %v", err)
+	}
+
+	// The job, also by its full ARM id (as the seed's restore status shows it).
+	resp, job := raw(t, e, "GET", vaultPath+"/backupJobs/"+url.PathEscape(vaultPath+"/backupJobs/"+jobID)+v, nil)
+	if resp.StatusCode != 200 || get(job, "properties", "operation") != "Backup" || get(job, "properties", "status") != "Completed" ||
+		get(job, "properties", "extendedInfo", "additionalDetails", "RetentionTag") != "Daily" || get(job, "name") != jobID {
+		t.Fatalf("job: %d %v", resp.StatusCode, job)
+	}
+
+	// Restore with the seed's casing.
+	_, vault := raw(t, e, "GET", vaultPath+v, nil)
+	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/target-rg", roleDiskRestoreOperator, get(vault, "identity", "principalId").(string))
+	_, pts := raw(t, e, "GET", biPath+"/recoveryPoints"+v, nil)
+	rpID := get(pts["value"].([]any)[0].(map[string]any), "name").(string)
+	target := "/subscriptions/" + e.Sub + "/resourceGroups/target-rg/providers/Microsoft.Compute/disks/restored"
+	restoreBody := `{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":"` + rpID + `","sourceDataStoreType":"OperationalStore",
+	  "restoreTargetInfo":{"objectType":"restoreTargetInfo","recoveryOption":"FailIfExists","restoreLocation":"westus",
+	    "dataSourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"` + target + `","resourceName":"restored",
+	      "resourceType":"Microsoft.Compute/disks","resourceLocation":"westus","resourceUri":""}}}`
+	resp, m = raw(t, e, "POST", biPath+"/validateRestore"+v, `{"objectType":"ValidateRestoreRequestObject","restoreRequestObject":`+restoreBody+`}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("validateRestore: %d %v", resp.StatusCode, m)
+	}
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("validateRestore status: %v", st)
+	}
+	resp, m = raw(t, e, "POST", biPath+"/restore"+v, restoreBody)
+	if resp.StatusCode != 202 {
+		t.Fatalf("restore: %d %v", resp.StatusCode, m)
+	}
+	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Succeeded" {
+		t.Fatalf("restore status: %v", st)
+	}
+	rjob, _ := get(st, "properties", "jobId").(string)
+	_, job = raw(t, e, "GET", vaultPath+"/backupJobs/"+rjob+v, nil)
+	if get(job, "properties", "operation") != "Restore" || get(job, "properties", "status") != "Completed" ||
+		get(job, "properties", "extendedInfo", "recoveryDestination") != target {
+		t.Fatalf("restore job: %v", job)
+	}
+	if !bytes.Equal(readDisk(t, e, target), atBackup) {
+		t.Fatal("restored disk differs from the source at backup time")
+	}
+
+	// Instances protecting a datasource, deleted instances, the operation catalogue.
+	resp, m = raw(t, e, "GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil)
+	if resp.StatusCode != 200 || len(m["value"].([]any)) != 1 {
+		t.Fatalf("extension routing: %d %v", resp.StatusCode, m)
+	}
+	if resp, m = raw(t, e, "GET", vaultPath+"/deletedBackupInstances"+v, nil); resp.StatusCode != 200 || len(m["value"].([]any)) != 0 {
+		t.Fatalf("deleted instances: %d %v", resp.StatusCode, m)
+	}
+	if resp, m = raw(t, e, "GET", "/providers/Microsoft.DataProtection/operations"+v, nil); resp.StatusCode != 200 || len(m["value"].([]any)) == 0 {
+		t.Fatalf("operations: %d %v", resp.StatusCode, m)
+	}
+}
