@@ -483,14 +483,14 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 		}
 		if u.SizeBytes != 0 && u.SizeBytes != d.Properties.DiskSizeBytes {
 			if u.SizeBytes < d.Properties.DiskSizeBytes {
-				return arm.BadRequest("BadRequest", "Disk '%s' of size %d GB cannot be shrunk to %d GB. Disks can only grow; create a new, smaller disk and copy the data instead.",
-					d.Name, d.Properties.DiskSizeGB, sizeGB(u.SizeBytes))
+				return arm.BadRequest("BadRequest", "The disk/snapshot resource with id %s cannot be resized down (from %d GB to %d GB). Reducing disk/snapshot size is not supported to prevent data loss. If you do need to reduce the size of the disk, create new snapshot/disks with the appropriate size.",
+					d.ID, d.Properties.DiskSizeGB, sizeGB(u.SizeBytes))
 			}
 			if u.SizeBytes > MaxDiskBytes {
 				return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", u.SizeBytes/gib)
 			}
 			if d.Properties.DiskState == StateAttached {
-				return arm.Conflict("OperationNotAllowed", "Disk '%s' is attached to VM '%s'; resizing is allowed only when the disk is unattached or the VM is deallocated.", d.Name, d.ManagedBy)
+				return arm.Conflict("OperationNotAllowed", "Cannot resize disk %s while it is attached to running VM %s. Resizing a disk of an Azure Virtual Machine requires the virtual machine to be deallocated. Please stop your VM and retry the operation.", d.Name, d.ManagedBy)
 			}
 			if d.Properties.DiskState == StateActiveSAS || d.Properties.DiskState == StateActiveUpload {
 				return arm.Conflict("OperationNotAllowed", "Disk '%s' has an active SAS (state %s); call endGetAccess before resizing it.", d.Name, d.Properties.DiskState)
