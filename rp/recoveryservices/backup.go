@@ -567,6 +567,21 @@ func (pr *Provider) Close() error {
 	return nil
 }
 
+// gcVault frees the vault-tier chunks no recovery point references any more.
+func (pr *Provider) gcVault(ctx context.Context, vaultID string) {
+	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(vaultID))
+	if err != nil {
+		return
+	}
+	repo, err := pr.vaultRepo(ctx, v)
+	if err != nil {
+		return
+	}
+	if _, err := repo.GC(ctx, snapshot.GCOptions{Repack: 0.5}); err != nil {
+		pr.p.Logger.Warn("vault tier GC", "vault", vaultID, "err", err)
+	}
+}
+
 func instantUntil(p *protection.RecoveryPoint) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, p.Details[detailInstantUntil])
 	return t
@@ -594,12 +609,19 @@ func (pr *Provider) applyRetention(ctx context.Context, itemID string, locked bo
 			next = t
 		}
 	}
+	dropped := false
+	defer func() {
+		if dropped {
+			pr.gcVault(ctx, it.VaultID)
+		}
+	}()
 	for _, p := range points {
 		keepForever := it.State == stateStopped
 		if !keepForever && p.Expired(now) {
 			if err := pr.dropPoint(ctx, it, p, true, true); err != nil {
 				return err
 			}
+			dropped = dropped || hasTier(p, protection.TierVault)
 			continue
 		}
 		if iu := instantUntil(p); hasTier(p, protection.TierOperational) && !iu.IsZero() && !iu.After(now) && hasTier(p, protection.TierVault) {

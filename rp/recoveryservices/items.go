@@ -485,6 +485,8 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 		it = nil
 	}
 	if it != nil {
+		unlock := pr.itemLock(it.ID)
+		defer unlock()
 		if err := pr.deleteItemData(ctx, it); err != nil {
 			return err
 		}
@@ -521,6 +523,9 @@ func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
 		if err := pr.dropPoint(ctx, it, p, true, true); err != nil {
 			return err
 		}
+	}
+	if len(points) > 0 {
+		pr.gcVault(ctx, it.VaultID)
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, it.ID) })
 }
@@ -582,3 +587,33 @@ func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 }
 
 var _ = json.Marshal
+
+// backupStatus answers "is this VM protected, and by which vault".
+func (pr *Provider) backupStatus(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var in struct {
+		ResourceType string `json:"resourceType"`
+		ResourceID   string `json:"resourceId"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if in.ResourceID == "" {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "resourceId is required: give the id of the virtual machine to check.")
+	}
+	if in.ResourceType != "" && !strings.EqualFold(in.ResourceType, "VM") {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "resourceType '%s' is not supported: use 'VM'.", in.ResourceType)
+	}
+	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, "/subscriptions/"+r.Param("subscriptionId"))
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if arm.EqualIDs(it.SourceID, in.ResourceID) {
+			return arm.OK(map[string]any{"protectionStatus": "Protected", "vaultId": it.VaultID, "fabricName": "Azure",
+				"containerName": it.VM.containerName(), "protectedItemName": it.VM.itemName(), "policyName": it.PolicyName,
+				"registrationStatus": "Registered"}), nil
+		}
+	}
+	return arm.OK(map[string]any{"protectionStatus": "NotProtected"}), nil
+}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	_ "time/tzdata" // policies name Windows and IANA time zones
 
 	"github.com/safehold/safehold/arm"
 )

@@ -117,6 +117,7 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	rt.Handle("GET", R+"/backupOperations/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupOperations/read"))
 	rt.Handle("GET", R+"/backupOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupOperationResults/read"))
 
+	rt.Handle("POST", sub+"/providers/Microsoft.RecoveryServices/locations/{location}/backupStatus", pr.backupStatus, arm.Action(namespace+"/locations/backupStatus/action"))
 	rt.Handle("GET", R+"/backupJobs", pr.listJobs)
 	rt.Handle("GET", R+"/backupJobs/{jobName}", pr.getJob)
 	rt.Handle("POST", R+"/backupJobs/{jobName}/cancel", pr.cancelJob)

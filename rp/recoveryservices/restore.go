@@ -16,6 +16,8 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
+var errNoInstant = errors.New("no instant snapshot")
+
 // restoreRequest is IaasVMRestoreRequest (the fields Safehold acts on).
 type restoreRequest struct {
 	ObjectType             string  `json:"objectType"`
@@ -279,9 +281,13 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 		}
 		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
 		if ok, _ := rp.ResourceExists(ctx, pr.p.Store, did); !ok {
+			err = errNoInstant
 			if hasTier(p, protection.TierOperational) {
 				_, err = pr.Compute.CreateDiskFromSnapshot(ctx, s.SnapshotID, did, location, tags)
-			} else {
+			}
+			// From the vault tier when the instant snapshot is gone (expired,
+			// or deleted with its resource group).
+			if (errors.Is(err, errNoInstant) || isNotFound(err)) && hasTier(p, protection.TierVault) {
 				repo, rerr := pr.vaultRepo(ctx, v)
 				if rerr != nil {
 					return nil, rerr

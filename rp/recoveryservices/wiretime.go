@@ -19,13 +19,26 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.9999999Z07:00",
 	"2006-01-02 15:04:05.9999999",
 	"2006-01-02 15:04:05",
-	"2006-01-02 03:04:05 PM",
-	"2006-01-02 3:04:05 PM",
 	"2006-01-02",
 }
 
 func parseWireTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
+	// OData filters write '2016-01-01 00:00:00 AM' (a 24-hour clock with a
+	// redundant AM/PM) as well as '2016-01-01 12:30:00 PM' (12-hour).
+	if u := strings.ToUpper(s); strings.HasSuffix(u, " AM") || strings.HasSuffix(u, " PM") {
+		t, err := parseWireTime(strings.TrimSpace(s[:len(s)-3]))
+		if err != nil {
+			return t, err
+		}
+		switch h := t.Hour(); {
+		case strings.HasSuffix(u, " PM") && h < 12:
+			t = t.Add(12 * time.Hour)
+		case strings.HasSuffix(u, " AM") && h == 12:
+			t = t.Add(-12 * time.Hour)
+		}
+		return t, nil
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), nil

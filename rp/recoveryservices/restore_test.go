@@ -1,0 +1,150 @@
+package recoveryservices_test
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// TestRestoreKinds restores one point three ways (raw HTTP at the restore
+// document's 2019-05-13): RestoreDisks of a chosen data disk, and
+// OriginalLocation replacing the VM's disks; it also checks job
+// cancellation rules, backupStatus and a second trigger while one runs.
+func TestRestoreKinds(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := context.Background()
+	cs := e.Server.Compute
+	mkRG(t, e, "vmrg")
+	mkRG(t, e, "vaultrg")
+	mkRG(t, e, "diskrg")
+	vm := mkVM(t, e, "vmrg", "web", 2, 1<<20)
+	disks := []string{vm.OSDiskID, vm.DataDisks[0].DiskID, vm.DataDisks[1].DiskID}
+	fill := func(b byte) {
+		for i, d := range disks {
+			v, err := cs.Volume(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.WriteAt(bytes.Repeat([]byte{b + byte(i)}, 8192), 4096); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill(10)
+	want := make([][]byte, 3)
+	for i, d := range disks {
+		want[i] = readDisk(t, cs, d)
+	}
+
+	const v = "?api-version=2019-05-13"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "RS0", "tier": "Standard"}})
+	must(t, "vault", resp, m, 201)
+	I := R + "/backupFabrics/Azure/protectionContainers/" + url.PathEscape("IaasVMContainer;iaasvmcontainerv2;vmrg;web") + "/protectedItems/" + url.PathEscape("VM;iaasvmcontainerv2;vmrg;web")
+	if !strings.Contains(I, "%3B") {
+		t.Fatalf("escaping: %s", I)
+	}
+	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
+	must(t, "protect", resp, m, 202)
+
+	resp, m = raw(t, e, "POST", "/Subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2024-04-01", map[string]any{"resourceType": "VM", "resourceId": vm.ID})
+	must(t, "backupStatus", resp, m, 200)
+	if str(m, "protectionStatus") != "Protected" || !strings.EqualFold(str(m, "vaultId"), R) || str(m, "protectedItemName") != "VM;iaasvmcontainerv2;vmrg;web" {
+		t.Fatalf("backupStatus %v", m)
+	}
+
+	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	must(t, "backup", resp, m, 202)
+	st := pollStatus(t, e, resp)
+	jobID := str(st, "properties.jobId")
+	if job := waitJob(t, e, R, jobID, v); str(job, "properties.status") != "Completed" {
+		t.Fatalf("job %v", job)
+	}
+	resp, m = raw(t, e, "POST", R+"/backupJobs/"+jobID+"/cancel"+v, nil)
+	if resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "cannot be cancelled") {
+		t.Fatalf("cancel of a finished job: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	must(t, "points", resp, m, 200)
+	point := str(m["value"].([]any)[0].(map[string]any), "name")
+	if exp := str(m["value"].([]any)[0].(map[string]any), "properties.recoveryPointProperties.expiryTime"); exp == "" {
+		t.Fatalf("on-demand point without expiry: %v", m)
+	}
+	fill(50) // the VM moves on
+
+	// RestoreDisks, data disk at lun 1 only.
+	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
+		"objectType": "IaasVMRestoreRequest", "recoveryPointId": point, "recoveryType": "RestoreDisks", "sourceResourceId": vm.ID,
+		"storageAccountId":      "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.Storage/storageAccounts/staging",
+		"targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/diskrg", "restoreDiskLunList": []int{1}, "region": "westus"}})
+	must(t, "restore disks", resp, m, 202)
+	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
+		t.Fatalf("restore disks %v", st)
+	}
+	resp, m = raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/diskrg/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+	must(t, "disks", resp, m, 200)
+	// The OS disk is always restored; data disks as listed.
+	vals := m["value"].([]any)
+	if len(vals) != 2 {
+		t.Fatalf("restored disks %v", m)
+	}
+	for _, d := range vals {
+		name, id := str(d.(map[string]any), "name"), str(d.(map[string]any), "id")
+		i := 0
+		switch {
+		case strings.Contains(name, "datadisk-1"):
+			i = 2
+		case strings.Contains(name, "osdisk"):
+		default:
+			t.Fatalf("unexpected restored disk %s", name)
+		}
+		if !bytes.Equal(readDisk(t, cs, id), want[i]) {
+			t.Fatalf("restored %s differs from the backup", name)
+		}
+	}
+	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
+		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/diskrg", "restoreDiskLunList": []int{7}}})
+	if resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "restoreDiskLunList[0]") {
+		t.Fatalf("bad lun: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMRestoreRequest"}})
+	if resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "recoveryType") {
+		t.Fatalf("no recoveryType: %d %v", resp.StatusCode, m)
+	}
+
+	// OriginalLocation: the VM gets new disks holding the backup.
+	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
+		"objectType": "IaasVMRestoreRequest", "recoveryType": "OriginalLocation", "sourceResourceId": vm.ID,
+		"storageAccountId": "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.Storage/storageAccounts/staging", "originalStorageAccountOption": false}})
+	must(t, "restore original", resp, m, 202)
+	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
+		t.Fatalf("restore original %v", st)
+	}
+	now, err := cs.VM(ctx, vm.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{now.OSDiskID, now.DataDisks[0].DiskID, now.DataDisks[1].DiskID}
+	for i, d := range got {
+		if strings.EqualFold(d, disks[i]) {
+			t.Fatalf("disk %d not replaced", i)
+		}
+		if !bytes.Equal(readDisk(t, cs, d), want[i]) {
+			t.Fatalf("disk %d of the VM differs from the backup after OriginalLocation", i)
+		}
+	}
+	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Restore'"), nil)
+	must(t, "jobs", resp, m, 200)
+	if n := len(m["value"].([]any)); n != 2 {
+		t.Fatalf("%d restore jobs", n)
+	}
+	for _, j := range m["value"].([]any) {
+		if s := str(j.(map[string]any), "properties.status"); s != "Completed" {
+			t.Fatalf("restore job %v", j)
+		}
+	}
+}
