@@ -507,7 +507,12 @@ type Freeze struct {
 	sideOff    int64
 	savedBytes int64
 	done       bool
+	pause      time.Duration
 }
+
+// Pause is how long the freeze held the volumes' write locks: the longest
+// any writer waited for the freeze itself.
+func (fz *Freeze) Pause() time.Duration { return fz.pause }
 
 // Freeze fixes the volumes at one instant: they are all locked together,
 // so no write lands in one and not in another. It fails with ErrBusy if a
@@ -532,6 +537,7 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 		os.Remove(f.Name()) // lives while open; nothing to clean after a crash
 		sides[i] = f
 	}
+	locked := time.Now()
 	for _, v := range sorted {
 		v.mu.Lock()
 	}
@@ -552,8 +558,14 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 			out[i] = fz
 		}
 	}
+	pause := time.Since(locked)
 	for _, v := range sorted {
 		v.mu.Unlock()
+	}
+	for _, fz := range out {
+		if fz != nil {
+			fz.pause = pause
+		}
 	}
 	if err != nil {
 		for _, s := range sides {

@@ -288,3 +288,5 @@ func raw(t *testing.T, e *env, method, path string, body any) (int, map[string]a
 	json.Unmarshal(b, &m)
 	return resp.StatusCode, m
 }
+
+func bytesReader(p []byte) *bytes.Reader { return bytes.NewReader(p) }
