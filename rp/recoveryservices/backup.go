@@ -355,10 +355,11 @@ func (pr *Provider) backup(ctx context.Context, j *protection.Job) error {
 		}); err != nil {
 			return err
 		}
-		repo, err := pr.vaultRepo(ctx, vault)
+		repo, release, err := pr.vaultRepo(ctx, vault)
 		if err != nil {
 			return err
 		}
+		defer release()
 		var moved int64
 		for _, s := range point.Snapshots {
 			st, err := pr.Compute.Repository().CopyTo(ctx, snapshot.ID(s.EngineID), repo)
@@ -527,44 +528,43 @@ func (pr *Provider) ensureRG(ctx context.Context, sub, name, location string) er
 	})
 }
 
-// vaultRepo opens (once) the vault tier of a vault.
-func (pr *Provider) vaultRepo(ctx context.Context, v *vaultRecord) (*snapshot.Repository, error) {
+// vaultRepo opens the vault tier of a vault, shared by every operation
+// that uses it at the same time (one writer per backend); release closes
+// it when the last user is done, so nothing stays open between jobs.
+func (pr *Provider) vaultRepo(ctx context.Context, v *vaultRecord) (*snapshot.Repository, func(), error) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	if r := pr.repos[v.UniqueID]; r != nil {
-		return r, nil
+	key := v.UniqueID
+	release := func() {
+		pr.mu.Lock()
+		defer pr.mu.Unlock()
+		pr.repoRefs[key]--
+		if pr.repoRefs[key] <= 0 {
+			if r := pr.repos[key]; r != nil {
+				if err := r.Close(); err != nil {
+					pr.p.Logger.Warn("close vault tier", "vault", v.ID, "err", err)
+				}
+			}
+			delete(pr.repos, key)
+			delete(pr.repoRefs, key)
+		}
 	}
-	dir := filepath.Join(pr.p.DataDir, "vaults", v.UniqueID)
+	if r := pr.repos[key]; r != nil {
+		pr.repoRefs[key]++
+		return r, release, nil
+	}
+	dir := filepath.Join(pr.p.DataDir, "vaults", key)
 	be, err := local.Open(filepath.Join(dir, "repo"))
 	if err != nil {
-		return nil, fmt.Errorf("open vault store: %w", err)
+		return nil, nil, fmt.Errorf("open vault store: %w", err)
 	}
 	repo, err := snapshot.Open(ctx, be, filepath.Join(dir, "cache"), snapshot.Options{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	pr.repos[v.UniqueID] = repo
-	return repo, nil
-}
-
-func (pr *Provider) closeVaultRepo(uniqueID string) {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if r := pr.repos[uniqueID]; r != nil {
-		r.Close()
-		delete(pr.repos, uniqueID)
-	}
-}
-
-// Close closes the vault repositories.
-func (pr *Provider) Close() error {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	for k, r := range pr.repos {
-		r.Close()
-		delete(pr.repos, k)
-	}
-	return nil
+	pr.repos[key] = repo
+	pr.repoRefs[key] = 1
+	return repo, release, nil
 }
 
 // gcVault frees the vault-tier chunks no recovery point references any more.
@@ -573,10 +573,11 @@ func (pr *Provider) gcVault(ctx context.Context, vaultID string) {
 	if err != nil {
 		return
 	}
-	repo, err := pr.vaultRepo(ctx, v)
+	repo, release, err := pr.vaultRepo(ctx, v)
 	if err != nil {
 		return
 	}
+	defer release()
 	if _, err := repo.GC(ctx, snapshot.GCOptions{Repack: 0.5}); err != nil {
 		pr.p.Logger.Warn("vault tier GC", "vault", vaultID, "err", err)
 	}
@@ -674,10 +675,11 @@ func (pr *Provider) dropPoint(ctx context.Context, it *itemRecord, p *protection
 	}
 	if all && hasTier(p, protection.TierVault) {
 		if v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID)); err == nil {
-			repo, err := pr.vaultRepo(ctx, v)
+			repo, release, err := pr.vaultRepo(ctx, v)
 			if err != nil {
 				return err
 			}
+			defer release()
 			for _, s := range p.Snapshots {
 				if err := repo.Delete(ctx, snapshot.ID(s.EngineID)); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 					return fmt.Errorf("delete vault copy of %s: %w", s.SnapshotID, err)

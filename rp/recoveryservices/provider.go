@@ -59,15 +59,16 @@ type Provider struct {
 	p     *rp.Platform
 	sched *protection.Scheduler
 
-	mu    sync.Mutex
-	repos map[string]*snapshot.Repository // vault tier, by vault uniqueId
-	locks map[string]*sync.Mutex          // per protected item
+	mu       sync.Mutex
+	repos    map[string]*snapshot.Repository // open vault tiers, by vault uniqueId
+	repoRefs map[string]int                  // users of each open vault tier
+	locks    map[string]*sync.Mutex          // per protected item
 }
 
 // Register implements rp.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	pr.p = p
-	pr.repos = map[string]*snapshot.Repository{}
+	pr.repos, pr.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}
 	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})
 
 	sub := "/subscriptions/{subscriptionId}"

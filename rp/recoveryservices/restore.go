@@ -288,11 +288,12 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 			// From the vault tier when the instant snapshot is gone (expired,
 			// or deleted with its resource group).
 			if (errors.Is(err, errNoInstant) || isNotFound(err)) && hasTier(p, protection.TierVault) {
-				repo, rerr := pr.vaultRepo(ctx, v)
+				repo, release, rerr := pr.vaultRepo(ctx, v)
 				if rerr != nil {
 					return nil, rerr
 				}
 				_, err = pr.Compute.CreateDiskFromRepository(ctx, repo, snapshot.ID(s.EngineID), did, location, tags)
+				release()
 			}
 			if err != nil {
 				return nil, fmt.Errorf("restore disk %s: %w", name, err)

@@ -148,3 +148,74 @@ func TestRestoreKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartKeepsBackups restarts the server between a backup and the next
+// one, then restores the first point from the vault tier (its instant
+// snapshots deleted with their resource group).
+func TestRestartKeepsBackups(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := context.Background()
+	mkRG(t, e, "vmrg")
+	mkRG(t, e, "vaultrg")
+	mkRG(t, e, "out")
+	vm := mkVM(t, e, "vmrg", "db", 1, 1<<20)
+	write := func(b byte) {
+		v, err := e.Server.Compute.Volume(ctx, vm.DataDisks[0].DiskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.WriteAt(bytes.Repeat([]byte{b}, 65536), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(1)
+	want := readDisk(t, e.Server.Compute, vm.DataDisks[0].DiskID)
+	const v = "?api-version=2024-04-01"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	resp, m := raw(t, e, "PUT", R+v, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;db/protectedItems/VM;iaasvmcontainerv2;vmrg;db"
+	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/EnhancedPolicy"}})
+	must(t, "protect", resp, m, 202)
+	backup := func() {
+		resp, m := raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+		must(t, "backup", resp, m, 202)
+		if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
+			t.Fatalf("job %v", j)
+		}
+	}
+	backup()
+	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	first := str(m["value"].([]any)[0].(map[string]any), "name")
+
+	e.Restart()
+	write(2)
+	backup()
+	resp, m = raw(t, e, "GET", I+v, nil)
+	if str(m, "properties.extendedInfo.recoveryPointCount") != "2" || str(m, "properties.policyName") != "EnhancedPolicy" {
+		t.Fatalf("item after restart %v", m)
+	}
+	resp, m = raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/AzureBackupRG_westus_1?api-version=2021-04-01", nil)
+	must(t, "delete snapshot rg", resp, m, 202, 200)
+	waitFor(t, "snapshots gone", func() bool { return listSnapshots(t, e) == 0 })
+	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+first+"/restore"+v, map[string]any{"properties": map[string]any{
+		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/out"}})
+	must(t, "restore", resp, m, 202)
+	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
+		t.Fatalf("restore %v", st)
+	}
+	id := "/subscriptions/" + e.Sub + "/resourceGroups/out/providers/Microsoft.Compute/disks/"
+	resp, m = raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/out/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+	found := false
+	for _, d := range m["value"].([]any) {
+		if n := str(d.(map[string]any), "name"); strings.Contains(n, "datadisk-0") {
+			found = true
+			if !bytes.Equal(readDisk(t, e.Server.Compute, id+n), want) {
+				t.Fatal("vault-tier restore after restart differs from the first backup")
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no restored data disk: %v", m)
+	}
+}

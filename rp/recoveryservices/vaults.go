@@ -328,7 +328,7 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	v, err := pr.loadVault(ctx, pr.p.Store, id)
 	var ae *arm.Error
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		return arm.NoContent(), nil
+		return arm.OK(nil), nil // the SDK accepts 200 only
 	}
 	if err != nil {
 		return nil, err
@@ -362,7 +362,6 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 			return err
 		}
 	}
-	pr.closeVaultRepo(v.UniqueID)
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if v.Identity != nil && v.Identity.PrincipalID != "" && pr.p.Dir != nil {
 			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !errors.Is(err, store.ErrNotFound) {
