@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/safehold/safehold/arm"
@@ -72,6 +73,12 @@ type Service struct {
 	nbd     *nbd.Server
 	nbdAddr string
 
+	bg      context.Context // background work (GC); canceled by Close
+	stopBg  context.CancelFunc
+	bgWG    sync.WaitGroup
+	gcBusy  atomic.Bool
+	gcAgain atomic.Bool
+
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per volume: captures, copies, deletes
 }
@@ -112,6 +119,7 @@ func New(p *rp.Platform, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 	if opts.NBDAddr != "" {
 		if err := s.startNBD(opts.NBDAddr); err != nil {
 			repo.Close()
@@ -129,6 +137,8 @@ func (s *Service) Close() error {
 	if s.nbd != nil {
 		s.nbd.Close()
 	}
+	s.stopBg()
+	s.bgWG.Wait()
 	err := s.vols.Close()
 	if cerr := s.repo.Close(); err == nil {
 		err = cerr
@@ -265,4 +275,28 @@ func (s *Service) startNBD(addr string) error {
 	}
 	go s.nbd.Serve(ln)
 	return nil
+}
+
+// collectGarbage frees, in the background, the chunks no snapshot uses any
+// more (after deletes). One collection runs at a time; requests during a
+// run cause one more run.
+func (s *Service) collectGarbage() {
+	if !s.gcBusy.CompareAndSwap(false, true) {
+		s.gcAgain.Store(true)
+		return
+	}
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		defer s.gcBusy.Store(false)
+		for {
+			s.gcAgain.Store(false)
+			if _, err := s.repo.GC(s.bg, snapshot.GCOptions{Grace: 10 * time.Minute, Repack: 0.5}); err != nil && s.bg.Err() == nil && s.p.Logger != nil {
+				s.p.Logger.Warn("snapshot garbage collection failed", "error", err)
+			}
+			if !s.gcAgain.Load() || s.bg.Err() != nil {
+				return
+			}
+		}
+	}()
 }

@@ -384,6 +384,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
 		if err := s.repo.Delete(ctx, eid); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 			return fmt.Errorf("delete snapshot content: %w", err)
 		}
+		s.collectGarbage()
 	}
 	return nil
 }
