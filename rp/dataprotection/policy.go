@@ -110,7 +110,7 @@ func parsePolicy(bp *backupPolicy) (*diskPolicy, error) {
 		if _, dup := retention[name]; dup {
 			return nil, policyError(f+".name", "retention rule '%s' is given twice", name)
 		}
-		isDef := r.IsDefault != nil && *r.IsDefault
+		isDef := r.IsDefault != nil && *r.IsDefault || r.IsDefault == nil && name == "Default"
 		if name == "Default" && !isDef {
 			return nil, policyError(f+".isDefault", "must be true for the 'Default' retention rule")
 		}
