@@ -207,3 +207,23 @@ const diskPolicyJSON = `{ "properties": {
     { "objectType": "AzureRetentionRule", "name": "Daily", "isDefault": false,
       "lifecycles": [ { "sourceDataStore": { "objectType": "DataStoreInfoBase", "dataStoreType": "OperationalStore" },
                         "deleteAfter": { "objectType": "AbsoluteDeleteOption", "duration": "%s" } } ] } ] } }`
+
+// revokeAll deletes every role assignment of principal in the subscription.
+func revokeAll(t *testing.T, e *testserver.Env, principal string) int {
+	t.Helper()
+	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	n := 0
+	for pg := ra.NewListForSubscriptionPager(&armauthorization.RoleAssignmentsClientListForSubscriptionOptions{Filter: to.Ptr("principalId eq '" + principal + "'")}); pg.More(); {
+		page, err := pg.NextPage(e.Ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page.Value {
+			if _, err := ra.DeleteByID(e.Ctx(), *a.ID, nil); err != nil {
+				t.Fatalf("delete assignment %s: %v", *a.ID, err)
+			}
+			n++
+		}
+	}
+	return n
+}

@@ -115,6 +115,32 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 		t.Fatal("restored disk differs from the source at backup time")
 	}
 
+	// Without its roles the vault's next backup fails: the operation with the
+	// seed's error, the job with errorDetails.
+	if n := revokeAll(t, e, get(vault, "identity", "principalId").(string)); n != 3 {
+		t.Fatalf("revoked %d assignments, want 3", n)
+	}
+	resp, _ = raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Failed" || get(st, "error", "code") != "UserErrorMissingRequiredPermissions" {
+		t.Fatalf("backup without roles: %v", st)
+	}
+	_, jl := raw(t, e, "GET", vaultPath+"/backupJobs"+v, nil)
+	failed := 0
+	for _, x := range jl["value"].([]any) {
+		j := x.(map[string]any)
+		if get(j, "properties", "status") == "Failed" {
+			failed++
+			ed, _ := get(j, "properties", "errorDetails").([]any)
+			if len(ed) != 1 || get(ed[0].(map[string]any), "code") != "UserErrorMissingRequiredPermissions" || get(j, "properties", "endTime") == nil {
+				t.Fatalf("failed job: %v", j)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d failed jobs, want 1: %v", failed, jl)
+	}
+
 	// Instances protecting a datasource, deleted instances, the operation catalogue.
 	resp, m = raw(t, e, "GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil)
 	if resp.StatusCode != 200 || len(m["value"].([]any)) != 1 {
