@@ -123,12 +123,20 @@ func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	protected := map[string]bool{}
+	// As the seed says, the list holds the VMs this vault does not protect
+	// yet; a VM another vault protects shows protectionState Protected.
+	protected, here := map[string]bool{}, map[string]bool{}
 	for _, it := range items {
 		protected[strings.ToLower(it.SourceID)] = true
+		if arm.EqualIDs(it.VaultID, vid.String()) {
+			here[strings.ToLower(it.SourceID)] = true
+		}
 	}
 	out := make([]any, 0, len(d.VMs))
 	for _, vm := range d.VMs {
+		if here[strings.ToLower(vm.ID)] {
+			continue
+		}
 		ref := vmRef{vm.RG, vm.Name}
 		state := "NotProtected"
 		if protected[strings.ToLower(vm.ID)] {

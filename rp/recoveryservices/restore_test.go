@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -71,8 +72,9 @@ func TestRestoreKinds(t *testing.T) {
 	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
 	must(t, "points", resp, m, 200)
 	point := str(m["value"].([]any)[0].(map[string]any), "name")
-	if exp := str(m["value"].([]any)[0].(map[string]any), "properties.recoveryPointProperties.expiryTime"); exp == "" {
-		t.Fatalf("on-demand point without expiry: %v", m)
+	exp, err := time.Parse(time.RFC3339, str(m["value"].([]any)[0].(map[string]any), "properties.recoveryPointProperties.expiryTime"))
+	if d := time.Until(exp); err != nil || d < 29*24*time.Hour || d > 31*24*time.Hour {
+		t.Fatalf("on-demand point expiry %v (%v), want 30 days: %v", exp, err, m)
 	}
 	fill(50) // the VM moves on
 

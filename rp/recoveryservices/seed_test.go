@@ -100,6 +100,13 @@ func TestSeedRawHTTP(t *testing.T) {
 		t.Fatalf("item %v", m)
 	}
 
+	// A protected VM leaves the list of protectable items.
+	resp, m = raw(t, e, "GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
+	must(t, "protectable items", resp, m, 200)
+	if n := len(m["value"].([]any)); n != 0 {
+		t.Fatalf("protected VM still protectable: %v", m)
+	}
+
 	// On-demand backup.
 	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest", "recoveryPointExpiryTimeInUTC": "2099-12-01T02:16:20.3156909Z"}})
 	must(t, "backup", resp, m, 202)
