@@ -1,7 +1,10 @@
 package compute
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/chunk"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/volume"
@@ -235,6 +239,13 @@ func (h *sasHandler) putPage(w http.ResponseWriter, r *http.Request, t *target) 
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(r.Body, buf); err != nil {
 			return serr(http.StatusBadRequest, "InvalidInput", "The request body is shorter than the page range: %v.", err)
+		}
+		if m := r.Header.Get("Content-MD5"); m != "" {
+			want, err := base64.StdEncoding.DecodeString(m)
+			got := md5.Sum(buf)
+			if err != nil || !bytes.Equal(want, got[:]) {
+				return serr(http.StatusBadRequest, "Md5Mismatch", "The MD5 value specified in the request did not match the MD5 value calculated by the server.")
+			}
 		}
 		if _, err := t.vol.WriteAt(buf, start); err != nil {
 			return volumeError(err)
@@ -470,6 +481,10 @@ func (h *sasHandler) dataRanges(ctx context.Context, t *target, start, end int64
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if id, ok := segmentID(t.snap, off); ok && id.IsZero() {
+			off = nextSegment(off) - volume.BlockSize // an all-zero segment: no data
+			continue
+		}
 		n := min(int64(volume.BlockSize), t.size-off)
 		if _, err := t.snap.ReadAt(buf[:n], off); err != nil && err != io.EOF {
 			return nil, err
@@ -503,6 +518,14 @@ func (h *sasHandler) diff(ctx context.Context, t *target, prev *snapshot.Reader,
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
+		if t.snap != nil && t.size == prev.Size() {
+			ia, oka := segmentID(t.snap, off)
+			ib, okb := segmentID(prev, off)
+			if oka && okb && ia == ib {
+				off = nextSegment(off) - volume.BlockSize // identical segments: nothing changed
+				continue
+			}
+		}
 		n := min(int64(volume.BlockSize), t.size-off)
 		if _, err := t.ReadAt(a[:n], off); err != nil && err != io.EOF {
 			return nil, nil, err
@@ -535,3 +558,18 @@ func isZeroBytes(p []byte) bool {
 	}
 	return true
 }
+
+const segmentBytes = int64(snapshot.SegmentBlocks) * snapshot.BlockSize
+
+// segmentID is the index segment of rd covering off (zero ID: all zeros).
+func segmentID(rd *snapshot.Reader, off int64) (chunk.ID, bool) {
+	m := rd.Manifest()
+	i := off / segmentBytes
+	if m == nil || i >= int64(len(m.Segments)) {
+		return chunk.ID{}, false
+	}
+	return m.Segments[i], true
+}
+
+// nextSegment is the start of the segment after the one holding off.
+func nextSegment(off int64) int64 { return (off/segmentBytes + 1) * segmentBytes }
