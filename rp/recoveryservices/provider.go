@@ -80,6 +80,7 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 
 	rt.Handle("GET", sub+"/providers/Microsoft.RecoveryServices/vaults", pr.listVaultsSub)
 	rt.Handle("GET", rg+"/providers/Microsoft.RecoveryServices/vaults", pr.listVaultsRG)
+	rt.Handle("POST", rg+"/providers/Microsoft.RecoveryServices/locations/{location}/checkNameAvailability", pr.checkName, arm.Action(namespace+"/locations/checkNameAvailability/action"))
 	rt.Handle("PUT", R, pr.putVault)
 	rt.Handle("PATCH", R, pr.patchVault)
 	rt.Handle("GET", R, pr.getVault)

@@ -138,6 +138,11 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		t.Fatalf("vault %+v", vault)
 	}
 
+	avail, err := vf.NewClient().CheckNameAvailability(ctx, "vaultrg", "westus", armrecoveryservices.CheckNameAvailabilityParameters{Name: to.Ptr("vault1"), Type: to.Ptr("Microsoft.RecoveryServices/Vaults")}, nil)
+	if err != nil || *avail.NameAvailable || *avail.Reason != "AlreadyExists" {
+		t.Fatalf("name availability: %v %+v", err, avail)
+	}
+
 	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
 	if err != nil {
 		t.Fatal(err)

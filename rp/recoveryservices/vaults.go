@@ -381,3 +381,28 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 	}
 	return nil
 }
+
+// checkName answers whether a vault name is free in a resource group.
+func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
+	var in struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if in.Type != "" && !strings.EqualFold(in.Type, vaultType) {
+		return nil, arm.BadRequest("InvalidResourceType", "type '%s' is not supported: use 'Microsoft.RecoveryServices/Vaults'.", in.Type)
+	}
+	if err := validateVaultName(in.Name); err != nil {
+		return arm.OK(map[string]any{"nameAvailable": false, "reason": "Invalid", "message": err.(*arm.Error).Message}), nil
+	}
+	ok, err := rp.ResourceExists(r.HTTP.Context(), pr.p.Store, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), in.Name).String())
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "Resource name already exists."}), nil
+	}
+	return arm.OK(map[string]any{"nameAvailable": true}), nil
+}
