@@ -25,10 +25,9 @@ import (
 
 // Job detail keys (protection.Job.Details).
 const (
-	detailExpiry       = "recoveryPointExpiryTimeInUTC"
-	detailCancel       = "cancelRequested"
-	detailInstantUntil = "instantExpiry"
-	detailRule         = "ruleName"
+	detailExpiry = "recoveryPointExpiryTimeInUTC"
+	detailCancel = "cancelRequested"
+	detailRule   = "ruleName"
 )
 
 // newJob builds an AzureIaaSVMJob record for an item.
@@ -347,7 +346,7 @@ func (pr *Provider) backup(ctx context.Context, j *protection.Job) error {
 		// the point stays: it is complete in the instant tier
 		return err
 	}
-	if !hasTier(point, protection.TierVault) {
+	if !point.HasTier(protection.TierVault) {
 		if _, err := pr.updateJob(ctx, j.ID, func(x *protection.Job) error {
 			setTask(x, "Transfer data to vault", protection.JobInProgress, pr.p.Now())
 			x.Progress = 50
@@ -436,20 +435,13 @@ func (pr *Provider) takeSnapshots(ctx context.Context, j *protection.Job, it *it
 		return nil, err
 	}
 	var size int64
-	var at time.Time
 	for i, s := range taken {
 		snaps[i].EngineID = string(s.EngineID)
 		snaps[i].SizeBytes = s.SizeBytes
 		size += s.SizeBytes
-		if at.IsZero() || s.TimeCreated.Before(at) {
-			at = s.TimeCreated
-		}
 	}
 	now := pr.p.Now()
-	if at.IsZero() {
-		at = now
-	}
-	at = now
+	at := now // the one instant all disks were frozen at
 	point := &protection.RecoveryPoint{ID: pointID, VaultID: it.VaultID, ItemID: it.ID, Time: at, Type: "CrashConsistent",
 		Tiers: []string{protection.TierOperational}, Snapshots: snaps, JobID: j.ID, Created: now, PolicyID: it.PolicyID, PolicyName: it.PolicyName,
 		Details: map[string]string{"vmName": vm.Name, "vmLocation": vm.Location, "vmSize": vm.Size, "osType": vm.OSType}}
@@ -462,15 +454,15 @@ func (pr *Provider) takeSnapshots(ctx context.Context, j *protection.Job, it *it
 			instant = ip.instantExpiry(at)
 		}
 	} else if ip := pr.policyOf(ctx, it); ip != nil {
-		e := ip.expiry(at)
+		e, rule := ip.expiry(at)
 		point.Expiry = &e
-		point.RetentionTag = "Daily"
+		point.RetentionTag = rule
 		instant = ip.instantExpiry(at)
 	} else {
 		e := at.AddDate(0, 0, 30)
 		point.Expiry = &e
 	}
-	point.Details[detailInstantUntil] = instant.UTC().Format(time.RFC3339Nano)
+	point.SetInstantExpiry(instant)
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := protection.PutRecoveryPoint(ctx, tx, point); err != nil {
 			return err
@@ -583,11 +575,6 @@ func (pr *Provider) gcVault(ctx context.Context, vaultID string) {
 	}
 }
 
-func instantUntil(p *protection.RecoveryPoint) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, p.Details[detailInstantUntil])
-	return t
-}
-
 // applyRetention removes expired tiers and points of an item and plans the
 // next check. Stopped items (ProtectionStopped) keep their points forever.
 func (pr *Provider) applyRetention(ctx context.Context, itemID string, locked bool) error {
@@ -622,15 +609,15 @@ func (pr *Provider) applyRetention(ctx context.Context, itemID string, locked bo
 			if err := pr.dropPoint(ctx, it, p, true, true); err != nil {
 				return err
 			}
-			dropped = dropped || hasTier(p, protection.TierVault)
+			dropped = dropped || p.HasTier(protection.TierVault)
 			continue
 		}
-		if iu := instantUntil(p); hasTier(p, protection.TierOperational) && !iu.IsZero() && !iu.After(now) && hasTier(p, protection.TierVault) {
+		if iu := p.InstantExpiry(); p.HasTier(protection.TierOperational) && !iu.IsZero() && !iu.After(now) && p.HasTier(protection.TierVault) {
 			if err := pr.dropPoint(ctx, it, p, true, false); err != nil {
 				return err
 			}
-		} else if hasTier(p, protection.TierOperational) {
-			plan(instantUntil(p))
+		} else if p.HasTier(protection.TierOperational) {
+			plan(p.InstantExpiry())
 		}
 		if !keepForever && p.Expiry != nil {
 			plan(*p.Expiry)
@@ -666,14 +653,14 @@ func (pr *Provider) runRetentionTask(ctx context.Context, t store.Task) error {
 // dropPoint deletes a point's instant snapshots (instant) and, with all,
 // its vault copy and record.
 func (pr *Provider) dropPoint(ctx context.Context, it *itemRecord, p *protection.RecoveryPoint, instant, all bool) error {
-	if instant && hasTier(p, protection.TierOperational) {
+	if instant && p.HasTier(protection.TierOperational) {
 		for _, s := range p.Snapshots {
 			if err := pr.Compute.DeleteSnapshot(ctx, s.SnapshotID); err != nil && !isNotFound(err) {
 				return fmt.Errorf("delete snapshot %s: %w", s.SnapshotID, err)
 			}
 		}
 	}
-	if all && hasTier(p, protection.TierVault) {
+	if all && p.HasTier(protection.TierVault) {
 		if v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID)); err == nil {
 			repo, release, err := pr.vaultRepo(ctx, v)
 			if err != nil {
@@ -699,13 +686,7 @@ func (pr *Provider) dropPoint(ctx context.Context, it *itemRecord, p *protection
 		if err != nil {
 			return nil
 		}
-		var tiers []string
-		for _, t := range cur.Tiers {
-			if t != protection.TierOperational {
-				tiers = append(tiers, t)
-			}
-		}
-		cur.Tiers = tiers
+		cur.DropTier(protection.TierOperational)
 		*p = *cur
 		return protection.PutRecoveryPoint(ctx, tx, cur)
 	})

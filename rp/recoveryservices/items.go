@@ -109,7 +109,7 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 		ext["oldestRecoveryPoint"] = wt(points[n-1].Time)
 		var oldestVault *time.Time
 		for _, p := range points {
-			if hasTier(p, protection.TierVault) {
+			if p.HasTier(protection.TierVault) {
 				t := p.Time
 				oldestVault = &t
 			}
@@ -154,15 +154,6 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 		props["lastRecoveryPoint"] = wt(*it.LastPointTime)
 	}
 	return map[string]any{"id": it.ID, "name": it.Name, "type": itemType, "properties": props}
-}
-
-func hasTier(p *protection.RecoveryPoint, tier string) bool {
-	for _, t := range p.Tiers {
-		if t == tier {
-			return true
-		}
-	}
-	return false
 }
 
 func containerBody(vid arm.ResourceID, vm vmRef, sourceID string, registered bool) containerRecord {

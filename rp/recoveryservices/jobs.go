@@ -15,7 +15,7 @@ import (
 )
 
 // internal job details never shown in the propertyBag.
-var hiddenDetails = map[string]bool{detailCancel: true, detailExpiry: false, detailInstantUntil: true, "restoreRequest": true, "restoredDisks": false}
+var hiddenDetails = map[string]bool{detailCancel: true, detailExpiry: false, "restoreRequest": true, "restoredDisks": false}
 
 // jobBody renders an AzureIaaSVMJob resource.
 func (pr *Provider) jobBody(j *protection.Job) map[string]any {

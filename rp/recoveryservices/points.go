@@ -18,12 +18,12 @@ import (
 // HardenedRP Valid once the vault copy is done.
 func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[string]any {
 	var tiers []map[string]any
-	if hasTier(p, protection.TierOperational) {
+	if p.HasTier(protection.TierOperational) {
 		tiers = append(tiers, map[string]any{"type": "InstantRP", "status": "Valid"})
-	} else if p.Details[detailInstantUntil] != "" {
+	} else if !p.InstantExpiry().IsZero() {
 		tiers = append(tiers, map[string]any{"type": "InstantRP", "status": "Deleted"})
 	}
-	if hasTier(p, protection.TierVault) {
+	if p.HasTier(protection.TierVault) {
 		tiers = append(tiers, map[string]any{"type": "HardenedRP", "status": "Valid"})
 	}
 	var included []map[string]any

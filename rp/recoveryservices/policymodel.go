@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 	_ "time/tzdata" // policies name Windows and IANA time zones
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/protection"
 )
 
 // iaasPolicy is AzureIaaSVMProtectionPolicy (discriminator
@@ -330,192 +330,126 @@ func checkDuration(field string, d *retentionDuration, unit string, min, max int
 
 // location of the policy's time zone (Windows or IANA names; UTC when unknown).
 func (p *iaasPolicy) location() *time.Location {
-	name := p.TimeZone
-	if iana, ok := windowsZones[strings.ToLower(name)]; ok {
-		name = iana
-	}
-	if name == "" || strings.EqualFold(name, "UTC") {
+	loc, err := protection.LoadTimeZone(p.TimeZone)
+	if err != nil {
 		return time.UTC
 	}
-	if loc, err := time.LoadLocation(name); err == nil {
-		return loc
-	}
-	return time.UTC
+	return loc
 }
 
-var windowsZones = map[string]string{
-	"utc": "UTC", "coordinated universal time": "UTC", "gmt standard time": "Europe/London", "greenwich standard time": "Atlantic/Reykjavik",
-	"w. europe standard time": "Europe/Berlin", "central europe standard time": "Europe/Budapest", "romance standard time": "Europe/Paris",
-	"e. europe standard time": "Europe/Chisinau", "fle standard time": "Europe/Kiev", "russian standard time": "Europe/Moscow",
-	"india standard time": "Asia/Kolkata", "china standard time": "Asia/Shanghai", "tokyo standard time": "Asia/Tokyo",
-	"singapore standard time": "Asia/Singapore", "aus eastern standard time": "Australia/Sydney", "eastern standard time": "America/New_York",
-	"central standard time": "America/Chicago", "mountain standard time": "America/Denver", "pacific standard time": "America/Los_Angeles",
-	"e. south america standard time": "America/Sao_Paulo",
-}
-
-// runTimesOfDay returns the times of day (as offsets from midnight) and the
-// weekdays (nil = every day) the schedule runs on.
-func (p *iaasPolicy) runSlots() (offsets []time.Duration, days map[time.Weekday]bool) {
+// schedule is the policy's backup schedule: daily and weekly runs at their
+// time of day; hourly runs every interval hours within the daily window.
+func (p *iaasPolicy) schedule() protection.WeeklySchedule {
 	sp := p.SchedulePolicy
+	ws := protection.WeeklySchedule{Location: p.location()}
 	tod := func(ts []wireTime) []time.Duration {
 		var out []time.Duration
 		for _, t := range ts {
-			out = append(out, time.Duration(t.Hour())*time.Hour+time.Duration(t.Minute())*time.Minute+time.Duration(t.Second())*time.Second)
+			out = append(out, time.Duration(t.Hour())*time.Hour+time.Duration(t.Minute())*time.Minute)
 		}
 		return out
 	}
-	toDays := func(ds []string) map[time.Weekday]bool {
-		m := map[time.Weekday]bool{}
+	days := func(ds []string) []time.Weekday {
+		var out []time.Weekday
 		for _, d := range ds {
-			m[weekdays[strings.ToLower(d)]] = true
+			out = append(out, weekdays[strings.ToLower(d)])
 		}
-		return m
+		return out
 	}
+	v2 := sp.SchedulePolicyType == "SimpleSchedulePolicyV2"
 	switch sp.ScheduleRunFrequency {
 	case "Daily":
-		if sp.SchedulePolicyType == "SimpleSchedulePolicyV2" && sp.DailySchedule != nil {
-			return tod(sp.DailySchedule.ScheduleRunTimes), nil
+		ws.Times = tod(sp.ScheduleRunTimes)
+		if v2 && sp.DailySchedule != nil {
+			ws.Times = tod(sp.DailySchedule.ScheduleRunTimes)
 		}
-		return tod(sp.ScheduleRunTimes), nil
 	case "Weekly":
-		if sp.SchedulePolicyType == "SimpleSchedulePolicyV2" && sp.WeeklySchedule != nil {
-			return tod(sp.WeeklySchedule.ScheduleRunTimes), toDays(sp.WeeklySchedule.ScheduleRunDays)
+		ws.Times, ws.Weekdays = tod(sp.ScheduleRunTimes), days(sp.ScheduleRunDays)
+		if v2 && sp.WeeklySchedule != nil {
+			ws.Times, ws.Weekdays = tod(sp.WeeklySchedule.ScheduleRunTimes), days(sp.WeeklySchedule.ScheduleRunDays)
 		}
-		return tod(sp.ScheduleRunTimes), toDays(sp.ScheduleRunDays)
 	case "Hourly":
 		h := sp.HourlySchedule
 		start := tod([]wireTime{*h.ScheduleWindowStartTime})[0]
 		for k := time.Duration(0); k < time.Duration(*h.ScheduleWindowDuration)*time.Hour; k += time.Duration(*h.Interval) * time.Hour {
-			offsets = append(offsets, (start+k)%(24*time.Hour))
+			ws.Times = append(ws.Times, (start+k)%(24*time.Hour))
 		}
-		sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
-		return offsets, nil
 	}
-	return nil, nil
+	return ws
 }
 
 // nextRun is the first scheduled run strictly after t.
-func (p *iaasPolicy) nextRun(t time.Time) time.Time {
-	loc := p.location()
-	offsets, days := p.runSlots()
-	if len(offsets) == 0 {
-		return time.Time{}
-	}
-	lt := t.In(loc)
-	day := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc)
-	for i := 0; i < 400; i++ {
-		d := day.AddDate(0, 0, i)
-		if days != nil && !days[d.Weekday()] {
-			continue
-		}
-		for _, o := range offsets {
-			c := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).Add(o)
-			if c.After(t) {
-				return c.UTC()
-			}
-		}
-	}
-	return time.Time{}
-}
+func (p *iaasPolicy) nextRun(t time.Time) time.Time { return p.schedule().Next(t).UTC() }
 
-// expiry is when a scheduled recovery point taken at t leaves the vault
-// tier: the latest end among the retention rules that keep it.
-func (p *iaasPolicy) expiry(t time.Time) time.Time {
+// retention is the policy's long-term retention in the shared core's terms.
+func (p *iaasPolicy) retention() protection.LongTermRetention {
+	r := protection.LongTermRetention{Location: p.location()}
 	rp := p.RetentionPolicy
 	if rp == nil {
-		return t.AddDate(0, 0, 30)
+		return r
 	}
 	if rp.RetentionPolicyType == "SimpleRetentionPolicy" {
-		return addDuration(t, rp.RetentionDuration)
+		r.Daily = &protection.RetentionRule{Keep: keepFor(rp.RetentionDuration)}
+		return r
 	}
-	lt := t.In(p.location())
-	var best time.Time
-	keep := func(r *retentionRule) {
-		if e := addDuration(t, r.RetentionDuration); e.After(best) {
-			best = e
+	rule := func(x *retentionRule) *protection.RetentionRule {
+		if x == nil {
+			return nil
 		}
+		out := &protection.RetentionRule{Keep: keepFor(x.RetentionDuration)}
+		for _, d := range x.DaysOfTheWeek {
+			out.Weekdays = append(out.Weekdays, weekdays[strings.ToLower(d)])
+		}
+		if strings.EqualFold(x.RetentionScheduleFormatType, "Weekly") && x.RetentionScheduleWeekly != nil {
+			for _, d := range x.RetentionScheduleWeekly.DaysOfTheWeek {
+				out.Weekdays = append(out.Weekdays, weekdays[strings.ToLower(d)])
+			}
+			for _, w := range x.RetentionScheduleWeekly.WeeksOfTheMonth {
+				out.WeeksOfMonth = append(out.WeeksOfMonth, weeksOfMonth[strings.ToLower(w)])
+			}
+		} else if x.RetentionScheduleDaily != nil {
+			for _, d := range x.RetentionScheduleDaily.DaysOfTheMonth {
+				switch {
+				case d.IsLast != nil && *d.IsLast:
+					out.DaysOfMonth = append(out.DaysOfMonth, 0)
+				case d.Date != nil:
+					out.DaysOfMonth = append(out.DaysOfMonth, *d.Date)
+				}
+			}
+		}
+		for _, m := range x.MonthsOfYear {
+			out.Months = append(out.Months, months[strings.ToLower(m)])
+		}
+		return out
 	}
-	if r := rp.DailySchedule; r != nil {
-		keep(r)
+	r.Daily, r.Weekly, r.Monthly, r.Yearly = rule(rp.DailySchedule), rule(rp.WeeklySchedule), rule(rp.MonthlySchedule), rule(rp.YearlySchedule)
+	if r.Weekly != nil && len(r.Weekly.Weekdays) == 0 {
+		r.Weekly = nil
 	}
-	if r := rp.WeeklySchedule; r != nil && dayIn(lt.Weekday(), r.DaysOfTheWeek) {
-		keep(r)
-	}
-	if r := rp.MonthlySchedule; r != nil && monthlyMatch(lt, r) {
-		keep(r)
-	}
-	if r := rp.YearlySchedule; r != nil && monthIn(lt.Month(), r.MonthsOfYear) && monthlyMatch(lt, r) {
-		keep(r)
-	}
-	if best.IsZero() {
-		return t // no rule keeps it
-	}
-	return best
+	return r
 }
 
-func addDuration(t time.Time, d *retentionDuration) time.Time {
+func keepFor(d *retentionDuration) protection.Duration {
 	if d == nil || d.Count == nil {
-		return t.AddDate(0, 0, 30)
+		return protection.Duration{Days: 30}
 	}
 	n := *d.Count
 	switch strings.ToLower(d.DurationType) {
 	case "weeks":
-		return t.AddDate(0, 0, 7*n)
+		return protection.Duration{Weeks: n}
 	case "months":
-		return t.AddDate(0, n, 0)
+		return protection.Duration{Months: n}
 	case "years":
-		return t.AddDate(n, 0, 0)
+		return protection.Duration{Years: n}
 	}
-	return t.AddDate(0, 0, n)
+	return protection.Duration{Days: n}
 }
 
-func dayIn(d time.Weekday, ds []string) bool {
-	for _, x := range ds {
-		if w, ok := weekdays[strings.ToLower(x)]; ok && w == d {
-			return true
-		}
-	}
-	return false
-}
-
-func monthIn(m time.Month, ms []string) bool {
-	for _, x := range ms {
-		if v, ok := months[strings.ToLower(x)]; ok && v == m {
-			return true
-		}
-	}
-	return false
-}
-
-func monthlyMatch(lt time.Time, r *retentionRule) bool {
-	if strings.EqualFold(r.RetentionScheduleFormatType, "Weekly") {
-		w := r.RetentionScheduleWeekly
-		if w == nil || !dayIn(lt.Weekday(), w.DaysOfTheWeek) {
-			return false
-		}
-		nth := (lt.Day()-1)/7 + 1
-		isLast := lt.AddDate(0, 0, 7).Month() != lt.Month()
-		for _, x := range w.WeeksOfTheMonth {
-			n := weeksOfMonth[strings.ToLower(x)]
-			if n == nth || n == -1 && isLast {
-				return true
-			}
-		}
-		return false
-	}
-	if r.RetentionScheduleDaily == nil {
-		return false
-	}
-	isLastDay := lt.AddDate(0, 0, 1).Month() != lt.Month()
-	for _, d := range r.RetentionScheduleDaily.DaysOfTheMonth {
-		if d.IsLast != nil && *d.IsLast && isLastDay {
-			return true
-		}
-		if d.Date != nil && *d.Date == lt.Day() {
-			return true
-		}
-	}
-	return false
+// expiry is when a scheduled recovery point taken at t leaves the vault
+// tier (the latest end among the rules that keep it) and that rule's name.
+func (p *iaasPolicy) expiry(t time.Time) (time.Time, string) {
+	e, rule := p.retention().Expiry(t)
+	return e.UTC(), rule
 }
 
 // instantExpiry is when a point taken at t leaves the snapshot tier.

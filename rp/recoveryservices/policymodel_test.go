@@ -37,7 +37,7 @@ func TestScheduleMath(t *testing.T) {
 		{"2025-03-09T02:30:00Z", "2025-03-16T02:30:00Z"}, // second Sunday: daily only
 		{"2025-01-31T02:30:00Z", "2027-01-31T02:30:00Z"}, // last day of January: 2 years
 	} {
-		if got := daily.expiry(ts(c.at)); !got.Equal(ts(c.want)) {
+		if got, _ := daily.expiry(ts(c.at)); !got.Equal(ts(c.want)) {
 			t.Errorf("expiry(%s) = %v, want %s", c.at, got, c.want)
 		}
 	}

@@ -14,10 +14,12 @@
 // under DataDir/vaults/{vault uniqueId}, kept per the policy's
 // daily/weekly/monthly/yearly retention (or the on-demand expiry).
 //
-// Jobs and recovery-point records are the shared protection core's; the
-// IaaS VM schedule and long-term retention math (each rule that matches a
-// point keeps it for its duration; the latest end wins) is RS-specific and
-// lives in policymodel.go.
+// Jobs, recovery-point records, the per-item scheduler and the schedule and
+// retention math are the shared protection core's: policies map to
+// protection.WeeklySchedule (daily, weekly, and hourly-within-a-window
+// runs) and protection.LongTermRetention (each daily/weekly/monthly/yearly
+// rule that matches a point keeps it; the latest end wins; added in
+// protection/iaas_retention.go together with the instant-tier bookkeeping).
 package recoveryservices
 
 import (

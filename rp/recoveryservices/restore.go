@@ -145,7 +145,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 			return nil, restoreErr("properties.sourceResourceId", "the original VM '%s' no longer exists: restore to an alternate location instead.", it.FriendlyName)
 		}
 	}
-	if !hasTier(p, protection.TierOperational) && !hasTier(p, protection.TierVault) {
+	if !p.HasTier(protection.TierOperational) && !p.HasTier(protection.TierVault) {
 		return nil, arm.BadRequest("BMSUserErrorRecoveryPointNotRestorable", "The recovery point '%s' has no data in any tier yet: wait for its backup job to finish.", p.ID)
 	}
 	now := pr.p.Now()
@@ -282,12 +282,12 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
 		if ok, _ := rp.ResourceExists(ctx, pr.p.Store, did); !ok {
 			err = errNoInstant
-			if hasTier(p, protection.TierOperational) {
+			if p.HasTier(protection.TierOperational) {
 				_, err = pr.Compute.CreateDiskFromSnapshot(ctx, s.SnapshotID, did, location, tags)
 			}
 			// From the vault tier when the instant snapshot is gone (expired,
 			// or deleted with its resource group).
-			if (errors.Is(err, errNoInstant) || isNotFound(err)) && hasTier(p, protection.TierVault) {
+			if (errors.Is(err, errNoInstant) || isNotFound(err)) && p.HasTier(protection.TierVault) {
 				repo, release, rerr := pr.vaultRepo(ctx, v)
 				if rerr != nil {
 					return nil, rerr
