@@ -304,6 +304,17 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 	default:
 		return nil, arm.BadRequest("InvalidParameter", "createOption %s needs a source; use CreateDiskFromRepository.", spec.CreateOption)
 	}
+	if err == nil && spec.SizeBytes > 0 && (spec.CreateOption == "Copy" || spec.CreateOption == "Import") && spec.SizeBytes != d.Properties.DiskSizeBytes {
+		// A copy or import may ask for a larger disk than its source.
+		if spec.SizeBytes < d.Properties.DiskSizeBytes {
+			err = arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
+				sizeGB(spec.SizeBytes), sizeGB(d.Properties.DiskSizeBytes))
+		} else if v, verr := s.vols.Get(uid); verr != nil {
+			err = verr
+		} else if err = v.Resize(spec.SizeBytes); err == nil {
+			d.Properties.DiskSizeBytes = spec.SizeBytes
+		}
+	}
 	if err != nil {
 		s.vols.Remove(uid)
 		return nil, err
