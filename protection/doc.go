@@ -39,7 +39,11 @@
 // backup); the occurrences missed in between are not replayed one by one,
 // and the next run is the schedule's first occurrence after that catch-up
 // run. Retention runs at the same time, so points that expired during the
-// downtime are deleted at the catch-up run.
+// downtime are deleted at the catch-up run. "Downtime" means at least one
+// further occurrence passed since the run was due (IsMissed); a run that is
+// merely late within its period stands for its occurrence (Data
+// Protection stamps such a point with the occurrence's time, using
+// RepeatingInterval.Prev).
 //
 // # Using it from a vault kind
 //

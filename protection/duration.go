@@ -302,6 +302,26 @@ func (ri RepeatingInterval) Next(t time.Time) time.Time {
 	return ri.At(k)
 }
 
+// Prev is the last occurrence at or before t (zero before Start).
+func (ri RepeatingInterval) Prev(t time.Time) time.Time {
+	if t.Before(ri.Start) {
+		return time.Time{}
+	}
+	n := ri.Next(t)
+	if n.IsZero() { // past the last of Count occurrences
+		return ri.At(ri.Count - 1)
+	}
+	approx := ri.Period.Approx()
+	k := int(n.Sub(ri.Start)/approx) + 1
+	for k > 0 && !ri.At(k).Before(n) {
+		k--
+	}
+	for ri.At(k + 1).Before(n) {
+		k++
+	}
+	return ri.At(k)
+}
+
 // WeeklySchedule runs at fixed times of day on some weekdays (every day
 // when Weekdays is empty), in Location: the shape of Recovery Services IaaS
 // policies' daily and weekly schedules.

@@ -96,7 +96,26 @@ func TestRepeatingInterval(t *testing.T) {
 	if got := dz.Next(time.Date(2024, 3, 20, 0, 0, 0, 0, ny)); got.In(ny).Hour() != 22 || got.In(ny).Day() != 20 {
 		t.Errorf("zoned daily Next = %v", got.In(ny))
 	}
+	for _, c := range [][2]string{
+		{"2021-01-01T08:00:00Z", "2021-01-01T08:00:00Z"},
+		{"2021-01-01T11:59:59Z", "2021-01-01T08:00:00Z"},
+		{"2021-03-06T00:00:00Z", "2021-03-06T00:00:00Z"},
+		{"2021-03-06T03:00:00Z", "2021-03-06T00:00:00Z"},
+	} {
+		if got := ri.Prev(mustTime(t, c[0])); !got.Equal(mustTime(t, c[1])) {
+			t.Errorf("Prev(%s) = %v, want %s", c[0], got, c[1])
+		}
+	}
+	if got := ri.Prev(mustTime(t, "2020-01-01T00:00:00Z")); !got.IsZero() {
+		t.Errorf("Prev before start = %v", got)
+	}
+	if got := daily.Prev(mustTime(t, "2022-01-02T04:29:00Z")); !got.Equal(mustTime(t, "2022-01-01T04:30:00Z")) {
+		t.Errorf("daily Prev = %v", got)
+	}
 	r3, _ := ParseRepeatingInterval("R3/2021-01-01T00:00:00Z/PT1H", nil)
+	if got := r3.Prev(mustTime(t, "2021-01-02T00:00:00Z")); !got.Equal(mustTime(t, "2021-01-01T02:00:00Z")) {
+		t.Errorf("R3 Prev = %v", got)
+	}
 	if got := r3.Next(mustTime(t, "2021-01-01T02:00:00Z")); !got.IsZero() {
 		t.Errorf("R3 beyond count = %v", got)
 	}

@@ -138,7 +138,10 @@ func snapshotName(diskName, pointID string) string {
 // does not exist; a finished job is returned as is, so a repeated call never
 // takes a second backup): an incremental snapshot in the snapshot resource
 // group and a recovery point tagged by the policy (or tagOverride).
-func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string, user bool) (*protection.Job, error) {
+//
+// at is the recovery point's time (the schedule occurrence it stands for);
+// zero means now.
+func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string, user bool, at time.Time) (*protection.Job, error) {
 	bid, err := arm.ParseID(biID)
 	if err != nil {
 		return nil, err
@@ -152,6 +155,9 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 		return nil, err
 	}
 	now := pr.p.Now()
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
 	j, err := protection.GetJob(ctx, pr.p.Store, "", jobID)
 	if errors.Is(err, store.ErrNotFound) {
 		j = pr.newJob(vault, bi, protection.OpBackup, user, now)
@@ -199,7 +205,7 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 		for _, p := range points {
 			earlier = append(earlier, p.Time)
 		}
-		rule = dp.Retention.Tag(now, earlier)
+		rule = dp.Retention.Tag(at, earlier)
 	}
 	pointID := protection.PointID(bi.ID, jobID)
 	rg, _ := arm.ParseID(snapRG)
@@ -224,11 +230,11 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 		snap = snaps[0]
 	}
 	end := pr.p.Now()
-	rpt := &protection.RecoveryPoint{ID: pointID, VaultID: vault.ID, ItemID: bi.ID, Time: now, Type: "Incremental",
+	rpt := &protection.RecoveryPoint{ID: pointID, VaultID: vault.ID, ItemID: bi.ID, Time: at, Type: "Incremental",
 		Tiers:        []string{protection.TierOperational},
 		Snapshots:    []protection.DiskSnapshot{{DiskID: diskID, SnapshotID: snap.ID, EngineID: string(snap.EngineID), SizeBytes: snap.SizeBytes}},
-		RetentionTag: rule.Tag, Expiry: dp.Retention.Expiry(now, rule), PolicyID: pol.ID, PolicyName: pol.Name, JobID: jobID, Created: end}
-	j.RecoveryPointID, j.RecoveryPointTime = pointID, &now
+		RetentionTag: rule.Tag, Expiry: dp.Retention.Expiry(at, rule), PolicyID: pol.ID, PolicyName: pol.Name, JobID: jobID, Created: end}
+	j.RecoveryPointID, j.RecoveryPointTime = pointID, &at
 	j.BytesTransferred = snap.Stats.BytesChanged
 	j.Details = map[string]string{"RetentionTag": rule.Tag}
 	j.Finish(end, nil)
@@ -257,22 +263,39 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 	return j, nil
 }
 
-// applyRetention deletes an instance's expired recovery points with their snapshots.
-func (pr *Provider) applyRetention(ctx context.Context, itemID string, now time.Time) error {
+// applyRetention deletes an instance's expired recovery points with their
+// snapshots and returns the earliest expiry among those left (zero if none).
+func (pr *Provider) applyRetention(ctx context.Context, itemID string, now time.Time) (time.Time, error) {
 	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, itemID)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	for _, p := range protection.ExpiredPoints(pts, now) {
-		if err := pr.deletePoint(ctx, p); err != nil {
-			return fmt.Errorf("delete expired recovery point %s: %w", p.ID, err)
+	var earliest time.Time
+	for _, p := range pts {
+		if p.Expired(now) {
+			if err := pr.deletePoint(ctx, p); err != nil {
+				return time.Time{}, fmt.Errorf("delete expired recovery point %s: %w", p.ID, err)
+			}
+			continue
+		}
+		if p.Expiry != nil && (earliest.IsZero() || p.Expiry.Before(earliest)) {
+			earliest = *p.Expiry
 		}
 	}
-	return nil
+	return earliest, nil
 }
 
-// scheduledRun is the scheduler's RunFunc: back up (unless suspended),
-// apply retention, and plan the next run. See protection's missed-run rule.
+// scheduledRun is the scheduler's RunFunc. One keyed task per instance
+// wakes at the next schedule occurrence or the next expiry, whichever is
+// first. A run backs up the latest occurrence at or before now unless it
+// was already backed up (its job id is derived from the instance and the
+// occurrence, so no occurrence is ever backed up twice), then deletes
+// expired points.
+//
+// Recovery point times: an on-time run's point carries the occurrence it
+// stands for. After downtime (at least one further occurrence passed since
+// the run was due) the missed-run rule applies: one catch-up backup,
+// taken and stamped at the actual time, then the normal cadence.
 func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.Time, error) {
 	bid, err := arm.ParseID(run.ItemID)
 	if err != nil {
@@ -292,19 +315,34 @@ func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.
 	if err != nil {
 		return time.Time{}, err
 	}
-	switch bi.Properties.CurrentProtectionState {
-	case stateConfigured:
-		if _, err := pr.backup(ctx, bi.ID, run.ID, "", false); err != nil {
-			return time.Time{}, err
-		}
-	case stateSuspended:
-	default:
+	now := run.Now
+	state := bi.Properties.CurrentProtectionState
+	if state != stateConfigured && state != stateSuspended {
 		return time.Time{}, nil
 	}
-	if err := pr.applyRetention(ctx, bi.ID, run.Now); err != nil {
+	if state == stateConfigured {
+		if o := dp.Interval.Prev(now); !o.IsZero() && !o.Before(run.Due) {
+			at := o
+			if protection.IsMissed(dp.Interval, run.Due, now) {
+				at = now
+			}
+			if _, err := pr.backup(ctx, bi.ID, protection.RunID(bi.ID, o), "", false, at); err != nil {
+				return time.Time{}, err
+			}
+		}
+	}
+	earliest, err := pr.applyRetention(ctx, bi.ID, now)
+	if err != nil {
 		return time.Time{}, err
 	}
-	return dp.Interval.Next(run.Now), nil
+	var next time.Time
+	if state == stateConfigured {
+		next = dp.Interval.Next(now)
+	}
+	if !earliest.IsZero() && (next.IsZero() || earliest.Before(next)) {
+		next = earliest
+	}
+	return next, nil
 }
 
 // --- ad-hoc backup ---
@@ -383,7 +421,7 @@ func (pr *Provider) runAdhocBackup(ctx context.Context, op *ops.Operation) error
 	if err := op.DecodeInput(&in); err != nil {
 		return err
 	}
-	j, err := pr.backup(ctx, in["instanceId"], in["jobId"], in["tag"], true)
+	j, err := pr.backup(ctx, in["instanceId"], in["jobId"], in["tag"], true, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -420,6 +458,9 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 		return nil, fieldError(f("recoveryPointId"), "is required: the name of one of the instance's recovery points")
 	}
 	pt, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, req.RecoveryPointID)
+	if err == nil && pt.Expired(pr.p.Now()) {
+		err = store.ErrNotFound
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, arm.Errorf(http.StatusBadRequest, "UserErrorRecoveryPointNotFound", "%s: the recovery point '%s' does not exist for backup instance '%s'; list .../recoveryPoints for valid ids.", f("recoveryPointId"), req.RecoveryPointID, bi.Name)
 	}

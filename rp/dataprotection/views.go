@@ -8,6 +8,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/store"
 )
 
 // --- recovery points ---
@@ -98,7 +99,11 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	out := make([]*rpResource, 0, len(pts))
+	now := pr.p.Now()
 	for _, p := range pts {
+		if p.Expired(now) { // deleted by the next scheduled run; already gone for users
+			continue
+		}
 		if !from.IsZero() && p.Time.Before(from) || !to.IsZero() && p.Time.After(to) {
 			continue
 		}
@@ -121,6 +126,9 @@ func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, r.Param("recoveryPointId"))
+	if err == nil && p.Expired(pr.p.Now()) {
+		err = store.ErrNotFound
+	}
 	if isNotFound(err) {
 		return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The recovery point '%s' of backup instance '%s' was not found; it may have expired.", r.Param("recoveryPointId"), bi.Name)
 	}
