@@ -221,3 +221,43 @@ func TestRestartKeepsBackups(t *testing.T) {
 		t.Fatalf("no restored data disk: %v", m)
 	}
 }
+
+// TestFailedBackupJob shows a backup whose VM is gone: the job fails with
+// errorDetails and actionsInfo as strings, the item turns unhealthy.
+func TestFailedBackupJob(t *testing.T) {
+	e := testserver.Start(t)
+	mkRG(t, e, "vmrg")
+	mkRG(t, e, "vaultrg")
+	vm := mkVM(t, e, "vmrg", "gone", 0, 1<<20)
+	const v = "?api-version=2017-07-01"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;gone/protectedItems/VM;iaasvmcontainerv2;vmrg;gone"
+	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
+	must(t, "protect", resp, m, 202)
+	if err := e.Server.Compute.DeleteVM(context.Background(), vm.ID); err != nil {
+		t.Fatal(err)
+	}
+	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	must(t, "backup", resp, m, 202)
+	job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v)
+	errs, _ := get(job, "properties.errorDetails").([]any)
+	acts, _ := get(job, "properties.actionsInfo").([]any)
+	if str(job, "properties.status") != "Failed" || len(errs) != 1 || str(errs[0].(map[string]any), "errorString") == "" ||
+		len(acts) != 1 || acts[0] != "Retriable" || str(job, "properties.endTime") == "" {
+		t.Fatalf("failed job %v", job)
+	}
+	resp, m = raw(t, e, "GET", I+v, nil)
+	if str(m, "properties.lastBackupStatus") != "Failed" || str(m, "properties.healthStatus") != "ActionRequired" || str(m, "properties.extendedInfo.recoveryPointCount") != "0" {
+		t.Fatalf("item %v", m)
+	}
+	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("status eq 'Failed' and startTime eq '2000-01-01 12:00:00 AM' and endTime eq '2999-01-01 12:00:00 AM'"), nil)
+	if n := len(m["value"].([]any)); n != 1 {
+		t.Fatalf("failed jobs in window: %d", n)
+	}
+	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("startTime eq '2999-01-01 12:00:00 AM'"), nil)
+	if n := len(m["value"].([]any)); n != 0 {
+		t.Fatalf("jobs after 2999: %d", n)
+	}
+}
