@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/blobtest"
@@ -678,5 +680,75 @@ func TestDeleteDuringRestoreAndRead(t *testing.T) {
 	}
 	if _, err := r.OpenReader(ctx, m.ID); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Fatalf("open reader of a deleted snapshot = %v", err)
+	}
+}
+
+func TestDedupAcrossDisks(t *testing.T) {
+	r := openRepo(t, mem.New(nil), snapshot.Options{})
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.img")
+	b := filepath.Join(dir, "b.img")
+	writeDisk(t, a, 40*bs, extent{0, 40 * bs, 'r', 1})
+	want := writeDisk(t, b, 50*bs, extent{0, 40 * bs, 'r', 1}, extent{45 * bs, bs, 'r', 2})
+	_, sa := captureFile(t, r, a, snapshot.CaptureOptions{})
+	mb, sb := captureFile(t, r, b, snapshot.CaptureOptions{})
+	if sa.BytesNew != 40*bs || sb.BytesNew != bs || sb.BytesDeduped != 40*bs {
+		t.Fatalf("second disk: %+v (first %+v)", sb, sa)
+	}
+	checkRestore(t, r, mb.ID, want)
+}
+
+// fakeClock is a settable clock shared by the repository and the backend.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func TestGCGraceWindowKeepsYoungOrphans(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{now: time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC)}
+	inner := mem.New(clk.Now)
+	f := blobtest.NewFaulty(inner)
+	path := filepath.Join(t.TempDir(), "disk.img")
+	writeDisk(t, path, 40*bs, extent{0, 40 * bs, 'r', 1})
+	// A capture in "another process" dies after writing its packs but
+	// before its manifest.
+	f.SetFail(func(op blobtest.Op, key string, n int) error {
+		if op == blobtest.OpPut && strings.HasPrefix(key, "snapshot/") {
+			return blobtest.ErrInjected
+		}
+		return nil
+	})
+	other, err := snapshot.Open(ctx, f, t.TempDir(), snapshot.Options{Now: clk.Now, PackSize: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := os.Open(path)
+	defer src.Close()
+	fs, _ := snapshot.FileSource(src)
+	if _, _, err := other.Capture(ctx, fs, snapshot.CaptureOptions{}); !errors.Is(err, blobtest.ErrInjected) {
+		t.Fatalf("capture = %v", err)
+	}
+	other.Close()
+
+	r := openRepo(t, inner, snapshot.Options{Now: clk.Now})
+	_, before := r.Size()
+	clk.Add(30 * time.Minute)
+	st, err := r.GC(ctx, snapshot.GCOptions{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, after := r.Size(); after != before || st.ChunksFreed != 0 {
+		t.Fatalf("GC inside the grace window freed %d chunks (%d -> %d bytes)", st.ChunksFreed, before, after)
+	}
+	clk.Add(time.Hour)
+	if st, err = r.GC(ctx, snapshot.GCOptions{Grace: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if n, b := r.Size(); n != 0 || b != 0 || st.ChunksFreed == 0 {
+		t.Fatalf("GC after the grace window left %d chunks, %d bytes (%+v)", n, b, st)
 	}
 }
