@@ -149,6 +149,22 @@ func TestRestoreKinds(t *testing.T) {
 			t.Fatalf("restore job %v", j)
 		}
 	}
+
+	// Deleting the vault's resource group removes the vault with its
+	// items, points (both tiers) and jobs.
+	resp, m = raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vaultrg?api-version=2021-04-01", nil)
+	must(t, "delete vault rg", resp, m, 200, 202)
+	waitFor(t, "vault gone", func() bool {
+		resp, _ := raw(t, e, "GET", R+v, nil)
+		return resp.StatusCode == 404
+	})
+	if n := listSnapshots(t, e); n != 0 {
+		t.Fatalf("%d instant snapshots left", n)
+	}
+	resp, m = raw(t, e, "POST", "/Subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2024-04-01", map[string]any{"resourceType": "VM", "resourceId": vm.ID})
+	if str(m, "protectionStatus") != "NotProtected" {
+		t.Fatalf("backupStatus after the vault went: %v", m)
+	}
 }
 
 // TestRestartKeepsBackups restarts the server between a backup and the next

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/rp"
 	"github.com/safehold/safehold/store"
 )
@@ -367,6 +368,9 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
+		}
+		if err := protection.DeleteJobs(ctx, tx, id.String()); err != nil {
+			return err
 		}
 		if _, err := tx.DeleteScope(ctx, "resource", strings.ToLower(id.String())+"/"); err != nil {
 			return err
