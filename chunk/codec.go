@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -50,8 +51,10 @@ type codec struct {
 	idKey []byte      // nil: plain BLAKE3
 	aead  cipher.AEAD // nil: no encryption
 	comp  byte        // kindRaw (none), kindZstd or kindS2
-	enc   *zstd.Encoder
-	dec   *zstd.Decoder
+	// hashers reuses keyed BLAKE3 hashers (each holds a 16 KiB buffer).
+	hashers sync.Pool
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
 }
 
 func newCodec(key []byte, level zstd.EncoderLevel, workers int) (*codec, error) {
@@ -93,10 +96,15 @@ func (c *codec) sum(p []byte) ID {
 	if c.idKey == nil {
 		return blake3.Sum256(p)
 	}
-	h := blake3.New(32, c.idKey)
+	h, _ := c.hashers.Get().(*blake3.Hasher)
+	if h == nil {
+		h = blake3.New(32, c.idKey)
+	}
+	h.Reset()
 	h.Write(p)
 	var id ID
 	h.Sum(id[:0])
+	c.hashers.Put(h)
 	return id
 }
 
