@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -120,6 +121,10 @@ func New(p *rp.Platform, opts Options) (*Service, error) {
 	}
 	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
+	if err := s.sweep(context.Background()); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if opts.NBDAddr != "" {
 		if err := s.startNBD(opts.NBDAddr); err != nil {
 			repo.Close()
@@ -299,4 +304,49 @@ func (s *Service) collectGarbage() {
 			}
 		}
 	}()
+}
+
+// sweep removes what an interrupted creation left behind: volumes no disk
+// uses and engine snapshots no snapshot resource records (a crash between
+// the data and the store commit). It runs at start, before any request.
+func (s *Service) sweep(ctx context.Context) error {
+	disks, err := s.AllDisks(ctx)
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, d := range disks {
+		used[d.Properties.UniqueID] = true
+	}
+	ents, err := os.ReadDir(s.vols.Dir())
+	if err != nil {
+		return fmt.Errorf("read volume dir: %w", err)
+	}
+	for _, e := range ents {
+		if uid, ok := strings.CutSuffix(e.Name(), ".raw"); ok && !used[uid] {
+			if err := s.vols.Remove(uid); err != nil && !errors.Is(err, volume.ErrNotFound) {
+				return fmt.Errorf("remove orphaned volume %s: %w", uid, err)
+			}
+		}
+	}
+	ms, err := s.repo.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		sid := m.Tags["snapshotId"]
+		if sid == "" {
+			continue
+		}
+		st, err := getState(ctx, s.p.Store, sid)
+		if err != nil {
+			return err
+		}
+		if st.EngineID != m.ID {
+			if err := s.repo.Delete(ctx, m.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+				return fmt.Errorf("remove orphaned snapshot %s: %w", m.ID, err)
+			}
+		}
+	}
+	return nil
 }

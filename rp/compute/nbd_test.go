@@ -132,7 +132,12 @@ func TestImportCopyAndCrashFallback(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.DataDir, "volumes", uid+".open"), []byte("open\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	orphan := filepath.Join(e.DataDir, "volumes", "orphan-of-a-crashed-create.raw")
+	os.WriteFile(orphan, []byte("x"), 0o600)
 	e.restart()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphaned volume kept after restart: %v", err)
+	}
 	svc = e.Server.Compute
 	sns, err := svc.SnapshotDisks(e.Ctx(), []compute.SnapshotSpec{{DiskID: e.diskID("imp"), SnapshotID: e.snapID("i2"), Incremental: true}}, nil)
 	if err != nil {
