@@ -458,7 +458,7 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 		return nil, fieldError(f("recoveryPointId"), "is required: the name of one of the instance's recovery points")
 	}
 	pt, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, req.RecoveryPointID)
-	if err == nil && pt.Expired(pr.p.Now()) {
+	if err == nil && !pointVisible(bi, pt, pr.p.Now()) {
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -685,4 +685,11 @@ func (pr *Provider) progressWriter(ctx context.Context, j *protection.Job) func(
 		cp.Progress, cp.BytesTransferred = float64(done*100/total), done
 		pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.PutJob(ctx, tx, &cp) }) // best effort: the final state follows
 	}
+}
+
+// pointVisible: an expired point is gone for users at once (the next
+// scheduled run deletes it), except under stopped protection, which keeps
+// every point.
+func pointVisible(bi *instanceResource, p *protection.RecoveryPoint, now time.Time) bool {
+	return bi.Properties.CurrentProtectionState == stateStopped || !p.Expired(now)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
@@ -580,20 +581,16 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 				if cur != stateStopped && cur != stateConfigured {
 					return bad(stateStopped)
 				}
-				if cur == stateStopped {
-					if err := pr.sched.Schedule(ctx, tx, bi.ID, next, nil); err != nil {
-						return err
-					}
+				if err := pr.resumeSchedule(ctx, tx, bi.ID, next); err != nil {
+					return err
 				}
 				p.CurrentProtectionState = stateConfigured
 			case "resumeBackups":
 				if cur != stateSuspended && cur != stateConfigured {
 					return bad(stateSuspended)
 				}
-				if _, err := tx.GetTaskByKey(ctx, taskKeyOf(bi.ID)); errors.Is(err, store.ErrNotFound) {
-					if err := pr.sched.Schedule(ctx, tx, bi.ID, next, nil); err != nil {
-						return err
-					}
+				if err := pr.resumeSchedule(ctx, tx, bi.ID, next); err != nil {
+					return err
 				}
 				p.CurrentProtectionState = stateConfigured
 			}
@@ -614,4 +611,15 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 		st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
 		return arm.Accepted().Async(r, st, res), nil
 	}
+}
+
+// resumeSchedule plans the instance's next run at next, or earlier if a
+// run (an expiry) is already planned before it.
+func (pr *Provider) resumeSchedule(ctx context.Context, tx store.Tx, itemID string, next time.Time) error {
+	if t, err := tx.GetTaskByKey(ctx, taskKeyOf(itemID)); err == nil && t.RunAt.Before(next) {
+		return nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return pr.sched.Schedule(ctx, tx, itemID, next, nil)
 }

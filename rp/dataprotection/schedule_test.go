@@ -264,3 +264,67 @@ func TestMissedRunsAfterDowntime(t *testing.T) {
 		t.Fatalf("points after the next regular run: %+v", got)
 	}
 }
+
+// TestSuspendStopResume checks the schedule states: suspended backups keep
+// applying retention; stopped protection keeps every point; resuming
+// brings backups back at the next occurrence.
+func TestSuspendStopResume(t *testing.T) {
+	clk := clock.NewFake(time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+	e := testserver.Start(t, testserver.WithClock(clk))
+	biPath, biID, _ := protectDisk(t, e, "PT4H", "P1D", "P2D")
+	const v = "?api-version=2024-04-01"
+	day1 := time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC)
+	for i := 0; i < 7; i++ { // 08:00 ... next day 08:00
+		runUntil(t, e, clk, biID, day1.Add(time.Duration(i)*4*time.Hour))
+	}
+	if got, _ := listPoints(t, e, biPath); len(got) != 7 { // Daily 08:00, Default 12-20, Daily 00:00, Default 04-08
+		t.Fatalf("points after a day: %d %+v", len(got), got)
+	}
+	action := func(name string) {
+		t.Helper()
+		resp, m := raw(t, e, "POST", biPath+"/"+name+v, nil)
+		if resp.StatusCode != 202 {
+			t.Fatalf("%s: %d %v", name, resp.StatusCode, m)
+		}
+		if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+			t.Fatalf("%s: %v", name, st)
+		}
+	}
+	snapCount := func() int {
+		snaps, err := e.Server.Compute.ListSnapshots(e.Ctx(), "/subscriptions/"+e.Sub+"/resourceGroups/snapshot-rg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(snaps)
+	}
+	action("suspendBackups")
+	// Suspended: no backups, but the Default points of day one expire and
+	// their snapshots are deleted.
+	clk.Set(day1.Add(40 * time.Hour))
+	for i := 0; i < 5000 && snapCount() != 4; i++ {
+		e.Server.Jobs.Notify()
+		time.Sleep(2 * time.Millisecond)
+	}
+	got, snaps := listPoints(t, e, biPath)
+	if len(got) != 4 || snapCount() != 4 || got[0].Tag != "Daily" || got[1].Tag != "Daily" || !got[3].Time.Equal(day1.Add(24*time.Hour)) {
+		t.Fatalf("suspended points: %+v (%d snapshots)", got, snapCount())
+	}
+	// Stopped: nothing expires any more.
+	action("stopProtection")
+	clk.Set(day1.Add(10 * 24 * time.Hour))
+	e.Server.Jobs.Notify()
+	if got2, snaps2 := listPoints(t, e, biPath); len(got2) != 4 || snapCount() != 4 || strings.Join(snaps2, ",") != strings.Join(snaps, ",") {
+		t.Fatalf("stopped points: %+v", got2)
+	}
+	if n, err := e.Server.Store.GetTaskByKey(e.Ctx(), protection.TaskKey(biID)); err == nil {
+		t.Fatalf("stopped instance still scheduled at %v", n.RunAt)
+	}
+	// Resumed: the next occurrence backs up and old points expire again.
+	action("resumeProtection")
+	next := day1.Add(10*24*time.Hour + 4*time.Hour)
+	runUntil(t, e, clk, biID, next)
+	got, _ = listPoints(t, e, biPath)
+	if len(got) != 1 || !got[0].Time.Equal(next) {
+		t.Fatalf("points after resume: %+v", got)
+	}
+}

@@ -101,7 +101,7 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 	out := make([]*rpResource, 0, len(pts))
 	now := pr.p.Now()
 	for _, p := range pts {
-		if p.Expired(now) { // deleted by the next scheduled run; already gone for users
+		if !pointVisible(bi, p, now) {
 			continue
 		}
 		if !from.IsZero() && p.Time.Before(from) || !to.IsZero() && p.Time.After(to) {
@@ -126,7 +126,7 @@ func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, r.Param("recoveryPointId"))
-	if err == nil && p.Expired(pr.p.Now()) {
+	if err == nil && !pointVisible(bi, p, pr.p.Now()) {
 		err = store.ErrNotFound
 	}
 	if isNotFound(err) {
