@@ -689,8 +689,8 @@ func (fz *Freeze) Abort() {
 func (fz *Freeze) release(fn func(v *Volume)) {
 	v := fz.v
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if fz.done {
+		v.mu.Unlock()
 		return
 	}
 	fz.done = true
@@ -698,8 +698,9 @@ func (fz *Freeze) release(fn func(v *Volume)) {
 		v.freeze = nil
 		fn(v)
 	}
-	fz.side.Close()
 	fz.saved = nil
+	v.mu.Unlock()
+	fz.side.Close() // freeing the saved blocks can take a while: not under the lock
 }
 
 func dataRanges(f *os.File, off, n int64) ([]Range, error) {
