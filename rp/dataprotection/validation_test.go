@@ -169,3 +169,47 @@ func TestNothingAnswers500(t *testing.T) {
 		}
 	}
 }
+
+// TestResourceGroupDeleteCascades deletes the vault's resource group: its
+// instances go with their snapshots, the disk is free to protect again.
+func TestResourceGroupDeleteCascades(t *testing.T) {
+	e := testserver.Start(t)
+	biPath, _, diskID := protectDisk(t, e, "PT4H", "P7D", "P30D")
+	const v = "?api-version=2024-04-01"
+	resp, _ := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly"}}`)
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("backup: %v", st)
+	}
+	snapRG := "/subscriptions/" + e.Sub + "/resourceGroups/snapshot-rg"
+	if snaps, _ := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG); len(snaps) != 1 {
+		t.Fatalf("snapshots: %d", len(snaps))
+	}
+	check := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/locations/westus/checkNameAvailability" + v
+	if _, m := raw(t, e, "POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != false || m["reason"] != "AlreadyExists" {
+		t.Fatalf("checkNameAvailability: %v", m)
+	}
+	resp, m := raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("delete group: %d %v", resp.StatusCode, m)
+	}
+	for i := 0; ; i++ {
+		r, _ := raw(t, e, "GET", resp.Header.Get("Location"), nil)
+		if r.StatusCode != 202 {
+			break
+		}
+		if i > 2000 {
+			t.Fatal("group delete did not finish")
+		}
+	}
+	if snaps, _ := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG); len(snaps) != 0 {
+		t.Fatalf("snapshots after group delete: %d", len(snaps))
+	}
+	if r, _ := raw(t, e, "GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil); r.StatusCode != 200 {
+		t.Fatalf("extension list: %d", r.StatusCode)
+	} else if _, m := raw(t, e, "GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil); len(m["value"].([]any)) != 0 {
+		t.Fatalf("disk still protected: %v", m)
+	}
+	if _, m := raw(t, e, "POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != true {
+		t.Fatalf("checkNameAvailability after delete: %v", m)
+	}
+}
