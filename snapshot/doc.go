@@ -30,10 +30,10 @@
 //		Progress: func(p snapshot.Progress) {...},
 //	})
 //	_, err = repo.Restore(ctx, m.ID, "/data/disk2.raw", snapshot.RestoreOptions{}) // sparse
-//	rd, err := repo.OpenReader(ctx, m.ID)      // io.ReaderAt + Size, for SAS reads
+//	rd, err := repo.OpenReader(ctx, m.ID)      // io.ReaderAt + Size, for SAS reads; rd.Close() when done
 //	ms, err := repo.List(ctx); m, err = repo.Get(ctx, id); err = repo.Delete(ctx, id)
 //	report, err := repo.Verify(ctx, snapshot.VerifyOptions{Sample: 0.05})
-//	gcStats, err := repo.GC(ctx, snapshot.GCOptions{Grace: time.Hour})
+//	gcStats, err := repo.GC(ctx, snapshot.GCOptions{Grace: time.Hour, Repack: 0.1})
 //	_, err = repo.CopyTo(ctx, m.ID, vaultRepo)  // vault tier: only missing chunks move
 //
 // # Change information
@@ -54,12 +54,23 @@
 // manifest is never visible. Orphaned packs from interrupted captures are
 // reclaimed by GC after its grace window.
 //
+// # Garbage collection
+//
+// GC marks every chunk the snapshots (and the captures, restores and
+// readers in flight) reference, then deletes packs holding only garbage
+// and rewrites packs whose garbage reaches GCOptions.Repack of their size.
+// The zero value (Repack 0) frees exactly the unreferenced chunks, which
+// after deleting an old snapshot can mean rewriting most packs, since the
+// blocks it alone held are scattered thinly; routine runs can use 0.1 and
+// leave sparse garbage for a later pass.
+//
 // # Concurrency
 //
 // A Repository is safe for concurrent use: several captures (of different
 // disks), restores, readers, deletes and one GC at a time can run together.
 // GC never removes a chunk a running capture in this process stored or
-// deduplicated against, nor the index of its parent; the grace window
+// deduplicated against, nor the index of its parent, nor a snapshot being
+// restored or read (even if it is deleted meanwhile); the grace window
 // protects captures running in other processes.
 //
 // The engine never prints: progress goes to a callback and each operation
