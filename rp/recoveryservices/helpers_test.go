@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/testserver"
@@ -18,6 +19,12 @@ import (
 
 // raw sends an HTTP request with the admin's token.
 func raw(t *testing.T, e *testserver.Env, method, path string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	return rawAs(t, e, e.Cred, method, path, body)
+}
+
+// rawAs sends an HTTP request with cred's token.
+func rawAs(t *testing.T, e *testserver.Env, cred azcore.TokenCredential, method, path string, body any) (*http.Response, map[string]any) {
 	t.Helper()
 	hc, _ := e.Conn.HTTPClient()
 	url := path
@@ -36,7 +43,7 @@ func raw(t *testing.T, e *testserver.Env, method, path string, body any) (*http.
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk, err := e.Cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	tk, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,23 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 			return nil, restoreErr("properties.sourceResourceId", "the original VM '%s' no longer exists: restore to an alternate location instead.", it.FriendlyName)
 		}
 	}
+	// The caller needs write access where the restore creates resources.
+	if pr.p.Authorize != nil {
+		checks := [][2]string{}
+		switch req.RecoveryType {
+		case "RestoreDisks":
+			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID})
+		case "AlternateLocation":
+			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID}, [2]string{"Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID})
+		case "OriginalLocation":
+			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", mustParse(it.SourceID).ResourceGroupID()}, [2]string{"Microsoft.Compute/virtualMachines/write", it.SourceID})
+		}
+		for _, c := range checks {
+			if err := pr.p.Authorize(ctx, r.Caller().ObjectID, c[0], c[1]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if !p.HasTier(protection.TierOperational) && !p.HasTier(protection.TierVault) {
 		return nil, arm.BadRequest("BMSUserErrorRecoveryPointNotRestorable", "The recovery point '%s' has no data in any tier yet: wait for its backup job to finish.", p.ID)
 	}
