@@ -289,6 +289,11 @@ func (s *Store) Refresh(ctx context.Context) error {
 			os.Remove(s.cachePath(key))
 		}
 	}
+	for key := range s.badPacks {
+		if _, ok := listed[key]; !ok {
+			delete(s.badPacks, key) // gone: nothing left to report
+		}
+	}
 	var todo []blob.Info
 	for key, in := range listed {
 		if _, ok := s.byKey[key]; !ok {
