@@ -1,7 +1,6 @@
 package recoveryservices
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -106,5 +105,3 @@ func (pr *Provider) putVaultConfig(r *arm.Request) (*arm.Response, error) {
 	}
 	return arm.OK(c), nil
 }
-
-var _ = json.Marshal

@@ -2,7 +2,6 @@ package recoveryservices
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -186,7 +185,7 @@ type itemInput struct {
 // already finished (the change is synchronous), its status carries the job.
 func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	v, vid, err := pr.vaultOf(r)
+	_, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +305,6 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Jobs.Notify()
-	_ = v
 	return arm.Accepted().Async(r, iid.String()+"/operationsStatus/"+op.ID, iid.String()+"/operationResults/"+op.ID), nil
 }
 
@@ -576,8 +574,6 @@ func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 	}
 	return arm.OK(page), nil
 }
-
-var _ = json.Marshal
 
 // backupStatus answers "is this VM protected, and by which vault".
 func (pr *Provider) backupStatus(r *arm.Request) (*arm.Response, error) {

@@ -213,11 +213,10 @@ func policyNotFound(name string, err error) error {
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	v, vid, err := pr.vaultOf(r)
+	_, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return nil, err
 	}
-	_ = v
 	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "workloadType")
 	if err != nil {
 		return nil, err

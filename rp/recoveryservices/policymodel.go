@@ -106,17 +106,15 @@ func canonicalEnum(field, v string, set []string) (string, error) {
 	return "", badField(field, "has the invalid value '%s': use one of %s.", v, strings.Join(set, ", "))
 }
 
-func canonicalList(field string, vs []string, table any) ([]string, error) {
-	var keys []string
-	switch t := table.(type) {
-	case map[string]time.Weekday:
-		keys = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
-		_ = t
-	case map[string]time.Month:
-		keys = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
-	case map[string]int:
-		keys = []string{"First", "Second", "Third", "Fourth", "Last"}
-	}
+var (
+	dayNames   = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+	monthNames = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
+	weekNames  = []string{"First", "Second", "Third", "Fourth", "Last"}
+)
+
+// canonicalList checks each value against keys (case-insensitively) and
+// returns them in the keys' casing, without duplicates.
+func canonicalList(field string, vs []string, keys []string) ([]string, error) {
 	out := make([]string, 0, len(vs))
 	seen := map[string]bool{}
 	for i, v := range vs {
@@ -191,7 +189,7 @@ func (p *iaasPolicy) validate() error {
 		if len(days) == 0 {
 			return badField(df, "must name at least one day for a weekly schedule.")
 		}
-		cd, err := canonicalList(df, days, weekdays)
+		cd, err := canonicalList(df, days, dayNames)
 		if err != nil {
 			return err
 		}
@@ -255,7 +253,7 @@ func (p *iaasPolicy) validate() error {
 		if len(r.DaysOfTheWeek) == 0 {
 			return badField("properties.retentionPolicy.weeklySchedule.daysOfTheWeek", "must name at least one day.")
 		}
-		if r.DaysOfTheWeek, err = canonicalList("properties.retentionPolicy.weeklySchedule.daysOfTheWeek", r.DaysOfTheWeek, weekdays); err != nil {
+		if r.DaysOfTheWeek, err = canonicalList("properties.retentionPolicy.weeklySchedule.daysOfTheWeek", r.DaysOfTheWeek, dayNames); err != nil {
 			return err
 		}
 	}
@@ -292,10 +290,10 @@ func (p *iaasPolicy) validate() error {
 			if w == nil || len(w.DaysOfTheWeek) == 0 || len(w.WeeksOfTheMonth) == 0 {
 				return badField(f+".retentionScheduleWeekly", "must name daysOfTheWeek and weeksOfTheMonth when retentionScheduleFormatType is Weekly.")
 			}
-			if w.DaysOfTheWeek, err = canonicalList(f+".retentionScheduleWeekly.daysOfTheWeek", w.DaysOfTheWeek, weekdays); err != nil {
+			if w.DaysOfTheWeek, err = canonicalList(f+".retentionScheduleWeekly.daysOfTheWeek", w.DaysOfTheWeek, dayNames); err != nil {
 				return err
 			}
-			if w.WeeksOfTheMonth, err = canonicalList(f+".retentionScheduleWeekly.weeksOfTheMonth", w.WeeksOfTheMonth, weeksOfMonth); err != nil {
+			if w.WeeksOfTheMonth, err = canonicalList(f+".retentionScheduleWeekly.weeksOfTheMonth", w.WeeksOfTheMonth, weekNames); err != nil {
 				return err
 			}
 		}
@@ -303,7 +301,7 @@ func (p *iaasPolicy) validate() error {
 			if len(r.MonthsOfYear) == 0 {
 				return badField(f+".monthsOfYear", "must name at least one month.")
 			}
-			if r.MonthsOfYear, err = canonicalList(f+".monthsOfYear", r.MonthsOfYear, months); err != nil {
+			if r.MonthsOfYear, err = canonicalList(f+".monthsOfYear", r.MonthsOfYear, monthNames); err != nil {
 				return err
 			}
 		}
