@@ -752,3 +752,35 @@ func TestGCGraceWindowKeepsYoungOrphans(t *testing.T) {
 		t.Fatalf("GC after the grace window left %d chunks, %d bytes (%+v)", n, b, st)
 	}
 }
+
+func TestVerifySampleAndMissingChunk(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	r := openRepo(t, be, snapshot.Options{PackSize: 128 << 10})
+	path := filepath.Join(t.TempDir(), "disk.img")
+	writeDisk(t, path, 64*bs, extent{0, 64 * bs, 'r', 1})
+	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	full, err := r.Verify(ctx, snapshot.VerifyOptions{})
+	if err != nil || !full.OK {
+		t.Fatalf("verify: %+v %v", full, err)
+	}
+	part, err := r.Verify(ctx, snapshot.VerifyOptions{Sample: 0.2})
+	if err != nil || !part.OK || part.Packs >= full.Packs || part.Snapshots != 1 {
+		t.Fatalf("sampled verify read %d of %d packs: %+v %v", part.Packs, full.Packs, part, err)
+	}
+	// Lose a pack behind the repository's back: a reopened repository's
+	// verify names the missing chunks and the snapshot, even when sampling.
+	var victim string
+	be.List(ctx, "pack/", func(in blob.Info) error { victim = in.Key; return nil })
+	be.Delete(ctx, victim)
+	r2 := openRepo(t, be, snapshot.Options{})
+	rep, err := r2.Verify(ctx, snapshot.VerifyOptions{Sample: 0.01})
+	if err != nil || rep.OK || len(rep.BadSnapshots) != 1 || rep.BadSnapshots[0] != m.ID {
+		t.Fatalf("verify after losing %s: %+v %v", victim, rep, err)
+	}
+	for _, b := range rep.Bad {
+		if !errors.Is(b.Err, chunk.ErrNotFound) {
+			t.Fatalf("bad chunk %s: %v, want not found", b.ID.Short(), b.Err)
+		}
+	}
+}
