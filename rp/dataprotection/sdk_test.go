@@ -1,7 +1,6 @@
 package dataprotection_test
 
 import (
-	"bytes"
 	"errors"
 	"path"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -57,8 +57,15 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "target-rg"} {
 		putRG(t, e, rg)
 	}
-	diskID := "/subscriptions/" + sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/data1"
-	atBackup := newDisk(t, e, diskID, 16<<20, 3)
+	// The source disk: created with armcompute, written through a write SAS (azblob page blob).
+	sd := newSDKDisks(t, e)
+	diskID := sd.create("disk-rg", "data1", 1)
+	atBackup := map[int64][]byte{}
+	pc := sd.grant("disk-rg", "data1", armcompute.AccessLevelWrite)
+	for i, off := range []int64{0, 4 << 20, 300 << 20, 1<<30 - 2<<20} {
+		sd.write(pc, atBackup, off, byte(i+1), 1<<20)
+	}
+	sd.revoke("disk-rg", "data1")
 
 	f, err := armdataprotection.NewClientFactory(sub, e.Cred, e.Opts)
 	if err != nil {
@@ -154,7 +161,10 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	}
 
 	// The disk changes after the backup.
-	writeDisk(t, e, diskID, 99)
+	pc = sd.grant("disk-rg", "data1", armcompute.AccessLevelWrite)
+	sd.write(pc, map[int64][]byte{}, 0, 99, 2<<20)
+	sd.write(pc, map[int64][]byte{}, 500<<20, 98, 1<<20)
+	sd.revoke("disk-rg", "data1")
 
 	var points []*armdataprotection.AzureBackupRecoveryPointResource
 	for pg := rps.NewListPager("vault-rg", "vault1", "data1-bi", nil); pg.More(); {
@@ -222,9 +232,8 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		*rjob.Properties.ExtendedInfo.SourceRecoverPoint.RecoveryPointID != *rp.RecoveryPointID {
 		t.Fatalf("restore job: %+v", rjob.Properties)
 	}
-	if got := readDisk(t, e, targetID); !bytes.Equal(got, atBackup) {
-		t.Fatalf("restored disk differs from the source at backup time")
-	}
+	sd.compare(sd.grant("target-rg", "restored1", armcompute.AccessLevelRead), 1<<30, atBackup)
+	sd.revoke("target-rg", "restored1")
 	// FailIfExists: restoring onto the same disk again is refused.
 	if _, err := bis.BeginTriggerRestore(ctx, "vault-rg", "vault1", "data1-bi", req, nil); !errors.As(err, &re) || re.StatusCode != 409 {
 		t.Fatalf("restore onto an existing disk: %v", err)
