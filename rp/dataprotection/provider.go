@@ -100,6 +100,13 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	rt.Handle("GET", V+"/deletedBackupInstances/{backupInstanceName}", pr.getDeletedInstance)
 	rt.Handle("GET", "/providers/Microsoft.DataProtection/operations", pr.listOperations, arm.NoAuthz())
 
+	// The seed's URL typos (backupVaults/ missing) as aliases of the real paths.
+	T := rg + "/providers/Microsoft.DataProtection/{vaultName}"
+	rt.Handle("PUT", T, pr.aliased(pr.putVault), arm.Action("Microsoft.DataProtection/backupVaults/write"))
+	rt.Handle("GET", T, pr.aliased(pr.getVault), arm.Action("Microsoft.DataProtection/backupVaults/read"))
+	rt.Handle("PUT", T+"/backupInstances/{backupInstanceName}", pr.aliased(pr.putInstance), arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/write"))
+	rt.Handle("GET", T+"/backupInstances/{backupInstanceName}", pr.aliased(pr.getInstance), arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/read"))
+
 	rt.Handle("GET", V+"/backupJobs", pr.listJobs)
 	rt.Handle("GET", V+"/backupJobs/{jobId}", pr.getJob)
 
@@ -216,4 +223,17 @@ func (pr *Provider) listOperations(r *arm.Request) (*arm.Response, error) {
 		out = append(out, op{Name: namespace + "/" + x[0], Origin: "user", Display: display{Provider: namespace, Resource: x[1], Operation: x[2], Description: x[2]}})
 	}
 	return arm.OK(arm.Values(out)), nil
+}
+
+// aliased serves a seed-typo path (.../Microsoft.DataProtection/{vault}
+// without backupVaults/) with the real handler; a vault name that is one of
+// the namespace's collection names is not a vault.
+func (pr *Provider) aliased(h arm.Handler) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		switch strings.ToLower(r.Param("vaultName")) {
+		case "backupvaults", "locations", "operationstatus", "operationresults", "backupinstances", "operations":
+			return nil, arm.Errorf(http.StatusNotFound, "InvalidResourceType", "The resource type '%s' could not be found in the namespace 'Microsoft.DataProtection'.", r.Param("vaultName"))
+		}
+		return h(r)
+	}
 }

@@ -127,7 +127,9 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	putBody := `{"name":"` + biName + `","type":"Microsoft.DataProtection/backupvaults/backupInstances","properties":` +
 		strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(biBody), `{
   "backupInstance":`)), "}") + `}`
-	resp, bi := raw(t, e, "PUT", biPath+v, putBody)
+	// The seed's generic PUT URL omits "backupVaults/"; accept it as the real path.
+	typoPath := "/subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/testBkpVault/backupInstances/" + biName
+	resp, bi := raw(t, e, "PUT", typoPath+v, putBody)
 	if resp.StatusCode != 201 {
 		t.Fatalf("create backup instance: %d %v", resp.StatusCode, bi)
 	}
