@@ -109,7 +109,9 @@ func (c *codec) sum(p []byte) ID {
 }
 
 // encode compresses (unless incompressible) and seals p, appending the
-// stored form to dst. It returns the new slice and the kind.
+// stored form to dst. It returns the new slice and the kind. An
+// incompressible chunk of an unencrypted store, encoded into an empty dst,
+// comes back as p itself.
 func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
 	start := len(dst)
 	kind := c.comp
@@ -127,6 +129,9 @@ func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
 		dst = dst[:body+len(out)]
 	}
 	if kind == kindRaw || len(dst)-body >= len(p)-len(p)/32 { // saves less than 3%: store raw
+		if c.aead == nil && start == 0 {
+			return p, kindRaw // stored as is: no copy (the caller copies it into a pack)
+		}
 		dst = append(dst[:body], p...)
 		kind = kindRaw
 	}

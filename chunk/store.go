@@ -615,7 +615,9 @@ func (w *Writer) PutID(ctx context.Context, id ID, data []byte) (int, error) {
 	}
 	enc, kind := s.c.encode((*bp)[:0], id, data)
 	n, err := w.add(id, kind, uint32(len(data)), enc, false)
-	*bp = enc
+	if len(enc) == 0 || len(data) == 0 || &enc[0] != &data[0] { // keep our buffer, never the caller's
+		*bp = enc
+	}
 	s.encBufs.Put(bp)
 	return n, err
 }
