@@ -43,3 +43,49 @@ func TestResourceGroupDeleteCleansUp(t *testing.T) {
 		t.Fatalf("snapshots left in the engine: %d %v", len(ms), err)
 	}
 }
+
+// TestVMFromImageCreatesDisks: a VM defined the usual Azure way (image,
+// FromImage OS disk, Empty data disk) gets empty managed disks made for
+// it; PUTting the same body again keeps them.
+func TestVMFromImageCreatesDisks(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	body := armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+		StorageProfile: &armcompute.StorageProfile{
+			ImageReference: &armcompute.ImageReference{Publisher: to.Ptr("Canonical"), Offer: to.Ptr("ubuntu-24_04-lts"), SKU: to.Ptr("server"), Version: to.Ptr("latest")},
+			OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage), Name: to.Ptr("vmi-os"),
+				ManagedDisk: &armcompute.ManagedDiskParameters{StorageAccountType: to.Ptr(armcompute.StorageAccountTypesPremiumLRS)}},
+			DataDisks: []*armcompute.DataDisk{{Lun: to.Ptr[int32](0), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesEmpty), DiskSizeGB: to.Ptr[int32](4)}},
+		},
+		OSProfile: &armcompute.OSProfile{ComputerName: to.Ptr("vmi"), AdminUsername: to.Ptr("azureuser"), AdminPassword: to.Ptr("secret-Passw0rd")}}}
+	for i := 0; i < 2; i++ {
+		p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", body, nil)
+		if err := wait(ctx, p, err); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for pager := e.disks.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Value {
+			n++
+			if *d.Properties.DiskState != armcompute.DiskStateAttached {
+				t.Fatalf("disk %s is %s", *d.Name, *d.Properties.DiskState)
+			}
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d disks, want the OS disk and one data disk", n)
+	}
+	vm, err := e.vms.Get(ctx, e.rg, "vmi", nil)
+	if err != nil || *vm.Properties.StorageProfile.OSDisk.Name != "vmi-os" || *vm.Properties.StorageProfile.DataDisks[0].DiskSizeGB != 4 {
+		t.Fatalf("vm: %v", err)
+	}
+	if vm.Properties.OSProfile != nil && vm.Properties.OSProfile.AdminPassword != nil {
+		t.Fatal("the admin password is echoed back")
+	}
+}

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -11,7 +12,8 @@ import (
 )
 
 type managedDiskInput struct {
-	ID string `json:"id"`
+	ID                 string `json:"id"`
+	StorageAccountType string `json:"storageAccountType"`
 }
 
 type vmInput struct {
@@ -23,13 +25,17 @@ type vmInput struct {
 		NetworkProfile  map[string]any `json:"networkProfile"`
 		StorageProfile  *struct {
 			OSDisk *struct {
+				Name         string            `json:"name"`
 				CreateOption string            `json:"createOption"`
 				OSType       string            `json:"osType"`
+				DiskSizeGB   *int64            `json:"diskSizeGB"`
 				ManagedDisk  *managedDiskInput `json:"managedDisk"`
 			} `json:"osDisk"`
 			DataDisks []struct {
 				Lun          *int32            `json:"lun"`
+				Name         string            `json:"name"`
 				CreateOption string            `json:"createOption"`
+				DiskSizeGB   *int64            `json:"diskSizeGB"`
 				ManagedDisk  *managedDiskInput `json:"managedDisk"`
 			} `json:"dataDisks"`
 			ImageReference map[string]any `json:"imageReference"`
@@ -74,24 +80,104 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'storageProfile.osDisk' is missing (null). Attach a managed disk as the OS disk (createOption Attach, managedDisk.id).")
 	}
 	sp := in.Properties.StorageProfile
-	if !strings.EqualFold(sp.OSDisk.CreateOption, "Attach") {
-		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported: Safehold VMs are made of existing managed disks. Use Attach with managedDisk.id.", sp.OSDisk.CreateOption)
+	// Disks given by createOption FromImage (OS) or Empty (data) are created
+	// as empty managed disks in the VM's resource group, as Azure does
+	// (Safehold runs no guest, so an image is just a size).
+	type implicit struct {
+		name   string
+		sizeGB int64
+		sku    string
+		osType string
 	}
-	if sp.OSDisk.ManagedDisk == nil || sp.OSDisk.ManagedDisk.ID == "" {
-		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null).")
-	}
-	spec.OSDiskID, spec.OSType = sp.OSDisk.ManagedDisk.ID, sp.OSDisk.OSType
-	for i, dd := range sp.DataDisks {
-		if !strings.EqualFold(dd.CreateOption, "Attach") {
-			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Create the managed disk first and use Attach with managedDisk.id.", dd.CreateOption, i)
+	var create []implicit
+	vmName := r.Param("vmName")
+	osID := ""
+	existing, _ := pr.svc.VM(ctx, spec.ID) // an update keeps the disks it made
+	existingLun := map[int32]string{}
+	if existing != nil {
+		for _, dd := range existing.DataDisks {
+			existingLun[dd.Lun] = dd.DiskID
 		}
+	}
+	switch co := strings.ToLower(sp.OSDisk.CreateOption); co {
+	case "attach":
+		if sp.OSDisk.ManagedDisk == nil || sp.OSDisk.ManagedDisk.ID == "" {
+			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null).")
+		}
+		osID = sp.OSDisk.ManagedDisk.ID
+	case "fromimage", "empty":
+		if existing != nil && sp.OSDisk.Name == "" {
+			osID = existing.OSDiskID
+			break
+		}
+		name := sp.OSDisk.Name
+		if name == "" {
+			name = vmName + "_OsDisk_1_" + strings.ReplaceAll(ops.NewID(), "-", "")
+		}
+		size := int64(30)
+		if sp.OSDisk.DiskSizeGB != nil {
+			size = *sp.OSDisk.DiskSizeGB
+		}
+		sku := ""
+		if sp.OSDisk.ManagedDisk != nil {
+			sku = sp.OSDisk.ManagedDisk.StorageAccountType
+		}
+		create = append(create, implicit{name, size, sku, sp.OSDisk.OSType})
+		osID = arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", name).String()
+	default:
+		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported. Use Attach (managedDisk.id), FromImage or Empty.", sp.OSDisk.CreateOption)
+	}
+	spec.OSDiskID, spec.OSType = osID, sp.OSDisk.OSType
+	for i, dd := range sp.DataDisks {
 		if dd.Lun == nil {
 			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].lun' is missing (null).", i)
 		}
-		if dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
-			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].managedDisk.id' is missing (null).", i)
+		var id string
+		switch strings.ToLower(dd.CreateOption) {
+		case "attach":
+			if dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
+				return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].managedDisk.id' is missing (null).", i)
+			}
+			id = dd.ManagedDisk.ID
+		case "empty":
+			if dd.DiskSizeGB == nil || *dd.DiskSizeGB <= 0 {
+				return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].diskSizeGB' is missing (null): an Empty data disk needs a size.", i)
+			}
+			if old, ok := existingLun[*dd.Lun]; ok && dd.Name == "" {
+				id = old
+				break
+			}
+			name := dd.Name
+			if name == "" {
+				name = fmt.Sprintf("%s_disk%d_%s", vmName, *dd.Lun+2, strings.ReplaceAll(ops.NewID(), "-", ""))
+			}
+			sku := ""
+			if dd.ManagedDisk != nil {
+				sku = dd.ManagedDisk.StorageAccountType
+			}
+			create = append(create, implicit{name, *dd.DiskSizeGB, sku, ""})
+			id = arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", name).String()
+		default:
+			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Use Attach (managedDisk.id) or Empty (diskSizeGB).", dd.CreateOption, i)
 		}
-		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID})
+		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id})
+	}
+	var made []string
+	for _, c := range create {
+		id := arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", c.name).String()
+		if _, err := pr.svc.DiskResource(ctx, id); err == nil {
+			continue // created by an earlier PUT of this VM
+		}
+		if spec.Location == "" {
+			return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+		}
+		if _, err := pr.svc.CreateDisk(ctx, compute.DiskSpec{ID: id, Location: spec.Location, CreateOption: "Empty", SizeBytes: c.sizeGB << 30, SKU: c.sku, OSType: c.osType}); err != nil {
+			for _, m := range made {
+				pr.svc.DeleteDisk(ctx, m)
+			}
+			return nil, err
+		}
+		made = append(made, id)
 	}
 	spec.HardwareProfile, spec.OSProfile, spec.NetworkProfile = in.Properties.HardwareProfile, in.Properties.OSProfile, in.Properties.NetworkProfile
 	if spec.OSProfile != nil {
@@ -99,6 +185,9 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 	}
 	created, vm, err := pr.svc.PutVM(ctx, spec)
 	if err != nil {
+		for _, m := range made {
+			pr.svc.DeleteDisk(ctx, m)
+		}
 		return nil, err
 	}
 	body, err := pr.svc.VMResource(ctx, vm.ID)
