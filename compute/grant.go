@@ -153,12 +153,21 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 	return g, nil
 }
 
-// RevokeAccess revokes every SAS of a disk or snapshot (endGetAccess) and
-// returns the disk to Unattached (or Reserved).
+// RevokeAccess revokes every SAS of a disk or snapshot (endGetAccess),
+// makes the disk's uploaded data durable and returns it to Unattached (or
+// Reserved).
 func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 	rid, err := arm.ParseID(resourceID)
 	if err != nil || !(rid.IsType(DiskType) || rid.IsType(SnapshotType)) {
 		return arm.BadRequest("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
+	}
+	if rid.IsType(DiskType) {
+		// What was uploaded through the SAS is durable once access ends.
+		if v, err := s.Volume(ctx, rid.String()); err == nil {
+			if err := v.Flush(); err != nil {
+				return fmt.Errorf("flush disk %s: %w", rid.Name(), err)
+			}
+		}
 	}
 	return s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if rid.IsType(DiskType) {
