@@ -11,6 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/safehold/safehold/compute"
@@ -144,3 +150,90 @@ func waitFor(t *testing.T, what string, fn func() bool) {
 }
 
 var waitLimit = 2 * time.Minute
+
+// armVM creates 1 GiB disks and a VM with them through armcompute.
+func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute.VM {
+	t.Helper()
+	ctx := e.Ctx()
+	cf, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
+	disk := func(n string) string {
+		p, err := cf.NewDisksClient().BeginCreateOrUpdate(ctx, rg, n, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := p.PollUntilDone(ctx, poll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.ID
+	}
+	sp := &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), OSType: to.Ptr(armcompute.OperatingSystemTypesLinux),
+		ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(disk(name + "-os"))}}}
+	for i := 0; i < nData; i++ {
+		sp.DataDisks = append(sp.DataDisks, &armcompute.DataDisk{Lun: to.Ptr(int32(i)), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(disk(fmt.Sprintf("%s-data%d", name, i)))}})
+	}
+	p, err := cf.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, rg, name, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)}, StorageProfile: sp}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.Server.Compute.VM(ctx, *res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+// readSAS reads the first n bytes of a disk through a read SAS (the
+// page-blob data plane), then revokes access.
+func readSAS(t *testing.T, e *testserver.Env, diskID string, n int64) []byte {
+	t.Helper()
+	ctx := e.Ctx()
+	cf, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
+	parts := strings.Split(diskID, "/")
+	rg, name := parts[4], parts[len(parts)-1]
+	gp, err := cf.NewDisksClient().BeginGrantAccess(ctx, rg, name, armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](3600)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gp.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, _ := e.Conn.HTTPClient()
+	pc, err := pageblob.NewClientWithNoCredential(*g.AccessSAS, &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: n}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := cf.NewDisksClient().BeginRevokeAccess(ctx, rg, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/compute"
@@ -114,9 +115,9 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	mkRG(t, e, "vmrg")
 	mkRG(t, e, "vaultrg")
 	mkRG(t, e, "restorerg")
-	const size = 2 << 20
-	vm := mkVM(t, e, "vmrg", "app1", 2, size)
+	const size = 2 << 20 // the region the writer uses, of 1 GiB disks
 	cs := e.Server.Compute
+	vm := armVM(t, e, "vmrg", "app1", 2)
 
 	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
 	if err != nil {
@@ -321,10 +322,31 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	if len(restored) != 3 {
 		t.Fatalf("restored VM disks %v", restored)
 	}
+	// Read the restored disks through the SAS data plane, as Azure allows
+	// once the VM is deallocated.
+	cf, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := cf.NewVirtualMachinesClient().BeginDeallocate(ctx, "restorerg", "app1-restored", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(ctx, pollOpts); err != nil {
+		t.Fatal(err)
+	}
 	var K int64
 	contents := make([][]byte, 3)
 	for i, id := range restored {
-		contents[i] = readDisk(t, cs, id)
+		contents[i] = readSAS(t, e, id, size)
+		vol, err := cs.Volume(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := vol.DataRanges(size, vol.Size()-size)
+		if err != nil || len(rs) != 0 {
+			t.Fatalf("restored disk %d has data beyond the written region: %v %v", i, rs, err)
+		}
 		for off := 0; off < len(contents[i]); off += 8 {
 			if v := int64(binary.LittleEndian.Uint64(contents[i][off:])); v > K {
 				K = v
