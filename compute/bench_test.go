@@ -20,7 +20,9 @@ import (
 const sub = "00000000-0000-0000-0000-000000000001"
 
 // newService builds a compute service on a bare platform (store, clock, data dir).
-func newService(tb testing.TB) *compute.Service {
+func newService(tb testing.TB) *compute.Service { return newServiceOpts(tb, compute.Options{}) }
+
+func newServiceOpts(tb testing.TB, opts compute.Options) *compute.Service {
 	tb.Helper()
 	dir := tb.TempDir()
 	ctx := context.Background()
@@ -37,7 +39,7 @@ func newService(tb testing.TB) *compute.Service {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := compute.New(p, compute.Options{})
+	s, err := compute.New(p, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -109,4 +110,31 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 func isStatus(err error, status int) bool {
 	var ae *arm.Error
 	return errors.As(err, &ae) && ae.Status == status
+}
+
+func TestImportDirRestriction(t *testing.T) {
+	allowed, other := t.TempDir(), t.TempDir()
+	s := newServiceOpts(t, compute.Options{ImportDir: allowed})
+	ctx := context.Background()
+	for _, dir := range []string{allowed, other} {
+		f, _ := os.Create(filepath.Join(dir, "img.raw"))
+		f.Truncate(1 << 20)
+		f.WriteAt([]byte("hello"), 4096)
+		f.Close()
+	}
+	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("a"), Location: "westus", CreateOption: "Import", SourceURI: "img.raw"}); err != nil {
+		t.Fatalf("import inside the import dir: %v", err)
+	}
+	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("b"), Location: "westus", CreateOption: "Import", SourceURI: "file://" + filepath.Join(other, "img.raw")}); !isStatus(err, http.StatusBadRequest) {
+		t.Fatalf("import outside the import dir: %v", err)
+	}
+	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("c"), Location: "westus", CreateOption: "Import", SourceURI: "../" + filepath.Base(other) + "/img.raw"}); !isStatus(err, http.StatusBadRequest) {
+		t.Fatalf("import escaping the import dir: %v", err)
+	}
+	v, _ := s.Volume(ctx, diskID("a"))
+	p := make([]byte, 5)
+	v.ReadAt(p, 4096)
+	if string(p) != "hello" {
+		t.Fatalf("imported content %q", p)
+	}
 }

@@ -197,10 +197,10 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		}
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
-			return arm.BadRequest("InvalidParameter", "The import source '%s' is not a readable file in the import directory %s.", spec.SourceURI, s.opts.ImportDir)
+			return arm.BadRequest("InvalidParameter", "The import source '%s' is not a readable regular file on the Safehold server.", spec.SourceURI)
 		}
-		if fi.Size() == 0 || fi.Size() > MaxDiskBytes {
-			return arm.BadRequest("InvalidParameter", "The import source '%s' has an unsupported size of %d bytes.", spec.SourceURI, fi.Size())
+		if fi.Size() == 0 || fi.Size()%512 != 0 || fi.Size() > MaxDiskBytes {
+			return arm.BadRequest("InvalidParameter", "The import source '%s' has an unsupported size of %d bytes: a disk image is a non-empty multiple of 512 bytes.", spec.SourceURI, fi.Size())
 		}
 	case "restore":
 		spec.CreateOption = "Restore"
@@ -212,8 +212,10 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 	return nil
 }
 
-// importPath resolves an Import sourceUri (a file: URL or an absolute or
-// relative path) inside the import directory.
+// importPath resolves an Import sourceUri (a file: URL or a path) to a
+// local file the operator allows: inside the import directory when one is
+// configured, else anywhere but the data dir (which holds the server's
+// secrets).
 func (s *Service) importPath(uri string) (string, error) {
 	p := uri
 	if strings.HasPrefix(strings.ToLower(uri), "file:") {
@@ -224,23 +226,33 @@ func (s *Service) importPath(uri string) (string, error) {
 		p = u.Path
 	}
 	if p == "" {
-		return "", arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name a file in the import directory %s.", s.opts.ImportDir)
+		return "", arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name the local file to import (file:///path/disk.raw).")
 	}
 	if !filepath.IsAbs(p) {
+		if s.opts.ImportDir == "" {
+			return "", arm.BadRequest("InvalidParameter", "The import source '%s' is not an absolute path. Name the local file as file:///path/disk.raw.", uri)
+		}
 		p = filepath.Join(s.opts.ImportDir, p)
 	}
-	p = filepath.Clean(p)
-	dir := filepath.Clean(s.opts.ImportDir)
-	if real, err := filepath.EvalSymlinks(p); err == nil {
-		p = real
+	p = realPath(p)
+	if s.opts.ImportDir != "" {
+		if dir := realPath(s.opts.ImportDir); !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			return "", arm.BadRequest("InvalidParameter", "The import source '%s' is outside the import directory %s; copy the file there first.", uri, s.opts.ImportDir)
+		}
+		return p, nil
 	}
-	if realDir, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = realDir
-	}
-	if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
-		return "", arm.BadRequest("InvalidParameter", "The import source '%s' is outside the import directory %s; copy the file there first.", uri, s.opts.ImportDir)
+	if dd := realPath(s.p.DataDir); p == dd || strings.HasPrefix(p, dd+string(filepath.Separator)) {
+		return "", arm.BadRequest("InvalidParameter", "The import source '%s' is inside Safehold's data directory, which cannot be imported from.", uri)
 	}
 	return p, nil
+}
+
+func realPath(p string) string {
+	p = filepath.Clean(p)
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
 }
 
 // CreateDisk creates a managed disk. Copy and Import copy the data in

@@ -56,8 +56,9 @@ type Options struct {
 	// SnapshotDir holds the operational-tier snapshot repository (default
 	// DataDir/snapshots).
 	SnapshotDir string
-	// ImportDir is the only directory disks may be imported from (createOption
-	// Import with a local sourceUri); default DataDir/import.
+	// ImportDir, when set, is the only directory disks may be imported from
+	// (createOption Import with a local sourceUri: a file: URL or a path).
+	// When empty, any regular file outside the data dir may be imported.
 	ImportDir string
 	// NBDAddr, when set, is the address of the NBD listener exporting every
 	// disk (export name: the disk's ARM id or uniqueId), e.g. 127.0.0.1:10809.
@@ -100,9 +101,6 @@ func New(p *rp.Platform, opts Options) (*Service, error) {
 	}
 	if opts.SnapshotDir == "" {
 		opts.SnapshotDir = filepath.Join(p.DataDir, "snapshots")
-	}
-	if opts.ImportDir == "" {
-		opts.ImportDir = filepath.Join(p.DataDir, "import")
 	}
 	if volume.BlockSize != snapshot.BlockSize {
 		return nil, fmt.Errorf("open compute: volume block size %d differs from the snapshot engine's %d", volume.BlockSize, snapshot.BlockSize)
@@ -160,7 +158,8 @@ func (s *Service) Repository() *snapshot.Repository { return s.repo }
 // Volumes is the live-disk manager.
 func (s *Service) Volumes() *volume.Manager { return s.vols }
 
-// ImportDir is the directory local imports must come from.
+// ImportDir is the directory local imports must come from ("" any
+// directory but the data dir).
 func (s *Service) ImportDir() string { return s.opts.ImportDir }
 
 // lockVolumes serializes captures, copies and deletes of the given

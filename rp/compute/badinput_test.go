@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,8 @@ func TestBadInput(t *testing.T) {
 		{compute.DiskSpec{CreateOption: "FromImage"}, "InvalidParameter"},
 		{compute.DiskSpec{CreateOption: "Empty"}, "InvalidParameter"},
 		{compute.DiskSpec{CreateOption: "Copy", SourceID: e.diskID("nope")}, "ResourceNotFound"},
-		{compute.DiskSpec{CreateOption: "Import", SourceURI: "file:///etc/passwd"}, "InvalidParameter"},
+		{compute.DiskSpec{CreateOption: "Import", SourceURI: "file://" + filepath.Join(e.DataDir, "safehold.db")}, "InvalidParameter"},
+		{compute.DiskSpec{CreateOption: "Import", SourceURI: "file:///no/such/file.raw"}, "InvalidParameter"},
 		{compute.DiskSpec{CreateOption: "Upload", UploadSizeBytes: 1000}, "InvalidParameter"},
 	} {
 		body := map[string]any{"location": "westus", "properties": map[string]any{"creationData": map[string]any{
