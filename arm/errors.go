@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 )
@@ -11,9 +12,42 @@ type Error struct {
 	Status         int              `json:"-"`
 	Code           string           `json:"code"`
 	Message        string           `json:"message"`
-	Target         string           `json:"target,omitempty"`
-	Details        []Error          `json:"details,omitempty"`
+	Target         string           `json:"-"`
+	Details        []Error          `json:"-"`
 	AdditionalInfo []AdditionalInfo `json:"additionalInfo,omitempty"`
+}
+
+// MarshalJSON writes target and details as null when empty, as ARM does.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	type plain Error
+	var target *string
+	if e.Target != "" {
+		target = &e.Target
+	}
+	return json.Marshal(struct {
+		*plain
+		Target  *string `json:"target"`
+		Details []Error `json:"details"`
+	}{(*plain)(e), target, e.Details})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes (errors are stored in operation records).
+func (e *Error) UnmarshalJSON(b []byte) error {
+	type plain Error
+	var v struct {
+		*plain
+		Target  *string `json:"target"`
+		Details []Error `json:"details"`
+	}
+	v.plain = (*plain)(e)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v.Target != nil {
+		e.Target = *v.Target
+	}
+	e.Details = v.Details
+	return nil
 }
 
 // AdditionalInfo is one entry of a CloudError's additionalInfo.

@@ -311,6 +311,14 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	}
 	q := hr.URL.Query()
 	version := q.Get("api-version")
+	if version == "" {
+		for k, v := range q { // ARM matches query parameter names case-insensitively
+			if strings.EqualFold(k, "api-version") && len(v) > 0 {
+				version = v[0]
+				q.Set("api-version", version)
+			}
+		}
+	}
 	if !r.noVersion {
 		if version == "" {
 			return nil, BadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")

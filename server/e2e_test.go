@@ -257,3 +257,28 @@ func TestLongRunningOperationRaw(t *testing.T) {
 		t.Fatalf("HEAD after delete: %d", resp.StatusCode)
 	}
 }
+
+// Seed URLs with doubled slashes, upper-case query names and unknown
+// subscriptions get Azure's answers, and every response carries ARM's
+// standard headers.
+func TestARMEdgeCases(t *testing.T) {
+	e := testserver.Start(t)
+	resp, m := raw(t, e, "PUT", "//subscriptions/"+e.Sub+"//resourcegroups/edge?API-VERSION=2021-04-01", "", []byte(`{"location":"westus"}`))
+	if resp.StatusCode != 201 {
+		t.Fatalf("double slash / upper-case api-version: %d %v", resp.StatusCode, m)
+	}
+	for _, h := range []string{"Cache-Control", "Pragma", "Expires", "X-Content-Type-Options", "Strict-Transport-Security"} {
+		if resp.Header.Get(h) == "" {
+			t.Fatalf("missing header %s", h)
+		}
+	}
+	resp, m = raw(t, e, "GET", "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/x?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 404 || errCode(m) != "SubscriptionNotFound" {
+		t.Fatalf("unknown subscription: %d %v", resp.StatusCode, m)
+	}
+	if e, _ := m["error"].(map[string]any); e == nil || e["details"] != nil || !hasKey(e, "target") {
+		t.Fatalf("CloudError should carry target and details as null: %v", m)
+	}
+}
+
+func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }

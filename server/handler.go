@@ -51,6 +51,7 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("/", arm)
 	dash := web.Handler(web.Config{TenantID: s.Bootstrap.TenantID, SubscriptionID: s.Bootstrap.SubscriptionID})
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		collapseSlashes(r)
 		if r.URL.Path == "/dashboard" || strings.HasPrefix(r.URL.Path, "/dashboard/") {
 			dash.ServeHTTP(w, r) // the web dashboard; it signs in through the token endpoint
 			return
@@ -76,6 +77,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("x-ms-request-id", reqID)
 		h.Set("x-ms-correlation-request-id", corr)
 		h.Set("x-ms-routing-request-id", "SAFEHOLD:"+reqID)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Pragma", "no-cache")
+		h.Set("Expires", "-1")
+		h.Set("X-Content-Type-Options", "nosniff")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
 		if c := r.Header.Get("x-ms-client-request-id"); c != "" {
 			h.Set("x-ms-client-request-id", c)
 		}
@@ -143,4 +151,22 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	enc := newJSONEncoder(w)
 	enc.Encode(body)
+}
+
+// collapseSlashes turns "//subscriptions//x" into "/subscriptions/x" (the
+// seeds have such URLs; Go's mux would answer them with a redirect).
+func collapseSlashes(r *http.Request) {
+	if !strings.Contains(r.URL.Path, "//") {
+		return
+	}
+	clean := func(p string) string {
+		for strings.Contains(p, "//") {
+			p = strings.ReplaceAll(p, "//", "/")
+		}
+		return p
+	}
+	r.URL.Path = clean(r.URL.Path)
+	if r.URL.RawPath != "" {
+		r.URL.RawPath = clean(r.URL.RawPath)
+	}
 }

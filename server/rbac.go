@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
@@ -32,7 +33,15 @@ func (s *Server) initRBAC(ctx context.Context) error {
 			return fmt.Errorf("assign admin Owner: %w", err)
 		}
 	}
-	s.Router.Authorize = authz.Check
+	s.Router.Authorize = func(ctx context.Context, caller arm.Caller, action, scope string) error {
+		// An unknown subscription is a 404, as in Azure, not a 403.
+		if parts := strings.SplitN(strings.TrimPrefix(scope, "/"), "/", 3); len(parts) >= 2 && strings.EqualFold(parts[0], "subscriptions") {
+			if err := rp.CheckSubscription(ctx, s.Store, parts[1]); err != nil {
+				return err
+			}
+		}
+		return authz.Check(ctx, caller, action, scope)
+	}
 	s.Platform.Authorize = func(ctx context.Context, principalID, action, scope string) error {
 		caller := arm.Caller{ObjectID: principalID}
 		if p, err := s.Platform.Dir.Get(ctx, principalID); err == nil {
