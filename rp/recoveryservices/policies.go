@@ -43,6 +43,18 @@ func (p *policyRecord) managementType() string {
 	return h.BackupManagementType
 }
 
+// workloadType is VM for IaaS VM policies, else the policy's workLoadType.
+func (p *policyRecord) workloadType() string {
+	if strings.EqualFold(p.managementType(), "AzureIaasVM") {
+		return "VM"
+	}
+	var h struct {
+		WorkLoadType string `json:"workLoadType"`
+	}
+	json.Unmarshal(p.Properties, &h)
+	return h.WorkLoadType
+}
+
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -228,6 +240,9 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	out := make([]policyRecord, 0, len(ps))
 	for _, p := range ps {
 		if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, p.managementType()) {
+			continue
+		}
+		if wl := f["workloadtype"]; wl != "" && !strings.EqualFold(wl, p.workloadType()) {
 			continue
 		}
 		out = append(out, pr.withCount(ctx, pr.p.Store, p))
