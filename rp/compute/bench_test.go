@@ -2,6 +2,11 @@ package compute_test
 
 import (
 	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -10,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -55,6 +61,41 @@ func BenchmarkSASWrite(b *testing.B) {
 		off := int64(i%256) << 22
 		if _, err := pc.UploadPages(ctx, nopCloser{bytesReader(data)}, blob.HTTPRange{Offset: off, Count: int64(len(data))}, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNBDQemuImgConvert measures qemu-img convert writing a 256 MiB
+// random image into a disk's NBD export (a real client end to end).
+func BenchmarkNBDQemuImgConvert(b *testing.B) {
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		b.Skip("qemu-img is not installed (apt-get install -y qemu-utils)")
+	}
+	e := testserver.Start(b, withNBD())
+	ctx := context.Background()
+	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	if _, err := rgs.CreateOrUpdate(ctx, "rg", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+		b.Fatal(err)
+	}
+	const size = 256 << 20
+	d, err := e.Server.Compute.CreateDisk(ctx, compute.DiskSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d",
+		Location: "westus", CreateOption: "Empty", SizeBytes: size})
+	if err != nil {
+		b.Fatal(err)
+	}
+	img := filepath.Join(b.TempDir(), "img.raw")
+	p := make([]byte, size)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := 0; i < len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], rng.Uint64())
+	}
+	os.WriteFile(img, p, 0o600)
+	url := "nbd://" + e.Server.Compute.NBDAddr() + "/" + d.UniqueID
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if out, err := exec.Command("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", img, url).CombinedOutput(); err != nil {
+			b.Fatalf("qemu-img convert: %v\n%s", err, out)
 		}
 	}
 }
