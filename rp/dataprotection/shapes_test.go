@@ -73,8 +73,8 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 		t.Fatalf("instance operationResults: %v", err)
 	}
 
-	// The job, also by its full ARM id (as the seed's restore status shows it).
-	resp, job := raw(t, e, "GET", vaultPath+"/backupJobs/"+url.PathEscape(vaultPath+"/backupJobs/"+jobID)+v, nil)
+	// The job.
+	resp, job := raw(t, e, "GET", vaultPath+"/backupJobs/"+jobID+v, nil)
 	if resp.StatusCode != 200 || get(job, "properties", "operation") != "Backup" || get(job, "properties", "status") != "Completed" ||
 		get(job, "properties", "extendedInfo", "additionalDetails", "RetentionTag") != "Daily" || get(job, "name") != jobID {
 		t.Fatalf("job: %d %v", resp.StatusCode, job)
