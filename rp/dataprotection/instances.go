@@ -548,6 +548,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 			}
 		}
 		op := &ops.Operation{Kind: opInstanceAction, Caller: r.Caller()}
+		started := false
 		err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 			bi, err := pr.loadInstance(ctx, tx, id)
 			if err != nil {
@@ -593,6 +594,20 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 					return err
 				}
 				p.CurrentProtectionState = stateConfigured
+			case "sync":
+				// Retry a configuration that failed (e.g. once the vault's
+				// roles are granted): configure again, asynchronously.
+				if cur == stateConfigFailed {
+					p.ProvisioningState = "Provisioning"
+					p.CurrentProtectionState = stateConfiguring
+					p.ProtectionStatus = &protectionStatus{Status: stateConfiguring}
+					if err := rp.PutResource(ctx, tx, id, bi); err != nil {
+						return err
+					}
+					op.Kind, op.ResourceID = opConfigure, bi.ID
+					started = true
+					return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID})
+				}
 			}
 			status := p.CurrentProtectionState
 			if status == stateSuspended {
@@ -607,6 +622,9 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if started {
+			pr.p.Ops.Notify()
 		}
 		st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
 		return arm.Accepted().Async(r, st, res), nil

@@ -132,6 +132,21 @@ func TestRequestValidationNamesFields(t *testing.T) {
 	check("restore type", "POST", vault+"/backupInstances/b1/restore"+v, `{"objectType":"AzureBackupRecoveryTimeBasedRestoreRequest"}`, 400, "objectType", "AzureBackupRecoveryTimeBasedRestoreRequest", "'AzureBackupRecoveryPointBasedRestoreRequest'")
 	check("recovery point filter", "GET", vault+"/backupInstances/b1/recoveryPoints"+v+"&$filter=startDate%20eq%20'yesterday'", "", 400, "yesterday")
 	check("unknown job", "GET", vault+"/backupJobs/00000000-0000-0000-0000-000000000000"+v, "", 404, "00000000-0000-0000-0000-000000000000")
+	// Granting the roles and calling sync configures the instance.
+	_, vm := raw(t, e, "GET", vault+v, nil)
+	principal := get(vm, "identity", "principalId").(string)
+	assign(t, e, diskID, roleDiskBackupReader, principal)
+	assign(t, e, snapRG, roleDiskSnapshotContributor, principal)
+	resp, m = raw(t, e, "POST", vault+"/backupInstances/b1/sync"+v, `{"syncType":"Default"}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("sync: %d %v", resp.StatusCode, m)
+	}
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("sync status: %v", st)
+	}
+	if _, m = raw(t, e, "GET", vault+"/backupInstances/b1"+v, nil); get(m, "properties", "currentProtectionState") != "ProtectionConfigured" || get(m, "properties", "protectionErrorDetails") != nil {
+		t.Fatalf("instance after sync: %v", m)
+	}
 	check("policy in use", "DELETE", vault+"/backupPolicies/p1"+v, "", 400, "b1")
 	check("vault with instances", "DELETE", vault+v, "", 400, "b1")
 	check("api-version", "GET", vault+"?api-version=2019-01-01", "", 400, "2019-01-01")
