@@ -88,8 +88,6 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		t.Fatalf("vault: %+v", vault)
 	}
 	principal := *vault.Identity.PrincipalID
-	assign(t, e, diskID, roleDiskBackupReader, principal)
-	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
 
 	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "vault1", "disk-policy", sdkPolicy("PT4H", "P7D", "P30D"), nil)
 	if err != nil {
@@ -106,12 +104,23 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 			DataStoreParametersList: []armdataprotection.DataStoreParametersClassification{&armdataprotection.AzureOperationalStoreParameters{
 				ObjectType: to.Ptr("AzureOperationalStoreParameters"), DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore),
 				ResourceGroupID: to.Ptr("/subscriptions/" + sub + "/resourceGroups/snapshot-rg")}}}}}
+	// As in the seed: validation fails until the vault's identity has its roles.
+	var re *azcore.ResponseError
 	vfb, err := bis.BeginValidateForBackup(ctx, "vault-rg", "vault1", armdataprotection.ValidateForBackupRequest{BackupInstance: &bi}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vfb.PollUntilDone(ctx, poll); err != nil {
-		t.Fatalf("validate for backup: %v", err)
+	if _, err := vfb.PollUntilDone(ctx, poll); !errors.As(err, &re) || re.ErrorCode != "UserErrorMissingRequiredPermissions" {
+		t.Fatalf("validate for backup without roles: %v", err)
+	}
+	assign(t, e, diskID, roleDiskBackupReader, principal)
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
+	vfb, err = bis.BeginValidateForBackup(ctx, "vault-rg", "vault1", armdataprotection.ValidateForBackupRequest{BackupInstance: &bi}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := vfb.PollUntilDone(ctx, poll); err != nil || res.ObjectType == nil || *res.ObjectType != "OperationJobExtendedInfo" {
+		t.Fatalf("validate for backup: %v %+v", err, res)
 	}
 	cp, err := bis.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.BackupInstanceResource{Properties: &bi}, nil)
 	if err != nil {
@@ -124,6 +133,11 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	if *inst.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionConfigured || *inst.Properties.ProvisioningState != "Succeeded" ||
 		*inst.Properties.DataSourceInfo.ResourceID != diskID {
 		t.Fatalf("instance: %+v", inst.Properties)
+	}
+	// Now the disk is protected: validating it again is the seed's 400.
+	if _, err := bis.BeginValidateForBackup(ctx, "vault-rg", "vault1", armdataprotection.ValidateForBackupRequest{BackupInstance: &bi}, nil); !errors.As(err, &re) ||
+		re.StatusCode != 400 || re.ErrorCode != "UserErrorDppDatasourceAlreadyProtected" {
+		t.Fatalf("validate a protected disk: %v", err)
 	}
 	n := 0
 	for pg := bis.NewListPager("vault-rg", "vault1", nil); pg.More(); {
@@ -204,7 +218,6 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = vr.PollUntilDone(ctx, poll)
-	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.ErrorCode != "UserErrorMissingRequiredPermissions" {
 		t.Fatalf("validate restore without Disk Restore Operator: %v", err)
 	}
