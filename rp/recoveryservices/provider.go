@@ -87,6 +87,8 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	rt.Handle("PATCH", R, pr.patchVault)
 	rt.Handle("GET", R, pr.getVault)
 	rt.Handle("DELETE", R, pr.deleteVault)
+	rt.Handle("GET", R+"/operationStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/operationStatus/read"))
+	rt.Handle("GET", R+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/operationResults/read"))
 	rt.Handle("GET", R+"/backupstorageconfig/vaultstorageconfig", pr.getStorageConfig)
 	rt.Handle("PUT", R+"/backupstorageconfig/vaultstorageconfig", pr.putStorageConfig)
 	rt.Handle("PATCH", R+"/backupstorageconfig/vaultstorageconfig", pr.patchStorageConfig)
