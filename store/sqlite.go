@@ -317,10 +317,16 @@ func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback() // also on panic: never leave the one write connection in a transaction
+		}
+	}()
 	if err := fn(stx); err != nil {
-		tx.Rollback()
 		return err
 	}
+	committed = true
 	// Drop cached entries before and after the commit: a Get racing the
 	// commit then sees a changed gen and does not cache what it read.
 	if len(stx.keys) > 0 || len(stx.kinds) > 0 {

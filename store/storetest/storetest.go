@@ -94,6 +94,31 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("stored value changed through a returned slice: %q", d2.Value)
 		}
 	})
+	t.Run("PanicRollsBackAndStoreStaysUsable", func(t *testing.T) {
+		s := open(t)
+		func() {
+			defer func() { recover() }()
+			s.Update(ctx, func(tx store.Tx) error {
+				tx.Put(ctx, store.Doc{Kind: "k", Key: "p"})
+				panic("handler bug")
+			})
+		}()
+		if _, err := s.Get(ctx, "k", "p"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("write of a panicking transaction visible: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) })
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("store blocked after a panic inside Update")
+		}
+	})
 	t.Run("RollbackOnError", func(t *testing.T) {
 		s := open(t)
 		boom := errors.New("boom")
