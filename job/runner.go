@@ -49,6 +49,7 @@ type Runner struct {
 	mu       sync.Mutex
 	handlers map[string]Handler
 	owner    string
+	wakeOnce sync.Once
 	wake     chan struct{}
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -67,13 +68,15 @@ func (r *Runner) Register(kind string, h Handler) {
 
 // Notify wakes the runner (call after enqueueing due work).
 func (r *Runner) Notify() {
-	if r.wake == nil {
-		return
-	}
 	select {
-	case r.wake <- struct{}{}:
+	case r.wakeCh() <- struct{}{}:
 	default:
 	}
+}
+
+func (r *Runner) wakeCh() chan struct{} {
+	r.wakeOnce.Do(func() { r.wake = make(chan struct{}, 1) })
+	return r.wake
 }
 
 // Start releases this node's stale leases and starts the claim loop.
@@ -100,7 +103,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		return fmt.Errorf("start job runner: %w", err)
 	}
 	r.owner = r.NodeID + "/" + uuid.NewString()
-	r.wake = make(chan struct{}, 1)
+	r.wakeCh()
 	r.sem = make(chan struct{}, r.Concurrency)
 	ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	r.wg.Add(1)
@@ -125,7 +128,7 @@ func (r *Runner) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.wake:
+		case <-r.wakeCh():
 		case <-t.C:
 		}
 	}

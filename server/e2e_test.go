@@ -282,3 +282,13 @@ func TestARMEdgeCases(t *testing.T) {
 }
 
 func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
+
+func TestCollapseKeepsEncodedSlashes(t *testing.T) {
+	e := testserver.Start(t)
+	// An encoded %2F inside a segment must survive the double-slash cleanup: the
+	// lookup answers 404 for the name it was given, not a routing error.
+	resp, m := raw(t, e, "GET", "//subscriptions/"+e.Sub+"/resourcegroups/a%2F%2Fb?api-version=2021-04-01", "", nil)
+	if resp.StatusCode != 404 || errCode(m) != "ResourceGroupNotFound" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "a//b") {
+		t.Fatalf("%d %v", resp.StatusCode, m)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -154,19 +155,19 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 // collapseSlashes turns "//subscriptions//x" into "/subscriptions/x" (the
-// seeds have such URLs; Go's mux would answer them with a redirect).
+// seeds have such URLs; Go's mux would answer them with a redirect). It
+// works on the escaped path, so an encoded %2F inside a segment stays.
 func collapseSlashes(r *http.Request) {
-	if !strings.Contains(r.URL.Path, "//") {
+	ep := r.URL.EscapedPath()
+	if !strings.Contains(ep, "//") {
 		return
 	}
-	clean := func(p string) string {
-		for strings.Contains(p, "//") {
-			p = strings.ReplaceAll(p, "//", "/")
-		}
-		return p
+	for strings.Contains(ep, "//") {
+		ep = strings.ReplaceAll(ep, "//", "/")
 	}
-	r.URL.Path = clean(r.URL.Path)
-	if r.URL.RawPath != "" {
-		r.URL.RawPath = clean(r.URL.RawPath)
+	p, err := url.PathUnescape(ep)
+	if err != nil {
+		return
 	}
+	r.URL.Path, r.URL.RawPath = p, ep
 }
