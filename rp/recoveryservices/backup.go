@@ -28,6 +28,8 @@ const (
 	detailExpiry = "recoveryPointExpiryTimeInUTC"
 	detailCancel = "cancelRequested"
 	detailRule   = "ruleName"
+	// detailWarning is shown in the job's propertyBag.
+	detailWarning = "Warning"
 )
 
 // newJob builds an AzureIaaSVMJob record for an item.
@@ -67,11 +69,16 @@ func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 	}
 	now := pr.p.Now()
 	expiry := now.AddDate(0, 0, 30)
+	warning := ""
 	if e := in.Properties.RecoveryPointExpiryTimeInUTC; e != nil && !e.IsZero() {
-		if !e.After(now) {
-			return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.recoveryPointExpiryTimeInUTC '%s' is in the past: give a time after now, or leave it out for 30 days.", e.Format(time.RFC3339))
+		if e.After(now) {
+			expiry = e.Time
+		} else {
+			// The seed's own request carries an expiry that has passed
+			// since; keep the point as if none was given, and say so.
+			warning = fmt.Sprintf("Recovery point expiry %s was in the past; kept for 30 days", e.UTC().Format(time.RFC3339))
+			pr.p.Logger.Warn("on-demand backup expiry in the past", "item", iid.String(), "expiry", e.UTC().Format(time.RFC3339), "keptUntil", expiry.UTC().Format(time.RFC3339))
 		}
-		expiry = e.Time
 	}
 	op := &ops.Operation{Kind: opKindBackup, ResourceID: iid.String(), Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
@@ -88,6 +95,9 @@ func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 		}
 		j := pr.newJob(vid, it, protection.OpBackup, now, true)
 		j.Details[detailExpiry] = expiry.UTC().Format(time.RFC3339Nano)
+		if warning != "" {
+			j.Details[detailWarning] = warning
+		}
 		if err := pr.enqueueBackup(ctx, tx, j); err != nil {
 			return err
 		}

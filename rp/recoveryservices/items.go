@@ -2,6 +2,7 @@ package recoveryservices
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -297,6 +298,9 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 		}
 		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
 		op.Result = mustJSON(pr.itemBody(ctx, tx, &it))
+		if !stop && !suspend {
+			op.Input = mustJSON(itemOpInput{StatusForm: statusFormItem})
+		}
 		op.ResultStatus = http.StatusOK
 		op.ResourceID = it.ID
 		return pr.p.Ops.Completed(ctx, tx, op)
@@ -519,8 +523,53 @@ func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, it.ID) })
 }
 
+// itemOpInput marks how an item operation's status is shown.
+type itemOpInput struct {
+	StatusForm string `json:"statusForm,omitempty"`
+}
+
+// statusFormItem: the status of an enable or a policy change carries the
+// protected item, as the seed shows ("returns 200 (OK) with the protected
+// item content in the response body").
+const statusFormItem = "item"
+
 func (pr *Provider) itemOperationStatus(r *arm.Request) (*arm.Response, error) {
-	return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+	op, err := pr.p.Ops.Lookup(r.HTTP.Context(), r.Param("operationId"))
+	if err != nil {
+		return nil, err
+	}
+	if op.Kind == opKindItem && op.Status == ops.Succeeded && len(op.Result) > 0 && len(op.Input) > 0 {
+		var in itemOpInput
+		if json.Unmarshal(op.Input, &in) == nil && in.StatusForm == statusFormItem {
+			if body, ok := mergedItemStatus(op); ok {
+				return arm.OK(body), nil
+			}
+		}
+	}
+	return pr.p.Ops.StatusResponse(r, op.ID)
+}
+
+// mergedItemStatus is the ARM status fields (status, startTime, endTime)
+// plus the protected item: its id, name, type and properties, to which the
+// status properties (objectType OperationStatusJobExtendedInfo, jobId) are
+// added, so that the SDK's OperationStatus still decodes.
+func mergedItemStatus(op *ops.Operation) (map[string]any, bool) {
+	var item map[string]any
+	if json.Unmarshal(op.Result, &item) != nil {
+		return nil, false
+	}
+	props, _ := item["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+	}
+	var extra map[string]any
+	json.Unmarshal(op.Properties, &extra)
+	for k, v := range extra {
+		props[k] = v
+	}
+	st := ops.StatusBody(op, "")
+	st["id"], st["name"], st["type"], st["properties"] = item["id"], item["name"], item["type"], props
+	return st, true
 }
 
 func (pr *Provider) itemOperationResult(r *arm.Request) (*arm.Response, error) {

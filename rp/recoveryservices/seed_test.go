@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -81,6 +82,8 @@ func TestSeedRawHTTP(t *testing.T) {
 	if str(st, "status") != "Succeeded" {
 		t.Fatalf("enable status %v", st)
 	}
+	// As the seed shows, the status carries the protected item itself.
+	checkItemStatus(t, st, "IRPending", "DefaultPolicy")
 	resp, m = raw(t, e, "GET", resp.Header.Get("Location"), nil)
 	must(t, "enable result", resp, m, 200)
 	for k, want := range map[string]string{
@@ -107,18 +110,32 @@ func TestSeedRawHTTP(t *testing.T) {
 		t.Fatalf("protected VM still protectable: %v", m)
 	}
 
-	// On-demand backup.
-	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest", "recoveryPointExpiryTimeInUTC": "2099-12-01T02:16:20.3156909Z"}})
+	// On-demand backup, with the seed's body verbatim: its expiry
+	// (2018-12-01) has passed, so the point is kept for 30 days and the job
+	// says why.
+	backupStart := time.Now()
+	resp, m = raw(t, e, "POST", I+"/backup"+v, []byte(`{
+   "properties": {
+    "objectType": "IaasVMBackupRequest",
+    "recoveryPointExpiryTimeInUTC": "2018-12-01T02:16:20.3156909Z"
+  }
+}`))
 	must(t, "backup", resp, m, 202)
+	if resp.Header.Get("Location") == "" || resp.Header.Get("Azure-AsyncOperation") == "" {
+		t.Fatalf("backup headers %v", resp.Header)
+	}
 	st = pollStatus(t, e, resp)
 	jobID := str(st, "properties.jobId")
-	if str(st, "status") != "Succeeded" || str(st, "properties.objectType") != "OperationStatusJobExtendedInfo" || jobID == "" {
+	if str(st, "status") != "Succeeded" || str(st, "properties.objectType") != "OperationStatusJobExtendedInfo" || jobID == "" || st["properties"].(map[string]any)["protectionState"] != nil {
 		t.Fatalf("backup status %v", st)
 	}
 	job := waitJob(t, e, R, jobID, v)
 	if str(job, "properties.status") != "Completed" || str(job, "properties.operation") != "Backup" || str(job, "properties.jobType") != "AzureIaaSVMJob" ||
 		str(job, "properties.entityFriendlyName") != "testVM" || str(job, "properties.backupManagementType") != "AzureIaasVM" {
 		t.Fatalf("backup job %v", job)
+	}
+	if w := str(job, "properties.extendedInfo.propertyBag.Warning"); !strings.Contains(w, "2018-12-01T02:16:20Z was in the past; kept for 30 days") {
+		t.Fatalf("backup job warning %q: %v", w, job)
 	}
 	resp, m = raw(t, e, "GET", I+v, nil)
 	must(t, "get item", resp, m, 200)
@@ -137,8 +154,12 @@ func TestSeedRawHTTP(t *testing.T) {
 	if str(pt, "properties.objectType") != "IaasVMRecoveryPoint" || len(tiers) != 2 ||
 		str(tiers[0].(map[string]any), "type") != "InstantRP" || str(tiers[0].(map[string]any), "status") != "Valid" ||
 		str(tiers[1].(map[string]any), "type") != "HardenedRP" || str(tiers[1].(map[string]any), "status") != "Valid" ||
-		!strings.HasPrefix(str(pt, "properties.recoveryPointProperties.expiryTime"), "2099-12-01T02:16:20") {
+		str(pt, "properties.recoveryPointProperties.expiryTime") == "" {
 		t.Fatalf("point %v", pt)
+	}
+	if exp, err := time.Parse(time.RFC3339, str(pt, "properties.recoveryPointProperties.expiryTime")); err != nil ||
+		exp.Before(backupStart.AddDate(0, 0, 30).Add(-time.Minute)) || exp.After(time.Now().AddDate(0, 0, 30).Add(time.Minute)) {
+		t.Fatalf("point expiry %v (%v), want 30 days after the backup", exp, err)
 	}
 
 	// Change the policy.
@@ -152,6 +173,8 @@ func TestSeedRawHTTP(t *testing.T) {
 	must(t, "change policy", resp, m, 202)
 	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
 		t.Fatalf("change policy %v", st)
+	} else {
+		checkItemStatus(t, st, "Protected", "ProdPolicy")
 	}
 	resp, m = raw(t, e, "GET", resp.Header.Get("Location"), nil)
 	if resp.StatusCode != 200 || str(m, "properties.policyName") != "ProdPolicy" || str(m, "properties.protectionState") != "Protected" {
@@ -162,7 +185,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": ""}})
 	must(t, "stop protection", resp, m, 202)
 	st = pollStatus(t, e, resp)
-	if str(st, "status") != "Succeeded" || str(st, "properties.jobId") == "" {
+	if str(st, "status") != "Succeeded" || str(st, "properties.jobId") == "" || str(st, "properties.objectType") != "OperationStatusJobExtendedInfo" || str(st, "properties.protectionState") != "" {
 		t.Fatalf("stop %v", st)
 	}
 	if job := waitJob(t, e, R, str(st, "properties.jobId"), v); str(job, "properties.operation") != "DisableBackup" {
@@ -248,4 +271,26 @@ func listSnapshots(t *testing.T, e *testserver.Env) int {
 	resp, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
 	must(t, "snapshots", resp, m, 200)
 	return len(m["value"].([]any))
+}
+
+// checkItemStatus checks the merged operation status of an enable or a
+// policy change: the ARM status fields plus the protected item.
+func checkItemStatus(t *testing.T, st map[string]any, state, policy string) {
+	t.Helper()
+	for k, want := range map[string]string{
+		"status": "Succeeded", "name": "VM;iaasvmcontainerv2;testRG;testVM",
+		"type":                    "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems",
+		"properties.friendlyName": "testVM", "properties.protectionState": state, "properties.protectionStatus": "Healthy",
+		"properties.healthStatus": "Passed", "properties.policyName": policy, "properties.objectType": "OperationStatusJobExtendedInfo",
+		"properties.protectedItemType": "Microsoft.Compute/virtualMachines", "properties.containerName": "iaasvmcontainerv2;testRG;testVM",
+	} {
+		if got := str(st, k); got != want {
+			t.Errorf("operation status %s = %q, want %q", k, got, want)
+		}
+	}
+	if !strings.Contains(str(st, "id"), "/protectedItems/VM;iaasvmcontainerv2;testRG;testVM") || str(st, "startTime") == "" || str(st, "endTime") == "" ||
+		str(st, "properties.jobId") == "" || !strings.HasSuffix(str(st, "properties.policyId"), "/backupPolicies/"+policy) ||
+		get(st, "properties.extendedInfo.recoveryPointCount") == nil || str(st, "properties.sourceResourceId") == "" {
+		t.Fatalf("operation status %v", st)
+	}
 }
