@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Some generated Azure SDK operations (role assignment $filter) put raw
@@ -22,8 +23,12 @@ type fixConn struct {
 	net.Conn
 	tls *tls.Conn // nil for plain HTTP
 
+	stateOnce sync.Once
+	state0    *tls.ConnectionState
+
 	br      *bufio.Reader
-	out     []byte
+	out     []byte // pending output: out[outPos:]
+	outPos  int
 	state   int
 	remain  int64 // body or chunk bytes left to pass through
 	chunked bool
@@ -49,7 +54,10 @@ func newFixConn(c net.Conn, t *tls.Conn) *fixConn {
 }
 
 func (c *fixConn) Read(p []byte) (int, error) {
-	for len(c.out) == 0 {
+	if c.outPos == len(c.out) {
+		c.out, c.outPos = c.out[:0], 0
+	}
+	for len(c.out) == c.outPos {
 		if c.raw {
 			return c.br.Read(p)
 		}
@@ -81,8 +89,8 @@ func (c *fixConn) Read(p []byte) (int, error) {
 		}
 		c.out = append(c.out, c.process(line)...)
 	}
-	n := copy(p, c.out)
-	c.out = c.out[n:]
+	n := copy(p, c.out[c.outPos:])
+	c.outPos += n
 	return n, nil
 }
 
@@ -115,25 +123,25 @@ func (c *fixConn) process(line []byte) []byte {
 			}
 			return line
 		}
-		k, v, ok := strings.Cut(string(t), ":")
+		k, v, ok := bytes.Cut(t, []byte(":"))
 		if !ok {
 			return line
 		}
-		v = strings.TrimSpace(v)
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "content-length":
-			n, err := strconv.ParseInt(v, 10, 64)
+		k = bytes.TrimSpace(k)
+		switch {
+		case bytes.EqualFold(k, []byte("content-length")):
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 			if err != nil || n < 0 {
 				c.raw = true
 			}
 			c.clen = n
-		case "transfer-encoding":
-			if strings.EqualFold(v, "chunked") {
+		case bytes.EqualFold(k, []byte("transfer-encoding")):
+			if bytes.EqualFold(bytes.TrimSpace(v), []byte("chunked")) {
 				c.chunked = true
 			} else {
 				c.raw = true
 			}
-		case "upgrade":
+		case bytes.EqualFold(k, []byte("upgrade")):
 			c.raw = true
 		}
 		return line
@@ -164,6 +172,9 @@ func (c *fixConn) process(line []byte) []byte {
 
 // fixRequestLine turns "GET /a?x=b c HTTP/1.1" into "GET /a?x=b%20c HTTP/1.1".
 func fixRequestLine(line []byte) []byte {
+	if bytes.Count(line, []byte(" ")) <= 2 {
+		return line
+	}
 	s := string(line)
 	end := strings.TrimRight(s, "\r\n")
 	if strings.Count(end, " ") <= 2 {
@@ -207,8 +218,11 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 // tlsState returns the TLS state of the request's connection, if any.
 func tlsState(ctx context.Context) *tls.ConnectionState {
 	if fc, ok := ctx.Value(connKey{}).(*fixConn); ok && fc.tls != nil {
-		st := fc.tls.ConnectionState()
-		return &st
+		fc.stateOnce.Do(func() { // the handshake is done by the time a request is read
+			st := fc.tls.ConnectionState()
+			fc.state0 = &st
+		})
+		return fc.state0
 	}
 	return nil
 }
