@@ -43,17 +43,17 @@ func restorePermissions(targetRG string) []permCheck {
 // checkPermissions checks the vault identity for each action and returns
 // the seed's UserErrorMissingRequiredPermissions (naming the action and
 // scope) for the first one missing.
-func (pr *Provider) checkPermissions(ctx context.Context, vault *vaultResource, what string, checks ...permCheck) error {
+//
+// details is the backup instance's (or restore request's) identityDetails,
+// which picks among the vault's identities (vaultPrincipal).
+func (pr *Provider) checkPermissions(ctx context.Context, vault *vaultResource, details json.RawMessage, what string, checks ...permCheck) error {
 	if pr.p.Authorize == nil {
 		return nil
 	}
-	principal, appID := "", ""
-	if vault.Identity != nil {
-		principal = vault.Identity.PrincipalID
-	}
+	principal, appID := vaultPrincipal(vault, details), ""
 	if principal == "" {
 		c := checks[0]
-		return missingPermissions(what, "", "", c, "The Backup vault has no managed identity: set identity.type to 'SystemAssigned' on the vault, assign it the '"+c.Role+"' role on '"+c.Scope+"' and retry the operation.")
+		return missingPermissions(what, "", "", c, "The Backup vault has no managed identity: set identity.type to 'SystemAssigned' (or give it a user-assigned identity) on the vault, assign it the '"+c.Role+"' role on '"+c.Scope+"' and retry the operation.")
 	}
 	if p, err := pr.p.Dir.Get(ctx, principal); err == nil {
 		appID = p.AppID
@@ -182,7 +182,7 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 		return fail(err)
 	}
 	diskID, snapRG := bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi)
-	if err := pr.checkPermissions(ctx, vault, "Backup", backupPermissions(diskID, snapRG)...); err != nil {
+	if err := pr.checkPermissions(ctx, vault, bi.Properties.IdentityDetails, "Backup", backupPermissions(diskID, snapRG)...); err != nil {
 		var ae *arm.Error
 		if !errors.As(err, &ae) {
 			return nil, err
@@ -439,6 +439,9 @@ type checkedRestore struct {
 	TargetID string
 	TargetRG string
 	Location string
+	// IdentityDetails picks the vault identity the restore runs as: the
+	// request's, else the backup instance's.
+	IdentityDetails string
 }
 
 func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *instanceResource, req *restoreRequest, field string) (*checkedRestore, error) {
@@ -507,7 +510,13 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 	if normLocation(loc) != normLocation(vault.Location) {
 		return nil, fieldError(f("restoreTargetInfo.restoreLocation"), "'%s' differs from the vault's region '%s'; disks restore into the vault's region", loc, vault.Location)
 	}
-	return &checkedRestore{Point: pt, TargetID: tid.String(), TargetRG: tid.ResourceGroupID(), Location: loc}, nil
+	details := req.IdentityDetails
+	if len(details) == 0 || string(details) == "null" {
+		details = bi.Properties.IdentityDetails
+	} else if err := checkInstanceIdentity(vault, details, f("identityDetails")); err != nil {
+		return nil, err
+	}
+	return &checkedRestore{Point: pt, TargetID: tid.String(), TargetRG: tid.ResourceGroupID(), Location: loc, IdentityDetails: string(details)}, nil
 }
 
 func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
@@ -537,7 +546,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "pointId": cr.Point.ID,
-			"target": cr.TargetID, "targetRG": cr.TargetRG, "location": cr.Location})
+			"target": cr.TargetID, "targetRG": cr.TargetRG, "location": cr.Location, "identityDetails": cr.IdentityDetails})
 	})
 	if err != nil {
 		return nil, err
@@ -579,7 +588,7 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
 	if err != nil {
 		return finish(err)
 	}
-	if err := pr.checkPermissions(ctx, vault, "Restore", restorePermissions(in["targetRG"])...); err != nil {
+	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Restore", restorePermissions(in["targetRG"])...); err != nil {
 		var ae *arm.Error
 		if !errors.As(err, &ae) {
 			return err
@@ -642,7 +651,7 @@ func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 	}
 	op := &ops.Operation{Kind: opValidateRestore, ResourceID: bi.ID, Caller: r.Caller()}
 	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID, "targetRG": cr.TargetRG})
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID, "targetRG": cr.TargetRG, "identityDetails": cr.IdentityDetails})
 	}); err != nil {
 		return nil, err
 	}
@@ -661,7 +670,7 @@ func (pr *Provider) runValidateRestore(ctx context.Context, op *ops.Operation) e
 	if err != nil {
 		return err
 	}
-	if err := pr.checkPermissions(ctx, vault, "Validate for Restore", restorePermissions(in["targetRG"])...); err != nil {
+	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Validate for Restore", restorePermissions(in["targetRG"])...); err != nil {
 		return err
 	}
 	jobResult(op, "")

@@ -86,6 +86,9 @@ func (pr *Provider) checkInstance(ctx context.Context, vault *vaultResource, bi 
 	if bi.FriendlyName == "" {
 		bi.FriendlyName = disk.Name
 	}
+	if err := checkInstanceIdentity(vault, bi.IdentityDetails, field+".identityDetails"); err != nil {
+		return nil, err
+	}
 	if bi.PolicyInfo == nil || bi.PolicyInfo.PolicyID == "" {
 		return nil, fieldError(field+".policyInfo.policyId", "is required: the id of a backup policy of this vault")
 	}
@@ -179,7 +182,7 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 		return nil, alreadyProtected(owner)
 	}
 	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller()}
-	input := map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG}
+	input := map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)}
 	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Ops.Start(ctx, tx, op, input) }); err != nil {
 		return nil, err
 	}
@@ -198,7 +201,7 @@ func (pr *Provider) runValidateForBackup(ctx context.Context, op *ops.Operation)
 	if err != nil {
 		return err
 	}
-	if err := pr.checkPermissions(ctx, vault, "Validate for Protection", backupPermissions(in["diskId"], in["snapshotRG"])...); err != nil {
+	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Validate for Protection", backupPermissions(in["diskId"], in["snapshotRG"])...); err != nil {
 		return err
 	}
 	op.Properties, _ = json.Marshal(operationJobExtendedInfo{ObjectType: "OperationJobExtendedInfo"})
@@ -318,7 +321,7 @@ func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation) error {
 	if err != nil {
 		return err
 	}
-	permErr := pr.checkPermissions(ctx, vault, "Configure Protection", backupPermissions(bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi))...)
+	permErr := pr.checkPermissions(ctx, vault, bi.Properties.IdentityDetails, "Configure Protection", backupPermissions(bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi))...)
 	var ae *arm.Error
 	if permErr != nil && !errors.As(permErr, &ae) {
 		return permErr

@@ -34,10 +34,17 @@ type vaultResource struct {
 }
 
 type identityDetails struct {
-	Type                   string                     `json:"type"`
-	PrincipalID            string                     `json:"principalId,omitempty"`
-	TenantID               string                     `json:"tenantId,omitempty"`
-	UserAssignedIdentities map[string]json.RawMessage `json:"userAssignedIdentities,omitempty"`
+	Type                   string                           `json:"type"`
+	PrincipalID            string                           `json:"principalId,omitempty"`
+	TenantID               string                           `json:"tenantId,omitempty"`
+	UserAssignedIdentities map[string]*userAssignedIdentity `json:"userAssignedIdentities,omitempty"`
+}
+
+// userAssignedIdentity is a value of userAssignedIdentities: {} (or null in
+// a PATCH, to remove it) on input; principalId and clientId on output.
+type userAssignedIdentity struct {
+	PrincipalID string `json:"principalId,omitempty"`
+	ClientID    string `json:"clientId,omitempty"`
 }
 
 type storageSetting struct {

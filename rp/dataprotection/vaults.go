@@ -21,6 +21,7 @@ func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.Resour
 	if err := rp.GetResource(ctx, r, id, &v); err != nil {
 		return nil, err
 	}
+	v.Location = normLocation(v.Location)
 	return &v, nil
 }
 
@@ -31,16 +32,6 @@ func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 		return nil, err
 	}
 	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
-}
-
-func normIdentityType(t string) (string, *arm.Error) {
-	switch strings.ToLower(strings.ReplaceAll(t, " ", "")) {
-	case "", "none":
-		return "None", nil
-	case "systemassigned":
-		return "SystemAssigned", nil
-	}
-	return "", fieldError("identity.type", "'%s' is not supported; allowed values: 'None', 'SystemAssigned'", t)
 }
 
 func checkStorageSettings(ss []storageSetting) error {
@@ -99,13 +90,10 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 	}
-	idType := "None"
 	if in.Identity != nil {
-		t, aerr := normIdentityType(in.Identity.Type)
-		if aerr != nil {
+		if _, _, _, aerr := parseIdentityType(in.Identity.Type); aerr != nil {
 			return nil, aerr
 		}
-		idType = t
 	}
 	id := vaultIDOf(r)
 	created := false
@@ -121,16 +109,17 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if exists && normLocation(old.Location) != normLocation(in.Location) {
 			return fieldError("location", "'%s' differs from the vault's location '%s'; a vault cannot move", in.Location, old.Location)
 		}
-		out = vaultResource{ID: id.String(), Name: name, Type: typeVault, Location: in.Location, Tags: in.Tags, Properties: in.Properties}
+		// Azure answers locations normalised ("West US" → "westus").
+		out = vaultResource{ID: id.String(), Name: name, Type: typeVault, Location: normLocation(in.Location), Tags: in.Tags, Properties: in.Properties}
 		if exists {
-			out.Name, out.Location, out.SystemData = old.Name, old.Location, old.SystemData
+			out.Name, out.Location, out.SystemData = old.Name, normLocation(old.Location), old.SystemData
 		}
 		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		var oldIdentity *identityDetails
 		if exists {
 			oldIdentity = old.Identity
 		}
-		ident, err := pr.setIdentity(ctx, tx, id.String(), oldIdentity, idType)
+		ident, err := pr.setIdentity(ctx, tx, id.String(), oldIdentity, in.Identity, false)
 		if err != nil {
 			return err
 		}
@@ -152,28 +141,6 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(&out), nil
 }
 
-// setIdentity gives the vault its system-assigned identity (kept across
-// updates) or removes it.
-func (pr *Provider) setIdentity(ctx context.Context, tx store.Tx, vaultID string, old *identityDetails, typ string) (*identityDetails, error) {
-	hasOld := old != nil && old.PrincipalID != ""
-	if typ == "None" {
-		if hasOld {
-			if err := pr.p.Dir.Delete(ctx, tx, old.PrincipalID); err != nil && !isNotFound(err) {
-				return nil, err
-			}
-		}
-		return &identityDetails{Type: "None"}, nil
-	}
-	if hasOld {
-		return &identityDetails{Type: typ, PrincipalID: old.PrincipalID, TenantID: old.TenantID}, nil
-	}
-	pl, err := pr.p.Dir.CreateManagedIdentity(ctx, tx, vaultID)
-	if err != nil {
-		return nil, err
-	}
-	return &identityDetails{Type: typ, PrincipalID: pl.ObjectID, TenantID: pl.TenantID}, nil
-}
-
 func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in vaultPatch
@@ -189,15 +156,12 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		if err := rp.GetResource(ctx, tx, id, &out); err != nil {
 			return err
 		}
+		out.Location = normLocation(out.Location)
 		if in.Tags != nil {
 			out.Tags = in.Tags
 		}
 		if in.Identity != nil {
-			t, aerr := normIdentityType(in.Identity.Type)
-			if aerr != nil {
-				return aerr
-			}
-			ident, err := pr.setIdentity(ctx, tx, id.String(), out.Identity, t)
+			ident, err := pr.setIdentity(ctx, tx, id.String(), out.Identity, in.Identity, true)
 			if err != nil {
 				return err
 			}
@@ -248,6 +212,9 @@ func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range vs {
+		vs[i].Location = normLocation(vs[i].Location)
+	}
 	page, err := arm.Page(r, vs, 100)
 	if err != nil {
 		return nil, err
@@ -263,6 +230,9 @@ func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
 	vs, err := rp.ListResources[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId"))
 	if err != nil {
 		return nil, err
+	}
+	for i := range vs {
+		vs[i].Location = normLocation(vs[i].Location)
 	}
 	page, err := arm.Page(r, vs, 100)
 	if err != nil {

@@ -1,0 +1,165 @@
+package dataprotection_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+func storage() []*armdataprotection.StorageSetting {
+	return []*armdataprotection.StorageSetting{{DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}}
+}
+
+// TestSDKUserAssignedIdentity: a vault with only a user-assigned identity
+// answers its principalId/clientId; permission checks use that identity
+// (roles granted to it make validateForBackup and protection succeed);
+// system+user vaults keep both; malformed ids are 400s naming the field.
+func TestSDKUserAssignedIdentity(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	sub := e.Sub
+	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "id-rg"} {
+		putRG(t, e, rg)
+	}
+	diskID := "/subscriptions/" + sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/d1"
+	newDisk(t, e, diskID, 8<<20, 3)
+	uami := "/subscriptions/" + sub + "/resourceGroups/id-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/backup-id"
+	uami2 := "/subscriptions/" + sub + "/resourceGroups/id-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/other-id"
+
+	f, err := armdataprotection.NewClientFactory(sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaults, pols, bis := f.NewBackupVaultsClient(), f.NewBackupPoliciesClient(), f.NewBackupInstancesClient()
+	putVault := func(name, loc string, id *armdataprotection.DppIdentityDetails) (armdataprotection.BackupVaultResource, error) {
+		vp, err := vaults.BeginCreateOrUpdate(ctx, "vault-rg", name, armdataprotection.BackupVaultResource{
+			Location: to.Ptr(loc), Identity: id, Properties: &armdataprotection.BackupVault{StorageSettings: storage()}}, nil)
+		if err != nil {
+			return armdataprotection.BackupVaultResource{}, err
+		}
+		res, err := vp.PollUntilDone(ctx, poll)
+		return res.BackupVaultResource, err
+	}
+
+	// Location is answered normalised.
+	v, err := putVault("uavault", "West US", &armdataprotection.DppIdentityDetails{Type: to.Ptr("UserAssigned"),
+		UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *v.Location != "westus" {
+		t.Fatalf("location: %q", *v.Location)
+	}
+	ua := v.Identity.UserAssignedIdentities[uami]
+	if *v.Identity.Type != "UserAssigned" || v.Identity.PrincipalID != nil || ua == nil || ua.PrincipalID == nil || ua.ClientID == nil || *ua.PrincipalID == "" {
+		t.Fatalf("identity: %+v %+v", v.Identity, ua)
+	}
+	uaPrincipal := *ua.PrincipalID
+	got, err := vaults.Get(ctx, "vault-rg", "uavault", nil)
+	if err != nil || *got.Location != "westus" || *got.Identity.UserAssignedIdentities[uami].PrincipalID != uaPrincipal {
+		t.Fatalf("get vault: %v %+v", err, got.Identity)
+	}
+	for pg := vaults.NewGetInResourceGroupPager("vault-rg", nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range page.Value {
+			if *x.Location != "westus" {
+				t.Fatalf("listed location: %q", *x.Location)
+			}
+		}
+	}
+
+	// The same user-assigned identity in another vault is the same principal;
+	// system+user keeps both.
+	v2, err := putVault("bothvault", "westUS", &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned, UserAssigned"),
+		UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami: {}, uami2: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *v2.Location != "westus" || *v2.Identity.Type != "SystemAssigned,UserAssigned" || v2.Identity.PrincipalID == nil ||
+		*v2.Identity.UserAssignedIdentities[uami].PrincipalID != uaPrincipal || *v2.Identity.UserAssignedIdentities[uami2].PrincipalID == uaPrincipal {
+		t.Fatalf("system+user identity: %+v", v2.Identity)
+	}
+	// PATCH removes a user-assigned identity given as null.
+	pp, err := vaults.BeginUpdate(ctx, "vault-rg", "bothvault", armdataprotection.PatchResourceRequestInput{Identity: &armdataprotection.DppIdentityDetails{
+		Type: to.Ptr("SystemAssigned,UserAssigned"), UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami2: nil}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv, err := pp.PollUntilDone(ctx, poll); err != nil || len(pv.Identity.UserAssignedIdentities) != 1 || pv.Identity.UserAssignedIdentities[uami] == nil {
+		t.Fatalf("patch identity: %v %+v", err, pv.Identity)
+	}
+
+	// Malformed identities are 400s naming the field.
+	var re *azcore.ResponseError
+	for _, c := range []struct {
+		id    *armdataprotection.DppIdentityDetails
+		field string
+	}{
+		{&armdataprotection.DppIdentityDetails{Type: to.Ptr("UserAssigned"), UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{"/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/disks/z": {}}}, "identity.userAssignedIdentities"},
+		{&armdataprotection.DppIdentityDetails{Type: to.Ptr("UserAssigned"), UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{"not-an-id": {}}}, "identity.userAssignedIdentities"},
+		{&armdataprotection.DppIdentityDetails{Type: to.Ptr("UserAssigned")}, "identity.userAssignedIdentities"},
+		{&armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned"), UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami: {}}}, "identity.userAssignedIdentities"},
+		{&armdataprotection.DppIdentityDetails{Type: to.Ptr("Magic")}, "identity.type"},
+	} {
+		if _, err := putVault("badvault", "westus", c.id); !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), c.field) {
+			t.Fatalf("identity %+v: %v", c.id, err)
+		}
+	}
+
+	// Permission checks of the user-assigned-only vault use its identity.
+	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "uavault", "disk-policy", sdkPolicy("PT4H", "P7D", "P30D"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), DataSourceInfo: ds(diskID, "d1"),
+		IdentityDetails: &armdataprotection.IdentityDetails{UseSystemAssignedIdentity: to.Ptr(false), UserAssignedIdentityArmURL: to.Ptr(uami)},
+		PolicyInfo: &armdataprotection.PolicyInfo{PolicyID: pol.ID, PolicyParameters: &armdataprotection.PolicyParameters{
+			DataStoreParametersList: []armdataprotection.DataStoreParametersClassification{&armdataprotection.AzureOperationalStoreParameters{
+				ObjectType: to.Ptr("AzureOperationalStoreParameters"), DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore),
+				ResourceGroupID: to.Ptr("/subscriptions/" + sub + "/resourceGroups/snapshot-rg")}}}}}
+	validate := func(b armdataprotection.BackupInstance) error {
+		p, err := bis.BeginValidateForBackup(ctx, "vault-rg", "uavault", armdataprotection.ValidateForBackupRequest{BackupInstance: &b}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = p.PollUntilDone(ctx, poll)
+		return err
+	}
+	if err := validate(bi); !errors.As(err, &re) || re.ErrorCode != "UserErrorMissingRequiredPermissions" || !strings.Contains(err.Error(), uaPrincipal) {
+		t.Fatalf("validate without roles: %v", err)
+	}
+	assign(t, e, diskID, roleDiskBackupReader, uaPrincipal)
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, uaPrincipal)
+	if err := validate(bi); err != nil {
+		t.Fatalf("validate with the user-assigned identity's roles: %v", err)
+	}
+	// Without identityDetails the vault's first (only) user-assigned identity is used.
+	noDetails := bi
+	noDetails.IdentityDetails = nil
+	if err := validate(noDetails); err != nil {
+		t.Fatalf("validate without identityDetails: %v", err)
+	}
+	// An identity the vault does not have is a 400 naming the field.
+	other := bi
+	other.IdentityDetails = &armdataprotection.IdentityDetails{UseSystemAssignedIdentity: to.Ptr(false), UserAssignedIdentityArmURL: to.Ptr(uami2)}
+	if _, err := bis.BeginValidateForBackup(ctx, "vault-rg", "uavault", armdataprotection.ValidateForBackupRequest{BackupInstance: &other}, nil); !errors.As(err, &re) ||
+		re.StatusCode != 400 || !strings.Contains(err.Error(), "identityDetails.userAssignedIdentityArmUrl") {
+		t.Fatalf("validate with a foreign identity: %v", err)
+	}
+	cp, err := bis.BeginCreateOrUpdate(ctx, "vault-rg", "uavault", "d1-bi", armdataprotection.BackupInstanceResource{Properties: &bi}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := cp.PollUntilDone(ctx, poll)
+	if err != nil || *inst.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionConfigured {
+		t.Fatalf("protect with the user-assigned identity: %v %+v", err, inst.Properties)
+	}
+}
