@@ -76,12 +76,20 @@ func (pr *Provider) runRefresh(ctx context.Context, op *ops.Operation) error {
 		return err
 	}
 	vid := mustParse(in.VaultID)
+	vault, err := pr.loadVault(ctx, pr.p.Store, vid)
+	if err != nil {
+		op.ResultStatus = http.StatusNoContent
+		return nil // the vault went away meanwhile
+	}
 	vms, err := pr.listVMs(ctx, vid.SubscriptionID)
 	if err != nil {
 		return err
 	}
 	d := discovered{ID: discoveryID(vid).String(), Type: discoveryType, At: pr.p.Now()}
 	for _, vm := range vms {
+		if !sameRegion(vm.Location, vault.Location) {
+			continue // Azure discovers only the VMs of the vault's region
+		}
 		d.VMs = append(d.VMs, discoveredVM{ID: vm.ID, Name: vm.Name, RG: vm.ResourceGroup, Location: vm.Location})
 	}
 	sort.Slice(d.VMs, func(i, j int) bool {
@@ -101,7 +109,7 @@ func (pr *Provider) runRefresh(ctx context.Context, op *ops.Operation) error {
 // page with nextLink.
 func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
+	vault, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +142,7 @@ func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 	}
 	out := make([]any, 0, len(d.VMs))
 	for _, vm := range d.VMs {
-		if here[strings.ToLower(vm.ID)] {
+		if here[strings.ToLower(vm.ID)] || !sameRegion(vm.Location, vault.Location) {
 			continue
 		}
 		ref := vmRef{vm.RG, vm.Name}

@@ -118,6 +118,11 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 			ext["oldestRecoveryPointInVault"] = wt(*oldestVault)
 		}
 	}
+	// IRPending lasts only until the first recovery point exists.
+	state := it.State
+	if state == stateIRPending && len(points) > 0 {
+		state = stateProtected
+	}
 	health, status := "Passed", "Healthy"
 	if it.LastStatus == "Failed" {
 		health, status = "ActionRequired", "Unhealthy"
@@ -130,7 +135,7 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 		"friendlyName":                    it.FriendlyName,
 		"sourceResourceId":                it.SourceID,
 		"virtualMachineId":                it.SourceID,
-		"protectionState":                 string(it.State),
+		"protectionState":                 string(state),
 		"protectionStatus":                status,
 		"healthStatus":                    health,
 		"lastBackupStatus":                it.LastStatus,
@@ -186,7 +191,7 @@ type itemInput struct {
 // already finished (the change is synchronous), its status carries the job.
 func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
+	vault, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +246,10 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 			if err != nil {
 				return err
 			}
+			if !sameRegion(vmInfo.Location, vault.Location) {
+				return arm.BadRequest(codeCrossRegion, "The VM '%s' is in region '%s' but the vault '%s' is in '%s': a Recovery Services vault protects only VMs of its own region. Use a vault in '%s'.",
+					vmInfo.Name, normLocation(vmInfo.Location), vault.Name, normLocation(vault.Location), normLocation(vmInfo.Location))
+			}
 			if other, err := pr.protectedElsewhere(ctx, tx, vmInfo.ID, vid); err != nil {
 				return err
 			} else if other != "" {
@@ -275,8 +284,14 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 				it.PolicyID, it.PolicyName = pol.ID, pol.Name
 			}
 			if it.State == stateStopped || it.State == stateBackupsSuspended || it.State == "" {
+				// Resuming: IRPending only until the first backup; an item
+				// with recovery points is Protected again.
 				it.State = stateIRPending
-				if it.LastPointTime != nil {
+				points, err := protection.ListRecoveryPoints(ctx, tx, it.ID)
+				if err != nil {
+					return err
+				}
+				if it.LastPointTime != nil || len(points) > 0 {
 					it.State = stateProtected
 				}
 			}
@@ -409,10 +424,11 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 				continue
 			}
 		}
-		if n := f["protectionstate"]; n != "" && !strings.EqualFold(n, string(it.State)) {
+		body := pr.itemBody(ctx, pr.p.Store, it)
+		if n := f["protectionstate"]; n != "" && !strings.EqualFold(n, fmt.Sprint(body["properties"].(map[string]any)["protectionState"])) {
 			continue
 		}
-		out = append(out, pr.itemBody(ctx, pr.p.Store, it))
+		out = append(out, body)
 	}
 	page, err := arm.Page(r, out, 200)
 	if err != nil {
@@ -522,6 +538,13 @@ func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, it.ID) })
 }
+
+// codeCrossRegion answers a request to protect a VM of another region than
+// the vault's (Azure lists and protects only VMs of the vault's region).
+const codeCrossRegion = "BMSUserErrorCrossRegionVMNotSupported"
+
+// sameRegion compares locations as Azure does (case and spaces ignored).
+func sameRegion(a, b string) bool { return normLocation(a) == normLocation(b) }
 
 // itemOpInput marks how an item operation's status is shown.
 type itemOpInput struct {

@@ -3,6 +3,7 @@ package recoveryservices
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"net/http"
 	"sort"
 	"strings"
@@ -35,7 +36,7 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 	}
 	var errs []map[string]any
 	if j.Error != nil {
-		errs = append(errs, map[string]any{"errorCode": 400, "errorString": j.Error.Message, "errorTitle": j.Error.Code,
+		errs = append(errs, map[string]any{"errorCode": jobErrorCode(j.Error.Code), "errorString": j.Error.Message, "errorTitle": j.Error.Code,
 			"recommendations": append([]string{}, j.Error.RecommendedAction...)})
 	}
 	tasks := make([]map[string]any, 0, len(j.Tasks))
@@ -194,6 +195,30 @@ func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
 	}
 	base := vid.String() + "/backupJobs/" + name
 	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, base+"/operationResults/"+op.ID), nil
+}
+
+// jobErrorCodes number the Backup service error codes a job can fail
+// with. AzureIaaSVMErrorInfo.errorCode is an integer in the API (the SDK
+// decodes it as int32), so the string code itself goes in errorTitle and
+// errorCode carries its number: never an HTTP status.
+var jobErrorCodes = map[string]int32{
+	"UserErrorVmNotFound":    100001,
+	"UserErrorItemNotFound":  100002,
+	"UserErrorBackupFailed":  100003,
+	"UserErrorRestoreFailed": 100004,
+	"InternalError":          100005,
+	"BMSUserErrorVMNotFound": 100006,
+}
+
+// jobErrorCode is the number of a job's error code: from the table, else a
+// stable number derived from the code (200000-999999).
+func jobErrorCode(code string) int32 {
+	if n, ok := jobErrorCodes[code]; ok {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(code)))
+	return 200000 + int32(h.Sum32()%800000)
 }
 
 // sortJobs orders jobs newest first.

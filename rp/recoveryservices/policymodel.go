@@ -257,6 +257,9 @@ func (p *iaasPolicy) validate() error {
 			return err
 		}
 	}
+	if err := p.checkRetentionTimes(); err != nil {
+		return err
+	}
 	for _, x := range []struct {
 		name   string
 		r      *retentionRule
@@ -304,6 +307,54 @@ func (p *iaasPolicy) validate() error {
 			if r.MonthsOfYear, err = canonicalList(f+".monthsOfYear", r.MonthsOfYear, monthNames); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// runTimes is the daily or weekly schedule's run times (nil for hourly).
+func (p *iaasPolicy) runTimes() []wireTime {
+	sp := p.SchedulePolicy
+	switch {
+	case sp.ScheduleRunFrequency == "Daily" && sp.SchedulePolicyType == "SimpleSchedulePolicyV2" && sp.DailySchedule != nil:
+		return sp.DailySchedule.ScheduleRunTimes
+	case sp.ScheduleRunFrequency == "Weekly" && sp.SchedulePolicyType == "SimpleSchedulePolicyV2" && sp.WeeklySchedule != nil:
+		return sp.WeeklySchedule.ScheduleRunTimes
+	case sp.ScheduleRunFrequency == "Daily" || sp.ScheduleRunFrequency == "Weekly":
+		return sp.ScheduleRunTimes
+	}
+	return nil
+}
+
+// checkRetentionTimes requires the daily and weekly retention rules'
+// retentionTimes to be the schedule's run times (by time of day), as Azure
+// does; absent ones take the schedule's.
+func (p *iaasPolicy) checkRetentionTimes() error {
+	want := p.runTimes()
+	if len(want) == 0 {
+		return nil
+	}
+	clock := func(ts []wireTime, layout string) string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = t.UTC().Format(layout)
+		}
+		return strings.Join(out, ", ")
+	}
+	for _, x := range []struct {
+		name string
+		r    *retentionRule
+	}{{"dailySchedule", p.RetentionPolicy.DailySchedule}, {"weeklySchedule", p.RetentionPolicy.WeeklySchedule}} {
+		if x.r == nil {
+			continue
+		}
+		if len(x.r.RetentionTimes) == 0 {
+			x.r.RetentionTimes = append([]wireTime(nil), want...)
+			continue
+		}
+		if clock(x.r.RetentionTimes, "15:04:05") != clock(want, "15:04:05") {
+			return badField("properties.retentionPolicy."+x.name+".retentionTimes", "is [%s] but must equal the schedule's scheduleRunTimes [%s]: use the backup's time of day.",
+				clock(x.r.RetentionTimes, time.RFC3339), clock(want, time.RFC3339))
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -263,6 +264,23 @@ func TestFailedBackupJob(t *testing.T) {
 	if str(job, "properties.status") != "Failed" || len(errs) != 1 || str(errs[0].(map[string]any), "errorString") == "" ||
 		len(acts) != 1 || acts[0] != "Retriable" || str(job, "properties.endTime") == "" {
 		t.Fatalf("failed job %v", job)
+	}
+	// errorCode is the Backup error's number (an integer, as the SDK
+	// decodes it), never the HTTP status; errorTitle is the error code.
+	ed := errs[0].(map[string]any)
+	if c, ok := ed["errorCode"].(float64); !ok || c == 400 || c < 100000 || str(ed, "errorTitle") != "UserErrorVmNotFound" {
+		t.Fatalf("error details %v", ed)
+	}
+	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sj, err := bf.NewJobDetailsClient().Get(e.Ctx(), "rv", "vaultrg", str(job, "name"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ej := sj.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob).ErrorDetails; len(ej) != 1 || ej[0].ErrorCode == nil || *ej[0].ErrorCode == 400 {
+		t.Fatalf("SDK error details %+v", ej)
 	}
 	resp, m = raw(t, e, "GET", I+v, nil)
 	if str(m, "properties.lastBackupStatus") != "Failed" || str(m, "properties.healthStatus") != "ActionRequired" || str(m, "properties.extendedInfo.recoveryPointCount") != "0" {

@@ -1,0 +1,320 @@
+package recoveryservices_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// TestCheckNameAvailabilityAndLocation: the vaults client's
+// CheckNameAvailability (2023-04-01) answers per resource group, and a
+// vault's location is normalized as Azure does while matching any case.
+func TestCheckNameAvailabilityAndLocation(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	mkRG(t, e, "rg1")
+	mkRG(t, e, "rg2")
+	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
+		Location: to.Ptr("West US"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
+		Properties: &armrecoveryservices.VaultProperties{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vp.PollUntilDone(ctx, pollOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *v.Location != "westus" || *v.Name != "Vault-A" {
+		t.Fatalf("vault location %q name %q, want westus and Vault-A", *v.Location, *v.Name)
+	}
+	// Updating with another spelling of the same region is not a move.
+	vp, err = vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
+		Location: to.Ptr("WESTUS"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)}, Properties: &armrecoveryservices.VaultProperties{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err = vp.PollUntilDone(ctx, pollOpts); err != nil || *v.Location != "westus" {
+		t.Fatalf("update: %v %v", err, v.Location)
+	}
+	for pg := vf.NewVaultsClient().NewListBySubscriptionIDPager(nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range page.Value {
+			if *x.Location != "westus" {
+				t.Fatalf("listed location %q", *x.Location)
+			}
+		}
+	}
+
+	c := vf.NewClient()
+	check := func(rg, name string) armrecoveryservices.ClientCheckNameAvailabilityResponse {
+		t.Helper()
+		res, err := c.CheckNameAvailability(ctx, rg, "West US", armrecoveryservices.CheckNameAvailabilityParameters{Name: to.Ptr(name), Type: to.Ptr("Microsoft.RecoveryServices/Vaults")}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if r := check("rg1", "vault-a"); r.NameAvailable == nil || *r.NameAvailable || r.Reason == nil || *r.Reason != "AlreadyExists" || r.Message == nil || *r.Message == "" {
+		t.Fatalf("taken name: %+v", r)
+	}
+	if r := check("rg2", "Vault-A"); r.NameAvailable == nil || !*r.NameAvailable {
+		t.Fatalf("name in another resource group: %+v", r)
+	}
+	if r := check("rg1", "free-name"); r.NameAvailable == nil || !*r.NameAvailable {
+		t.Fatalf("free name: %+v", r)
+	}
+	if r := check("rg1", "-bad"); r.NameAvailable == nil || *r.NameAvailable || *r.Reason != "Invalid" {
+		t.Fatalf("invalid name: %+v", r)
+	}
+	// The raw request of the review, exactly.
+	resp, m := raw(t, e, "POST", "/subscriptions/"+e.Sub+"/resourceGroups/rg1/providers/Microsoft.RecoveryServices/locations/westus/checkNameAvailability?api-version=2023-04-01",
+		[]byte(`{"type":"Microsoft.RecoveryServices/Vaults","name":"x"}`))
+	must(t, "raw checkNameAvailability", resp, m, 200)
+	if m["nameAvailable"] != false || m["reason"] != "Invalid" { // one character is too short
+		t.Fatalf("raw check %v", m)
+	}
+}
+
+// mkVMIn creates a VM (one small OS disk) in a region.
+func mkVMIn(t *testing.T, e *testserver.Env, rg, name, location string) *compute.VM {
+	t.Helper()
+	ctx := context.Background()
+	cs := e.Server.Compute
+	os, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name + "-os",
+		Location: location, CreateOption: "Empty", SizeBytes: 1 << 20, OSType: "Linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := cs.CreateVM(ctx, compute.VMSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name,
+		Location: location, OSDiskID: os.ID, OSType: "Linux", VMSize: "Standard_D2s_v3", HardwareProfile: map[string]any{"vmSize": "Standard_D2s_v3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+// TestVaultRegionOnly: discovery lists only the VMs of the vault's region
+// and protecting a VM of another region is refused; the SDK's
+// ProtectedItemOperationStatusesClient decodes the enable status (which
+// carries the item).
+func TestVaultRegionOnly(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	mkRG(t, e, "vmrg")
+	mkRG(t, e, "vaultrg")
+	west := mkVMIn(t, e, "vmrg", "westvm", "West US")
+	east := mkVMIn(t, e, "vmrg", "eastvm", "eastus")
+	const v = "?api-version=2016-12-01"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "WestUS", "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+
+	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hr *http.Response
+	if _, err := bf.NewProtectionContainersClient().Refresh(runtime.WithCaptureResponse(ctx, &hr), "rv", "vaultrg", "Azure", nil); err != nil {
+		t.Fatal(err)
+	}
+	loc := hr.Header.Get("Location")
+	waitFor(t, "refresh", func() bool {
+		resp, m = raw(t, e, "GET", loc, nil)
+		return resp.StatusCode == 204
+	})
+	resp, m = raw(t, e, "GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
+	must(t, "protectable", resp, m, 200)
+	var names []string
+	for _, x := range m["value"].([]any) {
+		names = append(names, str(x.(map[string]any), "properties.friendlyName"))
+	}
+	if len(names) != 1 || names[0] != "westvm" {
+		t.Fatalf("protectable items %v, want only westvm (the vault's region)", names)
+	}
+
+	policy := R + "/backupPolicies/DefaultPolicy"
+	item := func(vm string) string {
+		return R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + vm + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + vm
+	}
+	resp, m = raw(t, e, "PUT", item("eastvm")+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": east.ID, "policyId": policy}})
+	must(t, "protect eastvm", resp, m, 400)
+	if msg := str(m, "error.message"); str(m, "error.code") != "BMSUserErrorCrossRegionVMNotSupported" || !strings.Contains(msg, "eastus") || !strings.Contains(msg, "westus") {
+		t.Fatalf("cross-region error %v", m)
+	}
+	resp, m = raw(t, e, "GET", item("eastvm")+v, nil)
+	must(t, "eastvm not protected", resp, m, 404)
+
+	// The VM of the vault's region is protected through the SDK; the status
+	// decodes with its job id.
+	pi := bf.NewProtectedItemsClient()
+	if _, err := pi.CreateOrUpdate(runtime.WithCaptureResponse(ctx, &hr), "rv", "vaultrg", "Azure", "IaasVMContainer;iaasvmcontainerv2;vmrg;westvm", "VM;iaasvmcontainerv2;vmrg;westvm",
+		armrecoveryservicesbackup.ProtectedItemResource{Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(west.ID), PolicyID: to.Ptr(policy)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := bf.NewProtectedItemOperationStatusesClient().Get(ctx, "rv", "vaultrg", "Azure", "IaasVMContainer;iaasvmcontainerv2;vmrg;westvm", "VM;iaasvmcontainerv2;vmrg;westvm",
+		opIDOf(t, hr.Header.Get("Azure-AsyncOperation")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ji, ok := st.Properties.(*armrecoveryservicesbackup.OperationStatusJobExtendedInfo)
+	if st.Status == nil || *st.Status != armrecoveryservicesbackup.OperationStatusValuesSucceeded || !ok || ji.JobID == nil || *ji.JobID == "" || st.EndTime == nil {
+		t.Fatalf("enable status %+v", st)
+	}
+	if _, err := bf.NewJobDetailsClient().Get(ctx, "rv", "vaultrg", *ji.JobID, nil); err != nil {
+		t.Fatalf("job %s of the status: %v", *ji.JobID, err)
+	}
+	resp, m = raw(t, e, "GET", hr.Header.Get("Azure-AsyncOperation"), nil)
+	if str(m, "properties.protectionState") != "IRPending" || str(m, "properties.friendlyName") != "westvm" || !strings.HasSuffix(str(m, "id"), "/protectedItems/VM;iaasvmcontainerv2;vmrg;westvm") {
+		t.Fatalf("raw enable status %v", m)
+	}
+}
+
+// TestResumeAfterSuspend: an item with recovery points is Protected again
+// when a policy is set after BackupsSuspended (IRPending is only for items
+// never backed up).
+func TestResumeAfterSuspend(t *testing.T) {
+	e := testserver.Start(t)
+	mkRG(t, e, "vmrg")
+	mkRG(t, e, "vaultrg")
+	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
+	const v = "?api-version=2019-05-13"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
+	policy := R + "/backupPolicies/DefaultPolicy"
+	put := func(what string, props map[string]any) map[string]any {
+		t.Helper()
+		props["protectedItemType"], props["sourceResourceId"] = "Microsoft.Compute/virtualMachines", vm.ID
+		resp, m := raw(t, e, "PUT", I+v, map[string]any{"properties": props})
+		must(t, what, resp, m, 202)
+		if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
+			t.Fatalf("%s: %v", what, st)
+		}
+		resp, m = raw(t, e, "GET", I+v, nil)
+		must(t, what+": get", resp, m, 200)
+		return m
+	}
+	if m := put("protect", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "IRPending" {
+		t.Fatalf("protected: %v", m)
+	}
+	// Suspended before any backup, resumed: still IRPending.
+	if m := put("suspend", map[string]any{"protectionState": "BackupsSuspended", "policyId": policy}); str(m, "properties.protectionState") != "BackupsSuspended" {
+		t.Fatalf("suspended: %v", m)
+	}
+	if m := put("resume", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "IRPending" {
+		t.Fatalf("resumed without points: %v", m)
+	}
+	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	must(t, "backup", resp, m, 202)
+	if job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(job, "properties.status") != "Completed" {
+		t.Fatalf("backup %v", job)
+	}
+	if m := put("suspend", map[string]any{"protectionState": "BackupsSuspended"}); str(m, "properties.protectionState") != "BackupsSuspended" ||
+		str(m, "properties.extendedInfo.recoveryPointCount") != "1" {
+		t.Fatalf("suspended: %v", m)
+	}
+	if m := put("resume", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "Protected" {
+		t.Fatalf("resumed with a recovery point: %s, want Protected", str(m, "properties.protectionState"))
+	}
+	// Stopped (policy removed) then resumed likewise.
+	if m := put("stop", map[string]any{"policyId": ""}); str(m, "properties.protectionState") != "ProtectionStopped" {
+		t.Fatalf("stopped: %v", m)
+	}
+	if m := put("resume", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "Protected" {
+		t.Fatalf("resumed after stop: %v", m)
+	}
+}
+
+// TestPolicyRetentionTimesMustMatchSchedule: IaaS daily and weekly
+// retention times must be the schedule's run times.
+func TestPolicyRetentionTimesMustMatchSchedule(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	mkRG(t, e, "vaultrg")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+	const v = "?api-version=2016-12-01"
+	policy := func(sched, daily, weekly string) map[string]any {
+		ret := map[string]any{"retentionPolicyType": "LongTermRetentionPolicy"}
+		sp := map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{sched}}
+		if daily != "" {
+			ret["dailySchedule"] = map[string]any{"retentionTimes": []string{daily}, "retentionDuration": map[string]any{"count": 30, "durationType": "Days"}}
+		} else {
+			sp["scheduleRunFrequency"], sp["scheduleRunDays"] = "Weekly", []string{"Sunday"}
+		}
+		if weekly != "" {
+			ret["weeklySchedule"] = map[string]any{"daysOfTheWeek": []string{"Sunday"}, "retentionTimes": []string{weekly}, "retentionDuration": map[string]any{"count": 12, "durationType": "Weeks"}}
+		}
+		return map[string]any{"properties": map[string]any{"backupManagementType": "AzureIaasVM", "timeZone": "UTC", "schedulePolicy": sp, "retentionPolicy": ret}}
+	}
+	for _, c := range []struct {
+		name, sched, daily, weekly, field string
+	}{
+		{"DailyOff", "2018-01-24T10:00:00Z", "2018-01-24T10:30:00Z", "", "properties.retentionPolicy.dailySchedule.retentionTimes"},
+		{"WeeklyOff", "2018-01-24T10:00:00Z", "2018-01-24T10:00:00Z", "2018-01-24T11:00:00Z", "properties.retentionPolicy.weeklySchedule.retentionTimes"},
+		{"WeeklyOnlyOff", "2018-01-24T22:00:00Z", "", "2018-01-24T10:00:00Z", "properties.retentionPolicy.weeklySchedule.retentionTimes"},
+	} {
+		resp, m := raw(t, e, "PUT", R+"/backupPolicies/"+c.name+v, policy(c.sched, c.daily, c.weekly))
+		must(t, c.name, resp, m, 400)
+		msg := str(m, "error.message")
+		given := c.daily
+		if strings.Contains(c.field, "weekly") {
+			given = c.weekly
+		}
+		if !strings.Contains(msg, c.field) || !strings.Contains(msg, given) || !strings.Contains(msg, c.sched) {
+			t.Fatalf("%s: %v, want the field %s, the value %s and the schedule's %s", c.name, m, c.field, given, c.sched)
+		}
+	}
+	// The same time of day on another date is the same time.
+	resp, m = raw(t, e, "PUT", R+"/backupPolicies/Good"+v, policy("2018-01-24T10:00:00Z", "2024-06-01T10:00:00Z", "2024-06-01T10:00:00Z"))
+	must(t, "matching policy", resp, m, 200)
+	// The SDK sees the error as a 400 naming the field.
+	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bf.NewProtectionPoliciesClient().CreateOrUpdate(ctx, "rv", "vaultrg", "SDKBad", sdkDailyPolicy(23, 30, 22, 0), nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), "dailySchedule.retentionTimes") {
+		t.Fatalf("SDK mismatched policy: %v", err)
+	}
+	if _, err := bf.NewProtectionPoliciesClient().CreateOrUpdate(ctx, "rv", "vaultrg", "SDKGood", sdkDailyPolicy(23, 30, 23, 30), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sdkDailyPolicy is a daily IaaS policy run at sh:sm with daily retention
+// times rh:rm.
+func sdkDailyPolicy(sh, sm, rh, rm int) armrecoveryservicesbackup.ProtectionPolicyResource {
+	run := time.Date(2024, 1, 1, sh, sm, 0, 0, time.UTC)
+	ret := time.Date(2024, 1, 1, rh, rm, 0, 0, time.UTC)
+	return armrecoveryservicesbackup.ProtectionPolicyResource{Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{
+		TimeZone: to.Ptr("UTC"),
+		SchedulePolicy: &armrecoveryservicesbackup.SimpleSchedulePolicy{ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeDaily),
+			ScheduleRunTimes: []*time.Time{&run}},
+		RetentionPolicy: &armrecoveryservicesbackup.LongTermRetentionPolicy{DailySchedule: &armrecoveryservicesbackup.DailyRetentionSchedule{
+			RetentionTimes:    []*time.Time{&ret},
+			RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](30), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeDays)}}},
+	}}
+}
