@@ -543,8 +543,11 @@ func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
 // the vault's (Azure lists and protects only VMs of the vault's region).
 const codeCrossRegion = "BMSUserErrorCrossRegionVMNotSupported"
 
-// sameRegion compares locations as Azure does (case and spaces ignored).
-func sameRegion(a, b string) bool { return normLocation(a) == normLocation(b) }
+// sameRegion compares locations as Azure does (case and spaces ignored);
+// an unknown location (empty) matches any.
+func sameRegion(a, b string) bool {
+	return a == "" || b == "" || normLocation(a) == normLocation(b)
+}
 
 // itemOpInput marks how an item operation's status is shown.
 type itemOpInput struct {

@@ -257,9 +257,6 @@ func (p *iaasPolicy) validate() error {
 			return err
 		}
 	}
-	if err := p.checkRetentionTimes(); err != nil {
-		return err
-	}
 	for _, x := range []struct {
 		name   string
 		r      *retentionRule
@@ -328,7 +325,8 @@ func (p *iaasPolicy) runTimes() []wireTime {
 
 // checkRetentionTimes requires the daily and weekly retention rules'
 // retentionTimes to be the schedule's run times (by time of day), as Azure
-// does; absent ones take the schedule's.
+// does; absent ones take the schedule's. It runs on a PUT after validate
+// (not on stored policies, which keep their schedules).
 func (p *iaasPolicy) checkRetentionTimes() error {
 	want := p.runTimes()
 	if len(want) == 0 {

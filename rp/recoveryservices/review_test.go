@@ -224,10 +224,18 @@ func TestResumeAfterSuspend(t *testing.T) {
 	if m := put("resume", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "IRPending" {
 		t.Fatalf("resumed without points: %v", m)
 	}
-	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	// An expiry that is not a date-time is refused; a future one is kept.
+	resp, m = raw(t, e, "POST", I+"/backup"+v, []byte(`{"properties":{"objectType":"IaasVMBackupRequest","recoveryPointExpiryTimeInUTC":"next tuesday"}}`))
+	must(t, "backup with a bad expiry", resp, m, 400)
+	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest", "recoveryPointExpiryTimeInUTC": "2099-12-01T02:16:20.3156909Z"}})
 	must(t, "backup", resp, m, 202)
-	if job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(job, "properties.status") != "Completed" {
+	if job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(job, "properties.status") != "Completed" || str(job, "properties.extendedInfo.propertyBag.Warning") != "" {
 		t.Fatalf("backup %v", job)
+	}
+	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	must(t, "points", resp, m, 200)
+	if pts := m["value"].([]any); len(pts) != 1 || !strings.HasPrefix(str(pts[0].(map[string]any), "properties.recoveryPointProperties.expiryTime"), "2099-12-01T02:16:20") {
+		t.Fatalf("points %v", m)
 	}
 	if m := put("suspend", map[string]any{"protectionState": "BackupsSuspended"}); str(m, "properties.protectionState") != "BackupsSuspended" ||
 		str(m, "properties.extendedInfo.recoveryPointCount") != "1" {
