@@ -66,6 +66,7 @@ func (pr *Provider) loadVault(ctx context.Context, rd store.Reader, id arm.Resou
 	if err := rp.GetResource(ctx, rd, id, &v); err != nil {
 		return nil, err
 	}
+	v.Location = normLocation(v.Location) // records from before locations were normalized
 	return &v, nil
 }
 
@@ -312,6 +313,7 @@ func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, err
 	}
 	out := make([]Vault, 0, len(recs))
 	for _, v := range recs {
+		v.Location = normLocation(v.Location)
 		out = append(out, v.Vault)
 	}
 	page, err := arm.Page(r, out, 200)
