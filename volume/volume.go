@@ -42,6 +42,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// memSaveLimit is how much old content one freeze keeps in memory before
+// it spills to its side file.
+const memSaveLimit = 32 << 20
+
 // BlockSize is the granularity of change tracking and copy-before-write.
 // It equals the snapshot engine's block size.
 const BlockSize = 64 << 10
@@ -393,6 +397,22 @@ func (v *Volume) saveBlock(fz *Freeze, b int64) error {
 		fz.saved[b] = -1
 		return nil
 	}
+	if fz.memBytes+n <= memSaveLimit {
+		// Kept in memory: no page-cache writeback to throttle the writer.
+		fz.mem[b] = append([]byte(nil), buf...)
+		fz.memBytes += n
+		fz.saved[b] = -2
+		fz.savedBytes += n
+		return nil
+	}
+	if fz.side == nil {
+		f, err := os.CreateTemp(v.m.dir, v.id+".*.cow")
+		if err != nil {
+			return err
+		}
+		os.Remove(f.Name()) // lives while open; nothing to clean after a crash
+		fz.side = f
+	}
 	if _, err := fz.side.WriteAt(buf, fz.sideOff); err != nil {
 		return err
 	}
@@ -502,7 +522,9 @@ type Freeze struct {
 	base    string
 
 	// guarded by v.mu
-	saved      map[int64]int64 // block -> offset in side (-1: zeros)
+	saved      map[int64]int64 // block -> offset in side (-1: zeros, -2: in mem)
+	mem        map[int64][]byte
+	memBytes   int64
 	side       *os.File
 	sideOff    int64
 	savedBytes int64
@@ -525,21 +547,12 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 			return nil, fmt.Errorf("freeze: volume %s listed twice", sorted[i].id)
 		}
 	}
-	sides := make([]*os.File, len(vols))
-	for i, v := range vols {
-		f, err := os.CreateTemp(m.dir, v.id+".*.cow")
-		if err != nil {
-			for _, s := range sides[:i] {
-				s.Close()
-			}
-			return nil, fmt.Errorf("freeze %s: %w", v.id, err)
-		}
-		os.Remove(f.Name()) // lives while open; nothing to clean after a crash
-		sides[i] = f
-	}
-	locked := time.Now()
-	for _, v := range sorted {
+	var locked time.Time // writers of the first volume wait from here
+	for i, v := range sorted {
 		v.mu.Lock()
+		if i == 0 {
+			locked = time.Now()
+		}
 	}
 	var err error
 	for _, v := range sorted {
@@ -553,7 +566,7 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 	if err == nil {
 		for i, v := range vols {
 			fz := &Freeze{v: v, size: v.Size(), changed: v.dirty, trusted: v.trusted, base: v.base,
-				saved: map[int64]int64{}, side: sides[i]}
+				saved: map[int64]int64{}, mem: map[int64][]byte{}}
 			v.dirty, v.trusted, v.base, v.freeze = &bitmap{}, true, "", fz
 			out[i] = fz
 		}
@@ -568,9 +581,6 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 		}
 	}
 	if err != nil {
-		for _, s := range sides {
-			s.Close()
-		}
 		return nil, err
 	}
 	return out, nil
@@ -612,6 +622,10 @@ func (fz *Freeze) readBlockPart(b int64, part []byte, pos int64) error {
 		return errors.New("read frozen volume: freeze released")
 	}
 	if so, ok := fz.saved[b]; ok {
+		if so == -2 {
+			copy(part, fz.mem[b][pos-b*BlockSize:])
+			return nil
+		}
 		if so < 0 {
 			clear(part)
 			return nil
@@ -646,7 +660,7 @@ func (fz *Freeze) DataRanges(off, n int64) ([]Range, error) {
 	fz.v.mu.Lock()
 	var saved []Range
 	for b, so := range fz.saved {
-		if so < 0 {
+		if so == -1 {
 			continue
 		}
 		s, e := max(b*BlockSize, off), min((b+1)*BlockSize, off+n, fz.size)
@@ -698,9 +712,13 @@ func (fz *Freeze) release(fn func(v *Volume)) {
 		v.freeze = nil
 		fn(v)
 	}
-	fz.saved = nil
+	fz.saved, fz.mem = nil, nil
+	side := fz.side
+	fz.side = nil
 	v.mu.Unlock()
-	fz.side.Close() // freeing the saved blocks can take a while: not under the lock
+	if side != nil {
+		side.Close() // freeing the saved blocks can take a while: not under the lock
+	}
 }
 
 func dataRanges(f *os.File, off, n int64) ([]Range, error) {
