@@ -464,6 +464,19 @@ func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation) er
 		return err
 	}
 	op.ResultStatus = http.StatusNoContent
+	bid, err := arm.ParseID(in["instanceId"])
+	if err != nil {
+		return err
+	}
+	vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	if vault != nil {
+		if sd := vaultSoftDelete(vault); sd.enabled() {
+			return pr.softDeleteInstance(ctx, vault, sd, bid.String(), op.ID)
+		}
+	}
 	return pr.cascadeDeleteInstance(ctx, in["instanceId"])
 }
 

@@ -98,6 +98,7 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 
 	rt.Handle("GET", V+"/deletedBackupInstances", pr.listDeletedInstances)
 	rt.Handle("GET", V+"/deletedBackupInstances/{backupInstanceName}", pr.getDeletedInstance)
+	rt.Handle("POST", V+"/deletedBackupInstances/{backupInstanceName}/undelete", pr.undelete)
 	rt.Handle("GET", "/providers/Microsoft.DataProtection/operations", pr.listOperations, arm.NoAuthz())
 
 	// The seed's URL typos (backupVaults/ missing) as aliases of the real paths.
@@ -125,6 +126,9 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	p.Ops.Register(opInstanceAction, func(ctx context.Context, op *opsOperation) error { return nil })
 	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "dataprotection", pr.scheduledRun)
 
+	p.Jobs.Register(purgeTaskKind, pr.runPurge)
+
+	p.OnDelete(typeDeleted, 5, pr.purgeDeleted)
 	p.OnDelete(typeInstance, 10, pr.cascadeDeleteInstance)
 	p.OnDelete(typePolicy, 20, pr.cascadeDeletePolicy)
 	p.OnDelete(typeVault, 30, pr.cascadeDeleteVault)
@@ -173,22 +177,6 @@ func fieldError(field, format string, args ...any) *arm.Error {
 	return e
 }
 
-// Soft delete keeps nothing here: a deleted backup instance's data is
-// deleted with it, so the deleted-instances collection is always empty.
-func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) {
-	if _, err := pr.vaultFor(r); err != nil {
-		return nil, err
-	}
-	return arm.OK(arm.Values([]any{})), nil
-}
-
-func (pr *Provider) getDeletedInstance(r *arm.Request) (*arm.Response, error) {
-	if _, err := pr.vaultFor(r); err != nil {
-		return nil, err
-	}
-	return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The deleted backup instance '%s' was not found: deleted instances are not retained (soft delete keeps no data here).", r.Param("backupInstanceName"))
-}
-
 func (pr *Provider) listOperations(r *arm.Request) (*arm.Response, error) {
 	type display struct {
 		Provider    string `json:"provider"`
@@ -219,6 +207,8 @@ func (pr *Provider) listOperations(r *arm.Request) (*arm.Response, error) {
 		{"backupVaults/backupInstances/validateRestore/action", "Backup Instances", "Validate a restore"},
 		{"backupVaults/backupInstances/recoveryPoints/read", "Recovery Points", "Get recovery points"},
 		{"backupVaults/backupJobs/read", "Backup Jobs", "Get backup jobs"},
+		{"backupVaults/deletedBackupInstances/read", "Deleted Backup Instances", "Get soft-deleted backup instances"},
+		{"backupVaults/deletedBackupInstances/undelete/action", "Deleted Backup Instances", "Undelete a soft-deleted backup instance"},
 	} {
 		out = append(out, op{Name: namespace + "/" + x[0], Origin: "user", Display: display{Provider: namespace, Resource: x[1], Operation: x[2], Description: x[2]}})
 	}

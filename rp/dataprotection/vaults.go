@@ -114,6 +114,15 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if exists {
 			out.Name, out.Location, out.SystemData = old.Name, normLocation(old.Location), old.SystemData
 		}
+		var oldSecurity json.RawMessage
+		if exists && old.Properties != nil {
+			oldSecurity = old.Properties.SecuritySettings
+		}
+		sec, err := checkSecuritySettings(in.Properties.SecuritySettings, oldSecurity, false)
+		if err != nil {
+			return err
+		}
+		out.Properties.SecuritySettings = sec
 		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		var oldIdentity *identityDetails
 		if exists {
@@ -174,7 +183,11 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				}
 			}
 			if len(p.SecuritySettings) > 0 {
-				out.Properties.SecuritySettings = p.SecuritySettings
+				sec, err := checkSecuritySettings(p.SecuritySettings, out.Properties.SecuritySettings, true)
+				if err != nil {
+					return err
+				}
+				out.Properties.SecuritySettings = sec
 			}
 			if len(p.FeatureSettings) > 0 {
 				out.Properties.FeatureSettings = p.FeatureSettings
@@ -260,6 +273,20 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.Errorf(http.StatusBadRequest, "UserErrorVaultHasBackupInstances",
 			"The Backup vault '%s' still has %d backup instance(s) (for example '%s'); delete them (DELETE .../backupInstances/{name}) before deleting the vault.", id.Name(), len(bis), bis[0].Name)
 	}
+	vault, err := pr.loadVault(ctx, pr.p.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	if vaultSoftDelete(vault).enabled() {
+		ds, err := rp.ListResources[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, id.String())
+		if err != nil {
+			return nil, err
+		}
+		if len(ds) > 0 {
+			return nil, arm.Errorf(http.StatusBadRequest, "UserErrorVaultHasSoftDeletedBackupInstances",
+				"The Backup vault '%s' still has %d soft-deleted backup instance(s) (for example '%s', purged at %s); undelete and delete them with soft delete turned Off, or wait for their purge, before deleting the vault.", id.Name(), len(ds), ds[0].Name, ds[0].Properties.DeletionInfo.ScheduledPurgeTime)
+		}
+	}
 	if err := pr.cascadeDeleteVault(ctx, id.String()); err != nil {
 		return nil, err
 	}
@@ -281,6 +308,9 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 		if err := pr.cascadeDeleteInstance(ctx, bi.ID); err != nil {
 			return err
 		}
+	}
+	if err := pr.purgeDeletedOf(ctx, vid.String()); err != nil {
+		return err
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		v, err := pr.loadVault(ctx, tx, vid)

@@ -1,0 +1,295 @@
+package dataprotection_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// putInstance protects diskID as backup instance name of vault-rg/v1 (as
+// protectDisk set it up) and waits for the configuration.
+func putInstance(t *testing.T, e *testserver.Env, name, diskID string) {
+	t.Helper()
+	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
+	resp, bi := raw(t, e, "PUT", vaultPath+"/backupInstances/"+name+"?api-version=2024-04-01", `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
+		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+e.Sub+`/resourceGroups/snapshot-rg"}]}}}}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("instance %s: %d %v", name, resp.StatusCode, bi)
+	}
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("configure %s: %v", name, st)
+	}
+}
+
+// TestSDKSoftDelete: with the vault's soft delete On, deleting a backup
+// instance keeps its points and snapshots as a deleted backup instance
+// (DeletedBackupInstancesClient List/Get); the disk can be protected again
+// meanwhile, which blocks undelete; undelete restores the instance stopped
+// with its points and resumeProtection restarts it; the vault cannot be
+// deleted while deleted instances remain; at the scheduled purge time
+// (fake clock) the deleted instance, its points and snapshots are gone.
+func TestSDKSoftDelete(t *testing.T) {
+	start := time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	e := testserver.Start(t, testserver.WithClock(clk))
+	ctx := e.Ctx()
+	_, _, diskID := protectDisk(t, e, "P1D", "P30D", "P30D")
+
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaults, bis, dels := f.NewBackupVaultsClient(), f.NewBackupInstancesClient(), f.NewDeletedBackupInstancesClient()
+	var re *azcore.ResponseError
+
+	// Turn soft delete on ("Enabled" is read as On; retention defaults to 14 days).
+	up, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteState("Enabled"))}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := up.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd := v.Properties.SecuritySettings.SoftDeleteSettings; *sd.State != armdataprotection.SoftDeleteStateOn || *sd.RetentionDurationInDays != 14 {
+		t.Fatalf("soft delete settings: %+v", sd)
+	}
+
+	backup := func(name string) string {
+		t.Helper()
+		p, err := bis.BeginAdhocBackup(ctx, "vault-rg", "v1", name, armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+			RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.PollUntilDone(ctx, poll); err != nil {
+			t.Fatalf("backup %s: %v", name, err)
+		}
+		biPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1/backupInstances/" + name
+		_, snaps := listPoints(t, e, biPath)
+		if len(snaps) != 1 {
+			t.Fatalf("points of %s: %v", name, snaps)
+		}
+		return snaps[0]
+	}
+	del := func(name string) {
+		t.Helper()
+		p, err := bis.BeginDelete(ctx, "vault-rg", "v1", name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.PollUntilDone(ctx, poll); err != nil {
+			t.Fatalf("delete %s: %v", name, err)
+		}
+		if _, err := bis.Get(ctx, "vault-rg", "v1", name, nil); !errors.As(err, &re) || re.StatusCode != 404 {
+			t.Fatalf("get deleted instance %s: %v", name, err)
+		}
+	}
+	snapExists := func(id string) bool {
+		_, err := e.Server.Compute.Snapshot(ctx, id)
+		return err == nil
+	}
+
+	snap1 := backup("d1-bi")
+	del("d1-bi")
+	if !snapExists(snap1) {
+		t.Fatalf("snapshot %s of the soft-deleted instance is gone", snap1)
+	}
+	d, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := d.Properties
+	if *d.Type != "Microsoft.DataProtection/backupVaults/deletedBackupInstances" || !strings.HasSuffix(*d.ID, "/deletedBackupInstances/d1-bi") ||
+		*p.ObjectType != "DeletedBackupInstance" || *p.CurrentProtectionState != armdataprotection.CurrentProtectionStateSoftDeleted ||
+		*p.ProtectionStatus.Status != armdataprotection.StatusSoftDeleted || !strings.EqualFold(*p.DataSourceInfo.ResourceID, diskID) ||
+		p.DeletionInfo == nil || *p.DeletionInfo.DeleteActivityID == "" {
+		t.Fatalf("deleted instance: %+v %+v", d, p)
+	}
+	del1, _ := time.Parse(time.RFC3339Nano, *p.DeletionInfo.DeletionTime)
+	purge1, _ := time.Parse(time.RFC3339Nano, *p.DeletionInfo.ScheduledPurgeTime)
+	if !del1.Equal(start) || !purge1.Equal(start.Add(14*24*time.Hour)) || *p.DeletionInfo.BillingEndDate == "" {
+		t.Fatalf("deletion info: %+v", p.DeletionInfo)
+	}
+
+	// The vault cannot go while a soft-deleted instance remains.
+	if _, err := vaults.BeginDelete(ctx, "vault-rg", "v1", nil); !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), "soft-deleted") {
+		t.Fatalf("delete vault with a soft-deleted instance: %v", err)
+	}
+
+	// The disk can be protected again; then undelete is refused.
+	putInstance(t, e, "d1-bi2", diskID)
+	snap2 := backup("d1-bi2")
+	undelete := func(name string) error {
+		p, err := dels.BeginUndelete(ctx, "vault-rg", "v1", name, nil)
+		if err != nil {
+			return err
+		}
+		_, err = p.PollUntilDone(ctx, poll)
+		return err
+	}
+	if err := undelete("d1-bi"); !errors.As(err, &re) || re.StatusCode != 409 || !strings.Contains(err.Error(), "d1-bi2") {
+		t.Fatalf("undelete while the disk is protected again: %v", err)
+	}
+	if err := undelete("nosuch"); !errors.As(err, &re) || re.StatusCode != 404 {
+		t.Fatalf("undelete unknown: %v", err)
+	}
+
+	// Soft-delete the second instance too (later: purged one hour later).
+	clk.Set(start.Add(time.Hour))
+	del("d1-bi2")
+	n := 0
+	for pg := dels.NewListPager("vault-rg", "v1", nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 2 {
+		t.Fatalf("deleted instances: %d", n)
+	}
+
+	// Undelete the first: stopped, with its point; resume works.
+	if err := undelete("d1-bi"); err != nil {
+		t.Fatalf("undelete: %v", err)
+	}
+	bi, err := bis.Get(ctx, "vault-rg", "v1", "d1-bi", nil)
+	if err != nil || *bi.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionStopped {
+		t.Fatalf("undeleted instance: %v %+v", err, bi.Properties)
+	}
+	if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi", nil); !errors.As(err, &re) || re.StatusCode != 404 {
+		t.Fatalf("deleted instance after undelete: %v", err)
+	}
+	_, snaps := listPoints(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1/backupInstances/d1-bi")
+	if len(snaps) != 1 || snaps[0] != snap1 {
+		t.Fatalf("points after undelete: %v (want %s)", snaps, snap1)
+	}
+	rp, err := bis.BeginResumeProtection(ctx, "vault-rg", "v1", "d1-bi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	if bi, err := bis.Get(ctx, "vault-rg", "v1", "d1-bi", nil); err != nil || *bi.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionConfigured {
+		t.Fatalf("resumed instance: %v %+v", err, bi.Properties)
+	}
+
+	// The purge: past the second instance's retention it is gone with its
+	// point and snapshot.
+	if !snapExists(snap2) {
+		t.Fatal("snapshot of the second soft-deleted instance is gone early")
+	}
+	clk.Set(start.Add(15 * 24 * time.Hour))
+	for i := 0; ; i++ {
+		e.Server.Jobs.Notify()
+		if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi2", nil); errors.As(err, &re) && re.StatusCode == 404 {
+			break
+		}
+		if i > 5000 {
+			t.Fatal("the deleted instance was not purged")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if snapExists(snap2) {
+		t.Fatalf("snapshot %s survived the purge", snap2)
+	}
+	if !snapExists(snap1) {
+		t.Fatalf("the undeleted instance's snapshot %s was purged", snap1)
+	}
+
+	// AlwaysOn cannot be turned Off; the vault can then still be updated.
+	up, err = vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateAlwaysOn), RetentionDurationInDays: to.Ptr[float64](30)}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := up.PollUntilDone(ctx, poll); err != nil || *v.Properties.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateAlwaysOn {
+		t.Fatalf("always on: %v", err)
+	}
+	if _, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOff)}}}}, nil); !errors.As(err, &re) ||
+		re.StatusCode != 400 || !strings.Contains(err.Error(), "softDeleteSettings.state") {
+		t.Fatalf("always on → off: %v", err)
+	}
+	for _, days := range []float64{7, 365} {
+		if _, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateAlwaysOn), RetentionDurationInDays: to.Ptr(days)}}}}, nil); !errors.As(err, &re) ||
+			re.StatusCode != 400 || !strings.Contains(err.Error(), "retentionDurationInDays") {
+			t.Fatalf("retention %v days: %v", days, err)
+		}
+	}
+	// A PUT leaving security settings out keeps AlwaysOn.
+	vp, err := vaults.BeginCreateOrUpdate(ctx, "vault-rg", "v1", armdataprotection.BackupVaultResource{Location: to.Ptr("westus"),
+		Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")}, Properties: &armdataprotection.BackupVault{StorageSettings: storage()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := vp.PollUntilDone(ctx, poll); err != nil || v.Properties.SecuritySettings == nil || *v.Properties.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateAlwaysOn ||
+		*v.Properties.SecuritySettings.SoftDeleteSettings.RetentionDurationInDays != 30 {
+		t.Fatalf("put without security settings: %v %+v", err, v.Properties)
+	}
+}
+
+// TestSoftDeleteOffDeletesData: with soft delete Off (explicitly), delete
+// keeps today's behaviour: no deleted instance, the snapshot is gone.
+func TestSoftDeleteOffDeletesData(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
+	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
+	const v = "?api-version=2024-04-01"
+	if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); resp.StatusCode != 200 ||
+		get(m, "properties", "securitySettings", "softDeleteSettings", "state") != "Off" {
+		t.Fatalf("patch: %d %v", resp.StatusCode, m)
+	}
+	resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("backup: %d %v", resp.StatusCode, m)
+	}
+	pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	_, snaps := listPoints(t, e, biPath)
+	if len(snaps) != 1 {
+		t.Fatalf("points: %v", snaps)
+	}
+	resp, _ = raw(t, e, "DELETE", biPath+v, nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("delete: %v", st)
+	}
+	if resp, _ := raw(t, e, "GET", biPath+v, nil); resp.StatusCode != 404 {
+		t.Fatalf("get after delete: %d", resp.StatusCode)
+	}
+	if _, m := raw(t, e, "GET", vaultPath+"/deletedBackupInstances"+v, nil); len(m["value"].([]any)) != 0 {
+		t.Fatalf("deleted instances: %v", m)
+	}
+	if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err == nil {
+		t.Fatal("the snapshot survived a delete with soft delete off")
+	}
+	// Bad settings are 400s naming the field.
+	for body, field := range map[string]string{
+		`{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Sometimes"}}}}`:                           "softDeleteSettings.state",
+		`{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":200}}}}`:    "retentionDurationInDays",
+		`{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":"many"}}}}`: "retentionDurationInDays",
+		`{"properties":{"securitySettings":{"softDeleteSettings":"yes"}}}`:                                           "softDeleteSettings",
+	} {
+		if resp, m := raw(t, e, "PATCH", vaultPath+v, body); resp.StatusCode != 400 || !strings.Contains(get(m, "error", "message").(string), field) {
+			t.Fatalf("patch %s: %d %v", body, resp.StatusCode, m)
+		}
+	}
+	// Deleting the vault works (no soft-deleted instances).
+	if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
+		t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
+	}
+}
