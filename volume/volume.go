@@ -67,7 +67,8 @@ var (
 
 // Manager owns the volumes of one directory. It is safe for concurrent use.
 type Manager struct {
-	dir string
+	dir      string
+	memLimit int64 // old content one freeze keeps in memory
 
 	mu     sync.Mutex
 	vols   map[string]*Volume
@@ -91,7 +92,7 @@ func Open(dir string) (*Manager, error) {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
-	return &Manager{dir: dir, vols: map[string]*Volume{}}, nil
+	return &Manager{dir: dir, memLimit: memSaveLimit, vols: map[string]*Volume{}}, nil
 }
 
 // Dir is the volume directory.
@@ -397,7 +398,7 @@ func (v *Volume) saveBlock(fz *Freeze, b int64) error {
 		fz.saved[b] = -1
 		return nil
 	}
-	if fz.memBytes+n <= memSaveLimit {
+	if fz.memBytes+n <= v.m.memLimit {
 		// Kept in memory: no page-cache writeback to throttle the writer.
 		fz.mem[b] = append([]byte(nil), buf...)
 		fz.memBytes += n

@@ -28,6 +28,7 @@ func TestFreezeCopiesBeforeWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	m.memLimit = BlockSize // the second saved block spills to the side file
 	const size = 16 * BlockSize
 	v, err := m.Create("v1", size)
 	if err != nil {
@@ -203,6 +204,7 @@ func TestCreateWithIsAtomic(t *testing.T) {
 func TestConcurrentWritersAndFreeze(t *testing.T) {
 	m, _ := Open(t.TempDir())
 	defer m.Close()
+	m.memLimit = 8 * BlockSize // exercise memory and side file
 	const size = 64 * BlockSize
 	v, _ := m.Create("v1", size)
 	var mu sync.Mutex // guards shadow: the content writers produced
