@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
@@ -159,6 +160,33 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	}
 	if diff < changed || diff > changed+20*65536 {
 		t.Fatalf("diff covers %d bytes, want about %d", diff, changed)
+	}
+	// The same diff named by prevsnapshot (the earlier snapshot's id or its timeCreated).
+	for _, prev := range []string{e.snapID("s1"), s1.Properties.TimeCreated.UTC().Format(time.RFC3339Nano)} {
+		var d2 int64
+		for pager := e.pageClient(s2sas).NewGetPageRangesDiffPager(&pageblob.GetPageRangesDiffOptions{PrevSnapshot: to.Ptr(prev)}); pager.More(); {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("page ranges diff against %s: %v", prev, err)
+			}
+			for _, r := range page.PageList.PageRange {
+				d2 += *r.End - *r.Start + 1
+			}
+		}
+		if d2 != diff {
+			t.Fatalf("diff against prevsnapshot %s covers %d bytes, want %d", prev, d2, diff)
+		}
+	}
+	nsnaps := 0
+	for pager := e.snaps.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nsnaps += len(page.Value)
+	}
+	if nsnaps != 2 {
+		t.Fatalf("listed %d snapshots, want 2", nsnaps)
 	}
 
 	// Deleting snapshot 1 never breaks snapshot 2.
