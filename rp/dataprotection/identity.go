@@ -203,10 +203,7 @@ func checkInstanceIdentity(vault *vaultResource, raw json.RawMessage, field stri
 		return fieldError(field, "must be {\"useSystemAssignedIdentity\": true|false, \"userAssignedIdentityArmUrl\": \"<user-assigned identity id>\"}")
 	}
 	if ii.UserAssignedIdentityArmURL == "" {
-		if ii.UseSystemAssignedIdentity != nil && !*ii.UseSystemAssignedIdentity && (vault.Identity == nil || len(vault.Identity.UserAssignedIdentities) == 0) {
-			return fieldError(field+".useSystemAssignedIdentity", "is false but the vault has no user-assigned identity; add one to the vault or give userAssignedIdentityArmUrl")
-		}
-		return nil
+		return nil // the vault's identity rules pick one
 	}
 	f := field + ".userAssignedIdentityArmUrl"
 	if err := checkUserAssignedID(f, ii.UserAssignedIdentityArmURL); err != nil {

@@ -189,6 +189,15 @@ func TestSDKSoftDelete(t *testing.T) {
 	if !snapExists(snap2) {
 		t.Fatal("snapshot of the second soft-deleted instance is gone early")
 	}
+	e.Restart() // the deleted instance and its purge survive restarts
+	if f, err = armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts); err != nil {
+		t.Fatal(err)
+	}
+	vaults, dels = f.NewBackupVaultsClient(), f.NewDeletedBackupInstancesClient()
+	ctx = e.Ctx()
+	if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi2", nil); err != nil {
+		t.Fatalf("deleted instance after restart: %v", err)
+	}
 	clk.Set(start.Add(15 * 24 * time.Hour))
 	for i := 0; ; i++ {
 		e.Server.Jobs.Notify()
@@ -291,5 +300,68 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 	// Deleting the vault works (no soft-deleted instances).
 	if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
 		t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestSoftDeletedPurgedWithVault: a vault with soft-deleted instances
+// cannot be deleted while soft delete is On; turned Off, deleting the vault
+// (or, in the other case, its resource group) purges them with their
+// snapshots.
+func TestSoftDeletedPurgedWithVault(t *testing.T) {
+	for _, how := range []string{"vault", "resource group"} {
+		t.Run(how, func(t *testing.T) {
+			e := testserver.Start(t)
+			ctx := e.Ctx()
+			biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
+			vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
+			const v = "?api-version=2024-04-01"
+			if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":30}}}}`); resp.StatusCode != 200 {
+				t.Fatalf("patch: %d %v", resp.StatusCode, m)
+			}
+			resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+			if resp.StatusCode != 202 {
+				t.Fatalf("backup: %d %v", resp.StatusCode, m)
+			}
+			pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+			_, snaps := listPoints(t, e, biPath)
+			resp, _ = raw(t, e, "DELETE", biPath+v, nil)
+			if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+				t.Fatalf("delete: %v", st)
+			}
+			if resp, m := raw(t, e, "GET", vaultPath+"/deletedBackupInstances/d1-bi"+v, nil); resp.StatusCode != 200 || get(m, "properties", "deletionInfo", "scheduledPurgeTime") == nil {
+				t.Fatalf("deleted instance: %d %v", resp.StatusCode, m)
+			}
+			if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err != nil {
+				t.Fatalf("snapshot of the soft-deleted instance: %v", err)
+			}
+			if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 400 || !strings.Contains(get(m, "error", "message").(string), "d1-bi") {
+				t.Fatalf("delete vault with a soft-deleted instance: %d %v", resp.StatusCode, m)
+			}
+			if how == "vault" {
+				if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`); resp.StatusCode != 200 {
+					t.Fatalf("patch off: %d %v", resp.StatusCode, m)
+				}
+				if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
+					t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
+				}
+			} else {
+				resp, _ = raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
+				switch resp.StatusCode {
+				case 200:
+				case 202:
+					for i := 0; i < 2000; i++ {
+						if r, _ := raw(t, e, "GET", resp.Header.Get("Location"), nil); r.StatusCode != 202 {
+							break
+						}
+						time.Sleep(20 * time.Millisecond)
+					}
+				default:
+					t.Fatalf("delete resource group: %d", resp.StatusCode)
+				}
+			}
+			if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err == nil {
+				t.Fatal("the soft-deleted instance's snapshot survived")
+			}
+		})
 	}
 }
