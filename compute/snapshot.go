@@ -244,7 +244,7 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		opts.Progress = func(p snapshot.Progress) {
 			// Done counts scanned bytes of what the engine reads; report against the disk size.
 			if p.Total > 0 {
-				report(i, fz.Size()*p.Done/p.Total)
+				report(i, int64(float64(fz.Size())*float64(p.Done)/float64(p.Total)))
 			}
 		}
 		m, st, err := s.repo.Capture(ctx, frozenSource{fz}, opts)
