@@ -96,6 +96,18 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 	if _, err := s.CreateDiskFromSnapshot(ctx, sns[0].ID, diskID("os2"), "", nil); err != nil {
 		t.Fatal(err)
 	}
+	// A copied snapshot outlives its source.
+	cp, err := s.CopySnapshot(ctx, sns[0].ID, snapID("s-os-copy"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSnapshot(ctx, sns[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateDiskFromSnapshot(ctx, cp.ID, diskID("os3"), "", nil)
+	if err != nil || c.SizeBytes != 8<<20 {
+		t.Fatalf("disk from a copied snapshot: %v", err)
+	}
 	if err := s.DeleteDisk(ctx, ids[0]); !isStatus(err, http.StatusConflict) {
 		t.Fatalf("delete attached disk: %v", err)
 	}

@@ -433,3 +433,52 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// CopySnapshot creates snapshot dstID with the content of snapshot srcID.
+// The copy shares every chunk with its source (a new index pointing at the
+// same data: no block is read); deleting either never breaks the other.
+func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags map[string]string) (*Snapshot, error) {
+	dst, err := parseTyped(dstID, SnapshotType)
+	if err != nil {
+		return nil, err
+	}
+	if err := rp.CheckResourceGroup(ctx, s.p.Store, dst.SubscriptionID, dst.ResourceGroup); err != nil {
+		return nil, err
+	}
+	if ok, err := rp.ResourceExists(ctx, s.p.Store, dst.String()); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, arm.Conflict("Conflict", "Snapshot '%s' already exists.", dst.Name())
+	}
+	src, eid, err := s.snapshotEngineID(ctx, srcID)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := s.repo.OpenReader(ctx, eid)
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot %s: %w", src.Name, err)
+	}
+	m, _, err := s.repo.Capture(ctx, rd, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, Tags: map[string]string{"snapshotId": dst.String()}})
+	if err != nil {
+		return nil, fmt.Errorf("copy snapshot %s: %w", src.Name, err)
+	}
+	body := *src
+	body.ID, body.Name, body.Tags = dst.String(), dst.Name(), tags
+	body.Properties.UniqueID = newUUID()
+	body.Properties.TimeCreated = s.now()
+	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := rp.CreateResource(ctx, tx, dst, &body); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return arm.Conflict("Conflict", "Snapshot '%s' already exists.", dst.Name())
+			}
+			return err
+		}
+		return putState(ctx, tx, dst.String(), resourceState{EngineID: m.ID})
+	})
+	if err != nil {
+		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
+		return nil, err
+	}
+	return body.domain(m.ID), nil
+}

@@ -21,6 +21,11 @@ func TestResourceGroupDeleteCleansUp(t *testing.T) {
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](16 << 20)}}})
 	e.revokeDisk("d")
 	e.snapshot("s", "d", true)
+	cp, err := e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s-copy", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.snapID("s"))}}}, nil)
+	if err := wait(ctx, cp, err); err != nil {
+		t.Fatal(err)
+	}
 	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("d"))}}}}}, nil)

@@ -34,6 +34,7 @@ func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })
 	pr.p.Ops.Register("compute.snapshot.create", pr.runCreateSnapshot)
 	pr.p.Ops.Register("compute.snapshot.delete", pr.runDeleteSnapshot)
+	pr.p.Ops.Register("compute.snapshot.copy", pr.runCopySnapshot)
 }
 
 func snapshotID(r *arm.Request) string {
@@ -75,12 +76,19 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null). Use Copy with sourceResourceId set to a disk.")
 	}
 	cd := in.Properties.CreationData
-	if !strings.EqualFold(cd.CreateOption, "Copy") {
-		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for snapshots. Use Copy with sourceResourceId set to a disk.", cd.CreateOption)
+	if !strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(cd.CreateOption, "CopyStart") {
+		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for snapshots. Use Copy with sourceResourceId set to a disk or snapshot.", cd.CreateOption)
 	}
 	src, err := arm.ParseID(cd.SourceResourceID)
-	if cd.SourceResourceID == "" || err != nil || !src.IsType(compute.DiskType) {
-		return nil, arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' must be the id of a managed disk (Microsoft.Compute/disks), not '%s'.", cd.SourceResourceID)
+	if cd.SourceResourceID == "" || err != nil || !(src.IsType(compute.DiskType) || src.IsType(compute.SnapshotType)) {
+		return nil, arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' must be the id of a managed disk or snapshot, not '%s'.", cd.SourceResourceID)
+	}
+	if src.IsType(compute.SnapshotType) {
+		sn, err := pr.svc.SnapshotResource(ctx, cd.SourceResourceID)
+		if err != nil {
+			return nil, err
+		}
+		return pr.start(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags}, 0, nil)
 	}
 	d, err := pr.svc.DiskResource(ctx, cd.SourceResourceID)
 	if err != nil {
@@ -183,4 +191,30 @@ func (pr *Provider) runDeleteSnapshot(ctx context.Context, op *ops.Operation) er
 	}
 	op.ResultStatus = http.StatusOK
 	return nil
+}
+
+type snapshotCopy struct {
+	Source, Target string
+	Tags           map[string]string
+}
+
+func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) error {
+	var in opInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	var c snapshotCopy
+	if err := jsonUnmarshal(in.Spec, &c); err != nil {
+		return err
+	}
+	if _, err := pr.svc.SnapshotResource(ctx, c.Target); err != nil {
+		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Tags); err != nil {
+			return err
+		}
+	}
+	sn, err := pr.svc.SnapshotResource(ctx, c.Target)
+	if err != nil {
+		return err
+	}
+	return setResult(op, http.StatusOK, sn)
 }
