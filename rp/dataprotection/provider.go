@@ -7,6 +7,12 @@
 // vaults, policies and backup instances are stored as ARM resources; jobs
 // and recovery points live in the protection core; each backup instance's
 // schedule is one keyed durable task (protection.Scheduler).
+//
+// Vault soft delete (deleted backup instances, undelete, purge) is described
+// in softdelete.go, vault identities (system- and user-assigned, and which
+// one permission checks use) in identity.go. Vault locations are answered
+// normalised as Azure does ("West US" → "westus"); datasource locations are
+// echoed as sent.
 package dataprotection
 
 import (

@@ -365,3 +365,79 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 		})
 	}
 }
+
+// TestSoftDeleteSameNameReprotect: the seed's flow with soft delete On —
+// delete, then protect the disk again under the same instance name: the new
+// instance starts without the old points, the old ones stay with the
+// deleted instance, undelete is refused while the name is taken, and a
+// second delete of the name replaces (purges) the older deleted instance.
+func TestSoftDeleteSameNameReprotect(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	biPath, _, diskID := protectDisk(t, e, "P1D", "P7D", "P30D")
+	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
+	const v = "?api-version=2021-01-01"
+	if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"AlwaysOn"}}}}`); resp.StatusCode != 200 ||
+		get(m, "properties", "securitySettings", "softDeleteSettings", "retentionDurationInDays") != float64(14) {
+		t.Fatalf("patch: %d %v", resp.StatusCode, m)
+	}
+	backup := func() string {
+		resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+		if resp.StatusCode != 202 {
+			t.Fatalf("backup: %d %v", resp.StatusCode, m)
+		}
+		pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+		_, snaps := listPoints(t, e, biPath)
+		if len(snaps) != 1 {
+			t.Fatalf("points: %v", snaps)
+		}
+		return snaps[0]
+	}
+	del := func() {
+		resp, _ := raw(t, e, "DELETE", biPath+v, nil)
+		if resp.StatusCode != 202 {
+			t.Fatalf("delete: %d", resp.StatusCode)
+		}
+		if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+			t.Fatalf("delete: %v", st)
+		}
+		if resp, _ := raw(t, e, "GET", biPath+v, nil); resp.StatusCode != 404 {
+			t.Fatalf("get after delete: %d", resp.StatusCode)
+		}
+	}
+	snap1 := backup()
+	del()
+	putInstance(t, e, "d1-bi", diskID)
+	if _, snaps := listPoints(t, e, biPath); len(snaps) != 0 {
+		t.Fatalf("the re-protected instance inherited points: %v", snaps)
+	}
+	if resp, m := raw(t, e, "POST", vaultPath+"/deletedBackupInstances/d1-bi/undelete"+v, nil); resp.StatusCode != 409 {
+		t.Fatalf("undelete while the name is taken: %d %v", resp.StatusCode, m)
+	}
+	snap2 := backup()
+	del()
+	resp, m := raw(t, e, "GET", vaultPath+"/deletedBackupInstances"+v, nil)
+	if vals, _ := m["value"].([]any); resp.StatusCode != 200 || len(vals) != 1 {
+		t.Fatalf("deleted instances: %d %v", resp.StatusCode, m)
+	}
+	if _, err := e.Server.Compute.Snapshot(ctx, snap1); err == nil {
+		t.Fatal("the older deleted instance's snapshot survived its replacement")
+	}
+	if _, err := e.Server.Compute.Snapshot(ctx, snap2); err != nil {
+		t.Fatalf("the newer deleted instance's snapshot: %v", err)
+	}
+	resp, _ = raw(t, e, "POST", vaultPath+"/deletedBackupInstances/d1-bi/undelete"+v, nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("undelete: %d", resp.StatusCode)
+	}
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("undelete: %v", st)
+	}
+	if _, snaps := listPoints(t, e, biPath); len(snaps) != 1 || snaps[0] != snap2 {
+		t.Fatalf("points after undelete: %v", snaps)
+	}
+	if resp, m := raw(t, e, "PUT", vaultPath+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"softDeleteSettings":{"state":"On"}}}}`); resp.StatusCode != 400 ||
+		!strings.Contains(get(m, "error", "message").(string), "softDeleteSettings.state") {
+		t.Fatalf("always on → on: %d %v", resp.StatusCode, m)
+	}
+}
