@@ -162,4 +162,40 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	if err != nil || *inst.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionConfigured {
 		t.Fatalf("protect with the user-assigned identity: %v %+v", err, inst.Properties)
 	}
+
+	// Backup and restore run as the user-assigned identity too.
+	putRG(t, e, "target-rg")
+	bp, err := bis.BeginAdhocBackup(ctx, "vault-rg", "uavault", "d1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatalf("backup as the user-assigned identity: %v", err)
+	}
+	page, err := f.NewRecoveryPointsClient().NewListPager("vault-rg", "uavault", "d1-bi", nil).NextPage(ctx)
+	if err != nil || len(page.Value) != 1 {
+		t.Fatalf("points: %v %d", err, len(page.Value))
+	}
+	pt := page.Value[0].Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint)
+	targetID := "/subscriptions/" + sub + "/resourceGroups/target-rg/providers/Microsoft.Compute/disks/restored1"
+	req := &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
+		RecoveryPointID: pt.RecoveryPointID, SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore), SourceResourceID: to.Ptr(diskID),
+		RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
+			RestoreLocation: to.Ptr("westus"), DatasourceInfo: ds(targetID, "restored1")}}
+	validateRestore := func() error {
+		p, err := bis.BeginValidateForRestore(ctx, "vault-rg", "uavault", "d1-bi", armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = p.PollUntilDone(ctx, poll)
+		return err
+	}
+	if err := validateRestore(); !errors.As(err, &re) || re.ErrorCode != "UserErrorMissingRequiredPermissions" || !strings.Contains(err.Error(), uaPrincipal) {
+		t.Fatalf("validate restore without the role: %v", err)
+	}
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/target-rg", roleDiskRestoreOperator, uaPrincipal)
+	if err := validateRestore(); err != nil {
+		t.Fatalf("validate restore as the user-assigned identity: %v", err)
+	}
 }
