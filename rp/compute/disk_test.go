@@ -177,6 +177,20 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 			t.Fatalf("diff against prevsnapshot %s covers %d bytes, want %d", prev, d2, diff)
 		}
 	}
+	// The live disk against snapshot 2: only the 2 MiB written after it.
+	var live int64
+	for pager := e.pageClient(e.grantDisk("d1", armcompute.AccessLevelRead)).NewGetPageRangesDiffPager(&pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s2sas)}); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("disk diff: %v", err)
+		}
+		for _, r := range page.PageList.PageRange {
+			live += *r.End - *r.Start + 1
+		}
+	}
+	if live != 2<<20 {
+		t.Fatalf("disk diff against snapshot 2 covers %d bytes, want %d", live, 2<<20)
+	}
 	nsnaps := 0
 	for pager := e.snaps.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
 		page, err := pager.NextPage(ctx)

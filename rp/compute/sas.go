@@ -513,10 +513,33 @@ func (h *sasHandler) diff(ctx context.Context, t *target, prev *snapshot.Reader,
 		}
 		return append(l, volume.Range{Off: s, Len: e - s})
 	}
+	// A live disk whose change map is relative to prev only needs its
+	// changed blocks compared.
+	var only []volume.Range
+	if t.vol != nil && prev.Manifest() != nil && t.size == prev.Size() {
+		if base, ranges, ok := t.vol.Changes(); ok && base == string(prev.Manifest().ID) {
+			only = ranges
+			if len(only) == 0 {
+				return nil, nil, nil
+			}
+		}
+	}
 	a, b := make([]byte, volume.BlockSize), make([]byte, volume.BlockSize)
 	for off := start - start%volume.BlockSize; off < end; off += volume.BlockSize {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
+		}
+		if only != nil {
+			for len(only) > 0 && only[0].Off+only[0].Len <= off {
+				only = only[1:]
+			}
+			if len(only) == 0 {
+				break
+			}
+			if only[0].Off > off {
+				off = only[0].Off - only[0].Off%volume.BlockSize - volume.BlockSize
+				continue
+			}
 		}
 		if t.snap != nil && t.size == prev.Size() {
 			ia, oka := segmentID(t.snap, off)
