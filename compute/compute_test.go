@@ -150,3 +150,24 @@ func TestImportDirRestriction(t *testing.T) {
 		t.Fatalf("imported content %q", p)
 	}
 }
+
+func TestImportFixedVHDDropsFooter(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "disk.vhd")
+	f, _ := os.Create(path)
+	f.Truncate(4<<20 + 512)
+	f.WriteAt([]byte("data"), 100)
+	footer := make([]byte, 512)
+	copy(footer, "conectix")
+	footer[63] = 2 // fixed
+	f.WriteAt(footer, 4<<20)
+	f.Close()
+	d, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("vhd"), Location: "westus", CreateOption: "Import", SourceURI: "file://" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.SizeBytes != 4<<20 {
+		t.Fatalf("imported VHD size %d, want the data without the footer", d.SizeBytes)
+	}
+}

@@ -390,8 +390,24 @@ func (s *Service) importFile(uid, path string) (int64, error) {
 		return 0, err
 	}
 	size := fi.Size()
+	if isFixedVHD(src, size) {
+		size -= 512 // the disk is the VHD's data, without its footer
+	}
 	_, err = s.vols.CreateWith(uid, size, func(f *os.File) error { return copySparse(f, src, size) })
 	return size, err
+}
+
+// isFixedVHD reports whether a file is a fixed-format VHD: raw data
+// followed by a 512-byte footer (cookie "conectix", disk type 2).
+func isFixedVHD(f io.ReaderAt, size int64) bool {
+	if size < 1024 {
+		return false
+	}
+	var footer [512]byte
+	if _, err := f.ReadAt(footer[:], size-512); err != nil {
+		return false
+	}
+	return string(footer[:8]) == "conectix" && footer[60] == 0 && footer[61] == 0 && footer[62] == 0 && footer[63] == 2
 }
 
 // copyDisk freezes a disk and copies its content into a new volume.
