@@ -228,6 +228,9 @@ func (s *Service) importPath(uri string) (string, error) {
 	if p == "" {
 		return "", arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name the local file to import (file:///path/disk.raw).")
 	}
+	if s.opts.ImportDisabled && s.opts.ImportDir == "" {
+		return "", arm.BadRequest("InvalidParameter", "Importing local files is disabled because this server listens beyond loopback; start 'safehold serve' with --import-dir DIR and put the image there.")
+	}
 	if !filepath.IsAbs(p) {
 		if s.opts.ImportDir == "" {
 			return "", arm.BadRequest("InvalidParameter", "The import source '%s' is not an absolute path. Name the local file as file:///path/disk.raw.", uri)

@@ -58,8 +58,13 @@ type Options struct {
 	SnapshotDir string
 	// ImportDir, when set, is the only directory disks may be imported from
 	// (createOption Import with a local sourceUri: a file: URL or a path).
-	// When empty, any regular file outside the data dir may be imported.
+	// When empty, any regular file outside the data dir may be imported,
+	// unless ImportDisabled.
 	ImportDir string
+	// ImportDisabled refuses imports from local files when ImportDir is empty
+	// (the server sets it when it listens beyond loopback, so a remote caller
+	// allowed to create disks cannot read arbitrary server files).
+	ImportDisabled bool
 	// NBDAddr, when set, is the address of the NBD listener exporting every
 	// disk (export name: the disk's ARM id or uniqueId), e.g. 127.0.0.1:10809.
 	NBDAddr string

@@ -203,6 +203,9 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.initRBAC(ctx); err != nil {
 		return err
 	}
+	if cfg.Compute.ImportDir == "" && !isLoopback(host) {
+		cfg.Compute.ImportDisabled = true
+	}
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
@@ -320,4 +323,13 @@ func (s *Server) Close() error {
 		s.Compute.Close()
 	}
 	return s.Store.Close()
+}
+
+// isLoopback reports whether a listen host only accepts local connections.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
