@@ -458,6 +458,7 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot %s: %w", src.Name, err)
 	}
+	defer rd.Close()
 	m, _, err := s.repo.Capture(ctx, rd, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, Tags: map[string]string{"snapshotId": dst.String()}})
 	if err != nil {
 		return nil, fmt.Errorf("copy snapshot %s: %w", src.Name, err)

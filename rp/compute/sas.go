@@ -91,6 +91,9 @@ func (h *sasHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	t, err := h.open(ctx, grantID, r.URL.Query())
 	if err == nil {
+		if t.snap != nil {
+			defer t.snap.Close() // releases the snapshot's GC protection
+		}
 		err = h.serve(w, r, t)
 	}
 	if err == nil {
@@ -367,6 +370,9 @@ func (h *sasHandler) pageList(w http.ResponseWriter, r *http.Request, t *target)
 	prev, err := h.previous(ctx, r, t)
 	if err != nil {
 		return err
+	}
+	if prev != nil {
+		defer prev.Close()
 	}
 	if t.size > 0 && start <= end {
 		if prev == nil {
