@@ -182,12 +182,30 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		if err != nil || !(src.IsType(DiskType) || src.IsType(SnapshotType)) {
 			return arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' '%s' is not a disk or snapshot id.", spec.SourceID)
 		}
+		var srcName, srcLoc string
+		var srcBytes int64
 		if src.IsType(DiskType) {
-			if _, err := s.DiskResource(ctx, spec.SourceID); err != nil {
+			sd, err := s.DiskResource(ctx, spec.SourceID)
+			if err != nil {
 				return err
 			}
-		} else if _, err := s.SnapshotResource(ctx, spec.SourceID); err != nil {
-			return err
+			srcName, srcLoc, srcBytes = sd.Name, sd.Location, sd.Properties.DiskSizeBytes
+		} else {
+			sn, err := s.SnapshotResource(ctx, spec.SourceID)
+			if err != nil {
+				return err
+			}
+			srcName, srcLoc, srcBytes = sn.Name, sn.Location, sn.Properties.DiskSizeBytes
+		}
+		if !strings.EqualFold(normLocation(spec.Location), normLocation(srcLoc)) {
+			return arm.BadRequest("InvalidParameter", "The source '%s' is in location '%s', not '%s'. Create the disk in the source's region.", srcName, srcLoc, spec.Location)
+		}
+		if spec.SizeBytes > 0 && spec.SizeBytes < srcBytes {
+			return arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
+				sizeGB(spec.SizeBytes), sizeGB(srcBytes))
+		}
+		if spec.SizeBytes > MaxDiskBytes {
+			return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
 		}
 	case "import":
 		spec.CreateOption = "Import"
@@ -201,6 +219,22 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		}
 		if fi.Size() == 0 || fi.Size()%512 != 0 || fi.Size() > MaxDiskBytes {
 			return arm.BadRequest("InvalidParameter", "The import source '%s' has an unsupported size of %d bytes: a disk image is a non-empty multiple of 512 bytes.", spec.SourceURI, fi.Size())
+		}
+		if spec.SizeBytes > 0 {
+			size := fi.Size()
+			if f, err := os.Open(p); err == nil {
+				if isFixedVHD(f, size) {
+					size -= 512
+				}
+				f.Close()
+			}
+			if spec.SizeBytes < size {
+				return arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the import source's %d GB. A disk can only be created the same size as its source or larger.",
+					sizeGB(spec.SizeBytes), sizeGB(size))
+			}
+			if spec.SizeBytes > MaxDiskBytes {
+				return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
+			}
 		}
 	case "restore":
 		spec.CreateOption = "Restore"
