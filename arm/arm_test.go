@@ -128,3 +128,12 @@ func TestActionFor(t *testing.T) {
 		}
 	}
 }
+
+func TestAnyVersionStillRejectsImplausible(t *testing.T) {
+	ns := &Namespace{Name: "X", AnyVersion: true}
+	for v, want := range map[string]bool{"2024-03-02": true, "2025-09-01": true, "2018-01-01-preview": true, "1999-01-01": false, "2099-01-01": false, "2024-13-01": false, "abc": false} {
+		if got := ns.accepts(v); got != want {
+			t.Errorf("%s: %v", v, got)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Handler serves one ARM operation.
@@ -66,7 +67,18 @@ func (n *Namespace) accepts(v string) bool {
 			return true
 		}
 	}
-	return n.AnyVersion && versionRE.MatchString(v)
+	return n.AnyVersion && plausibleVersion(v)
+}
+
+// plausibleVersion accepts a well-formed api-version whose date could be a
+// real ARM api-version (2014 to 2030), so that a namespace that takes any
+// version still rejects 1999-01-01 or 2099-01-01.
+func plausibleVersion(v string) bool {
+	if !versionRE.MatchString(v) {
+		return false
+	}
+	t, err := time.Parse("2006-01-02", v[:10])
+	return err == nil && t.Year() >= 2014 && t.Year() <= 2030
 }
 
 // RouteOption customizes a route.
@@ -518,4 +530,38 @@ func (rt *Router) Routes() []RouteInfo {
 		return out[i].Method < out[j].Method
 	})
 	return out
+}
+
+// operationSegments name the collections that hold long-running operation
+// status and result resources in the providers' URL shapes.
+var operationSegments = map[string]bool{
+	"operations": true, "operationstatus": true, "operationresults": true, "operationsstatus": true,
+	"backupoperations": true, "backupoperationresults": true,
+}
+
+// OpenOperationRoutes lets any authenticated caller poll operation status
+// and result URLs (GET .../{operations|operationStatus|...}/{id}), as ARM
+// does: whoever may start an operation may poll it, even when its role is
+// scoped to one resource group or resource. Operation ids are unguessable;
+// handlers may still check that the caller is the one who started it.
+func (rt *Router) OpenOperationRoutes() {
+	var walk func(n *node, prev string)
+	walk = func(n *node, prev string) {
+		if r, ok := n.routes[http.MethodGet]; ok && len(r.segs) >= 2 {
+			last, before := r.segs[len(r.segs)-1], r.segs[len(r.segs)-2]
+			if strings.HasPrefix(last, "{") && operationSegments[before] && !(len(r.segs) >= 3 && r.segs[len(r.segs)-3] == "providers") {
+				r.action = "-"
+			}
+		}
+		for k, c := range n.literal {
+			walk(c, k)
+		}
+		if n.param != nil {
+			walk(n.param, "")
+		}
+		if n.wild != nil {
+			walk(n.wild, "")
+		}
+	}
+	walk(rt.root, "")
 }

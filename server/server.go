@@ -215,6 +215,7 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("register provider: %w", err)
 		}
 	}
+	s.Router.OpenOperationRoutes()
 	if cfg.Setup != nil {
 		if err := cfg.Setup(ctx, s); err != nil {
 			return err

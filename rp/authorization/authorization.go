@@ -217,6 +217,7 @@ var (
 	atScopeRE         = regexp.MustCompile(`(?i)atScope\(\)`)
 	roleNameRE        = regexp.MustCompile(`(?i)roleName\s+eq\s+'([^']+)'`)
 	roleTypeRE        = regexp.MustCompile(`(?i)type\s+eq\s+'([^']+)'`)
+	orRE              = regexp.MustCompile(`(?i)\sor\s`)
 )
 
 func (pr *Provider) listAssignments(r *arm.Request) (*arm.Response, error) {
@@ -232,6 +233,9 @@ func (pr *Provider) listAssignments(r *arm.Request) (*arm.Response, error) {
 		principal = m[1]
 	}
 	atScope := atScopeRE.MatchString(filter)
+	if orRE.MatchString(filter) {
+		return nil, arm.BadRequest("InvalidFilterInQueryString", "The $filter '%s' is not supported: 'or' cannot combine conditions; use atScope(), principalId eq '{id}' or assignedTo('{id}'), joined with 'and'.", filter)
+	}
 	if filter != "" && principal == "" && !atScope {
 		return nil, arm.BadRequest("InvalidFilterInQueryString", "The $filter '%s' is not supported. Use atScope(), principalId eq '{id}' or assignedTo('{id}').", filter)
 	}
@@ -353,6 +357,11 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 	}
 	if len(p.AssignableScopes) == 0 {
 		return nil, arm.InvalidRequest("properties.assignableScopes must list at least one scope, e.g. '/subscriptions/{sub}'.")
+	}
+	for _, sc := range p.AssignableScopes {
+		if err := pr.checkScope(r.HTTP.Context(), sc); err != nil {
+			return nil, arm.BadRequest("InvalidAssignableScope", "properties.assignableScopes: the scope '%s' is not valid or does not exist: %v", sc, err)
+		}
 	}
 	for _, s := range pr.Authz.Roles() {
 		if strings.EqualFold(s.RoleName, p.RoleName) && !strings.EqualFold(s.ID, guid) {

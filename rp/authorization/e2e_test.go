@@ -15,6 +15,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
@@ -308,17 +309,21 @@ func (f fixedClock) Now() time.Time { return time.Time(f) }
 func TestPropagationDelay(t *testing.T) {
 	e := testserver.Start(t, func(c *server.Config) { c.RBACDelay = 2 * time.Second })
 	ctx := e.Ctx()
+	adminRGs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	if _, err := adminRGs.CreateOrUpdate(ctx, "slow-rg", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+		t.Fatal(err)
+	}
 	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
 	reader := newSP(t, e, "slow")
 	cred, _ := e.Conn.CredentialFor(reader.AppID, reader.ClientSecret)
 	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
 	assign(t, e, ra, "/subscriptions/"+e.Sub, rbac.Reader, reader.ObjectID)
-	if _, err := rgs.NewListPager(nil).NextPage(ctx); err == nil {
+	if _, err := rgs.Get(ctx, "slow-rg", nil); err == nil {
 		t.Fatal("assignment effective before the propagation delay")
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		_, err := rgs.NewListPager(nil).NextPage(ctx)
+		_, err := rgs.Get(ctx, "slow-rg", nil)
 		if err == nil {
 			break
 		}
@@ -326,6 +331,59 @@ func TestPropagationDelay(t *testing.T) {
 			t.Fatalf("assignment never took effect: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A principal whose role covers one resource group lists just that group,
+// and can poll the long-running operations it starts there.
+func TestScopedPrincipalListsAndPolls(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	adminRGs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	for _, g := range []string{"mine", "theirs"} {
+		if _, err := adminRGs.CreateOrUpdate(ctx, g, armresources.ResourceGroup{Location: to.Ptr("westus"), Tags: map[string]*string{"team": to.Ptr(g)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	s := newSP(t, e, "scoped")
+	assign(t, e, ra, "/subscriptions/"+e.Sub+"/resourceGroups/mine", rbac.Owner, s.ObjectID)
+	cred, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
+	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
+	var names []string
+	for pg := rgs.NewListPager(nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range page.Value {
+			names = append(names, *g.Name)
+		}
+	}
+	if len(names) != 1 || names[0] != "mine" {
+		t.Fatalf("scoped list: %v", names)
+	}
+	// Tag filter (admin).
+	page, err := adminRGs.NewListPager(&armresources.ResourceGroupsClientListOptions{Filter: to.Ptr("tagName eq 'team' and tagValue eq 'theirs'")}).NextPage(ctx)
+	if err != nil || len(page.Value) != 1 || *page.Value[0].Name != "theirs" {
+		t.Fatalf("tag filter: %v %v", err, page.Value)
+	}
+	// The scoped owner deletes its group through the poller: the operation URL is pollable.
+	poller, err := rgs.BeginDelete(ctx, "mine", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := poller.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second}); err != nil {
+		t.Fatalf("poll as scoped principal: %v", err)
+	}
+	// Deleting a group that does not exist is 404, which the SDK reports as an error with that code.
+	_, err = adminRGs.BeginDelete(ctx, "never-was", nil)
+	if st, c := statusOf(err); st != 404 || c != "ResourceGroupNotFound" {
+		t.Fatalf("delete absent group: %v", err)
+	}
+	_, err = adminRGs.CreateOrUpdate(ctx, "mars-rg", armresources.ResourceGroup{Location: to.Ptr("mars")}, nil)
+	if st, c := statusOf(err); st != 400 || c != "LocationNotAvailableForResourceGroup" {
+		t.Fatalf("unknown location: %v", err)
 	}
 }
 

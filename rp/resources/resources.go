@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -56,10 +57,14 @@ type ResourceGroup struct {
 }
 
 // Locations are the regions Safehold reports; resources may use any of them.
-var Locations = []string{"eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus", "southcentralus", "westcentralus",
-	"canadacentral", "brazilsouth", "northeurope", "westeurope", "uksouth", "ukwest", "francecentral", "germanywestcentral", "swedencentral",
-	"switzerlandnorth", "norwayeast", "eastasia", "southeastasia", "japaneast", "japanwest", "koreacentral", "australiaeast", "centralindia",
-	"southafricanorth", "uaenorth"}
+var Locations = []string{"eastus", "eastus2", "southcentralus", "westus2", "westus3", "australiaeast", "southeastasia", "northeurope",
+	"swedencentral", "uksouth", "westeurope", "centralus", "southafricanorth", "centralindia", "eastasia", "japaneast", "koreacentral",
+	"newzealandnorth", "canadacentral", "francecentral", "germanywestcentral", "italynorth", "norwayeast", "polandcentral", "spaincentral",
+	"switzerlandnorth", "mexicocentral", "uaenorth", "brazilsouth", "chilecentral", "indonesiacentral", "israelcentral", "malaysiawest",
+	"qatarcentral", "austriaeast", "belgiumcentral", "denmarkeast", "northcentralus", "westus", "japanwest", "jioindiawest", "westcentralus",
+	"southafricawest", "australiacentral", "australiacentral2", "australiasoutheast", "jioindiacentral", "koreasouth", "southindia",
+	"westindia", "canadaeast", "francesouth", "germanynorth", "norwaywest", "switzerlandwest", "ukwest", "uaecentral", "brazilsoutheast",
+	"swedensouth", "centraluseuap", "eastus2euap", "eastusstg", "southcentralusstg"}
 
 // Provider serves Microsoft.Resources.
 type Provider struct {
@@ -79,7 +84,7 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/{namespace}", pr.getProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/register", pr.registerProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resources", pr.listSubResources, arm.Action("Microsoft.Resources/subscriptions/resources/read"))
-	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups", pr.listGroups)
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups", pr.listGroups, arm.NoAuthz()) // filtered per group below
 	rt.Handle("PUT", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.putGroup)
 	rt.Handle("PATCH", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.patchGroup)
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.getGroup)
@@ -195,7 +200,32 @@ func rgID(sub, rg string) arm.ResourceID {
 	return arm.ResourceID{SubscriptionID: sub, ResourceGroup: rg}
 }
 
-var rgNameRE = regexp.MustCompile(`^[-\w\._\(\)]+$`)
+var (
+	tagNameRE = regexp.MustCompile(`(?i)^\s*tagName\s+eq\s+'([^']*)'\s*(?:and\s+tagValue\s+eq\s+'([^']*)'\s*)?$`)
+)
+
+func knownRegion(l string) bool { return slices.Contains(Locations, l) }
+
+// tagFilter parses ARM's resource-group $filter: tagName eq 'n' [and tagValue eq 'v'].
+func tagFilter(f string) (name, value string, err error) {
+	if strings.TrimSpace(f) == "" {
+		return "", "", nil
+	}
+	m := tagNameRE.FindStringSubmatch(f)
+	if m == nil {
+		return "", "", arm.BadRequest("InvalidFilterInQueryString", "The $filter '%s' is not supported: use tagName eq 'name' [and tagValue eq 'value'].", f)
+	}
+	return m[1], m[2], nil
+}
+
+func lookupTag(tags map[string]string, name string) (string, bool) {
+	for k, v := range tags {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
 
 func validRGName(n string) bool {
 	if len(n) == 0 || len(n) > 90 || strings.HasSuffix(n, ".") {
@@ -242,6 +272,9 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
 	loc := normalizeLocation(body.Location)
+	if !knownRegion(loc) {
+		return nil, arm.BadRequest("LocationNotAvailableForResourceGroup", "The provided location '%s' is not available for resource group. List of available regions is '%s'.", body.Location, strings.Join(Locations, ","))
+	}
 	created := false
 	var g *ResourceGroup
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
@@ -341,7 +374,26 @@ func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pageOf(r, groups)
+	tagName, tagValue, err := tagFilter(r.Query("$filter"))
+	if err != nil {
+		return nil, err
+	}
+	// Like ARM, list the groups the caller may read (a principal whose role
+	// is scoped to one group sees that group), filtered by tag when asked.
+	visible := make([]ResourceGroup, 0, len(groups))
+	for _, g := range groups {
+		if pr.p.Authorize != nil && pr.p.Authorize(ctx, r.Caller().ObjectID, "Microsoft.Resources/subscriptions/resourceGroups/read", g.ID) != nil {
+			continue
+		}
+		if tagName != "" {
+			v, ok := lookupTag(g.Tags, tagName)
+			if !ok || (tagValue != "" && v != tagValue) {
+				continue
+			}
+		}
+		visible = append(visible, g)
+	}
+	return pageOf(r, visible)
 }
 
 func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
@@ -361,11 +413,7 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 		return pr.p.Ops.Start(ctx, tx, op, g.ID)
 	})
 	if err != nil {
-		var ae *arm.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-			return arm.NoContent(), nil // ARM answers 204 for an absent group... the SDK accepts 200/202/204
-		}
-		return nil, err
+		return nil, err // an absent group is 404 ResourceGroupNotFound, as in ARM
 	}
 	pr.p.Ops.Notify()
 	return arm.Accepted().Async(r, "", "/subscriptions/"+sub+"/operationresults/"+op.ID), nil
@@ -438,5 +486,3 @@ func (pr *Provider) listGroupResources(r *arm.Request) (*arm.Response, error) {
 	}
 	return pr.listUnder(r, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String(), true)
 }
-
-var _ = rgNameRE
