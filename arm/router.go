@@ -356,6 +356,12 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if rt.Authorize != nil && r.action != "-" {
 		caller, _ := CallerFrom(hr.Context())
 		if err := rt.Authorize(hr.Context(), caller, au.action, au.scope); err != nil {
+			if hr.Method == http.MethodGet && isCollection(segs) {
+				// As in ARM, a list the caller may not read as a whole lists
+				// what it may read (a role scoped to a resource group sees
+				// that group's resources in a subscription-wide list).
+				return rt.filteredList(req, caller, au.action, err)
+			}
 			return nil, err
 		}
 	}
@@ -564,4 +570,45 @@ func (rt *Router) OpenOperationRoutes() {
 		}
 	}
 	walk(rt.root, "")
+}
+
+// isCollection reports whether a path ends in a resource collection
+// (.../providers/{ns}/{type}[/{name}/{childType}...], odd tail).
+func isCollection(segs []string) bool {
+	for i := len(segs) - 2; i >= 0; i-- {
+		if strings.EqualFold(segs[i], "providers") {
+			return (len(segs)-i-2)%2 == 1
+		}
+	}
+	return false
+}
+
+// filteredList runs a list handler and keeps the items the caller may read
+// (each item by its id); any answer other than a List keeps the denial.
+func (rt *Router) filteredList(req *Request, caller Caller, action string, denied error) (*Response, error) {
+	resp, err := req.route.handler(req)
+	if err != nil {
+		return nil, denied
+	}
+	l, ok := resp.Body.(*List)
+	if !ok || resp.Status != http.StatusOK {
+		return nil, denied
+	}
+	kept := make([]any, 0, len(l.Value))
+	for _, it := range l.Value {
+		b, err := json.Marshal(it)
+		if err != nil {
+			continue
+		}
+		var h struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(b, &h) != nil || h.ID == "" {
+			continue
+		}
+		if rt.Authorize(req.HTTP.Context(), caller, action, h.ID) == nil {
+			kept = append(kept, it)
+		}
+	}
+	return OK(&List{Value: kept, NextLink: l.NextLink}), nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -362,6 +363,32 @@ func TestScopedPrincipalListsAndPolls(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != "mine" {
 		t.Fatalf("scoped list: %v", names)
+	}
+	// A subscription-wide list shows a scoped principal only what it may read.
+	adminDisks, _ := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
+	for _, g := range []string{"mine", "theirs"} {
+		p, err := adminDisks.BeginCreateOrUpdate(ctx, g, "disk-"+g, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disks, _ := armcompute.NewDisksClient(e.Sub, cred, e.Opts)
+	var diskNames []string
+	for pg := disks.NewListPager(nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("scoped disk list: %v", err)
+		}
+		for _, d := range page.Value {
+			diskNames = append(diskNames, *d.Name)
+		}
+	}
+	if len(diskNames) != 1 || diskNames[0] != "disk-mine" {
+		t.Fatalf("scoped disk list: %v", diskNames)
 	}
 	// Tag filter (admin).
 	page, err := adminRGs.NewListPager(&armresources.ResourceGroupsClientListOptions{Filter: to.Ptr("tagName eq 'team' and tagValue eq 'theirs'")}).NextPage(ctx)
