@@ -136,12 +136,24 @@ func (s *Service) DiskResource(ctx context.Context, id string) (*DiskResource, e
 	if err := rp.GetResource(ctx, s.p.Store, rid, &d); err != nil {
 		return nil, err
 	}
+	if err := s.settleState(ctx, s.p.Store, &d); err != nil {
+		return nil, err
+	}
 	return &d, nil
 }
 
 // ListDisks lists the disks under scope (a subscription or resource group id).
 func (s *Service) ListDisks(ctx context.Context, scope string) ([]*DiskResource, error) {
-	return rp.ListResources[*DiskResource](ctx, s.p.Store, DiskType, scope)
+	ds, err := rp.ListResources[*DiskResource](ctx, s.p.Store, DiskType, scope)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if err := s.settleState(ctx, s.p.Store, d); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
 }
 
 // CheckDiskSpec validates a disk spec without creating anything.
@@ -155,6 +167,11 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 	}
 	if spec.Location == "" {
 		return arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+	}
+	if spec.SKU != "" {
+		if spec.SKU, err = CanonicalSKU(spec.SKU); err != nil {
+			return err
+		}
 	}
 	switch strings.ToLower(spec.CreateOption) {
 	case "empty":
@@ -404,6 +421,20 @@ func firstNonEmpty(a, b string) string {
 
 func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
 
+// diskSKUs are Azure's managed disk SKUs (DiskStorageAccountTypes).
+const diskSKUs = "Standard_LRS, Premium_LRS, StandardSSD_LRS, UltraSSD_LRS, Premium_ZRS, StandardSSD_ZRS, PremiumV2_LRS"
+
+// CanonicalSKU returns the canonical spelling of a disk SKU name, or a 400
+// InvalidParameter naming the allowed values.
+func CanonicalSKU(name string) (string, error) {
+	for _, n := range strings.Split(diskSKUs, ", ") {
+		if strings.EqualFold(n, name) {
+			return n, nil
+		}
+	}
+	return "", arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'sku.name' is not valid. The allowed values are %s.", name, diskSKUs)
+}
+
 func skuOf(name string) *SKU {
 	if name == "" {
 		name = "Standard_LRS"
@@ -552,9 +583,17 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 	if err != nil {
 		return nil, err
 	}
+	if u.SKU != "" {
+		if u.SKU, err = CanonicalSKU(u.SKU); err != nil {
+			return nil, err
+		}
+	}
 	var d DiskResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := rp.GetResource(ctx, tx, rid, &d); err != nil {
+			return err
+		}
+		if err := s.settleState(ctx, tx, &d); err != nil {
 			return err
 		}
 		if u.SizeBytes != 0 && u.SizeBytes != d.Properties.DiskSizeBytes {

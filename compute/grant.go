@@ -27,6 +27,7 @@ type Grant struct {
 	Expiry     time.Time `json:"expiry"`
 	Created    time.Time `json:"created"`
 	Revoked    bool      `json:"revoked,omitempty"`
+	PrevState  string    `json:"prevState,omitempty"` // the disk's state before access began
 }
 
 // IsSnapshot reports whether the grant is on a snapshot.
@@ -125,6 +126,15 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 				return err
 			}
 			g.ResourceID, g.UniqueID = d.ID, d.Properties.UniqueID
+			live, prev, err := liveGrants(ctx, tx, &d, now)
+			if err != nil {
+				return err
+			}
+			settle(&d, live, prev)
+			g.PrevState = d.Properties.DiskState
+			if live {
+				g.PrevState = prev
+			}
 			switch st := d.Properties.DiskState; {
 			case st == StateAttached:
 				return arm.Conflict("OperationNotAllowed", "Disk '%s' is attached to VM '%s'. Stop (deallocate) the VM or detach the disk before requesting SAS access.", d.Name, d.ManagedBy)
@@ -190,6 +200,60 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 		}
 		return revokeGrants(ctx, tx, rid.String())
 	})
+}
+
+// liveGrants reports whether a disk or snapshot has an unrevoked,
+// unexpired grant, and the disk's state before its latest grant began.
+func liveGrants(ctx context.Context, r store.Reader, d *DiskResource, now time.Time) (live bool, prev string, err error) {
+	docs, err := r.List(ctx, grantKind, store.ListQuery{ScopePrefix: grantScope(d.ID)})
+	if err != nil {
+		return false, "", err
+	}
+	var latest time.Time
+	for _, doc := range docs {
+		var g Grant
+		if json.Unmarshal(doc.Value, &g) != nil || g.Revoked || g.UniqueID != d.Properties.UniqueID {
+			continue
+		}
+		if now.Before(g.Expiry) {
+			live = true
+		}
+		if g.PrevState != "" && !g.Created.Before(latest) {
+			prev, latest = g.PrevState, g.Created
+		}
+	}
+	if prev == "" {
+		prev = StateUnattached
+	}
+	return live, prev, nil
+}
+
+// settle reverts an ActiveSAS or ActiveUpload disk to its state before
+// access began once no grant is live (the SAS expired).
+func settle(d *DiskResource, live bool, prev string) {
+	if st := d.Properties.DiskState; !live && (st == StateActiveSAS || st == StateActiveUpload) {
+		d.Properties.DiskState = prev
+	}
+}
+
+// settleState is settle reading the disk's grants from r.
+func (s *Service) settleState(ctx context.Context, r store.Reader, d *DiskResource) error {
+	if st := d.Properties.DiskState; st != StateActiveSAS && st != StateActiveUpload {
+		return nil
+	}
+	live, prev, err := liveGrants(ctx, r, d, s.now())
+	if err != nil {
+		return err
+	}
+	settle(d, live, prev)
+	return nil
+}
+
+// HasActiveAccess reports whether a disk or snapshot has an unrevoked,
+// unexpired SAS (beginGetAccess without endGetAccess).
+func (s *Service) HasActiveAccess(ctx context.Context, id, uniqueID string) (bool, error) {
+	live, _, err := liveGrants(ctx, s.p.Store, &DiskResource{ID: id, Properties: DiskProperties{UniqueID: uniqueID}}, s.now())
+	return live, err
 }
 
 func revokeGrants(ctx context.Context, tx store.Tx, resourceID string) error {

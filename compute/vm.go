@@ -306,6 +306,9 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if d.ManagedBy != "" && !arm.EqualIDs(d.ManagedBy, vmID) {
 				return nil, arm.Conflict("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Detach it from that VM first.", d.Name, d.ManagedBy)
 			}
+			if err := s.settleState(ctx, tx, &d); err != nil {
+				return nil, err
+			}
 			switch d.Properties.DiskState {
 			case StateActiveSAS, StateActiveUpload, StateReadyToUpload:
 				return nil, arm.Conflict("OperationNotAllowed", "Disk '%s' is in state %s; call endGetAccess before attaching it to a VM.", d.Name, d.Properties.DiskState)
@@ -443,6 +446,9 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 			var d DiskResource
 			if rp.GetResource(ctx, tx, drid, &d) != nil || !arm.EqualIDs(d.ManagedBy, v.ID) {
 				continue
+			}
+			if err := s.settleState(ctx, tx, &d); err != nil {
+				return err
 			}
 			if d.Properties.DiskState == StateActiveSAS && power != PowerDeallocated {
 				return arm.Conflict("OperationNotAllowed", "Disk '%s' has an active SAS; call endGetAccess before starting the VM.", d.Name)

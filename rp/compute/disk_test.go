@@ -203,7 +203,11 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 		t.Fatalf("listed %d snapshots, want 2", nsnaps)
 	}
 
-	// Deleting snapshot 1 never breaks snapshot 2.
+	// Deleting snapshot 1 (its SAS ended first, as Azure requires) never breaks snapshot 2.
+	rp, err := e.snaps.BeginRevokeAccess(ctx, e.rg, "s1", nil)
+	if err := wait(ctx, rp, err); err != nil {
+		t.Fatal(err)
+	}
 	dp, err := e.snaps.BeginDelete(ctx, e.rg, "s1", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -62,7 +62,16 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := diskID(r)
+	if err := checkName(r.Param("diskName"), "disk"); err != nil {
+		return nil, err
+	}
+	if err := pr.checkNotCreating(ctx, id, "disk"); err != nil {
+		return nil, err
+	}
 	if existing, err := pr.svc.DiskResource(ctx, id); err == nil {
+		if err := checkCreationUnchanged(in, existing); err != nil {
+			return nil, err
+		}
 		// PUT on an existing disk updates what may change (size, tags, sku).
 		if in.Location != nil && !strings.EqualFold(strings.ReplaceAll(*in.Location, " ", ""), existing.Location) {
 			return nil, arm.Conflict("InvalidParameter", "Disk '%s' is in location '%s'; its location cannot change to '%s'.", existing.Name, existing.Location, *in.Location)
@@ -118,8 +127,9 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 		}
 		return arm.OK(d), nil
 	default:
-		// Copy and Import move data: a long-running operation.
-		return pr.start(r, "compute.disk.create", id, spec.Location, spec, 0, nil)
+		// Copy and Import move data: a long-running operation; the disk is
+		// visible as Creating meanwhile.
+		return pr.startCreate(r, "compute.disk.create", id, spec.Location, spec, pr.creatingDisk(ctx, r, spec))
 	}
 }
 
@@ -136,14 +146,50 @@ func (pr *Provider) runCreateDisk(ctx context.Context, op *ops.Operation) error 
 		return setResult(op, http.StatusOK, d) // created before a crash
 	}
 	if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
-		return err
+		return retryBusy(err)
 	}
 	d, err := pr.svc.DiskResource(ctx, spec.ID)
 	if err != nil {
 		return err
 	}
+	if err := pr.created(ctx, spec.ID); err != nil {
+		return err
+	}
 	return setResult(op, http.StatusOK, d)
 }
+
+// creatingDisk is the body of a disk while its Copy or Import runs.
+func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compute.DiskSpec) *compute.DiskResource {
+	size := spec.SizeBytes
+	if size == 0 && spec.SourceID != "" {
+		if sd, err := pr.svc.DiskResource(ctx, spec.SourceID); err == nil {
+			size = sd.Properties.DiskSizeBytes
+		} else if sn, err := pr.svc.SnapshotResource(ctx, spec.SourceID); err == nil {
+			size = sn.Properties.DiskSizeBytes
+		}
+	}
+	sku := spec.SKU
+	if sku == "" {
+		sku = "Standard_LRS"
+	}
+	tier := "Standard"
+	if l := strings.ToLower(sku); strings.HasPrefix(l, "premium") || strings.HasPrefix(l, "ultra") {
+		tier = "Premium"
+	}
+	cd := compute.CreationData{CreateOption: spec.CreateOption, SourceURI: spec.SourceURI}
+	if spec.SourceID != "" {
+		if rid, err := arm.ParseID(spec.SourceID); err == nil {
+			cd.SourceResourceID = rid.String()
+		}
+	}
+	return &compute.DiskResource{ID: spec.ID, Name: r.Param("diskName"), Type: compute.DiskType, Location: normLoc(spec.Location), Tags: spec.Tags,
+		SKU: &compute.SKU{Name: sku, Tier: tier}, Zones: spec.Zones,
+		Properties: compute.DiskProperties{CreationData: cd, DiskSizeGB: (size + 1<<30 - 1) >> 30, DiskSizeBytes: size,
+			DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC(),
+			OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration}}
+}
+
+func normLoc(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
 
 func (pr *Provider) patchDisk(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
@@ -170,10 +216,7 @@ func (pr *Provider) patchDisk(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) getDisk(r *arm.Request) (*arm.Response, error) {
 	d, err := pr.svc.DiskResource(r.HTTP.Context(), diskID(r))
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(d), nil
+	return pr.getOrCreating(r.HTTP.Context(), diskID(r), d, err)
 }
 
 func (pr *Provider) listDisks(r *arm.Request) (*arm.Response, error) {
@@ -201,6 +244,9 @@ func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {
 	id := diskID(r)
 	d, err := pr.svc.DiskResource(ctx, id)
 	if isNotFound(err) {
+		if err := pr.checkNotCreating(ctx, id, "disk"); err != nil {
+			return nil, err
+		}
 		return arm.NoContent(), nil
 	}
 	if err != nil {
@@ -208,6 +254,9 @@ func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {
 	}
 	if d.ManagedBy != "" {
 		return nil, arm.Conflict("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", d.Name, d.ManagedBy)
+	}
+	if err := pr.checkNoActiveAccess(ctx, d.ID, d.Properties.UniqueID, "Disk", d.Name); err != nil {
+		return nil, err
 	}
 	return pr.start(r, "compute.disk.delete", d.ID, d.Location, nil, 0, nil)
 }
@@ -286,4 +335,55 @@ func (pr *Provider) location(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	return d.Location, nil
+}
+
+// checkCreationUnchanged refuses a re-PUT that changes how an existing
+// disk was created (Azure: 409 PropertyChangeNotAllowed).
+func checkCreationUnchanged(in diskInput, d *compute.DiskResource) error {
+	if in.Properties == nil || in.Properties.CreationData == nil {
+		return nil
+	}
+	cd, old := in.Properties.CreationData, d.Properties.CreationData
+	changed := func(prop string) error {
+		return arm.Conflict("PropertyChangeNotAllowed", "Changing property 'creationData.%s' is not allowed. Create a new disk to use another source.", prop)
+	}
+	switch {
+	case cd.CreateOption != "" && !strings.EqualFold(cd.CreateOption, old.CreateOption):
+		return changed("createOption")
+	case cd.SourceResourceID != "" && !arm.EqualIDs(cd.SourceResourceID, old.SourceResourceID):
+		return changed("sourceResourceId")
+	case cd.SourceURI != "" && cd.SourceURI != old.SourceURI:
+		return changed("sourceUri")
+	case cd.UploadSizeBytes != 0 && cd.UploadSizeBytes != old.UploadSizeBytes:
+		return changed("uploadSizeBytes")
+	}
+	return nil
+}
+
+// checkName checks a disk or snapshot name as Azure does: 1-80 letters,
+// digits, '_', '-' or '.', starting with a letter or digit and ending with
+// a letter, digit or '_'.
+func checkName(name, what string) error {
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	ok := len(name) >= 1 && len(name) <= 80 && alnum(name[0]) && (alnum(name[len(name)-1]) || name[len(name)-1] == '_')
+	for i := 0; ok && i < len(name); i++ {
+		ok = alnum(name[i]) || strings.IndexByte("_-.", name[i]) >= 0
+	}
+	if !ok {
+		return arm.BadRequest("InvalidParameter", "The %s name '%s' is invalid. Use 1 to 80 letters, digits, '_', '-' or '.', starting with a letter or digit and ending with a letter, digit or '_'.", what, name)
+	}
+	return nil
+}
+
+// checkNoActiveAccess refuses to delete a disk or snapshot with an active
+// SAS (Azure: 409 OperationNotAllowed until endGetAccess or expiry).
+func (pr *Provider) checkNoActiveAccess(ctx context.Context, id, uniqueID, what, name string) error {
+	live, err := pr.svc.HasActiveAccess(ctx, id, uniqueID)
+	if err != nil {
+		return err
+	}
+	if live {
+		return arm.Conflict("OperationNotAllowed", "%s '%s' has an active shared access signature (SAS) URI. Call endGetAccess to revoke it before deleting the %s.", what, name, strings.ToLower(what))
+	}
+	return nil
 }

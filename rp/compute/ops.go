@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -43,6 +44,17 @@ func opPaths(r *arm.Request, location, opID string) (status, result string) {
 // start records an operation and answers 202 with both polling headers
 // (or status with body, when body is set).
 func (pr *Provider) start(r *arm.Request, kind, resourceID, location string, spec any, status int, body any) (*arm.Response, error) {
+	return pr.startWithStatus(r, kind, resourceID, location, spec, status, body, nil)
+}
+
+// startWith is start (202, no body) that also runs also(tx, op) in the
+// transaction starting the operation.
+func (pr *Provider) startWith(r *arm.Request, kind, resourceID, location string, spec any, also func(context.Context, store.Tx, *ops.Operation) error) (*arm.Response, error) {
+	return pr.startWithStatus(r, kind, resourceID, location, spec, 0, nil, also)
+}
+
+func (pr *Provider) startWithStatus(r *arm.Request, kind, resourceID, location string, spec any, status int, body any,
+	also func(context.Context, store.Tx, *ops.Operation) error) (*arm.Response, error) {
 	in := opInput{ResourceID: resourceID}
 	if spec != nil {
 		b, err := json.Marshal(spec)
@@ -55,7 +67,16 @@ func (pr *Provider) start(r *arm.Request, kind, resourceID, location string, spe
 	st, res := opPaths(r, location, op.ID)
 	op.StatusPath = st
 	ctx := r.HTTP.Context()
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Ops.Start(ctx, tx, op, in) }); err != nil {
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := pr.p.Ops.Start(ctx, tx, op, in); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(ctx, tx, op)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	pr.p.Ops.Notify()

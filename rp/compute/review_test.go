@@ -2,10 +2,15 @@ package compute_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testserver"
 )
 
 // Validation failures of a disk create are synchronous 400s (the initial
@@ -41,5 +46,235 @@ func TestDiskCopyValidationIsSynchronous(t *testing.T) {
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}})
 	if *d.Properties.DiskSizeGB != 3 {
 		t.Fatalf("copy size %d GB, want 3", *d.Properties.DiskSizeGB)
+	}
+}
+
+// A disk or snapshot being created answers GET 200 with provisioningState
+// Creating, then Succeeded.
+func TestCreatingIsVisible(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	e.emptyDisk("src", 1)
+	// Hold the source frozen (as a running capture would): the creations wait.
+	v, err := e.Server.Compute.Volume(ctx, e.diskID("src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fzs, err := e.Server.Compute.Volumes().Freeze(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := e.snaps.Get(ctx, e.rg, "s1", nil)
+	if err != nil {
+		t.Fatalf("GET of a snapshot being created: %v", err)
+	}
+	if *sn.Properties.ProvisioningState != "Creating" || *sn.Name != "s1" || *sn.ID != e.snapID("s1") {
+		t.Fatalf("snapshot being created: %s %s", *sn.Name, *sn.Properties.ProvisioningState)
+	}
+	d, err := e.disks.Get(ctx, e.rg, "d1", nil)
+	if err != nil {
+		t.Fatalf("GET of a disk being created: %v", err)
+	}
+	if *d.Properties.ProvisioningState != "Creating" || *d.Properties.DiskSizeGB != 1 || *d.Location != "westus" {
+		t.Fatalf("disk being created: %s %d", *d.Properties.ProvisioningState, *d.Properties.DiskSizeGB)
+	}
+	// It cannot be deleted or re-created meanwhile.
+	if _, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil); err == nil {
+		t.Fatal("delete of a disk being created was accepted")
+	} else if st, _ := armCode(err); st != http.StatusConflict {
+		t.Fatalf("delete of a disk being created: %v, want 409", err)
+	}
+	fzs[0].Abort()
+	if _, err := sp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	sn, err = e.snaps.Get(ctx, e.rg, "s1", nil)
+	if err != nil || *sn.Properties.ProvisioningState != "Succeeded" {
+		t.Fatalf("snapshot after creation: %v", err)
+	}
+	d, err = e.disks.Get(ctx, e.rg, "d1", nil)
+	if err != nil || *d.Properties.ProvisioningState != "Succeeded" {
+		t.Fatalf("disk after creation: %v", err)
+	}
+}
+
+// Azure refuses a re-PUT that changes how a disk was created, unknown disk
+// SKUs and invalid names.
+func TestDiskPutValidation(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	e.emptyDisk("src", 1)
+	e.emptyDisk("d1", 1)
+	_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+	if st, code := armCode(err); st != http.StatusConflict || code != "PropertyChangeNotAllowed" || !strings.Contains(err.Error(), "creationData.createOption") {
+		t.Fatalf("re-PUT with another createOption: %v", err)
+	}
+	// The same createOption with a new size is an update.
+	d := e.putDisk("d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](2),
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}}})
+	if *d.Properties.DiskSizeGB != 2 {
+		t.Fatalf("re-PUT resize: %d GB", *d.Properties.DiskSizeGB)
+	}
+	// SKUs.
+	bad := armcompute.Disk{Location: to.Ptr("westus"), SKU: &armcompute.DiskSKU{Name: to.Ptr(armcompute.DiskStorageAccountTypes("Gold_LRS"))},
+		Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](1), CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}}}
+	for _, name := range []string{"d1", "new"} {
+		_, err = e.disks.BeginCreateOrUpdate(ctx, e.rg, name, bad, nil)
+		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" || !strings.Contains(err.Error(), "PremiumV2_LRS") {
+			t.Fatalf("sku Gold_LRS on %s: %v", name, err)
+		}
+	}
+	good := bad
+	good.SKU = &armcompute.DiskSKU{Name: to.Ptr(armcompute.DiskStorageAccountTypesStandardSSDZRS)}
+	if d := e.putDisk("zrs", good); *d.SKU.Name != armcompute.DiskStorageAccountTypesStandardSSDZRS {
+		t.Fatalf("sku %s", *d.SKU.Name)
+	}
+	// Names.
+	for _, name := range []string{"-x", "x-", "x.", "a$b", strings.Repeat("a", 81)} {
+		_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, name, good, nil)
+		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+			t.Fatalf("disk name %q: %v", name, err)
+		}
+		_, err = e.snaps.BeginCreateOrUpdate(ctx, e.rg, name, armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+			t.Fatalf("snapshot name %q: %v", name, err)
+		}
+	}
+	for _, name := range []string{"a", "x_", "A.b-c_9", strings.Repeat("a", 80)} {
+		e.putDisk(name, good)
+	}
+}
+
+// Restart needs a running VM: a deallocated or stopped one answers 409.
+func TestVMRestartNeedsRunning(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	e.emptyDisk("os", 1)
+	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)
+	if err := wait(ctx, p, err); err != nil {
+		t.Fatal(err)
+	}
+	rp, err := e.vms.BeginRestart(ctx, e.rg, "vm1", nil)
+	if err := wait(ctx, rp, err); err != nil {
+		t.Fatalf("restart of a running VM: %v", err)
+	}
+	for _, stop := range []func() error{
+		func() error { p, err := e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) },
+		func() error { p, err := e.vms.BeginPowerOff(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) },
+	} {
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.vms.BeginRestart(ctx, e.rg, "vm1", nil)
+		if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "start it first") {
+			t.Fatalf("restart of a stopped VM: %v", err)
+		}
+		sp, err := e.vms.BeginStart(ctx, e.rg, "vm1", nil)
+		if err := wait(ctx, sp, err); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A page-range diff is only against an earlier snapshot of the same disk.
+func TestPageDiffBaseChecks(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	e.emptyDisk("d1", 1)
+	e.emptyDisk("d2", 1)
+	e.snapshot("s1", "d1", true)
+	e.snapshot("s2", "d1", true)
+	e.snapshot("o1", "d2", true)
+	s1, s2, o1 := e.grantSnapshot("s1"), e.grantSnapshot("s2"), e.grantSnapshot("o1")
+	diff := func(sas string, opts *pageblob.GetPageRangesDiffOptions) error {
+		_, err := e.pageClient(sas).NewGetPageRangesDiffPager(opts).NextPage(ctx)
+		return err
+	}
+	if err := diff(s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s1)}); err != nil {
+		t.Fatalf("diff against an earlier snapshot: %v", err)
+	}
+	for name, c := range map[string]struct {
+		sas  string
+		opts *pageblob.GetPageRangesDiffOptions
+		st   int
+		code string
+	}{
+		"other disk by url": {s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(o1)}, http.StatusConflict, "PreviousSnapshotNotFound"},
+		"other disk by id":  {s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshot: to.Ptr(e.snapID("o1"))}, http.StatusConflict, "PreviousSnapshotNotFound"},
+		"live disk":         {e.grantDisk("d1", armcompute.AccessLevelRead), &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(o1)}, http.StatusConflict, "PreviousSnapshotNotFound"},
+		"newer":             {s1, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s2)}, http.StatusBadRequest, "PreviousSnapshotCannotBeNewer"},
+	} {
+		err := diff(c.sas, c.opts)
+		if st, code := storageCode(err); st != c.st || code != c.code {
+			t.Fatalf("%s: %v, want %d %s", name, err, c.st, c.code)
+		}
+	}
+}
+
+// A disk or snapshot with an active SAS cannot be deleted; an expired SAS
+// returns the disk to its previous state.
+func TestActiveSASBlocksDelete(t *testing.T) {
+	fake := clock.NewFake(time.Now())
+	e := start(t, testserver.WithClock(fake))
+	ctx := e.Ctx()
+	e.emptyDisk("d1", 1)
+	e.snapshot("s1", "d1", false)
+	e.grantDisk("d1", armcompute.AccessLevelRead)
+	e.grantSnapshot("s1")
+	_, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil)
+	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "endGetAccess") {
+		t.Fatalf("delete of a disk with an active SAS: %v", err)
+	}
+	_, err = e.snaps.BeginDelete(ctx, e.rg, "s1", nil)
+	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" {
+		t.Fatalf("delete of a snapshot with an active SAS: %v", err)
+	}
+	// endGetAccess, then the snapshot deletes.
+	rp, err := e.snaps.BeginRevokeAccess(ctx, e.rg, "s1", nil)
+	if err := wait(ctx, rp, err); err != nil {
+		t.Fatal(err)
+	}
+	dp, err := e.snaps.BeginDelete(ctx, e.rg, "s1", nil)
+	if err := wait(ctx, dp, err); err != nil {
+		t.Fatal(err)
+	}
+	// The disk's SAS (an hour) expires: Unattached again, and deletable.
+	if d, _ := e.disks.Get(ctx, e.rg, "d1", nil); *d.Properties.DiskState != armcompute.DiskStateActiveSAS {
+		t.Fatalf("disk state with a SAS: %s", *d.Properties.DiskState)
+	}
+	fake.Advance(2 * time.Hour)
+	d, err := e.disks.Get(ctx, e.rg, "d1", nil)
+	if err != nil || *d.Properties.DiskState != armcompute.DiskStateUnattached {
+		t.Fatalf("disk state after the SAS expired: %v %s", err, *d.Properties.DiskState)
+	}
+	dp2, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil)
+	if err := wait(ctx, dp2, err); err != nil {
+		t.Fatalf("delete after the SAS expired: %v", err)
+	}
+	// An upload disk whose write SAS expired is ReadyToUpload again.
+	e.putDisk("up", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](1<<20 + 512)}}})
+	e.grantDisk("up", armcompute.AccessLevelWrite)
+	fake.Advance(2 * time.Hour)
+	if d, _ := e.disks.Get(ctx, e.rg, "up", nil); *d.Properties.DiskState != armcompute.DiskStateReadyToUpload {
+		t.Fatalf("upload disk after its SAS expired: %s", *d.Properties.DiskState)
 	}
 }

@@ -429,11 +429,45 @@ func (h *sasHandler) previous(ctx context.Context, r *http.Request, t *target) (
 	} else {
 		return nil, nil
 	}
-	_, eid, err := h.snapshot(ctx, sid)
+	prev, eid, err := h.snapshot(ctx, sid)
 	if err != nil {
 		return nil, err
 	}
+	if err := h.checkPrevious(ctx, t, prev); err != nil {
+		return nil, err
+	}
 	return h.svc.Repository().OpenReader(ctx, eid)
+}
+
+// checkPrevious checks that a diff's base is a snapshot of the target's
+// disk no newer than the target (Azure Storage: 409
+// PreviousSnapshotNotFound, 400 PreviousSnapshotCannotBeNewer).
+func (h *sasHandler) checkPrevious(ctx context.Context, t *target, prev *compute.SnapshotResource) error {
+	diskID, prevDisk := h.sourceDisk(ctx, t.grant.ResourceID), h.sourceDisk(ctx, prev.ID)
+	if !arm.EqualIDs(diskID, prevDisk) {
+		return serr(http.StatusConflict, "PreviousSnapshotNotFound", "The previous snapshot is not found: snapshot '%s' is not a snapshot of this disk. Diff against an earlier snapshot of the same disk.", prev.Name)
+	}
+	if t.grant.IsSnapshot() && prev.Properties.TimeCreated.After(t.created) {
+		return serr(http.StatusBadRequest, "PreviousSnapshotCannotBeNewer", "The previous snapshot '%s' cannot be newer than the snapshot whose page ranges are listed. Swap them.", prev.Name)
+	}
+	return nil
+}
+
+// sourceDisk is the disk a disk or snapshot id comes from: the disk itself,
+// or, following snapshot copies, the disk a snapshot was taken of.
+func (h *sasHandler) sourceDisk(ctx context.Context, id string) string {
+	for range 16 {
+		rid, err := arm.ParseID(id)
+		if err != nil || !rid.IsType(compute.SnapshotType) {
+			return id
+		}
+		sn, err := h.svc.SnapshotResource(ctx, id)
+		if err != nil || sn.Properties.CreationData.SourceResourceID == "" {
+			return id
+		}
+		id = sn.Properties.CreationData.SourceResourceID
+	}
+	return id
 }
 
 // resolvePrev finds the snapshot a prevsnapshot value names: its ARM id,

@@ -48,6 +48,12 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := snapshotID(r)
+	if err := checkName(r.Param("snapshotName"), "snapshot"); err != nil {
+		return nil, err
+	}
+	if err := pr.checkNotCreating(ctx, id, "snapshot"); err != nil {
+		return nil, err
+	}
 	if sn, err := pr.svc.SnapshotResource(ctx, id); err == nil {
 		// PUT on an existing snapshot can only change its tags.
 		if in.Properties != nil && in.Properties.CreationData != nil && in.Properties.CreationData.SourceResourceID != "" &&
@@ -88,7 +94,12 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		return pr.start(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags}, 0, nil)
+		body := *sn
+		body.ID, body.Name, body.Tags = id, r.Param("snapshotName"), in.Tags
+		body.Properties.UniqueID, body.Properties.TimeCreated = "", pr.p.Now().UTC()
+		body.Properties.ProvisioningState, body.Properties.CompletionPercent = "Creating", 0
+		body.Properties.CreationData = compute.CreationData{CreateOption: "Copy", SourceResourceID: sn.ID, SourceUniqueID: sn.Properties.UniqueID}
+		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags}, &body)
 	}
 	d, err := pr.svc.DiskResource(ctx, cd.SourceResourceID)
 	if err != nil {
@@ -104,7 +115,14 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 	if err := pr.svc.CheckSnapshotSpecs(ctx, []compute.SnapshotSpec{spec}); err != nil {
 		return nil, err
 	}
-	return pr.start(r, "compute.snapshot.create", id, d.Location, spec, 0, nil)
+	body := &compute.SnapshotResource{ID: id, Name: r.Param("snapshotName"), Type: compute.SnapshotType, Location: d.Location, Tags: in.Tags,
+		SKU: &compute.SKU{Name: "Standard_LRS", Tier: "Standard"},
+		Properties: compute.SnapshotProperties{
+			CreationData:  compute.CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
+			DiskSizeBytes: d.Properties.DiskSizeBytes, DiskSizeGB: d.Properties.DiskSizeGB, DiskState: compute.StateUnattached,
+			ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC(), Incremental: spec.Incremental,
+			OSType: d.Properties.OSType, HyperVGeneration: d.Properties.HyperVGeneration}}
+	return pr.startCreate(r, "compute.snapshot.create", id, d.Location, spec, body)
 }
 
 func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) error {
@@ -120,10 +138,13 @@ func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) er
 		return setResult(op, http.StatusOK, sn) // taken before a crash
 	}
 	if _, err := pr.svc.SnapshotDisks(ctx, []compute.SnapshotSpec{spec}, nil); err != nil {
-		return err
+		return retryBusy(err)
 	}
 	sn, err := pr.svc.SnapshotResource(ctx, spec.SnapshotID)
 	if err != nil {
+		return err
+	}
+	if err := pr.created(ctx, spec.SnapshotID); err != nil {
 		return err
 	}
 	return setResult(op, http.StatusOK, sn)
@@ -143,10 +164,7 @@ func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) getSnapshot(r *arm.Request) (*arm.Response, error) {
 	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(sn), nil
+	return pr.getOrCreating(r.HTTP.Context(), snapshotID(r), sn, err)
 }
 
 func (pr *Provider) listSnapshots(r *arm.Request) (*arm.Response, error) {
@@ -173,9 +191,15 @@ func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sn, err := pr.svc.SnapshotResource(ctx, snapshotID(r))
 	if isNotFound(err) {
+		if err := pr.checkNotCreating(ctx, snapshotID(r), "snapshot"); err != nil {
+			return nil, err
+		}
 		return arm.NoContent(), nil
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := pr.checkNoActiveAccess(ctx, sn.ID, sn.Properties.UniqueID, "Snapshot", sn.Name); err != nil {
 		return nil, err
 	}
 	return pr.start(r, "compute.snapshot.delete", sn.ID, sn.Location, nil, 0, nil)
@@ -214,6 +238,9 @@ func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) erro
 	}
 	sn, err := pr.svc.SnapshotResource(ctx, c.Target)
 	if err != nil {
+		return err
+	}
+	if err := pr.created(ctx, c.Target); err != nil {
 		return err
 	}
 	return setResult(op, http.StatusOK, sn)

@@ -55,8 +55,8 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 	rt.Handle("GET", subPrefix+"/locations/{location}/virtualMachines", pr.listVMs, arm.Action("Microsoft.Compute/virtualMachines/read"))
 	for action, power := range map[string]string{"start": compute.PowerRunning, "restart": compute.PowerRunning,
 		"powerOff": compute.PowerStopped, "deallocate": compute.PowerDeallocated} {
-		power := power
-		rt.Handle("POST", one+"/"+action, func(r *arm.Request) (*arm.Response, error) { return pr.vmPower(r, power) })
+		action, power := action, power
+		rt.Handle("POST", one+"/"+action, func(r *arm.Request) (*arm.Response, error) { return pr.vmPower(r, action, power) })
 	}
 	pr.p.Ops.Register("compute.vm.delete", pr.runDeleteVM)
 	pr.p.Ops.Register("compute.vm.power", pr.runVMPower)
@@ -313,10 +313,20 @@ func (pr *Provider) runDeleteVM(ctx context.Context, op *ops.Operation) error {
 	return nil
 }
 
-func (pr *Provider) vmPower(r *arm.Request, power string) (*arm.Response, error) {
+func (pr *Provider) vmPower(r *arm.Request, action, power string) (*arm.Response, error) {
 	vm, err := pr.svc.VMResource(r.HTTP.Context(), vmID(r))
 	if err != nil {
 		return nil, err
+	}
+	if action == "restart" {
+		// Only a running VM restarts (Azure: 409 OperationNotAllowed).
+		v, err := pr.svc.VM(r.HTTP.Context(), vm.ID)
+		if err != nil {
+			return nil, err
+		}
+		if v.PowerState != compute.PowerRunning {
+			return nil, arm.Conflict("OperationNotAllowed", "Cannot restart the VM '%s' because it is %s; start it first.", vm.Name, v.PowerState)
+		}
 	}
 	return pr.start(r, "compute.vm.power", vm.ID, vm.Location, power, 0, nil)
 }

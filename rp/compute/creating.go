@@ -1,0 +1,123 @@
+package compute
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/volume"
+)
+
+// A disk or snapshot whose creation is a long-running operation is visible
+// from the moment the PUT answers 202: its body, with provisioningState
+// Creating, is recorded in the same transaction that starts the operation,
+// and GET answers it while the operation runs. When the operation
+// succeeds the real resource replaces it; when it fails the resource is
+// gone again (GET 404; the operation's status carries the error), so the
+// name can be reused at once.
+const creatingKind = "compute.creating"
+
+type creating struct {
+	OpID string          `json:"opId"`
+	Body json.RawMessage `json:"body"`
+}
+
+func creatingKey(id string) string { return strings.ToLower(id) }
+
+// startCreate starts an operation creating resource id and records its
+// transient body (provisioningState Creating) in the same transaction.
+func (pr *Provider) startCreate(r *arm.Request, kind, id, location string, spec, body any) (*arm.Response, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return pr.startWith(r, kind, id, location, spec, func(ctx context.Context, tx store.Tx, op *ops.Operation) error {
+		v, _ := json.Marshal(creating{OpID: op.ID, Body: b})
+		return tx.Put(ctx, store.Doc{Kind: creatingKind, Key: creatingKey(id), Value: v})
+	})
+}
+
+// pendingCreate returns the transient body of a resource being created
+// (nil when no creation of id is running).
+func (pr *Provider) pendingCreate(ctx context.Context, id string) (json.RawMessage, error) {
+	d, err := pr.p.Store.Get(ctx, creatingKind, creatingKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c creating
+	if err := json.Unmarshal(d.Value, &c); err != nil {
+		return nil, nil
+	}
+	op, err := pr.p.Ops.Get(ctx, c.OpID)
+	if errors.Is(err, ops.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if op.Done() {
+		return nil, nil
+	}
+	return c.Body, nil
+}
+
+// retryBusy turns "the source volume is frozen by another capture" into a
+// retry of the operation (the capture holding it ends soon).
+func retryBusy(err error) error {
+	if errors.Is(err, volume.ErrBusy) {
+		return job.Retry(err, time.Second)
+	}
+	return err
+}
+
+// created forgets the transient body once the resource exists.
+func (pr *Provider) created(ctx context.Context, id string) error {
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete(ctx, creatingKind, creatingKey(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+}
+
+// getOrCreating answers GET of a disk or snapshot: the resource, else its
+// transient body while it is being created, else err (the 404).
+func (pr *Provider) getOrCreating(ctx context.Context, id string, body any, err error) (*arm.Response, error) {
+	if err == nil {
+		return arm.OK(body), nil
+	}
+	if !isNotFound(err) {
+		return nil, err
+	}
+	b, perr := pr.pendingCreate(ctx, id)
+	if perr != nil {
+		return nil, perr
+	}
+	if b == nil {
+		return nil, err
+	}
+	return arm.OK(b), nil
+}
+
+// checkNotCreating refuses a change of a resource while it is being created.
+func (pr *Provider) checkNotCreating(ctx context.Context, id, what string) error {
+	b, err := pr.pendingCreate(ctx, id)
+	if err != nil {
+		return err
+	}
+	if b != nil {
+		rid, _ := arm.ParseID(id)
+		return arm.Errorf(http.StatusConflict, "OperationNotAllowed", "The %s '%s' is being created (provisioningState Creating); wait for its creation to finish and retry.", what, rid.Name())
+	}
+	return nil
+}
