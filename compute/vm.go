@@ -100,9 +100,10 @@ type VMInstanceView struct {
 
 // VMDataDisk is a data disk of a VM.
 type VMDataDisk struct {
-	Lun    int32
-	DiskID string
-	Name   string
+	Lun          int32
+	DiskID       string
+	Name         string
+	CreateOption string // Attach (default) or Empty
 }
 
 // VM is a virtual machine: the set of its disks.
@@ -125,7 +126,10 @@ type VMSpec struct {
 	VMSize       string
 	OSDiskID     string
 	OSType       string
-	DataDisks    []VMDataDisk
+	// OSDiskCreateOption is how the OS disk came to be (Attach, FromImage
+	// or Empty; default Attach), as the VM reports it.
+	OSDiskCreateOption string
+	DataDisks          []VMDataDisk
 	// Profiles the caller gave, kept as given.
 	HardwareProfile, OSProfile, NetworkProfile map[string]any
 }
@@ -328,7 +332,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			Properties: VMProperties{VMID: newUUID(), ProvisioningState: "Succeeded", TimeCreated: s.now(),
 				HardwareProfile: spec.HardwareProfile, OSProfile: spec.OSProfile, NetworkProfile: spec.NetworkProfile,
 				StorageProfile: VMStorageProfile{DataDisks: []VMDataDiskBody{},
-					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: "Attach", Caching: "ReadWrite", DiskSizeGB: osd.Properties.DiskSizeGB,
+					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: firstNonEmpty(spec.OSDiskCreateOption, "Attach"), Caching: "ReadWrite", DiskSizeGB: osd.Properties.DiskSizeGB,
 						ManagedDisk: &ManagedDiskRef{ID: osd.ID, StorageAccountType: osd.SKU.Name}, DeleteOption: "Detach"}}}}
 		if !created {
 			body.Name, body.Properties.VMID, body.Properties.TimeCreated = old.Name, old.Properties.VMID, old.Properties.TimeCreated
@@ -356,7 +360,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 				return err
 			}
 			body.Properties.StorageProfile.DataDisks = append(body.Properties.StorageProfile.DataDisks, VMDataDiskBody{Lun: dd.Lun, Name: d.Name,
-				CreateOption: "Attach", Caching: "None", DiskSizeGB: d.Properties.DiskSizeGB,
+				CreateOption: firstNonEmpty(dd.CreateOption, "Attach"), Caching: "None", DiskSizeGB: d.Properties.DiskSizeGB,
 				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: "Detach"})
 		}
 		if !created {

@@ -47,6 +47,7 @@ func (pr *Provider) registerDisks(rt *arm.Router) {
 	rt.Handle("GET", subPrefix+"/disks", pr.listDisks)
 	rt.Handle("POST", one+"/beginGetAccess", pr.beginGetAccess)
 	rt.Handle("POST", one+"/endGetAccess", pr.endGetAccess)
+	registerUnknownActions(rt, one, compute.DiskType, "beginGetAccess", "endGetAccess")
 	pr.p.Ops.Register("compute.disk.create", pr.runCreateDisk)
 	pr.p.Ops.Register("compute.disk.delete", pr.runDeleteDisk)
 }

@@ -278,3 +278,39 @@ func TestActiveSASBlocksDelete(t *testing.T) {
 		t.Fatalf("upload disk after its SAS expired: %s", *d.Properties.DiskState)
 	}
 }
+
+// Unknown actions say so; a VM reports how its disks were created.
+func TestUnknownActionAndVMCreateOption(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	e.emptyDisk("d1", 1)
+	st, body := raw(t, e, "POST", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", map[string]any{})
+	msg, _ := body["error"].(map[string]any)["message"].(string)
+	if st != http.StatusNotFound || !strings.Contains(msg, "'frobnicate' is not supported") || !strings.Contains(msg, "beginGetAccess") {
+		t.Fatalf("unknown disk action: %d %v", st, body)
+	}
+	if st, _ := raw(t, e, "GET", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", nil); st != http.StatusNotFound {
+		t.Fatalf("GET of an unknown disk child: %d", st)
+	}
+	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+		StorageProfile: &armcompute.StorageProfile{
+			ImageReference: &armcompute.ImageReference{Publisher: to.Ptr("Canonical"), Offer: to.Ptr("ubuntu-24_04-lts"), SKU: to.Ptr("server"), Version: to.Ptr("latest")},
+			OSDisk:         &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage)},
+			DataDisks: []*armcompute.DataDisk{
+				{Lun: to.Ptr[int32](0), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesEmpty), DiskSizeGB: to.Ptr[int32](1)},
+				{Lun: to.Ptr[int32](1), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("d1"))}},
+			}}}}, nil)
+	if err := wait(ctx, p, err); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.vms.Get(ctx, e.rg, "vmi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := vm.Properties.StorageProfile
+	if *sp.OSDisk.CreateOption != armcompute.DiskCreateOptionTypesFromImage || *sp.DataDisks[0].CreateOption != armcompute.DiskCreateOptionTypesEmpty ||
+		*sp.DataDisks[1].CreateOption != armcompute.DiskCreateOptionTypesAttach {
+		t.Fatalf("createOptions: os %s, data %s %s", *sp.OSDisk.CreateOption, *sp.DataDisks[0].CreateOption, *sp.DataDisks[1].CreateOption)
+	}
+}

@@ -32,6 +32,7 @@ func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	rt.Handle("GET", subPrefix+"/snapshots", pr.listSnapshots)
 	rt.Handle("POST", one+"/beginGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.grant(r, snapshotID(r)) })
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })
+	registerUnknownActions(rt, one, compute.SnapshotType, "beginGetAccess", "endGetAccess")
 	pr.p.Ops.Register("compute.snapshot.create", pr.runCreateSnapshot)
 	pr.p.Ops.Register("compute.snapshot.delete", pr.runDeleteSnapshot)
 	pr.p.Ops.Register("compute.snapshot.copy", pr.runCopySnapshot)

@@ -3,6 +3,8 @@ package compute
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/rp"
@@ -12,4 +14,21 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func checkRG(ctx context.Context, pr *Provider, r *arm.Request) error {
 	return rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
+}
+
+// registerUnknownActions answers POST {resource}/{action} for an action the
+// type does not have with a 404 naming the supported ones (instead of the
+// router's "resource type could not be found"), and other methods on such
+// a path as the router would.
+func registerUnknownActions(rt *arm.Router, one, typ string, actions ...string) {
+	rt.Handle("POST", one+"/{action}", func(r *arm.Request) (*arm.Response, error) {
+		return nil, arm.Errorf(http.StatusNotFound, "ActionNotSupported", "The action '%s' is not supported for resource type '%s'. Supported actions: %s.",
+			r.Param("action"), typ, strings.Join(actions, ", "))
+	})
+	for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+		rt.Handle(m, one+"/{action}", func(r *arm.Request) (*arm.Response, error) {
+			return nil, arm.Errorf(http.StatusNotFound, "InvalidResourceType", "The resource type '%s' could not be found in the namespace 'Microsoft.Compute' for api version '%s'.",
+				typ[strings.LastIndex(typ, "/")+1:]+"/"+r.Param("action"), r.APIVersion)
+		})
+	}
 }

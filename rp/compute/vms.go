@@ -58,6 +58,7 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 		action, power := action, power
 		rt.Handle("POST", one+"/"+action, func(r *arm.Request) (*arm.Response, error) { return pr.vmPower(r, action, power) })
 	}
+	registerUnknownActions(rt, one, compute.VMType, "start", "restart", "powerOff", "deallocate")
 	pr.p.Ops.Register("compute.vm.delete", pr.runDeleteVM)
 	pr.p.Ops.Register("compute.vm.power", pr.runVMPower)
 }
@@ -106,6 +107,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 		}
 		osID = sp.OSDisk.ManagedDisk.ID
 	case "fromimage", "empty":
+		spec.OSDiskCreateOption = map[string]string{"fromimage": "FromImage", "empty": "Empty"}[co]
 		if existing != nil && sp.OSDisk.Name == "" {
 			osID = existing.OSDiskID
 			break
@@ -128,11 +130,15 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported. Use Attach (managedDisk.id), FromImage or Empty.", sp.OSDisk.CreateOption)
 	}
 	spec.OSDiskID, spec.OSType = osID, sp.OSDisk.OSType
+	if spec.OSDiskCreateOption == "" {
+		spec.OSDiskCreateOption = "Attach"
+	}
 	for i, dd := range sp.DataDisks {
 		if dd.Lun == nil {
 			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].lun' is missing (null).", i)
 		}
 		var id string
+		ddOption := "Attach"
 		switch strings.ToLower(dd.CreateOption) {
 		case "attach":
 			if dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
@@ -140,6 +146,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 			}
 			id = dd.ManagedDisk.ID
 		case "empty":
+			ddOption = "Empty"
 			if dd.DiskSizeGB == nil || *dd.DiskSizeGB <= 0 {
 				return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].diskSizeGB' is missing (null): an Empty data disk needs a size.", i)
 			}
@@ -160,7 +167,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 		default:
 			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Use Attach (managedDisk.id) or Empty (diskSizeGB).", dd.CreateOption, i)
 		}
-		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id})
+		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption})
 	}
 	var made []string
 	for _, c := range create {
