@@ -40,7 +40,7 @@ func (pr *Provider) startCreate(r *arm.Request, kind, id, location string, spec,
 	}
 	return pr.startWith(r, kind, id, location, spec, func(ctx context.Context, tx store.Tx, op *ops.Operation) error {
 		v, _ := json.Marshal(creating{OpID: op.ID, Body: b})
-		return tx.Put(ctx, store.Doc{Kind: creatingKind, Key: creatingKey(id), Value: v})
+		return tx.Put(ctx, store.Doc{Kind: creatingKind, Key: creatingKey(id), Scope: creatingKey(id), Value: v})
 	})
 }
 
@@ -120,4 +120,31 @@ func (pr *Provider) checkNotCreating(ctx context.Context, id, what string) error
 		return arm.Errorf(http.StatusConflict, "OperationNotAllowed", "The %s '%s' is being created (provisioningState Creating); wait for its creation to finish and retry.", what, rid.Name())
 	}
 	return nil
+}
+
+// pendingUnder lists the transient bodies of the resources of type typ
+// being created under scope (a subscription or resource group id) that
+// are not in have (ids already listed).
+func (pr *Provider) pendingUnder(ctx context.Context, scope, typ string, have map[string]bool) ([]json.RawMessage, error) {
+	docs, err := pr.p.Store.List(ctx, creatingKind, store.ListQuery{ScopePrefix: strings.ToLower(scope) + "/"})
+	if err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	for _, d := range docs {
+		rid, err := arm.ParseID(d.Key)
+		if err != nil || !rid.IsType(typ) || have[creatingKey(d.Key)] {
+			continue
+		}
+		var c creating
+		if json.Unmarshal(d.Value, &c) != nil {
+			continue
+		}
+		op, err := pr.p.Ops.Get(ctx, c.OpID)
+		if err != nil || op.Done() {
+			continue
+		}
+		out = append(out, c.Body)
+	}
+	return out, nil
 }

@@ -233,7 +233,20 @@ func (pr *Provider) listDisks(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := arm.Page(r, ds, 1000)
+	have := map[string]bool{}
+	items := make([]any, 0, len(ds))
+	for _, x := range ds {
+		have[creatingKey(x.ID)] = true
+		items = append(items, x)
+	}
+	pending, err := pr.pendingUnder(ctx, scope, compute.DiskType, have)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range pending {
+		items = append(items, b)
+	}
+	l, err := arm.Page(r, items, 1000)
 	if err != nil {
 		return nil, err
 	}

@@ -35,8 +35,15 @@ func TestDiskCopyValidationIsSynchronous(t *testing.T) {
 			t.Fatalf("%s: the refused disk exists", name)
 		}
 	}
+	// A snapshot copied (Copy) into another region: 400 at once.
+	e.snapshot("s1", "src", false)
+	_, err := e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s2", armcompute.Snapshot{Location: to.Ptr("eastus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.snapID("s1"))}}}, nil)
+	if st, _ := armCode(err); st != http.StatusBadRequest {
+		t.Fatalf("snapshot copy into another region: %v, want a synchronous 400", err)
+	}
 	// Missing source: 404 at once.
-	_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "c-missing", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+	_, err = e.disks.BeginCreateOrUpdate(ctx, e.rg, "c-missing", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("nope"))}}}, nil)
 	if st, _ := armCode(err); st != http.StatusNotFound {
 		t.Fatalf("copy of a missing disk: %v, want 404", err)
@@ -93,6 +100,29 @@ func TestCreatingIsVisible(t *testing.T) {
 		t.Fatal("delete of a disk being created was accepted")
 	} else if st, _ := armCode(err); st != http.StatusConflict {
 		t.Fatalf("delete of a disk being created: %v, want 409", err)
+	}
+	// Lists show them too.
+	states := map[string]string{}
+	for pager := e.disks.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Value {
+			states[*d.Name] = *d.Properties.ProvisioningState
+		}
+	}
+	for pager := e.snaps.NewListPager(nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sn := range page.Value {
+			states[*sn.Name] = *sn.Properties.ProvisioningState
+		}
+	}
+	if len(states) != 3 || states["src"] != "Succeeded" || states["d1"] != "Creating" || states["s1"] != "Creating" {
+		t.Fatalf("listed states: %v", states)
 	}
 	fzs[0].Abort()
 	if _, err := sp.PollUntilDone(ctx, poll); err != nil {
@@ -157,6 +187,12 @@ func TestDiskPutValidation(t *testing.T) {
 	}
 	for _, name := range []string{"a", "x_", "A.b-c_9", strings.Repeat("a", 80)} {
 		e.putDisk(name, good)
+	}
+	// A VM's implicit disks get the same name check.
+	_, err = e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage), Name: to.Ptr("os-")}}}}, nil)
+	if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+		t.Fatalf("VM with OS disk name 'os-': %v", err)
 	}
 }
 

@@ -95,6 +95,9 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		if strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(normLoc(*in.Location), sn.Location) {
+			return nil, arm.BadRequest("InvalidParameter", "Snapshot location '%s' differs from the location '%s' of snapshot '%s'. Copy within the region, or use createOption CopyStart.", *in.Location, sn.Location, sn.Name)
+		}
 		body := *sn
 		body.ID, body.Name, body.Tags = id, r.Param("snapshotName"), in.Tags
 		body.Properties.UniqueID, body.Properties.TimeCreated = "", pr.p.Now().UTC()
@@ -181,7 +184,20 @@ func (pr *Provider) listSnapshots(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := arm.Page(r, ss, 1000)
+	have := map[string]bool{}
+	items := make([]any, 0, len(ss))
+	for _, x := range ss {
+		have[creatingKey(x.ID)] = true
+		items = append(items, x)
+	}
+	pending, err := pr.pendingUnder(ctx, scope, compute.SnapshotType, have)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range pending {
+		items = append(items, b)
+	}
+	l, err := arm.Page(r, items, 1000)
 	if err != nil {
 		return nil, err
 	}

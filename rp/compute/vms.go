@@ -124,6 +124,11 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 		if sp.OSDisk.ManagedDisk != nil {
 			sku = sp.OSDisk.ManagedDisk.StorageAccountType
 		}
+		if sp.OSDisk.Name != "" {
+			if err := checkName(name, "OS disk"); err != nil {
+				return nil, err
+			}
+		}
 		create = append(create, implicit{name, size, sku, sp.OSDisk.OSType})
 		osID = arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", name).String()
 	default:
@@ -161,6 +166,11 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 			sku := ""
 			if dd.ManagedDisk != nil {
 				sku = dd.ManagedDisk.StorageAccountType
+			}
+			if dd.Name != "" {
+				if err := checkName(name, "data disk"); err != nil {
+					return nil, err
+				}
 			}
 			create = append(create, implicit{name, *dd.DiskSizeGB, sku, ""})
 			id = arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", name).String()
