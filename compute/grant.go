@@ -147,8 +147,8 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 			}
 			if access == "Write" {
 				d.Properties.DiskState = StateActiveUpload
-			} else if d.Properties.DiskState != StateReserved {
-				d.Properties.DiskState = StateActiveSAS
+			} else {
+				d.Properties.DiskState = StateActiveSAS // back to PrevState (e.g. Reserved) at endGetAccess or expiry
 			}
 			if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
 				return err
@@ -164,8 +164,8 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 }
 
 // RevokeAccess revokes every SAS of a disk or snapshot (endGetAccess),
-// makes the disk's uploaded data durable and returns it to Unattached (or
-// Reserved).
+// makes the disk's uploaded data durable and returns it to its state
+// before access (Unattached or Reserved; Unattached after an upload).
 func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 	rid, err := arm.ParseID(resourceID)
 	if err != nil || !(rid.IsType(DiskType) || rid.IsType(SnapshotType)) {
@@ -186,8 +186,18 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 				return err
 			}
 			switch d.Properties.DiskState {
-			case StateActiveSAS, StateActiveUpload, StateReadyToUpload:
-				d.Properties.DiskState = StateUnattached
+			case StateActiveSAS:
+				// Back to the state before access began (Unattached or Reserved).
+				_, prev, err := liveGrants(ctx, tx, &d, s.now())
+				if err != nil {
+					return err
+				}
+				d.Properties.DiskState = prev
+				if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
+					return err
+				}
+			case StateActiveUpload, StateReadyToUpload:
+				d.Properties.DiskState = StateUnattached // the upload is done
 				if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
 					return err
 				}

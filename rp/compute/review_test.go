@@ -350,3 +350,49 @@ func TestUnknownActionAndVMCreateOption(t *testing.T) {
 		t.Fatalf("createOptions: os %s, data %s %s", *sp.OSDisk.CreateOption, *sp.DataDisks[0].CreateOption, *sp.DataDisks[1].CreateOption)
 	}
 }
+
+// A deallocated VM's disk is ActiveSAS while it has a SAS, and Reserved
+// again after endGetAccess or once the SAS expired.
+func TestReservedDiskSAS(t *testing.T) {
+	fake := clock.NewFake(time.Now())
+	e := start(t, testserver.WithClock(fake))
+	ctx := e.Ctx()
+	e.emptyDisk("os", 1)
+	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)
+	if err := wait(ctx, p, err); err != nil {
+		t.Fatal(err)
+	}
+	dp, err := e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)
+	if err := wait(ctx, dp, err); err != nil {
+		t.Fatal(err)
+	}
+	state := func() armcompute.DiskState {
+		d, err := e.disks.Get(ctx, e.rg, "os", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Properties.DiskState
+	}
+	e.grantDisk("os", armcompute.AccessLevelRead)
+	if s := state(); s != armcompute.DiskStateActiveSAS {
+		t.Fatalf("reserved disk with a SAS: %s", s)
+	}
+	e.revokeDisk("os")
+	if s := state(); s != armcompute.DiskStateReserved {
+		t.Fatalf("after endGetAccess: %s", s)
+	}
+	e.grantDisk("os", armcompute.AccessLevelRead)
+	fake.Advance(2 * time.Hour)
+	if s := state(); s != armcompute.DiskStateReserved {
+		t.Fatalf("after the SAS expired: %s", s)
+	}
+	sp, err := e.vms.BeginStart(ctx, e.rg, "vm1", nil)
+	if err := wait(ctx, sp, err); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); s != armcompute.DiskStateAttached {
+		t.Fatalf("after start: %s", s)
+	}
+}
