@@ -117,6 +117,10 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	if err := pr.svc.CheckDiskSpec(ctx, &spec); err != nil {
 		return nil, err
 	}
+	if spec.CreateOption == "Restore" {
+		// Internal (backup restores); over ARM it would fail only later.
+		return nil, arm.BadRequest("InvalidParameter", "The value 'Restore' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy (from a disk or snapshot) or Import.")
+	}
 	switch spec.CreateOption {
 	case "Empty", "Upload":
 		if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {

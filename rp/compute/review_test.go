@@ -26,6 +26,8 @@ func TestDiskCopyValidationIsSynchronous(t *testing.T) {
 			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}},
 		"nosource": {Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy)}}},
+		"restore": {Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionRestore), SourceResourceID: to.Ptr(e.diskID("src"))}}},
 	} {
 		_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "c-"+name, d, nil)
 		if st, _ := armCode(err); st != http.StatusBadRequest {
