@@ -282,6 +282,9 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 					return err
 				}
 				it.PolicyID, it.PolicyName = pol.ID, pol.Name
+				if strings.Contains(*p.PolicyID, "/") {
+					it.PolicyID = *p.PolicyID // echo the caller's spelling, as the seed shows
+				}
 			}
 			if it.State == stateStopped || it.State == stateBackupsSuspended || it.State == "" {
 				// Resuming: IRPending only until the first backup; an item
