@@ -1,13 +1,17 @@
 package compute_test
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
@@ -396,5 +400,36 @@ func TestReservedDiskSAS(t *testing.T) {
 	}
 	if s := state(); s != armcompute.DiskStateAttached {
 		t.Fatalf("after start: %s", s)
+	}
+}
+
+// A diff reports the 512-byte pages that changed, not whole 64 KiB blocks.
+func TestPageDiffIsPageExact(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	e.emptyDisk("d1", 1)
+	e.snapshot("s1", "d1", true)
+	w := e.grantDisk("d1", armcompute.AccessLevelWrite)
+	data := bytes.Repeat([]byte{0xab}, 8192)
+	const off = 2<<20 + 1024 // inside a block, not block-aligned
+	if _, err := e.pageClient(w).UploadPages(ctx, streaming.NopCloser(bytes.NewReader(data)), blob.HTTPRange{Offset: off, Count: int64(len(data))}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.revokeDisk("d1")
+	e.snapshot("s2", "d1", true)
+	s1, s2 := e.grantSnapshot("s1"), e.grantSnapshot("s2")
+	var got []string
+	for pg := e.pageClient(s2).NewGetPageRangesDiffPager(&pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s1)}); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.PageRange {
+			got = append(got, fmt.Sprintf("%d-%d", *r.Start, *r.End))
+		}
+	}
+	want := fmt.Sprintf("%d-%d", off, off+len(data)-1)
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("diff ranges %v, want [%s]", got, want)
 	}
 }

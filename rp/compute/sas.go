@@ -603,11 +603,22 @@ func (h *sasHandler) diff(ctx context.Context, t *target, prev *snapshot.Reader,
 		if string(a[:n]) == string(b[:n]) {
 			continue
 		}
-		s, e := max(off, start), min(off+n, end)
-		if isZeroBytes(a[:n]) {
-			clr = add(clr, s, e)
-		} else {
-			set = add(set, s, e)
+		// Report the 512-byte pages that differ, as Azure reports the pages
+		// written: a page now all zero was cleared, any other was set.
+		for p := int64(0); p < n; p += pageSize {
+			q := min(p+pageSize, n)
+			if string(a[p:q]) == string(b[p:q]) {
+				continue
+			}
+			s, e := max(off+p, start), min(off+q, end)
+			if s >= e {
+				continue
+			}
+			if isZeroBytes(a[p:q]) {
+				clr = add(clr, s, e)
+			} else {
+				set = add(set, s, e)
+			}
 		}
 	}
 	return set, clr, nil
