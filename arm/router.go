@@ -612,3 +612,17 @@ func (rt *Router) filteredList(req *Request, caller Caller, action string, denie
 	}
 	return OK(&List{Value: kept, NextLink: l.NextLink}), nil
 }
+
+type correlationKey struct{}
+
+// WithCorrelationID returns ctx carrying the request's x-ms-correlation-request-id.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey{}, id)
+}
+
+// CorrelationID is the correlation id in ctx ("" if none). Operations carry
+// the id of the request that started them into their work.
+func CorrelationID(ctx context.Context) string {
+	id, _ := ctx.Value(correlationKey{}).(string)
+	return id
+}

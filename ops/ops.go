@@ -51,6 +51,7 @@ type Operation struct {
 	ResultStatus    int             `json:"resultStatus,omitempty"` // 200 (with Result) or 204
 	Input           json.RawMessage `json:"input,omitempty"`        // what the worker needs
 	Caller          arm.Caller      `json:"caller"`
+	CorrelationID   string          `json:"correlationId,omitempty"` // of the request that started it
 }
 
 // Done reports whether the operation reached a terminal state.
@@ -98,6 +99,9 @@ func (m *Manager) Start(ctx context.Context, tx store.Tx, op *Operation, input a
 	}
 	op.Status = InProgress
 	op.StartTime = m.clock.Now()
+	if op.CorrelationID == "" {
+		op.CorrelationID = arm.CorrelationID(ctx)
+	}
 	if input != nil {
 		b, err := json.Marshal(input)
 		if err != nil {
@@ -171,7 +175,7 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 				err = fmt.Errorf("operation %s panicked: %v", op.Kind, p)
 			}
 		}()
-		return fn(ctx, op)
+		return fn(arm.WithCorrelationID(ctx, op.CorrelationID), op)
 	}()
 	var re *job.RetryError
 	if errors.As(ferr, &re) {

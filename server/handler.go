@@ -88,6 +88,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if c := r.Header.Get("x-ms-client-request-id"); c != "" {
 			h.Set("x-ms-client-request-id", c)
 		}
+		r = r.WithContext(arm.WithCorrelationID(r.Context(), corr))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

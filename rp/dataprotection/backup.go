@@ -53,7 +53,7 @@ func (pr *Provider) checkPermissions(ctx context.Context, vault *vaultResource, 
 	principal, appID := vaultPrincipal(vault, details), ""
 	if principal == "" {
 		c := checks[0]
-		return missingPermissions(what, "", "", c, "The Backup vault has no managed identity: set identity.type to 'SystemAssigned' (or give it a user-assigned identity) on the vault, assign it the '"+c.Role+"' role on '"+c.Scope+"' and retry the operation.")
+		return missingPermissions(ctx, what, "", "", c, "The Backup vault has no managed identity: set identity.type to 'SystemAssigned' (or give it a user-assigned identity) on the vault, assign it the '"+c.Role+"' role on '"+c.Scope+"' and retry the operation.")
 	}
 	if p, err := pr.p.Dir.Get(ctx, principal); err == nil {
 		appID = p.AppID
@@ -67,12 +67,12 @@ func (pr *Provider) checkPermissions(ctx context.Context, vault *vaultResource, 
 		if !errors.As(err, &ae) {
 			return err
 		}
-		return missingPermissions(what, appID, principal, c, fmt.Sprintf("Assign the '%s' role to the Backup vault's managed identity (object id %s) on '%s' and retry the operation; see https://aka.ms/UserErrorMissingRequiredPermissions.", c.Role, principal, c.Scope))
+		return missingPermissions(ctx, what, appID, principal, c, fmt.Sprintf("Assign the '%s' role to the Backup vault's managed identity (object id %s) on '%s' and retry the operation; see https://aka.ms/UserErrorMissingRequiredPermissions.", c.Role, principal, c.Scope))
 	}
 	return nil
 }
 
-func missingPermissions(what, appID, objectID string, c permCheck, action string) *arm.Error {
+func missingPermissions(ctx context.Context, what, appID, objectID string, c permCheck, action string) *arm.Error {
 	detail := fmt.Sprintf("%s failed. Exception Message: The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.", what, appID, objectID, c.Action, c.Scope)
 	msg := "Appropriate permissions to perform the operation is missing."
 	return &arm.Error{Status: http.StatusBadRequest, Code: "UserErrorMissingRequiredPermissions", Message: msg,
@@ -80,7 +80,7 @@ func missingPermissions(what, appID, objectID string, c permCheck, action string
 			Code: "UserErrorMissingRequiredPermissions", Message: msg,
 			RecommendedAction: []string{"Grant appropriate permissions to perform this operation as mentioned at https://aka.ms/UserErrorMissingRequiredPermissions and retry the operation.", action},
 			InnerError:        &innerError{Code: "UserErrorMissingRequiredPermissions", AdditionalInfo: map[string]string{"DetailedNonLocalisedMessage": detail}},
-			Properties:        map[string]string{"ActivityId": newGUID()},
+			Properties:        map[string]string{"ActivityId": activityID(ctx)},
 		}}}}
 }
 
@@ -701,4 +701,13 @@ func (pr *Provider) progressWriter(ctx context.Context, j *protection.Job) func(
 // every point.
 func pointVisible(bi *instanceResource, p *protection.RecoveryPoint, now time.Time) bool {
 	return bi.Properties.CurrentProtectionState == stateStopped || !p.Expired(now)
+}
+
+// activityID is the correlation id of the request behind ctx, which Azure
+// reports as the ActivityId of its user-facing errors (a new id if none).
+func activityID(ctx context.Context) string {
+	if id := arm.CorrelationID(ctx); id != "" {
+		return id
+	}
+	return newGUID()
 }

@@ -138,7 +138,7 @@ func (pr *Provider) checkInstance(ctx context.Context, vault *vaultResource, bi 
 }
 
 // alreadyProtected is the seed's 400 UserErrorDppDatasourceAlreadyProtected.
-func alreadyProtected(biID string) *arm.Error {
+func alreadyProtected(ctx context.Context, biID string) *arm.Error {
 	bid, _ := arm.ParseID(biID)
 	vault := bid.Parent().String()
 	msg := "Datasource is already protected under the Backup vault " + vault + "."
@@ -146,7 +146,7 @@ func alreadyProtected(biID string) *arm.Error {
 		AdditionalInfo: []arm.AdditionalInfo{{Type: "UserFacingError", Info: userFacingError{
 			Code: "UserErrorDppDatasourceAlreadyProtected", Message: msg,
 			RecommendedAction: []string{"Delete the backup instance " + bid.Name() + " from the Backup vault " + vault + " to re-protect the datasource in any other vault."},
-			Properties:        map[string]string{"ActivityId": newGUID()},
+			Properties:        map[string]string{"ActivityId": activityID(ctx)},
 		}}}}
 }
 
@@ -179,7 +179,7 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	if owner, err := protectedBy(ctx, pr.p.Store, ci.DiskID); err != nil {
 		return nil, err
 	} else if owner != "" {
-		return nil, alreadyProtected(owner)
+		return nil, alreadyProtected(ctx, owner)
 	}
 	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller()}
 	input := map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)}
@@ -260,7 +260,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 				return err
 			}
 			if owner != "" {
-				return alreadyProtected(owner)
+				return alreadyProtected(ctx, owner)
 			}
 			if err := tx.Create(ctx, store.Doc{Kind: datasourceKind, Key: strings.ToLower(ci.DiskID), Value: []byte(id.String())}); err != nil {
 				return err

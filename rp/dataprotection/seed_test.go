@@ -65,9 +65,11 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 }`
 	// The seed's POST URL uses "Subscriptions" with a capital S.
 	validateURL := "/Subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/backupVaults/testBkpVault/validateForBackup" + v
+	var lastCorrelation string
 	validate := func() (string, string) {
 		t.Helper()
 		resp, m := raw(t, e, "POST", validateURL, biBody)
+		lastCorrelation = resp.Header.Get("x-ms-correlation-request-id")
 		if resp.StatusCode != 202 || len(m) != 0 {
 			t.Fatalf("validateForBackup: %d %v", resp.StatusCode, m)
 		}
@@ -95,6 +97,10 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	if info["type"] != "UserFacingError" || get(info, "info", "code") != "UserErrorMissingRequiredPermissions" ||
 		!strings.Contains(detail, "'Microsoft.Compute/disks/read' over scope '"+diskID+"'") || !strings.Contains(detail, principal) {
 		t.Fatalf("missing-permission details: %v", info)
+	}
+	// As in the seed, the ActivityId is the correlation id of the request that started the validation.
+	if lastCorrelation == "" || get(info, "info", "properties", "ActivityId") != lastCorrelation {
+		t.Fatalf("ActivityId %v, want the request's correlation id %q", get(info, "info", "properties", "ActivityId"), lastCorrelation)
 	}
 	if st["id"] == nil || st["name"] == nil || st["startTime"] == nil || st["endTime"] == nil {
 		t.Fatalf("status shape: %v", st)
@@ -166,7 +172,7 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	ra, _ := get(info, "info", "recommendedAction").([]any)
 	if info["type"] != "UserFacingError" || get(info, "info", "code") != "UserErrorDppDatasourceAlreadyProtected" || get(info, "info", "message") != wantMsg ||
 		len(ra) != 1 || ra[0] != "Delete the backup instance "+biName+" from the Backup vault "+vaultPath+" to re-protect the datasource in any other vault." ||
-		get(info, "info", "isRetryable") != false || get(info, "info", "properties", "ActivityId") == nil {
+		get(info, "info", "isRetryable") != false || get(info, "info", "properties", "ActivityId") != resp.Header.Get("x-ms-correlation-request-id") {
 		t.Fatalf("already protected info: %v", info)
 	}
 	// ...also from another vault.
