@@ -148,3 +148,39 @@ func (pr *Provider) pendingUnder(ctx context.Context, scope, typ string, have ma
 	}
 	return out, nil
 }
+
+// listScope is the subscription or resource group a list request names
+// (404 ResourceGroupNotFound for a missing group).
+func (pr *Provider) listScope(r *arm.Request) (string, error) {
+	scope := "/subscriptions/" + r.Param("subscriptionId")
+	if rg := r.Param("resourceGroupName"); rg != "" {
+		if err := checkRG(r.HTTP.Context(), pr, r); err != nil {
+			return "", err
+		}
+		scope += "/resourceGroups/" + rg
+	}
+	return scope, nil
+}
+
+// pageWithCreating answers a list: the stored resources followed by those
+// of type typ under scope that are still being created.
+func pageWithCreating[T any](pr *Provider, r *arm.Request, scope, typ string, rs []T, id func(T) string) (*arm.Response, error) {
+	have := map[string]bool{}
+	items := make([]any, 0, len(rs))
+	for _, x := range rs {
+		have[creatingKey(id(x))] = true
+		items = append(items, x)
+	}
+	pending, err := pr.pendingUnder(r.HTTP.Context(), scope, typ, have)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range pending {
+		items = append(items, b)
+	}
+	l, err := arm.Page(r, items, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(l), nil
+}

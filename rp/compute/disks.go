@@ -226,35 +226,15 @@ func (pr *Provider) getDisk(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listDisks(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	scope := "/subscriptions/" + r.Param("subscriptionId")
-	if rg := r.Param("resourceGroupName"); rg != "" {
-		if err := checkRG(ctx, pr, r); err != nil {
-			return nil, err
-		}
-		scope += "/resourceGroups/" + rg
+	scope, err := pr.listScope(r)
+	if err != nil {
+		return nil, err
 	}
 	ds, err := pr.svc.ListDisks(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
-	have := map[string]bool{}
-	items := make([]any, 0, len(ds))
-	for _, x := range ds {
-		have[creatingKey(x.ID)] = true
-		items = append(items, x)
-	}
-	pending, err := pr.pendingUnder(ctx, scope, compute.DiskType, have)
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range pending {
-		items = append(items, b)
-	}
-	l, err := arm.Page(r, items, 1000)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return pageWithCreating(pr, r, scope, compute.DiskType, ds, func(d *compute.DiskResource) string { return d.ID })
 }
 
 func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {

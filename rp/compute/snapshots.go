@@ -173,35 +173,15 @@ func (pr *Provider) getSnapshot(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listSnapshots(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	scope := "/subscriptions/" + r.Param("subscriptionId")
-	if rg := r.Param("resourceGroupName"); rg != "" {
-		if err := checkRG(ctx, pr, r); err != nil {
-			return nil, err
-		}
-		scope += "/resourceGroups/" + rg
+	scope, err := pr.listScope(r)
+	if err != nil {
+		return nil, err
 	}
 	ss, err := pr.svc.ListSnapshots(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
-	have := map[string]bool{}
-	items := make([]any, 0, len(ss))
-	for _, x := range ss {
-		have[creatingKey(x.ID)] = true
-		items = append(items, x)
-	}
-	pending, err := pr.pendingUnder(ctx, scope, compute.SnapshotType, have)
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range pending {
-		items = append(items, b)
-	}
-	l, err := arm.Page(r, items, 1000)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return pageWithCreating(pr, r, scope, compute.SnapshotType, ss, func(s *compute.SnapshotResource) string { return s.ID })
 }
 
 func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {

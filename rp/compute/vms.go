@@ -279,12 +279,9 @@ func (pr *Provider) getInstanceView(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	scope := "/subscriptions/" + r.Param("subscriptionId")
-	if rg := r.Param("resourceGroupName"); rg != "" {
-		if err := checkRG(ctx, pr, r); err != nil {
-			return nil, err
-		}
-		scope += "/resourceGroups/" + rg
+	scope, err := pr.listScope(r)
+	if err != nil {
+		return nil, err
 	}
 	vs, err := pr.svc.ListVMResources(ctx, scope)
 	if err != nil {
