@@ -192,40 +192,15 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		}
 	case "copy":
 		spec.CreateOption = "Copy"
-		if spec.SourceID == "" {
-			return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceResourceId' is missing. Name the disk or snapshot to copy.")
-		}
-		src, err := arm.ParseID(spec.SourceID)
-		if err != nil || !(src.IsType(DiskType) || src.IsType(SnapshotType)) {
-			return arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' '%s' is not a disk or snapshot id.", spec.SourceID)
-		}
-		var srcName, srcLoc string
-		var srcBytes int64
-		if src.IsType(DiskType) {
-			sd, err := s.DiskResource(ctx, spec.SourceID)
-			if err != nil {
-				return err
-			}
-			srcName, srcLoc, srcBytes = sd.Name, sd.Location, sd.Properties.DiskSizeBytes
-		} else {
-			sn, err := s.SnapshotResource(ctx, spec.SourceID)
-			if err != nil {
-				return err
-			}
-			srcName, srcLoc, srcBytes = sn.Name, sn.Location, sn.Properties.DiskSizeBytes
-		}
-		if !strings.EqualFold(normLocation(spec.Location), normLocation(srcLoc)) {
-			return arm.BadRequest("InvalidParameter", "The source '%s' is in location '%s', not '%s'. Create the disk in the source's region.", srcName, srcLoc, spec.Location)
-		}
-		if spec.SizeBytes > 0 && spec.SizeBytes < srcBytes {
-			return arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
-				sizeGB(spec.SizeBytes), sizeGB(srcBytes))
-		}
-		if spec.SizeBytes > MaxDiskBytes {
-			return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
+		if err := s.checkCopySource(ctx, spec); err != nil {
+			return err
 		}
 	case "import":
 		spec.CreateOption = "Import"
+		if spec.SourceID != "" {
+			// A Safehold disk or snapshot named by URL (the face resolved it).
+			return s.checkCopySource(ctx, spec)
+		}
 		p, err := s.importPath(spec.SourceURI)
 		if err != nil {
 			return err
@@ -259,6 +234,45 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).")
 	default:
 		return arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy or Import.", spec.CreateOption)
+	}
+	return nil
+}
+
+// checkCopySource validates the source of a Copy (or of an Import from a
+// Safehold URL): a disk or snapshot in the new disk's region, no larger
+// than the size asked for.
+func (s *Service) checkCopySource(ctx context.Context, spec *DiskSpec) error {
+	if spec.SourceID == "" {
+		return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceResourceId' is missing. Name the disk or snapshot to copy.")
+	}
+	src, err := arm.ParseID(spec.SourceID)
+	if err != nil || !(src.IsType(DiskType) || src.IsType(SnapshotType)) {
+		return arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' '%s' is not a disk or snapshot id.", spec.SourceID)
+	}
+	var srcName, srcLoc string
+	var srcBytes int64
+	if src.IsType(DiskType) {
+		sd, err := s.DiskResource(ctx, spec.SourceID)
+		if err != nil {
+			return err
+		}
+		srcName, srcLoc, srcBytes = sd.Name, sd.Location, sd.Properties.DiskSizeBytes
+	} else {
+		sn, err := s.SnapshotResource(ctx, spec.SourceID)
+		if err != nil {
+			return err
+		}
+		srcName, srcLoc, srcBytes = sn.Name, sn.Location, sn.Properties.DiskSizeBytes
+	}
+	if !strings.EqualFold(normLocation(spec.Location), normLocation(srcLoc)) {
+		return arm.BadRequest("InvalidParameter", "The source '%s' is in location '%s', not '%s'. Create the disk in the source's region.", srcName, srcLoc, spec.Location)
+	}
+	if spec.SizeBytes > 0 && spec.SizeBytes < srcBytes {
+		return arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
+			sizeGB(spec.SizeBytes), sizeGB(srcBytes))
+	}
+	if spec.SizeBytes > MaxDiskBytes {
+		return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
 	}
 	return nil
 }
@@ -340,11 +354,15 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		d.Properties.CreationData.UploadSizeBytes = spec.UploadSizeBytes
 		d.Properties.DiskSizeBytes = spec.UploadSizeBytes
 		d.Properties.DiskState = StateReadyToUpload
-	case "Import":
-		p, _ := s.importPath(spec.SourceURI)
-		d.Properties.CreationData.SourceURI = spec.SourceURI
-		d.Properties.DiskSizeBytes, err = s.importFile(uid, p)
-	case "Copy":
+	case "Import", "Copy":
+		if spec.CreateOption == "Import" {
+			d.Properties.CreationData.SourceURI = spec.SourceURI
+			if spec.SourceID == "" {
+				p, _ := s.importPath(spec.SourceURI)
+				d.Properties.DiskSizeBytes, err = s.importFile(uid, p)
+				break
+			}
+		}
 		src, _ := arm.ParseID(spec.SourceID)
 		d.Properties.CreationData.SourceResourceID = src.String()
 		if src.IsType(DiskType) {

@@ -158,6 +158,17 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if pp.RoleDefinitionID == "" {
 		return nil, arm.InvalidRequest("properties.roleDefinitionId is required, e.g. '/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7' for Reader.")
 	}
+	// A role definition id names the scope it is read at
+	// (/subscriptions/{sub}/providers/...); one outside the assignment's
+	// scope tree must be readable by the caller (linked access).
+	if i := strings.Index(strings.ToLower(pp.RoleDefinitionID), "/providers/microsoft.authorization/roledefinitions/"); i > 0 {
+		defScope := pp.RoleDefinitionID[:i]
+		if !rbac.ScopeCovers(defScope, scope) {
+			if err := r.CheckLinked(arm.Link{Action: "Microsoft.Authorization/roleDefinitions/read", Scope: defScope}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	guid := pp.RoleDefinitionID[strings.LastIndex(pp.RoleDefinitionID, "/")+1:]
 	if _, ok := pr.Authz.Role(guid); !ok {
 		return nil, arm.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)

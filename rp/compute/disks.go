@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -63,6 +64,24 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := diskID(r)
+	// Linked access first: the caller must be allowed to read what it
+	// copies from, before anything about the source is looked up.
+	importSrc := ""
+	if in.Properties != nil && in.Properties.CreationData != nil {
+		cd := in.Properties.CreationData
+		links := []arm.Link{readLink(cd.SourceResourceID)}
+		if strings.EqualFold(cd.CreateOption, "Import") {
+			src, err := pr.importSource(r, cd.SourceURI)
+			if err != nil {
+				return nil, err
+			}
+			importSrc = src
+			links = append(links, readLink(src))
+		}
+		if err := r.CheckLinked(links...); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkName(r.Param("diskName"), "disk"); err != nil {
 		return nil, err
 	}
@@ -108,6 +127,9 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	cd := in.Properties.CreationData
 	spec.CreateOption, spec.SourceID, spec.SourceURI, spec.UploadSizeBytes = cd.CreateOption, cd.SourceResourceID, cd.SourceURI, cd.UploadSizeBytes
 	spec.OSType, spec.HyperVGeneration = in.Properties.OSType, in.Properties.HyperVGeneration
+	if importSrc != "" {
+		spec.SourceID = importSrc
+	}
 	if in.Properties.DiskSizeGB != nil {
 		if *in.Properties.DiskSizeGB <= 0 || *in.Properties.DiskSizeGB > 32767 {
 			return nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", *in.Properties.DiskSizeGB)
@@ -192,6 +214,38 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 		Properties: compute.DiskProperties{CreationData: cd, DiskSizeGB: (size + 1<<30 - 1) >> 30, DiskSizeBytes: size,
 			DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC(),
 			OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration}}
+}
+
+// importSource resolves an Import sourceUri that is a Safehold URL (an
+// http or https URL on the host the caller used) to the disk or snapshot
+// it names: a SAS URL from beginGetAccess (which must verify and grant
+// Read) or the ARM URL of a disk or snapshot. Anything else ("" back) is a
+// local file, left to the import directory rules.
+func (pr *Provider) importSource(r *arm.Request, uri string) (string, error) {
+	lu := strings.ToLower(uri)
+	if !strings.HasPrefix(lu, "http://") && !strings.HasPrefix(lu, "https://") {
+		return "", nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", arm.BadRequest("InvalidParameter", "'creationData.sourceUri' '%s' is not a valid URL.", uri)
+	}
+	if !strings.EqualFold(u.Host, r.HTTP.Host) {
+		return "", arm.BadRequest("InvalidParameter", "'creationData.sourceUri' '%s' is not on this Safehold server (%s): Import reads a Safehold disk or snapshot URL (its SAS from beginGetAccess or its resource URL), or a local file under --import-dir.", uri, r.HTTP.Host)
+	}
+	if rest, ok := strings.CutPrefix(u.Path, "/sas/disks/"); ok {
+		grantID, _, _ := strings.Cut(rest, "/")
+		g, err := pr.svc.VerifySAS(r.HTTP.Context(), grantID, u.Query())
+		if err != nil {
+			return "", arm.BadRequest("InvalidParameter", "The SAS in 'creationData.sourceUri' cannot be used: %v. Request a new one with beginGetAccess.", err)
+		}
+		return g.ResourceID, nil
+	}
+	rid, err := arm.ParseID(u.Path)
+	if err != nil || !(rid.IsType(compute.DiskType) || rid.IsType(compute.SnapshotType)) {
+		return "", arm.BadRequest("InvalidParameter", "'creationData.sourceUri' '%s' names no Safehold disk or snapshot: use its SAS URL from beginGetAccess or its resource URL.", uri)
+	}
+	return rid.String(), nil
 }
 
 func normLoc(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }

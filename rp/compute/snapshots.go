@@ -49,6 +49,11 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := snapshotID(r)
+	if in.Properties != nil && in.Properties.CreationData != nil {
+		if err := r.CheckLinked(readLink(in.Properties.CreationData.SourceResourceID)); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkName(r.Param("snapshotName"), "snapshot"); err != nil {
 		return nil, err
 	}

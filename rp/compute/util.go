@@ -32,3 +32,24 @@ func registerUnknownActions(rt *arm.Router, one, typ string, actions ...string) 
 		})
 	}
 }
+
+// readLink is the linked access a request needs on a resource it reads
+// from (a copy's source): {type}/read on its id. An id that does not parse
+// links nothing (validation answers it with a 400).
+func readLink(id string) arm.Link {
+	rid, err := arm.ParseID(id)
+	if id == "" || err != nil || rid.Namespace == "" {
+		return arm.Link{}
+	}
+	return arm.Link{Action: rid.Type() + "/read", Scope: rid.String()}
+}
+
+// attachLink is the linked access a VM needs on a disk it attaches
+// (Microsoft.Compute/disks/write: attaching changes the disk's managedBy).
+func attachLink(id string) arm.Link {
+	rid, err := arm.ParseID(id)
+	if id == "" || err != nil || rid.Namespace == "" {
+		return arm.Link{}
+	}
+	return arm.Link{Action: "Microsoft.Compute/disks/write", Scope: rid.String()}
+}

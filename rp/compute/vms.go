@@ -179,6 +179,9 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 		}
 		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption})
 	}
+	if err := r.CheckLinked(newAttachLinks(existing, spec)...); err != nil {
+		return nil, err
+	}
 	var made []string
 	for _, c := range create {
 		id := arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", c.name).String()
@@ -242,6 +245,9 @@ func (pr *Provider) patchVM(r *arm.Request) (*arm.Response, error) {
 				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID})
 			}
 		}
+	}
+	if err := r.CheckLinked(newAttachLinks(vm, spec)...); err != nil {
+		return nil, err
 	}
 	if _, _, err := pr.svc.PutVM(ctx, spec); err != nil {
 		return nil, err
@@ -359,4 +365,31 @@ func (pr *Provider) runVMPower(ctx context.Context, op *ops.Operation) error {
 	}
 	op.ResultStatus = http.StatusOK
 	return nil
+}
+
+// newAttachLinks are the linked checks of a VM PUT or PATCH: every disk it
+// attaches that the VM (when it exists) does not have already.
+func newAttachLinks(existing *compute.VM, spec compute.VMSpec) []arm.Link {
+	has := map[string]bool{}
+	if existing != nil {
+		has[strings.ToLower(existing.OSDiskID)] = true
+		for _, dd := range existing.DataDisks {
+			has[strings.ToLower(dd.DiskID)] = true
+		}
+	}
+	var links []arm.Link
+	for _, id := range append([]string{spec.OSDiskID}, dataDiskIDs(spec.DataDisks)...) {
+		if !has[strings.ToLower(id)] {
+			links = append(links, attachLink(id))
+		}
+	}
+	return links
+}
+
+func dataDiskIDs(dds []compute.VMDataDisk) []string {
+	out := make([]string, len(dds))
+	for i, dd := range dds {
+		out[i] = dd.DiskID
+	}
+	return out
 }

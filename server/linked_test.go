@@ -1,0 +1,233 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
+)
+
+// scopedEnv is a server with resource groups rga and rgb, a disk and a
+// snapshot in rgb, and a principal that is Contributor and User Access
+// Administrator on rga only.
+type scopedEnv struct {
+	*testserver.Env
+	tok           string // the scoped principal's ARM token
+	appID, objID  string
+	rga, rgb      string // resource group ids
+	diskB, snapB  string // resources in rgb
+	diskA         string // a disk in rga (the positive control)
+	computeClient *armcompute.ClientFactory
+}
+
+func lkJSON(t *testing.T, resp *http.Response, m map[string]any) string {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	return fmt.Sprintf("%d %s", resp.StatusCode, b)
+}
+
+func startScoped(t *testing.T, opts ...testserver.Option) *scopedEnv {
+	t.Helper()
+	e := &scopedEnv{Env: testserver.Start(t, opts...)}
+	ctx := e.Ctx()
+	rgs, err := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range []string{"rga", "rgb"} {
+		if _, err := rgs.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.rga, e.rgb = "/subscriptions/"+e.Sub+"/resourceGroups/rga", "/subscriptions/"+e.Sub+"/resourceGroups/rgb"
+	if e.computeClient, err = armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts); err != nil {
+		t.Fatal(err)
+	}
+	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
+	for _, rg := range []string{"rga", "rgb"} {
+		p, err := e.computeClient.NewDisksClient().BeginCreateOrUpdate(ctx, rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.PollUntilDone(ctx, poll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.diskA, e.diskB = e.rga+"/providers/Microsoft.Compute/disks/d1", e.rgb+"/providers/Microsoft.Compute/disks/d1"
+	p, err := e.computeClient.NewSnapshotsClient().BeginCreateOrUpdate(ctx, "rgb", "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskB)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	e.snapB = e.rgb + "/providers/Microsoft.Compute/snapshots/s1"
+
+	resp, m := raw(t, e.Env, "POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", "", []byte(`{"displayName":"scoped"}`))
+	if resp.StatusCode != 201 {
+		t.Fatalf("create sp: %s", lkJSON(t, resp, m))
+	}
+	e.appID, e.objID = m["appId"].(string), m["objectId"].(string)
+	ra, err := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{rbac.Contributor, rbac.UserAccessAdministrator} {
+		if _, err := ra.Create(ctx, e.rga, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+			RoleDefinitionID: to.Ptr("/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role), PrincipalID: to.Ptr(e.objID)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cred, err := e.Conn.CredentialFor(e.appID, m["clientSecret"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tok = tk.Token
+	return e
+}
+
+// linkedCase is one reference the API accepts, made by the scoped
+// principal from rga to something in rgb.
+type linkedCase struct {
+	name           string
+	method, path   string // path under the subscription's resource groups, with api-version
+	body           string
+	action, scope  string // the request's own action and scope
+	linkedAction   string
+	linkedScope    string
+	okPath, okBody string // the same reference inside rga: allowed (empty: no control)
+}
+
+func (e *scopedEnv) checkLinked(t *testing.T, c linkedCase) {
+	t.Helper()
+	resp, m := raw(t, e.Env, c.method, c.path, e.tok, []byte(c.body))
+	if resp.StatusCode != http.StatusForbidden || errCode(m) != "LinkedAuthorizationFailed" {
+		t.Fatalf("%s: want 403 LinkedAuthorizationFailed, got %s", c.name, lkJSON(t, resp, m))
+	}
+	msg := m["error"].(map[string]any)["message"].(string)
+	want := fmt.Sprintf("The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action(s) '%s' on the linked scope(s) '%s' (respectively) or the linked scope(s) are invalid.",
+		e.appID, e.objID, c.action, c.scope, c.linkedAction, c.linkedScope)
+	if !strings.EqualFold(msg, want) {
+		t.Fatalf("%s: message\n got %s\nwant %s", c.name, msg, want)
+	}
+	if c.okPath != "" {
+		resp, m := raw(t, e.Env, c.method, c.okPath, e.tok, []byte(c.okBody))
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s: the same reference inside rga: %s", c.name, lkJSON(t, resp, m))
+		}
+	}
+}
+
+// TestLinkedAccessIsChecked walks every reference the API accepts with a
+// principal that may write only in rga, naming a resource in rgb: each is
+// a 403 LinkedAuthorizationFailed in Azure's words, and the same reference
+// inside rga works.
+func TestLinkedAccessIsChecked(t *testing.T) {
+	e := startScoped(t)
+	const cv = "?api-version=2024-03-02"
+	disk := func(rg, name string) string { return e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name }
+	snap := func(rg, name string) string {
+		return e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/snapshots/" + name
+	}
+	vm := func(rg, name string) string {
+		return e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
+	}
+	p := func(id string) string { return "/subscriptions/" + id }
+	creation := func(opt, src string) string {
+		return fmt.Sprintf(`{"location":"westus","properties":{"creationData":{"createOption":%q,"sourceResourceId":%q}}}`, opt, src)
+	}
+	importURI := func(uri string) string {
+		return fmt.Sprintf(`{"location":"westus","properties":{"creationData":{"createOption":"Import","sourceUri":%q}}}`, uri)
+	}
+	vmBody := func(osDisk string, dataDisks ...string) string {
+		dd := []string{}
+		for i, d := range dataDisks {
+			dd = append(dd, fmt.Sprintf(`{"lun":%d,"createOption":"Attach","managedDisk":{"id":%q}}`, i, d))
+		}
+		return fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}},"dataDisks":[%s]}}}`,
+			osDisk, strings.Join(dd, ","))
+	}
+	// A read SAS on rgb's disk, issued to the admin and leaked to the scoped principal.
+	gp, err := e.computeClient.NewDisksClient().BeginGrantAccess(e.Ctx(), "rgb", "d1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](3600)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gp.PollUntilDone(e.Ctx(), &runtime.PollUntilDoneOptions{Frequency: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sasB := *g.AccessSAS
+	// A second disk in rga for the VM controls.
+	resp, m := raw(t, e.Env, "PUT", p(disk("rga", "d2"))+cv, e.tok, []byte(`{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`))
+	if resp.StatusCode >= 300 {
+		t.Fatalf("create rga/d2: %s", lkJSON(t, resp, m))
+	}
+	roleDef := func(scope string) string {
+		return fmt.Sprintf(`{"properties":{"roleDefinitionId":%q,"principalId":%q}}`, scope+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.Reader, e.objID)
+	}
+	raID := e.rga + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString()
+	cases := []linkedCase{
+		{name: "disk Copy from a disk", method: "PUT", path: p(disk("rga", "c1")) + cv, body: creation("Copy", e.diskB),
+			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c1")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB,
+			okPath: p(disk("rga", "c1")) + cv, okBody: creation("Copy", e.diskA)},
+		{name: "disk Copy from a snapshot", method: "PUT", path: p(disk("rga", "c2")) + cv, body: creation("Copy", e.snapB),
+			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c2")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
+		{name: "disk Restore", method: "PUT", path: p(disk("rga", "c3")) + cv, body: creation("Restore", e.snapB),
+			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c3")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
+		{name: "disk Import from a Safehold resource URL", method: "PUT", path: p(disk("rga", "c4")) + cv, body: importURI(e.Conn.ARMEndpoint + e.diskB),
+			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c4")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB,
+			okPath: p(disk("rga", "c4")) + cv, okBody: importURI(e.Conn.ARMEndpoint + e.diskA)},
+		{name: "disk Import from a Safehold SAS URL", method: "PUT", path: p(disk("rga", "c5")) + cv, body: importURI(sasB),
+			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c5")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB},
+		{name: "snapshot Copy of a disk", method: "PUT", path: p(snap("rga", "s1")) + cv, body: creation("Copy", e.diskB),
+			action: "Microsoft.Compute/snapshots/write", scope: p(snap("rga", "s1")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB,
+			okPath: p(snap("rga", "s1")) + cv, okBody: creation("Copy", e.diskA)},
+		{name: "snapshot Copy of a snapshot", method: "PUT", path: p(snap("rga", "s2")) + cv, body: creation("Copy", e.snapB),
+			action: "Microsoft.Compute/snapshots/write", scope: p(snap("rga", "s2")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
+		{name: "snapshot CopyStart of a snapshot", method: "PUT", path: p(snap("rga", "s3")) + cv, body: creation("CopyStart", e.snapB),
+			action: "Microsoft.Compute/snapshots/write", scope: p(snap("rga", "s3")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
+		{name: "VM OS disk", method: "PUT", path: p(vm("rga", "v1")) + "?api-version=2024-11-01", body: vmBody(e.diskB),
+			action: "Microsoft.Compute/virtualMachines/write", scope: p(vm("rga", "v1")), linkedAction: "Microsoft.Compute/disks/write", linkedScope: e.diskB},
+		{name: "VM data disk", method: "PUT", path: p(vm("rga", "v2")) + "?api-version=2024-11-01", body: vmBody(e.diskA, e.diskB),
+			action: "Microsoft.Compute/virtualMachines/write", scope: p(vm("rga", "v2")), linkedAction: "Microsoft.Compute/disks/write", linkedScope: e.diskB,
+			okPath: p(vm("rga", "v2")) + "?api-version=2024-11-01", okBody: vmBody(e.diskA, p(disk("rga", "d2")))},
+		{name: "role definition id in a role assignment", method: "PUT", path: raID + "?api-version=2022-04-01",
+			body: roleDef(e.rgb), action: "Microsoft.Authorization/roleAssignments/write", scope: raID,
+			linkedAction: "Microsoft.Authorization/roleDefinitions/read", linkedScope: e.rgb,
+			okPath: e.rga + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString() + "?api-version=2022-04-01", okBody: roleDef("/subscriptions/" + e.Sub)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { e.checkLinked(t, c) })
+	}
+	// A VM PATCH attaching rgb's disk is refused as well.
+	resp, m = raw(t, e.Env, "PATCH", p(vm("rga", "v2"))+"?api-version=2024-11-01", e.tok,
+		[]byte(fmt.Sprintf(`{"properties":{"storageProfile":{"dataDisks":[{"lun":0,"createOption":"Attach","managedDisk":{"id":%q}},{"lun":1,"createOption":"Attach","managedDisk":{"id":%q}}]}}}`, p(disk("rga", "d2")), e.diskB)))
+	if resp.StatusCode != http.StatusForbidden || errCode(m) != "LinkedAuthorizationFailed" {
+		t.Fatalf("VM PATCH attaching rgb's disk: %s", lkJSON(t, resp, m))
+	}
+	// Nothing was created in rga from rgb.
+	for _, name := range []string{"c2", "c3", "c5"} {
+		if resp, _ := raw(t, e.Env, "GET", p(disk("rga", name))+cv, "", nil); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("disk %s exists after a refused copy: %d", name, resp.StatusCode)
+		}
+	}
+}
