@@ -144,7 +144,9 @@ func (e *scopedEnv) checkLinked(t *testing.T, c linkedCase) {
 func TestLinkedAccessIsChecked(t *testing.T) {
 	e := startScoped(t)
 	const cv = "?api-version=2024-03-02"
-	disk := func(rg, name string) string { return e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name }
+	disk := func(rg, name string) string {
+		return e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name
+	}
 	snap := func(rg, name string) string {
 		return e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/snapshots/" + name
 	}
