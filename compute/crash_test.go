@@ -18,7 +18,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
 )
@@ -33,9 +33,9 @@ func openServiceAt(tb testing.TB, dir string) (*compute.Service, func()) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &rp.Platform{Store: st, Clock: clock.Real{}, DataDir: dir}
+	p := &resource.Platform{Store: st, Clock: clock.Real{}, DataDir: dir}
 	err = st.Update(ctx, func(tx store.Tx) error {
-		return rp.PutResource(ctx, tx, arm.ResourceID{SubscriptionID: sub, ResourceGroup: "rg"},
+		return resource.Put(ctx, tx, arm.ResourceID{SubscriptionID: sub, ResourceGroup: "rg"},
 			map[string]any{"id": "/subscriptions/" + sub + "/resourceGroups/rg", "name": "rg", "type": "Microsoft.Resources/resourceGroups", "location": "westus"})
 	})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
@@ -133,7 +133,7 @@ func (s *Service) DiskResource(ctx context.Context, id string) (*DiskResource, e
 		return nil, err
 	}
 	var d DiskResource
-	if err := rp.GetResource(ctx, s.p.Store, rid, &d); err != nil {
+	if err := resource.Get(ctx, s.p.Store, rid, &d); err != nil {
 		return nil, err
 	}
 	if err := s.settleState(ctx, s.p.Store, &d); err != nil {
@@ -144,7 +144,7 @@ func (s *Service) DiskResource(ctx context.Context, id string) (*DiskResource, e
 
 // ListDisks lists the disks under scope (a subscription or resource group id).
 func (s *Service) ListDisks(ctx context.Context, scope string) ([]*DiskResource, error) {
-	ds, err := rp.ListResources[*DiskResource](ctx, s.p.Store, DiskType, scope)
+	ds, err := resource.List[*DiskResource](ctx, s.p.Store, DiskType, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 	if err != nil {
 		return err
 	}
-	if err := rp.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+	if err := resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
 		return err
 	}
 	if spec.Location == "" {
@@ -331,7 +331,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		return nil, err
 	}
 	rid, _ := arm.ParseID(spec.ID)
-	if ok, err := rp.ResourceExists(ctx, s.p.Store, rid.String()); err != nil {
+	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
@@ -415,7 +415,7 @@ func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resource
 		}
 	}
 	err := s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.CreateResource(ctx, tx, rid, d); err != nil {
+		if err := resource.Create(ctx, tx, rid, d); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
 			}
@@ -608,7 +608,7 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 	}
 	var d DiskResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.GetResource(ctx, tx, rid, &d); err != nil {
+		if err := resource.Get(ctx, tx, rid, &d); err != nil {
 			return err
 		}
 		if err := s.settleState(ctx, tx, &d); err != nil {
@@ -644,7 +644,7 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 		if u.SKU != "" {
 			d.SKU = skuOf(u.SKU)
 		}
-		return rp.PutResource(ctx, tx, rid, &d)
+		return resource.Put(ctx, tx, rid, &d)
 	})
 	if err != nil {
 		return nil, err
@@ -659,7 +659,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 		return err
 	}
 	var d DiskResource
-	if err := rp.GetResource(ctx, s.p.Store, rid, &d); err != nil {
+	if err := resource.Get(ctx, s.p.Store, rid, &d); err != nil {
 		return err
 	}
 	if d.ManagedBy != "" {
@@ -669,7 +669,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 	defer unlock()
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var cur DiskResource
-		if err := rp.GetResource(ctx, tx, rid, &cur); err != nil {
+		if err := resource.Get(ctx, tx, rid, &cur); err != nil {
 			return err
 		}
 		if cur.ManagedBy != "" {
@@ -678,7 +678,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 		if err := revokeGrants(ctx, tx, cur.ID); err != nil {
 			return err
 		}
-		if err := rp.DeleteResource(ctx, tx, rid); err != nil {
+		if err := resource.Delete(ctx, tx, rid); err != nil {
 			return err
 		}
 		return deleteState(ctx, tx, cur.ID)

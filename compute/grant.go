@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -116,13 +116,13 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 				return arm.Conflict("OperationNotAllowed", "Snapshots are read-only; request Read access.")
 			}
 			var sn SnapshotResource
-			if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+			if err := resource.Get(ctx, tx, rid, &sn); err != nil {
 				return err
 			}
 			g.ResourceID, g.UniqueID = sn.ID, sn.Properties.UniqueID
 		} else {
 			var d DiskResource
-			if err := rp.GetResource(ctx, tx, rid, &d); err != nil {
+			if err := resource.Get(ctx, tx, rid, &d); err != nil {
 				return err
 			}
 			g.ResourceID, g.UniqueID = d.ID, d.Properties.UniqueID
@@ -150,7 +150,7 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 			} else {
 				d.Properties.DiskState = StateActiveSAS // back to PrevState (e.g. Reserved) at endGetAccess or expiry
 			}
-			if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
+			if err := resource.Put(ctx, tx, rid, &d); err != nil {
 				return err
 			}
 		}
@@ -182,7 +182,7 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 	return s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if rid.IsType(DiskType) {
 			var d DiskResource
-			if err := rp.GetResource(ctx, tx, rid, &d); err != nil {
+			if err := resource.Get(ctx, tx, rid, &d); err != nil {
 				return err
 			}
 			switch d.Properties.DiskState {
@@ -193,18 +193,18 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 					return err
 				}
 				d.Properties.DiskState = prev
-				if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
+				if err := resource.Put(ctx, tx, rid, &d); err != nil {
 					return err
 				}
 			case StateActiveUpload, StateReadyToUpload:
 				d.Properties.DiskState = StateUnattached // the upload is done
-				if err := rp.PutResource(ctx, tx, rid, &d); err != nil {
+				if err := resource.Put(ctx, tx, rid, &d); err != nil {
 					return err
 				}
 			}
 		} else {
 			var sn SnapshotResource
-			if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+			if err := resource.Get(ctx, tx, rid, &sn); err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/nbd"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
@@ -72,7 +72,7 @@ type Options struct {
 
 // Service is the compute domain.
 type Service struct {
-	p    *rp.Platform
+	p    *resource.Platform
 	opts Options
 	vols *volume.Manager
 	repo *snapshot.Repository
@@ -100,7 +100,7 @@ type resourceState struct {
 
 // New opens the volumes directory and the operational-tier snapshot
 // repository under p.DataDir.
-func New(p *rp.Platform, opts Options) (*Service, error) {
+func New(p *resource.Platform, opts Options) (*Service, error) {
 	if opts.VolumeDir == "" {
 		opts.VolumeDir = filepath.Join(p.DataDir, "volumes")
 	}
@@ -155,7 +155,7 @@ func (s *Service) Close() error {
 }
 
 // Platform is the platform the service runs on.
-func (s *Service) Platform() *rp.Platform { return s.p }
+func (s *Service) Platform() *resource.Platform { return s.p }
 
 // Repository is the operational-tier snapshot repository.
 func (s *Service) Repository() *snapshot.Repository { return s.repo }

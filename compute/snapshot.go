@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
@@ -80,7 +80,7 @@ func (s *Service) SnapshotResource(ctx context.Context, id string) (*SnapshotRes
 		return nil, err
 	}
 	var sn SnapshotResource
-	if err := rp.GetResource(ctx, s.p.Store, rid, &sn); err != nil {
+	if err := resource.Get(ctx, s.p.Store, rid, &sn); err != nil {
 		return nil, err
 	}
 	return &sn, nil
@@ -112,7 +112,7 @@ func (s *Service) Snapshot(ctx context.Context, id string) (*Snapshot, error) {
 
 // ListSnapshots lists the snapshots under scope (a subscription or resource group id).
 func (s *Service) ListSnapshots(ctx context.Context, scope string) ([]*SnapshotResource, error) {
-	return rp.ListResources[*SnapshotResource](ctx, s.p.Store, SnapshotType, scope)
+	return resource.List[*SnapshotResource](ctx, s.p.Store, SnapshotType, scope)
 }
 
 // CheckSnapshotSpecs validates snapshot specs without taking anything.
@@ -126,14 +126,14 @@ func (s *Service) CheckSnapshotSpecs(ctx context.Context, specs []SnapshotSpec) 
 		if err != nil {
 			return err
 		}
-		if err := rp.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+		if err := resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
 			return err
 		}
 		if seen[stateKey(sp.SnapshotID)] {
 			return arm.BadRequest("InvalidParameter", "Snapshot '%s' is listed twice.", rid.Name())
 		}
 		seen[stateKey(sp.SnapshotID)] = true
-		if ok, err := rp.ResourceExists(ctx, s.p.Store, rid.String()); err != nil {
+		if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
 			return err
 		} else if ok {
 			return arm.Conflict("Conflict", "Snapshot '%s' already exists.", rid.Name())
@@ -267,7 +267,7 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 			rid, _ := arm.ParseID(sp.SnapshotID)
 			sn := out[i]
 			body := snapshotBody(sn, disks[i])
-			if err := rp.CreateResource(ctx, tx, rid, body); err != nil {
+			if err := resource.Create(ctx, tx, rid, body); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					return arm.Conflict("Conflict", "Snapshot '%s' already exists.", rid.Name())
 				}
@@ -337,13 +337,13 @@ func (s *Service) UpdateSnapshotTags(ctx context.Context, id string, tags map[st
 	}
 	var sn SnapshotResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+		if err := resource.Get(ctx, tx, rid, &sn); err != nil {
 			return err
 		}
 		if tags != nil {
 			sn.Tags = tags
 		}
-		return rp.PutResource(ctx, tx, rid, &sn)
+		return resource.Put(ctx, tx, rid, &sn)
 	})
 	if err != nil {
 		return nil, err
@@ -361,7 +361,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
 	var eid snapshot.ID
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var sn SnapshotResource
-		if err := rp.GetResource(ctx, tx, rid, &sn); err != nil {
+		if err := resource.Get(ctx, tx, rid, &sn); err != nil {
 			return err
 		}
 		st, err := getState(ctx, tx, sn.ID)
@@ -372,7 +372,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
 		if err := revokeGrants(ctx, tx, sn.ID); err != nil {
 			return err
 		}
-		if err := rp.DeleteResource(ctx, tx, rid); err != nil {
+		if err := resource.Delete(ctx, tx, rid); err != nil {
 			return err
 		}
 		return deleteState(ctx, tx, sn.ID)
@@ -410,7 +410,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		return nil, err
 	}
 	rid, _ := arm.ParseID(diskID)
-	if ok, err := rp.ResourceExists(ctx, s.p.Store, rid.String()); err != nil {
+	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
@@ -442,10 +442,10 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	if err != nil {
 		return nil, err
 	}
-	if err := rp.CheckResourceGroup(ctx, s.p.Store, dst.SubscriptionID, dst.ResourceGroup); err != nil {
+	if err := resource.CheckResourceGroup(ctx, s.p.Store, dst.SubscriptionID, dst.ResourceGroup); err != nil {
 		return nil, err
 	}
-	if ok, err := rp.ResourceExists(ctx, s.p.Store, dst.String()); err != nil {
+	if ok, err := resource.Exists(ctx, s.p.Store, dst.String()); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, arm.Conflict("Conflict", "Snapshot '%s' already exists.", dst.Name())
@@ -469,7 +469,7 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	body.Properties.TimeCreated = s.now()
 	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.CreateResource(ctx, tx, dst, &body); err != nil {
+		if err := resource.Create(ctx, tx, dst, &body); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return arm.Conflict("Conflict", "Snapshot '%s' already exists.", dst.Name())
 			}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -190,7 +190,7 @@ func (s *Service) VMResource(ctx context.Context, id string) (*VMResource, error
 		return nil, err
 	}
 	var v VMResource
-	if err := rp.GetResource(ctx, s.p.Store, rid, &v); err != nil {
+	if err := resource.Get(ctx, s.p.Store, rid, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil
@@ -220,7 +220,7 @@ func (s *Service) ListVMs(ctx context.Context, subscriptionID string) ([]*VM, er
 
 // ListVMResources lists VM bodies under scope.
 func (s *Service) ListVMResources(ctx context.Context, scope string) ([]*VMResource, error) {
-	return rp.ListResources[*VMResource](ctx, s.p.Store, VMType, scope)
+	return resource.List[*VMResource](ctx, s.p.Store, VMType, scope)
 }
 
 // CreateVM creates or updates a VM from managed disks: the disks in spec
@@ -237,7 +237,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 	if err != nil {
 		return false, nil, err
 	}
-	if err := rp.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+	if err := resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
 		return false, nil, err
 	}
 	if spec.Location == "" {
@@ -270,7 +270,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 	power := PowerRunning
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old VMResource
-		err := rp.GetResource(ctx, tx, rid, &old)
+		err := resource.Get(ctx, tx, rid, &old)
 		var ae *arm.Error
 		switch {
 		case err == nil:
@@ -297,7 +297,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 				return nil, err
 			}
 			var d DiskResource
-			if err := rp.GetResource(ctx, tx, did, &d); err != nil {
+			if err := resource.Get(ctx, tx, did, &d); err != nil {
 				var ae *arm.Error
 				if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 					return nil, arm.Errorf(http.StatusNotFound, "NotFound", "Disk '%s' was not found. Create the managed disk before attaching it.", id)
@@ -318,7 +318,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 				return nil, arm.Conflict("OperationNotAllowed", "Disk '%s' is in state %s; call endGetAccess before attaching it to a VM.", d.Name, d.Properties.DiskState)
 			}
 			d.ManagedBy, d.Properties.DiskState = vmID, diskState
-			return &d, rp.PutResource(ctx, tx, did, &d)
+			return &d, resource.Put(ctx, tx, did, &d)
 		}
 		osd, err := attach(spec.OSDiskID)
 		if err != nil {
@@ -378,7 +378,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 				return err
 			}
 		}
-		return rp.PutResource(ctx, tx, rid, &body)
+		return resource.Put(ctx, tx, rid, &body)
 	})
 	if err != nil {
 		return false, nil, err
@@ -392,14 +392,14 @@ func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string) error {
 		return nil
 	}
 	var d DiskResource
-	if err := rp.GetResource(ctx, tx, did, &d); err != nil {
+	if err := resource.Get(ctx, tx, did, &d); err != nil {
 		return nil // already gone
 	}
 	if !arm.EqualIDs(d.ManagedBy, vmID) {
 		return nil
 	}
 	d.ManagedBy, d.Properties.DiskState = "", StateUnattached
-	return rp.PutResource(ctx, tx, did, &d)
+	return resource.Put(ctx, tx, did, &d)
 }
 
 // DeleteVM deletes a VM and detaches its disks (they are kept, as Azure's
@@ -411,7 +411,7 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 	}
 	return s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var v VMResource
-		if err := rp.GetResource(ctx, tx, rid, &v); err != nil {
+		if err := resource.Get(ctx, tx, rid, &v); err != nil {
 			return err
 		}
 		for _, did := range v.domain("").DiskIDs() {
@@ -422,7 +422,7 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 		if err := tx.Delete(ctx, stateKind, stateKey(v.ID)+"#vm"); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		return rp.DeleteResource(ctx, tx, rid)
+		return resource.Delete(ctx, tx, rid)
 	})
 }
 
@@ -435,7 +435,7 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 	}
 	var v VMResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.GetResource(ctx, tx, rid, &v); err != nil {
+		if err := resource.Get(ctx, tx, rid, &v); err != nil {
 			return err
 		}
 		diskState := StateAttached
@@ -448,7 +448,7 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 				continue
 			}
 			var d DiskResource
-			if rp.GetResource(ctx, tx, drid, &d) != nil || !arm.EqualIDs(d.ManagedBy, v.ID) {
+			if resource.Get(ctx, tx, drid, &d) != nil || !arm.EqualIDs(d.ManagedBy, v.ID) {
 				continue
 			}
 			if err := s.settleState(ctx, tx, &d); err != nil {
@@ -460,7 +460,7 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 			if d.Properties.DiskState != StateActiveSAS {
 				d.Properties.DiskState = diskState
 			}
-			if err := rp.PutResource(ctx, tx, drid, &d); err != nil {
+			if err := resource.Put(ctx, tx, drid, &d); err != nil {
 				return err
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/rbac"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/rp/authorization"
 )
 
@@ -36,7 +36,7 @@ func (s *Server) initRBAC(ctx context.Context) error {
 	s.Router.Authorize = func(ctx context.Context, caller arm.Caller, action, scope string) error {
 		// An unknown subscription is a 404, as in Azure, not a 403.
 		if parts := strings.SplitN(strings.TrimPrefix(scope, "/"), "/", 3); len(parts) >= 2 && strings.EqualFold(parts[0], "subscriptions") {
-			if err := rp.CheckSubscription(ctx, s.Store, parts[1]); err != nil {
+			if err := resource.CheckSubscription(ctx, s.Store, parts[1]); err != nil {
 				return err
 			}
 		}
@@ -55,6 +55,6 @@ func (s *Server) initRBAC(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) authzProvider() rp.Provider {
+func (s *Server) authzProvider() resource.Provider {
 	return &authorization.Provider{Authz: s.Authz, AdminScope: "/subscriptions/" + s.Bootstrap.SubscriptionID, Forget: s.Issuer.Forget}
 }

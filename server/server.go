@@ -25,7 +25,7 @@ import (
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/rbac"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	rpcompute "github.com/safehold/safehold/rp/compute"
 	"github.com/safehold/safehold/rp/dataprotection"
 	"github.com/safehold/safehold/rp/recoveryservices"
@@ -47,7 +47,7 @@ type Config struct {
 	Logger    *slog.Logger
 	Clock     clock.Clock
 	// Providers are extra resource providers (Microsoft.Resources is built in).
-	Providers []rp.Provider
+	Providers []resource.Provider
 	// Setup runs after the platform exists and before serving (e.g. to wire RBAC).
 	Setup func(ctx context.Context, s *Server) error
 	// Compute configures Microsoft.Compute (NBD listener, import directory).
@@ -78,7 +78,7 @@ type Bootstrap struct {
 type Server struct {
 	Config    Config
 	Store     store.Store
-	Platform  *rp.Platform
+	Platform  *resource.Platform
 	Router    *arm.Router
 	Issuer    *identity.Issuer
 	Jobs      *job.Runner
@@ -196,7 +196,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 
 	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: bs.NodeID}
-	s.Platform = &rp.Platform{Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
+	s.Platform = &resource.Platform{Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
 	s.Router = arm.NewRouter()
 	s.Router.RetryAfter = cfg.RetryAfter
 	s.Router.Logger = s.logger
@@ -209,7 +209,7 @@ func (s *Server) init(ctx context.Context) error {
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
-	providers := append([]rp.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}}, cfg.Providers...)
+	providers := append([]resource.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

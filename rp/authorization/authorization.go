@@ -15,7 +15,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/rbac"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -27,13 +27,13 @@ type Provider struct {
 	// Forget drops cached token verifications (after a principal is deleted).
 	Forget func()
 
-	p *rp.Platform
+	p *resource.Platform
 }
 
 const ns = "Microsoft.Authorization"
 
-// Register implements rp.Provider.
-func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+// Register implements resource.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
 	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: []string{"2022-04-01", "2022-05-01-preview", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01"}})
 	ra := "/{*scope}/providers/Microsoft.Authorization/roleAssignments"
@@ -121,14 +121,14 @@ func (pr *Provider) checkScope(ctx context.Context, scope string) error {
 	if err != nil {
 		return arm.BadRequest("InvalidScope", "The scope '%s' is not a valid scope: %v.", scope, err)
 	}
-	if err := rp.CheckSubscription(ctx, pr.p.Store, id.SubscriptionID); err != nil {
+	if err := resource.CheckSubscription(ctx, pr.p.Store, id.SubscriptionID); err != nil {
 		return err
 	}
 	if id.Namespace == "" && id.ResourceGroup != "" {
-		return rp.CheckResourceGroup(ctx, pr.p.Store, id.SubscriptionID, id.ResourceGroup)
+		return resource.CheckResourceGroup(ctx, pr.p.Store, id.SubscriptionID, id.ResourceGroup)
 	}
 	if id.Namespace != "" {
-		ok, err := rp.ResourceExists(ctx, pr.p.Store, scope)
+		ok, err := resource.Exists(ctx, pr.p.Store, scope)
 		if err != nil {
 			return err
 		}

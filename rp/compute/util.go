@@ -7,13 +7,13 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func checkRG(ctx context.Context, pr *Provider, r *arm.Request) error {
-	return rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
+	return resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
 }
 
 // registerUnknownActions answers POST {resource}/{action} for an action the

@@ -14,7 +14,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -492,10 +492,10 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 	if err != nil || !tid.IsType(typeDisk) {
 		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceID"), "'%s' is not a managed disk id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name})", t.DatasourceInfo.ResourceID)
 	}
-	if err := rp.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
 		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceID"), "the target resource group '%s' does not exist; create it first", tid.ResourceGroupID())
 	}
-	if ok, err := rp.ResourceExists(ctx, pr.p.Store, tid.String()); err != nil {
+	if ok, err := resource.Exists(ctx, pr.p.Store, tid.String()); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, arm.Conflict("UserErrorDiskAlreadyExists", "%s: the disk '%s' already exists and recoveryOption is 'FailIfExists'; choose a new disk name.", f("restoreTargetInfo.datasourceInfo.resourceID"), tid.String())

@@ -11,7 +11,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -129,7 +129,7 @@ func (pr *Provider) checkInstance(ctx context.Context, vault *vaultResource, bi 
 		if !strings.EqualFold(rid.SubscriptionID, did.SubscriptionID) {
 			return nil, fieldError(f+".resourceGroupId", "the snapshot resource group '%s' must be in the disk's subscription '%s'", p.ResourceGroupID, did.SubscriptionID)
 		}
-		if err := rp.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+		if err := resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
 			return nil, fieldError(f+".resourceGroupId", "the snapshot resource group '%s' does not exist; create it first", p.ResourceGroupID)
 		}
 		rgID = rid.ResourceGroupID()
@@ -211,7 +211,7 @@ func (pr *Provider) runValidateForBackup(ctx context.Context, op *ops.Operation)
 
 func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.ResourceID) (*instanceResource, error) {
 	var bi instanceResource
-	if err := rp.GetResource(ctx, r, id, &bi); err != nil {
+	if err := resource.Get(ctx, r, id, &bi); err != nil {
 		return nil, err
 	}
 	return &bi, nil
@@ -267,13 +267,13 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 			}
 			out = instanceResource{ID: id.String(), Name: id.Name(), Type: typeInstance, Tags: in.Tags, Properties: in.Properties}
 		}
-		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		p := out.Properties
 		p.ProvisioningState = "Provisioning"
 		p.CurrentProtectionState = stateConfiguring
 		p.ProtectionStatus = &protectionStatus{Status: stateConfiguring}
 		p.ProtectionErrorDetails = nil
-		if err := rp.PutResource(ctx, tx, id, &out); err != nil {
+		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
 		op.ResourceID = out.ID
@@ -348,7 +348,7 @@ func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation) error {
 				return err
 			}
 		}
-		if err := rp.PutResource(ctx, tx, bid, cur); err != nil {
+		if err := resource.Put(ctx, tx, bid, cur); err != nil {
 			return err
 		}
 		j := pr.newJob(vault, cur, protection.OpConfigureBackup, true, now)
@@ -388,7 +388,7 @@ func (pr *Provider) listInstances(r *arm.Request) (*arm.Response, error) {
 	if _, err := pr.vaultFor(r); err != nil {
 		return nil, err
 	}
-	bis, err := rp.ListResources[instanceResource](ctx, pr.p.Store, typeInstance, vaultIDOf(r).String())
+	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, vaultIDOf(r).String())
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +438,7 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		bi.Properties.ProvisioningState = "Deleting"
-		if err := rp.PutResource(ctx, tx, id, bi); err != nil {
+		if err := resource.Put(ctx, tx, id, bi); err != nil {
 			return err
 		}
 		if err := pr.sched.Unschedule(ctx, tx, bi.ID); err != nil {
@@ -515,7 +515,7 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 				return err
 			}
 		}
-		err := rp.DeleteResource(ctx, tx, bid)
+		err := resource.Delete(ctx, tx, bid)
 		if isNotFound(err) {
 			return nil
 		}
@@ -617,7 +617,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 					p.ProvisioningState = "Provisioning"
 					p.CurrentProtectionState = stateConfiguring
 					p.ProtectionStatus = &protectionStatus{Status: stateConfiguring}
-					if err := rp.PutResource(ctx, tx, id, bi); err != nil {
+					if err := resource.Put(ctx, tx, id, bi); err != nil {
 						return err
 					}
 					op.Kind, op.ResourceID = opConfigure, bi.ID
@@ -630,7 +630,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 				status = stateConfigured // protectionStatus has no suspended value
 			}
 			p.ProtectionStatus = &protectionStatus{Status: status}
-			if err := rp.PutResource(ctx, tx, id, bi); err != nil {
+			if err := resource.Put(ctx, tx, id, bi); err != nil {
 				return err
 			}
 			op.ResourceID = bi.ID

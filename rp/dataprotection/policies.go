@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -19,7 +19,7 @@ func (pr *Provider) loadPolicy(ctx context.Context, r store.Reader, policyID str
 		return nil, nil, fieldError("properties.policyInfo.policyId", "'%s' is not a backup policy id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DataProtection/backupVaults/{vault}/backupPolicies/{policy})", policyID)
 	}
 	var pol policyResource
-	if err := rp.GetResource(ctx, r, pid, &pol); err != nil {
+	if err := resource.Get(ctx, r, pid, &pol); err != nil {
 		return nil, nil, err
 	}
 	dp, err := policyFromStored(&pol)
@@ -50,17 +50,17 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	var users []*instanceResource
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old policyResource
-		if err := rp.GetResource(ctx, tx, id, &old); err == nil {
+		if err := resource.Get(ctx, tx, id, &old); err == nil {
 			out.Name, out.SystemData = old.Name, old.SystemData
 		} else if !isNotFound(err) {
 			return err
 		}
-		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
-		if err := rp.PutResource(ctx, tx, id, &out); err != nil {
+		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
 		// Instances using the policy follow its new schedule from now on.
-		bis, err := rp.ListResources[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
+		bis, err := resource.List[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	var pol policyResource
-	if err := rp.GetResource(ctx, pr.p.Store, vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName")), &pol); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName")), &pol); err != nil {
 		return nil, err
 	}
 	return arm.OK(&pol), nil
@@ -102,7 +102,7 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	if _, err := pr.vaultFor(r); err != nil {
 		return nil, err
 	}
-	pols, err := rp.ListResources[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String())
+	pols, err := resource.List[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String())
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 	id := vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName"))
 	gone := false
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		bis, err := rp.ListResources[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
+		bis, err := resource.List[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 		if len(using) > 0 {
 			return arm.Errorf(http.StatusBadRequest, "UserErrorPolicyInUse", "The backup policy '%s' is used by backup instance(s) %s; delete those instances or protect them with another policy first.", id.Name(), strings.Join(using, ", "))
 		}
-		err = rp.DeleteResource(ctx, tx, id)
+		err = resource.Delete(ctx, tx, id)
 		if isNotFound(err) {
 			gone = true
 			return nil

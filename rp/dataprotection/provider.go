@@ -26,7 +26,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -51,12 +51,12 @@ const (
 type Provider struct {
 	Compute *compute.Service
 
-	p     *rp.Platform
+	p     *resource.Platform
 	sched *protection.Scheduler
 }
 
-// Register implements rp.Provider.
-func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+// Register implements resource.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	if pr.Compute == nil {
 		return errors.New("dataprotection: Compute is required")
 	}

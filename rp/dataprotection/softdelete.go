@@ -12,7 +12,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -60,12 +60,12 @@ const (
 const sdField = "properties.securitySettings.softDeleteSettings"
 
 type deletedInstanceResource struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Tags       map[string]string `json:"tags,omitempty"` // the instance's, kept for undelete; not answered
-	Properties *deletedInstance  `json:"properties"`
-	SystemData *rp.SystemData    `json:"systemData,omitempty"`
+	ID         string               `json:"id"`
+	Name       string               `json:"name"`
+	Type       string               `json:"type"`
+	Tags       map[string]string    `json:"tags,omitempty"` // the instance's, kept for undelete; not answered
+	Properties *deletedInstance     `json:"properties"`
+	SystemData *resource.SystemData `json:"systemData,omitempty"`
 }
 
 type deletedInstance struct {
@@ -251,7 +251,7 @@ type purgePayload struct {
 
 func (pr *Provider) loadDeleted(ctx context.Context, r store.Reader, id arm.ResourceID) (*deletedInstanceResource, error) {
 	var d deletedInstanceResource
-	if err := rp.GetResource(ctx, r, id, &d); err != nil {
+	if err := resource.Get(ctx, r, id, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -315,7 +315,7 @@ func (pr *Provider) softDeleteInstance(ctx context.Context, vault *vaultResource
 				return err
 			}
 		}
-		if err := rp.DeleteResource(ctx, tx, bid); err != nil && !isNotFound(err) {
+		if err := resource.Delete(ctx, tx, bid); err != nil && !isNotFound(err) {
 			return err
 		}
 		now := pr.p.Now().UTC()
@@ -330,7 +330,7 @@ func (pr *Provider) softDeleteInstance(ctx context.Context, vault *vaultResource
 			Properties: &deletedInstance{backupInstance: p, DeletionInfo: &deletionInfo{
 				DeletionTime: now.Format(time.RFC3339Nano), BillingEndDate: now.Format(time.RFC3339Nano),
 				ScheduledPurgeTime: purge.Format(time.RFC3339Nano), DeleteActivityID: activity}}}
-		if err := rp.PutResource(ctx, tx, did, d); err != nil {
+		if err := resource.Put(ctx, tx, did, d); err != nil {
 			return err
 		}
 		payload, _ := json.Marshal(purgePayload{ID: did.String(), Activity: activity})
@@ -380,7 +380,7 @@ func (pr *Provider) purgeDeleted(ctx context.Context, id string) error {
 			return nil
 		}
 		d.Properties.ProvisioningState = "Deleting"
-		return rp.PutResource(ctx, tx, did, d)
+		return resource.Put(ctx, tx, did, d)
 	})
 	if isNotFound(err) {
 		return nil
@@ -405,7 +405,7 @@ func (pr *Provider) purgeDeleted(ctx context.Context, id string) error {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := rp.DeleteResource(ctx, tx, did); err != nil && !isNotFound(err) {
+		if err := resource.Delete(ctx, tx, did); err != nil && !isNotFound(err) {
 			return err
 		}
 		return nil
@@ -421,7 +421,7 @@ func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) 
 	if _, err := pr.vaultFor(r); err != nil {
 		return nil, err
 	}
-	ds, err := rp.ListResources[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, vaultIDOf(r).String())
+	ds, err := resource.List[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, vaultIDOf(r).String())
 	if err != nil {
 		return nil, err
 	}
@@ -505,8 +505,8 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 		p.ProtectionStatus = &protectionStatus{Status: stateStopped}
 		p.ProtectionErrorDetails = nil
 		bi := &instanceResource{ID: bid.String(), Name: d.Name, Type: typeInstance, Tags: d.Tags, Properties: &p,
-			SystemData: rp.Touch(d.SystemData, r.Caller(), pr.p.Now())}
-		if err := rp.PutResource(ctx, tx, bid, bi); err != nil {
+			SystemData: resource.Touch(d.SystemData, r.Caller(), pr.p.Now())}
+		if err := resource.Put(ctx, tx, bid, bi); err != nil {
 			return err
 		}
 		if t, err := tx.GetTaskByKey(ctx, purgeTaskKey(did.String())); err == nil {
@@ -516,7 +516,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := rp.DeleteResource(ctx, tx, did); err != nil {
+		if err := resource.Delete(ctx, tx, did); err != nil {
 			return err
 		}
 		op.ResourceID = bi.ID
@@ -531,7 +531,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 
 // purgeDeletedOf purges every deleted backup instance of a vault.
 func (pr *Provider) purgeDeletedOf(ctx context.Context, vaultID string) error {
-	ds, err := rp.ListResources[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, vaultID)
+	ds, err := resource.List[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, vaultID)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -18,7 +18,7 @@ var vaultNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$`)
 
 func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.ResourceID) (*vaultResource, error) {
 	var v vaultResource
-	if err := rp.GetResource(ctx, r, id, &v); err != nil {
+	if err := resource.Get(ctx, r, id, &v); err != nil {
 		return nil, err
 	}
 	v.Location = normLocation(v.Location)
@@ -28,7 +28,7 @@ func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.Resour
 // vaultFor loads the vault a request addresses (404 if the group or vault is missing).
 func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 	ctx := r.HTTP.Context()
-	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
 	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
@@ -73,7 +73,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if !vaultNameRE.MatchString(name) {
 		return nil, arm.BadRequest("InvalidResourceName", "The backup vault name '%s' is invalid: use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit.", name)
 	}
-	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(in.Location) == "" {
@@ -100,7 +100,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	var out vaultResource
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old vaultResource
-		err := rp.GetResource(ctx, tx, id, &old)
+		err := resource.Get(ctx, tx, id, &old)
 		if err != nil && !isNotFound(err) {
 			return err
 		}
@@ -123,7 +123,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties.SecuritySettings = sec
-		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		var oldIdentity *identityDetails
 		if exists {
 			oldIdentity = old.Identity
@@ -139,7 +139,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.Properties.BcdrSecurityLevel = "Poor"
 		f := false
 		out.Properties.IsVaultProtectedByResourceGuard = &f
-		return rp.PutResource(ctx, tx, id, &out)
+		return resource.Put(ctx, tx, id, &out)
 	})
 	if err != nil {
 		return nil, err
@@ -156,13 +156,13 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
 	id := vaultIDOf(r)
 	var out vaultResource
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.GetResource(ctx, tx, id, &out); err != nil {
+		if err := resource.Get(ctx, tx, id, &out); err != nil {
 			return err
 		}
 		out.Location = normLocation(out.Location)
@@ -199,8 +199,8 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				out.Properties.ResourceGuardOperationRequests = p.ResourceGuardOperationRequests
 			}
 		}
-		out.SystemData = rp.Touch(out.SystemData, r.Caller(), pr.p.Now())
-		return rp.PutResource(ctx, tx, id, &out)
+		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		return resource.Put(ctx, tx, id, &out)
 	})
 	if err != nil {
 		return nil, err
@@ -218,10 +218,10 @@ func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
-	vs, err := rp.ListResources[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId")+"/resourceGroups/"+r.Param("resourceGroupName"))
+	vs, err := resource.List[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId")+"/resourceGroups/"+r.Param("resourceGroupName"))
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +237,10 @@ func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := rp.CheckSubscription(ctx, pr.p.Store, r.Param("subscriptionId")); err != nil {
+	if err := resource.CheckSubscription(ctx, pr.p.Store, r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
-	vs, err := rp.ListResources[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId"))
+	vs, err := resource.List[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId"))
 	if err != nil {
 		return nil, err
 	}
@@ -256,16 +256,16 @@ func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := rp.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
 	id := vaultIDOf(r)
-	if ok, err := rp.ResourceExists(ctx, pr.p.Store, id.String()); err != nil {
+	if ok, err := resource.Exists(ctx, pr.p.Store, id.String()); err != nil {
 		return nil, err
 	} else if !ok {
 		return arm.NoContent(), nil
 	}
-	bis, err := rp.ListResources[instanceResource](ctx, pr.p.Store, typeInstance, id.String())
+	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, id.String())
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	if vaultSoftDelete(vault).enabled() {
-		ds, err := rp.ListResources[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, id.String())
+		ds, err := resource.List[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, id.String())
 		if err != nil {
 			return nil, err
 		}
@@ -300,7 +300,7 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	bis, err := rp.ListResources[instanceResource](ctx, pr.p.Store, typeInstance, vid.String())
+	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, vid.String())
 	if err != nil {
 		return err
 	}
@@ -322,20 +322,20 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		pols, err := rp.ListResources[policyResource](ctx, tx, typePolicy, vid.String())
+		pols, err := resource.List[policyResource](ctx, tx, typePolicy, vid.String())
 		if err != nil {
 			return err
 		}
 		for _, pl := range pols {
 			pid, _ := arm.ParseID(pl.ID)
-			if err := rp.DeleteResource(ctx, tx, pid); err != nil && !isNotFound(err) {
+			if err := resource.Delete(ctx, tx, pid); err != nil && !isNotFound(err) {
 				return err
 			}
 		}
 		if err := protection.DeleteJobs(ctx, tx, vid.String()); err != nil {
 			return err
 		}
-		return rp.DeleteResource(ctx, tx, vid)
+		return resource.Delete(ctx, tx, vid)
 	})
 }
 
@@ -355,7 +355,7 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 		return arm.OK(map[string]any{"nameAvailable": false, "reason": "Invalid", "message": "Use 3 to 50 letters, digits and hyphens, starting with a letter."}), nil
 	}
 	id := arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), namespace, "backupVaults", in.Name)
-	ok, err := rp.ResourceExists(ctx, pr.p.Store, id.String())
+	ok, err := resource.Exists(ctx, pr.p.Store, id.String())
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +373,7 @@ func (pr *Provider) cascadeDeletePolicy(ctx context.Context, id string) error {
 		return err
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		err := rp.DeleteResource(ctx, tx, pid)
+		err := resource.Delete(ctx, tx, pid)
 		if isNotFound(err) {
 			return nil
 		}

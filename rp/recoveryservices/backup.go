@@ -17,7 +17,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/rp/resources"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
@@ -131,7 +131,7 @@ func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.
 		return time.Time{}, nil
 	}
 	var pol policyRecord
-	if err := rp.GetResource(ctx, pr.p.Store, mustParse(it.PolicyID), &pol); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, mustParse(it.PolicyID), &pol); err != nil {
 		return time.Time{}, nil
 	}
 	ip := pol.iaas()
@@ -168,7 +168,7 @@ func (pr *Provider) reschedule(ctx context.Context, tx store.Tx, it *itemRecord)
 		return pr.sched.Unschedule(ctx, tx, it.ID)
 	}
 	var pol policyRecord
-	if err := rp.GetResource(ctx, tx, mustParse(it.PolicyID), &pol); err != nil {
+	if err := resource.Get(ctx, tx, mustParse(it.PolicyID), &pol); err != nil {
 		return err
 	}
 	ip := pol.iaas()
@@ -185,7 +185,7 @@ func (pr *Provider) reschedule(ctx context.Context, tx store.Tx, it *itemRecord)
 // reapplyPolicy reschedules every item of a changed policy.
 func (pr *Provider) reapplyPolicy(ctx context.Context, tx store.Tx, policyID string, _ *iaasPolicy) error {
 	pid := mustParse(policyID)
-	items, err := rp.ListResources[itemRecord](ctx, tx, itemType, pid.Parent().String())
+	items, err := resource.List[itemRecord](ctx, tx, itemType, pid.Parent().String())
 	if err != nil {
 		return err
 	}
@@ -317,7 +317,7 @@ func (pr *Provider) runBackupTask(ctx context.Context, t store.Task) error {
 			bt := x.StartTime
 			it.LastBackupTime = &bt
 		}
-		return rp.PutResource(ctx, tx, mustParse(it.ID), it)
+		return resource.Put(ctx, tx, mustParse(it.ID), it)
 	})
 }
 
@@ -434,7 +434,7 @@ func (pr *Provider) takeSnapshots(ctx context.Context, j *protection.Job, it *it
 	// A crash may have left some of these snapshots: drop them and retake
 	// all, so the point stays one instant.
 	for _, s := range specs {
-		if ok, _ := rp.ResourceExists(ctx, pr.p.Store, s.SnapshotID); ok {
+		if ok, _ := resource.Exists(ctx, pr.p.Store, s.SnapshotID); ok {
 			if err := pr.Compute.DeleteSnapshot(ctx, s.SnapshotID); err != nil {
 				return nil, err
 			}
@@ -493,7 +493,7 @@ func (pr *Provider) takeSnapshots(ctx context.Context, j *protection.Job, it *it
 			return err
 		}
 		cur.LastPointTime = &at
-		return rp.PutResource(ctx, tx, mustParse(cur.ID), cur)
+		return resource.Put(ctx, tx, mustParse(cur.ID), cur)
 	})
 	if err != nil {
 		return nil, err
@@ -506,7 +506,7 @@ func (pr *Provider) policyOf(ctx context.Context, it *itemRecord) *iaasPolicy {
 		return nil
 	}
 	var pol policyRecord
-	if err := rp.GetResource(ctx, pr.p.Store, mustParse(it.PolicyID), &pol); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, mustParse(it.PolicyID), &pol); err != nil {
 		return nil
 	}
 	ip := pol.iaas()
@@ -520,13 +520,13 @@ func (pr *Provider) policyOf(ctx context.Context, it *itemRecord) *iaasPolicy {
 func (pr *Provider) ensureRG(ctx context.Context, sub, name, location string) error {
 	id := "/subscriptions/" + sub + "/resourceGroups/" + name
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if ok, err := rp.ResourceExists(ctx, tx, id); err != nil || ok {
+		if ok, err := resource.Exists(ctx, tx, id); err != nil || ok {
 			return err
 		}
 		g := resources.ResourceGroup{ID: id, Name: name, Type: "Microsoft.Resources/resourceGroups", Location: normLocation(location),
 			Tags: map[string]string{"CreatedBy": "AzureBackup"}}
 		g.Properties.ProvisioningState = "Succeeded"
-		return rp.PutResource(ctx, tx, mustParse(id), &g)
+		return resource.Put(ctx, tx, mustParse(id), &g)
 	})
 }
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -35,7 +35,7 @@ func (pr *Provider) config(r *arm.Request, kind string) (arm.ResourceID, configR
 			Properties: map[string]any{"enhancedSecurityState": "Enabled", "softDeleteFeatureState": "Disabled", "isSoftDeleteFeatureStateEditable": true}}
 	}
 	var cur configRecord
-	if err := rp.GetResource(r.HTTP.Context(), pr.p.Store, id, &cur); err == nil {
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &cur); err == nil {
 		def = cur
 	}
 	return id, def, nil
@@ -70,7 +70,7 @@ func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, erro
 		}
 		c.Properties[k] = v
 	}
-	err = pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error { return rp.PutResource(r.HTTP.Context(), tx, id, &c) })
+	err = pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error { return resource.Put(r.HTTP.Context(), tx, id, &c) })
 	return c, err
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -98,10 +98,10 @@ func (pr *Provider) runRefresh(ctx context.Context, op *ops.Operation) error {
 	})
 	op.ResultStatus = http.StatusNoContent
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if ok, err := rp.ResourceExists(ctx, tx, vid.String()); err != nil || !ok {
+		if ok, err := resource.Exists(ctx, tx, vid.String()); err != nil || !ok {
 			return err // the vault went away meanwhile
 		}
-		return rp.PutResource(ctx, tx, discoveryID(vid), &d)
+		return resource.Put(ctx, tx, discoveryID(vid), &d)
 	})
 }
 
@@ -124,10 +124,10 @@ func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 		return arm.OK(arm.Values([]any{})), nil
 	}
 	var d discovered
-	if err := rp.GetResource(ctx, pr.p.Store, discoveryID(vid), &d); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, discoveryID(vid), &d); err != nil {
 		d = discovered{}
 	}
-	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, "/subscriptions/"+vid.SubscriptionID)
+	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, "/subscriptions/"+vid.SubscriptionID)
 	if err != nil {
 		return nil, err
 	}

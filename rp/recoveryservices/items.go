@@ -12,7 +12,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -91,7 +91,7 @@ func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID
 // loadItem finds the item a request addresses (404 if not protected).
 func (pr *Provider) loadItem(ctx context.Context, rd store.Reader, id arm.ResourceID) (*itemRecord, error) {
 	var it itemRecord
-	if err := rp.GetResource(ctx, rd, id, &it); err != nil {
+	if err := resource.Get(ctx, rd, id, &it); err != nil {
 		var ae *arm.Error
 		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 			return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorItemNotFound", "The protected item '%s' was not found: enable protection with a PUT of the item first.", id.Name())
@@ -299,11 +299,11 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 				}
 			}
 		}
-		if err := rp.PutResource(ctx, tx, mustParse(it.ID), &it); err != nil {
+		if err := resource.Put(ctx, tx, mustParse(it.ID), &it); err != nil {
 			return err
 		}
 		c := containerBody(vid, it.VM, it.SourceID, true)
-		if err := rp.PutResource(ctx, tx, mustParse(c.ID), &c); err != nil {
+		if err := resource.Put(ctx, tx, mustParse(c.ID), &c); err != nil {
 			return err
 		}
 		if err := pr.reschedule(ctx, tx, &it); err != nil {
@@ -352,7 +352,7 @@ func (pr *Provider) resolvePolicy(ctx context.Context, rd store.Reader, vid arm.
 		name = pid.Name()
 	}
 	var pol policyRecord
-	if err := rp.GetResource(ctx, rd, vid.Child("backupPolicies", name), &pol); err != nil {
+	if err := resource.Get(ctx, rd, vid.Child("backupPolicies", name), &pol); err != nil {
 		return nil, policyNotFound(name, err)
 	}
 	if pol.iaas() == nil {
@@ -363,7 +363,7 @@ func (pr *Provider) resolvePolicy(ctx context.Context, rd store.Reader, vid arm.
 
 // protectedElsewhere returns the name of another vault protecting vmID.
 func (pr *Provider) protectedElsewhere(ctx context.Context, rd store.Reader, vmID string, vid arm.ResourceID) (string, error) {
-	items, err := rp.ListResources[itemRecord](ctx, rd, itemType, "/subscriptions/"+vid.SubscriptionID)
+	items, err := resource.List[itemRecord](ctx, rd, itemType, "/subscriptions/"+vid.SubscriptionID)
 	if err != nil {
 		return "", err
 	}
@@ -409,7 +409,7 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 	if t := f["itemtype"]; t != "" && !strings.EqualFold(t, "VM") {
 		return arm.OK(arm.Values([]any{})), nil
 	}
-	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, vid.String())
+	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, vid.String())
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +508,7 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": in.JobID})
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if it != nil {
-			if err := rp.DeleteResource(ctx, tx, id); err != nil {
+			if err := resource.Delete(ctx, tx, id); err != nil {
 				var ae *arm.Error
 				if !errors.As(err, &ae) {
 					return err
@@ -616,7 +616,7 @@ func (pr *Provider) getContainer(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	var c containerRecord
-	if err := rp.GetResource(ctx, pr.p.Store, cid, &c); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, cid, &c); err != nil {
 		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorContainerNotFound", "The container '%s' is not registered in this vault: enable protection of its VM first.", r.Param("containerName"))
 	}
 	return arm.OK(c), nil
@@ -635,7 +635,7 @@ func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
 		return arm.OK(arm.Values([]any{})), nil
 	}
-	cs, err := rp.ListResources[containerRecord](ctx, pr.p.Store, containerType, vid.String())
+	cs, err := resource.List[containerRecord](ctx, pr.p.Store, containerType, vid.String())
 	if err != nil {
 		return nil, err
 	}
@@ -669,7 +669,7 @@ func (pr *Provider) backupStatus(r *arm.Request) (*arm.Response, error) {
 	if in.ResourceType != "" && !strings.EqualFold(in.ResourceType, "VM") {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "resourceType '%s' is not supported: use 'VM'.", in.ResourceType)
 	}
-	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, "/subscriptions/"+r.Param("subscriptionId"))
+	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, "/subscriptions/"+r.Param("subscriptionId"))
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -96,7 +96,7 @@ func (pr *Provider) createDefaultPolicies(ctx context.Context, tx store.Tx, vid 
 	}{{"DefaultPolicy", def}, {"EnhancedPolicy", enh}, {"HourlyLogBackup", hourly}} {
 		id := vid.Child("backupPolicies", x.name)
 		rec := policyRecord{ID: id.String(), Name: x.name, Type: policyType, Properties: mustJSON(x.props)}
-		if err := rp.PutResource(ctx, tx, id, &rec); err != nil {
+		if err := resource.Put(ctx, tx, id, &rec); err != nil {
 			return err
 		}
 	}
@@ -118,7 +118,7 @@ func (pr *Provider) withCount(ctx context.Context, rd store.Reader, p policyReco
 	if err != nil {
 		return p
 	}
-	items, _ := rp.ListResources[itemRecord](ctx, rd, itemType, vid.Parent().String())
+	items, _ := resource.List[itemRecord](ctx, rd, itemType, vid.Parent().String())
 	n := 0
 	for _, it := range items {
 		if arm.EqualIDs(it.PolicyID, p.ID) && it.State.active() {
@@ -168,7 +168,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	var out policyRecord
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old policyRecord
-		err := rp.GetResource(ctx, tx, id, &old)
+		err := resource.Get(ctx, tx, id, &old)
 		var ae *arm.Error
 		if err == nil {
 			name = old.Name
@@ -180,7 +180,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		}
 		out = policyRecord{ID: id.String(), Name: name, Type: policyType, Location: in.Location, Tags: in.Tags, Properties: props}
 		out.ID = pr.policyID(r, v).Parent().Child("backupPolicies", name).String()
-		if err := rp.PutResource(ctx, tx, id, &out); err != nil {
+		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
 		if ip != nil && err == nil {
@@ -212,7 +212,7 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	var p policyRecord
-	if err := rp.GetResource(ctx, pr.p.Store, pr.policyID(r, v), &p); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, pr.policyID(r, v), &p); err != nil {
 		return nil, policyNotFound(r.Param("policyName"), err)
 	}
 	return arm.OK(pr.withCount(ctx, pr.p.Store, p)), nil
@@ -236,7 +236,7 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps, err := rp.ListResources[policyRecord](ctx, pr.p.Store, policyType, vid.String())
+	ps, err := resource.List[policyRecord](ctx, pr.p.Store, policyType, vid.String())
 	if err != nil {
 		return nil, err
 	}
@@ -266,10 +266,10 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 	id := pr.policyID(r, v)
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var p policyRecord
-		if err := rp.GetResource(ctx, tx, id, &p); err != nil {
+		if err := resource.Get(ctx, tx, id, &p); err != nil {
 			return err
 		}
-		items, err := rp.ListResources[itemRecord](ctx, tx, itemType, id.Parent().String())
+		items, err := resource.List[itemRecord](ctx, tx, itemType, id.Parent().String())
 		if err != nil {
 			return err
 		}
@@ -282,7 +282,7 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 		if n > 0 {
 			return arm.BadRequest("BMSUserErrorObjectLocked", "The policy '%s' is used by %d protected item(s): move them to another policy or stop their protection before deleting it.", p.Name, n)
 		}
-		return rp.DeleteResource(ctx, tx, id)
+		return resource.Delete(ctx, tx, id)
 	})
 	var ae *arm.Error
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {

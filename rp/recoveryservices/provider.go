@@ -30,7 +30,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 )
 
@@ -58,7 +58,7 @@ const (
 type Provider struct {
 	Compute *compute.Service
 
-	p     *rp.Platform
+	p     *resource.Platform
 	sched *protection.Scheduler
 
 	mu       sync.Mutex
@@ -67,8 +67,8 @@ type Provider struct {
 	locks    map[string]*sync.Mutex          // per protected item
 }
 
-// Register implements rp.Provider.
-func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+// Register implements resource.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
 	pr.repos, pr.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}
 	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})

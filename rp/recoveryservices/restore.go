@@ -11,7 +11,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
@@ -100,7 +100,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 		if err != nil || rid.ResourceGroup == "" || rid.Namespace != "" {
 			return restoreErr(field, "'%s' is not a resource group id (/subscriptions/{id}/resourceGroups/{name}).", id)
 		}
-		return rp.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
+		return resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
 	}
 	switch req.RecoveryType {
 	case "RestoreDisks":
@@ -132,10 +132,10 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
 			return nil, err
 		}
-		if err := rp.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
+		if err := resource.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
 			return nil, err
 		}
-		if ok, err := rp.ResourceExists(ctx, pr.p.Store, tid.String()); err != nil {
+		if ok, err := resource.Exists(ctx, pr.p.Store, tid.String()); err != nil {
 			return nil, err
 		} else if ok {
 			return nil, restoreErr("properties.targetVirtualMachineId", "'%s' already exists: name a new VM, or restore to the original location.", tid.Name())
@@ -297,7 +297,7 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 			name = name[len(name)-80:]
 		}
 		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
-		if ok, _ := rp.ResourceExists(ctx, pr.p.Store, did); !ok {
+		if ok, _ := resource.Exists(ctx, pr.p.Store, did); !ok {
 			err = errNoInstant
 			if p.HasTier(protection.TierOperational) {
 				_, err = pr.Compute.CreateDiskFromSnapshot(ctx, s.SnapshotID, did, location, tags)

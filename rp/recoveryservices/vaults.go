@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -21,16 +21,16 @@ const vaultType = "Microsoft.RecoveryServices/vaults"
 
 // Vault is a Recovery Services vault as the wire shows it.
 type Vault struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Tags       map[string]string `json:"tags,omitempty"`
-	Etag       string            `json:"etag,omitempty"`
-	SKU        *VaultSKU         `json:"sku,omitempty"`
-	Identity   *VaultIdentity    `json:"identity,omitempty"`
-	Properties map[string]any    `json:"properties"`
-	SystemData *rp.SystemData    `json:"systemData,omitempty"`
+	ID         string               `json:"id"`
+	Name       string               `json:"name"`
+	Type       string               `json:"type"`
+	Location   string               `json:"location"`
+	Tags       map[string]string    `json:"tags,omitempty"`
+	Etag       string               `json:"etag,omitempty"`
+	SKU        *VaultSKU            `json:"sku,omitempty"`
+	Identity   *VaultIdentity       `json:"identity,omitempty"`
+	Properties map[string]any       `json:"properties"`
+	SystemData *resource.SystemData `json:"systemData,omitempty"`
 }
 
 // VaultSKU is the vault's sku.
@@ -63,7 +63,7 @@ func (pr *Provider) vaultIDOf(r *arm.Request) arm.ResourceID {
 // loadVault reads a vault, 404 if absent.
 func (pr *Provider) loadVault(ctx context.Context, rd store.Reader, id arm.ResourceID) (*vaultRecord, error) {
 	var v vaultRecord
-	if err := rp.GetResource(ctx, rd, id, &v); err != nil {
+	if err := resource.Get(ctx, rd, id, &v); err != nil {
 		return nil, err
 	}
 	v.Location = normLocation(v.Location) // records from before locations were normalized
@@ -108,7 +108,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	created := false
 	var out vaultRecord
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.CheckResourceGroup(ctx, tx, sub, rg); err != nil {
+		if err := resource.CheckResourceGroup(ctx, tx, sub, rg); err != nil {
 			return err
 		}
 		old, err := pr.loadVault(ctx, tx, id)
@@ -142,8 +142,8 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		fillVaultProperties(props)
 		out.Properties = props
 		out.Etag = etagAt(now)
-		out.SystemData = rp.Touch(old.SystemData, r.Caller(), now)
-		if err := rp.PutResource(ctx, tx, id, &out); err != nil {
+		out.SystemData = resource.Touch(old.SystemData, r.Caller(), now)
+		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
 		if created {
@@ -193,8 +193,8 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		out.Properties = props
 		now := pr.p.Now()
 		out.Etag = etagAt(now)
-		out.SystemData = rp.Touch(v.SystemData, r.Caller(), now)
-		return rp.PutResource(ctx, tx, id, &out)
+		out.SystemData = resource.Touch(v.SystemData, r.Caller(), now)
+		return resource.Put(ctx, tx, id, &out)
 	})
 	if err != nil {
 		return nil, err
@@ -296,7 +296,7 @@ func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, rg := r.Param("subscriptionId"), r.Param("resourceGroupName")
-	if err := rp.CheckResourceGroup(ctx, pr.p.Store, sub, rg); err != nil {
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, sub, rg); err != nil {
 		return nil, err
 	}
 	return pr.listVaults(r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
@@ -307,7 +307,7 @@ func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, error) {
-	recs, err := rp.ListResources[vaultRecord](r.HTTP.Context(), pr.p.Store, vaultType, scope)
+	recs, err := resource.List[vaultRecord](r.HTTP.Context(), pr.p.Store, vaultType, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +336,7 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, id.String())
+	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, id.String())
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 	if err != nil {
 		return err
 	}
-	items, err := rp.ListResources[itemRecord](ctx, pr.p.Store, itemType, id.String())
+	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, id.String())
 	if err != nil {
 		return err
 	}
@@ -377,7 +377,7 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 		if _, err := tx.DeleteScope(ctx, "resource", strings.ToLower(id.String())+"/"); err != nil {
 			return err
 		}
-		return rp.DeleteResource(ctx, tx, id)
+		return resource.Delete(ctx, tx, id)
 	})
 	if err != nil {
 		return err
@@ -403,7 +403,7 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if err := validateVaultName(in.Name); err != nil {
 		return arm.OK(map[string]any{"nameAvailable": false, "reason": "Invalid", "message": err.(*arm.Error).Message}), nil
 	}
-	ok, err := rp.ResourceExists(r.HTTP.Context(), pr.p.Store, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), in.Name).String())
+	ok, err := resource.Exists(r.HTTP.Context(), pr.p.Store, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), in.Name).String())
 	if err != nil {
 		return nil, err
 	}

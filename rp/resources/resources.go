@@ -15,7 +15,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -40,7 +40,7 @@ func NewSubscription(id, tenant, name string) Subscription {
 // PutSubscription stores a subscription.
 func PutSubscription(ctx context.Context, tx store.Tx, s Subscription) error {
 	b, _ := json.Marshal(s)
-	return tx.Put(ctx, store.Doc{Kind: rp.SubscriptionKind, Key: s.SubscriptionID, Value: b})
+	return tx.Put(ctx, store.Doc{Kind: resource.SubscriptionKind, Key: s.SubscriptionID, Value: b})
 }
 
 // ResourceGroup is a resource group resource.
@@ -68,12 +68,12 @@ var Locations = []string{"eastus", "eastus2", "southcentralus", "westus2", "west
 
 // Provider serves Microsoft.Resources.
 type Provider struct {
-	p  *rp.Platform
+	p  *resource.Platform
 	rt *arm.Router
 }
 
-// Register implements rp.Provider.
-func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
+// Register implements resource.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p, pr.rt = p, rt
 	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Resources", AnyVersion: true, Versions: []string{"2022-09-01", "2021-04-01", "2021-01-01", "2020-01-01", "2019-05-01", "2016-06-01"}})
 	rt.Handle("GET", "/subscriptions", pr.listSubscriptions, arm.NoAuthz())
@@ -97,7 +97,7 @@ func (pr *Provider) Register(rt *arm.Router, p *rp.Platform) error {
 }
 
 func (pr *Provider) subscriptions(ctx context.Context) ([]Subscription, error) {
-	docs, err := pr.p.Store.List(ctx, rp.SubscriptionKind, store.ListQuery{})
+	docs, err := pr.p.Store.List(ctx, resource.SubscriptionKind, store.ListQuery{})
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (pr *Provider) listTenants(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) getSubscription(r *arm.Request) (*arm.Response, error) {
-	d, err := pr.p.Store.Get(r.HTTP.Context(), rp.SubscriptionKind, r.Param("subscriptionId"))
+	d, err := pr.p.Store.Get(r.HTTP.Context(), resource.SubscriptionKind, r.Param("subscriptionId"))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, arm.Errorf(http.StatusNotFound, "SubscriptionNotFound", "The subscription '%s' could not be found.", r.Param("subscriptionId"))
 	}
@@ -151,7 +151,7 @@ func (pr *Provider) getSubscription(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
-	if err := rp.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
 	var out []any
@@ -244,7 +244,7 @@ func validRGName(n string) bool {
 
 func (pr *Provider) getRG(ctx context.Context, r store.Reader, sub, name string) (*ResourceGroup, error) {
 	var g ResourceGroup
-	if err := rp.GetResource(ctx, r, rgID(sub, name), &g); err != nil {
+	if err := resource.Get(ctx, r, rgID(sub, name), &g); err != nil {
 		var ae *arm.Error
 		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 			return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", name)
@@ -278,7 +278,7 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 	created := false
 	var g *ResourceGroup
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := rp.CheckSubscription(ctx, tx, sub); err != nil {
+		if err := resource.CheckSubscription(ctx, tx, sub); err != nil {
 			return err
 		}
 		old, err := pr.getRG(ctx, tx, sub, name)
@@ -300,7 +300,7 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 		}
 		g.Tags, g.ManagedBy = body.Tags, body.ManagedBy
 		g.Properties.ProvisioningState = "Succeeded"
-		return rp.PutResource(ctx, tx, rgID(sub, g.Name), g)
+		return resource.Put(ctx, tx, rgID(sub, g.Name), g)
 	})
 	if err != nil {
 		return nil, err
@@ -337,7 +337,7 @@ func (pr *Provider) patchGroup(r *arm.Request) (*arm.Response, error) {
 		if body.ManagedBy != nil {
 			g.ManagedBy = *body.ManagedBy
 		}
-		return rp.PutResource(ctx, tx, rgID(sub, g.Name), g)
+		return resource.Put(ctx, tx, rgID(sub, g.Name), g)
 	})
 	if err != nil {
 		return nil, err
@@ -354,7 +354,7 @@ func (pr *Provider) getGroup(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) headGroup(r *arm.Request) (*arm.Response, error) {
-	ok, err := rp.ResourceExists(r.HTTP.Context(), pr.p.Store, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String())
+	ok, err := resource.Exists(r.HTTP.Context(), pr.p.Store, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String())
 	if err != nil {
 		return nil, err
 	}
@@ -367,10 +367,10 @@ func (pr *Provider) headGroup(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub := r.Param("subscriptionId")
-	if err := rp.CheckSubscription(ctx, pr.p.Store, sub); err != nil {
+	if err := resource.CheckSubscription(ctx, pr.p.Store, sub); err != nil {
 		return nil, err
 	}
-	groups, err := rp.ListResources[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub)
+	groups, err := resource.List[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +407,7 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 		}
 		op.ResourceID = g.ID
 		g.Properties.ProvisioningState = "Deleting"
-		if err := rp.PutResource(ctx, tx, rgID(sub, g.Name), g); err != nil {
+		if err := resource.Put(ctx, tx, rgID(sub, g.Name), g); err != nil {
 			return err
 		}
 		return pr.p.Ops.Start(ctx, tx, op, g.ID)
@@ -431,7 +431,7 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	if err := pr.p.DeleteUnder(ctx, id); err != nil {
 		return err
 	}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return rp.DeleteResource(ctx, tx, parsed) })
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Delete(ctx, tx, parsed) })
 	var ae *arm.Error
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		err = nil
@@ -474,7 +474,7 @@ func (pr *Provider) listUnder(r *arm.Request, scope string, topLevelOnly bool) (
 }
 
 func (pr *Provider) listSubResources(r *arm.Request) (*arm.Response, error) {
-	if err := rp.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
 	return pr.listUnder(r, "/subscriptions/"+r.Param("subscriptionId"), true)

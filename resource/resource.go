@@ -1,7 +1,7 @@
-// Package rp holds what every resource provider shares: the Platform it is
-// built on (store, clock, operations, jobs, identities) and the generic
+// Package resource holds what every resource provider shares: the Platform
+// it is built on (store, clock, operations, jobs, identities) and the generic
 // storage of ARM resources as documents, with cascading deletes.
-package rp
+package resource
 
 import (
 	"context"
@@ -124,8 +124,8 @@ func scopeOf(id arm.ResourceID) string {
 	return strings.ToLower(id.Parent().String()) + "/"
 }
 
-// PutResource stores an ARM resource body (a struct or map with at least id and type).
-func PutResource(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
+// Put stores an ARM resource body (a struct or map with at least id and type).
+func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", id, err)
@@ -133,8 +133,8 @@ func PutResource(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) err
 	return tx.Put(ctx, store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type(), Value: b})
 }
 
-// CreateResource stores a new resource; store.ErrConflict if it exists.
-func CreateResource(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
+// Create stores a new resource; store.ErrConflict if it exists.
+func Create(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", id, err)
@@ -142,9 +142,9 @@ func CreateResource(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) 
 	return tx.Create(ctx, store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type(), Value: b})
 }
 
-// GetResource reads a resource into v; it returns a 404 ResourceNotFound
+// Get reads a resource into v; it returns a 404 ResourceNotFound
 // *arm.Error when absent.
-func GetResource(ctx context.Context, r store.Reader, id arm.ResourceID, v any) error {
+func Get(ctx context.Context, r store.Reader, id arm.ResourceID, v any) error {
 	d, err := r.Get(ctx, resourceKind, id.String())
 	if errors.Is(err, store.ErrNotFound) {
 		return arm.NotFoundID(id)
@@ -158,8 +158,8 @@ func GetResource(ctx context.Context, r store.Reader, id arm.ResourceID, v any) 
 	return nil
 }
 
-// ResourceExists reports whether a resource exists.
-func ResourceExists(ctx context.Context, r store.Reader, id string) (bool, error) {
+// Exists reports whether a resource exists.
+func Exists(ctx context.Context, r store.Reader, id string) (bool, error) {
 	_, err := r.Get(ctx, resourceKind, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -167,8 +167,8 @@ func ResourceExists(ctx context.Context, r store.Reader, id string) (bool, error
 	return err == nil, err
 }
 
-// DeleteResource removes a resource document (not its children).
-func DeleteResource(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
+// Delete removes a resource document (not its children).
+func Delete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 	err := tx.Delete(ctx, resourceKind, id.String())
 	if errors.Is(err, store.ErrNotFound) {
 		return arm.NotFoundID(id)
@@ -176,9 +176,9 @@ func DeleteResource(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 	return err
 }
 
-// ListResources lists resources of typ under scope (a subscription,
+// List lists resources of typ under scope (a subscription,
 // resource group or parent resource id), decoding each into a new T.
-func ListResources[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, error) {
+func List[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, error) {
 	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ})
 	if err != nil {
 		return nil, err
@@ -196,7 +196,7 @@ func ListResources[T any](ctx context.Context, r store.Reader, typ, scope string
 
 // CheckResourceGroup returns 404 ResourceGroupNotFound unless the group exists.
 func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) error {
-	ok, err := ResourceExists(ctx, r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
+	ok, err := Exists(ctx, r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
 	if err != nil {
 		return err
 	}
