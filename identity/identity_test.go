@@ -18,7 +18,7 @@ func newIssuer(t testing.TB) (*Issuer, *Principal) {
 	}
 	t.Cleanup(func() { st.Close() })
 	dir := &Directory{Store: st, TenantID: "tenant"}
-	is := &Issuer{Dir: dir, Clock: clock.Real{}, TenantID: "tenant", Hosts: []string{"localhost"}}
+	is := &Issuer{Dir: dir, Clock: clock.Real{}, TenantID: "tenant", Hosts: []string{"localhost"}, Audiences: []string{"https://localhost:8443"}}
 	if err := is.LoadOrCreateKey(ctx, st); err != nil {
 		t.Fatal(err)
 	}

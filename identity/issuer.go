@@ -12,9 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -30,10 +28,14 @@ type Issuer struct {
 	Dir      *Directory
 	Clock    clock.Clock
 	TenantID string
-	// Hosts are the host names (without port) the server answers on; tokens
-	// are issued for audiences on these hosts (and the public ARM audiences).
-	Hosts    []string
-	Lifetime time.Duration
+	// Hosts are the host names (without port) the server answers on.
+	Hosts []string
+	// Audiences are the server's ARM endpoints (scheme://host:port, one per
+	// name it answers on). Tokens are issued for and accepted with exactly
+	// these (with or without a trailing slash) and the public-cloud ARM
+	// audiences unmodified SDKs and CLIs ask for; nothing else.
+	Audiences []string
+	Lifetime  time.Duration
 
 	key   *rsa.PrivateKey
 	kid   string
@@ -160,28 +162,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// AudienceOK reports whether aud names this server (any of its hosts, any
-// port) or the public ARM audiences.
+// PublicARMAudiences are the public cloud's ARM audiences, which Azure
+// SDKs and CLIs request by default.
+var PublicARMAudiences = []string{"https://management.core.windows.net/", "https://management.core.windows.net", "https://management.azure.com/", "https://management.azure.com"}
+
+// AudienceOK reports whether aud is one ARM accepts here: the server's own
+// ARM endpoint or a public-cloud ARM audience, with or without one
+// trailing slash.
 func (is *Issuer) AudienceOK(aud string) bool {
-	aud = strings.TrimSuffix(aud, "/")
-	switch strings.ToLower(aud) {
-	case "https://management.azure.com", "https://management.core.windows.net":
-		return true
-	}
-	u, err := url.Parse(aud)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	h := u.Hostname()
-	for _, x := range is.Hosts {
-		if strings.EqualFold(x, h) {
+	a := strings.TrimSuffix(aud, "/")
+	for _, x := range PublicARMAudiences {
+		if strings.EqualFold(a, strings.TrimSuffix(x, "/")) {
 			return true
 		}
 	}
-	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
-		return true
+	for _, x := range is.Audiences {
+		if strings.EqualFold(a, strings.TrimSuffix(x, "/")) {
+			return true
+		}
 	}
 	return false
+}
+
+// AllowedAudiences lists the accepted audiences, as ARM names them in
+// InvalidAuthenticationTokenAudience.
+func (is *Issuer) AllowedAudiences() []string {
+	var out []string
+	for _, x := range is.Audiences {
+		x = strings.TrimSuffix(x, "/")
+		out = append(out, x+"/", x)
+	}
+	return append(out, PublicARMAudiences...)
 }
 
 func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +227,7 @@ func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !is.AudienceOK(scope) {
-		oauthError(w, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant. Use the armEndpoint from connection.json as the audience.", scope))
+		oauthError(w, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant. Safehold issues tokens for its ARM endpoint (armEndpoint in connection.json) and the public ARM audiences only.", scope, is.TenantID))
 		return
 	}
 	p, err := is.Dir.ByAppID(r.Context(), clientID)
@@ -305,7 +316,7 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 		}
 	}
 	if !audOK {
-		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences (the armEndpoint in connection.json).", strings.Join(c.Audience, ","))
+		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences '%s'.", strings.Join(c.Audience, ","), strings.Join(is.AllowedAudiences(), "','"))
 	}
 	if !strings.EqualFold(c.TenantID, is.TenantID) || !strings.HasSuffix(c.Issuer, "/"+is.TenantID+"/v2.0") {
 		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer '%s'.", c.Issuer)

@@ -112,19 +112,27 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, err := s.Issuer.Authenticate(r)
 		if err != nil {
-			arm.WriteError(w, err.(*arm.Error))
+			ae := err.(*arm.Error)
+			// As ARM: where to get a token, and why this one was refused.
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization_uri="%s", error="invalid_token", error_description="%s"`,
+				baseOf(r)+"/"+s.Bootstrap.TenantID, strings.ReplaceAll(ae.Message, `"`, `'`)))
+			arm.WriteError(w, ae)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(arm.WithCaller(r.Context(), caller)))
 	})
 }
 
-func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	scheme := "https"
+// baseOf is the scheme and host the caller used.
+func baseOf(r *http.Request) string {
 	if r.TLS == nil {
-		scheme = "http"
+		return "http://" + r.Host
 	}
-	base := scheme + "://" + r.Host
+	return "https://" + r.Host
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	base := baseOf(r)
 	v := r.URL.Query().Get("api-version")
 	if v == "" {
 		arm.WriteError(w, arm.BadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))

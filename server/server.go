@@ -180,7 +180,14 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	base := scheme + "://" + net.JoinHostPort(endpointHost, port)
 
-	s.Issuer = &identity.Issuer{Dir: dir, Clock: clock.Real{}, TenantID: bs.TenantID, Hosts: hosts}
+	var audiences []string
+	for _, h := range hosts {
+		audiences = append(audiences, scheme+"://"+net.JoinHostPort(h, port))
+		if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+			audiences = append(audiences, scheme+"://"+h)
+		}
+	}
+	s.Issuer = &identity.Issuer{Dir: dir, Clock: clock.Real{}, TenantID: bs.TenantID, Hosts: hosts, Audiences: audiences}
 	if err := s.Issuer.LoadOrCreateKey(ctx, s.Store); err != nil {
 		return err
 	}
