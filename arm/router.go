@@ -284,6 +284,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 }
 
+type routeKey struct{}
+
+// WithRouteRecorder returns a context in which the router notes the pattern
+// of the route it matched (for metrics labels of bounded cardinality).
+func WithRouteRecorder(ctx context.Context) (context.Context, *string) {
+	p := new(string)
+	return context.WithValue(ctx, routeKey{}, p), p
+}
+
 // audit records what a write request tried to do.
 type audit struct{ action, scope string }
 
@@ -312,6 +321,9 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	r, ok := n.routes[hr.Method]
 	if !ok && hr.Method == http.MethodHead {
 		r, ok = n.routes[http.MethodGet]
+	}
+	if rec, _ := hr.Context().Value(routeKey{}).(*string); rec != nil && ok {
+		*rec = r.pattern
 	}
 	if !ok {
 		var methods []string

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/nbd"
 	"github.com/safehold/safehold/resource"
@@ -68,6 +69,9 @@ type Options struct {
 	// NBDAddr, when set, is the address of the NBD listener exporting every
 	// disk (export name: the disk's ARM id or uniqueId), e.g. 127.0.0.1:10809.
 	NBDAddr string
+	// WrapBlob, when set, wraps the snapshot repository's blob backend
+	// (the server instruments its latencies).
+	WrapBlob func(blob.Backend) blob.Backend
 }
 
 // Service is the compute domain.
@@ -118,7 +122,11 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
-	repo, err := snapshot.Open(context.Background(), be, filepath.Join(opts.SnapshotDir, "cache"), snapshot.Options{})
+	var rbe blob.Backend = be
+	if opts.WrapBlob != nil {
+		rbe = opts.WrapBlob(be)
+	}
+	repo, err := snapshot.Open(context.Background(), rbe, filepath.Join(opts.SnapshotDir, "cache"), snapshot.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	tee    func([]byte) // --log-requests: sees the response body
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -34,6 +36,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
+	if w.tee != nil {
+		w.tee(b[:n])
+	}
 	return n, err
 }
 
@@ -42,9 +47,14 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		h := s.health(r.Context())
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		fmt.Fprint(w, `{"status":"ok"}`)
+		if h["status"] != "ok" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(h)
 	})
+	mux.Handle("GET /metrics", s.Metrics.Handler()) // Prometheus text format; aggregate figures only, no auth (like /healthz)
 	mux.HandleFunc("GET /metadata/endpoints", s.serveMetadata)
 	s.Issuer.Routes(mux)
 	mux.Handle("/sas/disks/", rpcompute.SASHandler(s.Compute)) // disk data plane: the SAS signature is the auth
@@ -88,8 +98,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if c := r.Header.Get("x-ms-client-request-id"); c != "" {
 			h.Set("x-ms-client-request-id", c)
 		}
-		r = r.WithContext(arm.WithCorrelationID(r.Context(), corr))
+		ctx, route := arm.WithRouteRecorder(arm.WithCorrelationID(r.Context(), corr))
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
+		var rl *reqLog
+		if s.Config.LogRequests && s.logger.Enabled(r.Context(), slog.LevelDebug) {
+			rl = startReqLog(r, sw)
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				s.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", reqID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -98,10 +113,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("query", r.URL.RawQuery),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("query", redactQuery(r.URL.RawQuery)),
 				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes), slog.Duration("duration", time.Since(start)),
 				slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("x-ms-client-request-id")),
 				slog.String("remote", r.RemoteAddr))
+			s.Metrics.ObserveRequest(routeLabel(*route, r.URL.Path), r.Method, sw.status, time.Since(start))
+			if rl != nil {
+				rl.log(s.logger, r, sw.status, reqID)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -19,10 +19,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/metrics"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
@@ -52,6 +54,8 @@ type Config struct {
 	Setup func(ctx context.Context, s *Server) error
 	// Compute configures Microsoft.Compute (NBD listener, import directory).
 	Compute compute.Options
+	// LogRequests logs request and response bodies at debug level, secrets redacted.
+	LogRequests bool
 }
 
 // Connection is what a client needs to reach the server (connection.json).
@@ -87,6 +91,9 @@ type Server struct {
 	Handler   http.Handler
 	Compute   *compute.Service
 	Authz     *rbac.Authorizer
+	Metrics   *metrics.Metrics
+
+	blob blob.Backend // the snapshot repository's (instrumented) backend, for health checks
 
 	logger   *slog.Logger
 	listener net.Listener
@@ -124,7 +131,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, logger: cfg.Logger}
+	m := metrics.New()
+	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m}
 	if err := s.init(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -213,10 +221,19 @@ func (s *Server) init(ctx context.Context) error {
 	if cfg.Compute.ImportDir == "" && !isLoopback(host) {
 		cfg.Compute.ImportDisabled = true
 	}
+	wrap := cfg.Compute.WrapBlob
+	cfg.Compute.WrapBlob = func(be blob.Backend) blob.Backend {
+		if wrap != nil {
+			be = wrap(be)
+		}
+		s.blob = s.Metrics.WrapBlob(be)
+		return s.blob
+	}
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
-	providers := append([]resource.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}}, cfg.Providers...)
+	s.Metrics.SetUsage(s.storageUsage)
+	providers := append([]resource.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}, &usageProvider{s: s}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

@@ -88,6 +88,8 @@ type Repository struct {
 	inflight map[*Manifest]int // manifests in use: parents of captures, restores, readers
 	gcs      int               // GCs marking
 	held     []*Manifest       // manifests released during a GC
+
+	logical sync.Map // ID -> int64: a snapshot's non-zero bytes (manifests never change)
 }
 
 // Open opens the repository stored in be; localDir holds the local index

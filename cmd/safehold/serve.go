@@ -14,6 +14,7 @@ import (
 
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/server"
+	"github.com/safehold/safehold/version"
 	"github.com/spf13/cobra"
 )
 
@@ -28,7 +29,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		addr, dataDir, tlsCert, tlsKey, logLevel, logFormat string
 		hostnames                                           []string
-		insecure                                            bool
+		insecure, logRequests                               bool
 		retryAfter                                          int
 		rbacDelay                                           time.Duration
 		computeOpts                                         compute.Options
@@ -42,6 +43,9 @@ func newServeCmd() *cobra.Command {
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
+			if logRequests && lvl > slog.LevelDebug {
+				lvl = slog.LevelDebug // the bodies are logged at debug
+			}
 			var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
@@ -53,7 +57,7 @@ func newServeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
-				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts}
+				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests}
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -66,7 +70,7 @@ func newServeCmd() *cobra.Command {
 			}
 			defer s.Close()
 			printBanner(s)
-			logger.Info("serving", "arm_endpoint", s.Conn.ARMEndpoint, "data_dir", s.Config.DataDir)
+			logger.Info("serving", "version", version.Get().String(), "arm_endpoint", s.Conn.ARMEndpoint, "data_dir", s.Config.DataDir)
 			return s.Serve(ctx)
 		},
 	}
@@ -83,6 +87,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&computeOpts.ImportDir, "import-dir", os.Getenv("SAFEHOLD_IMPORT_DIR"), "restrict disk imports (createOption Import, sourceUri file:///path) to this directory; default: any file outside the data dir when listening on loopback, none otherwise (env SAFEHOLD_IMPORT_DIR)")
 	f.DurationVar(&rbacDelay, "rbac-propagation-delay", delay, "make role assignment changes take effect only after this long, as Azure's propagation does (env SAFEHOLD_RBAC_PROPAGATION_DELAY)")
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
+	f.BoolVar(&logRequests, "log-requests", os.Getenv("SAFEHOLD_LOG_REQUESTS") == "true", "log request and response bodies at debug level (sets --log-level debug), secrets and SAS signatures redacted; disk data-plane bodies are not logged (env SAFEHOLD_LOG_REQUESTS=true)")
 	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")
 	addServeFlags(f)
 	return cmd

@@ -1,0 +1,73 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/safehold/safehold/blob"
+)
+
+// WrapBlob instruments a blob backend's latencies and bytes moved.
+func (m *Metrics) WrapBlob(be blob.Backend) blob.Backend { return &instBlob{Backend: be, m: m} }
+
+type instBlob struct {
+	blob.Backend
+	m *Metrics
+}
+
+func (b *instBlob) since(op string, t time.Time) {
+	b.m.blobLat.WithLabelValues(op).Observe(time.Since(t).Seconds())
+}
+
+func (b *instBlob) Put(ctx context.Context, key string, data []byte) error {
+	defer b.since("put", time.Now())
+	err := b.Backend.Put(ctx, key, data)
+	if err == nil {
+		b.m.blobBytes.WithLabelValues("put").Add(float64(len(data)))
+	}
+	return err
+}
+
+func (b *instBlob) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	defer b.since("get", time.Now())
+	d, err := b.Backend.Get(ctx, key, off, length)
+	b.m.blobBytes.WithLabelValues("get").Add(float64(len(d)))
+	return d, err
+}
+
+func (b *instBlob) Stat(ctx context.Context, key string) (blob.Info, error) {
+	defer b.since("stat", time.Now())
+	return b.Backend.Stat(ctx, key)
+}
+
+func (b *instBlob) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	defer b.since("list", time.Now())
+	return b.Backend.List(ctx, prefix, fn)
+}
+
+func (b *instBlob) Delete(ctx context.Context, key string) error {
+	defer b.since("delete", time.Now())
+	return b.Backend.Delete(ctx, key)
+}
+
+// CleanTemp passes through to backends that leave temporary files behind
+// (local), so wrapping keeps the GC's cleanup.
+func (b *instBlob) CleanTemp(age time.Duration, now time.Time) error {
+	if tc, ok := b.Backend.(interface {
+		CleanTemp(time.Duration, time.Time) error
+	}); ok {
+		return tc.CleanTemp(age, now)
+	}
+	return nil
+}
+
+// Health checks the backend answers (a Stat of the repository's config
+// object; a missing object still proves the backend is reachable).
+func Health(ctx context.Context, be blob.Backend) error {
+	_, err := be.Stat(ctx, "config")
+	if err != nil && !errors.Is(err, blob.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+// Package metrics is Safehold's Prometheus instrumentation: HTTP requests by
+// route, method and status with latency histograms; backup jobs by
+// operation and result with durations; bytes backed up and restored;
+// repository logical and stored size; metadata-store and blob-backend
+// latencies. Each server has its own registry (tests run several servers in
+// one process), served at /metrics.
+//
+// Jobs are observed where they are recorded: the instrumented store sees a
+// job document become terminal (Completed, Failed, Cancelled) in a committed
+// transaction and counts it once, whichever engine or provider finished it.
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Usage is the snapshot repository's size.
+type Usage struct {
+	Snapshots    int   `json:"snapshots"`
+	LogicalBytes int64 `json:"logicalBytes"` // what the snapshots hold (non-zero blocks), as if each were a full copy
+	StoredBytes  int64 `json:"storedBytes"`  // repository bytes after dedup and compression
+	Chunks       int   `json:"chunks"`
+}
+
+// Metrics holds one server's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests  *prometheus.CounterVec
+	reqLat    *prometheus.HistogramVec
+	jobs      *prometheus.CounterVec
+	jobDur    *prometheus.HistogramVec
+	jobBytes  *prometheus.CounterVec
+	storeLat  *prometheus.HistogramVec
+	blobLat   *prometheus.HistogramVec
+	blobBytes *prometheus.CounterVec
+
+	usageMu   sync.Mutex
+	usageFn   func(context.Context) (Usage, error)
+	usage     Usage
+	usageTime time.Time
+}
+
+// New makes the collectors and registers them (with the Go and process
+// collectors) in a fresh registry.
+func New() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	lat := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_http_requests_total",
+		Help: "HTTP requests by route (the ARM route pattern or a fixed name), method and status code."}, []string{"route", "method", "status"})
+	m.reqLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_http_request_duration_seconds",
+		Help: "HTTP request latency by route and method.", Buckets: lat}, []string{"route", "method"})
+	m.jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_jobs_total",
+		Help: "Backup jobs that ended, by operation (Backup, Restore, ConfigureBackup, ...) and result (Completed, Failed, Cancelled)."}, []string{"operation", "result"})
+	m.jobDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_job_duration_seconds",
+		Help: "Duration of ended backup jobs by operation and result.", Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}}, []string{"operation", "result"})
+	m.jobBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_job_bytes_total",
+		Help: "Bytes transferred by ended jobs: direction backup (bytes backed up) or restore (bytes restored)."}, []string{"direction"})
+	m.storeLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_store_operation_duration_seconds",
+		Help: "Metadata store latency by operation (get, list, update, claim, ...).", Buckets: lat}, []string{"operation"})
+	m.blobLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_blob_operation_duration_seconds",
+		Help: "Blob backend latency by operation (put, get, stat, list, delete).", Buckets: lat}, []string{"operation"})
+	m.blobBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_blob_bytes_total",
+		Help: "Bytes moved to and from the blob backend (direction put or get)."}, []string{"direction"})
+	for _, d := range []string{"backup", "restore"} {
+		m.jobBytes.WithLabelValues(d)
+	}
+	m.Registry.MustRegister(m.requests, m.reqLat, m.jobs, m.jobDur, m.jobBytes, m.storeLat, m.blobLat, m.blobBytes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "safehold_repository_logical_bytes",
+			Help: "Bytes the recovery snapshots hold (non-zero blocks), counting each snapshot as a full copy."}, func() float64 { return float64(m.Usage().LogicalBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "safehold_repository_stored_bytes",
+			Help: "Bytes the snapshot repository stores after deduplication and compression."}, func() float64 { return float64(m.Usage().StoredBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "safehold_repository_snapshots",
+			Help: "Snapshots in the repository."}, func() float64 { return float64(m.Usage().Snapshots) }),
+	)
+	return m
+}
+
+// SetUsage sets the function that measures the repository.
+func (m *Metrics) SetUsage(fn func(context.Context) (Usage, error)) {
+	m.usageMu.Lock()
+	m.usageFn, m.usageTime = fn, time.Time{}
+	m.usageMu.Unlock()
+}
+
+// Usage measures the repository (at most once a second; errors keep the
+// last figures).
+func (m *Metrics) Usage() Usage {
+	m.usageMu.Lock()
+	defer m.usageMu.Unlock()
+	if m.usageFn == nil || time.Since(m.usageTime) < time.Second {
+		return m.usage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if u, err := m.usageFn(ctx); err == nil {
+		m.usage, m.usageTime = u, time.Now()
+	}
+	return m.usage
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// ObserveRequest records one HTTP request.
+func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, statusText(status)).Inc()
+	m.reqLat.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+func statusText(s int) string {
+	if s == 0 {
+		s = http.StatusOK
+	}
+	return strconv.Itoa(s)
+}
+
+// endedJob is the part of a stored job the metrics read.
+type endedJob struct {
+	Operation        string     `json:"operation"`
+	Status           string     `json:"status"`
+	StartTime        time.Time  `json:"startTime"`
+	EndTime          *time.Time `json:"endTime"`
+	BytesTransferred int64      `json:"bytesTransferred"`
+}
+
+func terminal(status string) bool {
+	switch status {
+	case "Completed", "Failed", "Cancelled", "CompletedWithWarnings":
+		return true
+	}
+	return false
+}
+
+func (m *Metrics) observeJob(j endedJob) {
+	m.jobs.WithLabelValues(j.Operation, j.Status).Inc()
+	if j.EndTime != nil {
+		m.jobDur.WithLabelValues(j.Operation, j.Status).Observe(j.EndTime.Sub(j.StartTime).Seconds())
+	}
+	if j.BytesTransferred > 0 {
+		switch j.Operation {
+		case "Backup":
+			m.jobBytes.WithLabelValues("backup").Add(float64(j.BytesTransferred))
+		case "Restore":
+			m.jobBytes.WithLabelValues("restore").Add(float64(j.BytesTransferred))
+		}
+	}
+}
+
+func decodeJob(b []byte) (endedJob, bool) {
+	var j endedJob
+	if json.Unmarshal(b, &j) != nil {
+		return j, false
+	}
+	return j, true
+}

@@ -1,0 +1,103 @@
+package metrics
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/store"
+)
+
+const jobKind = "protection.job" // protection's job documents
+
+// WrapStore instruments st: every call's latency, and jobs that end in a
+// committed transaction.
+func (m *Metrics) WrapStore(st store.Store) store.Store { return &instStore{Store: st, m: m} }
+
+type instStore struct {
+	store.Store
+	m *Metrics
+}
+
+func (s *instStore) since(op string, t time.Time) {
+	s.m.storeLat.WithLabelValues(op).Observe(time.Since(t).Seconds())
+}
+
+func (s *instStore) Get(ctx context.Context, kind, key string) (store.Doc, error) {
+	defer s.since("get", time.Now())
+	return s.Store.Get(ctx, kind, key)
+}
+
+func (s *instStore) List(ctx context.Context, kind string, q store.ListQuery) ([]store.Doc, error) {
+	defer s.since("list", time.Now())
+	return s.Store.List(ctx, kind, q)
+}
+
+func (s *instStore) GetTask(ctx context.Context, id string) (store.Task, error) {
+	defer s.since("get_task", time.Now())
+	return s.Store.GetTask(ctx, id)
+}
+
+func (s *instStore) GetTaskByKey(ctx context.Context, key string) (store.Task, error) {
+	defer s.since("get_task", time.Now())
+	return s.Store.GetTaskByKey(ctx, key)
+}
+
+func (s *instStore) ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Task, error) {
+	defer s.since("claim_tasks", time.Now())
+	return s.Store.ClaimTasks(ctx, owner, now, lease, limit)
+}
+
+func (s *instStore) ExtendLease(ctx context.Context, id, owner string, until time.Time) error {
+	defer s.since("extend_lease", time.Now())
+	return s.Store.ExtendLease(ctx, id, owner, until)
+}
+
+// Update runs fn in a transaction that notes jobs turning terminal; they
+// are counted once the transaction commits (a retried fn starts afresh).
+func (s *instStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	start := time.Now()
+	var ended []endedJob
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		ended = ended[:0]
+		return fn(&instTx{Tx: tx, ended: &ended})
+	})
+	s.since("update", start)
+	if err == nil {
+		for _, j := range ended {
+			s.m.observeJob(j)
+		}
+	}
+	return err
+}
+
+type instTx struct {
+	store.Tx
+	ended *[]endedJob
+}
+
+func (t *instTx) note(ctx context.Context, d store.Doc) {
+	if !strings.EqualFold(d.Kind, jobKind) {
+		return
+	}
+	j, ok := decodeJob(d.Value)
+	if !ok || !terminal(j.Status) {
+		return
+	}
+	if old, err := t.Tx.Get(ctx, d.Kind, d.Key); err == nil {
+		if o, ok := decodeJob(old.Value); ok && terminal(o.Status) {
+			return // already ended (a rewrite of an ended job)
+		}
+	}
+	*t.ended = append(*t.ended, j)
+}
+
+func (t *instTx) Create(ctx context.Context, d store.Doc) error {
+	t.note(ctx, d)
+	return t.Tx.Create(ctx, d)
+}
+
+func (t *instTx) Put(ctx context.Context, d store.Doc) error {
+	t.note(ctx, d)
+	return t.Tx.Put(ctx, d)
+}

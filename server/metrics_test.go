@@ -1,0 +1,114 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// scrape reads /metrics and returns sample values by "name{labels}".
+func scrape(t *testing.T, e *testserver.Env) map[string]float64 {
+	t.Helper()
+	hc, _ := e.Conn.HTTPClient()
+	resp, err := hc.Get(e.Conn.ARMEndpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	b := new(strings.Builder)
+	if _, err := io.Copy(b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// After a backup, /metrics counts the job, its bytes, the ARM requests by
+// route and the repository's sizes; /healthz reports the version and the
+// store's and blob backend's health; the usage endpoint gives the figures.
+func TestMetricsAfterBackup(t *testing.T) {
+	e := testserver.Start(t)
+	before := scrape(t, e)
+	if before[`safehold_job_bytes_total{direction="backup"}`] != 0 {
+		t.Fatalf("fresh server counts backup bytes: %v", before[`safehold_job_bytes_total{direction="backup"}`])
+	}
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+
+	m := scrape(t, e)
+	if n := m[`safehold_jobs_total{operation="Backup",result="Completed"}`]; n != 1 {
+		t.Errorf("backup jobs completed: %v", n)
+	}
+	if n := m[`safehold_job_duration_seconds_count{operation="Backup",result="Completed"}`]; n != 1 {
+		t.Errorf("backup job durations observed: %v", n)
+	}
+	// 4 MiB of data written to the disk; the job moved at least that.
+	if n := m[`safehold_job_bytes_total{direction="backup"}`]; n < 4<<20 {
+		t.Errorf("bytes backed up: %v", n)
+	}
+	if n := m[`safehold_jobs_total{operation="ConfigureBackup",result="Completed"}`]; n < 1 {
+		t.Errorf("configure-backup jobs: %v", n)
+	}
+	route := `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DataProtection/backupVaults/{vaultName}/backupInstances/{backupInstanceName}`
+	found := false
+	for k, v := range m {
+		if strings.HasPrefix(k, "safehold_http_requests_total{") && strings.Contains(strings.ToLower(k), strings.ToLower(`route="`+route+`"`)) && strings.Contains(k, `method="PUT"`) && v >= 1 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no request counter for PUT %s", route)
+	}
+	if m[`safehold_repository_logical_bytes`] < 4<<20 || m[`safehold_repository_stored_bytes`] <= 0 || m[`safehold_repository_snapshots`] != 1 {
+		t.Errorf("repository gauges: logical %v stored %v snapshots %v", m[`safehold_repository_logical_bytes`], m[`safehold_repository_stored_bytes`], m[`safehold_repository_snapshots`])
+	}
+	if m[`safehold_store_operation_duration_seconds_count{operation="update"}`] < 1 || m[`safehold_blob_operation_duration_seconds_count{operation="put"}`] < 1 {
+		t.Errorf("store/blob latency histograms empty")
+	}
+
+	hc, _ := e.Conn.HTTPClient()
+	resp, err := hc.Get(e.Conn.ARMEndpoint + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Status  string
+		Version struct{ Module, Version string }
+		Store   struct{ Status string }
+		Blob    struct{ Status string }
+	}
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || h.Status != "ok" || h.Store.Status != "ok" || h.Blob.Status != "ok" || h.Version.Module != "github.com/safehold/safehold" || h.Version.Version == "" {
+		t.Fatalf("healthz: %d %+v", resp.StatusCode, h)
+	}
+
+	r, u := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", "", nil)
+	p, _ := u["properties"].(map[string]any)
+	if r.StatusCode != 200 || p["snapshots"] != 1.0 || p["logicalBytes"].(float64) < 4<<20 || p["dedupRatio"].(float64) <= 0 {
+		t.Fatalf("usage: %d %v", r.StatusCode, u)
+	}
+	if r, u := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/providers/Safehold.Storage/usage/other?api-version=2024-01-01", "", nil); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("other usage: %d %v", r.StatusCode, u)
+	}
+}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/metrics"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/version"
+)
+
+// UsageNamespace serves the storage figures the CLI's status and the
+// dashboard show: GET /subscriptions/{id}/providers/Safehold.Storage/usage/default
+// (read permission on the subscription, e.g. Reader).
+const UsageNamespace = "Safehold.Storage"
+
+type usageProvider struct{ s *Server }
+
+func (u *usageProvider) Register(rt *arm.Router, p *resource.Platform) error {
+	rt.RegisterNamespace(arm.Namespace{Name: UsageNamespace, AnyVersion: true, Versions: []string{"2024-01-01"}})
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/"+UsageNamespace+"/usage/{name}", u.get, arm.Action("Microsoft.Resources/subscriptions/read"))
+	return nil
+}
+
+// usageBody is the storage usage resource.
+type usageBody struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	Properties usageProps `json:"properties"`
+}
+
+type usageProps struct {
+	metrics.Usage
+	DedupRatio float64   `json:"dedupRatio"` // logicalBytes / storedBytes (0 when nothing is stored)
+	MeasuredAt time.Time `json:"measuredAt"`
+}
+
+func (u *usageProvider) get(r *arm.Request) (*arm.Response, error) {
+	sub := r.Param("subscriptionId")
+	if _, err := u.s.Store.Get(r.HTTP.Context(), resource.SubscriptionKind, sub); errors.Is(err, store.ErrNotFound) {
+		return nil, arm.Errorf(http.StatusNotFound, "SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
+	} else if err != nil {
+		return nil, err
+	}
+	if !containsFold([]string{"default"}, r.Param("name")) {
+		return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The usage '%s' was not found: the only one is 'default'.", r.Param("name"))
+	}
+	us, err := u.s.storageUsage(r.HTTP.Context())
+	if err != nil {
+		return nil, err
+	}
+	p := usageProps{Usage: us, MeasuredAt: time.Now().UTC()}
+	if us.StoredBytes > 0 {
+		p.DedupRatio = float64(us.LogicalBytes) / float64(us.StoredBytes)
+	}
+	return arm.OK(usageBody{ID: "/subscriptions/" + sub + "/providers/" + UsageNamespace + "/usage/default", Name: "default",
+		Type: UsageNamespace + "/usage", Properties: p}), nil
+}
+
+// storageUsage measures the snapshot repository.
+func (s *Server) storageUsage(ctx context.Context) (metrics.Usage, error) {
+	u, err := s.Compute.Repository().Usage(ctx)
+	if err != nil {
+		return metrics.Usage{}, err
+	}
+	return metrics.Usage{Snapshots: u.Snapshots, LogicalBytes: u.LogicalBytes, StoredBytes: u.StoredBytes, Chunks: u.Chunks}, nil
+}
+
+// health checks the metadata store and the blob backend.
+func (s *Server) health(ctx context.Context) map[string]any {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	check := func(err error) map[string]any {
+		if err != nil {
+			return map[string]any{"status": "unhealthy", "error": err.Error()}
+		}
+		return map[string]any{"status": "ok"}
+	}
+	_, err := s.Store.Get(ctx, "config", "bootstrap")
+	st := check(err)
+	var bl map[string]any
+	if s.blob != nil {
+		bl = check(metrics.Health(ctx, s.blob))
+	} else {
+		bl = check(errors.New("no blob backend"))
+	}
+	status := "ok"
+	if st["status"] != "ok" || bl["status"] != "ok" {
+		status = "unhealthy"
+	}
+	return map[string]any{"status": status, "version": version.Get(), "store": st, "blob": bl}
+}
