@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +55,7 @@ type Runner struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	sem      chan struct{}
+	active   atomic.Int64 // claims in flight plus running tasks (see WaitIdle)
 }
 
 // Register sets the handler for a task kind. Call before Start.
@@ -135,6 +137,8 @@ func (r *Runner) loop(ctx context.Context) {
 }
 
 func (r *Runner) claimAndRun(ctx context.Context) {
+	r.active.Add(1)
+	defer r.active.Add(-1)
 	for {
 		free := cap(r.sem) - len(r.sem)
 		if free <= 0 || ctx.Err() != nil {
@@ -153,9 +157,10 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 		for _, t := range tasks {
 			r.sem <- struct{}{}
 			r.wg.Add(1)
+			r.active.Add(1)
 			go func(t store.Task) {
 				defer r.wg.Done()
-				defer func() { <-r.sem; r.Notify() }()
+				defer func() { <-r.sem; r.active.Add(-1); r.Notify() }()
 				r.run(ctx, t)
 			}(t)
 		}

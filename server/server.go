@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,7 @@ import (
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/metrics"
@@ -56,6 +58,9 @@ type Config struct {
 	Compute compute.Options
 	// LogRequests logs request and response bodies at debug level, secrets redacted.
 	LogRequests bool
+	// ClockStart freezes the controllable clock at this time on start
+	// (serve --clock); nil keeps the persisted clock state.
+	ClockStart *time.Time
 }
 
 // Connection is what a client needs to reach the server (connection.json).
@@ -94,6 +99,14 @@ type Server struct {
 	Metrics   *metrics.Metrics
 
 	blob blob.Backend // the snapshot repository's (instrumented) backend, for health checks
+	// ClockControl is the clock the admin API moves (nil when Config.Clock
+	// is not a *clock.Control, e.g. a test's fake clock).
+	ClockControl *clock.Control
+
+	advanceMu sync.Mutex
+	kinds     kindLister // the unwrapped store's kind listing (reset)
+	// Faults are the fault-injection rules (admin API, safehold fault).
+	Faults *fault.Set
 
 	logger   *slog.Logger
 	listener net.Listener
@@ -117,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.Real{}
+		cfg.Clock = clock.NewControl()
 	}
 	dd, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -132,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	m := metrics.New()
-	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m}
+	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m, Faults: &fault.Set{}, kinds: st}
 	if err := s.init(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -147,6 +160,9 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	s.Bootstrap = *bs
+	if err := s.initClock(ctx); err != nil {
+		return err
+	}
 	dir := &identity.Directory{Store: s.Store, TenantID: bs.TenantID}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -239,6 +255,7 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("register provider: %w", err)
 		}
 	}
+	s.registerAdmin()
 	s.Router.OpenOperationRoutes()
 	if cfg.Setup != nil {
 		if err := cfg.Setup(ctx, s); err != nil {

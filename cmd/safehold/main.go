@@ -17,6 +17,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newSPCmd(), newRoleCmd())
+	root.AddCommand(newClockCmd(), newResetCmd(), newFaultCmd(), newVerifyCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "safehold:", err)
 		os.Exit(1)

@@ -32,6 +32,7 @@ func newServeCmd() *cobra.Command {
 		insecure, logRequests                               bool
 		retryAfter                                          int
 		rbacDelay                                           time.Duration
+		clockStart                                          string
 		computeOpts                                         compute.Options
 	)
 	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
@@ -61,6 +62,13 @@ func newServeCmd() *cobra.Command {
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
+			if clockStart != "" {
+				t, err := time.Parse(time.RFC3339Nano, clockStart)
+				if err != nil {
+					return fmt.Errorf("--clock: %q is not an RFC 3339 time such as 2026-01-01T00:00:00Z", clockStart)
+				}
+				cfg.ClockStart = &t
+			}
 			if err := configure(&cfg); err != nil {
 				return err
 			}
@@ -89,6 +97,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
 	f.BoolVar(&logRequests, "log-requests", os.Getenv("SAFEHOLD_LOG_REQUESTS") == "true", "log request and response bodies at debug level (sets --log-level debug), secrets and SAS signatures redacted; disk data-plane bodies are not logged (env SAFEHOLD_LOG_REQUESTS=true)")
 	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")
+	f.StringVar(&clockStart, "clock", os.Getenv("SAFEHOLD_CLOCK"), "start with the server clock frozen at this RFC 3339 time (schedules, retention, expiry; never tokens or TLS); move it with safehold clock (env SAFEHOLD_CLOCK)")
 	addServeFlags(f)
 	return cmd
 }

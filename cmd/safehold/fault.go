@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func newFaultCmd() *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{Use: "fault", Short: "Inject failures and latency into chosen operations (for tests)",
+		Long: `Fault rules make chosen operations fail or slow down. Injected failures travel the real paths:
+backup and restore jobs end Failed with the rule's code, long-running operations end Failed, ARM
+requests are answered with the rule's status and code. Needs the Owner role on the subscription.
+
+  safehold fault add backup --code UserErrorInsufficientStorage --count 1
+  safehold fault add restore --path '*/backupInstances/bi1' --code UserErrorRecoveryPointCorrupt
+  safehold fault add validate --code UserErrorMissingPermissions --percent 50
+  safehold fault add arm --method PUT --path '*/providers/Microsoft.Compute/disks/*' --status 429 --code TooManyRequests
+  safehold fault add disk --method PUT --latency 2s
+  safehold fault list
+  safehold fault clear [NAME]`}
+	addConnFlag(cmd, &dataDir)
+	var name, method, path, code, message, latency string
+	var status, count int
+	var percent float64
+	add := &cobra.Command{Use: "add OPERATION", Short: "Add a rule; OPERATION is backup, restore, validate, arm or disk", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body := map[string]any{"operation": args[0], "name": name, "method": method, "path": path, "code": code,
+				"message": message, "latency": latency, "status": status, "count": count, "percent": percent}
+			m, err := adminCall(cmd.Context(), dataDir, "POST", adminURL("/faultRules"), body)
+			if err != nil {
+				return err
+			}
+			printJSON(cmd, m)
+			return nil
+		}}
+	f := add.Flags()
+	f.StringVar(&name, "name", "", "rule name (default: generated); a rule of the same name is replaced")
+	f.StringVar(&method, "method", "", "HTTP method (arm and disk rules; default any)")
+	f.StringVar(&path, "path", "", "pattern of the request path (arm, disk) or item id (backup, restore, validate); * matches anything")
+	f.StringVar(&code, "code", "", "error code to fail with, e.g. UserErrorInsufficientStorage")
+	f.StringVar(&message, "message", "", "error message (default: says it was injected)")
+	f.IntVar(&status, "status", 0, "HTTP status of the error (default 500 for arm/disk, 400 otherwise)")
+	f.StringVar(&latency, "latency", "", "delay each match by this Go duration, e.g. 2s")
+	f.IntVar(&count, "count", 0, "apply to the next N matches only (default: until cleared)")
+	f.Float64Var(&percent, "percent", 0, "apply to this percentage of matches (default 100)")
+	list := &cobra.Command{Use: "list", Short: "List the fault rules", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := adminCall(cmd.Context(), dataDir, "GET", adminURL("/faultRules"), nil)
+			if err != nil {
+				return err
+			}
+			rules, _ := m["value"].([]any)
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tOPERATION\tMETHOD\tPATH\tSTATUS\tCODE\tLATENCY\tCOUNT\tPERCENT\tHITS")
+			for _, x := range rules {
+				r, _ := x.(map[string]any)
+				s := func(k string) string {
+					v := r[k]
+					if v == nil || v == "" || v == float64(0) {
+						return "-"
+					}
+					return strings.TrimSpace(fmt.Sprint(v))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", s("name"), s("operation"), s("method"), s("path"), s("status"), s("code"), s("latency"), s("count"), s("percent"), r["hits"])
+			}
+			return tw.Flush()
+		}}
+	clear := &cobra.Command{Use: "clear [NAME]", Short: "Remove one rule, or all of them", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := "/faultRules"
+			if len(args) == 1 {
+				p += "/" + args[0]
+			}
+			m, err := adminCall(cmd.Context(), dataDir, "DELETE", adminURL(p), nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %v rule(s)\n", m["removed"])
+			return nil
+		}}
+	cmd.AddCommand(add, list, clear)
+	return cmd
+}

@@ -1,0 +1,272 @@
+// Package fault holds fault-injection rules: operators (through the admin
+// API and `safehold fault add`) make chosen operations fail with an error
+// code or slow down, for the next N matches or a percentage of them, to
+// test how their automation copes. Injected failures travel the same paths
+// as real ones: a backup job ends Failed with the rule's code, a
+// long-running operation ends Failed, an ARM request is answered with the
+// rule's status and code.
+package fault
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Operations a rule can target.
+const (
+	OpBackup   = "backup"   // backup jobs (ad hoc and scheduled), both vault kinds
+	OpRestore  = "restore"  // restore jobs, both vault kinds
+	OpValidate = "validate" // validateForBackup / validateRestore
+	OpARM      = "arm"      // any ARM request, by method and path pattern
+	OpDisk     = "disk"     // the disk data plane (SAS page-blob requests)
+)
+
+// Ops lists the operations in the order help texts show them.
+var Ops = []string{OpBackup, OpRestore, OpValidate, OpARM, OpDisk}
+
+// Rule is one fault rule.
+type Rule struct {
+	Name      string `json:"name"`
+	Operation string `json:"operation"`
+	// Method limits arm and disk rules to one HTTP method ("" any).
+	Method string `json:"method,omitempty"`
+	// Path is a case-insensitive pattern the request path (arm, disk) or
+	// the item id (backup, restore, validate) must match; '*' matches any
+	// run of characters, '/' included. "" matches everything.
+	Path string `json:"path,omitempty"`
+	// Status is the HTTP status of an injected error (arm, disk; default
+	// 500, or 400 for backup/restore/validate operations' ARM answers).
+	Status int `json:"status,omitempty"`
+	// Code and Message make matches fail; with Latency alone they are only slowed.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Latency delays each match (Go duration, e.g. 2s).
+	Latency string `json:"latency,omitempty"`
+	// Count limits the rule to the next N matches (0: no limit).
+	Count int `json:"count,omitempty"`
+	// Percent of matches the rule applies to (0 or 100: all).
+	Percent float64 `json:"percent,omitempty"`
+	// Hits counts the matches the rule applied to.
+	Hits    int       `json:"hits"`
+	Created time.Time `json:"created"`
+
+	latency time.Duration
+}
+
+// Error is an injected failure.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Rule    string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Set is the server's rule set; the zero value is empty and ready.
+type Set struct {
+	mu    sync.Mutex
+	rules []*Rule
+}
+
+// Validate checks and normalizes a rule.
+func Validate(r *Rule) error {
+	r.Operation = strings.ToLower(strings.TrimSpace(r.Operation))
+	ok := false
+	for _, o := range Ops {
+		ok = ok || o == r.Operation
+	}
+	if !ok {
+		return fmt.Errorf("operation %q is not one of %s", r.Operation, strings.Join(Ops, ", "))
+	}
+	r.Method = strings.ToUpper(strings.TrimSpace(r.Method))
+	if r.Method != "" && r.Operation != OpARM && r.Operation != OpDisk {
+		return fmt.Errorf("method applies only to arm and disk rules")
+	}
+	if r.Latency != "" {
+		d, err := time.ParseDuration(r.Latency)
+		if err != nil || d < 0 || d > 10*time.Minute {
+			return fmt.Errorf("latency %q is not a Go duration between 0 and 10m (e.g. 2s)", r.Latency)
+		}
+		r.latency = d
+	}
+	if r.Code == "" && r.latency == 0 {
+		return fmt.Errorf("a rule needs an error code, a latency or both")
+	}
+	if r.Code == "" && (r.Message != "" || r.Status != 0) {
+		return fmt.Errorf("message and status need an error code")
+	}
+	if r.Status != 0 && (r.Status < 400 || r.Status > 599) {
+		return fmt.Errorf("status %d is not an HTTP error status (400-599)", r.Status)
+	}
+	if r.Count < 0 {
+		return fmt.Errorf("count %d is negative", r.Count)
+	}
+	if r.Percent < 0 || r.Percent > 100 {
+		return fmt.Errorf("percent %g is not between 0 and 100", r.Percent)
+	}
+	if r.Code != "" && r.Message == "" {
+		r.Message = "Safehold fault injection: " + r.Operation + " failed as a fault rule asked."
+	}
+	if r.Code != "" && r.Status == 0 {
+		r.Status = http.StatusInternalServerError
+		if r.Operation == OpBackup || r.Operation == OpRestore || r.Operation == OpValidate {
+			r.Status = http.StatusBadRequest
+		}
+	}
+	return nil
+}
+
+// Add validates r and adds it (Name assigned when empty; an existing rule
+// of that name is replaced).
+func (s *Set) Add(r Rule, now time.Time) (Rule, error) {
+	if err := Validate(&r); err != nil {
+		return Rule{}, err
+	}
+	if r.Name == "" {
+		r.Name = uuid.NewString()[:8]
+	}
+	r.Hits, r.Created = 0, now
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.rules {
+		if strings.EqualFold(x.Name, r.Name) {
+			s.rules = append(s.rules[:i], s.rules[i+1:]...)
+			break
+		}
+	}
+	s.rules = append(s.rules, &r)
+	return r, nil
+}
+
+// List returns the rules, oldest first.
+func (s *Set) List() []Rule {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Rule, 0, len(s.rules))
+	for _, r := range s.rules {
+		out = append(out, *r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// Delete removes a rule; false if none had that name.
+func (s *Set) Delete(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.rules {
+		if strings.EqualFold(x.Name, name) {
+			s.rules = append(s.rules[:i], s.rules[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Clear removes every rule and returns how many there were.
+func (s *Set) Clear() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.rules)
+	s.rules = nil
+	return n
+}
+
+// Match finds the first rule for op that applies to method and target (a
+// request path or an item id), counts the hit and returns what to do:
+// a latency to wait and an error to return (either may be zero). A rule
+// whose Count is used up is removed.
+func (s *Set) Match(op, method, target string) (time.Duration, *Error) {
+	if s == nil {
+		return 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range s.rules {
+		if r.Operation != op || (r.Method != "" && !strings.EqualFold(r.Method, method)) || !Glob(r.Path, target) {
+			continue
+		}
+		if r.Percent > 0 && r.Percent < 100 && rand.Float64()*100 >= r.Percent {
+			continue
+		}
+		r.Hits++
+		if r.Count > 0 && r.Hits >= r.Count {
+			s.rules = append(s.rules[:i], s.rules[i+1:]...)
+		}
+		var e *Error
+		if r.Code != "" {
+			e = &Error{Status: r.Status, Code: r.Code, Message: r.Message, Rule: r.Name}
+		}
+		return r.latency, e
+	}
+	return 0, nil
+}
+
+// Apply is Match followed by the wait: it sleeps the rule's latency (or
+// until ctx ends) and returns the injected error, nil when none.
+func (s *Set) Apply(ctx context.Context, op, method, target string) error {
+	d, e := s.Match(op, method, target)
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	if e == nil {
+		return nil
+	}
+	return e
+}
+
+// Glob matches s against a case-insensitive pattern where '*' matches any
+// run of characters ('/' included) and '?' one character; "" and "*" match
+// everything.
+func Glob(pattern, s string) bool {
+	if pattern == "" || pattern == "*" {
+		return true
+	}
+	return globAny(strings.ToLower(pattern), strings.ToLower(s))
+}
+
+func globAny(p, s string) bool {
+	for len(p) > 0 {
+		switch p[0] {
+		case '*':
+			for len(p) > 0 && p[0] == '*' {
+				p = p[1:]
+			}
+			if p == "" {
+				return true
+			}
+			for i := 0; i <= len(s); i++ {
+				if globAny(p, s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+			p, s = p[1:], s[1:]
+		default:
+			if s == "" || p[0] != s[0] {
+				return false
+			}
+			p, s = p[1:], s[1:]
+		}
+	}
+	return s == ""
+}

@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/store"
+)
+
+// The admin API (Safehold.Admin) lets an Owner of the default subscription
+// control the server for tests: its clock, a reset to an empty state, fault
+// rules and repository verification. The CLI's clock, reset, fault and
+// verify verbs call it.
+const (
+	adminNS   = "Safehold.Admin"
+	adminPath = "/providers/" + adminNS
+)
+
+const clockDocKey = "clock"
+
+// registerAdmin adds the admin routes.
+func (s *Server) registerAdmin() {
+	s.Router.RegisterNamespace(arm.Namespace{Name: adminNS, AnyVersion: true, Versions: []string{"2024-01-01"}})
+	h := func(method, path string, fn arm.Handler) {
+		s.Router.Handle(method, adminPath+path, s.requireOwner(fn), arm.NoAuthz())
+	}
+	h("GET", "/clock", s.clockShow)
+	h("POST", "/clock/advance", s.clockAdvance)
+	h("POST", "/clock/set", s.clockSet)
+	h("POST", "/clock/resume", s.clockResume)
+	h("POST", "/reset", s.adminReset)
+	h("GET", "/faultRules", s.faultList)
+	h("POST", "/faultRules", s.faultAdd)
+	h("DELETE", "/faultRules", s.faultClear)
+	h("DELETE", "/faultRules/{name}", s.faultDelete)
+	h("POST", "/verify", s.adminVerify)
+	h("GET", "/verify/{operationId}", s.adminVerifyStatus)
+}
+
+// requireOwner lets only an Owner of the default subscription through: the
+// caller needs both a write action (Contributor has it, User Access
+// Administrator not) and roleAssignments/write (Contributor lacks it).
+func (s *Server) requireOwner(next arm.Handler) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		scope := "/subscriptions/" + s.Bootstrap.SubscriptionID
+		for _, action := range []string{adminNS + "/" + strings.ToLower(r.HTTP.Method) + "/action", "Microsoft.Authorization/roleAssignments/write"} {
+			if err := s.Authz.Check(r.HTTP.Context(), r.Caller(), action, scope); err != nil {
+				var ae *arm.Error
+				if errors.As(err, &ae) {
+					ae.Message += " The Safehold admin API needs the Owner role on the default subscription."
+				}
+				return nil, err
+			}
+		}
+		return next(r)
+	}
+}
+
+// initClock sets up the controllable clock: the persisted state, or
+// ClockStart when given.
+func (s *Server) initClock(ctx context.Context) error {
+	ctl, ok := s.Config.Clock.(*clock.Control)
+	if !ok {
+		return nil // a test drives its own clock
+	}
+	s.ClockControl = ctl
+	if s.Config.ClockStart != nil {
+		ctl.Set(*s.Config.ClockStart)
+	} else if d, err := s.Store.Get(ctx, "config", clockDocKey); err == nil {
+		var st clock.State
+		if err := json.Unmarshal(d.Value, &st); err != nil {
+			return fmt.Errorf("decode clock state: %w", err)
+		}
+		ctl.Restore(st)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	save := func(st clock.State) {
+		b, _ := json.Marshal(st)
+		if err := s.Store.Update(context.Background(), func(tx store.Tx) error {
+			return tx.Put(context.Background(), store.Doc{Kind: "config", Key: clockDocKey, Value: b})
+		}); err != nil {
+			s.logger.Error("save clock state", "err", err)
+		}
+	}
+	save(ctl.State())
+	ctl.OnChange(save)
+	return nil
+}
+
+type clockBody struct {
+	Now    string `json:"now"`
+	Frozen bool   `json:"frozen"`
+	Offset string `json:"offset"`
+	// Runs is how many scheduled tasks an advance ran (advance only).
+	Runs *int `json:"runs,omitempty"`
+}
+
+func clockOut(st clock.State) clockBody {
+	return clockBody{Now: st.Now.Format(time.RFC3339Nano), Frozen: st.Frozen, Offset: st.Offset.Round(time.Millisecond).String()}
+}
+
+func (s *Server) clockCtl() (*clock.Control, error) {
+	if s.ClockControl == nil {
+		return nil, arm.Errorf(http.StatusConflict, "ClockNotControllable", "This server runs on a clock its embedding program drives; the clock admin API is not available.")
+	}
+	return s.ClockControl, nil
+}
+
+func (s *Server) clockShow(r *arm.Request) (*arm.Response, error) {
+	c, err := s.clockCtl()
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(clockOut(c.State())), nil
+}
+
+// ParseAdvance parses a clock advance: a Go duration (36h, 90m) or an ISO
+// 8601 duration (P7D, PT4H, P1M). It returns the target time from now.
+func ParseAdvance(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, fmt.Errorf("empty duration")
+	}
+	if strings.HasPrefix(strings.ToUpper(s), "P") {
+		d, err := protection.ParseDuration(strings.ToUpper(s))
+		if err != nil {
+			return time.Time{}, err
+		}
+		return d.AddTo(now), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a Go duration (36h) nor an ISO 8601 duration (P7D, PT4H)", s)
+	}
+	return now.Add(d), nil
+}
+
+func (s *Server) clockAdvance(r *arm.Request) (*arm.Response, error) {
+	c, err := s.clockCtl()
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Duration string `json:"duration"`
+	}
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	target, err := ParseAdvance(body.Duration, c.Now())
+	if err != nil {
+		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is invalid: %v.", body.Duration, err)
+	}
+	if target.Before(c.Now()) {
+		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is negative: the clock only advances (use clock set to go back).", body.Duration)
+	}
+	runs, err := s.AdvanceClock(r.HTTP.Context(), target)
+	if err != nil {
+		return nil, err
+	}
+	out := clockOut(c.State())
+	out.Runs = &runs
+	return arm.OK(out), nil
+}
+
+// maxAdvanceSteps bounds the moments one advance visits.
+const maxAdvanceSteps = 200000
+
+// AdvanceClock moves the controllable clock to target, running what would
+// have happened in between in order: it repeatedly waits until the job
+// runner is idle, then moves the clock to the next due task's time (never
+// past target), so each scheduled run happens at its own time and sees
+// the work before it done. It returns the number of steps taken, once the
+// work due at target is done; the clock stays frozen at target.
+func (s *Server) AdvanceClock(ctx context.Context, target time.Time) (int, error) {
+	c, err := s.clockCtl()
+	if err != nil {
+		return 0, err
+	}
+	s.advanceMu.Lock()
+	defer s.advanceMu.Unlock()
+	c.Set(c.Now()) // freeze while stepping
+	steps := 0
+	for {
+		if err := s.Jobs.WaitIdle(ctx); err != nil {
+			return steps, err
+		}
+		next, err := s.Store.NextTaskTime(ctx)
+		if err != nil {
+			return steps, err
+		}
+		if next.IsZero() || next.After(target) {
+			break
+		}
+		if steps++; steps > maxAdvanceSteps {
+			return steps, arm.Errorf(http.StatusConflict, "AdvanceTooLong", "The clock advance stopped at %s after %d steps: some work keeps rescheduling itself.", c.Now().Format(time.RFC3339), maxAdvanceSteps)
+		}
+		if next.After(c.Now()) {
+			c.Set(next)
+		}
+		s.Jobs.Notify()
+	}
+	c.Set(target)
+	s.Jobs.Notify()
+	return steps, s.Jobs.WaitIdle(ctx)
+}
+
+func (s *Server) clockSet(r *arm.Request) (*arm.Response, error) {
+	c, err := s.clockCtl()
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Time string `json:"time"`
+	}
+	if err := r.Decode(&body); err != nil {
+		return nil, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, body.Time)
+	if err != nil {
+		return nil, arm.BadRequest("InvalidTime", "The time '%s' is not an RFC 3339 time such as 2026-01-01T00:00:00Z.", body.Time)
+	}
+	s.advanceMu.Lock()
+	defer s.advanceMu.Unlock()
+	st := c.Set(t)
+	s.Jobs.Notify()
+	return arm.OK(clockOut(st)), nil
+}
+
+func (s *Server) clockResume(r *arm.Request) (*arm.Response, error) {
+	c, err := s.clockCtl()
+	if err != nil {
+		return nil, err
+	}
+	s.advanceMu.Lock()
+	defer s.advanceMu.Unlock()
+	st := c.Resume()
+	s.Jobs.Notify()
+	return arm.OK(clockOut(st)), nil
+}

@@ -1,0 +1,131 @@
+package server_test
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/store"
+)
+
+// files lists the regular files under dir (relative), skipping tmp dirs.
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestResetKeepsCredentialsAndNothingElse fills a server (resource groups,
+// disks, a vault with backups, a principal with a role), resets it through
+// the admin API and checks that the admin's credentials still work, the
+// deleted principal's token does not, and no resource, document, task or
+// backup file is left; then the server works as new.
+func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
+	e := testserver.Start(t)
+	start := time.Date(2022, 3, 1, 0, 0, 0, 0, time.UTC)
+	resp, m := call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": start.Format(time.RFC3339)})
+	mustStatus(t, 200, resp, m)
+	p := protectDisk(t, e, "d1", "2022-03-01T01:00:00+00:00", "PT4H", "P7D")
+	resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": "12h"})
+	mustStatus(t, 200, resp, m)
+	if n := len(pointTimes(t, e, p.bi)); n != 3 {
+		t.Fatalf("%d points before reset", n)
+	}
+	spID, spToken := newPrincipal(t, e, roleContributor)
+	if resp, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourcegroups?api-version=2021-04-01", spToken, nil); resp.StatusCode != 200 {
+		t.Fatalf("principal before reset: %d %v", resp.StatusCode, m)
+	}
+	for _, dir := range []string{"volumes", filepath.Join("snapshots", "repo", "pack"), filepath.Join("snapshots", "repo", "snapshot")} {
+		if fs := files(t, filepath.Join(e.DataDir, dir)); len(fs) == 0 {
+			t.Fatalf("no files in %s before reset", dir)
+		}
+	}
+	connBefore, _ := os.ReadFile(filepath.Join(e.DataDir, "connection.json"))
+	caBefore, _ := os.ReadFile(filepath.Join(e.DataDir, "tls", "ca.pem"))
+
+	resp, m = call(t, e, "POST", adminURL("/reset"), nil)
+	mustStatus(t, 200, resp, m)
+	t.Logf("reset: %v", m)
+	d, err := time.ParseDuration(m["duration"].(string))
+	if err != nil || d > time.Second {
+		t.Errorf("reset took %v (%v), want under a second", m["duration"], err)
+	}
+
+	// The admin's token from before and a new one both work; the CA and
+	// connection.json are unchanged; the subscription is there.
+	resp, m = call(t, e, "GET", "/subscriptions/"+e.Sub+"?api-version=2022-12-01", nil)
+	mustStatus(t, 200, resp, m)
+	connAfter, _ := os.ReadFile(filepath.Join(e.DataDir, "connection.json"))
+	caAfter, _ := os.ReadFile(filepath.Join(e.DataDir, "tls", "ca.pem"))
+	if string(connAfter) != string(connBefore) || string(caAfter) != string(caBefore) || len(caAfter) == 0 {
+		t.Fatalf("connection.json or CA changed")
+	}
+	// The other principal is gone.
+	if resp, _ := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourcegroups?api-version=2021-04-01", spToken, nil); resp.StatusCode != 401 {
+		t.Errorf("deleted principal's token: %d, want 401", resp.StatusCode)
+	}
+	resp, m = call(t, e, "GET", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", nil)
+	mustStatus(t, 200, resp, m)
+	if v := m["value"].([]any); len(v) != 1 || v[0].(map[string]any)["appId"] != e.Conn.ClientID {
+		t.Errorf("principals after reset: %v", v)
+	}
+	resp, m = call(t, e, "GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", nil)
+	mustStatus(t, 200, resp, m)
+	if v := m["value"].([]any); len(v) != 1 || strings.Contains(strings.ToLower(v[0].(map[string]any)["properties"].(map[string]any)["principalId"].(string)), strings.ToLower(spID)) {
+		t.Errorf("role assignments after reset: %v", v)
+	}
+	// No resource groups, resources, documents, tasks or backup files.
+	resp, m = call(t, e, "GET", "/subscriptions/"+e.Sub+"/resourcegroups?api-version=2021-04-01", nil)
+	mustStatus(t, 200, resp, m)
+	if v := m["value"].([]any); len(v) != 0 {
+		t.Errorf("resource groups after reset: %v", v)
+	}
+	resp, m = call(t, e, "GET", "/subscriptions/"+e.Sub+"/resources?api-version=2021-04-01", nil)
+	mustStatus(t, 200, resp, m)
+	if v := m["value"].([]any); len(v) != 0 {
+		t.Errorf("resources after reset: %v", v)
+	}
+	kinds, err := e.Server.DocumentKinds(e.Ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		docs, _ := e.Server.Store.List(e.Ctx(), k, store.ListQuery{})
+		switch k {
+		case "config", "subscription":
+		case "principal", "principal-appid", "roleassignment":
+			if len(docs) != 1 {
+				t.Errorf("%d documents of kind %s left", len(docs), k)
+			}
+		default:
+			t.Errorf("%d documents of kind %s left", len(docs), k)
+		}
+	}
+	if next, err := e.Server.Store.NextTaskTime(e.Ctx()); err != nil || !next.IsZero() {
+		t.Errorf("a task is left (next at %v, %v)", next, err)
+	}
+	for _, dir := range []string{"volumes", "vaults", filepath.Join("snapshots", "repo", "pack"), filepath.Join("snapshots", "repo", "snapshot")} {
+		if fs := files(t, filepath.Join(e.DataDir, dir)); len(fs) != 0 {
+			t.Errorf("files left in %s: %v", dir, fs)
+		}
+	}
+
+	// The server works as new, on the same clock.
+	p = protectDisk(t, e, "d1", "2022-03-01T13:00:00+00:00", "PT4H", "P7D")
+	resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": "PT4H"})
+	mustStatus(t, 200, resp, m)
+	if n := len(pointTimes(t, e, p.bi)); n != 1 {
+		t.Fatalf("%d points after reset and a new schedule", n)
+	}
+}
