@@ -152,9 +152,10 @@ func TestImportDirRestriction(t *testing.T) {
 }
 
 func TestImportFixedVHDDropsFooter(t *testing.T) {
-	s := newService(t)
+	imp := t.TempDir()
+	s := newServiceOpts(t, compute.Options{ImportDir: imp})
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "disk.vhd")
+	path := filepath.Join(imp, "disk.vhd")
 	f, _ := os.Create(path)
 	f.Truncate(4<<20 + 512)
 	f.WriteAt([]byte("data"), 100)

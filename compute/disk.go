@@ -277,10 +277,10 @@ func (s *Service) checkCopySource(ctx context.Context, spec *DiskSpec) error {
 	return nil
 }
 
-// importPath resolves an Import sourceUri (a file: URL or a path) to a
-// local file the operator allows: inside the import directory when one is
-// configured, else anywhere but the data dir (which holds the server's
-// secrets).
+// importPath resolves an Import sourceUri (a file: URL or a path, relative
+// ones to the import directory) to a local file below the import
+// directory, after resolving symlinks and '..'. Without an import
+// directory (--import-dir) no local file may be imported.
 func (s *Service) importPath(uri string) (string, error) {
 	p := uri
 	if strings.HasPrefix(strings.ToLower(uri), "file:") {
@@ -291,26 +291,18 @@ func (s *Service) importPath(uri string) (string, error) {
 		p = u.Path
 	}
 	if p == "" {
-		return "", arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name the local file to import (file:///path/disk.raw).")
+		return "", arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name the image to import: a file under the server's --import-dir, or a Safehold disk or snapshot URL.")
 	}
-	if s.opts.ImportDisabled && s.opts.ImportDir == "" {
-		return "", arm.BadRequest("InvalidParameter", "Importing local files is disabled because this server listens beyond loopback; start 'safehold serve' with --import-dir DIR and put the image there.")
+	if s.opts.ImportDir == "" {
+		return "", arm.BadRequest("InvalidParameter", "Importing local files is disabled: this server has no import directory. Start 'safehold serve' with --import-dir DIR and put the image there, or import a Safehold disk or snapshot by its URL.")
 	}
+	dir := realPath(s.opts.ImportDir)
 	if !filepath.IsAbs(p) {
-		if s.opts.ImportDir == "" {
-			return "", arm.BadRequest("InvalidParameter", "The import source '%s' is not an absolute path. Name the local file as file:///path/disk.raw.", uri)
-		}
-		p = filepath.Join(s.opts.ImportDir, p)
+		p = filepath.Join(dir, p)
 	}
 	p = realPath(p)
-	if s.opts.ImportDir != "" {
-		if dir := realPath(s.opts.ImportDir); !strings.HasPrefix(p, dir+string(filepath.Separator)) {
-			return "", arm.BadRequest("InvalidParameter", "The import source '%s' is outside the import directory %s; copy the file there first.", uri, s.opts.ImportDir)
-		}
-		return p, nil
-	}
-	if dd := realPath(s.p.DataDir); p == dd || strings.HasPrefix(p, dd+string(filepath.Separator)) {
-		return "", arm.BadRequest("InvalidParameter", "The import source '%s' is inside Safehold's data directory, which cannot be imported from.", uri)
+	if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+		return "", arm.BadRequest("InvalidParameter", "The import source '%s' is outside the server's --import-dir (%s); copy the image there first.", uri, s.opts.ImportDir)
 	}
 	return p, nil
 }

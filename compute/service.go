@@ -57,15 +57,10 @@ type Options struct {
 	// SnapshotDir holds the operational-tier snapshot repository (default
 	// DataDir/snapshots).
 	SnapshotDir string
-	// ImportDir, when set, is the only directory disks may be imported from
-	// (createOption Import with a local sourceUri: a file: URL or a path).
-	// When empty, any regular file outside the data dir may be imported,
-	// unless ImportDisabled.
+	// ImportDir is the only directory disks may be imported from
+	// (createOption Import with a local sourceUri: a file: URL or a path,
+	// symlinks and '..' resolved). Empty: no local file may be imported.
 	ImportDir string
-	// ImportDisabled refuses imports from local files when ImportDir is empty
-	// (the server sets it when it listens beyond loopback, so a remote caller
-	// allowed to create disks cannot read arbitrary server files).
-	ImportDisabled bool
 	// NBDAddr, when set, is the address of the NBD listener exporting every
 	// disk (export name: the disk's ARM id or uniqueId), e.g. 127.0.0.1:10809.
 	NBDAddr string
@@ -171,8 +166,7 @@ func (s *Service) Repository() *snapshot.Repository { return s.repo }
 // Volumes is the live-disk manager.
 func (s *Service) Volumes() *volume.Manager { return s.vols }
 
-// ImportDir is the directory local imports must come from ("" any
-// directory but the data dir).
+// ImportDir is the directory local imports must come from ("" none).
 func (s *Service) ImportDir() string { return s.opts.ImportDir }
 
 // lockVolumes serializes captures, copies and deletes of the given

@@ -234,9 +234,6 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.initRBAC(ctx); err != nil {
 		return err
 	}
-	if cfg.Compute.ImportDir == "" && !isLoopback(host) {
-		cfg.Compute.ImportDisabled = true
-	}
 	wrap := cfg.Compute.WrapBlob
 	cfg.Compute.WrapBlob = func(be blob.Backend) blob.Backend {
 		if wrap != nil {

@@ -92,7 +92,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&retryAfter, "retry-after", ra, "Retry-After seconds on long-running operations (env SAFEHOLD_RETRY_AFTER)")
 	delay, _ := time.ParseDuration(envOr("SAFEHOLD_RBAC_PROPAGATION_DELAY", "0s"))
 	f.StringVar(&computeOpts.NBDAddr, "nbd-addr", os.Getenv("SAFEHOLD_NBD_ADDR"), "serve every managed disk over NBD on this address, e.g. 127.0.0.1:10809; export name: the disk's ARM id or uniqueId (env SAFEHOLD_NBD_ADDR; off when empty)")
-	f.StringVar(&computeOpts.ImportDir, "import-dir", os.Getenv("SAFEHOLD_IMPORT_DIR"), "restrict disk imports (createOption Import, sourceUri file:///path) to this directory; default: any file outside the data dir when listening on loopback, none otherwise (env SAFEHOLD_IMPORT_DIR)")
+	f.StringVar(&computeOpts.ImportDir, "import-dir", os.Getenv("SAFEHOLD_IMPORT_DIR"), "let disks be imported from local image files below this directory (createOption Import, sourceUri file:///DIR/image.raw or image.raw); none by default (env SAFEHOLD_IMPORT_DIR)")
 	f.DurationVar(&rbacDelay, "rbac-propagation-delay", delay, "make role assignment changes take effect only after this long, as Azure's propagation does (env SAFEHOLD_RBAC_PROPAGATION_DELAY)")
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
 	f.BoolVar(&logRequests, "log-requests", os.Getenv("SAFEHOLD_LOG_REQUESTS") == "true", "log request and response bodies at debug level (sets --log-level debug), secrets and SAS signatures redacted; disk data-plane bodies are not logged (env SAFEHOLD_LOG_REQUESTS=true)")

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/volume"
 )
 
@@ -91,9 +92,9 @@ func TestNBDClients(t *testing.T) {
 // a disk freezes it; after an unclean stop the next incremental snapshot
 // scans instead of trusting the change map, and is still right.
 func TestImportCopyAndCrashFallback(t *testing.T) {
-	e := start(t)
+	imp := t.TempDir()
+	e := start(t, func(c *server.Config) { c.Compute.ImportDir = imp })
 	ctx := e.Ctx()
-	imp := t.TempDir() // any file outside the data dir may be imported
 	const size = 32 << 20
 	src := filepath.Join(imp, "disk.raw")
 	f, _ := os.Create(src)
