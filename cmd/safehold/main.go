@@ -10,6 +10,14 @@ import (
 )
 
 func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "safehold:", err)
+		os.Exit(1)
+	}
+}
+
+// newRootCmd is the command tree (tests run it in-process).
+func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "safehold",
 		Short:         "Self-hosted Azure Backup that speaks Azure Resource Manager",
@@ -18,8 +26,6 @@ func main() {
 	}
 	root.AddCommand(newServeCmd(), newSPCmd(), newRoleCmd())
 	root.AddCommand(newClockCmd(), newResetCmd(), newFaultCmd(), newVerifyCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "safehold:", err)
-		os.Exit(1)
-	}
+	root.AddCommand(newVaultCmd(), newItemCmd(), newBackupCmd(), newJobCmd(), newPointCmd(), newRestoreCmd(), newDiskCmd(), newStatusCmd(), newVersionCmd())
+	return root
 }

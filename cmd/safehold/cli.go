@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/safehold/safehold/connect"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// cliOpts are the flags every backup-work command shares.
+type cliOpts struct {
+	dataDir, clientID, clientSecret, output string
+	noWait                                  bool
+}
+
+// addCLIFlags adds the connection and output flags to a command group.
+func addCLIFlags(cmd *cobra.Command, o *cliOpts) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&o.dataDir, "data-dir", envOr("SAFEHOLD_DATA_DIR", "./safehold-data"), "the server's data dir, holding connection.json (env SAFEHOLD_DATA_DIR)")
+	f.StringVar(&o.clientID, "client-id", os.Getenv("SAFEHOLD_CLIENT_ID"), "sign in as this service principal instead of the admin in connection.json (env SAFEHOLD_CLIENT_ID)")
+	f.StringVar(&o.clientSecret, "client-secret", os.Getenv("SAFEHOLD_CLIENT_SECRET"), "the secret of --client-id (env SAFEHOLD_CLIENT_SECRET)")
+	f.StringVarP(&o.output, "output", "o", envOr("SAFEHOLD_OUTPUT", "table"), "output format: table, json or tsv (env SAFEHOLD_OUTPUT)")
+}
+
+// session is a signed-in connection to the server.
+type session struct {
+	conn *connect.Connection
+	cred azcore.TokenCredential
+	opts *arm.ClientOptions
+	sub  string
+	o    *cliOpts
+	cmd  *cobra.Command
+}
+
+func (o *cliOpts) session(cmd *cobra.Command) (*session, error) {
+	switch o.output {
+	case "table", "json", "tsv":
+	default:
+		return nil, fmt.Errorf("--output %q: use table, json or tsv", o.output)
+	}
+	path := filepath.Join(o.dataDir, "connection.json")
+	conn, err := connect.Load(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no connection file at %s: start the server with `safehold serve --data-dir %s`, or point --data-dir (env SAFEHOLD_DATA_DIR) at its data dir", path, o.dataDir)
+		}
+		return nil, err
+	}
+	var cred azcore.TokenCredential
+	switch {
+	case o.clientID != "" && o.clientSecret != "":
+		cred, err = conn.CredentialFor(o.clientID, o.clientSecret)
+	case o.clientID != "" || o.clientSecret != "":
+		return nil, fmt.Errorf("--client-id and --client-secret go together")
+	default:
+		cred, err = conn.Credential()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &session{conn: conn, cred: cred, opts: conn.ARMOptions(), sub: conn.SubscriptionID, o: o, cmd: cmd}, nil
+}
+
+func (s *session) ctx() context.Context { return s.cmd.Context() }
+
+// explain turns SDK and network errors into messages that say what to do.
+func (s *session) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		msg := re.ErrorCode
+		if m := armMessage(re); m != "" {
+			msg += ": " + m
+		}
+		switch re.StatusCode {
+		case 401:
+			return fmt.Errorf("%s\nthe server refused the credentials: check --client-id/--client-secret, or that connection.json belongs to the running server", msg)
+		case 403:
+			return fmt.Errorf("%s\nthe signed-in principal lacks a role for this; an Owner can grant one with `safehold role assign`", msg)
+		}
+		return errors.New(msg)
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && strings.Contains(err.Error(), "connection refused") {
+		return fmt.Errorf("the server at %s is not answering: start it with `safehold serve --data-dir %s`", s.conn.ARMEndpoint, s.o.dataDir)
+	}
+	return err
+}
+
+func armMessage(re *azcore.ResponseError) string {
+	if re.RawResponse == nil || re.RawResponse.Body == nil {
+		return ""
+	}
+	b, _ := io.ReadAll(re.RawResponse.Body)
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil {
+		return e.Error.Message
+	}
+	return ""
+}
+
+// column is one output column: a header and a value of the row.
+type column[T any] struct {
+	Header string
+	Value  func(T) string
+}
+
+// render prints rows as a table (the default), TSV (no header, like az) or
+// JSON (the rows themselves, with their JSON field names).
+func render[T any](s *session, rows []T, cols []column[T]) error {
+	out := s.cmd.OutOrStdout()
+	if s.o.output == "json" {
+		if rows == nil {
+			rows = []T{}
+		}
+		b, err := json.MarshalIndent(rows, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(out, string(b))
+		return err
+	}
+	if s.o.output == "tsv" {
+		for _, r := range rows {
+			vals := make([]string, len(cols))
+			for i, c := range cols {
+				vals[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c.Value(r))
+			}
+			fmt.Fprintln(out, strings.Join(vals, "\t"))
+		}
+		return nil
+	}
+	t := table.NewWriter()
+	t.SetStyle(table.StyleLight)
+	t.Style().Options.DrawBorder = false
+	t.Style().Options.SeparateColumns = true
+	hdr := table.Row{}
+	for _, c := range cols {
+		hdr = append(hdr, c.Header)
+	}
+	t.AppendHeader(hdr)
+	for _, r := range rows {
+		row := table.Row{}
+		for _, c := range cols {
+			row = append(row, c.Value(r))
+		}
+		t.AppendRow(row)
+	}
+	fmt.Fprintln(out, t.Render())
+	return nil
+}
+
+// renderOne prints one object: JSON as is, a table or TSV of name/value pairs.
+func renderOne(s *session, v any, pairs [][2]string) error {
+	if s.o.output == "json" {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(s.cmd.OutOrStdout(), string(b))
+		return err
+	}
+	return render(s, pairs, []column[[2]string]{{"Field", func(p [2]string) string { return p[0] }}, {"Value", func(p [2]string) string { return p[1] }}})
+}
+
+// isTerminal reports whether w is a terminal (progress bars only then).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progress is a bar on stderr when it is a terminal, else nothing.
+type progress struct{ bar *progressbar.ProgressBar }
+
+func (s *session) newProgress(desc string, total int64, bytes bool) *progress {
+	w := s.cmd.ErrOrStderr()
+	if !isTerminal(w) {
+		return &progress{}
+	}
+	opts := []progressbar.Option{progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc), progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100 * time.Millisecond), progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(true),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) })}
+	if bytes {
+		opts = append(opts, progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionUseIECUnits(true))
+	}
+	return &progress{bar: progressbar.NewOptions64(total, opts...)}
+}
+
+func (p *progress) set(n int64) {
+	if p.bar != nil {
+		p.bar.Set64(n)
+	}
+}
+
+func (p *progress) add(n int64) {
+	if p.bar != nil {
+		p.bar.Add64(n)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}
+
+func (p *progress) describe(d string) {
+	if p.bar != nil {
+		p.bar.Describe(d)
+	}
+}
+
+// str dereferences an optional string.
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// when formats an optional time for tables (RFC 3339, UTC).
+func when(t *time.Time) string {
+	if t == nil || t.Year() <= 2001 { // Azure's "never" is 2001-01-01
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// lastSeg is the last path segment of an id.
+func lastSeg(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
+
+// rgOf is the resource group of an ARM id.
+func rgOf(id string) string {
+	parts := strings.Split(id, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if strings.EqualFold(parts[i], "resourceGroups") {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
+
+// nameAt is the segment after key in an ARM id (case-insensitive).
+func nameAt(id, key string) string {
+	parts := strings.Split(id, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if strings.EqualFold(parts[i], key) {
+			return parts[i+1]
+		}
+	}
+	return ""
+}

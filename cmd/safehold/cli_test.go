@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// run runs the CLI in-process against the test server.
+func run(t *testing.T, e *testserver.Env, stderr io.Writer, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	root.SetErr(stderr)
+	root.SetArgs(append(args, "--data-dir", e.DataDir))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func mustRun(t *testing.T, e *testserver.Env, args ...string) string {
+	t.Helper()
+	out, err := run(t, e, nil, args...)
+	if err != nil {
+		t.Fatalf("safehold %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+var (
+	guidRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+	timeRE = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
+	hexRE  = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+)
+
+// normalize replaces ids and times by placeholders of the same length (so
+// table columns keep their widths): each distinct GUID gets a number in
+// order of appearance, and so does each 32-hex-digit recovery point name;
+// every time becomes 2000-01-01T00:00:00Z (tables print times without
+// fractions, so their widths stay).
+func normalize(s string) string {
+	seen := map[string]int{}
+	s = guidRE.ReplaceAllStringFunc(s, func(g string) string {
+		g = strings.ToLower(g)
+		if _, ok := seen[g]; !ok {
+			seen[g] = len(seen) + 1
+		}
+		return fmt.Sprintf("%08d-0000-0000-0000-000000000000", seen[g])
+	})
+	hexes := map[string]int{}
+	s = hexRE.ReplaceAllStringFunc(s, func(h string) string {
+		if _, ok := hexes[h]; !ok {
+			hexes[h] = len(hexes) + 1
+		}
+		return fmt.Sprintf("p%031d", hexes[h])
+	})
+	return timeRE.ReplaceAllString(s, "2000-01-01T00:00:00Z")
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	got = normalize(got)
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+// TestCLI drives the backup-work commands against a real server with a
+// protected disk (Backup vault) and a protected VM (Recovery Services
+// vault), comparing table, TSV and JSON output with golden files.
+func TestCLI(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	fixture.ProtectVM(t, e)
+
+	golden(t, "vault-list", mustRun(t, e, "vault", "list"))
+	golden(t, "vault-list-json", mustRun(t, e, "vault", "list", "-o", "json"))
+	golden(t, "item-list", mustRun(t, e, "item", "list"))
+	golden(t, "item-list-json", mustRun(t, e, "item", "list", "-o", "json"))
+	golden(t, "item-list-tsv", mustRun(t, e, "item", "list", "-o", "tsv"))
+
+	// Back up both kinds (not a terminal: no progress bar on stderr).
+	var stderr bytes.Buffer
+	out, err := run(t, e, &stderr, "backup", "now", "data1-bi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("progress written to a non-terminal: %q", stderr.String())
+	}
+	if !strings.Contains(out, "Completed") || !strings.Contains(out, "100%") {
+		t.Fatalf("backup now:\n%s", out)
+	}
+	if out := mustRun(t, e, "backup", "now", "app1"); !strings.Contains(out, "Completed") {
+		t.Fatalf("backup now app1:\n%s", out)
+	}
+	// --no-wait returns the running (or already finished) job; job wait waits for it.
+	out = mustRun(t, e, "backup", "now", "data1", "--no-wait", "-o", "json")
+	name := regexp.MustCompile(`"name": "([^"]+)"`).FindStringSubmatch(out)
+	if name == nil {
+		t.Fatalf("no job name in %s", out)
+	}
+	if out := mustRun(t, e, "job", "wait", name[1], "-o", "tsv"); !strings.Contains(out, "Status\tCompleted") {
+		t.Fatalf("job wait:\n%s", out)
+	}
+
+	golden(t, "job-list", mustRun(t, e, "job", "list", "--operation", "Backup", "--vault", "rsvault1"))
+	jl := mustRun(t, e, "job", "list", "-o", "json")
+	// (a scheduled PT4H backup may add a job and a point when the test crosses a 4-hour boundary)
+	if strings.Count(jl, `"operation": "Backup"`) < 3 || strings.Count(jl, `"operation": "ConfigureBackup"`) < 2 {
+		t.Fatalf("job list json:\n%s", jl)
+	}
+	golden(t, "job-show-json", mustRun(t, e, "job", "show", name[1], "-o", "json"))
+
+	// Points: the disk has two (Default tag, 7 days), the VM one.
+	pl := mustRun(t, e, "point", "list", "data1-bi", "-o", "tsv")
+	if lines := strings.Split(strings.TrimSpace(pl), "\n"); len(lines) < 2 || !strings.Contains(lines[0], "\tIncremental\tDefault\t") {
+		t.Fatalf("points of data1-bi:\n%s", pl)
+	}
+	golden(t, "point-list-vm", mustRun(t, e, "point", "list", "app1"))
+	point := strings.Split(strings.Split(pl, "\n")[0], "\t")[0]
+
+	// Restore the newest point to a new disk and read it back (sparse).
+	if out := mustRun(t, e, "restore", point, "--target-disk", "restored1", "--target-resource-group", "target-rg"); !strings.Contains(out, "Completed") {
+		t.Fatalf("restore:\n%s", out)
+	}
+	img := filepath.Join(t.TempDir(), "restored.img")
+	out = mustRun(t, e, "disk", "download", "restored1", img, "-o", "json")
+	if !strings.Contains(out, `"bytesWritten": 4194304`) {
+		t.Fatalf("download wrote other than the 4 MiB of data:\n%s", out)
+	}
+	checkImage(t, img, 1<<30, dv.Written)
+
+	// Upload a sparse image to a new disk, download it again.
+	src := filepath.Join(t.TempDir(), "src.img")
+	f, _ := os.Create(src)
+	model := map[int64][]byte{}
+	for i, off := range []int64{8 << 20, 700 << 20} {
+		b := bytes.Repeat([]byte{byte(i + 7), 0x5a}, 1<<19)
+		f.WriteAt(b, off)
+		model[off] = b
+	}
+	f.Truncate(1 << 30)
+	f.Close()
+	out = mustRun(t, e, "disk", "upload", src, "up1", "--resource-group", "disk-rg", "-o", "json")
+	if !strings.Contains(out, `"bytesWritten": 2097152`) || !strings.Contains(out, `"created": true`) {
+		t.Fatalf("upload:\n%s", out)
+	}
+	back := filepath.Join(t.TempDir(), "back.img")
+	mustRun(t, e, "disk", "download", "up1", back)
+	checkImage(t, back, 1<<30, model)
+
+	st := mustRun(t, e, "status", "-o", "json")
+	for _, want := range []string{`"health": "ok"`, `"BackupVault": 1`, `"RecoveryServicesVault": 1`, `"items": 2`, `"dedupRatio"`, `"module": "github.com/safehold/safehold"`} {
+		if !strings.Contains(st, want) {
+			t.Fatalf("status lacks %s:\n%s", want, st)
+		}
+	}
+	if out := mustRun(t, e, "status"); !regexp.MustCompile(`DedupRatio\s+│ \d+\.\d\dx`).MatchString(out) || !strings.Contains(out, "StorageUsed") {
+		t.Fatalf("status table:\n%s", out)
+	}
+
+	// Errors say what to do.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backup", "now", "nosuch"}, "see `safehold item list`"},
+		{[]string{"restore", point}, "--target-disk and --target-resource-group are required"},
+		{[]string{"point", "list", "data1", "-o", "yaml"}, "use table, json or tsv"},
+		{[]string{"disk", "upload", src, "nosuchdisk"}, "pass --resource-group to create it"},
+	} {
+		if _, err := run(t, e, nil, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("safehold %s: %v (want %q)", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+	root := newRootCmd()
+	root.SetArgs([]string{"item", "list", "--data-dir", t.TempDir()})
+	root.SetOut(io.Discard)
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "start the server with `safehold serve") {
+		t.Errorf("no server: %v", err)
+	}
+}
+
+// checkImage compares a downloaded image with the written regions and checks
+// it stayed sparse.
+func checkImage(t *testing.T, path string, size int64, model map[int64][]byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) != size {
+		t.Fatalf("%s: %d bytes, want %d", path, len(b), size)
+	}
+	want := make([]byte, size)
+	for off, p := range model {
+		copy(want[off:], p)
+	}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("%s differs from what was written", path)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocks*512 > 64<<20 {
+		t.Fatalf("%s is not sparse: %d bytes allocated", path, st.Blocks*512)
+	}
+}
+
+// ptyWriter collects what the program wrote to a pseudo-terminal.
+type ptyOut struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (p *ptyOut) String() string { p.mu.Lock(); defer p.mu.Unlock(); return p.buf.String() }
+
+// On a terminal, backup now and restore draw a progress bar that reaches
+// 100%; on a pipe they do not (TestCLI).
+func TestCLIProgressBarOnTerminal(t *testing.T) {
+	e := testserver.Start(t)
+	fixture.ProtectDisk(t, e)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatalf("open pty: %v", err)
+	}
+	defer ptmx.Close()
+	pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 120})
+	var got ptyOut
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(b)
+			got.mu.Lock()
+			got.buf.Write(b[:n])
+			got.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	out, err := run(t, e, tty, "backup", "now", "data1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Completed") {
+		t.Fatalf("backup now:\n%s", out)
+	}
+	pl := mustRun(t, e, "point", "list", "data1", "-o", "tsv")
+	point := strings.Split(pl, "\t")[0]
+	if _, err := run(t, e, tty, "restore", point, "--target-disk", "r1", "--target-resource-group", "target-rg"); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(t.TempDir(), "r1.img")
+	if _, err := run(t, e, tty, "disk", "download", "r1", img); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(got.String(), "Download r1") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	s := got.String()
+	for _, want := range []string{"Backup data1", "Restore r1", "Download r1", "100%", "4.0 MiB"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, s)
+		}
+	}
+	if !strings.Contains(s, "\r") {
+		t.Errorf("the bar is not redrawn in place: %q", s)
+	}
+}

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+const pageChunk = 4 << 20 // bytes per page-blob request (the service's maximum)
+
+// diskRef is a resolved disk or snapshot.
+type diskRef struct {
+	Name, RG, ID string
+	Snapshot     bool
+	Size         int64
+}
+
+// findDisk resolves a disk or snapshot by id or name (rg narrows names).
+func (s *session) findDisk(ref, rg string, snapshots bool) (*diskRef, error) {
+	dc, err := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	var hits []*diskRef
+	for pg := dc.NewListPager(nil); pg.More(); {
+		page, err := pg.NextPage(s.ctx())
+		if err != nil {
+			return nil, s.explain(err)
+		}
+		for _, d := range page.Value {
+			if strings.EqualFold(str(d.ID), ref) || strings.EqualFold(str(d.Name), ref) && (rg == "" || strings.EqualFold(rgOf(str(d.ID)), rg)) {
+				r := &diskRef{Name: str(d.Name), RG: rgOf(str(d.ID)), ID: str(d.ID)}
+				if d.Properties != nil && d.Properties.DiskSizeBytes != nil {
+					r.Size = *d.Properties.DiskSizeBytes
+				}
+				hits = append(hits, r)
+			}
+		}
+	}
+	if snapshots {
+		sc, err := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
+		if err != nil {
+			return nil, err
+		}
+		for pg := sc.NewListPager(nil); pg.More(); {
+			page, err := pg.NextPage(s.ctx())
+			if err != nil {
+				return nil, s.explain(err)
+			}
+			for _, d := range page.Value {
+				if strings.EqualFold(str(d.ID), ref) || strings.EqualFold(str(d.Name), ref) && (rg == "" || strings.EqualFold(rgOf(str(d.ID)), rg)) {
+					r := &diskRef{Name: str(d.Name), RG: rgOf(str(d.ID)), ID: str(d.ID), Snapshot: true}
+					if d.Properties != nil && d.Properties.DiskSizeBytes != nil {
+						r.Size = *d.Properties.DiskSizeBytes
+					}
+					hits = append(hits, r)
+				}
+			}
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return nil, nil
+	case 1:
+		return hits[0], nil
+	}
+	return nil, fmt.Errorf("%q names %d disks or snapshots; pass its id or --resource-group", ref, len(hits))
+}
+
+// grant opens a SAS on the disk or snapshot and returns a page-blob client
+// and the function that revokes it.
+func (s *session) grant(d *diskRef, access armcompute.AccessLevel) (*pageblob.Client, func() error, error) {
+	data := armcompute.GrantAccessData{Access: to.Ptr(access), DurationInSeconds: to.Ptr[int32](3600)}
+	var sas *string
+	var revoke func() error
+	if d.Snapshot {
+		sc, err := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := sc.BeginGrantAccess(s.ctx(), d.RG, d.Name, data, nil)
+		if err != nil {
+			return nil, nil, s.explain(err)
+		}
+		res, err := p.PollUntilDone(s.ctx(), nil)
+		if err != nil {
+			return nil, nil, s.explain(err)
+		}
+		sas = res.AccessSAS
+		revoke = func() error {
+			p, err := sc.BeginRevokeAccess(s.ctx(), d.RG, d.Name, nil)
+			if err == nil {
+				_, err = p.PollUntilDone(s.ctx(), nil)
+			}
+			return s.explain(err)
+		}
+	} else {
+		dc, err := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := dc.BeginGrantAccess(s.ctx(), d.RG, d.Name, data, nil)
+		if err != nil {
+			return nil, nil, s.explain(err)
+		}
+		res, err := p.PollUntilDone(s.ctx(), nil)
+		if err != nil {
+			return nil, nil, s.explain(err)
+		}
+		sas = res.AccessSAS
+		revoke = func() error {
+			p, err := dc.BeginRevokeAccess(s.ctx(), d.RG, d.Name, nil)
+			if err == nil {
+				_, err = p.PollUntilDone(s.ctx(), nil)
+			}
+			return s.explain(err)
+		}
+	}
+	if sas == nil {
+		revoke()
+		return nil, nil, errors.New("the server granted access without a SAS URL")
+	}
+	hc, err := s.conn.HTTPClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	pc, err := pageblob.NewClientWithNoCredential(*sas, &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc}})
+	if err != nil {
+		revoke()
+		return nil, nil, err
+	}
+	return pc, revoke, nil
+}
+
+type seekCloser struct{ io.ReadSeeker }
+
+func (seekCloser) Close() error { return nil }
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dataRanges lists the regions of f that may hold data (SEEK_DATA/SEEK_HOLE;
+// the whole file when the file system cannot tell).
+func dataRanges(f *os.File, size int64) [][2]int64 {
+	var out [][2]int64
+	fd := int(f.Fd())
+	for off := int64(0); off < size; {
+		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err != nil {
+			if errors.Is(err, unix.ENXIO) {
+				break // no data after off
+			}
+			return [][2]int64{{0, size}}
+		}
+		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+		if err != nil {
+			return [][2]int64{{0, size}}
+		}
+		out = append(out, [2]int64{d, min(h, size)})
+		off = h
+	}
+	return out
+}
+
+// upload writes a file into a disk through a write SAS: only the regions
+// holding data are read (holes are skipped), all-zero pages are cleared
+// instead of written, and when the disk was just created nothing is done
+// for zeros at all.
+func (s *session) upload(file string, d *diskRef, fresh bool) (int64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := st.Size()
+	if size > d.Size {
+		return 0, fmt.Errorf("%s (%d bytes) is larger than disk %s (%d bytes): resize the disk or pick a larger one", file, size, d.Name, d.Size)
+	}
+	pc, revoke, err := s.grant(d, armcompute.AccessLevelWrite)
+	if err != nil {
+		return 0, err
+	}
+	ranges := dataRanges(f, size)
+	if !fresh {
+		ranges = [][2]int64{{0, size}} // zeros must overwrite what the disk holds
+	}
+	var total int64
+	for _, r := range ranges {
+		total += r[1] - r[0]
+	}
+	bar := s.newProgress("Upload "+d.Name, total, true)
+	buf := make([]byte, pageChunk)
+	var written int64
+	for _, r := range ranges {
+		start := r[0] &^ 511
+		for off := start; off < r[1]; off += pageChunk {
+			n := min(pageChunk, r[1]-off)
+			b := buf[:n]
+			if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+				revoke()
+				return 0, err
+			}
+			if pad := (512 - n%512) % 512; pad > 0 { // the last page of the file, zero-padded
+				b = append(b, make([]byte, pad)...)
+			}
+			rng := blob.HTTPRange{Offset: off, Count: int64(len(b))}
+			if allZero(b) {
+				if !fresh {
+					if _, err := pc.ClearPages(s.ctx(), rng, nil); err != nil {
+						revoke()
+						return 0, s.explain(err)
+					}
+				}
+			} else {
+				if _, err := pc.UploadPages(s.ctx(), seekCloser{bytes.NewReader(b)}, rng, nil); err != nil {
+					revoke()
+					return 0, s.explain(err)
+				}
+				written += int64(len(b))
+			}
+			bar.add(min(n, r[1]-off))
+		}
+	}
+	bar.finish()
+	return written, revoke()
+}
+
+// download reads a disk or snapshot into a file through a read SAS: only
+// its page ranges are fetched and all-zero pages are left as holes, so the
+// file is as sparse as the disk.
+func (s *session) download(d *diskRef, file string) (int64, error) {
+	pc, revoke, err := s.grant(d, armcompute.AccessLevelRead)
+	if err != nil {
+		return 0, err
+	}
+	defer revoke()
+	var ranges [][2]int64
+	for pg := pc.NewGetPageRangesPager(nil); pg.More(); {
+		page, err := pg.NextPage(s.ctx())
+		if err != nil {
+			return 0, s.explain(err)
+		}
+		for _, r := range page.PageRange {
+			if r != nil && r.Start != nil && r.End != nil {
+				ranges = append(ranges, [2]int64{*r.Start, *r.End + 1})
+			}
+		}
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.Truncate(d.Size); err != nil {
+		f.Close()
+		return 0, err
+	}
+	var total int64
+	for _, r := range ranges {
+		total += r[1] - r[0]
+	}
+	bar := s.newProgress("Download "+d.Name, total, true)
+	var written int64
+	for _, r := range ranges {
+		for off := r[0]; off < r[1]; off += pageChunk {
+			n := min(pageChunk, r[1]-off)
+			resp, err := pc.DownloadStream(s.ctx(), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: off, Count: n}})
+			if err != nil {
+				f.Close()
+				return 0, s.explain(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				f.Close()
+				return 0, err
+			}
+			if !allZero(b) {
+				if _, err := f.WriteAt(b, off); err != nil {
+					f.Close()
+					return 0, err
+				}
+				written += int64(len(b))
+			}
+			bar.add(n)
+		}
+	}
+	bar.finish()
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	return written, revoke()
+}
+
+type transfer struct {
+	Disk         string `json:"disk"`
+	File         string `json:"file"`
+	Size         int64  `json:"size"`
+	BytesWritten int64  `json:"bytesWritten"`
+	Created      bool   `json:"created,omitempty"`
+}
+
+func newDiskCmd() *cobra.Command {
+	o := &cliOpts{}
+	var rg, location string
+	cmd := &cobra.Command{Use: "disk", Short: "Move disk bytes through the SAS data plane (sparse-aware)"}
+	addCLIFlags(cmd, o)
+	up := &cobra.Command{Use: "upload FILE DISK", Short: "Write a raw image file into a disk (created with --resource-group when absent)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := o.session(cmd)
+			if err != nil {
+				return err
+			}
+			st, err := os.Stat(args[0])
+			if err != nil {
+				return err
+			}
+			d, err := s.findDisk(args[1], rg, false)
+			if err != nil {
+				return err
+			}
+			created := false
+			if d == nil {
+				if rg == "" {
+					return fmt.Errorf("no disk %q: pass --resource-group to create it, or name an existing disk (by name or id)", args[1])
+				}
+				gib := int32((st.Size() + 1<<30 - 1) >> 30)
+				if d, err = s.createDisk(rg, args[1], location, max(gib, 1)); err != nil {
+					return err
+				}
+				created = true
+			}
+			n, err := s.upload(args[0], d, created)
+			if err != nil {
+				return err
+			}
+			t := transfer{Disk: d.ID, File: args[0], Size: st.Size(), BytesWritten: n, Created: created}
+			return renderOne(s, t, [][2]string{{"Disk", d.ID}, {"File", args[0]}, {"Size", fmt.Sprint(st.Size())}, {"BytesWritten", fmt.Sprint(n)}, {"Created", fmt.Sprint(created)}})
+		}}
+	up.Flags().StringVar(&rg, "resource-group", "", "the disk's resource group (narrows DISK; creates the disk there when absent)")
+	up.Flags().StringVar(&location, "location", "westus", "location of a disk the upload creates")
+	down := &cobra.Command{Use: "download DISK|SNAPSHOT FILE", Short: "Read a disk or snapshot into a sparse raw image file", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := o.session(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := s.findDisk(args[0], rg, true)
+			if err != nil {
+				return err
+			}
+			if d == nil {
+				return fmt.Errorf("no disk or snapshot %q (see `az disk list` or pass its id)", args[0])
+			}
+			n, err := s.download(d, args[1])
+			if err != nil {
+				return err
+			}
+			t := transfer{Disk: d.ID, File: args[1], Size: d.Size, BytesWritten: n}
+			return renderOne(s, t, [][2]string{{"Disk", d.ID}, {"File", args[1]}, {"Size", fmt.Sprint(d.Size)}, {"BytesWritten", fmt.Sprint(n)}})
+		}}
+	down.Flags().StringVar(&rg, "resource-group", "", "narrows DISK|SNAPSHOT to this resource group")
+	cmd.AddCommand(up, down)
+	return cmd
+}
+
+func (s *session) createDisk(rg, name, location string, gib int32) (*diskRef, error) {
+	dc, err := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := dc.BeginCreateOrUpdate(s.ctx(), rg, name, armcompute.Disk{Location: to.Ptr(location), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr(gib)}}, nil)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	d, err := p.PollUntilDone(s.ctx(), nil)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return &diskRef{Name: name, RG: rg, ID: str(d.ID), Size: int64(gib) << 30}, nil
+}

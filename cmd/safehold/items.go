@@ -1,0 +1,343 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/spf13/cobra"
+)
+
+// Vault kinds as the CLI shows them.
+const (
+	kindDP = "BackupVault"
+	kindRS = "RecoveryServicesVault"
+)
+
+// vaultRow is a vault of either kind.
+type vaultRow struct {
+	Name          string `json:"name"`
+	Kind          string `json:"kind"`
+	ResourceGroup string `json:"resourceGroup"`
+	Location      string `json:"location"`
+	State         string `json:"provisioningState"`
+	ID            string `json:"id"`
+}
+
+func (s *session) vaults() ([]vaultRow, error) {
+	var out []vaultRow
+	dp, err := armdataprotection.NewBackupVaultsClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	for pg := dp.NewGetInSubscriptionPager(nil); pg.More(); {
+		page, err := pg.NextPage(s.ctx())
+		if err != nil {
+			return nil, s.explain(err)
+		}
+		for _, v := range page.Value {
+			st := ""
+			if v.Properties != nil && v.Properties.ProvisioningState != nil {
+				st = string(*v.Properties.ProvisioningState)
+			}
+			out = append(out, vaultRow{Name: str(v.Name), Kind: kindDP, ResourceGroup: rgOf(str(v.ID)), Location: str(v.Location), State: st, ID: str(v.ID)})
+		}
+	}
+	rs, err := armrecoveryservices.NewVaultsClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	for pg := rs.NewListBySubscriptionIDPager(nil); pg.More(); {
+		page, err := pg.NextPage(s.ctx())
+		if err != nil {
+			return nil, s.explain(err)
+		}
+		for _, v := range page.Value {
+			st := ""
+			if v.Properties != nil {
+				st = str(v.Properties.ProvisioningState)
+			}
+			out = append(out, vaultRow{Name: str(v.Name), Kind: kindRS, ResourceGroup: rgOf(str(v.ID)), Location: str(v.Location), State: st, ID: str(v.ID)})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name)
+	})
+	return out, nil
+}
+
+var vaultCols = []column[vaultRow]{
+	{"Name", func(v vaultRow) string { return v.Name }},
+	{"Kind", func(v vaultRow) string { return v.Kind }},
+	{"ResourceGroup", func(v vaultRow) string { return v.ResourceGroup }},
+	{"Location", func(v vaultRow) string { return v.Location }},
+	{"State", func(v vaultRow) string { return v.State }},
+}
+
+// itemRow is a backup instance (Backup vault) or a protected item
+// (Recovery Services vault).
+type itemRow struct {
+	Name            string     `json:"name"`
+	Kind            string     `json:"kind"` // BackupInstance or ProtectedItem
+	Vault           string     `json:"vault"`
+	VaultKind       string     `json:"vaultKind"`
+	ResourceGroup   string     `json:"resourceGroup"` // the vault's
+	Datasource      string     `json:"datasource"`
+	DatasourceType  string     `json:"datasourceType"`
+	Policy          string     `json:"policy"`
+	ProtectionState string     `json:"protectionState"`
+	Health          string     `json:"health,omitempty"`
+	LastBackup      *time.Time `json:"lastBackup,omitempty"`
+	ID              string     `json:"id"`
+	DatasourceID    string     `json:"datasourceId"`
+
+	itemName  string // ARM name (RS: VM;iaasvmcontainerv2;rg;vm)
+	container string // RS container name
+}
+
+func (s *session) items() ([]itemRow, error) {
+	vs, err := s.vaults()
+	if err != nil {
+		return nil, err
+	}
+	var out []itemRow
+	for _, v := range vs {
+		var rows []itemRow
+		if v.Kind == kindDP {
+			rows, err = s.dpItems(v)
+		} else {
+			rows, err = s.rsItems(v)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+func (s *session) dpItems(v vaultRow) ([]itemRow, error) {
+	c, err := armdataprotection.NewBackupInstancesClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []itemRow
+	for pg := c.NewListPager(v.ResourceGroup, v.Name, nil); pg.More(); {
+		page, err := pg.NextPage(s.ctx())
+		if err != nil {
+			return nil, s.explain(err)
+		}
+		for _, bi := range page.Value {
+			r := itemRow{Name: str(bi.Name), Kind: "BackupInstance", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(bi.ID), itemName: str(bi.Name)}
+			if p := bi.Properties; p != nil {
+				if p.DataSourceInfo != nil {
+					r.Datasource, r.DatasourceType, r.DatasourceID = str(p.DataSourceInfo.ResourceName), str(p.DataSourceInfo.DatasourceType), str(p.DataSourceInfo.ResourceID)
+				}
+				if p.PolicyInfo != nil {
+					r.Policy = lastSeg(str(p.PolicyInfo.PolicyID))
+				}
+				if p.CurrentProtectionState != nil {
+					r.ProtectionState = string(*p.CurrentProtectionState)
+				}
+				if p.ProtectionStatus != nil && p.ProtectionStatus.Status != nil {
+					r.Health = string(*p.ProtectionStatus.Status)
+				}
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (s *session) rsItems(v vaultRow) ([]itemRow, error) {
+	c, err := armrecoveryservicesbackup.NewBackupProtectedItemsClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []itemRow
+	for pg := c.NewListPager(v.Name, v.ResourceGroup, nil); pg.More(); {
+		page, err := pg.NextPage(s.ctx())
+		if err != nil {
+			return nil, s.explain(err)
+		}
+		for _, it := range page.Value {
+			r := itemRow{Kind: "ProtectedItem", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(it.ID), itemName: str(it.Name),
+				container: nameAt(str(it.ID), "protectionContainers")}
+			if it.Properties == nil {
+				continue
+			}
+			base := it.Properties.GetProtectedItem()
+			r.DatasourceID, r.Policy, r.LastBackup = str(base.SourceResourceID), str(base.PolicyName), base.LastRecoveryPoint
+			if base.WorkloadType != nil {
+				r.DatasourceType = string(*base.WorkloadType)
+			}
+			r.Datasource = lastSeg(r.DatasourceID)
+			if vm, ok := it.Properties.(*armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem); ok {
+				r.Name = str(vm.FriendlyName)
+				if vm.ProtectionState != nil {
+					r.ProtectionState = string(*vm.ProtectionState)
+				}
+				if vm.HealthStatus != nil {
+					r.Health = string(*vm.HealthStatus)
+				}
+				if vm.LastBackupTime != nil {
+					r.LastBackup = vm.LastBackupTime
+				}
+			}
+			if r.Name == "" {
+				r.Name = r.Datasource
+			}
+			if r.LastBackup != nil && r.LastBackup.Year() <= 2001 {
+				r.LastBackup = nil // Azure's "never backed up"
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+var itemCols = []column[itemRow]{
+	{"Name", func(r itemRow) string { return r.Name }},
+	{"Vault", func(r itemRow) string { return r.Vault }},
+	{"VaultKind", func(r itemRow) string { return r.VaultKind }},
+	{"Datasource", func(r itemRow) string { return r.Datasource }},
+	{"Policy", func(r itemRow) string { return r.Policy }},
+	{"ProtectionState", func(r itemRow) string { return r.ProtectionState }},
+	{"Health", func(r itemRow) string { return r.Health }},
+	{"LastBackup", func(r itemRow) string { return when(r.LastBackup) }},
+}
+
+// findItem resolves ITEM: an id, a backup instance name, a protected item's
+// friendly or ARM name, or the name of the protected disk or VM.
+func (s *session) findItem(ref string) (itemRow, error) {
+	items, err := s.items()
+	if err != nil {
+		return itemRow{}, err
+	}
+	var hits []itemRow
+	for _, it := range items {
+		if strings.EqualFold(it.ID, ref) {
+			return it, nil
+		}
+	}
+	for _, it := range items {
+		if strings.EqualFold(it.Name, ref) || strings.EqualFold(it.itemName, ref) || strings.EqualFold(it.Datasource, ref) {
+			hits = append(hits, it)
+		}
+	}
+	switch len(hits) {
+	case 1:
+		return hits[0], nil
+	case 0:
+		names := make([]string, 0, len(items))
+		for _, it := range items {
+			names = append(names, it.Name)
+		}
+		if len(names) == 0 {
+			return itemRow{}, fmt.Errorf("no item %q: nothing is protected yet (protect a disk or VM first)", ref)
+		}
+		return itemRow{}, fmt.Errorf("no item %q; the items are: %s (see `safehold item list`)", ref, strings.Join(names, ", "))
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	return itemRow{}, fmt.Errorf("%q names %d items; name one by id:\n  %s", ref, len(hits), strings.Join(ids, "\n  "))
+}
+
+func newVaultCmd() *cobra.Command {
+	o := &cliOpts{}
+	cmd := &cobra.Command{Use: "vault", Short: "Backup vaults and Recovery Services vaults"}
+	addCLIFlags(cmd, o)
+	cmd.AddCommand(&cobra.Command{Use: "list", Short: "List the vaults of both kinds", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := o.session(cmd)
+			if err != nil {
+				return err
+			}
+			vs, err := s.vaults()
+			if err != nil {
+				return err
+			}
+			return render(s, vs, vaultCols)
+		}}, &cobra.Command{Use: "show VAULT", Short: "Show a vault (by name or id) with its item and job counts", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := o.session(cmd)
+			if err != nil {
+				return err
+			}
+			vs, err := s.vaults()
+			if err != nil {
+				return err
+			}
+			var hit []vaultRow
+			for _, v := range vs {
+				if strings.EqualFold(v.ID, args[0]) || strings.EqualFold(v.Name, args[0]) {
+					hit = append(hit, v)
+				}
+			}
+			if len(hit) != 1 {
+				if len(hit) == 0 {
+					return fmt.Errorf("no vault %q (see `safehold vault list`)", args[0])
+				}
+				return fmt.Errorf("%q names %d vaults; name one by id (see `safehold vault list -o tsv`)", args[0], len(hit))
+			}
+			v := hit[0]
+			var items []itemRow
+			if v.Kind == kindDP {
+				items, err = s.dpItems(v)
+			} else {
+				items, err = s.rsItems(v)
+			}
+			if err != nil {
+				return err
+			}
+			jobs, err := s.vaultJobs(v)
+			if err != nil {
+				return err
+			}
+			type shown struct {
+				vaultRow
+				Items int            `json:"items"`
+				Jobs  map[string]int `json:"jobs"`
+			}
+			sh := shown{vaultRow: v, Items: len(items), Jobs: map[string]int{}}
+			for _, j := range jobs {
+				sh.Jobs[j.Status]++
+			}
+			js := []string{}
+			for k, n := range sh.Jobs {
+				js = append(js, fmt.Sprintf("%s %d", k, n))
+			}
+			sort.Strings(js)
+			return renderOne(s, sh, [][2]string{{"Name", v.Name}, {"Kind", v.Kind}, {"ResourceGroup", v.ResourceGroup}, {"Location", v.Location},
+				{"State", v.State}, {"Items", fmt.Sprint(len(items))}, {"Jobs", strings.Join(js, ", ")}, {"ID", v.ID}})
+		}})
+	return cmd
+}
+
+func newItemCmd() *cobra.Command {
+	o := &cliOpts{}
+	cmd := &cobra.Command{Use: "item", Short: "Backup instances and protected items of both vault kinds"}
+	addCLIFlags(cmd, o)
+	cmd.AddCommand(&cobra.Command{Use: "list", Short: "List backup instances and protected items in one table", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := o.session(cmd)
+			if err != nil {
+				return err
+			}
+			items, err := s.items()
+			if err != nil {
+				return err
+			}
+			return render(s, items, itemCols)
+		}})
+	return cmd
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/safehold/safehold/version"
+	"github.com/spf13/cobra"
+)
+
+// statusReport is what `safehold status` prints.
+type statusReport struct {
+	Endpoint  string         `json:"endpoint"`
+	Health    string         `json:"health"`
+	Version   version.Info   `json:"serverVersion"`
+	Store     string         `json:"store"`
+	Blob      string         `json:"blob"`
+	Vaults    map[string]int `json:"vaults"`
+	Items     int            `json:"items"`
+	Jobs      map[string]int `json:"jobs"`
+	Disks     int            `json:"disks"`
+	Snapshots int            `json:"snapshots"`
+	Storage   storageUsage   `json:"storage"`
+}
+
+type storageUsage struct {
+	Snapshots    int     `json:"snapshots"`
+	LogicalBytes int64   `json:"logicalBytes"`
+	StoredBytes  int64   `json:"storedBytes"`
+	DedupRatio   float64 `json:"dedupRatio"`
+}
+
+// armGet reads an ARM path as the session's principal.
+func (s *session) armGet(path string, v any) error {
+	tok, err := s.cred.GetToken(s.ctx(), policy.TokenRequestOptions{Scopes: []string{s.conn.ARMEndpoint + "/.default"}})
+	if err != nil {
+		return s.explain(err)
+	}
+	hc, err := s.conn.HTTPClient()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(s.ctx(), "GET", s.conn.ARMEndpoint+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return s.explain(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		json.Unmarshal(b, &e)
+		return fmt.Errorf("GET %s: %s %s: %s", strings.SplitN(path, "?", 2)[0], resp.Status, e.Error.Code, e.Error.Message)
+	}
+	return json.Unmarshal(b, v)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for x := n / unit; x >= unit; x /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func countPairs(m map[string]int) string {
+	var ks []string
+	for k, n := range m {
+		ks = append(ks, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(ks)
+	if len(ks) == 0 {
+		return "none"
+	}
+	return strings.Join(ks, ", ")
+}
+
+func newStatusCmd() *cobra.Command {
+	o := &cliOpts{}
+	cmd := &cobra.Command{Use: "status", Short: "Server health, resource and job counts, storage used against logical size (dedup ratio)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := o.session(cmd)
+			if err != nil {
+				return err
+			}
+			r := statusReport{Endpoint: s.conn.ARMEndpoint, Vaults: map[string]int{}, Jobs: map[string]int{}}
+			hc, err := s.conn.HTTPClient()
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Get(s.conn.ARMEndpoint + "/healthz")
+			if err != nil {
+				return s.explain(err)
+			}
+			var h struct {
+				Status  string
+				Version version.Info
+				Store   struct{ Status, Error string }
+				Blob    struct{ Status, Error string }
+			}
+			json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+			r.Health, r.Version, r.Store, r.Blob = h.Status, h.Version, strings.TrimSpace(h.Store.Status+" "+h.Store.Error), strings.TrimSpace(h.Blob.Status+" "+h.Blob.Error)
+			vs, err := s.vaults()
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				r.Vaults[v.Kind]++
+				var items []itemRow
+				if v.Kind == kindDP {
+					items, err = s.dpItems(v)
+				} else {
+					items, err = s.rsItems(v)
+				}
+				if err != nil {
+					return err
+				}
+				r.Items += len(items)
+				js, err := s.vaultJobs(v)
+				if err != nil {
+					return err
+				}
+				for _, j := range js {
+					r.Jobs[j.Status]++
+				}
+			}
+			dc, _ := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
+			for pg := dc.NewListPager(nil); pg.More(); {
+				page, err := pg.NextPage(s.ctx())
+				if err != nil {
+					return s.explain(err)
+				}
+				r.Disks += len(page.Value)
+			}
+			sc, _ := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
+			for pg := sc.NewListPager(nil); pg.More(); {
+				page, err := pg.NextPage(s.ctx())
+				if err != nil {
+					return s.explain(err)
+				}
+				r.Snapshots += len(page.Value)
+			}
+			var u struct{ Properties storageUsage }
+			if err := s.armGet("/subscriptions/"+s.sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", &u); err != nil {
+				return err
+			}
+			r.Storage = u.Properties
+			return renderOne(s, r, [][2]string{{"Endpoint", r.Endpoint}, {"Health", r.Health}, {"ServerVersion", r.Version.String()},
+				{"Store", r.Store}, {"Blob", r.Blob}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
+				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)},
+				{"StorageUsed", humanBytes(r.Storage.StoredBytes)}, {"LogicalSize", humanBytes(r.Storage.LogicalBytes)},
+				{"DedupRatio", fmt.Sprintf("%.2fx", r.Storage.DedupRatio)}, {"RecoverySnapshots", fmt.Sprint(r.Storage.Snapshots)}})
+		}}
+	addCLIFlags(cmd, o)
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{Use: "version", Short: "Print the module version and commit of this binary", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := version.Get()
+			switch output {
+			case "json":
+				b, _ := json.MarshalIndent(v, "", "  ")
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			case "table", "tsv", "":
+				fmt.Fprintf(cmd.OutOrStdout(), "safehold %s\nmodule  %s\ncommit  %s\ngo      %s\n", v.Version, v.Module, orUnknown(v.Commit, v.Modified), v.GoVersion)
+			default:
+				return fmt.Errorf("--output %q: use table or json", output)
+			}
+			return nil
+		}}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+func orUnknown(c string, modified bool) string {
+	if c == "" {
+		return "unknown (not built from a git checkout)"
+	}
+	if modified {
+		c += " (modified)"
+	}
+	return c
+}
