@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Load benchmark of authenticated ARM GETs over TLS on loopback: starts a
 # fresh `safehold serve`, creates a resource group and drives it with wrk
-# (64 connections, 2 threads). Installs wrk from Debian when missing.
+# (64 connections, 2 threads); then, in the same run, drives a bare net/http
+# TLS server (bench/baseline) that answers the same body with the same
+# certificate, and prints the ratio. Installs wrk from Debian when missing.
 #   bash bench/arm-get.sh [seconds]
-# PIN=1 gives the server one core (GOMAXPROCS=1, CPU 0) and wrk the other
+# PIN=1 gives the servers one core (GOMAXPROCS=1, CPU 0) and wrk the other
 # (CPU 1), so the load generator does not steal the server's core on a
 # 2-core machine; PIN=0 (default) lets both share every core.
 set -euo pipefail
@@ -11,21 +13,41 @@ cd "$(dirname "$0")/.."
 secs=${1:-15}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+pid= bpid=
+trap 'kill $pid $bpid 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/safehold" ./cmd/safehold
 go build -o "$work/token" ./bench/token
-server_cmd=("$work/safehold")
+go build -o "$work/baseline" ./bench/baseline
+server_cmd=()
 wrk_cmd=(wrk)
 if [ "${PIN:-0}" = 1 ]; then
 	export GOMAXPROCS=1
-	server_cmd=(taskset -c 0 "$work/safehold")
+	server_cmd=(taskset -c 0)
 	wrk_cmd=(taskset -c 1 wrk)
 fi
-"${server_cmd[@]}" serve --data-dir "$work/data" --addr 127.0.0.1:18444 >"$work/server.log" 2>&1 &
+"${server_cmd[@]}" "$work/safehold" serve --data-dir "$work/data" --addr 127.0.0.1:18444 >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do [ -f "$work/data/connection.json" ] && curl -sk https://127.0.0.1:18444/healthz >/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do [ -f "$work/data/connection.json" ] && curl -sk https://127.0.0.1:18444/healthz >/dev/null && break; sleep 0.2; done
 tok=$("$work/token" "$work/data/connection.json")
 sub=$(sed -n 's/.*"subscriptionId": "\(.*\)".*/\1/p' "$work/data/connection.json")
 url="https://127.0.0.1:18444/subscriptions/$sub/resourcegroups/bench?api-version=2021-04-01"
 curl -s --cacert "$work/data/tls/ca.pem" -X PUT -H "Authorization: Bearer $tok" -H "Content-Type: application/json" -d '{"location":"westus"}' "$url" >/dev/null
-"${wrk_cmd[@]}" -t2 -c64 -d"${secs}s" --latency -H "Authorization: Bearer $tok" "$url"
+curl -s --cacert "$work/data/tls/ca.pem" -H "Authorization: Bearer $tok" "$url" >"$work/body.json"
+"${server_cmd[@]}" "$work/baseline" -addr 127.0.0.1:18448 -cert "$work/data/tls/server.pem" -key "$work/data/tls/server-key.pem" -body "$work/body.json" 2>"$work/baseline.log" &
+bpid=$!
+for _ in $(seq 50); do curl -sk https://127.0.0.1:18448/ >/dev/null && break; sleep 0.1; done
+
+run() { # name url [header]
+	echo "== $1"
+	"${wrk_cmd[@]}" -t2 -c64 -d"${secs}s" --latency "${@:3}" "$2" | tee "$work/$1.out"
+}
+run safehold "$url" -H "Authorization: Bearer $tok"
+run baseline "https://127.0.0.1:18448/subscriptions/$sub/resourcegroups/bench?api-version=2021-04-01" -H "Authorization: Bearer $tok"
+
+rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.out"; }
+p99() { awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/$1.out"; }
+echo "== summary"
+awk -v a="$(rps safehold)" -v b="$(rps baseline)" -v pa="$(p99 safehold)" -v pb="$(p99 baseline)" 'BEGIN {
+	printf "safehold  %10.0f req/s  p99 %7.2f ms\n", a, pa
+	printf "baseline  %10.0f req/s  p99 %7.2f ms\n", b, pb
+	printf "ratio     %10.2f        p99 %7.2fx the baseline\n", a/b, pa/pb }'

@@ -58,3 +58,49 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// A verified token is served from the cache, but a principal deleted since
+// (through the store, as another replica would, without Forget) is refused
+// at its next request.
+func TestCachedTokenOfDeletedPrincipal(t *testing.T) {
+	is, p := newIssuer(t)
+	ctx := context.Background()
+	tok, _, err := is.Issue(p, "https://localhost:8443", "https://localhost:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := is.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if is.cache.len() != 1 {
+		t.Fatalf("cache holds %d tokens, want 1", is.cache.len())
+	}
+	if err := is.Dir.Store.Update(ctx, func(tx store.Tx) error { return is.Dir.Delete(ctx, tx, p.ObjectID) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := is.Verify(ctx, tok); err == nil {
+		t.Fatal("token of a deleted principal accepted from the cache")
+	}
+}
+
+func TestTokenCacheBounded(t *testing.T) {
+	var c tokenCache
+	now := time.Now()
+	for i := range 3 * tokenCacheMax {
+		var k [32]byte
+		k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
+		c.put(k, cachedToken{exp: now.Add(time.Hour)}, now)
+		if c.len() > tokenCacheMax {
+			t.Fatalf("cache grew to %d entries (max %d)", c.len(), tokenCacheMax)
+		}
+	}
+	var last [32]byte
+	i := 3*tokenCacheMax - 1
+	last[0], last[1], last[2] = byte(i), byte(i>>8), byte(i>>16)
+	if _, ok := c.get(last, now); !ok {
+		t.Fatal("the newest token is not cached")
+	}
+	if _, ok := c.get(last, now.Add(2*time.Hour)); ok {
+		t.Fatal("an expired token is served from the cache")
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -39,12 +38,7 @@ type Issuer struct {
 
 	key   *rsa.PrivateKey
 	kid   string
-	cache sync.Map // token string -> cachedToken
-}
-
-type cachedToken struct {
-	caller arm.Caller
-	exp    time.Time
+	cache tokenCache
 }
 
 // LoadOrCreateKey loads the signing key from the store, creating it on first start.
@@ -292,12 +286,15 @@ func randomID() string {
 // expiry, and returns the caller. The error is an *arm.Error (401).
 func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) {
 	now := is.Clock.Now()
-	if v, ok := is.cache.Load(token); ok {
-		ct := v.(cachedToken)
-		if now.Before(ct.exp) {
-			return ct.caller, nil
+	key := sha256.Sum256([]byte(token))
+	if caller, ok := is.cache.get(key, now); ok {
+		// The signature, audience, issuer and expiry were checked when the
+		// token was first seen; whether its principal still exists is
+		// checked on every request (a cached store read).
+		if _, err := is.Dir.Get(ctx, caller.ObjectID); err != nil {
+			return arm.Caller{}, principalGone(caller.ObjectID)
 		}
-		is.cache.Delete(token)
+		return caller, nil
 	}
 	var c Claims
 	parsed, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
@@ -326,14 +323,18 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 		caller.Kind = KindServicePrincipal
 	}
 	if _, err := is.Dir.Get(ctx, c.ObjectID); err != nil {
-		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationToken", "The principal '%s' of the access token no longer exists.", c.ObjectID)
+		return arm.Caller{}, principalGone(c.ObjectID)
 	}
-	is.cache.Store(token, cachedToken{caller: caller, exp: c.ExpiresAt.Time})
+	is.cache.put(key, cachedToken{caller: caller, exp: c.ExpiresAt.Time}, now)
 	return caller, nil
 }
 
 // Forget drops cached verifications (after a principal is deleted).
-func (is *Issuer) Forget() { is.cache.Clear() }
+func (is *Issuer) Forget() { is.cache.clear() }
+
+func principalGone(objectID string) error {
+	return arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationToken", "The principal '%s' of the access token no longer exists.", objectID)
+}
 
 func expString(c *Claims) string {
 	if c.ExpiresAt == nil {

@@ -20,12 +20,24 @@ import (
 //go:embed migrations/sqlite/*.sql
 var sqliteMigrations embed.FS
 
-// SQLite is the default Store: one database file in WAL mode. Writes go
-// through a single connection (SQLite has one writer); reads use a pool.
+// SQLite is the default Store: one database file in WAL mode. Reads use a
+// pool of connections. Writes go through one writer goroutine that owns the
+// single write connection (SQLite has one writer) and commits in groups:
+// the Update calls queued while a commit is in flight run one after another,
+// each inside its own SAVEPOINT of one transaction, and one COMMIT (one
+// fsync of the WAL, synchronous=FULL) makes all of them durable before any
+// of them returns. A failing fn rolls back only its own savepoint, so each
+// Update is still atomic on its own; the batch shares only the fsync.
 type SQLite struct {
 	w   *sql.DB
+	wc  *sql.Conn // the write connection, used only by the writer goroutine
 	r   *sql.DB
 	clk clock.Clock
+
+	writes     chan *writeReq
+	closing    chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
 
 	getStmt *sql.Stmt // the hot path: prepared once, cached per connection by database/sql
 
@@ -48,7 +60,7 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -61,15 +73,24 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQLite{w: w, r: r, clk: clk}
+	s := &SQLite{w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		w.Close()
+		r.Close()
 		return nil, err
 	}
 	if s.getStmt, err = r.PrepareContext(ctx, getDocSQL); err != nil {
-		s.Close()
+		w.Close()
+		r.Close()
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
+	if s.wc, err = w.Conn(ctx); err != nil {
+		s.getStmt.Close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	go s.writer()
 	return s, nil
 }
 
@@ -113,11 +134,16 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
+// Close stops the writer (after the writes already queued) and closes the database.
 func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.writerDone
+	})
 	if s.getStmt != nil {
 		s.getStmt.Close()
 	}
+	s.wc.Close()
 	err1 := s.r.Close()
 	err2 := s.w.Close()
 	return errors.Join(err1, err2)
@@ -169,17 +195,27 @@ func scanDoc(scan func(...any) error) (Doc, error) {
 	return d, nil
 }
 
-func likeEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
+// prefixEnd is the least string greater than every string that starts with
+// p (bytewise, as SQLite compares TEXT): scope >= p AND scope < prefixEnd(p)
+// selects a prefix through the index, where LIKE would scan.
+func prefixEnd(p string) string {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return "\xff\xff\xff\xff"
 }
 
 func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
 	sqlq := `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ?`
 	args := []any{kind}
 	if q.ScopePrefix != "" {
-		sqlq += ` AND scope LIKE ? ESCAPE '\'`
-		args = append(args, likeEscape(strings.ToLower(q.ScopePrefix))+"%")
+		p := strings.ToLower(q.ScopePrefix)
+		sqlq += ` AND scope >= ? AND scope < ?`
+		args = append(args, p, prefixEnd(p))
 	}
 	if q.Type != "" {
 		sqlq += ` AND type = ?`
@@ -310,36 +346,165 @@ type sqliteTx struct {
 	kinds []string // kinds bulk-deleted
 }
 
-// Update runs fn in one transaction.
+// Update runs fn in one transaction (a savepoint of the writer's current
+// group commit) and returns once it is durable, or with fn's error and
+// nothing of fn written. A panic in fn is re-raised in the caller.
 func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
-	committed := false
-	defer func() {
-		if !committed {
-			tx.Rollback() // also on panic: never leave the one write connection in a transaction
-		}
-	}()
-	if err := fn(stx); err != nil {
+	return s.update(ctx, func(t *sqliteTx) error { return fn(t) })
+}
+
+func (s *SQLite) update(ctx context.Context, fn func(t *sqliteTx) error) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	committed = true
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case s.writes <- req:
+	case <-s.closing:
+		return errStoreClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the request is always answered (the writer drains the
+	// queue before it stops), so wait for the answer even if ctx ends: the
+	// caller must not believe a write failed that is about to commit.
+	res := <-req.done
+	if res.panicked {
+		panic(res.panic)
+	}
+	return res.err
+}
+
+var errStoreClosed = errors.New("store is closed")
+
+// maxBatch bounds how many Updates share one commit.
+const maxBatch = 128
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(t *sqliteTx) error
+	done chan writeResult
+}
+
+type writeResult struct {
+	err      error
+	panicked bool
+	panic    any
+}
+
+// writer owns the write connection: it takes the queued Updates in groups
+// and commits each group once.
+func (s *SQLite) writer() {
+	defer close(s.writerDone)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.closing:
+			// Answer whatever is still queued, then stop.
+			for {
+				select {
+				case r := <-s.writes:
+					s.commitGroup([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(batch)
+	}
+}
+
+// commitGroup runs each request's fn in its own savepoint of one
+// transaction and commits once.
+func (s *SQLite) commitGroup(batch []*writeReq) {
+	bg := context.Background()
+	results := make([]writeResult, len(batch))
+	answer := func() {
+		for i, r := range batch {
+			r.done <- results[i]
+		}
+	}
+	failAll := func(err error) {
+		for i := range results {
+			if !results[i].panicked {
+				results[i].err = err
+			}
+		}
+		answer()
+	}
+	tx, err := s.wc.BeginTx(bg, nil)
+	if err != nil {
+		failAll(fmt.Errorf("begin: %w", err))
+		return
+	}
+	var keys, kinds []string
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = err
+			continue
+		}
+		if _, err := tx.ExecContext(bg, `SAVEPOINT u`); err != nil {
+			tx.Rollback()
+			failAll(fmt.Errorf("begin: %w", err))
+			return
+		}
+		stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
+		results[i] = runFn(r.ctx, r.fn, stx)
+		if results[i].err != nil || results[i].panicked {
+			_, err1 := tx.ExecContext(bg, `ROLLBACK TO u`)
+			_, err2 := tx.ExecContext(bg, `RELEASE u`)
+			if err := errors.Join(err1, err2); err != nil {
+				// The transaction itself is gone (e.g. disk full): nothing
+				// of the group commits, and every caller hears why.
+				tx.Rollback()
+				failAll(fmt.Errorf("roll back: %w", err))
+				return
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(bg, `RELEASE u`); err != nil {
+			tx.Rollback()
+			failAll(fmt.Errorf("commit: %w", err))
+			return
+		}
+		keys = append(keys, stx.keys...)
+		kinds = append(kinds, stx.kinds...)
+	}
 	// Drop cached entries before and after the commit: a Get racing the
 	// commit then sees a changed gen and does not cache what it read.
-	if len(stx.keys) > 0 || len(stx.kinds) > 0 {
-		s.invalidate(stx.keys, stx.kinds)
+	touched := len(keys) > 0 || len(kinds) > 0
+	if touched {
+		s.invalidate(keys, kinds)
 	}
 	err = tx.Commit()
-	if len(stx.keys) > 0 || len(stx.kinds) > 0 {
-		s.invalidate(stx.keys, stx.kinds)
+	if touched {
+		s.invalidate(keys, kinds)
 	}
 	if err != nil {
-		return fmt.Errorf("commit: %w", err)
+		failAll(fmt.Errorf("commit: %w", err))
+		return
 	}
-	return nil
+	answer()
+}
+
+func runFn(ctx context.Context, fn func(t *sqliteTx) error, t *sqliteTx) (res writeResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = writeResult{panicked: true, panic: p}
+		}
+	}()
+	return writeResult{err: fn(t)}
 }
 
 func (t *sqliteTx) Create(ctx context.Context, d Doc) error {
@@ -380,7 +545,8 @@ func (t *sqliteTx) Delete(ctx context.Context, kind, key string) error {
 
 func (t *sqliteTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error) {
 	t.kinds = append(t.kinds, kind)
-	res, err := t.q.ExecContext(ctx, `DELETE FROM docs WHERE kind = ? AND scope LIKE ? ESCAPE '\'`, kind, likeEscape(strings.ToLower(prefix))+"%")
+	p := strings.ToLower(prefix)
+	res, err := t.q.ExecContext(ctx, `DELETE FROM docs WHERE kind = ? AND scope >= ? AND scope < ?`, kind, p, prefixEnd(p))
 	if err != nil {
 		return 0, fmt.Errorf("delete %s under %s: %w", kind, prefix, err)
 	}
@@ -439,9 +605,16 @@ func (t *sqliteTx) RescheduleTask(ctx context.Context, id string, runAt time.Tim
 
 // ClaimTasks leases due tasks.
 func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error) {
+	// Most wake-ups find nothing due: look through a read connection first,
+	// so that idle polling never queues behind (or delays) real writes.
+	var due int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) LIMIT 1)`, fmtTime(now), fmtTime(now)).Scan(&due)
+	if err == nil && due == 0 {
+		return nil, nil
+	}
 	var out []Task
-	err := s.Update(ctx, func(txi Tx) error {
-		tx := txi.(*sqliteTx)
+	err = s.update(ctx, func(tx *sqliteTx) error {
+		out = out[:0]
 		rows, err := tx.q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) ORDER BY run_at, id LIMIT ?`, fmtTime(now), fmtTime(now), limit)
 		if err != nil {
 			return err
@@ -481,22 +654,28 @@ func (s *SQLite) NextTaskTime(ctx context.Context) (time.Time, error) {
 
 // ExtendLease pushes a held lease forward.
 func (s *SQLite) ExtendLease(ctx context.Context, id, owner string, until time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE tasks SET lease_until = ? WHERE id = ? AND lease_owner = ?`, fmtTime(until), id, owner)
-	if err != nil {
-		return fmt.Errorf("extend lease %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.update(ctx, func(tx *sqliteTx) error {
+		res, err := tx.q.ExecContext(ctx, `UPDATE tasks SET lease_until = ? WHERE id = ? AND lease_owner = ?`, fmtTime(until), id, owner)
+		if err != nil {
+			return fmt.Errorf("extend lease %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }
 
 // ReleaseLeases frees leases held by owners with the prefix.
 func (s *SQLite) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, error) {
-	res, err := s.w.ExecContext(ctx, `UPDATE tasks SET lease_owner = '', lease_until = '' WHERE lease_owner LIKE ? ESCAPE '\'`, likeEscape(ownerPrefix)+"%")
-	if err != nil {
-		return 0, fmt.Errorf("release leases: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	var n int64
+	err := s.update(ctx, func(tx *sqliteTx) error {
+		res, err := tx.q.ExecContext(ctx, `UPDATE tasks SET lease_owner = '', lease_until = '' WHERE lease_owner >= ? AND lease_owner < ?`, ownerPrefix, prefixEnd(ownerPrefix))
+		if err != nil {
+			return fmt.Errorf("release leases: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return int(n), err
 }

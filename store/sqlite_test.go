@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/safehold/safehold/store"
@@ -39,5 +43,115 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 	d, err := s.Get(ctx, "k", "a")
 	if err != nil || string(d.Value) != "v" {
 		t.Fatalf("%v %+v", err, d)
+	}
+}
+
+// Updates that commit together (group commit) stay atomic one by one: a
+// failing or panicking fn loses only its own writes, every other Update of
+// the same group is durable (seen after reopening), and the panic reaches
+// its own caller.
+func TestSQLiteGroupCommitIsolation(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 32, 40
+	errBoom := errors.New("boom")
+	var wg sync.WaitGroup
+	var panics atomic.Int64
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				key := fmt.Sprintf("%d-%d", w, i)
+				err := func() (err error) {
+					defer func() {
+						if p := recover(); p != nil {
+							if p != "panic "+key {
+								t.Errorf("recovered %v, want this caller's panic", p)
+							}
+							panics.Add(1)
+							err = errBoom
+						}
+					}()
+					return s.Update(ctx, func(tx store.Tx) error {
+						if err := tx.Put(ctx, store.Doc{Kind: "k", Key: key, Value: []byte(key)}); err != nil {
+							return err
+						}
+						if err := tx.Put(ctx, store.Doc{Kind: "pair", Key: key, Value: []byte(key)}); err != nil {
+							return err
+						}
+						switch i % 5 {
+						case 1:
+							return errBoom
+						case 2:
+							panic("panic " + key)
+						}
+						return nil
+					})
+				}()
+				if want := i%5 == 1 || i%5 == 2; (err != nil) != want {
+					t.Errorf("update %s: err %v, want failure %v", key, err, want)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if panics.Load() != workers*each/5 {
+		t.Fatalf("%d panics reached their callers, want %d", panics.Load(), workers*each/5)
+	}
+	s.Close()
+	s, err = store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, kind := range []string{"k", "pair"} {
+		docs, err := s.List(ctx, kind, store.ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != workers*each*3/5 {
+			t.Fatalf("%s: %d documents after reopen, want %d", kind, len(docs), workers*each*3/5)
+		}
+		for _, d := range docs {
+			var w, i int
+			fmt.Sscanf(d.Key, "%d-%d", &w, &i)
+			if i%5 == 1 || i%5 == 2 {
+				t.Fatalf("%s %s of a failed update was committed", kind, d.Key)
+			}
+		}
+	}
+}
+
+// Scope prefixes are matched as prefixes, including the characters LIKE
+// would treat as wildcards.
+func TestSQLiteScopePrefixLiteral(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, sc := range []string{"/a_b/", "/axb/", "/a%/", "/a_b/c/", "/A_B0/"} {
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: sc + "x", Scope: sc, Value: []byte("v")})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	docs, err := s.List(ctx, "k", store.ListQuery{ScopePrefix: "/A_b/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 {
+		t.Fatalf("prefix /a_b/ matched %d documents, want 2 (/a_b/ and /a_b/c/)", len(docs))
+	}
+	var n int
+	if err := s.Update(ctx, func(tx store.Tx) error { n, err = tx.DeleteScope(ctx, "k", "/a%/"); return err }); err != nil || n != 1 {
+		t.Fatalf("DeleteScope /a%%/ removed %d (%v), want 1", n, err)
 	}
 }

@@ -47,11 +47,13 @@ func newServeCmd() *cobra.Command {
 			if logRequests && lvl > slog.LevelDebug {
 				lvl = slog.LevelDebug // the bodies are logged at debug
 			}
-			var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
+			lw := newLogWriter(os.Stderr)
+			defer lw.Close()
+			var h slog.Handler = slog.NewTextHandler(lw, &slog.HandlerOptions{Level: lvl})
 			if logFormat == "json" {
-				h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})
+				h = slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: lvl})
 			}
-			logger := slog.New(h)
+			logger := slog.New(flushingHandler{h, lw})
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(200) // the live heap is small; trade a little memory for fewer GC pauses
 			}
