@@ -73,7 +73,24 @@ type Authorizer struct {
 	byPrincipal map[string][]*Assignment
 	roles       map[string]*RoleDefinition
 	tombstones  map[string]tombstone
+
+	// decisions caches Allowed's answers per principal, action and scope:
+	// the effective permissions, computed once and dropped whenever role
+	// assignments or definitions change (reload). Each answer also carries
+	// the time window in which it holds, bounded by the next assignment to
+	// take effect or tombstone to lapse (the propagation delay), so moving
+	// the clock never serves a stale one.
+	dmu       sync.Mutex
+	decisions map[string]decision
 }
+
+type decision struct {
+	ok          bool
+	from, until time.Time // the answer holds while from <= now < until
+}
+
+// decisionsMax bounds the decision cache; when full it starts over.
+const decisionsMax = 1 << 16
 
 // New loads assignments and custom roles from the store.
 func New(ctx context.Context, st store.Store, clk clock.Clock, delay time.Duration) (*Authorizer, error) {
@@ -122,6 +139,9 @@ func (a *Authorizer) reload(ctx context.Context) error {
 	a.mu.Lock()
 	a.byPrincipal, a.roles = by, roles
 	a.mu.Unlock()
+	a.dmu.Lock()
+	a.decisions = nil
+	a.dmu.Unlock()
 	return nil
 }
 
@@ -196,8 +216,38 @@ func RoleAllows(r *RoleDefinition, action string) bool {
 // Allowed reports whether principal may perform action on scope now.
 func (a *Authorizer) Allowed(principalID, action, scope string) bool {
 	now := a.Clock.Now()
+	key := strings.ToLower(principalID) + "\x00" + strings.ToLower(action) + "\x00" + strings.ToLower(scope)
+	a.dmu.Lock()
+	d, ok := a.decisions[key]
+	a.dmu.Unlock()
+	if ok && !now.Before(d.from) && now.Before(d.until) {
+		return d.ok
+	}
+	d = a.decide(principalID, action, scope, now)
+	a.dmu.Lock()
+	if a.decisions == nil || len(a.decisions) >= decisionsMax {
+		a.decisions = map[string]decision{}
+	}
+	a.decisions[key] = d
+	a.dmu.Unlock()
+	return d.ok
+}
+
+// decide walks the principal's assignments (and tombstones of removed ones
+// still in their propagation delay).
+func (a *Authorizer) decide(principalID, action, scope string, now time.Time) decision {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	d := decision{until: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
+	bound := func(t time.Time) { // narrow the window to the side of t that now is on
+		if t.After(now) {
+			if t.Before(d.until) {
+				d.until = t
+			}
+		} else if t.After(d.from) {
+			d.from = t
+		}
+	}
 	check := func(x *Assignment) bool {
 		if !ScopeCovers(x.Scope, scope) {
 			return false
@@ -206,16 +256,22 @@ func (a *Authorizer) Allowed(principalID, action, scope string) bool {
 		return r != nil && RoleAllows(r, action)
 	}
 	for _, x := range a.byPrincipal[strings.ToLower(principalID)] {
-		if !now.Before(x.EffectiveAt) && check(x) {
-			return true
+		bound(x.EffectiveAt)
+		if !d.ok && !now.Before(x.EffectiveAt) && check(x) {
+			d.ok = true
 		}
 	}
 	for _, t := range a.tombstones {
-		if strings.EqualFold(t.a.PrincipalID, principalID) && now.Before(t.until) && !now.Before(t.a.EffectiveAt) && check(t.a) {
-			return true
+		if !strings.EqualFold(t.a.PrincipalID, principalID) {
+			continue
+		}
+		bound(t.a.EffectiveAt)
+		bound(t.until)
+		if !d.ok && now.Before(t.until) && !now.Before(t.a.EffectiveAt) && check(t.a) {
+			d.ok = true
 		}
 	}
-	return false
+	return d
 }
 
 // Check is Allowed as an error: a 403 AuthorizationFailed in Azure's words.

@@ -101,4 +101,44 @@ func TestAuthorizerDelayAndInheritance(t *testing.T) {
 	if a.Allowed("p", "Microsoft.Compute/disks/read", disk) {
 		t.Fatal("removal never took effect")
 	}
+	// Cached answers hold only inside their window: set back into the
+	// propagation delay, the removed assignment still counts.
+	clk.Advance(-30 * time.Second)
+	if !a.Allowed("p", "Microsoft.Compute/disks/read", disk) {
+		t.Fatal("a cached answer was served outside the window it holds in")
+	}
+}
+
+// Answers are cached, and a change of assignments is seen at once.
+func TestAuthorizerCacheFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := New(ctx, st, clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d"
+	for range 3 {
+		if a.Allowed("p", "Microsoft.Compute/disks/read", disk) {
+			t.Fatal("allowed with no assignment")
+		}
+	}
+	x := &Assignment{ID: "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/2", Name: "2", Scope: "/subscriptions/s",
+		RoleDefinitionID: "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/" + DiskBackupReader, PrincipalID: "P"}
+	if err := a.PutAssignment(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Allowed("p", "Microsoft.Compute/disks/read", disk) {
+		t.Fatal("a new assignment is hidden by a cached denial")
+	}
+	if _, err := a.DeleteAssignment(ctx, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a.Allowed("p", "Microsoft.Compute/disks/read", disk) {
+		t.Fatal("a removed assignment is still served from the cache")
+	}
 }
