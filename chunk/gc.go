@@ -268,6 +268,12 @@ type VerifyOptions struct {
 	Sample float64
 	// Workers reading packs in parallel (default 2).
 	Workers int
+	// NoData reads no pack data: only that every pack exists with its
+	// size is checked (from one listing of the backend).
+	NoData bool
+	// OnPack, if set, is called (from one goroutine at a time) with the
+	// bytes of each pack read, for progress.
+	OnPack func(bytes int64)
 }
 
 // VerifyStats counts what a verify read.
@@ -287,15 +293,49 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 		opts.Workers = 2
 	}
 	var st VerifyStats
+	// One listing finds packs that are gone or changed size, read or not.
+	s.mu.Lock()
+	seq := s.seq // packs made durable after this may be missing from the listing
+	s.mu.Unlock()
+	listed := make(map[string]int64)
+	if err := s.be.List(ctx, packPrefix, func(in blob.Info) error {
+		listed[in.Key] = in.Size
+		return nil
+	}); err != nil {
+		return st, fmt.Errorf("verify: list packs: %w", err)
+	}
 	s.mu.Lock()
 	var packs []*pack
 	for _, p := range s.packs {
-		if p != nil && p.state == packDurable {
-			if opts.Sample > 0 && opts.Sample < 1 && rand.Float64() >= opts.Sample {
-				continue
-			}
-			packs = append(packs, p)
+		if p == nil || p.state != packDurable {
+			continue
 		}
+		size, ok := listed[p.key]
+		switch {
+		case !ok && p.seq <= seq:
+			st.Bad++
+			bad(BadChunk{Pack: p.key, Err: fmt.Errorf("pack %s is missing from the store: %w", p.key, ErrCorrupt)})
+			for _, e := range p.entries {
+				st.Bad++
+				bad(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("chunk %s: pack %s is missing from the store: %w", e.id.Short(), p.key, ErrCorrupt)})
+			}
+			continue
+		case ok && size != p.size && (opts.NoData || opts.Sample > 0 && opts.Sample < 1):
+			// Not necessarily read below: report the damage the size shows.
+			st.Bad++
+			bad(BadChunk{Pack: p.key, Err: fmt.Errorf("pack %s is %d bytes, was %d (truncated or overwritten): %w", p.key, size, p.size, ErrCorrupt)})
+			for _, e := range p.entries {
+				if int64(e.off)+int64(e.slen) > size-trailerSize {
+					st.Bad++
+					bad(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("chunk %s: outside the truncated pack %s: %w", e.id.Short(), p.key, ErrCorrupt)})
+				}
+			}
+			continue
+		}
+		if opts.NoData || opts.Sample > 0 && opts.Sample < 1 && rand.Float64() >= opts.Sample {
+			continue
+		}
+		packs = append(packs, p)
 	}
 	for key, err := range s.badPacks {
 		st.Bad++
@@ -320,6 +360,9 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 			for p := range ch {
 				n, read := s.verifyPack(ctx, p, &buf, report)
 				mu.Lock()
+				if opts.OnPack != nil {
+					opts.OnPack(read)
+				}
 				st.Packs++
 				st.Chunks += n
 				st.BytesRead += read
@@ -363,7 +406,11 @@ func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report fun
 		}
 	}
 	if !tailOK {
-		report(BadChunk{Pack: p.key, Err: fmt.Errorf("pack header damaged: %w", ErrCorrupt)})
+		if int64(len(data)) != p.size {
+			report(BadChunk{Pack: p.key, Err: fmt.Errorf("pack %s is %d bytes, was %d (truncated or overwritten): %w", p.key, len(data), p.size, ErrCorrupt)})
+		} else {
+			report(BadChunk{Pack: p.key, Err: fmt.Errorf("pack %s: header damaged: %w", p.key, ErrCorrupt)})
+		}
 	}
 	n := 0
 	for _, e := range p.entries {

@@ -114,7 +114,8 @@ type Store struct {
 	marking  int
 	held     map[ID]struct{} // refs of writers closed during a GC mark
 	badPacks map[string]error
-	seq      uint64 // counts packs made durable here
+	lost     map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
+	seq      uint64           // counts packs made durable here
 	closed   bool
 }
 
@@ -161,6 +162,7 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		byKey:    make(map[string]*pack),
 		writers:  make(map[*Writer]struct{}),
 		badPacks: make(map[string]error),
+		lost:     make(map[ID]lostChunk),
 	}
 	if err := s.loadConfig(ctx, opts.Key != nil); err != nil {
 		c.close()
@@ -285,8 +287,11 @@ func (s *Store) Refresh(ctx context.Context) error {
 	s.mu.Lock()
 	for key, p := range s.byKey {
 		if _, ok := listed[key]; !ok && p.state == packDurable && p.seq <= seq {
+			// Not deleted by this store's GC (that drops packs itself):
+			// keep the cached header so a later open can still name the
+			// pack the lost chunks were in.
+			s.loseLocked(key, p.entries, fmt.Errorf("pack %s was deleted: %w", key, ErrCorrupt))
 			s.dropPackLocked(p)
-			os.Remove(s.cachePath(key))
 		}
 	}
 	for key := range s.badPacks {
@@ -294,6 +299,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 			delete(s.badPacks, key) // gone: nothing left to report
 		}
 	}
+	s.loseUnlistedLocked(listed)
 	var todo []blob.Info
 	for key, in := range listed {
 		if _, ok := s.byKey[key]; !ok {
@@ -307,8 +313,12 @@ func (s *Store) Refresh(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			err = fmt.Errorf("pack %s (%d bytes) is unreadable, truncated or damaged: %w", in.Key, in.Size, err)
 			s.mu.Lock()
 			s.badPacks[in.Key] = err
+			if ces := s.cachedEntries(in.Key); ces != nil {
+				s.loseLocked(in.Key, ces, err)
+			}
 			s.mu.Unlock()
 			continue
 		}

@@ -105,6 +105,7 @@ type Server struct {
 
 	advanceMu sync.Mutex
 	kinds     kindLister // the unwrapped store's kind listing (reset)
+	verifies  verifyRuns
 	// Faults are the fault-injection rules (admin API, safehold fault).
 	Faults *fault.Set
 

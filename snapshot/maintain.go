@@ -20,6 +20,9 @@ type VerifyOptions struct {
 	Workers int
 	// Progress, if set, receives progress reports.
 	Progress func(Progress)
+	// NoData reads no chunk data: every pack must exist with its size, and
+	// every snapshot's index is walked (the chunks it names must exist).
+	NoData bool
 }
 
 // BadChunk is a chunk that is damaged or missing, with the snapshots that
@@ -60,7 +63,7 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 	var c counters
 	rp := startReporter("verify", total, &c, opts.Progress, r.now)
 	bad := make(map[chunk.ID]*BadChunk)
-	st, err := r.chunks.Verify(ctx, chunk.VerifyOptions{Sample: opts.Sample, Workers: workers}, func(b chunk.BadChunk) {
+	st, err := r.chunks.Verify(ctx, chunk.VerifyOptions{Sample: opts.Sample, Workers: workers, NoData: opts.NoData, OnPack: func(n int64) { c.done.Add(n) }}, func(b chunk.BadChunk) {
 		if b.ID.IsZero() {
 			rep.Bad = append(rep.Bad, BadChunk{Pack: b.Pack, Err: b.Err})
 			return
@@ -84,6 +87,9 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 		b, ok := bad[id]
 		if !ok {
 			b = &BadChunk{ID: id, Err: err}
+			if pack, lerr, lost := r.chunks.Lost(id); lost {
+				b.Pack, b.Err = pack, lerr // not just "not found": which pack, and what happened to it
+			}
 			bad[id] = b
 		}
 		if len(b.Snapshots) == 0 || b.Snapshots[len(b.Snapshots)-1] != snap {
