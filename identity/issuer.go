@@ -291,7 +291,7 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 		// The signature, audience, issuer and expiry were checked when the
 		// token was first seen; whether its principal still exists is
 		// checked on every request (a cached store read).
-		if _, err := is.Dir.Get(ctx, caller.ObjectID); err != nil {
+		if ok, err := is.Dir.Exists(ctx, caller.ObjectID); err != nil || !ok {
 			return arm.Caller{}, principalGone(caller.ObjectID)
 		}
 		return caller, nil

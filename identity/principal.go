@@ -146,6 +146,16 @@ func (d *Directory) Get(ctx context.Context, objectID string) (*Principal, error
 	return d.get(ctx, d.Store, objectID)
 }
 
+// Exists reports whether a principal exists (without decoding it: the
+// per-request check of a cached token's principal).
+func (d *Directory) Exists(ctx context.Context, objectID string) (bool, error) {
+	_, err := d.Store.Get(ctx, principalKind, objectID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // ByAppID reads a principal by client (application) id.
 func (d *Directory) ByAppID(ctx context.Context, appID string) (*Principal, error) {
 	doc, err := d.Store.Get(ctx, appIDKind, appID)

@@ -6,7 +6,10 @@
 //
 // The mix (about 45 % writes): resource-group PUT and DELETE, disk-policy PUT
 // and DELETE in a Backup vault, and lists of resource groups, disks, backup
-// policies, Backup-vault jobs and Recovery Services jobs.
+// policies, Backup-vault jobs and Recovery Services jobs. Each connection
+// keeps at most two groups and two policies of its own alive (a test suite
+// that cleans up after itself), so lists stay short and the run measures the
+// request path, not the growth of the data.
 package main
 
 import (
@@ -59,6 +62,18 @@ const policyBody = `{"properties":{"objectType":"BackupPolicy","datasourceTypes"
 {"objectType":"AzureRetentionRule","name":"Default","isDefault":true,
 "lifecycles":[{"sourceDataStore":{"objectType":"DataStoreInfoBase","dataStoreType":"OperationalStore"},
 "deleteAfter":{"objectType":"AbsoluteDeleteOption","duration":"P7D"}}]}]}}`
+
+// maxLive bounds the groups and policies each connection keeps.
+const maxLive = 2
+
+func opIndex(name string) int {
+	for i, o := range ops {
+		if o.name == name {
+			return i
+		}
+	}
+	panic("unknown op " + name)
+}
 
 type client struct {
 	http  *http.Client
@@ -179,6 +194,20 @@ func main() {
 					k -= ops[i].weight
 				}
 				method, path, body := "GET", "", ""
+				// Each connection keeps at most maxLive groups and policies
+				// of its own, as a test suite that cleans up after itself:
+				// a put beyond that deletes the oldest instead, a delete
+				// with none left puts one.
+				switch {
+				case ops[i].name == "rg-put" && len(groups) >= maxLive:
+					i = opIndex("rg-delete")
+				case ops[i].name == "rg-delete" && len(groups) == 0:
+					i = opIndex("rg-put")
+				case ops[i].name == "policy-put" && len(policies) >= maxLive:
+					i = opIndex("policy-delete")
+				case ops[i].name == "policy-delete" && len(policies) == 0:
+					i = opIndex("policy-put")
+				}
 				switch ops[i].name {
 				case "rg-put":
 					seq++
@@ -186,9 +215,6 @@ func main() {
 					groups = append(groups, name)
 					method, path, body = "PUT", sub+"/resourcegroups/"+name+"?api-version=2021-04-01", `{"location":"westus","tags":{"bench":"mixed"}}`
 				case "rg-delete":
-					if len(groups) == 0 {
-						continue
-					}
 					name := groups[0]
 					groups = groups[1:]
 					method, path = "DELETE", sub+"/resourcegroups/"+name+"?api-version=2021-04-01"
@@ -198,9 +224,6 @@ func main() {
 					policies = append(policies, name)
 					method, path, body = "PUT", dpVault+"/backupPolicies/"+name+"?api-version=2021-01-01", policyBody
 				case "policy-delete":
-					if len(policies) == 0 {
-						continue
-					}
 					name := policies[0]
 					policies = policies[1:]
 					method, path = "DELETE", dpVault+"/backupPolicies/"+name+"?api-version=2021-01-01"
