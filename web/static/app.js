@@ -1,161 +1,410 @@
 // Safehold dashboard: signs in through Safehold's token endpoint and reads
-// the ARM API like any SDK client. DOM is built with textContent only.
+// and acts through the ARM API like any SDK client, so RBAC applies to
+// everything it shows and does. DOM is built with textContent only.
 "use strict";
 
-const V = { dp: "2024-04-01", rsVault: "2023-04-01", rs: "2024-04-01", disk: "2024-03-02", vm: "2024-11-01", res: "2021-04-01" };
-let cfg = null, token = null, tab = "overview", timer = null;
+const V = { dp: "2024-04-01", rsVault: "2023-04-01", rs: "2024-04-01", disk: "2024-03-02", vm: "2024-11-01", usage: "2024-01-01" };
+let cfg = null, token = null, tab = "overview", timer = null, data = null;
+let selected = null;      // item id whose recovery points are shown
+let selectedJob = null;   // job id whose details are shown
+let flash = "";           // last action's outcome
+const charts = {};
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v; else if (k === "style") e.style.width = v; else e.setAttribute(k, v);
+    if (k === "class") e.className = v;
+    else if (k === "onclick") e.addEventListener("click", v);
+    else if (k === "width") e.style.width = v;
+    else if (k === "left") e.style.left = v;
+    else e.setAttribute(k, v);
   }
   for (const k of kids.flat()) {
-    if (k === null || k === undefined) continue;
+    if (k === null || k === undefined || k === false) continue;
     e.appendChild(typeof k === "string" || typeof k === "number" ? document.createTextNode(String(k)) : k);
   }
   return e;
 }
 
-function table(headers, rows) {
+function table(headers, rows, rowAttrs) {
   if (!rows.length) return el("p", {}, "None.");
-  return el("table", {}, el("tr", {}, headers.map(h => el("th", {}, h))), rows.map(r => el("tr", {}, r.map(c => el("td", {}, c)))));
+  return el("table", {}, el("tr", {}, headers.map(h => el("th", {}, h))),
+    rows.map((r, i) => el("tr", rowAttrs ? rowAttrs(i) : {}, r.map(c => el("td", {}, c)))));
 }
 
 function stateCell(s) {
   const v = String(s || "");
   const cls = /succeeded|completed|protected|configured|healthy|passed|^ok$/i.test(v) ? "ok"
-    : /fail|error|cancel|unhealthy/i.test(v) ? "bad" : /progress|running|pending|configuring|provisioning/i.test(v) ? "run" : "";
+    : /fail|error|cancel|unhealthy|stopped/i.test(v) ? "bad" : /progress|running|pending|configuring|provisioning|suspended/i.test(v) ? "run" : "";
   return el("span", { class: cls }, v);
 }
 
-function when(t) { return t ? new Date(t).toLocaleString() : ""; }
-function gib(b) { return b ? (b / 1073741824).toFixed(2) + " GiB" : ""; }
-
-async function arm(path) {
-  const r = await fetch(path, { headers: { Authorization: "Bearer " + token } });
-  if (r.status === 401) { signOut(); throw new Error("signed out"); }
-  const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error((body.error && (body.error.code + ": " + body.error.message)) || r.statusText);
-  return body;
+function when(t) { return t && !/^0001|^2001-01-01/.test(t) ? new Date(t).toLocaleString() : ""; }
+function bytes(b) {
+  if (!b) return "0 B";
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0;
+  while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
+  return b.toFixed(i ? 1 : 0) + " " + u[i];
 }
+
+async function arm(path, method, body) {
+  const opts = { method: method || "GET", headers: { Authorization: "Bearer " + token } };
+  if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
+  const r = await fetch(path, opts);
+  if (r.status === 401) { signOut(); throw new Error("signed out"); }
+  const text = await r.text();
+  let j = {};
+  try { j = text ? JSON.parse(text) : {}; } catch (e) { j = {}; }
+  if (!r.ok) throw new Error((j.error && (j.error.code + ": " + j.error.message)) || r.statusText);
+  return { body: j, headers: r.headers, status: r.status };
+}
+
+async function get(path) { return (await arm(path)).body; }
 
 async function list(path) {
   let out = [], next = path;
   for (let i = 0; next && i < 20; i++) {
-    const page = await arm(next);
+    const page = await get(next);
     out = out.concat(page.value || []);
     next = page.nextLink ? new URL(page.nextLink).pathname + new URL(page.nextLink).search : null;
   }
   return out;
 }
 
-async function safe(p) { try { return await p; } catch (e) { return { error: e.message }; } }
+async function safe(p, fallback) { try { return await p; } catch (e) { return fallback === undefined ? [] : fallback; } }
+
+// --- schedules: the next run of a policy after now ---
+
+function nextDP(policy, now) {
+  let best = null;
+  for (const r of ((policy || {}).properties || {}).policyRules || []) {
+    const ivs = (((r.trigger || {}).schedule || {}).repeatingTimeIntervals) || [];
+    for (const iv of ivs) {
+      const m = /^R(\d*)\/([^/]+)\/P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/.exec(iv);
+      if (!m) continue;
+      const start = Date.parse(m[2]);
+      const step = ((+m[3] || 0) * 24 * 3600 + (+m[4] || 0) * 3600 + (+m[5] || 0) * 60) * 1000;
+      if (!step || isNaN(start)) continue;
+      const t = now <= start ? start : start + Math.ceil((now - start) / step) * step;
+      if (!best || t < best) best = t;
+    }
+  }
+  return best;
+}
+
+function nextRS(policy, now) {
+  const sp = ((policy || {}).properties || {}).schedulePolicy || {};
+  const times = (sp.scheduleRunTimes || ((sp.dailySchedule || {}).scheduleRunTimes) || ((sp.weeklySchedule || {}).scheduleRunTimes) || []).map(t => new Date(t));
+  const days = (sp.scheduleRunDays || ((sp.weeklySchedule || {}).scheduleRunDays) || []).map(d => ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"].indexOf(d));
+  if (sp.hourlySchedule) {
+    const h = sp.hourlySchedule, start = new Date(h.scheduleWindowStartTime), step = (h.interval || 4) * 3600000;
+    const base = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate(), start.getUTCHours(), start.getUTCMinutes());
+    for (let t = base - 86400000; t < now + 2 * 86400000; t += step) if (t > now) return t;
+  }
+  let best = null;
+  for (let d = 0; d < 8; d++) {
+    const day = new Date(now + d * 86400000);
+    if ((sp.scheduleRunFrequency === "Weekly" || sp.weeklySchedule) && days.length && !days.includes(day.getUTCDay())) continue;
+    for (const t of times) {
+      const c = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), t.getUTCHours(), t.getUTCMinutes());
+      if (c > now && (!best || c < best)) best = c;
+    }
+  }
+  return best;
+}
+
+// --- loading ---
 
 async function load() {
   const s = "/subscriptions/" + cfg.subscriptionId;
-  const [dpVaults, rsVaults, disks, vms, snaps] = await Promise.all([
+  const [dpVaults, rsVaults, disks, vms, snaps, usage] = await Promise.all([
     safe(list(s + "/providers/Microsoft.DataProtection/backupVaults?api-version=" + V.dp)),
     safe(list(s + "/providers/Microsoft.RecoveryServices/vaults?api-version=" + V.rsVault)),
     safe(list(s + "/providers/Microsoft.Compute/disks?api-version=" + V.disk)),
     safe(list(s + "/providers/Microsoft.Compute/virtualMachines?api-version=" + V.vm)),
     safe(list(s + "/providers/Microsoft.Compute/snapshots?api-version=" + V.disk)),
+    safe(get(s + "/providers/Safehold.Storage/usage/default?api-version=" + V.usage), null),
   ]);
-  const dp = [], rs = [];
-  for (const v of Array.isArray(dpVaults) ? dpVaults : []) {
-    const [bis, jobs] = await Promise.all([safe(list(v.id + "/backupInstances?api-version=" + V.dp)), safe(list(v.id + "/backupJobs?api-version=" + V.dp))]);
-    dp.push({ vault: v, items: Array.isArray(bis) ? bis : [], jobs: Array.isArray(jobs) ? jobs : [] });
-  }
-  for (const v of Array.isArray(rsVaults) ? rsVaults : []) {
-    const [items, jobs] = await Promise.all([safe(list(v.id + "/backupProtectedItems?api-version=" + V.rs)), safe(list(v.id + "/backupJobs?api-version=" + V.rs))]);
-    rs.push({ vault: v, items: Array.isArray(items) ? items : [], jobs: Array.isArray(jobs) ? jobs : [] });
-  }
-  const arr = x => Array.isArray(x) ? x : [];
-  return { dp, rs, disks: arr(disks), vms: arr(vms), snaps: arr(snaps) };
+  const now = Date.now(), items = [], jobs = [];
+  await Promise.all(dpVaults.map(async v => {
+    const [bis, js, pols] = await Promise.all([safe(list(v.id + "/backupInstances?api-version=" + V.dp)), safe(list(v.id + "/backupJobs?api-version=" + V.dp)),
+      safe(list(v.id + "/backupPolicies?api-version=" + V.dp))]);
+    for (const j of js) jobs.push(dpJob(v, j));
+    await Promise.all(bis.map(async bi => {
+      const p = bi.properties || {};
+      const pts = await safe(list(bi.id + "/recoveryPoints?api-version=" + V.dp));
+      const points = pts.map(x => { const q = x.properties || {}; return { name: x.name, id: x.id, time: q.recoveryPointTime, type: q.recoveryPointType, tag: q.retentionTagName, expiry: q.expiryTime }; });
+      points.sort((a, b) => String(b.time).localeCompare(String(a.time)));
+      const pol = pols.find(x => x.id.toLowerCase() === String((p.policyInfo || {}).policyId).toLowerCase());
+      const state = p.currentProtectionState || p.provisioningState;
+      items.push({ kind: "dp", id: bi.id, name: bi.name, vault: v, datasource: (p.dataSourceInfo || {}).resourceName || "", datasourceId: (p.dataSourceInfo || {}).resourceID || "",
+        location: (p.dataSourceInfo || {}).resourceLocation || v.location, policy: ((p.policyInfo || {}).policyId || "").split("/").pop(), state,
+        health: (p.protectionStatus || {}).status || "", last: points.length ? points[0].time : null,
+        next: /configured/i.test(state || "") ? nextDP(pol, now) : null, points, stopped: /stopped|suspended/i.test(state || "") });
+    }));
+  }));
+  await Promise.all(rsVaults.map(async v => {
+    const [its, js, pols] = await Promise.all([safe(list(v.id + "/backupProtectedItems?api-version=" + V.rs)), safe(list(v.id + "/backupJobs?api-version=" + V.rs)),
+      safe(list(v.id + "/backupPolicies?api-version=" + V.rs))]);
+    for (const j of js) jobs.push(rsJob(v, j));
+    await Promise.all(its.map(async it => {
+      const p = it.properties || {};
+      const pts = await safe(list(it.id + "/recoveryPoints?api-version=" + V.rs));
+      const points = pts.map(x => { const q = x.properties || {}; return { name: x.name, id: x.id, time: q.recoveryPointTime, type: q.recoveryPointType, tag: "", expiry: null }; });
+      points.sort((a, b) => String(b.time).localeCompare(String(a.time)));
+      const pol = pols.find(x => x.id.toLowerCase() === String(p.policyId).toLowerCase());
+      const stopped = /stopped|suspended/i.test(p.protectionState || "");
+      items.push({ kind: "rs", id: it.id, name: p.friendlyName || it.name, vault: v, datasource: (p.sourceResourceId || "").split("/").pop(), datasourceId: p.sourceResourceId,
+        policy: p.policyName || (p.policyId || "").split("/").pop(), policyId: p.policyId, state: p.protectionState, health: p.healthStatus,
+        last: when(p.lastBackupTime) ? p.lastBackupTime : (points.length ? points[0].time : null), next: stopped ? null : nextRS(pol, now), points, stopped });
+    }));
+  }));
+  items.sort((a, b) => (a.vault.name + a.name).localeCompare(b.vault.name + b.name));
+  jobs.sort((a, b) => String(b.start).localeCompare(String(a.start)));
+  return { dpVaults, rsVaults, items, jobs, disks, vms, snaps, usage };
 }
 
-function allJobs(d) {
-  const jobs = [];
-  for (const { vault, jobs: js } of d.dp) for (const j of js) {
-    const p = j.properties || {};
-    jobs.push({ vault: vault.name, kind: "Backup vault", item: p.dataSourceName || p.backupInstanceFriendlyName || "", op: p.operation || p.operationCategory || "", status: p.status, start: p.startTime, end: p.endTime, bytes: p.extendedInfo && p.extendedInfo.dataTransferredInBytes, progress: p.progressUrl ? null : null, error: (p.errorDetails || []).map(e => e.message).join("; ") });
-  }
-  for (const { vault, jobs: js } of d.rs) for (const j of js) {
-    const p = j.properties || {};
-    jobs.push({ vault: vault.name, kind: "Recovery Services", item: p.entityFriendlyName || "", op: p.operation || "", status: p.status, start: p.startTime, end: p.endTime, error: ((p.errorDetails || []).map(e => e.errorString || e.errorTitle || "")).join("; "),
-      progress: p.extendedInfo && p.extendedInfo.progressPercentage });
-  }
-  jobs.sort((a, b) => String(b.start).localeCompare(String(a.start)));
-  return jobs;
+function dpJob(v, j) {
+  const p = j.properties || {}, x = p.extendedInfo || {};
+  let progress = null;
+  for (const t of x.subTasks || []) { const n = parseFloat(String(t.taskProgress || "")); if (!isNaN(n)) progress = n; }
+  if (p.status === "Completed") progress = 100;
+  return { id: j.id, name: j.name, vault: v.name, kind: "Backup vault", item: p.backupInstanceFriendlyName || p.dataSourceName || "", op: p.operation || p.operationCategory || "",
+    status: p.status, start: p.startTime, end: p.endTime, bytes: x.dataTransferredInBytes, progress, duration: p.duration,
+    tasks: (x.subTasks || []).map(t => [t.taskName, t.taskStatus, t.taskProgress || ""]), target: x.recoveryDestination || "",
+    error: (p.errorDetails || []).map(e => (e.code ? e.code + ": " : "") + e.message).join("; ") };
 }
+
+function rsJob(v, j) {
+  const p = j.properties || {}, x = p.extendedInfo || {};
+  let progress = x.progressPercentage;
+  if (p.status === "Completed") progress = 100;
+  return { id: j.id, name: j.name, vault: v.name, kind: "Recovery Services", item: p.entityFriendlyName || "", op: p.operation || "", status: p.status, start: p.startTime, end: p.endTime,
+    progress: progress === undefined ? null : progress, duration: p.duration, bytes: null,
+    tasks: (x.tasksList || []).map(t => [t.taskId, t.status, t.progressPercentage === undefined ? "" : t.progressPercentage + "%"]), target: "",
+    error: (p.errorDetails || []).map(e => e.errorString || e.errorTitle || "").join("; ") };
+}
+
+// --- actions (through ARM, as the signed-in principal) ---
+
+async function act(what, fn) {
+  flash = what + "…"; renderFlash();
+  try { flash = what + ": " + (await fn()); } catch (e) { flash = what + " failed: " + e.message; }
+  renderFlash();
+  refresh();
+}
+
+async function backupNow(it) {
+  if (it.kind === "dp") {
+    const bi = await get(it.id + "?api-version=" + V.dp);
+    const pol = await get(bi.properties.policyInfo.policyId + "?api-version=" + V.dp);
+    const rule = (pol.properties.policyRules || []).find(r => r.objectType === "AzureBackupRule");
+    await arm(it.id + "/backup?api-version=" + V.dp, "POST", { backupRuleOptions: { ruleName: rule.name, triggerOption: { retentionTagOverride: "Default" } } });
+  } else {
+    await arm(it.id + "/backup?api-version=" + V.rs, "POST", { properties: { objectType: "IaasVMBackupRequest" } });
+  }
+  tab = "jobs"; selectTab();
+  return "started";
+}
+
+async function stopResume(it) {
+  if (it.kind === "dp") {
+    await arm(it.id + (it.stopped ? "/resumeProtection" : "/stopProtection") + "?api-version=" + V.dp, "POST", {});
+  } else {
+    const props = it.stopped ? { protectedItemType: "Microsoft.Compute/virtualMachines", sourceResourceId: it.datasourceId, policyId: it.policyId || "" }
+      : { protectedItemType: "Microsoft.Compute/virtualMachines", sourceResourceId: it.datasourceId, policyId: "", protectionState: "ProtectionStopped" };
+    if (it.stopped && !props.policyId) throw new Error("the item has no policy to resume with");
+    await arm(it.id + "?api-version=" + V.rs, "PUT", { properties: props });
+  }
+  return it.stopped ? "protection resumed" : "protection stopped (data kept)";
+}
+
+async function restore(it, pt, disk, rg) {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/.test(disk)) throw new Error("the disk name must be 1-80 letters, digits, '_', '.' or '-'");
+  if (!rg) throw new Error("name the target resource group");
+  const target = "/subscriptions/" + cfg.subscriptionId + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + disk;
+  const ds = { objectType: "Datasource", datasourceType: "Microsoft.Compute/disks", resourceID: target, resourceLocation: it.location, resourceName: disk, resourceType: "Microsoft.Compute/disks", resourceUri: target };
+  await arm(it.id + "/restore?api-version=" + V.dp, "POST", { objectType: "AzureBackupRecoveryPointBasedRestoreRequest", recoveryPointId: pt.name, sourceDataStoreType: "OperationalStore",
+    sourceResourceId: it.datasourceId, restoreTargetInfo: { objectType: "RestoreTargetInfo", recoveryOption: "FailIfExists", restoreLocation: it.location, datasourceInfo: ds } });
+  tab = "jobs"; selectTab();
+  return "restore to " + disk + " started";
+}
+
+// --- views ---
 
 function progressBar(p) {
   if (p === undefined || p === null) return "";
-  return el("span", {}, el("span", { class: "bar" }, el("i", { style: Math.max(0, Math.min(100, p)) + "%" })), " " + Math.round(p) + "%");
+  return el("span", { class: "prog" }, el("span", { class: "bar" }, el("i", { width: Math.max(0, Math.min(100, p)) + "%" })), el("span", { class: "pct" }, Math.round(p) + "%"));
 }
 
+function renderFlash() { const f = document.getElementById("flash"); if (f) f.textContent = flash; }
+
 function render(d) {
+  for (const k of Object.keys(charts)) { charts[k].destroy(); delete charts[k]; }
   const view = document.getElementById("view");
   view.replaceChildren();
-  const jobs = allJobs(d);
-  if (tab === "overview") {
-    const items = d.dp.reduce((n, x) => n + x.items.length, 0) + d.rs.reduce((n, x) => n + x.items.length, 0);
-    const running = jobs.filter(j => /progress/i.test(j.status || "")).length;
-    const failed = jobs.filter(j => /fail/i.test(j.status || "")).length;
-    view.append(el("div", { class: "cards" },
-      [["Backup vaults", d.dp.length], ["Recovery Services vaults", d.rs.length], ["Protected items", items], ["Jobs running", running], ["Jobs failed", failed], ["Disks", d.disks.length], ["VMs", d.vms.length], ["Snapshots", d.snaps.length]]
-        .map(([k, v]) => el("div", { class: "card" }, el("b", {}, v), k))));
-    view.append(el("h2", {}, "Recent jobs"), jobTable(jobs.slice(0, 15)));
-  } else if (tab === "jobs") {
-    view.append(el("h2", {}, "All jobs"), jobTable(jobs));
-  } else if (tab === "dp") {
-    for (const { vault, items } of d.dp) {
-      view.append(el("h2", {}, vault.name + " (" + vault.location + ")"),
-        table(["Backup instance", "Datasource", "Policy", "Protection", "State"], items.map(i => {
-          const p = i.properties || {};
-          return [i.name, (p.dataSourceInfo || {}).resourceName || "", ((p.policyInfo || {}).policyId || "").split("/").pop(), stateCell((p.protectionStatus || {}).status), stateCell(p.currentProtectionState || p.provisioningState)];
-        })));
-    }
-    if (!d.dp.length) view.append(el("p", {}, "No Backup vaults."));
-  } else if (tab === "rs") {
-    for (const { vault, items } of d.rs) {
-      view.append(el("h2", {}, vault.name + " (" + vault.location + ")"),
-        table(["Item", "Policy", "Protection state", "Health", "Last backup", "Recovery points"], items.map(i => {
-          const p = i.properties || {};
-          return [p.friendlyName || i.name, (p.policyId || "").split("/").pop(), stateCell(p.protectionState), stateCell(p.healthStatus), when(p.lastBackupTime), String(((p.extendedInfo || {}).recoveryPointCount) || 0)];
-        })));
-    }
-    if (!d.rs.length) view.append(el("p", {}, "No Recovery Services vaults."));
-  } else if (tab === "compute") {
-    view.append(el("h2", {}, "Disks"), table(["Name", "Resource group", "Size", "State", "Attached to"], d.disks.map(x => {
-      const p = x.properties || {};
-      return [x.name, x.id.split("/")[4], gib(p.diskSizeBytes), stateCell(p.diskState), (x.managedBy || "").split("/").pop()];
-    })));
-    view.append(el("h2", {}, "Virtual machines"), table(["Name", "Resource group", "Disks"], d.vms.map(x => {
-      const sp = (x.properties || {}).storageProfile || {};
-      const names = [sp.osDisk].concat(sp.dataDisks || []).filter(Boolean).map(k => ((k.managedDisk || {}).id || k.name || "").split("/").pop());
-      return [x.name, x.id.split("/")[4], names.join(", ")];
-    })));
-    view.append(el("h2", {}, "Snapshots"), table(["Name", "Resource group", "Source", "Incremental", "Created"], d.snaps.map(x => {
-      const p = x.properties || {};
-      return [x.name, x.id.split("/")[4], ((p.creationData || {}).sourceResourceId || "").split("/").pop(), String(!!p.incremental), when(p.timeCreated)];
-    })));
+  if (tab === "overview") overview(view, d);
+  else if (tab === "items") itemsView(view, d);
+  else if (tab === "jobs") jobsView(view, d);
+  else if (tab === "compute") computeView(view, d);
+}
+
+function overview(view, d) {
+  const running = d.jobs.filter(j => /progress/i.test(j.status || "")).length;
+  const failed = d.jobs.filter(j => /fail/i.test(j.status || "")).length;
+  const u = (d.usage || {}).properties || {};
+  view.append(el("div", { class: "cards" },
+    [["Backup vaults", d.dpVaults.length], ["Recovery Services vaults", d.rsVaults.length], ["Protected items", d.items.length], ["Recovery points", d.items.reduce((n, i) => n + i.points.length, 0)],
+      ["Jobs running", running], ["Jobs failed", failed], ["Storage used", bytes(u.storedBytes)], ["Dedup ratio", u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–"]]
+      .map(([k, v]) => el("div", { class: "card" }, el("b", {}, v), k))));
+  const row = el("div", { class: "charts" });
+  const jobBox = el("div", { class: "chart", id: "jobs-chart" }, el("h3", {}, "Jobs by status"));
+  const stBox = el("div", { class: "chart", id: "storage-chart" }, el("h3", {}, "Storage: logical size against stored (dedup " + (u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–") + ")"));
+  row.append(jobBox, stBox);
+  view.append(row);
+  jobsChart(jobBox, d.jobs);
+  storageChart(stBox, u);
+  view.append(el("h2", {}, "Recent jobs"), jobTable(d.jobs.slice(0, 10)));
+}
+
+const statusColors = { Completed: "#1a7f37", Failed: "#cf222e", InProgress: "#bf8700", Cancelled: "#6e7781" };
+
+function jobsChart(box, jobs) {
+  if (typeof uPlot === "undefined") { box.append(el("p", {}, "Charts unavailable.")); return; }
+  const times = jobs.map(j => Date.parse(j.start)).filter(t => !isNaN(t));
+  const now = Date.now();
+  const span = times.length ? now - Math.min(...times) : 0;
+  const step = span > 2 * 86400000 ? 86400000 : span > 6 * 3600000 ? 3600000 : 600000;
+  const n = 12, end = Math.floor(now / step) * step, xs = [];
+  for (let i = n - 1; i >= 0; i--) xs.push((end - i * step) / 1000);
+  const statuses = Object.keys(statusColors);
+  const counts = statuses.map(() => xs.map(() => 0));
+  for (const j of jobs) {
+    const t = Date.parse(j.start); if (isNaN(t)) continue;
+    const b = xs.indexOf(Math.floor(t / step) * step / 1000); if (b < 0) continue;
+    let s = statuses.indexOf(j.status); if (s < 0) s = statuses.indexOf(/fail/i.test(j.status) ? "Failed" : "Cancelled");
+    counts[s][b]++;
+  }
+  // stack: each series shows its count on top of the ones before it
+  const stacked = counts.map((c, i) => c.map((_, b) => counts.slice(0, i + 1).reduce((a, s) => a + s[b], 0)));
+  const bars = uPlot.paths.bars({ size: [0.7, 40] });
+  const series = [{}].concat(statuses.map((s, i) => ({ label: s, fill: statusColors[s], stroke: statusColors[s], paths: bars, points: { show: false },
+    value: (u, v, si, idx) => idx == null ? "" : String(counts[i][idx]) })));
+  const opts = { width: 520, height: 220, series: series.slice(0, 1).concat(series.slice(1).reverse()),
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } }, axes: [{}, { size: 40 }], cursor: { show: true }, legend: { show: true } };
+  charts.jobs = new uPlot(opts, [xs].concat(stacked.slice().reverse()), box);
+}
+
+function storageChart(box, u) {
+  if (typeof uPlot === "undefined") { box.append(el("p", {}, "Charts unavailable.")); return; }
+  const mib = b => (b || 0) / 1048576;
+  const labels = ["Logical", "Stored"];
+  const bars = uPlot.paths.bars({ size: [0.5, 80] });
+  const opts = { width: 360, height: 220, scales: { x: { time: false, range: [-0.5, 1.5] }, y: { range: (p, min, max) => [0, Math.max(1, max * 1.1)] } },
+    axes: [{ values: (p, splits) => splits.map(v => labels[v] || ""), splits: () => [0, 1] }, { size: 60, values: (p, splits) => splits.map(v => v.toFixed(0) + " MiB") }],
+    series: [{}, { label: "MiB", fill: "#2f81f7", stroke: "#0b3d63", paths: bars, points: { show: false } }], legend: { show: false }, cursor: { show: false } };
+  charts.storage = new uPlot(opts, [[0, 1], [mib(u.logicalBytes), mib(u.storedBytes)]], box);
+  box.append(el("p", { class: "note", id: "storage-figures" }, bytes(u.logicalBytes) + " logical in " + (u.snapshots || 0) + " recovery snapshots, " + bytes(u.storedBytes) + " stored"));
+}
+
+function itemsView(view, d) {
+  view.append(el("h2", {}, "Backup instances and protected items"));
+  view.append(table(["Item", "Vault", "Kind", "Datasource", "Policy", "Protection", "Health", "Last backup", "Next backup", "Points", "Actions"], d.items.map(it => [
+    it.name, it.vault.name, it.kind === "dp" ? "Backup vault" : "Recovery Services", it.datasource, it.policy, stateCell(it.state), stateCell(it.health), when(it.last), it.next ? when(new Date(it.next).toISOString()) : "",
+    String(it.points.length),
+    el("span", { class: "actions" },
+      el("button", { id: "backup-" + it.name, onclick: () => act("Backup " + it.name, () => backupNow(it)), ...(it.stopped ? { disabled: "" } : {}) }, "Backup now"),
+      el("button", { id: "stop-" + it.name, onclick: () => act((it.stopped ? "Resume " : "Stop ") + it.name, () => stopResume(it)) }, it.stopped ? "Resume protection" : "Stop protection"),
+      el("button", { id: "points-" + it.name, onclick: () => { selected = it.id; render(data); } }, "Recovery points")),
+  ])));
+  const it = d.items.find(x => x.id === selected);
+  if (it) pointsPanel(view, it);
+}
+
+function pointsPanel(view, it) {
+  const box = el("section", { class: "panel", id: "points-panel" }, el("h2", {}, "Recovery points of " + it.name + " (" + it.vault.name + ")"));
+  // Timeline: points placed by time between the oldest point and now.
+  const now = Date.now(), ts = it.points.map(p => Date.parse(p.time)).filter(t => !isNaN(t));
+  const from = ts.length ? Math.min(...ts) : now - 86400000, span = Math.max(60000, now - from);
+  const lo = from - span * 0.05, width = now + span * 0.05 - lo;
+  const line = el("div", { class: "timeline", id: "timeline" });
+  for (const p of it.points) {
+    const t = Date.parse(p.time); if (isNaN(t)) continue;
+    line.append(el("i", { class: "dot", title: when(p.time) + " " + (p.tag || p.type || ""), left: ((t - lo) / width * 100).toFixed(2) + "%" }));
+  }
+  line.append(el("span", { class: "tl-from" }, when(new Date(lo).toISOString())), el("span", { class: "tl-to" }, "now"));
+  box.append(line);
+  const canRestore = it.kind === "dp";
+  box.append(table(["Time", "Type", "Retention tag", "Expires", "Name", ""], it.points.map(p => [when(p.time), p.type || "", p.tag || "", when(p.expiry), p.name,
+    canRestore ? el("button", { class: "restore-btn", onclick: () => restoreForm(box, it, p) }, "Restore to new disk") : ""])));
+  if (!canRestore && it.points.length) box.append(el("p", { class: "note" }, "VM recovery points restore through the Recovery Services restore API (restore disks)."));
+  view.append(box);
+}
+
+function restoreForm(box, it, p) {
+  const old = document.getElementById("restore-form"); if (old) old.remove();
+  const disk = el("input", { id: "restore-disk", placeholder: "new disk name", required: "" });
+  const rg = el("input", { id: "restore-rg", placeholder: "resource group", required: "" });
+  const form = el("form", { id: "restore-form", class: "panel" }, el("h3", {}, "Restore " + when(p.time) + " to a new disk"),
+    el("label", {}, "Disk name ", disk), el("label", {}, "Resource group ", rg), el("button", { type: "submit", id: "restore-go" }, "Restore"));
+  form.addEventListener("submit", ev => { ev.preventDefault(); act("Restore " + it.name, () => restore(it, p, disk.value.trim(), rg.value.trim())); });
+  box.append(form);
+  disk.focus();
+}
+
+function jobsView(view, d) {
+  view.append(el("h2", {}, "Jobs"), jobTable(d.jobs));
+  const j = d.jobs.find(x => x.id === selectedJob);
+  if (j) {
+    view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
+      table(["Field", "Value"], [["Status", stateCell(j.status)], ["Progress", progressBar(j.progress)], ["Started", when(j.start)], ["Ended", when(j.end)], ["Duration", j.duration || ""],
+        ["Bytes transferred", j.bytes ? bytes(j.bytes) : ""], ["Restored to", j.target], ["Error", j.error], ["Job", j.name]]),
+      el("h3", {}, "Tasks"), table(["Task", "Status", "Progress"], j.tasks.map(t => [String(t[0]), stateCell(t[1]), String(t[2])]))));
   }
 }
 
 function jobTable(jobs) {
-  return table(["Started", "Vault", "Item", "Operation", "Status", "Progress", "Ended", "Error"],
-    jobs.map(j => [when(j.start), j.vault, j.item, j.op, stateCell(j.status), progressBar(j.progress), when(j.end), j.error || ""]));
+  return table(["Started", "Vault", "Kind", "Item", "Operation", "Status", "Progress", "Ended", "Error"],
+    jobs.map(j => [when(j.start), j.vault, j.kind, j.item, j.op, stateCell(j.status), progressBar(j.progress), when(j.end), j.error || ""]),
+    i => ({ class: "job" + (jobs[i].id === selectedJob ? " sel" : ""), "data-job": jobs[i].name, "data-status": jobs[i].status || "", "data-op": jobs[i].op,
+      "data-kind": jobs[i].kind, onclick: () => { selectedJob = jobs[i].id; tab = "jobs"; selectTab(); render(data); } }));
 }
 
+function computeView(view, d) {
+  view.append(el("h2", {}, "Disks"), table(["Name", "Resource group", "Size", "State", "Attached to"], d.disks.map(x => {
+    const p = x.properties || {};
+    return [x.name, x.id.split("/")[4], bytes(p.diskSizeBytes), stateCell(p.diskState), (x.managedBy || "").split("/").pop()];
+  }), i => ({ "data-disk": d.disks[i].name })));
+  view.append(el("h2", {}, "Virtual machines"), table(["Name", "Resource group", "Disks"], d.vms.map(x => {
+    const sp = (x.properties || {}).storageProfile || {};
+    const names = [sp.osDisk].concat(sp.dataDisks || []).filter(Boolean).map(k => ((k.managedDisk || {}).id || k.name || "").split("/").pop());
+    return [x.name, x.id.split("/")[4], names.join(", ")];
+  })));
+  view.append(el("h2", {}, "Snapshots"), table(["Name", "Resource group", "Source", "Incremental", "Created"], d.snaps.map(x => {
+    const p = x.properties || {};
+    return [x.name, x.id.split("/")[4], ((p.creationData || {}).sourceResourceId || "").split("/").pop(), String(!!p.incremental), when(p.timeCreated)];
+  })));
+}
+
+// --- refresh, sign-in ---
+
+let busy = false;
 async function refresh() {
+  if (busy || !token) return;
+  busy = true;
   const st = document.getElementById("status");
   try {
-    const d = await load();
-    render(d);
-    st.textContent = "Updated " + new Date().toLocaleTimeString() + " · refreshes every 5 s";
-  } catch (e) { st.textContent = e.message; }
+    data = await load();
+    const focus = document.activeElement && document.activeElement.id;
+    if (!(focus === "restore-disk" || focus === "restore-rg")) render(data); // never redraw under a user typing
+    const live = data.jobs.some(j => /progress/i.test(j.status || ""));
+    st.textContent = "Updated " + new Date().toLocaleTimeString() + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s");
+    schedule(live ? 1000 : 5000);
+  } catch (e) { st.textContent = e.message; schedule(5000); }
+  busy = false;
 }
+
+function schedule(ms) { clearTimeout(timer); timer = setTimeout(refresh, ms); }
 
 async function signIn(clientId, secret) {
   const body = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: secret, scope: location.origin + "/.default" });
@@ -167,8 +416,12 @@ async function signIn(clientId, secret) {
 
 function signOut() {
   token = null; sessionStorage.removeItem("safehold-token");
-  clearInterval(timer);
+  clearTimeout(timer);
   show();
+}
+
+function selectTab() {
+  for (const x of document.querySelectorAll("#tabs button")) x.classList.toggle("on", x.dataset.tab === tab);
 }
 
 function show() {
@@ -176,7 +429,7 @@ function show() {
   document.getElementById("app").hidden = !token;
   document.getElementById("signout").hidden = !token;
   document.getElementById("who").textContent = token ? "subscription " + cfg.subscriptionId : "";
-  if (token) { refresh(); clearInterval(timer); timer = setInterval(refresh, 5000); }
+  if (token) refresh();
 }
 
 async function main() {
@@ -193,11 +446,7 @@ async function main() {
   });
   document.getElementById("signout").addEventListener("click", signOut);
   for (const b of document.querySelectorAll("#tabs button")) {
-    b.addEventListener("click", () => {
-      tab = b.dataset.tab;
-      for (const x of document.querySelectorAll("#tabs button")) x.classList.toggle("on", x === b);
-      refresh();
-    });
+    b.addEventListener("click", () => { tab = b.dataset.tab; selectTab(); if (data) render(data); refresh(); });
   }
   show();
 }
