@@ -51,7 +51,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 8<<20)
-	for off := int64(16 << 20); off < 784<<20; off += int64(len(buf)) {
+	for off := int64(16 << 20); off < 528<<20; off += int64(len(buf)) {
 		rand.Read(buf)
 		if _, err := v.WriteAt(buf, off); err != nil {
 			t.Fatal(err)
