@@ -96,7 +96,11 @@ type Server struct {
 	Handler   http.Handler
 	Compute   *compute.Service
 	Authz     *rbac.Authorizer
-	Metrics   *metrics.Metrics
+	// AdminSecretIssued reports that this start issued the admin's client
+	// secret (first start, or connection.json was lost): the only start
+	// that shows it.
+	AdminSecretIssued bool
+	Metrics           *metrics.Metrics
 
 	blob blob.Backend // the snapshot repository's (instrumented) backend, for health checks
 	// ClockControl is the clock the admin API moves (nil when Config.Clock
@@ -140,6 +144,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.DataDir = dd
 	if err := os.MkdirAll(dd, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := secureDataDir(dd, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("secure data dir: %w", err)
 	}
 	st, err := store.OpenSQLite(ctx, filepath.Join(dd, "safehold.db"), cfg.Clock)
 	if err != nil {
@@ -216,15 +223,19 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.Issuer.LoadOrCreateKey(ctx, s.Store); err != nil {
 		return err
 	}
-	secret, err := ensureAdminSecret(ctx, s.Store, dir, bs, filepath.Join(cfg.DataDir, "connection.json"))
+	secret, fresh, err := ensureAdminSecret(ctx, s.Store, dir, bs, filepath.Join(cfg.DataDir, "connection.json"))
 	if err != nil {
 		return err
 	}
+	s.AdminSecretIssued = fresh
 	s.Conn = Connection{ARMEndpoint: base, AuthorityHost: base + "/", TenantID: bs.TenantID, SubscriptionID: bs.SubscriptionID,
 		ClientID: bs.AdminAppID, ClientSecret: secret, CACertFile: caFile}
 	b, _ := json.MarshalIndent(s.Conn, "", "  ")
 	if err := writeFileAtomic(filepath.Join(cfg.DataDir, "connection.json"), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write connection.json: %w", err)
+	}
+	if err := secureDataDir(cfg.DataDir, s.logger); err != nil { // the WAL, TLS keys and connection.json now exist
+		return fmt.Errorf("secure data dir: %w", err)
 	}
 
 	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: bs.NodeID}
@@ -308,23 +319,24 @@ func loadBootstrap(ctx context.Context, st store.Store) (*Bootstrap, error) {
 // ensureAdminSecret returns the admin's client secret: the one in an
 // existing connection.json if it still verifies, else a freshly rotated one
 // (the store keeps only a salted hash).
-func ensureAdminSecret(ctx context.Context, st store.Store, dir *identity.Directory, bs *Bootstrap, connFile string) (string, error) {
+// fresh reports a newly issued secret (first start, or connection.json lost).
+func ensureAdminSecret(ctx context.Context, st store.Store, dir *identity.Directory, bs *Bootstrap, connFile string) (secret string, fresh bool, err error) {
 	p, err := dir.Get(ctx, bs.AdminObjectID)
 	if err != nil {
-		return "", fmt.Errorf("load admin principal: %w", err)
+		return "", false, fmt.Errorf("load admin principal: %w", err)
 	}
 	if b, err := os.ReadFile(connFile); err == nil {
 		var c Connection
 		if json.Unmarshal(b, &c) == nil && c.ClientID == p.AppID && p.CheckSecret(c.ClientSecret) {
-			return c.ClientSecret, nil
+			return c.ClientSecret, false, nil
 		}
 	}
-	secret := identity.NewSecret()
+	secret = identity.NewSecret()
 	p.SetSecret(secret)
 	if err := st.Update(ctx, func(tx store.Tx) error { return dir.Put(ctx, tx, p) }); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return secret, nil
+	return secret, true, nil
 }
 
 // Addr is the address the server listens on.

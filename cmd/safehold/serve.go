@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -114,6 +115,11 @@ func splitEnv(name string) []string {
 
 func printBanner(s *server.Server) {
 	c := s.Conn
+	conn := filepath.Join(s.Config.DataDir, "connection.json")
+	secret := "(not shown again: it is in " + conn + ")"
+	if s.AdminSecretIssued {
+		secret = c.ClientSecret + "   (shown this once; it is kept in " + conn + ")"
+	}
 	fmt.Fprintf(os.Stderr, `
 Safehold is ready.
   armEndpoint:    %s
@@ -125,5 +131,5 @@ Safehold is ready.
   caCertFile:     %s
   connection:     %s
 
-`, c.ARMEndpoint, c.AuthorityHost, c.TenantID, c.SubscriptionID, c.ClientID, c.ClientSecret, c.CACertFile, s.Config.DataDir+"/connection.json")
+`, c.ARMEndpoint, c.AuthorityHost, c.TenantID, c.SubscriptionID, c.ClientID, secret, c.CACertFile, conn)
 }
