@@ -442,10 +442,17 @@ func (rt *Router) noRoute(hr *http.Request, segs []string) error {
 	if _, ok := rt.namespaces[strings.ToLower(ns)]; !ok {
 		return BadRequest("InvalidResourceNamespace", "The resource namespace '%s' is invalid.", ns)
 	}
+	// The full type path after the last providers/{namespace}
+	// (backupVaults/backupInstance), so the type that is wrong is named.
 	typ := ""
-	for i := 0; i+2 < len(segs); i++ {
+	for i := len(segs) - 3; i >= 0; i-- {
 		if strings.EqualFold(segs[i], "providers") {
-			typ = segs[i+2]
+			var types []string
+			for j := i + 2; j < len(segs); j += 2 {
+				types = append(types, segs[j])
+			}
+			typ = strings.Join(types, "/")
+			break
 		}
 	}
 	if typ == "" {

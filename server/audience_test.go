@@ -96,3 +96,19 @@ func checkWWWAuthenticate(t *testing.T, e *testserver.Env, resp *http.Response, 
 		t.Fatalf("%s: status %d", what, resp.StatusCode)
 	}
 }
+
+// TestWrongChildTypeIsNamed: a misspelt child type is named in the 404,
+// not its (correct) parent type.
+func TestWrongChildTypeIsNamed(t *testing.T) {
+	e := testserver.Start(t)
+	for _, path := range []string{
+		"/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/x/backupInstance?api-version=2024-04-01",
+		"/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/x/backupInstance/bi?api-version=2024-04-01",
+	} {
+		resp, m := raw(t, e, "GET", path, "", nil)
+		msg, _ := m["error"].(map[string]any)["message"].(string)
+		if resp.StatusCode != 404 || errCode(m) != "InvalidResourceType" || !strings.Contains(msg, "'backupVaults/backupInstance'") {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, m)
+		}
+	}
+}

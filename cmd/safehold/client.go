@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/safehold/safehold/connect"
@@ -24,6 +26,9 @@ func adminCall(ctx context.Context, dataDir, method, path string, body any) (map
 	conn, err := connect.Load(filepath.Join(dataDir, "connection.json"))
 	if err != nil {
 		return nil, fmt.Errorf("%w (is the server running with this --data-dir?)", err)
+	}
+	if err := checkServer(ctx, conn, dataDir); err != nil {
+		return nil, err
 	}
 	cred, err := conn.Credential()
 	if err != nil {
@@ -74,4 +79,38 @@ func adminCall(ctx context.Context, dataDir, method, path string, body any) (map
 func printJSON(cmd *cobra.Command, v any) {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	fmt.Fprintln(cmd.OutOrStdout(), string(b))
+}
+
+// checkServer asks the server's health endpoint first, so that a verb run
+// with no server up says so at once (instead of the token client retrying
+// for seconds and printing an MSAL error).
+func checkServer(ctx context.Context, conn *connect.Connection, dataDir string) error {
+	hc, err := conn.HTTPClient()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, "GET", conn.ARMEndpoint+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("no Safehold server answers at %s (the armEndpoint in %s): %v. Start one with: safehold serve --data-dir %s",
+			conn.ARMEndpoint, filepath.Join(dataDir, "connection.json"), rootCause(err), dataDir)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// rootCause is the innermost error (e.g. "connection refused").
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
 }

@@ -48,11 +48,16 @@ func newServeCmd() *cobra.Command {
 			if logRequests && lvl > slog.LevelDebug {
 				lvl = slog.LevelDebug // the bodies are logged at debug
 			}
+			var h slog.Handler
 			lw := newLogWriter(os.Stderr)
 			defer lw.Close()
-			var h slog.Handler = slog.NewTextHandler(lw, &slog.HandlerOptions{Level: lvl})
-			if logFormat == "json" {
+			switch logFormat {
+			case "text":
+				h = slog.NewTextHandler(lw, &slog.HandlerOptions{Level: lvl})
+			case "json":
 				h = slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: lvl})
+			default:
+				return fmt.Errorf("--log-format %q is not supported: use text or json", logFormat)
 			}
 			logger := slog.New(flushingHandler{h, lw})
 			if os.Getenv("GOGC") == "" {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"net/url"
+	"strings"
+
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/rbac"
 	"github.com/spf13/cobra"
-	"strings"
 )
 
 const spPath = "/providers/Safehold.Identity/servicePrincipals"
@@ -19,16 +22,34 @@ func newSPCmd() *cobra.Command {
 		Short: "Create a service principal, optionally granting it a role",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Resolve the role and scope first: create nothing unless the
+			// whole command can succeed.
+			var roleID string
+			if role != "" {
+				var err error
+				if roleID, err = resolveRole(cmd, dataDir, role); err != nil {
+					return err
+				}
+				if scope, err = resolveScope(cmd, dataDir, scope); err != nil {
+					return err
+				}
+			}
 			m, err := adminCall(cmd.Context(), dataDir, "POST", spPath+"?api-version=2024-01-01", map[string]string{"displayName": args[0]})
 			if err != nil {
 				return err
 			}
 			if role != "" {
-				if err := assignRole(cmd, dataDir, m["objectId"].(string), role, scope); err != nil {
+				a, err := putAssignment(cmd, dataDir, m["objectId"].(string), roleID, scope)
+				if err != nil {
+					// Undo: a principal whose secret is never shown is of no use.
+					if _, derr := adminCall(cmd.Context(), dataDir, "DELETE", spPath+"/"+m["objectId"].(string)+"?api-version=2024-01-01", nil); derr != nil {
+						return fmt.Errorf("%w (and removing the new principal %s failed: %v)", err, m["objectId"], derr)
+					}
 					return err
 				}
+				m["roleAssignment"] = a
 			}
-			printJSON(cmd, m)
+			printJSON(cmd, m) // one JSON document: | jq -r .clientSecret works
 			return nil
 		},
 	}
@@ -45,7 +66,13 @@ func newSPCmd() *cobra.Command {
 		}}
 	del := &cobra.Command{Use: "delete OBJECT_ID", Short: "Delete a service principal and its role assignments", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := adminCall(cmd.Context(), dataDir, "DELETE", spPath+"/"+args[0]+"?api-version=2024-01-01", nil)
+			if _, err := adminCall(cmd.Context(), dataDir, "GET", spPath+"/"+url.PathEscape(args[0])+"?api-version=2024-01-01", nil); err != nil {
+				return fmt.Errorf("no service principal with object id %q: %w", args[0], err)
+			}
+			_, err := adminCall(cmd.Context(), dataDir, "DELETE", spPath+"/"+url.PathEscape(args[0])+"?api-version=2024-01-01", nil)
+			if err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "deleted service principal %s\n", args[0])
+			}
 			return err
 		}}
 	cmd.AddCommand(create, list, del)
@@ -66,34 +93,77 @@ func newRoleCmd() *cobra.Command {
 }
 
 func assignRole(cmd *cobra.Command, dataDir, principal, role, scope string) error {
-	roleID := role
-	for _, r := range rbac.BuiltInRoles {
-		if strings.EqualFold(r.RoleName, role) {
-			roleID = r.ID
-		}
+	roleID, err := resolveRole(cmd, dataDir, role)
+	if err != nil {
+		return err
 	}
-	if scope == "" {
-		c, err := adminCall(cmd.Context(), dataDir, "GET", "/subscriptions?api-version=2022-12-01", nil)
-		if err != nil {
-			return err
-		}
-		subs, _ := c["value"].([]any)
-		if len(subs) == 0 {
-			return cmdErr("no subscription visible; pass --scope")
-		}
-		scope = subs[0].(map[string]any)["id"].(string)
+	if scope, err = resolveScope(cmd, dataDir, scope); err != nil {
+		return err
 	}
-	sub := scope
-	if i := strings.Index(strings.ToLower(scope+"/"), "/resourcegroups/"); i > 0 {
-		sub = scope[:i]
-	}
-	m, err := adminCall(cmd.Context(), dataDir, "PUT", strings.TrimRight(scope, "/")+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
-		map[string]any{"properties": map[string]string{"principalId": principal, "roleDefinitionId": sub + "/providers/Microsoft.Authorization/roleDefinitions/" + roleID}})
+	m, err := putAssignment(cmd, dataDir, principal, roleID, scope)
 	if err != nil {
 		return err
 	}
 	printJSON(cmd, m)
 	return nil
+}
+
+// resolveRole finds a role definition by name or id (built-in or custom).
+func resolveRole(cmd *cobra.Command, dataDir, role string) (string, error) {
+	for _, r := range rbac.BuiltInRoles {
+		if strings.EqualFold(r.RoleName, role) || strings.EqualFold(r.ID, role) {
+			return r.ID, nil
+		}
+	}
+	m, err := adminCall(cmd.Context(), dataDir, "GET", "/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", nil)
+	if err != nil {
+		return "", err
+	}
+	vals, _ := m["value"].([]any)
+	var names []string
+	for _, v := range vals {
+		d, _ := v.(map[string]any)
+		props, _ := d["properties"].(map[string]any)
+		name, _ := props["roleName"].(string)
+		id, _ := d["name"].(string)
+		if strings.EqualFold(name, role) || strings.EqualFold(id, role) {
+			return id, nil
+		}
+		names = append(names, name)
+	}
+	return "", fmt.Errorf("no role named %q; roles: %s", role, strings.Join(names, ", "))
+}
+
+// resolveScope defaults the scope to the default subscription and checks
+// that it names a subscription or resource group that exists.
+func resolveScope(cmd *cobra.Command, dataDir, scope string) (string, error) {
+	if scope == "" {
+		c, err := adminCall(cmd.Context(), dataDir, "GET", "/subscriptions?api-version=2022-12-01", nil)
+		if err != nil {
+			return "", err
+		}
+		subs, _ := c["value"].([]any)
+		if len(subs) == 0 {
+			return "", cmdErr("no subscription visible; pass --scope")
+		}
+		return subs[0].(map[string]any)["id"].(string), nil
+	}
+	if !strings.HasPrefix(scope, "/subscriptions/") {
+		return "", fmt.Errorf("--scope %q is not a scope: use /subscriptions/{id}[/resourceGroups/{name}[/providers/...]]", scope)
+	}
+	if _, err := adminCall(cmd.Context(), dataDir, "GET", "/"+strings.Trim(scope, "/")+"/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()", nil); err != nil {
+		return "", fmt.Errorf("--scope %s: %w", scope, err)
+	}
+	return scope, nil
+}
+
+func putAssignment(cmd *cobra.Command, dataDir, principal, roleID, scope string) (map[string]any, error) {
+	sub := scope
+	if i := strings.Index(strings.ToLower(scope+"/"), "/resourcegroups/"); i > 0 {
+		sub = scope[:i]
+	}
+	return adminCall(cmd.Context(), dataDir, "PUT", strings.TrimRight(scope, "/")+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+		map[string]any{"properties": map[string]string{"principalId": principal, "roleDefinitionId": sub + "/providers/Microsoft.Authorization/roleDefinitions/" + roleID}})
 }
 
 type cmdErr string

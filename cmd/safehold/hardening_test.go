@@ -1,0 +1,220 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// cli builds the safehold binary once per test run.
+func cli(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "safehold-cli-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "safehold")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build safehold: %v", buildErr)
+	}
+	return binPath
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+func runCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cli(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("safehold %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+func listSPs(t *testing.T, dataDir string) []map[string]any {
+	t.Helper()
+	r := runCLI(t, "sp", "list", "--data-dir", dataDir)
+	if r.code != 0 {
+		t.Fatalf("sp list: %+v", r)
+	}
+	var l []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
+		t.Fatalf("sp list output: %v\n%s", err, r.stdout)
+	}
+	return l
+}
+
+// TestSPCommands: sp create is all or nothing and prints one JSON document
+// (so `| jq -r .clientSecret` works); sp delete of an unknown id exits 1.
+func TestSPCommands(t *testing.T) {
+	e := testserver.Start(t)
+	dd := e.DataDir
+	before := len(listSPs(t, dd))
+
+	// A misspelt role: exit 1 naming it, and no principal left behind.
+	r := runCLI(t, "sp", "create", "bot1", "--role", "Disk Backup Readr", "--data-dir", dd)
+	if r.code != 1 || !strings.Contains(r.stderr, "Disk Backup Readr") {
+		t.Fatalf("sp create with an unknown role: %+v", r)
+	}
+	// A scope that does not exist: the same.
+	r = runCLI(t, "sp", "create", "bot2", "--role", "Contributor", "--scope", "/subscriptions/"+e.Sub+"/resourceGroups/nope", "--data-dir", dd)
+	if r.code != 1 {
+		t.Fatalf("sp create with a missing scope: %+v", r)
+	}
+	if n := len(listSPs(t, dd)); n != before {
+		t.Fatalf("failed sp create left %d principals behind", n-before)
+	}
+
+	// Success: exactly one JSON document, with the secret.
+	r = runCLI(t, "sp", "create", "bot3", "--role", "Disk Backup Reader", "--data-dir", dd)
+	if r.code != 0 {
+		t.Fatalf("sp create: %+v", r)
+	}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("sp create output: %v\n%s", err, r.stdout)
+	}
+	if dec.More() {
+		t.Fatalf("sp create printed more than one JSON document:\n%s", r.stdout)
+	}
+	if s, _ := doc["clientSecret"].(string); s == "" {
+		t.Fatalf("sp create output has no clientSecret:\n%s", r.stdout)
+	}
+	if _, ok := doc["roleAssignment"].(map[string]any); !ok {
+		t.Fatalf("sp create output has no roleAssignment:\n%s", r.stdout)
+	}
+
+	// Delete: unknown id exits 1 with a message; a known one exits 0.
+	r = runCLI(t, "sp", "delete", "00000000-0000-0000-0000-000000000000", "--data-dir", dd)
+	if r.code != 1 || !strings.Contains(r.stderr, "00000000-0000-0000-0000-000000000000") {
+		t.Fatalf("sp delete of an unknown id: %+v", r)
+	}
+	r = runCLI(t, "sp", "delete", doc["objectId"].(string), "--data-dir", dd)
+	if r.code != 0 {
+		t.Fatalf("sp delete: %+v", r)
+	}
+	if n := len(listSPs(t, dd)); n != before {
+		t.Fatalf("after delete: %d principals, want %d", n, before)
+	}
+}
+
+// TestNoServerAnswers: with no server at the address in connection.json a
+// verb says so at once, naming the address and how to start one.
+func TestNoServerAnswers(t *testing.T) {
+	e := testserver.Start(t)
+	e.Stop()
+	r := runCLI(t, "sp", "list", "--data-dir", e.DataDir)
+	if r.code != 1 || !strings.Contains(r.stderr, "no Safehold server answers at "+e.Conn.ARMEndpoint) || !strings.Contains(r.stderr, "safehold serve") {
+		t.Fatalf("sp list with no server: %+v", r)
+	}
+	if strings.Contains(r.stderr, "MSAL") || strings.Contains(r.stderr, "ClientSecretCredential") {
+		t.Fatalf("sp list with no server printed a token error:\n%s", r.stderr)
+	}
+}
+
+// serve starts `safehold serve` and returns its stderr up to the banner's
+// end, then stops it.
+func serve(t *testing.T, dataDir string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cli(t), "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stderr)
+	seen := false
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "connection:") {
+			seen = true
+			break
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	go func() {
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n") // drain
+		}
+	}()
+	cmd.Wait()
+	if !seen {
+		t.Fatalf("serve did not print its banner:\n%s", out.String())
+	}
+	return out.String()
+}
+
+// TestServeShowsTheSecretOnce: the admin client secret is printed on the
+// first start only; later starts point at connection.json.
+func TestServeShowsTheSecretOnce(t *testing.T) {
+	dd := filepath.Join(t.TempDir(), "data")
+	first := serve(t, dd)
+	b, err := os.ReadFile(filepath.Join(dd, "connection.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		ClientSecret string `json:"clientSecret"`
+	}
+	json.Unmarshal(b, &c)
+	if c.ClientSecret == "" || !strings.Contains(first, c.ClientSecret) {
+		t.Fatalf("first start does not show the secret:\n%s", first)
+	}
+	for i := 0; i < 2; i++ {
+		later := serve(t, dd)
+		if strings.Contains(later, c.ClientSecret) {
+			t.Fatalf("start %d shows the secret again:\n%s", i+2, later)
+		}
+		if !strings.Contains(later, filepath.Join(dd, "connection.json")) {
+			t.Fatalf("start %d does not say where connection.json is:\n%s", i+2, later)
+		}
+	}
+}
+
+// TestServeRefusesUnknownLogFormat: --log-format yaml is an error, not text.
+func TestServeRefusesUnknownLogFormat(t *testing.T) {
+	r := runCLI(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "d"), "--log-format", "yaml")
+	if r.code != 1 || !strings.Contains(r.stderr, "--log-format") || !strings.Contains(r.stderr, "yaml") {
+		t.Fatalf("serve --log-format yaml: %+v", r)
+	}
+}
