@@ -3,9 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -21,41 +19,20 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
-// raw sends an HTTP request with the admin's token (unless token is "-").
+// raw sends an HTTP request with the admin's token (token "" ), another
+// token, or none (token "-"), and checks the request id headers every ARM
+// answer carries.
 func raw(t *testing.T, e *testserver.Env, method, path, token string, body []byte) (*http.Response, map[string]any) {
 	t.Helper()
-	hc, _ := e.Conn.HTTPClient()
-	url := path
-	if !strings.HasPrefix(path, "http") {
-		url = e.Conn.ARMEndpoint + path
+	opts := []testserver.RequestOption{testserver.Header("x-ms-client-request-id", "client-req-1")}
+	switch token {
+	case "":
+	case "-":
+		opts = append(opts, testserver.Bearer(""))
+	default:
+		opts = append(opts, testserver.Bearer(token))
 	}
-	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-	if token == "" {
-		tk, err := e.Cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		token = tk.Token
-	}
-	if token != "-" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("x-ms-client-request-id", "client-req-1")
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s %s: non-JSON body (%s): %q", method, path, resp.Header.Get("Content-Type"), b)
-		}
-	}
+	resp, m := e.Do(method, path, body, opts...)
 	if resp.Header.Get("x-ms-request-id") == "" || resp.Header.Get("x-ms-correlation-request-id") == "" {
 		t.Fatalf("%s %s: missing request id headers: %v", method, path, resp.Header)
 	}
@@ -63,12 +40,6 @@ func raw(t *testing.T, e *testserver.Env, method, path, token string, body []byt
 		t.Fatalf("client request id not echoed")
 	}
 	return resp, m
-}
-
-func errCode(m map[string]any) string {
-	e, _ := m["error"].(map[string]any)
-	c, _ := e["code"].(string)
-	return c
 }
 
 func TestFoundationEndToEnd(t *testing.T) {
@@ -141,35 +112,35 @@ func TestFoundationEndToEnd(t *testing.T) {
 	// CloudError answers.
 	sub := "/subscriptions/" + e.Sub
 	resp, m := raw(t, e, "GET", sub+"/resourcegroups?api-version=2021-04-01", "-", nil)
-	if resp.StatusCode != 401 || errCode(m) != "AuthenticationFailed" {
+	if resp.StatusCode != 401 || testserver.ErrorCode(m) != "AuthenticationFailed" {
 		t.Fatalf("no token: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "GET", sub+"/resourcegroups?api-version=2021-04-01", "not-a-jwt", nil)
-	if resp.StatusCode != 401 || errCode(m) != "InvalidAuthenticationToken" {
+	if resp.StatusCode != 401 || testserver.ErrorCode(m) != "InvalidAuthenticationToken" {
 		t.Fatalf("bad token: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "GET", sub+"/resourcegroups", "", nil)
-	if resp.StatusCode != 400 || errCode(m) != "MissingApiVersionParameter" {
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "MissingApiVersionParameter" {
 		t.Fatalf("no api-version: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "GET", sub+"/resourceGroups/x/providers/Microsoft.Nope/things/y?api-version=2021-04-01", "", nil)
-	if resp.StatusCode != 400 || errCode(m) != "InvalidResourceNamespace" {
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidResourceNamespace" {
 		t.Fatalf("unknown provider: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "PUT", sub+"/resourcegroups/bad?api-version=2021-04-01", "", []byte(`{"location": "westus",`))
-	if resp.StatusCode != 400 || errCode(m) != "InvalidRequestContent" {
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidRequestContent" {
 		t.Fatalf("malformed JSON: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "PUT", sub+"/resourcegroups/bad?api-version=2021-04-01", "", []byte(`{}`))
-	if resp.StatusCode != 400 || errCode(m) != "LocationRequired" {
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "LocationRequired" {
 		t.Fatalf("no location: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "POST", sub+"/resourcegroups?api-version=2021-04-01", "", nil)
-	if resp.StatusCode != 405 || errCode(m) == "" {
+	if resp.StatusCode != 405 || testserver.ErrorCode(m) == "" {
 		t.Fatalf("wrong method: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "GET", sub+"/nothing/here?api-version=2021-04-01", "", nil)
-	if resp.StatusCode != 404 || errCode(m) == "" {
+	if resp.StatusCode != 404 || testserver.ErrorCode(m) == "" {
 		t.Fatalf("unknown route: %d %v", resp.StatusCode, m)
 	}
 	resp, m = raw(t, e, "GET", sub+"/resourcegroups?api-version=2021-04-01", "", nil)
@@ -273,7 +244,7 @@ func TestARMEdgeCases(t *testing.T) {
 		}
 	}
 	resp, m = raw(t, e, "GET", "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/x?api-version=2021-04-01", "", nil)
-	if resp.StatusCode != 404 || errCode(m) != "SubscriptionNotFound" {
+	if resp.StatusCode != 404 || testserver.ErrorCode(m) != "SubscriptionNotFound" {
 		t.Fatalf("unknown subscription: %d %v", resp.StatusCode, m)
 	}
 	if e, _ := m["error"].(map[string]any); e == nil || e["details"] != nil || !hasKey(e, "target") {
@@ -288,7 +259,7 @@ func TestCollapseKeepsEncodedSlashes(t *testing.T) {
 	// An encoded %2F inside a segment must survive the double-slash cleanup: the
 	// lookup answers 404 for the name it was given, not a routing error.
 	resp, m := raw(t, e, "GET", "//subscriptions/"+e.Sub+"/resourcegroups/a%2F%2Fb?api-version=2021-04-01", "", nil)
-	if resp.StatusCode != 404 || errCode(m) != "ResourceGroupNotFound" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "a//b") {
+	if resp.StatusCode != 404 || testserver.ErrorCode(m) != "ResourceGroupNotFound" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "a//b") {
 		t.Fatalf("%d %v", resp.StatusCode, m)
 	}
 }

@@ -120,7 +120,7 @@ type linkedCase struct {
 func (e *scopedEnv) checkLinked(t *testing.T, c linkedCase) {
 	t.Helper()
 	resp, m := raw(t, e.Env, c.method, c.path, e.tok, []byte(c.body))
-	if resp.StatusCode != http.StatusForbidden || errCode(m) != "LinkedAuthorizationFailed" {
+	if resp.StatusCode != http.StatusForbidden || testserver.ErrorCode(m) != "LinkedAuthorizationFailed" {
 		t.Fatalf("%s: want 403 LinkedAuthorizationFailed, got %s", c.name, lkJSON(t, resp, m))
 	}
 	msg := m["error"].(map[string]any)["message"].(string)
@@ -223,7 +223,7 @@ func TestLinkedAccessIsChecked(t *testing.T) {
 	// A VM PATCH attaching rgb's disk is refused as well.
 	resp, m = raw(t, e.Env, "PATCH", p(vm("rga", "v2"))+"?api-version=2024-11-01", e.tok,
 		[]byte(fmt.Sprintf(`{"properties":{"storageProfile":{"dataDisks":[{"lun":0,"createOption":"Attach","managedDisk":{"id":%q}},{"lun":1,"createOption":"Attach","managedDisk":{"id":%q}}]}}}`, p(disk("rga", "d2")), e.diskB)))
-	if resp.StatusCode != http.StatusForbidden || errCode(m) != "LinkedAuthorizationFailed" {
+	if resp.StatusCode != http.StatusForbidden || testserver.ErrorCode(m) != "LinkedAuthorizationFailed" {
 		t.Fatalf("VM PATCH attaching rgb's disk: %s", lkJSON(t, resp, m))
 	}
 	// Nothing was created in rga from rgb.

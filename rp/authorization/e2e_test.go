@@ -1,14 +1,11 @@
 package authorization_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -34,56 +31,11 @@ type sp struct {
 	ClientSecret string `json:"clientSecret"`
 }
 
-func token(t *testing.T, e *testserver.Env, cred azcore.TokenCredential) string {
-	t.Helper()
-	tk, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tk.Token
-}
-
-func do(t *testing.T, e *testserver.Env, method, path, tok string, body any) (int, map[string]any) {
-	t.Helper()
-	hc, _ := e.Conn.HTTPClient()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, e.Conn.ARMEndpoint+path, rd)
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("non-JSON answer to %s %s: %s", method, path, b)
-		}
-	}
-	return resp.StatusCode, m
-}
-
-func code(m map[string]any) string {
-	e, _ := m["error"].(map[string]any)
-	c, _ := e["code"].(string)
-	return c
-}
-
 func newSP(t *testing.T, e *testserver.Env, name string) sp {
 	t.Helper()
-	st, m := do(t, e, "POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", token(t, e, e.Cred), map[string]string{"displayName": name})
-	if st != 201 {
-		t.Fatalf("create sp: %d %v", st, m)
+	resp, m := e.Do("POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{"displayName": name})
+	if resp.StatusCode != 201 {
+		t.Fatalf("create sp: %d %v", resp.StatusCode, m)
 	}
 	b, _ := json.Marshal(m)
 	var s sp
@@ -257,12 +209,12 @@ func TestRBACWithSDK(t *testing.T) {
 func TestTokensAreChecked(t *testing.T) {
 	e := testserver.Start(t)
 	path := "/subscriptions/" + e.Sub + "/resourcegroups?api-version=2021-04-01"
-	if st, m := do(t, e, "GET", path, "", nil); st != 401 || code(m) != "AuthenticationFailed" {
-		t.Fatalf("no token: %d %v", st, m)
+	if resp, m := e.Do("GET", path, nil, testserver.Bearer("")); resp.StatusCode != 401 || testserver.ErrorCode(m) != "AuthenticationFailed" {
+		t.Fatalf("no token: %d %v", resp.StatusCode, m)
 	}
-	good := token(t, e, e.Cred)
-	if st, _ := do(t, e, "GET", path, good, nil); st != 200 {
-		t.Fatalf("good token: %d", st)
+	good := e.Token(e.Cred)
+	if resp, _ := e.Do("GET", path, nil, testserver.Bearer(good)); resp.StatusCode != 200 {
+		t.Fatalf("good token: %d", resp.StatusCode)
 	}
 	// Forged: right claims, another key.
 	parser := jwt.NewParser()
@@ -272,14 +224,14 @@ func TestTokensAreChecked(t *testing.T) {
 	}
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	forged, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(other)
-	if st, m := do(t, e, "GET", path, forged, nil); st != 401 || code(m) != "InvalidAuthenticationToken" {
-		t.Fatalf("forged: %d %v", st, m)
+	if resp, m := e.Do("GET", path, nil, testserver.Bearer(forged)); resp.StatusCode != 401 || testserver.ErrorCode(m) != "InvalidAuthenticationToken" {
+		t.Fatalf("forged: %d %v", resp.StatusCode, m)
 	}
 	// Tampered payload with the original signature.
 	parts := strings.Split(good, ".")
 	tampered := parts[0] + "." + strings.TrimRight(parts[1], "A") + "B." + parts[2]
-	if st, _ := do(t, e, "GET", path, tampered, nil); st != 401 {
-		t.Fatalf("tampered: %d", st)
+	if resp, _ := e.Do("GET", path, nil, testserver.Bearer(tampered)); resp.StatusCode != 401 {
+		t.Fatalf("tampered: %d", resp.StatusCode)
 	}
 	// Expired and wrong-audience tokens signed with the server's own key.
 	p, err := e.Server.Platform.Dir.Get(context.Background(), e.Server.Bootstrap.AdminObjectID)
@@ -294,12 +246,12 @@ func TestTokensAreChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, m := do(t, e, "GET", path, expired, nil); st != 401 || code(m) != "ExpiredAuthenticationToken" {
-		t.Fatalf("expired: %d %v", st, m)
+	if resp, m := e.Do("GET", path, nil, testserver.Bearer(expired)); resp.StatusCode != 401 || testserver.ErrorCode(m) != "ExpiredAuthenticationToken" {
+		t.Fatalf("expired: %d %v", resp.StatusCode, m)
 	}
 	wrongAud, _, _ := e.Server.Issuer.Issue(p, "https://vault.azure.net", e.Conn.ARMEndpoint)
-	if st, m := do(t, e, "GET", path, wrongAud, nil); st != 401 || code(m) != "InvalidAuthenticationTokenAudience" {
-		t.Fatalf("wrong audience: %d %v", st, m)
+	if resp, m := e.Do("GET", path, nil, testserver.Bearer(wrongAud)); resp.StatusCode != 401 || testserver.ErrorCode(m) != "InvalidAuthenticationTokenAudience" {
+		t.Fatalf("wrong audience: %d %v", resp.StatusCode, m)
 	}
 }
 
@@ -418,22 +370,22 @@ func TestServicePrincipalAdminAPI(t *testing.T) {
 	e := testserver.Start(t)
 	s := newSP(t, e, "temp")
 	cred, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
-	tok := token(t, e, cred)
+	tok := e.Token(cred)
 	// A plain service principal cannot manage principals.
-	if st, m := do(t, e, "POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", tok, map[string]string{}); st != 403 {
-		t.Fatalf("non-admin create: %d %v", st, m)
+	if resp, m := e.Do("POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{}, testserver.Bearer(tok)); resp.StatusCode != 403 {
+		t.Fatalf("non-admin create: %d %v", resp.StatusCode, m)
 	}
-	admin := token(t, e, e.Cred)
-	st, m := do(t, e, "GET", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", admin, nil)
-	if st != 200 || len(m["value"].([]any)) < 2 {
-		t.Fatalf("list: %d %v", st, m)
+	admin := e.Token(e.Cred)
+	resp, m := e.Do("GET", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", nil, testserver.Bearer(admin))
+	if resp.StatusCode != 200 || len(m["value"].([]any)) < 2 {
+		t.Fatalf("list: %d %v", resp.StatusCode, m)
 	}
-	if st, _ := do(t, e, "DELETE", "/providers/Safehold.Identity/servicePrincipals/"+s.ObjectID+"?api-version=2024-01-01", admin, nil); st != 200 {
-		t.Fatalf("delete: %d", st)
+	if resp, _ := e.Do("DELETE", "/providers/Safehold.Identity/servicePrincipals/"+s.ObjectID+"?api-version=2024-01-01", nil, testserver.Bearer(admin)); resp.StatusCode != 200 {
+		t.Fatalf("delete: %d", resp.StatusCode)
 	}
 	// Its token no longer works, and it can't get a new one.
-	if st, _ := do(t, e, "GET", "/subscriptions?api-version=2021-04-01", tok, nil); st != 401 {
-		t.Fatalf("deleted principal's token: %d", st)
+	if resp, _ := e.Do("GET", "/subscriptions?api-version=2021-04-01", nil, testserver.Bearer(tok)); resp.StatusCode != 401 {
+		t.Fatalf("deleted principal's token: %d", resp.StatusCode)
 	}
 	cred2, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
 	if _, err := cred2.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}}); err == nil {

@@ -169,9 +169,9 @@ func TestBadInput(t *testing.T) {
 	} {
 		body := map[string]any{"location": "westus", "properties": map[string]any{"creationData": map[string]any{
 			"createOption": c.body.CreateOption, "sourceResourceId": c.body.SourceID, "sourceUri": c.body.SourceURI, "uploadSizeBytes": c.body.UploadSizeBytes}}}
-		st, m := raw(t, e, "PUT", e.diskID("bad")+"?api-version=2024-03-02", body)
-		if code := errCode(m); st/100 != 4 || code != c.code {
-			t.Fatalf("create %+v: %d %v", c.body, st, m)
+		resp, m := e.Do("PUT", e.diskID("bad")+"?api-version=2024-03-02", body)
+		if code := testserver.ErrorCode(m); resp.StatusCode/100 != 4 || code != c.code {
+			t.Fatalf("create %+v: %d %v", c.body, resp.StatusCode, m)
 		}
 	}
 	// Shrinking.
@@ -215,12 +215,6 @@ func TestBadInput(t *testing.T) {
 	if n != 2 || m != 2 {
 		t.Fatalf("listed %d in the group, %d in the subscription", n, m)
 	}
-}
-
-func errCode(m map[string]any) string {
-	e, _ := m["error"].(map[string]any)
-	c, _ := e["code"].(string)
-	return c
 }
 
 // nbdConn is a minimal NBD client (fixed newstyle, OPT_GO, simple replies).

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -255,38 +252,5 @@ func needTool(t *testing.T, names ...string) {
 }
 
 func sum(p []byte) [32]byte { return sha256.Sum256(p) }
-
-// raw sends an ARM request with the admin's token.
-func raw(t *testing.T, e *env, method, path string, body any) (int, map[string]any) {
-	t.Helper()
-	hc, _ := e.Conn.HTTPClient()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	url := path
-	if !strings.HasPrefix(path, "http") {
-		url = e.Conn.ARMEndpoint + path
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	tk, err := e.Cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tk.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	return resp.StatusCode, m
-}
 
 func bytesReader(p []byte) *bytes.Reader { return bytes.NewReader(p) }

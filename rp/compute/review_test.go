@@ -326,13 +326,13 @@ func TestUnknownActionAndVMCreateOption(t *testing.T) {
 	e := start(t)
 	ctx := e.Ctx()
 	e.emptyDisk("d1", 1)
-	st, body := raw(t, e, "POST", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", map[string]any{})
-	msg, _ := body["error"].(map[string]any)["message"].(string)
-	if st != http.StatusNotFound || !strings.Contains(msg, "'frobnicate' is not supported") || !strings.Contains(msg, "beginGetAccess") {
+	resp, body := e.Do("POST", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", map[string]any{})
+	msg, _ := testserver.Field(body, "error.message").(string)
+	if st := resp.StatusCode; st != http.StatusNotFound || !strings.Contains(msg, "'frobnicate' is not supported") || !strings.Contains(msg, "beginGetAccess") {
 		t.Fatalf("unknown disk action: %d %v", st, body)
 	}
-	if st, _ := raw(t, e, "GET", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", nil); st != http.StatusNotFound {
-		t.Fatalf("GET of an unknown disk child: %d", st)
+	if resp, _ := e.Do("GET", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET of an unknown disk child: %d", resp.StatusCode)
 	}
 	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},

@@ -1,0 +1,157 @@
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// RequestOption changes one raw request sent by Env.Do.
+type RequestOption func(*request)
+
+type request struct {
+	cred    azcore.TokenCredential
+	token   string
+	noAuth  bool
+	headers http.Header
+}
+
+// As signs the request with a token of cred instead of the admin's.
+func As(cred azcore.TokenCredential) RequestOption {
+	return func(r *request) { r.cred = cred }
+}
+
+// Bearer sends token as it is (any string, even one that is not a JWT);
+// an empty token sends no Authorization header at all.
+func Bearer(token string) RequestOption {
+	return func(r *request) {
+		if token == "" {
+			r.noAuth = true
+		}
+		r.token = token
+	}
+}
+
+// Header sets a request header.
+func Header(key, value string) RequestOption {
+	return func(r *request) { r.headers.Set(key, value) }
+}
+
+// Token is an ARM access token of cred (the admin's when cred is nil).
+func (e *Env) Token(cred azcore.TokenCredential) string {
+	e.T.Helper()
+	if cred == nil {
+		cred = e.Cred
+	}
+	tk, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	if err != nil {
+		e.T.Fatalf("get token: %v", err)
+	}
+	return tk.Token
+}
+
+// Do sends one raw HTTP request to the server, signed with the admin's token
+// unless an option says otherwise. path is an ARM path (joined to the ARM
+// endpoint) or a full URL. body is nil or a nil []byte (no body), []byte or
+// string (sent as is), or any other value (sent as JSON); a body goes with
+// Content-Type application/json.
+//
+// It returns the response, whose Body can still be read, and the body
+// decoded as a JSON object (nil when empty). The test fails on a transport
+// error, on a body that is not JSON, and on any 5xx answer: Safehold answers
+// bad input with an ARM error, never with a server error.
+func (e *Env) Do(method, path string, body any, opts ...RequestOption) (*http.Response, map[string]any) {
+	e.T.Helper()
+	r := &request{headers: http.Header{}}
+	for _, o := range opts {
+		o(r)
+	}
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = e.Conn.ARMEndpoint + path
+	}
+	var rd io.Reader
+	switch v := body.(type) {
+	case nil:
+	case []byte:
+		if v != nil {
+			rd = bytes.NewReader(v)
+		}
+	case string:
+		rd = strings.NewReader(v)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			e.T.Fatalf("%s %s: encode body: %v", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	switch {
+	case r.noAuth:
+	case r.token != "":
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	default:
+		req.Header.Set("Authorization", "Bearer "+e.Token(r.cred))
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.headers {
+		req.Header[k] = v
+	}
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		e.T.Fatalf("%s %s: read answer: %v", method, path, err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if resp.StatusCode >= 500 {
+		e.T.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			e.T.Fatalf("%s %s: %d, non-JSON body (%s): %q", method, path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	}
+	return resp, m
+}
+
+// ErrorCode is the code of an ARM error body ({"error":{"code":...}}), or "".
+func ErrorCode(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+// Field walks a dotted path ("properties.extendedInfo.recoveryPointCount")
+// through a decoded JSON object; nil when any step is missing.
+func Field(m map[string]any, path string) any {
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
