@@ -2,8 +2,11 @@ package arm
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/safehold/safehold/failure"
 )
 
 // Error is an ARM CloudError. Handlers return it; the adapter writes it as
@@ -61,6 +64,31 @@ func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Cod
 // Errorf builds an Error.
 func Errorf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// As finds the CloudError that err stands for and sets *target to it: an
+// *Error in err's chain as it is, or a domain *failure.Error with the status
+// of its kind (Invalid 400, NotFound 404, Conflict 409). It reports false
+// for any other error (an internal one). Handlers and the operation runner
+// use it instead of errors.As, so the domain's errors reach the wire
+// unchanged in code and message.
+func As(err error, target **Error) bool {
+	if errors.As(err, target) {
+		return true
+	}
+	var fe *failure.Error
+	if !errors.As(err, &fe) {
+		return false
+	}
+	status := http.StatusBadRequest
+	switch fe.Kind {
+	case failure.NotFound:
+		status = http.StatusNotFound
+	case failure.Conflict:
+		status = http.StatusConflict
+	}
+	*target = &Error{Status: status, Code: fe.Code, Message: fe.Message}
+	return true
 }
 
 // BadRequest is a 400 with code.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Request is one routed ARM request.
@@ -267,4 +268,27 @@ func (r *Request) MustParam(name string) string {
 		panic(fmt.Sprintf("arm: route has no parameter %q", name))
 	}
 	return v
+}
+
+// SystemData is ARM's systemData block.
+type SystemData struct {
+	CreatedBy          string    `json:"createdBy,omitempty"`
+	CreatedByType      string    `json:"createdByType,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
+	LastModifiedBy     string    `json:"lastModifiedBy,omitempty"`
+	LastModifiedByType string    `json:"lastModifiedByType,omitempty"`
+	LastModifiedAt     time.Time `json:"lastModifiedAt"`
+}
+
+// Touch fills systemData for a create or update by caller at now.
+func Touch(sd *SystemData, caller Caller, now time.Time) *SystemData {
+	typ := "Application"
+	if caller.Kind == "ManagedIdentity" { // identity.KindManagedIdentity
+		typ = "ManagedIdentity"
+	}
+	if sd == nil || sd.CreatedAt.IsZero() {
+		sd = &SystemData{CreatedBy: caller.AppID, CreatedByType: typ, CreatedAt: now}
+	}
+	sd.LastModifiedBy, sd.LastModifiedByType, sd.LastModifiedAt = caller.AppID, typ, now
+	return sd
 }

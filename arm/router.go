@@ -464,7 +464,7 @@ func (rt *Router) noRoute(hr *http.Request, segs []string) error {
 func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response, err error) int {
 	if err != nil {
 		var ae *Error
-		if !errors.As(err, &ae) {
+		if !As(err, &ae) {
 			rt.Logger.Error("request failed", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
 			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id"))
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/snapshot"
 )
 
@@ -119,9 +120,12 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 	}
 }
 
+// isStatus reports whether err is a typed domain error (*failure.Error) that
+// the faces write with status.
 func isStatus(err error, status int) bool {
+	var fe *failure.Error
 	var ae *arm.Error
-	return errors.As(err, &ae) && ae.Status == status
+	return errors.As(err, &fe) && arm.As(err, &ae) && ae.Status == status
 }
 
 func TestImportDirRestriction(t *testing.T) {

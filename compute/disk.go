@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
@@ -166,7 +166,7 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		return err
 	}
 	if spec.Location == "" {
-		return arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+		return failure.Invalidf("LocationRequired", "The location property is required for this definition.")
 	}
 	if spec.SKU != "" {
 		if spec.SKU, err = CanonicalSKU(spec.SKU); err != nil {
@@ -177,18 +177,18 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 	case "empty":
 		spec.CreateOption = "Empty"
 		if spec.SizeBytes <= 0 {
-			return arm.BadRequest("InvalidParameter", "Required parameter 'diskSizeGB' is missing (null). Set diskSizeGB for a disk created with createOption Empty.")
+			return failure.Invalidf("InvalidParameter", "Required parameter 'diskSizeGB' is missing (null). Set diskSizeGB for a disk created with createOption Empty.")
 		}
 		if spec.SizeBytes > MaxDiskBytes {
-			return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
+			return failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
 		}
 	case "upload":
 		spec.CreateOption = "Upload"
 		if spec.UploadSizeBytes <= 0 {
-			return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.uploadSizeBytes' is missing. Set it to the size of the content to upload, including the VHD footer.")
+			return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.uploadSizeBytes' is missing. Set it to the size of the content to upload, including the VHD footer.")
 		}
 		if spec.UploadSizeBytes%512 != 0 || spec.UploadSizeBytes > MaxUploadBytes {
-			return arm.BadRequest("InvalidParameter", "The value %d of 'creationData.uploadSizeBytes' is invalid: it must be a multiple of 512 bytes and at most %d bytes.", spec.UploadSizeBytes, MaxUploadBytes)
+			return failure.Invalidf("InvalidParameter", "The value %d of 'creationData.uploadSizeBytes' is invalid: it must be a multiple of 512 bytes and at most %d bytes.", spec.UploadSizeBytes, MaxUploadBytes)
 		}
 	case "copy":
 		spec.CreateOption = "Copy"
@@ -207,10 +207,10 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		}
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
-			return arm.BadRequest("InvalidParameter", "The import source '%s' is not a readable regular file on the Safehold server.", spec.SourceURI)
+			return failure.Invalidf("InvalidParameter", "The import source '%s' is not a readable regular file on the Safehold server.", spec.SourceURI)
 		}
 		if fi.Size() == 0 || fi.Size()%512 != 0 || fi.Size() > MaxDiskBytes {
-			return arm.BadRequest("InvalidParameter", "The import source '%s' has an unsupported size of %d bytes: a disk image is a non-empty multiple of 512 bytes.", spec.SourceURI, fi.Size())
+			return failure.Invalidf("InvalidParameter", "The import source '%s' has an unsupported size of %d bytes: a disk image is a non-empty multiple of 512 bytes.", spec.SourceURI, fi.Size())
 		}
 		if spec.SizeBytes > 0 {
 			size := fi.Size()
@@ -221,19 +221,19 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 				f.Close()
 			}
 			if spec.SizeBytes < size {
-				return arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the import source's %d GB. A disk can only be created the same size as its source or larger.",
+				return failure.Invalidf("BadRequest", "The requested diskSizeGB %d is smaller than the import source's %d GB. A disk can only be created the same size as its source or larger.",
 					sizeGB(spec.SizeBytes), sizeGB(size))
 			}
 			if spec.SizeBytes > MaxDiskBytes {
-				return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
+				return failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
 			}
 		}
 	case "restore":
 		spec.CreateOption = "Restore"
 	case "":
-		return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).")
+		return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).")
 	default:
-		return arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy or Import.", spec.CreateOption)
+		return failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy or Import.", spec.CreateOption)
 	}
 	return nil
 }
@@ -243,11 +243,11 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 // than the size asked for.
 func (s *Service) checkCopySource(ctx context.Context, spec *DiskSpec) error {
 	if spec.SourceID == "" {
-		return arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceResourceId' is missing. Name the disk or snapshot to copy.")
+		return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.sourceResourceId' is missing. Name the disk or snapshot to copy.")
 	}
 	src, err := arm.ParseID(spec.SourceID)
 	if err != nil || !(src.IsType(DiskType) || src.IsType(SnapshotType)) {
-		return arm.BadRequest("InvalidParameter", "'creationData.sourceResourceId' '%s' is not a disk or snapshot id.", spec.SourceID)
+		return failure.Invalidf("InvalidParameter", "'creationData.sourceResourceId' '%s' is not a disk or snapshot id.", spec.SourceID)
 	}
 	var srcName, srcLoc string
 	var srcBytes int64
@@ -265,14 +265,14 @@ func (s *Service) checkCopySource(ctx context.Context, spec *DiskSpec) error {
 		srcName, srcLoc, srcBytes = sn.Name, sn.Location, sn.Properties.DiskSizeBytes
 	}
 	if !strings.EqualFold(normLocation(spec.Location), normLocation(srcLoc)) {
-		return arm.BadRequest("InvalidParameter", "The source '%s' is in location '%s', not '%s'. Create the disk in the source's region.", srcName, srcLoc, spec.Location)
+		return failure.Invalidf("InvalidParameter", "The source '%s' is in location '%s', not '%s'. Create the disk in the source's region.", srcName, srcLoc, spec.Location)
 	}
 	if spec.SizeBytes > 0 && spec.SizeBytes < srcBytes {
-		return arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
+		return failure.Invalidf("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
 			sizeGB(spec.SizeBytes), sizeGB(srcBytes))
 	}
 	if spec.SizeBytes > MaxDiskBytes {
-		return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
+		return failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
 	}
 	return nil
 }
@@ -286,15 +286,15 @@ func (s *Service) importPath(uri string) (string, error) {
 	if strings.HasPrefix(strings.ToLower(uri), "file:") {
 		u, err := url.Parse(uri)
 		if err != nil {
-			return "", arm.BadRequest("InvalidParameter", "'creationData.sourceUri' '%s' is not a valid file URL.", uri)
+			return "", failure.Invalidf("InvalidParameter", "'creationData.sourceUri' '%s' is not a valid file URL.", uri)
 		}
 		p = u.Path
 	}
 	if p == "" {
-		return "", arm.BadRequest("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name the image to import: a file under the server's --import-dir, or a Safehold disk or snapshot URL.")
+		return "", failure.Invalidf("InvalidParameter", "Required parameter 'creationData.sourceUri' is missing. Name the image to import: a file under the server's --import-dir, or a Safehold disk or snapshot URL.")
 	}
 	if s.opts.ImportDir == "" {
-		return "", arm.BadRequest("InvalidParameter", "Importing local files is disabled: this server has no import directory. Start 'safehold serve' with --import-dir DIR and put the image there, or import a Safehold disk or snapshot by its URL.")
+		return "", failure.Invalidf("InvalidParameter", "Importing local files is disabled: this server has no import directory. Start 'safehold serve' with --import-dir DIR and put the image there, or import a Safehold disk or snapshot by its URL.")
 	}
 	dir := realPath(s.opts.ImportDir)
 	if !filepath.IsAbs(p) {
@@ -302,7 +302,7 @@ func (s *Service) importPath(uri string) (string, error) {
 	}
 	p = realPath(p)
 	if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
-		return "", arm.BadRequest("InvalidParameter", "The import source '%s' is outside the server's --import-dir (%s); copy the image there first.", uri, s.opts.ImportDir)
+		return "", failure.Invalidf("InvalidParameter", "The import source '%s' is outside the server's --import-dir (%s); copy the image there first.", uri, s.opts.ImportDir)
 	}
 	return p, nil
 }
@@ -326,7 +326,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
 		return nil, err
 	} else if ok {
-		return nil, arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
+		return nil, failure.Conflictf("Conflict", "Disk '%s' already exists.", rid.Name())
 	}
 	uid := newUUID()
 	d := &DiskResource{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(spec.Location), Tags: spec.Tags,
@@ -378,12 +378,12 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 			}
 		}
 	default:
-		return nil, arm.BadRequest("InvalidParameter", "createOption %s needs a source; use CreateDiskFromRepository.", spec.CreateOption)
+		return nil, failure.Invalidf("InvalidParameter", "createOption %s needs a source; use CreateDiskFromRepository.", spec.CreateOption)
 	}
 	if err == nil && spec.SizeBytes > 0 && (spec.CreateOption == "Copy" || spec.CreateOption == "Import") && spec.SizeBytes != d.Properties.DiskSizeBytes {
 		// A copy or import may ask for a larger disk than its source.
 		if spec.SizeBytes < d.Properties.DiskSizeBytes {
-			err = arm.BadRequest("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
+			err = failure.Invalidf("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",
 				sizeGB(spec.SizeBytes), sizeGB(d.Properties.DiskSizeBytes))
 		} else if v, verr := s.vols.Get(uid); verr != nil {
 			err = verr
@@ -409,7 +409,7 @@ func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resource
 	err := s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := resource.Create(ctx, tx, rid, d); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				return arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
+				return failure.Conflictf("Conflict", "Disk '%s' already exists.", rid.Name())
 			}
 			return err
 		}
@@ -442,7 +442,7 @@ func CanonicalSKU(name string) (string, error) {
 			return n, nil
 		}
 	}
-	return "", arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'sku.name' is not valid. The allowed values are %s.", name, diskSKUs)
+	return "", failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'sku.name' is not valid. The allowed values are %s.", name, diskSKUs)
 }
 
 func skuOf(name string) *SKU {
@@ -460,7 +460,7 @@ func skuOf(name string) *SKU {
 func (s *Service) importFile(uid, path string) (int64, error) {
 	src, err := os.Open(path)
 	if err != nil {
-		return 0, arm.BadRequest("InvalidParameter", "Cannot read import source: %v.", err)
+		return 0, failure.Invalidf("InvalidParameter", "Cannot read import source: %v.", err)
 	}
 	defer src.Close()
 	fi, err := src.Stat()
@@ -608,17 +608,17 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 		}
 		if u.SizeBytes != 0 && u.SizeBytes != d.Properties.DiskSizeBytes {
 			if u.SizeBytes < d.Properties.DiskSizeBytes {
-				return arm.BadRequest("BadRequest", "The disk/snapshot resource with id %s cannot be resized down (from %d GB to %d GB). Reducing disk/snapshot size is not supported to prevent data loss. If you do need to reduce the size of the disk, create new snapshot/disks with the appropriate size.",
+				return failure.Invalidf("BadRequest", "The disk/snapshot resource with id %s cannot be resized down (from %d GB to %d GB). Reducing disk/snapshot size is not supported to prevent data loss. If you do need to reduce the size of the disk, create new snapshot/disks with the appropriate size.",
 					d.ID, d.Properties.DiskSizeGB, sizeGB(u.SizeBytes))
 			}
 			if u.SizeBytes > MaxDiskBytes {
-				return arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", u.SizeBytes/gib)
+				return failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", u.SizeBytes/gib)
 			}
 			if d.Properties.DiskState == StateAttached {
-				return arm.Conflict("OperationNotAllowed", "Cannot resize disk %s while it is attached to running VM %s. Resizing a disk of an Azure Virtual Machine requires the virtual machine to be deallocated. Please stop your VM and retry the operation.", d.Name, d.ManagedBy)
+				return failure.Conflictf("OperationNotAllowed", "Cannot resize disk %s while it is attached to running VM %s. Resizing a disk of an Azure Virtual Machine requires the virtual machine to be deallocated. Please stop your VM and retry the operation.", d.Name, d.ManagedBy)
 			}
 			if d.Properties.DiskState == StateActiveSAS || d.Properties.DiskState == StateActiveUpload {
-				return arm.Conflict("OperationNotAllowed", "Disk '%s' has an active SAS (state %s); call endGetAccess before resizing it.", d.Name, d.Properties.DiskState)
+				return failure.Conflictf("OperationNotAllowed", "Disk '%s' has an active SAS (state %s); call endGetAccess before resizing it.", d.Name, d.Properties.DiskState)
 			}
 			v, err := s.vols.Get(d.Properties.UniqueID)
 			if err != nil {
@@ -655,7 +655,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 		return err
 	}
 	if d.ManagedBy != "" {
-		return arm.Conflict("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", d.Name, d.ManagedBy)
+		return failure.Conflictf("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", d.Name, d.ManagedBy)
 	}
 	unlock := s.lockVolumes(d.Properties.UniqueID)
 	defer unlock()
@@ -665,7 +665,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 			return err
 		}
 		if cur.ManagedBy != "" {
-			return arm.Conflict("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", cur.Name, cur.ManagedBy)
+			return failure.Conflictf("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", cur.Name, cur.ManagedBy)
 		}
 		if err := revokeGrants(ctx, tx, cur.ID); err != nil {
 			return err
@@ -712,7 +712,7 @@ func (s *Service) DiskByExport(ctx context.Context, name string) (*DiskResource,
 			return &d, nil
 		}
 	}
-	return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "No disk has the export name '%s'.", name)
+	return nil, failure.NotFoundf("ResourceNotFound", "No disk has the export name '%s'.", name)
 }
 
 // AllDisks lists every disk of every subscription.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -94,16 +95,16 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 	case "write":
 		access = "Write"
 	case "none":
-		return nil, arm.BadRequest("InvalidParameter", "The value 'None' of parameter 'access' is not valid for beginGetAccess; use Read or Write.")
+		return nil, failure.Invalidf("InvalidParameter", "The value 'None' of parameter 'access' is not valid for beginGetAccess; use Read or Write.")
 	default:
-		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'access' is not valid. Use Read or Write.", access)
+		return nil, failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'access' is not valid. Use Read or Write.", access)
 	}
 	if duration <= 0 {
-		return nil, arm.BadRequest("InvalidParameter", "The value of parameter 'durationInSeconds' must be a positive number of seconds.")
+		return nil, failure.Invalidf("InvalidParameter", "The value of parameter 'durationInSeconds' must be a positive number of seconds.")
 	}
 	rid, err := arm.ParseID(resourceID)
 	if err != nil || !(rid.IsType(DiskType) || rid.IsType(SnapshotType)) {
-		return nil, arm.BadRequest("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
+		return nil, failure.Invalidf("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
 	}
 	if _, err := s.sasKey(ctx); err != nil {
 		return nil, err
@@ -113,7 +114,7 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if rid.IsType(SnapshotType) {
 			if access == "Write" {
-				return arm.Conflict("OperationNotAllowed", "Snapshots are read-only; request Read access.")
+				return failure.Conflictf("OperationNotAllowed", "Snapshots are read-only; request Read access.")
 			}
 			var sn SnapshotResource
 			if err := resource.Get(ctx, tx, rid, &sn); err != nil {
@@ -137,13 +138,13 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 			}
 			switch st := d.Properties.DiskState; {
 			case st == StateAttached:
-				return arm.Conflict("OperationNotAllowed", "Disk '%s' is attached to VM '%s'. Stop (deallocate) the VM or detach the disk before requesting SAS access.", d.Name, d.ManagedBy)
+				return failure.Conflictf("OperationNotAllowed", "Disk '%s' is attached to VM '%s'. Stop (deallocate) the VM or detach the disk before requesting SAS access.", d.Name, d.ManagedBy)
 			case access == "Write" && st == StateActiveSAS:
-				return arm.Conflict("OperationNotAllowed", "Disk '%s' already has an active read SAS; call endGetAccess before requesting Write access.", d.Name)
+				return failure.Conflictf("OperationNotAllowed", "Disk '%s' already has an active read SAS; call endGetAccess before requesting Write access.", d.Name)
 			case access == "Write" && st == StateReserved:
-				return arm.Conflict("OperationNotAllowed", "Disk '%s' belongs to a deallocated VM; only Read access is allowed.", d.Name)
+				return failure.Conflictf("OperationNotAllowed", "Disk '%s' belongs to a deallocated VM; only Read access is allowed.", d.Name)
 			case access == "Read" && (st == StateReadyToUpload || st == StateActiveUpload):
-				return arm.Conflict("OperationNotAllowed", "Disk '%s' is awaiting an upload (state %s); request Write access, or finish the upload with endGetAccess first.", d.Name, st)
+				return failure.Conflictf("OperationNotAllowed", "Disk '%s' is awaiting an upload (state %s); request Write access, or finish the upload with endGetAccess first.", d.Name, st)
 			}
 			if access == "Write" {
 				d.Properties.DiskState = StateActiveUpload
@@ -169,7 +170,7 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 	rid, err := arm.ParseID(resourceID)
 	if err != nil || !(rid.IsType(DiskType) || rid.IsType(SnapshotType)) {
-		return arm.BadRequest("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
+		return failure.Invalidf("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
 	}
 	if rid.IsType(DiskType) {
 		// What was uploaded through the SAS is durable once access ends.

@@ -26,6 +26,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/local"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/nbd"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
@@ -230,7 +231,7 @@ func deleteState(ctx context.Context, tx store.Tx, id string) error {
 func parseTyped(id, typ string) (arm.ResourceID, error) {
 	rid, err := arm.ParseID(id)
 	if err != nil || !rid.IsType(typ) || rid.ResourceGroup == "" {
-		return arm.ResourceID{}, arm.BadRequest("InvalidParameter", "'%s' is not a valid %s resource id.", id, typ)
+		return arm.ResourceID{}, failure.Invalidf("InvalidParameter", "'%s' is not a valid %s resource id.", id, typ)
 	}
 	return rid, nil
 }

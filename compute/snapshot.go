@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
@@ -118,7 +119,7 @@ func (s *Service) ListSnapshots(ctx context.Context, scope string) ([]*SnapshotR
 // CheckSnapshotSpecs validates snapshot specs without taking anything.
 func (s *Service) CheckSnapshotSpecs(ctx context.Context, specs []SnapshotSpec) error {
 	if len(specs) == 0 {
-		return arm.BadRequest("InvalidParameter", "No disks to snapshot.")
+		return failure.Invalidf("InvalidParameter", "No disks to snapshot.")
 	}
 	seen := map[string]bool{}
 	for _, sp := range specs {
@@ -130,20 +131,20 @@ func (s *Service) CheckSnapshotSpecs(ctx context.Context, specs []SnapshotSpec) 
 			return err
 		}
 		if seen[stateKey(sp.SnapshotID)] {
-			return arm.BadRequest("InvalidParameter", "Snapshot '%s' is listed twice.", rid.Name())
+			return failure.Invalidf("InvalidParameter", "Snapshot '%s' is listed twice.", rid.Name())
 		}
 		seen[stateKey(sp.SnapshotID)] = true
 		if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
 			return err
 		} else if ok {
-			return arm.Conflict("Conflict", "Snapshot '%s' already exists.", rid.Name())
+			return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", rid.Name())
 		}
 		d, err := s.DiskResource(ctx, sp.DiskID)
 		if err != nil {
 			return err
 		}
 		if d.Properties.DiskState == StateReadyToUpload || d.Properties.DiskState == StateActiveUpload {
-			return arm.Conflict("OperationNotAllowed", "Disk '%s' is in state %s; finish the upload with endGetAccess before taking a snapshot.", d.Name, d.Properties.DiskState)
+			return failure.Conflictf("OperationNotAllowed", "Disk '%s' is in state %s; finish the upload with endGetAccess before taking a snapshot.", d.Name, d.Properties.DiskState)
 		}
 	}
 	return nil
@@ -269,7 +270,7 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 			body := snapshotBody(sn, disks[i])
 			if err := resource.Create(ctx, tx, rid, body); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					return arm.Conflict("Conflict", "Snapshot '%s' already exists.", rid.Name())
+					return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", rid.Name())
 				}
 				return err
 			}
@@ -413,7 +414,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
 		return nil, err
 	} else if ok {
-		return nil, arm.Conflict("Conflict", "Disk '%s' already exists.", rid.Name())
+		return nil, failure.Conflictf("Conflict", "Disk '%s' already exists.", rid.Name())
 	}
 	uid := newUUID()
 	size, err := s.restoreVolume(ctx, repo, id, uid)
@@ -448,7 +449,7 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	if ok, err := resource.Exists(ctx, s.p.Store, dst.String()); err != nil {
 		return nil, err
 	} else if ok {
-		return nil, arm.Conflict("Conflict", "Snapshot '%s' already exists.", dst.Name())
+		return nil, failure.Conflictf("Conflict", "Snapshot '%s' already exists.", dst.Name())
 	}
 	src, eid, err := s.snapshotEngineID(ctx, srcID)
 	if err != nil {
@@ -471,7 +472,7 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := resource.Create(ctx, tx, dst, &body); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				return arm.Conflict("Conflict", "Snapshot '%s' already exists.", dst.Name())
+				return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", dst.Name())
 			}
 			return err
 		}

@@ -3,11 +3,11 @@ package compute
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -241,27 +241,27 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		return false, nil, err
 	}
 	if spec.Location == "" {
-		return false, nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+		return false, nil, failure.Invalidf("LocationRequired", "The location property is required for this definition.")
 	}
 	loc := normLocation(spec.Location)
 	if spec.OSDiskID == "" {
-		return false, nil, arm.BadRequest("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null). Attach an existing managed disk as the OS disk (createOption Attach).")
+		return false, nil, failure.Invalidf("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null). Attach an existing managed disk as the OS disk (createOption Attach).")
 	}
 	luns := map[int32]bool{}
 	ids := map[string]bool{stateKey(spec.OSDiskID): true}
 	for _, dd := range spec.DataDisks {
 		if dd.DiskID == "" {
-			return false, nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[lun %d].managedDisk.id' is missing (null). Attach an existing managed disk.", dd.Lun)
+			return false, nil, failure.Invalidf("InvalidParameter", "Required parameter 'dataDisks[lun %d].managedDisk.id' is missing (null). Attach an existing managed disk.", dd.Lun)
 		}
 		if dd.Lun < 0 || dd.Lun > 63 {
-			return false, nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'lun' is out of range. Use 0 to 63.", dd.Lun)
+			return false, nil, failure.Invalidf("InvalidParameter", "The value %d of parameter 'lun' is out of range. Use 0 to 63.", dd.Lun)
 		}
 		if luns[dd.Lun] {
-			return false, nil, arm.BadRequest("InvalidParameter", "Two data disks use lun %d. Give each data disk its own lun.", dd.Lun)
+			return false, nil, failure.Invalidf("InvalidParameter", "Two data disks use lun %d. Give each data disk its own lun.", dd.Lun)
 		}
 		luns[dd.Lun] = true
 		if ids[stateKey(dd.DiskID)] {
-			return false, nil, arm.BadRequest("InvalidParameter", "Disk '%s' is listed twice in the VM's storage profile.", dd.DiskID)
+			return false, nil, failure.Invalidf("InvalidParameter", "Disk '%s' is listed twice in the VM's storage profile.", dd.DiskID)
 		}
 		ids[stateKey(dd.DiskID)] = true
 	}
@@ -271,14 +271,13 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old VMResource
 		err := resource.Get(ctx, tx, rid, &old)
-		var ae *arm.Error
 		switch {
 		case err == nil:
 			if !strings.EqualFold(old.Location, loc) {
-				return arm.Conflict("InvalidParameter", "The VM '%s' is in location '%s'; its location cannot change to '%s'.", old.Name, old.Location, loc)
+				return failure.Conflictf("InvalidParameter", "The VM '%s' is in location '%s'; its location cannot change to '%s'.", old.Name, old.Location, loc)
 			}
 			power = s.vmPower(ctx, tx, old.ID)
-		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		case failure.Is(err, failure.NotFound):
 			created = true
 		default:
 			return err
@@ -298,24 +297,23 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			}
 			var d DiskResource
 			if err := resource.Get(ctx, tx, did, &d); err != nil {
-				var ae *arm.Error
-				if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-					return nil, arm.Errorf(http.StatusNotFound, "NotFound", "Disk '%s' was not found. Create the managed disk before attaching it.", id)
+				if failure.Is(err, failure.NotFound) {
+					return nil, failure.NotFoundf("NotFound", "Disk '%s' was not found. Create the managed disk before attaching it.", id)
 				}
 				return nil, err
 			}
 			if !strings.EqualFold(d.Location, loc) {
-				return nil, arm.BadRequest("InvalidParameter", "Disk '%s' is in location '%s', which differs from the VM's location '%s'. A VM can only use disks in its own region.", d.Name, d.Location, loc)
+				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is in location '%s', which differs from the VM's location '%s'. A VM can only use disks in its own region.", d.Name, d.Location, loc)
 			}
 			if d.ManagedBy != "" && !arm.EqualIDs(d.ManagedBy, vmID) {
-				return nil, arm.Conflict("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Detach it from that VM first.", d.Name, d.ManagedBy)
+				return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Detach it from that VM first.", d.Name, d.ManagedBy)
 			}
 			if err := s.settleState(ctx, tx, &d); err != nil {
 				return nil, err
 			}
 			switch d.Properties.DiskState {
 			case StateActiveSAS, StateActiveUpload, StateReadyToUpload:
-				return nil, arm.Conflict("OperationNotAllowed", "Disk '%s' is in state %s; call endGetAccess before attaching it to a VM.", d.Name, d.Properties.DiskState)
+				return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is in state %s; call endGetAccess before attaching it to a VM.", d.Name, d.Properties.DiskState)
 			}
 			d.ManagedBy, d.Properties.DiskState = vmID, diskState
 			return &d, resource.Put(ctx, tx, did, &d)
@@ -455,7 +453,7 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 				return err
 			}
 			if d.Properties.DiskState == StateActiveSAS && power != PowerDeallocated {
-				return arm.Conflict("OperationNotAllowed", "Disk '%s' has an active SAS; call endGetAccess before starting the VM.", d.Name)
+				return failure.Conflictf("OperationNotAllowed", "Disk '%s' has an active SAS; call endGetAccess before starting the VM.", d.Name)
 			}
 			if d.Properties.DiskState != StateActiveSAS {
 				d.Properties.DiskState = diskState
@@ -509,7 +507,7 @@ func (s *Service) SnapshotVM(ctx context.Context, vmID string, incremental bool,
 	for _, did := range vm.DiskIDs() {
 		sid, ok := byKey[stateKey(did)]
 		if !ok {
-			return nil, arm.BadRequest("InvalidParameter", "No snapshot id given for disk '%s' of VM '%s'.", did, vm.Name)
+			return nil, failure.Invalidf("InvalidParameter", "No snapshot id given for disk '%s' of VM '%s'.", did, vm.Name)
 		}
 		specs = append(specs, SnapshotSpec{DiskID: did, SnapshotID: sid, Incremental: incremental, Tags: tags})
 	}

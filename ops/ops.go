@@ -188,7 +188,7 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 	op.EndTime = &now
 	if ferr != nil {
 		var ae *arm.Error
-		if !errors.As(ferr, &ae) {
+		if !arm.As(ferr, &ae) {
 			ae = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The operation failed: %v", ferr)
 		}
 		op.Status, op.Error, op.ErrorStatus = Failed, ae, ae.Status
@@ -214,7 +214,7 @@ func (m *Manager) Finish(ctx context.Context, tx store.Tx, op *Operation, err er
 	op.EndTime = &now
 	if err != nil {
 		var ae *arm.Error
-		if !errors.As(err, &ae) {
+		if !arm.As(err, &ae) {
 			ae = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The operation failed: %v", err)
 		}
 		op.Status, op.Error, op.ErrorStatus = Failed, ae, ae.Status

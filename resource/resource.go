@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/ops"
@@ -42,12 +42,6 @@ type Platform struct {
 
 	mu       sync.Mutex
 	deleters map[string]typeDeleter
-}
-
-// Provider is a resource provider: it registers its namespaces, routes and
-// operation kinds.
-type Provider interface {
-	Register(rt *arm.Router, p *Platform) error
 }
 
 // DeleteFunc removes a resource with everything it owns (files, child
@@ -142,12 +136,11 @@ func Create(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 	return tx.Create(ctx, store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type(), Value: b})
 }
 
-// Get reads a resource into v; it returns a 404 ResourceNotFound
-// *arm.Error when absent.
+// Get reads a resource into v; when absent it returns NotFound(id).
 func Get(ctx context.Context, r store.Reader, id arm.ResourceID, v any) error {
 	d, err := r.Get(ctx, resourceKind, id.String())
 	if errors.Is(err, store.ErrNotFound) {
-		return arm.NotFoundID(id)
+		return NotFound(id)
 	}
 	if err != nil {
 		return err
@@ -156,6 +149,16 @@ func Get(ctx context.Context, r store.Reader, id arm.ResourceID, v any) error {
 		return fmt.Errorf("decode %s: %w", id, err)
 	}
 	return nil
+}
+
+// NotFound is the NotFound error (code ResourceNotFound) for a resource
+// that does not exist, in ARM's words.
+func NotFound(id arm.ResourceID) *failure.Error {
+	name := strings.Join(id.Names, "/")
+	if id.ResourceGroup == "" {
+		return failure.NotFoundf("ResourceNotFound", "The Resource '%s/%s' was not found.", id.Type(), name)
+	}
+	return failure.NotFoundf("ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", id.Type(), name, id.ResourceGroup)
 }
 
 // Exists reports whether a resource exists.
@@ -171,7 +174,7 @@ func Exists(ctx context.Context, r store.Reader, id string) (bool, error) {
 func Delete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 	err := tx.Delete(ctx, resourceKind, id.String())
 	if errors.Is(err, store.ErrNotFound) {
-		return arm.NotFoundID(id)
+		return NotFound(id)
 	}
 	return err
 }
@@ -194,49 +197,26 @@ func List[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, e
 	return out, nil
 }
 
-// CheckResourceGroup returns 404 ResourceGroupNotFound unless the group exists.
+// CheckResourceGroup returns a NotFound ResourceGroupNotFound error unless the group exists.
 func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) error {
 	ok, err := Exists(ctx, r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg)
+		return failure.NotFoundf("ResourceGroupNotFound", "Resource group '%s' could not be found.", rg)
 	}
 	return nil
 }
 
-// CheckSubscription returns 404 SubscriptionNotFound unless the subscription exists.
+// CheckSubscription returns a NotFound SubscriptionNotFound error unless the subscription exists.
 func CheckSubscription(ctx context.Context, r store.Reader, sub string) error {
 	_, err := r.Get(ctx, SubscriptionKind, sub)
 	if errors.Is(err, store.ErrNotFound) {
-		return arm.Errorf(http.StatusNotFound, "SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
+		return failure.NotFoundf("SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
 	}
 	return err
 }
 
 // SubscriptionKind is the document kind of subscriptions.
 const SubscriptionKind = "subscription"
-
-// SystemData is ARM's systemData block.
-type SystemData struct {
-	CreatedBy          string    `json:"createdBy,omitempty"`
-	CreatedByType      string    `json:"createdByType,omitempty"`
-	CreatedAt          time.Time `json:"createdAt"`
-	LastModifiedBy     string    `json:"lastModifiedBy,omitempty"`
-	LastModifiedByType string    `json:"lastModifiedByType,omitempty"`
-	LastModifiedAt     time.Time `json:"lastModifiedAt"`
-}
-
-// Touch fills systemData for a create or update by caller at now.
-func Touch(sd *SystemData, caller arm.Caller, now time.Time) *SystemData {
-	typ := "Application"
-	if caller.Kind == identity.KindManagedIdentity {
-		typ = "ManagedIdentity"
-	}
-	if sd == nil || sd.CreatedAt.IsZero() {
-		sd = &SystemData{CreatedBy: caller.AppID, CreatedByType: typ, CreatedAt: now}
-	}
-	sd.LastModifiedBy, sd.LastModifiedByType, sd.LastModifiedAt = caller.AppID, typ, now
-	return sd
-}

@@ -56,7 +56,7 @@ func (s *Server) initRBAC(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) authzProvider() resource.Provider {
+func (s *Server) authzProvider() Provider {
 	return &authorization.Provider{Authz: s.Authz, AdminScope: "/subscriptions/" + s.Bootstrap.SubscriptionID, Forget: s.Issuer.Forget}
 }
 

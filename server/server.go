@@ -37,6 +37,12 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
+// Provider is a resource provider, one face: it registers its namespaces,
+// routes and operation kinds on the router.
+type Provider interface {
+	Register(rt *arm.Router, p *resource.Platform) error
+}
+
 // Config configures a server.
 type Config struct {
 	Addr         string   // listen address, e.g. 127.0.0.1:8443
@@ -51,7 +57,7 @@ type Config struct {
 	Logger    *slog.Logger
 	Clock     clock.Clock
 	// Providers are extra resource providers (Microsoft.Resources is built in).
-	Providers []resource.Provider
+	Providers []Provider
 	// Setup runs after the platform exists and before serving (e.g. to wire RBAC).
 	Setup func(ctx context.Context, s *Server) error
 	// Compute configures Microsoft.Compute (NBD listener, import directory).
@@ -258,7 +264,7 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	s.Metrics.SetUsage(s.storageUsage)
-	providers := append([]resource.Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}, &usageProvider{s: s}}, cfg.Providers...)
+	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}, &usageProvider{s: s}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

@@ -32,7 +32,7 @@ type Provider struct {
 
 const ns = "Microsoft.Authorization"
 
-// Register implements resource.Provider.
+// Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
 	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: []string{"2022-04-01", "2022-05-01-preview", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01"}})

@@ -3,7 +3,6 @@ package compute
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -120,5 +119,5 @@ func setResult(op *ops.Operation, status int, body any) error {
 
 func isNotFound(err error) bool {
 	var ae *arm.Error
-	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+	return arm.As(err, &ae) && ae.Status == http.StatusNotFound
 }

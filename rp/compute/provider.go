@@ -24,7 +24,7 @@ var Versions = []string{"2024-11-01", "2024-07-01", "2024-03-02", "2024-03-01", 
 	"2021-04-01", "2021-03-01", "2020-12-01", "2020-09-30", "2020-06-30", "2020-06-01", "2019-12-01", "2019-07-01", "2019-03-01", "2018-10-01",
 	"2018-09-30", "2018-06-01", "2018-04-01", "2017-12-01", "2017-03-30", "2016-04-30-preview"}
 
-// Register implements resource.Provider.
+// Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
 	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Compute", AnyVersion: true, Versions: Versions})

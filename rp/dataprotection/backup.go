@@ -64,7 +64,7 @@ func (pr *Provider) checkPermissions(ctx context.Context, vault *vaultResource, 
 			continue
 		}
 		var ae *arm.Error
-		if !errors.As(err, &ae) {
+		if !arm.As(err, &ae) {
 			return err
 		}
 		return missingPermissions(ctx, what, appID, principal, c, fmt.Sprintf("Assign the '%s' role to the Backup vault's managed identity (object id %s) on '%s' and retry the operation; see https://aka.ms/UserErrorMissingRequiredPermissions.", c.Role, principal, c.Scope))
@@ -99,7 +99,7 @@ func jobErrorOf(err error) error {
 		return nil
 	}
 	var ae *arm.Error
-	if errors.As(err, &ae) {
+	if arm.As(err, &ae) {
 		je := &protection.JobError{Code: ae.Code, Message: ae.Message}
 		if u := userFacingFrom(ae); u != nil {
 			je.RecommendedAction = u.RecommendedAction
@@ -184,7 +184,7 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 	diskID, snapRG := bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi)
 	if err := pr.checkPermissions(ctx, vault, bi.Properties.IdentityDetails, "Backup", backupPermissions(diskID, snapRG)...); err != nil {
 		var ae *arm.Error
-		if !errors.As(err, &ae) {
+		if !arm.As(err, &ae) {
 			return nil, err
 		}
 		return fail(err)
@@ -222,7 +222,7 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 			pr.progressWriter(ctx, j))
 		if err != nil {
 			var ae *arm.Error
-			if errors.As(err, &ae) && ae.Status < 500 {
+			if arm.As(err, &ae) && ae.Status < 500 {
 				return fail(&protection.JobError{Code: "UserErrorDiskSnapshotFailed", Message: "Taking the snapshot of disk " + diskID + " failed: " + ae.Message})
 			}
 			return nil, fmt.Errorf("snapshot %s: %w", diskID, err)
@@ -590,7 +590,7 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
 	}
 	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Restore", restorePermissions(in["targetRG"])...); err != nil {
 		var ae *arm.Error
-		if !errors.As(err, &ae) {
+		if !arm.As(err, &ae) {
 			return err
 		}
 		return finish(err)
@@ -604,14 +604,14 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
 	disk, err := pr.Compute.CreateDiskFromSnapshot(ctx, pt.Snapshots[0].SnapshotID, in["target"], in["location"], tags)
 	if err != nil {
 		var ae *arm.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+		if arm.As(err, &ae) && ae.Status == http.StatusConflict {
 			// Created by this job before a crash?
 			if d, derr := pr.Compute.Disk(ctx, in["target"]); derr == nil && d.Tags["RestoredByJob"] == j.ID {
 				disk, err = d, nil
 			}
 		}
 		if err != nil {
-			if errors.As(err, &ae) && ae.Status < 500 {
+			if arm.As(err, &ae) && ae.Status < 500 {
 				return finish(&protection.JobError{Code: "UserErrorRestoreFailed", Message: "Creating disk " + in["target"] + " failed: " + ae.Message})
 			}
 			return err

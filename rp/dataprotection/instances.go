@@ -267,7 +267,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 			}
 			out = instanceResource{ID: id.String(), Name: id.Name(), Type: typeInstance, Tags: in.Tags, Properties: in.Properties}
 		}
-		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		p := out.Properties
 		p.ProvisioningState = "Provisioning"
 		p.CurrentProtectionState = stateConfiguring
@@ -323,7 +323,7 @@ func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation) error {
 	}
 	permErr := pr.checkPermissions(ctx, vault, bi.Properties.IdentityDetails, "Configure Protection", backupPermissions(bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi))...)
 	var ae *arm.Error
-	if permErr != nil && !errors.As(permErr, &ae) {
+	if permErr != nil && !arm.As(permErr, &ae) {
 		return permErr
 	}
 	now := pr.p.Now()

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/arm"
 )
 
 // Wire models: JSON keys exactly as armdataprotection v3 emits and reads
@@ -22,15 +22,15 @@ const (
 )
 
 type vaultResource struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Type       string               `json:"type"`
-	Location   string               `json:"location"`
-	Tags       map[string]string    `json:"tags,omitempty"`
-	Identity   *identityDetails     `json:"identity,omitempty"`
-	ETag       string               `json:"eTag,omitempty"`
-	Properties *vaultProperties     `json:"properties"`
-	SystemData *resource.SystemData `json:"systemData,omitempty"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Identity   *identityDetails  `json:"identity,omitempty"`
+	ETag       string            `json:"eTag,omitempty"`
+	Properties *vaultProperties  `json:"properties"`
+	SystemData *arm.SystemData   `json:"systemData,omitempty"`
 }
 
 type identityDetails struct {
@@ -81,11 +81,11 @@ type vaultPatch struct {
 // --- policies ---
 
 type policyResource struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Type       string               `json:"type"`
-	Properties *backupPolicy        `json:"properties"`
-	SystemData *resource.SystemData `json:"systemData,omitempty"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Properties *backupPolicy   `json:"properties"`
+	SystemData *arm.SystemData `json:"systemData,omitempty"`
 }
 
 type backupPolicy struct {
@@ -165,12 +165,12 @@ type deleteOption struct {
 // --- backup instances ---
 
 type instanceResource struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Type       string               `json:"type"`
-	Tags       map[string]string    `json:"tags,omitempty"`
-	Properties *backupInstance      `json:"properties"`
-	SystemData *resource.SystemData `json:"systemData,omitempty"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties *backupInstance   `json:"properties"`
+	SystemData *arm.SystemData   `json:"systemData,omitempty"`
 }
 
 type backupInstance struct {

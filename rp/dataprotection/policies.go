@@ -55,7 +55,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		} else if !isNotFound(err) {
 			return err
 		}
-		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}

@@ -55,7 +55,7 @@ type Provider struct {
 	sched *protection.Scheduler
 }
 
-// Register implements resource.Provider.
+// Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	if pr.Compute == nil {
 		return errors.New("dataprotection: Compute is required")
@@ -174,7 +174,7 @@ func isNotFound(err error) bool {
 		return true
 	}
 	var ae *arm.Error
-	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+	return arm.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
 func fieldError(field, format string, args ...any) *arm.Error {

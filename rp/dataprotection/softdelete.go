@@ -60,12 +60,12 @@ const (
 const sdField = "properties.securitySettings.softDeleteSettings"
 
 type deletedInstanceResource struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Type       string               `json:"type"`
-	Tags       map[string]string    `json:"tags,omitempty"` // the instance's, kept for undelete; not answered
-	Properties *deletedInstance     `json:"properties"`
-	SystemData *resource.SystemData `json:"systemData,omitempty"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Tags       map[string]string `json:"tags,omitempty"` // the instance's, kept for undelete; not answered
+	Properties *deletedInstance  `json:"properties"`
+	SystemData *arm.SystemData   `json:"systemData,omitempty"`
 }
 
 type deletedInstance struct {
@@ -505,7 +505,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 		p.ProtectionStatus = &protectionStatus{Status: stateStopped}
 		p.ProtectionErrorDetails = nil
 		bi := &instanceResource{ID: bid.String(), Name: d.Name, Type: typeInstance, Tags: d.Tags, Properties: &p,
-			SystemData: resource.Touch(d.SystemData, r.Caller(), pr.p.Now())}
+			SystemData: arm.Touch(d.SystemData, r.Caller(), pr.p.Now())}
 		if err := resource.Put(ctx, tx, bid, bi); err != nil {
 			return err
 		}

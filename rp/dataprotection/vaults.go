@@ -123,7 +123,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties.SecuritySettings = sec
-		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		var oldIdentity *identityDetails
 		if exists {
 			oldIdentity = old.Identity
@@ -199,7 +199,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				out.Properties.ResourceGuardOperationRequests = p.ResourceGuardOperationRequests
 			}
 		}
-		out.SystemData = resource.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		return resource.Put(ctx, tx, id, &out)
 	})
 	if err != nil {

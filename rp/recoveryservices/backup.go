@@ -274,7 +274,7 @@ func (pr *Provider) runBackupTask(ctx context.Context, t store.Task) error {
 	var je *protection.JobError
 	if berr != nil && !errors.As(berr, &je) && !errors.Is(berr, errCancelled) {
 		var ae *arm.Error
-		if errors.As(berr, &ae) {
+		if arm.As(berr, &ae) {
 			berr = &protection.JobError{Code: ae.Code, Message: ae.Message}
 		} else {
 			berr = &protection.JobError{Code: "UserErrorBackupFailed", Message: berr.Error()}
@@ -707,5 +707,5 @@ func isNotFound(err error) bool {
 		return true
 	}
 	var ae *arm.Error
-	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+	return arm.As(err, &ae) && ae.Status == http.StatusNotFound
 }

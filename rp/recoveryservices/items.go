@@ -3,7 +3,6 @@ package recoveryservices
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -93,7 +92,7 @@ func (pr *Provider) loadItem(ctx context.Context, rd store.Reader, id arm.Resour
 	var it itemRecord
 	if err := resource.Get(ctx, rd, id, &it); err != nil {
 		var ae *arm.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
 			return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorItemNotFound", "The protected item '%s' was not found: enable protection with a PUT of the item first.", id.Name())
 		}
 		return nil, err
@@ -220,7 +219,7 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 		exists := err == nil
 		if err != nil {
 			var ae *arm.Error
-			if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
 				return err
 			}
 		}
@@ -491,7 +490,7 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 	it, err := pr.loadItem(ctx, pr.p.Store, id)
 	if err != nil {
 		var ae *arm.Error
-		if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
 			return err
 		}
 		it = nil
@@ -510,7 +509,7 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 		if it != nil {
 			if err := resource.Delete(ctx, tx, id); err != nil {
 				var ae *arm.Error
-				if !errors.As(err, &ae) {
+				if !arm.As(err, &ae) {
 					return err
 				}
 			}

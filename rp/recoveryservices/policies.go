@@ -3,7 +3,6 @@ package recoveryservices
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -175,7 +174,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 			if !strings.EqualFold(old.managementType(), mtOf(ip, other)) {
 				return badField("properties.backupManagementType", "cannot change from '%s' to '%s'; create a new policy instead.", old.managementType(), mtOf(ip, other))
 			}
-		} else if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		} else if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
 			return err
 		}
 		out = policyRecord{ID: id.String(), Name: name, Type: policyType, Location: in.Location, Tags: in.Tags, Properties: props}
@@ -220,7 +219,7 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 
 func policyNotFound(name string, err error) error {
 	var ae *arm.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return arm.Errorf(http.StatusNotFound, "BMSUserErrorPolicyNotFound", "The backup policy '%s' was not found in the vault. List the vault's backupPolicies to see the names.", name)
 	}
 	return err
@@ -285,7 +284,7 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 		return resource.Delete(ctx, tx, id)
 	})
 	var ae *arm.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return arm.NoContent(), nil
 	}
 	if err != nil {

@@ -67,7 +67,7 @@ type Provider struct {
 	locks    map[string]*sync.Mutex          // per protected item
 }
 
-// Register implements resource.Provider.
+// Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
 	pr.repos, pr.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}

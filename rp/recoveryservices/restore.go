@@ -213,7 +213,7 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 	var jerr error
 	if rerr != nil {
 		var ae *arm.Error
-		if errors.As(rerr, &ae) {
+		if arm.As(rerr, &ae) {
 			jerr = &protection.JobError{Code: ae.Code, Message: ae.Message}
 		} else {
 			jerr = &protection.JobError{Code: "UserErrorRestoreFailed", Message: rerr.Error()}

@@ -21,16 +21,16 @@ const vaultType = "Microsoft.RecoveryServices/vaults"
 
 // Vault is a Recovery Services vault as the wire shows it.
 type Vault struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Type       string               `json:"type"`
-	Location   string               `json:"location"`
-	Tags       map[string]string    `json:"tags,omitempty"`
-	Etag       string               `json:"etag,omitempty"`
-	SKU        *VaultSKU            `json:"sku,omitempty"`
-	Identity   *VaultIdentity       `json:"identity,omitempty"`
-	Properties map[string]any       `json:"properties"`
-	SystemData *resource.SystemData `json:"systemData,omitempty"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Etag       string            `json:"etag,omitempty"`
+	SKU        *VaultSKU         `json:"sku,omitempty"`
+	Identity   *VaultIdentity    `json:"identity,omitempty"`
+	Properties map[string]any    `json:"properties"`
+	SystemData *arm.SystemData   `json:"systemData,omitempty"`
 }
 
 // VaultSKU is the vault's sku.
@@ -113,7 +113,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		}
 		old, err := pr.loadVault(ctx, tx, id)
 		var ae *arm.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
 			created = true
 			old = &vaultRecord{UniqueID: uuid.NewString()}
 			old.Name = name
@@ -142,7 +142,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		fillVaultProperties(props)
 		out.Properties = props
 		out.Etag = etagAt(now)
-		out.SystemData = resource.Touch(old.SystemData, r.Caller(), now)
+		out.SystemData = arm.Touch(old.SystemData, r.Caller(), now)
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		out.Properties = props
 		now := pr.p.Now()
 		out.Etag = etagAt(now)
-		out.SystemData = resource.Touch(v.SystemData, r.Caller(), now)
+		out.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
 		return resource.Put(ctx, tx, id, &out)
 	})
 	if err != nil {
@@ -330,7 +330,7 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	id := pr.vaultIDOf(r)
 	v, err := pr.loadVault(ctx, pr.p.Store, id)
 	var ae *arm.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return arm.OK(nil), nil // the SDK accepts 200 only
 	}
 	if err != nil {

@@ -72,7 +72,7 @@ type Provider struct {
 	rt *arm.Router
 }
 
-// Register implements resource.Provider.
+// Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p, pr.rt = p, rt
 	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Resources", AnyVersion: true, Versions: []string{"2022-09-01", "2021-04-01", "2021-01-01", "2020-01-01", "2019-05-01", "2016-06-01"}})
@@ -246,7 +246,7 @@ func (pr *Provider) getRG(ctx context.Context, r store.Reader, sub, name string)
 	var g ResourceGroup
 	if err := resource.Get(ctx, r, rgID(sub, name), &g); err != nil {
 		var ae *arm.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
 			return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", name)
 		}
 		return nil, err
@@ -284,7 +284,7 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 		old, err := pr.getRG(ctx, tx, sub, name)
 		if err != nil {
 			var ae *arm.Error
-			if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
 				return err
 			}
 			created = true
@@ -433,7 +433,7 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Delete(ctx, tx, parsed) })
 	var ae *arm.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
 		err = nil
 	}
 	op.ResultStatus = http.StatusOK

@@ -1,0 +1,47 @@
+package arm
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/failure"
+)
+
+// A domain error reaches the wire as a CloudError with its code, its message
+// and the status of its kind, through the handler adapter as through As.
+func TestDomainErrorsBecomeCloudErrors(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{failure.Invalidf("InvalidParameter", "size %d is too small", 1), http.StatusBadRequest, "InvalidParameter"},
+		{failure.NotFoundf("ResourceGroupNotFound", "Resource group '%s' could not be found.", "rg"), http.StatusNotFound, "ResourceGroupNotFound"},
+		{fmt.Errorf("attach: %w", failure.Conflictf("OperationNotAllowed", "attached")), http.StatusConflict, "OperationNotAllowed"},
+		{BadRequest("X", "wire error as is"), http.StatusBadRequest, "X"},
+	} {
+		var ae *Error
+		if !As(c.err, &ae) || ae.Status != c.status || ae.Code != c.code {
+			t.Fatalf("As(%v) = %+v", c.err, ae)
+		}
+		var fe *failure.Error
+		if errors.As(c.err, &fe) && ae.Message != fe.Message {
+			t.Fatalf("message %q, want %q", ae.Message, fe.Message)
+		}
+		rt := NewRouter()
+		rt.Handle("GET", "/subscriptions/{subscriptionId}/things", func(r *Request) (*Response, error) { return nil, c.err })
+		w := httptest.NewRecorder()
+		rt.ServeHTTP(w, httptest.NewRequest("GET", "/subscriptions/s1/things?api-version=2024-01-01", nil))
+		if w.Code != c.status || !strings.Contains(w.Body.String(), `"code":"`+c.code+`"`) {
+			t.Fatalf("wire: %d %s", w.Code, w.Body)
+		}
+	}
+	var ae *Error
+	if As(errors.New("disk full"), &ae) {
+		t.Fatal("a plain error became a CloudError")
+	}
+}
