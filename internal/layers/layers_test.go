@@ -1,0 +1,157 @@
+package layers_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/internal/layers"
+)
+
+type pkgInfo struct {
+	dir     string
+	files   []string
+	imports []string
+}
+
+// modulePackages lists the module's packages (go list -deps), each with its
+// directory, non-test Go files and the module packages it imports.
+func modulePackages(t *testing.T) map[string]pkgInfo {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f",
+		"{{if not .Standard}}{{.ImportPath}}\t{{.Dir}}\t{{join .GoFiles \",\"}}\t{{join .Imports \",\"}}{{end}}",
+		layers.Module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := map[string]pkgInfo{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 4 || !strings.HasPrefix(f[0], layers.Module+"/") {
+			continue
+		}
+		p := pkgInfo{dir: f[1]}
+		if f[2] != "" {
+			p.files = strings.Split(f[2], ",")
+		}
+		for _, imp := range strings.Split(f[3], ",") {
+			if rel, ok := strings.CutPrefix(imp, layers.Module+"/"); ok {
+				p.imports = append(p.imports, rel)
+			}
+		}
+		pkgs[strings.TrimPrefix(f[0], layers.Module+"/")] = p
+	}
+	if len(pkgs) < 20 {
+		t.Fatalf("go list found only %d packages of the module", len(pkgs))
+	}
+	return pkgs
+}
+
+// The module's import graph keeps the layer rules.
+func TestModuleKeepsLayers(t *testing.T) {
+	graph := map[string][]string{}
+	for name, p := range modulePackages(t) {
+		graph[name] = p.imports
+	}
+	for _, v := range layers.Check(graph, layers.Rules, layers.Pending) {
+		t.Error(v)
+	}
+}
+
+// Below the faces, arm is used for resource ids only.
+func TestDomainUsesARMForIDsOnly(t *testing.T) {
+	n := 0
+	for name, p := range modulePackages(t) {
+		domain := false
+		for _, d := range layers.DomainPackages {
+			domain = domain || layers.Match(d, name)
+		}
+		if !domain {
+			continue
+		}
+		for _, f := range p.files {
+			bad, err := layers.CheckARMUse(filepath.Join(p.dir, f), nil, layers.AllowedARM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range bad {
+				t.Error(b)
+			}
+			n++
+		}
+	}
+	if n < 20 {
+		t.Fatalf("checked only %d files", n)
+	}
+}
+
+// The check fails when a rule is broken: on a synthetic graph.
+func TestCheckFailsWhenARuleIsBroken(t *testing.T) {
+	rules := layers.Rules
+	for _, c := range []struct {
+		name    string
+		graph   map[string][]string
+		pending []layers.Import
+		want    []string // substrings of the violations, in order; none means clean
+	}{
+		{"the stack as it must be", map[string][]string{
+			"blob": nil, "blob/local": {"blob"}, "chunk": {"blob"}, "snapshot": {"chunk", "blob"}, "volume": nil,
+			"compute": {"volume", "snapshot", "arm", "failure"}, "protection": {"job", "snapshot", "store"},
+			"rp/dataprotection": {"protection", "compute", "arm"}, "server": {"rp/dataprotection", "arm"},
+		}, nil, nil},
+		{"blob imports chunk", map[string][]string{"blob": {"chunk"}}, nil, []string{"blob imports chunk"}},
+		{"chunk imports snapshot", map[string][]string{"chunk": {"blob", "snapshot"}}, nil, []string{"chunk imports snapshot"}},
+		{"volume imports snapshot", map[string][]string{"volume": {"snapshot"}}, nil, []string{"volume imports snapshot"}},
+		{"compute imports a face", map[string][]string{"compute": {"rp/compute"}}, nil, []string{"compute imports rp/compute"}},
+		{"protection imports compute", map[string][]string{"protection": {"compute"}}, nil, []string{"protection imports compute"}},
+		{"a face imports the storage layers", map[string][]string{"rp/dataprotection": {"snapshot", "job"}}, nil,
+			[]string{"rp/dataprotection imports job", "rp/dataprotection imports snapshot"}},
+		{"a face imports server", map[string][]string{"rp/compute": {"server"}}, nil, []string{"rp/compute imports server"}},
+		{"a package without a rule", map[string][]string{"util": nil}, nil, []string{"util: no layer rule"}},
+		{"a pending import is tolerated", map[string][]string{"rp/recoveryservices": {"snapshot"}},
+			[]layers.Import{{"rp/recoveryservices", "snapshot"}}, nil},
+		{"a pending import that is gone must be deleted", map[string][]string{"rp/recoveryservices": {"protection"}},
+			[]layers.Import{{"rp/recoveryservices", "snapshot"}}, []string{"rp/recoveryservices no longer imports snapshot"}},
+	} {
+		got := layers.Check(c.graph, rules, c.pending)
+		if len(got) != len(c.want) {
+			t.Fatalf("%s: violations %q, want %d", c.name, got, len(c.want))
+		}
+		for i, w := range c.want {
+			if !strings.Contains(got[i], w) {
+				t.Fatalf("%s: violation %q, want one about %q", c.name, got[i], w)
+			}
+		}
+	}
+}
+
+// The arm check fails on a wire error below the faces, also under another
+// import name, and passes resource ids.
+func TestARMCheckFailsOnWireErrors(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		want int
+	}{
+		{`package compute
+import "github.com/safehold/safehold/arm"
+func f(id string) error { _, err := arm.ParseID(id); var r arm.ResourceID; _ = r; return err }`, 0},
+		{`package compute
+import "github.com/safehold/safehold/arm"
+func f() error { return arm.BadRequest("InvalidParameter", "no") }`, 1},
+		{`package compute
+import wire "github.com/safehold/safehold/arm"
+func f() (*wire.Response, error) { return wire.OK(nil), nil }`, 2},
+		{`package compute
+import "errors"
+func f() error { return errors.New("arm.BadRequest") }`, 0},
+	} {
+		got, err := layers.CheckARMUse("x.go", c.src, layers.AllowedARM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != c.want {
+			t.Fatalf("%d violations %q, want %d in\n%s", len(got), got, c.want, c.src)
+		}
+	}
+}
