@@ -2,7 +2,7 @@
 # engine.sh - Safehold's snapshot engine beside the peer backup tools, in one
 # run, on the same image and the same 1 % mutation.
 #
-# It runs ../shared/bench/peers.sh (restic, borg, borg-fixed by default: it
+# It runs bench/peers.sh (restic, borg, borg-fixed by default: it
 # installs them from Debian if missing, generates the deterministic sparse
 # image and times each peer), then reuses that script's image, its Python
 # generator/mutation helper and the same timing (GNU time -v) for Safehold's
@@ -17,13 +17,13 @@
 #
 # Environment: everything peers.sh reads (PEERBENCH_DIR, SIZE_MIB, SEED,
 # RAND_PCT, TEXT_PCT, MUTATE_PCT, PEERS, DROP_CACHES, ...) plus
-#   PEERS_SH      path of peers.sh (default ../shared/bench/peers.sh from the repo root)
+#   PEERS_SH      path of peers.sh (default bench/peers.sh)
 #   ENGINE_ONLY   1 = do not run the peers (default 0)
 #   ENGINE_FLAGS  extra flags for every safehold-bench step (e.g. "-compression zstd")
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PEERS_SH=${PEERS_SH:-$REPO_ROOT/../shared/bench/peers.sh}
+PEERS_SH=${PEERS_SH:-$REPO_ROOT/bench/peers.sh}
 export PEERBENCH_DIR=${PEERBENCH_DIR:-/tmp/peerbench}
 export SIZE_MIB=${SIZE_MIB:-2048}
 export SEED=${SEED:-20240601}

@@ -21,8 +21,8 @@ import (
 // BlockSize is the fixed, offset-aligned block size of every snapshot: the
 // unit of change tracking, deduplication and restore. The volume layer
 // tracks changed blocks at this granularity. 64 KiB keeps a scattered 1 %
-// rewrite at about 1x repository growth (see the peer sweep in
-// shared/bench/peers-measured.md) while an index stays small.
+// rewrite at about 1x repository growth (see the chunk-size sweep of
+// bench/peers.sh, borg-fixed@64K) while an index stays small.
 const BlockSize = 64 << 10
 
 // SegmentBlocks is the number of block IDs in one index segment (64 MiB of

@@ -11,7 +11,8 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
-// TestSeedRawHTTP follows ../shared/seeds/002 step by step at api-version
+// TestSeedRawHTTP follows the seed walkthrough ("Azure Backup: Back up Azure
+// VMs using REST API") step by step at api-version
 // 2016-12-01, with the seed's own URL spellings (/Subscriptions/,
 // microsoft.recoveryservices, literal ';' in names).
 func TestSeedRawHTTP(t *testing.T) {
