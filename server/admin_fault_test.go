@@ -34,7 +34,7 @@ func TestFaultARM(t *testing.T) {
 	addRule(t, e, map[string]any{"name": "rg-put", "operation": "arm", "method": "PUT", "path": "*/resourcegroups/flaky-*", "status": 429, "code": "TooManyRequests", "message": "slow down", "count": 2})
 	for i := 0; i < 2; i++ {
 		resp, m := call(t, e, "PUT", rgs+"flaky-1?api-version=2021-04-01", `{"location":"westus"}`)
-		if resp.StatusCode != 429 || errCode(m) != "TooManyRequests" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "slow down") {
+		if resp.StatusCode != 429 || testserver.ErrorCode(m) != "TooManyRequests" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "slow down") {
 			t.Fatalf("injected PUT %d: %d %v", i, resp.StatusCode, m)
 		}
 	}
@@ -72,7 +72,7 @@ func TestFaultARM(t *testing.T) {
 	// The admin API is never affected, even by a rule matching everything.
 	addRule(t, e, map[string]any{"name": "all", "operation": "arm", "code": "Broken"})
 	resp, m = call(t, e, "GET", "/subscriptions/"+e.Sub+"?api-version=2022-12-01", nil)
-	if resp.StatusCode != 500 || errCode(m) != "Broken" {
+	if resp.StatusCode != 500 || testserver.ErrorCode(m) != "Broken" {
 		t.Fatalf("catch-all rule: %d %v", resp.StatusCode, m)
 	}
 	resp, m = call(t, e, "DELETE", adminURL("/faultRules"), nil)
@@ -98,12 +98,12 @@ func TestFaultARM(t *testing.T) {
 		{"operation": "arm", "code": "X", "status": 200}, {"operation": "arm", "latency": "soon"}, {"operation": "arm", "code": "X", "percent": 140},
 	} {
 		resp, m := call(t, e, "POST", adminURL("/faultRules"), bad)
-		if resp.StatusCode != 400 || errCode(m) != "InvalidFaultRule" {
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidFaultRule" {
 			t.Errorf("rule %v: %d %v", bad, resp.StatusCode, m)
 		}
 	}
 	resp, m = call(t, e, "DELETE", adminURL("/faultRules/nope"), nil)
-	if resp.StatusCode != 404 || errCode(m) != "FaultRuleNotFound" {
+	if resp.StatusCode != 404 || testserver.ErrorCode(m) != "FaultRuleNotFound" {
 		t.Errorf("delete unknown rule: %d %v", resp.StatusCode, m)
 	}
 }

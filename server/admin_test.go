@@ -18,18 +18,10 @@ const admin = "/providers/Safehold.Admin"
 
 func adminURL(p string) string { return admin + p + "?api-version=2024-01-01" }
 
-// call is raw with a JSON body value and the admin's token.
+// call is raw with the admin's token.
 func call(t *testing.T, e *testserver.Env, method, path string, body any) (*http.Response, map[string]any) {
 	t.Helper()
-	var b []byte
-	if body != nil {
-		if s, ok := body.(string); ok {
-			b = []byte(s)
-		} else {
-			b, _ = json.Marshal(body)
-		}
-	}
-	return raw(t, e, method, path, "", b)
+	return raw(t, e, method, path, "", body)
 }
 
 func mustStatus(t *testing.T, want int, resp *http.Response, m map[string]any) {
@@ -253,12 +245,12 @@ func TestClockAdvanceRunsTheSkippedWindow(t *testing.T) {
 	}
 	for _, bad := range []string{"soon", "-1h", "P", ""} {
 		resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": bad})
-		if resp.StatusCode != 400 || errCode(m) != "InvalidDuration" {
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidDuration" {
 			t.Errorf("advance %q: %d %v", bad, resp.StatusCode, m)
 		}
 	}
 	resp, m = call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": "yesterday"})
-	if resp.StatusCode != 400 || errCode(m) != "InvalidTime" {
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidTime" {
 		t.Errorf("set yesterday: %d %v", resp.StatusCode, m)
 	}
 }
@@ -310,7 +302,7 @@ func TestAdminNeedsOwner(t *testing.T) {
 				b = []byte(c.body)
 			}
 			resp, m := raw(t, e, c.method, adminURL(c.path), tok, b)
-			if resp.StatusCode != 403 || errCode(m) != "AuthorizationFailed" {
+			if resp.StatusCode != 403 || testserver.ErrorCode(m) != "AuthorizationFailed" {
 				t.Errorf("%s %s as non-owner: %d %v", c.method, c.path, resp.StatusCode, m)
 			}
 		}

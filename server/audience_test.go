@@ -68,7 +68,7 @@ func TestTokenAudiences(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp, m := raw(t, e, "GET", subs, tok, nil)
-		if resp.StatusCode != 401 || errCode(m) != "InvalidAuthenticationTokenAudience" {
+		if resp.StatusCode != 401 || testserver.ErrorCode(m) != "InvalidAuthenticationTokenAudience" {
 			t.Fatalf("token with aud %s: want 401 InvalidAuthenticationTokenAudience, got %d %v", aud, resp.StatusCode, m)
 		}
 		msg := m["error"].(map[string]any)["message"].(string)
@@ -79,7 +79,7 @@ func TestTokenAudiences(t *testing.T) {
 	}
 	// A missing token is answered the same way.
 	resp, m := raw(t, e, "GET", subs, "-", nil)
-	if resp.StatusCode != 401 || errCode(m) != "AuthenticationFailed" {
+	if resp.StatusCode != 401 || testserver.ErrorCode(m) != "AuthenticationFailed" {
 		t.Fatalf("no token: %d %v", resp.StatusCode, m)
 	}
 	checkWWWAuthenticate(t, e, resp, "no token")

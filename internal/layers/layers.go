@@ -33,6 +33,8 @@ type Rule struct {
 var Rules = []Rule{
 	{"clock", nil, "the only reader of the wall clock; imports nothing"},
 	{"failure", nil, "the domain's error vocabulary; imports nothing"},
+	{"fault", nil, "fault-injection rules (admin API); imports nothing"},
+	{"version", nil, "the build's version"},
 	{"store", []string{"clock"}, "metadata behind one contract"},
 	{"store/...", []string{"store", "clock"}, "store implementations and their shared suite"},
 	{"blob", nil, "blob imports nothing above it"},
@@ -42,13 +44,14 @@ var Rules = []Rule{
 	{"volume", nil, "volume imports nothing above it (compute adapts between volume and snapshot)"},
 	{"nbd", []string{"volume"}, "the NBD export serves volumes"},
 	{"job", []string{"clock", "store"}, "durable jobs in the store"},
-	{"protection", []string{"job", "snapshot", "store", "clock", "failure"},
+	{"metrics", []string{"blob", "store"}, "Prometheus figures; decorators of blob.Backend and store.Store"},
+	{"protection", []string{"job", "snapshot", "store", "clock", "failure", "fault"},
 		"protection -> job, snapshot, store and its own interfaces (compute implements them; protection never imports compute or a face)"},
-	{"compute", []string{"volume", "snapshot", "nbd", "blob/local", "resource", "store", "clock", "failure", "arm"},
+	{"compute", []string{"volume", "snapshot", "nbd", "blob", "blob/local", "resource", "store", "clock", "failure", "arm"},
 		"compute -> volume, snapshot and the shared resource documents; arm for resource ids only (see DomainPackages)"},
 
 	// The ARM layer: wire types, and the platform every face is built on.
-	{"arm", []string{"failure"}, "ARM's wire: ids, routing, CloudError (it writes a fault as a CloudError)"},
+	{"arm", []string{"failure"}, "ARM's wire: ids, routing, CloudError (arm.As writes a *failure.Error as one)"},
 	{"ops", []string{"arm", "clock", "job", "store"}, "ARM asynchronous operations"},
 	{"identity", []string{"arm", "clock", "store"}, "tokens and principals (ARM's 401s)"},
 	{"rbac", []string{"arm", "clock", "store"}, "role checks (ARM's 403s)"},
@@ -56,16 +59,18 @@ var Rules = []Rule{
 		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only"},
 
 	// The faces: routes, wire models, validation, translation.
-	{"rp/...", []string{"protection", "compute", "arm", "failure", "resource", "ops", "identity", "rbac", "store", "clock"},
+	{"rp/...", []string{"protection", "compute", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
 		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
 
-	{"server", []string{"rp/...", "arm", "failure", "resource", "ops", "identity", "rbac", "compute", "protection", "job", "store", "blob/...", "clock", "web"},
-		"server -> faces; it also assembles what the faces run on"},
+	{"server", []string{"rp/...", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "job",
+		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web"},
+		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
 	{"connect", nil, "client side of connection.json"},
 	{"cmd/...", []string{"..."}, "the binaries assemble everything"},
 	{"bench/...", []string{"..."}, "benchmark tools"},
 	{"internal/testserver", []string{"server", "connect", "clock"}, "test support: a real server in a test"},
+	{"internal/fixture", []string{"internal/testserver"}, "test support: protected disks and VMs through the SDK"},
 	{"internal/layers", nil, "this check"},
 }
 
@@ -90,7 +95,7 @@ var Pending = []Import{
 // DomainPackages are the packages below the ARM layer: they may use arm for
 // resource ids only (AllowedARM), never for wire errors or requests.
 var DomainPackages = []string{"compute", "protection", "resource", "snapshot", "chunk", "blob", "blob/...",
-	"volume", "nbd", "job", "store", "store/...", "clock", "failure"}
+	"volume", "nbd", "job", "store", "store/...", "clock", "failure", "fault", "metrics", "version"}
 
 // AllowedARM are the names of package arm a domain package may use.
 var AllowedARM = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true}

@@ -16,10 +16,11 @@ import (
 type RequestOption func(*request)
 
 type request struct {
-	cred    azcore.TokenCredential
-	token   string
-	noAuth  bool
-	headers http.Header
+	cred      azcore.TokenCredential
+	token     string
+	noAuth    bool
+	anyStatus bool
+	headers   http.Header
 }
 
 // As signs the request with a token of cred instead of the admin's.
@@ -36,6 +37,12 @@ func Bearer(token string) RequestOption {
 		}
 		r.token = token
 	}
+}
+
+// AnyStatus lets a 5xx answer through to the caller, for tests that make
+// the server fail on purpose (fault rules).
+func AnyStatus() RequestOption {
+	return func(r *request) { r.anyStatus = true }
 }
 
 // Header sets a request header.
@@ -64,8 +71,9 @@ func (e *Env) Token(cred azcore.TokenCredential) string {
 //
 // It returns the response, whose Body can still be read, and the body
 // decoded as a JSON object (nil when empty). The test fails on a transport
-// error, on a body that is not JSON, and on any 5xx answer: Safehold answers
-// bad input with an ARM error, never with a server error.
+// error, on a body that is not JSON, and on any 5xx answer unless AnyStatus
+// is given: Safehold answers bad input with an ARM error, never with a
+// server error.
 func (e *Env) Do(method, path string, body any, opts ...RequestOption) (*http.Response, map[string]any) {
 	e.T.Helper()
 	r := &request{headers: http.Header{}}
@@ -123,7 +131,7 @@ func (e *Env) Do(method, path string, body any, opts ...RequestOption) (*http.Re
 		e.T.Fatalf("%s %s: read answer: %v", method, path, err)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
-	if resp.StatusCode >= 500 {
+	if resp.StatusCode >= 500 && !r.anyStatus {
 		e.T.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
 	}
 	var m map[string]any

@@ -32,13 +32,13 @@ func TestImportOnlyFromImportDir(t *testing.T) {
 	}
 	refused := func(e *env, name, uri string) {
 		t.Helper()
-		st, m := raw(t, e, "PUT", e.diskID(name)+"?api-version=2024-03-02", importBody(uri))
-		msg, _ := m["error"].(map[string]any)["message"].(string)
-		if st != 400 || errCode(m) != "InvalidParameter" || !strings.Contains(msg, "--import-dir") {
-			t.Fatalf("import of %s: want 400 InvalidParameter naming --import-dir, got %d %v", uri, st, m)
+		resp, m := e.Do("PUT", e.diskID(name)+"?api-version=2024-03-02", importBody(uri))
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidParameter" || !strings.Contains(msg, "--import-dir") {
+			t.Fatalf("import of %s: want 400 InvalidParameter naming --import-dir, got %d %v", uri, resp.StatusCode, m)
 		}
-		if st, _ := raw(t, e, "GET", e.diskID(name)+"?api-version=2024-03-02", nil); st != 404 {
-			t.Fatalf("disk %s exists after a refused import: %d", name, st)
+		if resp, _ := e.Do("GET", e.diskID(name)+"?api-version=2024-03-02", nil); resp.StatusCode != 404 {
+			t.Fatalf("disk %s exists after a refused import: %d", name, resp.StatusCode)
 		}
 	}
 
