@@ -22,13 +22,14 @@ import (
 func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	needTool(t, "qemu-io", "qemu-img")
 	e := start(t, withNBD())
-	ctx := e.Ctx()
+	// Each call gets its own e.Ctx(): one budget for the whole test would
+	// time out on a loaded host while the byte compares run.
 	d := e.emptyDisk("d1", 1)
 	if *d.Properties.DiskSizeGB != 1 || *d.Properties.DiskSizeBytes != gib || *d.Properties.DiskState != armcompute.DiskStateUnattached ||
 		*d.Properties.ProvisioningState != "Succeeded" || d.Properties.UniqueID == nil || d.Properties.TimeCreated == nil {
 		t.Fatalf("created disk: %+v", d.Properties)
 	}
-	got, err := e.disks.Get(ctx, e.rg, "D1", nil)
+	got, err := e.disks.Get(e.Ctx(), e.rg, "D1", nil)
 	if err != nil || *got.Name != "d1" || *got.ID != e.diskID("d1") {
 		t.Fatalf("get disk: %v", err)
 	}
@@ -36,7 +37,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	// Upload through SAS.
 	m := newModel(t, gib)
 	sas := e.grantDisk("d1", armcompute.AccessLevelWrite)
-	if g, _ := e.disks.Get(ctx, e.rg, "d1", nil); *g.Properties.DiskState != armcompute.DiskStateActiveUpload {
+	if g, _ := e.disks.Get(e.Ctx(), e.rg, "d1", nil); *g.Properties.DiskState != armcompute.DiskStateActiveUpload {
 		t.Fatalf("state during write SAS: %s", *g.Properties.DiskState)
 	}
 	pc := e.pageClient(sas)
@@ -51,13 +52,13 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 		}
 		m.write(p, off)
 	}
-	if _, err := pc.ClearPages(ctx, blob.HTTPRange{Offset: 1 << 20, Count: 1 << 20}, nil); err != nil {
+	if _, err := pc.ClearPages(e.Ctx(), blob.HTTPRange{Offset: 1 << 20, Count: 1 << 20}, nil); err != nil {
 		t.Fatalf("clear pages: %v", err)
 	}
 	m.zero(1<<20, 1<<20)
 	var ranges int
 	for pager := pc.NewGetPageRangesPager(nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
+		page, err := pager.NextPage(e.Ctx())
 		if err != nil {
 			t.Fatalf("page ranges: %v", err)
 		}
@@ -131,11 +132,11 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	compareSAS(t, e, e.grantDisk("r1", armcompute.AccessLevelRead), m1)
 	compareSAS(t, e, e.grantDisk("r2", armcompute.AccessLevelRead), m2)
 	// The snapshots themselves read back through their SAS too.
-	sp, err := e.snaps.BeginGrantAccess(ctx, e.rg, "s1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](600)}, nil)
+	sp, err := e.snaps.BeginGrantAccess(e.Ctx(), e.rg, "s1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](600)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sres, err := sp.PollUntilDone(ctx, poll)
+	sres, err := sp.PollUntilDone(e.Ctx(), poll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	s2sas := e.grantSnapshot("s2")
 	var diff int64
 	for pager := e.pageClient(s2sas).NewGetPageRangesDiffPager(&pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: sres.AccessSAS}); pager.More(); {
-		page, err := pager.NextPage(ctx)
+		page, err := pager.NextPage(e.Ctx())
 		if err != nil {
 			t.Fatalf("page ranges diff: %v", err)
 		}
@@ -165,7 +166,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	for _, prev := range []string{e.snapID("s1"), s1.Properties.TimeCreated.UTC().Format(time.RFC3339Nano)} {
 		var d2 int64
 		for pager := e.pageClient(s2sas).NewGetPageRangesDiffPager(&pageblob.GetPageRangesDiffOptions{PrevSnapshot: to.Ptr(prev)}); pager.More(); {
-			page, err := pager.NextPage(ctx)
+			page, err := pager.NextPage(e.Ctx())
 			if err != nil {
 				t.Fatalf("page ranges diff against %s: %v", prev, err)
 			}
@@ -180,7 +181,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	// The live disk against snapshot 2: only the 2 MiB written after it.
 	var live int64
 	for pager := e.pageClient(e.grantDisk("d1", armcompute.AccessLevelRead)).NewGetPageRangesDiffPager(&pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s2sas)}); pager.More(); {
-		page, err := pager.NextPage(ctx)
+		page, err := pager.NextPage(e.Ctx())
 		if err != nil {
 			t.Fatalf("disk diff: %v", err)
 		}
@@ -193,7 +194,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	}
 	nsnaps := 0
 	for pager := e.snaps.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
+		page, err := pager.NextPage(e.Ctx())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,15 +205,15 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	}
 
 	// Deleting snapshot 1 (its SAS ended first, as Azure requires) never breaks snapshot 2.
-	rp, err := e.snaps.BeginRevokeAccess(ctx, e.rg, "s1", nil)
-	if err := wait(ctx, rp, err); err != nil {
+	rp, err := e.snaps.BeginRevokeAccess(e.Ctx(), e.rg, "s1", nil)
+	if err := wait(e.Ctx(), rp, err); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := e.snaps.BeginDelete(ctx, e.rg, "s1", nil)
+	dp, err := e.snaps.BeginDelete(e.Ctx(), e.rg, "s1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := dp.PollUntilDone(e.Ctx(), poll); err != nil {
 		t.Fatal(err)
 	}
 	e.diskFromSnapshot("r3", "s2")
