@@ -129,7 +129,7 @@ func (s *Server) adminVerify(r *arm.Request) (*arm.Response, error) {
 		run.End = &end
 		if err != nil {
 			var ae *arm.Error
-			if !errors.As(err, &ae) {
+			if !arm.As(err, &ae) {
 				ae = arm.Errorf(http.StatusInternalServerError, "VerifyFailed", "The verify could not run: %v", err)
 			}
 			run.Status, run.Error = "Failed", ae
