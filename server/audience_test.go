@@ -107,7 +107,7 @@ func TestWrongChildTypeIsNamed(t *testing.T) {
 	} {
 		resp, m := raw(t, e, "GET", path, "", nil)
 		msg, _ := m["error"].(map[string]any)["message"].(string)
-		if resp.StatusCode != 404 || errCode(m) != "InvalidResourceType" || !strings.Contains(msg, "'backupVaults/backupInstance'") {
+		if resp.StatusCode != 404 || testserver.ErrorCode(m) != "InvalidResourceType" || !strings.Contains(msg, "'backupVaults/backupInstance'") {
 			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, m)
 		}
 	}
