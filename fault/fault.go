@@ -38,9 +38,10 @@ type Rule struct {
 	Operation string `json:"operation"`
 	// Method limits arm and disk rules to one HTTP method ("" any).
 	Method string `json:"method,omitempty"`
-	// Path is a case-insensitive pattern the request path (arm, disk) or
-	// the item id (backup, restore, validate) must match; '*' matches any
-	// run of characters, '/' included. "" matches everything.
+	// Path is a case-insensitive pattern the request path (arm, disk), the
+	// item id (backup, restore, validateRestore) or the disk id
+	// (validateForBackup) must match; '*' matches any run of characters,
+	// '/' included. "" matches everything.
 	Path string `json:"path,omitempty"`
 	// Status is the HTTP status of an injected error (arm, disk; default
 	// 500, or 400 for backup/restore/validate operations' ARM answers).

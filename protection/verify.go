@@ -65,3 +65,13 @@ func MarkDamaged(ctx context.Context, s store.Store, itemID, pointID, summary st
 		return PutRecoveryPoint(ctx, tx, p)
 	})
 }
+
+// CheckNotDamaged fails a restore of a point a verify found damaged, at
+// once and naming the damage, instead of writing partial data.
+func CheckNotDamaged(p *RecoveryPoint) error {
+	if d := DamageOf(p); d != "" {
+		return &JobError{Code: "UserErrorRecoveryPointCorrupt", Message: "The recovery point " + p.ID + " is damaged (" + d + "); it cannot be restored. Restore an earlier or later recovery point, or take a new backup.",
+			RecommendedAction: []string{"Restore another recovery point of this item.", "Run safehold verify --read-data to list every damaged recovery point."}}
+	}
+	return nil
+}

@@ -39,6 +39,9 @@ type Platform struct {
 	// ScopeDeleted is told when everything under a scope was deleted (role
 	// assignments there go too); nil does nothing.
 	ScopeDeleted func(ctx context.Context, scope string) error
+	// FaultHook applies the operator's fault-injection rules (nil: none);
+	// see Inject.
+	FaultHook func(ctx context.Context, op, target string) error
 
 	mu       sync.Mutex
 	deleters map[string]typeDeleter

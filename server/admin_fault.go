@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -79,4 +80,15 @@ func (s *Server) injectDisk(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// injectOp applies backup, restore and validate rules for the vault kinds
+// (resource.Platform.Inject); the error travels as a CloudError.
+func (s *Server) injectOp(ctx context.Context, op, target string) error {
+	err := s.Faults.Apply(ctx, op, "", target)
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return arm.Errorf(fe.Status, fe.Code, "%s", fe.Message)
+	}
+	return err
 }

@@ -245,7 +245,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 
 	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: bs.NodeID}
-	s.Platform = &resource.Platform{Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
+	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
 	s.Router = arm.NewRouter()
 	s.Router.RetryAfter = cfg.RetryAfter
 	s.Router.Logger = s.logger

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -176,6 +177,9 @@ func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string,
 			return nil, err
 		}
 		return j, nil
+	}
+	if err := pr.p.Inject(ctx, fault.OpBackup, bi.ID); err != nil {
+		return fail(err)
 	}
 	pol, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
 	if err != nil {
@@ -599,6 +603,12 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
 	if err != nil {
 		return finish(&protection.JobError{Code: "UserErrorRecoveryPointNotFound", Message: "The recovery point " + in["pointId"] + " no longer exists (it expired or was deleted)."})
 	}
+	if err := protection.CheckNotDamaged(pt); err != nil {
+		return finish(err)
+	}
+	if err := pr.p.Inject(ctx, fault.OpRestore, in["instanceId"]); err != nil {
+		return finish(err)
+	}
 	j.Tasks = []protection.JobTask{{Name: "Trigger Restore", Status: protection.JobInProgress, StartTime: pr.p.Now()}}
 	tags := map[string]string{"RestoredByJob": j.ID}
 	disk, err := pr.Compute.CreateDiskFromSnapshot(ctx, pt.Snapshots[0].SnapshotID, in["target"], in["location"], tags)
@@ -651,7 +661,7 @@ func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 	}
 	op := &ops.Operation{Kind: opValidateRestore, ResourceID: bi.ID, Caller: r.Caller()}
 	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID, "targetRG": cr.TargetRG, "identityDetails": cr.IdentityDetails})
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID, "instanceId": bi.ID, "targetRG": cr.TargetRG, "identityDetails": cr.IdentityDetails})
 	}); err != nil {
 		return nil, err
 	}
@@ -671,6 +681,9 @@ func (pr *Provider) runValidateRestore(ctx context.Context, op *ops.Operation) e
 		return err
 	}
 	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Validate for Restore", restorePermissions(in["targetRG"])...); err != nil {
+		return err
+	}
+	if err := pr.p.Inject(ctx, fault.OpValidate, in["instanceId"]); err != nil {
 		return err
 	}
 	jobResult(op, "")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -202,6 +203,9 @@ func (pr *Provider) runValidateForBackup(ctx context.Context, op *ops.Operation)
 		return err
 	}
 	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Validate for Protection", backupPermissions(in["diskId"], in["snapshotRG"])...); err != nil {
+		return err
+	}
+	if err := pr.p.Inject(ctx, fault.OpValidate, in["diskId"]); err != nil {
 		return err
 	}
 	op.Properties, _ = json.Marshal(operationJobExtendedInfo{ObjectType: "OperationJobExtendedInfo"})

@@ -15,6 +15,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -266,7 +267,10 @@ func (pr *Provider) runBackupTask(ctx context.Context, t store.Task) error {
 	}
 	unlock := pr.itemLock(j.ItemID)
 	defer unlock()
-	berr := pr.backup(ctx, j)
+	berr := pr.p.Inject(ctx, fault.OpBackup, j.ItemID)
+	if berr == nil {
+		berr = pr.backup(ctx, j)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

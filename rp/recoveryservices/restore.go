@@ -9,6 +9,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -247,6 +248,12 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, it.ID, in.PointID)
 	if err != nil {
 		return nil, fmt.Errorf("the recovery point expired before the restore ran: %w", err)
+	}
+	if err := protection.CheckNotDamaged(p); err != nil {
+		return nil, err
+	}
+	if err := pr.p.Inject(ctx, fault.OpRestore, it.ID); err != nil {
+		return nil, err
 	}
 	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
 	if err != nil {
