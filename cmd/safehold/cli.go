@@ -95,8 +95,7 @@ func (s *session) explain(err error) error {
 		}
 		return errors.New(msg)
 	}
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) && strings.Contains(err.Error(), "connection refused") {
+	if strings.Contains(err.Error(), "connection refused") {
 		return fmt.Errorf("the server at %s is not answering: start it with `safehold serve --data-dir %s`", s.conn.ARMEndpoint, s.o.dataDir)
 	}
 	return err

@@ -206,6 +206,20 @@ func TestCLI(t *testing.T) {
 			t.Errorf("safehold %s: %v (want %q)", strings.Join(c.args, " "), err, c.want)
 		}
 	}
+	vr := newRootCmd()
+	var vout bytes.Buffer
+	vr.SetOut(&vout)
+	vr.SetArgs([]string{"version", "-o", "json"})
+	if err := vr.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out := vout.String(); !strings.Contains(out, `"module": "github.com/safehold/safehold"`) || !strings.Contains(out, `"goVersion": "go1.`) {
+		t.Errorf("version:\n%s", out)
+	}
+	e.Stop()
+	if _, err := run(t, e, nil, "item", "list"); err == nil || !strings.Contains(err.Error(), "is not answering: start it with `safehold serve") {
+		t.Errorf("server stopped: %v", err)
+	}
 	root := newRootCmd()
 	root.SetArgs([]string{"item", "list", "--data-dir", t.TempDir()})
 	root.SetOut(io.Discard)
