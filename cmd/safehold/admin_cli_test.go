@@ -1,0 +1,78 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// TestAdminCLI drives the clock, fault and reset verbs against a real
+// server: clock set/advance/show/resume (an advance runs the scheduled
+// backups of the window), fault add/list/clear (an arm rule makes the next
+// CLI request fail with its code), reset refusing without --yes and then
+// leaving no vault while the CLI's credentials keep working.
+func TestAdminCLI(t *testing.T) {
+	e := testserver.Start(t)
+	if out := mustRun(t, e, "clock", "set", "2030-01-01T07:00:00Z"); strings.TrimSpace(out) != "2030-01-01T07:00:00Z" {
+		t.Fatalf("clock set: %q", out)
+	}
+	fixture.ProtectDisk(t, e) // PT4H schedule
+	before := len(mustRun(t, e, "job", "list", "-o", "json"))
+	if out := mustRun(t, e, "clock", "advance", "P1D"); strings.TrimSpace(out) != "2030-01-02T07:00:00Z" {
+		t.Fatalf("clock advance: %q", out)
+	}
+	if out := mustRun(t, e, "clock", "advance", "90m"); strings.TrimSpace(out) != "2030-01-02T08:30:00Z" {
+		t.Fatalf("clock advance 90m: %q", out)
+	}
+	if jobsOut := mustRun(t, e, "job", "list", "-o", "json"); len(jobsOut) <= before || !strings.Contains(jobsOut, "Backup") {
+		t.Fatalf("no backup jobs after advancing a day:\n%s", jobsOut)
+	}
+	if out := mustRun(t, e, "clock", "show", "--json"); !strings.Contains(out, `"frozen": true`) {
+		t.Fatalf("clock show: %s", out)
+	}
+	mustRun(t, e, "clock", "resume")
+	out := strings.TrimSpace(mustRun(t, e, "clock", "show"))
+	if now, err := time.Parse(time.RFC3339Nano, out); err != nil || now.Before(time.Date(2030, 1, 2, 8, 30, 0, 0, time.UTC)) || now.After(time.Date(2030, 1, 2, 8, 31, 0, 0, time.UTC)) {
+		t.Fatalf("clock after resume: %q %v", out, err)
+	}
+	if _, err := run(t, e, nil, "clock", "advance", "soon"); err == nil || !strings.Contains(err.Error(), "InvalidDuration") {
+		t.Fatalf("clock advance soon: %v", err)
+	}
+
+	mustRun(t, e, "fault", "add", "arm", "--name", "vaults", "--method", "GET", "--path", "*/backupVaults*", "--status", "409", "--code", "InjectedConflict", "--count", "1")
+	if out := mustRun(t, e, "fault", "list"); !strings.Contains(out, "vaults") || !strings.Contains(out, "InjectedConflict") {
+		t.Fatalf("fault list:\n%s", out)
+	}
+	if _, err := run(t, e, nil, "vault", "list"); err == nil || !strings.Contains(err.Error(), "InjectedConflict") {
+		t.Fatalf("vault list with a fault rule: %v", err)
+	}
+	if out := mustRun(t, e, "vault", "list"); !strings.Contains(out, "vault1") {
+		t.Fatalf("vault list after the rule was used up:\n%s", out)
+	}
+	mustRun(t, e, "fault", "add", "backup", "--code", "UserErrorInsufficientStorage")
+	if out := mustRun(t, e, "fault", "clear"); !strings.Contains(out, "removed 1") {
+		t.Fatalf("fault clear: %q", out)
+	}
+	if _, err := run(t, e, nil, "fault", "add", "teleport", "--code", "X"); err == nil || !strings.Contains(err.Error(), "InvalidFaultRule") {
+		t.Fatalf("bad rule: %v", err)
+	}
+
+	root := newRootCmd()
+	root.SetIn(strings.NewReader("no\n"))
+	root.SetArgs([]string{"reset", "--data-dir", e.DataDir})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("reset answered no: %v", err)
+	}
+	if out := mustRun(t, e, "vault", "list"); !strings.Contains(out, "vault1") {
+		t.Fatalf("reset without confirmation deleted:\n%s", out)
+	}
+	if out := mustRun(t, e, "reset", "--yes"); !strings.Contains(out, "reset done") {
+		t.Fatalf("reset: %q", out)
+	}
+	if out := mustRun(t, e, "vault", "list", "-o", "json"); strings.Contains(out, "vault1") {
+		t.Fatalf("vault left after reset:\n%s", out)
+	}
+}
