@@ -180,6 +180,7 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 			}
 		}
 	}
+	defer s.nbdGrants.end(rid.String()) // open NBD exports of the grants end too
 	return s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if rid.IsType(DiskType) {
 			var d DiskResource

@@ -11,6 +11,7 @@ package compute
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,9 +63,13 @@ type Options struct {
 	// (createOption Import with a local sourceUri: a file: URL or a path,
 	// symlinks and '..' resolved). Empty: no local file may be imported.
 	ImportDir string
-	// NBDAddr, when set, is the address of the NBD listener exporting every
-	// disk (export name: the disk's ARM id or uniqueId), e.g. 127.0.0.1:10809.
+	// NBDAddr, when set, is the address of the NBD listener, e.g.
+	// 127.0.0.1:10809. A disk is served there for a grant: beginGetAccess
+	// answers its export name in nbdUri, endGetAccess or expiry ends it.
 	NBDAddr string
+	// NBDTLS, when set, makes the NBD listener TLS-only (NBD_OPT_STARTTLS
+	// with this configuration: the server's certificate from Safehold's CA).
+	NBDTLS *tls.Config
 	// WrapBlob, when set, wraps the snapshot repository's blob backend
 	// (the server instruments its latencies).
 	WrapBlob func(blob.Backend) blob.Backend
@@ -77,8 +82,9 @@ type Service struct {
 	vols *volume.Manager
 	repo *snapshot.Repository
 
-	nbd     *nbd.Server
-	nbdAddr string
+	nbd       *nbd.Server
+	nbdAddr   string
+	nbdGrants grantExports
 
 	bg      context.Context // background work (GC); canceled by Close
 	stopBg  context.CancelFunc
@@ -261,30 +267,8 @@ func (s *Service) startNBD(addr string) error {
 		return fmt.Errorf("listen NBD %s: %w", addr, err)
 	}
 	s.nbdAddr = ln.Addr().String()
-	s.nbd = &nbd.Server{Logger: s.p.Logger,
-		Lookup: func(ctx context.Context, name string) (nbd.Export, error) {
-			d, err := s.DiskByExport(ctx, name)
-			if err != nil {
-				return nil, nbd.ErrUnknownExport
-			}
-			v, err := s.vols.Get(d.Properties.UniqueID)
-			if err != nil {
-				return nil, err
-			}
-			return v, nil
-		},
-		List: func(ctx context.Context) ([]string, error) {
-			ds, err := s.AllDisks(ctx)
-			if err != nil {
-				return nil, err
-			}
-			names := make([]string, len(ds))
-			for i, d := range ds {
-				names[i] = d.ID
-			}
-			return names, nil
-		},
-	}
+	// Exports are granted (beginGetAccess), never listed.
+	s.nbd = &nbd.Server{Logger: s.p.Logger, Lookup: s.nbdLookup, TLS: s.opts.NBDTLS}
 	go s.nbd.Serve(ln)
 	return nil
 }

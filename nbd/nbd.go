@@ -8,6 +8,7 @@ package nbd
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/safehold/safehold/volume"
 )
@@ -32,6 +34,19 @@ type Export interface {
 // ErrUnknownExport is returned by a Lookup for a name it does not serve.
 var ErrUnknownExport = errors.New("unknown export")
 
+// ErrAccessEnded is returned by an export whose grant was revoked or
+// expired; requests then fail with EPERM.
+var ErrAccessEnded = errors.New("access to the export ended (endGetAccess or expiry)")
+
+// ReadOnly is implemented by exports that refuse writes: the server then
+// advertises NBD_FLAG_READ_ONLY and answers writes with EPERM.
+type ReadOnly interface{ ReadOnly() bool }
+
+func readOnly(e Export) bool {
+	r, ok := e.(ReadOnly)
+	return ok && r.ReadOnly()
+}
+
 // Server is an NBD server.
 type Server struct {
 	// Lookup opens the export of a name (ErrUnknownExport when none).
@@ -39,6 +54,10 @@ type Server struct {
 	// List names the exports (OPT_LIST); nil lists none.
 	List   func(ctx context.Context) ([]string, error)
 	Logger *slog.Logger
+	// TLS, when set, is offered through NBD_OPT_STARTTLS, and required:
+	// every option but STARTTLS and ABORT before it is answered
+	// NBD_REP_ERR_TLS_REQD.
+	TLS *tls.Config
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -76,6 +95,7 @@ const (
 	repErrUnsup    = 1<<31 + 1
 	repErrPolicy   = 1<<31 + 2
 	repErrInvalid  = 1<<31 + 3
+	repErrTLSReqd  = 1<<31 + 5
 	repErrUnknown  = 1<<31 + 6
 	repErrTooBig   = 1<<31 + 9
 
@@ -84,6 +104,7 @@ const (
 	infoBlockSize = 3
 
 	tflagHasFlags    = 1 << 0
+	tflagReadOnly    = 1 << 1
 	tflagSendFlush   = 1 << 2
 	tflagSendFUA     = 1 << 3
 	tflagSendTrim    = 1 << 5
@@ -202,6 +223,8 @@ func (s *Server) logger() *slog.Logger {
 
 type conn struct {
 	s          *Server
+	nc         net.Conn
+	tls        bool // STARTTLS done
 	r          *bufio.Reader
 	w          *bufio.Writer
 	noZeroes   bool
@@ -212,7 +235,7 @@ type conn struct {
 }
 
 func (s *Server) serveConn(nc net.Conn) error {
-	c := &conn{s: s, r: bufio.NewReaderSize(nc, 256<<10), w: bufio.NewWriterSize(nc, 256<<10)}
+	c := &conn{s: s, nc: nc, r: bufio.NewReaderSize(nc, 256<<10), w: bufio.NewWriterSize(nc, 256<<10)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var hs [18]byte
@@ -259,6 +282,16 @@ func (c *conn) negotiate(ctx context.Context) (bool, error) {
 		if _, err := io.ReadFull(c.r, data); err != nil {
 			return false, err
 		}
+		if c.s.TLS != nil && !c.tls && opt != optStartTLS && opt != optAbort {
+			if opt == optExportName {
+				return false, errors.New("NBD_OPT_EXPORT_NAME before STARTTLS on a TLS-only server")
+			}
+			c.replyErr(opt, repErrTLSReqd, "this server requires TLS: negotiate NBD_OPT_STARTTLS first (nbds:// or the client's TLS option)")
+			if err := c.w.Flush(); err != nil {
+				return false, err
+			}
+			continue
+		}
 		switch opt {
 		case optExportName:
 			exp, err := c.s.Lookup(ctx, string(data))
@@ -268,7 +301,7 @@ func (c *conn) negotiate(ctx context.Context) (bool, error) {
 			c.export, c.name = exp, string(data)
 			var b [10]byte
 			binary.BigEndian.PutUint64(b[0:], uint64(exp.Size()))
-			binary.BigEndian.PutUint16(b[8:], transmissionFlags())
+			binary.BigEndian.PutUint16(b[8:], transmissionFlags(exp))
 			c.w.Write(b[:])
 			if !c.noZeroes {
 				c.w.Write(make([]byte, 124))
@@ -299,7 +332,28 @@ func (c *conn) negotiate(ctx context.Context) (bool, error) {
 			}
 			c.reply(opt, repAck, nil)
 		case optStartTLS:
-			c.replyErr(opt, repErrPolicy, "TLS is not offered on this listener")
+			switch {
+			case c.s.TLS == nil:
+				c.replyErr(opt, repErrPolicy, "TLS is not offered on this listener")
+			case c.tls:
+				c.replyErr(opt, repErrInvalid, "TLS is already negotiated")
+			case n != 0:
+				c.replyErr(opt, repErrInvalid, "NBD_OPT_STARTTLS takes no data")
+			default:
+				c.reply(opt, repAck, nil)
+				if err := c.w.Flush(); err != nil {
+					return false, err
+				}
+				tc := tls.Server(c.nc, c.s.TLS)
+				hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := tc.HandshakeContext(hctx)
+				cancel()
+				if err != nil {
+					return false, fmt.Errorf("TLS handshake: %w", err)
+				}
+				c.tls = true
+				c.r, c.w = bufio.NewReaderSize(tc, 256<<10), bufio.NewWriterSize(tc, 256<<10)
+			}
 		case optStructuredReply:
 			if n != 0 {
 				c.replyErr(opt, repErrInvalid, "OPT_STRUCTURED_REPLY takes no data")
@@ -326,8 +380,12 @@ func (c *conn) negotiate(ctx context.Context) (bool, error) {
 	}
 }
 
-func transmissionFlags() uint16 {
-	return tflagHasFlags | tflagSendFlush | tflagSendFUA | tflagSendTrim | tflagWriteZeroes | tflagSendDF | tflagMultiConn | tflagFastZero
+func transmissionFlags(e Export) uint16 {
+	f := uint16(tflagHasFlags | tflagSendFlush | tflagSendFUA | tflagSendTrim | tflagWriteZeroes | tflagSendDF | tflagMultiConn | tflagFastZero)
+	if readOnly(e) {
+		f |= tflagReadOnly
+	}
+	return f
 }
 
 func (c *conn) reply(opt, typ uint32, data []byte) {
@@ -372,7 +430,7 @@ func (c *conn) infoGo(ctx context.Context, opt uint32, data []byte) (bool, error
 	var b [12]byte
 	binary.BigEndian.PutUint16(b[0:], infoExport)
 	binary.BigEndian.PutUint64(b[2:], uint64(exp.Size()))
-	binary.BigEndian.PutUint16(b[10:], transmissionFlags())
+	binary.BigEndian.PutUint16(b[10:], transmissionFlags(exp))
 	c.reply(opt, repInfo, b[:])
 	for i := 0; i < nreq; i++ {
 		switch binary.BigEndian.Uint16(rest[2+2*i:]) {

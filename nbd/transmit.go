@@ -54,6 +54,10 @@ func (c *conn) transmit() error {
 			if _, err := io.ReadFull(c.r, p); err != nil {
 				return err
 			}
+			if readOnly(c.export) {
+				c.fail(rq, eperm, "the export is read-only")
+				continue
+			}
 			if !inRange {
 				c.fail(rq, enospc, "write beyond the end of the export")
 				continue
@@ -84,6 +88,10 @@ func (c *conn) transmit() error {
 		case cmdFlush:
 			c.done(rq, c.export.Flush())
 		case cmdTrim, cmdWriteZeroes:
+			if readOnly(c.export) {
+				c.fail(rq, eperm, "the export is read-only")
+				continue
+			}
 			if !inRange {
 				c.fail(rq, enospc, "request beyond the end of the export")
 				continue
@@ -123,6 +131,8 @@ func errno(err error) uint32 {
 		return einval
 	case errors.Is(err, volume.ErrClosed):
 		return eshutdown
+	case errors.Is(err, ErrAccessEnded):
+		return eperm
 	}
 	return eio
 }

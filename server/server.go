@@ -62,6 +62,9 @@ type Config struct {
 	Setup func(ctx context.Context, s *Server) error
 	// Compute configures Microsoft.Compute (NBD listener, import directory).
 	Compute compute.Options
+	// NBDTLS makes the NBD listener (Compute.NBDAddr) TLS-only, with the
+	// server's certificate; a listener beyond loopback requires it.
+	NBDTLS bool
 	// LogRequests logs request and response bodies at debug level, secrets redacted.
 	LogRequests bool
 	// ClockStart freezes the controllable clock at this time on start
@@ -260,6 +263,9 @@ func (s *Server) init(ctx context.Context) error {
 		s.blob = s.Metrics.WrapBlob(be)
 		return s.blob
 	}
+	if err := s.configureNBD(&cfg, host); err != nil {
+		return err
+	}
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
@@ -390,4 +396,34 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// configureNBD checks the NBD listener's address against its TLS setting:
+// beyond loopback it must be TLS-only, since NBD itself carries no
+// authentication beyond the granted export name.
+func (s *Server) configureNBD(cfg *Config, _ string) error {
+	if cfg.Compute.NBDAddr == "" {
+		if cfg.NBDTLS {
+			return errors.New("--nbd-tls needs --nbd-addr")
+		}
+		return nil
+	}
+	host, _, err := net.SplitHostPort(cfg.Compute.NBDAddr)
+	if err != nil {
+		return fmt.Errorf("--nbd-addr %s: %w", cfg.Compute.NBDAddr, err)
+	}
+	if !cfg.NBDTLS {
+		if !isLoopback(host) {
+			return fmt.Errorf("--nbd-addr %s listens beyond loopback without TLS: add --nbd-tls (NBD STARTTLS with the server's certificate from Safehold's CA), or listen on 127.0.0.1", cfg.Compute.NBDAddr)
+		}
+		return nil
+	}
+	if s.tlsCfg == nil {
+		return errors.New("--nbd-tls serves the server's certificate: it cannot be combined with --insecure-http")
+	}
+	c := s.tlsCfg.Clone()
+	c.NextProtos = nil
+	c.MinVersion = tls.VersionTLS12
+	cfg.Compute.NBDTLS = c
+	return nil
 }

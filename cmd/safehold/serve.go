@@ -30,7 +30,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		addr, dataDir, tlsCert, tlsKey, logLevel, logFormat string
 		hostnames                                           []string
-		insecure, logRequests                               bool
+		insecure, logRequests, nbdTLS                       bool
 		retryAfter                                          int
 		rbacDelay                                           time.Duration
 		clockStart                                          string
@@ -66,7 +66,7 @@ func newServeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
-				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests}
+				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests, NBDTLS: nbdTLS}
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -99,7 +99,8 @@ func newServeCmd() *cobra.Command {
 	f.BoolVar(&insecure, "insecure-http", os.Getenv("SAFEHOLD_INSECURE_HTTP") == "true", "serve plain HTTP instead of HTTPS (clients then need InsecureAllowCredentialWithHTTP; env SAFEHOLD_INSECURE_HTTP=true)")
 	f.IntVar(&retryAfter, "retry-after", ra, "Retry-After seconds on long-running operations (env SAFEHOLD_RETRY_AFTER)")
 	delay, _ := time.ParseDuration(envOr("SAFEHOLD_RBAC_PROPAGATION_DELAY", "0s"))
-	f.StringVar(&computeOpts.NBDAddr, "nbd-addr", os.Getenv("SAFEHOLD_NBD_ADDR"), "serve every managed disk over NBD on this address, e.g. 127.0.0.1:10809; export name: the disk's ARM id or uniqueId (env SAFEHOLD_NBD_ADDR; off when empty)")
+	f.StringVar(&computeOpts.NBDAddr, "nbd-addr", os.Getenv("SAFEHOLD_NBD_ADDR"), "serve granted disks over NBD on this address, e.g. 127.0.0.1:10809: beginGetAccess answers the export's nbdUri, endGetAccess ends it; beyond loopback it needs --nbd-tls (env SAFEHOLD_NBD_ADDR; off when empty)")
+	f.BoolVar(&nbdTLS, "nbd-tls", os.Getenv("SAFEHOLD_NBD_TLS") == "true", "require TLS on the NBD listener (NBD STARTTLS with the server's certificate; clients use nbds:// and trust tls/ca.pem) (env SAFEHOLD_NBD_TLS=true)")
 	f.StringVar(&computeOpts.ImportDir, "import-dir", os.Getenv("SAFEHOLD_IMPORT_DIR"), "let disks be imported from local image files below this directory (createOption Import, sourceUri file:///DIR/image.raw or image.raw); none by default (env SAFEHOLD_IMPORT_DIR)")
 	f.DurationVar(&rbacDelay, "rbac-propagation-delay", delay, "make role assignment changes take effect only after this long, as Azure's propagation does (env SAFEHOLD_RBAC_PROPAGATION_DELAY)")
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")

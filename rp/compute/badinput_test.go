@@ -128,7 +128,9 @@ func TestBadInput(t *testing.T) {
 	}
 
 	// Out-of-range NBD requests fail cleanly; the connection stays usable.
-	c := dialNBD(t, e.Server.Compute.NBDAddr(), e.diskID("up"))
+	e.revokeDisk("up")
+	nbdURL := e.nbdURI("up", armcompute.AccessLevelWrite)
+	c := dialNBD(t, e.Server.Compute.NBDAddr(), nbdURL[strings.LastIndex(nbdURL, "/")+1:])
 	size := int64(64<<20 + 512)
 	if errno := c.cmd(t, 0, size-100, 512, nil); errno != 22 {
 		t.Fatalf("NBD read beyond end: errno %d", errno)
@@ -146,9 +148,12 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("NBD read after errors: errno %d", errno)
 	}
 	c.close()
-	if errno := dialNBDErr(t, e.Server.Compute.NBDAddr(), "no-such-disk"); errno != 1<<31+6 {
-		t.Fatalf("unknown export: reply %#x", errno)
+	for _, name := range []string{"no-such-disk", e.diskID("up"), nbdURL[strings.LastIndex(nbdURL, "/")+1:] + "x"} {
+		if errno := dialNBDErr(t, e.Server.Compute.NBDAddr(), name); errno != 1<<31+6 {
+			t.Fatalf("unknown export %s: reply %#x", name, errno)
+		}
 	}
+	e.revokeDisk("up")
 
 	after, changedAfter := diskDigest(t, e, "up")
 	if before != after || changedBefore != changedAfter {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -90,7 +91,14 @@ func BenchmarkNBDQemuImgConvert(b *testing.B) {
 		binary.LittleEndian.PutUint64(p[i:], rng.Uint64())
 	}
 	os.WriteFile(img, p, 0o600)
-	url := "nbd://" + e.Server.Compute.NBDAddr() + "/" + d.UniqueID
+	g, err := e.Server.Compute.GrantAccess(ctx, d.ID, "Write", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	url, err := e.Server.Compute.NBDURI(ctx, g)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.SetBytes(size)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

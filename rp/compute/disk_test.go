@@ -90,8 +90,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	_, before := e.Server.Compute.Repository().Size()
 
 	// Change 1 % through NBD with qemu-io.
-	uid := *d.Properties.UniqueID
-	url := "nbd://" + e.Server.Compute.NBDAddr() + "/" + uid
+	url := e.nbdURI("d1", armcompute.AccessLevelWrite)
 	var cmds []string
 	changed := int64(0)
 	for i := 0; i < 10; i++ {
@@ -108,6 +107,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("qemu-io: %v\n%s", err, out)
 	}
+	e.revokeDisk("d1")
 	// Snapshot 2: only the changed blocks are read and stored.
 	if s2 := e.snapshot("s2", "d1", true); *s2.Properties.DiskSizeGB != 1 {
 		t.Fatalf("snapshot 2 size %d", *s2.Properties.DiskSizeGB)
@@ -118,10 +118,11 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	}
 	m2 := m.clone(t)
 	// Writes after snapshot 2 must not show in it.
-	out, err = exec.Command("qemu-io", "-f", "raw", "-c", "write -P 0x99 0 2M", url).CombinedOutput()
+	out, err = exec.Command("qemu-io", "-f", "raw", "-c", "write -P 0x99 0 2M", e.nbdURI("d1", armcompute.AccessLevelWrite)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("qemu-io: %v\n%s", err, out)
 	}
+	e.revokeDisk("d1")
 
 	// Restore each snapshot to a new disk and read it back.
 	e.diskFromSnapshot("r1", "s1")
@@ -142,7 +143,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	}
 	compareSAS(t, e, *sres.AccessSAS, m1)
 	// A real NBD client agrees: qemu-img compare of the restored disk's export with the model.
-	out, err = exec.Command("qemu-img", "compare", "-f", "raw", "-F", "raw", "nbd://"+e.Server.Compute.NBDAddr()+"/"+*r2.Properties.UniqueID, m2.f.Name()).CombinedOutput()
+	out, err = exec.Command("qemu-img", "compare", "-f", "raw", "-F", "raw", e.nbdURI("r2", armcompute.AccessLevelRead), m2.f.Name()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("qemu-img compare r2: %v\n%s", err, out)
 	}

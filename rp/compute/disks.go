@@ -358,7 +358,17 @@ func (pr *Provider) grant(r *arm.Request, id string) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pr.completed(r, "compute.grant", id, loc, map[string]any{"accessSAS": sas})
+	out := map[string]any{"accessSAS": sas}
+	// With an NBD listener, the grant opens the disk there too (Safehold's
+	// addition to AccessUri; SDKs ignore it, the raw body carries it).
+	nbdURI, err := pr.svc.NBDURI(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if nbdURI != "" {
+		out["nbdUri"] = nbdURI
+	}
+	return pr.completed(r, "compute.grant", id, loc, out)
 }
 
 func (pr *Provider) revoke(r *arm.Request, id string) (*arm.Response, error) {

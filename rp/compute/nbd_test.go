@@ -37,11 +37,14 @@ func TestNBDClients(t *testing.T) {
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](size)}}})
 	d, _ := e.disks.Get(ctx, e.rg, "n1", nil)
 	addr := e.Server.Compute.NBDAddr()
-	url := "nbd://" + addr + "/" + *d.Properties.UniqueID
+	url := e.nbdURI("n1", armcompute.AccessLevelWrite)
+	if strings.Contains(url, *d.Properties.UniqueID) || !strings.HasPrefix(url, "nbd://"+addr+"/") {
+		t.Fatalf("nbdUri %s", url)
+	}
 
-	list := run(t, "nbdinfo", "--list", "nbd://"+addr)
-	if !strings.Contains(strings.ToLower(list), strings.ToLower(e.diskID("n1"))) {
-		t.Fatalf("nbdinfo --list does not show the disk:\n%s", list)
+	// Nothing is listed.
+	if list := run(t, "nbdinfo", "--list", "--json", "nbd://"+addr); strings.Contains(list, "sas-") || strings.Contains(strings.ToLower(list), "disks") {
+		t.Fatalf("nbdinfo --list shows exports:\n%s", list)
 	}
 	info := run(t, "nbdinfo", "--json", url)
 	if !strings.Contains(info, "134217728") || !strings.Contains(info, "\"can_trim\": true") {
