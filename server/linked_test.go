@@ -124,6 +124,14 @@ func (e *scopedEnv) checkLinked(t *testing.T, c linkedCase) {
 		t.Fatalf("%s: want 403 LinkedAuthorizationFailed, got %s", c.name, lkJSON(t, resp, m))
 	}
 	msg := m["error"].(map[string]any)["message"].(string)
+	if c.action == "" { // the request's own action and scope are the router's; check the rest
+		tail := fmt.Sprintf("; however, it does not have permission to perform action(s) '%s' on the linked scope(s) '%s' (respectively) or the linked scope(s) are invalid.", c.linkedAction, c.linkedScope)
+		head := fmt.Sprintf("The client '%s' with object id '%s' has permission to perform action '", e.appID, e.objID)
+		if !strings.HasPrefix(msg, head) || !strings.HasSuffix(strings.ToLower(msg), strings.ToLower(tail)) {
+			t.Fatalf("%s: message\n got %s\nwant %s…%s", c.name, msg, head, tail)
+		}
+		return
+	}
 	want := fmt.Sprintf("The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action(s) '%s' on the linked scope(s) '%s' (respectively) or the linked scope(s) are invalid.",
 		e.appID, e.objID, c.action, c.scope, c.linkedAction, c.linkedScope)
 	if !strings.EqualFold(msg, want) {
@@ -231,5 +239,83 @@ func TestLinkedAccessIsChecked(t *testing.T) {
 		if resp, _ := raw(t, e.Env, "GET", p(disk("rga", name))+cv, "", nil); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("disk %s exists after a refused copy: %d", name, resp.StatusCode)
 		}
+	}
+}
+
+// TestLinkedAccessBackup walks the references of the two vault kinds with
+// the principal scoped to rga: backup-instance datasources, snapshot
+// resource groups, policies and identities, restore targets, user-assigned
+// identities of vaults, protected VMs, their policies and restore targets.
+func TestLinkedAccessBackup(t *testing.T) {
+	e := startScoped(t)
+	const dv = "?api-version=2024-04-01"
+	const rv = "?api-version=2023-04-01"
+	dvault := e.rga + "/providers/Microsoft.DataProtection/backupVaults/dv"
+	rvault := e.rga + "/providers/Microsoft.RecoveryServices/vaults/rv"
+	for _, c := range []struct{ path, body string }{
+		{dvault + dv, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`},
+		{rvault + rv, `{"location":"westus","sku":{"name":"Standard"},"properties":{"publicNetworkAccess":"Enabled"}}`},
+	} {
+		if resp, m := raw(t, e.Env, "PUT", c.path, e.tok, []byte(c.body)); resp.StatusCode >= 300 {
+			t.Fatalf("create vault: %s", lkJSON(t, resp, m))
+		}
+	}
+	uami := func(rg string) string {
+		return "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+	}
+	bi := func(disk, policy, snapRG, identity string) string {
+		idd := ""
+		if identity != "" {
+			idd = fmt.Sprintf(`,"identityDetails":{"useSystemAssignedIdentity":false,"userAssignedIdentityArmUrl":%q}`, identity)
+		}
+		return fmt.Sprintf(`{"objectType":"BackupInstance","dataSourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":%q,"resourceLocation":"westus","resourceName":"d1","resourceType":"Microsoft.Compute/disks","resourceUri":%q},"policyInfo":{"policyId":%q,"policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":%q}]}}%s}`,
+			disk, disk, policy, snapRG, idd)
+	}
+	polA := dvault + "/backupPolicies/p1"
+	polB := e.rgb + "/providers/Microsoft.DataProtection/backupVaults/other/backupPolicies/p1"
+	biPath := dvault + "/backupInstances/bi1" + dv
+	restoreBody := func(target string) string {
+		return fmt.Sprintf(`{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":"x","sourceDataStoreType":"OperationalStore","restoreTargetInfo":{"objectType":"RestoreTargetInfo","recoveryOption":"FailIfExists","restoreLocation":"westus","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":%q,"resourceLocation":"westus","resourceName":"r1","resourceType":"Microsoft.Compute/disks","resourceUri":""}}}`, target)
+	}
+	vmB := e.rgb + "/providers/Microsoft.Compute/virtualMachines/vm1"
+	vmA := e.rga + "/providers/Microsoft.Compute/virtualMachines/vm1"
+	item := func(rg string) string {
+		return rvault + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;" + rg + ";vm1/protectedItems/VM;iaasvmcontainerv2;" + rg + ";vm1"
+	}
+	itemBody := func(vm, policy string) string {
+		return fmt.Sprintf(`{"properties":{"protectedItemType":"Microsoft.Compute/virtualMachines","sourceResourceId":%q,"policyId":%q}}`, vm, policy)
+	}
+	rsPolB := e.rgb + "/providers/Microsoft.RecoveryServices/vaults/other/backupPolicies/DefaultPolicy"
+	cases := []linkedCase{
+		{name: "backup instance datasource", method: "PUT", path: biPath, body: `{"properties":` + bi(e.diskB, polA, e.rga, "") + `}`,
+			linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB},
+		{name: "backup instance snapshot resource group", method: "PUT", path: biPath, body: `{"properties":` + bi(e.diskA, polA, e.rgb, "") + `}`,
+			linkedAction: "Microsoft.Compute/snapshots/write", linkedScope: e.rgb},
+		{name: "backup instance policy", method: "PUT", path: biPath, body: `{"properties":` + bi(e.diskA, polB, e.rga, "") + `}`,
+			linkedAction: "Microsoft.DataProtection/backupVaults/backupPolicies/read", linkedScope: polB},
+		{name: "backup instance user-assigned identity", method: "PUT", path: biPath, body: `{"properties":` + bi(e.diskA, polA, e.rga, uami("rgb")) + `}`,
+			linkedAction: "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", linkedScope: uami("rgb")},
+		{name: "validateForBackup datasource", method: "POST", path: dvault + "/validateForBackup" + dv, body: `{"backupInstance":` + bi(e.diskB, polA, e.rga, "") + `}`,
+			linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB},
+		{name: "Backup vault restore target", method: "POST", path: dvault + "/backupInstances/bi1/restore" + dv, body: restoreBody(e.rgb + "/providers/Microsoft.Compute/disks/r1"),
+			linkedAction: "Microsoft.Compute/disks/write", linkedScope: e.rgb + "/providers/Microsoft.Compute/disks/r1"},
+		{name: "Backup vault validateRestore target", method: "POST", path: dvault + "/backupInstances/bi1/validateRestore" + dv, body: `{"restoreRequestObject":` + restoreBody(e.rgb+"/providers/Microsoft.Compute/disks/r1") + `}`,
+			linkedAction: "Microsoft.Compute/disks/write", linkedScope: e.rgb + "/providers/Microsoft.Compute/disks/r1"},
+		{name: "Backup vault user-assigned identity", method: "PUT", path: e.rga + "/providers/Microsoft.DataProtection/backupVaults/dv2" + dv,
+			body:         fmt.Sprintf(`{"location":"westus","identity":{"type":"UserAssigned","userAssignedIdentities":{%q:{}}},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`, uami("rgb")),
+			linkedAction: "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", linkedScope: uami("rgb")},
+		{name: "Backup vault PATCH user-assigned identity", method: "PATCH", path: dvault + dv,
+			body:         fmt.Sprintf(`{"identity":{"type":"SystemAssigned,UserAssigned","userAssignedIdentities":{%q:{}}}}`, uami("rgb")),
+			linkedAction: "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", linkedScope: uami("rgb")},
+		{name: "protected VM", method: "PUT", path: item("rgb") + "?api-version=2024-04-01", body: itemBody(vmB, rvault+"/backupPolicies/DefaultPolicy"),
+			linkedAction: "Microsoft.Compute/virtualMachines/read", linkedScope: vmB},
+		{name: "protected item policy", method: "PUT", path: item("rga") + "?api-version=2024-04-01", body: itemBody(vmA, rsPolB),
+			linkedAction: "Microsoft.RecoveryServices/vaults/backupPolicies/read", linkedScope: rsPolB},
+		{name: "Recovery Services restore target", method: "POST", path: item("rga") + "/recoveryPoints/1/restore?api-version=2024-04-01",
+			body:         fmt.Sprintf(`{"properties":{"objectType":"IaasVMRestoreRequest","recoveryType":"RestoreDisks","sourceResourceId":%q,"targetResourceGroupId":%q,"region":"westus"}}`, vmA, e.rgb),
+			linkedAction: "Microsoft.Compute/disks/write", linkedScope: e.rgb},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { e.checkLinked(t, c) })
 	}
 }

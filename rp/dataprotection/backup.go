@@ -533,6 +533,9 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if err := r.CheckLinked(restoreLinks(&in)...); err != nil {
+		return nil, err
+	}
 	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
 	if err != nil {
 		return nil, err
@@ -650,6 +653,9 @@ func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 		req.ObjectType = "AzureBackupRecoveryPointBasedRestoreRequest"
 	} else if req.RecoveryPointID == "" {
 		req.RecoveryPointID = in.restoreRequest.RecoveryPointID
+	}
+	if err := r.CheckLinked(restoreLinks(req)...); err != nil {
+		return nil, err
 	}
 	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
 	if err != nil {

@@ -173,6 +173,9 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if err := r.CheckLinked(instanceLinks(in.BackupInstance)...); err != nil {
+		return nil, err
+	}
 	ci, err := pr.checkInstance(ctx, vault, in.BackupInstance, "backupInstance")
 	if err != nil {
 		return nil, err
@@ -229,6 +232,9 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	}
 	var in instanceResource
 	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if err := r.CheckLinked(instanceLinks(in.Properties)...); err != nil {
 		return nil, err
 	}
 	ci, err := pr.checkInstance(ctx, vault, in.Properties, "properties")

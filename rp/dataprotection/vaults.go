@@ -69,6 +69,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if err := r.CheckLinked(vaultIdentityLinks(in.Identity)...); err != nil {
+		return nil, err
+	}
 	name := r.Param("vaultName")
 	if !vaultNameRE.MatchString(name) {
 		return nil, arm.BadRequest("InvalidResourceName", "The backup vault name '%s' is invalid: use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit.", name)
@@ -154,6 +157,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in vaultPatch
 	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if err := r.CheckLinked(vaultIdentityLinks(in.Identity)...); err != nil {
 		return nil, err
 	}
 	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {

@@ -202,6 +202,9 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if err := r.CheckLinked(itemLinks(arm.NewID(vid.SubscriptionID, vm.RG, "Microsoft.Compute", "virtualMachines", vm.Name).String(), in)...); err != nil {
+		return nil, err
+	}
 	p := in.Properties
 	if p.ProtectedItemType != "" && !strings.EqualFold(p.ProtectedItemType, vmType) && !strings.EqualFold(p.ProtectedItemType, "AzureIaaSVMProtectedItem") {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.protectedItemType '%s' is not supported: use 'Microsoft.Compute/virtualMachines'.", p.ProtectedItemType)

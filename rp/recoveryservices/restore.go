@@ -60,6 +60,14 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	var peek struct {
+		Properties restoreRequest `json:"properties"`
+	}
+	if r.DecodeOptional(&peek) == nil { // a bad body is answered below
+		if err := r.CheckLinked(restoreLinks(peek.Properties)...); err != nil {
+			return nil, err
+		}
+	}
 	it, err := pr.loadItem(ctx, pr.p.Store, iid)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,77 @@
+package dataprotection
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/safehold/safehold/arm"
+)
+
+// Linked access (ARM's linked authorization check, arm.Request.CheckLinked)
+// for what Data Protection requests name besides the vault: a backup
+// instance's disk, policy, snapshot resource group and user-assigned
+// identity; a restore's target disk; a vault's user-assigned identities.
+
+const assignIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
+
+func link(action, id string) arm.Link {
+	rid, err := arm.ParseID(id)
+	if id == "" || err != nil || rid.SubscriptionID == "" {
+		return arm.Link{}
+	}
+	return arm.Link{Action: action, Scope: id}
+}
+
+func identityLinks(raw json.RawMessage) []arm.Link {
+	ii := parseInstanceIdentity(raw)
+	return []arm.Link{link(assignIdentity, ii.UserAssignedIdentityArmURL)}
+}
+
+// instanceLinks are the links of a backup instance body.
+func instanceLinks(bi *backupInstance) []arm.Link {
+	if bi == nil {
+		return nil
+	}
+	var links []arm.Link
+	if bi.DataSourceInfo != nil {
+		links = append(links, link("Microsoft.Compute/disks/read", bi.DataSourceInfo.ResourceID))
+	}
+	if bi.DataSourceSetInfo != nil {
+		links = append(links, link("Microsoft.Compute/disks/read", bi.DataSourceSetInfo.ResourceID))
+	}
+	if bi.PolicyInfo != nil {
+		links = append(links, link("Microsoft.DataProtection/backupVaults/backupPolicies/read", bi.PolicyInfo.PolicyID))
+		if pp := bi.PolicyInfo.PolicyParameters; pp != nil {
+			for _, p := range pp.DataStoreParametersList {
+				links = append(links, link("Microsoft.Compute/snapshots/write", p.ResourceGroupID))
+			}
+		}
+	}
+	return append(links, identityLinks(bi.IdentityDetails)...)
+}
+
+// restoreLinks are the links of a restore request: the disk it creates.
+func restoreLinks(req *restoreRequest) []arm.Link {
+	if req == nil || req.RestoreTargetInfo == nil || req.RestoreTargetInfo.DatasourceInfo == nil {
+		return nil
+	}
+	return append([]arm.Link{link("Microsoft.Compute/disks/write", req.RestoreTargetInfo.DatasourceInfo.ResourceID)}, identityLinks(req.IdentityDetails)...)
+}
+
+// vaultIdentityLinks are the links of a vault's identity: each
+// user-assigned identity it names.
+func vaultIdentityLinks(id *identityDetails) []arm.Link {
+	if id == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(id.UserAssignedIdentities))
+	for uid := range id.UserAssignedIdentities {
+		ids = append(ids, uid)
+	}
+	sort.Strings(ids)
+	var links []arm.Link
+	for _, uid := range ids {
+		links = append(links, link(assignIdentity, uid))
+	}
+	return links
+}

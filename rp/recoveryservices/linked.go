@@ -1,0 +1,41 @@
+package recoveryservices
+
+import (
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+)
+
+// Linked access (ARM's linked authorization check, arm.Request.CheckLinked)
+// for what Recovery Services requests name besides the vault: a protected
+// item's VM and policy, a restore's target resource group and VM.
+
+func link(action, id string) arm.Link {
+	rid, err := arm.ParseID(id)
+	if id == "" || err != nil || rid.SubscriptionID == "" {
+		return arm.Link{}
+	}
+	return arm.Link{Action: action, Scope: id}
+}
+
+// itemLinks are the links of a protected item PUT: the VM it protects
+// (named by the item and by sourceResourceId) and its policy.
+func itemLinks(vm string, in itemInput) []arm.Link {
+	links := []arm.Link{link("Microsoft.Compute/virtualMachines/read", in.Properties.SourceResourceID)}
+	if !strings.EqualFold(vm, in.Properties.SourceResourceID) {
+		links = append(links, link("Microsoft.Compute/virtualMachines/read", vm))
+	}
+	if in.Properties.PolicyID != nil && strings.Contains(*in.Properties.PolicyID, "/") {
+		links = append(links, link("Microsoft.RecoveryServices/vaults/backupPolicies/read", *in.Properties.PolicyID))
+	}
+	return links
+}
+
+// restoreLinks are the links of a restore: where it creates disks (the
+// target resource group) and the VM it restores to.
+func restoreLinks(req restoreRequest) []arm.Link {
+	return []arm.Link{
+		link("Microsoft.Compute/disks/write", req.TargetResourceGroupID),
+		link("Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID),
+	}
+}
