@@ -254,25 +254,3 @@ func needTool(t *testing.T, names ...string) {
 func sum(p []byte) [32]byte { return sha256.Sum256(p) }
 
 func bytesReader(p []byte) *bytes.Reader { return bytes.NewReader(p) }
-
-// nbdURI grants access to a disk (beginGetAccess through the SDK) and
-// returns the grant's NBD URI, which Safehold adds to the AccessUri body.
-func (e *env) nbdURI(name string, access armcompute.AccessLevel) string {
-	e.t.Helper()
-	p, err := e.disks.BeginGrantAccess(e.Ctx(), e.rg, name, armcompute.GrantAccessData{Access: to.Ptr(access), DurationInSeconds: to.Ptr[int32](3600)}, nil)
-	if err != nil {
-		e.t.Fatalf("grant %s: %v", name, err)
-	}
-	var resp *http.Response
-	if _, err := p.PollUntilDone(runtime.WithCaptureResponse(e.Ctx(), &resp), poll); err != nil {
-		e.t.Fatalf("grant %s: %v", name, err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	var body struct {
-		NBDURI string `json:"nbdUri"`
-	}
-	if err := json.Unmarshal(b, &body); err != nil || body.NBDURI == "" {
-		e.t.Fatalf("grant %s: no nbdUri in %s", name, b)
-	}
-	return body.NBDURI
-}
