@@ -3,6 +3,7 @@ package dataprotection
 import (
 	"encoding/json"
 	"sort"
+	"strings"
 
 	"github.com/safehold/safehold/arm"
 )
@@ -14,13 +15,28 @@ import (
 
 const assignIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 
+// link is the link to id when it is of the type the action is on (the
+// action's type prefix, or a resource group for an action on what a group
+// holds); anything else links nothing and is left to validation (400).
 func link(action, id string) arm.Link {
 	rid, err := arm.ParseID(id)
 	if id == "" || err != nil || rid.SubscriptionID == "" {
 		return arm.Link{}
 	}
+	typ := action[:strings.LastIndex(action, "/")]
+	if strings.HasSuffix(typ, "/assign") {
+		typ = strings.TrimSuffix(typ, "/assign")
+	}
+	switch {
+	case action == snapshotsWrite && rid.Namespace == "" && rid.ResourceGroup != "":
+	case rid.Namespace != "" && strings.EqualFold(rid.Type(), typ):
+	default:
+		return arm.Link{}
+	}
 	return arm.Link{Action: action, Scope: id}
 }
+
+const snapshotsWrite = "Microsoft.Compute/snapshots/write"
 
 func identityLinks(raw json.RawMessage) []arm.Link {
 	ii := parseInstanceIdentity(raw)
@@ -43,7 +59,7 @@ func instanceLinks(bi *backupInstance) []arm.Link {
 		links = append(links, link("Microsoft.DataProtection/backupVaults/backupPolicies/read", bi.PolicyInfo.PolicyID))
 		if pp := bi.PolicyInfo.PolicyParameters; pp != nil {
 			for _, p := range pp.DataStoreParametersList {
-				links = append(links, link("Microsoft.Compute/snapshots/write", p.ResourceGroupID))
+				links = append(links, link(snapshotsWrite, p.ResourceGroupID))
 			}
 		}
 	}

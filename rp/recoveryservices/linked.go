@@ -15,6 +15,15 @@ func link(action, id string) arm.Link {
 	if id == "" || err != nil || rid.SubscriptionID == "" {
 		return arm.Link{}
 	}
+	// Only ids of the type the action is on (a resource group for disks
+	// created in it); anything else is left to validation (400).
+	typ := action[:strings.LastIndex(action, "/")]
+	switch {
+	case rid.Namespace == "" && rid.ResourceGroup != "" && typ == "Microsoft.Compute/disks":
+	case rid.Namespace != "" && strings.EqualFold(rid.Type(), typ):
+	default:
+		return arm.Link{}
+	}
 	return arm.Link{Action: action, Scope: id}
 }
 
