@@ -111,54 +111,81 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 	cutoff := s.now().Add(-opts.Grace)
 	type plan struct {
 		p    *pack
+		all  []entry
 		keep []entry
 	}
 	var del, repack []plan
 	s.mu.Lock()
+	var packs []*pack
 	for _, p := range s.packs {
-		if p == nil || p.state != packDurable {
+		if p != nil && p.state == packDurable {
+			packs = append(packs, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range packs {
+		es, err := s.packEntries(ctx, p)
+		if err != nil {
+			if ctx.Err() != nil {
+				return st, fmt.Errorf("sweep: %w", ctx.Err())
+			}
+			st.PacksKept++ // unreadable header: verify reports it
+			continue
+		}
+		s.mu.Lock()
+		if p.state != packDurable {
+			s.mu.Unlock()
 			continue
 		}
 		var garbage int64
 		var keep []entry
 		ngarbage := 0
-		for _, e := range p.entries {
-			l, indexed := s.index[e.id]
-			if indexed && l.pack == p.idx && (live(e.id) || s.protectedLocked(e.id)) {
+		current := make([]bool, len(es))
+		for i, e := range es {
+			l, indexed, err := s.lookupLocked(e.id)
+			if err != nil {
+				s.mu.Unlock()
+				return st, fmt.Errorf("sweep: %w", err)
+			}
+			current[i] = indexed && l.pack == p.idx
+			if current[i] && (live(e.id) || s.protectedLocked(e.id)) {
 				keep = append(keep, e)
 				continue
 			}
 			garbage += int64(e.slen)
 			ngarbage++
 		}
-		if garbage == 0 && len(keep) == len(p.entries) {
+		if garbage == 0 && len(keep) == len(es) {
+			s.mu.Unlock()
 			continue
 		}
 		if !p.modTime.Before(cutoff) {
 			st.PacksKept++
 			st.GarbageKept += garbage
+			s.mu.Unlock()
 			continue
 		}
 		switch {
 		case len(keep) == 0:
-			del = append(del, plan{p: p})
+			del = append(del, plan{p: p, all: es})
 		case float64(garbage) >= opts.Repack*float64(p.size) && (opts.Repack < 1 || len(keep) == 0):
-			repack = append(repack, plan{p: p, keep: keep})
+			repack = append(repack, plan{p: p, all: es, keep: keep})
 		default:
 			st.PacksKept++
 			st.GarbageKept += garbage
+			s.mu.Unlock()
 			continue
 		}
 		// Garbage leaves the index now, so no writer can deduplicate
 		// against a chunk that is about to go.
-		for _, e := range p.entries {
-			if l, ok := s.index[e.id]; ok && l.pack == p.idx && !containsID(keep, e.id) {
-				delete(s.index, e.id)
+		for i, e := range es {
+			if current[i] && !containsID(keep, e.id) {
+				s.doomed[e.id] = p.idx
 			}
 		}
 		st.ChunksFreed += ngarbage
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 
 	// Repack: copy live records as stored (no re-encoding) into new packs.
 	var errs []error
@@ -196,6 +223,11 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 		}
 		os.Remove(s.cachePath(pl.p.key))
 		s.mu.Lock()
+		for _, e := range pl.all {
+			if d, ok := s.doomed[e.id]; ok && d == pl.p.idx {
+				delete(s.doomed, e.id)
+			}
+		}
 		s.dropPackLocked(pl.p)
 		s.mu.Unlock()
 		st.BytesFreed += pl.p.size
@@ -212,6 +244,15 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 		return st, fmt.Errorf("sweep: %w", errors.Join(errs...))
 	}
 	return st, nil
+}
+
+// knownEntriesLocked returns a pack's entries from memory or the header
+// cache (nil if neither has them), without reading the backend.
+func (s *Store) knownEntriesLocked(p *pack) []entry {
+	if p.entries != nil {
+		return p.entries
+	}
+	return s.cachedEntries(p.key)
 }
 
 func containsID(es []entry, id ID) bool {
@@ -241,7 +282,7 @@ func (w *Writer) copyLive(ctx context.Context, p *pack, keep []entry) error {
 	}
 	for _, e := range keep {
 		s.mu.Lock()
-		l, ok := s.index[e.id]
+		l, ok, _ := s.lookupLocked(e.id)
 		stillHere := ok && l.pack == p.idx
 		s.mu.Unlock()
 		if !stillHere {
@@ -315,7 +356,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 		case !ok && p.seq <= seq:
 			st.Bad++
 			bad(BadChunk{Pack: p.key, Err: fmt.Errorf("pack %s is missing from the store: %w", p.key, ErrCorrupt)})
-			for _, e := range p.entries {
+			for _, e := range s.knownEntriesLocked(p) {
 				st.Bad++
 				bad(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("chunk %s: pack %s is missing from the store: %w", e.id.Short(), p.key, ErrCorrupt)})
 			}
@@ -324,7 +365,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 			// Not necessarily read below: report the damage the size shows.
 			st.Bad++
 			bad(BadChunk{Pack: p.key, Err: fmt.Errorf("pack %s is %d bytes, was %d (truncated or overwritten): %w", p.key, size, p.size, ErrCorrupt)})
-			for _, e := range p.entries {
+			for _, e := range s.knownEntriesLocked(p) {
 				if int64(e.off)+int64(e.slen) > size-trailerSize {
 					st.Bad++
 					bad(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("chunk %s: outside the truncated pack %s: %w", e.id.Short(), p.key, ErrCorrupt)})
@@ -385,12 +426,19 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 }
 
 func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report func(BadChunk)) (int, int64) {
+	es, err := s.packEntries(ctx, p)
+	if err != nil {
+		if ctx.Err() == nil {
+			report(BadChunk{Pack: p.key, Err: err})
+		}
+		return 0, 0
+	}
 	data, err := s.be.Get(ctx, p.key, 0, -1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, 0
 		}
-		for _, e := range p.entries {
+		for _, e := range es {
 			report(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("read pack: %w", err)})
 		}
 		return 0, 0
@@ -400,7 +448,7 @@ func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report fun
 	if int64(len(data)) == p.size && len(data) >= trailerSize {
 		if hl, hc, err := parseTrailer(data[len(data)-trailerSize:], p.size); err == nil {
 			hdrStart := int64(len(data)) - trailerSize - hl
-			if es, err := s.c.parseHeader(data[hdrStart:len(data)-trailerSize], hc, hdrStart); err == nil && len(es) == len(p.entries) {
+			if es, err := s.c.parseHeader(data[hdrStart:len(data)-trailerSize], hc, hdrStart); err == nil && len(es) == len(es) {
 				tailOK = true
 			}
 		}
@@ -413,7 +461,7 @@ func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report fun
 		}
 	}
 	n := 0
-	for _, e := range p.entries {
+	for _, e := range es {
 		if ctx.Err() != nil {
 			break
 		}

@@ -29,7 +29,7 @@ type lostChunk struct {
 func (s *Store) Lost(id ID) (pack string, err error, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, held := s.index[id]; held {
+	if _, held, _ := s.lookupLocked(id); held {
 		return "", nil, false
 	}
 	l, ok := s.lost[id]
@@ -39,7 +39,9 @@ func (s *Store) Lost(id ID) (pack string, err error, ok bool) {
 // loseLocked records the chunks of a pack that is gone or unreadable.
 func (s *Store) loseLocked(key string, es []entry, err error) {
 	for _, e := range es {
-		if _, held := s.index[e.id]; !held {
+		// Held elsewhere (another copy) is not lost; the pack being lost
+		// may still be indexed itself.
+		if l, held, _ := s.lookupLocked(e.id); !held || s.packs[l.pack].key == key {
 			s.lost[e.id] = lostChunk{pack: key, err: err}
 		}
 	}

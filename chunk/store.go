@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,11 @@ type Options struct {
 	Compression string
 	// Now stamps pack times for grace windows (default time.Now).
 	Now func() time.Time
+	// IndexMemory is how many index entries of durable packs stay in
+	// memory before they are written to the on-disk index (default 65536,
+	// ~6 MiB). The rest of the index lives in the cache directory; see
+	// index.go.
+	IndexMemory int
 }
 
 const configKey = "config"
@@ -59,6 +65,7 @@ const (
 	packUploading                  // sealed, put in flight
 	packDurable                    // stored and indexed
 	packFailed                     // put failed; its chunks left the index
+	packGone                       // deleted (by GC here or elsewhere)
 )
 
 type pack struct {
@@ -67,9 +74,11 @@ type pack struct {
 	state   packState
 	size    int64
 	modTime time.Time
-	seq     uint64 // s.seq when it became durable in this process
-	entries []entry
-	buf     []byte // records while not durable
+	seq     uint64  // s.seq when it became durable in this process
+	n       int32   // entries in the pack
+	inRun   bool    // its entries are in a run of the disk index
+	entries []entry // while open, uploading or in the memory table (nil afterwards: see packEntries)
+	buf     []byte  // records while not durable
 	done    chan struct{}
 	err     error
 }
@@ -85,9 +94,9 @@ type loc struct {
 
 // Store is a content-addressed chunk store on a blob.Backend. Chunks are
 // compressed (zstd, raw when incompressible), optionally encrypted, and
-// packed into pack objects; an in-memory index, rebuilt from a local cache
-// of pack headers (or from the backend when the cache misses), answers
-// existence checks without a round trip.
+// packed into pack objects; a local index bounded in memory (index.go),
+// kept in the cache directory and completed from pack headers at Open and
+// Refresh, answers existence checks without a round trip.
 //
 // A Store is safe for concurrent use. Only one Store (in one process) may
 // write to a backend at a time unless the grace window of GC exceeds the
@@ -98,25 +107,33 @@ type Store struct {
 	c        *codec
 	packSize int
 	now      func() time.Time
+	memMax   int
 	bg       context.Context // for uploads shared by several writers
 	sem      chan struct{}
 	uploads  sync.WaitGroup
 	gcMu     sync.Mutex
 	encBufs  sync.Pool
 
-	mu       sync.Mutex
-	index    map[ID]loc
-	packs    []*pack
-	byKey    map[string]*pack
-	cur      *pack
-	free     [][]byte
-	writers  map[*Writer]struct{}
-	marking  int
-	held     map[ID]struct{} // refs of writers closed during a GC mark
-	badPacks map[string]error
-	lost     map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
-	seq      uint64           // counts packs made durable here
-	closed   bool
+	mu        sync.Mutex
+	mem       map[ID]loc // memory table of the index (see index.go)
+	disk      diskIndex
+	unflushed []*pack // durable packs whose entries are only in mem
+	memDur    int     // entries of unflushed packs
+	flushing  bool
+	flushWG   sync.WaitGroup
+	doomed    map[ID]int32 // garbage being swept: id -> pack idx it must not be found in
+	nchunks   int
+	packs     []*pack
+	byKey     map[string]*pack
+	cur       *pack
+	free      [][]byte
+	writers   map[*Writer]struct{}
+	marking   int
+	held      map[ID]struct{} // refs of writers closed during a GC mark
+	badPacks  map[string]error
+	lost      map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
+	seq       uint64           // counts packs made durable here
+	closed    bool
 }
 
 // Open opens the store on be, creating its configuration on first use.
@@ -134,6 +151,9 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.IndexMemory <= 0 {
+		opts.IndexMemory = memTableMax
 	}
 	level := zstd.SpeedFastest
 	c, err := newCodec(opts.Key, level, opts.Workers)
@@ -155,10 +175,12 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
 	s := &Store{
-		be: be, cacheDir: cacheDir, c: c, packSize: opts.PackSize, now: opts.Now,
+		be: be, cacheDir: cacheDir, c: c, packSize: opts.PackSize, now: opts.Now, memMax: opts.IndexMemory,
 		bg:       context.WithoutCancel(ctx),
 		sem:      make(chan struct{}, opts.Uploads),
-		index:    make(map[ID]loc),
+		mem:      make(map[ID]loc),
+		doomed:   make(map[ID]int32),
+		disk:     diskIndex{dir: filepath.Join(cacheDir, "index")},
 		byKey:    make(map[string]*pack),
 		writers:  make(map[*Writer]struct{}),
 		badPacks: make(map[string]error),
@@ -168,7 +190,9 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		c.close()
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
+	s.disk.load()
 	if err := s.Refresh(ctx); err != nil {
+		s.disk.close()
 		c.close()
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
@@ -225,6 +249,9 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.uploads.Wait()
+	s.flushWG.Wait()
+	s.flushMem() // so the next Open need not read these packs' headers
+	s.disk.close()
 	s.c.close()
 	return nil
 }
@@ -236,7 +263,7 @@ func (s *Store) Sum(data []byte) ID { return s.c.sum(data) }
 func (s *Store) Has(id ID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.index[id]
+	_, ok, _ := s.lookupLocked(id)
 	return ok
 }
 
@@ -256,7 +283,7 @@ func (s *Store) Size() (chunks int, bytes int64) {
 			bytes += p.size
 		}
 	}
-	return len(s.index), bytes
+	return s.nchunks, bytes
 }
 
 func newPackKey() string {
@@ -290,7 +317,11 @@ func (s *Store) Refresh(ctx context.Context) error {
 			// Not deleted by this store's GC (that drops packs itself):
 			// keep the cached header so a later open can still name the
 			// pack the lost chunks were in.
-			s.loseLocked(key, p.entries, fmt.Errorf("pack %s was deleted: %w", key, ErrCorrupt))
+			es := p.entries
+			if es == nil { // in a run: the header cache still has them
+				es = s.cachedEntries(key)
+			}
+			s.loseLocked(key, es, fmt.Errorf("pack %s was deleted: %w", key, ErrCorrupt))
 			s.dropPackLocked(p)
 		}
 	}
@@ -298,6 +329,10 @@ func (s *Store) Refresh(ctx context.Context) error {
 		if _, ok := listed[key]; !ok {
 			delete(s.badPacks, key) // gone: nothing left to report
 		}
+	}
+	// Packs the disk index covers need no header read.
+	for _, r := range s.disk.runs {
+		s.resolveLocked(r, listed)
 	}
 	s.loseUnlistedLocked(listed)
 	var todo []blob.Info
@@ -307,7 +342,13 @@ func (s *Store) Refresh(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	for _, in := range todo {
+	// Load the headers of new packs in batches: each batch becomes a run
+	// (or joins the memory table when small), so memory stays bounded
+	// however many packs are new.
+	batch := max(4*s.memMax, 1)
+	var loaded []*pack
+	nent := 0
+	for i, in := range todo {
 		es, err := s.loadTail(ctx, in)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -320,22 +361,254 @@ func (s *Store) Refresh(ctx context.Context) error {
 				s.loseLocked(in.Key, ces, err)
 			}
 			s.mu.Unlock()
-			continue
+		} else {
+			loaded = append(loaded, &pack{key: in.Key, state: packDurable, size: in.Size, modTime: in.ModTime, n: int32(len(es)), entries: es})
+			nent += len(es)
 		}
-		s.mu.Lock()
-		if _, ok := s.byKey[in.Key]; !ok {
-			p := &pack{key: in.Key, state: packDurable, size: in.Size, modTime: in.ModTime, entries: es}
-			s.addPackLocked(p)
-			for _, e := range es {
-				if _, ok := s.index[e.id]; !ok {
-					s.index[e.id] = loc{pack: p.idx, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc}
-				}
+		if nent >= batch || (i == len(todo)-1 && len(loaded) > 0) {
+			if err := s.addLoaded(loaded, nent); err != nil {
+				return fmt.Errorf("refresh index: %w", err)
 			}
-			delete(s.badPacks, in.Key)
+			loaded, nent = nil, 0
 		}
-		s.mu.Unlock()
+	}
+	if len(todo) > 0 {
+		s.disk.idxMu.Lock()
+		s.compact()
+		s.disk.idxMu.Unlock()
 	}
 	return nil
+}
+
+// resolveLocked points a run's pack refs at packs; listed packs the store
+// does not know yet are added as durable packs whose entries are in the run.
+func (s *Store) resolveLocked(r *run, listed map[string]blob.Info) {
+	if r.packs == nil {
+		r.packs = make([]*pack, len(r.keys))
+	}
+	for i, k := range r.keys {
+		if r.packs[i] != nil {
+			continue
+		}
+		if p, ok := s.byKey[k]; ok {
+			r.packs[i] = p
+			continue
+		}
+		if in, ok := listed[k]; ok {
+			p := &pack{key: k, state: packDurable, size: in.Size, modTime: in.ModTime, n: int32(r.counts[i]), inRun: true}
+			s.addPackLocked(p)
+			delete(s.badPacks, k)
+			r.packs[i] = p
+		}
+	}
+}
+
+// addLoaded indexes packs read from the listing: a large batch is written
+// as a run, a small one joins the memory table.
+func (s *Store) addLoaded(ps []*pack, nent int) error {
+	if nent < s.memMax/4 {
+		s.mu.Lock()
+		for _, p := range ps {
+			if _, ok := s.byKey[p.key]; ok {
+				continue
+			}
+			s.addPackLocked(p)
+			delete(s.badPacks, p.key)
+			for _, e := range p.entries {
+				if _, ok := s.mem[e.id]; !ok {
+					s.mem[e.id] = loc{pack: p.idx, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc}
+				}
+			}
+			s.unflushed = append(s.unflushed, p)
+			s.memDur += len(p.entries)
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	s.disk.idxMu.Lock()
+	defer s.disk.idxMu.Unlock()
+	path, name := s.disk.newName()
+	r, err := writeRun(path, name, ps, nil)
+	if err != nil {
+		os.Remove(path)
+		return err
+	}
+	s.mu.Lock()
+	for _, p := range ps {
+		if _, ok := s.byKey[p.key]; !ok {
+			p.entries, p.inRun = nil, true
+			s.addPackLocked(p)
+			delete(s.badPacks, p.key)
+		}
+	}
+	s.resolveLocked(r, nil)
+	s.disk.runs = append(s.disk.runs, r)
+	runs := slices.Clone(s.disk.runs)
+	s.mu.Unlock()
+	return s.disk.saveList(runs)
+}
+
+// packEntries returns a durable pack's entries: kept in memory while in the
+// memory table, else read from the header cache (or the pack).
+func (s *Store) packEntries(ctx context.Context, p *pack) ([]entry, error) {
+	s.mu.Lock()
+	es, size, key := p.entries, p.size, p.key
+	s.mu.Unlock()
+	if es != nil {
+		return es, nil
+	}
+	return s.loadTail(ctx, blob.Info{Key: key, Size: size})
+}
+
+// lookupLocked finds the current location of id: the memory table first,
+// then the runs, newest first. Entries in packs that are gone, or that a
+// sweep is removing, are skipped.
+func (s *Store) lookupLocked(id ID) (loc, bool, error) {
+	if l, ok := s.mem[id]; ok && s.usableLocked(id, l.pack) {
+		return l, true, nil
+	}
+	for i := len(s.disk.runs) - 1; i >= 0; i-- {
+		r := s.disk.runs[i]
+		rc, ok, err := r.lookup(id, s.disk.buf)
+		if err != nil {
+			return loc{}, false, err
+		}
+		if !ok || int(rc.ref) >= len(r.packs) {
+			continue
+		}
+		p := r.packs[rc.ref]
+		if p == nil || p.state != packDurable || !s.usableLocked(id, p.idx) {
+			continue
+		}
+		return loc{pack: p.idx, kind: rc.kind, off: rc.off, slen: rc.slen, plen: rc.plen, crc: rc.crc}, true, nil
+	}
+	return loc{}, false, nil
+}
+
+func (s *Store) usableLocked(id ID, idx int32) bool {
+	p := s.packs[idx]
+	if p == nil || p.state == packFailed || p.state == packGone {
+		return false
+	}
+	if d, ok := s.doomed[id]; ok && d == idx {
+		return false
+	}
+	return true
+}
+
+// flushMem writes the memory table's entries of durable packs to a new
+// run, then merges runs as pickMerge decides.
+func (s *Store) flushMem() {
+	s.disk.idxMu.Lock()
+	defer s.disk.idxMu.Unlock()
+	s.mu.Lock()
+	if s.disk.closed {
+		s.mu.Unlock()
+		return
+	}
+	var ps []*pack
+	for _, p := range s.unflushed {
+		if p.state == packDurable {
+			ps = append(ps, p)
+		}
+	}
+	s.unflushed = nil
+	// The current location of each ID (mem's view), so a run never prefers
+	// a stale copy of a chunk GC repacked.
+	cur := func(id ID, p *pack) bool {
+		l, ok := s.mem[id]
+		return ok && l.pack == p.idx
+	}
+	var recs []rec
+	if len(ps) > 0 {
+		recs = collectRecs(ps, cur)
+	}
+	s.mu.Unlock()
+	if len(ps) > 0 {
+		path, name := s.disk.newName()
+		r, err := writeRun(path, name, ps, recs)
+		s.mu.Lock()
+		if err != nil {
+			os.Remove(path)
+			// Keep them in memory; try again at the next flush.
+			s.unflushed = append(s.unflushed, ps...)
+			s.mu.Unlock()
+			return
+		}
+		for _, p := range ps {
+			if p.state != packDurable {
+				continue // dropped meanwhile (its accounting is done)
+			}
+			for _, e := range p.entries {
+				if l, ok := s.mem[e.id]; ok && l.pack == p.idx {
+					delete(s.mem, e.id)
+				}
+			}
+			s.memDur -= len(p.entries)
+			p.entries, p.inRun = nil, true
+		}
+		s.resolveLocked(r, nil)
+		s.disk.runs = append(s.disk.runs, r)
+		runs := slices.Clone(s.disk.runs)
+		s.mu.Unlock()
+		s.disk.saveList(runs)
+	}
+	s.compact()
+}
+
+// compact merges runs while pickMerge finds a window; idxMu is held.
+func (s *Store) compact() {
+	for {
+		s.mu.Lock()
+		if s.disk.closed {
+			s.mu.Unlock()
+			return
+		}
+		runs := slices.Clone(s.disk.runs)
+		dead := func(r *run) int64 {
+			var d int64
+			for i, p := range r.packs {
+				if p == nil || p.state == packGone || p.state == packFailed {
+					d += int64(r.counts[i])
+				}
+			}
+			return d
+		}
+		i := pickMerge(runs, dead)
+		var sel []*run
+		alive := make(map[string]bool)
+		if i >= 0 {
+			for k := len(runs) - 1; k >= i; k-- {
+				sel = append(sel, runs[k]) // newest first
+				for j, p := range runs[k].packs {
+					if p != nil && p.state == packDurable {
+						alive[runs[k].keys[j]] = true
+					}
+				}
+			}
+		}
+		s.mu.Unlock()
+		if i < 0 {
+			return
+		}
+		path, name := s.disk.newName()
+		m, err := mergeRuns(path, name, sel, func(k string) bool { return alive[k] })
+		if err != nil {
+			os.Remove(path)
+			return
+		}
+		s.mu.Lock()
+		s.resolveLocked(m, nil)
+		s.disk.runs = append(s.disk.runs[:i:i], m)
+		runs = slices.Clone(s.disk.runs)
+		s.mu.Unlock()
+		if s.disk.saveList(runs) == nil {
+			for _, r := range sel {
+				r.f.Close()
+				os.Remove(filepath.Join(s.disk.dir, r.name))
+			}
+		}
+	}
 }
 
 // loadTail reads a pack's entries from the cache or the backend.
@@ -384,15 +657,22 @@ func (s *Store) addPackLocked(p *pack) {
 	p.idx = int32(len(s.packs))
 	s.packs = append(s.packs, p)
 	s.byKey[p.key] = p
+	s.nchunks += int(p.n)
 }
 
-// dropPackLocked forgets a pack and the index entries that point into it.
+// dropPackLocked forgets a pack and the index entries that point into it
+// (runs keep theirs until merged: lookups skip packs that are gone).
 func (s *Store) dropPackLocked(p *pack) {
 	for _, e := range p.entries {
-		if l, ok := s.index[e.id]; ok && l.pack == p.idx {
-			delete(s.index, e.id)
+		if l, ok := s.mem[e.id]; ok && l.pack == p.idx {
+			delete(s.mem, e.id)
 		}
 	}
+	if p.state == packDurable && !p.inRun {
+		s.memDur -= len(p.entries)
+	}
+	s.nchunks -= int(p.n)
+	p.state = packGone
 	s.packs[p.idx] = nil
 	delete(s.byKey, p.key)
 }
@@ -440,6 +720,19 @@ func (s *Store) upload(p *pack) {
 		p.seq = s.seq
 		p.size = int64(len(data))
 		p.modTime = s.now()
+		s.unflushed = append(s.unflushed, p)
+		s.memDur += len(p.entries)
+		if s.memDur >= s.memMax && !s.flushing && !s.closed {
+			s.flushing = true
+			s.flushWG.Add(1)
+			go func() {
+				defer s.flushWG.Done()
+				s.flushMem()
+				s.mu.Lock()
+				s.flushing = false
+				s.mu.Unlock()
+			}()
+		}
 	}
 	p.buf = nil
 	if len(s.free) < cap(s.sem)+1 && cap(data) <= s.packSize+s.packSize/8 {
@@ -455,7 +748,11 @@ func (s *Store) upload(p *pack) {
 func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		s.mu.Lock()
-		l, ok := s.index[id]
+		l, ok, err := s.lookupLocked(id)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("get chunk %s: %w", id.Short(), err)
+		}
 		if !ok {
 			s.mu.Unlock()
 			return nil, fmt.Errorf("get chunk %s: %w", id.Short(), ErrNotFound)
@@ -499,9 +796,9 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 	ok := make([]bool, len(ids))
 	s.mu.Lock()
 	for i, id := range ids {
-		l, found := s.index[id]
+		l, found, _ := s.lookupLocked(id)
 		if !found {
-			continue
+			continue // Get reports it
 		}
 		p := s.packs[l.pack]
 		if p.buf != nil {
@@ -641,11 +938,11 @@ func (w *Writer) dedup(id ID) bool {
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l, ok := s.index[id]; ok {
+	if l, ok, _ := s.lookupLocked(id); ok {
 		w.refLocked(id, s.packs[l.pack])
 		return true
 	}
-	return false
+	return false // also on a damaged local index: the chunk is stored again
 }
 
 // add appends an encoded record to the open pack. With force it is added
@@ -658,10 +955,12 @@ func (w *Writer) add(id ID, kind byte, plen uint32, enc []byte, force bool) (int
 		s.mu.Unlock()
 		return 0, fmt.Errorf("put chunk %s: store closed", id.Short())
 	}
-	if l, ok := s.index[id]; ok && !force {
-		w.refLocked(id, s.packs[l.pack])
-		s.mu.Unlock()
-		return 0, nil
+	if !force {
+		if l, ok, _ := s.lookupLocked(id); ok {
+			w.refLocked(id, s.packs[l.pack])
+			s.mu.Unlock()
+			return 0, nil
+		}
 	}
 	p := s.cur
 	if p == nil {
@@ -673,7 +972,9 @@ func (w *Writer) add(id ID, kind byte, plen uint32, enc []byte, force bool) (int
 	p.buf = append(p.buf, enc...)
 	e := entry{id: id, kind: kind, off: uint32(off), slen: uint32(len(enc)), plen: plen, crc: sum}
 	p.entries = append(p.entries, e)
-	s.index[id] = loc{pack: p.idx, kind: kind, off: e.off, slen: e.slen, plen: plen, crc: sum}
+	p.n++
+	s.nchunks++
+	s.mem[id] = loc{pack: p.idx, kind: kind, off: e.off, slen: e.slen, plen: plen, crc: sum}
 	w.refLocked(id, p)
 	var full *pack
 	if len(p.buf) >= s.packSize {

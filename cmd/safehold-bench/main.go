@@ -9,6 +9,7 @@
 //	safehold-bench engine delete    -repo R -cache C -name full
 //	safehold-bench engine gc        -repo R -cache C [-repack 0]
 //	safehold-bench engine stats     -repo R -cache C
+//	safehold-bench index build|lookup|backup -dir D [-chunks 16000000]   (index.go)
 //
 // -changed names a file of changed byte ranges, one "offset length" pair per
 // line (what the volume layer's change tracking supplies); without it an
@@ -35,8 +36,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 3 || os.Args[1] != "engine" {
+	if len(os.Args) < 3 || (os.Args[1] != "engine" && os.Args[1] != "index") {
 		fmt.Fprintln(os.Stderr, "usage: safehold-bench engine full|incr|restore|verify|delete|gc|stats [flags]")
+		fmt.Fprintln(os.Stderr, "       safehold-bench index build|lookup|backup -dir D [flags]")
 		os.Exit(2)
 	}
 	// The engine keeps at most a few packs in flight; a soft memory limit
@@ -55,6 +57,14 @@ func main() {
 			defer f.Close()
 			defer pprof.StopCPUProfile()
 		}
+	}
+	if len(os.Args) >= 3 && os.Args[1] == "index" {
+		if err := runIndex(os.Args[2], os.Args[3:]); err != nil {
+			fmt.Fprintln(os.Stderr, "safehold-bench:", err)
+			pprof.StopCPUProfile()
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(os.Args[2], os.Args[3:]); err != nil {
 		fmt.Fprintln(os.Stderr, "safehold-bench:", err)

@@ -1,0 +1,179 @@
+package chunk_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/local"
+	"github.com/safehold/safehold/blob/mem"
+	"github.com/safehold/safehold/chunk"
+)
+
+// openSmall opens a store whose memory table holds only a few entries, so
+// the on-disk runs, their merges and their reloads are exercised.
+func openSmall(t *testing.T, be blob.Backend, cache string) *chunk.Store {
+	t.Helper()
+	s, err := chunk.Open(context.Background(), be, cache, chunk.Options{PackSize: 8 << 10, IndexMemory: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func runFiles(t *testing.T, cache string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(cache, "index", "run-*.idx"))
+	return m
+}
+
+func TestIndexRunsSurviveReopenGCAndDamage(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	cache := t.TempDir()
+	var err error
+	s := openSmall(t, be, cache)
+	w := s.NewWriter()
+	const n = 600
+	ids := make([]chunk.ID, n)
+	data := make([][]byte, n)
+	for i := range ids {
+		data[i] = randBytes(3000+i%7, uint64(1000+i))
+		if ids[i], _, err = w.Put(ctx, data[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	check := func(s *chunk.Store, live func(i int) bool) {
+		t.Helper()
+		for i, id := range ids {
+			got, err := s.Get(ctx, id, nil)
+			if live(i) != (err == nil) || (err == nil && !bytes.Equal(got, data[i])) {
+				t.Fatalf("chunk %d: live=%v, get err=%v", i, live(i), err)
+			}
+			if s.Has(id) != live(i) {
+				t.Fatalf("chunk %d: Has=%v, live=%v", i, !live(i), live(i))
+			}
+		}
+	}
+	all := func(int) bool { return true }
+	check(s, all)
+	if n, _ := s.Size(); n != len(ids) {
+		t.Fatalf("size %d chunks, want %d", n, len(ids))
+	}
+	s.Close()
+	if len(runFiles(t, cache)) == 0 {
+		t.Fatal("no index runs written")
+	}
+	// Reopen from the runs, from nothing, and with a damaged run.
+	s2 := openSmall(t, be, cache)
+	check(s2, all)
+	w2 := s2.NewWriter()
+	if _, n, _ := w2.Put(ctx, data[7]); n != 0 {
+		t.Fatal("reopened store did not deduplicate")
+	}
+	w2.Close()
+	check(openSmall(t, be, t.TempDir()), all)
+	s2.Close()
+	for _, f := range runFiles(t, cache) {
+		if err := os.Truncate(f, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s3 := openSmall(t, be, cache)
+	check(s3, all)
+
+	// GC through the disk index: free every third chunk exactly.
+	live := func(i int) bool { return i%3 != 0 }
+	liveIDs := map[chunk.ID]bool{}
+	for i, id := range ids {
+		if live(i) {
+			liveIDs[id] = true
+		}
+	}
+	gc := s3.BeginGC()
+	st, err := gc.Sweep(ctx, func(id chunk.ID) bool { return liveIDs[id] }, chunk.SweepOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ChunksFreed != n/3 {
+		t.Fatalf("freed %d chunks, want %d (%+v)", st.ChunksFreed, n/3, st)
+	}
+	check(s3, live)
+	if c, _ := s3.Size(); c != len(liveIDs) {
+		t.Fatalf("size %d chunks after GC, want %d", c, len(liveIDs))
+	}
+	s3.Close()
+	check(openSmall(t, be, cache), live)
+	check(openSmall(t, be, t.TempDir()), live)
+}
+
+// Two stores on one backend, each with its own cache directory, stand for
+// two replicas: each deduplicates against the other's chunks after a
+// Refresh, and a pack the other collected stops being found.
+func TestReplicasShareChunks(t *testing.T) {
+	ctx := context.Background()
+	be, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := openSmall(t, be, t.TempDir())
+	b := openSmall(t, be, t.TempDir())
+	wa := a.NewWriter()
+	var ids []chunk.ID
+	for i := 0; i < 200; i++ {
+		id, _, err := wa.Put(ctx, randBytes(2000, uint64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := wa.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wa.Close()
+	if b.Has(ids[0]) {
+		t.Fatal("b sees a's chunk before refreshing")
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wb := b.NewWriter()
+	for i := 0; i < 200; i++ {
+		if _, n, err := wb.Put(ctx, randBytes(2000, uint64(i))); err != nil || n != 0 {
+			t.Fatalf("b stored a's chunk %d again: n=%d err=%v", i, n, err)
+		}
+	}
+	wb.Close()
+	// a collects everything; b notices at its next refresh.
+	gc := a.BeginGC()
+	if _, err := gc.Sweep(ctx, func(chunk.ID) bool { return false }, chunk.SweepOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if b.Has(id) {
+			t.Fatalf("b still indexes collected chunk %s", id.Short())
+		}
+	}
+	var packs int
+	be.List(ctx, "pack/", func(in blob.Info) error {
+		if strings.HasPrefix(in.Key, "pack/") {
+			packs++
+		}
+		return nil
+	})
+	if packs != 0 {
+		t.Fatalf("%d packs left", packs)
+	}
+}
