@@ -349,7 +349,11 @@ func (s *Store) Refresh(ctx context.Context) error {
 	var loaded []*pack
 	nent := 0
 	for i, in := range todo {
-		es, err := s.loadTail(ctx, in)
+		// A bulk load (first open of a large repository) does not write the
+		// header cache: one small file per pack would dominate start-up.
+		// The index runs hold the entries; GC and verify read a pack's
+		// header from the pack (and cache it) when they first need it.
+		es, err := s.loadTail(ctx, in, len(todo) < 1024)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -457,7 +461,7 @@ func (s *Store) packEntries(ctx context.Context, p *pack) ([]entry, error) {
 	if es != nil {
 		return es, nil
 	}
-	return s.loadTail(ctx, blob.Info{Key: key, Size: size})
+	return s.loadTail(ctx, blob.Info{Key: key, Size: size}, true)
 }
 
 // lookupLocked finds the current location of id: the memory table first,
@@ -612,7 +616,7 @@ func (s *Store) compact() {
 }
 
 // loadTail reads a pack's entries from the cache or the backend.
-func (s *Store) loadTail(ctx context.Context, in blob.Info) ([]entry, error) {
+func (s *Store) loadTail(ctx context.Context, in blob.Info, cache bool) ([]entry, error) {
 	if t, err := os.ReadFile(s.cachePath(in.Key)); err == nil && len(t) >= trailerSize {
 		if hl, hc, err := parseTrailer(t[len(t)-trailerSize:], in.Size); err == nil && hl+trailerSize == int64(len(t)) {
 			if es, err := s.c.parseHeader(t[:hl], hc, in.Size-int64(len(t))); err == nil {
@@ -639,7 +643,9 @@ func (s *Store) loadTail(ctx context.Context, in blob.Info) ([]entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load pack %s: %w", in.Key, err)
 	}
-	s.writeCache(in.Key, append(hdr, t...))
+	if cache {
+		s.writeCache(in.Key, append(hdr, t...))
+	}
 	return es, nil
 }
 
