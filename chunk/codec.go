@@ -123,6 +123,10 @@ func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
 	case kindZstd:
 		dst = c.enc.EncodeAll(p, dst)
 	case kindS2:
+		if incompressible(p) {
+			kind = kindRaw
+			break
+		}
 		n := s2.MaxEncodedLen(len(p))
 		dst = slices.Grow(dst, n)
 		out := s2.Encode(dst[body:body+n], p)
@@ -144,6 +148,28 @@ func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
 		dst = dst[:body+len(out)]
 	}
 	return dst, kind
+}
+
+// probeSize is the size of each sample incompressible compresses.
+const probeSize = 4 << 10
+
+// incompressible guesses from two samples whether S2 would save less than
+// 3 % of p, so random data (encrypted or already compressed guest blocks)
+// costs two 4 KiB trial compressions instead of a full one. A wrong guess
+// only stores a compressible block raw.
+func incompressible(p []byte) bool {
+	if len(p) < 4*probeSize {
+		return false
+	}
+	var buf [2 * probeSize]byte // > s2.MaxEncodedLen(probeSize)
+	for _, off := range [2]int{0, len(p) / 2} {
+		sample := p[off : off+probeSize]
+		out := s2.Encode(buf[:], sample)
+		if len(out) < len(sample)-len(sample)/32 {
+			return false
+		}
+	}
+	return true
 }
 
 // decode reverses encode, appending the plaintext to dst[:0]. It checks the

@@ -1,0 +1,32 @@
+package chunk_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/safehold/safehold/blob/mem"
+)
+
+// Random blocks are recognised from samples and stored raw; text, and a
+// block that is random only at the start, are compressed.
+func TestIncompressibleStoredRaw(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, mem.New(nil), t.TempDir(), nil)
+	w := s.NewWriter()
+	defer w.Close()
+	rnd := randBytes(64<<10, 77)
+	if _, n, err := w.Put(ctx, rnd); err != nil || n != len(rnd) {
+		t.Fatalf("random block stored as %d bytes (err %v), want raw %d", n, err, len(rnd))
+	}
+	mixed := append(randBytes(8<<10, 78), textBytes(56<<10, 79)...)
+	if _, n, err := w.Put(ctx, mixed); err != nil || n >= len(mixed)*3/4 {
+		t.Fatalf("mostly-text block stored as %d of %d bytes (err %v)", n, len(mixed), err)
+	}
+	for _, d := range [][]byte{rnd, mixed} {
+		id := s.Sum(d)
+		got, err := s.Get(ctx, id, nil)
+		if err != nil || string(got) != string(d) {
+			t.Fatalf("get %s: %v", id.Short(), err)
+		}
+	}
+}
