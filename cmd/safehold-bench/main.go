@@ -90,6 +90,7 @@ func run(step string, args []string) error {
 	comp := fs.String("compression", "", "s2 (default), zstd or none")
 	workers := fs.Int("workers", 0, "parallelism (default GOMAXPROCS)")
 	rworkers := fs.Int("restore-workers", 0, "restore: parallel fetches (default 2x workers)")
+	buffered := fs.Bool("buffered", false, "restore: write through the page cache only (no O_DIRECT)")
 	progress := fs.Bool("progress", false, "print progress to stderr")
 	fs.Parse(args)
 	if *repoDir == "" || *cacheDir == "" {
@@ -148,7 +149,7 @@ func run(step string, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := r.Restore(ctx, m.ID, *out, snapshot.RestoreOptions{Progress: prog, Workers: *rworkers})
+		st, err := r.Restore(ctx, m.ID, *out, snapshot.RestoreOptions{Progress: prog, Workers: *rworkers, Buffered: *buffered})
 		if err != nil {
 			return err
 		}
