@@ -14,16 +14,24 @@
 #         SIZE_MIB=256 bash bench/engine.sh       (quick run while developing)
 #         PEERS="borg-fixed" bash bench/engine.sh
 #         ENGINE_ONLY=1 bash bench/engine.sh      (skip the peers; needs a prior run's image)
+#         ENGINE_BASE=main~5 bash bench/engine.sh  (also run the engine built at that git
+#                                                  revision, as "safehold@REV", in the same run:
+#                                                  before/after figures against the same peers)
 #
 # Environment: everything peers.sh reads (PEERBENCH_DIR, SIZE_MIB, SEED,
 # RAND_PCT, TEXT_PCT, MUTATE_PCT, PEERS, DROP_CACHES, ...) plus
 #   PEERS_SH      path of peers.sh (default bench/peers.sh)
 #   ENGINE_ONLY   1 = do not run the peers (default 0)
+#   ENGINE_BASE   a git revision to measure too, before this tree's engine (default none)
+#   ENGINE_RUNS   how many times to repeat each engine's steps (default 1; the table
+#                 keeps every run, the ratios use the median)
 #   ENGINE_FLAGS  extra flags for every safehold-bench step (e.g. "-compression zstd")
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS_SH=${PEERS_SH:-$REPO_ROOT/bench/peers.sh}
+ENGINE_BASE=${ENGINE_BASE:-}
+ENGINE_RUNS=${ENGINE_RUNS:-1}
 export PEERBENCH_DIR=${PEERBENCH_DIR:-/tmp/peerbench}
 export SIZE_MIB=${SIZE_MIB:-2048}
 export SEED=${SEED:-20240601}
@@ -64,6 +72,16 @@ fi
 BIN="$W/safehold-bench"
 log "building cmd/safehold-bench"
 (cd "$REPO_ROOT" && go build -o "$BIN" ./cmd/safehold-bench)
+BASE_BIN=""
+if [[ -n $ENGINE_BASE ]]; then
+  rev=$(git -C "$REPO_ROOT" rev-parse --short "$ENGINE_BASE")
+  log "building cmd/safehold-bench at $rev"
+  rm -rf "$W/base-src"; mkdir -p "$W/base-src"
+  git -C "$REPO_ROOT" archive "$rev" | tar -x -C "$W/base-src"
+  BASE_BIN="$W/safehold-bench-$rev"
+  (cd "$W/base-src" && go build -o "$BASE_BIN" ./cmd/safehold-bench)
+  rm -rf "$W/base-src"
+fi
 
 # ------------------------------------------------------------ timing (as peers.sh)
 SIZE_BYTES=$(( SIZE_MIB * 1024 * 1024 ))
@@ -97,16 +115,17 @@ set_note() {  # replace the note of the last TSV row
 }
 
 # ------------------------------------------------------------ safehold
-P=safehold
-D="$W/$P"
+MUT_INFO="" MUT_BYTES=0
+run_safehold() {  # PEER-NAME BINARY
+local P=$1 BIN=$2
+local D="$W/$P"
 rm -rf "$D"; mkdir -p "$D/src"
-R="$D/repo" C="$D/cache" S="$D/src/disk.img"
+local R="$D/repo" C="$D/cache" S="$D/src/disk.img"
 cp --sparse=always "$BASE" "$S"
 sync  # let the copy's writeback finish before timing (peers.sh does not; noted in the header)
-SH="$D/safehold"  # a wrapper, so /usr/bin/time can run it: safehold STEP [flags]
+local SH="$D/safehold"  # a wrapper, so /usr/bin/time can run it: safehold STEP [flags]
 printf '#!/usr/bin/env bash\nstep=$1; shift\nexec %q engine "$step" -repo %q -cache %q %s "$@"\n' "$BIN" "$R" "$C" "$ENGINE_FLAGS" >"$SH"
 chmod +x "$SH"
-json() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print(eval(sys.argv[2], {}, d))' "$@"; }
 
 run_step $P full "$R" "$SIZE_BYTES" "" -- "$SH" full -src "$S" -name full
 full_b=$(dir_bytes "$R")
@@ -143,7 +162,7 @@ set_note "$(json "$W/logs/$P.incremental (scan, no change list).log" '"hash-comp
 
 mkdir -p "$D/restore"
 run_step $P restore "$R" "$SIZE_BYTES" "" -- "$SH" restore -name incr -out "$D/restore/disk.img"
-cmp "$D/restore/disk.img" "$S" || die "safehold: restored image differs from source"
+cmp "$D/restore/disk.img" "$S" || die "$P: restored image differs from source"
 alloc=$(awk -v b="$(dir_bytes "$D/restore/disk.img")" 'BEGIN{printf "%.0f", b/1048576}')
 set_note "cmp OK; restored file allocates ${alloc} MiB (source $(awk -v b="$(dir_bytes "$S")" 'BEGIN{printf "%.0f", b/1048576}') MiB)"
 rm -rf "$D/restore"
@@ -165,6 +184,12 @@ run_step $P "gc (repack all garbage)" "$R" "" "" -- "$SH" gc -repack 0
 set_note "rewrites every pack holding garbage: freed $(awk -v a="$before_b" -v b="$(dir_bytes "$R")" 'BEGIN{printf "%.1f", (a-b)/1048576}') MiB; GC frees exactly the unreferenced chunks"
 "$SH" verify >/dev/null || die "verify after gc failed"
 [[ ${KEEP:-0} == 1 ]] || rm -rf "$D"
+}
+json() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print(eval(sys.argv[2], {}, d))' "$@"; }
+for ((i = 1; i <= ENGINE_RUNS; i++)); do
+  if [[ -n $BASE_BIN ]]; then run_safehold "safehold@$rev" "$BASE_BIN"; fi
+  run_safehold safehold "$BIN"
+done
 
 # ------------------------------------------------------------ report
 OUT="$W/engine-results.md"
@@ -188,56 +213,62 @@ OUT="$W/engine-results.md"
   echo
   echo "### Safehold vs the best peer in this run"
   echo
+  echo "Wall ratio = best peer's wall / Safehold's wall; CPU ratio = best peer's CPU (user+sys) / Safehold's CPU; the best peer is chosen per column. With ENGINE_RUNS > 1 each figure is the median over runs."
+  echo
   python3 - "$RES_TSV" "$MUT_BYTES" <<'PY'
-import sys
+import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 mut = float(sys.argv[2])
-def get(peer, step):
-    for r in rows:
-        if r[0] == peer and r[1].startswith(step):
-            return r
+def sel(peer, step):
+    return [r for r in rows if r[0] == peer and r[1].startswith(step)]
+def med(vals):
+    return statistics.median(vals) if vals else None
 def wall(peer, step):
-    r = get(peer, step)
-    return float(r[2]) if r else None
+    return med([float(r[2]) for r in sel(peer, step)])
 def cpu(peer, step):
-    r = get(peer, step)
-    return float(r[3]) + float(r[4]) if r else None
+    return med([float(r[3]) + float(r[4]) for r in sel(peer, step)])
 def repo(peer, step):
-    r = get(peer, step)
-    return float(r[6]) if r and r[6] else None
-peers = sorted({r[0] for r in rows if r[0] not in ("safehold", "baseline")})
-def best(steps):
-    c = [(wall(p, s), p, s) for p in peers for s in steps if wall(p, s)]
-    return min(c) if c else (None, None, None)
-print("| metric | safehold wall (CPU) | best peer wall (CPU) | speed-up (wall) | CPU-time ratio | target | met |")
-print("|---|---:|---:|---:|---:|---:|---|")
-def line(metric, ostep, psteps, target):
-    ours = wall("safehold", ostep)
-    theirs, p, ps = best(psteps)
-    if ours is None or theirs is None:
-        print(f"| {metric} | {ours} | {theirs} | | | {target} | n/a |")
+    return med([float(r[6]) for r in sel(peer, step) if r[6]])
+engines = []
+for r in rows:
+    if r[0].startswith("safehold") and r[0] not in engines:
+        engines.append(r[0])
+peers = sorted({r[0] for r in rows if not r[0].startswith("safehold") and r[0] != "baseline"})
+def best(f, steps):
+    c = [(f(p, s), p) for p in peers for s in steps if f(p, s)]
+    return min(c) if c else (None, None)
+def line(eng, metric, ostep, psteps, twall, tcpu):
+    ow, oc = wall(eng, ostep), cpu(eng, ostep)
+    pw, pwn = best(wall, psteps)
+    pc, pcn = best(cpu, psteps)
+    if ow is None or pw is None:
+        print(f"| {eng} | {metric} | {ow} | {pw} | | | | n/a |")
         return
-    ratio = theirs / ours
-    oc, pc = cpu("safehold", ostep), cpu(p, ps)
-    cr = f"{pc / oc:.1f}x" if oc else "∞"
+    wr = pw / ow if ow else float("inf")
+    cr = pc / oc if oc else float("inf")
     met = "—"
-    if target != "—":
-        met = "yes" if ratio >= float(target.strip("x≥≤ ")) else "NO"
-    print(f"| {metric} | {ours:.2f} s ({oc:.2f} s) | {theirs:.2f} s ({pc:.2f} s), {p} | {ratio:.1f}x | {cr} | {target} | {met} |")
-line("full backup", "full", ["full"], "≥2x")
-line("incremental with change list vs best peer's incremental", "incremental (change list)", ["incremental"], "≥20x")
-line("incremental without change list (hash-compare scan)", "incremental (scan", ["incremental"], "—")
-line("restore (holes kept)", "restore", ["restore"], "≥2x")
-line("verify all data", "verify", ["check"], "≥2x")
-line("unchanged re-run, change tracking", "unchanged re-run (empty", ["unchanged"], "—")
-line("unchanged re-run, no change information (restic skips by mtime)", "unchanged re-run (scan", ["unchanged"], "—")
-full_b = repo("safehold", "full"); inc_b = repo("safehold", "incremental (change list)")
-if full_b and inc_b:
-    g = (inc_b - full_b) / mut
-    print(f"| repository growth / changed bytes | {g:.2f}x | | | | ≤1.2x | {'yes' if g <= 1.2 else 'NO'} |")
-rss = max(float(r[5]) for r in rows if r[0] == "safehold")
-prss = max((float(r[5]) for r in rows if r[0] in peers), default=0)
-print(f"| peak RSS, any step | {rss:.0f} MiB | {prss:.0f} MiB (max of peers) | | | ≤128 MiB | {'yes' if rss <= 128 else 'NO'} |")
+    if twall or tcpu:
+        ok = (not twall or wr >= twall) and (not tcpu or cr >= tcpu)
+        met = "yes" if ok else "NO"
+    tgt = " / ".join(x for x in (f"wall ≥{twall:g}x" if twall else "", f"CPU ≥{tcpu:g}x" if tcpu else "") if x) or "—"
+    print(f"| {eng} | {metric} | {ow:.2f} s ({oc:.2f} s) | {pw:.2f} s {pwn} ({pc:.2f} s {pcn}) | {wr:.1f}x | {cr:.1f}x | {tgt} | {met} |")
+print("| engine | metric | Safehold wall (CPU) | best peer wall (best peer CPU) | wall ratio | CPU ratio | target | met |")
+print("|---|---|---:|---:|---:|---:|---|---|")
+for eng in engines:
+    line(eng, "full backup", "full", ["full"], 3, 2)
+    line(eng, "restore (holes kept)", "restore", ["restore"], 3, 2)
+    line(eng, "incremental with change list vs best peer's incremental", "incremental (change list)", ["incremental"], 20, 0)
+    line(eng, "incremental without change list (hash-compare scan)", "incremental (scan", ["incremental"], 0, 0)
+    line(eng, "verify all data", "verify", ["check"], 2, 0)
+    line(eng, "unchanged re-run, change tracking", "unchanged re-run (empty", ["unchanged"], 0, 0)
+    line(eng, "unchanged re-run, no change information (restic skips by mtime)", "unchanged re-run (scan", ["unchanged"], 0, 0)
+    full_b = repo(eng, "full"); inc_b = repo(eng, "incremental (change list)")
+    if full_b and inc_b:
+        g = (inc_b - full_b) / mut
+        print(f"| {eng} | repository growth / changed bytes | {g:.2f}x | | | | ≤1.2x | {'yes' if g <= 1.2 else 'NO'} |")
+    rss = max(float(r[5]) for r in rows if r[0] == eng)
+    prss = max((float(r[5]) for r in rows if r[0] in peers), default=0)
+    print(f"| {eng} | peak RSS, any step | {rss:.0f} MiB | {prss:.0f} MiB (max of peers) | | | ≤128 MiB | {'yes' if rss <= 128 else 'NO'} |")
 PY
 } >"$OUT"
 cat "$OUT"
