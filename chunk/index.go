@@ -58,7 +58,7 @@ type run struct {
 	f      *os.File
 	name   string
 	n      int64    // records
-	keys   []string // pack table: pack keys
+	keys   []string // pack table: pack keys (dropped once resolved)
 	counts []uint32 // entries in each pack
 	packs  []*pack  // resolved pack per ref (nil: gone)
 	fences []ID     // first ID of each block
@@ -382,21 +382,22 @@ func (h *cursorHeap) Pop() any {
 }
 
 // mergeRuns writes one run holding the entries of runs (newest first) whose
-// pack is in alive (pack key -> count); for an ID present in several runs,
-// the newest entry with a live pack wins.
-func mergeRuns(path, name string, runs []*run, alive func(key string) bool) (*run, error) {
+// pack is alive; for an ID present in several runs, the newest entry with a
+// live pack wins. The runs' packs must be resolved.
+func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, error) {
 	var keys []string
 	var counts []uint32
 	newRef := make([][]int32, len(runs))
 	at := make(map[string]int32)
 	var total int64
 	for i, r := range runs {
-		newRef[i] = make([]int32, len(r.keys))
-		for j, k := range r.keys {
+		newRef[i] = make([]int32, len(r.packs))
+		for j, p := range r.packs {
 			newRef[i][j] = -1
-			if !alive(k) {
+			if p == nil || !alive[p] {
 				continue
 			}
+			k := p.key
 			ref, ok := at[k]
 			if !ok {
 				ref = int32(len(keys))

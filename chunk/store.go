@@ -387,9 +387,13 @@ func (s *Store) Refresh(ctx context.Context) error {
 // resolveLocked points a run's pack refs at packs; listed packs the store
 // does not know yet are added as durable packs whose entries are in the run.
 func (s *Store) resolveLocked(r *run, listed map[string]blob.Info) {
+	if r.keys == nil {
+		return // resolved before: a pack missing then is gone for good
+	}
 	if r.packs == nil {
 		r.packs = make([]*pack, len(r.keys))
 	}
+	defer func() { r.keys = nil }()
 	for i, k := range r.keys {
 		if r.packs[i] != nil {
 			continue
@@ -580,13 +584,13 @@ func (s *Store) compact() {
 		}
 		i := pickMerge(runs, dead)
 		var sel []*run
-		alive := make(map[string]bool)
+		alive := make(map[*pack]bool)
 		if i >= 0 {
 			for k := len(runs) - 1; k >= i; k-- {
 				sel = append(sel, runs[k]) // newest first
-				for j, p := range runs[k].packs {
+				for _, p := range runs[k].packs {
 					if p != nil && p.state == packDurable {
-						alive[runs[k].keys[j]] = true
+						alive[p] = true
 					}
 				}
 			}
@@ -596,7 +600,7 @@ func (s *Store) compact() {
 			return
 		}
 		path, name := s.disk.newName()
-		m, err := mergeRuns(path, name, sel, func(k string) bool { return alive[k] })
+		m, err := mergeRuns(path, name, sel, alive)
 		if err != nil {
 			os.Remove(path)
 			return

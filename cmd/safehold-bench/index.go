@@ -154,7 +154,7 @@ func (s *synth) Delete(ctx context.Context, key string) error {
 }
 
 // noise is a Source of incompressible, never-repeating blocks.
-type noise struct{ size int64 }
+type noise struct{ size, seed int64 }
 
 func (n noise) Size() int64 { return n.size }
 func (n noise) ReadAt(p []byte, off int64) (int, error) {
@@ -163,7 +163,7 @@ func (n noise) ReadAt(p []byte, off int64) (int, error) {
 	}
 	p = p[:min(int64(len(p)), n.size-off)]
 	for i := 0; i < len(p); i += 8 {
-		v := (uint64(off)+uint64(i))*0x9e3779b97f4a7c15 ^ 0x5851f42d4c957f2d
+		v := (uint64(off)+uint64(i))*0x9e3779b97f4a7c15 ^ 0x5851f42d4c957f2d ^ uint64(n.seed)<<40
 		v ^= v >> 29
 		v *= 0xbf58476d1ce4e5b9
 		v ^= v >> 32
@@ -261,7 +261,7 @@ func runIndex(phase string, args []string) error {
 		out["presentLookupsPerCPUSec"] = float64(hits) / ch.Seconds()
 		out["absentLookupsPerCPUSec"] = float64(*lookups) / cm.Seconds()
 	case "backup":
-		src := noise{size: *backupMiB << 20}
+		src := noise{size: *backupMiB << 20, seed: time.Now().UnixNano()} // new data every run
 		t1 := time.Now()
 		m, st, err := repo.Capture(ctx, src, snapshot.CaptureOptions{})
 		if err != nil {
