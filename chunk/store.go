@@ -123,6 +123,7 @@ type Store struct {
 	flushWG   sync.WaitGroup
 	doomed    map[ID]int32 // garbage being swept: id -> pack idx it must not be found in
 	nchunks   int
+	listedAt  time.Time // last Refresh's listing
 	packs     []*pack
 	byKey     map[string]*pack
 	cur       *pack
@@ -312,6 +313,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 		return fmt.Errorf("refresh index: %w", err)
 	}
 	s.mu.Lock()
+	s.listedAt = s.now()
 	for key, p := range s.byKey {
 		if _, ok := listed[key]; !ok && p.state == packDurable && p.seq <= seq {
 			// Not deleted by this store's GC (that drops packs itself):
@@ -382,6 +384,22 @@ func (s *Store) Refresh(ctx context.Context) error {
 		s.disk.idxMu.Unlock()
 	}
 	return nil
+}
+
+// missRefreshAge bounds how often a Get of an unknown chunk lists the packs.
+const missRefreshAge = 5 * time.Second
+
+// RefreshIfOlder refreshes the index unless a refresh (or Open) listed the
+// packs less than age ago: a writer on a shared bucket calls it before a
+// job so it deduplicates against what other replicas stored meanwhile.
+func (s *Store) RefreshIfOlder(ctx context.Context, age time.Duration) error {
+	s.mu.Lock()
+	fresh := !s.listedAt.IsZero() && s.now().Sub(s.listedAt) < age
+	s.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	return s.Refresh(ctx)
 }
 
 // resolveLocked points a run's pack refs at packs; listed packs the store
@@ -756,6 +774,7 @@ func (s *Store) upload(p *pack) {
 // record's CRC and the plaintext hash are checked; damage is reported as an
 // error wrapping ErrCorrupt that names the chunk and its pack.
 func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
+	refreshed := false
 	for attempt := 0; ; attempt++ {
 		s.mu.Lock()
 		l, ok, err := s.lookupLocked(id)
@@ -765,6 +784,14 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 		}
 		if !ok {
 			s.mu.Unlock()
+			if !refreshed {
+				// Another replica may have stored it since the index last
+				// listed the packs.
+				refreshed = true
+				if s.RefreshIfOlder(ctx, missRefreshAge) == nil {
+					continue
+				}
+			}
 			return nil, fmt.Errorf("get chunk %s: %w", id.Short(), ErrNotFound)
 		}
 		p := s.packs[l.pack]

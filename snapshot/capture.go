@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/safehold/safehold/chunk"
 )
@@ -30,6 +31,10 @@ type CaptureOptions struct {
 	// Workers reading and hashing blocks (default the repository's).
 	Workers int
 }
+
+// refreshAge is how stale the chunk index's view of the bucket may be when
+// a capture starts (listing the packs costs one List of pack/).
+const refreshAge = time.Minute
 
 // batchBlocks is how many consecutive blocks a worker reads at once.
 const batchBlocks = 16
@@ -101,6 +106,10 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 	rp := startReporter("capture", total, &c, opts.Progress, r.now)
 	defer rp.stop()
 
+	// Other writers (replicas sharing the bucket) may have stored chunks
+	// since the index last listed the packs: dedupe against them too. A
+	// failed listing only costs deduplication.
+	r.chunks.RefreshIfOlder(ctx, refreshAge)
 	w := r.chunks.NewWriter()
 	defer w.Close()
 
