@@ -200,7 +200,7 @@ OUT="$W/engine-results.md"
   echo "- image: peers.sh generator, $(cat "$BASE.ok"); mutation: $MUT_INFO (same helper, same seed)"
   echo "- safehold steps run after the peers, same image and mutation; one \`sync\` after copying the image (the peers get none); CPU-time ratio = peer (user+sys) / safehold (user+sys), steadier than wall on this shared host"
   echo "- safehold: 64 KiB fixed blocks, BLAKE3 ids, S2 compression (raw when incompressible), no encryption, 8 MiB packs, local dir backend (temp file + fsync + link + dir fsync per pack)"
-  echo "- command: $(printf '%q ' env SIZE_MIB="$SIZE_MIB" PEERS="${PEERS:-restic borg borg-fixed}" bash bench/engine.sh)"
+  echo "- command: $(printf '%q ' env SIZE_MIB="$SIZE_MIB" PEERS="${PEERS:-restic borg borg-fixed}" ${ENGINE_BASE:+ENGINE_BASE="$ENGINE_BASE"} ENGINE_RUNS="$ENGINE_RUNS" bash bench/engine.sh); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "| peer | step | wall s | user s | sys s | CPU % | peak RSS MiB | repo MiB after | MiB/s (logical) | notes |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
