@@ -49,9 +49,9 @@ const (
 	memTableMax = 1 << 16                    // durable entries kept in the memory table
 	bloomBits   = 10
 	bloomK      = 7
-	runMagic    = "SHIDXR01"
+	runMagic    = "SHIDXR02"
 	footerSize  = 8*6 + 4 + 8
-	packRefSize = 16 + 4 // pack key (binary) + entry count
+	packRefSize = 16 + 4 + 8 // pack key (binary), entry count, pack size
 )
 
 type run struct {
@@ -59,6 +59,7 @@ type run struct {
 	name   string
 	n      int64    // records
 	keys   []string // pack table: pack keys (dropped once resolved)
+	sizes  []int64  // pack sizes (dropped once resolved)
 	counts []uint32 // entries in each pack
 	packs  []*pack  // resolved pack per ref (nil: gone)
 	fences []ID     // first ID of each block
@@ -234,7 +235,7 @@ func (rw *runWriter) endBlock() {
 
 // finish writes the pack table, fences, Bloom filter and footer, and
 // returns the open run (packs unresolved).
-func (rw *runWriter) finish(name string, keys []string, counts []uint32) (*run, error) {
+func (rw *runWriter) finish(name string, keys []string, sizes []int64, counts []uint32) (*run, error) {
 	rw.endBlock()
 	meta := make([]byte, 0, len(keys)*packRefSize+len(rw.fences)*36+len(rw.bloom)*8)
 	for i, k := range keys {
@@ -245,6 +246,7 @@ func (rw *runWriter) finish(name string, keys []string, counts []uint32) (*run, 
 		}
 		meta = append(meta, kb...)
 		meta = binary.LittleEndian.AppendUint32(meta, counts[i])
+		meta = binary.LittleEndian.AppendUint64(meta, uint64(sizes[i]))
 	}
 	for i := range rw.fences {
 		meta = append(meta, rw.fences[i][:]...)
@@ -275,7 +277,7 @@ func (rw *runWriter) finish(name string, keys []string, counts []uint32) (*run, 
 		rw.f.Close()
 		return nil, rw.err
 	}
-	return &run{f: rw.f, name: name, n: rw.n, keys: keys, counts: counts, fences: rw.fences, bcrc: rw.bcrc, bloom: rw.bloom}, nil
+	return &run{f: rw.f, name: name, n: rw.n, keys: keys, sizes: sizes, counts: counts, fences: rw.fences, bcrc: rw.bcrc, bloom: rw.bloom}, nil
 }
 
 // openRun opens a run file and loads its resident parts.
@@ -322,11 +324,12 @@ func readRun(f *os.File, name string) (*run, error) {
 	if crc(meta) != binary.LittleEndian.Uint32(foot[48:]) {
 		return nil, fmt.Errorf("checksum mismatch: %w", ErrCorrupt)
 	}
-	r := &run{f: f, name: name, n: n, keys: make([]string, np), counts: make([]uint32, np),
+	r := &run{f: f, name: name, n: n, keys: make([]string, np), sizes: make([]int64, np), counts: make([]uint32, np),
 		fences: make([]ID, nf), bcrc: make([]uint32, nf), bloom: make([]uint64, nb)}
 	for i := range r.keys {
 		r.keys[i] = packPrefix + hex.EncodeToString(meta[:16])
 		r.counts[i] = binary.LittleEndian.Uint32(meta[16:])
+		r.sizes[i] = int64(binary.LittleEndian.Uint64(meta[20:]))
 		meta = meta[packRefSize:]
 	}
 	for i := range r.fences {
@@ -386,6 +389,7 @@ func (h *cursorHeap) Pop() any {
 // live pack wins. The runs' packs must be resolved.
 func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, error) {
 	var keys []string
+	var sizes []int64
 	var counts []uint32
 	newRef := make([][]int32, len(runs))
 	at := make(map[string]int32)
@@ -403,6 +407,7 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 				ref = int32(len(keys))
 				at[k] = ref
 				keys = append(keys, k)
+				sizes = append(sizes, p.size)
 				counts = append(counts, r.counts[j])
 			}
 			newRef[i][j] = ref
@@ -447,7 +452,7 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 			heap.Pop(&h)
 		}
 	}
-	return rw.finish(name, keys, counts)
+	return rw.finish(name, keys, sizes, counts)
 }
 
 // collectRecs lists the records of packs' entries for which keep holds.
@@ -475,9 +480,10 @@ func writeRun(path, name string, packs []*pack, recs []rec) (*run, error) {
 		recs = collectRecs(packs, nil)
 	}
 	keys := make([]string, len(packs))
+	sizes := make([]int64, len(packs))
 	counts := make([]uint32, len(packs))
 	for i, p := range packs {
-		keys[i], counts[i] = p.key, uint32(p.n)
+		keys[i], sizes[i], counts[i] = p.key, p.size, uint32(p.n)
 	}
 	slices.SortFunc(recs, func(a, b rec) int {
 		if c := compareID(&a.id, &b.id); c != 0 {
@@ -495,7 +501,7 @@ func writeRun(path, name string, packs []*pack, recs []rec) (*run, error) {
 		}
 		rw.add(&recs[i])
 	}
-	return rw.finish(name, keys, counts)
+	return rw.finish(name, keys, sizes, counts)
 }
 
 // diskIndex is the persistent part of the index; the Store's mu guards its

@@ -411,7 +411,7 @@ func (s *Store) resolveLocked(r *run, listed map[string]blob.Info) {
 	if r.packs == nil {
 		r.packs = make([]*pack, len(r.keys))
 	}
-	defer func() { r.keys = nil }()
+	defer func() { r.keys, r.sizes = nil, nil }()
 	for i, k := range r.keys {
 		if r.packs[i] != nil {
 			continue
@@ -420,7 +420,9 @@ func (s *Store) resolveLocked(r *run, listed map[string]blob.Info) {
 			r.packs[i] = p
 			continue
 		}
-		if in, ok := listed[k]; ok {
+		// A pack whose size changed (cut short, overwritten) is not trusted
+		// from the run: Refresh reads its header again and reports it.
+		if in, ok := listed[k]; ok && in.Size == r.sizes[i] {
 			p := &pack{key: k, state: packDurable, size: in.Size, modTime: in.ModTime, n: int32(r.counts[i]), inRun: true}
 			s.addPackLocked(p)
 			delete(s.badPacks, k)
