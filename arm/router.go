@@ -646,3 +646,44 @@ func CorrelationID(ctx context.Context) string {
 	id, _ := ctx.Value(correlationKey{}).(string)
 	return id
 }
+
+// ResourceTypes lists the resource types of a namespace as ARM names them in
+// a provider's resourceTypes: the literal segments after providers/{ns} at
+// type positions, joined by '/' ("vaults", "vaults/backupPolicies",
+// "locations/operationStatus", "operations").
+func (rt *Router) ResourceTypes(namespace string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ri := range rt.Routes() {
+		if !strings.EqualFold(ri.Namespace, namespace) {
+			continue
+		}
+		parts := splitPath(ri.Pattern)
+		start := -1
+		for i := 0; i+1 < len(parts); i++ {
+			if strings.EqualFold(parts[i], "providers") && strings.EqualFold(parts[i+1], namespace) {
+				start = i + 2
+			}
+		}
+		if start < 0 || start >= len(parts) {
+			continue
+		}
+		var typ []string
+		for i := start; i < len(parts); i += 2 {
+			if strings.HasPrefix(parts[i], "{") {
+				break
+			}
+			typ = append(typ, parts[i])
+		}
+		if len(typ) == 0 {
+			continue
+		}
+		t := strings.Join(typ, "/")
+		if !seen[strings.ToLower(t)] {
+			seen[strings.ToLower(t)] = true
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

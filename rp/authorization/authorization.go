@@ -16,6 +16,7 @@ import (
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/store"
 )
 
@@ -35,7 +36,7 @@ const ns = "Microsoft.Authorization"
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
-	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: []string{"2022-04-01", "2022-05-01-preview", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01"}})
+	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: apiversions.Authorization})
 	ra := "/{*scope}/providers/Microsoft.Authorization/roleAssignments"
 	rt.Handle("GET", ra, pr.listAssignments, arm.Action("Microsoft.Authorization/roleAssignments/read"))
 	rt.Handle("GET", ra+"/{roleAssignmentName}", pr.getAssignment)

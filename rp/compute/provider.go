@@ -7,6 +7,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/apiversions"
 )
 
 // Provider is the Microsoft.Compute resource provider.
@@ -18,11 +19,9 @@ type Provider struct {
 // New returns the ARM provider bound to svc.
 func New(svc *compute.Service) *Provider { return &Provider{svc: svc} }
 
-// Versions are the api-versions accepted for Microsoft.Compute.
-var Versions = []string{"2024-11-01", "2024-07-01", "2024-03-02", "2024-03-01", "2023-10-02", "2023-09-01", "2023-07-01", "2023-04-02", "2023-03-01",
-	"2023-01-02", "2022-11-01", "2022-08-01", "2022-07-02", "2022-03-02", "2022-03-01", "2021-12-01", "2021-11-01", "2021-08-01", "2021-07-01",
-	"2021-04-01", "2021-03-01", "2020-12-01", "2020-09-30", "2020-06-30", "2020-06-01", "2019-12-01", "2019-07-01", "2019-03-01", "2018-10-01",
-	"2018-09-30", "2018-06-01", "2018-04-01", "2017-12-01", "2017-03-30", "2016-04-30-preview"}
+// Versions are the api-versions accepted for Microsoft.Compute: every one
+// Azure published (rp/apiversions).
+var Versions = apiversions.Union(apiversions.Compute)
 
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {

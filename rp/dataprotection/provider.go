@@ -27,14 +27,15 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/store"
 )
 
 const namespace = "Microsoft.DataProtection"
 
-// APIVersions are the api-versions accepted: the seed's, the SDK's (v3.0.0
-// and v3.1.0), and those in between.
-var APIVersions = []string{"2024-04-01", "2023-11-01", "2021-01-01", "2021-07-01", "2022-03-01", "2022-04-01", "2022-05-01", "2022-12-01", "2023-01-01", "2023-05-01", "2023-12-01", "2024-03-01"}
+// APIVersions are the api-versions accepted: every one Azure published for
+// the namespace, stable and preview (rp/apiversions).
+var APIVersions = apiversions.Union(apiversions.DataProtection)
 
 // Operation kinds.
 const (

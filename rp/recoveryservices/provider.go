@@ -31,16 +31,15 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/snapshot"
 )
 
 const namespace = "Microsoft.RecoveryServices"
 
-// APIVersions are the api-versions Microsoft.RecoveryServices accepts (vault
-// paths and backup paths share the namespace).
-var APIVersions = []string{"2024-04-01", "2023-04-01", "2023-02-01", "2023-01-01", "2022-10-01", "2022-03-01", "2021-12-01", "2021-08-01",
-	"2021-06-01", "2021-03-01", "2021-01-01", "2020-10-01", "2020-02-02", "2019-06-15", "2019-05-13", "2018-12-20", "2017-07-01",
-	"2016-12-01", "2016-08-10", "2016-06-01", "2015-03-15"}
+// APIVersions are the api-versions Microsoft.RecoveryServices accepts: every
+// one published by the vault and the backup specs (they share the namespace).
+var APIVersions = apiversions.RecoveryServices
 
 const (
 	opKindRefresh = "recoveryservices.refresh"

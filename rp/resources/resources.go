@@ -16,6 +16,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/store"
 )
 
@@ -75,7 +76,7 @@ type Provider struct {
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p, pr.rt = p, rt
-	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Resources", AnyVersion: true, Versions: []string{"2022-09-01", "2021-04-01", "2021-01-01", "2020-01-01", "2019-05-01", "2016-06-01"}})
+	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Resources", AnyVersion: true, Versions: apiversions.Resources})
 	rt.Handle("GET", "/subscriptions", pr.listSubscriptions, arm.NoAuthz())
 	rt.Handle("GET", "/tenants", pr.listTenants, arm.NoAuthz())
 	rt.Handle("GET", "/subscriptions/{subscriptionId}", pr.getSubscription)
@@ -162,9 +163,38 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(arm.Values(out)), nil
 }
 
+// providerBody is a provider as GET /providers/{ns} shows it: one entry per
+// resource type the namespace serves, each with every api-version of the
+// namespace (newest first) and the newest stable one as its default.
 func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
+	versions := apiversions.Union(ns.Versions)
+	def := ""
+	for _, v := range versions {
+		if !apiversions.IsPreview(v) {
+			def = v
+			break
+		}
+	}
+	types := pr.rt.ResourceTypes(ns.Name)
+	if strings.EqualFold(ns.Name, "Microsoft.Resources") {
+		types = []string{"deployments", "links", "locations", "operations", "providers", "resourceGroups", "resources", "subscriptions", "subscriptions/locations", "subscriptions/providers", "subscriptions/resourceGroups", "subscriptions/resources", "tenants"}
+	}
+	rts := make([]any, 0, len(types))
+	for _, t := range types {
+		e := map[string]any{"resourceType": t, "locations": Locations, "apiVersions": versions, "capabilities": "None"}
+		if def != "" {
+			e["defaultApiVersion"] = def
+		}
+		if t == "operations" || strings.HasPrefix(t, "locations") {
+			e["locations"] = []string{}
+		}
+		rts = append(rts, e)
+	}
+	if len(rts) == 0 {
+		rts = append(rts, map[string]any{"resourceType": "*", "locations": Locations, "apiVersions": versions})
+	}
 	return map[string]any{"id": "/subscriptions/" + sub + "/providers/" + ns.Name, "namespace": ns.Name, "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
-		"resourceTypes": []any{map[string]any{"resourceType": "*", "locations": Locations, "apiVersions": ns.Versions}}}
+		"resourceTypes": rts}
 }
 
 func (pr *Provider) listProviders(r *arm.Request) (*arm.Response, error) {
