@@ -687,3 +687,36 @@ func (rt *Router) ResourceTypes(namespace string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Actions lists the RBAC actions of a namespace's routes (the operations a
+// provider's operations catalog names), sorted.
+func (rt *Router) Actions(namespace string) []string {
+	seen := map[string]bool{}
+	var out []string
+	var walk func(n *node)
+	walk = func(n *node) {
+		for m, r := range n.routes {
+			if !strings.EqualFold(r.namespace, namespace) {
+				continue
+			}
+			a, _ := r.actionFor(m, splitPath(r.pattern))
+			if a == "" || a == "-" || !strings.HasPrefix(strings.ToLower(a), strings.ToLower(namespace)+"/") || seen[strings.ToLower(a)] {
+				continue
+			}
+			seen[strings.ToLower(a)] = true
+			out = append(out, a)
+		}
+		for _, c := range n.literal {
+			walk(c)
+		}
+		if n.param != nil {
+			walk(n.param)
+		}
+		if n.wild != nil {
+			walk(n.wild)
+		}
+	}
+	walk(rt.root)
+	sort.Strings(out)
+	return out
+}

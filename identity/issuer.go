@@ -93,9 +93,16 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// tenantOK accepts the tenant id, the multi-tenant aliases, and "adfs": the
+// AD FS-shaped authority (https://host/adfs, as Azure Stack Hub advertises
+// its login endpoint) for clients whose MSAL asks login.microsoftonline.com
+// for instance discovery about any other authority (the az CLI).
 func (is *Issuer) tenantOK(t string) bool {
-	return strings.EqualFold(t, is.TenantID) || t == "common" || t == "organizations"
+	return strings.EqualFold(t, is.TenantID) || t == "common" || t == "organizations" || strings.EqualFold(t, adfsTenant)
 }
+
+// adfsTenant is the path of the AD FS-shaped authority.
+const adfsTenant = "adfs"
 
 func (is *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
@@ -104,10 +111,15 @@ func (is *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := baseURL(r)
+	authorize, token := base+"/"+is.TenantID+"/oauth2/v2.0/authorize", base+"/"+is.TenantID+"/oauth2/v2.0/token"
+	if strings.EqualFold(tenant, adfsTenant) {
+		// AD FS keeps its OAuth endpoints under /adfs (MSAL reads them from here).
+		authorize, token = base+"/adfs/oauth2/authorize", base+"/adfs/oauth2/token"
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                is.issuerURL(base),
-		"authorization_endpoint":                base + "/" + is.TenantID + "/oauth2/v2.0/authorize",
-		"token_endpoint":                        base + "/" + is.TenantID + "/oauth2/v2.0/token",
+		"authorization_endpoint":                authorize,
+		"token_endpoint":                        token,
 		"jwks_uri":                              base + "/" + is.TenantID + "/discovery/v2.0/keys",
 		"response_types_supported":              []string{"code", "id_token", "token"},
 		"subject_types_supported":               []string{"pairwise"},

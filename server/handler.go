@@ -169,8 +169,10 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	var body any
 	switch {
 	case strings.HasPrefix(v, "2015") || strings.HasPrefix(v, "2016") || strings.HasPrefix(v, "2017") || strings.HasPrefix(v, "2018"):
+		// The Azure Stack Hub shape (what az cloud register reads): its login
+		// endpoint is AD FS-shaped, so MSAL skips instance discovery.
 		body = map[string]any{"galleryEndpoint": base, "graphEndpoint": base, "portalEndpoint": base,
-			"authentication": map[string]any{"loginEndpoint": base + "/", "audiences": []string{base, base + "/"}}}
+			"authentication": map[string]any{"loginEndpoint": base + "/adfs", "audiences": []string{base, base + "/"}}}
 	case v >= "2022-09-01":
 		body = cloud
 	default:

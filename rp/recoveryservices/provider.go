@@ -128,6 +128,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", R+"/backupJobs/{jobName}/cancel", pr.cancelJob)
 	rt.Handle("GET", R+"/backupJobs/{jobName}/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupJobs/operationResults/read"))
 
+	pr.registerContract(rt, R)
+
 	p.Ops.Register(opKindRefresh, pr.runRefresh)
 	p.Ops.Register(opKindItem, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindDelete, pr.runDeleteItem)

@@ -1,0 +1,40 @@
+package rp
+
+import (
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+)
+
+// OperationsCatalog answers GET /providers/{namespace}/operations: one entry
+// per RBAC action the namespace's routes check (the actions role
+// definitions name), in the shape ARM's operations APIs share.
+func OperationsCatalog(rt *arm.Router, namespace, providerDisplay string) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		var out []any
+		for _, a := range rt.Actions(namespace) {
+			parts := strings.Split(a, "/")
+			verb := parts[len(parts)-1]
+			res := strings.Join(parts[1:len(parts)-1], "/")
+			if verb == "action" && len(parts) > 2 {
+				res = strings.Join(parts[1:len(parts)-2], "/")
+				verb = parts[len(parts)-2]
+			}
+			op := map[string]string{"read": "Read " + res, "write": "Create or update " + res, "delete": "Delete " + res}[verb]
+			if op == "" {
+				op = verb + " on " + res
+			}
+			out = append(out, map[string]any{
+				"name":         a,
+				"isDataAction": false,
+				"origin":       "user",
+				"display":      map[string]any{"provider": providerDisplay, "resource": res, "operation": op, "description": op},
+			})
+		}
+		l, err := arm.Page(r, out, 1000)
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(l), nil
+	}
+}
