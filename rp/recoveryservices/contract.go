@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/rp"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -18,7 +18,7 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 	rt.Handle("GET", R+"/backupResourceGuardProxies/{resourceGuardProxyName}", pr.getGuardProxy)
 	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getEncryptionConfig)
 	rt.Handle("PUT", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.putEncryptionConfig)
-	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", rp.OperationsCatalog(rt, namespace, "Microsoft Recovery Services"), arm.NoAuthz())
+	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", resource.OperationsCatalog(rt, namespace, "Microsoft Recovery Services"), arm.NoAuthz())
 }
 
 func (pr *Provider) listGuardProxies(r *arm.Request) (*arm.Response, error) {
@@ -44,7 +44,7 @@ func (pr *Provider) encryptionConfig(r *arm.Request) (arm.ResourceID, configReco
 	c := configRecord{ID: id.String(), Name: "backupResourceEncryptionConfig", Type: "Microsoft.RecoveryServices/vaults/backupEncryptionConfigs",
 		Properties: map[string]any{"encryptionAtRestType": "MicrosoftManaged", "lastUpdateStatus": "NotEnabled", "infrastructureEncryptionState": "Disabled"}}
 	var cur configRecord
-	if err := rp.GetResource(r.HTTP.Context(), pr.p.Store, id, &cur); err == nil {
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &cur); err == nil {
 		c = cur
 	}
 	return id, c, nil
@@ -91,7 +91,7 @@ func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.encryptionAtRestType '%s' is invalid: use MicrosoftManaged or CustomerManaged.", typ)
 	}
 	c.Properties["lastUpdateStatus"] = "Succeeded"
-	if err := pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error { return rp.PutResource(r.HTTP.Context(), tx, id, &c) }); err != nil {
+	if err := pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error { return resource.Put(r.HTTP.Context(), tx, id, &c) }); err != nil {
 		return nil, err
 	}
 	return &arm.Response{Status: http.StatusOK}, nil

@@ -1,4 +1,4 @@
-package rp
+package resource
 
 import (
 	"strings"
