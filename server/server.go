@@ -34,6 +34,7 @@ import (
 	"github.com/safehold/safehold/rp/dataprotection"
 	"github.com/safehold/safehold/rp/recoveryservices"
 	"github.com/safehold/safehold/rp/resources"
+	rpstorage "github.com/safehold/safehold/rp/storage"
 	"github.com/safehold/safehold/store"
 )
 
@@ -270,7 +271,7 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	s.Metrics.SetUsage(s.storageUsage)
-	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}, &usageProvider{s: s}}, cfg.Providers...)
+	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}, &usageProvider{s: s}, &rpstorage.Provider{}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

@@ -1,0 +1,216 @@
+package clients_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// need returns the path of a client binary, skipping the test when it is
+// missing outside CI and failing it in CI (where .ci/run installs it).
+func need(t *testing.T, bin string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed: .ci/clients.sh should have installed it", bin)
+		}
+		t.Skipf("%s is not installed (bash .ci/run installs it)", bin)
+	}
+	return p
+}
+
+type azCLI struct {
+	t   *testing.T
+	bin string
+	env []string
+}
+
+// run runs az with args and returns its stdout; a failure fails the test.
+func (a *azCLI) run(args ...string) string {
+	a.t.Helper()
+	out, err := a.try(args...)
+	if err != nil {
+		a.t.Fatalf("az %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (a *azCLI) try(args ...string) (string, error) {
+	cmd := exec.Command(a.bin, args...)
+	cmd.Env = a.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	a.t.Logf("az %s (%.1fs)", strings.Join(args, " "), time.Since(start).Seconds())
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+func (a *azCLI) json(args ...string) map[string]any {
+	a.t.Helper()
+	out := a.run(append(args, "-o", "json")...)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		a.t.Fatalf("az %s: not a JSON object: %q", strings.Join(args, " "), out)
+	}
+	return m
+}
+
+func (a *azCLI) tsv(args ...string) string {
+	a.t.Helper()
+	return strings.TrimSpace(a.run(append(args, "-o", "tsv")...))
+}
+
+func str(m map[string]any, path string) string {
+	var cur any = m
+	for _, k := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = mm[k]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+// TestAzCLIBackupSeed002 connects Debian's az CLI to Safehold with nothing
+// but REQUESTS_CA_BUNDLE (az cloud register with the ARM endpoint, the rest
+// from /metadata/endpoints; az login --service-principal through the AD
+// FS-shaped authority it advertises) and runs seed 002 with az backup.
+//
+// Workaround for the client's own defect: Debian's azure-cli 2.45 asks for
+// Compute api-version 2022-11-01, which its packaged azure-mgmt-compute 29.0.0
+// lacks, so `az vm show` and `az backup protection enable-for-vm` fail inside
+// the CLI before any request (azure-cli#25826). testdata/azcli/sitecustomize.py,
+// put on PYTHONPATH, pins the CLI's compute calls to 2022-08-01 only when the
+// 2022-11-01 module is missing; it changes nothing else.
+func TestAzCLIBackupSeed002(t *testing.T) {
+	bin := need(t, "az")
+	e := testserver.Start(t)
+	hook, err := filepath.Abs("testdata/azcli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "AZURE_CONFIG_DIR=" + t.TempDir(),
+		"REQUESTS_CA_BUNDLE=" + e.Conn.CACertFile, "PYTHONPATH=" + hook,
+		"AZURE_CORE_COLLECT_TELEMETRY=false", "AZURE_CORE_NO_COLOR=true", "AZURE_CORE_SURVEY_MESSAGE=false"}
+	az := &azCLI{t: t, bin: bin, env: env}
+	c := e.Conn
+
+	// The two commands that connect the CLI (README), then login.
+	az.run("cloud", "register", "--name", "safehold", "--endpoint-resource-manager", c.ARMEndpoint+"/")
+	az.run("cloud", "set", "--name", "safehold")
+	login := az.run("login", "--service-principal", "-u", c.ClientID, "-p", c.ClientSecret, "--tenant", c.TenantID, "-o", "json")
+	if !strings.Contains(login, c.SubscriptionID) {
+		t.Fatalf("login did not find the subscription: %s", login)
+	}
+	if ad := az.tsv("cloud", "show", "--name", "safehold", "--query", "endpoints.activeDirectory"); ad != c.ARMEndpoint+"/adfs" {
+		t.Fatalf("activeDirectory endpoint %q", ad)
+	}
+	sub := c.SubscriptionID
+
+	// The VM to protect (created with az rest: Safehold has no images for az vm create).
+	az.run("group", "create", "-n", "testRG", "-l", "westus", "-o", "none")
+	az.run("group", "create", "-n", "testVaultRG", "-l", "westus", "-o", "none")
+	az.run("group", "create", "-n", "restoreRG", "-l", "westus", "-o", "none")
+	disk := "/subscriptions/" + sub + "/resourceGroups/testRG/providers/Microsoft.Compute/disks/testVM-os"
+	az.run("rest", "--method", "put", "--url", disk+"?api-version=2024-03-02", "-o", "none",
+		"--body", `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1,"osType":"Linux"}}`)
+	vmID := "/subscriptions/" + sub + "/resourceGroups/testRG/providers/Microsoft.Compute/virtualMachines/testVM"
+	az.run("rest", "--method", "put", "--url", vmID+"?api-version=2024-11-01", "-o", "none",
+		"--body", `{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"},"storageProfile":{"osDisk":{"osType":"Linux","createOption":"Attach","managedDisk":{"id":"`+disk+`"}}}}}`)
+	if got := az.tsv("vm", "show", "-g", "testRG", "-n", "testVM", "--query", "id"); !strings.EqualFold(got, vmID) {
+		t.Fatalf("az vm show: %q", got)
+	}
+	// The staging storage account restore-disks names.
+	az.run("rest", "--method", "put", "--url", "/subscriptions/"+sub+"/resourceGroups/testVaultRG/providers/Microsoft.Storage/storageAccounts/safeholdstaging?api-version=2023-01-01",
+		"-o", "none", "--body", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`)
+
+	v := []string{"-g", "testVaultRG", "-v", "testVault"}
+	vault := az.json("backup", "vault", "create", "-g", "testVaultRG", "-n", "testVault", "-l", "westus")
+	if str(vault, "properties.provisioningState") != "Succeeded" || str(vault, "type") != "Microsoft.RecoveryServices/vaults" {
+		t.Fatalf("vault create: %v", vault)
+	}
+	if names := az.tsv(append([]string{"backup", "policy", "list", "--query", "[].name"}, v...)...); !strings.Contains(names, "DefaultPolicy") {
+		t.Fatalf("policy list: %q", names)
+	}
+	polFile := filepath.Join(t.TempDir(), "policy.json")
+	pol := az.run(append([]string{"backup", "policy", "show", "-n", "DefaultPolicy", "-o", "json"}, v...)...)
+	// Keep 14 daily points instead of 30 (the change policy set applies).
+	pol = strings.Replace(pol, `"count": 30`, `"count": 14`, 1)
+	if err := os.WriteFile(polFile, []byte(pol), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	az.run(append([]string{"backup", "policy", "set", "-n", "DefaultPolicy", "--policy", polFile, "-o", "none"}, v...)...)
+	if n := az.tsv(append([]string{"backup", "policy", "show", "-n", "DefaultPolicy", "--query", "properties.retentionPolicy.dailySchedule.retentionDuration.count"}, v...)...); n != "14" {
+		t.Fatalf("policy set did not apply: daily retention %q", n)
+	}
+
+	en := az.json(append([]string{"backup", "protection", "enable-for-vm", "--vm", vmID, "--policy-name", "DefaultPolicy"}, v...)...)
+	if str(en, "properties.operation") != "ConfigureBackup" || str(en, "properties.status") != "Completed" {
+		t.Fatalf("enable-for-vm job: %v", en)
+	}
+	cont := az.tsv(append([]string{"backup", "container", "list", "--backup-management-type", "AzureIaasVM", "--query", "[0].name"}, v...)...)
+	item := az.tsv(append([]string{"backup", "item", "list", "--query", "[0].name"}, v...)...)
+	if !strings.EqualFold(cont, "IaasVMContainer;iaasvmcontainerv2;testRG;testVM") || !strings.EqualFold(item, "VM;iaasvmcontainerv2;testRG;testVM") {
+		t.Fatalf("container %q item %q", cont, item)
+	}
+	ci := []string{"-c", cont, "-i", item, "--backup-management-type", "AzureIaasVM"}
+
+	bj := az.json(append(append([]string{"backup", "protection", "backup-now", "--retain-until", time.Now().AddDate(0, 1, 0).Format("02-01-2006")}, ci...), v...)...)
+	if str(bj, "properties.operation") != "Backup" {
+		t.Fatalf("backup-now: %v", bj)
+	}
+	jobs := az.tsv(append([]string{"backup", "job", "list", "--query", "[?properties.operation=='Backup'].name"}, v...)...)
+	if !strings.Contains(jobs, str(bj, "name")) {
+		t.Fatalf("job list %q lacks the backup job %s", jobs, str(bj, "name"))
+	}
+	az.run(append([]string{"backup", "job", "wait", "-n", str(bj, "name"), "--timeout", "300", "-o", "none"}, v...)...)
+	if st := az.tsv(append([]string{"backup", "job", "show", "-n", str(bj, "name"), "--query", "properties.status"}, v...)...); st != "Completed" {
+		t.Fatalf("backup job %s", st)
+	}
+	rp := az.tsv(append(append([]string{"backup", "recoverypoint", "list", "--query", "[0].name"}, ci...), v...)...)
+	if rp == "" {
+		t.Fatal("no recovery point")
+	}
+
+	rj := az.json(append([]string{"backup", "restore", "restore-disks", "-c", cont, "-i", item, "-r", rp, "--storage-account", "safeholdstaging", "--target-resource-group", "restoreRG"}, v...)...)
+	if str(rj, "properties.operation") != "Restore" {
+		t.Fatalf("restore-disks: %v", rj)
+	}
+	az.run(append([]string{"backup", "job", "wait", "-n", str(rj, "name"), "--timeout", "300", "-o", "none"}, v...)...)
+	if st := az.tsv(append([]string{"backup", "job", "show", "-n", str(rj, "name"), "--query", "properties.status"}, v...)...); st != "Completed" {
+		t.Fatalf("restore job %s", st)
+	}
+	if disks := az.tsv("rest", "--method", "get", "--url", "/subscriptions/"+sub+"/resourceGroups/restoreRG/providers/Microsoft.Compute/disks?api-version=2024-03-02", "--query", "length(value)"); disks != "1" {
+		t.Fatalf("restore-disks created %s disks in restoreRG, want 1", disks)
+	}
+
+	// Stop protection keeping the data, then delete the data.
+	dj := az.json(append(append([]string{"backup", "protection", "disable", "--yes"}, ci...), v...)...)
+	if str(dj, "properties.operation") != "DisableBackup" || str(dj, "properties.status") != "Completed" {
+		t.Fatalf("disable: %v", dj)
+	}
+	if st := az.tsv(append([]string{"backup", "item", "show", "-c", cont, "-n", item, "--backup-management-type", "AzureIaasVM", "--query", "properties.protectionState"}, v...)...); st != "ProtectionStopped" {
+		t.Fatalf("after disable: %s", st)
+	}
+	xj := az.json(append(append([]string{"backup", "protection", "disable", "--delete-backup-data", "true", "--yes"}, ci...), v...)...)
+	if str(xj, "properties.operation") != "DeleteBackupData" || str(xj, "properties.status") != "Completed" {
+		t.Fatalf("disable --delete-backup-data: %v", xj)
+	}
+	if n := az.tsv(append([]string{"backup", "item", "list", "--query", "length(@)"}, v...)...); n != "0" {
+		t.Fatalf("items after delete: %s", n)
+	}
+}

@@ -1,0 +1,375 @@
+// Package storage serves a minimal Microsoft.Storage: storage accounts as
+// ARM resources with access keys, which Azure's backup APIs take as staging
+// accounts (Recovery Services RestoreDisks writes its VM config there;
+// az backup restore restore-disks looks the account up by name). There is no
+// blob data plane: Safehold keeps restored bytes in managed disks.
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/apiversions"
+	"github.com/safehold/safehold/rp/resources"
+	"github.com/safehold/safehold/store"
+)
+
+const (
+	namespace   = "Microsoft.Storage"
+	accountType = "Microsoft.Storage/storageAccounts"
+)
+
+// Provider serves Microsoft.Storage.
+type Provider struct{ p *resource.Platform }
+
+// Register implements resource.Provider.
+func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
+	pr.p = p
+	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: apiversions.Union(apiversions.Storage)})
+	sub := "/subscriptions/{subscriptionId}"
+	rg := sub + "/resourceGroups/{resourceGroupName}"
+	A := rg + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
+	rt.Handle("GET", sub+"/providers/Microsoft.Storage/storageAccounts", pr.listSub)
+	rt.Handle("GET", rg+"/providers/Microsoft.Storage/storageAccounts", pr.listRG)
+	rt.Handle("POST", sub+"/providers/Microsoft.Storage/checkNameAvailability", pr.checkName, arm.Action(namespace+"/checkNameAvailability/read"))
+	rt.Handle("PUT", A, pr.put)
+	rt.Handle("PATCH", A, pr.patch)
+	rt.Handle("GET", A, pr.get)
+	rt.Handle("DELETE", A, pr.delete)
+	rt.Handle("POST", A+"/listKeys", pr.listKeys)
+	rt.Handle("POST", A+"/regenerateKey", pr.regenerateKey)
+	rt.Handle("GET", "/providers/Microsoft.Storage/operations", resource.OperationsCatalog(rt, namespace, "Microsoft Storage"), arm.NoAuthz())
+	return nil
+}
+
+// Account is a storage account as stored; Keys never leave through GET.
+type Account struct {
+	ID         string               `json:"id"`
+	Name       string               `json:"name"`
+	Type       string               `json:"type"`
+	Location   string               `json:"location"`
+	Tags       map[string]string    `json:"tags,omitempty"`
+	Kind       string               `json:"kind"`
+	SKU        map[string]string    `json:"sku"`
+	Properties map[string]any       `json:"properties"`
+	SystemData *arm.SystemData `json:"systemData,omitempty"`
+	Keys       []Key                `json:"keys,omitempty"`
+}
+
+// Key is an account access key.
+type Key struct {
+	KeyName      string    `json:"keyName"`
+	Value        string    `json:"value"`
+	Permissions  string    `json:"permissions"`
+	CreationTime time.Time `json:"creationTime"`
+}
+
+func (a Account) wire() Account {
+	a.Keys = nil
+	return a
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+
+func newKey(name string, now time.Time) Key {
+	b := make([]byte, 64)
+	rand.Read(b)
+	return Key{KeyName: name, Value: base64.StdEncoding.EncodeToString(b), Permissions: "FULL", CreationTime: now}
+}
+
+var skus = map[string]string{"standard_lrs": "Standard_LRS", "standard_grs": "Standard_GRS", "standard_ragrs": "Standard_RAGRS", "standard_zrs": "Standard_ZRS",
+	"premium_lrs": "Premium_LRS", "premium_zrs": "Premium_ZRS", "standard_gzrs": "Standard_GZRS", "standard_ragzrs": "Standard_RAGZRS"}
+
+var kinds = map[string]string{"storagev2": "StorageV2", "storage": "Storage", "blobstorage": "BlobStorage", "blockblobstorage": "BlockBlobStorage", "filestorage": "FileStorage"}
+
+func (pr *Provider) idOf(r *arm.Request) arm.ResourceID {
+	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), namespace, "storageAccounts", r.Param("accountName"))
+}
+
+func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	id := pr.idOf(r)
+	name := r.Param("accountName")
+	if !nameRE.MatchString(name) {
+		return nil, arm.BadRequest("AccountNameInvalid", "%s is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", name)
+	}
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, id.SubscriptionID, id.ResourceGroup); err != nil {
+		return nil, err
+	}
+	var in struct {
+		Location   string                 `json:"location"`
+		Tags       map[string]string      `json:"tags"`
+		Kind       string                 `json:"kind"`
+		SKU        *struct{ Name string } `json:"sku"`
+		Properties map[string]any         `json:"properties"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	loc := strings.ToLower(strings.ReplaceAll(in.Location, " ", ""))
+	if loc == "" {
+		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+	}
+	if !knownLocation(loc) {
+		return nil, arm.BadRequest("LocationNotAvailableForResourceType", "The provided location '%s' is not available for resource type 'Microsoft.Storage/storageAccounts'.", in.Location)
+	}
+	if in.SKU == nil || in.SKU.Name == "" {
+		return nil, arm.BadRequest("MissingRequiredProperty", "sku.name is required, e.g. {\"sku\":{\"name\":\"Standard_LRS\"}}.")
+	}
+	sku, ok := skus[strings.ToLower(in.SKU.Name)]
+	if !ok {
+		return nil, arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: sku.name '%s'.", in.SKU.Name)
+	}
+	kind := "StorageV2"
+	if in.Kind != "" {
+		if kind, ok = kinds[strings.ToLower(in.Kind)]; !ok {
+			return nil, arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: kind '%s'.", in.Kind)
+		}
+	}
+	now := pr.p.Now().UTC()
+	var out Account
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var cur Account
+		err := resource.Get(ctx, tx, id, &cur)
+		var ae *arm.Error
+		if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
+			return err
+		}
+		if err == nil && !strings.EqualFold(cur.Location, loc) {
+			return arm.Errorf(http.StatusConflict, "StorageAccountAlreadyExists", "The storage account named %s already exists under the subscription in location '%s'.", name, cur.Location)
+		}
+		if err != nil {
+			if taken, err := pr.nameTaken(ctx, tx, name); err != nil {
+				return err
+			} else if taken {
+				return arm.Errorf(http.StatusConflict, "StorageAccountAlreadyTaken", "The storage account named %s is already taken.", name)
+			}
+			cur = Account{ID: id.String(), Name: name, Type: accountType, Keys: []Key{newKey("key1", now), newKey("key2", now)}}
+			cur.Properties = map[string]any{"creationTime": now.Format(time.RFC3339Nano)}
+		}
+		cur.Location, cur.Tags, cur.Kind = loc, in.Tags, kind
+		tier := "Standard"
+		if strings.HasPrefix(sku, "Premium") {
+			tier = "Premium"
+		}
+		cur.SKU = map[string]string{"name": sku, "tier": tier}
+		for k, v := range in.Properties {
+			switch k {
+			case "accessTier", "supportsHttpsTrafficOnly", "minimumTlsVersion", "allowBlobPublicAccess", "allowSharedKeyAccess", "isHnsEnabled", "encryption", "networkAcls", "publicNetworkAccess":
+				cur.Properties[k] = v
+			}
+		}
+		fill(&cur)
+		cur.SystemData = arm.Touch(cur.SystemData, r.Caller(), now)
+		out = cur
+		return resource.Put(ctx, tx, id, &cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(out.wire()), nil
+}
+
+func knownLocation(l string) bool {
+	for _, x := range resources.Locations {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+func fill(a *Account) {
+	p := a.Properties
+	p["provisioningState"] = "Succeeded"
+	p["primaryLocation"] = a.Location
+	p["statusOfPrimary"] = "available"
+	for k, v := range map[string]any{"supportsHttpsTrafficOnly": true, "minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": false, "encryption": map[string]any{
+		"keySource": "Microsoft.Storage", "services": map[string]any{"blob": map[string]any{"enabled": true, "keyType": "Account"}, "file": map[string]any{"enabled": true, "keyType": "Account"}}}} {
+		if _, ok := p[k]; !ok {
+			p[k] = v
+		}
+	}
+	if a.Kind == "StorageV2" || a.Kind == "BlobStorage" {
+		if _, ok := p["accessTier"]; !ok {
+			p["accessTier"] = "Hot"
+		}
+	}
+	base := "https://" + a.Name + "."
+	p["primaryEndpoints"] = map[string]any{"blob": base + "blob.core.windows.net/", "queue": base + "queue.core.windows.net/", "table": base + "table.core.windows.net/", "file": base + "file.core.windows.net/", "dfs": base + "dfs.core.windows.net/", "web": base + "z1.web.core.windows.net/"}
+}
+
+func (pr *Provider) nameTaken(ctx context.Context, rd store.Reader, name string) (bool, error) {
+	subs, err := rd.List(ctx, resource.SubscriptionKind, store.ListQuery{})
+	if err != nil {
+		return false, err
+	}
+	for _, s := range subs {
+		all, err := resource.List[Account](ctx, rd, accountType, "/subscriptions/"+s.Key)
+		if err != nil {
+			return false, err
+		}
+		for _, a := range all {
+			if strings.EqualFold(a.Name, name) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func (pr *Provider) load(r *arm.Request) (arm.ResourceID, *Account, error) {
+	id := pr.idOf(r)
+	var a Account
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &a); err != nil {
+		return id, nil, err
+	}
+	return id, &a, nil
+}
+
+func (pr *Provider) get(r *arm.Request) (*arm.Response, error) {
+	_, a, err := pr.load(r)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(a.wire()), nil
+}
+
+func (pr *Provider) patch(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	id := pr.idOf(r)
+	var in struct {
+		Tags       map[string]string `json:"tags"`
+		Properties map[string]any    `json:"properties"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	var out Account
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := resource.Get(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		if in.Tags != nil {
+			out.Tags = in.Tags
+		}
+		for k, v := range in.Properties {
+			switch k {
+			case "accessTier", "supportsHttpsTrafficOnly", "minimumTlsVersion", "allowBlobPublicAccess", "allowSharedKeyAccess", "networkAcls", "publicNetworkAccess":
+				out.Properties[k] = v
+			}
+		}
+		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now().UTC())
+		return resource.Put(ctx, tx, id, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(out.wire()), nil
+}
+
+func (pr *Provider) delete(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	id := pr.idOf(r)
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Delete(ctx, tx, id) })
+	var ae *arm.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return arm.NoContent(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &arm.Response{Status: http.StatusOK}, nil
+}
+
+func (pr *Provider) list(r *arm.Request, scope string) (*arm.Response, error) {
+	all, err := resource.List[Account](r.HTTP.Context(), pr.p.Store, accountType, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, 0, len(all))
+	for _, a := range all {
+		out = append(out, a.wire())
+	}
+	l, err := arm.Page(r, out, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(l), nil
+}
+
+func (pr *Provider) listSub(r *arm.Request) (*arm.Response, error) {
+	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+		return nil, err
+	}
+	return pr.list(r, "/subscriptions/"+r.Param("subscriptionId"))
+}
+
+func (pr *Provider) listRG(r *arm.Request) (*arm.Response, error) {
+	if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	return pr.list(r, "/subscriptions/"+r.Param("subscriptionId")+"/resourceGroups/"+r.Param("resourceGroupName"))
+}
+
+func (pr *Provider) listKeys(r *arm.Request) (*arm.Response, error) {
+	_, a, err := pr.load(r)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(map[string]any{"keys": a.Keys}), nil
+}
+
+func (pr *Provider) regenerateKey(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	id := pr.idOf(r)
+	var in struct {
+		KeyName string `json:"keyName"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	var out Account
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := resource.Get(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		for i, k := range out.Keys {
+			if strings.EqualFold(k.KeyName, in.KeyName) {
+				out.Keys[i] = newKey(k.KeyName, pr.p.Now().UTC())
+				return resource.Put(ctx, tx, id, &out)
+			}
+		}
+		return arm.BadRequest("InvalidValuesForRequestParameters", "keyName '%s' is invalid: use key1 or key2.", in.KeyName)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(map[string]any{"keys": out.Keys}), nil
+}
+
+func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
+	var in struct{ Name, Type string }
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if !nameRE.MatchString(in.Name) {
+		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid", "message": in.Name + " is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."}), nil
+	}
+	taken, err := pr.nameTaken(r.HTTP.Context(), pr.p.Store, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if taken {
+		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "The storage account named " + in.Name + " is already taken."}), nil
+	}
+	return arm.OK(map[string]any{"nameAvailable": true}), nil
+}

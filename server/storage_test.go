@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// A minimal Microsoft.Storage: accounts with keys, as backup APIs name them.
+func TestStorageAccounts(t *testing.T) {
+	e := testserver.Start(t)
+	sub := e.Conn.SubscriptionID
+	rg := "/subscriptions/" + sub + "/resourceGroups/stg"
+	if resp, m := raw(t, e, "PUT", rg+"?api-version=2021-04-01", "", []byte(`{"location":"westus"}`)); resp.StatusCode != 201 && resp.StatusCode != 200 {
+		t.Fatalf("rg: %d %v", resp.StatusCode, m)
+	}
+	A := rg + "/providers/Microsoft.Storage/storageAccounts/staging1"
+	const v = "?api-version=2023-01-01"
+	if resp, m := raw(t, e, "PUT", rg+"/providers/Microsoft.Storage/storageAccounts/Bad_Name"+v, "", []byte(`{"location":"westus","sku":{"name":"Standard_LRS"}}`)); resp.StatusCode != 400 || errCode(m) != "AccountNameInvalid" {
+		t.Fatalf("bad name: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := raw(t, e, "PUT", A+v, "", []byte(`{"location":"westus"}`)); resp.StatusCode != 400 {
+		t.Fatalf("no sku: %d %v", resp.StatusCode, m)
+	}
+	resp, m := raw(t, e, "PUT", A+v, "", []byte(`{"location":"West US","kind":"StorageV2","sku":{"name":"standard_lrs"}}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	p, _ := m["properties"].(map[string]any)
+	sku, _ := m["sku"].(map[string]any)
+	if m["type"] != "Microsoft.Storage/storageAccounts" || m["location"] != "westus" || sku["name"] != "Standard_LRS" || p["provisioningState"] != "Succeeded" || hasKey(m, "keys") {
+		t.Fatalf("account: %v", m)
+	}
+	// The generic-resource GET the az CLI uses to find a staging account.
+	if resp, m := raw(t, e, "GET", A+"?api-version=2016-01-01", "", nil); resp.StatusCode != 200 || m["id"] == nil || hasKey(m, "keys") {
+		t.Fatalf("get: %d %v", resp.StatusCode, m)
+	}
+	resp, k1 := raw(t, e, "POST", A+"/listKeys"+v, "", nil)
+	keys, _ := k1["keys"].([]any)
+	if resp.StatusCode != 200 || len(keys) != 2 {
+		t.Fatalf("listKeys: %d %v", resp.StatusCode, k1)
+	}
+	first := keys[0].(map[string]any)["value"]
+	resp, k2 := raw(t, e, "POST", A+"/regenerateKey"+v, "", []byte(`{"keyName":"key1"}`))
+	if resp.StatusCode != 200 || k2["keys"].([]any)[0].(map[string]any)["value"] == first || k2["keys"].([]any)[1].(map[string]any)["value"] != keys[1].(map[string]any)["value"] {
+		t.Fatalf("regenerateKey: %d %v", resp.StatusCode, k2)
+	}
+	if resp, m := raw(t, e, "POST", "/subscriptions/"+sub+"/providers/Microsoft.Storage/checkNameAvailability"+v, "", []byte(`{"name":"staging1","type":"Microsoft.Storage/storageAccounts"}`)); resp.StatusCode != 200 || m["nameAvailable"] != false {
+		t.Fatalf("checkName: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := raw(t, e, "GET", rg+"/providers/Microsoft.Storage/storageAccounts"+v, "", nil); resp.StatusCode != 200 || len(m["value"].([]any)) != 1 {
+		t.Fatalf("list: %d %v", resp.StatusCode, m)
+	}
+	if resp, _ := raw(t, e, "DELETE", A+v, "", nil); resp.StatusCode != 200 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if resp, m := raw(t, e, "GET", A+v, "", nil); resp.StatusCode != 404 {
+		t.Fatalf("after delete: %d %v", resp.StatusCode, m)
+	}
+}
