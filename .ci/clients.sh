@@ -15,3 +15,34 @@ safehold_install_azcli() {
 }
 
 safehold_install_azcli
+
+# The JavaScript SDK packages the JS test uses, at the majors the contract
+# names, installed once into a cache directory outside the clone (reused by
+# later runs on the same machine); clients/js_test.go finds it through
+# SAFEHOLD_NPM_DIR.
+export SAFEHOLD_NPM_DIR="${SAFEHOLD_NPM_DIR:-$HOME/.cache/safehold/npm}"
+safehold_npm_packages="@azure/identity@4 @azure/core-client@1 @azure/core-rest-pipeline@1 @azure/arm-resources@5 @azure/arm-compute@24 @azure/arm-authorization@9 @azure/arm-recoveryservices@6 @azure/arm-recoveryservicesbackup@12"
+
+safehold_install_npm() {
+	command -v npm >/dev/null 2>&1 || {
+		if [ "$(id -u)" = 0 ]; then
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm) >/dev/null 2>&1 ||
+				echo "warning: could not install nodejs/npm" >&2
+		fi
+	}
+	command -v npm >/dev/null 2>&1 || return 0
+	mkdir -p "$SAFEHOLD_NPM_DIR"
+	local stamp="$SAFEHOLD_NPM_DIR/.installed"
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$safehold_npm_packages" ]; then
+		return 0
+	fi
+	[ -f "$SAFEHOLD_NPM_DIR/package.json" ] || echo '{"name":"safehold-js-clients","private":true}' >"$SAFEHOLD_NPM_DIR/package.json"
+	# shellcheck disable=SC2086
+	if (cd "$SAFEHOLD_NPM_DIR" && npm install --no-audit --no-fund --loglevel=error $safehold_npm_packages) >/dev/null 2>&1; then
+		echo "$safehold_npm_packages" >"$stamp"
+	else
+		echo "warning: could not install the JavaScript SDK packages" >&2
+	fi
+}
+
+safehold_install_npm

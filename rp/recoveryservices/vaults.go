@@ -128,7 +128,14 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.ID = vaultID(sub, rg, old.Name).String()
 		out.Location = normLocation(in.Location)
 		out.Tags = in.Tags
-		out.SKU = &VaultSKU{Name: "RS0", Tier: "Standard"}
+		// Azure echoes the sku name the caller sent (Standard or RS0).
+		skuName := "RS0"
+		if in.SKU != nil && strings.EqualFold(in.SKU.Name, "Standard") {
+			skuName = "Standard"
+		} else if in.SKU == nil && old.SKU != nil && old.SKU.Name != "" {
+			skuName = old.SKU.Name
+		}
+		out.SKU = &VaultSKU{Name: skuName, Tier: "Standard"}
 		if err := pr.applyIdentity(ctx, tx, &out, in.Identity); err != nil {
 			return err
 		}

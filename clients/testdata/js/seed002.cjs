@@ -1,0 +1,173 @@
+// Seed 002 (Azure VM backup through Microsoft.RecoveryServices) with the
+// official JavaScript SDK packages at their default api-versions, plus the
+// Compute and RBAC steps it needs: the admin creates the VM and a backup
+// operator principal, grants it roles, and that principal runs the backup.
+// Run by clients/js_test.go with SAFEHOLD_CONNECTION (connection.json) and
+// NODE_EXTRA_CA_CERTS (Safehold's CA); prints "ok" steps, exits 1 on failure.
+"use strict";
+const fs = require("node:fs");
+const crypto = require("node:crypto");
+const { ClientSecretCredential } = require("@azure/identity");
+const { ServiceClient } = require("@azure/core-client");
+const { createHttpHeaders, createPipelineRequest } = require("@azure/core-rest-pipeline");
+const { ResourceManagementClient } = require("@azure/arm-resources");
+const { ComputeManagementClient } = require("@azure/arm-compute");
+const { AuthorizationManagementClient } = require("@azure/arm-authorization");
+const { RecoveryServicesClient } = require("@azure/arm-recoveryservices");
+const { RecoveryServicesBackupClient } = require("@azure/arm-recoveryservicesbackup");
+
+const conn = JSON.parse(fs.readFileSync(process.env.SAFEHOLD_CONNECTION, "utf8"));
+const endpoint = conn.armEndpoint;
+const scope = endpoint + "/.default";
+const sub = conn.subscriptionId;
+
+// What a JS user sets: the authority host and no instance discovery on the
+// credential; the endpoint and token scope on each client (arm-compute 24
+// reads credentials.scopes, the older generators credentialScopes).
+function credential(clientId, secret) {
+  return new ClientSecretCredential(conn.tenantId, clientId, secret, { authorityHost: conn.authorityHost, disableInstanceDiscovery: true });
+}
+const clientOptions = { endpoint, credentialScopes: [scope], credentials: { scopes: [scope] } };
+
+function step(name) { console.log("ok " + name); }
+function fail(msg) { throw new Error(msg); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitUntil(what, fn) {
+  for (let i = 0; i < 600; i++) {
+    if (await fn()) return;
+    await sleep(200);
+  }
+  fail("timed out waiting for " + what);
+}
+async function all(iter) { const out = []; for await (const x of iter) out.push(x); return out; }
+
+async function main() {
+  const admin = credential(conn.clientId, conn.clientSecret);
+  const rgs = new ResourceManagementClient(admin, sub, clientOptions);
+  for (const rg of ["testRG", "testVaultRG", "restoreRG"]) await rgs.resourceGroups.createOrUpdate(rg, { location: "westus" });
+  step("resource groups");
+
+  const compute = new ComputeManagementClient(admin, sub, clientOptions);
+  const disk = await compute.disks.createOrUpdate("testRG", "testVM-os", { location: "westus", creationData: { createOption: "Empty" }, diskSizeGB: 1, osType: "Linux" });
+  if (disk.provisioningState !== "Succeeded") fail("disk " + JSON.stringify(disk));
+  const vm = await compute.virtualMachines.createOrUpdate("testRG", "testVM", {
+    location: "westus", hardwareProfile: { vmSize: "Standard_D2s_v3" },
+    storageProfile: { osDisk: { osType: "Linux", createOption: "Attach", managedDisk: { id: disk.id } } },
+  });
+  if (!vm.id || vm.provisioningState !== "Succeeded") fail("vm " + JSON.stringify(vm));
+  step("disk and VM (arm-compute)");
+
+  // A principal for the backup, through Safehold's admin API (core-client).
+  const raw = new ServiceClient({ credential: admin, credentialScopes: [scope], baseUri: endpoint });
+  const spResp = await raw.sendRequest(createPipelineRequest({
+    url: endpoint + "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", method: "POST",
+    headers: createHttpHeaders({ "content-type": "application/json" }), body: JSON.stringify({ displayName: "js-backup-operator" }),
+  }));
+  if (spResp.status !== 201) fail("create principal " + spResp.status + " " + spResp.bodyAsText);
+  const sp = JSON.parse(spResp.bodyAsText);
+
+  const authz = new AuthorizationManagementClient(admin, sub, clientOptions);
+  const roles = await all(authz.roleDefinitions.list("/subscriptions/" + sub));
+  const role = (n) => (roles.find((r) => r.roleName === n) || fail("no role " + n)).id;
+  const grants = [["Backup Contributor", "testVaultRG"], ["Virtual Machine Contributor", "testRG"], ["Virtual Machine Contributor", "restoreRG"]];
+  for (const [r, rg] of grants) {
+    await authz.roleAssignments.create(`/subscriptions/${sub}/resourceGroups/${rg}`, crypto.randomUUID(), { roleDefinitionId: role(r), principalId: sp.objectId, principalType: "ServicePrincipal" });
+  }
+  const assigned = await all(authz.roleAssignments.listForResourceGroup("testVaultRG"));
+  if (!assigned.some((a) => a.principalId === sp.objectId)) fail("role assignment not listed");
+  step("role assignments (arm-authorization)");
+
+  // Everything from here runs as the backup operator.
+  const op = credential(sp.appId, sp.clientSecret);
+  const vaults = new RecoveryServicesClient(op, sub, clientOptions);
+  const vault = await vaults.vaults.beginCreateOrUpdateAndWait("testVaultRG", "testVault", { location: "westus", sku: { name: "Standard" }, properties: {} });
+  if (vault.properties.provisioningState !== "Succeeded" || vault.sku.name !== "Standard") fail("vault " + JSON.stringify(vault));
+  step("vault (arm-recoveryservices " + vaults.apiVersion + ")");
+
+  const bk = new RecoveryServicesBackupClient(op, sub, clientOptions);
+  const R = ["testVault", "testVaultRG"];
+  const policy = await bk.protectionPolicies.get(...R, "DefaultPolicy");
+  if (policy.properties.backupManagementType !== "AzureIaasVM") fail("policy " + JSON.stringify(policy));
+
+  let refreshOp;
+  await bk.protectionContainers.refresh(...R, "Azure", { filter: "backupManagementType eq 'AzureIaasVM'", onResponse: (r) => { refreshOp = r.headers.get("location"); } });
+  if (!refreshOp) fail("refresh gave no Location");
+  const opID = decodeURIComponent(new URL(refreshOp).pathname.split("/").pop());
+  await waitUntil("refresh", async () => {
+    let status;
+    await bk.protectionContainerRefreshOperationResults.get(...R, "Azure", opID, { onResponse: (r) => { status = r.status; } });
+    return status === 204;
+  });
+  const protectable = await all(bk.backupProtectableItems.list(...R, { filter: "backupManagementType eq 'AzureIaasVM'" }));
+  const item = protectable.find((p) => p.properties.virtualMachineId && p.properties.virtualMachineId.toLowerCase() === vm.id.toLowerCase());
+  if (!item) fail("VM not protectable: " + JSON.stringify(protectable));
+  step("refresh and protectable items (arm-recoveryservicesbackup " + bk.apiVersion + ")");
+
+  const container = "iaasvmcontainer;" + item.name;
+  const itemName = "vm;" + item.name;
+  const I = [...R, "Azure", container, itemName];
+  await bk.protectedItems.createOrUpdate(...I, { properties: { protectedItemType: "Microsoft.Compute/virtualMachines", sourceResourceId: vm.id, policyId: policy.id } });
+  await waitUntil("protection", async () => {
+    try { const it = await bk.protectedItems.get(...I); return it.properties.protectionState === "IRPending" || it.properties.protectionState === "Protected"; } catch (e) { if (e.statusCode === 404) return false; throw e; }
+  });
+  step("protect VM");
+
+  const until = new Date(Date.now() + 30 * 24 * 3600 * 1000);
+  let backupOp;
+  await bk.backups.trigger(...I, { properties: { objectType: "IaasVMBackupRequest", recoveryPointExpiryTimeInUTC: until } }, { onResponse: (r) => { backupOp = r.headers.get("azure-asyncoperation"); } });
+  if (!backupOp) fail("backup gave no Azure-AsyncOperation");
+  let jobId;
+  await waitUntil("backup job", async () => {
+    const jobs = await all(bk.backupJobs.list(...R, { filter: "operation eq 'Backup'" }));
+    const j = jobs[0];
+    if (!j) return false;
+    jobId = j.name;
+    if (j.properties.status === "Failed") fail("backup job failed " + JSON.stringify(j));
+    return j.properties.status === "Completed";
+  });
+  const job = await bk.jobDetails.get(...R, jobId);
+  if (job.properties.jobType !== "AzureIaaSVMJob" || job.properties.operation !== "Backup") fail("job " + JSON.stringify(job));
+  step("backup job " + jobId);
+
+  const points = await all(bk.recoveryPoints.list(...I));
+  if (points.length !== 1) fail("recovery points " + JSON.stringify(points));
+  const rp = points[0];
+  step("recovery point " + rp.name);
+
+  // Restore the disks into restoreRG (staging storage account from Microsoft.Storage).
+  const stg = new ServiceClient({ credential: admin, credentialScopes: [scope], baseUri: endpoint });
+  const saID = `/subscriptions/${sub}/resourceGroups/testVaultRG/providers/Microsoft.Storage/storageAccounts/jsstaging`;
+  const saResp = await stg.sendRequest(createPipelineRequest({ url: endpoint + saID + "?api-version=2023-01-01", method: "PUT", headers: createHttpHeaders({ "content-type": "application/json" }), body: JSON.stringify({ location: "westus", kind: "StorageV2", sku: { name: "Standard_LRS" } }) }));
+  if (saResp.status !== 200) fail("storage account " + saResp.status + " " + saResp.bodyAsText);
+  await bk.restores.beginTriggerAndWait(...I, rp.name, { properties: {
+    objectType: "IaasVMRestoreRequest", recoveryPointId: rp.name, recoveryType: "RestoreDisks", sourceResourceId: vm.id,
+    storageAccountId: saID, targetResourceGroupId: `/subscriptions/${sub}/resourceGroups/restoreRG`, region: "westus", originalStorageAccountOption: false, createNewCloudService: false,
+  } }, { updateIntervalInMs: 200 });
+  await waitUntil("restore job", async () => {
+    const jobs = await all(bk.backupJobs.list(...R, { filter: "operation eq 'Restore'" }));
+    if (jobs[0] && jobs[0].properties.status === "Failed") fail("restore failed " + JSON.stringify(jobs[0]));
+    return jobs[0] && jobs[0].properties.status === "Completed";
+  });
+  const restored = await all(compute.disks.listByResourceGroup("restoreRG"));
+  if (restored.length !== 1) fail("restored disks " + JSON.stringify(restored));
+  step("restore disks");
+
+  // Stop protection and delete the backup data.
+  await bk.protectedItems.delete(...I);
+  await waitUntil("delete", async () => {
+    try { await bk.protectedItems.get(...I); return false; } catch (e) { if (e.statusCode === 404) return true; throw e; }
+  });
+  step("delete backup data");
+  // Backup Contributor may not delete vaults (403, as in Azure): the admin does.
+  await vaults.vaults.beginDeleteAndWait("testVaultRG", "testVault").then(() => fail("operator deleted the vault"), (e) => { if (e.statusCode !== 403) throw e; });
+  const adminVaults = new RecoveryServicesClient(admin, sub, clientOptions);
+  await adminVaults.vaults.beginDeleteAndWait("testVaultRG", "testVault", { updateIntervalInMs: 200 });
+  await vaults.vaults.get("testVaultRG", "testVault").then(() => fail("vault still there"), (e) => { if (e.statusCode !== 404) throw e; });
+  step("delete vault");
+}
+
+main().then(() => console.log("seed 002 done"), (e) => {
+  console.error("FAIL:", e && (e.stack || e));
+  if (e && e.response) console.error(e.response.status, e.response.bodyAsText);
+  process.exit(1);
+});
