@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -18,6 +19,7 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 	rt.Handle("GET", R+"/backupResourceGuardProxies/{resourceGuardProxyName}", pr.getGuardProxy)
 	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getEncryptionConfig)
 	rt.Handle("PUT", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.putEncryptionConfig)
+	rt.Handle("GET", R+"/backupUsageSummaries", pr.usageSummaries)
 	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", resource.OperationsCatalog(rt, namespace, "Microsoft Recovery Services"), arm.NoAuthz())
 }
 
@@ -95,4 +97,52 @@ func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return &arm.Response{Status: http.StatusOK}, nil
+}
+
+// usageSummaries counts the vault's real protected items, their containers
+// and recovery points, and the bytes those points cover (the disks' sizes
+// at each point), as BackupUsageSummaries reports them. The $filter
+// (backupManagementType eq 'AzureIaasVM') narrows to VM backup, the only
+// kind Safehold serves.
+func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "type")
+	if err != nil {
+		return nil, err
+	}
+	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, vid.String())
+	if err != nil {
+		return nil, err
+	}
+	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
+		items = nil
+	}
+	containers := map[string]bool{}
+	var points, bytes int64
+	for _, it := range items {
+		containers[strings.ToLower(it.ContainerID)] = true
+		ps, err := protection.ListRecoveryPoints(ctx, pr.p.Store, it.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			points++
+			for _, d := range p.Snapshots {
+				bytes += d.SizeBytes
+			}
+		}
+	}
+	usage := func(name, display, unit string, v int64) map[string]any {
+		return map[string]any{"unit": unit, "currentValue": v, "limit": -1, "name": map[string]any{"value": name, "localizedValue": display}}
+	}
+	return arm.OK(arm.Values([]any{
+		usage("ProtectedItemCount", "Protected Items", "Count", int64(len(items))),
+		usage("ProtectionContainerCount", "Protection Containers", "Count", int64(len(containers))),
+		usage("RecoveryPointCount", "Recovery Points", "Count", points),
+		usage("StorageUsage", "Backup Storage", "Bytes", bytes),
+	})), nil
 }

@@ -134,6 +134,11 @@ async function main() {
   const rp = points[0];
   step("recovery point " + rp.name);
 
+  const usage = {};
+  for (const u of await all(bk.backupUsageSummaries.list(...R, { filter: "backupManagementType eq 'AzureIaasVM'" }))) usage[u.name.value] = u.currentValue;
+  if (usage.ProtectedItemCount !== 1 || usage.ProtectionContainerCount !== 1 || usage.RecoveryPointCount !== 1 || !(usage.StorageUsage >= 1 << 30)) fail("usage summaries " + JSON.stringify(usage));
+  step("usage summaries " + JSON.stringify(usage));
+
   // Restore the disks into restoreRG (staging storage account from Microsoft.Storage).
   const stg = new ServiceClient({ credential: admin, credentialScopes: [scope], baseUri: endpoint });
   const saID = `/subscriptions/${sub}/resourceGroups/testVaultRG/providers/Microsoft.Storage/storageAccounts/jsstaging`;
