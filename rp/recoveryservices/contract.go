@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"time"
+
+	"github.com/google/uuid"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -20,6 +23,9 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getEncryptionConfig)
 	rt.Handle("PUT", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.putEncryptionConfig)
 	rt.Handle("GET", R+"/backupUsageSummaries", pr.usageSummaries)
+	rt.Handle("POST", R+"/backupJobsExport", pr.exportJobs, arm.Action(namespace+"/vaults/backupJobsExport/action"))
+	rt.Handle("GET", R+"/backupJobs/operationResults/{operationId}", pr.exportJobsResult, arm.Action(namespace+"/vaults/backupJobs/read"))
+	rt.Handle("GET", R+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/vaults/backupJobs/read"))
 	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", resource.OperationsCatalog(rt, namespace, "Microsoft Recovery Services"), arm.NoAuthz())
 }
 
@@ -145,4 +151,72 @@ func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 		usage("RecoveryPointCount", "Recovery Points", "Count", points),
 		usage("StorageUsage", "Backup Storage", "Bytes", bytes),
 	})), nil
+}
+
+// jobExport is the job list a backupJobsExport request wrote (a child
+// document of the vault, so it goes with the vault).
+type jobExport struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Type    string    `json:"type"`
+	Created time.Time `json:"created"`
+	Jobs    []any     `json:"value"`
+}
+
+// exportJobs writes the vault's job list, filtered as the job list is (the
+// same $filter), and answers 202 with the operation result's Location. Azure
+// writes the export to a storage blob and gives its URL with a SAS key;
+// Safehold serves the exported list at an ARM URL under the vault (blobUrl,
+// read with the caller's bearer token; blobSasKey is empty).
+func (pr *Provider) exportJobs(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	list, err := pr.listJobs(r)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []any
+	if l, ok := list.Body.(*arm.List); ok {
+		jobs = l.Value
+	}
+	ex := jobExport{Name: uuid.NewString(), Type: "Microsoft.RecoveryServices/vaults/backupJobExports", Created: pr.p.Now().UTC(), Jobs: jobs}
+	id := vid.Child("backupJobExports", ex.Name)
+	ex.ID = id.String()
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Put(ctx, tx, id, &ex) }); err != nil {
+		return nil, err
+	}
+	return arm.Accepted().Async(r, "", vid.String()+"/backupJobs/operationResults/"+ex.Name), nil
+}
+
+func (pr *Provider) loadExport(r *arm.Request) (arm.ResourceID, *jobExport, error) {
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return vid, nil, err
+	}
+	var ex jobExport
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, vid.Child("backupJobExports", r.Param("operationId")), &ex); err != nil {
+		return vid, nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorOperationNotFound", "The job export operation '%s' was not found in vault '%s'.", r.Param("operationId"), vid.Name())
+	}
+	return vid, &ex, nil
+}
+
+func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
+	vid, ex, err := pr.loadExport(r)
+	if err != nil {
+		return nil, err
+	}
+	u := r.URL(vid.String() + "/backupJobs/exports/" + ex.Name)
+	return arm.OK(map[string]any{"statusCode": "OK", "operation": map[string]any{
+		"objectType": "ExportJobsOperationResultInfo", "blobUrl": u, "blobSasKey": "", "excelFileBlobUrl": u, "excelFileBlobSasKey": ""}}), nil
+}
+
+func (pr *Provider) exportedJobs(r *arm.Request) (*arm.Response, error) {
+	_, ex, err := pr.loadExport(r)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(map[string]any{"value": ex.Jobs, "exportedAt": ex.Created}), nil
 }

@@ -139,6 +139,18 @@ async function main() {
   if (usage.ProtectedItemCount !== 1 || usage.ProtectionContainerCount !== 1 || usage.RecoveryPointCount !== 1 || !(usage.StorageUsage >= 1 << 30)) fail("usage summaries " + JSON.stringify(usage));
   step("usage summaries " + JSON.stringify(usage));
 
+  // Export the job list and read it back where the result says it is.
+  let exportLoc;
+  await bk.jobs.export(...R, { filter: "operation eq 'Backup'", onResponse: (r) => { exportLoc = r.headers.get("location"); } });
+  if (!exportLoc) fail("export gave no Location");
+  const exportID = decodeURIComponent(new URL(exportLoc).pathname.split("/").pop());
+  const exported = await bk.exportJobsOperationResults.get(...R, exportID);
+  if (exported.operation.objectType !== "ExportJobsOperationResultInfo" || !exported.operation.blobUrl) fail("export result " + JSON.stringify(exported));
+  const blob = await raw.sendRequest(createPipelineRequest({ url: exported.operation.blobUrl, method: "GET" }));
+  const jobsOut = JSON.parse(blob.bodyAsText).value;
+  if (blob.status !== 200 || jobsOut.length !== 1 || jobsOut[0].name !== jobId) fail("exported jobs " + blob.status + " " + blob.bodyAsText);
+  step("export jobs");
+
   // Restore the disks into restoreRG (staging storage account from Microsoft.Storage).
   const stg = new ServiceClient({ credential: admin, credentialScopes: [scope], baseUri: endpoint });
   const saID = `/subscriptions/${sub}/resourceGroups/testVaultRG/providers/Microsoft.Storage/storageAccounts/jsstaging`;

@@ -1,0 +1,90 @@
+package dataprotection
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
+)
+
+// jobExport is the job list an exportBackupJobs request wrote, kept as a
+// child document of the vault (it goes with the vault).
+type jobExport struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Type    string         `json:"type"`
+	Created time.Time      `json:"created"`
+	Jobs    []*jobResource `json:"value"`
+}
+
+// registerExports adds ExportJobs (POST exportBackupJobs, 202 + Location),
+// its operation result, and the exported list itself. Azure writes the export
+// to a storage blob and answers a blob URL with a SAS key; Safehold serves the
+// exported list at an ARM URL under the vault instead (blobUrl, read with the
+// caller's bearer token; blobSasKey is empty).
+func (pr *Provider) registerExports(rt *arm.Router, V string) {
+	rt.Handle("POST", V+"/exportBackupJobs", pr.exportJobs, arm.Action(namespace+"/backupVaults/exportBackupJobs/action"))
+	rt.Handle("GET", V+"/backupJobs/operations/{operationId}", pr.exportJobsResult, arm.Action(namespace+"/backupVaults/backupJobs/read"))
+	rt.Handle("GET", V+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/backupVaults/backupJobs/read"))
+}
+
+func (pr *Provider) exportJobs(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, err
+	}
+	js, err := protection.ListJobs(ctx, pr.p.Store, vault.ID, protection.JobFilter{})
+	if err != nil {
+		return nil, err
+	}
+	now := pr.p.Now()
+	ex := jobExport{Name: uuid.NewString(), Type: "Microsoft.DataProtection/backupVaults/backupJobExports", Created: now.UTC(), Jobs: make([]*jobResource, 0, len(js))}
+	for _, j := range js {
+		ex.Jobs = append(ex.Jobs, jobView(vault, j, now))
+	}
+	id := mustID(vault.ID).Child("backupJobExports", ex.Name)
+	ex.ID = id.String()
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Put(ctx, tx, id, &ex) }); err != nil {
+		return nil, err
+	}
+	return arm.Accepted().Async(r, "", vault.ID+"/backupJobs/operations/"+ex.Name), nil
+}
+
+func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, error) {
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ex jobExport
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, mustID(vault.ID).Child("backupJobExports", r.Param("operationId")), &ex); err != nil {
+		return nil, nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The job export operation '%s' was not found in vault '%s'.", r.Param("operationId"), vault.Name)
+	}
+	return vault, &ex, nil
+}
+
+func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
+	vault, ex, err := pr.loadExport(r)
+	if err != nil {
+		return nil, err
+	}
+	u := r.URL(vault.ID + "/backupJobs/exports/" + ex.Name)
+	return arm.OK(map[string]any{"blobUrl": u, "blobSasKey": "", "excelFileBlobUrl": u, "excelFileBlobSasKey": ""}), nil
+}
+
+func (pr *Provider) exportedJobs(r *arm.Request) (*arm.Response, error) {
+	_, ex, err := pr.loadExport(r)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(map[string]any{"value": ex.Jobs, "exportedAt": ex.Created}), nil
+}
+
+func mustID(s string) arm.ResourceID {
+	id, _ := arm.ParseID(s)
+	return id
+}
