@@ -1,3 +1,7 @@
+// Package clients_test drives Safehold with real non-Go clients: Debian's az
+// CLI (az backup) and the JavaScript SDK from npm. .ci/run installs them
+// (.ci/clients.sh); outside CI a test whose client is missing skips, inside
+// CI (CI=true) it fails.
 package clients_test
 
 import (

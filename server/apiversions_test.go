@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/testserver"
-	"github.com/safehold/safehold/rp/apiversions"
 )
 
 // Every api-version Azure published for a namespace is accepted, and the
@@ -19,11 +19,11 @@ func TestEveryPublishedAPIVersion(t *testing.T) {
 		path     string
 		versions []string
 	}{
-		{"/subscriptions/" + sub + "/providers/Microsoft.DataProtection/backupVaults", apiversions.DataProtection},
-		{"/subscriptions/" + sub + "/providers/Microsoft.RecoveryServices/vaults", apiversions.RecoveryServices},
-		{"/subscriptions/" + sub + "/providers/Microsoft.Compute/disks", apiversions.Compute},
-		{"/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions", apiversions.Authorization},
-		{"/subscriptions/" + sub + "/resourcegroups", apiversions.Resources},
+		{"/subscriptions/" + sub + "/providers/Microsoft.DataProtection/backupVaults", arm.APIVersionsDataProtection},
+		{"/subscriptions/" + sub + "/providers/Microsoft.RecoveryServices/vaults", arm.APIVersionsRecoveryServices},
+		{"/subscriptions/" + sub + "/providers/Microsoft.Compute/disks", arm.APIVersionsCompute},
+		{"/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions", arm.APIVersionsAuthorization},
+		{"/subscriptions/" + sub + "/resourcegroups", arm.APIVersionsResources},
 	}
 	for _, c := range cases {
 		for _, v := range c.versions {
@@ -45,7 +45,7 @@ func TestEveryPublishedAPIVersion(t *testing.T) {
 		}
 	}
 	// A version never published is still refused.
-	if resp, m := raw(t, e, "GET", "/subscriptions/"+sub+"/providers/Microsoft.RecoveryServices/vaults?api-version=2023-06-02", "", nil); resp.StatusCode != 400 || errCode(m) != "InvalidApiVersionParameter" {
+	if resp, m := raw(t, e, "GET", "/subscriptions/"+sub+"/providers/Microsoft.RecoveryServices/vaults?api-version=2023-06-02", "", nil); resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidApiVersionParameter" {
 		t.Errorf("unpublished version: %d %v", resp.StatusCode, m)
 	}
 
@@ -77,10 +77,10 @@ func TestEveryPublishedAPIVersion(t *testing.T) {
 			for _, v := range rt.APIVersions {
 				got = append(got, *v)
 			}
-			if len(got) != len(apiversions.Union(e.Server.Router.NamespaceVersions(ns))) || !slices.IsSortedFunc(got, func(a, b string) int { return strings.Compare(b[:10], a[:10]) }) {
+			if len(got) != len(arm.UnionVersions(e.Server.Router.NamespaceVersions(ns))) || !slices.IsSortedFunc(got, func(a, b string) int { return strings.Compare(b[:10], a[:10]) }) {
 				t.Errorf("%s/%s: api-versions %v (want all, newest first)", ns, typ, got)
 			}
-			if rt.DefaultAPIVersion == nil || apiversions.IsPreview(*rt.DefaultAPIVersion) || *rt.DefaultAPIVersion != got[0] && !apiversions.IsPreview(got[0]) {
+			if rt.DefaultAPIVersion == nil || arm.IsPreviewVersion(*rt.DefaultAPIVersion) || *rt.DefaultAPIVersion != got[0] && !arm.IsPreviewVersion(got[0]) {
 				t.Errorf("%s/%s: default api-version %v", ns, typ, rt.DefaultAPIVersion)
 			}
 		}

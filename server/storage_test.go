@@ -16,7 +16,7 @@ func TestStorageAccounts(t *testing.T) {
 	}
 	A := rg + "/providers/Microsoft.Storage/storageAccounts/staging1"
 	const v = "?api-version=2023-01-01"
-	if resp, m := raw(t, e, "PUT", rg+"/providers/Microsoft.Storage/storageAccounts/Bad_Name"+v, "", []byte(`{"location":"westus","sku":{"name":"Standard_LRS"}}`)); resp.StatusCode != 400 || errCode(m) != "AccountNameInvalid" {
+	if resp, m := raw(t, e, "PUT", rg+"/providers/Microsoft.Storage/storageAccounts/Bad_Name"+v, "", []byte(`{"location":"westus","sku":{"name":"Standard_LRS"}}`)); resp.StatusCode != 400 || testserver.ErrorCode(m) != "AccountNameInvalid" {
 		t.Fatalf("bad name: %d %v", resp.StatusCode, m)
 	}
 	if resp, m := raw(t, e, "PUT", A+v, "", []byte(`{"location":"westus"}`)); resp.StatusCode != 400 {

@@ -71,6 +71,7 @@ var Rules = []Rule{
 	{"bench/...", []string{"..."}, "benchmark tools"},
 	{"internal/testserver", []string{"server", "connect", "clock"}, "test support: a real server in a test"},
 	{"internal/fixture", []string{"internal/testserver"}, "test support: protected disks and VMs through the SDK"},
+	{"clients", nil, "tests only: Safehold driven by the az CLI and the JavaScript SDK"},
 	{"internal/layers", nil, "this check"},
 }
 

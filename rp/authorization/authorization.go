@@ -16,7 +16,6 @@ import (
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/store"
 )
 
@@ -36,7 +35,7 @@ const ns = "Microsoft.Authorization"
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
-	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: apiversions.Authorization})
+	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: arm.APIVersionsAuthorization})
 	ra := "/{*scope}/providers/Microsoft.Authorization/roleAssignments"
 	rt.Handle("GET", ra, pr.listAssignments, arm.Action("Microsoft.Authorization/roleAssignments/read"))
 	rt.Handle("GET", ra+"/{roleAssignmentName}", pr.getAssignment)

@@ -7,7 +7,6 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/rp/apiversions"
 )
 
 // Provider is the Microsoft.Compute resource provider.
@@ -21,7 +20,7 @@ func New(svc *compute.Service) *Provider { return &Provider{svc: svc} }
 
 // Versions are the api-versions accepted for Microsoft.Compute: every one
 // Azure published (rp/apiversions).
-var Versions = apiversions.Union(apiversions.Compute)
+var Versions = arm.UnionVersions(arm.APIVersionsCompute)
 
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {

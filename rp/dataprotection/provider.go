@@ -27,7 +27,6 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/store"
 )
 
@@ -35,7 +34,7 @@ const namespace = "Microsoft.DataProtection"
 
 // APIVersions are the api-versions accepted: every one Azure published for
 // the namespace, stable and preview (rp/apiversions).
-var APIVersions = apiversions.Union(apiversions.DataProtection)
+var APIVersions = arm.UnionVersions(arm.APIVersionsDataProtection)
 
 // Operation kinds.
 const (

@@ -31,7 +31,6 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/snapshot"
 )
 
@@ -39,7 +38,7 @@ const namespace = "Microsoft.RecoveryServices"
 
 // APIVersions are the api-versions Microsoft.RecoveryServices accepts: every
 // one published by the vault and the backup specs (they share the namespace).
-var APIVersions = apiversions.RecoveryServices
+var APIVersions = arm.APIVersionsRecoveryServices
 
 const (
 	opKindRefresh = "recoveryservices.refresh"

@@ -16,7 +16,6 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/rp/apiversions"
 	"github.com/safehold/safehold/store"
 )
 
@@ -76,7 +75,7 @@ type Provider struct {
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p, pr.rt = p, rt
-	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Resources", AnyVersion: true, Versions: apiversions.Resources})
+	rt.RegisterNamespace(arm.Namespace{Name: "Microsoft.Resources", AnyVersion: true, Versions: arm.APIVersionsResources})
 	rt.Handle("GET", "/subscriptions", pr.listSubscriptions, arm.NoAuthz())
 	rt.Handle("GET", "/tenants", pr.listTenants, arm.NoAuthz())
 	rt.Handle("GET", "/subscriptions/{subscriptionId}", pr.getSubscription)
@@ -167,10 +166,10 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 // resource type the namespace serves, each with every api-version of the
 // namespace (newest first) and the newest stable one as its default.
 func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
-	versions := apiversions.Union(ns.Versions)
+	versions := arm.UnionVersions(ns.Versions)
 	def := ""
 	for _, v := range versions {
-		if !apiversions.IsPreview(v) {
+		if !arm.IsPreviewVersion(v) {
 			def = v
 			break
 		}

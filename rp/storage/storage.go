@@ -17,8 +17,6 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/rp/apiversions"
-	"github.com/safehold/safehold/rp/resources"
 	"github.com/safehold/safehold/store"
 )
 
@@ -33,7 +31,7 @@ type Provider struct{ p *resource.Platform }
 // Register implements resource.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
-	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: apiversions.Union(apiversions.Storage)})
+	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: arm.UnionVersions(arm.APIVersionsStorage)})
 	sub := "/subscriptions/{subscriptionId}"
 	rg := sub + "/resourceGroups/{resourceGroupName}"
 	A := rg + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
@@ -46,22 +44,22 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("DELETE", A, pr.delete)
 	rt.Handle("POST", A+"/listKeys", pr.listKeys)
 	rt.Handle("POST", A+"/regenerateKey", pr.regenerateKey)
-	rt.Handle("GET", "/providers/Microsoft.Storage/operations", resource.OperationsCatalog(rt, namespace, "Microsoft Storage"), arm.NoAuthz())
+	rt.Handle("GET", "/providers/Microsoft.Storage/operations", rt.OperationsCatalog(namespace, "Microsoft Storage"), arm.NoAuthz())
 	return nil
 }
 
 // Account is a storage account as stored; Keys never leave through GET.
 type Account struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Type       string               `json:"type"`
-	Location   string               `json:"location"`
-	Tags       map[string]string    `json:"tags,omitempty"`
-	Kind       string               `json:"kind"`
-	SKU        map[string]string    `json:"sku"`
-	Properties map[string]any       `json:"properties"`
-	SystemData *arm.SystemData `json:"systemData,omitempty"`
-	Keys       []Key                `json:"keys,omitempty"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Kind       string            `json:"kind"`
+	SKU        map[string]string `json:"sku"`
+	Properties map[string]any    `json:"properties"`
+	SystemData *arm.SystemData   `json:"systemData,omitempty"`
+	Keys       []Key             `json:"keys,omitempty"`
 }
 
 // Key is an account access key.
@@ -178,13 +176,15 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(out.wire()), nil
 }
 
+// knownLocation accepts a plausible region name (the resource group's
+// region list lives in Microsoft.Resources, a face this one may not import).
 func knownLocation(l string) bool {
-	for _, x := range resources.Locations {
-		if x == l {
-			return true
+	for _, c := range l {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
 		}
 	}
-	return false
+	return len(l) >= 4 && len(l) <= 30
 }
 
 func fill(a *Account) {

@@ -1,16 +1,12 @@
-package resource
+package arm
 
-import (
-	"strings"
-
-	"github.com/safehold/safehold/arm"
-)
+import "strings"
 
 // OperationsCatalog answers GET /providers/{namespace}/operations: one entry
 // per RBAC action the namespace's routes check (the actions role
 // definitions name), in the shape ARM's operations APIs share.
-func OperationsCatalog(rt *arm.Router, namespace, providerDisplay string) arm.Handler {
-	return func(r *arm.Request) (*arm.Response, error) {
+func (rt *Router) OperationsCatalog(namespace, providerDisplay string) Handler {
+	return func(r *Request) (*Response, error) {
 		var out []any
 		for _, a := range rt.Actions(namespace) {
 			parts := strings.Split(a, "/")
@@ -31,10 +27,10 @@ func OperationsCatalog(rt *arm.Router, namespace, providerDisplay string) arm.Ha
 				"display":      map[string]any{"provider": providerDisplay, "resource": res, "operation": op, "description": op},
 			})
 		}
-		l, err := arm.Page(r, out, 1000)
+		l, err := Page(r, out, 1000)
 		if err != nil {
 			return nil, err
 		}
-		return arm.OK(l), nil
+		return OK(l), nil
 	}
 }

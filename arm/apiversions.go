@@ -1,19 +1,19 @@
-// Package apiversions holds, per namespace Safehold serves, every api-version
+// The api-version tables: per namespace Safehold serves, every api-version
 // Azure has published for it (stable and preview), as listed by the
 // namespace's specifications in azure-rest-api-specs (the readme tags of
 // specification/<service>/resource-manager). A namespace served by several
 // specs (Microsoft.RecoveryServices: vaults and backup; Microsoft.Compute:
 // compute, disks, galleries, ...) takes the union: Azure's front door routes
 // on the namespace, so a client may send any of them.
-package apiversions
+package arm
 
 import (
 	"sort"
 	"strings"
 )
 
-// DataProtection: specification/dataprotection (Microsoft.DataProtection).
-var DataProtection = []string{
+// APIVersionsDataProtection: specification/dataprotection (Microsoft.DataProtection).
+var APIVersionsDataProtection = []string{
 	// stable
 	"2021-01-01", "2021-07-01", "2022-01-01", "2022-03-01", "2022-04-01", "2022-05-01", "2022-12-01",
 	"2023-01-01", "2023-05-01", "2023-08-01", "2023-11-01", "2023-12-01", "2024-03-01", "2024-04-01",
@@ -25,9 +25,9 @@ var DataProtection = []string{
 	"2024-02-01-preview", "2026-04-01-preview", "2026-08-31-preview",
 }
 
-// RecoveryServicesBackup: specification/recoveryservicesbackup (bms.json and
+// APIVersionsRecoveryServicesBackup: specification/recoveryservicesbackup (bms.json and
 // its predecessors).
-var RecoveryServicesBackup = []string{
+var APIVersionsRecoveryServicesBackup = []string{
 	// stable
 	"2016-06-01", "2016-08-10", "2016-12-01", "2017-07-01", "2018-12-20", "2019-05-13", "2019-06-15",
 	"2020-02-02", "2020-07-01", "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-02-10",
@@ -41,9 +41,9 @@ var RecoveryServicesBackup = []string{
 	"2026-01-31-preview", "2026-03-31-preview",
 }
 
-// RecoveryServicesVaults: specification/recoveryservices (vaults, usages,
+// APIVersionsRecoveryServicesVaults: specification/recoveryservices (vaults, usages,
 // registered identities).
-var RecoveryServicesVaults = []string{
+var APIVersionsRecoveryServicesVaults = []string{
 	// stable
 	"2016-06-01", "2020-02-02", "2020-10-01", "2021-01-01", "2021-02-10", "2021-03-01", "2021-04-01",
 	"2021-06-01", "2021-07-01", "2021-08-01", "2021-12-01", "2022-01-01", "2022-02-01", "2022-03-01",
@@ -56,14 +56,14 @@ var RecoveryServicesVaults = []string{
 	"2024-09-30-preview", "2026-03-31-preview", "2026-05-31-preview",
 }
 
-// RecoveryServices is what the Microsoft.RecoveryServices namespace accepts:
+// APIVersionsRecoveryServices is what the Microsoft.RecoveryServices namespace accepts:
 // the backup and the vault specs together, plus 2015-03-15 (classic vault
 // clients) and 2015-08-10 (site recovery's first version).
-var RecoveryServices = Union(RecoveryServicesBackup, RecoveryServicesVaults, []string{"2015-03-15", "2015-08-10", "2015-11-10", "2016-08-10"})
+var APIVersionsRecoveryServices = UnionVersions(APIVersionsRecoveryServicesBackup, APIVersionsRecoveryServicesVaults, []string{"2015-03-15", "2015-08-10", "2015-11-10", "2016-08-10"})
 
-// Compute: specification/compute (ComputeRP, DiskRP, Gallery, Skus,
+// APIVersionsCompute: specification/compute (ComputeRP, DiskRP, Gallery, Skus,
 // CloudService, ...).
-var Compute = []string{
+var APIVersionsCompute = []string{
 	// stable
 	"2015-06-15", "2016-03-30", "2017-03-30", "2017-09-01", "2017-12-01", "2018-04-01", "2018-06-01",
 	"2018-09-30", "2018-10-01", "2019-03-01", "2019-04-01", "2019-07-01", "2019-11-01", "2019-12-01",
@@ -78,8 +78,8 @@ var Compute = []string{
 	"2020-09-30-preview", "2020-10-01-preview", "2021-06-01-preview", "2022-10-01-preview",
 }
 
-// Storage: specification/storage (Microsoft.Storage).
-var Storage = []string{
+// APIVersionsStorage: specification/storage (Microsoft.Storage).
+var APIVersionsStorage = []string{
 	// stable
 	"2015-06-15", "2016-01-01", "2016-05-01", "2016-12-01", "2017-06-01", "2017-10-01", "2018-02-01",
 	"2018-07-01", "2018-11-01", "2019-04-01", "2019-06-01", "2021-01-01", "2021-02-01", "2021-04-01",
@@ -89,9 +89,9 @@ var Storage = []string{
 	"2015-05-01-preview", "2017-05-01-preview", "2018-03-01-preview", "2020-08-01-preview",
 }
 
-// Authorization: specification/authorization (role definitions and
+// APIVersionsAuthorization: specification/authorization (role definitions and
 // assignments, permissions, locks' older home, PIM).
-var Authorization = []string{
+var APIVersionsAuthorization = []string{
 	// stable
 	"2015-06-01", "2015-07-01", "2016-09-01", "2017-04-01", "2020-05-01", "2020-10-01", "2021-12-01",
 	"2022-04-01",
@@ -103,9 +103,9 @@ var Authorization = []string{
 	"2024-09-01-preview",
 }
 
-// Resources: specification/resources (resources, subscriptions, providers,
+// APIVersionsResources: specification/resources (resources, subscriptions, providers,
 // tenants, locations).
-var Resources = []string{
+var APIVersionsResources = []string{
 	// stable
 	"2014-04-01", "2015-01-01", "2015-11-01", "2016-02-01", "2016-06-01", "2016-07-01", "2016-09-01",
 	"2017-05-10", "2018-02-01", "2018-05-01", "2018-06-01", "2019-03-01", "2019-05-01", "2019-05-10",
@@ -116,8 +116,8 @@ var Resources = []string{
 	"2015-10-01-preview", "2019-10-01-preview", "2020-09-01-preview",
 }
 
-// Union returns the distinct versions of all lists, newest first.
-func Union(lists ...[]string) []string {
+// UnionVersions returns the distinct versions of all lists, newest first.
+func UnionVersions(lists ...[]string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, l := range lists {
@@ -129,13 +129,13 @@ func Union(lists ...[]string) []string {
 			}
 		}
 	}
-	Sort(out)
+	SortVersions(out)
 	return out
 }
 
-// Sort orders versions newest first (a preview sorts just below the stable
+// SortVersions orders versions newest first (a preview sorts just below the stable
 // version of the same date), as ARM lists them in a provider's resource types.
-func Sort(vs []string) {
+func SortVersions(vs []string) {
 	sort.SliceStable(vs, func(i, j int) bool {
 		a, b := vs[i], vs[j]
 		if a[:min(10, len(a))] != b[:min(10, len(b))] {
@@ -145,5 +145,5 @@ func Sort(vs []string) {
 	})
 }
 
-// IsPreview reports whether v is a preview (or other suffixed) version.
-func IsPreview(v string) bool { return len(v) > 10 }
+// IsPreviewVersion reports whether v is a preview (or other suffixed) version.
+func IsPreviewVersion(v string) bool { return len(v) > 10 }
