@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -137,8 +138,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var cur Account
 		err := resource.Get(ctx, tx, id, &cur)
-		var ae *arm.Error
-		if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
+		if err != nil && !isNotFound(err) {
 			return err
 		}
 		if err == nil && !strings.EqualFold(cur.Location, loc) {
@@ -280,8 +280,7 @@ func (pr *Provider) delete(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := pr.idOf(r)
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Delete(ctx, tx, id) })
-	var ae *arm.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if isNotFound(err) {
 		return arm.NoContent(), nil
 	}
 	if err != nil {
@@ -372,4 +371,11 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "The storage account named " + in.Name + " is already taken."}), nil
 	}
 	return arm.OK(map[string]any{"nameAvailable": true}), nil
+}
+
+// isNotFound reports a missing resource, as the resource layer (a
+// failure.Error) or the wire (a 404 arm.Error) says it.
+func isNotFound(err error) bool {
+	var ae *arm.Error
+	return failure.Is(err, failure.NotFound) || errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
