@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/fault"
@@ -28,6 +29,8 @@ import (
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/metrics"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/protection/computedisks"
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
 	rpcompute "github.com/safehold/safehold/rp/compute"
@@ -35,6 +38,7 @@ import (
 	"github.com/safehold/safehold/rp/recoveryservices"
 	"github.com/safehold/safehold/rp/resources"
 	rpstorage "github.com/safehold/safehold/rp/storage"
+	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
 
@@ -105,6 +109,7 @@ type Server struct {
 	Conn      Connection
 	Handler   http.Handler
 	Compute   *compute.Service
+	Engine    *protection.Engine // protection for both vault kinds
 	Authz     *rbac.Authorizer
 	// AdminSecretIssued reports that this start issued the admin's client
 	// secret (first start, or connection.json was lost): the only start
@@ -271,7 +276,20 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	s.Metrics.SetUsage(s.storageUsage)
-	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), &recoveryservices.Provider{Compute: s.Compute}, &dataprotection.Provider{Compute: s.Compute}, &usageProvider{s: s}, &rpstorage.Provider{}}, cfg.Providers...)
+	s.Engine = protection.New(&protection.Engine{Store: s.Store, Clock: cfg.Clock, Runner: s.Jobs, Disks: computedisks.New(s.Compute),
+		Logger: s.logger, DataDir: cfg.DataDir, NodeID: bs.NodeID, OpenVault: func(ctx context.Context, key string) (*snapshot.Repository, error) {
+			dir := protection.VaultDir(cfg.DataDir, key)
+			be, err := local.Open(filepath.Join(dir, "repo"))
+			if err != nil {
+				return nil, fmt.Errorf("open vault store: %w", err)
+			}
+			return snapshot.Open(ctx, be, filepath.Join(dir, "cache"), snapshot.Options{})
+		}})
+	if err := s.Engine.Start(ctx); err != nil {
+		return err
+	}
+	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute),
+		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)
@@ -383,6 +401,9 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Close() error {
 	if s.listener != nil {
 		s.listener.Close()
+	}
+	if s.Engine != nil {
+		s.Engine.Close()
 	}
 	if s.Compute != nil {
 		s.Compute.Close()

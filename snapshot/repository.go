@@ -289,3 +289,9 @@ func (r *Repository) protect(m *Manifest) func() {
 		r.mu.Unlock()
 	}
 }
+
+// IsDamaged reports whether err says that stored data is damaged: a chunk
+// or pack is missing, truncated or fails its checksum.
+func IsDamaged(err error) bool {
+	return errors.Is(err, chunk.ErrCorrupt) || errors.Is(err, chunk.ErrNotFound) || errors.Is(err, blob.ErrNotExist)
+}

@@ -47,6 +47,8 @@ var Rules = []Rule{
 	{"metrics", []string{"blob", "store"}, "Prometheus figures; decorators of blob.Backend and store.Store"},
 	{"protection", []string{"job", "snapshot", "store", "clock", "failure", "fault"},
 		"protection -> job, snapshot, store and its own interfaces (compute implements them; protection never imports compute or a face)"},
+	{"protection/computedisks", []string{"protection", "compute", "snapshot", "failure"},
+		"compute as the engine's disk layer: implements protection.Disks over compute.Service (glue for the composition root and engine tests)"},
 	{"compute", []string{"volume", "snapshot", "nbd", "blob", "blob/local", "resource", "store", "clock", "failure", "arm"},
 		"compute -> volume, snapshot and the shared resource documents; arm for resource ids only (see DomainPackages)"},
 
@@ -62,7 +64,7 @@ var Rules = []Rule{
 	{"rp/...", []string{"protection", "compute", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
 		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
 
-	{"server", []string{"rp/...", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "job",
+	{"server", []string{"rp/...", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job",
 		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web"},
 		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
@@ -79,10 +81,9 @@ var Rules = []Rule{
 // that removes it. The check fails on an entry that no longer happens, so
 // whoever removes the import deletes its entry.
 var Pending = []Import{
-	// TODO(engine): the backup pipeline moves from rp/recoveryservices into
-	// protection (issue 11, items 1-2); delete these three entries when it lands.
-	{"rp/recoveryservices", "snapshot"},
-	{"rp/recoveryservices", "blob/local"},
+	// The instant-RP resource group (AzureBackupRG_{location}_1) is created
+	// by the Recovery Services face as a resources.ResourceGroup document;
+	// it belongs behind resource (a shared "ensure resource group").
 	{"rp/recoveryservices", "rp/resources"},
 	// Not scheduled: the disk data plane (rp/compute/sas.go) reads volumes
 	// and snapshot readers itself, and the creating-disk task retries with

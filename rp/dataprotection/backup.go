@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
@@ -111,7 +110,7 @@ func jobErrorOf(err error) error {
 	if errors.As(err, &je) {
 		return je
 	}
-	return &protection.JobError{Code: "UserErrorOperationFailed", Message: err.Error()}
+	return err
 }
 
 func (pr *Provider) newJob(vault *vaultResource, bi *instanceResource, operation string, user bool, now time.Time) *protection.Job {
@@ -135,159 +134,90 @@ func snapshotName(diskName, pointID string) string {
 	return "AzureBackup_" + diskName + "_" + pointID[:24]
 }
 
-// backup takes one backup of an instance for job jobID (created here if it
-// does not exist; a finished job is returned as is, so a repeated call never
-// takes a second backup): an incremental snapshot in the snapshot resource
-// group and a recovery point tagged by the policy (or tagOverride).
-//
-// at is the recovery point's time (the schedule occurrence it stands for);
-// zero means now.
-func (pr *Provider) backup(ctx context.Context, biID, jobID, tagOverride string, user bool, at time.Time) (*protection.Job, error) {
-	bid, err := arm.ParseID(biID)
-	if err != nil {
-		return nil, err
+// faceName is the name the engine knows Backup vaults by.
+const faceName = "dataprotection"
+
+// face is the Backup vaults' face on the protection engine: a backup
+// instance is a protected item of one disk, with operational-tier snapshots
+// in the instance's snapshot resource group.
+type face struct{ pr *Provider }
+
+func engineState(s string) protection.ItemState {
+	switch s {
+	case stateConfigured:
+		return protection.ItemProtected
+	case stateSuspended:
+		return protection.ItemSuspended
+	case stateStopped:
+		return protection.ItemStopped
 	}
-	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
-	if err != nil {
-		return nil, err
-	}
-	vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
-	if err != nil {
-		return nil, err
-	}
-	now := pr.p.Now()
-	if at.IsZero() || at.After(now) {
-		at = now
-	}
-	j, err := protection.GetJob(ctx, pr.p.Store, "", jobID)
-	if errors.Is(err, store.ErrNotFound) {
-		j = pr.newJob(vault, bi, protection.OpBackup, user, now)
-		j.ID = jobID
-		err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.CreateJob(ctx, tx, j) })
-	}
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != protection.JobInProgress {
-		return j, nil
-	}
-	fail := func(e error) (*protection.Job, error) {
-		j.Finish(pr.p.Now(), jobErrorOf(e))
-		if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.PutJob(ctx, tx, j) }); err != nil {
-			return nil, err
-		}
-		return j, nil
-	}
-	if err := pr.p.Inject(ctx, fault.OpBackup, bi.ID); err != nil {
-		return fail(err)
-	}
-	pol, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
-	if err != nil {
-		return fail(err)
-	}
-	diskID, snapRG := bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi)
-	if err := pr.checkPermissions(ctx, vault, bi.Properties.IdentityDetails, "Backup", backupPermissions(diskID, snapRG)...); err != nil {
-		var ae *arm.Error
-		if !arm.As(err, &ae) {
-			return nil, err
-		}
-		return fail(err)
-	}
-	points, err := protection.ListRecoveryPoints(ctx, pr.p.Store, bi.ID)
-	if err != nil {
-		return nil, err
-	}
-	var rule protection.TagRule
-	if tagOverride != "" {
-		r, ok := dp.Retention.Rule(tagOverride)
-		if !ok {
-			return fail(&protection.JobError{Code: "UserErrorInvalidRetentionTag", Message: "The retention tag '" + tagOverride + "' is not in the policy."})
-		}
-		rule = r
-	} else {
-		earlier := make([]time.Time, 0, len(points))
-		for _, p := range points {
-			earlier = append(earlier, p.Time)
-		}
-		rule = dp.Retention.Tag(at, earlier)
-	}
-	pointID := protection.PointID(bi.ID, jobID)
-	rg, _ := arm.ParseID(snapRG)
-	snapID := arm.NewID(rg.SubscriptionID, rg.ResourceGroup, "Microsoft.Compute", "snapshots", snapshotName(bi.Properties.DataSourceInfo.ResourceName, pointID)).String()
-	j.Tasks = []protection.JobTask{{Name: "Take Snapshot", Status: protection.JobInProgress, StartTime: now}}
-	var snap *compute.Snapshot
-	if s, err := pr.Compute.Snapshot(ctx, snapID); err == nil {
-		snap = s // taken before a crash: reuse it
-	} else if !isNotFound(err) {
-		return nil, err
-	} else {
-		snaps, err := pr.Compute.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID, SnapshotID: snapID, Incremental: true,
-			Tags: map[string]string{"CreatedBy": "AzureBackup", "BackupInstance": bi.Name, "RecoveryPointId": pointID}}},
-			pr.progressWriter(ctx, j))
-		if err != nil {
-			var ae *arm.Error
-			if arm.As(err, &ae) && ae.Status < 500 {
-				return fail(&protection.JobError{Code: "UserErrorDiskSnapshotFailed", Message: "Taking the snapshot of disk " + diskID + " failed: " + ae.Message})
-			}
-			return nil, fmt.Errorf("snapshot %s: %w", diskID, err)
-		}
-		snap = snaps[0]
-	}
-	end := pr.p.Now()
-	rpt := &protection.RecoveryPoint{ID: pointID, VaultID: vault.ID, ItemID: bi.ID, Time: at, Type: "Incremental",
-		Tiers:        []string{protection.TierOperational},
-		Snapshots:    []protection.DiskSnapshot{{DiskID: diskID, SnapshotID: snap.ID, EngineID: string(snap.EngineID), SizeBytes: snap.SizeBytes}},
-		RetentionTag: rule.Tag, Expiry: dp.Retention.Expiry(at, rule), PolicyID: pol.ID, PolicyName: pol.Name, JobID: jobID, Created: end}
-	j.RecoveryPointID, j.RecoveryPointTime = pointID, &at
-	j.BytesTransferred = snap.Stats.BytesChanged
-	j.Details = map[string]string{"RetentionTag": rule.Tag}
-	j.Finish(end, nil)
-	orphan := false
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if _, err := pr.loadInstance(ctx, tx, bid); err != nil {
-			if isNotFound(err) { // deleted while we worked
-				orphan = true
-				return protection.PutJob(ctx, tx, j)
-			}
-			return err
-		}
-		if err := protection.PutRecoveryPoint(ctx, tx, rpt); err != nil {
-			return err
-		}
-		return protection.PutJob(ctx, tx, j)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if orphan {
-		if err := pr.Compute.DeleteSnapshot(ctx, snap.ID); err != nil && !isNotFound(err) {
-			return nil, err
-		}
-	}
-	return j, nil
+	return protection.ItemConfiguring
 }
 
-// applyRetention deletes an instance's expired recovery points with their
-// snapshots and returns the earliest expiry among those left (zero if none).
-func (pr *Provider) applyRetention(ctx context.Context, itemID string, now time.Time) (time.Time, error) {
-	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, itemID)
+// Item implements protection.Face.
+func (f face) Item(ctx context.Context, r store.Reader, id string) (*protection.Item, error) {
+	bid, err := arm.ParseID(id)
 	if err != nil {
-		return time.Time{}, err
+		return nil, fmt.Errorf("backup instance %s: %w", id, protection.ErrNotFound)
 	}
-	var earliest time.Time
-	for _, p := range pts {
-		if p.Expired(now) {
-			if err := pr.deletePoint(ctx, p); err != nil {
-				return time.Time{}, fmt.Errorf("delete expired recovery point %s: %w", p.ID, err)
-			}
-			continue
-		}
-		if p.Expiry != nil && (earliest.IsZero() || p.Expiry.Before(earliest)) {
-			earliest = *p.Expiry
-		}
+	bi, err := f.pr.loadInstance(ctx, r, bid)
+	if isNotFound(err) {
+		return nil, fmt.Errorf("backup instance %s: %w", id, protection.ErrNotFound)
 	}
-	return earliest, nil
+	if err != nil {
+		return nil, err
+	}
+	p := bi.Properties
+	it := &protection.Item{ID: bi.ID, VaultID: bid.Parent().String(), Name: p.FriendlyName, Datasource: p.DataSourceInfo.ResourceID,
+		State: engineState(p.CurrentProtectionState)}
+	pol, dp, err := f.pr.loadPolicy(ctx, r, p.PolicyInfo.PolicyID)
+	if err != nil {
+		return nil, jobErrorOf(err)
+	}
+	it.Policy = dp.policy(pol)
+	return it, nil
 }
+
+// Capture implements protection.Face: the instance's disk, after the
+// vault identity's permission check.
+func (f face) Capture(ctx context.Context, it *protection.Item, pointID string) (*protection.Capture, error) {
+	bid, _ := arm.ParseID(it.ID)
+	bi, err := f.pr.loadInstance(ctx, f.pr.p.Store, bid)
+	if err != nil {
+		return nil, err
+	}
+	vault, err := f.pr.loadVault(ctx, f.pr.p.Store, bid.Parent())
+	if err != nil {
+		return nil, err
+	}
+	if err := f.pr.p.Inject(ctx, fault.OpBackup, bi.ID); err != nil {
+		return nil, err
+	}
+	diskID, snapRG := bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi)
+	if err := f.pr.checkPermissions(ctx, vault, bi.Properties.IdentityDetails, "Backup", backupPermissions(diskID, snapRG)...); err != nil {
+		return nil, jobErrorOf(err)
+	}
+	rg, _ := arm.ParseID(snapRG)
+	snapID := arm.NewID(rg.SubscriptionID, rg.ResourceGroup, "Microsoft.Compute", "snapshots", snapshotName(bi.Properties.DataSourceInfo.ResourceName, pointID)).String()
+	return &protection.Capture{Type: "Incremental", Group: snapRG, Disks: []protection.SnapshotSpec{{DiskID: diskID, SnapshotID: snapID,
+		Tags: map[string]string{"CreatedBy": "AzureBackup", "BackupInstance": bi.Name, "RecoveryPointId": pointID}}}}, nil
+}
+
+// Recorded implements protection.Face: the job shows the point's tag.
+func (f face) Recorded(ctx context.Context, tx store.Tx, it *protection.Item, p *protection.RecoveryPoint, j *protection.Job) error {
+	bid, _ := arm.ParseID(it.ID)
+	if _, err := f.pr.loadInstance(ctx, tx, bid); err != nil {
+		if isNotFound(err) {
+			return protection.ErrNotFound
+		}
+		return err
+	}
+	j.Details = map[string]string{protection.DetailRetentionTag: p.RetentionTag}
+	return nil
+}
+
+// Ended implements protection.Face.
+func (f face) Ended(ctx context.Context, tx store.Tx, j *protection.Job) error { return nil }
 
 // scheduledRun is the scheduler's RunFunc. One keyed task per instance
 // wakes at the next schedule occurrence or the next expiry, whichever is
@@ -325,17 +255,22 @@ func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.
 		return time.Time{}, nil
 	}
 	if state == stateConfigured {
-		if o := dp.Interval.Prev(now); !o.IsZero() && !o.Before(run.Due) {
-			at := o
+		if occ := dp.Interval.Prev(now); !occ.IsZero() && !occ.Before(run.Due) {
+			at := occ
 			if protection.IsMissed(dp.Interval, run.Due, now) {
 				at = now
 			}
-			if _, err := pr.backup(ctx, bi.ID, protection.RunID(bi.ID, o), "", false, at); err != nil {
+			vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
+			if err != nil {
+				return time.Time{}, err
+			}
+			o := protection.BackupOptions{At: at, NewJob: pr.newJob(vault, bi, protection.OpBackup, false, pr.p.Now())}
+			if _, err := pr.Engine.Backup(ctx, faceName, protection.RunID(bi.ID, occ), o); err != nil {
 				return time.Time{}, err
 			}
 		}
 	}
-	earliest, err := pr.applyRetention(ctx, bi.ID, now)
+	earliest, err := pr.Engine.ApplyRetention(ctx, faceName, bi.ID)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -425,7 +360,7 @@ func (pr *Provider) runAdhocBackup(ctx context.Context, op *ops.Operation) error
 	if err := op.DecodeInput(&in); err != nil {
 		return err
 	}
-	j, err := pr.backup(ctx, in["instanceId"], in["jobId"], in["tag"], true, time.Time{})
+	j, err := pr.Engine.Backup(ctx, faceName, in["jobId"], protection.BackupOptions{Tag: in["tag"]})
 	if err != nil {
 		return err
 	}
@@ -568,70 +503,31 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
 	if err := op.DecodeInput(&in); err != nil {
 		return err
 	}
-	j, err := protection.GetJob(ctx, pr.p.Store, "", in["jobId"])
+	jobID := in["jobId"]
+	j, err := pr.Engine.Restore(ctx, jobID, protection.RestoreRequest{ItemID: in["instanceId"], PointID: in["pointId"], Task: protection.TaskRestore,
+		Access: func(ctx context.Context) error {
+			bid, _ := arm.ParseID(in["instanceId"])
+			vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
+			if err == nil {
+				err = pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Restore", restorePermissions(in["targetRG"])...)
+			}
+			if err == nil {
+				err = pr.p.Inject(ctx, fault.OpRestore, in["instanceId"])
+			}
+			return jobErrorOf(err)
+		},
+		Targets: func(p *protection.RecoveryPoint) ([]protection.RestoreTarget, error) {
+			return []protection.RestoreTarget{{Source: p.Snapshots[0], Target: protection.DiskTarget{ID: in["target"], Location: in["location"],
+				Tags: map[string]string{"RestoredByJob": jobID}}}}, nil
+		}})
 	if err != nil {
 		return err
 	}
-	if j.Status != protection.JobInProgress {
-		if err := jobFailure(j); err != nil {
-			return err
-		}
-		jobResult(op, j.ID)
-		return nil
+	if err := jobFailure(j); err != nil {
+		return err
 	}
-	finish := func(e error) error {
-		j.Finish(pr.p.Now(), jobErrorOf(e))
-		if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.PutJob(ctx, tx, j) }); err != nil {
-			return err
-		}
-		if e != nil {
-			return jobFailure(j)
-		}
-		jobResult(op, j.ID)
-		return nil
-	}
-	vid, _ := arm.ParseID(j.VaultID)
-	vault, err := pr.loadVault(ctx, pr.p.Store, vid)
-	if err != nil {
-		return finish(err)
-	}
-	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Restore", restorePermissions(in["targetRG"])...); err != nil {
-		var ae *arm.Error
-		if !arm.As(err, &ae) {
-			return err
-		}
-		return finish(err)
-	}
-	pt, err := protection.GetRecoveryPoint(ctx, pr.p.Store, in["instanceId"], in["pointId"])
-	if err != nil {
-		return finish(&protection.JobError{Code: "UserErrorRecoveryPointNotFound", Message: "The recovery point " + in["pointId"] + " no longer exists (it expired or was deleted)."})
-	}
-	if err := protection.CheckNotDamaged(pt); err != nil {
-		return finish(err)
-	}
-	if err := pr.p.Inject(ctx, fault.OpRestore, in["instanceId"]); err != nil {
-		return finish(err)
-	}
-	j.Tasks = []protection.JobTask{{Name: "Trigger Restore", Status: protection.JobInProgress, StartTime: pr.p.Now()}}
-	tags := map[string]string{"RestoredByJob": j.ID}
-	disk, err := pr.Compute.CreateDiskFromSnapshot(ctx, pt.Snapshots[0].SnapshotID, in["target"], in["location"], tags)
-	if err != nil {
-		var ae *arm.Error
-		if arm.As(err, &ae) && ae.Status == http.StatusConflict {
-			// Created by this job before a crash?
-			if d, derr := pr.Compute.Disk(ctx, in["target"]); derr == nil && d.Tags["RestoredByJob"] == j.ID {
-				disk, err = d, nil
-			}
-		}
-		if err != nil {
-			if arm.As(err, &ae) && ae.Status < 500 {
-				return finish(&protection.JobError{Code: "UserErrorRestoreFailed", Message: "Creating disk " + in["target"] + " failed: " + ae.Message})
-			}
-			return err
-		}
-	}
-	j.BytesTransferred = disk.SizeBytes
-	return finish(nil)
+	jobResult(op, j.ID)
+	return nil
 }
 
 func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
@@ -694,25 +590,6 @@ func (pr *Provider) runValidateRestore(ctx context.Context, op *ops.Operation) e
 	}
 	jobResult(op, "")
 	return nil
-}
-
-// progressWriter records a running job's progress and bytes in the store at
-// every tenth of the work (not on every callback).
-func (pr *Provider) progressWriter(ctx context.Context, j *protection.Job) func(done, total int64) {
-	last := -1
-	return func(done, total int64) {
-		if total <= 0 {
-			return
-		}
-		step := int(done * 10 / total)
-		if step == last || step >= 10 {
-			return
-		}
-		last = step
-		cp := *j
-		cp.Progress, cp.BytesTransferred = float64(done*100/total), done
-		pr.p.Store.Update(ctx, func(tx store.Tx) error { return protection.PutJob(ctx, tx, &cp) }) // best effort: the final state follows
-	}
 }
 
 // pointVisible: an expired point is gone for users at once (the next

@@ -513,7 +513,7 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 		return err
 	}
 	for _, pt := range pts {
-		if err := pr.deletePoint(ctx, pt); err != nil {
+		if err := pr.Engine.DeletePoints(ctx, "", pt); err != nil {
 			return err
 		}
 	}
@@ -527,22 +527,6 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 		}
 		err := resource.Delete(ctx, tx, bid)
 		if isNotFound(err) {
-			return nil
-		}
-		return err
-	})
-}
-
-// deletePoint deletes a recovery point's snapshots, then its record.
-func (pr *Provider) deletePoint(ctx context.Context, pt *protection.RecoveryPoint) error {
-	for _, s := range pt.Snapshots {
-		if err := pr.Compute.DeleteSnapshot(ctx, s.SnapshotID); err != nil && !isNotFound(err) {
-			return err
-		}
-	}
-	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		err := protection.DeleteRecoveryPoint(ctx, tx, pt.ItemID, pt.ID)
-		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		return err

@@ -31,6 +31,12 @@ type diskPolicy struct {
 	Retention protection.Retention
 }
 
+// policy is the policy in the engine's terms.
+func (dp *diskPolicy) policy(pol *policyResource) *protection.Policy {
+	r := dp.Retention
+	return &protection.Policy{ID: pol.ID, Name: pol.Name, RuleName: dp.RuleName, Schedule: dp.Interval, Tags: &r}
+}
+
 // policyError is a 400 naming the field, the value given and what is allowed.
 func policyError(field, format string, args ...any) *arm.Error {
 	e := arm.Errorf(http.StatusBadRequest, "UserErrorInvalidPolicyInput", "Invalid backup policy: %s: %s", field, fmt.Sprintf(format, args...))

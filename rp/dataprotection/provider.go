@@ -50,6 +50,7 @@ const (
 // Provider serves Microsoft.DataProtection.
 type Provider struct {
 	Compute *compute.Service
+	Engine  *protection.Engine
 
 	p     *resource.Platform
 	sched *protection.Scheduler
@@ -57,9 +58,10 @@ type Provider struct {
 
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
-	if pr.Compute == nil {
-		return errors.New("dataprotection: Compute is required")
+	if pr.Compute == nil || pr.Engine == nil {
+		return errors.New("dataprotection: Compute and Engine are required")
 	}
+	pr.Engine.RegisterFace(faceName, face{pr})
 	pr.p = p
 	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})
 

@@ -393,7 +393,7 @@ func (pr *Provider) purgeDeleted(ctx context.Context, id string) error {
 		return err
 	}
 	for _, pt := range pts {
-		if err := pr.deletePoint(ctx, pt); err != nil {
+		if err := pr.Engine.DeletePoints(ctx, "", pt); err != nil {
 			return err
 		}
 	}

@@ -55,6 +55,7 @@ const (
 // Provider serves Microsoft.RecoveryServices.
 type Provider struct {
 	Compute *compute.Service
+	Engine  *protection.Engine
 
 	p     *resource.Platform
 	sched *protection.Scheduler

@@ -1,0 +1,344 @@
+package protection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+)
+
+// Task names of jobs (Azure's subTasks / tasksList).
+const (
+	TaskSnapshot     = "Take Snapshot"
+	TaskTransfer     = "Transfer data to vault"
+	TaskRestore      = "Trigger Restore"
+	TaskRestoreVault = "Transfer data from vault"
+	TaskNotStarted   = "NotStarted"
+)
+
+const (
+	taskBackup    = "protection.backup"
+	taskRetention = "protection.retention"
+)
+
+// BackupOptions shape one backup.
+type BackupOptions struct {
+	// At is the point's time (the schedule occurrence it stands for);
+	// zero: the time of the capture.
+	At time.Time `json:"at,omitzero"`
+	// Tag overrides the policy's retention tag; Expiry its expiry.
+	Tag    string     `json:"tag,omitempty"`
+	Expiry *time.Time `json:"expiry,omitempty"`
+	// NewJob is created when the job does not exist yet (its ID is the
+	// job id; a scheduled run's job id is derived from the occurrence).
+	NewJob *Job `json:"-"`
+}
+
+type backupPayload struct {
+	Face  string         `json:"face"`
+	JobID string         `json:"jobId"`
+	Opts  BackupOptions  `json:"opts"`
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// EnqueueBackup creates job j (a backup of an item of face) and the
+// durable task that runs it, in tx. Call Notify after the commit.
+func (e *Engine) EnqueueBackup(ctx context.Context, tx store.Tx, face string, j *Job, o BackupOptions) error {
+	if err := CreateJob(ctx, tx, j); err != nil {
+		return err
+	}
+	_, err := tx.Enqueue(ctx, store.Task{Kind: taskBackup, Payload: mustJSON(backupPayload{Face: face, JobID: j.ID, Opts: o})})
+	return err
+}
+
+// Notify wakes the job runner after work was enqueued.
+func (e *Engine) Notify() {
+	if e.Runner != nil {
+		e.Runner.Notify()
+	}
+}
+
+func (e *Engine) runBackupTask(ctx context.Context, t store.Task) error {
+	var p backupPayload
+	if err := json.Unmarshal(t.Payload, &p); err != nil {
+		return fmt.Errorf("decode backup task: %w", err)
+	}
+	_, err := e.Backup(ctx, p.Face, p.JobID, p.Opts)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the job went with its vault
+	}
+	return err
+}
+
+// Backup runs backup job jobID of an item of face to its end: snapshots of
+// the item's disks at one instant (the operational tier), a recovery point
+// tagged and timed by the policy, a copy into the vault's repository (the
+// vault tier) when the vault has one, then retention. A job already ended
+// is returned as is, so a repeated call never backs up twice; a job cut
+// short by a crash resumes from what it recorded.
+func (e *Engine) Backup(ctx context.Context, face, jobID string, o BackupOptions) (*Job, error) {
+	f, err := e.face(face)
+	if err != nil {
+		return nil, err
+	}
+	if o.NewJob != nil {
+		j := *o.NewJob
+		j.ID = jobID
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
+			if _, err := GetJob(ctx, tx, "", jobID); err == nil {
+				return nil
+			}
+			return CreateJob(ctx, tx, &j)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return e.run(ctx, f, jobID, CodeBackupFailed, func(ctx context.Context, j *Job) error {
+		unlock, err := e.lockItem(ctx, j.ItemID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		berr := e.backup(ctx, f, j, o)
+		if ctx.Err() == nil {
+			// Retention first, so that a finished job shows the item's final state.
+			if _, err := e.applyRetention(ctx, face, f, j.ItemID); err != nil {
+				e.Logger.Warn("apply retention", "item", j.ItemID, "err", err)
+			}
+		}
+		return berr
+	})
+}
+
+func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) error {
+	it, err := f.Item(ctx, e.Store, j.ItemID)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrNotFound) {
+		return &JobError{Code: "UserErrorItemNotFound", Message: "The protected item was deleted before its backup ran."}
+	}
+	if err != nil {
+		return err
+	}
+	if err := e.cancelled(ctx, j.ID); err != nil {
+		return err
+	}
+	pointID := PointID(it.ID, j.ID)
+	point, err := GetRecoveryPoint(ctx, e.Store, it.ID, pointID)
+	if errors.Is(err, store.ErrNotFound) {
+		point = nil
+	} else if err != nil {
+		return err
+	}
+	if point == nil {
+		orphan := false
+		if point, orphan, err = e.capture(ctx, f, j, it, pointID, o); err != nil || orphan {
+			return err
+		}
+	}
+	if err := e.cancelled(ctx, j.ID); err != nil {
+		return err // the point stays: it is complete in the operational tier
+	}
+	if it.VaultKey == "" || point.HasTier(TierVault) {
+		return nil
+	}
+	return e.copyToVault(ctx, j, it, point)
+}
+
+// capture snapshots the item's disks at one instant and records the point
+// in the operational tier. orphan: the item went while it worked (the
+// snapshots are deleted again and the job ends without a point).
+func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID string, o BackupOptions) (*RecoveryPoint, bool, error) {
+	if err := e.updateJob(ctx, j.ID, func(x *Job) {
+		if !hasTask(x, TaskSnapshot) {
+			x.Tasks = append([]JobTask{{Name: TaskSnapshot, Status: TaskNotStarted}}, x.Tasks...)
+		}
+		SetTask(x, TaskSnapshot, JobInProgress, e.Now())
+	}); err != nil {
+		return nil, false, err
+	}
+	c, err := f.Capture(ctx, it, pointID)
+	if err != nil {
+		return nil, false, err
+	}
+	points, err := ListRecoveryPoints(ctx, e.Store, it.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	now := e.Now()
+	at := o.At
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	earlier := make([]time.Time, 0, len(points))
+	for _, p := range points {
+		earlier = append(earlier, p.Time)
+	}
+	keep, ok := it.Policy.Keep(at, earlier, o.Tag, o.Expiry)
+	if !ok {
+		return nil, false, &JobError{Code: "UserErrorInvalidRetentionTag", Message: "The retention tag '" + o.Tag + "' is not in the policy."}
+	}
+	taken, err := e.takeSnapshots(ctx, j, c.Disks)
+	if err != nil {
+		return nil, false, err
+	}
+	end := e.Now()
+	snaps := make([]DiskSnapshot, len(taken))
+	var changed int64
+	for i, s := range taken {
+		d := c.Disks[i]
+		snaps[i] = DiskSnapshot{DiskID: d.DiskID, SnapshotID: s.ID, EngineID: string(s.EngineID), SizeBytes: s.SizeBytes, Lun: d.Lun, OSDisk: d.OSDisk}
+		changed += s.BytesChanged
+	}
+	p := &RecoveryPoint{ID: pointID, VaultID: it.VaultID, ItemID: it.ID, Time: at, Type: c.Type, Tiers: []string{TierOperational},
+		Snapshots: snaps, RetentionTag: keep.Tag, Expiry: keep.Expiry, JobID: j.ID, Created: end, Details: c.Info}
+	if it.Policy != nil {
+		p.PolicyID, p.PolicyName = it.Policy.ID, it.Policy.Name
+	}
+	if !keep.Operational.IsZero() {
+		p.SetInstantExpiry(keep.Operational)
+	}
+	orphan := false
+	err = e.Store.Update(ctx, func(tx store.Tx) error {
+		x, err := GetJob(ctx, tx, "", j.ID)
+		if err != nil {
+			return err
+		}
+		SetTask(x, TaskSnapshot, JobCompleted, end)
+		x.RecoveryPointID, x.RecoveryPointTime = pointID, &at
+		if it.VaultKey == "" {
+			x.BytesTransferred = changed
+		}
+		if err := f.Recorded(ctx, tx, it, p, x); err != nil {
+			if errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrNotFound) {
+				orphan = true // deleted while we worked
+				return PutJob(ctx, tx, x)
+			}
+			return err
+		}
+		if err := PutRecoveryPoint(ctx, tx, p); err != nil {
+			return err
+		}
+		return PutJob(ctx, tx, x)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if orphan {
+		for _, s := range snaps {
+			if err := e.Disks.DeleteSnapshot(ctx, s.SnapshotID); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, true, err
+			}
+		}
+	}
+	return p, orphan, nil
+}
+
+// takeSnapshots takes the snapshots of one capture. Snapshots a crash left
+// are reused when all of them exist; otherwise they are dropped and all are
+// taken again, so the point stays one instant.
+func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec) ([]Snapshot, error) {
+	found := make([]Snapshot, 0, len(specs))
+	for _, s := range specs {
+		sn, err := e.Disks.Snapshot(ctx, s.SnapshotID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, sn)
+	}
+	if len(found) == len(specs) {
+		return found, nil
+	}
+	for _, s := range found {
+		if err := e.Disks.DeleteSnapshot(ctx, s.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	taken, err := e.Disks.SnapshotDisks(ctx, specs, e.progressWriter(ctx, j.ID))
+	if errors.Is(err, ErrRejected) || errors.Is(err, ErrNotFound) {
+		return nil, &JobError{Code: "UserErrorDiskSnapshotFailed", Message: "Taking the snapshot of disk " + specs[0].DiskID + " failed: " + message(err)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", specs[0].DiskID, err)
+	}
+	return taken, nil
+}
+
+// copyToVault copies a point's snapshots into the vault's repository.
+func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *RecoveryPoint) error {
+	if err := e.updateJob(ctx, j.ID, func(x *Job) {
+		if !hasTask(x, TaskTransfer) {
+			x.Tasks = append(x.Tasks, JobTask{Name: TaskTransfer, Status: TaskNotStarted})
+		}
+		SetTask(x, TaskTransfer, JobInProgress, e.Now())
+		x.Progress = 50
+	}); err != nil {
+		return err
+	}
+	repo, release, err := e.vault(ctx, it.VaultKey)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var moved int64
+	for _, s := range point.Snapshots {
+		st, err := e.Disks.Repository().CopyTo(ctx, snapshot.ID(s.EngineID), repo)
+		if err != nil {
+			return fmt.Errorf("copy %s to the vault: %w", s.SnapshotID, err)
+		}
+		moved += st.BytesNew
+	}
+	return e.Store.Update(ctx, func(tx store.Tx) error {
+		cur, err := GetRecoveryPoint(ctx, tx, it.ID, point.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.HasTier(TierVault) {
+			cur.Tiers = append(cur.Tiers, TierVault)
+		}
+		if err := PutRecoveryPoint(ctx, tx, cur); err != nil {
+			return err
+		}
+		x, err := GetJob(ctx, tx, "", j.ID)
+		if err != nil {
+			return err
+		}
+		SetTask(x, TaskTransfer, JobCompleted, e.Now())
+		x.BytesTransferred += moved
+		return PutJob(ctx, tx, x)
+	})
+}
+
+// progressWriter records a running job's progress and bytes in the store at
+// every tenth of the work (not on every callback).
+func (e *Engine) progressWriter(ctx context.Context, jobID string) func(done, total int64) {
+	last := -1
+	return func(done, total int64) {
+		if total <= 0 {
+			return
+		}
+		step := int(done * 10 / total)
+		if step == last || step >= 10 {
+			return
+		}
+		last = step
+		e.updateJob(ctx, jobID, func(x *Job) { // best effort: the final state follows
+			x.Progress, x.BytesTransferred = float64(done*100/total), done
+		})
+	}
+}
+
+func hasTask(j *Job, name string) bool {
+	for _, t := range j.Tasks {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}

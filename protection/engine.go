@@ -1,0 +1,338 @@
+package protection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+)
+
+// Engine is the one place where protection happens: both vault kinds (the
+// faces in rp/dataprotection and rp/recoveryservices) translate their wire
+// shapes into its vocabulary and call it to back up, restore, apply
+// retention, verify and delete data.
+//
+// Every job it runs ends by one rule (end): Completed, Failed with a
+// user-facing code and a recommended action, or Cancelled, whatever the
+// error; only a shutdown (a cancelled context) leaves a job InProgress, for
+// the durable task that runs it to resume after the restart.
+//
+// It holds no locks on items in memory: work on one item is serialized by a
+// lease row in the store (lockItem), so several replicas may run engines
+// over one store.
+type Engine struct {
+	Store  store.Store
+	Clock  clock.Clock
+	Runner *job.Runner // background jobs (the engine registers its task kinds)
+	Disks  Disks       // the disk layer (compute)
+	Logger *slog.Logger
+	// DataDir holds the vault tiers: DataDir/vaults/{vault key}.
+	DataDir string
+	// OpenVault opens a vault's repository by key (the composition root
+	// puts it in a local directory; tests inject faulty backends here).
+	OpenVault func(ctx context.Context, key string) (*snapshot.Repository, error)
+	// NodeID names this process in item leases (default "node").
+	NodeID string
+
+	mu       sync.Mutex
+	faces    map[string]Face
+	repos    map[string]*snapshot.Repository // open vault tiers by key
+	repoRefs map[string]int
+	boot     string
+}
+
+// Face is a vault kind as the engine sees it: it keeps its protected items
+// as its own resources and tells the engine what they are.
+type Face interface {
+	// Item loads a protected item with its policy; an error wrapping
+	// ErrNotFound when it is gone.
+	Item(ctx context.Context, r store.Reader, id string) (*Item, error)
+	// Capture plans a backup of it: the disks to freeze at one instant and
+	// the snapshots to create. It checks the vault identity's permissions
+	// (an error with a *JobError fails the job with that code).
+	Capture(ctx context.Context, it *Item, pointID string) (*Capture, error)
+	// Recorded is called in the transaction that records a new recovery
+	// point of it (returning ErrNotFound when it is gone drops the point).
+	// The face may add to the job j (details it shows) in the same write.
+	Recorded(ctx context.Context, tx store.Tx, it *Item, p *RecoveryPoint, j *Job) error
+	// Ended is called in the transaction that ends a job of one of its items.
+	Ended(ctx context.Context, tx store.Tx, j *Job) error
+}
+
+// ItemState is a protected item's protection state.
+type ItemState string
+
+// Item states.
+const (
+	ItemConfiguring ItemState = "Configuring"
+	ItemProtected   ItemState = "Protected"
+	ItemSuspended   ItemState = "BackupsSuspended"
+	ItemStopped     ItemState = "ProtectionStopped" // data kept, never expires
+	ItemSoftDeleted ItemState = "SoftDeleted"
+)
+
+// Item is a protected item: a datasource (one disk, or a VM's disks
+// captured at one instant), its policy and state.
+type Item struct {
+	ID, VaultID, Name string
+	Datasource        string // ARM id of what is protected
+	// VaultKey names the vault's repository (the vault tier); "" when the
+	// vault has none.
+	VaultKey string
+	Policy   *Policy // nil: none
+	State    ItemState
+}
+
+// Capture is what one backup freezes at one instant.
+type Capture struct {
+	Disks []SnapshotSpec
+	Type  string            // the point's type (Incremental, CrashConsistent)
+	Group string            // the snapshot resource group
+	Info  map[string]string // the point's details (VM name, size, ...)
+}
+
+// Keep is how long a new recovery point is kept.
+type Keep struct {
+	Tag    string
+	Expiry *time.Time // nil: until deleted
+	// Operational is when the operational tier (snapshots) goes while the
+	// vault tier stays; zero: with the point.
+	Operational time.Time
+}
+
+// Well-known job details.
+const (
+	DetailCancelRequested = "cancelRequested"
+	DetailRetentionTag    = "RetentionTag"
+)
+
+// ErrCancelled ends a job Cancelled.
+var ErrCancelled = errors.New("cancelled")
+
+// New builds an engine and registers its task kinds with runner.
+func New(e *Engine) *Engine {
+	if e.Logger == nil {
+		e.Logger = slog.Default()
+	}
+	if e.Clock == nil {
+		e.Clock = clock.Real{}
+	}
+	if e.NodeID == "" {
+		e.NodeID = "node"
+	}
+	e.faces = map[string]Face{}
+	e.repos, e.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}
+	e.boot = newID()
+	if e.Runner != nil {
+		e.Runner.Register(taskBackup, e.runBackupTask)
+		e.Runner.Register(taskRetention, e.runRetentionTask)
+	}
+	return e
+}
+
+// RegisterFace makes a vault kind's items known under name.
+func (e *Engine) RegisterFace(name string, f Face) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faces[name] = f
+}
+
+func (e *Engine) face(name string) (Face, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.faces[name]
+	if f == nil {
+		return nil, fmt.Errorf("no vault kind %q", name)
+	}
+	return f, nil
+}
+
+// Start releases item leases a previous run of this node left.
+func (e *Engine) Start(ctx context.Context) error {
+	docs, err := e.Store.List(ctx, leaseKind, store.ListQuery{})
+	if err != nil {
+		return fmt.Errorf("start protection engine: %w", err)
+	}
+	return e.Store.Update(ctx, func(tx store.Tx) error {
+		for _, d := range docs {
+			if strings.HasPrefix(string(d.Value), `{"owner":"`+e.NodeID+"/") {
+				if err := tx.Delete(ctx, leaseKind, d.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Close closes the open vault tiers.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var err error
+	for k, r := range e.repos {
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+		delete(e.repos, k)
+	}
+	return err
+}
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.Clock.Now() }
+
+// --- the vault tier ---
+
+// vault opens a vault's repository, shared by every operation that uses
+// it at the same time (one writer per backend); release closes it when the
+// last user is done, so nothing stays open between jobs.
+func (e *Engine) vault(ctx context.Context, key string) (*snapshot.Repository, func(), error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	release := func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.repoRefs[key]--
+		if e.repoRefs[key] <= 0 {
+			if r := e.repos[key]; r != nil {
+				if err := r.Close(); err != nil {
+					e.Logger.Warn("close vault tier", "vault", key, "err", err)
+				}
+			}
+			delete(e.repos, key)
+			delete(e.repoRefs, key)
+		}
+	}
+	if r := e.repos[key]; r != nil {
+		e.repoRefs[key]++
+		return r, release, nil
+	}
+	if e.OpenVault == nil {
+		return nil, nil, fmt.Errorf("open vault tier %s: no OpenVault configured", key)
+	}
+	repo, err := e.OpenVault(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.repos[key] = repo
+	e.repoRefs[key] = 1
+	return repo, release, nil
+}
+
+// VaultDir is where a vault's repository lives below a data dir.
+func VaultDir(dataDir, key string) string { return filepath.Join(dataDir, "vaults", key) }
+
+// GCVault frees the vault-tier chunks no recovery point references any more.
+func (e *Engine) GCVault(ctx context.Context, key string) {
+	if key == "" {
+		return
+	}
+	repo, release, err := e.vault(ctx, key)
+	if err != nil {
+		return
+	}
+	defer release()
+	if _, err := repo.GC(ctx, snapshot.GCOptions{Repack: 0.5}); err != nil {
+		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
+	}
+}
+
+// RemoveVault deletes a vault's repository with everything in it.
+func (e *Engine) RemoveVault(key string) {
+	if e.DataDir == "" || key == "" {
+		return
+	}
+	os.RemoveAll(VaultDir(e.DataDir, key))
+}
+
+// --- item leases ---
+
+const leaseKind = "protection.lease"
+
+// leaseTTL bounds how long a dead holder blocks an item (real time: leases
+// are about processes being alive, not about the protection clock).
+const leaseTTL = time.Minute
+
+type lease struct {
+	Owner string    `json:"owner"`
+	Until time.Time `json:"until"`
+}
+
+// lockItem takes the item's lease in the store, waiting while another
+// holder has it; the returned func releases it. The lease is renewed while
+// held.
+func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
+	key := strings.ToLower(itemID)
+	owner := e.NodeID + "/" + e.boot + "/" + newID()
+	take := func() (bool, error) {
+		got := false
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
+			if d, err := tx.Get(ctx, leaseKind, key); err == nil {
+				var l lease
+				if jsonUnmarshal(d.Value, &l) == nil && l.Owner != owner && time.Now().Before(l.Until) {
+					return nil
+				}
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			got = true
+			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(lease{Owner: owner, Until: time.Now().Add(leaseTTL)})})
+		})
+		return got, err
+	}
+	for {
+		ok, err := take()
+		if err != nil {
+			return nil, fmt.Errorf("lock item %s: %w", itemID, err)
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				take()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+			d, err := tx.Get(ctx, leaseKind, key)
+			if err != nil {
+				return nil
+			}
+			var l lease
+			if jsonUnmarshal(d.Value, &l) == nil && l.Owner == owner {
+				return tx.Delete(ctx, leaseKind, key)
+			}
+			return nil
+		})
+	}, nil
+}

@@ -1,0 +1,132 @@
+package protection
+
+import (
+	"context"
+	"errors"
+
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+)
+
+// RestoreRequest is what one restore job does.
+type RestoreRequest struct {
+	ItemID, PointID string
+	// VaultKey is the vault tier to read from when the operational tier
+	// has no snapshot ("" : the operational tier only).
+	VaultKey string
+	// Task is the job task that shows the restore (TaskRestore,
+	// TaskRestoreVault).
+	Task string
+	// Access checks the vault identity's permissions on the targets
+	// (nil: nothing to check); its error fails the job.
+	Access func(ctx context.Context) error
+	// Targets picks the point's disks to restore and where (a disk not
+	// named is not restored).
+	Targets func(p *RecoveryPoint) ([]RestoreTarget, error)
+	// Then completes the restore once the disks exist (e.g. creates the
+	// VM) and returns details to show on the job.
+	Then func(ctx context.Context, p *RecoveryPoint, disks []RestoredDisk) (map[string]string, error)
+}
+
+// RestoreTarget is one disk of a point and the disk to create from it.
+type RestoreTarget struct {
+	Source DiskSnapshot
+	Target DiskTarget
+}
+
+// RestoredDisk is a disk a restore created.
+type RestoredDisk struct {
+	Source DiskSnapshot
+	Disk   Disk
+}
+
+// Restore runs restore job jobID to its end: it creates the target disks
+// from the point's operational tier, or from the vault tier when the
+// snapshots are gone. A disk this job created before a crash (it carries
+// the job id in its tags) is kept, so a resumed restore continues.
+func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) (*Job, error) {
+	return e.run(ctx, nil, jobID, CodeRestoreFailed, func(ctx context.Context, j *Job) error {
+		if req.Access != nil {
+			if err := req.Access(ctx); err != nil {
+				return err
+			}
+		}
+		p, err := GetRecoveryPoint(ctx, e.Store, req.ItemID, req.PointID)
+		if errors.Is(err, store.ErrNotFound) {
+			return &JobError{Code: "UserErrorRecoveryPointNotFound", Message: "The recovery point " + req.PointID + " no longer exists (it expired or was deleted)."}
+		}
+		if err != nil {
+			return err
+		}
+		if err := CheckNotDamaged(p); err != nil { // found by a verify: fail at once, write nothing
+			return err
+		}
+		if err := e.updateJob(ctx, j.ID, func(x *Job) {
+			if !hasTask(x, req.Task) {
+				x.Tasks = append(x.Tasks, JobTask{Name: req.Task, Status: TaskNotStarted})
+			}
+			SetTask(x, req.Task, JobInProgress, e.Now())
+		}); err != nil {
+			return err
+		}
+		targets, err := req.Targets(p)
+		if err != nil {
+			return err
+		}
+		var out []RestoredDisk
+		var bytes int64
+		for _, t := range targets {
+			d, err := e.restoreDisk(ctx, j.ID, p, t, req.VaultKey)
+			if err != nil {
+				return err
+			}
+			out = append(out, RestoredDisk{Source: t.Source, Disk: d})
+			bytes += d.SizeBytes
+		}
+		var details map[string]string
+		if req.Then != nil {
+			if details, err = req.Then(ctx, p, out); err != nil {
+				return err
+			}
+		}
+		return e.updateJob(ctx, j.ID, func(x *Job) {
+			x.BytesTransferred = bytes
+			for k, v := range details {
+				if x.Details == nil {
+					x.Details = map[string]string{}
+				}
+				x.Details[k] = v
+			}
+		})
+	})
+}
+
+func (e *Engine) restoreDisk(ctx context.Context, jobID string, p *RecoveryPoint, t RestoreTarget, vaultKey string) (Disk, error) {
+	if d, err := e.Disks.Disk(ctx, t.Target.ID); err == nil {
+		for _, v := range d.Tags {
+			if v == jobID {
+				return d, nil // created by this job before a crash
+			}
+		}
+		return Disk{}, &JobError{Code: CodeRestoreFailed, Message: "Creating disk " + t.Target.ID + " failed: the disk already exists; restore to a new disk name."}
+	}
+	var d Disk
+	err := ErrNotFound
+	if p.HasTier(TierOperational) {
+		d, err = e.Disks.RestoreDisk(ctx, t.Source.SnapshotID, t.Target)
+	}
+	// From the vault tier when the snapshot is gone (expired, or deleted
+	// with its resource group).
+	if errors.Is(err, ErrNotFound) && vaultKey != "" && p.HasTier(TierVault) {
+		repo, release, rerr := e.vault(ctx, vaultKey)
+		if rerr != nil {
+			return Disk{}, rerr
+		}
+		d, err = e.Disks.RestoreDiskFrom(ctx, repo, snapshot.ID(t.Source.EngineID), t.Target)
+		release()
+	}
+	if errors.Is(err, ErrRejected) || errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) {
+		return Disk{}, &JobError{Code: CodeRestoreFailed, Message: "Creating disk " + t.Target.ID + " failed: " + message(err)}
+	}
+	return d, err
+}

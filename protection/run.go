@@ -1,0 +1,188 @@
+package protection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+)
+
+// Codes of the one rule that ends jobs.
+const (
+	CodeInsufficientStorage  = "UserErrorInsufficientStorage"
+	CodeRecoveryPointCorrupt = "UserErrorRecoveryPointCorrupt"
+	CodeBackupFailed         = "UserErrorBackupFailed"
+	CodeRestoreFailed        = "UserErrorRestoreFailed"
+	CodeOperationFailed      = "UserErrorOperationFailed"
+)
+
+// UserError is implemented by errors that know how users should see them
+// (a face's permission check, for example).
+type UserError interface {
+	JobError() *JobError
+}
+
+// JobErrorOf turns any error into the user-facing error a job ends with:
+// its own *JobError, a UserError's, out of space, damaged data, or else
+// fallback (e.g. CodeBackupFailed) with the error's text. It never answers
+// an internal error code.
+func JobErrorOf(err error, fallback string) *JobError {
+	var je *JobError
+	if errors.As(err, &je) {
+		return je
+	}
+	var ue UserError
+	if errors.As(err, &ue) {
+		if je := ue.JobError(); je != nil {
+			return je
+		}
+	}
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return &JobError{Code: CodeInsufficientStorage,
+			Message:           "There is not enough free space where Safehold stores backup data (" + err.Error() + ").",
+			RecommendedAction: []string{"Free space on the file system that holds Safehold's data directory (or move the data directory to a larger one), then retry the operation."}}
+	case snapshot.IsDamaged(err):
+		return &JobError{Code: CodeRecoveryPointCorrupt,
+			Message:           "The recovery point's data is damaged and cannot be read (" + err.Error() + ").",
+			RecommendedAction: []string{"Restore from another recovery point; the damaged one cannot be restored."}}
+	}
+	if fallback == "" {
+		fallback = CodeOperationFailed
+	}
+	return &JobError{Code: fallback, Message: message(err),
+		RecommendedAction: []string{"Retry the operation; if it fails again, look for the job id in Safehold's log."}}
+}
+
+// finish ends j by the one rule: Completed when err is nil, Cancelled for
+// ErrCancelled, else Failed with JobErrorOf(err, fallback).
+func (e *Engine) finish(j *Job, err error, fallback string) {
+	now := e.Now()
+	switch {
+	case err == nil:
+		j.Finish(now, nil)
+	case errors.Is(err, ErrCancelled):
+		j.Finish(now, nil)
+		j.Status = JobCancelled
+		for i := range j.Tasks {
+			if j.Tasks[i].Status != JobCompleted {
+				j.Tasks[i].Status = JobCancelled
+			}
+		}
+	default:
+		j.Finish(now, JobErrorOf(err, fallback))
+	}
+}
+
+// run does a job's work and ends it by the one rule. A job already ended
+// is returned as is (a repeated task never does the work twice). When ctx
+// is cancelled (shutdown) the job stays InProgress and ctx's error is
+// returned, for the durable task to resume it after the restart.
+func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work func(ctx context.Context, j *Job) error) (*Job, error) {
+	j, err := GetJob(ctx, e.Store, "", jobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != JobInProgress && j.Status != "Cancelling" {
+		return j, nil
+	}
+	log := e.Logger.With("job", j.ID, "item", j.ItemID, "operation", j.Operation)
+	log.Info("job started")
+	werr := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("job panicked: %v", p)
+			}
+		}()
+		return work(ctx, j)
+	}()
+	if ctx.Err() != nil {
+		log.Info("job interrupted; it resumes when the server restarts", "err", werr)
+		return nil, ctx.Err()
+	}
+	var out *Job
+	err = e.Store.Update(ctx, func(tx store.Tx) error {
+		x, err := GetJob(ctx, tx, "", jobID)
+		if err != nil {
+			return err
+		}
+		if x.Status == JobInProgress || x.Status == "Cancelling" {
+			e.finish(x, werr, fallback)
+		}
+		if f != nil {
+			if err := f.Ended(ctx, tx, x); err != nil {
+				return err
+			}
+		}
+		out = x
+		return PutJob(ctx, tx, x)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return j, nil // the job went with its vault
+	}
+	if err != nil {
+		log.Error("end job", "err", err, "workErr", werr)
+		return nil, fmt.Errorf("end job %s: %w", jobID, err)
+	}
+	attrs := []any{"status", out.Status, "bytes", out.BytesTransferred, "duration", out.Duration(e.Now()).String()}
+	if out.Error != nil {
+		log.Info("job failed", append(attrs, "code", out.Error.Code, "err", werr)...)
+	} else {
+		log.Info("job ended", attrs...)
+	}
+	return out, nil
+}
+
+// updateJob re-reads a job in a transaction and applies fn.
+func (e *Engine) updateJob(ctx context.Context, id string, fn func(j *Job)) error {
+	return e.Store.Update(ctx, func(tx store.Tx) error {
+		j, err := GetJob(ctx, tx, "", id)
+		if err != nil {
+			return err
+		}
+		fn(j)
+		return PutJob(ctx, tx, j)
+	})
+}
+
+// cancelled is ErrCancelled when the job's cancellation was requested.
+func (e *Engine) cancelled(ctx context.Context, id string) error {
+	if j, err := GetJob(ctx, e.Store, "", id); err == nil && j.Details[DetailCancelRequested] != "" {
+		return ErrCancelled
+	}
+	return nil
+}
+
+// SetTask sets the status of j's task name at now.
+func SetTask(j *Job, name, status string, now time.Time) {
+	for i := range j.Tasks {
+		if j.Tasks[i].Name == name {
+			if status == JobInProgress {
+				j.Tasks[i].StartTime = now
+			}
+			j.Tasks[i].Status = status
+			if status == JobCompleted || status == JobFailed || status == JobCancelled {
+				t := now
+				j.Tasks[i].EndTime = &t
+			}
+		}
+	}
+}
+
+func newID() string { return uuid.NewString() }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
