@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
@@ -42,6 +43,10 @@ func JobErrorOf(err error, fallback string) *JobError {
 		if je := ue.JobError(); je != nil {
 			return je
 		}
+	}
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return &JobError{Code: fe.Code, Message: fe.Message}
 	}
 	switch {
 	case errors.Is(err, syscall.ENOSPC):

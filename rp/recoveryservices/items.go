@@ -499,8 +499,6 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 		it = nil
 	}
 	if it != nil {
-		unlock := pr.itemLock(it.ID)
-		defer unlock()
 		if err := pr.deleteItemData(ctx, it); err != nil {
 			return err
 		}
@@ -529,17 +527,13 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 
 // deleteItemData deletes every recovery point of an item in both tiers.
 func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
-	points, err := protection.ListRecoveryPoints(ctx, pr.p.Store, it.ID)
-	if err != nil {
+	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
+	key := ""
+	if err == nil {
+		key = v.UniqueID
+	}
+	if err := pr.Engine.DeleteItemData(ctx, it.ID, key); err != nil {
 		return err
-	}
-	for _, p := range points {
-		if err := pr.dropPoint(ctx, it, p, true, true); err != nil {
-			return err
-		}
-	}
-	if len(points) > 0 {
-		pr.gcVault(ctx, it.VaultID)
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, it.ID) })
 }

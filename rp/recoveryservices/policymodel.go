@@ -508,6 +508,17 @@ func (p *iaasPolicy) instantExpiry(t time.Time) time.Time {
 	return t.AddDate(0, 0, n)
 }
 
+// policy is the policy in the engine's terms (id and name as the item
+// spells them).
+func (p *iaasPolicy) policy(id, name string) *protection.Policy {
+	n := 2
+	if p.InstantRpRetentionRangeInDays != nil {
+		n = *p.InstantRpRetentionRangeInDays
+	}
+	lt := p.retention()
+	return &protection.Policy{ID: id, Name: name, Schedule: p.schedule(), LongTerm: &lt, Operational: protection.Duration{Days: n}}
+}
+
 // decodePolicyProperties decodes a policy body's properties by its
 // discriminator; non-IaaS policies are kept as given.
 func decodePolicyProperties(raw json.RawMessage) (*iaasPolicy, map[string]any, error) {

@@ -24,14 +24,13 @@ package recoveryservices
 
 import (
 	"context"
-	"sync"
+	"errors"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/snapshot"
 )
 
 const namespace = "Microsoft.RecoveryServices"
@@ -47,9 +46,6 @@ const (
 	opKindBackup  = "recoveryservices.backup"
 	opKindRestore = "recoveryservices.restore"
 	opKindCancel  = "recoveryservices.cancel"
-
-	taskBackup    = "recoveryservices.backupJob"
-	taskRetention = "recoveryservices.retention"
 )
 
 // Provider serves Microsoft.RecoveryServices.
@@ -59,17 +55,15 @@ type Provider struct {
 
 	p     *resource.Platform
 	sched *protection.Scheduler
-
-	mu       sync.Mutex
-	repos    map[string]*snapshot.Repository // open vault tiers, by vault uniqueId
-	repoRefs map[string]int                  // users of each open vault tier
-	locks    map[string]*sync.Mutex          // per protected item
 }
 
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
+	if pr.Compute == nil || pr.Engine == nil {
+		return errors.New("recoveryservices: Compute and Engine are required")
+	}
 	pr.p = p
-	pr.repos, pr.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}
+	pr.Engine.RegisterFace(faceName, face{pr})
 	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})
 
 	sub := "/subscriptions/{subscriptionId}"
@@ -136,8 +130,6 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opKindBackup, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindRestore, pr.runRestoreOp)
 	p.Ops.Register(opKindCancel, func(ctx context.Context, op *ops.Operation) error { return nil })
-	p.Jobs.Register(taskBackup, pr.runBackupTask)
-	p.Jobs.Register(taskRetention, pr.runRetentionTask)
 	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", pr.scheduledRun)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil

@@ -2,7 +2,6 @@ package recoveryservices
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,11 +12,8 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
-
-var errNoInstant = errors.New("no instant snapshot")
 
 // restoreRequest is IaasVMRestoreRequest (the fields Safehold acts on).
 type restoreRequest struct {
@@ -202,71 +198,50 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 	}
 	op.ResultStatus = http.StatusNoContent
 	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": in.JobID})
-	j, err := getJob(ctx, pr.p.Store, "", in.JobID)
+	if err := pr.checkCompute(); err != nil {
+		return err
+	}
+	it, err := pr.loadItem(ctx, pr.p.Store, mustParse(in.ItemID))
 	if err != nil {
 		return err
 	}
-	if j.Status == protection.JobCompleted {
-		return nil
-	}
-	if _, err := pr.updateJob(ctx, j.ID, func(x *protection.Job) error {
-		setTask(x, "Transfer data from vault", protection.JobInProgress, pr.p.Now())
-		return nil
-	}); err != nil {
+	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
+	if err != nil {
 		return err
 	}
-	disks, rerr := pr.doRestore(ctx, &in)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var jerr error
-	if rerr != nil {
-		var ae *arm.Error
-		if arm.As(rerr, &ae) {
-			jerr = &protection.JobError{Code: ae.Code, Message: ae.Message}
-		} else {
-			jerr = &protection.JobError{Code: "UserErrorRestoreFailed", Message: rerr.Error()}
-		}
-	}
-	if _, err := pr.updateJob(ctx, j.ID, func(x *protection.Job) error {
-		if len(disks) > 0 {
-			x.Details["Restored Disks"] = strings.Join(disks, ",")
-		}
-		x.Finish(pr.p.Now(), jerr)
-		return nil
-	}); err != nil {
+	req := in.Req
+	j, err := pr.Engine.Restore(ctx, in.JobID, protection.RestoreRequest{ItemID: it.ID, PointID: in.PointID, VaultKey: v.UniqueID,
+		Task:   protection.TaskRestoreVault,
+		Access: func(ctx context.Context) error { return pr.p.Inject(ctx, fault.OpRestore, it.ID) },
+		Targets: func(p *protection.RecoveryPoint) ([]protection.RestoreTarget, error) {
+			return pr.restoreTargets(ctx, &in, it, p)
+		},
+		Then: func(ctx context.Context, p *protection.RecoveryPoint, disks []protection.RestoredDisk) (map[string]string, error) {
+			ids := make([]string, len(disks))
+			for i, d := range disks {
+				ids[i] = d.Disk.ID
+			}
+			if req.RecoveryType != "RestoreDisks" {
+				if err := pr.restoreVM(ctx, &in, it, p, disks); err != nil {
+					return nil, err
+				}
+			}
+			if len(ids) == 0 {
+				return nil, nil
+			}
+			return map[string]string{"Restored Disks": strings.Join(ids, ",")}, nil
+		}})
+	if err != nil {
 		return err
 	}
-	if jerr != nil {
-		je := jerr.(*protection.JobError)
+	if je := j.Error; j.Status == protection.JobFailed && je != nil {
 		return arm.BadRequest(je.Code, "%s", je.Message)
 	}
 	return nil
 }
 
-// doRestore creates the restored disks (and VM) and returns the disk ids.
-func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, error) {
-	if err := pr.checkCompute(); err != nil {
-		return nil, err
-	}
-	it, err := pr.loadItem(ctx, pr.p.Store, mustParse(in.ItemID))
-	if err != nil {
-		return nil, err
-	}
-	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, it.ID, in.PointID)
-	if err != nil {
-		return nil, fmt.Errorf("the recovery point expired before the restore ran: %w", err)
-	}
-	if err := protection.CheckNotDamaged(p); err != nil {
-		return nil, err
-	}
-	if err := pr.p.Inject(ctx, fault.OpRestore, it.ID); err != nil {
-		return nil, err
-	}
-	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
-	if err != nil {
-		return nil, err
-	}
+// restoreTargets names the disks a restore creates from the point.
+func (pr *Provider) restoreTargets(ctx context.Context, in *restoreInput, it *itemRecord, p *protection.RecoveryPoint) ([]protection.RestoreTarget, error) {
 	req := in.Req
 	location := firstOf(req.Region, p.Details["vmLocation"], it.Location)
 	var targetRG arm.ResourceID
@@ -278,19 +253,15 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 			location = vm.Location
 		}
 	default:
-		targetRG, err = arm.ParseID(req.TargetResourceGroupID)
-		if err != nil {
+		var err error
+		if targetRG, err = arm.ParseID(req.TargetResourceGroupID); err != nil {
 			return nil, err
 		}
 	}
 	short := strings.ReplaceAll(in.JobID, "-", "")[:8]
 	vmName := firstOf(p.Details["vmName"], it.FriendlyName)
 	tags := map[string]string{"RestoredBy": "AzureBackup", "RestoreJobId": in.JobID}
-	type restored struct {
-		src protection.DiskSnapshot
-		id  string
-	}
-	var out []restored
+	var out []protection.RestoreTarget
 	for _, s := range p.Snapshots {
 		if req.RecoveryType == "RestoreDisks" && len(req.RestoreDiskLunList) > 0 && !s.OSDisk {
 			keep := false
@@ -312,40 +283,22 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 			name = name[len(name)-80:]
 		}
 		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
-		if ok, _ := resource.Exists(ctx, pr.p.Store, did); !ok {
-			err = errNoInstant
-			if p.HasTier(protection.TierOperational) {
-				_, err = pr.Compute.CreateDiskFromSnapshot(ctx, s.SnapshotID, did, location, tags)
-			}
-			// From the vault tier when the instant snapshot is gone (expired,
-			// or deleted with its resource group).
-			if (errors.Is(err, errNoInstant) || isNotFound(err)) && p.HasTier(protection.TierVault) {
-				repo, release, rerr := pr.vaultRepo(ctx, v)
-				if rerr != nil {
-					return nil, rerr
-				}
-				_, err = pr.Compute.CreateDiskFromRepository(ctx, repo, snapshot.ID(s.EngineID), did, location, tags)
-				release()
-			}
-			if err != nil {
-				return nil, fmt.Errorf("restore disk %s: %w", name, err)
-			}
-		}
-		out = append(out, restored{s, did})
+		out = append(out, protection.RestoreTarget{Source: s, Target: protection.DiskTarget{ID: did, Location: location, Tags: tags}})
 	}
-	ids := make([]string, len(out))
-	for i, r := range out {
-		ids[i] = r.id
-	}
-	if req.RecoveryType == "RestoreDisks" {
-		return ids, nil
-	}
+	return out, nil
+}
+
+// restoreVM creates the VM of an AlternateLocation or OriginalLocation
+// restore over the restored disks.
+func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRecord, p *protection.RecoveryPoint, disks []protection.RestoredDisk) error {
+	req := in.Req
+	location := firstOf(req.Region, p.Details["vmLocation"], it.Location)
 	spec := compute.VMSpec{Location: location, VMSize: p.Details["vmSize"], OSType: p.Details["osType"], Tags: map[string]string{}}
-	for _, r := range out {
-		if r.src.OSDisk {
-			spec.OSDiskID = r.id
+	for _, r := range disks {
+		if r.Source.OSDisk {
+			spec.OSDiskID = r.Disk.ID
 		} else {
-			spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: int32(r.src.Lun), DiskID: r.id, Name: mustParse(r.id).Name()})
+			spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: int32(r.Source.Lun), DiskID: r.Disk.ID, Name: mustParse(r.Disk.ID).Name()})
 		}
 	}
 	if req.RecoveryType == "AlternateLocation" {
@@ -356,7 +309,7 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 	} else {
 		cur, err := pr.Compute.VMResource(ctx, it.SourceID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		spec.ID, spec.Location, spec.Tags = cur.ID, cur.Location, cur.Tags
 		spec.HardwareProfile, spec.OSProfile, spec.NetworkProfile = cur.Properties.HardwareProfile, cur.Properties.OSProfile, cur.Properties.NetworkProfile
@@ -365,7 +318,7 @@ func (pr *Provider) doRestore(ctx context.Context, in *restoreInput) ([]string, 
 		}
 	}
 	if _, err := pr.Compute.CreateVM(ctx, spec); err != nil {
-		return nil, fmt.Errorf("create VM %s: %w", spec.ID, err)
+		return fmt.Errorf("create VM %s: %w", spec.ID, err)
 	}
-	return ids, nil
+	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -389,9 +387,7 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 	if err != nil {
 		return err
 	}
-	if pr.p.DataDir != "" && v.UniqueID != "" {
-		os.RemoveAll(filepath.Join(pr.p.DataDir, "vaults", v.UniqueID))
-	}
+	pr.Engine.RemoveVault(v.UniqueID)
 	return nil
 }
 
