@@ -1,0 +1,563 @@
+package protection_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/blob/blobtest"
+	"github.com/safehold/safehold/blob/local"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/protection/computedisks"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
+)
+
+// These tests drive protection.Engine directly: a real store, real
+// compute disks and snapshot repositories, a fake clock, no HTTP. The face
+// is the test's own: items held in memory, the way a vault kind would
+// translate its resources.
+
+const (
+	testSub  = "00000000-0000-0000-0000-00000000abcd"
+	faceName = "test"
+	diskSize = 4 << 20
+	// packPrefix is where the chunk store keeps its packs.
+	packPrefix = "pack/"
+)
+
+type faceImpl struct {
+	mu       sync.Mutex
+	items    map[string]*protection.Item
+	disks    map[string][]string // item id → disk ids
+	recorded int
+	ended    []string
+}
+
+func (f *faceImpl) Item(ctx context.Context, r store.Reader, id string) (*protection.Item, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	it, ok := f.items[id]
+	if !ok {
+		return nil, fmt.Errorf("item %s: %w", id, protection.ErrNotFound)
+	}
+	cp := *it
+	return &cp, nil
+}
+
+func (f *faceImpl) Capture(ctx context.Context, it *protection.Item, pointID string) (*protection.Capture, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := &protection.Capture{Type: "CrashConsistent", Group: "/subscriptions/" + testSub + "/resourceGroups/snaps"}
+	for i, d := range f.disks[it.ID] {
+		c.Disks = append(c.Disks, protection.SnapshotSpec{DiskID: d, Lun: i, OSDisk: i == 0,
+			SnapshotID: arm.NewID(testSub, "snaps", "Microsoft.Compute", "snapshots", fmt.Sprintf("p%s-%d", pointID[:20], i)).String()})
+	}
+	return c, nil
+}
+
+func (f *faceImpl) Recorded(ctx context.Context, tx store.Tx, it *protection.Item, p *protection.RecoveryPoint, j *protection.Job) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.items[it.ID]; !ok {
+		return protection.ErrNotFound
+	}
+	f.recorded++
+	return nil
+}
+
+func (f *faceImpl) Ended(ctx context.Context, tx store.Tx, j *protection.Job) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended = append(f.ended, j.ID+":"+j.Status)
+	return nil
+}
+
+type bundle struct {
+	ctx     context.Context
+	dir     string
+	clk     *clock.Fake
+	store   store.Store
+	compute *compute.Service
+	face    *faceImpl
+	engine  *protection.Engine
+	faulty  *blobtest.Faulty // the vault tier's backend
+	seq     int
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := &bundle{ctx: ctx, dir: dir, clk: clock.NewFake(time.Date(2024, 1, 1, 22, 0, 0, 0, time.UTC)),
+		face:   &faceImpl{items: map[string]*protection.Item{}, disks: map[string][]string{}},
+		faulty: blobtest.NewFaulty(nil)}
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "db"), b.clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.store = st
+	p := &resource.Platform{Store: st, Clock: b.clk, DataDir: dir}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		for _, rg := range []string{"rg", "snaps", "restored"} {
+			if err := resource.Put(ctx, tx, arm.ResourceID{SubscriptionID: testSub, ResourceGroup: rg},
+				map[string]any{"id": "/subscriptions/" + testSub + "/resourceGroups/" + rg, "name": rg, "type": "Microsoft.Resources/resourceGroups", "location": "westus"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.compute, err = compute.New(p, compute.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b.engine = b.newEngine()
+	t.Cleanup(func() { b.engine.Close(); b.compute.Close(); st.Close() })
+	return b
+}
+
+// newEngine builds an engine over the bundle's store and disks (a second
+// call stands for the process after a restart). Its vault tiers sit on a
+// fault-injecting backend.
+func (b *bundle) newEngine() *protection.Engine {
+	e := protection.New(&protection.Engine{Store: b.store, Clock: b.clk, Disks: computedisks.New(b.compute), DataDir: b.dir,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.OpenVault = func(ctx context.Context, key string) (*snapshot.Repository, error) {
+		be, err := local.Open(filepath.Join(b.dir, "vaults", key, "repo"))
+		if err != nil {
+			return nil, err
+		}
+		b.faulty.Inner = be
+		return snapshot.Open(ctx, b.faulty, filepath.Join(b.dir, "vaults", key, "cache"), snapshot.Options{})
+	}
+	e.RegisterFace(faceName, b.face)
+	if err := e.Start(b.ctx); err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// protect creates a VM-like item with n disks full of seeded data.
+func (b *bundle) protect(t *testing.T, name string, n int, vaultKey string, pol *protection.Policy) *protection.Item {
+	t.Helper()
+	it := &protection.Item{ID: "/subscriptions/" + testSub + "/resourceGroups/rg/providers/Test.Backup/vaults/v/items/" + name,
+		VaultID: "/subscriptions/" + testSub + "/resourceGroups/rg/providers/Test.Backup/vaults/v", Name: name, VaultKey: vaultKey,
+		Policy: pol, State: protection.ItemProtected}
+	var disks []string
+	for i := 0; i < n; i++ {
+		id := arm.NewID(testSub, "rg", "Microsoft.Compute", "disks", fmt.Sprintf("%s-d%d", name, i)).String()
+		if _, err := b.compute.CreateDisk(b.ctx, compute.DiskSpec{ID: id, Location: "westus", CreateOption: "Empty", SizeBytes: diskSize}); err != nil {
+			t.Fatal(err)
+		}
+		b.write(t, id, uint64(i+1))
+		disks = append(disks, id)
+	}
+	b.face.mu.Lock()
+	b.face.items[it.ID], b.face.disks[it.ID] = it, disks
+	b.face.mu.Unlock()
+	return it
+}
+
+// write puts seeded random data into 256 KiB at a seeded offset.
+func (b *bundle) write(t *testing.T, diskID string, seed uint64) {
+	t.Helper()
+	v, err := b.compute.Volume(b.ctx, diskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	buf := make([]byte, 256<<10)
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+	}
+	if _, err := v.WriteAt(buf, int64(rng.IntN(diskSize/len(buf)))*int64(len(buf))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *bundle) read(t *testing.T, diskID string) []byte {
+	t.Helper()
+	v, err := b.compute.Volume(b.ctx, diskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(io.NewSectionReader(v, 0, diskSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (b *bundle) backup(t *testing.T, it *protection.Item, o protection.BackupOptions) *protection.Job {
+	t.Helper()
+	b.seq++
+	id := fmt.Sprintf("job-%d", b.seq)
+	o.NewJob = &protection.Job{VaultID: it.VaultID, ItemID: it.ID, ItemName: it.Name, Operation: protection.OpBackup,
+		Status: protection.JobInProgress, StartTime: b.clk.Now()}
+	j, err := b.engine.Backup(b.ctx, faceName, id, o)
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	return j
+}
+
+func (b *bundle) points(t *testing.T, it *protection.Item) []*protection.RecoveryPoint {
+	t.Helper()
+	pts, err := protection.ListRecoveryPoints(b.ctx, b.store, it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pts
+}
+
+func (b *bundle) restoreJob(t *testing.T, it *protection.Item) string {
+	t.Helper()
+	b.seq++
+	id := fmt.Sprintf("restore-%d", b.seq)
+	j := &protection.Job{ID: id, VaultID: it.VaultID, ItemID: it.ID, Operation: protection.OpRestore, Status: protection.JobInProgress, StartTime: b.clk.Now()}
+	if err := b.store.Update(b.ctx, func(tx store.Tx) error { return protection.CreateJob(b.ctx, tx, j) }); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// restore restores every disk of point into resource group "restored".
+func (b *bundle) restore(t *testing.T, it *protection.Item, pointID, suffix string) (*protection.Job, []string) {
+	t.Helper()
+	jobID := b.restoreJob(t, it)
+	var ids []string
+	j, err := b.engine.Restore(b.ctx, jobID, protection.RestoreRequest{ItemID: it.ID, PointID: pointID, VaultKey: it.VaultKey, Task: protection.TaskRestoreVault,
+		Targets: func(p *protection.RecoveryPoint) ([]protection.RestoreTarget, error) {
+			var out []protection.RestoreTarget
+			for i, s := range p.Snapshots {
+				id := arm.NewID(testSub, "restored", "Microsoft.Compute", "disks", fmt.Sprintf("%s-%s-%d", it.Name, suffix, i)).String()
+				ids = append(ids, id)
+				out = append(out, protection.RestoreTarget{Source: s, Target: protection.DiskTarget{ID: id, Location: "westus", Tags: map[string]string{"job": jobID}}})
+			}
+			return out, nil
+		}})
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	return j, ids
+}
+
+func wantStatus(t *testing.T, j *protection.Job, status string) {
+	t.Helper()
+	if j.Status != status {
+		t.Fatalf("job %s: status %s (error %+v), want %s", j.ID, j.Status, j.Error, status)
+	}
+}
+
+// TestRetentionOver100DaysTagged is a Backup vault's retention: a daily
+// backup for 100 simulated days under a tagged policy (every backup kept 7
+// days, the first of each week 4 weeks, the first of each month 6 months);
+// after each day the kept points are exactly those whose tag's retention
+// has not passed, and the others' snapshots are gone.
+func TestRetentionOver100DaysTagged(t *testing.T) {
+	b := setup(t)
+	tags := &protection.Retention{Rules: []protection.TagRule{
+		{Tag: "Default", Default: true, Priority: 99, Retain: protection.Duration{Days: 7}},
+		{Tag: "Weekly", Priority: 20, Criteria: []string{protection.FirstOfWeek}, Retain: protection.Duration{Weeks: 4}},
+		{Tag: "Monthly", Priority: 15, Criteria: []string{protection.FirstOfMonth}, Retain: protection.Duration{Months: 6}},
+	}}
+	it := b.protect(t, "disk", 1, "", &protection.Policy{ID: "pol", Name: "pol", Tags: tags})
+	type want struct {
+		at     time.Time
+		expiry time.Time
+		tag    string
+	}
+	var all []want
+	var weekSeen, monthSeen = map[string]bool{}, map[string]bool{}
+	for day := 0; day < 100; day++ {
+		now := b.clk.Now()
+		b.write(t, b.face.disks[it.ID][0], uint64(100+day))
+		j := b.backup(t, it, protection.BackupOptions{})
+		wantStatus(t, j, protection.JobCompleted)
+		y, w := now.ISOWeek()
+		wk := fmt.Sprint(y, w)
+		if now.Weekday() == time.Sunday { // weeks start on Sunday, as in Azure
+			wk = fmt.Sprint(now.AddDate(0, 0, 1).ISOWeek())
+		}
+		mo := now.Format("2006-01")
+		w1 := want{at: now, tag: "Default", expiry: now.AddDate(0, 0, 7)}
+		if !weekSeen[wk] {
+			w1.tag, w1.expiry = "Weekly", now.AddDate(0, 0, 28)
+		}
+		if !monthSeen[mo] {
+			w1.tag, w1.expiry = "Monthly", now.AddDate(0, 6, 0)
+		}
+		weekSeen[wk], monthSeen[mo] = true, true
+		all = append(all, w1)
+		if _, err := b.engine.ApplyRetention(b.ctx, faceName, it.ID); err != nil {
+			t.Fatal(err)
+		}
+		got := map[time.Time]*protection.RecoveryPoint{}
+		for _, p := range b.points(t, it) {
+			got[p.Time] = p
+		}
+		for _, w := range all {
+			p, kept := got[w.at]
+			if alive := w.expiry.After(now); alive != kept {
+				t.Fatalf("day %d: point of %s (tag %s, expires %s) kept=%v", day, w.at.Format(time.DateOnly), w.tag, w.expiry.Format(time.DateOnly), kept)
+			}
+			if kept && (p.RetentionTag != w.tag || !p.Expiry.Equal(w.expiry)) {
+				t.Fatalf("day %d: point of %s: tag %s expiry %s, want %s %s", day, w.at.Format(time.DateOnly), p.RetentionTag, p.Expiry, w.tag, w.expiry)
+			}
+		}
+		b.clk.Advance(24 * time.Hour)
+	}
+	// Deleted points took their snapshots with them.
+	snaps, err := b.compute.ListSnapshots(b.ctx, "/subscriptions/"+testSub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.points(t, it)); len(snaps) != n {
+		t.Fatalf("%d snapshots for %d points", len(snaps), n)
+	}
+}
+
+// TestRetentionOver100DaysLongTerm is a Recovery Services vault's
+// retention: daily backups for 100 days into the vault tier, kept 10 days
+// (Sundays 5 weeks), with the operational tier dropped after 2 days; a
+// point left only in the vault tier restores bit-exactly.
+func TestRetentionOver100DaysLongTerm(t *testing.T) {
+	b := setup(t)
+	lt := &protection.LongTermRetention{Daily: &protection.RetentionRule{Keep: protection.Duration{Days: 10}},
+		Weekly: &protection.RetentionRule{Keep: protection.Duration{Weeks: 5}, Weekdays: []time.Weekday{time.Sunday}}}
+	it := b.protect(t, "vm", 2, "vault1", &protection.Policy{ID: "pol", Name: "pol", LongTerm: lt, Operational: protection.Duration{Days: 2}})
+	var contents = map[time.Time][][]byte{}
+	for day := 0; day < 100; day++ {
+		now := b.clk.Now()
+		for i, d := range b.face.disks[it.ID] {
+			b.write(t, d, uint64(1000+10*day+i))
+		}
+		if day == 90 {
+			for _, d := range b.face.disks[it.ID] {
+				contents[now] = append(contents[now], b.read(t, d))
+			}
+		}
+		j := b.backup(t, it, protection.BackupOptions{})
+		wantStatus(t, j, protection.JobCompleted)
+		for _, task := range j.Tasks {
+			if task.Status != protection.JobCompleted {
+				t.Fatalf("day %d: task %s %s", day, task.Name, task.Status)
+			}
+		}
+		for _, p := range b.points(t, it) {
+			age := now.Sub(p.Time)
+			keep := 10 * 24 * time.Hour
+			if p.Time.Weekday() == time.Sunday {
+				keep = 35 * 24 * time.Hour
+			}
+			if age >= keep {
+				t.Fatalf("day %d: point of %s (age %s) was not deleted", day, p.Time, age)
+			}
+			if !p.HasTier(protection.TierVault) {
+				t.Fatalf("day %d: point of %s is not in the vault tier", day, p.Time)
+			}
+			if op := p.HasTier(protection.TierOperational); op != (age < 48*time.Hour) {
+				t.Fatalf("day %d: point of %s (age %s): operational tier %v", day, p.Time, age, op)
+			}
+		}
+		b.clk.Advance(24 * time.Hour)
+	}
+	// 10 daily points plus the Sundays of the last 5 weeks beyond them.
+	pts := b.points(t, it)
+	if len(pts) < 10 || len(pts) > 15 {
+		t.Fatalf("%d points after 100 days", len(pts))
+	}
+	for at, want := range contents {
+		var pid string
+		for _, p := range pts {
+			if p.Time.Equal(at) {
+				pid = p.ID
+			}
+		}
+		if pid == "" {
+			t.Fatalf("point of %s is gone", at)
+		}
+		j, ids := b.restore(t, it, pid, "vault")
+		wantStatus(t, j, protection.JobCompleted)
+		for i, id := range ids {
+			if !bytes.Equal(b.read(t, id), want[i]) {
+				t.Fatalf("disk %d restored from the vault tier differs", i)
+			}
+		}
+	}
+}
+
+// TestRestoreBitExact restores a point from the operational tier after the
+// disks changed, and again after a resumed run (the disk it made is kept).
+func TestRestoreBitExact(t *testing.T) {
+	b := setup(t)
+	it := b.protect(t, "vm", 2, "vault1", nil)
+	var want [][]byte
+	for _, d := range b.face.disks[it.ID] {
+		want = append(want, b.read(t, d))
+	}
+	bj := b.backup(t, it, protection.BackupOptions{})
+	wantStatus(t, bj, protection.JobCompleted)
+	for i, d := range b.face.disks[it.ID] {
+		b.write(t, d, uint64(50+i))
+	}
+	j, ids := b.restore(t, it, bj.RecoveryPointID, "op")
+	wantStatus(t, j, protection.JobCompleted)
+	if j.BytesTransferred != 2*diskSize {
+		t.Fatalf("restore moved %d bytes, want %d", j.BytesTransferred, 2*diskSize)
+	}
+	for i, id := range ids {
+		if !bytes.Equal(b.read(t, id), want[i]) {
+			t.Fatalf("restored disk %d differs from the disk at backup time", i)
+		}
+	}
+	// A restore into disks that exist, not made by this job, fails.
+	j2, _ := b.restore(t, it, bj.RecoveryPointID, "op")
+	wantStatus(t, j2, protection.JobFailed)
+	if j2.Error.Code != protection.CodeRestoreFailed || !strings.Contains(j2.Error.Message, "already exists") {
+		t.Fatalf("restore over existing disks: %+v", j2.Error)
+	}
+}
+
+// TestBackupKilledMidTransferResumes kills a backup while it copies to the
+// vault tier; the engine of the restarted process resumes the job once:
+// the same point (its snapshots are not taken again) reaches the vault
+// tier and the job completes.
+func TestBackupKilledMidTransferResumes(t *testing.T) {
+	b := setup(t)
+	it := b.protect(t, "vm", 2, "vault1", nil)
+	ctx, kill := context.WithCancel(b.ctx)
+	b.faulty.SetFail(func(op blobtest.Op, key string, n int) error {
+		if op == blobtest.OpPut && strings.HasPrefix(key, packPrefix) {
+			kill() // the process dies during the transfer
+			return fmt.Errorf("put %s: %w", key, context.Canceled)
+		}
+		return nil
+	})
+	jobID := "job-killed"
+	_, err := b.engine.Backup(ctx, faceName, jobID, protection.BackupOptions{NewJob: &protection.Job{VaultID: it.VaultID, ItemID: it.ID,
+		Operation: protection.OpBackup, Status: protection.JobInProgress, StartTime: b.clk.Now()}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("killed backup: %v", err)
+	}
+	j, _ := protection.GetJob(b.ctx, b.store, "", jobID)
+	wantStatus(t, j, protection.JobInProgress)
+	pts := b.points(t, it)
+	if len(pts) != 1 || pts[0].HasTier(protection.TierVault) {
+		t.Fatalf("after the kill: %d points, first %+v", len(pts), pts)
+	}
+	first := pts[0].Snapshots
+	b.engine.Close()
+	b.faulty.SetFail(nil)
+	b.engine = b.newEngine() // the restart
+	j, err = b.engine.Backup(b.ctx, faceName, jobID, protection.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, j, protection.JobCompleted)
+	pts = b.points(t, it)
+	if len(pts) != 1 || !pts[0].HasTier(protection.TierVault) || pts[0].Snapshots[0].EngineID != first[0].EngineID {
+		t.Fatalf("after the resume: %+v", pts)
+	}
+	if b.face.recorded != 1 {
+		t.Fatalf("the point was recorded %d times", b.face.recorded)
+	}
+	if j.BytesTransferred == 0 {
+		t.Fatal("the resumed job moved no bytes")
+	}
+	// Running the job again does nothing: it has ended.
+	again, err := b.engine.Backup(b.ctx, faceName, jobID, protection.BackupOptions{})
+	if err != nil || again.Status != protection.JobCompleted || len(b.points(t, it)) != 1 {
+		t.Fatalf("repeated run: %v %+v", err, again)
+	}
+}
+
+// TestDiskFullEndsFailedThenRecovers: out of space in the vault tier ends
+// the backup Failed with UserErrorInsufficientStorage and a message saying
+// what to do; once space is back the next backup completes.
+func TestDiskFullEndsFailedThenRecovers(t *testing.T) {
+	b := setup(t)
+	it := b.protect(t, "vm", 1, "vault1", nil)
+	wantStatus(t, b.backup(t, it, protection.BackupOptions{}), protection.JobCompleted)
+	b.write(t, b.face.disks[it.ID][0], 999)
+	b.clk.Advance(time.Hour)
+	b.faulty.SetFail(func(op blobtest.Op, key string, n int) error {
+		if op == blobtest.OpPut {
+			return &os.PathError{Op: "write", Path: key, Err: syscall.ENOSPC}
+		}
+		return nil
+	})
+	j := b.backup(t, it, protection.BackupOptions{})
+	wantStatus(t, j, protection.JobFailed)
+	if j.Error.Code != protection.CodeInsufficientStorage || len(j.Error.RecommendedAction) == 0 || !strings.Contains(j.Error.RecommendedAction[0], "Free space") {
+		t.Fatalf("disk full: %+v", j.Error)
+	}
+	b.faulty.SetFail(nil)
+	b.clk.Advance(time.Hour)
+	wantStatus(t, b.backup(t, it, protection.BackupOptions{}), protection.JobCompleted)
+}
+
+// TestCorruptPackRestoreEndsFailed flips a byte in every pack of the vault
+// tier; a restore of a point held only there ends Failed with
+// UserErrorRecoveryPointCorrupt.
+func TestCorruptPackRestoreEndsFailed(t *testing.T) {
+	b := setup(t)
+	it := b.protect(t, "vm", 1, "vault1", &protection.Policy{ID: "p", LongTerm: &protection.LongTermRetention{Daily: &protection.RetentionRule{Keep: protection.Duration{Days: 30}}},
+		Operational: protection.Duration{Days: 1}})
+	j := b.backup(t, it, protection.BackupOptions{})
+	wantStatus(t, j, protection.JobCompleted)
+	b.clk.Advance(48 * time.Hour)
+	if _, err := b.engine.ApplyRetention(b.ctx, faceName, it.ID); err != nil {
+		t.Fatal(err)
+	}
+	pts := b.points(t, it)
+	if len(pts) != 1 || pts[0].HasTier(protection.TierOperational) {
+		t.Fatalf("points: %+v", pts)
+	}
+	b.engine.Close() // no cached data
+	n := 0
+	filepath.Walk(filepath.Join(b.dir, "vaults", "vault1", "repo"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && strings.Contains(p, string(filepath.Separator)+strings.TrimSuffix(packPrefix, "/")+string(filepath.Separator)) {
+			f, _ := os.OpenFile(p, os.O_RDWR, 0)
+			buf := make([]byte, 1)
+			f.ReadAt(buf, fi.Size()/2)
+			buf[0] ^= 0xff
+			f.WriteAt(buf, fi.Size()/2)
+			f.Close()
+			n++
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Fatal("no pack files found to damage")
+	}
+	b.engine = b.newEngine()
+	j, _ = b.restore(t, it, pts[0].ID, "bad")
+	wantStatus(t, j, protection.JobFailed)
+	if j.Error.Code != protection.CodeRecoveryPointCorrupt {
+		t.Fatalf("corrupt restore: %+v", j.Error)
+	}
+	// A point that does not exist fails with its own code.
+	j, _ = b.restore(t, it, "0123456789abcdef0123456789abcdef", "none")
+	wantStatus(t, j, protection.JobFailed)
+	if j.Error.Code != "UserErrorRecoveryPointNotFound" {
+		t.Fatalf("missing point: %+v", j.Error)
+	}
+}
