@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/blobtest"
-	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/server"
 )
@@ -19,18 +19,16 @@ import (
 // while full is set (a file system that ran out of space).
 func diskFull(t *testing.T, full *atomic.Bool) testserver.Option {
 	return func(c *server.Config) {
-		be, err := local.Open(filepath.Join(t.TempDir(), "repo"))
-		if err != nil {
-			t.Fatal(err)
+		c.Compute.WrapBlob = func(be blob.Backend) blob.Backend {
+			f := blobtest.NewFaulty(be)
+			f.SetFail(func(op blobtest.Op, key string, n int) error {
+				if op == blobtest.OpPut && full.Load() {
+					return &os.PathError{Op: "write", Path: key, Err: syscall.ENOSPC}
+				}
+				return nil
+			})
+			return f
 		}
-		f := blobtest.NewFaulty(be)
-		f.SetFail(func(op blobtest.Op, key string, n int) error {
-			if op == blobtest.OpPut && full.Load() {
-				return &os.PathError{Op: "write", Path: key, Err: syscall.ENOSPC}
-			}
-			return nil
-		})
-		c.Compute.SnapshotBackend = f
 	}
 }
 
