@@ -301,7 +301,14 @@ func TestSuspendStopResume(t *testing.T) {
 	// Suspended: no backups, but the Default points of day one expire and
 	// their snapshots are deleted.
 	clk.Set(day1.Add(40 * time.Hour))
-	for i := 0; i < 5000 && snapCount() != 4; i++ {
+	stored := func() int { // recovery points in the store, expired or not
+		pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, biID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(pts)
+	}
+	for i := 0; i < 5000 && (snapCount() != 4 || stored() != 4); i++ {
 		e.Server.Jobs.Notify()
 		time.Sleep(2 * time.Millisecond)
 	}
