@@ -191,7 +191,7 @@ func (f face) Capture(ctx context.Context, it *protection.Item, pointID string) 
 		return nil, err
 	}
 	if err := f.pr.p.Inject(ctx, fault.OpBackup, bi.ID); err != nil {
-		return nil, err
+		return nil, jobErrorOf(err)
 	}
 	diskID, snapRG := bi.Properties.DataSourceInfo.ResourceID, snapshotRGOf(bi)
 	if err := f.pr.checkPermissions(ctx, vault, bi.Properties.IdentityDetails, "Backup", backupPermissions(diskID, snapRG)...); err != nil {

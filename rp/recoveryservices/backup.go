@@ -236,7 +236,7 @@ func (f face) Capture(ctx context.Context, item *protection.Item, pointID string
 		return nil, err
 	}
 	if err := f.pr.p.Inject(ctx, fault.OpBackup, it.ID); err != nil {
-		return nil, err
+		return nil, jobErr(err)
 	}
 	vm, err := f.pr.lookupVM(ctx, it.SourceID)
 	if err != nil {
@@ -328,6 +328,16 @@ func (pr *Provider) ensureRG(ctx context.Context, sub, name, location string) er
 		g.Properties.ProvisioningState = "Succeeded"
 		return resource.Put(ctx, tx, mustParse(id), &g)
 	})
+}
+
+// jobErr is an ARM error as the job error it ends a job with (its code and
+// message); other errors as they are.
+func jobErr(err error) error {
+	var ae *arm.Error
+	if arm.As(err, &ae) {
+		return &protection.JobError{Code: ae.Code, Message: ae.Message}
+	}
+	return err
 }
 
 func isNotFound(err error) bool {

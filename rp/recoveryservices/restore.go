@@ -212,7 +212,7 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 	req := in.Req
 	j, err := pr.Engine.Restore(ctx, in.JobID, protection.RestoreRequest{ItemID: it.ID, PointID: in.PointID, VaultKey: v.UniqueID,
 		Task:   protection.TaskRestoreVault,
-		Access: func(ctx context.Context) error { return pr.p.Inject(ctx, fault.OpRestore, it.ID) },
+		Access: func(ctx context.Context) error { return jobErr(pr.p.Inject(ctx, fault.OpRestore, it.ID)) },
 		Targets: func(p *protection.RecoveryPoint) ([]protection.RestoreTarget, error) {
 			return pr.restoreTargets(ctx, &in, it, p)
 		},
