@@ -125,12 +125,17 @@ func (r *Runner) loop(ctx context.Context) {
 	defer r.wg.Done()
 	t := time.NewTicker(r.Poll)
 	defer t.Stop()
+	var remote <-chan struct{} // other processes' enqueues, when the store tells
+	if w, ok := r.Store.(store.Waker); ok {
+		remote = w.Wakeups()
+	}
 	for {
 		r.claimAndRun(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.wakeCh():
+		case <-remote:
 		case <-t.C:
 		}
 	}
@@ -179,6 +184,10 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 		})
 		return
 	}
+	// Every commit the handler makes is fenced by this claim's lease: once
+	// another worker has claimed the task, the handler's Updates fail with
+	// store.ErrLeaseLost and commit nothing.
+	ctx = store.WithLease(ctx, t.Lease())
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -190,7 +199,7 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 			case <-done:
 				return
 			case <-tick.C:
-				if err := r.Store.ExtendLease(ctx, t.ID, r.owner, r.Clock.Now().Add(r.Lease)); err != nil {
+				if err := r.Store.ExtendLease(ctx, t.Lease(), r.Clock.Now().Add(r.Lease)); err != nil {
 					if ctx.Err() == nil {
 						log.Warn("lost task lease", "err", err)
 					}
@@ -220,6 +229,10 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 		}); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			log.Error("reschedule task", "err", uerr)
 		}
+		return
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		log.Warn("task lease lost; another worker owns the task now", "err", err)
 		return
 	}
 	if err != nil {

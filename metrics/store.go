@@ -48,9 +48,18 @@ func (s *instStore) ClaimTasks(ctx context.Context, owner string, now time.Time,
 	return s.Store.ClaimTasks(ctx, owner, now, lease, limit)
 }
 
-func (s *instStore) ExtendLease(ctx context.Context, id, owner string, until time.Time) error {
+func (s *instStore) ExtendLease(ctx context.Context, l store.Lease, until time.Time) error {
 	defer s.since("extend_lease", time.Now())
-	return s.Store.ExtendLease(ctx, id, owner, until)
+	return s.Store.ExtendLease(ctx, l, until)
+}
+
+// Wakeups passes the wrapped store's cross-process wake-ups through (nil,
+// which never fires, when it has none).
+func (s *instStore) Wakeups() <-chan struct{} {
+	if w, ok := s.Store.(store.Waker); ok {
+		return w.Wakeups()
+	}
+	return nil
 }
 
 // Update runs fn in a transaction that notes jobs turning terminal; they

@@ -75,6 +75,12 @@ type Config struct {
 	// ClockStart freezes the controllable clock at this time on start
 	// (serve --clock); nil keeps the persisted clock state.
 	ClockStart *time.Time
+	// Store selects the metadata store: "" for the SQLite file in DataDir,
+	// or a postgres:// URL shared by several replicas.
+	Store string
+	// Blob selects object storage for vault repositories and snapshots:
+	// "" for directories in DataDir, or an azblob:// or s3:// URL.
+	Blob string
 }
 
 // Connection is what a client needs to reach the server (connection.json).
@@ -163,7 +169,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := secureDataDir(dd, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("secure data dir: %w", err)
 	}
-	st, err := store.OpenSQLite(ctx, filepath.Join(dd, "safehold.db"), cfg.Clock)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +312,36 @@ func (s *Server) init(ctx context.Context) error {
 	return nil
 }
 
+// openedStore is a store that can also list its kinds (admin reset).
+type openedStore interface {
+	store.Store
+	kindLister
+}
+
+func openStore(ctx context.Context, cfg Config) (openedStore, error) {
+	switch {
+	case cfg.Store == "":
+		return store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "safehold.db"), cfg.Clock)
+	case store.IsPostgresURL(cfg.Store):
+		return store.OpenPostgres(ctx, cfg.Store, cfg.Clock)
+	default:
+		return nil, fmt.Errorf("--store: unsupported URL %q (want postgres:// or postgresql://, or none for SQLite)", redactURL(cfg.Store))
+	}
+}
+
+// redactURL hides a password in a URL for messages.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 {
+				return u[:i+3] + rest[:c] + ":xxxxx" + rest[at:]
+			}
+		}
+	}
+	return u
+}
+
 func containsFold(xs []string, x string) bool {
 	for _, y := range xs {
 		if strings.EqualFold(x, y) {
@@ -341,6 +377,11 @@ func loadBootstrap(ctx context.Context, st store.Store) (*Bootstrap, error) {
 		b, _ := json.Marshal(bs)
 		return tx.Create(ctx, store.Doc{Kind: "config", Key: "bootstrap", Value: b})
 	})
+	if errors.Is(err, store.ErrConflict) {
+		// Another replica bootstrapped the shared store at the same moment:
+		// its transaction won, ours rolled back whole. Use its state.
+		return loadBootstrap(ctx, st)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}

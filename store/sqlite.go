@@ -52,6 +52,10 @@ type SQLite struct {
 
 const cacheMax = 20000
 
+// leaseMemory is how long a finished task's last claim is remembered for
+// fencing after its lease ended.
+const leaseMemory = 24 * time.Hour
+
 func cacheKey(kind, key string) string { return kind + "\x00" + strings.ToLower(key) }
 
 // OpenSQLite opens (creating if needed) the database at path and applies migrations.
@@ -350,7 +354,29 @@ type sqliteTx struct {
 // group commit) and returns once it is durable, or with fn's error and
 // nothing of fn written. A panic in fn is re-raised in the caller.
 func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
-	return s.update(ctx, func(t *sqliteTx) error { return fn(t) })
+	l, leased := LeaseFrom(ctx)
+	return s.update(ctx, func(t *sqliteTx) error {
+		if leased {
+			if err := t.checkLease(ctx, l); err != nil {
+				return err
+			}
+		}
+		return fn(t)
+	})
+}
+
+// checkLease fails with ErrLeaseLost unless l is the task's latest claim.
+func (t *sqliteTx) checkLease(ctx context.Context, l Lease) error {
+	var owner string
+	var epoch int64
+	err := t.q.QueryRowContext(ctx, `SELECT owner, epoch FROM task_leases WHERE task_id = ?`, l.TaskID).Scan(&owner, &epoch)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (owner != l.Owner || epoch != l.Epoch) {
+		return fmt.Errorf("task %s (%s, epoch %d): %w", l.TaskID, l.Owner, l.Epoch, ErrLeaseLost)
+	}
+	if err != nil {
+		return fmt.Errorf("check lease: %w", err)
+	}
+	return nil
 }
 
 func (s *SQLite) update(ctx context.Context, fn func(t *sqliteTx) error) error {
@@ -633,7 +659,19 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 			if _, err := tx.q.ExecContext(ctx, `UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE id = ?`, owner, fmtTime(until), out[i].ID); err != nil {
 				return err
 			}
-			out[i].LeaseOwner, out[i].LeaseUntil = owner, until
+			var epoch int64
+			if err := tx.q.QueryRowContext(ctx, `INSERT INTO task_leases(task_id, owner, epoch, until) VALUES (?, ?, 1, ?)
+				ON CONFLICT(task_id) DO UPDATE SET owner = excluded.owner, epoch = task_leases.epoch + 1, until = excluded.until RETURNING epoch`,
+				out[i].ID, owner, fmtTime(until)).Scan(&epoch); err != nil {
+				return err
+			}
+			out[i].LeaseOwner, out[i].LeaseUntil, out[i].LeaseEpoch = owner, until, epoch
+		}
+		if len(out) > 0 {
+			if _, err := tx.q.ExecContext(ctx, `DELETE FROM task_leases WHERE until < ? AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)`,
+				fmtTime(now.Add(-leaseMemory))); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -653,16 +691,19 @@ func (s *SQLite) NextTaskTime(ctx context.Context) (time.Time, error) {
 }
 
 // ExtendLease pushes a held lease forward.
-func (s *SQLite) ExtendLease(ctx context.Context, id, owner string, until time.Time) error {
+func (s *SQLite) ExtendLease(ctx context.Context, l Lease, until time.Time) error {
 	return s.update(ctx, func(tx *sqliteTx) error {
-		res, err := tx.q.ExecContext(ctx, `UPDATE tasks SET lease_until = ? WHERE id = ? AND lease_owner = ?`, fmtTime(until), id, owner)
+		res, err := tx.q.ExecContext(ctx, `UPDATE tasks SET lease_until = ? WHERE id = ? AND lease_owner = ?
+			AND EXISTS (SELECT 1 FROM task_leases WHERE task_id = ? AND owner = ? AND epoch = ?)`,
+			fmtTime(until), l.TaskID, l.Owner, l.TaskID, l.Owner, l.Epoch)
 		if err != nil {
-			return fmt.Errorf("extend lease %s: %w", id, err)
+			return fmt.Errorf("extend lease %s: %w", l.TaskID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return fmt.Errorf("extend lease %s: %w", l.TaskID, ErrLeaseLost)
 		}
-		return nil
+		_, err = tx.q.ExecContext(ctx, `UPDATE task_leases SET until = ? WHERE task_id = ?`, fmtTime(until), l.TaskID)
+		return err
 	})
 }
 

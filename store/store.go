@@ -16,11 +16,21 @@
 //   - A claimed task is leased: no other claimer gets it until the lease
 //     expires, so a crashed worker's task runs again and a live one's never
 //     runs twice at once.
+//   - Leases are fenced: every claim of a task numbers its lease with a new
+//     epoch (Task.LeaseEpoch, growing per task). An Update whose ctx carries
+//     a lease (WithLease) checks, inside its transaction, that the task's
+//     latest claim is still that owner and epoch, and fails with
+//     ErrLeaseLost (committing nothing) once another claim took over, even
+//     if that claim has since completed the task. ExtendLease checks the same.
+//     A worker whose lease lapsed can therefore neither commit results nor
+//     finish its task after another worker picked it up. A lease that merely
+//     expired, with nobody claiming the task since, still passes.
 package store
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -29,6 +39,34 @@ var ErrNotFound = errors.New("not found")
 
 // ErrConflict is returned by Create when the key already exists.
 var ErrConflict = errors.New("already exists")
+
+// ErrLeaseLost is returned by ExtendLease and by an Update made under a lease
+// (WithLease) when the task was claimed again since (by anyone), or when
+// ExtendLease finds the task gone. It wraps ErrNotFound so that callers written
+// against the older contract (ExtendLease returned ErrNotFound) keep working.
+var ErrLeaseLost = fmt.Errorf("task lease lost (the task was claimed again or no longer exists): %w", ErrNotFound)
+
+// Lease identifies one claim of a task: the fencing token of the work done
+// under it.
+type Lease struct {
+	TaskID string
+	Owner  string
+	Epoch  int64
+}
+
+type leaseKey struct{}
+
+// WithLease returns a context whose Updates are fenced by l: each checks, in
+// its own transaction, that l is still the task's latest claim.
+func WithLease(ctx context.Context, l Lease) context.Context {
+	return context.WithValue(ctx, leaseKey{}, l)
+}
+
+// LeaseFrom returns the lease ctx carries, if any.
+func LeaseFrom(ctx context.Context) (Lease, bool) {
+	l, ok := ctx.Value(leaseKey{}).(Lease)
+	return l, ok && l.TaskID != ""
+}
 
 // Doc is one stored document.
 type Doc struct {
@@ -61,8 +99,12 @@ type Task struct {
 	LastError  string
 	LeaseOwner string
 	LeaseUntil time.Time
+	LeaseEpoch int64 // set on tasks returned by ClaimTasks: the claim's fencing epoch
 	Created    time.Time
 }
+
+// Lease is the claim a task returned by ClaimTasks carries.
+func (t Task) Lease() Lease { return Lease{TaskID: t.ID, Owner: t.LeaseOwner, Epoch: t.LeaseEpoch} }
 
 // Reader reads documents.
 type Reader interface {
@@ -95,15 +137,27 @@ type Tx interface {
 // Store is the metadata store.
 type Store interface {
 	Reader
-	// Update runs fn in one read-write transaction, committed if fn returns nil.
+	// Update runs fn in one read-write transaction, committed if fn returns
+	// nil. When ctx carries a lease (WithLease) the transaction first checks
+	// it and fails with ErrLeaseLost if another claim took over.
 	Update(ctx context.Context, fn func(tx Tx) error) error
-	// ClaimTasks leases up to limit tasks due at now to owner for lease.
+	// ClaimTasks leases up to limit tasks due at now to owner for lease,
+	// each under a new epoch. Concurrent claimers (other processes too)
+	// never get the same task.
 	ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error)
-	// ExtendLease pushes a held lease to until; ErrNotFound if owner no longer holds it.
-	ExtendLease(ctx context.Context, id, owner string, until time.Time) error
+	// ExtendLease pushes a held lease to until; ErrLeaseLost (which wraps
+	// ErrNotFound) if l is no longer the task's latest claim or the task is gone.
+	ExtendLease(ctx context.Context, l Lease, until time.Time) error
 	// ReleaseLeases frees every lease whose owner starts with ownerPrefix (a restarted node's old leases).
 	ReleaseLeases(ctx context.Context, ownerPrefix string) (int, error)
 	// NextTaskTime is the earliest RunAt among unleased tasks (zero if none).
 	NextTaskTime(ctx context.Context) (time.Time, error)
 	Close() error
+}
+
+// Waker is implemented by stores that learn about tasks enqueued by other
+// processes (PostgreSQL's LISTEN/NOTIFY): Wakeups delivers a value soon after
+// any process commits an Enqueue. Runners still poll as the fallback.
+type Waker interface {
+	Wakeups() <-chan struct{}
 }

@@ -35,6 +35,7 @@ func newServeCmd() *cobra.Command {
 		rbacDelay                                           time.Duration
 		clockStart                                          string
 		computeOpts                                         compute.Options
+		storeURL, blobURL                                   string
 	)
 	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
 	cmd := &cobra.Command{
@@ -66,7 +67,8 @@ func newServeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
-				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests, NBDTLS: nbdTLS}
+				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests, NBDTLS: nbdTLS,
+				Store: storeURL, Blob: blobURL}
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -93,6 +95,8 @@ func newServeCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", envOr("SAFEHOLD_ADDR", "127.0.0.1:8443"), "listen address (env SAFEHOLD_ADDR)")
 	f.StringVar(&dataDir, "data-dir", envOr("SAFEHOLD_DATA_DIR", "./safehold-data"), "state directory (env SAFEHOLD_DATA_DIR)")
+	f.StringVar(&storeURL, "store", os.Getenv("SAFEHOLD_STORE"), "metadata store: a postgres:// or postgresql:// URL shared by replicas; default: the SQLite file in --data-dir (env SAFEHOLD_STORE)")
+	f.StringVar(&blobURL, "blob", os.Getenv("SAFEHOLD_BLOB"), "object storage for vault repositories and snapshots: azblob://CONTAINER?endpoint=URL (AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY) or s3://BUCKET?endpoint=URL&region=R (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); default: directories in --data-dir (env SAFEHOLD_BLOB)")
 	f.StringSliceVar(&hostnames, "tls-hostname", splitEnv("SAFEHOLD_TLS_HOSTNAMES"), "extra host names for the generated server certificate (env SAFEHOLD_TLS_HOSTNAMES, comma-separated)")
 	f.StringVar(&tlsCert, "tls-cert", os.Getenv("SAFEHOLD_TLS_CERT"), "serve this certificate instead of the generated one (env SAFEHOLD_TLS_CERT)")
 	f.StringVar(&tlsKey, "tls-key", os.Getenv("SAFEHOLD_TLS_KEY"), "key of --tls-cert (env SAFEHOLD_TLS_KEY)")

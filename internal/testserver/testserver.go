@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/connect"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/server"
 )
 
@@ -42,6 +43,10 @@ func Start(t testing.TB, opts ...Option) *Env {
 	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), RetryAfter: 1}
 	if os.Getenv("SAFEHOLD_TEST_LOG") == "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if os.Getenv("SAFEHOLD_TEST_STORE") == "postgres" {
+		// Run this package's server tests on PostgreSQL (a fresh schema each).
+		cfg.Store = testsvc.PostgresSchema(t)
 	}
 	for _, o := range opts {
 		o(&cfg)

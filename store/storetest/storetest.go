@@ -258,6 +258,116 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("completed task: %v", err)
 		}
 	})
+	t.Run("LeaseFencing", func(t *testing.T) {
+		s := open(t)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var task store.Task
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			var err error
+			task, err = tx.Enqueue(ctx, store.Task{Kind: "backup", RunAt: now})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c1, err := s.ClaimTasks(ctx, "w1", now, time.Minute, 1)
+		if err != nil || len(c1) != 1 || c1[0].LeaseEpoch == 0 {
+			t.Fatalf("claim 1: %v %+v", err, c1)
+		}
+		l1 := c1[0].Lease()
+		put := func(ctx context.Context, key string) error {
+			return s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "rp", Key: key}) })
+		}
+		if err := put(store.WithLease(ctx, l1), "by-w1"); err != nil {
+			t.Fatalf("commit under a held lease: %v", err)
+		}
+		if err := s.ExtendLease(ctx, l1, now.Add(90*time.Second)); err != nil {
+			t.Fatalf("extend held lease: %v", err)
+		}
+		// w1 stalls past its lease; the same owner name claiming again still gets a new epoch.
+		c2, err := s.ClaimTasks(ctx, "w1", now.Add(3*time.Minute), time.Minute, 1)
+		if err != nil || len(c2) != 1 || c2[0].LeaseEpoch <= l1.Epoch {
+			t.Fatalf("claim 2: %v %+v (first epoch %d)", err, c2, l1.Epoch)
+		}
+		l2 := c2[0].Lease()
+		err = put(store.WithLease(ctx, l1), "zombie")
+		if !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("commit under a lost lease = %v, want ErrLeaseLost", err)
+		}
+		if _, err := s.Get(ctx, "rp", "zombie"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a fenced-off commit is visible: %v", err)
+		}
+		if err := s.ExtendLease(ctx, l1, now.Add(4*time.Minute)); !errors.Is(err, store.ErrLeaseLost) || !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("extend a lost lease = %v, want ErrLeaseLost (wrapping ErrNotFound)", err)
+		}
+		// The new owner finishes the task; the old one still cannot commit.
+		if err := s.Update(store.WithLease(ctx, l2), func(tx store.Tx) error {
+			if err := tx.Put(ctx, store.Doc{Kind: "rp", Key: "by-w2"}); err != nil {
+				return err
+			}
+			return tx.CompleteTask(ctx, task.ID)
+		}); err != nil {
+			t.Fatalf("commit and complete under the new lease: %v", err)
+		}
+		if err := put(store.WithLease(ctx, l1), "zombie"); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("commit under a lost lease after completion = %v, want ErrLeaseLost", err)
+		}
+		if err := put(store.WithLease(ctx, l2), "after-complete"); err != nil {
+			t.Fatalf("the latest claim may still commit after completing its task: %v", err)
+		}
+		if err := s.ExtendLease(ctx, l2, now.Add(5*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("extend the lease of a completed task = %v, want ErrNotFound", err)
+		}
+		if err := put(store.WithLease(ctx, store.Lease{TaskID: "never-claimed", Owner: "w1", Epoch: 1}), "x"); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("commit under a lease never granted = %v, want ErrLeaseLost", err)
+		}
+	})
+	t.Run("ConcurrentClaimsNeverShare", func(t *testing.T) {
+		s := open(t)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		const n = 60
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			for i := 0; i < n; i++ {
+				if _, err := tx.Enqueue(ctx, store.Task{Kind: "k", RunAt: now}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		seen := map[string]string{}
+		var wg sync.WaitGroup
+		for w := 0; w < 6; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				owner := fmt.Sprintf("w%d", w)
+				for {
+					got, err := s.ClaimTasks(ctx, owner, now, time.Hour, 3)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, tk := range got {
+						if prev, dup := seen[tk.ID]; dup {
+							t.Errorf("task %s claimed by %s and %s", tk.ID, prev, owner)
+						}
+						seen[tk.ID] = owner
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != n {
+			t.Fatalf("claimed %d of %d tasks", len(seen), n)
+		}
+	})
 	t.Run("TaskKeyReplaces", func(t *testing.T) {
 		s := open(t)
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

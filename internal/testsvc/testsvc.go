@@ -1,0 +1,227 @@
+// Package testsvc hands tests the external services of a scaled-out Safehold:
+// PostgreSQL, an Azure Blob server (Azurite) and an S3 server (versitygw).
+//
+// .ci/run (through .ci/services.sh) starts them and exports their addresses:
+//
+//	SAFEHOLD_TEST_PG      postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
+//	SAFEHOLD_TEST_AZURITE http://127.0.0.1:PORT/devstoreaccount1 (Azurite's well-known account and key)
+//	SAFEHOLD_TEST_S3      http://ACCESS:SECRET@127.0.0.1:PORT
+//
+// When a variable is unset (a developer running go test ./... by hand), the
+// PostgreSQL helper starts a throw-away cluster itself if PostgreSQL's
+// binaries are installed, and the blob helpers start Azurite or versitygw if
+// .ci/services.sh left them in its cache; otherwise the test is skipped with
+// a message saying how to run it. Under CI=true a missing service fails the
+// test instead: CI never skips them.
+//
+// Packages using the auto-start call Main from TestMain so that servers
+// started here stop when the test binary ends.
+package testsvc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var (
+	mu      sync.Mutex
+	stops   []func()
+	started = map[string]string{} // service → address started by this process
+	failed  = map[string]string{} // service → why it could not start
+)
+
+// Main runs the tests and then stops the services this process started.
+func Main(m *testing.M) int {
+	code := m.Run()
+	mu.Lock()
+	defer mu.Unlock()
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i]()
+	}
+	return code
+}
+
+func unavailable(t testing.TB, what, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not available under CI=true: %s", what, why)
+	}
+	t.Skipf("%s not available (%s); run bash .ci/run, or source .ci/services.sh first", what, why)
+}
+
+// RandomName is a lower-case name unique to one test.
+func RandomName(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// FreePort is a currently free loopback TCP port.
+func FreePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// PostgresURL is the URL of a PostgreSQL server for tests (see the package
+// documentation for where it comes from).
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv("SAFEHOLD_TEST_PG"); u != "" {
+		return u
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if u, ok := started["pg"]; ok {
+		return u
+	}
+	if why, ok := failed["pg"]; ok {
+		unavailable(t, "PostgreSQL", why)
+	}
+	u, stop, err := startPostgres()
+	if err != nil {
+		failed["pg"] = err.Error()
+		unavailable(t, "PostgreSQL", err.Error()+"; set SAFEHOLD_TEST_PG")
+	}
+	started["pg"] = u
+	stops = append(stops, stop)
+	return u
+}
+
+// PostgresSchema creates a fresh schema for one test and returns a URL whose
+// connections use it; the schema is dropped at cleanup.
+func PostgresSchema(t testing.TB) string {
+	t.Helper()
+	base := PostgresURL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect %s: %v", base, err)
+	}
+	defer conn.Close(ctx)
+	schema := RandomName("t_")
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, base)
+		if err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	return WithParam(base, "search_path", schema)
+}
+
+// WithParam sets a query parameter of a URL.
+func WithParam(raw, k, v string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func pgBin() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool {
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return vi < vj
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
+			return dirs[i], nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", fmt.Errorf("no PostgreSQL server binaries (initdb) installed")
+}
+
+// startPostgres starts a throw-away cluster on a loopback port, as
+// .ci/services.sh does (as user postgres when running as root: initdb
+// refuses root).
+func startPostgres() (string, func(), error) {
+	bin, err := pgBin()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "safehold-pg-")
+	if err != nil {
+		return "", nil, err
+	}
+	var asUser []string
+	if os.Geteuid() == 0 {
+		pu, err := user.Lookup("postgres")
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, fmt.Errorf("running as root and no postgres user")
+		}
+		uid, _ := strconv.Atoi(pu.Uid)
+		gid, _ := strconv.Atoi(pu.Gid)
+		os.Chown(dir, uid, gid)
+		asUser = []string{"runuser", "-u", "postgres", "--"}
+	}
+	run := func(name string, args ...string) error {
+		full := append(append([]string{}, asUser...), append([]string{filepath.Join(bin, name)}, args...)...)
+		out, err := exec.Command(full[0], full[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	data := filepath.Join(dir, "data")
+	if err := run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	port := FreePort()
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
+	if err := run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "30", "-o", opts, "start"); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	stop := func() {
+		run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+		os.RemoveAll(dir)
+	}
+	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		c, err := pgx.Connect(ctx, u)
+		if err == nil {
+			c.Close(ctx)
+			return u, stop, nil
+		}
+		if ctx.Err() != nil {
+			stop()
+			return "", nil, fmt.Errorf("postgres did not come up: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,650 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/safehold/safehold/clock"
+)
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+// Postgres is the Store on PostgreSQL, shared by every replica of one
+// Safehold. The design mirrors SQLite's so both pass one conformance suite:
+//
+//   - Update transactions are serialized across all processes by a
+//     transaction-scoped advisory lock (one per schema), taken first in every
+//     Update: each read-modify-write sees every earlier commit, as with
+//     SQLite's single writer, without retry loops that would re-run the
+//     caller's fn. Within a process a semaphore keeps at most one Update
+//     holding a connection while it waits for that lock, so waiting writers
+//     never starve readers of pool connections. Metadata writes are small;
+//     the data path (chunks, packs) never runs inside Update.
+//   - ClaimTasks does not take that lock: it claims with
+//     SELECT … FOR UPDATE SKIP LOCKED, so replicas claim concurrently and
+//     never the same task; each claim bumps the task's epoch in task_leases.
+//   - A fenced Update (ctx from WithLease) locks the task row, then its
+//     task_leases row (the order ClaimTasks uses, so the two cannot
+//     deadlock), and fails with ErrLeaseLost unless owner and epoch match.
+//   - Enqueue sends NOTIFY on commit; Wakeups delivers them (LISTEN on a
+//     dedicated connection, reconnecting); runners keep polling as fallback.
+//   - Migrations are embedded and applied under an advisory lock, so
+//     replicas starting together against an empty database are safe.
+type Postgres struct {
+	pool   *pgxpool.Pool
+	clk    clock.Clock
+	lockID int64 // advisory lock key of this schema's writers
+	wsem   chan struct{}
+
+	cancel   context.CancelFunc
+	bg       sync.WaitGroup
+	wakeOnce sync.Once
+	wake     chan struct{}
+
+	gcMu   sync.Mutex
+	lastGC time.Time
+}
+
+const notifyChannel = "safehold_tasks"
+
+// IsPostgresURL reports whether u selects the PostgreSQL store.
+func IsPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// OpenPostgres connects to the database at url (a postgres:// URL; libpq
+// parameters such as sslmode and search_path may be given as query
+// parameters) and applies the embedded migrations. clk stamps Created and
+// Updated; nil means the real clock.
+func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, error) {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store URL: %w", err)
+	}
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	p := &Postgres{pool: pool, clk: clk, wsem: make(chan struct{}, 1)}
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("safehold-writers:" + schema))
+	p.lockID = int64(h.Sum64())
+	if err := p.migrate(ctx, schema); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	p.cancel = func() {}
+	return p, nil
+}
+
+func (p *Postgres) migrate(ctx context.Context, schema string) error {
+	names, err := fs.Glob(postgresMigrations, "migrations/postgres/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	h := fnv.New64a()
+	h.Write([]byte("safehold-migrations:" + schema))
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		for _, name := range names {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE name = $1`, name).Scan(&n); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := postgresMigrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES ($1, $2)`, name, p.clk.Now()); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Close stops the listener and closes the pool.
+func (p *Postgres) Close() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.bg.Wait()
+	p.pool.Close()
+	return nil
+}
+
+// Pool is the connection pool (for other tables of the same database, such
+// as leader and ownership leases).
+func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
+
+type pgQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+type pgReader struct{ q pgQuerier }
+
+const pgDocCols = `kind, key, scope, type, value, version, created, updated`
+
+func pgScanDoc(scan func(...any) error) (Doc, error) {
+	var d Doc
+	if err := scan(&d.Kind, &d.Key, &d.Scope, &d.Type, &d.Value, &d.Version, &d.Created, &d.Updated); err != nil {
+		return Doc{}, err
+	}
+	d.Created, d.Updated = d.Created.UTC(), d.Updated.UTC()
+	return d, nil
+}
+
+func (r pgReader) Get(ctx context.Context, kind, key string) (Doc, error) {
+	d, err := pgScanDoc(r.q.QueryRow(ctx, `SELECT `+pgDocCols+` FROM docs WHERE kind = $1 AND key = $2`, kind, strings.ToLower(key)).Scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Doc{}, ErrNotFound
+	}
+	if err != nil {
+		return Doc{}, fmt.Errorf("get %s %s: %w", kind, key, err)
+	}
+	return d, nil
+}
+
+func (r pgReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
+	sqlq := `SELECT ` + pgDocCols + ` FROM docs WHERE kind = $1`
+	args := []any{kind}
+	if q.ScopePrefix != "" {
+		args = append(args, likeEscape(strings.ToLower(q.ScopePrefix))+"%")
+		sqlq += fmt.Sprintf(` AND scope LIKE $%d ESCAPE '\'`, len(args))
+	}
+	if q.Type != "" {
+		args = append(args, strings.ToLower(q.Type))
+		sqlq += fmt.Sprintf(` AND type = $%d`, len(args))
+	}
+	if q.After != "" {
+		args = append(args, strings.ToLower(q.After))
+		sqlq += fmt.Sprintf(` AND key > $%d`, len(args))
+	}
+	sqlq += ` ORDER BY key`
+	if q.Limit > 0 {
+		sqlq += fmt.Sprintf(` LIMIT %d`, q.Limit)
+	}
+	rows, err := r.q.Query(ctx, sqlq, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []Doc
+	for rows.Next() {
+		d, err := pgScanDoc(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", kind, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+const pgTaskCols = `id, kind, coalesce(tkey, ''), payload, run_at, attempts, last_error, lease_owner, lease_until, created`
+
+func pgScanTask(scan func(...any) error) (Task, error) {
+	var t Task
+	var leaseUntil *time.Time
+	if err := scan(&t.ID, &t.Kind, &t.Key, &t.Payload, &t.RunAt, &t.Attempts, &t.LastError, &t.LeaseOwner, &leaseUntil, &t.Created); err != nil {
+		return Task{}, err
+	}
+	t.RunAt, t.Created = t.RunAt.UTC(), t.Created.UTC()
+	if leaseUntil != nil {
+		t.LeaseUntil = leaseUntil.UTC()
+	}
+	return t, nil
+}
+
+func (r pgReader) GetTask(ctx context.Context, id string) (Task, error) {
+	t, err := pgScanTask(r.q.QueryRow(ctx, `SELECT `+pgTaskCols+` FROM tasks WHERE id = $1`, id).Scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Task{}, ErrNotFound
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("get task %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func (r pgReader) GetTaskByKey(ctx context.Context, key string) (Task, error) {
+	if key == "" {
+		return Task{}, ErrNotFound
+	}
+	t, err := pgScanTask(r.q.QueryRow(ctx, `SELECT `+pgTaskCols+` FROM tasks WHERE tkey = $1`, key).Scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Task{}, ErrNotFound
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("get task %s: %w", key, err)
+	}
+	return t, nil
+}
+
+// Get reads one document (no cache: other replicas write too).
+func (p *Postgres) Get(ctx context.Context, kind, key string) (Doc, error) {
+	return pgReader{p.pool}.Get(ctx, kind, key)
+}
+
+// List lists documents of one kind, ordered by key.
+func (p *Postgres) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
+	return pgReader{p.pool}.List(ctx, kind, q)
+}
+
+// GetTask reads one task.
+func (p *Postgres) GetTask(ctx context.Context, id string) (Task, error) {
+	return pgReader{p.pool}.GetTask(ctx, id)
+}
+
+// GetTaskByKey reads the task with a unique key.
+func (p *Postgres) GetTaskByKey(ctx context.Context, key string) (Task, error) {
+	return pgReader{p.pool}.GetTaskByKey(ctx, key)
+}
+
+type pgTx struct {
+	pgReader
+	now      time.Time
+	enqueued bool
+}
+
+// Update runs fn in one transaction, serialized with every other Update on
+// this schema (see the type's documentation).
+func (p *Postgres) Update(ctx context.Context, fn func(tx Tx) error) error {
+	select {
+	case p.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.wsem }()
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// Also on panic. A fresh context: ctx may be what was canceled.
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			tx.Rollback(rctx)
+			cancel()
+		}
+	}()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, p.lockID); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if l, ok := LeaseFrom(ctx); ok {
+		if err := pgCheckLease(ctx, tx, l); err != nil {
+			return err
+		}
+	}
+	ptx := &pgTx{pgReader: pgReader{tx}, now: p.clk.Now()}
+	if err := fn(ptx); err != nil {
+		return err
+	}
+	if ptx.enqueued {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
+	committed = true
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// pgCheckLease locks the task row (if it still exists), then its lease row,
+// and checks owner and epoch.
+func pgCheckLease(ctx context.Context, q pgQuerier, l Lease) error {
+	if _, err := q.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, l.TaskID); err != nil {
+		return fmt.Errorf("check lease: %w", err)
+	}
+	var owner string
+	var epoch int64
+	err := q.QueryRow(ctx, `SELECT owner, epoch FROM task_leases WHERE task_id = $1 FOR UPDATE`, l.TaskID).Scan(&owner, &epoch)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && (owner != l.Owner || epoch != l.Epoch) {
+		return fmt.Errorf("task %s (%s, epoch %d): %w", l.TaskID, l.Owner, l.Epoch, ErrLeaseLost)
+	}
+	if err != nil {
+		return fmt.Errorf("check lease: %w", err)
+	}
+	return nil
+}
+
+func (t *pgTx) Create(ctx context.Context, d Doc) error {
+	_, err := t.q.Exec(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)`,
+		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return ErrConflict
+		}
+		return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
+	}
+	return nil
+}
+
+func (t *pgTx) Put(ctx context.Context, d Doc) error {
+	_, err := t.q.Exec(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
+		ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated`,
+		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now)
+	if err != nil {
+		return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
+	}
+	return nil
+}
+
+func (t *pgTx) Delete(ctx context.Context, kind, key string) error {
+	tag, err := t.q.Exec(ctx, `DELETE FROM docs WHERE kind = $1 AND key = $2`, kind, strings.ToLower(key))
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", kind, key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (t *pgTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error) {
+	tag, err := t.q.Exec(ctx, `DELETE FROM docs WHERE kind = $1 AND scope LIKE $2 ESCAPE '\'`, kind, likeEscape(strings.ToLower(prefix))+"%")
+	if err != nil {
+		return 0, fmt.Errorf("delete %s under %s: %w", kind, prefix, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {
+	if task.Key != "" {
+		if _, err := t.q.Exec(ctx, `DELETE FROM tasks WHERE tkey = $1`, task.Key); err != nil {
+			return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
+		}
+	}
+	if task.ID == "" {
+		task.ID = uuid.NewString()
+	}
+	if task.RunAt.IsZero() {
+		task.RunAt = t.now
+	}
+	task.Created = t.now
+	var key any
+	if task.Key != "" {
+		key = task.Key
+	}
+	_, err := t.q.Exec(ctx, `INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		task.ID, task.Kind, key, task.Payload, task.RunAt, task.Attempts, task.Created)
+	if err != nil {
+		return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
+	}
+	t.enqueued = true
+	return task, nil
+}
+
+func (t *pgTx) CompleteTask(ctx context.Context, id string) error {
+	tag, err := t.q.Exec(ctx, `DELETE FROM tasks WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("complete task %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (t *pgTx) RescheduleTask(ctx context.Context, id string, runAt time.Time, lastError string) error {
+	tag, err := t.q.Exec(ctx, `UPDATE tasks SET run_at = $1, last_error = $2, lease_owner = '', lease_until = NULL, attempts = attempts + 1 WHERE id = $3`, runAt, lastError, id)
+	if err != nil {
+		return fmt.Errorf("reschedule task %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	t.enqueued = true
+	return nil
+}
+
+// retryable reports PostgreSQL errors after which a statement of ours (never
+// a caller's fn) may simply run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// ClaimTasks leases due tasks with SELECT … FOR UPDATE SKIP LOCKED.
+func (p *Postgres) ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error) {
+	var out []Task
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		out, err = p.claim(ctx, owner, now, lease, limit)
+		if !retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	if len(out) > 0 {
+		p.gcLeases(ctx, now)
+	}
+	return out, nil
+}
+
+func (p *Postgres) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error) {
+	var out []Task
+	until := now.Add(lease)
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `WITH c AS (
+				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
+				ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+			UPDATE tasks t SET lease_owner = $3, lease_until = $4 FROM c WHERE t.id = c.id
+			RETURNING `+strings.ReplaceAll(pgTaskCols, "id, kind,", "t.id, t.kind,"), now, limit, owner, until)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return pgScanTask(r.Scan) })
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		ids := make([]string, len(out))
+		for i := range out {
+			ids[i] = out[i].ID
+		}
+		rows, err = tx.Query(ctx, `INSERT INTO task_leases(task_id, owner, epoch, until)
+			SELECT id, $2, 1, $3 FROM unnest($1::text[]) AS id ORDER BY id
+			ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, epoch = task_leases.epoch + 1, until = excluded.until
+			RETURNING task_id, epoch`, ids, owner, until)
+		if err != nil {
+			return err
+		}
+		epochs := map[string]int64{}
+		for rows.Next() {
+			var id string
+			var e int64
+			if err := rows.Scan(&id, &e); err != nil {
+				rows.Close()
+				return err
+			}
+			epochs[id] = e
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].LeaseEpoch = epochs[out[i].ID]
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].RunAt.Equal(out[j].RunAt) {
+			return out[i].RunAt.Before(out[j].RunAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, err
+}
+
+// gcLeases drops the fencing rows of tasks gone for leaseMemory, at most
+// once a minute per process, in its own transaction.
+func (p *Postgres) gcLeases(ctx context.Context, now time.Time) {
+	p.gcMu.Lock()
+	if now.Sub(p.lastGC) < time.Minute && !p.lastGC.After(now) {
+		p.gcMu.Unlock()
+		return
+	}
+	p.lastGC = now
+	p.gcMu.Unlock()
+	p.pool.Exec(ctx, `DELETE FROM task_leases WHERE until < $1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)`, now.Add(-leaseMemory))
+}
+
+// ExtendLease pushes a held lease forward.
+func (p *Postgres) ExtendLease(ctx context.Context, l Lease, until time.Time) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND lease_owner = $3`, until, l.TaskID, l.Owner)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return ErrLeaseLost
+			}
+			tag, err = tx.Exec(ctx, `UPDATE task_leases SET until = $1 WHERE task_id = $2 AND owner = $3 AND epoch = $4`, until, l.TaskID, l.Owner, l.Epoch)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return ErrLeaseLost
+			}
+			return nil
+		})
+		if !retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("extend lease %s: %w", l.TaskID, err)
+	}
+	return nil
+}
+
+// ReleaseLeases frees leases held by owners with the prefix.
+func (p *Postgres) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, error) {
+	tag, err := p.pool.Exec(ctx, `UPDATE tasks SET lease_owner = '', lease_until = NULL WHERE lease_owner LIKE $1 ESCAPE '\'`, likeEscape(ownerPrefix)+"%")
+	if err != nil {
+		return 0, fmt.Errorf("release leases: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// NextTaskTime returns the earliest run time among unleased tasks.
+func (p *Postgres) NextTaskTime(ctx context.Context) (time.Time, error) {
+	var v *time.Time
+	if err := p.pool.QueryRow(ctx, `SELECT min(CASE WHEN lease_until IS NULL OR lease_until < run_at THEN run_at ELSE lease_until END) FROM tasks`).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("next task time: %w", err)
+	}
+	if v == nil {
+		return time.Time{}, nil
+	}
+	return v.UTC(), nil
+}
+
+// Wakeups delivers a value soon after any process commits an Enqueue or a
+// RescheduleTask (LISTEN/NOTIFY on a dedicated connection, reconnecting
+// after errors). Values are coalesced; callers keep polling as the fallback.
+func (p *Postgres) Wakeups() <-chan struct{} {
+	p.wakeOnce.Do(func() {
+		p.wake = make(chan struct{}, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		prev := p.cancel
+		p.cancel = func() { cancel(); prev() }
+		p.bg.Add(1)
+		go p.listen(ctx)
+	})
+	return p.wake
+}
+
+func (p *Postgres) listen(ctx context.Context) {
+	defer p.bg.Done()
+	for ctx.Err() == nil {
+		err := func() error {
+			pc, err := p.pool.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			// A listening connection never goes back to the pool.
+			c := pc.Hijack()
+			defer c.Close(context.Background())
+			if _, err := c.Exec(ctx, `LISTEN `+notifyChannel); err != nil {
+				return err
+			}
+			p.signal() // tasks may have arrived while not listening
+			for {
+				if _, err := c.WaitForNotification(ctx); err != nil {
+					return err
+				}
+				p.signal()
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		_ = err
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (p *Postgres) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// likeEscape escapes LIKE wildcards (ESCAPE '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
