@@ -120,7 +120,12 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	be, err := local.Open(filepath.Join(opts.SnapshotDir, "repo"))
+	var be blob.Backend
+	if p.OpenBlob != nil {
+		be, err = p.OpenBlob(context.Background(), "snapshots")
+	} else {
+		be, err = local.Open(filepath.Join(opts.SnapshotDir, "repo"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}

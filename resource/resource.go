@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/blob"
 	"log/slog"
 	"sort"
 	"strings"
@@ -42,6 +43,9 @@ type Platform struct {
 	// FaultHook applies the operator's fault-injection rules (nil: none);
 	// see Inject.
 	FaultHook func(ctx context.Context, op, target string) error
+	// OpenBlob opens the object storage under a key prefix ("snapshots",
+	// "vaults/ID") when --blob is set; nil keeps repositories in DataDir.
+	OpenBlob func(ctx context.Context, prefix string) (blob.Backend, error)
 
 	mu       sync.Mutex
 	deleters map[string]typeDeleter

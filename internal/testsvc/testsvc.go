@@ -225,3 +225,120 @@ func startPostgres() (string, func(), error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Azurite's published development account (not a secret).
+const (
+	AzuriteAccount = "devstoreaccount1"
+	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// S3 credentials of the versitygw that .ci/services.sh and this package start.
+const (
+	S3Access = "safehold"
+	S3Secret = "safehold-secret"
+)
+
+// CacheDir is where .ci/services.sh installs Azurite and versitygw.
+func CacheDir() string {
+	if d := os.Getenv("SAFEHOLD_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "safehold")
+	}
+	return filepath.Join(os.TempDir(), "safehold-cache")
+}
+
+// AzuriteEndpoint is the blob endpoint of an Azurite server for tests
+// (account AzuriteAccount, key AzuriteKey).
+func AzuriteEndpoint(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv("SAFEHOLD_TEST_AZURITE"); u != "" {
+		return u
+	}
+	return startCached(t, "azurite", "Azurite", func() (string, func(), error) {
+		bin := filepath.Join(CacheDir(), "azurite", "node_modules", ".bin", "azurite-blob")
+		if _, err := os.Stat(bin); err != nil {
+			return "", nil, fmt.Errorf("%s not installed", bin)
+		}
+		port := FreePort()
+		dir, _ := os.MkdirTemp("", "safehold-azurite-")
+		cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port), "--loose", "--skipApiVersionCheck",
+			"--inMemoryPersistence", "--extentMemoryLimit", "1024", "--silent", "--location", dir)
+		return startProcess(cmd, dir, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d/%s", port, AzuriteAccount))
+	})
+}
+
+// S3Endpoint is the endpoint of an S3 server for tests (credentials S3Access
+// and S3Secret unless SAFEHOLD_TEST_S3 carries others as user:password).
+func S3Endpoint(t testing.TB) (endpoint, access, secret string) {
+	t.Helper()
+	raw := os.Getenv("SAFEHOLD_TEST_S3")
+	if raw == "" {
+		raw = startCached(t, "s3", "the S3 server (versitygw)", func() (string, func(), error) {
+			bin := filepath.Join(CacheDir(), "bin", "versitygw")
+			if _, err := os.Stat(bin); err != nil {
+				return "", nil, fmt.Errorf("%s not installed", bin)
+			}
+			port := FreePort()
+			dir, _ := os.MkdirTemp("", "safehold-s3-")
+			cmd := exec.Command(bin, "--access", S3Access, "--secret", S3Secret, "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", dir)
+			return startProcess(cmd, dir, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("http://%s:%s@127.0.0.1:%d", S3Access, S3Secret, port))
+		})
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("SAFEHOLD_TEST_S3: %v", err)
+	}
+	access, secret = S3Access, S3Secret
+	if u.User != nil {
+		access = u.User.Username()
+		secret, _ = u.User.Password()
+	}
+	u.User = nil
+	return u.String(), access, secret
+}
+
+func startCached(t testing.TB, key, what string, start func() (string, func(), error)) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if u, ok := started[key]; ok {
+		return u
+	}
+	if why, ok := failed[key]; ok {
+		unavailable(t, what, why)
+	}
+	u, stop, err := start()
+	if err != nil {
+		failed[key] = err.Error()
+		unavailable(t, what, err.Error())
+	}
+	started[key] = u
+	stops = append(stops, stop)
+	return u
+}
+
+// startProcess starts cmd and waits until addr accepts connections.
+func startProcess(cmd *exec.Cmd, dir, addr, url string) (string, func(), error) {
+	log, _ := os.Create(filepath.Join(dir, "server.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return url, stop, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("%s did not listen on %s", cmd.Path, addr)
+}

@@ -1,0 +1,266 @@
+// Package azure is the blob.Backend on Azure Blob Storage (and Azurite):
+// one block blob per key, in one container, under an optional key prefix.
+//
+// How the contract maps:
+//   - Put is a single Put Blob with If-None-Match: * (atomic: a block blob
+//     becomes visible only whole); 409 BlobAlreadyExists or 412 → ErrExist.
+//   - Get is a ranged Get Blob. Range errors are decided on the client from
+//     the object's size (Content-Range, or Get Blob Properties), because
+//     Azurite does not reject ranges past the end the way Azure does.
+//   - Delete of a missing blob answers 404 BlobNotFound → ErrNotExist.
+package azure
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	azb "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/safehold/safehold/blob"
+)
+
+// Backend stores objects in one container.
+type Backend struct {
+	c      *container.Client
+	prefix string // "" or ending in "/"
+}
+
+// Config locates a container.
+type Config struct {
+	Endpoint  string // service URL, e.g. https://ACCOUNT.blob.core.windows.net/ or http://127.0.0.1:10000/devstoreaccount1
+	Account   string
+	Key       string // shared key (base64)
+	Container string
+	Prefix    string // optional key prefix inside the container (valid key characters, "/"-separated)
+}
+
+// ParseURL reads azblob://CONTAINER?endpoint=URL&prefix=P (the gocloud.dev
+// style) with the account and key from AZURE_STORAGE_ACCOUNT and
+// AZURE_STORAGE_KEY. Without endpoint, the account's public endpoint is used.
+func ParseURL(raw string) (Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "azblob" || u.Host == "" {
+		return Config{}, fmt.Errorf("blob URL %q: want azblob://CONTAINER?endpoint=URL", raw)
+	}
+	q := u.Query()
+	c := Config{Endpoint: q.Get("endpoint"), Account: os.Getenv("AZURE_STORAGE_ACCOUNT"), Key: os.Getenv("AZURE_STORAGE_KEY"),
+		Container: u.Host, Prefix: q.Get("prefix")}
+	if c.Account == "" || c.Key == "" {
+		return Config{}, fmt.Errorf("blob URL %s: set AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", u.Redacted())
+	}
+	if c.Endpoint == "" {
+		c.Endpoint = "https://" + c.Account + ".blob.core.windows.net/"
+	}
+	return c, nil
+}
+
+// Open connects to the container, creating it when missing (if the
+// credentials allow).
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	if cfg.Prefix != "" {
+		cfg.Prefix = strings.TrimSuffix(cfg.Prefix, "/")
+		if err := blob.ValidKey(cfg.Prefix); err != nil {
+			return nil, fmt.Errorf("azure blob prefix: %w", err)
+		}
+		cfg.Prefix += "/"
+	}
+	cred, err := azblob.NewSharedKeyCredential(cfg.Account, cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("azure blob credentials: %w", err)
+	}
+	svc, err := azblob.NewClientWithSharedKeyCredential(strings.TrimSuffix(cfg.Endpoint, "/")+"/", cred, nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure blob client: %w", err)
+	}
+	b := &Backend{c: svc.ServiceClient().NewContainerClient(cfg.Container), prefix: cfg.Prefix}
+	if _, err := b.c.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+		if _, gerr := b.c.GetProperties(ctx, nil); gerr != nil {
+			return nil, fmt.Errorf("azure blob container %s: %w", cfg.Container, err)
+		}
+	}
+	return b, nil
+}
+
+// WithPrefix is a backend for the keys under prefix/ of the same container.
+func (b *Backend) WithPrefix(prefix string) (*Backend, error) {
+	if err := blob.ValidKey(prefix); err != nil {
+		return nil, err
+	}
+	return &Backend{c: b.c, prefix: b.prefix + prefix + "/"}, nil
+}
+
+func status(err error) int {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode
+	}
+	return 0
+}
+
+func (b *Backend) wrap(op, key string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || status(err) == http.StatusNotFound:
+		return fmt.Errorf("%s %s: %w", op, key, blob.ErrNotExist)
+	}
+	return fmt.Errorf("%s %s: %w", op, key, err)
+}
+
+// Put creates the object; ErrExist if it exists.
+func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
+	if err := blob.ValidKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bb := b.c.NewBlockBlobClient(b.prefix + key)
+	_, err := bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{
+		AccessConditions: &azb.AccessConditions{ModifiedAccessConditions: &azb.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}},
+	})
+	if bloberror.HasCode(err, bloberror.BlobAlreadyExists) || status(err) == http.StatusConflict || status(err) == http.StatusPreconditionFailed {
+		return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return b.wrap("put", key, err)
+}
+
+// Get reads a range of the object.
+func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	if err := blob.ValidKey(key); err != nil {
+		return nil, err
+	}
+	if off < 0 || length == 0 || off > 0 && length < 0 {
+		// Needs the size first: a zero-length read, or a read to the end
+		// that may start exactly at the end (which Azure answers with 416).
+		info, err := b.Stat(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		end, err := blob.CheckRange(key, info.Size, off, length)
+		if err != nil {
+			return nil, err
+		}
+		if end == off {
+			return []byte{}, nil
+		}
+		length = end - off
+	}
+	opts := &azb.DownloadStreamOptions{}
+	if length > 0 {
+		opts.Range = azb.HTTPRange{Offset: off, Count: length}
+	}
+	resp, err := b.c.NewBlobClient(b.prefix+key).DownloadStream(ctx, opts)
+	if status(err) == http.StatusRequestedRangeNotSatisfiable || bloberror.HasCode(err, bloberror.InvalidRange) {
+		return nil, fmt.Errorf("get %s [%d,+%d): %w", key, off, length, blob.ErrRange)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, b.wrap("get", key, err)
+	}
+	defer resp.Body.Close()
+	if length > 0 && resp.ContentRange != nil {
+		if total, ok := rangeTotal(*resp.ContentRange); ok {
+			if _, err := blob.CheckRange(key, total, off, length); err != nil {
+				return nil, err
+			}
+		}
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	if length > 0 && int64(len(data)) != length {
+		return nil, fmt.Errorf("get %s [%d,+%d): %d bytes: %w", key, off, length, len(data), blob.ErrRange)
+	}
+	return data, nil
+}
+
+// rangeTotal reads the object size from "bytes a-b/total".
+func rangeTotal(cr string) (int64, bool) {
+	i := strings.LastIndexByte(cr, '/')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
+	return n, err == nil
+}
+
+// Stat returns the object's size and modification time.
+func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
+	if err := blob.ValidKey(key); err != nil {
+		return blob.Info{}, err
+	}
+	p, err := b.c.NewBlobClient(b.prefix+key).GetProperties(ctx, nil)
+	if err != nil {
+		return blob.Info{}, b.wrap("stat", key, err)
+	}
+	in := blob.Info{Key: key}
+	if p.ContentLength != nil {
+		in.Size = *p.ContentLength
+	}
+	if p.LastModified != nil {
+		in.ModTime = *p.LastModified
+	}
+	return in, nil
+}
+
+// List calls fn for every object under prefix.
+func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	pager := b.c.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(b.prefix + prefix)})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, it := range page.Segment.BlobItems {
+			if it.Name == nil {
+				continue
+			}
+			in := blob.Info{Key: strings.TrimPrefix(*it.Name, b.prefix)}
+			if it.Properties != nil {
+				if it.Properties.ContentLength != nil {
+					in.Size = *it.Properties.ContentLength
+				}
+				if it.Properties.LastModified != nil {
+					in.ModTime = *it.Properties.LastModified
+				}
+			}
+			if err := fn(in); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Delete removes the object.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := blob.ValidKey(key); err != nil {
+		return err
+	}
+	_, err := b.c.NewBlobClient(b.prefix+key).Delete(ctx, nil)
+	return b.wrap("delete", key, err)
+}
+
+// Close releases nothing (the HTTP client is shared).
+func (b *Backend) Close() error { return nil }

@@ -1,0 +1,59 @@
+package azure_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/azure"
+	"github.com/safehold/safehold/blob/blobtest"
+	"github.com/safehold/safehold/internal/testsvc"
+)
+
+func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
+
+func open(t *testing.T, container, prefix string) *azure.Backend {
+	t.Helper()
+	b, err := azure.Open(context.Background(), azure.Config{Endpoint: testsvc.AzuriteEndpoint(t), Account: testsvc.AzuriteAccount,
+		Key: testsvc.AzuriteKey, Container: container, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Against Azurite; each subtest gets a container that does not exist yet
+// (Open creates it).
+func TestAzureConformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Backend { return open(t, testsvc.RandomName("c"), "") })
+}
+
+// Two prefixes of one container are separate namespaces.
+func TestAzurePrefixes(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Backend {
+		c := testsvc.RandomName("c")
+		other := open(t, c, "other")
+		if err := other.Put(context.Background(), "pack/abcd", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		return open(t, c, "vaults/v1")
+	})
+}
+
+func TestAzureParseURL(t *testing.T) {
+	t.Setenv("AZURE_STORAGE_ACCOUNT", "acct")
+	t.Setenv("AZURE_STORAGE_KEY", "a2V5")
+	c, err := azure.ParseURL("azblob://backups?endpoint=http://127.0.0.1:10000/acct&prefix=site1")
+	if err != nil || c.Container != "backups" || c.Endpoint != "http://127.0.0.1:10000/acct" || c.Prefix != "site1" || c.Account != "acct" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	c, _ = azure.ParseURL("azblob://backups")
+	if c.Endpoint != "https://acct.blob.core.windows.net/" {
+		t.Fatalf("default endpoint %q", c.Endpoint)
+	}
+	t.Setenv("AZURE_STORAGE_KEY", "")
+	if _, err := azure.ParseURL("azblob://backups"); err == nil {
+		t.Fatal("missing key accepted")
+	}
+}

@@ -1,0 +1,284 @@
+// Package s3 is the blob.Backend on S3-compatible object storage (AWS S3,
+// versitygw, MinIO, ...): one object per key, in one bucket, under an
+// optional key prefix.
+//
+// How the contract maps:
+//   - Put is one PutObject with If-None-Match: * (S3 conditional writes);
+//     412 PreconditionFailed → ErrExist. A 409 ConditionalRequestConflict (a
+//     concurrent create of the same key in flight) is retried.
+//   - Get is a ranged GetObject; range errors are decided from the object's
+//     size (Content-Range, or HeadObject).
+//   - Delete checks existence with HeadObject first (S3's DeleteObject
+//     succeeds on missing keys); a delete racing another delete of the same
+//     key may therefore both succeed, which the layers above tolerate.
+//   - Path-style addressing, so endpoints without wildcard DNS work.
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/safehold/safehold/blob"
+)
+
+// Backend stores objects in one bucket.
+type Backend struct {
+	c      *awss3.Client
+	bucket string
+	prefix string // "" or ending in "/"
+}
+
+// Config locates a bucket.
+type Config struct {
+	Endpoint  string // e.g. http://127.0.0.1:7070; empty for AWS
+	Region    string
+	AccessKey string
+	SecretKey string
+	Bucket    string
+	Prefix    string
+}
+
+// ParseURL reads s3://BUCKET?endpoint=URL&region=R&prefix=P (the gocloud.dev
+// style) with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+func ParseURL(raw string) (Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return Config{}, fmt.Errorf("blob URL %q: want s3://BUCKET?endpoint=URL&region=REGION", raw)
+	}
+	q := u.Query()
+	c := Config{Endpoint: q.Get("endpoint"), Region: q.Get("region"), AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), Bucket: u.Host, Prefix: q.Get("prefix")}
+	if c.Region == "" {
+		c.Region = os.Getenv("AWS_REGION")
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.AccessKey == "" || c.SecretKey == "" {
+		return Config{}, fmt.Errorf("blob URL %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", u.Redacted())
+	}
+	return c, nil
+}
+
+// Open connects to the bucket, creating it when missing (if the credentials
+// allow).
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	if cfg.Prefix != "" {
+		cfg.Prefix = strings.TrimSuffix(cfg.Prefix, "/")
+		if err := blob.ValidKey(cfg.Prefix); err != nil {
+			return nil, fmt.Errorf("s3 prefix: %w", err)
+		}
+		cfg.Prefix += "/"
+	}
+	opts := awss3.Options{
+		Region:       cfg.Region,
+		UsePathStyle: true,
+		Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: cfg.AccessKey, SecretAccessKey: cfg.SecretKey, Source: "safehold"}, nil
+		})),
+		// Checksums only when the operation requires them: S3-compatible
+		// servers differ in their support of the newer trailing checksums.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+	if cfg.Endpoint != "" {
+		opts.BaseEndpoint = aws.String(cfg.Endpoint)
+	}
+	b := &Backend{c: awss3.New(opts), bucket: cfg.Bucket, prefix: cfg.Prefix}
+	if _, err := b.c.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
+		if _, cerr := b.c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); cerr != nil {
+			var owned *types.BucketAlreadyOwnedByYou
+			if !errors.As(cerr, &owned) && code(cerr) != "BucketAlreadyExists" {
+				return nil, fmt.Errorf("s3 bucket %s: %w", cfg.Bucket, cerr)
+			}
+		}
+	}
+	return b, nil
+}
+
+// WithPrefix is a backend for the keys under prefix/ of the same bucket.
+func (b *Backend) WithPrefix(prefix string) (*Backend, error) {
+	if err := blob.ValidKey(prefix); err != nil {
+		return nil, err
+	}
+	return &Backend{c: b.c, bucket: b.bucket, prefix: b.prefix + prefix + "/"}, nil
+}
+
+func status(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+func code(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case status(err) == http.StatusNotFound:
+		return fmt.Errorf("%s %s: %w", op, key, blob.ErrNotExist)
+	}
+	return fmt.Errorf("%s %s: %w", op, key, err)
+}
+
+// Put creates the object; ErrExist if it exists.
+func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
+	if err := blob.ValidKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		_, err := b.c.PutObject(ctx, &awss3.PutObjectInput{
+			Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key), Body: strings.NewReader(string(data)),
+			ContentLength: aws.Int64(int64(len(data))), IfNoneMatch: aws.String("*"),
+		})
+		switch {
+		case err == nil:
+			return nil
+		case status(err) == http.StatusPreconditionFailed:
+			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+		case status(err) == http.StatusConflict && attempt < 10:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+			}
+			continue
+		}
+		return b.wrap(ctx, "put", key, err)
+	}
+}
+
+// Get reads a range of the object.
+func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	if err := blob.ValidKey(key); err != nil {
+		return nil, err
+	}
+	if off < 0 || length == 0 || off > 0 && length < 0 {
+		info, err := b.Stat(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		end, err := blob.CheckRange(key, info.Size, off, length)
+		if err != nil {
+			return nil, err
+		}
+		if end == off {
+			return []byte{}, nil
+		}
+		length = end - off
+	}
+	in := &awss3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)}
+	if length > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
+	}
+	out, err := b.c.GetObject(ctx, in)
+	if status(err) == http.StatusRequestedRangeNotSatisfiable {
+		return nil, fmt.Errorf("get %s [%d,+%d): %w", key, off, length, blob.ErrRange)
+	}
+	if err != nil {
+		return nil, b.wrap(ctx, "get", key, err)
+	}
+	defer out.Body.Close()
+	if length > 0 && out.ContentRange != nil {
+		if i := strings.LastIndexByte(*out.ContentRange, '/'); i >= 0 {
+			if total, err := strconv.ParseInt((*out.ContentRange)[i+1:], 10, 64); err == nil {
+				if _, err := blob.CheckRange(key, total, off, length); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, b.wrap(ctx, "get", key, err)
+	}
+	if length > 0 && int64(len(data)) != length {
+		return nil, fmt.Errorf("get %s [%d,+%d): %d bytes: %w", key, off, length, len(data), blob.ErrRange)
+	}
+	return data, nil
+}
+
+// Stat returns the object's size and modification time.
+func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
+	if err := blob.ValidKey(key); err != nil {
+		return blob.Info{}, err
+	}
+	out, err := b.c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)})
+	if err != nil {
+		return blob.Info{}, b.wrap(ctx, "stat", key, err)
+	}
+	in := blob.Info{Key: key}
+	if out.ContentLength != nil {
+		in.Size = *out.ContentLength
+	}
+	if out.LastModified != nil {
+		in.ModTime = *out.LastModified
+	}
+	return in, nil
+}
+
+// List calls fn for every object under prefix.
+func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	p := awss3.NewListObjectsV2Paginator(b.c, &awss3.ListObjectsV2Input{Bucket: aws.String(b.bucket), Prefix: aws.String(b.prefix + prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return b.wrap(ctx, "list", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if o.Key == nil {
+				continue
+			}
+			in := blob.Info{Key: strings.TrimPrefix(*o.Key, b.prefix)}
+			if o.Size != nil {
+				in.Size = *o.Size
+			}
+			if o.LastModified != nil {
+				in.ModTime = *o.LastModified
+			}
+			if err := fn(in); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Delete removes the object; ErrNotExist if it is missing.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if _, err := b.Stat(ctx, key); err != nil {
+		return err
+	}
+	_, err := b.c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)})
+	return b.wrap(ctx, "delete", key, err)
+}
+
+// Close releases nothing.
+func (b *Backend) Close() error { return nil }

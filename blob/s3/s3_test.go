@@ -1,0 +1,54 @@
+package s3_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/blobtest"
+	"github.com/safehold/safehold/blob/s3"
+	"github.com/safehold/safehold/internal/testsvc"
+)
+
+func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
+
+func open(t *testing.T, bucket, prefix string) *s3.Backend {
+	t.Helper()
+	ep, access, secret := testsvc.S3Endpoint(t)
+	b, err := s3.Open(context.Background(), s3.Config{Endpoint: ep, Region: "us-east-1", AccessKey: access, SecretKey: secret, Bucket: bucket, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Against the S3 server; each subtest gets a bucket that does not exist yet
+// (Open creates it).
+func TestS3Conformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Backend { return open(t, testsvc.RandomName("b"), "") })
+}
+
+func TestS3Prefixes(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Backend {
+		b := testsvc.RandomName("b")
+		other := open(t, b, "other")
+		if err := other.Put(context.Background(), "pack/abcd", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		return open(t, b, "vaults/v1")
+	})
+}
+
+func TestS3ParseURL(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "ak")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "sk")
+	c, err := s3.ParseURL("s3://backups?endpoint=http://127.0.0.1:7070&region=eu-west-1&prefix=a/b")
+	if err != nil || c.Bucket != "backups" || c.Endpoint != "http://127.0.0.1:7070" || c.Region != "eu-west-1" || c.Prefix != "a/b" || c.AccessKey != "ak" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if _, err := s3.ParseURL("s3://backups"); err == nil {
+		t.Fatal("missing secret accepted")
+	}
+}
