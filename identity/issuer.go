@@ -50,9 +50,13 @@ func (is *Issuer) LoadOrCreateKey(ctx context.Context, s store.Store) error {
 			return fmt.Errorf("generate signing key: %w", err)
 		}
 		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-		if err := s.Update(ctx, func(tx store.Tx) error {
+		err = s.Update(ctx, func(tx store.Tx) error {
 			return tx.Create(ctx, store.Doc{Kind: "config", Key: "signing-key", Value: pemBytes})
-		}); err != nil {
+		})
+		if errors.Is(err, store.ErrConflict) {
+			return is.LoadOrCreateKey(ctx, s) // another replica created it at the same moment
+		}
+		if err != nil {
 			return fmt.Errorf("store signing key: %w", err)
 		}
 		d.Value = pemBytes

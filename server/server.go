@@ -222,6 +222,9 @@ func (s *Server) init(ctx context.Context) error {
 	} else {
 		certFile, keyFile := cfg.TLSCert, cfg.TLSKey
 		if certFile == "" {
+			if err := syncCA(ctx, s.Store, cfg.DataDir, time.Now()); err != nil {
+				return err
+			}
 			f, err := ensureTLS(cfg.DataDir, hosts, time.Now())
 			if err != nil {
 				return err
@@ -245,7 +248,7 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.Issuer.LoadOrCreateKey(ctx, s.Store); err != nil {
 		return err
 	}
-	secret, fresh, err := ensureAdminSecret(ctx, s.Store, dir, bs, filepath.Join(cfg.DataDir, "connection.json"))
+	secret, fresh, err := ensureAdminSecret(ctx, s.Store, dir, bs, filepath.Join(cfg.DataDir, "connection.json"), cfg.Store != "")
 	if err != nil {
 		return err
 	}
@@ -260,7 +263,11 @@ func (s *Server) init(ctx context.Context) error {
 		return fmt.Errorf("secure data dir: %w", err)
 	}
 
-	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: bs.NodeID}
+	nodeID, err := replicaID(cfg, bs)
+	if err != nil {
+		return err
+	}
+	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: nodeID}
 	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
 	if cfg.Blob != "" {
 		root, err := bloburl.Open(ctx, cfg.Blob)
@@ -337,6 +344,25 @@ func openStore(ctx context.Context, cfg Config) (openedStore, error) {
 	}
 }
 
+// replicaID is this process's node id, kept in its data dir: each replica
+// sharing a store has its own (job leases are "node/boot", and a restarting
+// node frees only its own). A single node on SQLite keeps the id recorded
+// at bootstrap.
+func replicaID(cfg Config, bs *Bootstrap) (string, error) {
+	f := filepath.Join(cfg.DataDir, "node-id")
+	if b, err := os.ReadFile(f); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	id := uuid.NewString()
+	if cfg.Store == "" && bs.NodeID != "" {
+		id = bs.NodeID
+	}
+	if err := writeFileAtomic(f, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	return id, nil
+}
+
 // redactURL hides a password in a URL for messages.
 func redactURL(u string) string {
 	if i := strings.Index(u, "://"); i >= 0 {
@@ -398,9 +424,13 @@ func loadBootstrap(ctx context.Context, st store.Store) (*Bootstrap, error) {
 
 // ensureAdminSecret returns the admin's client secret: the one in an
 // existing connection.json if it still verifies, else a freshly rotated one
-// (the store keeps only a salted hash).
+// (the store keeps only a salted hash). With a shared store (replicas),
+// the secret itself is kept in the store too (document config/admin-secret;
+// the store already holds the token-signing key, which is worth more), so
+// that every replica writes the same connection.json; replicas starting
+// together rotate at most once between them.
 // fresh reports a newly issued secret (first start, or connection.json lost).
-func ensureAdminSecret(ctx context.Context, st store.Store, dir *identity.Directory, bs *Bootstrap, connFile string) (secret string, fresh bool, err error) {
+func ensureAdminSecret(ctx context.Context, st store.Store, dir *identity.Directory, bs *Bootstrap, connFile string, shared bool) (secret string, fresh bool, err error) {
 	p, err := dir.Get(ctx, bs.AdminObjectID)
 	if err != nil {
 		return "", false, fmt.Errorf("load admin principal: %w", err)
@@ -408,15 +438,49 @@ func ensureAdminSecret(ctx context.Context, st store.Store, dir *identity.Direct
 	if b, err := os.ReadFile(connFile); err == nil {
 		var c Connection
 		if json.Unmarshal(b, &c) == nil && c.ClientID == p.AppID && p.CheckSecret(c.ClientSecret) {
+			if shared {
+				if err := publishAdminSecret(ctx, st, c.ClientSecret); err != nil {
+					return "", false, err
+				}
+			}
 			return c.ClientSecret, false, nil
 		}
 	}
 	secret = identity.NewSecret()
-	p.SetSecret(secret)
-	if err := st.Update(ctx, func(tx store.Tx) error { return dir.Put(ctx, tx, p) }); err != nil {
+	fresh = true
+	err = st.Update(ctx, func(tx store.Tx) error {
+		if shared {
+			if d, err := tx.Get(ctx, "config", adminSecretKey); err == nil {
+				if cur, err := dir.Get(ctx, bs.AdminObjectID); err == nil && cur.CheckSecret(string(d.Value)) {
+					secret, fresh = string(d.Value), false // another replica's, still valid
+					return nil
+				}
+			}
+		}
+		p.SetSecret(secret)
+		if err := dir.Put(ctx, tx, p); err != nil {
+			return err
+		}
+		if shared {
+			return tx.Put(ctx, store.Doc{Kind: "config", Key: adminSecretKey, Value: []byte(secret)})
+		}
+		return nil
+	})
+	if err != nil {
 		return "", false, err
 	}
-	return secret, true, nil
+	return secret, fresh, nil
+}
+
+const adminSecretKey = "admin-secret"
+
+func publishAdminSecret(ctx context.Context, st store.Store, secret string) error {
+	if d, err := st.Get(ctx, "config", adminSecretKey); err == nil && string(d.Value) == secret {
+		return nil
+	}
+	return st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: "config", Key: adminSecretKey, Value: []byte(secret)})
+	})
 }
 
 // Addr is the address the server listens on.

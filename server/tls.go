@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -17,6 +20,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/safehold/safehold/store"
 )
 
 // TLSFiles are the generated CA and server certificate in the data dir.
@@ -189,4 +194,70 @@ func loadTLSConfig(certFile, keyFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("load TLS certificate: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// sharedCAKey is the store document holding the certificate authority, so
+// that every replica sharing a store issues its server certificate from one
+// CA and any replica's connection.json trusts all of them.
+const sharedCAKey = "tls-ca"
+
+type sharedCA struct {
+	Cert []byte `json:"cert"` // PEM
+	Key  []byte `json:"key"`  // PEM
+}
+
+// syncCA makes the data dir's CA the store's: the first replica (or an
+// existing single node) publishes its CA, later ones adopt it (and reissue
+// their server certificate under it). Replicas starting together race on
+// one Create; the losers adopt the winner's CA.
+func syncCA(ctx context.Context, st store.Store, dataDir string, now time.Time) error {
+	f := tlsFiles(dataDir)
+	if err := os.MkdirAll(filepath.Dir(f.CACert), 0o700); err != nil {
+		return err
+	}
+	d, err := st.Get(ctx, "config", sharedCAKey)
+	if err == nil {
+		var ca sharedCA
+		if err := json.Unmarshal(d.Value, &ca); err != nil {
+			return fmt.Errorf("decode shared CA: %w", err)
+		}
+		if cur, _ := os.ReadFile(f.CACert); bytes.Equal(cur, ca.Cert) {
+			return nil
+		}
+		if err := writeFileAtomic(f.CAKey, ca.Key, 0o600); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(f.CACert, ca.Cert, 0o644); err != nil {
+			return err
+		}
+		os.Remove(f.Cert) // issued by another CA: reissue
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, _, err := loadPair(f.CACert, f.CAKey); errors.Is(err, os.ErrNotExist) {
+		c, k, err := newCA(now)
+		if err == nil {
+			err = writePair(f.CACert, f.CAKey, c, k)
+		}
+		if err != nil {
+			return fmt.Errorf("certificate authority: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+	var ca sharedCA
+	if ca.Cert, err = os.ReadFile(f.CACert); err != nil {
+		return err
+	}
+	if ca.Key, err = os.ReadFile(f.CAKey); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(ca)
+	err = st.Update(ctx, func(tx store.Tx) error { return tx.Create(ctx, store.Doc{Kind: "config", Key: sharedCAKey, Value: b}) })
+	if errors.Is(err, store.ErrConflict) {
+		return syncCA(ctx, st, dataDir, now)
+	}
+	return err
 }
