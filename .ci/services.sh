@@ -84,7 +84,7 @@ _svc_start_azurite() {
 	port=$(_svc_port)
 	mkdir -p "$_svc_dir/azurite"
 	"$bin" --blobHost 127.0.0.1 --blobPort "$port" --loose --skipApiVersionCheck --inMemoryPersistence \
-		--extentMemoryLimit 1024 --silent --location "$_svc_dir/azurite" >"$_svc_dir/azurite.log" 2>&1 &
+		--extentMemoryLimit 1024 --silent >"$_svc_dir/azurite.log" 2>&1 &
 	_svc_pids+=($!)
 	_svc_wait 127.0.0.1 "$port" 60 || { cat "$_svc_dir/azurite.log" >&2; return 1; }
 	export SAFEHOLD_TEST_AZURITE="http://127.0.0.1:$port/devstoreaccount1"

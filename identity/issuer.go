@@ -34,7 +34,11 @@ type Issuer struct {
 	// these (with or without a trailing slash) and the public-cloud ARM
 	// audiences unmodified SDKs and CLIs ask for; nothing else.
 	Audiences []string
-	Lifetime  time.Duration
+	// Peers, when set, lists more accepted audiences: the ARM endpoints of
+	// the other replicas sharing this server's store, so a token obtained
+	// for one replica works on all of them.
+	Peers    func() []string
+	Lifetime time.Duration
 
 	key   *rsa.PrivateKey
 	kid   string
@@ -191,6 +195,13 @@ func (is *Issuer) AudienceOK(aud string) bool {
 			return true
 		}
 	}
+	if is.Peers != nil {
+		for _, x := range is.Peers() {
+			if strings.EqualFold(a, strings.TrimSuffix(x, "/")) {
+				return true
+			}
+		}
+	}
 	return false
 }
 
@@ -198,7 +209,11 @@ func (is *Issuer) AudienceOK(aud string) bool {
 // InvalidAuthenticationTokenAudience.
 func (is *Issuer) AllowedAudiences() []string {
 	var out []string
-	for _, x := range is.Audiences {
+	all := is.Audiences
+	if is.Peers != nil {
+		all = append(append([]string(nil), all...), is.Peers()...)
+	}
+	for _, x := range all {
 		x = strings.TrimSuffix(x, "/")
 		out = append(out, x+"/", x)
 	}

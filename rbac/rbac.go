@@ -69,6 +69,13 @@ type Authorizer struct {
 	// Delay postpones the effect of new and removed assignments.
 	Delay time.Duration
 
+	// Refresh, when set (replicas sharing a store), re-reads the index
+	// from the store when it is older than this, and before any deny, so
+	// that changes made through other replicas take effect here too.
+	Refresh time.Duration
+
+	loadedMu    sync.Mutex
+	loaded      time.Time
 	mu          sync.RWMutex
 	byPrincipal map[string][]*Assignment
 	roles       map[string]*RoleDefinition
@@ -105,6 +112,9 @@ func New(ctx context.Context, st store.Store, clk clock.Clock, delay time.Durati
 }
 
 func (a *Authorizer) reload(ctx context.Context) error {
+	a.loadedMu.Lock()
+	a.loaded = time.Now()
+	a.loadedMu.Unlock()
 	docs, err := a.Store.List(ctx, assignmentKind, store.ListQuery{})
 	if err != nil {
 		return fmt.Errorf("load role assignments: %w", err)
@@ -276,8 +286,24 @@ func (a *Authorizer) decide(principalID, action, scope string, now time.Time) de
 
 // Check is Allowed as an error: a 403 AuthorizationFailed in Azure's words.
 func (a *Authorizer) Check(ctx context.Context, caller arm.Caller, action, scope string) error {
+	if a.Refresh > 0 {
+		a.loadedMu.Lock()
+		age := time.Since(a.loaded)
+		a.loadedMu.Unlock()
+		if age > a.Refresh {
+			a.reload(ctx)
+		}
+	}
 	if a.Allowed(caller.ObjectID, action, scope) {
 		return nil
+	}
+	if a.Refresh > 0 {
+		a.loadedMu.Lock()
+		age := time.Since(a.loaded)
+		a.loadedMu.Unlock()
+		if age > 200*time.Millisecond && a.reload(ctx) == nil && a.Allowed(caller.ObjectID, action, scope) {
+			return nil
+		}
 	}
 	client := caller.AppID
 	if client == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
@@ -24,6 +25,9 @@ func (s *Server) initRBAC(ctx context.Context) error {
 		return err
 	}
 	s.Authz = authz
+	if s.Config.Store != "" {
+		authz.Refresh = 5 * time.Second // other replicas change assignments too
+	}
 	scope := "/subscriptions/" + s.Bootstrap.SubscriptionID
 	id := scope + "/providers/Microsoft.Authorization/roleAssignments/" + adminOwnerName
 	if _, err := authz.GetAssignment(ctx, id); err != nil {

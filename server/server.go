@@ -245,6 +245,16 @@ func (s *Server) init(ctx context.Context) error {
 		}
 	}
 	s.Issuer = &identity.Issuer{Dir: dir, Clock: clock.Real{}, TenantID: bs.TenantID, Hosts: hosts, Audiences: audiences}
+	nodeID, err := replicaID(cfg, bs)
+	if err != nil {
+		return err
+	}
+	if cfg.Store != "" {
+		if err := registerReplica(ctx, s.Store, nodeID, base, audiences); err != nil {
+			return err
+		}
+		s.Issuer.Peers = (&peerAudiences{st: s.Store}).get
+	}
 	if err := s.Issuer.LoadOrCreateKey(ctx, s.Store); err != nil {
 		return err
 	}
@@ -263,10 +273,6 @@ func (s *Server) init(ctx context.Context) error {
 		return fmt.Errorf("secure data dir: %w", err)
 	}
 
-	nodeID, err := replicaID(cfg, bs)
-	if err != nil {
-		return err
-	}
 	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: nodeID}
 	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
 	if cfg.Blob != "" {

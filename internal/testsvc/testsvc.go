@@ -264,7 +264,7 @@ func AzuriteEndpoint(t testing.TB) string {
 		port := FreePort()
 		dir, _ := os.MkdirTemp("", "safehold-azurite-")
 		cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port), "--loose", "--skipApiVersionCheck",
-			"--inMemoryPersistence", "--extentMemoryLimit", "1024", "--silent", "--location", dir)
+			"--inMemoryPersistence", "--extentMemoryLimit", "1024", "--silent")
 		return startProcess(cmd, dir, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d/%s", port, AzuriteAccount))
 	})
 }

@@ -1,0 +1,105 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/safehold/safehold/connect"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/server"
+)
+
+// TestReplicasShareOneSafehold: three replicas start at the same moment
+// against one empty PostgreSQL store. They bootstrap once between them
+// (one tenant, one admin, one CA, one signing key), write the same
+// credentials, and any replica accepts a token obtained from another and
+// serves what another wrote.
+func TestReplicasShareOneSafehold(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 3
+	srv := make([]*server.Server, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range srv {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv[i], errs[i] = server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Store: url,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		}()
+	}
+	wg.Wait()
+	var serveWG sync.WaitGroup
+	for i, s := range srv {
+		if errs[i] != nil {
+			t.Fatalf("replica %d: %v", i, errs[i])
+		}
+		serveWG.Add(1)
+		go func() { defer serveWG.Done(); s.Serve(ctx) }()
+	}
+	defer func() {
+		cancel()
+		serveWG.Wait()
+		for _, s := range srv {
+			s.Close()
+		}
+	}()
+	conns := make([]*connect.Connection, n)
+	for i, s := range srv {
+		c, err := connect.Load(filepath.Join(s.Config.DataDir, "connection.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	ca0, _ := os.ReadFile(conns[0].CACertFile)
+	for i, c := range conns[1:] {
+		if c.TenantID != conns[0].TenantID || c.SubscriptionID != conns[0].SubscriptionID || c.ClientID != conns[0].ClientID || c.ClientSecret != conns[0].ClientSecret {
+			t.Fatalf("replica %d writes other credentials: %+v vs %+v", i+1, c, conns[0])
+		}
+		if ca, _ := os.ReadFile(c.CACertFile); !bytes.Equal(ca, ca0) {
+			t.Fatalf("replica %d has its own CA", i+1)
+		}
+		if c.ARMEndpoint == conns[0].ARMEndpoint {
+			t.Fatalf("replicas share an endpoint")
+		}
+	}
+	// A token from replica 0 (its audience) used on replica i.
+	cred, err := conns[0].Credential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(i int) *armresources.ResourceGroupsClient {
+		opts := conns[i].ARMOptions()
+		cfg := cloud.Configuration{ActiveDirectoryAuthorityHost: conns[0].AuthorityHost, Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			cloud.ResourceManager: {Endpoint: conns[i].ARMEndpoint, Audience: conns[0].ARMEndpoint}}}
+		opts.Cloud = cfg
+		c, err := armresources.NewResourceGroupsClient(conns[0].SubscriptionID, cred, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := client(1).CreateOrUpdate(ctx, "shared-rg", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+		t.Fatalf("create on replica 1 with replica 0's token: %v", err)
+	}
+	got, err := client(2).Get(ctx, "shared-rg", nil)
+	if err != nil || *got.Name != "shared-rg" {
+		t.Fatalf("read on replica 2: %v", err)
+	}
+	// And on the replica that issued the token.
+	if _, err := client(0).Get(ctx, "shared-rg", nil); err != nil {
+		t.Fatalf("read on replica 0: %v", err)
+	}
+}
