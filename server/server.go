@@ -22,7 +22,6 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/local"
-	"github.com/safehold/safehold/blob/bloburl"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/fault"
@@ -276,7 +275,7 @@ func (s *Server) init(ctx context.Context) error {
 	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: nodeID}
 	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
 	if cfg.Blob != "" {
-		root, err := bloburl.Open(ctx, cfg.Blob)
+		root, err := openBlobURL(ctx, cfg.Blob)
 		if err != nil {
 			return err
 		}

@@ -57,8 +57,8 @@ var Rules = []Rule{
 	{"ops", []string{"arm", "clock", "job", "store"}, "ARM asynchronous operations"},
 	{"identity", []string{"arm", "clock", "store"}, "tokens and principals (ARM's 401s)"},
 	{"rbac", []string{"arm", "clock", "store"}, "role checks (ARM's 403s)"},
-	{"resource", []string{"arm", "clock", "failure", "identity", "job", "ops", "store"},
-		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only"},
+	{"resource", []string{"arm", "clock", "failure", "identity", "job", "ops", "store", "blob"},
+		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only; blob for the Platform's OpenBlob hook (--blob)"},
 
 	// The faces: routes, wire models, validation, translation.
 	{"rp/...", []string{"protection", "compute", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
@@ -71,7 +71,8 @@ var Rules = []Rule{
 	{"connect", nil, "client side of connection.json"},
 	{"cmd/...", []string{"..."}, "the binaries assemble everything"},
 	{"bench/...", []string{"..."}, "benchmark tools"},
-	{"internal/testserver", []string{"server", "connect", "clock"}, "test support: a real server in a test"},
+	{"internal/testserver", []string{"server", "connect", "clock", "internal/testsvc"}, "test support: a real server in a test"},
+	{"internal/testsvc", nil, "test support: PostgreSQL, Azurite and S3 servers for tests (started by .ci/services.sh or on demand)"},
 	{"internal/fixture", []string{"internal/testserver"}, "test support: protected disks and VMs through the SDK"},
 	{"clients", nil, "tests only: Safehold driven by the az CLI and the JavaScript SDK"},
 	{"internal/layers", nil, "this check"},

@@ -1,4 +1,4 @@
-// Package bloburl opens object storage named by a URL in the style Go users
+// openBlobURL opens object storage named by a URL in the style Go users
 // know from gocloud.dev, for --blob / SAFEHOLD_BLOB:
 //
 //	azblob://CONTAINER?endpoint=URL&prefix=P   (AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY)
@@ -6,8 +6,9 @@
 //
 // The container or bucket is created when missing (if the credentials allow).
 // Safehold keeps several repositories in one container, each under its own
-// key prefix (Root.Sub).
-package bloburl
+// key prefix (blobRoot.Sub).
+
+package server
 
 import (
 	"context"
@@ -19,8 +20,8 @@ import (
 	"github.com/safehold/safehold/blob/s3"
 )
 
-// Root is an opened container or bucket.
-type Root interface {
+// blobRoot is an opened container or bucket.
+type blobRoot interface {
 	// Sub is a backend for the keys under prefix/ (prefix must be a valid blob key).
 	Sub(prefix string) (blob.Backend, error)
 }
@@ -33,8 +34,8 @@ type s3Root struct{ b *s3.Backend }
 
 func (r s3Root) Sub(prefix string) (blob.Backend, error) { return r.b.WithPrefix(prefix) }
 
-// Open opens the object storage raw names.
-func Open(ctx context.Context, raw string) (Root, error) {
+// openBlobURL opens the object storage raw names.
+func openBlobURL(ctx context.Context, raw string) (blobRoot, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("--blob: %w", err)
