@@ -43,6 +43,17 @@ var postgresMigrations embed.FS
 //     dedicated connection, reconnecting); runners keep polling as fallback.
 //   - Migrations are embedded and applied under an advisory lock, so
 //     replicas starting together against an empty database are safe.
+//
+// Why our own task contract and not River (riverqueue/river): River has no
+// fencing token (a rescued job can run again while the first worker still
+// commits) and rescues stuck jobs only by age (one hour by default, no
+// heartbeat), while a backup that lost its lease must not commit a recovery
+// point and large backups outlive any fixed horizon; its unique jobs skip
+// duplicates where our schedules need keyed replacement; and it would bring a
+// second queue model with its own tables and migrations. The contract here is
+// a handful of statements in River's shapes (SKIP LOCKED claims, LISTEN/NOTIFY
+// wake-ups) plus the epoch, and the same conformance suite checks it on
+// SQLite and PostgreSQL.
 type Postgres struct {
 	pool   *pgxpool.Pool
 	clk    clock.Clock
