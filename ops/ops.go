@@ -62,10 +62,14 @@ func (o *Operation) DecodeInput(v any) error { return json.Unmarshal(o.Input, v)
 
 // Func does an operation's work. On success it may set op.Properties,
 // op.Result and op.ResultStatus. An *arm.Error return fails the operation
-// with that code; a job.Retry error runs it again later; any other error
+// with that code; a Retry (job.Retry) error runs it again later; any other error
 // fails it with InternalServerError. Funcs must be safe to run again after
 // a crash (the task is re-run when its lease expires).
 type Func func(ctx context.Context, op *Operation) error
+
+// Retry wraps err so the operation's Func runs again after delay (a
+// job.Retry, for faces that do not import job).
+func Retry(err error, delay time.Duration) error { return job.Retry(err, delay) }
 
 // Manager creates, runs and reads operations.
 type Manager struct {

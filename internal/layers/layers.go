@@ -86,13 +86,6 @@ var Pending = []Import{
 	// by the Recovery Services face as a resources.ResourceGroup document;
 	// it belongs behind resource (a shared "ensure resource group").
 	{"rp/recoveryservices", "rp/resources"},
-	// Not scheduled: the disk data plane (rp/compute/sas.go) reads volumes
-	// and snapshot readers itself, and the creating-disk task retries with
-	// job.Retry on volume.ErrBusy; both belong behind compute.
-	{"rp/compute", "volume"},
-	{"rp/compute", "snapshot"},
-	{"rp/compute", "chunk"},
-	{"rp/compute", "job"},
 }
 
 // DomainPackages are the packages below the ARM layer: they may use arm for

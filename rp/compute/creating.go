@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/store"
-	"github.com/safehold/safehold/volume"
 )
 
 // A disk or snapshot whose creation is a long-running operation is visible
@@ -74,8 +73,8 @@ func (pr *Provider) pendingCreate(ctx context.Context, id string) (json.RawMessa
 // retryBusy turns "the source volume is frozen by another capture" into a
 // retry of the operation (the capture holding it ends soon).
 func retryBusy(err error) error {
-	if errors.Is(err, volume.ErrBusy) {
-		return job.Retry(err, time.Second)
+	if errors.Is(err, compute.ErrBusy) {
+		return ops.Retry(err, time.Second)
 	}
 	return err
 }
