@@ -28,6 +28,7 @@ import (
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/failure"
+	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/nbd"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
@@ -91,6 +92,7 @@ type Service struct {
 	bgWG    sync.WaitGroup
 	gcBusy  atomic.Bool
 	gcAgain atomic.Bool
+	shared  bool // the snapshot store is object storage other replicas write too
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per volume: captures, copies, deletes
@@ -137,7 +139,7 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}}
+	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}, shared: p.OpenBlob != nil}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 	if err := s.sweep(context.Background()); err != nil {
 		s.Close()
@@ -281,7 +283,20 @@ func (s *Service) startNBD(addr string) error {
 // collectGarbage frees, in the background, the chunks no snapshot uses any
 // more (after deletes). One collection runs at a time; requests during a
 // run cause one more run.
+//
+// With replicas, GC is a singleton: a replica that does not lead records
+// the request for the leader (lease.Want), and the leader's collection
+// takes the snapshot store's gate (see gate), so no capture in any replica
+// runs between its mark and its sweep.
 func (s *Service) collectGarbage() {
+	if l := s.p.Leader; l != nil {
+		if _, leading := l.Leading(); !leading {
+			if err := lease.Want(s.bg, s.p.Store, GCWork, s.now()); err != nil && s.p.Logger != nil {
+				s.p.Logger.Warn("request snapshot garbage collection", "error", err)
+			}
+			return
+		}
+	}
 	if !s.gcBusy.CompareAndSwap(false, true) {
 		s.gcAgain.Store(true)
 		return
@@ -292,7 +307,7 @@ func (s *Service) collectGarbage() {
 		defer s.gcBusy.Store(false)
 		for {
 			s.gcAgain.Store(false)
-			if _, err := s.repo.GC(s.bg, snapshot.GCOptions{Grace: 10 * time.Minute, Repack: 0.5}); err != nil && s.bg.Err() == nil && s.p.Logger != nil {
+			if err := s.gcOnce(); err != nil && s.bg.Err() == nil && s.p.Logger != nil {
 				s.p.Logger.Warn("snapshot garbage collection failed", "error", err)
 			}
 			if !s.gcAgain.Load() || s.bg.Err() != nil {
@@ -300,6 +315,55 @@ func (s *Service) collectGarbage() {
 			}
 		}
 	}()
+}
+
+// GCWork names the operational store's collection in lease.Want.
+const GCWork = "gc:snapshots"
+
+// CollectGarbage starts a collection of the operational snapshot store in
+// the background (the leader runs the requests other replicas recorded).
+func (s *Service) CollectGarbage() { s.collectGarbage() }
+
+func (s *Service) gcOnce() error {
+	if g := s.gate(); g != nil {
+		h, err := g.Collect(s.bg)
+		if err != nil {
+			return err
+		}
+		defer h.Release(s.bg)
+	}
+	_, err := s.repo.GC(s.bg, snapshot.GCOptions{Grace: 10 * time.Minute, Repack: 0.5})
+	return err
+}
+
+// gate orders the snapshot store's collections against captures in every
+// replica when the store is shared object storage (nil otherwise: one
+// process protects its own captures exactly).
+func (s *Service) gate() *lease.Gate {
+	if !s.shared || s.p.Leader == nil {
+		return nil
+	}
+	return &lease.Gate{Store: s.p.Store, Repo: "snapshots", Holder: s.p.Leader.Holder}
+}
+
+// enterWrite enters the gate as a writer for a capture; check() before
+// recording the capture fails when the entry lapsed (a collection may have
+// run meanwhile).
+func (s *Service) enterWrite(ctx context.Context) (leave func(), check func() error, err error) {
+	g := s.gate()
+	if g == nil {
+		return func() {}, func() error { return nil }, nil
+	}
+	h, err := g.Write(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func() { h.Release(ctx) }, func() error {
+		if !h.Valid() {
+			return fmt.Errorf("capture outlived its entry in the snapshot store's GC gate: %w", lease.ErrLost)
+		}
+		return nil
+	}, nil
 }
 
 // sweep removes what an interrupted creation left behind: volumes no disk
@@ -338,7 +402,10 @@ func (s *Service) sweep(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if st.EngineID != m.ID {
+		// On a shared store another replica may be between its capture and
+		// its commit: orphans stay there (a crash leaves their chunks
+		// referenced until an operator's reset; not swept yet).
+		if st.EngineID != m.ID && !s.shared {
 			if err := s.repo.Delete(ctx, m.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 				return fmt.Errorf("remove orphaned snapshot %s: %w", m.ID, err)
 			}

@@ -170,6 +170,11 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 	}
 	unlock := s.lockVolumes(uids...)
 	defer unlock()
+	leave, valid, err := s.enterWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	vols := make([]*volume.Volume, len(specs))
 	bases := make([]snapshot.ID, len(specs))
 	for i, d := range disks {
@@ -262,6 +267,9 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		out[i] = &Snapshot{ID: rid.String(), Name: rid.Name(), Location: normLocation(loc), SourceDiskID: disks[i].ID,
 			SizeBytes: fz.Size(), Incremental: sp.Incremental, TimeCreated: instant, EngineID: m.ID, UniqueID: newUUID(), Tags: sp.Tags}
 		out[i].Stats = st
+	}
+	if err := valid(); err != nil {
+		return nil, err
 	}
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		for i, sp := range specs {
@@ -455,6 +463,11 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	if err != nil {
 		return nil, err
 	}
+	leave, valid, err := s.enterWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	rd, err := s.repo.OpenReader(ctx, eid)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot %s: %w", src.Name, err)
@@ -463,6 +476,10 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	m, _, err := s.repo.Capture(ctx, rd, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, Tags: map[string]string{"snapshotId": dst.String()}})
 	if err != nil {
 		return nil, fmt.Errorf("copy snapshot %s: %w", src.Name, err)
+	}
+	if err := valid(); err != nil {
+		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
+		return nil, err
 	}
 	body := *src
 	body.ID, body.Name, body.Tags = dst.String(), dst.Name(), tags

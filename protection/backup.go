@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
@@ -286,6 +287,13 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 		return err
 	}
 	defer release()
+	var held *lease.Held
+	if g := e.gate(it.VaultKey); g != nil {
+		if held, err = g.Write(ctx); err != nil {
+			return err
+		}
+		defer held.Release(ctx)
+	}
 	var moved int64
 	for _, s := range point.Snapshots {
 		st, err := e.Disks.Repository().CopyTo(ctx, snapshot.ID(s.EngineID), repo)
@@ -293,6 +301,9 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 			return fmt.Errorf("copy %s to the vault: %w", s.SnapshotID, err)
 		}
 		moved += st.BytesNew
+	}
+	if held != nil && !held.Valid() {
+		return fmt.Errorf("transfer outlived its entry in the vault's GC gate: %w", lease.ErrLost)
 	}
 	return e.Store.Update(ctx, func(tx store.Tx) error {
 		cur, err := GetRecoveryPoint(ctx, tx, it.ID, point.ID)

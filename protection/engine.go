@@ -13,6 +13,7 @@ import (
 
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
@@ -43,6 +44,16 @@ type Engine struct {
 	OpenVault func(ctx context.Context, key string) (*snapshot.Repository, error)
 	// NodeID names this process in item leases (default "node").
 	NodeID string
+	// Leader is the singleton lease (GC runs where it is held; a replica
+	// that does not lead records the request for the leader); nil: here.
+	Leader *lease.Leader
+	// SharedVaults says the vault repositories are object storage that
+	// other replicas write too: captures and collections then pass the
+	// repository's gate (lease.Gate).
+	SharedVaults bool
+	// RemoveVaultData deletes a vault's repository (object storage); nil
+	// removes VaultDir below DataDir.
+	RemoveVaultData func(ctx context.Context, key string) error
 
 	mu       sync.Mutex
 	faces    map[string]Face
@@ -233,24 +244,71 @@ func (e *Engine) vault(ctx context.Context, key string) (*snapshot.Repository, f
 // VaultDir is where a vault's repository lives below a data dir.
 func VaultDir(dataDir, key string) string { return filepath.Join(dataDir, "vaults", key) }
 
-// GCVault frees the vault-tier chunks no recovery point references any more.
+// GCWorkPrefix names vault collections in lease.Want ("gc:vault:" + key).
+const GCWorkPrefix = "gc:vault:"
+
+// GCVault frees the vault-tier chunks no recovery point references any
+// more. With replicas it is a singleton: on a replica that does not lead it
+// records the request for the leader (which calls GCVault again), and the
+// collection holds the vault's gate, so no transfer into the vault in any
+// replica runs between its mark and its sweep.
 func (e *Engine) GCVault(ctx context.Context, key string) {
 	if key == "" {
 		return
+	}
+	if e.Leader != nil {
+		if _, leading := e.Leader.Leading(); !leading {
+			if err := lease.Want(ctx, e.Store, GCWorkPrefix+key, e.Now()); err != nil {
+				e.Logger.Warn("request vault tier GC", "vault", key, "err", err)
+			}
+			return
+		}
 	}
 	repo, release, err := e.vault(ctx, key)
 	if err != nil {
 		return
 	}
 	defer release()
-	if _, err := repo.GC(ctx, snapshot.GCOptions{Repack: 0.5}); err != nil {
+	if g := e.gate(key); g != nil {
+		h, err := g.Collect(ctx)
+		if err != nil {
+			e.Logger.Warn("vault tier GC", "vault", key, "err", err)
+			return
+		}
+		defer h.Release(ctx)
+	}
+	if _, err := repo.GC(ctx, snapshot.GCOptions{Repack: 0.5, Grace: e.gcGrace()}); err != nil {
 		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
 	}
 }
 
+func (e *Engine) gcGrace() time.Duration {
+	if e.SharedVaults {
+		return 10 * time.Minute // packs other replicas are writing
+	}
+	return 0
+}
+
+// gate is a shared vault's gate between its collection and its writers.
+func (e *Engine) gate(key string) *lease.Gate {
+	if !e.SharedVaults {
+		return nil
+	}
+	return &lease.Gate{Store: e.Store, Repo: "vaults/" + key, Holder: e.NodeID + "/" + e.boot}
+}
+
 // RemoveVault deletes a vault's repository with everything in it.
 func (e *Engine) RemoveVault(key string) {
-	if e.DataDir == "" || key == "" {
+	if key == "" {
+		return
+	}
+	if e.RemoveVaultData != nil {
+		if err := e.RemoveVaultData(context.Background(), key); err != nil {
+			e.Logger.Warn("remove vault tier", "vault", key, "err", err)
+		}
+		return
+	}
+	if e.DataDir == "" {
 		return
 	}
 	os.RemoveAll(VaultDir(e.DataDir, key))
@@ -264,7 +322,7 @@ const leaseKind = "protection.lease"
 // are about processes being alive, not about the protection clock).
 const leaseTTL = time.Minute
 
-type lease struct {
+type itemLease struct {
 	Owner string    `json:"owner"`
 	Until time.Time `json:"until"`
 }
@@ -279,7 +337,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 		got := false
 		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			if d, err := tx.Get(ctx, leaseKind, key); err == nil {
-				var l lease
+				var l itemLease
 				if jsonUnmarshal(d.Value, &l) == nil && l.Owner != owner && time.Now().Before(l.Until) {
 					return nil
 				}
@@ -287,7 +345,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 				return err
 			}
 			got = true
-			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(lease{Owner: owner, Until: time.Now().Add(leaseTTL)})})
+			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(itemLease{Owner: owner, Until: time.Now().Add(leaseTTL)})})
 		})
 		return got, err
 	}
@@ -328,7 +386,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 			if err != nil {
 				return nil
 			}
-			var l lease
+			var l itemLease
 			if jsonUnmarshal(d.Value, &l) == nil && l.Owner == owner {
 				return tx.Delete(ctx, leaseKind, key)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/store"
 )
@@ -46,6 +47,10 @@ type Platform struct {
 	// OpenBlob opens the object storage under a key prefix ("snapshots",
 	// "vaults/ID") when --blob is set; nil keeps repositories in DataDir.
 	OpenBlob func(ctx context.Context, prefix string) (blob.Backend, error)
+	// Leader is this process's campaign for the "leader" lease: singletons
+	// (GC, scheduled verify) run only on the replica that leads; nil runs
+	// them here (tests that build a Platform by hand).
+	Leader *lease.Leader
 
 	mu       sync.Mutex
 	deleters map[string]typeDeleter

@@ -27,6 +27,7 @@ import (
 	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/metrics"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
@@ -122,6 +123,10 @@ type Server struct {
 	// that shows it.
 	AdminSecretIssued bool
 	Metrics           *metrics.Metrics
+	// NodeID is this replica's id (kept in its data dir).
+	NodeID string
+	// Leader is this replica's campaign for the singleton lease.
+	Leader *lease.Leader
 
 	blob blob.Backend // the snapshot repository's (instrumented) backend, for health checks
 	// ClockControl is the clock the admin API moves (nil when Config.Clock
@@ -273,10 +278,16 @@ func (s *Server) init(ctx context.Context) error {
 	}
 
 	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: nodeID}
-	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID}
+	s.NodeID = nodeID
+	// One leader lease for every singleton (GC, scheduled verify): real
+	// time, renewed every TTL/3; a lone replica leads from its start.
+	s.Leader = &lease.Leader{Store: s.Store, Name: "leader", Holder: nodeID + "/" + uuid.NewString(), Logger: s.logger}
+	s.Leader.Start(ctx)
+	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID,
+		Leader: s.Leader}
+	var root blobRoot
 	if cfg.Blob != "" {
-		root, err := openBlobURL(ctx, cfg.Blob)
-		if err != nil {
+		if root, err = openBlobURL(ctx, cfg.Blob); err != nil {
 			return err
 		}
 		s.Platform.OpenBlob = func(ctx context.Context, prefix string) (blob.Backend, error) { return root.Sub(prefix) }
@@ -303,14 +314,32 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	s.Metrics.SetUsage(s.storageUsage)
 	s.Engine = protection.New(&protection.Engine{Store: s.Store, Clock: cfg.Clock, Runner: s.Jobs, Disks: computedisks.New(s.Compute),
-		Logger: s.logger, DataDir: cfg.DataDir, NodeID: bs.NodeID, OpenVault: func(ctx context.Context, key string) (*snapshot.Repository, error) {
+		Logger: s.logger, DataDir: cfg.DataDir, NodeID: nodeID, Leader: s.Leader, SharedVaults: root != nil,
+		OpenVault: func(ctx context.Context, key string) (*snapshot.Repository, error) {
 			dir := protection.VaultDir(cfg.DataDir, key)
-			be, err := local.Open(filepath.Join(dir, "repo"))
+			var be blob.Backend
+			var err error
+			if root != nil { // --blob: vaults/{key}/ in the object store; the index cache stays local
+				be, err = root.Sub("vaults/" + key)
+			} else {
+				be, err = local.Open(filepath.Join(dir, "repo"))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("open vault store: %w", err)
 			}
 			return snapshot.Open(ctx, be, filepath.Join(dir, "cache"), snapshot.Options{})
 		}})
+	if root != nil {
+		s.Engine.RemoveVaultData = func(ctx context.Context, key string) error {
+			os.RemoveAll(protection.VaultDir(cfg.DataDir, key)) // the local index cache
+			be, err := root.Sub("vaults/" + key)
+			if err != nil {
+				return err
+			}
+			defer be.Close()
+			return deleteAll(ctx, be)
+		}
+	}
 	if err := s.Engine.Start(ctx); err != nil {
 		return err
 	}
@@ -496,6 +525,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Jobs.Start(ctx); err != nil {
 		return err
 	}
+	mctx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMaint()
+	go s.maintain(mctx)
 	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug), ConnContext: connContext}
 	var ln net.Listener = &fixListener{Listener: s.listener, tlsCfg: s.tlsCfg}
@@ -519,6 +551,9 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Close() error {
 	if s.listener != nil {
 		s.listener.Close()
+	}
+	if s.Leader != nil {
+		s.Leader.Stop()
 	}
 	if s.Engine != nil {
 		s.Engine.Close()

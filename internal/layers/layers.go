@@ -44,12 +44,13 @@ var Rules = []Rule{
 	{"volume", nil, "volume imports nothing above it (compute adapts between volume and snapshot)"},
 	{"nbd", []string{"volume"}, "the NBD export serves volumes"},
 	{"job", []string{"clock", "store"}, "durable jobs in the store"},
+	{"lease", []string{"clock", "store"}, "named leases in the store: the leader, disk owners, the GC gate"},
 	{"metrics", []string{"blob", "store"}, "Prometheus figures; decorators of blob.Backend and store.Store"},
-	{"protection", []string{"job", "snapshot", "store", "clock", "failure", "fault"},
+	{"protection", []string{"job", "lease", "snapshot", "store", "clock", "failure", "fault"},
 		"protection -> job, snapshot, store and its own interfaces (compute implements them; protection never imports compute or a face)"},
 	{"protection/computedisks", []string{"protection", "compute", "snapshot", "failure"},
 		"compute as the engine's disk layer: implements protection.Disks over compute.Service (glue for the composition root and engine tests)"},
-	{"compute", []string{"volume", "snapshot", "nbd", "blob", "blob/local", "resource", "store", "clock", "failure", "arm"},
+	{"compute", []string{"volume", "snapshot", "nbd", "blob", "blob/local", "resource", "lease", "store", "clock", "failure", "arm"},
 		"compute -> volume, snapshot and the shared resource documents; arm for resource ids only (see DomainPackages)"},
 
 	// The ARM layer: wire types, and the platform every face is built on.
@@ -57,14 +58,14 @@ var Rules = []Rule{
 	{"ops", []string{"arm", "clock", "job", "store"}, "ARM asynchronous operations"},
 	{"identity", []string{"arm", "clock", "store"}, "tokens and principals (ARM's 401s)"},
 	{"rbac", []string{"arm", "clock", "store"}, "role checks (ARM's 403s)"},
-	{"resource", []string{"arm", "clock", "failure", "identity", "job", "ops", "store", "blob"},
+	{"resource", []string{"arm", "clock", "failure", "identity", "job", "lease", "ops", "store", "blob"},
 		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only; blob for the Platform's OpenBlob hook (--blob)"},
 
 	// The faces: routes, wire models, validation, translation.
 	{"rp/...", []string{"protection", "compute", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
 		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
 
-	{"server", []string{"rp/...", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job",
+	{"server", []string{"rp/...", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
 		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web"},
 		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
@@ -91,7 +92,7 @@ var Pending = []Import{
 // DomainPackages are the packages below the ARM layer: they may use arm for
 // resource ids only (AllowedARM), never for wire errors or requests.
 var DomainPackages = []string{"compute", "protection", "resource", "snapshot", "chunk", "blob", "blob/...",
-	"volume", "nbd", "job", "store", "store/...", "clock", "failure", "fault", "metrics", "version"}
+	"volume", "nbd", "job", "lease", "store", "store/...", "clock", "failure", "fault", "metrics", "version"}
 
 // AllowedARM are the names of package arm a domain package may use.
 var AllowedARM = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true}

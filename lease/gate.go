@@ -1,0 +1,128 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/store"
+)
+
+// Gate orders garbage collection of one repository (a bucket or prefix
+// several replicas write) against its writers, in every replica: writers
+// hold shared entries (gatew:{repo}:{id}) while they capture and until
+// their manifest is written; a collection takes the exclusive entry
+// (gategc:{repo}), after which no new writer enters, then waits until
+// every writer entry is gone or expired, and only then reads the
+// manifests and sweeps. So no capture anywhere can reference (deduplicate
+// against) a chunk between a collection's mark and its sweep. Entries are
+// leases: a replica that dies holding one blocks the other side for at
+// most a TTL.
+type Gate struct {
+	Store  store.Store
+	Clock  clock.Clock   // real time by default
+	Repo   string        // the repository's name (its blob URL or key)
+	Holder string        // this process (node id / boot id)
+	TTL    time.Duration // default 60 s
+	Poll   time.Duration // default 100 ms
+}
+
+func (g *Gate) ttl() time.Duration {
+	if g.TTL == 0 {
+		return time.Minute
+	}
+	return g.TTL
+}
+
+func (g *Gate) poll() time.Duration {
+	if g.Poll == 0 {
+		return 100 * time.Millisecond
+	}
+	return g.Poll
+}
+
+func (g *Gate) gcName() string       { return "gategc:" + g.Repo }
+func (g *Gate) writerPrefix() string { return "gatew:" + g.Repo + ":" }
+
+// Write enters as a writer, waiting while a collection holds the gate.
+// Release the returned lease after the capture's manifest is written;
+// check Valid right before writing it.
+func (g *Gate) Write(ctx context.Context) (*Held, error) {
+	clk := realClock(g.Clock)
+	name := g.writerPrefix() + uuid.NewString()
+	for {
+		now := clk.Now()
+		var row Row
+		var ok bool
+		err := g.Store.Update(ctx, func(tx store.Tx) error {
+			gc, err := Get(ctx, tx, g.gcName())
+			if err == nil && gc.Alive(now) {
+				return nil
+			}
+			row, ok, err = TakeTx(ctx, tx, name, g.Holder, "", now, g.ttl())
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("enter gate %s: %w", g.Repo, err)
+		}
+		if ok {
+			h := &Held{Row: row, s: g.Store, clk: clk, ttl: g.ttl(), lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}), renew: now, delete: true}
+			go h.keep()
+			return h, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(g.poll()):
+		}
+	}
+}
+
+// Collect takes the gate exclusively: it waits for another collection to
+// end, closes the gate to new writers, then waits until every writer entry
+// is gone or expired (expired ones are deleted). Release the returned
+// lease after the sweep.
+func (g *Gate) Collect(ctx context.Context) (*Held, error) {
+	clk := realClock(g.Clock)
+	h, err := Acquire(ctx, g.Store, clk, g.gcName(), g.Holder, "", g.ttl(), g.poll())
+	if err != nil {
+		return nil, fmt.Errorf("collect %s: %w", g.Repo, err)
+	}
+	for {
+		rows, err := List(ctx, g.Store, g.writerPrefix())
+		if err != nil {
+			h.Release(ctx)
+			return nil, fmt.Errorf("collect %s: %w", g.Repo, err)
+		}
+		now := clk.Now()
+		busy := false
+		for _, r := range rows {
+			if r.Alive(now) {
+				busy = true
+				continue
+			}
+			// A writer that died (or stalled past its TTL: it fails its
+			// Valid check and writes no manifest).
+			g.Store.Update(ctx, func(tx store.Tx) error {
+				cur, err := Get(ctx, tx, r.Name)
+				if err == nil && !cur.Alive(now) {
+					return tx.Delete(ctx, Kind, key(r.Name))
+				}
+				return nil
+			})
+		}
+		if !busy {
+			return h, nil
+		}
+		select {
+		case <-ctx.Done():
+			h.Release(ctx)
+			return nil, ctx.Err()
+		case <-h.Lost():
+			return nil, fmt.Errorf("collect %s: %w", g.Repo, ErrLost)
+		case <-time.After(g.poll()):
+		}
+	}
+}

@@ -1,0 +1,233 @@
+// Package lease keeps named leases in the metadata store: rows with a
+// holder, a time-to-live and an epoch, shared by every replica of one
+// Safehold. They serve three purposes:
+//
+//   - Leader election for singletons (GC, retention sweeps, scheduled
+//     verify): a Leader campaigns for a named lease, renews it every TTL/3
+//     while it lives, and is the leader while its renewals succeed. The
+//     epoch grows with every change of holder; Check, inside the
+//     singleton's own store transaction, fails with ErrLost once another
+//     holder took over (fencing: a stale leader commits nothing).
+//   - Ownership of one thing (a managed disk's live data): Try and Check
+//     with the thing's name; the owner renews, the others read Get to find
+//     the owner and whether it is alive.
+//   - A gate between garbage collection and writers of one repository
+//     (Gate): writers hold shared entries, a collection holds the exclusive
+//     entry, so no capture can reference a chunk between a collection's mark
+//     and its sweep, in any replica.
+//
+// The rows are store documents (kind "lease"), read and written inside
+// store.Update, which every driver serializes (SQLite's single writer,
+// PostgreSQL's advisory lock), so a take is a plain read-modify-write.
+// TTLs are real time (processes being alive), never the protection clock
+// the admin API moves.
+package lease
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/store"
+)
+
+// Kind is the store document kind of lease rows.
+const Kind = "lease"
+
+// ErrLost is returned by Check (and by work fenced by a lease) when the
+// lease is held by someone else now, under a newer epoch, or is gone.
+var ErrLost = errors.New("lease lost (another holder took it over)")
+
+// Row is one lease as stored.
+type Row struct {
+	Name   string    `json:"name"`
+	Holder string    `json:"holder"`
+	Epoch  int64     `json:"epoch"`
+	Until  time.Time `json:"until"`
+	// Data is the holder's payload (a disk owner's address).
+	Data string `json:"data,omitempty"`
+}
+
+// Alive reports whether the row's holder still holds it at now.
+func (r Row) Alive(now time.Time) bool { return r.Holder != "" && now.Before(r.Until) }
+
+func key(name string) string { return strings.ToLower(name) }
+
+// scope groups lease rows by the part of the name before the last ':' so
+// List can find a gate's writers.
+func scope(name string) string {
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		return strings.ToLower(name[:i+1])
+	}
+	return ""
+}
+
+// Get reads a lease row (ErrNotFound wrapped when there is none).
+func Get(ctx context.Context, r store.Reader, name string) (Row, error) {
+	d, err := r.Get(ctx, Kind, key(name))
+	if err != nil {
+		return Row{}, err
+	}
+	var row Row
+	if err := json.Unmarshal(d.Value, &row); err != nil {
+		return Row{}, fmt.Errorf("lease %s: %w", name, err)
+	}
+	return row, nil
+}
+
+// List returns the rows whose names start with prefix (which must end with
+// ':').
+func List(ctx context.Context, r store.Reader, prefix string) ([]Row, error) {
+	docs, err := r.List(ctx, Kind, store.ListQuery{ScopePrefix: strings.ToLower(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Row, 0, len(docs))
+	for _, d := range docs {
+		var row Row
+		if json.Unmarshal(d.Value, &row) == nil && strings.HasPrefix(strings.ToLower(row.Name), strings.ToLower(prefix)) {
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}
+
+func put(ctx context.Context, tx store.Tx, row Row) error {
+	b, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	return tx.Put(ctx, store.Doc{Kind: Kind, Key: key(row.Name), Scope: scope(row.Name), Value: b})
+}
+
+// TakeTx takes or renews the named lease for holder inside tx: it succeeds
+// when nobody holds it, when its holder's TTL has passed, or when holder
+// holds it already (a renewal, keeping the epoch). A new holder gets the
+// next epoch. It returns the row as stored and whether holder has it.
+func TakeTx(ctx context.Context, tx store.Tx, name, holder, data string, now time.Time, ttl time.Duration) (Row, bool, error) {
+	old, err := Get(ctx, tx, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Row{}, false, err
+	}
+	if old.Holder != "" && old.Holder != holder && old.Alive(now) {
+		return old, false, nil
+	}
+	row := Row{Name: name, Holder: holder, Epoch: old.Epoch, Until: now.Add(ttl), Data: data}
+	if old.Holder != holder || !old.Alive(now) {
+		row.Epoch++ // a new tenure (also for a holder whose own lease lapsed)
+	}
+	if err := put(ctx, tx, row); err != nil {
+		return Row{}, false, err
+	}
+	return row, true, nil
+}
+
+// Try takes or renews the named lease for holder (see TakeTx).
+func Try(ctx context.Context, s store.Store, name, holder, data string, now time.Time, ttl time.Duration) (Row, bool, error) {
+	var row Row
+	var ok bool
+	err := s.Update(ctx, func(tx store.Tx) error {
+		var err error
+		row, ok, err = TakeTx(ctx, tx, name, holder, data, now, ttl)
+		return err
+	})
+	return row, ok, err
+}
+
+// Renew extends a lease holder holds under epoch; ErrLost when it does not
+// any more (someone else took it, or its TTL passed and it was taken).
+func Renew(ctx context.Context, s store.Store, name, holder string, epoch int64, now time.Time, ttl time.Duration) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		row, err := Get(ctx, tx, name)
+		if errors.Is(err, store.ErrNotFound) || err == nil && (row.Holder != holder || row.Epoch != epoch) {
+			return fmt.Errorf("renew %s: %w", name, ErrLost)
+		}
+		if err != nil {
+			return err
+		}
+		row.Until = now.Add(ttl)
+		return put(ctx, tx, row)
+	})
+}
+
+// Check fails with ErrLost unless holder still holds the named lease under
+// epoch and its TTL has not passed at now. Call it inside the transaction
+// that commits work done under the lease.
+func Check(ctx context.Context, r store.Reader, name, holder string, epoch int64, now time.Time) error {
+	row, err := Get(ctx, r, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s: %w", name, ErrLost)
+	}
+	if err != nil {
+		return err
+	}
+	if row.Holder != holder || row.Epoch != epoch || !row.Alive(now) {
+		return fmt.Errorf("%s (held by %s, epoch %d): %w", name, row.Holder, row.Epoch, ErrLost)
+	}
+	return nil
+}
+
+// Release gives the lease up if holder still holds it under epoch (no
+// error otherwise). The row stays, so the next holder's epoch is higher.
+func Release(ctx context.Context, s store.Store, name, holder string, epoch int64) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		row, err := Get(ctx, tx, name)
+		if err != nil || row.Holder != holder || row.Epoch != epoch {
+			return nil
+		}
+		row.Holder, row.Until, row.Data = "", time.Time{}, ""
+		return put(ctx, tx, row)
+	})
+}
+
+// Delete removes the row of a lease holder holds (no error when it does
+// not): for short-lived names (a gate's writers) that should not pile up.
+func Delete(ctx context.Context, s store.Store, name, holder string) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		row, err := Get(ctx, tx, name)
+		if err != nil || row.Holder != holder {
+			return nil
+		}
+		return tx.Delete(ctx, Kind, key(name))
+	})
+}
+
+func realClock(c clock.Clock) clock.Clock {
+	if c == nil {
+		return clock.Real{}
+	}
+	return c
+}
+
+// WantKind is the store document kind of singleton requests (Want).
+const WantKind = "lease.want"
+
+// Want asks the leader to run the named singleton work (a GC of one
+// repository) at its next round: a replica that is not the leader records
+// the request instead of running the work itself.
+func Want(ctx context.Context, s store.Store, work string, now time.Time) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: WantKind, Key: strings.ToLower(work), Value: []byte(`"` + now.UTC().Format(time.RFC3339Nano) + `"`)})
+	})
+}
+
+// Wanted lists the requested singleton work (names as given to Want).
+func Wanted(ctx context.Context, r store.Reader) ([]store.Doc, error) {
+	return r.List(ctx, WantKind, store.ListQuery{})
+}
+
+// Done removes a request the leader ran, unless it was made again (a newer
+// version) since d was read.
+func Done(ctx context.Context, s store.Store, d store.Doc) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		cur, err := tx.Get(ctx, WantKind, d.Key)
+		if err != nil || cur.Version != d.Version {
+			return nil
+		}
+		return tx.Delete(ctx, WantKind, d.Key)
+	})
+}

@@ -1,0 +1,221 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
+
+// stores runs fn on SQLite and on PostgreSQL (two stores on one schema:
+// two replicas).
+func stores(t *testing.T, fn func(t *testing.T, a, b store.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "m.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		fn(t, s, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := testsvc.PostgresSchema(t)
+		var ss [2]store.Store
+		for i := range ss {
+			s, err := store.OpenPostgres(context.Background(), url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			ss[i] = s
+		}
+		fn(t, ss[0], ss[1])
+	})
+}
+
+// One holder at a time; a new holder gets a higher epoch only after the
+// old one's TTL; the old holder's Check and Renew fail from then on.
+func TestTakeoverFencesTheOldHolder(t *testing.T) {
+	stores(t, func(t *testing.T, a, b store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		ra, ok, err := lease.Try(ctx, a, "leader", "A", "", now, 15*time.Second)
+		if err != nil || !ok || ra.Epoch != 1 {
+			t.Fatalf("A takes: %+v %v %v", ra, ok, err)
+		}
+		if rb, ok, err := lease.Try(ctx, b, "leader", "B", "", now.Add(10*time.Second), 15*time.Second); err != nil || ok || rb.Holder != "A" {
+			t.Fatalf("B took a live lease: %+v %v %v", rb, ok, err)
+		}
+		// A renews (same epoch), B still cannot take it.
+		if err := lease.Renew(ctx, a, "leader", "A", 1, now.Add(10*time.Second), 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := lease.Try(ctx, b, "leader", "B", "", now.Add(20*time.Second), 15*time.Second); ok {
+			t.Fatal("B took a renewed lease")
+		}
+		// A stops renewing: after its TTL B takes over under epoch 2.
+		rb, ok, err := lease.Try(ctx, b, "leader", "B", "", now.Add(26*time.Second), 15*time.Second)
+		if err != nil || !ok || rb.Epoch != 2 {
+			t.Fatalf("B after A's TTL: %+v %v %v", rb, ok, err)
+		}
+		at := now.Add(27 * time.Second)
+		if err := lease.Check(ctx, a, "leader", "A", 1, at); !errors.Is(err, lease.ErrLost) {
+			t.Fatalf("A's check after takeover: %v", err)
+		}
+		if err := lease.Renew(ctx, a, "leader", "A", 1, at, 15*time.Second); !errors.Is(err, lease.ErrLost) {
+			t.Fatalf("A's renewal after takeover: %v", err)
+		}
+		if err := lease.Check(ctx, b, "leader", "B", 2, at); err != nil {
+			t.Fatalf("B's check: %v", err)
+		}
+		// A fenced commit: the check inside the transaction commits nothing.
+		err = a.Update(ctx, func(tx store.Tx) error {
+			if err := lease.Check(ctx, tx, "leader", "A", 1, at); err != nil {
+				return err
+			}
+			return tx.Put(ctx, store.Doc{Kind: "x", Key: "stale", Value: []byte("{}")})
+		})
+		if !errors.Is(err, lease.ErrLost) {
+			t.Fatalf("fenced update: %v", err)
+		}
+		if _, err := b.Get(ctx, "x", "stale"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("stale leader committed: %v", err)
+		}
+		// Release keeps the epoch growing.
+		if err := lease.Release(ctx, b, "leader", "B", 2); err != nil {
+			t.Fatal(err)
+		}
+		if r, ok, _ := lease.Try(ctx, a, "leader", "A", "", at, 15*time.Second); !ok || r.Epoch != 3 {
+			t.Fatalf("A after B released: %+v %v", r, ok)
+		}
+	})
+}
+
+// Two replicas campaign: exactly one leads; when it stops (resigns), the
+// other leads under a higher epoch, and the first one's epoch is fenced.
+func TestLeaderElection(t *testing.T) {
+	stores(t, func(t *testing.T, a, b store.Store) {
+		ctx := context.Background()
+		la := &lease.Leader{Store: a, Name: "leader", Holder: "A", TTL: 600 * time.Millisecond}
+		la.Start(ctx)
+		lb := &lease.Leader{Store: b, Name: "leader", Holder: "B", TTL: 600 * time.Millisecond}
+		lb.Start(ctx)
+		defer lb.Stop()
+		ea, okA := la.Leading()
+		if _, okB := lb.Leading(); !okA || okB {
+			t.Fatalf("A started first: A leads %v, B leads %v", okA, okB)
+		}
+		ran, err := lb.Do(ctx, func(context.Context, int64) error { t.Fatal("B ran a singleton"); return nil })
+		if ran || err != nil {
+			t.Fatalf("Do on a follower: %v %v", ran, err)
+		}
+		changed := lb.Changed()
+		la.Stop()
+		select {
+		case <-changed:
+		case <-time.After(30 * time.Second):
+			t.Fatal("B never took over after A resigned")
+		}
+		eb, okB := lb.Leading()
+		if !okB || eb <= ea {
+			t.Fatalf("B leads %v under epoch %d (A had %d)", okB, eb, ea)
+		}
+		if err := la.Check(ctx, a, ea); !errors.Is(err, lease.ErrLost) {
+			t.Fatalf("A's epoch after B took over: %v", err)
+		}
+		var got int64
+		if ran, err := lb.Do(ctx, func(_ context.Context, e int64) error { got = e; return nil }); !ran || err != nil || got != eb {
+			t.Fatalf("B's singleton: ran %v, epoch %d, %v", ran, got, err)
+		}
+	})
+}
+
+// A collection waits for the writers inside the gate and keeps new ones
+// out until it releases; a writer that died is waited for only until its
+// TTL passes.
+func TestGateOrdersCollectionAndWriters(t *testing.T) {
+	stores(t, func(t *testing.T, a, b store.Store) {
+		ctx := context.Background()
+		ga := &lease.Gate{Store: a, Repo: "azblob://c/vaults/v1", Holder: "A", Poll: 10 * time.Millisecond}
+		gb := &lease.Gate{Store: b, Repo: "azblob://c/vaults/v1", Holder: "B", Poll: 10 * time.Millisecond}
+		w, err := ga.Write(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !w.Valid() {
+			t.Fatal("fresh writer entry not valid")
+		}
+		collected := make(chan *lease.Held)
+		go func() {
+			h, err := gb.Collect(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			collected <- h
+		}()
+		// The collection cannot start while A writes, and once it waits, a
+		// new writer cannot enter.
+		waitFor(t, func() bool {
+			_, err := lease.Get(ctx, a, "gategc:azblob://c/vaults/v1")
+			return err == nil
+		})
+		select {
+		case <-collected:
+			t.Fatal("collection started while a writer was inside")
+		default:
+		}
+		entered := make(chan *lease.Held)
+		go func() {
+			h, err := ga.Write(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			entered <- h
+		}()
+		if err := w.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h := <-collected
+		select {
+		case <-entered:
+			t.Fatal("a writer entered during the collection")
+		default:
+		}
+		if err := h.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w2 := <-entered
+		// w2 dies without releasing: a collection proceeds once its TTL has
+		// passed, on a clock that says so.
+		fake := clock.NewFake(time.Now().Add(2 * time.Minute))
+		gc := &lease.Gate{Store: b, Clock: fake, Repo: "azblob://c/vaults/v1", Holder: "B", Poll: 10 * time.Millisecond}
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		h2, err := gc.Collect(cctx)
+		if err != nil {
+			t.Fatalf("collection after the writer's TTL: %v", err)
+		}
+		h2.Release(ctx)
+		_ = w2
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 3000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition never held")
+}

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/protection"
+)
+
+// maintain runs the singletons on the replica that holds the leader lease:
+// the garbage collections other replicas requested (lease.Want) when their
+// deletes left garbage. It checks at every change of leadership and every
+// few seconds.
+func (s *Server) maintain(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		s.Leader.Do(ctx, func(ctx context.Context, epoch int64) error {
+			s.runWanted(ctx)
+			return nil
+		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.Leader.Changed():
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) runWanted(ctx context.Context) {
+	docs, err := lease.Wanted(ctx, s.Store)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("list singleton requests", "err", err)
+		}
+		return
+	}
+	for _, d := range docs {
+		if ctx.Err() != nil {
+			return
+		}
+		switch work := d.Key; {
+		case work == compute.GCWork:
+			s.Compute.CollectGarbage()
+		case strings.HasPrefix(work, protection.GCWorkPrefix):
+			s.Engine.GCVault(ctx, strings.TrimPrefix(work, protection.GCWorkPrefix))
+		default:
+			s.logger.Warn("unknown singleton request", "work", work)
+		}
+		if err := lease.Done(ctx, s.Store, d); err != nil && ctx.Err() == nil {
+			s.logger.Warn("singleton request done", "work", d.Key, "err", err)
+		}
+	}
+}
+
+// deleteAll removes every object of a backend (a vault's prefix).
+func deleteAll(ctx context.Context, be blob.Backend) error {
+	var keys []string
+	if err := be.List(ctx, "", func(in blob.Info) error { keys = append(keys, in.Key); return nil }); err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range keys {
+		if err := be.Delete(ctx, k); err != nil && !errors.Is(err, blob.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
