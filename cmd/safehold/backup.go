@@ -123,11 +123,7 @@ func newBackupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "backup", Short: "On-demand backups"}
 	addCLIFlags(cmd, o)
 	now := &cobra.Command{Use: "now ITEM", Short: "Back up an item now (name or id, see `safehold item list`); waits with a progress bar unless --no-wait", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			it, err := s.findItem(args[0])
 			if err != nil {
 				return err
@@ -142,7 +138,7 @@ func newBackupCmd() *cobra.Command {
 				}
 			}
 			return renderOne(s, j, jobPairs(j))
-		}}
+		})}
 	now.Flags().BoolVar(&o.noWait, "no-wait", false, "return once the job started (print it) instead of waiting")
 	now.Flags().StringVar(&tag, "retention-tag", "Default", "Backup vaults: the retention tag the recovery point gets")
 	cmd.AddCommand(now)
@@ -175,16 +171,13 @@ var pointCols = []column[pointRow]{
 
 func (s *session) points(it itemRow) ([]pointRow, error) {
 	var out []pointRow
+	var err error
 	if it.VaultKind == kindDP {
-		c, err := armdataprotection.NewRecoveryPointsClient(s.sub, s.cred, s.opts)
-		if err != nil {
-			return nil, err
+		c, cerr := armdataprotection.NewRecoveryPointsClient(s.sub, s.cred, s.opts)
+		if cerr != nil {
+			return nil, cerr
 		}
-		for pg := c.NewListPager(it.ResourceGroup, it.Vault, it.itemName, nil); pg.More(); {
-			page, err := pg.NextPage(s.ctx())
-			if err != nil {
-				return nil, s.explain(err)
-			}
+		err = eachPage(s, c.NewListPager(it.ResourceGroup, it.Vault, it.itemName, nil), func(page armdataprotection.RecoveryPointsClientListResponse) {
 			for _, p := range page.Value {
 				r := pointRow{Name: str(p.Name), Item: it.Name, Vault: it.Vault, ID: str(p.ID), item: it}
 				if d, ok := p.Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint); ok {
@@ -192,17 +185,13 @@ func (s *session) points(it itemRow) ([]pointRow, error) {
 				}
 				out = append(out, r)
 			}
-		}
+		})
 	} else {
-		c, err := armrecoveryservicesbackup.NewRecoveryPointsClient(s.sub, s.cred, s.opts)
-		if err != nil {
-			return nil, err
+		c, cerr := armrecoveryservicesbackup.NewRecoveryPointsClient(s.sub, s.cred, s.opts)
+		if cerr != nil {
+			return nil, cerr
 		}
-		for pg := c.NewListPager(it.Vault, it.ResourceGroup, "Azure", it.container, it.itemName, nil); pg.More(); {
-			page, err := pg.NextPage(s.ctx())
-			if err != nil {
-				return nil, s.explain(err)
-			}
+		err = eachPage(s, c.NewListPager(it.Vault, it.ResourceGroup, "Azure", it.container, it.itemName, nil), func(page armrecoveryservicesbackup.RecoveryPointsClientListResponse) {
 			for _, p := range page.Value {
 				r := pointRow{Name: str(p.Name), Item: it.Name, Vault: it.Vault, ID: str(p.ID), item: it}
 				if d, ok := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); ok {
@@ -210,7 +199,10 @@ func (s *session) points(it itemRow) ([]pointRow, error) {
 				}
 				out = append(out, r)
 			}
-		}
+		})
+	}
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Time, out[j].Time
@@ -261,11 +253,7 @@ func newPointCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "point", Short: "Recovery points"}
 	addCLIFlags(cmd, o)
 	cmd.AddCommand(&cobra.Command{Use: "list ITEM", Short: "List an item's recovery points, newest first", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			it, err := s.findItem(args[0])
 			if err != nil {
 				return err
@@ -275,7 +263,7 @@ func newPointCmd() *cobra.Command {
 				return err
 			}
 			return render(s, ps, pointCols)
-		}})
+		})})
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/safehold/safehold/connect"
 	"github.com/schollz/progressbar/v3"
@@ -75,6 +76,52 @@ func (o *cliOpts) session(cmd *cobra.Command) (*session, error) {
 }
 
 func (s *session) ctx() context.Context { return s.cmd.Context() }
+
+// run makes a command's RunE that signs in first and runs fn with the session.
+func (o *cliOpts) run(fn func(s *session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := o.session(cmd)
+		if err != nil {
+			return err
+		}
+		return fn(s, args)
+	}
+}
+
+// listCmd is a `list` verb that prints what list returns as a table of cols.
+func listCmd[T any](o *cliOpts, short string, list func(*session) ([]T, error), cols []column[T]) *cobra.Command {
+	return &cobra.Command{Use: "list", Short: short, Args: cobra.NoArgs,
+		RunE: o.run(func(s *session, args []string) error {
+			rows, err := list(s)
+			if err != nil {
+				return err
+			}
+			return render(s, rows, cols)
+		})}
+}
+
+// eachPage calls fn with every page of pg, in order; a failed page is explained.
+func eachPage[T any](s *session, pg *runtime.Pager[T], fn func(T)) error {
+	for pg.More() {
+		page, err := pg.NextPage(s.ctx())
+		if err != nil {
+			return s.explain(err)
+		}
+		fn(page)
+	}
+	return nil
+}
+
+// pollDone waits for the long-running operation that a Begin call started
+// (p and err are what it returned); errors are explained.
+func pollDone[T any](s *session, p *runtime.Poller[T], err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, s.explain(err)
+	}
+	res, err := p.PollUntilDone(s.ctx(), nil)
+	return res, s.explain(err)
+}
 
 // explain turns SDK and network errors into messages that say what to do.
 func (s *session) explain(err error) error {
@@ -246,15 +293,7 @@ func when(t *time.Time) string {
 func lastSeg(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
 
 // rgOf is the resource group of an ARM id.
-func rgOf(id string) string {
-	parts := strings.Split(id, "/")
-	for i := 0; i+1 < len(parts); i++ {
-		if strings.EqualFold(parts[i], "resourceGroups") {
-			return parts[i+1]
-		}
-	}
-	return ""
-}
+func rgOf(id string) string { return nameAt(id, "resourceGroups") }
 
 // nameAt is the segment after key in an ARM id (case-insensitive).
 func nameAt(id, key string) string {

@@ -33,42 +33,32 @@ After set or advance the clock stays frozen until resume.`}
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), m["now"])
 	}
-	show := &cobra.Command{Use: "show", Short: "Print the server time (RFC 3339)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := adminCall(cmd.Context(), dataDir, "GET", adminURL("/clock"), nil)
-			if err != nil {
-				return err
-			}
-			out(cmd, m)
-			return nil
-		}}
-	advance := &cobra.Command{Use: "advance DURATION", Short: "Move the clock forward (36h, 90m, P7D, PT4H), running the scheduled work of the skipped window", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := adminCall(cmd.Context(), dataDir, "POST", adminURL("/clock/advance"), map[string]string{"duration": args[0]})
-			if err != nil {
-				return err
-			}
-			out(cmd, m)
-			return nil
-		}}
-	set := &cobra.Command{Use: "set TIME", Short: "Freeze the clock at TIME (RFC 3339, e.g. 2026-01-01T00:00:00Z)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := adminCall(cmd.Context(), dataDir, "POST", adminURL("/clock/set"), map[string]string{"time": args[0]})
-			if err != nil {
-				return err
-			}
-			out(cmd, m)
-			return nil
-		}}
-	resume := &cobra.Command{Use: "resume", Short: "Let the clock run again from where it stands (keeping the offset to real time)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := adminCall(cmd.Context(), dataDir, "POST", adminURL("/clock/resume"), nil)
-			if err != nil {
-				return err
-			}
-			out(cmd, m)
-			return nil
-		}}
-	cmd.AddCommand(show, advance, set, resume)
+	// Each verb is one admin call; body builds its request body from the arguments.
+	for _, v := range []struct {
+		use, short, method, path string
+		args                     cobra.PositionalArgs
+		body                     func(args []string) any
+	}{
+		{"show", "Print the server time (RFC 3339)", "GET", "/clock", cobra.NoArgs, nil},
+		{"advance DURATION", "Move the clock forward (36h, 90m, P7D, PT4H), running the scheduled work of the skipped window", "POST", "/clock/advance",
+			cobra.ExactArgs(1), func(args []string) any { return map[string]string{"duration": args[0]} }},
+		{"set TIME", "Freeze the clock at TIME (RFC 3339, e.g. 2026-01-01T00:00:00Z)", "POST", "/clock/set",
+			cobra.ExactArgs(1), func(args []string) any { return map[string]string{"time": args[0]} }},
+		{"resume", "Let the clock run again from where it stands (keeping the offset to real time)", "POST", "/clock/resume", cobra.NoArgs, nil},
+	} {
+		cmd.AddCommand(&cobra.Command{Use: v.use, Short: v.short, Args: v.args,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var body any
+				if v.body != nil {
+					body = v.body(args)
+				}
+				m, err := adminCall(cmd.Context(), dataDir, v.method, adminURL(v.path), body)
+				if err != nil {
+					return err
+				}
+				out(cmd, m)
+				return nil
+			}})
+	}
 	return cmd
 }

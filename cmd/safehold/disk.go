@@ -33,40 +33,41 @@ func (s *session) findDisk(ref, rg string, snapshots bool) (*diskRef, error) {
 		return nil, err
 	}
 	var hits []*diskRef
-	for pg := dc.NewListPager(nil); pg.More(); {
-		page, err := pg.NextPage(s.ctx())
-		if err != nil {
-			return nil, s.explain(err)
-		}
-		for _, d := range page.Value {
-			if strings.EqualFold(str(d.ID), ref) || strings.EqualFold(str(d.Name), ref) && (rg == "" || strings.EqualFold(rgOf(str(d.ID)), rg)) {
-				r := &diskRef{Name: str(d.Name), RG: rgOf(str(d.ID)), ID: str(d.ID)}
-				if d.Properties != nil && d.Properties.DiskSizeBytes != nil {
-					r.Size = *d.Properties.DiskSizeBytes
-				}
-				hits = append(hits, r)
+	consider := func(id, name *string, size *int64, snapshot bool) {
+		if strings.EqualFold(str(id), ref) || strings.EqualFold(str(name), ref) && (rg == "" || strings.EqualFold(rgOf(str(id)), rg)) {
+			r := &diskRef{Name: str(name), RG: rgOf(str(id)), ID: str(id), Snapshot: snapshot}
+			if size != nil {
+				r.Size = *size
 			}
+			hits = append(hits, r)
 		}
+	}
+	if err := eachPage(s, dc.NewListPager(nil), func(page armcompute.DisksClientListResponse) {
+		for _, d := range page.Value {
+			var size *int64
+			if d.Properties != nil {
+				size = d.Properties.DiskSizeBytes
+			}
+			consider(d.ID, d.Name, size, false)
+		}
+	}); err != nil {
+		return nil, err
 	}
 	if snapshots {
 		sc, err := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
 		if err != nil {
 			return nil, err
 		}
-		for pg := sc.NewListPager(nil); pg.More(); {
-			page, err := pg.NextPage(s.ctx())
-			if err != nil {
-				return nil, s.explain(err)
-			}
+		if err := eachPage(s, sc.NewListPager(nil), func(page armcompute.SnapshotsClientListResponse) {
 			for _, d := range page.Value {
-				if strings.EqualFold(str(d.ID), ref) || strings.EqualFold(str(d.Name), ref) && (rg == "" || strings.EqualFold(rgOf(str(d.ID)), rg)) {
-					r := &diskRef{Name: str(d.Name), RG: rgOf(str(d.ID)), ID: str(d.ID), Snapshot: true}
-					if d.Properties != nil && d.Properties.DiskSizeBytes != nil {
-						r.Size = *d.Properties.DiskSizeBytes
-					}
-					hits = append(hits, r)
+				var size *int64
+				if d.Properties != nil {
+					size = d.Properties.DiskSizeBytes
 				}
+				consider(d.ID, d.Name, size, true)
 			}
+		}); err != nil {
+			return nil, err
 		}
 	}
 	switch len(hits) {
@@ -90,20 +91,15 @@ func (s *session) grant(d *diskRef, access armcompute.AccessLevel) (*pageblob.Cl
 			return nil, nil, err
 		}
 		p, err := sc.BeginGrantAccess(s.ctx(), d.RG, d.Name, data, nil)
+		res, err := pollDone(s, p, err)
 		if err != nil {
-			return nil, nil, s.explain(err)
-		}
-		res, err := p.PollUntilDone(s.ctx(), nil)
-		if err != nil {
-			return nil, nil, s.explain(err)
+			return nil, nil, err
 		}
 		sas = res.AccessSAS
 		revoke = func() error {
 			p, err := sc.BeginRevokeAccess(s.ctx(), d.RG, d.Name, nil)
-			if err == nil {
-				_, err = p.PollUntilDone(s.ctx(), nil)
-			}
-			return s.explain(err)
+			_, err = pollDone(s, p, err)
+			return err
 		}
 	} else {
 		dc, err := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
@@ -111,20 +107,15 @@ func (s *session) grant(d *diskRef, access armcompute.AccessLevel) (*pageblob.Cl
 			return nil, nil, err
 		}
 		p, err := dc.BeginGrantAccess(s.ctx(), d.RG, d.Name, data, nil)
+		res, err := pollDone(s, p, err)
 		if err != nil {
-			return nil, nil, s.explain(err)
-		}
-		res, err := p.PollUntilDone(s.ctx(), nil)
-		if err != nil {
-			return nil, nil, s.explain(err)
+			return nil, nil, err
 		}
 		sas = res.AccessSAS
 		revoke = func() error {
 			p, err := dc.BeginRevokeAccess(s.ctx(), d.RG, d.Name, nil)
-			if err == nil {
-				_, err = p.PollUntilDone(s.ctx(), nil)
-			}
-			return s.explain(err)
+			_, err = pollDone(s, p, err)
+			return err
 		}
 	}
 	if sas == nil {
@@ -256,16 +247,14 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 	}
 	defer revoke()
 	var ranges [][2]int64
-	for pg := pc.NewGetPageRangesPager(nil); pg.More(); {
-		page, err := pg.NextPage(s.ctx())
-		if err != nil {
-			return 0, s.explain(err)
-		}
+	if err := eachPage(s, pc.NewGetPageRangesPager(nil), func(page pageblob.GetPageRangesResponse) {
 		for _, r := range page.PageRange {
 			if r != nil && r.Start != nil && r.End != nil {
 				ranges = append(ranges, [2]int64{*r.Start, *r.End + 1})
 			}
 		}
+	}); err != nil {
+		return 0, err
 	}
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -326,11 +315,7 @@ func newDiskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "disk", Short: "Move disk bytes through the SAS data plane (sparse-aware)"}
 	addCLIFlags(cmd, o)
 	up := &cobra.Command{Use: "upload FILE DISK", Short: "Write a raw image file into a disk (created with --resource-group when absent)", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			st, err := os.Stat(args[0])
 			if err != nil {
 				return err
@@ -356,15 +341,11 @@ func newDiskCmd() *cobra.Command {
 			}
 			t := transfer{Disk: d.ID, File: args[0], Size: st.Size(), BytesWritten: n, Created: created}
 			return renderOne(s, t, [][2]string{{"Disk", d.ID}, {"File", args[0]}, {"Size", fmt.Sprint(st.Size())}, {"BytesWritten", fmt.Sprint(n)}, {"Created", fmt.Sprint(created)}})
-		}}
+		})}
 	up.Flags().StringVar(&rg, "resource-group", "", "the disk's resource group (narrows DISK; creates the disk there when absent)")
 	up.Flags().StringVar(&location, "location", "westus", "location of a disk the upload creates")
 	down := &cobra.Command{Use: "download DISK|SNAPSHOT FILE", Short: "Read a disk or snapshot into a sparse raw image file", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			d, err := s.findDisk(args[0], rg, true)
 			if err != nil {
 				return err
@@ -378,7 +359,7 @@ func newDiskCmd() *cobra.Command {
 			}
 			t := transfer{Disk: d.ID, File: args[1], Size: d.Size, BytesWritten: n}
 			return renderOne(s, t, [][2]string{{"Disk", d.ID}, {"File", args[1]}, {"Size", fmt.Sprint(d.Size)}, {"BytesWritten", fmt.Sprint(n)}})
-		}}
+		})}
 	down.Flags().StringVar(&rg, "resource-group", "", "narrows DISK|SNAPSHOT to this resource group")
 	cmd.AddCommand(up, down)
 	return cmd
@@ -391,12 +372,9 @@ func (s *session) createDisk(rg, name, location string, gib int32) (*diskRef, er
 	}
 	p, err := dc.BeginCreateOrUpdate(s.ctx(), rg, name, armcompute.Disk{Location: to.Ptr(location), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr(gib)}}, nil)
+	d, err := pollDone(s, p, err)
 	if err != nil {
-		return nil, s.explain(err)
-	}
-	d, err := p.PollUntilDone(s.ctx(), nil)
-	if err != nil {
-		return nil, s.explain(err)
+		return nil, err
 	}
 	return &diskRef{Name: name, RG: rg, ID: str(d.ID), Size: int64(gib) << 30}, nil
 }

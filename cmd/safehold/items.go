@@ -34,35 +34,34 @@ func (s *session) vaults() ([]vaultRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	for pg := dp.NewGetInSubscriptionPager(nil); pg.More(); {
-		page, err := pg.NextPage(s.ctx())
-		if err != nil {
-			return nil, s.explain(err)
-		}
+	row := func(kind string, id, name, location *string, state string) vaultRow {
+		return vaultRow{Name: str(name), Kind: kind, ResourceGroup: rgOf(str(id)), Location: str(location), State: state, ID: str(id)}
+	}
+	if err := eachPage(s, dp.NewGetInSubscriptionPager(nil), func(page armdataprotection.BackupVaultsClientGetInSubscriptionResponse) {
 		for _, v := range page.Value {
 			st := ""
 			if v.Properties != nil && v.Properties.ProvisioningState != nil {
 				st = string(*v.Properties.ProvisioningState)
 			}
-			out = append(out, vaultRow{Name: str(v.Name), Kind: kindDP, ResourceGroup: rgOf(str(v.ID)), Location: str(v.Location), State: st, ID: str(v.ID)})
+			out = append(out, row(kindDP, v.ID, v.Name, v.Location, st))
 		}
+	}); err != nil {
+		return nil, err
 	}
 	rs, err := armrecoveryservices.NewVaultsClient(s.sub, s.cred, s.opts)
 	if err != nil {
 		return nil, err
 	}
-	for pg := rs.NewListBySubscriptionIDPager(nil); pg.More(); {
-		page, err := pg.NextPage(s.ctx())
-		if err != nil {
-			return nil, s.explain(err)
-		}
+	if err := eachPage(s, rs.NewListBySubscriptionIDPager(nil), func(page armrecoveryservices.VaultsClientListBySubscriptionIDResponse) {
 		for _, v := range page.Value {
 			st := ""
 			if v.Properties != nil {
 				st = str(v.Properties.ProvisioningState)
 			}
-			out = append(out, vaultRow{Name: str(v.Name), Kind: kindRS, ResourceGroup: rgOf(str(v.ID)), Location: str(v.Location), State: st, ID: str(v.ID)})
+			out = append(out, row(kindRS, v.ID, v.Name, v.Location, st))
 		}
+	}); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
@@ -102,19 +101,17 @@ type itemRow struct {
 	container string // RS container name
 }
 
-func (s *session) items() ([]itemRow, error) {
+func (s *session) items() ([]itemRow, error) { return everyVault(s, s.vaultItems) }
+
+// everyVault lists the vaults of both kinds and collects what list returns for each.
+func everyVault[T any](s *session, list func(vaultRow) ([]T, error)) ([]T, error) {
 	vs, err := s.vaults()
 	if err != nil {
 		return nil, err
 	}
-	var out []itemRow
+	var out []T
 	for _, v := range vs {
-		var rows []itemRow
-		if v.Kind == kindDP {
-			rows, err = s.dpItems(v)
-		} else {
-			rows, err = s.rsItems(v)
-		}
+		rows, err := list(v)
 		if err != nil {
 			return nil, err
 		}
@@ -123,17 +120,21 @@ func (s *session) items() ([]itemRow, error) {
 	return out, nil
 }
 
+// vaultItems lists the items of one vault of either kind.
+func (s *session) vaultItems(v vaultRow) ([]itemRow, error) {
+	if v.Kind == kindDP {
+		return s.dpItems(v)
+	}
+	return s.rsItems(v)
+}
+
 func (s *session) dpItems(v vaultRow) ([]itemRow, error) {
 	c, err := armdataprotection.NewBackupInstancesClient(s.sub, s.cred, s.opts)
 	if err != nil {
 		return nil, err
 	}
 	var out []itemRow
-	for pg := c.NewListPager(v.ResourceGroup, v.Name, nil); pg.More(); {
-		page, err := pg.NextPage(s.ctx())
-		if err != nil {
-			return nil, s.explain(err)
-		}
+	err = eachPage(s, c.NewListPager(v.ResourceGroup, v.Name, nil), func(page armdataprotection.BackupInstancesClientListResponse) {
 		for _, bi := range page.Value {
 			r := itemRow{Name: str(bi.Name), Kind: "BackupInstance", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(bi.ID), itemName: str(bi.Name)}
 			if p := bi.Properties; p != nil {
@@ -152,8 +153,8 @@ func (s *session) dpItems(v vaultRow) ([]itemRow, error) {
 			}
 			out = append(out, r)
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 func (s *session) rsItems(v vaultRow) ([]itemRow, error) {
@@ -162,11 +163,7 @@ func (s *session) rsItems(v vaultRow) ([]itemRow, error) {
 		return nil, err
 	}
 	var out []itemRow
-	for pg := c.NewListPager(v.Name, v.ResourceGroup, nil); pg.More(); {
-		page, err := pg.NextPage(s.ctx())
-		if err != nil {
-			return nil, s.explain(err)
-		}
+	err = eachPage(s, c.NewListPager(v.Name, v.ResourceGroup, nil), func(page armrecoveryservicesbackup.BackupProtectedItemsClientListResponse) {
 		for _, it := range page.Value {
 			r := itemRow{Kind: "ProtectedItem", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(it.ID), itemName: str(it.Name),
 				container: nameAt(str(it.ID), "protectionContainers")}
@@ -199,8 +196,8 @@ func (s *session) rsItems(v vaultRow) ([]itemRow, error) {
 			}
 			out = append(out, r)
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 var itemCols = []column[itemRow]{
@@ -256,23 +253,8 @@ func newVaultCmd() *cobra.Command {
 	o := &cliOpts{}
 	cmd := &cobra.Command{Use: "vault", Short: "Backup vaults and Recovery Services vaults"}
 	addCLIFlags(cmd, o)
-	cmd.AddCommand(&cobra.Command{Use: "list", Short: "List the vaults of both kinds", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
-			vs, err := s.vaults()
-			if err != nil {
-				return err
-			}
-			return render(s, vs, vaultCols)
-		}}, &cobra.Command{Use: "show VAULT", Short: "Show a vault (by name or id) with its item and job counts", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+	cmd.AddCommand(listCmd(o, "List the vaults of both kinds", (*session).vaults, vaultCols), &cobra.Command{Use: "show VAULT", Short: "Show a vault (by name or id) with its item and job counts", Args: cobra.ExactArgs(1),
+		RunE: o.run(func(s *session, args []string) error {
 			vs, err := s.vaults()
 			if err != nil {
 				return err
@@ -290,12 +272,7 @@ func newVaultCmd() *cobra.Command {
 				return fmt.Errorf("%q names %d vaults; name one by id (see `safehold vault list -o tsv`)", args[0], len(hit))
 			}
 			v := hit[0]
-			var items []itemRow
-			if v.Kind == kindDP {
-				items, err = s.dpItems(v)
-			} else {
-				items, err = s.rsItems(v)
-			}
+			items, err := s.vaultItems(v)
 			if err != nil {
 				return err
 			}
@@ -319,7 +296,7 @@ func newVaultCmd() *cobra.Command {
 			sort.Strings(js)
 			return renderOne(s, sh, [][2]string{{"Name", v.Name}, {"Kind", v.Kind}, {"ResourceGroup", v.ResourceGroup}, {"Location", v.Location},
 				{"State", v.State}, {"Items", fmt.Sprint(len(items))}, {"Jobs", strings.Join(js, ", ")}, {"ID", v.ID}})
-		}})
+		})})
 	return cmd
 }
 
@@ -327,17 +304,6 @@ func newItemCmd() *cobra.Command {
 	o := &cliOpts{}
 	cmd := &cobra.Command{Use: "item", Short: "Backup instances and protected items of both vault kinds"}
 	addCLIFlags(cmd, o)
-	cmd.AddCommand(&cobra.Command{Use: "list", Short: "List backup instances and protected items in one table", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.items()
-			if err != nil {
-				return err
-			}
-			return render(s, items, itemCols)
-		}})
+	cmd.AddCommand(listCmd(o, "List backup instances and protected items in one table", (*session).items, itemCols))
 	return cmd
 }

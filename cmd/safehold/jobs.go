@@ -115,45 +115,29 @@ func (s *session) vaultJobs(v vaultRow) ([]jobRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		for pg := c.NewListPager(v.ResourceGroup, v.Name, nil); pg.More(); {
-			page, err := pg.NextPage(s.ctx())
-			if err != nil {
-				return nil, s.explain(err)
-			}
+		err = eachPage(s, c.NewListPager(v.ResourceGroup, v.Name, nil), func(page armdataprotection.JobsClientListResponse) {
 			for _, j := range page.Value {
 				out = append(out, dpJobRow(v, j))
 			}
-		}
-		return out, nil
+		})
+		return out, err
 	}
 	c, err := armrecoveryservicesbackup.NewBackupJobsClient(s.sub, s.cred, s.opts)
 	if err != nil {
 		return nil, err
 	}
-	for pg := c.NewListPager(v.Name, v.ResourceGroup, nil); pg.More(); {
-		page, err := pg.NextPage(s.ctx())
-		if err != nil {
-			return nil, s.explain(err)
-		}
+	err = eachPage(s, c.NewListPager(v.Name, v.ResourceGroup, nil), func(page armrecoveryservicesbackup.BackupJobsClientListResponse) {
 		for _, j := range page.Value {
 			out = append(out, rsJobRow(v, j))
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 func (s *session) jobs() ([]jobRow, error) {
-	vs, err := s.vaults()
+	out, err := everyVault(s, s.vaultJobs)
 	if err != nil {
 		return nil, err
-	}
-	var out []jobRow
-	for _, v := range vs {
-		js, err := s.vaultJobs(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, js...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Start, out[j].Start
@@ -240,11 +224,7 @@ func newJobCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Short: "Backup jobs of both vault kinds"}
 	addCLIFlags(cmd, o)
 	list := &cobra.Command{Use: "list", Short: "List jobs, newest first", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			js, err := s.jobs()
 			if err != nil {
 				return err
@@ -257,28 +237,20 @@ func newJobCmd() *cobra.Command {
 				}
 			}
 			return render(s, out, jobCols)
-		}}
+		})}
 	list.Flags().StringVar(&vault, "vault", "", "only this vault's jobs")
 	list.Flags().StringVar(&status, "status", "", "only jobs in this status (InProgress, Completed, Failed, ...)")
 	list.Flags().StringVar(&operation, "operation", "", "only this operation (Backup, Restore, ConfigureBackup, ...)")
 	show := &cobra.Command{Use: "show JOB", Short: "Show a job (by name or id)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			j, err := s.findJob(args[0])
 			if err != nil {
 				return err
 			}
 			return renderOne(s, j, jobPairs(j))
-		}}
+		})}
 	wait := &cobra.Command{Use: "wait JOB", Short: "Wait for a job to end (progress bar on a terminal); fails unless it completes", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			j, err := s.findJob(args[0])
 			if err != nil {
 				return err
@@ -291,7 +263,7 @@ func newJobCmd() *cobra.Command {
 				return err
 			}
 			return renderOne(s, j, jobPairs(j))
-		}}
+		})}
 	cmd.AddCommand(list, show, wait)
 	return cmd
 }

@@ -95,11 +95,7 @@ func countPairs(m map[string]int) string {
 func newStatusCmd() *cobra.Command {
 	o := &cliOpts{}
 	cmd := &cobra.Command{Use: "status", Short: "Server health, resource and job counts, storage used against logical size (dedup ratio)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: o.run(func(s *session, args []string) error {
 			r := statusReport{Endpoint: s.conn.ARMEndpoint, Vaults: map[string]int{}, Jobs: map[string]int{}}
 			hc, err := s.conn.HTTPClient()
 			if err != nil {
@@ -124,12 +120,7 @@ func newStatusCmd() *cobra.Command {
 			}
 			for _, v := range vs {
 				r.Vaults[v.Kind]++
-				var items []itemRow
-				if v.Kind == kindDP {
-					items, err = s.dpItems(v)
-				} else {
-					items, err = s.rsItems(v)
-				}
+				items, err := s.vaultItems(v)
 				if err != nil {
 					return err
 				}
@@ -143,20 +134,12 @@ func newStatusCmd() *cobra.Command {
 				}
 			}
 			dc, _ := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
-			for pg := dc.NewListPager(nil); pg.More(); {
-				page, err := pg.NextPage(s.ctx())
-				if err != nil {
-					return s.explain(err)
-				}
-				r.Disks += len(page.Value)
+			if err := eachPage(s, dc.NewListPager(nil), func(page armcompute.DisksClientListResponse) { r.Disks += len(page.Value) }); err != nil {
+				return err
 			}
 			sc, _ := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
-			for pg := sc.NewListPager(nil); pg.More(); {
-				page, err := pg.NextPage(s.ctx())
-				if err != nil {
-					return s.explain(err)
-				}
-				r.Snapshots += len(page.Value)
+			if err := eachPage(s, sc.NewListPager(nil), func(page armcompute.SnapshotsClientListResponse) { r.Snapshots += len(page.Value) }); err != nil {
+				return err
 			}
 			var u struct{ Properties storageUsage }
 			if err := s.armGet("/subscriptions/"+s.sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", &u); err != nil {
@@ -168,7 +151,7 @@ func newStatusCmd() *cobra.Command {
 				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)},
 				{"StorageUsed", humanBytes(r.Storage.StoredBytes)}, {"LogicalSize", humanBytes(r.Storage.LogicalBytes)},
 				{"DedupRatio", fmt.Sprintf("%.2fx", r.Storage.DedupRatio)}, {"RecoverySnapshots", fmt.Sprint(r.Storage.Snapshots)}})
-		}}
+		})}
 	addCLIFlags(cmd, o)
 	return cmd
 }
