@@ -76,6 +76,7 @@ var Rules = []Rule{
 	{"internal/testsvc", nil, "test support: PostgreSQL, Azurite and S3 servers for tests (started by .ci/services.sh or on demand)"},
 	{"internal/fixture", []string{"internal/testserver"}, "test support: protected disks and VMs through the SDK"},
 	{"clients", nil, "tests only: Safehold driven by the az CLI and the JavaScript SDK"},
+	{"internal/examples", nil, "tests only: Azure's published examples replayed through the SDK (a conformance suite)"},
 	{"internal/layers", nil, "this check"},
 }
 

@@ -1,0 +1,419 @@
+// Package examples_test replays Azure's published examples against Safehold
+// as a conformance suite (issue 12, item 2).
+//
+// Design (chosen for fidelity): the examples are the SDK's own
+// *_example_test.go files of the pinned modules (armdataprotection v3.1.0,
+// armrecoveryservicesbackup v4.1.0, armrecoveryservices v1.6.0, armcompute
+// v6.4.0 disks and snapshots), each generated from an example JSON of
+// azure-rest-api-specs: Go code that calls an SDK client with the example's
+// request, with the documented response as a Go literal in a comment. At
+// test time the suite reads them from the module cache (nothing generated is
+// committed), writes a throw-away Go program in a temp dir (its own go.mod:
+// the repo's requirements plus a replace of github.com/safehold/safehold by
+// this checkout; built with GOFLAGS=-mod=mod and GOPROXY=off, so only the
+// module cache is used) in which each example's body runs unchanged except
+// for the credential, the client options and subscription (Safehold's, from
+// connection.json), `log.Fatalf` turned into a returned error, and each
+// string argument passed through h.arg (so the harness can name the real
+// recovery point, job or operation where the example names one that only
+// existed in the author's subscription). The unmodified SDK therefore does
+// the status-code checks, LRO polling and unmarshalling exactly as users see
+// it; the response and the documented response are both marshalled back to
+// wire JSON by the SDK's serde and compared field by field (see diff for
+// what is compared: every documented field must be present; values except
+// ids, names, etags, times and free text must be equal).
+//
+// Prerequisites are created generically before the examples run: resource
+// groups, Backup vaults and Recovery Services vaults named by the calls,
+// disks and VMs named in the request bodies or in Recovery Services
+// container and item names. The examples run in three phases: creates (PUT,
+// shallow paths first), then reads and actions, then deletes.
+//
+// Scope (issue 12): vaults of both kinds and their config resources,
+// policies, disk and IaaS VM protection, containers and protectable items,
+// jobs and their exports, recovery points, restores and their validation,
+// operation statuses and results, usage summaries, operations catalogs,
+// disks and snapshots. Examples about other datasource types (blobs, AKS,
+// PostgreSQL, SQL/SAP workloads, Azure Files, agents), resource guards,
+// cross-region restore, rehydration, private endpoints and the features the
+// issue does not list are counted per reason and skipped (outOfScope).
+//
+// The test prints the totals per namespace and every failing example with
+// its reason, and fails when the pass rate of the in-scope examples is below
+// minPassRate (raised as Safehold is fixed; the goal is 95 %).
+// EXAMPLES_RUN=regexp restricts the run to matching examples (for
+// debugging; the rate is then not checked).
+package examples_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// minPassRate is the share of in-scope examples that must pass in full.
+const minPassRate = 0.15
+
+// outOfScope lists the reasons an example is skipped, first match wins:
+// the pattern is matched against the example's spec path and function name
+// (and, for datasource types, against its whole text, documented response
+// included).
+var outOfScope = []struct {
+	reason string
+	names  *regexp.Regexp // against name and function
+	text   *regexp.Regexp // against the whole example
+}{
+	{"resource guards", regexp.MustCompile(`(?i)resourceguard`), nil},
+	{"cross-region restore", regexp.MustCompile(`(?i)crossregion|secondary|crr`), nil},
+	{"rehydration", regexp.MustCompile(`(?i)rehydrat`), nil},
+	{"private endpoints", regexp.MustCompile(`(?i)privateendpoint|privatelink`), nil},
+	{"other datasource types (blobs, AKS, PostgreSQL, SQL/SAP workloads, Azure Files, agents)",
+		regexp.MustCompile(`(?i)AzureWorkload|AzureStorage|AzureFile|Blob|Kubernetes|AKS|PostgreSQL|OssDB|SQL|SAP|Hana|MAB|DPM|RestoreAsFiles|RestorableTimeRanges|WorkloadItems|BackupEngines`),
+		regexp.MustCompile(`(?i)"(OssDB|AzureDatabaseForPostgreSQL|Microsoft\.DBforPostgreSQL[^"]*|Microsoft\.ContainerService[^"]*|Microsoft\.Storage/storageAccounts/blobServices|AzureWorkload[A-Za-z]*|SQLDataBase|SAPHanaDatabase|SAPAseDatabase|AzureFileShare|AzureStorage(Container)?|MAB|DPM|AzureBackupServer|AzureSqlDb|GenericDataSource|Windows|FileFolder|AzureSqlContainer)"|armrecoveryservicesbackup\.(AzureWorkload|AzureFileshare|AzureStorage|AzureSQL|MabFile|DPMProtected|MabContainer|DpmContainer|AzureVMWorkload|AzureFileShare|MabProtection|AzureSQLAGWorkload|AzureSQLProtected)`)},
+	{"features the issue does not list (vault certificates, registered identities, Site Recovery usages, security PINs, tiering costs, recovery point moves, item-level recovery, protection intents, feature support, backup status, deleted containers)",
+		regexp.MustCompile(`(?i)VaultCertificates|RegisteredIdentities|ReplicationUsages|SecurityPIN|TieringCost|DataMove|RecommendedForMove|RecoveryPointMove|MoveRecoveryPoint|ItemLevelRecovery|_Ilr|ProtectionIntent|FeatureSupport|BackupFeature|BackupStatus|DeletedProtectionContainers|SoftDeletedContainers`), nil},
+}
+
+func (x *example) classify() {
+	for _, o := range outOfScope {
+		if o.names.MatchString(x.Name()+" "+x.Func) || (o.text != nil && o.text.MatchString(x.Source)) {
+			x.Out = o.reason
+			return
+		}
+	}
+}
+
+// phase orders the examples: creates first (shallow paths first), then
+// reads, then actions, then deletes.
+func (x *example) phase() {
+	m := x.Method
+	switch {
+	case strings.Contains(m, "Delete") || m == "Unregister":
+		x.Phase = 4
+	case strings.Contains(m, "CreateOrUpdate") || strings.HasPrefix(m, "BeginCreate") || m == "Create" || m == "Put" || m == "Register":
+		x.Phase = 1
+	case strings.HasPrefix(m, "Get") || strings.HasPrefix(m, "NewList") || strings.HasPrefix(m, "List") || strings.HasPrefix(m, "Check") || strings.HasPrefix(m, "New"):
+		x.Phase = 2
+	default:
+		x.Phase = 3
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+type result struct {
+	ID    string            `json:"id"`
+	Err   string            `json:"err"`
+	Got   json.RawMessage   `json:"got"`
+	Pages []json.RawMessage `json:"pages"`
+	Want  json.RawMessage   `json:"want"`
+}
+
+func TestAzureExamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a program of every example")
+	}
+	repo := repoRoot(t)
+	if err := moduleDirs(repo); err != nil {
+		t.Fatal(err)
+	}
+	var all []*example
+	for _, m := range modules {
+		xs, err := parseExamples(m)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Path, err)
+		}
+		all = append(all, xs...)
+	}
+	var filter *regexp.Regexp
+	if f := os.Getenv("EXAMPLES_RUN"); f != "" {
+		filter = regexp.MustCompile(f)
+	}
+	var in []*example
+	for _, x := range all {
+		x.classify()
+		x.phase()
+		if x.Out == "" && (filter == nil || filter.MatchString(x.Name()+" "+x.Func)) {
+			in = append(in, x)
+		}
+	}
+	sort.SliceStable(in, func(i, j int) bool {
+		if in[i].Phase != in[j].Phase {
+			return in[i].Phase < in[j].Phase
+		}
+		if in[i].Phase == 1 && in[i].Depth != in[j].Depth {
+			return in[i].Depth < in[j].Depth
+		}
+		return false
+	})
+
+	// Build the program of the in-scope examples.
+	dir := t.TempDir()
+	bin := buildHarness(t, repo, dir, in)
+
+	e := testserver.Start(t)
+	p := newPrereqs(t, e)
+	p.create(in)
+
+	results := map[string]*result{}
+	for phase := 1; phase <= 4; phase++ {
+		var ids []string
+		for _, x := range in {
+			if x.Phase == phase && x.Body != "" {
+				ids = append(ids, x.ID)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		if phase == 2 {
+			p.afterCreates(in)
+		}
+		subsFile := filepath.Join(dir, "subs.json")
+		b, _ := json.Marshal(p.subs)
+		if err := os.WriteFile(subsFile, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, ids...)
+		cmd.Env = append(os.Environ(), "SAFEHOLD_CONNECTION="+filepath.Join(e.DataDir, "connection.json"), "EXAMPLES_SUBS="+subsFile)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("harness phase %d: %v\n%s", phase, err, stderr.String())
+		}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			var r result
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("harness output: %v", err)
+			}
+			results[r.ID] = &r
+		}
+	}
+	report(t, all, in, results, filter == nil)
+}
+
+// verdict is the reason an example failed, or "" when it passed.
+func verdict(x *example, r *result) string {
+	if x.Body == "" {
+		return "the example's code does not compile: " + x.compileErr
+	}
+	if r == nil {
+		return "did not run"
+	}
+	if r.Err != "" {
+		return "error: " + oneLine(r.Err)
+	}
+	if len(r.Want) == 0 || string(r.Want) == "null" {
+		return ""
+	}
+	var want, got any
+	_ = json.Unmarshal(r.Want, &want)
+	if len(r.Pages) > 0 {
+		got = mergePages(r.Pages)
+	} else {
+		_ = json.Unmarshal(r.Got, &got)
+	}
+	d := diff("", want, got)
+	if len(d) == 0 {
+		return ""
+	}
+	if len(d) > 6 {
+		d = append(d[:6], fmt.Sprintf("and %d more", len(d)-6))
+	}
+	return "fields: " + strings.Join(d, "; ")
+}
+
+// mergePages is the first page with the values of every page.
+func mergePages(pages []json.RawMessage) any {
+	var first map[string]any
+	_ = json.Unmarshal(pages[0], &first)
+	var vals []any
+	for _, p := range pages {
+		var m map[string]any
+		_ = json.Unmarshal(p, &m)
+		if v, ok := m["value"].([]any); ok {
+			vals = append(vals, v...)
+		}
+	}
+	if first != nil {
+		first["value"] = vals
+	}
+	return first
+}
+
+func oneLine(s string) string {
+	// The SDK's ResponseError spans lines: keep the request line, status and code.
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "---") || strings.HasPrefix(l, "{") || strings.HasPrefix(l, "}") {
+			continue
+		}
+		keep = append(keep, l)
+		if len(keep) == 4 {
+			break
+		}
+	}
+	out := strings.Join(keep, " | ")
+	if len(out) > 400 {
+		out = out[:400] + "..."
+	}
+	return out
+}
+
+func report(t *testing.T, all, in []*example, results map[string]*result, check bool) {
+	type tot struct{ pass, in, out int }
+	totals := map[string]*tot{}
+	outReasons := map[string]int{}
+	var fails []string
+	pass, n := 0, 0
+	for _, x := range all {
+		tt := totals[x.Mod.NS]
+		if tt == nil {
+			tt = &tot{}
+			totals[x.Mod.NS] = tt
+		}
+		if x.Out != "" {
+			tt.out++
+			outReasons[x.Out]++
+		}
+	}
+	for _, x := range in {
+		tt := totals[x.Mod.NS]
+		tt.in++
+		n++
+		if v := verdict(x, results[x.ID]); v == "" {
+			tt.pass++
+			pass++
+		} else {
+			fails = append(fails, fmt.Sprintf("FAIL %s (%s.%s): %s", x.Name(), x.Client, x.Method, v))
+		}
+	}
+	var b strings.Builder
+	b.WriteString("Azure examples replayed against Safehold\n")
+	var nss []string
+	for ns := range totals {
+		nss = append(nss, ns)
+	}
+	sort.Strings(nss)
+	for _, ns := range nss {
+		tt := totals[ns]
+		fmt.Fprintf(&b, "  %-40s passed %3d of %3d in scope (%d out of scope)\n", ns, tt.pass, tt.in, tt.out)
+	}
+	rate := 0.0
+	if n > 0 {
+		rate = float64(pass) / float64(n)
+	}
+	fmt.Fprintf(&b, "  %-40s passed %3d of %3d in scope: %.1f %% (threshold %.1f %%)\n", "total", pass, n, 100*rate, 100*minPassRate)
+	b.WriteString("Out of scope:\n")
+	var rs []string
+	for r := range outReasons {
+		rs = append(rs, r)
+	}
+	sort.Strings(rs)
+	for _, r := range rs {
+		fmt.Fprintf(&b, "  %3d %s\n", outReasons[r], r)
+	}
+	sort.Strings(fails)
+	b.WriteString("Failures:\n")
+	for _, f := range fails {
+		b.WriteString("  " + f + "\n")
+	}
+	t.Log("\n" + b.String())
+	if out := os.Getenv("EXAMPLES_REPORT"); out != "" {
+		_ = os.WriteFile(out, []byte(b.String()), 0o644)
+	}
+	if check && rate < minPassRate {
+		t.Errorf("%.1f %% of the in-scope examples pass, below the threshold %.1f %%", 100*rate, 100*minPassRate)
+	}
+}
+
+// buildHarness writes and builds the program; an example whose code does
+// not compile is reported as failing with the compiler's message.
+func buildHarness(t *testing.T, repo, dir string, xs []*example) string {
+	t.Helper()
+	gomod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := regexp.MustCompile(`(?m)^module .*$`).ReplaceAllString(string(gomod), "module safeholdexamples")
+	mod += "\nrequire github.com/safehold/safehold v0.0.0\n\nreplace github.com/safehold/safehold => " + repo + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "examples")
+	reLine := regexp.MustCompile(`(?m)^\./examples\.go:(\d+):\d+: (.*)$`)
+	for attempt := 0; attempt < 5; attempt++ {
+		var live []*example
+		for _, x := range xs {
+			if x.Body != "" {
+				live = append(live, x)
+			}
+		}
+		if err := generate(dir, live, harnessMain); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GONOSUMDB=*", "GOFLAGS=-mod=mod")
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return bin
+		}
+		// Map compile errors to the examples whose functions hold them.
+		src, _ := os.ReadFile(filepath.Join(dir, "examples.go"))
+		lines := strings.Split(string(src), "\n")
+		bad := 0
+		for _, mm := range reLine.FindAllStringSubmatch(string(out), -1) {
+			var ln int
+			fmt.Sscan(mm[1], &ln)
+			for i := ln - 1; i >= 0 && i < len(lines); i-- {
+				if strings.HasPrefix(lines[i], "func ") {
+					name := strings.TrimPrefix(strings.Fields(lines[i])[1], "want_")
+					name = name[:strings.Index(name, "(")]
+					for _, x := range xs {
+						if x.ID == name && x.Body != "" {
+							x.Body = ""
+							x.Out = "" // stays in scope: fails
+							x.WantExpr = ""
+							bad++
+							x.compileErr = mm[2]
+						}
+					}
+					break
+				}
+			}
+		}
+		if bad == 0 {
+			t.Fatalf("build the example program: %v\n%s", err, out)
+		}
+	}
+	t.Fatal("the example program does not build")
+	return ""
+}
