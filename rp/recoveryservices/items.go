@@ -601,6 +601,34 @@ func (pr *Provider) itemOperationResult(r *arm.Request) (*arm.Response, error) {
 	return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
 }
 
+// protectedItemOperationResult answers GET item/operationResults/{id}: 202
+// while the operation runs, then 200 with the protected item as Azure does
+// (an operation without a body of its own, a backup or a restore, answers
+// the item as it is now; 204 only when the item is gone).
+func (pr *Provider) protectedItemOperationResult(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	resp, err := pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	if err != nil || resp.Status != http.StatusNoContent {
+		return resp, err
+	}
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	iid, _, err := pr.itemIDOf(r, vid)
+	if err != nil {
+		return nil, err
+	}
+	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	if isNotFound(err) {
+		return resp, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(pr.itemBody(ctx, pr.p.Store, it)), nil
+}
+
 func (pr *Provider) getContainer(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	_, vid, err := pr.vaultOf(r)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -263,6 +264,7 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := pr.policyID(r, v)
+	op := &ops.Operation{Kind: opKindPolicy, ResourceID: id.String(), Caller: r.Caller(), ResultStatus: http.StatusNoContent}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var p policyRecord
 		if err := resource.Get(ctx, tx, id, &p); err != nil {
@@ -281,7 +283,10 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 		if n > 0 {
 			return arm.BadRequest("BMSUserErrorObjectLocked", "The policy '%s' is used by %d protected item(s): move them to another policy or stop their protection before deleting it.", p.Name, n)
 		}
-		return resource.Delete(ctx, tx, id)
+		if err := resource.Delete(ctx, tx, id); err != nil {
+			return err
+		}
+		return pr.p.Ops.Completed(ctx, tx, op)
 	})
 	var ae *arm.Error
 	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
@@ -290,7 +295,9 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(nil), nil
+	// Azure deletes a policy as an operation the client polls: the spec
+	// allows 200 and 204 only, so the polling headers come with a 200.
+	return arm.OK(nil).Async(r, id.String()+"/operations/"+op.ID, id.String()+"/operationResults/"+op.ID), nil
 }
 
 // policyOperation answers the policy operation routes; policy writes are
@@ -305,7 +312,11 @@ func (pr *Provider) policyOperationResult(r *arm.Request) (*arm.Response, error)
 		return nil, err
 	}
 	if resp.Status == http.StatusNoContent { // the SDK accepts 200 only here
-		return pr.getPolicy(r)
+		got, err := pr.getPolicy(r)
+		if isNotFound(err) {
+			return resp, nil // the operation deleted it
+		}
+		return got, err
 	}
 	return resp, nil
 }

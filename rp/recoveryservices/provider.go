@@ -46,6 +46,8 @@ const (
 	opKindBackup  = "recoveryservices.backup"
 	opKindRestore = "recoveryservices.restore"
 	opKindCancel  = "recoveryservices.cancel"
+	opKindVault   = "recoveryservices.vault"
+	opKindPolicy  = "recoveryservices.policy"
 )
 
 // Provider serves Microsoft.RecoveryServices.
@@ -81,7 +83,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", R, pr.getVault)
 	rt.Handle("DELETE", R, pr.deleteVault)
 	rt.Handle("GET", R+"/operationStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/operationStatus/read"))
-	rt.Handle("GET", R+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/operationResults/read"))
+	rt.Handle("GET", R+"/operationResults/{operationId}", pr.vaultOperationResult, arm.Action(namespace+"/vaults/operationResults/read"))
 	rt.Handle("GET", R+"/backupstorageconfig/vaultstorageconfig", pr.getStorageConfig)
 	rt.Handle("PUT", R+"/backupstorageconfig/vaultstorageconfig", pr.putStorageConfig)
 	rt.Handle("PATCH", R+"/backupstorageconfig/vaultstorageconfig", pr.patchStorageConfig)
@@ -108,7 +110,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", I, pr.getItem)
 	rt.Handle("DELETE", I, pr.deleteItem)
 	rt.Handle("GET", I+"/operationsStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read"))
-	rt.Handle("GET", I+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"))
+	rt.Handle("GET", I+"/operationResults/{operationId}", pr.protectedItemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"))
 	rt.Handle("POST", I+"/backup", pr.triggerBackup)
 	rt.Handle("GET", I+"/recoveryPoints", pr.listPoints)
 	rt.Handle("GET", I+"/recoveryPoints/{recoveryPointId}", pr.getPoint)
@@ -130,6 +132,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opKindBackup, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindRestore, pr.runRestoreOp)
 	p.Ops.Register(opKindCancel, func(ctx context.Context, op *ops.Operation) error { return nil })
+	p.Ops.Register(opKindVault, func(ctx context.Context, op *ops.Operation) error { return nil })
+	p.Ops.Register(opKindPolicy, func(ctx context.Context, op *ops.Operation) error { return nil })
 	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", pr.scheduledRun)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil

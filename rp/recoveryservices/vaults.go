@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -173,6 +174,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	}
 	id := pr.vaultIDOf(r)
 	var out vaultRecord
+	op := &ops.Operation{Kind: opKindVault, ResourceID: id.String(), Caller: r.Caller()}
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		v, err := pr.loadVault(ctx, tx, id)
 		if err != nil {
@@ -199,12 +201,35 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		now := pr.p.Now()
 		out.Etag = etagAt(now)
 		out.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
-		return resource.Put(ctx, tx, id, &out)
+		if err := resource.Put(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		op.Result, op.ResultStatus = mustJSON(out.Vault), http.StatusOK
+		return pr.p.Ops.Completed(ctx, tx, op)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(out.Vault), nil
+	// Azure answers a vault PATCH as an operation: 202 with both polling
+	// headers; the operation result is the vault.
+	vid := vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), out.Name).String()
+	return arm.Accepted().Async(r, vid+"/operationStatus/"+op.ID, vid+"/operationResults/"+op.ID), nil
+}
+
+// vaultOperationResult answers GET vault/operationResults/{id}: 202 while
+// the operation runs, then 200 with the vault (the spec allows 200 and 202
+// only: an operation without a body of its own answers the vault as it is
+// now).
+func (pr *Provider) vaultOperationResult(r *arm.Request) (*arm.Response, error) {
+	resp, err := pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	if err != nil || resp.Status != http.StatusNoContent {
+		return resp, err
+	}
+	v, err := pr.loadVault(r.HTTP.Context(), pr.p.Store, pr.vaultIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(v.Vault), nil
 }
 
 // applyIdentity sets the vault identity, creating (or keeping) its
