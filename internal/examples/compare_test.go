@@ -3,6 +3,7 @@ package examples_test
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,15 @@ func diff(path string, want, got any) []string {
 		for _, k := range keys {
 			p := path + "." + k
 			gv, ok := g[k]
+			if !ok && strings.HasPrefix(strings.ToLower(k), "/subscriptions/") {
+				// A map keyed by resource id (userAssignedIdentities): the
+				// example's subscription is the server's.
+				for gk, v := range g {
+					if strings.EqualFold(reKeySub.ReplaceAllString(gk, "/subscriptions/_"), reKeySub.ReplaceAllString(k, "/subscriptions/_")) {
+						gv, ok = v, true
+					}
+				}
+			}
 			if !ok || gv == nil {
 				if w[k] == nil {
 					continue
@@ -91,6 +101,8 @@ func diff(path string, want, got any) []string {
 		return nil
 	}
 }
+
+var reKeySub = regexp.MustCompile(`(?i)^/subscriptions/[^/]+`)
 
 func orRoot(p string) string {
 	if p == "" {

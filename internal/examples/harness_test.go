@@ -9,14 +9,21 @@ package examples_test
 const harnessMain = `package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/safehold/safehold/connect"
 )
@@ -37,11 +44,18 @@ type H struct {
 	subs  map[string]map[string]string
 	got   any
 	pages []any
+
+	lits   map[string]string // parameter -> the example's literal
+	want   []byte            // the documented response (wire JSON)
+	seeded bool
+	hc     *http.Client
+	arm    string
 }
 
 // arg returns the argument the harness substitutes for the example's
 // literal (a real recovery point, job or operation id), or the literal.
 func (h *H) arg(param, v string) string {
+	h.lits[param] = v
 	if s, ok := h.subs[h.id][param]; ok {
 		return s
 	}
@@ -49,6 +63,179 @@ func (h *H) arg(param, v string) string {
 }
 
 func (h *H) addPage(p any) { h.pages = append(h.pages, p) }
+
+// raw sends one request with the harness's token.
+func (h *H) raw(method, u string, body []byte) (*http.Response, []byte, error) {
+	tk, err := h.cred.GetToken(h.ctx, policy.TokenRequestOptions{Scopes: []string{h.arm + "/.default"}})
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(h.ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tk.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := h.hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b, nil
+}
+
+// opsFile holds the asynchronous operation URLs the server handed out in
+// earlier runs (one path a line).
+var opsFile = os.Getenv("EXAMPLES_OPS")
+
+func recordOp(u string) {
+	pu, err := url.Parse(u)
+	if err != nil || opsFile == "" {
+		return
+	}
+	f, err := os.OpenFile(opsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	fmt.Fprintln(f, pu.Path)
+	f.Close()
+}
+
+func recordedOps() []string {
+	b, _ := os.ReadFile(opsFile)
+	return strings.Fields(string(b))
+}
+
+var reSub = regexp.MustCompile(` + "`(?i)/subscriptions/[^/\"]+`" + `)
+
+// harnessPolicy (1) names real server-generated resources where the
+// example names the author's (jobs, recovery points: the first of the
+// collection; operations: the last one the server started under the same
+// parent), (2) before a read the outer test marked for seeding, PUTs the
+// documented resource (or each documented element of a list) so the read
+// has the state the example documents, (3) records operation URLs.
+type harnessPolicy struct{ h *H }
+
+func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
+	h := p.h
+	u := req.Raw().URL
+	for _, param := range strings.Split(h.subs[h.id]["$generated"], ",") {
+		lit, ok := h.lits[param]
+		if param == "" || !ok || lit == "" {
+			continue
+		}
+		seg := "/" + url.PathEscape(lit)
+		i := strings.Index(u.EscapedPath(), seg)
+		if i < 0 {
+			continue
+		}
+		prefix, _ := url.PathUnescape(u.EscapedPath()[:i])
+		rest := u.EscapedPath()[i+len(seg):]
+		var name string
+		if strings.Contains(strings.ToLower(param), "operation") {
+			parent := strings.ToLower(prefix[:strings.LastIndex(prefix, "/")])
+			for _, op := range recordedOps() {
+				if j := strings.LastIndex(op, "/"); j > 0 {
+					if k := strings.LastIndex(op[:j], "/"); k > 0 && strings.ToLower(op[:k]) == parent {
+						name = op[j+1:]
+					}
+				}
+			}
+		} else {
+			lu := *u
+			lu.Path, lu.RawPath = prefix, ""
+			resp, b, err := h.raw(http.MethodGet, lu.String(), nil)
+			if err == nil && resp.StatusCode == 200 {
+				var list struct {
+					Value []struct {
+						Name string
+					}
+				}
+				if json.Unmarshal(b, &list) == nil && len(list.Value) > 0 {
+					name = list.Value[0].Name
+				}
+			}
+		}
+		if name != "" {
+			esc, _ := url.PathUnescape(rest)
+			u.Path = prefix + "/" + name + esc
+			u.RawPath = ""
+		}
+	}
+	if h.subs[h.id]["$seed"] != "" && !h.seeded && req.Raw().Method == http.MethodGet && len(h.want) > 0 {
+		h.seeded = true
+		h.seed(u)
+	}
+	resp, err := req.Next()
+	if err == nil {
+		for _, k := range []string{"Azure-AsyncOperation", "Location"} {
+			if v := resp.Header.Get(k); v != "" {
+				recordOp(v)
+			}
+		}
+	}
+	return resp, err
+}
+
+// seed PUTs the documented resource at the URL read, or each documented
+// element of a list at its id, without its read-only fields.
+func (h *H) seed(u *url.URL) {
+	var doc map[string]any
+	if json.Unmarshal(h.want, &doc) != nil {
+		return
+	}
+	put := func(target string, r map[string]any) {
+		for _, k := range []string{"id", "name", "type", "etag", "systemData"} {
+			delete(r, k)
+		}
+		if props, ok := r["properties"].(map[string]any); ok {
+			delete(props, "provisioningState")
+		}
+		if id, ok := r["identity"].(map[string]any); ok {
+			delete(id, "principalId")
+			delete(id, "tenantId")
+		}
+		b, _ := json.Marshal(r)
+		b = reSub.ReplaceAll(b, []byte("/subscriptions/"+h.sub))
+		tu := *u
+		tu.Path, tu.RawPath = target, ""
+		resp, _, err := h.raw(http.MethodPut, tu.String(), b)
+		if err != nil {
+			return
+		}
+		op := resp.Header.Get("Azure-AsyncOperation")
+		for i := 0; op != "" && i < 60; i++ {
+			r2, b2, err := h.raw(http.MethodGet, op, nil)
+			if err != nil || r2.StatusCode != 200 {
+				break
+			}
+			var st struct{ Status string }
+			_ = json.Unmarshal(b2, &st)
+			if st.Status != "InProgress" && st.Status != "Running" && st.Status != "Accepted" && st.Status != "" {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if vals, ok := doc["value"].([]any); ok {
+		for _, v := range vals {
+			r, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			id, _ := r["id"].(string)
+			if !strings.HasPrefix(strings.ToLower(id), "/subscriptions/") {
+				continue
+			}
+			put(reSub.ReplaceAllString(id, "/subscriptions/"+h.sub), r)
+		}
+		return
+	}
+	put(u.Path, doc)
+}
 
 type result struct {
 	ID    string            ` + "`json:\"id\"`" + `
@@ -65,6 +252,11 @@ func main() {
 		os.Exit(2)
 	}
 	cred, err := conn.Credential()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	hc, err := conn.HTTPClient()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -88,8 +280,13 @@ func main() {
 			os.Exit(2)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		h := &H{ctx: ctx, cred: cred, sub: conn.SubscriptionID, opts: conn.ARMOptions(), id: id, subs: subs,
+		h := &H{ctx: ctx, cred: cred, sub: conn.SubscriptionID, id: id, subs: subs, lits: map[string]string{}, hc: hc, arm: conn.ARMEndpoint,
 			poll: &runtime.PollUntilDoneOptions{Frequency: time.Second}}
+		h.opts = conn.ARMOptions()
+		h.opts.PerCallPolicies = append(h.opts.PerCallPolicies, harnessPolicy{h})
+		if x.want != nil {
+			h.want, _ = json.Marshal(x.want())
+		}
 		r := result{ID: id}
 		func() {
 			defer func() {

@@ -118,7 +118,7 @@ func methodParams(m *sdkModule) (map[string][]string, error) {
 var (
 	reGenerated = regexp.MustCompile(`Generated from example definition: (\S+)`)
 	reWantStart = regexp.MustCompile(`^\s*// ((?:res|page)\.[A-Za-z0-9_]+) = (.*)$`)
-	reSubID     = regexp.MustCompile(`(?i)/subscriptions/[^/"]+`)
+	reSubID     = regexp.MustCompile(`(?i)([/"])subscriptions/[^/"]+`)
 )
 
 // parseExamples reads the module's example functions.
@@ -287,7 +287,7 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 		s = strings.Replace(s, "for _, v := range page.Value {", "h.addPage(page)\n\t\tfor _, v := range page.Value {", 1)
 	}
 	// Subscription ids inside request bodies name the server's subscription.
-	s = reSubID.ReplaceAllStringFunc(s, func(string) string { return `/subscriptions/" + h.sub + "` })
+	s = reSubID.ReplaceAllString(s, `${1}subscriptions/" + h.sub + "`)
 	x.Body = s + "\n\treturn nil\n"
 	return nil
 }

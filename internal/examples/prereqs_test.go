@@ -59,26 +59,27 @@ func (p *prereqs) create(xs []*example) {
 		seen[k] = true
 		*list = append(*list, pair{rg, name})
 	}
-	// Compute creates: the first example creating a name keeps it, later
-	// ones get their own name (a disk's createOption cannot change).
-	created := map[string]int{}
+	// Compute creates get their own names (a disk's createOption cannot
+	// change, and the disks other examples read or update are made here).
+	n := 0
 	for _, x := range xs {
 		if x.Mod.Pkg != "armcompute" || x.Phase != 1 {
 			continue
 		}
 		param := map[string]string{"DisksClient": "diskName", "SnapshotsClient": "snapshotName"}[x.Client]
-		k := strings.ToLower(x.Client + "/" + x.Args["resourceGroupName"] + "/" + x.Args[param])
-		if n := created[k]; n > 0 {
-			p.sub(x, param, fmt.Sprintf("%s-%d", x.Args[param], n))
-		}
-		created[k]++
+		n++
+		p.sub(x, param, fmt.Sprintf("%s-c%d", x.Args[param], n))
 	}
 	for _, x := range xs {
 		rg := x.Args["resourceGroupName"]
 		if rg != "" {
 			rgs[strings.ToLower(rg)] = rg
 		}
-		for _, m := range reRG.FindAllStringSubmatch(x.Body, -1) {
+		text := x.Body
+		if x.seeded() {
+			text += x.WantExpr
+		}
+		for _, m := range reRG.FindAllStringSubmatch(text, -1) {
 			rgs[strings.ToLower(m[1])] = m[1]
 		}
 		if v := x.Args["vaultName"]; v != "" && rg != "" {
@@ -112,21 +113,6 @@ func (p *prereqs) create(xs []*example) {
 				if x.Args["snapshotName"] != "" {
 					add(&snaps, "snapshot", rg, x.Args["snapshotName"])
 				}
-			}
-		}
-	}
-	// A disk or snapshot an example creates is not made beforehand.
-	for _, x := range xs {
-		if x.Mod.Pkg == "armcompute" && x.Phase == 1 {
-			k := strings.ToLower(x.Args["resourceGroupName"] + "/" + x.Args["diskName"] + x.Args["snapshotName"])
-			for _, l := range []*[]pair{&disks, &snaps} {
-				var keep []pair
-				for _, d := range *l {
-					if strings.ToLower(d.rg+"/"+d.name) != k {
-						keep = append(keep, d)
-					}
-				}
-				*l = keep
 			}
 		}
 	}
