@@ -103,6 +103,17 @@ func (r *Request) Caller() Caller {
 	return c
 }
 
+// Allowed reports whether the caller may perform action on scope, through
+// the router's authorizer with the request's own caller (no principal
+// lookup); without an authorizer (internal calls) everything is allowed.
+// Lists use it to keep the items a caller may read.
+func (r *Request) Allowed(action, scope string) bool {
+	if r.authorize == nil {
+		return true
+	}
+	return r.authorize(r.HTTP.Context(), r.Caller(), action, scope) == nil
+}
+
 // Link is a resource a request names besides the one it addresses (a
 // copy's source, a disk a VM attaches, an identity a vault assigns...) and
 // the action the caller needs on it.
@@ -207,6 +218,36 @@ func (resp *Response) RetryAfter(r *Request) *Response {
 type List struct {
 	Value    []any  `json:"value"`
 	NextLink string `json:"nextLink,omitempty"`
+}
+
+// raw reports whether every item is pre-encoded JSON (json.RawMessage, as
+// resource.ListWire gives), so the page is written without encoding it again.
+func (l *List) raw() bool {
+	for _, it := range l.Value {
+		if b, ok := it.(json.RawMessage); !ok || len(b) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeRaw writes a raw list as encoding/json would (enc writes the
+// nextLink string), without re-encoding and re-validating each item.
+func (l *List) writeRaw(buf *bytes.Buffer, enc *json.Encoder) {
+	buf.WriteString(`{"value":[`)
+	for i, it := range l.Value {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(it.(json.RawMessage))
+	}
+	buf.WriteByte(']')
+	if l.NextLink != "" {
+		buf.WriteString(`,"nextLink":`)
+		enc.Encode(l.NextLink) // a string always encodes; it ends in a newline
+		buf.Truncate(buf.Len() - 1)
+	}
+	buf.WriteString("}\n")
 }
 
 // Page returns the page of items the request's $skipToken selects, at most

@@ -503,6 +503,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 	enc.SetEscapeHTML(false)
 	if raw, ok := v.(json.RawMessage); ok {
 		buf.Write(raw)
+	} else if l, ok := v.(*List); ok && l.raw() {
+		l.writeRaw(&buf, enc)
 	} else if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
 		buf.Reset()

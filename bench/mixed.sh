@@ -2,22 +2,72 @@
 # Mixed ARM load: starts a fresh `safehold serve` and drives it with 64
 # connections of reads and writes (resource-group PUT/DELETE, disk-policy
 # PUT/DELETE, lists of groups, disks, policies and both kinds of jobs; about
-# 45 % writes), printing requests/s, p50, p99 and max per operation and overall.
+# 45 % writes), printing requests/s, p50, p99 and max per operation and overall,
+# the server's CPU time per request and the load average.
 #   bash bench/mixed.sh [seconds] [connections]
 # STORE=postgres://… runs it on PostgreSQL (passed as --store) instead of the
-# default SQLite file.
+# default SQLite file (each run starts on an empty schema of its own).
+# BASE=REV also runs the server built at git revision REV first, in the same
+# run, and prints both side by side with the ratios (before/after figures on
+# a shared machine). PROFILE=FILE writes the server's CPU profile of the
+# (last) run to FILE (go tool pprof FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 conns=${2:-64}
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/safehold" ./cmd/safehold
 go build -o "$work/mixed" ./bench/mixed
-store_args=()
-[ -n "${STORE:-}" ] && store_args=(--store "$STORE")
-"$work/safehold" serve --data-dir "$work/data" --addr 127.0.0.1:18445 "${store_args[@]}" >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do [ -f "$work/data/connection.json" ] && curl -sk https://127.0.0.1:18445/healthz >/dev/null && break; sleep 0.2; done
-echo "store: ${STORE:-sqlite (default)}"
-"$work/mixed" -conn "$work/data/connection.json" -c "$conns" -d "${secs}s"
+if [ -n "${BASE:-}" ]; then
+	rev=$(git rev-parse --short "$BASE")
+	mkdir -p "$work/base-src"
+	git archive "$rev" | tar -x -C "$work/base-src"
+	(cd "$work/base-src" && go build -o "$work/safehold-base" ./cmd/safehold)
+fi
+
+run() { # name binary
+	local name=$1 bin=$2 store_args=() prof=() port=18445
+	if [ -n "${STORE:-}" ]; then
+		# A schema of its own per run, so each server starts empty.
+		local schema="mixed_$$_$name"
+		schema=${schema//[^a-zA-Z0-9_]/_}
+		local sep='?'; [[ $STORE == *\?* ]] && sep='&'
+		store_args=(--store "${STORE}${sep}search_path=$schema")
+		psql "$STORE" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
+	fi
+	[ -n "${PROFILE:-}" ] && prof=(env SAFEHOLD_CPUPROFILE="$(realpath -m "$PROFILE")")
+	rm -rf "$work/data"
+	"${prof[@]}" "$bin" serve --data-dir "$work/data" --addr 127.0.0.1:$port "${store_args[@]}" >"$work/server-$name.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do [ -f "$work/data/connection.json" ] && curl -sk https://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.2; done
+	local cpu0 load0
+	cpu0=$(awk '{print $14+$15}' /proc/$pid/stat)
+	load0=$(cut -d' ' -f1-3 /proc/loadavg)
+	echo "== $name ($bin); store: ${STORE:-sqlite (default)}; load average before: $load0"
+	"$work/mixed" -conn "$work/data/connection.json" -c "$conns" -d "${secs}s" | tee "$work/$name.out"
+	local cpu1 n
+	cpu1=$(awk '{print $14+$15}' /proc/$pid/stat)
+	n=$(awk '$1=="overall" {print $2}' "$work/$name.out")
+	awk -v c="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$n" -v s="$secs" 'BEGIN {
+		printf "server CPU %.1f s over the run: %.2f ms per request, %.2f cores\n", c/hz, 1000*c/hz/n, c/hz/s }' | tee -a "$work/$name.out"
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	kill $pid; wait $pid 2>/dev/null || true
+	pid=
+	if [ -n "${STORE:-}" ]; then psql "$STORE" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null; fi
+}
+
+[ -n "${BASE:-}" ] && run "base@$rev" "$work/safehold-base"
+run safehold "$work/safehold"
+
+if [ -n "${BASE:-}" ]; then
+	echo "== summary (same run, $secs s, $conns connections; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+	summary() { awk '$1=="overall" {printf "%s %s %s ", $3, $4, $5} /^server CPU/ {printf "%s", $8}' "$work/$1.out"; }
+	read -r br bp50 bp99 bcpu <<<"$(summary "base@$rev")"
+	read -r ar ap50 ap99 acpu <<<"$(summary safehold)"
+	printf "%-16s %9s %9s %9s %12s\n" "" "req/s" "p50" "p99" "CPU ms/req"
+	printf "%-16s %9s %9s %9s %12s\n" "base@$rev" "$br" "$bp50" "$bp99" "$bcpu" "safehold" "$ar" "$ap50" "$ap99" "$acpu"
+	awk -v a="$ar" -v b="$br" -v pa="${ap99%ms}" -v pb="${bp99%ms}" -v ca="$acpu" -v cb="$bcpu" 'BEGIN {
+		printf "ratio (this/base): req/s %.2fx, p99 %.2fx, CPU per request %.2fx\n", a/b, pa/pb, ca/cb }'
+fi

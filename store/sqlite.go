@@ -229,9 +229,11 @@ func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc
 		sqlq += ` AND key > ?`
 		args = append(args, strings.ToLower(q.After))
 	}
-	sqlq += ` ORDER BY key`
+	// Without a limit the rows are sorted here: SQLite would copy every
+	// row, values included, through a temporary B-tree (keys are unique and
+	// compare bytewise in both).
 	if q.Limit > 0 {
-		sqlq += fmt.Sprintf(` LIMIT %d`, q.Limit)
+		sqlq += fmt.Sprintf(` ORDER BY key LIMIT %d`, q.Limit)
 	}
 	rows, err := r.q.QueryContext(ctx, sqlq, args...)
 	if err != nil {
@@ -246,7 +248,13 @@ func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc
 		}
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 {
+		sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	}
+	return out, nil
 }
 
 const taskCols = `id, kind, coalesce(tkey, ''), payload, run_at, attempts, last_error, lease_owner, lease_until, created`

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,6 +67,19 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if p := os.Getenv("SAFEHOLD_CPUPROFILE"); p != "" {
+				// For the benchmarks (bench/mixed.sh PROFILE=1): a CPU profile
+				// of the whole run, written when the server stops.
+				f, err := os.Create(p)
+				if err != nil {
+					return fmt.Errorf("SAFEHOLD_CPUPROFILE: %w", err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("SAFEHOLD_CPUPROFILE: %w", err)
+				}
+				defer f.Close()
+				defer pprof.StopCPUProfile()
+			}
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
 				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests, NBDTLS: nbdTLS,
 				Store: storeURL, Blob: blobURL}

@@ -102,7 +102,7 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	if _, err := pr.vaultFor(r); err != nil {
 		return nil, err
 	}
-	pols, err := resource.List[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String())
+	pols, err := resource.ListWire[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -399,30 +400,44 @@ func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 	if err := resource.CheckSubscription(ctx, pr.p.Store, sub); err != nil {
 		return nil, err
 	}
-	groups, err := resource.List[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub)
-	if err != nil {
-		return nil, err
-	}
 	tagName, tagValue, err := tagFilter(r.Query("$filter"))
 	if err != nil {
 		return nil, err
 	}
 	// Like ARM, list the groups the caller may read (a principal whose role
 	// is scoped to one group sees that group), filtered by tag when asked.
-	visible := make([]ResourceGroup, 0, len(groups))
-	for _, g := range groups {
-		if pr.p.Authorize != nil && pr.p.Authorize(ctx, r.Caller().ObjectID, "Microsoft.Resources/subscriptions/resourceGroups/read", g.ID) != nil {
-			continue
+	// Role assignments only grant, and a grant covers every scope below
+	// its own: a caller allowed on the subscription may read every group,
+	// so only a caller who is not is checked group by group.
+	const read = "Microsoft.Resources/subscriptions/resourceGroups/read"
+	all := r.Allowed(read, "/subscriptions/"+sub)
+	var keepErr error
+	groups, err := resource.ListWire[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub, func(d store.Doc) bool {
+		if !all && !r.Allowed(read, d.Key) {
+			return false
 		}
 		if tagName != "" {
+			var g struct {
+				Tags map[string]string `json:"tags"`
+			}
+			if err := json.Unmarshal(d.Value, &g); err != nil {
+				keepErr = fmt.Errorf("decode %s: %w", d.Key, err)
+				return false
+			}
 			v, ok := lookupTag(g.Tags, tagName)
 			if !ok || (tagValue != "" && v != tagValue) {
-				continue
+				return false
 			}
 		}
-		visible = append(visible, g)
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
-	return pageOf(r, visible)
+	if keepErr != nil {
+		return nil, keepErr
+	}
+	return pageOf(r, groups)
 }
 
 func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {

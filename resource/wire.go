@@ -1,0 +1,103 @@
+package resource
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/safehold/safehold/store"
+)
+
+// ListWire lists the resources of typ under scope as their wire JSON: for
+// each stored document, what a handler answering the document decoded into
+// a T would write (encoding/json, HTML left unescaped, as the router
+// writes). The router writes a list of json.RawMessage without encoding it
+// again, so a list costs a copy of the stored bytes instead of a decode and
+// an encode of every document on every request.
+//
+// The conversion is memoized by the stored bytes themselves (a document
+// changes its bytes when it changes), so it is exact: a stored value is
+// decoded and encoded once, and documents written by an older shape of T
+// still answer in T's shape. keep, when not nil, selects documents by their
+// store record (e.g. by key, which is the resource id in lower case).
+func ListWire[T any](ctx context.Context, r store.Reader, typ, scope string, keep func(d store.Doc) bool) ([]json.RawMessage, error) {
+	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ})
+	if err != nil {
+		return nil, err
+	}
+	c := wireCacheFor(reflect.TypeFor[T]())
+	out := make([]json.RawMessage, 0, len(docs))
+	for _, d := range docs {
+		if keep != nil && !keep(d) {
+			continue
+		}
+		c.mu.RLock()
+		w, ok := c.m[string(d.Value)]
+		c.mu.RUnlock()
+		if !ok {
+			var v T
+			if err := json.Unmarshal(d.Value, &v); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", d.Key, err)
+			}
+			b, err := WireJSON(v)
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", d.Key, err)
+			}
+			w = c.add(d.Value, b)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// WireJSON encodes v as the router writes a response value: encoding/json
+// without HTML escaping, without the trailing newline.
+func WireJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// wireCache maps stored document bytes to their wire JSON for one Go type.
+// It is bounded: past wireCacheMax bytes it starts again empty.
+type wireCache struct {
+	mu    sync.RWMutex
+	m     map[string]json.RawMessage // never modified once added
+	bytes int
+}
+
+const wireCacheMax = 16 << 20
+
+var wireCaches sync.Map // reflect.Type → *wireCache
+
+func wireCacheFor(t reflect.Type) *wireCache {
+	if c, ok := wireCaches.Load(t); ok {
+		return c.(*wireCache)
+	}
+	c, _ := wireCaches.LoadOrStore(t, &wireCache{m: map[string]json.RawMessage{}})
+	return c.(*wireCache)
+}
+
+// add remembers stored → wire and returns wire. The lists ListWire returns
+// share these bytes: nobody may modify them.
+func (c *wireCache) add(stored []byte, wire json.RawMessage) json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bytes+len(stored)+len(wire) > wireCacheMax {
+		c.m, c.bytes = map[string]json.RawMessage{}, 0
+	}
+	if w, ok := c.m[string(stored)]; ok {
+		return w
+	}
+	c.m[string(stored)] = wire
+	c.bytes += len(stored) + len(wire)
+	return wire
+}

@@ -1,0 +1,98 @@
+package resource
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/store"
+)
+
+type wireThing struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties struct {
+		State string `json:"state"`
+	} `json:"properties"`
+}
+
+// ListWire answers what encoding each item of List would: for documents the
+// type wrote itself, for documents of an older shape (a field since dropped,
+// a missing one, HTML characters escaped by json.Marshal), after updates
+// (the memo is keyed by the stored bytes) and with a filter.
+func TestListWireMatchesList(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const typ = "Microsoft.Test/things"
+	scope := "/subscriptions/s/resourceGroups/rg"
+	id := func(n string) arm.ResourceID { return arm.NewID("s", "rg", "Microsoft.Test", "things", n) }
+	put := func(n, state string, tags map[string]string) {
+		t.Helper()
+		v := wireThing{ID: id(n).String(), Name: n, Type: typ, Tags: tags}
+		v.Properties.State = state
+		if err := st.Update(ctx, func(tx store.Tx) error { return Put(ctx, tx, id(n), v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "Succeeded", map[string]string{"env": "<prod & co>"})
+	put("b", "Creating", nil)
+	// A document written by an older shape of the type.
+	old := `{"id":"` + id("c").String() + `","name":"c","type":"` + typ + `","legacy":{"x":1},"properties":{"state":"Old","gone":true}}`
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: resourceKind, Key: id("c").String(), Scope: scopeOf(id("c")), Type: typ, Value: []byte(old)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(keep func(store.Doc) bool, wantN int) {
+		t.Helper()
+		for round := range 2 { // the second round answers from the memo
+			want, err := List[wireThing](ctx, st, typ, scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ListWire[wireThing](ctx, st, typ, scope, keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept []wireThing
+			for _, w := range want {
+				if keep == nil || keep(store.Doc{Key: strings.ToLower(w.ID)}) {
+					kept = append(kept, w)
+				}
+			}
+			if len(got) != wantN || len(kept) != wantN {
+				t.Fatalf("round %d: %d wire items, %d listed, want %d", round, len(got), len(kept), wantN)
+			}
+			for i := range kept {
+				b, err := WireJSON(kept[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got[i]) != string(b) {
+					t.Fatalf("round %d item %d:\n got %s\nwant %s", round, i, got[i], b)
+				}
+				if !json.Valid(got[i]) {
+					t.Fatalf("not JSON: %s", got[i])
+				}
+			}
+		}
+	}
+	check(nil, 3)
+	put("b", "Succeeded", map[string]string{"k": "v"}) // changed bytes, new answer
+	put("d", "Succeeded", nil)
+	check(nil, 4)
+	check(func(d store.Doc) bool { return !strings.HasSuffix(d.Key, "/b") }, 3)
+	if err := st.Update(ctx, func(tx store.Tx) error { return Delete(ctx, tx, id("a")) }); err != nil {
+		t.Fatal(err)
+	}
+	check(nil, 3)
+}
