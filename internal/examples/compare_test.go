@@ -14,9 +14,10 @@ import (
 //
 // Every field of the documented response must be present in the real one.
 // Values are compared except where the example's value cannot be the real
-// one: ids (keys ending in "id"/"ids", ARM resource ids, GUIDs), resource
-// names, etags, times and durations, and free text meant for people
-// (messages, descriptions, friendly names are compared only for presence).
+// one: ids (keys ending in "id"/"ids", ARM resource ids, GUIDs), names
+// (a resource's name, keys ending in "Name"), URLs and SAS tokens, etags,
+// times and durations, and free text meant for people (messages,
+// descriptions): those are compared only for presence.
 // Strings compare case-insensitively (ARM is case-insensitive), locations
 // without spaces. Arrays: each documented element must match some real
 // element (lists hold what the server has, in its order).
@@ -116,8 +117,9 @@ func orRoot(p string) string {
 func presenceOnly(k string, v any, parent map[string]any) bool {
 	lk := strings.ToLower(k)
 	switch {
-	case lk == "etag", lk == "name" && (parent["id"] != nil || parent["type"] != nil),
+	case lk == "etag", lk == "name" && (parent["id"] != nil || parent["type"] != nil), lk != "name" && strings.HasSuffix(lk, "name"),
 		strings.HasSuffix(lk, "id"), strings.HasSuffix(lk, "ids"), strings.HasSuffix(lk, "uri"), strings.HasSuffix(lk, "url"),
+		strings.HasSuffix(lk, "sas"), strings.HasSuffix(lk, "saskey"),
 		strings.Contains(lk, "time"), strings.Contains(lk, "date"), strings.Contains(lk, "duration"),
 		lk == "message", lk == "description", lk == "friendlyname", lk == "displayname":
 		return true
@@ -126,7 +128,8 @@ func presenceOnly(k string, v any, parent map[string]any) bool {
 	if !ok {
 		return false
 	}
-	if strings.HasPrefix(strings.ToLower(s), "/subscriptions/") || isGUID(s) {
+	ls := strings.ToLower(s)
+	if strings.HasPrefix(ls, "/subscriptions/") || strings.HasPrefix(ls, "subscriptions/") || strings.HasPrefix(ls, "https://") || isGUID(s) {
 		return true
 	}
 	if _, err := time.Parse(time.RFC3339Nano, s); err == nil {

@@ -109,7 +109,7 @@ func recordedOps() []string {
 	return strings.Fields(string(b))
 }
 
-var reSub = regexp.MustCompile(` + "`(?i)/subscriptions/[^/\"]+`" + `)
+var reSub = regexp.MustCompile(` + "`(?i)([/\"])subscriptions/[^/\"]+`" + `)
 
 // harnessPolicy (1) names real server-generated resources where the
 // example names the author's (jobs, recovery points: the first of the
@@ -165,9 +165,20 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 			u.RawPath = ""
 		}
 	}
-	if h.subs[h.id]["$seed"] != "" && !h.seeded && req.Raw().Method == http.MethodGet && len(h.want) > 0 {
+	switch seed := h.subs[h.id]["$seed"]; {
+	case h.seeded || len(h.want) == 0:
+	case seed == "read" && req.Raw().Method == http.MethodGet:
 		h.seeded = true
-		h.seed(u)
+		h.seed(u, nil)
+	case seed == "patch" && req.Raw().Method == http.MethodPatch:
+		h.seeded = true
+		var patch map[string]any
+		if b := req.Body(); b != nil {
+			raw, _ := io.ReadAll(b)
+			_ = req.RewindBody()
+			_ = json.Unmarshal(raw, &patch)
+		}
+		h.seed(u, patch)
 	}
 	resp, err := req.Next()
 	if err == nil {
@@ -180,12 +191,46 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// seed PUTs the documented resource at the URL read, or each documented
-// element of a list at its id, without its read-only fields.
-func (h *H) seed(u *url.URL) {
+// wait polls an Azure-AsyncOperation URL until the operation ends.
+func (h *H) wait(op string) {
+	for i := 0; op != "" && i < 100; i++ {
+		r, b, err := h.raw(http.MethodGet, op, nil)
+		if err != nil || r.StatusCode != 200 {
+			return
+		}
+		var st struct{ Status string }
+		_ = json.Unmarshal(b, &st)
+		if st.Status != "InProgress" && st.Status != "Running" && st.Status != "Accepted" && st.Status != "" {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// without removes from doc every field patch sets.
+func without(doc, patch map[string]any) {
+	for k, pv := range patch {
+		if pm, ok := pv.(map[string]any); ok {
+			if dm, ok := doc[k].(map[string]any); ok {
+				without(dm, pm)
+				continue
+			}
+		}
+		delete(doc, k)
+	}
+}
+
+// seed PUTs the documented resource at the URL read (less the fields of
+// patch, when seeding an update), or each documented element of a list at
+// its id, without its read-only fields; when the PUT is refused (a disk
+// whose creation cannot change), it deletes the resource and PUTs again.
+func (h *H) seed(u *url.URL, patch map[string]any) {
 	var doc map[string]any
 	if json.Unmarshal(h.want, &doc) != nil {
 		return
+	}
+	if patch != nil {
+		without(doc, patch)
 	}
 	put := func(target string, r map[string]any) {
 		for _, k := range []string{"id", "name", "type", "etag", "systemData"} {
@@ -199,26 +244,22 @@ func (h *H) seed(u *url.URL) {
 			delete(id, "tenantId")
 		}
 		b, _ := json.Marshal(r)
-		b = reSub.ReplaceAll(b, []byte("/subscriptions/"+h.sub))
+		b = reSub.ReplaceAll(b, []byte("${1}subscriptions/"+h.sub))
 		tu := *u
 		tu.Path, tu.RawPath = target, ""
 		resp, _, err := h.raw(http.MethodPut, tu.String(), b)
 		if err != nil {
 			return
 		}
-		op := resp.Header.Get("Azure-AsyncOperation")
-		for i := 0; op != "" && i < 60; i++ {
-			r2, b2, err := h.raw(http.MethodGet, op, nil)
-			if err != nil || r2.StatusCode != 200 {
-				break
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+			if d, _, err := h.raw(http.MethodDelete, tu.String(), nil); err == nil {
+				h.wait(d.Header.Get("Azure-AsyncOperation"))
 			}
-			var st struct{ Status string }
-			_ = json.Unmarshal(b2, &st)
-			if st.Status != "InProgress" && st.Status != "Running" && st.Status != "Accepted" && st.Status != "" {
-				break
+			if resp, _, err = h.raw(http.MethodPut, tu.String(), b); err != nil {
+				return
 			}
-			time.Sleep(200 * time.Millisecond)
 		}
+		h.wait(resp.Header.Get("Azure-AsyncOperation"))
 	}
 	if vals, ok := doc["value"].([]any); ok {
 		for _, v := range vals {
@@ -230,7 +271,7 @@ func (h *H) seed(u *url.URL) {
 			if !strings.HasPrefix(strings.ToLower(id), "/subscriptions/") {
 				continue
 			}
-			put(reSub.ReplaceAllString(id, "/subscriptions/"+h.sub), r)
+			put(reSub.ReplaceAllString(id, "${1}subscriptions/"+h.sub), r)
 		}
 		return
 	}

@@ -6,11 +6,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -50,6 +52,16 @@ type pair struct{ rg, name string }
 func (p *prereqs) create(xs []*example) {
 	rgs := map[string]string{}
 	var dpVaults, rsVaults, vms, disks, snaps []pair
+	type item struct{ rg, vault, container, item string }
+	var rsItems []item
+	type bi struct{ rg, vault, name, disk, rule, tag string }
+	var dpItems []bi
+	putBI := map[string]bool{}
+	for _, x := range xs {
+		if x.Mod.Pkg == "armdataprotection" && x.Client == "BackupInstancesClient" && x.Phase == 1 {
+			putBI[strings.ToLower(x.Args["vaultName"]+"/"+x.Args["backupInstanceName"])] = true
+		}
+	}
 	seen := map[string]bool{}
 	add := func(list *[]pair, kind, rg, name string) {
 		k := strings.ToLower(kind + "/" + rg + "/" + name)
@@ -87,6 +99,35 @@ func (p *prereqs) create(xs []*example) {
 				add(&dpVaults, "dpvault", rg, v)
 			} else {
 				add(&rsVaults, "rsvault", rg, v)
+			}
+		}
+		if ci, pi := x.Args["containerName"], x.Args["protectedItemName"]; x.Mod.Pkg == "armrecoveryservicesbackup" && reContainer.MatchString(ci) && reContainer.MatchString(pi) {
+			k := strings.ToLower("rsitem/" + rg + "/" + x.Args["vaultName"] + "/" + pi)
+			if !seen[k] {
+				seen[k] = true
+				rsItems = append(rsItems, item{rg, x.Args["vaultName"], ci, pi})
+			}
+		}
+		if b := x.Args["backupInstanceName"]; x.Mod.Pkg == "armdataprotection" && b != "" && !putBI[strings.ToLower(x.Args["vaultName"]+"/"+b)] {
+			k := strings.ToLower("dpbi/" + rg + "/" + x.Args["vaultName"] + "/" + b)
+			if !seen[k] {
+				seen[k] = true
+				it := bi{rg: rg, vault: x.Args["vaultName"], name: b, disk: b + "-disk", rule: "BackupHourly", tag: "Default"}
+				if m := reRuleName.FindStringSubmatch(x.Body); m != nil {
+					it.rule = m[1]
+				}
+				if m := reTagOverride.FindStringSubmatch(x.Body); m != nil {
+					it.tag = m[1]
+				}
+				dpItems = append(dpItems, it)
+				add(&disks, "disk", rg, it.disk)
+			}
+		}
+		if r := x.Args["resourceID"]; x.Client == "BackupInstancesExtensionRoutingClient" {
+			if m := reDisk.FindStringSubmatch("/" + r); m != nil {
+				add(&disks, "disk", m[1], m[2])
+				add(&dpVaults, "dpvault", m[1], "examples-vault")
+				dpItems = append(dpItems, bi{rg: m[1], vault: "examples-vault", name: m[2] + "-bi", disk: m[2], rule: "BackupHourly", tag: "Default"})
 			}
 		}
 		for _, m := range reVM.FindAllStringSubmatch(x.Body, -1) {
@@ -143,6 +184,122 @@ func (p *prereqs) create(xs []*example) {
 	}
 	for _, v := range rsVaults {
 		p.rsVault(v.rg, v.name)
+	}
+	for _, it := range rsItems {
+		p.protectVM(it.rg, it.vault, it.container, it.item)
+	}
+	for _, b := range dpItems {
+		p.protectDisk(b.rg, b.vault, b.name, b.disk, b.rule, b.tag)
+	}
+}
+
+var (
+	reRuleName    = regexp.MustCompile(`RuleName:\s*to\.Ptr\("([^"]+)"\)`)
+	reTagOverride = regexp.MustCompile(`RetentionTagOverride:\s*to\.Ptr\("([^"]+)"\)`)
+)
+
+// protectVM protects the VM a Recovery Services example names (container
+// "IaasVMContainer;iaasvmcontainerv2;RG;VM") with the vault's DefaultPolicy
+// and takes a backup, so the item has a job and a recovery point.
+func (p *prereqs) protectVM(rg, vault, container, item string) {
+	m := reContainer.FindStringSubmatch(item)
+	vmID := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + m[1] + "/providers/Microsoft.Compute/virtualMachines/" + m[2]
+	bf, err := armrecoveryservicesbackup.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	ctx := p.e.Ctx()
+	policyID := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.RecoveryServices/vaults/" + vault + "/backupPolicies/DefaultPolicy"
+	if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(ctx, vault, rg, "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{
+		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vmID), PolicyID: to.Ptr(policyID)}}, nil); err != nil {
+		p.logf("protect %s in %s: %v", item, vault, err)
+		return
+	}
+	for i := 0; i < 100; i++ {
+		if it, err := bf.NewProtectedItemsClient().Get(ctx, vault, rg, "Azure", container, item, nil); err == nil && it.Properties != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := bf.NewBackupsClient().Trigger(ctx, vault, rg, "Azure", container, item, armrecoveryservicesbackup.BackupRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
+		p.logf("back up %s in %s: %v", item, vault, err)
+		return
+	}
+	// Wait for the recovery point.
+	for i := 0; i < 300; i++ {
+		pg := bf.NewRecoveryPointsClient().NewListPager(vault, rg, "Azure", container, item, nil)
+		if page, err := pg.NextPage(ctx); err == nil && len(page.Value) > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.logf("no recovery point of %s in %s", item, vault)
+}
+
+// protectDisk protects a disk in a Backup vault under the backup instance
+// name an example uses, with a disk policy whose backup rule and retention
+// tag are the ones the example names, and takes a backup.
+func (p *prereqs) protectDisk(rg, vault, name, disk, rule, tag string) {
+	ctx := p.e.Ctx()
+	f, err := armdataprotection.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	v, err := f.NewBackupVaultsClient().Get(ctx, rg, vault, nil)
+	if err != nil || v.Identity == nil || v.Identity.PrincipalID == nil {
+		p.logf("vault %s/%s for %s: %v", rg, vault, name, err)
+		return
+	}
+	diskID := p.disk(rg, disk)
+	snapRG := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg
+	fixture.Assign(p.t, p.e, diskID, fixture.RoleDiskBackupReader, *v.Identity.PrincipalID)
+	fixture.Assign(p.t, p.e, snapRG, fixture.RoleDiskSnapshotContributor, *v.Identity.PrincipalID)
+	opStore := &armdataprotection.DataStoreInfoBase{DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore), ObjectType: to.Ptr("DataStoreInfoBase")}
+	retention := func(name string, def bool) *armdataprotection.AzureRetentionRule {
+		return &armdataprotection.AzureRetentionRule{Name: to.Ptr(name), ObjectType: to.Ptr("AzureRetentionRule"), IsDefault: to.Ptr(def),
+			Lifecycles: []*armdataprotection.SourceLifeCycle{{SourceDataStore: opStore, TargetDataStoreCopySettings: []*armdataprotection.TargetCopySetting{},
+				DeleteAfter: &armdataprotection.AbsoluteDeleteOption{ObjectType: to.Ptr("AbsoluteDeleteOption"), Duration: to.Ptr("P7D")}}}}
+	}
+	tagging := []*armdataprotection.TaggingCriteria{{IsDefault: to.Ptr(true), TaggingPriority: to.Ptr[int64](99), TagInfo: &armdataprotection.RetentionTag{TagName: to.Ptr("Default")}}}
+	rules := []armdataprotection.BasePolicyRuleClassification{nil, retention("Default", true)}
+	if tag != "Default" {
+		tagging = append(tagging, &armdataprotection.TaggingCriteria{IsDefault: to.Ptr(false), TaggingPriority: to.Ptr[int64](20), TagInfo: &armdataprotection.RetentionTag{TagName: to.Ptr(tag)},
+			Criteria: []armdataprotection.BackupCriteriaClassification{&armdataprotection.ScheduleBasedBackupCriteria{ObjectType: to.Ptr("ScheduleBasedBackupCriteria"),
+				AbsoluteCriteria: []*armdataprotection.AbsoluteMarker{to.Ptr(armdataprotection.AbsoluteMarkerFirstOfDay)}}}})
+		rules = append(rules, retention(tag, false))
+	}
+	rules[0] = &armdataprotection.AzureBackupRule{Name: to.Ptr(rule), ObjectType: to.Ptr("AzureBackupRule"), DataStore: opStore,
+		BackupParameters: &armdataprotection.AzureBackupParams{ObjectType: to.Ptr("AzureBackupParams"), BackupType: to.Ptr("Incremental")},
+		Trigger: &armdataprotection.ScheduleBasedTriggerContext{ObjectType: to.Ptr("ScheduleBasedTriggerContext"),
+			Schedule:        &armdataprotection.BackupSchedule{RepeatingTimeIntervals: []*string{to.Ptr("R/2021-01-01T08:00:00+00:00/PT4H")}, TimeZone: to.Ptr("UTC")},
+			TaggingCriteria: tagging}}
+	pol, err := f.NewBackupPoliciesClient().CreateOrUpdate(ctx, rg, vault, name+"-policy", armdataprotection.BaseBackupPolicyResource{Properties: &armdataprotection.BackupPolicy{
+		ObjectType: to.Ptr("BackupPolicy"), DatasourceTypes: []*string{to.Ptr("Microsoft.Compute/disks")}, PolicyRules: rules}}, nil)
+	if err != nil {
+		p.logf("disk policy for %s: %v", name, err)
+		return
+	}
+	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), FriendlyName: to.Ptr(disk), DataSourceInfo: fixture.Datasource(diskID, disk),
+		PolicyInfo: &armdataprotection.PolicyInfo{PolicyID: pol.ID, PolicyParameters: &armdataprotection.PolicyParameters{
+			DataStoreParametersList: []armdataprotection.DataStoreParametersClassification{&armdataprotection.AzureOperationalStoreParameters{
+				ObjectType: to.Ptr("AzureOperationalStoreParameters"), DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore),
+				ResourceGroupID: to.Ptr(snapRG)}}}}}
+	cp, err := f.NewBackupInstancesClient().BeginCreateOrUpdate(ctx, rg, vault, name, armdataprotection.BackupInstanceResource{Properties: &bi}, nil)
+	if err == nil {
+		_, err = cp.PollUntilDone(ctx, fixture.Poll)
+	}
+	if err != nil {
+		p.logf("backup instance %s: %v", name, err)
+		return
+	}
+	bp, err := f.NewBackupInstancesClient().BeginAdhocBackup(ctx, rg, vault, name, armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr(rule), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+	if err == nil {
+		_, err = bp.PollUntilDone(ctx, fixture.Poll)
+	}
+	if err != nil {
+		p.logf("backup of %s: %v", name, err)
 	}
 }
 
