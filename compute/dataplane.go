@@ -63,6 +63,9 @@ func (s *Service) OpenPageBlob(ctx context.Context, g *Grant) (*PageBlob, error)
 	if err != nil || d.Properties.UniqueID != g.UniqueID {
 		return nil, failure.NotFoundf("BlobNotFound", "The specified blob does not exist: the disk of this SAS was deleted.")
 	}
+	if _, err := s.checkOwner(ctx, d); err != nil {
+		return nil, err // *ErrElsewhere: the face forwards to the owner or answers DiskOwnerUnavailable
+	}
 	v, err := s.vols.Get(d.Properties.UniqueID)
 	if err != nil {
 		return nil, fmt.Errorf("open disk %s: %w", d.Name, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/failure"
+	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
@@ -399,6 +400,15 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 }
 
 func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resourceState) (*Disk, error) {
+	if s.opts.Replica != nil { // the new volume is here: this replica owns the disk
+		if _, ok, err := s.own(ctx, d.Properties.UniqueID); err != nil || !ok {
+			s.vols.Remove(d.Properties.UniqueID)
+			if err == nil {
+				err = fmt.Errorf("disk %s: another replica holds the ownership lease of a new disk", d.Name)
+			}
+			return nil, err
+		}
+	}
 	d.Properties.DiskSizeGB = sizeGB(d.Properties.DiskSizeBytes)
 	rid, _ := arm.ParseID(d.ID)
 	if st.Base != "" {
@@ -493,6 +503,9 @@ func (s *Service) copyDisk(ctx context.Context, srcID, uid string) (*DiskResourc
 	sd, err := s.DiskResource(ctx, srcID)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := s.checkOwner(ctx, sd); err != nil {
+		return nil, ownerFailure(err) // a copy reads the source's live bytes
 	}
 	unlock := s.lockVolumes(sd.Properties.UniqueID)
 	defer unlock()
@@ -680,6 +693,16 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 	}
 	if err := s.vols.Remove(d.Properties.UniqueID); err != nil && !errors.Is(err, volume.ErrNotFound) {
 		return fmt.Errorf("remove volume of disk %s: %w", d.Name, err)
+	}
+	// On another replica the owner's volume stays until the owner's next
+	// start (its sweep removes volumes no disk uses); the lease row goes.
+	if s.opts.Replica != nil {
+		s.p.Store.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Delete(ctx, lease.Kind, diskLease(d.Properties.UniqueID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
 	}
 	return nil
 }

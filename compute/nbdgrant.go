@@ -86,6 +86,9 @@ func (s *Service) nbdLookup(ctx context.Context, name string) (nbd.Export, error
 	if err != nil || d.Properties.UniqueID != g.UniqueID {
 		return nil, nbd.ErrUnknownExport
 	}
+	if _, err := s.checkOwner(ctx, d); err != nil {
+		return nil, nbd.ErrUnknownExport // NBD is served by the owner only
+	}
 	v, err := s.vols.Get(d.Properties.UniqueID)
 	if err != nil {
 		return nil, err

@@ -74,6 +74,9 @@ type Options struct {
 	// WrapBlob, when set, wraps the snapshot repository's blob backend
 	// (the server instruments its latencies).
 	WrapBlob func(blob.Backend) blob.Backend
+	// Replica, when set, makes live disks owned by one replica at a time
+	// (see Replica); nil: one process serves every disk.
+	Replica *Replica
 }
 
 // Service is the compute domain.
@@ -150,6 +153,10 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 			repo.Close()
 			return nil, err
 		}
+	}
+	if opts.Replica != nil {
+		s.bgWG.Add(1)
+		go s.keepOwnership()
 	}
 	p.OnDelete(VMType, 10, func(ctx context.Context, id string) error { return s.DeleteVM(ctx, id) })
 	p.OnDelete(DiskType, 20, func(ctx context.Context, id string) error { return s.DeleteDisk(ctx, id) })

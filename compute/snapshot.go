@@ -168,6 +168,14 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		}
 		disks[i], uids[i] = d, d.Properties.UniqueID
 	}
+	epochs := make([]int64, len(specs))
+	for i, d := range disks {
+		e, err := s.checkOwner(ctx, d)
+		if err != nil {
+			return nil, err // *ErrElsewhere: the capture must run on the owner
+		}
+		epochs[i] = e
+	}
 	unlock := s.lockVolumes(uids...)
 	defer unlock()
 	leave, valid, err := s.enterWrite(ctx)
@@ -272,6 +280,11 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		return nil, err
 	}
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		for i, d := range disks {
+			if err := s.fenceOwner(ctx, tx, d, epochs[i]); err != nil {
+				return err
+			}
+		}
 		for i, sp := range specs {
 			rid, _ := arm.ParseID(sp.SnapshotID)
 			sn := out[i]

@@ -231,3 +231,25 @@ func Done(ctx context.Context, s store.Store, d store.Doc) error {
 		return tx.Delete(ctx, WantKind, d.Key)
 	})
 }
+
+// ElsewhereError says that what was asked for is owned by another holder
+// (a managed disk's live data, by the replica whose data dir holds it).
+// Alive tells whether the owner currently holds its lease: forward to URL
+// then; otherwise the thing is unavailable until the owner returns.
+type ElsewhereError struct {
+	Name   string // the lease, e.g. "disk:{uniqueId}"
+	What   string // for messages, e.g. "Disk 'd1'"
+	Holder string
+	URL    string // the owner's endpoint (its --addr), from the lease's Data
+	Alive  bool
+}
+
+func (e *ElsewhereError) Error() string {
+	if e.Alive {
+		return fmt.Sprintf("%s is served by replica %s (%s)", e.What, e.Holder, e.URL)
+	}
+	if e.Holder == "" {
+		return fmt.Sprintf("%s has no live owner: its data lives in the data directory of a replica that is not running; restart that replica, or restore the disk elsewhere from a recovery point", e.What)
+	}
+	return fmt.Sprintf("%s is unavailable: its data lives in the data directory of replica %s (%s), which is not running (its ownership lease expired); restart that replica, or restore the disk elsewhere from a recovery point", e.What, e.Holder, e.URL)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
@@ -106,7 +107,8 @@ func (e *Engine) Backup(ctx context.Context, face, jobID string, o BackupOptions
 		}
 		defer unlock()
 		berr := e.backup(ctx, f, j, o)
-		if ctx.Err() == nil {
+		var re *job.RetryError
+		if ctx.Err() == nil && !errors.As(berr, &re) {
 			// Retention first, so that a finished job shows the item's final state.
 			if _, err := e.applyRetention(ctx, face, f, j.ItemID); err != nil {
 				e.Logger.Warn("apply retention", "item", j.ItemID, "err", err)
@@ -262,6 +264,16 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 		}
 	}
 	taken, err := e.Disks.SnapshotDisks(ctx, specs, e.progressWriter(ctx, j.ID))
+	var ee *lease.ElsewhereError
+	if errors.As(err, &ee) {
+		if ee.Alive {
+			// Another replica owns the disk's live data: the task runs
+			// again until its owner claims it.
+			return nil, job.Retry(err, 250*time.Millisecond)
+		}
+		return nil, &JobError{Code: "UserErrorDiskOwnerUnavailable", Message: ee.Error(),
+			RecommendedAction: []string{"Start the Safehold replica that holds the disk's data again, or restore the disk from a recovery point."}}
+	}
 	if errors.Is(err, ErrRejected) || errors.Is(err, ErrNotFound) {
 		return nil, &JobError{Code: "UserErrorDiskSnapshotFailed", Message: "Taking the snapshot of disk " + specs[0].DiskID + " failed: " + message(err)}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/failure"
+	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
@@ -110,6 +111,10 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 	if ctx.Err() != nil {
 		log.Info("job interrupted; it resumes when the server restarts", "err", werr)
 		return nil, ctx.Err()
+	}
+	var re *job.RetryError
+	if errors.As(werr, &re) {
+		return nil, werr // not ended: its task runs it again (on the disk's owner)
 	}
 	var out *Job
 	err = e.Store.Update(ctx, func(tx store.Tx) error {

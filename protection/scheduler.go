@@ -133,6 +133,10 @@ func (s *Scheduler) run(ctx context.Context, t store.Task) error {
 	now := s.clock.Now()
 	run := Run{ItemID: p.ItemID, Due: p.Due, Now: now, ID: RunID(p.ItemID, p.Due), Data: p.Data}
 	next, err := s.fn(ctx, run)
+	var re *job.RetryError
+	if errors.As(err, &re) {
+		return err // the run asked for its own delay (a disk owned elsewhere)
+	}
 	if err != nil {
 		return job.Retry(err, s.RetryDelay)
 	}

@@ -2,7 +2,15 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -72,4 +80,40 @@ func deleteAll(ctx context.Context, be blob.Backend) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// forwarder proxies a disk data-plane request to the replica that owns the
+// disk (its endpoint, trusted through Safehold's CA): the SAS signature
+// travels in the query, so the owner verifies it as if it came directly.
+func forwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("forwarder: %w", err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return func(w http.ResponseWriter, r *http.Request, ownerURL string) {
+		u, err := url.Parse(ownerURL)
+		if err != nil || u.Host == "" {
+			w.Header().Set("x-ms-error-code", "DiskOwnerUnavailable")
+			http.Error(w, "the disk's owner has no valid endpoint", http.StatusServiceUnavailable)
+			return
+		}
+		p := &httputil.ReverseProxy{
+			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = u.Host },
+			Transport: tr,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				w.Header().Set("x-ms-error-code", "DiskOwnerUnavailable")
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>DiskOwnerUnavailable</Code><Message>The replica that owns this disk (%s) did not answer: %s</Message></Error>",
+					html.EscapeString(ownerURL), html.EscapeString(err.Error()))
+			},
+		}
+		p.ServeHTTP(w, r)
+	}, nil
 }

@@ -309,6 +309,13 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.configureNBD(&cfg, host); err != nil {
 		return err
 	}
+	if cfg.Store != "" { // replicas: live disks are owned (see compute.Replica)
+		fwd, err := forwarder(caFile)
+		if err != nil {
+			return err
+		}
+		cfg.Compute.Replica = &compute.Replica{NodeID: nodeID, URL: base, Forward: fwd}
+	}
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}

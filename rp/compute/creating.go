@@ -10,6 +10,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/store"
 )
@@ -75,6 +76,13 @@ func (pr *Provider) pendingCreate(ctx context.Context, id string) (json.RawMessa
 func retryBusy(err error) error {
 	if errors.Is(err, compute.ErrBusy) {
 		return ops.Retry(err, time.Second)
+	}
+	var ee *compute.ErrElsewhere
+	if errors.As(err, &ee) {
+		if ee.Alive { // the disk's owner must do it: run again until it claims the task
+			return ops.Retry(err, 250*time.Millisecond)
+		}
+		return failure.Conflictf("DiskOwnerUnavailable", "%s", ee.Error())
 	}
 	return err
 }

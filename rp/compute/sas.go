@@ -32,6 +32,10 @@ type sasHandler struct {
 	svc *compute.Service
 }
 
+// forwardedHeader marks a data-plane request one replica forwarded to a
+// disk's owner (never forwarded again).
+const forwardedHeader = "X-Safehold-Forwarded"
+
 const (
 	maxPageWrite = 4 << 20
 	storageVer   = "2023-11-03"
@@ -89,7 +93,15 @@ func (h *sasHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var se *storageError
 	var fe *failure.Error
+	var ee *compute.ErrElsewhere
 	switch {
+	case errors.As(err, &ee) && ee.Alive && h.svc.Forward() != nil && r.Header.Get(forwardedHeader) == "":
+		// Another replica owns the disk: its bytes are there.
+		r.Header.Set(forwardedHeader, "1")
+		h.svc.Forward()(w, r, ee.URL)
+		return
+	case errors.As(err, &ee):
+		se = serr(http.StatusServiceUnavailable, "DiskOwnerUnavailable", "%s", ee.Error())
 	case errors.As(err, &se):
 	case errors.As(err, &fe) && storageStatus[fe.Code] != 0:
 		se = serr(storageStatus[fe.Code], fe.Code, "%s", fe.Message)

@@ -1,0 +1,138 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/safehold/safehold/failure"
+	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/store"
+)
+
+// Replica makes live disks owned when several replicas share one store:
+// a managed disk's bytes are a sparse file in the data dir of the replica
+// that created it, and that replica holds the disk's lease row
+// ("disk:{uniqueId}": holder = its node id, data = its endpoint, an epoch
+// per tenure), renewed every TTL/3. Only the owner serves the disk's data
+// plane (SAS page reads and writes, NBD), freezes and captures it. Another
+// replica forwards a SAS request to the owner (Forward) and runs no
+// capture of it: a backup task claimed there is retried until the owner
+// claims it. When the owner is not running, its disks answer
+// DiskOwnerUnavailable until it returns (its node id is kept in its data
+// dir, so it takes its disks back at start) or the user restores them
+// elsewhere from a recovery point. A replica that stopped uncleanly
+// distrusts its saved change maps (volume's open marker), so the next
+// backup of each of its disks reads the whole disk.
+type Replica struct {
+	NodeID string        // this replica (stable: kept in its data dir)
+	URL    string        // its endpoint, where other replicas forward to
+	TTL    time.Duration // default 15 s
+	// Forward proxies a data-plane request to the owner's endpoint.
+	Forward func(w http.ResponseWriter, r *http.Request, ownerURL string)
+}
+
+// ErrElsewhere is lease.ElsewhereError, for faces.
+type ErrElsewhere = lease.ElsewhereError
+
+func diskLease(uid string) string { return "disk:" + strings.ToLower(uid) }
+
+func (s *Service) ownerTTL() time.Duration {
+	if s.opts.Replica.TTL > 0 {
+		return s.opts.Replica.TTL
+	}
+	return 15 * time.Second
+}
+
+// own takes (or renews) the lease of a volume this replica holds.
+func (s *Service) own(ctx context.Context, uid string) (lease.Row, bool, error) {
+	r := s.opts.Replica
+	return lease.Try(ctx, s.p.Store, diskLease(uid), r.NodeID, r.URL, time.Now(), s.ownerTTL())
+}
+
+// keepOwnership renews the leases of every volume in this replica's data
+// dir until Close.
+func (s *Service) keepOwnership() {
+	defer s.bgWG.Done()
+	t := time.NewTicker(s.ownerTTL() / 3)
+	defer t.Stop()
+	for {
+		ents, err := os.ReadDir(s.vols.Dir())
+		if err == nil {
+			for _, e := range ents {
+				if uid, ok := strings.CutSuffix(e.Name(), ".raw"); ok {
+					if row, ok, err := s.own(s.bg, uid); err != nil && s.bg.Err() == nil {
+						s.p.Logger.Warn("renew disk ownership", "disk", uid, "err", err)
+					} else if err == nil && !ok {
+						s.p.Logger.Warn("disk owned by another replica", "disk", uid, "owner", row.Holder)
+					}
+				}
+			}
+		}
+		select {
+		case <-s.bg.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkOwner returns nil when this replica may serve disk d's live data
+// (always, without replicas) and the epoch of its tenure; else an
+// *ErrElsewhere naming the owner (Alive: forward there) or a failure.
+func (s *Service) checkOwner(ctx context.Context, d *DiskResource) (int64, error) {
+	if s.opts.Replica == nil {
+		return 0, nil
+	}
+	uid := d.Properties.UniqueID
+	row, err := lease.Get(ctx, s.p.Store, diskLease(uid))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	me := s.opts.Replica.NodeID
+	if row.Holder == me || row.Holder == "" || !row.Alive(time.Now()) {
+		if _, verr := s.vols.Get(uid); verr == nil {
+			row, ok, err := s.own(ctx, uid) // ours (a fresh start renews it)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				return row.Epoch, nil
+			}
+		}
+	}
+	if row.Holder == me { // the lease says ours, but the volume is not here
+		return 0, fmt.Errorf("disk %s: owned by this replica but its volume is missing", d.Name)
+	}
+	return 0, &ErrElsewhere{Name: diskLease(uid), What: fmt.Sprintf("Disk '%s'", d.Name), Holder: row.Holder, URL: row.Data, Alive: row.Alive(time.Now())}
+}
+
+// fenceOwner, inside the transaction that records a capture of the disk,
+// fails unless this replica still owns it under epoch.
+func (s *Service) fenceOwner(ctx context.Context, tx store.Tx, d *DiskResource, epoch int64) error {
+	if s.opts.Replica == nil {
+		return nil
+	}
+	return lease.Check(ctx, tx, diskLease(d.Properties.UniqueID), s.opts.Replica.NodeID, epoch, time.Now())
+}
+
+// ownerFailure turns an unavailable owner into the error users see.
+func ownerFailure(err error) error {
+	var ee *ErrElsewhere
+	if errors.As(err, &ee) && !ee.Alive {
+		return failure.Conflictf("DiskOwnerUnavailable", "%s", ee.Error())
+	}
+	return err
+}
+
+// Forward is the data-plane forwarder (nil without replicas).
+func (s *Service) Forward() func(w http.ResponseWriter, r *http.Request, ownerURL string) {
+	if s.opts.Replica == nil {
+		return nil
+	}
+	return s.opts.Replica.Forward
+}

@@ -1,0 +1,163 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/connect"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/server"
+)
+
+// TestDiskOwnedByOneReplica: a disk's live bytes live on the replica that
+// created it, which holds the disk's lease. A SAS obtained from the other
+// replica works (the request is forwarded to the owner), and once the
+// owner is gone the disk answers DiskOwnerUnavailable there.
+func TestDiskOwnedByOneReplica(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	var srv [2]*server.Server
+	var cancels [2]context.CancelFunc
+	var wgs [2]sync.WaitGroup
+	for i := range srv {
+		s, err := server.New(context.Background(), server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Store: url,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv[i] = s
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i] = cancel
+		wgs[i].Add(1)
+		go func() { defer wgs[i].Done(); s.Serve(ctx) }()
+	}
+	stopped := [2]bool{}
+	stop := func(i int) {
+		if !stopped[i] {
+			stopped[i] = true
+			cancels[i]()
+			wgs[i].Wait()
+			srv[i].Close()
+		}
+	}
+	defer func() { stop(0); stop(1) }()
+	conns := make([]*connect.Connection, 2)
+	for i, s := range srv {
+		c, err := connect.Load(filepath.Join(s.Config.DataDir, "connection.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	cred, err := conns[0].Credential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := func(i int) *arm.ClientOptions {
+		o := conns[i].ARMOptions()
+		o.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: conns[0].AuthorityHost, Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			cloud.ResourceManager: {Endpoint: conns[i].ARMEndpoint, Audience: conns[0].ARMEndpoint}}}
+		return o
+	}
+	ctx := context.Background()
+	sub := conns[0].SubscriptionID
+	rg, _ := armresources.NewResourceGroupsClient(sub, cred, opts(0))
+	if _, err := rg.CreateOrUpdate(ctx, "disks", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	dc0, _ := armcompute.NewDisksClient(sub, cred, opts(0))
+	p, err := dc0.BeginCreateOrUpdate(ctx, "disks", "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := lease.Get(ctx, srv[0].Store, "disk:"+*d.Properties.UniqueID)
+	if err != nil {
+		t.Fatalf("the new disk has no owner lease: %v", err)
+	}
+	owner, other := 0, 1
+	if row.Holder == srv[1].NodeID {
+		owner, other = 1, 0
+	} else if row.Holder != srv[0].NodeID {
+		t.Fatalf("disk owned by %q, not a replica (%s, %s)", row.Holder, srv[0].NodeID, srv[1].NodeID)
+	}
+	// A write SAS from the replica that does not own the disk.
+	dc, _ := armcompute.NewDisksClient(sub, cred, opts(other))
+	gp, err := dc.BeginGrantAccess(ctx, "disks", "d1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelWrite), DurationInSeconds: to.Ptr[int32](3600)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas := *g.AccessSAS
+	otherHost := strings.TrimPrefix(conns[other].ARMEndpoint, "https://")
+	sas = "https://" + otherHost + sas[strings.Index(sas, "/sas/"):] // the non-owner's endpoint, whatever grant answered
+	hc, _ := conns[0].HTTPClient()
+	pc, err := pageblob.NewClientWithNoCredential(sas, &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("owned by one replica "), 50000)[:1<<20]
+	if _, err := pc.UploadPages(ctx, readSeekNopCloser{bytes.NewReader(data)}, blob.HTTPRange{Offset: 4 << 20, Count: 1 << 20}, nil); err != nil {
+		t.Fatalf("upload through the non-owner: %v", err)
+	}
+	got, err := pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 4 << 20, Count: 1 << 20}})
+	if err != nil {
+		t.Fatalf("download through the non-owner: %v", err)
+	}
+	b, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if !bytes.Equal(b, data) {
+		t.Fatal("pages read back through the non-owner differ")
+	}
+	// The owner stops: its disk answers a clear error on the other replica.
+	stop(owner)
+	_, err = pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: 512}})
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.ErrorCode != "DiskOwnerUnavailable" || re.StatusCode != 503 {
+		t.Fatalf("download after the owner stopped: %v", err)
+	}
+	// After its lease expired too, with the owner named in the message.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := lease.Get(ctx, srv[other].Store, "disk:"+*d.Properties.UniqueID)
+		if err == nil && !r.Alive(time.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped owner's lease never expired")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, err = pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: 512}})
+	if !errors.As(err, &re) || re.ErrorCode != "DiskOwnerUnavailable" || !strings.Contains(err.Error(), srv[owner].NodeID) {
+		t.Fatalf("download after the owner's lease expired: %v", err)
+	}
+}
+
+type readSeekNopCloser struct{ io.ReadSeeker }
+
+func (readSeekNopCloser) Close() error { return nil }
