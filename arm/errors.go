@@ -68,10 +68,10 @@ func Errorf(status int, code, format string, args ...any) *Error {
 
 // As finds the CloudError that err stands for and sets *target to it: an
 // *Error in err's chain as it is, or a domain *failure.Error with the status
-// of its kind (Invalid 400, NotFound 404, Conflict 409). It reports false
-// for any other error (an internal one). Handlers and the operation runner
-// use it instead of errors.As, so the domain's errors reach the wire
-// unchanged in code and message.
+// of its kind (Invalid 400, NotFound 404, Conflict 409, Unauthenticated 401,
+// Forbidden 403). It reports false for any other error (an internal one).
+// Handlers and the operation runner use it instead of errors.As, so the
+// domain's errors reach the wire unchanged in code and message.
 func As(err error, target **Error) bool {
 	if errors.As(err, target) {
 		return true
@@ -86,6 +86,10 @@ func As(err error, target **Error) bool {
 		status = http.StatusNotFound
 	case failure.Conflict:
 		status = http.StatusConflict
+	case failure.Unauthenticated:
+		status = http.StatusUnauthorized
+	case failure.Forbidden:
+		status = http.StatusForbidden
 	}
 	*target = &Error{Status: status, Code: fe.Code, Message: fe.Message}
 	return true

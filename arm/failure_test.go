@@ -22,6 +22,8 @@ func TestDomainErrorsBecomeCloudErrors(t *testing.T) {
 		{failure.Invalidf("InvalidParameter", "size %d is too small", 1), http.StatusBadRequest, "InvalidParameter"},
 		{failure.NotFoundf("ResourceGroupNotFound", "Resource group '%s' could not be found.", "rg"), http.StatusNotFound, "ResourceGroupNotFound"},
 		{fmt.Errorf("attach: %w", failure.Conflictf("OperationNotAllowed", "attached")), http.StatusConflict, "OperationNotAllowed"},
+		{failure.New(failure.Unauthenticated, "ExpiredAuthenticationToken", "expired"), http.StatusUnauthorized, "ExpiredAuthenticationToken"},
+		{fmt.Errorf("check: %w", failure.New(failure.Forbidden, "AuthorizationFailed", "no")), http.StatusForbidden, "AuthorizationFailed"},
 		{BadRequest("X", "wire error as is"), http.StatusBadRequest, "X"},
 	} {
 		var ae *Error

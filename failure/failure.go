@@ -23,6 +23,11 @@ const (
 	// Conflict: the request is valid, but the current state of a resource
 	// forbids it (attached, being created, exists already).
 	Conflict
+	// Unauthenticated: who is asking is not known (no, a bad or an expired
+	// credential, or its principal is gone).
+	Unauthenticated
+	// Forbidden: the principal is known but lacks the permission.
+	Forbidden
 )
 
 func (k Kind) String() string {
@@ -33,6 +38,10 @@ func (k Kind) String() string {
 		return "not found"
 	case Conflict:
 		return "conflict"
+	case Unauthenticated:
+		return "unauthenticated"
+	case Forbidden:
+		return "forbidden"
 	}
 	return fmt.Sprintf("kind %d", int(k))
 }

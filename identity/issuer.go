@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/store"
 )
 
@@ -314,7 +315,8 @@ func randomID() string {
 }
 
 // Verify checks a bearer token's signature, audience, issuer tenant and
-// expiry, and returns the caller. The error is an *arm.Error (401).
+// expiry, and returns the caller. The error is a *failure.Error of kind
+// Unauthenticated (the ARM layer answers it 401).
 func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) {
 	now := is.Clock.Now()
 	key := sha256.Sum256([]byte(token))
@@ -333,9 +335,9 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(is.Clock.Now), jwt.WithExpirationRequired())
 	if err != nil || !parsed.Valid {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "ExpiredAuthenticationToken", "The access token expiry UTC time '%s' is earlier than current UTC time '%s'.", expString(&c), now.Format(time.RFC3339))
+			return arm.Caller{}, failure.New(failure.Unauthenticated, "ExpiredAuthenticationToken", "The access token expiry UTC time '%s' is earlier than current UTC time '%s'.", expString(&c), now.Format(time.RFC3339))
 		}
-		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid: %v.", err)
+		return arm.Caller{}, failure.New(failure.Unauthenticated, "InvalidAuthenticationToken", "The access token is invalid: %v.", err)
 	}
 	audOK := false
 	for _, a := range c.Audience {
@@ -344,10 +346,10 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 		}
 	}
 	if !audOK {
-		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences '%s'.", strings.Join(c.Audience, ","), strings.Join(is.AllowedAudiences(), "','"))
+		return arm.Caller{}, failure.New(failure.Unauthenticated, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences '%s'.", strings.Join(c.Audience, ","), strings.Join(is.AllowedAudiences(), "','"))
 	}
 	if !strings.EqualFold(c.TenantID, is.TenantID) || !strings.HasSuffix(c.Issuer, "/"+is.TenantID+"/v2.0") {
-		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer '%s'.", c.Issuer)
+		return arm.Caller{}, failure.New(failure.Unauthenticated, "InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer '%s'.", c.Issuer)
 	}
 	caller := arm.Caller{ObjectID: c.ObjectID, AppID: c.AppID, TenantID: c.TenantID, Kind: c.Kind}
 	if caller.Kind == "" {
@@ -364,7 +366,7 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 func (is *Issuer) Forget() { is.cache.clear() }
 
 func principalGone(objectID string) error {
-	return arm.Errorf(http.StatusUnauthorized, "InvalidAuthenticationToken", "The principal '%s' of the access token no longer exists.", objectID)
+	return failure.New(failure.Unauthenticated, "InvalidAuthenticationToken", "The principal '%s' of the access token no longer exists.", objectID)
 }
 
 func expString(c *Claims) string {
@@ -378,11 +380,11 @@ func expString(c *Claims) string {
 func (is *Issuer) Authenticate(r *http.Request) (arm.Caller, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+		return arm.Caller{}, failure.New(failure.Unauthenticated, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
 	}
 	const prefix = "bearer "
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return arm.Caller{}, arm.Errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format: use 'Bearer <token>'.")
+		return arm.Caller{}, failure.New(failure.Unauthenticated, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format: use 'Bearer <token>'.")
 	}
 	return is.Verify(r.Context(), strings.TrimSpace(h[len(prefix):]))
 }

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/store"
 )
 
@@ -284,7 +284,8 @@ func (a *Authorizer) decide(principalID, action, scope string, now time.Time) de
 	return d
 }
 
-// Check is Allowed as an error: a 403 AuthorizationFailed in Azure's words.
+// Check is Allowed as an error: a *failure.Error of kind Forbidden with
+// Azure's code and words (AuthorizationFailed; the ARM layer answers it 403).
 func (a *Authorizer) Check(ctx context.Context, caller arm.Caller, action, scope string) error {
 	if a.Refresh > 0 {
 		a.loadedMu.Lock()
@@ -309,7 +310,7 @@ func (a *Authorizer) Check(ctx context.Context, caller arm.Caller, action, scope
 	if client == "" {
 		client = caller.ObjectID
 	}
-	return arm.Errorf(http.StatusForbidden, "AuthorizationFailed",
+	return failure.New(failure.Forbidden, "AuthorizationFailed",
 		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
 		client, caller.ObjectID, action, scope)
 }

@@ -54,8 +54,9 @@ func (s *Server) requireOwner(next arm.Handler) arm.Handler {
 		for _, action := range []string{adminNS + "/" + strings.ToLower(r.HTTP.Method) + "/action", "Microsoft.Authorization/roleAssignments/write"} {
 			if err := s.Authz.Check(r.HTTP.Context(), r.Caller(), action, scope); err != nil {
 				var ae *arm.Error
-				if errors.As(err, &ae) {
+				if arm.As(err, &ae) {
 					ae.Message += " The Safehold admin API needs the Owner role on the default subscription."
+					return nil, ae
 				}
 				return nil, err
 			}

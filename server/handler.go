@@ -131,7 +131,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, err := s.Issuer.Authenticate(r)
 		if err != nil {
-			ae := err.(*arm.Error)
+			var ae *arm.Error
+			if !arm.As(err, &ae) { // not a refusal of the token: a failure of the server
+				s.logger.Error("authenticate", "err", err, "request_id", w.Header().Get("x-ms-request-id"))
+				arm.WriteError(w, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id")))
+				return
+			}
 			// As ARM: where to get a token, and why this one was refused.
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization_uri="%s", error="invalid_token", error_description="%s"`,
 				baseOf(r)+"/"+s.Bootstrap.TenantID, strings.ReplaceAll(ae.Message, `"`, `'`)))

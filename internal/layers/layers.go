@@ -56,8 +56,8 @@ var Rules = []Rule{
 	// The ARM layer: wire types, and the platform every face is built on.
 	{"arm", []string{"failure"}, "ARM's wire: ids, routing, CloudError (arm.As writes a *failure.Error as one)"},
 	{"ops", []string{"arm", "clock", "job", "store"}, "ARM asynchronous operations"},
-	{"identity", []string{"arm", "clock", "store"}, "tokens and principals (ARM's 401s)"},
-	{"rbac", []string{"arm", "clock", "store"}, "role checks (ARM's 403s)"},
+	{"identity", []string{"arm", "clock", "failure", "store"}, "tokens and principals (Unauthenticated failures; arm for the caller and ids only, see CallerPackages)"},
+	{"rbac", []string{"arm", "clock", "failure", "store"}, "role checks (Forbidden failures; arm for the caller and ids only, see CallerPackages)"},
 	{"resource", []string{"arm", "clock", "failure", "identity", "job", "lease", "ops", "store", "blob"},
 		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only; blob for the Platform's OpenBlob hook (--blob)"},
 
@@ -97,6 +97,15 @@ var DomainPackages = []string{"compute", "protection", "resource", "snapshot", "
 
 // AllowedARM are the names of package arm a domain package may use.
 var AllowedARM = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true}
+
+// CallerPackages are the packages of the ARM layer that know who is asking
+// but speak no wire: they return *failure.Error (Unauthenticated, Forbidden)
+// and leave status codes and CloudError bodies to the faces and the server.
+// They may use arm for resource ids and the caller (AllowedARMCaller).
+var CallerPackages = []string{"identity", "rbac"}
+
+// AllowedARMCaller are the names of package arm a CallerPackages package may use.
+var AllowedARMCaller = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true, "Caller": true}
 
 // Import is one import edge, both paths relative to the module.
 type Import struct{ From, To string }

@@ -59,19 +59,28 @@ func TestModuleKeepsLayers(t *testing.T) {
 	}
 }
 
-// Below the faces, arm is used for resource ids only.
+// Below the faces, arm is used for resource ids only (and for the caller
+// in identity and rbac).
 func TestDomainUsesARMForIDsOnly(t *testing.T) {
-	n := 0
+	n, callers := 0, 0
 	for name, p := range modulePackages(t) {
-		domain := false
+		allowed := map[string]bool(nil)
 		for _, d := range layers.DomainPackages {
-			domain = domain || layers.Match(d, name)
+			if layers.Match(d, name) {
+				allowed = layers.AllowedARM
+			}
 		}
-		if !domain {
+		for _, c := range layers.CallerPackages {
+			if layers.Match(c, name) {
+				allowed = layers.AllowedARMCaller
+				callers++
+			}
+		}
+		if allowed == nil {
 			continue
 		}
 		for _, f := range p.files {
-			bad, err := layers.CheckARMUse(filepath.Join(p.dir, f), nil, layers.AllowedARM)
+			bad, err := layers.CheckARMUse(filepath.Join(p.dir, f), nil, allowed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,8 +90,8 @@ func TestDomainUsesARMForIDsOnly(t *testing.T) {
 			n++
 		}
 	}
-	if n < 20 {
-		t.Fatalf("checked only %d files", n)
+	if n < 20 || callers != len(layers.CallerPackages) {
+		t.Fatalf("checked only %d files (%d of the %d caller packages)", n, callers, len(layers.CallerPackages))
 	}
 }
 
@@ -145,8 +154,31 @@ func f() (*wire.Response, error) { return wire.OK(nil), nil }`, 2},
 		{`package compute
 import "errors"
 func f() error { return errors.New("arm.BadRequest") }`, 0},
+		{`package compute
+import "github.com/safehold/safehold/arm"
+func f(c arm.Caller) string { return c.ObjectID }`, 1},
 	} {
 		got, err := layers.CheckARMUse("x.go", c.src, layers.AllowedARM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != c.want {
+			t.Fatalf("%d violations %q, want %d in\n%s", len(got), got, c.want, c.src)
+		}
+	}
+	// identity and rbac may name the caller, never a wire error.
+	for _, c := range []struct {
+		src  string
+		want int
+	}{
+		{`package rbac
+import "github.com/safehold/safehold/arm"
+func f(c arm.Caller) string { return c.ObjectID }`, 0},
+		{`package rbac
+import ("net/http"; "github.com/safehold/safehold/arm")
+func f() error { return arm.Errorf(http.StatusForbidden, "AuthorizationFailed", "no") }`, 1},
+	} {
+		got, err := layers.CheckARMUse("x.go", c.src, layers.AllowedARMCaller)
 		if err != nil {
 			t.Fatal(err)
 		}
