@@ -129,18 +129,14 @@ func (s *Service) Disk(ctx context.Context, id string) (*Disk, error) {
 
 // DiskResource returns a disk's ARM body.
 func (s *Service) DiskResource(ctx context.Context, id string) (*DiskResource, error) {
-	rid, err := parseTyped(id, DiskType)
+	d, err := getTyped[DiskResource](ctx, s.p.Store, id, DiskType)
 	if err != nil {
 		return nil, err
 	}
-	var d DiskResource
-	if err := resource.Get(ctx, s.p.Store, rid, &d); err != nil {
+	if err := s.settleState(ctx, s.p.Store, d); err != nil {
 		return nil, err
 	}
-	if err := s.settleState(ctx, s.p.Store, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return d, nil
 }
 
 // ListDisks lists the disks under scope (a subscription or resource group id).
@@ -611,12 +607,8 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 			return nil, err
 		}
 	}
-	var d DiskResource
-	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := resource.Get(ctx, tx, rid, &d); err != nil {
-			return err
-		}
-		if err := s.settleState(ctx, tx, &d); err != nil {
+	return updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, d *DiskResource) error {
+		if err := s.settleState(ctx, tx, d); err != nil {
 			return err
 		}
 		if u.SizeBytes != 0 && u.SizeBytes != d.Properties.DiskSizeBytes {
@@ -649,12 +641,8 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 		if u.SKU != "" {
 			d.SKU = skuOf(u.SKU)
 		}
-		return resource.Put(ctx, tx, rid, &d)
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &d, nil
 }
 
 // DeleteDisk deletes a disk and its volume. Attached disks cannot be deleted.
@@ -680,13 +668,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 		if cur.ManagedBy != "" {
 			return failure.Conflictf("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", cur.Name, cur.ManagedBy)
 		}
-		if err := revokeGrants(ctx, tx, cur.ID); err != nil {
-			return err
-		}
-		if err := resource.Delete(ctx, tx, rid); err != nil {
-			return err
-		}
-		return deleteState(ctx, tx, cur.ID)
+		return dropDoc(ctx, tx, rid, cur.ID)
 	})
 	if err != nil {
 		return err

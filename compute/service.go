@@ -256,6 +256,50 @@ func parseTyped(id, typ string) (arm.ResourceID, error) {
 	return rid, nil
 }
 
+// getTyped reads the resource document of type typ with id.
+func getTyped[T any](ctx context.Context, r store.Reader, id, typ string) (*T, error) {
+	rid, err := parseTyped(id, typ)
+	if err != nil {
+		return nil, err
+	}
+	var v T
+	if err := resource.Get(ctx, r, rid, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// updateDoc reads the resource document rid in a transaction, lets change
+// edit it and writes it back.
+func updateDoc[T any](ctx context.Context, st store.Store, rid arm.ResourceID, change func(tx store.Tx, v *T) error) (*T, error) {
+	var v T
+	err := st.Update(ctx, func(tx store.Tx) error {
+		if err := resource.Get(ctx, tx, rid, &v); err != nil {
+			return err
+		}
+		if err := change(tx, &v); err != nil {
+			return err
+		}
+		return resource.Put(ctx, tx, rid, &v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// dropDoc deletes the resource document rid of a disk or snapshot (id as
+// the document names itself) with its grants and its state, in tx.
+func dropDoc(ctx context.Context, tx store.Tx, rid arm.ResourceID, id string) error {
+	if err := revokeGrants(ctx, tx, id); err != nil {
+		return err
+	}
+	if err := resource.Delete(ctx, tx, rid); err != nil {
+		return err
+	}
+	return deleteState(ctx, tx, id)
+}
+
 func newUUID() string {
 	var b [16]byte
 	rand.Read(b[:])

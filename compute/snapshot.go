@@ -76,15 +76,7 @@ func (sn *SnapshotResource) domain(eid snapshot.ID) *Snapshot {
 
 // SnapshotResource returns a snapshot's ARM body.
 func (s *Service) SnapshotResource(ctx context.Context, id string) (*SnapshotResource, error) {
-	rid, err := parseTyped(id, SnapshotType)
-	if err != nil {
-		return nil, err
-	}
-	var sn SnapshotResource
-	if err := resource.Get(ctx, s.p.Store, rid, &sn); err != nil {
-		return nil, err
-	}
-	return &sn, nil
+	return getTyped[SnapshotResource](ctx, s.p.Store, id, SnapshotType)
 }
 
 func (s *Service) snapshotEngineID(ctx context.Context, id string) (*SnapshotResource, snapshot.ID, error) {
@@ -357,20 +349,12 @@ func (s *Service) UpdateSnapshotTags(ctx context.Context, id string, tags map[st
 	if err != nil {
 		return nil, err
 	}
-	var sn SnapshotResource
-	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := resource.Get(ctx, tx, rid, &sn); err != nil {
-			return err
-		}
+	return updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, sn *SnapshotResource) error {
 		if tags != nil {
 			sn.Tags = tags
 		}
-		return resource.Put(ctx, tx, rid, &sn)
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &sn, nil
 }
 
 // DeleteSnapshot removes a snapshot resource and its engine manifest. Other
@@ -391,13 +375,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
 			return err
 		}
 		eid = st.EngineID
-		if err := revokeGrants(ctx, tx, sn.ID); err != nil {
-			return err
-		}
-		if err := resource.Delete(ctx, tx, rid); err != nil {
-			return err
-		}
-		return deleteState(ctx, tx, sn.ID)
+		return dropDoc(ctx, tx, rid, sn.ID)
 	})
 	if err != nil {
 		return err

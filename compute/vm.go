@@ -185,15 +185,7 @@ func putPower(ctx context.Context, tx store.Tx, id, power string) error {
 
 // VMResource returns a VM's ARM body.
 func (s *Service) VMResource(ctx context.Context, id string) (*VMResource, error) {
-	rid, err := parseTyped(id, VMType)
-	if err != nil {
-		return nil, err
-	}
-	var v VMResource
-	if err := resource.Get(ctx, s.p.Store, rid, &v); err != nil {
-		return nil, err
-	}
-	return &v, nil
+	return getTyped[VMResource](ctx, s.p.Store, id, VMType)
 }
 
 // VM returns a VM; 404 ResourceNotFound when absent.

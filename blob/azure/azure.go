@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -71,12 +70,9 @@ func ParseURL(raw string) (Config, error) {
 // Open connects to the container, creating it when missing (if the
 // credentials allow).
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
-	if cfg.Prefix != "" {
-		cfg.Prefix = strings.TrimSuffix(cfg.Prefix, "/")
-		if err := blob.ValidKey(cfg.Prefix); err != nil {
-			return nil, fmt.Errorf("azure blob prefix: %w", err)
-		}
-		cfg.Prefix += "/"
+	prefix, err := blob.StorePrefix(cfg.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("azure blob prefix: %w", err)
 	}
 	cred, err := azblob.NewSharedKeyCredential(cfg.Account, cfg.Key)
 	if err != nil {
@@ -86,7 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure blob client: %w", err)
 	}
-	b := &Backend{c: svc.ServiceClient().NewContainerClient(cfg.Container), prefix: cfg.Prefix}
+	b := &Backend{c: svc.ServiceClient().NewContainerClient(cfg.Container), prefix: prefix}
 	if _, err := b.c.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 		if _, gerr := b.c.GetProperties(ctx, nil); gerr != nil {
 			return nil, fmt.Errorf("azure blob container %s: %w", cfg.Container, err)
@@ -147,21 +143,12 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byt
 	if err := blob.ValidKey(key); err != nil {
 		return nil, err
 	}
-	if off < 0 || length == 0 || off > 0 && length < 0 {
-		// Needs the size first: a zero-length read, or a read to the end
-		// that may start exactly at the end (which Azure answers with 416).
-		info, err := b.Stat(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		end, err := blob.CheckRange(key, info.Size, off, length)
-		if err != nil {
-			return nil, err
-		}
-		if end == off {
-			return []byte{}, nil
-		}
-		length = end - off
+	length, empty, err := blob.SizedRange(ctx, b.Stat, key, off, length)
+	if err != nil {
+		return nil, err
+	}
+	if empty {
+		return []byte{}, nil
 	}
 	opts := &azb.DownloadStreamOptions{}
 	if length > 0 {
@@ -178,31 +165,17 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byt
 		return nil, b.wrap("get", key, err)
 	}
 	defer resp.Body.Close()
-	if length > 0 && resp.ContentRange != nil {
-		if total, ok := rangeTotal(*resp.ContentRange); ok {
-			if _, err := blob.CheckRange(key, total, off, length); err != nil {
-				return nil, err
-			}
-		}
+	if err := blob.CheckContentRange(key, resp.ContentRange, off, length); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	if length > 0 && int64(len(data)) != length {
-		return nil, fmt.Errorf("get %s [%d,+%d): %d bytes: %w", key, off, length, len(data), blob.ErrRange)
+	if err := blob.CheckLength(key, off, length, len(data)); err != nil {
+		return nil, err
 	}
 	return data, nil
-}
-
-// rangeTotal reads the object size from "bytes a-b/total".
-func rangeTotal(cr string) (int64, bool) {
-	i := strings.LastIndexByte(cr, '/')
-	if i < 0 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
-	return n, err == nil
 }
 
 // Stat returns the object's size and modification time.

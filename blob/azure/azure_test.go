@@ -23,22 +23,11 @@ func open(t *testing.T, container, prefix string) *azure.Backend {
 	return b
 }
 
-// Against Azurite; each subtest gets a container that does not exist yet
-// (Open creates it).
+// Against Azurite: on containers that do not exist yet (Open creates them),
+// and under two prefixes of one container.
 func TestAzureConformance(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Backend { return open(t, testsvc.RandomName("c"), "") })
-}
-
-// Two prefixes of one container are separate namespaces.
-func TestAzurePrefixes(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Backend {
-		c := testsvc.RandomName("c")
-		other := open(t, c, "other")
-		if err := other.Put(context.Background(), "pack/abcd", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		return open(t, c, "vaults/v1")
-	})
+	blobtest.RunStore(t, func() string { return testsvc.RandomName("c") },
+		func(t *testing.T, container, prefix string) blob.Backend { return open(t, container, prefix) })
 }
 
 func TestAzureParseURL(t *testing.T) {

@@ -221,3 +221,25 @@ func Run(t *testing.T, newBackend func(t *testing.T) blob.Backend) {
 		}
 	})
 }
+
+// RunStore runs the suite on a backend of an object store twice: each
+// subtest on a container (bucket) that does not exist yet, which the
+// backend creates; and under a prefix of a container whose other prefix
+// holds an object, so that two prefixes of one container prove to be
+// separate namespaces. newSpace names a fresh container; open opens the
+// backend on container space under prefix ("" for none).
+func RunStore(t *testing.T, newSpace func() string, open func(t *testing.T, space, prefix string) blob.Backend) {
+	t.Run("Fresh", func(t *testing.T) {
+		Run(t, func(t *testing.T) blob.Backend { return open(t, newSpace(), "") })
+	})
+	t.Run("Prefixes", func(t *testing.T) {
+		Run(t, func(t *testing.T) blob.Backend {
+			space := newSpace()
+			other := open(t, space, "other")
+			if err := other.Put(context.Background(), "pack/abcd", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, space, "vaults/v1")
+		})
+	})
+}

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,12 +75,9 @@ func ParseURL(raw string) (Config, error) {
 // Open connects to the bucket, creating it when missing (if the credentials
 // allow).
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
-	if cfg.Prefix != "" {
-		cfg.Prefix = strings.TrimSuffix(cfg.Prefix, "/")
-		if err := blob.ValidKey(cfg.Prefix); err != nil {
-			return nil, fmt.Errorf("s3 prefix: %w", err)
-		}
-		cfg.Prefix += "/"
+	prefix, err := blob.StorePrefix(cfg.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("s3 prefix: %w", err)
 	}
 	opts := awss3.Options{
 		Region:       cfg.Region,
@@ -97,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
-	b := &Backend{c: awss3.New(opts), bucket: cfg.Bucket, prefix: cfg.Prefix}
+	b := &Backend{c: awss3.New(opts), bucket: cfg.Bucket, prefix: prefix}
 	if _, err := b.c.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
 		if _, cerr := b.c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); cerr != nil {
 			var owned *types.BucketAlreadyOwnedByYou
@@ -180,19 +176,12 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byt
 	if err := blob.ValidKey(key); err != nil {
 		return nil, err
 	}
-	if off < 0 || length == 0 || off > 0 && length < 0 {
-		info, err := b.Stat(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		end, err := blob.CheckRange(key, info.Size, off, length)
-		if err != nil {
-			return nil, err
-		}
-		if end == off {
-			return []byte{}, nil
-		}
-		length = end - off
+	length, empty, err := blob.SizedRange(ctx, b.Stat, key, off, length)
+	if err != nil {
+		return nil, err
+	}
+	if empty {
+		return []byte{}, nil
 	}
 	in := &awss3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)}
 	if length > 0 {
@@ -206,21 +195,15 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byt
 		return nil, b.wrap(ctx, "get", key, err)
 	}
 	defer out.Body.Close()
-	if length > 0 && out.ContentRange != nil {
-		if i := strings.LastIndexByte(*out.ContentRange, '/'); i >= 0 {
-			if total, err := strconv.ParseInt((*out.ContentRange)[i+1:], 10, 64); err == nil {
-				if _, err := blob.CheckRange(key, total, off, length); err != nil {
-					return nil, err
-				}
-			}
-		}
+	if err := blob.CheckContentRange(key, out.ContentRange, off, length); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(out.Body)
 	if err != nil {
 		return nil, b.wrap(ctx, "get", key, err)
 	}
-	if length > 0 && int64(len(data)) != length {
-		return nil, fmt.Errorf("get %s [%d,+%d): %d bytes: %w", key, off, length, len(data), blob.ErrRange)
+	if err := blob.CheckLength(key, off, length, len(data)); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

@@ -23,21 +23,11 @@ func open(t *testing.T, bucket, prefix string) *s3.Backend {
 	return b
 }
 
-// Against the S3 server; each subtest gets a bucket that does not exist yet
-// (Open creates it).
+// Against the S3 server: on buckets that do not exist yet (Open creates
+// them), and under two prefixes of one bucket.
 func TestS3Conformance(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Backend { return open(t, testsvc.RandomName("b"), "") })
-}
-
-func TestS3Prefixes(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Backend {
-		b := testsvc.RandomName("b")
-		other := open(t, b, "other")
-		if err := other.Put(context.Background(), "pack/abcd", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		return open(t, b, "vaults/v1")
-	})
+	blobtest.RunStore(t, func() string { return testsvc.RandomName("b") },
+		func(t *testing.T, bucket, prefix string) blob.Backend { return open(t, bucket, prefix) })
 }
 
 func TestS3ParseURL(t *testing.T) {

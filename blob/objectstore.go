@@ -1,0 +1,74 @@
+package blob
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// What the backends on object stores (blob/azure, blob/s3) share: the key
+// prefix they keep their objects under, and how a ranged read maps onto a
+// store that answers ranges in its own way.
+
+// StorePrefix normalises a backend's key prefix ("" or valid key characters,
+// "/"-separated, with or without a trailing "/") to "" or "PREFIX/".
+func StorePrefix(prefix string) (string, error) {
+	if prefix == "" {
+		return "", nil
+	}
+	prefix = strings.TrimSuffix(prefix, "/")
+	if err := ValidKey(prefix); err != nil {
+		return "", err
+	}
+	return prefix + "/", nil
+}
+
+// SizedRange prepares a Get of [off, off+length) on an object store. A
+// zero-length read, a read to the end from off > 0 (which may start exactly
+// at the end: Azure answers that 416) and an invalid range need the object's
+// size first: SizedRange reads it with stat and checks the range
+// (CheckRange). It returns the length to request (< 0: the whole object) and
+// whether the answer is empty without a request.
+func SizedRange(ctx context.Context, stat func(context.Context, string) (Info, error), key string, off, length int64) (int64, bool, error) {
+	if !(off < 0 || length == 0 || off > 0 && length < 0) {
+		return length, false, nil
+	}
+	info, err := stat(ctx, key)
+	if err != nil {
+		return 0, false, err
+	}
+	end, err := CheckRange(key, info.Size, off, length)
+	if err != nil {
+		return 0, false, err
+	}
+	return end - off, end == off, nil
+}
+
+// CheckContentRange checks a ranged read of [off, off+length) against the
+// object size in the answer's Content-Range ("bytes a-b/total"), when the
+// store gave one (stores that do not reject ranges past the end, like
+// Azurite, are caught here).
+func CheckContentRange(key string, contentRange *string, off, length int64) error {
+	if length <= 0 || contentRange == nil {
+		return nil
+	}
+	i := strings.LastIndexByte(*contentRange, '/')
+	if i < 0 {
+		return nil
+	}
+	total, err := strconv.ParseInt((*contentRange)[i+1:], 10, 64)
+	if err != nil {
+		return nil
+	}
+	_, err = CheckRange(key, total, off, length)
+	return err
+}
+
+// CheckLength checks that a ranged read of length > 0 bytes got them all.
+func CheckLength(key string, off, length int64, got int) error {
+	if length > 0 && int64(got) != length {
+		return fmt.Errorf("get %s [%d,+%d): %d bytes: %w", key, off, length, got, ErrRange)
+	}
+	return nil
+}
