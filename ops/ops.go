@@ -1,9 +1,11 @@
 // Package ops is the one shared mechanism for ARM long-running operations:
 // an operation record in the store, created in the same transaction as the
-// change that needs it together with a durable task that does the work;
-// status resources for Azure-AsyncOperation URLs and result responses for
-// Location URLs. Resource providers choose their own URL shapes and call
-// Get, StatusResponse and ResultResponse from their status routes.
+// change that needs it together with a durable task that does the work.
+// It knows no wire: a failed operation's error is recorded as the Describe
+// function given to NewManager writes it, and the status resources and
+// result responses of the polling URLs are written by arm/armops. Resource
+// providers choose their own URL shapes and call armops from their status
+// routes.
 package ops
 
 import (
@@ -11,12 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/store"
 )
@@ -44,8 +46,8 @@ type Operation struct {
 	StartTime       time.Time       `json:"startTime"`
 	EndTime         *time.Time      `json:"endTime,omitempty"`
 	PercentComplete float64         `json:"percentComplete,omitempty"`
-	Error           *arm.Error      `json:"error,omitempty"`
-	ErrorStatus     int             `json:"errorStatus,omitempty"`
+	Error           json.RawMessage `json:"error,omitempty"`        // on failure: the error body, as Describe wrote it
+	ErrorStatus     int             `json:"errorStatus,omitempty"`  // on failure: the status of the synchronous answer
 	Properties      json.RawMessage `json:"properties,omitempty"`   // status properties on success (e.g. jobId)
 	Result          json.RawMessage `json:"result,omitempty"`       // body of the Location result on success
 	ResultStatus    int             `json:"resultStatus,omitempty"` // 200 (with Result) or 204
@@ -61,11 +63,17 @@ func (o *Operation) Done() bool { return o.Status != InProgress }
 func (o *Operation) DecodeInput(v any) error { return json.Unmarshal(o.Input, v) }
 
 // Func does an operation's work. On success it may set op.Properties,
-// op.Result and op.ResultStatus. An *arm.Error return fails the operation
-// with that code; a Retry (job.Retry) error runs it again later; any other error
-// fails it with InternalServerError. Funcs must be safe to run again after
+// op.Result and op.ResultStatus. A Retry (job.Retry) error runs it again
+// later; any other error fails the operation, recorded as the Manager's
+// Describe writes it (ARM's: a *failure.Error or a CloudError with its code,
+// anything else InternalServerError). Funcs must be safe to run again after
 // a crash (the task is re-run when its lease expires).
 type Func func(ctx context.Context, op *Operation) error
+
+// Describe turns the error an operation failed with into what its status
+// resource and result show: the status of the synchronous answer and the
+// error body. The ARM layer gives it (armops.Describe); ops knows no wire.
+type Describe func(err error) (status int, body json.RawMessage)
 
 // Retry wraps err so the operation's Func runs again after delay (a
 // job.Retry, for faces that do not import job).
@@ -73,15 +81,17 @@ func Retry(err error, delay time.Duration) error { return job.Retry(err, delay) 
 
 // Manager creates, runs and reads operations.
 type Manager struct {
-	store  store.Store
-	clock  clock.Clock
-	runner *job.Runner
-	funcs  map[string]Func
+	store    store.Store
+	clock    clock.Clock
+	runner   *job.Runner
+	funcs    map[string]Func
+	describe Describe
 }
 
-// NewManager registers the operation task handler with runner.
-func NewManager(s store.Store, clk clock.Clock, runner *job.Runner) *Manager {
-	m := &Manager{store: s, clock: clk, runner: runner, funcs: map[string]Func{}}
+// NewManager registers the operation task handler with runner; describe
+// records the errors of failed operations.
+func NewManager(s store.Store, clk clock.Clock, runner *job.Runner, describe Describe) *Manager {
+	m := &Manager{store: s, clock: clk, runner: runner, funcs: map[string]Func{}, describe: describe}
 	runner.Register(taskKind, m.runTask)
 	return m
 }
@@ -191,14 +201,8 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 	now := m.clock.Now()
 	op.EndTime = &now
 	if ferr != nil {
-		var ae *arm.Error
-		if !arm.As(ferr, &ae) {
-			ae = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The operation failed: %v", ferr)
-		}
-		op.Status, op.Error, op.ErrorStatus = Failed, ae, ae.Status
-		if op.ErrorStatus == 0 {
-			op.ErrorStatus = http.StatusBadRequest
-		}
+		op.Status = Failed
+		op.ErrorStatus, op.Error = m.describe(ferr)
 	} else {
 		op.Status = Succeeded
 		op.PercentComplete = 100
@@ -217,95 +221,20 @@ func (m *Manager) Finish(ctx context.Context, tx store.Tx, op *Operation, err er
 	now := m.clock.Now()
 	op.EndTime = &now
 	if err != nil {
-		var ae *arm.Error
-		if !arm.As(err, &ae) {
-			ae = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The operation failed: %v", err)
-		}
-		op.Status, op.Error, op.ErrorStatus = Failed, ae, ae.Status
+		op.Status = Failed
+		op.ErrorStatus, op.Error = m.describe(err)
 	} else {
 		op.Status, op.PercentComplete = Succeeded, 100
 	}
 	return m.put(ctx, tx, op)
 }
 
-// StatusBody is the ARM status resource of op.
-func StatusBody(op *Operation, id string) map[string]any {
-	b := map[string]any{
-		"id":        id,
-		"name":      op.ID,
-		"status":    op.Status,
-		"startTime": op.StartTime.Format(time.RFC3339Nano),
-	}
-	if op.EndTime != nil {
-		b["endTime"] = op.EndTime.Format(time.RFC3339Nano)
-	}
-	if op.Done() {
-		b["percentComplete"] = 100
-	} else if op.PercentComplete > 0 {
-		b["percentComplete"] = op.PercentComplete
-	}
-	if op.Error != nil && op.Status != Succeeded {
-		b["error"] = op.Error
-	}
-	if op.Status == Succeeded && len(op.Properties) > 0 {
-		b["properties"] = op.Properties
-	}
-	return b
-}
-
-// Lookup reads an operation for a status or result route, as a 404 ARM error when unknown.
+// Lookup reads an operation for a status or result route: a NotFound
+// failure (OperationNotFound) when unknown.
 func (m *Manager) Lookup(ctx context.Context, id string) (*Operation, error) {
 	op, err := m.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found.", id)
+		return nil, failure.NotFoundf("OperationNotFound", "The operation '%s' was not found.", id)
 	}
 	return op, err
-}
-
-// StatusResponse answers an Azure-AsyncOperation poll: always 200 with the status resource.
-func (m *Manager) StatusResponse(r *arm.Request, id string) (*arm.Response, error) {
-	op, err := m.Lookup(r.HTTP.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	resp := arm.OK(StatusBody(op, r.Path()))
-	if !op.Done() {
-		resp.RetryAfter(r)
-	}
-	return resp, nil
-}
-
-// ResultResponse answers a Location poll: 202 (with Location and Retry-After)
-// while running; then what the synchronous call would have answered: the
-// result (200 with body, or 204), or the operation's error.
-func (m *Manager) ResultResponse(r *arm.Request, id string) (*arm.Response, error) {
-	op, err := m.Lookup(r.HTTP.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	switch op.Status {
-	case InProgress:
-		return arm.Accepted().SetHeader("Location", r.URL(r.Path())).RetryAfter(r), nil
-	case Succeeded:
-		if op.ResultStatus == http.StatusNoContent || (op.ResultStatus == 0 && len(op.Result) == 0) {
-			return arm.NoContent(), nil
-		}
-		st := op.ResultStatus
-		if st == 0 {
-			st = http.StatusOK
-		}
-		if len(op.Result) == 0 {
-			return arm.Status(st, nil), nil
-		}
-		return arm.Status(st, json.RawMessage(op.Result)), nil
-	default:
-		e := *op.Error
-		if e.Status == 0 {
-			e.Status = op.ErrorStatus
-		}
-		if e.Status == 0 {
-			e.Status = http.StatusBadRequest
-		}
-		return nil, &e
-	}
 }

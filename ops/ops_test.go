@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/ops"
@@ -46,7 +47,7 @@ func TestOperationSurvivesRestart(t *testing.T) {
 	var runs atomic.Int32
 	block := make(chan struct{})
 	r1 := &job.Runner{Store: st, NodeID: "node1", Poll: 10 * time.Millisecond, Lease: time.Hour}
-	m1 := ops.NewManager(st, clock.Real{}, r1)
+	m1 := ops.NewManager(st, clock.Real{}, r1, armops.Describe)
 	m1.Register("work", func(ctx context.Context, op *ops.Operation) error {
 		runs.Add(1)
 		select { // the first process "crashes" mid-operation
@@ -76,7 +77,7 @@ func TestOperationSurvivesRestart(t *testing.T) {
 	}
 	defer st2.Close()
 	r2 := &job.Runner{Store: st2, NodeID: "node1", Poll: 10 * time.Millisecond, Lease: time.Hour}
-	m2 := ops.NewManager(st2, clock.Real{}, r2)
+	m2 := ops.NewManager(st2, clock.Real{}, r2, armops.Describe)
 	m2.Register("work", func(ctx context.Context, op *ops.Operation) error {
 		var in map[string]int
 		if err := op.DecodeInput(&in); err != nil || in["n"] != 1 {
@@ -94,7 +95,7 @@ func TestOperationSurvivesRestart(t *testing.T) {
 	if done.Status != ops.Succeeded || string(done.Result) != `{"ok":true}` || done.EndTime == nil {
 		t.Fatalf("after restart: %+v", done)
 	}
-	body := ops.StatusBody(done, "/x")
+	body := armops.StatusBody(done, "/x")
 	if body["status"] != "Succeeded" || body["properties"] == nil {
 		t.Fatalf("status body %v", body)
 	}
@@ -105,7 +106,7 @@ func TestOperationFailureCarriesARMError(t *testing.T) {
 	st, _ := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
 	defer st.Close()
 	r := &job.Runner{Store: st, Poll: 10 * time.Millisecond}
-	m := ops.NewManager(st, clock.Real{}, r)
+	m := ops.NewManager(st, clock.Real{}, r, armops.Describe)
 	m.Register("fail", func(ctx context.Context, op *ops.Operation) error {
 		return arm.BadRequest("UserErrorX", "the disk is gone")
 	})
@@ -120,12 +121,17 @@ func TestOperationFailureCarriesARMError(t *testing.T) {
 		return m.Start(ctx, tx, b, nil)
 	})
 	m.Notify()
+	code := func(op *ops.Operation) string {
+		var e struct{ Code string }
+		json.Unmarshal(op.Error, &e)
+		return e.Code
+	}
 	fa := waitDone(t, m, a.ID)
-	if fa.Status != ops.Failed || fa.Error.Code != "UserErrorX" {
+	if fa.Status != ops.Failed || code(fa) != "UserErrorX" || fa.ErrorStatus != http.StatusBadRequest {
 		t.Fatalf("%+v", fa)
 	}
 	fb := waitDone(t, m, b.ID)
-	if fb.Status != ops.Failed || fb.Error.Code != "InternalServerError" {
+	if fb.Status != ops.Failed || code(fb) != "InternalServerError" || fb.ErrorStatus != http.StatusInternalServerError {
 		t.Fatalf("%+v", fb)
 	}
 }

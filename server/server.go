@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/clock"
@@ -283,7 +284,7 @@ func (s *Server) init(ctx context.Context) error {
 	// time, renewed every TTL/3; a lone replica leads from its start.
 	s.Leader = &lease.Leader{Store: s.Store, Name: "leader", Holder: nodeID + "/" + uuid.NewString(), Logger: s.logger}
 	s.Leader.Start(ctx)
-	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID,
+	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs, armops.Describe), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID,
 		Leader: s.Leader}
 	var root blobRoot
 	if cfg.Blob != "" {

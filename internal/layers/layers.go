@@ -55,17 +55,18 @@ var Rules = []Rule{
 
 	// The ARM layer: wire types, and the platform every face is built on.
 	{"arm", []string{"failure"}, "ARM's wire: ids, routing, CloudError (arm.As writes a *failure.Error as one)"},
-	{"ops", []string{"arm", "clock", "job", "store"}, "ARM asynchronous operations"},
+	{"ops", []string{"arm", "clock", "failure", "job", "store"}, "ARM asynchronous operations: records and runs, no wire (arm for the caller, correlation and ids only, see CallerPackages)"},
+	{"arm/armops", []string{"arm", "ops"}, "the wire of ops: CloudErrors of failed operations, status resources, Location results"},
 	{"identity", []string{"arm", "clock", "failure", "store"}, "tokens and principals (Unauthenticated failures; arm for the caller and ids only, see CallerPackages)"},
 	{"rbac", []string{"arm", "clock", "failure", "store"}, "role checks (Forbidden failures; arm for the caller and ids only, see CallerPackages)"},
 	{"resource", []string{"arm", "clock", "failure", "identity", "job", "lease", "ops", "store", "blob"},
 		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only; blob for the Platform's OpenBlob hook (--blob)"},
 
 	// The faces: routes, wire models, validation, translation.
-	{"rp/...", []string{"protection", "compute", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
+	{"rp/...", []string{"protection", "compute", "arm", "arm/armops", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
 		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
 
-	{"server", []string{"rp/...", "arm", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
+	{"server", []string{"rp/...", "arm", "arm/armops", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
 		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web"},
 		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
@@ -99,13 +100,15 @@ var DomainPackages = []string{"compute", "protection", "resource", "snapshot", "
 var AllowedARM = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true}
 
 // CallerPackages are the packages of the ARM layer that know who is asking
-// but speak no wire: they return *failure.Error (Unauthenticated, Forbidden)
-// and leave status codes and CloudError bodies to the faces and the server.
-// They may use arm for resource ids and the caller (AllowedARMCaller).
-var CallerPackages = []string{"identity", "rbac"}
+// but speak no wire: they return *failure.Error (identity Unauthenticated,
+// rbac Forbidden, ops NotFound) and leave status codes and CloudError bodies
+// to the faces, arm/armops and the server. They may use arm for resource
+// ids, the caller and the request's correlation id (AllowedARMCaller).
+var CallerPackages = []string{"identity", "rbac", "ops"}
 
 // AllowedARMCaller are the names of package arm a CallerPackages package may use.
-var AllowedARMCaller = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true, "Caller": true}
+var AllowedARMCaller = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true,
+	"Caller": true, "CorrelationID": true, "WithCorrelationID": true}
 
 // Import is one import edge, both paths relative to the module.
 type Import struct{ From, To string }

@@ -60,7 +60,7 @@ func TestModuleKeepsLayers(t *testing.T) {
 }
 
 // Below the faces, arm is used for resource ids only (and for the caller
-// in identity and rbac).
+// and the correlation id in identity, rbac and ops).
 func TestDomainUsesARMForIDsOnly(t *testing.T) {
 	n, callers := 0, 0
 	for name, p := range modulePackages(t) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/store"
 )
@@ -25,13 +26,13 @@ type opInput struct {
 
 func (pr *Provider) registerOps(rt *arm.Router) {
 	rt.Handle("GET", subPrefix+"/locations/{location}/operations/{operationId}", func(r *arm.Request) (*arm.Response, error) {
-		return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+		return armops.StatusResponse(pr.p.Ops, r, r.Param("operationId"))
 	}, arm.Action("Microsoft.Compute/locations/operations/read"))
 	rt.Handle("GET", subPrefix+"/locations/{location}/DiskOperations/{operationId}", func(r *arm.Request) (*arm.Response, error) {
-		return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+		return armops.StatusResponse(pr.p.Ops, r, r.Param("operationId"))
 	}, arm.Action("Microsoft.Compute/locations/DiskOperations/read"))
 	rt.Handle("GET", subPrefix+"/locations/{location}/operationResults/{operationId}", func(r *arm.Request) (*arm.Response, error) {
-		return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+		return armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 	}, arm.Action("Microsoft.Compute/locations/operations/read"))
 }
 

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -163,11 +164,11 @@ func asyncPaths(sub, location, opID string) (status, result string) {
 }
 
 func (pr *Provider) opStatus(r *arm.Request) (*arm.Response, error) {
-	return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+	return armops.StatusResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
 func (pr *Provider) opResult(r *arm.Request) (*arm.Response, error) {
-	return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	return armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
 func lastSegment(s string) string { return path.Base(strings.TrimRight(s, "/")) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -58,7 +59,7 @@ func (pr *Provider) refresh(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) refreshResult(r *arm.Request) (*arm.Response, error) {
-	resp, err := pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	resp, err := armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 	if err != nil {
 		return nil, err
 	}

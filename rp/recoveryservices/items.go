@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -571,7 +572,7 @@ func (pr *Provider) itemOperationStatus(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 	}
-	return pr.p.Ops.StatusResponse(r, op.ID)
+	return armops.StatusResponse(pr.p.Ops, r, op.ID)
 }
 
 // mergedItemStatus is the ARM status fields (status, startTime, endTime)
@@ -592,13 +593,13 @@ func mergedItemStatus(op *ops.Operation) (map[string]any, bool) {
 	for k, v := range extra {
 		props[k] = v
 	}
-	st := ops.StatusBody(op, "")
+	st := armops.StatusBody(op, "")
 	st["id"], st["name"], st["type"], st["properties"] = item["id"], item["name"], item["type"], props
 	return st, true
 }
 
 func (pr *Provider) itemOperationResult(r *arm.Request) (*arm.Response, error) {
-	return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	return armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
 // protectedItemOperationResult answers GET item/operationResults/{id}: 202
@@ -607,7 +608,7 @@ func (pr *Provider) itemOperationResult(r *arm.Request) (*arm.Response, error) {
 // the item as it is now; 204 only when the item is gone).
 func (pr *Provider) protectedItemOperationResult(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	resp, err := pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	resp, err := armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 	if err != nil || resp.Status != http.StatusNoContent {
 		return resp, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -303,11 +304,11 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 // policyOperation answers the policy operation routes; policy writes are
 // synchronous, so any id that exists is reported done.
 func (pr *Provider) policyOperationStatus(r *arm.Request) (*arm.Response, error) {
-	return pr.p.Ops.StatusResponse(r, r.Param("operationId"))
+	return armops.StatusResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
 func (pr *Provider) policyOperationResult(r *arm.Request) (*arm.Response, error) {
-	resp, err := pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	resp, err := armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -221,7 +222,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 // only: an operation without a body of its own answers the vault as it is
 // now).
 func (pr *Provider) vaultOperationResult(r *arm.Request) (*arm.Response, error) {
-	resp, err := pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	resp, err := armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 	if err != nil || resp.Status != http.StatusNoContent {
 		return resp, err
 	}

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -485,7 +486,7 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 }
 
 func (pr *Provider) operationResult(r *arm.Request) (*arm.Response, error) {
-	return pr.p.Ops.ResultResponse(r, r.Param("operationId"))
+	return armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
 type genericResource struct {

@@ -1,0 +1,109 @@
+// Package armops is the wire of ARM's asynchronous operations: how a
+// failed operation's error is written (Describe, a CloudError), the status
+// resource an Azure-AsyncOperation URL answers (StatusResponse) and the
+// answer of a Location URL (ResultResponse). The operations themselves
+// (records, tasks, runs) live in ops, which knows no wire.
+package armops
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+)
+
+// Describe is the ops.Describe of ARM: the CloudError err stands for
+// (arm.As) with its status, or 500 InternalServerError naming err.
+func Describe(err error) (int, json.RawMessage) {
+	var ae *arm.Error
+	if !arm.As(err, &ae) {
+		ae = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The operation failed: %v", err)
+	}
+	b, _ := json.Marshal(ae)
+	if ae.Status == 0 {
+		return http.StatusBadRequest, b
+	}
+	return ae.Status, b
+}
+
+// cloudError reads back the error Describe recorded.
+func cloudError(op *ops.Operation) *arm.Error {
+	var e arm.Error
+	if len(op.Error) > 0 {
+		json.Unmarshal(op.Error, &e)
+	}
+	return &e
+}
+
+// StatusBody is the ARM status resource of op.
+func StatusBody(op *ops.Operation, id string) map[string]any {
+	b := map[string]any{
+		"id":        id,
+		"name":      op.ID,
+		"status":    op.Status,
+		"startTime": op.StartTime.Format(time.RFC3339Nano),
+	}
+	if op.EndTime != nil {
+		b["endTime"] = op.EndTime.Format(time.RFC3339Nano)
+	}
+	if op.Done() {
+		b["percentComplete"] = 100
+	} else if op.PercentComplete > 0 {
+		b["percentComplete"] = op.PercentComplete
+	}
+	if len(op.Error) > 0 && op.Status != ops.Succeeded {
+		b["error"] = cloudError(op)
+	}
+	if op.Status == ops.Succeeded && len(op.Properties) > 0 {
+		b["properties"] = op.Properties
+	}
+	return b
+}
+
+// StatusResponse answers an Azure-AsyncOperation poll: always 200 with the status resource.
+func StatusResponse(m *ops.Manager, r *arm.Request, id string) (*arm.Response, error) {
+	op, err := m.Lookup(r.HTTP.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	resp := arm.OK(StatusBody(op, r.Path()))
+	if !op.Done() {
+		resp.RetryAfter(r)
+	}
+	return resp, nil
+}
+
+// ResultResponse answers a Location poll: 202 (with Location and Retry-After)
+// while running; then what the synchronous call would have answered: the
+// result (200 with body, or 204), or the operation's error.
+func ResultResponse(m *ops.Manager, r *arm.Request, id string) (*arm.Response, error) {
+	op, err := m.Lookup(r.HTTP.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	switch op.Status {
+	case ops.InProgress:
+		return arm.Accepted().SetHeader("Location", r.URL(r.Path())).RetryAfter(r), nil
+	case ops.Succeeded:
+		if op.ResultStatus == http.StatusNoContent || (op.ResultStatus == 0 && len(op.Result) == 0) {
+			return arm.NoContent(), nil
+		}
+		st := op.ResultStatus
+		if st == 0 {
+			st = http.StatusOK
+		}
+		if len(op.Result) == 0 {
+			return arm.Status(st, nil), nil
+		}
+		return arm.Status(st, json.RawMessage(op.Result)), nil
+	default:
+		e := cloudError(op)
+		e.Status = op.ErrorStatus
+		if e.Status == 0 {
+			e.Status = http.StatusBadRequest
+		}
+		return nil, e
+	}
+}
