@@ -85,30 +85,7 @@ fi
 
 # ------------------------------------------------------------ timing (as peers.sh)
 SIZE_BYTES=$(( SIZE_MIB * 1024 * 1024 ))
-dir_bytes() { [[ -e $1 ]] || { echo 0; return; }; du -s -B1 "$1" | awk '{print $1}'; }
-drop_caches() {
-  if [[ $DROP_CACHES == 1 ]]; then sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || log "warning: cannot drop caches"; fi
-}
-run_step() {  # PEER STEP REPO LOGICAL NOTE -- cmd...
-  local peer=$1 step=$2 repo=$3 logical=$4 note=$5; shift 6
-  local tf="$W/logs/$peer.$step.time" lf="$W/logs/$peer.$step.log"
-  mkdir -p "$W/logs"
-  drop_caches
-  log "$peer: $step"
-  local t0 t1 rc=0
-  t0=$(date +%s%N)
-  /usr/bin/time -v -o "$tf" "$@" >"$lf" 2>&1 || rc=$?
-  t1=$(date +%s%N)
-  if (( rc != 0 )); then tail -n 20 "$lf" >&2; die "$peer $step failed (rc=$rc), log: $lf"; fi
-  local wall user sys rss repo_b
-  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", (b-a)/1e9}')
-  user=$(awk -F': ' '/User time \(seconds\)/{print $2}' "$tf")
-  sys=$(awk -F': ' '/System time \(seconds\)/{print $2}' "$tf")
-  rss=$(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$tf")
-  if [[ $repo == - ]]; then repo_b=""; else repo_b=$(dir_bytes "$repo"); fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$peer" "$step" "$wall" "$user" "$sys" "$rss" "$repo_b" "$logical" "$note" >>"$RES_TSV"
-}
+source "$REPO_ROOT/bench/lib.sh"  # dir_bytes, drop_caches, run_step, results_table
 set_note() {  # replace the note of the last TSV row
   local note; note=$(printf '%s' "$1" | sed 's/[\/&]/\\&/g')
   sed -i '$ s/\t[^\t]*$/\t'"$note"'/' "$RES_TSV"
@@ -202,14 +179,7 @@ OUT="$W/engine-results.md"
   echo "- safehold: 64 KiB fixed blocks, BLAKE3 ids, S2 compression (raw when incompressible), no encryption, 8 MiB packs, local dir backend (temp file + fsync + link + dir fsync per pack)"
   echo "- command: $(printf '%q ' env SIZE_MIB="$SIZE_MIB" PEERS="${PEERS:-restic borg borg-fixed}" ${ENGINE_BASE:+ENGINE_BASE="$ENGINE_BASE"} ENGINE_RUNS="$ENGINE_RUNS" bash bench/engine.sh); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "| peer | step | wall s | user s | sys s | CPU % | peak RSS MiB | repo MiB after | MiB/s (logical) | notes |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
-  awk -F'\t' -v OFS=' | ' '{
-    cpu = $4 + $5; pct = ($3 > 0) ? 100 * cpu / $3 : 0
-    repo = ($7 == "") ? "" : sprintf("%.1f", $7 / 1048576)
-    tput = ($8 == "" || $3 <= 0) ? "" : sprintf("%.0f", $8 / 1048576 / $3)
-    print "| " $1, $2, $3, $4, $5, sprintf("%.0f", pct), $6, repo, tput, $9 " |"
-  }' "$RES_TSV"
+  results_table
   echo
   echo "### Safehold vs the best peer in this run"
   echo
