@@ -114,6 +114,22 @@ type node struct {
 
 func newNode() *node { return &node{literal: map[string]*node{}, routes: map[string]*route{}} }
 
+// eachRoute calls fn with every route below n (n's own first) and its method.
+func (n *node) eachRoute(fn func(method string, r *route)) {
+	for m, r := range n.routes {
+		fn(m, r)
+	}
+	for _, c := range n.literal {
+		c.eachRoute(fn)
+	}
+	if n.param != nil {
+		n.param.eachRoute(fn)
+	}
+	if n.wild != nil {
+		n.wild.eachRoute(fn)
+	}
+}
+
 // Router routes ARM requests. Register namespaces and routes before serving.
 type Router struct {
 	root        *node
@@ -535,22 +551,9 @@ type RouteInfo struct {
 // Routes lists the registered routes (for docs and tests).
 func (rt *Router) Routes() []RouteInfo {
 	var out []RouteInfo
-	var walk func(n *node)
-	walk = func(n *node) {
-		for m, r := range n.routes {
-			out = append(out, RouteInfo{Method: m, Pattern: r.pattern, Namespace: r.namespace})
-		}
-		for _, c := range n.literal {
-			walk(c)
-		}
-		if n.param != nil {
-			walk(n.param)
-		}
-		if n.wild != nil {
-			walk(n.wild)
-		}
-	}
-	walk(rt.root)
+	rt.root.eachRoute(func(m string, r *route) {
+		out = append(out, RouteInfo{Method: m, Pattern: r.pattern, Namespace: r.namespace})
+	})
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Pattern != out[j].Pattern {
 			return out[i].Pattern < out[j].Pattern
@@ -695,30 +698,17 @@ func (rt *Router) ResourceTypes(namespace string) []string {
 func (rt *Router) Actions(namespace string) []string {
 	seen := map[string]bool{}
 	var out []string
-	var walk func(n *node)
-	walk = func(n *node) {
-		for m, r := range n.routes {
-			if !strings.EqualFold(r.namespace, namespace) {
-				continue
-			}
-			a, _ := r.actionFor(m, splitPath(r.pattern))
-			if a == "" || a == "-" || !strings.HasPrefix(strings.ToLower(a), strings.ToLower(namespace)+"/") || seen[strings.ToLower(a)] {
-				continue
-			}
-			seen[strings.ToLower(a)] = true
-			out = append(out, a)
+	rt.root.eachRoute(func(m string, r *route) {
+		if !strings.EqualFold(r.namespace, namespace) {
+			return
 		}
-		for _, c := range n.literal {
-			walk(c)
+		a, _ := r.actionFor(m, splitPath(r.pattern))
+		if a == "" || a == "-" || !strings.HasPrefix(strings.ToLower(a), strings.ToLower(namespace)+"/") || seen[strings.ToLower(a)] {
+			return
 		}
-		if n.param != nil {
-			walk(n.param)
-		}
-		if n.wild != nil {
-			walk(n.wild)
-		}
-	}
-	walk(rt.root)
+		seen[strings.ToLower(a)] = true
+		out = append(out, a)
+	})
 	sort.Strings(out)
 	return out
 }

@@ -4,16 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
-	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
 )
 
@@ -24,26 +19,8 @@ func newService(tb testing.TB) *compute.Service { return newServiceOpts(tb, comp
 
 func newServiceOpts(tb testing.TB, opts compute.Options) *compute.Service {
 	tb.Helper()
-	dir := tb.TempDir()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "db"), clock.Real{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	p := &resource.Platform{Store: st, Clock: clock.Real{}, DataDir: dir}
-	err = st.Update(ctx, func(tx store.Tx) error {
-		return resource.Put(ctx, tx, arm.ResourceID{SubscriptionID: sub, ResourceGroup: "rg"},
-			map[string]any{"id": "/subscriptions/" + sub + "/resourceGroups/rg", "name": "rg", "type": "Microsoft.Resources/resourceGroups", "location": "westus"})
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := compute.New(p, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
+	s, closeAll := openServiceOpts(tb, tb.TempDir(), opts)
+	tb.Cleanup(closeAll)
 	return s
 }
 

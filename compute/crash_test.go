@@ -28,6 +28,13 @@ const crashSlots = 64
 // openServiceAt opens a compute service on a fixed data dir (reopenable).
 func openServiceAt(tb testing.TB, dir string) (*compute.Service, func()) {
 	tb.Helper()
+	return openServiceOpts(tb, dir, compute.Options{})
+}
+
+// openServiceOpts opens a compute service with opts on a bare platform
+// (store, clock, data dir dir) with resource group rg; the func closes both.
+func openServiceOpts(tb testing.TB, dir string, opts compute.Options) (*compute.Service, func()) {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "db"), clock.Real{})
 	if err != nil {
@@ -39,10 +46,12 @@ func openServiceAt(tb testing.TB, dir string) (*compute.Service, func()) {
 			map[string]any{"id": "/subscriptions/" + sub + "/resourceGroups/rg", "name": "rg", "type": "Microsoft.Resources/resourceGroups", "location": "westus"})
 	})
 	if err != nil {
+		st.Close()
 		tb.Fatal(err)
 	}
-	s, err := compute.New(p, compute.Options{})
+	s, err := compute.New(p, opts)
 	if err != nil {
+		st.Close()
 		tb.Fatal(err)
 	}
 	return s, func() { s.Close(); st.Close() }

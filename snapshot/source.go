@@ -1,11 +1,10 @@
 package snapshot
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/safehold/safehold/sparse"
 )
 
 // Source is a disk to capture: its size and random read access. Reads
@@ -60,30 +59,5 @@ func (s *File) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, o
 // time (no unbounded extent maps). File systems without hole support report
 // one data range.
 func (s *File) DataRanges(off, length int64) ([]Range, error) {
-	fd := int(s.f.Fd())
-	end := off + length
-	var out []Range
-	for off < end {
-		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
-		if err != nil {
-			if errors.Is(err, unix.ENXIO) {
-				break // only a hole up to EOF
-			}
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
-				return []Range{{off, end - off}}, nil
-			}
-			return nil, fmt.Errorf("seek data: %w", err)
-		}
-		if d >= end {
-			break
-		}
-		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
-		if err != nil {
-			return nil, fmt.Errorf("seek hole: %w", err)
-		}
-		h = min(h, end)
-		out = append(out, Range{d, h - d})
-		off = h
-	}
-	return out, nil
+	return sparse.DataRanges[Range](s.f, off, length)
 }

@@ -39,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/safehold/safehold/sparse"
 	"golang.org/x/sys/unix"
 )
 
@@ -723,36 +724,7 @@ func (fz *Freeze) release(fn func(v *Volume)) {
 }
 
 func dataRanges(f *os.File, off, n int64) ([]Range, error) {
-	if n <= 0 {
-		return nil, nil
-	}
-	end := off + n
-	fd := int(f.Fd())
-	var out []Range
-	pos := off
-	for pos < end {
-		d, err := unix.Seek(fd, pos, unix.SEEK_DATA)
-		if err == unix.ENXIO {
-			break
-		}
-		if err != nil {
-			if err == unix.EINVAL || err == unix.EOPNOTSUPP {
-				return []Range{{off, n}}, nil
-			}
-			return nil, fmt.Errorf("seek data: %w", err)
-		}
-		if d >= end {
-			break
-		}
-		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
-		if err != nil {
-			return nil, fmt.Errorf("seek hole: %w", err)
-		}
-		h = min(h, end)
-		out = append(out, Range{d, h - d})
-		pos = h
-	}
-	return out, nil
+	return sparse.DataRanges[Range](f, off, n)
 }
 
 // union merges two sorted-or-not range lists into sorted, coalesced ranges.

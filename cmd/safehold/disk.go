@@ -13,8 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/sparse"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 const pageChunk = 4 << 20 // bytes per page-blob request (the service's maximum)
@@ -150,22 +150,13 @@ func allZero(b []byte) bool {
 // dataRanges lists the regions of f that may hold data (SEEK_DATA/SEEK_HOLE;
 // the whole file when the file system cannot tell).
 func dataRanges(f *os.File, size int64) [][2]int64 {
-	var out [][2]int64
-	fd := int(f.Fd())
-	for off := int64(0); off < size; {
-		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
-		if err != nil {
-			if errors.Is(err, unix.ENXIO) {
-				break // no data after off
-			}
-			return [][2]int64{{0, size}}
-		}
-		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
-		if err != nil {
-			return [][2]int64{{0, size}}
-		}
-		out = append(out, [2]int64{d, min(h, size)})
-		off = h
+	rs, err := sparse.DataRanges[struct{ Off, Len int64 }](f, 0, size)
+	if err != nil {
+		return [][2]int64{{0, size}}
+	}
+	out := make([][2]int64, len(rs))
+	for i, r := range rs {
+		out[i] = [2]int64{r.Off, r.Off + r.Len}
 	}
 	return out
 }

@@ -40,8 +40,9 @@ var Rules = []Rule{
 	{"blob", nil, "blob imports nothing above it"},
 	{"blob/...", []string{"blob"}, "backends implement blob.Backend, nothing more"},
 	{"chunk", []string{"blob"}, "chunk -> blob"},
-	{"snapshot", []string{"chunk", "blob"}, "snapshot -> chunk, blob"},
-	{"volume", nil, "volume imports nothing above it (compute adapts between volume and snapshot)"},
+	{"snapshot", []string{"chunk", "blob", "sparse"}, "snapshot -> chunk, blob"},
+	{"sparse", nil, "where a sparse file's data is (SEEK_DATA/SEEK_HOLE); imports nothing"},
+	{"volume", []string{"sparse"}, "volume imports nothing above it (compute adapts between volume and snapshot)"},
 	{"nbd", []string{"volume"}, "the NBD export serves volumes"},
 	{"job", []string{"clock", "store"}, "durable jobs in the store"},
 	{"lease", []string{"clock", "store"}, "named leases in the store: the leader, disk owners, the GC gate"},
@@ -94,7 +95,7 @@ var Pending = []Import{
 // DomainPackages are the packages below the ARM layer: they may use arm for
 // resource ids only (AllowedARM), never for wire errors or requests.
 var DomainPackages = []string{"compute", "protection", "resource", "snapshot", "chunk", "blob", "blob/...",
-	"volume", "nbd", "job", "lease", "store", "store/...", "clock", "failure", "fault", "metrics", "version"}
+	"volume", "sparse", "nbd", "job", "lease", "store", "store/...", "clock", "failure", "fault", "metrics", "version"}
 
 // AllowedARM are the names of package arm a domain package may use.
 var AllowedARM = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true}
