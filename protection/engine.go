@@ -147,6 +147,7 @@ func New(e *Engine) *Engine {
 	if e.Runner != nil {
 		e.Runner.Register(taskBackup, e.runBackupTask)
 		e.Runner.Register(taskRetention, e.runRetentionTask)
+		e.Runner.Register(taskVerify, e.runVerifyTask)
 	}
 	return e
 }

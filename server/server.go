@@ -136,7 +136,6 @@ type Server struct {
 
 	advanceMu sync.Mutex
 	kinds     kindLister // the unwrapped store's kind listing (reset)
-	verifies  verifyRuns
 	// Faults are the fault-injection rules (admin API, safehold fault).
 	Faults *fault.Set
 

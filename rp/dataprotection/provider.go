@@ -87,6 +87,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("DELETE", V+"/backupPolicies/{backupPolicyName}", pr.deletePolicy)
 
 	rt.Handle("POST", V+"/validateForBackup", pr.validateForBackup)
+	rt.Handle("POST", V+"/verify", pr.verifyVault)
 	rt.Handle("GET", V+"/backupInstances", pr.listInstances)
 	rt.Handle("PUT", B, pr.putInstance)
 	rt.Handle("GET", B, pr.getInstance)
@@ -133,6 +134,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opBackup, pr.runAdhocBackup)
 	p.Ops.Register(opRestore, pr.runRestore)
 	p.Ops.Register(opValidateRestore, pr.runValidateRestore)
+	p.Ops.Register(opVerify, pr.runVerify)
 	p.Ops.Register(opInstanceAction, func(ctx context.Context, op *opsOperation) error { return nil })
 	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "dataprotection", pr.scheduledRun)
 
@@ -206,6 +208,7 @@ func (pr *Provider) listOperations(r *arm.Request) (*arm.Response, error) {
 		{"backupVaults/read", "Backup Vaults", "Get Backup vaults"},
 		{"backupVaults/delete", "Backup Vaults", "Delete a Backup vault"},
 		{"backupVaults/validateForBackup/action", "Backup Vaults", "Validate a backup configuration"},
+		{"backupVaults/verify/action", "Backup Vaults", "Verify the vault's backup data (Safehold)"},
 		{"backupVaults/backupPolicies/write", "Backup Policies", "Create or update a backup policy"},
 		{"backupVaults/backupPolicies/read", "Backup Policies", "Get backup policies"},
 		{"backupVaults/backupPolicies/delete", "Backup Policies", "Delete a backup policy"},

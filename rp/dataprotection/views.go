@@ -146,6 +146,8 @@ func operationCategory(op string) string {
 		return "Backup"
 	case protection.OpRestore:
 		return "Restore"
+	case protection.OpVerify:
+		return "Verify"
 	}
 	return "Management"
 }
@@ -157,7 +159,7 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 		DataSourceID: j.Datasource, DataSourceLocation: j.DatasourceLocation, DataSourceName: src.Name(), DataSourceType: j.DatasourceType,
 		StartTime: j.StartTime, EndTime: j.EndTime, IsUserTriggered: j.UserTriggered, Operation: j.Operation,
 		OperationCategory: operationCategory(j.Operation), PolicyID: j.PolicyID, PolicyName: j.PolicyName,
-		ProgressEnabled:     j.Operation == protection.OpBackup || j.Operation == protection.OpRestore,
+		ProgressEnabled:     j.Operation == protection.OpBackup || j.Operation == protection.OpRestore || j.Operation == protection.OpVerify,
 		SourceResourceGroup: src.ResourceGroup, SourceSubscriptionID: src.SubscriptionID, Status: j.Status,
 		SubscriptionID: vid.SubscriptionID, SupportedActions: []string{""}, VaultName: vault.Name,
 		Duration: protection.FormatElapsed(j.Duration(now)), SourceDataStoreName: "OperationalStore"}

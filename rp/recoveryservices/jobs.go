@@ -20,6 +20,9 @@ var hiddenDetails = map[string]bool{detailCancel: true, detailExpiry: false, "re
 
 // jobBody renders an AzureIaaSVMJob resource.
 func (pr *Provider) jobBody(j *protection.Job) map[string]any {
+	if j.Operation == protection.OpVerify {
+		return pr.vaultJobBody(j)
+	}
 	now := pr.p.Now()
 	container := ""
 	if iid, err := arm.ParseID(j.ItemID); err == nil && len(iid.Names) >= 3 {

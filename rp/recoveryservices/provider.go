@@ -120,6 +120,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 
 	rt.Handle("POST", sub+"/providers/Microsoft.RecoveryServices/locations/{location}/backupStatus", pr.backupStatus, arm.Action(namespace+"/locations/backupStatus/action"))
 	rt.Handle("GET", R+"/backupJobs", pr.listJobs)
+	rt.Handle("POST", R+"/verify", pr.verifyVault)
 	rt.Handle("GET", R+"/backupJobs/{jobName}", pr.getJob)
 	rt.Handle("POST", R+"/backupJobs/{jobName}/cancel", pr.cancelJob)
 	rt.Handle("GET", R+"/backupJobs/{jobName}/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupJobs/operationResults/read"))
@@ -134,6 +135,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opKindCancel, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindVault, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindPolicy, func(ctx context.Context, op *ops.Operation) error { return nil })
+	p.Ops.Register(opKindVerify, func(ctx context.Context, op *ops.Operation) error { return nil })
 	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", pr.scheduledRun)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil

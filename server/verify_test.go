@@ -1,0 +1,345 @@
+package server_test
+
+import (
+	"crypto/rand"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/protection"
+)
+
+const roleReader = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+// packFiles maps pack names to their files below dir (a repository).
+func packFiles(dir string) map[string]string {
+	out := map[string]string{}
+	filepath.WalkDir(filepath.Join(dir, "pack"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.Contains(d.Name(), ".") {
+			out[d.Name()] = p
+		}
+		return nil
+	})
+	return out
+}
+
+func flipByte(t *testing.T, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[100] ^= 0x40
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func largest(files map[string]string, only func(string) bool) (string, string) {
+	var name, file string
+	var size int64
+	for k, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.Size() > size && (only == nil || only(k)) {
+			name, file, size = k, f, fi.Size()
+		}
+	}
+	return name, file
+}
+
+// waitFor polls cond until it holds (the work is asynchronous; the
+// deadline only guards against a hang).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still not done", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func str(m map[string]any, path string) string {
+	v := testserver.Field(m, path)
+	s, _ := v.(string)
+	return s
+}
+
+// waitVaultJob waits for a vault's job to end and returns its body.
+func waitVaultJob(t *testing.T, e *testserver.Env, vault, job, av string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	waitFor(t, "job "+job, func() bool {
+		var resp *http.Response
+		resp, m = call(t, e, "GET", vault+"/backupJobs/"+job+av, nil)
+		mustStatus(t, 200, resp, m)
+		s := str(m, "properties.status")
+		return s != "InProgress" && s != "Cancelling"
+	})
+	return m
+}
+
+// startVerify posts a vault's verify action and returns the operation's
+// final status (polled at Azure-AsyncOperation) and the verify job id.
+func startVerify(t *testing.T, e *testserver.Env, vault, av, token string, body any) (map[string]any, string) {
+	t.Helper()
+	resp, m := raw(t, e, "POST", vault+"/verify"+av, token, body)
+	mustStatus(t, 202, resp, m)
+	if resp.Header.Get("Location") == "" || resp.Header.Get("Azure-AsyncOperation") == "" {
+		t.Fatalf("verify: no Location / Azure-AsyncOperation: %v", resp.Header)
+	}
+	st := pollOp(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	return st, str(st, "properties.jobId")
+}
+
+// TestVerifyJobs: POST .../verify on a Backup vault and on a Recovery
+// Services vault runs a Verify job in the vault's job list (read through
+// the unmodified SDKs too): Completed on intact data; after one byte of a
+// pack the vault's point needs is flipped, Failed with
+// UserErrorRecoveryPointCorrupt naming the point, the point marked, and a
+// restore of it failing at once. A Reader gets 403, a Contributor may
+// verify; the admin verify (the CLI's) runs jobs in both vaults.
+func TestVerifyJobs(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	sub := "/subscriptions/" + e.Sub
+	const av = "?api-version=2024-04-01"
+
+	// A VM in a Recovery Services vault, backed up.
+	vm := fixture.ProtectVM(t, e)
+	rsVault := sub + "/resourceGroups/" + vm.RG + "/providers/Microsoft.RecoveryServices/vaults/" + vm.Vault
+	item := rsVault + "/backupFabrics/Azure/protectionContainers/" + url.PathEscape(vm.Container) + "/protectedItems/" + url.PathEscape(vm.Item)
+	resp, m := call(t, e, "POST", item+"/backup"+av, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	mustStatus(t, 202, resp, m)
+	st := pollOp(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	if j := waitVaultJob(t, e, rsVault, str(st, "properties.jobId"), av); str(j, "properties.status") != "Completed" {
+		t.Fatalf("RS backup: %v", j)
+	}
+	opBefore := packFiles(filepath.Join(e.DataDir, "snapshots", "repo"))
+
+	// A disk in a Backup vault with data of its own, backed up.
+	dv := fixture.ProtectDisk(t, e)
+	v, err := e.Server.Compute.Volume(ctx, dv.DiskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8<<20)
+	rand.Read(buf)
+	if _, err := v.WriteAt(buf, 100<<20); err != nil {
+		t.Fatal(err)
+	}
+	v.Flush()
+	dv.Backup(t, e)
+	dpVault := sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault
+
+	points := func(vault string) []*protection.RecoveryPoint {
+		ps, err := protection.ListAllRecoveryPoints(ctx, e.Server.Store, vault)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("points of %s: %v %v", vault, ps, err)
+		}
+		return ps
+	}
+	dpPoint, rsPoint := points(dpVault)[0], points(rsVault)[0]
+
+	dpJobs, err := armdataprotection.NewJobsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsJobs, err := armrecoveryservicesbackup.NewJobDetailsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Intact: both jobs Completed, in Azure's job shapes.
+	st, dpJob := startVerify(t, e, dpVault, av, "", map[string]any{"readData": true})
+	if str(st, "status") != "Succeeded" || dpJob == "" {
+		t.Fatalf("DP verify of intact data: %v", st)
+	}
+	dj, err := dpJobs.Get(ctx, dv.RG, dv.Vault, dpJob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := dj.Properties; *p.Operation != "Verify" || *p.OperationCategory != "Verify" || *p.Status != "Completed" || !*p.IsUserTriggered || *p.DataSourceID != dpVault {
+		t.Fatalf("DP verify job: %+v", p)
+	}
+	st, rsJob := startVerify(t, e, rsVault, av, "", map[string]any{"sample": 0.5})
+	if str(st, "status") != "Succeeded" || rsJob == "" {
+		t.Fatalf("RS verify: %v", st)
+	}
+	waitVaultJob(t, e, rsVault, rsJob, av)
+	rj, err := rsJobs.Get(ctx, vm.Vault, vm.RG, rsJob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vj, ok := rj.Properties.(*armrecoveryservicesbackup.VaultJob)
+	if !ok {
+		t.Fatalf("RS verify job is a %T", rj.Properties)
+	}
+	if *vj.Operation != "Verify" || *vj.Status != "Completed" || *vj.EntityFriendlyName != vm.Vault || len(vj.ErrorDetails) != 0 {
+		t.Fatalf("RS verify job: %+v", vj)
+	}
+
+	// Bad input and permissions.
+	resp, m = call(t, e, "POST", dpVault+"/verify"+av, map[string]any{"readData": true, "sample": 0.1})
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidVerifyMode" {
+		t.Errorf("readData and sample: %d %v", resp.StatusCode, m)
+	}
+	resp, m = call(t, e, "POST", rsVault+"/verify"+av, map[string]any{"sample": 2})
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidSample" {
+		t.Errorf("sample 2: %d %v", resp.StatusCode, m)
+	}
+	_, reader := newPrincipal(t, e, roleReader)
+	for _, vault := range []string{dpVault, rsVault} {
+		resp, m := raw(t, e, "POST", vault+"/verify"+av, reader, map[string]any{})
+		if resp.StatusCode != 403 || testserver.ErrorCode(m) != "AuthorizationFailed" || !strings.Contains(str(m, "error.message"), "/verify/action") {
+			t.Errorf("Reader verify of %s: %d %v", vault, resp.StatusCode, m)
+		}
+	}
+	_, contributor := newPrincipal(t, e, roleContributor)
+	if st, _ := startVerify(t, e, dpVault, av, contributor, nil); str(st, "status") != "Succeeded" {
+		t.Errorf("Contributor verify: %v", st)
+	}
+
+	// Damage in the Backup vault's data: a pack only its point needs.
+	opAfter := packFiles(filepath.Join(e.DataDir, "snapshots", "repo"))
+	pack, file := largest(opAfter, func(k string) bool { _, old := opBefore[k]; return !old })
+	if pack == "" {
+		t.Fatal("test setup: the disk backup wrote no pack of its own")
+	}
+	flipByte(t, file)
+	st, dpJob = startVerify(t, e, dpVault, av, "", map[string]any{"readData": true})
+	if str(st, "status") != "Failed" || str(st, "error.code") != protection.CodeRecoveryPointCorrupt || !strings.Contains(str(st, "error.message"), dpPoint.ID) {
+		t.Fatalf("DP verify of damaged data: %v", st)
+	}
+	dj, err = dpJobsLatestVerify(t, dpJobs, dv.RG, dv.Vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := dj.Properties; *p.Status != "Failed" || len(p.ErrorDetails) != 1 || *p.ErrorDetails[0].Code != protection.CodeRecoveryPointCorrupt ||
+		!strings.Contains(*p.ErrorDetails[0].Message, dpPoint.ID) || !strings.Contains(*p.ErrorDetails[0].Message, pack) {
+		t.Fatalf("DP verify job after damage: %+v %+v", p, p.ErrorDetails)
+	}
+	if p, _ := protection.GetRecoveryPoint(ctx, e.Server.Store, dpPoint.ItemID, dpPoint.ID); !strings.Contains(protection.DamageOf(p), pack) {
+		t.Fatalf("DP point not marked: %v", p.Details)
+	}
+	// The Recovery Services vault's data is not affected.
+	if st, _ := startVerify(t, e, rsVault, av, "", map[string]any{"readData": true}); str(st, "status") != "Succeeded" {
+		t.Fatalf("RS verify: %v", st)
+	}
+	waitFor(t, "RS verify", func() bool {
+		js, _ := protection.ListJobs(ctx, e.Server.Store, rsVault, protection.JobFilter{Operation: protection.OpVerify, Status: protection.JobInProgress})
+		return len(js) == 0
+	})
+	if js, _ := protection.ListJobs(ctx, e.Server.Store, rsVault, protection.JobFilter{Operation: protection.OpVerify, Status: protection.JobFailed}); len(js) != 0 {
+		t.Fatalf("RS verify failed on the Backup vault's damage: %+v", js[0].Error)
+	}
+	// A restore of the marked point fails at once and creates nothing.
+	target := dv.TargetRG + "/providers/Microsoft.Compute/disks/restored-bad"
+	resp, m = call(t, e, "POST", dpVault+"/backupInstances/"+dv.Instance+"/restore"+av, map[string]any{
+		"objectType": "AzureBackupRecoveryPointBasedRestoreRequest", "recoveryPointId": dpPoint.ID, "sourceDataStoreType": "OperationalStore",
+		"restoreTargetInfo": map[string]any{"objectType": "RestoreTargetInfo", "recoveryOption": "FailIfExists", "restoreLocation": "westus",
+			"datasourceInfo": map[string]any{"objectType": "Datasource", "datasourceType": "Microsoft.Compute/disks", "resourceID": target, "resourceLocation": "westus"}}})
+	mustStatus(t, 202, resp, m)
+	st = pollOp(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	if str(st, "status") != "Failed" || str(st, "error.code") != protection.CodeRecoveryPointCorrupt {
+		t.Fatalf("restore of a damaged point: %v", st)
+	}
+	if resp, _ := call(t, e, "GET", target+"?api-version=2023-04-02", nil); resp.StatusCode != 404 {
+		t.Fatalf("restore of a damaged point created the disk: %d", resp.StatusCode)
+	}
+
+	// Damage in the Recovery Services vault's tier.
+	vaults, _ := os.ReadDir(filepath.Join(e.DataDir, "vaults"))
+	if len(vaults) != 1 {
+		t.Fatalf("test setup: vault tiers %v", vaults)
+	}
+	vpack, vfile := largest(packFiles(filepath.Join(e.DataDir, "vaults", vaults[0].Name(), "repo")), nil)
+	if vpack == "" {
+		t.Fatal("test setup: no vault-tier pack")
+	}
+	flipByte(t, vfile)
+	st, rsJob = startVerify(t, e, rsVault, av, "", map[string]any{"readData": true})
+	if str(st, "status") != "Succeeded" {
+		t.Fatalf("RS verify operation: %v", st)
+	}
+	waitVaultJob(t, e, rsVault, rsJob, av)
+	rj, err = rsJobs.Get(ctx, vm.Vault, vm.RG, rsJob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vj = rj.Properties.(*armrecoveryservicesbackup.VaultJob)
+	if *vj.Status != "Failed" || len(vj.ErrorDetails) != 1 || !strings.Contains(*vj.ErrorDetails[0].ErrorString, rsPoint.ID) ||
+		!strings.Contains(*vj.ErrorDetails[0].ErrorString, vpack) || *vj.ExtendedInfo.PropertyBag["Error Code"] != protection.CodeRecoveryPointCorrupt {
+		t.Fatalf("RS verify job after damage: %+v %+v", vj, vj.ErrorDetails)
+	}
+	if p, _ := protection.GetRecoveryPoint(ctx, e.Server.Store, rsPoint.ItemID, rsPoint.ID); !strings.Contains(protection.DamageOf(p), vpack) {
+		t.Fatalf("RS point not marked: %v", p.Details)
+	}
+	resp, m = call(t, e, "POST", item+"/recoveryPoints/"+rsPoint.ID+"/restore"+av, map[string]any{"properties": map[string]any{
+		"objectType": "IaasVMRestoreRequest", "recoveryPointId": rsPoint.ID, "recoveryType": "RestoreDisks", "sourceResourceId": vm.VMID,
+		"storageAccountId":      sub + "/resourceGroups/" + vm.RG + "/providers/Microsoft.Storage/storageAccounts/staging",
+		"targetResourceGroupId": dv.TargetRG, "region": "westus"}})
+	mustStatus(t, 202, resp, m)
+	st = pollOp(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	restoreJob := str(st, "properties.jobId")
+	if restoreJob == "" {
+		js, _ := protection.ListJobs(ctx, e.Server.Store, rsVault, protection.JobFilter{Operation: protection.OpRestore})
+		if len(js) != 1 {
+			t.Fatalf("RS restore: %v, %d jobs", st, len(js))
+		}
+		restoreJob = js[0].ID
+	}
+	j := waitVaultJob(t, e, rsVault, restoreJob, av)
+	errs, _ := testserver.Field(j, "properties.errorDetails").([]any)
+	if str(j, "properties.status") != "Failed" || len(errs) != 1 || errs[0].(map[string]any)["errorTitle"] != protection.CodeRecoveryPointCorrupt {
+		t.Fatalf("RS restore of a damaged point: %v", j)
+	}
+
+	// The admin verify (the CLI's) runs a Verify job in each vault too.
+	resp, m = call(t, e, "POST", adminURL("/verify"), map[string]any{"readData": true})
+	mustStatus(t, 202, resp, m)
+	run := pollOp(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	if str(run, "status") != "Succeeded" || testserver.Field(run, "result.ok") != false {
+		t.Fatalf("admin verify: %v", run)
+	}
+	vs, _ := run["vaults"].([]any)
+	if len(vs) != 2 {
+		t.Fatalf("admin verify vaults: %v", run["vaults"])
+	}
+	for _, x := range vs {
+		vv := x.(map[string]any)
+		j := waitVaultJob(t, e, vv["id"].(string), vv["jobId"].(string), av)
+		if str(j, "properties.operation") != "Verify" || str(j, "properties.status") != "Failed" {
+			t.Errorf("admin verify job in %s: %v", vv["id"], j)
+		}
+	}
+}
+
+func dpJobsLatestVerify(t *testing.T, c *armdataprotection.JobsClient, rg, vault string) (armdataprotection.JobsClientGetResponse, error) {
+	t.Helper()
+	var latest *armdataprotection.AzureBackupJobResource
+	for pg := c.NewListPager(rg, vault, nil); pg.More(); {
+		page, err := pg.NextPage(fixture.Ctx())
+		if err != nil {
+			return armdataprotection.JobsClientGetResponse{}, err
+		}
+		for _, j := range page.Value {
+			if *j.Properties.Operation == "Verify" && (latest == nil || j.Properties.StartTime.After(*latest.Properties.StartTime)) {
+				latest = j
+			}
+		}
+	}
+	if latest == nil {
+		t.Fatal("no verify job")
+	}
+	return c.Get(fixture.Ctx(), rg, vault, *latest.Name, nil)
+}
