@@ -44,6 +44,12 @@ type Engine struct {
 	OpenVault func(ctx context.Context, key string) (*snapshot.Repository, error)
 	// NodeID names this process in item leases (default "node").
 	NodeID string
+	// VerifyEvery is how often each vault is verified (0: weekly; < 0:
+	// never) and VerifySample the fraction of packs such a run re-reads
+	// (0: 0.05; >= 1: every chunk; < 0: structure only); a vault's tags
+	// override both (see verifyschedule.go).
+	VerifyEvery  time.Duration
+	VerifySample float64
 	// Leader is the singleton lease (GC runs where it is held; a replica
 	// that does not lead records the request for the leader); nil: here.
 	Leader *lease.Leader
@@ -60,6 +66,9 @@ type Engine struct {
 	repos    map[string]*snapshot.Repository // open vault tiers by key
 	repoRefs map[string]int
 	boot     string
+
+	verifySched *Scheduler
+	maint       map[string]*sync.RWMutex // per vault tier: GC (write) against verify (read)
 }
 
 // Face is a vault kind as the engine sees it: it keeps its protected items
@@ -148,6 +157,7 @@ func New(e *Engine) *Engine {
 		e.Runner.Register(taskBackup, e.runBackupTask)
 		e.Runner.Register(taskRetention, e.runRetentionTask)
 		e.Runner.Register(taskVerify, e.runVerifyTask)
+		e.verifySched = NewScheduler(e.Store, e.Clock, e.Runner, "verify", e.scheduledVerify)
 	}
 	return e
 }
@@ -242,6 +252,23 @@ func (e *Engine) vault(ctx context.Context, key string) (*snapshot.Repository, f
 	return repo, release, nil
 }
 
+// maintLock orders a vault tier's collection against its verifies in
+// this process (across replicas, a verify enters the tier's gate as a
+// writer does).
+func (e *Engine) maintLock(key string) *sync.RWMutex {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.maint == nil {
+		e.maint = map[string]*sync.RWMutex{}
+	}
+	m := e.maint[key]
+	if m == nil {
+		m = &sync.RWMutex{}
+		e.maint[key] = m
+	}
+	return m
+}
+
 // VaultDir is where a vault's repository lives below a data dir.
 func VaultDir(dataDir, key string) string { return filepath.Join(dataDir, "vaults", key) }
 
@@ -270,6 +297,9 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 		return
 	}
 	defer release()
+	m := e.maintLock(key) // no verify reads the packs this collection deletes
+	m.Lock()
+	defer m.Unlock()
 	if g := e.gate(key); g != nil {
 		h, err := g.Collect(ctx)
 		if err != nil {

@@ -479,7 +479,21 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 		if err != nil {
 			return nil, nil, fmt.Errorf("open the vault tier of %s: %w", v.ID, err)
 		}
-		repos = append(repos, verifyRepo{name: vaultRepoName(v.ID), repo: repo, release: release, tier: TierVault, vaultID: lv})
+		// No collection deletes packs while they are read: here, and in
+		// other replicas (the shared tier's gate, entered as a writer).
+		m := e.maintLock(v.Key)
+		m.RLock()
+		unlock := m.RUnlock
+		if g := e.gate(v.Key); g != nil {
+			h, err := g.Write(ctx)
+			if err != nil {
+				m.RUnlock()
+				release()
+				return nil, nil, err
+			}
+			unlock = func() { h.Release(context.WithoutCancel(ctx)); m.RUnlock() }
+		}
+		repos = append(repos, verifyRepo{name: vaultRepoName(v.ID), repo: repo, release: func() { unlock(); release() }, tier: TierVault, vaultID: lv})
 	}
 	var total int64
 	if !opts.NoData {

@@ -83,6 +83,12 @@ type Config struct {
 	// Blob selects object storage for vault repositories and snapshots:
 	// "" for directories in DataDir, or an azblob:// or s3:// URL.
 	Blob string
+	// VerifyEvery is how often every vault is verified (0: weekly; < 0:
+	// never) and VerifySample what such a run reads (0: 5 % of the packs;
+	// >= 1: every chunk; < 0: structure only); a vault's tags
+	// safehold-verify-every and safehold-verify-sample override them.
+	VerifyEvery  time.Duration
+	VerifySample float64
 }
 
 // Connection is what a client needs to reach the server (connection.json).
@@ -322,6 +328,7 @@ func (s *Server) init(ctx context.Context) error {
 	s.Metrics.SetUsage(s.storageUsage)
 	s.Engine = protection.New(&protection.Engine{Store: s.Store, Clock: cfg.Clock, Runner: s.Jobs, Disks: computedisks.New(s.Compute),
 		Logger: s.logger, DataDir: cfg.DataDir, NodeID: nodeID, Leader: s.Leader, SharedVaults: root != nil,
+		VerifyEvery: cfg.VerifyEvery, VerifySample: cfg.VerifySample,
 		OpenVault: func(ctx context.Context, key string) (*snapshot.Repository, error) {
 			dir := protection.VaultDir(cfg.DataDir, key)
 			var be blob.Backend
@@ -358,6 +365,9 @@ func (s *Server) init(ctx context.Context) error {
 		}
 	}
 	s.registerAdmin()
+	if err := s.Engine.PlanVerifies(ctx); err != nil {
+		return err
+	}
 	s.Router.OpenOperationRoutes()
 	if cfg.Setup != nil {
 		if err := cfg.Setup(ctx, s); err != nil {

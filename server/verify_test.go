@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -342,4 +343,124 @@ func dpJobsLatestVerify(t *testing.T, c *armdataprotection.JobsClient, rg, vault
 		t.Fatal("no verify job")
 	}
 	return c.Get(fixture.Ctx(), rg, vault, *latest.Name, nil)
+}
+
+// TestScheduledVerify: every vault of both kinds is verified weekly by
+// default (a sampled Verify job, not user-triggered, in its job list,
+// once per week on the controllable clock), a vault's tags change its
+// period or turn it off, re-putting a vault keeps its schedule, and bad
+// tag values are refused.
+func TestScheduledVerify(t *testing.T) {
+	e := testserver.Start(t)
+	start := time.Date(2021, 3, 1, 7, 0, 0, 0, time.UTC)
+	resp, m := call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": start.Format(time.RFC3339)})
+	mustStatus(t, 200, resp, m)
+	sub := "/subscriptions/" + e.Sub
+	resp, m = call(t, e, "PUT", sub+"/resourcegroups/vrg?api-version=2021-04-01", `{"location":"westus"}`)
+	mustStatus(t, 201, resp, m)
+	const dpAV, rsAV = "?api-version=2024-04-01", "?api-version=2023-04-01"
+	dp := func(name string) string {
+		return sub + "/resourceGroups/vrg/providers/Microsoft.DataProtection/backupVaults/" + name
+	}
+	rs := func(name string) string {
+		return sub + "/resourceGroups/vrg/providers/Microsoft.RecoveryServices/vaults/" + name
+	}
+	putDP := func(name string, tags map[string]string) (*http.Response, map[string]any) {
+		return call(t, e, "PUT", dp(name)+dpAV, map[string]any{"location": "westus", "tags": tags,
+			"properties": map[string]any{"storageSettings": []any{map[string]string{"datastoreType": "VaultStore", "type": "LocallyRedundant"}}}})
+	}
+	putRS := func(name string, tags map[string]string) (*http.Response, map[string]any) {
+		return call(t, e, "PUT", rs(name)+rsAV, map[string]any{"location": "westus", "tags": tags, "sku": map[string]string{"name": "Standard"}, "properties": map[string]any{}})
+	}
+	for _, c := range []struct {
+		put  func(string, map[string]string) (*http.Response, map[string]any)
+		name string
+		tags map[string]string
+	}{
+		{putDP, "dv1", nil}, {putRS, "rv1", nil},
+		{putDP, "dv-off", map[string]string{"safehold-verify-every": "off"}},
+		{putRS, "rv-daily", map[string]string{"safehold-verify-every": "P1D", "safehold-verify-sample": "all"}},
+	} {
+		if resp, m := c.put(c.name, c.tags); resp.StatusCode != 201 {
+			t.Fatalf("vault %s: %d %v", c.name, resp.StatusCode, m)
+		}
+	}
+	for _, bad := range []map[string]string{{"safehold-verify-every": "5m"}, {"safehold-verify-every": "weekly"}, {"safehold-verify-sample": "1.5"}} {
+		if resp, m := putDP("dv-bad", bad); resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "safehold-verify-") {
+			t.Errorf("DP vault with tags %v: %d %v", bad, resp.StatusCode, m)
+		}
+		if resp, m := putRS("rv-bad", bad); resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "safehold-verify-") {
+			t.Errorf("RS vault with tags %v: %d %v", bad, resp.StatusCode, m)
+		}
+	}
+
+	advance := func(d string) {
+		t.Helper()
+		resp, m := call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": d})
+		mustStatus(t, 200, resp, m)
+	}
+	verifies := func(vault, av string) []map[string]any {
+		t.Helper()
+		var out []map[string]any
+		resp, m := call(t, e, "GET", vault+"/backupJobs"+av, nil)
+		mustStatus(t, 200, resp, m)
+		for _, x := range m["value"].([]any) {
+			if p := x.(map[string]any)["properties"].(map[string]any); p["operation"] == "Verify" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	counts := func() [4]int {
+		return [4]int{len(verifies(dp("dv1"), dpAV)), len(verifies(rs("rv1"), rsAV)), len(verifies(dp("dv-off"), dpAV)), len(verifies(rs("rv-daily"), rsAV))}
+	}
+
+	advance("P3D")
+	if resp, m := putDP("dv1", nil); resp.StatusCode != 200 { // the same vault again: its schedule stays
+		t.Fatalf("re-put dv1: %d %v", resp.StatusCode, m)
+	}
+	advance("PT95H")
+	if got := counts(); got != [4]int{0, 0, 0, 6} {
+		t.Fatalf("verify jobs after 6 days 23 hours (dv1, rv1, dv-off, rv-daily): %v", got)
+	}
+	advance("PT1H")
+	if got := counts(); got != [4]int{1, 1, 0, 7} {
+		t.Fatalf("verify jobs after 7 days (dv1, rv1, dv-off, rv-daily): %v", got)
+	}
+	week := start.Add(7 * 24 * time.Hour)
+	j := verifies(dp("dv1"), dpAV)[0]
+	if j["status"] != "Completed" || j["isUserTriggered"] != false || j["operationCategory"] != "Verify" || !strings.Contains(toString(testserver.Field(j, "extendedInfo.additionalDetails")), "sample") {
+		t.Errorf("DP scheduled verify job: %v", j)
+	}
+	if st, _ := time.Parse(time.RFC3339Nano, j["startTime"].(string)); !st.Equal(week) {
+		t.Errorf("DP scheduled verify started at %v, want %v", st, week)
+	}
+	j = verifies(rs("rv1"), rsAV)[0]
+	if j["status"] != "Completed" || j["jobType"] != "VaultJob" || j["entityFriendlyName"] != "rv1" {
+		t.Errorf("RS scheduled verify job: %v", j)
+	}
+	if !strings.Contains(toString(verifies(rs("rv-daily"), rsAV)[0]["extendedInfo"]), "read-data") {
+		t.Errorf("rv-daily verify is not a full read: %v", verifies(rs("rv-daily"), rsAV)[0])
+	}
+
+	// Turn rv1's schedule off; dv1 goes on weekly.
+	resp, m = call(t, e, "PATCH", rs("rv1")+rsAV, map[string]any{"tags": map[string]string{"safehold-verify-every": "off"}})
+	if resp.StatusCode != 200 && resp.StatusCode != 202 {
+		t.Fatalf("patch rv1: %d %v", resp.StatusCode, m)
+	}
+	advance("P7D")
+	if got := counts(); got != [4]int{2, 1, 0, 14} {
+		t.Fatalf("verify jobs after 14 days (dv1, rv1, dv-off, rv-daily): %v", got)
+	}
+	// The schedules survive a restart, neither lost nor doubled.
+	e.Restart()
+	advance("P7D")
+	if got := counts(); got != [4]int{3, 1, 0, 21} {
+		t.Fatalf("verify jobs after a restart and 21 days (dv1, rv1, dv-off, rv-daily): %v", got)
+	}
+}
+
+func toString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

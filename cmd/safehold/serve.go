@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/version"
 	"github.com/spf13/cobra"
@@ -37,6 +38,7 @@ func newServeCmd() *cobra.Command {
 		clockStart                                          string
 		computeOpts                                         compute.Options
 		storeURL, blobURL                                   string
+		verifyEvery, verifySample                           string
 	)
 	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
 	cmd := &cobra.Command{
@@ -83,6 +85,21 @@ func newServeCmd() *cobra.Command {
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
 				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests, NBDTLS: nbdTLS,
 				Store: storeURL, Blob: blobURL}
+			every, err := protection.ParseVerifyEvery(verifyEvery)
+			if err != nil {
+				return fmt.Errorf("--verify-every: %w", err)
+			}
+			readData, sample, err := protection.ParseVerifySample(verifySample)
+			if err != nil {
+				return fmt.Errorf("--verify-sample: %w", err)
+			}
+			switch {
+			case readData:
+				sample = 1
+			case sample == 0:
+				sample = -1 // structure only
+			}
+			cfg.VerifyEvery, cfg.VerifySample = every, sample
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -125,6 +142,8 @@ func newServeCmd() *cobra.Command {
 	f.BoolVar(&logRequests, "log-requests", os.Getenv("SAFEHOLD_LOG_REQUESTS") == "true", "log request and response bodies at debug level (sets --log-level debug), secrets and SAS signatures redacted; disk data-plane bodies are not logged (env SAFEHOLD_LOG_REQUESTS=true)")
 	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")
 	f.StringVar(&clockStart, "clock", os.Getenv("SAFEHOLD_CLOCK"), "start with the server clock frozen at this RFC 3339 time (schedules, retention, expiry; never tokens or TLS); move it with safehold clock (env SAFEHOLD_CLOCK)")
+	f.StringVar(&verifyEvery, "verify-every", envOr("SAFEHOLD_VERIFY_EVERY", "P7D"), "verify every vault's backup data this often (a Verify job in the vault's job list): an ISO 8601 or Go duration (P7D, PT12H, 36h) or off; a vault's tag safehold-verify-every overrides it (env SAFEHOLD_VERIFY_EVERY)")
+	f.StringVar(&verifySample, "verify-sample", envOr("SAFEHOLD_VERIFY_SAMPLE", "0.05"), "what a scheduled verify re-reads: a fraction of the packs (0.05), all (every chunk) or structure; a vault's tag safehold-verify-sample overrides it (env SAFEHOLD_VERIFY_SAMPLE)")
 	addServeFlags(f)
 	return cmd
 }

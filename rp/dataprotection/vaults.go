@@ -72,6 +72,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err := r.CheckLinked(vaultIdentityLinks(in.Identity)...); err != nil {
 		return nil, err
 	}
+	if err := protection.CheckVerifyTags(in.Tags); err != nil {
+		return nil, err
+	}
 	name := r.Param("vaultName")
 	if !vaultNameRE.MatchString(name) {
 		return nil, arm.BadRequest("InvalidResourceName", "The backup vault name '%s' is invalid: use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit.", name)
@@ -142,7 +145,10 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.Properties.BcdrSecurityLevel = "Poor"
 		f := false
 		out.Properties.IsVaultProtectedByResourceGuard = &f
-		return resource.Put(ctx, tx, id, &out)
+		if err := resource.Put(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		return pr.Engine.PlanVerify(ctx, tx, engineVault(&out))
 	})
 	if err != nil {
 		return nil, err
@@ -160,6 +166,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	if err := r.CheckLinked(vaultIdentityLinks(in.Identity)...); err != nil {
+		return nil, err
+	}
+	if err := protection.CheckVerifyTags(in.Tags); err != nil {
 		return nil, err
 	}
 	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
@@ -206,7 +215,10 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
-		return resource.Put(ctx, tx, id, &out)
+		if err := resource.Put(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		return pr.Engine.PlanVerify(ctx, tx, engineVault(&out))
 	})
 	if err != nil {
 		return nil, err

@@ -90,6 +90,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if err := protection.CheckVerifyTags(in.Tags); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(in.Location) == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition: set 'location' to the vault's region, e.g. 'westus'.")
 	}
@@ -153,6 +156,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
+		if err := pr.Engine.PlanVerify(ctx, tx, engineVault(&out)); err != nil {
+			return err
+		}
 		if created {
 			return pr.createDefaultPolicies(ctx, tx, vaultID(sub, rg, old.Name), now)
 		}
@@ -171,6 +177,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in Vault
 	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if err := protection.CheckVerifyTags(in.Tags); err != nil {
 		return nil, err
 	}
 	id := pr.vaultIDOf(r)
@@ -203,6 +212,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		out.Etag = etagAt(now)
 		out.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
+			return err
+		}
+		if err := pr.Engine.PlanVerify(ctx, tx, engineVault(&out)); err != nil {
 			return err
 		}
 		op.Result, op.ResultStatus = mustJSON(out.Vault), http.StatusOK
