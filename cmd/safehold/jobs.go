@@ -102,6 +102,20 @@ func rsJobRow(v vaultRow, j *armrecoveryservicesbackup.JobResource) jobRow {
 		}
 		r.Error = strings.Join(msgs, "; ")
 	}
+	if vj, ok := j.Properties.(*armrecoveryservicesbackup.VaultJob); ok { // vault-level jobs (Verify)
+		if vj.ExtendedInfo != nil {
+			if p := vj.ExtendedInfo.PropertyBag["Progress Percentage"]; p != nil {
+				r.Progress, _ = strconv.ParseFloat(*p, 64)
+			}
+		}
+		var msgs []string
+		for _, e := range vj.ErrorDetails {
+			if e != nil {
+				msgs = append(msgs, str(e.ErrorString))
+			}
+		}
+		r.Error = strings.Join(msgs, "; ")
+	}
 	if r.Status == "Completed" {
 		r.Progress = 100
 	}
