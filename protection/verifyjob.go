@@ -393,6 +393,7 @@ func (e *Engine) RunVerify(ctx context.Context, id string) (*VerifyRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("end verify %s: %w", id, err)
 	}
+	e.pruneVerifies(ctx, end)
 	if verr != nil {
 		e.Logger.Warn("verify could not run", "verify", run.ID, "err", verr)
 	} else {
@@ -400,6 +401,37 @@ func (e *Engine) RunVerify(ctx context.Context, id string) (*VerifyRun, error) {
 			"damaged_packs", len(res.DamagedPacks), "duration", res.Duration)
 	}
 	return run, nil
+}
+
+// verifyKeep is how long a verify's record (the result the admin API
+// returns) is kept after it ended; its jobs stay with their vaults.
+const verifyKeep = 30 * 24 * time.Hour
+
+// pruneVerifies deletes the records of verifies that ended over
+// verifyKeep ago (best effort).
+func (e *Engine) pruneVerifies(ctx context.Context, now time.Time) {
+	docs, err := e.Store.List(ctx, verifyKind, store.ListQuery{})
+	if err != nil {
+		return
+	}
+	var old []string
+	for _, d := range docs {
+		var v VerifyRun
+		if json.Unmarshal(d.Value, &v) == nil && v.End != nil && now.Sub(*v.End) > verifyKeep {
+			old = append(old, d.Key)
+		}
+	}
+	if len(old) == 0 {
+		return
+	}
+	e.Store.Update(ctx, func(tx store.Tx) error {
+		for _, k := range old {
+			if err := tx.Delete(ctx, verifyKind, k); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // helpers over a result, per vault

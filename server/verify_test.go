@@ -17,6 +17,7 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/store"
 )
 
 const roleReader = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
@@ -457,6 +458,27 @@ func TestScheduledVerify(t *testing.T) {
 	advance("P7D")
 	if got := counts(); got != [4]int{3, 1, 0, 21} {
 		t.Fatalf("verify jobs after a restart and 21 days (dv1, rv1, dv-off, rv-daily): %v", got)
+	}
+	// Verify records (what the admin API returns) go 30 days after their
+	// end; the jobs stay.
+	advance("P31D")
+	docs, err := e.Server.Store.List(e.Ctx(), "protection.verify", store.ListQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := start.Add(52 * 24 * time.Hour)
+	for _, d := range docs {
+		var v protection.VerifyRun
+		json.Unmarshal(d.Value, &v)
+		if v.End == nil || now.Sub(*v.End) > 30*24*time.Hour+time.Hour {
+			t.Errorf("verify %s (ended %v) kept at %v", v.ID, v.End, now)
+		}
+	}
+	if len(docs) < 30 {
+		t.Errorf("%d verify records left, want the last 30 days'", len(docs))
+	}
+	if got := counts(); got != [4]int{7, 1, 0, 52} {
+		t.Fatalf("verify jobs after 52 days (dv1, rv1, dv-off, rv-daily): %v", got)
 	}
 }
 
