@@ -111,6 +111,8 @@ func recordedOps() []string {
 
 var reSub = regexp.MustCompile(` + "`(?i)([/\"])subscriptions/[^/\"]+`" + `)
 
+var reNS = regexp.MustCompile(` + "`/providers/([^/]+)`" + `)
+
 // harnessPolicy (1) names real server-generated resources where the
 // example names the author's (jobs, recovery points: the first of the
 // collection; operations: the last one the server started under the same
@@ -136,13 +138,26 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 		rest := u.EscapedPath()[i+len(seg):]
 		var name string
 		if strings.Contains(strings.ToLower(param), "operation") {
+			// The last operation under the same parent; else the last one
+			// of the same namespace.
 			parent := strings.ToLower(prefix[:strings.LastIndex(prefix, "/")])
+			ns := ""
+			if m := reNS.FindAllStringSubmatch(strings.ToLower(prefix), -1); len(m) > 0 {
+				ns = "/providers/" + m[len(m)-1][1] + "/"
+			}
+			var sameNS string
 			for _, op := range recordedOps() {
 				if j := strings.LastIndex(op, "/"); j > 0 {
 					if k := strings.LastIndex(op[:j], "/"); k > 0 && strings.ToLower(op[:k]) == parent {
 						name = op[j+1:]
 					}
+					if ns != "" && strings.Contains(strings.ToLower(op), ns) {
+						sameNS = op[j+1:]
+					}
 				}
+			}
+			if name == "" {
+				name = sameNS
 			}
 		} else {
 			lu := *u
@@ -251,7 +266,7 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 		if err != nil {
 			return
 		}
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		if resp.StatusCode == http.StatusConflict {
 			if d, _, err := h.raw(http.MethodDelete, tu.String(), nil); err == nil {
 				h.wait(d.Header.Get("Azure-AsyncOperation"))
 			}

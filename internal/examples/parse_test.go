@@ -228,19 +228,22 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 		x.Client = strings.TrimPrefix(isel.Sel.Name, "New")
 		x.Method = sel.Sel.Name
 		names := params[x.Client+"."+x.Method]
-		for i, a := range call.Args {
-			if i == 0 {
-				continue // ctx
+		args := call.Args
+		if len(args) > 0 {
+			if id, ok := args[0].(*ast.Ident); ok && id.Name == "ctx" {
+				args = args[1:] // pagers take no ctx
 			}
+		}
+		for i, a := range args {
 			lit, ok := a.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING || i-1 >= len(names) {
+			if !ok || lit.Kind != token.STRING || i >= len(names) {
 				continue
 			}
 			v, err := strconv.Unquote(lit.Value)
 			if err != nil {
 				continue
 			}
-			pn := names[i-1]
+			pn := names[i]
 			x.Args[pn] = v
 			x.Depth++
 			edits = append(edits, edit{fset.Position(lit.Pos()).Offset - base, fset.Position(lit.End()).Offset - base,

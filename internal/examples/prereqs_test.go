@@ -57,6 +57,7 @@ func (p *prereqs) create(xs []*example) {
 	type bi struct{ rg, vault, name, disk, rule, tag string }
 	var dpItems []bi
 	putBI := map[string]bool{}
+	vmVault := map[string]string{} // VM -> the vault protecting it
 	for _, x := range xs {
 		if x.Mod.Pkg == "armdataprotection" && x.Client == "BackupInstancesClient" && x.Phase == 1 {
 			putBI[strings.ToLower(x.Args["vaultName"]+"/"+x.Args["backupInstanceName"])] = true
@@ -102,10 +103,24 @@ func (p *prereqs) create(xs []*example) {
 			}
 		}
 		if ci, pi := x.Args["containerName"], x.Args["protectedItemName"]; x.Mod.Pkg == "armrecoveryservicesbackup" && reContainer.MatchString(ci) && reContainer.MatchString(pi) {
+			// A VM is protected in one vault only: an example naming it in
+			// another vault gets a VM of its own (the names suffixed).
+			vm := strings.ToLower(reContainer.FindStringSubmatch(pi)[1] + "/" + reContainer.FindStringSubmatch(pi)[2])
+			vk := strings.ToLower(rg + "/" + x.Args["vaultName"])
+			if owner, ok := vmVault[vm]; !ok {
+				vmVault[vm] = vk
+			} else if owner != vk {
+				suffix := "-" + strings.ToLower(x.Args["vaultName"])
+				ci, pi = ci+suffix, pi+suffix
+				p.sub(x, "containerName", ci)
+				p.sub(x, "protectedItemName", pi)
+			}
 			k := strings.ToLower("rsitem/" + rg + "/" + x.Args["vaultName"] + "/" + pi)
 			if !seen[k] {
 				seen[k] = true
 				rsItems = append(rsItems, item{rg, x.Args["vaultName"], ci, pi})
+				m := reContainer.FindStringSubmatch(pi)
+				add(&vms, "vm", m[1], m[2])
 			}
 		}
 		if b := x.Args["backupInstanceName"]; x.Mod.Pkg == "armdataprotection" && b != "" && !putBI[strings.ToLower(x.Args["vaultName"]+"/"+b)] {
@@ -113,11 +128,17 @@ func (p *prereqs) create(xs []*example) {
 			if !seen[k] {
 				seen[k] = true
 				it := bi{rg: rg, vault: x.Args["vaultName"], name: b, disk: b + "-disk", rule: "BackupHourly", tag: "Default"}
-				if m := reRuleName.FindStringSubmatch(x.Body); m != nil {
-					it.rule = m[1]
-				}
-				if m := reTagOverride.FindStringSubmatch(x.Body); m != nil {
-					it.tag = m[1]
+				// The rule and tag any example on this instance names.
+				for _, y := range xs {
+					if !strings.EqualFold(y.Args["backupInstanceName"], b) || !strings.EqualFold(y.Args["vaultName"], it.vault) {
+						continue
+					}
+					if m := reRuleName.FindStringSubmatch(y.Body); m != nil {
+						it.rule = m[1]
+					}
+					if m := reTagOverride.FindStringSubmatch(y.Body); m != nil {
+						it.tag = m[1]
+					}
 				}
 				dpItems = append(dpItems, it)
 				add(&disks, "disk", rg, it.disk)
@@ -276,6 +297,15 @@ func (p *prereqs) protectDisk(rg, vault, name, disk, rule, tag string) {
 			TaggingCriteria: tagging}}
 	pol, err := f.NewBackupPoliciesClient().CreateOrUpdate(ctx, rg, vault, name+"-policy", armdataprotection.BaseBackupPolicyResource{Properties: &armdataprotection.BackupPolicy{
 		ObjectType: to.Ptr("BackupPolicy"), DatasourceTypes: []*string{to.Ptr("Microsoft.Compute/disks")}, PolicyRules: rules}}, nil)
+	if err != nil && tag != "Default" {
+		// A tag disks do not have (the example's datasource had it): the
+		// policy without it, and the example meets the refusal.
+		p.logf("disk policy for %s with tag %s: %v", name, tag, err)
+		rules = rules[:2]
+		rules[0].(*armdataprotection.AzureBackupRule).Trigger.(*armdataprotection.ScheduleBasedTriggerContext).TaggingCriteria = tagging[:1]
+		pol, err = f.NewBackupPoliciesClient().CreateOrUpdate(ctx, rg, vault, name+"-policy", armdataprotection.BaseBackupPolicyResource{Properties: &armdataprotection.BackupPolicy{
+			ObjectType: to.Ptr("BackupPolicy"), DatasourceTypes: []*string{to.Ptr("Microsoft.Compute/disks")}, PolicyRules: rules}}, nil)
+	}
 	if err != nil {
 		p.logf("disk policy for %s: %v", name, err)
 		return

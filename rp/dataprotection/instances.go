@@ -411,7 +411,9 @@ func (pr *Provider) listInstances(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listInstancesOfDatasource(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	owner, err := protectedBy(ctx, pr.p.Store, r.Param("scope"))
+	// The SDK puts the datasource id into the path as given: with or
+	// without its leading slash.
+	owner, err := protectedBy(ctx, pr.p.Store, "/"+strings.Trim(r.Param("scope"), "/"))
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ package dataprotection
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -169,8 +170,29 @@ func (pr *Provider) opStatus(r *arm.Request) (*arm.Response, error) {
 	return armops.StatusResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
+// opResult answers an operation's result. The spec allows 200 or 202
+// here, so a finished operation without a result body answers 200 with
+// the operation's OperationJobExtendedInfo (its job, when it has one)
+// rather than 204.
 func (pr *Provider) opResult(r *arm.Request) (*arm.Response, error) {
-	return armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
+	resp, err := armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
+	if err != nil || resp.Status != http.StatusNoContent {
+		return resp, err
+	}
+	out := map[string]any{"objectType": "OperationJobExtendedInfo"}
+	if st, err := armops.StatusResponse(pr.p.Ops, r, r.Param("operationId")); err == nil {
+		if b, err := json.Marshal(st.Body); err == nil {
+			var s struct {
+				Properties struct {
+					JobID string `json:"jobId"`
+				} `json:"properties"`
+			}
+			if json.Unmarshal(b, &s) == nil && s.Properties.JobID != "" {
+				out["jobId"] = s.Properties.JobID
+			}
+		}
+	}
+	return arm.OK(out), nil
 }
 
 func lastSegment(s string) string { return path.Base(strings.TrimRight(s, "/")) }

@@ -111,6 +111,39 @@ func vaultSoftDelete(v *vaultResource) softDelete {
 	return parseSoftDelete(v.Properties.SecuritySettings)
 }
 
+// securityLevels is the vault's secure score and BCDR security level as
+// Azure computes them (Business Continuity center's security levels):
+// Maximum/Excellent when deletion protection is irreversible (soft delete
+// always-on or immutability locked) and multi-user authorization guards
+// the vault; Adequate/Good with soft delete on or immutability locked;
+// Minimum/Fair with multi-user authorization alone; None/Poor otherwise.
+func securityLevels(v *vaultResource) (secureScore, bcdr string) {
+	sd := vaultSoftDelete(v)
+	immutability := ""
+	mua := false
+	if v.Properties != nil {
+		var ss struct {
+			ImmutabilitySettings struct {
+				State string `json:"state"`
+			} `json:"immutabilitySettings"`
+		}
+		if json.Unmarshal(v.Properties.SecuritySettings, &ss) == nil {
+			immutability = strings.ToLower(ss.ImmutabilitySettings.State)
+		}
+		mua = v.Properties.IsVaultProtectedByResourceGuard != nil && *v.Properties.IsVaultProtectedByResourceGuard
+	}
+	irreversible := sd.State == "AlwaysOn" || immutability == "locked"
+	switch {
+	case irreversible && mua:
+		return "Maximum", "Excellent"
+	case sd.State != "Off" || immutability == "locked":
+		return "Adequate", "Good"
+	case mua:
+		return "Minimum", "Fair"
+	}
+	return "None", "Poor"
+}
+
 // parseSoftDelete reads stored (already checked) security settings.
 func parseSoftDelete(raw json.RawMessage) softDelete {
 	out := softDelete{State: "Off", Days: softDeleteDefault}
@@ -188,7 +221,7 @@ func checkSecuritySettings(raw, old json.RawMessage, merge bool) (json.RawMessag
 	if err := json.Unmarshal(sdRaw, &sd); err != nil {
 		return nil, fieldError(sdField, "must be an object: {\"state\":\"On\",\"retentionDurationInDays\":14}")
 	}
-	state := ""
+	state, spelled := "", "" // canonical, and as the caller spelled it (Azure echoes "Enabled")
 	if sk, st := getCI(sd, "state"); st != nil && string(st) != "null" {
 		var s string
 		if err := json.Unmarshal(st, &s); err != nil {
@@ -199,7 +232,7 @@ func checkSecuritySettings(raw, old json.RawMessage, merge bool) (json.RawMessag
 			return nil, fieldError(sdField+".state", "'%s' is not supported; allowed values: 'Off', 'On', 'AlwaysOn'", s)
 		}
 		delete(sd, sk)
-		state = c
+		state, spelled = c, s
 	} else if oldSDRaw != nil {
 		state = oldSD.State
 	}
@@ -227,8 +260,14 @@ func checkSecuritySettings(raw, old json.RawMessage, merge bool) (json.RawMessag
 			return nil, fieldError(sdField+".retentionDurationInDays", "%v is out of range: give 14 to 180 days", *days)
 		}
 	}
-	if state != "" {
-		sd["state"], _ = json.Marshal(state)
+	if spelled != "" {
+		sd["state"], _ = json.Marshal(spelled)
+	} else if state != "" {
+		if _, st := getCI(parseRaw(oldSDRaw), "state"); st != nil {
+			sd["state"] = st
+		} else {
+			sd["state"], _ = json.Marshal(state)
+		}
 	}
 	if days != nil {
 		sd["retentionDurationInDays"], _ = json.Marshal(*days)
@@ -236,6 +275,12 @@ func checkSecuritySettings(raw, old json.RawMessage, merge bool) (json.RawMessag
 	delete(ss, k)
 	ss["softDeleteSettings"], _ = json.Marshal(sd)
 	return json.Marshal(ss)
+}
+
+func parseRaw(raw json.RawMessage) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &m)
+	return m
 }
 
 func deletedIDOf(vaultID arm.ResourceID, name string) arm.ResourceID {

@@ -49,7 +49,8 @@ func TestSDKSoftDelete(t *testing.T) {
 	vaults, bis, dels := f.NewBackupVaultsClient(), f.NewBackupInstancesClient(), f.NewDeletedBackupInstancesClient()
 	var re *azcore.ResponseError
 
-	// Turn soft delete on ("Enabled" is read as On; retention defaults to 14 days).
+	// Turn soft delete on ("Enabled" is read as On and echoed as sent, as in
+	// Azure's PutBackupVault example; retention defaults to 14 days).
 	up, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
 		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteState("Enabled"))}}}}, nil)
 	if err != nil {
@@ -59,7 +60,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sd := v.Properties.SecuritySettings.SoftDeleteSettings; *sd.State != armdataprotection.SoftDeleteStateOn || *sd.RetentionDurationInDays != 14 {
+	if sd := v.Properties.SecuritySettings.SoftDeleteSettings; *sd.State != "Enabled" || *sd.RetentionDurationInDays != 14 || *v.Properties.SecureScore != armdataprotection.SecureScoreLevelAdequate {
 		t.Fatalf("soft delete settings: %+v", sd)
 	}
 
@@ -258,7 +259,8 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2024-04-01"
 	if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); resp.StatusCode != 200 ||
-		get(m, "properties", "securitySettings", "softDeleteSettings", "state") != "Off" {
+		// Azure echoes the state as spelled ("Disabled" is Off) and scores the vault.
+		get(m, "properties", "securitySettings", "softDeleteSettings", "state") != "Disabled" || get(m, "properties", "secureScore") != "None" {
 		t.Fatalf("patch: %d %v", resp.StatusCode, m)
 	}
 	resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)

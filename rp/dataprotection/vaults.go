@@ -141,10 +141,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.Identity = ident
 		out.Properties.ProvisioningState = "Succeeded"
 		out.Properties.ResourceMoveState = "Unknown"
-		out.Properties.SecureScore = "None"
-		out.Properties.BcdrSecurityLevel = "Poor"
 		f := false
 		out.Properties.IsVaultProtectedByResourceGuard = &f
+		out.Properties.SecureScore, out.Properties.BcdrSecurityLevel = securityLevels(&out)
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
@@ -215,6 +214,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
+		out.Properties.SecureScore, out.Properties.BcdrSecurityLevel = securityLevels(&out)
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
