@@ -2,21 +2,17 @@ package identity
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
 )
 
 func newIssuer(t testing.TB) (*Issuer, *Principal) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.SQLite(t)
 	dir := &Directory{Store: st, TenantID: "tenant"}
 	is := &Issuer{Dir: dir, Clock: clock.Real{}, TenantID: "tenant", Hosts: []string{"localhost"}, Audiences: []string{"https://localhost:8443"}}
 	if err := is.LoadOrCreateKey(ctx, st); err != nil {
@@ -24,6 +20,7 @@ func newIssuer(t testing.TB) (*Issuer, *Principal) {
 	}
 	var p *Principal
 	st.Update(ctx, func(tx store.Tx) error {
+		var err error
 		p, _, err = dir.CreateServicePrincipal(ctx, tx, "x")
 		return err
 	})

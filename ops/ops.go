@@ -198,25 +198,18 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	now := m.clock.Now()
-	op.EndTime = &now
-	if ferr != nil {
-		op.Status = Failed
-		op.ErrorStatus, op.Error = m.describe(ferr)
-	} else {
-		op.Status = Succeeded
-		op.PercentComplete = 100
-	}
 	return m.store.Update(ctx, func(tx store.Tx) error {
-		if err := m.put(ctx, tx, op); err != nil {
+		if err := m.Finish(ctx, tx, op, ferr); err != nil {
 			return err
 		}
 		return tx.CompleteTask(ctx, t.ID)
 	})
 }
 
-// Finish marks a running operation done from outside its Func (for example
-// when a job it tracks completes); err nil means success.
+// Finish marks a running operation done, in tx (its task runner does when
+// its Func returns; a face does from outside the Func, for example when a
+// job the operation tracks completes): err nil means success, any other
+// error fails it as Describe writes it.
 func (m *Manager) Finish(ctx context.Context, tx store.Tx, op *Operation, err error) error {
 	now := m.clock.Now()
 	op.EndTime = &now

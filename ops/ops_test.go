@@ -16,6 +16,7 @@ import (
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
 )
 
 func waitDone(t *testing.T, m *ops.Manager, id string) *ops.Operation {
@@ -103,8 +104,7 @@ func TestOperationSurvivesRestart(t *testing.T) {
 
 func TestOperationFailureCarriesARMError(t *testing.T) {
 	ctx := context.Background()
-	st, _ := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
-	defer st.Close()
+	st := storetest.SQLite(t)
 	r := &job.Runner{Store: st, Poll: 10 * time.Millisecond}
 	m := ops.NewManager(st, clock.Real{}, r, armops.Describe)
 	m.Register("fail", func(ctx context.Context, op *ops.Operation) error {

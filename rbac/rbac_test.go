@@ -2,14 +2,13 @@ package rbac
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
-	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
 )
 
 func TestActionMatches(t *testing.T) {
@@ -60,11 +59,7 @@ func FuzzScopeAndAction(f *testing.F) {
 
 func TestAuthorizerDelayAndInheritance(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.SQLite(t)
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	a, err := New(ctx, st, clk, time.Minute)
 	if err != nil {
@@ -112,11 +107,7 @@ func TestAuthorizerDelayAndInheritance(t *testing.T) {
 // Answers are cached, and a change of assignments is seen at once.
 func TestAuthorizerCacheFollowsChanges(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.SQLite(t)
 	a, err := New(ctx, st, clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -3,12 +3,12 @@ package resource
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
 )
 
 type wireThing struct {
@@ -27,11 +27,7 @@ type wireThing struct {
 // (the memo is keyed by the stored bytes) and with a filter.
 func TestListWireMatchesList(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.SQLite(t)
 	const typ = "Microsoft.Test/things"
 	scope := "/subscriptions/s/resourceGroups/rg"
 	id := func(n string) arm.ResourceID { return arm.NewID("s", "rg", "Microsoft.Test", "things", n) }

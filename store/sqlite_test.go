@@ -15,12 +15,7 @@ import (
 
 func TestSQLiteConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meta.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return storetest.SQLite(t)
 	})
 }
 
@@ -131,11 +126,7 @@ func TestSQLiteGroupCommitIsolation(t *testing.T) {
 // would treat as wildcards.
 func TestSQLiteScopePrefixLiteral(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.SQLite(t)
 	for _, sc := range []string{"/a_b/", "/axb/", "/a%/", "/a_b/c/", "/A_B0/"} {
 		if err := s.Update(ctx, func(tx store.Tx) error {
 			return tx.Put(ctx, store.Doc{Kind: "k", Key: sc + "x", Scope: sc, Value: []byte("v")})

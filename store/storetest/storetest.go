@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -419,4 +420,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("lost updates: counter=%s", d.Value)
 		}
 	})
+}
+
+// SQLite opens a fresh SQLite store in tb's temporary directory, closed
+// when tb ends: the store of tests that need a real one.
+func SQLite(tb testing.TB) *store.SQLite {
+	tb.Helper()
+	s, err := store.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "db"), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
