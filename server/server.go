@@ -25,6 +25,7 @@ import (
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/connect"
 	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/job"
@@ -91,16 +92,9 @@ type Config struct {
 	VerifySample float64
 }
 
-// Connection is what a client needs to reach the server (connection.json).
-type Connection struct {
-	ARMEndpoint    string `json:"armEndpoint"`
-	AuthorityHost  string `json:"authorityHost"`
-	TenantID       string `json:"tenantId"`
-	SubscriptionID string `json:"subscriptionId"`
-	ClientID       string `json:"clientId"`
-	ClientSecret   string `json:"clientSecret"`
-	CACertFile     string `json:"caCertFile"`
-}
+// Connection is what a client needs to reach the server (connection.json),
+// as the client side (package connect) reads it.
+type Connection = connect.Connection
 
 // Bootstrap is the first-start state kept in the store.
 type Bootstrap struct {

@@ -67,7 +67,7 @@ var Rules = []Rule{
 	{"rp/...", []string{"protection", "compute", "arm", "arm/armops", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
 		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
 
-	{"server", []string{"rp/...", "arm", "arm/armops", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
+	{"server", []string{"rp/...", "arm", "arm/armops", "connect", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
 		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web"},
 		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
