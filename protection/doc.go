@@ -32,6 +32,13 @@
 //     as the id of the run's job so a run repeated after a crash finds its
 //     own work.
 //
+//   - Verify (verifyjob.go, verifyschedule.go): Verify jobs, one per vault,
+//     that re-read the operational tier and the vaults' tiers, mark the
+//     recovery points whose data is damaged (restores of them fail at
+//     once) and end Failed with UserErrorRecoveryPointCorrupt naming them;
+//     started by the faces' verify actions, the admin API and a per-vault
+//     schedule (weekly by default; vault tags override).
+//
 // # Missed-run rule (one rule for both vault kinds)
 //
 // After downtime, an overdue item runs once, immediately, for the whole

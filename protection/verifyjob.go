@@ -548,6 +548,9 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 			}
 		}
 		rep, err := r.repo.Verify(ctx, o)
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err() // shutting down: what it read is not a finding
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("verify the %s repository: %w", r.name, err)
 		}

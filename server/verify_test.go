@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io/fs"
@@ -9,14 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/store"
 )
 
@@ -485,4 +489,83 @@ func TestScheduledVerify(t *testing.T) {
 func toString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// stallingBlob is the operational tier's real backend, whose pack reads
+// wait while stall is set until their context ends (a verify cut short
+// by a shutdown).
+type stallingBlob struct {
+	blob.Backend
+	stall   *atomic.Bool
+	reading chan string
+}
+
+func (b stallingBlob) Get(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	if b.stall.Load() && strings.HasPrefix(key, "pack/") {
+		select {
+		case b.reading <- key:
+		default:
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return b.Backend.Get(ctx, key, off, n)
+}
+
+// TestVerifyResumesAfterRestart: a verify cut short by a shutdown (the
+// vault's ARM action and the admin's) stays InProgress and runs again
+// after the restart, ending Completed, once, with no point marked.
+func TestVerifyResumesAfterRestart(t *testing.T) {
+	var stall atomic.Bool
+	reading := make(chan string, 1)
+	e := testserver.Start(t, func(c *server.Config) {
+		c.Compute.WrapBlob = func(be blob.Backend) blob.Backend { return stallingBlob{Backend: be, stall: &stall, reading: reading} }
+	})
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault
+	const av = "?api-version=2024-04-01"
+
+	stall.Store(true)
+	resp, m := call(t, e, "POST", vault+"/verify"+av, map[string]any{"readData": true})
+	mustStatus(t, 202, resp, m)
+	<-reading
+	resp, m = call(t, e, "POST", adminURL("/verify"), map[string]any{"readData": true})
+	mustStatus(t, 202, resp, m)
+	adminRun := m["id"].(string)
+	<-reading
+	jobs := func() []map[string]any {
+		var out []map[string]any
+		_, m := call(t, e, "GET", vault+"/backupJobs"+av, nil)
+		for _, x := range m["value"].([]any) {
+			if p := x.(map[string]any)["properties"].(map[string]any); p["operation"] == "Verify" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if js := jobs(); len(js) != 2 || js[0]["status"] != "InProgress" || js[1]["status"] != "InProgress" {
+		t.Fatalf("verify jobs while reading: %v", js)
+	}
+	stall.Store(false)
+	e.Restart()
+	waitFor(t, "verify jobs after the restart", func() bool {
+		js := jobs()
+		return len(js) == 2 && js[0]["status"] != "InProgress" && js[1]["status"] != "InProgress"
+	})
+	for _, j := range jobs() {
+		if j["status"] != "Completed" {
+			t.Errorf("verify job after the restart: %v", j)
+		}
+	}
+	_, m = call(t, e, "GET", adminURL("/verify/"+adminRun), nil)
+	if m["status"] != "Succeeded" || testserver.Field(m, "result.ok") != true {
+		t.Errorf("admin verify after the restart: %v", m)
+	}
+	ps, _ := protection.ListAllRecoveryPoints(e.Ctx(), e.Server.Store, "")
+	for _, p := range ps {
+		if protection.DamageOf(p) != "" {
+			t.Errorf("point %s marked damaged by an interrupted verify: %s", p.ID, protection.DamageOf(p))
+		}
+	}
 }
