@@ -10,10 +10,12 @@
 //     start/end, progress, bytes transferred, error and task list, stored in
 //     the metadata store (kind "protection.job", scoped by vault id) with
 //     CreateJob/PutJob/GetJob/ListJobs(JobFilter).
+//
 //   - Recovery points (recoverypoint.go): per item, with per-disk snapshot
 //     ids (ARM snapshot id and engine id), tiers, retention tag and expiry
 //     (kind "protection.rp", scoped by item id). PointID derives a stable
 //     32-hex id so retried work rewrites the same point.
+//
 //   - Schedule math (duration.go): ISO 8601 durations (P7D, P12W, P1Y,
 //     PT4H, P1DT12H) with calendar arithmetic (months clamp to the month's
 //     last day, days keep the wall-clock time across DST), repeating
@@ -21,10 +23,12 @@
 //     schedules at times of day (Recovery Services IaaS policies), time zone
 //     names as Azure uses them (LoadTimeZone), and FormatElapsed for job
 //     durations (PT6M5.74S).
+//
 //   - Retention (retention.go): tagging (Default plus FirstOfDay,
 //     FirstOfWeek, FirstOfMonth, FirstOfYear, AllBackup criteria with Azure's
 //     taggingPriority: lowest wins) and expiry (backup time + the tag's
 //     duration); ExpiredPoints picks what to delete.
+//
 //   - The scheduler (scheduler.go): one keyed durable task per protected
 //     item ("schedule:"+itemID). A run's task is completed and the next run
 //     enqueued in one store transaction, so runs are never lost or doubled
