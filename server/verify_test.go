@@ -558,7 +558,10 @@ func TestVerifyResumesAfterRestart(t *testing.T) {
 			t.Errorf("verify job after the restart: %v", j)
 		}
 	}
-	_, m = call(t, e, "GET", adminURL("/verify/"+adminRun), nil)
+	waitFor(t, "the admin verify after the restart", func() bool { // its record ends after its jobs
+		_, m = call(t, e, "GET", adminURL("/verify/"+adminRun), nil)
+		return m["status"] != "InProgress"
+	})
 	if m["status"] != "Succeeded" || testserver.Field(m, "result.ok") != true {
 		t.Errorf("admin verify after the restart: %v", m)
 	}
