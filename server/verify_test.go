@@ -24,7 +24,10 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
-const roleReader = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+const (
+	roleReader            = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+	roleBackupContributor = "5e467623-bb1f-42f4-a55d-6e525e11384b"
+)
 
 // packFiles maps pack names to their files below dir (a repository).
 func packFiles(dir string) map[string]string {
@@ -213,6 +216,10 @@ func TestVerifyJobs(t *testing.T) {
 	_, contributor := newPrincipal(t, e, roleContributor)
 	if st, _ := startVerify(t, e, dpVault, av, contributor, nil); str(st, "status") != "Succeeded" {
 		t.Errorf("Contributor verify: %v", st)
+	}
+	_, backupContributor := newPrincipal(t, e, roleBackupContributor)
+	if st, _ := startVerify(t, e, rsVault, av, backupContributor, map[string]any{}); str(st, "status") != "Succeeded" {
+		t.Errorf("Backup Contributor verify: %v", st)
 	}
 
 	// Damage in the Backup vault's data: a pack only its point needs.
