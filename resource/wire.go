@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 	"sync"
 
+	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/store"
 )
 
@@ -52,6 +54,35 @@ func ListWire[T any](ctx context.Context, r store.Reader, typ, scope string, kee
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// GetWire reads a resource as its wire JSON: what a handler answering the
+// document decoded into a *T would write, memoized by the stored bytes as in
+// ListWire. When absent it returns NotFound(id).
+func GetWire[T any](ctx context.Context, r store.Reader, id arm.ResourceID) (json.RawMessage, error) {
+	d, err := r.Get(ctx, resourceKind, id.String())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := wireCacheFor(reflect.TypeFor[*T]())
+	c.mu.RLock()
+	w, ok := c.m[string(d.Value)]
+	c.mu.RUnlock()
+	if ok {
+		return w, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(d.Value, v); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", id, err)
+	}
+	b, err := WireJSON(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", id, err)
+	}
+	return c.add(d.Value, b), nil
 }
 
 // WireJSON encodes v as the router writes a response value: encoding/json

@@ -83,9 +83,29 @@ func TestListWireMatchesList(t *testing.T) {
 		}
 	}
 	check(nil, 3)
+	getCheck := func(n string) {
+		t.Helper()
+		var v wireThing
+		if err := Get(ctx, st, id(n), &v); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := WireJSON(&v)
+		for range 2 {
+			got, err := GetWire[wireThing](ctx, st, id(n))
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("GetWire %s: %v\n got %s\nwant %s", n, err, got, want)
+			}
+		}
+	}
+	getCheck("a")
+	getCheck("c")
+	if _, err := GetWire[wireThing](ctx, st, id("nope")); err == nil || !strings.Contains(err.Error(), "was not found") {
+		t.Fatalf("GetWire of a missing resource: %v", err)
+	}
 	put("b", "Succeeded", map[string]string{"k": "v"}) // changed bytes, new answer
 	put("d", "Succeeded", nil)
 	check(nil, 4)
+	getCheck("b")
 	check(func(d store.Doc) bool { return !strings.HasSuffix(d.Key, "/b") }, 3)
 	if err := st.Update(ctx, func(tx store.Tx) error { return Delete(ctx, tx, id("a")) }); err != nil {
 		t.Fatal(err)

@@ -377,8 +377,13 @@ func (pr *Provider) patchGroup(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) getGroup(r *arm.Request) (*arm.Response, error) {
-	g, err := pr.getRG(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
+	name := r.Param("resourceGroupName")
+	g, err := resource.GetWire[ResourceGroup](r.HTTP.Context(), pr.p.Store, rgID(r.Param("subscriptionId"), name))
 	if err != nil {
+		var ae *arm.Error
+		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", name)
+		}
 		return nil, err
 	}
 	return arm.OK(g), nil
