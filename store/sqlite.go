@@ -40,7 +40,6 @@ type SQLite struct {
 	closeOnce  sync.Once
 
 	getStmt *sql.Stmt // the hot path: prepared once, cached per connection by database/sql
-	stmts   *stmtCache
 
 	// A read cache for Get (the ARM GET hot path). SQLite has one writer,
 	// this process, so every write is seen: a commit drops the keys it
@@ -78,7 +77,7 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQLite{w: w, r: r, clk: clk, stmts: &stmtCache{db: r, m: map[string]*sql.Stmt{}}, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &SQLite{w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		r.Close()
@@ -148,7 +147,6 @@ func (s *SQLite) Close() error {
 	if s.getStmt != nil {
 		s.getStmt.Close()
 	}
-	s.stmts.close()
 	s.wc.Close()
 	err1 := s.r.Close()
 	err2 := s.w.Close()
@@ -163,54 +161,7 @@ type querier interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
 
-type sqliteReader struct {
-	q     querier
-	stmts *stmtCache // prepared list queries (nil inside a transaction)
-}
-
-// stmtCache holds the list queries prepared once on the read pool: a list
-// prepares nothing (SQLite's parser was a tenth of a list's CPU). The
-// queries' shapes are few (which filters are set), so it stays small.
-type stmtCache struct {
-	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
-}
-
-func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	c.mu.Lock()
-	st, ok := c.m[q]
-	c.mu.Unlock()
-	if !ok {
-		var err error
-		if st, err = c.db.PrepareContext(ctx, q); err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		if c.m == nil { // closed meanwhile
-			c.mu.Unlock()
-			st.Close()
-			return nil, sql.ErrConnDone
-		}
-		if old, ok := c.m[q]; ok {
-			st.Close()
-			st = old
-		} else {
-			c.m[q] = st
-		}
-		c.mu.Unlock()
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.m {
-		st.Close()
-	}
-	c.m = nil
-}
+type sqliteReader struct{ q querier }
 
 const tsFormat = "2006-01-02T15:04:05.000000000Z"
 
@@ -282,16 +233,9 @@ func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc
 	// row, values included, through a temporary B-tree (keys are unique and
 	// compare bytewise in both).
 	if q.Limit > 0 {
-		sqlq += ` ORDER BY key LIMIT ?`
-		args = append(args, q.Limit)
+		sqlq += fmt.Sprintf(` ORDER BY key LIMIT %d`, q.Limit)
 	}
-	var rows *sql.Rows
-	var err error
-	if r.stmts != nil {
-		rows, err = r.stmts.query(ctx, sqlq, args...)
-	} else {
-		rows, err = r.q.QueryContext(ctx, sqlq, args...)
-	}
+	rows, err := r.q.QueryContext(ctx, sqlq, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kind, err)
 	}
@@ -394,17 +338,17 @@ func (s *SQLite) invalidate(keys []string, kinds []string) {
 
 // List lists documents of one kind, ordered by key.
 func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
-	return sqliteReader{s.r, s.stmts}.List(ctx, kind, q)
+	return sqliteReader{s.r}.List(ctx, kind, q)
 }
 
 // GetTask reads one task.
 func (s *SQLite) GetTask(ctx context.Context, id string) (Task, error) {
-	return sqliteReader{q: s.r}.GetTask(ctx, id)
+	return sqliteReader{s.r}.GetTask(ctx, id)
 }
 
 // GetTaskByKey reads the task with a unique key.
 func (s *SQLite) GetTaskByKey(ctx context.Context, key string) (Task, error) {
-	return sqliteReader{q: s.r}.GetTaskByKey(ctx, key)
+	return sqliteReader{s.r}.GetTaskByKey(ctx, key)
 }
 
 type sqliteTx struct {
@@ -549,7 +493,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 			failAll(fmt.Errorf("begin: %w", err))
 			return
 		}
-		stx := &sqliteTx{sqliteReader: sqliteReader{q: tx}, now: s.clk.Now()}
+		stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
 		results[i] = runFn(r.ctx, r.fn, stx)
 		if results[i].err != nil || results[i].panicked {
 			_, err1 := tx.ExecContext(bg, `ROLLBACK TO u`)
