@@ -48,6 +48,8 @@ type SQLite struct {
 	cmu   sync.Mutex
 	cache map[string]Doc
 	gen   uint64
+
+	mirrors mirrorSet // lists by type, from memory (sqlite_mirror.go)
 }
 
 const cacheMax = 20000
@@ -338,6 +340,17 @@ func (s *SQLite) invalidate(keys []string, kinds []string) {
 
 // List lists documents of one kind, ordered by key.
 func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
+	if q.Type != "" {
+		out, ok, load := s.mirrors.list(kind, q)
+		if ok {
+			return out, nil
+		}
+		if load && s.loadMirror(ctx, kind, q.Type) == nil {
+			if out, ok, _ := s.mirrors.list(kind, q); ok {
+				return out, nil
+			}
+		}
+	}
 	return sqliteReader{s.r}.List(ctx, kind, q)
 }
 
@@ -354,8 +367,9 @@ func (s *SQLite) GetTaskByKey(ctx context.Context, key string) (Task, error) {
 type sqliteTx struct {
 	sqliteReader
 	now   time.Time
-	keys  []string // cache keys written
-	kinds []string // kinds bulk-deleted
+	keys  []string   // cache keys written
+	kinds []string   // kinds bulk-deleted
+	ops   []mirrorOp // the changes, for the list mirrors once committed
 }
 
 // Update runs fn in one transaction (a savepoint of the writer's current
@@ -483,6 +497,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 		return
 	}
 	var keys, kinds []string
+	var ops []mirrorOp
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i].err = err
@@ -514,6 +529,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 		}
 		keys = append(keys, stx.keys...)
 		kinds = append(kinds, stx.kinds...)
+		ops = append(ops, stx.ops...)
 	}
 	// Drop cached entries before and after the commit: a Get racing the
 	// commit then sees a changed gen and does not cache what it read.
@@ -526,9 +542,11 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 		s.invalidate(keys, kinds)
 	}
 	if err != nil {
+		s.mirrors.reset() // whether anything committed is unknown: list from SQLite again
 		failAll(fmt.Errorf("commit: %w", err))
 		return
 	}
+	s.mirrors.apply(ops)
 	answer()
 }
 
@@ -551,17 +569,25 @@ func (t *sqliteTx) Create(ctx context.Context, d Doc) error {
 		}
 		return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
 	}
+	now := parseTime(fmtTime(t.now))
+	t.ops = append(t.ops, mirrorOp{put: &Doc{Kind: d.Kind, Key: strings.ToLower(d.Key), Scope: strings.ToLower(d.Scope), Type: strings.ToLower(d.Type),
+		Value: append([]byte(nil), d.Value...), Version: 1, Created: now, Updated: now}})
 	return nil
 }
 
 func (t *sqliteTx) Put(ctx context.Context, d Doc) error {
 	t.keys = append(t.keys, cacheKey(d.Kind, d.Key))
-	_, err := t.q.ExecContext(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
-		ON CONFLICT(kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated`,
-		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, fmtTime(t.now), fmtTime(t.now))
+	var version int64
+	var created string
+	err := t.q.QueryRowContext(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+		ON CONFLICT(kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated
+		RETURNING version, created`,
+		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, fmtTime(t.now), fmtTime(t.now)).Scan(&version, &created)
 	if err != nil {
 		return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
 	}
+	t.ops = append(t.ops, mirrorOp{put: &Doc{Kind: d.Kind, Key: strings.ToLower(d.Key), Scope: strings.ToLower(d.Scope), Type: strings.ToLower(d.Type),
+		Value: append([]byte(nil), d.Value...), Version: version, Created: parseTime(created), Updated: parseTime(fmtTime(t.now))}})
 	return nil
 }
 
@@ -574,6 +600,7 @@ func (t *sqliteTx) Delete(ctx context.Context, kind, key string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
+	t.ops = append(t.ops, mirrorOp{kind: kind, key: strings.ToLower(key)})
 	return nil
 }
 
@@ -584,6 +611,7 @@ func (t *sqliteTx) DeleteScope(ctx context.Context, kind, prefix string) (int, e
 	if err != nil {
 		return 0, fmt.Errorf("delete %s under %s: %w", kind, prefix, err)
 	}
+	t.ops = append(t.ops, mirrorOp{kind: kind, prefix: p, scope: true})
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }

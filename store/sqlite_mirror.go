@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Lists of one type (every ARM list: resource groups of a subscription,
+// policies of a vault) are answered from memory. SQLite has one writer, this
+// process, so the writer goroutine sees every committed change: it keeps a
+// mirror of the documents of each (kind, type) that was listed, applying
+// each group's writes after its COMMIT and before any of its Updates
+// returns. A list therefore sees every acknowledged write (read-after-write)
+// and nothing uncommitted, as a query would, without SQLite's parse, row
+// stepping and value copies per list (with modernc's driver, most of the
+// server's CPU under mixed load).
+//
+// A mirror is loaded on the first list of its (kind, type), inside the
+// writer's transaction order (as a read-only Update), so the changes of the
+// groups that follow apply on top of exactly the state it read. Mirrors are
+// bounded: a type with more than mirrorMaxDocs documents, or mirrors beyond
+// mirrorMaxBytes in all, are not kept and those lists go to SQLite. Lists
+// inside a transaction always read SQLite (they must see their own writes).
+
+const (
+	mirrorMaxDocs  = 20000
+	mirrorMaxBytes = 64 << 20
+	mirrorRetry    = 5 * time.Minute // after a type was too large
+)
+
+type mirrorKey struct{ kind, typ string } // typ lower-case
+
+type mirror struct {
+	docs  map[string]Doc // by key (lower-case)
+	keys  []string       // sorted
+	bytes int
+}
+
+type mirrorSet struct {
+	mu      sync.RWMutex
+	m       map[mirrorKey]*mirror
+	refused map[mirrorKey]time.Time // too large: not before then
+	bytes   int
+}
+
+// mirrorOp is one committed change, in commit order.
+type mirrorOp struct {
+	put     *Doc      // a created or replaced document (as stored)
+	kind    string    // delete: kind and key, or kind and scope prefix
+	key     string    //
+	prefix  string    //
+	scope   bool      // a DeleteScope
+	install *mirror   // a mirror loaded at this point of the order
+	mk      mirrorKey // its key (also for a refusal)
+	refuse  bool
+}
+
+func docBytes(d *Doc) int { return len(d.Key) + len(d.Scope) + len(d.Type) + len(d.Value) + 96 }
+
+func (m *mirror) remove(key string) int {
+	d, ok := m.docs[key]
+	if !ok {
+		return 0
+	}
+	delete(m.docs, key)
+	if i, found := slices.BinarySearch(m.keys, key); found {
+		m.keys = slices.Delete(m.keys, i, i+1)
+	}
+	n := docBytes(&d)
+	m.bytes -= n
+	return n
+}
+
+func (m *mirror) put(d Doc) int {
+	n := m.remove(d.Key)
+	m.docs[d.Key] = d
+	i, _ := slices.BinarySearch(m.keys, d.Key)
+	m.keys = slices.Insert(m.keys, i, d.Key)
+	m.bytes += docBytes(&d)
+	return docBytes(&d) - n
+}
+
+// apply makes a committed group's changes visible to lists.
+func (ms *mirrorSet) apply(ops []mirrorOp) {
+	if len(ops) == 0 {
+		return
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	for _, op := range ops {
+		switch {
+		case op.refuse:
+			ms.refuse(op.mk)
+		case op.install != nil:
+			if old, ok := ms.m[op.mk]; ok {
+				ms.bytes -= old.bytes
+			}
+			if ms.bytes+op.install.bytes > mirrorMaxBytes {
+				delete(ms.m, op.mk)
+				ms.refuse(op.mk)
+				continue
+			}
+			if ms.m == nil {
+				ms.m = map[mirrorKey]*mirror{}
+			}
+			ms.m[op.mk] = op.install
+			ms.bytes += op.install.bytes
+		case op.put != nil:
+			for k, m := range ms.m {
+				if k.kind == op.put.Kind && k.typ != op.put.Type {
+					ms.bytes -= m.remove(op.put.Key) // a Put may change a document's type
+				}
+			}
+			mk := mirrorKey{op.put.Kind, op.put.Type}
+			if m, ok := ms.m[mk]; ok {
+				ms.bytes += m.put(*op.put)
+				if len(m.docs) > mirrorMaxDocs || ms.bytes > mirrorMaxBytes {
+					ms.bytes -= m.bytes
+					delete(ms.m, mk)
+					ms.refuse(mk)
+				}
+			}
+		case op.scope:
+			for k, m := range ms.m {
+				if k.kind != op.kind {
+					continue
+				}
+				for _, key := range slices.Clone(m.keys) {
+					if strings.HasPrefix(m.docs[key].Scope, op.prefix) {
+						ms.bytes -= m.remove(key)
+					}
+				}
+			}
+		default:
+			for k, m := range ms.m {
+				if k.kind == op.kind {
+					ms.bytes -= m.remove(op.key)
+				}
+			}
+		}
+	}
+}
+
+func (ms *mirrorSet) refuse(mk mirrorKey) {
+	if ms.refused == nil {
+		ms.refused = map[mirrorKey]time.Time{}
+	}
+	ms.refused[mk] = time.Now().Add(mirrorRetry)
+}
+
+// reset drops every mirror (a commit whose outcome is unknown).
+func (ms *mirrorSet) reset() {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	ms.m, ms.bytes = nil, 0
+}
+
+// list answers q from the mirror of (kind, q.Type); ok is false when there
+// is none (or it may not be kept).
+func (ms *mirrorSet) list(kind string, q ListQuery) (out []Doc, ok, load bool) {
+	mk := mirrorKey{kind, strings.ToLower(q.Type)}
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	m, ok := ms.m[mk]
+	if !ok {
+		return nil, false, time.Now().After(ms.refused[mk])
+	}
+	prefix, after := strings.ToLower(q.ScopePrefix), strings.ToLower(q.After)
+	start := 0
+	if after != "" {
+		i, found := slices.BinarySearch(m.keys, after)
+		if found {
+			i++
+		}
+		start = i
+	}
+	for _, key := range m.keys[start:] {
+		d := m.docs[key]
+		if !strings.HasPrefix(d.Scope, prefix) {
+			continue
+		}
+		d.Value = append([]byte(nil), d.Value...) // callers own what they get
+		out = append(out, d)
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	return out, true, false
+}
+
+// loadMirror reads every document of (kind, typ) in the writer's order and
+// installs the mirror (or refuses a type too large) when the read commits.
+func (s *SQLite) loadMirror(ctx context.Context, kind, typ string) error {
+	return s.update(ctx, func(t *sqliteTx) error {
+		mk := mirrorKey{kind, strings.ToLower(typ)}
+		rows, err := t.q.QueryContext(ctx, `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ? AND type = ?`, kind, mk.typ)
+		if err != nil {
+			return fmt.Errorf("load %s %s: %w", kind, typ, err)
+		}
+		defer rows.Close()
+		m := &mirror{docs: map[string]Doc{}}
+		for rows.Next() {
+			d, err := scanDoc(rows.Scan)
+			if err != nil {
+				return fmt.Errorf("load %s %s: %w", kind, typ, err)
+			}
+			m.docs[d.Key] = d
+			m.keys = append(m.keys, d.Key)
+			m.bytes += docBytes(&d)
+			if len(m.docs) > mirrorMaxDocs || m.bytes > mirrorMaxBytes {
+				t.ops = append(t.ops, mirrorOp{mk: mk, refuse: true})
+				return nil
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load %s %s: %w", kind, typ, err)
+		}
+		slices.Sort(m.keys)
+		t.ops = append(t.ops, mirrorOp{mk: mk, install: m})
+		return nil
+	})
+}
