@@ -345,10 +345,13 @@ func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, err
 		if ok {
 			return out, nil
 		}
-		if load && s.loadMirror(ctx, kind, q.Type) == nil {
-			if out, ok, _ := s.mirrors.list(kind, q); ok {
-				return out, nil
-			}
+		if load && s.mirrors.startLoad(kind, q.Type) {
+			// In the background: this List may run inside an Update's fn,
+			// on the writer goroutine the load has to wait for.
+			go func() {
+				s.loadMirror(context.WithoutCancel(ctx), kind, q.Type)
+				s.mirrors.loaded(kind, q.Type)
+			}()
 		}
 	}
 	return sqliteReader{s.r}.List(ctx, kind, q)

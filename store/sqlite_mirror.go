@@ -19,9 +19,11 @@ import (
 // stepping and value copies per list (with modernc's driver, most of the
 // server's CPU under mixed load).
 //
-// A mirror is loaded on the first list of its (kind, type), inside the
-// writer's transaction order (as a read-only Update), so the changes of the
-// groups that follow apply on top of exactly the state it read. Mirrors are
+// A mirror is loaded after the first list of its (kind, type) (which SQLite
+// answers), in the background but inside the writer's transaction order (as
+// a read-only Update), so the changes of the groups that follow apply on top
+// of exactly the state it read. (The load cannot be waited for: a List may
+// run inside an Update's fn, on the writer goroutine itself.) Mirrors are
 // bounded: a type with more than mirrorMaxDocs documents, or mirrors beyond
 // mirrorMaxBytes in all, are not kept and those lists go to SQLite. Lists
 // inside a transaction always read SQLite (they must see their own writes).
@@ -44,7 +46,30 @@ type mirrorSet struct {
 	mu      sync.RWMutex
 	m       map[mirrorKey]*mirror
 	refused map[mirrorKey]time.Time // too large: not before then
+	loading map[mirrorKey]bool
 	bytes   int
+}
+
+// startLoad reports whether the caller should load (kind, typ): nobody is
+// loading it yet.
+func (ms *mirrorSet) startLoad(kind, typ string) bool {
+	mk := mirrorKey{kind, strings.ToLower(typ)}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.loading[mk] {
+		return false
+	}
+	if ms.loading == nil {
+		ms.loading = map[mirrorKey]bool{}
+	}
+	ms.loading[mk] = true
+	return true
+}
+
+func (ms *mirrorSet) loaded(kind, typ string) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	delete(ms.loading, mirrorKey{kind, strings.ToLower(typ)})
 }
 
 // mirrorOp is one committed change, in commit order.

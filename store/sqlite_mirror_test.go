@@ -53,6 +53,21 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 			}
 		}
 	}
+	// A list inside an Update's fn (on the writer goroutine) must not wait
+	// for the mirror it starts loading.
+	if err := s.Update(ctx, func(tx Tx) error {
+		_, err := s.List(ctx, "resource", ListQuery{Type: types[0]})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range kinds {
+		for _, typ := range types {
+			if err := s.loadMirror(ctx, kind, typ); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	errBoom := errors.New("boom")
 	r := rand.New(rand.NewPCG(1, 2))
 	for step := range 60 {
