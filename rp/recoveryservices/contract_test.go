@@ -2,6 +2,7 @@ package recoveryservices_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -10,6 +11,15 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/internal/testserver"
 )
+
+// mkStorage creates a storage account (a restore's staging account).
+func mkStorage(t *testing.T, e *testserver.Env, rg, name string) string {
+	t.Helper()
+	id := "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + name
+	resp, m := raw(t, e, "PUT", id+"?api-version=2023-01-01", map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}})
+	must(t, "storage account "+name, resp, m, 200, 201)
+	return id
+}
 
 // sdkVault creates a Recovery Services vault through the SDK.
 func sdkVault(t *testing.T, e *testserver.Env, rg, name string) *armrecoveryservices.ClientFactory {
@@ -117,5 +127,157 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	}
 	if p, ok := got.Properties.(*armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem); !ok || p.FriendlyName == nil || *p.FriendlyName != "vm1" {
 		t.Fatalf("backup operation result properties %#v", got.Properties)
+	}
+}
+
+// protectAndBackUp protects vmrg/vm1 in vaultrg/v1 with DefaultPolicy,
+// backs it up once and returns the recovery point's name.
+func protectAndBackUp(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, container, item string) string {
+	t.Helper()
+	ctx := e.Ctx()
+	policyID := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/backupPolicies/DefaultPolicy"
+	vmID := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1"
+	if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(ctx, "v1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{
+		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vmID), PolicyID: to.Ptr(policyID)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bf.NewBackupsClient().Trigger(ctx, "v1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.BackupRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var rp string
+	waitFor(t, "recovery point", func() bool {
+		page, err := bf.NewRecoveryPointsClient().NewListPager("v1", "vaultrg", "Azure", container, item, nil).NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Value) == 0 {
+			return false
+		}
+		rp = *page.Value[0].Name
+		return true
+	})
+	waitFor(t, "backup job", func() bool {
+		page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup'")}).NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Value) == 1 && *page.Value[0].Properties.GetJob().Status == "Completed"
+	})
+	return rp
+}
+
+// TestSDKRestoreValidationAndStagingAccount: restore validation (the
+// synchronous backupValidateOperation and the backupTriggerValidateOperation
+// operation) reports what restore refuses, with restore's own codes, and an
+// empty list for a restore restore accepts; RestoreDisks in the classic form
+// (storageAccountId as the staging account, no target resource group)
+// restores next to the staging account, which must exist.
+func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	for _, rg := range []string{"vaultrg", "vmrg", "stagerg"} {
+		mkRG(t, e, rg)
+	}
+	sdkVault(t, e, "vaultrg", "v1")
+	mkVM(t, e, "vmrg", "vm1", 1, 1<<20)
+	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
+	rp := protectAndBackUp(t, e, bf, container, item)
+	vmID := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1"
+	saID := "/subscriptions/" + e.Sub + "/resourceGroups/stagerg/providers/Microsoft.Storage/storageAccounts/staging1"
+	rpID := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/backupFabrics/Azure/protectionContainers/" + container + "/protectedItems/" + item + "/recoveryPoints/" + rp
+	restoreDisks := func(sa string, luns ...int32) *armrecoveryservicesbackup.IaasVMRestoreRequest {
+		return &armrecoveryservicesbackup.IaasVMRestoreRequest{ObjectType: to.Ptr("IaasVMRestoreRequest"), RecoveryPointID: to.Ptr(rp),
+			RecoveryType: to.Ptr(armrecoveryservicesbackup.RecoveryTypeRestoreDisks), SourceResourceID: to.Ptr(vmID), StorageAccountID: to.Ptr(sa),
+			Region: to.Ptr("westus"), CreateNewCloudService: to.Ptr(false), OriginalStorageAccountOption: to.Ptr(false), RestoreDiskLunList: to.SliceOfPtrs(luns...)}
+	}
+	validate := func(rr *armrecoveryservicesbackup.IaasVMRestoreRequest) []*armrecoveryservicesbackup.ErrorDetail {
+		t.Helper()
+		res, err := bf.NewOperationClient().Validate(ctx, "v1", "vaultrg", armrecoveryservicesbackup.ValidateOperationRequestResource{ID: to.Ptr(rpID),
+			Properties: &armrecoveryservicesbackup.ValidateIaasVMRestoreOperationRequest{ObjectType: to.Ptr("ValidateIaasVMRestoreOperationRequest"), RestoreRequest: rr}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ValidateOperationResponse == nil {
+			t.Fatalf("validation answered no validateOperationResponse")
+		}
+		return res.ValidateOperationResponse.ValidationResults
+	}
+	restore := func(rr *armrecoveryservicesbackup.IaasVMRestoreRequest) error {
+		p, err := bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", container, item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rr}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = p.PollUntilDone(ctx, pollOpts)
+		return err
+	}
+
+	// The staging account does not exist yet: validation and restore refuse
+	// it with the same code.
+	if vr := validate(restoreDisks(saID)); len(vr) != 1 || vr[0].Code == nil || *vr[0].Code != "UserErrorStorageAccountNotFound" {
+		t.Fatalf("validation without the staging account: %+v", vr)
+	}
+	if err := restore(restoreDisks(saID)); err == nil || !strings.Contains(err.Error(), "UserErrorStorageAccountNotFound") {
+		t.Fatalf("restore without the staging account: %v", err)
+	}
+	mkStorage(t, e, "stagerg", "staging1")
+
+	// A lun the point does not have: refused by both, with restore's code.
+	if vr := validate(restoreDisks(saID, 7)); len(vr) != 1 || *vr[0].Code != "BMSUserErrorInvalidRestoreInput" || !strings.Contains(*vr[0].Message, "restoreDiskLunList") {
+		t.Fatalf("validation of a bad lun: %+v", vr)
+	}
+	if err := restore(restoreDisks(saID, 7)); err == nil || !strings.Contains(err.Error(), "restoreDiskLunList") {
+		t.Fatalf("restore of a bad lun: %v", err)
+	}
+
+	// Valid: an empty list, synchronously and through the operation.
+	if vr := validate(restoreDisks(saID)); len(vr) != 0 {
+		t.Fatalf("validation of a valid restore: %+v", *vr[0].Message)
+	}
+	var rawResp *http.Response
+	vp, err := bf.NewValidateOperationClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &rawResp), "v1", "vaultrg", armrecoveryservicesbackup.ValidateOperationRequestResource{ID: to.Ptr(rpID),
+		Properties: &armrecoveryservicesbackup.ValidateIaasVMRestoreOperationRequest{ObjectType: to.Ptr("ValidateIaasVMRestoreOperationRequest"), RestoreRequest: restoreDisks(saID, 7)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opID := opIDOf(t, rawResp.Header.Get("Location"))
+	if _, err := vp.PollUntilDone(ctx, pollOpts); err != nil {
+		t.Fatal(err)
+	}
+	vres, err := bf.NewValidateOperationResultsClient().Get(ctx, "v1", "vaultrg", opID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vr := vres.ValidateOperationResponse.ValidationResults; len(vr) != 1 || *vr[0].Code != "BMSUserErrorInvalidRestoreInput" {
+		t.Fatalf("triggered validation result: %+v", vr)
+	}
+	st, err := bf.NewValidateOperationStatusesClient().Get(ctx, "v1", "vaultrg", opID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, ok := st.Properties.(*armrecoveryservicesbackup.OperationStatusValidateOperationExtendedInfo)
+	if *st.Status != armrecoveryservicesbackup.OperationStatusValuesSucceeded || !ok || len(ext.ValidateOperationResponse.ValidationResults) != 1 {
+		t.Fatalf("triggered validation status %+v %#v", st.OperationStatus, st.Properties)
+	}
+
+	// The classic form restores next to the staging account.
+	if err := restore(restoreDisks(saID)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restore job", func() bool {
+		page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Restore'")}).NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Value) == 1 && *page.Value[0].Properties.GetJob().Status == "Completed"
+	})
+	resp, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/stagerg/providers/Microsoft.Compute/disks?api-version=2024-03-02", nil)
+	must(t, "restored disks", resp, m, 200)
+	if n := len(m["value"].([]any)); n != 2 {
+		t.Fatalf("restored disks in stagerg: %d, want 2 (OS and data)", n)
 	}
 }

@@ -41,10 +41,12 @@ func itemLinks(vm string, in itemInput) []arm.Link {
 }
 
 // restoreLinks are the links of a restore: where it creates disks (the
-// target resource group) and the VM it restores to.
+// target resource group), the VM it restores to and the staging storage
+// account it reads.
 func restoreLinks(req restoreRequest) []arm.Link {
 	return []arm.Link{
 		link("Microsoft.Compute/disks/write", req.TargetResourceGroupID),
 		link("Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID),
+		link("Microsoft.Storage/storageAccounts/read", req.StorageAccountID),
 	}
 }

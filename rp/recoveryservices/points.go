@@ -1,6 +1,7 @@
 package recoveryservices
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -131,7 +132,12 @@ func (pr *Provider) getPoint(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) findPoint(r *arm.Request, it *itemRecord, name string) (*protection.RecoveryPoint, error) {
-	p, err := protection.GetRecoveryPoint(r.HTTP.Context(), pr.p.Store, it.ID, strings.ToLower(name))
+	return pr.pointOf(r.HTTP.Context(), it, name)
+}
+
+// pointOf reads a recovery point of an item (404 if absent or expired).
+func (pr *Provider) pointOf(ctx context.Context, it *itemRecord, name string) (*protection.RecoveryPoint, error) {
+	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, it.ID, strings.ToLower(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorRecoveryPointNotFound", "%s", fmt.Sprintf("The recovery point '%s' of '%s' was not found (it may have expired): list the item's recoveryPoints.", name, it.FriendlyName))
 	}

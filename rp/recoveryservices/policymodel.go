@@ -323,36 +323,20 @@ func (p *iaasPolicy) runTimes() []wireTime {
 	return nil
 }
 
-// checkRetentionTimes requires the daily and weekly retention rules'
-// retentionTimes to be the schedule's run times (by time of day), as Azure
-// does; absent ones take the schedule's. It runs on a PUT after validate
-// (not on stored policies, which keep their schedules).
+// checkRetentionTimes gives the daily and weekly retention rules that have
+// no retentionTimes the schedule's run times. Times that differ from the
+// schedule's are kept as sent, as Azure does (its own IaaS_v2_daily example
+// runs at 10:00 and retains at 08:00): a rule keeps the backup of each day
+// (or weekday) it names, whatever its time of day. It runs on a PUT after
+// validate (not on stored policies, which keep their schedules).
 func (p *iaasPolicy) checkRetentionTimes() error {
 	want := p.runTimes()
 	if len(want) == 0 {
 		return nil
 	}
-	clock := func(ts []wireTime, layout string) string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = t.UTC().Format(layout)
-		}
-		return strings.Join(out, ", ")
-	}
-	for _, x := range []struct {
-		name string
-		r    *retentionRule
-	}{{"dailySchedule", p.RetentionPolicy.DailySchedule}, {"weeklySchedule", p.RetentionPolicy.WeeklySchedule}} {
-		if x.r == nil {
-			continue
-		}
-		if len(x.r.RetentionTimes) == 0 {
-			x.r.RetentionTimes = append([]wireTime(nil), want...)
-			continue
-		}
-		if clock(x.r.RetentionTimes, "15:04:05") != clock(want, "15:04:05") {
-			return badField("properties.retentionPolicy."+x.name+".retentionTimes", "is [%s] but must equal the schedule's scheduleRunTimes [%s]: use the backup's time of day.",
-				clock(x.r.RetentionTimes, time.RFC3339), clock(want, time.RFC3339))
+	for _, r := range []*retentionRule{p.RetentionPolicy.DailySchedule, p.RetentionPolicy.WeeklySchedule} {
+		if r != nil && len(r.RetentionTimes) == 0 {
+			r.RetentionTimes = append([]wireTime(nil), want...)
 		}
 	}
 	return nil

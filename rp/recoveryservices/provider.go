@@ -126,6 +126,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", R+"/backupJobs/{jobName}/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupJobs/operationResults/read"))
 
 	pr.registerContract(rt, R)
+	pr.registerValidate(rt, R)
 
 	p.Ops.Register(opKindRefresh, pr.runRefresh)
 	p.Ops.Register(opKindItem, func(ctx context.Context, op *ops.Operation) error { return nil })
@@ -136,6 +137,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opKindVault, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindPolicy, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindVerify, func(ctx context.Context, op *ops.Operation) error { return nil })
+	p.Ops.Register(opKindValidate, pr.runValidate)
 	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", pr.scheduledRun)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil

@@ -78,97 +78,9 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	req := in.Properties
-	if ot := req.ObjectType; ot != "" && !strings.EqualFold(ot, "IaasVMRestoreRequest") && !strings.EqualFold(ot, "IaasVMRestoreWithRehydrationRequest") {
-		return nil, restoreErr("properties.objectType", "'%s' is not a VM restore: use 'IaasVMRestoreRequest'.", ot)
-	}
-	switch strings.ToLower(req.RecoveryType) {
-	case "restoredisks":
-		req.RecoveryType = "RestoreDisks"
-	case "alternatelocation":
-		req.RecoveryType = "AlternateLocation"
-	case "originallocation":
-		req.RecoveryType = "OriginalLocation"
-	case "":
-		return nil, restoreErr("properties.recoveryType", "is required: use RestoreDisks, AlternateLocation or OriginalLocation.")
-	default:
-		return nil, restoreErr("properties.recoveryType", "'%s' is not supported: use RestoreDisks, AlternateLocation or OriginalLocation.", req.RecoveryType)
-	}
-	if req.RecoveryPointID != "" && !strings.EqualFold(req.RecoveryPointID, p.ID) {
-		return nil, restoreErr("properties.recoveryPointId", "'%s' differs from the recovery point '%s' in the path.", req.RecoveryPointID, p.ID)
-	}
-	if req.SourceResourceID != "" && !arm.EqualIDs(req.SourceResourceID, it.SourceID) {
-		return nil, restoreErr("properties.sourceResourceId", "'%s' is not the protected VM '%s'.", req.SourceResourceID, it.SourceID)
-	}
-	checkRG := func(field, id string) error {
-		rid, err := arm.ParseID(id)
-		if err != nil || rid.ResourceGroup == "" || rid.Namespace != "" {
-			return restoreErr(field, "'%s' is not a resource group id (/subscriptions/{id}/resourceGroups/{name}).", id)
-		}
-		return resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
-	}
-	switch req.RecoveryType {
-	case "RestoreDisks":
-		if req.TargetResourceGroupID == "" {
-			return nil, restoreErr("properties.targetResourceGroupId", "is required for RestoreDisks: the managed disks are created there.")
-		}
-		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
-			return nil, err
-		}
-		for i, lun := range req.RestoreDiskLunList {
-			found := false
-			for _, s := range p.Snapshots {
-				if int32(s.Lun) == lun && !s.OSDisk {
-					found = true
-				}
-			}
-			if !found {
-				return nil, restoreErr(fmt.Sprintf("properties.restoreDiskLunList[%d]", i), "names lun %d, which is not a data disk of this recovery point.", lun)
-			}
-		}
-	case "AlternateLocation":
-		tid, err := arm.ParseID(req.TargetVirtualMachineID)
-		if req.TargetVirtualMachineID == "" || err != nil || !tid.IsType(vmType) {
-			return nil, restoreErr("properties.targetVirtualMachineId", "must be the id of the new virtual machine to create.")
-		}
-		if req.TargetResourceGroupID == "" {
-			req.TargetResourceGroupID = tid.ResourceGroupID()
-		}
-		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
-			return nil, err
-		}
-		if err := resource.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
-			return nil, err
-		}
-		if ok, err := resource.Exists(ctx, pr.p.Store, tid.String()); err != nil {
-			return nil, err
-		} else if ok {
-			return nil, restoreErr("properties.targetVirtualMachineId", "'%s' already exists: name a new VM, or restore to the original location.", tid.Name())
-		}
-	case "OriginalLocation":
-		if _, err := pr.lookupVM(ctx, it.SourceID); err != nil {
-			return nil, restoreErr("properties.sourceResourceId", "the original VM '%s' no longer exists: restore to an alternate location instead.", it.FriendlyName)
-		}
-	}
-	// The caller needs write access where the restore creates resources.
-	if pr.p.Authorize != nil {
-		checks := [][2]string{}
-		switch req.RecoveryType {
-		case "RestoreDisks":
-			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID})
-		case "AlternateLocation":
-			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID}, [2]string{"Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID})
-		case "OriginalLocation":
-			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", mustParse(it.SourceID).ResourceGroupID()}, [2]string{"Microsoft.Compute/virtualMachines/write", it.SourceID})
-		}
-		for _, c := range checks {
-			if err := pr.p.Authorize(ctx, r.Caller().ObjectID, c[0], c[1]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if !p.HasTier(protection.TierOperational) && !p.HasTier(protection.TierVault) {
-		return nil, arm.BadRequest("BMSUserErrorRecoveryPointNotRestorable", "The recovery point '%s' has no data in any tier yet: wait for its backup job to finish.", p.ID)
+	req, err := pr.checkRestore(ctx, r.Caller(), it, p, in.Properties)
+	if err != nil {
+		return nil, err
 	}
 	now := pr.p.Now()
 	op := &ops.Operation{Kind: opKindRestore, ResourceID: it.ID, Caller: r.Caller()}
@@ -321,4 +233,127 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 		return fmt.Errorf("create VM %s: %w", spec.ID, err)
 	}
 	return nil
+}
+
+// storageAccountType is the type of a restore's staging storage account.
+const storageAccountType = "Microsoft.Storage/storageAccounts"
+
+// checkRestore validates a restore request against the item and its point,
+// as restore and restore validation (backupValidateOperation) both do: the
+// recovery type and its targets, the staging storage account, the caller's
+// access to what the restore writes and reads, and the point's data. It
+// returns the request completed with its defaults (the recovery type's
+// spelling, the target resource group of the classic form).
+func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *itemRecord, p *protection.RecoveryPoint, req restoreRequest) (restoreRequest, error) {
+	if ot := req.ObjectType; ot != "" && !strings.EqualFold(ot, "IaasVMRestoreRequest") && !strings.EqualFold(ot, "IaasVMRestoreWithRehydrationRequest") {
+		return req, restoreErr("properties.objectType", "'%s' is not a VM restore: use 'IaasVMRestoreRequest'.", ot)
+	}
+	switch strings.ToLower(req.RecoveryType) {
+	case "restoredisks":
+		req.RecoveryType = "RestoreDisks"
+	case "alternatelocation":
+		req.RecoveryType = "AlternateLocation"
+	case "originallocation":
+		req.RecoveryType = "OriginalLocation"
+	case "":
+		return req, restoreErr("properties.recoveryType", "is required: use RestoreDisks, AlternateLocation or OriginalLocation.")
+	default:
+		return req, restoreErr("properties.recoveryType", "'%s' is not supported: use RestoreDisks, AlternateLocation or OriginalLocation.", req.RecoveryType)
+	}
+	if req.RecoveryPointID != "" && !strings.EqualFold(req.RecoveryPointID, p.ID) {
+		return req, restoreErr("properties.recoveryPointId", "'%s' differs from the recovery point '%s' in the path.", req.RecoveryPointID, p.ID)
+	}
+	if req.SourceResourceID != "" && !arm.EqualIDs(req.SourceResourceID, it.SourceID) {
+		return req, restoreErr("properties.sourceResourceId", "'%s' is not the protected VM '%s'.", req.SourceResourceID, it.SourceID)
+	}
+	checkRG := func(field, id string) error {
+		rid, err := arm.ParseID(id)
+		if err != nil || rid.ResourceGroup == "" || rid.Namespace != "" {
+			return restoreErr(field, "'%s' is not a resource group id (/subscriptions/{id}/resourceGroups/{name}).", id)
+		}
+		return resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
+	}
+	if req.StorageAccountID != "" {
+		sa, err := arm.ParseID(req.StorageAccountID)
+		if err != nil || !sa.IsType(storageAccountType) {
+			return req, restoreErr("properties.storageAccountId", "'%s' is not a storage account id (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}).", req.StorageAccountID)
+		}
+		if ok, err := resource.Exists(ctx, pr.p.Store, sa.String()); err != nil {
+			return req, err
+		} else if !ok {
+			return req, arm.BadRequest("UserErrorStorageAccountNotFound", "The staging storage account '%s' was not found: create it (Microsoft.Storage/storageAccounts) or name an existing one in properties.storageAccountId.", sa.Name())
+		}
+		if req.RecoveryType == "RestoreDisks" && req.TargetResourceGroupID == "" {
+			// The classic form: no target resource group, the disks go
+			// where the staging account is (Azure writes them into it).
+			req.TargetResourceGroupID = sa.ResourceGroupID()
+		}
+	}
+	switch req.RecoveryType {
+	case "RestoreDisks":
+		if req.TargetResourceGroupID == "" {
+			return req, restoreErr("properties.targetResourceGroupId", "is required for RestoreDisks without properties.storageAccountId: the managed disks are created there.")
+		}
+		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
+			return req, err
+		}
+		for i, lun := range req.RestoreDiskLunList {
+			found := false
+			for _, s := range p.Snapshots {
+				if int32(s.Lun) == lun && !s.OSDisk {
+					found = true
+				}
+			}
+			if !found {
+				return req, restoreErr(fmt.Sprintf("properties.restoreDiskLunList[%d]", i), "names lun %d, which is not a data disk of this recovery point.", lun)
+			}
+		}
+	case "AlternateLocation":
+		tid, err := arm.ParseID(req.TargetVirtualMachineID)
+		if req.TargetVirtualMachineID == "" || err != nil || !tid.IsType(vmType) {
+			return req, restoreErr("properties.targetVirtualMachineId", "must be the id of the new virtual machine to create.")
+		}
+		if req.TargetResourceGroupID == "" {
+			req.TargetResourceGroupID = tid.ResourceGroupID()
+		}
+		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
+			return req, err
+		}
+		if err := resource.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
+			return req, err
+		}
+		if ok, err := resource.Exists(ctx, pr.p.Store, tid.String()); err != nil {
+			return req, err
+		} else if ok {
+			return req, restoreErr("properties.targetVirtualMachineId", "'%s' already exists: name a new VM, or restore to the original location.", tid.Name())
+		}
+	case "OriginalLocation":
+		if _, err := pr.lookupVM(ctx, it.SourceID); err != nil {
+			return req, restoreErr("properties.sourceResourceId", "the original VM '%s' no longer exists: restore to an alternate location instead.", it.FriendlyName)
+		}
+	}
+	// The caller needs write access where the restore creates resources.
+	if pr.p.Authorize != nil {
+		checks := [][2]string{}
+		if req.StorageAccountID != "" {
+			checks = append(checks, [2]string{"Microsoft.Storage/storageAccounts/read", req.StorageAccountID})
+		}
+		switch req.RecoveryType {
+		case "RestoreDisks":
+			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID})
+		case "AlternateLocation":
+			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID}, [2]string{"Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID})
+		case "OriginalLocation":
+			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", mustParse(it.SourceID).ResourceGroupID()}, [2]string{"Microsoft.Compute/virtualMachines/write", it.SourceID})
+		}
+		for _, c := range checks {
+			if err := pr.p.Authorize(ctx, caller.ObjectID, c[0], c[1]); err != nil {
+				return req, err
+			}
+		}
+	}
+	if !p.HasTier(protection.TierOperational) && !p.HasTier(protection.TierVault) {
+		return req, arm.BadRequest("BMSUserErrorRecoveryPointNotRestorable", "The recovery point '%s' has no data in any tier yet: wait for its backup job to finish.", p.ID)
+	}
+	return req, nil
 }

@@ -23,6 +23,7 @@ func TestRestoreKinds(t *testing.T) {
 	mkRG(t, e, "vmrg")
 	mkRG(t, e, "vaultrg")
 	mkRG(t, e, "diskrg")
+	mkStorage(t, e, "vaultrg", "staging")
 	vm := mkVM(t, e, "vmrg", "web", 2, 1<<20)
 	disks := []string{vm.OSDiskID, vm.DataDisks[0].DiskID, vm.DataDisks[1].DiskID}
 	fill := func(b byte) {

@@ -115,6 +115,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	mkRG(t, e, "vmrg")
 	mkRG(t, e, "vaultrg")
 	mkRG(t, e, "restorerg")
+	mkStorage(t, e, "vaultrg", "staging")
 	const size = 2 << 20 // the region the writer uses, of 1 GiB disks
 	cs := e.Server.Compute
 	vm := armVM(t, e, "vmrg", "app1", 2)

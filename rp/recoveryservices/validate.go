@@ -1,0 +1,185 @@
+package recoveryservices
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
+)
+
+// Restore validation: backupValidateOperation (synchronous),
+// backupTriggerValidateOperation (an operation, read through
+// backupValidateOperationResults and backupValidateOperationsStatuses).
+// A validation runs checkRestore, the checks restore itself runs, and
+// answers what they refuse as validation results instead of failing.
+
+const opKindValidate = "recoveryservices.validateOperation"
+
+// validateRequest is ValidateOperationRequestResource ({id, properties}) or,
+// as api-versions before 2023 send it, its properties alone.
+type validateRequest struct {
+	ID             string             `json:"id"`
+	Properties     *validateOperation `json:"properties"`
+	ObjectType     string             `json:"objectType"`
+	RestoreRequest *restoreRequest    `json:"restoreRequest"`
+}
+
+type validateOperation struct {
+	ObjectType     string          `json:"objectType"`
+	RestoreRequest *restoreRequest `json:"restoreRequest"`
+}
+
+type validateInput struct {
+	VaultID string          `json:"vaultId"`
+	Request validateRequest `json:"request"`
+}
+
+func (pr *Provider) registerValidate(rt *arm.Router, R string) {
+	rt.Handle("POST", R+"/backupValidateOperation", pr.validateOperation, arm.Action(namespace+"/vaults/backupValidateOperation/action"))
+	rt.Handle("POST", R+"/backupTriggerValidateOperation", pr.triggerValidateOperation, arm.Action(namespace+"/vaults/backupTriggerValidateOperation/action"))
+	rt.Handle("GET", R+"/backupValidateOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupValidateOperationResults/read"))
+	rt.Handle("GET", R+"/backupValidateOperationsStatuses/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupValidateOperationsStatuses/read"))
+}
+
+// decodeValidate reads and checks the shape of a validation request.
+func decodeValidate(r *arm.Request) (validateRequest, error) {
+	var in validateRequest
+	if err := r.Decode(&in); err != nil {
+		return in, err
+	}
+	if in.Properties == nil {
+		in.Properties = &validateOperation{ObjectType: in.ObjectType, RestoreRequest: in.RestoreRequest}
+	}
+	switch ot := in.Properties.ObjectType; {
+	case strings.EqualFold(ot, "ValidateIaasVMRestoreOperationRequest"), strings.EqualFold(ot, "ValidateRestoreOperationRequest"):
+	case ot == "":
+		return in, arm.BadRequest("BMSUserErrorInvalidInput", "properties.objectType is required: use 'ValidateIaasVMRestoreOperationRequest'.")
+	default:
+		return in, arm.BadRequest("BMSUserErrorInvalidInput", "properties.objectType '%s' is not supported: Safehold validates VM restores ('ValidateIaasVMRestoreOperationRequest').", ot)
+	}
+	if in.Properties.RestoreRequest == nil {
+		return in, arm.BadRequest("BMSUserErrorInvalidInput", "properties.restoreRequest is required: the IaasVMRestoreRequest to validate.")
+	}
+	return in, nil
+}
+
+func (pr *Provider) validateOperation(r *arm.Request) (*arm.Response, error) {
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	in, err := decodeValidate(r)
+	if err != nil {
+		return nil, err
+	}
+	res, err := pr.validate(r.HTTP.Context(), r.Caller(), vid, in)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(map[string]any{"validateOperationResponse": res}), nil
+}
+
+func (pr *Provider) triggerValidateOperation(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	in, err := decodeValidate(r)
+	if err != nil {
+		return nil, err
+	}
+	op := &ops.Operation{Kind: opKindValidate, ResourceID: vid.String(), Caller: r.Caller()}
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		return pr.p.Ops.Start(ctx, tx, op, validateInput{VaultID: vid.String(), Request: in})
+	}); err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	return arm.Accepted().Async(r, vid.String()+"/backupValidateOperationsStatuses/"+op.ID, vid.String()+"/backupValidateOperationResults/"+op.ID), nil
+}
+
+// runValidate is the operation behind backupTriggerValidateOperation: its
+// result is the ValidateOperationsResponse, its status carries it too.
+func (pr *Provider) runValidate(ctx context.Context, op *ops.Operation) error {
+	var in validateInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	vid, err := arm.ParseID(in.VaultID)
+	if err != nil {
+		return err
+	}
+	res, err := pr.validate(ctx, op.Caller, vid, in.Request)
+	if err != nil {
+		return err
+	}
+	op.Result, op.ResultStatus = mustJSON(map[string]any{"validateOperationResponse": res}), http.StatusOK
+	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusValidateOperationExtendedInfo", "validateOperationResponse": res})
+	return nil
+}
+
+// validate runs the restore checks on the request's item and point. What
+// they refuse becomes a validation result (code, message,
+// recommendations); an empty list means the restore would be accepted.
+func (pr *Provider) validate(ctx context.Context, caller arm.Caller, vid arm.ResourceID, in validateRequest) (map[string]any, error) {
+	results := []any{}
+	refuse := func(err error) (map[string]any, error) {
+		var ae *arm.Error
+		if !arm.As(err, &ae) || ae.Status >= 500 {
+			return nil, err
+		}
+		results = append(results, map[string]any{"code": ae.Code, "message": ae.Message, "recommendations": []string{}})
+		return map[string]any{"validationResults": results}, nil
+	}
+	req := *in.Properties.RestoreRequest
+	it, point, err := pr.validationTarget(ctx, vid, in.ID, req)
+	if err != nil {
+		return refuse(err)
+	}
+	p, err := pr.pointOf(ctx, it, point)
+	if err != nil {
+		return refuse(err)
+	}
+	if _, err := pr.checkRestore(ctx, caller, it, p, req); err != nil {
+		return refuse(err)
+	}
+	return map[string]any{"validationResults": results}, nil
+}
+
+// validationTarget finds the protected item and the recovery point name a
+// validation is about: from the recovery point id (the request's id), or
+// else the VM (restoreRequest.sourceResourceId) and restoreRequest.recoveryPointId.
+func (pr *Provider) validationTarget(ctx context.Context, vid arm.ResourceID, id string, req restoreRequest) (*itemRecord, string, error) {
+	if rid, err := arm.ParseID(id); err == nil && len(rid.Types) == 5 && strings.EqualFold(rid.Types[4], "recoveryPoints") {
+		vm, ok := parseItemName(rid.Names[3])
+		if !ok || !arm.EqualIDs(arm.NewID(rid.SubscriptionID, rid.ResourceGroup, rid.Namespace, rid.Types[0], rid.Names[0]).String(), vid.String()) {
+			return nil, "", restoreErr("id", "'%s' is not a recovery point of a VM protected in the vault '%s'.", id, vid.Name())
+		}
+		it, err := pr.loadItem(ctx, pr.p.Store, itemID(vid, vm))
+		if err != nil {
+			return nil, "", err
+		}
+		return it, rid.Names[4], nil
+	}
+	if req.SourceResourceID == "" {
+		return nil, "", restoreErr("properties.restoreRequest.sourceResourceId", "is required when the request's id is not a recovery point id: give the protected VM's id.")
+	}
+	if req.RecoveryPointID == "" {
+		return nil, "", restoreErr("properties.restoreRequest.recoveryPointId", "is required when the request's id is not a recovery point id.")
+	}
+	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, vid.String())
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range items {
+		if arm.EqualIDs(items[i].SourceID, req.SourceResourceID) {
+			return &items[i], req.RecoveryPointID, nil
+		}
+	}
+	return nil, "", arm.Errorf(http.StatusNotFound, "BMSUserErrorItemNotFound", "The VM '%s' is not protected in the vault '%s'.", req.SourceResourceID, vid.Name())
+}
