@@ -1,11 +1,12 @@
 package dataprotection
 
 import (
+	"context"
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -32,27 +33,50 @@ func (pr *Provider) registerExports(rt *arm.Router, V string) {
 	rt.Handle("GET", V+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/backupVaults/backupJobs/read"))
 }
 
+// exportJobs starts the export as an operation (the job list is written by
+// the operation, as Azure writes it to a blob) and answers 202 with its
+// Location, the operation result.
 func (pr *Provider) exportJobs(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vault, err := pr.vaultFor(r)
 	if err != nil {
 		return nil, err
 	}
-	js, err := protection.ListJobs(ctx, pr.p.Store, vault.ID, protection.JobFilter{})
-	if err != nil {
+	op := &ops.Operation{Kind: opExportJobs, ResourceID: vault.ID, Caller: r.Caller()}
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID})
+	}); err != nil {
 		return nil, err
 	}
+	pr.p.Ops.Notify()
+	return arm.Accepted().Async(r, "", vault.ID+"/backupJobs/operations/"+op.ID), nil
+}
+
+// runExportJobs writes the vault's job list as it is now under the
+// operation's name.
+func (pr *Provider) runExportJobs(ctx context.Context, op *ops.Operation) error {
+	var in struct {
+		VaultID string `json:"vaultId"`
+	}
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	vault, err := pr.loadVault(ctx, pr.p.Store, mustID(in.VaultID))
+	if err != nil {
+		return err
+	}
+	js, err := protection.ListJobs(ctx, pr.p.Store, vault.ID, protection.JobFilter{})
+	if err != nil {
+		return err
+	}
 	now := pr.p.Now()
-	ex := jobExport{Name: uuid.NewString(), Type: "Microsoft.DataProtection/backupVaults/backupJobExports", Created: now.UTC(), Jobs: make([]*jobResource, 0, len(js))}
+	ex := jobExport{Name: op.ID, Type: "Microsoft.DataProtection/backupVaults/backupJobExports", Created: now.UTC(), Jobs: make([]*jobResource, 0, len(js))}
 	for _, j := range js {
 		ex.Jobs = append(ex.Jobs, jobView(vault, j, now))
 	}
 	id := mustID(vault.ID).Child("backupJobExports", ex.Name)
 	ex.ID = id.String()
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Put(ctx, tx, id, &ex) }); err != nil {
-		return nil, err
-	}
-	return arm.Accepted().Async(r, "", vault.ID+"/backupJobs/operations/"+ex.Name), nil
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Put(ctx, tx, id, &ex) })
 }
 
 func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, error) {
@@ -67,7 +91,15 @@ func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, erro
 	return vault, &ex, nil
 }
 
+// exportJobsResult answers 202 while the export runs, then 200 with where
+// the list is (or the operation's error).
 func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
+	if _, err := pr.vaultFor(r); err != nil {
+		return nil, err
+	}
+	if op, err := pr.p.Ops.Get(r.HTTP.Context(), r.Param("operationId")); err == nil && op.Kind == opExportJobs && op.Status != ops.Succeeded {
+		return pr.p.Ops.ResultResponse(r, op.ID)
+	}
 	vault, ex, err := pr.loadExport(r)
 	if err != nil {
 		return nil, err

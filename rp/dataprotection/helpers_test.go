@@ -77,6 +77,24 @@ func raw(t *testing.T, e *testserver.Env, method, path string, body any) (*http.
 	return resp, m
 }
 
+// patchVault PATCHes a Backup vault as Azure answers it: 202 with both
+// polling headers; the operation succeeds and its result is the vault.
+func patchVault(t *testing.T, e *testserver.Env, path, body string) map[string]any {
+	t.Helper()
+	resp, m := raw(t, e, "PATCH", path, body)
+	if resp.StatusCode != 202 || resp.Header.Get("Azure-AsyncOperation") == "" || resp.Header.Get("Location") == "" {
+		t.Fatalf("PATCH %s: %d %v %v, want 202 with polling headers", path, resp.StatusCode, resp.Header, m)
+	}
+	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("PATCH %s: %v", path, st)
+	}
+	resp, m = raw(t, e, "GET", resp.Header.Get("Location"), nil)
+	if resp.StatusCode != 200 || m["id"] == nil {
+		t.Fatalf("PATCH %s result: %d %v, want 200 with the vault", path, resp.StatusCode, m)
+	}
+	return m
+}
+
 // pollStatus GETs an Azure-AsyncOperation URL until the status is terminal.
 func pollStatus(t *testing.T, e *testserver.Env, url string) map[string]any {
 	t.Helper()

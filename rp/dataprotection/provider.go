@@ -47,6 +47,8 @@ const (
 	opRestore           = "dataprotection.restore"
 	opValidateRestore   = "dataprotection.validateRestore"
 	opInstanceAction    = "dataprotection.instanceAction"
+	opVaultUpdate       = "dataprotection.vaultUpdate"
+	opExportJobs        = "dataprotection.exportJobs"
 )
 
 // Provider serves Microsoft.DataProtection.
@@ -137,6 +139,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opValidateRestore, pr.runValidateRestore)
 	p.Ops.Register(opVerify, pr.runVerify)
 	p.Ops.Register(opInstanceAction, func(ctx context.Context, op *opsOperation) error { return nil })
+	p.Ops.Register(opVaultUpdate, func(ctx context.Context, op *opsOperation) error { return nil })
+	p.Ops.Register(opExportJobs, pr.runExportJobs)
 	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "dataprotection", pr.scheduledRun)
 
 	p.Jobs.Register(purgeTaskKind, pr.runPurge)

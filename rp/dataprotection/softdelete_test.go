@@ -258,10 +258,9 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 	biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
 	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2024-04-01"
-	if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); resp.StatusCode != 200 ||
-		// Azure echoes the state as spelled ("Disabled" is Off) and scores the vault.
-		get(m, "properties", "securitySettings", "softDeleteSettings", "state") != "Disabled" || get(m, "properties", "secureScore") != "None" {
-		t.Fatalf("patch: %d %v", resp.StatusCode, m)
+	// Azure echoes the state as spelled ("Disabled" is Off) and scores the vault.
+	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); get(m, "properties", "securitySettings", "softDeleteSettings", "state") != "Disabled" || get(m, "properties", "secureScore") != "None" {
+		t.Fatalf("patch: %v", m)
 	}
 	resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
 	if resp.StatusCode != 202 {
@@ -317,9 +316,7 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 			biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
 			vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 			const v = "?api-version=2024-04-01"
-			if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":30}}}}`); resp.StatusCode != 200 {
-				t.Fatalf("patch: %d %v", resp.StatusCode, m)
-			}
+			patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":30}}}}`)
 			resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
 			if resp.StatusCode != 202 {
 				t.Fatalf("backup: %d %v", resp.StatusCode, m)
@@ -340,9 +337,7 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 				t.Fatalf("delete vault with a soft-deleted instance: %d %v", resp.StatusCode, m)
 			}
 			if how == "vault" {
-				if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`); resp.StatusCode != 200 {
-					t.Fatalf("patch off: %d %v", resp.StatusCode, m)
-				}
+				patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`)
 				if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
 					t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
 				}
@@ -379,9 +374,8 @@ func TestSoftDeleteSameNameReprotect(t *testing.T) {
 	biPath, _, diskID := protectDisk(t, e, "P1D", "P7D", "P30D")
 	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2021-01-01"
-	if resp, m := raw(t, e, "PATCH", vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"AlwaysOn"}}}}`); resp.StatusCode != 200 ||
-		get(m, "properties", "securitySettings", "softDeleteSettings", "retentionDurationInDays") != float64(14) {
-		t.Fatalf("patch: %d %v", resp.StatusCode, m)
+	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"AlwaysOn"}}}}`); get(m, "properties", "securitySettings", "softDeleteSettings", "retentionDurationInDays") != float64(14) {
+		t.Fatalf("patch: %v", m)
 	}
 	backup := func() string {
 		resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)

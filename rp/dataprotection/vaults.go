@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -22,6 +23,7 @@ func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.Resour
 		return nil, err
 	}
 	v.Location = normLocation(v.Location)
+	fillVaultSettings(v.Properties) // records stored before these were filled
 	return &v, nil
 }
 
@@ -141,6 +143,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.Identity = ident
 		out.Properties.ProvisioningState = "Succeeded"
 		out.Properties.ResourceMoveState = "Unknown"
+		fillVaultSettings(out.Properties)
 		f := false
 		out.Properties.IsVaultProtectedByResourceGuard = &f
 		out.Properties.SecureScore, out.Properties.BcdrSecurityLevel = securityLevels(&out)
@@ -175,6 +178,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	}
 	id := vaultIDOf(r)
 	var out vaultResource
+	op := &ops.Operation{Kind: opVaultUpdate, ResourceID: id.String(), Caller: r.Caller(), ResultStatus: http.StatusOK}
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := resource.Get(ctx, tx, id, &out); err != nil {
 			return err
@@ -213,17 +217,29 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				out.Properties.ResourceGuardOperationRequests = p.ResourceGuardOperationRequests
 			}
 		}
+		fillVaultSettings(out.Properties)
 		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		out.Properties.SecureScore, out.Properties.BcdrSecurityLevel = securityLevels(&out)
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
-		return pr.Engine.PlanVerify(ctx, tx, engineVault(&out))
+		if err := pr.Engine.PlanVerify(ctx, tx, engineVault(&out)); err != nil {
+			return err
+		}
+		b, err := json.Marshal(&out)
+		if err != nil {
+			return err
+		}
+		op.Result = b
+		return pr.p.Ops.Completed(ctx, tx, op)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(&out), nil
+	// Azure answers a vault PATCH as an operation: 202 with both polling
+	// headers (the location-scoped status and result); the result is the vault.
+	st, res := asyncPaths(r.Param("subscriptionId"), out.Location, op.ID)
+	return arm.Accepted().Async(r, st, res), nil
 }
 
 func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {

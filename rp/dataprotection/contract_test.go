@@ -1,0 +1,148 @@
+package dataprotection_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+var contractPoll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
+
+// sdkBackupVault creates a Backup vault through the SDK.
+func sdkBackupVault(t *testing.T, e *testserver.Env, f *armdataprotection.ClientFactory, rg, name string) armdataprotection.BackupVaultResource {
+	t.Helper()
+	vp, err := f.NewBackupVaultsClient().BeginCreateOrUpdate(e.Ctx(), rg, name, armdataprotection.BackupVaultResource{
+		Location: to.Ptr("westus"), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
+		Properties: &armdataprotection.BackupVault{StorageSettings: storage()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vp.PollUntilDone(e.Ctx(), contractPoll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.BackupVaultResource
+}
+
+// TestSDKVaultPatchIsAnOperation: a Backup vault PATCH answers 202 with
+// both polling headers, as Azure does; the SDK's poller ends with the
+// patched vault, and the operation result is the vault.
+func TestSDKVaultPatchIsAnOperation(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	putRG(t, e, "vault-rg")
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdkBackupVault(t, e, f, "vault-rg", "v1")
+	var raw0 *http.Response
+	up, err := f.NewBackupVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw0.StatusCode != http.StatusAccepted || raw0.Header.Get("Azure-AsyncOperation") == "" || raw0.Header.Get("Location") == "" {
+		t.Fatalf("vault PATCH answered %d %v, want 202 with Azure-AsyncOperation and Location", raw0.StatusCode, raw0.Header)
+	}
+	v, err := up.PollUntilDone(ctx, contractPoll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Tags["env"] == nil || *v.Tags["env"] != "ci" {
+		t.Fatalf("patched vault tags %v", v.Tags)
+	}
+	resp, m := raw(t, e, "GET", raw0.Header.Get("Location"), nil)
+	if resp.StatusCode != 200 || get(m, "tags", "env") != "ci" {
+		t.Fatalf("PATCH operation result %d %v, want 200 with the vault", resp.StatusCode, m)
+	}
+}
+
+// TestSDKExportJobsRunsAsAnOperation: the export is written by an
+// operation; its result answers 202 (with Location and Retry-After) until
+// the operation has run, then 200 with where the list is. The job runner is
+// held to see the first state.
+func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	putRG(t, e, "vault-rg")
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdkBackupVault(t, e, f, "vault-rg", "v1")
+	e.Server.Jobs.Stop()
+	var raw0 *http.Response
+	p, err := f.NewExportJobsClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := raw0.Header.Get("Location")
+	opID := loc[strings.LastIndex(strings.Split(loc, "?")[0], "/")+1 : strings.Index(loc, "?")]
+	var raw1 *http.Response
+	res, err := f.NewExportJobsOperationResultClient().Get(runtime.WithCaptureResponse(ctx, &raw1), "vault-rg", "v1", opID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw1.StatusCode != http.StatusAccepted || raw1.Header.Get("Location") == "" || raw1.Header.Get("Retry-After") == "" || res.BlobURL != nil {
+		t.Fatalf("export result while the export has not run: %d %v %+v, want 202 with Location and Retry-After", raw1.StatusCode, raw1.Header, res.ExportJobsResult)
+	}
+	if err := e.Server.Jobs.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PollUntilDone(ctx, contractPoll); err != nil {
+		t.Fatal(err)
+	}
+	res, err = f.NewExportJobsOperationResultClient().Get(runtime.WithCaptureResponse(ctx, &raw1), "vault-rg", "v1", opID, nil)
+	if err != nil || raw1.StatusCode != http.StatusOK || res.BlobURL == nil {
+		t.Fatalf("export result: %v %d %+v", err, raw1.StatusCode, res.ExportJobsResult)
+	}
+}
+
+// TestSDKBackupVaultSettingsFromState: a Backup vault created without
+// settings answers the ones Azure returns, from the vault's real state
+// (soft delete, cross-region restore, job-failure alerts), and a secure
+// score and BCDR security level computed from its security settings.
+func TestSDKBackupVaultSettingsFromState(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	putRG(t, e, "vault-rg")
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdkBackupVault(t, e, f, "vault-rg", "v1")
+	g, err := f.NewBackupVaultsClient().Get(ctx, "vault-rg", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := g.Properties
+	if p.FeatureSettings == nil || p.FeatureSettings.CrossRegionRestoreSettings == nil || *p.FeatureSettings.CrossRegionRestoreSettings.State != armdataprotection.CrossRegionRestoreStateDisabled {
+		t.Fatalf("featureSettings %+v", p.FeatureSettings)
+	}
+	if p.MonitoringSettings == nil || p.MonitoringSettings.AzureMonitorAlertSettings == nil || *p.MonitoringSettings.AzureMonitorAlertSettings.AlertsForAllJobFailures != armdataprotection.AlertsStateEnabled {
+		t.Fatalf("monitoringSettings %+v", p.MonitoringSettings)
+	}
+	if p.SecuritySettings == nil || p.SecuritySettings.SoftDeleteSettings == nil || *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOff ||
+		*p.SecureScore != armdataprotection.SecureScoreLevelNone || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelPoor {
+		t.Fatalf("security of a vault without soft delete: %+v %v %v", p.SecuritySettings, *p.SecureScore, *p.BcdrSecurityLevel)
+	}
+	up, err := f.NewBackupVaultsClient().BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOn), RetentionDurationInDays: to.Ptr[float64](30)}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := up.PollUntilDone(ctx, contractPoll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = v.Properties
+	if *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOn || *p.SecureScore != armdataprotection.SecureScoreLevelAdequate || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelGood {
+		t.Fatalf("security with soft delete on: %+v %v %v", p.SecuritySettings.SoftDeleteSettings, *p.SecureScore, *p.BcdrSecurityLevel)
+	}
+}
