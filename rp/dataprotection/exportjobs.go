@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -98,7 +99,7 @@ func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	if op, err := pr.p.Ops.Get(r.HTTP.Context(), r.Param("operationId")); err == nil && op.Kind == opExportJobs && op.Status != ops.Succeeded {
-		return pr.p.Ops.ResultResponse(r, op.ID)
+		return armops.ResultResponse(pr.p.Ops, r, op.ID)
 	}
 	vault, ex, err := pr.loadExport(r)
 	if err != nil {
