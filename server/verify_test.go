@@ -297,6 +297,10 @@ func TestVerifyJobs(t *testing.T) {
 	if p, _ := protection.GetRecoveryPoint(ctx, e.Server.Store, rsPoint.ItemID, rsPoint.ID); !strings.Contains(protection.DamageOf(p), vpack) {
 		t.Fatalf("RS point not marked: %v", p.Details)
 	}
+	// The restore's staging storage account (restore checks that it exists).
+	resp, m = call(t, e, "PUT", sub+"/resourceGroups/"+vm.RG+"/providers/Microsoft.Storage/storageAccounts/staging?api-version=2023-01-01",
+		map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}})
+	mustStatus(t, 200, resp, m)
 	resp, m = call(t, e, "POST", item+"/recoveryPoints/"+rsPoint.ID+"/restore"+av, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryPointId": rsPoint.ID, "recoveryType": "RestoreDisks", "sourceResourceId": vm.VMID,
 		"storageAccountId":      sub + "/resourceGroups/" + vm.RG + "/providers/Microsoft.Storage/storageAccounts/staging",

@@ -42,6 +42,7 @@ var (
 	reVM        = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/virtualMachines/([A-Za-z0-9_.-]+)`)
 	reDisk      = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/disks/([A-Za-z0-9_.-]+)`)
 	reSnapshot  = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/snapshots/([A-Za-z0-9_.-]+)`)
+	reStorage   = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Storage/storageAccounts/([A-Za-z0-9]+)`)
 	reContainer = regexp.MustCompile(`(?i)iaasvmcontainerv2;([^;]+);([^;]+)$`)
 )
 
@@ -51,7 +52,7 @@ type pair struct{ rg, name string }
 // examples name.
 func (p *prereqs) create(xs []*example) {
 	rgs := map[string]string{}
-	var dpVaults, rsVaults, vms, disks, snaps []pair
+	var dpVaults, rsVaults, vms, disks, snaps, accounts []pair
 	type item struct{ rg, vault, container, item string }
 	var rsItems []item
 	type bi struct{ rg, vault, name, disk, rule, tag string }
@@ -165,6 +166,10 @@ func (p *prereqs) create(xs []*example) {
 		for _, m := range reSnapshot.FindAllStringSubmatch(x.Body, -1) {
 			add(&snaps, "snapshot", m[1], m[2])
 		}
+		// Staging storage accounts of restores and their validation.
+		for _, m := range reStorage.FindAllStringSubmatch(x.Body, -1) {
+			add(&accounts, "storage account", m[1], strings.ToLower(m[2]))
+		}
 		if x.Mod.Pkg == "armcompute" && x.Phase != 1 {
 			switch x.Client {
 			case "DisksClient":
@@ -178,7 +183,7 @@ func (p *prereqs) create(xs []*example) {
 			}
 		}
 	}
-	for _, l := range [][]pair{dpVaults, rsVaults, vms, disks, snaps} {
+	for _, l := range [][]pair{dpVaults, rsVaults, vms, disks, snaps, accounts} {
 		for _, d := range l {
 			rgs[strings.ToLower(d.rg)] = d.rg
 		}
@@ -196,6 +201,9 @@ func (p *prereqs) create(xs []*example) {
 	}
 	for _, s := range snaps {
 		p.snapshot(s.rg, s.name)
+	}
+	for _, a := range accounts {
+		p.storageAccount(a.rg, a.name)
 	}
 	for _, v := range vms {
 		p.vm(v.rg, v.name)
@@ -358,6 +366,14 @@ func (p *prereqs) snapshot(rg, name string) {
 	}
 	if err != nil {
 		p.logf("snapshot %s/%s: %v", rg, name, err)
+	}
+}
+
+func (p *prereqs) storageAccount(rg, name string) {
+	resp, m := p.e.Do("PUT", "/subscriptions/"+p.e.Sub+"/resourceGroups/"+rg+"/providers/Microsoft.Storage/storageAccounts/"+name+"?api-version=2023-01-01",
+		map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}})
+	if resp.StatusCode != 200 && resp.StatusCode != 201 {
+		p.logf("storage account %s/%s: %d %v", rg, name, resp.StatusCode, m)
 	}
 }
 
