@@ -57,9 +57,14 @@
 // younger than SweepOptions.Grace are neither deleted nor repacked, which
 // protects chunks other writers stored; it does not protect an old chunk
 // another process deduplicated against after this GC read the manifests.
-// The protocol designed for that case (not built yet; GC is a singleton
-// under the leader lease, so only one sweeper runs) uses only the blob
-// contract (create-if-absent, list, delete), like kopia's and restic's:
+// Safehold's replicas close that gap with a gate in the metadata store
+// they share (package lease, Gate; ARCHITECTURE.md "Replicas"): writers
+// hold shared entries from before their first lookup until their manifest
+// is written, a collection holds the exclusive entry and marks only once
+// every writer entry is gone or expired, and GC is a singleton run by the
+// leader. A protocol for processes that share only the bucket would use
+// the blob contract (create-if-absent, list, delete), like kopia's and
+// restic's:
 //
 //  1. A writer puts lease/<writer>-<n> before its first lookup and renews
 //     it (a new object, then deleting the old) every TTL/3; it deletes it

@@ -111,6 +111,24 @@ func (s *Service) checkOwner(ctx context.Context, d *DiskResource) (int64, error
 	return 0, &ErrElsewhere{Name: diskLease(uid), What: fmt.Sprintf("Disk '%s'", d.Name), Holder: row.Holder, URL: row.Data, Alive: row.Alive(time.Now())}
 }
 
+// PlaceHere decides where a new disk (an ARM create) lives: with
+// replicas, on the leader, so that the disks of one VM, which a backup
+// freezes at one instant, share one owner. Elsewhere it answers an alive
+// *ErrElsewhere: the creating task runs again until the leader claims it.
+// (Restores create all the disks of a point on the replica running the
+// restore, together.)
+func (s *Service) PlaceHere(ctx context.Context) error {
+	l := s.p.Leader
+	if s.opts.Replica == nil || l == nil {
+		return nil
+	}
+	if _, leading := l.Leading(); leading {
+		return nil
+	}
+	row, _ := lease.Get(ctx, s.p.Store, l.Name)
+	return &ErrElsewhere{Name: l.Name, What: "New disks", Holder: row.Holder, Alive: true}
+}
+
 // fenceOwner, inside the transaction that records a capture of the disk,
 // fails unless this replica still owns it under epoch.
 func (s *Service) fenceOwner(ctx context.Context, tx store.Tx, d *DiskResource, epoch int64) error {

@@ -86,7 +86,9 @@ func (g *Gate) Write(ctx context.Context) (*Held, error) {
 // lease after the sweep.
 func (g *Gate) Collect(ctx context.Context) (*Held, error) {
 	clk := realClock(g.Clock)
-	h, err := Acquire(ctx, g.Store, clk, g.gcName(), g.Holder, "", g.ttl(), g.poll())
+	// A holder per collection: two collections of one process exclude
+	// each other too.
+	h, err := Acquire(ctx, g.Store, clk, g.gcName(), g.Holder+"/"+uuid.NewString(), "", g.ttl(), g.poll())
 	if err != nil {
 		return nil, fmt.Errorf("collect %s: %w", g.Repo, err)
 	}

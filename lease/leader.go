@@ -22,6 +22,7 @@ type Leader struct {
 	Store  store.Store
 	Name   string        // the lease's name, e.g. "leader"
 	Holder string        // this process: node id and boot id
+	Data   string        // stored with the lease while this process leads (its endpoint)
 	TTL    time.Duration // default DefaultTTL
 	Clock  clock.Clock   // real time by default (tests may inject one)
 	Logger *slog.Logger
@@ -65,7 +66,7 @@ func (l *Leader) Start(ctx context.Context) {
 }
 
 func (l *Leader) campaign(ctx context.Context) {
-	row, ok, err := Try(ctx, l.Store, l.Name, l.Holder, "", l.Clock.Now(), l.TTL)
+	row, ok, err := Try(ctx, l.Store, l.Name, l.Holder, l.Data, l.Clock.Now(), l.TTL)
 	if err != nil {
 		if ctx.Err() == nil {
 			l.Logger.Warn("leader lease", "name", l.Name, "err", err)

@@ -219,3 +219,36 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition never held")
 }
+
+// Two collections of one process (same holder) exclude each other too.
+func TestGateOneCollectionAtATime(t *testing.T) {
+	stores(t, func(t *testing.T, a, _ store.Store) {
+		ctx := context.Background()
+		g := &lease.Gate{Store: a, Repo: "snapshots", Holder: "A", Poll: 10 * time.Millisecond}
+		h, err := g.Collect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := make(chan *lease.Held, 1)
+		go func() {
+			h2, err := g.Collect(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			second <- h2
+		}()
+		waitFor(t, func() bool { // the second one polls the held lease
+			r, err := lease.Get(ctx, a, "gategc:snapshots")
+			return err == nil && r.Holder != "" && r.Holder != "A"
+		})
+		select {
+		case <-second:
+			t.Fatal("two collections at once")
+		default:
+		}
+		if err := h.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		(<-second).Release(ctx)
+	})
+}

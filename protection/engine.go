@@ -60,6 +60,9 @@ type Engine struct {
 	// RemoveVaultData deletes a vault's repository (object storage); nil
 	// removes VaultDir below DataDir.
 	RemoveVaultData func(ctx context.Context, key string) error
+	// ItemLease is the TTL of item leases (default a minute): how long a
+	// dead replica's item blocks the job's resumption elsewhere.
+	ItemLease time.Duration
 
 	mu       sync.Mutex
 	faces    map[string]Face
@@ -353,6 +356,13 @@ const leaseKind = "protection.lease"
 // are about processes being alive, not about the protection clock).
 const leaseTTL = time.Minute
 
+func (e *Engine) itemLease() time.Duration {
+	if e.ItemLease > 0 {
+		return e.ItemLease
+	}
+	return leaseTTL
+}
+
 type itemLease struct {
 	Owner string    `json:"owner"`
 	Until time.Time `json:"until"`
@@ -376,7 +386,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 				return err
 			}
 			got = true
-			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(itemLease{Owner: owner, Until: time.Now().Add(leaseTTL)})})
+			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(itemLease{Owner: owner, Until: time.Now().Add(e.itemLease())})})
 		})
 		return got, err
 	}
@@ -398,7 +408,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(leaseTTL / 3)
+		t := time.NewTicker(e.itemLease() / 3)
 		defer t.Stop()
 		for {
 			select {

@@ -284,6 +284,9 @@ func (a *Authorizer) decide(principalID, action, scope string, now time.Time) de
 	return d
 }
 
+// Reload re-reads the index from the store (another replica's changes).
+func (a *Authorizer) Reload(ctx context.Context) error { return a.reload(ctx) }
+
 // Check is Allowed as an error: a *failure.Error of kind Forbidden with
 // Azure's code and words (AuthorizationFailed; the ARM layer answers it 403).
 func (a *Authorizer) Check(ctx context.Context, caller arm.Caller, action, scope string) error {

@@ -97,6 +97,33 @@ func (s *Server) initClock(ctx context.Context) error {
 	return nil
 }
 
+// followClock keeps this replica's clock on the shared one: the admin API
+// of any replica moves the state in the store, and every replica restores
+// it within a tenth of a second (replicas only).
+func (s *Server) followClock(ctx context.Context) {
+	ctl := s.ClockControl
+	if ctl == nil || s.Config.Store == "" {
+		return
+	}
+	var seen int64
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if d, err := s.Store.Get(ctx, "config", clockDocKey); err == nil && d.Version != seen {
+			seen = d.Version
+			var st clock.State
+			if json.Unmarshal(d.Value, &st) == nil {
+				ctl.Restore(st)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 type clockBody struct {
 	Now    string `json:"now"`
 	Frozen bool   `json:"frozen"`
@@ -194,6 +221,11 @@ func (s *Server) AdvanceClock(ctx context.Context, target time.Time) (int, error
 		if err := s.Jobs.WaitIdle(ctx); err != nil {
 			return steps, err
 		}
+		if busy, err := s.othersBusy(ctx, c.Now()); err != nil {
+			return steps, err
+		} else if busy {
+			continue // other replicas still run work due by now
+		}
 		next, err := s.Store.NextTaskTime(ctx)
 		if err != nil {
 			return steps, err
@@ -207,11 +239,56 @@ func (s *Server) AdvanceClock(ctx context.Context, target time.Time) (int, error
 		if next.After(c.Now()) {
 			c.Set(next)
 		}
-		s.Jobs.Notify()
+		s.settle(ctx)
 	}
 	c.Set(target)
-	s.Jobs.Notify()
-	return steps, s.Jobs.WaitIdle(ctx)
+	s.settle(ctx)
+	if err := s.Jobs.WaitIdle(ctx); err != nil {
+		return steps, err
+	}
+	for {
+		if busy, err := s.othersBusy(ctx, c.Now()); err != nil || !busy {
+			return steps, err
+		}
+		if err := s.Jobs.WaitIdle(ctx); err != nil {
+			return steps, err
+		}
+	}
+}
+
+// settle lets the runners see a clock step: this one at once; with
+// replicas every runner gets a fair chance at the work now due (they
+// follow the clock within 100 ms and poll every 200 ms), so that work
+// bound to one replica (a disk's capture on its owner) is not claimed and
+// handed back by this one alone.
+func (s *Server) settle(ctx context.Context) {
+	if s.Config.Store == "" {
+		s.Jobs.Notify()
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(400 * time.Millisecond):
+	}
+}
+
+// othersBusy reports whether tasks are leased at now (by other replicas:
+// call it when this runner is idle), waiting a little when they are.
+func (s *Server) othersBusy(ctx context.Context, now time.Time) (bool, error) {
+	lc, ok := s.kinds.(store.LeaseCounter)
+	if !ok || s.Config.Store == "" {
+		return false, nil
+	}
+	n, err := lc.LeasedTasks(ctx, now)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(50 * time.Millisecond):
+	}
+	return true, nil
 }
 
 func (s *Server) clockSet(r *arm.Request) (*arm.Response, error) {

@@ -58,7 +58,7 @@ func (s *Server) buildHandler() http.Handler {
 	mux.HandleFunc("GET /metadata/endpoints", s.serveMetadata)
 	s.Issuer.Routes(mux)
 	mux.Handle("/sas/disks/", s.injectDisk(rpcompute.SASHandler(s.Compute))) // disk data plane: the SAS signature is the auth
-	arm := s.authenticate(s.injectARM(s.Router))
+	arm := s.authenticate(s.placeDisks(s.injectARM(s.Router)))
 	mux.Handle("/", arm)
 	dash := web.Handler(web.Config{TenantID: s.Bootstrap.TenantID, SubscriptionID: s.Bootstrap.SubscriptionID})
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

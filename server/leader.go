@@ -67,6 +67,43 @@ func (s *Server) runWanted(ctx context.Context) {
 	}
 }
 
+// placeDisks sends the creation of a managed disk (PUT of a disk) to the
+// leader when this replica does not lead: new disks live on the leader, so
+// that the disks of one VM, which a backup freezes at one instant, share
+// one owner (see compute.Replica). The caller was authenticated here; the
+// leader authenticates the forwarded request again (tokens are accepted by
+// every replica).
+func (s *Server) placeDisks(next http.Handler) http.Handler {
+	if s.Config.Store == "" || s.Config.Compute.Replica == nil {
+		return next
+	}
+	fwd := s.Config.Compute.Replica.Forward
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.Header.Get(forwardedHeader) == "" && isDiskPath(r.URL.Path) {
+			if _, leading := s.Leader.Leading(); !leading {
+				if row, err := lease.Get(r.Context(), s.Store, s.Leader.Name); err == nil && row.Alive(time.Now()) && row.Data != "" {
+					r.Header.Set(forwardedHeader, "1")
+					fwd(w, r, row.Data)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// forwardedHeader marks a request one replica forwarded to another (never
+// forwarded again); rp/compute's data plane uses the same name.
+const forwardedHeader = "X-Safehold-Forwarded"
+
+// isDiskPath reports whether p is a disk's ARM path
+// (.../providers/Microsoft.Compute/disks/{name}).
+func isDiskPath(p string) bool {
+	l := strings.ToLower(p)
+	i := strings.LastIndex(l, "/providers/microsoft.compute/disks/")
+	return i >= 0 && !strings.Contains(strings.Trim(l[i+len("/providers/microsoft.compute/disks/"):], "/"), "/")
+}
+
 // deleteAll removes every object of a backend (a vault's prefix).
 func deleteAll(ctx context.Context, be blob.Backend) error {
 	var keys []string
@@ -104,7 +141,9 @@ func forwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, owne
 			return
 		}
 		p := &httputil.ReverseProxy{
-			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = u.Host },
+			// The Host the client asked for stays (as behind a load
+			// balancer): URLs in the answer name it, not the owner.
+			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = pr.In.Host },
 			Transport: tr,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				w.Header().Set("x-ms-error-code", "DiskOwnerUnavailable")

@@ -78,6 +78,10 @@ type Config struct {
 	// ClockStart freezes the controllable clock at this time on start
 	// (serve --clock); nil keeps the persisted clock state.
 	ClockStart *time.Time
+	// LeaseTTL is how long a job's lease (and its item's) outlives its
+	// last renewal: how soon another replica resumes the work of one that
+	// died (default 60 s).
+	LeaseTTL time.Duration
 	// Store selects the metadata store: "" for the SQLite file in DataDir,
 	// or a postgres:// URL shared by several replicas.
 	Store string
@@ -277,11 +281,11 @@ func (s *Server) init(ctx context.Context) error {
 		return fmt.Errorf("secure data dir: %w", err)
 	}
 
-	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: nodeID}
+	s.Jobs = &job.Runner{Store: s.Store, Clock: cfg.Clock, Logger: s.logger, NodeID: nodeID, Lease: cfg.LeaseTTL}
 	s.NodeID = nodeID
 	// One leader lease for every singleton (GC, scheduled verify): real
 	// time, renewed every TTL/3; a lone replica leads from its start.
-	s.Leader = &lease.Leader{Store: s.Store, Name: "leader", Holder: nodeID + "/" + uuid.NewString(), Logger: s.logger}
+	s.Leader = &lease.Leader{Store: s.Store, Name: "leader", Holder: nodeID + "/" + uuid.NewString(), Data: base, Logger: s.logger}
 	s.Leader.Start(ctx)
 	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs, armops.Describe), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID,
 		Leader: s.Leader}
@@ -315,13 +319,14 @@ func (s *Server) init(ctx context.Context) error {
 			return err
 		}
 		cfg.Compute.Replica = &compute.Replica{NodeID: nodeID, URL: base, Forward: fwd}
+		s.Config.Compute.Replica = cfg.Compute.Replica
 	}
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
 	s.Metrics.SetUsage(s.storageUsage)
 	s.Engine = protection.New(&protection.Engine{Store: s.Store, Clock: cfg.Clock, Runner: s.Jobs, Disks: computedisks.New(s.Compute),
-		Logger: s.logger, DataDir: cfg.DataDir, NodeID: nodeID, Leader: s.Leader, SharedVaults: root != nil,
+		Logger: s.logger, DataDir: cfg.DataDir, NodeID: nodeID, Leader: s.Leader, SharedVaults: root != nil, ItemLease: cfg.LeaseTTL,
 		VerifyEvery: cfg.VerifyEvery, VerifySample: cfg.VerifySample,
 		OpenVault: func(ctx context.Context, key string) (*snapshot.Repository, error) {
 			dir := protection.VaultDir(cfg.DataDir, key)
@@ -539,6 +544,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	mctx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopMaint()
 	go s.maintain(mctx)
+	go s.followClock(mctx)
 	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug), ConnContext: connContext}
 	var ln net.Listener = &fixListener{Listener: s.listener, tlsCfg: s.tlsCfg}

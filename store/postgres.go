@@ -587,6 +587,15 @@ func (p *Postgres) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, 
 	return int(tag.RowsAffected()), nil
 }
 
+// LeasedTasks counts the tasks whose lease is live at now.
+func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := p.pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until >= $1`, now).Scan(&n); err != nil {
+		return 0, fmt.Errorf("leased tasks: %w", err)
+	}
+	return n, nil
+}
+
 // NextTaskTime returns the earliest run time among unleased tasks.
 func (p *Postgres) NextTaskTime(ctx context.Context) (time.Time, error) {
 	var v *time.Time

@@ -720,6 +720,15 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 	return out, nil
 }
 
+// LeasedTasks counts the tasks whose lease is live at now.
+func (s *SQLite) LeasedTasks(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until >= ?`, fmtTime(now)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("leased tasks: %w", err)
+	}
+	return n, nil
+}
+
 // NextTaskTime returns the earliest run time among unleased tasks.
 func (s *SQLite) NextTaskTime(ctx context.Context) (time.Time, error) {
 	var v sql.NullString

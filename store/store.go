@@ -155,6 +155,13 @@ type Store interface {
 	Close() error
 }
 
+// LeaseCounter is implemented by stores that can count the tasks leased
+// at now (by any process): the clock's advance waits for other replicas'
+// work with it.
+type LeaseCounter interface {
+	LeasedTasks(ctx context.Context, now time.Time) (int, error)
+}
+
 // Waker is implemented by stores that learn about tasks enqueued by other
 // processes (PostgreSQL's LISTEN/NOTIFY): Wakeups delivers a value soon after
 // any process commits an Enqueue. Runners still poll as the fallback.

@@ -23,7 +23,7 @@ var (
 )
 
 // cli builds the safehold binary once per test run.
-func cli(t *testing.T) string {
+func cli(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "safehold-cli-")

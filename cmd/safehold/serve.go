@@ -21,6 +21,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// envDuration is a duration from the environment (zero when unset or invalid).
+func envDuration(name string) time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(name))
+	return d
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -34,7 +40,7 @@ func newServeCmd() *cobra.Command {
 		hostnames                                           []string
 		insecure, logRequests, nbdTLS                       bool
 		retryAfter                                          int
-		rbacDelay                                           time.Duration
+		rbacDelay, leaseTTL                                 time.Duration
 		clockStart                                          string
 		computeOpts                                         compute.Options
 		storeURL, blobURL                                   string
@@ -84,7 +90,7 @@ func newServeCmd() *cobra.Command {
 			}
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
 				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests, NBDTLS: nbdTLS,
-				Store: storeURL, Blob: blobURL}
+				Store: storeURL, Blob: blobURL, LeaseTTL: leaseTTL}
 			every, err := protection.ParseVerifyEvery(verifyEvery)
 			if err != nil {
 				return fmt.Errorf("--verify-every: %w", err)
@@ -141,6 +147,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
 	f.BoolVar(&logRequests, "log-requests", os.Getenv("SAFEHOLD_LOG_REQUESTS") == "true", "log request and response bodies at debug level (sets --log-level debug), secrets and SAS signatures redacted; disk data-plane bodies are not logged (env SAFEHOLD_LOG_REQUESTS=true)")
 	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")
+	f.DurationVar(&leaseTTL, "lease-ttl", envDuration("SAFEHOLD_LEASE_TTL"), "how long a job's lease outlives its last renewal: how soon another replica resumes the work of one that died (default 60s; env SAFEHOLD_LEASE_TTL)")
 	f.StringVar(&clockStart, "clock", os.Getenv("SAFEHOLD_CLOCK"), "start with the server clock frozen at this RFC 3339 time (schedules, retention, expiry; never tokens or TLS); move it with safehold clock (env SAFEHOLD_CLOCK)")
 	f.StringVar(&verifyEvery, "verify-every", envOr("SAFEHOLD_VERIFY_EVERY", "P7D"), "verify every vault's backup data this often (a Verify job in the vault's job list): an ISO 8601 or Go duration (P7D, PT12H, 36h) or off; a vault's tag safehold-verify-every overrides it (env SAFEHOLD_VERIFY_EVERY)")
 	f.StringVar(&verifySample, "verify-sample", envOr("SAFEHOLD_VERIFY_SAMPLE", "0.05"), "what a scheduled verify re-reads: a fraction of the packs (0.05), all (every chunk) or structure; a vault's tag safehold-verify-sample overrides it (env SAFEHOLD_VERIFY_SAMPLE)")

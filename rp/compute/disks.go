@@ -172,6 +172,9 @@ func (pr *Provider) runCreateDisk(ctx context.Context, op *ops.Operation) error 
 	if d, err := pr.svc.DiskResource(ctx, spec.ID); err == nil && !d.Properties.TimeCreated.Before(op.StartTime.Add(-time.Second)) {
 		return setResult(op, http.StatusOK, d) // created before a crash
 	}
+	if err := pr.svc.PlaceHere(ctx); err != nil {
+		return retryBusy(err) // new disks live on the leader: it runs this task
+	}
 	if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
 		return retryBusy(err)
 	}
