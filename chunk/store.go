@@ -736,6 +736,15 @@ func (s *Store) upload(p *pack) {
 	tail := s.c.packTail(p.entries)
 	data := append(p.buf, tail...)
 	err := s.be.Put(s.bg, p.key, data)
+	if errors.Is(err, blob.ErrExist) {
+		// Pack keys are random (128 bits): an existing one is this put's own
+		// object, written by an attempt whose answer was lost (the object
+		// store's client retried after a timeout). The whole pack is there
+		// if its size is.
+		if in, serr := s.be.Stat(s.bg, p.key); serr == nil && in.Size == int64(len(data)) {
+			err = nil
+		}
+	}
 	if err == nil {
 		s.writeCache(p.key, tail)
 	}

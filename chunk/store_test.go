@@ -280,3 +280,37 @@ func BenchmarkPut(b *testing.B) {
 		})
 	}
 }
+
+// lostAnswer stores every pack, then answers as a client whose first
+// attempt timed out and whose retry found the object: ErrExist.
+type lostAnswer struct{ blob.Backend }
+
+func (b lostAnswer) Put(ctx context.Context, key string, data []byte) error {
+	if err := b.Backend.Put(ctx, key, data); err != nil || !strings.HasPrefix(key, "pack/") {
+		return err
+	}
+	return blob.ErrExist
+}
+
+// A pack put whose answer was lost (the retry saw the object the first
+// attempt wrote) is a stored pack, not a failed capture.
+func TestPackPutWithLostAnswer(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	s := open(t, lostAnswer{be}, t.TempDir(), nil)
+	w := s.NewWriter()
+	defer w.Close()
+	data := randBytes(1<<20, 9)
+	id, _, err := w.Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	s2 := open(t, be, t.TempDir(), nil)
+	got, err := s2.Get(ctx, id, nil)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back from a fresh store: %v", err)
+	}
+}
