@@ -27,6 +27,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -97,7 +98,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 	// data disk that the transfer to the vault tier takes a while.
 	source := map[string]*diskImage{}
 	vm := fixture.ProtectVMWith(t, e, func(osID, dataID string) {
-		payload := make([]byte, 160<<20)
+		payload := make([]byte, 128<<20)
 		rand.Read(payload)
 		writeDisk(t, e, dataID, 64<<20, payload)
 		source["app1-os"], source["app1-data0"] = readDisk(t, e, osID), readDisk(t, e, dataID)
@@ -365,7 +366,17 @@ func startReplicas(t testing.TB, n int) *replicaCluster {
 	pgURL := testsvc.PostgresSchema(t)
 	az := testsvc.AzuriteEndpoint(t)
 	bin := cli(t)
-	blobURL := "azblob://" + strings.ToLower(testsvc.RandomName("e2e")) + "?endpoint=" + url.QueryEscape(az)
+	container := strings.ToLower(testsvc.RandomName("e2e"))
+	blobURL := "azblob://" + container + "?endpoint=" + url.QueryEscape(az)
+	t.Cleanup(func() { // Azurite keeps blobs in memory: give it back
+		cred, err := azblob.NewSharedKeyCredential(testsvc.AzuriteAccount, testsvc.AzuriteKey)
+		if err != nil {
+			return
+		}
+		if c, err := azblob.NewClientWithSharedKeyCredential(az+"/", cred, nil); err == nil {
+			c.DeleteContainer(context.Background(), container, nil)
+		}
+	})
 	reps := make([]*e2eReplica, n)
 	for i := range reps {
 		reps[i] = &e2eReplica{dir: filepath.Join(t.TempDir(), fmt.Sprintf("replica%d", i)), port: testsvc.FreePort()}
