@@ -227,6 +227,11 @@ func TestReplicasEndToEnd(t *testing.T) {
 
 	// Restores, bit-exact: the VM as a new VM (SDK), the disk through the CLI.
 	target := "/subscriptions/" + e.Sub + "/resourceGroups/vm-rg/providers/Microsoft.Compute/virtualMachines/app1-restored"
+	// The restore's staging storage account (a restore checks that it exists).
+	if resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourceGroups/rs-rg/providers/Microsoft.Storage/storageAccounts/staging?api-version=2023-01-01",
+		map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}}); resp.StatusCode != 200 {
+		t.Fatalf("create the staging storage account: %d %v", resp.StatusCode, m)
+	}
 	rp, err := bf.NewRestoresClient().BeginTrigger(ctx, vm.Vault, vm.RG, "Azure", vm.Container, vm.Item, rsPoint, armrecoveryservicesbackup.RestoreRequestResource{
 		Properties: &armrecoveryservicesbackup.IaasVMRestoreRequest{RecoveryPointID: to.Ptr(rsPoint), RecoveryType: to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation),
 			SourceResourceID: to.Ptr(vm.VMID), TargetVirtualMachineID: to.Ptr(target), TargetResourceGroupID: to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/vm-rg"),
