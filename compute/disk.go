@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,11 +35,15 @@ type CreationData struct {
 	SourceURI         string `json:"sourceUri,omitempty"`
 	UploadSizeBytes   int64  `json:"uploadSizeBytes,omitempty"`
 	LogicalSectorSize int32  `json:"logicalSectorSize,omitempty"`
+	// Kept as sent (Safehold's copies have one speed and no performance tiers).
+	PerformancePlus               *bool  `json:"performancePlus,omitempty"`
+	ProvisionedBandwidthCopySpeed string `json:"provisionedBandwidthCopySpeed,omitempty"`
 }
 
 // Encryption is a disk's encryption settings.
 type Encryption struct {
-	Type string `json:"type,omitempty"`
+	Type                string `json:"type,omitempty"`
+	DiskEncryptionSetID string `json:"diskEncryptionSetId,omitempty"`
 }
 
 // DiskProperties are the properties Azure returns for a disk.
@@ -59,19 +64,22 @@ type DiskProperties struct {
 	PublicNetworkAccess string       `json:"publicNetworkAccess,omitempty"`
 	Tier                string       `json:"tier,omitempty"`
 	MaxShares           int32        `json:"maxShares,omitempty"`
+	Settings            Settings     `json:"-"`
 }
 
 // DiskResource is the stored ARM body of a disk (Azure's Disk model).
 type DiskResource struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Tags       map[string]string `json:"tags,omitempty"`
-	ManagedBy  string            `json:"managedBy,omitempty"`
-	SKU        *SKU              `json:"sku,omitempty"`
-	Zones      []string          `json:"zones,omitempty"`
-	Properties DiskProperties    `json:"properties"`
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Type      string            `json:"type"`
+	Location  string            `json:"location"`
+	Tags      map[string]string `json:"tags,omitempty"`
+	ManagedBy string            `json:"managedBy,omitempty"`
+	SKU       *SKU              `json:"sku,omitempty"`
+	Zones     []string          `json:"zones,omitempty"`
+	// ExtendedLocation is kept as sent (an edge zone; Safehold has one place).
+	ExtendedLocation json.RawMessage `json:"extendedLocation,omitempty"`
+	Properties       DiskProperties  `json:"properties"`
 }
 
 // Disk is a managed disk.
@@ -110,6 +118,9 @@ type DiskSpec struct {
 	OSType           string
 	HyperVGeneration string
 	Zones            []string
+	// Settings and ExtendedLocation are kept as sent (UpdateSettings).
+	Settings         Settings
+	ExtendedLocation json.RawMessage
 }
 
 // Limits of disk sizes (Azure's).
@@ -451,15 +462,23 @@ func CanonicalSKU(name string) (string, error) {
 	return "", failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'sku.name' is not valid. The allowed values are %s.", name, diskSKUs)
 }
 
+// SKUTier is the tier Azure reports for a disk sku: Ultra for UltraSSD,
+// Premium for Premium and PremiumV2, else Standard.
+func SKUTier(name string) string {
+	switch l := strings.ToLower(name); {
+	case strings.HasPrefix(l, "ultra"):
+		return "Ultra"
+	case strings.HasPrefix(l, "premium"):
+		return "Premium"
+	}
+	return "Standard"
+}
+
 func skuOf(name string) *SKU {
 	if name == "" {
 		name = "Standard_LRS"
 	}
-	tier := "Standard"
-	if strings.HasPrefix(strings.ToLower(name), "premium") || strings.HasPrefix(strings.ToLower(name), "ultra") {
-		tier = "Premium"
-	}
-	return &SKU{Name: name, Tier: tier}
+	return &SKU{Name: name, Tier: SKUTier(name)}
 }
 
 // importFile copies a local file into a new volume, skipping zero blocks.

@@ -33,6 +33,7 @@ type SnapshotProperties struct {
 	NetworkAccessPolicy string       `json:"networkAccessPolicy,omitempty"`
 	PublicNetworkAccess string       `json:"publicNetworkAccess,omitempty"`
 	CompletionPercent   float32      `json:"completionPercent"`
+	Settings            Settings     `json:"-"`
 }
 
 // SnapshotResource is the stored ARM body of a snapshot (Azure's Snapshot model).
@@ -53,7 +54,8 @@ type SnapshotSpec struct {
 	SnapshotID  string // full ARM id of the Microsoft.Compute/snapshots resource to create
 	Incremental bool
 	Tags        map[string]string
-	Location    string // default: the disk's
+	Location    string   // default: the disk's
+	Settings    Settings // kept as sent (UpdateSettings)
 }
 
 // Snapshot is a disk snapshot.

@@ -266,7 +266,7 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 		if err != nil {
 			return
 		}
-		if resp.StatusCode == http.StatusConflict {
+		if resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusBadRequest && strings.Contains(strings.ToLower(target), "/microsoft.compute/") {
 			if d, _, err := h.raw(http.MethodDelete, tu.String(), nil); err == nil {
 				h.wait(d.Header.Get("Azure-AsyncOperation"))
 			}

@@ -63,6 +63,15 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	settings, ext := settingsOf(r.Body, diskSettings)
+	if in.Properties != nil && in.Properties.CreationData != nil {
+		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
+		// Upload with only diskSizeGB (Azure's PerformancePlus example):
+		// the upload is that size plus the VHD footer.
+		if cd := in.Properties.CreationData; strings.EqualFold(cd.CreateOption, "Upload") && cd.UploadSizeBytes == 0 && in.Properties.DiskSizeGB != nil {
+			cd.UploadSizeBytes = *in.Properties.DiskSizeGB<<30 + 512
+		}
+	}
 	id := diskID(r)
 	// Linked access first: the caller must be allowed to read what it
 	// copies from, before anything about the source is looked up.
@@ -110,11 +119,15 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		return arm.OK(d), nil
+		body, err := pr.applySettings(r, id, d, settings, ext)
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(body), nil
 	} else if !isNotFound(err) {
 		return nil, err
 	}
-	spec := compute.DiskSpec{ID: id, Tags: in.Tags, Zones: in.Zones}
+	spec := compute.DiskSpec{ID: id, Tags: in.Tags, Zones: in.Zones, Settings: settings, ExtendedLocation: ext}
 	if in.Location != nil {
 		spec.Location = *in.Location
 	}
@@ -152,7 +165,11 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		return arm.OK(d), nil
+		body, err := pr.applySettings(r, id, d, settings, ext)
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(body), nil
 	default:
 		// Copy and Import move data: a long-running operation; the disk is
 		// visible as Creating meanwhile.
@@ -178,6 +195,11 @@ func (pr *Provider) runCreateDisk(ctx context.Context, op *ops.Operation) error 
 	if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
 		return retryBusy(err)
 	}
+	if len(spec.Settings) > 0 || len(spec.ExtendedLocation) > 0 {
+		if _, err := pr.svc.UpdateSettings(ctx, spec.ID, spec.Settings, spec.ExtendedLocation); err != nil {
+			return err
+		}
+	}
 	d, err := pr.svc.DiskResource(ctx, spec.ID)
 	if err != nil {
 		return err
@@ -202,10 +224,7 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 	if sku == "" {
 		sku = "Standard_LRS"
 	}
-	tier := "Standard"
-	if l := strings.ToLower(sku); strings.HasPrefix(l, "premium") || strings.HasPrefix(l, "ultra") {
-		tier = "Premium"
-	}
+	tier := compute.SKUTier(sku)
 	cd := compute.CreationData{CreateOption: spec.CreateOption, SourceURI: spec.SourceURI}
 	if spec.SourceID != "" {
 		if rid, err := arm.ParseID(spec.SourceID); err == nil {
@@ -273,7 +292,12 @@ func (pr *Provider) patchDisk(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(d), nil
+	settings, _ := settingsOf(r.Body, diskSettings)
+	body, err := pr.applySettings(r, diskID(r), d, settings, nil)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(body), nil
 }
 
 func (pr *Provider) getDisk(r *arm.Request) (*arm.Response, error) {

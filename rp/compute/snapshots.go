@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -49,7 +50,9 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := snapshotID(r)
+	settings, _ := settingsOf(r.Body, snapshotSettings)
 	if in.Properties != nil && in.Properties.CreationData != nil {
+		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
 		if err := r.CheckLinked(readLink(in.Properties.CreationData.SourceResourceID)); err != nil {
 			return nil, err
 		}
@@ -74,7 +77,11 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		return arm.OK(sn), nil
+		body, err := pr.applySettings(r, id, sn, settings, nil)
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(body), nil
 	} else if !isNotFound(err) {
 		return nil, err
 	}
@@ -108,7 +115,18 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		body.Properties.UniqueID, body.Properties.TimeCreated = "", pr.p.Now().UTC()
 		body.Properties.ProvisioningState, body.Properties.CompletionPercent = "Creating", 0
 		body.Properties.CreationData = compute.CreationData{CreateOption: "Copy", SourceResourceID: sn.ID, SourceUniqueID: sn.Properties.UniqueID}
-		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags}, &body)
+		if strings.EqualFold(cd.CreateOption, "CopyStart") {
+			cds := map[string]json.RawMessage{}
+			_ = json.Unmarshal(settings["creationData"], &cds)
+			cds["createOption"] = json.RawMessage(`"CopyStart"`)
+			if settings == nil {
+				settings = compute.Settings{}
+			}
+			settings["creationData"], _ = json.Marshal(cds)
+			body.Properties.CreationData.CreateOption = "CopyStart"
+		}
+		body.Properties.Settings = settings
+		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags, Settings: settings}, &body)
 	}
 	d, err := pr.svc.DiskResource(ctx, cd.SourceResourceID)
 	if err != nil {
@@ -117,7 +135,7 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 	if !strings.EqualFold(strings.ReplaceAll(*in.Location, " ", ""), d.Location) {
 		return nil, arm.BadRequest("InvalidParameter", "Snapshot location '%s' differs from the location '%s' of disk '%s'. Create the snapshot in the disk's region.", *in.Location, d.Location, d.Name)
 	}
-	spec := compute.SnapshotSpec{DiskID: d.ID, SnapshotID: id, Tags: in.Tags, Location: d.Location}
+	spec := compute.SnapshotSpec{DiskID: d.ID, SnapshotID: id, Tags: in.Tags, Location: d.Location, Settings: settings}
 	if in.Properties.Incremental != nil {
 		spec.Incremental = *in.Properties.Incremental
 	}
@@ -130,7 +148,7 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 			CreationData:  compute.CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
 			DiskSizeBytes: d.Properties.DiskSizeBytes, DiskSizeGB: d.Properties.DiskSizeGB, DiskState: compute.StateUnattached,
 			ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC(), Incremental: spec.Incremental,
-			OSType: d.Properties.OSType, HyperVGeneration: d.Properties.HyperVGeneration}}
+			OSType: d.Properties.OSType, HyperVGeneration: d.Properties.HyperVGeneration, Settings: settings}}
 	return pr.startCreate(r, "compute.snapshot.create", id, d.Location, spec, body)
 }
 
@@ -148,6 +166,11 @@ func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) er
 	}
 	if _, err := pr.svc.SnapshotDisks(ctx, []compute.SnapshotSpec{spec}, nil); err != nil {
 		return retryBusy(err)
+	}
+	if len(spec.Settings) > 0 {
+		if _, err := pr.svc.UpdateSettings(ctx, spec.SnapshotID, spec.Settings, nil); err != nil {
+			return err
+		}
 	}
 	sn, err := pr.svc.SnapshotResource(ctx, spec.SnapshotID)
 	if err != nil {
@@ -168,7 +191,12 @@ func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(sn), nil
+	settings, _ := settingsOf(r.Body, snapshotSettings)
+	body, err := pr.applySettings(r, snapshotID(r), sn, settings, nil)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(body), nil
 }
 
 func (pr *Provider) getSnapshot(r *arm.Request) (*arm.Response, error) {
@@ -222,6 +250,9 @@ func (pr *Provider) runDeleteSnapshot(ctx context.Context, op *ops.Operation) er
 type snapshotCopy struct {
 	Source, Target string
 	Tags           map[string]string
+	// Settings kept as sent, with creationData.createOption as sent
+	// (CopyStart: Safehold copies across regions the same way).
+	Settings compute.Settings
 }
 
 func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) error {
@@ -236,6 +267,11 @@ func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) erro
 	if _, err := pr.svc.SnapshotResource(ctx, c.Target); err != nil {
 		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Tags); err != nil {
 			return err
+		}
+		if len(c.Settings) > 0 {
+			if _, err := pr.svc.UpdateSettings(ctx, c.Target, c.Settings, nil); err != nil {
+				return err
+			}
 		}
 	}
 	sn, err := pr.svc.SnapshotResource(ctx, c.Target)

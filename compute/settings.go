@@ -1,0 +1,149 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+
+	"github.com/safehold/safehold/store"
+)
+
+// Settings are writable properties of a disk or snapshot that Azure stores
+// and returns but Safehold does not act on (encryption settings, network
+// access, bursting, performance tier, purchase plan, ...), by JSON name. They
+// are kept as sent and returned inside "properties"; a property Safehold
+// models (networkAccessPolicy, encryption, tier, osType) is set in its field.
+type Settings map[string]json.RawMessage
+
+// withSettings adds s to the JSON object b (a later object value is merged
+// into an object already there, key by key).
+func withSettings(b []byte, s Settings) ([]byte, error) {
+	if len(s) == 0 {
+		return b, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	mergeInto(m, s)
+	return json.Marshal(m)
+}
+
+// mergeInto applies s to m: null deletes, an object merges into an object,
+// anything else replaces.
+func mergeInto(m map[string]json.RawMessage, s Settings) {
+	for k, v := range s {
+		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			delete(m, k)
+			continue
+		}
+		var old, nv map[string]json.RawMessage
+		if json.Unmarshal(m[k], &old) == nil && old != nil && json.Unmarshal(v, &nv) == nil && nv != nil {
+			for nk, x := range nv {
+				old[nk] = x
+			}
+			v, _ = json.Marshal(old)
+		}
+		m[k] = v
+	}
+}
+
+// unknownKeys are the keys of the JSON object b that no field of struct type t names.
+func unknownKeys(b []byte, t reflect.Type) Settings {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		delete(m, name)
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// MarshalJSON writes the properties with their settings.
+func (p DiskProperties) MarshalJSON() ([]byte, error) {
+	type plain DiskProperties
+	b, err := json.Marshal(plain(p))
+	if err != nil {
+		return nil, err
+	}
+	return withSettings(b, p.Settings)
+}
+
+// UnmarshalJSON reads the properties; keys no field names are settings.
+func (p *DiskProperties) UnmarshalJSON(b []byte) error {
+	type plain DiskProperties
+	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
+		return err
+	}
+	p.Settings = unknownKeys(b, reflect.TypeOf(plain{}))
+	return nil
+}
+
+// MarshalJSON writes the properties with their settings.
+func (p SnapshotProperties) MarshalJSON() ([]byte, error) {
+	type plain SnapshotProperties
+	b, err := json.Marshal(plain(p))
+	if err != nil {
+		return nil, err
+	}
+	return withSettings(b, p.Settings)
+}
+
+// UnmarshalJSON reads the properties; keys no field names are settings.
+func (p *SnapshotProperties) UnmarshalJSON(b []byte) error {
+	type plain SnapshotProperties
+	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
+		return err
+	}
+	p.Settings = unknownKeys(b, reflect.TypeOf(plain{}))
+	return nil
+}
+
+// applySettings merges s into the properties object *props.
+func applySettings[P any](props *P, s Settings) error {
+	b, err := json.Marshal(props)
+	if err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	mergeInto(m, s)
+	if b, err = json.Marshal(m); err != nil {
+		return err
+	}
+	var fresh P
+	if err := json.Unmarshal(b, &fresh); err != nil {
+		return err
+	}
+	*props = fresh
+	return nil
+}
+
+// UpdateSettings merges settings into a disk's or snapshot's properties
+// (see Settings) and, for a disk, sets its extendedLocation when given.
+func (s *Service) UpdateSettings(ctx context.Context, id string, settings Settings, extendedLocation json.RawMessage) (any, error) {
+	if rid, err := parseTyped(id, SnapshotType); err == nil {
+		return updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, sn *SnapshotResource) error {
+			return applySettings(&sn.Properties, settings)
+		})
+	}
+	rid, err := parseTyped(id, DiskType)
+	if err != nil {
+		return nil, err
+	}
+	return updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, d *DiskResource) error {
+		if len(extendedLocation) > 0 {
+			d.ExtendedLocation = extendedLocation
+		}
+		return applySettings(&d.Properties, settings)
+	})
+}

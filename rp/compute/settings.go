@@ -1,0 +1,77 @@
+package compute
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+)
+
+// Writable properties of Azure's Disk and Snapshot models that Safehold
+// keeps as sent and returns (compute.Settings).
+var (
+	diskSettings = []string{"purchasePlan", "supportedCapabilities", "encryptionSettingsCollection", "diskIOPSReadWrite", "diskMBpsReadWrite",
+		"diskIOPSReadOnly", "diskMBpsReadOnly", "maxShares", "encryption", "diskAccessId", "networkAccessPolicy", "tier", "burstingEnabled",
+		"supportsHibernation", "securityProfile", "publicNetworkAccess", "dataAccessAuthMode", "optimizedForFrequentAttach", "availabilityPolicy",
+		"osType", "hyperVGeneration"}
+	snapshotSettings = []string{"purchasePlan", "supportedCapabilities", "encryptionSettingsCollection", "encryption", "diskAccessId",
+		"networkAccessPolicy", "supportsHibernation", "securityProfile", "publicNetworkAccess", "dataAccessAuthMode", "osType", "hyperVGeneration"}
+	creationSettings = []string{"logicalSectorSize", "performancePlus", "provisionedBandwidthCopySpeed"}
+)
+
+// settingsOf picks the allowed properties (and creationData settings) of a
+// PUT or PATCH body, and its extendedLocation.
+func settingsOf(body []byte, allowed []string) (compute.Settings, json.RawMessage) {
+	var in struct {
+		ExtendedLocation json.RawMessage            `json:"extendedLocation"`
+		Properties       map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(body, &in) != nil {
+		return nil, nil
+	}
+	out := compute.Settings{}
+	for k, v := range in.Properties {
+		for _, a := range allowed {
+			if strings.EqualFold(k, a) {
+				out[a] = v
+			}
+		}
+	}
+	var cd map[string]json.RawMessage
+	if json.Unmarshal(in.Properties["creationData"], &cd) == nil {
+		keep := map[string]json.RawMessage{}
+		for k, v := range cd {
+			for _, a := range creationSettings {
+				if strings.EqualFold(k, a) {
+					keep[a] = v
+				}
+			}
+		}
+		if len(keep) > 0 {
+			out["creationData"], _ = json.Marshal(keep)
+		}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, in.ExtendedLocation
+}
+
+// normSourceID gives a source resource id its leading slash (Azure's
+// examples send "subscriptions/...").
+func normSourceID(id string) string {
+	if id != "" && !strings.HasPrefix(id, "/") && strings.HasPrefix(strings.ToLower(id), "subscriptions/") {
+		return "/" + id
+	}
+	return id
+}
+
+// applySettings stores a request's settings on the resource id and
+// returns its body (nil settings: body unchanged).
+func (pr *Provider) applySettings(r *arm.Request, id string, body any, s compute.Settings, ext json.RawMessage) (any, error) {
+	if len(s) == 0 && len(ext) == 0 {
+		return body, nil
+	}
+	return pr.svc.UpdateSettings(r.HTTP.Context(), id, s, ext)
+}
