@@ -35,7 +35,7 @@ run() { # name binary
 		schema=${schema//[^a-zA-Z0-9_]/_}
 		local sep='?'; [[ $STORE == *\?* ]] && sep='&'
 		store_args=(--store "${STORE}${sep}search_path=$schema")
-		psql "$STORE" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
+		psql "$STORE" -qc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
 	fi
 	[ -n "${PROFILE:-}" ] && prof=(env SAFEHOLD_CPUPROFILE="$(realpath -m "$PROFILE")")
 	rm -rf "$work/data"
@@ -55,7 +55,7 @@ run() { # name binary
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	kill $pid; wait $pid 2>/dev/null || true
 	pid=
-	if [ -n "${STORE:-}" ]; then psql "$STORE" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null; fi
+	if [ -n "${STORE:-}" ]; then psql "$STORE" -qc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null; fi
 }
 
 [ -n "${BASE:-}" ] && run "base@$rev" "$work/safehold-base"

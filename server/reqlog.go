@@ -141,7 +141,23 @@ func redactJSON(v any) any {
 	return v
 }
 
-func redactQuery(q string) string { return sasSig.ReplaceAllString("?"+q, "${1}"+redacted)[1:] }
+func redactQuery(q string) string {
+	if !hasSig(q) { // the common case, without the regexp (every request's access log line)
+		return q
+	}
+	return sasSig.ReplaceAllString("?"+q, "${1}"+redacted)[1:]
+}
+
+// hasSig reports whether q holds "sig=" in any case (a superset of what
+// sasSig matches).
+func hasSig(q string) bool {
+	for i := 0; i+4 <= len(q); i++ {
+		if q[i]|0x20 == 's' && q[i+1]|0x20 == 'i' && q[i+2]|0x20 == 'g' && q[i+3] == '=' {
+			return true
+		}
+	}
+	return false
+}
 
 func isText(b []byte) bool {
 	for _, c := range b[:min(len(b), 512)] {

@@ -45,3 +45,4 @@ func TestLogRequestsRedacts(t *testing.T) {
 		t.Fatalf("SAS signature logged or not seen:\n%s", log)
 	}
 }
+
