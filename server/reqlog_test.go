@@ -45,4 +45,3 @@ func TestLogRequestsRedacts(t *testing.T) {
 		t.Fatalf("SAS signature logged or not seen:\n%s", log)
 	}
 }
-
