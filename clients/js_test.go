@@ -64,3 +64,15 @@ func TestJSSDKSeed002(t *testing.T) {
 		t.Fatal("seed 002 did not finish")
 	}
 }
+
+// TestJSSeed000CoreClient runs seed 000 (disk backup in a Backup vault)
+// with @azure/arm-resources, @azure/arm-compute and @azure/arm-authorization
+// at their default api-versions and the Data Protection paths through
+// @azure/core-client (@azure/arm-dataprotection is not served by the npm
+// registry here).
+func TestJSSeed000CoreClient(t *testing.T) {
+	e := testserver.Start(t)
+	if out := runNode(t, e, "seed000.cjs"); !strings.Contains(out, "seed 000 done") {
+		t.Fatal("seed 000 did not finish")
+	}
+}

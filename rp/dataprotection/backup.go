@@ -212,7 +212,10 @@ func (f face) Recorded(ctx context.Context, tx store.Tx, it *protection.Item, p 
 		}
 		return err
 	}
-	j.Details = map[string]string{protection.DetailRetentionTag: p.RetentionTag}
+	if j.Details == nil {
+		j.Details = map[string]string{}
+	}
+	j.Details[protection.DetailRetentionTag] = p.RetentionTag
 	return nil
 }
 
@@ -316,18 +319,33 @@ func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 		tag = in.BackupRuleOptions.TriggerOption.RetentionTagOverride
 	}
 	rule, ok := dp.Retention.Rule(tag)
+	unknownTag := ""
 	if !ok {
-		var tags []string
+		// Azure accepts a tag the policy lacks (its own example asks for
+		// 'yearly' from a policy with Default and Weekly): the point is kept
+		// by the policy's default rule, and the job says so.
 		for _, t := range dp.Retention.Rules {
-			tags = append(tags, t.Tag)
+			if t.Default {
+				rule, ok = t, true
+			}
 		}
-		return nil, fieldError("backupRuleOptions.triggerOption.retentionTagOverride", "'%s' is not a retention tag of the policy; allowed values: %s", tag, quoteList(tags))
+		if !ok {
+			return nil, fieldError("backupRuleOptions.triggerOption.retentionTagOverride", "'%s' is not a retention tag of the policy, which has no default rule", tag)
+		}
+		unknownTag = tag
 	}
 	if st := bi.Properties.CurrentProtectionState; st != stateConfigured && st != stateSuspended {
 		return nil, arm.BadRequest("UserErrorInvalidOperationForCurrentState", "An ad-hoc backup is not allowed while the backup instance '%s' is in state '%s'; allowed states: '%s', '%s'.", bi.Name, st, stateConfigured, stateSuspended)
 	}
 	now := pr.p.Now()
 	j := pr.newJob(vault, bi, protection.OpBackup, true, now)
+	if j.Details == nil {
+		j.Details = map[string]string{}
+	}
+	j.Details["PolicyRuleName"] = dp.RuleName
+	if unknownTag != "" {
+		j.Details["RetentionTagOverride"] = fmt.Sprintf("'%s' is not a retention tag of the policy; kept by its '%s' rule", unknownTag, rule.Tag)
+	}
 	op := &ops.Operation{Kind: opBackup, ResourceID: bi.ID, Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := protection.CreateJob(ctx, tx, j); err != nil {

@@ -1,6 +1,7 @@
 package dataprotection_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -144,5 +145,35 @@ func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 	p = v.Properties
 	if *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOn || *p.SecureScore != armdataprotection.SecureScoreLevelAdequate || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelGood {
 		t.Fatalf("security with soft delete on: %+v %v %v", p.SecuritySettings.SoftDeleteSettings, *p.SecureScore, *p.BcdrSecurityLevel)
+	}
+}
+
+// TestAdhocBackupWithTagThePolicyLacks: Azure's ad hoc backup example asks
+// for retention tag 'yearly' of a policy with Default and Weekly rules, and
+// Azure accepts it; the point is kept by the policy's default rule and the
+// job says so. The job answers dataSourceSetName and the rule and task in
+// extendedInfo.additionalDetails.
+func TestAdhocBackupWithTagThePolicyLacks(t *testing.T) {
+	e := testserver.Start(t)
+	biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
+	resp, m := raw(t, e, "POST", biPath+"/backup?api-version=2024-04-01", `{"objectType":"AzureBackupParams","backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"yearly"}}}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("ad hoc backup with tag 'yearly': %d %v", resp.StatusCode, m)
+	}
+	st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	jobID, _ := get(st, "properties", "jobId").(string)
+	if st["status"] != "Succeeded" || jobID == "" {
+		t.Fatalf("backup status %v", st)
+	}
+	ps, _ := listPoints(t, e, biPath)
+	if len(ps) != 1 || ps[0].Tag != "Default" {
+		t.Fatalf("points %+v, want one kept by the Default rule", ps)
+	}
+	vaultPath := strings.SplitN(biPath, "/backupInstances/", 2)[0]
+	_, job := raw(t, e, "GET", vaultPath+"/backupJobs/"+jobID+"?api-version=2024-04-01", nil)
+	ad, _ := get(job, "properties", "extendedInfo", "additionalDetails").(map[string]any)
+	if get(job, "properties", "dataSourceSetName") != "d1" || ad["PolicyRuleName"] != "BackupHourly" || ad["TaskId"] != jobID ||
+		!strings.Contains(fmt.Sprint(ad["RetentionTagOverride"]), "'yearly'") {
+		t.Fatalf("job %v", job)
 	}
 }

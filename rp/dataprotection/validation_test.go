@@ -127,7 +127,6 @@ func TestRequestValidationNamesFields(t *testing.T) {
 	}
 	check("ad-hoc in failed state", "POST", vault+"/backupInstances/b1/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`, 400, "ConfiguringProtectionFailed")
 	check("ad-hoc rule", "POST", vault+"/backupInstances/b1/backup"+v, `{"backupRuleOptions":{"ruleName":"Nope"}}`, 400, "backupRuleOptions.ruleName", "'Nope'", "'BackupHourly'")
-	check("ad-hoc tag", "POST", vault+"/backupInstances/b1/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Yearly"}}}`, 400, "retentionTagOverride", "'Yearly'", "'Default'")
 	check("restore point", "POST", vault+"/backupInstances/b1/restore"+v, `{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":"nope","sourceDataStoreType":"OperationalStore","restoreTargetInfo":{"objectType":"restoreTargetInfo","recoveryOption":"FailIfExists"}}`, 400, "recoveryPointId", "nope")
 	check("restore type", "POST", vault+"/backupInstances/b1/restore"+v, `{"objectType":"AzureBackupRecoveryTimeBasedRestoreRequest"}`, 400, "objectType", "AzureBackupRecoveryTimeBasedRestoreRequest", "'AzureBackupRecoveryPointBasedRestoreRequest'")
 	check("recovery point filter", "GET", vault+"/backupInstances/b1/recoveryPoints"+v+"&$filter=startDate%20eq%20'yesterday'", "", 400, "yesterday")

@@ -167,8 +167,20 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 		p.RestoreType = "AlternateLocationRestore"
 		p.DestinationDataStoreName = ""
 	}
+	// A disk is its own datasource set.
+	p.DataSourceSetName = src.Name()
+	details := map[string]string{}
+	for k, v := range j.Details {
+		details[k] = v
+	}
+	if j.Operation == protection.OpBackup {
+		details["TaskId"] = j.ID // the task is the job (activityID)
+	}
+	if len(details) == 0 {
+		details = nil
+	}
 	bytes := float64(j.BytesTransferred)
-	ext := &jobExtendedInfo{AdditionalDetails: j.Details, DataTransferredInBytes: &bytes}
+	ext := &jobExtendedInfo{AdditionalDetails: details, DataTransferredInBytes: &bytes}
 	if j.RecoveryPointID != "" {
 		ref := &rpRef{RecoveryPointID: j.RecoveryPointID, RecoveryPointTime: j.RecoveryPointTime}
 		if j.Operation == protection.OpRestore {

@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -279,5 +280,75 @@ func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 	must(t, "restored disks", resp, m, 200)
 	if n := len(m["value"].([]any)); n != 2 {
 		t.Fatalf("restored disks in stagerg: %d, want 2 (OS and data)", n)
+	}
+}
+
+// TestSDKWireFieldsFromState: fields Azure returns, filled from Safehold's
+// state: a V1 schedule's scheduleWeeklyFrequency, a recovery point's
+// move readiness (no archive tier) and zones (the zonal VM's), a vault's
+// user-assigned identities.
+func TestSDKWireFieldsFromState(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	mkRG(t, e, "vaultrg")
+	mkRG(t, e, "vmrg")
+	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uami := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "vaultrg", "v1", armrecoveryservices.Vault{
+		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
+		Identity: &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeUserAssigned),
+			UserAssignedIdentities: map[string]*armrecoveryservices.UserIdentity{uami: {}}},
+		Properties: &armrecoveryservices.VaultProperties{PublicNetworkAccess: to.Ptr(armrecoveryservices.PublicNetworkAccessEnabled)},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vp.PollUntilDone(ctx, pollOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.SKU == nil || *v.SKU.Name != armrecoveryservices.SKUNameStandard || v.Identity == nil || v.Identity.UserAssignedIdentities[uami] == nil {
+		t.Fatalf("vault sku %+v identity %+v", v.SKU, v.Identity)
+	}
+
+	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := bf.NewProtectionPoliciesClient().CreateOrUpdate(ctx, "v1", "vaultrg", "Daily", sdkDailyPolicy(23, 30, 23, 30), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, ok := got.Properties.(*armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy).SchedulePolicy.(*armrecoveryservicesbackup.SimpleSchedulePolicy)
+	if !ok || sp.ScheduleWeeklyFrequency == nil || *sp.ScheduleWeeklyFrequency != 0 {
+		t.Fatalf("schedule policy %+v", sp)
+	}
+
+	// A VM whose disks are in zone 2.
+	cs := e.Server.Compute
+	base := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/disks/"
+	osd, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: base + "vm1-os", Location: "westus", CreateOption: "Empty", SizeBytes: 1 << 20, OSType: "Linux", Zones: []string{"2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CreateVM(ctx, compute.VMSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1",
+		Location: "westus", OSDiskID: osd.ID, OSType: "Linux", VMSize: "Standard_D2s_v3"}); err != nil {
+		t.Fatal(err)
+	}
+	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
+	rp := protectAndBackUp(t, e, bf, container, item)
+	p, err := bf.NewRecoveryPointsClient().Get(ctx, "v1", "vaultrg", "Azure", container, item, rp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint)
+	if mr := ip.RecoveryPointMoveReadinessInfo["ArchivedRP"]; mr == nil || mr.IsReadyForMove == nil || *mr.IsReadyForMove {
+		t.Fatalf("move readiness %+v", ip.RecoveryPointMoveReadinessInfo)
+	}
+	if len(ip.Zones) != 1 || *ip.Zones[0] != "2" {
+		t.Fatalf("recovery point zones %v, want [2]", ip.Zones)
 	}
 }

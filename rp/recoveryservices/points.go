@@ -52,6 +52,12 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[s
 		"recoveryPointDiskConfiguration": map[string]any{"numberOfDisksIncludedInBackup": len(p.Snapshots), "numberOfDisksAttachedToVm": len(p.Snapshots),
 			"includedDiskList": included, "excludedDiskList": []any{}},
 	}
+	// Safehold has no archive tier: no point is ready to move there.
+	props["recoveryPointMoveReadinessInfo"] = map[string]any{"ArchivedRP": map[string]any{"isReadyForMove": false,
+		"additionalInfo": "Recovery point cannot be moved to archive tier: this vault has no archive tier."}}
+	if z := p.Details["vmZones"]; z != "" {
+		props["zones"] = strings.Split(z, ",")
+	}
 	rpp := map[string]any{"isSoftDeleted": false}
 	if p.Expiry != nil && it.State != stateStopped {
 		rpp["expiryTime"] = p.Expiry.UTC().Format(time.RFC3339)

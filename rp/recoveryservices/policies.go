@@ -161,6 +161,9 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		if err := ip.checkRetentionTimes(); err != nil {
 			return nil, err
 		}
+		if sp := ip.SchedulePolicy; sp != nil && strings.EqualFold(sp.SchedulePolicyType, "SimpleSchedulePolicy") && sp.ScheduleWeeklyFrequency == nil {
+			sp.ScheduleWeeklyFrequency = intp(0) // Azure answers 0 for a V1 schedule
+		}
 		props = mustJSON(ip)
 	} else {
 		props = mustJSON(other)
