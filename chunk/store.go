@@ -124,6 +124,10 @@ type Store struct {
 	doomed    map[ID]int32 // garbage being swept: id -> pack idx it must not be found in
 	nchunks   int
 	listedAt  time.Time // last Refresh's listing
+	// Listings are numbered as they start; listDone is the number of the
+	// latest one completed (a Get that misses lists again unless a listing
+	// that started after the Get began has completed).
+	listStarts, listDone uint64
 	packs     []*pack
 	byKey     map[string]*pack
 	cur       *pack
@@ -303,6 +307,8 @@ func (s *Store) cachePath(key string) string {
 func (s *Store) Refresh(ctx context.Context) error {
 	s.mu.Lock()
 	seq := s.seq // packs made durable after this may be missing from the listing
+	s.listStarts++
+	gen := s.listStarts
 	s.mu.Unlock()
 	listed := make(map[string]blob.Info)
 	err := s.be.List(ctx, packPrefix, func(in blob.Info) error {
@@ -314,6 +320,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.listedAt = s.now()
+	s.listDone = max(s.listDone, gen)
 	for key, p := range s.byKey {
 		if _, ok := listed[key]; !ok && p.state == packDurable && p.seq <= seq {
 			// Not deleted by this store's GC (that drops packs itself):
@@ -385,9 +392,6 @@ func (s *Store) Refresh(ctx context.Context) error {
 	}
 	return nil
 }
-
-// missRefreshAge bounds how often a Get of an unknown chunk lists the packs.
-const missRefreshAge = 5 * time.Second
 
 // RefreshIfOlder refreshes the index unless a refresh (or Open) listed the
 // packs less than age ago: a writer on a shared bucket calls it before a
@@ -786,6 +790,9 @@ func (s *Store) upload(p *pack) {
 // error wrapping ErrCorrupt that names the chunk and its pack.
 func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	refreshed := false
+	s.mu.Lock()
+	began := s.listStarts // listings numbered above this started after this Get
+	s.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		s.mu.Lock()
 		l, ok, err := s.lookupLocked(id)
@@ -799,7 +806,13 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 				// Another replica may have stored it since the index last
 				// listed the packs.
 				refreshed = true
-				if s.RefreshIfOlder(ctx, missRefreshAge) == nil {
+				s.mu.Lock()
+				seen := s.listDone > began
+				s.mu.Unlock()
+				if seen {
+					continue // a listing that started after this Get began: look again
+				}
+				if s.Refresh(ctx) == nil {
 					continue
 				}
 			}

@@ -314,3 +314,29 @@ func TestPackPutWithLostAnswer(t *testing.T) {
 		t.Fatalf("read back from a fresh store: %v", err)
 	}
 }
+
+// Another replica stored a chunk a moment after this store listed the
+// packs: a Get of it lists again instead of answering not found.
+func TestGetSeesAnotherWritersFreshChunk(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	reader := open(t, be, t.TempDir(), nil) // lists the (empty) packs now
+	writer := open(t, be, t.TempDir(), nil)
+	w := writer.NewWriter()
+	defer w.Close()
+	data := randBytes(256<<10, 11)
+	id, _, err := w.Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reader.Get(ctx, id, nil)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("get a chunk another writer just stored: %v", err)
+	}
+	if _, err := reader.Get(ctx, chunk.ID{1}, nil); !errors.Is(err, chunk.ErrNotFound) {
+		t.Fatalf("get of an absent chunk: %v", err)
+	}
+}
