@@ -229,27 +229,8 @@ func (pr *Provider) listOperations(r *arm.Request) (*arm.Response, error) {
 		Display      display `json:"display"`
 	}
 	var out []op
-	for _, x := range [][3]string{
-		{"backupVaults/write", "Backup Vaults", "Create or update a Backup vault"},
-		{"backupVaults/read", "Backup Vaults", "Get Backup vaults"},
-		{"backupVaults/delete", "Backup Vaults", "Delete a Backup vault"},
-		{"backupVaults/validateForBackup/action", "Backup Vaults", "Validate a backup configuration"},
-		{"backupVaults/verify/action", "Backup Vaults", "Verify the vault's backup data (Safehold)"},
-		{"backupVaults/backupPolicies/write", "Backup Policies", "Create or update a backup policy"},
-		{"backupVaults/backupPolicies/read", "Backup Policies", "Get backup policies"},
-		{"backupVaults/backupPolicies/delete", "Backup Policies", "Delete a backup policy"},
-		{"backupVaults/backupInstances/write", "Backup Instances", "Configure protection"},
-		{"backupVaults/backupInstances/read", "Backup Instances", "Get backup instances"},
-		{"backupVaults/backupInstances/delete", "Backup Instances", "Stop protection and delete data"},
-		{"backupVaults/backupInstances/backup/action", "Backup Instances", "Take an ad-hoc backup"},
-		{"backupVaults/backupInstances/restore/action", "Backup Instances", "Restore a recovery point"},
-		{"backupVaults/backupInstances/validateRestore/action", "Backup Instances", "Validate a restore"},
-		{"backupVaults/backupInstances/recoveryPoints/read", "Recovery Points", "Get recovery points"},
-		{"backupVaults/backupJobs/read", "Backup Jobs", "Get backup jobs"},
-		{"backupVaults/deletedBackupInstances/read", "Deleted Backup Instances", "Get soft-deleted backup instances"},
-		{"backupVaults/deletedBackupInstances/undelete/action", "Deleted Backup Instances", "Undelete a soft-deleted backup instance"},
-	} {
-		out = append(out, op{Name: namespace + "/" + x[0], Origin: "user", Display: display{Provider: namespace, Resource: x[1], Operation: x[2], Description: x[2]}})
+	for _, x := range azureOperations {
+		out = append(out, op{Name: x[0], Origin: "user", Display: display{Provider: namespace, Resource: x[1], Operation: x[2], Description: x[3]}})
 	}
 	return arm.OK(arm.Values(out)), nil
 }
