@@ -250,6 +250,15 @@ func (l *List) writeRaw(buf *bytes.Buffer, enc *json.Encoder) {
 	buf.WriteString("}\n")
 }
 
+// PageOK answers 200 with the page of items the request selects (see Page).
+func PageOK[T any](r *Request, items []T, pageSize int) (*Response, error) {
+	l, err := Page(r, items, pageSize)
+	if err != nil {
+		return nil, err
+	}
+	return OK(l), nil
+}
+
 // Page returns the page of items the request's $skipToken selects, at most
 // pageSize long, with an absolute nextLink when more remain. $top, when
 // given, caps the page size.

@@ -261,11 +261,7 @@ func (pr *Provider) listAssignments(r *arm.Request) (*arm.Response, error) {
 			out = append(out, toBody(x))
 		}
 	}
-	l, err := arm.Page(r, out, 500)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return arm.PageOK(r, out, 500)
 }
 
 type roleBody struct {
@@ -330,11 +326,7 @@ func (pr *Provider) listRoles(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, toRole(scope, d))
 	}
-	l, err := arm.Page(r, out, 500)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return arm.PageOK(r, out, 500)
 }
 
 func (pr *Provider) getRole(r *arm.Request) (*arm.Response, error) {

@@ -185,9 +185,5 @@ func pageWithCreating[T any](pr *Provider, r *arm.Request, scope, typ string, rs
 	for _, b := range pending {
 		items = append(items, b)
 	}
-	l, err := arm.Page(r, items, 1000)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return arm.PageOK(r, items, 1000)
 }

@@ -302,11 +302,7 @@ func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
 		}
 		vs = keep
 	}
-	l, err := arm.Page(r, vs, 1000)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return arm.PageOK(r, vs, 1000)
 }
 
 func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {

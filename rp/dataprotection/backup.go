@@ -347,11 +347,20 @@ func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 		j.Details["RetentionTagOverride"] = fmt.Sprintf("'%s' is not a retention tag of the policy; kept by its '%s' rule", unknownTag, rule.Tag)
 	}
 	op := &ops.Operation{Kind: opBackup, ResourceID: bi.ID, Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := protection.CreateJob(ctx, tx, j); err != nil {
-			return err
+	return pr.accepted(r, vault, op, j, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "tag": rule.Tag})
+}
+
+// accepted records op (and the job j it runs, if any) with its input in one
+// transaction and answers 202 with the location-scoped polling URLs.
+func (pr *Provider) accepted(r *arm.Request, vault *vaultResource, op *ops.Operation, j *protection.Job, input any) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if j != nil {
+			if err := protection.CreateJob(ctx, tx, j); err != nil {
+				return err
+			}
 		}
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "tag": rule.Tag})
+		return pr.p.Ops.Start(ctx, tx, op, input)
 	})
 	if err != nil {
 		return nil, err
@@ -497,23 +506,11 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := pr.p.Now()
-	j := pr.newJob(vault, bi, protection.OpRestore, true, now)
+	j := pr.newJob(vault, bi, protection.OpRestore, true, pr.p.Now())
 	j.RecoveryPointID, j.RecoveryPointTime, j.Target = cr.Point.ID, &cr.Point.Time, cr.TargetID
 	op := &ops.Operation{Kind: opRestore, ResourceID: bi.ID, Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := protection.CreateJob(ctx, tx, j); err != nil {
-			return err
-		}
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "pointId": cr.Point.ID,
-			"target": cr.TargetID, "targetRG": cr.TargetRG, "location": cr.Location, "identityDetails": cr.IdentityDetails})
-	})
-	if err != nil {
-		return nil, err
-	}
-	pr.p.Ops.Notify()
-	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
+	return pr.accepted(r, vault, op, j, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "pointId": cr.Point.ID,
+		"target": cr.TargetID, "targetRG": cr.TargetRG, "location": cr.Location, "identityDetails": cr.IdentityDetails})
 }
 
 func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
@@ -580,34 +577,32 @@ func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opValidateRestore, ResourceID: bi.ID, Caller: r.Caller()}
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID, "instanceId": bi.ID, "targetRG": cr.TargetRG, "identityDetails": cr.IdentityDetails})
-	}); err != nil {
-		return nil, err
-	}
-	pr.p.Ops.Notify()
-	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
+	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "instanceId": bi.ID, "targetRG": cr.TargetRG, "identityDetails": cr.IdentityDetails})
 }
 
-func (pr *Provider) runValidateRestore(ctx context.Context, op *ops.Operation) error {
-	var in map[string]string
-	if err := op.DecodeInput(&in); err != nil {
-		return err
+// runValidate is the work of a validate operation: the vault identity's
+// permission checks (what names the check in its error), then the fault rules
+// for validation on the resource its input names under target.
+func (pr *Provider) runValidate(what, target string, checks func(in map[string]string) []permCheck) ops.Func {
+	return func(ctx context.Context, op *ops.Operation) error {
+		var in map[string]string
+		if err := op.DecodeInput(&in); err != nil {
+			return err
+		}
+		vid, _ := arm.ParseID(in["vaultId"])
+		vault, err := pr.loadVault(ctx, pr.p.Store, vid)
+		if err != nil {
+			return err
+		}
+		if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), what, checks(in)...); err != nil {
+			return err
+		}
+		if err := pr.p.Inject(ctx, fault.OpValidate, in[target]); err != nil {
+			return err
+		}
+		jobResult(op, "")
+		return nil
 	}
-	vid, _ := arm.ParseID(in["vaultId"])
-	vault, err := pr.loadVault(ctx, pr.p.Store, vid)
-	if err != nil {
-		return err
-	}
-	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Validate for Restore", restorePermissions(in["targetRG"])...); err != nil {
-		return err
-	}
-	if err := pr.p.Inject(ctx, fault.OpValidate, in["instanceId"]); err != nil {
-		return err
-	}
-	jobResult(op, "")
-	return nil
 }
 
 // pointVisible: an expired point is gone for users at once (the next

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -186,34 +185,7 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 		return nil, alreadyProtected(ctx, owner)
 	}
 	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller()}
-	input := map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)}
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Ops.Start(ctx, tx, op, input) }); err != nil {
-		return nil, err
-	}
-	pr.p.Ops.Notify()
-	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
-}
-
-func (pr *Provider) runValidateForBackup(ctx context.Context, op *ops.Operation) error {
-	var in map[string]string
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	vid, _ := arm.ParseID(in["vaultId"])
-	vault, err := pr.loadVault(ctx, pr.p.Store, vid)
-	if err != nil {
-		return err
-	}
-	if err := pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Validate for Protection", backupPermissions(in["diskId"], in["snapshotRG"])...); err != nil {
-		return err
-	}
-	if err := pr.p.Inject(ctx, fault.OpValidate, in["diskId"]); err != nil {
-		return err
-	}
-	op.Properties, _ = json.Marshal(operationJobExtendedInfo{ObjectType: "OperationJobExtendedInfo"})
-	op.Result, op.ResultStatus = op.Properties, http.StatusOK
-	return nil
+	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)})
 }
 
 func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.ResourceID) (*instanceResource, error) {
@@ -402,11 +374,7 @@ func (pr *Provider) listInstances(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, err := arm.Page(r, bis, 100)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, bis, 100)
 }
 
 func (pr *Provider) listInstancesOfDatasource(r *arm.Request) (*arm.Response, error) {
@@ -424,11 +392,7 @@ func (pr *Provider) listInstancesOfDatasource(r *arm.Request) (*arm.Response, er
 			out = append(out, *bi)
 		}
 	}
-	page, err := arm.Page(r, out, 100)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 100)
 }
 
 func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {

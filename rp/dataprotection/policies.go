@@ -106,11 +106,7 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, err := arm.Page(r, pols, 100)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, pols, 100)
 }
 
 func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {

@@ -474,11 +474,7 @@ func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) 
 	for i := range ds {
 		out = append(out, ds[i].view())
 	}
-	page, err := arm.Page(r, out, 100)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 100)
 }
 
 func (pr *Provider) getDeletedInstance(r *arm.Request) (*arm.Response, error) {

@@ -262,11 +262,7 @@ func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
 	for i := range vs {
 		vs[i].Location = normLocation(vs[i].Location)
 	}
-	page, err := arm.Page(r, vs, 100)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, vs, 100)
 }
 
 func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
@@ -281,11 +277,7 @@ func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
 	for i := range vs {
 		vs[i].Location = normLocation(vs[i].Location)
 	}
-	page, err := arm.Page(r, vs, 100)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, vs, 100)
 }
 
 func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {

@@ -109,11 +109,7 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, pointResource(bi.ID, p))
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
@@ -223,11 +219,7 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	for _, j := range js {
 		out = append(out, jobView(vault, j, now))
 	}
-	page, err := arm.Page(r, out, 100)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 100)
 }
 
 func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {

@@ -38,11 +38,7 @@ func (pr *Provider) newJob(vid arm.ResourceID, it *itemRecord, operation string,
 // operation is done at once and names the backup job, which runs on.
 func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	iid, _, err := pr.itemIDOf(r, vid)
+	vid, iid, _, err := pr.itemPathOf(r)
 	if err != nil {
 		return nil, err
 	}

@@ -171,11 +171,7 @@ func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 			},
 		})
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 func firstOf(xs ...string) string {

@@ -88,6 +88,26 @@ func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID
 	return itemID(vid, cvm), cvm, nil
 }
 
+// itemPathOf resolves the vault and the protected item the request's path
+// names.
+func (pr *Provider) itemPathOf(r *arm.Request) (vid, iid arm.ResourceID, vm vmRef, err error) {
+	if _, vid, err = pr.vaultOf(r); err != nil {
+		return vid, iid, vm, err
+	}
+	iid, vm, err = pr.itemIDOf(r, vid)
+	return vid, iid, vm, err
+}
+
+// itemOf loads the protected item the request's path names.
+func (pr *Provider) itemOf(r *arm.Request) (arm.ResourceID, *itemRecord, error) {
+	vid, iid, _, err := pr.itemPathOf(r)
+	if err != nil {
+		return vid, nil, err
+	}
+	it, err := pr.loadItem(r.HTTP.Context(), pr.p.Store, iid)
+	return vid, it, err
+}
+
 // loadItem finds the item a request addresses (404 if not protected).
 func (pr *Provider) loadItem(ctx context.Context, rd store.Reader, id arm.ResourceID) (*itemRecord, error) {
 	var it itemRecord
@@ -381,15 +401,7 @@ func (pr *Provider) protectedElsewhere(ctx context.Context, rd store.Reader, vmI
 
 func (pr *Provider) getItem(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	iid, _, err := pr.itemIDOf(r, vid)
-	if err != nil {
-		return nil, err
-	}
-	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	_, it, err := pr.itemOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -436,11 +448,7 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, body)
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 // deleteItem stops protection and deletes the backup data: 202, then the
@@ -448,11 +456,7 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 // result is 204.
 func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	iid, _, err := pr.itemIDOf(r, vid)
+	vid, iid, _, err := pr.itemPathOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -671,11 +675,7 @@ func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, c)
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 // backupStatus answers "is this VM protected, and by which vault".

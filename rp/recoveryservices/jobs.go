@@ -136,11 +136,7 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, pr.jobBody(j))
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 func (pr *Provider) loadJob(ctx context.Context, rd store.Reader, vid arm.ResourceID, name string) (*protection.Job, error) {

@@ -71,15 +71,7 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[s
 
 func (pr *Provider) listPoints(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	iid, _, err := pr.itemIDOf(r, vid)
-	if err != nil {
-		return nil, err
-	}
-	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	_, it, err := pr.itemOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -109,24 +101,11 @@ func (pr *Provider) listPoints(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, pr.pointBody(it, p))
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 func (pr *Provider) getPoint(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	iid, _, err := pr.itemIDOf(r, vid)
-	if err != nil {
-		return nil, err
-	}
-	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	_, it, err := pr.itemOf(r)
 	if err != nil {
 		return nil, err
 	}

@@ -254,11 +254,7 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, pr.withCount(ctx, pr.p.Store, p))
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {

@@ -48,11 +48,7 @@ func restoreErr(field, format string, args ...any) *arm.Error {
 // job) when the disks, or the VM, exist.
 func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	iid, _, err := pr.itemIDOf(r, vid)
+	vid, iid, _, err := pr.itemPathOf(r)
 	if err != nil {
 		return nil, err
 	}

@@ -359,11 +359,7 @@ func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, err
 		v.Location = normLocation(v.Location)
 		out = append(out, v.Vault)
 	}
-	page, err := arm.Page(r, out, 200)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(page), nil
+	return arm.PageOK(r, out, 200)
 }
 
 // deleteVault is synchronous (the SDK accepts 200 only). A vault that still

@@ -129,11 +129,7 @@ func (pr *Provider) listSubscriptions(r *arm.Request) (*arm.Response, error) {
 }
 
 func pageOf[T any](r *arm.Request, items []T) (*arm.Response, error) {
-	l, err := arm.Page(r, items, 1000)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return arm.PageOK(r, items, 1000)
 }
 
 func (pr *Provider) listTenants(r *arm.Request) (*arm.Response, error) {
