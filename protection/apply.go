@@ -78,7 +78,7 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 		}
 	}
 	err = e.Store.Update(ctx, func(tx store.Tx) error {
-		key := taskRetention + ":" + strings.ToLower(it.ID)
+		key := retentionKey(it.ID)
 		if next.IsZero() {
 			if t, err := tx.GetTaskByKey(ctx, key); err == nil {
 				return tx.CompleteTask(ctx, t.ID)
@@ -90,6 +90,9 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 	})
 	return next, err
 }
+
+// retentionKey is the keyed task of an item's next retention sweep.
+func retentionKey(itemID string) string { return taskRetention + ":" + strings.ToLower(itemID) }
 
 func (e *Engine) runRetentionTask(ctx context.Context, t store.Task) error {
 	var p retentionPayload
@@ -140,7 +143,7 @@ func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string) er
 		return err
 	}
 	return e.Store.Update(ctx, func(tx store.Tx) error {
-		if t, err := tx.GetTaskByKey(ctx, taskRetention+":"+strings.ToLower(itemID)); err == nil {
+		if t, err := tx.GetTaskByKey(ctx, retentionKey(itemID)); err == nil {
 			return tx.CompleteTask(ctx, t.ID)
 		}
 		return nil

@@ -52,16 +52,18 @@
 // run. Retention runs at the same time, so points that expired during the
 // downtime are deleted at the catch-up run. "Downtime" means at least one
 // further occurrence passed since the run was due (IsMissed); a run that is
-// merely late within its period stands for its occurrence (Data
-// Protection stamps such a point with the occurrence's time, using
-// RepeatingInterval.Prev).
+// merely late within its period stands for its occurrence (a Backup
+// vault's policy stamps such a point with the occurrence's time:
+// Policy.AtOccurrence).
 //
 // # Using it from a vault kind
 //
-//	sched := protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", runFunc)
+// The engine fires both vault kinds' schedules by one rule
+// (Engine.runScheduled, over Policy.Schedule); a face only plans and
+// removes runs:
+//
 //	// on protect, in the transaction that stores the item:
-//	sched.Schedule(ctx, tx, itemID, policySchedule.Next(now), nil)
-//	// runFunc(ctx, run) does the backup (job id = run.ID), applies retention,
-//	// and returns policySchedule.Next(run.Now).
-//	// on stop protection: sched.Unschedule(ctx, tx, itemID)
+//	engine.Schedule(ctx, tx, faceName, itemID, policySchedule.Next(now))
+//	// or, from the item's state and policy: engine.Reschedule(ctx, tx, faceName, item)
+//	// on stop protection: engine.Unschedule(ctx, tx, itemID)
 package protection

@@ -66,6 +66,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	faces    map[string]Face
+	scheds   map[string]*Scheduler           // by face
 	repos    map[string]*snapshot.Repository // open vault tiers by key
 	repoRefs map[string]int
 	boot     string
@@ -90,6 +91,9 @@ type Face interface {
 	Recorded(ctx context.Context, tx store.Tx, it *Item, p *RecoveryPoint, j *Job) error
 	// Ended is called in the transaction that ends a job of one of its items.
 	Ended(ctx context.Context, tx store.Tx, j *Job) error
+	// ScheduledJob is a new job (InProgress, not stored) for a scheduled
+	// backup of it starting at now; the engine sets its id.
+	ScheduledJob(ctx context.Context, it *Item, now time.Time) (*Job, error)
 }
 
 // ItemState is a protected item's protection state.
@@ -153,7 +157,7 @@ func New(e *Engine) *Engine {
 	if e.NodeID == "" {
 		e.NodeID = "node"
 	}
-	e.faces = map[string]Face{}
+	e.faces, e.scheds = map[string]Face{}, map[string]*Scheduler{}
 	e.repos, e.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}
 	e.boot = newID()
 	if e.Runner != nil {
@@ -165,11 +169,17 @@ func New(e *Engine) *Engine {
 	return e
 }
 
-// RegisterFace makes a vault kind's items known under name.
+// RegisterFace makes a vault kind's items known under name, and their
+// schedules run (task kind "schedule/"+name).
 func (e *Engine) RegisterFace(name string, f Face) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.faces[name] = f
+	if e.Runner != nil && e.scheds[name] == nil {
+		e.scheds[name] = NewScheduler(e.Store, e.Clock, e.Runner, name, func(ctx context.Context, run Run) (time.Time, error) {
+			return e.runScheduled(ctx, name, run)
+		})
+	}
 }
 
 func (e *Engine) face(name string) (Face, error) {

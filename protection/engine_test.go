@@ -88,6 +88,11 @@ func (f *faceImpl) Ended(ctx context.Context, tx store.Tx, j *protection.Job) er
 	return nil
 }
 
+func (f *faceImpl) ScheduledJob(ctx context.Context, it *protection.Item, now time.Time) (*protection.Job, error) {
+	return &protection.Job{VaultID: it.VaultID, ItemID: it.ID, ItemName: it.Name, Operation: protection.OpBackup,
+		Status: protection.JobInProgress, StartTime: now}, nil
+}
+
 type bundle struct {
 	ctx     context.Context
 	dir     string

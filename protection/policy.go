@@ -10,6 +10,9 @@ type Policy struct {
 	RuleName string
 	// Schedule is when scheduled backups run (nil: never).
 	Schedule Schedule
+	// AtOccurrence: a scheduled backup's point carries the time of the
+	// occurrence it stands for (Backup vaults); else the capture's time.
+	AtOccurrence bool
 	// Tags is tag-based retention (Backup vaults): each backup gets the
 	// tag whose criteria it meets first and is kept for that tag's duration.
 	Tags *Retention

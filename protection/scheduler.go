@@ -92,6 +92,10 @@ func (s *Scheduler) Schedule(ctx context.Context, tx store.Tx, itemID string, du
 
 // Unschedule removes the item's pending run, inside tx (no error if none).
 func (s *Scheduler) Unschedule(ctx context.Context, tx store.Tx, itemID string) error {
+	return unschedule(ctx, tx, itemID)
+}
+
+func unschedule(ctx context.Context, tx store.Tx, itemID string) error {
 	t, err := tx.GetTaskByKey(ctx, TaskKey(itemID))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

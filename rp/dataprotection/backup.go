@@ -222,69 +222,18 @@ func (f face) Recorded(ctx context.Context, tx store.Tx, it *protection.Item, p 
 // Ended implements protection.Face.
 func (f face) Ended(ctx context.Context, tx store.Tx, j *protection.Job) error { return nil }
 
-// scheduledRun is the scheduler's RunFunc. One keyed task per instance
-// wakes at the next schedule occurrence or the next expiry, whichever is
-// first. A run backs up the latest occurrence at or before now unless it
-// was already backed up (its job id is derived from the instance and the
-// occurrence, so no occurrence is ever backed up twice), then deletes
-// expired points.
-//
-// Recovery point times: an on-time run's point carries the occurrence it
-// stands for. After downtime (at least one further occurrence passed since
-// the run was due) the missed-run rule applies: one catch-up backup,
-// taken and stamped at the actual time, then the normal cadence.
-func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.Time, error) {
-	bid, err := arm.ParseID(run.ItemID)
+// ScheduledJob implements protection.Face.
+func (f face) ScheduledJob(ctx context.Context, it *protection.Item, now time.Time) (*protection.Job, error) {
+	bid, _ := arm.ParseID(it.ID)
+	bi, err := f.pr.loadInstance(ctx, f.pr.p.Store, bid)
 	if err != nil {
-		return time.Time{}, nil
+		return nil, err
 	}
-	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
-	if isNotFound(err) {
-		return time.Time{}, nil
-	}
+	vault, err := f.pr.loadVault(ctx, f.pr.p.Store, bid.Parent())
 	if err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
-	_, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
-	if isNotFound(err) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	now := run.Now
-	state := bi.Properties.CurrentProtectionState
-	if state != stateConfigured && state != stateSuspended {
-		return time.Time{}, nil
-	}
-	if state == stateConfigured {
-		if occ := dp.Interval.Prev(now); !occ.IsZero() && !occ.Before(run.Due) {
-			at := occ
-			if protection.IsMissed(dp.Interval, run.Due, now) {
-				at = now
-			}
-			vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
-			if err != nil {
-				return time.Time{}, err
-			}
-			o := protection.BackupOptions{At: at, NewJob: pr.newJob(vault, bi, protection.OpBackup, false, pr.p.Now())}
-			if _, err := pr.Engine.Backup(ctx, faceName, protection.RunID(bi.ID, occ), o); err != nil {
-				return time.Time{}, err
-			}
-		}
-	}
-	earliest, err := pr.Engine.ApplyRetention(ctx, faceName, bi.ID)
-	if err != nil {
-		return time.Time{}, err
-	}
-	var next time.Time
-	if state == stateConfigured {
-		next = dp.Interval.Next(now)
-	}
-	if !earliest.IsZero() && (next.IsZero() || earliest.Before(next)) {
-		next = earliest
-	}
-	return next, nil
+	return f.pr.newJob(vault, bi, protection.OpBackup, false, now), nil
 }
 
 // --- ad-hoc backup ---

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
@@ -30,8 +29,6 @@ const (
 const datasourceKind = "dataprotection.datasource"
 
 type opsOperation = ops.Operation
-
-func taskKeyOf(itemID string) string { return protection.TaskKey(itemID) }
 
 // checkedInstance is a validated backup instance request.
 type checkedInstance struct {
@@ -326,7 +323,7 @@ func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation) error {
 			p.CurrentProtectionState = stateConfigured
 			p.ProtectionStatus = &protectionStatus{Status: stateConfigured}
 			p.ProtectionErrorDetails = nil
-			if err := pr.sched.Schedule(ctx, tx, cur.ID, dp.Interval.Next(now), nil); err != nil {
+			if err := pr.Engine.Schedule(ctx, tx, faceName, cur.ID, dp.Interval.Next(now)); err != nil {
 				return err
 			}
 		}
@@ -417,7 +414,7 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 		if err := resource.Put(ctx, tx, id, bi); err != nil {
 			return err
 		}
-		if err := pr.sched.Unschedule(ctx, tx, bi.ID); err != nil {
+		if err := pr.Engine.Unschedule(ctx, tx, bi.ID); err != nil {
 			return err
 		}
 		op.ResourceID = bi.ID
@@ -471,7 +468,7 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 	if err != nil {
 		return err
 	}
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, bi.ID) }); err != nil {
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.Engine.Unschedule(ctx, tx, bi.ID) }); err != nil {
 		return err
 	}
 	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, bi.ID)
@@ -546,7 +543,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 					return bad(stateConfigured, stateSuspended)
 				}
 				p.CurrentProtectionState = stateStopped
-				if err := pr.sched.Unschedule(ctx, tx, bi.ID); err != nil {
+				if err := pr.Engine.Unschedule(ctx, tx, bi.ID); err != nil {
 					return err
 				}
 			case "suspendBackups":
@@ -558,7 +555,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 				if cur != stateStopped && cur != stateConfigured {
 					return bad(stateStopped)
 				}
-				if err := pr.resumeSchedule(ctx, tx, bi.ID, next); err != nil {
+				if err := pr.Engine.ScheduleBy(ctx, tx, faceName, bi.ID, next); err != nil {
 					return err
 				}
 				p.CurrentProtectionState = stateConfigured
@@ -566,7 +563,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 				if cur != stateSuspended && cur != stateConfigured {
 					return bad(stateSuspended)
 				}
-				if err := pr.resumeSchedule(ctx, tx, bi.ID, next); err != nil {
+				if err := pr.Engine.ScheduleBy(ctx, tx, faceName, bi.ID, next); err != nil {
 					return err
 				}
 				p.CurrentProtectionState = stateConfigured
@@ -605,15 +602,4 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 		st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
 		return arm.Accepted().Async(r, st, res), nil
 	}
-}
-
-// resumeSchedule plans the instance's next run at next, or earlier if a
-// run (an expiry) is already planned before it.
-func (pr *Provider) resumeSchedule(ctx context.Context, tx store.Tx, itemID string, next time.Time) error {
-	if t, err := tx.GetTaskByKey(ctx, taskKeyOf(itemID)); err == nil && t.RunAt.Before(next) {
-		return nil
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return pr.sched.Schedule(ctx, tx, itemID, next, nil)
 }

@@ -70,8 +70,10 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 			if !arm.EqualIDs(bi.Properties.PolicyInfo.PolicyID, id.String()) || bi.Properties.CurrentProtectionState == stateStopped {
 				continue
 			}
-			if _, err := tx.GetTaskByKey(ctx, taskKeyOf(bi.ID)); err == nil {
-				if err := pr.sched.Schedule(ctx, tx, bi.ID, dp.Interval.Next(pr.p.Now()), nil); err != nil {
+			if ok, err := pr.Engine.Scheduled(ctx, tx, bi.ID); err != nil {
+				return err
+			} else if ok {
+				if err := pr.Engine.Schedule(ctx, tx, faceName, bi.ID, dp.Interval.Next(pr.p.Now())); err != nil {
 					return err
 				}
 			}

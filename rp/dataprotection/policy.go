@@ -34,7 +34,7 @@ type diskPolicy struct {
 // policy is the policy in the engine's terms.
 func (dp *diskPolicy) policy(pol *policyResource) *protection.Policy {
 	r := dp.Retention
-	return &protection.Policy{ID: pol.ID, Name: pol.Name, RuleName: dp.RuleName, Schedule: dp.Interval, Tags: &r}
+	return &protection.Policy{ID: pol.ID, Name: pol.Name, RuleName: dp.RuleName, Schedule: dp.Interval, AtOccurrence: true, Tags: &r}
 }
 
 // policyError is a 400 naming the field, the value given and what is allowed.

@@ -6,7 +6,8 @@
 // leniently on input (the 2021-01-01 seed's casing included). Backup
 // vaults, policies and backup instances are stored as ARM resources; jobs
 // and recovery points live in the protection core; each backup instance's
-// schedule is one keyed durable task (protection.Scheduler).
+// schedule is one keyed durable task that the engine fires
+// (protection.Engine.Schedule).
 //
 // Vault soft delete (deleted backup instances, undelete, purge) is described
 // in softdelete.go, vault identities (system- and user-assigned, and which
@@ -56,8 +57,7 @@ type Provider struct {
 	Compute *compute.Service
 	Engine  *protection.Engine
 
-	p     *resource.Platform
-	sched *protection.Scheduler
+	p *resource.Platform
 }
 
 // Register implements server.Provider.
@@ -141,7 +141,6 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opInstanceAction, func(ctx context.Context, op *opsOperation) error { return nil })
 	p.Ops.Register(opVaultUpdate, func(ctx context.Context, op *opsOperation) error { return nil })
 	p.Ops.Register(opExportJobs, pr.runExportJobs)
-	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "dataprotection", pr.scheduledRun)
 
 	p.Jobs.Register(purgeTaskKind, pr.runPurge)
 

@@ -347,7 +347,7 @@ func (pr *Provider) softDeleteInstance(ctx context.Context, vault *vaultResource
 		if err != nil {
 			return err
 		}
-		if err := pr.sched.Unschedule(ctx, tx, bi.ID); err != nil {
+		if err := pr.Engine.Unschedule(ctx, tx, bi.ID); err != nil {
 			return err
 		}
 		if err := moveRecoveryPoints(ctx, tx, bi.ID, did.String()); err != nil {

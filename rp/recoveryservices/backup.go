@@ -103,70 +103,41 @@ func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 // enqueueBackup creates a backup job with its tasks and hands it to the
 // engine (expiry: an on-demand backup's; nil: the policy's).
 func (pr *Provider) enqueueBackup(ctx context.Context, tx store.Tx, j *protection.Job, expiry *time.Time) error {
-	j.Tasks = []protection.JobTask{{Name: protection.TaskSnapshot, Status: protection.TaskNotStarted, StartTime: j.StartTime},
-		{Name: protection.TaskTransfer, Status: protection.TaskNotStarted, StartTime: j.StartTime}}
+	j.Tasks = backupTasks(j.StartTime)
 	return pr.Engine.EnqueueBackup(ctx, tx, faceName, j, protection.BackupOptions{Expiry: expiry})
 }
 
-// scheduledRun is the protection scheduler's callback for an item.
-func (pr *Provider) scheduledRun(ctx context.Context, run protection.Run) (time.Time, error) {
-	it, err := pr.loadItem(ctx, pr.p.Store, mustParse(run.ItemID))
+// ScheduledJob implements protection.Face.
+func (f face) ScheduledJob(ctx context.Context, item *protection.Item, now time.Time) (*protection.Job, error) {
+	it, err := f.pr.loadItem(ctx, f.pr.p.Store, mustParse(item.ID))
 	if err != nil {
-		return time.Time{}, nil // the item is gone: no further runs
+		return nil, err
 	}
-	if !it.State.active() || it.PolicyID == "" {
-		return time.Time{}, nil
-	}
-	var pol policyRecord
-	if err := resource.Get(ctx, pr.p.Store, mustParse(it.PolicyID), &pol); err != nil {
-		return time.Time{}, nil
-	}
-	ip := pol.iaas()
-	if ip == nil || ip.validate() != nil {
-		return time.Time{}, nil
-	}
-	vid := mustParse(it.VaultID)
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if _, err := getJob(ctx, tx, "", run.ID); err == nil {
-			return nil // this run's job exists already (a repeat after a crash)
-		}
-		running, err := protection.ListJobs(ctx, tx, vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
-		if err != nil {
-			return err
-		}
-		if len(running) > 0 {
-			return nil // the previous backup still runs: skip this occurrence
-		}
-		j := pr.newJob(vid, it, protection.OpBackup, run.Now, false)
-		j.ID = run.ID
-		return pr.enqueueBackup(ctx, tx, j, nil)
-	})
-	if err != nil {
-		return time.Time{}, err
-	}
-	pr.p.Jobs.Notify()
-	return ip.nextRun(run.Now), nil
+	j := f.pr.newJob(mustParse(it.VaultID), it, protection.OpBackup, now, false)
+	j.Tasks = backupTasks(now)
+	return j, nil
+}
+
+// backupTasks are a backup job's tasks before it starts.
+func backupTasks(start time.Time) []protection.JobTask {
+	return []protection.JobTask{{Name: protection.TaskSnapshot, Status: protection.TaskNotStarted, StartTime: start},
+		{Name: protection.TaskTransfer, Status: protection.TaskNotStarted, StartTime: start}}
 }
 
 // reschedule plans an item's next scheduled backup per its policy (or
 // removes it when backups are stopped).
 func (pr *Provider) reschedule(ctx context.Context, tx store.Tx, it *itemRecord) error {
-	if !it.State.active() || it.PolicyID == "" {
-		return pr.sched.Unschedule(ctx, tx, it.ID)
+	pi := &protection.Item{ID: it.ID, State: protection.ItemStopped}
+	if it.State.active() && it.PolicyID != "" {
+		var pol policyRecord
+		if err := resource.Get(ctx, tx, mustParse(it.PolicyID), &pol); err != nil {
+			return err
+		}
+		if ip := pol.iaas(); ip != nil && ip.validate() == nil {
+			pi.State, pi.Policy = protection.ItemProtected, ip.policy(it.PolicyID, it.PolicyName)
+		}
 	}
-	var pol policyRecord
-	if err := resource.Get(ctx, tx, mustParse(it.PolicyID), &pol); err != nil {
-		return err
-	}
-	ip := pol.iaas()
-	if ip == nil || ip.validate() != nil {
-		return pr.sched.Unschedule(ctx, tx, it.ID)
-	}
-	next := ip.nextRun(pr.p.Now())
-	if next.IsZero() {
-		return pr.sched.Unschedule(ctx, tx, it.ID)
-	}
-	return pr.sched.Schedule(ctx, tx, it.ID, next, nil)
+	return pr.Engine.Reschedule(ctx, tx, faceName, pi)
 }
 
 // reapplyPolicy reschedules every item of a changed policy.

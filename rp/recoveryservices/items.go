@@ -466,7 +466,7 @@ func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return err
 		}
-		if err := pr.sched.Unschedule(ctx, tx, it.ID); err != nil {
+		if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
 			return err
 		}
 		j := pr.newJob(vid, it, protection.OpDeleteBackupData, pr.p.Now(), true)
@@ -540,7 +540,7 @@ func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
 	if err := pr.Engine.DeleteItemData(ctx, it.ID, key); err != nil {
 		return err
 	}
-	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.sched.Unschedule(ctx, tx, it.ID) })
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.Engine.Unschedule(ctx, tx, it.ID) })
 }
 
 // codeCrossRegion answers a request to protect a VM of another region than

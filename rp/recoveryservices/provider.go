@@ -55,8 +55,7 @@ type Provider struct {
 	Compute *compute.Service
 	Engine  *protection.Engine
 
-	p     *resource.Platform
-	sched *protection.Scheduler
+	p *resource.Platform
 }
 
 // Register implements server.Provider.
@@ -138,7 +137,6 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opKindPolicy, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindVerify, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindValidate, pr.runValidate)
-	pr.sched = protection.NewScheduler(p.Store, p.Clock, p.Jobs, "recoveryservices", pr.scheduledRun)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil
 }
