@@ -21,6 +21,7 @@ import (
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/protection/computedisks"
 	"github.com/safehold/safehold/resource"
@@ -102,6 +103,7 @@ type bundle struct {
 	face    *faceImpl
 	engine  *protection.Engine
 	faulty  *blobtest.Faulty // the vault tier's backend
+	runner  *job.Runner      // nil: the engine runs no background tasks
 	seq     int
 }
 
@@ -143,7 +145,7 @@ func setup(t *testing.T) *bundle {
 // fault-injecting backend.
 func (b *bundle) newEngine() *protection.Engine {
 	e := protection.New(&protection.Engine{Store: b.store, Clock: b.clk, Disks: computedisks.New(b.compute), DataDir: b.dir,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runner: b.runner})
 	e.OpenVault = func(ctx context.Context, key string) (*snapshot.Repository, error) {
 		be, err := local.Open(filepath.Join(b.dir, "vaults", key, "repo"))
 		if err != nil {
