@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -162,4 +163,26 @@ func Field(m map[string]any, path string) any {
 		cur = mm[p]
 	}
 	return cur
+}
+
+// Poll GETs an operation's status URL (Azure-AsyncOperation) until its
+// status is no longer InProgress, and returns that last body. The test
+// fails on an answer other than 200 and when the operation is still
+// running after two minutes.
+func (e *Env) Poll(url string, opts ...RequestOption) map[string]any {
+	e.T.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, m := e.Do("GET", url, nil, opts...)
+		if resp.StatusCode != http.StatusOK {
+			e.T.Fatalf("status %s: %d %v", url, resp.StatusCode, m)
+		}
+		if s, _ := m["status"].(string); s != "" && s != "InProgress" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("operation %s did not finish: %v", url, m)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

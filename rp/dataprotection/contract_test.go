@@ -58,8 +58,8 @@ func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 	if v.Tags["env"] == nil || *v.Tags["env"] != "ci" {
 		t.Fatalf("patched vault tags %v", v.Tags)
 	}
-	resp, m := raw(t, e, "GET", raw0.Header.Get("Location"), nil)
-	if resp.StatusCode != 200 || get(m, "tags", "env") != "ci" {
+	resp, m := e.Do("GET", raw0.Header.Get("Location"), nil)
+	if resp.StatusCode != 200 || testserver.Field(m, "tags.env") != "ci" {
 		t.Fatalf("PATCH operation result %d %v, want 200 with the vault", resp.StatusCode, m)
 	}
 }

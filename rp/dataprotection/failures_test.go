@@ -36,20 +36,20 @@ func diskFull(t *testing.T, full *atomic.Bool) testserver.Option {
 // its job.
 func adhoc(t *testing.T, e *testserver.Env, biPath string) (status, job map[string]any) {
 	t.Helper()
-	resp, m := raw(t, e, "POST", biPath+"/backup?api-version=2024-04-01", `{"objectType":"AzureBackupParams","backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+	resp, m := e.Do("POST", biPath+"/backup?api-version=2024-04-01", `{"objectType":"AzureBackupParams","backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
 	if resp.StatusCode != 202 {
 		t.Fatalf("backup: %d %v", resp.StatusCode, m)
 	}
 	start := time.Now()
-	status = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	status = e.Poll(resp.Header.Get("Azure-AsyncOperation"))
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("the backup took %s to end", d)
 	}
 	vaultPath := strings.SplitN(biPath, "/backupInstances/", 2)[0]
-	_, jobs := raw(t, e, "GET", vaultPath+"/backupJobs?api-version=2024-04-01", nil)
+	_, jobs := e.Do("GET", vaultPath+"/backupJobs?api-version=2024-04-01", nil)
 	for _, v := range jobs["value"].([]any) {
 		j := v.(map[string]any)
-		if get(j, "properties", "operationCategory") == "Backup" && (job == nil || get(j, "properties", "startTime").(string) > get(job, "properties", "startTime").(string)) {
+		if testserver.Field(j, "properties.operationCategory") == "Backup" && (job == nil || testserver.Field(j, "properties.startTime").(string) > testserver.Field(job, "properties.startTime").(string)) {
 			job = j
 		}
 	}
@@ -67,21 +67,21 @@ func TestAdhocBackupOutOfSpaceEndsFailed(t *testing.T) {
 	writeDisk(t, e, diskID, 42)
 	full.Store(true)
 	st, job := adhoc(t, e, biPath)
-	if st["status"] != "Failed" || get(st, "error", "code") != "UserErrorInsufficientStorage" {
+	if st["status"] != "Failed" || testserver.Field(st, "error.code") != "UserErrorInsufficientStorage" {
 		t.Fatalf("operation: %v", st)
 	}
-	if get(job, "properties", "status") != "Failed" {
+	if testserver.Field(job, "properties.status") != "Failed" {
 		t.Fatalf("job: %v", job)
 	}
-	ed, _ := get(job, "properties", "errorDetails").([]any)
-	if len(ed) != 1 || get(ed[0].(map[string]any), "code") != "UserErrorInsufficientStorage" ||
-		!strings.Contains(get(ed[0].(map[string]any), "message").(string), "not enough free space") {
-		t.Fatalf("job errorDetails: %v", get(job, "properties"))
+	ed, _ := testserver.Field(job, "properties.errorDetails").([]any)
+	if len(ed) != 1 || testserver.Field(ed[0].(map[string]any), "code") != "UserErrorInsufficientStorage" ||
+		!strings.Contains(testserver.Field(ed[0].(map[string]any), "message").(string), "not enough free space") {
+		t.Fatalf("job errorDetails: %v", testserver.Field(job, "properties"))
 	}
 	full.Store(false)
 	writeDisk(t, e, diskID, 43)
 	st, job = adhoc(t, e, biPath)
-	if st["status"] != "Succeeded" || get(job, "properties", "status") != "Completed" {
+	if st["status"] != "Succeeded" || testserver.Field(job, "properties.status") != "Completed" {
 		t.Fatalf("backup after space came back: %v %v", st, job)
 	}
 }
@@ -96,7 +96,7 @@ func TestRestoreOfCorruptPointEndsFailed(t *testing.T) {
 	if st["status"] != "Succeeded" {
 		t.Fatalf("backup: %v", st)
 	}
-	pointID, _ := get(job, "properties", "extendedInfo", "targetRecoverPoint", "recoveryPointID").(string)
+	pointID, _ := testserver.Field(job, "properties.extendedInfo.targetRecoverPoint.recoveryPointID").(string)
 	if pointID == "" {
 		t.Fatalf("no recovery point in job %v", job)
 	}
@@ -115,18 +115,18 @@ func TestRestoreOfCorruptPointEndsFailed(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no pack to damage")
 	}
-	_, vault := raw(t, e, "GET", strings.SplitN(biPath, "/backupInstances/", 2)[0]+"?api-version=2024-04-01", nil)
+	_, vault := e.Do("GET", strings.SplitN(biPath, "/backupInstances/", 2)[0]+"?api-version=2024-04-01", nil)
 	putRG(t, e, "restore-rg")
-	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/restore-rg", roleDiskRestoreOperator, get(vault, "identity", "principalId").(string))
+	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/restore-rg", roleDiskRestoreOperator, testserver.Field(vault, "identity.principalId").(string))
 	target := "/subscriptions/" + e.Sub + "/resourceGroups/restore-rg/providers/Microsoft.Compute/disks/restored"
-	resp, m := raw(t, e, "POST", biPath+"/restore?api-version=2024-04-01", `{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":"`+pointID+`",
+	resp, m := e.Do("POST", biPath+"/restore?api-version=2024-04-01", `{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":"`+pointID+`",
 		"sourceDataStoreType":"OperationalStore","restoreTargetInfo":{"objectType":"RestoreTargetInfo","recoveryOption":"FailIfExists","restoreLocation":"westus",
 		"datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+target+`","resourceLocation":"westus"}}}`)
 	if resp.StatusCode != 202 {
 		t.Fatalf("restore: %d %v", resp.StatusCode, m)
 	}
-	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
-	if st["status"] != "Failed" || get(st, "error", "code") != "UserErrorRecoveryPointCorrupt" {
+	st = e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Failed" || testserver.Field(st, "error.code") != "UserErrorRecoveryPointCorrupt" {
 		t.Fatalf("restore of a corrupt point: %v", st)
 	}
 }

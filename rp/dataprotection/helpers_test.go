@@ -1,16 +1,9 @@
 package dataprotection_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"io"
-	"net/http"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/google/uuid"
@@ -25,97 +18,27 @@ const (
 	roleDiskRestoreOperator     = "b50d9833-a0cb-478e-945f-707fcc997c13"
 )
 
-// raw sends an HTTP request with the admin's token; body is []byte, a
-// string or a value to encode.
-func raw(t *testing.T, e *testserver.Env, method, path string, body any) (*http.Response, map[string]any) {
-	t.Helper()
-	hc, _ := e.Conn.HTTPClient()
-	url := path
-	if !strings.HasPrefix(path, "http") {
-		url = e.Conn.ARMEndpoint + path
-	}
-	var rd io.Reader
-	if body != nil {
-		var b []byte
-		switch v := body.(type) {
-		case []byte:
-			b = v
-		case string:
-			b = []byte(v)
-		default:
-			b, _ = json.Marshal(body)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := e.Cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tk.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s %s: non-JSON body: %q", method, path, b)
-		}
-	}
-	if resp.StatusCode >= 500 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return resp, m
-}
-
 // patchVault PATCHes a Backup vault as Azure answers it: 202 with both
 // polling headers; the operation succeeds and its result is the vault.
 func patchVault(t *testing.T, e *testserver.Env, path, body string) map[string]any {
 	t.Helper()
-	resp, m := raw(t, e, "PATCH", path, body)
+	resp, m := e.Do("PATCH", path, body)
 	if resp.StatusCode != 202 || resp.Header.Get("Azure-AsyncOperation") == "" || resp.Header.Get("Location") == "" {
 		t.Fatalf("PATCH %s: %d %v %v, want 202 with polling headers", path, resp.StatusCode, resp.Header, m)
 	}
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("PATCH %s: %v", path, st)
 	}
-	resp, m = raw(t, e, "GET", resp.Header.Get("Location"), nil)
+	resp, m = e.Do("GET", resp.Header.Get("Location"), nil)
 	if resp.StatusCode != 200 || m["id"] == nil {
 		t.Fatalf("PATCH %s result: %d %v, want 200 with the vault", path, resp.StatusCode, m)
 	}
 	return m
 }
 
-// pollStatus GETs an Azure-AsyncOperation URL until the status is terminal.
-func pollStatus(t *testing.T, e *testserver.Env, url string) map[string]any {
-	t.Helper()
-	for i := 0; i < 2000; i++ {
-		resp, m := raw(t, e, "GET", url, nil)
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %s: %d %v", url, resp.StatusCode, m)
-		}
-		switch m["status"] {
-		case "Succeeded", "Failed", "Canceled":
-			return m
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("operation %s did not finish", url)
-	return nil
-}
-
 func putRG(t *testing.T, e *testserver.Env, name string) {
 	t.Helper()
-	resp, m := raw(t, e, "PUT", "/subscriptions/"+e.Sub+"/resourcegroups/"+name+"?api-version=2021-04-01", map[string]any{"location": "westus"})
+	resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourcegroups/"+name+"?api-version=2021-04-01", map[string]any{"location": "westus"})
 	if resp.StatusCode != 200 && resp.StatusCode != 201 {
 		t.Fatalf("create resource group %s: %d %v", name, resp.StatusCode, m)
 	}
@@ -191,18 +114,6 @@ func unassign(t *testing.T, e *testserver.Env, scope, name string) {
 	if _, err := ra.Delete(e.Ctx(), scope, name, nil); err != nil {
 		t.Fatalf("delete assignment: %v", err)
 	}
-}
-
-func get(m map[string]any, path ...string) any {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[p]
-	}
-	return cur
 }
 
 const diskPolicyJSON = `{ "properties": {

@@ -25,24 +25,24 @@ func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (b
 	newDisk(t, e, diskID, 8<<20, 7)
 	vaultPath := "/subscriptions/" + sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2024-04-01"
-	vresp, vault := raw(t, e, "PUT", vaultPath+v, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
-	principal, ok := get(vault, "identity", "principalId").(string)
+	vresp, vault := e.Do("PUT", vaultPath+v, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
+	principal, ok := testserver.Field(vault, "identity.principalId").(string)
 	if !ok {
 		t.Fatalf("vault: %d %v", vresp.StatusCode, vault)
 	}
 	assign(t, e, diskID, roleDiskBackupReader, principal)
 	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
 	pol := strings.Replace(fmt.Sprintf(diskPolicyJSON, period, keep, daily), "2021-05-19T06:00:00+00:00", "2021-01-01T08:00:00+00:00", 1)
-	if resp, m := raw(t, e, "PUT", vaultPath+"/backupPolicies/p1"+v, pol); resp.StatusCode != 200 {
+	if resp, m := e.Do("PUT", vaultPath+"/backupPolicies/p1"+v, pol); resp.StatusCode != 200 {
 		t.Fatalf("policy: %d %v", resp.StatusCode, m)
 	}
 	biPath = vaultPath + "/backupInstances/d1-bi"
-	resp, bi := raw(t, e, "PUT", biPath+v, `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
+	resp, bi := e.Do("PUT", biPath+v, `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
 		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+sub+`/resourceGroups/snapshot-rg"}]}}}}`)
 	if resp.StatusCode != 201 {
 		t.Fatalf("instance: %d %v", resp.StatusCode, bi)
 	}
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("configure: %v", st)
 	}
 	return biPath, bi["id"].(string), diskID
@@ -77,7 +77,7 @@ func listPoints(t *testing.T, e *testserver.Env, biPath string) ([]pointView, []
 	var snaps []string
 	url := biPath + "/recoveryPoints?api-version=2024-04-01"
 	for url != "" {
-		resp, m := raw(t, e, "GET", url, nil)
+		resp, m := e.Do("GET", url, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("list points: %d %v", resp.StatusCode, m)
 		}
@@ -282,11 +282,11 @@ func TestSuspendStopResume(t *testing.T) {
 	}
 	action := func(name string) {
 		t.Helper()
-		resp, m := raw(t, e, "POST", biPath+"/"+name+v, nil)
+		resp, m := e.Do("POST", biPath+"/"+name+v, nil)
 		if resp.StatusCode != 202 {
 			t.Fatalf("%s: %d %v", name, resp.StatusCode, m)
 		}
-		if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 			t.Fatalf("%s: %v", name, st)
 		}
 	}

@@ -23,16 +23,16 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	const v = "?api-version=2021-01-01"
 
 	// Prerequisites: the vault (with a system-assigned identity) and the disk policy.
-	resp, vault := raw(t, e, "PUT", vaultPath+v, `{"location":"westUS","tags":{"key1":"val1"},"identity":{"type":"systemAssigned"},
+	resp, vault := e.Do("PUT", vaultPath+v, `{"location":"westUS","tags":{"key1":"val1"},"identity":{"type":"systemAssigned"},
 		"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
 	if resp.StatusCode != 201 {
 		t.Fatalf("create vault: %d %v", resp.StatusCode, vault)
 	}
-	principal, _ := get(vault, "identity", "principalId").(string)
-	if get(vault, "identity", "type") != "SystemAssigned" || principal == "" || get(vault, "type") != "Microsoft.DataProtection/backupVaults" {
+	principal, _ := testserver.Field(vault, "identity.principalId").(string)
+	if testserver.Field(vault, "identity.type") != "SystemAssigned" || principal == "" || testserver.Field(vault, "type") != "Microsoft.DataProtection/backupVaults" {
 		t.Fatalf("vault identity: %v", vault)
 	}
-	resp, pol := raw(t, e, "PUT", vaultPath+"/backupPolicies/DiskBackup-Policy"+v, fmt.Sprintf(diskPolicyJSON, "PT4H", "P7D", "P30D"))
+	resp, pol := e.Do("PUT", vaultPath+"/backupPolicies/DiskBackup-Policy"+v, fmt.Sprintf(diskPolicyJSON, "PT4H", "P7D", "P30D"))
 	if resp.StatusCode != 200 {
 		t.Fatalf("create policy: %d %v", resp.StatusCode, pol)
 	}
@@ -68,7 +68,7 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	var lastCorrelation string
 	validate := func() (string, string) {
 		t.Helper()
-		resp, m := raw(t, e, "POST", validateURL, biBody)
+		resp, m := e.Do("POST", validateURL, biBody)
 		lastCorrelation = resp.Header.Get("x-ms-correlation-request-id")
 		if resp.StatusCode != 202 || len(m) != 0 {
 			t.Fatalf("validateForBackup: %d %v", resp.StatusCode, m)
@@ -83,24 +83,24 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 
 	// Without the roles the tracked operation fails with the seed's error.
 	az, _ := validate()
-	st := pollStatus(t, e, az)
-	if st["status"] != "Failed" || get(st, "error", "code") != "UserErrorMissingRequiredPermissions" ||
-		get(st, "error", "message") != "Appropriate permissions to perform the operation is missing." {
+	st := e.Poll(az)
+	if st["status"] != "Failed" || testserver.Field(st, "error.code") != "UserErrorMissingRequiredPermissions" ||
+		testserver.Field(st, "error.message") != "Appropriate permissions to perform the operation is missing." {
 		t.Fatalf("validate without permissions: %v", st)
 	}
-	ai, _ := get(st, "error", "additionalInfo").([]any)
+	ai, _ := testserver.Field(st, "error.additionalInfo").([]any)
 	if len(ai) != 1 {
 		t.Fatalf("additionalInfo: %v", st)
 	}
 	info := ai[0].(map[string]any)
-	detail, _ := get(info, "info", "innerError", "additionalInfo", "DetailedNonLocalisedMessage").(string)
-	if info["type"] != "UserFacingError" || get(info, "info", "code") != "UserErrorMissingRequiredPermissions" ||
+	detail, _ := testserver.Field(info, "info.innerError.additionalInfo.DetailedNonLocalisedMessage").(string)
+	if info["type"] != "UserFacingError" || testserver.Field(info, "info.code") != "UserErrorMissingRequiredPermissions" ||
 		!strings.Contains(detail, "'Microsoft.Compute/disks/read' over scope '"+diskID+"'") || !strings.Contains(detail, principal) {
 		t.Fatalf("missing-permission details: %v", info)
 	}
 	// As in the seed, the ActivityId is the correlation id of the request that started the validation.
-	if lastCorrelation == "" || get(info, "info", "properties", "ActivityId") != lastCorrelation {
-		t.Fatalf("ActivityId %v, want the request's correlation id %q", get(info, "info", "properties", "ActivityId"), lastCorrelation)
+	if lastCorrelation == "" || testserver.Field(info, "info.properties.ActivityId") != lastCorrelation {
+		t.Fatalf("ActivityId %v, want the request's correlation id %q", testserver.Field(info, "info.properties.ActivityId"), lastCorrelation)
 	}
 	if st["id"] == nil || st["name"] == nil || st["startTime"] == nil || st["endTime"] == nil {
 		t.Fatalf("status shape: %v", st)
@@ -109,8 +109,8 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	// Disk Backup Reader alone is not enough: the snapshot RG is named next.
 	diskRole := assign(t, e, diskID, roleDiskBackupReader, principal)
 	az, _ = validate()
-	st = pollStatus(t, e, az)
-	detail, _ = get(st["error"].(map[string]any)["additionalInfo"].([]any)[0].(map[string]any), "info", "innerError", "additionalInfo", "DetailedNonLocalisedMessage").(string)
+	st = e.Poll(az)
+	detail, _ = testserver.Field(st["error"].(map[string]any)["additionalInfo"].([]any)[0].(map[string]any), "info.innerError.additionalInfo.DetailedNonLocalisedMessage").(string)
 	if st["status"] != "Failed" || !strings.Contains(detail, "'Microsoft.Compute/snapshots/write' over scope '/subscriptions/"+sub+"/resourceGroups/snapshot-rg'") {
 		t.Fatalf("validate with disk role only: %v", st)
 	}
@@ -118,11 +118,11 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	// With both roles validation succeeds; the Location result is OperationJobExtendedInfo.
 	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
 	az, loc := validate()
-	st = pollStatus(t, e, az)
+	st = e.Poll(az)
 	if st["status"] != "Succeeded" || st["error"] != nil {
 		t.Fatalf("validate with permissions: %v", st)
 	}
-	resp, res := raw(t, e, "GET", loc, nil)
+	resp, res := e.Do("GET", loc, nil)
 	if resp.StatusCode != 200 || res["objectType"] != "OperationJobExtendedInfo" {
 		t.Fatalf("validate result: %d %v", resp.StatusCode, res)
 	}
@@ -135,66 +135,66 @@ func TestSeedDiskBackupRawHTTP(t *testing.T) {
   "backupInstance":`)), "}") + `}`
 	// The seed's generic PUT URL omits "backupVaults/"; accept it as the real path.
 	typoPath := "/subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/testBkpVault/backupInstances/" + biName
-	resp, bi := raw(t, e, "PUT", typoPath+v, putBody)
+	resp, bi := e.Do("PUT", typoPath+v, putBody)
 	if resp.StatusCode != 201 {
 		t.Fatalf("create backup instance: %d %v", resp.StatusCode, bi)
 	}
-	if get(bi, "properties", "provisioningState") != "Provisioning" || get(bi, "properties", "currentProtectionState") != "ConfiguringProtection" ||
-		get(bi, "properties", "protectionStatus", "status") != "ConfiguringProtection" || get(bi, "properties", "friendlyName") != "msdiskbackup" ||
-		get(bi, "type") != "Microsoft.DataProtection/backupVaults/backupInstances" || get(bi, "name") != biName ||
-		get(bi, "properties", "dataSourceInfo", "resourceID") != diskID {
+	if testserver.Field(bi, "properties.provisioningState") != "Provisioning" || testserver.Field(bi, "properties.currentProtectionState") != "ConfiguringProtection" ||
+		testserver.Field(bi, "properties.protectionStatus.status") != "ConfiguringProtection" || testserver.Field(bi, "properties.friendlyName") != "msdiskbackup" ||
+		testserver.Field(bi, "type") != "Microsoft.DataProtection/backupVaults/backupInstances" || testserver.Field(bi, "name") != biName ||
+		testserver.Field(bi, "properties.dataSourceInfo.resourceID") != diskID {
 		t.Fatalf("backup instance 201 body: %v", bi)
 	}
 	if resp.Header.Get("Azure-AsyncOperation") == "" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("backup instance headers: %v", resp.Header)
 	}
-	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	st = e.Poll(resp.Header.Get("Azure-AsyncOperation"))
 	if st["status"] != "Succeeded" {
 		t.Fatalf("configure protection: %v", st)
 	}
-	_, bi = raw(t, e, "GET", biPath+v, nil)
-	if get(bi, "properties", "provisioningState") != "Succeeded" || get(bi, "properties", "currentProtectionState") != "ProtectionConfigured" ||
-		get(bi, "properties", "protectionStatus", "status") != "ProtectionConfigured" {
+	_, bi = e.Do("GET", biPath+v, nil)
+	if testserver.Field(bi, "properties.provisioningState") != "Succeeded" || testserver.Field(bi, "properties.currentProtectionState") != "ProtectionConfigured" ||
+		testserver.Field(bi, "properties.protectionStatus.status") != "ProtectionConfigured" {
 		t.Fatalf("configured instance: %v", bi)
 	}
 
 	// Validating again: the seed's 400 UserErrorDppDatasourceAlreadyProtected.
-	resp, m := raw(t, e, "POST", validateURL, biBody)
-	if resp.StatusCode != 400 || get(m, "error", "code") != "UserErrorDppDatasourceAlreadyProtected" {
+	resp, m := e.Do("POST", validateURL, biBody)
+	if resp.StatusCode != 400 || testserver.Field(m, "error.code") != "UserErrorDppDatasourceAlreadyProtected" {
 		t.Fatalf("already protected: %d %v", resp.StatusCode, m)
 	}
 	wantMsg := "Datasource is already protected under the Backup vault " + vaultPath + "."
-	ai, _ = get(m, "error", "additionalInfo").([]any)
-	if get(m, "error", "message") != wantMsg || len(ai) != 1 {
+	ai, _ = testserver.Field(m, "error.additionalInfo").([]any)
+	if testserver.Field(m, "error.message") != wantMsg || len(ai) != 1 {
 		t.Fatalf("already protected body: %v", m)
 	}
 	info = ai[0].(map[string]any)
-	ra, _ := get(info, "info", "recommendedAction").([]any)
-	if info["type"] != "UserFacingError" || get(info, "info", "code") != "UserErrorDppDatasourceAlreadyProtected" || get(info, "info", "message") != wantMsg ||
+	ra, _ := testserver.Field(info, "info.recommendedAction").([]any)
+	if info["type"] != "UserFacingError" || testserver.Field(info, "info.code") != "UserErrorDppDatasourceAlreadyProtected" || testserver.Field(info, "info.message") != wantMsg ||
 		len(ra) != 1 || ra[0] != "Delete the backup instance "+biName+" from the Backup vault "+vaultPath+" to re-protect the datasource in any other vault." ||
-		get(info, "info", "isRetryable") != false || get(info, "info", "properties", "ActivityId") != resp.Header.Get("x-ms-correlation-request-id") {
+		testserver.Field(info, "info.isRetryable") != false || testserver.Field(info, "info.properties.ActivityId") != resp.Header.Get("x-ms-correlation-request-id") {
 		t.Fatalf("already protected info: %v", info)
 	}
 	// ...also from another vault.
 	other := "/subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/backupVaults/otherVault"
-	raw(t, e, "PUT", other+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
-	raw(t, e, "PUT", other+"/backupPolicies/p"+v, fmt.Sprintf(diskPolicyJSON, "PT4H", "P7D", "P30D"))
-	resp, m = raw(t, e, "POST", other+"/validateForBackup"+v, strings.ReplaceAll(biBody, vaultPath+"/backupPolicies/DiskBackup-Policy", other+"/backupPolicies/p"))
-	if resp.StatusCode != 400 || get(m, "error", "code") != "UserErrorDppDatasourceAlreadyProtected" {
+	e.Do("PUT", other+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
+	e.Do("PUT", other+"/backupPolicies/p"+v, fmt.Sprintf(diskPolicyJSON, "PT4H", "P7D", "P30D"))
+	resp, m = e.Do("POST", other+"/validateForBackup"+v, strings.ReplaceAll(biBody, vaultPath+"/backupPolicies/DiskBackup-Policy", other+"/backupPolicies/p"))
+	if resp.StatusCode != 400 || testserver.Field(m, "error.code") != "UserErrorDppDatasourceAlreadyProtected" {
 		t.Fatalf("already protected in another vault: %d %v", resp.StatusCode, m)
 	}
 
 	// Stop protection and delete data: 202, then Succeeded; the instance is gone.
 	unassign(t, e, diskID, diskRole) // deleting needs no permission on the disk
-	resp, m = raw(t, e, "DELETE", biPath+v, nil)
+	resp, m = e.Do("DELETE", biPath+v, nil)
 	if resp.StatusCode != 202 || len(m) != 0 || resp.Header.Get("Azure-AsyncOperation") == "" || resp.Header.Get("Location") == "" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("delete backup instance: %d %v %v", resp.StatusCode, m, resp.Header)
 	}
-	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	st = e.Poll(resp.Header.Get("Azure-AsyncOperation"))
 	if st["status"] != "Succeeded" {
 		t.Fatalf("delete status: %v", st)
 	}
-	resp, _ = raw(t, e, "GET", biPath+v, nil)
+	resp, _ = e.Do("GET", biPath+v, nil)
 	if resp.StatusCode != 404 {
 		t.Fatalf("deleted instance GET: %d", resp.StatusCode)
 	}

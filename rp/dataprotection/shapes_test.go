@@ -35,17 +35,17 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 	atBackup := readDisk(t, e, diskID)
 
 	// Ad-hoc backup: status carries properties.jobId, Location the OperationJobExtendedInfo.
-	resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Daily"}}}`)
+	resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Daily"}}}`)
 	if resp.StatusCode != 202 {
 		t.Fatalf("backup: %d %v", resp.StatusCode, m)
 	}
 	az, loc := resp.Header.Get("Azure-AsyncOperation"), resp.Header.Get("Location")
-	st := pollStatus(t, e, az)
-	jobID, _ := get(st, "properties", "jobId").(string)
-	if st["status"] != "Succeeded" || get(st, "properties", "objectType") != "OperationJobExtendedInfo" || jobID == "" {
+	st := e.Poll(az)
+	jobID, _ := testserver.Field(st, "properties.jobId").(string)
+	if st["status"] != "Succeeded" || testserver.Field(st, "properties.objectType") != "OperationJobExtendedInfo" || jobID == "" {
 		t.Fatalf("backup status: %v", st)
 	}
-	resp, res := raw(t, e, "GET", loc, nil)
+	resp, res := e.Do("GET", loc, nil)
 	if resp.StatusCode != 200 || res["objectType"] != "OperationJobExtendedInfo" || res["jobId"] != jobID {
 		t.Fatalf("backup result: %d %v", resp.StatusCode, res)
 	}
@@ -74,41 +74,41 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 	}
 
 	// The job.
-	resp, job := raw(t, e, "GET", vaultPath+"/backupJobs/"+jobID+v, nil)
-	if resp.StatusCode != 200 || get(job, "properties", "operation") != "Backup" || get(job, "properties", "status") != "Completed" ||
-		get(job, "properties", "extendedInfo", "additionalDetails", "RetentionTag") != "Daily" || get(job, "name") != jobID {
+	resp, job := e.Do("GET", vaultPath+"/backupJobs/"+jobID+v, nil)
+	if resp.StatusCode != 200 || testserver.Field(job, "properties.operation") != "Backup" || testserver.Field(job, "properties.status") != "Completed" ||
+		testserver.Field(job, "properties.extendedInfo.additionalDetails.RetentionTag") != "Daily" || testserver.Field(job, "name") != jobID {
 		t.Fatalf("job: %d %v", resp.StatusCode, job)
 	}
 
 	// Restore with the seed's casing.
-	_, vault := raw(t, e, "GET", vaultPath+v, nil)
-	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/target-rg", roleDiskRestoreOperator, get(vault, "identity", "principalId").(string))
-	_, pts := raw(t, e, "GET", biPath+"/recoveryPoints"+v, nil)
-	rpID := get(pts["value"].([]any)[0].(map[string]any), "name").(string)
+	_, vault := e.Do("GET", vaultPath+v, nil)
+	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/target-rg", roleDiskRestoreOperator, testserver.Field(vault, "identity.principalId").(string))
+	_, pts := e.Do("GET", biPath+"/recoveryPoints"+v, nil)
+	rpID := testserver.Field(pts["value"].([]any)[0].(map[string]any), "name").(string)
 	target := "/subscriptions/" + e.Sub + "/resourceGroups/target-rg/providers/Microsoft.Compute/disks/restored"
 	restoreBody := `{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":"` + rpID + `","sourceDataStoreType":"OperationalStore",
 	  "restoreTargetInfo":{"objectType":"restoreTargetInfo","recoveryOption":"FailIfExists","restoreLocation":"westus",
 	    "dataSourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"` + target + `","resourceName":"restored",
 	      "resourceType":"Microsoft.Compute/disks","resourceLocation":"westus","resourceUri":""}}}`
-	resp, m = raw(t, e, "POST", biPath+"/validateRestore"+v, `{"objectType":"ValidateRestoreRequestObject","restoreRequestObject":`+restoreBody+`}`)
+	resp, m = e.Do("POST", biPath+"/validateRestore"+v, `{"objectType":"ValidateRestoreRequestObject","restoreRequestObject":`+restoreBody+`}`)
 	if resp.StatusCode != 202 {
 		t.Fatalf("validateRestore: %d %v", resp.StatusCode, m)
 	}
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("validateRestore status: %v", st)
 	}
-	resp, m = raw(t, e, "POST", biPath+"/restore"+v, restoreBody)
+	resp, m = e.Do("POST", biPath+"/restore"+v, restoreBody)
 	if resp.StatusCode != 202 {
 		t.Fatalf("restore: %d %v", resp.StatusCode, m)
 	}
-	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	st = e.Poll(resp.Header.Get("Azure-AsyncOperation"))
 	if st["status"] != "Succeeded" {
 		t.Fatalf("restore status: %v", st)
 	}
-	rjob, _ := get(st, "properties", "jobId").(string)
-	_, job = raw(t, e, "GET", vaultPath+"/backupJobs/"+rjob+v, nil)
-	if get(job, "properties", "operation") != "Restore" || get(job, "properties", "status") != "Completed" ||
-		get(job, "properties", "extendedInfo", "recoveryDestination") != target {
+	rjob, _ := testserver.Field(st, "properties.jobId").(string)
+	_, job = e.Do("GET", vaultPath+"/backupJobs/"+rjob+v, nil)
+	if testserver.Field(job, "properties.operation") != "Restore" || testserver.Field(job, "properties.status") != "Completed" ||
+		testserver.Field(job, "properties.extendedInfo.recoveryDestination") != target {
 		t.Fatalf("restore job: %v", job)
 	}
 	if !bytes.Equal(readDisk(t, e, target), atBackup) {
@@ -117,22 +117,22 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 
 	// Without its roles the vault's next backup fails: the operation with the
 	// seed's error, the job with errorDetails.
-	if n := revokeAll(t, e, get(vault, "identity", "principalId").(string)); n != 3 {
+	if n := revokeAll(t, e, testserver.Field(vault, "identity.principalId").(string)); n != 3 {
 		t.Fatalf("revoked %d assignments, want 3", n)
 	}
-	resp, _ = raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
-	st = pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
-	if st["status"] != "Failed" || get(st, "error", "code") != "UserErrorMissingRequiredPermissions" {
+	resp, _ = e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+	st = e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Failed" || testserver.Field(st, "error.code") != "UserErrorMissingRequiredPermissions" {
 		t.Fatalf("backup without roles: %v", st)
 	}
-	_, jl := raw(t, e, "GET", vaultPath+"/backupJobs"+v, nil)
+	_, jl := e.Do("GET", vaultPath+"/backupJobs"+v, nil)
 	failed := 0
 	for _, x := range jl["value"].([]any) {
 		j := x.(map[string]any)
-		if get(j, "properties", "status") == "Failed" {
+		if testserver.Field(j, "properties.status") == "Failed" {
 			failed++
-			ed, _ := get(j, "properties", "errorDetails").([]any)
-			if len(ed) != 1 || get(ed[0].(map[string]any), "code") != "UserErrorMissingRequiredPermissions" || get(j, "properties", "endTime") == nil {
+			ed, _ := testserver.Field(j, "properties.errorDetails").([]any)
+			if len(ed) != 1 || testserver.Field(ed[0].(map[string]any), "code") != "UserErrorMissingRequiredPermissions" || testserver.Field(j, "properties.endTime") == nil {
 				t.Fatalf("failed job: %v", j)
 			}
 		}
@@ -142,14 +142,14 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 	}
 
 	// Instances protecting a datasource, deleted instances, the operation catalogue.
-	resp, m = raw(t, e, "GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil)
+	resp, m = e.Do("GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil)
 	if resp.StatusCode != 200 || len(m["value"].([]any)) != 1 {
 		t.Fatalf("extension routing: %d %v", resp.StatusCode, m)
 	}
-	if resp, m = raw(t, e, "GET", vaultPath+"/deletedBackupInstances"+v, nil); resp.StatusCode != 200 || len(m["value"].([]any)) != 0 {
+	if resp, m = e.Do("GET", vaultPath+"/deletedBackupInstances"+v, nil); resp.StatusCode != 200 || len(m["value"].([]any)) != 0 {
 		t.Fatalf("deleted instances: %d %v", resp.StatusCode, m)
 	}
-	if resp, m = raw(t, e, "GET", "/providers/Microsoft.DataProtection/operations"+v, nil); resp.StatusCode != 200 || len(m["value"].([]any)) == 0 {
+	if resp, m = e.Do("GET", "/providers/Microsoft.DataProtection/operations"+v, nil); resp.StatusCode != 200 || len(m["value"].([]any)) == 0 {
 		t.Fatalf("operations: %d %v", resp.StatusCode, m)
 	}
 }

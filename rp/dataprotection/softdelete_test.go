@@ -18,12 +18,12 @@ import (
 func putInstance(t *testing.T, e *testserver.Env, name, diskID string) {
 	t.Helper()
 	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
-	resp, bi := raw(t, e, "PUT", vaultPath+"/backupInstances/"+name+"?api-version=2024-04-01", `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
+	resp, bi := e.Do("PUT", vaultPath+"/backupInstances/"+name+"?api-version=2024-04-01", `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
 		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+e.Sub+`/resourceGroups/snapshot-rg"}]}}}}`)
 	if resp.StatusCode != 201 {
 		t.Fatalf("instance %s: %d %v", name, resp.StatusCode, bi)
 	}
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("configure %s: %v", name, st)
 	}
 }
@@ -259,29 +259,29 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2024-04-01"
 	// Azure echoes the state as spelled ("Disabled" is Off) and scores the vault.
-	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); get(m, "properties", "securitySettings", "softDeleteSettings", "state") != "Disabled" || get(m, "properties", "secureScore") != "None" {
+	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); testserver.Field(m, "properties.securitySettings.softDeleteSettings.state") != "Disabled" || testserver.Field(m, "properties.secureScore") != "None" {
 		t.Fatalf("patch: %v", m)
 	}
-	resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+	resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
 	if resp.StatusCode != 202 {
 		t.Fatalf("backup: %d %v", resp.StatusCode, m)
 	}
-	pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+	e.Poll(resp.Header.Get("Azure-AsyncOperation"))
 	_, snaps := listPoints(t, e, biPath)
 	if len(snaps) != 1 {
 		t.Fatalf("points: %v", snaps)
 	}
-	resp, _ = raw(t, e, "DELETE", biPath+v, nil)
+	resp, _ = e.Do("DELETE", biPath+v, nil)
 	if resp.StatusCode != 202 {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("delete: %v", st)
 	}
-	if resp, _ := raw(t, e, "GET", biPath+v, nil); resp.StatusCode != 404 {
+	if resp, _ := e.Do("GET", biPath+v, nil); resp.StatusCode != 404 {
 		t.Fatalf("get after delete: %d", resp.StatusCode)
 	}
-	if _, m := raw(t, e, "GET", vaultPath+"/deletedBackupInstances"+v, nil); len(m["value"].([]any)) != 0 {
+	if _, m := e.Do("GET", vaultPath+"/deletedBackupInstances"+v, nil); len(m["value"].([]any)) != 0 {
 		t.Fatalf("deleted instances: %v", m)
 	}
 	if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err == nil {
@@ -294,12 +294,12 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 		`{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":"many"}}}}`: "retentionDurationInDays",
 		`{"properties":{"securitySettings":{"softDeleteSettings":"yes"}}}`:                                           "softDeleteSettings",
 	} {
-		if resp, m := raw(t, e, "PATCH", vaultPath+v, body); resp.StatusCode != 400 || !strings.Contains(get(m, "error", "message").(string), field) {
+		if resp, m := e.Do("PATCH", vaultPath+v, body); resp.StatusCode != 400 || !strings.Contains(testserver.Field(m, "error.message").(string), field) {
 			t.Fatalf("patch %s: %d %v", body, resp.StatusCode, m)
 		}
 	}
 	// Deleting the vault works (no soft-deleted instances).
-	if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
+	if resp, m := e.Do("DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
 		t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
 	}
 }
@@ -317,37 +317,37 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 			vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 			const v = "?api-version=2024-04-01"
 			patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":30}}}}`)
-			resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+			resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
 			if resp.StatusCode != 202 {
 				t.Fatalf("backup: %d %v", resp.StatusCode, m)
 			}
-			pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+			e.Poll(resp.Header.Get("Azure-AsyncOperation"))
 			_, snaps := listPoints(t, e, biPath)
-			resp, _ = raw(t, e, "DELETE", biPath+v, nil)
-			if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+			resp, _ = e.Do("DELETE", biPath+v, nil)
+			if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 				t.Fatalf("delete: %v", st)
 			}
-			if resp, m := raw(t, e, "GET", vaultPath+"/deletedBackupInstances/d1-bi"+v, nil); resp.StatusCode != 200 || get(m, "properties", "deletionInfo", "scheduledPurgeTime") == nil {
+			if resp, m := e.Do("GET", vaultPath+"/deletedBackupInstances/d1-bi"+v, nil); resp.StatusCode != 200 || testserver.Field(m, "properties.deletionInfo.scheduledPurgeTime") == nil {
 				t.Fatalf("deleted instance: %d %v", resp.StatusCode, m)
 			}
 			if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err != nil {
 				t.Fatalf("snapshot of the soft-deleted instance: %v", err)
 			}
-			if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 400 || !strings.Contains(get(m, "error", "message").(string), "d1-bi") {
+			if resp, m := e.Do("DELETE", vaultPath+v, nil); resp.StatusCode != 400 || !strings.Contains(testserver.Field(m, "error.message").(string), "d1-bi") {
 				t.Fatalf("delete vault with a soft-deleted instance: %d %v", resp.StatusCode, m)
 			}
 			if how == "vault" {
 				patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`)
-				if resp, m := raw(t, e, "DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
+				if resp, m := e.Do("DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
 					t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
 				}
 			} else {
-				resp, _ = raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
+				resp, _ = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
 				switch resp.StatusCode {
 				case 200:
 				case 202:
 					for i := 0; i < 2000; i++ {
-						if r, _ := raw(t, e, "GET", resp.Header.Get("Location"), nil); r.StatusCode != 202 {
+						if r, _ := e.Do("GET", resp.Header.Get("Location"), nil); r.StatusCode != 202 {
 							break
 						}
 						time.Sleep(20 * time.Millisecond)
@@ -374,15 +374,15 @@ func TestSoftDeleteSameNameReprotect(t *testing.T) {
 	biPath, _, diskID := protectDisk(t, e, "P1D", "P7D", "P30D")
 	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2021-01-01"
-	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"AlwaysOn"}}}}`); get(m, "properties", "securitySettings", "softDeleteSettings", "retentionDurationInDays") != float64(14) {
+	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"AlwaysOn"}}}}`); testserver.Field(m, "properties.securitySettings.softDeleteSettings.retentionDurationInDays") != float64(14) {
 		t.Fatalf("patch: %v", m)
 	}
 	backup := func() string {
-		resp, m := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+		resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
 		if resp.StatusCode != 202 {
 			t.Fatalf("backup: %d %v", resp.StatusCode, m)
 		}
-		pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
+		e.Poll(resp.Header.Get("Azure-AsyncOperation"))
 		_, snaps := listPoints(t, e, biPath)
 		if len(snaps) != 1 {
 			t.Fatalf("points: %v", snaps)
@@ -390,14 +390,14 @@ func TestSoftDeleteSameNameReprotect(t *testing.T) {
 		return snaps[0]
 	}
 	del := func() {
-		resp, _ := raw(t, e, "DELETE", biPath+v, nil)
+		resp, _ := e.Do("DELETE", biPath+v, nil)
 		if resp.StatusCode != 202 {
 			t.Fatalf("delete: %d", resp.StatusCode)
 		}
-		if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 			t.Fatalf("delete: %v", st)
 		}
-		if resp, _ := raw(t, e, "GET", biPath+v, nil); resp.StatusCode != 404 {
+		if resp, _ := e.Do("GET", biPath+v, nil); resp.StatusCode != 404 {
 			t.Fatalf("get after delete: %d", resp.StatusCode)
 		}
 	}
@@ -407,12 +407,12 @@ func TestSoftDeleteSameNameReprotect(t *testing.T) {
 	if _, snaps := listPoints(t, e, biPath); len(snaps) != 0 {
 		t.Fatalf("the re-protected instance inherited points: %v", snaps)
 	}
-	if resp, m := raw(t, e, "POST", vaultPath+"/deletedBackupInstances/d1-bi/undelete"+v, nil); resp.StatusCode != 409 {
+	if resp, m := e.Do("POST", vaultPath+"/deletedBackupInstances/d1-bi/undelete"+v, nil); resp.StatusCode != 409 {
 		t.Fatalf("undelete while the name is taken: %d %v", resp.StatusCode, m)
 	}
 	snap2 := backup()
 	del()
-	resp, m := raw(t, e, "GET", vaultPath+"/deletedBackupInstances"+v, nil)
+	resp, m := e.Do("GET", vaultPath+"/deletedBackupInstances"+v, nil)
 	if vals, _ := m["value"].([]any); resp.StatusCode != 200 || len(vals) != 1 {
 		t.Fatalf("deleted instances: %d %v", resp.StatusCode, m)
 	}
@@ -422,18 +422,18 @@ func TestSoftDeleteSameNameReprotect(t *testing.T) {
 	if _, err := e.Server.Compute.Snapshot(ctx, snap2); err != nil {
 		t.Fatalf("the newer deleted instance's snapshot: %v", err)
 	}
-	resp, _ = raw(t, e, "POST", vaultPath+"/deletedBackupInstances/d1-bi/undelete"+v, nil)
+	resp, _ = e.Do("POST", vaultPath+"/deletedBackupInstances/d1-bi/undelete"+v, nil)
 	if resp.StatusCode != 202 {
 		t.Fatalf("undelete: %d", resp.StatusCode)
 	}
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("undelete: %v", st)
 	}
 	if _, snaps := listPoints(t, e, biPath); len(snaps) != 1 || snaps[0] != snap2 {
 		t.Fatalf("points after undelete: %v", snaps)
 	}
-	if resp, m := raw(t, e, "PUT", vaultPath+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"softDeleteSettings":{"state":"On"}}}}`); resp.StatusCode != 400 ||
-		!strings.Contains(get(m, "error", "message").(string), "softDeleteSettings.state") {
+	if resp, m := e.Do("PUT", vaultPath+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"softDeleteSettings":{"state":"On"}}}}`); resp.StatusCode != 400 ||
+		!strings.Contains(testserver.Field(m, "error.message").(string), "softDeleteSettings.state") {
 		t.Fatalf("always on → on: %d %v", resp.StatusCode, m)
 	}
 }

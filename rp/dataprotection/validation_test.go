@@ -15,7 +15,7 @@ func TestPolicyValidationNamesFields(t *testing.T) {
 	putRG(t, e, "rg")
 	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/vault1"
 	const v = "?api-version=2023-11-01"
-	if resp, m := raw(t, e, "PUT", vault+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`); resp.StatusCode != 201 {
+	if resp, m := e.Do("PUT", vault+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`); resp.StatusCode != 201 {
 		t.Fatalf("vault: %d %v", resp.StatusCode, m)
 	}
 	good := fmt.Sprintf(diskPolicyJSON, "PT4H", "P7D", "P30D")
@@ -45,8 +45,8 @@ func TestPolicyValidationNamesFields(t *testing.T) {
 		if body == good {
 			t.Fatalf("%s: replacement did not apply", c.name)
 		}
-		resp, m := raw(t, e, "PUT", vault+"/backupPolicies/bad"+v, body)
-		msg, _ := get(m, "error", "message").(string)
+		resp, m := e.Do("PUT", vault+"/backupPolicies/bad"+v, body)
+		msg, _ := testserver.Field(m, "error.message").(string)
 		if resp.StatusCode != 400 {
 			t.Errorf("%s: status %d %v", c.name, resp.StatusCode, m)
 			continue
@@ -56,7 +56,7 @@ func TestPolicyValidationNamesFields(t *testing.T) {
 				t.Errorf("%s: message %q lacks %q", c.name, msg, w)
 			}
 		}
-		if target, _ := get(m, "error", "target").(string); target == "" {
+		if target, _ := testserver.Field(m, "error.target").(string); target == "" {
 			t.Errorf("%s: no error target", c.name)
 		}
 	}
@@ -65,7 +65,7 @@ func TestPolicyValidationNamesFields(t *testing.T) {
 		`"criteria": [ { "objectType": "ScheduleBasedBackupCriteria", "absoluteCriteria": [ "FirstOfDay" ] } ] },
 		  { "isDefault": false, "taggingPriority": 20, "tagInfo": { "tagName": "Weekly" }, "criteria": [ { "objectType": "ScheduleBasedBackupCriteria", "absoluteCriteria": [ "FirstOfWeek" ] } ] } ] } },
 		{ "objectType": "AzureRetentionRule", "name": "Weekly", "isDefault": false, "lifecycles": [ { "sourceDataStore": { "objectType": "DataStoreInfoBase", "dataStoreType": "OperationalStore" }, "deleteAfter": { "objectType": "AbsoluteDeleteOption", "duration": "P12W" } } ] },`, 1)
-	resp, m := raw(t, e, "PUT", vault+"/backupPolicies/weekly"+v, weekly)
+	resp, m := e.Do("PUT", vault+"/backupPolicies/weekly"+v, weekly)
 	if resp.StatusCode != 200 || !strings.Contains(fmt.Sprint(m), "Weekly_") {
 		t.Fatalf("weekly policy: %d %v", resp.StatusCode, m)
 	}
@@ -83,8 +83,8 @@ func TestRequestValidationNamesFields(t *testing.T) {
 	const v = "?api-version=2024-04-01"
 	check := func(name, method, path, body string, status int, want ...string) {
 		t.Helper()
-		resp, m := raw(t, e, method, path, body)
-		msg, _ := get(m, "error", "message").(string)
+		resp, m := e.Do(method, path, body)
+		msg, _ := testserver.Field(m, "error.message").(string)
 		if resp.StatusCode != status {
 			t.Errorf("%s: status %d, want %d: %v", name, resp.StatusCode, status, m)
 			return
@@ -113,16 +113,16 @@ func TestRequestValidationNamesFields(t *testing.T) {
 	check("bad snapshot RG", "PUT", vault+"/backupInstances/b1"+v, bi(diskID, pol, "snapshot-rg"), 400, "dataStoreParametersList[0].resourceGroupId", "'snapshot-rg'")
 	check("no body", "POST", vault+"/validateForBackup"+v, `{}`, 400, "backupInstance")
 	// Configure (no RBAC roles: the operation fails, the instance records the error).
-	resp, _ := raw(t, e, "PUT", vault+"/backupInstances/b1"+v, bi(diskID, pol, snapRG))
+	resp, _ := e.Do("PUT", vault+"/backupInstances/b1"+v, bi(diskID, pol, snapRG))
 	if resp.StatusCode != 201 {
 		t.Fatalf("instance: %d", resp.StatusCode)
 	}
-	st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
-	if st["status"] != "Failed" || get(st, "error", "code") != "UserErrorMissingRequiredPermissions" {
+	st := e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Failed" || testserver.Field(st, "error.code") != "UserErrorMissingRequiredPermissions" {
 		t.Fatalf("configure without roles: %v", st)
 	}
-	_, m := raw(t, e, "GET", vault+"/backupInstances/b1"+v, nil)
-	if get(m, "properties", "currentProtectionState") != "ConfiguringProtectionFailed" || get(m, "properties", "protectionErrorDetails", "code") != "UserErrorMissingRequiredPermissions" {
+	_, m := e.Do("GET", vault+"/backupInstances/b1"+v, nil)
+	if testserver.Field(m, "properties.currentProtectionState") != "ConfiguringProtectionFailed" || testserver.Field(m, "properties.protectionErrorDetails.code") != "UserErrorMissingRequiredPermissions" {
 		t.Fatalf("failed instance: %v", m)
 	}
 	check("ad-hoc in failed state", "POST", vault+"/backupInstances/b1/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`, 400, "ConfiguringProtectionFailed")
@@ -132,18 +132,18 @@ func TestRequestValidationNamesFields(t *testing.T) {
 	check("recovery point filter", "GET", vault+"/backupInstances/b1/recoveryPoints"+v+"&$filter=startDate%20eq%20'yesterday'", "", 400, "yesterday")
 	check("unknown job", "GET", vault+"/backupJobs/00000000-0000-0000-0000-000000000000"+v, "", 404, "00000000-0000-0000-0000-000000000000")
 	// Granting the roles and calling sync configures the instance.
-	_, vm := raw(t, e, "GET", vault+v, nil)
-	principal := get(vm, "identity", "principalId").(string)
+	_, vm := e.Do("GET", vault+v, nil)
+	principal := testserver.Field(vm, "identity.principalId").(string)
 	assign(t, e, diskID, roleDiskBackupReader, principal)
 	assign(t, e, snapRG, roleDiskSnapshotContributor, principal)
-	resp, m = raw(t, e, "POST", vault+"/backupInstances/b1/sync"+v, `{"syncType":"Default"}`)
+	resp, m = e.Do("POST", vault+"/backupInstances/b1/sync"+v, `{"syncType":"Default"}`)
 	if resp.StatusCode != 202 {
 		t.Fatalf("sync: %d %v", resp.StatusCode, m)
 	}
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("sync status: %v", st)
 	}
-	if _, m = raw(t, e, "GET", vault+"/backupInstances/b1"+v, nil); get(m, "properties", "currentProtectionState") != "ProtectionConfigured" || get(m, "properties", "protectionErrorDetails") != nil {
+	if _, m = e.Do("GET", vault+"/backupInstances/b1"+v, nil); testserver.Field(m, "properties.currentProtectionState") != "ProtectionConfigured" || testserver.Field(m, "properties.protectionErrorDetails") != nil {
 		t.Fatalf("instance after sync: %v", m)
 	}
 	check("policy in use", "DELETE", vault+"/backupPolicies/p1"+v, "", 400, "b1")
@@ -157,7 +157,7 @@ func TestNothingAnswers500(t *testing.T) {
 	putRG(t, e, "rg")
 	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/vault1"
 	const v = "?api-version=2021-01-01"
-	raw(t, e, "PUT", vault+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
+	e.Do("PUT", vault+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
 	paths := []struct{ method, path string }{
 		{"PUT", vault}, {"PATCH", vault}, {"PUT", vault + "/backupPolicies/p"}, {"POST", vault + "/validateForBackup"},
 		{"PUT", vault + "/backupInstances/b"}, {"POST", vault + "/backupInstances/b/backup"}, {"POST", vault + "/backupInstances/b/restore"},
@@ -170,7 +170,7 @@ func TestNothingAnswers500(t *testing.T) {
 		`{"restoreRequestObject":{}}`, `{"backupRuleOptions":{}}`, `{"identity":{"type":"None"}}`, `{"location":"westus","properties":{"storageSettings":[{}]}}`}
 	for _, p := range paths {
 		for _, b := range bodies {
-			resp, m := raw(t, e, p.method, p.path+v, b)
+			resp, m := e.Do(p.method, p.path+v, b)
 			if resp.StatusCode >= 500 {
 				t.Errorf("%s %s %q: %d %v", p.method, p.path, b, resp.StatusCode, m)
 			}
@@ -178,7 +178,7 @@ func TestNothingAnswers500(t *testing.T) {
 	}
 	for _, p := range []string{vault + "/backupJobs/x", vault + "/backupInstances/b/recoveryPoints", vault + "/backupInstances/b/recoveryPoints/x",
 		vault + "/operationStatus/x", "/subscriptions/" + e.Sub + "/providers/Microsoft.DataProtection/locations/westus/operationResults/x"} {
-		if resp, m := raw(t, e, "GET", p+v, nil); resp.StatusCode >= 500 || resp.StatusCode == 200 {
+		if resp, m := e.Do("GET", p+v, nil); resp.StatusCode >= 500 || resp.StatusCode == 200 {
 			t.Errorf("GET %s: %d %v", p, resp.StatusCode, m)
 		}
 	}
@@ -190,8 +190,8 @@ func TestResourceGroupDeleteCascades(t *testing.T) {
 	e := testserver.Start(t)
 	biPath, _, diskID := protectDisk(t, e, "PT4H", "P7D", "P30D")
 	const v = "?api-version=2024-04-01"
-	resp, _ := raw(t, e, "POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly"}}`)
-	if st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+	resp, _ := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly"}}`)
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("backup: %v", st)
 	}
 	snapRG := "/subscriptions/" + e.Sub + "/resourceGroups/snapshot-rg"
@@ -199,15 +199,15 @@ func TestResourceGroupDeleteCascades(t *testing.T) {
 		t.Fatalf("snapshots: %d", len(snaps))
 	}
 	check := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/locations/westus/checkNameAvailability" + v
-	if _, m := raw(t, e, "POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != false || m["reason"] != "AlreadyExists" {
+	if _, m := e.Do("POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != false || m["reason"] != "AlreadyExists" {
 		t.Fatalf("checkNameAvailability: %v", m)
 	}
-	resp, m := raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
+	resp, m := e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
 	if resp.StatusCode != 202 {
 		t.Fatalf("delete group: %d %v", resp.StatusCode, m)
 	}
 	for i := 0; ; i++ {
-		r, _ := raw(t, e, "GET", resp.Header.Get("Location"), nil)
+		r, _ := e.Do("GET", resp.Header.Get("Location"), nil)
 		if r.StatusCode != 202 {
 			break
 		}
@@ -218,12 +218,12 @@ func TestResourceGroupDeleteCascades(t *testing.T) {
 	if snaps, _ := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG); len(snaps) != 0 {
 		t.Fatalf("snapshots after group delete: %d", len(snaps))
 	}
-	if r, _ := raw(t, e, "GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil); r.StatusCode != 200 {
+	if r, _ := e.Do("GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil); r.StatusCode != 200 {
 		t.Fatalf("extension list: %d", r.StatusCode)
-	} else if _, m := raw(t, e, "GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil); len(m["value"].([]any)) != 0 {
+	} else if _, m := e.Do("GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil); len(m["value"].([]any)) != 0 {
 		t.Fatalf("disk still protected: %v", m)
 	}
-	if _, m := raw(t, e, "POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != true {
+	if _, m := e.Do("POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != true {
 		t.Fatalf("checkNameAvailability after delete: %v", m)
 	}
 }

@@ -17,7 +17,7 @@ import (
 func mkStorage(t *testing.T, e *testserver.Env, rg, name string) string {
 	t.Helper()
 	id := "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + name
-	resp, m := raw(t, e, "PUT", id+"?api-version=2023-01-01", map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}})
+	resp, m := e.Do("PUT", id+"?api-version=2023-01-01", map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}})
 	must(t, "storage account "+name, resp, m, 200, 201)
 	return id
 }
@@ -276,7 +276,7 @@ func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 		}
 		return len(page.Value) == 1 && *page.Value[0].Properties.GetJob().Status == "Completed"
 	})
-	resp, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/stagerg/providers/Microsoft.Compute/disks?api-version=2024-03-02", nil)
+	resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/stagerg/providers/Microsoft.Compute/disks?api-version=2024-03-02", nil)
 	must(t, "restored disks", resp, m, 200)
 	if n := len(m["value"].([]any)); n != 2 {
 		t.Fatalf("restored disks in stagerg: %d, want 2 (OS and data)", n)

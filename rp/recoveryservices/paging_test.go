@@ -39,13 +39,13 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 		want[strings.ToLower("iaasvmcontainerv2;"+rg+";"+name)] = true
 	}
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/fleet"
-	resp, m := raw(t, e, "PUT", R+"?api-version=2023-04-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+"?api-version=2023-04-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
-	resp, m = raw(t, e, "POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
+	resp, m = e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
 	must(t, "refresh", resp, m, 202)
 	loc := resp.Header.Get("Location")
 	waitFor(t, "refresh", func() bool {
-		resp, m = raw(t, e, "GET", loc, nil)
+		resp, m = e.Do("GET", loc, nil)
 		return resp.StatusCode == 204
 	})
 
@@ -53,7 +53,7 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 	seen := map[string]bool{}
 	var sizes []int
 	for next != "" {
-		resp, m = raw(t, e, "GET", next, nil)
+		resp, m = e.Do("GET", next, nil)
 		must(t, "page", resp, m, 200)
 		vals := m["value"].([]any)
 		sizes = append(sizes, len(vals))
@@ -98,12 +98,12 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 		t.Fatalf("SDK pager: %d pages, %d items", pages, total)
 	}
 	// Other filter fields narrow the list.
-	resp, m = raw(t, e, "GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM' and friendlyName eq 'VM007'"), nil)
+	resp, m = e.Do("GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM' and friendlyName eq 'VM007'"), nil)
 	must(t, "filtered", resp, m, 200)
 	if vals := m["value"].([]any); len(vals) != 1 || str(vals[0].(map[string]any), "properties.resourceGroup") != "fleet1" {
 		t.Fatalf("friendlyName filter: %v", m)
 	}
-	resp, m = raw(t, e, "GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureStorage'"), nil)
+	resp, m = e.Do("GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureStorage'"), nil)
 	if vals := m["value"].([]any); len(vals) != 0 {
 		t.Fatalf("AzureStorage filter: %d items", len(vals))
 	}

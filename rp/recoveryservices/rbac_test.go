@@ -20,14 +20,14 @@ func TestRBAC(t *testing.T) {
 	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
 	const v = "?api-version=2024-04-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := raw(t, e, "PUT", R+v, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+v, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
 	must(t, "protect", resp, m, 202)
 
 	principal := func(name, role, scope string) *spCred {
-		resp, m := raw(t, e, "POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{"displayName": name})
+		resp, m := e.Do("POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{"displayName": name})
 		must(t, "create sp", resp, m, 201)
 		sp := &spCred{objectID: str(m, "objectId")}
 		cred, err := e.Conn.CredentialFor(str(m, "appId"), str(m, "clientSecret"))
@@ -42,29 +42,29 @@ func TestRBAC(t *testing.T) {
 	reader := principal("reader", rbac.BackupReader, rgScope)
 	operator := principal("operator", rbac.BackupOperator, rgScope)
 
-	resp, m = rawAs(t, e, reader.cred, "GET", I+v, nil)
+	resp, m = e.Do("GET", I+v, nil, testserver.As(reader.cred))
 	must(t, "reader reads", resp, m, 200)
-	resp, m = rawAs(t, e, reader.cred, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}}, testserver.As(reader.cred))
 	must(t, "reader backs up", resp, m, 403)
-	resp, m = rawAs(t, e, operator.cred, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}}, testserver.As(operator.cred))
 	must(t, "operator backs up", resp, m, 202)
 	if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
 		t.Fatalf("job %v", j)
 	}
-	resp, m = rawAs(t, e, operator.cred, "DELETE", I+v, nil)
+	resp, m = e.Do("DELETE", I+v, nil, testserver.As(operator.cred))
 	must(t, "operator deletes backup data", resp, m, 403)
-	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
 	point := str(m["value"].([]any)[0].(map[string]any), "name")
 	body := map[string]any{"properties": map[string]any{"objectType": "IaasVMRestoreRequest", "recoveryType": "AlternateLocation",
 		"targetVirtualMachineId": "/subscriptions/" + e.Sub + "/resourceGroups/restorerg/providers/Microsoft.Compute/virtualMachines/app2",
 		"targetResourceGroupId":  "/subscriptions/" + e.Sub + "/resourceGroups/restorerg"}}
-	resp, m = rawAs(t, e, operator.cred, "POST", I+"/recoveryPoints/"+point+"/restore"+v, body)
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, body, testserver.As(operator.cred))
 	if resp.StatusCode != 403 || !strings.Contains(str(m, "error.message"), "Microsoft.Compute/") {
 		t.Fatalf("restore without rights on the target: %d %v", resp.StatusCode, m)
 	}
 	grant(t, e, operator.objectID, rbac.Contributor, "/subscriptions/"+e.Sub+"/resourceGroups/restorerg")
 	waitFor(t, "restore allowed", func() bool {
-		resp, m = rawAs(t, e, operator.cred, "POST", I+"/recoveryPoints/"+point+"/restore"+v, body)
+		resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, body, testserver.As(operator.cred))
 		return resp.StatusCode == 202
 	})
 	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
@@ -79,7 +79,7 @@ type spCred struct {
 
 func grant(t *testing.T, e *testserver.Env, principal, role, scope string) {
 	t.Helper()
-	resp, m := raw(t, e, "PUT", scope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01", map[string]any{"properties": map[string]any{
+	resp, m := e.Do("PUT", scope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01", map[string]any{"properties": map[string]any{
 		"roleDefinitionId": "/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role, "principalId": principal}})
 	must(t, "assign role", resp, m, 200, 201)
 }

@@ -45,33 +45,33 @@ func TestRestoreKinds(t *testing.T) {
 
 	const v = "?api-version=2019-05-13"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "RS0", "tier": "Standard"}})
+	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "RS0", "tier": "Standard"}})
 	must(t, "vault", resp, m, 201)
 	I := R + "/backupFabrics/Azure/protectionContainers/" + url.PathEscape("IaasVMContainer;iaasvmcontainerv2;vmrg;web") + "/protectedItems/" + url.PathEscape("VM;iaasvmcontainerv2;vmrg;web")
 	if !strings.Contains(I, "%3B") {
 		t.Fatalf("escaping: %s", I)
 	}
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
 	must(t, "protect", resp, m, 202)
 
-	resp, m = raw(t, e, "POST", "/Subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2024-04-01", map[string]any{"resourceType": "VM", "resourceId": vm.ID})
+	resp, m = e.Do("POST", "/Subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2024-04-01", map[string]any{"resourceType": "VM", "resourceId": vm.ID})
 	must(t, "backupStatus", resp, m, 200)
 	if str(m, "protectionStatus") != "Protected" || !strings.EqualFold(str(m, "vaultId"), R) || str(m, "protectedItemName") != "VM;iaasvmcontainerv2;vmrg;web" {
 		t.Fatalf("backupStatus %v", m)
 	}
 
-	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
 	must(t, "backup", resp, m, 202)
 	st := pollStatus(t, e, resp)
 	jobID := str(st, "properties.jobId")
 	if job := waitJob(t, e, R, jobID, v); str(job, "properties.status") != "Completed" {
 		t.Fatalf("job %v", job)
 	}
-	resp, m = raw(t, e, "POST", R+"/backupJobs/"+jobID+"/cancel"+v, nil)
+	resp, m = e.Do("POST", R+"/backupJobs/"+jobID+"/cancel"+v, nil)
 	if resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "cannot be cancelled") {
 		t.Fatalf("cancel of a finished job: %d %v", resp.StatusCode, m)
 	}
-	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
 	must(t, "points", resp, m, 200)
 	point := str(m["value"].([]any)[0].(map[string]any), "name")
 	exp, err := time.Parse(time.RFC3339, str(m["value"].([]any)[0].(map[string]any), "properties.recoveryPointProperties.expiryTime"))
@@ -81,7 +81,7 @@ func TestRestoreKinds(t *testing.T) {
 	fill(50) // the VM moves on
 
 	// RestoreDisks, data disk at lun 1 only.
-	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryPointId": point, "recoveryType": "RestoreDisks", "sourceResourceId": vm.ID,
 		"storageAccountId":      "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.Storage/storageAccounts/staging",
 		"targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/diskrg", "restoreDiskLunList": []int{1}, "region": "westus"}})
@@ -89,7 +89,7 @@ func TestRestoreKinds(t *testing.T) {
 	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
 		t.Fatalf("restore disks %v", st)
 	}
-	resp, m = raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/diskrg/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/diskrg/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
 	must(t, "disks", resp, m, 200)
 	// The OS disk is always restored; data disks as listed.
 	vals := m["value"].([]any)
@@ -110,18 +110,18 @@ func TestRestoreKinds(t *testing.T) {
 			t.Fatalf("restored %s differs from the backup", name)
 		}
 	}
-	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/diskrg", "restoreDiskLunList": []int{7}}})
 	if resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "restoreDiskLunList[0]") {
 		t.Fatalf("bad lun: %d %v", resp.StatusCode, m)
 	}
-	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMRestoreRequest"}})
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMRestoreRequest"}})
 	if resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "recoveryType") {
 		t.Fatalf("no recoveryType: %d %v", resp.StatusCode, m)
 	}
 
 	// OriginalLocation: the VM gets new disks holding the backup.
-	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryType": "OriginalLocation", "sourceResourceId": vm.ID,
 		"storageAccountId": "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.Storage/storageAccounts/staging", "originalStorageAccountOption": false}})
 	must(t, "restore original", resp, m, 202)
@@ -141,7 +141,7 @@ func TestRestoreKinds(t *testing.T) {
 			t.Fatalf("disk %d of the VM differs from the backup after OriginalLocation", i)
 		}
 	}
-	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Restore'"), nil)
+	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Restore'"), nil)
 	must(t, "jobs", resp, m, 200)
 	if n := len(m["value"].([]any)); n != 2 {
 		t.Fatalf("%d restore jobs", n)
@@ -154,16 +154,16 @@ func TestRestoreKinds(t *testing.T) {
 
 	// Deleting the vault's resource group removes the vault with its
 	// items, points (both tiers) and jobs.
-	resp, m = raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vaultrg?api-version=2021-04-01", nil)
+	resp, m = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vaultrg?api-version=2021-04-01", nil)
 	must(t, "delete vault rg", resp, m, 200, 202)
 	waitFor(t, "vault gone", func() bool {
-		resp, _ := raw(t, e, "GET", R+v, nil)
+		resp, _ := e.Do("GET", R+v, nil)
 		return resp.StatusCode == 404
 	})
 	if n := listSnapshots(t, e); n != 0 {
 		t.Fatalf("%d instant snapshots left", n)
 	}
-	resp, m = raw(t, e, "POST", "/Subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2024-04-01", map[string]any{"resourceType": "VM", "resourceId": vm.ID})
+	resp, m = e.Do("POST", "/Subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2024-04-01", map[string]any{"resourceType": "VM", "resourceId": vm.ID})
 	if str(m, "protectionStatus") != "NotProtected" {
 		t.Fatalf("backupStatus after the vault went: %v", m)
 	}
@@ -192,40 +192,40 @@ func TestRestartKeepsBackups(t *testing.T) {
 	want := readDisk(t, e.Server.Compute, vm.DataDisks[0].DiskID)
 	const v = "?api-version=2024-04-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := raw(t, e, "PUT", R+v, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+v, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;db/protectedItems/VM;iaasvmcontainerv2;vmrg;db"
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/EnhancedPolicy"}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/EnhancedPolicy"}})
 	must(t, "protect", resp, m, 202)
 	backup := func() {
-		resp, m := raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+		resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
 		must(t, "backup", resp, m, 202)
 		if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
 			t.Fatalf("job %v", j)
 		}
 	}
 	backup()
-	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
 	first := str(m["value"].([]any)[0].(map[string]any), "name")
 
 	e.Restart()
 	write(2)
 	backup()
-	resp, m = raw(t, e, "GET", I+v, nil)
+	resp, m = e.Do("GET", I+v, nil)
 	if str(m, "properties.extendedInfo.recoveryPointCount") != "2" || str(m, "properties.policyName") != "EnhancedPolicy" {
 		t.Fatalf("item after restart %v", m)
 	}
-	resp, m = raw(t, e, "DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/AzureBackupRG_westus_1?api-version=2021-04-01", nil)
+	resp, m = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/AzureBackupRG_westus_1?api-version=2021-04-01", nil)
 	must(t, "delete snapshot rg", resp, m, 202, 200)
 	waitFor(t, "snapshots gone", func() bool { return listSnapshots(t, e) == 0 })
-	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+first+"/restore"+v, map[string]any{"properties": map[string]any{
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+first+"/restore"+v, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/out"}})
 	must(t, "restore", resp, m, 202)
 	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
 		t.Fatalf("restore %v", st)
 	}
 	id := "/subscriptions/" + e.Sub + "/resourceGroups/out/providers/Microsoft.Compute/disks/"
-	resp, m = raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/out/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/out/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
 	found := false
 	for _, d := range m["value"].([]any) {
 		if n := str(d.(map[string]any), "name"); strings.Contains(n, "datadisk-0") {
@@ -249,19 +249,19 @@ func TestFailedBackupJob(t *testing.T) {
 	vm := mkVM(t, e, "vmrg", "gone", 0, 1<<20)
 	const v = "?api-version=2017-07-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;gone/protectedItems/VM;iaasvmcontainerv2;vmrg;gone"
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
 	must(t, "protect", resp, m, 202)
 	if err := e.Server.Compute.DeleteVM(context.Background(), vm.ID); err != nil {
 		t.Fatal(err)
 	}
-	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
 	must(t, "backup", resp, m, 202)
 	job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v)
-	errs, _ := get(job, "properties.errorDetails").([]any)
-	acts, _ := get(job, "properties.actionsInfo").([]any)
+	errs, _ := testserver.Field(job, "properties.errorDetails").([]any)
+	acts, _ := testserver.Field(job, "properties.actionsInfo").([]any)
 	if str(job, "properties.status") != "Failed" || len(errs) != 1 || str(errs[0].(map[string]any), "errorString") == "" ||
 		len(acts) != 1 || acts[0] != "Retriable" || str(job, "properties.endTime") == "" {
 		t.Fatalf("failed job %v", job)
@@ -283,15 +283,15 @@ func TestFailedBackupJob(t *testing.T) {
 	if ej := sj.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob).ErrorDetails; len(ej) != 1 || ej[0].ErrorCode == nil || *ej[0].ErrorCode == 400 {
 		t.Fatalf("SDK error details %+v", ej)
 	}
-	resp, m = raw(t, e, "GET", I+v, nil)
+	resp, m = e.Do("GET", I+v, nil)
 	if str(m, "properties.lastBackupStatus") != "Failed" || str(m, "properties.healthStatus") != "ActionRequired" || str(m, "properties.extendedInfo.recoveryPointCount") != "0" {
 		t.Fatalf("item %v", m)
 	}
-	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("status eq 'Failed' and startTime eq '2000-01-01 12:00:00 AM' and endTime eq '2999-01-01 12:00:00 AM'"), nil)
+	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("status eq 'Failed' and startTime eq '2000-01-01 12:00:00 AM' and endTime eq '2999-01-01 12:00:00 AM'"), nil)
 	if n := len(m["value"].([]any)); n != 1 {
 		t.Fatalf("failed jobs in window: %d", n)
 	}
-	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("startTime eq '2999-01-01 12:00:00 AM'"), nil)
+	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("startTime eq '2999-01-01 12:00:00 AM'"), nil)
 	if n := len(m["value"].([]any)); n != 0 {
 		t.Fatalf("jobs after 2999: %d", n)
 	}

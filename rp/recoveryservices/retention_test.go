@@ -31,10 +31,10 @@ func TestFakeClock100Days(t *testing.T) {
 	}
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v100"
 	const v = "?api-version=2024-04-01"
-	resp, m := raw(t, e, "PUT", R+"?api-version=2023-04-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+"?api-version=2023-04-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 	runAt := "2025-01-01T02:00:00Z"
-	resp, m = raw(t, e, "PUT", R+"/backupPolicies/daily7"+v, map[string]any{"properties": map[string]any{
+	resp, m = e.Do("PUT", R+"/backupPolicies/daily7"+v, map[string]any{"properties": map[string]any{
 		"backupManagementType": "AzureIaasVM", "instantRpRetentionRangeInDays": 7, "timeZone": "UTC",
 		"schedulePolicy": map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{runAt}},
 		"retentionPolicy": map[string]any{"retentionPolicyType": "LongTermRetentionPolicy",
@@ -43,7 +43,7 @@ func TestFakeClock100Days(t *testing.T) {
 	}})
 	must(t, "policy", resp, m, 200)
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;daily/protectedItems/VM;iaasvmcontainerv2;vmrg;daily"
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/daily7"}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/daily7"}})
 	must(t, "protect", resp, m, 202)
 
 	const days = 100
@@ -55,7 +55,7 @@ func TestFakeClock100Days(t *testing.T) {
 		clk.Set(start.AddDate(0, 0, d).Add(2 * time.Hour))
 		e.Server.Jobs.Notify()
 		waitFor(t, "day's backup", func() bool {
-			resp, m := raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Backup' and status eq 'Completed'"), nil)
+			resp, m := e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Backup' and status eq 'Completed'"), nil)
 			must(t, "jobs", resp, m, 200)
 			return len(m["value"].([]any)) == d+1
 		})
@@ -77,7 +77,7 @@ func TestFakeClock100Days(t *testing.T) {
 	if len(wantVault) != 38 || len(wantInstant) != 7 {
 		t.Fatalf("expectation %d/%d", len(wantVault), len(wantInstant))
 	}
-	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
 	must(t, "points", resp, m, 200)
 	gotVault, gotInstant := map[string]bool{}, map[string]bool{}
 	var oldest map[string]any
@@ -86,7 +86,7 @@ func TestFakeClock100Days(t *testing.T) {
 		at := str(pm, "properties.recoveryPointTime")
 		pt, _ := time.Parse(time.RFC3339, at)
 		key := pt.UTC().Format(time.RFC3339)
-		for _, tier := range get(pm, "properties.recoveryPointTierDetails").([]any) {
+		for _, tier := range testserver.Field(pm, "properties.recoveryPointTierDetails").([]any) {
 			tm := tier.(map[string]any)
 			switch {
 			case str(tm, "type") == "HardenedRP" && str(tm, "status") == "Valid":
@@ -126,14 +126,14 @@ func TestFakeClock100Days(t *testing.T) {
 			t.Errorf("instant tier keeps %s", k)
 		}
 	}
-	resp, m = raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/AzureBackupRG_westus_1/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/AzureBackupRG_westus_1/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
 	must(t, "snapshots", resp, m, 200)
 	if n := len(m["value"].([]any)); n != 7 {
 		t.Errorf("%d instant snapshots, want 7", n)
 	}
-	resp, m = raw(t, e, "GET", I+v, nil)
+	resp, m = e.Do("GET", I+v, nil)
 	if str(m, "properties.extendedInfo.recoveryPointCount") != "38" || str(m, "properties.protectionState") != "Protected" {
-		t.Errorf("item %v", get(m, "properties"))
+		t.Errorf("item %v", testserver.Field(m, "properties"))
 	}
 	if t.Failed() {
 		return
@@ -143,14 +143,14 @@ func TestFakeClock100Days(t *testing.T) {
 	if k := str(oldest, "key"); k != "2025-01-19T02:00:00Z" {
 		t.Fatalf("oldest point %s", k)
 	}
-	resp, m = raw(t, e, "POST", I+"/recoveryPoints/"+str(oldest, "name")+"/restore"+v, map[string]any{"properties": map[string]any{
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+str(oldest, "name")+"/restore"+v, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "sourceResourceId": vm.ID,
 		"targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/restorerg", "region": "westus"}})
 	must(t, "restore", resp, m, 202)
 	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
 		t.Fatalf("restore %v", st)
 	}
-	resp, m = raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/restorerg/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/restorerg/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
 	must(t, "disks", resp, m, 200)
 	if len(m["value"].([]any)) != 1 {
 		t.Fatalf("restored disks %v", m)

@@ -85,7 +85,7 @@ func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 		t.Fatalf("invalid name: %+v", r)
 	}
 	// The raw request of the review, exactly.
-	resp, m := raw(t, e, "POST", "/subscriptions/"+e.Sub+"/resourceGroups/rg1/providers/Microsoft.RecoveryServices/locations/westus/checkNameAvailability?api-version=2023-04-01",
+	resp, m := e.Do("POST", "/subscriptions/"+e.Sub+"/resourceGroups/rg1/providers/Microsoft.RecoveryServices/locations/westus/checkNameAvailability?api-version=2023-04-01",
 		[]byte(`{"type":"Microsoft.RecoveryServices/Vaults","name":"x"}`))
 	must(t, "raw checkNameAvailability", resp, m, 200)
 	if m["nameAvailable"] != false || m["reason"] != "Invalid" { // one character is too short
@@ -124,7 +124,7 @@ func TestVaultRegionOnly(t *testing.T) {
 	east := mkVMIn(t, e, "vmrg", "eastvm", "eastus")
 	const v = "?api-version=2016-12-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "WestUS", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "WestUS", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 
 	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
@@ -137,10 +137,10 @@ func TestVaultRegionOnly(t *testing.T) {
 	}
 	loc := hr.Header.Get("Location")
 	waitFor(t, "refresh", func() bool {
-		resp, m = raw(t, e, "GET", loc, nil)
+		resp, m = e.Do("GET", loc, nil)
 		return resp.StatusCode == 204
 	})
-	resp, m = raw(t, e, "GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
+	resp, m = e.Do("GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
 	must(t, "protectable", resp, m, 200)
 	var names []string
 	for _, x := range m["value"].([]any) {
@@ -154,12 +154,12 @@ func TestVaultRegionOnly(t *testing.T) {
 	item := func(vm string) string {
 		return R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + vm + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + vm
 	}
-	resp, m = raw(t, e, "PUT", item("eastvm")+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": east.ID, "policyId": policy}})
+	resp, m = e.Do("PUT", item("eastvm")+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": east.ID, "policyId": policy}})
 	must(t, "protect eastvm", resp, m, 400)
 	if msg := str(m, "error.message"); str(m, "error.code") != "BMSUserErrorCrossRegionVMNotSupported" || !strings.Contains(msg, "eastus") || !strings.Contains(msg, "westus") {
 		t.Fatalf("cross-region error %v", m)
 	}
-	resp, m = raw(t, e, "GET", item("eastvm")+v, nil)
+	resp, m = e.Do("GET", item("eastvm")+v, nil)
 	must(t, "eastvm not protected", resp, m, 404)
 
 	// The VM of the vault's region is protected through the SDK; the status
@@ -181,7 +181,7 @@ func TestVaultRegionOnly(t *testing.T) {
 	if _, err := bf.NewJobDetailsClient().Get(ctx, "rv", "vaultrg", *ji.JobID, nil); err != nil {
 		t.Fatalf("job %s of the status: %v", *ji.JobID, err)
 	}
-	resp, m = raw(t, e, "GET", hr.Header.Get("Azure-AsyncOperation"), nil)
+	resp, m = e.Do("GET", hr.Header.Get("Azure-AsyncOperation"), nil)
 	if str(m, "properties.protectionState") != "IRPending" || str(m, "properties.friendlyName") != "westvm" || !strings.HasSuffix(str(m, "id"), "/protectedItems/VM;iaasvmcontainerv2;vmrg;westvm") {
 		t.Fatalf("raw enable status %v", m)
 	}
@@ -197,19 +197,19 @@ func TestResumeAfterSuspend(t *testing.T) {
 	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
 	const v = "?api-version=2019-05-13"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
 	policy := R + "/backupPolicies/DefaultPolicy"
 	put := func(what string, props map[string]any) map[string]any {
 		t.Helper()
 		props["protectedItemType"], props["sourceResourceId"] = "Microsoft.Compute/virtualMachines", vm.ID
-		resp, m := raw(t, e, "PUT", I+v, map[string]any{"properties": props})
+		resp, m := e.Do("PUT", I+v, map[string]any{"properties": props})
 		must(t, what, resp, m, 202)
 		if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
 			t.Fatalf("%s: %v", what, st)
 		}
-		resp, m = raw(t, e, "GET", I+v, nil)
+		resp, m = e.Do("GET", I+v, nil)
 		must(t, what+": get", resp, m, 200)
 		return m
 	}
@@ -224,14 +224,14 @@ func TestResumeAfterSuspend(t *testing.T) {
 		t.Fatalf("resumed without points: %v", m)
 	}
 	// An expiry that is not a date-time is refused; a future one is kept.
-	resp, m = raw(t, e, "POST", I+"/backup"+v, []byte(`{"properties":{"objectType":"IaasVMBackupRequest","recoveryPointExpiryTimeInUTC":"next tuesday"}}`))
+	resp, m = e.Do("POST", I+"/backup"+v, []byte(`{"properties":{"objectType":"IaasVMBackupRequest","recoveryPointExpiryTimeInUTC":"next tuesday"}}`))
 	must(t, "backup with a bad expiry", resp, m, 400)
-	resp, m = raw(t, e, "POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest", "recoveryPointExpiryTimeInUTC": "2099-12-01T02:16:20.3156909Z"}})
+	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest", "recoveryPointExpiryTimeInUTC": "2099-12-01T02:16:20.3156909Z"}})
 	must(t, "backup", resp, m, 202)
 	if job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(job, "properties.status") != "Completed" || str(job, "properties.extendedInfo.propertyBag.Warning") != "" {
 		t.Fatalf("backup %v", job)
 	}
-	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
 	must(t, "points", resp, m, 200)
 	if pts := m["value"].([]any); len(pts) != 1 || !strings.HasPrefix(str(pts[0].(map[string]any), "properties.recoveryPointProperties.expiryTime"), "2099-12-01T02:16:20") {
 		t.Fatalf("points %v", m)
@@ -261,7 +261,7 @@ func TestPolicyRetentionTimesMayDifferFromSchedule(t *testing.T) {
 	ctx := e.Ctx()
 	mkRG(t, e, "vaultrg")
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 	const v = "?api-version=2016-12-01"
 	policy := func(sched, daily, weekly string) map[string]any {
@@ -288,16 +288,16 @@ func TestPolicyRetentionTimesMayDifferFromSchedule(t *testing.T) {
 		{"WeeklyOnlyOff", "2018-01-24T22:00:00Z", "-", "2018-01-24T10:00:00Z", ""},
 		{"DailyAbsent", "2018-01-24T22:00:00Z", "", "", "2018-01-24T22:00:00Z"},
 	} {
-		resp, m := raw(t, e, "PUT", R+"/backupPolicies/"+c.name+v, policy(c.sched, c.daily, c.weekly))
+		resp, m := e.Do("PUT", R+"/backupPolicies/"+c.name+v, policy(c.sched, c.daily, c.weekly))
 		must(t, c.name, resp, m, 200)
-		ret := get(m, "properties.retentionPolicy").(map[string]any)
+		ret := testserver.Field(m, "properties.retentionPolicy").(map[string]any)
 		if c.wantDaily != "" {
-			if got := fmt.Sprint(get(ret, "dailySchedule.retentionTimes")); !strings.Contains(got, c.wantDaily) {
+			if got := fmt.Sprint(testserver.Field(ret, "dailySchedule.retentionTimes")); !strings.Contains(got, c.wantDaily) {
 				t.Fatalf("%s: daily retention times %s, want %s", c.name, got, c.wantDaily)
 			}
 		}
 		if c.weekly != "" {
-			if got := fmt.Sprint(get(ret, "weeklySchedule.retentionTimes")); !strings.Contains(got, c.weekly) {
+			if got := fmt.Sprint(testserver.Field(ret, "weeklySchedule.retentionTimes")); !strings.Contains(got, c.weekly) {
 				t.Fatalf("%s: weekly retention times %s, want %s as sent", c.name, got, c.weekly)
 			}
 		}

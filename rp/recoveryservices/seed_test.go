@@ -31,21 +31,21 @@ func TestSeedRawHTTP(t *testing.T) {
 	R := "/Subscriptions/" + sub + "/resourceGroups/testVaultRG/providers/Microsoft.RecoveryServices/vaults/testVault"
 	const v = "?api-version=2016-12-01"
 
-	resp, m := raw(t, e, "PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}, "properties": map[string]any{}})
+	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}, "properties": map[string]any{}})
 	must(t, "create vault", resp, m, 200, 201)
 	if str(m, "properties.provisioningState") != "Succeeded" || str(m, "type") != "Microsoft.RecoveryServices/vaults" {
 		t.Fatalf("vault %v", m)
 	}
 
 	// Discover unprotected Azure VMs.
-	resp, m = raw(t, e, "POST", R+"/backupFabrics/Azure/refreshContainers"+v, nil)
+	resp, m = e.Do("POST", R+"/backupFabrics/Azure/refreshContainers"+v, nil)
 	must(t, "refresh", resp, m, 202)
 	loc := resp.Header.Get("Location")
 	if !strings.Contains(loc, "/backupFabrics/Azure/operationResults/") || !strings.Contains(loc, "api-version=2016-12-01") || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("refresh headers: %v", resp.Header)
 	}
 	waitFor(t, "refresh", func() bool {
-		resp, m = raw(t, e, "GET", loc, nil)
+		resp, m = e.Do("GET", loc, nil)
 		if resp.StatusCode == 202 {
 			return false
 		}
@@ -54,7 +54,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	})
 
 	// Select the VM.
-	resp, m = raw(t, e, "GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
+	resp, m = e.Do("GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
 	must(t, "protectable items", resp, m, 200)
 	var name, vmID string
 	for _, it := range m["value"].([]any) {
@@ -77,7 +77,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	policy := "/subscriptions/" + sub + "/resourceGroups/testVaultRG/providers/microsoft.recoveryservices/vaults/testVault/backupPolicies/DefaultPolicy"
 
 	// Enable protection.
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": policy}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": policy}})
 	must(t, "enable", resp, m, 202)
 	st := pollStatus(t, e, resp)
 	if str(st, "status") != "Succeeded" {
@@ -85,7 +85,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	}
 	// As the seed shows, the status carries the protected item itself.
 	checkItemStatus(t, st, "IRPending", "DefaultPolicy")
-	resp, m = raw(t, e, "GET", resp.Header.Get("Location"), nil)
+	resp, m = e.Do("GET", resp.Header.Get("Location"), nil)
 	must(t, "enable result", resp, m, 200)
 	for k, want := range map[string]string{
 		"name": "VM;iaasvmcontainerv2;testRG;testVM", "type": "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems",
@@ -105,7 +105,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	}
 
 	// A protected VM leaves the list of protectable items.
-	resp, m = raw(t, e, "GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
+	resp, m = e.Do("GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
 	must(t, "protectable items", resp, m, 200)
 	if n := len(m["value"].([]any)); n != 0 {
 		t.Fatalf("protected VM still protectable: %v", m)
@@ -115,7 +115,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	// (2018-12-01) has passed, so the point is kept for 30 days and the job
 	// says why.
 	backupStart := time.Now()
-	resp, m = raw(t, e, "POST", I+"/backup"+v, []byte(`{
+	resp, m = e.Do("POST", I+"/backup"+v, []byte(`{
    "properties": {
     "objectType": "IaasVMBackupRequest",
     "recoveryPointExpiryTimeInUTC": "2018-12-01T02:16:20.3156909Z"
@@ -138,20 +138,20 @@ func TestSeedRawHTTP(t *testing.T) {
 	if w := str(job, "properties.extendedInfo.propertyBag.Warning"); !strings.Contains(w, "2018-12-01T02:16:20Z was in the past; kept for 30 days") {
 		t.Fatalf("backup job warning %q: %v", w, job)
 	}
-	resp, m = raw(t, e, "GET", I+v, nil)
+	resp, m = e.Do("GET", I+v, nil)
 	must(t, "get item", resp, m, 200)
 	if str(m, "properties.protectionState") != "Protected" || str(m, "properties.lastBackupStatus") != "Completed" ||
 		str(m, "properties.extendedInfo.recoveryPointCount") != "1" || str(m, "properties.lastBackupTime") == "2001-01-01T00:00:00Z" {
 		t.Fatalf("item after backup %v", m)
 	}
-	resp, m = raw(t, e, "GET", I+"/recoveryPoints"+v, nil)
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
 	must(t, "recovery points", resp, m, 200)
 	pts := m["value"].([]any)
 	if len(pts) != 1 {
 		t.Fatalf("points %v", m)
 	}
 	pt := pts[0].(map[string]any)
-	tiers := get(pt, "properties.recoveryPointTierDetails").([]any)
+	tiers := testserver.Field(pt, "properties.recoveryPointTierDetails").([]any)
 	if str(pt, "properties.objectType") != "IaasVMRecoveryPoint" || len(tiers) != 2 ||
 		str(tiers[0].(map[string]any), "type") != "InstantRP" || str(tiers[0].(map[string]any), "status") != "Valid" ||
 		str(tiers[1].(map[string]any), "type") != "HardenedRP" || str(tiers[1].(map[string]any), "status") != "Valid" ||
@@ -165,25 +165,25 @@ func TestSeedRawHTTP(t *testing.T) {
 
 	// Change the policy.
 	prod := strings.Replace(policy, "DefaultPolicy", "ProdPolicy", 1)
-	resp, m = raw(t, e, "PUT", prod+v, map[string]any{"properties": map[string]any{"backupManagementType": "AzureIaasVM",
+	resp, m = e.Do("PUT", prod+v, map[string]any{"properties": map[string]any{"backupManagementType": "AzureIaasVM",
 		"schedulePolicy":  map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{"2018-01-24T10:00:00Z"}},
 		"retentionPolicy": map[string]any{"retentionPolicyType": "LongTermRetentionPolicy", "dailySchedule": map[string]any{"retentionTimes": []string{"2018-01-24T10:00:00Z"}, "retentionDuration": map[string]any{"count": 45, "durationType": "Days"}}},
 		"timeZone":        "UTC"}})
 	must(t, "create ProdPolicy", resp, m, 200)
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": prod}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": prod}})
 	must(t, "change policy", resp, m, 202)
 	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
 		t.Fatalf("change policy %v", st)
 	} else {
 		checkItemStatus(t, st, "Protected", "ProdPolicy")
 	}
-	resp, m = raw(t, e, "GET", resp.Header.Get("Location"), nil)
+	resp, m = e.Do("GET", resp.Header.Get("Location"), nil)
 	if resp.StatusCode != 200 || str(m, "properties.policyName") != "ProdPolicy" || str(m, "properties.protectionState") != "Protected" {
 		t.Fatalf("after policy change: %d %v", resp.StatusCode, m)
 	}
 
 	// Stop protection but retain existing data.
-	resp, m = raw(t, e, "PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": ""}})
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": ""}})
 	must(t, "stop protection", resp, m, 202)
 	st = pollStatus(t, e, resp)
 	if str(st, "status") != "Succeeded" || str(st, "properties.jobId") == "" || str(st, "properties.objectType") != "OperationStatusJobExtendedInfo" || str(st, "properties.protectionState") != "" {
@@ -192,16 +192,16 @@ func TestSeedRawHTTP(t *testing.T) {
 	if job := waitJob(t, e, R, str(st, "properties.jobId"), v); str(job, "properties.operation") != "DisableBackup" {
 		t.Fatalf("stop job %v", job)
 	}
-	resp, m = raw(t, e, "GET", I+v, nil)
+	resp, m = e.Do("GET", I+v, nil)
 	if str(m, "properties.protectionState") != "ProtectionStopped" || str(m, "properties.extendedInfo.recoveryPointCount") != "1" {
 		t.Fatalf("after stop %v", m)
 	}
 	// The seed's short item name is an alias.
-	resp, m = raw(t, e, "GET", R+"/backupFabrics/Azure/protectionContainers/"+containerName+"/protectedItems/vm;testRG;testVM"+v, nil)
+	resp, m = e.Do("GET", R+"/backupFabrics/Azure/protectionContainers/"+containerName+"/protectedItems/vm;testRG;testVM"+v, nil)
 	must(t, "alias", resp, m, 200)
 
 	// Jobs list with filters.
-	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Backup' and backupManagementType eq 'AzureIaasVM' and status eq 'Completed'"), nil)
+	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Backup' and backupManagementType eq 'AzureIaasVM' and status eq 'Completed'"), nil)
 	must(t, "jobs", resp, m, 200)
 	if n := len(m["value"].([]any)); n != 1 {
 		t.Fatalf("backup jobs %d: %v", n, m)
@@ -212,30 +212,30 @@ func TestSeedRawHTTP(t *testing.T) {
 	if snaps == 0 {
 		t.Fatal("no instant-RP snapshot")
 	}
-	resp, m = raw(t, e, "DELETE", I+v, nil)
+	resp, m = e.Do("DELETE", I+v, nil)
 	must(t, "delete", resp, m, 202)
 	loc = resp.Header.Get("Location")
 	if loc == "" || resp.Header.Get("Azure-AsyncOperation") == "" {
 		t.Fatalf("delete headers %v", resp.Header)
 	}
 	waitFor(t, "delete", func() bool {
-		resp, m = raw(t, e, "GET", loc, nil)
+		resp, m = e.Do("GET", loc, nil)
 		if resp.StatusCode == 202 {
 			return false
 		}
 		must(t, "delete result", resp, m, 204)
 		return true
 	})
-	resp, m = raw(t, e, "GET", I+v, nil)
+	resp, m = e.Do("GET", I+v, nil)
 	must(t, "get deleted", resp, m, 404)
 	if n := listSnapshots(t, e); n != 0 {
 		t.Fatalf("%d snapshots left after delete", n)
 	}
-	resp, m = raw(t, e, "GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'DeleteBackupData'"), nil)
+	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'DeleteBackupData'"), nil)
 	if len(m["value"].([]any)) != 1 || str(m["value"].([]any)[0].(map[string]any), "properties.status") != "Completed" {
 		t.Fatalf("delete job %v", m)
 	}
-	resp, m = raw(t, e, "DELETE", R+"?api-version=2023-04-01", nil)
+	resp, m = e.Do("DELETE", R+"?api-version=2023-04-01", nil)
 	must(t, "delete vault", resp, m, 200)
 }
 
@@ -245,14 +245,7 @@ func pollStatus(t *testing.T, e *testserver.Env, resp *http.Response) map[string
 	if as == "" || !strings.Contains(as, "api-version=") {
 		t.Fatalf("no Azure-AsyncOperation: %v", resp.Header)
 	}
-	var m map[string]any
-	waitFor(t, "operation", func() bool {
-		var r *http.Response
-		r, m = raw(t, e, "GET", as, nil)
-		must(t, "status", r, m, 200)
-		return str(m, "status") != "InProgress"
-	})
-	return m
+	return e.Poll(as)
 }
 
 func waitJob(t *testing.T, e *testserver.Env, R, id, v string) map[string]any {
@@ -260,7 +253,7 @@ func waitJob(t *testing.T, e *testserver.Env, R, id, v string) map[string]any {
 	var m map[string]any
 	waitFor(t, "job "+id, func() bool {
 		var r *http.Response
-		r, m = raw(t, e, "GET", R+"/backupJobs/"+id+v, nil)
+		r, m = e.Do("GET", R+"/backupJobs/"+id+v, nil)
 		must(t, "job", r, m, 200)
 		s := str(m, "properties.status")
 		return s != "InProgress" && s != "Cancelling"
@@ -269,7 +262,7 @@ func waitJob(t *testing.T, e *testserver.Env, R, id, v string) map[string]any {
 }
 
 func listSnapshots(t *testing.T, e *testserver.Env) int {
-	resp, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
+	resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
 	must(t, "snapshots", resp, m, 200)
 	return len(m["value"].([]any))
 }
@@ -291,7 +284,7 @@ func checkItemStatus(t *testing.T, st map[string]any, state, policy string) {
 	}
 	if !strings.Contains(str(st, "id"), "/protectedItems/VM;iaasvmcontainerv2;testRG;testVM") || str(st, "startTime") == "" || str(st, "endTime") == "" ||
 		str(st, "properties.jobId") == "" || !strings.HasSuffix(str(st, "properties.policyId"), "/backupPolicies/"+policy) ||
-		get(st, "properties.extendedInfo.recoveryPointCount") == nil || str(st, "properties.sourceResourceId") == "" {
+		testserver.Field(st, "properties.extendedInfo.recoveryPointCount") == nil || str(st, "properties.sourceResourceId") == "" {
 		t.Fatalf("operation status %v", st)
 	}
 }
