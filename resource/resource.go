@@ -209,6 +209,41 @@ func List[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, e
 	return out, nil
 }
 
+// ResourceGroupType is the ARM type of resource groups.
+const ResourceGroupType = "Microsoft.Resources/resourceGroups"
+
+// ResourceGroup is a resource group as the store keeps it (served by
+// rp/resources; other providers create the groups they own with
+// EnsureResourceGroup).
+type ResourceGroup struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	ManagedBy  string            `json:"managedBy,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties struct {
+		ProvisioningState string `json:"provisioningState"`
+	} `json:"properties"`
+}
+
+// EnsureResourceGroup creates resource group name of sub in location with
+// tags unless it exists (a group a provider creates on demand, such as
+// Azure Backup's AzureBackupRG_{location}_1).
+func EnsureResourceGroup(ctx context.Context, tx store.Tx, sub, name, location string, tags map[string]string) error {
+	id := "/subscriptions/" + sub + "/resourceGroups/" + name
+	if ok, err := Exists(ctx, tx, id); err != nil || ok {
+		return err
+	}
+	g := ResourceGroup{ID: id, Name: name, Type: ResourceGroupType, Location: location, Tags: tags}
+	g.Properties.ProvisioningState = "Succeeded"
+	rid, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	return Put(ctx, tx, rid, &g)
+}
+
 // CheckResourceGroup returns a NotFound ResourceGroupNotFound error unless the group exists.
 func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) error {
 	ok, err := Exists(ctx, r, "/subscriptions/"+sub+"/resourceGroups/"+rg)

@@ -82,16 +82,6 @@ var Rules = []Rule{
 	{"internal/layers", nil, "this check"},
 }
 
-// Pending lists imports that break the rules today, each with the work
-// that removes it. The check fails on an entry that no longer happens, so
-// whoever removes the import deletes its entry.
-var Pending = []Import{
-	// The instant-RP resource group (AzureBackupRG_{location}_1) is created
-	// by the Recovery Services face as a resources.ResourceGroup document;
-	// it belongs behind resource (a shared "ensure resource group").
-	{"rp/recoveryservices", "rp/resources"},
-}
-
 // DomainPackages are the packages below the ARM layer: they may use arm for
 // resource ids only (AllowedARM), never for wire errors or requests.
 var DomainPackages = []string{"compute", "protection", "resource", "snapshot", "chunk", "blob", "blob/...",
@@ -111,9 +101,6 @@ var CallerPackages = []string{"identity", "rbac", "ops"}
 var AllowedARMCaller = map[string]bool{"ResourceID": true, "ParseID": true, "NewID": true, "EqualIDs": true,
 	"Caller": true, "CorrelationID": true, "WithCorrelationID": true}
 
-// Import is one import edge, both paths relative to the module.
-type Import struct{ From, To string }
-
 // Match reports whether a package path (relative to the module) matches pattern.
 func Match(pattern, pkg string) bool {
 	switch {
@@ -126,14 +113,9 @@ func Match(pattern, pkg string) bool {
 }
 
 // Check checks graph (each module package, relative to the module, with the
-// module packages it imports) against rules and pending, and returns one
-// line per violation, sorted; none means the graph keeps the rules.
-func Check(graph map[string][]string, rules []Rule, pending []Import) []string {
-	pend := map[Import]bool{}
-	for _, p := range pending {
-		pend[p] = true
-	}
-	used := map[Import]bool{}
+// module packages it imports) against rules, and returns one line per
+// violation, sorted; none means the graph keeps the rules.
+func Check(graph map[string][]string, rules []Rule) []string {
 	var out []string
 	for pkg, imports := range graph {
 		var rule *Rule
@@ -158,16 +140,7 @@ func Check(graph map[string][]string, rules []Rule, pending []Import) []string {
 			if ok {
 				continue
 			}
-			if e := (Import{pkg, imp}); pend[e] {
-				used[e] = true
-				continue
-			}
 			out = append(out, fmt.Sprintf("%s imports %s: not allowed (%s may import %s: %s)", pkg, imp, rule.Pkg, orNothing(rule.May), rule.Why))
-		}
-	}
-	for _, p := range pending {
-		if !used[p] {
-			out = append(out, fmt.Sprintf("%s no longer imports %s (or may now): delete its entry from layers.Pending", p.From, p.To))
 		}
 	}
 	sort.Strings(out)

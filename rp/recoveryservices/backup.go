@@ -14,7 +14,6 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/rp/resources"
 	"github.com/safehold/safehold/store"
 )
 
@@ -291,15 +290,8 @@ func (pr *Provider) policyOf(ctx context.Context, it *itemRecord) *iaasPolicy {
 
 // ensureRG creates the instant-RP resource group on demand.
 func (pr *Provider) ensureRG(ctx context.Context, sub, name, location string) error {
-	id := "/subscriptions/" + sub + "/resourceGroups/" + name
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if ok, err := resource.Exists(ctx, tx, id); err != nil || ok {
-			return err
-		}
-		g := resources.ResourceGroup{ID: id, Name: name, Type: "Microsoft.Resources/resourceGroups", Location: normLocation(location),
-			Tags: map[string]string{"CreatedBy": "AzureBackup"}}
-		g.Properties.ProvisioningState = "Succeeded"
-		return resource.Put(ctx, tx, mustParse(id), &g)
+		return resource.EnsureResourceGroup(ctx, tx, sub, name, normLocation(location), map[string]string{"CreatedBy": "AzureBackup"})
 	})
 }
 

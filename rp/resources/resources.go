@@ -45,18 +45,9 @@ func PutSubscription(ctx context.Context, tx store.Tx, s Subscription) error {
 	return tx.Put(ctx, store.Doc{Kind: resource.SubscriptionKind, Key: s.SubscriptionID, Value: b})
 }
 
-// ResourceGroup is a resource group resource.
-type ResourceGroup struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	ManagedBy  string            `json:"managedBy,omitempty"`
-	Tags       map[string]string `json:"tags,omitempty"`
-	Properties struct {
-		ProvisioningState string `json:"provisioningState"`
-	} `json:"properties"`
-}
+// ResourceGroup is a resource group resource (its document lives in
+// resource, so that providers below this one can create groups).
+type ResourceGroup = resource.ResourceGroup
 
 // Locations are the regions Safehold reports; resources may use any of them.
 var Locations = []string{"eastus", "eastus2", "southcentralus", "westus2", "westus3", "australiaeast", "southeastasia", "northeurope",
