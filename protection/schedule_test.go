@@ -2,6 +2,7 @@ package protection_test
 
 import (
 	"errors"
+	"sort"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func (b *bundle) pointTimes(t *testing.T, it *protection.Item) []time.Time {
 	for _, p := range b.points(t, it) {
 		out = append(out, p.Time.UTC())
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
 	return out
 }
 
@@ -152,7 +154,7 @@ func TestScheduleBothVaultKinds(t *testing.T) {
 	if len(got) != 3 || !got[0].Equal(at(3, 2, 0)) || !got[2].Equal(at(5, 2, 0)) {
 		t.Fatalf("rs points after day 5: %v", got)
 	}
-	for _, p := range b.points(t, rs) {
+	for _, p := range b.points(t, rs) { // in any order
 		if op := p.HasTier(protection.TierOperational); op != p.Time.Equal(at(5, 2, 0)) {
 			t.Fatalf("point of %v: operational tier %v", p.Time, op)
 		}
