@@ -351,11 +351,7 @@ func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation) error {
 }
 
 func (pr *Provider) getInstance(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
-		return nil, err
-	}
-	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	_, bi, err := pr.instanceFor(r)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,19 @@ func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
 }
 
+// instanceFor loads the vault and the backup instance a request addresses.
+func (pr *Provider) instanceFor(r *arm.Request) (*vaultResource, *instanceResource, error) {
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	bi, err := pr.loadInstance(r.HTTP.Context(), pr.p.Store, instanceIDOf(r))
+	if err != nil {
+		return nil, nil, err
+	}
+	return vault, bi, nil
+}
+
 func checkStorageSettings(ss []storageSetting) error {
 	if len(ss) == 0 {
 		return fieldError("properties.storageSettings", "is required: give at least one, e.g. [{\"datastoreType\":\"VaultStore\",\"type\":\"LocallyRedundant\"}]")
@@ -251,26 +264,23 @@ func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	sub, rg := r.Param("subscriptionId"), r.Param("resourceGroupName")
+	if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, sub, rg); err != nil {
 		return nil, err
 	}
-	vs, err := resource.List[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId")+"/resourceGroups/"+r.Param("resourceGroupName"))
-	if err != nil {
-		return nil, err
-	}
-	for i := range vs {
-		vs[i].Location = normLocation(vs[i].Location)
-	}
-	return arm.PageOK(r, vs, 100)
+	return pr.listVaults(r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
 }
 
 func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	if err := resource.CheckSubscription(ctx, pr.p.Store, r.Param("subscriptionId")); err != nil {
+	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
-	vs, err := resource.List[vaultResource](ctx, pr.p.Store, typeVault, "/subscriptions/"+r.Param("subscriptionId"))
+	return pr.listVaults(r, "/subscriptions/"+r.Param("subscriptionId"))
+}
+
+// listVaults answers the vaults below scope, a page of 100.
+func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, error) {
+	vs, err := resource.List[vaultResource](r.HTTP.Context(), pr.p.Store, typeVault, scope)
 	if err != nil {
 		return nil, err
 	}

@@ -83,10 +83,7 @@ func splitAnd(s string) []string {
 
 func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
-		return nil, err
-	}
-	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	_, bi, err := pr.instanceFor(r)
 	if err != nil {
 		return nil, err
 	}
@@ -114,10 +111,7 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
-		return nil, err
-	}
-	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
+	_, bi, err := pr.instanceFor(r)
 	if err != nil {
 		return nil, err
 	}
@@ -205,21 +199,30 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 }
 
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	vault, err := pr.vaultFor(r)
+	_, out, err := pr.jobViews(r)
 	if err != nil {
 		return nil, err
 	}
-	js, err := protection.ListJobs(ctx, pr.p.Store, vault.ID, protection.JobFilter{})
+	return arm.PageOK(r, out, 100)
+}
+
+// jobViews are the wire views of every job of the vault a request
+// addresses, newest first.
+func (pr *Provider) jobViews(r *arm.Request) (*vaultResource, []*jobResource, error) {
+	vault, err := pr.vaultFor(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	js, err := protection.ListJobs(r.HTTP.Context(), pr.p.Store, vault.ID, protection.JobFilter{})
+	if err != nil {
+		return nil, nil, err
 	}
 	now := pr.p.Now()
 	out := make([]*jobResource, 0, len(js))
 	for _, j := range js {
 		out = append(out, jobView(vault, j, now))
 	}
-	return arm.PageOK(r, out, 100)
+	return vault, out, nil
 }
 
 func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
