@@ -6,16 +6,16 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
-	"github.com/google/uuid"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
 // Built-in role definition ids (Azure's).
 const (
-	roleDiskBackupReader        = "3e5e47e6-65f7-47ef-90b5-e5dd4d455f24"
-	roleDiskSnapshotContributor = "7efff54f-a5b4-42b5-a1c5-5411624893ce"
-	roleDiskRestoreOperator     = "b50d9833-a0cb-478e-945f-707fcc997c13"
+	roleDiskBackupReader        = fixture.RoleDiskBackupReader
+	roleDiskSnapshotContributor = fixture.RoleDiskSnapshotContributor
+	roleDiskRestoreOperator     = fixture.RoleDiskRestoreOperator
 )
 
 // patchVault PATCHes a Backup vault as Azure answers it: 202 with both
@@ -93,19 +93,7 @@ func readDisk(t *testing.T, e *testserver.Env, id string) []byte {
 
 func assign(t *testing.T, e *testserver.Env, scope, role, principal string) string {
 	t.Helper()
-	ra, err := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := uuid.NewString()
-	_, err = ra.Create(e.Ctx(), scope, name, armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-		RoleDefinitionID: to.Ptr("/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role),
-		PrincipalID:      to.Ptr(principal),
-	}}, nil)
-	if err != nil {
-		t.Fatalf("assign %s at %s: %v", role, scope, err)
-	}
-	return name
+	return fixture.Assign(t, e, scope, role, principal)
 }
 
 func unassign(t *testing.T, e *testserver.Env, scope, name string) {

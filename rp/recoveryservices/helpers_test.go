@@ -13,10 +13,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -133,28 +132,9 @@ func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute
 // page-blob data plane), then revokes access.
 func readSAS(t *testing.T, e *testserver.Env, diskID string, n int64) []byte {
 	t.Helper()
-	ctx := e.Ctx()
-	cf, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
 	parts := strings.Split(diskID, "/")
-	rg, name := parts[4], parts[len(parts)-1]
-	gp, err := cf.NewDisksClient().BeginGrantAccess(ctx, rg, name, armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](3600)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := gp.PollUntilDone(ctx, poll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, _ := e.Conn.HTTPClient()
-	pc, err := pageblob.NewClientWithNoCredential(*g.AccessSAS, &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: n}})
+	pc, revoke := fixture.DiskAccess(t, e, parts[4], parts[len(parts)-1], armcompute.AccessLevelRead)
+	resp, err := pc.DownloadStream(e.Ctx(), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: n}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +143,6 @@ func readSAS(t *testing.T, e *testserver.Env, diskID string, n int64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := cf.NewDisksClient().BeginRevokeAccess(ctx, rg, name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rp.PollUntilDone(ctx, poll); err != nil {
-		t.Fatal(err)
-	}
+	revoke()
 	return b
 }

@@ -142,15 +142,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if err := pr.applyIdentity(ctx, tx, &out, in.Identity); err != nil {
 			return err
 		}
-		props := map[string]any{}
-		for k, v := range old.Properties {
-			props[k] = v
-		}
-		for k, v := range in.Properties {
-			props[k] = v
-		}
-		fillVaultProperties(props)
-		out.Properties = props
+		out.Properties = mergeVaultProperties(old.Properties, in.Properties)
 		out.Etag = etagAt(now)
 		out.SystemData = arm.Touch(old.SystemData, r.Caller(), now)
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
@@ -199,15 +191,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				return err
 			}
 		}
-		props := map[string]any{}
-		for k, val := range v.Properties {
-			props[k] = val
-		}
-		for k, val := range in.Properties {
-			props[k] = val
-		}
-		fillVaultProperties(props)
-		out.Properties = props
+		out.Properties = mergeVaultProperties(v.Properties, in.Properties)
 		now := pr.p.Now()
 		out.Etag = etagAt(now)
 		out.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
@@ -286,6 +270,20 @@ func (pr *Provider) applyIdentity(ctx context.Context, tx store.Tx, v *vaultReco
 	}
 	v.Identity = out
 	return nil
+}
+
+// mergeVaultProperties is old's properties overlaid with in's, with the
+// defaults filled in.
+func mergeVaultProperties(old, in map[string]any) map[string]any {
+	props := map[string]any{}
+	for k, v := range old {
+		props[k] = v
+	}
+	for k, v := range in {
+		props[k] = v
+	}
+	fillVaultProperties(props)
+	return props
 }
 
 func fillVaultProperties(p map[string]any) {
