@@ -45,6 +45,20 @@ func mkRG(t *testing.T, e *testserver.Env, name string) {
 	must(t, "create rg "+name, resp, m, 200, 201)
 }
 
+// mkVault creates a Recovery Services vault (Standard) with a PUT to url.
+func mkVault(t *testing.T, e *testserver.Env, url, location string) {
+	t.Helper()
+	resp, m := e.Do("PUT", url, map[string]any{"location": location, "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+}
+
+// protect protects a VM with a policy (PUT of the protected item at url).
+func protect(t *testing.T, e *testserver.Env, url, vmID, policyID string) {
+	t.Helper()
+	resp, m := e.Do("PUT", url, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": policyID}})
+	must(t, "protect", resp, m, 202)
+}
+
 // mkVM creates a VM with an OS disk and nData data disks of size bytes each.
 func mkVM(t *testing.T, e *testserver.Env, rg, name string, nData int, size int64) *compute.VM {
 	t.Helper()

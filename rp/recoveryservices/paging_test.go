@@ -39,9 +39,8 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 		want[strings.ToLower("iaasvmcontainerv2;"+rg+";"+name)] = true
 	}
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/fleet"
-	resp, m := e.Do("PUT", R+"?api-version=2023-04-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
-	must(t, "vault", resp, m, 201)
-	resp, m = e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
+	resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
 	must(t, "refresh", resp, m, 202)
 	loc := resp.Header.Get("Location")
 	waitFor(t, "refresh", func() bool {

@@ -20,11 +20,9 @@ func TestRBAC(t *testing.T) {
 	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
 	const v = "?api-version=2024-04-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := e.Do("PUT", R+v, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
-	must(t, "vault", resp, m, 201)
+	mkVault(t, e, R+v, "westus")
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
-	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
-	must(t, "protect", resp, m, 202)
+	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 
 	principal := func(name, role, scope string) *spCred {
 		resp, m := e.Do("POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{"displayName": name})
@@ -42,7 +40,7 @@ func TestRBAC(t *testing.T) {
 	reader := principal("reader", rbac.BackupReader, rgScope)
 	operator := principal("operator", rbac.BackupOperator, rgScope)
 
-	resp, m = e.Do("GET", I+v, nil, testserver.As(reader.cred))
+	resp, m := e.Do("GET", I+v, nil, testserver.As(reader.cred))
 	must(t, "reader reads", resp, m, 200)
 	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}}, testserver.As(reader.cred))
 	must(t, "reader backs up", resp, m, 403)

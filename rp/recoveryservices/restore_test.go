@@ -51,8 +51,7 @@ func TestRestoreKinds(t *testing.T) {
 	if !strings.Contains(I, "%3B") {
 		t.Fatalf("escaping: %s", I)
 	}
-	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
-	must(t, "protect", resp, m, 202)
+	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 
 	resp, m = e.Do("POST", "/Subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2024-04-01", map[string]any{"resourceType": "VM", "resourceId": vm.ID})
 	must(t, "backupStatus", resp, m, 200)
@@ -192,11 +191,9 @@ func TestRestartKeepsBackups(t *testing.T) {
 	want := readDisk(t, e.Server.Compute, vm.DataDisks[0].DiskID)
 	const v = "?api-version=2024-04-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := e.Do("PUT", R+v, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
-	must(t, "vault", resp, m, 201)
+	mkVault(t, e, R+v, "westus")
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;db/protectedItems/VM;iaasvmcontainerv2;vmrg;db"
-	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/EnhancedPolicy"}})
-	must(t, "protect", resp, m, 202)
+	protect(t, e, I+v, vm.ID, R+"/backupPolicies/EnhancedPolicy")
 	backup := func() {
 		resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
 		must(t, "backup", resp, m, 202)
@@ -205,7 +202,7 @@ func TestRestartKeepsBackups(t *testing.T) {
 		}
 	}
 	backup()
-	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
+	resp, m := e.Do("GET", I+"/recoveryPoints"+v, nil)
 	first := str(m["value"].([]any)[0].(map[string]any), "name")
 
 	e.Restart()
@@ -249,15 +246,13 @@ func TestFailedBackupJob(t *testing.T) {
 	vm := mkVM(t, e, "vmrg", "gone", 0, 1<<20)
 	const v = "?api-version=2017-07-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
-	must(t, "vault", resp, m, 201)
+	mkVault(t, e, R+"?api-version=2016-06-01", "westus")
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;gone/protectedItems/VM;iaasvmcontainerv2;vmrg;gone"
-	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/DefaultPolicy"}})
-	must(t, "protect", resp, m, 202)
+	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 	if err := e.Server.Compute.DeleteVM(context.Background(), vm.ID); err != nil {
 		t.Fatal(err)
 	}
-	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
 	must(t, "backup", resp, m, 202)
 	job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v)
 	errs, _ := testserver.Field(job, "properties.errorDetails").([]any)

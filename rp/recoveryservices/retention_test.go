@@ -31,10 +31,9 @@ func TestFakeClock100Days(t *testing.T) {
 	}
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v100"
 	const v = "?api-version=2024-04-01"
-	resp, m := e.Do("PUT", R+"?api-version=2023-04-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
-	must(t, "vault", resp, m, 201)
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
 	runAt := "2025-01-01T02:00:00Z"
-	resp, m = e.Do("PUT", R+"/backupPolicies/daily7"+v, map[string]any{"properties": map[string]any{
+	resp, m := e.Do("PUT", R+"/backupPolicies/daily7"+v, map[string]any{"properties": map[string]any{
 		"backupManagementType": "AzureIaasVM", "instantRpRetentionRangeInDays": 7, "timeZone": "UTC",
 		"schedulePolicy": map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{runAt}},
 		"retentionPolicy": map[string]any{"retentionPolicyType": "LongTermRetentionPolicy",
@@ -43,8 +42,7 @@ func TestFakeClock100Days(t *testing.T) {
 	}})
 	must(t, "policy", resp, m, 200)
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;daily/protectedItems/VM;iaasvmcontainerv2;vmrg;daily"
-	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm.ID, "policyId": R + "/backupPolicies/daily7"}})
-	must(t, "protect", resp, m, 202)
+	protect(t, e, I+v, vm.ID, R+"/backupPolicies/daily7")
 
 	const days = 100
 	block := func(d int) []byte { return bytes.Repeat([]byte{byte(d + 1)}, 4096) }
