@@ -52,6 +52,19 @@ func mkVault(t *testing.T, e *testserver.Env, url, location string) {
 	must(t, "vault", resp, m, 201)
 }
 
+// vaultAndVM creates resource groups vmrg and vaultrg, a VM vmrg/name with
+// a 1 MiB OS disk and the vault rv (a PUT at vaultVersion, "?api-version=…");
+// it returns the vault's path, the path of the VM's protected item and the VM.
+func vaultAndVM(t *testing.T, e *testserver.Env, name, vaultVersion string) (string, string, *compute.VM) {
+	t.Helper()
+	mkRG(t, e, "vmrg")
+	mkRG(t, e, "vaultrg")
+	vm := mkVM(t, e, "vmrg", name, 0, 1<<20)
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	mkVault(t, e, R+vaultVersion, "westus")
+	return R, R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + name + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + name, vm
+}
+
 // protect protects a VM with a policy (PUT of the protected item at url).
 func protect(t *testing.T, e *testserver.Env, url, vmID, policyID string) {
 	t.Helper()

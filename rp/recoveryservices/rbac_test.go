@@ -14,14 +14,9 @@ import (
 // restoring needs write access where the restore creates disks and VMs.
 func TestRBAC(t *testing.T) {
 	e := testserver.Start(t)
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
-	mkRG(t, e, "restorerg")
-	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
 	const v = "?api-version=2024-04-01"
-	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	mkVault(t, e, R+v, "westus")
-	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
+	R, I, vm := vaultAndVM(t, e, "app", v)
+	mkRG(t, e, "restorerg")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 
 	principal := func(name, role, scope string) *spCred {

@@ -241,13 +241,8 @@ func TestRestartKeepsBackups(t *testing.T) {
 // errorDetails and actionsInfo as strings, the item turns unhealthy.
 func TestFailedBackupJob(t *testing.T) {
 	e := testserver.Start(t)
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
-	vm := mkVM(t, e, "vmrg", "gone", 0, 1<<20)
 	const v = "?api-version=2017-07-01"
-	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	mkVault(t, e, R+"?api-version=2016-06-01", "westus")
-	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;gone/protectedItems/VM;iaasvmcontainerv2;vmrg;gone"
+	R, I, vm := vaultAndVM(t, e, "gone", "?api-version=2016-06-01")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 	if err := e.Server.Compute.DeleteVM(context.Background(), vm.ID); err != nil {
 		t.Fatal(err)
