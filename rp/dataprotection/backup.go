@@ -240,12 +240,8 @@ func (f face) ScheduledJob(ctx context.Context, it *protection.Item, now time.Ti
 
 func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, err := pr.vaultFor(r)
+	vault, in, err := vaultAndBody[triggerBackupRequest](pr, r)
 	if err != nil {
-		return nil, err
-	}
-	var in triggerBackupRequest
-	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
 	id := instanceIDOf(r)
@@ -436,22 +432,18 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 
 func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, err := pr.vaultFor(r)
+	vault, in, err := vaultAndBody[restoreRequest](pr, r)
 	if err != nil {
 		return nil, err
 	}
-	var in restoreRequest
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	if err := r.CheckLinked(restoreLinks(&in)...); err != nil {
+	if err := r.CheckLinked(restoreLinks(in)...); err != nil {
 		return nil, err
 	}
 	bi, err := pr.loadInstance(ctx, pr.p.Store, instanceIDOf(r))
 	if err != nil {
 		return nil, err
 	}
-	cr, err := pr.checkRestore(ctx, vault, bi, &in, "")
+	cr, err := pr.checkRestore(ctx, vault, bi, in, "")
 	if err != nil {
 		return nil, err
 	}
@@ -496,12 +488,8 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
 
 func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, err := pr.vaultFor(r)
+	vault, in, err := vaultAndBody[validateRestoreRequest](pr, r)
 	if err != nil {
-		return nil, err
-	}
-	var in validateRestoreRequest
-	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
 	req, field := in.RestoreRequestObject, "restoreRequestObject"

@@ -161,12 +161,8 @@ func protectedBy(ctx context.Context, r store.Reader, diskID string) (string, er
 
 func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, err := pr.vaultFor(r)
+	vault, in, err := vaultAndBody[validateForBackupRequest](pr, r)
 	if err != nil {
-		return nil, err
-	}
-	var in validateForBackupRequest
-	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
 	if err := r.CheckLinked(instanceLinks(in.BackupInstance)...); err != nil {
@@ -195,12 +191,8 @@ func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.Res
 
 func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, err := pr.vaultFor(r)
+	vault, in, err := vaultAndBody[instanceResource](pr, r)
 	if err != nil {
-		return nil, err
-	}
-	var in instanceResource
-	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
 	if err := r.CheckLinked(instanceLinks(in.Properties)...); err != nil {

@@ -36,6 +36,19 @@ func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
 }
 
+// vaultAndBody loads the vault a request addresses and decodes its body.
+func vaultAndBody[T any](pr *Provider, r *arm.Request) (*vaultResource, *T, error) {
+	vault, err := pr.vaultFor(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := new(T)
+	if err := r.Decode(in); err != nil {
+		return nil, nil, err
+	}
+	return vault, in, nil
+}
+
 // instanceFor loads the vault and the backup instance a request addresses.
 func (pr *Provider) instanceFor(r *arm.Request) (*vaultResource, *instanceResource, error) {
 	vault, err := pr.vaultFor(r)
