@@ -112,11 +112,7 @@ func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
 // kind Safehold serves.
 func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "type")
+	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "type")
 	if err != nil {
 		return nil, err
 	}

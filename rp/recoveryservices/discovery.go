@@ -110,11 +110,7 @@ func (pr *Provider) runRefresh(ctx context.Context, op *ops.Operation) error {
 // page with nextLink.
 func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "workloadType", "friendlyName", "status", "protectionState", "serverName", "resourceGroup")
+	vault, vid, f, err := pr.vaultFilter(r, "backupManagementType", "workloadType", "friendlyName", "status", "protectionState", "serverName", "resourceGroup")
 	if err != nil {
 		return nil, err
 	}

@@ -410,11 +410,7 @@ func (pr *Provider) getItem(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "itemType", "policyName", "containerName", "backupEngineName", "friendlyName", "protectionStatus", "protectionState", "workloadType")
+	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "itemType", "policyName", "containerName", "backupEngineName", "friendlyName", "protectionStatus", "protectionState", "workloadType")
 	if err != nil {
 		return nil, err
 	}
@@ -653,11 +649,7 @@ func (pr *Provider) getContainer(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "friendlyName", "status", "fabricName")
+	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "friendlyName", "status", "fabricName")
 	if err != nil {
 		return nil, err
 	}

@@ -94,11 +94,7 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseFilter(r.Query("$filter"), "status", "operation", "startTime", "endTime", "backupManagementType", "jobId", "entityFriendlyName")
+	_, vid, f, err := pr.vaultFilter(r, "status", "operation", "startTime", "endTime", "backupManagementType", "jobId", "entityFriendlyName")
 	if err != nil {
 		return nil, err
 	}

@@ -232,11 +232,7 @@ func policyNotFound(name string, err error) error {
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "workloadType")
+	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "workloadType")
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,17 @@ func (pr *Provider) vaultOf(r *arm.Request) (*vaultRecord, arm.ResourceID, error
 	return v, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), v.Name), nil
 }
 
+// vaultFilter resolves the vault a request addresses and parses its
+// $filter, which may name only fields.
+func (pr *Provider) vaultFilter(r *arm.Request, fields ...string) (*vaultRecord, arm.ResourceID, map[string]string, error) {
+	v, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, vid, nil, err
+	}
+	f, err := parseFilter(r.Query("$filter"), fields...)
+	return v, vid, f, err
+}
+
 func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, rg, name := r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("vaultName")
