@@ -178,15 +178,24 @@ func (f face) Item(ctx context.Context, r store.Reader, id string) (*protection.
 	return it, nil
 }
 
+// load reads an item's backup instance and its vault.
+func (f face) load(ctx context.Context, itemID string) (*vaultResource, *instanceResource, error) {
+	bid, _ := arm.ParseID(itemID)
+	bi, err := f.pr.loadInstance(ctx, f.pr.p.Store, bid)
+	if err != nil {
+		return nil, nil, err
+	}
+	vault, err := f.pr.loadVault(ctx, f.pr.p.Store, bid.Parent())
+	if err != nil {
+		return nil, nil, err
+	}
+	return vault, bi, nil
+}
+
 // Capture implements protection.Face: the instance's disk, after the
 // vault identity's permission check.
 func (f face) Capture(ctx context.Context, it *protection.Item, pointID string) (*protection.Capture, error) {
-	bid, _ := arm.ParseID(it.ID)
-	bi, err := f.pr.loadInstance(ctx, f.pr.p.Store, bid)
-	if err != nil {
-		return nil, err
-	}
-	vault, err := f.pr.loadVault(ctx, f.pr.p.Store, bid.Parent())
+	vault, bi, err := f.load(ctx, it.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -224,12 +233,7 @@ func (f face) Ended(ctx context.Context, tx store.Tx, j *protection.Job) error {
 
 // ScheduledJob implements protection.Face.
 func (f face) ScheduledJob(ctx context.Context, it *protection.Item, now time.Time) (*protection.Job, error) {
-	bid, _ := arm.ParseID(it.ID)
-	bi, err := f.pr.loadInstance(ctx, f.pr.p.Store, bid)
-	if err != nil {
-		return nil, err
-	}
-	vault, err := f.pr.loadVault(ctx, f.pr.p.Store, bid.Parent())
+	vault, bi, err := f.load(ctx, it.ID)
 	if err != nil {
 		return nil, err
 	}
