@@ -168,20 +168,15 @@ func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) 
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
-	var out []*Job
-	for _, d := range docs {
-		var j Job
-		if err := json.Unmarshal(d.Value, &j); err != nil {
-			return nil, fmt.Errorf("decode job %s: %w", d.Key, err)
-		}
-		if f.ItemID != "" && !strings.EqualFold(j.ItemID, f.ItemID) ||
-			f.Operation != "" && !strings.EqualFold(j.Operation, f.Operation) ||
-			f.Status != "" && !strings.EqualFold(j.Status, f.Status) ||
-			!f.From.IsZero() && j.StartTime.Before(f.From) ||
-			!f.To.IsZero() && j.StartTime.After(f.To) {
-			continue
-		}
-		out = append(out, &j)
+	out, err := decodeDocs(docs, "job", func(j *Job) bool {
+		return (f.ItemID == "" || strings.EqualFold(j.ItemID, f.ItemID)) &&
+			(f.Operation == "" || strings.EqualFold(j.Operation, f.Operation)) &&
+			(f.Status == "" || strings.EqualFold(j.Status, f.Status)) &&
+			(f.From.IsZero() || !j.StartTime.Before(f.From)) &&
+			(f.To.IsZero() || !j.StartTime.After(f.To))
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(a, b int) bool {
 		if !out[a].StartTime.Equal(out[b].StartTime) {

@@ -88,19 +88,31 @@ func GetRecoveryPoint(ctx context.Context, r store.Reader, itemID, id string) (*
 	return &p, nil
 }
 
+// decodeDocs decodes documents of T (what names T in errors) and keeps
+// those keep accepts.
+func decodeDocs[T any](docs []store.Doc, what string, keep func(*T) bool) ([]*T, error) {
+	out := make([]*T, 0, len(docs))
+	for _, d := range docs {
+		v := new(T)
+		if err := json.Unmarshal(d.Value, v); err != nil {
+			return nil, fmt.Errorf("decode %s %s: %w", what, d.Key, err)
+		}
+		if keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // ListRecoveryPoints lists an item's points, newest first.
 func ListRecoveryPoints(ctx context.Context, r store.Reader, itemID string) ([]*RecoveryPoint, error) {
 	docs, err := r.List(ctx, rpKind, store.ListQuery{ScopePrefix: strings.ToLower(itemID) + "/"})
 	if err != nil {
 		return nil, fmt.Errorf("list recovery points: %w", err)
 	}
-	out := make([]*RecoveryPoint, 0, len(docs))
-	for _, d := range docs {
-		var p RecoveryPoint
-		if err := json.Unmarshal(d.Value, &p); err != nil {
-			return nil, fmt.Errorf("decode recovery point %s: %w", d.Key, err)
-		}
-		out = append(out, &p)
+	out, err := decodeDocs(docs, "recovery point", func(*RecoveryPoint) bool { return true })
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(a, b int) bool {
 		if !out[a].Time.Equal(out[b].Time) {

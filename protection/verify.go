@@ -2,7 +2,6 @@ package protection
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -27,17 +26,7 @@ func ListAllRecoveryPoints(ctx context.Context, r store.Reader, vaultID string) 
 	if err != nil {
 		return nil, fmt.Errorf("list recovery points: %w", err)
 	}
-	var out []*RecoveryPoint
-	for _, d := range docs {
-		var p RecoveryPoint
-		if err := json.Unmarshal(d.Value, &p); err != nil {
-			return nil, fmt.Errorf("decode recovery point %s: %w", d.Key, err)
-		}
-		if vaultID == "" || strings.EqualFold(p.VaultID, vaultID) {
-			out = append(out, &p)
-		}
-	}
-	return out, nil
+	return decodeDocs(docs, "recovery point", func(p *RecoveryPoint) bool { return vaultID == "" || strings.EqualFold(p.VaultID, vaultID) })
 }
 
 // DamageOf returns the damage a verify recorded on p ("" when none).
