@@ -158,8 +158,13 @@ func (e *Engine) scheduledBackup(ctx context.Context, face string, f Face, it *I
 		o.At = run.Now
 	}
 	id := RunID(it.ID, occ)
+	j, err := f.ScheduledJob(ctx, it, run.Now) // read before the write transaction
+	if err != nil {
+		return false, err
+	}
+	j.ID = id
 	skip := false
-	err := e.Store.Update(ctx, func(tx store.Tx) error {
+	err = e.Store.Update(ctx, func(tx store.Tx) error {
 		if _, err := GetJob(ctx, tx, "", id); err == nil {
 			return nil // a repeat after a crash: resume (or find) its job
 		}
@@ -177,11 +182,6 @@ func (e *Engine) scheduledBackup(ctx context.Context, face string, f Face, it *I
 			id = running[0].ID // a scheduled backup cut short by a crash
 			return nil
 		}
-		j, err := f.ScheduledJob(ctx, it, run.Now)
-		if err != nil {
-			return err
-		}
-		j.ID = id
 		return CreateJob(ctx, tx, j)
 	})
 	if err != nil || skip {
