@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // RequestOption changes one raw request sent by Env.Do.
@@ -185,4 +188,23 @@ func (e *Env) Poll(url string, opts ...RequestOption) map[string]any {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Count pages an Azure SDK pager to its end and returns how many items its
+// pages held (the length of each page's Value list).
+func Count[T any](t testing.TB, ctx context.Context, pg *runtime.Pager[T]) int {
+	t.Helper()
+	n := 0
+	for pg.More() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := reflect.ValueOf(page).FieldByName("Value")
+		if !v.IsValid() || v.Kind() != reflect.Slice {
+			t.Fatalf("%T has no Value list", page)
+		}
+		n += v.Len()
+	}
+	return n
 }

@@ -85,14 +85,7 @@ func TestRBACWithSDK(t *testing.T) {
 	if err != nil || *got.Properties.RoleName != "Disk Backup Reader" || *got.Properties.RoleType != "BuiltInRole" {
 		t.Fatalf("role definition: %v %+v", err, got)
 	}
-	n := 0
-	for pg := rd.NewListPager(sub, &armauthorization.RoleDefinitionsClientListOptions{Filter: to.Ptr("roleName eq 'Backup Contributor'")}); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, rd.NewListPager(sub, &armauthorization.RoleDefinitionsClientListOptions{Filter: to.Ptr("roleName eq 'Backup Contributor'")}))
 	if n != 1 {
 		t.Fatalf("roleName filter: %d roles", n)
 	}

@@ -201,14 +201,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("snapshot in another region: %v", err)
 	}
 	// Listing by resource group and subscription.
-	n := 0
-	for pager := e.disks.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, e.disks.NewListByResourceGroupPager(e.rg, nil))
 	m := 0
 	for pager := e.disks.NewListPager(nil); pager.More(); {
 		page, err := pager.NextPage(ctx)

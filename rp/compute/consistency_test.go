@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/volume"
 )
 
@@ -244,14 +245,7 @@ func TestVMDisksFrozenTogether(t *testing.T) {
 	}
 
 	// Listing, then deleting the VM detaches its disks.
-	n := 0
-	for pager := e.vms.NewListAllPager(nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, e.vms.NewListAllPager(nil))
 	if n != 1 {
 		t.Fatalf("listed %d VMs", n)
 	}

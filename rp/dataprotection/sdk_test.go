@@ -139,14 +139,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		re.StatusCode != 400 || re.ErrorCode != "UserErrorDppDatasourceAlreadyProtected" {
 		t.Fatalf("validate a protected disk: %v", err)
 	}
-	n := 0
-	for pg := bis.NewListPager("vault-rg", "vault1", nil); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, bis.NewListPager("vault-rg", "vault1", nil))
 	if n != 1 {
 		t.Fatalf("instances listed: %d", n)
 	}

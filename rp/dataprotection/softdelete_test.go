@@ -147,14 +147,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	// Soft-delete the second instance too (later: purged one hour later).
 	clk.Set(start.Add(time.Hour))
 	del("d1-bi2")
-	n := 0
-	for pg := dels.NewListPager("vault-rg", "v1", nil); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, dels.NewListPager("vault-rg", "v1", nil))
 	if n != 2 {
 		t.Fatalf("deleted instances: %d", n)
 	}

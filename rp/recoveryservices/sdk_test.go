@@ -366,14 +366,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	t.Logf("backup instant after %d of %d writes; all 3 restored disks match", K, w.n.Load())
 
 	// The restore job is listed.
-	n := 0
-	for jp := bf.NewBackupJobsClient().NewListPager("vault1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Restore' and status eq 'Completed'")}); jp.More(); {
-		page, err := jp.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, bf.NewBackupJobsClient().NewListPager("vault1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Restore' and status eq 'Completed'")}))
 	if n != 1 {
 		t.Fatalf("%d completed restore jobs", n)
 	}
