@@ -612,11 +612,7 @@ func (pr *Provider) protectedItemOperationResult(r *arm.Request) (*arm.Response,
 	if err != nil || resp.Status != http.StatusNoContent {
 		return resp, err
 	}
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	iid, _, err := pr.itemIDOf(r, vid)
+	_, iid, _, err := pr.itemPathOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -632,11 +628,7 @@ func (pr *Provider) protectedItemOperationResult(r *arm.Request) (*arm.Response,
 
 func (pr *Provider) getContainer(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	cid, _, err := pr.itemIDOf(r, vid)
+	_, cid, _, err := pr.itemPathOf(r)
 	if err != nil {
 		return nil, err
 	}
