@@ -156,12 +156,12 @@ func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 func TestAdhocBackupWithTagThePolicyLacks(t *testing.T) {
 	e := testserver.Start(t)
 	biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
-	resp, m := raw(t, e, "POST", biPath+"/backup?api-version=2024-04-01", `{"objectType":"AzureBackupParams","backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"yearly"}}}`)
+	resp, m := e.Do("POST", biPath+"/backup?api-version=2024-04-01", `{"objectType":"AzureBackupParams","backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"yearly"}}}`)
 	if resp.StatusCode != 202 {
 		t.Fatalf("ad hoc backup with tag 'yearly': %d %v", resp.StatusCode, m)
 	}
-	st := pollStatus(t, e, resp.Header.Get("Azure-AsyncOperation"))
-	jobID, _ := get(st, "properties", "jobId").(string)
+	st := e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+	jobID, _ := testserver.Field(st, "properties.jobId").(string)
 	if st["status"] != "Succeeded" || jobID == "" {
 		t.Fatalf("backup status %v", st)
 	}
@@ -170,9 +170,9 @@ func TestAdhocBackupWithTagThePolicyLacks(t *testing.T) {
 		t.Fatalf("points %+v, want one kept by the Default rule", ps)
 	}
 	vaultPath := strings.SplitN(biPath, "/backupInstances/", 2)[0]
-	_, job := raw(t, e, "GET", vaultPath+"/backupJobs/"+jobID+"?api-version=2024-04-01", nil)
-	ad, _ := get(job, "properties", "extendedInfo", "additionalDetails").(map[string]any)
-	if get(job, "properties", "dataSourceSetName") != "d1" || ad["PolicyRuleName"] != "BackupHourly" || ad["TaskId"] != jobID ||
+	_, job := e.Do("GET", vaultPath+"/backupJobs/"+jobID+"?api-version=2024-04-01", nil)
+	ad, _ := testserver.Field(job, "properties.extendedInfo.additionalDetails").(map[string]any)
+	if testserver.Field(job, "properties.dataSourceSetName") != "d1" || ad["PolicyRuleName"] != "BackupHourly" || ad["TaskId"] != jobID ||
 		!strings.Contains(fmt.Sprint(ad["RetentionTagOverride"]), "'yearly'") {
 		t.Fatalf("job %v", job)
 	}
