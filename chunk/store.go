@@ -128,17 +128,17 @@ type Store struct {
 	// latest one completed (a Get that misses lists again unless a listing
 	// that started after the Get began has completed).
 	listStarts, listDone uint64
-	packs     []*pack
-	byKey     map[string]*pack
-	cur       *pack
-	free      [][]byte
-	writers   map[*Writer]struct{}
-	marking   int
-	held      map[ID]struct{} // refs of writers closed during a GC mark
-	badPacks  map[string]error
-	lost      map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
-	seq       uint64           // counts packs made durable here
-	closed    bool
+	packs                []*pack
+	byKey                map[string]*pack
+	cur                  *pack
+	free                 [][]byte
+	writers              map[*Writer]struct{}
+	marking              int
+	held                 map[ID]struct{} // refs of writers closed during a GC mark
+	badPacks             map[string]error
+	lost                 map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
+	seq                  uint64           // counts packs made durable here
+	closed               bool
 }
 
 // Open opens the store on be, creating its configuration on first use.
