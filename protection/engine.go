@@ -432,14 +432,18 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 	return func() {
 		close(stop)
 		<-done
-		e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
-			d, err := tx.Get(ctx, leaseKind, key)
+		// Releasing is not fenced by the task's lease: the lock is this
+		// call's own (owner carries a fresh id), and a task that lost its
+		// lease must still let go of it rather than hold the item for a TTL.
+		rctx := store.WithLease(context.WithoutCancel(ctx), store.Lease{})
+		e.Store.Update(rctx, func(tx store.Tx) error {
+			d, err := tx.Get(rctx, leaseKind, key)
 			if err != nil {
 				return nil
 			}
 			var l itemLease
 			if jsonUnmarshal(d.Value, &l) == nil && l.Owner == owner {
-				return tx.Delete(ctx, leaseKind, key)
+				return tx.Delete(rctx, leaseKind, key)
 			}
 			return nil
 		})
