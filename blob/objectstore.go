@@ -3,8 +3,10 @@ package blob
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // What the backends on object stores (blob/azure, blob/s3) share: the key
@@ -71,4 +73,73 @@ func CheckLength(key string, off, length int64, got int) error {
 		return fmt.Errorf("get %s [%d,+%d): %d bytes: %w", key, off, length, got, ErrRange)
 	}
 	return nil
+}
+
+// ObjectErr is how an object-store backend reports a failed op on key: nil
+// for nil, the context's error once it is done (the store's own error then
+// only says the request was cut off), the contract's error (ErrNotExist,
+// ErrExist, ErrRange) when kind, what the store's answers mean, names one,
+// else the store's error with op and key.
+func ObjectErr(ctx context.Context, op, key string, err error, kind func(error) error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case kind(err) != nil:
+		return fmt.Errorf("%s %s: %w", op, key, kind(err))
+	}
+	return fmt.Errorf("%s %s: %w", op, key, err)
+}
+
+// ObjectInfo is the Info of an object from the optional size and
+// modification time an object store lists or heads it with.
+func ObjectInfo(key string, size *int64, modTime *time.Time) Info {
+	in := Info{Key: key}
+	if size != nil {
+		in.Size = *size
+	}
+	if modTime != nil {
+		in.ModTime = *modTime
+	}
+	return in
+}
+
+// ReadRange is Get on an object store: it checks the key, sizes the range
+// (SizedRange, with stat), asks fetch for [off, off+length) (length < 0:
+// to the end) and checks the answer against the range (CheckContentRange,
+// CheckLength). fetch returns the body and the answer's Content-Range, or
+// the store's error, which kind tells the meaning of (ErrRange,
+// ErrNotExist, nil: another failure).
+func ReadRange(ctx context.Context, stat func(context.Context, string) (Info, error), key string, off, length int64,
+	fetch func(length int64) (io.ReadCloser, *string, error), kind func(error) error) ([]byte, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, err
+	}
+	length, empty, err := SizedRange(ctx, stat, key, off, length)
+	if err != nil {
+		return nil, err
+	}
+	if empty {
+		return []byte{}, nil
+	}
+	body, contentRange, err := fetch(length)
+	if err != nil {
+		if kind(err) == ErrRange {
+			return nil, fmt.Errorf("get %s [%d,+%d): %w", key, off, length, ErrRange)
+		}
+		return nil, ObjectErr(ctx, "get", key, err, kind)
+	}
+	defer body.Close()
+	if err := CheckContentRange(key, contentRange, off, length); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, ObjectErr(ctx, "get", key, err, kind)
+	}
+	if err := CheckLength(key, off, length, len(data)); err != nil {
+		return nil, err
+	}
+	return data, nil
 }

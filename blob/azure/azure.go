@@ -107,14 +107,17 @@ func status(err error) int {
 	return 0
 }
 
-func (b *Backend) wrap(op, key string, err error) error {
+// kind is what an answer of Azure Blob Storage means in the contract's terms.
+func kind(err error) error {
 	switch {
-	case err == nil:
-		return nil
+	case bloberror.HasCode(err, bloberror.BlobAlreadyExists) || status(err) == http.StatusConflict || status(err) == http.StatusPreconditionFailed:
+		return blob.ErrExist
 	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || status(err) == http.StatusNotFound:
-		return fmt.Errorf("%s %s: %w", op, key, blob.ErrNotExist)
+		return blob.ErrNotExist
+	case bloberror.HasCode(err, bloberror.InvalidRange) || status(err) == http.StatusRequestedRangeNotSatisfiable:
+		return blob.ErrRange
 	}
-	return fmt.Errorf("%s %s: %w", op, key, err)
+	return nil
 }
 
 // Put creates the object; ErrExist if it exists.
@@ -129,53 +132,22 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 	_, err := bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{
 		AccessConditions: &azb.AccessConditions{ModifiedAccessConditions: &azb.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}},
 	})
-	if bloberror.HasCode(err, bloberror.BlobAlreadyExists) || status(err) == http.StatusConflict || status(err) == http.StatusPreconditionFailed {
+	if kind(err) == blob.ErrExist {
 		return fmt.Errorf("put %s: %w", key, blob.ErrExist)
 	}
-	if err != nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return b.wrap("put", key, err)
+	return blob.ObjectErr(ctx, "put", key, err, kind)
 }
 
 // Get reads a range of the object.
 func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
-	if err := blob.ValidKey(key); err != nil {
-		return nil, err
-	}
-	length, empty, err := blob.SizedRange(ctx, b.Stat, key, off, length)
-	if err != nil {
-		return nil, err
-	}
-	if empty {
-		return []byte{}, nil
-	}
-	opts := &azb.DownloadStreamOptions{}
-	if length > 0 {
-		opts.Range = azb.HTTPRange{Offset: off, Count: length}
-	}
-	resp, err := b.c.NewBlobClient(b.prefix+key).DownloadStream(ctx, opts)
-	if status(err) == http.StatusRequestedRangeNotSatisfiable || bloberror.HasCode(err, bloberror.InvalidRange) {
-		return nil, fmt.Errorf("get %s [%d,+%d): %w", key, off, length, blob.ErrRange)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	return blob.ReadRange(ctx, b.Stat, key, off, length, func(length int64) (io.ReadCloser, *string, error) {
+		opts := &azb.DownloadStreamOptions{}
+		if length > 0 {
+			opts.Range = azb.HTTPRange{Offset: off, Count: length}
 		}
-		return nil, b.wrap("get", key, err)
-	}
-	defer resp.Body.Close()
-	if err := blob.CheckContentRange(key, resp.ContentRange, off, length); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
-	}
-	if err := blob.CheckLength(key, off, length, len(data)); err != nil {
-		return nil, err
-	}
-	return data, nil
+		resp, err := b.c.NewBlobClient(b.prefix+key).DownloadStream(ctx, opts)
+		return resp.Body, resp.ContentRange, err
+	}, kind)
 }
 
 // Stat returns the object's size and modification time.
@@ -185,16 +157,9 @@ func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
 	}
 	p, err := b.c.NewBlobClient(b.prefix+key).GetProperties(ctx, nil)
 	if err != nil {
-		return blob.Info{}, b.wrap("stat", key, err)
+		return blob.Info{}, blob.ObjectErr(ctx, "stat", key, err, kind)
 	}
-	in := blob.Info{Key: key}
-	if p.ContentLength != nil {
-		in.Size = *p.ContentLength
-	}
-	if p.LastModified != nil {
-		in.ModTime = *p.LastModified
-	}
-	return in, nil
+	return blob.ObjectInfo(key, p.ContentLength, p.LastModified), nil
 }
 
 // List calls fn for every object under prefix.
@@ -211,12 +176,7 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) er
 			}
 			in := blob.Info{Key: strings.TrimPrefix(*it.Name, b.prefix)}
 			if it.Properties != nil {
-				if it.Properties.ContentLength != nil {
-					in.Size = *it.Properties.ContentLength
-				}
-				if it.Properties.LastModified != nil {
-					in.ModTime = *it.Properties.LastModified
-				}
+				in = blob.ObjectInfo(in.Key, it.Properties.ContentLength, it.Properties.LastModified)
 			}
 			if err := fn(in); err != nil {
 				return err
@@ -232,7 +192,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	_, err := b.c.NewBlobClient(b.prefix+key).Delete(ctx, nil)
-	return b.wrap("delete", key, err)
+	return blob.ObjectErr(ctx, "delete", key, err, kind)
 }
 
 // Close releases nothing (the HTTP client is shared).

@@ -129,16 +129,17 @@ func code(err error) string {
 	return ""
 }
 
-func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case status(err) == http.StatusNotFound:
-		return fmt.Errorf("%s %s: %w", op, key, blob.ErrNotExist)
+// kind is what an answer of the S3 server means in the contract's terms.
+func kind(err error) error {
+	switch status(err) {
+	case http.StatusPreconditionFailed:
+		return blob.ErrExist
+	case http.StatusNotFound:
+		return blob.ErrNotExist
+	case http.StatusRequestedRangeNotSatisfiable:
+		return blob.ErrRange
 	}
-	return fmt.Errorf("%s %s: %w", op, key, err)
+	return nil
 }
 
 // Put creates the object; ErrExist if it exists.
@@ -167,45 +168,23 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 			}
 			continue
 		}
-		return b.wrap(ctx, "put", key, err)
+		return blob.ObjectErr(ctx, "put", key, err, kind)
 	}
 }
 
 // Get reads a range of the object.
 func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
-	if err := blob.ValidKey(key); err != nil {
-		return nil, err
-	}
-	length, empty, err := blob.SizedRange(ctx, b.Stat, key, off, length)
-	if err != nil {
-		return nil, err
-	}
-	if empty {
-		return []byte{}, nil
-	}
-	in := &awss3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)}
-	if length > 0 {
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
-	}
-	out, err := b.c.GetObject(ctx, in)
-	if status(err) == http.StatusRequestedRangeNotSatisfiable {
-		return nil, fmt.Errorf("get %s [%d,+%d): %w", key, off, length, blob.ErrRange)
-	}
-	if err != nil {
-		return nil, b.wrap(ctx, "get", key, err)
-	}
-	defer out.Body.Close()
-	if err := blob.CheckContentRange(key, out.ContentRange, off, length); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, b.wrap(ctx, "get", key, err)
-	}
-	if err := blob.CheckLength(key, off, length, len(data)); err != nil {
-		return nil, err
-	}
-	return data, nil
+	return blob.ReadRange(ctx, b.Stat, key, off, length, func(length int64) (io.ReadCloser, *string, error) {
+		in := &awss3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)}
+		if length > 0 {
+			in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
+		}
+		out, err := b.c.GetObject(ctx, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		return out.Body, out.ContentRange, nil
+	}, kind)
 }
 
 // Stat returns the object's size and modification time.
@@ -215,16 +194,9 @@ func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
 	}
 	out, err := b.c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)})
 	if err != nil {
-		return blob.Info{}, b.wrap(ctx, "stat", key, err)
+		return blob.Info{}, blob.ObjectErr(ctx, "stat", key, err, kind)
 	}
-	in := blob.Info{Key: key}
-	if out.ContentLength != nil {
-		in.Size = *out.ContentLength
-	}
-	if out.LastModified != nil {
-		in.ModTime = *out.LastModified
-	}
-	return in, nil
+	return blob.ObjectInfo(key, out.ContentLength, out.LastModified), nil
 }
 
 // List calls fn for every object under prefix.
@@ -233,20 +205,13 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) er
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return b.wrap(ctx, "list", prefix, err)
+			return blob.ObjectErr(ctx, "list", prefix, err, kind)
 		}
 		for _, o := range page.Contents {
 			if o.Key == nil {
 				continue
 			}
-			in := blob.Info{Key: strings.TrimPrefix(*o.Key, b.prefix)}
-			if o.Size != nil {
-				in.Size = *o.Size
-			}
-			if o.LastModified != nil {
-				in.ModTime = *o.LastModified
-			}
-			if err := fn(in); err != nil {
+			if err := fn(blob.ObjectInfo(strings.TrimPrefix(*o.Key, b.prefix), o.Size, o.LastModified)); err != nil {
 				return err
 			}
 		}
@@ -260,7 +225,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	_, err := b.c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)})
-	return b.wrap(ctx, "delete", key, err)
+	return blob.ObjectErr(ctx, "delete", key, err, kind)
 }
 
 // Close releases nothing.
