@@ -15,7 +15,7 @@ func (s *SQLite) Kinds(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list kinds: %w", err)
 	}
 	defer rows.Close()
-	return scanKinds(rows)
+	return collect(rows, "list kinds", scanString)
 }
 
 // Kinds lists the document kinds that hold at least one document.
@@ -25,22 +25,5 @@ func (p *Postgres) Kinds(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list kinds: %w", err)
 	}
 	defer rows.Close()
-	return scanKinds(rows)
-}
-
-// scanKinds reads the rows of kindsQuery (database/sql's or pgx's).
-func scanKinds(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-}) ([]string, error) {
-	var out []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("list kinds: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, "list kinds", scanString)
 }

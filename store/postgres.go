@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -55,6 +54,9 @@ var postgresMigrations embed.FS
 // wake-ups) plus the epoch, and the same conformance suite checks it on
 // SQLite and PostgreSQL.
 type Postgres struct {
+	// Get, List, GetTask and GetTaskByKey read on the pool, outside any
+	// transaction (no cache: other replicas write too).
+	pgReader
 	pool   *pgxpool.Pool
 	clk    clock.Clock
 	lockID int64 // advisory lock key of this schema's writers
@@ -95,7 +97,7 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
-	p := &Postgres{pool: pool, clk: clk, wsem: make(chan struct{}, 1)}
+	p := &Postgres{pgReader: pgReader{pool}, pool: pool, clk: clk, wsem: make(chan struct{}, 1)}
 	var schema string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
@@ -185,13 +187,7 @@ func pgScanDoc(scan func(...any) error) (Doc, error) {
 
 func (r pgReader) Get(ctx context.Context, kind, key string) (Doc, error) {
 	d, err := pgScanDoc(r.q.QueryRow(ctx, `SELECT `+pgDocCols+` FROM docs WHERE kind = $1 AND key = $2`, kind, strings.ToLower(key)).Scan)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Doc{}, ErrNotFound
-	}
-	if err != nil {
-		return Doc{}, fmt.Errorf("get %s %s: %w", kind, key, err)
-	}
-	return d, nil
+	return one(d, err, pgx.ErrNoRows, "get "+kind+" "+key)
 }
 
 func (r pgReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
@@ -218,18 +214,7 @@ func (r pgReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, er
 		return nil, fmt.Errorf("list %s: %w", kind, err)
 	}
 	defer rows.Close()
-	var out []Doc
-	for rows.Next() {
-		d, err := pgScanDoc(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", kind, err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list %s: %w", kind, err)
-	}
-	return out, nil
+	return collect(rows, "list "+kind, pgScanDoc)
 }
 
 const pgTaskCols = `id, kind, coalesce(tkey, ''), payload, run_at, attempts, last_error, lease_owner, lease_until, created`
@@ -249,13 +234,7 @@ func pgScanTask(scan func(...any) error) (Task, error) {
 
 func (r pgReader) GetTask(ctx context.Context, id string) (Task, error) {
 	t, err := pgScanTask(r.q.QueryRow(ctx, `SELECT `+pgTaskCols+` FROM tasks WHERE id = $1`, id).Scan)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Task{}, ErrNotFound
-	}
-	if err != nil {
-		return Task{}, fmt.Errorf("get task %s: %w", id, err)
-	}
-	return t, nil
+	return one(t, err, pgx.ErrNoRows, "get task "+id)
 }
 
 func (r pgReader) GetTaskByKey(ctx context.Context, key string) (Task, error) {
@@ -263,33 +242,7 @@ func (r pgReader) GetTaskByKey(ctx context.Context, key string) (Task, error) {
 		return Task{}, ErrNotFound
 	}
 	t, err := pgScanTask(r.q.QueryRow(ctx, `SELECT `+pgTaskCols+` FROM tasks WHERE tkey = $1`, key).Scan)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Task{}, ErrNotFound
-	}
-	if err != nil {
-		return Task{}, fmt.Errorf("get task %s: %w", key, err)
-	}
-	return t, nil
-}
-
-// Get reads one document (no cache: other replicas write too).
-func (p *Postgres) Get(ctx context.Context, kind, key string) (Doc, error) {
-	return pgReader{p.pool}.Get(ctx, kind, key)
-}
-
-// List lists documents of one kind, ordered by key.
-func (p *Postgres) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
-	return pgReader{p.pool}.List(ctx, kind, q)
-}
-
-// GetTask reads one task.
-func (p *Postgres) GetTask(ctx context.Context, id string) (Task, error) {
-	return pgReader{p.pool}.GetTask(ctx, id)
-}
-
-// GetTaskByKey reads the task with a unique key.
-func (p *Postgres) GetTaskByKey(ctx context.Context, key string) (Task, error) {
-	return pgReader{p.pool}.GetTaskByKey(ctx, key)
+	return one(t, err, pgx.ErrNoRows, "get task "+key)
 }
 
 type pgTx struct {
@@ -410,17 +363,7 @@ func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {
 			return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
 		}
 	}
-	if task.ID == "" {
-		task.ID = uuid.NewString()
-	}
-	if task.RunAt.IsZero() {
-		task.RunAt = t.now
-	}
-	task.Created = t.now
-	var key any
-	if task.Key != "" {
-		key = task.Key
-	}
+	task, key := newTask(task, t.now)
 	_, err := t.q.Exec(ctx, `INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		task.ID, task.Kind, key, task.Payload, task.RunAt, task.Attempts, task.Created)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/safehold/safehold/clock"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
@@ -29,6 +28,9 @@ var sqliteMigrations embed.FS
 // of them returns. A failing fn rolls back only its own savepoint, so each
 // Update is still atomic on its own; the batch shares only the fsync.
 type SQLite struct {
+	// GetTask and GetTaskByKey read on the read pool; Get and List (below)
+	// answer from the cache and the mirrors first.
+	sqliteReader
 	w   *sql.DB
 	wc  *sql.Conn // the write connection, used only by the writer goroutine
 	r   *sql.DB
@@ -79,7 +81,7 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQLite{w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &SQLite{sqliteReader: sqliteReader{r}, w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		r.Close()
@@ -185,10 +187,7 @@ func parseTime(s string) time.Time {
 func (r sqliteReader) Get(ctx context.Context, kind, key string) (Doc, error) {
 	row := r.q.QueryRowContext(ctx, `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ? AND key = ?`, kind, strings.ToLower(key))
 	d, err := scanDoc(row.Scan)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Doc{}, ErrNotFound
-	}
-	return d, err
+	return one(d, err, sql.ErrNoRows, "get "+kind+" "+key)
 }
 
 func scanDoc(scan func(...any) error) (Doc, error) {
@@ -242,15 +241,8 @@ func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc
 		return nil, fmt.Errorf("list %s: %w", kind, err)
 	}
 	defer rows.Close()
-	var out []Doc
-	for rows.Next() {
-		d, err := scanDoc(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", kind, err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, "list "+kind, scanDoc)
+	if err != nil {
 		return nil, err
 	}
 	if q.Limit <= 0 {
@@ -273,10 +265,7 @@ func scanTask(scan func(...any) error) (Task, error) {
 
 func (r sqliteReader) GetTask(ctx context.Context, id string) (Task, error) {
 	t, err := scanTask(r.q.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id).Scan)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Task{}, ErrNotFound
-	}
-	return t, err
+	return one(t, err, sql.ErrNoRows, "get task "+id)
 }
 
 func (r sqliteReader) GetTaskByKey(ctx context.Context, key string) (Task, error) {
@@ -284,10 +273,7 @@ func (r sqliteReader) GetTaskByKey(ctx context.Context, key string) (Task, error
 		return Task{}, ErrNotFound
 	}
 	t, err := scanTask(r.q.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE tkey = ?`, key).Scan)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Task{}, ErrNotFound
-	}
-	return t, err
+	return one(t, err, sql.ErrNoRows, "get task "+key)
 }
 
 // Get reads one document.
@@ -354,17 +340,7 @@ func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, err
 			}()
 		}
 	}
-	return sqliteReader{s.r}.List(ctx, kind, q)
-}
-
-// GetTask reads one task.
-func (s *SQLite) GetTask(ctx context.Context, id string) (Task, error) {
-	return sqliteReader{s.r}.GetTask(ctx, id)
-}
-
-// GetTaskByKey reads the task with a unique key.
-func (s *SQLite) GetTaskByKey(ctx context.Context, key string) (Task, error) {
-	return sqliteReader{s.r}.GetTaskByKey(ctx, key)
+	return s.sqliteReader.List(ctx, kind, q)
 }
 
 type sqliteTx struct {
@@ -627,17 +603,7 @@ func (t *sqliteTx) Enqueue(ctx context.Context, task Task) (Task, error) {
 			}
 		}
 	}
-	if task.ID == "" {
-		task.ID = uuid.NewString()
-	}
-	if task.RunAt.IsZero() {
-		task.RunAt = t.now
-	}
-	task.Created = t.now
-	var key any
-	if task.Key != "" {
-		key = task.Key
-	}
+	task, key := newTask(task, t.now)
 	_, err := t.q.ExecContext(ctx, `INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, last_error, lease_owner, lease_until, created) VALUES (?, ?, ?, ?, ?, ?, '', '', '', ?)`,
 		task.ID, task.Kind, key, task.Payload, fmtTime(task.RunAt), task.Attempts, fmtTime(task.Created))
 	if err != nil {
@@ -684,15 +650,11 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			t, err := scanTask(rows.Scan)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, t)
-		}
+		out, err = collect(rows, "claim tasks", scanTask)
 		rows.Close()
+		if err != nil {
+			return err
+		}
 		until := now.Add(lease)
 		for i := range out {
 			if _, err := tx.q.ExecContext(ctx, `UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE id = ?`, owner, fmtTime(until), out[i].ID); err != nil {
