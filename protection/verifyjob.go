@@ -43,8 +43,8 @@ type Vault struct {
 type VaultFace interface {
 	// Vaults lists the face's vaults.
 	Vaults(ctx context.Context, r store.Reader) ([]*Vault, error)
-	// Vault reads one; an error wrapping ErrNotFound or store.ErrNotFound
-	// when there is none.
+	// Vault reads one; an error wrapping ErrNotFound or store.ErrNotFound,
+	// or a failure of kind NotFound, when there is none.
 	Vault(ctx context.Context, r store.Reader, id string) (*Vault, error)
 }
 
@@ -225,7 +225,7 @@ func (e *Engine) FindVault(ctx context.Context, r store.Reader, id string) (*Vau
 		if err == nil {
 			return v, nil
 		}
-		if !errors.Is(err, ErrNotFound) && !errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, store.ErrNotFound) && !failure.Is(err, failure.NotFound) {
 			return nil, err
 		}
 	}

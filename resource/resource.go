@@ -209,6 +209,32 @@ func List[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, e
 	return out, nil
 }
 
+// ListAs lists like List and converts each resource with conv (to its
+// wire view, or to a domain value).
+func ListAs[T, U any](ctx context.Context, r store.Reader, typ, scope string, conv func(*T) U) ([]U, error) {
+	all, err := List[T](ctx, r, typ, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]U, len(all))
+	for i := range all {
+		out[i] = conv(&all[i])
+	}
+	return out, nil
+}
+
+// Lookup reads, with load, the resource of type typ that id names: a
+// NotFound failure, as for a missing one, when id does not parse or names
+// another type.
+func Lookup[T any](ctx context.Context, r store.Reader, id, typ string, load func(context.Context, store.Reader, arm.ResourceID) (T, error)) (T, error) {
+	rid, err := arm.ParseID(id)
+	if err != nil || !rid.IsType(typ) {
+		var zero T
+		return zero, failure.NotFoundf("ResourceNotFound", "The resource '%s' of type '%s' was not found.", id, typ)
+	}
+	return load(ctx, r, rid)
+}
+
 // ResourceGroupType is the ARM type of resource groups.
 const ResourceGroupType = "Microsoft.Resources/resourceGroups"
 

@@ -324,10 +324,16 @@ func jobResult(op *ops.Operation, jobID string) {
 	op.Result, op.ResultStatus = op.Properties, http.StatusOK
 }
 
-func jobFailure(j *protection.Job) error {
+// jobEnded ends an operation that ran job j: with the run's error err, the
+// job's failure, or the job's id as its result.
+func jobEnded(op *ops.Operation, j *protection.Job, err error) error {
+	if err != nil {
+		return err
+	}
 	if j.Status == protection.JobFailed && j.Error != nil {
 		return arm.BadRequest(j.Error.Code, "%s (job %s)", j.Error.Message, j.ID)
 	}
+	jobResult(op, j.ID)
 	return nil
 }
 
@@ -337,14 +343,7 @@ func (pr *Provider) runAdhocBackup(ctx context.Context, op *ops.Operation) error
 		return err
 	}
 	j, err := pr.Engine.Backup(ctx, faceName, in["jobId"], protection.BackupOptions{Tag: in["tag"]})
-	if err != nil {
-		return err
-	}
-	if err := jobFailure(j); err != nil {
-		return err
-	}
-	jobResult(op, j.ID)
-	return nil
+	return jobEnded(op, j, err)
 }
 
 // --- restore ---
@@ -480,14 +479,7 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
 			return []protection.RestoreTarget{{Source: p.Snapshots[0], Target: protection.DiskTarget{ID: in["target"], Location: in["location"],
 				Tags: map[string]string{"RestoredByJob": jobID}}}}, nil
 		}})
-	if err != nil {
-		return err
-	}
-	if err := jobFailure(j); err != nil {
-		return err
-	}
-	jobResult(op, j.ID)
-	return nil
+	return jobEnded(op, j, err)
 }
 
 func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {

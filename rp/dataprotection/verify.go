@@ -75,14 +75,7 @@ func (pr *Provider) runVerify(ctx context.Context, op *ops.Operation) error {
 	if isNotFound(err) {
 		return arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The vault '%s' was deleted while it was verified.", run.Vaults[0].Name)
 	}
-	if err != nil {
-		return err
-	}
-	if err := jobFailure(j); err != nil {
-		return err
-	}
-	jobResult(op, j.ID)
-	return nil
+	return jobEnded(op, j, err)
 }
 
 func engineVault(v *vaultResource) *protection.Vault {
@@ -92,27 +85,12 @@ func engineVault(v *vaultResource) *protection.Vault {
 // Vaults implements protection.VaultFace: Backup vaults keep their
 // recovery points in the operational tier only (no vault key).
 func (f face) Vaults(ctx context.Context, r store.Reader) ([]*protection.Vault, error) {
-	vs, err := resource.List[vaultResource](ctx, r, typeVault, "")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*protection.Vault, 0, len(vs))
-	for i := range vs {
-		out = append(out, engineVault(&vs[i]))
-	}
-	return out, nil
+	return resource.ListAs(ctx, r, typeVault, "", engineVault)
 }
 
 // Vault implements protection.VaultFace.
 func (f face) Vault(ctx context.Context, r store.Reader, id string) (*protection.Vault, error) {
-	vid, err := arm.ParseID(id)
-	if err != nil || !vid.IsType(typeVault) {
-		return nil, protection.ErrNotFound
-	}
-	v, err := f.pr.loadVault(ctx, r, vid)
-	if isNotFound(err) {
-		return nil, protection.ErrNotFound
-	}
+	v, err := resource.Lookup(ctx, r, id, typeVault, f.pr.loadVault)
 	if err != nil {
 		return nil, err
 	}

@@ -97,28 +97,13 @@ func engineVault(v *vaultRecord) *protection.Vault {
 // Vaults implements protection.VaultFace: each Recovery Services vault
 // has its own vault tier (by its unique id).
 func (f face) Vaults(ctx context.Context, r store.Reader) ([]*protection.Vault, error) {
-	vs, err := resource.List[vaultRecord](ctx, r, vaultType, "")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*protection.Vault, 0, len(vs))
-	for i := range vs {
-		out = append(out, engineVault(&vs[i]))
-	}
-	return out, nil
+	return resource.ListAs(ctx, r, vaultType, "", engineVault)
 }
 
 // Vault implements protection.VaultFace.
 func (f face) Vault(ctx context.Context, r store.Reader, id string) (*protection.Vault, error) {
-	vid, err := arm.ParseID(id)
-	if err != nil || !vid.IsType(vaultType) {
-		return nil, protection.ErrNotFound
-	}
-	v, err := f.pr.loadVault(ctx, r, vid)
+	v, err := resource.Lookup(ctx, r, id, vaultType, f.pr.loadVault)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, protection.ErrNotFound
-		}
 		return nil, err
 	}
 	return engineVault(v), nil
