@@ -111,6 +111,62 @@ func (s *Service) checkOwner(ctx context.Context, d *DiskResource) (int64, error
 	return 0, &ErrElsewhere{Name: diskLease(uid), What: fmt.Sprintf("Disk '%s'", d.Name), Holder: row.Holder, URL: row.Data, Alive: row.Alive(time.Now())}
 }
 
+// captureOwner checks that this replica owns every disk a capture
+// freezes together and returns their epochs. Disks owned elsewhere by one
+// live replica answer its *ErrElsewhere (the capture runs there); a dead
+// owner answers its *ErrElsewhere with Alive false; disks whose live data
+// lives on different replicas cannot be frozen at one instant: a conflict.
+func (s *Service) captureOwner(ctx context.Context, disks []*DiskResource) ([]int64, error) {
+	epochs := make([]int64, len(disks))
+	var here, elsewhere []string
+	var first *ErrElsewhere
+	holders := map[string]bool{}
+	for i, d := range disks {
+		e, err := s.checkOwner(ctx, d)
+		var ee *ErrElsewhere
+		switch {
+		case errors.As(err, &ee):
+			if !ee.Alive {
+				return nil, err
+			}
+			if first == nil {
+				first = ee
+			}
+			holders[ee.Holder] = true
+			elsewhere = append(elsewhere, d.Name)
+		case err != nil:
+			return nil, err
+		default:
+			epochs[i] = e
+			here = append(here, d.Name)
+		}
+	}
+	if first == nil {
+		return epochs, nil
+	}
+	if len(here) == 0 && len(holders) == 1 {
+		return nil, first // the capture must run on the owner
+	}
+	return nil, failure.Conflictf("DisksOnDifferentReplicas",
+		"The disks %s cannot be captured at one instant: their live data is held by different Safehold replicas (%s here, %s elsewhere). Keep the disks of one VM on one replica: restore them together from a recovery point, or create them on the leader.",
+		quoteNames(append(append([]string{}, here...), elsewhere...)), orNone(here), strings.Join(elsewhere, ", "))
+}
+
+func quoteNames(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "'" + n + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
 // PlaceHere decides where a new disk (an ARM create) lives: with
 // replicas, on the leader, so that the disks of one VM, which a backup
 // freezes at one instant, share one owner. Elsewhere it answers an alive

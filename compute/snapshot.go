@@ -162,13 +162,9 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		}
 		disks[i], uids[i] = d, d.Properties.UniqueID
 	}
-	epochs := make([]int64, len(specs))
-	for i, d := range disks {
-		e, err := s.checkOwner(ctx, d)
-		if err != nil {
-			return nil, err // *ErrElsewhere: the capture must run on the owner
-		}
-		epochs[i] = e
+	epochs, err := s.captureOwner(ctx, disks)
+	if err != nil {
+		return nil, err
 	}
 	unlock := s.lockVolumes(uids...)
 	defer unlock()

@@ -29,6 +29,10 @@ type Handler func(ctx context.Context, t store.Task) error
 type RetryError struct {
 	Err   error
 	Delay time.Duration
+	// Node, when set, is the node whose runners alone run the task again,
+	// for Pin (real time); after that any runner may.
+	Node string
+	Pin  time.Duration
 }
 
 func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err) }
@@ -36,6 +40,13 @@ func (e *RetryError) Unwrap() error { return e.Err }
 
 // Retry wraps err so the task runs again after delay.
 func Retry(err error, delay time.Duration) error { return &RetryError{Err: err, Delay: delay} }
+
+// RunOn wraps err so the task runs again at once on node (work that must
+// run where its data lives): only node's runners claim it for pin of real
+// time, after which any runner may (and finds out that node is gone).
+func RunOn(err error, node string, pin time.Duration) error {
+	return &RetryError{Err: err, Node: node, Pin: pin}
+}
 
 // Runner claims and runs tasks.
 type Runner struct {
@@ -223,8 +234,15 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 	}
 	var re *RetryError
 	if errors.As(err, &re) {
-		log.Warn("task will retry", "err", re.Err, "delay", re.Delay)
+		if re.Node != "" {
+			log.Info("task handed to its node", "node", re.Node, "reason", re.Err)
+		} else {
+			log.Warn("task will retry", "err", re.Err, "delay", re.Delay)
+		}
 		if uerr := r.Store.Update(ctx, func(tx store.Tx) error {
+			if re.Node != "" {
+				return tx.PinTask(ctx, t.ID, r.Clock.Now().Add(re.Delay), re.Err.Error(), re.Node, time.Now().Add(re.Pin))
+			}
 			return tx.RescheduleTask(ctx, t.ID, r.Clock.Now().Add(re.Delay), re.Err.Error())
 		}); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			log.Error("reschedule task", "err", uerr)

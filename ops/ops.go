@@ -79,6 +79,17 @@ type Describe func(err error) (status int, body json.RawMessage)
 // job.Retry, for faces that do not import job).
 func Retry(err error, delay time.Duration) error { return job.Retry(err, delay) }
 
+// RunOn wraps err so the operation's task runs again at once on the node
+// of holder (a lease holder, "node" or "node/boot"): work that must run
+// where its data lives. The task stays pinned there for PinTerm of real
+// time; then any replica may run it (and finds that node gone).
+func RunOn(err error, holder string) error {
+	return job.RunOn(err, store.OwnerNode(holder), PinTerm)
+}
+
+// PinTerm is how long a task handed to a node waits for it alone.
+const PinTerm = 45 * time.Second
+
 // Manager creates, runs and reads operations.
 type Manager struct {
 	store    store.Store

@@ -267,9 +267,10 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 	var ee *lease.ElsewhereError
 	if errors.As(err, &ee) {
 		if ee.Alive {
-			// Another replica owns the disk's live data: the task runs
-			// again until its owner claims it.
-			return nil, job.Retry(err, 250*time.Millisecond)
+			// Another replica owns the disks' live data: the task runs
+			// again there at once (pinned to it for a few of its lease
+			// terms; if it dies meanwhile, a replica here finds it gone).
+			return nil, job.RunOn(err, store.OwnerNode(ee.Holder), 3*e.itemLease())
 		}
 		return nil, &JobError{Code: "UserErrorDiskOwnerUnavailable", Message: ee.Error(),
 			RecommendedAction: []string{"Start the Safehold replica that holds the disk's data again, or restore the disk from a recovery point."}}

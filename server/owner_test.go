@@ -133,6 +133,39 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	if !bytes.Equal(b, data) {
 		t.Fatal("pages read back through the non-owner differ")
 	}
+	// A snapshot asked of a replica that does not own its source disk is
+	// taken by the owner (the operation's task is handed to it).
+	p2, err := dc0.BeginCreateOrUpdate(ctx, "disks", "d2", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := p2.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row2, err := lease.Get(ctx, srv[0].Store, "disk:"+*d2.Properties.UniqueID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notOwner2 := 0
+	if row2.Holder == srv[0].NodeID {
+		notOwner2 = 1
+	}
+	sc, _ := armcompute.NewSnapshotsClient(sub, cred, opts(notOwner2))
+	sp, err := sc.BeginCreateOrUpdate(ctx, "disks", "s2", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: d2.ID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := sp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatalf("snapshot through the replica that does not own the disk: %v", err)
+	}
+	if s2.Properties == nil || s2.Properties.ProvisioningState == nil || *s2.Properties.ProvisioningState != "Succeeded" || *s2.Properties.DiskSizeGB != 1 {
+		t.Fatalf("snapshot: %+v", s2.Properties)
+	}
+
 	// The owner stops: its disk answers a clear error on the other replica.
 	stop(owner)
 	_, err = pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: 512}})

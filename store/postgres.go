@@ -385,7 +385,16 @@ func (t *pgTx) CompleteTask(ctx context.Context, id string) error {
 }
 
 func (t *pgTx) RescheduleTask(ctx context.Context, id string, runAt time.Time, lastError string) error {
-	tag, err := t.q.Exec(ctx, `UPDATE tasks SET run_at = $1, last_error = $2, lease_owner = '', lease_until = NULL, attempts = attempts + 1 WHERE id = $3`, runAt, lastError, id)
+	return t.PinTask(ctx, id, runAt, lastError, "", time.Time{})
+}
+
+func (t *pgTx) PinTask(ctx context.Context, id string, runAt time.Time, lastError, node string, until time.Time) error {
+	var pinUntil *time.Time
+	if node != "" {
+		pinUntil = &until
+	}
+	tag, err := t.q.Exec(ctx, `UPDATE tasks SET run_at = $1, last_error = $2, lease_owner = '', lease_until = NULL, attempts = attempts + 1, pin_node = $3, pin_until = $4 WHERE id = $5`,
+		runAt, lastError, node, pinUntil, id)
 	if err != nil {
 		return fmt.Errorf("reschedule task %s: %w", id, err)
 	}
@@ -428,9 +437,10 @@ func (p *Postgres) claim(ctx context.Context, owner string, now time.Time, lease
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH c AS (
 				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
+					AND (pin_node = '' OR pin_node = $5 OR pin_until < $6)
 				ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			UPDATE tasks t SET lease_owner = $3, lease_until = $4 FROM c WHERE t.id = c.id
-			RETURNING `+strings.ReplaceAll(pgTaskCols, "id, kind,", "t.id, t.kind,"), now, limit, owner, until)
+			RETURNING `+strings.ReplaceAll(pgTaskCols, "id, kind,", "t.id, t.kind,"), now, limit, owner, until, OwnerNode(owner), time.Now())
 		if err != nil {
 			return err
 		}

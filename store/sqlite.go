@@ -624,7 +624,16 @@ func (t *sqliteTx) CompleteTask(ctx context.Context, id string) error {
 }
 
 func (t *sqliteTx) RescheduleTask(ctx context.Context, id string, runAt time.Time, lastError string) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE tasks SET run_at = ?, last_error = ?, lease_owner = '', lease_until = '', attempts = attempts + 1 WHERE id = ?`, fmtTime(runAt), lastError, id)
+	return t.PinTask(ctx, id, runAt, lastError, "", time.Time{})
+}
+
+func (t *sqliteTx) PinTask(ctx context.Context, id string, runAt time.Time, lastError, node string, until time.Time) error {
+	pinUntil := ""
+	if node != "" {
+		pinUntil = fmtTime(until)
+	}
+	res, err := t.q.ExecContext(ctx, `UPDATE tasks SET run_at = ?, last_error = ?, lease_owner = '', lease_until = '', attempts = attempts + 1, pin_node = ?, pin_until = ? WHERE id = ?`,
+		fmtTime(runAt), lastError, node, pinUntil, id)
 	if err != nil {
 		return fmt.Errorf("reschedule task %s: %w", id, err)
 	}
@@ -639,14 +648,17 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 	// Most wake-ups find nothing due: look through a read connection first,
 	// so that idle polling never queues behind (or delays) real writes.
 	var due int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) LIMIT 1)`, fmtTime(now), fmtTime(now)).Scan(&due)
+	node, wall := OwnerNode(owner), fmtTime(time.Now())
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?) LIMIT 1)`,
+		fmtTime(now), fmtTime(now), node, wall).Scan(&due)
 	if err == nil && due == 0 {
 		return nil, nil
 	}
 	var out []Task
 	err = s.update(ctx, func(tx *sqliteTx) error {
 		out = out[:0]
-		rows, err := tx.q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) ORDER BY run_at, id LIMIT ?`, fmtTime(now), fmtTime(now), limit)
+		rows, err := tx.q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?) ORDER BY run_at, id LIMIT ?`,
+			fmtTime(now), fmtTime(now), node, wall, limit)
 		if err != nil {
 			return err
 		}

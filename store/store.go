@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -103,6 +104,12 @@ type Task struct {
 	Created    time.Time
 }
 
+// OwnerNode is the node part of a claim owner "node/boot".
+func OwnerNode(owner string) string {
+	node, _, _ := strings.Cut(owner, "/")
+	return node
+}
+
 // Lease is the claim a task returned by ClaimTasks carries.
 func (t Task) Lease() Lease { return Lease{TaskID: t.ID, Owner: t.LeaseOwner, Epoch: t.LeaseEpoch} }
 
@@ -132,6 +139,12 @@ type Tx interface {
 	CompleteTask(ctx context.Context, id string) error
 	// RescheduleTask releases a task's lease, records err and sets its next run.
 	RescheduleTask(ctx context.Context, id string, runAt time.Time, lastError string) error
+	// PinTask is RescheduleTask handing the task to one node: until until
+	// (real time: pins outlast a frozen clock) only runners of node (claim
+	// owners "node/…") claim it; after that any runner may, so a task
+	// pinned to a node that died is not stranded. Work that must run where
+	// some data lives (a disk's capture on its owner) pins itself there.
+	PinTask(ctx context.Context, id string, runAt time.Time, lastError, node string, until time.Time) error
 }
 
 // Store is the metadata store.
@@ -143,7 +156,8 @@ type Store interface {
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// ClaimTasks leases up to limit tasks due at now to owner for lease,
 	// each under a new epoch. Concurrent claimers (other processes too)
-	// never get the same task.
+	// never get the same task. owner is "node/boot" (OwnerNode): tasks
+	// pinned to another node (PinTask) are skipped until their pin ends.
 	ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error)
 	// ExtendLease pushes a held lease to until; ErrLeaseLost (which wraps
 	// ErrNotFound) if l is no longer the task's latest claim or the task is gone.

@@ -79,8 +79,8 @@ func retryBusy(err error) error {
 	}
 	var ee *compute.ErrElsewhere
 	if errors.As(err, &ee) {
-		if ee.Alive { // the disk's owner must do it: run again until it claims the task
-			return ops.Retry(err, 250*time.Millisecond)
+		if ee.Alive { // the disk's owner (or the leader, for new disks) must do it: hand it the task
+			return ops.RunOn(err, ee.Holder)
 		}
 		return failure.Conflictf("DiskOwnerUnavailable", "%s", ee.Error())
 	}

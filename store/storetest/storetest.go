@@ -259,6 +259,65 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("completed task: %v", err)
 		}
 	})
+	t.Run("PinnedTaskGoesToItsNode", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var task store.Task
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			var err error
+			task, err = tx.Enqueue(ctx, store.Task{Kind: "capture", RunAt: now})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(owner string) []store.Task {
+			t.Helper()
+			got, err := s.ClaimTasks(ctx, owner, now, time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		pin := func(node string, until time.Time) {
+			t.Helper()
+			if err := s.Update(ctx, func(tx store.Tx) error { return tx.PinTask(ctx, task.ID, now, "owned by "+node, node, until) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := claim("nodeA/boot1"); len(got) != 1 {
+			t.Fatalf("unpinned claim: %+v", got)
+		}
+		// Handed to nodeB for an hour of real time: nodeA (any boot) skips
+		// it, nodeB (any boot) claims it at once, lease released by the pin.
+		pin("nodeB", time.Now().Add(time.Hour))
+		if got := claim("nodeA/boot2"); len(got) != 0 {
+			t.Fatalf("a task pinned to nodeB was claimed by nodeA: %+v", got)
+		}
+		if got := claim("nodeBB/boot1"); len(got) != 0 {
+			t.Fatalf("a task pinned to nodeB was claimed by nodeBB: %+v", got)
+		}
+		if n, _ := s.NextTaskTime(ctx); !n.Equal(now) {
+			t.Fatalf("a pinned task is still due work: next %v, want %v", n, now)
+		}
+		got := claim("nodeB/boot7")
+		if len(got) != 1 || got[0].LastError != "owned by nodeB" {
+			t.Fatalf("pinned node's claim: %+v", got)
+		}
+		// A pin that ended (its node died) lets anyone claim the task.
+		pin("nodeB", time.Now().Add(-time.Second))
+		if got := claim("nodeA/boot2"); len(got) != 1 {
+			t.Fatalf("claim after the pin ended: %+v", got)
+		}
+		// RescheduleTask clears a pin.
+		pin("nodeB", time.Now().Add(time.Hour))
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.RescheduleTask(ctx, task.ID, now, "") }); err != nil {
+			t.Fatal(err)
+		}
+		if got := claim("nodeA/boot2"); len(got) != 1 {
+			t.Fatalf("claim after a reschedule cleared the pin: %+v", got)
+		}
+	})
 	t.Run("LeaseFencing", func(t *testing.T) {
 		s := open(t)
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
