@@ -1,6 +1,7 @@
 package chunk
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -728,6 +729,31 @@ func (s *Store) sealLocked() *pack {
 	return p
 }
 
+// ownPut decides a pack put that answered "exists" (err): nil once the
+// object is seen whole (its size is the pack's), else err. An object
+// store commits an upload atomically, so a first attempt still in flight
+// shows up whole or not at all; it is awaited for up to a minute.
+func (s *Store) ownPut(key string, size int64, err error) error {
+	delay := 50 * time.Millisecond
+	for deadline := time.Now().Add(time.Minute); ; {
+		in, serr := s.be.Stat(s.bg, key)
+		if serr == nil && in.Size == size {
+			return nil
+		}
+		if serr == nil || time.Now().After(deadline) || s.bg.Err() != nil {
+			if serr != nil {
+				return fmt.Errorf("%w (and the object is not there: %v)", err, serr)
+			}
+			return fmt.Errorf("%w (holding %d bytes, not the pack's %d)", err, in.Size, size)
+		}
+		select {
+		case <-s.bg.Done():
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
 func (s *Store) startUpload(p *pack) {
 	s.sem <- struct{}{}
 	s.uploads.Add(1)
@@ -744,10 +770,9 @@ func (s *Store) upload(p *pack) {
 		// Pack keys are random (128 bits): an existing one is this put's own
 		// object, written by an attempt whose answer was lost (the object
 		// store's client retried after a timeout). The whole pack is there
-		// if its size is.
-		if in, serr := s.be.Stat(s.bg, p.key); serr == nil && in.Size == int64(len(data)) {
-			err = nil
-		}
+		// if its size is. The first attempt may still be committing when
+		// the retry is refused (a busy server): look again for a while.
+		err = s.ownPut(p.key, int64(len(data)), err)
 	}
 	if err == nil {
 		s.writeCache(p.key, tail)
@@ -1095,8 +1120,18 @@ func (w *Writer) Flush(ctx context.Context) error {
 // with a checksum, and encrypted when the store is.
 
 // PutObject stores data under key (immutably).
+// An existing object of key holding the same data (a put whose answer
+// was lost, or the same manifest written again by a resumed job) is
+// success; other contents are blob.ErrExist.
 func (s *Store) PutObject(ctx context.Context, key string, data []byte) error {
-	return s.be.Put(ctx, key, s.c.sealObject(key, data))
+	err := s.be.Put(ctx, key, s.c.sealObject(key, data))
+	if !errors.Is(err, blob.ErrExist) {
+		return err
+	}
+	if old, gerr := s.GetObject(ctx, key); gerr == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return err
 }
 
 // GetObject reads an object written by PutObject, checking its checksum.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"lukechampine.com/blake3"
 
@@ -315,6 +316,51 @@ func TestPackPutWithLostAnswer(t *testing.T) {
 	}
 }
 
+// lateCommit answers a pack put "exists" at once and commits the object
+// only after the answer: a retry refused while the first attempt, whose
+// answer was lost, is still being committed by a busy server.
+type lateCommit struct {
+	blob.Backend
+	committed chan struct{}
+}
+
+func (b lateCommit) Put(ctx context.Context, key string, data []byte) error {
+	if !strings.HasPrefix(key, "pack/") {
+		return b.Backend.Put(ctx, key, data)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the first attempt lands later
+		b.Backend.Put(context.Background(), key, data)
+		b.committed <- struct{}{}
+	}()
+	return blob.ErrExist
+}
+
+// A pack put refused as existing while the first attempt is still being
+// committed waits for the object instead of failing the capture.
+func TestPackPutCommittedAfterTheRetry(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	lc := lateCommit{be, make(chan struct{}, 16)}
+	s := open(t, lc, t.TempDir(), nil)
+	w := s.NewWriter()
+	defer w.Close()
+	data := randBytes(1<<20, 10)
+	id, _, err := w.Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	<-lc.committed
+	s2 := open(t, be, t.TempDir(), nil)
+	got, err := s2.Get(ctx, id, nil)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back from a fresh store: %v", err)
+	}
+}
+
 // Another replica stored a chunk a moment after this store listed the
 // packs: a Get of it lists again instead of answering not found.
 func TestGetSeesAnotherWritersFreshChunk(t *testing.T) {
@@ -338,5 +384,25 @@ func TestGetSeesAnotherWritersFreshChunk(t *testing.T) {
 	}
 	if _, err := reader.Get(ctx, chunk.ID{1}, nil); !errors.Is(err, chunk.ErrNotFound) {
 		t.Fatalf("get of an absent chunk: %v", err)
+	}
+}
+
+// PutObject is idempotent for the same contents (a lost answer, a resumed
+// job writing its manifest again) and refuses different contents.
+func TestPutObjectAgain(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, mem.New(nil), t.TempDir(), nil)
+	if err := s.PutObject(ctx, "snapshots/a", []byte("manifest")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutObject(ctx, "snapshots/a", []byte("manifest")); err != nil {
+		t.Fatalf("the same object again: %v", err)
+	}
+	if err := s.PutObject(ctx, "snapshots/a", []byte("another")); !errors.Is(err, blob.ErrExist) {
+		t.Fatalf("different contents under an existing key: %v", err)
+	}
+	got, err := s.GetObject(ctx, "snapshots/a")
+	if err != nil || string(got) != "manifest" {
+		t.Fatalf("object now: %q %v", got, err)
 	}
 }
