@@ -2,6 +2,7 @@ package arm
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -134,6 +135,33 @@ func TestAnyVersionStillRejectsImplausible(t *testing.T) {
 	for v, want := range map[string]bool{"2024-03-02": true, "2025-09-01": true, "2018-01-01-preview": true, "1999-01-01": false, "2099-01-01": false, "2024-13-01": false, "abc": false} {
 		if got := ns.accepts(v); got != want {
 			t.Errorf("%s: %v", v, got)
+		}
+	}
+}
+
+// A body of the wrong JSON kind is a 400 that names JSON kinds, never the
+// Go type it would have filled.
+func TestDecodeNamesJSONKinds(t *testing.T) {
+	var v struct {
+		Location string `json:"location"`
+		Tags     map[string]string
+		Zones    []string `json:"zones"`
+	}
+	for body, want := range map[string]string{
+		`"a string"`:          "the request body must be an object, not a string",
+		`[1,2]`:               "the request body must be an object, not an array",
+		`{"location": 5}`:     "the value of 'location' must be a string, not a number",
+		`{"zones": {"a": 1}}`: "the value of 'zones' must be an array, not an object",
+		`{"tags": "x"}`:       "the value of 'Tags' must be an object, not a string",
+	} {
+		r := &Request{Body: []byte(body)}
+		err := r.Decode(&v)
+		var ae *Error
+		if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "InvalidRequestContent" || !strings.Contains(ae.Message, want) {
+			t.Errorf("%s: %v, want a 400 InvalidRequestContent saying %q", body, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "struct") || err != nil && strings.Contains(err.Error(), "arm.") {
+			t.Errorf("%s: the message names a Go type: %v", body, err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -55,12 +56,54 @@ func (r *Request) Decode(v any) error {
 		case errors.As(err, &se):
 			return InvalidRequest("The request content was invalid and could not be deserialized: %v at offset %d.", se.Error(), se.Offset)
 		case errors.As(err, &te):
-			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", te.Field, te.Type, te.Value)
+			if te.Field == "" {
+				return InvalidRequest("The request content was invalid and could not be deserialized: the request body must be %s, not %s.", jsonKind(te.Type), article(te.Value))
+			}
+			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", te.Field, jsonKind(te.Type), article(te.Value))
 		default:
 			return InvalidRequest("The request content was invalid and could not be deserialized: %v.", err)
 		}
 	}
 	return nil
+}
+
+// jsonKind names the JSON value a Go type decodes from ("an object"), not
+// the Go type itself, which means nothing to a caller.
+func jsonKind(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a value of another type"
+}
+
+// article puts "a"/"an" before the JSON kind encoding/json reports
+// ("string", "number 1.5", "object").
+func article(v string) string {
+	switch {
+	case v == "":
+		return "that value"
+	case v == "object" || v == "array":
+		return "an " + v
+	}
+	return "a " + v
 }
 
 // DecodeOptional is Decode but leaves v untouched for an empty body.
