@@ -24,6 +24,9 @@ type SweepOptions struct {
 	// any garbage (frees exactly the unreferenced chunks); 1 only deletes
 	// packs that are entirely garbage.
 	Repack float64
+	// Batch is how many pack entries a sweep plans before it acts on them
+	// and forgets the plan (default 64 Ki), bounding its memory.
+	Batch int
 }
 
 // SweepStats reports what a sweep did.
@@ -96,11 +99,20 @@ func (s *Store) protectedLocked(id ID) bool {
 	return false
 }
 
+// sweepBatch bounds the entries of packs a sweep plans before it acts on
+// them (deletes and repacks, then forgets the plan), so a sweep's memory
+// does not grow with the garbage.
+const sweepBatch = 1 << 16
+
 // Sweep deletes every chunk for which live reports false and no writer
 // holds a reference, in packs older than the grace window: packs that are
 // all garbage are deleted, packs with garbage over the threshold are
 // rewritten with their live chunks only. A pack with a corrupt live chunk is
 // left in place (verify reports it). Sweep ends the GC.
+//
+// live is called without the store's lock and must not change during the
+// sweep (a LiveSet after Finish). Packs are planned and swept in batches
+// (SweepOptions.Batch), so the sweep's memory is bounded.
 func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (SweepStats, error) {
 	defer g.Abort()
 	s := g.s
@@ -109,12 +121,6 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 		return st, fmt.Errorf("sweep: %w", err)
 	}
 	cutoff := s.now().Add(-opts.Grace)
-	type plan struct {
-		p    *pack
-		all  []entry
-		keep []entry
-	}
-	var del, repack []plan
 	s.mu.Lock()
 	var packs []*pack
 	for _, p := range s.packs {
@@ -123,89 +129,159 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 		}
 	}
 	s.mu.Unlock()
-	for _, p := range packs {
-		es, err := s.packEntries(ctx, p)
-		if err != nil {
-			if ctx.Err() != nil {
-				return st, fmt.Errorf("sweep: %w", ctx.Err())
-			}
-			st.PacksKept++ // unreadable header: verify reports it
-			continue
-		}
-		s.mu.Lock()
-		if p.state != packDurable {
-			s.mu.Unlock()
-			continue
-		}
-		var garbage int64
-		var keep []entry
-		ngarbage := 0
-		current := make([]bool, len(es))
-		for i, e := range es {
-			l, indexed, err := s.lookupLocked(e.id)
-			if err != nil {
-				s.mu.Unlock()
-				return st, fmt.Errorf("sweep: %w", err)
-			}
-			current[i] = indexed && l.pack == p.idx
-			if current[i] && (live(e.id) || s.protectedLocked(e.id)) {
-				keep = append(keep, e)
-				continue
-			}
-			garbage += int64(e.slen)
-			ngarbage++
-		}
-		if garbage == 0 && len(keep) == len(es) {
-			s.mu.Unlock()
-			continue
-		}
-		if !p.modTime.Before(cutoff) {
-			st.PacksKept++
-			st.GarbageKept += garbage
-			s.mu.Unlock()
-			continue
-		}
-		switch {
-		case len(keep) == 0:
-			del = append(del, plan{p: p, all: es})
-		case float64(garbage) >= opts.Repack*float64(p.size) && (opts.Repack < 1 || len(keep) == 0):
-			repack = append(repack, plan{p: p, all: es, keep: keep})
-		default:
-			st.PacksKept++
-			st.GarbageKept += garbage
-			s.mu.Unlock()
-			continue
-		}
-		// Garbage leaves the index now, so no writer can deduplicate
-		// against a chunk that is about to go.
-		for i, e := range es {
-			if current[i] && !containsID(keep, e.id) {
-				s.doomed[e.id] = p.idx
-			}
-		}
-		st.ChunksFreed += ngarbage
-		s.mu.Unlock()
-	}
-
-	// Repack: copy live records as stored (no re-encoding) into new packs.
 	var errs []error
+	var batch []sweepPlan
+	nplan := 0
+	batchMax := opts.Batch
+	if batchMax <= 0 {
+		batchMax = sweepBatch
+	}
+	for _, p := range packs {
+		pl, ok, err := g.plan(ctx, p, live, cutoff, opts, &st)
+		if err != nil {
+			return st, err
+		}
+		if !ok {
+			continue
+		}
+		batch = append(batch, pl)
+		nplan += len(pl.all)
+		if nplan >= batchMax {
+			if err := g.execute(ctx, batch, &st, &errs); err != nil {
+				return st, err
+			}
+			batch, nplan = nil, 0
+		}
+	}
+	if err := g.execute(ctx, batch, &st, &errs); err != nil {
+		return st, err
+	}
+	st.BytesFreed -= st.BytesRewritten // new packs hold the live bytes
+	if tc, ok := s.be.(tempCleaner); ok {
+		// Temporary files of puts interrupted by a crash.
+		tc.CleanTemp(max(opts.Grace, time.Hour), s.now())
+	}
+	if len(errs) > 0 {
+		return st, fmt.Errorf("sweep: %w", errors.Join(errs...))
+	}
+	return st, nil
+}
+
+// sweepPlan is what a sweep does to one pack: delete it (keep empty) or
+// rewrite it with keep only.
+type sweepPlan struct {
+	p    *pack
+	all  []entry
+	keep []entry
+}
+
+// plan decides a pack's fate. A pack to delete or repack has its garbage
+// taken out of the index (doomed) before plan returns, so no writer can
+// deduplicate against a chunk that is about to go.
+func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.Time, opts SweepOptions, st *SweepStats) (sweepPlan, bool, error) {
+	s := g.s
+	es, err := s.packEntries(ctx, p)
+	if err != nil {
+		if ctx.Err() != nil {
+			return sweepPlan{}, false, fmt.Errorf("sweep: %w", ctx.Err())
+		}
+		st.PacksKept++ // unreadable header: verify reports it
+		return sweepPlan{}, false, nil
+	}
+	// The mark is fixed: ask it before taking the lock (it may read a file).
+	marked := make([]bool, len(es))
+	for i, e := range es {
+		marked[i] = live(e.id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.state != packDurable {
+		return sweepPlan{}, false, nil
+	}
+	var garbage int64
+	var keep []entry
+	ngarbage := 0
+	current := make([]bool, len(es))
+	for i, e := range es {
+		l, indexed, err := s.lookupLocked(e.id)
+		if err != nil {
+			return sweepPlan{}, false, fmt.Errorf("sweep: %w", err)
+		}
+		current[i] = indexed && l.pack == p.idx
+		// A writer's reference is checked here, under the lock: a writer
+		// that deduplicates against this chunk later finds it doomed (below)
+		// and stores it again.
+		if current[i] && (marked[i] || s.protectedLocked(e.id)) {
+			keep = append(keep, e)
+			continue
+		}
+		garbage += int64(e.slen)
+		ngarbage++
+	}
+	if garbage == 0 && len(keep) == len(es) {
+		return sweepPlan{}, false, nil
+	}
+	if !p.modTime.Before(cutoff) {
+		st.PacksKept++
+		st.GarbageKept += garbage
+		return sweepPlan{}, false, nil
+	}
+	var pl sweepPlan
+	switch {
+	case len(keep) == 0:
+		pl = sweepPlan{p: p, all: es}
+	case float64(garbage) >= opts.Repack*float64(p.size) && (opts.Repack < 1 || len(keep) == 0):
+		pl = sweepPlan{p: p, all: es, keep: keep}
+	default:
+		st.PacksKept++
+		st.GarbageKept += garbage
+		return sweepPlan{}, false, nil
+	}
+	for i, e := range es {
+		if current[i] && !containsID(keep, e.id) {
+			s.doomed[e.id] = p.idx
+		}
+	}
+	st.ChunksFreed += ngarbage
+	return pl, true, nil
+}
+
+// execute repacks and deletes a batch of planned packs. Failures to delete
+// are collected in errs; only a cancelled context or a failed flush of the
+// repacked chunks stops the sweep.
+func (g *GC) execute(ctx context.Context, batch []sweepPlan, st *SweepStats, errs *[]error) error {
+	s := g.s
+	var del, repack []sweepPlan
+	for _, pl := range batch {
+		if len(pl.keep) == 0 {
+			del = append(del, pl)
+		} else {
+			repack = append(repack, pl)
+		}
+	}
+	// Repack: copy live records as stored (no re-encoding) into new packs.
 	if len(repack) > 0 {
 		w := s.NewWriter()
-		var done []plan
+		var done []sweepPlan
+		var failed []sweepPlan
 		for _, pl := range repack {
 			if err := w.copyLive(ctx, pl.p, pl.keep); err != nil {
 				if ctx.Err() != nil {
 					w.Close()
-					return st, fmt.Errorf("sweep: %w", ctx.Err())
+					s.undoom(repack)
+					return fmt.Errorf("sweep: %w", ctx.Err())
 				}
-				errs = append(errs, err)
+				*errs = append(*errs, err)
+				failed = append(failed, pl)
 				continue
 			}
 			done = append(done, pl)
 		}
+		s.undoom(failed) // left in place: their garbage is findable again
 		if err := w.Flush(ctx); err != nil {
 			w.Close()
-			return st, fmt.Errorf("sweep: %w", err)
+			s.undoom(done)
+			return fmt.Errorf("sweep: %w", err)
 		}
 		w.Close()
 		for _, pl := range done {
@@ -218,16 +294,12 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 	}
 	for _, pl := range del {
 		if err := s.be.Delete(ctx, pl.p.key); err != nil && !errors.Is(err, blob.ErrNotExist) {
-			errs = append(errs, err)
+			*errs = append(*errs, err)
 			continue
 		}
 		os.Remove(s.cachePath(pl.p.key))
 		s.mu.Lock()
-		for _, e := range pl.all {
-			if d, ok := s.doomed[e.id]; ok && d == pl.p.idx {
-				delete(s.doomed, e.id)
-			}
-		}
+		s.undoomLocked(pl)
 		s.dropPackLocked(pl.p)
 		s.mu.Unlock()
 		st.BytesFreed += pl.p.size
@@ -235,15 +307,23 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 			st.PacksDeleted++
 		}
 	}
-	st.BytesFreed -= st.BytesRewritten // new packs hold the live bytes
-	if tc, ok := s.be.(tempCleaner); ok {
-		// Temporary files of puts interrupted by a crash.
-		tc.CleanTemp(max(opts.Grace, time.Hour), s.now())
+	return nil
+}
+
+func (s *Store) undoom(pls []sweepPlan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, pl := range pls {
+		s.undoomLocked(pl)
 	}
-	if len(errs) > 0 {
-		return st, fmt.Errorf("sweep: %w", errors.Join(errs...))
+}
+
+func (s *Store) undoomLocked(pl sweepPlan) {
+	for _, e := range pl.all {
+		if d, ok := s.doomed[e.id]; ok && d == pl.p.idx {
+			delete(s.doomed, e.id)
+		}
 	}
-	return st, nil
 }
 
 // knownEntriesLocked returns a pack's entries from memory or the header

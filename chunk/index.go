@@ -67,21 +67,7 @@ type run struct {
 	bloom  []uint64
 }
 
-func (r *run) mayHave(id ID) bool {
-	m := uint64(len(r.bloom)) * 64
-	if m == 0 {
-		return false
-	}
-	h1 := binary.LittleEndian.Uint64(id[0:])
-	h2 := binary.LittleEndian.Uint64(id[8:]) | 1
-	for i := uint64(0); i < bloomK; i++ {
-		b := (h1 + i*h2) % m
-		if r.bloom[b/64]&(1<<(b%64)) == 0 {
-			return false
-		}
-	}
-	return true
-}
+func (r *run) mayHave(id ID) bool { return bloomHas(r.bloom, id) }
 
 func bloomAdd(bloom []uint64, id ID) {
 	m := uint64(len(bloom)) * 64

@@ -177,6 +177,7 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		c.close()
 		return nil, fmt.Errorf("open chunk store: unknown compression %q", opts.Compression)
 	}
+	os.RemoveAll(filepath.Join(cacheDir, liveDirName)) // live sets of a GC that was interrupted
 	if err := os.MkdirAll(filepath.Join(cacheDir, "packs"), 0o700); err != nil {
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}

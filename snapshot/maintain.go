@@ -151,6 +151,12 @@ type GCOptions struct {
 	// rewritten; 0 rewrites every pack holding garbage, so GC frees exactly
 	// the unreferenced chunks. See chunk.SweepOptions.
 	Repack float64
+	// LiveMemory is how many chunk IDs of the mark stay in memory before
+	// they spill to the cache directory (0: 512 Ki, 16 MiB); see
+	// chunk.LiveSet.
+	LiveMemory int
+	// SweepBatch is chunk.SweepOptions.Batch (0: its default).
+	SweepBatch int
 }
 
 // GCStats reports a collection.
@@ -158,6 +164,7 @@ type GCStats struct {
 	chunk.SweepStats
 	Snapshots  int
 	LiveChunks int
+	LiveSpills int // files the mark spilled to (0: it fit in memory)
 	Duration   time.Duration
 }
 
@@ -171,6 +178,11 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	gc := r.chunks.BeginGC()
 	r.mu.Lock()
 	r.gcs++
+	// Manifests released while an earlier collection ran were kept for
+	// that one; that collection has swept (BeginGC waited for it), and a
+	// manifest released before this mark is no longer needed by whoever
+	// held it (a capture releases its parent after writing its manifest).
+	r.held = nil
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -191,30 +203,56 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	}
 	ms = append(ms, r.held...)
 	r.mu.Unlock()
-	live := make(map[chunk.ID]struct{})
-	seenSeg := make(map[chunk.ID]bool)
+	// The mark: every chunk a snapshot (or a capture in flight) names, in
+	// a set bounded in memory (it spills to the cache directory).
+	live := r.chunks.NewLiveSet(opts.LiveMemory)
+	defer live.Close()
+	seenSeg := make(map[chunk.ID]bool) // one per 64 MiB of distinct disk data
 	for _, m := range ms {
 		for i, sid := range m.Segments {
 			if sid.IsZero() || seenSeg[sid] {
 				continue
 			}
 			seenSeg[sid] = true
-			live[sid] = struct{}{}
+			if err := live.Add(sid); err != nil {
+				gc.Abort()
+				return st, fmt.Errorf("gc: %w", err)
+			}
 			ids, err := r.loadSegment(ctx, sid, blocksIn(m.Size, i))
 			if err != nil {
 				gc.Abort()
 				return st, fmt.Errorf("gc: mark snapshot %s: %w", m.ID, err)
 			}
 			for _, id := range ids {
-				if !id.IsZero() {
-					live[id] = struct{}{}
+				if id.IsZero() {
+					continue
+				}
+				if err := live.Add(id); err != nil {
+					gc.Abort()
+					return st, fmt.Errorf("gc: %w", err)
 				}
 			}
 		}
 	}
-	st.LiveChunks = len(live)
-	sw, err := gc.Sweep(ctx, func(id chunk.ID) bool { _, ok := live[id]; return ok },
-		chunk.SweepOptions{Grace: opts.Grace, Repack: opts.Repack})
+	seenSeg = nil
+	if err := live.Finish(); err != nil {
+		gc.Abort()
+		return st, fmt.Errorf("gc: %w", err)
+	}
+	st.LiveChunks = int(live.Len())
+	st.LiveSpills = live.Spilled()
+	var liveErr error
+	sw, err := gc.Sweep(ctx, func(id chunk.ID) bool {
+		ok, err := live.Has(id)
+		if err != nil {
+			liveErr = err // keep what the mark cannot answer for
+			return true
+		}
+		return ok
+	}, chunk.SweepOptions{Grace: opts.Grace, Repack: opts.Repack, Batch: opts.SweepBatch})
+	if err == nil && liveErr != nil {
+		err = liveErr
+	}
 	st.SweepStats = sw
 	st.Duration = r.now().Sub(start)
 	if err != nil {

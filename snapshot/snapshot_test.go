@@ -312,7 +312,15 @@ func TestChangeTrackerAndResize(t *testing.T) {
 	checkRestore(t, r, shrunk.ID, want)
 }
 
+// Run twice: with the mark in memory, and with a mark that spills to the
+// cache directory every 7 IDs and a sweep that acts on every pack it plans
+// (the bounded paths a large repository takes).
 func TestDeleteMiddleOfChainAndGC(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { deleteMiddleOfChainAndGC(t, snapshot.GCOptions{}) })
+	t.Run("spilled", func(t *testing.T) { deleteMiddleOfChainAndGC(t, snapshot.GCOptions{LiveMemory: 7, SweepBatch: 1}) })
+}
+
+func deleteMiddleOfChainAndGC(t *testing.T, gco snapshot.GCOptions) {
 	ctx := context.Background()
 	r := openRepo(t, mustLocal(t), snapshot.Options{PackSize: 256 << 10})
 	path := filepath.Join(t.TempDir(), "disk.img")
@@ -336,12 +344,15 @@ func TestDeleteMiddleOfChainAndGC(t *testing.T) {
 		if err := r.Delete(ctx, ms[i].ID); err != nil {
 			t.Fatal(err)
 		}
-		st, err := r.GC(ctx, snapshot.GCOptions{})
+		st, err := r.GC(ctx, gco)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.ChunksFreed == 0 {
 			t.Fatalf("gc after deleting %d freed nothing: %+v", i, st)
+		}
+		if (gco.LiveMemory > 0) != (st.LiveSpills > 1) {
+			t.Fatalf("live set spilled %d times with LiveMemory %d", st.LiveSpills, gco.LiveMemory)
 		}
 		for j := range ms {
 			if _, err := r.Get(ctx, ms[j].ID); err == nil {
@@ -355,7 +366,7 @@ func TestDeleteMiddleOfChainAndGC(t *testing.T) {
 	}
 	// Deleting the last snapshot leaves an empty repository.
 	r.Delete(ctx, ms[3].ID)
-	if _, err := r.GC(ctx, snapshot.GCOptions{}); err != nil {
+	if _, err := r.GC(ctx, gco); err != nil {
 		t.Fatal(err)
 	}
 	if n, b := r.Size(); n != 0 || b != 0 {
