@@ -27,6 +27,11 @@ type SweepOptions struct {
 	// Batch is how many pack entries a sweep plans before it acts on them
 	// and forgets the plan (default 64 Ki), bounding its memory.
 	Batch int
+	// Fence, if set, is asked before each pack is deleted; an error stops
+	// the sweep. A collection run under a lease (lease.Gate) passes its
+	// validity, so a collector that stalled past its lease, while writers
+	// it no longer excludes started, deletes nothing more.
+	Fence func() error
 }
 
 // SweepStats reports what a sweep did.
@@ -147,13 +152,13 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 		batch = append(batch, pl)
 		nplan += len(pl.all)
 		if nplan >= batchMax {
-			if err := g.execute(ctx, batch, &st, &errs); err != nil {
+			if err := g.execute(ctx, batch, opts.Fence, &st, &errs); err != nil {
 				return st, err
 			}
 			batch, nplan = nil, 0
 		}
 	}
-	if err := g.execute(ctx, batch, &st, &errs); err != nil {
+	if err := g.execute(ctx, batch, opts.Fence, &st, &errs); err != nil {
 		return st, err
 	}
 	st.BytesFreed -= st.BytesRewritten // new packs hold the live bytes
@@ -249,7 +254,7 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 // execute repacks and deletes a batch of planned packs. Failures to delete
 // are collected in errs; only a cancelled context or a failed flush of the
 // repacked chunks stops the sweep.
-func (g *GC) execute(ctx context.Context, batch []sweepPlan, st *SweepStats, errs *[]error) error {
+func (g *GC) execute(ctx context.Context, batch []sweepPlan, fence func() error, st *SweepStats, errs *[]error) error {
 	s := g.s
 	var del, repack []sweepPlan
 	for _, pl := range batch {
@@ -292,7 +297,13 @@ func (g *GC) execute(ctx context.Context, batch []sweepPlan, st *SweepStats, err
 		}
 		del = append(del, done...)
 	}
-	for _, pl := range del {
+	for i, pl := range del {
+		if fence != nil {
+			if err := fence(); err != nil {
+				s.undoom(del[i:])
+				return fmt.Errorf("sweep: %w", err)
+			}
+		}
 		if err := s.be.Delete(ctx, pl.p.key); err != nil && !errors.Is(err, blob.ErrNotExist) {
 			*errs = append(*errs, err)
 			continue

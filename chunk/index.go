@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -185,8 +186,9 @@ func newRunWriter(path string, maxRecs int64) (*runWriter, error) {
 	if err != nil {
 		return nil, err
 	}
+	nb := (maxRecs + runBlock - 1) / runBlock
 	return &runWriter{f: f, w: bufio.NewWriterSize(f, 1<<20), blk: make([]byte, 0, runBlock*recSize),
-		bloom: make([]uint64, bloomWords(maxRecs))}, nil
+		fences: make([]ID, 0, nb), bcrc: make([]uint32, 0, nb), bloom: make([]uint64, bloomWords(maxRecs))}, nil
 }
 
 func (rw *runWriter) add(r *rec) {
@@ -220,26 +222,41 @@ func (rw *runWriter) endBlock() {
 }
 
 // finish writes the pack table, fences, Bloom filter and footer, and
-// returns the open run (packs unresolved).
+// returns the open run (packs unresolved). The metadata is streamed (its
+// checksum computed on the way), never assembled in memory: at 16 million
+// entries it is ~30 MiB.
 func (rw *runWriter) finish(name string, keys []string, sizes []int64, counts []uint32) (*run, error) {
 	rw.endBlock()
-	meta := make([]byte, 0, len(keys)*packRefSize+len(rw.fences)*36+len(rw.bloom)*8)
+	sum := crc32.New(castagnoli)
+	mw := io.MultiWriter(rw.w, sum)
+	var b [packRefSize]byte
+	write := func(p []byte) {
+		if rw.err == nil {
+			_, rw.err = mw.Write(p)
+		}
+	}
 	for i, k := range keys {
-		kb, err := hex.DecodeString(strings.TrimPrefix(k, packPrefix))
-		if err != nil || len(kb) != 16 {
+		hx := strings.TrimPrefix(k, packPrefix)
+		if len(hx) != 32 {
 			rw.f.Close()
 			return nil, fmt.Errorf("chunk index: pack key %q", k)
 		}
-		meta = append(meta, kb...)
-		meta = binary.LittleEndian.AppendUint32(meta, counts[i])
-		meta = binary.LittleEndian.AppendUint64(meta, uint64(sizes[i]))
+		if _, err := hex.Decode(b[:16], []byte(hx)); err != nil {
+			rw.f.Close()
+			return nil, fmt.Errorf("chunk index: pack key %q", k)
+		}
+		binary.LittleEndian.PutUint32(b[16:], counts[i])
+		binary.LittleEndian.PutUint64(b[20:], uint64(sizes[i]))
+		write(b[:packRefSize])
 	}
 	for i := range rw.fences {
-		meta = append(meta, rw.fences[i][:]...)
-		meta = binary.LittleEndian.AppendUint32(meta, rw.bcrc[i])
+		write(rw.fences[i][:])
+		binary.LittleEndian.PutUint32(b[:4], rw.bcrc[i])
+		write(b[:4])
 	}
 	for _, w := range rw.bloom {
-		meta = binary.LittleEndian.AppendUint64(meta, w)
+		binary.LittleEndian.PutUint64(b[:8], w)
+		write(b[:8])
 	}
 	foot := make([]byte, 0, footerSize)
 	foot = binary.LittleEndian.AppendUint64(foot, uint64(rw.n))
@@ -248,11 +265,8 @@ func (rw *runWriter) finish(name string, keys []string, sizes []int64, counts []
 	foot = binary.LittleEndian.AppendUint64(foot, uint64(len(rw.bloom)))
 	foot = binary.LittleEndian.AppendUint64(foot, 0)
 	foot = binary.LittleEndian.AppendUint64(foot, 0)
-	foot = binary.LittleEndian.AppendUint32(foot, crc(meta))
+	foot = binary.LittleEndian.AppendUint32(foot, sum.Sum32())
 	foot = append(foot, runMagic...)
-	if rw.err == nil {
-		_, rw.err = rw.w.Write(meta)
-	}
 	if rw.err == nil {
 		_, rw.err = rw.w.Write(foot)
 	}
@@ -378,7 +392,7 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 	var sizes []int64
 	var counts []uint32
 	newRef := make([][]int32, len(runs))
-	at := make(map[string]int32)
+	at := make(map[*pack]int32)
 	var total int64
 	for i, r := range runs {
 		newRef[i] = make([]int32, len(r.packs))
@@ -387,12 +401,11 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 			if p == nil || !alive[p] {
 				continue
 			}
-			k := p.key
-			ref, ok := at[k]
+			ref, ok := at[p]
 			if !ok {
 				ref = int32(len(keys))
-				at[k] = ref
-				keys = append(keys, k)
+				at[p] = ref
+				keys = append(keys, p.key)
 				sizes = append(sizes, p.size)
 				counts = append(counts, r.counts[j])
 			}
@@ -406,7 +419,7 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 	}
 	h := make(cursorHeap, 0, len(runs))
 	for i, r := range runs {
-		c := &cursor{r: r, age: i, left: r.n, br: bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.n*recSize), 256<<10)}
+		c := &cursor{r: r, age: i, left: r.n, br: bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.n*recSize), mergeBuf(len(runs)))}
 		ok, err := c.next()
 		if err != nil {
 			rw.f.Close()
@@ -440,6 +453,10 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 	}
 	return rw.finish(name, keys, sizes, counts)
 }
+
+// mergeBuf sizes each input's read buffer of a k-way merge: 4 MiB in all,
+// between 32 and 256 KiB each.
+func mergeBuf(k int) int { return min(256<<10, max(32<<10, (4<<20)/max(k, 1))) }
 
 // collectRecs lists the records of packs' entries for which keep holds.
 func collectRecs(packs []*pack, keep func(ID, *pack) bool) []rec {

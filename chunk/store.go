@@ -353,11 +353,16 @@ func (s *Store) Refresh(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	listed = nil // the bulk load below can be long: let the listing go
 	// Load the headers of new packs in batches: each batch becomes a run
 	// (or joins the memory table when small), so memory stays bounded
-	// however many packs are new.
+	// however many packs are new. A batch keeps its entries as index
+	// records only (refs = positions in the batch), except while it is
+	// small enough to join the memory table.
 	batch := max(4*s.memMax, 1)
+	small := s.memMax / 4
 	var loaded []*pack
+	var recs []rec
 	nent := 0
 	for i, in := range todo {
 		// A bulk load (first open of a large repository) does not write the
@@ -377,14 +382,30 @@ func (s *Store) Refresh(ctx context.Context) error {
 			}
 			s.mu.Unlock()
 		} else {
-			loaded = append(loaded, &pack{key: in.Key, state: packDurable, size: in.Size, modTime: in.ModTime, n: int32(len(es)), entries: es})
+			ref := uint32(len(loaded))
+			if recs == nil {
+				// No regrowth (a batch ends a pack past batch entries);
+				// a small refresh takes what its packs need.
+				recs = make([]rec, 0, min(batch, (len(todo)-i)*len(es))+2*len(es))
+			}
+			for _, e := range es {
+				recs = append(recs, rec{id: e.id, ref: ref, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc})
+			}
+			n := int32(len(es))
 			nent += len(es)
+			if nent >= small {
+				es = nil // this batch becomes a run: its records are enough
+				for _, p := range loaded {
+					p.entries = nil
+				}
+			}
+			loaded = append(loaded, &pack{key: in.Key, state: packDurable, size: in.Size, modTime: in.ModTime, n: n, entries: es})
 		}
 		if nent >= batch || (i == len(todo)-1 && len(loaded) > 0) {
-			if err := s.addLoaded(loaded, nent); err != nil {
+			if err := s.addLoaded(loaded, recs, nent); err != nil {
 				return fmt.Errorf("refresh index: %w", err)
 			}
-			loaded, nent = nil, 0
+			loaded, recs, nent = nil, nil, 0
 		}
 	}
 	if len(todo) > 0 {
@@ -437,9 +458,10 @@ func (s *Store) resolveLocked(r *run, listed map[string]blob.Info) {
 	}
 }
 
-// addLoaded indexes packs read from the listing: a large batch is written
-// as a run, a small one joins the memory table.
-func (s *Store) addLoaded(ps []*pack, nent int) error {
+// addLoaded indexes packs read from the listing (recs are their entries,
+// refs indexing ps): a large batch is written as a run, a small one (whose
+// packs still hold their entries) joins the memory table.
+func (s *Store) addLoaded(ps []*pack, recs []rec, nent int) error {
 	if nent < s.memMax/4 {
 		s.mu.Lock()
 		for _, p := range ps {
@@ -462,7 +484,7 @@ func (s *Store) addLoaded(ps []*pack, nent int) error {
 	s.disk.idxMu.Lock()
 	defer s.disk.idxMu.Unlock()
 	path, name := s.disk.newName()
-	r, err := writeRun(path, name, ps, nil)
+	r, err := writeRun(path, name, ps, recs)
 	if err != nil {
 		os.Remove(path)
 		return err

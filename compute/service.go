@@ -376,14 +376,16 @@ const GCWork = "gc:snapshots"
 func (s *Service) CollectGarbage() { s.collectGarbage() }
 
 func (s *Service) gcOnce() error {
+	opts := snapshot.GCOptions{Grace: 10 * time.Minute, Repack: 0.5}
 	if g := s.gate(); g != nil {
 		h, err := g.Collect(s.bg)
 		if err != nil {
 			return err
 		}
 		defer h.Release(s.bg)
+		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
 	}
-	_, err := s.repo.GC(s.bg, snapshot.GCOptions{Grace: 10 * time.Minute, Repack: 0.5})
+	_, err := s.repo.GC(s.bg, opts)
 	return err
 }
 
@@ -407,6 +409,12 @@ func (s *Service) enterWrite(ctx context.Context) (leave func(), check func() er
 	}
 	h, err := g.Write(ctx)
 	if err != nil {
+		return nil, nil, err
+	}
+	// The index must not predate a collection another replica ran: the
+	// capture could deduplicate against a chunk that one deleted.
+	if err := s.repo.Collected(ctx, h.Collections); err != nil {
+		h.Release(ctx)
 		return nil, nil, err
 	}
 	return func() { h.Release(ctx) }, func() error {

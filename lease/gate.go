@@ -48,7 +48,11 @@ func (g *Gate) writerPrefix() string { return "gatew:" + g.Repo + ":" }
 
 // Write enters as a writer, waiting while a collection holds the gate.
 // Release the returned lease after the capture's manifest is written;
-// check Valid right before writing it.
+// check Valid right before writing it. The lease's Collections counts the
+// collections that started before the writer entered: a writer whose view
+// of the repository's packs predates the latest of them must list the
+// packs again before its first lookup (snapshot.Repository.Collected), or
+// it could deduplicate against a chunk that collection deleted.
 func (g *Gate) Write(ctx context.Context) (*Held, error) {
 	clk := realClock(g.Clock)
 	name := g.writerPrefix() + uuid.NewString()
@@ -56,11 +60,13 @@ func (g *Gate) Write(ctx context.Context) (*Held, error) {
 		now := clk.Now()
 		var row Row
 		var ok bool
+		var collections int64
 		err := g.Store.Update(ctx, func(tx store.Tx) error {
 			gc, err := Get(ctx, tx, g.gcName())
 			if err == nil && gc.Alive(now) {
 				return nil
 			}
+			collections = gc.Epoch // each collection takes the row as a new holder
 			row, ok, err = TakeTx(ctx, tx, name, g.Holder, "", now, g.ttl())
 			return err
 		})
@@ -68,7 +74,7 @@ func (g *Gate) Write(ctx context.Context) (*Held, error) {
 			return nil, fmt.Errorf("enter gate %s: %w", g.Repo, err)
 		}
 		if ok {
-			h := &Held{Row: row, s: g.Store, clk: clk, ttl: g.ttl(), lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}), renew: now, delete: true}
+			h := &Held{Row: row, Collections: collections, s: g.Store, clk: clk, ttl: g.ttl(), lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}), renew: now, delete: true}
 			go h.keep()
 			return h, nil
 		}

@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -161,15 +162,18 @@ func (l *Leader) Stop() {
 // background until Release.
 type Held struct {
 	Row
-	s      store.Store
-	clk    clock.Clock
-	ttl    time.Duration
-	lost   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	mu     sync.Mutex
-	renew  time.Time // last successful renewal
-	delete bool
+	// Collections is, for a gate's writer, how many collections of the
+	// repository had started when it entered (see Gate.Write).
+	Collections int64
+	s           store.Store
+	clk         clock.Clock
+	ttl         time.Duration
+	lost        chan struct{}
+	stop        chan struct{}
+	done        chan struct{}
+	mu          sync.Mutex
+	renew       time.Time // last successful renewal
+	delete      bool
 }
 
 // Acquire waits until holder takes the named lease, then renews it every
@@ -235,6 +239,15 @@ func (h *Held) Valid() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.clk.Now().Before(h.renew.Add(h.ttl * 2 / 3))
+}
+
+// Fence is Valid as an error (ErrLost) for work that asks before each
+// irreversible step (a collection's deletions: snapshot.GCOptions.Fence).
+func (h *Held) Fence() error {
+	if !h.Valid() {
+		return fmt.Errorf("%s (epoch %d) may have lapsed: %w", h.Name, h.Epoch, ErrLost)
+	}
+	return nil
 }
 
 // Release stops renewing and gives the lease up.

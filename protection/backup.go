@@ -306,6 +306,11 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 			return err
 		}
 		defer held.Release(ctx)
+		// The vault's index must not predate a collection another replica
+		// ran: it could deduplicate against a chunk that one deleted.
+		if err := repo.Collected(ctx, held.Collections); err != nil {
+			return err
+		}
 	}
 	var moved int64
 	for _, s := range point.Snapshots {

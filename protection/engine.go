@@ -313,6 +313,7 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 	m := e.maintLock(key) // no verify reads the packs this collection deletes
 	m.Lock()
 	defer m.Unlock()
+	opts := snapshot.GCOptions{Repack: 0.5, Grace: e.gcGrace()}
 	if g := e.gate(key); g != nil {
 		h, err := g.Collect(ctx)
 		if err != nil {
@@ -320,8 +321,9 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 			return
 		}
 		defer h.Release(ctx)
+		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
 	}
-	if _, err := repo.GC(ctx, snapshot.GCOptions{Repack: 0.5, Grace: e.gcGrace()}); err != nil {
+	if _, err := repo.GC(ctx, opts); err != nil {
 		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
 	}
 }

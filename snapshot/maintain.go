@@ -157,6 +157,9 @@ type GCOptions struct {
 	LiveMemory int
 	// SweepBatch is chunk.SweepOptions.Batch (0: its default).
 	SweepBatch int
+	// Fence is chunk.SweepOptions.Fence: asked before each deletion (a
+	// collection under a lease passes the lease's validity).
+	Fence func() error
 }
 
 // GCStats reports a collection.
@@ -249,7 +252,7 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			return true
 		}
 		return ok
-	}, chunk.SweepOptions{Grace: opts.Grace, Repack: opts.Repack, Batch: opts.SweepBatch})
+	}, chunk.SweepOptions{Grace: opts.Grace, Repack: opts.Repack, Batch: opts.SweepBatch, Fence: opts.Fence})
 	if err == nil && liveErr != nil {
 		err = liveErr
 	}

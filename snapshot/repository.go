@@ -90,6 +90,31 @@ type Repository struct {
 	held     []*Manifest       // manifests released during a GC
 
 	logical sync.Map // ID -> int64: a snapshot's non-zero bytes (manifests never change)
+
+	syncMu      sync.Mutex // serializes Collected
+	synced      bool
+	collections int64 // collections the index has seen the end of (Collected)
+}
+
+// Collected tells the repository that collections of it (in any process
+// sharing its backend) have started and ended, counted by the caller (a
+// lease.Gate writer's Collections): when the count is new, the chunk index
+// lists the packs again before it returns, so no capture or copy that
+// starts afterwards deduplicates against a chunk one of them deleted (the
+// index drops packs that are gone). Call it after entering the gate and
+// before the first lookup; an error means the view could not be renewed and
+// the writer must not run.
+func (r *Repository) Collected(ctx context.Context, collections int64) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	if r.synced && r.collections >= collections {
+		return nil
+	}
+	if err := r.chunks.Refresh(ctx); err != nil {
+		return fmt.Errorf("list the packs after a collection: %w", err)
+	}
+	r.synced, r.collections = true, collections
+	return nil
 }
 
 // Open opens the repository stored in be; localDir holds the local index

@@ -195,10 +195,10 @@ func vm(field string) int64 {
 }
 
 func runIndex(phase string, args []string) error {
-	// Like `safehold serve`: no memory limit, GOGC 200.
-	debug.SetMemoryLimit(math.MaxInt64)
-	debug.SetGCPercent(200)
+	// Like `safehold serve`: GOGC 200 and a soft memory limit of 224 MiB
+	// (its --memory-limit default; -memory-limit 0 measures without one).
 	fs := flag.NewFlagSet("index "+phase, flag.ExitOnError)
+	memLimit := fs.Int64("memory-limit", 224, "soft memory limit in MiB, as safehold serve --memory-limit (0: none)")
 	dir := fs.String("dir", "", "work directory (local objects, cache)")
 	chunks := fs.Int("chunks", 16_000_000, "chunks already in the repository")
 	lookups := fs.Int("lookups", 1_000_000, "lookups of absent IDs (and a fifth as many of present ones)")
@@ -207,6 +207,12 @@ func runIndex(phase string, args []string) error {
 	if *dir == "" {
 		return errors.New("-dir is required")
 	}
+	debug.SetGCPercent(200)
+	debug.SetMemoryLimit(math.MaxInt64)
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit << 20)
+	}
+	out := map[string]any{"phase": phase, "memoryLimitMiB": *memLimit}
 	ctx := context.Background()
 	lb, err := local.Open(filepath.Join(*dir, "objects"))
 	if err != nil {
@@ -214,7 +220,7 @@ func runIndex(phase string, args []string) error {
 	}
 	be := &synth{Backend: lb, packs: (*chunks + synthPerPack - 1) / synthPerPack, mod: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	cache := filepath.Join(*dir, "cache")
-	out := map[string]any{"phase": phase, "chunks": be.packs * synthPerPack, "packs": be.packs}
+	out["chunks"], out["packs"] = be.packs*synthPerPack, be.packs
 	t0 := time.Now()
 	repo, err := snapshot.Open(ctx, be, cache, snapshot.Options{})
 	if err != nil {

@@ -34,6 +34,11 @@ func envOr(name, def string) string {
 	return def
 }
 
+// DefaultMemoryLimitMiB is serve's soft memory limit (--memory-limit):
+// peak RSS stays within 256 MiB with a 16-million-chunk repository
+// (bench/index.sh, which sets the same limit).
+const DefaultMemoryLimitMiB = 224
+
 func newServeCmd() *cobra.Command {
 	var (
 		addr, dataDir, tlsCert, tlsKey, logLevel, logFormat string
@@ -45,6 +50,7 @@ func newServeCmd() *cobra.Command {
 		computeOpts                                         compute.Options
 		storeURL, blobURL                                   string
 		verifyEvery, verifySample                           string
+		memLimitMiB                                         int64
 	)
 	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
 	cmd := &cobra.Command{
@@ -72,6 +78,13 @@ func newServeCmd() *cobra.Command {
 			logger := slog.New(flushingHandler{h, lw})
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(200) // the live heap is small; trade a little memory for fewer GC pauses
+			}
+			if os.Getenv("GOMEMLIMIT") == "" && memLimitMiB > 0 {
+				// A soft limit: with GOGC 200 the heap may grow to three
+				// times the live heap, which bursts of garbage (the first
+				// index build of a large repository) push past 256 MiB; the
+				// limit makes the collector work harder near it instead.
+				debug.SetMemoryLimit(memLimitMiB << 20)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -147,6 +160,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&logLevel, "log-level", envOr("SAFEHOLD_LOG_LEVEL", "info"), "debug, info, warn or error (env SAFEHOLD_LOG_LEVEL)")
 	f.BoolVar(&logRequests, "log-requests", os.Getenv("SAFEHOLD_LOG_REQUESTS") == "true", "log request and response bodies at debug level (sets --log-level debug), secrets and SAS signatures redacted; disk data-plane bodies are not logged (env SAFEHOLD_LOG_REQUESTS=true)")
 	f.StringVar(&logFormat, "log-format", envOr("SAFEHOLD_LOG_FORMAT", "text"), "text or json (env SAFEHOLD_LOG_FORMAT)")
+	f.Int64Var(&memLimitMiB, "memory-limit", DefaultMemoryLimitMiB, "soft limit of the Go heap in MiB (0: none; the GOMEMLIMIT variable overrides it); raise it for repositories far beyond 1 TiB of unique data, whose resident chunk index (~4 bytes per chunk) approaches it")
 	f.DurationVar(&leaseTTL, "lease-ttl", envDuration("SAFEHOLD_LEASE_TTL"), "how long a job's lease outlives its last renewal: how soon another replica resumes the work of one that died (default 60s; env SAFEHOLD_LEASE_TTL)")
 	f.StringVar(&clockStart, "clock", os.Getenv("SAFEHOLD_CLOCK"), "start with the server clock frozen at this RFC 3339 time (schedules, retention, expiry; never tokens or TLS); move it with safehold clock (env SAFEHOLD_CLOCK)")
 	f.StringVar(&verifyEvery, "verify-every", envOr("SAFEHOLD_VERIFY_EVERY", "P7D"), "verify every vault's backup data this often (a Verify job in the vault's job list): an ISO 8601 or Go duration (P7D, PT12H, 36h) or off; a vault's tag safehold-verify-every overrides it (env SAFEHOLD_VERIFY_EVERY)")
