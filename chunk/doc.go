@@ -95,5 +95,10 @@
 // protected from GC. GC (BeginGC, Sweep) deletes packs that hold only
 // garbage and rewrites packs whose garbage passes a threshold, so sparse
 // garbage is reclaimed too; packs younger than the grace window are left
-// alone for captures running in other processes.
+// alone for captures running in other processes. The mark a caller builds
+// is a LiveSet (liveset.go: sorted spills in the cache directory, a Bloom
+// filter and fences in memory), and Sweep plans and acts on packs in
+// batches, so a collection's memory does not grow with the repository
+// either. (A Writer's own references are still a map: they grow with one
+// job's size, not the repository's.)
 package chunk

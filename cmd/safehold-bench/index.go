@@ -8,6 +8,7 @@ package main
 //	safehold-bench index build   -dir D [-chunks 16000000]   first open: read every pack header, write the on-disk index
 //	safehold-bench index lookup  -dir D [-lookups 1000000]   start-up from the index, then lookups of present and absent IDs
 //	safehold-bench index backup  -dir D [-backup-mib 1024]   start-up, then a full capture of a synthetic disk
+//	safehold-bench index live    -dir D [-map]               start-up, then GC's mark of every chunk (a chunk.LiveSet, or -map the former map) and lookups in it
 //
 // The synthetic backend answers List and the pack-tail reads of the N
 // chunks' packs from a formula (pack i holds 128 entries whose IDs are
@@ -198,6 +199,7 @@ func runIndex(phase string, args []string) error {
 	// Like `safehold serve`: GOGC 200 and a soft memory limit of 224 MiB
 	// (its --memory-limit default; -memory-limit 0 measures without one).
 	fs := flag.NewFlagSet("index "+phase, flag.ExitOnError)
+	liveMap := fs.Bool("map", false, "live phase: mark into a map (the former mark) instead of a chunk.LiveSet")
 	memLimit := fs.Int64("memory-limit", 224, "soft memory limit in MiB, as safehold serve --memory-limit (0: none)")
 	dir := fs.String("dir", "", "work directory (local objects, cache)")
 	chunks := fs.Int("chunks", 16_000_000, "chunks already in the repository")
@@ -278,6 +280,65 @@ func runIndex(phase string, args []string) error {
 		out["backupMiBPerSec"] = float64(*backupMiB) / d.Seconds()
 		out["backupStoredMiB"] = float64(st.BytesStored) / (1 << 20)
 		out["snapshot"] = m.ID
+	case "live":
+		// GC's mark at this scale: every chunk live, in pack order (random
+		// ID order), as the mark adds them; then lookups like the sweep's.
+		cs := repo.Chunks()
+		c1 := cpuTime()
+		t1 := time.Now()
+		var has func(chunk.ID) bool
+		spills := 0
+		if *liveMap {
+			m := make(map[chunk.ID]struct{}) // the former mark
+			for p := 0; p < be.packs; p++ {
+				for j := 0; j < synthPerPack; j++ {
+					m[synthID(p, j)] = struct{}{}
+				}
+			}
+			has = func(id chunk.ID) bool { _, ok := m[id]; return ok }
+		} else {
+			l := cs.NewLiveSet(0)
+			defer l.Close()
+			for p := 0; p < be.packs; p++ {
+				for j := 0; j < synthPerPack; j++ {
+					if err := l.Add(synthID(p, j)); err != nil {
+						return err
+					}
+				}
+			}
+			if err := l.Finish(); err != nil {
+				return err
+			}
+			spills = l.Spilled()
+			has = func(id chunk.ID) bool {
+				ok, err := l.Has(id)
+				if err != nil {
+					panic(err)
+				}
+				return ok
+			}
+		}
+		out["markSeconds"], out["markCPUSeconds"], out["markSpills"] = time.Since(t1).Seconds(), (cpuTime() - c1).Seconds(), spills
+		r := rand.New(rand.NewPCG(3, 4))
+		hits := *lookups / 5
+		t2 := time.Now()
+		for i := 0; i < hits; i++ {
+			if !has(synthID(r.IntN(be.packs), r.IntN(synthPerPack))) {
+				return fmt.Errorf("live chunk not in the mark")
+			}
+		}
+		out["markPresentLookupsPerSec"] = float64(hits) / time.Since(t2).Seconds()
+		t3 := time.Now()
+		for i := 0; i < *lookups; i++ {
+			var id chunk.ID
+			binary.LittleEndian.PutUint64(id[0:], r.Uint64())
+			binary.LittleEndian.PutUint64(id[8:], r.Uint64())
+			if has(id) {
+				return fmt.Errorf("random ID in the mark")
+			}
+		}
+		out["markAbsentLookupsPerSec"] = float64(*lookups) / time.Since(t3).Seconds()
+		out["rssAfterMarkMiB"] = float64(vm("VmRSS")) / (1 << 20)
 	default:
 		return fmt.Errorf("unknown index phase %q", phase)
 	}
