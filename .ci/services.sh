@@ -6,7 +6,8 @@
 #   SAFEHOLD_TEST_S3       versitygw with its posix backend (go install, into the cache)
 # Installs what is missing (apt for PostgreSQL, npm for Azurite, the Go module
 # proxy for versitygw) into ${SAFEHOLD_CACHE:-~/.cache/safehold}.
-# Call safehold_stop_services when done (.ci/run does it from its EXIT trap).
+# They stop when the shell that sourced this file exits (an EXIT trap; .ci/run
+# sets the same), or earlier with safehold_stop_services.
 # A service that cannot start is reported; the tests then fail under CI=true
 # and skip otherwise (internal/testsvc).
 
@@ -84,7 +85,7 @@ _svc_start_azurite() {
 	port=$(_svc_port)
 	mkdir -p "$_svc_dir/azurite"
 	"$bin" --blobHost 127.0.0.1 --blobPort "$port" --loose --skipApiVersionCheck --inMemoryPersistence \
-		--extentMemoryLimit 1024 --silent >"$_svc_dir/azurite.log" 2>&1 &
+		--extentMemoryLimit 4096 --silent >"$_svc_dir/azurite.log" 2>&1 &
 	_svc_pids+=($!)
 	_svc_wait 127.0.0.1 "$port" 60 || { cat "$_svc_dir/azurite.log" >&2; return 1; }
 	export SAFEHOLD_TEST_AZURITE="http://127.0.0.1:$port/devstoreaccount1"
@@ -107,6 +108,7 @@ _svc_start_s3() {
 	export SAFEHOLD_TEST_S3="http://safehold:safehold-secret@127.0.0.1:$port"
 }
 
+trap safehold_stop_services EXIT
 _svc_t0=$SECONDS
 _svc_start_pg || echo "services: PostgreSQL did not start" >&2
 _svc_start_azurite || echo "services: Azurite did not start" >&2

@@ -110,7 +110,9 @@ func status(err error) int {
 // kind is what an answer of Azure Blob Storage means in the contract's terms.
 func kind(err error) error {
 	switch {
-	case bloberror.HasCode(err, bloberror.BlobAlreadyExists) || status(err) == http.StatusConflict || status(err) == http.StatusPreconditionFailed:
+	case bloberror.HasCode(err, bloberror.BlobAlreadyExists) || status(err) == http.StatusPreconditionFailed:
+		// Only these: another 409 (a lease, a server at its limits) is a
+		// failure to report with its own code, not an existing object.
 		return blob.ErrExist
 	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || status(err) == http.StatusNotFound:
 		return blob.ErrNotExist
