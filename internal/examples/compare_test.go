@@ -120,8 +120,11 @@ func presenceOnly(k string, v any, parent map[string]any) bool {
 	case lk == "etag", lk == "name" && (parent["id"] != nil || parent["type"] != nil), lk != "name" && strings.HasSuffix(lk, "name"),
 		strings.HasSuffix(lk, "id"), strings.HasSuffix(lk, "ids"), strings.HasSuffix(lk, "uri"), strings.HasSuffix(lk, "url"),
 		strings.HasSuffix(lk, "sas"), strings.HasSuffix(lk, "saskey"),
-		strings.Contains(lk, "time"), strings.Contains(lk, "date"), strings.Contains(lk, "duration"),
-		lk == "message", lk == "description", lk == "friendlyname", lk == "displayname":
+		timeWord(k),
+		lk == "message", lk == "description", lk == "friendlyname", lk == "displayname",
+		// A key the server generates at random (a vault's integrity key,
+		// like a SAS key) cannot be the example's.
+		lk == "integritykey":
 		return true
 	}
 	s, ok := v.(string)
@@ -137,6 +140,22 @@ func presenceOnly(k string, v any, parent map[string]any) bool {
 	}
 	return false
 }
+
+// timeWord reports whether a camelCase key has a word naming a time, a
+// date or a duration (startTime, retentionTimes, timeZone, durationType),
+// but not a word that merely contains those letters (validateOperation,
+// lastUpdateStatus).
+func timeWord(k string) bool {
+	for _, w := range reCamelWord.FindAllString(k, -1) {
+		switch strings.ToLower(w) {
+		case "time", "times", "date", "dates", "datetime", "duration":
+			return true
+		}
+	}
+	return false
+}
+
+var reCamelWord = regexp.MustCompile(`[A-Z]?[a-z0-9]+|[A-Z]+(?:[a-z0-9]*)`)
 
 func isGUID(s string) bool {
 	if len(s) != 36 {

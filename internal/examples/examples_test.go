@@ -81,6 +81,8 @@ var outOfScope = []struct {
 	{"other datasource types (blobs, AKS, PostgreSQL, SQL/SAP workloads, Azure Files, agents)",
 		regexp.MustCompile(`(?i)AzureWorkload|AzureStorage|AzureFile|Blob|Kubernetes|AKS|PostgreSQL|OssDB|SQL|SAP|Hana|MAB|DPM|RestoreAsFiles|RestorableTimeRanges|WorkloadItems|BackupEngines`),
 		regexp.MustCompile(`(?i)"(OssDB|AzureDatabaseForPostgreSQL|Microsoft\.DBforPostgreSQL[^"]*|Microsoft\.ContainerService[^"]*|Microsoft\.Storage/storageAccounts/blobServices|AzureWorkload[A-Za-z]*|SQLDataBase|SAPHanaDatabase|SAPAseDatabase|AzureFileShare|AzureStorage(Container)?|MAB|DPM|AzureBackupServer|AzureSqlDb|GenericDataSource|Windows|FileFolder|AzureSqlContainer)"|armrecoveryservicesbackup\.(AzureWorkload|AzureFileshare|AzureStorage|AzureSQL|MabFile|DPMProtected|MabContainer|DpmContainer|AzureVMWorkload|AzureFileShare|MabProtection|AzureSQLAGWorkload|AzureSQLProtected)`), ""},
+	{"classic (Microsoft.ClassicCompute) VMs: a datasource type of its own, and Safehold's compute has Resource Manager VMs only",
+		regexp.MustCompile(`(?i)ClassicCompute`), regexp.MustCompile(`(?i)Microsoft\.ClassicCompute/virtualMachines`), "armrecoveryservicesbackup"},
 	{"disk sources Safehold does not have (marketplace and gallery images, Elastic SAN, storage-account blobs, confidential-VM secure import)", nil,
 		regexp.MustCompile(`(?i)ImageReference|ElasticSan|ImportSecure|UploadPreparedSecure|SecureVMGuestState|blob\.core\.windows\.net|SecurityDataURI`), "armcompute"},
 	{"features the issue does not list (vault certificates, registered identities, Site Recovery usages, security PINs, tiering costs, recovery point moves, item-level recovery, protection intents, feature support, backup status, deleted containers)",

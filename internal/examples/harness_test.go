@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/safehold/safehold/connect"
 )
 
@@ -178,6 +180,31 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 			esc, _ := url.PathUnescape(rest)
 			u.Path = prefix + "/" + name + esc
 			u.RawPath = ""
+			// The body names the same resource (a restore request's
+			// recoveryPointId): it gets the real name too.
+			if b := req.Body(); b != nil {
+				raw, _ := io.ReadAll(b)
+				_ = req.RewindBody()
+				q, _ := json.Marshal(lit)
+				if nb := bytes.ReplaceAll(raw, q, []byte(strconv.Quote(name))); !bytes.Equal(nb, raw) {
+					_ = req.SetBody(streaming.NopCloser(bytes.NewReader(nb)), "application/json")
+				}
+			}
+		}
+	}
+	// Names the prerequisites changed in the path, changed in the body too.
+	var repl [][2]string
+	if json.Unmarshal([]byte(h.subs[h.id]["$body"]), &repl) == nil && len(repl) > 0 {
+		if b := req.Body(); b != nil {
+			raw, _ := io.ReadAll(b)
+			_ = req.RewindBody()
+			nb := raw
+			for _, r := range repl {
+				nb = bytes.ReplaceAll(nb, []byte(r[0]), []byte(r[1]))
+			}
+			if !bytes.Equal(nb, raw) {
+				_ = req.SetBody(streaming.NopCloser(bytes.NewReader(nb)), "application/json")
+			}
 		}
 	}
 	switch seed := h.subs[h.id]["$seed"]; {
@@ -257,6 +284,9 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 		if id, ok := r["identity"].(map[string]any); ok {
 			delete(id, "principalId")
 			delete(id, "tenantId")
+			if id["type"] == nil { // the update sets it: no identity to seed
+				delete(r, "identity")
+			}
 		}
 		b, _ := json.Marshal(r)
 		b = reSub.ReplaceAll(b, []byte("${1}subscriptions/"+h.sub))

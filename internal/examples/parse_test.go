@@ -80,6 +80,9 @@ func moduleDirs(repo string) error {
 // methodParams maps "Client.Method" to the names of its parameters after ctx.
 func methodParams(m *sdkModule) (map[string][]string, error) {
 	files, _ := filepath.Glob(filepath.Join(m.Dir, "*_client.go"))
+	if _, err := os.Stat(filepath.Join(m.Dir, "client.go")); err == nil {
+		files = append(files, filepath.Join(m.Dir, "client.go")) // the namespace's own Client
+	}
 	out := map[string][]string{}
 	fset := token.NewFileSet()
 	for _, f := range files {

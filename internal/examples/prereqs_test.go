@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -43,6 +44,7 @@ var (
 	reDisk      = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/disks/([A-Za-z0-9_.-]+)`)
 	reSnapshot  = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/snapshots/([A-Za-z0-9_.-]+)`)
 	reStorage   = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Storage/storageAccounts/([A-Za-z0-9]+)`)
+	reBodyName  = regexp.MustCompile(`\bName:\s*to\.Ptr\("([^"]+)"\)`)
 	reContainer = regexp.MustCompile(`(?i)iaasvmcontainerv2;([^;]+);([^;]+)$`)
 )
 
@@ -103,6 +105,14 @@ func (p *prereqs) create(xs []*example) {
 				add(&rsVaults, "rsvault", rg, v)
 			}
 		}
+		// A name-availability example documenting that the name is taken
+		// needs the vault of that name.
+		if x.Method == "CheckNameAvailability" && x.Mod.Pkg == "armrecoveryservices" && rg != "" &&
+			strings.Contains(x.WantExpr, "NameAvailable: to.Ptr(false)") && strings.Contains(x.WantExpr, `"AlreadyExists"`) {
+			if m := reBodyName.FindStringSubmatch(x.Body); m != nil {
+				add(&rsVaults, "rsvault", rg, m[1])
+			}
+		}
 		if ci, pi := x.Args["containerName"], x.Args["protectedItemName"]; x.Mod.Pkg == "armrecoveryservicesbackup" && reContainer.MatchString(ci) && reContainer.MatchString(pi) {
 			// A VM is protected in one vault only: an example naming it in
 			// another vault gets a VM of its own (the names suffixed).
@@ -115,6 +125,10 @@ func (p *prereqs) create(xs []*example) {
 				ci, pi = ci+suffix, pi+suffix
 				p.sub(x, "containerName", ci)
 				p.sub(x, "protectedItemName", pi)
+				// The body names the VM too (a restore's sourceResourceId).
+				vmName := reContainer.FindStringSubmatch(pi)[2]
+				b, _ := json.Marshal([][2]string{{"/virtualMachines/" + vmName[:len(vmName)-len(suffix)] + `"`, "/virtualMachines/" + vmName + `"`}})
+				p.sub(x, "$body", string(b))
 			}
 			k := strings.ToLower("rsitem/" + rg + "/" + x.Args["vaultName"] + "/" + pi)
 			if !seen[k] {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -116,34 +115,20 @@ func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, vid.String())
+	u, err := pr.usageOf(ctx, vid)
 	if err != nil {
 		return nil, err
 	}
 	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
-		items = nil
+		u = &vaultUsage{}
 	}
-	containers := map[string]bool{}
-	var points, bytes int64
-	for _, it := range items {
-		containers[strings.ToLower(it.ContainerID)] = true
-		ps, err := protection.ListRecoveryPoints(ctx, pr.p.Store, it.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			points++
-			for _, d := range p.Snapshots {
-				bytes += d.SizeBytes
-			}
-		}
-	}
+	items, containers, points, bytes := u.items, u.containers, u.points, u.bytes
 	usage := func(name, display, unit string, v int64) map[string]any {
 		return map[string]any{"unit": unit, "currentValue": v, "limit": -1, "name": map[string]any{"value": name, "localizedValue": display}}
 	}
 	return arm.OK(arm.Values([]any{
-		usage("ProtectedItemCount", "Protected Items", "Count", int64(len(items))),
-		usage("ProtectionContainerCount", "Protection Containers", "Count", int64(len(containers))),
+		usage("ProtectedItemCount", "Protected Items", "Count", items),
+		usage("ProtectionContainerCount", "Protection Containers", "Count", containers),
 		usage("RecoveryPointCount", "Recovery Points", "Count", points),
 		usage("StorageUsage", "Backup Storage", "Bytes", bytes),
 	})), nil
@@ -205,7 +190,7 @@ func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	u := r.URL(vid.String() + "/backupJobs/exports/" + ex.Name)
-	return arm.OK(map[string]any{"statusCode": "OK", "operation": map[string]any{
+	return arm.OK(map[string]any{"statusCode": "OK", "headers": map[string]any{}, "operation": map[string]any{
 		"objectType": "ExportJobsOperationResultInfo", "blobUrl": u, "blobSasKey": "", "excelFileBlobUrl": u, "excelFileBlobSasKey": ""}}), nil
 }
 

@@ -125,6 +125,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", R+"/backupJobs/{jobName}/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupJobs/operationResults/read"))
 
 	pr.registerContract(rt, R)
+	pr.registerVaultInfo(rt, sub, R)
 	pr.registerValidate(rt, R)
 
 	p.Ops.Register(opKindRefresh, pr.runRefresh)

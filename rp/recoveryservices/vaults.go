@@ -202,7 +202,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				return err
 			}
 		}
-		out.Properties = mergeVaultProperties(v.Properties, in.Properties)
+		out.Properties = patchVaultProperties(v.Properties, in.Properties)
 		now := pr.p.Now()
 		out.Etag = etagAt(now)
 		out.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
@@ -297,8 +297,55 @@ func mergeVaultProperties(old, in map[string]any) map[string]any {
 	return props
 }
 
+// patchVaultProperties applies a PATCH's properties to old as a JSON merge
+// patch (RFC 7396, as ARM PATCH works): nested objects merge field by
+// field, null removes a field; the defaults are then filled in.
+func patchVaultProperties(old, in map[string]any) map[string]any {
+	props := mergePatch(deepCopy(old), in)
+	fillVaultProperties(props)
+	return props
+}
+
+func mergePatch(dst, patch map[string]any) map[string]any {
+	if dst == nil {
+		dst = map[string]any{}
+	}
+	for k, v := range patch {
+		switch pv := v.(type) {
+		case nil:
+			delete(dst, k)
+		case map[string]any:
+			d, _ := dst[k].(map[string]any)
+			dst[k] = mergePatch(d, pv)
+		default:
+			dst[k] = v
+		}
+	}
+	return dst
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if mv, ok := v.(map[string]any); ok {
+			v = deepCopy(mv)
+		}
+		out[k] = v
+	}
+	return out
+}
+
 func fillVaultProperties(p map[string]any) {
 	p["provisioningState"] = "Succeeded"
+	// A customer-managed key's identity is the system-assigned one only
+	// when the caller says so.
+	if enc, ok := p["encryption"].(map[string]any); ok {
+		if kek, ok := enc["kekIdentity"].(map[string]any); ok {
+			if _, set := kek["useSystemAssignedIdentity"]; !set {
+				kek["useSystemAssignedIdentity"] = false
+			}
+		}
+	}
 	if _, ok := p["publicNetworkAccess"]; !ok {
 		p["publicNetworkAccess"] = "Enabled"
 	}
