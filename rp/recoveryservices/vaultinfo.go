@@ -164,8 +164,8 @@ func (pr *Provider) getExtendedInfo(r *arm.Request) (*arm.Response, error) {
 // each point) and the jobs of the last day.
 type vaultUsage struct {
 	items, containers, points, bytes int64
-	critical, warning               int64
-	jobsInProgress, jobsFailed      int64
+	critical, warning                int64
+	jobsInProgress, jobsFailed       int64
 }
 
 func (pr *Provider) usageOf(ctx context.Context, vid arm.ResourceID) (*vaultUsage, error) {
