@@ -38,12 +38,23 @@ func (p *prereqs) sub(x *example, param, v string) {
 	p.subs[x.ID][param] = v
 }
 
+// bodySub has the harness replace old by new in the example's request body
+// (a name the prerequisites changed in the path, or gave the example).
+func (p *prereqs) bodySub(x *example, old, new string) {
+	var l [][2]string
+	_ = json.Unmarshal([]byte(p.subs[x.ID]["$body"]), &l)
+	b, _ := json.Marshal(append(l, [2]string{old, new}))
+	p.sub(x, "$body", string(b))
+}
+
 var (
 	reRG        = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)`)
 	reVM        = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/virtualMachines/([A-Za-z0-9_.-]+)`)
 	reDisk      = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/disks/([A-Za-z0-9_.-]+)`)
 	reSnapshot  = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/snapshots/([A-Za-z0-9_.-]+)`)
 	reStorage   = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Storage/storageAccounts/([A-Za-z0-9]+)`)
+	reRegion    = regexp.MustCompile(`\bRegion:\s*to\.Ptr\("([^"]+)"\)`)
+	reTargetVM  = regexp.MustCompile(`TargetVirtualMachineID:\s*to\.Ptr\([^)]*/([^/"]+)"\)`)
 	reBodyName  = regexp.MustCompile(`\bName:\s*to\.Ptr\("([^"]+)"\)`)
 	reContainer = regexp.MustCompile(`(?i)iaasvmcontainerv2;([^;]+);([^;]+)$`)
 )
@@ -64,6 +75,15 @@ func (p *prereqs) create(xs []*example) {
 	for _, x := range xs {
 		if x.Mod.Pkg == "armdataprotection" && x.Client == "BackupInstancesClient" && x.Phase == 1 {
 			putBI[strings.ToLower(x.Args["vaultName"]+"/"+x.Args["backupInstanceName"])] = true
+		}
+	}
+	// A Recovery Services vault whose restores name a region lives there,
+	// with the VMs it protects (a vault protects and restores VMs of its
+	// own region only).
+	region := map[string]string{} // "rg/vault" and "rg/vm" -> region
+	for _, x := range xs {
+		if m := reRegion.FindStringSubmatch(x.Body); m != nil && x.Mod.Pkg == "armrecoveryservicesbackup" && x.Args["vaultName"] != "" {
+			region[strings.ToLower(x.Args["resourceGroupName"]+"/"+x.Args["vaultName"])] = m[1]
 		}
 	}
 	seen := map[string]bool{}
@@ -127,14 +147,16 @@ func (p *prereqs) create(xs []*example) {
 				p.sub(x, "protectedItemName", pi)
 				// The body names the VM too (a restore's sourceResourceId).
 				vmName := reContainer.FindStringSubmatch(pi)[2]
-				b, _ := json.Marshal([][2]string{{"/virtualMachines/" + vmName[:len(vmName)-len(suffix)] + `"`, "/virtualMachines/" + vmName + `"`}})
-				p.sub(x, "$body", string(b))
+				p.bodySub(x, "/virtualMachines/"+vmName[:len(vmName)-len(suffix)]+`"`, "/virtualMachines/"+vmName+`"`)
 			}
 			k := strings.ToLower("rsitem/" + rg + "/" + x.Args["vaultName"] + "/" + pi)
 			if !seen[k] {
 				seen[k] = true
 				rsItems = append(rsItems, item{rg, x.Args["vaultName"], ci, pi})
 				m := reContainer.FindStringSubmatch(pi)
+				if r := region[strings.ToLower(rg+"/"+x.Args["vaultName"])]; r != "" {
+					region[strings.ToLower(m[1]+"/"+m[2])] = r
+				}
 				add(&vms, "vm", m[1], m[2])
 			}
 		}
@@ -166,8 +188,13 @@ func (p *prereqs) create(xs []*example) {
 				dpItems = append(dpItems, bi{rg: m[1], vault: "examples-vault", name: m[2] + "-bi", disk: m[2], rule: "BackupHourly", tag: "Default"})
 			}
 		}
-		for _, m := range reVM.FindAllStringSubmatch(x.Body, -1) {
+		for _, m := range reVM.FindAllStringSubmatch(reTargetVM.ReplaceAllString(x.Body, ""), -1) {
 			add(&vms, "vm", m[1], m[2])
+		}
+		// A restore to a new VM: each example gets a name of its own.
+		if m := reTargetVM.FindStringSubmatch(x.Body); m != nil {
+			n++
+			p.bodySub(x, "/"+m[1]+`"`, fmt.Sprintf("/%s-r%d\"", m[1], n))
 		}
 		for _, a := range x.Args {
 			if m := reContainer.FindStringSubmatch(a); m != nil {
@@ -219,14 +246,20 @@ func (p *prereqs) create(xs []*example) {
 	for _, a := range accounts {
 		p.storageAccount(a.rg, a.name)
 	}
+	loc := func(rg, name string) string {
+		if r := region[strings.ToLower(rg+"/"+name)]; r != "" {
+			return r
+		}
+		return "westus"
+	}
 	for _, v := range vms {
-		p.vm(v.rg, v.name)
+		p.vm(v.rg, v.name, loc(v.rg, v.name))
 	}
 	for _, v := range dpVaults {
 		p.dpVault(v.rg, v.name)
 	}
 	for _, v := range rsVaults {
-		p.rsVault(v.rg, v.name)
+		p.rsVault(v.rg, v.name, loc(v.rg, v.name))
 	}
 	for _, it := range rsItems {
 		p.protectVM(it.rg, it.vault, it.container, it.item)
@@ -391,13 +424,16 @@ func (p *prereqs) storageAccount(rg, name string) {
 	}
 }
 
-func (p *prereqs) vm(rg, name string) {
+func (p *prereqs) vm(rg, name, location string) {
 	osID := p.disk(rg, name+"-osdisk")
+	if location != "westus" {
+		osID = p.diskIn(rg, name+"-osdisk-"+location, location)
+	}
 	c, err := armcompute.NewVirtualMachinesClient(p.e.Sub, p.e.Cred, p.e.Opts)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.VirtualMachine{Location: to.Ptr(location), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(osID)}}}}}, nil)
@@ -426,13 +462,30 @@ func (p *prereqs) dpVault(rg, name string) {
 	}
 }
 
-func (p *prereqs) rsVault(rg, name string) {
+// diskIn creates an empty 1 GiB disk in a region.
+func (p *prereqs) diskIn(rg, name, location string) string {
+	c, err := armcompute.NewDisksClient(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.Disk{Location: to.Ptr(location), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+	if err == nil {
+		_, err = pl.PollUntilDone(p.e.Ctx(), fixture.Poll)
+	}
+	if err != nil {
+		p.logf("disk %s/%s: %v", rg, name, err)
+	}
+	return "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name
+}
+
+func (p *prereqs) rsVault(rg, name, location string) {
 	c, err := armrecoveryservices.NewVaultsClient(p.e.Sub, p.e.Cred, p.e.Opts)
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armrecoveryservices.Vault{
-		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
+		Location: to.Ptr(location), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
 		Properties: &armrecoveryservices.VaultProperties{PublicNetworkAccess: to.Ptr(armrecoveryservices.PublicNetworkAccessEnabled)}}, nil)
 	if err == nil {
 		_, err = pl.PollUntilDone(p.e.Ctx(), fixture.Poll)

@@ -28,6 +28,12 @@ type restoreRequest struct {
 	VirtualNetworkID       string  `json:"virtualNetworkId,omitempty"`
 	SubnetID               string  `json:"subnetId,omitempty"`
 	RestoreDiskLunList     []int32 `json:"restoreDiskLunList,omitempty"`
+	// IdentityBasedRestoreDetails names the staging account of a restore
+	// that reaches it with the vault's managed identity.
+	IdentityBasedRestoreDetails *struct {
+		ObjectType             string `json:"objectType,omitempty"`
+		TargetStorageAccountID string `json:"targetStorageAccountId,omitempty"`
+	} `json:"identityBasedRestoreDetails,omitempty"`
 }
 
 type restoreInput struct {
@@ -269,15 +275,24 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		}
 		return resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
 	}
-	if req.StorageAccountID != "" {
-		sa, err := arm.ParseID(req.StorageAccountID)
+	if req.Region != "" && it.Location != "" && normLocation(req.Region) != normLocation(it.Location) {
+		return req, restoreErr("properties.region", "'%s' is not the region of the vault and its VM ('%s'): a restore creates its resources in the vault's region.", req.Region, it.Location)
+	}
+	// The staging account: storageAccountId, or the one an identity-based
+	// restore names.
+	staging, stagingField := req.StorageAccountID, "properties.storageAccountId"
+	if ib := req.IdentityBasedRestoreDetails; staging == "" && ib != nil && ib.TargetStorageAccountID != "" {
+		staging, stagingField = ib.TargetStorageAccountID, "properties.identityBasedRestoreDetails.targetStorageAccountId"
+	}
+	if staging != "" {
+		sa, err := arm.ParseID(staging)
 		if err != nil || !sa.IsType(storageAccountType) {
-			return req, restoreErr("properties.storageAccountId", "'%s' is not a storage account id (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}).", req.StorageAccountID)
+			return req, restoreErr(stagingField, "'%s' is not a storage account id (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}).", staging)
 		}
 		if ok, err := resource.Exists(ctx, pr.p.Store, sa.String()); err != nil {
 			return req, err
 		} else if !ok {
-			return req, arm.BadRequest("UserErrorStorageAccountNotFound", "The staging storage account '%s' was not found: create it (Microsoft.Storage/storageAccounts) or name an existing one in properties.storageAccountId.", sa.Name())
+			return req, arm.BadRequest("UserErrorStorageAccountNotFound", "The staging storage account '%s' was not found: create it (Microsoft.Storage/storageAccounts) or name an existing one in %s.", sa.Name(), stagingField)
 		}
 		if req.RecoveryType == "RestoreDisks" && req.TargetResourceGroupID == "" {
 			// The classic form: no target resource group, the disks go
@@ -288,7 +303,7 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 	switch req.RecoveryType {
 	case "RestoreDisks":
 		if req.TargetResourceGroupID == "" {
-			return req, restoreErr("properties.targetResourceGroupId", "is required for RestoreDisks without properties.storageAccountId: the managed disks are created there.")
+			return req, restoreErr("properties.targetResourceGroupId", "is required for RestoreDisks without a staging storage account (properties.storageAccountId): the managed disks are created there.")
 		}
 		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
 			return req, err
@@ -331,8 +346,8 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 	// The caller needs write access where the restore creates resources.
 	if pr.p.Authorize != nil {
 		checks := [][2]string{}
-		if req.StorageAccountID != "" {
-			checks = append(checks, [2]string{"Microsoft.Storage/storageAccounts/read", req.StorageAccountID})
+		if staging != "" {
+			checks = append(checks, [2]string{"Microsoft.Storage/storageAccounts/read", staging})
 		}
 		switch req.RecoveryType {
 		case "RestoreDisks":
