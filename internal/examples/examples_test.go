@@ -62,7 +62,7 @@ import (
 )
 
 // minPassRate is the share of in-scope examples that must pass in full.
-const minPassRate = 0.55
+const minPassRate = 0.67
 
 // outOfScope lists the reasons an example is skipped, first match wins:
 // the pattern is matched against the example's spec path and function name
@@ -130,8 +130,8 @@ var generatedParams = []string{"operationID", "recoveryPointID", "jobName", "job
 var seeded = map[string]bool{
 	"armdataprotection.BackupVaultsClient": true, "armdataprotection.BackupPoliciesClient": true,
 	"armrecoveryservices.VaultsClient": true, "armrecoveryservicesbackup.ProtectionPoliciesClient": true,
-	"armrecoveryservicesbackup.BackupPoliciesClient": true,
-	"armcompute.DisksClient":                         true, "armcompute.SnapshotsClient": true,
+	"armrecoveryservicesbackup.BackupPoliciesClient": true, "armrecoveryservicesbackup.BackupResourceEncryptionConfigsClient": true,
+	"armcompute.DisksClient": true, "armcompute.SnapshotsClient": true,
 }
 
 func (x *example) seeded() bool {
