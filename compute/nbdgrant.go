@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -87,7 +88,18 @@ func (s *Service) nbdLookup(ctx context.Context, name string) (nbd.Export, error
 		return nil, nbd.ErrUnknownExport
 	}
 	if _, err := s.checkOwner(ctx, d); err != nil {
-		return nil, nbd.ErrUnknownExport // NBD is served by the owner only
+		// NBD is served by the owner only, and not proxied (a long-lived
+		// block connection would depend on two replicas): the client is
+		// told which replica to connect to (NBD_REP_ERR_POLICY and this
+		// message with NBD_OPT_GO; the old-style handshake can only hang up).
+		var ee *ErrElsewhere
+		if errors.As(err, &ee) && ee.Alive {
+			return nil, fmt.Errorf("%s: this replica does not serve it over NBD; open the same export on that replica's NBD listener", ee.Error())
+		}
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("DiskOwnerUnavailable: %s", ee.Error())
+		}
+		return nil, err
 	}
 	v, err := s.vols.Get(d.Properties.UniqueID)
 	if err != nil {

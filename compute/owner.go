@@ -20,7 +20,8 @@ import (
 // ("disk:{uniqueId}": holder = its node id, data = its endpoint, an epoch
 // per tenure), renewed every TTL/3. Only the owner serves the disk's data
 // plane (SAS page reads and writes, NBD), freezes and captures it. Another
-// replica forwards a SAS request to the owner (Forward) and runs no
+// replica forwards a SAS request to the owner (Forward), refuses an NBD
+// export with a message naming the owner (NBD is not proxied), and runs no
 // capture of it: a backup task claimed there is retried until the owner
 // claims it. When the owner is not running, its disks answer
 // DiskOwnerUnavailable until it returns (its node id is kept in its data

@@ -3,9 +3,14 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,11 +21,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/connect"
 	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/lease"
@@ -38,7 +45,8 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	var wgs [2]sync.WaitGroup
 	for i := range srv {
 		s, err := server.New(context.Background(), server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Store: url,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Compute: compute.Options{NBDAddr: fmt.Sprintf("127.0.0.1:%d", testsvc.FreePort())},
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,9 +116,26 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gp.PollUntilDone(ctx, nil)
+	var gresp *http.Response
+	g, err := gp.PollUntilDone(runtime.WithCaptureResponse(ctx, &gresp), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// NBD is not proxied: the non-owner's NBD listener refuses the export
+	// and names the replica that serves it; the owner's serves it.
+	gb, _ := io.ReadAll(gresp.Body)
+	var gbody struct {
+		NBDURI string `json:"nbdUri"`
+	}
+	if err := json.Unmarshal(gb, &gbody); err != nil || gbody.NBDURI == "" {
+		t.Fatalf("grant: no nbdUri in %s", gb)
+	}
+	export := gbody.NBDURI[strings.LastIndex(gbody.NBDURI, "/")+1:]
+	if msg, ok := nbdGo(t, srv[other].Config.Compute.NBDAddr, export); ok || !strings.Contains(msg, srv[owner].NodeID) || !strings.Contains(msg, "NBD listener") {
+		t.Fatalf("NBD on the non-owner: ok=%v %q", ok, msg)
+	}
+	if msg, ok := nbdGo(t, srv[owner].Config.Compute.NBDAddr, export); !ok {
+		t.Fatalf("NBD on the owner: %q", msg)
 	}
 	sas := *g.AccessSAS
 	otherHost := strings.TrimPrefix(conns[other].ARMEndpoint, "https://")
@@ -188,6 +213,49 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	_, err = pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: 512}})
 	if !errors.As(err, &re) || re.ErrorCode != "DiskOwnerUnavailable" || !strings.Contains(err.Error(), srv[owner].NodeID) {
 		t.Fatalf("download after the owner's lease expired: %v", err)
+	}
+}
+
+// nbdGo opens an export with the fixed-newstyle handshake and NBD_OPT_GO,
+// and reports whether the server accepted it, or its error message.
+func nbdGo(t *testing.T, addr, name string) (string, bool) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	hello := make([]byte, 18)
+	if _, err := io.ReadFull(c, hello); err != nil || string(hello[:16]) != "NBDMAGICIHAVEOPT" {
+		t.Fatalf("NBD hello %q: %v", hello, err)
+	}
+	req := binary.BigEndian.AppendUint32(nil, 1|2) // fixed newstyle, no zeroes
+	req = append(req, "IHAVEOPT"...)
+	req = binary.BigEndian.AppendUint32(req, 7) // NBD_OPT_GO
+	req = binary.BigEndian.AppendUint32(req, uint32(4+len(name)+2))
+	req = binary.BigEndian.AppendUint32(req, uint32(len(name)))
+	req = append(req, name...)
+	req = binary.BigEndian.AppendUint16(req, 0)
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		h := make([]byte, 20)
+		if _, err := io.ReadFull(c, h); err != nil {
+			t.Fatalf("NBD reply: %v", err)
+		}
+		typ, n := binary.BigEndian.Uint32(h[12:]), binary.BigEndian.Uint32(h[16:])
+		data := make([]byte, n)
+		if _, err := io.ReadFull(c, data); err != nil {
+			t.Fatalf("NBD reply data: %v", err)
+		}
+		switch {
+		case typ == 1: // NBD_REP_ACK
+			return "", true
+		case typ&(1<<31) != 0:
+			return string(data), false
+		}
 	}
 }
 
