@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -489,4 +490,95 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 		return nil, err
 	}
 	return body.domain(m.ID), nil
+}
+
+// zeroExtended reads a snapshot's content as a larger one: zeros past the
+// content's end.
+type zeroExtended struct {
+	rd   *snapshot.Reader
+	size int64
+}
+
+func (z zeroExtended) Size() int64 { return z.size }
+func (z zeroExtended) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	if end := z.rd.Size(); off < end {
+		k := min(int64(len(p)), end-off)
+		m, err := z.rd.ReadAt(p[:k], off)
+		if err != nil && m < int(k) {
+			return m, err
+		}
+		n = int(k)
+	}
+	clear(p[n:])
+	if off+int64(len(p)) > z.size {
+		return int(max(0, z.size-off)), io.EOF
+	}
+	return len(p), nil
+}
+
+// ResizeSnapshot grows a snapshot to sizeBytes (Azure: diskSizeGB in a
+// snapshot update is a resize, and can only increase the size). The
+// content is the old one followed by zeros: a new manifest that shares
+// every chunk of the old one, which is then deleted. Disks later created
+// from the snapshot have the new size.
+func (s *Service) ResizeSnapshot(ctx context.Context, id string, sizeBytes int64) (*SnapshotResource, error) {
+	rid, err := parseTyped(id, SnapshotType)
+	if err != nil {
+		return nil, err
+	}
+	sn, eid, err := s.snapshotEngineID(ctx, rid.String())
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case sizeBytes == sn.Properties.DiskSizeBytes || sizeBytes == 0:
+		return sn, nil
+	case sizeBytes < sn.Properties.DiskSizeBytes:
+		return nil, failure.Invalidf("BadRequest", "The disk/snapshot resource with id %s cannot be resized down (from %d GB to %d GB). Reducing disk/snapshot size is not supported to prevent data loss. If you do need to reduce the size of the disk, create new snapshot/disks with the appropriate size.",
+			sn.ID, sizeGB(sn.Properties.DiskSizeBytes), sizeGB(sizeBytes))
+	case sizeBytes > MaxDiskBytes:
+		return nil, failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", sizeBytes/gib)
+	}
+	leave, valid, err := s.enterWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	rd, err := s.repo.OpenReader(ctx, eid)
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot %s: %w", sn.Name, err)
+	}
+	defer rd.Close()
+	old := rd.Size()
+	m, _, err := s.repo.Capture(ctx, zeroExtended{rd, sizeBytes}, snapshot.CaptureOptions{Parent: eid,
+		Changed: []snapshot.Range{{Off: old, Len: sizeBytes - old}}, Tags: map[string]string{"snapshotId": sn.ID}})
+	if err != nil {
+		return nil, fmt.Errorf("resize snapshot %s: %w", sn.Name, err)
+	}
+	if err := valid(); err != nil {
+		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
+		return nil, err
+	}
+	out, err := updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, v *SnapshotResource) error {
+		st, err := getState(ctx, tx, v.ID)
+		if err != nil {
+			return err
+		}
+		if st.EngineID != eid {
+			return failure.Conflictf("Conflict", "Snapshot '%s' changed while it was being resized; retry.", v.Name)
+		}
+		st.EngineID = m.ID
+		v.Properties.DiskSizeBytes, v.Properties.DiskSizeGB = sizeBytes, sizeGB(sizeBytes)
+		return putState(ctx, tx, v.ID, st)
+	})
+	if err != nil {
+		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
+		return nil, err
+	}
+	if err := s.repo.Delete(ctx, eid); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+		return nil, fmt.Errorf("delete the old content of snapshot %s: %w", sn.Name, err)
+	}
+	s.collectGarbage()
+	return out, nil
 }

@@ -102,11 +102,16 @@ func (x *example) classify() {
 }
 
 // phase orders the examples: creates first (shallow paths first), then
-// reads, actions, operation results and statuses (so the operations they
-// read have happened), and deletes.
+// reads, actions (those that stop protection last: nothing but resuming or
+// deleting is allowed after them), operation results and statuses (so the
+// operations they read have happened), deletes, and name-availability
+// checks that document the name as free (the deletes have freed it; the
+// prerequisites made every resource the examples name).
 func (x *example) phase() {
 	m := x.Method
 	switch {
+	case strings.HasPrefix(m, "Check") && reNameAvailable.MatchString(x.WantExpr):
+		x.Phase = 6
 	case strings.Contains(x.Client+m, "OperationResult") || strings.Contains(x.Client+m, "OperationStatus"):
 		x.Phase = 4
 	case strings.Contains(m, "Delete") || m == "Unregister":
@@ -122,6 +127,12 @@ func (x *example) phase() {
 
 // generatedParams name resources the server generates (their names in the
 // examples existed only in the author's subscription).
+// stopsProtection: an action after which only resuming or deleting is
+// allowed on the item (it runs after the other actions).
+func stopsProtection(x *example) bool { return x.Method == "BeginStopProtection" }
+
+var reNameAvailable = regexp.MustCompile(`NameAvailable:\s*to\.Ptr\(true\)`)
+
 var generatedParams = []string{"operationID", "recoveryPointID", "jobName", "jobID"}
 
 // seeded are the clients whose reads are seeded with the documented
@@ -193,6 +204,9 @@ func TestAzureExamples(t *testing.T) {
 		if in[i].Phase != in[j].Phase {
 			return in[i].Phase < in[j].Phase
 		}
+		if in[i].Phase == 3 && stopsProtection(in[i]) != stopsProtection(in[j]) {
+			return stopsProtection(in[j])
+		}
 		if in[i].Phase == 1 && in[i].Depth != in[j].Depth {
 			return in[i].Depth < in[j].Depth
 		}
@@ -226,7 +240,7 @@ func TestAzureExamples(t *testing.T) {
 		}
 	}
 	opsFile := filepath.Join(dir, "ops.txt")
-	for phase := 1; phase <= 5; phase++ {
+	for phase := 1; phase <= 6; phase++ {
 		var ids []string
 		for _, x := range in {
 			if x.Phase == phase && x.Body != "" {

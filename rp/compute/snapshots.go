@@ -19,8 +19,21 @@ type snapshotInput struct {
 			CreateOption     string `json:"createOption"`
 			SourceResourceID string `json:"sourceResourceId"`
 		} `json:"creationData"`
-		Incremental *bool `json:"incremental"`
+		Incremental *bool  `json:"incremental"`
+		DiskSizeGB  *int64 `json:"diskSizeGB"`
 	} `json:"properties"`
+}
+
+// resize applies a request's diskSizeGB to an existing snapshot: Azure
+// reads it as a resize, which can only grow the snapshot.
+func (pr *Provider) resizeSnapshot(ctx context.Context, id string, in snapshotInput, sn *compute.SnapshotResource) (*compute.SnapshotResource, error) {
+	if in.Properties == nil || in.Properties.DiskSizeGB == nil {
+		return sn, nil
+	}
+	if gb := *in.Properties.DiskSizeGB; gb <= 0 || gb > 32767 {
+		return nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", gb)
+	}
+	return pr.svc.ResizeSnapshot(ctx, id, *in.Properties.DiskSizeGB<<30)
 }
 
 func (pr *Provider) registerSnapshots(rt *arm.Router) {
@@ -64,7 +77,7 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	if sn, err := pr.svc.SnapshotResource(ctx, id); err == nil {
-		// PUT on an existing snapshot can only change its tags.
+		// PUT on an existing snapshot can only change its tags and grow it.
 		if in.Properties != nil && in.Properties.CreationData != nil && in.Properties.CreationData.SourceResourceID != "" &&
 			!arm.EqualIDs(in.Properties.CreationData.SourceResourceID, sn.Properties.CreationData.SourceResourceID) {
 			return nil, arm.Conflict("PropertyChangeNotAllowed", "Changing property 'sourceResourceId' is not allowed. Create a new snapshot instead.")
@@ -72,6 +85,9 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		tags := in.Tags
 		if tags == nil {
 			tags = sn.Tags
+		}
+		if sn, err = pr.resizeSnapshot(ctx, id, in, sn); err != nil {
+			return nil, err
 		}
 		sn, err = pr.svc.UpdateSnapshotTags(ctx, id, tags)
 		if err != nil {
@@ -187,7 +203,14 @@ func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	sn, err := pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags)
+	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pr.resizeSnapshot(r.HTTP.Context(), snapshotID(r), in, sn); err != nil {
+		return nil, err
+	}
+	sn, err = pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,8 @@ func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
 
 // TestSDKBackupVaultSettingsFromState: a Backup vault created without
 // settings answers the ones Azure returns, from the vault's real state
-// (soft delete, cross-region restore, job-failure alerts), and a secure
+// (soft delete On for 14 days as Azure's default, cross-region restore,
+// job-failure alerts), and a secure
 // score and BCDR security level computed from its security settings.
 func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 	e := testserver.Start(t)
@@ -129,22 +130,36 @@ func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 	if p.MonitoringSettings == nil || p.MonitoringSettings.AzureMonitorAlertSettings == nil || *p.MonitoringSettings.AzureMonitorAlertSettings.AlertsForAllJobFailures != armdataprotection.AlertsStateEnabled {
 		t.Fatalf("monitoringSettings %+v", p.MonitoringSettings)
 	}
-	if p.SecuritySettings == nil || p.SecuritySettings.SoftDeleteSettings == nil || *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOff ||
-		*p.SecureScore != armdataprotection.SecureScoreLevelNone || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelPoor {
-		t.Fatalf("security of a vault without soft delete: %+v %v %v", p.SecuritySettings, *p.SecureScore, *p.BcdrSecurityLevel)
+	// Azure enables soft delete (14 days) on a vault created without settings.
+	if p.SecuritySettings == nil || p.SecuritySettings.SoftDeleteSettings == nil || *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOn ||
+		*p.SecuritySettings.SoftDeleteSettings.RetentionDurationInDays != 14 ||
+		*p.SecureScore != armdataprotection.SecureScoreLevelAdequate || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelGood {
+		t.Fatalf("security of a vault created without settings: %+v %v %v", p.SecuritySettings, *p.SecureScore, *p.BcdrSecurityLevel)
 	}
-	up, err := f.NewBackupVaultsClient().BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
-		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOn), RetentionDurationInDays: to.Ptr[float64](30)}}}}, nil)
-	if err != nil {
-		t.Fatal(err)
+	patch := func(sd armdataprotection.SoftDeleteSettings) *armdataprotection.BackupVault {
+		up, err := f.NewBackupVaultsClient().BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &sd}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := up.PollUntilDone(ctx, contractPoll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Properties
 	}
-	v, err := up.PollUntilDone(ctx, contractPoll)
-	if err != nil {
-		t.Fatal(err)
+	p = patch(armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOff)})
+	if *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOff || *p.SecureScore != armdataprotection.SecureScoreLevelNone || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelPoor {
+		t.Fatalf("security with soft delete off: %+v %v %v", p.SecuritySettings.SoftDeleteSettings, *p.SecureScore, *p.BcdrSecurityLevel)
 	}
-	p = v.Properties
-	if *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOn || *p.SecureScore != armdataprotection.SecureScoreLevelAdequate || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelGood {
+	p = patch(armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOn), RetentionDurationInDays: to.Ptr[float64](30)})
+	if *p.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateOn || *p.SecuritySettings.SoftDeleteSettings.RetentionDurationInDays != 30 ||
+		*p.SecureScore != armdataprotection.SecureScoreLevelAdequate || *p.BcdrSecurityLevel != armdataprotection.BCDRSecurityLevelGood {
 		t.Fatalf("security with soft delete on: %+v %v %v", p.SecuritySettings.SoftDeleteSettings, *p.SecureScore, *p.BcdrSecurityLevel)
+	}
+	// A PUT that leaves the settings out keeps them.
+	if v := sdkBackupVault(t, e, f, "vault-rg", "v1"); *v.Properties.SecuritySettings.SoftDeleteSettings.RetentionDurationInDays != 30 {
+		t.Fatalf("soft delete after a PUT without settings: %+v", v.Properties.SecuritySettings.SoftDeleteSettings)
 	}
 }
 

@@ -202,7 +202,7 @@ type datasource struct {
 
 type policyInfo struct {
 	PolicyID         string            `json:"policyId"`
-	PolicyVersion    string            `json:"policyVersion,omitempty"`
+	PolicyVersion    string            `json:"policyVersion"` // Azure answers "" for a disk policy
 	PolicyParameters *policyParameters `json:"policyParameters,omitempty"`
 }
 

@@ -73,10 +73,13 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	}
 	vaults, pols, bis, jobs, rps := f.NewBackupVaultsClient(), f.NewBackupPoliciesClient(), f.NewBackupInstancesClient(), f.NewJobsClient(), f.NewRecoveryPointsClient()
 
+	// Soft delete Off: deleting the instance below deletes its data at once
+	// (Azure's default, On, keeps it as a deleted instance: softdelete_test.go).
 	vp, err := vaults.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", armdataprotection.BackupVaultResource{
 		Location: to.Ptr("westus"), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
 		Properties: &armdataprotection.BackupVault{StorageSettings: []*armdataprotection.StorageSetting{{
-			DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}}}}, nil)
+			DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}},
+			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOff)}}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,11 @@ import (
 // A vault's properties.securitySettings.softDeleteSettings has a state
 // (Off, On or AlwaysOn; "Enabled"/"Disabled" are read as On/Off) and a
 // retentionDurationInDays (14 to 180; 14 when not given and soft delete is
-// on). Absent settings, or state Off, keep the plain behaviour: deleting a
-// backup instance deletes its recovery points and snapshots with it.
+// on). As in Azure, a new vault whose request leaves softDeleteSettings out
+// gets soft delete On for 14 days, and a PUT or PATCH that leaves them out
+// keeps the vault's current ones. With state Off (or a vault stored
+// without settings) deleting a backup instance deletes its recovery points
+// and snapshots with it.
 //
 // With On or AlwaysOn, DELETE of a backup instance still answers 202 and
 // the instance is gone (GET answers 404, the disk can be protected again
@@ -47,8 +50,7 @@ import (
 // A vault whose soft delete is On or AlwaysOn cannot be deleted while it
 // has soft-deleted instances (400); with Off they are purged with the vault
 // (and always with their resource group). AlwaysOn cannot be changed back
-// (400 naming properties.securitySettings.softDeleteSettings.state); a PUT
-// that leaves softDeleteSettings out keeps an AlwaysOn setting.
+// (400 naming properties.securitySettings.softDeleteSettings.state).
 
 const (
 	typeDeleted       = "Microsoft.DataProtection/backupVaults/deletedBackupInstances"
@@ -184,11 +186,18 @@ func canonicalSoftDeleteState(s string) (string, bool) {
 	return "", false
 }
 
+// defaultSoftDelete is what Azure gives a new Backup vault whose request
+// leaves softDeleteSettings out: soft delete On, 14 days.
+var defaultSoftDelete = json.RawMessage(`{"state":"On","retentionDurationInDays":14}`)
+
 // checkSecuritySettings validates and normalises a request's
-// securitySettings given the vault's current ones (nil for a new vault);
-// merge (PATCH) keeps the current softDeleteSettings when the request has
-// none, a PUT keeps them only when AlwaysOn.
-func checkSecuritySettings(raw, old json.RawMessage, merge bool) (json.RawMessage, error) {
+// securitySettings given the vault's current ones (created: a new vault);
+// a request that leaves softDeleteSettings out keeps the current ones (a
+// new vault gets Azure's default, On for 14 days).
+func checkSecuritySettings(raw, old json.RawMessage, created bool) (json.RawMessage, error) {
+	if created {
+		old = json.RawMessage(`{"softDeleteSettings":` + string(defaultSoftDelete) + `}`)
+	}
 	oldSD := parseSoftDelete(old)
 	var oldSDRaw json.RawMessage
 	if len(old) > 0 {
@@ -197,9 +206,9 @@ func checkSecuritySettings(raw, old json.RawMessage, merge bool) (json.RawMessag
 			_, oldSDRaw = getCI(m, "softDeleteSettings")
 		}
 	}
-	keepOld := oldSDRaw != nil && (merge || oldSD.State == "AlwaysOn")
+	keepOld := oldSDRaw != nil
 	if len(raw) == 0 || string(raw) == "null" {
-		if keepOld && !merge {
+		if keepOld {
 			return json.Marshal(map[string]json.RawMessage{"softDeleteSettings": oldSDRaw})
 		}
 		return raw, nil

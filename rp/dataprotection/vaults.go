@@ -152,7 +152,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if exists && old.Properties != nil {
 			oldSecurity = old.Properties.SecuritySettings
 		}
-		sec, err := checkSecuritySettings(in.Properties.SecuritySettings, oldSecurity, false)
+		sec, err := checkSecuritySettings(in.Properties.SecuritySettings, oldSecurity, !exists)
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				}
 			}
 			if len(p.SecuritySettings) > 0 {
-				sec, err := checkSecuritySettings(p.SecuritySettings, out.Properties.SecuritySettings, true)
+				sec, err := checkSecuritySettings(p.SecuritySettings, out.Properties.SecuritySettings, false)
 				if err != nil {
 					return err
 				}

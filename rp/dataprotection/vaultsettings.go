@@ -4,8 +4,9 @@ import "encoding/json"
 
 // fillVaultSettings completes a Backup vault's properties with what Azure
 // returns for settings the caller left out, from the vault's real state:
-// securitySettings.softDeleteSettings (the state soft delete is in: Off
-// unless turned on, 14 days), featureSettings.crossRegionRestoreSettings
+// securitySettings.softDeleteSettings (the state soft delete is in: On for
+// 14 days unless set otherwise when the vault was created; Off for a vault
+// stored without settings), featureSettings.crossRegionRestoreSettings
 // (Disabled: Safehold has no secondary region) and monitoringSettings.
 // azureMonitorAlertSettings (alerts for job failures Enabled, Azure's
 // default). secureScore and bcdrSecurityLevel come from securityLevels.
