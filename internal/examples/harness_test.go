@@ -147,10 +147,19 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 			if m := reNS.FindAllStringSubmatch(strings.ToLower(prefix), -1); len(m) > 0 {
 				ns = "/providers/" + m[len(m)-1][1] + "/"
 			}
+			// When the example documents the job the operation ran, the
+			// last such operation.
+			wantJob := bytes.Contains(h.want, []byte(` + "`" + `"jobId"` + "`" + `))
+			ranJob := func(op string) bool {
+				su := *u
+				su.Path, su.RawPath, su.RawQuery = op, "", "api-version="+url.QueryEscape(u.Query().Get("api-version"))
+				resp, b, err := h.raw(http.MethodGet, su.String(), nil)
+				return err == nil && resp.StatusCode == 200 && bytes.Contains(b, []byte(` + "`" + `"jobId"` + "`" + `))
+			}
 			var sameNS string
 			for _, op := range recordedOps() {
 				if j := strings.LastIndex(op, "/"); j > 0 {
-					if k := strings.LastIndex(op[:j], "/"); k > 0 && strings.ToLower(op[:k]) == parent {
+					if k := strings.LastIndex(op[:j], "/"); k > 0 && strings.ToLower(op[:k]) == parent && (!wantJob || ranJob(op)) {
 						name = op[j+1:]
 					}
 					if ns != "" && strings.Contains(strings.ToLower(op), ns) {
@@ -280,6 +289,14 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 		}
 		if props, ok := r["properties"].(map[string]any); ok {
 			delete(props, "provisioningState")
+			// A resource documented as a copy of itself (Azure's
+			// Snapshot_ListByResourceGroup) can only be this resource as it
+			// was created: its source is left out.
+			if cd, ok := props["creationData"].(map[string]any); ok {
+				if src, _ := cd["sourceResourceId"].(string); src != "" && rgTail(src) == rgTail(target) {
+					delete(cd, "sourceResourceId")
+				}
+			}
 		}
 		if id, ok := r["identity"].(map[string]any); ok {
 			delete(id, "principalId")
@@ -321,6 +338,15 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 		return
 	}
 	put(u.Path, doc)
+}
+
+// rgTail is an id from its resource group on, lower case.
+func rgTail(id string) string {
+	id = strings.ToLower(id)
+	if i := strings.Index(id, "/resourcegroups/"); i >= 0 {
+		return id[i:]
+	}
+	return id
 }
 
 type result struct {

@@ -25,10 +25,37 @@ type prereqs struct {
 	e    *testserver.Env
 	subs map[string]map[string]string
 	done map[string]bool // what exists: "rg/NAME", "disk/RG/NAME", ...
+	// The size (GiB) and location the examples imply for a disk ("RG/NAME"),
+	// or for the disk a snapshot is taken of (the snapshot's "RG/NAME").
+	sizes     map[string]int32
+	locations map[string]string
 }
 
 func newPrereqs(t *testing.T, e *testserver.Env) *prereqs {
-	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}}
+	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}, sizes: map[string]int32{}, locations: map[string]string{}}
+}
+
+var (
+	// A copy's source and the copy's size: the source is at most that big
+	// (Azure's copies have their source's size unless a larger one is asked).
+	reSourceSize = regexp.MustCompile(`SourceResourceID: to\.Ptr\("[^"]*/resourceGroups/([^/"]+)/providers/Microsoft\.Compute/(?:disks|snapshots)/([^/"]+)"\),[^{}]*\},[^{}]*?DiskSizeGB: to\.Ptr\[int32\]\((\d+)\)`)
+	// A datasource and the location an example documents for it.
+	reDatasourceLocation = regexp.MustCompile(`ResourceID: to\.Ptr\("[^"]*/resourceGroups/([^/"]+)/providers/Microsoft\.Compute/disks/([^/"]+)"\),\s*ResourceLocation: to\.Ptr\("([^"]+)"\)`)
+)
+
+// implied records the sizes and locations an example's text implies.
+func (p *prereqs) implied(text string) {
+	for _, m := range reSourceSize.FindAllStringSubmatch(text, -1) {
+		var gb int32
+		fmt.Sscan(m[3], &gb)
+		k := strings.ToLower(m[1] + "/" + m[2])
+		if old, ok := p.sizes[k]; !ok || gb < old {
+			p.sizes[k] = gb
+		}
+	}
+	for _, m := range reDatasourceLocation.FindAllStringSubmatch(text, -1) {
+		p.locations[strings.ToLower(m[1]+"/"+m[2])] = m[3]
+	}
 }
 
 func (p *prereqs) sub(x *example, param, v string) {
@@ -68,7 +95,10 @@ func (p *prereqs) create(xs []*example) {
 	var dpVaults, rsVaults, vms, disks, snaps, accounts []pair
 	type item struct{ rg, vault, container, item string }
 	var rsItems []item
-	type bi struct{ rg, vault, name, disk, rule, tag string }
+	type bi struct {
+		rg, vault, name, disk, rule, tag string
+		deleted                          bool // deleted again: a deleted backup instance
+	}
 	var dpItems []bi
 	putBI := map[string]bool{}
 	vmVault := map[string]string{} // VM -> the vault protecting it
@@ -112,9 +142,10 @@ func (p *prereqs) create(xs []*example) {
 			rgs[strings.ToLower(rg)] = rg
 		}
 		text := x.Body
-		if x.seeded() {
+		if x.seeded() || x.seededUpdate() {
 			text += x.WantExpr
 		}
+		p.implied(text)
 		for _, m := range reRG.FindAllStringSubmatch(text, -1) {
 			rgs[strings.ToLower(m[1])] = m[1]
 		}
@@ -160,7 +191,19 @@ func (p *prereqs) create(xs []*example) {
 				add(&vms, "vm", m[1], m[2])
 			}
 		}
-		if b := x.Args["backupInstanceName"]; x.Mod.Pkg == "armdataprotection" && b != "" && !putBI[strings.ToLower(x.Args["vaultName"]+"/"+b)] {
+		if b := x.Args["backupInstanceName"]; x.Mod.Pkg == "armdataprotection" && x.Client == "DeletedBackupInstancesClient" && b != "" {
+			// A deleted instance of its own name: other examples use the
+			// live instance of the same name, and Azure refuses to undelete
+			// an instance whose name is taken.
+			name := b + "-deleted"
+			p.sub(x, "backupInstanceName", name)
+			k := strings.ToLower("dpbi/" + rg + "/" + x.Args["vaultName"] + "/" + name)
+			if !seen[k] {
+				seen[k] = true
+				dpItems = append(dpItems, bi{rg: rg, vault: x.Args["vaultName"], name: name, disk: name + "-disk", rule: "BackupHourly", tag: "Default", deleted: true})
+				add(&disks, "disk", rg, name+"-disk")
+			}
+		} else if b := x.Args["backupInstanceName"]; x.Mod.Pkg == "armdataprotection" && b != "" && !putBI[strings.ToLower(x.Args["vaultName"]+"/"+b)] {
 			k := strings.ToLower("dpbi/" + rg + "/" + x.Args["vaultName"] + "/" + b)
 			if !seen[k] {
 				seen[k] = true
@@ -183,9 +226,17 @@ func (p *prereqs) create(xs []*example) {
 		}
 		if r := x.Args["resourceID"]; x.Client == "BackupInstancesExtensionRoutingClient" {
 			if m := reDisk.FindStringSubmatch("/" + r); m != nil {
+				// A vault in the disk's location (Azure protects a disk from
+				// a vault of its region).
+				p.implied(x.WantExpr)
+				vault := "examples-vault"
+				if l := p.locations[strings.ToLower(m[1]+"/"+m[2])]; l != "" {
+					vault += "-" + strings.ToLower(strings.ReplaceAll(l, " ", ""))
+					p.locations[strings.ToLower(m[1]+"/"+vault)] = l
+				}
 				add(&disks, "disk", m[1], m[2])
-				add(&dpVaults, "dpvault", m[1], "examples-vault")
-				dpItems = append(dpItems, bi{rg: m[1], vault: "examples-vault", name: m[2] + "-bi", disk: m[2], rule: "BackupHourly", tag: "Default"})
+				add(&dpVaults, "dpvault", m[1], vault)
+				dpItems = append(dpItems, bi{rg: m[1], vault: vault, name: m[2] + "-bi", disk: m[2], rule: "BackupHourly", tag: "Default"})
 			}
 		}
 		for _, m := range reVM.FindAllStringSubmatch(reTargetVM.ReplaceAllString(x.Body, ""), -1) {
@@ -266,6 +317,25 @@ func (p *prereqs) create(xs []*example) {
 	}
 	for _, b := range dpItems {
 		p.protectDisk(b.rg, b.vault, b.name, b.disk, b.rule, b.tag)
+		if b.deleted {
+			p.deleteInstance(b.rg, b.vault, b.name)
+		}
+	}
+}
+
+// deleteInstance deletes a backup instance; in a vault with soft delete
+// (Azure's default) it becomes a deleted backup instance.
+func (p *prereqs) deleteInstance(rg, vault, name string) {
+	c, err := armdataprotection.NewBackupInstancesClient(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pl, err := c.BeginDelete(p.e.Ctx(), rg, vault, name, nil)
+	if err == nil {
+		_, err = pl.PollUntilDone(p.e.Ctx(), fixture.Poll)
+	}
+	if err != nil {
+		p.logf("delete backup instance %s/%s/%s: %v", rg, vault, name, err)
 	}
 }
 
@@ -329,8 +399,12 @@ func (p *prereqs) protectDisk(rg, vault, name, disk, rule, tag string) {
 	}
 	diskID := p.disk(rg, disk)
 	snapRG := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg
-	fixture.Assign(p.t, p.e, diskID, fixture.RoleDiskBackupReader, *v.Identity.PrincipalID)
-	fixture.Assign(p.t, p.e, snapRG, fixture.RoleDiskSnapshotContributor, *v.Identity.PrincipalID)
+	for _, a := range [][2]string{{diskID, fixture.RoleDiskBackupReader}, {snapRG, fixture.RoleDiskSnapshotContributor}} {
+		if k := strings.ToLower("assign/" + a[0] + "/" + a[1] + "/" + *v.Identity.PrincipalID); !p.done[k] {
+			p.done[k] = true
+			fixture.Assign(p.t, p.e, a[0], a[1], *v.Identity.PrincipalID)
+		}
+	}
 	opStore := &armdataprotection.DataStoreInfoBase{DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore), ObjectType: to.Ptr("DataStoreInfoBase")}
 	retention := func(name string, def bool) *armdataprotection.AzureRetentionRule {
 		return &armdataprotection.AzureRetentionRule{Name: to.Ptr(name), ObjectType: to.Ptr("AzureRetentionRule"), IsDefault: to.Ptr(def),
@@ -365,7 +439,15 @@ func (p *prereqs) protectDisk(rg, vault, name, disk, rule, tag string) {
 		p.logf("disk policy for %s: %v", name, err)
 		return
 	}
-	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), FriendlyName: to.Ptr(disk), DataSourceInfo: fixture.Datasource(diskID, disk),
+	// The datasource and its set as the Azure CLI sends them for a disk.
+	ds, set := fixture.Datasource(diskID, disk), fixture.Datasource(diskID, disk)
+	if l := p.locations[strings.ToLower(rg+"/"+disk)]; l != "" {
+		ds.ResourceLocation, set.ResourceLocation = to.Ptr(l), to.Ptr(l)
+	}
+	set.ObjectType = to.Ptr("DatasourceSet")
+	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), FriendlyName: to.Ptr(disk), DataSourceInfo: ds,
+		DataSourceSetInfo: &armdataprotection.DatasourceSet{ObjectType: set.ObjectType, DatasourceType: set.DatasourceType, ResourceID: set.ResourceID,
+			ResourceLocation: set.ResourceLocation, ResourceName: set.ResourceName, ResourceType: set.ResourceType, ResourceURI: set.ResourceURI},
 		PolicyInfo: &armdataprotection.PolicyInfo{PolicyID: pol.ID, PolicyParameters: &armdataprotection.PolicyParameters{
 			DataStoreParametersList: []armdataprotection.DataStoreParametersClassification{&armdataprotection.AzureOperationalStoreParameters{
 				ObjectType: to.Ptr("AzureOperationalStoreParameters"), DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore),
@@ -396,11 +478,34 @@ func (p *prereqs) disk(rg, name string) string {
 		return id
 	}
 	p.done[strings.ToLower(id)] = true
-	fixture.Disk(p.t, p.e, rg, name, 1, 0)
+	size := int32(1)
+	if gb, ok := p.sizes[strings.ToLower(rg+"/"+name)]; ok {
+		size = gb
+	}
+	loc := p.locations[strings.ToLower(rg+"/"+name)]
+	if loc == "" {
+		fixture.Disk(p.t, p.e, rg, name, size, 0)
+		return id
+	}
+	c, err := armcompute.NewDisksClient(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.Disk{Location: to.Ptr(loc), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr(size)}}, nil)
+	if err == nil {
+		_, err = pl.PollUntilDone(p.e.Ctx(), fixture.Poll)
+	}
+	if err != nil {
+		p.logf("disk %s/%s in %s: %v", rg, name, loc, err)
+	}
 	return id
 }
 
 func (p *prereqs) snapshot(rg, name string) {
+	if gb, ok := p.sizes[strings.ToLower(rg+"/"+name)]; ok {
+		p.sizes[strings.ToLower(rg+"/"+name+"-source")] = gb
+	}
 	src := p.disk(rg, name+"-source")
 	c, err := armcompute.NewSnapshotsClient(p.e.Sub, p.e.Cred, p.e.Opts)
 	if err != nil {
@@ -450,8 +555,12 @@ func (p *prereqs) dpVault(rg, name string) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	loc := "westus"
+	if l := p.locations[strings.ToLower(rg+"/"+name)]; l != "" {
+		loc = l
+	}
 	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armdataprotection.BackupVaultResource{
-		Location: to.Ptr("westus"), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
+		Location: to.Ptr(loc), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
 		Properties: &armdataprotection.BackupVault{StorageSettings: []*armdataprotection.StorageSetting{{
 			DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}}}}, nil)
 	if err == nil {
