@@ -430,3 +430,69 @@ func TestSoftDeleteSameNameReprotect(t *testing.T) {
 		t.Fatalf("always on → on: %d %v", resp.StatusCode, m)
 	}
 }
+
+// TestSDKSoftDeleteOnByDefault: a vault created without security settings
+// has soft delete On (Azure's default), so deleting a backup instance keeps
+// it, with its recovery point and snapshot, as a deleted backup instance
+// that undelete brings back stopped (its policyInfo answers policyVersion).
+func TestSDKSoftDeleteOnByDefault(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bis, dels := f.NewBackupInstancesClient(), f.NewDeletedBackupInstancesClient()
+	v, err := f.NewBackupVaultsClient().Get(ctx, "vault-rg", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd := v.Properties.SecuritySettings.SoftDeleteSettings; *sd.State != armdataprotection.SoftDeleteStateOn || *sd.RetentionDurationInDays != 14 {
+		t.Fatalf("soft delete of a vault created without settings: %+v", sd)
+	}
+	bp, err := bis.BeginAdhocBackup(ctx, "vault-rg", "v1", "d1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	_, snaps := listPoints(t, e, biPath)
+	dp, err := bis.BeginDelete(ctx, "vault-rg", "v1", "d1-bi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi", nil)
+	if err != nil || *d.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateSoftDeleted || d.Properties.DeletionInfo == nil {
+		t.Fatalf("deleted instance: %v %+v", err, d.Properties)
+	}
+	if len(snaps) != 1 {
+		t.Fatalf("snapshots before delete: %v", snaps)
+	}
+	if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err != nil {
+		t.Fatalf("the deleted instance's snapshot: %v", err)
+	}
+	up, err := dels.BeginUndelete(ctx, "vault-rg", "v1", "d1-bi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	bi, err := bis.Get(ctx, "vault-rg", "v1", "d1-bi", nil)
+	if err != nil || *bi.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionStopped {
+		t.Fatalf("undeleted instance: %v", err)
+	}
+	// Azure answers policyInfo.policyVersion, "" for a disk policy.
+	if pv := bi.Properties.PolicyInfo.PolicyVersion; pv == nil || *pv != "" {
+		t.Fatalf("policyVersion: %v", pv)
+	}
+	if _, got := listPoints(t, e, biPath); len(got) != 1 || got[0] != snaps[0] {
+		t.Fatalf("points after undelete: %v", got)
+	}
+}
