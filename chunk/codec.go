@@ -12,6 +12,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
+	zblake3 "github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
 	"lukechampine.com/blake3"
 )
@@ -51,7 +52,7 @@ type codec struct {
 	idKey []byte      // nil: plain BLAKE3
 	aead  cipher.AEAD // nil: no encryption
 	comp  byte        // kindRaw (none), kindZstd or kindS2
-	// hashers reuses keyed BLAKE3 hashers (each holds a 16 KiB buffer).
+	// hashers reuses BLAKE3 hashers (each holds a 16 KiB buffer).
 	hashers sync.Pool
 	enc     *zstd.Encoder
 	dec     *zstd.Decoder
@@ -92,13 +93,22 @@ func (c *codec) close() {
 }
 
 // sum returns the ID of plaintext p.
+//
+// zeebo/blake3 computes the same BLAKE3 about 1.5-2x faster per core than
+// lukechampine.com/blake3 on 64 KiB blocks (chunk/sum_test.go checks the
+// two agree); its hashers are pooled (plain BLAKE3 too: Sum256 builds one
+// per call).
 func (c *codec) sum(p []byte) ID {
-	if c.idKey == nil {
-		return blake3.Sum256(p)
-	}
-	h, _ := c.hashers.Get().(*blake3.Hasher)
+	h, _ := c.hashers.Get().(*zblake3.Hasher)
 	if h == nil {
-		h = blake3.New(32, c.idKey)
+		if c.idKey == nil {
+			h = zblake3.New()
+		} else {
+			var err error
+			if h, err = zblake3.NewKeyed(c.idKey); err != nil {
+				panic(err) // idKey is 32 bytes
+			}
+		}
 	}
 	h.Reset()
 	h.Write(p)

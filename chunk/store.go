@@ -114,6 +114,7 @@ type Store struct {
 	uploads  sync.WaitGroup
 	gcMu     sync.Mutex
 	encBufs  sync.Pool
+	readBufs sync.Pool // GetMany's range buffers
 
 	mu        sync.Mutex
 	mem       map[ID]loc // memory table of the index (see index.go)
@@ -894,6 +895,15 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	}
 }
 
+// maxRead bounds one range read of GetMany.
+const maxRead = 4 << 20
+
+// rangeGetter is a backend that can read a range into the caller's buffer
+// (blob/local's GetInto).
+type rangeGetter interface {
+	GetInto(ctx context.Context, key string, off, length int64, scratch []byte) ([]byte, error)
+}
+
 // GetMany is Get for several chunks: records that lie next to each other
 // in the same pack are fetched with one range read (a restore reads runs of
 // consecutive blocks, which a capture stored consecutively). Chunk i is
@@ -916,7 +926,19 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 		locs[i], keys[i], ok[i] = l, p.key, true
 	}
 	s.mu.Unlock()
-	const maxRead = 4 << 20
+	// A backend that reads into a buffer (the local one) gets a pooled one:
+	// the records are decoded into bufs, never left pointing into it.
+	into, _ := s.be.(rangeGetter)
+	var scratch []byte
+	if into != nil {
+		bp, _ := s.readBufs.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, maxRead)
+			bp = &b
+		}
+		defer s.readBufs.Put(bp)
+		scratch = *bp
+	}
 	for i := 0; i < len(ids); {
 		if !ok[i] {
 			var err error
@@ -932,7 +954,13 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 			end += int64(locs[j].slen)
 			j++
 		}
-		data, err := s.be.Get(ctx, keys[i], int64(locs[i].off), end-int64(locs[i].off))
+		var data []byte
+		var err error
+		if into != nil {
+			data, err = into.GetInto(ctx, keys[i], int64(locs[i].off), end-int64(locs[i].off), scratch)
+		} else {
+			data, err = s.be.Get(ctx, keys[i], int64(locs[i].off), end-int64(locs[i].off))
+		}
 		if err != nil {
 			if errors.Is(err, blob.ErrNotExist) { // repacked meanwhile
 				for k := i; k < j; k++ {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/safehold/safehold/chunk"
+	"github.com/safehold/safehold/internal/directio"
 )
 
 // RestoreOptions tune a restore.
@@ -70,13 +71,13 @@ func (r *Repository) RestoreTo(ctx context.Context, id ID, f *os.File, opts Rest
 	var c counters
 	rp := startReporter("restore", m.Size, &c, opts.Progress, r.now)
 	defer rp.stop()
-	var dw *directWriter
+	var dw *directio.Writer
 	if !opts.Buffered {
-		dw = openDirect(f)
-		defer dw.close()
+		dw = directio.Open(f)
+		defer dw.Close()
 	}
 	err = r.forEachRun(ctx, m, workers, &c, func(off int64, data []byte) error {
-		n, err := dw.write(data, off)
+		n, err := dw.WriteAt(data, off)
 		if err == nil && n < len(data) {
 			_, err = f.WriteAt(data[n:], off+int64(n))
 		}
@@ -118,7 +119,7 @@ func (r *Repository) forEachRun(ctx context.Context, m *Manifest, workers int, c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := alignedBuf(restoreBlocks * BlockSize)
+			buf := directio.Buf(restoreBlocks * BlockSize)
 			for j := range jobs {
 				if wctx.Err() != nil {
 					continue

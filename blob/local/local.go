@@ -142,6 +142,14 @@ func (b *Backend) mkdirAll(dir string) error {
 
 // Get implements blob.Backend.
 func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	return b.GetInto(ctx, key, off, length, nil)
+}
+
+// GetInto is Get that reads into scratch instead of a new buffer when
+// scratch holds the range (the result then aliases scratch): a reader that
+// reuses its buffers (a restore's range reads) saves allocating, zeroing
+// and faulting in a fresh buffer per read.
+func (b *Backend) GetInto(ctx context.Context, key string, off, length int64, scratch []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
@@ -165,7 +173,12 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, end-off)
+	var buf []byte
+	if int64(cap(scratch)) >= end-off {
+		buf = scratch[:end-off]
+	} else {
+		buf = make([]byte, end-off)
+	}
 	if _, err := f.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && len(buf) == 0) {
 		return nil, fmt.Errorf("get %s: read: %w", key, err)
 	}
