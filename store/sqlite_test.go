@@ -146,3 +146,91 @@ func TestSQLiteScopePrefixLiteral(t *testing.T) {
 		t.Fatalf("DeleteScope /a%%/ removed %d (%v), want 1", n, err)
 	}
 }
+
+// Read-modify-write Updates that share commit groups never lose an
+// increment, though reads inside the writer answer from the read cache for
+// documents the group has not written: a document written (or bulk-deleted)
+// by an earlier Update of the same group, committed or rolled back, is read
+// from SQLite. Half the Updates fail after writing, so their writes roll
+// back; deleted documents read as not found.
+func TestSQLiteGroupReadsSeeGroupWrites(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(tx store.Tx, key string, n int) error {
+		return tx.Put(ctx, store.Doc{Kind: "counter", Key: key, Scope: "/c", Value: []byte(fmt.Sprint(n))})
+	}
+	read := func(tx store.Reader, key string) (int, error) {
+		d, err := tx.Get(ctx, "counter", key)
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		var n int
+		_, err = fmt.Sscan(string(d.Value), &n)
+		return n, err
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { return put(tx, "a", 0) }); err != nil {
+		t.Fatal(err)
+	}
+	errBoom := errors.New("boom")
+	const workers, each = 16, 25
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := read(s, "a"); err != nil { // fills the read cache
+					t.Error(err)
+					return
+				}
+				err := s.Update(ctx, func(tx store.Tx) error {
+					n, err := read(tx, "a")
+					if err != nil {
+						return err
+					}
+					if err := put(tx, "a", n+1); err != nil {
+						return err
+					}
+					if (w+i)%2 == 1 { // written, then rolled back
+						if err := put(tx, "a", n+1000); err != nil {
+							return err
+						}
+						return errBoom
+					}
+					if i%5 == 0 { // a bulk delete of the kind: later reads in the group go to SQLite
+						if err := put(tx, "gone", 1); err != nil {
+							return err
+						}
+						if _, err := tx.DeleteScope(ctx, "counter", "/d"); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil && !errors.Is(err, errBoom) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := 0
+	for w := range workers {
+		for i := range each {
+			if (w+i)%2 == 0 {
+				want++
+			}
+		}
+	}
+	if n, err := read(s, "a"); err != nil || n != want {
+		t.Fatalf("counter = %d (%v), want %d: an Update read a stale value", n, err, want)
+	}
+}
