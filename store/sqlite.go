@@ -345,55 +345,10 @@ func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, err
 
 type sqliteTx struct {
 	sqliteReader
-	s     *SQLite
 	now   time.Time
 	keys  []string   // cache keys written
 	kinds []string   // kinds bulk-deleted
 	ops   []mirrorOp // the changes, for the list mirrors once committed
-	group *groupWrites
-}
-
-// groupWrites is what the Updates of one commit group wrote so far
-// (rolled-back ones included): a Get inside the group answers from the read
-// cache only for documents the group has not touched. The cache holds
-// committed values, and no commit other than the group's own can happen
-// meanwhile (the writer is the only one).
-type groupWrites struct {
-	keys  map[string]struct{} // cache keys
-	kinds map[string]struct{} // kinds bulk-deleted
-}
-
-func (g *groupWrites) key(ck string) {
-	if g.keys == nil {
-		g.keys = map[string]struct{}{}
-	}
-	g.keys[ck] = struct{}{}
-}
-
-func (g *groupWrites) kind(kind string) {
-	if g.kinds == nil {
-		g.kinds = map[string]struct{}{}
-	}
-	g.kinds[kind] = struct{}{}
-}
-
-// Get reads a document in the transaction: from the read cache when the
-// group has not written it (a statement less on the writer, which every
-// write waits for), else from SQLite.
-func (t *sqliteTx) Get(ctx context.Context, kind, key string) (Doc, error) {
-	ck := cacheKey(kind, key)
-	_, wrote := t.group.keys[ck]
-	_, wroteKind := t.group.kinds[kind]
-	if !wrote && !wroteKind {
-		t.s.cmu.Lock()
-		d, ok := t.s.cache[ck]
-		t.s.cmu.Unlock()
-		if ok {
-			d.Value = append([]byte(nil), d.Value...)
-			return d, nil
-		}
-	}
-	return t.sqliteReader.Get(ctx, kind, key)
 }
 
 // Update runs fn in one transaction (a savepoint of the writer's current
@@ -522,7 +477,6 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 	}
 	var keys, kinds []string
 	var ops []mirrorOp
-	group := &groupWrites{}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i].err = err
@@ -533,7 +487,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 			failAll(fmt.Errorf("begin: %w", err))
 			return
 		}
-		stx := &sqliteTx{sqliteReader: sqliteReader{tx}, s: s, now: s.clk.Now(), group: group}
+		stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
 		results[i] = runFn(r.ctx, r.fn, stx)
 		if results[i].err != nil || results[i].panicked {
 			_, err1 := tx.ExecContext(bg, `ROLLBACK TO u`)
@@ -586,7 +540,6 @@ func runFn(ctx context.Context, fn func(t *sqliteTx) error, t *sqliteTx) (res wr
 
 func (t *sqliteTx) Create(ctx context.Context, d Doc) error {
 	t.keys = append(t.keys, cacheKey(d.Kind, d.Key))
-	t.group.key(cacheKey(d.Kind, d.Key))
 	_, err := t.q.ExecContext(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
 		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, fmtTime(t.now), fmtTime(t.now))
 	if err != nil {
@@ -603,7 +556,6 @@ func (t *sqliteTx) Create(ctx context.Context, d Doc) error {
 
 func (t *sqliteTx) Put(ctx context.Context, d Doc) error {
 	t.keys = append(t.keys, cacheKey(d.Kind, d.Key))
-	t.group.key(cacheKey(d.Kind, d.Key))
 	var version int64
 	var created string
 	err := t.q.QueryRowContext(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
@@ -620,7 +572,6 @@ func (t *sqliteTx) Put(ctx context.Context, d Doc) error {
 
 func (t *sqliteTx) Delete(ctx context.Context, kind, key string) error {
 	t.keys = append(t.keys, cacheKey(kind, key))
-	t.group.key(cacheKey(kind, key))
 	res, err := t.q.ExecContext(ctx, `DELETE FROM docs WHERE kind = ? AND key = ?`, kind, strings.ToLower(key))
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, key, err)
@@ -634,7 +585,6 @@ func (t *sqliteTx) Delete(ctx context.Context, kind, key string) error {
 
 func (t *sqliteTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error) {
 	t.kinds = append(t.kinds, kind)
-	t.group.kind(kind)
 	p := strings.ToLower(prefix)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM docs WHERE kind = ? AND scope >= ? AND scope < ?`, kind, p, prefixEnd(p))
 	if err != nil {
@@ -646,9 +596,11 @@ func (t *sqliteTx) DeleteScope(ctx context.Context, kind, prefix string) (int, e
 }
 
 func (t *sqliteTx) Enqueue(ctx context.Context, task Task) (Task, error) {
-	if task.Key != "" { // the task it replaces, if any (one statement, not a read and a delete)
-		if _, err := t.q.ExecContext(ctx, `DELETE FROM tasks WHERE tkey = ?`, task.Key); err != nil {
-			return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
+	if task.Key != "" {
+		if old, err := t.GetTaskByKey(ctx, task.Key); err == nil {
+			if _, err := t.q.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, old.ID); err != nil {
+				return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
+			}
 		}
 	}
 	task, key := newTask(task, t.now)

@@ -148,11 +148,9 @@ func TestSQLiteScopePrefixLiteral(t *testing.T) {
 }
 
 // Read-modify-write Updates that share commit groups never lose an
-// increment, though reads inside the writer answer from the read cache for
-// documents the group has not written: a document written (or bulk-deleted)
-// by an earlier Update of the same group, committed or rolled back, is read
-// from SQLite. Half the Updates fail after writing, so their writes roll
-// back; deleted documents read as not found.
+// increment: a read inside an Update sees what earlier Updates of its group
+// wrote (committed with it, or rolled back). Half the Updates fail after
+// writing, so their writes roll back; some bulk-delete in the same group.
 func TestSQLiteGroupReadsSeeGroupWrites(t *testing.T) {
 	ctx := context.Background()
 	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"), nil)
