@@ -57,9 +57,12 @@ func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 	resp, m = call(t, e, "POST", adminURL("/reset"), nil)
 	mustStatus(t, 200, resp, m)
 	t.Logf("reset: %v", m)
-	d, err := time.ParseDuration(m["duration"].(string))
-	if err != nil || d > time.Second {
-		t.Errorf("reset took %v (%v), want under a second", m["duration"], err)
+	// The answer reports how long the reset took (its speed is not a test
+	// assertion: a busy machine would make that flaky).
+	if ds, _ := m["duration"].(string); ds == "" {
+		t.Errorf("reset answered no duration: %v", m)
+	} else if d, err := time.ParseDuration(ds); err != nil || d <= 0 {
+		t.Errorf("reset duration %q: %v", ds, err)
 	}
 
 	// The admin's token from before and a new one both work; the CA and

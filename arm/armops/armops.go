@@ -8,9 +8,11 @@ package armops
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/ops"
 )
 
@@ -62,9 +64,72 @@ func StatusBody(op *ops.Operation, id string) map[string]any {
 	return b
 }
 
+// Lookup reads the operation id a status or result route r names: an
+// OperationNotFound failure unless it is an operation of what the route is
+// under. A route below a resource (a vault's operationResults) answers only
+// that resource's operations, and one below a subscription (a location's
+// operationStatus) only operations in that subscription: operation ids are
+// not capabilities, and the route's authorization covers its own scope only.
+func Lookup(m *ops.Manager, r *arm.Request, id string) (*ops.Operation, error) {
+	op, err := m.Lookup(r.HTTP.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !routeCovers(r.Path(), op.ResourceID) {
+		return nil, failure.NotFoundf("OperationNotFound", "The operation '%s' was not found.", id)
+	}
+	return op, nil
+}
+
+// routeCovers reports whether an operation on resourceID may be read
+// through the status route path (…/{operationStatus|operationResults|
+// operations}/{id}): the route's scope is what comes before those two
+// segments, and the operation must be in its subscription, in its resource
+// group when it names one, and below its top-level resource when it names
+// one (not a location).
+func routeCovers(path, resourceID string) bool {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	if len(seg) < 2 {
+		return false
+	}
+	rsub, rrg, rroot := scopeOf("/" + strings.Join(seg[:len(seg)-2], "/"))
+	osub, org, oroot := scopeOf(resourceID)
+	if rsub == "" || !strings.EqualFold(rsub, osub) {
+		return false
+	}
+	if rrg != "" && !strings.EqualFold(rrg, org) {
+		return false
+	}
+	return rroot == "" || strings.EqualFold(rroot, oroot)
+}
+
+// scopeOf splits an ARM path into its subscription, its resource group and
+// its top-level resource (/subscriptions/s[/resourceGroups/g]/providers/
+// ns/type/name); each "" when the path does not name one (a location is
+// not a resource).
+func scopeOf(path string) (sub, rg, root string) {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	if len(seg) < 2 || !strings.EqualFold(seg[0], "subscriptions") {
+		return "", "", ""
+	}
+	sub = seg[1]
+	if len(seg) >= 4 && strings.EqualFold(seg[2], "resourceGroups") {
+		rg = seg[3]
+	}
+	for i := 2; i+3 < len(seg); i++ {
+		if strings.EqualFold(seg[i], "providers") {
+			if !strings.EqualFold(seg[i+2], "locations") {
+				root = "/" + strings.Join(seg[:i+4], "/")
+			}
+			break
+		}
+	}
+	return sub, rg, root
+}
+
 // StatusResponse answers an Azure-AsyncOperation poll: always 200 with the status resource.
 func StatusResponse(m *ops.Manager, r *arm.Request, id string) (*arm.Response, error) {
-	op, err := m.Lookup(r.HTTP.Context(), id)
+	op, err := Lookup(m, r, id)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +144,7 @@ func StatusResponse(m *ops.Manager, r *arm.Request, id string) (*arm.Response, e
 // while running; then what the synchronous call would have answered: the
 // result (200 with body, or 204), or the operation's error.
 func ResultResponse(m *ops.Manager, r *arm.Request, id string) (*arm.Response, error) {
-	op, err := m.Lookup(r.HTTP.Context(), id)
+	op, err := Lookup(m, r, id)
 	if err != nil {
 		return nil, err
 	}

@@ -205,7 +205,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	id := instanceIDOf(r)
 	created := false
 	var out instanceResource
-	op := &ops.Operation{Kind: opConfigure, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opConfigure, ResourceID: id.String(), Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		old, err := pr.loadInstance(ctx, tx, id)
 		if err != nil && !isNotFound(err) {
@@ -387,7 +387,7 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := instanceIDOf(r)
-	op := &ops.Operation{Kind: opDeleteInstance, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opDeleteInstance, ResourceID: id.String(), Caller: r.Caller()}
 	gone := false
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		bi, err := pr.loadInstance(ctx, tx, id)
@@ -508,7 +508,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 				}
 			}
 		}
-		op := &ops.Operation{Kind: opInstanceAction, Caller: r.Caller()}
+		op := &ops.Operation{Kind: opInstanceAction, ResourceID: id.String(), Caller: r.Caller()}
 		started := false
 		err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 			bi, err := pr.loadInstance(ctx, tx, id)

@@ -511,7 +511,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 	name := r.Param("backupInstanceName")
 	vid := vaultIDOf(r)
 	did := deletedIDOf(vid, name)
-	op := &ops.Operation{Kind: opInstanceAction, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opInstanceAction, ResourceID: did.String(), Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		d, err := pr.loadDeleted(ctx, tx, did)
 		if isNotFound(err) {

@@ -560,7 +560,7 @@ type itemOpInput struct {
 const statusFormItem = "item"
 
 func (pr *Provider) itemOperationStatus(r *arm.Request) (*arm.Response, error) {
-	op, err := pr.p.Ops.Lookup(r.HTTP.Context(), r.Param("operationId"))
+	op, err := armops.Lookup(pr.p.Ops, r, r.Param("operationId"))
 	if err != nil {
 		return nil, err
 	}

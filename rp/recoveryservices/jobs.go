@@ -165,7 +165,7 @@ func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	name := r.Param("jobName")
-	op := &ops.Operation{Kind: opKindCancel, Caller: r.Caller(), ResultStatus: http.StatusNoContent}
+	op := &ops.Operation{Kind: opKindCancel, ResourceID: vid.String(), Caller: r.Caller(), ResultStatus: http.StatusNoContent}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		j, err := pr.loadJob(ctx, tx, vid, name)
 		if err != nil {

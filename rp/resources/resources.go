@@ -436,7 +436,7 @@ func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, name := r.Param("subscriptionId"), r.Param("resourceGroupName")
-	op := &ops.Operation{Kind: "resourcegroup.delete", Caller: r.Caller()}
+	op := &ops.Operation{Kind: "resourcegroup.delete", ResourceID: "/subscriptions/" + sub + "/resourceGroups/" + name, Caller: r.Caller()}
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		g, err := pr.getRG(ctx, tx, sub, name)
 		if err != nil {
