@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/ops"
 )
 
@@ -76,7 +75,7 @@ func Lookup(m *ops.Manager, r *arm.Request, id string) (*ops.Operation, error) {
 		return nil, err
 	}
 	if !routeCovers(r.Path(), op.ResourceID) {
-		return nil, failure.NotFoundf("OperationNotFound", "The operation '%s' was not found.", id)
+		return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found.", id)
 	}
 	return op, nil
 }
