@@ -20,10 +20,7 @@ func TestDataProtectionExportJobs(t *testing.T) {
 	dv := fixture.ProtectDisk(t, e)
 	jobID := dv.Backup(t, e)
 	ctx := e.Ctx()
-	f, err := armdataprotection.NewClientFactory(e.Conn.SubscriptionID, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	var resp *http.Response
 	p, err := f.NewExportJobsClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &resp), dv.RG, dv.Vault, nil)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
@@ -43,19 +42,9 @@ func startScoped(t *testing.T, opts ...testserver.Option) *scopedEnv {
 	t.Helper()
 	e := &scopedEnv{Env: testserver.Start(t, opts...)}
 	ctx := e.Ctx()
-	rgs, err := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rg := range []string{"rga", "rgb"} {
-		if _, err := rgs.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.ResourceGroups("rga", "rgb")
 	e.rga, e.rgb = "/subscriptions/"+e.Sub+"/resourceGroups/rga", "/subscriptions/"+e.Sub+"/resourceGroups/rgb"
-	if e.computeClient, err = armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts); err != nil {
-		t.Fatal(err)
-	}
+	e.computeClient = testserver.Factory(e.Env, armcompute.NewClientFactory)
 	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
 	for _, rg := range []string{"rga", "rgb"} {
 		p, err := e.computeClient.NewDisksClient().BeginCreateOrUpdate(ctx, rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{

@@ -29,7 +29,7 @@ func TestLogRequestsRedacts(t *testing.T) {
 		c.LogRequests = true
 		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	fixture.RG(t, e, "rg1")
+	e.ResourceGroups("rg1")
 	fixture.Disk(t, e, "rg1", "d1", 1, 0) // grants a write SAS and writes through it
 	log := buf.String()
 	for _, secret := range []string{e.Conn.ClientSecret} {

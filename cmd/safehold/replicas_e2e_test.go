@@ -104,10 +104,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 		source["app1-os"], source["app1-data0"] = readDisk(t, e, osID), readDisk(t, e, dataID)
 	})
 
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	var raw *http.Response
 	if _, err := bf.NewBackupsClient().Trigger(runtime.WithCaptureResponse(ctx, &raw), vm.Vault, vm.RG, "Azure", vm.Container, vm.Item,
 		armrecoveryservicesbackup.BackupRequestResource{Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
@@ -201,10 +198,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 	if ivm := pts[0].Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); len(ivm.RecoveryPointTierDetails) != 2 {
 		t.Fatalf("the point is not in both tiers: %+v", ivm.RecoveryPointTierDetails)
 	}
-	df, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	df := testserver.Factory(e, armdataprotection.NewClientFactory)
 	dpPoints := func() []*armdataprotection.AzureBackupRecoveryPointResource {
 		var out []*armdataprotection.AzureBackupRecoveryPointResource
 		for p := df.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil); p.More(); {
@@ -243,10 +237,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 	if _, err := rp.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatalf("restore the VM: %v", err)
 	}
-	cf, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := testserver.Factory(e, armcompute.NewClientFactory)
 	nvm, err := cf.NewVirtualMachinesClient().Get(ctx, "vm-rg", "app1-restored", nil)
 	if err != nil {
 		t.Fatal(err)

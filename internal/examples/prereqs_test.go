@@ -286,7 +286,7 @@ func (p *prereqs) create(xs []*example) {
 	}
 	sort.Strings(names)
 	for _, rg := range names {
-		fixture.RG(p.t, p.e, rg)
+		p.e.ResourceGroups(rg)
 	}
 	for _, d := range disks {
 		p.disk(d.rg, d.name)

@@ -208,3 +208,15 @@ func Count[T any](t testing.TB, ctx context.Context, pg *runtime.Pager[T]) int {
 	}
 	return n
 }
+
+// ResourceGroups creates (or updates) resource groups in westus in the
+// server's subscription; the test fails unless each answers 200 or 201.
+func (e *Env) ResourceGroups(names ...string) {
+	e.T.Helper()
+	for _, name := range names {
+		resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourcegroups/"+name+"?api-version=2021-04-01", map[string]any{"location": "westus"})
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+			e.T.Fatalf("create resource group %s: %d %v", name, resp.StatusCode, m)
+		}
+	}
+}

@@ -110,3 +110,15 @@ func (e *Env) Ctx() context.Context {
 // WithClock runs the server on clk (schedules, retention, expiry); tokens and
 // TLS keep using real time.
 func WithClock(clk clock.Clock) Option { return func(c *server.Config) { c.Clock = clk } }
+
+// Factory is an Azure SDK client factory for the server's subscription,
+// credential and options (f := testserver.Factory(e,
+// armcompute.NewClientFactory)); it fails the test if the SDK refuses them.
+func Factory[F any](e *Env, newFactory func(string, azcore.TokenCredential, *arm.ClientOptions) (F, error)) F {
+	e.T.Helper()
+	f, err := newFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return f
+}

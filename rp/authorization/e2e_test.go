@@ -72,12 +72,7 @@ func TestRBACWithSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminRGs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	for _, g := range []string{"team-a", "team-b"} {
-		if _, err := adminRGs.CreateOrUpdate(ctx, g, armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.ResourceGroups("team-a", "team-b")
 
 	// Built-in roles are served under their real ids.
 	rd, _ := armauthorization.NewRoleDefinitionsClient(e.Cred, e.Opts)
@@ -255,10 +250,7 @@ func (f fixedClock) Now() time.Time { return time.Time(f) }
 func TestPropagationDelay(t *testing.T) {
 	e := testserver.Start(t, func(c *server.Config) { c.RBACDelay = 2 * time.Second })
 	ctx := e.Ctx()
-	adminRGs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	if _, err := adminRGs.CreateOrUpdate(ctx, "slow-rg", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
-		t.Fatal(err)
-	}
+	e.ResourceGroups("slow-rg")
 	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
 	reader := newSP(t, e, "slow")
 	cred, _ := e.Conn.CredentialFor(reader.AppID, reader.ClientSecret)

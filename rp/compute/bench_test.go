@@ -13,7 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/compute"
@@ -25,11 +24,8 @@ import (
 func BenchmarkSASWrite(b *testing.B) {
 	e := testserver.Start(b)
 	ctx := context.Background()
-	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	if _, err := rgs.CreateOrUpdate(ctx, "rg", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
-		b.Fatal(err)
-	}
-	f, _ := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	e.ResourceGroups("rg")
+	f := testserver.Factory(e, armcompute.NewClientFactory)
 	disks := f.NewDisksClient()
 	p, err := disks.BeginCreateOrUpdate(ctx, "rg", "d", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
@@ -74,10 +70,7 @@ func BenchmarkNBDQemuImgConvert(b *testing.B) {
 	}
 	e := testserver.Start(b, withNBD())
 	ctx := context.Background()
-	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	if _, err := rgs.CreateOrUpdate(ctx, "rg", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
-		b.Fatal(err)
-	}
+	e.ResourceGroups("rg")
 	const size = 256 << 20
 	d, err := e.Server.Compute.CreateDisk(ctx, compute.DiskSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d",
 		Location: "westus", CreateOption: "Empty", SizeBytes: size})

@@ -16,7 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/internal/testserver"
@@ -44,15 +43,7 @@ func start(t *testing.T, opts ...testserver.Option) *env {
 	t.Helper()
 	e := &env{Env: testserver.Start(t, opts...), t: t, rg: "rg1"}
 	e.clients()
-	rgs, err := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rg := range []string{"rg1", "rg2"} {
-		if _, err := rgs.CreateOrUpdate(e.Ctx(), rg, armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.ResourceGroups("rg1", "rg2")
 	return e
 }
 

@@ -37,11 +37,8 @@ func sdkBackupVault(t *testing.T, e *testserver.Env, f *armdataprotection.Client
 func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	putRG(t, e, "vault-rg")
-	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.ResourceGroups("vault-rg")
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	sdkBackupVault(t, e, f, "vault-rg", "v1")
 	var raw0 *http.Response
 	up, err := f.NewBackupVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
@@ -71,11 +68,8 @@ func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	putRG(t, e, "vault-rg")
-	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.ResourceGroups("vault-rg")
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	sdkBackupVault(t, e, f, "vault-rg", "v1")
 	e.Server.Jobs.Stop()
 	var raw0 *http.Response
@@ -113,11 +107,8 @@ func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
 func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	putRG(t, e, "vault-rg")
-	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.ResourceGroups("vault-rg")
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	sdkBackupVault(t, e, f, "vault-rg", "v1")
 	g, err := f.NewBackupVaultsClient().Get(ctx, "vault-rg", "v1", nil)
 	if err != nil {

@@ -116,7 +116,7 @@ func TestRestoreOfCorruptPointEndsFailed(t *testing.T) {
 		t.Fatal("no pack to damage")
 	}
 	_, vault := e.Do("GET", strings.SplitN(biPath, "/backupInstances/", 2)[0]+"?api-version=2024-04-01", nil)
-	putRG(t, e, "restore-rg")
+	e.ResourceGroups("restore-rg")
 	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/restore-rg", roleDiskRestoreOperator, testserver.Field(vault, "identity.principalId").(string))
 	target := "/subscriptions/" + e.Sub + "/resourceGroups/restore-rg/providers/Microsoft.Compute/disks/restored"
 	resp, m := e.Do("POST", biPath+"/restore?api-version=2024-04-01", `{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":"`+pointID+`",

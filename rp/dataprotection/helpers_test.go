@@ -36,14 +36,6 @@ func patchVault(t *testing.T, e *testserver.Env, path, body string) map[string]a
 	return m
 }
 
-func putRG(t *testing.T, e *testserver.Env, name string) {
-	t.Helper()
-	resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourcegroups/"+name+"?api-version=2021-04-01", map[string]any{"location": "westus"})
-	if resp.StatusCode != 200 && resp.StatusCode != 201 {
-		t.Fatalf("create resource group %s: %d %v", name, resp.StatusCode, m)
-	}
-}
-
 // newDisk creates a disk and writes data into it through the compute data
 // plane (the live volume's write path); it returns the written bytes.
 func newDisk(t *testing.T, e *testserver.Env, id string, size int64, seed byte) []byte {

@@ -23,18 +23,13 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	sub := e.Sub
-	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "id-rg"} {
-		putRG(t, e, rg)
-	}
+	e.ResourceGroups("vault-rg", "disk-rg", "snapshot-rg", "id-rg")
 	diskID := "/subscriptions/" + sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/d1"
 	newDisk(t, e, diskID, 8<<20, 3)
 	uami := "/subscriptions/" + sub + "/resourceGroups/id-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/backup-id"
 	uami2 := "/subscriptions/" + sub + "/resourceGroups/id-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/other-id"
 
-	f, err := armdataprotection.NewClientFactory(sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	vaults, pols, bis := f.NewBackupVaultsClient(), f.NewBackupPoliciesClient(), f.NewBackupInstancesClient()
 	putVault := func(name, loc string, id *armdataprotection.DppIdentityDetails) (armdataprotection.BackupVaultResource, error) {
 		vp, err := vaults.BeginCreateOrUpdate(ctx, "vault-rg", name, armdataprotection.BackupVaultResource{
@@ -164,7 +159,7 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	}
 
 	// Backup and restore run as the user-assigned identity too.
-	putRG(t, e, "target-rg")
+	e.ResourceGroups("target-rg")
 	bp, err := bis.BeginAdhocBackup(ctx, "vault-rg", "uavault", "d1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
 		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
 	if err != nil {

@@ -18,9 +18,7 @@ import (
 func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (biPath, biID, diskID string) {
 	t.Helper()
 	sub := e.Sub
-	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg"} {
-		putRG(t, e, rg)
-	}
+	e.ResourceGroups("vault-rg", "disk-rg", "snapshot-rg")
 	diskID = "/subscriptions/" + sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/d1"
 	newDisk(t, e, diskID, 8<<20, 7)
 	vaultPath := "/subscriptions/" + sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"

@@ -54,9 +54,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	sub := e.Sub
-	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "target-rg"} {
-		putRG(t, e, rg)
-	}
+	e.ResourceGroups("vault-rg", "disk-rg", "snapshot-rg", "target-rg")
 	// The source disk: created with armcompute, written through a write SAS (azblob page blob).
 	sd := newSDKDisks(t, e)
 	diskID := sd.create("disk-rg", "data1", 1)
@@ -67,10 +65,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	}
 	sd.revoke("disk-rg", "data1")
 
-	f, err := armdataprotection.NewClientFactory(sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	vaults, pols, bis, jobs, rps := f.NewBackupVaultsClient(), f.NewBackupPoliciesClient(), f.NewBackupInstancesClient(), f.NewJobsClient(), f.NewRecoveryPointsClient()
 
 	// Soft delete Off: deleting the instance below deletes its data at once

@@ -14,9 +14,7 @@ import (
 func TestSeedDiskBackupRawHTTP(t *testing.T) {
 	e := testserver.Start(t)
 	sub := e.Sub
-	for _, rg := range []string{"TestBkpVaultRG", "RG-DiskBackup", "snapshot-rg"} {
-		putRG(t, e, rg)
-	}
+	e.ResourceGroups("TestBkpVaultRG", "RG-DiskBackup", "snapshot-rg")
 	diskID := "/subscriptions/" + sub + "/resourceGroups/RG-DiskBackup/providers/Microsoft.Compute/disks/msdiskbackup"
 	newDisk(t, e, diskID, 8<<20, 1)
 	vaultPath := "/subscriptions/" + sub + "/resourceGroups/TestBkpVaultRG/providers/Microsoft.DataProtection/backupVaults/testBkpVault"

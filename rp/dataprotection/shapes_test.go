@@ -29,7 +29,7 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	biPath, _, diskID := protectDisk(t, e, "PT4H", "P7D", "P30D")
-	putRG(t, e, "target-rg")
+	e.ResourceGroups("target-rg")
 	vaultPath := strings.SplitN(biPath, "/backupInstances/", 2)[0]
 	const v = "?api-version=2021-01-01"
 	atBackup := readDisk(t, e, diskID)
@@ -53,7 +53,7 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 
 	// Every operation scope answers for the same operation.
 	op := opIDOf(t, az)
-	f, _ := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	if s, err := f.NewOperationStatusClient().Get(ctx, "westus", op, nil); err != nil || *s.Status != "Succeeded" {
 		t.Fatalf("location operationStatus: %v", err)
 	}

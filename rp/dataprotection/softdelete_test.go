@@ -42,10 +42,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	ctx := e.Ctx()
 	_, _, diskID := protectDisk(t, e, "P1D", "P30D", "P30D")
 
-	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	vaults, bis, dels := f.NewBackupVaultsClient(), f.NewBackupInstancesClient(), f.NewDeletedBackupInstancesClient()
 	var re *azcore.ResponseError
 
@@ -184,9 +181,7 @@ func TestSDKSoftDelete(t *testing.T) {
 		t.Fatal("snapshot of the second soft-deleted instance is gone early")
 	}
 	e.Restart() // the deleted instance and its purge survive restarts
-	if f, err = armdataprotection.NewClientFactory(e.Sub, e.Cred, e.Opts); err != nil {
-		t.Fatal(err)
-	}
+	f = testserver.Factory(e, armdataprotection.NewClientFactory)
 	vaults, dels = f.NewBackupVaultsClient(), f.NewDeletedBackupInstancesClient()
 	ctx = e.Ctx()
 	if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi2", nil); err != nil {

@@ -12,7 +12,7 @@ import (
 // 400 names the field, the value given and the values allowed.
 func TestPolicyValidationNamesFields(t *testing.T) {
 	e := testserver.Start(t)
-	putRG(t, e, "rg")
+	e.ResourceGroups("rg")
 	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/vault1"
 	const v = "?api-version=2023-11-01"
 	if resp, m := e.Do("PUT", vault+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`); resp.StatusCode != 201 {
@@ -74,9 +74,7 @@ func TestPolicyValidationNamesFields(t *testing.T) {
 // TestRequestValidationNamesFields covers vault, instance and action errors.
 func TestRequestValidationNamesFields(t *testing.T) {
 	e := testserver.Start(t)
-	for _, rg := range []string{"rg", "snapshot-rg"} {
-		putRG(t, e, rg)
-	}
+	e.ResourceGroups("rg", "snapshot-rg")
 	diskID := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
 	newDisk(t, e, diskID, 4<<20, 1)
 	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/vault1"
@@ -154,7 +152,7 @@ func TestRequestValidationNamesFields(t *testing.T) {
 // TestNothingAnswers500 sends malformed bodies to every write endpoint.
 func TestNothingAnswers500(t *testing.T) {
 	e := testserver.Start(t)
-	putRG(t, e, "rg")
+	e.ResourceGroups("rg")
 	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/vault1"
 	const v = "?api-version=2021-01-01"
 	e.Do("PUT", vault+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)

@@ -25,10 +25,7 @@ func mkStorage(t *testing.T, e *testserver.Env, rg, name string) string {
 // sdkVault creates a Recovery Services vault through the SDK.
 func sdkVault(t *testing.T, e *testserver.Env, rg, name string) *armrecoveryservices.ClientFactory {
 	t.Helper()
-	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(e.Ctx(), rg, name, armrecoveryservices.Vault{
 		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
 		Properties: &armrecoveryservices.VaultProperties{PublicNetworkAccess: to.Ptr(armrecoveryservices.PublicNetworkAccessEnabled)},
@@ -50,8 +47,7 @@ func sdkVault(t *testing.T, e *testserver.Env, rg, name string) *armrecoveryserv
 func TestSDKAsyncStatusCodes(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	mkRG(t, e, "vaultrg")
-	mkRG(t, e, "vmrg")
+	e.ResourceGroups("vaultrg", "vmrg")
 	vf := sdkVault(t, e, "vaultrg", "v1")
 
 	// Vault PATCH.
@@ -80,10 +76,7 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	}
 
 	// Policy DELETE.
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	pc := bf.NewProtectionPoliciesClient()
 	if _, err := pc.CreateOrUpdate(ctx, "v1", "vaultrg", "Daily", sdkDailyPolicy(23, 30, 23, 30), nil); err != nil {
 		t.Fatal(err)
@@ -177,15 +170,10 @@ func protectAndBackUp(t *testing.T, e *testserver.Env, bf *armrecoveryservicesba
 func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	for _, rg := range []string{"vaultrg", "vmrg", "stagerg"} {
-		mkRG(t, e, rg)
-	}
+	e.ResourceGroups("vaultrg", "vmrg", "stagerg")
 	sdkVault(t, e, "vaultrg", "v1")
 	mkVM(t, e, "vmrg", "vm1", 1, 1<<20)
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
 	rp := protectAndBackUp(t, e, bf, container, item)
 	vmID := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1"
@@ -290,12 +278,8 @@ func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 func TestSDKWireFieldsFromState(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	mkRG(t, e, "vaultrg")
-	mkRG(t, e, "vmrg")
-	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.ResourceGroups("vaultrg", "vmrg")
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	uami := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
 	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "vaultrg", "v1", armrecoveryservices.Vault{
 		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
@@ -314,10 +298,7 @@ func TestSDKWireFieldsFromState(t *testing.T) {
 		t.Fatalf("vault sku %+v identity %+v", v.SKU, v.Identity)
 	}
 
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	got, err := bf.NewProtectionPoliciesClient().CreateOrUpdate(ctx, "v1", "vaultrg", "Daily", sdkDailyPolicy(23, 30, 23, 30), nil)
 	if err != nil {
 		t.Fatal(err)

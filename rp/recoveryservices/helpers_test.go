@@ -38,13 +38,6 @@ func str(m map[string]any, path string) string {
 	return fmt.Sprint(v)
 }
 
-// mkRG creates a resource group.
-func mkRG(t *testing.T, e *testserver.Env, name string) {
-	t.Helper()
-	resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourcegroups/"+name+"?api-version=2021-04-01", map[string]any{"location": "westus"})
-	must(t, "create rg "+name, resp, m, 200, 201)
-}
-
 // mkVault creates a Recovery Services vault (Standard) with a PUT to url.
 func mkVault(t *testing.T, e *testserver.Env, url, location string) {
 	t.Helper()
@@ -57,8 +50,7 @@ func mkVault(t *testing.T, e *testserver.Env, url, location string) {
 // it returns the vault's path, the path of the VM's protected item and the VM.
 func vaultAndVM(t *testing.T, e *testserver.Env, name, vaultVersion string) (string, string, *compute.VM) {
 	t.Helper()
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
+	e.ResourceGroups("vmrg", "vaultrg")
 	vm := mkVM(t, e, "vmrg", name, 0, 1<<20)
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
 	mkVault(t, e, R+vaultVersion, "westus")
@@ -116,10 +108,7 @@ var waitLimit = 2 * time.Minute
 func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute.VM {
 	t.Helper()
 	ctx := e.Ctx()
-	cf, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := testserver.Factory(e, armcompute.NewClientFactory)
 	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
 	disk := func(n string) string {
 		p, err := cf.NewDisksClient().BeginCreateOrUpdate(ctx, rg, n, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{

@@ -21,9 +21,9 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 	ctx := context.Background()
 	cs := e.Server.Compute
 	for g := 0; g < 3; g++ {
-		mkRG(t, e, fmt.Sprintf("fleet%d", g))
+		e.ResourceGroups(fmt.Sprintf("fleet%d", g))
 	}
-	mkRG(t, e, "vaultrg")
+	e.ResourceGroups("vaultrg")
 	want := map[string]bool{}
 	for i := 0; i < 450; i++ {
 		rg := fmt.Sprintf("fleet%d", i%3)
@@ -80,10 +80,7 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 		t.Fatalf("%d items", len(seen))
 	}
 
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	pages, total := 0, 0
 	for pg := bf.NewBackupProtectableItemsClient().NewListPager("fleet", "vaultrg", &armrecoveryservicesbackup.BackupProtectableItemsClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")}); pg.More(); {
 		page, err := pg.NextPage(ctx)

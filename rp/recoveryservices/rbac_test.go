@@ -16,7 +16,7 @@ func TestRBAC(t *testing.T) {
 	e := testserver.Start(t)
 	const v = "?api-version=2024-04-01"
 	R, I, vm := vaultAndVM(t, e, "app", v)
-	mkRG(t, e, "restorerg")
+	e.ResourceGroups("restorerg")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 
 	principal := func(name, role, scope string) *spCred {

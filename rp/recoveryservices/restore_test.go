@@ -20,9 +20,7 @@ func TestRestoreKinds(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := context.Background()
 	cs := e.Server.Compute
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
-	mkRG(t, e, "diskrg")
+	e.ResourceGroups("vmrg", "vaultrg", "diskrg")
 	mkStorage(t, e, "vaultrg", "staging")
 	vm := mkVM(t, e, "vmrg", "web", 2, 1<<20)
 	disks := []string{vm.OSDiskID, vm.DataDisks[0].DiskID, vm.DataDisks[1].DiskID}
@@ -174,9 +172,7 @@ func TestRestoreKinds(t *testing.T) {
 func TestRestartKeepsBackups(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := context.Background()
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
-	mkRG(t, e, "out")
+	e.ResourceGroups("vmrg", "vaultrg", "out")
 	vm := mkVM(t, e, "vmrg", "db", 1, 1<<20)
 	write := func(b byte) {
 		v, err := e.Server.Compute.Volume(ctx, vm.DataDisks[0].DiskID)
@@ -262,10 +258,7 @@ func TestFailedBackupJob(t *testing.T) {
 	if c, ok := ed["errorCode"].(float64); !ok || c == 400 || c < 100000 || str(ed, "errorTitle") != "UserErrorVmNotFound" {
 		t.Fatalf("error details %v", ed)
 	}
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	sj, err := bf.NewJobDetailsClient().Get(e.Ctx(), "rv", "vaultrg", str(job, "name"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -21,9 +21,7 @@ func TestFakeClock100Days(t *testing.T) {
 	clk := clock.NewFake(start)
 	e := testserver.Start(t, testserver.WithClock(clk))
 	ctx := context.Background()
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
-	mkRG(t, e, "restorerg")
+	e.ResourceGroups("vmrg", "vaultrg", "restorerg")
 	vm := mkVM(t, e, "vmrg", "daily", 0, 1<<20)
 	vol, err := e.Server.Compute.Volume(ctx, vm.OSDiskID)
 	if err != nil {

@@ -23,12 +23,8 @@ import (
 func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	mkRG(t, e, "rg1")
-	mkRG(t, e, "rg2")
-	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.ResourceGroups("rg1", "rg2")
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
 		Location: to.Ptr("West US"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
 		Properties: &armrecoveryservices.VaultProperties{}}, nil)
@@ -118,8 +114,7 @@ func mkVMIn(t *testing.T, e *testserver.Env, rg, name, location string) *compute
 func TestVaultRegionOnly(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
+	e.ResourceGroups("vmrg", "vaultrg")
 	west := mkVMIn(t, e, "vmrg", "westvm", "West US")
 	east := mkVMIn(t, e, "vmrg", "eastvm", "eastus")
 	const v = "?api-version=2016-12-01"
@@ -127,10 +122,7 @@ func TestVaultRegionOnly(t *testing.T) {
 	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "WestUS", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
 
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	var hr *http.Response
 	if _, err := bf.NewProtectionContainersClient().Refresh(runtime.WithCaptureResponse(ctx, &hr), "rv", "vaultrg", "Azure", nil); err != nil {
 		t.Fatal(err)
@@ -192,8 +184,7 @@ func TestVaultRegionOnly(t *testing.T) {
 // never backed up).
 func TestResumeAfterSuspend(t *testing.T) {
 	e := testserver.Start(t)
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
+	e.ResourceGroups("vmrg", "vaultrg")
 	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
 	const v = "?api-version=2019-05-13"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
@@ -259,7 +250,7 @@ func TestResumeAfterSuspend(t *testing.T) {
 func TestPolicyRetentionTimesMayDifferFromSchedule(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	mkRG(t, e, "vaultrg")
+	e.ResourceGroups("vaultrg")
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
 	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
@@ -303,10 +294,7 @@ func TestPolicyRetentionTimesMayDifferFromSchedule(t *testing.T) {
 		}
 	}
 	// Through the SDK: a policy run at 23:30 retaining at 22:00.
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	got, err := bf.NewProtectionPoliciesClient().CreateOrUpdate(ctx, "rv", "vaultrg", "SDKOff", sdkDailyPolicy(23, 30, 22, 0), nil)
 	if err != nil {
 		t.Fatal(err)

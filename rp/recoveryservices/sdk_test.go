@@ -112,18 +112,13 @@ func readDisk(t *testing.T, cs *compute.Service, id string) []byte {
 func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	mkRG(t, e, "vmrg")
-	mkRG(t, e, "vaultrg")
-	mkRG(t, e, "restorerg")
+	e.ResourceGroups("vmrg", "vaultrg", "restorerg")
 	mkStorage(t, e, "vaultrg", "staging")
 	const size = 2 << 20 // the region the writer uses, of 1 GiB disks
 	cs := e.Server.Compute
 	vm := armVM(t, e, "vmrg", "app1", 2)
 
-	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "vaultrg", "vault1", armrecoveryservices.Vault{
 		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
 		Identity:   &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeSystemAssigned)},
@@ -145,10 +140,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		t.Fatalf("name availability: %v %+v", err, avail)
 	}
 
-	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	// Discovery.
 	var raw *http.Response
 	if _, err := bf.NewProtectionContainersClient().Refresh(runtime.WithCaptureResponse(ctx, &raw), "vault1", "vaultrg", "Azure", nil); err != nil {
@@ -325,10 +317,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	}
 	// Read the restored disks through the SAS data plane, as Azure allows
 	// once the VM is deallocated.
-	cf, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := testserver.Factory(e, armcompute.NewClientFactory)
 	dp, err := cf.NewVirtualMachinesClient().BeginDeallocate(ctx, "restorerg", "app1-restored", nil)
 	if err != nil {
 		t.Fatal(err)

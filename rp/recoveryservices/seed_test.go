@@ -17,8 +17,7 @@ import (
 // microsoft.recoveryservices, literal ';' in names).
 func TestSeedRawHTTP(t *testing.T) {
 	e := testserver.Start(t)
-	mkRG(t, e, "testRG")
-	mkRG(t, e, "testVaultRG")
+	e.ResourceGroups("testRG", "testVaultRG")
 	vm := mkVM(t, e, "testRG", "testVM", 1, 4<<20)
 	vol, err := e.Server.Compute.Volume(context.Background(), vm.OSDiskID)
 	if err != nil {
