@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
@@ -29,7 +28,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/safehold/safehold/connect"
 	"github.com/safehold/safehold/internal/fixture"
@@ -507,43 +505,9 @@ func (d *diskImage) equal(o *diskImage) bool {
 	return true
 }
 
-// disk grants access to a disk through the SDK and returns a page-blob
-// client on its SAS (through the spreading transport).
-func diskSAS(t testing.TB, e *testserver.Env, id string, access armcompute.AccessLevel) (*pageblob.Client, func()) {
-	t.Helper()
-	parts := strings.Split(id, "/")
-	rg, name := parts[4], parts[len(parts)-1]
-	dc, err := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gp, err := dc.BeginGrantAccess(e.Ctx(), rg, name, armcompute.GrantAccessData{Access: to.Ptr(access), DurationInSeconds: to.Ptr[int32](3600)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := gp.PollUntilDone(e.Ctx(), fixture.Poll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, _ := e.Conn.HTTPClient()
-	pc, err := pageblob.NewClientWithNoCredential(*g.AccessSAS, &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pc, func() {
-		rp, err := dc.BeginRevokeAccess(e.Ctx(), rg, name, nil)
-		if err == nil {
-			_, err = rp.PollUntilDone(e.Ctx(), fixture.Poll)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func writeDisk(t testing.TB, e *testserver.Env, id string, off int64, data []byte) {
 	t.Helper()
-	pc, done := diskSAS(t, e, id, armcompute.AccessLevelWrite)
+	pc, done := fixture.DiskAccessByID(t, e, id, armcompute.AccessLevelWrite)
 	defer done()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(data)/(4<<20)+1)
@@ -570,7 +534,7 @@ func writeDisk(t testing.TB, e *testserver.Env, id string, off int64, data []byt
 
 func readDisk(t testing.TB, e *testserver.Env, id string) *diskImage {
 	t.Helper()
-	pc, done := diskSAS(t, e, id, armcompute.AccessLevelRead)
+	pc, done := fixture.DiskAccessByID(t, e, id, armcompute.AccessLevelRead)
 	defer done()
 	img := &diskImage{}
 	for p := pc.NewGetPageRangesPager(nil); p.More(); {
@@ -580,16 +544,7 @@ func readDisk(t testing.TB, e *testserver.Env, id string) *diskImage {
 		}
 		for _, r := range page.PageRange {
 			off, end := *r.Start, *r.End+1
-			resp, err := pc.DownloadStream(e.Ctx(), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: off, Count: end - off}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			img.add(off, b)
+			img.add(off, fixture.ReadPages(t, pc, off, end-off))
 		}
 	}
 	return img

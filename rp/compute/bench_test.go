@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -35,19 +34,7 @@ func BenchmarkSASWrite(b *testing.B) {
 	if _, err := p.PollUntilDone(ctx, poll); err != nil {
 		b.Fatal(err)
 	}
-	g, err := disks.BeginGrantAccess(ctx, "rg", "d", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelWrite), DurationInSeconds: to.Ptr[int32](3600)}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res, err := g.PollUntilDone(ctx, poll)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hc, _ := e.Conn.HTTPClient()
-	pc, err := pageblob.NewClientWithNoCredential(*res.AccessSAS, &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	pc, _ := fixture.DiskAccess(b, e, "rg", "d", armcompute.AccessLevelWrite)
 	data := make([]byte, 4<<20)
 	for i := range data {
 		data[i] = byte(i * 13)

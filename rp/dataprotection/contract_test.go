@@ -10,26 +10,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
 var contractPoll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
-
-// sdkBackupVault creates a Backup vault through the SDK.
-func sdkBackupVault(t *testing.T, e *testserver.Env, f *armdataprotection.ClientFactory, rg, name string) armdataprotection.BackupVaultResource {
-	t.Helper()
-	vp, err := f.NewBackupVaultsClient().BeginCreateOrUpdate(e.Ctx(), rg, name, armdataprotection.BackupVaultResource{
-		Location: to.Ptr("westus"), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
-		Properties: &armdataprotection.BackupVault{StorageSettings: storage()}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vp.PollUntilDone(e.Ctx(), contractPoll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v.BackupVaultResource
-}
 
 // TestSDKVaultPatchIsAnOperation: a Backup vault PATCH answers 202 with
 // both polling headers, as Azure does; the SDK's poller ends with the
@@ -39,7 +24,7 @@ func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 	ctx := e.Ctx()
 	e.ResourceGroups("vault-rg")
 	f := testserver.Factory(e, armdataprotection.NewClientFactory)
-	sdkBackupVault(t, e, f, "vault-rg", "v1")
+	fixture.BackupVault(t, e, "vault-rg", "v1")
 	var raw0 *http.Response
 	up, err := f.NewBackupVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
 	if err != nil {
@@ -70,7 +55,7 @@ func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
 	ctx := e.Ctx()
 	e.ResourceGroups("vault-rg")
 	f := testserver.Factory(e, armdataprotection.NewClientFactory)
-	sdkBackupVault(t, e, f, "vault-rg", "v1")
+	fixture.BackupVault(t, e, "vault-rg", "v1")
 	e.Server.Jobs.Stop()
 	var raw0 *http.Response
 	p, err := f.NewExportJobsClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", nil)
@@ -109,7 +94,7 @@ func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 	ctx := e.Ctx()
 	e.ResourceGroups("vault-rg")
 	f := testserver.Factory(e, armdataprotection.NewClientFactory)
-	sdkBackupVault(t, e, f, "vault-rg", "v1")
+	fixture.BackupVault(t, e, "vault-rg", "v1")
 	g, err := f.NewBackupVaultsClient().Get(ctx, "vault-rg", "v1", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +134,7 @@ func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 		t.Fatalf("security with soft delete on: %+v %v %v", p.SecuritySettings.SoftDeleteSettings, *p.SecureScore, *p.BcdrSecurityLevel)
 	}
 	// A PUT that leaves the settings out keeps them.
-	if v := sdkBackupVault(t, e, f, "vault-rg", "v1"); *v.Properties.SecuritySettings.SoftDeleteSettings.RetentionDurationInDays != 30 {
+	if v := fixture.BackupVault(t, e, "vault-rg", "v1"); *v.Properties.SecuritySettings.SoftDeleteSettings.RetentionDurationInDays != 30 {
 		t.Fatalf("soft delete after a PUT without settings: %+v", v.Properties.SecuritySettings.SoftDeleteSettings)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -106,15 +107,7 @@ func (d *sdkDisks) compare(pc *pageblob.Client, size int64, model map[int64][]by
 				}
 			}
 		}
-		resp, err := pc.DownloadStream(context.Background(), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: off, Count: n}})
-		if err != nil {
-			d.t.Fatalf("download at %d: %v", off, err)
-		}
-		got, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			d.t.Fatal(err)
-		}
+		got := fixture.ReadPages(d.t, pc, off, n)
 		if !bytes.Equal(got, want[:n]) {
 			d.t.Fatalf("restored disk differs from the source at backup time in [%d, %d)", off, off+n)
 		}

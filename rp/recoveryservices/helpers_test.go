@@ -3,16 +3,13 @@ package recoveryservices_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
@@ -148,17 +145,7 @@ func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute
 // page-blob data plane), then revokes access.
 func readSAS(t *testing.T, e *testserver.Env, diskID string, n int64) []byte {
 	t.Helper()
-	parts := strings.Split(diskID, "/")
-	pc, revoke := fixture.DiskAccess(t, e, parts[4], parts[len(parts)-1], armcompute.AccessLevelRead)
-	resp, err := pc.DownloadStream(e.Ctx(), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: n}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoke()
-	return b
+	pc, revoke := fixture.DiskAccessByID(t, e, diskID, armcompute.AccessLevelRead)
+	defer revoke()
+	return fixture.ReadPages(t, pc, 0, n)
 }
