@@ -36,6 +36,34 @@ func patchVault(t *testing.T, e *testserver.Env, path, body string) map[string]a
 	return m
 }
 
+// backupNow triggers an ad-hoc backup of the instance at biPath (rule
+// BackupHourly, the Default tag) at api-version v (a "?api-version=..."
+// query), requires 202 and returns the operation's final status.
+func backupNow(t *testing.T, e *testserver.Env, biPath, v string) map[string]any {
+	t.Helper()
+	resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("backup: %d %v", resp.StatusCode, m)
+	}
+	return e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+}
+
+// deleteInstance deletes the instance at biPath at api-version v: 202, an
+// operation that succeeds, and the instance answers 404 afterwards.
+func deleteInstance(t *testing.T, e *testserver.Env, biPath, v string) {
+	t.Helper()
+	resp, _ := e.Do("DELETE", biPath+v, nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("delete: %v", st)
+	}
+	if resp, _ := e.Do("GET", biPath+v, nil); resp.StatusCode != 404 {
+		t.Fatalf("get after delete: %d", resp.StatusCode)
+	}
+}
+
 // newDisk creates a disk and writes data into it through the compute data
 // plane (the live volume's write path); it returns the written bytes.
 func newDisk(t *testing.T, e *testserver.Env, id string, size int64, seed byte) []byte {

@@ -250,25 +250,12 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); testserver.Field(m, "properties.securitySettings.softDeleteSettings.state") != "Disabled" || testserver.Field(m, "properties.secureScore") != "None" {
 		t.Fatalf("patch: %v", m)
 	}
-	resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
-	if resp.StatusCode != 202 {
-		t.Fatalf("backup: %d %v", resp.StatusCode, m)
-	}
-	e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+	backupNow(t, e, biPath, v)
 	_, snaps := listPoints(t, e, biPath)
 	if len(snaps) != 1 {
 		t.Fatalf("points: %v", snaps)
 	}
-	resp, _ = e.Do("DELETE", biPath+v, nil)
-	if resp.StatusCode != 202 {
-		t.Fatalf("delete: %d", resp.StatusCode)
-	}
-	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
-		t.Fatalf("delete: %v", st)
-	}
-	if resp, _ := e.Do("GET", biPath+v, nil); resp.StatusCode != 404 {
-		t.Fatalf("get after delete: %d", resp.StatusCode)
-	}
+	deleteInstance(t, e, biPath, v)
 	if _, m := e.Do("GET", vaultPath+"/deletedBackupInstances"+v, nil); len(m["value"].([]any)) != 0 {
 		t.Fatalf("deleted instances: %v", m)
 	}
@@ -305,16 +292,9 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 			vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 			const v = "?api-version=2024-04-01"
 			patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":30}}}}`)
-			resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
-			if resp.StatusCode != 202 {
-				t.Fatalf("backup: %d %v", resp.StatusCode, m)
-			}
-			e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+			backupNow(t, e, biPath, v)
 			_, snaps := listPoints(t, e, biPath)
-			resp, _ = e.Do("DELETE", biPath+v, nil)
-			if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
-				t.Fatalf("delete: %v", st)
-			}
+			deleteInstance(t, e, biPath, v)
 			if resp, m := e.Do("GET", vaultPath+"/deletedBackupInstances/d1-bi"+v, nil); resp.StatusCode != 200 || testserver.Field(m, "properties.deletionInfo.scheduledPurgeTime") == nil {
 				t.Fatalf("deleted instance: %d %v", resp.StatusCode, m)
 			}
@@ -330,7 +310,7 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 					t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
 				}
 			} else {
-				resp, _ = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
+				resp, _ := e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
 				switch resp.StatusCode {
 				case 200:
 				case 202:
@@ -366,29 +346,14 @@ func TestSoftDeleteSameNameReprotect(t *testing.T) {
 		t.Fatalf("patch: %v", m)
 	}
 	backup := func() string {
-		resp, m := e.Do("POST", biPath+"/backup"+v, `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`)
-		if resp.StatusCode != 202 {
-			t.Fatalf("backup: %d %v", resp.StatusCode, m)
-		}
-		e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+		backupNow(t, e, biPath, v)
 		_, snaps := listPoints(t, e, biPath)
 		if len(snaps) != 1 {
 			t.Fatalf("points: %v", snaps)
 		}
 		return snaps[0]
 	}
-	del := func() {
-		resp, _ := e.Do("DELETE", biPath+v, nil)
-		if resp.StatusCode != 202 {
-			t.Fatalf("delete: %d", resp.StatusCode)
-		}
-		if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
-			t.Fatalf("delete: %v", st)
-		}
-		if resp, _ := e.Do("GET", biPath+v, nil); resp.StatusCode != 404 {
-			t.Fatalf("get after delete: %d", resp.StatusCode)
-		}
-	}
+	del := func() { deleteInstance(t, e, biPath, v) }
 	snap1 := backup()
 	del()
 	putInstance(t, e, "d1-bi", diskID)
