@@ -8,6 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -110,11 +111,11 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	}
 
 	// Permission checks of the user-assigned-only vault use its identity.
-	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "uavault", "disk-policy", sdkPolicy("PT4H", "P7D", "P30D"), nil)
+	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "uavault", "disk-policy", fixture.DiskPolicy("PT4H", "P7D", "P30D"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), DataSourceInfo: ds(diskID, "d1"),
+	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), DataSourceInfo: fixture.Datasource(diskID, "d1"),
 		IdentityDetails: &armdataprotection.IdentityDetails{UseSystemAssignedIdentity: to.Ptr(false), UserAssignedIdentityArmURL: to.Ptr(uami)},
 		PolicyInfo: &armdataprotection.PolicyInfo{PolicyID: pol.ID, PolicyParameters: &armdataprotection.PolicyParameters{
 			DataStoreParametersList: []armdataprotection.DataStoreParametersClassification{&armdataprotection.AzureOperationalStoreParameters{
@@ -177,7 +178,7 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	req := &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
 		RecoveryPointID: pt.RecoveryPointID, SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore), SourceResourceID: to.Ptr(diskID),
 		RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
-			RestoreLocation: to.Ptr("westus"), DatasourceInfo: ds(targetID, "restored1")}}
+			RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(targetID, "restored1")}}
 	validateRestore := func() error {
 		p, err := bis.BeginValidateForRestore(ctx, "vault-rg", "uavault", "d1-bi", armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil)
 		if err != nil {

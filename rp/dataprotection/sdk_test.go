@@ -16,36 +16,6 @@ import (
 
 var poll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
 
-func ds(id, name string) *armdataprotection.Datasource {
-	return &armdataprotection.Datasource{ObjectType: to.Ptr("Datasource"), DatasourceType: to.Ptr("Microsoft.Compute/disks"),
-		ResourceID: to.Ptr(id), ResourceLocation: to.Ptr("westus"), ResourceName: to.Ptr(name), ResourceType: to.Ptr("Microsoft.Compute/disks"), ResourceURI: to.Ptr(id)}
-}
-
-func sdkPolicy(period, keep, daily string) armdataprotection.BaseBackupPolicyResource {
-	opStore := &armdataprotection.DataStoreInfoBase{DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore), ObjectType: to.Ptr("DataStoreInfoBase")}
-	retention := func(name string, def bool, d string) *armdataprotection.AzureRetentionRule {
-		return &armdataprotection.AzureRetentionRule{Name: to.Ptr(name), ObjectType: to.Ptr("AzureRetentionRule"), IsDefault: to.Ptr(def),
-			Lifecycles: []*armdataprotection.SourceLifeCycle{{SourceDataStore: opStore, TargetDataStoreCopySettings: []*armdataprotection.TargetCopySetting{},
-				DeleteAfter: &armdataprotection.AbsoluteDeleteOption{ObjectType: to.Ptr("AbsoluteDeleteOption"), Duration: to.Ptr(d)}}}}
-	}
-	return armdataprotection.BaseBackupPolicyResource{Properties: &armdataprotection.BackupPolicy{
-		ObjectType: to.Ptr("BackupPolicy"), DatasourceTypes: []*string{to.Ptr("Microsoft.Compute/disks")},
-		PolicyRules: []armdataprotection.BasePolicyRuleClassification{
-			&armdataprotection.AzureBackupRule{Name: to.Ptr("BackupHourly"), ObjectType: to.Ptr("AzureBackupRule"), DataStore: opStore,
-				BackupParameters: &armdataprotection.AzureBackupParams{ObjectType: to.Ptr("AzureBackupParams"), BackupType: to.Ptr("Incremental")},
-				Trigger: &armdataprotection.ScheduleBasedTriggerContext{ObjectType: to.Ptr("ScheduleBasedTriggerContext"),
-					Schedule: &armdataprotection.BackupSchedule{RepeatingTimeIntervals: []*string{to.Ptr("R/2021-01-01T08:00:00+00:00/" + period)}, TimeZone: to.Ptr("UTC")},
-					TaggingCriteria: []*armdataprotection.TaggingCriteria{
-						{IsDefault: to.Ptr(true), TaggingPriority: to.Ptr[int64](99), TagInfo: &armdataprotection.RetentionTag{TagName: to.Ptr("Default")}},
-						{IsDefault: to.Ptr(false), TaggingPriority: to.Ptr[int64](25), TagInfo: &armdataprotection.RetentionTag{TagName: to.Ptr("Daily")},
-							Criteria: []armdataprotection.BackupCriteriaClassification{&armdataprotection.ScheduleBasedBackupCriteria{ObjectType: to.Ptr("ScheduleBasedBackupCriteria"),
-								AbsoluteCriteria: []*armdataprotection.AbsoluteMarker{to.Ptr(armdataprotection.AbsoluteMarkerFirstOfDay)}}}},
-					}}},
-			retention("Default", true, keep),
-			retention("Daily", false, daily),
-		}}}
-}
-
 // TestSDKDiskBackupAndRestore runs the seed's workflow with the unmodified
 // armdataprotection/v3 client (pollers and pagers), takes an ad-hoc backup,
 // changes the disk, and restores the recovery point to a new disk whose
@@ -87,7 +57,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	}
 	principal := *vault.Identity.PrincipalID
 
-	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "vault1", "disk-policy", sdkPolicy("PT4H", "P7D", "P30D"), nil)
+	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "vault1", "disk-policy", fixture.DiskPolicy("PT4H", "P7D", "P30D"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +67,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		t.Fatalf("policy rule echo: %#v", bp.PolicyRules[0])
 	}
 
-	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), FriendlyName: to.Ptr("data1"), DataSourceInfo: ds(diskID, "data1"),
+	bi := armdataprotection.BackupInstance{ObjectType: to.Ptr("BackupInstance"), FriendlyName: to.Ptr("data1"), DataSourceInfo: fixture.Datasource(diskID, "data1"),
 		PolicyInfo: &armdataprotection.PolicyInfo{PolicyID: pol.ID, PolicyParameters: &armdataprotection.PolicyParameters{
 			DataStoreParametersList: []armdataprotection.DataStoreParametersClassification{&armdataprotection.AzureOperationalStoreParameters{
 				ObjectType: to.Ptr("AzureOperationalStoreParameters"), DataStoreType: to.Ptr(armdataprotection.DataStoreTypesOperationalStore),
@@ -203,7 +173,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	req := &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
 		RecoveryPointID: rp.RecoveryPointID, SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore), SourceResourceID: to.Ptr(diskID),
 		RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
-			RestoreLocation: to.Ptr("westus"), DatasourceInfo: ds(targetID, "restored1")}}
+			RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(targetID, "restored1")}}
 	vr, err := bis.BeginValidateForRestore(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil)
 	if err != nil {
 		t.Fatal(err)
