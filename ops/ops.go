@@ -242,3 +242,11 @@ func (m *Manager) Lookup(ctx context.Context, id string) (*Operation, error) {
 	}
 	return op, err
 }
+
+// RegisterDone registers operation kinds whose work the request that starts
+// them has already done: their run does nothing and ends them Succeeded.
+func (m *Manager) RegisterDone(kinds ...string) {
+	for _, kind := range kinds {
+		m.Register(kind, func(context.Context, *Operation) error { return nil })
+	}
+}

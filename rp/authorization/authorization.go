@@ -38,9 +38,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.RegisterNamespace(arm.Namespace{Name: ns, AnyVersion: true, Versions: arm.APIVersionsAuthorization})
 	ra := "/{*scope}/providers/Microsoft.Authorization/roleAssignments"
 	rt.Handle("GET", ra, pr.listAssignments, arm.Action("Microsoft.Authorization/roleAssignments/read"))
-	rt.Handle("GET", ra+"/{roleAssignmentName}", pr.getAssignment)
-	rt.Handle("PUT", ra+"/{roleAssignmentName}", pr.putAssignment)
-	rt.Handle("DELETE", ra+"/{roleAssignmentName}", pr.deleteAssignment)
+	rt.HandleResource(ra+"/{roleAssignmentName}", arm.Methods{Get: pr.getAssignment, Put: pr.putAssignment, Delete: pr.deleteAssignment})
 	for _, prefix := range []string{"/{*scope}", ""} {
 		rd := prefix + "/providers/Microsoft.Authorization/roleDefinitions"
 		rt.Handle("GET", rd, pr.listRoles, arm.NoAuthz())

@@ -40,11 +40,7 @@ type accessInput struct {
 
 func (pr *Provider) registerDisks(rt *arm.Router) {
 	one := rgPrefix + "/disks/{diskName}"
-	rt.Handle("PUT", one, pr.putDisk)
-	rt.Handle("PATCH", one, pr.patchDisk)
-	rt.Handle("GET", one, pr.getDisk)
-	rt.Handle("DELETE", one, pr.deleteDisk)
-	rt.Handle("GET", rgPrefix+"/disks", pr.listDisks)
+	rt.HandleResource(one, arm.Methods{List: pr.listDisks, Get: pr.getDisk, Put: pr.putDisk, Patch: pr.patchDisk, Delete: pr.deleteDisk})
 	rt.Handle("GET", subPrefix+"/disks", pr.listDisks)
 	rt.Handle("POST", one+"/beginGetAccess", pr.beginGetAccess)
 	rt.Handle("POST", one+"/endGetAccess", pr.endGetAccess)

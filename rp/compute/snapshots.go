@@ -38,11 +38,7 @@ func (pr *Provider) resizeSnapshot(ctx context.Context, id string, in snapshotIn
 
 func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	one := rgPrefix + "/snapshots/{snapshotName}"
-	rt.Handle("PUT", one, pr.putSnapshot)
-	rt.Handle("PATCH", one, pr.patchSnapshot)
-	rt.Handle("GET", one, pr.getSnapshot)
-	rt.Handle("DELETE", one, pr.deleteSnapshot)
-	rt.Handle("GET", rgPrefix+"/snapshots", pr.listSnapshots)
+	rt.HandleResource(one, arm.Methods{List: pr.listSnapshots, Get: pr.getSnapshot, Put: pr.putSnapshot, Patch: pr.patchSnapshot, Delete: pr.deleteSnapshot})
 	rt.Handle("GET", subPrefix+"/snapshots", pr.listSnapshots)
 	rt.Handle("POST", one+"/beginGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.grant(r, snapshotID(r)) })
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })

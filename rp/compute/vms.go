@@ -45,12 +45,8 @@ type vmInput struct {
 
 func (pr *Provider) registerVMs(rt *arm.Router) {
 	one := rgPrefix + "/virtualMachines/{vmName}"
-	rt.Handle("PUT", one, pr.putVM)
-	rt.Handle("PATCH", one, pr.patchVM)
-	rt.Handle("GET", one, pr.getVM)
-	rt.Handle("DELETE", one, pr.deleteVM)
+	rt.HandleResource(one, arm.Methods{List: pr.listVMs, Get: pr.getVM, Put: pr.putVM, Patch: pr.patchVM, Delete: pr.deleteVM})
 	rt.Handle("GET", one+"/instanceView", pr.getInstanceView)
-	rt.Handle("GET", rgPrefix+"/virtualMachines", pr.listVMs)
 	rt.Handle("GET", subPrefix+"/virtualMachines", pr.listVMs)
 	rt.Handle("GET", subPrefix+"/locations/{location}/virtualMachines", pr.listVMs, arm.Action("Microsoft.Compute/virtualMachines/read"))
 	for action, power := range map[string]string{"start": compute.PowerRunning, "restart": compute.PowerRunning,

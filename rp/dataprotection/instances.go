@@ -28,8 +28,6 @@ const (
 // protected in any vault" atomic.
 const datasourceKind = "dataprotection.datasource"
 
-type opsOperation = ops.Operation
-
 // checkedInstance is a validated backup instance request.
 type checkedInstance struct {
 	DiskID     string

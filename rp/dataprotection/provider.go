@@ -17,7 +17,6 @@
 package dataprotection
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,24 +76,15 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 
 	rt.Handle("GET", sub+"/providers/Microsoft.DataProtection/backupVaults", pr.listVaultsSub)
 	rt.Handle("GET", rg+"/providers/Microsoft.DataProtection/backupVaults", pr.listVaultsRG)
-	rt.Handle("PUT", V, pr.putVault)
-	rt.Handle("PATCH", V, pr.patchVault)
-	rt.Handle("GET", V, pr.getVault)
-	rt.Handle("DELETE", V, pr.deleteVault)
+	rt.HandleResource(V, arm.Methods{Get: pr.getVault, Put: pr.putVault, Patch: pr.patchVault, Delete: pr.deleteVault})
 	rt.Handle("POST", rg+"/providers/Microsoft.DataProtection/locations/{location}/checkNameAvailability", pr.checkName,
 		arm.Action("Microsoft.DataProtection/locations/checkNameAvailability/action"))
 
-	rt.Handle("GET", V+"/backupPolicies", pr.listPolicies)
-	rt.Handle("PUT", V+"/backupPolicies/{backupPolicyName}", pr.putPolicy)
-	rt.Handle("GET", V+"/backupPolicies/{backupPolicyName}", pr.getPolicy)
-	rt.Handle("DELETE", V+"/backupPolicies/{backupPolicyName}", pr.deletePolicy)
+	rt.HandleResource(V+"/backupPolicies/{backupPolicyName}", arm.Methods{List: pr.listPolicies, Get: pr.getPolicy, Put: pr.putPolicy, Delete: pr.deletePolicy})
 
 	rt.Handle("POST", V+"/validateForBackup", pr.validateForBackup)
 	rt.Handle("POST", V+"/verify", pr.verifyVault)
-	rt.Handle("GET", V+"/backupInstances", pr.listInstances)
-	rt.Handle("PUT", B, pr.putInstance)
-	rt.Handle("GET", B, pr.getInstance)
-	rt.Handle("DELETE", B, pr.deleteInstance)
+	rt.HandleResource(B, arm.Methods{List: pr.listInstances, Get: pr.getInstance, Put: pr.putInstance, Delete: pr.deleteInstance})
 	rt.Handle("POST", B+"/backup", pr.adhocBackup)
 	rt.Handle("POST", B+"/stopProtection", pr.instanceAction("stopProtection"))
 	rt.Handle("POST", B+"/suspendBackups", pr.instanceAction("suspendBackups"))
@@ -103,14 +93,12 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", B+"/sync", pr.instanceAction("sync"))
 	rt.Handle("POST", B+"/validateRestore", pr.validateRestore)
 	rt.Handle("POST", B+"/restore", pr.restore)
-	rt.Handle("GET", B+"/recoveryPoints", pr.listRecoveryPoints)
-	rt.Handle("GET", B+"/recoveryPoints/{recoveryPointId}", pr.getRecoveryPoint)
+	rt.HandleResource(B+"/recoveryPoints/{recoveryPointId}", arm.Methods{List: pr.listRecoveryPoints, Get: pr.getRecoveryPoint})
 	rt.Handle("GET", B+"/operationResults/{operationId}", pr.opResult)
 	rt.Handle("GET", "/{*scope}/providers/Microsoft.DataProtection/backupInstances", pr.listInstancesOfDatasource,
 		arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/read"))
 
-	rt.Handle("GET", V+"/deletedBackupInstances", pr.listDeletedInstances)
-	rt.Handle("GET", V+"/deletedBackupInstances/{backupInstanceName}", pr.getDeletedInstance)
+	rt.HandleResource(V+"/deletedBackupInstances/{backupInstanceName}", arm.Methods{List: pr.listDeletedInstances, Get: pr.getDeletedInstance})
 	rt.Handle("POST", V+"/deletedBackupInstances/{backupInstanceName}/undelete", pr.undelete)
 	rt.Handle("GET", "/providers/Microsoft.DataProtection/operations", pr.listOperations, arm.NoAuthz())
 
@@ -138,8 +126,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opRestore, pr.runRestore)
 	p.Ops.Register(opValidateRestore, pr.runValidate("Validate for Restore", "instanceId", func(in map[string]string) []permCheck { return restorePermissions(in["targetRG"]) }))
 	p.Ops.Register(opVerify, pr.runVerify)
-	p.Ops.Register(opInstanceAction, func(ctx context.Context, op *opsOperation) error { return nil })
-	p.Ops.Register(opVaultUpdate, func(ctx context.Context, op *opsOperation) error { return nil })
+	p.Ops.RegisterDone(opInstanceAction, opVaultUpdate)
 	p.Ops.Register(opExportJobs, pr.runExportJobs)
 
 	p.Jobs.Register(purgeTaskKind, pr.runPurge)

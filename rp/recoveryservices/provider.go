@@ -28,7 +28,6 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
-	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 )
@@ -77,23 +76,13 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", sub+"/providers/Microsoft.RecoveryServices/vaults", pr.listVaultsSub)
 	rt.Handle("GET", rg+"/providers/Microsoft.RecoveryServices/vaults", pr.listVaultsRG)
 	rt.Handle("POST", rg+"/providers/Microsoft.RecoveryServices/locations/{location}/checkNameAvailability", pr.checkName, arm.Action(namespace+"/locations/checkNameAvailability/action"))
-	rt.Handle("PUT", R, pr.putVault)
-	rt.Handle("PATCH", R, pr.patchVault)
-	rt.Handle("GET", R, pr.getVault)
-	rt.Handle("DELETE", R, pr.deleteVault)
+	rt.HandleResource(R, arm.Methods{Get: pr.getVault, Put: pr.putVault, Patch: pr.patchVault, Delete: pr.deleteVault})
 	rt.Handle("GET", R+"/operationStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/operationStatus/read"))
 	rt.Handle("GET", R+"/operationResults/{operationId}", pr.vaultOperationResult, arm.Action(namespace+"/vaults/operationResults/read"))
-	rt.Handle("GET", R+"/backupstorageconfig/vaultstorageconfig", pr.getStorageConfig)
-	rt.Handle("PUT", R+"/backupstorageconfig/vaultstorageconfig", pr.putStorageConfig)
-	rt.Handle("PATCH", R+"/backupstorageconfig/vaultstorageconfig", pr.patchStorageConfig)
-	rt.Handle("GET", R+"/backupconfig/vaultconfig", pr.getVaultConfig)
-	rt.Handle("PUT", R+"/backupconfig/vaultconfig", pr.putVaultConfig)
-	rt.Handle("PATCH", R+"/backupconfig/vaultconfig", pr.putVaultConfig)
+	rt.HandleResource(R+"/backupstorageconfig/vaultstorageconfig", arm.Methods{Get: pr.getStorageConfig, Put: pr.putStorageConfig, Patch: pr.patchStorageConfig})
+	rt.HandleResource(R+"/backupconfig/vaultconfig", arm.Methods{Get: pr.getVaultConfig, Put: pr.putVaultConfig, Patch: pr.putVaultConfig})
 
-	rt.Handle("GET", R+"/backupPolicies", pr.listPolicies)
-	rt.Handle("PUT", R+"/backupPolicies/{policyName}", pr.putPolicy)
-	rt.Handle("GET", R+"/backupPolicies/{policyName}", pr.getPolicy)
-	rt.Handle("DELETE", R+"/backupPolicies/{policyName}", pr.deletePolicy)
+	rt.HandleResource(R+"/backupPolicies/{policyName}", arm.Methods{List: pr.listPolicies, Get: pr.getPolicy, Put: pr.putPolicy, Delete: pr.deletePolicy})
 	rt.Handle("GET", R+"/backupPolicies/{policyName}/operationResults/{operationId}", pr.policyOperationResult, arm.Action(namespace+"/vaults/backupPolicies/operationResults/read"))
 	rt.Handle("GET", R+"/backupPolicies/{policyName}/operations/{operationId}", pr.policyOperationStatus, arm.Action(namespace+"/vaults/backupPolicies/operations/read"))
 
@@ -105,14 +94,11 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", C+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/operationResults/read"))
 
 	rt.Handle("GET", R+"/backupProtectedItems", pr.listItems)
-	rt.Handle("PUT", I, pr.putItem)
-	rt.Handle("GET", I, pr.getItem)
-	rt.Handle("DELETE", I, pr.deleteItem)
+	rt.HandleResource(I, arm.Methods{Get: pr.getItem, Put: pr.putItem, Delete: pr.deleteItem})
 	rt.Handle("GET", I+"/operationsStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read"))
 	rt.Handle("GET", I+"/operationResults/{operationId}", pr.protectedItemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"))
 	rt.Handle("POST", I+"/backup", pr.triggerBackup)
-	rt.Handle("GET", I+"/recoveryPoints", pr.listPoints)
-	rt.Handle("GET", I+"/recoveryPoints/{recoveryPointId}", pr.getPoint)
+	rt.HandleResource(I+"/recoveryPoints/{recoveryPointId}", arm.Methods{List: pr.listPoints, Get: pr.getPoint})
 	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/restore", pr.restore)
 	rt.Handle("GET", R+"/backupOperations/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupOperations/read"))
 	rt.Handle("GET", R+"/backupOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupOperationResults/read"))
@@ -129,15 +115,10 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerValidate(rt, R)
 
 	p.Ops.Register(opKindRefresh, pr.runRefresh)
-	p.Ops.Register(opKindItem, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindDelete, pr.runDeleteItem)
-	p.Ops.Register(opKindBackup, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindRestore, pr.runRestoreOp)
-	p.Ops.Register(opKindCancel, func(ctx context.Context, op *ops.Operation) error { return nil })
-	p.Ops.Register(opKindVault, func(ctx context.Context, op *ops.Operation) error { return nil })
-	p.Ops.Register(opKindPolicy, func(ctx context.Context, op *ops.Operation) error { return nil })
-	p.Ops.Register(opKindVerify, func(ctx context.Context, op *ops.Operation) error { return nil })
 	p.Ops.Register(opKindValidate, pr.runValidate)
+	p.Ops.RegisterDone(opKindItem, opKindBackup, opKindCancel, opKindVault, opKindPolicy, opKindVerify)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil
 }

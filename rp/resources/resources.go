@@ -78,11 +78,9 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/register", pr.registerProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resources", pr.listSubResources, arm.Action("Microsoft.Resources/subscriptions/resources/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups", pr.listGroups, arm.NoAuthz()) // filtered per group below
-	rt.Handle("PUT", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.putGroup)
-	rt.Handle("PATCH", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.patchGroup)
-	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.getGroup)
-	rt.Handle("HEAD", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.headGroup)
-	rt.Handle("DELETE", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", pr.deleteGroup)
+	rg := "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
+	rt.HandleResource(rg, arm.Methods{Get: pr.getGroup, Put: pr.putGroup, Patch: pr.patchGroup, Delete: pr.deleteGroup})
+	rt.Handle("HEAD", rg, pr.headGroup)
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/resources", pr.listGroupResources, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/resources/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/operationresults/{operationId}", pr.operationResult, arm.NoAuthz())
 	p.Ops.Register("resourcegroup.delete", pr.runDeleteGroup)

@@ -37,12 +37,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rg := sub + "/resourceGroups/{resourceGroupName}"
 	A := rg + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
 	rt.Handle("GET", sub+"/providers/Microsoft.Storage/storageAccounts", pr.listSub)
-	rt.Handle("GET", rg+"/providers/Microsoft.Storage/storageAccounts", pr.listRG)
 	rt.Handle("POST", sub+"/providers/Microsoft.Storage/checkNameAvailability", pr.checkName, arm.Action(namespace+"/checkNameAvailability/read"))
-	rt.Handle("PUT", A, pr.put)
-	rt.Handle("PATCH", A, pr.patch)
-	rt.Handle("GET", A, pr.get)
-	rt.Handle("DELETE", A, pr.delete)
+	rt.HandleResource(A, arm.Methods{List: pr.listRG, Get: pr.get, Put: pr.put, Patch: pr.patch, Delete: pr.delete})
 	rt.Handle("POST", A+"/listKeys", pr.listKeys)
 	rt.Handle("POST", A+"/regenerateKey", pr.regenerateKey)
 	rt.Handle("GET", "/providers/Microsoft.Storage/operations", rt.OperationsCatalog(namespace, "Microsoft Storage"), arm.NoAuthz())
