@@ -112,14 +112,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 			u.SizeBytes = *in.Properties.DiskSizeGB << 30
 		}
 		d, err := pr.svc.UpdateDisk(ctx, id, u)
-		if err != nil {
-			return nil, err
-		}
-		body, err := pr.applySettings(r, id, d, settings, ext)
-		if err != nil {
-			return nil, err
-		}
-		return arm.OK(body), nil
+		return pr.withSettings(r, id, d, err, settings, ext)
 	} else if !isNotFound(err) {
 		return nil, err
 	}
@@ -158,14 +151,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 		d, err := pr.svc.DiskResource(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		body, err := pr.applySettings(r, id, d, settings, ext)
-		if err != nil {
-			return nil, err
-		}
-		return arm.OK(body), nil
+		return pr.withSettings(r, id, d, err, settings, ext)
 	default:
 		// Copy and Import move data: a long-running operation; the disk is
 		// visible as Creating meanwhile.
@@ -285,15 +271,8 @@ func (pr *Provider) patchDisk(r *arm.Request) (*arm.Response, error) {
 		u.SizeBytes = *in.Properties.DiskSizeGB << 30
 	}
 	d, err := pr.svc.UpdateDisk(ctx, diskID(r), u)
-	if err != nil {
-		return nil, err
-	}
 	settings, _ := settingsOf(r.Body, diskSettings)
-	body, err := pr.applySettings(r, diskID(r), d, settings, nil)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(body), nil
+	return pr.withSettings(r, diskID(r), d, err, settings, nil)
 }
 
 func (pr *Provider) getDisk(r *arm.Request) (*arm.Response, error) {

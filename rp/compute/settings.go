@@ -67,11 +67,17 @@ func normSourceID(id string) string {
 	return id
 }
 
-// applySettings stores a request's settings on the resource id and
-// returns its body (nil settings: body unchanged).
-func (pr *Provider) applySettings(r *arm.Request, id string, body any, s compute.Settings, ext json.RawMessage) (any, error) {
-	if len(s) == 0 && len(ext) == 0 {
-		return body, nil
+// withSettings answers 200 with the resource written at id (body, or the
+// service's error err) once the request's settings are stored on it (no
+// settings: body unchanged).
+func (pr *Provider) withSettings(r *arm.Request, id string, body any, err error, s compute.Settings, ext json.RawMessage) (*arm.Response, error) {
+	if err != nil {
+		return nil, err
 	}
-	return pr.svc.UpdateSettings(r.HTTP.Context(), id, s, ext)
+	if len(s) != 0 || len(ext) != 0 {
+		if body, err = pr.svc.UpdateSettings(r.HTTP.Context(), id, s, ext); err != nil {
+			return nil, err
+		}
+	}
+	return arm.OK(body), nil
 }

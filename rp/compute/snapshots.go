@@ -86,14 +86,7 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 		sn, err = pr.svc.UpdateSnapshotTags(ctx, id, tags)
-		if err != nil {
-			return nil, err
-		}
-		body, err := pr.applySettings(r, id, sn, settings, nil)
-		if err != nil {
-			return nil, err
-		}
-		return arm.OK(body), nil
+		return pr.withSettings(r, id, sn, err, settings, nil)
 	} else if !isNotFound(err) {
 		return nil, err
 	}
@@ -207,15 +200,8 @@ func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	sn, err = pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags)
-	if err != nil {
-		return nil, err
-	}
 	settings, _ := settingsOf(r.Body, snapshotSettings)
-	body, err := pr.applySettings(r, snapshotID(r), sn, settings, nil)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(body), nil
+	return pr.withSettings(r, snapshotID(r), sn, err, settings, nil)
 }
 
 func (pr *Provider) getSnapshot(r *arm.Request) (*arm.Response, error) {

@@ -91,16 +91,23 @@ func checkSettings(field string, raw json.RawMessage) error {
 	return nil
 }
 
+// decodeVaultBody decodes a vault PUT or PATCH body into in and checks what
+// both share: the caller's access to the identities it links (identity)
+// and the verify tags (tags), both fields of in.
+func decodeVaultBody(r *arm.Request, in any, identity **identityDetails, tags *map[string]string) error {
+	if err := r.Decode(in); err != nil {
+		return err
+	}
+	if err := r.CheckLinked(vaultIdentityLinks(*identity)...); err != nil {
+		return err
+	}
+	return protection.CheckVerifyTags(*tags)
+}
+
 func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in vaultResource
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	if err := r.CheckLinked(vaultIdentityLinks(in.Identity)...); err != nil {
-		return nil, err
-	}
-	if err := protection.CheckVerifyTags(in.Tags); err != nil {
+	if err := decodeVaultBody(r, &in, &in.Identity, &in.Tags); err != nil {
 		return nil, err
 	}
 	name := r.Param("vaultName")
@@ -190,13 +197,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in vaultPatch
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	if err := r.CheckLinked(vaultIdentityLinks(in.Identity)...); err != nil {
-		return nil, err
-	}
-	if err := protection.CheckVerifyTags(in.Tags); err != nil {
+	if err := decodeVaultBody(r, &in, &in.Identity, &in.Tags); err != nil {
 		return nil, err
 	}
 	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
