@@ -16,15 +16,22 @@ import (
 
 var contractPoll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
 
+// contractVault starts a server with the Backup vault vault-rg/v1 and
+// returns it with an SDK client factory for it.
+func contractVault(t *testing.T) (*testserver.Env, *armdataprotection.ClientFactory) {
+	t.Helper()
+	e := testserver.Start(t)
+	e.ResourceGroups("vault-rg")
+	fixture.BackupVault(t, e, "vault-rg", "v1")
+	return e, testserver.Factory(e, armdataprotection.NewClientFactory)
+}
+
 // TestSDKVaultPatchIsAnOperation: a Backup vault PATCH answers 202 with
 // both polling headers, as Azure does; the SDK's poller ends with the
 // patched vault, and the operation result is the vault.
 func TestSDKVaultPatchIsAnOperation(t *testing.T) {
-	e := testserver.Start(t)
+	e, f := contractVault(t)
 	ctx := e.Ctx()
-	e.ResourceGroups("vault-rg")
-	f := testserver.Factory(e, armdataprotection.NewClientFactory)
-	fixture.BackupVault(t, e, "vault-rg", "v1")
 	var raw0 *http.Response
 	up, err := f.NewBackupVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
 	if err != nil {
@@ -51,11 +58,8 @@ func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 // the operation has run, then 200 with where the list is. The job runner is
 // held to see the first state.
 func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
-	e := testserver.Start(t)
+	e, f := contractVault(t)
 	ctx := e.Ctx()
-	e.ResourceGroups("vault-rg")
-	f := testserver.Factory(e, armdataprotection.NewClientFactory)
-	fixture.BackupVault(t, e, "vault-rg", "v1")
 	e.Server.Jobs.Stop()
 	var raw0 *http.Response
 	p, err := f.NewExportJobsClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", nil)
@@ -90,11 +94,8 @@ func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
 // job-failure alerts), and a secure
 // score and BCDR security level computed from its security settings.
 func TestSDKBackupVaultSettingsFromState(t *testing.T) {
-	e := testserver.Start(t)
+	e, f := contractVault(t)
 	ctx := e.Ctx()
-	e.ResourceGroups("vault-rg")
-	f := testserver.Factory(e, armdataprotection.NewClientFactory)
-	fixture.BackupVault(t, e, "vault-rg", "v1")
 	g, err := f.NewBackupVaultsClient().Get(ctx, "vault-rg", "v1", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -64,17 +64,24 @@ func protect(t *testing.T, e *testserver.Env, url, vmID, policyID string) {
 // mkVM creates a VM with an OS disk and nData data disks of size bytes each.
 func mkVM(t *testing.T, e *testserver.Env, rg, name string, nData int, size int64) *compute.VM {
 	t.Helper()
+	return mkVMIn(t, e, rg, name, "westus", nData, size)
+}
+
+// mkVMIn creates a VM in location with an OS disk and nData data disks of
+// size bytes each, through the compute service.
+func mkVMIn(t *testing.T, e *testserver.Env, rg, name, location string, nData int, size int64) *compute.VM {
+	t.Helper()
 	ctx := context.Background()
 	cs := e.Server.Compute
 	base := "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/"
-	os, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: base + name + "-os", Location: "westus", CreateOption: "Empty", SizeBytes: size, OSType: "Linux"})
+	os, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: base + name + "-os", Location: location, CreateOption: "Empty", SizeBytes: size, OSType: "Linux"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec := compute.VMSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name,
-		Location: "westus", OSDiskID: os.ID, OSType: "Linux", VMSize: "Standard_D2s_v3", HardwareProfile: map[string]any{"vmSize": "Standard_D2s_v3"}}
+		Location: location, OSDiskID: os.ID, OSType: "Linux", VMSize: "Standard_D2s_v3", HardwareProfile: map[string]any{"vmSize": "Standard_D2s_v3"}}
 	for i := 0; i < nData; i++ {
-		d, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: fmt.Sprintf("%s%s-data%d", base, name, i), Location: "westus", CreateOption: "Empty", SizeBytes: size})
+		d, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: fmt.Sprintf("%s%s-data%d", base, name, i), Location: location, CreateOption: "Empty", SizeBytes: size})
 		if err != nil {
 			t.Fatal(err)
 		}

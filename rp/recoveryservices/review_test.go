@@ -1,7 +1,6 @@
 package recoveryservices_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,7 +12,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -89,24 +87,6 @@ func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 	}
 }
 
-// mkVMIn creates a VM (one small OS disk) in a region.
-func mkVMIn(t *testing.T, e *testserver.Env, rg, name, location string) *compute.VM {
-	t.Helper()
-	ctx := context.Background()
-	cs := e.Server.Compute
-	os, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name + "-os",
-		Location: location, CreateOption: "Empty", SizeBytes: 1 << 20, OSType: "Linux"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := cs.CreateVM(ctx, compute.VMSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name,
-		Location: location, OSDiskID: os.ID, OSType: "Linux", VMSize: "Standard_D2s_v3", HardwareProfile: map[string]any{"vmSize": "Standard_D2s_v3"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vm
-}
-
 // TestVaultRegionOnly: discovery lists only the VMs of the vault's region
 // and protecting a VM of another region is refused; the SDK's
 // ProtectedItemOperationStatusesClient decodes the enable status (which
@@ -115,8 +95,8 @@ func TestVaultRegionOnly(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	e.ResourceGroups("vmrg", "vaultrg")
-	west := mkVMIn(t, e, "vmrg", "westvm", "West US")
-	east := mkVMIn(t, e, "vmrg", "eastvm", "eastus")
+	west := mkVMIn(t, e, "vmrg", "westvm", "West US", 0, 1<<20)
+	east := mkVMIn(t, e, "vmrg", "eastvm", "eastus", 0, 1<<20)
 	const v = "?api-version=2016-12-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
 	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "WestUS", "sku": map[string]any{"name": "Standard"}})
