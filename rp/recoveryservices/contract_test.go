@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -22,23 +23,6 @@ func mkStorage(t *testing.T, e *testserver.Env, rg, name string) string {
 	return id
 }
 
-// sdkVault creates a Recovery Services vault through the SDK.
-func sdkVault(t *testing.T, e *testserver.Env, rg, name string) *armrecoveryservices.ClientFactory {
-	t.Helper()
-	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
-	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(e.Ctx(), rg, name, armrecoveryservices.Vault{
-		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
-		Properties: &armrecoveryservices.VaultProperties{PublicNetworkAccess: to.Ptr(armrecoveryservices.PublicNetworkAccessEnabled)},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vp.PollUntilDone(e.Ctx(), pollOpts); err != nil {
-		t.Fatal(err)
-	}
-	return vf
-}
-
 // TestSDKAsyncStatusCodes: the answers the SDK polls, with the status codes
 // the spec allows (issue 12): a vault PATCH is an operation (202 with both
 // polling headers) whose result is the vault (200, never 204); a policy
@@ -48,7 +32,8 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	e.ResourceGroups("vaultrg", "vmrg")
-	vf := sdkVault(t, e, "vaultrg", "v1")
+	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 
 	// Vault PATCH.
 	var raw *http.Response
@@ -171,7 +156,7 @@ func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	e.ResourceGroups("vaultrg", "vmrg", "stagerg")
-	sdkVault(t, e, "vaultrg", "v1")
+	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
 	mkVM(t, e, "vmrg", "vm1", 1, 1<<20)
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
@@ -279,21 +264,11 @@ func TestSDKWireFieldsFromState(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	e.ResourceGroups("vaultrg", "vmrg")
-	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	uami := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
-	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "vaultrg", "v1", armrecoveryservices.Vault{
-		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
-		Identity: &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeUserAssigned),
-			UserAssignedIdentities: map[string]*armrecoveryservices.UserIdentity{uami: {}}},
-		Properties: &armrecoveryservices.VaultProperties{PublicNetworkAccess: to.Ptr(armrecoveryservices.PublicNetworkAccessEnabled)},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vp.PollUntilDone(ctx, pollOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := fixture.StandardVault()
+	body.Identity = &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeUserAssigned),
+		UserAssignedIdentities: map[string]*armrecoveryservices.UserIdentity{uami: {}}}
+	v := fixture.RSVault(t, e, "vaultrg", "v1", body)
 	if v.SKU == nil || *v.SKU.Name != armrecoveryservices.SKUNameStandard || v.Identity == nil || v.Identity.UserAssignedIdentities[uami] == nil {
 		t.Fatalf("vault sku %+v identity %+v", v.SKU, v.Identity)
 	}

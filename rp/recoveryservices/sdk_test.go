@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -119,18 +120,9 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	vm := armVM(t, e, "vmrg", "app1", 2)
 
 	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
-	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "vaultrg", "vault1", armrecoveryservices.Vault{
-		Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
-		Identity:   &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeSystemAssigned)},
-		Properties: &armrecoveryservices.VaultProperties{PublicNetworkAccess: to.Ptr(armrecoveryservices.PublicNetworkAccessEnabled)},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vault, err := vp.PollUntilDone(ctx, pollOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := fixture.StandardVault()
+	body.Identity = &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeSystemAssigned)}
+	vault := fixture.RSVault(t, e, "vaultrg", "vault1", body)
 	if vault.Identity == nil || vault.Identity.PrincipalID == nil || *vault.Properties.ProvisioningState != "Succeeded" {
 		t.Fatalf("vault %+v", vault)
 	}
