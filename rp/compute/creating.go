@@ -169,6 +169,23 @@ func (pr *Provider) listScope(r *arm.Request) (string, error) {
 	return scope, nil
 }
 
+// listWithCreating is the list handler of a resource type typ whose
+// resources list reads (by scope) and id names: the stored resources
+// followed by those under the scope that are still being created.
+func listWithCreating[T any](pr *Provider, typ string, list func(context.Context, string) ([]T, error), id func(T) string) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		scope, err := pr.listScope(r)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := list(r.HTTP.Context(), scope)
+		if err != nil {
+			return nil, err
+		}
+		return pageWithCreating(pr, r, scope, typ, rs, id)
+	}
+}
+
 // pageWithCreating answers a list: the stored resources followed by those
 // of type typ under scope that are still being created.
 func pageWithCreating[T any](pr *Provider, r *arm.Request, scope, typ string, rs []T, id func(T) string) (*arm.Response, error) {
@@ -186,4 +203,20 @@ func pageWithCreating[T any](pr *Provider, r *arm.Request, scope, typ string, rs
 		items = append(items, b)
 	}
 	return arm.PageOK(r, items, 1000)
+}
+
+// runDelete is the operation that deletes the resource it names with del
+// (a resource already gone is deleted).
+func runDelete(del func(context.Context, string) error) ops.Func {
+	return func(ctx context.Context, op *ops.Operation) error {
+		var in opInput
+		if err := op.DecodeInput(&in); err != nil {
+			return err
+		}
+		if err := del(ctx, in.ResourceID); err != nil && !isNotFound(err) {
+			return err
+		}
+		op.ResultStatus = http.StatusOK
+		return nil
+	}
 }

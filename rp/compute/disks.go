@@ -40,13 +40,14 @@ type accessInput struct {
 
 func (pr *Provider) registerDisks(rt *arm.Router) {
 	one := rgPrefix + "/disks/{diskName}"
-	rt.HandleResource(one, arm.Methods{List: pr.listDisks, Get: pr.getDisk, Put: pr.putDisk, Patch: pr.patchDisk, Delete: pr.deleteDisk})
-	rt.Handle("GET", subPrefix+"/disks", pr.listDisks)
+	list := listWithCreating(pr, compute.DiskType, pr.svc.ListDisks, func(d *compute.DiskResource) string { return d.ID })
+	rt.HandleResource(one, arm.Methods{List: list, Get: pr.getDisk, Put: pr.putDisk, Patch: pr.patchDisk, Delete: pr.deleteDisk})
+	rt.Handle("GET", subPrefix+"/disks", list)
 	rt.Handle("POST", one+"/beginGetAccess", pr.beginGetAccess)
 	rt.Handle("POST", one+"/endGetAccess", pr.endGetAccess)
 	registerUnknownActions(rt, one, compute.DiskType, "beginGetAccess", "endGetAccess")
 	pr.p.Ops.Register("compute.disk.create", pr.runCreateDisk)
-	pr.p.Ops.Register("compute.disk.delete", pr.runDeleteDisk)
+	pr.p.Ops.Register("compute.disk.delete", runDelete(pr.svc.DeleteDisk))
 }
 
 func diskID(r *arm.Request) string {
@@ -280,19 +281,6 @@ func (pr *Provider) getDisk(r *arm.Request) (*arm.Response, error) {
 	return pr.getOrCreating(r.HTTP.Context(), diskID(r), d, err)
 }
 
-func (pr *Provider) listDisks(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	scope, err := pr.listScope(r)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := pr.svc.ListDisks(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
-	return pageWithCreating(pr, r, scope, compute.DiskType, ds, func(d *compute.DiskResource) string { return d.ID })
-}
-
 func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := diskID(r)
@@ -313,18 +301,6 @@ func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return pr.start(r, "compute.disk.delete", d.ID, d.Location, nil, 0, nil)
-}
-
-func (pr *Provider) runDeleteDisk(ctx context.Context, op *ops.Operation) error {
-	var in opInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	if err := pr.svc.DeleteDisk(ctx, in.ResourceID); err != nil && !isNotFound(err) {
-		return err
-	}
-	op.ResultStatus = http.StatusOK
-	return nil
 }
 
 func (pr *Provider) beginGetAccess(r *arm.Request) (*arm.Response, error) {

@@ -38,13 +38,14 @@ func (pr *Provider) resizeSnapshot(ctx context.Context, id string, in snapshotIn
 
 func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	one := rgPrefix + "/snapshots/{snapshotName}"
-	rt.HandleResource(one, arm.Methods{List: pr.listSnapshots, Get: pr.getSnapshot, Put: pr.putSnapshot, Patch: pr.patchSnapshot, Delete: pr.deleteSnapshot})
-	rt.Handle("GET", subPrefix+"/snapshots", pr.listSnapshots)
+	list := listWithCreating(pr, compute.SnapshotType, pr.svc.ListSnapshots, func(s *compute.SnapshotResource) string { return s.ID })
+	rt.HandleResource(one, arm.Methods{List: list, Get: pr.getSnapshot, Put: pr.putSnapshot, Patch: pr.patchSnapshot, Delete: pr.deleteSnapshot})
+	rt.Handle("GET", subPrefix+"/snapshots", list)
 	rt.Handle("POST", one+"/beginGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.grant(r, snapshotID(r)) })
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })
 	registerUnknownActions(rt, one, compute.SnapshotType, "beginGetAccess", "endGetAccess")
 	pr.p.Ops.Register("compute.snapshot.create", pr.runCreateSnapshot)
-	pr.p.Ops.Register("compute.snapshot.delete", pr.runDeleteSnapshot)
+	pr.p.Ops.Register("compute.snapshot.delete", runDelete(pr.svc.DeleteSnapshot))
 	pr.p.Ops.Register("compute.snapshot.copy", pr.runCopySnapshot)
 }
 
@@ -209,19 +210,6 @@ func (pr *Provider) getSnapshot(r *arm.Request) (*arm.Response, error) {
 	return pr.getOrCreating(r.HTTP.Context(), snapshotID(r), sn, err)
 }
 
-func (pr *Provider) listSnapshots(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	scope, err := pr.listScope(r)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := pr.svc.ListSnapshots(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
-	return pageWithCreating(pr, r, scope, compute.SnapshotType, ss, func(s *compute.SnapshotResource) string { return s.ID })
-}
-
 func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sn, err := pr.svc.SnapshotResource(ctx, snapshotID(r))
@@ -238,18 +226,6 @@ func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return pr.start(r, "compute.snapshot.delete", sn.ID, sn.Location, nil, 0, nil)
-}
-
-func (pr *Provider) runDeleteSnapshot(ctx context.Context, op *ops.Operation) error {
-	var in opInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	if err := pr.svc.DeleteSnapshot(ctx, in.ResourceID); err != nil && !isNotFound(err) {
-		return err
-	}
-	op.ResultStatus = http.StatusOK
-	return nil
 }
 
 type snapshotCopy struct {

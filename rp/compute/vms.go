@@ -55,7 +55,7 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 		rt.Handle("POST", one+"/"+action, func(r *arm.Request) (*arm.Response, error) { return pr.vmPower(r, action, power) })
 	}
 	registerUnknownActions(rt, one, compute.VMType, "start", "restart", "powerOff", "deallocate")
-	pr.p.Ops.Register("compute.vm.delete", pr.runDeleteVM)
+	pr.p.Ops.Register("compute.vm.delete", runDelete(pr.svc.DeleteVM))
 	pr.p.Ops.Register("compute.vm.power", pr.runVMPower)
 }
 
@@ -311,18 +311,6 @@ func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return pr.start(r, "compute.vm.delete", vm.ID, vm.Location, nil, 0, nil)
-}
-
-func (pr *Provider) runDeleteVM(ctx context.Context, op *ops.Operation) error {
-	var in opInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	if err := pr.svc.DeleteVM(ctx, in.ResourceID); err != nil && !isNotFound(err) {
-		return err
-	}
-	op.ResultStatus = http.StatusOK
-	return nil
 }
 
 func (pr *Provider) vmPower(r *arm.Request, action, power string) (*arm.Response, error) {
