@@ -67,12 +67,19 @@ func decodeValidate(r *arm.Request) (validateRequest, error) {
 	return in, nil
 }
 
-func (pr *Provider) validateOperation(r *arm.Request) (*arm.Response, error) {
+// validateRequest reads the vault and the validation request a request
+// names.
+func (pr *Provider) validateRequest(r *arm.Request) (arm.ResourceID, validateRequest, error) {
 	_, vid, err := pr.vaultOf(r)
 	if err != nil {
-		return nil, err
+		return vid, validateRequest{}, err
 	}
 	in, err := decodeValidate(r)
+	return vid, in, err
+}
+
+func (pr *Provider) validateOperation(r *arm.Request) (*arm.Response, error) {
+	vid, in, err := pr.validateRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +92,7 @@ func (pr *Provider) validateOperation(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) triggerValidateOperation(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	in, err := decodeValidate(r)
+	vid, in, err := pr.validateRequest(r)
 	if err != nil {
 		return nil, err
 	}
