@@ -38,7 +38,13 @@ type checkedInstance struct {
 	DP         *diskPolicy
 }
 
-func (pr *Provider) checkInstance(ctx context.Context, vault *vaultResource, bi *backupInstance, field string) (*checkedInstance, error) {
+// checkInstance checks a backup instance a request sends (as field): the
+// caller's access to what it links, then its content against the vault.
+func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *backupInstance, field string) (*checkedInstance, error) {
+	ctx := r.HTTP.Context()
+	if err := r.CheckLinked(instanceLinks(bi)...); err != nil {
+		return nil, err
+	}
 	if bi == nil {
 		return nil, fieldError(field, "is required: a BackupInstance with dataSourceInfo and policyInfo")
 	}
@@ -163,10 +169,7 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.CheckLinked(instanceLinks(in.BackupInstance)...); err != nil {
-		return nil, err
-	}
-	ci, err := pr.checkInstance(ctx, vault, in.BackupInstance, "backupInstance")
+	ci, err := pr.checkInstance(r, vault, in.BackupInstance, "backupInstance")
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +196,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.CheckLinked(instanceLinks(in.Properties)...); err != nil {
-		return nil, err
-	}
-	ci, err := pr.checkInstance(ctx, vault, in.Properties, "properties")
+	ci, err := pr.checkInstance(r, vault, in.Properties, "properties")
 	if err != nil {
 		return nil, err
 	}
