@@ -94,6 +94,20 @@ func mkVMIn(t *testing.T, e *testserver.Env, rg, name, location string, nData in
 	return vm
 }
 
+// waitNoContent polls an operation's Location (loc) until it stops
+// answering 202; its answer must then be 204.
+func waitNoContent(t *testing.T, e *testserver.Env, what, loc string) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		resp, m := e.Do("GET", loc, nil)
+		if resp.StatusCode == 202 {
+			return false
+		}
+		must(t, what+" result", resp, m, 204)
+		return true
+	})
+}
+
 // waitFor polls fn until it reports done (or fails after a generous bound).
 func waitFor(t *testing.T, what string, fn func() bool) {
 	t.Helper()

@@ -102,26 +102,8 @@ func TestFakeClock100Days(t *testing.T) {
 	if len(m["value"].([]any)) != len(wantVault) {
 		t.Errorf("%d points listed, want %d", len(m["value"].([]any)), len(wantVault))
 	}
-	for k := range wantVault {
-		if !gotVault[k] {
-			t.Errorf("vault tier lacks %s", k)
-		}
-	}
-	for k := range gotVault {
-		if !wantVault[k] {
-			t.Errorf("vault tier keeps %s", k)
-		}
-	}
-	for k := range wantInstant {
-		if !gotInstant[k] {
-			t.Errorf("instant tier lacks %s", k)
-		}
-	}
-	for k := range gotInstant {
-		if !wantInstant[k] {
-			t.Errorf("instant tier keeps %s", k)
-		}
-	}
+	sameSet(t, "vault tier", gotVault, wantVault)
+	sameSet(t, "instant tier", gotInstant, wantInstant)
 	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/AzureBackupRG_westus_1/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
 	must(t, "snapshots", resp, m, 200)
 	if n := len(m["value"].([]any)); n != 7 {
@@ -161,5 +143,21 @@ func TestFakeClock100Days(t *testing.T) {
 	}
 	if !strings.HasPrefix(str(m["value"].([]any)[0].(map[string]any), "name"), "daily-osdisk-") {
 		t.Errorf("restored disk name %s", str(m["value"].([]any)[0].(map[string]any), "name"))
+	}
+}
+
+// sameSet reports each key of want that got lacks and each key of got that
+// want does not have.
+func sameSet(t *testing.T, what string, got, want map[string]bool) {
+	t.Helper()
+	for k := range want {
+		if !got[k] {
+			t.Errorf("%s lacks %s", what, k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("%s keeps %s", what, k)
+		}
 	}
 }

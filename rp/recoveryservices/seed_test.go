@@ -43,14 +43,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	if !strings.Contains(loc, "/backupFabrics/Azure/operationResults/") || !strings.Contains(loc, "api-version=2016-12-01") || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("refresh headers: %v", resp.Header)
 	}
-	waitFor(t, "refresh", func() bool {
-		resp, m = e.Do("GET", loc, nil)
-		if resp.StatusCode == 202 {
-			return false
-		}
-		must(t, "refresh result", resp, m, 204)
-		return true
-	})
+	waitNoContent(t, e, "refresh", loc)
 
 	// Select the VM.
 	resp, m = e.Do("GET", R+"/backupProtectableItems"+v+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM'"), nil)
@@ -217,14 +210,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	if loc == "" || resp.Header.Get("Azure-AsyncOperation") == "" {
 		t.Fatalf("delete headers %v", resp.Header)
 	}
-	waitFor(t, "delete", func() bool {
-		resp, m = e.Do("GET", loc, nil)
-		if resp.StatusCode == 202 {
-			return false
-		}
-		must(t, "delete result", resp, m, 204)
-		return true
-	})
+	waitNoContent(t, e, "delete", loc)
 	resp, m = e.Do("GET", I+v, nil)
 	must(t, "get deleted", resp, m, 404)
 	if n := listSnapshots(t, e); n != 0 {
