@@ -16,7 +16,7 @@ func TestRestoreStagingAndRegion(t *testing.T) {
 	e := testserver.Start(t)
 	const v = "?api-version=2024-04-01"
 	R, I, vm := vaultAndVM(t, e, "web", "?api-version=2023-04-01")
-	mkRG(t, e, "stagerg")
+	e.ResourceGroups("stagerg")
 	staging := mkStorage(t, e, "stagerg", "idstaging")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 	resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})

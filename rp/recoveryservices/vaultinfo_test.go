@@ -5,6 +5,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -12,8 +13,9 @@ import (
 // that name exists in the resource group.
 func TestSDKVaultNameAvailability(t *testing.T) {
 	e := testserver.Start(t)
-	mkRG(t, e, "vaultrg")
-	vf := sdkVault(t, e, "vaultrg", "taken-vault")
+	e.ResourceGroups("vaultrg")
+	fixture.RSVault(t, e, "vaultrg", "taken-vault", fixture.StandardVault())
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	c := vf.NewClient()
 	check := func(name string) armrecoveryservices.CheckNameAvailabilityResult {
 		t.Helper()
@@ -43,8 +45,9 @@ func TestSDKVaultNameAvailability(t *testing.T) {
 // PATCH changes only what it names; it goes with the vault.
 func TestSDKVaultExtendedInfo(t *testing.T) {
 	e := testserver.Start(t)
-	mkRG(t, e, "vaultrg")
-	vf := sdkVault(t, e, "vaultrg", "v1")
+	e.ResourceGroups("vaultrg")
+	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	c := vf.NewVaultExtendedInfoClient()
 	ctx := e.Ctx()
 	first, err := c.Get(ctx, "vaultrg", "v1", nil)
@@ -93,10 +96,7 @@ func TestSDKVaultExtendedInfo(t *testing.T) {
 func TestSDKVaultUsagesAndCapabilities(t *testing.T) {
 	e := testserver.Start(t)
 	R, item, vm := vaultAndVM(t, e, "usagevm", "?api-version=2023-04-01")
-	vf, err := armrecoveryservices.NewClientFactory(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	usages := func() map[string]int64 {
 		t.Helper()
 		out := map[string]int64{}
