@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -18,10 +19,10 @@ import (
 func TestOperationRoutesAnswerOnlyTheirScope(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
-	mkRG(t, e, "rga")
-	mkRG(t, e, "rgb")
-	sdkVault(t, e, "rga", "va")
-	vf := sdkVault(t, e, "rgb", "vb")
+	e.ResourceGroups("rga", "rgb")
+	fixture.RSVault(t, e, "rga", "va", fixture.StandardVault())
+	fixture.RSVault(t, e, "rgb", "vb", fixture.StandardVault())
+	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	var raw *http.Response
 	up, err := vf.NewVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw), "rgb", "vb", armrecoveryservices.PatchVault{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
 	if err != nil {
