@@ -156,19 +156,31 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 				resp, b, err := h.raw(http.MethodGet, su.String(), nil)
 				return err == nil && resp.StatusCode == 200 && bytes.Contains(b, []byte(` + "`" + `"jobId"` + "`" + `))
 			}
-			var sameNS string
+			var sameNS []string
 			for _, op := range recordedOps() {
 				if j := strings.LastIndex(op, "/"); j > 0 {
 					if k := strings.LastIndex(op[:j], "/"); k > 0 && strings.ToLower(op[:k]) == parent && (!wantJob || ranJob(op)) {
 						name = op[j+1:]
 					}
 					if ns != "" && strings.Contains(strings.ToLower(op), ns) {
-						sameNS = op[j+1:]
+						sameNS = append(sameNS, op[j+1:])
 					}
 				}
 			}
-			if name == "" {
-				name = sameNS
+			// Else the latest operation of the namespace that this route
+			// answers: a status route answers only operations of the scope
+			// it is under (a vault's, a resource group's), as Azure's do.
+			for i := len(sameNS) - 1; name == "" && i >= 0; i-- {
+				su := *u
+				esc, _ := url.PathUnescape(rest)
+				su.Path, su.RawPath = prefix+"/"+sameNS[i]+esc, ""
+				resp, b, err := h.raw(http.MethodGet, su.String(), nil)
+				if err == nil && resp.StatusCode != http.StatusNotFound && (!wantJob || bytes.Contains(b, []byte(` + "`" + `"jobId"` + "`" + `))) {
+					name = sameNS[i]
+				}
+			}
+			if name == "" && len(sameNS) > 0 {
+				name = sameNS[len(sameNS)-1]
 			}
 		} else {
 			lu := *u
