@@ -37,6 +37,13 @@ func (s *Server) initRBAC(ctx context.Context) error {
 		if err := authz.PutAssignment(ctx, x); err != nil {
 			return fmt.Errorf("assign admin Owner: %w", err)
 		}
+	} else if s.Config.Store != "" {
+		// Another replica starting at the same moment assigned it after
+		// this one loaded its index: load again, or the admin is denied
+		// here until the next refresh.
+		if err := authz.Reload(ctx); err != nil {
+			return err
+		}
 	}
 	s.Router.Authorize = func(ctx context.Context, caller arm.Caller, action, scope string) error {
 		// An unknown subscription is a 404, as in Azure, not a 403.
