@@ -453,6 +453,34 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	if err != nil {
 		return nil, err
 	}
+	body := *src
+	body.ID, body.Name, body.Tags = dst.String(), dst.Name(), tags
+	body.Properties.UniqueID = newUUID()
+	body.Properties.TimeCreated = s.now()
+	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}
+	m, err := s.recapture(ctx, src.Name, eid, 0, dst.String(), func(m *snapshot.Manifest) error {
+		return s.p.Store.Update(ctx, func(tx store.Tx) error {
+			if err := resource.Create(ctx, tx, dst, &body); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", dst.Name())
+				}
+				return err
+			}
+			return putState(ctx, tx, dst.String(), resourceState{EngineID: m.ID})
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return body.domain(m.ID), nil
+}
+
+// recapture writes a new manifest with the content of snapshot eid (named
+// what, for messages), grown with zeros to size when size is larger, and
+// runs record with it inside the repository's write gate (a collection
+// cannot free its chunks before record has made it reachable). The
+// manifest is deleted again when anything fails.
+func (s *Service) recapture(ctx context.Context, what string, eid snapshot.ID, size int64, snapshotID string, record func(*snapshot.Manifest) error) (*snapshot.Manifest, error) {
 	leave, valid, err := s.enterWrite(ctx)
 	if err != nil {
 		return nil, err
@@ -460,36 +488,27 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	defer leave()
 	rd, err := s.repo.OpenReader(ctx, eid)
 	if err != nil {
-		return nil, fmt.Errorf("open snapshot %s: %w", src.Name, err)
+		return nil, fmt.Errorf("open snapshot %s: %w", what, err)
 	}
 	defer rd.Close()
-	m, _, err := s.repo.Capture(ctx, rd, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, Tags: map[string]string{"snapshotId": dst.String()}})
+	var src snapshot.Source = rd
+	changed := []snapshot.Range{}
+	if old := rd.Size(); size > old {
+		src, changed = zeroExtended{rd, size}, []snapshot.Range{{Off: old, Len: size - old}}
+	}
+	m, _, err := s.repo.Capture(ctx, src, snapshot.CaptureOptions{Parent: eid, Changed: changed, Tags: map[string]string{"snapshotId": snapshotID}})
 	if err != nil {
-		return nil, fmt.Errorf("copy snapshot %s: %w", src.Name, err)
+		return nil, fmt.Errorf("capture snapshot %s: %w", what, err)
 	}
 	if err := valid(); err != nil {
 		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
 		return nil, err
 	}
-	body := *src
-	body.ID, body.Name, body.Tags = dst.String(), dst.Name(), tags
-	body.Properties.UniqueID = newUUID()
-	body.Properties.TimeCreated = s.now()
-	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}
-	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := resource.Create(ctx, tx, dst, &body); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", dst.Name())
-			}
-			return err
-		}
-		return putState(ctx, tx, dst.String(), resourceState{EngineID: m.ID})
-	})
-	if err != nil {
+	if err := record(m); err != nil {
 		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
 		return nil, err
 	}
-	return body.domain(m.ID), nil
+	return m, nil
 }
 
 // zeroExtended reads a snapshot's content as a larger one: zeros past the
@@ -540,40 +559,24 @@ func (s *Service) ResizeSnapshot(ctx context.Context, id string, sizeBytes int64
 	case sizeBytes > MaxDiskBytes:
 		return nil, failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", sizeBytes/gib)
 	}
-	leave, valid, err := s.enterWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	rd, err := s.repo.OpenReader(ctx, eid)
-	if err != nil {
-		return nil, fmt.Errorf("open snapshot %s: %w", sn.Name, err)
-	}
-	defer rd.Close()
-	old := rd.Size()
-	m, _, err := s.repo.Capture(ctx, zeroExtended{rd, sizeBytes}, snapshot.CaptureOptions{Parent: eid,
-		Changed: []snapshot.Range{{Off: old, Len: sizeBytes - old}}, Tags: map[string]string{"snapshotId": sn.ID}})
-	if err != nil {
-		return nil, fmt.Errorf("resize snapshot %s: %w", sn.Name, err)
-	}
-	if err := valid(); err != nil {
-		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
-		return nil, err
-	}
-	out, err := updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, v *SnapshotResource) error {
-		st, err := getState(ctx, tx, v.ID)
-		if err != nil {
-			return err
-		}
-		if st.EngineID != eid {
-			return failure.Conflictf("Conflict", "Snapshot '%s' changed while it was being resized; retry.", v.Name)
-		}
-		st.EngineID = m.ID
-		v.Properties.DiskSizeBytes, v.Properties.DiskSizeGB = sizeBytes, sizeGB(sizeBytes)
-		return putState(ctx, tx, v.ID, st)
+	var out *SnapshotResource
+	_, err = s.recapture(ctx, sn.Name, eid, sizeBytes, sn.ID, func(m *snapshot.Manifest) error {
+		var err error
+		out, err = updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, v *SnapshotResource) error {
+			st, err := getState(ctx, tx, v.ID)
+			if err != nil {
+				return err
+			}
+			if st.EngineID != eid {
+				return failure.Conflictf("Conflict", "Snapshot '%s' changed while it was being resized; retry.", v.Name)
+			}
+			st.EngineID = m.ID
+			v.Properties.DiskSizeBytes, v.Properties.DiskSizeGB = sizeBytes, sizeGB(sizeBytes)
+			return putState(ctx, tx, v.ID, st)
+		})
+		return err
 	})
 	if err != nil {
-		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
 		return nil, err
 	}
 	if err := s.repo.Delete(ctx, eid); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
