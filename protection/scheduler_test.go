@@ -57,7 +57,7 @@ func newSchedEnv(t *testing.T, dir string, clk *clock.Fake) *schedEnv {
 // waitPlanned waits until item's task runs after at.
 func (se *schedEnv) waitPlanned(t *testing.T, item string, at time.Time) time.Time {
 	t.Helper()
-	for i := 0; i < 5000; i++ {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
 		se.runner.Notify()
 		next, err := se.sched.NextRun(context.Background(), item)
 		if err != nil {
@@ -131,7 +131,7 @@ func TestSchedulerRunsOncePerOccurrenceAndCatchesUpOnce(t *testing.T) {
 	se2.fail = 1
 	se2.mu.Unlock()
 	clk.Set(next)
-	for i := 0; i < 5000 && se2.count() == 7; i++ {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && se2.count() == 7; {
 		se2.runner.Notify()
 		if task, err := se2.st.GetTaskByKey(ctx, protection.TaskKey("item1")); err == nil && task.Attempts > 0 {
 			clk.Set(next.Add(time.Minute))

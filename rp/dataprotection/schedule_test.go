@@ -306,7 +306,7 @@ func TestSuspendStopResume(t *testing.T) {
 		}
 		return len(pts)
 	}
-	for i := 0; i < 5000 && (snapCount() != 4 || stored() != 4); i++ {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && (snapCount() != 4 || stored() != 4); {
 		e.Server.Jobs.Notify()
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -188,12 +188,12 @@ func TestSDKSoftDelete(t *testing.T) {
 		t.Fatalf("deleted instance after restart: %v", err)
 	}
 	clk.Set(start.Add(15 * 24 * time.Hour))
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(2 * time.Minute); ; {
 		e.Server.Jobs.Notify()
 		if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi2", nil); errors.As(err, &re) && re.StatusCode == 404 {
 			break
 		}
-		if i > 5000 {
+		if time.Now().After(deadline) {
 			t.Fatal("the deleted instance was not purged")
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -314,7 +314,7 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 				switch resp.StatusCode {
 				case 200:
 				case 202:
-					for i := 0; i < 2000; i++ {
+					for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
 						if r, _ := e.Do("GET", resp.Header.Get("Location"), nil); r.StatusCode != 202 {
 							break
 						}

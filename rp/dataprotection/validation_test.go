@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -204,14 +205,15 @@ func TestResourceGroupDeleteCascades(t *testing.T) {
 	if resp.StatusCode != 202 {
 		t.Fatalf("delete group: %d %v", resp.StatusCode, m)
 	}
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(2 * time.Minute); ; {
 		r, _ := e.Do("GET", resp.Header.Get("Location"), nil)
 		if r.StatusCode != 202 {
 			break
 		}
-		if i > 2000 {
+		if time.Now().After(deadline) {
 			t.Fatal("group delete did not finish")
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if snaps, _ := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG); len(snaps) != 0 {
 		t.Fatalf("snapshots after group delete: %d", len(snaps))
