@@ -84,6 +84,10 @@ func (g *GC) Abort() {
 	s.marking--
 	if s.marking == 0 {
 		s.held = nil
+		for _, run := range s.heldRuns {
+			run.Close()
+		}
+		s.heldRuns = nil
 	}
 	s.mu.Unlock()
 	s.gcMu.Unlock()
@@ -93,9 +97,14 @@ func (s *Store) protectedLocked(id ID) bool {
 	if _, ok := s.held[id]; ok {
 		return true
 	}
+	for _, run := range s.heldRuns {
+		if ok, err := run.Has(id); ok || err != nil {
+			return true
+		}
+	}
 	for w := range s.writers {
 		w.mu.Lock()
-		_, ok := w.refs[id]
+		ok := w.refs.has(id)
 		w.mu.Unlock()
 		if ok {
 			return true

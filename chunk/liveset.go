@@ -34,6 +34,9 @@ type LiveSet struct {
 	files  int      // spill files written
 	done   bool
 	closed bool
+	// keepSpills leaves the spill files in place after Finish (a merge of
+	// a Writer's runs, whose files their own sets still read).
+	keepSpills bool
 
 	mem    []ID // sorted, when nothing spilled
 	f      *os.File
@@ -225,8 +228,10 @@ func (l *LiveSet) Finish() error {
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("live set: write: %w", err)
 	}
-	for _, name := range l.spills {
-		os.Remove(name)
+	if !l.keepSpills {
+		for _, name := range l.spills {
+			os.Remove(name)
+		}
 	}
 	l.spills = l.spills[:0]
 	l.blk = make([]byte, liveBlock*32)

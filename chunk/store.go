@@ -48,6 +48,10 @@ type Options struct {
 	// ~6 MiB). The rest of the index lives in the cache directory; see
 	// index.go.
 	IndexMemory int
+	// WriterMemory is how many chunk references a Writer keeps in memory
+	// before it writes them, sorted, to a run in the cache directory
+	// (default 65536, ~4 MiB); see refset.go.
+	WriterMemory int
 }
 
 const configKey = "config"
@@ -137,6 +141,8 @@ type Store struct {
 	writers              map[*Writer]struct{}
 	marking              int
 	held                 map[ID]struct{} // refs of writers closed during a GC mark
+	heldRuns             []*LiveSet      // and their runs (refset.go)
+	writerMem            int
 	badPacks             map[string]error
 	lost                 map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
 	seq                  uint64           // counts packs made durable here
@@ -162,6 +168,9 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 	if opts.IndexMemory <= 0 {
 		opts.IndexMemory = memTableMax
 	}
+	if opts.WriterMemory <= 0 {
+		opts.WriterMemory = writerMemIDs
+	}
 	level := zstd.SpeedFastest
 	c, err := newCodec(opts.Key, level, opts.Workers)
 	if err != nil {
@@ -184,15 +193,16 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 	}
 	s := &Store{
 		be: be, cacheDir: cacheDir, c: c, packSize: opts.PackSize, now: opts.Now, memMax: opts.IndexMemory,
-		bg:       context.WithoutCancel(ctx),
-		sem:      make(chan struct{}, opts.Uploads),
-		mem:      make(map[ID]loc),
-		doomed:   make(map[ID]int32),
-		disk:     diskIndex{dir: filepath.Join(cacheDir, "index")},
-		byKey:    make(map[string]*pack),
-		writers:  make(map[*Writer]struct{}),
-		badPacks: make(map[string]error),
-		lost:     make(map[ID]lostChunk),
+		writerMem: opts.WriterMemory,
+		bg:        context.WithoutCancel(ctx),
+		sem:       make(chan struct{}, opts.Uploads),
+		mem:       make(map[ID]loc),
+		doomed:    make(map[ID]int32),
+		disk:      diskIndex{dir: filepath.Join(cacheDir, "index")},
+		byKey:     make(map[string]*pack),
+		writers:   make(map[*Writer]struct{}),
+		badPacks:  make(map[string]error),
+		lost:      make(map[ID]lostChunk),
 	}
 	if err := s.loadConfig(ctx, opts.Key != nil); err != nil {
 		c.close()
@@ -994,16 +1004,19 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 // from GC until Close. Flush makes everything the writer put or referenced
 // durable. A Writer is safe for concurrent use by the job's goroutines.
 type Writer struct {
-	s    *Store
-	mu   sync.Mutex
-	deps map[*pack]struct{}
-	refs map[ID]struct{}
+	s       *Store
+	spillMu sync.Mutex // serializes spills and merges of refs
+	mu      sync.Mutex
+	closed  bool
+	deps    map[*pack]struct{}
+	prune   int // len(deps) at which durable packs are dropped from it
+	refs    refSet
 }
 
 // NewWriter starts a writer. Call Close when its job is recorded or
 // abandoned.
 func (s *Store) NewWriter() *Writer {
-	w := &Writer{s: s, deps: make(map[*pack]struct{}), refs: make(map[ID]struct{})}
+	w := &Writer{s: s, deps: make(map[*pack]struct{}), prune: 64, refs: newRefSet(s.refsDir(), s.writerMem)}
 	s.mu.Lock()
 	s.writers[w] = struct{}{}
 	s.mu.Unlock()
@@ -1014,26 +1027,43 @@ func (s *Store) NewWriter() *Writer {
 // references stay protected until that GC ends.
 func (w *Writer) Close() {
 	s := w.s
+	w.spillMu.Lock() // no spill or merge in flight
+	defer w.spillMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.closed = true
 	delete(s.writers, w)
 	if s.marking > 0 {
-		w.mu.Lock()
-		for id := range w.refs {
-			s.held[id] = struct{}{}
-		}
-		w.mu.Unlock()
+		w.refs.drain(s.held, &s.heldRuns)
+	} else {
+		w.refs.release()
 	}
 }
 
-// refLocked records a reference; s.mu is held.
-func (w *Writer) refLocked(id ID, p *pack) {
+// refLocked records a reference; s.mu is held. It reports whether the
+// writer's references are due to be spilled (w.spill, without s.mu).
+func (w *Writer) refLocked(id ID, p *pack) bool {
 	w.mu.Lock()
-	w.refs[id] = struct{}{}
+	defer w.mu.Unlock()
 	if p.state != packDurable {
 		w.deps[p] = struct{}{}
+		if len(w.deps) >= w.prune {
+			// Durable packs need no wait: forget them, so a long job's
+			// deps stay as small as its packs in flight.
+			for d := range w.deps {
+				if d.state == packDurable {
+					delete(w.deps, d)
+				}
+			}
+			w.prune = max(64, 2*len(w.deps))
+		}
 	}
-	w.mu.Unlock()
+	return !w.closed && w.refs.add(id)
 }
 
 // Put stores data unless a chunk with its ID exists. It returns the ID and
@@ -1074,12 +1104,17 @@ func (w *Writer) Ref(id ID) bool { return w.dedup(id) }
 func (w *Writer) dedup(id ID) bool {
 	s := w.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l, ok, _ := s.lookupLocked(id); ok {
-		w.refLocked(id, s.packs[l.pack])
-		return true
+	l, ok, _ := s.lookupLocked(id)
+	if !ok {
+		s.mu.Unlock()
+		return false // also on a damaged local index: the chunk is stored again
 	}
-	return false // also on a damaged local index: the chunk is stored again
+	due := w.refLocked(id, s.packs[l.pack])
+	s.mu.Unlock()
+	if due {
+		w.spill()
+	}
+	return true
 }
 
 // add appends an encoded record to the open pack. With force it is added
@@ -1094,8 +1129,11 @@ func (w *Writer) add(id ID, kind byte, plen uint32, enc []byte, force bool) (int
 	}
 	if !force {
 		if l, ok, _ := s.lookupLocked(id); ok {
-			w.refLocked(id, s.packs[l.pack])
+			due := w.refLocked(id, s.packs[l.pack])
 			s.mu.Unlock()
+			if due {
+				w.spill()
+			}
 			return 0, nil
 		}
 	}
@@ -1112,7 +1150,7 @@ func (w *Writer) add(id ID, kind byte, plen uint32, enc []byte, force bool) (int
 	p.n++
 	s.nchunks++
 	s.mem[id] = loc{pack: p.idx, kind: kind, off: e.off, slen: e.slen, plen: plen, crc: sum}
-	w.refLocked(id, p)
+	due := w.refLocked(id, p)
 	var full *pack
 	if len(p.buf) >= s.packSize {
 		full = s.sealLocked()
@@ -1120,6 +1158,9 @@ func (w *Writer) add(id ID, kind byte, plen uint32, enc []byte, force bool) (int
 	s.mu.Unlock()
 	if full != nil {
 		s.startUpload(full)
+	}
+	if due {
+		w.spill()
 	}
 	return len(enc), nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -404,5 +405,104 @@ func TestPutObjectAgain(t *testing.T) {
 	got, err := s.GetObject(ctx, "snapshots/a")
 	if err != nil || string(got) != "manifest" {
 		t.Fatalf("object now: %q %v", got, err)
+	}
+}
+
+// A writer's references beyond Options.WriterMemory are spilled to runs in
+// the cache directory, and a collection keeps every one of them: those of
+// a writer still running and those of a writer closed during the mark.
+// Once no writer holds them, the next collection frees them and the runs'
+// files are gone.
+func TestSweepKeepsSpilledWriterRefs(t *testing.T) {
+	ctx := context.Background()
+	cache := t.TempDir()
+	s, err := chunk.Open(ctx, mem.New(nil), cache, chunk.Options{PackSize: 64 << 10, WriterMemory: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var old []chunk.ID
+	w0 := s.NewWriter()
+	for i := 0; i < 200; i++ {
+		id, _, err := w0.Put(ctx, randBytes(1000, uint64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, id)
+	}
+	if err := w0.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w0.Close()
+	// running deduplicates against the even chunks and stores 100 new
+	// ones; closing, against the odd chunks.
+	running, closing := s.NewWriter(), s.NewWriter()
+	keep := map[chunk.ID]bool{}
+	for i, id := range old {
+		w := running
+		if i%2 == 1 {
+			w = closing
+		}
+		if !w.Ref(id) {
+			t.Fatalf("chunk %d not found", i)
+		}
+		keep[id] = true
+	}
+	var fresh []chunk.ID
+	for i := 0; i < 100; i++ {
+		id, n, err := running.Put(ctx, randBytes(1000, uint64(1000+i)))
+		if err != nil || n == 0 {
+			t.Fatalf("put %d: %d bytes, %v", i, n, err)
+		}
+		fresh = append(fresh, id)
+		keep[id] = true
+	}
+	if err := running.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*chunk.Writer{running, closing} {
+		st := w.Stats()
+		if st.Spills == 0 || st.MemIDs >= 2*16 || st.Runs >= st.Spills {
+			t.Fatalf("writer refs not bounded: %+v", st)
+		}
+	}
+	gc := s.BeginGC()
+	closing.Close() // its manifest was written after the collection read the roots
+	st, err := gc.Sweep(ctx, func(chunk.ID) bool { return false }, chunk.SweepOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ChunksFreed != 0 {
+		t.Fatalf("sweep freed %d chunks that writers hold: %+v", st.ChunksFreed, st)
+	}
+	for id := range keep {
+		if _, err := s.Get(ctx, id, nil); err != nil {
+			t.Fatalf("chunk %s referenced by a writer was collected: %v", id.Short(), err)
+		}
+	}
+	// closing's references ended with that collection: the next one frees
+	// the odd chunks and keeps running's.
+	gc = s.BeginGC()
+	st, err = gc.Sweep(ctx, func(chunk.ID) bool { return false }, chunk.SweepOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ChunksFreed != 100 {
+		t.Fatalf("second sweep freed %d chunks, want the 100 only the closed writer held: %+v", st.ChunksFreed, st)
+	}
+	for i, id := range old {
+		if _, err := s.Get(ctx, id, nil); (err == nil) != (i%2 == 0) {
+			t.Fatalf("old chunk %d: get err %v", i, err)
+		}
+	}
+	for _, id := range fresh {
+		if _, err := s.Get(ctx, id, nil); err != nil {
+			t.Fatalf("fresh chunk %s: %v", id.Short(), err)
+		}
+	}
+	running.Close()
+	left, _ := filepath.Glob(filepath.Join(cache, "gc", "*"))
+	if len(left) != 0 {
+		t.Fatalf("writers' runs left behind: %v", left)
 	}
 }
