@@ -53,7 +53,7 @@
 //
 // GC must never delete a chunk another replica has just referenced. This
 // process's writers are protected exactly (Writer refs, held while a GC
-// marks). Across processes the protection today is the grace window: packs
+// marks; bounded in memory by spilling to sorted runs, refset.go). Across processes the protection today is the grace window: packs
 // younger than SweepOptions.Grace are neither deleted nor repacked, which
 // protects chunks other writers stored; it does not protect an old chunk
 // another process deduplicated against after this GC read the manifests.

@@ -34,12 +34,20 @@ func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
 func TestGCRaceWithDedup(t *testing.T) {
 	for _, bk := range raceBackends {
 		t.Run(bk.name, func(t *testing.T) {
-			t.Run("one process: capture deduplicated, then GC, then its manifest", func(t *testing.T) {
-				raceDedupThenGC(t, bk.open(t))
-			})
-			t.Run("one process: GC planned, then a capture deduplicates", func(t *testing.T) {
-				raceGCThenDedup(t, bk.open(t))
-			})
+			// WriterMemory 4: the capture's references are spilled to runs
+			// in the cache directory (chunk/refset.go) before the race.
+			for _, wm := range []int{0, 4} {
+				sfx := ""
+				if wm > 0 {
+					sfx = ", its references spilled"
+				}
+				t.Run("one process: capture deduplicated, then GC, then its manifest"+sfx, func(t *testing.T) {
+					raceDedupThenGC(t, bk.open(t), wm)
+				})
+				t.Run("one process: GC planned, then a capture deduplicates"+sfx, func(t *testing.T) {
+					raceGCThenDedup(t, bk.open(t), wm)
+				})
+			}
 			gateStores(t, func(t *testing.T, sa, sb store.Store) {
 				t.Run("replicas: collection waits for a writer inside the gate", func(t *testing.T) {
 					raceReplicaWriterInside(t, bk.open(t), sa, sb)
@@ -245,11 +253,11 @@ const raceBlocks = 16
 // before its manifest is written, S1 is deleted and a collection runs to
 // its end. The capture's references keep the chunks it deduplicated
 // against (writer refs), so its snapshot restores.
-func raceDedupThenGC(t *testing.T, be blob.Backend) {
+func raceDedupThenGC(t *testing.T, be blob.Backend, writerMem int) {
 	ctx := context.Background()
 	clk := &fakeClock{now: time.Now()}
 	pa := newPausing(be)
-	a := openRepo(t, pa, snapshot.Options{Now: clk.Now, PackSize: 256 << 10})
+	a := openRepo(t, pa, snapshot.Options{Now: clk.Now, PackSize: 256 << 10, WriterMemory: writerMem})
 	path := filepath.Join(t.TempDir(), "disk.img")
 	writeDisk(t, path, raceBlocks*bs, extent{0, raceBlocks * bs, 'r', 1})
 	s1, _ := captureFile(t, a, path, snapshot.CaptureOptions{})
@@ -289,11 +297,11 @@ func raceDedupThenGC(t *testing.T, be blob.Backend) {
 // about to delete the first pack; a capture of the same data then runs to
 // its end. It must not deduplicate against chunks that are going (it
 // stores them again), so its snapshot restores after the sweep.
-func raceGCThenDedup(t *testing.T, be blob.Backend) {
+func raceGCThenDedup(t *testing.T, be blob.Backend, writerMem int) {
 	ctx := context.Background()
 	clk := &fakeClock{now: time.Now()}
 	pa := newPausing(be)
-	a := openRepo(t, pa, snapshot.Options{Now: clk.Now, PackSize: 256 << 10})
+	a := openRepo(t, pa, snapshot.Options{Now: clk.Now, PackSize: 256 << 10, WriterMemory: writerMem})
 	path := filepath.Join(t.TempDir(), "disk.img")
 	want := writeDisk(t, path, raceBlocks*bs, extent{0, raceBlocks * bs, 'r', 3})
 	s1, _ := captureFile(t, a, path, snapshot.CaptureOptions{})

@@ -72,6 +72,10 @@ type Options struct {
 	Workers int
 	// Now reads the clock (default time.Now).
 	Now func() time.Time
+	// WriterMemory is how many chunk references a capture or copy keeps in
+	// memory before spilling them to the cache directory
+	// (chunk.Options.WriterMemory; default 64 Ki).
+	WriterMemory int
 }
 
 // Repository is a set of disk snapshots stored in a chunk store. It is safe
@@ -131,7 +135,7 @@ func Open(ctx context.Context, be blob.Backend, localDir string, opts Options) (
 	}
 	cs, err := chunk.Open(ctx, be, localDir, chunk.Options{
 		Key: opts.Key, PackSize: opts.PackSize, Workers: opts.Workers, Now: opts.Now,
-		Compression: opts.Compression, Uploads: opts.Uploads,
+		Compression: opts.Compression, Uploads: opts.Uploads, WriterMemory: opts.WriterMemory,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
