@@ -366,18 +366,23 @@ func (c *cursor) next() (bool, error) {
 	return true, nil
 }
 
-type cursorHeap []*cursor
-
-func (h cursorHeap) Len() int { return len(h) }
-func (h cursorHeap) Less(i, j int) bool {
-	if c := compareID(&h[i].cur.id, &h[j].cur.id); c != 0 {
-		return c < 0
+// before orders a merge's cursors: by ID, then the newest run first.
+func (c *cursor) before(o *cursor) bool {
+	if d := compareID(&c.cur.id, &o.cur.id); d != 0 {
+		return d < 0
 	}
-	return h[i].age < h[j].age
+	return c.age < o.age
 }
-func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
-func (h *cursorHeap) Pop() any {
+
+// mergeHeap is the heap of a k-way merge's cursors (index runs, live set
+// spills), the one to read next first.
+type mergeHeap[C interface{ before(C) bool }] []C
+
+func (h mergeHeap[C]) Len() int           { return len(h) }
+func (h mergeHeap[C]) Less(i, j int) bool { return h[i].before(h[j]) }
+func (h mergeHeap[C]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap[C]) Push(x any)        { *h = append(*h, x.(C)) }
+func (h *mergeHeap[C]) Pop() any {
 	old := *h
 	c := old[len(old)-1]
 	*h = old[:len(old)-1]
@@ -417,7 +422,7 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 	if err != nil {
 		return nil, err
 	}
-	h := make(cursorHeap, 0, len(runs))
+	h := make(mergeHeap[*cursor], 0, len(runs))
 	for i, r := range runs {
 		c := &cursor{r: r, age: i, left: r.n, br: bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.n*recSize), mergeBuf(len(runs)))}
 		ok, err := c.next()

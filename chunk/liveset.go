@@ -128,18 +128,7 @@ type idCursor struct {
 	cur ID
 }
 
-type idHeap []*idCursor
-
-func (h idHeap) Len() int           { return len(h) }
-func (h idHeap) Less(i, j int) bool { return cmpID(h[i].cur, h[j].cur) < 0 }
-func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *idHeap) Push(x any)        { *h = append(*h, x.(*idCursor)) }
-func (h *idHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
-}
+func (c *idCursor) before(o *idCursor) bool { return cmpID(c.cur, o.cur) < 0 }
 
 // Finish ends the adding: the set becomes a sorted slice, or, when it
 // spilled, one merged file.
@@ -163,7 +152,7 @@ func (l *LiveSet) Finish() error {
 		return fmt.Errorf("live set: %w", err)
 	}
 	l.f = out
-	var h idHeap
+	var h mergeHeap[*idCursor]
 	defer func() {
 		for _, c := range h {
 			c.f.Close()

@@ -66,43 +66,50 @@ func unknownKeys(b []byte, t reflect.Type) Settings {
 	return m
 }
 
+// The properties without their JSON methods: what the methods below encode
+// and decode, the settings aside.
+type (
+	plainDiskProperties     DiskProperties
+	plainSnapshotProperties SnapshotProperties
+)
+
 // MarshalJSON writes the properties with their settings.
 func (p DiskProperties) MarshalJSON() ([]byte, error) {
-	type plain DiskProperties
-	b, err := json.Marshal(plain(p))
-	if err != nil {
-		return nil, err
-	}
-	return withSettings(b, p.Settings)
+	return marshalWithSettings(plainDiskProperties(p), p.Settings)
 }
 
 // UnmarshalJSON reads the properties; keys no field names are settings.
 func (p *DiskProperties) UnmarshalJSON(b []byte) error {
-	type plain DiskProperties
-	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
-		return err
-	}
-	p.Settings = unknownKeys(b, reflect.TypeOf(plain{}))
-	return nil
+	return unmarshalWithSettings(b, (*plainDiskProperties)(p), &p.Settings)
 }
 
 // MarshalJSON writes the properties with their settings.
 func (p SnapshotProperties) MarshalJSON() ([]byte, error) {
-	type plain SnapshotProperties
-	b, err := json.Marshal(plain(p))
-	if err != nil {
-		return nil, err
-	}
-	return withSettings(b, p.Settings)
+	return marshalWithSettings(plainSnapshotProperties(p), p.Settings)
 }
 
 // UnmarshalJSON reads the properties; keys no field names are settings.
 func (p *SnapshotProperties) UnmarshalJSON(b []byte) error {
-	type plain SnapshotProperties
-	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
+	return unmarshalWithSettings(b, (*plainSnapshotProperties)(p), &p.Settings)
+}
+
+// marshalWithSettings writes plain (properties as a type without JSON
+// methods) with the settings s merged into the object.
+func marshalWithSettings[P any](plain P, s Settings) ([]byte, error) {
+	b, err := json.Marshal(plain)
+	if err != nil {
+		return nil, err
+	}
+	return withSettings(b, s)
+}
+
+// unmarshalWithSettings reads b into plain (properties as a type without
+// JSON methods) and sets *s to the keys no field of it names.
+func unmarshalWithSettings[P any](b []byte, plain *P, s *Settings) error {
+	if err := json.Unmarshal(b, plain); err != nil {
 		return err
 	}
-	p.Settings = unknownKeys(b, reflect.TypeOf(plain{}))
+	*s = unknownKeys(b, reflect.TypeOf(*plain))
 	return nil
 }
 

@@ -130,15 +130,7 @@ func (d *Directory) Delete(ctx context.Context, tx store.Tx, objectID string) er
 }
 
 func (d *Directory) get(ctx context.Context, r store.Reader, objectID string) (*Principal, error) {
-	doc, err := r.Get(ctx, principalKind, objectID)
-	if err != nil {
-		return nil, err
-	}
-	var p Principal
-	if err := json.Unmarshal(doc.Value, &p); err != nil {
-		return nil, fmt.Errorf("decode principal %s: %w", objectID, err)
-	}
-	return &p, nil
+	return store.GetJSON[Principal](ctx, r, principalKind, objectID, "principal")
 }
 
 // Get reads a principal by object id.
@@ -173,11 +165,11 @@ func (d *Directory) List(ctx context.Context, kind string) ([]*Principal, error)
 	}
 	out := make([]*Principal, 0, len(docs))
 	for _, doc := range docs {
-		var p Principal
-		if err := json.Unmarshal(doc.Value, &p); err != nil {
+		p, err := store.DecodeJSON[Principal](doc, "principal")
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, &p)
+		out = append(out, p)
 	}
 	return out, nil
 }

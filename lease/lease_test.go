@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,40 +11,15 @@ import (
 	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
 
-// stores runs fn on SQLite and on PostgreSQL (two stores on one schema:
-// two replicas).
-func stores(t *testing.T, fn func(t *testing.T, a, b store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "m.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		fn(t, s, s)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		url := testsvc.PostgresSchema(t)
-		var ss [2]store.Store
-		for i := range ss {
-			s, err := store.OpenPostgres(context.Background(), url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			ss[i] = s
-		}
-		fn(t, ss[0], ss[1])
-	})
-}
-
 // One holder at a time; a new holder gets a higher epoch only after the
 // old one's TTL; the old holder's Check and Renew fail from then on.
 func TestTakeoverFencesTheOldHolder(t *testing.T) {
-	stores(t, func(t *testing.T, a, b store.Store) {
+	storetest.Replicas(t, func(t *testing.T, a, b store.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		ra, ok, err := lease.Try(ctx, a, "leader", "A", "", now, 15*time.Second)
@@ -103,7 +77,7 @@ func TestTakeoverFencesTheOldHolder(t *testing.T) {
 // Two replicas campaign: exactly one leads; when it stops (resigns), the
 // other leads under a higher epoch, and the first one's epoch is fenced.
 func TestLeaderElection(t *testing.T) {
-	stores(t, func(t *testing.T, a, b store.Store) {
+	storetest.Replicas(t, func(t *testing.T, a, b store.Store) {
 		ctx := context.Background()
 		la := &lease.Leader{Store: a, Name: "leader", Holder: "A", TTL: 600 * time.Millisecond}
 		la.Start(ctx)
@@ -143,7 +117,7 @@ func TestLeaderElection(t *testing.T) {
 // out until it releases; a writer that died is waited for only until its
 // TTL passes.
 func TestGateOrdersCollectionAndWriters(t *testing.T) {
-	stores(t, func(t *testing.T, a, b store.Store) {
+	storetest.Replicas(t, func(t *testing.T, a, b store.Store) {
 		ctx := context.Background()
 		ga := &lease.Gate{Store: a, Repo: "azblob://c/vaults/v1", Holder: "A", Poll: 10 * time.Millisecond}
 		gb := &lease.Gate{Store: b, Repo: "azblob://c/vaults/v1", Holder: "B", Poll: 10 * time.Millisecond}
@@ -222,7 +196,7 @@ func waitFor(t *testing.T, cond func() bool) {
 
 // Two collections of one process (same holder) exclude each other too.
 func TestGateOneCollectionAtATime(t *testing.T) {
-	stores(t, func(t *testing.T, a, _ store.Store) {
+	storetest.Replicas(t, func(t *testing.T, a, _ store.Store) {
 		ctx := context.Background()
 		g := &lease.Gate{Store: a, Repo: "snapshots", Holder: "A", Poll: 10 * time.Millisecond}
 		h, err := g.Collect(ctx)

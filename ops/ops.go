@@ -168,15 +168,7 @@ func (m *Manager) put(ctx context.Context, tx store.Tx, op *Operation) error {
 
 // Get reads an operation; ErrNotFound if it does not exist.
 func (m *Manager) Get(ctx context.Context, id string) (*Operation, error) {
-	d, err := m.store.Get(ctx, docKind, id)
-	if err != nil {
-		return nil, err
-	}
-	var op Operation
-	if err := json.Unmarshal(d.Value, &op); err != nil {
-		return nil, fmt.Errorf("decode operation %s: %w", id, err)
-	}
-	return &op, nil
+	return store.GetJSON[Operation](ctx, m.store, docKind, id, "operation")
 }
 
 // ErrNotFound is returned by Get for an unknown operation.

@@ -2,6 +2,7 @@ package protection
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -345,7 +346,7 @@ func (w WeeklySchedule) Next(t time.Time) time.Time {
 	var best time.Time
 	for day := 0; day <= 8; day++ {
 		midnight := time.Date(y, m, d+day, 0, 0, 0, 0, loc)
-		if len(w.Weekdays) > 0 && !containsWeekday(w.Weekdays, midnight.Weekday()) {
+		if len(w.Weekdays) > 0 && !slices.Contains(w.Weekdays, midnight.Weekday()) {
 			continue
 		}
 		for _, off := range w.Times {
@@ -361,15 +362,6 @@ func (w WeeklySchedule) Next(t time.Time) time.Time {
 		}
 	}
 	return best
-}
-
-func containsWeekday(ws []time.Weekday, w time.Weekday) bool {
-	for _, x := range ws {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // windowsZones maps the Windows time zone names Azure policies use to IANA names.

@@ -1,6 +1,7 @@
 package protection
 
 import (
+	"slices"
 	"time"
 )
 
@@ -59,13 +60,13 @@ func (r LongTermRetention) Expiry(t time.Time) (time.Time, string) {
 	if r.Daily != nil {
 		keep(r.Daily, RuleDaily)
 	}
-	if w := r.Weekly; w != nil && (len(w.Weekdays) == 0 || containsWeekday(w.Weekdays, lt.Weekday())) {
+	if w := r.Weekly; w != nil && (len(w.Weekdays) == 0 || slices.Contains(w.Weekdays, lt.Weekday())) {
 		keep(w, RuleWeekly)
 	}
 	if m := r.Monthly; m != nil && m.matchesInMonth(lt) {
 		keep(m, RuleMonthly)
 	}
-	if y := r.Yearly; y != nil && containsMonth(y.Months, lt.Month()) && y.matchesInMonth(lt) {
+	if y := r.Yearly; y != nil && slices.Contains(y.Months, lt.Month()) && y.matchesInMonth(lt) {
 		keep(y, RuleYearly)
 	}
 	return best.In(t.Location()), name
@@ -75,7 +76,7 @@ func (r LongTermRetention) Expiry(t time.Time) (time.Time, string) {
 // the month (by date, or by nth weekday).
 func (rule *RetentionRule) matchesInMonth(lt time.Time) bool {
 	if len(rule.WeeksOfMonth) > 0 {
-		if !containsWeekday(rule.Weekdays, lt.Weekday()) {
+		if !slices.Contains(rule.Weekdays, lt.Weekday()) {
 			return false
 		}
 		nth := (lt.Day()-1)/7 + 1
@@ -90,15 +91,6 @@ func (rule *RetentionRule) matchesInMonth(lt time.Time) bool {
 	lastDay := lt.AddDate(0, 0, 1).Month() != lt.Month()
 	for _, d := range rule.DaysOfMonth {
 		if d == lt.Day() || d == 0 && lastDay {
-			return true
-		}
-	}
-	return false
-}
-
-func containsMonth(ms []time.Month, m time.Month) bool {
-	for _, x := range ms {
-		if x == m {
 			return true
 		}
 	}

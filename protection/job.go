@@ -140,18 +140,14 @@ func PutJob(ctx context.Context, tx store.Tx, j *Job) error {
 // GetJob reads a job by id; store.ErrNotFound if absent or in another vault
 // (vaultID "" matches any vault).
 func GetJob(ctx context.Context, r store.Reader, vaultID, id string) (*Job, error) {
-	d, err := r.Get(ctx, jobKind, id)
+	j, err := store.GetJSON[Job](ctx, r, jobKind, id, "job")
 	if err != nil {
 		return nil, err
-	}
-	var j Job
-	if err := json.Unmarshal(d.Value, &j); err != nil {
-		return nil, fmt.Errorf("decode job %s: %w", id, err)
 	}
 	if vaultID != "" && !strings.EqualFold(j.VaultID, vaultID) {
 		return nil, store.ErrNotFound
 	}
-	return &j, nil
+	return j, nil
 }
 
 // JobFilter selects jobs; zero fields match everything.

@@ -77,15 +77,7 @@ func PutRecoveryPoint(ctx context.Context, tx store.Tx, p *RecoveryPoint) error 
 
 // GetRecoveryPoint reads one point; store.ErrNotFound if absent.
 func GetRecoveryPoint(ctx context.Context, r store.Reader, itemID, id string) (*RecoveryPoint, error) {
-	d, err := r.Get(ctx, rpKind, rpKey(itemID, id))
-	if err != nil {
-		return nil, err
-	}
-	var p RecoveryPoint
-	if err := json.Unmarshal(d.Value, &p); err != nil {
-		return nil, fmt.Errorf("decode recovery point %s: %w", id, err)
-	}
-	return &p, nil
+	return store.GetJSON[RecoveryPoint](ctx, r, rpKind, rpKey(itemID, id), "recovery point")
 }
 
 // decodeDocs decodes documents of T (what names T in errors) and keeps
@@ -93,9 +85,9 @@ func GetRecoveryPoint(ctx context.Context, r store.Reader, itemID, id string) (*
 func decodeDocs[T any](docs []store.Doc, what string, keep func(*T) bool) ([]*T, error) {
 	out := make([]*T, 0, len(docs))
 	for _, d := range docs {
-		v := new(T)
-		if err := json.Unmarshal(d.Value, v); err != nil {
-			return nil, fmt.Errorf("decode %s %s: %w", what, d.Key, err)
+		v, err := store.DecodeJSON[T](d, what)
+		if err != nil {
+			return nil, err
 		}
 		if keep(v) {
 			out = append(out, v)

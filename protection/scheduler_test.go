@@ -27,15 +27,24 @@ type schedEnv struct {
 
 func newSchedEnv(t *testing.T, dir string, clk *clock.Fake) *schedEnv {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "s.db"), clk)
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "s.db"), clk)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	ri, _ := protection.ParseRepeatingInterval("R/2021-01-01T00:00:00Z/PT4H", nil)
 	se := &schedEnv{st: st, clk: clk, every: ri}
-	se.runner = &job.Runner{Store: st, Clock: clk, NodeID: "n1", Poll: 5 * time.Millisecond}
-	se.sched = protection.NewScheduler(st, clk, se.runner, "test", func(ctx context.Context, run protection.Run) (time.Time, error) {
+	se.start(t)
+	return se
+}
+
+// start starts se's runner and a scheduler on its store whose runs record
+// themselves (after failing se.fail times) and plan the next occurrence of
+// se.every; the runner stops when t ends.
+func (se *schedEnv) start(t *testing.T) {
+	t.Helper()
+	se.runner = &job.Runner{Store: se.st, Clock: se.clk, NodeID: "n1", Poll: 5 * time.Millisecond}
+	se.sched = protection.NewScheduler(se.st, se.clk, se.runner, "test", func(ctx context.Context, run protection.Run) (time.Time, error) {
 		se.mu.Lock()
 		defer se.mu.Unlock()
 		if se.fail > 0 {
@@ -46,12 +55,10 @@ func newSchedEnv(t *testing.T, dir string, clk *clock.Fake) *schedEnv {
 		return se.every.Next(run.Now), nil
 	})
 	se.sched.RetryDelay = time.Minute
-	if err := se.runner.Start(ctx); err != nil {
+	if err := se.runner.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r := se.runner
-	t.Cleanup(func() { r.Stop(); st.Close() })
-	return se
+	t.Cleanup(se.runner.Stop)
 }
 
 // waitPlanned waits until item's task runs after at.
@@ -156,21 +163,6 @@ func TestSchedulerRunsOncePerOccurrenceAndCatchesUpOnce(t *testing.T) {
 func newSchedEnvOn(t *testing.T, se *schedEnv, clk *clock.Fake) *schedEnv {
 	t.Helper()
 	ne := &schedEnv{st: se.st, clk: clk, every: se.every, runs: se.runs}
-	ne.runner = &job.Runner{Store: se.st, Clock: clk, NodeID: "n1", Poll: 5 * time.Millisecond}
-	ne.sched = protection.NewScheduler(se.st, clk, ne.runner, "test", func(ctx context.Context, run protection.Run) (time.Time, error) {
-		ne.mu.Lock()
-		defer ne.mu.Unlock()
-		if ne.fail > 0 {
-			ne.fail--
-			return time.Time{}, errors.New("transient")
-		}
-		ne.runs = append(ne.runs, run)
-		return ne.every.Next(run.Now), nil
-	})
-	ne.sched.RetryDelay = time.Minute
-	if err := ne.runner.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ne.runner.Stop)
+	ne.start(t)
 	return ne
 }

@@ -171,15 +171,7 @@ type DamagedPack struct {
 
 // GetVerify reads a verify by id; store.ErrNotFound if absent.
 func GetVerify(ctx context.Context, r store.Reader, id string) (*VerifyRun, error) {
-	d, err := r.Get(ctx, verifyKind, id)
-	if err != nil {
-		return nil, err
-	}
-	var v VerifyRun
-	if err := json.Unmarshal(d.Value, &v); err != nil {
-		return nil, fmt.Errorf("decode verify %s: %w", id, err)
-	}
-	return &v, nil
+	return store.GetJSON[VerifyRun](ctx, r, verifyKind, id, "verify")
 }
 
 func putVerify(ctx context.Context, tx store.Tx, v *VerifyRun) error {

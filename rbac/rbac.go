@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -121,12 +122,12 @@ func (a *Authorizer) reload(ctx context.Context) error {
 	}
 	by := map[string][]*Assignment{}
 	for _, d := range docs {
-		var x Assignment
-		if err := json.Unmarshal(d.Value, &x); err != nil {
-			return fmt.Errorf("decode role assignment %s: %w", d.Key, err)
+		x, err := store.DecodeJSON[Assignment](d, "role assignment")
+		if err != nil {
+			return err
 		}
 		k := strings.ToLower(x.PrincipalID)
-		by[k] = append(by[k], &x)
+		by[k] = append(by[k], x)
 	}
 	roles := map[string]*RoleDefinition{}
 	for i := range BuiltInRoles {
@@ -140,11 +141,11 @@ func (a *Authorizer) reload(ctx context.Context) error {
 		return fmt.Errorf("load role definitions: %w", err)
 	}
 	for _, d := range rdocs {
-		var r RoleDefinition
-		if err := json.Unmarshal(d.Value, &r); err != nil {
-			return fmt.Errorf("decode role definition %s: %w", d.Key, err)
+		r, err := store.DecodeJSON[RoleDefinition](d, "role definition")
+		if err != nil {
+			return err
 		}
-		roles[strings.ToLower(r.ID)] = &r
+		roles[strings.ToLower(r.ID)] = r
 	}
 	a.mu.Lock()
 	a.byPrincipal, a.roles = by, roles
@@ -199,28 +200,16 @@ func glob(p, s string) bool {
 // RoleAllows reports whether a role permits action.
 func RoleAllows(r *RoleDefinition, action string) bool {
 	for _, p := range r.Permissions {
-		allowed := false
-		for _, x := range p.Actions {
-			if ActionMatches(x, action) {
-				allowed = true
-				break
-			}
-		}
-		if !allowed {
-			continue
-		}
-		denied := false
-		for _, x := range p.NotActions {
-			if ActionMatches(x, action) {
-				denied = true
-				break
-			}
-		}
-		if !denied {
+		if anyMatches(p.Actions, action) && !anyMatches(p.NotActions, action) {
 			return true
 		}
 	}
 	return false
+}
+
+// anyMatches reports whether one of patterns matches action.
+func anyMatches(patterns []string, action string) bool {
+	return slices.ContainsFunc(patterns, func(x string) bool { return ActionMatches(x, action) })
 }
 
 // Allowed reports whether principal may perform action on scope now.
@@ -381,15 +370,7 @@ func (a *Authorizer) RoleInUse(guid string) bool {
 
 // GetAssignment reads an assignment by full id.
 func (a *Authorizer) GetAssignment(ctx context.Context, id string) (*Assignment, error) {
-	d, err := a.Store.Get(ctx, assignmentKind, id)
-	if err != nil {
-		return nil, err
-	}
-	var x Assignment
-	if err := json.Unmarshal(d.Value, &x); err != nil {
-		return nil, err
-	}
-	return &x, nil
+	return store.GetJSON[Assignment](ctx, a.Store, assignmentKind, id, "role assignment")
 }
 
 // Assignments lists every assignment.

@@ -18,6 +18,7 @@ import (
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
@@ -48,7 +49,7 @@ func TestGCRaceWithDedup(t *testing.T) {
 					raceGCThenDedup(t, bk.open(t), wm)
 				})
 			}
-			gateStores(t, func(t *testing.T, sa, sb store.Store) {
+			storetest.Replicas(t, func(t *testing.T, sa, sb store.Store) {
 				t.Run("replicas: collection waits for a writer inside the gate", func(t *testing.T) {
 					raceReplicaWriterInside(t, bk.open(t), sa, sb)
 				})
@@ -88,32 +89,6 @@ var raceBackends = []struct {
 		}
 		return b
 	}},
-}
-
-// gateStores runs fn with the metadata stores of two replicas: one SQLite
-// store (one process), and two PostgreSQL stores on one schema.
-func gateStores(t *testing.T, fn func(t *testing.T, a, b store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "m.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		fn(t, s, s)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		url := testsvc.PostgresSchema(t)
-		var ss [2]store.Store
-		for i := range ss {
-			s, err := store.OpenPostgres(context.Background(), url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			ss[i] = s
-		}
-		fn(t, ss[0], ss[1])
-	})
 }
 
 // pausing is a real backend that can stop at one chosen operation: the

@@ -15,18 +15,8 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
 
-func openPG(t *testing.T, url string) *store.Postgres {
-	t.Helper()
-	s, err := store.OpenPostgres(context.Background(), url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func TestPostgresConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openPG(t, testsvc.PostgresSchema(t)) })
+	storetest.Run(t, func(t *testing.T) store.Store { return storetest.Postgres(t, testsvc.PostgresSchema(t)) })
 }
 
 // Replicas start at the same moment against an empty database: migrations
@@ -63,7 +53,7 @@ func TestPostgresConcurrentBootstrap(t *testing.T) {
 // the other through LISTEN/NOTIFY, and a claim fenced by one is seen by the other.
 func TestPostgresWakeupsAcrossStores(t *testing.T) {
 	url := testsvc.PostgresSchema(t)
-	a, b := openPG(t, url), openPG(t, url)
+	a, b := storetest.Postgres(t, url), storetest.Postgres(t, url)
 	wake := b.Wakeups()
 	ctx := context.Background()
 	// The listener signals once when it starts listening; drain it.

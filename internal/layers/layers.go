@@ -36,6 +36,7 @@ var Rules = []Rule{
 	{"fault", nil, "fault-injection rules (admin API); imports nothing"},
 	{"version", nil, "the build's version"},
 	{"store", []string{"clock"}, "metadata behind one contract"},
+	{"store/storetest", []string{"store", "clock", "internal/testsvc"}, "the store contract's suite and the real stores tests open (PostgreSQL started by internal/testsvc)"},
 	{"store/...", []string{"store", "clock"}, "store implementations and their shared suite"},
 	{"blob", nil, "blob imports nothing above it"},
 	{"blob/...", []string{"blob"}, "backends implement blob.Backend, nothing more"},

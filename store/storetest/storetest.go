@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/store"
 )
 
@@ -491,4 +492,30 @@ func SQLite(tb testing.TB) *store.SQLite {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Postgres opens a store on the PostgreSQL database at url, closed when tb
+// ends. Stores opened on one url are replicas of one Safehold.
+func Postgres(tb testing.TB, url string) *store.Postgres {
+	tb.Helper()
+	s, err := store.OpenPostgres(context.Background(), url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Replicas runs fn with the metadata stores of two replicas: on SQLite one
+// store (one process) passed twice, on PostgreSQL two stores on one fresh
+// schema (internal/testsvc starts the server).
+func Replicas(t *testing.T, fn func(t *testing.T, a, b store.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		s := SQLite(t)
+		fn(t, s, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := testsvc.PostgresSchema(t)
+		fn(t, Postgres(t, url), Postgres(t, url))
+	})
 }
