@@ -168,7 +168,12 @@ func (m *Manager) put(ctx context.Context, tx store.Tx, op *Operation) error {
 
 // Get reads an operation; ErrNotFound if it does not exist.
 func (m *Manager) Get(ctx context.Context, id string) (*Operation, error) {
-	return store.GetJSON[Operation](ctx, m.store, docKind, id, "operation")
+	return m.GetIn(ctx, m.store, id)
+}
+
+// GetIn reads an operation through r (a transaction, to Finish it there).
+func (m *Manager) GetIn(ctx context.Context, r store.Reader, id string) (*Operation, error) {
+	return store.GetJSON[Operation](ctx, r, docKind, id, "operation")
 }
 
 // ErrNotFound is returned by Get for an unknown operation.

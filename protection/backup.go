@@ -186,6 +186,9 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	}
 	taken, err := e.takeSnapshots(ctx, j, c.Disks)
 	if err != nil {
+		if userCancelled(ctx) {
+			e.dropSnapshots(ctx, c.Disks)
+		}
 		return nil, false, err
 	}
 	end := e.Now()
@@ -204,29 +207,41 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	if !keep.Operational.IsZero() {
 		p.SetInstantExpiry(keep.Operational)
 	}
-	orphan := false
-	err = e.Store.Update(ctx, func(tx store.Tx) error {
-		x, err := GetJob(ctx, tx, "", j.ID)
+	// The point is recorded unless the job was cancelled meanwhile (decided
+	// in the transaction that would record it): a cancelled capture leaves
+	// neither a point nor its snapshots.
+	orphan, cancelled := false, userCancelled(ctx)
+	wctx := context.WithoutCancel(ctx)
+	err = e.Store.Update(wctx, func(tx store.Tx) error {
+		x, err := GetJob(wctx, tx, "", j.ID)
 		if err != nil {
 			return err
+		}
+		if cancelled || x.Details[DetailCancelRequested] != "" {
+			cancelled = true
+			return nil
 		}
 		SetTask(x, TaskSnapshot, JobCompleted, end)
 		x.RecoveryPointID, x.RecoveryPointTime = pointID, &at
 		if it.VaultKey == "" {
 			x.BytesTransferred = changed
 		}
-		if err := f.Recorded(ctx, tx, it, p, x); err != nil {
+		if err := f.Recorded(wctx, tx, it, p, x); err != nil {
 			if errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrNotFound) {
 				orphan = true // deleted while we worked
-				return PutJob(ctx, tx, x)
+				return PutJob(wctx, tx, x)
 			}
 			return err
 		}
-		if err := PutRecoveryPoint(ctx, tx, p); err != nil {
+		if err := PutRecoveryPoint(wctx, tx, p); err != nil {
 			return err
 		}
-		return PutJob(ctx, tx, x)
+		return PutJob(wctx, tx, x)
 	})
+	if err == nil && cancelled {
+		e.dropSnapshots(ctx, c.Disks)
+		return nil, false, ErrCancelled
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -282,6 +297,17 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 		return nil, fmt.Errorf("snapshot %s: %w", specs[0].DiskID, err)
 	}
 	return taken, nil
+}
+
+// dropSnapshots deletes the snapshots a cancelled capture took (those of
+// specs that exist), whatever state ctx is in.
+func (e *Engine) dropSnapshots(ctx context.Context, specs []SnapshotSpec) {
+	ctx = context.WithoutCancel(ctx)
+	for _, s := range specs {
+		if err := e.Disks.DeleteSnapshot(ctx, s.SnapshotID); err != nil && !errors.Is(err, ErrNotFound) {
+			e.Logger.Warn("delete the snapshot of a cancelled backup", "snapshot", s.SnapshotID, "err", err)
+		}
+	}
 }
 
 // copyToVault copies a point's snapshots into the vault's repository.

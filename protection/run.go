@@ -74,13 +74,16 @@ func (e *Engine) finish(j *Job, err error, fallback string) {
 	case err == nil:
 		j.Finish(now, nil)
 	case errors.Is(err, ErrCancelled):
-		j.Finish(now, nil)
-		j.Status = JobCancelled
+		// The tasks that had not ended end Cancelled with the job; its
+		// progress stays where the work stopped.
+		progress := j.Progress
 		for i := range j.Tasks {
-			if j.Tasks[i].Status != JobCompleted {
-				j.Tasks[i].Status = JobCancelled
+			if j.Tasks[i].EndTime == nil {
+				j.Tasks[i].Status, j.Tasks[i].EndTime = JobCancelled, &now
 			}
 		}
+		j.Finish(now, nil)
+		j.Status, j.Progress = JobCancelled, progress
 	default:
 		j.Finish(now, JobErrorOf(err, fallback))
 	}
@@ -100,14 +103,20 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 	}
 	log := e.Logger.With("job", j.ID, "item", j.ItemID, "operation", j.Operation)
 	log.Info("job started")
+	jctx, stop := e.watchCancel(ctx, jobID)
 	werr := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("job panicked: %v", p)
 			}
 		}()
-		return work(ctx, j)
+		return work(jctx, j)
 	}()
+	if werr != nil && userCancelled(jctx) {
+		// Whatever the work was doing when the cancellation reached it.
+		werr = ErrCancelled
+	}
+	stop()
 	if ctx.Err() != nil {
 		log.Info("job interrupted; it resumes when the server restarts", "err", werr)
 		return nil, ctx.Err()

@@ -21,7 +21,9 @@ import (
 const (
 	detailExpiry = "recoveryPointExpiryTimeInUTC"
 	detailCancel = "cancelRequested"
-	detailRule   = "ruleName"
+	// detailCancelOps lists the cancel operations waiting for the job to end.
+	detailCancelOps = "cancelOperations"
+	detailRule      = "ruleName"
 	// detailWarning is shown in the job's propertyBag.
 	detailWarning = "Warning"
 )
@@ -257,6 +259,9 @@ func (f face) Recorded(ctx context.Context, tx store.Tx, item *protection.Item, 
 func (f face) Ended(ctx context.Context, tx store.Tx, x *protection.Job) error {
 	if x.Operation != protection.OpBackup {
 		return nil
+	}
+	if err := f.pr.endCancels(ctx, tx, x); err != nil {
+		return err
 	}
 	it, err := f.pr.loadItem(ctx, tx, mustParse(x.ItemID))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 // internal job details never shown in the propertyBag.
-var hiddenDetails = map[string]bool{detailCancel: true, detailExpiry: false, "restoreRequest": true, "restoredDisks": false}
+var hiddenDetails = map[string]bool{detailCancel: true, detailCancelOps: true, detailExpiry: false, "restoreRequest": true, "restoredDisks": false}
 
 // jobBody renders an AzureIaaSVMJob resource.
 func (pr *Provider) jobBody(j *protection.Job) map[string]any {
@@ -48,7 +48,10 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 		if t.EndTime != nil {
 			tk["endTime"] = wt(*t.EndTime)
 			tk["duration"] = isoDuration(t.EndTime.Sub(t.StartTime))
-			tk["progressPercentage"] = 100
+			tk["progressPercentage"] = 0
+			if t.Status == protection.JobCompleted {
+				tk["progressPercentage"] = 100
+			}
 		} else if t.Status == protection.JobInProgress {
 			tk["duration"] = isoDuration(now.Sub(t.StartTime))
 			tk["progressPercentage"] = 0
@@ -156,8 +159,12 @@ func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(pr.jobBody(j)), nil
 }
 
-// cancelJob asks a running backup to stop: 202 with Location; the job goes
-// Cancelling, then Cancelled when its worker notices.
+// cancelJob asks a running backup to stop: 202 with Location
+// (backupJobs/{job}/operationResults/{op}) and Azure-AsyncOperation
+// (backupOperations/{op}). The job goes Cancelling at once; the engine
+// interrupts whatever its work waits on and ends it Cancelled (no recovery
+// point is recorded when the capture had not committed one). The operation
+// runs until the job has ended: its result answers 202 until then, then 204.
 func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	_, vid, err := pr.vaultOf(r)
@@ -166,30 +173,80 @@ func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
 	}
 	name := r.Param("jobName")
 	op := &ops.Operation{Kind: opKindCancel, ResourceID: vid.String(), Caller: r.Caller(), ResultStatus: http.StatusNoContent}
+	jobID := ""
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		j, err := pr.loadJob(ctx, tx, vid, name)
 		if err != nil {
 			return err
 		}
-		if j.Status == "Cancelling" || j.Status == protection.JobCancelled {
+		jobID = j.ID
+		op.ResourceID = j.VaultID + "/backupJobs/" + j.ID
+		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
+		if j.Status == protection.JobCancelled {
 			return pr.p.Ops.Completed(ctx, tx, op)
 		}
-		if j.Status != protection.JobInProgress || j.Operation != protection.OpBackup {
+		if j.Status != "Cancelling" && (j.Status != protection.JobInProgress || j.Operation != protection.OpBackup) {
 			return arm.BadRequest("BMSUserErrorJobNotCancellable", "The job '%s' (%s, %s) cannot be cancelled: only backup jobs in progress can.", j.ID, j.Operation, j.Status)
 		}
-		j.Details[detailCancel] = "true"
-		j.Status = "Cancelling"
-		if err := protection.PutJob(ctx, tx, j); err != nil {
+		if err := pr.p.Ops.Start(ctx, tx, op, cancelInput{VaultID: j.VaultID, JobID: j.ID}); err != nil {
 			return err
 		}
-		op.ResourceID = j.VaultID + "/backupJobs/" + j.ID
-		return pr.p.Ops.Completed(ctx, tx, op)
+		j.Details[detailCancel] = "true"
+		j.Details[detailCancelOps] = strings.TrimSpace(j.Details[detailCancelOps] + " " + op.ID)
+		j.Status = "Cancelling"
+		return protection.PutJob(ctx, tx, j)
 	})
 	if err != nil {
 		return nil, err
 	}
+	pr.Engine.CancelRequested(jobID)
+	pr.p.Ops.Notify()
 	base := vid.String() + "/backupJobs/" + name
 	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, base+"/operationResults/"+op.ID), nil
+}
+
+type cancelInput struct {
+	VaultID string `json:"vaultId"`
+	JobID   string `json:"jobId"`
+}
+
+// runCancel is the cancel operation's work: done once the job has ended
+// (the face's Ended ends the operation in the transaction that ends the
+// job; this covers a job that ended before the operation ran).
+func (pr *Provider) runCancel(ctx context.Context, op *ops.Operation) error {
+	var in cancelInput
+	if err := op.DecodeInput(&in); err != nil {
+		return err
+	}
+	j, err := getJob(ctx, pr.p.Store, in.VaultID, in.JobID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && j.Status != protection.JobInProgress && j.Status != "Cancelling" {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return ops.Retry(errors.New("the job is still being cancelled"), time.Minute)
+}
+
+// endCancels ends the cancel operations waiting on job j, which has ended,
+// in the transaction that ends it.
+func (pr *Provider) endCancels(ctx context.Context, tx store.Tx, j *protection.Job) error {
+	for _, id := range strings.Fields(j.Details[detailCancelOps]) {
+		op, err := pr.p.Ops.GetIn(ctx, tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !op.Done() {
+			if err := pr.p.Ops.Finish(ctx, tx, op, nil); err != nil {
+				return err
+			}
+		}
+	}
+	delete(j.Details, detailCancelOps)
+	return nil
 }
 
 // jobErrorCodes number the Backup service error codes a job can fail

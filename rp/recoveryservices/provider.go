@@ -118,7 +118,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opKindDelete, pr.runDeleteItem)
 	p.Ops.Register(opKindRestore, pr.runRestoreOp)
 	p.Ops.Register(opKindValidate, pr.runValidate)
-	p.Ops.RegisterDone(opKindItem, opKindBackup, opKindCancel, opKindVault, opKindPolicy, opKindVerify)
+	p.Ops.Register(opKindCancel, pr.runCancel)
+	p.Ops.RegisterDone(opKindItem, opKindBackup, opKindVault, opKindPolicy, opKindVerify)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil
 }

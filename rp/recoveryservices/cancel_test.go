@@ -1,0 +1,141 @@
+package recoveryservices_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+const faultRules = "/providers/Safehold.Admin/faultRules?api-version=2024-01-01"
+
+// A backup held by a fault rule's latency is InProgress with its tasks as
+// Azure shows them; cancelling it through the SDK interrupts the held wait
+// (the rule holds for ten minutes, the test's deadline is two), ends the
+// job Cancelled with no recovery point and no snapshot, the cancel's
+// operation result answers 204 and its status Succeeded, and the item
+// backs up normally afterwards.
+func TestCancelHeldBackup(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	v := fixture.ProtectVM(t, e)
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+
+	resp, m := e.Do("POST", faultRules, map[string]any{"name": "hold", "operation": "backup", "path": "*/protectedItems/" + v.Item, "latency": "10m"})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
+	}
+	hits := func() float64 {
+		_, m := e.Do("GET", faultRules, nil)
+		for _, r := range m["value"].([]any) {
+			if r.(map[string]any)["name"] == "hold" {
+				return r.(map[string]any)["hits"].(float64)
+			}
+		}
+		return -1
+	}
+	if _, err := bf.NewBackupsClient().Trigger(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, armrecoveryservicesbackup.BackupRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the backup held by the fault rule", func() bool { return hits() == 1 })
+
+	jobs := bf.NewBackupJobsClient()
+	pg := jobs.NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup' and status eq 'InProgress'")})
+	page, err := pg.NextPage(ctx)
+	if err != nil || len(page.Value) != 1 {
+		t.Fatalf("in-progress backup jobs: %v %v", err, page.Value)
+	}
+	jobID := *page.Value[0].Name
+	job, err := bf.NewJobDetailsClient().Get(ctx, v.Vault, v.RG, jobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := job.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob)
+	if *vm.Status != "InProgress" || *vm.Operation != "Backup" || len(vm.ActionsInfo) != 1 || *vm.ActionsInfo[0] != armrecoveryservicesbackup.JobSupportedActionCancellable {
+		t.Fatalf("held job: %s %s %v", *vm.Status, *vm.Operation, vm.ActionsInfo)
+	}
+	tasks := vm.ExtendedInfo.TasksList
+	if len(tasks) != 2 || *tasks[0].TaskID != "Take Snapshot" || *tasks[0].Status != "InProgress" ||
+		*tasks[1].TaskID != "Transfer data to vault" || *tasks[1].Status != "NotStarted" {
+		t.Fatalf("held job's tasks: %s", show(tasks))
+	}
+
+	var raw *http.Response
+	if _, err := bf.NewJobCancellationsClient().Trigger(runtime.WithCaptureResponse(ctx, &raw), v.Vault, v.RG, jobID, nil); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := url.Parse(raw.Header.Get("Location"))
+	if err != nil || path.Base(path.Dir(loc.Path)) != "operationResults" {
+		t.Fatalf("cancel's Location: %q", raw.Header.Get("Location"))
+	}
+	opID := path.Base(loc.Path)
+	results := bf.NewJobOperationResultsClient()
+	waitFor(t, "the cancel's operation result", func() bool {
+		var r *http.Response
+		if _, err := results.Get(runtime.WithCaptureResponse(ctx, &r), v.Vault, v.RG, jobID, opID, nil); err != nil {
+			t.Fatal(err)
+		}
+		return r.StatusCode == http.StatusNoContent
+	})
+	st, err := bf.NewBackupOperationStatusesClient().Get(ctx, v.Vault, v.RG, opID, nil)
+	if err != nil || *st.Status != armrecoveryservicesbackup.OperationStatusValuesSucceeded {
+		t.Fatalf("cancel's operation status: %v %s", err, show(st))
+	}
+	job, err = bf.NewJobDetailsClient().Get(ctx, v.Vault, v.RG, jobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm = job.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob)
+	if *vm.Status != "Cancelled" || vm.EndTime == nil || len(vm.ActionsInfo) != 0 {
+		t.Fatalf("cancelled job: %s", show(vm))
+	}
+	for _, tk := range vm.ExtendedInfo.TasksList {
+		if *tk.Status != "Cancelled" {
+			t.Fatalf("task of the cancelled job: %s", show(vm))
+		}
+	}
+	if n := testserver.Count(t, ctx, bf.NewRecoveryPointsClient().NewListPager(v.Vault, v.RG, "Azure", v.Container, v.Item, nil)); n != 0 {
+		t.Fatalf("%d recovery points after the cancelled backup", n)
+	}
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
+	if resp.StatusCode != 200 || len(m["value"].([]any)) != 0 {
+		t.Fatalf("snapshots after the cancelled backup: %d %v", resp.StatusCode, m)
+	}
+	// Cancelling it again is accepted and done at once.
+	if _, err := bf.NewJobCancellationsClient().Trigger(ctx, v.Vault, v.RG, jobID, nil); err != nil {
+		t.Fatalf("cancel of a cancelled job: %v", err)
+	}
+
+	// The item is as before: without the rule its next backup completes.
+	if resp, m := e.Do("DELETE", "/providers/Safehold.Admin/faultRules/hold?api-version=2024-01-01", nil); resp.StatusCode != 200 {
+		t.Fatalf("delete the rule: %d %v", resp.StatusCode, m)
+	}
+	it, err := bf.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := it.Properties.(*armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem); p.LastBackupStatus == nil || *p.LastBackupStatus != "Cancelled" {
+		t.Fatalf("item after the cancel: %s", show(p))
+	}
+	if _, err := bf.NewBackupsClient().Trigger(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, armrecoveryservicesbackup.BackupRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
+		t.Fatalf("backup after the cancel: %v", err)
+	}
+	waitFor(t, "a recovery point after the cancel", func() bool {
+		return testserver.Count(t, ctx, bf.NewRecoveryPointsClient().NewListPager(v.Vault, v.RG, "Azure", v.Container, v.Item, nil)) == 1
+	})
+}
+
+// show is v as JSON, for failure messages.
+func show(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
