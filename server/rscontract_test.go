@@ -47,10 +47,10 @@ func TestRecoveryServicesContractFamilies(t *testing.T) {
 	ops, _ := m["value"].([]any)
 	names := map[string]bool{}
 	for _, o := range ops {
-		names[o.(map[string]any)["name"].(string)] = true
+		names[strings.ToLower(o.(map[string]any)["name"].(string))] = true // actions are case-insensitive
 	}
 	for _, want := range []string{"Microsoft.RecoveryServices/vaults/read", "Microsoft.RecoveryServices/vaults/write", "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/backup/action"} {
-		if !names[want] {
+		if !names[strings.ToLower(want)] {
 			t.Errorf("operations catalog lacks %s (has %d: %v)", want, len(names), strings.Join(keys(names), " "))
 		}
 	}
