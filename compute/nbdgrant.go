@@ -43,20 +43,22 @@ func nbdTag(key []byte, grantID string) string {
 }
 
 // NBDURI is the URI NBD clients open for a disk grant: nbd:// or, with
-// TLS, nbds:// ("" without an NBD listener or for snapshots).
+// TLS, nbds://, on the listener of the replica that owns the disk, which
+// alone serves it ("" for snapshots, and when that replica has no NBD
+// listener).
 func (s *Service) NBDURI(ctx context.Context, g *Grant) (string, error) {
-	if s.nbd == nil || g.IsSnapshot() {
+	if g.IsSnapshot() {
 		return "", nil
+	}
+	base, err := s.ownerNBD(ctx, g.UniqueID)
+	if err != nil || base == "" {
+		return "", err
 	}
 	name, err := s.NBDExportName(ctx, g)
 	if err != nil {
 		return "", err
 	}
-	scheme := "nbd"
-	if s.opts.NBDTLS != nil {
-		scheme = "nbds"
-	}
-	return scheme + "://" + s.nbdAddr + "/" + name, nil
+	return base + "/" + name, nil
 }
 
 // nbdLookup opens the export of a grant's export name.
@@ -94,6 +96,9 @@ func (s *Service) nbdLookup(ctx context.Context, name string) (nbd.Export, error
 		// message with NBD_OPT_GO; the old-style handshake can only hang up).
 		var ee *ErrElsewhere
 		if errors.As(err, &ee) && ee.Alive {
+			if at, _ := s.replicaNBD(ctx, ee.Holder); at != "" {
+				return nil, fmt.Errorf("%s: this replica does not serve it over NBD; open the same export on that replica's NBD listener, %s/%s", ee.Error(), at, name)
+			}
 			return nil, fmt.Errorf("%s: this replica does not serve it over NBD; open the same export on that replica's NBD listener", ee.Error())
 		}
 		if errors.As(err, &ee) {

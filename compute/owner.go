@@ -2,9 +2,12 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -210,4 +213,81 @@ func (s *Service) Forward() func(w http.ResponseWriter, r *http.Request, ownerUR
 		return nil
 	}
 	return s.opts.Replica.Forward
+}
+
+// What each replica advertises to the others, beyond the endpoint in its
+// disk leases: the address of its NBD listener. A grant answered by any
+// replica names the owner's listener in nbdUri (NBD is not proxied), and
+// a replica refusing an export names it too. Written by compute.New (one
+// document per node id, replaced at every start; an admin reset keeps them).
+const ReplicaKind = "compute.replica"
+
+type replicaDoc struct {
+	URL string `json:"url"`           // the replica's endpoint
+	NBD string `json:"nbd,omitempty"` // nbd://host:port or nbds://host:port; "" without a listener
+}
+
+// nbdBase is this replica's NBD listener as a URI prefix ("" without
+// one). A listener on a wildcard address is advertised under the host of
+// the replica's endpoint, which the other replicas and clients reach.
+func (s *Service) nbdBase() string {
+	if s.nbd == nil {
+		return ""
+	}
+	scheme := "nbd"
+	if s.opts.NBDTLS != nil {
+		scheme = "nbds"
+	}
+	addr := s.nbdAddr
+	if host, port, err := net.SplitHostPort(addr); err == nil && s.opts.Replica != nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			if u, err := url.Parse(s.opts.Replica.URL); err == nil && u.Hostname() != "" {
+				addr = net.JoinHostPort(u.Hostname(), port)
+			}
+		}
+	}
+	return scheme + "://" + addr
+}
+
+// advertise records this replica's addresses for the others.
+func (s *Service) advertise(ctx context.Context) error {
+	r := s.opts.Replica
+	b, _ := json.Marshal(replicaDoc{URL: r.URL, NBD: s.nbdBase()})
+	return s.p.Store.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: ReplicaKind, Key: r.NodeID, Value: b})
+	})
+}
+
+// ownerNBD is the NBD listener (nbdBase form) of the replica owning the
+// disk of uniqueID: this replica's own without replicas or when the disk
+// has no other owner; "" when the owner has no listener or has not
+// advertised one (a grant then carries no nbdUri rather than a wrong one).
+func (s *Service) ownerNBD(ctx context.Context, uniqueID string) (string, error) {
+	if s.opts.Replica == nil {
+		return s.nbdBase(), nil
+	}
+	row, err := lease.Get(ctx, s.p.Store, diskLease(uniqueID))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.Holder == "" || row.Holder == s.opts.Replica.NodeID)) {
+		return s.nbdBase(), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.replicaNBD(ctx, row.Holder)
+}
+
+// replicaNBD is the NBD listener a replica advertised ("" none).
+func (s *Service) replicaNBD(ctx context.Context, nodeID string) (string, error) {
+	doc, err := s.p.Store.Get(ctx, ReplicaKind, nodeID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var rd replicaDoc
+	if err := json.Unmarshal(doc.Value, &rd); err != nil {
+		return "", fmt.Errorf("decode replica %s: %w", nodeID, err)
+	}
+	return rd.NBD, nil
 }

@@ -155,6 +155,10 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 		}
 	}
 	if opts.Replica != nil {
+		if err := s.advertise(context.Background()); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("advertise replica: %w", err)
+		}
 		s.bgWG.Add(1)
 		go s.keepOwnership()
 	}

@@ -11,16 +11,18 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
 
 // Document kinds a reset keeps whole: server configuration (bootstrap,
-// signing and SAS keys, the clock) and subscriptions. Principals, role
+// signing and SAS keys, the clock), subscriptions and what replicas
+// advertise (compute.ReplicaKind). Principals, role
 // assignments and role definitions are kept only for the admin and
 // built-in roles; every other kind is cleared.
-var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: true}
+var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: true, compute.ReplicaKind: true}
 
 // resetKnownKinds are cleared when the store cannot list its kinds.
 var resetKnownKinds = []string{"resource", "operation", "protection.job", "protection.rp", "compute.creating", "compute.sas",

@@ -121,8 +121,10 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// NBD is not proxied: the non-owner's NBD listener refuses the export
-	// and names the replica that serves it; the owner's serves it.
+	// NBD is not proxied: the grant, though answered by the replica that
+	// does not own the disk, names the owner's NBD listener, which serves
+	// the export; the non-owner's listener refuses it and names the
+	// owner's.
 	gb, _ := io.ReadAll(gresp.Body)
 	var gbody struct {
 		NBDURI string `json:"nbdUri"`
@@ -130,12 +132,16 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	if err := json.Unmarshal(gb, &gbody); err != nil || gbody.NBDURI == "" {
 		t.Fatalf("grant: no nbdUri in %s", gb)
 	}
-	export := gbody.NBDURI[strings.LastIndex(gbody.NBDURI, "/")+1:]
-	if msg, ok := nbdGo(t, srv[other].Config.Compute.NBDAddr, export); ok || !strings.Contains(msg, srv[owner].NodeID) || !strings.Contains(msg, "NBD listener") {
-		t.Fatalf("NBD on the non-owner: ok=%v %q", ok, msg)
+	ownerNBD := "nbd://" + srv[owner].Compute.NBDAddr() + "/"
+	if !strings.HasPrefix(gbody.NBDURI, ownerNBD) || srv[owner].Compute.NBDAddr() == srv[other].Compute.NBDAddr() {
+		t.Fatalf("grant answered by replica %d: nbdUri %s, want the owner's listener %s", other, gbody.NBDURI, ownerNBD)
 	}
-	if msg, ok := nbdGo(t, srv[owner].Config.Compute.NBDAddr, export); !ok {
-		t.Fatalf("NBD on the owner: %q", msg)
+	export := strings.TrimPrefix(gbody.NBDURI, ownerNBD)
+	if msg, ok := nbdGo(t, srv[owner].Compute.NBDAddr(), export); !ok {
+		t.Fatalf("NBD at the grant's nbdUri %s: %q", gbody.NBDURI, msg)
+	}
+	if msg, ok := nbdGo(t, srv[other].Compute.NBDAddr(), export); ok || !strings.Contains(msg, srv[owner].NodeID) || !strings.Contains(msg, gbody.NBDURI) {
+		t.Fatalf("NBD on the non-owner: ok=%v %q, want a refusal naming %s", ok, msg, gbody.NBDURI)
 	}
 	sas := *g.AccessSAS
 	otherHost := strings.TrimPrefix(conns[other].ARMEndpoint, "https://")
