@@ -344,6 +344,25 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		} else if spec.VMSize != "" {
 			body.Properties.HardwareProfile["vmSize"] = spec.VMSize
 		}
+		// The compute quota: a new VM, or an allocated one resized.
+		size, _ := body.Properties.HardwareProfile["vmSize"].(string)
+		oldSize := ""
+		if !created {
+			oldSize, _ = old.Properties.HardwareProfile["vmSize"].(string)
+		}
+		if created || (power != PowerDeallocated && !strings.EqualFold(size, oldSize)) {
+			short, err := s.quotaShortfall(ctx, tx, rid.SubscriptionID, loc, size, vmID, created)
+			if err != nil {
+				return err
+			}
+			if short != nil {
+				return short.Failure()
+			}
+		} else if !strings.EqualFold(size, oldSize) {
+			if _, err := ParseVMSize(size); err != nil {
+				return err
+			}
+		}
 		for _, dd := range spec.DataDisks {
 			d, err := attach(dd.DiskID)
 			if err != nil {
@@ -427,6 +446,19 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := resource.Get(ctx, tx, rid, &v); err != nil {
 			return err
+		}
+		if power != PowerDeallocated && s.vmPower(ctx, tx, v.ID) == PowerDeallocated {
+			// Starting a deallocated VM allocates its vCPUs again.
+			size, _ := v.Properties.HardwareProfile["vmSize"].(string)
+			if _, err := ParseVMSize(size); err == nil {
+				short, err := s.quotaShortfall(ctx, tx, rid.SubscriptionID, v.Location, size, v.ID, false)
+				if err != nil {
+					return err
+				}
+				if short != nil {
+					return short.Failure()
+				}
+			}
 		}
 		diskState := StateAttached
 		if power == PowerDeallocated {

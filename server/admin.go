@@ -43,6 +43,8 @@ func (s *Server) registerAdmin() {
 	h("DELETE", "/faultRules/{name}", s.faultDelete)
 	h("POST", "/verify", s.adminVerify)
 	h("GET", "/verify/{operationId}", s.adminVerifyStatus)
+	h("GET", "/computeQuotas/{subscriptionId}/{location}", s.quotaShow)
+	h("POST", "/computeQuotas/{subscriptionId}/{location}", s.quotaSet)
 }
 
 // requireOwner lets only an Owner of the default subscription through: the

@@ -25,7 +25,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newSPCmd(), newRoleCmd())
-	root.AddCommand(newClockCmd(), newResetCmd(), newFaultCmd(), newVerifyCmd())
+	root.AddCommand(newClockCmd(), newResetCmd(), newFaultCmd(), newVerifyCmd(), newQuotaCmd())
 	root.AddCommand(newVaultCmd(), newItemCmd(), newBackupCmd(), newJobCmd(), newPointCmd(), newRestoreCmd(), newDiskCmd(), newStatusCmd(), newVersionCmd())
 	return root
 }

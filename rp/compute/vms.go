@@ -49,6 +49,7 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 	rt.Handle("GET", one+"/instanceView", pr.getInstanceView)
 	rt.Handle("GET", subPrefix+"/virtualMachines", pr.listVMs)
 	rt.Handle("GET", subPrefix+"/locations/{location}/virtualMachines", pr.listVMs, arm.Action("Microsoft.Compute/virtualMachines/read"))
+	rt.Handle("GET", subPrefix+"/locations/{location}/usages", pr.listUsages, arm.Action("Microsoft.Compute/locations/usages/read"))
 	for action, power := range map[string]string{"start": compute.PowerRunning, "restart": compute.PowerRunning,
 		"powerOff": compute.PowerStopped, "deallocate": compute.PowerDeallocated} {
 		action, power := action, power
@@ -372,4 +373,32 @@ func dataDiskIDs(dds []compute.VMDataDisk) []string {
 		out[i] = dd.DiskID
 	}
 	return out
+}
+
+// usage is Azure's Usage: a compute quota of a region, its use and limit.
+type usage struct {
+	Unit         string    `json:"unit"`
+	CurrentValue int64     `json:"currentValue"`
+	Limit        int64     `json:"limit"`
+	Name         usageName `json:"name"`
+}
+
+type usageName struct {
+	Value          string `json:"value"`
+	LocalizedValue string `json:"localizedValue"`
+}
+
+// listUsages is GET .../providers/Microsoft.Compute/locations/{location}/usages:
+// the subscription's compute quotas in the region (vCPUs in total and per
+// VM size family, VMs), with what its allocated VMs use.
+func (pr *Provider) listUsages(r *arm.Request) (*arm.Response, error) {
+	us, err := pr.svc.Usages(r.HTTP.Context(), r.Param("subscriptionId"), r.Param("location"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]usage, len(us))
+	for i, u := range us {
+		out[i] = usage{Unit: "Count", CurrentValue: u.Current, Limit: u.Limit, Name: usageName{Value: u.Name, LocalizedValue: u.LocalizedName}}
+	}
+	return arm.PageOK(r, out, 1000)
 }

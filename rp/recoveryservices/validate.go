@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -126,32 +128,84 @@ func (pr *Provider) runValidate(ctx context.Context, op *ops.Operation) error {
 	return nil
 }
 
-// validate runs the restore checks on the request's item and point. What
-// they refuse becomes a validation result (code, message,
-// recommendations); an empty list means the restore would be accepted.
+// validate runs the restore checks on the request's item and point, and
+// asks compute whether the VM the point holds would fit the subscription's
+// compute quota in the target region. Each check that fails becomes a
+// validation result (code, message, recommendations); an empty list means
+// the restore would be accepted.
 func (pr *Provider) validate(ctx context.Context, caller arm.Caller, vid arm.ResourceID, in validateRequest) (map[string]any, error) {
 	results := []any{}
-	refuse := func(err error) (map[string]any, error) {
+	refuse := func(err error) error {
 		var ae *arm.Error
 		if !arm.As(err, &ae) || ae.Status >= 500 {
-			return nil, err
+			return err
 		}
 		results = append(results, map[string]any{"code": ae.Code, "message": ae.Message, "recommendations": []string{}})
-		return map[string]any{"validationResults": results}, nil
+		return nil
 	}
 	req := *in.Properties.RestoreRequest
 	it, point, err := pr.validationTarget(ctx, vid, in.ID, req)
-	if err != nil {
-		return refuse(err)
+	var p *protection.RecoveryPoint
+	if err == nil {
+		p, err = pr.pointOf(ctx, it, point)
 	}
-	p, err := pr.pointOf(ctx, it, point)
-	if err != nil {
-		return refuse(err)
+	if err == nil {
+		req, err = pr.checkRestore(ctx, caller, it, p, req)
 	}
-	if _, err := pr.checkRestore(ctx, caller, it, p, req); err != nil {
-		return refuse(err)
+	if err != nil {
+		if err := refuse(err); err != nil {
+			return nil, err
+		}
+	}
+	short, err := pr.restoreQuota(ctx, vid, it, p, req)
+	if err != nil {
+		if err := refuse(err); err != nil {
+			return nil, err
+		}
+	}
+	if short != nil {
+		results = append(results, map[string]any{"code": "UserErrorCoreCountSubscriptionQuotaReached",
+			"message":         "Core Count subscription quota has been reached. " + short.Error(),
+			"recommendations": []string{"Contact Azure support to increase the limits."}})
 	}
 	return map[string]any{"validationResults": results}, nil
+}
+
+// restoreQuota asks compute whether the VM a restore is for would fit the
+// compute quota of the target subscription and region (nil when it fits):
+// the size is the recovery point's VM size (or, when the request names no
+// point the vault has, the source VM's size), the region the request's
+// (else the VM's). An AlternateLocation restore creates that VM and meets
+// the same check when it does; RestoreDisks restores the disks of that VM
+// (and Azure's validation reports the quota for it too). An
+// OriginalLocation restore replaces the disks of a VM that exists.
+func (pr *Provider) restoreQuota(ctx context.Context, vid arm.ResourceID, it *itemRecord, p *protection.RecoveryPoint, req restoreRequest) (*compute.QuotaShortfall, error) {
+	if strings.EqualFold(req.RecoveryType, "OriginalLocation") || pr.Compute == nil {
+		return nil, nil
+	}
+	size, location := "", req.Region
+	if p != nil {
+		size, location = p.Details["vmSize"], firstOf(location, p.Details["vmLocation"])
+	}
+	source := req.SourceResourceID
+	if source == "" && it != nil {
+		source = it.SourceID
+	}
+	if size == "" || location == "" {
+		vm, err := pr.Compute.VM(ctx, source)
+		if err != nil {
+			return nil, nil // nothing to size: the checks above said why
+		}
+		size, location = firstOf(size, vm.VMSize), firstOf(location, vm.Location)
+	}
+	if size == "" {
+		return nil, nil
+	}
+	sub := vid.SubscriptionID
+	if t, err := arm.ParseID(firstOf(req.TargetVirtualMachineID, req.TargetResourceGroupID)); err == nil && t.SubscriptionID != "" {
+		sub = t.SubscriptionID
+	}
+	return pr.Compute.VMQuotaShortfall(ctx, sub, location, size)
 }
 
 // validationTarget finds the protected item and the recovery point name a

@@ -1,0 +1,134 @@
+package compute_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+)
+
+// usages reads a region's compute usages through the SDK: name -> {current, limit}.
+func (e *env) usages(location string) map[string][2]int64 {
+	e.t.Helper()
+	c, err := armcompute.NewUsageClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string][2]int64{}
+	pg := c.NewListPager(location, nil)
+	for pg.More() {
+		page, err := pg.NextPage(e.Ctx())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, u := range page.Value {
+			if u.Unit == nil || *u.Unit != "Count" || u.Name == nil || u.Name.Value == nil || u.Name.LocalizedValue == nil || *u.Name.LocalizedValue == "" {
+				e.t.Fatalf("usage without Azure's shape: %+v", u)
+			}
+			out[*u.Name.Value] = [2]int64{int64(*u.CurrentValue), *u.Limit}
+		}
+	}
+	return out
+}
+
+func (e *env) setQuota(location string, limits map[string]int64) {
+	e.t.Helper()
+	resp, m := e.Do("POST", "/providers/Safehold.Admin/computeQuotas/"+e.Sub+"/"+location+"?api-version=2024-01-01", map[string]any{"limits": limits})
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("set quota: %d %v", resp.StatusCode, m)
+	}
+}
+
+func (e *env) putVMSized(name, osDisk, size string) error {
+	p, err := e.vms.BeginCreateOrUpdate(e.Ctx(), e.rg, name, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes(size))},
+		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID(osDisk))}}}}}, nil)
+	return wait(e.Ctx(), p, err)
+}
+
+// Compute quotas as Azure has them: usages per region report what the
+// allocated VMs use against the limits; an operator lowers a limit through
+// the admin API, and creating, resizing or starting a VM beyond it fails
+// with 409 OperationNotAllowed; a deallocated VM frees its vCPUs.
+func TestComputeQuota(t *testing.T) {
+	e := start(t)
+	ctx := e.Ctx()
+	u := e.usages("westus")
+	if u["cores"] != [2]int64{0, 10000} || u["virtualMachines"] != [2]int64{0, 25000} || u["standardDSv3Family"] != [2]int64{0, 10000} {
+		t.Fatalf("defaults: %v", u)
+	}
+	for _, d := range []string{"os1", "os2", "os3"} {
+		e.emptyDisk(d, 1)
+	}
+	if err := e.putVMSized("vm1", "os1", "Standard_D2s_v3"); err != nil {
+		t.Fatal(err)
+	}
+	u = e.usages("westus")
+	if u["cores"][0] != 2 || u["standardDSv3Family"][0] != 2 || u["virtualMachines"][0] != 1 || u["standardBSFamily"][0] != 0 {
+		t.Fatalf("after one Standard_D2s_v3: %v", u)
+	}
+	if e.usages("eastus")["cores"][0] != 0 {
+		t.Fatal("a westus VM counted in eastus")
+	}
+
+	// The family limit: another DSv3 VM does not fit, a B-series one does.
+	e.setQuota("westus", map[string]int64{"standardDSv3Family": 3})
+	err := e.putVMSized("vm2", "os2", "Standard_D2s_v3")
+	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "standardDSv3Family Cores quota") || !strings.Contains(err.Error(), "Current Limit: 3, Current Usage: 2, Additional Required: 2") {
+		t.Fatalf("a VM beyond the family limit: %v", err)
+	}
+	if _, err := e.vms.Get(ctx, e.rg, "vm2", nil); err == nil {
+		t.Fatal("the refused VM exists")
+	}
+	if err := e.putVMSized("vm2", "os2", "Standard_B2s"); err != nil {
+		t.Fatalf("a B-series VM within the limits: %v", err)
+	}
+	// The regional limit: 4 vCPUs are used.
+	e.setQuota("westus", map[string]int64{"cores": 4})
+	if err := e.putVMSized("vm3", "os3", "Standard_B1s"); err == nil || !strings.Contains(err.Error(), "Total Regional Cores quota") {
+		t.Fatalf("a VM beyond the regional limit: %v", err)
+	}
+	// Resizing an allocated VM needs the difference.
+	_, err = e.vms.BeginUpdate(ctx, e.rg, "vm2", armcompute.VirtualMachineUpdate{Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes("Standard_B4ms"))}}}, nil)
+	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" {
+		t.Fatalf("a resize beyond the regional limit: %v", err)
+	}
+	// A deallocated VM frees its vCPUs (not its VM count); starting it
+	// again needs them back.
+	dp, err := e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)
+	if err := wait(ctx, dp, err); err != nil {
+		t.Fatal(err)
+	}
+	if u = e.usages("westus"); u["cores"] != [2]int64{2, 4} || u["virtualMachines"][0] != 2 {
+		t.Fatalf("after deallocating vm1: %v", u)
+	}
+	if err := e.putVMSized("vm3", "os3", "Standard_B2s"); err != nil {
+		t.Fatalf("a VM in the freed vCPUs: %v", err)
+	}
+	sp, err := e.vms.BeginStart(ctx, e.rg, "vm1", nil)
+	if err := wait(ctx, sp, err); err == nil || !strings.Contains(err.Error(), "OperationNotAllowed") {
+		t.Fatalf("starting a deallocated VM beyond the limit: %v", err)
+	}
+	// Back to the defaults: it starts.
+	e.setQuota("westus", map[string]int64{"cores": -1, "standardDSv3Family": -1})
+	sp, err = e.vms.BeginStart(ctx, e.rg, "vm1", nil)
+	if err := wait(ctx, sp, err); err != nil {
+		t.Fatal(err)
+	}
+	if u = e.usages("westus"); u["cores"] != [2]int64{6, 10000} || u["standardBSFamily"][0] != 4 {
+		t.Fatalf("at the end: %v", u)
+	}
+	// A size that is not one is refused, as is a quota that is not one.
+	e.emptyDisk("os4", 1)
+	if st, code := armCode(e.putVMSized("vm4", "os4", "Huge")); st != http.StatusBadRequest || code != "InvalidParameter" {
+		t.Fatalf("a VM of size 'Huge': %d %s", st, code)
+	}
+	resp, _ := e.Do("POST", "/providers/Safehold.Admin/computeQuotas/"+e.Sub+"/westus?api-version=2024-01-01", map[string]any{"limits": map[string]int64{"disks": 3}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an unknown quota: %d", resp.StatusCode)
+	}
+}
