@@ -103,27 +103,39 @@ func (x *example) classify() {
 
 // phase orders the examples: creates first (shallow paths first), then
 // reads, actions (those that stop protection last: nothing but resuming or
-// deleting is allowed after them), operation results and statuses (so the
-// operations they read have happened), deletes, and name-availability
+// deleting is allowed after them), actions documenting a reached compute
+// quota (run with the quota of their region lowered, as a developer testing
+// that lowers it; see quotaRegions), operation results and statuses (so
+// the operations they read have happened), deletes, and name-availability
 // checks that document the name as free (the deletes have freed it; the
 // prerequisites made every resource the examples name).
 func (x *example) phase() {
 	m := x.Method
 	switch {
 	case strings.HasPrefix(m, "Check") && reNameAvailable.MatchString(x.WantExpr):
-		x.Phase = 6
+		x.Phase = 7
 	case strings.Contains(x.Client+m, "OperationResult") || strings.Contains(x.Client+m, "OperationStatus"):
-		x.Phase = 4
-	case strings.Contains(m, "Delete") || m == "Unregister":
 		x.Phase = 5
+	case strings.Contains(m, "Delete") || m == "Unregister":
+		x.Phase = 6
 	case strings.Contains(m, "CreateOrUpdate") || strings.HasPrefix(m, "BeginCreate") || m == "Create" || m == "Put" || m == "Register":
 		x.Phase = 1
 	case strings.HasPrefix(m, "Get") || strings.HasPrefix(m, "NewList") || strings.HasPrefix(m, "List") || strings.HasPrefix(m, "Check") || strings.HasPrefix(m, "New"):
 		x.Phase = 2
+	case documentsQuotaReached(x):
+		x.Phase = 4
 	default:
 		x.Phase = 3
 	}
 }
+
+// documentsQuotaReached: the example's documented answer is a compute quota
+// the subscription has reached in a region.
+func documentsQuotaReached(x *example) bool {
+	return strings.Contains(x.WantExpr, `"`+quotaReachedCode+`"`)
+}
+
+const quotaReachedCode = "UserErrorCoreCountSubscriptionQuotaReached"
 
 // generatedParams name resources the server generates (their names in the
 // examples existed only in the author's subscription).
@@ -240,40 +252,27 @@ func TestAzureExamples(t *testing.T) {
 		}
 	}
 	opsFile := filepath.Join(dir, "ops.txt")
-	for phase := 1; phase <= 6; phase++ {
+	for phase := 1; phase <= 7; phase++ {
 		var ids []string
 		for _, x := range in {
 			if x.Phase == phase && x.Body != "" {
 				ids = append(ids, x.ID)
 			}
 		}
-		if len(ids) == 0 {
-			continue
-		}
-		if phase == 2 {
+		if phase == 2 && len(ids) > 0 {
 			p.afterCreates(in)
 		}
-		subsFile := filepath.Join(dir, "subs.json")
-		b, _ := json.Marshal(p.subs)
-		if err := os.WriteFile(subsFile, b, 0o600); err != nil {
-			t.Fatal(err)
+		if phase == 4 {
+			p.lowerQuotas(in)
 		}
-		cmd := exec.Command(bin, ids...)
-		cmd.Env = append(os.Environ(), "SAFEHOLD_CONNECTION="+filepath.Join(e.DataDir, "connection.json"), "EXAMPLES_SUBS="+subsFile, "EXAMPLES_OPS="+opsFile)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("harness phase %d: %v\n%s", phase, err, stderr.String())
+		if len(ids) > 0 {
+			p.runPhase(bin, phase, ids, opsFile, results)
 		}
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			var r result
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatalf("harness output: %v", err)
-			}
-			results[r.ID] = &r
+		if phase == 4 {
+			// The validations whose results and statuses the next phase
+			// reads ran while the quota was reached; then it is raised.
+			p.validationsRead(in, opsFile)
+			p.restoreQuotas()
 		}
 	}
 	if d := os.Getenv("EXAMPLES_DUMP"); d != "" {
@@ -281,6 +280,34 @@ func TestAzureExamples(t *testing.T) {
 		_ = os.WriteFile(d, b, 0o644)
 	}
 	report(t, all, in, results, filter == nil)
+}
+
+// runPhase runs the examples of one phase in the harness program and
+// collects their results.
+func (p *prereqs) runPhase(bin string, phase int, ids []string, opsFile string, results map[string]*result) {
+	t, e, dir := p.t, p.e, filepath.Dir(opsFile)
+	subsFile := filepath.Join(dir, "subs.json")
+	b, _ := json.Marshal(p.subs)
+	if err := os.WriteFile(subsFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, ids...)
+	cmd.Env = append(os.Environ(), "SAFEHOLD_CONNECTION="+filepath.Join(e.DataDir, "connection.json"), "EXAMPLES_SUBS="+subsFile, "EXAMPLES_OPS="+opsFile)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("harness phase %d: %v\n%s", phase, err, stderr.String())
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var r result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("harness output: %v", err)
+		}
+		results[r.ID] = &r
+	}
 }
 
 // verdict is the reason an example failed, or "" when it passed.

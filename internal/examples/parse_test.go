@@ -46,7 +46,7 @@ type example struct {
 	WantExpr string // the documented response (a Go literal)
 	Source   string // the function's original text
 	Out      string // out-of-scope reason ("" when in scope)
-	Phase    int    // 1 create, 2 read and actions, 3 delete
+	Phase    int    // 1 create, 2 read, 3 act, 4 act on a reached quota, 5 operation results, 6 delete, 7 name checks (see phase)
 	Depth    int    // number of path arguments (creates run shallow first)
 
 	compileErr string // the compiler's message when the example's code does not build

@@ -3,12 +3,16 @@ package examples_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
@@ -29,10 +33,11 @@ type prereqs struct {
 	// or for the disk a snapshot is taken of (the snapshot's "RG/NAME").
 	sizes     map[string]int32
 	locations map[string]string
+	lowered   map[string]bool // regions whose vCPU quota is lowered
 }
 
 func newPrereqs(t *testing.T, e *testserver.Env) *prereqs {
-	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}, sizes: map[string]int32{}, locations: map[string]string{}}
+	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}, sizes: map[string]int32{}, locations: map[string]string{}, lowered: map[string]bool{}}
 }
 
 var (
@@ -169,10 +174,19 @@ func (p *prereqs) create(xs []*example) {
 			// another vault gets a VM of its own (the names suffixed).
 			vm := strings.ToLower(reContainer.FindStringSubmatch(pi)[1] + "/" + reContainer.FindStringSubmatch(pi)[2])
 			vk := strings.ToLower(rg + "/" + x.Args["vaultName"])
+			suffix := ""
 			if owner, ok := vmVault[vm]; !ok {
 				vmVault[vm] = vk
 			} else if owner != vk {
-				suffix := "-" + strings.ToLower(x.Args["vaultName"])
+				suffix = "-" + strings.ToLower(x.Args["vaultName"])
+			}
+			// An example that stops protection gets a VM of its own: the
+			// other examples on the item document it protected (in Azure,
+			// each ran on an item of its author's).
+			if stopsProtectionPut(x) {
+				suffix += "-stopped"
+			}
+			if suffix != "" {
 				ci, pi = ci+suffix, pi+suffix
 				p.sub(x, "containerName", ci)
 				p.sub(x, "protectedItemName", pi)
@@ -337,6 +351,11 @@ func (p *prereqs) deleteInstance(rg, vault, name string) {
 	if err != nil {
 		p.logf("delete backup instance %s/%s/%s: %v", rg, vault, name, err)
 	}
+}
+
+// stopsProtectionPut: a protected-item PUT that stops protection.
+func stopsProtectionPut(x *example) bool {
+	return x.Client == "ProtectedItemsClient" && strings.Contains(x.Body, "ProtectionStateProtectionStopped")
 }
 
 var (
@@ -607,3 +626,126 @@ func (p *prereqs) rsVault(rg, name, location string) {
 // afterCreates runs between the creates and the reads: it names real
 // server-generated resources where the examples name the author's.
 func (p *prereqs) afterCreates(xs []*example) {}
+
+// lowerQuota lowers the subscription's vCPU quota in a region to nothing
+// through the admin API, as a developer testing how a client handles a
+// reached quota does (safehold quota set REGION cores=0).
+func (p *prereqs) lowerQuota(region string) {
+	region = strings.ToLower(strings.ReplaceAll(region, " ", ""))
+	if p.lowered[region] {
+		return
+	}
+	p.lowered[region] = true
+	p.setCores(region, 0)
+}
+
+func (p *prereqs) setCores(region string, n int64) {
+	resp, m := p.e.Do("POST", "/providers/Safehold.Admin/computeQuotas/"+p.e.Sub+"/"+region+"?api-version=2024-01-01",
+		map[string]any{"limits": map[string]int64{"cores": n}})
+	if resp.StatusCode != 200 {
+		p.t.Fatalf("set the vCPU quota of %s: %d %v", region, resp.StatusCode, m)
+	}
+}
+
+// lowerQuotas reaches the quota in the regions of the examples that
+// document a reached quota (the region their request names).
+func (p *prereqs) lowerQuotas(xs []*example) {
+	for _, x := range xs {
+		if x.Phase != 4 {
+			continue
+		}
+		if m := reRegion.FindStringSubmatch(x.Body); m != nil {
+			p.lowerQuota(m[1])
+		}
+	}
+}
+
+// restoreQuotas returns the lowered quotas to their defaults.
+func (p *prereqs) restoreQuotas() {
+	for r := range p.lowered {
+		p.setCores(r, -1)
+	}
+	p.lowered = map[string]bool{}
+}
+
+// validationsRead runs, in each vault whose restore-validation results or
+// statuses an example reads documenting a reached quota, the validation the
+// example's operation was: a restore of the vault's protected VM from its
+// recovery point, triggered while the quota of the VM's region is reached,
+// and waited for; its operation URLs are recorded for the harness to name.
+func (p *prereqs) validationsRead(xs []*example, opsFile string) {
+	done := map[string]bool{}
+	for _, x := range xs {
+		if x.Phase != 5 || !documentsQuotaReached(x) || (x.Client != "ValidateOperationResultsClient" && x.Client != "ValidateOperationStatusesClient") {
+			continue
+		}
+		rg, vault := x.Args["resourceGroupName"], x.Args["vaultName"]
+		if k := strings.ToLower(rg + "/" + vault); done[k] {
+			continue
+		} else {
+			done[k] = true
+		}
+		if err := p.triggerValidation(rg, vault, opsFile); err != nil {
+			p.logf("validation in %s/%s: %v", rg, vault, err)
+		}
+	}
+}
+
+func (p *prereqs) triggerValidation(rg, vault, opsFile string) error {
+	ctx := p.e.Ctx()
+	bf, err := armrecoveryservicesbackup.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		return err
+	}
+	items, err := bf.NewBackupProtectedItemsClient().NewListPager(vault, rg, nil).NextPage(ctx)
+	if err != nil {
+		return err
+	}
+	for _, it := range items.Value {
+		vmItem, ok := it.Properties.(*armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem)
+		if !ok || vmItem.SourceResourceID == nil || it.ID == nil {
+			continue
+		}
+		parts := strings.Split(*it.ID, "/")
+		container, item := parts[len(parts)-3], parts[len(parts)-1]
+		rps, err := bf.NewRecoveryPointsClient().NewListPager(vault, rg, "Azure", container, item, nil).NextPage(ctx)
+		if err != nil || len(rps.Value) == 0 {
+			continue
+		}
+		vms, err := armcompute.NewVirtualMachinesClient(p.e.Sub, p.e.Cred, p.e.Opts)
+		if err != nil {
+			return err
+		}
+		vmName := (*vmItem.SourceResourceID)[strings.LastIndex(*vmItem.SourceResourceID, "/")+1:]
+		vmRG := reRG.FindStringSubmatch(*vmItem.SourceResourceID)[1]
+		vm, err := vms.Get(ctx, vmRG, vmName, nil)
+		if err != nil {
+			return err
+		}
+		p.lowerQuota(*vm.Location)
+		var raw *http.Response
+		pl, err := bf.NewValidateOperationClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &raw), vault, rg, armrecoveryservicesbackup.ValidateOperationRequestResource{
+			ID: rps.Value[0].ID, Properties: &armrecoveryservicesbackup.ValidateIaasVMRestoreOperationRequest{ObjectType: to.Ptr("ValidateIaasVMRestoreOperationRequest"),
+				RestoreRequest: &armrecoveryservicesbackup.IaasVMRestoreRequest{ObjectType: to.Ptr("IaasVMRestoreRequest"), RecoveryPointID: rps.Value[0].Name,
+					RecoveryType: to.Ptr(armrecoveryservicesbackup.RecoveryTypeRestoreDisks), SourceResourceID: vmItem.SourceResourceID, Region: vm.Location,
+					TargetResourceGroupID: to.Ptr("/subscriptions/" + p.e.Sub + "/resourceGroups/" + vmRG)}}}, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := pl.PollUntilDone(ctx, fixture.Poll); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(opsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		for _, h := range []string{"Azure-AsyncOperation", "Location"} {
+			if u, err := url.Parse(raw.Header.Get(h)); err == nil && u.Path != "" {
+				fmt.Fprintln(f, u.Path)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("no protected VM with a recovery point")
+}
