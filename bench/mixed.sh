@@ -10,7 +10,9 @@
 # BASE=REV also runs the server built at git revision REV first, in the same
 # run, and prints both side by side with the ratios (before/after figures on
 # a shared machine). PROFILE=FILE writes the server's CPU profile of the
-# (last) run to FILE (go tool pprof FILE).
+# (last) run to FILE (go tool pprof FILE); TRACE=FILE its execution trace
+# (go tool trace FILE); WAITPROFILE=PREFIX its block and mutex profiles
+# (PREFIX.block, PREFIX.mutex).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -37,7 +39,10 @@ run() { # name binary
 		store_args=(--store "${STORE}${sep}search_path=$schema")
 		psql "$STORE" -qc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
 	fi
-	[ -n "${PROFILE:-}" ] && prof=(env SAFEHOLD_CPUPROFILE="$(realpath -m "$PROFILE")")
+	prof=(env)
+	[ -n "${PROFILE:-}" ] && prof+=(SAFEHOLD_CPUPROFILE="$(realpath -m "$PROFILE")")
+	[ -n "${TRACE:-}" ] && prof+=(SAFEHOLD_TRACE="$(realpath -m "$TRACE")")
+	[ -n "${WAITPROFILE:-}" ] && prof+=(SAFEHOLD_WAITPROFILE="$(realpath -m "$WAITPROFILE")")
 	rm -rf "$work/data"
 	"${prof[@]}" "$bin" serve --data-dir "$work/data" --addr 127.0.0.1:$port "${store_args[@]}" >"$work/server-$name.log" 2>&1 &
 	pid=$!

@@ -41,7 +41,8 @@ type SQLite struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 
-	getStmt *sql.Stmt // the hot path: prepared once, cached per connection by database/sql
+	rq *stmtCache // the read pool's prepared statements
+	wq *stmtCache // the write connection's (used only by the writer goroutine)
 
 	// A read cache for Get (the ARM GET hot path). SQLite has one writer,
 	// this process, so every write is seen: a commit drops the keys it
@@ -68,7 +69,9 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	// temp_store(memory): the statement journal of each Update's savepoint
+	// stays in memory (a temporary file otherwise: a write per page).
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -81,23 +84,20 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQLite{sqliteReader: sqliteReader{r}, w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &SQLite{w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s.rq = newStmtCache(r, false)
+	s.sqliteReader = sqliteReader{s.rq}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		r.Close()
 		return nil, err
 	}
-	if s.getStmt, err = r.PrepareContext(ctx, getDocSQL); err != nil {
-		w.Close()
-		r.Close()
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
 	if s.wc, err = w.Conn(ctx); err != nil {
-		s.getStmt.Close()
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	s.wq = newStmtCache(s.wc, true)
 	go s.writer()
 	return s, nil
 }
@@ -148,9 +148,8 @@ func (s *SQLite) Close() error {
 		close(s.closing)
 		<-s.writerDone
 	})
-	if s.getStmt != nil {
-		s.getStmt.Close()
-	}
+	s.rq.Close()
+	s.wq.Close()
 	s.wc.Close()
 	err1 := s.r.Close()
 	err2 := s.w.Close()
@@ -185,7 +184,7 @@ func parseTime(s string) time.Time {
 }
 
 func (r sqliteReader) Get(ctx context.Context, kind, key string) (Doc, error) {
-	row := r.q.QueryRowContext(ctx, `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ? AND key = ?`, kind, strings.ToLower(key))
+	row := r.q.QueryRowContext(ctx, getDocSQL, kind, strings.ToLower(key))
 	d, err := scanDoc(row.Scan)
 	return one(d, err, sql.ErrNoRows, "get "+kind+" "+key)
 }
@@ -234,7 +233,8 @@ func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc
 	// row, values included, through a temporary B-tree (keys are unique and
 	// compare bytewise in both).
 	if q.Limit > 0 {
-		sqlq += fmt.Sprintf(` ORDER BY key LIMIT %d`, q.Limit)
+		sqlq += ` ORDER BY key LIMIT ?`
+		args = append(args, q.Limit)
 	}
 	rows, err := r.q.QueryContext(ctx, sqlq, args...)
 	if err != nil {
@@ -287,7 +287,7 @@ func (s *SQLite) Get(ctx context.Context, kind, key string) (Doc, error) {
 		d.Value = append([]byte(nil), d.Value...)
 		return d, nil
 	}
-	d, err := scanDoc(s.getStmt.QueryRowContext(ctx, kind, strings.ToLower(key)).Scan)
+	d, err := scanDoc(s.rq.QueryRowContext(ctx, getDocSQL, kind, strings.ToLower(key)).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Doc{}, ErrNotFound
 	}
@@ -470,8 +470,13 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 		}
 		answer()
 	}
-	tx, err := s.wc.BeginTx(bg, nil)
-	if err != nil {
+	// The transaction is begun and ended with plain statements on the
+	// writer's connection (not a database/sql Tx, whose statements could
+	// not use the connection's prepared ones).
+	tx := s.wq
+	rollback := func() { tx.ExecContext(bg, `ROLLBACK`) }
+	if _, err := tx.ExecContext(bg, `BEGIN IMMEDIATE`); err != nil {
+		rollback() // in case BEGIN failed after all
 		failAll(fmt.Errorf("begin: %w", err))
 		return
 	}
@@ -483,7 +488,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 			continue
 		}
 		if _, err := tx.ExecContext(bg, `SAVEPOINT u`); err != nil {
-			tx.Rollback()
+			rollback()
 			failAll(fmt.Errorf("begin: %w", err))
 			return
 		}
@@ -495,14 +500,14 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 			if err := errors.Join(err1, err2); err != nil {
 				// The transaction itself is gone (e.g. disk full): nothing
 				// of the group commits, and every caller hears why.
-				tx.Rollback()
+				rollback()
 				failAll(fmt.Errorf("roll back: %w", err))
 				return
 			}
 			continue
 		}
 		if _, err := tx.ExecContext(bg, `RELEASE u`); err != nil {
-			tx.Rollback()
+			rollback()
 			failAll(fmt.Errorf("commit: %w", err))
 			return
 		}
@@ -516,7 +521,10 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 	if touched {
 		s.invalidate(keys, kinds)
 	}
-	err = tx.Commit()
+	_, err := tx.ExecContext(bg, `COMMIT`)
+	if err != nil {
+		rollback() // a failed COMMIT may leave the transaction open
+	}
 	if touched {
 		s.invalidate(keys, kinds)
 	}

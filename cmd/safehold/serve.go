@@ -8,7 +8,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -100,6 +102,33 @@ func newServeCmd() *cobra.Command {
 				}
 				defer f.Close()
 				defer pprof.StopCPUProfile()
+			}
+			if p := os.Getenv("SAFEHOLD_TRACE"); p != "" {
+				// bench/mixed.sh TRACE=FILE: an execution trace of the whole
+				// run (go tool trace FILE), written when the server stops.
+				f, err := os.Create(p)
+				if err != nil {
+					return fmt.Errorf("SAFEHOLD_TRACE: %w", err)
+				}
+				if err := trace.Start(f); err != nil {
+					return fmt.Errorf("SAFEHOLD_TRACE: %w", err)
+				}
+				defer f.Close()
+				defer trace.Stop()
+			}
+			if p := os.Getenv("SAFEHOLD_WAITPROFILE"); p != "" {
+				// bench/mixed.sh WAITPROFILE=PREFIX: the block and mutex
+				// profiles of the whole run, PREFIX.block and PREFIX.mutex.
+				runtime.SetBlockProfileRate(10000) // one sample per 10 µs blocked
+				runtime.SetMutexProfileFraction(10)
+				defer func() {
+					for _, name := range []string{"block", "mutex"} {
+						if f, err := os.Create(p + "." + name); err == nil {
+							pprof.Lookup(name).WriteTo(f, 0)
+							f.Close()
+						}
+					}
+				}()
 			}
 			cfg := server.Config{Addr: addr, DataDir: dataDir, TLSHostnames: hostnames, TLSCert: tlsCert, TLSKey: tlsKey,
 				InsecureHTTP: insecure, RetryAfter: retryAfter, RBACDelay: rbacDelay, Logger: logger, Compute: computeOpts, LogRequests: logRequests, NBDTLS: nbdTLS,
