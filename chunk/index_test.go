@@ -128,17 +128,7 @@ func TestReplicasShareChunks(t *testing.T) {
 	a := openSmall(t, be, t.TempDir())
 	b := openSmall(t, be, t.TempDir())
 	wa := a.NewWriter()
-	var ids []chunk.ID
-	for i := 0; i < 200; i++ {
-		id, _, err := wa.Put(ctx, randBytes(2000, uint64(i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	if err := wa.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ids := putFlushed(t, wa, randChunks(200, 2000)...)
 	wa.Close()
 	if b.Has(ids[0]) {
 		t.Fatal("b sees a's chunk before refreshing")

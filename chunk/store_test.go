@@ -38,6 +38,33 @@ func textBytes(n int, seed uint64) []byte {
 	return b.Bytes()[:n]
 }
 
+// randChunks is n chunks of size random bytes (randBytes with seeds 0 to n-1).
+func randChunks(n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = randBytes(size, uint64(i))
+	}
+	return out
+}
+
+// putFlushed stores datas through w and flushes it; the chunks' ids, in order.
+func putFlushed(t *testing.T, w *chunk.Writer, datas ...[]byte) []chunk.ID {
+	t.Helper()
+	ctx := context.Background()
+	ids := make([]chunk.ID, len(datas))
+	for i, d := range datas {
+		id, _, err := w.Put(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	return ids
+}
+
 func open(t *testing.T, be blob.Backend, cache string, key []byte, comp ...string) *chunk.Store {
 	t.Helper()
 	c := ""
@@ -303,13 +330,7 @@ func TestPackPutWithLostAnswer(t *testing.T) {
 	w := s.NewWriter()
 	defer w.Close()
 	data := randBytes(1<<20, 9)
-	id, _, err := w.Put(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
+	id := putFlushed(t, w, data)[0]
 	s2 := open(t, be, t.TempDir(), nil)
 	got, err := s2.Get(ctx, id, nil)
 	if err != nil || !bytes.Equal(got, data) {
@@ -347,13 +368,7 @@ func TestPackPutCommittedAfterTheRetry(t *testing.T) {
 	w := s.NewWriter()
 	defer w.Close()
 	data := randBytes(1<<20, 10)
-	id, _, err := w.Put(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
+	id := putFlushed(t, w, data)[0]
 	<-lc.committed
 	s2 := open(t, be, t.TempDir(), nil)
 	got, err := s2.Get(ctx, id, nil)
@@ -372,13 +387,7 @@ func TestGetSeesAnotherWritersFreshChunk(t *testing.T) {
 	w := writer.NewWriter()
 	defer w.Close()
 	data := randBytes(256<<10, 11)
-	id, _, err := w.Put(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	id := putFlushed(t, w, data)[0]
 	got, err := reader.Get(ctx, id, nil)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("get a chunk another writer just stored: %v", err)
@@ -421,18 +430,8 @@ func TestSweepKeepsSpilledWriterRefs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var old []chunk.ID
 	w0 := s.NewWriter()
-	for i := 0; i < 200; i++ {
-		id, _, err := w0.Put(ctx, randBytes(1000, uint64(i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		old = append(old, id)
-	}
-	if err := w0.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	old := putFlushed(t, w0, randChunks(200, 1000)...)
 	w0.Close()
 	// running deduplicates against the even chunks and stores 100 new
 	// ones; closing, against the odd chunks.

@@ -54,19 +54,10 @@ func (c *conn) transmit() error {
 			if _, err := io.ReadFull(c.r, p); err != nil {
 				return err
 			}
-			if readOnly(c.export) {
-				c.fail(rq, eperm, "the export is read-only")
-				continue
-			}
-			if !inRange {
-				c.fail(rq, enospc, "write beyond the end of the export")
-				continue
-			}
-			_, err := c.export.WriteAt(p, int64(rq.off))
-			if err == nil && rq.flags&cmdFlagFUA != 0 {
-				err = c.export.Flush()
-			}
-			c.done(rq, err)
+			c.modify(rq, inRange, "write beyond the end of the export", func() error {
+				_, err := c.export.WriteAt(p, int64(rq.off))
+				return err
+			})
 		case cmdRead:
 			if rq.length > MaxRequest {
 				c.fail(rq, einval, "read larger than the maximum request size")
@@ -88,19 +79,9 @@ func (c *conn) transmit() error {
 		case cmdFlush:
 			c.done(rq, c.export.Flush())
 		case cmdTrim, cmdWriteZeroes:
-			if readOnly(c.export) {
-				c.fail(rq, eperm, "the export is read-only")
-				continue
-			}
-			if !inRange {
-				c.fail(rq, enospc, "request beyond the end of the export")
-				continue
-			}
-			err := c.export.Zero(int64(rq.off), int64(rq.length))
-			if err == nil && rq.flags&cmdFlagFUA != 0 {
-				err = c.export.Flush()
-			}
-			c.done(rq, err)
+			c.modify(rq, inRange, "request beyond the end of the export", func() error {
+				return c.export.Zero(int64(rq.off), int64(rq.length))
+			})
 		case cmdCache:
 			if !inRange {
 				c.fail(rq, einval, "request beyond the end of the export")
@@ -135,6 +116,25 @@ func errno(err error) uint32 {
 		return eperm
 	}
 	return eio
+}
+
+// modify answers rq, a request that changes the export: refused when the
+// export is read-only (EPERM) or rq is not inRange (ENOSPC, beyond says
+// so), else op runs, followed by a flush when rq asks for FUA.
+func (c *conn) modify(rq request, inRange bool, beyond string, op func() error) {
+	if readOnly(c.export) {
+		c.fail(rq, eperm, "the export is read-only")
+		return
+	}
+	if !inRange {
+		c.fail(rq, enospc, beyond)
+		return
+	}
+	err := op()
+	if err == nil && rq.flags&cmdFlagFUA != 0 {
+		err = c.export.Flush()
+	}
+	c.done(rq, err)
 }
 
 func (c *conn) done(rq request, err error) {

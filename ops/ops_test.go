@@ -41,10 +41,7 @@ func waitDone(t *testing.T, m *ops.Manager, id string) *ops.Operation {
 func TestOperationSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	st, err := store.OpenSQLite(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLiteAt(t, path)
 	var runs atomic.Int32
 	block := make(chan struct{})
 	r1 := &job.Runner{Store: st, NodeID: "node1", Poll: 10 * time.Millisecond, Lease: time.Hour}
@@ -72,11 +69,7 @@ func TestOperationSurvivesRestart(t *testing.T) {
 	r1.Stop()
 	st.Close()
 
-	st2, err := store.OpenSQLite(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
+	st2 := storetest.SQLiteAt(t, path)
 	r2 := &job.Runner{Store: st2, NodeID: "node1", Poll: 10 * time.Millisecond, Lease: time.Hour}
 	m2 := ops.NewManager(st2, clock.Real{}, r2, armops.Describe)
 	m2.Register("work", func(ctx context.Context, op *ops.Operation) error {

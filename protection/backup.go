@@ -373,6 +373,17 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 // progressWriter records a running job's progress and bytes in the store at
 // every tenth of the work (not on every callback).
 func (e *Engine) progressWriter(ctx context.Context, jobID string) func(done, total int64) {
+	return everyTenth(func(done int64, pct float64) {
+		e.updateJob(ctx, jobID, func(x *Job) { // best effort: the final state follows
+			x.Progress, x.BytesTransferred = pct, done
+		})
+	})
+}
+
+// everyTenth returns a progress callback that calls record (with the work
+// done and its percentage) once per tenth of the work, not on every call,
+// and not at the end (the final state follows).
+func everyTenth(record func(done int64, pct float64)) func(done, total int64) {
 	last := -1
 	return func(done, total int64) {
 		if total <= 0 {
@@ -383,9 +394,7 @@ func (e *Engine) progressWriter(ctx context.Context, jobID string) func(done, to
 			return
 		}
 		last = step
-		e.updateJob(ctx, jobID, func(x *Job) { // best effort: the final state follows
-			x.Progress, x.BytesTransferred = float64(done*100/total), done
-		})
+		record(done, float64(done*100/total))
 	}
 }
 

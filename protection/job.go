@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -174,12 +173,7 @@ func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) 
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out, func(a, b int) bool {
-		if !out[a].StartTime.Equal(out[b].StartTime) {
-			return out[a].StartTime.After(out[b].StartTime)
-		}
-		return out[a].ID < out[b].ID
-	})
+	newestFirst(out, func(j *Job) (time.Time, string) { return j.StartTime, j.ID })
 	return out, nil
 }
 

@@ -96,6 +96,19 @@ func decodeDocs[T any](docs []store.Doc, what string, keep func(*T) bool) ([]*T,
 	return out, nil
 }
 
+// newestFirst sorts xs by their time, newest first, and equal times by id
+// (key gives both).
+func newestFirst[T any](xs []T, key func(T) (time.Time, string)) {
+	sort.SliceStable(xs, func(a, b int) bool {
+		ta, ia := key(xs[a])
+		tb, ib := key(xs[b])
+		if !ta.Equal(tb) {
+			return ta.After(tb)
+		}
+		return ia < ib
+	})
+}
+
 // ListRecoveryPoints lists an item's points, newest first.
 func ListRecoveryPoints(ctx context.Context, r store.Reader, itemID string) ([]*RecoveryPoint, error) {
 	docs, err := r.List(ctx, rpKind, store.ListQuery{ScopePrefix: strings.ToLower(itemID) + "/"})
@@ -106,12 +119,7 @@ func ListRecoveryPoints(ctx context.Context, r store.Reader, itemID string) ([]*
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out, func(a, b int) bool {
-		if !out[a].Time.Equal(out[b].Time) {
-			return out[a].Time.After(out[b].Time)
-		}
-		return out[a].ID < out[b].ID
-	})
+	newestFirst(out, func(p *RecoveryPoint) (time.Time, string) { return p.Time, p.ID })
 	return out, nil
 }
 

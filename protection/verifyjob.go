@@ -317,17 +317,7 @@ func (e *Engine) RunVerify(ctx context.Context, id string) (*VerifyRun, error) {
 		e.updateJob(ctx, v.JobID, func(x *Job) { SetTask(x, TaskVerify, JobInProgress, now) }) // best effort: the job may have gone with its vault
 	}
 	e.Logger.Info("verify started", "verify", run.ID, "mode", run.Request.Mode(), "vaults", len(run.Vaults))
-	lastStep := -1
-	res, outcome, verr := e.verify(ctx, run, func(done, total int64) {
-		if total <= 0 {
-			return
-		}
-		step := int(done * 10 / total)
-		if step == lastStep || step >= 10 {
-			return
-		}
-		lastStep = step
-		pct := float64(done * 100 / total)
+	res, outcome, verr := e.verify(ctx, run, everyTenth(func(_ int64, pct float64) {
 		e.Store.Update(ctx, func(tx store.Tx) error { // best effort: the final state follows
 			x, err := GetVerify(ctx, tx, id)
 			if err != nil {
@@ -339,7 +329,7 @@ func (e *Engine) RunVerify(ctx context.Context, id string) (*VerifyRun, error) {
 		for _, v := range run.Vaults {
 			e.updateJob(ctx, v.JobID, func(x *Job) { x.Progress = pct })
 		}
-	})
+	}))
 	if ctx.Err() != nil {
 		e.Logger.Info("verify interrupted; it runs again when the server restarts", "verify", run.ID)
 		return nil, ctx.Err()

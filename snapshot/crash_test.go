@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -112,14 +113,7 @@ func TestKill9(t *testing.T) {
 			want, _ := crashDisk(step)
 			checkRestore(t, r, m.ID, want)
 		}
-		rep, err := r.Verify(ctx, snapshot.VerifyOptions{})
-		if err != nil || !rep.OK {
-			t.Fatalf("round %d: verify %+v %v", round, rep, err)
-		}
-		if _, err := r.GC(ctx, snapshot.GCOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		assertExactlyLive(t, r)
+		verifyAndCollect(t, r, fmt.Sprintf("round %d", round))
 		r.Close()
 	}
 }

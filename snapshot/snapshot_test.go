@@ -374,6 +374,22 @@ func deleteMiddleOfChainAndGC(t *testing.T, gco snapshot.GCOptions) {
 	}
 }
 
+// verifyAndCollect checks that r verifies (every chunk of every snapshot
+// present and intact), runs a collection, and checks that exactly the live
+// chunks remain; what names the moment in a failure.
+func verifyAndCollect(t *testing.T, r *snapshot.Repository, what string) {
+	t.Helper()
+	ctx := context.Background()
+	rep, err := r.Verify(ctx, snapshot.VerifyOptions{})
+	if err != nil || !rep.OK {
+		t.Fatalf("%s: verify %+v %v", what, rep, err)
+	}
+	if _, err := r.GC(ctx, snapshot.GCOptions{}); err != nil {
+		t.Fatalf("%s: GC: %v", what, err)
+	}
+	assertExactlyLive(t, r)
+}
+
 // assertExactlyLive checks that the store holds exactly the chunks the
 // snapshots reference: nothing referenced is missing, nothing else is kept.
 func assertExactlyLive(t *testing.T, r *snapshot.Repository) {
@@ -627,15 +643,8 @@ func TestFaultInjection(t *testing.T) {
 				checkRestore(t, r2, m.ID, want)
 			}
 		}
-		rep, err := r2.Verify(ctx, snapshot.VerifyOptions{})
-		if err != nil || !rep.OK {
-			t.Fatalf("crash after %d puts: verify %+v %v", n, rep, err)
-		}
 		// GC reclaims the orphans of the failed capture.
-		if _, err := r2.GC(ctx, snapshot.GCOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		assertExactlyLive(t, r2)
+		verifyAndCollect(t, r2, fmt.Sprintf("crash after %d puts", n))
 		if cerr == nil {
 			break
 		}

@@ -62,12 +62,7 @@ func TestPostgresWakeupsAcrossStores(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("listener did not start")
 	}
-	if err := a.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.Task{Kind: "x"})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Enqueue(t, a, store.Task{Kind: "x"})
 	select {
 	case <-wake:
 	case <-time.After(10 * time.Second):

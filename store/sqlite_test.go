@@ -22,19 +22,12 @@ func TestSQLiteConformance(t *testing.T) {
 func TestSQLiteReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "meta.db")
-	s, err := store.OpenSQLite(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.SQLiteAt(t, path)
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "a", Value: []byte("v")}) }); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = store.OpenSQLite(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = storetest.SQLiteAt(t, path)
 	d, err := s.Get(ctx, "k", "a")
 	if err != nil || string(d.Value) != "v" {
 		t.Fatalf("%v %+v", err, d)
@@ -48,10 +41,7 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 func TestSQLiteGroupCommitIsolation(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "meta.db")
-	s, err := store.OpenSQLite(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.SQLiteAt(t, path)
 	const workers, each = 32, 40
 	errBoom := errors.New("boom")
 	var wg sync.WaitGroup
@@ -99,11 +89,7 @@ func TestSQLiteGroupCommitIsolation(t *testing.T) {
 		t.Fatalf("%d panics reached their callers, want %d", panics.Load(), workers*each/5)
 	}
 	s.Close()
-	s, err = store.OpenSQLite(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = storetest.SQLiteAt(t, path)
 	for _, kind := range []string{"k", "pair"} {
 		docs, err := s.List(ctx, kind, store.ListQuery{})
 		if err != nil {
@@ -153,11 +139,7 @@ func TestSQLiteScopePrefixLiteral(t *testing.T) {
 // writing, so their writes roll back; some bulk-delete in the same group.
 func TestSQLiteGroupReadsSeeGroupWrites(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.SQLite(t)
 	put := func(tx store.Tx, key string, n int) error {
 		return tx.Put(ctx, store.Doc{Kind: "counter", Key: key, Scope: "/c", Value: []byte(fmt.Sprint(n))})
 	}

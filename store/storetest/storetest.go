@@ -264,14 +264,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		s := open(t)
 		ctx := context.Background()
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		var task store.Task
-		if err := s.Update(ctx, func(tx store.Tx) error {
-			var err error
-			task, err = tx.Enqueue(ctx, store.Task{Kind: "capture", RunAt: now})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		task := Enqueue(t, s, store.Task{Kind: "capture", RunAt: now})
 		claim := func(owner string) []store.Task {
 			t.Helper()
 			got, err := s.ClaimTasks(ctx, owner, now, time.Minute, 10)
@@ -322,14 +315,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("LeaseFencing", func(t *testing.T) {
 		s := open(t)
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		var task store.Task
-		if err := s.Update(ctx, func(tx store.Tx) error {
-			var err error
-			task, err = tx.Enqueue(ctx, store.Task{Kind: "backup", RunAt: now})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		task := Enqueue(t, s, store.Task{Kind: "backup", RunAt: now})
 		c1, err := s.ClaimTasks(ctx, "w1", now, time.Minute, 1)
 		if err != nil || len(c1) != 1 || c1[0].LeaseEpoch == 0 {
 			t.Fatalf("claim 1: %v %+v", err, c1)
@@ -482,16 +468,35 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 }
 
+// Enqueue enqueues task in a transaction of its own and returns it as
+// enqueued (with its id); a failure fails tb.
+func Enqueue(tb testing.TB, s store.Store, task store.Task) store.Task {
+	tb.Helper()
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		var err error
+		task, err = tx.Enqueue(ctx, task)
+		return err
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return task
+}
+
 // SQLite opens a fresh SQLite store in tb's temporary directory, closed
 // when tb ends: the store of tests that need a real one.
 func SQLite(tb testing.TB) *store.SQLite {
 	tb.Helper()
-	s, err := store.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "db"), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
+	return SQLiteAt(tb, filepath.Join(tb.TempDir(), "db"))
+}
+
+// SQLiteAt opens the SQLite store at path (created when absent), closed
+// when tb ends (a test that closes it first, to reopen it as a restarted
+// process would, may).
+func SQLiteAt(tb testing.TB, path string) *store.SQLite {
+	tb.Helper()
+	s, err := store.OpenSQLite(context.Background(), path, nil)
+	return opened(tb, s, err)
 }
 
 // Postgres opens a store on the PostgreSQL database at url, closed when tb
@@ -499,6 +504,13 @@ func SQLite(tb testing.TB) *store.SQLite {
 func Postgres(tb testing.TB, url string) *store.Postgres {
 	tb.Helper()
 	s, err := store.OpenPostgres(context.Background(), url, nil)
+	return opened(tb, s, err)
+}
+
+// opened returns the store s, closed when tb ends; err, the error of
+// opening it, fails tb.
+func opened[S store.Store](tb testing.TB, s S, err error) S {
+	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
 	}
