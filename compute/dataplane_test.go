@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +121,29 @@ func TestPageBlob(t *testing.T) {
 	}
 	if _, err := s.OpenPrevious(ctx, b, snapID("gone")); failureCode(err) != "BlobNotFound" {
 		t.Fatalf("diff against a missing snapshot: %v", err)
+	}
+}
+
+// A replica whose NBD listener is bound to a wildcard address advertises
+// it under the host of its endpoint, which clients and the other replicas
+// reach: a grant's nbdUri never names 0.0.0.0.
+func TestNBDURIOfWildcardListener(t *testing.T) {
+	s := newServiceOpts(t, compute.Options{NBDAddr: "0.0.0.0:0",
+		Replica: &compute.Replica{NodeID: "node-a", URL: "https://replica-a.example:8443"}})
+	ctx := context.Background()
+	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("d"), Location: "westus", CreateOption: "Empty", SizeBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.GrantAccess(ctx, diskID("d"), "Read", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, err := s.NBDURI(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(s.NBDAddr())
+	if want := "nbd://replica-a.example:" + port + "/"; !strings.HasPrefix(uri, want) || port == "" || port == "0" {
+		t.Fatalf("nbdUri %q, want the prefix %q", uri, want)
 	}
 }
