@@ -271,8 +271,10 @@ func TestAzureExamples(t *testing.T) {
 		if phase == 4 {
 			// The validations whose results and statuses the next phase
 			// reads ran while the quota was reached; then it is raised.
+			// The policy updates whose operations it reads follow.
 			p.validationsRead(in, opsFile)
 			p.restoreQuotas()
+			p.policyUpdatesRead(in, opsFile)
 		}
 	}
 	if d := os.Getenv("EXAMPLES_DUMP"); d != "" {

@@ -691,6 +691,77 @@ func (p *prereqs) validationsRead(xs []*example, opsFile string) {
 	}
 }
 
+// policyUpdatesRead makes, for each policy whose operation results or
+// statuses an example reads, the operation the example documents: the
+// update of the policy while it protects a VM (one of its own, protected
+// with the policy), which applies it to the item as a job. Its operation
+// URLs are recorded for the harness to name.
+func (p *prereqs) policyUpdatesRead(xs []*example, opsFile string) {
+	done := map[string]bool{}
+	for _, x := range xs {
+		if x.Phase != 5 || (x.Client != "ProtectionPolicyOperationResultsClient" && x.Client != "ProtectionPolicyOperationStatusesClient") {
+			continue
+		}
+		rg, vault, policy := x.Args["resourceGroupName"], x.Args["vaultName"], x.Args["policyName"]
+		if k := strings.ToLower(rg + "/" + vault + "/" + policy); done[k] || policy == "" {
+			continue
+		} else {
+			done[k] = true
+		}
+		if err := p.updatePolicyWithItem(rg, vault, policy, opsFile); err != nil {
+			p.logf("update of policy %s/%s/%s: %v", rg, vault, policy, err)
+		}
+	}
+}
+
+func (p *prereqs) updatePolicyWithItem(rg, vault, policy, opsFile string) error {
+	ctx := p.e.Ctx()
+	vc, err := armrecoveryservices.NewVaultsClient(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		return err
+	}
+	v, err := vc.Get(ctx, rg, vault, nil)
+	if err != nil {
+		return err
+	}
+	vmName := strings.ToLower(policy) + "-vm"
+	p.vm(rg, vmName, *v.Location)
+	vmID := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + vmName
+	vaultID := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.RecoveryServices/vaults/" + vault
+	bf, err := armrecoveryservicesbackup.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		return err
+	}
+	container, item := "IaasVMContainer;iaasvmcontainerv2;"+rg+";"+vmName, "VM;iaasvmcontainerv2;"+rg+";"+vmName
+	if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(ctx, vault, rg, "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{
+		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vmID), PolicyID: to.Ptr(vaultID + "/backupPolicies/" + policy)}}, nil); err != nil {
+		return err
+	}
+	// The policy as it is, written again.
+	path := vaultID + "/backupPolicies/" + policy + "?api-version=2024-04-01"
+	resp, cur := p.e.Do("GET", path, nil)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET: %d %v", resp.StatusCode, cur)
+	}
+	props, _ := cur["properties"].(map[string]any)
+	delete(props, "protectedItemsCount")
+	resp, m := p.e.Do("PUT", path, map[string]any{"properties": props})
+	if resp.StatusCode != 202 {
+		return fmt.Errorf("PUT: %d %v", resp.StatusCode, m)
+	}
+	f, err := os.OpenFile(opsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, h := range []string{"Azure-AsyncOperation", "Location"} {
+		if u, err := url.Parse(resp.Header.Get(h)); err == nil && u.Path != "" {
+			fmt.Fprintln(f, u.Path)
+		}
+	}
+	return nil
+}
+
 func (p *prereqs) triggerValidation(rg, vault, opsFile string) error {
 	ctx := p.e.Ctx()
 	bf, err := armrecoveryservicesbackup.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)

@@ -128,34 +128,56 @@ func backupTasks(start time.Time) []protection.JobTask {
 // reschedule plans an item's next scheduled backup per its policy (or
 // removes it when backups are stopped).
 func (pr *Provider) reschedule(ctx context.Context, tx store.Tx, it *itemRecord) error {
-	pi := &protection.Item{ID: it.ID, State: protection.ItemStopped}
+	pi, err := pr.scheduleItem(ctx, tx, it)
+	if err != nil {
+		return err
+	}
+	return pr.Engine.Reschedule(ctx, tx, faceName, pi)
+}
+
+// scheduleItem is what the engine plans an item's runs by: its state and
+// its policy.
+func (pr *Provider) scheduleItem(ctx context.Context, tx store.Tx, it *itemRecord) (*protection.Item, error) {
+	pi := &protection.Item{ID: it.ID, VaultID: it.VaultID, Name: it.FriendlyName, Datasource: it.SourceID, State: protection.ItemStopped}
 	if it.State.active() && it.PolicyID != "" {
 		var pol policyRecord
 		if err := resource.Get(ctx, tx, mustParse(it.PolicyID), &pol); err != nil {
-			return err
+			return nil, err
 		}
 		if ip := pol.iaas(); ip != nil && ip.validate() == nil {
 			pi.State, pi.Policy = protection.ItemProtected, ip.policy(it.PolicyID, it.PolicyName)
 		}
 	}
-	return pr.Engine.Reschedule(ctx, tx, faceName, pi)
+	return pi, nil
 }
 
-// reapplyPolicy reschedules every item of a changed policy.
-func (pr *Provider) reapplyPolicy(ctx context.Context, tx store.Tx, policyID string, _ *iaasPolicy) error {
+// applyPolicy applies a changed policy to the items it protects through
+// the engine (a ConfigureBackup job each, which plans the item's runs by
+// the new policy) and returns the jobs; none when it protects nothing.
+func (pr *Provider) applyPolicy(ctx context.Context, tx store.Tx, policyID string) ([]*protection.Job, error) {
 	pid := mustParse(policyID)
 	items, err := resource.List[itemRecord](ctx, tx, itemType, pid.Parent().String())
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var pis []*protection.Item
+	recs := map[string]*itemRecord{}
 	for i := range items {
-		if arm.EqualIDs(items[i].PolicyID, policyID) {
-			if err := pr.reschedule(ctx, tx, &items[i]); err != nil {
-				return err
-			}
+		if !arm.EqualIDs(items[i].PolicyID, policyID) {
+			continue
 		}
+		pi, err := pr.scheduleItem(ctx, tx, &items[i])
+		if err != nil {
+			return nil, err
+		}
+		pis = append(pis, pi)
+		recs[pi.ID] = &items[i]
 	}
-	return nil
+	now := pr.p.Now()
+	return pr.Engine.ApplyPolicy(ctx, tx, faceName, pis, func(pi *protection.Item) *protection.Job {
+		it := recs[pi.ID]
+		return pr.newJob(mustParse(it.VaultID), it, protection.OpConfigureBackup, now, true)
+	})
 }
 
 // faceName is the name the engine knows Recovery Services vaults by.

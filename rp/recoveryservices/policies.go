@@ -170,6 +170,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	}
 	id := pr.policyID(r, v)
 	var out policyRecord
+	var op *ops.Operation
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old policyRecord
 		err := resource.Get(ctx, tx, id, &old)
@@ -187,15 +188,31 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
-		if ip != nil && err == nil {
-			return pr.reapplyPolicy(ctx, tx, out.ID, ip)
+		if ip == nil {
+			return nil
 		}
-		return nil
+		// An IaaS policy that protects items is applied to each of them,
+		// a job an item, as an operation the client polls (202); one that
+		// protects nothing is written at once (200).
+		jobs, err := pr.applyPolicy(ctx, tx, out.ID)
+		if err != nil || len(jobs) == 0 {
+			return err
+		}
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		op = &ops.Operation{Kind: opKindPolicy, ResourceID: out.ID, Caller: r.Caller(), ResultStatus: http.StatusNoContent,
+			Properties: mustJSON(map[string]any{"objectType": "OperationStatusJobsExtendedInfo", "jobIds": ids, "failedJobsError": map[string]string{}})}
+		return pr.p.Ops.Completed(ctx, tx, op)
 	})
 	if err != nil {
 		return nil, err
 	}
 	pr.p.Jobs.Notify()
+	if op != nil {
+		return arm.Accepted().Async(r, out.ID+"/operations/"+op.ID, out.ID+"/operationResults/"+op.ID), nil
+	}
 	return arm.OK(pr.withCount(ctx, pr.p.Store, out)), nil
 }
 
