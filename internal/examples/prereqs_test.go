@@ -34,6 +34,10 @@ type prereqs struct {
 	sizes     map[string]int32
 	locations map[string]string
 	lowered   map[string]bool // regions whose vCPU quota is lowered
+	// The items protected only for a policy update an example reads
+	// ({rg, vault, container, item}): their protection stops before the
+	// deletes (the policy may then be deleted, as the delete example does).
+	policyItems [][4]string
 }
 
 func newPrereqs(t *testing.T, e *testserver.Env) *prereqs {
@@ -737,6 +741,7 @@ func (p *prereqs) updatePolicyWithItem(rg, vault, policy, opsFile string) error 
 		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vmID), PolicyID: to.Ptr(vaultID + "/backupPolicies/" + policy)}}, nil); err != nil {
 		return err
 	}
+	p.policyItems = append(p.policyItems, [4]string{rg, vault, container, item})
 	// The policy as it is, written again.
 	path := vaultID + "/backupPolicies/" + policy + "?api-version=2024-04-01"
 	resp, cur := p.e.Do("GET", path, nil)
@@ -760,6 +765,22 @@ func (p *prereqs) updatePolicyWithItem(rg, vault, policy, opsFile string) error 
 		}
 	}
 	return nil
+}
+
+// releasePolicyItems stops the protection of the items policyUpdatesRead
+// protected (their data is kept).
+func (p *prereqs) releasePolicyItems() {
+	bf, err := armrecoveryservicesbackup.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, it := range p.policyItems {
+		if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(p.e.Ctx(), it[1], it[0], "Azure", it[2], it[3], armrecoveryservicesbackup.ProtectedItemResource{
+			Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{ProtectionState: to.Ptr(armrecoveryservicesbackup.ProtectionStateProtectionStopped)}}, nil); err != nil {
+			p.logf("stop protection of %s: %v", it[3], err)
+		}
+	}
+	p.policyItems = nil
 }
 
 func (p *prereqs) triggerValidation(rg, vault, opsFile string) error {
