@@ -92,6 +92,15 @@ func ObjectErr(ctx context.Context, op, key string, err error, kind func(error) 
 	return fmt.Errorf("%s %s: %w", op, key, err)
 }
 
+// CheckPut checks a Put of key on an object store before its request: a
+// valid key, and a context that is not done.
+func CheckPut(ctx context.Context, key string) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
 // ObjectInfo is the Info of an object from the optional size and
 // modification time an object store lists or heads it with.
 func ObjectInfo(key string, size *int64, modTime *time.Time) Info {

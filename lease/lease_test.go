@@ -128,14 +128,7 @@ func TestGateOrdersCollectionAndWriters(t *testing.T) {
 		if !w.Valid() {
 			t.Fatal("fresh writer entry not valid")
 		}
-		collected := make(chan *lease.Held)
-		go func() {
-			h, err := gb.Collect(ctx)
-			if err != nil {
-				t.Error(err)
-			}
-			collected <- h
-		}()
+		collected := enter(t, gb.Collect)
 		// The collection cannot start while A writes, and once it waits, a
 		// new writer cannot enter.
 		waitFor(t, func() bool {
@@ -147,14 +140,7 @@ func TestGateOrdersCollectionAndWriters(t *testing.T) {
 			t.Fatal("collection started while a writer was inside")
 		default:
 		}
-		entered := make(chan *lease.Held)
-		go func() {
-			h, err := ga.Write(ctx)
-			if err != nil {
-				t.Error(err)
-			}
-			entered <- h
-		}()
+		entered := enter(t, ga.Write)
 		if err := w.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -181,6 +167,20 @@ func TestGateOrdersCollectionAndWriters(t *testing.T) {
 		h2.Release(ctx)
 		_ = w2
 	})
+}
+
+// enter takes a gate entry (a Gate's Write or Collect) in a goroutine; the
+// entry arrives on the channel once taken.
+func enter(t *testing.T, take func(context.Context) (*lease.Held, error)) <-chan *lease.Held {
+	ch := make(chan *lease.Held, 1)
+	go func() {
+		h, err := take(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		ch <- h
+	}()
+	return ch
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -70,14 +70,22 @@ func TestRepeatingInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range [][2]string{
-		{"2020-12-01T00:00:00Z", "2021-01-01T08:00:00Z"},
-		{"2021-01-01T08:00:00Z", "2021-01-01T12:00:00Z"},
-		{"2021-01-01T11:59:59Z", "2021-01-01T12:00:00Z"},
-		{"2021-03-05T23:00:00Z", "2021-03-06T00:00:00Z"},
+	for _, c := range []struct {
+		op       string
+		f        func(time.Time) time.Time
+		at, want string
+	}{
+		{"Next", ri.Next, "2020-12-01T00:00:00Z", "2021-01-01T08:00:00Z"},
+		{"Next", ri.Next, "2021-01-01T08:00:00Z", "2021-01-01T12:00:00Z"},
+		{"Next", ri.Next, "2021-01-01T11:59:59Z", "2021-01-01T12:00:00Z"},
+		{"Next", ri.Next, "2021-03-05T23:00:00Z", "2021-03-06T00:00:00Z"},
+		{"Prev", ri.Prev, "2021-01-01T08:00:00Z", "2021-01-01T08:00:00Z"},
+		{"Prev", ri.Prev, "2021-01-01T11:59:59Z", "2021-01-01T08:00:00Z"},
+		{"Prev", ri.Prev, "2021-03-06T00:00:00Z", "2021-03-06T00:00:00Z"},
+		{"Prev", ri.Prev, "2021-03-06T03:00:00Z", "2021-03-06T00:00:00Z"},
 	} {
-		if got := ri.Next(mustTime(t, c[0])); !got.Equal(mustTime(t, c[1])) {
-			t.Errorf("Next(%s) = %v, want %s", c[0], got, c[1])
+		if got := c.f(mustTime(t, c.at)); !got.Equal(mustTime(t, c.want)) {
+			t.Errorf("%s(%s) = %v, want %s", c.op, c.at, got, c.want)
 		}
 	}
 	daily, err := ParseRepeatingInterval("R/2021-05-19T06:30:00+02:00/P1D", nil)
@@ -95,16 +103,6 @@ func TestRepeatingInterval(t *testing.T) {
 	}
 	if got := dz.Next(time.Date(2024, 3, 20, 0, 0, 0, 0, ny)); got.In(ny).Hour() != 22 || got.In(ny).Day() != 20 {
 		t.Errorf("zoned daily Next = %v", got.In(ny))
-	}
-	for _, c := range [][2]string{
-		{"2021-01-01T08:00:00Z", "2021-01-01T08:00:00Z"},
-		{"2021-01-01T11:59:59Z", "2021-01-01T08:00:00Z"},
-		{"2021-03-06T00:00:00Z", "2021-03-06T00:00:00Z"},
-		{"2021-03-06T03:00:00Z", "2021-03-06T00:00:00Z"},
-	} {
-		if got := ri.Prev(mustTime(t, c[0])); !got.Equal(mustTime(t, c[1])) {
-			t.Errorf("Prev(%s) = %v, want %s", c[0], got, c[1])
-		}
 	}
 	if got := ri.Prev(mustTime(t, "2020-01-01T00:00:00Z")); !got.IsZero() {
 		t.Errorf("Prev before start = %v", got)

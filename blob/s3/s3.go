@@ -144,10 +144,7 @@ func kind(err error) error {
 
 // Put creates the object; ErrExist if it exists.
 func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
-	if err := blob.ValidKey(key); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := blob.CheckPut(ctx, key); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {

@@ -177,13 +177,8 @@ func TestReplicasEndToEnd(t *testing.T) {
 	}
 
 	// Every acknowledged point exactly once.
-	rsPoints := func() []*armrecoveryservicesbackup.RecoveryPointResource {
-		var out []*armrecoveryservicesbackup.RecoveryPointResource
-		for p := bf.NewRecoveryPointsClient().NewListPager(vm.Vault, vm.RG, "Azure", vm.Container, vm.Item, nil); p.More(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+	rsPoints := func() (out []*armrecoveryservicesbackup.RecoveryPointResource) {
+		for page := range fixture.Pages(t, bf.NewRecoveryPointsClient().NewListPager(vm.Vault, vm.RG, "Azure", vm.Container, vm.Item, nil)) {
 			out = append(out, page.Value...)
 		}
 		return out
@@ -197,13 +192,8 @@ func TestReplicasEndToEnd(t *testing.T) {
 		t.Fatalf("the point is not in both tiers: %+v", ivm.RecoveryPointTierDetails)
 	}
 	df := testserver.Factory(e, armdataprotection.NewClientFactory)
-	dpPoints := func() []*armdataprotection.AzureBackupRecoveryPointResource {
-		var out []*armdataprotection.AzureBackupRecoveryPointResource
-		for p := df.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil); p.More(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+	dpPoints := func() (out []*armdataprotection.AzureBackupRecoveryPointResource) {
+		for page := range fixture.Pages(t, df.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil)) {
 			out = append(out, page.Value...)
 		}
 		return out
@@ -313,11 +303,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 		t.Fatalf("Recovery Services points in the simulated day: %d, want 1", n)
 	}
 	failed := 0
-	for p := bf.NewBackupJobsClient().NewListPager(vm.Vault, vm.RG, nil); p.More(); {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, bf.NewBackupJobsClient().NewListPager(vm.Vault, vm.RG, nil)) {
 		for _, j := range page.Value {
 			if jj, ok := j.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob); ok && *jj.Status != "Completed" {
 				failed++
@@ -326,11 +312,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 		}
 	}
 	var dpJobs int
-	for p := df.NewJobsClient().NewListPager(dv.RG, dv.Vault, nil); p.More(); {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, df.NewJobsClient().NewListPager(dv.RG, dv.Vault, nil)) {
 		for _, j := range page.Value {
 			if *j.Properties.Operation == "Backup" && inDay(*j.Properties.StartTime) {
 				dpJobs++
@@ -537,11 +519,7 @@ func readDisk(t testing.TB, e *testserver.Env, id string) *diskImage {
 	pc, done := fixture.DiskAccessByID(t, e, id, armcompute.AccessLevelRead)
 	defer done()
 	img := &diskImage{}
-	for p := pc.NewGetPageRangesPager(nil); p.More(); {
-		page, err := p.NextPage(e.Ctx())
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, pc.NewGetPageRangesPager(nil)) {
 		for _, r := range page.PageRange {
 			off, end := *r.Start, *r.End+1
 			img.add(off, fixture.ReadPages(t, pc, off, end-off))

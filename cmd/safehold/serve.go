@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -90,32 +91,20 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if p := os.Getenv("SAFEHOLD_CPUPROFILE"); p != "" {
-				// For the benchmarks (bench/mixed.sh PROFILE=1): a CPU profile
-				// of the whole run, written when the server stops.
-				f, err := os.Create(p)
-				if err != nil {
-					return fmt.Errorf("SAFEHOLD_CPUPROFILE: %w", err)
-				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return fmt.Errorf("SAFEHOLD_CPUPROFILE: %w", err)
-				}
-				defer f.Close()
-				defer pprof.StopCPUProfile()
+			// For the benchmarks (bench/mixed.sh PROFILE=1): a CPU profile
+			// of the whole run, written when the server stops.
+			stopProfile, err := recordRun("SAFEHOLD_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)
+			if err != nil {
+				return err
 			}
-			if p := os.Getenv("SAFEHOLD_TRACE"); p != "" {
-				// bench/mixed.sh TRACE=FILE: an execution trace of the whole
-				// run (go tool trace FILE), written when the server stops.
-				f, err := os.Create(p)
-				if err != nil {
-					return fmt.Errorf("SAFEHOLD_TRACE: %w", err)
-				}
-				if err := trace.Start(f); err != nil {
-					return fmt.Errorf("SAFEHOLD_TRACE: %w", err)
-				}
-				defer f.Close()
-				defer trace.Stop()
+			defer stopProfile()
+			// bench/mixed.sh TRACE=FILE: an execution trace of the whole
+			// run (go tool trace FILE), written when the server stops.
+			stopTrace, err := recordRun("SAFEHOLD_TRACE", trace.Start, trace.Stop)
+			if err != nil {
+				return err
 			}
+			defer stopTrace()
 			if p := os.Getenv("SAFEHOLD_WAITPROFILE"); p != "" {
 				// bench/mixed.sh WAITPROFILE=PREFIX: the block and mutex
 				// profiles of the whole run, PREFIX.block and PREFIX.mutex.
@@ -225,4 +214,26 @@ Safehold is ready.
   connection:     %s
 
 `, c.ARMEndpoint, c.AuthorityHost, c.TenantID, c.SubscriptionID, c.ClientID, secret, c.CACertFile, conn)
+}
+
+// recordRun starts a recording of the whole run (a CPU profile, an
+// execution trace) into the file the environment variable env names, when
+// it names one; the func returned stops the recording and closes the file.
+func recordRun(env string, start func(io.Writer) error, stop func()) (func(), error) {
+	p := os.Getenv(env)
+	if p == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	return func() {
+		stop()
+		f.Close()
+	}, nil
 }
