@@ -56,16 +56,21 @@ type Runner struct {
 	NodeID      string        // stable per node; leases are "NodeID/boot"
 	Lease       time.Duration // default 60s
 	Concurrency int           // default 4
-	Poll        time.Duration // real-time wake-up when idle; default 200ms
+	// Light bounds the tasks of light kinds (RegisterLight) running at once,
+	// in a pool of their own beside Concurrency's; default 32.
+	Light int
+	Poll  time.Duration // real-time wake-up when idle; default 200ms
 
 	mu       sync.Mutex
 	handlers map[string]Handler
+	light    map[string]bool
 	owner    string
 	wakeOnce sync.Once
 	wake     chan struct{}
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	sem      chan struct{}
+	lightSem chan struct{}
 	active   atomic.Int64 // claims in flight plus running tasks (see WaitIdle)
 }
 
@@ -77,6 +82,24 @@ func (r *Runner) Register(kind string, h Handler) {
 		r.handlers = map[string]Handler{}
 	}
 	r.handlers[kind] = h
+}
+
+// RegisterLight sets the handler for a kind of short task: metadata work
+// that ends in a few store transactions (an ARM operation such as a
+// resource group's delete). Such tasks do not hold one of the Concurrency
+// slots meant for long tasks (backups, restores, captures): up to Light of
+// them run at once, where a burst of them (a test suite deleting its
+// groups) would otherwise run four at a time, each a few commits long.
+// Claims still need a free slot (a claim cannot choose kinds), so while
+// long tasks hold every slot, light tasks wait as before. Call before Start.
+func (r *Runner) RegisterLight(kind string, h Handler) {
+	r.Register(kind, h)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.light == nil {
+		r.light = map[string]bool{}
+	}
+	r.light[kind] = true
 }
 
 // Notify wakes the runner (call after enqueueing due work).
@@ -100,6 +123,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	if r.Concurrency == 0 {
 		r.Concurrency = 4
 	}
+	if r.Light == 0 {
+		r.Light = 32
+	}
 	if r.Poll == 0 {
 		r.Poll = 200 * time.Millisecond
 	}
@@ -118,6 +144,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.owner = r.NodeID + "/" + uuid.NewString()
 	r.wakeCh()
 	r.sem = make(chan struct{}, r.Concurrency)
+	r.lightSem = make(chan struct{}, r.Light)
 	ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	r.wg.Add(1)
 	go r.loop(ctx)
@@ -156,6 +183,10 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 	r.active.Add(1)
 	defer r.active.Add(-1)
 	for {
+		// At most as many tasks as there are free slots for long ones: a
+		// claim cannot tell the kinds apart, and a claimed long task must
+		// start at once (its lease runs). Light tasks take no such slot, so
+		// the loop claims again while they run.
 		free := cap(r.sem) - len(r.sem)
 		if free <= 0 || ctx.Err() != nil {
 			return
@@ -171,12 +202,18 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 			return
 		}
 		for _, t := range tasks {
-			r.sem <- struct{}{}
+			r.mu.Lock()
+			sem := r.sem
+			if r.light[t.Kind] {
+				sem = r.lightSem // may wait for a light task to end; they are short
+			}
+			r.mu.Unlock()
+			sem <- struct{}{}
 			r.wg.Add(1)
 			r.active.Add(1)
 			go func(t store.Task) {
 				defer r.wg.Done()
-				defer func() { <-r.sem; r.active.Add(-1); r.Notify() }()
+				defer func() { <-sem; r.active.Add(-1); r.Notify() }()
 				r.run(ctx, t)
 			}(t)
 		}

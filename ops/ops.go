@@ -34,6 +34,9 @@ const (
 const (
 	docKind  = "operation"
 	taskKind = "operation"
+	// The tasks of light operation kinds (RegisterLight, RegisterDone): run
+	// in the job runner's pool of short tasks.
+	lightTaskKind = "operation.light"
 )
 
 // Operation is a long-running operation's record.
@@ -96,19 +99,30 @@ type Manager struct {
 	clock    clock.Clock
 	runner   *job.Runner
 	funcs    map[string]Func
+	light    map[string]bool
 	describe Describe
 }
 
 // NewManager registers the operation task handler with runner; describe
 // records the errors of failed operations.
 func NewManager(s store.Store, clk clock.Clock, runner *job.Runner, describe Describe) *Manager {
-	m := &Manager{store: s, clock: clk, runner: runner, funcs: map[string]Func{}, describe: describe}
+	m := &Manager{store: s, clock: clk, runner: runner, funcs: map[string]Func{}, light: map[string]bool{}, describe: describe}
 	runner.Register(taskKind, m.runTask)
+	runner.RegisterLight(lightTaskKind, m.runTask)
 	return m
 }
 
 // Register sets the Func for an operation kind.
 func (m *Manager) Register(kind string, fn Func) { m.funcs[kind] = fn }
+
+// RegisterLight sets the Func for an operation kind whose work is short
+// metadata work (a few store transactions, no disk or repository data):
+// its tasks run in the job runner's pool of light tasks (job.RegisterLight),
+// so they do not queue behind backups and restores.
+func (m *Manager) RegisterLight(kind string, fn Func) {
+	m.funcs[kind] = fn
+	m.light[kind] = true
+}
 
 // NewID returns a fresh URL-safe operation id.
 func NewID() string { return uuid.NewString() }
@@ -137,7 +151,11 @@ func (m *Manager) Start(ctx context.Context, tx store.Tx, op *Operation, input a
 	if err := m.put(ctx, tx, op); err != nil {
 		return err
 	}
-	_, err := tx.Enqueue(ctx, store.Task{Kind: taskKind, Payload: []byte(op.ID)})
+	kind := taskKind
+	if m.light[op.Kind] {
+		kind = lightTaskKind
+	}
+	_, err := tx.Enqueue(ctx, store.Task{Kind: kind, Payload: []byte(op.ID)})
 	return err
 }
 
@@ -244,6 +262,6 @@ func (m *Manager) Lookup(ctx context.Context, id string) (*Operation, error) {
 // them has already done: their run does nothing and ends them Succeeded.
 func (m *Manager) RegisterDone(kinds ...string) {
 	for _, kind := range kinds {
-		m.Register(kind, func(context.Context, *Operation) error { return nil })
+		m.RegisterLight(kind, func(context.Context, *Operation) error { return nil })
 	}
 }

@@ -83,7 +83,10 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("HEAD", rg, pr.headGroup)
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/resources", pr.listGroupResources, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/resources/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/operationresults/{operationId}", pr.operationResult, arm.NoAuthz())
-	p.Ops.Register("resourcegroup.delete", pr.runDeleteGroup)
+	// Light: a group's delete removes records and files (its resources'
+	// cascades), never copies disk data, so it runs beside backups instead
+	// of queueing behind them.
+	p.Ops.RegisterLight("resourcegroup.delete", pr.runDeleteGroup)
 	return nil
 }
 
