@@ -26,22 +26,26 @@ const cancelPoll = 500 * time.Millisecond
 // watcher finds the request in the store).
 func (e *Engine) CancelRequested(jobID string) {
 	e.mu.Lock()
-	c := e.cancels[jobID]
+	w := e.cancels[jobID]
 	e.mu.Unlock()
-	if c != nil {
-		c(ErrCancelled)
+	if w != nil {
+		w.cancel(ErrCancelled)
 	}
 }
+
+// cancelWatch is a running job's cancel func in this process.
+type cancelWatch struct{ cancel context.CancelCauseFunc }
 
 // watchCancel returns a context for a job's work that ends with the cause
 // ErrCancelled when the job's cancellation is requested; stop releases it.
 func (e *Engine) watchCancel(ctx context.Context, jobID string) (context.Context, func()) {
 	jctx, cancel := context.WithCancelCause(ctx)
+	w := &cancelWatch{cancel: cancel}
 	e.mu.Lock()
 	if e.cancels == nil {
-		e.cancels = map[string]context.CancelCauseFunc{}
+		e.cancels = map[string]*cancelWatch{}
 	}
-	e.cancels[jobID] = cancel
+	e.cancels[jobID] = w // a run that took the job over replaces an earlier one
 	e.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
@@ -64,7 +68,9 @@ func (e *Engine) watchCancel(ctx context.Context, jobID string) (context.Context
 	return jctx, func() {
 		close(done)
 		e.mu.Lock()
-		delete(e.cancels, jobID)
+		if e.cancels[jobID] == w {
+			delete(e.cancels, jobID)
+		}
 		e.mu.Unlock()
 		cancel(nil)
 	}

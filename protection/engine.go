@@ -72,8 +72,8 @@ type Engine struct {
 	boot     string
 
 	verifySched *Scheduler
-	maint       map[string]*sync.RWMutex           // per vault tier: GC (write) against verify (read)
-	cancels     map[string]context.CancelCauseFunc // running jobs by id (cancel.go)
+	maint       map[string]*sync.RWMutex // per vault tier: GC (write) against verify (read)
+	cancels     map[string]*cancelWatch  // running jobs by id (cancel.go)
 }
 
 // Face is a vault kind as the engine sees it: it keeps its protected items

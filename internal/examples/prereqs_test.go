@@ -629,7 +629,143 @@ func (p *prereqs) rsVault(rg, name, location string) {
 
 // afterCreates runs between the creates and the reads: it names real
 // server-generated resources where the examples name the author's.
-func (p *prereqs) afterCreates(xs []*example) {}
+func (p *prereqs) afterCreates(xs []*example) {
+	p.heldBackups(xs)
+}
+
+// documentedJob is a Recovery Services job as an example documents it.
+type documentedJob struct {
+	entity, operation, status string
+	start                     time.Time
+}
+
+var (
+	reJobBlock  = regexp.MustCompile(`(?s)Properties: &armrecoveryservicesbackup\.AzureIaaSVMJob\{(.*?)VirtualMachineVersion`)
+	reJobEntity = regexp.MustCompile(`EntityFriendlyName: to\.Ptr\("([^"]+)"\)`)
+	reJobOp     = regexp.MustCompile(`\bOperation: to\.Ptr\("([^"]+)"\)`)
+	reJobStatus = regexp.MustCompile(`\bStatus: to\.Ptr\("([^"]+)"\)`)
+	reJobStart  = regexp.MustCompile(`StartTime: to\.Ptr\(func\(\) time\.Time \{ t, _ := time\.Parse\(time\.RFC3339Nano, "([^"]+)"\)`)
+)
+
+func documentedJobs(want string) []documentedJob {
+	var out []documentedJob
+	for _, b := range reJobBlock.FindAllStringSubmatch(want, -1) {
+		var j documentedJob
+		if m := reJobEntity.FindStringSubmatch(b[1]); m != nil {
+			j.entity = m[1]
+		}
+		if m := reJobOp.FindStringSubmatch(b[1]); m != nil {
+			j.operation = m[1]
+		}
+		if m := reJobStatus.FindStringSubmatch(b[1]); m != nil {
+			j.status = m[1]
+		}
+		if m := reJobStart.FindStringSubmatch(b[1]); m != nil {
+			j.start, _ = time.Parse(time.RFC3339Nano, m[1])
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// heldBackups: where a Recovery Services example documents a backup job in
+// progress (Azure's job examples show one, and cancel it), the vault gets
+// it as a user would make one: the VM the job names is protected there, a
+// fault rule (admin API) holds its backups, and a backup is triggered and
+// seen held. The examples naming the documented job's id (its details, its
+// cancellation and the cancellation's result) get that job.
+func (p *prereqs) heldBackups(xs []*example) {
+	type vault struct{ rg, name string }
+	held := map[vault]string{}    // vault -> the VM whose backup is held
+	literal := map[vault]string{} // vault -> the job id the documenting example names
+	for _, x := range xs {
+		if x.Mod.Pkg != "armrecoveryservicesbackup" || x.Args["vaultName"] == "" {
+			continue
+		}
+		for _, j := range documentedJobs(x.WantExpr) {
+			if j.operation == "Backup" && j.status == "InProgress" && j.entity != "" {
+				v := vault{x.Args["resourceGroupName"], x.Args["vaultName"]}
+				held[v] = j.entity
+				if id := x.Args["jobName"]; id != "" {
+					literal[v] = id
+				}
+			}
+		}
+	}
+	vaults := make([]vault, 0, len(held))
+	for v := range held {
+		vaults = append(vaults, v)
+	}
+	sort.Slice(vaults, func(i, j int) bool { return vaults[i].rg+vaults[i].name < vaults[j].rg+vaults[j].name })
+	for _, v := range vaults {
+		jobID := p.heldBackup(v.rg, v.name, held[v])
+		if jobID == "" || literal[v] == "" {
+			continue
+		}
+		for _, x := range xs {
+			if x.Mod.Pkg == "armrecoveryservicesbackup" && strings.EqualFold(x.Args["vaultName"], v.name) && strings.EqualFold(x.Args["resourceGroupName"], v.rg) &&
+				strings.EqualFold(x.Args["jobName"], literal[v]) {
+				p.sub(x, "jobName", jobID)
+			}
+		}
+	}
+}
+
+// heldBackup protects VM vmName (made in the vault's resource group and
+// region) in the vault, adds a fault rule through the admin API that holds
+// its backups for ten minutes, triggers one and returns its job's id once
+// the rule holds it.
+func (p *prereqs) heldBackup(rg, vault, vmName string) string {
+	ctx := p.e.Ctx()
+	bf, err := armrecoveryservicesbackup.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	v, err := armrecoveryservices.NewVaultsClient(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	loc := "westus"
+	if vr, err := v.Get(ctx, rg, vault, nil); err == nil && vr.Location != nil {
+		loc = *vr.Location
+	}
+	p.vm(rg, vmName, loc)
+	lrg := strings.ToLower(rg)
+	container, item := "IaasVMContainer;iaasvmcontainerv2;"+lrg+";"+vmName, "VM;iaasvmcontainerv2;"+lrg+";"+vmName
+	vmID := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + vmName
+	policyID := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.RecoveryServices/vaults/" + vault + "/backupPolicies/DefaultPolicy"
+	if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(ctx, vault, rg, "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{
+		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vmID), PolicyID: to.Ptr(policyID)}}, nil); err != nil {
+		p.logf("protect %s in %s: %v", vmName, vault, err)
+		return ""
+	}
+	rule := "examples-hold-" + strings.ToLower(vault)
+	const rules = "/providers/Safehold.Admin/faultRules?api-version=2024-01-01"
+	if resp, m := p.e.Do("POST", rules, map[string]any{"name": rule, "operation": "backup", "path": "*/protectedItems/" + item, "latency": "10m"}); resp.StatusCode != 201 {
+		p.logf("fault rule holding %s: %d %v", item, resp.StatusCode, m)
+		return ""
+	}
+	var raw *http.Response
+	if _, err := bf.NewBackupsClient().Trigger(runtime.WithCaptureResponse(ctx, &raw), vault, rg, "Azure", container, item, armrecoveryservicesbackup.BackupRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
+		p.logf("back up %s in %s: %v", vmName, vault, err)
+		return ""
+	}
+	st := p.e.Poll(raw.Header.Get("Azure-AsyncOperation"))
+	jobID, _ := testserver.Field(st, "properties.jobId").(string)
+	// Held: the rule has matched the backup.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, m := p.e.Do("GET", rules, nil)
+		vals, _ := m["value"].([]any)
+		for _, r := range vals {
+			if r, _ := r.(map[string]any); r["name"] == rule && r["hits"] != float64(0) {
+				return jobID
+			}
+		}
+	}
+	p.logf("the backup of %s in %s was not held", vmName, vault)
+	return jobID
+}
 
 // lowerQuota lowers the subscription's vCPU quota in a region to nothing
 // through the admin API, as a developer testing how a client handles a
