@@ -106,13 +106,18 @@ func (x *example) classify() {
 // deleting is allowed after them), actions documenting a reached compute
 // quota (run with the quota of their region lowered, as a developer testing
 // that lowers it; see quotaRegions), operation results and statuses (so
-// the operations they read have happened), deletes, and name-availability
-// checks that document the name as free (the deletes have freed it; the
-// prerequisites made every resource the examples name).
+// the operations they read have happened), deletes, then the results and
+// statuses of deletes (an example named for the operation it reads,
+// ProtectedItem_Delete_OperationResult, reads a delete's operation, which
+// only exists once the deletes ran) and name-availability checks that
+// document the name as free (the deletes have freed it; the prerequisites
+// made every resource the examples name).
 func (x *example) phase() {
 	m := x.Method
 	switch {
 	case strings.HasPrefix(m, "Check") && reNameAvailable.MatchString(x.WantExpr):
+		x.Phase = 7
+	case (strings.Contains(x.Client+m, "OperationResult") || strings.Contains(x.Client+m, "OperationStatus")) && reReadsDelete.MatchString(x.Name()):
 		x.Phase = 7
 	case strings.Contains(x.Client+m, "OperationResult") || strings.Contains(x.Client+m, "OperationStatus"):
 		x.Phase = 5
@@ -142,6 +147,9 @@ const quotaReachedCode = "UserErrorCoreCountSubscriptionQuotaReached"
 // stopsProtection: an action after which only resuming or deleting is
 // allowed on the item (it runs after the other actions).
 func stopsProtection(x *example) bool { return x.Method == "BeginStopProtection" }
+
+// reReadsDelete: an operation result or status example named for a delete.
+var reReadsDelete = regexp.MustCompile(`(?i)_Delete_Operation`)
 
 var reNameAvailable = regexp.MustCompile(`NameAvailable:\s*to\.Ptr\(true\)`)
 

@@ -678,13 +678,23 @@ func (p *prereqs) heldBackups(xs []*example) {
 	type vault struct{ rg, name string }
 	held := map[vault]string{}    // vault -> the VM whose backup is held
 	literal := map[vault]string{} // vault -> the job id the documenting example names
+	at := map[vault]time.Time{}   // vault -> when its jobs started, when examples list them by a window
 	for _, x := range xs {
 		if x.Mod.Pkg != "armrecoveryservicesbackup" || x.Args["vaultName"] == "" {
 			continue
 		}
+		v := vault{x.Args["resourceGroupName"], x.Args["vaultName"]}
+		if m := reStartWindow.FindStringSubmatch(x.Body); m != nil {
+			from, err1 := time.Parse("2006-01-02 15:04:05", strings.TrimSuffix(strings.TrimSuffix(m[1], " AM"), " PM"))
+			to, err2 := time.Parse("2006-01-02 15:04:05", strings.TrimSuffix(strings.TrimSuffix(m[2], " AM"), " PM"))
+			for _, j := range documentedJobs(x.WantExpr) {
+				if err1 == nil && err2 == nil && !j.start.IsZero() && !j.start.Before(from) && !j.start.After(to) && (at[v].IsZero() || j.start.Before(at[v])) {
+					at[v] = j.start
+				}
+			}
+		}
 		for _, j := range documentedJobs(x.WantExpr) {
 			if j.operation == "Backup" && j.status == "InProgress" && j.entity != "" {
-				v := vault{x.Args["resourceGroupName"], x.Args["vaultName"]}
 				held[v] = j.entity
 				if id := x.Args["jobName"]; id != "" {
 					literal[v] = id
@@ -698,7 +708,7 @@ func (p *prereqs) heldBackups(xs []*example) {
 	}
 	sort.Slice(vaults, func(i, j int) bool { return vaults[i].rg+vaults[i].name < vaults[j].rg+vaults[j].name })
 	for _, v := range vaults {
-		jobID := p.heldBackup(v.rg, v.name, held[v])
+		jobID := p.heldBackup(v.rg, v.name, held[v], at[v])
 		if jobID == "" || literal[v] == "" {
 			continue
 		}
@@ -711,11 +721,20 @@ func (p *prereqs) heldBackups(xs []*example) {
 	}
 }
 
+// reStartWindow is a jobs filter's start-time window.
+var reStartWindow = regexp.MustCompile(`startTime eq '([^']+)' and endTime eq '([^']+)'`)
+
 // heldBackup protects VM vmName (made in the vault's resource group and
 // region) in the vault, adds a fault rule through the admin API that holds
 // its backups for ten minutes, triggers one and returns its job's id once
-// the rule holds it.
-func (p *prereqs) heldBackup(rg, vault, vmName string) string {
+// the rule holds it. With a time at, the protection and the backup happen
+// then: the server's clock is set back to at through the admin API (safehold
+// clock set) while they start, as a user preparing jobs of a past window
+// does, and set back to where it was afterwards.
+func (p *prereqs) heldBackup(rg, vault, vmName string, at time.Time) string {
+	if !at.IsZero() {
+		defer p.clockAt(at)()
+	}
 	ctx := p.e.Ctx()
 	bf, err := armrecoveryservicesbackup.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
 	if err != nil {
@@ -976,4 +995,39 @@ func (p *prereqs) triggerValidation(rg, vault, opsFile string) error {
 		return nil
 	}
 	return fmt.Errorf("no protected VM with a recovery point")
+}
+
+// clockAt sets the server's clock to at, running, through the admin API
+// and returns the func that puts it back where it was (running with its
+// offset to real time, or frozen at its time).
+func (p *prereqs) clockAt(at time.Time) func() {
+	const c = "/providers/Safehold.Admin/clock"
+	const v = "?api-version=2024-01-01"
+	resp, st := p.e.Do("GET", c+v, nil)
+	if resp.StatusCode != 200 {
+		p.t.Fatalf("clock: %d %v", resp.StatusCode, st)
+	}
+	offset, err := time.ParseDuration(fmt.Sprint(st["offset"]))
+	if err != nil {
+		p.t.Fatalf("clock offset %v: %v", st["offset"], err)
+	}
+	set := func(t time.Time, run bool) {
+		if resp, m := p.e.Do("POST", c+"/set"+v, map[string]any{"time": t.UTC().Format(time.RFC3339Nano)}); resp.StatusCode != 200 {
+			p.t.Fatalf("clock set %s: %d %v", t, resp.StatusCode, m)
+		}
+		if run {
+			if resp, m := p.e.Do("POST", c+"/resume"+v, nil); resp.StatusCode != 200 {
+				p.t.Fatalf("clock resume: %d %v", resp.StatusCode, m)
+			}
+		}
+	}
+	set(at, true)
+	return func() {
+		if st["frozen"] == true {
+			now, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(st["now"]))
+			set(now, false)
+			return
+		}
+		set(time.Now().Add(offset), true)
+	}
 }
