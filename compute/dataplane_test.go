@@ -21,6 +21,22 @@ func failureCode(err error) string {
 	return ""
 }
 
+// openBlob grants access to the disk or snapshot id for an hour and opens
+// its page blob through the grant.
+func openBlob(t *testing.T, s *compute.Service, id, access string) *compute.PageBlob {
+	t.Helper()
+	ctx := context.Background()
+	g, err := s.GrantAccess(ctx, id, access, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.OpenPageBlob(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestPageBlob drives the disk data plane without HTTP: pages written
 // through a Write grant, data ranges, a snapshot read back bit-exact, the
 // diff of the live disk against that snapshot, and the Azure Storage codes
@@ -34,14 +50,7 @@ func TestPageBlob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g, err := s.GrantAccess(ctx, diskID("d"), "Write", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := s.OpenPageBlob(ctx, g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBlob(t, s, diskID("d"), "Write")
 	if !b.Writable() || b.Size() != size {
 		t.Fatalf("disk blob: writable %v size %d", b.Writable(), b.Size())
 	}
@@ -66,14 +75,7 @@ func TestPageBlob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sg, err := s.GrantAccess(ctx, snapID("s-d"), "Read", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := s.OpenPageBlob(ctx, sg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := openBlob(t, s, snapID("s-d"), "Read")
 	defer sb.Close()
 	got := make([]byte, len(page))
 	if _, err := sb.ReadAt(got, 1<<20); err != nil || !bytes.Equal(got, page) || sb.Writable() {
@@ -83,14 +85,7 @@ func TestPageBlob(t *testing.T) {
 		t.Fatalf("snapshot data ranges: %v %+v", err, rs)
 	}
 
-	g, err = s.GrantAccess(ctx, diskID("d"), "Write", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err = s.OpenPageBlob(ctx, g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = openBlob(t, s, diskID("d"), "Write")
 	defer b.Close()
 	if err := b.ClearPages(1<<20, compute.PageSize); err != nil {
 		t.Fatal(err)

@@ -328,16 +328,12 @@ func (s *Service) VerifySAS(ctx context.Context, grantID string, q url.Values) (
 	if err != nil || !hmac.Equal(sig, mustDecode(sign(key, grantID, q))) {
 		return nil, ErrSASInvalid
 	}
-	d, err := s.p.Store.Get(ctx, grantKind, grantID)
+	g, err := store.GetJSON[Grant](ctx, s.p.Store, grantKind, grantID, "grant")
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrSASRevoked
 	}
 	if err != nil {
 		return nil, err
-	}
-	var g Grant
-	if err := json.Unmarshal(d.Value, &g); err != nil {
-		return nil, fmt.Errorf("decode grant: %w", err)
 	}
 	if q.Get("sp") != sasPerm(g.Access) || q.Get("se") != g.Expiry.UTC().Format(time.RFC3339) {
 		return nil, ErrSASInvalid
@@ -348,7 +344,7 @@ func (s *Service) VerifySAS(ctx context.Context, grantID string, q url.Values) (
 	if !s.now().Before(g.Expiry) {
 		return nil, ErrSASExpired
 	}
-	return &g, nil
+	return g, nil
 }
 
 func mustDecode(s string) []byte {

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/nbd"
+	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
 )
 
@@ -74,12 +74,8 @@ func (s *Service) nbdLookup(ctx context.Context, name string) (nbd.Export, error
 	if !hmac.Equal([]byte(tag), []byte(nbdTag(key, grantID))) {
 		return nil, nbd.ErrUnknownExport
 	}
-	doc, err := s.p.Store.Get(ctx, grantKind, grantID)
-	if err != nil {
-		return nil, nbd.ErrUnknownExport
-	}
-	var g Grant
-	if err := json.Unmarshal(doc.Value, &g); err != nil || g.IsSnapshot() {
+	g, err := store.GetJSON[Grant](ctx, s.p.Store, grantKind, grantID, "grant")
+	if err != nil || g.IsSnapshot() {
 		return nil, nbd.ErrUnknownExport
 	}
 	if g.Revoked || !s.now().Before(g.Expiry) {

@@ -126,39 +126,35 @@ async function load() {
     safe(get(s + "/providers/Safehold.Storage/usage/default?api-version=" + V.usage), null),
   ]);
   const now = Date.now(), items = [], jobs = [];
-  await Promise.all(dpVaults.map(async v => {
-    const [bis, js, pols] = await Promise.all([safe(list(v.id + "/backupInstances?api-version=" + V.dp)), safe(list(v.id + "/backupJobs?api-version=" + V.dp)),
-      safe(list(v.id + "/backupPolicies?api-version=" + V.dp))]);
-    for (const j of js) jobs.push(dpJob(v, j));
-    await Promise.all(bis.map(async bi => {
-      const p = bi.properties || {};
-      const pts = await safe(list(bi.id + "/recoveryPoints?api-version=" + V.dp));
-      const points = pts.map(x => { const q = x.properties || {}; return { name: x.name, id: x.id, time: q.recoveryPointTime, type: q.recoveryPointType, tag: q.retentionTagName, expiry: q.expiryTime }; });
-      points.sort((a, b) => String(b.time).localeCompare(String(a.time)));
-      const pol = pols.find(x => x.id.toLowerCase() === String((p.policyInfo || {}).policyId).toLowerCase());
-      const state = p.currentProtectionState || p.provisioningState;
-      items.push({ kind: "dp", id: bi.id, name: bi.name, vault: v, datasource: (p.dataSourceInfo || {}).resourceName || "", datasourceId: (p.dataSourceInfo || {}).resourceID || "",
-        location: (p.dataSourceInfo || {}).resourceLocation || v.location, policy: ((p.policyInfo || {}).policyId || "").split("/").pop(), state,
-        health: (p.protectionStatus || {}).status || "", last: points.length ? points[0].time : null,
-        next: /configured/i.test(state || "") ? nextDP(pol, now) : null, points, stopped: /stopped|suspended/i.test(state || "") });
-    }));
-  }));
-  await Promise.all(rsVaults.map(async v => {
-    const [its, js, pols] = await Promise.all([safe(list(v.id + "/backupProtectedItems?api-version=" + V.rs)), safe(list(v.id + "/backupJobs?api-version=" + V.rs)),
-      safe(list(v.id + "/backupPolicies?api-version=" + V.rs))]);
-    for (const j of js) jobs.push(rsJob(v, j));
+  // One vault of either kind: its jobs, and its items with their recovery
+  // points (newest first); point and item read what differs by kind.
+  const loadVault = async (v, version, itemsPath, job, point, item) => {
+    const [its, js, pols] = await Promise.all([safe(list(v.id + "/" + itemsPath + "?api-version=" + version)), safe(list(v.id + "/backupJobs?api-version=" + version)),
+      safe(list(v.id + "/backupPolicies?api-version=" + version))]);
+    for (const j of js) jobs.push(job(v, j));
     await Promise.all(its.map(async it => {
       const p = it.properties || {};
-      const pts = await safe(list(it.id + "/recoveryPoints?api-version=" + V.rs));
-      const points = pts.map(x => { const q = x.properties || {}; return { name: x.name, id: x.id, time: q.recoveryPointTime, type: q.recoveryPointType, tag: "", expiry: null }; });
+      const pts = await safe(list(it.id + "/recoveryPoints?api-version=" + version));
+      const points = pts.map(x => { const q = x.properties || {}; return { name: x.name, id: x.id, time: q.recoveryPointTime, type: q.recoveryPointType, ...point(q) }; });
       points.sort((a, b) => String(b.time).localeCompare(String(a.time)));
-      const pol = pols.find(x => x.id.toLowerCase() === String(p.policyId).toLowerCase());
-      const stopped = /stopped|suspended/i.test(p.protectionState || "");
-      items.push({ kind: "rs", id: it.id, name: p.friendlyName || it.name, vault: v, datasource: (p.sourceResourceId || "").split("/").pop(), datasourceId: p.sourceResourceId,
-        policy: p.policyName || (p.policyId || "").split("/").pop(), policyId: p.policyId, state: p.protectionState, health: p.healthStatus,
-        last: when(p.lastBackupTime) ? p.lastBackupTime : (points.length ? points[0].time : null), next: stopped ? null : nextRS(pol, now), points, stopped });
+      items.push(item(it, p, points, pols));
     }));
-  }));
+  };
+  await Promise.all(dpVaults.map(v => loadVault(v, V.dp, "backupInstances", dpJob, q => ({ tag: q.retentionTagName, expiry: q.expiryTime }), (bi, p, points, pols) => {
+    const pol = pols.find(x => x.id.toLowerCase() === String((p.policyInfo || {}).policyId).toLowerCase());
+    const state = p.currentProtectionState || p.provisioningState;
+    return { kind: "dp", id: bi.id, name: bi.name, vault: v, datasource: (p.dataSourceInfo || {}).resourceName || "", datasourceId: (p.dataSourceInfo || {}).resourceID || "",
+      location: (p.dataSourceInfo || {}).resourceLocation || v.location, policy: ((p.policyInfo || {}).policyId || "").split("/").pop(), state,
+      health: (p.protectionStatus || {}).status || "", last: points.length ? points[0].time : null,
+      next: /configured/i.test(state || "") ? nextDP(pol, now) : null, points, stopped: /stopped|suspended/i.test(state || "") };
+  })));
+  await Promise.all(rsVaults.map(v => loadVault(v, V.rs, "backupProtectedItems", rsJob, () => ({ tag: "", expiry: null }), (it, p, points, pols) => {
+    const pol = pols.find(x => x.id.toLowerCase() === String(p.policyId).toLowerCase());
+    const stopped = /stopped|suspended/i.test(p.protectionState || "");
+    return { kind: "rs", id: it.id, name: p.friendlyName || it.name, vault: v, datasource: (p.sourceResourceId || "").split("/").pop(), datasourceId: p.sourceResourceId,
+      policy: p.policyName || (p.policyId || "").split("/").pop(), policyId: p.policyId, state: p.protectionState, health: p.healthStatus,
+      last: when(p.lastBackupTime) ? p.lastBackupTime : (points.length ? points[0].time : null), next: stopped ? null : nextRS(pol, now), points, stopped };
+  })));
   items.sort((a, b) => (a.vault.name + a.name).localeCompare(b.vault.name + b.name));
   jobs.sort((a, b) => String(b.start).localeCompare(String(a.start)));
   return { dpVaults, rsVaults, items, jobs, disks, vms, snaps, usage };
