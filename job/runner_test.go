@@ -2,13 +2,13 @@ package job_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
 )
 
 // Light tasks hold none of the Concurrency slots: with one slot, ten light
@@ -16,55 +16,38 @@ import (
 // time.
 func TestLightTasksHoldNoSlot(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db.sqlite"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.SQLite(t)
 
 	release := make(chan struct{})
 	var mu sync.Mutex
-	light, long, maxLong, done := 0, 0, 0, 0
-	wait := func(ctx context.Context) error {
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+	light, long, maxLight, maxLong, done := 0, 0, 0, 0, 0
+	// held counts a task in *running (its most at once in *most) until
+	// release is closed, then in done.
+	held := func(running, most *int) func(context.Context, store.Task) error {
+		return func(ctx context.Context, tk store.Task) error {
+			mu.Lock()
+			*running++
+			*most = max(*most, *running)
+			mu.Unlock()
+			var err error
+			select {
+			case <-release:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			mu.Lock()
+			*running--
+			done++
+			mu.Unlock()
+			return err
 		}
 	}
 	r := &job.Runner{Store: s, NodeID: "n1", Concurrency: 1, Poll: 10 * time.Millisecond}
-	r.Register("long", func(ctx context.Context, tk store.Task) error {
-		mu.Lock()
-		long++
-		maxLong = max(maxLong, long)
-		mu.Unlock()
-		err := wait(ctx)
-		mu.Lock()
-		long--
-		done++
-		mu.Unlock()
-		return err
-	})
-	r.RegisterLight("light", func(ctx context.Context, tk store.Task) error {
-		mu.Lock()
-		light++
-		mu.Unlock()
-		err := wait(ctx)
-		mu.Lock()
-		light--
-		done++
-		mu.Unlock()
-		return err
-	})
+	r.Register("long", held(&long, &maxLong))
+	r.RegisterLight("light", held(&light, &maxLight))
 	enqueue := func(kind string) {
 		t.Helper()
-		if err := s.Update(ctx, func(tx store.Tx) error {
-			_, err := tx.Enqueue(ctx, store.Task{Kind: kind})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Enqueue(t, s, store.Task{Kind: kind})
 		r.Notify()
 	}
 	if err := r.Start(ctx); err != nil {
@@ -102,5 +85,8 @@ func TestLightTasksHoldNoSlot(t *testing.T) {
 	until("all done", func() bool { return done == 12 })
 	if maxLong != 1 {
 		t.Errorf("%d long tasks ran at once; Concurrency is 1", maxLong)
+	}
+	if maxLight != 10 {
+		t.Errorf("%d light tasks ran at once, want all 10", maxLight)
 	}
 }

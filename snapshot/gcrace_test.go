@@ -224,16 +224,23 @@ func mustVerify(t *testing.T, r *snapshot.Repository) {
 
 const raceBlocks = 16
 
+// raceRepo opens the repository of a one-process race on be, paused where a
+// test asks (pa), on a fake clock, with 256 KiB packs and writerMem (the
+// WriterMemory option), and names a disk image file in a new directory.
+func raceRepo(t *testing.T, be blob.Backend, writerMem int) (*fakeClock, *pausing, *snapshot.Repository, string) {
+	clk := &fakeClock{now: time.Now()}
+	pa := newPausing(be)
+	a := openRepo(t, pa, snapshot.Options{Now: clk.Now, PackSize: 256 << 10, WriterMemory: writerMem})
+	return clk, pa, a, filepath.Join(t.TempDir(), "disk.img")
+}
+
 // A capture has deduplicated against the chunks of S1 and stored its own;
 // before its manifest is written, S1 is deleted and a collection runs to
 // its end. The capture's references keep the chunks it deduplicated
 // against (writer refs), so its snapshot restores.
 func raceDedupThenGC(t *testing.T, be blob.Backend, writerMem int) {
 	ctx := context.Background()
-	clk := &fakeClock{now: time.Now()}
-	pa := newPausing(be)
-	a := openRepo(t, pa, snapshot.Options{Now: clk.Now, PackSize: 256 << 10, WriterMemory: writerMem})
-	path := filepath.Join(t.TempDir(), "disk.img")
+	clk, pa, a, path := raceRepo(t, be, writerMem)
 	writeDisk(t, path, raceBlocks*bs, extent{0, raceBlocks * bs, 'r', 1})
 	s1, _ := captureFile(t, a, path, snapshot.CaptureOptions{})
 	want := writeDisk(t, path, raceBlocks*bs, extent{0, raceBlocks * bs / 2, 'r', 1}, extent{raceBlocks * bs / 2, raceBlocks * bs / 2, 'r', 2})
@@ -274,10 +281,7 @@ func raceDedupThenGC(t *testing.T, be blob.Backend, writerMem int) {
 // stores them again), so its snapshot restores after the sweep.
 func raceGCThenDedup(t *testing.T, be blob.Backend, writerMem int) {
 	ctx := context.Background()
-	clk := &fakeClock{now: time.Now()}
-	pa := newPausing(be)
-	a := openRepo(t, pa, snapshot.Options{Now: clk.Now, PackSize: 256 << 10, WriterMemory: writerMem})
-	path := filepath.Join(t.TempDir(), "disk.img")
+	clk, pa, a, path := raceRepo(t, be, writerMem)
 	want := writeDisk(t, path, raceBlocks*bs, extent{0, raceBlocks * bs, 'r', 3})
 	s1, _ := captureFile(t, a, path, snapshot.CaptureOptions{})
 	if err := a.Delete(ctx, s1.ID); err != nil {
