@@ -132,6 +132,9 @@ type VMSpec struct {
 	DataDisks          []VMDataDisk
 	// Profiles the caller gave, kept as given.
 	HardwareProfile, OSProfile, NetworkProfile map[string]any
+	// Zones is the availability zone of a zonal VM (set at creation; its
+	// disks must be in it).
+	Zones []string
 }
 
 type vmState struct {
@@ -274,6 +277,13 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		default:
 			return err
 		}
+		zones := spec.Zones
+		if !created {
+			if spec.Zones != nil && !sameZones(spec.Zones, old.Zones) {
+				return failure.Conflictf("PropertyChangeNotAllowed", "Changing property 'zones' of the VM '%s' is not allowed: a VM stays in the zone it was created in.", old.Name)
+			}
+			zones = old.Zones
+		}
 		diskState := StateAttached
 		if power == PowerDeallocated {
 			diskState = StateReserved
@@ -297,6 +307,9 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if !strings.EqualFold(d.Location, loc) {
 				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is in location '%s', which differs from the VM's location '%s'. A VM can only use disks in its own region.", d.Name, d.Location, loc)
 			}
+			if len(zones) > 0 && !sameZones(d.Zones, zones) {
+				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is not in zone %s of the VM: a zonal VM uses managed disks of its own zone (create the disk with zones [\"%s\"]).", d.Name, strings.Join(zones, ","), strings.Join(zones, "\",\""))
+			}
 			if d.ManagedBy != "" && !arm.EqualIDs(d.ManagedBy, vmID) {
 				return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Detach it from that VM first.", d.Name, d.ManagedBy)
 			}
@@ -318,7 +331,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		if osType == "" {
 			osType = "Linux"
 		}
-		body = VMResource{ID: vmID, Name: rid.Name(), Type: VMType, Location: loc, Tags: spec.Tags,
+		body = VMResource{ID: vmID, Name: rid.Name(), Type: VMType, Location: loc, Tags: spec.Tags, Zones: zones,
 			Properties: VMProperties{VMID: newUUID(), ProvisioningState: "Succeeded", TimeCreated: s.now(),
 				HardwareProfile: spec.HardwareProfile, OSProfile: spec.OSProfile, NetworkProfile: spec.NetworkProfile,
 				StorageProfile: VMStorageProfile{DataDisks: []VMDataDiskBody{},
@@ -393,6 +406,19 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		return false, nil, err
 	}
 	return created, body.domain(power), nil
+}
+
+// sameZones reports whether two zone lists name the same zones.
+func sameZones(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !strings.EqualFold(strings.TrimSpace(a[i]), strings.TrimSpace(b[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string) error {

@@ -34,6 +34,9 @@ type prereqs struct {
 	sizes     map[string]int32
 	locations map[string]string
 	lowered   map[string]bool // regions whose vCPU quota is lowered
+	// The VM an example's recovery point documents ("rg/vm"): its size,
+	// zone and whether a disk allows private access only.
+	shapes map[string]vmShape
 	// The items protected only for a policy update an example reads
 	// ({rg, vault, container, item}): their protection stops before the
 	// deletes (the policy may then be deleted, as the delete example does).
@@ -41,7 +44,7 @@ type prereqs struct {
 }
 
 func newPrereqs(t *testing.T, e *testserver.Env) *prereqs {
-	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}, sizes: map[string]int32{}, locations: map[string]string{}, lowered: map[string]bool{}}
+	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}, sizes: map[string]int32{}, locations: map[string]string{}, lowered: map[string]bool{}, shapes: map[string]vmShape{}}
 }
 
 var (
@@ -203,6 +206,9 @@ func (p *prereqs) create(xs []*example) {
 				seen[k] = true
 				rsItems = append(rsItems, item{rg, x.Args["vaultName"], ci, pi})
 				m := reContainer.FindStringSubmatch(pi)
+				if sh, ok := documentedShape(x); ok {
+					p.shapes[strings.ToLower(m[1]+"/"+m[2])] = sh
+				}
 				if r := region[strings.ToLower(rg+"/"+x.Args["vaultName"])]; r != "" {
 					region[strings.ToLower(m[1]+"/"+m[2])] = r
 				}
@@ -552,17 +558,61 @@ func (p *prereqs) storageAccount(rg, name string) {
 	}
 }
 
+// vmShape is what an example documents of the VM of a recovery point.
+type vmShape struct {
+	size, zone string
+	private    bool
+}
+
+var (
+	reDocSize    = regexp.MustCompile(`VirtualMachineSize:\s*to\.Ptr\("([^"]+)"\)`)
+	reDocZone    = regexp.MustCompile(`Zones:\s*\[\]\*string\{\s*to\.Ptr\("([^"]+)"\)`)
+	reDocPrivate = regexp.MustCompile(`IsPrivateAccessEnabledOnAnyDisk:\s*to\.Ptr\(true\)`)
+)
+
+// documentedShape is the VM a recovery-point example documents: the
+// recovery point was taken of a VM of that size, in that zone, with a disk
+// allowing private access only when it says so.
+func documentedShape(x *example) (vmShape, bool) {
+	if x.Client != "RecoveryPointsClient" {
+		return vmShape{}, false
+	}
+	var sh vmShape
+	if m := reDocSize.FindStringSubmatch(x.WantExpr); m != nil {
+		sh.size = m[1]
+	}
+	if m := reDocZone.FindStringSubmatch(x.WantExpr); m != nil {
+		sh.zone = m[1]
+	}
+	sh.private = reDocPrivate.MatchString(x.WantExpr)
+	return sh, sh != vmShape{}
+}
+
 func (p *prereqs) vm(rg, name, location string) {
-	osID := p.disk(rg, name+"-osdisk")
-	if location != "westus" {
+	sh := p.shapes[strings.ToLower(rg+"/"+name)]
+	var osID string
+	switch {
+	case sh.zone != "" || sh.private:
+		osID = p.shapedDisk(rg, name+"-osdisk", location, sh)
+	case location != "westus":
 		osID = p.diskIn(rg, name+"-osdisk-"+location, location)
+	default:
+		osID = p.disk(rg, name+"-osdisk")
+	}
+	size := armcompute.VirtualMachineSizeTypesStandardD2SV3
+	if sh.size != "" {
+		size = armcompute.VirtualMachineSizeTypes(sh.size)
+	}
+	var zones []*string
+	if sh.zone != "" {
+		zones = []*string{to.Ptr(sh.zone)}
 	}
 	c, err := armcompute.NewVirtualMachinesClient(p.e.Sub, p.e.Cred, p.e.Opts)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.VirtualMachine{Location: to.Ptr(location), Properties: &armcompute.VirtualMachineProperties{
-		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.VirtualMachine{Location: to.Ptr(location), Zones: zones, Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(size)},
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(osID)}}}}}, nil)
 	if err == nil {
@@ -592,6 +642,32 @@ func (p *prereqs) dpVault(rg, name string) {
 	if err != nil {
 		p.logf("Backup vault %s/%s: %v", rg, name, err)
 	}
+}
+
+// shapedDisk creates an empty 1 GiB disk in a region, in the shape's zone,
+// reachable through a disk access only when the shape has private access.
+func (p *prereqs) shapedDisk(rg, name, location string, sh vmShape) string {
+	c, err := armcompute.NewDisksClient(p.e.Sub, p.e.Cred, p.e.Opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	d := armcompute.Disk{Location: to.Ptr(location), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}
+	if sh.zone != "" {
+		d.Zones = []*string{to.Ptr(sh.zone)}
+	}
+	if sh.private {
+		d.Properties.NetworkAccessPolicy = to.Ptr(armcompute.NetworkAccessPolicyAllowPrivate)
+		d.Properties.DiskAccessID = to.Ptr("/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/diskAccesses/" + name + "-access")
+	}
+	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, d, nil)
+	if err == nil {
+		_, err = pl.PollUntilDone(p.e.Ctx(), fixture.Poll)
+	}
+	if err != nil {
+		p.logf("disk %s/%s: %v", rg, name, err)
+	}
+	return "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name
 }
 
 // diskIn creates an empty 1 GiB disk in a region.

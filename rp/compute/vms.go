@@ -19,6 +19,7 @@ type managedDiskInput struct {
 type vmInput struct {
 	Location   *string           `json:"location"`
 	Tags       map[string]string `json:"tags"`
+	Zones      []string          `json:"zones"`
 	Properties *struct {
 		HardwareProfile map[string]any `json:"hardwareProfile"`
 		OSProfile       map[string]any `json:"osProfile"`
@@ -70,7 +71,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags}
+	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags, Zones: in.Zones}
 	if in.Location != nil {
 		spec.Location = *in.Location
 	}
@@ -188,7 +189,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 		if spec.Location == "" {
 			return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 		}
-		if _, err := pr.svc.CreateDisk(ctx, compute.DiskSpec{ID: id, Location: spec.Location, CreateOption: "Empty", SizeBytes: c.sizeGB << 30, SKU: c.sku, OSType: c.osType}); err != nil {
+		if _, err := pr.svc.CreateDisk(ctx, compute.DiskSpec{ID: id, Location: spec.Location, CreateOption: "Empty", SizeBytes: c.sizeGB << 30, SKU: c.sku, OSType: c.osType, Zones: spec.Zones}); err != nil {
 			for _, m := range made {
 				pr.svc.DeleteDisk(ctx, m)
 			}

@@ -44,7 +44,7 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[s
 		"isSourceVMEncrypted":             false,
 		"isInstantIlrSessionActive":       false,
 		"isManagedVirtualMachine":         true,
-		"isPrivateAccessEnabledOnAnyDisk": false,
+		"isPrivateAccessEnabledOnAnyDisk": p.Details["privateAccess"] == "true",
 		"originalStorageAccountOption":    false,
 		"virtualMachineSize":              p.Details["vmSize"],
 		"osType":                          p.Details["osType"],
