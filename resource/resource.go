@@ -194,19 +194,7 @@ func Delete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 // List lists resources of typ under scope (a subscription,
 // resource group or parent resource id), decoding each into a new T.
 func List[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, error) {
-	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, len(docs))
-	for _, d := range docs {
-		var v T
-		if err := json.Unmarshal(d.Value, &v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", d.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return store.ListJSON[T](ctx, r, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ}, "resource")
 }
 
 // ListAs lists like List and converts each resource with conv (to its

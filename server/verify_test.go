@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -39,18 +38,6 @@ func packFiles(dir string) map[string]string {
 		return nil
 	})
 	return out
-}
-
-func flipByte(t *testing.T, file string) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[100] ^= 0x40
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func largest(files map[string]string, only func(string) bool) (string, string) {
@@ -137,16 +124,7 @@ func TestVerifyJobs(t *testing.T) {
 
 	// A disk in a Backup vault with data of its own, backed up.
 	dv := fixture.ProtectDisk(t, e)
-	v, err := e.Server.Compute.Volume(ctx, dv.DiskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 8<<20)
-	rand.Read(buf)
-	if _, err := v.WriteAt(buf, 100<<20); err != nil {
-		t.Fatal(err)
-	}
-	v.Flush()
+	dv.WriteRandom(t, e, 100<<20, 8<<20)
 	dv.Backup(t, e)
 	dpVault := sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault
 
@@ -228,7 +206,7 @@ func TestVerifyJobs(t *testing.T) {
 	if pack == "" {
 		t.Fatal("test setup: the disk backup wrote no pack of its own")
 	}
-	flipByte(t, file)
+	fixture.FlipByte(t, file)
 	st, dpJob = startVerify(t, e, dpVault, av, "", map[string]any{"readData": true})
 	if str(st, "status") != "Failed" || str(st, "error.code") != protection.CodeRecoveryPointCorrupt || !strings.Contains(str(st, "error.message"), dpPoint.ID) {
 		t.Fatalf("DP verify of damaged data: %v", st)
@@ -279,7 +257,7 @@ func TestVerifyJobs(t *testing.T) {
 	if vpack == "" {
 		t.Fatal("test setup: no vault-tier pack")
 	}
-	flipByte(t, vfile)
+	fixture.FlipByte(t, vfile)
 	st, rsJob = startVerify(t, e, rsVault, av, "", map[string]any{"readData": true})
 	if str(st, "status") != "Succeeded" {
 		t.Fatalf("RS verify operation: %v", st)

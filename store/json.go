@@ -26,3 +26,22 @@ func DecodeJSON[T any](d Doc, what string) (*T, error) {
 	}
 	return v, nil
 }
+
+// ListJSON lists the documents of kind that q selects and decodes each
+// JSON value into a T, in the list's order; the reader's error as it is,
+// what names T in a decode error.
+func ListJSON[T any](ctx context.Context, r Reader, kind string, q ListQuery, what string) ([]T, error) {
+	docs, err := r.List(ctx, kind, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(docs))
+	for _, d := range docs {
+		v, err := DecodeJSON[T](d, what)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
+}

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -46,20 +45,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	dv.Backup(t, e)
 	// Enough changed data that the next backup takes a while and its
 	// progress is seen between 0 and 100.
-	v, err := e.Server.Compute.Volume(e.Ctx(), dv.DiskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 8<<20)
-	for off := int64(16 << 20); off < 528<<20; off += int64(len(buf)) {
-		rand.Read(buf)
-		if _, err := v.WriteAt(buf, off); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := v.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	dv.WriteRandom(t, e, 16<<20, 512<<20)
 
 	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
 	if shots == "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -61,16 +60,7 @@ func TestVerifyCLI(t *testing.T) {
 	dv.Backup(t, e)
 	first := packs(t, e.DataDir)
 	// New data for a second point, in packs of its own.
-	v, err := e.Server.Compute.Volume(e.Ctx(), dv.DiskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 12<<20)
-	rand.Read(buf)
-	if _, err := v.WriteAt(buf, 100<<20); err != nil {
-		t.Fatal(err)
-	}
-	v.Flush()
+	dv.WriteRandom(t, e, 100<<20, 12<<20)
 	dv.Backup(t, e)
 	pts := points(t, e)
 	if len(pts) != 2 {
@@ -102,14 +92,7 @@ func TestVerifyCLI(t *testing.T) {
 
 	// Flip one byte inside the first pack's first record.
 	pf := first[firstPack]
-	data, err := os.ReadFile(pf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[100] ^= 0x40
-	if err := os.WriteFile(pf, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fixture.FlipByte(t, pf)
 	out, err := verifyCLI(t, e, "--read-data")
 	if err == nil {
 		t.Fatalf("verify --read-data after a flipped byte succeeded:\n%s", out)
@@ -124,8 +107,7 @@ func TestVerifyCLI(t *testing.T) {
 	}
 	// A structure-only verify cannot see a flipped byte; a full read after
 	// repair clears the mark.
-	data[100] ^= 0x40
-	os.WriteFile(pf, data, 0o600)
+	fixture.FlipByte(t, pf)
 	if out, err := verifyCLI(t, e, "--read-data"); err != nil {
 		t.Fatalf("after repair: %v\n%s", err, out)
 	}
@@ -134,7 +116,11 @@ func TestVerifyCLI(t *testing.T) {
 	}
 
 	// Truncate the first pack, delete one of the second point's.
-	if err := os.Truncate(pf, int64(len(data)/2)); err != nil {
+	st, err := os.Stat(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(pf, st.Size()/2); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(packs(t, e.DataDir)[second[0]]); err != nil {

@@ -91,19 +91,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 }
 
 func (pr *Provider) subscriptions(ctx context.Context) ([]Subscription, error) {
-	docs, err := pr.p.Store.List(ctx, resource.SubscriptionKind, store.ListQuery{})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Subscription, 0, len(docs))
-	for _, d := range docs {
-		var s Subscription
-		if err := json.Unmarshal(d.Value, &s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return store.ListJSON[Subscription](ctx, pr.p.Store, resource.SubscriptionKind, store.ListQuery{}, "subscription")
 }
 
 func (pr *Provider) listSubscriptions(r *arm.Request) (*arm.Response, error) {
