@@ -88,10 +88,11 @@ func (r *Runner) Register(kind string, h Handler) {
 // that ends in a few store transactions (an ARM operation such as a
 // resource group's delete). Such tasks do not hold one of the Concurrency
 // slots meant for long tasks (backups, restores, captures): up to Light of
-// them run at once, where a burst of them (a test suite deleting its
-// groups) would otherwise run four at a time, each a few commits long.
-// Claims still need a free slot (a claim cannot choose kinds), so while
-// long tasks hold every slot, light tasks wait as before. Call before Start.
+// them run at once, beside the long ones, where a burst of them (a test
+// suite deleting its groups) would otherwise run four at a time, each a few
+// commits long, and wait behind running backups.
+// While long tasks hold every slot, the runner claims light kinds only
+// (store.WithClaimKinds). Call before Start.
 func (r *Runner) RegisterLight(kind string, h Handler) {
 	r.Register(kind, h)
 	r.mu.Lock()
@@ -182,16 +183,29 @@ func (r *Runner) loop(ctx context.Context) {
 func (r *Runner) claimAndRun(ctx context.Context) {
 	r.active.Add(1)
 	defer r.active.Add(-1)
+	r.mu.Lock()
+	var lightKinds []string
+	for k := range r.light {
+		lightKinds = append(lightKinds, k)
+	}
+	r.mu.Unlock()
 	for {
-		// At most as many tasks as there are free slots for long ones: a
-		// claim cannot tell the kinds apart, and a claimed long task must
-		// start at once (its lease runs). Light tasks take no such slot, so
-		// the loop claims again while they run.
-		free := cap(r.sem) - len(r.sem)
-		if free <= 0 || ctx.Err() != nil {
+		// At most as many tasks of any kind as there are free slots for
+		// long ones (a claimed long task must start at once: its lease
+		// runs). Light tasks take no such slot, so the loop claims again
+		// while they run; with every slot held, it claims light kinds only.
+		if ctx.Err() != nil {
 			return
 		}
-		tasks, err := r.Store.ClaimTasks(ctx, r.owner, r.Clock.Now(), r.Lease, free)
+		cctx, limit := ctx, cap(r.sem)-len(r.sem)
+		if limit <= 0 {
+			limit = cap(r.lightSem) - len(r.lightSem)
+			if limit <= 0 || len(lightKinds) == 0 {
+				return
+			}
+			cctx = store.WithClaimKinds(ctx, lightKinds)
+		}
+		tasks, err := r.Store.ClaimTasks(cctx, r.owner, r.Clock.Now(), r.Lease, limit)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.Logger.Error("claim tasks", "err", err)

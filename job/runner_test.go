@@ -90,3 +90,92 @@ func TestLightTasksHoldNoSlot(t *testing.T) {
 		t.Errorf("%d light tasks ran at once, want all 10", maxLight)
 	}
 }
+
+// While long tasks hold every slot, light tasks are still claimed and run,
+// and the long task queued behind the held slot still waits for it.
+func TestLightTasksRunWhileSlotsAreHeld(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db.sqlite"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	release := make(chan struct{})
+	var mu sync.Mutex
+	long, maxLong, longDone, lightDone := 0, 0, 0, 0
+	r := &job.Runner{Store: s, NodeID: "n1", Concurrency: 1, Poll: 10 * time.Millisecond}
+	r.Register("long", func(ctx context.Context, tk store.Task) error {
+		mu.Lock()
+		long++
+		maxLong = max(maxLong, long)
+		mu.Unlock()
+		var err error
+		select {
+		case <-release:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		mu.Lock()
+		long--
+		longDone++
+		mu.Unlock()
+		return err
+	})
+	r.RegisterLight("light", func(ctx context.Context, tk store.Task) error {
+		mu.Lock()
+		lightDone++
+		mu.Unlock()
+		return nil
+	})
+	enqueue := func(kind string) {
+		t.Helper()
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			_, err := tx.Enqueue(ctx, store.Task{Kind: kind})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		r.Notify()
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	deadline := time.After(60 * time.Second)
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for {
+			mu.Lock()
+			ok := cond()
+			mu.Unlock()
+			if ok {
+				return
+			}
+			select {
+			case <-deadline:
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%s: %d long running, %d long and %d light done", what, long, longDone, lightDone)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	enqueue("long")
+	until("the long task holds the slot", func() bool { return long == 1 })
+	enqueue("long")
+	for range 10 {
+		enqueue("light")
+	}
+	until("ten light tasks while the slot is held", func() bool { return lightDone == 10 })
+	mu.Lock()
+	if long != 1 || longDone != 0 {
+		t.Errorf("long tasks: %d running, %d done; want 1 running, none done", long, longDone)
+	}
+	mu.Unlock()
+	close(release)
+	until("both long tasks done", func() bool { return longDone == 2 })
+	if maxLong != 1 {
+		t.Errorf("%d long tasks ran at once; Concurrency is 1", maxLong)
+	}
+}

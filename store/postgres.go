@@ -434,13 +434,18 @@ func (p *Postgres) ClaimTasks(ctx context.Context, owner string, now time.Time, 
 func (p *Postgres) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error) {
 	var out []Task
 	until := now.Add(lease)
+	kinds := ClaimKinds(ctx) // nil: any kind
+	if kinds != nil && len(kinds) == 0 {
+		return nil, nil
+	}
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH c AS (
 				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
 					AND (pin_node = '' OR pin_node = $5 OR pin_until < $6)
+					AND ($7::text[] IS NULL OR kind = ANY($7::text[]))
 				ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			UPDATE tasks t SET lease_owner = $3, lease_until = $4 FROM c WHERE t.id = c.id
-			RETURNING `+strings.ReplaceAll(pgTaskCols, "id, kind,", "t.id, t.kind,"), now, limit, owner, until, OwnerNode(owner), time.Now())
+			RETURNING `+strings.ReplaceAll(pgTaskCols, "id, kind,", "t.id, t.kind,"), now, limit, owner, until, OwnerNode(owner), time.Now(), kinds)
 		if err != nil {
 			return err
 		}

@@ -657,16 +657,25 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 	// so that idle polling never queues behind (or delays) real writes.
 	var due int
 	node, wall := OwnerNode(owner), fmtTime(time.Now())
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?) LIMIT 1)`,
-		fmtTime(now), fmtTime(now), node, wall).Scan(&due)
+	cond := `run_at <= ? AND (lease_until = '' OR lease_until < ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?)`
+	args := []any{fmtTime(now), fmtTime(now), node, wall}
+	if kinds := ClaimKinds(ctx); kinds != nil {
+		if len(kinds) == 0 {
+			return nil, nil
+		}
+		cond += ` AND kind IN (?` + strings.Repeat(`, ?`, len(kinds)-1) + `)`
+		for _, k := range kinds {
+			args = append(args, k)
+		}
+	}
+	err := s.rq.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE `+cond+` LIMIT 1)`, args...).Scan(&due)
 	if err == nil && due == 0 {
 		return nil, nil
 	}
 	var out []Task
 	err = s.update(ctx, func(tx *sqliteTx) error {
 		out = out[:0]
-		rows, err := tx.q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until < ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?) ORDER BY run_at, id LIMIT ?`,
-			fmtTime(now), fmtTime(now), node, wall, limit)
+		rows, err := tx.q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE `+cond+` ORDER BY run_at, id LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return err
 		}

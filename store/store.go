@@ -63,6 +63,21 @@ func WithLease(ctx context.Context, l Lease) context.Context {
 	return context.WithValue(ctx, leaseKey{}, l)
 }
 
+type claimKindsKey struct{}
+
+// WithClaimKinds returns a context whose ClaimTasks claim only tasks of the
+// given kinds (the job runner's light tasks, while its slots for long tasks
+// are all held).
+func WithClaimKinds(ctx context.Context, kinds []string) context.Context {
+	return context.WithValue(ctx, claimKindsKey{}, kinds)
+}
+
+// ClaimKinds returns the kinds ctx restricts ClaimTasks to (nil: any kind).
+func ClaimKinds(ctx context.Context) []string {
+	k, _ := ctx.Value(claimKindsKey{}).([]string)
+	return k
+}
+
 // LeaseFrom returns the lease ctx carries, if any.
 func LeaseFrom(ctx context.Context) (Lease, bool) {
 	l, ok := ctx.Value(leaseKey{}).(Lease)
@@ -158,6 +173,7 @@ type Store interface {
 	// each under a new epoch. Concurrent claimers (other processes too)
 	// never get the same task. owner is "node/boot" (OwnerNode): tasks
 	// pinned to another node (PinTask) are skipped until their pin ends.
+	// A ctx from WithClaimKinds claims only tasks of those kinds.
 	ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error)
 	// ExtendLease pushes a held lease to until; ErrLeaseLost (which wraps
 	// ErrNotFound) if l is no longer the task's latest claim or the task is gone.

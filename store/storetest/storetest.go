@@ -260,6 +260,47 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("completed task: %v", err)
 		}
 	})
+	t.Run("ClaimOnlyGivenKinds", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		ids := map[string]string{}
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			for i, kind := range []string{"long", "light", "long", "other", "light"} {
+				tk, err := tx.Enqueue(ctx, store.Task{Kind: kind, RunAt: now.Add(time.Duration(i) * time.Second)})
+				if err != nil {
+					return err
+				}
+				ids[tk.ID] = kind
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(time.Minute)
+		none, err := s.ClaimTasks(store.WithClaimKinds(ctx, []string{}), "w", at, time.Minute, 10)
+		if err != nil || len(none) != 0 {
+			t.Fatalf("claim of no kinds: %v %+v", err, none)
+		}
+		got, err := s.ClaimTasks(store.WithClaimKinds(ctx, []string{"light", "other"}), "w", at, time.Minute, 2)
+		if err != nil || len(got) != 2 || got[0].Kind != "light" || got[1].Kind != "other" {
+			t.Fatalf("claim of light and other, limit 2: %v %+v", err, got)
+		}
+		got, err = s.ClaimTasks(store.WithClaimKinds(ctx, []string{"light"}), "w", at, time.Minute, 10)
+		if err != nil || len(got) != 1 || got[0].Kind != "light" {
+			t.Fatalf("claim of light: %v %+v", err, got)
+		}
+		got, err = s.ClaimTasks(ctx, "w", at, time.Minute, 10)
+		if err != nil || len(got) != 2 || got[0].Kind != "long" || got[1].Kind != "long" {
+			t.Fatalf("claim of any kind: %v %+v", err, got)
+		}
+		for _, tk := range got {
+			if ids[tk.ID] != "long" {
+				t.Fatalf("claimed %+v", tk)
+			}
+		}
+	})
+
 	t.Run("PinnedTaskGoesToItsNode", func(t *testing.T) {
 		s := open(t)
 		ctx := context.Background()
