@@ -95,11 +95,7 @@ func TestLightTasksHoldNoSlot(t *testing.T) {
 // and the long task queued behind the held slot still waits for it.
 func TestLightTasksRunWhileSlotsAreHeld(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db.sqlite"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.SQLite(t)
 
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -130,12 +126,7 @@ func TestLightTasksRunWhileSlotsAreHeld(t *testing.T) {
 	})
 	enqueue := func(kind string) {
 		t.Helper()
-		if err := s.Update(ctx, func(tx store.Tx) error {
-			_, err := tx.Enqueue(ctx, store.Task{Kind: kind})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Enqueue(t, s, store.Task{Kind: kind})
 		r.Notify()
 	}
 	if err := r.Start(ctx); err != nil {
