@@ -492,11 +492,12 @@ func (s *Service) recapture(ctx context.Context, what string, eid snapshot.ID, s
 	}
 	defer rd.Close()
 	var src snapshot.Source = rd
-	changed := []snapshot.Range{}
-	if old := rd.Size(); size > old {
-		src, changed = zeroExtended{rd, size}, []snapshot.Range{{Off: old, Len: size - old}}
+	if size > rd.Size() {
+		src = zeroExtended{rd, size}
 	}
-	m, _, err := s.repo.Capture(ctx, src, snapshot.CaptureOptions{Parent: eid, Changed: changed, Tags: map[string]string{"snapshotId": snapshotID}})
+	// Nothing changed within the old content, and the grown tail is known
+	// zero: only the old content's partial last block (if any) is read.
+	m, _, err := s.repo.Capture(ctx, src, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, ZeroTail: true, Tags: map[string]string{"snapshotId": snapshotID}})
 	if err != nil {
 		return nil, fmt.Errorf("capture snapshot %s: %w", what, err)
 	}

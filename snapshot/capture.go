@@ -24,6 +24,11 @@ type CaptureOptions struct {
 	Changed []Range
 	// Scan ignores all change information and hash-compares every block.
 	Scan bool
+	// ZeroTail says that the content past the parent's size is zeros (a
+	// snapshot grown by a resize): with known changes, those blocks are
+	// recorded as zero without being read (only a partial last block of
+	// the parent is read again, since it grows to a whole block).
+	ZeroTail bool
 	// Tags are recorded in the manifest.
 	Tags map[string]string
 	// Progress, if set, receives progress reports.
@@ -88,7 +93,7 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 	var dirty map[int][]int // segment -> sorted block indexes within it
 	total := size
 	if known {
-		dirty = dirtyBlocks(changed, size, parent.Size)
+		dirty = dirtyBlocks(changed, size, parent.Size, opts.ZeroTail)
 		total = 0
 		for seg, bs := range dirty {
 			for _, b := range bs {
@@ -330,8 +335,10 @@ func (r *Repository) captureRun(ctx context.Context, src Source, ranger DataRang
 }
 
 // dirtyBlocks maps changed byte ranges to block indexes per segment. When
-// the size changed, every block not fully inside both sizes is dirty too.
-func dirtyBlocks(changed []Range, size, parentSize int64) map[int][]int {
+// the size changed, every block not fully inside both sizes is dirty too,
+// except, when the content grew by zeros (zeroTail), the blocks wholly past
+// the parent's end: they stay zero entries, unread.
+func dirtyBlocks(changed []Range, size, parentSize int64, zeroTail bool) map[int][]int {
 	blocks := (size + BlockSize - 1) / BlockSize
 	set := make(map[int64]struct{})
 	for _, rg := range changed {
@@ -344,7 +351,12 @@ func dirtyBlocks(changed []Range, size, parentSize int64) map[int][]int {
 			set[b] = struct{}{}
 		}
 	}
-	if size != parentSize {
+	switch {
+	case size > parentSize && zeroTail:
+		if parentSize%BlockSize != 0 {
+			set[parentSize/BlockSize] = struct{}{}
+		}
+	case size != parentSize:
 		common := min(size, parentSize)
 		for b := common / BlockSize; b < blocks; b++ {
 			set[b] = struct{}{}
