@@ -71,7 +71,33 @@ type Runner struct {
 	wg       sync.WaitGroup
 	sem      chan struct{}
 	lightSem chan struct{}
-	active   atomic.Int64 // claims in flight plus running tasks (see WaitIdle)
+	active   atomic.Int64           // claims in flight plus running tasks (see WaitIdle)
+	claimMu  sync.Mutex             // held by each claim, and by ClockMoved
+	leases   map[string]store.Lease // the leases of the tasks running here, by task id
+}
+
+// ClockMoved moves the clock (move sets it) while no claim runs here, then
+// renews the leases of the tasks running here at the new time. A task's
+// lease is measured on the clock its due times are on, so a clock set
+// forward past a running task's lease would let the next claim take the
+// task over while it runs (and one set back leaves leases that outlive a
+// dead holder by the jump).
+func (r *Runner) ClockMoved(ctx context.Context, move func()) {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
+	move()
+	r.mu.Lock()
+	ls := make([]store.Lease, 0, len(r.leases))
+	for _, l := range r.leases {
+		ls = append(ls, l)
+	}
+	r.mu.Unlock()
+	until := r.Clock.Now().Add(r.Lease)
+	for _, l := range ls {
+		if err := r.Store.ExtendLease(ctx, l, until); err != nil {
+			r.Logger.Warn("renew a task lease after a clock move", "task", l.TaskID, "err", err)
+		}
+	}
 }
 
 // Register sets the handler for a task kind. Call before Start.
@@ -205,7 +231,19 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 			}
 			cctx = store.WithClaimKinds(ctx, lightKinds)
 		}
+		r.claimMu.Lock()
 		tasks, err := r.Store.ClaimTasks(cctx, r.owner, r.Clock.Now(), r.Lease, limit)
+		if err == nil {
+			r.mu.Lock()
+			if r.leases == nil {
+				r.leases = map[string]store.Lease{}
+			}
+			for _, t := range tasks {
+				r.leases[t.ID] = t.Lease()
+			}
+			r.mu.Unlock()
+		}
+		r.claimMu.Unlock()
 		if err != nil {
 			if ctx.Err() == nil {
 				r.Logger.Error("claim tasks", "err", err)
@@ -235,6 +273,13 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 }
 
 func (r *Runner) run(ctx context.Context, t store.Task) {
+	defer func() {
+		r.mu.Lock()
+		if l, ok := r.leases[t.ID]; ok && l == t.Lease() {
+			delete(r.leases, t.ID)
+		}
+		r.mu.Unlock()
+	}()
 	r.mu.Lock()
 	h := r.handlers[t.Kind]
 	r.mu.Unlock()

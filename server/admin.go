@@ -115,7 +115,11 @@ func (s *Server) followClock(ctx context.Context) {
 			seen = d.Version
 			var st clock.State
 			if json.Unmarshal(d.Value, &st) == nil {
-				ctl.Restore(st)
+				if s.Jobs != nil {
+					s.Jobs.ClockMoved(ctx, func() { ctl.Restore(st) })
+				} else {
+					ctl.Restore(st)
+				}
 			}
 		}
 		select {
@@ -310,7 +314,8 @@ func (s *Server) clockSet(r *arm.Request) (*arm.Response, error) {
 	}
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
-	st := c.Set(t)
+	var st clock.State
+	s.Jobs.ClockMoved(r.HTTP.Context(), func() { st = c.Set(t) })
 	s.Jobs.Notify()
 	return arm.OK(clockOut(st)), nil
 }

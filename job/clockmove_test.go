@@ -1,0 +1,53 @@
+package job_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
+)
+
+// A clock set forward past a running task's lease through ClockMoved does
+// not make the task claimable: its lease is renewed at the new time. The
+// same jump made without ClockMoved would (checked last, so the test can
+// tell the two apart).
+func TestClockMovedKeepsRunningTasks(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.SQLite(t)
+	ctl := clock.NewControl()
+	ctl.Set(time.Date(2017, 8, 3, 5, 30, 0, 0, time.UTC))
+	started, release := make(chan struct{}), make(chan struct{})
+	r := &job.Runner{Store: s, Clock: ctl, NodeID: "n1", Lease: time.Minute, Poll: 10 * time.Millisecond}
+	r.Register("long", func(ctx context.Context, tk store.Task) error {
+		close(started)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	storetest.Enqueue(t, s, store.Task{Kind: "long", RunAt: ctl.Now()})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	defer close(release)
+	select {
+	case <-started:
+	case <-time.After(time.Minute):
+		t.Fatal("the task did not start")
+	}
+
+	r.ClockMoved(ctx, func() { ctl.Set(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)) })
+	if ts, err := s.ClaimTasks(ctx, "other/1", ctl.Now(), time.Minute, 10); err != nil || len(ts) != 0 {
+		t.Fatalf("after ClockMoved another worker claimed %d tasks (%v): the running task's lease was not renewed", len(ts), err)
+	}
+	ctl.Set(ctl.Now().Add(24 * time.Hour))
+	if ts, err := s.ClaimTasks(ctx, "other/1", ctl.Now(), time.Minute, 10); err != nil || len(ts) != 1 {
+		t.Fatalf("a jump without ClockMoved: %d tasks claimable (%v), want the running one", len(ts), err)
+	}
+}
