@@ -57,7 +57,15 @@ type Operation struct {
 	Input           json.RawMessage `json:"input,omitempty"`        // what the worker needs
 	Caller          arm.Caller      `json:"caller"`
 	CorrelationID   string          `json:"correlationId,omitempty"` // of the request that started it
+
+	onSuccess []func(tx store.Tx) error // see OnSuccess
 }
+
+// OnSuccess has fn run, when the Func that calls it succeeds, in the
+// transaction that ends the operation Succeeded (one commit fewer than a
+// transaction of its own, and atomic with the end). If fn fails, nothing of
+// that transaction commits and the operation runs again later.
+func (o *Operation) OnSuccess(fn func(tx store.Tx) error) { o.onSuccess = append(o.onSuccess, fn) }
 
 // Done reports whether the operation reached a terminal state.
 func (o *Operation) Done() bool { return o.Status != InProgress }
@@ -224,12 +232,24 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return m.store.Update(ctx, func(tx store.Tx) error {
+	var afterErr error
+	err = m.store.Update(ctx, func(tx store.Tx) error {
+		if ferr == nil {
+			for _, fn := range op.onSuccess {
+				if afterErr = fn(tx); afterErr != nil {
+					return afterErr
+				}
+			}
+		}
 		if err := m.Finish(ctx, tx, op, ferr); err != nil {
 			return err
 		}
 		return tx.CompleteTask(ctx, t.ID)
 	})
+	if afterErr != nil && ctx.Err() == nil {
+		return job.Retry(fmt.Errorf("operation %s: %w", op.Kind, afterErr), time.Second)
+	}
+	return err
 }
 
 // Finish marks a running operation done, in tx (its task runner does when

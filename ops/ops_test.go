@@ -128,3 +128,46 @@ func TestOperationFailureCarriesARMError(t *testing.T) {
 		t.Fatalf("%+v", fb)
 	}
 }
+
+// OnSuccess work commits with the operation's end: a first run whose
+// OnSuccess fails leaves nothing of it and the operation in progress; the
+// run after it commits the document and Succeeded together.
+func TestOnSuccessCommitsWithTheEnd(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	r := &job.Runner{Store: st, NodeID: "n1", Poll: 10 * time.Millisecond}
+	m := ops.NewManager(st, clock.Real{}, r, armops.Describe)
+	var runs atomic.Int32
+	m.RegisterLight("work", func(ctx context.Context, op *ops.Operation) error {
+		n := runs.Add(1)
+		op.OnSuccess(func(tx store.Tx) error {
+			if n == 1 {
+				if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "first", Value: []byte(`{}`)}); err != nil {
+					return err
+				}
+				return errors.New("not yet")
+			}
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: "done", Value: []byte(`{}`)})
+		})
+		return nil
+	})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	op := &ops.Operation{Kind: "work"}
+	if err := st.Update(ctx, func(tx store.Tx) error { return m.Start(ctx, tx, op, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	m.Notify()
+	got := waitDone(t, m, op.ID)
+	if got.Status != ops.Succeeded || runs.Load() != 2 {
+		t.Fatalf("operation %s after %d runs; want Succeeded after 2", got.Status, runs.Load())
+	}
+	if _, err := st.Get(ctx, "k", "done"); err != nil {
+		t.Errorf("the second run's OnSuccess document: %v", err)
+	}
+	if _, err := st.Get(ctx, "k", "first"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the failed OnSuccess's document: %v, want it rolled back", err)
+	}
+}

@@ -457,13 +457,18 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	if err := pr.p.DeleteUnder(ctx, id); err != nil {
 		return err
 	}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Delete(ctx, tx, parsed) })
-	var ae *arm.Error
-	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
-		err = nil
-	}
+	// The group's own document goes in the transaction that ends the
+	// operation (after everything under it, role assignments included).
+	op.OnSuccess(func(tx store.Tx) error {
+		err := resource.Delete(ctx, tx, parsed)
+		var ae *arm.Error
+		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return nil
+		}
+		return err
+	})
 	op.ResultStatus = http.StatusOK
-	return err
+	return nil
 }
 
 func (pr *Provider) operationResult(r *arm.Request) (*arm.Response, error) {
