@@ -191,6 +191,9 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 				segs[i] = parent.Segments[i]
 				continue
 			}
+			if known && len(dirty[i]) == 0 && opts.ZeroTail && int64(i)*SegmentBlocks*BlockSize >= parent.Size {
+				continue // wholly past the parent's end: a zero segment
+			}
 			var pent []chunk.ID
 			if parent != nil && i < len(parent.Segments) {
 				var err error

@@ -64,3 +64,35 @@ func TestGrowZeroTailReadsOnlyTheLastPartialBlock(t *testing.T) {
 	}
 	checkRestore(t, r, m2.ID, want)
 }
+
+// BenchmarkGrowSnapshot grows a 1 MiB snapshot to 1 GiB with zeros: with
+// ZeroTail (what a snapshot resize does) and by reading the tail.
+func BenchmarkGrowSnapshot(b *testing.B) {
+	ctx := context.Background()
+	r := openRepo(b, mem.New(nil), snapshot.Options{})
+	content := make([]byte, 1<<20)
+	for i := range content {
+		content[i] = byte(i*7 + 1)
+	}
+	parent, _, err := r.Capture(ctx, &zeroTailSource{content: content, size: int64(len(content))}, snapshot.CaptureOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, zt := range []bool{true, false} {
+		name := map[bool]string{true: "zeroTail", false: "readTail"}[zt]
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(1 << 30)
+			for i := 0; i < b.N; i++ {
+				m, _, err := r.Capture(ctx, &zeroTailSource{content: content, size: 1 << 30}, snapshot.CaptureOptions{Parent: parent.ID, Changed: []snapshot.Range{}, ZeroTail: zt})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if err := r.Delete(ctx, m.ID); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
