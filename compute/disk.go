@@ -46,29 +46,36 @@ type Encryption struct {
 	DiskEncryptionSetID string `json:"diskEncryptionSetId,omitempty"`
 }
 
-// DiskProperties are the properties Azure returns for a disk.
-type DiskProperties struct {
-	CreationData        CreationData `json:"creationData"`
-	DiskSizeGB          int64        `json:"diskSizeGB"`
-	DiskSizeBytes       int64        `json:"diskSizeBytes"`
-	DiskState           string       `json:"diskState"`
-	ProvisioningState   string       `json:"provisioningState"`
-	TimeCreated         time.Time    `json:"timeCreated"`
-	UniqueID            string       `json:"uniqueId"`
-	OSType              string       `json:"osType,omitempty"`
-	HyperVGeneration    string       `json:"hyperVGeneration,omitempty"`
-	DiskIOPSReadWrite   int64        `json:"diskIOPSReadWrite,omitempty"`
-	DiskMBpsReadWrite   int64        `json:"diskMBpsReadWrite,omitempty"`
-	Encryption          *Encryption  `json:"encryption,omitempty"`
-	NetworkAccessPolicy string       `json:"networkAccessPolicy,omitempty"`
-	PublicNetworkAccess string       `json:"publicNetworkAccess,omitempty"`
-	Tier                string       `json:"tier,omitempty"`
-	MaxShares           int32        `json:"maxShares,omitempty"`
-	Settings            Settings     `json:"-"`
+// BlockProperties are the properties Azure returns first for a disk and
+// for a snapshot alike.
+type BlockProperties struct {
+	CreationData      CreationData `json:"creationData"`
+	DiskSizeGB        int64        `json:"diskSizeGB"`
+	DiskSizeBytes     int64        `json:"diskSizeBytes"`
+	DiskState         string       `json:"diskState"`
+	ProvisioningState string       `json:"provisioningState"`
+	TimeCreated       time.Time    `json:"timeCreated"`
+	UniqueID          string       `json:"uniqueId"`
 }
 
-// DiskResource is the stored ARM body of a disk (Azure's Disk model).
-type DiskResource struct {
+// DiskProperties are the properties Azure returns for a disk.
+type DiskProperties struct {
+	BlockProperties
+	OSType              string      `json:"osType,omitempty"`
+	HyperVGeneration    string      `json:"hyperVGeneration,omitempty"`
+	DiskIOPSReadWrite   int64       `json:"diskIOPSReadWrite,omitempty"`
+	DiskMBpsReadWrite   int64       `json:"diskMBpsReadWrite,omitempty"`
+	Encryption          *Encryption `json:"encryption,omitempty"`
+	NetworkAccessPolicy string      `json:"networkAccessPolicy,omitempty"`
+	PublicNetworkAccess string      `json:"publicNetworkAccess,omitempty"`
+	Tier                string      `json:"tier,omitempty"`
+	MaxShares           int32       `json:"maxShares,omitempty"`
+	Settings            Settings    `json:"-"`
+}
+
+// Tracked is what Azure returns first for a disk and for a snapshot: the
+// resource's id, name, type, location, tags, manager and SKU.
+type Tracked struct {
 	ID        string            `json:"id"`
 	Name      string            `json:"name"`
 	Type      string            `json:"type"`
@@ -76,7 +83,12 @@ type DiskResource struct {
 	Tags      map[string]string `json:"tags,omitempty"`
 	ManagedBy string            `json:"managedBy,omitempty"`
 	SKU       *SKU              `json:"sku,omitempty"`
-	Zones     []string          `json:"zones,omitempty"`
+}
+
+// DiskResource is the stored ARM body of a disk (Azure's Disk model).
+type DiskResource struct {
+	Tracked
+	Zones []string `json:"zones,omitempty"`
 	// ExtendedLocation is kept as sent (an edge zone; Safehold has one place).
 	ExtendedLocation json.RawMessage `json:"extendedLocation,omitempty"`
 	Properties       DiskProperties  `json:"properties"`
@@ -337,10 +349,10 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		return nil, failure.Conflictf("Conflict", "Disk '%s' already exists.", rid.Name())
 	}
 	uid := newUUID()
-	d := &DiskResource{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(spec.Location), Tags: spec.Tags,
-		SKU: skuOf(spec.SKU), Zones: spec.Zones,
-		Properties: DiskProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
-			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
+	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(spec.Location), Tags: spec.Tags,
+		SKU: skuOf(spec.SKU)}, Zones: spec.Zones,
+		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
+			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
 			DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
 			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
 	var st resourceState

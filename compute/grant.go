@@ -264,7 +264,7 @@ func (s *Service) settleState(ctx context.Context, r store.Reader, d *DiskResour
 // HasActiveAccess reports whether a disk or snapshot has an unrevoked,
 // unexpired SAS (beginGetAccess without endGetAccess).
 func (s *Service) HasActiveAccess(ctx context.Context, id, uniqueID string) (bool, error) {
-	live, _, err := liveGrants(ctx, s.p.Store, &DiskResource{ID: id, Properties: DiskProperties{UniqueID: uniqueID}}, s.now())
+	live, _, err := liveGrants(ctx, s.p.Store, &DiskResource{Tracked: Tracked{ID: id}, Properties: DiskProperties{BlockProperties: BlockProperties{UniqueID: uniqueID}}}, s.now())
 	return live, err
 }
 

@@ -56,14 +56,25 @@ func unknownKeys(b []byte, t reflect.Type) Settings {
 	if json.Unmarshal(b, &m) != nil {
 		return nil
 	}
-	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		delete(m, name)
-	}
+	dropFields(m, t)
 	if len(m) == 0 {
 		return nil
 	}
 	return m
+}
+
+// dropFields deletes from m the keys the fields of struct type t name
+// (those of an embedded struct too).
+func dropFields(m map[string]json.RawMessage, t reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			dropFields(m, f.Type)
+			continue
+		}
+		delete(m, name)
+	}
 }
 
 // The properties without their JSON methods: what the methods below encode

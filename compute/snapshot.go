@@ -19,33 +19,21 @@ import (
 
 // SnapshotProperties are the properties Azure returns for a snapshot.
 type SnapshotProperties struct {
-	CreationData        CreationData `json:"creationData"`
-	DiskSizeGB          int64        `json:"diskSizeGB"`
-	DiskSizeBytes       int64        `json:"diskSizeBytes"`
-	DiskState           string       `json:"diskState"`
-	ProvisioningState   string       `json:"provisioningState"`
-	TimeCreated         time.Time    `json:"timeCreated"`
-	UniqueID            string       `json:"uniqueId"`
-	Incremental         bool         `json:"incremental"`
-	IncrementalFamilyID string       `json:"incrementalSnapshotFamilyId,omitempty"`
-	OSType              string       `json:"osType,omitempty"`
-	HyperVGeneration    string       `json:"hyperVGeneration,omitempty"`
-	Encryption          *Encryption  `json:"encryption,omitempty"`
-	NetworkAccessPolicy string       `json:"networkAccessPolicy,omitempty"`
-	PublicNetworkAccess string       `json:"publicNetworkAccess,omitempty"`
-	CompletionPercent   float32      `json:"completionPercent"`
-	Settings            Settings     `json:"-"`
+	BlockProperties
+	Incremental         bool        `json:"incremental"`
+	IncrementalFamilyID string      `json:"incrementalSnapshotFamilyId,omitempty"`
+	OSType              string      `json:"osType,omitempty"`
+	HyperVGeneration    string      `json:"hyperVGeneration,omitempty"`
+	Encryption          *Encryption `json:"encryption,omitempty"`
+	NetworkAccessPolicy string      `json:"networkAccessPolicy,omitempty"`
+	PublicNetworkAccess string      `json:"publicNetworkAccess,omitempty"`
+	CompletionPercent   float32     `json:"completionPercent"`
+	Settings            Settings    `json:"-"`
 }
 
 // SnapshotResource is the stored ARM body of a snapshot (Azure's Snapshot model).
 type SnapshotResource struct {
-	ID         string             `json:"id"`
-	Name       string             `json:"name"`
-	Type       string             `json:"type"`
-	Location   string             `json:"location"`
-	Tags       map[string]string  `json:"tags,omitempty"`
-	ManagedBy  string             `json:"managedBy,omitempty"`
-	SKU        *SKU               `json:"sku,omitempty"`
+	Tracked
 	Properties SnapshotProperties `json:"properties"`
 }
 
@@ -311,12 +299,13 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 }
 
 func snapshotBody(sn *Snapshot, d *DiskResource) *SnapshotResource {
-	b := &SnapshotResource{ID: sn.ID, Name: sn.Name, Type: SnapshotType, Location: sn.Location, Tags: sn.Tags,
-		SKU: &SKU{Name: "Standard_LRS", Tier: "Standard"},
+	b := &SnapshotResource{Tracked: Tracked{ID: sn.ID, Name: sn.Name, Type: SnapshotType, Location: sn.Location, Tags: sn.Tags,
+		SKU: &SKU{Name: "Standard_LRS", Tier: "Standard"}},
 		Properties: SnapshotProperties{
-			CreationData:  CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
-			DiskSizeBytes: sn.SizeBytes, DiskSizeGB: sizeGB(sn.SizeBytes), DiskState: StateUnattached, ProvisioningState: "Succeeded",
-			TimeCreated: sn.TimeCreated, UniqueID: sn.UniqueID, Incremental: sn.Incremental, OSType: d.Properties.OSType,
+			BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
+				DiskSizeBytes: sn.SizeBytes, DiskSizeGB: sizeGB(sn.SizeBytes), DiskState: StateUnattached, ProvisioningState: "Succeeded",
+				TimeCreated: sn.TimeCreated, UniqueID: sn.UniqueID},
+			Incremental: sn.Incremental, OSType: d.Properties.OSType,
 			HyperVGeneration: d.Properties.HyperVGeneration, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
 			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled", CompletionPercent: 100}}
 	if sn.Incremental {
@@ -420,9 +409,9 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		s.vols.Remove(uid)
 		return nil, err
 	}
-	d := &DiskResource{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(location), Tags: tags, SKU: skuOf(""),
-		Properties: DiskProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
-			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
+	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(location), Tags: tags, SKU: skuOf("")},
+		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
+			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
 	st := resourceState{}
 	if repo == s.repo {

@@ -214,10 +214,10 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 			cd.SourceResourceID = rid.String()
 		}
 	}
-	return &compute.DiskResource{ID: spec.ID, Name: r.Param("diskName"), Type: compute.DiskType, Location: normLoc(spec.Location), Tags: spec.Tags,
-		SKU: &compute.SKU{Name: sku, Tier: tier}, Zones: spec.Zones,
-		Properties: compute.DiskProperties{CreationData: cd, DiskSizeGB: (size + 1<<30 - 1) >> 30, DiskSizeBytes: size,
-			DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC(),
+	return &compute.DiskResource{Tracked: compute.Tracked{ID: spec.ID, Name: r.Param("diskName"), Type: compute.DiskType, Location: normLoc(spec.Location), Tags: spec.Tags,
+		SKU: &compute.SKU{Name: sku, Tier: tier}}, Zones: spec.Zones,
+		Properties: compute.DiskProperties{BlockProperties: compute.BlockProperties{CreationData: cd, DiskSizeGB: (size + 1<<30 - 1) >> 30, DiskSizeBytes: size,
+			DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC()},
 			OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration}}
 }
 

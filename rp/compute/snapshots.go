@@ -148,13 +148,13 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 	if err := pr.svc.CheckSnapshotSpecs(ctx, []compute.SnapshotSpec{spec}); err != nil {
 		return nil, err
 	}
-	body := &compute.SnapshotResource{ID: id, Name: r.Param("snapshotName"), Type: compute.SnapshotType, Location: d.Location, Tags: in.Tags,
-		SKU: &compute.SKU{Name: "Standard_LRS", Tier: "Standard"},
+	body := &compute.SnapshotResource{Tracked: compute.Tracked{ID: id, Name: r.Param("snapshotName"), Type: compute.SnapshotType, Location: d.Location, Tags: in.Tags,
+		SKU: &compute.SKU{Name: "Standard_LRS", Tier: "Standard"}},
 		Properties: compute.SnapshotProperties{
-			CreationData:  compute.CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
-			DiskSizeBytes: d.Properties.DiskSizeBytes, DiskSizeGB: d.Properties.DiskSizeGB, DiskState: compute.StateUnattached,
-			ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC(), Incremental: spec.Incremental,
-			OSType: d.Properties.OSType, HyperVGeneration: d.Properties.HyperVGeneration, Settings: settings}}
+			BlockProperties: compute.BlockProperties{CreationData: compute.CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
+				DiskSizeBytes: d.Properties.DiskSizeBytes, DiskSizeGB: d.Properties.DiskSizeGB, DiskState: compute.StateUnattached,
+				ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC()},
+			Incremental: spec.Incremental, OSType: d.Properties.OSType, HyperVGeneration: d.Properties.HyperVGeneration, Settings: settings}}
 	return pr.startCreate(r, "compute.snapshot.create", id, d.Location, spec, body)
 }
 
