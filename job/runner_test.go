@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,78 +12,101 @@ import (
 	"github.com/safehold/safehold/store/storetest"
 )
 
+// slots is a runner with one slot on a fresh store, and the tasks' counters
+// (under mu) that the tests wait on.
+type slots struct {
+	t        *testing.T
+	s        store.Store
+	r        *job.Runner
+	mu       sync.Mutex
+	release  chan struct{}
+	deadline <-chan time.Time
+	state    func() string // the counters, for a failure (called under mu)
+}
+
+func newSlots(t *testing.T) *slots {
+	s := storetest.SQLite(t)
+	return &slots{t: t, s: s, r: &job.Runner{Store: s, NodeID: "n1", Concurrency: 1, Poll: 10 * time.Millisecond},
+		release: make(chan struct{}), deadline: time.After(60 * time.Second)}
+}
+
+// held is a task that counts itself in *running (its most at once in
+// *most) until release is closed, then in *done.
+func (x *slots) held(running, most, done *int) func(context.Context, store.Task) error {
+	return func(ctx context.Context, tk store.Task) error {
+		x.mu.Lock()
+		*running++
+		*most = max(*most, *running)
+		x.mu.Unlock()
+		var err error
+		select {
+		case <-x.release:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		x.mu.Lock()
+		*running--
+		*done++
+		x.mu.Unlock()
+		return err
+	}
+}
+
+// start starts the runner (stopped when the test ends).
+func (x *slots) start() {
+	x.t.Helper()
+	if err := x.r.Start(context.Background()); err != nil {
+		x.t.Fatal(err)
+	}
+	x.t.Cleanup(x.r.Stop)
+}
+
+func (x *slots) enqueue(kind string) {
+	x.t.Helper()
+	storetest.Enqueue(x.t, x.s, store.Task{Kind: kind})
+	x.r.Notify()
+}
+
+// until waits, until the test's deadline, for cond (called under mu).
+func (x *slots) until(what string, cond func() bool) {
+	x.t.Helper()
+	for {
+		x.mu.Lock()
+		ok := cond()
+		x.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-x.deadline:
+			x.mu.Lock()
+			defer x.mu.Unlock()
+			x.t.Fatalf("%s: %s", what, x.state())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // Light tasks hold none of the Concurrency slots: with one slot, ten light
 // tasks run at once, and long tasks enqueued beside them still run one at a
 // time.
 func TestLightTasksHoldNoSlot(t *testing.T) {
-	ctx := context.Background()
-	s := storetest.SQLite(t)
-
-	release := make(chan struct{})
-	var mu sync.Mutex
+	x := newSlots(t)
 	light, long, maxLight, maxLong, done := 0, 0, 0, 0, 0
-	// held counts a task in *running (its most at once in *most) until
-	// release is closed, then in done.
-	held := func(running, most *int) func(context.Context, store.Task) error {
-		return func(ctx context.Context, tk store.Task) error {
-			mu.Lock()
-			*running++
-			*most = max(*most, *running)
-			mu.Unlock()
-			var err error
-			select {
-			case <-release:
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-			mu.Lock()
-			*running--
-			done++
-			mu.Unlock()
-			return err
-		}
-	}
-	r := &job.Runner{Store: s, NodeID: "n1", Concurrency: 1, Poll: 10 * time.Millisecond}
-	r.Register("long", held(&long, &maxLong))
-	r.RegisterLight("light", held(&light, &maxLight))
-	enqueue := func(kind string) {
-		t.Helper()
-		storetest.Enqueue(t, s, store.Task{Kind: kind})
-		r.Notify()
-	}
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
+	x.state = func() string { return fmt.Sprintf("%d light and %d long tasks running, %d done", light, long, done) }
+	x.r.Register("long", x.held(&long, &maxLong, &done))
+	x.r.RegisterLight("light", x.held(&light, &maxLight, &done))
+	x.start()
 
-	deadline := time.After(60 * time.Second)
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for {
-			mu.Lock()
-			ok := cond()
-			mu.Unlock()
-			if ok {
-				return
-			}
-			select {
-			case <-deadline:
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("%s: %d light and %d long tasks running, %d done", what, light, long, done)
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}
 	for range 10 {
-		enqueue("light")
+		x.enqueue("light")
 	}
-	until("ten light tasks at once with one slot", func() bool { return light == 10 })
-	enqueue("long")
-	enqueue("long")
-	until("a long task beside them", func() bool { return long == 1 })
-	close(release)
-	until("all done", func() bool { return done == 12 })
+	x.until("ten light tasks at once with one slot", func() bool { return light == 10 })
+	x.enqueue("long")
+	x.enqueue("long")
+	x.until("a long task beside them", func() bool { return long == 1 })
+	close(x.release)
+	x.until("all done", func() bool { return done == 12 })
 	if maxLong != 1 {
 		t.Errorf("%d long tasks ran at once; Concurrency is 1", maxLong)
 	}
@@ -94,78 +118,34 @@ func TestLightTasksHoldNoSlot(t *testing.T) {
 // While long tasks hold every slot, light tasks are still claimed and run,
 // and the long task queued behind the held slot still waits for it.
 func TestLightTasksRunWhileSlotsAreHeld(t *testing.T) {
-	ctx := context.Background()
-	s := storetest.SQLite(t)
-
-	release := make(chan struct{})
-	var mu sync.Mutex
+	x := newSlots(t)
 	long, maxLong, longDone, lightDone := 0, 0, 0, 0
-	r := &job.Runner{Store: s, NodeID: "n1", Concurrency: 1, Poll: 10 * time.Millisecond}
-	r.Register("long", func(ctx context.Context, tk store.Task) error {
-		mu.Lock()
-		long++
-		maxLong = max(maxLong, long)
-		mu.Unlock()
-		var err error
-		select {
-		case <-release:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		mu.Lock()
-		long--
-		longDone++
-		mu.Unlock()
-		return err
-	})
-	r.RegisterLight("light", func(ctx context.Context, tk store.Task) error {
-		mu.Lock()
+	x.state = func() string {
+		return fmt.Sprintf("%d long running, %d long and %d light done", long, longDone, lightDone)
+	}
+	x.r.Register("long", x.held(&long, &maxLong, &longDone))
+	x.r.RegisterLight("light", func(ctx context.Context, tk store.Task) error {
+		x.mu.Lock()
 		lightDone++
-		mu.Unlock()
+		x.mu.Unlock()
 		return nil
 	})
-	enqueue := func(kind string) {
-		t.Helper()
-		storetest.Enqueue(t, s, store.Task{Kind: kind})
-		r.Notify()
-	}
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop()
-	deadline := time.After(60 * time.Second)
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for {
-			mu.Lock()
-			ok := cond()
-			mu.Unlock()
-			if ok {
-				return
-			}
-			select {
-			case <-deadline:
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("%s: %d long running, %d long and %d light done", what, long, longDone, lightDone)
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}
-	enqueue("long")
-	until("the long task holds the slot", func() bool { return long == 1 })
-	enqueue("long")
+	x.start()
+
+	x.enqueue("long")
+	x.until("the long task holds the slot", func() bool { return long == 1 })
+	x.enqueue("long")
 	for range 10 {
-		enqueue("light")
+		x.enqueue("light")
 	}
-	until("ten light tasks while the slot is held", func() bool { return lightDone == 10 })
-	mu.Lock()
+	x.until("ten light tasks while the slot is held", func() bool { return lightDone == 10 })
+	x.mu.Lock()
 	if long != 1 || longDone != 0 {
 		t.Errorf("long tasks: %d running, %d done; want 1 running, none done", long, longDone)
 	}
-	mu.Unlock()
-	close(release)
-	until("both long tasks done", func() bool { return longDone == 2 })
+	x.mu.Unlock()
+	close(x.release)
+	x.until("both long tasks done", func() bool { return longDone == 2 })
 	if maxLong != 1 {
 		t.Errorf("%d long tasks ran at once; Concurrency is 1", maxLong)
 	}
