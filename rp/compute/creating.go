@@ -87,6 +87,29 @@ func retryBusy(err error) error {
 	return err
 }
 
+// applySettings stores the settings a create request sent (and a disk's
+// extendedLocation) on the resource it created.
+func (pr *Provider) applySettings(ctx context.Context, id string, settings compute.Settings, ext json.RawMessage) error {
+	if len(settings) == 0 && len(ext) == 0 {
+		return nil
+	}
+	_, err := pr.svc.UpdateSettings(ctx, id, settings, ext)
+	return err
+}
+
+// answerCreated ends a create operation whose resource now exists: it
+// forgets the transient body and answers the resource, read with read.
+func answerCreated[R any](ctx context.Context, pr *Provider, op *ops.Operation, id string, read func(context.Context, string) (R, error)) error {
+	res, err := read(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := pr.created(ctx, id); err != nil {
+		return err
+	}
+	return setResult(op, http.StatusOK, res)
+}
+
 // created forgets the transient body once the resource exists.
 func (pr *Provider) created(ctx context.Context, id string) error {
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
@@ -97,23 +120,28 @@ func (pr *Provider) created(ctx context.Context, id string) error {
 	})
 }
 
-// getOrCreating answers GET of a disk or snapshot: the resource, else its
-// transient body while it is being created, else err (the 404).
-func (pr *Provider) getOrCreating(ctx context.Context, id string, body any, err error) (*arm.Response, error) {
-	if err == nil {
-		return arm.OK(body), nil
+// getWithCreating is the GET handler of disks and snapshots: the resource
+// that idOf names, read with read, else its transient body while it is
+// being created, else read's error (the 404).
+func getWithCreating[R any](pr *Provider, idOf func(*arm.Request) string, read func(context.Context, string) (R, error)) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		ctx, id := r.HTTP.Context(), idOf(r)
+		body, err := read(ctx, id)
+		if err == nil {
+			return arm.OK(body), nil
+		}
+		if !isNotFound(err) {
+			return nil, err
+		}
+		b, perr := pr.pendingCreate(ctx, id)
+		if perr != nil {
+			return nil, perr
+		}
+		if b == nil {
+			return nil, err
+		}
+		return arm.OK(b), nil
 	}
-	if !isNotFound(err) {
-		return nil, err
-	}
-	b, perr := pr.pendingCreate(ctx, id)
-	if perr != nil {
-		return nil, perr
-	}
-	if b == nil {
-		return nil, err
-	}
-	return arm.OK(b), nil
 }
 
 // checkNotCreating refuses a change of a resource while it is being created.

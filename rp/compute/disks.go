@@ -41,7 +41,7 @@ type accessInput struct {
 func (pr *Provider) registerDisks(rt *arm.Router) {
 	one := rgPrefix + "/disks/{diskName}"
 	list := listWithCreating(pr, compute.DiskType, pr.svc.ListDisks, func(d *compute.DiskResource) string { return d.ID })
-	rt.HandleResource(one, arm.Methods{List: list, Get: pr.getDisk, Put: pr.putDisk, Patch: pr.patchDisk, Delete: pr.deleteDisk})
+	rt.HandleResource(one, arm.Methods{List: list, Get: getWithCreating(pr, diskID, pr.svc.DiskResource), Put: pr.putDisk, Patch: pr.patchDisk, Delete: pr.deleteDisk})
 	rt.Handle("GET", subPrefix+"/disks", list)
 	rt.Handle("POST", one+"/beginGetAccess", pr.beginGetAccess)
 	rt.Handle("POST", one+"/endGetAccess", pr.endGetAccess)
@@ -51,7 +51,7 @@ func (pr *Provider) registerDisks(rt *arm.Router) {
 }
 
 func diskID(r *arm.Request) string {
-	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", r.Param("diskName")).String()
+	return computeID(r, "disks", r.Param("diskName"))
 }
 
 func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
@@ -161,12 +161,8 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) runCreateDisk(ctx context.Context, op *ops.Operation) error {
-	var in opInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	var spec compute.DiskSpec
-	if err := jsonUnmarshal(in.Spec, &spec); err != nil {
+	_, spec, err := opSpec[compute.DiskSpec](op)
+	if err != nil {
 		return err
 	}
 	if d, err := pr.svc.DiskResource(ctx, spec.ID); err == nil && !d.Properties.TimeCreated.Before(op.StartTime.Add(-time.Second)) {
@@ -178,19 +174,10 @@ func (pr *Provider) runCreateDisk(ctx context.Context, op *ops.Operation) error 
 	if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
 		return retryBusy(err)
 	}
-	if len(spec.Settings) > 0 || len(spec.ExtendedLocation) > 0 {
-		if _, err := pr.svc.UpdateSettings(ctx, spec.ID, spec.Settings, spec.ExtendedLocation); err != nil {
-			return err
-		}
-	}
-	d, err := pr.svc.DiskResource(ctx, spec.ID)
-	if err != nil {
+	if err := pr.applySettings(ctx, spec.ID, spec.Settings, spec.ExtendedLocation); err != nil {
 		return err
 	}
-	if err := pr.created(ctx, spec.ID); err != nil {
-		return err
-	}
-	return setResult(op, http.StatusOK, d)
+	return answerCreated(ctx, pr, op, spec.ID, pr.svc.DiskResource)
 }
 
 // creatingDisk is the body of a disk while its Copy or Import runs.
@@ -274,11 +261,6 @@ func (pr *Provider) patchDisk(r *arm.Request) (*arm.Response, error) {
 	d, err := pr.svc.UpdateDisk(ctx, diskID(r), u)
 	settings, _ := settingsOf(r.Body, diskSettings)
 	return pr.withSettings(r, diskID(r), d, err, settings, nil)
-}
-
-func (pr *Provider) getDisk(r *arm.Request) (*arm.Response, error) {
-	d, err := pr.svc.DiskResource(r.HTTP.Context(), diskID(r))
-	return pr.getOrCreating(r.HTTP.Context(), diskID(r), d, err)
 }
 
 func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {

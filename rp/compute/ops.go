@@ -24,6 +24,17 @@ type opInput struct {
 	Spec       json.RawMessage `json:"spec,omitempty"`
 }
 
+// opSpec decodes an operation's input and its spec as a T.
+func opSpec[T any](op *ops.Operation) (opInput, T, error) {
+	var in opInput
+	var spec T
+	if err := op.DecodeInput(&in); err != nil {
+		return in, spec, err
+	}
+	err := json.Unmarshal(in.Spec, &spec)
+	return in, spec, err
+}
+
 func (pr *Provider) registerOps(rt *arm.Router) {
 	rt.Handle("GET", subPrefix+"/locations/{location}/operations/{operationId}", func(r *arm.Request) (*arm.Response, error) {
 		return armops.StatusResponse(pr.p.Ops, r, r.Param("operationId"))

@@ -39,7 +39,7 @@ func (pr *Provider) resizeSnapshot(ctx context.Context, id string, in snapshotIn
 func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	one := rgPrefix + "/snapshots/{snapshotName}"
 	list := listWithCreating(pr, compute.SnapshotType, pr.svc.ListSnapshots, func(s *compute.SnapshotResource) string { return s.ID })
-	rt.HandleResource(one, arm.Methods{List: list, Get: pr.getSnapshot, Put: pr.putSnapshot, Patch: pr.patchSnapshot, Delete: pr.deleteSnapshot})
+	rt.HandleResource(one, arm.Methods{List: list, Get: getWithCreating(pr, snapshotID, pr.svc.SnapshotResource), Put: pr.putSnapshot, Patch: pr.patchSnapshot, Delete: pr.deleteSnapshot})
 	rt.Handle("GET", subPrefix+"/snapshots", list)
 	rt.Handle("POST", one+"/beginGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.grant(r, snapshotID(r)) })
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })
@@ -50,7 +50,7 @@ func (pr *Provider) registerSnapshots(rt *arm.Router) {
 }
 
 func snapshotID(r *arm.Request) string {
-	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "snapshots", r.Param("snapshotName")).String()
+	return computeID(r, "snapshots", r.Param("snapshotName"))
 }
 
 func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
@@ -159,12 +159,8 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) error {
-	var in opInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	var spec compute.SnapshotSpec
-	if err := jsonUnmarshal(in.Spec, &spec); err != nil {
+	_, spec, err := opSpec[compute.SnapshotSpec](op)
+	if err != nil {
 		return err
 	}
 	if sn, err := pr.svc.SnapshotResource(ctx, spec.SnapshotID); err == nil {
@@ -173,19 +169,10 @@ func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) er
 	if _, err := pr.svc.SnapshotDisks(ctx, []compute.SnapshotSpec{spec}, nil); err != nil {
 		return retryBusy(err)
 	}
-	if len(spec.Settings) > 0 {
-		if _, err := pr.svc.UpdateSettings(ctx, spec.SnapshotID, spec.Settings, nil); err != nil {
-			return err
-		}
-	}
-	sn, err := pr.svc.SnapshotResource(ctx, spec.SnapshotID)
-	if err != nil {
+	if err := pr.applySettings(ctx, spec.SnapshotID, spec.Settings, nil); err != nil {
 		return err
 	}
-	if err := pr.created(ctx, spec.SnapshotID); err != nil {
-		return err
-	}
-	return setResult(op, http.StatusOK, sn)
+	return answerCreated(ctx, pr, op, spec.SnapshotID, pr.svc.SnapshotResource)
 }
 
 func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
@@ -203,11 +190,6 @@ func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
 	sn, err = pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags)
 	settings, _ := settingsOf(r.Body, snapshotSettings)
 	return pr.withSettings(r, snapshotID(r), sn, err, settings, nil)
-}
-
-func (pr *Provider) getSnapshot(r *arm.Request) (*arm.Response, error) {
-	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))
-	return pr.getOrCreating(r.HTTP.Context(), snapshotID(r), sn, err)
 }
 
 func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
@@ -237,30 +219,17 @@ type snapshotCopy struct {
 }
 
 func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) error {
-	var in opInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	var c snapshotCopy
-	if err := jsonUnmarshal(in.Spec, &c); err != nil {
+	_, c, err := opSpec[snapshotCopy](op)
+	if err != nil {
 		return err
 	}
 	if _, err := pr.svc.SnapshotResource(ctx, c.Target); err != nil {
 		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Tags); err != nil {
 			return err
 		}
-		if len(c.Settings) > 0 {
-			if _, err := pr.svc.UpdateSettings(ctx, c.Target, c.Settings, nil); err != nil {
-				return err
-			}
+		if err := pr.applySettings(ctx, c.Target, c.Settings, nil); err != nil {
+			return err
 		}
 	}
-	sn, err := pr.svc.SnapshotResource(ctx, c.Target)
-	if err != nil {
-		return err
-	}
-	if err := pr.created(ctx, c.Target); err != nil {
-		return err
-	}
-	return setResult(op, http.StatusOK, sn)
+	return answerCreated(ctx, pr, op, c.Target, pr.svc.SnapshotResource)
 }

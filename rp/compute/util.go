@@ -2,7 +2,6 @@ package compute
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -10,7 +9,12 @@ import (
 	"github.com/safehold/safehold/resource"
 )
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// computeID is the id of the Microsoft.Compute resource of type typ
+// (disks, snapshots, virtualMachines) and name in the request's resource
+// group.
+func computeID(r *arm.Request, typ, name string) string {
+	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", typ, name).String()
+}
 
 func checkRG(ctx context.Context, pr *Provider, r *arm.Request) error {
 	return resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))

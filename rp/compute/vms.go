@@ -62,7 +62,7 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 }
 
 func vmID(r *arm.Request) string {
-	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "virtualMachines", r.Param("vmName")).String()
+	return computeID(r, "virtualMachines", r.Param("vmName"))
 }
 
 func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
@@ -128,7 +128,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 		create = append(create, implicit{name, size, sku, sp.OSDisk.OSType})
-		osID = arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", name).String()
+		osID = computeID(r, "disks", name)
 	default:
 		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported. Use Attach (managedDisk.id), FromImage or Empty.", sp.OSDisk.CreateOption)
 	}
@@ -171,7 +171,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 				}
 			}
 			create = append(create, implicit{name, *dd.DiskSizeGB, sku, ""})
-			id = arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", name).String()
+			id = computeID(r, "disks", name)
 		default:
 			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Use Attach (managedDisk.id) or Empty (diskSizeGB).", dd.CreateOption, i)
 		}
@@ -182,7 +182,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 	}
 	var made []string
 	for _, c := range create {
-		id := arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", "disks", c.name).String()
+		id := computeID(r, "disks", c.name)
 		if _, err := pr.svc.DiskResource(ctx, id); err == nil {
 			continue // created by an earlier PUT of this VM
 		}
@@ -334,12 +334,8 @@ func (pr *Provider) vmPower(r *arm.Request, action, power string) (*arm.Response
 }
 
 func (pr *Provider) runVMPower(ctx context.Context, op *ops.Operation) error {
-	var in opInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	var power string
-	if err := jsonUnmarshal(in.Spec, &power); err != nil {
+	in, power, err := opSpec[string](op)
+	if err != nil {
 		return err
 	}
 	if _, err := pr.svc.SetPowerState(ctx, in.ResourceID, power); err != nil {
