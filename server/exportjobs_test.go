@@ -22,11 +22,7 @@ func TestDataProtectionExportJobs(t *testing.T) {
 	ctx := e.Ctx()
 	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	var resp *http.Response
-	p, err := f.NewExportJobsClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &resp), dv.RG, dv.Vault, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.PollUntilDone(ctx, fixture.Poll); err != nil {
+	if _, err := fixture.Wait(f.NewExportJobsClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &resp), dv.RG, dv.Vault, nil)); err != nil {
 		t.Fatal(err)
 	}
 	u, err := url.Parse(resp.Header.Get("Location"))

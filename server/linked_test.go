@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/google/uuid"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
 )
@@ -45,24 +46,15 @@ func startScoped(t *testing.T, opts ...testserver.Option) *scopedEnv {
 	e.ResourceGroups("rga", "rgb")
 	e.rga, e.rgb = "/subscriptions/"+e.Sub+"/resourceGroups/rga", "/subscriptions/"+e.Sub+"/resourceGroups/rgb"
 	e.computeClient = testserver.Factory(e.Env, armcompute.NewClientFactory)
-	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
 	for _, rg := range []string{"rga", "rgb"} {
-		p, err := e.computeClient.NewDisksClient().BeginCreateOrUpdate(ctx, rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.PollUntilDone(ctx, poll); err != nil {
+		if _, err := fixture.Wait(e.computeClient.NewDisksClient().BeginCreateOrUpdate(ctx, rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.diskA, e.diskB = e.rga+"/providers/Microsoft.Compute/disks/d1", e.rgb+"/providers/Microsoft.Compute/disks/d1"
-	p, err := e.computeClient.NewSnapshotsClient().BeginCreateOrUpdate(ctx, "rgb", "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskB)}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.PollUntilDone(ctx, poll); err != nil {
+	if _, err := fixture.Wait(e.computeClient.NewSnapshotsClient().BeginCreateOrUpdate(ctx, "rgb", "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskB)}}}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	e.snapB = e.rgb + "/providers/Microsoft.Compute/snapshots/s1"

@@ -29,6 +29,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/connect"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/server"
@@ -91,12 +92,8 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	dc0, _ := armcompute.NewDisksClient(sub, cred, opts(0))
-	p, err := dc0.BeginCreateOrUpdate(ctx, "disks", "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := p.PollUntilDone(ctx, nil)
+	d, err := fixture.Wait(dc0.BeginCreateOrUpdate(ctx, "disks", "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,12 +163,8 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	}
 	// A snapshot asked of a replica that does not own its source disk is
 	// taken by the owner (the operation's task is handed to it).
-	p2, err := dc0.BeginCreateOrUpdate(ctx, "disks", "d2", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d2, err := p2.PollUntilDone(ctx, nil)
+	d2, err := fixture.Wait(dc0.BeginCreateOrUpdate(ctx, "disks", "d2", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

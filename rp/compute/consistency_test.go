@@ -9,10 +9,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/volume"
 )
@@ -129,7 +129,7 @@ func TestVMDisksFrozenTogether(t *testing.T) {
 	for _, n := range []string{"os", "data1", "data2"} {
 		e.emptyDisk(n, 1)
 	}
-	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+	res, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
 		StorageProfile: &armcompute.StorageProfile{
 			OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), OSType: to.Ptr(armcompute.OperatingSystemTypesLinux),
@@ -137,11 +137,7 @@ func TestVMDisksFrozenTogether(t *testing.T) {
 			DataDisks: []*armcompute.DataDisk{
 				{Lun: to.Ptr[int32](0), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("data1"))}},
 				{Lun: to.Ptr[int32](1), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("data2"))}},
-			}}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.PollUntilDone(ctx, poll)
+			}}}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,10 +208,10 @@ func TestVMDisksFrozenTogether(t *testing.T) {
 		want string
 		disk armcompute.DiskState
 	}{
-		{func() error { p, err := e.vms.BeginPowerOff(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) }, "PowerState/stopped", armcompute.DiskStateAttached},
-		{func() error { p, err := e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) }, "PowerState/deallocated", armcompute.DiskStateReserved},
-		{func() error { p, err := e.vms.BeginStart(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) }, "PowerState/running", armcompute.DiskStateAttached},
-		{func() error { p, err := e.vms.BeginRestart(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) }, "PowerState/running", armcompute.DiskStateAttached},
+		{func() error { _, err := fixture.Wait(e.vms.BeginPowerOff(ctx, e.rg, "vm1", nil)); return err }, "PowerState/stopped", armcompute.DiskStateAttached},
+		{func() error { _, err := fixture.Wait(e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)); return err }, "PowerState/deallocated", armcompute.DiskStateReserved},
+		{func() error { _, err := fixture.Wait(e.vms.BeginStart(ctx, e.rg, "vm1", nil)); return err }, "PowerState/running", armcompute.DiskStateAttached},
+		{func() error { _, err := fixture.Wait(e.vms.BeginRestart(ctx, e.rg, "vm1", nil)); return err }, "PowerState/running", armcompute.DiskStateAttached},
 	} {
 		if err := step.do(); err != nil {
 			t.Fatal(err)
@@ -249,22 +245,13 @@ func TestVMDisksFrozenTogether(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("listed %d VMs", n)
 	}
-	dp, err := e.vms.BeginDelete(ctx, e.rg, "vm1", nil)
-	if err := wait(ctx, dp, err); err != nil {
+	if _, err := fixture.Wait(e.vms.BeginDelete(ctx, e.rg, "vm1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := e.disks.Get(ctx, e.rg, "data1", nil)
 	if *d.Properties.DiskState != armcompute.DiskStateUnattached || d.ManagedBy != nil {
 		t.Fatalf("after VM delete: %s %v", *d.Properties.DiskState, d.ManagedBy)
 	}
-}
-
-func wait[T any](ctx context.Context, p *runtime.Poller[T], err error) error {
-	if err != nil {
-		return err
-	}
-	_, err = p.PollUntilDone(ctx, poll)
-	return err
 }
 
 func hasStatus(ss []*armcompute.InstanceViewStatus, code string) bool {

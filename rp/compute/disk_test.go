@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/internal/fixture"
 )
 
 // TestDiskSASSnapshotNBDRestore is the main scenario: an empty
@@ -133,11 +134,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	compareSAS(t, e, e.grantDisk("r1", armcompute.AccessLevelRead), m1)
 	compareSAS(t, e, e.grantDisk("r2", armcompute.AccessLevelRead), m2)
 	// The snapshots themselves read back through their SAS too.
-	sp, err := e.snaps.BeginGrantAccess(e.Ctx(), e.rg, "s1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](600)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sres, err := sp.PollUntilDone(e.Ctx(), poll)
+	sres, err := fixture.Wait(e.snaps.BeginGrantAccess(e.Ctx(), e.rg, "s1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](600)}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,15 +203,10 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	}
 
 	// Deleting snapshot 1 (its SAS ended first, as Azure requires) never breaks snapshot 2.
-	rp, err := e.snaps.BeginRevokeAccess(e.Ctx(), e.rg, "s1", nil)
-	if err := wait(e.Ctx(), rp, err); err != nil {
+	if _, err := fixture.Wait(e.snaps.BeginRevokeAccess(e.Ctx(), e.rg, "s1", nil)); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := e.snaps.BeginDelete(e.Ctx(), e.rg, "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dp.PollUntilDone(e.Ctx(), poll); err != nil {
+	if _, err := fixture.Wait(e.snaps.BeginDelete(e.Ctx(), e.rg, "s1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	e.diskFromSnapshot("r3", "s2")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/safehold/safehold/internal/fixture"
 )
 
 // usages reads a region's compute usages through the SDK: name -> {current, limit}.
@@ -42,11 +43,11 @@ func (e *env) setQuota(location string, limits map[string]int64) {
 }
 
 func (e *env) putVMSized(name, osDisk, size string) error {
-	p, err := e.vms.BeginCreateOrUpdate(e.Ctx(), e.rg, name, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+	_, err := fixture.Wait(e.vms.BeginCreateOrUpdate(e.Ctx(), e.rg, name, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes(size))},
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
-			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID(osDisk))}}}}}, nil)
-	return wait(e.Ctx(), p, err)
+			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID(osDisk))}}}}}, nil))
+	return err
 }
 
 // Compute quotas as Azure has them: usages per region report what the
@@ -99,8 +100,7 @@ func TestComputeQuota(t *testing.T) {
 	}
 	// A deallocated VM frees its vCPUs (not its VM count); starting it
 	// again needs them back.
-	dp, err := e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)
-	if err := wait(ctx, dp, err); err != nil {
+	if _, err := fixture.Wait(e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	if u = e.usages("westus"); u["cores"] != [2]int64{2, 4} || u["virtualMachines"][0] != 2 {
@@ -109,14 +109,12 @@ func TestComputeQuota(t *testing.T) {
 	if err := e.putVMSized("vm3", "os3", "Standard_B2s"); err != nil {
 		t.Fatalf("a VM in the freed vCPUs: %v", err)
 	}
-	sp, err := e.vms.BeginStart(ctx, e.rg, "vm1", nil)
-	if err := wait(ctx, sp, err); err == nil || !strings.Contains(err.Error(), "OperationNotAllowed") {
+	if _, err := fixture.Wait(e.vms.BeginStart(ctx, e.rg, "vm1", nil)); err == nil || !strings.Contains(err.Error(), "OperationNotAllowed") {
 		t.Fatalf("starting a deallocated VM beyond the limit: %v", err)
 	}
 	// Back to the defaults: it starts.
 	e.setQuota("westus", map[string]int64{"cores": -1, "standardDSv3Family": -1})
-	sp, err = e.vms.BeginStart(ctx, e.rg, "vm1", nil)
-	if err := wait(ctx, sp, err); err != nil {
+	if _, err := fixture.Wait(e.vms.BeginStart(ctx, e.rg, "vm1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	if u = e.usages("westus"); u["cores"] != [2]int64{6, 10000} || u["standardBSFamily"][0] != 4 {

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -207,20 +208,18 @@ func TestVMRestartNeedsRunning(t *testing.T) {
 	e := start(t)
 	ctx := e.Ctx()
 	e.emptyDisk("os", 1)
-	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
-			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)
-	if err := wait(ctx, p, err); err != nil {
+			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)); err != nil {
 		t.Fatal(err)
 	}
-	rp, err := e.vms.BeginRestart(ctx, e.rg, "vm1", nil)
-	if err := wait(ctx, rp, err); err != nil {
+	if _, err := fixture.Wait(e.vms.BeginRestart(ctx, e.rg, "vm1", nil)); err != nil {
 		t.Fatalf("restart of a running VM: %v", err)
 	}
 	for _, stop := range []func() error{
-		func() error { p, err := e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) },
-		func() error { p, err := e.vms.BeginPowerOff(ctx, e.rg, "vm1", nil); return wait(ctx, p, err) },
+		func() error { _, err := fixture.Wait(e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)); return err },
+		func() error { _, err := fixture.Wait(e.vms.BeginPowerOff(ctx, e.rg, "vm1", nil)); return err },
 	} {
 		if err := stop(); err != nil {
 			t.Fatal(err)
@@ -229,8 +228,7 @@ func TestVMRestartNeedsRunning(t *testing.T) {
 		if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "start it first") {
 			t.Fatalf("restart of a stopped VM: %v", err)
 		}
-		sp, err := e.vms.BeginStart(ctx, e.rg, "vm1", nil)
-		if err := wait(ctx, sp, err); err != nil {
+		if _, err := fixture.Wait(e.vms.BeginStart(ctx, e.rg, "vm1", nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -290,12 +288,10 @@ func TestActiveSASBlocksDelete(t *testing.T) {
 		t.Fatalf("delete of a snapshot with an active SAS: %v", err)
 	}
 	// endGetAccess, then the snapshot deletes.
-	rp, err := e.snaps.BeginRevokeAccess(ctx, e.rg, "s1", nil)
-	if err := wait(ctx, rp, err); err != nil {
+	if _, err := fixture.Wait(e.snaps.BeginRevokeAccess(ctx, e.rg, "s1", nil)); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := e.snaps.BeginDelete(ctx, e.rg, "s1", nil)
-	if err := wait(ctx, dp, err); err != nil {
+	if _, err := fixture.Wait(e.snaps.BeginDelete(ctx, e.rg, "s1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	// The disk's SAS (an hour) expires: Unattached again, and deletable.
@@ -307,8 +303,7 @@ func TestActiveSASBlocksDelete(t *testing.T) {
 	if err != nil || *d.Properties.DiskState != armcompute.DiskStateUnattached {
 		t.Fatalf("disk state after the SAS expired: %v %s", err, *d.Properties.DiskState)
 	}
-	dp2, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil)
-	if err := wait(ctx, dp2, err); err != nil {
+	if _, err := fixture.Wait(e.disks.BeginDelete(ctx, e.rg, "d1", nil)); err != nil {
 		t.Fatalf("delete after the SAS expired: %v", err)
 	}
 	// An upload disk whose write SAS expired is ReadyToUpload again.
@@ -334,7 +329,7 @@ func TestUnknownActionAndVMCreateOption(t *testing.T) {
 	if resp, _ := e.Do("GET", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET of an unknown disk child: %d", resp.StatusCode)
 	}
-	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
 		StorageProfile: &armcompute.StorageProfile{
 			ImageReference: &armcompute.ImageReference{Publisher: to.Ptr("Canonical"), Offer: to.Ptr("ubuntu-24_04-lts"), SKU: to.Ptr("server"), Version: to.Ptr("latest")},
@@ -342,8 +337,7 @@ func TestUnknownActionAndVMCreateOption(t *testing.T) {
 			DataDisks: []*armcompute.DataDisk{
 				{Lun: to.Ptr[int32](0), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesEmpty), DiskSizeGB: to.Ptr[int32](1)},
 				{Lun: to.Ptr[int32](1), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("d1"))}},
-			}}}}, nil)
-	if err := wait(ctx, p, err); err != nil {
+			}}}}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	vm, err := e.vms.Get(ctx, e.rg, "vmi", nil)
@@ -364,14 +358,12 @@ func TestReservedDiskSAS(t *testing.T) {
 	e := start(t, testserver.WithClock(fake))
 	ctx := e.Ctx()
 	e.emptyDisk("os", 1)
-	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
-			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)
-	if err := wait(ctx, p, err); err != nil {
+			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)
-	if err := wait(ctx, dp, err); err != nil {
+	if _, err := fixture.Wait(e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	state := func() armcompute.DiskState {
@@ -394,8 +386,7 @@ func TestReservedDiskSAS(t *testing.T) {
 	if s := state(); s != armcompute.DiskStateReserved {
 		t.Fatalf("after the SAS expired: %s", s)
 	}
-	sp, err := e.vms.BeginStart(ctx, e.rg, "vm1", nil)
-	if err := wait(ctx, sp, err); err != nil {
+	if _, err := fixture.Wait(e.vms.BeginStart(ctx, e.rg, "vm1", nil)); err != nil {
 		t.Fatal(err)
 	}
 	if s := state(); s != armcompute.DiskStateAttached {

@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/safehold/safehold/internal/fixture"
 )
 
 // TestResourceGroupDeleteCleansUp: deleting a resource group deletes its
@@ -21,20 +22,17 @@ func TestResourceGroupDeleteCleansUp(t *testing.T) {
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](16 << 20)}}})
 	e.revokeDisk("d")
 	e.snapshot("s", "d", true)
-	cp, err := e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s-copy", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.snapID("s"))}}}, nil)
-	if err := wait(ctx, cp, err); err != nil {
+	if _, err := fixture.Wait(e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s-copy", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.snapID("s"))}}}, nil)); err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
-			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("d"))}}}}}, nil)
-	if err := wait(ctx, p, err); err != nil {
+			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("d"))}}}}}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	dp, err := rgs.BeginDelete(ctx, e.rg, nil)
-	if err := wait(ctx, dp, err); err != nil {
+	if _, err := fixture.Wait(rgs.BeginDelete(ctx, e.rg, nil)); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(e.DataDir, "volumes"))
@@ -65,8 +63,7 @@ func TestVMFromImageCreatesDisks(t *testing.T) {
 		},
 		OSProfile: &armcompute.OSProfile{ComputerName: to.Ptr("vmi"), AdminUsername: to.Ptr("azureuser"), AdminPassword: to.Ptr("secret-Passw0rd")}}}
 	for i := 0; i < 2; i++ {
-		p, err := e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", body, nil)
-		if err := wait(ctx, p, err); err != nil {
+		if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", body, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}

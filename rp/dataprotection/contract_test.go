@@ -114,12 +114,8 @@ func TestSDKBackupVaultSettingsFromState(t *testing.T) {
 		t.Fatalf("security of a vault created without settings: %+v %v %v", p.SecuritySettings, *p.SecureScore, *p.BcdrSecurityLevel)
 	}
 	patch := func(sd armdataprotection.SoftDeleteSettings) *armdataprotection.BackupVault {
-		up, err := f.NewBackupVaultsClient().BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
-			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &sd}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := up.PollUntilDone(ctx, contractPoll)
+		v, err := fixture.Wait(f.NewBackupVaultsClient().BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &sd}}}, nil))
 		if err != nil {
 			t.Fatal(err)
 		}

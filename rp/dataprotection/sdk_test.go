@@ -41,15 +41,11 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 
 	// Soft delete Off: deleting the instance below deletes its data at once
 	// (Azure's default, On, keeps it as a deleted instance: softdelete_test.go).
-	vp, err := vaults.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", armdataprotection.BackupVaultResource{
+	vault, err := fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", armdataprotection.BackupVaultResource{
 		Location: to.Ptr("westus"), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
 		Properties: &armdataprotection.BackupVault{StorageSettings: []*armdataprotection.StorageSetting{{
 			DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}},
-			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOff)}}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vault, err := vp.PollUntilDone(ctx, poll)
+			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOff)}}}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +87,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	if res, err := vfb.PollUntilDone(ctx, poll); err != nil || res.ObjectType == nil || *res.ObjectType != "OperationJobExtendedInfo" {
 		t.Fatalf("validate for backup: %v %+v", err, res)
 	}
-	cp, err := bis.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.BackupInstanceResource{Properties: &bi}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := cp.PollUntilDone(ctx, poll)
+	inst, err := fixture.Wait(bis.BeginCreateOrUpdate(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.BackupInstanceResource{Properties: &bi}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +106,8 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	}
 
 	// Ad-hoc backup: the job id comes from the Location result.
-	bp, err := bis.BeginAdhocBackup(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
-		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := bp.PollUntilDone(ctx, poll)
+	br, err := fixture.Wait(bis.BeginAdhocBackup(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,18 +172,10 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		t.Fatalf("validate restore without Disk Restore Operator: %v", err)
 	}
 	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/target-rg", roleDiskRestoreOperator, principal)
-	vr, err = bis.BeginValidateForRestore(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil)
-	if err != nil {
+	if _, err := fixture.Wait(bis.BeginValidateForRestore(ctx, "vault-rg", "vault1", "data1-bi", armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vr.PollUntilDone(ctx, poll); err != nil {
-		t.Fatal(err)
-	}
-	rpl, err := bis.BeginTriggerRestore(ctx, "vault-rg", "vault1", "data1-bi", req, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rr, err := rpl.PollUntilDone(ctx, poll)
+	rr, err := fixture.Wait(bis.BeginTriggerRestore(ctx, "vault-rg", "vault1", "data1-bi", req, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,31 +201,19 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		want  armdataprotection.CurrentProtectionState
 	}{
 		{"stop", func() error {
-			p, err := bis.BeginStopProtection(ctx, "vault-rg", "vault1", "data1-bi", nil)
-			if err == nil {
-				_, err = p.PollUntilDone(ctx, poll)
-			}
+			_, err := fixture.Wait(bis.BeginStopProtection(ctx, "vault-rg", "vault1", "data1-bi", nil))
 			return err
 		}, armdataprotection.CurrentProtectionStateProtectionStopped},
 		{"resumeProtection", func() error {
-			p, err := bis.BeginResumeProtection(ctx, "vault-rg", "vault1", "data1-bi", nil)
-			if err == nil {
-				_, err = p.PollUntilDone(ctx, poll)
-			}
+			_, err := fixture.Wait(bis.BeginResumeProtection(ctx, "vault-rg", "vault1", "data1-bi", nil))
 			return err
 		}, armdataprotection.CurrentProtectionStateProtectionConfigured},
 		{"suspend", func() error {
-			p, err := bis.BeginSuspendBackups(ctx, "vault-rg", "vault1", "data1-bi", nil)
-			if err == nil {
-				_, err = p.PollUntilDone(ctx, poll)
-			}
+			_, err := fixture.Wait(bis.BeginSuspendBackups(ctx, "vault-rg", "vault1", "data1-bi", nil))
 			return err
 		}, armdataprotection.CurrentProtectionStateBackupSchedulesSuspended},
 		{"resumeBackups", func() error {
-			p, err := bis.BeginResumeBackups(ctx, "vault-rg", "vault1", "data1-bi", nil)
-			if err == nil {
-				_, err = p.PollUntilDone(ctx, poll)
-			}
+			_, err := fixture.Wait(bis.BeginResumeBackups(ctx, "vault-rg", "vault1", "data1-bi", nil))
 			return err
 		}, armdataprotection.CurrentProtectionStateProtectionConfigured},
 	} {
@@ -294,11 +262,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	if snaps, _ := e.Server.Compute.ListSnapshots(ctx, snapRG); len(snaps) != 1 {
 		t.Fatalf("snapshots before delete: %d", len(snaps))
 	}
-	dp, err := bis.BeginDelete(ctx, "vault-rg", "vault1", "data1-bi", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := fixture.Wait(bis.BeginDelete(ctx, "vault-rg", "vault1", "data1-bi", nil)); err != nil {
 		t.Fatal(err)
 	}
 	if snaps, _ := e.Server.Compute.ListSnapshots(ctx, snapRG); len(snaps) != 0 {
@@ -310,11 +274,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	if _, err := pols.Delete(ctx, "vault-rg", "vault1", "disk-policy", nil); err != nil {
 		t.Fatal(err)
 	}
-	vd, err := vaults.BeginDelete(ctx, "vault-rg", "vault1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vd.PollUntilDone(ctx, poll); err != nil {
+	if _, err := fixture.Wait(vaults.BeginDelete(ctx, "vault-rg", "vault1", nil)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -48,12 +49,8 @@ func TestSDKSoftDelete(t *testing.T) {
 
 	// Turn soft delete on ("Enabled" is read as On and echoed as sent, as in
 	// Azure's PutBackupVault example; retention defaults to 14 days).
-	up, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
-		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteState("Enabled"))}}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := up.PollUntilDone(ctx, poll)
+	v, err := fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteState("Enabled"))}}}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +161,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	if len(snaps) != 1 || snaps[0] != snap1 {
 		t.Fatalf("points after undelete: %v (want %s)", snaps, snap1)
 	}
-	rp, err := bis.BeginResumeProtection(ctx, "vault-rg", "v1", "d1-bi", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := fixture.Wait(bis.BeginResumeProtection(ctx, "vault-rg", "v1", "d1-bi", nil)); err != nil {
 		t.Fatal(err)
 	}
 	if bi, err := bis.Get(ctx, "vault-rg", "v1", "d1-bi", nil); err != nil || *bi.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionConfigured {
@@ -206,7 +199,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	}
 
 	// AlwaysOn cannot be turned Off; the vault can then still be updated.
-	up, err = vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+	up, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
 		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateAlwaysOn), RetentionDurationInDays: to.Ptr[float64](30)}}}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -411,20 +404,12 @@ func TestSDKSoftDeleteOnByDefault(t *testing.T) {
 	if sd := v.Properties.SecuritySettings.SoftDeleteSettings; *sd.State != armdataprotection.SoftDeleteStateOn || *sd.RetentionDurationInDays != 14 {
 		t.Fatalf("soft delete of a vault created without settings: %+v", sd)
 	}
-	bp, err := bis.BeginAdhocBackup(ctx, "vault-rg", "v1", "d1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
-		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := fixture.Wait(bis.BeginAdhocBackup(ctx, "vault-rg", "v1", "d1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	_, snaps := listPoints(t, e, biPath)
-	dp, err := bis.BeginDelete(ctx, "vault-rg", "v1", "d1-bi", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := fixture.Wait(bis.BeginDelete(ctx, "vault-rg", "v1", "d1-bi", nil)); err != nil {
 		t.Fatal(err)
 	}
 	d, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi", nil)
@@ -437,11 +422,7 @@ func TestSDKSoftDeleteOnByDefault(t *testing.T) {
 	if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err != nil {
 		t.Fatalf("the deleted instance's snapshot: %v", err)
 	}
-	up, err := dels.BeginUndelete(ctx, "vault-rg", "v1", "d1-bi", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := up.PollUntilDone(ctx, poll); err != nil {
+	if _, err := fixture.Wait(dels.BeginUndelete(ctx, "vault-rg", "v1", "d1-bi", nil)); err != nil {
 		t.Fatal(err)
 	}
 	bi, err := bis.Get(ctx, "vault-rg", "v1", "d1-bi", nil)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 
@@ -127,14 +126,9 @@ func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute
 	t.Helper()
 	ctx := e.Ctx()
 	cf := testserver.Factory(e, armcompute.NewClientFactory)
-	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
 	disk := func(n string) string {
-		p, err := cf.NewDisksClient().BeginCreateOrUpdate(ctx, rg, n, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := p.PollUntilDone(ctx, poll)
+		d, err := fixture.Wait(cf.NewDisksClient().BeginCreateOrUpdate(ctx, rg, n, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,12 +140,8 @@ func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute
 		sp.DataDisks = append(sp.DataDisks, &armcompute.DataDisk{Lun: to.Ptr(int32(i)), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(disk(fmt.Sprintf("%s-data%d", name, i)))}})
 	}
-	p, err := cf.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, rg, name, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
-		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)}, StorageProfile: sp}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.PollUntilDone(ctx, poll)
+	res, err := fixture.Wait(cf.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, rg, name, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)}, StorageProfile: sp}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,11 +24,7 @@ func TestOperationRoutesAnswerOnlyTheirScope(t *testing.T) {
 	fixture.RSVault(t, e, "rgb", "vb", fixture.StandardVault())
 	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	var raw *http.Response
-	up, err := vf.NewVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw), "rgb", "vb", armrecoveryservices.PatchVault{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := up.PollUntilDone(ctx, nil); err != nil {
+	if _, err := fixture.Wait(vf.NewVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw), "rgb", "vb", armrecoveryservices.PatchVault{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range []string{"Azure-AsyncOperation", "Location"} {

@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -23,13 +24,9 @@ func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 	ctx := e.Ctx()
 	e.ResourceGroups("rg1", "rg2")
 	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
-	vp, err := vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
+	v, err := fixture.Wait(vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
 		Location: to.Ptr("West US"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
-		Properties: &armrecoveryservices.VaultProperties{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vp.PollUntilDone(ctx, pollOpts)
+		Properties: &armrecoveryservices.VaultProperties{}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,12 +34,8 @@ func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 		t.Fatalf("vault location %q name %q, want westus and Vault-A", *v.Location, *v.Name)
 	}
 	// Updating with another spelling of the same region is not a move.
-	vp, err = vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
-		Location: to.Ptr("WESTUS"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)}, Properties: &armrecoveryservices.VaultProperties{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, err = vp.PollUntilDone(ctx, pollOpts); err != nil || *v.Location != "westus" {
+	if v, err = fixture.Wait(vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
+		Location: to.Ptr("WESTUS"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)}, Properties: &armrecoveryservices.VaultProperties{}}, nil)); err != nil || *v.Location != "westus" {
 		t.Fatalf("update: %v %v", err, v.Location)
 	}
 	for pg := vf.NewVaultsClient().NewListBySubscriptionIDPager(nil); pg.More(); {

@@ -285,15 +285,11 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 
 	// Restore as a new VM.
 	target := "/subscriptions/" + e.Sub + "/resourceGroups/restorerg/providers/Microsoft.Compute/virtualMachines/app1-restored"
-	rpoll, err := bf.NewRestoresClient().BeginTrigger(ctx, "vault1", "vaultrg", "Azure", container, item, rpName, armrecoveryservicesbackup.RestoreRequestResource{
+	if _, err := fixture.Wait(bf.NewRestoresClient().BeginTrigger(ctx, "vault1", "vaultrg", "Azure", container, item, rpName, armrecoveryservicesbackup.RestoreRequestResource{
 		Properties: &armrecoveryservicesbackup.IaasVMRestoreRequest{RecoveryPointID: to.Ptr(rpName), RecoveryType: to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation),
 			SourceResourceID: protectable.VirtualMachineID, TargetVirtualMachineID: to.Ptr(target), TargetResourceGroupID: to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/restorerg"),
 			StorageAccountID: to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.Storage/storageAccounts/staging"),
-			Region:           to.Ptr("westus"), OriginalStorageAccountOption: to.Ptr(false)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rpoll.PollUntilDone(ctx, pollOpts); err != nil {
+			Region:           to.Ptr("westus"), OriginalStorageAccountOption: to.Ptr(false)}}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	nvm, err := cs.VM(ctx, target)
@@ -310,11 +306,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	// Read the restored disks through the SAS data plane, as Azure allows
 	// once the VM is deallocated.
 	cf := testserver.Factory(e, armcompute.NewClientFactory)
-	dp, err := cf.NewVirtualMachinesClient().BeginDeallocate(ctx, "restorerg", "app1-restored", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dp.PollUntilDone(ctx, pollOpts); err != nil {
+	if _, err := fixture.Wait(cf.NewVirtualMachinesClient().BeginDeallocate(ctx, "restorerg", "app1-restored", nil)); err != nil {
 		t.Fatal(err)
 	}
 	var K int64
