@@ -32,10 +32,10 @@ func (s *Server) registerAdmin() {
 	h := func(method, path string, fn arm.Handler) {
 		s.Router.Handle(method, adminPath+path, s.requireOwner(fn), arm.NoAuthz())
 	}
-	h("GET", "/clock", s.clockShow)
-	h("POST", "/clock/advance", s.clockAdvance)
-	h("POST", "/clock/set", s.clockSet)
-	h("POST", "/clock/resume", s.clockResume)
+	h("GET", "/clock", s.clockRoute(s.clockShow))
+	h("POST", "/clock/advance", s.clockRoute(s.clockAdvance))
+	h("POST", "/clock/set", s.clockRoute(s.clockSet))
+	h("POST", "/clock/resume", s.clockRoute(s.clockResume))
 	h("POST", "/reset", s.adminReset)
 	h("GET", "/faultRules", s.faultList)
 	h("POST", "/faultRules", s.faultAdd)
@@ -149,11 +149,33 @@ func (s *Server) clockCtl() (*clock.Control, error) {
 	return s.ClockControl, nil
 }
 
-func (s *Server) clockShow(r *arm.Request) (*arm.Response, error) {
-	c, err := s.clockCtl()
-	if err != nil {
-		return nil, err
+// clockRoute is a route of the clock admin API: h runs with the
+// controllable clock, or the request is refused (409
+// ClockNotControllable) when the server has none.
+func (s *Server) clockRoute(h func(*arm.Request, *clock.Control) (*arm.Response, error)) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		c, err := s.clockCtl()
+		if err != nil {
+			return nil, err
+		}
+		return h(r, c)
 	}
+}
+
+// clockRequest is the body of clock advance ({"duration"}) and clock set
+// ({"time"}).
+type clockRequest struct {
+	Duration string `json:"duration"`
+	Time     string `json:"time"`
+}
+
+func decodeClock(r *arm.Request) (clockRequest, error) {
+	var body clockRequest
+	err := r.Decode(&body)
+	return body, err
+}
+
+func (s *Server) clockShow(r *arm.Request, c *clock.Control) (*arm.Response, error) {
 	return arm.OK(clockOut(c.State())), nil
 }
 
@@ -178,15 +200,9 @@ func ParseAdvance(s string, now time.Time) (time.Time, error) {
 	return now.Add(d), nil
 }
 
-func (s *Server) clockAdvance(r *arm.Request) (*arm.Response, error) {
-	c, err := s.clockCtl()
+func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, error) {
+	body, err := decodeClock(r)
 	if err != nil {
-		return nil, err
-	}
-	var body struct {
-		Duration string `json:"duration"`
-	}
-	if err := r.Decode(&body); err != nil {
 		return nil, err
 	}
 	target, err := ParseAdvance(body.Duration, c.Now())
@@ -297,15 +313,9 @@ func (s *Server) othersBusy(ctx context.Context, now time.Time) (bool, error) {
 	return true, nil
 }
 
-func (s *Server) clockSet(r *arm.Request) (*arm.Response, error) {
-	c, err := s.clockCtl()
+func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, error) {
+	body, err := decodeClock(r)
 	if err != nil {
-		return nil, err
-	}
-	var body struct {
-		Time string `json:"time"`
-	}
-	if err := r.Decode(&body); err != nil {
 		return nil, err
 	}
 	t, err := time.Parse(time.RFC3339Nano, body.Time)
@@ -320,11 +330,7 @@ func (s *Server) clockSet(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(clockOut(st)), nil
 }
 
-func (s *Server) clockResume(r *arm.Request) (*arm.Response, error) {
-	c, err := s.clockCtl()
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) clockResume(r *arm.Request, c *clock.Control) (*arm.Response, error) {
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
 	st := c.Resume()

@@ -26,13 +26,17 @@ type blobRoot interface {
 	Sub(prefix string) (blob.Backend, error)
 }
 
-type azureRoot struct{ b *azure.Backend }
+// prefixed is a backend that serves the keys under a prefix as a backend
+// of its own kind (azure.Backend, s3.Backend).
+type prefixed[B any] interface {
+	blob.Backend
+	WithPrefix(prefix string) (B, error)
+}
 
-func (r azureRoot) Sub(prefix string) (blob.Backend, error) { return r.b.WithPrefix(prefix) }
+// root is an opened container or bucket of a prefixed backend.
+type root[B prefixed[B]] struct{ b B }
 
-type s3Root struct{ b *s3.Backend }
-
-func (r s3Root) Sub(prefix string) (blob.Backend, error) { return r.b.WithPrefix(prefix) }
+func (r root[B]) Sub(prefix string) (blob.Backend, error) { return r.b.WithPrefix(prefix) }
 
 // openBlobURL opens the object storage raw names.
 func openBlobURL(ctx context.Context, raw string) (blobRoot, error) {
@@ -42,25 +46,23 @@ func openBlobURL(ctx context.Context, raw string) (blobRoot, error) {
 	}
 	switch u.Scheme {
 	case "azblob":
-		cfg, err := azure.ParseURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		b, err := azure.Open(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return azureRoot{b}, nil
+		return openRoot(ctx, raw, azure.ParseURL, azure.Open)
 	case "s3":
-		cfg, err := s3.ParseURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		b, err := s3.Open(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return s3Root{b}, nil
+		return openRoot(ctx, raw, s3.ParseURL, s3.Open)
 	}
 	return nil, fmt.Errorf("--blob: unsupported URL scheme %q (want azblob:// or s3://)", u.Scheme)
+}
+
+// openRoot parses raw with parse and opens the container or bucket it
+// names with open.
+func openRoot[C any, B prefixed[B]](ctx context.Context, raw string, parse func(string) (C, error), open func(context.Context, C) (B, error)) (blobRoot, error) {
+	cfg, err := parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	b, err := open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return root[B]{b}, nil
 }
