@@ -47,8 +47,7 @@ func startScoped(t *testing.T, opts ...testserver.Option) *scopedEnv {
 	e.rga, e.rgb = "/subscriptions/"+e.Sub+"/resourceGroups/rga", "/subscriptions/"+e.Sub+"/resourceGroups/rgb"
 	e.computeClient = testserver.Factory(e.Env, armcompute.NewClientFactory)
 	for _, rg := range []string{"rga", "rgb"} {
-		if _, err := fixture.Wait(e.computeClient.NewDisksClient().BeginCreateOrUpdate(ctx, rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)); err != nil {
+		if _, err := fixture.Wait(e.computeClient.NewDisksClient().BeginCreateOrUpdate(ctx, rg, "d1", fixture.EmptyDisk("westus", 1), nil)); err != nil {
 			t.Fatal(err)
 		}
 	}

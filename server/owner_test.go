@@ -92,8 +92,7 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	dc0, _ := armcompute.NewDisksClient(sub, cred, opts(0))
-	d, err := fixture.Wait(dc0.BeginCreateOrUpdate(ctx, "disks", "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
+	d, err := fixture.Wait(dc0.BeginCreateOrUpdate(ctx, "disks", "d1", fixture.EmptyDisk("westus", 1), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +162,7 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	}
 	// A snapshot asked of a replica that does not own its source disk is
 	// taken by the owner (the operation's task is handed to it).
-	d2, err := fixture.Wait(dc0.BeginCreateOrUpdate(ctx, "disks", "d2", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
+	d2, err := fixture.Wait(dc0.BeginCreateOrUpdate(ctx, "disks", "d2", fixture.EmptyDisk("westus", 1), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/identity"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/server"
@@ -304,8 +305,7 @@ func TestScopedPrincipalListsAndPolls(t *testing.T) {
 	// A subscription-wide list shows a scoped principal only what it may read.
 	adminDisks, _ := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
 	for _, g := range []string{"mine", "theirs"} {
-		p, err := adminDisks.BeginCreateOrUpdate(ctx, g, "disk-"+g, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+		p, err := adminDisks.BeginCreateOrUpdate(ctx, g, "disk-"+g, fixture.EmptyDisk("westus", 1), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/safehold/safehold/compute"
@@ -26,8 +25,7 @@ func BenchmarkSASWrite(b *testing.B) {
 	e.ResourceGroups("rg")
 	f := testserver.Factory(e, armcompute.NewClientFactory)
 	disks := f.NewDisksClient()
-	p, err := disks.BeginCreateOrUpdate(ctx, "rg", "d", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil)
+	p, err := disks.BeginCreateOrUpdate(ctx, "rg", "d", fixture.EmptyDisk("westus", 1), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -231,8 +231,7 @@ func TestVMDisksFrozenTogether(t *testing.T) {
 	if st, code := armCode(err); st != 409 || code != "OperationNotAllowed" {
 		t.Fatalf("delete attached disk: %v", err)
 	}
-	e.putDisk("far", armcompute.Disk{Location: to.Ptr("eastus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}})
+	e.putDisk("far", fixture.EmptyDisk("eastus", 1))
 	_, err = e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm2", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("far"))}}}}}, nil)

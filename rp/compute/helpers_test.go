@@ -71,8 +71,7 @@ func (e *env) snapID(name string) string {
 
 func (e *env) emptyDisk(name string, sizeGB int32) armcompute.Disk {
 	e.t.Helper()
-	return e.putDisk(name, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr(sizeGB)}})
+	return e.putDisk(name, fixture.EmptyDisk("westus", sizeGB))
 }
 
 func (e *env) putDisk(name string, d armcompute.Disk) armcompute.Disk {

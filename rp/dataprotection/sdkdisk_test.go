@@ -33,8 +33,7 @@ func newSDKDisks(t *testing.T, e *testserver.Env) *sdkDisks {
 
 func (d *sdkDisks) create(rg, name string, sizeGB int32) string {
 	d.t.Helper()
-	p, err := d.disks.BeginCreateOrUpdate(d.e.Ctx(), rg, name, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr(sizeGB)}}, nil)
+	p, err := d.disks.BeginCreateOrUpdate(d.e.Ctx(), rg, name, fixture.EmptyDisk("westus", sizeGB), nil)
 	if err != nil {
 		d.t.Fatalf("create disk %s: %v", name, err)
 	}

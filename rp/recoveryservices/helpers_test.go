@@ -127,8 +127,7 @@ func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute
 	ctx := e.Ctx()
 	cf := testserver.Factory(e, armcompute.NewClientFactory)
 	disk := func(n string) string {
-		d, err := fixture.Wait(cf.NewDisksClient().BeginCreateOrUpdate(ctx, rg, n, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
+		d, err := fixture.Wait(cf.NewDisksClient().BeginCreateOrUpdate(ctx, rg, n, fixture.EmptyDisk("westus", 1), nil))
 		if err != nil {
 			t.Fatal(err)
 		}
