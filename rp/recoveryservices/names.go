@@ -31,24 +31,23 @@ func (v vmRef) key() string { return strings.ToLower(v.RG + ";" + v.Name) }
 // parseContainerName accepts "IaasVMContainer;iaasvmcontainerv2;{rg};{vm}"
 // (and the bare "iaasvmcontainerv2;{rg};{vm}").
 func parseContainerName(s string) (vmRef, bool) {
-	p := strings.Split(s, ";")
-	if len(p) == 4 && strings.EqualFold(p[0], "iaasvmcontainer") && strings.EqualFold(p[1], "iaasvmcontainerv2") {
-		return vmRef{p[2], p[3]}, p[2] != "" && p[3] != ""
-	}
-	if len(p) == 3 && strings.EqualFold(p[0], "iaasvmcontainerv2") {
-		return vmRef{p[1], p[2]}, p[1] != "" && p[2] != ""
-	}
-	return vmRef{}, false
+	return parseVMName(s, "iaasvmcontainer", "iaasvmcontainerv2")
 }
 
 // parseItemName accepts "VM;iaasvmcontainerv2;{rg};{vm}" and the seed's
 // short "vm;{rg};{vm}".
 func parseItemName(s string) (vmRef, bool) {
+	return parseVMName(s, "vm", "vm")
+}
+
+// parseVMName accepts "{kind};iaasvmcontainerv2;{rg};{vm}" and the short
+// "{short};{rg};{vm}", kind and short matching case-insensitively.
+func parseVMName(s, kind, short string) (vmRef, bool) {
 	p := strings.Split(s, ";")
-	if len(p) == 4 && strings.EqualFold(p[0], "vm") && strings.EqualFold(p[1], "iaasvmcontainerv2") {
+	if len(p) == 4 && strings.EqualFold(p[0], kind) && strings.EqualFold(p[1], "iaasvmcontainerv2") {
 		return vmRef{p[2], p[3]}, p[2] != "" && p[3] != ""
 	}
-	if len(p) == 3 && strings.EqualFold(p[0], "vm") {
+	if len(p) == 3 && strings.EqualFold(p[0], short) {
 		return vmRef{p[1], p[2]}, p[1] != "" && p[2] != ""
 	}
 	return vmRef{}, false

@@ -65,7 +65,6 @@ func randomKey() string {
 
 // writeExtendedInfo applies in (replace: PUT, merge: PATCH) and stores it.
 func (pr *Provider) writeExtendedInfo(r *arm.Request, replace bool) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
 	var in struct {
 		Etag       string         `json:"etag"`
 		Properties map[string]any `json:"properties"`
@@ -81,16 +80,7 @@ func (pr *Provider) writeExtendedInfo(r *arm.Request, replace bool) (*arm.Respon
 	if a, _ := in.Properties["algorithm"].(string); a != "" && !strings.EqualFold(a, "None") && !strings.EqualFold(a, "HMACSHA256") {
 		return nil, arm.BadRequest("BadRequest", "properties.algorithm '%s' is invalid: use None or HMACSHA256.", a)
 	}
-	var out *extendedInfo
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		_, vid, err := pr.vaultIn(ctx, tx, r)
-		if err != nil {
-			return err
-		}
-		x, _, err := pr.loadExtendedInfo(ctx, tx, vid)
-		if err != nil {
-			return err
-		}
+	return pr.changeExtendedInfo(r, func(x *extendedInfo, _ bool) bool {
 		if replace {
 			x.Properties = map[string]any{}
 		}
@@ -105,8 +95,30 @@ func (pr *Provider) writeExtendedInfo(r *arm.Request, replace bool) (*arm.Respon
 		if s, _ := x.Properties["algorithm"].(string); s == "" {
 			x.Properties["algorithm"] = "None"
 		}
-		x.Etag = uuid.NewString()
+		return true
+	})
+}
+
+// changeExtendedInfo answers the extended info of the request's vault,
+// read in a transaction: change edits it and reports whether to store it
+// (with a new etag); created says it did not exist yet.
+func (pr *Provider) changeExtendedInfo(r *arm.Request, change func(x *extendedInfo, created bool) bool) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var out *extendedInfo
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		_, vid, err := pr.vaultIn(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		x, created, err := pr.loadExtendedInfo(ctx, tx, vid)
+		if err != nil {
+			return err
+		}
 		out = x
+		if !change(x, created) {
+			return nil
+		}
+		x.Etag = uuid.NewString()
 		id, _ := arm.ParseID(x.ID)
 		return resource.Put(ctx, tx, id, x)
 	})
@@ -133,30 +145,10 @@ func (pr *Provider) patchExtendedInfo(r *arm.Request) (*arm.Response, error) {
 	return pr.writeExtendedInfo(r, false)
 }
 
+// getExtendedInfo answers the vault's extended info, stored the first
+// time it is read.
 func (pr *Provider) getExtendedInfo(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	var out *extendedInfo
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		_, vid, err := pr.vaultIn(ctx, tx, r)
-		if err != nil {
-			return err
-		}
-		x, created, err := pr.loadExtendedInfo(ctx, tx, vid)
-		if err != nil {
-			return err
-		}
-		out = x
-		if created {
-			x.Etag = uuid.NewString()
-			id, _ := arm.ParseID(x.ID)
-			return resource.Put(ctx, tx, id, x)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(out), nil
+	return pr.changeExtendedInfo(r, func(_ *extendedInfo, created bool) bool { return created })
 }
 
 // vaultUsage is what a vault holds: its protected items, their containers
