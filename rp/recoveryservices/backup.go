@@ -98,7 +98,7 @@ func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Jobs.Notify()
-	return arm.Accepted().Async(r, iid.String()+"/operationsStatus/"+op.ID, iid.String()+"/operationResults/"+op.ID), nil
+	return itemAccepted(r, iid.String(), op), nil
 }
 
 // enqueueBackup creates a backup job with its tasks and hands it to the

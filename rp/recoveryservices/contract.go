@@ -119,7 +119,7 @@ func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
+	if !selects(f, "backupmanagementtype", "AzureIaasVM") {
 		u = &vaultUsage{}
 	}
 	items, containers, points, bytes := u.items, u.containers, u.points, u.bytes

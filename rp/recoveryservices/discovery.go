@@ -114,10 +114,7 @@ func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
-		return arm.OK(arm.Values([]any{})), nil
-	}
-	if wt := f["workloadtype"]; wt != "" && !strings.EqualFold(wt, "VM") {
+	if !selects(f, "backupmanagementtype", "AzureIaasVM", "workloadtype", "VM") {
 		return arm.OK(arm.Values([]any{})), nil
 	}
 	var d discovered

@@ -90,6 +90,12 @@ func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID
 
 // itemPathOf resolves the vault and the protected item the request's path
 // names.
+// itemAccepted is the 202 of an operation on the protected item itemID,
+// polled at the item's operationsStatus and operationResults.
+func itemAccepted(r *arm.Request, itemID string, op *ops.Operation) *arm.Response {
+	return arm.Accepted().Async(r, itemID+"/operationsStatus/"+op.ID, itemID+"/operationResults/"+op.ID)
+}
+
 func (pr *Provider) itemPathOf(r *arm.Request) (vid, iid arm.ResourceID, vm vmRef, err error) {
 	if _, vid, err = pr.vaultOf(r); err != nil {
 		return vid, iid, vm, err
@@ -350,7 +356,7 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Jobs.Notify()
-	return arm.Accepted().Async(r, iid.String()+"/operationsStatus/"+op.ID, iid.String()+"/operationResults/"+op.ID), nil
+	return itemAccepted(r, iid.String(), op), nil
 }
 
 func mustParse(id string) arm.ResourceID {
@@ -414,10 +420,7 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
-		return arm.OK(arm.Values([]any{})), nil
-	}
-	if t := f["itemtype"]; t != "" && !strings.EqualFold(t, "VM") {
+	if !selects(f, "backupmanagementtype", "AzureIaasVM", "itemtype", "VM") {
 		return arm.OK(arm.Values([]any{})), nil
 	}
 	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, vid.String())
@@ -645,7 +648,7 @@ func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
+	if !selects(f, "backupmanagementtype", "AzureIaasVM") {
 		return arm.OK(arm.Values([]any{})), nil
 	}
 	cs, err := resource.List[containerRecord](ctx, pr.p.Store, containerType, vid.String())

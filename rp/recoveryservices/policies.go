@@ -259,10 +259,7 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	}
 	out := make([]policyRecord, 0, len(ps))
 	for _, p := range ps {
-		if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, p.managementType()) {
-			continue
-		}
-		if wl := f["workloadtype"]; wl != "" && !strings.EqualFold(wl, p.workloadType()) {
+		if !selects(f, "backupmanagementtype", p.managementType(), "workloadtype", p.workloadType()) {
 			continue
 		}
 		out = append(out, pr.withCount(ctx, pr.p.Store, p))
@@ -339,6 +336,18 @@ var filterClauseRE = regexp.MustCompile(`(?i)^\s*([A-Za-z_.]+)\s+(eq|ge|le|gt|lt
 
 // parseFilter parses "a eq 'x' and b eq 'y'" into lower-case names mapped to
 // values, refusing names outside allowed.
+// selects reports whether the filter f (parsed by parseFilter) selects
+// what has these values: kv is pairs of a field (lowercase) and the value
+// it has, compared case-insensitively with the filter's where it names one.
+func selects(f map[string]string, kv ...string) bool {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if v := f[kv[i]]; v != "" && !strings.EqualFold(v, kv[i+1]) {
+			return false
+		}
+	}
+	return true
+}
+
 func parseFilter(s string, allowed ...string) (map[string]string, error) {
 	out := map[string]string{}
 	rest := strings.TrimSpace(s)

@@ -101,7 +101,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Ops.Notify()
-	return arm.Accepted().Async(r, it.ID+"/operationsStatus/"+op.ID, it.ID+"/operationResults/"+op.ID), nil
+	return itemAccepted(r, it.ID, op), nil
 }
 
 // runRestoreOp runs a restore job to its end.
