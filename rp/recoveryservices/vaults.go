@@ -406,14 +406,12 @@ func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, error) {
-	recs, err := resource.List[vaultRecord](r.HTTP.Context(), pr.p.Store, vaultType, scope)
+	out, err := resource.ListAs(r.HTTP.Context(), pr.p.Store, vaultType, scope, func(v *vaultRecord) Vault {
+		v.Location = normLocation(v.Location)
+		return v.Vault
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]Vault, 0, len(recs))
-	for _, v := range recs {
-		v.Location = normLocation(v.Location)
-		out = append(out, v.Vault)
 	}
 	return arm.PageOK(r, out, 200)
 }

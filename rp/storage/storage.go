@@ -286,19 +286,11 @@ func (pr *Provider) delete(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) list(r *arm.Request, scope string) (*arm.Response, error) {
-	all, err := resource.List[Account](r.HTTP.Context(), pr.p.Store, accountType, scope)
+	out, err := resource.ListAs(r.HTTP.Context(), pr.p.Store, accountType, scope, (*Account).wire)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Account, 0, len(all))
-	for _, a := range all {
-		out = append(out, a.wire())
-	}
-	l, err := arm.Page(r, out, 1000)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(l), nil
+	return arm.PageOK(r, out, 1000)
 }
 
 func (pr *Provider) listSub(r *arm.Request) (*arm.Response, error) {
