@@ -90,7 +90,7 @@ func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 		if err := pr.enqueueBackup(ctx, tx, j, &ue); err != nil {
 			return err
 		}
-		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
+		op.Properties = jobStatus(j.ID)
 		op.ResultStatus = http.StatusNoContent
 		return pr.p.Ops.Completed(ctx, tx, op)
 	})

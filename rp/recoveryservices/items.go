@@ -343,7 +343,7 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 		if err := protection.CreateJob(ctx, tx, j); err != nil {
 			return err
 		}
-		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
+		op.Properties = jobStatus(j.ID)
 		op.Result = mustJSON(pr.itemBody(ctx, tx, &it))
 		if !stop && !suspend {
 			op.Input = mustJSON(itemOpInput{StatusForm: statusFormItem})
@@ -472,7 +472,7 @@ func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
 		if err := protection.CreateJob(ctx, tx, j); err != nil {
 			return err
 		}
-		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
+		op.Properties = jobStatus(j.ID)
 		return pr.p.Ops.Start(ctx, tx, op, deleteInput{ItemID: it.ID, JobID: j.ID})
 	})
 	if err != nil {
@@ -509,7 +509,7 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 	}
 	now := pr.p.Now()
 	op.ResultStatus = http.StatusNoContent
-	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": in.JobID})
+	op.Properties = jobStatus(in.JobID)
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if it != nil {
 			if err := resource.Delete(ctx, tx, id); err != nil {

@@ -56,6 +56,12 @@ func (p *policyRecord) workloadType() string {
 	return h.WorkLoadType
 }
 
+// jobStatus is the properties of an operation's status that name the job
+// it started (OperationStatusJobExtendedInfo).
+func jobStatus(jobID string) json.RawMessage {
+	return mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": jobID})
+}
+
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {

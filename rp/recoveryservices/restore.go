@@ -111,7 +111,7 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 		return err
 	}
 	op.ResultStatus = http.StatusNoContent
-	op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": in.JobID})
+	op.Properties = jobStatus(in.JobID)
 	if err := pr.checkCompute(); err != nil {
 		return err
 	}

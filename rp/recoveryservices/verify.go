@@ -50,7 +50,7 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return err
 		}
-		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": run.Vaults[0].JobID})
+		op.Properties = jobStatus(run.Vaults[0].JobID)
 		op.ResultStatus = http.StatusNoContent
 		return pr.p.Ops.Completed(ctx, tx, op)
 	})
