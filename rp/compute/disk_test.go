@@ -215,11 +215,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 
 func (e *env) grantSnapshot(name string) string {
 	e.t.Helper()
-	p, err := e.snaps.BeginGrantAccess(e.Ctx(), e.rg, name, armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](600)}, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	res, err := p.PollUntilDone(e.Ctx(), poll)
+	res, err := fixture.Wait(e.snaps.BeginGrantAccess(e.Ctx(), e.rg, name, armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](600)}, nil))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -76,11 +76,7 @@ func (e *env) emptyDisk(name string, sizeGB int32) armcompute.Disk {
 
 func (e *env) putDisk(name string, d armcompute.Disk) armcompute.Disk {
 	e.t.Helper()
-	p, err := e.disks.BeginCreateOrUpdate(e.Ctx(), e.rg, name, d, nil)
-	if err != nil {
-		e.t.Fatalf("create disk %s: %v", name, err)
-	}
-	res, err := p.PollUntilDone(e.Ctx(), poll)
+	res, err := fixture.Wait(e.disks.BeginCreateOrUpdate(e.Ctx(), e.rg, name, d, nil))
 	if err != nil {
 		e.t.Fatalf("create disk %s: %v", name, err)
 	}
@@ -89,13 +85,9 @@ func (e *env) putDisk(name string, d armcompute.Disk) armcompute.Disk {
 
 func (e *env) snapshot(name, disk string, incremental bool) armcompute.Snapshot {
 	e.t.Helper()
-	p, err := e.snaps.BeginCreateOrUpdate(e.Ctx(), e.rg, name, armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+	res, err := fixture.Wait(e.snaps.BeginCreateOrUpdate(e.Ctx(), e.rg, name, armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID(disk))},
-		Incremental:  to.Ptr(incremental)}}, nil)
-	if err != nil {
-		e.t.Fatalf("snapshot %s: %v", name, err)
-	}
-	res, err := p.PollUntilDone(e.Ctx(), poll)
+		Incremental:  to.Ptr(incremental)}}, nil))
 	if err != nil {
 		e.t.Fatalf("snapshot %s: %v", name, err)
 	}
@@ -110,11 +102,7 @@ func (e *env) diskFromSnapshot(name, snap string) armcompute.Disk {
 
 func (e *env) grantDisk(name string, access armcompute.AccessLevel) string {
 	e.t.Helper()
-	p, err := e.disks.BeginGrantAccess(e.Ctx(), e.rg, name, armcompute.GrantAccessData{Access: to.Ptr(access), DurationInSeconds: to.Ptr[int32](3600)}, nil)
-	if err != nil {
-		e.t.Fatalf("grant %s: %v", name, err)
-	}
-	res, err := p.PollUntilDone(e.Ctx(), poll)
+	res, err := fixture.Wait(e.disks.BeginGrantAccess(e.Ctx(), e.rg, name, armcompute.GrantAccessData{Access: to.Ptr(access), DurationInSeconds: to.Ptr[int32](3600)}, nil))
 	if err != nil {
 		e.t.Fatalf("grant %s: %v", name, err)
 	}
@@ -126,11 +114,7 @@ func (e *env) grantDisk(name string, access armcompute.AccessLevel) string {
 
 func (e *env) revokeDisk(name string) {
 	e.t.Helper()
-	p, err := e.disks.BeginRevokeAccess(e.Ctx(), e.rg, name, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := p.PollUntilDone(e.Ctx(), poll); err != nil {
+	if _, err := fixture.Wait(e.disks.BeginRevokeAccess(e.Ctx(), e.rg, name, nil)); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -33,11 +33,7 @@ func newSDKDisks(t *testing.T, e *testserver.Env) *sdkDisks {
 
 func (d *sdkDisks) create(rg, name string, sizeGB int32) string {
 	d.t.Helper()
-	p, err := d.disks.BeginCreateOrUpdate(d.e.Ctx(), rg, name, fixture.EmptyDisk("westus", sizeGB), nil)
-	if err != nil {
-		d.t.Fatalf("create disk %s: %v", name, err)
-	}
-	res, err := p.PollUntilDone(d.e.Ctx(), poll)
+	res, err := fixture.Wait(d.disks.BeginCreateOrUpdate(d.e.Ctx(), rg, name, fixture.EmptyDisk("westus", sizeGB), nil))
 	if err != nil {
 		d.t.Fatalf("create disk %s: %v", name, err)
 	}
