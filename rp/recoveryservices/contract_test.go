@@ -29,11 +29,8 @@ func mkStorage(t *testing.T, e *testserver.Env, rg, name string) string {
 // DELETE is an operation (200 with polling headers); a protected item's
 // operation result is the item (200 with body).
 func TestSDKAsyncStatusCodes(t *testing.T) {
-	e := testserver.Start(t)
+	e, vf := vaultEnv(t, "v1", "vmrg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vaultrg", "vmrg")
-	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
-	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 
 	// Vault PATCH.
 	var raw *http.Response

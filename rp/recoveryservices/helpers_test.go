@@ -9,6 +9,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
@@ -120,6 +121,17 @@ func waitFor(t *testing.T, what string, fn func() bool) {
 }
 
 var waitLimit = 2 * time.Minute
+
+// vaultEnv starts a server with the resource groups vaultrg and more, and a
+// standard Recovery Services vault named vault in vaultrg; it returns the
+// server and a client factory of the vaults SDK.
+func vaultEnv(t *testing.T, vault string, more ...string) (*testserver.Env, *armrecoveryservices.ClientFactory) {
+	t.Helper()
+	e := testserver.Start(t)
+	e.ResourceGroups(append([]string{"vaultrg"}, more...)...)
+	fixture.RSVault(t, e, "vaultrg", vault, fixture.StandardVault())
+	return e, testserver.Factory(e, armrecoveryservices.NewClientFactory)
+}
 
 // armVM creates 1 GiB disks and a VM with them through armcompute.
 func armVM(t *testing.T, e *testserver.Env, rg, name string, nData int) *compute.VM {

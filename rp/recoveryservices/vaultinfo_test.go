@@ -5,17 +5,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
-	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
 // TestSDKVaultNameAvailability: a name is taken exactly when a vault of
 // that name exists in the resource group.
 func TestSDKVaultNameAvailability(t *testing.T) {
-	e := testserver.Start(t)
-	e.ResourceGroups("vaultrg")
-	fixture.RSVault(t, e, "vaultrg", "taken-vault", fixture.StandardVault())
-	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
+	e, vf := vaultEnv(t, "taken-vault")
 	c := vf.NewClient()
 	check := func(name string) armrecoveryservices.CheckNameAvailabilityResult {
 		t.Helper()
@@ -44,10 +40,7 @@ func TestSDKVaultNameAvailability(t *testing.T) {
 // PUT replaces the extended info (a key generated when none is given),
 // PATCH changes only what it names; it goes with the vault.
 func TestSDKVaultExtendedInfo(t *testing.T) {
-	e := testserver.Start(t)
-	e.ResourceGroups("vaultrg")
-	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
-	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
+	e, vf := vaultEnv(t, "v1")
 	c := vf.NewVaultExtendedInfoClient()
 	ctx := e.Ctx()
 	first, err := c.Get(ctx, "vaultrg", "v1", nil)
