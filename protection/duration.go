@@ -181,8 +181,10 @@ func (d Duration) String() string {
 	return b.String()
 }
 
-// FormatElapsed formats an elapsed time as an ISO 8601 duration with
-// fractional seconds (PT6M5.7409896S), as Azure reports job durations.
+// FormatElapsed formats an elapsed time as an ISO 8601 duration as Azure
+// reports the durations of jobs and their tasks (.NET's TimeSpan): hours,
+// minutes and seconds with at most seven decimals (PT6M5.7409896S), zero
+// parts left out (PT1H), PT0S for nothing.
 func FormatElapsed(e time.Duration) string {
 	if e < 0 {
 		e = 0
@@ -191,7 +193,7 @@ func FormatElapsed(e time.Duration) string {
 	e -= time.Duration(h) * time.Hour
 	m := int(e / time.Minute)
 	e -= time.Duration(m) * time.Minute
-	s := strconv.FormatFloat(e.Seconds(), 'f', -1, 64)
+	s := e.Seconds()
 	out := "PT"
 	if h > 0 {
 		out += strconv.Itoa(h) + "H"
@@ -199,7 +201,10 @@ func FormatElapsed(e time.Duration) string {
 	if m > 0 {
 		out += strconv.Itoa(m) + "M"
 	}
-	return out + s + "S"
+	if s > 0 || (h == 0 && m == 0) {
+		out += strings.TrimRight(strings.TrimRight(strconv.FormatFloat(s, 'f', 7, 64), "0"), ".") + "S"
+	}
+	return out
 }
 
 // Schedule yields the times a protected item is backed up.

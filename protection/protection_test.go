@@ -60,8 +60,17 @@ func TestCalendarArithmetic(t *testing.T) {
 	if got := (Duration{Days: 1}).AddTo(before); got.Hour() != 22 || got.Sub(before) != 23*time.Hour {
 		t.Errorf("DST day: %v (%v)", got, got.Sub(before))
 	}
-	if FormatElapsed(6*time.Minute+5740*time.Millisecond) != "PT6M5.74S" {
-		t.Errorf("FormatElapsed = %s", FormatElapsed(6*time.Minute+5740*time.Millisecond))
+	for d, want := range map[time.Duration]string{
+		6*time.Minute + 5740*time.Millisecond: "PT6M5.74S",
+		0:                                     "PT0S",
+		-time.Second:                          "PT0S",
+		time.Hour:                             "PT1H",
+		26*time.Hour + 3*time.Minute:          "PT26H3M",
+		5*time.Second + 123456789:             "PT5.1234568S", // .NET's seven decimals
+	} {
+		if got := FormatElapsed(d); got != want {
+			t.Errorf("FormatElapsed(%v) = %s, want %s", d, got, want)
+		}
 	}
 }
 

@@ -44,16 +44,16 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 	}
 	tasks := make([]map[string]any, 0, len(j.Tasks))
 	for _, t := range j.Tasks {
-		tk := map[string]any{"taskId": t.Name, "status": t.Status, "startTime": wt(t.StartTime), "duration": isoDuration(0)}
+		tk := map[string]any{"taskId": t.Name, "status": t.Status, "startTime": wt(t.StartTime), "duration": protection.FormatElapsed(0)}
 		if t.EndTime != nil {
 			tk["endTime"] = wt(*t.EndTime)
-			tk["duration"] = isoDuration(t.EndTime.Sub(t.StartTime))
+			tk["duration"] = protection.FormatElapsed(t.EndTime.Sub(t.StartTime))
 			tk["progressPercentage"] = 0
 			if t.Status == protection.JobCompleted {
 				tk["progressPercentage"] = 100
 			}
 		} else if t.Status == protection.JobInProgress {
-			tk["duration"] = isoDuration(now.Sub(t.StartTime))
+			tk["duration"] = protection.FormatElapsed(now.Sub(t.StartTime))
 			tk["progressPercentage"] = 0
 		}
 		tasks = append(tasks, tk)
@@ -82,7 +82,7 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 	}
 	props := map[string]any{
 		"jobType": "AzureIaaSVMJob", "entityFriendlyName": j.ItemName, "backupManagementType": "AzureIaasVM",
-		"operation": j.Operation, "status": j.Status, "startTime": wt(j.StartTime), "duration": isoDuration(j.Duration(now)),
+		"operation": j.Operation, "status": j.Status, "startTime": wt(j.StartTime), "duration": protection.FormatElapsed(j.Duration(now)),
 		"activityId": j.ID, "virtualMachineVersion": "Compute", "containerName": container, "isUserTriggered": j.UserTriggered,
 		"actionsInfo": actions, "extendedInfo": ext,
 	}

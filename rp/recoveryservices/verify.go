@@ -76,7 +76,7 @@ func (pr *Provider) vaultJobBody(j *protection.Job) map[string]any {
 	bag["Progress Percentage"] = strconv.FormatFloat(j.Progress, 'f', -1, 64)
 	props := map[string]any{
 		"jobType": "VaultJob", "entityFriendlyName": j.ItemName, "operation": j.Operation, "status": j.Status,
-		"startTime": wt(j.StartTime), "duration": isoDuration(j.Duration(now)), "activityId": j.ID,
+		"startTime": wt(j.StartTime), "duration": protection.FormatElapsed(j.Duration(now)), "activityId": j.ID,
 		"actionsInfo": []string{}, "extendedInfo": map[string]any{"propertyBag": bag},
 	}
 	if j.Error != nil {

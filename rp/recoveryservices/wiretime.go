@@ -71,26 +71,3 @@ func (t wireTime) MarshalJSON() ([]byte, error) {
 }
 
 func wt(t time.Time) *wireTime { return &wireTime{t.UTC()} }
-
-// isoDuration formats d as an ISO 8601 duration (PT1H2M3.5S).
-func isoDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	h := int64(d / time.Hour)
-	d -= time.Duration(h) * time.Hour
-	m := int64(d / time.Minute)
-	d -= time.Duration(m) * time.Minute
-	s := d.Seconds()
-	out := "PT"
-	if h > 0 {
-		out += fmt.Sprintf("%dH", h)
-	}
-	if m > 0 {
-		out += fmt.Sprintf("%dM", m)
-	}
-	if s > 0 || (h == 0 && m == 0) {
-		out += strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.7f", s), "0"), ".") + "S"
-	}
-	return out
-}
