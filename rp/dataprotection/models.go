@@ -22,15 +22,11 @@ const (
 )
 
 type vaultResource struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Tags       map[string]string `json:"tags,omitempty"`
-	Identity   *identityDetails  `json:"identity,omitempty"`
-	ETag       string            `json:"eTag,omitempty"`
-	Properties *vaultProperties  `json:"properties"`
-	SystemData *arm.SystemData   `json:"systemData,omitempty"`
+	arm.TrackedResource
+	Identity   *identityDetails `json:"identity,omitempty"`
+	ETag       string           `json:"eTag,omitempty"`
+	Properties *vaultProperties `json:"properties"`
+	SystemData *arm.SystemData  `json:"systemData,omitempty"`
 }
 
 type identityDetails struct {

@@ -151,7 +151,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return fieldError("location", "'%s' differs from the vault's location '%s'; a vault cannot move", in.Location, old.Location)
 		}
 		// Azure answers locations normalised ("West US" → "westus").
-		out = vaultResource{ID: id.String(), Name: name, Type: typeVault, Location: normLocation(in.Location), Tags: in.Tags, Properties: in.Properties}
+		out = vaultResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: typeVault, Location: normLocation(in.Location), Tags: in.Tags}, Properties: in.Properties}
 		if exists {
 			out.Name, out.Location, out.SystemData = old.Name, normLocation(old.Location), old.SystemData
 		}

@@ -21,16 +21,12 @@ const vaultType = "Microsoft.RecoveryServices/vaults"
 
 // Vault is a Recovery Services vault as the wire shows it.
 type Vault struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Tags       map[string]string `json:"tags,omitempty"`
-	Etag       string            `json:"etag,omitempty"`
-	SKU        *VaultSKU         `json:"sku,omitempty"`
-	Identity   *VaultIdentity    `json:"identity,omitempty"`
-	Properties map[string]any    `json:"properties"`
-	SystemData *arm.SystemData   `json:"systemData,omitempty"`
+	arm.TrackedResource
+	Etag       string          `json:"etag,omitempty"`
+	SKU        *VaultSKU       `json:"sku,omitempty"`
+	Identity   *VaultIdentity  `json:"identity,omitempty"`
+	Properties map[string]any  `json:"properties"`
+	SystemData *arm.SystemData `json:"systemData,omitempty"`
 }
 
 // VaultSKU is the vault's sku.

@@ -47,11 +47,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 
 // Account is a storage account as stored; Keys never leave through GET.
 type Account struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Tags       map[string]string `json:"tags,omitempty"`
+	arm.TrackedResource
 	Kind       string            `json:"kind"`
 	SKU        map[string]string `json:"sku"`
 	Properties map[string]any    `json:"properties"`
@@ -146,7 +142,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 			} else if taken {
 				return arm.Errorf(http.StatusConflict, "StorageAccountAlreadyTaken", "The storage account named %s is already taken.", name)
 			}
-			cur = Account{ID: id.String(), Name: name, Type: accountType, Keys: []Key{newKey("key1", now), newKey("key2", now)}}
+			cur = Account{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: accountType}, Keys: []Key{newKey("key1", now), newKey("key2", now)}}
 			cur.Properties = map[string]any{"creationTime": now.Format(time.RFC3339Nano)}
 		}
 		cur.Location, cur.Tags, cur.Kind = loc, in.Tags, kind
