@@ -34,11 +34,9 @@ func files(t *testing.T, dir string) []string {
 func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 	e := testserver.Start(t)
 	start := time.Date(2022, 3, 1, 0, 0, 0, 0, time.UTC)
-	resp, m := call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": start.Format(time.RFC3339)})
-	mustStatus(t, 200, resp, m)
+	setClock(t, e, start)
 	p := protectDisk(t, e, "d1", "2022-03-01T01:00:00+00:00", "PT4H", "P7D")
-	resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": "12h"})
-	mustStatus(t, 200, resp, m)
+	advanceClock(t, e, "12h")
 	if n := len(pointTimes(t, e, p.bi)); n != 3 {
 		t.Fatalf("%d points before reset", n)
 	}
@@ -54,7 +52,7 @@ func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 	connBefore, _ := os.ReadFile(filepath.Join(e.DataDir, "connection.json"))
 	caBefore, _ := os.ReadFile(filepath.Join(e.DataDir, "tls", "ca.pem"))
 
-	resp, m = call(t, e, "POST", adminURL("/reset"), nil)
+	resp, m := call(t, e, "POST", adminURL("/reset"), nil)
 	mustStatus(t, 200, resp, m)
 	t.Logf("reset: %v", m)
 	// The answer reports how long the reset took (its speed is not a test
@@ -126,8 +124,7 @@ func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 
 	// The server works as new, on the same clock.
 	p = protectDisk(t, e, "d1", "2022-03-01T13:00:00+00:00", "PT4H", "P7D")
-	resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": "PT4H"})
-	mustStatus(t, 200, resp, m)
+	advanceClock(t, e, "PT4H")
 	if n := len(pointTimes(t, e, p.bi)); n != 1 {
 		t.Fatalf("%d points after reset and a new schedule", n)
 	}

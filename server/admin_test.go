@@ -163,6 +163,24 @@ func jobs(t *testing.T, e *testserver.Env, vault string) []map[string]any {
 	return out
 }
 
+// setClock sets the server's clock to at through the admin API (200) and
+// returns its answer.
+func setClock(t *testing.T, e *testserver.Env, at time.Time) map[string]any {
+	t.Helper()
+	resp, m := call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": at.Format(time.RFC3339)})
+	mustStatus(t, 200, resp, m)
+	return m
+}
+
+// advanceClock advances the server's clock by d through the admin API
+// (200) and returns its answer.
+func advanceClock(t *testing.T, e *testserver.Env, d string) map[string]any {
+	t.Helper()
+	resp, m := call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": d})
+	mustStatus(t, 200, resp, m)
+	return m
+}
+
 func clockNow(t *testing.T, e *testserver.Env) time.Time {
 	t.Helper()
 	resp, m := call(t, e, "GET", adminURL("/clock"), nil)
@@ -182,16 +200,14 @@ func clockNow(t *testing.T, e *testserver.Env) time.Time {
 func TestClockAdvanceRunsTheSkippedWindow(t *testing.T) {
 	e := testserver.Start(t)
 	start := time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC)
-	resp, m := call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": start.Format(time.RFC3339)})
-	mustStatus(t, 200, resp, m)
+	m := setClock(t, e, start)
 	if m["frozen"] != true || !clockNow(t, e).Equal(start) {
 		t.Fatalf("clock set: %v", m)
 	}
 	p := protectDisk(t, e, "d1", "2021-01-01T08:00:00+00:00", "PT4H", "P2D")
 
 	wall := time.Now()
-	resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": "P3D"})
-	mustStatus(t, 200, resp, m)
+	m = advanceClock(t, e, "P3D")
 	t.Logf("advance P3D took %v wall time, %v steps", time.Since(wall), m["runs"])
 	end := start.Add(72 * time.Hour)
 	if got := clockNow(t, e); !got.Equal(end) {
@@ -230,12 +246,11 @@ func TestClockAdvanceRunsTheSkippedWindow(t *testing.T) {
 	}
 
 	// Advancing by a Go duration; resume lets it run from there.
-	resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": "90m"})
-	mustStatus(t, 200, resp, m)
+	advanceClock(t, e, "90m")
 	if got := clockNow(t, e); !got.Equal(end.Add(90 * time.Minute)) {
 		t.Fatalf("after 90m: %v", got)
 	}
-	resp, m = call(t, e, "POST", adminURL("/clock/resume"), nil)
+	resp, m := call(t, e, "POST", adminURL("/clock/resume"), nil)
 	mustStatus(t, 200, resp, m)
 	if m["frozen"] != false {
 		t.Fatalf("resume: %v", m)

@@ -347,10 +347,9 @@ func dpJobsLatestVerify(t *testing.T, c *armdataprotection.JobsClient, rg, vault
 func TestScheduledVerify(t *testing.T) {
 	e := testserver.Start(t)
 	start := time.Date(2021, 3, 1, 7, 0, 0, 0, time.UTC)
-	resp, m := call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": start.Format(time.RFC3339)})
-	mustStatus(t, 200, resp, m)
+	setClock(t, e, start)
 	sub := "/subscriptions/" + e.Sub
-	resp, m = call(t, e, "PUT", sub+"/resourcegroups/vrg?api-version=2021-04-01", `{"location":"westus"}`)
+	resp, m := call(t, e, "PUT", sub+"/resourcegroups/vrg?api-version=2021-04-01", `{"location":"westus"}`)
 	mustStatus(t, 201, resp, m)
 	const dpAV, rsAV = "?api-version=2024-04-01", "?api-version=2023-04-01"
 	dp := func(name string) string {
@@ -388,11 +387,6 @@ func TestScheduledVerify(t *testing.T) {
 		}
 	}
 
-	advance := func(d string) {
-		t.Helper()
-		resp, m := call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": d})
-		mustStatus(t, 200, resp, m)
-	}
 	verifies := func(vault, av string) []map[string]any {
 		t.Helper()
 		var out []map[string]any
@@ -409,15 +403,15 @@ func TestScheduledVerify(t *testing.T) {
 		return [4]int{len(verifies(dp("dv1"), dpAV)), len(verifies(rs("rv1"), rsAV)), len(verifies(dp("dv-off"), dpAV)), len(verifies(rs("rv-daily"), rsAV))}
 	}
 
-	advance("P3D")
+	advanceClock(t, e, "P3D")
 	if resp, m := putDP("dv1", nil); resp.StatusCode != 200 { // the same vault again: its schedule stays
 		t.Fatalf("re-put dv1: %d %v", resp.StatusCode, m)
 	}
-	advance("PT95H")
+	advanceClock(t, e, "PT95H")
 	if got := counts(); got != [4]int{0, 0, 0, 6} {
 		t.Fatalf("verify jobs after 6 days 23 hours (dv1, rv1, dv-off, rv-daily): %v", got)
 	}
-	advance("PT1H")
+	advanceClock(t, e, "PT1H")
 	if got := counts(); got != [4]int{1, 1, 0, 7} {
 		t.Fatalf("verify jobs after 7 days (dv1, rv1, dv-off, rv-daily): %v", got)
 	}
@@ -442,19 +436,19 @@ func TestScheduledVerify(t *testing.T) {
 	if resp.StatusCode != 200 && resp.StatusCode != 202 {
 		t.Fatalf("patch rv1: %d %v", resp.StatusCode, m)
 	}
-	advance("P7D")
+	advanceClock(t, e, "P7D")
 	if got := counts(); got != [4]int{2, 1, 0, 14} {
 		t.Fatalf("verify jobs after 14 days (dv1, rv1, dv-off, rv-daily): %v", got)
 	}
 	// The schedules survive a restart, neither lost nor doubled.
 	e.Restart()
-	advance("P7D")
+	advanceClock(t, e, "P7D")
 	if got := counts(); got != [4]int{3, 1, 0, 21} {
 		t.Fatalf("verify jobs after a restart and 21 days (dv1, rv1, dv-off, rv-daily): %v", got)
 	}
 	// Verify records (what the admin API returns) go 30 days after their
 	// end; the jobs stay.
-	advance("P31D")
+	advanceClock(t, e, "P31D")
 	docs, err := e.Server.Store.List(e.Ctx(), "protection.verify", store.ListQuery{})
 	if err != nil {
 		t.Fatal(err)
