@@ -315,8 +315,7 @@ func (pr *Provider) accepted(r *arm.Request, vault *vaultResource, op *ops.Opera
 		return nil, err
 	}
 	pr.p.Ops.Notify()
-	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
+	return opAccepted(r, vault.Location, op), nil
 }
 
 func jobResult(op *ops.Operation, jobID string) {

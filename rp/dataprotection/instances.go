@@ -413,8 +413,7 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 		return arm.NoContent(), nil
 	}
 	pr.p.Ops.Notify()
-	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
+	return opAccepted(r, vault.Location, op), nil
 }
 
 func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation) error {
@@ -585,7 +584,6 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 		if started {
 			pr.p.Ops.Notify()
 		}
-		st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-		return arm.Accepted().Async(r, st, res), nil
+		return opAccepted(r, vault.Location, op), nil
 	}
 }

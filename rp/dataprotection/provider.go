@@ -27,6 +27,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -151,6 +152,13 @@ func instanceIDOf(r *arm.Request) arm.ResourceID {
 func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
 
 // asyncPaths are the location-scoped status and result paths of an operation.
+// opAccepted is the 202 of the operation op, polled at the status and
+// result of the vault's location.
+func opAccepted(r *arm.Request, location string, op *ops.Operation) *arm.Response {
+	st, res := asyncPaths(r.Param("subscriptionId"), location, op.ID)
+	return arm.Accepted().Async(r, st, res)
+}
+
 func asyncPaths(sub, location, opID string) (status, result string) {
 	base := "/subscriptions/" + sub + "/providers/Microsoft.DataProtection/locations/" + normLocation(location)
 	return base + "/operationStatus/" + opID, base + "/operationResults/" + opID

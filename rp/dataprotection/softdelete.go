@@ -296,6 +296,19 @@ func deletedIDOf(vaultID arm.ResourceID, name string) arm.ResourceID {
 	return vaultID.Child("deletedBackupInstances", name)
 }
 
+// cancelPurge completes the purge task of the deleted instance did, if it
+// has one.
+func cancelPurge(ctx context.Context, tx store.Tx, did arm.ResourceID) error {
+	t, err := tx.GetTaskByKey(ctx, purgeTaskKey(did.String()))
+	if err == nil {
+		err = tx.CompleteTask(ctx, t.ID)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 func purgeTaskKey(deletedID string) string { return "purge:" + strings.ToLower(deletedID) }
 
 type purgePayload struct {
@@ -452,11 +465,7 @@ func (pr *Provider) purgeDeleted(ctx context.Context, id string) error {
 		}
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if t, err := tx.GetTaskByKey(ctx, purgeTaskKey(did.String())); err == nil {
-			if err := tx.CompleteTask(ctx, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if err := cancelPurge(ctx, tx, did); err != nil {
 			return err
 		}
 		if err := resource.Delete(ctx, tx, did); err != nil && !isNotFound(err) {
@@ -559,11 +568,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 		if err := resource.Put(ctx, tx, bid, bi); err != nil {
 			return err
 		}
-		if t, err := tx.GetTaskByKey(ctx, purgeTaskKey(did.String())); err == nil {
-			if err := tx.CompleteTask(ctx, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if err := cancelPurge(ctx, tx, did); err != nil {
 			return err
 		}
 		if err := resource.Delete(ctx, tx, did); err != nil {
@@ -575,8 +580,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
+	return opAccepted(r, vault.Location, op), nil
 }
 
 // purgeDeletedOf purges every deleted backup instance of a vault.

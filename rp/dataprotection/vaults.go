@@ -265,8 +265,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	}
 	// Azure answers a vault PATCH as an operation: 202 with both polling
 	// headers (the location-scoped status and result); the result is the vault.
-	st, res := asyncPaths(r.Param("subscriptionId"), out.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
+	return opAccepted(r, out.Location, op), nil
 }
 
 func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {

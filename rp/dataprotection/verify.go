@@ -55,8 +55,7 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Ops.Notify()
-	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	return arm.Accepted().Async(r, st, res), nil
+	return opAccepted(r, vault.Location, op), nil
 }
 
 func (pr *Provider) runVerify(ctx context.Context, op *ops.Operation) error {
