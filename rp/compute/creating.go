@@ -130,7 +130,7 @@ func getWithCreating[R any](pr *Provider, idOf func(*arm.Request) string, read f
 		if err == nil {
 			return arm.OK(body), nil
 		}
-		if !isNotFound(err) {
+		if !arm.IsNotFound(err) {
 			return nil, err
 		}
 		b, perr := pr.pendingCreate(ctx, id)
@@ -241,7 +241,7 @@ func runDelete(del func(context.Context, string) error) ops.Func {
 		if err := op.DecodeInput(&in); err != nil {
 			return err
 		}
-		if err := del(ctx, in.ResourceID); err != nil && !isNotFound(err) {
+		if err := del(ctx, in.ResourceID); err != nil && !arm.IsNotFound(err) {
 			return err
 		}
 		op.ResultStatus = http.StatusOK

@@ -114,7 +114,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 		}
 		d, err := pr.svc.UpdateDisk(ctx, id, u)
 		return pr.withSettings(r, id, d, err, settings, ext)
-	} else if !isNotFound(err) {
+	} else if !arm.IsNotFound(err) {
 		return nil, err
 	}
 	spec := compute.DiskSpec{ID: id, Tags: in.Tags, Zones: in.Zones, Settings: settings, ExtendedLocation: ext}
@@ -267,7 +267,7 @@ func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := diskID(r)
 	d, err := pr.svc.DiskResource(ctx, id)
-	if isNotFound(err) {
+	if arm.IsNotFound(err) {
 		if err := pr.checkNotCreating(ctx, id, "disk"); err != nil {
 			return nil, err
 		}

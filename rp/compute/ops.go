@@ -128,8 +128,3 @@ func setResult(op *ops.Operation, status int, body any) error {
 	}
 	return nil
 }
-
-func isNotFound(err error) bool {
-	var ae *arm.Error
-	return arm.As(err, &ae) && ae.Status == http.StatusNotFound
-}

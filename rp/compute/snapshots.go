@@ -88,7 +88,7 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		}
 		sn, err = pr.svc.UpdateSnapshotTags(ctx, id, tags)
 		return pr.withSettings(r, id, sn, err, settings, nil)
-	} else if !isNotFound(err) {
+	} else if !arm.IsNotFound(err) {
 		return nil, err
 	}
 	if err := checkRG(ctx, pr, r); err != nil {
@@ -195,7 +195,7 @@ func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sn, err := pr.svc.SnapshotResource(ctx, snapshotID(r))
-	if isNotFound(err) {
+	if arm.IsNotFound(err) {
 		if err := pr.checkNotCreating(ctx, snapshotID(r), "snapshot"); err != nil {
 			return nil, err
 		}

@@ -306,7 +306,7 @@ func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vm, err := pr.svc.VMResource(ctx, vmID(r))
-	if isNotFound(err) {
+	if arm.IsNotFound(err) {
 		return arm.NoContent(), nil
 	}
 	if err != nil {

@@ -195,13 +195,7 @@ func (pr *Provider) opResult(r *arm.Request) (*arm.Response, error) {
 
 func lastSegment(s string) string { return path.Base(strings.TrimRight(s, "/")) }
 
-func isNotFound(err error) bool {
-	if errors.Is(err, store.ErrNotFound) {
-		return true
-	}
-	var ae *arm.Error
-	return arm.As(err, &ae) && ae.Status == http.StatusNotFound
-}
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) || arm.IsNotFound(err) }
 
 func fieldError(field, format string, args ...any) *arm.Error {
 	e := arm.Errorf(http.StatusBadRequest, "InvalidRequestContent", "%s: %s", field, fmt.Sprintf(format, args...))

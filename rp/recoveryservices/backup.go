@@ -340,10 +340,4 @@ func jobErr(err error) error {
 	return err
 }
 
-func isNotFound(err error) bool {
-	if errors.Is(err, store.ErrNotFound) {
-		return true
-	}
-	var ae *arm.Error
-	return arm.As(err, &ae) && ae.Status == http.StatusNotFound
-}
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) || arm.IsNotFound(err) }

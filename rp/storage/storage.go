@@ -9,14 +9,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -130,7 +128,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var cur Account
 		err := resource.Get(ctx, tx, id, &cur)
-		if err != nil && !isNotFound(err) {
+		if err != nil && !arm.IsNotFound(err) {
 			return err
 		}
 		if err == nil && !strings.EqualFold(cur.Location, loc) {
@@ -272,7 +270,7 @@ func (pr *Provider) delete(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := pr.idOf(r)
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Delete(ctx, tx, id) })
-	if isNotFound(err) {
+	if arm.IsNotFound(err) {
 		return arm.NoContent(), nil
 	}
 	if err != nil {
@@ -355,11 +353,4 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "The storage account named " + in.Name + " is already taken."}), nil
 	}
 	return arm.OK(map[string]any{"nameAvailable": true}), nil
-}
-
-// isNotFound reports a missing resource, as the resource layer (a
-// failure.Error) or the wire (a 404 arm.Error) says it.
-func isNotFound(err error) bool {
-	var ae *arm.Error
-	return failure.Is(err, failure.NotFound) || errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
