@@ -3,7 +3,6 @@ package dataprotection
 import (
 	"encoding/json"
 	"sort"
-	"strings"
 
 	"github.com/safehold/safehold/arm"
 )
@@ -15,26 +14,9 @@ import (
 
 const assignIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 
-// link is the link to id when it is of the type the action is on (the
-// action's type prefix, or a resource group for an action on what a group
-// holds); anything else links nothing and is left to validation (400).
-func link(action, id string) arm.Link {
-	rid, err := arm.ParseID(id)
-	if id == "" || err != nil || rid.SubscriptionID == "" {
-		return arm.Link{}
-	}
-	typ := action[:strings.LastIndex(action, "/")]
-	if strings.HasSuffix(typ, "/assign") {
-		typ = strings.TrimSuffix(typ, "/assign")
-	}
-	switch {
-	case action == snapshotsWrite && rid.Namespace == "" && rid.ResourceGroup != "":
-	case rid.Namespace != "" && strings.EqualFold(rid.Type(), typ):
-	default:
-		return arm.Link{}
-	}
-	return arm.Link{Action: action, Scope: id}
-}
+// link is the link to id when it is of the type the action is on, or a
+// resource group for creating snapshots in it (arm.LinkTo).
+func link(action, id string) arm.Link { return arm.LinkTo(action, id, snapshotsWrite) }
 
 const snapshotsWrite = "Microsoft.Compute/snapshots/write"
 

@@ -10,22 +10,9 @@ import (
 // for what Recovery Services requests name besides the vault: a protected
 // item's VM and policy, a restore's target resource group and VM.
 
-func link(action, id string) arm.Link {
-	rid, err := arm.ParseID(id)
-	if id == "" || err != nil || rid.SubscriptionID == "" {
-		return arm.Link{}
-	}
-	// Only ids of the type the action is on (a resource group for disks
-	// created in it); anything else is left to validation (400).
-	typ := action[:strings.LastIndex(action, "/")]
-	switch {
-	case rid.Namespace == "" && rid.ResourceGroup != "" && typ == "Microsoft.Compute/disks":
-	case rid.Namespace != "" && strings.EqualFold(rid.Type(), typ):
-	default:
-		return arm.Link{}
-	}
-	return arm.Link{Action: action, Scope: id}
-}
+// link is the link to id when it is of the type the action is on, or a
+// resource group for creating disks in it (arm.LinkTo).
+func link(action, id string) arm.Link { return arm.LinkTo(action, id, "Microsoft.Compute/disks/write") }
 
 // itemLinks are the links of a protected item PUT: the VM it protects
 // (named by the item and by sourceResourceId) and its policy.
