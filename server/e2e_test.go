@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armsubscriptions"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -52,11 +53,7 @@ func TestFoundationEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := false
-	for pager := subs.NewListPager(nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, subs.NewListPager(nil)) {
 		for _, s := range page.Value {
 			if *s.SubscriptionID == e.Sub && *s.State == armsubscriptions.SubscriptionStateEnabled {
 				found = true

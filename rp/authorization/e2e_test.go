@@ -127,11 +127,7 @@ func TestRBACWithSDK(t *testing.T) {
 	}
 	// Listing with a principal filter finds the assignment.
 	found := false
-	for pg := ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("principalId eq '" + contrib.ObjectID + "'")}); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("principalId eq '" + contrib.ObjectID + "'")})) {
 		for _, x := range page.Value {
 			if *x.Name == name && *x.Properties.PrincipalID == contrib.ObjectID {
 				found = true
@@ -290,11 +286,7 @@ func TestScopedPrincipalListsAndPolls(t *testing.T) {
 	cred, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
 	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
 	var names []string
-	for pg := rgs.NewListPager(nil); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, rgs.NewListPager(nil)) {
 		for _, g := range page.Value {
 			names = append(names, *g.Name)
 		}

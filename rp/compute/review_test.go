@@ -110,20 +110,12 @@ func TestCreatingIsVisible(t *testing.T) {
 	}
 	// Lists show them too.
 	states := map[string]string{}
-	for pager := e.disks.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, e.disks.NewListByResourceGroupPager(e.rg, nil)) {
 		for _, d := range page.Value {
 			states[*d.Name] = *d.Properties.ProvisioningState
 		}
 	}
-	for pager := e.snaps.NewListPager(nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, e.snaps.NewListPager(nil)) {
 		for _, sn := range page.Value {
 			states[*sn.Name] = *sn.Properties.ProvisioningState
 		}

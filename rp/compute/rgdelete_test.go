@@ -68,11 +68,7 @@ func TestVMFromImageCreatesDisks(t *testing.T) {
 		}
 	}
 	n := 0
-	for pager := e.disks.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, e.disks.NewListByResourceGroupPager(e.rg, nil)) {
 		for _, d := range page.Value {
 			n++
 			if *d.Properties.DiskState != armcompute.DiskStateAttached {

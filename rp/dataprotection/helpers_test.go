@@ -150,11 +150,7 @@ func revokeAll(t *testing.T, e *testserver.Env, principal string) int {
 	t.Helper()
 	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
 	n := 0
-	for pg := ra.NewListForSubscriptionPager(&armauthorization.RoleAssignmentsClientListForSubscriptionOptions{Filter: to.Ptr("principalId eq '" + principal + "'")}); pg.More(); {
-		page, err := pg.NextPage(e.Ctx())
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, ra.NewListForSubscriptionPager(&armauthorization.RoleAssignmentsClientListForSubscriptionOptions{Filter: to.Ptr("principalId eq '" + principal + "'")})) {
 		for _, a := range page.Value {
 			if _, err := ra.DeleteByID(e.Ctx(), *a.ID, nil); err != nil {
 				t.Fatalf("delete assignment %s: %v", *a.ID, err)

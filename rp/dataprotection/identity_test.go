@@ -60,11 +60,7 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	if err != nil || *got.Location != "westus" || *got.Identity.UserAssignedIdentities[uami].PrincipalID != uaPrincipal {
 		t.Fatalf("get vault: %v %+v", err, got.Identity)
 	}
-	for pg := vaults.NewGetInResourceGroupPager("vault-rg", nil); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, vaults.NewGetInResourceGroupPager("vault-rg", nil)) {
 		for _, x := range page.Value {
 			if *x.Location != "westus" {
 				t.Fatalf("listed location: %q", *x.Location)

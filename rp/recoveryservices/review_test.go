@@ -38,11 +38,7 @@ func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 		Location: to.Ptr("WESTUS"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)}, Properties: &armrecoveryservices.VaultProperties{}}, nil)); err != nil || *v.Location != "westus" {
 		t.Fatalf("update: %v %v", err, v.Location)
 	}
-	for pg := vf.NewVaultsClient().NewListBySubscriptionIDPager(nil); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, vf.NewVaultsClient().NewListBySubscriptionIDPager(nil)) {
 		for _, x := range page.Value {
 			if *x.Location != "westus" {
 				t.Fatalf("listed location %q", *x.Location)

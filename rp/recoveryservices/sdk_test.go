@@ -197,11 +197,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		t.Fatalf("bad policy: %v", err)
 	}
 	names := map[string]bool{}
-	for pp := bf.NewBackupPoliciesClient().NewListPager("vault1", "vaultrg", &armrecoveryservicesbackup.BackupPoliciesClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")}); pp.More(); {
-		page, err := pp.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, bf.NewBackupPoliciesClient().NewListPager("vault1", "vaultrg", &armrecoveryservicesbackup.BackupPoliciesClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")})) {
 		for _, p := range page.Value {
 			names[*p.Name] = true
 		}
@@ -263,11 +259,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 
 	// The recovery point lives in both tiers.
 	var rpName string
-	for rp := bf.NewRecoveryPointsClient().NewListPager("vault1", "vaultrg", "Azure", container, item, nil); rp.More(); {
-		page, err := rp.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for page := range fixture.Pages(t, bf.NewRecoveryPointsClient().NewListPager("vault1", "vaultrg", "Azure", container, item, nil)) {
 		for _, p := range page.Value {
 			ivm := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint)
 			if len(ivm.RecoveryPointTierDetails) != 2 || *ivm.RecoveryPointTierDetails[0].Type != armrecoveryservicesbackup.RecoveryPointTierTypeInstantRP ||
