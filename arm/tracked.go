@@ -11,3 +11,12 @@ type TrackedResource struct {
 	Location string            `json:"location"`
 	Tags     map[string]string `json:"tags,omitempty"`
 }
+
+// ProxyResource is the envelope of a proxy ARM resource's body (a child
+// resource without a location of its own: common-types' ProxyResource):
+// its id, name and type.
+type ProxyResource struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}

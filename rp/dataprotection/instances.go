@@ -234,7 +234,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 			if err := tx.Create(ctx, store.Doc{Kind: datasourceKind, Key: strings.ToLower(ci.DiskID), Value: []byte(id.String())}); err != nil {
 				return err
 			}
-			out = instanceResource{ID: id.String(), Name: id.Name(), Type: typeInstance, Tags: in.Tags, Properties: in.Properties}
+			out = instanceResource{ProxyResource: arm.ProxyResource{ID: id.String(), Name: id.Name(), Type: typeInstance}, Tags: in.Tags, Properties: in.Properties}
 		}
 		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		p := out.Properties

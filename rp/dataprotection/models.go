@@ -77,9 +77,7 @@ type vaultPatch struct {
 // --- policies ---
 
 type policyResource struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Type       string          `json:"type"`
+	arm.ProxyResource
 	Properties *backupPolicy   `json:"properties"`
 	SystemData *arm.SystemData `json:"systemData,omitempty"`
 }
@@ -161,9 +159,7 @@ type deleteOption struct {
 // --- backup instances ---
 
 type instanceResource struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
+	arm.ProxyResource
 	Tags       map[string]string `json:"tags,omitempty"`
 	Properties *backupInstance   `json:"properties"`
 	SystemData *arm.SystemData   `json:"systemData,omitempty"`
@@ -285,9 +281,7 @@ type operationJobExtendedInfo struct {
 }
 
 type rpResource struct {
-	ID         string      `json:"id"`
-	Name       string      `json:"name"`
-	Type       string      `json:"type"`
+	arm.ProxyResource
 	Properties *discreteRP `json:"properties"`
 }
 
@@ -316,9 +310,7 @@ type rpStoreDetails struct {
 }
 
 type jobResource struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Type       string     `json:"type"`
+	arm.ProxyResource
 	Properties *backupJob `json:"properties"`
 }
 

@@ -46,7 +46,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := vaultIDOf(r).Child("backupPolicies", name)
-	out := policyResource{ID: id.String(), Name: name, Type: typePolicy, Properties: in.Properties}
+	out := policyResource{ProxyResource: arm.ProxyResource{ID: id.String(), Name: name, Type: typePolicy}, Properties: in.Properties}
 	var users []*instanceResource
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old policyResource

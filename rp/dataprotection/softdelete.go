@@ -62,9 +62,7 @@ const (
 const sdField = "properties.securitySettings.softDeleteSettings"
 
 type deletedInstanceResource struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
+	arm.ProxyResource
 	Tags       map[string]string `json:"tags,omitempty"` // the instance's, kept for undelete; not answered
 	Properties *deletedInstance  `json:"properties"`
 	SystemData *arm.SystemData   `json:"systemData,omitempty"`
@@ -393,7 +391,7 @@ func (pr *Provider) softDeleteInstance(ctx context.Context, vault *vaultResource
 		p.CurrentProtectionState = stateSoftDeleted
 		p.ProtectionStatus = &protectionStatus{Status: stateSoftDeleted}
 		p.ProtectionErrorDetails = nil
-		d := &deletedInstanceResource{ID: did.String(), Name: bi.Name, Type: typeDeleted, Tags: bi.Tags, SystemData: bi.SystemData,
+		d := &deletedInstanceResource{ProxyResource: arm.ProxyResource{ID: did.String(), Name: bi.Name, Type: typeDeleted}, Tags: bi.Tags, SystemData: bi.SystemData,
 			Properties: &deletedInstance{backupInstance: p, DeletionInfo: &deletionInfo{
 				DeletionTime: now.Format(time.RFC3339Nano), BillingEndDate: now.Format(time.RFC3339Nano),
 				ScheduledPurgeTime: purge.Format(time.RFC3339Nano), DeleteActivityID: activity}}}
@@ -563,7 +561,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 		p.CurrentProtectionState = stateStopped
 		p.ProtectionStatus = &protectionStatus{Status: stateStopped}
 		p.ProtectionErrorDetails = nil
-		bi := &instanceResource{ID: bid.String(), Name: d.Name, Type: typeInstance, Tags: d.Tags, Properties: &p,
+		bi := &instanceResource{ProxyResource: arm.ProxyResource{ID: bid.String(), Name: d.Name, Type: typeInstance}, Tags: d.Tags, Properties: &p,
 			SystemData: arm.Touch(d.SystemData, r.Caller(), pr.p.Now())}
 		if err := resource.Put(ctx, tx, bid, bi); err != nil {
 			return err

@@ -27,7 +27,7 @@ func pointResource(biID string, p *protection.RecoveryPoint) *rpResource {
 	if len(p.Snapshots) > 0 {
 		friendly = lastSegment(p.Snapshots[0].SnapshotID)
 	}
-	return &rpResource{ID: biID + "/recoveryPoints/" + p.ID, Name: p.ID, Type: typeRP, Properties: &discreteRP{
+	return &rpResource{ProxyResource: arm.ProxyResource{ID: biID + "/recoveryPoints/" + p.ID, Name: p.ID, Type: typeRP}, Properties: &discreteRP{
 		ObjectType: "AzureBackupDiscreteRecoveryPoint", RecoveryPointID: p.ID, RecoveryPointTime: p.Time,
 		RecoveryPointType: p.Type, FriendlyName: friendly, RecoveryPointDataStoresDetails: details,
 		RetentionTagName: p.RetentionTag, RetentionTagVersion: strconv.FormatInt(p.Created.UnixNano()/100, 10),
@@ -195,7 +195,7 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 	if j.Error != nil {
 		p.ErrorDetails = []userFacingError{{Code: j.Error.Code, Message: j.Error.Message, RecommendedAction: j.Error.RecommendedAction, IsUserError: strings.HasPrefix(j.Error.Code, "UserError")}}
 	}
-	return &jobResource{ID: vault.ID + "/backupJobs/" + j.ID, Name: j.ID, Type: typeJob, Properties: p}
+	return &jobResource{ProxyResource: arm.ProxyResource{ID: vault.ID + "/backupJobs/" + j.ID, Name: j.ID, Type: typeJob}, Properties: p}
 }
 
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {

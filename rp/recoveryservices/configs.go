@@ -12,9 +12,7 @@ import (
 // configRecord is a vault-level backup configuration resource
 // (backupstorageconfig/vaultstorageconfig, backupconfig/vaultconfig).
 type configRecord struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Type       string         `json:"type"`
+	arm.ProxyResource
 	Properties map[string]any `json:"properties"`
 }
 
@@ -27,11 +25,11 @@ func (pr *Provider) config(r *arm.Request, kind string) (arm.ResourceID, configR
 	var def configRecord
 	if kind == "storage" {
 		id = vid.Child("backupstorageconfig", "vaultstorageconfig")
-		def = configRecord{ID: id.String(), Name: "vaultstorageconfig", Type: "Microsoft.RecoveryServices/vaults/backupstorageconfig",
+		def = configRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: "vaultstorageconfig", Type: "Microsoft.RecoveryServices/vaults/backupstorageconfig"},
 			Properties: map[string]any{"storageModelType": "GeoRedundant", "storageType": "GeoRedundant", "storageTypeState": "Unlocked", "crossRegionRestoreFlag": false, "dedupState": "Disabled", "xcoolState": "Disabled"}}
 	} else {
 		id = vid.Child("backupconfig", "vaultconfig")
-		def = configRecord{ID: id.String(), Name: "vaultconfig", Type: "Microsoft.RecoveryServices/vaults/backupconfig",
+		def = configRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: "vaultconfig", Type: "Microsoft.RecoveryServices/vaults/backupconfig"},
 			Properties: map[string]any{"enhancedSecurityState": "Enabled", "softDeleteFeatureState": "Disabled", "isSoftDeleteFeatureStateEditable": true}}
 	}
 	var cur configRecord

@@ -48,7 +48,7 @@ func (pr *Provider) encryptionConfig(r *arm.Request) (arm.ResourceID, configReco
 		return arm.ResourceID{}, configRecord{}, err
 	}
 	id := vid.Child("backupEncryptionConfigs", "backupResourceEncryptionConfig")
-	c := configRecord{ID: id.String(), Name: "backupResourceEncryptionConfig", Type: "Microsoft.RecoveryServices/vaults/backupEncryptionConfigs",
+	c := configRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: "backupResourceEncryptionConfig", Type: "Microsoft.RecoveryServices/vaults/backupEncryptionConfigs"},
 		Properties: map[string]any{"encryptionAtRestType": "MicrosoftManaged", "lastUpdateStatus": "NotEnabled", "infrastructureEncryptionState": "Disabled"}}
 	var cur configRecord
 	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &cur); err == nil {

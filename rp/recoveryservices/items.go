@@ -39,9 +39,7 @@ func (s itemState) active() bool { return s == stateIRPending || s == stateProte
 
 // itemRecord is a protected item as the store keeps it.
 type itemRecord struct {
-	ID             string     `json:"id"`
-	Name           string     `json:"name"`
-	Type           string     `json:"type"`
+	arm.ProxyResource
 	VaultID        string     `json:"vaultId"`
 	ContainerID    string     `json:"containerId"`
 	VM             vmRef      `json:"vm"`
@@ -60,9 +58,7 @@ type itemRecord struct {
 
 // containerRecord is an IaaS VM protection container.
 type containerRecord struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Type       string         `json:"type"`
+	arm.ProxyResource
 	Properties map[string]any `json:"properties"`
 }
 
@@ -193,7 +189,7 @@ func containerBody(vid arm.ResourceID, vm vmRef, sourceID string, registered boo
 	if !registered {
 		st = "NotRegistered"
 	}
-	return containerRecord{ID: id.String(), Name: vm.containerName(), Type: containerType, Properties: map[string]any{
+	return containerRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: vm.containerName(), Type: containerType}, Properties: map[string]any{
 		"containerType": vmType, "backupManagementType": "AzureIaasVM", "friendlyName": vm.Name, "registrationStatus": st,
 		"healthStatus": "Healthy", "virtualMachineId": sourceID, "virtualMachineVersion": "Compute", "resourceGroup": vm.RG,
 		"protectableObjectType": vmType,
@@ -284,7 +280,7 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 			} else if other != "" {
 				return arm.BadRequest("BMSUserErrorAlreadyProtected", "The VM '%s' is already protected by vault '%s': stop its protection there first.", vm.Name, other)
 			}
-			it = itemRecord{ID: iid.String(), Name: vm.itemName(), Type: itemType, VaultID: vid.String(), ContainerID: containerID(vid, vm).String(),
+			it = itemRecord{ProxyResource: arm.ProxyResource{ID: iid.String(), Name: vm.itemName(), Type: itemType}, VaultID: vid.String(), ContainerID: containerID(vid, vm).String(),
 				VM: vmRef{vmInfo.ResourceGroup, vmInfo.Name}, SourceID: vmInfo.ID, FriendlyName: vmInfo.Name, Location: vmInfo.Location, State: stateIRPending,
 				DataID: fmt.Sprint(now.UnixNano() % 100000000000000), Created: now}
 			it.VM = vmRef{vmInfo.ResourceGroup, vmInfo.Name}

@@ -29,9 +29,7 @@ func (pr *Provider) registerVaultInfo(rt *arm.Router, sub, R string) {
 
 // extendedInfo is a vault's extendedInformation/vaultExtendedInfo.
 type extendedInfo struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Type       string         `json:"type"`
+	arm.ProxyResource
 	Etag       string         `json:"etag"`
 	Properties map[string]any `json:"properties"`
 }
@@ -52,7 +50,7 @@ func (pr *Provider) loadExtendedInfo(ctx context.Context, tx store.Tx, vid arm.R
 	if !isNotFound(err) {
 		return nil, false, err
 	}
-	x = extendedInfo{ID: id.String(), Name: "vaultExtendedInfo", Type: "Microsoft.RecoveryServices/vaults/extendedInformation",
+	x = extendedInfo{ProxyResource: arm.ProxyResource{ID: id.String(), Name: "vaultExtendedInfo", Type: "Microsoft.RecoveryServices/vaults/extendedInformation"},
 		Properties: map[string]any{"integrityKey": randomKey(), "algorithm": "None"}}
 	return &x, true, nil
 }
