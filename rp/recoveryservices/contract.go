@@ -19,7 +19,7 @@ import (
 func (pr *Provider) registerContract(rt *arm.Router, R string) {
 	rt.Handle("GET", R+"/backupResourceGuardProxies", pr.listGuardProxies)
 	rt.Handle("GET", R+"/backupResourceGuardProxies/{resourceGuardProxyName}", pr.getGuardProxy)
-	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getEncryptionConfig)
+	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getConfig("encryption"))
 	rt.Handle("PUT", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.putEncryptionConfig)
 	rt.Handle("GET", R+"/backupUsageSummaries", pr.usageSummaries)
 	rt.Handle("POST", R+"/backupJobsExport", pr.exportJobs, arm.Action(namespace+"/vaults/backupJobsExport/action"))
@@ -42,48 +42,23 @@ func (pr *Provider) getGuardProxy(r *arm.Request) (*arm.Response, error) {
 	return nil, arm.Errorf(http.StatusNotFound, "ResourceGuardProxyNotFound", "The vault has no resource guard proxy '%s': Safehold does not serve resource guards.", r.Param("resourceGuardProxyName"))
 }
 
-func (pr *Provider) encryptionConfig(r *arm.Request) (arm.ResourceID, configRecord, error) {
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return arm.ResourceID{}, configRecord{}, err
-	}
-	id := vid.Child("backupEncryptionConfigs", "backupResourceEncryptionConfig")
-	c := configRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: "backupResourceEncryptionConfig", Type: "Microsoft.RecoveryServices/vaults/backupEncryptionConfigs"},
-		Properties: map[string]any{"encryptionAtRestType": "MicrosoftManaged", "lastUpdateStatus": "NotEnabled", "infrastructureEncryptionState": "Disabled"}}
-	var cur configRecord
-	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &cur); err == nil {
-		c = cur
-	}
-	return id, c, nil
-}
-
-func (pr *Provider) getEncryptionConfig(r *arm.Request) (*arm.Response, error) {
-	_, c, err := pr.encryptionConfig(r)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(c), nil
-}
-
 // putEncryptionConfig records a customer-managed key setting (Safehold's
 // own encryption at rest does not change) and answers 200 with no body, as
 // Azure does.
 func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
-	id, c, err := pr.encryptionConfig(r)
+	id, c, err := pr.config(r, "encryption")
 	if err != nil {
 		return nil, err
 	}
-	var in struct {
-		Properties map[string]any `json:"properties"`
-	}
-	if err := r.Decode(&in); err != nil {
+	props, err := decodeProperties(r)
+	if err != nil {
 		return nil, err
 	}
-	if in.Properties == nil {
+	if props == nil {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties is required, e.g. {\"properties\":{\"encryptionAtRestType\":\"CustomerManaged\",\"keyUri\":\"...\"}}.")
 	}
 	for _, k := range []string{"encryptionAtRestType", "keyUri", "subscriptionId", "infrastructureEncryptionState", "useSystemAssignedIdentity", "userAssignedIdentity"} {
-		if v, ok := in.Properties[k]; ok {
+		if v, ok := props[k]; ok {
 			c.Properties[k] = v
 		}
 	}
