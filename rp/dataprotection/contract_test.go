@@ -37,9 +37,7 @@ func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if raw0.StatusCode != http.StatusAccepted || raw0.Header.Get("Azure-AsyncOperation") == "" || raw0.Header.Get("Location") == "" {
-		t.Fatalf("vault PATCH answered %d %v, want 202 with Azure-AsyncOperation and Location", raw0.StatusCode, raw0.Header)
-	}
+	fixture.Accepted(t, "vault PATCH", raw0)
 	v, err := up.PollUntilDone(ctx, contractPoll)
 	if err != nil {
 		t.Fatal(err)

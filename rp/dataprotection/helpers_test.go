@@ -23,9 +23,7 @@ const (
 func patchVault(t *testing.T, e *testserver.Env, path, body string) map[string]any {
 	t.Helper()
 	resp, m := e.Do("PATCH", path, body)
-	if resp.StatusCode != 202 || resp.Header.Get("Azure-AsyncOperation") == "" || resp.Header.Get("Location") == "" {
-		t.Fatalf("PATCH %s: %d %v %v, want 202 with polling headers", path, resp.StatusCode, resp.Header, m)
-	}
+	fixture.Accepted(t, "PATCH "+path, resp)
 	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("PATCH %s: %v", path, st)
 	}

@@ -38,9 +38,7 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if raw.StatusCode != http.StatusAccepted || raw.Header.Get("Azure-AsyncOperation") == "" || raw.Header.Get("Location") == "" {
-		t.Fatalf("vault PATCH answered %d %v, want 202 with Azure-AsyncOperation and Location", raw.StatusCode, raw.Header)
-	}
+	fixture.Accepted(t, "vault PATCH", raw)
 	loc := raw.Header.Get("Location")
 	v, err := up.PollUntilDone(ctx, pollOpts)
 	if err != nil {

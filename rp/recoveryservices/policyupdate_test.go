@@ -35,9 +35,7 @@ func TestSDKPolicyUpdateAppliesToItems(t *testing.T) {
 	if _, err := pc.CreateOrUpdate(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", "DefaultPolicy", sdkDailyPolicy(23, 30, 23, 30), nil); err != nil {
 		t.Fatal(err)
 	}
-	if raw.StatusCode != http.StatusAccepted || raw.Header.Get("Azure-AsyncOperation") == "" || raw.Header.Get("Location") == "" {
-		t.Fatalf("a policy protecting a VM: %d, headers %v", raw.StatusCode, raw.Header)
-	}
+	fixture.Accepted(t, "a policy protecting a VM", raw)
 	opID := opIDOf(t, raw.Header.Get("Location"))
 	if opIDOf(t, raw.Header.Get("Azure-AsyncOperation")) != opID {
 		t.Fatalf("two operations: %v", raw.Header)
