@@ -91,8 +91,15 @@ func TestSDKRestoreValidationCoreQuota(t *testing.T) {
 	if err == nil {
 		_, err = p.PollUntilDone(ctx, pollOpts)
 	}
-	if err == nil || !strings.Contains(err.Error(), "Total Regional Cores quota") {
+	if err == nil || !strings.Contains(err.Error(), "UserErrorCoreCountSubscriptionQuotaReached") || !strings.Contains(err.Error(), "Total Regional Cores quota") {
 		t.Fatalf("a restore to a new VM beyond the quota: %v", err)
+	}
+	jobs, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Restore'")}).NextPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.Value) != 1 || *jobs.Value[0].Properties.GetJob().Status != "Failed" {
+		t.Fatalf("restore jobs: %+v", jobs.Value)
 	}
 	if resp, _ := e.Do("GET", *alr.TargetVirtualMachineID+"?api-version=2024-03-01", nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the refused VM exists: %d", resp.StatusCode)

@@ -231,11 +231,26 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 			spec.OSType = od.OSType
 		}
 	}
+	if req.RecoveryType == "AlternateLocation" {
+		// The VM must fit the compute quota (CreateVM enforces it too): the
+		// job fails with the code restore validation reports.
+		if short, err := pr.Compute.VMQuotaShortfall(ctx, mustParse(spec.ID).SubscriptionID, spec.Location, firstOf(spec.VMSize, "Standard_D2s_v3")); err == nil && short != nil {
+			return &protection.JobError{Code: codeQuotaReached, Message: "Core Count subscription quota has been reached. " + short.Error(),
+				RecommendedAction: []string{quotaRecommendation}}
+		}
+	}
 	if _, err := pr.Compute.CreateVM(ctx, spec); err != nil {
 		return fmt.Errorf("create VM %s: %w", spec.ID, err)
 	}
 	return nil
 }
+
+// Azure's code and recommendation for a restore whose VM would exceed the
+// subscription's vCPU quota.
+const (
+	codeQuotaReached    = "UserErrorCoreCountSubscriptionQuotaReached"
+	quotaRecommendation = "Contact Azure support to increase the limits."
+)
 
 // storageAccountType is the type of a restore's staging storage account.
 const storageAccountType = "Microsoft.Storage/storageAccounts"

@@ -164,9 +164,9 @@ func (pr *Provider) validate(ctx context.Context, caller arm.Caller, vid arm.Res
 		}
 	}
 	if short != nil {
-		results = append(results, map[string]any{"code": "UserErrorCoreCountSubscriptionQuotaReached",
+		results = append(results, map[string]any{"code": codeQuotaReached,
 			"message":         "Core Count subscription quota has been reached. " + short.Error(),
-			"recommendations": []string{"Contact Azure support to increase the limits."}})
+			"recommendations": []string{quotaRecommendation}})
 	}
 	return map[string]any{"validationResults": results}, nil
 }
