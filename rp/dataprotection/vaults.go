@@ -400,18 +400,13 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if in.Name == "" {
 		return nil, fieldError("name", "is required")
 	}
+	invalid := ""
 	if !vaultNameRE.MatchString(in.Name) {
-		return arm.OK(map[string]any{"nameAvailable": false, "reason": "Invalid", "message": "Use 3 to 50 letters, digits and hyphens, starting with a letter."}), nil
+		invalid = "Use 3 to 50 letters, digits and hyphens, starting with a letter."
 	}
 	id := arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), namespace, "backupVaults", in.Name)
-	ok, err := resource.Exists(ctx, pr.p.Store, id.String())
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "A Backup vault named '" + in.Name + "' already exists in this resource group."}), nil
-	}
-	return arm.OK(map[string]any{"nameAvailable": true}), nil
+	return arm.CheckName("Invalid", invalid, func() (bool, error) { return resource.Exists(ctx, pr.p.Store, id.String()) },
+		"A Backup vault named '"+in.Name+"' already exists in this resource group.")
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -487,15 +487,11 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if in.Type != "" && !strings.EqualFold(in.Type, vaultType) {
 		return nil, arm.BadRequest("InvalidResourceType", "type '%s' is not supported: use 'Microsoft.RecoveryServices/Vaults'.", in.Type)
 	}
+	invalid := ""
 	if err := validateVaultName(in.Name); err != nil {
-		return arm.OK(map[string]any{"nameAvailable": false, "reason": "Invalid", "message": err.(*arm.Error).Message}), nil
+		invalid = err.(*arm.Error).Message
 	}
-	ok, err := resource.Exists(r.HTTP.Context(), pr.p.Store, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), in.Name).String())
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "Resource name already exists."}), nil
-	}
-	return arm.OK(map[string]any{"nameAvailable": true}), nil
+	id := vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), in.Name)
+	return arm.CheckName("Invalid", invalid, func() (bool, error) { return resource.Exists(r.HTTP.Context(), pr.p.Store, id.String()) },
+		"Resource name already exists.")
 }

@@ -342,15 +342,10 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	invalid := ""
 	if !nameRE.MatchString(in.Name) {
-		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid", "message": in.Name + " is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."}), nil
+		invalid = in.Name + " is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."
 	}
-	taken, err := pr.nameTaken(r.HTTP.Context(), pr.p.Store, in.Name)
-	if err != nil {
-		return nil, err
-	}
-	if taken {
-		return arm.OK(map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "The storage account named " + in.Name + " is already taken."}), nil
-	}
-	return arm.OK(map[string]any{"nameAvailable": true}), nil
+	return arm.CheckName("AccountNameInvalid", invalid, func() (bool, error) { return pr.nameTaken(r.HTTP.Context(), pr.p.Store, in.Name) },
+		"The storage account named "+in.Name+" is already taken.")
 }
