@@ -9,6 +9,17 @@ type PublishedOperation struct {
 	Name, Resource, Operation, Description string
 }
 
+// Published is a catalog table of rows (name, resource, operation,
+// description), as the providers write Azure's catalogs, for
+// PublishedCatalog.
+func Published(rows [][4]string) []PublishedOperation {
+	out := make([]PublishedOperation, len(rows))
+	for i, o := range rows {
+		out[i] = PublishedOperation{Name: o[0], Resource: o[1], Operation: o[2], Description: o[3]}
+	}
+	return out
+}
+
 // OperationsCatalog answers GET /providers/{namespace}/operations: one entry
 // per RBAC action the namespace's routes check (the actions role
 // definitions name), in the shape ARM's operations APIs share.

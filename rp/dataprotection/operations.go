@@ -3,6 +3,8 @@ package dataprotection
 // azureOperations is Azure's Microsoft.DataProtection operations catalog
 // (name, resource, operation, description), as the 2024-04-01
 // Operations_List example publishes it; Safehold's own additions follow.
+// The catalog (arm.Router.PublishedCatalog) answers it first, then the
+// actions of the face's routes it does not name.
 var azureOperations = [][4]string{
 	{"Microsoft.DataProtection/locations/getBackupStatus/action", "Backup Status", "Check Backup Status for Vault", "Check Backup Status for Recovery Services Vaults"},
 	{"Microsoft.DataProtection/backupVaults/backupInstances/write", "Backup Instance", "Create a Backup Instance", "Creates a Backup Instance"},

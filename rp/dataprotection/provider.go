@@ -101,7 +101,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 
 	rt.HandleResource(V+"/deletedBackupInstances/{backupInstanceName}", arm.Methods{List: pr.listDeletedInstances, Get: pr.getDeletedInstance})
 	rt.Handle("POST", V+"/deletedBackupInstances/{backupInstanceName}/undelete", pr.undelete)
-	rt.Handle("GET", "/providers/Microsoft.DataProtection/operations", pr.listOperations, arm.NoAuthz())
+	rt.Handle("GET", "/providers/Microsoft.DataProtection/operations", rt.PublishedCatalog(namespace, namespace, arm.Published(azureOperations)), arm.NoAuthz())
 
 	// The seed's URL typos (backupVaults/ missing) as aliases of the real paths.
 	T := rg + "/providers/Microsoft.DataProtection/{vaultName}"
@@ -201,26 +201,6 @@ func fieldError(field, format string, args ...any) *arm.Error {
 	e := arm.Errorf(http.StatusBadRequest, "InvalidRequestContent", "%s: %s", field, fmt.Sprintf(format, args...))
 	e.Target = field
 	return e
-}
-
-func (pr *Provider) listOperations(r *arm.Request) (*arm.Response, error) {
-	type display struct {
-		Provider    string `json:"provider"`
-		Resource    string `json:"resource"`
-		Operation   string `json:"operation"`
-		Description string `json:"description"`
-	}
-	type op struct {
-		Name         string  `json:"name"`
-		IsDataAction bool    `json:"isDataAction"`
-		Origin       string  `json:"origin"`
-		Display      display `json:"display"`
-	}
-	var out []op
-	for _, x := range azureOperations {
-		out = append(out, op{Name: x[0], Origin: "user", Display: display{Provider: namespace, Resource: x[1], Operation: x[2], Description: x[3]}})
-	}
-	return arm.OK(arm.Values(out)), nil
 }
 
 // aliased serves a seed-typo path (.../Microsoft.DataProtection/{vault}

@@ -152,4 +152,18 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 	if resp, m = e.Do("GET", "/providers/Microsoft.DataProtection/operations"+v, nil); resp.StatusCode != 200 || len(m["value"].([]any)) == 0 {
 		t.Fatalf("operations: %d %v", resp.StatusCode, m)
 	}
+	// Azure's published entries first, as published; then the actions the
+	// routes check that it does not name (role definitions are built from it).
+	names := map[string]bool{}
+	for _, o := range m["value"].([]any) {
+		names[testserver.Field(o.(map[string]any), "name").(string)] = true
+	}
+	if first := m["value"].([]any)[0].(map[string]any); testserver.Field(first, "name") != "Microsoft.DataProtection/locations/getBackupStatus/action" || testserver.Field(first, "display.provider") != "Microsoft.DataProtection" {
+		t.Fatalf("first catalog entry %v", first)
+	}
+	for _, a := range []string{"Microsoft.DataProtection/backupVaults/write", "Microsoft.DataProtection/backupVaults/exportBackupJobs/action", "Microsoft.DataProtection/backupVaults/deletedBackupInstances/undelete/action"} {
+		if !names[a] {
+			t.Fatalf("operations catalog lacks %s: %v", a, names)
+		}
+	}
 }

@@ -25,7 +25,7 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 	rt.Handle("POST", R+"/backupJobsExport", pr.exportJobs, arm.Action(namespace+"/vaults/backupJobsExport/action"))
 	rt.Handle("GET", R+"/backupJobs/operationResults/{operationId}", pr.exportJobsResult, arm.Action(namespace+"/vaults/backupJobs/read"))
 	rt.Handle("GET", R+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/vaults/backupJobs/read"))
-	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", rt.PublishedCatalog(namespace, "microsoft.recoveryservices", publishedOperations()), arm.NoAuthz())
+	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", rt.PublishedCatalog(namespace, "microsoft.recoveryservices", arm.Published(azureOperations)), arm.NoAuthz())
 }
 
 func (pr *Provider) listGuardProxies(r *arm.Request) (*arm.Response, error) {

@@ -1,16 +1,5 @@
 package recoveryservices
 
-import "github.com/safehold/safehold/arm"
-
-// publishedOperations is azureOperations for arm.Router.PublishedCatalog.
-func publishedOperations() []arm.PublishedOperation {
-	out := make([]arm.PublishedOperation, len(azureOperations))
-	for i, o := range azureOperations {
-		out[i] = arm.PublishedOperation{Name: o[0], Resource: o[1], Operation: o[2], Description: o[3]}
-	}
-	return out
-}
-
 // azureOperations (name, resource, operation, description) is Microsoft.RecoveryServices's operations catalog as
 // Azure publishes it (the ListOperations examples of the vaults and the
 // backup specs, 2023-04-01 and 2024-04-01, which list the same entries):
