@@ -3,7 +3,6 @@ package dataprotection
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/arm/armops"
@@ -13,15 +12,8 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
-// jobExport is the job list an exportBackupJobs request wrote, kept as a
-// child document of the vault (it goes with the vault).
-type jobExport struct {
-	ID      string         `json:"id"`
-	Name    string         `json:"name"`
-	Type    string         `json:"type"`
-	Created time.Time      `json:"created"`
-	Jobs    []*jobResource `json:"value"`
-}
+// jobExport is the job list an exportBackupJobs request wrote.
+type jobExport = resource.JobExport[*jobResource]
 
 // registerExports adds ExportJobs (POST exportBackupJobs, 202 + Location),
 // its operation result, and the exported list itself. Azure writes the export
@@ -71,13 +63,13 @@ func (pr *Provider) runExportJobs(ctx context.Context, op *ops.Operation) error 
 		return err
 	}
 	now := pr.p.Now()
-	ex := jobExport{Name: op.ID, Type: "Microsoft.DataProtection/backupVaults/backupJobExports", Created: now.UTC(), Jobs: make([]*jobResource, 0, len(js))}
+	jobs := make([]*jobResource, 0, len(js))
 	for _, j := range js {
-		ex.Jobs = append(ex.Jobs, jobView(vault, j, now))
+		jobs = append(jobs, jobView(vault, j, now))
 	}
-	id := mustID(vault.ID).Child("backupJobExports", ex.Name)
-	ex.ID = id.String()
-	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Put(ctx, tx, id, &ex) })
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		return resource.PutJobExport(ctx, tx, mustID(vault.ID), "Microsoft.DataProtection/backupVaults/backupJobExports", op.ID, now, jobs)
+	})
 }
 
 func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, error) {
@@ -85,11 +77,11 @@ func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	var ex jobExport
-	if err := resource.Get(r.HTTP.Context(), pr.p.Store, mustID(vault.ID).Child("backupJobExports", r.Param("operationId")), &ex); err != nil {
+	ex, err := resource.GetJobExport[*jobResource](r.HTTP.Context(), pr.p.Store, mustID(vault.ID), r.Param("operationId"))
+	if err != nil {
 		return nil, nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The job export operation '%s' was not found in vault '%s'.", r.Param("operationId"), vault.Name)
 	}
-	return vault, &ex, nil
+	return vault, ex, nil
 }
 
 // exportJobsResult answers 202 while the export runs, then 200 with where
@@ -114,7 +106,7 @@ func (pr *Provider) exportedJobs(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(map[string]any{"value": ex.Jobs, "exportedAt": ex.Created}), nil
+	return arm.OK(ex.Body()), nil
 }
 
 func mustID(s string) arm.ResourceID {

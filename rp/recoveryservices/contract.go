@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/resource"
@@ -109,15 +108,8 @@ func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 	})), nil
 }
 
-// jobExport is the job list a backupJobsExport request wrote (a child
-// document of the vault, so it goes with the vault).
-type jobExport struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Type    string    `json:"type"`
-	Created time.Time `json:"created"`
-	Jobs    []any     `json:"value"`
-}
+// jobExport is the job list a backupJobsExport request wrote.
+type jobExport = resource.JobExport[any]
 
 // exportJobs writes the vault's job list, filtered as the job list is (the
 // same $filter), and answers 202 with the operation result's Location. Azure
@@ -138,13 +130,13 @@ func (pr *Provider) exportJobs(r *arm.Request) (*arm.Response, error) {
 	if l, ok := list.Body.(*arm.List); ok {
 		jobs = l.Value
 	}
-	ex := jobExport{Name: uuid.NewString(), Type: "Microsoft.RecoveryServices/vaults/backupJobExports", Created: pr.p.Now().UTC(), Jobs: jobs}
-	id := vid.Child("backupJobExports", ex.Name)
-	ex.ID = id.String()
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Put(ctx, tx, id, &ex) }); err != nil {
+	name := uuid.NewString()
+	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		return resource.PutJobExport(ctx, tx, vid, "Microsoft.RecoveryServices/vaults/backupJobExports", name, pr.p.Now(), jobs)
+	}); err != nil {
 		return nil, err
 	}
-	return arm.Accepted().Async(r, "", vid.String()+"/backupJobs/operationResults/"+ex.Name), nil
+	return arm.Accepted().Async(r, "", vid.String()+"/backupJobs/operationResults/"+name), nil
 }
 
 func (pr *Provider) loadExport(r *arm.Request) (arm.ResourceID, *jobExport, error) {
@@ -152,11 +144,11 @@ func (pr *Provider) loadExport(r *arm.Request) (arm.ResourceID, *jobExport, erro
 	if err != nil {
 		return vid, nil, err
 	}
-	var ex jobExport
-	if err := resource.Get(r.HTTP.Context(), pr.p.Store, vid.Child("backupJobExports", r.Param("operationId")), &ex); err != nil {
+	ex, err := resource.GetJobExport[any](r.HTTP.Context(), pr.p.Store, vid, r.Param("operationId"))
+	if err != nil {
 		return vid, nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorOperationNotFound", "The job export operation '%s' was not found in vault '%s'.", r.Param("operationId"), vid.Name())
 	}
-	return vid, &ex, nil
+	return vid, ex, nil
 }
 
 func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
@@ -174,5 +166,5 @@ func (pr *Provider) exportedJobs(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(map[string]any{"value": ex.Jobs, "exportedAt": ex.Created}), nil
+	return arm.OK(ex.Body()), nil
 }
