@@ -69,14 +69,14 @@ func TestRecoveryServicesJobsExport(t *testing.T) {
 	e := testserver.Start(t)
 	v := fixture.ProtectVM(t, e)
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	var raw *http.Response
-	if _, err := bf.NewJobsClient().Export(runtime.WithCaptureResponse(e.Ctx(), &raw), v.Vault, v.RG, nil); err != nil {
+	var accepted *http.Response
+	if _, err := bf.NewJobsClient().Export(runtime.WithCaptureResponse(e.Ctx(), &accepted), v.Vault, v.RG, nil); err != nil {
 		t.Fatalf("export: %v", err)
 	}
-	if raw.StatusCode != http.StatusAccepted || raw.Header.Get("Location") == "" {
-		t.Fatalf("export answered %d, Location %q: want 202 with a Location", raw.StatusCode, raw.Header.Get("Location"))
+	if accepted.StatusCode != http.StatusAccepted || accepted.Header.Get("Location") == "" {
+		t.Fatalf("export answered %d, Location %q: want 202 with a Location", accepted.StatusCode, accepted.Header.Get("Location"))
 	}
-	loc, err := url.Parse(raw.Header.Get("Location"))
+	loc, err := url.Parse(accepted.Header.Get("Location"))
 	if err != nil {
 		t.Fatal(err)
 	}
