@@ -281,3 +281,28 @@ func CheckSubscription(ctx context.Context, r store.Reader, sub string) error {
 
 // SubscriptionKind is the document kind of subscriptions.
 const SubscriptionKind = "subscription"
+
+// VaultDocs reads a face's vault documents (of type Type, read by Load) as
+// the vaults the protection engine sees (As): a face embeds it for the two
+// methods of protection.VaultFace.
+type VaultDocs[T, U any] struct {
+	Type string
+	Load func(context.Context, store.Reader, arm.ResourceID) (*T, error)
+	As   func(*T) U
+}
+
+// Vaults lists every vault of the type.
+func (d VaultDocs[T, U]) Vaults(ctx context.Context, r store.Reader) ([]U, error) {
+	return ListAs(ctx, r, d.Type, "", d.As)
+}
+
+// Vault reads the vault id names: a failure of kind NotFound, or Load's
+// error, when there is none.
+func (d VaultDocs[T, U]) Vault(ctx context.Context, r store.Reader, id string) (U, error) {
+	v, err := Lookup(ctx, r, id, d.Type, d.Load)
+	if err != nil {
+		var zero U
+		return zero, err
+	}
+	return d.As(v), nil
+}

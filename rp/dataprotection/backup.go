@@ -140,7 +140,12 @@ const faceName = "dataprotection"
 // face is the Backup vaults' face on the protection engine: a backup
 // instance is a protected item of one disk, with operational-tier snapshots
 // in the instance's snapshot resource group.
-type face struct{ pr *Provider }
+// face is the Backup vaults' protection.Face; its VaultDocs make it a
+// protection.VaultFace.
+type face struct {
+	pr *Provider
+	resource.VaultDocs[vaultResource, *protection.Vault]
+}
 
 func engineState(s string) protection.ItemState {
 	switch s {

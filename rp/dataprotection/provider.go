@@ -65,7 +65,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	if pr.Compute == nil || pr.Engine == nil {
 		return errors.New("dataprotection: Compute and Engine are required")
 	}
-	pr.Engine.RegisterFace(faceName, face{pr})
+	pr.Engine.RegisterFace(faceName, face{pr, resource.VaultDocs[vaultResource, *protection.Vault]{Type: typeVault, Load: pr.loadVault, As: engineVault}})
 	pr.p = p
 	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})
 

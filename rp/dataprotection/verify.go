@@ -7,7 +7,6 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -77,21 +76,9 @@ func (pr *Provider) runVerify(ctx context.Context, op *ops.Operation) error {
 	return jobEnded(op, j, err)
 }
 
+// engineVault is a Backup vault as the engine's verify sees it: Backup
+// vaults keep their recovery points in the operational tier only (no vault
+// key).
 func engineVault(v *vaultResource) *protection.Vault {
 	return &protection.Vault{ID: v.ID, Name: v.Name, Type: typeVault, Location: normLocation(v.Location), Tags: v.Tags}
-}
-
-// Vaults implements protection.VaultFace: Backup vaults keep their
-// recovery points in the operational tier only (no vault key).
-func (f face) Vaults(ctx context.Context, r store.Reader) ([]*protection.Vault, error) {
-	return resource.ListAs(ctx, r, typeVault, "", engineVault)
-}
-
-// Vault implements protection.VaultFace.
-func (f face) Vault(ctx context.Context, r store.Reader, id string) (*protection.Vault, error) {
-	v, err := resource.Lookup(ctx, r, id, typeVault, f.pr.loadVault)
-	if err != nil {
-		return nil, err
-	}
-	return engineVault(v), nil
 }

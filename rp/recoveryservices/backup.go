@@ -187,7 +187,12 @@ const faceName = "recoveryservices"
 // protected item is a VM whose disks are captured at one instant into
 // snapshots in AzureBackupRG_{location}_1 (the instant tier), then copied
 // to the vault's repository.
-type face struct{ pr *Provider }
+// face is the Recovery Services vaults' protection.Face; its VaultDocs
+// make it a protection.VaultFace.
+type face struct {
+	pr *Provider
+	resource.VaultDocs[vaultRecord, *protection.Vault]
+}
 
 // Item implements protection.Face.
 func (f face) Item(ctx context.Context, r store.Reader, id string) (*protection.Item, error) {

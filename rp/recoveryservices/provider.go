@@ -63,7 +63,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 		return errors.New("recoveryservices: Compute and Engine are required")
 	}
 	pr.p = p
-	pr.Engine.RegisterFace(faceName, face{pr})
+	pr.Engine.RegisterFace(faceName, face{pr, resource.VaultDocs[vaultRecord, *protection.Vault]{Type: vaultType, Load: pr.loadVault, As: engineVault}})
 	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: APIVersions})
 
 	sub := "/subscriptions/{subscriptionId}"

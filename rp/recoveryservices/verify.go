@@ -1,14 +1,12 @@
 package recoveryservices
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
-	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -90,21 +88,8 @@ func (pr *Provider) vaultJobBody(j *protection.Job) map[string]any {
 	return map[string]any{"id": j.VaultID + "/backupJobs/" + j.ID, "name": j.ID, "type": jobType, "properties": props}
 }
 
+// engineVault is a Recovery Services vault as the engine's verify sees it:
+// each vault has its own vault tier (by its unique id).
 func engineVault(v *vaultRecord) *protection.Vault {
 	return &protection.Vault{ID: v.ID, Name: v.Name, Type: vaultType, Location: normLocation(v.Location), Key: v.UniqueID, Tags: v.Tags}
-}
-
-// Vaults implements protection.VaultFace: each Recovery Services vault
-// has its own vault tier (by its unique id).
-func (f face) Vaults(ctx context.Context, r store.Reader) ([]*protection.Vault, error) {
-	return resource.ListAs(ctx, r, vaultType, "", engineVault)
-}
-
-// Vault implements protection.VaultFace.
-func (f face) Vault(ctx context.Context, r store.Reader, id string) (*protection.Vault, error) {
-	v, err := resource.Lookup(ctx, r, id, vaultType, f.pr.loadVault)
-	if err != nil {
-		return nil, err
-	}
-	return engineVault(v), nil
 }
