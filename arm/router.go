@@ -385,7 +385,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if rt.Authorize != nil && r.action != "-" {
 		caller, _ := CallerFrom(hr.Context())
 		if err := rt.Authorize(hr.Context(), caller, au.action, au.scope); err != nil {
-			if hr.Method == http.MethodGet && isCollection(segs) {
+			if hr.Method == http.MethodGet && isCollection(segs) && isDenial(err) {
 				// As in ARM, a list the caller may not read as a whole lists
 				// what it may read (a role scoped to a resource group sees
 				// that group's resources in a subscription-wide list).
@@ -610,6 +610,13 @@ func isCollection(segs []string) bool {
 
 // filteredList runs a list handler and keeps the items the caller may read
 // (each item by its id); any answer other than a List keeps the denial.
+// isDenial reports whether an authorizer's error is a 403 (the caller may not
+// act there), not an answer of its own such as an unknown subscription's 404.
+func isDenial(err error) bool {
+	var e *Error
+	return As(err, &e) && e.Status == http.StatusForbidden
+}
+
 func (rt *Router) filteredList(req *Request, caller Caller, action string, denied error) (*Response, error) {
 	resp, err := req.route.handler(req)
 	if err != nil {

@@ -248,6 +248,27 @@ func TestARMEdgeCases(t *testing.T) {
 	if e, _ := m["error"].(map[string]any); e == nil || e["details"] != nil || !hasKey(e, "target") {
 		t.Fatalf("CloudError should carry target and details as null: %v", m)
 	}
+	// Subscription-wide lists of every provider: an unknown subscription is
+	// a 404 there too, not an empty list (lists the caller may read only in
+	// part are filtered; a subscription that does not exist is not).
+	for _, p := range []string{
+		"/resourcegroups?api-version=2021-04-01",
+		"/providers/Microsoft.Compute/disks?api-version=2023-04-02",
+		"/providers/Microsoft.Compute/snapshots?api-version=2023-04-02",
+		"/providers/Microsoft.Compute/virtualMachines?api-version=2023-07-01",
+		"/providers/Microsoft.Compute/locations/westus/usages?api-version=2023-07-01",
+		"/providers/Microsoft.DataProtection/backupVaults?api-version=2023-05-01",
+		"/providers/Microsoft.RecoveryServices/vaults?api-version=2023-04-01",
+		"/providers/Microsoft.Storage/storageAccounts?api-version=2023-01-01",
+	} {
+		resp, m := raw(t, e, "GET", "/subscriptions/11111111-1111-1111-1111-111111111111"+p, "", nil)
+		if resp.StatusCode != 404 || testserver.ErrorCode(m) != "SubscriptionNotFound" {
+			t.Errorf("list %s in an unknown subscription: %d %v", p, resp.StatusCode, m)
+		}
+		if resp, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+p, "", nil); resp.StatusCode != 200 {
+			t.Errorf("list %s: %d %v", p, resp.StatusCode, m)
+		}
+	}
 }
 
 func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
