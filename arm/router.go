@@ -608,8 +608,6 @@ func isCollection(segs []string) bool {
 	return false
 }
 
-// filteredList runs a list handler and keeps the items the caller may read
-// (each item by its id); any answer other than a List keeps the denial.
 // isDenial reports whether an authorizer's error is a 403 (the caller may not
 // act there), not an answer of its own such as an unknown subscription's 404.
 func isDenial(err error) bool {
@@ -617,6 +615,8 @@ func isDenial(err error) bool {
 	return As(err, &e) && e.Status == http.StatusForbidden
 }
 
+// filteredList runs a list handler and keeps the items the caller may read
+// (each item by its id); any answer other than a List keeps the denial.
 func (rt *Router) filteredList(req *Request, caller Caller, action string, denied error) (*Response, error) {
 	resp, err := req.route.handler(req)
 	if err != nil {

@@ -151,7 +151,6 @@ func instanceIDOf(r *arm.Request) arm.ResourceID {
 
 func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
 
-// asyncPaths are the location-scoped status and result paths of an operation.
 // opAccepted is the 202 of the operation op, polled at the status and
 // result of the vault's location.
 func opAccepted(r *arm.Request, location string, op *ops.Operation) *arm.Response {
@@ -159,6 +158,7 @@ func opAccepted(r *arm.Request, location string, op *ops.Operation) *arm.Respons
 	return arm.Accepted().Async(r, st, res)
 }
 
+// asyncPaths are the location-scoped status and result paths of an operation.
 func asyncPaths(sub, location, opID string) (status, result string) {
 	base := "/subscriptions/" + sub + "/providers/Microsoft.DataProtection/locations/" + normLocation(location)
 	return base + "/operationStatus/" + opID, base + "/operationResults/" + opID
