@@ -252,8 +252,7 @@ func validRGName(n string) bool {
 func (pr *Provider) getRG(ctx context.Context, r store.Reader, sub, name string) (*ResourceGroup, error) {
 	var g ResourceGroup
 	if err := resource.Get(ctx, r, rgID(sub, name), &g); err != nil {
-		var ae *arm.Error
-		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if arm.IsNotFound(err) {
 			return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", name)
 		}
 		return nil, err
@@ -356,8 +355,7 @@ func (pr *Provider) getGroup(r *arm.Request) (*arm.Response, error) {
 	name := r.Param("resourceGroupName")
 	g, err := resource.GetWire[ResourceGroup](r.HTTP.Context(), pr.p.Store, rgID(r.Param("subscriptionId"), name))
 	if err != nil {
-		var ae *arm.Error
-		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if arm.IsNotFound(err) {
 			return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", name)
 		}
 		return nil, err
@@ -460,12 +458,10 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	// The group's own document goes in the transaction that ends the
 	// operation (after everything under it, role assignments included).
 	op.OnSuccess(func(tx store.Tx) error {
-		err := resource.Delete(ctx, tx, parsed)
-		var ae *arm.Error
-		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
-			return nil
+		if err := resource.Delete(ctx, tx, parsed); !arm.IsNotFound(err) {
+			return err
 		}
-		return err
+		return nil
 	})
 	op.ResultStatus = http.StatusOK
 	return nil
