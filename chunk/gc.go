@@ -153,6 +153,7 @@ func (g *GC) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (
 	for _, p := range packs {
 		pl, ok, err := g.plan(ctx, p, live, cutoff, opts, &st)
 		if err != nil {
+			s.undoom(batch) // planned, never acted on
 			return st, err
 		}
 		if !ok {
@@ -282,7 +283,7 @@ func (g *GC) execute(ctx context.Context, batch []sweepPlan, fence func() error,
 			if err := w.copyLive(ctx, pl.p, pl.keep); err != nil {
 				if ctx.Err() != nil {
 					w.Close()
-					s.undoom(repack)
+					s.undoom(batch) // nothing of the batch deleted yet
 					return fmt.Errorf("sweep: %w", ctx.Err())
 				}
 				*errs = append(*errs, err)
@@ -294,7 +295,7 @@ func (g *GC) execute(ctx context.Context, batch []sweepPlan, fence func() error,
 		s.undoom(failed) // left in place: their garbage is findable again
 		if err := w.Flush(ctx); err != nil {
 			w.Close()
-			s.undoom(done)
+			s.undoom(batch) // nothing of the batch deleted yet
 			return fmt.Errorf("sweep: %w", err)
 		}
 		w.Close()
