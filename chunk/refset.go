@@ -91,6 +91,7 @@ func writeRefRun(dir string, ids map[ID]struct{}) (*LiveSet, error) {
 		l.buf = append(l.buf, id)
 	}
 	if err := l.spill(); err != nil {
+		l.Close() // the spill file it may have created
 		return nil, err
 	}
 	if err := l.Finish(); err != nil {
