@@ -115,11 +115,7 @@ func (s *Server) followClock(ctx context.Context) {
 			seen = d.Version
 			var st clock.State
 			if json.Unmarshal(d.Value, &st) == nil {
-				if s.Jobs != nil {
-					s.Jobs.ClockMoved(ctx, func() { ctl.Restore(st) })
-				} else {
-					ctl.Restore(st)
-				}
+				s.Jobs.ClockMoved(ctx, func() { ctl.Restore(st) })
 			}
 		}
 		select {
