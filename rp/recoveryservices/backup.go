@@ -186,9 +186,7 @@ const faceName = "recoveryservices"
 // face is the Recovery Services vaults' face on the protection engine: a
 // protected item is a VM whose disks are captured at one instant into
 // snapshots in AzureBackupRG_{location}_1 (the instant tier), then copied
-// to the vault's repository.
-// face is the Recovery Services vaults' protection.Face; its VaultDocs
-// make it a protection.VaultFace.
+// to the vault's repository. Its VaultDocs make it a protection.VaultFace.
 type face struct {
 	pr *Provider
 	resource.VaultDocs[vaultRecord, *protection.Vault]

@@ -84,14 +84,14 @@ func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID
 	return itemID(vid, cvm), cvm, nil
 }
 
-// itemPathOf resolves the vault and the protected item the request's path
-// names.
 // itemAccepted is the 202 of an operation on the protected item itemID,
 // polled at the item's operationsStatus and operationResults.
 func itemAccepted(r *arm.Request, itemID string, op *ops.Operation) *arm.Response {
 	return arm.Accepted().Async(r, itemID+"/operationsStatus/"+op.ID, itemID+"/operationResults/"+op.ID)
 }
 
+// itemPathOf resolves the vault and the protected item the request's path
+// names.
 func (pr *Provider) itemPathOf(r *arm.Request) (vid, iid arm.ResourceID, vm vmRef, err error) {
 	if _, vid, err = pr.vaultOf(r); err != nil {
 		return vid, iid, vm, err

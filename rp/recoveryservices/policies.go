@@ -340,8 +340,6 @@ func (pr *Provider) policyOperationResult(r *arm.Request) (*arm.Response, error)
 // filterClauseRE matches one "name op 'value'" clause of an OData $filter.
 var filterClauseRE = regexp.MustCompile(`(?i)^\s*([A-Za-z_.]+)\s+(eq|ge|le|gt|lt)\s+'([^']*)'\s*`)
 
-// parseFilter parses "a eq 'x' and b eq 'y'" into lower-case names mapped to
-// values, refusing names outside allowed.
 // selects reports whether the filter f (parsed by parseFilter) selects
 // what has these values: kv is pairs of a field (lowercase) and the value
 // it has, compared case-insensitively with the filter's where it names one.
@@ -354,6 +352,8 @@ func selects(f map[string]string, kv ...string) bool {
 	return true
 }
 
+// parseFilter parses "a eq 'x' and b eq 'y'" into lower-case names mapped to
+// values, refusing names outside allowed.
 func parseFilter(s string, allowed ...string) (map[string]string, error) {
 	out := map[string]string{}
 	rest := strings.TrimSpace(s)
