@@ -172,7 +172,7 @@ func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	name := r.Param("jobName")
-	op := &ops.Operation{Kind: opKindCancel, ResourceID: vid.String(), Caller: r.Caller(), ResultStatus: http.StatusNoContent}
+	op := &ops.Operation{Kind: opKindCancel, Caller: r.Caller(), ResultStatus: http.StatusNoContent}
 	jobID := ""
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		j, err := pr.loadJob(ctx, tx, vid, name)
@@ -181,7 +181,7 @@ func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
 		}
 		jobID = j.ID
 		op.ResourceID = j.VaultID + "/backupJobs/" + j.ID
-		op.Properties = mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": j.ID})
+		op.Properties = jobStatus(j.ID)
 		if j.Status == protection.JobCancelled {
 			return pr.p.Ops.Completed(ctx, tx, op)
 		}
