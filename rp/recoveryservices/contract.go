@@ -89,22 +89,20 @@ func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := pr.usageOf(ctx, vid)
-	if err != nil {
-		return nil, err
+	u := &vaultUsage{} // Safehold's items are all AzureIaasVM
+	if selects(f, "backupmanagementtype", "AzureIaasVM") {
+		if u, err = pr.usageOf(ctx, vid); err != nil {
+			return nil, err
+		}
 	}
-	if !selects(f, "backupmanagementtype", "AzureIaasVM") {
-		u = &vaultUsage{}
-	}
-	items, containers, points, bytes := u.items, u.containers, u.points, u.bytes
 	usage := func(name, display, unit string, v int64) map[string]any {
 		return map[string]any{"unit": unit, "currentValue": v, "limit": -1, "name": map[string]any{"value": name, "localizedValue": display}}
 	}
 	return arm.OK(arm.Values([]any{
-		usage("ProtectedItemCount", "Protected Items", "Count", items),
-		usage("ProtectionContainerCount", "Protection Containers", "Count", containers),
-		usage("RecoveryPointCount", "Recovery Points", "Count", points),
-		usage("StorageUsage", "Backup Storage", "Bytes", bytes),
+		usage("ProtectedItemCount", "Protected Items", "Count", u.items),
+		usage("ProtectionContainerCount", "Protection Containers", "Count", u.containers),
+		usage("RecoveryPointCount", "Recovery Points", "Count", u.points),
+		usage("StorageUsage", "Backup Storage", "Bytes", u.bytes),
 	})), nil
 }
 
