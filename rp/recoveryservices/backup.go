@@ -241,15 +241,16 @@ func (f face) Capture(ctx context.Context, item *protection.Item, pointID string
 	}
 	c := &protection.Capture{Type: "CrashConsistent", Group: "/subscriptions/" + vm.SubscriptionID + "/resourceGroups/" + rgName,
 		Info: map[string]string{"vmName": vm.Name, "vmLocation": vm.Location, "vmSize": vm.Size, "osType": vm.OSType}}
-	// The point's zones, as Azure answers them: the VM's, else its OS disk's.
 	// Private access: a disk of the VM reachable only through a private
 	// endpoint (networkAccessPolicy AllowPrivate), as Azure's
 	// isPrivateAccessEnabledOnAnyDisk reports.
 	for _, id := range vm.vm.DiskIDs() {
 		if d, err := f.pr.Compute.DiskResource(ctx, id); err == nil && strings.EqualFold(d.Properties.NetworkAccessPolicy, "AllowPrivate") {
 			c.Info["privateAccess"] = "true"
+			break
 		}
 	}
+	// The point's zones, as Azure answers them: the VM's, else its OS disk's.
 	if res, err := f.pr.Compute.VMResource(ctx, it.SourceID); err == nil && len(res.Zones) > 0 {
 		c.Info["vmZones"] = strings.Join(res.Zones, ",")
 	} else if d, err := f.pr.Compute.DiskResource(ctx, vm.vm.OSDiskID); err == nil && len(d.Zones) > 0 {
