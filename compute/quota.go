@@ -117,7 +117,11 @@ func quotaKey(subscriptionID, location string) string {
 	return strings.ToLower(subscriptionID) + "/" + normLocation(location)
 }
 
-func defaultLimit(name string) int64 {
+// limitOf is a quota's limit: as set in lim, else its default.
+func limitOf(lim map[string]int64, name string) int64 {
+	if l, ok := lim[name]; ok {
+		return l
+	}
 	switch name {
 	case QuotaCores:
 		return DefaultRegionalCores
@@ -249,11 +253,7 @@ func (s *Service) Usages(ctx context.Context, subscriptionID, location string) (
 	sort.Strings(fams)
 	out := []QuotaUsage{}
 	for _, n := range append([]string{QuotaCores, QuotaVirtualMachines}, fams...) {
-		l, ok := lim[n]
-		if !ok {
-			l = defaultLimit(n)
-		}
-		out = append(out, QuotaUsage{Name: n, LocalizedName: localizedQuotaName(n), Current: used[n], Limit: l})
+		out = append(out, QuotaUsage{Name: n, LocalizedName: localizedQuotaName(n), Current: used[n], Limit: limitOf(lim, n)})
 	}
 	return out, nil
 }
@@ -299,27 +299,35 @@ func (s *Service) quotaShortfall(ctx context.Context, r store.Reader, subscripti
 	if err != nil {
 		return nil, err
 	}
-	check := []struct {
+	type need struct {
 		name string
 		need int64
-	}{{QuotaCores, info.VCPUs}, {info.Family, info.VCPUs}}
+	}
+	check := []need{{QuotaCores, info.VCPUs}, {info.Family, info.VCPUs}}
 	if newVM {
-		check = append([]struct {
-			name string
-			need int64
-		}{{QuotaVirtualMachines, 1}}, check...)
+		check = append([]need{{QuotaVirtualMachines, 1}}, check...)
 	}
 	for _, c := range check {
-		l, ok := lim[c.name]
-		if !ok {
-			l = defaultLimit(c.name)
-		}
+		l := limitOf(lim, c.name)
 		if used[c.name]+c.need > l {
 			return &QuotaShortfall{Quota: c.name, LocalizedName: localizedQuotaName(c.name), Location: normLocation(location),
 				Limit: l, Current: used[c.name], Required: c.need}, nil
 		}
 	}
 	return nil, nil
+}
+
+// fitQuota is quotaShortfall as a request answers it: nil when the VM
+// fits, else 409 OperationNotAllowed.
+func (s *Service) fitQuota(ctx context.Context, r store.Reader, subscriptionID, location, size, skip string, newVM bool) error {
+	short, err := s.quotaShortfall(ctx, r, subscriptionID, location, size, skip, newVM)
+	if err != nil {
+		return err
+	}
+	if short != nil {
+		return short.Failure()
+	}
+	return nil
 }
 
 // VMQuotaShortfall reports whether a new VM of size in a subscription's

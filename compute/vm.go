@@ -364,12 +364,8 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			oldSize, _ = old.Properties.HardwareProfile["vmSize"].(string)
 		}
 		if created || (power != PowerDeallocated && !strings.EqualFold(size, oldSize)) {
-			short, err := s.quotaShortfall(ctx, tx, rid.SubscriptionID, loc, size, vmID, created)
-			if err != nil {
+			if err := s.fitQuota(ctx, tx, rid.SubscriptionID, loc, size, vmID, created); err != nil {
 				return err
-			}
-			if short != nil {
-				return short.Failure()
 			}
 		} else if !strings.EqualFold(size, oldSize) {
 			if _, err := ParseVMSize(size); err != nil {
@@ -477,12 +473,8 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 			// Starting a deallocated VM allocates its vCPUs again.
 			size, _ := v.Properties.HardwareProfile["vmSize"].(string)
 			if _, err := ParseVMSize(size); err == nil {
-				short, err := s.quotaShortfall(ctx, tx, rid.SubscriptionID, v.Location, size, v.ID, false)
-				if err != nil {
+				if err := s.fitQuota(ctx, tx, rid.SubscriptionID, v.Location, size, v.ID, false); err != nil {
 					return err
-				}
-				if short != nil {
-					return short.Failure()
 				}
 			}
 		}
