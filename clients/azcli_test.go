@@ -116,7 +116,7 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 	// The two commands that connect the CLI (README), then login.
 	az.run("cloud", "register", "--name", "safehold", "--endpoint-resource-manager", c.ARMEndpoint+"/")
 	az.run("cloud", "set", "--name", "safehold")
-	login := az.run("login", "--service-principal", "-u", c.ClientID, "-p", c.ClientSecret, "--tenant", c.TenantID, "-o", "json")
+	login := az.run("login", "--service-principal", "-u", c.ClientID, "-p="+c.ClientSecret, "--tenant", c.TenantID, "-o", "json")
 	if !strings.Contains(login, c.SubscriptionID) {
 		t.Fatalf("login did not find the subscription: %s", login)
 	}
