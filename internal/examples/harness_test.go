@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,8 +32,9 @@ import (
 )
 
 type example struct {
-	run  func(*H) error
-	want func() any
+	run    func(*H) error
+	want   func() any
+	status int // the status the example documents (0: not said)
 }
 
 // H is what an example function gets from the harness.
@@ -52,6 +54,16 @@ type H struct {
 	seeded bool
 	hc     *http.Client
 	arm    string
+
+	// first is the example's own request (the first through the
+	// policy) and its answer.
+	first *answer
+}
+
+// answer is what the harness keeps of the example's request.
+type answer struct {
+	method, url, async, location string
+	status                       int
 }
 
 // arg returns the argument the harness substitutes for the example's
@@ -244,6 +256,10 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 		h.seed(u, patch)
 	}
 	resp, err := req.Next()
+	if err == nil && h.first == nil {
+		h.first = &answer{method: req.Raw().Method, url: u.String(), status: resp.StatusCode,
+			async: resp.Header.Get("Azure-AsyncOperation"), location: resp.Header.Get("Location")}
+	}
 	if err == nil {
 		for _, k := range []string{"Azure-AsyncOperation", "Location"} {
 			if v := resp.Header.Get(k); v != "" {
@@ -268,6 +284,75 @@ func (h *H) wait(op string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// follow: the example documents 200 and the server answered its PUT or
+// PATCH with 202 (a status the spec allows: Azure runs the request as an
+// operation). The harness follows the operation to its end, as a client
+// does, and the response is the resource as it then reads (a GET of the
+// same URL), decoded into the SDK type of the documented response.
+func (h *H) follow(x example) error {
+	f := h.first
+	if f == nil || x.status != http.StatusOK || f.status != http.StatusAccepted || h.got == nil ||
+		(f.method != http.MethodPut && f.method != http.MethodPatch) {
+		return nil
+	}
+	if f.async != "" {
+		var st struct {
+			Status string
+			Error  json.RawMessage
+		}
+		for i := 0; ; i++ {
+			r, b, err := h.raw(http.MethodGet, f.async, nil)
+			if err != nil {
+				return err
+			}
+			if r.StatusCode != http.StatusOK {
+				return fmt.Errorf("follow the 202 of %s %s: the operation answers %d: %s", f.method, f.url, r.StatusCode, b)
+			}
+			_ = json.Unmarshal(b, &st)
+			if st.Status != "InProgress" && st.Status != "Running" && st.Status != "Accepted" && st.Status != "" {
+				break
+			}
+			if i == 300 {
+				return fmt.Errorf("follow the 202 of %s %s: the operation has not ended", f.method, f.url)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if st.Status != "Succeeded" {
+			return fmt.Errorf("follow the 202 of %s %s: the operation ended %s: %s", f.method, f.url, st.Status, st.Error)
+		}
+	} else if f.location != "" {
+		for i := 0; ; i++ {
+			r, b, err := h.raw(http.MethodGet, f.location, nil)
+			if err != nil {
+				return err
+			}
+			if r.StatusCode >= 300 {
+				return fmt.Errorf("follow the 202 of %s %s: the operation answers %d: %s", f.method, f.url, r.StatusCode, b)
+			}
+			if r.StatusCode != http.StatusAccepted {
+				break
+			}
+			if i == 300 {
+				return fmt.Errorf("follow the 202 of %s %s: the operation has not ended", f.method, f.url)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	r, b, err := h.raw(http.MethodGet, f.url, nil)
+	if err != nil {
+		return err
+	}
+	if r.StatusCode != http.StatusOK {
+		return fmt.Errorf("read %s after its operation: %d: %s", f.url, r.StatusCode, b)
+	}
+	v := reflect.New(reflect.TypeOf(h.got))
+	if err := json.Unmarshal(b, v.Interface()); err != nil {
+		return fmt.Errorf("read %s after its operation: %v", f.url, err)
+	}
+	h.got = v.Elem().Interface()
+	return nil
 }
 
 // without removes from doc every field patch sets.
@@ -418,7 +503,11 @@ func main() {
 					r.Err = fmt.Sprintf("panic: %v", p)
 				}
 			}()
-			if err := x.run(h); err != nil {
+			err := x.run(h)
+			if err == nil {
+				err = h.follow(x)
+			}
+			if err != nil {
 				r.Err = err.Error()
 			}
 		}()

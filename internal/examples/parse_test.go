@@ -44,10 +44,13 @@ type example struct {
 	Body     string // the function body, rewritten for the harness
 	WantLHS  string // res.BackupVaultResource or page.BackupVaultResourceList
 	WantExpr string // the documented response (a Go literal)
-	Source   string // the function's original text
-	Out      string // out-of-scope reason ("" when in scope)
-	Phase    int    // 1 create, 2 read, 3 act, 4 act on a reached quota, 5 operation results, 6 delete, 7 name checks (see phase)
-	Depth    int    // number of path arguments (creates run shallow first)
+	// WantStatus is the status the example documents (0 when it does not
+	// say): the harness follows a 202 where it documents 200.
+	WantStatus int
+	Source     string // the function's original text
+	Out        string // out-of-scope reason ("" when in scope)
+	Phase      int    // 1 create, 2 read, 3 act, 4 act on a reached quota, 5 operation results, 6 delete, 7 name checks (see phase)
+	Depth      int    // number of path arguments (creates run shallow first)
 
 	compileErr string // the compiler's message when the example's code does not build
 }
@@ -122,6 +125,7 @@ var (
 	reGenerated = regexp.MustCompile(`Generated from example definition: (\S+)`)
 	reWantStart = regexp.MustCompile(`^\s*// ((?:res|page)\.[A-Za-z0-9_]+) = (.*)$`)
 	reSubID     = regexp.MustCompile(`(?i)([/"])subscriptions/[^/"]+`)
+	reStatus    = regexp.MustCompile(`If the HTTP response code is (\d+) as defined`)
 )
 
 // parseExamples reads the module's example functions.
@@ -188,6 +192,9 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 	var edits []edit
 	// The documented response: the comment lines "// res.X = pkg.T{ ... }".
 	lines := strings.Split(string(body), "\n")
+	if mm := reStatus.FindStringSubmatch(string(body)); mm != nil {
+		x.WantStatus, _ = strconv.Atoi(mm[1])
+	}
 	for i := 0; i < len(lines); i++ {
 		mm := reWantStart.FindStringSubmatch(lines[i])
 		if mm == nil {
@@ -323,7 +330,7 @@ func generate(dir string, xs []*example, mainSrc string) error {
 		if x.WantExpr != "" {
 			w = "want_" + x.ID
 		}
-		fmt.Fprintf(&b, "\t%q: {%s, %s},\n", x.ID, x.ID, w)
+		fmt.Fprintf(&b, "\t%q: {%s, %s, %d},\n", x.ID, x.ID, w, x.WantStatus)
 	}
 	b.WriteString("}\n")
 	if err := os.WriteFile(filepath.Join(dir, "examples.go"), b.Bytes(), 0o644); err != nil {
