@@ -127,6 +127,19 @@ func (e *Engine) DeletePoints(ctx context.Context, vaultKey string, points ...*R
 	return nil
 }
 
+// WithItem runs fn holding the item's lease, the one every backup,
+// retention sweep and data deletion of the item holds: no backup records a
+// point of the item while fn runs. fn must not call the engine's methods
+// that take the lease themselves (Backup, ApplyRetention, DeleteItemData).
+func (e *Engine) WithItem(ctx context.Context, itemID string, fn func(ctx context.Context) error) error {
+	unlock, err := e.lockItem(ctx, itemID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(ctx)
+}
+
 // DeleteItemData deletes every recovery point of an item in both tiers,
 // holding the item's lease.
 func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string) error {

@@ -440,7 +440,10 @@ func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation) er
 
 // cascadeDeleteInstance removes a backup instance: its schedule, its
 // recovery points with their snapshots, its datasource index and itself.
-// Safe to repeat.
+// It holds the item's lease from listing the points until the instance is
+// gone, so a backup of the instance running meanwhile either records its
+// point before the list (and the point is deleted with the others) or finds
+// the instance gone (and records none). Safe to repeat.
 func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error {
 	bid, err := arm.ParseID(id)
 	if err != nil {
@@ -456,6 +459,12 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.Engine.Unschedule(ctx, tx, bi.ID) }); err != nil {
 		return err
 	}
+	return pr.Engine.WithItem(ctx, bi.ID, func(ctx context.Context) error { return pr.deleteInstanceData(ctx, bid, bi) })
+}
+
+// deleteInstanceData deletes an instance's recovery points, its datasource
+// index and the instance, for a caller holding the item's lease.
+func (pr *Provider) deleteInstanceData(ctx context.Context, bid arm.ResourceID, bi *instanceResource) error {
 	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, bi.ID)
 	if err != nil {
 		return err
