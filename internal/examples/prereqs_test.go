@@ -949,6 +949,67 @@ func (p *prereqs) policyUpdatesRead(xs []*example, opsFile string) {
 	}
 }
 
+// vaultPatchesRead makes, for each Backup vault whose PATCH operation
+// result an example reads, the PATCH the example documents: the vault's
+// operation result is the vault as that PATCH left it, so the example's
+// author PATCHed a vault carrying the documented tags and identity (Azure's
+// GetOperationResultPatch documents tags key1=val1 and identity None, which
+// none of the published vault PATCH examples, all setting tags
+// newKey=newVal, leaves). The PATCH sends those tags and that identity; its
+// operation URLs are recorded for the harness to name.
+func (p *prereqs) vaultPatchesRead(xs []*example, opsFile string) {
+	done := map[string]bool{}
+	for _, x := range xs {
+		if x.Phase != 5 || x.Mod.Pkg != "armdataprotection" || x.Client != "BackupVaultOperationResultsClient" || x.WantExpr == "" {
+			continue
+		}
+		rg, vault := x.Args["resourceGroupName"], x.Args["vaultName"]
+		if k := strings.ToLower(rg + "/" + vault); done[k] || rg == "" || vault == "" {
+			continue
+		} else {
+			done[k] = true
+		}
+		body := map[string]any{}
+		if m := reDocTags.FindStringSubmatch(x.WantExpr); m != nil {
+			tags := map[string]string{}
+			for _, kv := range reDocTag.FindAllStringSubmatch(m[1], -1) {
+				tags[kv[1]] = kv[2]
+			}
+			body["tags"] = tags
+		}
+		if m := reDocIdentityType.FindStringSubmatch(x.WantExpr); m != nil {
+			body["identity"] = map[string]any{"type": m[1]}
+		}
+		path := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.DataProtection/backupVaults/" + vault + "?api-version=2024-04-01"
+		resp, m := p.e.Do("PATCH", path, body)
+		if resp.StatusCode != 202 && resp.StatusCode != 200 {
+			p.logf("PATCH of Backup vault %s/%s: %d %v", rg, vault, resp.StatusCode, m)
+			continue
+		}
+		p.recordOps(opsFile, resp)
+	}
+}
+
+var (
+	reDocTags         = regexp.MustCompile(`(?s)\bTags: map\[string\]\*string\{(.*?)\}`)
+	reDocTag          = regexp.MustCompile(`"([^"]+)":\s*to\.Ptr\("([^"]*)"\)`)
+	reDocIdentityType = regexp.MustCompile(`Identity: &armdataprotection\.DppIdentityDetails\{\s*Type: to\.Ptr\("([^"]+)"\)`)
+)
+
+// recordOps appends the operation URLs of an answer to the harness's list.
+func (p *prereqs) recordOps(opsFile string, resp *http.Response) {
+	f, err := os.OpenFile(opsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer f.Close()
+	for _, h := range []string{"Azure-AsyncOperation", "Location"} {
+		if u, err := url.Parse(resp.Header.Get(h)); err == nil && u.Path != "" {
+			fmt.Fprintln(f, u.Path)
+		}
+	}
+}
+
 func (p *prereqs) updatePolicyWithItem(rg, vault, policy, opsFile string) error {
 	ctx := p.e.Ctx()
 	vc, err := armrecoveryservices.NewVaultsClient(p.e.Sub, p.e.Cred, p.e.Opts)
@@ -985,16 +1046,7 @@ func (p *prereqs) updatePolicyWithItem(rg, vault, policy, opsFile string) error 
 	if resp.StatusCode != 202 {
 		return fmt.Errorf("PUT: %d %v", resp.StatusCode, m)
 	}
-	f, err := os.OpenFile(opsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for _, h := range []string{"Azure-AsyncOperation", "Location"} {
-		if u, err := url.Parse(resp.Header.Get(h)); err == nil && u.Path != "" {
-			fmt.Fprintln(f, u.Path)
-		}
-	}
+	p.recordOps(opsFile, resp)
 	return nil
 }
 
@@ -1058,16 +1110,7 @@ func (p *prereqs) triggerValidation(rg, vault, opsFile string) error {
 		if _, err := pl.PollUntilDone(ctx, fixture.Poll); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(opsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		for _, h := range []string{"Azure-AsyncOperation", "Location"} {
-			if u, err := url.Parse(raw.Header.Get(h)); err == nil && u.Path != "" {
-				fmt.Fprintln(f, u.Path)
-			}
-		}
+		p.recordOps(opsFile, raw)
 		return nil
 	}
 	return fmt.Errorf("no protected VM with a recovery point")
