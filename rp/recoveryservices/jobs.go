@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -95,6 +96,10 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 	return map[string]any{"id": j.VaultID + "/backupJobs/" + j.ID, "name": j.ID, "type": jobType, "properties": props}
 }
 
+// jobStatuses are the values of the job list's status filter: Azure's
+// JobStatus enum (Invalid matches no job).
+var jobStatuses = []string{"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"}
+
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	_, vid, f, err := pr.vaultFilter(r, "status", "operation", "startTime", "endTime", "backupManagementType", "jobId", "entityFriendlyName")
@@ -111,6 +116,9 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 		if jf.To, err = parseWireTime(s); err != nil {
 			return nil, arm.BadRequest("InvalidFilter", "The $filter endTime is invalid: %v.", err)
 		}
+	}
+	if st := f["status"]; st != "" && !slices.ContainsFunc(jobStatuses, func(s string) bool { return strings.EqualFold(s, st) }) {
+		return nil, arm.BadRequest("InvalidFilter", "The $filter status '%s' is invalid: use one of %s.", st, strings.Join(jobStatuses, ", "))
 	}
 	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
 		return arm.OK(arm.Values([]any{})), nil
