@@ -25,12 +25,13 @@ const (
 	OpBackup   = "backup"   // backup jobs (ad hoc and scheduled), both vault kinds
 	OpRestore  = "restore"  // restore jobs, both vault kinds
 	OpValidate = "validate" // validateForBackup / validateRestore
+	OpDelete   = "delete"   // deleting a Recovery Services protected item and its backup data
 	OpARM      = "arm"      // any ARM request, by method and path pattern
 	OpDisk     = "disk"     // the disk data plane (SAS page-blob requests)
 )
 
 // Ops lists the operations in the order help texts show them.
-var Ops = []string{OpBackup, OpRestore, OpValidate, OpARM, OpDisk}
+var Ops = []string{OpBackup, OpRestore, OpValidate, OpDelete, OpARM, OpDisk}
 
 // Rule is one fault rule.
 type Rule struct {
@@ -39,7 +40,7 @@ type Rule struct {
 	// Method limits arm and disk rules to one HTTP method ("" any).
 	Method string `json:"method,omitempty"`
 	// Path is a case-insensitive pattern the request path (arm, disk), the
-	// item id (backup, restore, validateRestore) or the disk id
+	// item id (backup, restore, validateRestore, delete) or the disk id
 	// (validateForBackup) must match; '*' matches any run of characters,
 	// '/' included. "" matches everything.
 	Path string `json:"path,omitempty"`
@@ -60,6 +61,9 @@ type Rule struct {
 	Created time.Time `json:"created"`
 
 	latency time.Duration
+	// released is closed when the rule is deleted (or replaced, or the
+	// rules cleared): the matches it still holds stop waiting.
+	released chan struct{}
 }
 
 // Error is an injected failure.
@@ -119,7 +123,7 @@ func Validate(r *Rule) error {
 	}
 	if r.Code != "" && r.Status == 0 {
 		r.Status = http.StatusInternalServerError
-		if r.Operation == OpBackup || r.Operation == OpRestore || r.Operation == OpValidate {
+		if r.Operation == OpBackup || r.Operation == OpRestore || r.Operation == OpValidate || r.Operation == OpDelete {
 			r.Status = http.StatusBadRequest
 		}
 	}
@@ -135,11 +139,12 @@ func (s *Set) Add(r Rule, now time.Time) (Rule, error) {
 	if r.Name == "" {
 		r.Name = uuid.NewString()[:8]
 	}
-	r.Hits, r.Created = 0, now
+	r.Hits, r.Created, r.released = 0, now, make(chan struct{})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, x := range s.rules {
 		if strings.EqualFold(x.Name, r.Name) {
+			close(x.released)
 			s.rules = append(s.rules[:i], s.rules[i+1:]...)
 			break
 		}
@@ -160,12 +165,14 @@ func (s *Set) List() []Rule {
 	return out
 }
 
-// Delete removes a rule; false if none had that name.
+// Delete removes a rule and releases the matches its latency still holds;
+// false if none had that name.
 func (s *Set) Delete(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, x := range s.rules {
 		if strings.EqualFold(x.Name, name) {
+			close(x.released)
 			s.rules = append(s.rules[:i], s.rules[i+1:]...)
 			return true
 		}
@@ -178,6 +185,9 @@ func (s *Set) Clear() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(s.rules)
+	for _, x := range s.rules {
+		close(x.released)
+	}
 	s.rules = nil
 	return n
 }
@@ -187,8 +197,14 @@ func (s *Set) Clear() int {
 // a latency to wait and an error to return (either may be zero). A rule
 // whose Count is used up is removed.
 func (s *Set) Match(op, method, target string) (time.Duration, *Error) {
+	d, e, _ := s.match(op, method, target)
+	return d, e
+}
+
+// match is Match with the channel closed when the rule is deleted.
+func (s *Set) match(op, method, target string) (time.Duration, *Error, <-chan struct{}) {
 	if s == nil {
-		return 0, nil
+		return 0, nil, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,19 +223,24 @@ func (s *Set) Match(op, method, target string) (time.Duration, *Error) {
 		if r.Code != "" {
 			e = &Error{Status: r.Status, Code: r.Code, Message: r.Message, Rule: r.Name}
 		}
-		return r.latency, e
+		return r.latency, e, r.released
 	}
-	return 0, nil
+	return 0, nil, nil
 }
 
-// Apply is Match followed by the wait: it sleeps the rule's latency (or
-// until ctx ends) and returns the injected error, nil when none.
+// Apply is Match followed by the wait: it sleeps the rule's latency (until
+// ctx ends, or until the rule is deleted: deleting a rule releases what it
+// holds, which then goes on without the rule's error) and returns the
+// injected error, nil when none.
 func (s *Set) Apply(ctx context.Context, op, method, target string) error {
-	d, e := s.Match(op, method, target)
+	d, e, released := s.match(op, method, target)
 	if d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
+		case <-released:
+			t.Stop()
+			return nil
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()

@@ -273,6 +273,9 @@ func TestAzureExamples(t *testing.T) {
 		if phase == 4 {
 			p.lowerQuotas(in)
 		}
+		if phase == 6 {
+			p.holdDeletes(in)
+		}
 		if len(ids) > 0 {
 			p.runPhase(bin, phase, ids, opsFile, results)
 		}
@@ -289,6 +292,7 @@ func TestAzureExamples(t *testing.T) {
 			p.releasePolicyItems()
 		}
 	}
+	p.releaseDeletes()
 	if d := os.Getenv("EXAMPLES_DUMP"); d != "" {
 		b, _ := json.MarshalIndent(results, "", "  ")
 		_ = os.WriteFile(d, b, 0o644)

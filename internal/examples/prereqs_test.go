@@ -41,6 +41,9 @@ type prereqs struct {
 	// ({rg, vault, container, item}): their protection stops before the
 	// deletes (the policy may then be deleted, as the delete example does).
 	policyItems [][4]string
+	// The fault rules holding the deletes whose status an example reads
+	// in progress (released after the last phase).
+	holds []string
 }
 
 func newPrereqs(t *testing.T, e *testserver.Env) *prereqs {
@@ -835,7 +838,7 @@ func (p *prereqs) heldBackup(rg, vault, vmName string, at time.Time) string {
 		return ""
 	}
 	rule := "examples-hold-" + strings.ToLower(vault)
-	const rules = "/providers/Safehold.Admin/faultRules?api-version=2024-01-01"
+	const rules = faultRulesPath
 	if resp, m := p.e.Do("POST", rules, map[string]any{"name": rule, "operation": "backup", "path": "*/protectedItems/" + item, "latency": "10m"}); resp.StatusCode != 201 {
 		p.logf("fault rule holding %s: %d %v", item, resp.StatusCode, m)
 		return ""
@@ -861,6 +864,43 @@ func (p *prereqs) heldBackup(rg, vault, vmName string, at time.Time) string {
 	p.logf("the backup of %s in %s was not held", vmName, vault)
 	return jobID
 }
+
+// reDocInProgress: an operation status documented in progress.
+var reDocInProgress = regexp.MustCompile(`Status: to\.Ptr\(armrecoveryservicesbackup\.OperationStatusValuesInProgress\)`)
+
+// holdDeletes: where an example reads the status of a delete documenting
+// it in progress (Azure's ProtectedItem_Delete_OperationStatus), the
+// deletes of protected items in its vault are held by a delete fault rule
+// (admin API) while the deletes and the reads of their status run, as a
+// user showing a delete in progress would hold it; releaseDeletes deletes
+// the rules, which lets the deletes complete.
+func (p *prereqs) holdDeletes(xs []*example) {
+	for _, x := range xs {
+		if x.Phase != 7 || x.Client != "BackupOperationStatusesClient" || x.Args["vaultName"] == "" || !reDocInProgress.MatchString(x.WantExpr) {
+			continue
+		}
+		rule := "examples-hold-delete-" + strings.ToLower(x.Args["vaultName"])
+		resp, m := p.e.Do("POST", faultRulesPath, map[string]any{"name": rule, "operation": "delete", "latency": "10m",
+			"path": "/subscriptions/" + p.e.Sub + "/resourceGroups/" + x.Args["resourceGroupName"] + "/providers/Microsoft.RecoveryServices/vaults/" + x.Args["vaultName"] + "/*"})
+		if resp.StatusCode != 201 {
+			p.logf("fault rule holding the deletes in %s: %d %v", x.Args["vaultName"], resp.StatusCode, m)
+			continue
+		}
+		p.holds = append(p.holds, rule)
+	}
+}
+
+// releaseDeletes deletes the rules holdDeletes added: the held deletes go on.
+func (p *prereqs) releaseDeletes() {
+	for _, rule := range p.holds {
+		if resp, m := p.e.Do("DELETE", "/providers/Safehold.Admin/faultRules/"+rule+"?api-version=2024-01-01", nil); resp.StatusCode != 200 {
+			p.logf("release the deletes held by %s: %d %v", rule, resp.StatusCode, m)
+		}
+	}
+	p.holds = nil
+}
+
+const faultRulesPath = "/providers/Safehold.Admin/faultRules?api-version=2024-01-01"
 
 // lowerQuota lowers the subscription's vCPU quota in a region to nothing
 // through the admin API, as a developer testing how a client handles a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/arm/armops"
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -498,6 +499,27 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 		}
 		it = nil
 	}
+	// A delete fault rule (admin API) holds the deletion (InProgress while
+	// its latency runs) or fails it: the job ends Failed with its code and
+	// the item and its data stay.
+	if err := pr.p.Inject(ctx, fault.OpDelete, id.String()); err != nil {
+		var ae *arm.Error
+		if !arm.As(err, &ae) {
+			return err
+		}
+		ferr := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+			j, err := getJob(ctx, tx, "", in.JobID)
+			if err != nil {
+				return err
+			}
+			j.Finish(pr.p.Now(), jobErr(ae))
+			return protection.PutJob(ctx, tx, j)
+		})
+		if ferr != nil {
+			return ferr
+		}
+		return err
+	}
 	if it != nil {
 		if err := pr.deleteItemData(ctx, it); err != nil {
 			return err
@@ -571,8 +593,17 @@ func (pr *Provider) itemOperationStatus(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 	}
-	return armops.StatusResponse(pr.p.Ops, r, op.ID)
+	resp, err := armops.StatusResponse(pr.p.Ops, r, op.ID)
+	if b, ok := resp.Body.(map[string]any); err == nil && ok && b["endTime"] == nil {
+		// Azure's Recovery Services statuses carry the minimum time as the
+		// endTime of an operation still running (its examples document it).
+		b["endTime"] = notEnded
+	}
+	return resp, err
 }
+
+// notEnded is the endTime of a Recovery Services operation still running.
+const notEnded = "0001-01-01T00:00:00Z"
 
 // mergedItemStatus is the ARM status fields (status, startTime, endTime)
 // plus the protected item: its id, name, type and properties, to which the
