@@ -171,8 +171,21 @@ func TestVerifyJobs(t *testing.T) {
 	if !ok {
 		t.Fatalf("RS verify job is a %T", rj.Properties)
 	}
-	if *vj.Operation != "Verify" || *vj.Status != "Completed" || *vj.EntityFriendlyName != vm.Vault || len(vj.ErrorDetails) != 0 {
+	if *vj.Operation != "Verify" || *vj.Status != "Completed" || *vj.EntityFriendlyName != vm.Vault || len(vj.ErrorDetails) != 0 ||
+		vj.BackupManagementType == nil || *vj.BackupManagementType != armrecoveryservicesbackup.BackupManagementTypeAzureIaasVM {
 		t.Fatalf("RS verify job: %+v", vj)
+	}
+	// Every job of the vault's list carries its backupManagementType (the
+	// vault holds VMs), the verify job's too, so a filter on it keeps it.
+	_, m = call(t, e, "GET", rsVault+"/backupJobs"+av+"&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM' and operation eq 'Verify'"), nil)
+	if l, _ := m["value"].([]any); len(l) != 1 {
+		t.Fatalf("RS verify jobs of AzureIaasVM: %v", m)
+	}
+	_, m = call(t, e, "GET", rsVault+"/backupJobs"+av, nil)
+	for _, j := range m["value"].([]any) {
+		if str(j.(map[string]any), "properties.backupManagementType") != "AzureIaasVM" {
+			t.Fatalf("RS job without backupManagementType AzureIaasVM: %v", j)
+		}
 	}
 
 	// Bad input and permissions.

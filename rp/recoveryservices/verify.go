@@ -59,7 +59,9 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, vid.String()+"/backupOperationResults/"+op.ID), nil
 }
 
-// vaultJobBody renders a vault-level job (Verify) as Azure's VaultJob.
+// vaultJobBody renders a vault-level job (Verify) as Azure's VaultJob. Its
+// backupManagementType is the vault's items' (a Recovery Services vault
+// here holds VMs only), as every job of the list carries one.
 func (pr *Provider) vaultJobBody(j *protection.Job) map[string]any {
 	now := pr.p.Now()
 	bag := map[string]string{"Vault Name": j.ItemName}
@@ -73,7 +75,7 @@ func (pr *Provider) vaultJobBody(j *protection.Job) map[string]any {
 	}
 	bag["Progress Percentage"] = strconv.FormatFloat(j.Progress, 'f', -1, 64)
 	props := map[string]any{
-		"jobType": "VaultJob", "entityFriendlyName": j.ItemName, "operation": j.Operation, "status": j.Status,
+		"jobType": "VaultJob", "entityFriendlyName": j.ItemName, "backupManagementType": "AzureIaasVM", "operation": j.Operation, "status": j.Status,
 		"startTime": wt(j.StartTime), "duration": protection.FormatElapsed(j.Duration(now)), "activityId": j.ID,
 		"actionsInfo": []string{}, "extendedInfo": map[string]any{"propertyBag": bag},
 	}
