@@ -25,3 +25,13 @@ func LinkTo(action, id string, groupActions ...string) Link {
 	}
 	return Link{Action: action, Scope: id}
 }
+
+// AssignLinks are the links of the identities a request gives a resource:
+// action (an assign action) on each of ids.
+func AssignLinks(action string, ids []string) []Link {
+	var links []Link
+	for _, id := range ids {
+		links = append(links, LinkTo(action, id))
+	}
+	return links
+}

@@ -2,9 +2,9 @@ package dataprotection
 
 import (
 	"encoding/json"
-	"sort"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/resource"
 )
 
 // Linked access (ARM's linked authorization check, arm.Request.CheckLinked)
@@ -12,7 +12,7 @@ import (
 // instance's disk, policy, snapshot resource group and user-assigned
 // identity; a restore's target disk; a vault's user-assigned identities.
 
-const assignIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
+const assignIdentity = resource.AssignIdentity
 
 // link is the link to id when it is of the type the action is on, or a
 // resource group for creating snapshots in it (arm.LinkTo).
@@ -54,22 +54,4 @@ func restoreLinks(req *restoreRequest) []arm.Link {
 		return nil
 	}
 	return append([]arm.Link{link("Microsoft.Compute/disks/write", req.RestoreTargetInfo.DatasourceInfo.ResourceID)}, identityLinks(req.IdentityDetails)...)
-}
-
-// vaultIdentityLinks are the links of a vault's identity: each
-// user-assigned identity it names.
-func vaultIdentityLinks(id *identityDetails) []arm.Link {
-	if id == nil {
-		return nil
-	}
-	ids := make([]string, 0, len(id.UserAssignedIdentities))
-	for uid := range id.UserAssignedIdentities {
-		ids = append(ids, uid)
-	}
-	sort.Strings(ids)
-	var links []arm.Link
-	for _, uid := range ids {
-		links = append(links, link(assignIdentity, uid))
-	}
-	return links
 }

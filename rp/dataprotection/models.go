@@ -2,6 +2,7 @@ package dataprotection
 
 import (
 	"encoding/json"
+	"github.com/safehold/safehold/resource"
 	"time"
 
 	"github.com/safehold/safehold/arm"
@@ -29,19 +30,9 @@ type vaultResource struct {
 	SystemData *arm.SystemData  `json:"systemData,omitempty"`
 }
 
-type identityDetails struct {
-	Type                   string                           `json:"type"`
-	PrincipalID            string                           `json:"principalId,omitempty"`
-	TenantID               string                           `json:"tenantId,omitempty"`
-	UserAssignedIdentities map[string]*userAssignedIdentity `json:"userAssignedIdentities,omitempty"`
-}
-
-// userAssignedIdentity is a value of userAssignedIdentities: {} (or null in
-// a PATCH, to remove it) on input; principalId and clientId on output.
-type userAssignedIdentity struct {
-	PrincipalID string `json:"principalId,omitempty"`
-	ClientID    string `json:"clientId,omitempty"`
-}
+// identityDetails is a vault's managed identity (resource.SetIdentity has
+// the rules both vault kinds share).
+type identityDetails = resource.Identity
 
 type storageSetting struct {
 	DatastoreType string `json:"datastoreType"`

@@ -98,7 +98,7 @@ func decodeVaultBody(r *arm.Request, in any, identity **identityDetails, tags *m
 	if err := r.Decode(in); err != nil {
 		return err
 	}
-	if err := r.CheckLinked(vaultIdentityLinks(*identity)...); err != nil {
+	if err := r.CheckLinked(arm.AssignLinks(assignIdentity, (*identity).UserAssignedIDs())...); err != nil {
 		return err
 	}
 	return protection.CheckVerifyTags(*tags)
@@ -132,8 +132,8 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	if in.Identity != nil {
-		if _, _, _, aerr := parseIdentityType(in.Identity.Type); aerr != nil {
-			return nil, aerr
+		if _, _, _, err := identityKinds.ParseIdentityType(in.Identity.Type); err != nil {
+			return nil, err
 		}
 	}
 	id := vaultIDOf(r)

@@ -3,7 +3,6 @@ package recoveryservices
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -38,13 +37,13 @@ type VaultSKU struct {
 	Capacity string `json:"capacity,omitempty"`
 }
 
-// VaultIdentity is the vault's managed identity.
-type VaultIdentity struct {
-	Type                   string                    `json:"type"`
-	PrincipalID            string                    `json:"principalId,omitempty"`
-	TenantID               string                    `json:"tenantId,omitempty"`
-	UserAssignedIdentities map[string]map[string]any `json:"userAssignedIdentities,omitempty"`
-}
+// VaultIdentity is the vault's managed identity (resource.SetIdentity has
+// the rules both vault kinds share).
+type VaultIdentity = resource.Identity
+
+// identityKinds: a Recovery Services vault spells the identity with both
+// kinds "SystemAssigned, UserAssigned" (its spec's enum).
+var identityKinds = resource.IdentityKinds{Both: "SystemAssigned, UserAssigned"}
 
 // vaultRecord is what the store keeps for a vault.
 type vaultRecord struct {
@@ -87,6 +86,19 @@ func (pr *Provider) vaultFilter(r *arm.Request, fields ...string) (*vaultRecord,
 	return v, vid, f, err
 }
 
+// decodeVault decodes a vault PUT or PATCH body and checks what both share:
+// the verify tags and the caller's access to each user-assigned identity it
+// gives the vault (Azure's linked check: assign action on the identity).
+func decodeVault(r *arm.Request, in *Vault) error {
+	if err := r.Decode(in); err != nil {
+		return err
+	}
+	if err := r.CheckLinked(arm.AssignLinks(resource.AssignIdentity, in.Identity.UserAssignedIDs())...); err != nil {
+		return err
+	}
+	return protection.CheckVerifyTags(in.Tags)
+}
+
 func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, rg, name := r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("vaultName")
@@ -94,10 +106,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	var in Vault
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	if err := protection.CheckVerifyTags(in.Tags); err != nil {
+	if err := decodeVault(r, &in); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(in.Location) == "" {
@@ -107,10 +116,8 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidSkuName", "The sku name '%s' is invalid: use 'Standard' or 'RS0'.", in.SKU.Name)
 	}
 	if in.Identity != nil {
-		switch strings.ToLower(strings.ReplaceAll(in.Identity.Type, " ", "")) {
-		case "none", "systemassigned", "userassigned", "systemassigned,userassigned":
-		default:
-			return nil, arm.BadRequest("InvalidIdentityType", "The identity type '%s' is invalid: use 'None', 'SystemAssigned', 'UserAssigned' or 'SystemAssigned, UserAssigned'.", in.Identity.Type)
+		if _, _, _, err := identityKinds.ParseIdentityType(in.Identity.Type); err != nil {
+			return nil, err
 		}
 	}
 	id := vaultID(sub, rg, name)
@@ -146,7 +153,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			skuName = old.SKU.Name
 		}
 		out.SKU = &VaultSKU{Name: skuName, Tier: "Standard"}
-		if err := pr.applyIdentity(ctx, tx, &out, in.Identity); err != nil {
+		if err := pr.applyIdentity(ctx, tx, &out, in.Identity, false); err != nil {
 			return err
 		}
 		out.Properties = mergeVaultProperties(old.Properties, in.Properties)
@@ -175,10 +182,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in Vault
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	if err := protection.CheckVerifyTags(in.Tags); err != nil {
+	if err := decodeVault(r, &in); err != nil {
 		return nil, err
 	}
 	id := pr.vaultIDOf(r)
@@ -193,10 +197,8 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		if in.Tags != nil {
 			out.Tags = in.Tags
 		}
-		if in.Identity != nil {
-			if err := pr.applyIdentity(ctx, tx, &out, in.Identity); err != nil {
-				return err
-			}
+		if err := pr.applyIdentity(ctx, tx, &out, in.Identity, true); err != nil {
+			return err
 		}
 		out.Properties = patchVaultProperties(v.Properties, in.Properties)
 		now := pr.p.Now()
@@ -236,44 +238,22 @@ func (pr *Provider) vaultOperationResult(r *arm.Request) (*arm.Response, error) 
 	return arm.OK(v.Vault), nil
 }
 
-// applyIdentity sets the vault identity, creating (or keeping) its
-// system-assigned principal.
-func (pr *Provider) applyIdentity(ctx context.Context, tx store.Tx, v *vaultRecord, in *VaultIdentity) error {
+// applyIdentity sets the vault's identity from a request's (nil: kept as
+// it is) by resource.SetIdentity: the system-assigned principal is kept
+// across writes and deleted when dropped, each user-assigned identity is
+// checked and answered with its own principal; merge (PATCH) adds the given
+// user-assigned identities to the vault's and removes those given as null.
+// A vault with identity None answers no identity.
+func (pr *Provider) applyIdentity(ctx context.Context, tx store.Tx, v *vaultRecord, in *VaultIdentity, merge bool) error {
 	if in == nil {
 		return nil
 	}
-	t := strings.ToLower(strings.ReplaceAll(in.Type, " ", ""))
-	if t == "none" || t == "" {
-		if v.Identity != nil && v.Identity.PrincipalID != "" && pr.p.Dir != nil {
-			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		v.Identity = nil
-		return nil
+	out, err := pr.p.SetIdentity(ctx, tx, identityKinds, v.ID, v.Identity, in, merge)
+	if err != nil {
+		return err
 	}
-	out := &VaultIdentity{Type: in.Type, UserAssignedIdentities: in.UserAssignedIdentities}
-	switch t {
-	case "systemassigned":
-		out.Type = "SystemAssigned"
-	case "userassigned":
-		out.Type = "UserAssigned"
-	default:
-		out.Type = "SystemAssigned, UserAssigned"
-	}
-	if strings.Contains(t, "systemassigned") {
-		if v.Identity != nil && v.Identity.PrincipalID != "" {
-			out.PrincipalID, out.TenantID = v.Identity.PrincipalID, v.Identity.TenantID
-		} else if pr.p.Dir != nil {
-			p, err := pr.p.Dir.CreateManagedIdentity(ctx, tx, v.ID)
-			if err != nil {
-				return fmt.Errorf("create vault identity: %w", err)
-			}
-			out.PrincipalID, out.TenantID = p.ObjectID, p.TenantID
-		}
-	}
-	for k := range out.UserAssignedIdentities {
-		out.UserAssignedIdentities[k] = map[string]any{"principalId": uuid.NewString(), "clientId": uuid.NewString()}
+	if out.Type == "None" {
+		out = nil
 	}
 	v.Identity = out
 	return nil
