@@ -31,6 +31,20 @@ func TestStorageAccounts(t *testing.T) {
 	if m["type"] != "Microsoft.Storage/storageAccounts" || m["location"] != "westus" || sku["name"] != "Standard_LRS" || p["provisioningState"] != "Succeeded" || hasKey(m, "keys") {
 		t.Fatalf("account: %v", m)
 	}
+	// PUT sets every settable property; PATCH only those that may change
+	// after creation (isHnsEnabled and encryption stay), and keeps the tags.
+	resp, m = raw(t, e, "PUT", A+v, "", []byte(`{"location":"westus","sku":{"name":"Standard_LRS"},"tags":{"env":"test"},"properties":{"isHnsEnabled":true,"accessTier":"Cool","unknownSetting":1}}`))
+	if resp.StatusCode != 200 || testserver.Field(m, "properties.isHnsEnabled") != true || testserver.Field(m, "properties.accessTier") != "Cool" || testserver.Field(m, "properties.unknownSetting") != nil || hasKey(m, "keys") {
+		t.Fatalf("put properties: %d %v", resp.StatusCode, m)
+	}
+	resp, m = raw(t, e, "PATCH", A+v, "", []byte(`{"properties":{"isHnsEnabled":false,"accessTier":"Hot","minimumTlsVersion":"TLS1_0","encryption":{"keySource":"Microsoft.Keyvault"}}}`))
+	if resp.StatusCode != 200 || testserver.Field(m, "properties.isHnsEnabled") != true || testserver.Field(m, "properties.accessTier") != "Hot" || testserver.Field(m, "properties.minimumTlsVersion") != "TLS1_0" ||
+		testserver.Field(m, "properties.encryption.keySource") != "Microsoft.Storage" || testserver.Field(m, "tags.env") != "test" || hasKey(m, "keys") {
+		t.Fatalf("patch: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := raw(t, e, "PATCH", rg+"/providers/Microsoft.Storage/storageAccounts/absent1"+v, "", []byte(`{"tags":{}}`)); resp.StatusCode != 404 {
+		t.Fatalf("patch of an absent account: %d %v", resp.StatusCode, m)
+	}
 	// The generic-resource GET the az CLI uses to find a staging account.
 	if resp, m := raw(t, e, "GET", A+"?api-version=2016-01-01", "", nil); resp.StatusCode != 200 || m["id"] == nil || hasKey(m, "keys") {
 		t.Fatalf("get: %d %v", resp.StatusCode, m)

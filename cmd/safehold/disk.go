@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -90,32 +92,20 @@ func (s *session) grant(d *diskRef, access armcompute.AccessLevel) (*pageblob.Cl
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := sc.BeginGrantAccess(s.ctx(), d.RG, d.Name, data, nil)
-		res, err := pollDone(s, p, err)
+		sas, revoke, err = grantSAS(s, d, data, sc.BeginGrantAccess, sc.BeginRevokeAccess,
+			func(r armcompute.SnapshotsClientGrantAccessResponse) *string { return r.AccessSAS })
 		if err != nil {
 			return nil, nil, err
-		}
-		sas = res.AccessSAS
-		revoke = func() error {
-			p, err := sc.BeginRevokeAccess(s.ctx(), d.RG, d.Name, nil)
-			_, err = pollDone(s, p, err)
-			return err
 		}
 	} else {
 		dc, err := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := dc.BeginGrantAccess(s.ctx(), d.RG, d.Name, data, nil)
-		res, err := pollDone(s, p, err)
+		sas, revoke, err = grantSAS(s, d, data, dc.BeginGrantAccess, dc.BeginRevokeAccess,
+			func(r armcompute.DisksClientGrantAccessResponse) *string { return r.AccessSAS })
 		if err != nil {
 			return nil, nil, err
-		}
-		sas = res.AccessSAS
-		revoke = func() error {
-			p, err := dc.BeginRevokeAccess(s.ctx(), d.RG, d.Name, nil)
-			_, err = pollDone(s, p, err)
-			return err
 		}
 	}
 	if sas == nil {
@@ -132,6 +122,26 @@ func (s *session) grant(d *diskRef, access armcompute.AccessLevel) (*pageblob.Cl
 		return nil, nil, err
 	}
 	return pc, revoke, nil
+}
+
+// grantSAS runs a disk's or a snapshot's grant-access operation through
+// its client (grant and revoke are the client's BeginGrantAccess and
+// BeginRevokeAccess; sasOf reads the SAS URL of the grant's answer) and
+// returns the SAS URL with the function that revokes it.
+func grantSAS[G, R, GO, RO any](s *session, d *diskRef, data armcompute.GrantAccessData,
+	grant func(context.Context, string, string, armcompute.GrantAccessData, *GO) (*runtime.Poller[G], error),
+	revoke func(context.Context, string, string, *RO) (*runtime.Poller[R], error),
+	sasOf func(G) *string) (*string, func() error, error) {
+	p, err := grant(s.ctx(), d.RG, d.Name, data, nil)
+	res, err := pollDone(s, p, err)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sasOf(res), func() error {
+		p, err := revoke(s.ctx(), d.RG, d.Name, nil)
+		_, err = pollDone(s, p, err)
+		return err
+	}, nil
 }
 
 type seekCloser struct{ io.ReadSeeker }

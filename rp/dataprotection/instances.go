@@ -465,14 +465,8 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 // deleteInstanceData deletes an instance's recovery points, its datasource
 // index and the instance, for a caller holding the item's lease.
 func (pr *Provider) deleteInstanceData(ctx context.Context, bid arm.ResourceID, bi *instanceResource) error {
-	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, bi.ID)
-	if err != nil {
+	if err := pr.deletePointsOf(ctx, bi.ID); err != nil {
 		return err
-	}
-	for _, pt := range pts {
-		if err := pr.Engine.DeletePoints(ctx, "", pt); err != nil {
-			return err
-		}
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if owner, err := protectedBy(ctx, tx, bi.Properties.DataSourceInfo.ResourceID); err != nil {
@@ -488,6 +482,21 @@ func (pr *Provider) deleteInstanceData(ctx context.Context, bid arm.ResourceID, 
 		}
 		return err
 	})
+}
+
+// deletePointsOf deletes the recovery points recorded under itemID (a
+// backup instance or a deleted one) with their snapshots, one at a time.
+func (pr *Provider) deletePointsOf(ctx context.Context, itemID string) error {
+	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, itemID)
+	if err != nil {
+		return err
+	}
+	for _, pt := range pts {
+		if err := pr.Engine.DeletePoints(ctx, "", pt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // instanceAction serves stopProtection, suspendBackups, resumeProtection,

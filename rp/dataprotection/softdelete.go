@@ -453,14 +453,8 @@ func (pr *Provider) purgeDeleted(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, did.String())
-	if err != nil {
+	if err := pr.deletePointsOf(ctx, did.String()); err != nil {
 		return err
-	}
-	for _, pt := range pts {
-		if err := pr.Engine.DeletePoints(ctx, "", pt); err != nil {
-			return err
-		}
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := cancelPurge(ctx, tx, did); err != nil {

@@ -124,21 +124,20 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	now := pr.p.Now().UTC()
-	var out Account
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+	return pr.save(r, id, now, func(tx store.Tx) (*Account, error) {
 		var cur Account
 		err := resource.Get(ctx, tx, id, &cur)
 		if err != nil && !arm.IsNotFound(err) {
-			return err
+			return nil, err
 		}
 		if err == nil && !strings.EqualFold(cur.Location, loc) {
-			return arm.Errorf(http.StatusConflict, "StorageAccountAlreadyExists", "The storage account named %s already exists under the subscription in location '%s'.", name, cur.Location)
+			return nil, arm.Errorf(http.StatusConflict, "StorageAccountAlreadyExists", "The storage account named %s already exists under the subscription in location '%s'.", name, cur.Location)
 		}
 		if err != nil {
 			if taken, err := pr.nameTaken(ctx, tx, name); err != nil {
-				return err
+				return nil, err
 			} else if taken {
-				return arm.Errorf(http.StatusConflict, "StorageAccountAlreadyTaken", "The storage account named %s is already taken.", name)
+				return nil, arm.Errorf(http.StatusConflict, "StorageAccountAlreadyTaken", "The storage account named %s is already taken.", name)
 			}
 			cur = Account{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: accountType}, Keys: []Key{newKey("key1", now), newKey("key2", now)}}
 			cur.Properties = map[string]any{"creationTime": now.Format(time.RFC3339Nano)}
@@ -149,16 +148,40 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 			tier = "Premium"
 		}
 		cur.SKU = map[string]string{"name": sku, "tier": tier}
-		for k, v := range in.Properties {
-			switch k {
-			case "accessTier", "supportsHttpsTrafficOnly", "minimumTlsVersion", "allowBlobPublicAccess", "allowSharedKeyAccess", "isHnsEnabled", "encryption", "networkAcls", "publicNetworkAccess":
-				cur.Properties[k] = v
+		setProperties(cur.Properties, in.Properties, true)
+		fill(&cur)
+		return &cur, nil
+	})
+}
+
+// setProperties copies into dst the properties of in that a request may
+// set: those a PATCH may change and, on PUT, those fixed at creation too.
+func setProperties(dst, in map[string]any, put bool) {
+	for k, v := range in {
+		switch k {
+		case "accessTier", "supportsHttpsTrafficOnly", "minimumTlsVersion", "allowBlobPublicAccess", "allowSharedKeyAccess", "networkAcls", "publicNetworkAccess":
+			dst[k] = v
+		case "isHnsEnabled", "encryption":
+			if put {
+				dst[k] = v
 			}
 		}
-		fill(&cur)
-		cur.SystemData = arm.Touch(cur.SystemData, r.Caller(), now)
-		out = cur
-		return resource.Put(ctx, tx, id, &cur)
+	}
+}
+
+// save stores the account that change returns (read and changed in the
+// same transaction), touched by the caller at now, and answers it.
+func (pr *Provider) save(r *arm.Request, id arm.ResourceID, now time.Time, change func(tx store.Tx) (*Account, error)) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var out *Account
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		a, err := change(tx)
+		if err != nil {
+			return err
+		}
+		a.SystemData = arm.Touch(a.SystemData, r.Caller(), now)
+		out = a
+		return resource.Put(ctx, tx, id, a)
 	})
 	if err != nil {
 		return nil, err
@@ -243,27 +266,17 @@ func (pr *Provider) patch(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	var out Account
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := resource.Get(ctx, tx, id, &out); err != nil {
-			return err
+	return pr.save(r, id, pr.p.Now().UTC(), func(tx store.Tx) (*Account, error) {
+		var a Account
+		if err := resource.Get(ctx, tx, id, &a); err != nil {
+			return nil, err
 		}
 		if in.Tags != nil {
-			out.Tags = in.Tags
+			a.Tags = in.Tags
 		}
-		for k, v := range in.Properties {
-			switch k {
-			case "accessTier", "supportsHttpsTrafficOnly", "minimumTlsVersion", "allowBlobPublicAccess", "allowSharedKeyAccess", "networkAcls", "publicNetworkAccess":
-				out.Properties[k] = v
-			}
-		}
-		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now().UTC())
-		return resource.Put(ctx, tx, id, &out)
+		setProperties(a.Properties, in.Properties, false)
+		return &a, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(out.wire()), nil
 }
 
 func (pr *Provider) delete(r *arm.Request) (*arm.Response, error) {
