@@ -369,12 +369,23 @@ func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
 		return err
 	}
 	if eid != "" {
-		if err := s.repo.Delete(ctx, eid); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
-			return fmt.Errorf("delete snapshot content: %w", err)
-		}
-		s.collectGarbage()
+		s.dropContent(ctx, rid.Name(), eid)
 	}
 	return nil
+}
+
+// dropContent deletes content (engine snapshot eid) of snapshot name that
+// a committed change stopped naming (the snapshot was deleted, or a
+// resize replaced it), then collects garbage. It runs to its end whatever
+// becomes of ctx: a client that goes away mid-request must not leave the
+// content half deleted, and the change it follows is committed. A failure
+// is logged, not returned (the resource is already as the caller asked);
+// the start sweep removes content no snapshot records.
+func (s *Service) dropContent(ctx context.Context, name string, eid snapshot.ID) {
+	if err := s.repo.Delete(context.WithoutCancel(ctx), eid); err != nil && !errors.Is(err, snapshot.ErrNotFound) && s.p.Logger != nil {
+		s.p.Logger.Warn("delete the old content of a snapshot", "snapshot", name, "content", eid, "error", err)
+	}
+	s.collectGarbage()
 }
 
 // CreateDiskFromSnapshot creates a new managed disk (the restore path) with
@@ -569,9 +580,6 @@ func (s *Service) ResizeSnapshot(ctx context.Context, id string, sizeBytes int64
 	if err != nil {
 		return nil, err
 	}
-	if err := s.repo.Delete(ctx, eid); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
-		return nil, fmt.Errorf("delete the old content of snapshot %s: %w", sn.Name, err)
-	}
-	s.collectGarbage()
+	s.dropContent(ctx, sn.Name, eid)
 	return out, nil
 }
