@@ -145,7 +145,12 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.ID = vaultID(sub, rg, old.Name).String()
 		out.Location = normLocation(in.Location)
 		out.Tags = in.Tags
-		// Azure echoes the sku name the caller sent (Standard or RS0).
+		// Azure echoes the sku name the caller sent (Standard or RS0). Its
+		// examples disagree (PUTVault.json documents RS0 for a Standard
+		// request, PUTVault_WithUserAssignedIdentity.json, the same request,
+		// documents Standard, as every GET, list and PATCH example does);
+		// clients rely on the echo: Terraform's azurerm reads sku.name back
+		// into a `sku = "Standard"` configuration with no diff suppression.
 		skuName := "RS0"
 		if in.SKU != nil && strings.EqualFold(in.SKU.Name, "Standard") {
 			skuName = "Standard"
