@@ -1,6 +1,7 @@
 package recoveryservices_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -119,6 +120,32 @@ func TestSDKVaultUsagesAndCapabilities(t *testing.T) {
 	u = usages()
 	if u["ProtectedItemCount"] != 1 || u["IaaSVMProtectedItemCount"] != 1 || u["GRSStorageUsage"] != 1<<20 || u["LRSStorageUsage"] != 0 || u["MABContainersCount"] != 0 {
 		t.Fatalf("one protected 1 MiB VM with one point: %v", u)
+	}
+
+	// A backup held by a fault rule is a job in progress; one failed by a
+	// rule is a failed job of the day and puts the item in warning.
+	itemName := item[strings.LastIndex(item, "/")+1:]
+	const rules = "/providers/Safehold.Admin/faultRules"
+	const av = "?api-version=2024-01-01"
+	resp, m = e.Do("POST", rules+av, map[string]any{"name": "hold", "operation": "backup", "path": "*/protectedItems/" + itemName, "latency": "10m"})
+	must(t, "hold rule", resp, m, 201)
+	resp, m = e.Do("POST", item+"/backup?api-version=2024-04-01", map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	must(t, "held backup", resp, m, 202)
+	held := str(pollStatus(t, e, resp), "properties.jobId")
+	waitFor(t, "the held backup counted in progress", func() bool { return usages()["InProgressJobsCount"] == 1 })
+	resp, m = e.Do("DELETE", rules+"/hold"+av, nil)
+	must(t, "release the hold", resp, m, 200, 204)
+	waitJob(t, e, R, held, "?api-version=2024-04-01")
+	resp, m = e.Do("POST", rules+av, map[string]any{"name": "fail", "operation": "backup", "path": "*/protectedItems/" + itemName, "code": "UserErrorTest", "message": "failed by the test"})
+	must(t, "fail rule", resp, m, 201)
+	resp, m = e.Do("POST", item+"/backup?api-version=2024-04-01", map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	must(t, "failing backup", resp, m, 202)
+	if job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), "?api-version=2024-04-01"); str(job, "properties.status") != "Failed" {
+		t.Fatalf("backup failed by the rule: %v", job)
+	}
+	u = usages()
+	if u["InProgressJobsCount"] != 0 || u["FailedJobsCount"] != 1 || u["ProtectedItemWarningCount"] != 1 || u["IaaSVMProtectedItemWarningCount"] != 1 || u["ProtectedItemCount"] != 1 {
+		t.Fatalf("after a failed backup: %v", u)
 	}
 
 	caps, err := vf.NewClient().Capabilities(e.Ctx(), "westus", armrecoveryservices.ResourceCapabilities{Type: to.Ptr("Microsoft.RecoveryServices/Vaults"),
