@@ -16,12 +16,8 @@ type instBlob struct {
 	m *Metrics
 }
 
-func (b *instBlob) since(op string, t time.Time) {
-	b.m.blobLat.WithLabelValues(op).Observe(time.Since(t).Seconds())
-}
-
 func (b *instBlob) Put(ctx context.Context, key string, data []byte) error {
-	defer b.since("put", time.Now())
+	defer since(b.m.blobLat, "put", time.Now())
 	err := b.Backend.Put(ctx, key, data)
 	if err == nil {
 		b.m.blobBytes.WithLabelValues("put").Add(float64(len(data)))
@@ -30,24 +26,24 @@ func (b *instBlob) Put(ctx context.Context, key string, data []byte) error {
 }
 
 func (b *instBlob) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
-	defer b.since("get", time.Now())
+	defer since(b.m.blobLat, "get", time.Now())
 	d, err := b.Backend.Get(ctx, key, off, length)
 	b.m.blobBytes.WithLabelValues("get").Add(float64(len(d)))
 	return d, err
 }
 
 func (b *instBlob) Stat(ctx context.Context, key string) (blob.Info, error) {
-	defer b.since("stat", time.Now())
+	defer since(b.m.blobLat, "stat", time.Now())
 	return b.Backend.Stat(ctx, key)
 }
 
 func (b *instBlob) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
-	defer b.since("list", time.Now())
+	defer since(b.m.blobLat, "list", time.Now())
 	return b.Backend.List(ctx, prefix, fn)
 }
 
 func (b *instBlob) Delete(ctx context.Context, key string) error {
-	defer b.since("delete", time.Now())
+	defer since(b.m.blobLat, "delete", time.Now())
 	return b.Backend.Delete(ctx, key)
 }
 

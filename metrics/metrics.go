@@ -120,6 +120,12 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	m.reqLat.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
+// since records the seconds since t under op in a latency histogram (the
+// blob and store decorators' calls).
+func since(h *prometheus.HistogramVec, op string, t time.Time) {
+	h.WithLabelValues(op).Observe(time.Since(t).Seconds())
+}
+
 func statusText(s int) string {
 	if s == 0 {
 		s = http.StatusOK

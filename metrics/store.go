@@ -19,37 +19,33 @@ type instStore struct {
 	m *Metrics
 }
 
-func (s *instStore) since(op string, t time.Time) {
-	s.m.storeLat.WithLabelValues(op).Observe(time.Since(t).Seconds())
-}
-
 func (s *instStore) Get(ctx context.Context, kind, key string) (store.Doc, error) {
-	defer s.since("get", time.Now())
+	defer since(s.m.storeLat, "get", time.Now())
 	return s.Store.Get(ctx, kind, key)
 }
 
 func (s *instStore) List(ctx context.Context, kind string, q store.ListQuery) ([]store.Doc, error) {
-	defer s.since("list", time.Now())
+	defer since(s.m.storeLat, "list", time.Now())
 	return s.Store.List(ctx, kind, q)
 }
 
 func (s *instStore) GetTask(ctx context.Context, id string) (store.Task, error) {
-	defer s.since("get_task", time.Now())
+	defer since(s.m.storeLat, "get_task", time.Now())
 	return s.Store.GetTask(ctx, id)
 }
 
 func (s *instStore) GetTaskByKey(ctx context.Context, key string) (store.Task, error) {
-	defer s.since("get_task", time.Now())
+	defer since(s.m.storeLat, "get_task", time.Now())
 	return s.Store.GetTaskByKey(ctx, key)
 }
 
 func (s *instStore) ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Task, error) {
-	defer s.since("claim_tasks", time.Now())
+	defer since(s.m.storeLat, "claim_tasks", time.Now())
 	return s.Store.ClaimTasks(ctx, owner, now, lease, limit)
 }
 
 func (s *instStore) ExtendLease(ctx context.Context, l store.Lease, until time.Time) error {
-	defer s.since("extend_lease", time.Now())
+	defer since(s.m.storeLat, "extend_lease", time.Now())
 	return s.Store.ExtendLease(ctx, l, until)
 }
 
@@ -71,7 +67,7 @@ func (s *instStore) Update(ctx context.Context, fn func(tx store.Tx) error) erro
 		ended = ended[:0]
 		return fn(&instTx{Tx: tx, ended: &ended})
 	})
-	s.since("update", start)
+	since(s.m.storeLat, "update", start)
 	if err == nil {
 		for _, j := range ended {
 			s.m.observeJob(j)

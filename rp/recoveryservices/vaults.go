@@ -162,12 +162,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = mergeVaultProperties(old.Properties, in.Properties)
-		out.Etag = etagAt(now)
-		out.SystemData = arm.Touch(old.SystemData, r.Caller(), now)
-		if err := resource.Put(ctx, tx, id, &out); err != nil {
-			return err
-		}
-		if err := pr.Engine.PlanVerify(ctx, tx, engineVault(&out)); err != nil {
+		if err := pr.saveVault(ctx, tx, r, id, &out, now); err != nil {
 			return err
 		}
 		if created {
@@ -206,13 +201,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = patchVaultProperties(v.Properties, in.Properties)
-		now := pr.p.Now()
-		out.Etag = etagAt(now)
-		out.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
-		if err := resource.Put(ctx, tx, id, &out); err != nil {
-			return err
-		}
-		if err := pr.Engine.PlanVerify(ctx, tx, engineVault(&out)); err != nil {
+		if err := pr.saveVault(ctx, tx, r, id, &out, pr.p.Now()); err != nil {
 			return err
 		}
 		op.Result, op.ResultStatus = mustJSON(out.Vault), http.StatusOK
@@ -225,6 +214,17 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	// headers; the operation result is the vault.
 	vid := vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), out.Name).String()
 	return arm.Accepted().Async(r, vid+"/operationStatus/"+op.ID, vid+"/operationResults/"+op.ID), nil
+}
+
+// saveVault stores a vault that r changed at now (a new etag, its
+// systemData touched by the caller) and plans its verify runs anew.
+func (pr *Provider) saveVault(ctx context.Context, tx store.Tx, r *arm.Request, id arm.ResourceID, v *vaultRecord, now time.Time) error {
+	v.Etag = etagAt(now)
+	v.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
+	if err := resource.Put(ctx, tx, id, v); err != nil {
+		return err
+	}
+	return pr.Engine.PlanVerify(ctx, tx, engineVault(v))
 }
 
 // vaultOperationResult answers GET vault/operationResults/{id}: 202 while
