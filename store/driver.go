@@ -1,8 +1,11 @@
 package store
 
 import (
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,4 +72,33 @@ func newTask(task Task, now time.Time) (Task, any) {
 		return task, nil
 	}
 	return task, task.Key
+}
+
+// A migration is an embedded SQL file that the database has not applied.
+type migration struct{ name, body string }
+
+// pendingMigrations lists, in name order, the migrations of fsys that
+// pattern matches and applied does not report as applied, with their SQL.
+func pendingMigrations(fsys embed.FS, pattern string, applied func(name string) (bool, error)) ([]migration, error) {
+	names, err := fs.Glob(fsys, pattern)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []migration
+	for _, name := range names {
+		done, err := applied(name)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		if done {
+			continue
+		}
+		body, err := fsys.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{name, string(body)})
+	}
+	return out, nil
 }

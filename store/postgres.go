@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"sort"
 	"strings"
 	"sync"
@@ -115,11 +114,6 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 }
 
 func (p *Postgres) migrate(ctx context.Context, schema string) error {
-	names, err := fs.Glob(postgresMigrations, "migrations/postgres/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
 	h := fnv.New64a()
 	h.Write([]byte("safehold-migrations:" + schema))
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
@@ -129,23 +123,20 @@ func (p *Postgres) migrate(ctx context.Context, schema string) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		for _, name := range names {
+		pending, err := pendingMigrations(postgresMigrations, "migrations/postgres/*.sql", func(name string) (bool, error) {
 			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE name = $1`, name).Scan(&n); err != nil {
-				return fmt.Errorf("migrate: %w", err)
+			err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE name = $1`, name).Scan(&n)
+			return n > 0, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
+			if _, err := tx.Exec(ctx, m.body); err != nil {
+				return fmt.Errorf("migrate %s: %w", m.name, err)
 			}
-			if n > 0 {
-				continue
-			}
-			body, err := postgresMigrations.ReadFile(name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return fmt.Errorf("migrate %s: %w", name, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES ($1, $2)`, name, p.clk.Now()); err != nil {
-				return fmt.Errorf("migrate %s: %w", name, err)
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES ($1, $2)`, m.name, p.clk.Now()); err != nil {
+				return fmt.Errorf("migrate %s: %w", m.name, err)
 			}
 		}
 		return nil

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sort"
 	"strings"
 	"sync"
@@ -106,37 +105,29 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
+	pending, err := pendingMigrations(sqliteMigrations, "migrations/sqlite/*.sql", func(name string) (bool, error) {
+		var n int
+		err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n)
+		return n > 0, err
+	})
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		var n int
-		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if n > 0 {
-			continue
-		}
-		body, err := sqliteMigrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
+	for _, m := range pending {
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
+			return fmt.Errorf("migrate %s: %w", m.name, err)
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, m.body); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", name, err)
+			return fmt.Errorf("migrate %s: %w", m.name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)`, name, s.clk.Now().Format(time.RFC3339Nano)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)`, m.name, s.clk.Now().Format(time.RFC3339Nano)); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", name, err)
+			return fmt.Errorf("migrate %s: %w", m.name, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
+			return fmt.Errorf("migrate %s: %w", m.name, err)
 		}
 	}
 	return nil
