@@ -115,8 +115,7 @@ func (pr *Provider) itemOf(r *arm.Request) (arm.ResourceID, *itemRecord, error) 
 func (pr *Provider) loadItem(ctx context.Context, rd store.Reader, id arm.ResourceID) (*itemRecord, error) {
 	var it itemRecord
 	if err := resource.Get(ctx, rd, id, &it); err != nil {
-		var ae *arm.Error
-		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if arm.IsNotFound(err) {
 			return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorItemNotFound", "The protected item '%s' was not found: enable protection with a PUT of the item first.", id.Name())
 		}
 		return nil, err
@@ -245,8 +244,7 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 		old, err := pr.loadItem(ctx, tx, iid)
 		exists := err == nil
 		if err != nil {
-			var ae *arm.Error
-			if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
+			if !arm.IsNotFound(err) {
 				return err
 			}
 		}
@@ -493,8 +491,7 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 	id := mustParse(in.ItemID)
 	it, err := pr.loadItem(ctx, pr.p.Store, id)
 	if err != nil {
-		var ae *arm.Error
-		if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
+		if !arm.IsNotFound(err) {
 			return err
 		}
 		it = nil

@@ -180,13 +180,12 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old policyRecord
 		err := resource.Get(ctx, tx, id, &old)
-		var ae *arm.Error
 		if err == nil {
 			name = old.Name
 			if !strings.EqualFold(old.managementType(), mtOf(ip, other)) {
 				return badField("properties.backupManagementType", "cannot change from '%s' to '%s'; create a new policy instead.", old.managementType(), mtOf(ip, other))
 			}
-		} else if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
+		} else if !arm.IsNotFound(err) {
 			return err
 		}
 		out = policyRecord{ID: id.String(), Name: name, Type: policyType, Location: in.Location, Tags: in.Tags, Properties: props}
@@ -246,8 +245,7 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 }
 
 func policyNotFound(name string, err error) error {
-	var ae *arm.Error
-	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if arm.IsNotFound(err) {
 		return arm.Errorf(http.StatusNotFound, "BMSUserErrorPolicyNotFound", "The backup policy '%s' was not found in the vault. List the vault's backupPolicies to see the names.", name)
 	}
 	return err
@@ -304,8 +302,7 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 		}
 		return pr.p.Ops.Completed(ctx, tx, op)
 	})
-	var ae *arm.Error
-	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if arm.IsNotFound(err) {
 		return arm.NoContent(), nil
 	}
 	if err != nil {

@@ -129,8 +129,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		old, err := pr.loadVault(ctx, tx, id)
-		var ae *arm.Error
-		if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if arm.IsNotFound(err) {
 			created = true
 			old = &vaultRecord{UniqueID: uuid.NewString()}
 			old.Name = name
@@ -403,8 +402,7 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := pr.vaultIDOf(r)
 	v, err := pr.loadVault(ctx, pr.p.Store, id)
-	var ae *arm.Error
-	if arm.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if arm.IsNotFound(err) {
 		return arm.OK(nil), nil // the SDK accepts 200 only
 	}
 	if err != nil {

@@ -289,8 +289,7 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 		}
 		old, err := pr.getRG(ctx, tx, sub, name)
 		if err != nil {
-			var ae *arm.Error
-			if !arm.As(err, &ae) || ae.Status != http.StatusNotFound {
+			if !arm.IsNotFound(err) {
 				return err
 			}
 			created = true
