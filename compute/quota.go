@@ -46,6 +46,10 @@ type VMSizeInfo struct {
 	Name   string
 	VCPUs  int64
 	Family string // quota name of the size's family, e.g. standardDSv3Family
+	// PremiumStorage: the size can have premium disks (an 's' in its
+	// name: Standard_D2s_v3, Standard_DS1_v2, Standard_B1ms; not
+	// Standard_D2_v3 or Basic_A1).
+	PremiumStorage bool
 }
 
 // reVMSize parses Azure's size names: Standard_{series}{vCPUs}[-{active
@@ -62,6 +66,9 @@ func ParseVMSize(name string) (VMSizeInfo, error) {
 		return VMSizeInfo{}, failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'hardwareProfile.vmSize' is not a VM size: use a size name such as Standard_D2s_v3 or Standard_B1s.", name)
 	}
 	n, err := strconv.ParseInt(m[3], 10, 64)
+	if err == nil && n == 0 && strings.EqualFold(m[2], "A") {
+		n = 1 // A0 (Basic_A0, Standard_A0): one shared vCPU
+	}
 	if err != nil || n <= 0 || n > 1024 {
 		return VMSizeInfo{}, failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'hardwareProfile.vmSize' is not a VM size: its vCPU count is out of range.", name)
 	}
@@ -77,7 +84,8 @@ func ParseVMSize(name string) (VMSizeInfo, error) {
 	if series == "B" && tier == "standard" { // every burstable size is one family
 		family = "standardBSFamily"
 	}
-	return VMSizeInfo{Name: name, VCPUs: n, Family: family}, nil
+	premium := strings.Contains(series+features, "S") || series == "B" || series == "M"
+	return VMSizeInfo{Name: name, VCPUs: n, Family: family, PremiumStorage: premium}, nil
 }
 
 // QuotaUsage is one line of a region's usages: a quota's name, its use and

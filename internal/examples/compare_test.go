@@ -17,7 +17,8 @@ import (
 // one: ids (keys ending in "id"/"ids", ARM resource ids, GUIDs), names
 // (a resource's name, keys ending in "Name"), URLs and SAS tokens, etags,
 // times and durations, and free text meant for people (messages,
-// descriptions): those are compared only for presence.
+// descriptions, errorMessages, recommendations) and random secrets
+// (security PINs and tokens): those are compared only for presence.
 // Strings compare case-insensitively (ARM is case-insensitive), locations
 // without spaces. Arrays: each documented element must match some real
 // element (lists hold what the server has, in its order).
@@ -121,10 +122,10 @@ func presenceOnly(k string, v any, parent map[string]any) bool {
 		strings.HasSuffix(lk, "id"), strings.HasSuffix(lk, "ids"), strings.HasSuffix(lk, "uri"), strings.HasSuffix(lk, "url"),
 		strings.HasSuffix(lk, "sas"), strings.HasSuffix(lk, "saskey"),
 		timeWord(k),
-		lk == "message", lk == "description", lk == "friendlyname", lk == "displayname",
+		strings.HasSuffix(lk, "message"), lk == "description", lk == "friendlyname", lk == "displayname", lk == "recommendation",
 		// A key the server generates at random (a vault's integrity key,
-		// like a SAS key) cannot be the example's.
-		lk == "integritykey":
+		// like a SAS key, a security PIN) cannot be the example's.
+		lk == "integritykey", lk == "securitypin", lk == "token":
 		return true
 	}
 	s, ok := v.(string)

@@ -131,6 +131,12 @@ func (p *prereqs) create(xs []*example) {
 			region[strings.ToLower(x.Args["resourceGroupName"]+"/"+x.Args["vaultName"])] = m[1]
 		}
 	}
+	for _, x := range xs {
+		if vm, vault, ok := documentedProtection(x); ok && x.Args["azureRegion"] != "" {
+			region[strings.ToLower(vm.rg+"/"+vm.name)] = x.Args["azureRegion"]
+			region[strings.ToLower(vault.rg+"/"+vault.name)] = x.Args["azureRegion"]
+		}
+	}
 	seen := map[string]bool{}
 	add := func(list *[]pair, kind, rg, name string) {
 		k := strings.ToLower(kind + "/" + rg + "/" + name)
@@ -216,6 +222,18 @@ func (p *prereqs) create(xs []*example) {
 					region[strings.ToLower(m[1]+"/"+m[2])] = r
 				}
 				add(&vms, "vm", m[1], m[2])
+			}
+		}
+		// A VM the example documents as protected (its backup status, a
+		// pre-validation finding it protected) is protected in the vault
+		// the example names.
+		if vm, vault, ok := documentedProtection(x); ok {
+			add(&rsVaults, "rsvault", vault.rg, vault.name)
+			add(&vms, "vm", vm.rg, vm.name)
+			it := item{vault.rg, vault.name, "IaasVMContainer;iaasvmcontainerv2;" + vm.rg + ";" + vm.name, "VM;iaasvmcontainerv2;" + vm.rg + ";" + vm.name}
+			if k := strings.ToLower("rsitem/" + it.rg + "/" + it.vault + "/" + it.item); !seen[k] {
+				seen[k] = true
+				rsItems = append(rsItems, it)
 			}
 		}
 		if b := x.Args["backupInstanceName"]; x.Mod.Pkg == "armdataprotection" && x.Client == "DeletedBackupInstancesClient" && b != "" {
@@ -348,6 +366,29 @@ func (p *prereqs) create(xs []*example) {
 			p.deleteInstance(b.rg, b.vault, b.name)
 		}
 	}
+}
+
+var (
+	reRSVault = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.RecoveryServices/vaults/([A-Za-z0-9_.-]+)`)
+	// reDocProtected: a VM documented as protected (its backup status, a
+	// pre-validation refusing to protect it again).
+	reDocProtected = regexp.MustCompile(`ProtectionStatusProtected\)|"VirtualMachineAlreadyProtected"`)
+)
+
+// documentedProtection is the VM a backup-status or protection
+// pre-validation example asks about and the vault it documents protecting
+// it, when it documents the VM as protected.
+func documentedProtection(x *example) (vm, vault pair, ok bool) {
+	if x.Mod.Pkg != "armrecoveryservicesbackup" || (x.Client != "BackupStatusClient" && !(x.Client == "ProtectionIntentClient" && x.Method == "Validate")) ||
+		!reDocProtected.MatchString(x.WantExpr) {
+		return vm, vault, false
+	}
+	m := reVM.FindStringSubmatch(x.Body)
+	v := reRSVault.FindStringSubmatch(x.Body + x.WantExpr)
+	if m == nil || v == nil {
+		return vm, vault, false
+	}
+	return pair{m[1], m[2]}, pair{v[1], v[2]}, true
 }
 
 // deleteInstance deletes a backup instance; in a vault with soft delete

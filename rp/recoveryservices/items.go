@@ -270,14 +270,8 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 			if err != nil {
 				return err
 			}
-			if !sameRegion(vmInfo.Location, vault.Location) {
-				return arm.BadRequest(codeCrossRegion, "The VM '%s' is in region '%s' but the vault '%s' is in '%s': a Recovery Services vault protects only VMs of its own region. Use a vault in '%s'.",
-					vmInfo.Name, normLocation(vmInfo.Location), vault.Name, normLocation(vault.Location), normLocation(vmInfo.Location))
-			}
-			if other, err := pr.protectedElsewhere(ctx, tx, vmInfo.ID, vid); err != nil {
+			if err := pr.enableRefusal(ctx, tx, vault, vid, vmInfo); err != nil {
 				return err
-			} else if other != "" {
-				return arm.BadRequest("BMSUserErrorAlreadyProtected", "The VM '%s' is already protected by vault '%s': stop its protection there first.", vm.Name, other)
 			}
 			it = itemRecord{ProxyResource: arm.ProxyResource{ID: iid.String(), Name: vm.itemName(), Type: itemType}, VaultID: vid.String(), ContainerID: containerID(vid, vm).String(),
 				VM: vmRef{vmInfo.ResourceGroup, vmInfo.Name}, SourceID: vmInfo.ID, FriendlyName: vmInfo.Name, Location: vmInfo.Location, State: stateIRPending,
@@ -458,6 +452,9 @@ func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		it, err := pr.loadItem(ctx, tx, iid)
 		if err != nil {
+			return err
+		}
+		if err := pr.spendPIN(r, tx, vid); err != nil {
 			return err
 		}
 		if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
@@ -687,34 +684,4 @@ func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 		out = append(out, c)
 	}
 	return arm.PageOK(r, out, 200)
-}
-
-// backupStatus answers "is this VM protected, and by which vault".
-func (pr *Provider) backupStatus(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	var in struct {
-		ResourceType string `json:"resourceType"`
-		ResourceID   string `json:"resourceId"`
-	}
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	if in.ResourceID == "" {
-		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "resourceId is required: give the id of the virtual machine to check.")
-	}
-	if in.ResourceType != "" && !strings.EqualFold(in.ResourceType, "VM") {
-		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "resourceType '%s' is not supported: use 'VM'.", in.ResourceType)
-	}
-	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, "/subscriptions/"+r.Param("subscriptionId"))
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range items {
-		if arm.EqualIDs(it.SourceID, in.ResourceID) {
-			return arm.OK(map[string]any{"protectionStatus": "Protected", "vaultId": it.VaultID, "fabricName": "Azure",
-				"containerName": it.VM.containerName(), "protectedItemName": it.VM.itemName(), "policyName": it.PolicyName,
-				"registrationStatus": "Registered"}), nil
-		}
-	}
-	return arm.OK(map[string]any{"protectionStatus": "NotProtected"}), nil
 }

@@ -103,7 +103,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", R+"/backupOperations/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupOperations/read"))
 	rt.Handle("GET", R+"/backupOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupOperationResults/read"))
 
-	rt.Handle("POST", sub+"/providers/Microsoft.RecoveryServices/locations/{location}/backupStatus", pr.backupStatus, arm.Action(namespace+"/locations/backupStatus/action"))
+	rt.Handle("POST", R+"/backupSecurityPIN", pr.securityPIN, arm.Action(namespace+"/vaults/backupSecurityPIN/action"))
 	rt.Handle("GET", R+"/backupJobs", pr.listJobs)
 	rt.Handle("POST", R+"/verify", pr.verifyVault)
 	rt.Handle("GET", R+"/backupJobs/{jobName}", pr.getJob)
@@ -113,6 +113,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerContract(rt, R)
 	pr.registerVaultInfo(rt, sub, R)
 	pr.registerValidate(rt, R)
+	pr.registerVMChecks(rt, sub)
 
 	p.Ops.Register(opKindRefresh, pr.runRefresh)
 	p.Ops.Register(opKindDelete, pr.runDeleteItem)

@@ -19,18 +19,7 @@ func TestRBAC(t *testing.T) {
 	e.ResourceGroups("restorerg")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 
-	principal := func(name, role, scope string) *spCred {
-		resp, m := e.Do("POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{"displayName": name})
-		must(t, "create sp", resp, m, 201)
-		sp := &spCred{objectID: str(m, "objectId")}
-		cred, err := e.Conn.CredentialFor(str(m, "appId"), str(m, "clientSecret"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sp.cred = cred
-		grant(t, e, sp.objectID, role, scope)
-		return sp
-	}
+	principal := func(name, role, scope string) *spCred { return newPrincipal(t, e, name, role, scope) }
 	rgScope := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg"
 	reader := principal("reader", rbac.BackupReader, rgScope)
 	operator := principal("operator", rbac.BackupOperator, rgScope)
@@ -63,6 +52,21 @@ func TestRBAC(t *testing.T) {
 	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
 		t.Fatalf("restore %v", st)
 	}
+}
+
+// newPrincipal creates a service principal with role at scope.
+func newPrincipal(t *testing.T, e *testserver.Env, name, role, scope string) *spCred {
+	t.Helper()
+	resp, m := e.Do("POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{"displayName": name})
+	must(t, "create sp", resp, m, 201)
+	sp := &spCred{objectID: str(m, "objectId")}
+	cred, err := e.Conn.CredentialFor(str(m, "appId"), str(m, "clientSecret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.cred = cred
+	grant(t, e, sp.objectID, role, scope)
+	return sp
 }
 
 type spCred struct {
