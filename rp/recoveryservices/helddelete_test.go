@@ -13,7 +13,7 @@ import (
 
 // A protected item's delete meets the delete fault rules: a rule with a
 // code fails it (the operation Failed with the code, the DeleteBackupData
-// job Failed, the item kept); a rule with a latency holds it, so its
+// job Failed, the item kept with its schedule); a rule with a latency holds it, so its
 // backupOperations status and its job read InProgress and the item is
 // still there (the status's endTime is the minimum time, as in Azure's
 // ProtectedItem_Delete_OperationStatus example); deleting the rule releases it at once (the rule holds for
@@ -56,6 +56,18 @@ func TestDeleteHeldByFaultRule(t *testing.T) {
 	deleteJob("Failed")
 	if _, err := items.Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err != nil {
 		t.Fatalf("item after the failed delete: %v", err)
+	}
+	// Its schedule stays too: a day later its scheduled backup has run.
+	backups := func() int {
+		return testserver.Count(t, ctx, bf.NewBackupJobsClient().NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{
+			Filter: to.Ptr("operation eq 'Backup'")}))
+	}
+	before := backups()
+	if resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "P1D"}); resp.StatusCode != 200 {
+		t.Fatalf("clock advance: %d %v", resp.StatusCode, m)
+	}
+	if after := backups(); after <= before {
+		t.Fatalf("backups of the item after a day: %d, before %d", after, before)
 	}
 
 	// Held by a rule, then released by its deletion.

@@ -495,13 +495,20 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 	}
 	// A delete fault rule (admin API) holds the deletion (InProgress while
 	// its latency runs) or fails it: the job ends Failed with its code and
-	// the item and its data stay.
+	// the item, its data and its schedule stay.
 	if err := pr.p.Inject(ctx, fault.OpDelete, id.String()); err != nil {
 		var ae *arm.Error
 		if !arm.As(err, &ae) {
 			return err
 		}
 		ferr := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+			if it, err := pr.loadItem(ctx, tx, id); err == nil {
+				if err := pr.reschedule(ctx, tx, it); err != nil {
+					return err
+				}
+			} else if !isNotFound(err) {
+				return err
+			}
 			j, err := getJob(ctx, tx, "", in.JobID)
 			if err != nil {
 				return err
