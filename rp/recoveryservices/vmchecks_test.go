@@ -162,8 +162,8 @@ func TestValidateFeatures(t *testing.T) {
 
 // A vault's security PIN (six digits, valid five minutes, the newest one
 // only) confirms deleting backup data when the delete carries it: a wrong,
-// replaced or expired PIN is refused with 400 and the item stays; the
-// current one lets the delete through.
+// replaced, expired or spent PIN is refused with 400 and the item stays;
+// the current one lets one delete through.
 func TestSecurityPIN(t *testing.T) {
 	e, R, I, _ := protectedApp(t)
 	ctx := e.Ctx()
@@ -206,10 +206,18 @@ func TestSecurityPIN(t *testing.T) {
 	}
 	resp, m = e.Do("GET", I+v, nil)
 	must(t, "the item after the refused deletes", resp, m, 200)
-	resp, m = del(pin())
+	p := pin()
+	resp, m = del(p)
 	must(t, "delete with the current PIN", resp, m, 202)
 	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Succeeded" {
 		t.Fatalf("delete: %v", st)
+	}
+	// A PIN confirms one delete: another item's delete with it is refused.
+	second := mkVM(t, e, "vmrg", "second", 0, 1<<20)
+	I2 := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;second/protectedItems/VM;iaasvmcontainerv2;vmrg;second"
+	protect(t, e, I2+v, second.ID, R+"/backupPolicies/DefaultPolicy")
+	if resp, m := e.Do("DELETE", I2+v, nil, testserver.Header("x-ms-security-pin", p)); resp.StatusCode != 400 || str(m, "error.code") != "UserErrorSecurityPinInvalid" {
+		t.Fatalf("delete with a spent PIN: %d %v", resp.StatusCode, m)
 	}
 	resp, m = e.Do("POST", R+"/backupSecurityPIN"+v, map[string]any{"resourceGuardOperationRequests": []string{"x"}})
 	if resp.StatusCode != 400 {
