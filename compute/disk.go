@@ -343,10 +343,8 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		return nil, err
 	}
 	rid, _ := arm.ParseID(spec.ID)
-	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
+	if err := s.checkAbsent(ctx, rid, "Disk"); err != nil {
 		return nil, err
-	} else if ok {
-		return nil, failure.Conflictf("Conflict", "Disk '%s' already exists.", rid.Name())
 	}
 	uid := newUUID()
 	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(spec.Location), Tags: spec.Tags,
@@ -436,10 +434,7 @@ func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resource
 		}
 	}
 	err := s.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := resource.Create(ctx, tx, rid, d); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return failure.Conflictf("Conflict", "Disk '%s' already exists.", rid.Name())
-			}
+		if err := create(ctx, tx, rid, "Disk", d); err != nil {
 			return err
 		}
 		return putState(ctx, tx, d.ID, st)

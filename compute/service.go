@@ -476,3 +476,30 @@ func (s *Service) sweep(ctx context.Context) error {
 	}
 	return nil
 }
+
+// checkAbsent refuses (409 Conflict) an id that names an existing
+// resource; what names its kind in the message ("Disk", "Snapshot").
+func (s *Service) checkAbsent(ctx context.Context, rid arm.ResourceID, what string) error {
+	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
+		return err
+	} else if ok {
+		return taken(what, rid)
+	}
+	return nil
+}
+
+// create stores a new resource document in tx, refusing (409 Conflict) an
+// id another transaction took meanwhile; what is as for checkAbsent.
+func create(ctx context.Context, tx store.Tx, rid arm.ResourceID, what string, body any) error {
+	if err := resource.Create(ctx, tx, rid, body); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return taken(what, rid)
+		}
+		return err
+	}
+	return nil
+}
+
+func taken(what string, rid arm.ResourceID) error {
+	return failure.Conflictf("Conflict", "%s '%s' already exists.", what, rid.Name())
+}

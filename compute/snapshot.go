@@ -117,10 +117,8 @@ func (s *Service) CheckSnapshotSpecs(ctx context.Context, specs []SnapshotSpec) 
 			return failure.Invalidf("InvalidParameter", "Snapshot '%s' is listed twice.", rid.Name())
 		}
 		seen[stateKey(sp.SnapshotID)] = true
-		if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
+		if err := s.checkAbsent(ctx, rid, "Snapshot"); err != nil {
 			return err
-		} else if ok {
-			return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", rid.Name())
 		}
 		d, err := s.DiskResource(ctx, sp.DiskID)
 		if err != nil {
@@ -268,10 +266,7 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 			rid, _ := arm.ParseID(sp.SnapshotID)
 			sn := out[i]
 			body := snapshotBody(sn, disks[i])
-			if err := resource.Create(ctx, tx, rid, body); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", rid.Name())
-				}
+			if err := create(ctx, tx, rid, "Snapshot", body); err != nil {
 				return err
 			}
 			if err := putState(ctx, tx, rid.String(), resourceState{EngineID: sn.EngineID}); err != nil {
@@ -409,10 +404,8 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		return nil, err
 	}
 	rid, _ := arm.ParseID(diskID)
-	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
+	if err := s.checkAbsent(ctx, rid, "Disk"); err != nil {
 		return nil, err
-	} else if ok {
-		return nil, failure.Conflictf("Conflict", "Disk '%s' already exists.", rid.Name())
 	}
 	uid := newUUID()
 	size, err := s.restoreVolume(ctx, repo, id, uid)
@@ -444,10 +437,8 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	if err := resource.CheckResourceGroup(ctx, s.p.Store, dst.SubscriptionID, dst.ResourceGroup); err != nil {
 		return nil, err
 	}
-	if ok, err := resource.Exists(ctx, s.p.Store, dst.String()); err != nil {
+	if err := s.checkAbsent(ctx, dst, "Snapshot"); err != nil {
 		return nil, err
-	} else if ok {
-		return nil, failure.Conflictf("Conflict", "Snapshot '%s' already exists.", dst.Name())
 	}
 	src, eid, err := s.snapshotEngineID(ctx, srcID)
 	if err != nil {
@@ -460,10 +451,7 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}
 	m, err := s.recapture(ctx, src.Name, eid, 0, dst.String(), func(m *snapshot.Manifest) error {
 		return s.p.Store.Update(ctx, func(tx store.Tx) error {
-			if err := resource.Create(ctx, tx, dst, &body); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return failure.Conflictf("Conflict", "Snapshot '%s' already exists.", dst.Name())
-				}
+			if err := create(ctx, tx, dst, "Snapshot", &body); err != nil {
 				return err
 			}
 			return putState(ctx, tx, dst.String(), resourceState{EngineID: m.ID})
