@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -84,16 +85,12 @@ func TestTokenCacheBounded(t *testing.T) {
 	var c tokenCache
 	now := time.Now()
 	for i := range 3 * tokenCacheMax {
-		var k [32]byte
-		k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
-		c.put(k, cachedToken{exp: now.Add(time.Hour)}, now)
+		c.put("token-"+strconv.Itoa(i), cachedToken{exp: now.Add(time.Hour)}, now)
 		if c.len() > tokenCacheMax {
 			t.Fatalf("cache grew to %d entries (max %d)", c.len(), tokenCacheMax)
 		}
 	}
-	var last [32]byte
-	i := 3*tokenCacheMax - 1
-	last[0], last[1], last[2] = byte(i), byte(i>>8), byte(i>>16)
+	last := "token-" + strconv.Itoa(3*tokenCacheMax-1)
 	if _, ok := c.get(last, now); !ok {
 		t.Fatal("the newest token is not cached")
 	}

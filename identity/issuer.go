@@ -94,6 +94,21 @@ func (is *Issuer) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /common/discovery/instance", is.serveInstanceDiscovery)
 }
 
+// MayServe reports whether path may be one of Routes' paths other than
+// /common/...: its second segment is one that follows {tenant} there. A
+// path for which it reports false goes to the mux's other patterns
+// (server.armOnly relies on it: keep it in step with Routes).
+func (is *Issuer) MayServe(path string) bool {
+	rest := strings.TrimPrefix(path, "/")
+	_, rest, _ = strings.Cut(rest, "/")
+	second, _, _ := strings.Cut(rest, "/")
+	switch second {
+	case "v2.0", ".well-known", "oauth2", "discovery":
+		return true
+	}
+	return false
+}
+
 func baseURL(r *http.Request) string {
 	scheme := "https"
 	if r.TLS == nil {
@@ -319,8 +334,7 @@ func randomID() string {
 // Unauthenticated (the ARM layer answers it 401).
 func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) {
 	now := is.Clock.Now()
-	key := sha256.Sum256([]byte(token))
-	if caller, ok := is.cache.get(key, now); ok {
+	if caller, ok := is.cache.get(token, now); ok {
 		// The signature, audience, issuer and expiry were checked when the
 		// token was first seen; whether its principal still exists is
 		// checked on every request (a cached store read).
@@ -358,7 +372,7 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 	if _, err := is.Dir.Get(ctx, c.ObjectID); err != nil {
 		return arm.Caller{}, principalGone(c.ObjectID)
 	}
-	is.cache.put(key, cachedToken{caller: caller, exp: c.ExpiresAt.Time}, now)
+	is.cache.put(token, cachedToken{caller: caller, exp: c.ExpiresAt.Time}, now)
 	return caller, nil
 }
 

@@ -7,10 +7,11 @@ import (
 	"github.com/safehold/safehold/arm"
 )
 
-// tokenCacheMax bounds the verified-token cache. A token costs about 200
-// bytes here (its SHA-256, the caller and the expiry), so the cache stays
-// under a few MiB however many tokens clients fetch.
-const tokenCacheMax = 16384
+// tokenCacheMax bounds the verified-token cache. A token costs about 1.2
+// KiB here (the token itself, the caller and the expiry), so the cache
+// stays under a few MiB however many tokens clients fetch; a token evicted
+// is simply verified again when next seen.
+const tokenCacheMax = 4096
 
 type cachedToken struct {
 	caller arm.Caller
@@ -18,16 +19,17 @@ type cachedToken struct {
 }
 
 // tokenCache remembers tokens whose signature, audience, issuer and expiry
-// have been verified, keyed by the token's SHA-256, until the token
-// expires, so a request does not pay an RSA verification. It holds at most
+// have been verified, keyed by the token itself (a map lookup hashes it
+// far faster than a SHA-256 would), until the token expires, so a request
+// does not pay an RSA verification. It holds at most
 // tokenCacheMax entries: when full, expired entries go first, then an
 // arbitrary half (those tokens are simply verified again when next seen).
 type tokenCache struct {
 	mu sync.RWMutex
-	m  map[[32]byte]cachedToken
+	m  map[string]cachedToken
 }
 
-func (c *tokenCache) get(key [32]byte, now time.Time) (arm.Caller, bool) {
+func (c *tokenCache) get(key string, now time.Time) (arm.Caller, bool) {
 	c.mu.RLock()
 	ct, ok := c.m[key]
 	c.mu.RUnlock()
@@ -37,11 +39,11 @@ func (c *tokenCache) get(key [32]byte, now time.Time) (arm.Caller, bool) {
 	return ct.caller, true
 }
 
-func (c *tokenCache) put(key [32]byte, ct cachedToken, now time.Time) {
+func (c *tokenCache) put(key string, ct cachedToken, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[[32]byte]cachedToken{}
+		c.m = map[string]cachedToken{}
 	}
 	if len(c.m) >= tokenCacheMax {
 		for k, v := range c.m {

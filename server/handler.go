@@ -60,9 +60,14 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("/sas/disks/", s.injectDisk(rpcompute.SASHandler(s.Compute))) // disk data plane: the SAS signature is the auth
 	arm := s.authenticate(s.placeDisks(s.injectARM(s.Router)))
 	mux.Handle("/", arm)
+	s.mux = mux
 	dash := web.Handler(web.Config{TenantID: s.Bootstrap.TenantID, SubscriptionID: s.Bootstrap.SubscriptionID})
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		collapseSlashes(r)
+		if s.armOnly(r) {
+			arm.ServeHTTP(w, r) // what the mux would choose, without its matching
+			return
+		}
 		if r.URL.Path == "/dashboard" || strings.HasPrefix(r.URL.Path, "/dashboard/") {
 			dash.ServeHTTP(w, r) // the web dashboard; it signs in through the token endpoint
 			return
@@ -84,19 +89,22 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if corr == "" {
 			corr = reqID
 		}
+		// Every response's headers, set as Header.Set would (canonical
+		// keys, one value each) with one allocation for all the values.
 		h := w.Header()
-		h.Set("x-ms-request-id", reqID)
-		h.Set("x-ms-correlation-request-id", corr)
-		h.Set("x-ms-routing-request-id", "SAFEHOLD:"+reqID)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("Pragma", "no-cache")
-		h.Set("Expires", "-1")
-		h.Set("X-Content-Type-Options", "nosniff")
+		hs := headerSetter{h: h, vals: make([]string, 0, 9)}
+		hs.set("X-Ms-Request-Id", reqID)
+		hs.set("X-Ms-Correlation-Request-Id", corr)
+		hs.set("X-Ms-Routing-Request-Id", "SAFEHOLD:"+reqID)
+		hs.set("Cache-Control", "no-cache")
+		hs.set("Pragma", "no-cache")
+		hs.set("Expires", "-1")
+		hs.set("X-Content-Type-Options", "nosniff")
 		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			hs.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
 		if c := r.Header.Get("x-ms-client-request-id"); c != "" {
-			h.Set("x-ms-client-request-id", c)
+			hs.set("X-Ms-Client-Request-Id", c)
 		}
 		ctx, route := arm.WithRouteRecorder(arm.WithCorrelationID(r.Context(), corr))
 		r = r.WithContext(ctx)
@@ -126,6 +134,21 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	})
 }
 
+// headerSetter sets header values that share one backing array. key must
+// be in canonical form (http.CanonicalHeaderKey). Each value gets a slice of
+// its own with no spare capacity, so an Add to the header later copies it
+// instead of writing over the next value.
+type headerSetter struct {
+	h    http.Header
+	vals []string
+}
+
+func (s *headerSetter) set(key, value string) {
+	s.vals = append(s.vals, value)
+	n := len(s.vals)
+	s.h[key] = s.vals[n-1 : n : n]
+}
+
 // authenticate requires a valid bearer token and puts the caller in the context.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -145,6 +168,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(arm.WithCaller(r.Context(), caller)))
 	})
+}
+
+// armOnly reports whether the mux would hand r to the ARM handler (its "/"
+// pattern) without a redirect: an ARM path (/subscriptions/..., /providers/...)
+// that no other pattern can match (the token issuer's routes are
+// /{tenant}/..., identity.Issuer.MayServe) and that needs no cleaning (no
+// "." or ".." segment; collapseSlashes has removed empty ones). Most
+// requests are such; the mux's matching of them costs a few allocations and
+// two walks of its tree (the second for a trailing-slash redirect).
+// TestArmOnlyAgreesWithTheMux checks it against the mux.
+func (s *Server) armOnly(r *http.Request) bool {
+	p := r.URL.Path
+	return (strings.HasPrefix(p, "/subscriptions/") || strings.HasPrefix(p, "/providers/")) &&
+		r.Method != http.MethodConnect && !strings.Contains(r.URL.EscapedPath(), "/.") && !s.Issuer.MayServe(p)
 }
 
 // baseOf is the scheme and host the caller used.

@@ -144,6 +144,7 @@ type Server struct {
 	Faults *fault.Set
 
 	logger   *slog.Logger
+	mux      *http.ServeMux // the endpoints under Handler; armOnly skips it for ARM paths
 	listener net.Listener
 	tlsCfg   *tls.Config
 	http     *http.Server

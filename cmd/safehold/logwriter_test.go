@@ -4,39 +4,26 @@ import (
 	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Access-log lines wait in memory; any other record writes them and itself
 // through at once, in order; Close writes the rest.
 func TestLogWriterBuffersOnlyAccessLines(t *testing.T) {
-	var out lockedBuffer
+	var out bytes.Buffer
 	lw := newLogWriter(&out)
+	read := func() string { // the writer writes out under its lock only
+		lw.mu.Lock()
+		defer lw.mu.Unlock()
+		return out.String()
+	}
 	log := slog.New(flushingHandler{slog.NewTextHandler(lw, nil), lw})
 	lw.mu.Lock() // hold the periodic flusher off while the lines are written
 	lw.buf = append(lw.buf, "msg=request n=0\n"...)
 	lw.mu.Unlock()
 	log.Info("request", "n", 1)
 	log.Info("audit", "action", "write")
-	s := out.String()
+	s := read()
 	if !strings.Contains(s, "n=0") || !strings.Contains(s, "n=1") || !strings.Contains(s, "msg=audit") {
 		t.Fatalf("an audit line did not write the buffered lines through:\n%s", s)
 	}
@@ -45,7 +32,7 @@ func TestLogWriterBuffersOnlyAccessLines(t *testing.T) {
 	}
 	log.Info("request", "n", 2)
 	lw.Close()
-	if !strings.Contains(out.String(), "n=2") {
-		t.Fatalf("Close lost a buffered line:\n%s", out.String())
+	if s := read(); !strings.Contains(s, "n=2") {
+		t.Fatalf("Close lost a buffered line:\n%s", s)
 	}
 }

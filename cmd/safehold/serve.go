@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/logtext"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/version"
@@ -72,7 +73,7 @@ func newServeCmd() *cobra.Command {
 			defer lw.Close()
 			switch logFormat {
 			case "text":
-				h = slog.NewTextHandler(lw, &slog.HandlerOptions{Level: lvl})
+				h = logtext.New(lw, &slog.HandlerOptions{Level: lvl}) // slog's text format, faster for the access log
 			case "json":
 				h = slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: lvl})
 			default:

@@ -77,6 +77,7 @@ var Rules = []Rule{
 	{"cmd/...", []string{"..."}, "the binaries assemble everything"},
 	{"bench/...", []string{"..."}, "benchmark tools"},
 	{"internal/testserver", []string{"server", "connect", "clock", "internal/testsvc"}, "test support: a real server in a test"},
+	{"internal/logtext", nil, "slog's text format with a fast path for flat records (the access log); imports nothing"},
 	{"internal/testsvc", nil, "test support: PostgreSQL, Azurite and S3 servers for tests (started by .ci/services.sh or on demand)"},
 	{"internal/fixture", []string{"internal/testserver"}, "test support: protected disks and VMs through the SDK"},
 	{"clients", nil, "tests only: Safehold driven by the az CLI and the JavaScript SDK"},

@@ -1,0 +1,195 @@
+// Package logtext is slog's text format, byte for byte, written faster for
+// the records a server logs most: flat ones (the access log's line per
+// request, the audit lines), whose attributes are strings, numbers, bools
+// and durations. Such a record is formatted here into a pooled buffer and
+// written with one Write; any other record (a group, an error or any other
+// value, a handler with attributes or groups of its own) goes through
+// slog.TextHandler unchanged.
+package logtext
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// New returns a handler that writes what slog.NewTextHandler(w, opts)
+// would. Options the fast path does not implement (AddSource, ReplaceAttr)
+// make it that handler itself.
+func New(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	var o slog.HandlerOptions
+	if opts != nil {
+		o = *opts
+	}
+	lw := &lockedWriter{w: w}
+	slow := slog.NewTextHandler(lw, &o)
+	if o.AddSource || o.ReplaceAttr != nil {
+		return slow
+	}
+	return &handler{w: lw, level: o.Level, slow: slow}
+}
+
+// lockedWriter serializes the fast path's writes with slog's own.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+type handler struct {
+	w     *lockedWriter
+	level slog.Leveler // nil: slog.LevelInfo
+	slow  slog.Handler
+}
+
+func (h *handler) Enabled(_ context.Context, l slog.Level) bool {
+	min := slog.LevelInfo
+	if h.level != nil {
+		min = h.level.Level()
+	}
+	return l >= min
+}
+
+// WithAttrs and WithGroup return slog's handler: records of a derived
+// logger are not the flat ones this package is for.
+func (h *handler) WithAttrs(as []slog.Attr) slog.Handler { return h.slow.WithAttrs(as) }
+func (h *handler) WithGroup(name string) slog.Handler    { return h.slow.WithGroup(name) }
+
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	bp := bufs.Get().(*[]byte)
+	b, ok := appendRecord((*bp)[:0], r)
+	var err error
+	if ok {
+		_, err = h.w.Write(b)
+	} else {
+		err = h.slow.Handle(ctx, r)
+	}
+	if cap(b) <= 16<<10 { // keep the pool's buffers small
+		*bp = b
+		bufs.Put(bp)
+	}
+	return err
+}
+
+// appendRecord appends r's line as slog's text handler writes it, or
+// reports false when r holds an attribute the fast path does not format.
+func appendRecord(b []byte, r slog.Record) ([]byte, bool) {
+	if !r.Time.IsZero() {
+		b = append(b, "time="...)
+		b = appendRFC3339Millis(b, r.Time.Round(0))
+		b = append(b, ' ')
+	}
+	b = append(b, "level="...)
+	b = appendString(b, r.Level.String())
+	b = append(b, " msg="...)
+	b = appendString(b, r.Message)
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "" { // slog drops empty attributes and inlines groups
+			ok = false
+			return false
+		}
+		b = append(b, ' ')
+		b = appendString(b, a.Key)
+		b = append(b, '=')
+		v := a.Value
+		switch v.Kind() {
+		case slog.KindString:
+			b = appendString(b, v.String())
+		case slog.KindInt64:
+			b = strconv.AppendInt(b, v.Int64(), 10)
+		case slog.KindUint64:
+			b = strconv.AppendUint(b, v.Uint64(), 10)
+		case slog.KindFloat64:
+			b = strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
+		case slog.KindBool:
+			b = strconv.AppendBool(b, v.Bool())
+		case slog.KindDuration:
+			b = append(b, v.Duration().String()...)
+		default: // times, groups, errors and any other value: slog's formatter
+			ok = false
+		}
+		return ok
+	})
+	return append(b, '\n'), ok
+}
+
+func appendString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, `""`...)
+	}
+	if needsQuoting(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
+}
+
+// needsQuoting is slog's rule for the text format: empty strings, and
+// strings with a space, '=', '"', a control character or a rune that is
+// not printable. The common string (plain ASCII) costs one table lookup a
+// byte.
+func needsQuoting(s string) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if special[s[i]] {
+			return needsQuotingFrom(s[i:])
+		}
+	}
+	return false
+}
+
+// special marks the bytes needsQuoting looks at closer: those that need
+// quoting and those that start a multi-byte rune.
+var special = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t[' '], t['='], t['"'] = true, true, true
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+func needsQuotingFrom(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if special[c] {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// appendRFC3339Millis is slog's time format: RFC 3339 with exactly three
+// digits of milliseconds, truncated.
+func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	const prefixLen = len("2006-01-02T15:04:05.000")
+	n := len(b)
+	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b[:n+prefixLen], b[n+prefixLen+1:]...)
+}

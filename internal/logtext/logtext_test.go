@@ -1,0 +1,95 @@
+package logtext
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every record, flat or not, comes out as slog.TextHandler writes it.
+func TestSameAsSlogText(t *testing.T) {
+	at := time.Date(2026, 12, 2, 13, 9, 52, 123456789, time.FixedZone("X", 3600))
+	strs := []string{"", "plain", "with space", "a=b", `q"uote`, `back\slash`, "tab\there", "nl\n", "\x00", "\x7f", "é", "日本", "\u00a0nbsp", "\u200bzw",
+		"bad\xffutf8", "/subscriptions/27f4655b/resourcegroups/bench", "api-version=2021-04-01&$filter=x eq 'y'", "127.0.0.1:40000"}
+	var recs []slog.Record
+	for _, s := range strs {
+		r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+		r.AddAttrs(slog.String("method", "GET"), slog.String("path", s), slog.String(s+"key", "v"))
+		recs = append(recs, r)
+		r = slog.NewRecord(at, slog.LevelWarn+1, s, 0)
+		recs = append(recs, r)
+	}
+	r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+	r.AddAttrs(slog.Int("status", 200), slog.Int("neg", -7), slog.Uint64("u", math.MaxUint64), slog.Float64("f", 0.1), slog.Float64("inf", math.Inf(1)),
+		slog.Bool("b", true), slog.Duration("duration", 1234567*time.Nanosecond), slog.Duration("zero", 0), slog.Duration("long", 90*time.Minute),
+		slog.String("a", "1"), slog.String("b", "2"), slog.String("c", "3"), slog.String("d", "4"), slog.String("e", "5"), slog.String("f", "6"))
+	recs = append(recs, r)
+	recs = append(recs, slog.NewRecord(time.Time{}, slog.LevelDebug, "no time", 0))
+	// What the fast path leaves to slog.
+	r = slog.NewRecord(at, slog.LevelError, "slow", 0)
+	r.AddAttrs(slog.Any("err", errors.New("boom")), slog.Time("t", at), slog.Group("g", slog.Int("x", 1)), slog.Attr{}, slog.Any("nil", nil), slog.Any("bytes", []byte("b y")))
+	recs = append(recs, r)
+	r = slog.NewRecord(at, slog.LevelInfo, "inline", 0)
+	r.AddAttrs(slog.Group("", slog.String("k", "v")))
+	recs = append(recs, r)
+
+	for _, rec := range recs {
+		var want, got bytes.Buffer
+		slog.NewTextHandler(&want, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), rec)
+		New(&got, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), rec)
+		if got.String() != want.String() {
+			t.Errorf("record %q:\n got %q\nwant %q", rec.Message, got.String(), want.String())
+		}
+	}
+}
+
+// Levels, derived loggers and options behave as slog's.
+func TestHandlerOptions(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(New(&buf, nil))
+	l.Debug("hidden")
+	l.Info("shown", "n", 1)
+	l.With("k", "v").WithGroup("g").Info("derived", "x", 2)
+	out := buf.String()
+	if strings.Contains(out, "hidden") || !strings.Contains(out, "msg=shown n=1\n") || !strings.Contains(out, "msg=derived k=v g.x=2\n") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	buf.Reset()
+	rep := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	slog.New(New(&buf, &slog.HandlerOptions{ReplaceAttr: rep})).Info("replaced")
+	if buf.String() != "level=INFO msg=replaced\n" {
+		t.Fatalf("ReplaceAttr not applied: %q", buf.String())
+	}
+}
+
+// BenchmarkAccessLine is the server's access-log line (server/handler.go).
+func BenchmarkAccessLine(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		h    slog.Handler
+	}{{"slog", slog.NewTextHandler(io.Discard, nil)}, {"logtext", New(io.Discard, nil)}} {
+		b.Run(c.name, func(b *testing.B) {
+			l := slog.New(c.h)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for range b.N {
+				l.LogAttrs(ctx, slog.LevelInfo, "request",
+					slog.String("method", "GET"), slog.String("path", "/subscriptions/27f4655b-afa4-4258-85e0-6bf5e9135f09/resourcegroups/bench"), slog.String("query", "api-version=2021-04-01"),
+					slog.Int("status", 200), slog.Int("bytes", 207), slog.Duration("duration", 1234567),
+					slog.String("request_id", "12681d3a-5b3c-4f58-90c7-04323bf886c8"), slog.String("client_request_id", ""),
+					slog.String("remote", "127.0.0.1:40000"))
+			}
+		})
+	}
+}
