@@ -1,6 +1,7 @@
 package recoveryservices
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 
@@ -17,27 +18,48 @@ type configRecord struct {
 }
 
 // configKind is a vault-level configuration resource: where it lives
-// under the vault and what it holds until it is written.
+// under the vault, what it holds until it is written and the properties a
+// write may set (others, the read-only ones among them, are ignored, as
+// Azure ignores them).
 type configKind struct {
 	collection, name, typ string
 	defaults              func() map[string]any
+	fields                map[string]configField
 }
+
+// configField is a property a configuration write may set: a string of
+// one of values (matched case-insensitively, stored as spelled here), a
+// bool, or a whole number between lo and hi.
+type configField struct {
+	values []string
+	isBool bool
+	lo, hi int
+}
+
+var (
+	redundancies = configField{values: []string{"GeoRedundant", "LocallyRedundant", "ZoneRedundant", "ReadAccessGeoZoneRedundant"}}
+	onOff        = configField{values: []string{"Enabled", "Disabled"}}
+)
 
 var configKinds = map[string]configKind{
 	"storage": {"backupstorageconfig", "vaultstorageconfig", "Microsoft.RecoveryServices/vaults/backupstorageconfig", func() map[string]any {
 		return map[string]any{"storageModelType": "GeoRedundant", "storageType": "GeoRedundant", "storageTypeState": "Unlocked", "crossRegionRestoreFlag": false, "dedupState": "Disabled", "xcoolState": "Disabled"}
-	}},
+	}, map[string]configField{"storageModelType": redundancies, "storageType": redundancies, "crossRegionRestoreFlag": {isBool: true}, "dedupState": onOff, "xcoolState": onOff}},
 	"vault": {"backupconfig", "vaultconfig", "Microsoft.RecoveryServices/vaults/backupconfig", func() map[string]any {
 		return map[string]any{"enhancedSecurityState": "Enabled", "softDeleteFeatureState": "Disabled", "isSoftDeleteFeatureStateEditable": true}
-	}},
+	}, map[string]configField{"enhancedSecurityState": onOff, "softDeleteFeatureState": {values: []string{"Enabled", "Disabled", "AlwaysON"}},
+		"softDeleteRetentionPeriodInDays": {lo: 14, hi: 180}}},
 	"encryption": {"backupEncryptionConfigs", "backupResourceEncryptionConfig", "Microsoft.RecoveryServices/vaults/backupEncryptionConfigs", func() map[string]any {
 		return map[string]any{"encryptionAtRestType": "MicrosoftManaged", "lastUpdateStatus": "NotEnabled", "infrastructureEncryptionState": "Disabled"}
-	}},
+	}, nil},
 }
 
 // config reads the configuration of the kind (configKinds) of the
-// request's vault: as written, else its defaults.
+// request's vault: as written, else its defaults. The storage
+// configuration's storageTypeState is Locked once the vault protects an
+// item, as in Azure.
 func (pr *Provider) config(r *arm.Request, kind string) (arm.ResourceID, configRecord, error) {
+	ctx := r.HTTP.Context()
 	_, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return arm.ResourceID{}, configRecord{}, err
@@ -46,8 +68,18 @@ func (pr *Provider) config(r *arm.Request, kind string) (arm.ResourceID, configR
 	id := vid.Child(k.collection, k.name)
 	c := configRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: k.name, Type: k.typ}, Properties: k.defaults()}
 	var cur configRecord
-	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &cur); err == nil {
+	if err := resource.Get(ctx, pr.p.Store, id, &cur); err == nil {
 		c = cur
+	}
+	if kind == "storage" {
+		items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, vid.String())
+		if err != nil {
+			return id, c, err
+		}
+		c.Properties["storageTypeState"] = "Unlocked"
+		if len(items) > 0 {
+			c.Properties["storageTypeState"] = "Locked"
+		}
 	}
 	return id, c, nil
 }
@@ -72,6 +104,31 @@ func decodeProperties(r *arm.Request) (map[string]any, error) {
 	return in.Properties, err
 }
 
+// value checks a value sent for the property k and returns it as stored.
+func (f configField) value(k string, v any) (any, error) {
+	switch {
+	case f.isBool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.%s must be true or false, not %v.", k, v)
+	case f.values != nil:
+		if s, ok := v.(string); ok {
+			for _, w := range f.values {
+				if strings.EqualFold(s, w) {
+					return w, nil
+				}
+			}
+		}
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.%s '%v' is invalid: use %s.", k, v, strings.Join(f.values, ", "))
+	default:
+		if n, ok := v.(float64); ok && n == float64(int(n)) && int(n) >= f.lo && int(n) <= f.hi {
+			return int(n), nil
+		}
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.%s '%v' is invalid: give a whole number from %d to %d.", k, v, f.lo, f.hi)
+	}
+}
+
 func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, error) {
 	id, c, err := pr.config(r, kind)
 	if err != nil {
@@ -81,18 +138,69 @@ func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, erro
 	if err != nil {
 		return c, err
 	}
+	if props == nil {
+		return c, arm.BadRequest("BMSUserErrorInvalidInput", "properties is required: give the settings to change, e.g. {\"properties\":{...}}.")
+	}
+	old := maps.Clone(c.Properties)
+	fields := configKinds[kind].fields
 	for k, v := range props {
-		if s, ok := v.(string); ok && kind == "storage" && (strings.EqualFold(k, "storageModelType") || strings.EqualFold(k, "storageType")) {
-			switch strings.ToLower(s) {
-			case "georedundant", "locallyredundant", "zoneredundant", "readaccessgeozoneredundant":
-			default:
-				return c, arm.BadRequest("BMSUserErrorInvalidInput", "properties.%s '%s' is invalid: use GeoRedundant, LocallyRedundant or ZoneRedundant.", k, s)
-			}
+		f, ok := fields[k]
+		if !ok || v == nil {
+			continue
 		}
-		c.Properties[k] = v
+		if c.Properties[k], err = f.value(k, v); err != nil {
+			return c, err
+		}
+	}
+	switch kind {
+	case "storage":
+		err = checkStorageConfig(old, c.Properties, props)
+	case "vault":
+		err = checkVaultConfig(old, c.Properties)
+	}
+	if err != nil {
+		return c, err
 	}
 	err = pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error { return resource.Put(r.HTTP.Context(), tx, id, &c) })
 	return c, err
+}
+
+// checkStorageConfig checks a storage configuration write (old the
+// properties before it, cur after, sent what the request sent):
+// storageModelType and storageType are one setting (either sets both);
+// it cannot change once the vault protects an item; Cross Region Restore
+// needs geo-redundant storage and cannot be turned off once on.
+func checkStorageConfig(old, cur, sent map[string]any) error {
+	m, t := sent["storageModelType"], sent["storageType"]
+	switch {
+	case m != nil && t != nil && cur["storageModelType"] != cur["storageType"]:
+		return arm.BadRequest("BMSUserErrorInvalidInput", "properties.storageModelType '%v' and properties.storageType '%v' differ: give one of them.", m, t)
+	case m != nil:
+		cur["storageType"] = cur["storageModelType"]
+	case t != nil:
+		cur["storageModelType"] = cur["storageType"]
+	}
+	if cur["storageType"] != old["storageType"] && old["storageTypeState"] == "Locked" {
+		return arm.BadRequest("StorageModelModifyError", "Storage Redundancy option is locked when the first item is protected in the vault, and cannot be modified thereafter (it is %v).", old["storageType"])
+	}
+	if old["crossRegionRestoreFlag"] == true && cur["crossRegionRestoreFlag"] != true {
+		return arm.BadRequest("BMSUserErrorInvalidInput", "Cross Region Restore cannot be disabled once it is enabled.")
+	}
+	if cur["crossRegionRestoreFlag"] == true && cur["storageType"] != "GeoRedundant" {
+		return arm.BadRequest("BMSUserErrorInvalidInput", "Cross Region Restore needs GeoRedundant storage, not %v.", cur["storageType"])
+	}
+	return nil
+}
+
+// checkVaultConfig checks a vault configuration write: soft delete set
+// AlwaysON cannot be changed again (isSoftDeleteFeatureStateEditable turns
+// false).
+func checkVaultConfig(old, cur map[string]any) error {
+	if old["softDeleteFeatureState"] == "AlwaysON" && cur["softDeleteFeatureState"] != "AlwaysON" {
+		return arm.BadRequest("BMSUserErrorInvalidInput", "Soft delete is AlwaysON for this vault and cannot be changed to %v.", cur["softDeleteFeatureState"])
+	}
+	cur["isSoftDeleteFeatureStateEditable"] = cur["softDeleteFeatureState"] != "AlwaysON"
+	return nil
 }
 
 func (pr *Provider) putStorageConfig(r *arm.Request) (*arm.Response, error) {
