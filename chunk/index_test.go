@@ -14,6 +14,16 @@ import (
 	"github.com/safehold/safehold/chunk"
 )
 
+// localBackend is a local-directory backend in a fresh temporary directory.
+func localBackend(t *testing.T) blob.Backend {
+	t.Helper()
+	be, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
 // openSmall opens a store whose memory table holds only a few entries, so
 // the on-disk runs, their merges and their reloads are exercised.
 func openSmall(t *testing.T, be blob.Backend, cache string) *chunk.Store {
@@ -121,10 +131,7 @@ func TestIndexRunsSurviveReopenGCAndDamage(t *testing.T) {
 // Refresh, and a pack the other collected stops being found.
 func TestReplicasShareChunks(t *testing.T) {
 	ctx := context.Background()
-	be, err := local.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := localBackend(t)
 	a := openSmall(t, be, t.TempDir())
 	b := openSmall(t, be, t.TempDir())
 	wa := a.NewWriter()

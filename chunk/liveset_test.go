@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/chunk"
 )
 
@@ -25,10 +24,7 @@ func randID(r *rand.Rand) chunk.ID {
 // others are not, and Close leaves no file behind.
 func TestLiveSetExact(t *testing.T) {
 	ctx := context.Background()
-	be, err := local.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := localBackend(t)
 	cache := t.TempDir()
 	s, err := chunk.Open(ctx, be, cache, chunk.Options{})
 	if err != nil {

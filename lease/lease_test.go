@@ -131,7 +131,7 @@ func TestGateOrdersCollectionAndWriters(t *testing.T) {
 		collected := enter(t, gb.Collect)
 		// The collection cannot start while A writes, and once it waits, a
 		// new writer cannot enter.
-		waitFor(t, func() bool {
+		testsvc.WaitFor(t, "the collection waiting for the gate", func() bool {
 			_, err := lease.Get(ctx, a, "gategc:azblob://c/vaults/v1")
 			return err == nil
 		})
@@ -183,17 +183,6 @@ func enter(t *testing.T, take func(context.Context) (*lease.Held, error)) <-chan
 	return ch
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 3000; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("condition never held")
-}
-
 // Two collections of one process (same holder) exclude each other too.
 func TestGateOneCollectionAtATime(t *testing.T) {
 	storetest.Replicas(t, func(t *testing.T, a, _ store.Store) {
@@ -211,7 +200,7 @@ func TestGateOneCollectionAtATime(t *testing.T) {
 			}
 			second <- h2
 		}()
-		waitFor(t, func() bool { // the second one polls the held lease
+		testsvc.WaitFor(t, "the second collection polling the held lease", func() bool {
 			r, err := lease.Get(ctx, a, "gategc:snapshots")
 			return err == nil && r.Holder != "" && r.Holder != "A"
 		})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -58,21 +59,6 @@ func assignRole(t *testing.T, e *testserver.Env, scope, role, principal string) 
 	mustStatus(t, 201, resp, m)
 }
 
-// dpPolicy is a disk policy with one schedule and only a Default retention.
-const dpPolicy = `{ "properties": {
-  "objectType": "BackupPolicy", "datasourceTypes": [ "Microsoft.Compute/disks" ],
-  "policyRules": [
-    { "objectType": "AzureBackupRule", "name": "BackupHourly",
-      "backupParameters": { "objectType": "AzureBackupParams", "backupType": "Incremental" },
-      "dataStore": { "objectType": "DataStoreInfoBase", "dataStoreType": "OperationalStore" },
-      "trigger": { "objectType": "ScheduleBasedTriggerContext",
-        "schedule": { "repeatingTimeIntervals": [ "R/%s/%s" ], "timeZone": "UTC" },
-        "taggingCriteria": [ { "isDefault": true, "taggingPriority": 99, "tagInfo": { "tagName": "Default" } } ] } },
-    { "objectType": "AzureRetentionRule", "name": "Default", "isDefault": true,
-      "lifecycles": [ { "sourceDataStore": { "objectType": "DataStoreInfoBase", "dataStoreType": "OperationalStore" },
-                        "deleteAfter": { "objectType": "AbsoluteDeleteOption", "duration": "%s" },
-                        "targetDataStoreCopySettings": [] } ] } ] } }`
-
 type protected struct {
 	vault, bi, disk string
 }
@@ -117,7 +103,7 @@ func protectDisk(t *testing.T, e *testserver.Env, name, scheduleStart, period, k
 	}
 	assignRole(t, e, p.disk, roleDiskBackupReader, principal)
 	assignRole(t, e, sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
-	resp, m := call(t, e, "PUT", p.vault+"/backupPolicies/p1"+av, fmt.Sprintf(dpPolicy, scheduleStart, period, keep))
+	resp, m := call(t, e, "PUT", p.vault+"/backupPolicies/p1"+av, fixture.DiskPolicyFrom(scheduleStart, period, keep, ""))
 	mustStatus(t, 200, resp, m)
 	resp, bi := call(t, e, "PUT", p.vault+"/backupInstances/"+name+"-bi"+av, `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+p.disk+`"},
 		"policyInfo":{"policyId":"`+p.vault+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"`+sub+`/resourceGroups/snapshot-rg"}]}}}}`)

@@ -14,16 +14,15 @@ import (
 // provider listing shows them per resource type as clients read it.
 func TestEveryPublishedAPIVersion(t *testing.T) {
 	e := testserver.Start(t)
-	sub := e.Conn.SubscriptionID
 	cases := []struct {
 		path     string
 		versions []string
 	}{
-		{"/subscriptions/" + sub + "/providers/Microsoft.DataProtection/backupVaults", arm.APIVersionsDataProtection},
-		{"/subscriptions/" + sub + "/providers/Microsoft.RecoveryServices/vaults", arm.APIVersionsRecoveryServices},
-		{"/subscriptions/" + sub + "/providers/Microsoft.Compute/disks", arm.APIVersionsCompute},
-		{"/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions", arm.APIVersionsAuthorization},
-		{"/subscriptions/" + sub + "/resourcegroups", arm.APIVersionsResources},
+		{"/subscriptions/" + e.Sub + "/providers/Microsoft.DataProtection/backupVaults", arm.APIVersionsDataProtection},
+		{"/subscriptions/" + e.Sub + "/providers/Microsoft.RecoveryServices/vaults", arm.APIVersionsRecoveryServices},
+		{"/subscriptions/" + e.Sub + "/providers/Microsoft.Compute/disks", arm.APIVersionsCompute},
+		{"/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions", arm.APIVersionsAuthorization},
+		{"/subscriptions/" + e.Sub + "/resourcegroups", arm.APIVersionsResources},
 	}
 	for _, c := range cases {
 		for _, v := range c.versions {
@@ -36,20 +35,20 @@ func TestEveryPublishedAPIVersion(t *testing.T) {
 	// The versions clients are known to send: JS arm-recoveryservicesbackup 12
 	// (2023-06-01), az CLI 2.45 (2022-09-01-preview), newer DP SDKs (2025-07-01).
 	for _, p := range []string{
-		"/subscriptions/" + sub + "/providers/Microsoft.RecoveryServices/vaults?api-version=2023-06-01",
-		"/subscriptions/" + sub + "/providers/Microsoft.RecoveryServices/vaults?api-version=2022-09-01-preview",
-		"/subscriptions/" + sub + "/providers/Microsoft.DataProtection/backupVaults?api-version=2025-07-01",
+		"/subscriptions/" + e.Sub + "/providers/Microsoft.RecoveryServices/vaults?api-version=2023-06-01",
+		"/subscriptions/" + e.Sub + "/providers/Microsoft.RecoveryServices/vaults?api-version=2022-09-01-preview",
+		"/subscriptions/" + e.Sub + "/providers/Microsoft.DataProtection/backupVaults?api-version=2025-07-01",
 	} {
 		if resp, m := raw(t, e, "GET", p, "", nil); resp.StatusCode != 200 {
 			t.Errorf("GET %s: %d %v", p, resp.StatusCode, m)
 		}
 	}
 	// A version never published is still refused.
-	if resp, m := raw(t, e, "GET", "/subscriptions/"+sub+"/providers/Microsoft.RecoveryServices/vaults?api-version=2023-06-02", "", nil); resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidApiVersionParameter" {
+	if resp, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.RecoveryServices/vaults?api-version=2023-06-02", "", nil); resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidApiVersionParameter" {
 		t.Errorf("unpublished version: %d %v", resp.StatusCode, m)
 	}
 
-	pc, err := armresources.NewProvidersClient(sub, e.Cred, e.Opts)
+	pc, err := armresources.NewProvidersClient(e.Sub, e.Cred, e.Opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,8 @@ import (
 // The vault-level families az backup reads around the flow, and the
 // namespace's operations catalog.
 func TestRecoveryServicesContractFamilies(t *testing.T) {
-	e := testserver.Start(t)
-	sub := e.Conn.SubscriptionID
-	rg := "/subscriptions/" + sub + "/resourceGroups/rsc"
-	raw(t, e, "PUT", rg+"?api-version=2021-04-01", "", []byte(`{"location":"westus"}`))
+	e := testserver.StartWithGroups(t, "rsc")
+	rg := "/subscriptions/" + e.Sub + "/resourceGroups/rsc"
 	R := rg + "/providers/Microsoft.RecoveryServices/vaults/v1"
 	const v = "?api-version=2022-09-01-preview"
 	if resp, m := raw(t, e, "PUT", R+"?api-version=2023-04-01", "", []byte(`{"location":"westus","sku":{"name":"Standard"},"properties":{}}`)); resp.StatusCode != 200 && resp.StatusCode != 201 {

@@ -8,12 +8,8 @@ import (
 
 // A minimal Microsoft.Storage: accounts with keys, as backup APIs name them.
 func TestStorageAccounts(t *testing.T) {
-	e := testserver.Start(t)
-	sub := e.Conn.SubscriptionID
-	rg := "/subscriptions/" + sub + "/resourceGroups/stg"
-	if resp, m := raw(t, e, "PUT", rg+"?api-version=2021-04-01", "", []byte(`{"location":"westus"}`)); resp.StatusCode != 201 && resp.StatusCode != 200 {
-		t.Fatalf("rg: %d %v", resp.StatusCode, m)
-	}
+	e := testserver.StartWithGroups(t, "stg")
+	rg := "/subscriptions/" + e.Sub + "/resourceGroups/stg"
 	A := rg + "/providers/Microsoft.Storage/storageAccounts/staging1"
 	const v = "?api-version=2023-01-01"
 	if resp, m := raw(t, e, "PUT", rg+"/providers/Microsoft.Storage/storageAccounts/Bad_Name"+v, "", []byte(`{"location":"westus","sku":{"name":"Standard_LRS"}}`)); resp.StatusCode != 400 || testserver.ErrorCode(m) != "AccountNameInvalid" {
@@ -59,7 +55,7 @@ func TestStorageAccounts(t *testing.T) {
 	if resp.StatusCode != 200 || k2["keys"].([]any)[0].(map[string]any)["value"] == first || k2["keys"].([]any)[1].(map[string]any)["value"] != keys[1].(map[string]any)["value"] {
 		t.Fatalf("regenerateKey: %d %v", resp.StatusCode, k2)
 	}
-	if resp, m := raw(t, e, "POST", "/subscriptions/"+sub+"/providers/Microsoft.Storage/checkNameAvailability"+v, "", []byte(`{"name":"staging1","type":"Microsoft.Storage/storageAccounts"}`)); resp.StatusCode != 200 || m["nameAvailable"] != false {
+	if resp, m := raw(t, e, "POST", "/subscriptions/"+e.Sub+"/providers/Microsoft.Storage/checkNameAvailability"+v, "", []byte(`{"name":"staging1","type":"Microsoft.Storage/storageAccounts"}`)); resp.StatusCode != 200 || m["nameAvailable"] != false {
 		t.Fatalf("checkName: %d %v", resp.StatusCode, m)
 	}
 	if resp, m := raw(t, e, "GET", rg+"/providers/Microsoft.Storage/storageAccounts"+v, "", nil); resp.StatusCode != 200 || len(m["value"].([]any)) != 1 {

@@ -51,19 +51,6 @@ func largest(files map[string]string, only func(string) bool) (string, string) {
 	return name, file
 }
 
-// waitFor polls cond until it holds (the work is asynchronous; the
-// deadline only guards against a hang).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not done", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func str(m map[string]any, path string) string {
 	v := testserver.Field(m, path)
 	s, _ := v.(string)
@@ -74,7 +61,7 @@ func str(m map[string]any, path string) string {
 func waitVaultJob(t *testing.T, e *testserver.Env, vault, job, av string) map[string]any {
 	t.Helper()
 	var m map[string]any
-	waitFor(t, "job "+job, func() bool {
+	e.WaitFor("job "+job, func() bool {
 		var resp *http.Response
 		resp, m = call(t, e, "GET", vault+"/backupJobs/"+job+av, nil)
 		mustStatus(t, 200, resp, m)
@@ -239,7 +226,7 @@ func TestVerifyJobs(t *testing.T) {
 	if st, _ := startVerify(t, e, rsVault, av, "", map[string]any{"readData": true}); str(st, "status") != "Succeeded" {
 		t.Fatalf("RS verify: %v", st)
 	}
-	waitFor(t, "RS verify", func() bool {
+	e.WaitFor("RS verify", func() bool {
 		js, _ := protection.ListJobs(ctx, e.Server.Store, rsVault, protection.JobFilter{Operation: protection.OpVerify, Status: protection.JobInProgress})
 		return len(js) == 0
 	})
@@ -545,7 +532,7 @@ func TestVerifyResumesAfterRestart(t *testing.T) {
 	}
 	stall.Store(false)
 	e.Restart()
-	waitFor(t, "verify jobs after the restart", func() bool {
+	e.WaitFor("verify jobs after the restart", func() bool {
 		js := jobs()
 		return len(js) == 2 && js[0]["status"] != "InProgress" && js[1]["status"] != "InProgress"
 	})
@@ -554,7 +541,7 @@ func TestVerifyResumesAfterRestart(t *testing.T) {
 			t.Errorf("verify job after the restart: %v", j)
 		}
 	}
-	waitFor(t, "the admin verify after the restart", func() bool { // its record ends after its jobs
+	e.WaitFor("the admin verify after the restart", func() bool { // its record ends after its jobs
 		_, m = call(t, e, "GET", adminURL("/verify/"+adminRun), nil)
 		return m["status"] != "InProgress"
 	})

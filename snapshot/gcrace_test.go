@@ -423,7 +423,7 @@ func raceReplicaWriterInside(t *testing.T, be blob.Backend, sa, sb store.Store) 
 	gc := collect(x.ga, x.a)
 	// The collection holds the gate and waits for B: A has not read the
 	// manifests (it would miss B's).
-	waitFor(t, "the collection taking the gate", func() bool {
+	testsvc.WaitFor(t, "the collection taking the gate", func() bool {
 		r, err := lease.Get(ctx, sa, "gategc:"+x.ga.Repo)
 		return err == nil && r.Alive(time.Now())
 	})
@@ -493,15 +493,4 @@ func raceReplicaWriterAfter(t *testing.T, be blob.Backend, sa, sb store.Store) {
 	checkRestore(t, x.b, s2.ID, want)
 	checkRestore(t, x.a, s2.ID, want)
 	mustVerify(t, x.b)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never happened", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -44,47 +44,40 @@ func TestSQLiteGroupCommitIsolation(t *testing.T) {
 	s := storetest.SQLiteAt(t, path)
 	const workers, each = 32, 40
 	errBoom := errors.New("boom")
-	var wg sync.WaitGroup
 	var panics atomic.Int64
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				key := fmt.Sprintf("%d-%d", w, i)
-				err := func() (err error) {
-					defer func() {
-						if p := recover(); p != nil {
-							if p != "panic "+key {
-								t.Errorf("recovered %v, want this caller's panic", p)
-							}
-							panics.Add(1)
-							err = errBoom
-						}
-					}()
-					return s.Update(ctx, func(tx store.Tx) error {
-						if err := tx.Put(ctx, store.Doc{Kind: "k", Key: key, Value: []byte(key)}); err != nil {
-							return err
-						}
-						if err := tx.Put(ctx, store.Doc{Kind: "pair", Key: key, Value: []byte(key)}); err != nil {
-							return err
-						}
-						switch i % 5 {
-						case 1:
-							return errBoom
-						case 2:
-							panic("panic " + key)
-						}
-						return nil
-					})
-				}()
-				if want := i%5 == 1 || i%5 == 2; (err != nil) != want {
-					t.Errorf("update %s: err %v, want failure %v", key, err, want)
+	inParallel(workers, each, func(w, i int) bool {
+		key := fmt.Sprintf("%d-%d", w, i)
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p != "panic "+key {
+						t.Errorf("recovered %v, want this caller's panic", p)
+					}
+					panics.Add(1)
+					err = errBoom
 				}
-			}
+			}()
+			return s.Update(ctx, func(tx store.Tx) error {
+				if err := tx.Put(ctx, store.Doc{Kind: "k", Key: key, Value: []byte(key)}); err != nil {
+					return err
+				}
+				if err := tx.Put(ctx, store.Doc{Kind: "pair", Key: key, Value: []byte(key)}); err != nil {
+					return err
+				}
+				switch i % 5 {
+				case 1:
+					return errBoom
+				case 2:
+					panic("panic " + key)
+				}
+				return nil
+			})
 		}()
-	}
-	wg.Wait()
+		if want := i%5 == 1 || i%5 == 2; (err != nil) != want {
+			t.Errorf("update %s: err %v, want failure %v", key, err, want)
+		}
+		return true
+	})
 	if panics.Load() != workers*each/5 {
 		t.Fatalf("%d panics reached their callers, want %d", panics.Load(), workers*each/5)
 	}
@@ -160,48 +153,41 @@ func TestSQLiteGroupReadsSeeGroupWrites(t *testing.T) {
 	}
 	errBoom := errors.New("boom")
 	const workers, each = 16, 25
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if _, err := read(s, "a"); err != nil { // fills the read cache
-					t.Error(err)
-					return
+	inParallel(workers, each, func(w, i int) bool {
+		if _, err := read(s, "a"); err != nil { // fills the read cache
+			t.Error(err)
+			return false
+		}
+		err := s.Update(ctx, func(tx store.Tx) error {
+			n, err := read(tx, "a")
+			if err != nil {
+				return err
+			}
+			if err := put(tx, "a", n+1); err != nil {
+				return err
+			}
+			if (w+i)%2 == 1 { // written, then rolled back
+				if err := put(tx, "a", n+1000); err != nil {
+					return err
 				}
-				err := s.Update(ctx, func(tx store.Tx) error {
-					n, err := read(tx, "a")
-					if err != nil {
-						return err
-					}
-					if err := put(tx, "a", n+1); err != nil {
-						return err
-					}
-					if (w+i)%2 == 1 { // written, then rolled back
-						if err := put(tx, "a", n+1000); err != nil {
-							return err
-						}
-						return errBoom
-					}
-					if i%5 == 0 { // a bulk delete of the kind: later reads in the group go to SQLite
-						if err := put(tx, "gone", 1); err != nil {
-							return err
-						}
-						if _, err := tx.DeleteScope(ctx, "counter", "/d"); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil && !errors.Is(err, errBoom) {
-					t.Error(err)
-					return
+				return errBoom
+			}
+			if i%5 == 0 { // a bulk delete of the kind: later reads in the group go to SQLite
+				if err := put(tx, "gone", 1); err != nil {
+					return err
+				}
+				if _, err := tx.DeleteScope(ctx, "counter", "/d"); err != nil {
+					return err
 				}
 			}
-		}()
-	}
-	wg.Wait()
+			return nil
+		})
+		if err != nil && !errors.Is(err, errBoom) {
+			t.Error(err)
+			return false
+		}
+		return true
+	})
 	want := 0
 	for w := range workers {
 		for i := range each {
@@ -213,4 +199,23 @@ func TestSQLiteGroupReadsSeeGroupWrites(t *testing.T) {
 	if n, err := read(s, "a"); err != nil || n != want {
 		t.Fatalf("counter = %d (%v), want %d: an Update read a stale value", n, err, want)
 	}
+}
+
+// inParallel runs fn(w, i) for i from 0 to each-1 on each of workers
+// goroutines (w from 0 to workers-1) and waits for them all; a worker
+// stops early when fn returns false.
+func inParallel(workers, each int, fn func(w, i int) bool) {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if !fn(w, i) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

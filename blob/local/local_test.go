@@ -12,13 +12,17 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Backend {
-		b, err := local.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	})
+	blobtest.Run(t, func(t *testing.T) blob.Backend { return openTemp(t) })
+}
+
+// openTemp opens a backend on a fresh temporary directory.
+func openTemp(t *testing.T) *local.Backend {
+	t.Helper()
+	b, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // Large objects read back exactly, whole and in unaligned ranges, through
@@ -26,10 +30,7 @@ func TestConformance(t *testing.T) {
 // large enough (read into it), and a range past the end is refused.
 func TestLargeObjects(t *testing.T) {
 	ctx := context.Background()
-	b, err := local.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openTemp(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	big := make([]byte, 9<<20+4096+123)
 	for i := range big {

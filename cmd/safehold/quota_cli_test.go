@@ -13,9 +13,8 @@ import (
 // reports it with the use of the region's VMs, and a VM beyond it is
 // refused by the server with Azure's quota error; default restores it.
 func TestQuotaCLI(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "rg1")
 	ctx := context.Background()
-	e.ResourceGroups("rg1")
 	cs := e.Server.Compute
 	base := "/subscriptions/" + e.Sub + "/resourceGroups/rg1/providers/Microsoft.Compute/"
 	n := 0

@@ -110,7 +110,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 	}
 	pu, _ := url.Parse(raw.Header.Get("Azure-AsyncOperation"))
 	var jobID string
-	waitUntil(t, "the backup's job id", time.Minute, func() bool {
+	testsvc.WaitWithin(t, time.Minute, "the backup's job id", func() bool {
 		st, err := bf.NewProtectedItemOperationStatusesClient().Get(ctx, vm.Vault, vm.RG, "Azure", vm.Container, vm.Item, path.Base(pu.Path), nil)
 		if err != nil || st.Properties == nil {
 			return false
@@ -139,7 +139,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 		}
 		return false
 	}
-	waitUntil(t, "the transfer to the vault tier", 3*time.Minute, func() bool {
+	testsvc.WaitWithin(t, 3*time.Minute, "the transfer to the vault tier", func() bool {
 		j := job()
 		if *j.Status != "InProgress" {
 			t.Fatalf("the backup ended (%s) before its transfer was seen", *j.Status)
@@ -171,7 +171,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 	reps[victim].cmd.Process.Kill() // SIGKILL
 	<-reps[victim].done
 	t.Logf("killed replica %d while it transferred job %s to the vault tier", victim, jobID)
-	waitUntil(t, "the job to end on another replica", 4*time.Minute, func() bool { return *job().Status != "InProgress" })
+	testsvc.WaitWithin(t, 4*time.Minute, "the job to end on another replica", func() bool { return *job().Status != "InProgress" })
 	if j := job(); *j.Status != "Completed" {
 		t.Fatalf("after the kill the job ended %s: %+v", *j.Status, j.ErrorDetails)
 	}
@@ -438,16 +438,6 @@ func startReplicas(t testing.TB, n int) *replicaCluster {
 	}
 	e := &testserver.Env{T: t, DataDir: reps[0].dir, Conn: conn, Cred: cred, Opts: conn.ARMOptions(), Sub: conn.SubscriptionID}
 	return &replicaCluster{reps: reps, pgURL: pgURL, bin: bin, env: e, start: start, ready: ready}
-}
-
-func waitUntil(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func tail(dir string) string {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
@@ -166,6 +168,18 @@ func Field(m map[string]any, path string) any {
 		cur = mm[p]
 	}
 	return cur
+}
+
+// OpID is the operation id at the end of a polling URL (an
+// Azure-AsyncOperation or Location header); the test fails on an empty or
+// malformed URL.
+func OpID(t testing.TB, pollingURL string) string {
+	t.Helper()
+	u, err := url.Parse(pollingURL)
+	if err != nil || pollingURL == "" {
+		t.Fatalf("bad polling URL %q", pollingURL)
+	}
+	return path.Base(u.Path)
 }
 
 // Poll GETs an operation's status URL (Azure-AsyncOperation) until its

@@ -57,6 +57,15 @@ func Start(t testing.TB, opts ...Option) *Env {
 	return e
 }
 
+// StartWithGroups starts a server (Start) and creates the resource groups
+// groups in it (ResourceGroups).
+func StartWithGroups(t testing.TB, groups ...string) *Env {
+	t.Helper()
+	e := Start(t)
+	e.ResourceGroups(groups...)
+	return e
+}
+
 func (e *Env) start() {
 	e.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,6 +114,13 @@ func (e *Env) Ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	e.T.Cleanup(cancel)
 	return ctx
+}
+
+// WaitFor polls cond until it holds, and fails the test when it still
+// does not after testsvc.WaitLimit (see testsvc.WaitFor).
+func (e *Env) WaitFor(what string, cond func() bool) {
+	e.T.Helper()
+	testsvc.WaitFor(e.T, what, cond)
 }
 
 // WithClock runs the server on clk (schedules, retention, expiry); tokens and

@@ -72,6 +72,29 @@ func RandomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
+// WaitLimit is how long WaitFor waits for its condition: a guard against a
+// hang, not a timing assertion (the work waited for is asynchronous).
+const WaitLimit = 2 * time.Minute
+
+// WaitFor polls cond every 20 ms until it holds, and fails the test when
+// it still does not after WaitLimit; what names the awaited state in the
+// failure.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	WaitWithin(t, WaitLimit, what, cond)
+}
+
+// WaitWithin is WaitFor with another limit than WaitLimit.
+func WaitWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // FreePort is a currently free loopback TCP port.
 func FreePort() int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
