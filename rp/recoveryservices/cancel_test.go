@@ -45,7 +45,7 @@ func TestCancelHeldBackup(t *testing.T) {
 		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the backup held by the fault rule", func() bool { return hits() == 1 })
+	e.WaitFor("the backup held by the fault rule", func() bool { return hits() == 1 })
 
 	jobs := bf.NewBackupJobsClient()
 	pg := jobs.NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup' and status eq 'InProgress'")})
@@ -78,7 +78,7 @@ func TestCancelHeldBackup(t *testing.T) {
 	}
 	opID := path.Base(loc.Path)
 	results := bf.NewJobOperationResultsClient()
-	waitFor(t, "the cancel's operation result", func() bool {
+	e.WaitFor("the cancel's operation result", func() bool {
 		var r *http.Response
 		if _, err := results.Get(runtime.WithCaptureResponse(ctx, &r), v.Vault, v.RG, jobID, opID, nil); err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestCancelHeldBackup(t *testing.T) {
 		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
 		t.Fatalf("backup after the cancel: %v", err)
 	}
-	waitFor(t, "a recovery point after the cancel", func() bool {
+	e.WaitFor("a recovery point after the cancel", func() bool {
 		return testserver.Count(t, ctx, bf.NewRecoveryPointsClient().NewListPager(v.Vault, v.RG, "Azure", v.Container, v.Item, nil)) == 1
 	})
 }

@@ -47,7 +47,7 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	if v.Tags["env"] == nil || *v.Tags["env"] != "ci" {
 		t.Fatalf("patched vault tags %v", v.Tags)
 	}
-	res, err := vf.NewOperationsClient().GetOperationResult(runtime.WithCaptureResponse(ctx, &raw), "vaultrg", "v1", opIDOf(t, loc), nil)
+	res, err := vf.NewOperationsClient().GetOperationResult(runtime.WithCaptureResponse(ctx, &raw), "vaultrg", "v1", testserver.OpID(t, loc), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	if raw.Header.Get("Azure-AsyncOperation") == "" || raw.Header.Get("Location") == "" {
 		t.Fatalf("policy DELETE answered %d %v, want polling headers", raw.StatusCode, raw.Header)
 	}
-	st, err := bf.NewProtectionPolicyOperationStatusesClient().Get(ctx, "v1", "vaultrg", "Daily", opIDOf(t, raw.Header.Get("Azure-AsyncOperation")), nil)
+	st, err := bf.NewProtectionPolicyOperationStatusesClient().Get(ctx, "v1", "vaultrg", "Daily", testserver.OpID(t, raw.Header.Get("Azure-AsyncOperation")), nil)
 	if err != nil || st.Status == nil || *st.Status != armrecoveryservicesbackup.OperationStatusValuesSucceeded {
 		t.Fatalf("policy delete status %v %+v", err, st)
 	}
@@ -81,18 +81,12 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 
 	// A backup's operation result is the protected item.
 	mkVM(t, e, "vmrg", "vm1", 0, 1<<20)
-	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
-	policyID := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/backupPolicies/DefaultPolicy"
-	vmID := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1"
-	if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(ctx, "v1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{
-		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vmID), PolicyID: to.Ptr(policyID)}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bf.NewBackupsClient().Trigger(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.BackupRequestResource{
+	protectVM1(t, e, bf)
+	if _, err := bf.NewBackupsClient().Trigger(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", "Azure", vm1Container, vm1Item, armrecoveryservicesbackup.BackupRequestResource{
 		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := bf.NewProtectedItemOperationResultsClient().Get(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", "Azure", container, item, opIDOf(t, raw.Header.Get("Location")), nil)
+	got, err := bf.NewProtectedItemOperationResultsClient().Get(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", "Azure", vm1Container, vm1Item, testserver.OpID(t, raw.Header.Get("Location")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,43 +98,6 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	}
 }
 
-// protectAndBackUp protects vmrg/vm1 in vaultrg/v1 with DefaultPolicy,
-// backs it up once and returns the recovery point's name.
-func protectAndBackUp(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, container, item string) string {
-	t.Helper()
-	ctx := e.Ctx()
-	policyID := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/backupPolicies/DefaultPolicy"
-	vmID := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1"
-	if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(ctx, "v1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{
-		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vmID), PolicyID: to.Ptr(policyID)}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bf.NewBackupsClient().Trigger(ctx, "v1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.BackupRequestResource{
-		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var rp string
-	waitFor(t, "recovery point", func() bool {
-		page, err := bf.NewRecoveryPointsClient().NewListPager("v1", "vaultrg", "Azure", container, item, nil).NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page.Value) == 0 {
-			return false
-		}
-		rp = *page.Value[0].Name
-		return true
-	})
-	waitFor(t, "backup job", func() bool {
-		page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup'")}).NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(page.Value) == 1 && *page.Value[0].Properties.GetJob().Status == "Completed"
-	})
-	return rp
-}
-
 // TestSDKRestoreValidationAndStagingAccount: restore validation (the
 // synchronous backupValidateOperation and the backupTriggerValidateOperation
 // operation) reports what restore refuses, with restore's own codes, and an
@@ -148,96 +105,50 @@ func protectAndBackUp(t *testing.T, e *testserver.Env, bf *armrecoveryservicesba
 // (storageAccountId as the staging account, no target resource group)
 // restores next to the staging account, which must exist.
 func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
-	e := testserver.Start(t)
+	e, bf, rp := backedUpVM1(t, 1, "stagerg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vaultrg", "vmrg", "stagerg")
-	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
-	mkVM(t, e, "vmrg", "vm1", 1, 1<<20)
-	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
-	rp := protectAndBackUp(t, e, bf, container, item)
-	vmID := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1"
 	saID := "/subscriptions/" + e.Sub + "/resourceGroups/stagerg/providers/Microsoft.Storage/storageAccounts/staging1"
-	rpID := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/backupFabrics/Azure/protectionContainers/" + container + "/protectedItems/" + item + "/recoveryPoints/" + rp
-	restoreDisks := func(sa string, luns ...int32) *armrecoveryservicesbackup.IaasVMRestoreRequest {
-		return &armrecoveryservicesbackup.IaasVMRestoreRequest{ObjectType: to.Ptr("IaasVMRestoreRequest"), RecoveryPointID: to.Ptr(rp),
-			RecoveryType: to.Ptr(armrecoveryservicesbackup.RecoveryTypeRestoreDisks), SourceResourceID: to.Ptr(vmID), StorageAccountID: to.Ptr(sa),
-			Region: to.Ptr("westus"), CreateNewCloudService: to.Ptr(false), OriginalStorageAccountOption: to.Ptr(false), RestoreDiskLunList: to.SliceOfPtrs(luns...)}
-	}
+	rpID := vm1PointID(e, rp)
 	validate := func(rr *armrecoveryservicesbackup.IaasVMRestoreRequest) []*armrecoveryservicesbackup.ErrorDetail {
 		t.Helper()
-		res, err := bf.NewOperationClient().Validate(ctx, "v1", "vaultrg", armrecoveryservicesbackup.ValidateOperationRequestResource{ID: to.Ptr(rpID),
-			Properties: &armrecoveryservicesbackup.ValidateIaasVMRestoreOperationRequest{ObjectType: to.Ptr("ValidateIaasVMRestoreOperationRequest"), RestoreRequest: rr}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.ValidateOperationResponse == nil {
-			t.Fatalf("validation answered no validateOperationResponse")
-		}
-		return res.ValidateOperationResponse.ValidationResults
-	}
-	restore := func(rr *armrecoveryservicesbackup.IaasVMRestoreRequest) error {
-		p, err := bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", container, item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rr}, nil)
-		if err != nil {
-			return err
-		}
-		_, err = p.PollUntilDone(ctx, pollOpts)
-		return err
+		return validateRestore(t, e, bf, rpID, rr)
 	}
 
 	// The staging account does not exist yet: validation and restore refuse
 	// it with the same code.
-	if vr := validate(restoreDisks(saID)); len(vr) != 1 || vr[0].Code == nil || *vr[0].Code != "UserErrorStorageAccountNotFound" {
+	if vr := validate(restoreDisks(e, rp, saID)); len(vr) != 1 || vr[0].Code == nil || *vr[0].Code != "UserErrorStorageAccountNotFound" {
 		t.Fatalf("validation without the staging account: %+v", vr)
 	}
-	if err := restore(restoreDisks(saID)); err == nil || !strings.Contains(err.Error(), "UserErrorStorageAccountNotFound") {
+	if err := restoreVM1(e, bf, rp, restoreDisks(e, rp, saID)); err == nil || !strings.Contains(err.Error(), "UserErrorStorageAccountNotFound") {
 		t.Fatalf("restore without the staging account: %v", err)
 	}
 	mkStorage(t, e, "stagerg", "staging1")
 
 	// A lun the point does not have: refused by both, with restore's code.
-	if vr := validate(restoreDisks(saID, 7)); len(vr) != 1 || *vr[0].Code != "BMSUserErrorInvalidRestoreInput" || !strings.Contains(*vr[0].Message, "restoreDiskLunList") {
+	if vr := validate(restoreDisks(e, rp, saID, 7)); len(vr) != 1 || *vr[0].Code != "BMSUserErrorInvalidRestoreInput" || !strings.Contains(*vr[0].Message, "restoreDiskLunList") {
 		t.Fatalf("validation of a bad lun: %+v", vr)
 	}
-	if err := restore(restoreDisks(saID, 7)); err == nil || !strings.Contains(err.Error(), "restoreDiskLunList") {
+	if err := restoreVM1(e, bf, rp, restoreDisks(e, rp, saID, 7)); err == nil || !strings.Contains(err.Error(), "restoreDiskLunList") {
 		t.Fatalf("restore of a bad lun: %v", err)
 	}
 
 	// Valid: an empty list, synchronously and through the operation.
-	if vr := validate(restoreDisks(saID)); len(vr) != 0 {
+	if vr := validate(restoreDisks(e, rp, saID)); len(vr) != 0 {
 		t.Fatalf("validation of a valid restore: %+v", *vr[0].Message)
 	}
-	var rawResp *http.Response
-	vp, err := bf.NewValidateOperationClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &rawResp), "v1", "vaultrg", armrecoveryservicesbackup.ValidateOperationRequestResource{ID: to.Ptr(rpID),
-		Properties: &armrecoveryservicesbackup.ValidateIaasVMRestoreOperationRequest{ObjectType: to.Ptr("ValidateIaasVMRestoreOperationRequest"), RestoreRequest: restoreDisks(saID, 7)}}, nil)
-	if err != nil {
-		t.Fatal(err)
+	result, status := triggerValidation(t, e, bf, rpID, restoreDisks(e, rp, saID, 7))
+	if len(result) != 1 || *result[0].Code != "BMSUserErrorInvalidRestoreInput" {
+		t.Fatalf("triggered validation result: %+v", result)
 	}
-	opID := opIDOf(t, rawResp.Header.Get("Location"))
-	if _, err := vp.PollUntilDone(ctx, pollOpts); err != nil {
-		t.Fatal(err)
-	}
-	vres, err := bf.NewValidateOperationResultsClient().Get(ctx, "v1", "vaultrg", opID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if vr := vres.ValidateOperationResponse.ValidationResults; len(vr) != 1 || *vr[0].Code != "BMSUserErrorInvalidRestoreInput" {
-		t.Fatalf("triggered validation result: %+v", vr)
-	}
-	st, err := bf.NewValidateOperationStatusesClient().Get(ctx, "v1", "vaultrg", opID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, ok := st.Properties.(*armrecoveryservicesbackup.OperationStatusValidateOperationExtendedInfo)
-	if *st.Status != armrecoveryservicesbackup.OperationStatusValuesSucceeded || !ok || len(ext.ValidateOperationResponse.ValidationResults) != 1 {
-		t.Fatalf("triggered validation status %+v %#v", st.OperationStatus, st.Properties)
+	if len(status) != 1 {
+		t.Fatalf("triggered validation status: %+v", status)
 	}
 
 	// The classic form restores next to the staging account.
-	if err := restore(restoreDisks(saID)); err != nil {
+	if err := restoreVM1(e, bf, rp, restoreDisks(e, rp, saID)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "restore job", func() bool {
+	e.WaitFor("restore job", func() bool {
 		page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Restore'")}).NextPage(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -256,9 +167,8 @@ func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 // move readiness (no archive tier) and zones (the zonal VM's), a vault's
 // user-assigned identities.
 func TestSDKWireFieldsFromState(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "vaultrg", "vmrg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vaultrg", "vmrg")
 	uami := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
 	body := fixture.StandardVault()
 	body.Identity = &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeUserAssigned),
@@ -285,17 +195,11 @@ func TestSDKWireFieldsFromState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.CreateVM(ctx, compute.VMSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1",
+	if _, err := cs.CreateVM(ctx, compute.VMSpec{ID: vm1ID(e),
 		Location: "westus", OSDiskID: osd.ID, OSType: "Linux", VMSize: "Standard_D2s_v3"}); err != nil {
 		t.Fatal(err)
 	}
-	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
-	rp := protectAndBackUp(t, e, bf, container, item)
-	p, err := bf.NewRecoveryPointsClient().Get(ctx, "v1", "vaultrg", "Azure", container, item, rp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint)
+	ip := vm1Point(t, e, bf)
 	if mr := ip.RecoveryPointMoveReadinessInfo["ArchivedRP"]; mr == nil || mr.IsReadyForMove == nil || *mr.IsReadyForMove {
 		t.Fatalf("move readiness %+v", ip.RecoveryPointMoveReadinessInfo)
 	}

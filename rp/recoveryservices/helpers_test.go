@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
@@ -42,16 +43,17 @@ func mkVault(t *testing.T, e *testserver.Env, url, location string) {
 	must(t, "vault", resp, m, 201)
 }
 
-// vaultAndVM creates resource groups vmrg and vaultrg, a VM vmrg/name with
-// a 1 MiB OS disk and the vault rv (a PUT at vaultVersion, "?api-version=…");
-// it returns the vault's path, the path of the VM's protected item and the VM.
-func vaultAndVM(t *testing.T, e *testserver.Env, name, vaultVersion string) (string, string, *compute.VM) {
+// vaultAndVM starts a server with the resource groups vmrg and vaultrg, a
+// VM vmrg/name with a 1 MiB OS disk and the vault rv (a PUT at
+// vaultVersion, "?api-version=…"); it returns the server, the vault's path,
+// the path of the VM's protected item and the VM.
+func vaultAndVM(t *testing.T, name, vaultVersion string) (*testserver.Env, string, string, *compute.VM) {
 	t.Helper()
-	e.ResourceGroups("vmrg", "vaultrg")
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg")
 	vm := mkVM(t, e, "vmrg", name, 0, 1<<20)
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
 	mkVault(t, e, R+vaultVersion, "westus")
-	return R, R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + name + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + name, vm
+	return e, R, R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + name + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + name, vm
 }
 
 // protect protects a VM with a policy (PUT of the protected item at url).
@@ -98,7 +100,7 @@ func mkVMIn(t *testing.T, e *testserver.Env, rg, name, location string, nData in
 // answering 202; its answer must then be 204.
 func waitNoContent(t *testing.T, e *testserver.Env, what, loc string) {
 	t.Helper()
-	waitFor(t, what, func() bool {
+	e.WaitFor(what, func() bool {
 		resp, m := e.Do("GET", loc, nil)
 		if resp.StatusCode == 202 {
 			return false
@@ -108,27 +110,12 @@ func waitNoContent(t *testing.T, e *testserver.Env, what, loc string) {
 	})
 }
 
-// waitFor polls fn until it reports done (or fails after a generous bound).
-func waitFor(t *testing.T, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-var waitLimit = 2 * time.Minute
-
 // vaultEnv starts a server with the resource groups vaultrg and more, and a
 // standard Recovery Services vault named vault in vaultrg; it returns the
 // server and a client factory of the vaults SDK.
 func vaultEnv(t *testing.T, vault string, more ...string) (*testserver.Env, *armrecoveryservices.ClientFactory) {
 	t.Helper()
-	e := testserver.Start(t)
-	e.ResourceGroups(append([]string{"vaultrg"}, more...)...)
+	e := testserver.StartWithGroups(t, append([]string{"vaultrg"}, more...)...)
 	fixture.RSVault(t, e, "vaultrg", vault, fixture.StandardVault())
 	return e, testserver.Factory(e, armrecoveryservices.NewClientFactory)
 }
@@ -170,4 +157,165 @@ func readSAS(t *testing.T, e *testserver.Env, diskID string, n int64) []byte {
 	pc, revoke := fixture.DiskAccessByID(t, e, diskID, armcompute.AccessLevelRead)
 	defer revoke()
 	return fixture.ReadPages(t, pc, 0, n)
+}
+
+// vm1Container and vm1Item are the protection container and the protected
+// item of the VM vmrg/vm1 in a vault's Azure fabric.
+const vm1Container, vm1Item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
+
+// vm1ID is the resource id of the VM vmrg/vm1.
+func vm1ID(e *testserver.Env) string {
+	return "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/virtualMachines/vm1"
+}
+
+// protectVM1 protects vmrg/vm1 in vaultrg/v1 with DefaultPolicy through the SDK.
+func protectVM1(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory) {
+	t.Helper()
+	policyID := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/backupPolicies/DefaultPolicy"
+	if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(e.Ctx(), "v1", "vaultrg", "Azure", vm1Container, vm1Item, armrecoveryservicesbackup.ProtectedItemResource{
+		Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vm1ID(e)), PolicyID: to.Ptr(policyID)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// protectAndBackUp protects vmrg/vm1 in vaultrg/v1 with DefaultPolicy,
+// backs it up once and returns the recovery point's name.
+func protectAndBackUp(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory) string {
+	t.Helper()
+	ctx := e.Ctx()
+	protectVM1(t, e, bf)
+	if _, err := bf.NewBackupsClient().Trigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, armrecoveryservicesbackup.BackupRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var rp string
+	e.WaitFor("recovery point", func() bool {
+		page, err := bf.NewRecoveryPointsClient().NewListPager("v1", "vaultrg", "Azure", vm1Container, vm1Item, nil).NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Value) == 0 {
+			return false
+		}
+		rp = *page.Value[0].Name
+		return true
+	})
+	e.WaitFor("backup job", func() bool {
+		page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup'")}).NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Value) == 1 && *page.Value[0].Properties.GetJob().Status == "Completed"
+	})
+	return rp
+}
+
+// backedUpVM1 starts a server with the standard vault vaultrg/v1 and the
+// resource groups vmrg and more, creates the VM vmrg/vm1 with nData data
+// disks (1 MiB each), protects it with DefaultPolicy and backs it up once.
+// It returns the server, a client factory of the backup SDK and the
+// recovery point's name.
+func backedUpVM1(t *testing.T, nData int, more ...string) (*testserver.Env, *armrecoveryservicesbackup.ClientFactory, string) {
+	t.Helper()
+	e, _ := vaultEnv(t, "v1", append([]string{"vmrg"}, more...)...)
+	mkVM(t, e, "vmrg", "vm1", nData, 1<<20)
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	return e, bf, protectAndBackUp(t, e, bf)
+}
+
+// vm1Point protects and backs up vmrg/vm1 (protectAndBackUp) and returns
+// the recovery point as the SDK reads it.
+func vm1Point(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory) *armrecoveryservicesbackup.IaasVMRecoveryPoint {
+	t.Helper()
+	rp := protectAndBackUp(t, e, bf)
+	p, err := bf.NewRecoveryPointsClient().Get(e.Ctx(), "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, ok := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint)
+	if !ok {
+		t.Fatalf("recovery point properties %T, want IaasVMRecoveryPoint", p.Properties)
+	}
+	return ip
+}
+
+// vm1PointID is the resource id of the recovery point rp of vmrg/vm1 in vaultrg/v1.
+func vm1PointID(e *testserver.Env, rp string) string {
+	return "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/backupFabrics/Azure/protectionContainers/" +
+		vm1Container + "/protectedItems/" + vm1Item + "/recoveryPoints/" + rp
+}
+
+// restoreDisks is a RestoreDisks request of the point rp of vmrg/vm1 with
+// the staging account sa (and the data disks of luns only, when given).
+func restoreDisks(e *testserver.Env, rp, sa string, luns ...int32) *armrecoveryservicesbackup.IaasVMRestoreRequest {
+	return &armrecoveryservicesbackup.IaasVMRestoreRequest{ObjectType: to.Ptr("IaasVMRestoreRequest"), RecoveryPointID: to.Ptr(rp),
+		RecoveryType: to.Ptr(armrecoveryservicesbackup.RecoveryTypeRestoreDisks), SourceResourceID: to.Ptr(vm1ID(e)), StorageAccountID: to.Ptr(sa),
+		Region: to.Ptr("westus"), CreateNewCloudService: to.Ptr(false), OriginalStorageAccountOption: to.Ptr(false), RestoreDiskLunList: to.SliceOfPtrs(luns...)}
+}
+
+// validationOf is the request that validates the restore rr of the
+// recovery point rpID.
+func validationOf(rpID string, rr *armrecoveryservicesbackup.IaasVMRestoreRequest) armrecoveryservicesbackup.ValidateOperationRequestResource {
+	return armrecoveryservicesbackup.ValidateOperationRequestResource{ID: to.Ptr(rpID),
+		Properties: &armrecoveryservicesbackup.ValidateIaasVMRestoreOperationRequest{ObjectType: to.Ptr("ValidateIaasVMRestoreOperationRequest"), RestoreRequest: rr}}
+}
+
+// validateRestore validates the restore rr of the recovery point rpID
+// synchronously (backupValidateOperation) and returns what it reports.
+func validateRestore(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, rpID string, rr *armrecoveryservicesbackup.IaasVMRestoreRequest) []*armrecoveryservicesbackup.ErrorDetail {
+	t.Helper()
+	res, err := bf.NewOperationClient().Validate(e.Ctx(), "v1", "vaultrg", validationOf(rpID, rr), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ValidateOperationResponse == nil {
+		t.Fatalf("validation answered no validateOperationResponse")
+	}
+	return res.ValidateOperationResponse.ValidationResults
+}
+
+// triggerValidation validates the restore rr of the recovery point rpID as
+// an operation (backupTriggerValidateOperation), polls it to its end, and
+// returns what the operation's result and its status report (the status
+// must be Succeeded and carry the validation).
+func triggerValidation(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, rpID string, rr *armrecoveryservicesbackup.IaasVMRestoreRequest) (result, status []*armrecoveryservicesbackup.ErrorDetail) {
+	t.Helper()
+	ctx := e.Ctx()
+	var raw *http.Response
+	vp, err := bf.NewValidateOperationClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", validationOf(rpID, rr), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opID := testserver.OpID(t, raw.Header.Get("Location"))
+	if _, err := vp.PollUntilDone(ctx, pollOpts); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bf.NewValidateOperationResultsClient().Get(ctx, "v1", "vaultrg", opID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ValidateOperationResponse == nil {
+		t.Fatalf("triggered validation's result has no validateOperationResponse")
+	}
+	st, err := bf.NewValidateOperationStatusesClient().Get(ctx, "v1", "vaultrg", opID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, ok := st.Properties.(*armrecoveryservicesbackup.OperationStatusValidateOperationExtendedInfo)
+	if *st.Status != armrecoveryservicesbackup.OperationStatusValuesSucceeded || !ok || ext.ValidateOperationResponse == nil {
+		t.Fatalf("triggered validation status %+v %#v", st.OperationStatus, st.Properties)
+	}
+	return res.ValidateOperationResponse.ValidationResults, ext.ValidateOperationResponse.ValidationResults
+}
+
+// restoreVM1 triggers the restore rr of the point rp of vmrg/vm1 through
+// the SDK and polls it to its end.
+func restoreVM1(e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, rp string, rr *armrecoveryservicesbackup.IaasVMRestoreRequest) error {
+	ctx := e.Ctx()
+	p, err := bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rr}, nil)
+	if err != nil {
+		return err
+	}
+	_, err = p.PollUntilDone(ctx, pollOpts)
+	return err
 }

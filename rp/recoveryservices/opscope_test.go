@@ -17,12 +17,9 @@ import (
 // answer only that vault's operations, so a caller with rights on one
 // vault cannot read another vault's operation through its own vault.
 func TestOperationRoutesAnswerOnlyTheirScope(t *testing.T) {
-	e := testserver.Start(t)
+	e, vf := vaultEnv(t, "va", "rgb") // vault a: vaultrg/va
 	ctx := e.Ctx()
-	e.ResourceGroups("rga", "rgb")
-	fixture.RSVault(t, e, "rga", "va", fixture.StandardVault())
 	fixture.RSVault(t, e, "rgb", "vb", fixture.StandardVault())
-	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	var raw *http.Response
 	if _, err := fixture.Wait(vf.NewVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw), "rgb", "vb", armrecoveryservices.PatchVault{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)); err != nil {
 		t.Fatal(err)
@@ -41,7 +38,7 @@ func TestOperationRoutesAnswerOnlyTheirScope(t *testing.T) {
 			t.Fatalf("%s %s is not below vault b", h, own)
 		}
 		i := strings.Index(strings.ToLower(own), strings.ToLower(vb))
-		other := own[:i] + "/resourceGroups/rga/providers/Microsoft.RecoveryServices/vaults/va/" + own[i+len(vb):]
+		other := own[:i] + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/va/" + own[i+len(vb):]
 		resp, m := e.Do("GET", other, nil)
 		if resp.StatusCode != 404 || testserver.Field(m, "error.code") != "OperationNotFound" {
 			t.Fatalf("vault b's operation through vault a's %s route: %d %v, want 404 OperationNotFound", h, resp.StatusCode, m)

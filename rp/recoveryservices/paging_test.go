@@ -17,13 +17,9 @@ import (
 // protectable items: three pages (200, 200, 50) through nextLink, none
 // missing or doubled, raw at 2016-12-01 and through the SDK pager.
 func Test450VMsPageThroughNextLink(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "fleet0", "fleet1", "fleet2", "vaultrg") // the VMs' groups: fleet<i%3>
 	ctx := context.Background()
 	cs := e.Server.Compute
-	for g := 0; g < 3; g++ {
-		e.ResourceGroups(fmt.Sprintf("fleet%d", g))
-	}
-	e.ResourceGroups("vaultrg")
 	want := map[string]bool{}
 	for i := 0; i < 450; i++ {
 		rg := fmt.Sprintf("fleet%d", i%3)
@@ -43,7 +39,7 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 	resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
 	must(t, "refresh", resp, m, 202)
 	loc := resp.Header.Get("Location")
-	waitFor(t, "refresh", func() bool {
+	e.WaitFor("refresh", func() bool {
 		resp, m = e.Do("GET", loc, nil)
 		return resp.StatusCode == 204
 	})

@@ -9,7 +9,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -19,10 +18,8 @@ import (
 // zones, its size and isPrivateAccessEnabledOnAnyDisk. A zonal VM takes
 // disks of its zone only, and its zone cannot change.
 func TestSDKPointOfZonalPrivateVM(t *testing.T) {
-	e := testserver.Start(t)
+	e, _ := vaultEnv(t, "v1", "vmrg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vaultrg", "vmrg")
-	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
 	cf := testserver.Factory(e, armcompute.NewClientFactory)
 	disk := func(name string, zones []string, policy armcompute.NetworkAccessPolicy) string {
 		t.Helper()
@@ -67,13 +64,7 @@ func TestSDKPointOfZonalPrivateVM(t *testing.T) {
 		t.Fatalf("moving the VM to zone 2: %d %s", st, code)
 	}
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
-	rp := protectAndBackUp(t, e, bf, container, item)
-	p, err := bf.NewRecoveryPointsClient().Get(ctx, "v1", "vaultrg", "Azure", container, item, rp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint)
+	props := vm1Point(t, e, bf)
 	if len(props.Zones) != 1 || *props.Zones[0] != "1" || *props.VirtualMachineSize != "Standard_D1" || props.IsPrivateAccessEnabledOnAnyDisk == nil || !*props.IsPrivateAccessEnabledOnAnyDisk {
 		t.Fatalf("point: zones %v size %s private %v", props.Zones, *props.VirtualMachineSize, props.IsPrivateAccessEnabledOnAnyDisk)
 	}

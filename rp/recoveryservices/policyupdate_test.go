@@ -16,14 +16,8 @@ import (
 // the policy with its protected item counted. A policy protecting nothing
 // is written at once (200 with the policy).
 func TestSDKPolicyUpdateAppliesToItems(t *testing.T) {
-	e := testserver.Start(t)
+	e, bf, _ := backedUpVM1(t, 0) // protected with DefaultPolicy
 	ctx := e.Ctx()
-	e.ResourceGroups("vaultrg", "vmrg")
-	fixture.RSVault(t, e, "vaultrg", "v1", fixture.StandardVault())
-	mkVM(t, e, "vmrg", "vm1", 0, 1<<20)
-	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;vm1", "VM;iaasvmcontainerv2;vmrg;vm1"
-	protectAndBackUp(t, e, bf, container, item) // with DefaultPolicy
 	pc := bf.NewProtectionPoliciesClient()
 
 	var raw *http.Response
@@ -36,8 +30,8 @@ func TestSDKPolicyUpdateAppliesToItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixture.Accepted(t, "a policy protecting a VM", raw)
-	opID := opIDOf(t, raw.Header.Get("Location"))
-	if opIDOf(t, raw.Header.Get("Azure-AsyncOperation")) != opID {
+	opID := testserver.OpID(t, raw.Header.Get("Location"))
+	if testserver.OpID(t, raw.Header.Get("Azure-AsyncOperation")) != opID {
 		t.Fatalf("two operations: %v", raw.Header)
 	}
 	st, err := bf.NewProtectionPolicyOperationStatusesClient().Get(ctx, "v1", "vaultrg", "DefaultPolicy", opID, nil)

@@ -13,9 +13,8 @@ import (
 // TestRBAC: a Backup Reader cannot trigger a backup, a Backup Operator can;
 // restoring needs write access where the restore creates disks and VMs.
 func TestRBAC(t *testing.T) {
-	e := testserver.Start(t)
 	const v = "?api-version=2024-04-01"
-	R, I, vm := vaultAndVM(t, e, "app", v)
+	e, R, I, vm := vaultAndVM(t, "app", v)
 	e.ResourceGroups("restorerg")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 
@@ -45,7 +44,7 @@ func TestRBAC(t *testing.T) {
 		t.Fatalf("restore without rights on the target: %d %v", resp.StatusCode, m)
 	}
 	grant(t, e, operator.objectID, rbac.Contributor, "/subscriptions/"+e.Sub+"/resourceGroups/restorerg")
-	waitFor(t, "restore allowed", func() bool {
+	e.WaitFor("restore allowed", func() bool {
 		resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, body, testserver.As(operator.cred))
 		return resp.StatusCode == 202
 	})

@@ -3,8 +3,6 @@ package recoveryservices_test
 import (
 	"strings"
 	"testing"
-
-	"github.com/safehold/safehold/internal/testserver"
 )
 
 // TestRestoreStagingAndRegion: an identity-based restore's
@@ -13,9 +11,8 @@ import (
 // a missing one is refused by that field, and a region other than the
 // vault's is refused up front.
 func TestRestoreStagingAndRegion(t *testing.T) {
-	e := testserver.Start(t)
 	const v = "?api-version=2024-04-01"
-	R, I, vm := vaultAndVM(t, e, "web", "?api-version=2023-04-01")
+	e, R, I, vm := vaultAndVM(t, "web", "?api-version=2023-04-01")
 	e.ResourceGroups("stagerg")
 	staging := mkStorage(t, e, "stagerg", "idstaging")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")

@@ -17,10 +17,9 @@ import (
 // OriginalLocation replacing the VM's disks; it also checks job
 // cancellation rules, backupStatus and a second trigger while one runs.
 func TestRestoreKinds(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg", "diskrg")
 	ctx := context.Background()
 	cs := e.Server.Compute
-	e.ResourceGroups("vmrg", "vaultrg", "diskrg")
 	mkStorage(t, e, "vaultrg", "staging")
 	vm := mkVM(t, e, "vmrg", "web", 2, 1<<20)
 	disks := []string{vm.OSDiskID, vm.DataDisks[0].DiskID, vm.DataDisks[1].DiskID}
@@ -153,7 +152,7 @@ func TestRestoreKinds(t *testing.T) {
 	// items, points (both tiers) and jobs.
 	resp, m = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vaultrg?api-version=2021-04-01", nil)
 	must(t, "delete vault rg", resp, m, 200, 202)
-	waitFor(t, "vault gone", func() bool {
+	e.WaitFor("vault gone", func() bool {
 		resp, _ := e.Do("GET", R+v, nil)
 		return resp.StatusCode == 404
 	})
@@ -170,9 +169,8 @@ func TestRestoreKinds(t *testing.T) {
 // one, then restores the first point from the vault tier (its instant
 // snapshots deleted with their resource group).
 func TestRestartKeepsBackups(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg", "out")
 	ctx := context.Background()
-	e.ResourceGroups("vmrg", "vaultrg", "out")
 	vm := mkVM(t, e, "vmrg", "db", 1, 1<<20)
 	write := func(b byte) {
 		v, err := e.Server.Compute.Volume(ctx, vm.DataDisks[0].DiskID)
@@ -210,7 +208,7 @@ func TestRestartKeepsBackups(t *testing.T) {
 	}
 	resp, m = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/AzureBackupRG_westus_1?api-version=2021-04-01", nil)
 	must(t, "delete snapshot rg", resp, m, 202, 200)
-	waitFor(t, "snapshots gone", func() bool { return listSnapshots(t, e) == 0 })
+	e.WaitFor("snapshots gone", func() bool { return listSnapshots(t, e) == 0 })
 	resp, m = e.Do("POST", I+"/recoveryPoints/"+first+"/restore"+v, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/out"}})
 	must(t, "restore", resp, m, 202)
@@ -236,9 +234,8 @@ func TestRestartKeepsBackups(t *testing.T) {
 // TestFailedBackupJob shows a backup whose VM is gone: the job fails with
 // errorDetails and actionsInfo as strings, the item turns unhealthy.
 func TestFailedBackupJob(t *testing.T) {
-	e := testserver.Start(t)
 	const v = "?api-version=2017-07-01"
-	R, I, vm := vaultAndVM(t, e, "gone", "?api-version=2016-06-01")
+	e, R, I, vm := vaultAndVM(t, "gone", "?api-version=2016-06-01")
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 	if err := e.Server.Compute.DeleteVM(context.Background(), vm.ID); err != nil {
 		t.Fatal(err)

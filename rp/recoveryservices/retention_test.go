@@ -50,7 +50,7 @@ func TestFakeClock100Days(t *testing.T) {
 		}
 		clk.Set(start.AddDate(0, 0, d).Add(2 * time.Hour))
 		e.Server.Jobs.Notify()
-		waitFor(t, "day's backup", func() bool {
+		e.WaitFor("day's backup", func() bool {
 			resp, m := e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("operation eq 'Backup' and status eq 'Completed'"), nil)
 			must(t, "jobs", resp, m, 200)
 			return len(m["value"].([]any)) == d+1

@@ -20,9 +20,8 @@ import (
 // CheckNameAvailability (2023-04-01) answers per resource group, and a
 // vault's location is normalized as Azure does while matching any case.
 func TestCheckNameAvailabilityAndLocation(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "rg1", "rg2")
 	ctx := e.Ctx()
-	e.ResourceGroups("rg1", "rg2")
 	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	v, err := fixture.Wait(vf.NewVaultsClient().BeginCreateOrUpdate(ctx, "rg1", "Vault-A", armrecoveryservices.Vault{
 		Location: to.Ptr("West US"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
@@ -81,9 +80,8 @@ func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 // ProtectedItemOperationStatusesClient decodes the enable status (which
 // carries the item).
 func TestVaultRegionOnly(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vmrg", "vaultrg")
 	west := mkVMIn(t, e, "vmrg", "westvm", "West US", 0, 1<<20)
 	east := mkVMIn(t, e, "vmrg", "eastvm", "eastus", 0, 1<<20)
 	const v = "?api-version=2016-12-01"
@@ -97,7 +95,7 @@ func TestVaultRegionOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	loc := hr.Header.Get("Location")
-	waitFor(t, "refresh", func() bool {
+	e.WaitFor("refresh", func() bool {
 		resp, m = e.Do("GET", loc, nil)
 		return resp.StatusCode == 204
 	})
@@ -131,7 +129,7 @@ func TestVaultRegionOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := bf.NewProtectedItemOperationStatusesClient().Get(ctx, "rv", "vaultrg", "Azure", "IaasVMContainer;iaasvmcontainerv2;vmrg;westvm", "VM;iaasvmcontainerv2;vmrg;westvm",
-		opIDOf(t, hr.Header.Get("Azure-AsyncOperation")), nil)
+		testserver.OpID(t, hr.Header.Get("Azure-AsyncOperation")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +150,7 @@ func TestVaultRegionOnly(t *testing.T) {
 // when a policy is set after BackupsSuspended (IRPending is only for items
 // never backed up).
 func TestResumeAfterSuspend(t *testing.T) {
-	e := testserver.Start(t)
-	e.ResourceGroups("vmrg", "vaultrg")
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg")
 	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
 	const v = "?api-version=2019-05-13"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
@@ -217,9 +214,8 @@ func TestResumeAfterSuspend(t *testing.T) {
 // and kept as sent, as Azure does (its IaaS_v2_daily example runs at 10:00
 // and retains at 08:00); absent ones take the schedule's.
 func TestPolicyRetentionTimesMayDifferFromSchedule(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "vaultrg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vaultrg")
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
 	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)

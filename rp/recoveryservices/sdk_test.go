@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,15 +24,6 @@ import (
 )
 
 var pollOpts = &runtime.PollUntilDoneOptions{Frequency: time.Second}
-
-func opIDOf(t *testing.T, u string) string {
-	t.Helper()
-	pu, err := url.Parse(u)
-	if err != nil || u == "" {
-		t.Fatalf("bad polling URL %q", u)
-	}
-	return path.Base(pu.Path)
-}
 
 const blockSize = 4096
 
@@ -111,9 +100,8 @@ func readDisk(t *testing.T, cs *compute.Service, id string) []byte {
 // clients while the disks are being written, restores it as a new VM and
 // checks that every restored disk equals its source at the backup instant.
 func TestSDKBackupRestoreWhileWriting(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg", "restorerg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vmrg", "vaultrg", "restorerg")
 	mkStorage(t, e, "vaultrg", "staging")
 	const size = 2 << 20 // the region the writer uses, of 1 GiB disks
 	cs := e.Server.Compute
@@ -138,8 +126,8 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	if _, err := bf.NewProtectionContainersClient().Refresh(runtime.WithCaptureResponse(ctx, &raw), "vault1", "vaultrg", "Azure", nil); err != nil {
 		t.Fatal(err)
 	}
-	refreshOp := opIDOf(t, raw.Header.Get("Location"))
-	waitFor(t, "refresh", func() bool {
+	refreshOp := testserver.OpID(t, raw.Header.Get("Location"))
+	e.WaitFor("refresh", func() bool {
 		var r *http.Response
 		if _, err := bf.NewProtectionContainerRefreshOperationResultsClient().Get(runtime.WithCaptureResponse(ctx, &r), "vault1", "vaultrg", "Azure", refreshOp, nil); err != nil {
 			t.Fatal(err)
@@ -232,18 +220,18 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); w.run(context.Background(), t, cs, stop) }()
-	waitFor(t, "writes", func() bool { return w.n.Load() > 2000 })
+	e.WaitFor("writes", func() bool { return w.n.Load() > 2000 })
 	if _, err := bf.NewBackupsClient().Trigger(runtime.WithCaptureResponse(ctx, &raw), "vault1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.BackupRequestResource{
 		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	st, err := bf.NewProtectedItemOperationStatusesClient().Get(ctx, "vault1", "vaultrg", "Azure", container, item, opIDOf(t, raw.Header.Get("Azure-AsyncOperation")), nil)
+	st, err := bf.NewProtectedItemOperationStatusesClient().Get(ctx, "vault1", "vaultrg", "Azure", container, item, testserver.OpID(t, raw.Header.Get("Azure-AsyncOperation")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobID := *st.Properties.(*armrecoveryservicesbackup.OperationStatusJobExtendedInfo).JobID
 	var job *armrecoveryservicesbackup.AzureIaaSVMJob
-	waitFor(t, "backup job", func() bool {
+	e.WaitFor("backup job", func() bool {
 		j, err := bf.NewJobDetailsClient().Get(ctx, "vault1", "vaultrg", jobID, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -353,8 +341,8 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 	if _, err := pi.Delete(runtime.WithCaptureResponse(ctx, &raw), "vault1", "vaultrg", "Azure", container, item, nil); err != nil {
 		t.Fatal(err)
 	}
-	delOp := opIDOf(t, raw.Header.Get("Location"))
-	waitFor(t, "delete", func() bool {
+	delOp := testserver.OpID(t, raw.Header.Get("Location"))
+	e.WaitFor("delete", func() bool {
 		var r *http.Response
 		if _, err := bf.NewBackupOperationResultsClient().Get(runtime.WithCaptureResponse(ctx, &r), "vault1", "vaultrg", delOp, nil); err != nil {
 			t.Fatal(err)

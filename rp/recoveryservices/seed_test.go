@@ -16,8 +16,7 @@ import (
 // 2016-12-01, with the seed's own URL spellings (/Subscriptions/,
 // microsoft.recoveryservices, literal ';' in names).
 func TestSeedRawHTTP(t *testing.T) {
-	e := testserver.Start(t)
-	e.ResourceGroups("testRG", "testVaultRG")
+	e := testserver.StartWithGroups(t, "testRG", "testVaultRG")
 	vm := mkVM(t, e, "testRG", "testVM", 1, 4<<20)
 	vol, err := e.Server.Compute.Volume(context.Background(), vm.OSDiskID)
 	if err != nil {
@@ -236,7 +235,7 @@ func pollStatus(t *testing.T, e *testserver.Env, resp *http.Response) map[string
 func waitJob(t *testing.T, e *testserver.Env, R, id, v string) map[string]any {
 	t.Helper()
 	var m map[string]any
-	waitFor(t, "job "+id, func() bool {
+	e.WaitFor("job "+id, func() bool {
 		var r *http.Response
 		r, m = e.Do("GET", R+"/backupJobs/"+id+v, nil)
 		must(t, "job", r, m, 200)

@@ -88,8 +88,7 @@ func TestSDKVaultExtendedInfo(t *testing.T) {
 // protected items and the bytes its recovery points cover; the location's
 // capabilities name the private DNS zones of its region.
 func TestSDKVaultUsagesAndCapabilities(t *testing.T) {
-	e := testserver.Start(t)
-	R, item, vm := vaultAndVM(t, e, "usagevm", "?api-version=2023-04-01")
+	e, R, item, vm := vaultAndVM(t, "usagevm", "?api-version=2023-04-01")
 	vf := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	usages := func() map[string]int64 {
 		t.Helper()
