@@ -37,8 +37,7 @@ func diskDigest(t *testing.T, e *env, name string) ([32]byte, int64) {
 
 func TestBadInput(t *testing.T) {
 	fake := clock.NewFake(time.Now())
-	e := start(t, withNBD(), testserver.WithClock(fake))
-	ctx := e.Ctx()
+	e, ctx := start(t, withNBD(), testserver.WithClock(fake))
 	e.putDisk("up", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](64<<20 + 512)}}})
 	d, _ := e.disks.Get(ctx, e.rg, "up", nil)

@@ -13,26 +13,15 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/safehold/safehold/compute"
-	"github.com/safehold/safehold/internal/fixture"
-	"github.com/safehold/safehold/internal/testserver"
 )
 
 // BenchmarkSASWrite measures 4 MiB page uploads through the azblob
 // pageblob client over HTTPS into a 1 GiB disk (one request at a time).
 func BenchmarkSASWrite(b *testing.B) {
-	e := testserver.Start(b)
+	e, _ := start(b)
 	ctx := context.Background()
-	e.ResourceGroups("rg")
-	f := testserver.Factory(e, armcompute.NewClientFactory)
-	disks := f.NewDisksClient()
-	p, err := disks.BeginCreateOrUpdate(ctx, "rg", "d", fixture.EmptyDisk("westus", 1), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := p.PollUntilDone(ctx, poll); err != nil {
-		b.Fatal(err)
-	}
-	pc, _ := fixture.DiskAccess(b, e, "rg", "d", armcompute.AccessLevelWrite)
+	e.emptyDisk("d", 1)
+	pc := e.pageClient(e.grantDisk("d", armcompute.AccessLevelWrite))
 	data := make([]byte, 4<<20)
 	for i := range data {
 		data[i] = byte(i * 13)
@@ -53,11 +42,10 @@ func BenchmarkNBDQemuImgConvert(b *testing.B) {
 	if _, err := exec.LookPath("qemu-img"); err != nil {
 		b.Skip("qemu-img is not installed (apt-get install -y qemu-utils)")
 	}
-	e := testserver.Start(b, withNBD())
+	e, _ := start(b, withNBD())
 	ctx := context.Background()
-	e.ResourceGroups("rg")
 	const size = 256 << 20
-	d, err := e.Server.Compute.CreateDisk(ctx, compute.DiskSpec{ID: "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d",
+	d, err := e.Server.Compute.CreateDisk(ctx, compute.DiskSpec{ID: e.diskID("d"),
 		Location: "westus", CreateOption: "Empty", SizeBytes: size})
 	if err != nil {
 		b.Fatal(err)

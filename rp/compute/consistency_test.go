@@ -88,8 +88,7 @@ func prefix(t *testing.T, got []int64) int64 {
 // taken; every snapshot is exactly the disk after some record, never with
 // a later write leaking in.
 func TestWritesRacingSnapshots(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("race", 1)
 	svc := e.Server.Compute
 	v, err := svc.Volume(ctx, e.diskID("race"))
@@ -124,8 +123,7 @@ func TestWritesRacingSnapshots(t *testing.T) {
 // record to the three disks in turn; the VM's disks snapshotted together
 // show one instant (the first disk at most one record ahead of the last).
 func TestVMDisksFrozenTogether(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	for _, n := range []string{"os", "data1", "data2"} {
 		e.emptyDisk(n, 1)
 	}

@@ -22,7 +22,7 @@ import (
 // snapshot's instant.
 func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	needTool(t, "qemu-io", "qemu-img")
-	e := start(t, withNBD())
+	e, _ := start(t, withNBD())
 	// Each call gets its own e.Ctx(): one budget for the whole test would
 	// time out on a loaded host while the byte compares run.
 	d := e.emptyDisk("d1", 1)

@@ -29,7 +29,7 @@ const gib = int64(1) << 30
 
 type env struct {
 	*testserver.Env
-	t     *testing.T
+	t     testing.TB
 	disks *armcompute.DisksClient
 	snaps *armcompute.SnapshotsClient
 	vms   *armcompute.VirtualMachinesClient
@@ -40,12 +40,15 @@ func withNBD() testserver.Option {
 	return func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0" }
 }
 
-func start(t *testing.T, opts ...testserver.Option) *env {
+// start starts a server with the resource groups rg1 (the env's) and rg2
+// and the compute clients; it returns it with a context for the test's
+// calls (e.Ctx(), a budget of its own: a long test takes one per call).
+func start(t testing.TB, opts ...testserver.Option) (*env, context.Context) {
 	t.Helper()
 	e := &env{Env: testserver.Start(t, opts...), t: t, rg: "rg1"}
 	e.clients()
 	e.ResourceGroups("rg1", "rg2")
-	return e
+	return e, e.Ctx()
 }
 
 func (e *env) clients() {

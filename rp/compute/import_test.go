@@ -43,7 +43,7 @@ func TestImportOnlyFromImportDir(t *testing.T) {
 	}
 
 	// No --import-dir: no local file, even on loopback.
-	e := start(t)
+	e, _ := start(t)
 	refused(e, "a", "file://"+secret)
 	refused(e, "b", "file://"+otherDB)
 	refused(e, "c", secret)
@@ -60,7 +60,7 @@ func TestImportOnlyFromImportDir(t *testing.T) {
 	if err := os.Symlink(other.DataDir, filepath.Join(imp, "otherdata")); err != nil {
 		t.Fatal(err)
 	}
-	e = start(t, func(c *server.Config) { c.Compute.ImportDir = imp })
+	e, _ = start(t, func(c *server.Config) { c.Compute.ImportDir = imp })
 	refused(e, "d", "file://"+secret)
 	refused(e, "e", "file://"+filepath.Join(imp, "link.raw"))
 	refused(e, "f", "link.raw")

@@ -30,8 +30,7 @@ func run(t *testing.T, name string, args ...string) string {
 // lands in the same volume the SAS path serves.
 func TestNBDClients(t *testing.T) {
 	needTool(t, "qemu-io", "nbdinfo", "nbdcopy")
-	e := start(t, withNBD())
-	ctx := e.Ctx()
+	e, ctx := start(t, withNBD())
 	const size = 128 << 20
 	e.putDisk("n1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](size)}}})
@@ -96,8 +95,7 @@ func TestNBDClients(t *testing.T) {
 // scans instead of trusting the change map, and is still right.
 func TestImportCopyAndCrashFallback(t *testing.T) {
 	imp := t.TempDir()
-	e := start(t, func(c *server.Config) { c.Compute.ImportDir = imp })
-	ctx := e.Ctx()
+	e, ctx := start(t, func(c *server.Config) { c.Compute.ImportDir = imp })
 	const size = 32 << 20
 	src := filepath.Join(imp, "disk.raw")
 	f, _ := os.Create(src)

@@ -30,7 +30,7 @@ import (
 // ends the export.
 func TestNBDIsGrantedAndTLS(t *testing.T) {
 	needTool(t, "qemu-io", "qemu-img", "nbdinfo", "nbdcopy")
-	e := start(t, func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0"; c.NBDTLS = true })
+	e, _ := start(t, func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0"; c.NBDTLS = true })
 	const size = 16 << 20
 	e.putDisk("n1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](size)}}})

@@ -55,8 +55,7 @@ func (e *env) putVMSized(name, osDisk, size string) error {
 // the admin API, and creating, resizing or starting a VM beyond it fails
 // with 409 OperationNotAllowed; a deallocated VM frees its vCPUs.
 func TestComputeQuota(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	u := e.usages("westus")
 	if u["cores"] != [2]int64{0, 10000} || u["virtualMachines"] != [2]int64{0, 25000} || u["standardDSv3Family"] != [2]int64{0, 10000} {
 		t.Fatalf("defaults: %v", u)

@@ -16,8 +16,7 @@ import (
 // snapshots are still there, a revoked SAS stays revoked and a live one
 // keeps working.
 func TestRestartKeepsDisksSnapshotsChangeMapsAndRevocations(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	const size = 128 << 20
 	e.putDisk("keep", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](size)}}})

@@ -21,8 +21,7 @@ import (
 // Validation failures of a disk create are synchronous 400s (the initial
 // PUT fails), never an accepted operation that fails later.
 func TestDiskCopyValidationIsSynchronous(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("src", 2)
 	for name, d := range map[string]armcompute.Disk{
 		"smaller": {Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](1),
@@ -66,8 +65,7 @@ func TestDiskCopyValidationIsSynchronous(t *testing.T) {
 // A disk or snapshot being created answers GET 200 with provisioningState
 // Creating, then Succeeded.
 func TestCreatingIsVisible(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("src", 1)
 	// Hold the source frozen (as a running capture would): the creations wait.
 	v, err := e.Server.Compute.Volume(ctx, e.diskID("src"))
@@ -143,8 +141,7 @@ func TestCreatingIsVisible(t *testing.T) {
 // Azure refuses a re-PUT that changes how a disk was created, unknown disk
 // SKUs and invalid names.
 func TestDiskPutValidation(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("src", 1)
 	e.emptyDisk("d1", 1)
 	_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
@@ -197,8 +194,7 @@ func TestDiskPutValidation(t *testing.T) {
 
 // Restart needs a running VM: a deallocated or stopped one answers 409.
 func TestVMRestartNeedsRunning(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("os", 1)
 	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
@@ -228,8 +224,7 @@ func TestVMRestartNeedsRunning(t *testing.T) {
 
 // A page-range diff is only against an earlier snapshot of the same disk.
 func TestPageDiffBaseChecks(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("d1", 1)
 	e.emptyDisk("d2", 1)
 	e.snapshot("s1", "d1", true)
@@ -265,8 +260,7 @@ func TestPageDiffBaseChecks(t *testing.T) {
 // returns the disk to its previous state.
 func TestActiveSASBlocksDelete(t *testing.T) {
 	fake := clock.NewFake(time.Now())
-	e := start(t, testserver.WithClock(fake))
-	ctx := e.Ctx()
+	e, ctx := start(t, testserver.WithClock(fake))
 	e.emptyDisk("d1", 1)
 	e.snapshot("s1", "d1", false)
 	e.grantDisk("d1", armcompute.AccessLevelRead)
@@ -310,8 +304,7 @@ func TestActiveSASBlocksDelete(t *testing.T) {
 
 // Unknown actions say so; a VM reports how its disks were created.
 func TestUnknownActionAndVMCreateOption(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("d1", 1)
 	resp, body := e.Do("POST", e.diskID("d1")+"/frobnicate?api-version=2024-03-02", map[string]any{})
 	msg, _ := testserver.Field(body, "error.message").(string)
@@ -347,8 +340,7 @@ func TestUnknownActionAndVMCreateOption(t *testing.T) {
 // again after endGetAccess or once the SAS expired.
 func TestReservedDiskSAS(t *testing.T) {
 	fake := clock.NewFake(time.Now())
-	e := start(t, testserver.WithClock(fake))
-	ctx := e.Ctx()
+	e, ctx := start(t, testserver.WithClock(fake))
 	e.emptyDisk("os", 1)
 	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
@@ -388,8 +380,7 @@ func TestReservedDiskSAS(t *testing.T) {
 
 // A diff reports the 512-byte pages that changed, not whole 64 KiB blocks.
 func TestPageDiffIsPageExact(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.emptyDisk("d1", 1)
 	e.snapshot("s1", "d1", true)
 	w := e.grantDisk("d1", armcompute.AccessLevelWrite)

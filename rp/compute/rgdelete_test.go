@@ -16,8 +16,7 @@ import (
 // VMs first (detaching disks), then disks (volume files) and snapshots
 // (engine manifests).
 func TestResourceGroupDeleteCleansUp(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	e.putDisk("d", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](16 << 20)}}})
 	e.revokeDisk("d")
@@ -51,8 +50,7 @@ func TestResourceGroupDeleteCleansUp(t *testing.T) {
 // FromImage OS disk, Empty data disk) gets empty managed disks made for
 // it; PUTting the same body again keeps them.
 func TestVMFromImageCreatesDisks(t *testing.T) {
-	e := start(t)
-	ctx := e.Ctx()
+	e, ctx := start(t)
 	body := armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
 		StorageProfile: &armcompute.StorageProfile{

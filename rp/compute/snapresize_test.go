@@ -15,7 +15,7 @@ import (
 // old content followed by zeros through a SAS, and a disk created from it
 // has the new size.
 func TestSnapshotResize(t *testing.T) {
-	e := start(t)
+	e, _ := start(t)
 	e.emptyDisk("d1", 1)
 	m := newModel(t, gib)
 	pc := e.pageClient(e.grantDisk("d1", armcompute.AccessLevelWrite))
