@@ -158,3 +158,51 @@ func revokeAll(t *testing.T, e *testserver.Env, principal string) int {
 	}
 	return n
 }
+
+// v1Path is the path of the Backup vault vault-rg/v1 that protectDisk creates.
+func v1Path(e *testserver.Env) string {
+	return "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
+}
+
+// protectDisk sets up a vault, roles, a policy and a configured backup
+// instance over raw HTTP; it returns the instance path and id.
+func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (biPath, biID, diskID string) {
+	t.Helper()
+	e.ResourceGroups("vault-rg", "disk-rg", "snapshot-rg")
+	diskID = "/subscriptions/" + e.Sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/d1"
+	newDisk(t, e, diskID, 8<<20, 7)
+	vaultPath := v1Path(e)
+	const v = "?api-version=2024-04-01"
+	vresp, vault := e.Do("PUT", vaultPath+v, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
+	principal, ok := testserver.Field(vault, "identity.principalId").(string)
+	if !ok {
+		t.Fatalf("vault: %d %v", vresp.StatusCode, vault)
+	}
+	assign(t, e, diskID, roleDiskBackupReader, principal)
+	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
+	if resp, m := e.Do("PUT", vaultPath+"/backupPolicies/p1"+v, fixture.DiskPolicy(period, keep, daily)); resp.StatusCode != 200 {
+		t.Fatalf("policy: %d %v", resp.StatusCode, m)
+	}
+	return vaultPath + "/backupInstances/d1-bi", putInstance(t, e, "d1-bi", diskID), diskID
+}
+
+// putInstance protects diskID as backup instance name of vault-rg/v1 with
+// the policy p1 (as protectDisk set them up), waits for the configuration
+// and returns the instance's id.
+func putInstance(t *testing.T, e *testserver.Env, name, diskID string) string {
+	t.Helper()
+	vaultPath := v1Path(e)
+	resp, bi := e.Do("PUT", vaultPath+"/backupInstances/"+name+"?api-version=2024-04-01", `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
+		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+e.Sub+`/resourceGroups/snapshot-rg"}]}}}}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("instance %s: %d %v", name, resp.StatusCode, bi)
+	}
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("configure %s: %v", name, st)
+	}
+	id, ok := bi["id"].(string)
+	if !ok {
+		t.Fatalf("instance %s: no id in %v", name, bi)
+	}
+	return id
+}

@@ -1,7 +1,6 @@
 package dataprotection_test
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -12,39 +11,6 @@ import (
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/snapshot"
 )
-
-// protectDisk sets up a vault, roles, a policy and a configured backup
-// instance over raw HTTP; it returns the instance path and id.
-func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (biPath, biID, diskID string) {
-	t.Helper()
-	sub := e.Sub
-	e.ResourceGroups("vault-rg", "disk-rg", "snapshot-rg")
-	diskID = "/subscriptions/" + sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute/disks/d1"
-	newDisk(t, e, diskID, 8<<20, 7)
-	vaultPath := "/subscriptions/" + sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
-	const v = "?api-version=2024-04-01"
-	vresp, vault := e.Do("PUT", vaultPath+v, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`)
-	principal, ok := testserver.Field(vault, "identity.principalId").(string)
-	if !ok {
-		t.Fatalf("vault: %d %v", vresp.StatusCode, vault)
-	}
-	assign(t, e, diskID, roleDiskBackupReader, principal)
-	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
-	pol := strings.Replace(fmt.Sprintf(diskPolicyJSON, period, keep, daily), "2021-05-19T06:00:00+00:00", "2021-01-01T08:00:00+00:00", 1)
-	if resp, m := e.Do("PUT", vaultPath+"/backupPolicies/p1"+v, pol); resp.StatusCode != 200 {
-		t.Fatalf("policy: %d %v", resp.StatusCode, m)
-	}
-	biPath = vaultPath + "/backupInstances/d1-bi"
-	resp, bi := e.Do("PUT", biPath+v, `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
-		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+sub+`/resourceGroups/snapshot-rg"}]}}}}`)
-	if resp.StatusCode != 201 {
-		t.Fatalf("instance: %d %v", resp.StatusCode, bi)
-	}
-	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
-		t.Fatalf("configure: %v", st)
-	}
-	return biPath, bi["id"].(string), diskID
-}
 
 // runUntil moves the fake clock to at and waits until the instance's
 // schedule task is planned after at (the run at at is done).

@@ -2,23 +2,12 @@ package dataprotection_test
 
 import (
 	"bytes"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/internal/testserver"
 )
-
-func opIDOf(t *testing.T, header string) string {
-	t.Helper()
-	u, err := url.Parse(header)
-	if err != nil || header == "" {
-		t.Fatalf("bad polling URL %q", header)
-	}
-	segs := strings.Split(u.Path, "/")
-	return segs[len(segs)-1]
-}
 
 // TestSeedShapesAndOperationScopes drives backup and restore at
 // api-version 2021-01-01 with the seed documents' casing
@@ -52,7 +41,7 @@ func TestSeedShapesAndOperationScopes(t *testing.T) {
 	writeDisk(t, e, diskID, 42)
 
 	// Every operation scope answers for the same operation.
-	op := opIDOf(t, az)
+	op := testserver.OpID(t, az)
 	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	if s, err := f.NewOperationStatusClient().Get(ctx, "westus", op, nil); err != nil || *s.Status != "Succeeded" {
 		t.Fatalf("location operationStatus: %v", err)

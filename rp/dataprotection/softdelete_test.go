@@ -14,19 +14,28 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
-// putInstance protects diskID as backup instance name of vault-rg/v1 (as
-// protectDisk set it up) and waits for the configuration.
-func putInstance(t *testing.T, e *testserver.Env, name, diskID string) {
+// softDeleteDisk starts a server with a disk protected by protectDisk
+// (daily, points kept 7 days), PATCHes the vault's soft delete settings (a
+// softDeleteSettings object) at api-version v and returns the server, the
+// instance's path, the disk's id and the patched vault.
+func softDeleteDisk(t *testing.T, v, settings string) (e *testserver.Env, biPath, diskID string, vault map[string]any) {
 	t.Helper()
-	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
-	resp, bi := e.Do("PUT", vaultPath+"/backupInstances/"+name+"?api-version=2024-04-01", `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
-		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+e.Sub+`/resourceGroups/snapshot-rg"}]}}}}`)
-	if resp.StatusCode != 201 {
-		t.Fatalf("instance %s: %d %v", name, resp.StatusCode, bi)
+	e = testserver.Start(t)
+	biPath, _, diskID = protectDisk(t, e, "P1D", "P7D", "P30D")
+	vault = patchVault(t, e, v1Path(e)+v, `{"properties":{"securitySettings":{"softDeleteSettings":`+settings+`}}}`)
+	return e, biPath, diskID, vault
+}
+
+// backupOnce backs the instance at biPath up (backupNow at api-version v),
+// requires it to hold one recovery point and returns that point's snapshot.
+func backupOnce(t *testing.T, e *testserver.Env, biPath, v string) string {
+	t.Helper()
+	backupNow(t, e, biPath, v)
+	_, snaps := listPoints(t, e, biPath)
+	if len(snaps) != 1 {
+		t.Fatalf("points: %v", snaps)
 	}
-	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
-		t.Fatalf("configure %s: %v", name, st)
-	}
+	return snaps[0]
 }
 
 // TestSDKSoftDelete: with the vault's soft delete On, deleting a backup
@@ -181,16 +190,11 @@ func TestSDKSoftDelete(t *testing.T) {
 		t.Fatalf("deleted instance after restart: %v", err)
 	}
 	clk.Set(start.Add(15 * 24 * time.Hour))
-	for deadline := time.Now().Add(2 * time.Minute); ; {
+	e.WaitFor("the deleted instance's purge", func() bool {
 		e.Server.Jobs.Notify()
-		if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi2", nil); errors.As(err, &re) && re.StatusCode == 404 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted instance was not purged")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		_, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi2", nil)
+		return errors.As(err, &re) && re.StatusCode == 404
+	})
 	if snapExists(snap2) {
 		t.Fatalf("snapshot %s survived the purge", snap2)
 	}
@@ -234,25 +238,18 @@ func TestSDKSoftDelete(t *testing.T) {
 // TestSoftDeleteOffDeletesData: with soft delete Off (explicitly), delete
 // keeps today's behaviour: no deleted instance, the snapshot is gone.
 func TestSoftDeleteOffDeletesData(t *testing.T) {
-	e := testserver.Start(t)
-	ctx := e.Ctx()
-	biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
-	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2024-04-01"
+	e, biPath, _, m := softDeleteDisk(t, v, `{"state":"Disabled"}`)
 	// Azure echoes the state as spelled ("Disabled" is Off) and scores the vault.
-	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Disabled"}}}}`); testserver.Field(m, "properties.securitySettings.softDeleteSettings.state") != "Disabled" || testserver.Field(m, "properties.secureScore") != "None" {
+	if testserver.Field(m, "properties.securitySettings.softDeleteSettings.state") != "Disabled" || testserver.Field(m, "properties.secureScore") != "None" {
 		t.Fatalf("patch: %v", m)
 	}
-	backupNow(t, e, biPath, v)
-	_, snaps := listPoints(t, e, biPath)
-	if len(snaps) != 1 {
-		t.Fatalf("points: %v", snaps)
-	}
+	snap := backupOnce(t, e, biPath, v)
 	deleteInstance(t, e, biPath, v)
-	if _, m := e.Do("GET", vaultPath+"/deletedBackupInstances"+v, nil); len(m["value"].([]any)) != 0 {
+	if _, m := e.Do("GET", v1Path(e)+"/deletedBackupInstances"+v, nil); len(m["value"].([]any)) != 0 {
 		t.Fatalf("deleted instances: %v", m)
 	}
-	if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err == nil {
+	if _, err := e.Server.Compute.Snapshot(e.Ctx(), snap); err == nil {
 		t.Fatal("the snapshot survived a delete with soft delete off")
 	}
 	// Bad settings are 400s naming the field.
@@ -262,12 +259,12 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 		`{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":"many"}}}}`: "retentionDurationInDays",
 		`{"properties":{"securitySettings":{"softDeleteSettings":"yes"}}}`:                                           "softDeleteSettings",
 	} {
-		if resp, m := e.Do("PATCH", vaultPath+v, body); resp.StatusCode != 400 || !strings.Contains(testserver.Field(m, "error.message").(string), field) {
+		if resp, m := e.Do("PATCH", v1Path(e)+v, body); resp.StatusCode != 400 || !strings.Contains(testserver.Field(m, "error.message").(string), field) {
 			t.Fatalf("patch %s: %d %v", body, resp.StatusCode, m)
 		}
 	}
 	// Deleting the vault works (no soft-deleted instances).
-	if resp, m := e.Do("DELETE", vaultPath+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
+	if resp, m := e.Do("DELETE", v1Path(e)+v, nil); resp.StatusCode != 200 && resp.StatusCode != 204 {
 		t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
 	}
 }
@@ -279,19 +276,15 @@ func TestSoftDeleteOffDeletesData(t *testing.T) {
 func TestSoftDeletedPurgedWithVault(t *testing.T) {
 	for _, how := range []string{"vault", "resource group"} {
 		t.Run(how, func(t *testing.T) {
-			e := testserver.Start(t)
-			ctx := e.Ctx()
-			biPath, _, _ := protectDisk(t, e, "P1D", "P7D", "P30D")
-			vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 			const v = "?api-version=2024-04-01"
-			patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":30}}}}`)
-			backupNow(t, e, biPath, v)
-			_, snaps := listPoints(t, e, biPath)
+			e, biPath, _, _ := softDeleteDisk(t, v, `{"state":"On","retentionDurationInDays":30}`)
+			ctx, vaultPath := e.Ctx(), v1Path(e)
+			snap := backupOnce(t, e, biPath, v)
 			deleteInstance(t, e, biPath, v)
 			if resp, m := e.Do("GET", vaultPath+"/deletedBackupInstances/d1-bi"+v, nil); resp.StatusCode != 200 || testserver.Field(m, "properties.deletionInfo.scheduledPurgeTime") == nil {
 				t.Fatalf("deleted instance: %d %v", resp.StatusCode, m)
 			}
-			if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err != nil {
+			if _, err := e.Server.Compute.Snapshot(ctx, snap); err != nil {
 				t.Fatalf("snapshot of the soft-deleted instance: %v", err)
 			}
 			if resp, m := e.Do("DELETE", vaultPath+v, nil); resp.StatusCode != 400 || !strings.Contains(testserver.Field(m, "error.message").(string), "d1-bi") {
@@ -307,17 +300,15 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 				switch resp.StatusCode {
 				case 200:
 				case 202:
-					for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
-						if r, _ := e.Do("GET", resp.Header.Get("Location"), nil); r.StatusCode != 202 {
-							break
-						}
-						time.Sleep(20 * time.Millisecond)
-					}
+					e.WaitFor("the resource group's delete", func() bool {
+						r, _ := e.Do("GET", resp.Header.Get("Location"), nil)
+						return r.StatusCode != 202
+					})
 				default:
 					t.Fatalf("delete resource group: %d", resp.StatusCode)
 				}
 			}
-			if _, err := e.Server.Compute.Snapshot(ctx, snaps[0]); err == nil {
+			if _, err := e.Server.Compute.Snapshot(ctx, snap); err == nil {
 				t.Fatal("the soft-deleted instance's snapshot survived")
 			}
 		})
@@ -330,22 +321,13 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 // deleted instance, undelete is refused while the name is taken, and a
 // second delete of the name replaces (purges) the older deleted instance.
 func TestSoftDeleteSameNameReprotect(t *testing.T) {
-	e := testserver.Start(t)
-	ctx := e.Ctx()
-	biPath, _, diskID := protectDisk(t, e, "P1D", "P7D", "P30D")
-	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1"
 	const v = "?api-version=2021-01-01"
-	if m := patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"AlwaysOn"}}}}`); testserver.Field(m, "properties.securitySettings.softDeleteSettings.retentionDurationInDays") != float64(14) {
+	e, biPath, diskID, m := softDeleteDisk(t, v, `{"state":"AlwaysOn"}`)
+	if testserver.Field(m, "properties.securitySettings.softDeleteSettings.retentionDurationInDays") != float64(14) {
 		t.Fatalf("patch: %v", m)
 	}
-	backup := func() string {
-		backupNow(t, e, biPath, v)
-		_, snaps := listPoints(t, e, biPath)
-		if len(snaps) != 1 {
-			t.Fatalf("points: %v", snaps)
-		}
-		return snaps[0]
-	}
+	ctx, vaultPath := e.Ctx(), v1Path(e)
+	backup := func() string { return backupOnce(t, e, biPath, v) }
 	del := func() { deleteInstance(t, e, biPath, v) }
 	snap1 := backup()
 	del()

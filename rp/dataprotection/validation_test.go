@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -205,16 +204,10 @@ func TestResourceGroupDeleteCascades(t *testing.T) {
 	if resp.StatusCode != 202 {
 		t.Fatalf("delete group: %d %v", resp.StatusCode, m)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); ; {
+	e.WaitFor("the resource group's delete", func() bool {
 		r, _ := e.Do("GET", resp.Header.Get("Location"), nil)
-		if r.StatusCode != 202 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("group delete did not finish")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return r.StatusCode != 202
+	})
 	if snaps, _ := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG); len(snaps) != 0 {
 		t.Fatalf("snapshots after group delete: %d", len(snaps))
 	}
