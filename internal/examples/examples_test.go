@@ -50,10 +50,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -451,12 +453,7 @@ func report(t *testing.T, all, in []*example, results map[string]*result, check 
 	}
 	var b strings.Builder
 	b.WriteString("Azure examples replayed against Safehold\n")
-	var nss []string
-	for ns := range totals {
-		nss = append(nss, ns)
-	}
-	sort.Strings(nss)
-	for _, ns := range nss {
+	for _, ns := range slices.Sorted(maps.Keys(totals)) {
 		tt := totals[ns]
 		fmt.Fprintf(&b, "  %-40s passed %3d of %3d in scope (%d out of scope)\n", ns, tt.pass, tt.in, tt.out)
 	}
@@ -466,12 +463,7 @@ func report(t *testing.T, all, in []*example, results map[string]*result, check 
 	}
 	fmt.Fprintf(&b, "  %-40s passed %3d of %3d in scope: %.1f %% (threshold %.1f %%)\n", "total", pass, n, 100*rate, 100*minPassRate)
 	b.WriteString("Out of scope:\n")
-	var rs []string
-	for r := range outReasons {
-		rs = append(rs, r)
-	}
-	sort.Strings(rs)
-	for _, r := range rs {
+	for _, r := range slices.Sorted(maps.Keys(outReasons)) {
 		fmt.Fprintf(&b, "  %3d %s\n", outReasons[r], r)
 	}
 	sort.Strings(fails)
