@@ -75,7 +75,7 @@ func TestDeleteHeldByFaultRule(t *testing.T) {
 		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
 	}
 	op := del()
-	waitFor(t, "the delete held by the rule", func() bool {
+	e.WaitFor("the delete held by the rule", func() bool {
 		_, m := e.Do("GET", faultRules, nil)
 		for _, r := range m["value"].([]any) {
 			if r.(map[string]any)["name"] == "hold" {

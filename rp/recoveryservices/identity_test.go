@@ -19,9 +19,8 @@ import (
 // drops the user-assigned ones, None drops everything; malformed
 // identities are 400s naming the field.
 func TestSDKVaultIdentities(t *testing.T) {
-	e := testserver.Start(t)
+	e := testserver.StartWithGroups(t, "vaultrg")
 	ctx := e.Ctx()
-	e.ResourceGroups("vaultrg")
 	uami := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
 	uami2 := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id2"
 	vc := testserver.Factory(e, armrecoveryservices.NewClientFactory).NewVaultsClient()

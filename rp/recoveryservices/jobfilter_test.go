@@ -9,7 +9,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/safehold/safehold/internal/testserver"
 )
 
 // TestJobListStatusFilter: the backupJobs list filters by every status of
@@ -17,9 +16,8 @@ import (
 // 400 InvalidFilter naming the allowed values, as Azure does, instead of an
 // empty list.
 func TestJobListStatusFilter(t *testing.T) {
-	e := testserver.Start(t)
 	const v = "?api-version=2024-04-01"
-	R, I, vm := vaultAndVM(t, e, "app", v)
+	e, R, I, vm := vaultAndVM(t, "app", v)
 	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 	list := func(filter string) (int, map[string]any) {
 		resp, m := e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape(filter), nil)
