@@ -85,6 +85,18 @@ func openRepo(t testing.TB, be blob.Backend, opts snapshot.Options) *snapshot.Re
 	return r
 }
 
+// capturedDisk writes a disk image of size random bytes (seed 1) in a
+// temporary directory and captures it once into a repository in memory; it
+// returns the repository, the image's path, its bytes and the manifest.
+func capturedDisk(t testing.TB, size int64) (*snapshot.Repository, string, []byte, *snapshot.Manifest) {
+	t.Helper()
+	r := openRepo(t, mem.New(nil), snapshot.Options{})
+	path := filepath.Join(t.TempDir(), "disk.img")
+	want := writeDisk(t, path, size, extent{0, size, 'r', 1})
+	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	return r, path, want, m
+}
+
 func captureFile(t testing.TB, r *snapshot.Repository, path string, opts snapshot.CaptureOptions) (*snapshot.Manifest, snapshot.Stats) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -284,10 +296,7 @@ func (s trackedSource) ChangedBlocks() ([]snapshot.Range, bool) { return s.range
 
 func TestChangeTrackerAndResize(t *testing.T) {
 	ctx := context.Background()
-	r := openRepo(t, mem.New(nil), snapshot.Options{})
-	path := filepath.Join(t.TempDir(), "disk.img")
-	want := writeDisk(t, path, 20*bs+100, extent{0, 20*bs + 100, 'r', 1})
-	full, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	r, path, want, full := capturedDisk(t, 20*bs+100)
 	changed := mutate(t, path, want, []int64{2}, 7)
 	f, _ := os.Open(path)
 	defer f.Close()
@@ -673,10 +682,7 @@ func TestCanceledCaptureRecordsNothing(t *testing.T) {
 
 func TestDeleteDuringRestoreAndRead(t *testing.T) {
 	ctx := context.Background()
-	r := openRepo(t, mem.New(nil), snapshot.Options{})
-	path := filepath.Join(t.TempDir(), "disk.img")
-	want := writeDisk(t, path, 30*bs, extent{0, 30 * bs, 'r', 1})
-	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	r, _, want, m := capturedDisk(t, 30*bs)
 	rd, err := r.OpenReader(ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package snapshot_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -34,10 +33,7 @@ func (z *zeroTailSource) ReadAt(p []byte, off int64) (int, error) {
 // zeros; without ZeroTail the same capture reads the whole tail.
 func TestGrowZeroTailReadsOnlyTheLastPartialBlock(t *testing.T) {
 	ctx := context.Background()
-	r := openRepo(t, mem.New(nil), snapshot.Options{})
-	path := filepath.Join(t.TempDir(), "disk.img")
-	old := writeDisk(t, path, 5*bs+100, extent{0, 5*bs + 100, 'r', 1})
-	parent, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	r, _, old, parent := capturedDisk(t, 5*bs+100)
 	const grown = 3000 * bs // past the first segment: whole segments of zeros
 	want := append(append([]byte(nil), old...), make([]byte, grown-len(old))...)
 

@@ -16,6 +16,9 @@
 //
 // Packages using the auto-start call Main from TestMain so that servers
 // started here stop when the test binary ends.
+//
+// WaitFor (and WaitWithin) is the one poll-until-it-holds loop of the tests,
+// with or without these services.
 package testsvc
 
 import (
