@@ -131,7 +131,7 @@ func TestSDKVaultUsagesAndCapabilities(t *testing.T) {
 	resp, m = e.Do("POST", item+"/backup?api-version=2024-04-01", map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
 	must(t, "held backup", resp, m, 202)
 	held := str(pollStatus(t, e, resp), "properties.jobId")
-	waitFor(t, "the held backup counted in progress", func() bool { return usages()["InProgressJobsCount"] == 1 })
+	e.WaitFor("the held backup counted in progress", func() bool { return usages()["InProgressJobsCount"] == 1 })
 	resp, m = e.Do("DELETE", rules+"/hold"+av, nil)
 	must(t, "release the hold", resp, m, 200, 204)
 	waitJob(t, e, R, held, "?api-version=2024-04-01")

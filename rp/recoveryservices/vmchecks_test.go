@@ -108,7 +108,7 @@ func TestBackupStatusAndPreValidate(t *testing.T) {
 		t.Fatalf("status without read access to the VM: %d %v", resp.StatusCode, m)
 	}
 	grant(t, e, reader.objectID, rbac.Reader, "/subscriptions/"+e.Sub+"/resourceGroups/vmrg")
-	waitFor(t, "status with read access to the VM", func() bool {
+	e.WaitFor("status with read access to the VM", func() bool {
 		resp, m = e.Do("POST", L+"westus/backupStatus"+v, body, testserver.As(reader.cred))
 		return resp.StatusCode == 200 && str(m, "protectionStatus") == "Protected"
 	})
@@ -121,8 +121,8 @@ const rsAPI = "?api-version=2024-04-01"
 // vaultrg/rv (DefaultPolicy); it returns the vault's path, the item's path
 // and the VM.
 func protectedApp(t *testing.T) (*testserver.Env, string, string, *compute.VM) {
-	e := testserver.Start(t)
-	R, I, vm := vaultAndVM(t, e, "app", rsAPI)
+	t.Helper()
+	e, R, I, vm := vaultAndVM(t, "app", rsAPI)
 	protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
 	return e, R, I, vm
 }
