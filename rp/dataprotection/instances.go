@@ -163,6 +163,38 @@ func protectedBy(ctx context.Context, r store.Reader, diskID string) (string, er
 	return string(d.Value), nil
 }
 
+// checkUnprotected refuses (alreadyProtected) a disk that a backup
+// instance protects.
+func checkUnprotected(ctx context.Context, r store.Reader, diskID string) error {
+	owner, err := protectedBy(ctx, r, diskID)
+	if err != nil {
+		return err
+	}
+	if owner != "" {
+		return alreadyProtected(ctx, owner)
+	}
+	return nil
+}
+
+// claimDatasource records in tx that the backup instance instanceID
+// protects diskID (a store conflict when another one does).
+func claimDatasource(ctx context.Context, tx store.Tx, diskID, instanceID string) error {
+	return tx.Create(ctx, store.Doc{Kind: datasourceKind, Key: strings.ToLower(diskID), Value: []byte(instanceID)})
+}
+
+// releaseDatasource drops the record that bi protects its disk, when it
+// still does (the disk may be protected by another instance since).
+func releaseDatasource(ctx context.Context, tx store.Tx, bi *instanceResource) error {
+	diskID := bi.Properties.DataSourceInfo.ResourceID
+	if owner, err := protectedBy(ctx, tx, diskID); err != nil || !arm.EqualIDs(owner, bi.ID) {
+		return err
+	}
+	if err := tx.Delete(ctx, datasourceKind, strings.ToLower(diskID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
 func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vault, in, err := vaultAndBody[validateForBackupRequest](pr, r)
@@ -173,10 +205,8 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if owner, err := protectedBy(ctx, pr.p.Store, ci.DiskID); err != nil {
+	if err := checkUnprotected(ctx, pr.p.Store, ci.DiskID); err != nil {
 		return nil, err
-	} else if owner != "" {
-		return nil, alreadyProtected(ctx, owner)
 	}
 	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller()}
 	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)})
@@ -224,14 +254,10 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 			out.Tags = in.Tags
 		} else {
 			created = true
-			owner, err := protectedBy(ctx, tx, ci.DiskID)
-			if err != nil {
+			if err := checkUnprotected(ctx, tx, ci.DiskID); err != nil {
 				return err
 			}
-			if owner != "" {
-				return alreadyProtected(ctx, owner)
-			}
-			if err := tx.Create(ctx, store.Doc{Kind: datasourceKind, Key: strings.ToLower(ci.DiskID), Value: []byte(id.String())}); err != nil {
+			if err := claimDatasource(ctx, tx, ci.DiskID, id.String()); err != nil {
 				return err
 			}
 			out = instanceResource{ProxyResource: arm.ProxyResource{ID: id.String(), Name: id.Name(), Type: typeInstance}, Tags: in.Tags, Properties: in.Properties}
@@ -469,12 +495,8 @@ func (pr *Provider) deleteInstanceData(ctx context.Context, bid arm.ResourceID, 
 		return err
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if owner, err := protectedBy(ctx, tx, bi.Properties.DataSourceInfo.ResourceID); err != nil {
+		if err := releaseDatasource(ctx, tx, bi); err != nil {
 			return err
-		} else if arm.EqualIDs(owner, bi.ID) {
-			if err := tx.Delete(ctx, datasourceKind, strings.ToLower(bi.Properties.DataSourceInfo.ResourceID)); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
 		}
 		err := resource.Delete(ctx, tx, bid)
 		if isNotFound(err) {

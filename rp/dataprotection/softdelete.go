@@ -373,12 +373,8 @@ func (pr *Provider) softDeleteInstance(ctx context.Context, vault *vaultResource
 		if err := moveRecoveryPoints(ctx, tx, bi.ID, did.String()); err != nil {
 			return err
 		}
-		if owner, err := protectedBy(ctx, tx, bi.Properties.DataSourceInfo.ResourceID); err != nil {
+		if err := releaseDatasource(ctx, tx, bi); err != nil {
 			return err
-		} else if arm.EqualIDs(owner, bi.ID) {
-			if err := tx.Delete(ctx, datasourceKind, strings.ToLower(bi.Properties.DataSourceInfo.ResourceID)); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
 		}
 		if err := resource.Delete(ctx, tx, bid); err != nil && !isNotFound(err) {
 			return err
@@ -543,7 +539,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 				return err
 			}
 		}
-		if err := tx.Create(ctx, store.Doc{Kind: datasourceKind, Key: strings.ToLower(diskID), Value: []byte(bid.String())}); err != nil {
+		if err := claimDatasource(ctx, tx, diskID, bid.String()); err != nil {
 			return err
 		}
 		if err := moveRecoveryPoints(ctx, tx, did.String(), bid.String()); err != nil {
