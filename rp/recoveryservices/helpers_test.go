@@ -56,6 +56,19 @@ func vaultAndVM(t *testing.T, name, vaultVersion string) (*testserver.Env, strin
 	return e, R, R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + name + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + name, vm
 }
 
+// rsAPI is the api-version query of the tests that need no other.
+const rsAPI = "?api-version=2024-04-01"
+
+// protectedApp starts a server with the VM vmrg/app protected in the vault
+// vaultrg/rv (DefaultPolicy); it returns the server, the vault's path, the item's path
+// and the VM.
+func protectedApp(t *testing.T) (*testserver.Env, string, string, *compute.VM) {
+	t.Helper()
+	e, R, I, vm := vaultAndVM(t, "app", rsAPI)
+	protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
+	return e, R, I, vm
+}
+
 // protect protects a VM with a policy (PUT of the protected item at url).
 func protect(t *testing.T, e *testserver.Env, url, vmID, policyID string) {
 	t.Helper()

@@ -16,11 +16,9 @@ import (
 // 400 InvalidFilter naming the allowed values, as Azure does, instead of an
 // empty list.
 func TestJobListStatusFilter(t *testing.T) {
-	const v = "?api-version=2024-04-01"
-	e, R, I, vm := vaultAndVM(t, "app", v)
-	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
+	e, R, _, _ := protectedApp(t)
 	list := func(filter string) (int, map[string]any) {
-		resp, m := e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape(filter), nil)
+		resp, m := e.Do("GET", R+"/backupJobs"+rsAPI+"&$filter="+url.QueryEscape(filter), nil)
 		return resp.StatusCode, m
 	}
 	if code, m := list("status eq 'completed'"); code != 200 || len(m["value"].([]any)) != 1 || str(m["value"].([]any)[0].(map[string]any), "properties.operation") != "ConfigureBackup" {

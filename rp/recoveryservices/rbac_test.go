@@ -13,10 +13,9 @@ import (
 // TestRBAC: a Backup Reader cannot trigger a backup, a Backup Operator can;
 // restoring needs write access where the restore creates disks and VMs.
 func TestRBAC(t *testing.T) {
-	const v = "?api-version=2024-04-01"
-	e, R, I, vm := vaultAndVM(t, "app", v)
+	const v = rsAPI
+	e, R, I, _ := protectedApp(t)
 	e.ResourceGroups("restorerg")
-	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
 
 	principal := func(name, role, scope string) *spCred { return newPrincipal(t, e, name, role, scope) }
 	rgScope := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg"

@@ -8,7 +8,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
 )
@@ -112,19 +111,6 @@ func TestBackupStatusAndPreValidate(t *testing.T) {
 		resp, m = e.Do("POST", L+"westus/backupStatus"+v, body, testserver.As(reader.cred))
 		return resp.StatusCode == 200 && str(m, "protectionStatus") == "Protected"
 	})
-}
-
-// rsAPI is the api-version query of these tests.
-const rsAPI = "?api-version=2024-04-01"
-
-// protectedApp starts a server with the VM vmrg/app protected in the vault
-// vaultrg/rv (DefaultPolicy); it returns the vault's path, the item's path
-// and the VM.
-func protectedApp(t *testing.T) (*testserver.Env, string, string, *compute.VM) {
-	t.Helper()
-	e, R, I, vm := vaultAndVM(t, "app", rsAPI)
-	protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
-	return e, R, I, vm
 }
 
 // backupValidateFeatures: a VM of a size and storage SKU can be backed up
