@@ -60,6 +60,9 @@ type Engine struct {
 	// RemoveVaultData deletes a vault's repository (object storage); nil
 	// removes VaultDir below DataDir.
 	RemoveVaultData func(ctx context.Context, key string) error
+	// JobRetention is how long ended jobs are kept (0: DefaultJobRetention,
+	// six months as in Azure; < 0: forever); see jobprune.go.
+	JobRetention time.Duration
 	// ItemLease is the TTL of item leases (default a minute): how long a
 	// dead replica's item blocks the job's resumption elsewhere.
 	ItemLease time.Duration
@@ -72,6 +75,7 @@ type Engine struct {
 	boot     string
 
 	verifySched *Scheduler
+	pruneSched  *Scheduler
 	maint       map[string]*sync.RWMutex // per vault tier: GC (write) against verify (read)
 	cancels     map[string]*cancelWatch  // running jobs by id (cancel.go)
 }
@@ -166,6 +170,7 @@ func New(e *Engine) *Engine {
 		e.Runner.Register(taskRetention, e.runRetentionTask)
 		e.Runner.Register(taskVerify, e.runVerifyTask)
 		e.verifySched = NewScheduler(e.Store, e.Clock, e.Runner, "verify", e.scheduledVerify)
+		e.pruneSched = NewScheduler(e.Store, e.Clock, e.Runner, pruneJobsItem, e.pruneJobs)
 	}
 	return e
 }

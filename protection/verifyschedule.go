@@ -42,6 +42,12 @@ const (
 // PT12H) or a Go duration (36h); "off", "never" or "0" turn the schedule
 // off (-1). Periods under an hour are refused.
 func ParseVerifyEvery(s string) (time.Duration, error) {
+	return parsePeriod(s, minVerifyEvery, "an hour")
+}
+
+// parsePeriod parses an ISO 8601 or Go duration of at least least (named
+// leastName in the error), or "off" (-1).
+func parsePeriod(s string, least time.Duration, leastName string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
 	case "off", "never", "none", "0", "false":
@@ -60,8 +66,8 @@ func ParseVerifyEvery(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("%q is neither an ISO 8601 duration (P7D, PT12H) nor a Go duration (36h), nor \"off\"", s)
 		}
 	}
-	if d < minVerifyEvery {
-		return 0, fmt.Errorf("%q is shorter than an hour", s)
+	if d < least {
+		return 0, fmt.Errorf("%q is shorter than %s", s, leastName)
 	}
 	return d, nil
 }

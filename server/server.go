@@ -94,6 +94,9 @@ type Config struct {
 	// safehold-verify-every and safehold-verify-sample override them.
 	VerifyEvery  time.Duration
 	VerifySample float64
+	// JobRetention is how long ended jobs stay in the vaults' job lists
+	// (0: six months, as in Azure; < 0: forever).
+	JobRetention time.Duration
 }
 
 // Connection is what a client needs to reach the server (connection.json),
@@ -328,7 +331,7 @@ func (s *Server) init(ctx context.Context) error {
 	s.Metrics.SetUsage(s.storageUsage)
 	s.Engine = protection.New(&protection.Engine{Store: s.Store, Clock: cfg.Clock, Runner: s.Jobs, Disks: computedisks.New(s.Compute),
 		Logger: s.logger, DataDir: cfg.DataDir, NodeID: nodeID, Leader: s.Leader, SharedVaults: root != nil, ItemLease: cfg.LeaseTTL,
-		VerifyEvery: cfg.VerifyEvery, VerifySample: cfg.VerifySample,
+		VerifyEvery: cfg.VerifyEvery, VerifySample: cfg.VerifySample, JobRetention: cfg.JobRetention,
 		OpenVault: func(ctx context.Context, key string) (*snapshot.Repository, error) {
 			dir := protection.VaultDir(cfg.DataDir, key)
 			var be blob.Backend
@@ -366,6 +369,9 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	s.registerAdmin()
 	if err := s.Engine.PlanVerifies(ctx); err != nil {
+		return err
+	}
+	if err := s.Engine.PlanJobPruning(ctx); err != nil {
 		return err
 	}
 	s.Router.OpenOperationRoutes()

@@ -53,7 +53,7 @@ func newServeCmd() *cobra.Command {
 		clockStart                                          string
 		computeOpts                                         compute.Options
 		storeURL, blobURL                                   string
-		verifyEvery, verifySample                           string
+		verifyEvery, verifySample, jobRetention             string
 		memLimitMiB                                         int64
 	)
 	ra, _ := strconv.Atoi(envOr("SAFEHOLD_RETRY_AFTER", "1"))
@@ -138,6 +138,9 @@ func newServeCmd() *cobra.Command {
 				sample = -1 // structure only
 			}
 			cfg.VerifyEvery, cfg.VerifySample = every, sample
+			if cfg.JobRetention, err = protection.ParseJobRetention(jobRetention); err != nil {
+				return fmt.Errorf("--job-retention: %w", err)
+			}
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -184,6 +187,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&clockStart, "clock", os.Getenv("SAFEHOLD_CLOCK"), "start with the server clock frozen at this RFC 3339 time (schedules, retention, expiry; never tokens or TLS); move it with safehold clock (env SAFEHOLD_CLOCK)")
 	f.StringVar(&verifyEvery, "verify-every", envOr("SAFEHOLD_VERIFY_EVERY", "P7D"), "verify every vault's backup data this often (a Verify job in the vault's job list): an ISO 8601 or Go duration (P7D, PT12H, 36h) or off; a vault's tag safehold-verify-every overrides it (env SAFEHOLD_VERIFY_EVERY)")
 	f.StringVar(&verifySample, "verify-sample", envOr("SAFEHOLD_VERIFY_SAMPLE", "0.05"), "what a scheduled verify re-reads: a fraction of the packs (0.05), all (every chunk) or structure; a vault's tag safehold-verify-sample overrides it (env SAFEHOLD_VERIFY_SAMPLE)")
+	f.StringVar(&jobRetention, "job-retention", envOr("SAFEHOLD_JOB_RETENTION", "P180D"), "how long ended jobs stay in the vaults' job lists, as Azure keeps six months of job history: an ISO 8601 or Go duration of at least a day (P180D, 720h) or off to keep them forever (env SAFEHOLD_JOB_RETENTION)")
 	addServeFlags(f)
 	return cmd
 }
