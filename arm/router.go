@@ -132,12 +132,17 @@ func (n *node) eachRoute(fn func(method string, r *route)) {
 
 // Router routes ARM requests. Register namespaces and routes before serving.
 type Router struct {
-	root        *node
-	namespaces  map[string]*Namespace
-	Authorize   Authorizer
-	RetryAfter  int   // seconds in Retry-After of async responses (at least 1)
-	MaxBodySize int64 // request bodies larger than this get 413
-	Logger      *slog.Logger
+	root       *node
+	namespaces map[string]*Namespace
+	Authorize  Authorizer
+	// GrantedBelow reports whether the caller holds the action at some
+	// scope strictly below scope. As in ARM, only such a caller, denied a
+	// collection as a whole, gets the list of the items it may read; any
+	// other is denied (nil: every denied caller gets the filtered list).
+	GrantedBelow func(ctx context.Context, caller Caller, action, scope string) bool
+	RetryAfter   int   // seconds in Retry-After of async responses (at least 1)
+	MaxBodySize  int64 // request bodies larger than this get 413
+	Logger       *slog.Logger
 }
 
 // NewRouter returns an empty router.
@@ -385,10 +390,13 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if rt.Authorize != nil && r.action != "-" {
 		caller, _ := CallerFrom(hr.Context())
 		if err := rt.Authorize(hr.Context(), caller, au.action, au.scope); err != nil {
-			if hr.Method == http.MethodGet && isCollection(segs) && isDenial(err) {
+			if hr.Method == http.MethodGet && isCollection(segs) && isDenial(err) &&
+				(rt.GrantedBelow == nil || rt.GrantedBelow(hr.Context(), caller, au.action, au.scope)) {
 				// As in ARM, a list the caller may not read as a whole lists
 				// what it may read (a role scoped to a resource group sees
-				// that group's resources in a subscription-wide list).
+				// that group's resources in a subscription-wide list); a
+				// caller with no grant below the scope is denied, not shown
+				// an empty list.
 				return rt.filteredList(req, caller, au.action, err)
 			}
 			return nil, err

@@ -273,6 +273,31 @@ func (a *Authorizer) decide(principalID, action, scope string, now time.Time) de
 	return d
 }
 
+// GrantedBelow reports whether the principal holds action, now, through an
+// assignment at a scope strictly below scope (or one removed but still in
+// its propagation delay): ARM lists the items of a collection a caller may
+// not read as a whole only to such a caller.
+func (a *Authorizer) GrantedBelow(principalID, action, scope string) bool {
+	now := a.Clock.Now()
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	below := func(x *Assignment) bool {
+		r := a.roles[strings.ToLower(x.RoleGUID())]
+		return !now.Before(x.EffectiveAt) && ScopeCovers(scope, x.Scope) && !ScopeCovers(x.Scope, scope) && r != nil && RoleAllows(r, action)
+	}
+	for _, x := range a.byPrincipal[strings.ToLower(principalID)] {
+		if below(x) {
+			return true
+		}
+	}
+	for _, t := range a.tombstones {
+		if strings.EqualFold(t.a.PrincipalID, principalID) && now.Before(t.until) && below(t.a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reload re-reads the index from the store (another replica's changes).
 func (a *Authorizer) Reload(ctx context.Context) error { return a.reload(ctx) }
 
