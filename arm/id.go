@@ -107,19 +107,30 @@ func (r ResourceID) IsType(t string) bool { return strings.EqualFold(r.Type(), t
 
 // String formats the id canonically.
 func (r ResourceID) String() string {
+	n := len(r.Scope) + len("/subscriptions/") + len(r.SubscriptionID) + len("/resourceGroups/") + len(r.ResourceGroup) + len("/providers/") + len(r.Namespace)
+	for i, t := range r.Types {
+		n += 2 + len(t) + len(r.Names[i])
+	}
 	var b strings.Builder
+	b.Grow(n) // one allocation
 	if r.Scope != "" {
 		b.WriteString(r.Scope)
 	} else if r.SubscriptionID != "" {
-		b.WriteString("/subscriptions/" + r.SubscriptionID)
+		b.WriteString("/subscriptions/")
+		b.WriteString(r.SubscriptionID)
 		if r.ResourceGroup != "" {
-			b.WriteString("/resourceGroups/" + r.ResourceGroup)
+			b.WriteString("/resourceGroups/")
+			b.WriteString(r.ResourceGroup)
 		}
 	}
 	if r.Namespace != "" {
-		b.WriteString("/providers/" + r.Namespace)
+		b.WriteString("/providers/")
+		b.WriteString(r.Namespace)
 		for i, t := range r.Types {
-			b.WriteString("/" + t + "/" + r.Names[i])
+			b.WriteByte('/')
+			b.WriteString(t)
+			b.WriteByte('/')
+			b.WriteString(r.Names[i])
 		}
 	}
 	return b.String()

@@ -31,7 +31,17 @@ type Request struct {
 }
 
 // Param returns a decoded route parameter (case-insensitive name).
-func (r *Request) Param(name string) string { return r.Params[strings.ToLower(name)] }
+func (r *Request) Param(name string) string {
+	if v, ok := r.Params[name]; ok { // a lower-case name
+		return v
+	}
+	for k, v := range r.Params { // the keys are lower-case: compare without allocating a lower-cased name
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
 
 // Query returns a query parameter.
 func (r *Request) Query(name string) string { return r.query.Get(name) }

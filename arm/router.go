@@ -99,6 +99,7 @@ type route struct {
 	pattern   string
 	segs      []string // lower-case literals, or "{name}"
 	namespace string
+	nsKey     string // namespace, lower-case (the key of Router.namespaces)
 	handler   Handler
 	action    string
 	noVersion bool
@@ -210,6 +211,7 @@ func (rt *Router) Handle(method, pattern string, h Handler, opts ...RouteOption)
 	if r.namespace == "" {
 		r.namespace = "Microsoft.Resources"
 	}
+	r.nsKey = strings.ToLower(r.namespace)
 	for _, o := range opts {
 		o(r)
 	}
@@ -230,17 +232,15 @@ func splitPath(p string) []string {
 // DecodedSegments splits the escaped path on '/' and unescapes each segment,
 // so an encoded %2F stays inside its segment and %3B arrives as ';'.
 func DecodedSegments(u *url.URL) ([]string, error) {
-	raw := u.EscapedPath()
-	parts := splitPath(raw)
-	out := make([]string, 0, len(parts))
-	for _, p := range parts {
+	parts := splitPath(u.EscapedPath())
+	for i, p := range parts {
 		s, err := url.PathUnescape(p)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		parts[i] = s
 	}
-	return out, nil
+	return parts, nil
 }
 
 // match finds the node for segs, preferring literal segments over parameters.
@@ -368,7 +368,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		if version == "" {
 			return nil, BadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 		}
-		ns, ok := rt.namespaces[strings.ToLower(r.namespace)]
+		ns, ok := rt.namespaces[r.nsKey]
 		if ok && !ns.accepts(version) {
 			return nil, BadRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are '%s'.", version, strings.Join(ns.Versions, ","))
 		}
@@ -410,7 +410,17 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 // for POST on an odd tail the action name (".../{name}/backup" →
 // ".../backup/action"); the scope is the resource the request addresses.
 func (r *route) actionFor(method string, segs []string) (action, scope string) {
-	verb := map[string]string{http.MethodGet: "read", http.MethodHead: "read", http.MethodPut: "write", http.MethodPatch: "write", http.MethodDelete: "delete", http.MethodPost: "action"}[method]
+	var verb string
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		verb = "read"
+	case http.MethodPut, http.MethodPatch:
+		verb = "write"
+	case http.MethodDelete:
+		verb = "delete"
+	case http.MethodPost:
+		verb = "action"
+	}
 	pi := -1
 	for i := len(segs) - 2; i >= 0; i-- {
 		if strings.EqualFold(segs[i], "providers") {
@@ -422,9 +432,9 @@ func (r *route) actionFor(method string, segs []string) (action, scope string) {
 	var types []string
 	ns := r.namespace
 	if pi < 0 {
-		types = []string{"subscriptions"}
+		typ := "/subscriptions/"
 		if len(segs) >= 3 && strings.EqualFold(segs[2], "resourceGroups") {
-			types = append(types, "resourceGroups")
+			typ = "/subscriptions/resourceGroups/"
 			if len(segs) == 3 {
 				scopeEnd = 2
 			}
@@ -434,7 +444,7 @@ func (r *route) actionFor(method string, segs []string) (action, scope string) {
 		if len(segs) > 4 {
 			scopeEnd = 4
 		}
-		action = ns + "/" + strings.Join(types, "/") + "/" + verb
+		action = ns + typ + verb
 	} else {
 		ns = segs[pi+1]
 		rest := segs[pi+2:]

@@ -87,10 +87,14 @@ type Authorizer struct {
 	// assignments or definitions change (reload). Each answer also carries
 	// the time window in which it holds, bounded by the next assignment to
 	// take effect or tombstone to lapse (the propagation delay), so moving
-	// the clock never serves a stale one.
+	// the clock never serves a stale one. The key is the question as
+	// asked (decide ignores case; a question asked in another casing is
+	// another entry with the same answer), so a check allocates nothing.
 	dmu       sync.Mutex
-	decisions map[string]decision
+	decisions map[decisionKey]decision
 }
+
+type decisionKey struct{ principalID, action, scope string }
 
 type decision struct {
 	ok          bool
@@ -215,7 +219,7 @@ func anyMatches(patterns []string, action string) bool {
 // Allowed reports whether principal may perform action on scope now.
 func (a *Authorizer) Allowed(principalID, action, scope string) bool {
 	now := a.Clock.Now()
-	key := strings.ToLower(principalID) + "\x00" + strings.ToLower(action) + "\x00" + strings.ToLower(scope)
+	key := decisionKey{principalID, action, scope}
 	a.dmu.Lock()
 	d, ok := a.decisions[key]
 	a.dmu.Unlock()
@@ -225,7 +229,7 @@ func (a *Authorizer) Allowed(principalID, action, scope string) bool {
 	d = a.decide(principalID, action, scope, now)
 	a.dmu.Lock()
 	if a.decisions == nil || len(a.decisions) >= decisionsMax {
-		a.decisions = map[string]decision{}
+		a.decisions = map[decisionKey]decision{}
 	}
 	a.decisions[key] = d
 	a.dmu.Unlock()

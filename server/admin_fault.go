@@ -44,7 +44,7 @@ func (s *Server) faultDelete(r *arm.Request) (*arm.Response, error) {
 // the admin API itself, so rules can always be cleared).
 func (s *Server) injectARM(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(strings.ToLower(r.URL.Path), strings.ToLower(adminPath)) {
+		if p := r.URL.Path; len(p) < len(adminPath) || !strings.EqualFold(p[:len(adminPath)], adminPath) { // not the admin API
 			if err := s.Faults.Apply(r.Context(), fault.OpARM, r.Method, r.URL.Path); err != nil {
 				var fe *fault.Error
 				if errors.As(err, &fe) {

@@ -85,7 +85,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			r.TLS = tlsState(r.Context())
 		}
 		reqID := uuid.NewString()
-		corr := r.Header.Get("x-ms-correlation-request-id")
+		corr := r.Header.Get("X-Ms-Correlation-Request-Id") // canonical keys: Get allocates none
 		if corr == "" {
 			corr = reqID
 		}
@@ -103,7 +103,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if r.TLS != nil {
 			hs.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
-		if c := r.Header.Get("x-ms-client-request-id"); c != "" {
+		if c := r.Header.Get("X-Ms-Client-Request-Id"); c != "" {
 			hs.set("X-Ms-Client-Request-Id", c)
 		}
 		ctx, route := arm.WithRouteRecorder(arm.WithCorrelationID(r.Context(), corr))
@@ -123,7 +123,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("query", redactQuery(r.URL.RawQuery)),
 				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes), slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("x-ms-client-request-id")),
+				slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("X-Ms-Client-Request-Id")),
 				slog.String("remote", r.RemoteAddr))
 			s.Metrics.ObserveRequest(routeLabel(*route, r.URL.Path), r.Method, sw.status, time.Since(start))
 			if rl != nil {

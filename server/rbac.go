@@ -47,8 +47,9 @@ func (s *Server) initRBAC(ctx context.Context) error {
 	}
 	s.Router.Authorize = func(ctx context.Context, caller arm.Caller, action, scope string) error {
 		// An unknown subscription is a 404, as in Azure, not a 403.
-		if parts := strings.SplitN(strings.TrimPrefix(scope, "/"), "/", 3); len(parts) >= 2 && strings.EqualFold(parts[0], "subscriptions") {
-			if err := resource.CheckSubscription(ctx, s.Store, parts[1]); err != nil {
+		if first, rest, ok := strings.Cut(strings.TrimPrefix(scope, "/"), "/"); ok && strings.EqualFold(first, "subscriptions") {
+			sub, _, _ := strings.Cut(rest, "/")
+			if err := resource.CheckSubscription(ctx, s.Store, sub); err != nil {
 				return err
 			}
 		}
