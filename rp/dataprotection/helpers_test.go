@@ -4,6 +4,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/safehold/safehold/compute"
@@ -205,4 +206,11 @@ func putInstance(t *testing.T, e *testserver.Env, name, diskID string) string {
 		t.Fatalf("instance %s: no id in %v", name, bi)
 	}
 	return id
+}
+
+// waitErr waits for an SDK operation begun with (p, err) to end and
+// returns its error (fixture.Wait without the result).
+func waitErr[T any](p *runtime.Poller[T], err error) error {
+	_, err = fixture.Wait(p, err)
+	return err
 }

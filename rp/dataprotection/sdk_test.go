@@ -200,22 +200,10 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		begin func() error
 		want  armdataprotection.CurrentProtectionState
 	}{
-		{"stop", func() error {
-			_, err := fixture.Wait(bis.BeginStopProtection(ctx, "vault-rg", "vault1", "data1-bi", nil))
-			return err
-		}, armdataprotection.CurrentProtectionStateProtectionStopped},
-		{"resumeProtection", func() error {
-			_, err := fixture.Wait(bis.BeginResumeProtection(ctx, "vault-rg", "vault1", "data1-bi", nil))
-			return err
-		}, armdataprotection.CurrentProtectionStateProtectionConfigured},
-		{"suspend", func() error {
-			_, err := fixture.Wait(bis.BeginSuspendBackups(ctx, "vault-rg", "vault1", "data1-bi", nil))
-			return err
-		}, armdataprotection.CurrentProtectionStateBackupSchedulesSuspended},
-		{"resumeBackups", func() error {
-			_, err := fixture.Wait(bis.BeginResumeBackups(ctx, "vault-rg", "vault1", "data1-bi", nil))
-			return err
-		}, armdataprotection.CurrentProtectionStateProtectionConfigured},
+		{"stop", func() error { return waitErr(bis.BeginStopProtection(ctx, "vault-rg", "vault1", "data1-bi", nil)) }, armdataprotection.CurrentProtectionStateProtectionStopped},
+		{"resumeProtection", func() error { return waitErr(bis.BeginResumeProtection(ctx, "vault-rg", "vault1", "data1-bi", nil)) }, armdataprotection.CurrentProtectionStateProtectionConfigured},
+		{"suspend", func() error { return waitErr(bis.BeginSuspendBackups(ctx, "vault-rg", "vault1", "data1-bi", nil)) }, armdataprotection.CurrentProtectionStateBackupSchedulesSuspended},
+		{"resumeBackups", func() error { return waitErr(bis.BeginResumeBackups(ctx, "vault-rg", "vault1", "data1-bi", nil)) }, armdataprotection.CurrentProtectionStateProtectionConfigured},
 	} {
 		if err := step.begin(); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
@@ -227,15 +215,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	}
 
 	// Jobs list (pager) and the operation status client.
-	count := 0
-	for pg := jobs.NewListPager("vault-rg", "vault1", nil); pg.More(); {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		count += len(page.Value)
-	}
-	if count < 3 {
+	if count := testserver.Count(t, ctx, jobs.NewListPager("vault-rg", "vault1", nil)); count < 3 {
 		t.Fatalf("jobs listed: %d", count)
 	}
 
