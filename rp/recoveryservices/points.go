@@ -116,6 +116,21 @@ func (pr *Provider) getPoint(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(pr.pointBody(it, p)), nil
 }
 
+// itemLevelRecovery answers file recovery (provisionInstantItemRecovery,
+// revokeInstantItemRecovery: `az backup restore files mount-rp` and
+// unmount-rp), which Safehold does not have, with a 400 saying so and what
+// to do instead, once the caller may act on the point and it exists.
+func (pr *Provider) itemLevelRecovery(r *arm.Request) (*arm.Response, error) {
+	_, it, err := pr.itemOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pr.findPoint(r, it, r.Param("recoveryPointId")); err != nil {
+		return nil, err
+	}
+	return nil, arm.BadRequest("OperationNotSupported", "File recovery (item-level restore) is not supported by Safehold: restore the disks of the recovery point (restore-disks, RestoreDisks) and read the files from the restored disks.")
+}
+
 func (pr *Provider) findPoint(r *arm.Request, it *itemRecord, name string) (*protection.RecoveryPoint, error) {
 	return pr.pointOf(r.HTTP.Context(), it, name)
 }
