@@ -156,6 +156,9 @@ func (p *iaasPolicy) validate() error {
 	if p.TimeZone == "" {
 		p.TimeZone = "UTC"
 	}
+	if _, err := protection.LoadTimeZone(p.TimeZone); err != nil {
+		return badField("properties.timeZone", "is invalid: %v.", err)
+	}
 	if p.SnapshotConsistencyType == "" && v2 {
 		p.SnapshotConsistencyType = "OnlyCrashConsistent"
 	}
