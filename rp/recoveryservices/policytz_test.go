@@ -20,7 +20,7 @@ import (
 func TestPolicyTimeZone(t *testing.T) {
 	e, _ := vaultEnv(t, "rv")
 	pc := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewProtectionPoliciesClient()
-	at := to.Ptr(mustTime(t, "2024-01-24T02:00:00Z"))
+	at := to.Ptr(time.Date(2024, 1, 24, 2, 0, 0, 0, time.UTC))
 	pol := func(tz string) armrecoveryservicesbackup.ProtectionPolicyResource {
 		return armrecoveryservicesbackup.ProtectionPolicyResource{Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{
 			BackupManagementType: to.Ptr("AzureIaasVM"), TimeZone: to.Ptr(tz),
@@ -43,13 +43,4 @@ func TestPolicyTimeZone(t *testing.T) {
 	if _, err := pc.Get(e.Ctx(), "rv", "vaultrg", "tz-mars", nil); !errors.As(err, &re) || re.StatusCode != 404 {
 		t.Fatalf("the refused policy was stored: %v", err)
 	}
-}
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
