@@ -85,3 +85,66 @@ func TestEveryPublishedAPIVersion(t *testing.T) {
 		}
 	}
 }
+
+// The api-versions that the SDK versions driven through the seed flows send
+// (/tmp scratch programs, not in the repo: each major of the Go modules and
+// older and newer JS packages than the ones the repo pins) are accepted and
+// listed for the resource type the client calls, so a client that reads the
+// provider (as az and Terraform do) finds the version it speaks.
+func TestAPIVersionsOfOtherSDKVersions(t *testing.T) {
+	e := testserver.Start(t)
+	sub := e.Conn.SubscriptionID
+	cases := []struct {
+		client, ns, typ, path, version string
+	}{
+		{"armdataprotection v1.0.0", "Microsoft.DataProtection", "backupVaults", "Microsoft.DataProtection/backupVaults", "2022-04-01"},
+		{"armdataprotection/v3 v3.0.0", "Microsoft.DataProtection", "backupVaults", "Microsoft.DataProtection/backupVaults", "2023-11-01"},
+		{"armdataprotection/v3 v3.1.0", "Microsoft.DataProtection", "backupVaults", "Microsoft.DataProtection/backupVaults", "2024-04-01"},
+		{"armrecoveryservices v1.0.0", "Microsoft.RecoveryServices", "vaults", "Microsoft.RecoveryServices/vaults", "2022-03-01"},
+		{"armrecoveryservices v1.3.0", "Microsoft.RecoveryServices", "vaults", "Microsoft.RecoveryServices/vaults", "2023-01-01"},
+		{"armrecoveryservices v1.5.0, v1.6.0; @azure/arm-recoveryservices 5.4.0", "Microsoft.RecoveryServices", "vaults", "Microsoft.RecoveryServices/vaults", "2023-04-01"},
+		{"@azure/arm-recoveryservices 7.2.0", "Microsoft.RecoveryServices", "vaults", "Microsoft.RecoveryServices/vaults", "2026-07-01"},
+		{"armrecoveryservicesbackup v1.0.0", "Microsoft.RecoveryServices", "vaults/backupJobs", "Microsoft.RecoveryServices/vaults", "2022-02-01"},
+		{"@azure/arm-recoveryservicesbackup 9.0.0", "Microsoft.RecoveryServices", "vaults/backupJobs", "Microsoft.RecoveryServices/vaults", "2022-03-01"},
+		{"armrecoveryservicesbackup/v3 v3.0.0", "Microsoft.RecoveryServices", "vaults/backupJobs", "Microsoft.RecoveryServices/vaults", "2023-04-01"},
+		{"armrecoveryservicesbackup/v4 v4.0.0; @azure/arm-recoveryservicesbackup 12.0.0", "Microsoft.RecoveryServices", "vaults/backupJobs", "Microsoft.RecoveryServices/vaults", "2023-06-01"},
+		{"armrecoveryservicesbackup/v4 v4.1.0", "Microsoft.RecoveryServices", "vaults/backupJobs", "Microsoft.RecoveryServices/vaults", "2024-04-01"},
+		{"armrecoveryservicesbackup/v4 v4.2.0", "Microsoft.RecoveryServices", "vaults/backupJobs", "Microsoft.RecoveryServices/vaults", "2025-02-01"},
+		{"armcompute/v4 v4.2.1", "Microsoft.Compute", "disks", "Microsoft.Compute/disks", "2022-07-02"},
+		{"armcompute/v4 v4.2.1", "Microsoft.Compute", "virtualMachines", "Microsoft.Compute/virtualMachines", "2022-11-01"},
+		{"armcompute/v5 v5.7.0", "Microsoft.Compute", "disks", "Microsoft.Compute/disks", "2023-10-02"},
+		{"armcompute/v5 v5.7.0", "Microsoft.Compute", "virtualMachines", "Microsoft.Compute/virtualMachines", "2024-03-01"},
+		{"armcompute/v6 v6.4.0; @azure/arm-compute 22.4.0", "Microsoft.Compute", "disks", "Microsoft.Compute/disks", "2024-03-02"},
+		{"armcompute/v6 v6.4.0; @azure/arm-compute 22.4.0", "Microsoft.Compute", "virtualMachines", "Microsoft.Compute/virtualMachines", "2024-11-01"},
+		{"armcompute/v7 v7.3.0", "Microsoft.Compute", "disks", "Microsoft.Compute/disks", "2025-01-02"},
+		{"armcompute/v7 v7.3.0", "Microsoft.Compute", "virtualMachines", "Microsoft.Compute/virtualMachines", "2025-04-01"},
+		{"@azure/arm-compute 25.1.1", "Microsoft.Compute", "disks", "Microsoft.Compute/disks", "2026-03-02"},
+		{"@azure/arm-compute 25.1.1", "Microsoft.Compute", "virtualMachines", "Microsoft.Compute/virtualMachines", "2026-04-01"},
+	}
+	pc, err := armresources.NewProvidersClient(sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string][]string{} // ns/type -> versions
+	for _, c := range cases {
+		key := strings.ToLower(c.ns + "/" + c.typ)
+		if _, ok := listed[key]; !ok {
+			p, err := pc.Get(e.Ctx(), c.ns, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rt := range p.ResourceTypes {
+				k := strings.ToLower(c.ns + "/" + *rt.ResourceType)
+				for _, v := range rt.APIVersions {
+					listed[k] = append(listed[k], *v)
+				}
+			}
+		}
+		if !slices.Contains(listed[key], c.version) {
+			t.Errorf("%s sends %s for %s/%s: not listed by the provider (%v)", c.client, c.version, c.ns, c.typ, listed[key])
+		}
+		if resp, m := raw(t, e, "GET", "/subscriptions/"+sub+"/providers/"+c.path+"?api-version="+c.version, "", nil); resp.StatusCode != 200 {
+			t.Errorf("%s: GET %s at %s: %d %v", c.client, c.path, c.version, resp.StatusCode, m)
+		}
+	}
+}
