@@ -227,6 +227,15 @@ func OK(body any) *Response { return &Response{Status: http.StatusOK, Body: body
 // Created is 201 with body.
 func Created(body any) *Response { return &Response{Status: http.StatusCreated, Body: body} }
 
+// CreatedOrOK is the answer of a PUT with the resource: 201 when the PUT
+// created it, 200 when it replaced it.
+func CreatedOrOK(created bool, body any) *Response {
+	if created {
+		return Created(body)
+	}
+	return OK(body)
+}
+
 // NoContent is 204.
 func NoContent() *Response { return &Response{Status: http.StatusNoContent} }
 

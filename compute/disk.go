@@ -284,7 +284,7 @@ func (s *Service) checkCopySource(ctx context.Context, spec *DiskSpec) error {
 		}
 		srcName, srcLoc, srcBytes = sn.Name, sn.Location, sn.Properties.DiskSizeBytes
 	}
-	if !strings.EqualFold(normLocation(spec.Location), normLocation(srcLoc)) {
+	if !strings.EqualFold(resource.NormLocation(spec.Location), resource.NormLocation(srcLoc)) {
 		return failure.Invalidf("InvalidParameter", "The source '%s' is in location '%s', not '%s'. Create the disk in the source's region.", srcName, srcLoc, spec.Location)
 	}
 	if spec.SizeBytes > 0 && spec.SizeBytes < srcBytes {
@@ -347,7 +347,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		return nil, err
 	}
 	uid := newUUID()
-	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(spec.Location), Tags: spec.Tags,
+	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(spec.Location), Tags: spec.Tags,
 		SKU: skuOf(spec.SKU)}, Zones: spec.Zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
@@ -452,8 +452,6 @@ func firstNonEmpty(a, b string) string {
 	}
 	return b
 }
-
-func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
 
 // diskSKUs are Azure's managed disk SKUs (DiskStorageAccountTypes).
 const diskSKUs = "Standard_LRS, Premium_LRS, StandardSSD_LRS, UltraSSD_LRS, Premium_ZRS, StandardSSD_ZRS, PremiumV2_LRS"

@@ -122,7 +122,7 @@ type quotaDoc struct {
 }
 
 func quotaKey(subscriptionID, location string) string {
-	return strings.ToLower(subscriptionID) + "/" + normLocation(location)
+	return strings.ToLower(subscriptionID) + "/" + resource.NormLocation(location)
 }
 
 // limitOf is a quota's limit: as set in lim, else its default.
@@ -211,9 +211,9 @@ func (s *Service) usedIn(ctx context.Context, r store.Reader, subscriptionID, lo
 		return nil, err
 	}
 	used := map[string]int64{}
-	loc := normLocation(location)
+	loc := resource.NormLocation(location)
 	for _, v := range vs {
-		if normLocation(v.Location) != loc || strings.EqualFold(v.ID, skip) {
+		if resource.NormLocation(v.Location) != loc || strings.EqualFold(v.ID, skip) {
 			continue
 		}
 		used[QuotaVirtualMachines]++
@@ -318,7 +318,7 @@ func (s *Service) quotaShortfall(ctx context.Context, r store.Reader, subscripti
 	for _, c := range check {
 		l := limitOf(lim, c.name)
 		if used[c.name]+c.need > l {
-			return &QuotaShortfall{Quota: c.name, LocalizedName: localizedQuotaName(c.name), Location: normLocation(location),
+			return &QuotaShortfall{Quota: c.name, LocalizedName: localizedQuotaName(c.name), Location: resource.NormLocation(location),
 				Limit: l, Current: used[c.name], Required: c.need}, nil
 		}
 	}

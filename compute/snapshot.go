@@ -249,7 +249,7 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		if loc == "" {
 			loc = disks[i].Location
 		}
-		out[i] = &Snapshot{ID: rid.String(), Name: rid.Name(), Location: normLocation(loc), SourceDiskID: disks[i].ID,
+		out[i] = &Snapshot{ID: rid.String(), Name: rid.Name(), Location: resource.NormLocation(loc), SourceDiskID: disks[i].ID,
 			SizeBytes: fz.Size(), Incremental: sp.Incremental, TimeCreated: instant, EngineID: m.ID, UniqueID: newUUID(), Tags: sp.Tags}
 		out[i].Stats = st
 	}
@@ -413,7 +413,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		s.vols.Remove(uid)
 		return nil, err
 	}
-	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: normLocation(location), Tags: tags, SKU: skuOf("")},
+	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: skuOf("")},
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}

@@ -238,7 +238,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 	if spec.Location == "" {
 		return false, nil, failure.Invalidf("LocationRequired", "The location property is required for this definition.")
 	}
-	loc := normLocation(spec.Location)
+	loc := resource.NormLocation(spec.Location)
 	if spec.OSDiskID == "" {
 		return false, nil, failure.Invalidf("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null). Attach an existing managed disk as the OS disk (createOption Attach).")
 	}

@@ -258,6 +258,10 @@ func EnsureResourceGroup(ctx context.Context, tx store.Tx, sub, name, location s
 	return Put(ctx, tx, rid, &g)
 }
 
+// NormLocation is a location as ARM answers it: the region's name in lower
+// case without spaces ("West US" is "westus").
+func NormLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
+
 // CheckResourceGroup returns a NotFound ResourceGroupNotFound error unless the group exists.
 func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) error {
 	ok, err := Exists(ctx, r, "/subscriptions/"+sub+"/resourceGroups/"+rg)

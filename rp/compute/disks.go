@@ -10,6 +10,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/resource"
 )
 
 // diskInput is a disk PUT/PATCH body.
@@ -201,7 +202,7 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 			cd.SourceResourceID = rid.String()
 		}
 	}
-	return &compute.DiskResource{Tracked: compute.Tracked{ID: spec.ID, Name: r.Param("diskName"), Type: compute.DiskType, Location: normLoc(spec.Location), Tags: spec.Tags,
+	return &compute.DiskResource{Tracked: compute.Tracked{ID: spec.ID, Name: r.Param("diskName"), Type: compute.DiskType, Location: resource.NormLocation(spec.Location), Tags: spec.Tags,
 		SKU: &compute.SKU{Name: sku, Tier: tier}}, Zones: spec.Zones,
 		Properties: compute.DiskProperties{BlockProperties: compute.BlockProperties{CreationData: cd, DiskSizeGB: (size + 1<<30 - 1) >> 30, DiskSizeBytes: size,
 			DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC()},
@@ -239,8 +240,6 @@ func (pr *Provider) importSource(r *arm.Request, uri string) (string, error) {
 	}
 	return rid.String(), nil
 }
-
-func normLoc(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
 
 func (pr *Provider) patchDisk(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()

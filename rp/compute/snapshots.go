@@ -9,6 +9,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/resource"
 )
 
 type snapshotInput struct {
@@ -113,7 +114,7 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		if strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(normLoc(*in.Location), sn.Location) {
+		if strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(resource.NormLocation(*in.Location), sn.Location) {
 			return nil, arm.BadRequest("InvalidParameter", "Snapshot location '%s' differs from the location '%s' of snapshot '%s'. Copy within the region, or use createOption CopyStart.", *in.Location, sn.Location, sn.Name)
 		}
 		body := *sn

@@ -212,10 +212,7 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		return arm.Created(body), nil
-	}
-	return arm.OK(body), nil
+	return arm.CreatedOrOK(created, body), nil
 }
 
 func (pr *Provider) patchVM(r *arm.Request) (*arm.Response, error) {

@@ -425,7 +425,7 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 	if loc == "" {
 		loc = vault.Location
 	}
-	if normLocation(loc) != normLocation(vault.Location) {
+	if resource.NormLocation(loc) != resource.NormLocation(vault.Location) {
 		return nil, fieldError(f("restoreTargetInfo.restoreLocation"), "'%s' differs from the vault's region '%s'; disks restore into the vault's region", loc, vault.Location)
 	}
 	details := req.IdentityDetails

@@ -74,7 +74,7 @@ func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *back
 		}
 		return nil, err
 	}
-	if normLocation(disk.Location) != normLocation(vault.Location) {
+	if resource.NormLocation(disk.Location) != resource.NormLocation(vault.Location) {
 		return nil, fieldError(field+".dataSourceInfo.resourceLocation", "the disk is in '%s' but the Backup vault is in '%s'; a disk can only be protected by a vault in its own region", disk.Location, vault.Location)
 	}
 	ds.ObjectType = "Datasource"
@@ -279,11 +279,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	}
 	pr.p.Ops.Notify()
 	st, res := asyncPaths(r.Param("subscriptionId"), vault.Location, op.ID)
-	resp := arm.OK(&out)
-	if created {
-		resp = arm.Created(&out)
-	}
-	return resp.Async(r, st, res), nil
+	return arm.CreatedOrOK(created, &out).Async(r, st, res), nil
 }
 
 func snapshotRGOf(bi *instanceResource) string {

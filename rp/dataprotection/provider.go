@@ -149,8 +149,6 @@ func instanceIDOf(r *arm.Request) arm.ResourceID {
 	return vaultIDOf(r).Child("backupInstances", r.Param("backupInstanceName"))
 }
 
-func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
-
 // opAccepted is the 202 of the operation op, polled at the status and
 // result of the vault's location.
 func opAccepted(r *arm.Request, location string, op *ops.Operation) *arm.Response {
@@ -160,7 +158,7 @@ func opAccepted(r *arm.Request, location string, op *ops.Operation) *arm.Respons
 
 // asyncPaths are the location-scoped status and result paths of an operation.
 func asyncPaths(sub, location, opID string) (status, result string) {
-	base := "/subscriptions/" + sub + "/providers/Microsoft.DataProtection/locations/" + normLocation(location)
+	base := "/subscriptions/" + sub + "/providers/Microsoft.DataProtection/locations/" + resource.NormLocation(location)
 	return base + "/operationStatus/" + opID, base + "/operationResults/" + opID
 }
 

@@ -22,7 +22,7 @@ func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.Resour
 	if err := resource.Get(ctx, r, id, &v); err != nil {
 		return nil, err
 	}
-	v.Location = normLocation(v.Location)
+	v.Location = resource.NormLocation(v.Location)
 	fillVaultSettings(v.Properties) // records stored before these were filled
 	return &v, nil
 }
@@ -147,13 +147,13 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		}
 		exists := err == nil
 		created = !exists
-		if exists && normLocation(old.Location) != normLocation(in.Location) {
+		if exists && resource.NormLocation(old.Location) != resource.NormLocation(in.Location) {
 			return fieldError("location", "'%s' differs from the vault's location '%s'; a vault cannot move", in.Location, old.Location)
 		}
 		// Azure answers locations normalised ("West US" → "westus").
-		out = vaultResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: typeVault, Location: normLocation(in.Location), Tags: in.Tags}, Properties: in.Properties}
+		out = vaultResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: typeVault, Location: resource.NormLocation(in.Location), Tags: in.Tags}, Properties: in.Properties}
 		if exists {
-			out.Name, out.Location, out.SystemData = old.Name, normLocation(old.Location), old.SystemData
+			out.Name, out.Location, out.SystemData = old.Name, resource.NormLocation(old.Location), old.SystemData
 		}
 		var oldSecurity json.RawMessage
 		if exists && old.Properties != nil {
@@ -188,10 +188,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		return arm.Created(&out), nil
-	}
-	return arm.OK(&out), nil
+	return arm.CreatedOrOK(created, &out), nil
 }
 
 func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
@@ -210,7 +207,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		if err := resource.Get(ctx, tx, id, &out); err != nil {
 			return err
 		}
-		out.Location = normLocation(out.Location)
+		out.Location = resource.NormLocation(out.Location)
 		if in.Tags != nil {
 			out.Tags = in.Tags
 		}
@@ -298,7 +295,7 @@ func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, err
 		return nil, err
 	}
 	for i := range vs {
-		vs[i].Location = normLocation(vs[i].Location)
+		vs[i].Location = resource.NormLocation(vs[i].Location)
 	}
 	return arm.PageOK(r, vs, 100)
 }

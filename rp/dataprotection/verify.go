@@ -7,6 +7,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -80,5 +81,5 @@ func (pr *Provider) runVerify(ctx context.Context, op *ops.Operation) error {
 // vaults keep their recovery points in the operational tier only (no vault
 // key).
 func engineVault(v *vaultResource) *protection.Vault {
-	return &protection.Vault{ID: v.ID, Name: v.Name, Type: typeVault, Location: normLocation(v.Location), Tags: v.Tags}
+	return &protection.Vault{ID: v.ID, Name: v.Name, Type: typeVault, Location: resource.NormLocation(v.Location), Tags: v.Tags}
 }

@@ -235,7 +235,7 @@ func (f face) Capture(ctx context.Context, item *protection.Item, pointID string
 	if err != nil {
 		return nil, &protection.JobError{Code: "UserErrorVmNotFound", Message: fmt.Sprintf("The VM '%s' could not be read: %v", it.FriendlyName, err)}
 	}
-	rgName := "AzureBackupRG_" + normLocation(vm.Location) + "_1"
+	rgName := "AzureBackupRG_" + resource.NormLocation(vm.Location) + "_1"
 	if err := f.pr.ensureRG(ctx, vm.SubscriptionID, rgName, vm.Location); err != nil {
 		return nil, err
 	}
@@ -330,7 +330,7 @@ func (pr *Provider) policyOf(ctx context.Context, it *itemRecord) *iaasPolicy {
 // ensureRG creates the instant-RP resource group on demand.
 func (pr *Provider) ensureRG(ctx context.Context, sub, name, location string) error {
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return resource.EnsureResourceGroup(ctx, tx, sub, name, normLocation(location), map[string]string{"CreatedBy": "AzureBackup"})
+		return resource.EnsureResourceGroup(ctx, tx, sub, name, resource.NormLocation(location), map[string]string{"CreatedBy": "AzureBackup"})
 	})
 }
 

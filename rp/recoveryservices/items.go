@@ -568,7 +568,7 @@ const codeCrossRegion = "BMSUserErrorCrossRegionVMNotSupported"
 // sameRegion compares locations as Azure does (case and spaces ignored);
 // an unknown location (empty) matches any.
 func sameRegion(a, b string) bool {
-	return a == "" || b == "" || normLocation(a) == normLocation(b)
+	return a == "" || b == "" || resource.NormLocation(a) == resource.NormLocation(b)
 }
 
 // itemOpInput marks how an item operation's status is shown.

@@ -290,7 +290,7 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		}
 		return resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
 	}
-	if req.Region != "" && it.Location != "" && normLocation(req.Region) != normLocation(it.Location) {
+	if req.Region != "" && it.Location != "" && resource.NormLocation(req.Region) != resource.NormLocation(it.Location) {
 		return req, restoreErr("properties.region", "'%s' is not the region of the vault and its VM ('%s'): a restore creates its resources in the vault's region.", req.Region, it.Location)
 	}
 	// The staging account: storageAccountId, or the one an identity-based

@@ -280,7 +280,7 @@ func (pr *Provider) capabilities(r *arm.Request) (*arm.Response, error) {
 	if !strings.EqualFold(in.Type, vaultType) {
 		return nil, arm.BadRequest("InvalidResourceType", "type '%s' is not supported: use 'Microsoft.RecoveryServices/Vaults'.", in.Type)
 	}
-	loc := normLocation(r.Param("location"))
+	loc := resource.NormLocation(r.Param("location"))
 	geo, ok := backupGeoCodes[loc]
 	if !ok {
 		return nil, arm.BadRequest("LocationNotAvailableForResourceType", "The location '%s' is not available for resource type '%s'.", r.Param("location"), vaultType)

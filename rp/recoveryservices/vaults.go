@@ -61,7 +61,7 @@ func (pr *Provider) loadVault(ctx context.Context, rd store.Reader, id arm.Resou
 	if err := resource.Get(ctx, rd, id, &v); err != nil {
 		return nil, err
 	}
-	v.Location = normLocation(v.Location) // records from before locations were normalized
+	v.Location = resource.NormLocation(v.Location) // records from before locations were normalized
 	return &v, nil
 }
 
@@ -136,13 +136,13 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		} else if err != nil {
 			return err
 		}
-		if !created && !strings.EqualFold(normLocation(old.Location), normLocation(in.Location)) {
+		if !created && !strings.EqualFold(resource.NormLocation(old.Location), resource.NormLocation(in.Location)) {
 			return arm.Conflict("LocationNotAvailableForResourceType", "The vault '%s' exists in location '%s'; it cannot move to '%s'. Delete it first or use its location.", old.Name, old.Location, in.Location)
 		}
 		out = *old
 		out.ID, out.Type = id.String(), vaultType
 		out.ID = vaultID(sub, rg, old.Name).String()
-		out.Location = normLocation(in.Location)
+		out.Location = resource.NormLocation(in.Location)
 		out.Tags = in.Tags
 		// Azure echoes the sku name the caller sent (Standard or RS0). Its
 		// examples disagree (PUTVault.json documents RS0 for a Standard
@@ -172,10 +172,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		return arm.Created(out.Vault), nil
-	}
-	return arm.OK(out.Vault), nil
+	return arm.CreatedOrOK(created, out.Vault), nil
 }
 
 func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
@@ -349,8 +346,6 @@ func etagAt(t time.Time) string {
 	return `W/"datetime'` + strings.ReplaceAll(t.UTC().Format("2006-01-02T15:04:05.0000000Z"), ":", "%3A") + `'"`
 }
 
-func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
-
 func validateVaultName(name string) error {
 	if len(name) < 2 || len(name) > 50 {
 		return arm.BadRequest("InvalidResourceName", "The vault name '%s' is invalid: it must be 2 to 50 characters long.", name)
@@ -387,7 +382,7 @@ func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, error) {
 	out, err := resource.ListAs(r.HTTP.Context(), pr.p.Store, vaultType, scope, func(v *vaultRecord) Vault {
-		v.Location = normLocation(v.Location)
+		v.Location = resource.NormLocation(v.Location)
 		return v.Vault
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -93,5 +94,5 @@ func (pr *Provider) vaultJobBody(j *protection.Job) map[string]any {
 // engineVault is a Recovery Services vault as the engine's verify sees it:
 // each vault has its own vault tier (by its unique id).
 func engineVault(v *vaultRecord) *protection.Vault {
-	return &protection.Vault{ID: v.ID, Name: v.Name, Type: vaultType, Location: normLocation(v.Location), Key: v.UniqueID, Tags: v.Tags}
+	return &protection.Vault{ID: v.ID, Name: v.Name, Type: vaultType, Location: resource.NormLocation(v.Location), Key: v.UniqueID, Tags: v.Tags}
 }

@@ -66,7 +66,7 @@ func (pr *Provider) checkedVM(r *arm.Request, in *vmRequest) (*vmInfo, error) {
 		return nil, err
 	}
 	if !sameRegion(vm.Location, r.Param("location")) {
-		return nil, arm.BadRequest("BMSUserErrorLocationMismatch", "The virtual machine '%s' is in region '%s': send the request to that region, not '%s'.", vm.Name, normLocation(vm.Location), r.Param("location"))
+		return nil, arm.BadRequest("BMSUserErrorLocationMismatch", "The virtual machine '%s' is in region '%s': send the request to that region, not '%s'.", vm.Name, resource.NormLocation(vm.Location), r.Param("location"))
 	}
 	return toInfo(vm), nil
 }
@@ -115,7 +115,7 @@ func (pr *Provider) backupStatus(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) enableRefusal(ctx context.Context, rd store.Reader, vault *vaultRecord, vid arm.ResourceID, vm *vmInfo) error {
 	if !sameRegion(vm.Location, vault.Location) {
 		return arm.BadRequest(codeCrossRegion, "The VM '%s' is in region '%s' but the vault '%s' is in '%s': a Recovery Services vault protects only VMs of its own region. Use a vault in '%s'.",
-			vm.Name, normLocation(vm.Location), vault.Name, normLocation(vault.Location), normLocation(vm.Location))
+			vm.Name, resource.NormLocation(vm.Location), vault.Name, resource.NormLocation(vault.Location), resource.NormLocation(vm.Location))
 	}
 	if other, err := pr.protectedElsewhere(ctx, rd, vm.ID, vid); err != nil {
 		return err

@@ -277,7 +277,7 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 	if body.Location == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
-	loc := normalizeLocation(body.Location)
+	loc := resource.NormLocation(body.Location)
 	if !knownRegion(loc) {
 		return nil, arm.BadRequest("LocationNotAvailableForResourceGroup", "The provided location '%s' is not available for resource group. List of available regions is '%s'.", body.Location, strings.Join(Locations, ","))
 	}
@@ -310,14 +310,7 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		return arm.Created(g), nil
-	}
-	return arm.OK(g), nil
-}
-
-func normalizeLocation(l string) string {
-	return strings.ToLower(strings.ReplaceAll(l, " ", ""))
+	return arm.CreatedOrOK(created, g), nil
 }
 
 func (pr *Provider) patchGroup(r *arm.Request) (*arm.Response, error) {

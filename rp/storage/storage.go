@@ -103,7 +103,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	loc := strings.ToLower(strings.ReplaceAll(in.Location, " ", ""))
+	loc := resource.NormLocation(in.Location)
 	if loc == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
