@@ -16,8 +16,15 @@ import (
 // none), the backup encryption config, and the namespace's operations
 // catalog. R is the vault path pattern.
 func (pr *Provider) registerContract(rt *arm.Router, R string) {
-	rt.Handle("GET", R+"/backupResourceGuardProxies", pr.listGuardProxies)
-	rt.Handle("GET", R+"/backupResourceGuardProxies/{resourceGuardProxyName}", pr.getGuardProxy)
+	rt.Handle("GET", R+"/backupResourceGuardProxies", pr.listNone)
+	rt.Handle("GET", R+"/backupResourceGuardProxies/{resourceGuardProxyName}", pr.getNone("ResourceGuardProxyNotFound",
+		"The vault has no resource guard proxy '%s': Safehold does not serve resource guards.", "resourceGuardProxyName"))
+	// Backup engines are the MABS and DPM servers registered to a vault;
+	// Safehold protects Azure VMs only, so a vault lists none (as Azure
+	// answers for a vault no server was registered to).
+	rt.Handle("GET", R+"/backupEngines", pr.listNone)
+	rt.Handle("GET", R+"/backupEngines/{backupEngineName}", pr.getNone("BMSUserErrorObjectNotFound",
+		"The vault has no backup engine '%s': no backup server (MABS or DPM) is registered to it; Safehold protects Azure VMs only.", "backupEngineName"))
 	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getConfig("encryption"))
 	rt.Handle("PUT", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.putEncryptionConfig)
 	rt.Handle("GET", R+"/backupUsageSummaries", pr.usageSummaries)
@@ -27,18 +34,24 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", rt.PublishedCatalog(namespace, "microsoft.recoveryservices", arm.Published(azureOperations)), arm.NoAuthz())
 }
 
-func (pr *Provider) listGuardProxies(r *arm.Request) (*arm.Response, error) {
+// listNone lists a vault's children of a kind Safehold never has: an empty
+// list once the vault is found.
+func (pr *Provider) listNone(r *arm.Request) (*arm.Response, error) {
 	if _, _, err := pr.vaultOf(r); err != nil {
 		return nil, err
 	}
 	return arm.OK(arm.Values([]any{})), nil
 }
 
-func (pr *Provider) getGuardProxy(r *arm.Request) (*arm.Response, error) {
-	if _, _, err := pr.vaultOf(r); err != nil {
-		return nil, err
+// getNone answers the GET of such a child: 404 code with format, which
+// names the path parameter param, once the vault is found.
+func (pr *Provider) getNone(code, format, param string) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		if _, _, err := pr.vaultOf(r); err != nil {
+			return nil, err
+		}
+		return nil, arm.Errorf(http.StatusNotFound, code, format, r.Param(param))
 	}
-	return nil, arm.Errorf(http.StatusNotFound, "ResourceGuardProxyNotFound", "The vault has no resource guard proxy '%s': Safehold does not serve resource guards.", r.Param("resourceGuardProxyName"))
 }
 
 // putEncryptionConfig records a customer-managed key setting (Safehold's
