@@ -164,7 +164,6 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties.SecuritySettings = sec
-		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		var oldIdentity *identityDetails
 		if exists {
 			oldIdentity = old.Identity
@@ -176,14 +175,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.Identity = ident
 		out.Properties.ProvisioningState = "Succeeded"
 		out.Properties.ResourceMoveState = "Unknown"
-		fillVaultSettings(out.Properties)
 		f := false
 		out.Properties.IsVaultProtectedByResourceGuard = &f
-		out.Properties.SecureScore, out.Properties.BcdrSecurityLevel = securityLevels(&out)
-		if err := resource.Put(ctx, tx, id, &out); err != nil {
-			return err
-		}
-		return pr.Engine.PlanVerify(ctx, tx, engineVault(&out))
+		return pr.saveVault(ctx, tx, r, id, &out)
 	})
 	if err != nil {
 		return nil, err
@@ -241,13 +235,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				out.Properties.ResourceGuardOperationRequests = p.ResourceGuardOperationRequests
 			}
 		}
-		fillVaultSettings(out.Properties)
-		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
-		out.Properties.SecureScore, out.Properties.BcdrSecurityLevel = securityLevels(&out)
-		if err := resource.Put(ctx, tx, id, &out); err != nil {
-			return err
-		}
-		if err := pr.Engine.PlanVerify(ctx, tx, engineVault(&out)); err != nil {
+		if err := pr.saveVault(ctx, tx, r, id, &out); err != nil {
 			return err
 		}
 		b, err := json.Marshal(&out)
@@ -263,6 +251,19 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 	// Azure answers a vault PATCH as an operation: 202 with both polling
 	// headers (the location-scoped status and result); the result is the vault.
 	return opAccepted(r, out.Location, op), nil
+}
+
+// saveVault stores a vault that r changed: its default settings filled
+// in, its systemData touched by the caller, its security levels worked out
+// again, and its verify runs planned anew.
+func (pr *Provider) saveVault(ctx context.Context, tx store.Tx, r *arm.Request, id arm.ResourceID, v *vaultResource) error {
+	fillVaultSettings(v.Properties)
+	v.SystemData = arm.Touch(v.SystemData, r.Caller(), pr.p.Now())
+	v.Properties.SecureScore, v.Properties.BcdrSecurityLevel = securityLevels(v)
+	if err := resource.Put(ctx, tx, id, v); err != nil {
+		return err
+	}
+	return pr.Engine.PlanVerify(ctx, tx, engineVault(v))
 }
 
 func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
