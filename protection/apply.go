@@ -140,9 +140,14 @@ func (e *Engine) WithItem(ctx context.Context, itemID string, fn func(ctx contex
 	return fn(ctx)
 }
 
-// DeleteItemData deletes every recovery point of an item in both tiers,
-// holding the item's lease.
-func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string) error {
+// DeleteItemData deletes every recovery point of an item in both tiers and
+// ends its retention sweeps, holding the item's lease until remove (the
+// face's removal of the item; nil: none) has run in the transaction that
+// ends the sweeps. A backup of the item therefore either records its point
+// before the points are listed (and it is deleted with them) or takes the
+// lease after the item is gone (and records none): the lease is never free
+// between the data's deletion and the item's.
+func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string, remove func(ctx context.Context, tx store.Tx) error) error {
 	unlock, err := e.lockItem(ctx, itemID)
 	if err != nil {
 		return err
@@ -157,7 +162,12 @@ func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string) er
 	}
 	return e.Store.Update(ctx, func(tx store.Tx) error {
 		if t, err := tx.GetTaskByKey(ctx, retentionKey(itemID)); err == nil {
-			return tx.CompleteTask(ctx, t.ID)
+			if err := tx.CompleteTask(ctx, t.ID); err != nil {
+				return err
+			}
+		}
+		if remove != nil {
+			return remove(ctx, tx)
 		}
 		return nil
 	})

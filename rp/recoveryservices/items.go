@@ -521,44 +521,50 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error 
 		}
 		return err
 	}
-	if it != nil {
-		if err := pr.deleteItemData(ctx, it); err != nil {
-			return err
-		}
-	}
-	now := pr.p.Now()
 	op.ResultStatus = http.StatusNoContent
 	op.Properties = jobStatus(in.JobID)
-	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if it != nil {
-			if err := resource.Delete(ctx, tx, id); err != nil {
-				var ae *arm.Error
-				if !arm.As(err, &ae) {
-					return err
-				}
-			}
-			tx.Delete(ctx, "resource", it.ContainerID)
-		}
+	finish := func(ctx context.Context, tx store.Tx) error {
 		j, err := getJob(ctx, tx, "", in.JobID)
 		if err != nil {
 			return err
 		}
-		j.Finish(now, nil)
+		j.Finish(pr.p.Now(), nil)
 		return protection.PutJob(ctx, tx, j)
-	})
+	}
+	if it == nil {
+		return pr.p.Store.Update(ctx, func(tx store.Tx) error { return finish(ctx, tx) })
+	}
+	return pr.removeItem(ctx, it, finish)
 }
 
-// deleteItemData deletes every recovery point of an item in both tiers.
-func (pr *Provider) deleteItemData(ctx context.Context, it *itemRecord) error {
+// removeItem deletes every recovery point of an item in both tiers, then
+// its schedule, the item and its container, and runs also (nil: nothing
+// more) in that transaction. It holds the item's lease throughout
+// (protection.Engine.DeleteItemData), so a backup of the item waiting for
+// the lease finds the item gone instead of recording a point after its
+// data was deleted.
+func (pr *Provider) removeItem(ctx context.Context, it *itemRecord, also func(ctx context.Context, tx store.Tx) error) error {
 	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
 	key := ""
 	if err == nil {
 		key = v.UniqueID
 	}
-	if err := pr.Engine.DeleteItemData(ctx, it.ID, key); err != nil {
-		return err
-	}
-	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.Engine.Unschedule(ctx, tx, it.ID) })
+	return pr.Engine.DeleteItemData(ctx, it.ID, key, func(ctx context.Context, tx store.Tx) error {
+		if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
+			return err
+		}
+		if err := resource.Delete(ctx, tx, mustParse(it.ID)); err != nil {
+			var ae *arm.Error
+			if !arm.As(err, &ae) {
+				return err
+			}
+		}
+		tx.Delete(ctx, "resource", it.ContainerID)
+		if also != nil {
+			return also(ctx, tx)
+		}
+		return nil
+	})
 }
 
 // codeCrossRegion answers a request to protect a VM of another region than

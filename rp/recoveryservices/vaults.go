@@ -428,7 +428,7 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 		return err
 	}
 	for i := range items {
-		if err := pr.deleteItemData(ctx, &items[i]); err != nil {
+		if err := pr.removeItem(ctx, &items[i], nil); err != nil {
 			return err
 		}
 	}
