@@ -48,7 +48,7 @@ type SQLite struct {
 	// touched (or the whole kind for DeleteScope) and bumps gen, and a Get
 	// only fills the cache if no commit happened while it read.
 	cmu   sync.Mutex
-	cache map[string]Doc
+	cache map[docKey]Doc
 	gen   uint64
 
 	mirrors mirrorSet // lists by type, from memory (sqlite_mirror.go)
@@ -60,7 +60,10 @@ const cacheMax = 20000
 // fencing after its lease ended.
 const leaseMemory = 24 * time.Hour
 
-func cacheKey(kind, key string) string { return kind + "\x00" + strings.ToLower(key) }
+// docKey is a document's key in the read cache (keys match case-insensitively).
+type docKey struct{ kind, key string }
+
+func cacheKey(kind, key string) docKey { return docKey{kind, strings.ToLower(key)} }
 
 // OpenSQLite opens (creating if needed) the database at path and applies migrations.
 // clk stamps Created and Updated; nil means the real clock.
@@ -288,7 +291,7 @@ func (s *SQLite) Get(ctx context.Context, kind, key string) (Doc, error) {
 	s.cmu.Lock()
 	if s.gen == gen {
 		if s.cache == nil || len(s.cache) >= cacheMax {
-			s.cache = map[string]Doc{}
+			s.cache = map[docKey]Doc{}
 		}
 		c := d
 		c.Value = append([]byte(nil), d.Value...)
@@ -299,7 +302,7 @@ func (s *SQLite) Get(ctx context.Context, kind, key string) (Doc, error) {
 }
 
 // invalidate drops cache entries a committed transaction touched.
-func (s *SQLite) invalidate(keys []string, kinds []string) {
+func (s *SQLite) invalidate(keys []docKey, kinds []string) {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	s.gen++
@@ -308,7 +311,7 @@ func (s *SQLite) invalidate(keys []string, kinds []string) {
 	}
 	for _, kind := range kinds {
 		for k := range s.cache {
-			if strings.HasPrefix(k, kind+"\x00") {
+			if k.kind == kind {
 				delete(s.cache, k)
 			}
 		}
@@ -337,7 +340,7 @@ func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, err
 type sqliteTx struct {
 	sqliteReader
 	now   time.Time
-	keys  []string   // cache keys written
+	keys  []docKey   // cache keys written
 	kinds []string   // kinds bulk-deleted
 	ops   []mirrorOp // the changes, for the list mirrors once committed
 }
@@ -471,7 +474,8 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 		failAll(fmt.Errorf("begin: %w", err))
 		return
 	}
-	var keys, kinds []string
+	var keys []docKey
+	var kinds []string
 	var ops []mirrorOp
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
