@@ -174,6 +174,23 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 		"kpisHealths":                     map[string]any{},
 		"softDeleteRetentionPeriodInDays": 14,
 	}
+	// policyType (api-version 2025-02-01 on; older clients ignore it): V1
+	// or V2, the type of the policy protecting the item, read from the
+	// policy as it is now.
+	if it.PolicyID != "" {
+		var pol policyRecord
+		if pid, err := arm.ParseID(it.PolicyID); err == nil && resource.Get(ctx, rd, pid, &pol) == nil {
+			if ip := pol.iaas(); ip != nil {
+				props["policyType"] = ip.PolicyType
+				if ip.PolicyType == "" { // as Azure infers it: V2 schedules make a V2 policy
+					props["policyType"] = "V1"
+					if ip.SchedulePolicy != nil && strings.EqualFold(ip.SchedulePolicy.SchedulePolicyType, "SimpleSchedulePolicyV2") {
+						props["policyType"] = "V2"
+					}
+				}
+			}
+		}
+	}
 	if it.LastBackupTime != nil {
 		props["lastBackupTime"] = wt(*it.LastBackupTime)
 	}
