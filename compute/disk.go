@@ -188,6 +188,9 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 	if spec.Location == "" {
 		return failure.Invalidf("LocationRequired", "The location property is required for this definition.")
 	}
+	if err := resource.CheckLocation(spec.Location, DiskType); err != nil {
+		return err
+	}
 	if spec.SKU != "" {
 		if spec.SKU, err = CanonicalSKU(spec.SKU); err != nil {
 			return err

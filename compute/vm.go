@@ -238,6 +238,9 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 	if spec.Location == "" {
 		return false, nil, failure.Invalidf("LocationRequired", "The location property is required for this definition.")
 	}
+	if err := resource.CheckLocation(spec.Location, VMType); err != nil {
+		return false, nil, err
+	}
 	loc := resource.NormLocation(spec.Location)
 	if spec.OSDiskID == "" {
 		return false, nil, failure.Invalidf("InvalidParameter", "Required parameter 'osDisk.managedDisk.id' is missing (null). Attach an existing managed disk as the OS disk (createOption Attach).")

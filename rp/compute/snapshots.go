@@ -98,6 +98,9 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 	if in.Location == nil || *in.Location == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
+	if err := resource.CheckLocation(*in.Location, compute.SnapshotType); err != nil {
+		return nil, err
+	}
 	if in.Properties == nil || in.Properties.CreationData == nil || in.Properties.CreationData.CreateOption == "" {
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null). Use Copy with sourceResourceId set to a disk.")
 	}

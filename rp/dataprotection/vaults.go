@@ -120,6 +120,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if strings.TrimSpace(in.Location) == "" {
 		return nil, fieldError("location", "is required (e.g. 'westus')")
 	}
+	if err := resource.CheckLocation(in.Location, typeVault); err != nil {
+		return nil, err
+	}
 	if in.Properties == nil {
 		return nil, fieldError("properties", "is required: give at least properties.storageSettings")
 	}

@@ -112,6 +112,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if strings.TrimSpace(in.Location) == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition: set 'location' to the vault's region, e.g. 'westus'.")
 	}
+	if err := resource.CheckLocation(in.Location, vaultType); err != nil {
+		return nil, err
+	}
 	if in.SKU != nil && in.SKU.Name != "" && !strings.EqualFold(in.SKU.Name, "Standard") && !strings.EqualFold(in.SKU.Name, "RS0") {
 		return nil, arm.BadRequest("InvalidSkuName", "The sku name '%s' is invalid: use 'Standard' or 'RS0'.", in.SKU.Name)
 	}

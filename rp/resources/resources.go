@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"unicode"
 
@@ -50,14 +49,7 @@ func PutSubscription(ctx context.Context, tx store.Tx, s Subscription) error {
 type ResourceGroup = resource.ResourceGroup
 
 // Locations are the regions Safehold reports; resources may use any of them.
-var Locations = []string{"eastus", "eastus2", "southcentralus", "westus2", "westus3", "australiaeast", "southeastasia", "northeurope",
-	"swedencentral", "uksouth", "westeurope", "centralus", "southafricanorth", "centralindia", "eastasia", "japaneast", "koreacentral",
-	"newzealandnorth", "canadacentral", "francecentral", "germanywestcentral", "italynorth", "norwayeast", "polandcentral", "spaincentral",
-	"switzerlandnorth", "mexicocentral", "uaenorth", "brazilsouth", "chilecentral", "indonesiacentral", "israelcentral", "malaysiawest",
-	"qatarcentral", "austriaeast", "belgiumcentral", "denmarkeast", "northcentralus", "westus", "japanwest", "jioindiawest", "westcentralus",
-	"southafricawest", "australiacentral", "australiacentral2", "australiasoutheast", "jioindiacentral", "koreasouth", "southindia",
-	"westindia", "canadaeast", "francesouth", "germanynorth", "norwaywest", "switzerlandwest", "ukwest", "uaecentral", "brazilsoutheast",
-	"swedensouth", "centraluseuap", "eastus2euap", "eastusstg", "southcentralusstg"}
+var Locations = resource.Locations
 
 // Provider serves Microsoft.Resources.
 type Provider struct {
@@ -211,8 +203,6 @@ var (
 	tagNameRE = regexp.MustCompile(`(?i)^\s*tagName\s+eq\s+'([^']*)'\s*(?:and\s+tagValue\s+eq\s+'([^']*)'\s*)?$`)
 )
 
-func knownRegion(l string) bool { return slices.Contains(Locations, l) }
-
 // tagFilter parses ARM's resource-group $filter: tagName eq 'n' [and tagValue eq 'v'].
 func tagFilter(f string) (name, value string, err error) {
 	if strings.TrimSpace(f) == "" {
@@ -278,7 +268,7 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
 	loc := resource.NormLocation(body.Location)
-	if !knownRegion(loc) {
+	if !resource.KnownLocation(loc) {
 		return nil, arm.BadRequest("LocationNotAvailableForResourceGroup", "The provided location '%s' is not available for resource group. List of available regions is '%s'.", body.Location, strings.Join(Locations, ","))
 	}
 	created := false

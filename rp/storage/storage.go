@@ -107,7 +107,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	if loc == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
-	if !knownLocation(loc) {
+	if !resource.KnownLocation(loc) {
 		return nil, arm.BadRequest("LocationNotAvailableForResourceType", "The provided location '%s' is not available for resource type 'Microsoft.Storage/storageAccounts'.", in.Location)
 	}
 	if in.SKU == nil || in.SKU.Name == "" {
@@ -191,15 +191,6 @@ func (pr *Provider) save(r *arm.Request, id arm.ResourceID, now time.Time, chang
 
 // knownLocation accepts a plausible region name (the resource group's
 // region list lives in Microsoft.Resources, a face this one may not import).
-func knownLocation(l string) bool {
-	for _, c := range l {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return len(l) >= 4 && len(l) <= 30
-}
-
 func fill(a *Account) {
 	p := a.Properties
 	p["provisioningState"] = "Succeeded"
