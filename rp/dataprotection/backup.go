@@ -258,6 +258,9 @@ func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNotDeleting(bi); err != nil {
+		return nil, err
+	}
 	_, dp, err := pr.loadPolicy(ctx, pr.p.Store, bi.Properties.PolicyInfo.PolicyID)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,11 @@ func TestDeleteInstanceWaitsForRunningBackup(t *testing.T) {
 			break
 		}
 	}
+	// The instance is Deleting while its delete waits: an ad hoc backup of
+	// it is refused (409 UserErrorBackupInstanceDeleting) and starts no job.
+	if resp, m := e.Do("POST", biPath+"/backup"+v, `{"objectType":"AzureBackupParams","backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`); resp.StatusCode != 409 || testserver.Field(m, "error.code") != "UserErrorBackupInstanceDeleting" {
+		t.Errorf("backup of a Deleting instance: %d %v", resp.StatusCode, m)
+	}
 	unhold()
 	if st := e.Poll(bresp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("backup: %v", st)
@@ -79,13 +84,15 @@ func TestDeleteInstanceWaitsForRunningBackup(t *testing.T) {
 	}
 	_, jobs := e.Do("GET", vaultPath+"/backupJobs"+v, nil)
 	var job map[string]any
+	backups := 0
 	for _, j := range jobs["value"].([]any) {
 		if testserver.Field(j.(map[string]any), "properties.operation") == "Backup" {
 			job = j.(map[string]any)
+			backups++
 		}
 	}
-	if job == nil || testserver.Field(job, "properties.status") != "Completed" {
-		t.Fatalf("backup job: %v", job)
+	if backups != 1 || testserver.Field(job, "properties.status") != "Completed" {
+		t.Fatalf("backup jobs: %d, the last %v", backups, job)
 	}
 	jobEnd, _ := time.Parse(time.RFC3339Nano, testserver.Field(job, "properties.endTime").(string))
 	deleteEnd, _ := time.Parse(time.RFC3339Nano, dst["endTime"].(string))

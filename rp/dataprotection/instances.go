@@ -220,6 +220,16 @@ func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.Res
 	return &bi, nil
 }
 
+// checkNotDeleting refuses a change to, or a backup of, a backup instance
+// whose delete has been accepted (provisioningState Deleting): 409
+// UserErrorBackupInstanceDeleting.
+func checkNotDeleting(bi *instanceResource) error {
+	if bi.Properties.ProvisioningState == "Deleting" {
+		return arm.Conflict("UserErrorBackupInstanceDeleting", "The backup instance '%s' is being deleted; wait for the delete to finish.", bi.Name)
+	}
+	return nil
+}
+
 func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vault, in, err := vaultAndBody[instanceResource](pr, r)
@@ -246,8 +256,8 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 			if oldRG := snapshotRGOf(old); oldRG != "" && !arm.EqualIDs(oldRG, ci.SnapshotRG) {
 				return fieldError("properties.policyInfo.policyParameters.dataStoreParametersList[0].resourceGroupId", "'%s' differs from the configured snapshot resource group '%s'; it cannot be changed after configuration", ci.SnapshotRG, oldRG)
 			}
-			if old.Properties.ProvisioningState == "Deleting" {
-				return arm.Conflict("UserErrorBackupInstanceDeleting", "The backup instance '%s' is being deleted; wait for the delete to finish.", id.Name())
+			if err := checkNotDeleting(old); err != nil {
+				return err
 			}
 			out = *old
 			out.Properties = in.Properties
