@@ -201,11 +201,12 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 	if err != nil {
 		return nil, err
 	}
-	target, err := ParseAdvance(body.Duration, c.Now())
+	now := c.Now() // once: a running clock moves between two reads
+	target, err := ParseAdvance(body.Duration, now)
 	if err != nil {
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is invalid: %v.", body.Duration, err)
 	}
-	if target.Before(c.Now()) {
+	if target.Before(now) {
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is negative: the clock only advances (use clock set to go back).", body.Duration)
 	}
 	runs, err := s.AdvanceClock(r.HTTP.Context(), target)

@@ -244,6 +244,10 @@ func TestClockAdvanceRunsTheSkippedWindow(t *testing.T) {
 	if got := clockNow(t, e); got.Before(end.Add(90*time.Minute)) || got.After(end.Add(91*time.Minute)) {
 		t.Fatalf("after resume the clock runs on from the offset: %v", got)
 	}
+	// A zero advance of the running clock is no move, not a negative one.
+	for _, zero := range []string{"0s", "PT0S"} {
+		advanceClock(t, e, zero)
+	}
 	for _, bad := range []string{"soon", "-1h", "P", ""} {
 		resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": bad})
 		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidDuration" {
