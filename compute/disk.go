@@ -707,10 +707,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 	// start (its sweep removes volumes no disk uses); the lease row goes.
 	if s.opts.Replica != nil {
 		s.p.Store.Update(ctx, func(tx store.Tx) error {
-			if err := tx.Delete(ctx, lease.Kind, diskLease(d.Properties.UniqueID)); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			return nil
+			return store.DeleteKeys(ctx, tx, lease.Kind, diskLease(d.Properties.UniqueID))
 		})
 	}
 	return nil

@@ -188,10 +188,7 @@ func (s *Service) SetQuota(ctx context.Context, subscriptionID, location string,
 			}
 		}
 		if len(cur) == 0 {
-			if err := tx.Delete(ctx, quotaKind, quotaKey(subscriptionID, location)); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			return nil
+			return store.DeleteKeys(ctx, tx, quotaKind, quotaKey(subscriptionID, location))
 		}
 		b, _ := jsonMarshal(quotaDoc{Limits: cur})
 		return tx.Put(ctx, store.Doc{Kind: quotaKind, Key: quotaKey(subscriptionID, location), Value: b})

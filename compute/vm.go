@@ -2,7 +2,6 @@ package compute
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -453,7 +452,7 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		if err := tx.Delete(ctx, stateKind, stateKey(v.ID)+"#vm"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := store.DeleteKeys(ctx, tx, stateKind, stateKey(v.ID)+"#vm"); err != nil {
 			return err
 		}
 		return resource.Delete(ctx, tx, rid)

@@ -123,10 +123,7 @@ func (d *Directory) Delete(ctx context.Context, tx store.Tx, objectID string) er
 	if err := tx.Delete(ctx, principalKind, p.ObjectID); err != nil {
 		return err
 	}
-	if err := tx.Delete(ctx, appIDKind, p.AppID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return store.DeleteKeys(ctx, tx, appIDKind, p.AppID)
 }
 
 func (d *Directory) get(ctx context.Context, r store.Reader, objectID string) (*Principal, error) {

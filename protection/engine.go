@@ -207,7 +207,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	return e.Store.Update(ctx, func(tx store.Tx) error {
 		for _, d := range docs {
 			if strings.HasPrefix(string(d.Value), `{"owner":"`+e.NodeID+"/") {
-				if err := tx.Delete(ctx, leaseKind, d.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				if err := store.DeleteKeys(ctx, tx, leaseKind, d.Key); err != nil {
 					return err
 				}
 			}

@@ -2,7 +2,6 @@ package protection
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -91,14 +90,7 @@ func (e *Engine) pruneJobs(ctx context.Context, run Run) (time.Time, error) {
 	for len(old) > 0 {
 		batch := old[:min(len(old), pruneBatch)]
 		old = old[len(batch):]
-		if err := e.Store.Update(ctx, func(tx store.Tx) error {
-			for _, id := range batch {
-				if err := tx.Delete(ctx, jobKind, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+		if err := e.Store.Update(ctx, func(tx store.Tx) error { return store.DeleteKeys(ctx, tx, jobKind, batch...) }); err != nil {
 			return time.Time{}, fmt.Errorf("delete old jobs: %w", err)
 		}
 		e.Logger.Info("pruned job history", "jobs", len(batch), "endedBefore", cutoff)

@@ -406,14 +406,7 @@ func (e *Engine) pruneVerifies(ctx context.Context, now time.Time) {
 	if len(old) == 0 {
 		return
 	}
-	e.Store.Update(ctx, func(tx store.Tx) error {
-		for _, k := range old {
-			if err := tx.Delete(ctx, verifyKind, k); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	})
+	e.Store.Update(ctx, func(tx store.Tx) error { return store.DeleteKeys(ctx, tx, verifyKind, old...) })
 }
 
 // helpers over a result, per vault

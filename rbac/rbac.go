@@ -463,14 +463,7 @@ func (a *Authorizer) DeleteAssignmentsUnder(ctx context.Context, scope, principa
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := a.Store.Update(ctx, func(tx store.Tx) error {
-		for _, id := range ids {
-			if err := tx.Delete(ctx, assignmentKind, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := a.Store.Update(ctx, func(tx store.Tx) error { return store.DeleteKeys(ctx, tx, assignmentKind, ids...) }); err != nil {
 		return err
 	}
 	return a.reload(ctx)

@@ -136,6 +136,18 @@ type Reader interface {
 	GetTaskByKey(ctx context.Context, key string) (Task, error)
 }
 
+// DeleteKeys deletes the documents of kind with these keys in tx; a key
+// with no document is no error (a delete that may run twice, or after
+// another one).
+func DeleteKeys(ctx context.Context, tx Tx, kind string, keys ...string) error {
+	for _, k := range keys {
+		if err := tx.Delete(ctx, kind, k); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
 // Tx is a read-write transaction.
 type Tx interface {
 	Reader

@@ -112,12 +112,7 @@ func answerCreated[R any](ctx context.Context, pr *Provider, op *ops.Operation, 
 
 // created forgets the transient body once the resource exists.
 func (pr *Provider) created(ctx context.Context, id string) error {
-	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := tx.Delete(ctx, creatingKind, creatingKey(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
-	})
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error { return store.DeleteKeys(ctx, tx, creatingKind, creatingKey(id)) })
 }
 
 // getWithCreating is the GET handler of disks and snapshots: the resource

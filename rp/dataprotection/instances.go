@@ -189,10 +189,7 @@ func releaseDatasource(ctx context.Context, tx store.Tx, bi *instanceResource) e
 	if owner, err := protectedBy(ctx, tx, diskID); err != nil || !arm.EqualIDs(owner, bi.ID) {
 		return err
 	}
-	if err := tx.Delete(ctx, datasourceKind, strings.ToLower(diskID)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return store.DeleteKeys(ctx, tx, datasourceKind, strings.ToLower(diskID))
 }
 
 func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
