@@ -159,6 +159,9 @@ func (s *Service) limits(ctx context.Context, r store.Reader, subscriptionID, lo
 	return q.Limits, nil
 }
 
+// usagesType is the resource type of a region's quotas.
+const usagesType = "Microsoft.Compute/locations/usages"
+
 // SetQuota sets limits of a subscription in a region (name -> limit; a
 // negative limit returns that quota to its default) and returns the
 // region's usages. Lowering a limit below the current use is allowed, as in
@@ -166,6 +169,9 @@ func (s *Service) limits(ctx context.Context, r store.Reader, subscriptionID, lo
 func (s *Service) SetQuota(ctx context.Context, subscriptionID, location string, set map[string]int64) ([]QuotaUsage, error) {
 	if subscriptionID == "" || location == "" {
 		return nil, failure.Invalidf("InvalidParameter", "A quota needs a subscription and a location.")
+	}
+	if err := resource.CheckLocation(location, usagesType); err != nil {
+		return nil, err
 	}
 	for name, v := range set {
 		if name != QuotaCores && name != QuotaVirtualMachines && !strings.HasSuffix(name, "Family") {
@@ -231,6 +237,9 @@ func (s *Service) usedIn(ctx context.Context, r store.Reader, subscriptionID, lo
 // Usages is what GET .../locations/{location}/usages reports: the total
 // regional vCPUs, the VMs and every family in use, limited or common.
 func (s *Service) Usages(ctx context.Context, subscriptionID, location string) ([]QuotaUsage, error) {
+	if err := resource.CheckLocation(location, usagesType); err != nil {
+		return nil, err
+	}
 	used, err := s.usedIn(ctx, s.p.Store, subscriptionID, location, "")
 	if err != nil {
 		return nil, err

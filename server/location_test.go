@@ -39,4 +39,23 @@ func TestUnknownLocationRefused(t *testing.T) {
 			t.Errorf("GET %s after the refused PUT: %d", c.url, resp.StatusCode)
 		}
 	}
+	// A region's compute usages and quotas: of known regions only.
+	quota := "/providers/Safehold.Admin/computeQuotas/" + e.Sub + "/nowhere?api-version=2024-01-01"
+	for _, c := range []struct{ method, url, body string }{
+		{"GET", "/subscriptions/" + e.Sub + "/providers/Microsoft.Compute/locations/nowhere/usages?api-version=2024-03-01", ""},
+		{"GET", quota, ""},
+		{"POST", quota, `{"limits":{"cores":4}}`},
+	} {
+		var body any
+		if c.body != "" {
+			body = c.body
+		}
+		resp, m := e.Do(c.method, c.url, body)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "LocationNotAvailableForResourceType" {
+			t.Errorf("%s %s: %d %v", c.method, c.url, resp.StatusCode, m)
+		}
+	}
+	if resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Compute/locations/West%20US/usages?api-version=2024-03-01", nil); resp.StatusCode != 200 {
+		t.Errorf("usages of West US: %d %v", resp.StatusCode, m)
+	}
 }
