@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/testserver"
 )
 
 // TestJobListStatusFilter: the backupJobs list filters by every status of
@@ -34,14 +35,70 @@ func TestJobListStatusFilter(t *testing.T) {
 	if code != 400 || str(m, "error.code") != "InvalidFilter" || !strings.Contains(msg, "'Bogus'") || !strings.Contains(msg, "CompletedWithWarnings") || !strings.Contains(msg, "Cancelling") {
 		t.Fatalf("unknown status: %d %v", code, m)
 	}
-	// The SDK sees the same 400.
+	sdkInvalidFilter(t, e, "status eq 'Done'")
+}
+
+// sdkInvalidFilter lists the jobs of vaultrg/rv through the SDK with
+// filter, which must fail with 400 InvalidFilter.
+func sdkInvalidFilter(t *testing.T, e *testserver.Env, filter string) {
+	t.Helper()
 	jobs, err := armrecoveryservicesbackup.NewBackupJobsClient(e.Sub, e.Cred, e.Opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = jobs.NewListPager("rv", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("status eq 'Done'")}).NextPage(e.Ctx())
+	_, err = jobs.NewListPager("rv", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr(filter)}).NextPage(e.Ctx())
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "InvalidFilter" {
-		t.Fatalf("SDK list with an unknown status: %v", err)
+		t.Fatalf("SDK list with %s: %v", filter, err)
 	}
+}
+
+// TestJobListOperationAndTypeFilter: the backupJobs list takes every value
+// of Azure's JobOperationType and BackupManagementType enums (in any case;
+// those Safehold's jobs never take match none), and answers an unknown
+// operation or backupManagementType with 400 InvalidFilter naming the
+// allowed values instead of an empty list.
+func TestJobListOperationAndTypeFilter(t *testing.T) {
+	e, R, _, _ := protectedApp(t)
+	list := func(filter string) (int, map[string]any) {
+		resp, m := e.Do("GET", R+"/backupJobs"+rsAPI+"&$filter="+url.QueryEscape(filter), nil)
+		return resp.StatusCode, m
+	}
+	for filter, want := range map[string]int{
+		"operation eq 'configurebackup'":                                           1,
+		"backupManagementType eq 'azureiaasvm'":                                    1,
+		"backupManagementType eq 'AzureIaasVM' and operation eq 'ConfigureBackup'": 1,
+	} {
+		if code, m := list(filter); code != 200 || len(m["value"].([]any)) != want {
+			t.Errorf("%s: %d %v", filter, code, m)
+		}
+	}
+	for _, op := range []string{"Invalid", "Register", "UnRegister", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey"} {
+		if code, m := list("operation eq '" + op + "'"); code != 200 || len(m["value"].([]any)) != 0 {
+			t.Errorf("operation %s: %d %v", op, code, m)
+		}
+	}
+	for _, bmt := range []string{"Invalid", "MAB", "DPM", "AzureBackupServer", "AzureSql", "AzureStorage", "AzureWorkload", "DefaultBackup"} {
+		if code, m := list("backupManagementType eq '" + bmt + "'"); code != 200 || len(m["value"].([]any)) != 0 {
+			t.Errorf("backupManagementType %s: %d %v", bmt, code, m)
+		}
+	}
+	for filter, names := range map[string][]string{
+		"operation eq 'Bogus'":                        {"'Bogus'", "ConfigureBackup", "DeleteBackupData", "UpdateCustomerManagedKey"},
+		"backupManagementType eq 'AzureVM'":           {"'AzureVM'", "AzureIaasVM", "DefaultBackup"},
+		"status eq 'Completed' and operation eq 'Bk'": {"'Bk'", "Backup"},
+	} {
+		code, m := list(filter)
+		msg := str(m, "error.message")
+		if code != 400 || str(m, "error.code") != "InvalidFilter" {
+			t.Errorf("%s: %d %v", filter, code, m)
+			continue
+		}
+		for _, n := range names {
+			if !strings.Contains(msg, n) {
+				t.Errorf("%s: the message does not name %s: %s", filter, n, msg)
+			}
+		}
+	}
+	sdkInvalidFilter(t, e, "backupManagementType eq 'Azure'")
 }

@@ -96,9 +96,23 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 	return map[string]any{"id": j.VaultID + "/backupJobs/" + j.ID, "name": j.ID, "type": jobType, "properties": props}
 }
 
-// jobStatuses are the values of the job list's status filter: Azure's
-// JobStatus enum (Invalid matches no job).
-var jobStatuses = []string{"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"}
+// The values of the job list's enum filters, as Azure's enums have them
+// (JobStatus, JobOperationType, BackupManagementType); a value Safehold's
+// jobs never take (Invalid, Register, MAB, ...) matches no job.
+var (
+	jobStatuses        = []string{"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"}
+	jobOperations      = []string{"Invalid", "Register", "UnRegister", "ConfigureBackup", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey"}
+	jobManagementTypes = []string{"Invalid", "AzureIaasVM", "MAB", "DPM", "AzureBackupServer", "AzureSql", "AzureStorage", "AzureWorkload", "DefaultBackup"}
+)
+
+// checkFilterEnum answers a $filter value of name outside allowed (in any
+// case) with 400 InvalidFilter naming the allowed values; "" is no filter.
+func checkFilterEnum(name, value string, allowed []string) error {
+	if value == "" || slices.ContainsFunc(allowed, func(s string) bool { return strings.EqualFold(s, value) }) {
+		return nil
+	}
+	return arm.BadRequest("InvalidFilter", "The $filter %s '%s' is invalid: use one of %s.", name, value, strings.Join(allowed, ", "))
+}
 
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
@@ -117,8 +131,13 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 			return nil, arm.BadRequest("InvalidFilter", "The $filter endTime is invalid: %v.", err)
 		}
 	}
-	if st := f["status"]; st != "" && !slices.ContainsFunc(jobStatuses, func(s string) bool { return strings.EqualFold(s, st) }) {
-		return nil, arm.BadRequest("InvalidFilter", "The $filter status '%s' is invalid: use one of %s.", st, strings.Join(jobStatuses, ", "))
+	for _, c := range []struct {
+		name    string
+		allowed []string
+	}{{"status", jobStatuses}, {"operation", jobOperations}, {"backupManagementType", jobManagementTypes}} {
+		if err := checkFilterEnum(c.name, f[strings.ToLower(c.name)], c.allowed); err != nil {
+			return nil, err
+		}
 	}
 	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
 		return arm.OK(arm.Values([]any{})), nil
