@@ -107,8 +107,8 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	if loc == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
-	if !resource.KnownLocation(loc) {
-		return nil, arm.BadRequest("LocationNotAvailableForResourceType", "The provided location '%s' is not available for resource type 'Microsoft.Storage/storageAccounts'.", in.Location)
+	if err := resource.CheckLocation(in.Location, accountType); err != nil {
+		return nil, err
 	}
 	if in.SKU == nil || in.SKU.Name == "" {
 		return nil, arm.BadRequest("MissingRequiredProperty", "sku.name is required, e.g. {\"sku\":{\"name\":\"Standard_LRS\"}}.")
@@ -189,8 +189,6 @@ func (pr *Provider) save(r *arm.Request, id arm.ResourceID, now time.Time, chang
 	return arm.OK(out.wire()), nil
 }
 
-// knownLocation accepts a plausible region name (the resource group's
-// region list lives in Microsoft.Resources, a face this one may not import).
 func fill(a *Account) {
 	p := a.Properties
 	p["provisioningState"] = "Succeeded"
