@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Request is one routed ARM request.
@@ -72,6 +74,36 @@ func (r *Request) Decode(v any) error {
 			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", te.Field, jsonKind(te.Type), article(te.Value))
 		default:
 			return InvalidRequest("The request content was invalid and could not be deserialized: %v.", err)
+		}
+	}
+	if r.HTTP != nil && (r.HTTP.Method == http.MethodPut || r.HTTP.Method == http.MethodPatch) {
+		return checkTags(r.Body)
+	}
+	return nil
+}
+
+// checkTags applies ARM's limits to the tags a PUT or PATCH body gives a
+// resource: at most 50; names of 1 to 512 characters without < > % & \ ? /
+// or control characters; values of at most 256 characters.
+func checkTags(body []byte) error {
+	var in struct {
+		Tags map[string]any `json:"tags"`
+	}
+	if json.Unmarshal(body, &in) != nil {
+		return nil
+	}
+	if len(in.Tags) > 50 {
+		return BadRequest("InvalidTagCount", "The resource has %d tags: a resource takes at most 50.", len(in.Tags))
+	}
+	for k, v := range in.Tags {
+		if n := utf8.RuneCountInString(k); n == 0 || n > 512 {
+			return BadRequest("InvalidTagNameLength", "The tag name '%.40s' has %d characters: a tag name has 1 to 512.", k, n)
+		}
+		if strings.ContainsAny(k, "<>%&\\?/") || strings.ContainsFunc(k, unicode.IsControl) {
+			return BadRequest("InvalidTagNameCharacters", "The tag name '%s' has reserved characters: '<', '>', '%%', '&', '\\', '?', '/' and control characters are not allowed.", k)
+		}
+		if s, ok := v.(string); ok && utf8.RuneCountInString(s) > 256 {
+			return BadRequest("InvalidTagValueLength", "The value of tag '%s' has %d characters: a tag value has at most 256.", k, utf8.RuneCountInString(s))
 		}
 	}
 	return nil
