@@ -121,7 +121,7 @@ func (e *Engine) Backup(ctx context.Context, face, jobID string, o BackupOptions
 func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) error {
 	it, err := f.Item(ctx, e.Store, j.ItemID)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrNotFound) {
-		return &JobError{Code: "UserErrorItemNotFound", Message: "The protected item was deleted before its backup ran."}
+		return &JobError{Code: CodeItemNotFound, Message: "The protected item was deleted before its backup ran."}
 	}
 	if err != nil {
 		return err
@@ -138,8 +138,11 @@ func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) er
 	}
 	if point == nil {
 		orphan := false
-		if point, orphan, err = e.capture(ctx, f, j, it, pointID, o); err != nil || orphan {
+		if point, orphan, err = e.capture(ctx, f, j, it, pointID, o); err != nil {
 			return err
+		}
+		if orphan {
+			return e.itemDeleted(ctx, j.ID)
 		}
 	}
 	if err := e.cancelled(ctx, j.ID); err != nil {
@@ -148,7 +151,30 @@ func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) er
 	if it.VaultKey == "" || point.HasTier(TierVault) {
 		return nil
 	}
-	return e.copyToVault(ctx, j, it, point)
+	if err := e.copyToVault(ctx, j, it, point); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			if _, ierr := f.Item(ctx, e.Store, it.ID); errors.Is(ierr, ErrNotFound) || errors.Is(ierr, store.ErrNotFound) {
+				return e.itemDeleted(ctx, j.ID) // the point went with the item
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// CodeItemNotFound ends a backup whose protected item was deleted before
+// or while it ran.
+const CodeItemNotFound = "UserErrorItemNotFound"
+
+// itemDeleted is the end of a backup whose item was deleted while it ran
+// (its point was never recorded, or went with the item): the job ends
+// Failed with CodeItemNotFound and names no recovery point.
+func (e *Engine) itemDeleted(ctx context.Context, jobID string) error {
+	if err := e.updateJob(context.WithoutCancel(ctx), jobID, func(x *Job) { x.RecoveryPointID, x.RecoveryPointTime = "", nil }); err != nil {
+		return err
+	}
+	return &JobError{Code: CodeItemNotFound, Message: "The protected item was deleted while its backup ran; the backup kept no recovery point.",
+		RecommendedAction: []string{"Protect the datasource again to back it up."}}
 }
 
 // capture snapshots the item's disks at one instant and records the point
@@ -228,8 +254,8 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 		}
 		if err := f.Recorded(wctx, tx, it, p, x); err != nil {
 			if errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrNotFound) {
-				orphan = true // deleted while we worked
-				return PutJob(wctx, tx, x)
+				orphan = true // deleted while we worked: the job names no point
+				return nil
 			}
 			return err
 		}

@@ -48,6 +48,9 @@ type faceImpl struct {
 	disks    map[string][]string // item id → disk ids
 	recorded int
 	ended    []string
+	// goneOnCapture names an item deleted as its capture is planned (as if
+	// its face deleted it while the backup ran).
+	goneOnCapture string
 }
 
 func (f *faceImpl) Item(ctx context.Context, r store.Reader, id string) (*protection.Item, error) {
@@ -65,6 +68,9 @@ func (f *faceImpl) Capture(ctx context.Context, it *protection.Item, pointID str
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := &protection.Capture{Type: "CrashConsistent", Group: "/subscriptions/" + testSub + "/resourceGroups/snaps"}
+	if f.goneOnCapture == it.ID {
+		delete(f.items, it.ID)
+	}
 	for i, d := range f.disks[it.ID] {
 		c.Disks = append(c.Disks, protection.SnapshotSpec{DiskID: d, Lun: i, OSDisk: i == 0,
 			SnapshotID: arm.NewID(testSub, "snaps", "Microsoft.Compute", "snapshots", fmt.Sprintf("p%s-%d", pointID[:20], i)).String()})
@@ -567,4 +573,56 @@ func TestCorruptPackRestoreEndsFailed(t *testing.T) {
 	if j.Error.Code != "UserErrorRecoveryPointNotFound" {
 		t.Fatalf("missing point: %+v", j.Error)
 	}
+}
+
+// TestBackupOfDeletedItemEndsFailed: a backup whose item is deleted while
+// it runs ends Failed with UserErrorItemNotFound and names no recovery
+// point, by one rule wherever the deletion meets it: during the capture
+// (the point is never recorded and its snapshots are deleted), or during
+// the transfer to the vault (the point went with the item).
+func TestBackupOfDeletedItemEndsFailed(t *testing.T) {
+	b := setup(t)
+	check := func(j *protection.Job, it *protection.Item) {
+		t.Helper()
+		wantStatus(t, j, protection.JobFailed)
+		if j.Error == nil || j.Error.Code != protection.CodeItemNotFound || j.RecoveryPointID != "" || j.RecoveryPointTime != nil {
+			t.Errorf("job %s: error %+v, recovery point %q %v", j.ID, j.Error, j.RecoveryPointID, j.RecoveryPointTime)
+		}
+		if pts := b.points(t, it); len(pts) != 0 {
+			t.Errorf("points of the deleted item %s: %d", it.Name, len(pts))
+		}
+	}
+
+	// Deleted during the capture.
+	it := b.protect(t, "a", 2, "", nil)
+	b.face.mu.Lock()
+	b.face.goneOnCapture = it.ID
+	b.face.mu.Unlock()
+	check(b.backup(t, it, protection.BackupOptions{}), it)
+	if ms, err := b.compute.Repository().List(b.ctx); err != nil || len(ms) != 0 {
+		t.Errorf("snapshots of the capture of a deleted item: %d %v", len(ms), err)
+	}
+
+	// Deleted, with its points, during the transfer to the vault.
+	it = b.protect(t, "b", 1, "vk", nil)
+	var once sync.Once
+	b.faulty.SetFail(func(op blobtest.Op, key string, n int) error {
+		if op == blobtest.OpPut {
+			once.Do(func() {
+				b.face.mu.Lock()
+				delete(b.face.items, it.ID)
+				b.face.mu.Unlock()
+				pts, err := protection.ListRecoveryPoints(b.ctx, b.store, it.ID)
+				if err != nil || len(pts) != 1 {
+					t.Errorf("points while transferring: %d %v", len(pts), err)
+					return
+				}
+				if err := b.store.Update(b.ctx, func(tx store.Tx) error { return protection.DeleteRecoveryPoint(b.ctx, tx, it.ID, pts[0].ID) }); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil
+	})
+	check(b.backup(t, it, protection.BackupOptions{}), it)
 }
