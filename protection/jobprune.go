@@ -2,6 +2,8 @@ package protection
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,7 +15,8 @@ import (
 // six months, unless set; the server's --job-retention), so job lists stop
 // showing it; a running job is kept whatever its age. The pruning is one
 // keyed durable task in the engine's scheduler ("schedule/prunejobs"),
-// run at the first start (PlanJobPruning) and planned by each run for when
+// run at the first start and at a start with another retention
+// (PlanJobPruning) and planned by each run for when
 // the oldest ended job left comes of age: it runs on the engine's clock (a
 // clock advance runs it) and once across replicas.
 
@@ -38,8 +41,15 @@ func (e *Engine) jobRetention() time.Duration {
 	return e.JobRetention
 }
 
+// prunePlan is the data of the pruning's schedule: the retention its
+// plan was worked out with (each run hands it on to the next).
+type prunePlan struct {
+	Retention time.Duration `json:"retention"`
+}
+
 // PlanJobPruning plans the pruning of old jobs at start. When none is
-// planned (a new store, or one from before pruning or with it off) it
+// planned with the retention in force (a new store, one from before
+// pruning or with it off, or a retention changed since the plan) it
 // prunes at once and plans the next run; else it keeps the plan, so
 // history made by setting the clock back (jobs of a past date) is not
 // pruned by a restart but when the pruning comes due on the clock. With
@@ -48,10 +58,17 @@ func (e *Engine) PlanJobPruning(ctx context.Context) error {
 	if e.pruneSched == nil {
 		return nil
 	}
-	if e.jobRetention() < 0 {
+	keep := e.jobRetention()
+	if keep < 0 {
 		return e.Store.Update(ctx, func(tx store.Tx) error { return e.pruneSched.Unschedule(ctx, tx, pruneJobsItem) })
 	}
-	if next, err := e.pruneSched.NextRun(ctx, pruneJobsItem); err != nil || !next.IsZero() {
+	if t, err := e.Store.GetTaskByKey(ctx, TaskKey(pruneJobsItem)); err == nil {
+		var p runPayload
+		var plan prunePlan
+		if json.Unmarshal(t.Payload, &p) == nil && json.Unmarshal(p.Data, &plan) == nil && plan.Retention == keep {
+			return nil
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	now := e.Now()
@@ -59,7 +76,9 @@ func (e *Engine) PlanJobPruning(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prune jobs: %w", err)
 	}
-	return e.Store.Update(ctx, func(tx store.Tx) error { return e.pruneSched.Schedule(ctx, tx, pruneJobsItem, next, nil) })
+	return e.Store.Update(ctx, func(tx store.Tx) error {
+		return e.pruneSched.Schedule(ctx, tx, pruneJobsItem, next, prunePlan{Retention: keep})
+	})
 }
 
 // pruneJobs is the pruning's RunFunc: it deletes the jobs that ended a

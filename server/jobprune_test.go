@@ -63,6 +63,29 @@ func TestJobRetentionConfigured(t *testing.T) {
 	}
 }
 
+// TestJobRetentionChangedAtRestart: a restart with another retention
+// (serve --job-retention) prunes by it at once and plans by it, instead of
+// keeping the plan the old retention made (180 days out).
+func TestJobRetentionChangedAtRestart(t *testing.T) {
+	h := newPruneEnv(t)
+	old := h.verify(h.rs)
+	advanceClock(t, h.e, "P31D")
+	young := h.verify(h.rs)
+	h.e.RestartWith(func(c *server.Config) { c.JobRetention = 30 * 24 * time.Hour })
+	if h.listed(h.rs, old) || !h.listed(h.rs, young) {
+		t.Fatalf("after a restart with 30 days: the job of 31 days is listed %v, the new one %v", h.listed(h.rs, old), h.listed(h.rs, young))
+	}
+	h.e.Restart() // the same retention again: the plan is kept
+	advanceClock(t, h.e, "PT719H")
+	if !h.listed(h.rs, young) {
+		t.Fatal("a job was pruned before it was 30 days old")
+	}
+	advanceClock(t, h.e, "PT1H")
+	if h.listed(h.rs, young) {
+		t.Fatal("a job that ended 30 days ago is still listed")
+	}
+}
+
 // pruneEnv is a server with its clock frozen at start and a Backup vault dp and
 // a Recovery Services vault rs without scheduled verifies.
 type pruneEnv struct {

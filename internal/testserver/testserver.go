@@ -109,6 +109,17 @@ func (e *Env) Restart() {
 	e.start()
 }
 
+// RestartWith restarts the server (Restart) with opts applied to its
+// configuration, as an operator restarting with other flags does.
+func (e *Env) RestartWith(opts ...Option) {
+	e.T.Helper()
+	e.Stop()
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	e.start()
+}
+
 // Ctx is a context for one test call.
 func (e *Env) Ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
