@@ -97,11 +97,12 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 }
 
 // The values of the job list's enum filters, as Azure's enums have them
-// (JobStatus, JobOperationType, BackupManagementType); a value Safehold's
-// jobs never take (Invalid, Register, MAB, ...) matches no job.
+// (JobStatus, JobOperationType, BackupManagementType), and Verify, the
+// operation of Safehold's own verify jobs, which the list shows; a value
+// Safehold's jobs never take (Invalid, Register, MAB, ...) matches no job.
 var (
 	jobStatuses        = []string{"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"}
-	jobOperations      = []string{"Invalid", "Register", "UnRegister", "ConfigureBackup", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey"}
+	jobOperations      = []string{"Invalid", "Register", "UnRegister", "ConfigureBackup", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey", protection.OpVerify}
 	jobManagementTypes = []string{"Invalid", "AzureIaasVM", "MAB", "DPM", "AzureBackupServer", "AzureSql", "AzureStorage", "AzureWorkload", "DefaultBackup"}
 )
 
