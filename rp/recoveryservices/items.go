@@ -618,12 +618,15 @@ func (pr *Provider) itemOperationStatus(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	resp, err := armops.StatusResponse(pr.p.Ops, r, op.ID)
-	if b, ok := resp.Body.(map[string]any); err == nil && ok && b["endTime"] == nil {
+	if err != nil { // a store error, or the operation pruned since the lookup
+		return nil, err
+	}
+	if b, ok := resp.Body.(map[string]any); ok && b["endTime"] == nil {
 		// Azure's Recovery Services statuses carry the minimum time as the
 		// endTime of an operation still running (its examples document it).
 		b["endTime"] = notEnded
 	}
-	return resp, err
+	return resp, nil
 }
 
 // notEnded is the endTime of a Recovery Services operation still running.
