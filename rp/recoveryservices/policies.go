@@ -164,6 +164,9 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		if err := ip.validate(); err != nil {
 			return nil, err
 		}
+		if err := ip.checkTimeZone(); err != nil {
+			return nil, err
+		}
 		if err := ip.checkRetentionTimes(); err != nil {
 			return nil, err
 		}

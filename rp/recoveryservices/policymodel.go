@@ -156,9 +156,6 @@ func (p *iaasPolicy) validate() error {
 	if p.TimeZone == "" {
 		p.TimeZone = "UTC"
 	}
-	if _, err := protection.LoadTimeZone(p.TimeZone); err != nil {
-		return badField("properties.timeZone", "is invalid: %v.", err)
-	}
 	if p.SnapshotConsistencyType == "" && v2 {
 		p.SnapshotConsistencyType = "OnlyCrashConsistent"
 	}
@@ -358,6 +355,17 @@ func checkDuration(field string, d *retentionDuration, unit string, min, max int
 	d.DurationType = unit
 	if *d.Count < min || *d.Count > max {
 		return badField(field+".count", "must be between %d and %d (it is %d).", min, max, *d.Count)
+	}
+	return nil
+}
+
+// checkTimeZone refuses a policy write with a time zone LoadTimeZone does
+// not know. It is not part of validate, which also reads stored policies:
+// one stored before the check (run in UTC, see location) keeps its items
+// scheduled.
+func (p *iaasPolicy) checkTimeZone() error {
+	if _, err := protection.LoadTimeZone(p.TimeZone); err != nil {
+		return badField("properties.timeZone", "is invalid: %v.", err)
 	}
 	return nil
 }

@@ -10,7 +10,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
 )
 
 // TestPolicyTimeZone: a VM policy's timeZone places its schedule, so an
@@ -42,5 +46,42 @@ func TestPolicyTimeZone(t *testing.T) {
 	}
 	if _, err := pc.Get(e.Ctx(), "rv", "vaultrg", "tz-mars", nil); !errors.As(err, &re) || re.StatusCode != 404 {
 		t.Fatalf("the refused policy was stored: %v", err)
+	}
+}
+
+// TestStoredPolicyUnknownTimeZoneKeepsBackingUp: a policy stored before
+// unknown time zones were refused (its schedule run in UTC) still protects
+// its items: their scheduled backups run. The refusal is the write's, not
+// the reading of what is stored.
+func TestStoredPolicyUnknownTimeZoneKeepsBackingUp(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	v := fixture.ProtectVM(t, e)
+	pid, err := arm.ParseID("/subscriptions/" + e.Sub + "/resourceGroups/" + v.RG + "/providers/Microsoft.RecoveryServices/vaults/" + v.Vault + "/backupPolicies/DefaultPolicy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Server.Store.Update(ctx, func(tx store.Tx) error {
+		var pol map[string]any
+		if err := resource.Get(ctx, tx, pid, &pol); err != nil {
+			return err
+		}
+		pol["properties"].(map[string]any)["timeZone"] = "Mars/Olympus"
+		return resource.Put(ctx, tx, pid, pol)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	backups := func() int {
+		return testserver.Count(t, ctx, bf.NewBackupJobsClient().NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{
+			Filter: to.Ptr("operation eq 'Backup' and status eq 'Completed'")}))
+	}
+	before := backups()
+	if resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "P1D"}); resp.StatusCode != 200 {
+		t.Fatalf("clock advance: %d %v", resp.StatusCode, m)
+	}
+	if after := backups(); after <= before {
+		t.Fatalf("completed backups of the item a day later: %d, before %d", after, before)
 	}
 }
