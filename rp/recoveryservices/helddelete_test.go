@@ -58,17 +58,7 @@ func TestDeleteHeldByFaultRule(t *testing.T) {
 		t.Fatalf("item after the failed delete: %v", err)
 	}
 	// Its schedule stays too: a day later its scheduled backup has run.
-	backups := func() int {
-		return testserver.Count(t, ctx, bf.NewBackupJobsClient().NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{
-			Filter: to.Ptr("operation eq 'Backup'")}))
-	}
-	before := backups()
-	if resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "P1D"}); resp.StatusCode != 200 {
-		t.Fatalf("clock advance: %d %v", resp.StatusCode, m)
-	}
-	if after := backups(); after <= before {
-		t.Fatalf("backups of the item after a day: %d, before %d", after, before)
-	}
+	backsUpADayLater(t, e, v, "")
 
 	// Held by a rule, then released by its deletion.
 	if resp, m := e.Do("POST", faultRules, map[string]any{"name": "hold", "operation": "delete", "path": "*/protectedItems/" + v.Item, "latency": "10m"}); resp.StatusCode != http.StatusCreated {

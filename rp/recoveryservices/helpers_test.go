@@ -332,3 +332,31 @@ func restoreVM1(e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, 
 	_, err = p.PollUntilDone(ctx, pollOpts)
 	return err
 }
+
+// advanceClock moves the server's clock on by duration (ISO 8601, such as
+// P1D), running the scheduled work of the window.
+func advanceClock(t *testing.T, e *testserver.Env, duration string) {
+	t.Helper()
+	resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": duration})
+	must(t, "clock advance "+duration, resp, m, 200)
+}
+
+// backsUpADayLater checks that the item of v is still scheduled: a day on,
+// more of its Backup jobs match filter (a $filter clause added to
+// "operation eq 'Backup'", "" for none) than before.
+func backsUpADayLater(t *testing.T, e *testserver.Env, v *fixture.VMVault, filter string) {
+	t.Helper()
+	if filter != "" {
+		filter = " and " + filter
+	}
+	jc := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewBackupJobsClient()
+	backups := func() int {
+		return testserver.Count(t, e.Ctx(), jc.NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{
+			Filter: to.Ptr("operation eq 'Backup'" + filter)}))
+	}
+	before := backups()
+	advanceClock(t, e, "P1D")
+	if after := backups(); after <= before {
+		t.Fatalf("backups of %s a day later (%s): %d, before %d", v.Item, filter, after, before)
+	}
+}

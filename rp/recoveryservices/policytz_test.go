@@ -72,16 +72,5 @@ func TestStoredPolicyUnknownTimeZoneKeepsBackingUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	backups := func() int {
-		return testserver.Count(t, ctx, bf.NewBackupJobsClient().NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{
-			Filter: to.Ptr("operation eq 'Backup' and status eq 'Completed'")}))
-	}
-	before := backups()
-	if resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "P1D"}); resp.StatusCode != 200 {
-		t.Fatalf("clock advance: %d %v", resp.StatusCode, m)
-	}
-	if after := backups(); after <= before {
-		t.Fatalf("completed backups of the item a day later: %d, before %d", after, before)
-	}
+	backsUpADayLater(t, e, v, "status eq 'Completed'")
 }

@@ -184,13 +184,12 @@ func TestSecurityPIN(t *testing.T) {
 			t.Fatalf("delete with PIN %s (current %s): %d %v", p, cur, resp.StatusCode, m)
 		}
 	}
-	resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "PT6M"})
-	must(t, "clock advance", resp, m, 200)
+	advanceClock(t, e, "PT6M")
 	shift = 6 * time.Minute
 	if resp, m := del(cur); resp.StatusCode != 400 || str(m, "error.code") != "UserErrorSecurityPinExpired" {
 		t.Fatalf("delete with an expired PIN: %d %v", resp.StatusCode, m)
 	}
-	resp, m = e.Do("GET", I+v, nil)
+	resp, m := e.Do("GET", I+v, nil)
 	must(t, "the item after the refused deletes", resp, m, 200)
 	p := pin()
 	resp, m = del(p)
