@@ -91,7 +91,7 @@ func As(err error, target **Error) bool {
 	case failure.Forbidden:
 		status = http.StatusForbidden
 	}
-	*target = &Error{Status: status, Code: fe.Code, Message: fe.Message}
+	*target = &Error{Status: status, Code: fe.Code, Message: fe.Message, Target: fe.Target}
 	return true
 }
 

@@ -52,6 +52,9 @@ type Error struct {
 	Kind    Kind
 	Code    string
 	Message string
+	// Target names the request field the error is about ("" none), as
+	// ARM's error.target.
+	Target string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -73,8 +73,11 @@ func (k IdentityKinds) ParseIdentityType(t string) (typ string, system, user boo
 	return "", false, false, invalidField("identity.type", "'%s' is not supported; allowed values: 'None', 'SystemAssigned', 'UserAssigned', '%s'", t, k.Both)
 }
 
+// invalidField is a 400 InvalidRequestContent about field (its target).
 func invalidField(field, format string, args ...any) error {
-	return failure.Invalidf("InvalidRequestContent", field+": "+format, args...)
+	e := failure.Invalidf("InvalidRequestContent", field+": "+format, args...)
+	e.Target = field
+	return e
 }
 
 // CheckUserAssignedID checks that id is a user-assigned identity's ARM id.

@@ -2,10 +2,10 @@ package dataprotection
 
 import (
 	"encoding/json"
-	"github.com/safehold/safehold/resource"
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/resource"
 )
 
 // Wire models: JSON keys exactly as armdataprotection v3 emits and reads

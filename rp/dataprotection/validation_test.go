@@ -92,6 +92,12 @@ func TestRequestValidationNamesFields(t *testing.T) {
 				t.Errorf("%s: message %q lacks %q", name, msg, w)
 			}
 		}
+		// A 400 about a field names it as the error's target.
+		if status == 400 && len(want) > 0 && strings.Contains(want[0], ".") {
+			if target, _ := testserver.Field(m, "error.target").(string); !strings.HasSuffix(target, want[0]) {
+				t.Errorf("%s: error target %q, want %q", name, target, want[0])
+			}
+		}
 	}
 	check("no storage settings", "PUT", vault+v, `{"location":"westus","properties":{}}`, 400, "properties.storageSettings")
 	check("bad redundancy", "PUT", vault+v, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"Triple"}]}}`, 400, "storageSettings[0].type", "'Triple'", "'LocallyRedundant'")
