@@ -1,6 +1,7 @@
 package recoveryservices
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"strings"
@@ -55,24 +56,28 @@ var configKinds = map[string]configKind{
 }
 
 // config reads the configuration of the kind (configKinds) of the
-// request's vault: as written, else its defaults. The storage
-// configuration's storageTypeState is Locked once the vault protects an
-// item, as in Azure.
+// request's vault (loadConfig).
 func (pr *Provider) config(r *arm.Request, kind string) (arm.ResourceID, configRecord, error) {
-	ctx := r.HTTP.Context()
 	_, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return arm.ResourceID{}, configRecord{}, err
 	}
+	return loadConfig(r.HTTP.Context(), pr.p.Store, vid, kind)
+}
+
+// loadConfig reads the configuration of the kind of the vault vid: as
+// written, else its defaults. The storage configuration's storageTypeState
+// is Locked once the vault protects an item, as in Azure.
+func loadConfig(ctx context.Context, rd store.Reader, vid arm.ResourceID, kind string) (arm.ResourceID, configRecord, error) {
 	k := configKinds[kind]
 	id := vid.Child(k.collection, k.name)
 	c := configRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: k.name, Type: k.typ}, Properties: k.defaults()}
 	var cur configRecord
-	if err := resource.Get(ctx, pr.p.Store, id, &cur); err == nil {
+	if err := resource.Get(ctx, rd, id, &cur); err == nil {
 		c = cur
 	}
 	if kind == "storage" {
-		items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, vid.String())
+		items, err := resource.List[itemRecord](ctx, rd, itemType, vid.String())
 		if err != nil {
 			return id, c, err
 		}
@@ -129,39 +134,52 @@ func (f configField) value(k string, v any) (any, error) {
 	}
 }
 
+// writeConfig applies a configuration write of the kind to the request's
+// vault. It reads, checks and stores in one transaction, so that neither a
+// concurrent write nor an item protected meanwhile (which locks the
+// redundancy) is missed.
 func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, error) {
-	id, c, err := pr.config(r, kind)
+	ctx := r.HTTP.Context()
+	_, vid, err := pr.vaultOf(r)
 	if err != nil {
-		return c, err
+		return configRecord{}, err
 	}
 	props, err := decodeProperties(r)
 	if err != nil {
-		return c, err
+		return configRecord{}, err
 	}
 	if props == nil {
-		return c, arm.BadRequest("BMSUserErrorInvalidInput", "properties is required: give the settings to change, e.g. {\"properties\":{...}}.")
+		return configRecord{}, arm.BadRequest("BMSUserErrorInvalidInput", "properties is required: give the settings to change, e.g. {\"properties\":{...}}.")
 	}
-	old := maps.Clone(c.Properties)
-	fields := configKinds[kind].fields
-	for k, v := range props {
-		f, ok := fields[k]
-		if !ok || v == nil {
-			continue
+	var c configRecord
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		id, cur, err := loadConfig(ctx, tx, vid, kind)
+		if err != nil {
+			return err
 		}
-		if c.Properties[k], err = f.value(k, v); err != nil {
-			return c, err
+		c = cur
+		old := maps.Clone(c.Properties)
+		fields := configKinds[kind].fields
+		for k, v := range props {
+			f, ok := fields[k]
+			if !ok || v == nil {
+				continue
+			}
+			if c.Properties[k], err = f.value(k, v); err != nil {
+				return err
+			}
 		}
-	}
-	switch kind {
-	case "storage":
-		err = checkStorageConfig(old, c.Properties, props)
-	case "vault":
-		err = checkVaultConfig(old, c.Properties)
-	}
-	if err != nil {
-		return c, err
-	}
-	err = pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error { return resource.Put(r.HTTP.Context(), tx, id, &c) })
+		switch kind {
+		case "storage":
+			err = checkStorageConfig(old, c.Properties, props)
+		case "vault":
+			err = checkVaultConfig(old, c.Properties)
+		}
+		if err != nil {
+			return err
+		}
+		return resource.Put(ctx, tx, id, &c)
+	})
 	return c, err
 }
 
