@@ -1,6 +1,7 @@
 package dataprotection_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/server"
+	"github.com/safehold/safehold/store"
 )
 
 // heldBackup starts a server with a protected disk (protectDisk) in a
@@ -94,6 +96,13 @@ func TestDeleteInstanceWaitsForRunningBackup(t *testing.T) {
 	if resp, m := e.Do("POST", biPath+"/backup"+v, adhocBody); resp.StatusCode != 409 || testserver.Field(m, "error.code") != "UserErrorBackupInstanceDeleting" {
 		t.Errorf("backup of a Deleting instance: %d %v", resp.StatusCode, m)
 	}
+	// So is a change of its protection: resumeProtection would plan again
+	// the backups the delete ended.
+	for _, action := range []string{"stopProtection", "suspendBackups", "sync", "resumeProtection"} {
+		if resp, m := e.Do("POST", biPath+"/"+action+v, `{}`); resp.StatusCode != 409 || testserver.Field(m, "error.code") != "UserErrorBackupInstanceDeleting" {
+			t.Errorf("%s of a Deleting instance: %d %v", action, resp.StatusCode, m)
+		}
+	}
 	unhold()
 	if st := e.Poll(bresp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("backup: %v", st)
@@ -122,6 +131,9 @@ func TestDeleteInstanceWaitsForRunningBackup(t *testing.T) {
 	pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, biID)
 	if err != nil || len(pts) != 0 {
 		t.Errorf("recovery points of the deleted instance: %d %v", len(pts), err)
+	}
+	if tk, err := e.Server.Store.GetTaskByKey(e.Ctx(), protection.TaskKey(biID)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted instance's backups are still planned: %s at %s (%v)", tk.Key, tk.RunAt, err)
 	}
 	_, snaps := e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/snapshot-rg/providers/Microsoft.Compute/snapshots?api-version=2024-03-02", nil)
 	if l, _ := snaps["value"].([]any); len(l) != 0 {

@@ -217,9 +217,9 @@ func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.Res
 	return &bi, nil
 }
 
-// checkNotDeleting refuses a change to, or a backup of, a backup instance
-// whose delete has been accepted (provisioningState Deleting): 409
-// UserErrorBackupInstanceDeleting.
+// checkNotDeleting refuses a change to (a PUT, stop, suspend, resume or
+// sync), or a backup of, a backup instance whose delete has been accepted
+// (provisioningState Deleting): 409 UserErrorBackupInstanceDeleting.
 func checkNotDeleting(bi *instanceResource) error {
 	if bi.Properties.ProvisioningState == "Deleting" {
 		return arm.Conflict("UserErrorBackupInstanceDeleting", "The backup instance '%s' is being deleted; wait for the delete to finish.", bi.Name)
@@ -554,6 +554,9 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 			bi, err := pr.loadInstance(ctx, tx, id)
 			if err != nil {
 				return err
+			}
+			if err := checkNotDeleting(bi); err != nil {
+				return err // resumeProtection would plan the backups the delete ended
 			}
 			p := bi.Properties
 			cur := p.CurrentProtectionState
