@@ -144,8 +144,6 @@ func documentsQuotaReached(x *example) bool {
 
 const quotaReachedCode = "UserErrorCoreCountSubscriptionQuotaReached"
 
-// generatedParams name resources the server generates (their names in the
-// examples existed only in the author's subscription).
 // stopsProtection: an action after which only resuming or deleting is
 // allowed on the item (it runs after the other actions).
 func stopsProtection(x *example) bool { return x.Method == "BeginStopProtection" }
@@ -155,6 +153,8 @@ var reReadsDelete = regexp.MustCompile(`(?i)_Delete_Operation`)
 
 var reNameAvailable = regexp.MustCompile(`NameAvailable:\s*to\.Ptr\(true\)`)
 
+// generatedParams name resources the server generates (their names in the
+// examples existed only in the author's subscription).
 var generatedParams = []string{"operationID", "recoveryPointID", "jobName", "jobID"}
 
 // seeded are the clients whose reads are seeded with the documented
