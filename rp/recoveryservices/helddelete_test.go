@@ -58,7 +58,7 @@ func TestDeleteHeldByFaultRule(t *testing.T) {
 		t.Fatalf("item after the failed delete: %v", err)
 	}
 	// Its schedule stays too: a day later its scheduled backup has run.
-	backsUpADayLater(t, e, v, "")
+	backsUpADayLater(t, e, v)
 
 	// Held by a rule, then released by its deletion.
 	if resp, m := e.Do("POST", faultRules, map[string]any{"name": "hold", "operation": "delete", "path": "*/protectedItems/" + v.Item, "latency": "10m"}); resp.StatusCode != http.StatusCreated {

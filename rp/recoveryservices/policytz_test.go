@@ -72,5 +72,5 @@ func TestStoredPolicyUnknownTimeZoneKeepsBackingUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backsUpADayLater(t, e, v, "status eq 'Completed'")
+	backsUpADayLater(t, e, v)
 }
