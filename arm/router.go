@@ -38,17 +38,74 @@ type Caller struct {
 	Kind     string // "ServicePrincipal", "ManagedIdentity", "User"
 }
 
-type callerKey struct{}
+// requestKey is the context key of a request's state: its correlation id,
+// its route recorder and its caller share one value, so that a request's
+// context is copied once (StartRequest) rather than once for each.
+type requestKey struct{}
+
+type requestState struct {
+	correlation string
+	route       *string // the recorder; copies of the state share it
+	caller      Caller
+	hasCaller   bool
+	// open: made by StartRequest and no caller yet, so SetCaller may
+	// set it in place (nothing has copied the state since).
+	open     bool
+	routeBuf string
+}
+
+func stateOf(ctx context.Context) *requestState {
+	s, _ := ctx.Value(requestKey{}).(*requestState)
+	return s
+}
+
+// derive returns a copy of ctx's state (zero if none) to change and put in
+// a new context: contexts derived from ctx before keep what they saw.
+func derive(ctx context.Context) *requestState {
+	n := &requestState{}
+	if s := stateOf(ctx); s != nil {
+		*n = *s
+	}
+	n.open = false
+	return n
+}
+
+// StartRequest returns ctx carrying the request's correlation id and a
+// route recorder (as WithRouteRecorder(WithCorrelationID(ctx, id)) does)
+// in one value, which SetCaller can complete without another copy.
+func StartRequest(ctx context.Context, correlationID string) (context.Context, *string) {
+	n := derive(ctx)
+	n.correlation = correlationID
+	n.route = &n.routeBuf
+	n.open = true
+	return context.WithValue(ctx, requestKey{}, n), n.route
+}
 
 // WithCaller returns ctx carrying c.
 func WithCaller(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
+	n := derive(ctx)
+	n.caller, n.hasCaller = c, true
+	return context.WithValue(ctx, requestKey{}, n)
+}
+
+// SetCaller puts c in the request state StartRequest put in ctx, in
+// place, when nothing has copied that state or set a caller since;
+// otherwise it returns ctx unchanged and false (use WithCaller).
+func SetCaller(ctx context.Context, c Caller) bool {
+	s := stateOf(ctx)
+	if s == nil || !s.open {
+		return false
+	}
+	s.caller, s.hasCaller, s.open = c, true, false
+	return true
 }
 
 // CallerFrom returns the caller in ctx.
 func CallerFrom(ctx context.Context) (Caller, bool) {
-	c, ok := ctx.Value(callerKey{}).(Caller)
-	return c, ok
+	if s := stateOf(ctx); s != nil && s.hasCaller {
+		return s.caller, true
+	}
+	return Caller{}, false
 }
 
 // Namespace describes the api-versions a resource-provider namespace accepts.
@@ -305,13 +362,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 }
 
-type routeKey struct{}
-
 // WithRouteRecorder returns a context in which the router notes the pattern
 // of the route it matched (for metrics labels of bounded cardinality).
 func WithRouteRecorder(ctx context.Context) (context.Context, *string) {
-	p := new(string)
-	return context.WithValue(ctx, routeKey{}, p), p
+	n := derive(ctx)
+	n.route = &n.routeBuf
+	return context.WithValue(ctx, requestKey{}, n), n.route
 }
 
 // audit records what a write request tried to do.
@@ -343,8 +399,8 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if !ok && hr.Method == http.MethodHead {
 		r, ok = n.routes[http.MethodGet]
 	}
-	if rec, _ := hr.Context().Value(routeKey{}).(*string); rec != nil && ok {
-		*rec = r.pattern
+	if st := stateOf(hr.Context()); st != nil && st.route != nil && ok {
+		*st.route = r.pattern
 	}
 	if !ok {
 		var methods []string
@@ -663,18 +719,20 @@ func (rt *Router) filteredList(req *Request, caller Caller, action string, denie
 	return OK(&List{Value: kept, NextLink: l.NextLink}), nil
 }
 
-type correlationKey struct{}
-
 // WithCorrelationID returns ctx carrying the request's x-ms-correlation-request-id.
 func WithCorrelationID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, correlationKey{}, id)
+	n := derive(ctx)
+	n.correlation = id
+	return context.WithValue(ctx, requestKey{}, n)
 }
 
 // CorrelationID is the correlation id in ctx ("" if none). Operations carry
 // the id of the request that started them into their work.
 func CorrelationID(ctx context.Context) string {
-	id, _ := ctx.Value(correlationKey{}).(string)
-	return id
+	if s := stateOf(ctx); s != nil {
+		return s.correlation
+	}
+	return ""
 }
 
 // ResourceTypes lists the resource types of a namespace as ARM names them in

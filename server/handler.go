@@ -106,7 +106,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if c := r.Header.Get("X-Ms-Client-Request-Id"); c != "" {
 			hs.set("X-Ms-Client-Request-Id", c)
 		}
-		ctx, route := arm.WithRouteRecorder(arm.WithCorrelationID(r.Context(), corr))
+		ctx, route := arm.StartRequest(r.Context(), corr) // SetCaller completes it
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		var rl *reqLog
@@ -166,7 +166,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			arm.WriteError(w, ae)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(arm.WithCaller(r.Context(), caller)))
+		if !arm.SetCaller(r.Context(), caller) { // the middleware's state, without a copy
+			r = r.WithContext(arm.WithCaller(r.Context(), caller))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -1,0 +1,56 @@
+package arm
+
+import (
+	"context"
+	"testing"
+)
+
+// The request's state (correlation id, route recorder, caller) is one
+// context value: StartRequest's may take the caller in place, once, and
+// every other change copies it, so contexts made before keep what they saw.
+func TestRequestStateInContext(t *testing.T) {
+	base := WithCaller(context.Background(), Caller{ObjectID: "outer"})
+	ctx, route := StartRequest(base, "corr-1")
+	if got := CorrelationID(ctx); got != "corr-1" {
+		t.Fatalf("CorrelationID = %q, want corr-1", got)
+	}
+	if c, _ := CallerFrom(ctx); c.ObjectID != "outer" {
+		t.Fatalf("caller before SetCaller = %+v, want the outer one", c)
+	}
+	if !SetCaller(ctx, Caller{ObjectID: "alice"}) {
+		t.Fatal("SetCaller refused the state StartRequest made")
+	}
+	if c, ok := CallerFrom(ctx); !ok || c.ObjectID != "alice" {
+		t.Fatalf("CallerFrom = %+v, %v, want alice", c, ok)
+	}
+	if SetCaller(ctx, Caller{ObjectID: "mallory"}) {
+		t.Fatal("SetCaller replaced a caller already set")
+	}
+	if c, _ := CallerFrom(base); c.ObjectID != "outer" {
+		t.Fatalf("the parent context's caller changed to %+v", c)
+	}
+
+	// A derived context keeps the route recorder and the caller, and
+	// changing it leaves ctx as it was.
+	bob := WithCaller(ctx, Caller{ObjectID: "bob"})
+	op := WithCorrelationID(bob, "corr-2")
+	if SetCaller(op, Caller{ObjectID: "mallory"}) {
+		t.Fatal("SetCaller changed a copied state in place")
+	}
+	if c, _ := CallerFrom(op); c.ObjectID != "bob" || CorrelationID(op) != "corr-2" {
+		t.Fatalf("derived context: caller %+v, correlation %q", c, CorrelationID(op))
+	}
+	if c, _ := CallerFrom(ctx); c.ObjectID != "alice" || CorrelationID(ctx) != "corr-1" {
+		t.Fatalf("ctx changed: caller %+v, correlation %q", c, CorrelationID(ctx))
+	}
+	if st := stateOf(op); st.route != route {
+		t.Fatal("a derived context records its route elsewhere than the request's recorder")
+	}
+
+	if _, ok := CallerFrom(context.Background()); ok || CorrelationID(context.Background()) != "" {
+		t.Fatal("an empty context has a caller or a correlation id")
+	}
+	if SetCaller(context.Background(), Caller{ObjectID: "x"}) {
+		t.Fatal("SetCaller without StartRequest's state")
+	}
+}
