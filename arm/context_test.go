@@ -2,6 +2,8 @@ package arm
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +54,28 @@ func TestRequestStateInContext(t *testing.T) {
 	}
 	if SetCaller(context.Background(), Caller{ObjectID: "x"}) {
 		t.Fatal("SetCaller without StartRequest's state")
+	}
+}
+
+// plainAPIVersion reads a query without parsing it only when url.ParseQuery
+// would find that api-version and nothing else.
+func TestPlainAPIVersionAgreesWithParseQuery(t *testing.T) {
+	for _, raw := range []string{
+		"api-version=2021-04-01", "api-version=2023-01-01-preview", "api-version=", "",
+		"api-version=2021-04-01&$top=1", "$top=1&api-version=2021-04-01", "api-version=2021%2D04-01",
+		"api-version=a+b", "api-version=2021-04-01;x=1", "api-version=a=b", "API-VERSION=2021-04-01",
+		"api-version", "api-versionx=1", "api-version=2021-04-01&api-version=2020-01-01",
+	} {
+		v, ok := plainAPIVersion(raw)
+		q, err := url.ParseQuery(raw)
+		plain := err == nil && len(q) == 1 && len(q["api-version"]) == 1 && q.Get("api-version") != ""
+		// Declining is always right (the router parses); accepting must
+		// read what parsing would.
+		if ok && (!plain || v != q.Get("api-version")) {
+			t.Errorf("plainAPIVersion(%q) = %q, %v; ParseQuery: %v (%v)", raw, v, ok, q, err)
+		}
+		if strings.HasPrefix(raw, "api-version=20") && !strings.ContainsAny(raw, "&;%+") && !ok {
+			t.Errorf("plainAPIVersion(%q) declined a plain version", raw)
+		}
 	}
 }

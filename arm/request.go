@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -26,10 +27,14 @@ type Request struct {
 
 	retryAfter int
 	query      url.Values
-	route      *route
-	authorize  Authorizer
-	action     string // the RBAC action and scope the request was authorized for
-	scope      string
+	// lazyQuery: query is parsed from HTTP.URL at the first Query (the
+	// router read the api-version without parsing, plainAPIVersion).
+	lazyQuery bool
+	queryOnce sync.Once
+	route     *route
+	authorize Authorizer
+	action    string // the RBAC action and scope the request was authorized for
+	scope     string
 }
 
 // Param returns a decoded route parameter (case-insensitive name).
@@ -46,7 +51,12 @@ func (r *Request) Param(name string) string {
 }
 
 // Query returns a query parameter.
-func (r *Request) Query(name string) string { return r.query.Get(name) }
+func (r *Request) Query(name string) string {
+	if r.lazyQuery {
+		r.queryOnce.Do(func() { r.query = r.HTTP.URL.Query() })
+	}
+	return r.query.Get(name)
+}
 
 // Path is the decoded request path.
 func (r *Request) Path() string { return "/" + strings.Join(r.Segments, "/") }

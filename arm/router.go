@@ -410,8 +410,12 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		sort.Strings(methods)
 		return nil, Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested HTTP method '%s' is not supported for the resource path '%s'. Supported methods: %s.", hr.Method, hr.URL.Path, strings.Join(methods, ", "))
 	}
-	q := hr.URL.Query()
-	version := q.Get("api-version")
+	var q url.Values
+	version, lazyQuery := plainAPIVersion(hr.URL.RawQuery)
+	if !lazyQuery {
+		q = hr.URL.Query()
+		version = q.Get("api-version")
+	}
 	if version == "" {
 		for k, v := range q { // ARM matches query parameter names case-insensitively
 			if strings.EqualFold(k, "api-version") && len(v) > 0 {
@@ -429,7 +433,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 			return nil, BadRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are '%s'.", version, strings.Join(ns.Versions, ","))
 		}
 	}
-	req := &Request{HTTP: hr, Params: params, APIVersion: version, Namespace: r.namespace, Segments: segs, retryAfter: rt.RetryAfter, query: q, route: r}
+	req := &Request{HTTP: hr, Params: params, APIVersion: version, Namespace: r.namespace, Segments: segs, retryAfter: rt.RetryAfter, query: q, lazyQuery: lazyQuery, route: r}
 	if hr.Body != nil && hr.Method != http.MethodGet && hr.Method != http.MethodHead {
 		body, err := io.ReadAll(http.MaxBytesReader(nil, hr.Body, rt.MaxBodySize))
 		if err != nil {
@@ -459,6 +463,18 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		}
 	}
 	return r.handler(req)
+}
+
+// plainAPIVersion returns v and true when raw, a request's query, is one
+// "api-version=v" that needs no decoding (most ARM requests), which
+// url.ParseQuery would read as {"api-version": [v]}: the router then parses
+// the query only if the handler reads another parameter.
+func plainAPIVersion(raw string) (string, bool) {
+	v, ok := strings.CutPrefix(raw, "api-version=")
+	if !ok || v == "" || strings.ContainsAny(v, "&;%+=") {
+		return "", false
+	}
+	return v, true
 }
 
 // actionFor derives the RBAC action and scope of a request: the resource
