@@ -44,6 +44,9 @@ type Metrics struct {
 	blobLat   *prometheus.HistogramVec
 	blobBytes *prometheus.CounterVec
 
+	reqMu     sync.RWMutex
+	reqSeries map[requestLabels]*requestSeries
+
 	usageMu   sync.Mutex
 	usageFn   func(context.Context) (Usage, error)
 	usage     Usage
@@ -116,9 +119,40 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveRequest records one HTTP request.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, statusText(status)).Inc()
-	m.reqLat.WithLabelValues(route, method).Observe(d.Seconds())
+	k := requestLabels{route, method, status}
+	m.reqMu.RLock()
+	s := m.reqSeries[k]
+	m.reqMu.RUnlock()
+	if s == nil {
+		s = &requestSeries{m.requests.WithLabelValues(route, method, statusText(status)), m.reqLat.WithLabelValues(route, method)}
+		m.reqMu.Lock()
+		if m.reqSeries == nil {
+			m.reqSeries = map[requestLabels]*requestSeries{}
+		}
+		if len(m.reqSeries) < maxRequestSeries {
+			m.reqSeries[k] = s
+		}
+		m.reqMu.Unlock()
+	}
+	s.count.Inc()
+	s.lat.Observe(d.Seconds())
 }
+
+// requestLabels and requestSeries: ObserveRequest's children of the two
+// vectors for one route, method and status, kept (up to maxRequestSeries
+// of them; the method is the client's) so that a request does not hash its
+// labels and lock each vector (the vectors' series are never deleted).
+type requestLabels struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count prometheus.Counter
+	lat   prometheus.Observer
+}
+
+const maxRequestSeries = 4096
 
 // since records the seconds since t under op in a latency histogram (the
 // blob and store decorators' calls).

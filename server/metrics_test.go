@@ -112,3 +112,28 @@ func TestMetricsAfterBackup(t *testing.T) {
 		t.Fatalf("other usage: %d %v", r.StatusCode, u)
 	}
 }
+
+// Every request is counted once, by route, method and status, in the
+// counter and the latency histogram alike (ObserveRequest keeps each
+// label set's series after its first request).
+func TestRequestMetricsCountEachRequest(t *testing.T) {
+	e := testserver.Start(t)
+	path := "/subscriptions/" + e.Sub + "/resourcegroups/counted?api-version=2021-04-01"
+	e.Do("PUT", path, map[string]any{"location": "westus"})
+	route := `method="GET",route="/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"`
+	count := func(m map[string]float64) (ok, missing, latency float64) {
+		return m[`safehold_http_requests_total{`+route+`,status="200"}`], m[`safehold_http_requests_total{`+route+`,status="404"}`],
+			m[`safehold_http_request_duration_seconds_count{`+route+`}`]
+	}
+	ok0, missing0, lat0 := count(scrape(t, e))
+	for range 5 {
+		e.Do("GET", path, nil)
+	}
+	for range 3 {
+		e.Do("GET", "/subscriptions/"+e.Sub+"/resourcegroups/absent?api-version=2021-04-01", nil)
+	}
+	ok1, missing1, lat1 := count(scrape(t, e))
+	if ok1-ok0 != 5 || missing1-missing0 != 3 || lat1-lat0 != 8 {
+		t.Fatalf("after 5 GETs answered 200 and 3 answered 404: 200s counted %v, 404s %v, latencies %v", ok1-ok0, missing1-missing0, lat1-lat0)
+	}
+}
