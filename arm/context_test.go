@@ -79,3 +79,26 @@ func TestPlainAPIVersionAgreesWithParseQuery(t *testing.T) {
 		}
 	}
 }
+
+// Key is the lower-cased String, for ASCII ids and others.
+func TestResourceIDKey(t *testing.T) {
+	for _, s := range []string{
+		"/subscriptions/S1/resourceGroups/RG-A/providers/Microsoft.Compute/disks/Disk_1",
+		"/subscriptions/s1/resourceGroups/rg",
+		"/subscriptions/S1",
+		"/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/d/providers/Microsoft.Authorization/roleAssignments/X",
+		"/subscriptions/s1/resourceGroups/Ärger/providers/Microsoft.Compute/disks/ΣΊΣΥΦΟΣ",
+		"/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/K", // U+212A KELVIN SIGN: lower-cases to k
+	} {
+		id, err := ParseID(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := id.Key(), strings.ToLower(id.String()); got != want {
+			t.Errorf("Key() = %q, want %q", got, want)
+		}
+	}
+	if (ResourceID{}).Key() != "" {
+		t.Error("the empty id has a key")
+	}
+}

@@ -3,6 +3,7 @@ package arm
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ResourceID is a parsed ARM resource id:
@@ -107,33 +108,65 @@ func (r ResourceID) IsType(t string) bool { return strings.EqualFold(r.Type(), t
 
 // String formats the id canonically.
 func (r ResourceID) String() string {
+	s, _ := r.format(false)
+	return s
+}
+
+// Key is strings.ToLower(r.String()), the form in which stores compare ids,
+// built in one allocation when the id is ASCII.
+func (r ResourceID) Key() string {
+	if s, ok := r.format(true); ok {
+		return s
+	}
+	return strings.ToLower(r.String())
+}
+
+// format builds String, lower-cased when lower (ASCII letters only: false
+// if the id has another byte, which strings.ToLower may change).
+func (r ResourceID) format(lower bool) (string, bool) {
 	n := len(r.Scope) + len("/subscriptions/") + len(r.SubscriptionID) + len("/resourceGroups/") + len(r.ResourceGroup) + len("/providers/") + len(r.Namespace)
 	for i, t := range r.Types {
 		n += 2 + len(t) + len(r.Names[i])
 	}
 	var b strings.Builder
 	b.Grow(n) // one allocation
+	ascii := true
+	w := func(s string) {
+		if !lower {
+			b.WriteString(s)
+			return
+		}
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= utf8.RuneSelf {
+				ascii = false
+			} else if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+		}
+	}
 	if r.Scope != "" {
-		b.WriteString(r.Scope)
+		w(r.Scope)
 	} else if r.SubscriptionID != "" {
-		b.WriteString("/subscriptions/")
-		b.WriteString(r.SubscriptionID)
+		w("/subscriptions/")
+		w(r.SubscriptionID)
 		if r.ResourceGroup != "" {
-			b.WriteString("/resourceGroups/")
-			b.WriteString(r.ResourceGroup)
+			w("/resourceGroups/")
+			w(r.ResourceGroup)
 		}
 	}
 	if r.Namespace != "" {
-		b.WriteString("/providers/")
-		b.WriteString(r.Namespace)
+		w("/providers/")
+		w(r.Namespace)
 		for i, t := range r.Types {
 			b.WriteByte('/')
-			b.WriteString(t)
+			w(t)
 			b.WriteByte('/')
-			b.WriteString(r.Names[i])
+			w(r.Names[i])
 		}
 	}
-	return b.String()
+	return b.String(), ascii
 }
 
 // Parent is the id of the enclosing resource: the parent resource for a
