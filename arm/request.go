@@ -50,12 +50,24 @@ func (r *Request) Param(name string) string {
 	return ""
 }
 
-// Query returns a query parameter.
+// Query returns a query parameter. Names match case-insensitively, as ARM's
+// do ($skiptoken is $skipToken); an exact match wins.
 func (r *Request) Query(name string) string {
 	if r.lazyQuery {
 		r.queryOnce.Do(func() { r.query = r.HTTP.URL.Query() })
 	}
-	return r.query.Get(name)
+	if v, ok := r.query[name]; ok {
+		if len(v) == 0 {
+			return ""
+		}
+		return v[0]
+	}
+	for k, v := range r.query {
+		if len(v) > 0 && strings.EqualFold(k, name) {
+			return v[0]
+		}
+	}
+	return ""
 }
 
 // Path is the decoded request path.
@@ -397,6 +409,11 @@ func Page[T any](r *Request, items []T, pageSize int) (*List, error) {
 	}
 	if end < len(items) {
 		q := r.HTTP.URL.Query()
+		for k := range q { // the token as the client spelled it ($skiptoken) gives way to the next
+			if strings.EqualFold(k, "$skipToken") {
+				delete(q, k)
+			}
+		}
 		q.Set("$skipToken", strconv.Itoa(end))
 		if r.APIVersion != "" {
 			q.Set("api-version", r.APIVersion)
