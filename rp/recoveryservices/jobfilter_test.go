@@ -102,3 +102,23 @@ func TestJobListOperationAndTypeFilter(t *testing.T) {
 	}
 	sdkInvalidFilter(t, e, "backupManagementType eq 'Azure'")
 }
+
+// TestJobListTimeRangeFilter: a $filter whose endTime is before its
+// startTime is answered 400 InvalidFilter saying the end must be after the
+// start, as Azure does, instead of an empty list; a range in order lists.
+func TestJobListTimeRangeFilter(t *testing.T) {
+	e, R, _, _ := protectedApp(t)
+	list := func(filter string) (int, map[string]any) {
+		resp, m := e.Do("GET", R+"/backupJobs"+rsAPI+"&$filter="+url.QueryEscape(filter), nil)
+		return resp.StatusCode, m
+	}
+	if code, m := list("startTime eq '2000-01-01 12:00:00 AM' and endTime eq '2999-01-01 12:00:00 AM'"); code != 200 || len(m["value"].([]any)) == 0 {
+		t.Fatalf("a range in order: %d %v", code, m)
+	}
+	code, m := list("startTime eq '2999-01-01 12:00:00 AM' and endTime eq '2000-01-01 12:00:00 AM'")
+	msg := str(m, "error.message")
+	if code != 400 || str(m, "error.code") != "InvalidFilter" || !strings.Contains(msg, "endTime") || !strings.Contains(msg, "after the start") {
+		t.Fatalf("end before start: %d %v", code, m)
+	}
+	sdkInvalidFilter(t, e, "startTime eq '2020-06-02 12:00:00 AM' and endTime eq '2020-06-01 12:00:00 AM'")
+}

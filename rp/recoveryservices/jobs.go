@@ -132,6 +132,9 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 			return nil, arm.BadRequest("InvalidFilter", "The $filter endTime is invalid: %v.", err)
 		}
 	}
+	if !jf.From.IsZero() && !jf.To.IsZero() && jf.To.Before(jf.From) {
+		return nil, arm.BadRequest("InvalidFilter", "The $filter endTime '%s' is before its startTime '%s': the end must be after the start.", f["endtime"], f["starttime"])
+	}
 	for _, c := range []struct {
 		name    string
 		allowed []string
