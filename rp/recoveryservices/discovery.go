@@ -36,12 +36,16 @@ func discoveryID(vid arm.ResourceID) arm.ResourceID {
 	return fabricID(vid).Child("discoveredVirtualMachines", "cache")
 }
 
-// refresh starts discovery: 202 with Location F/operationResults/{op}; the
+// refresh starts discovery ($filter: backupManagementType eq '<a
+// BackupManagementType>', anything else is 400 InvalidFilter): 202 with Location F/operationResults/{op}; the
 // Location answers 202 while discovering, then 204.
 func (pr *Provider) refresh(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
+	_, vid, filter, err := pr.vaultFilter(r, "backupManagementType")
 	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterEnum("backupManagementType", filter["backupmanagementtype"], jobManagementTypes); err != nil {
 		return nil, err
 	}
 	if f := r.Param("fabricName"); !strings.EqualFold(f, "Azure") {

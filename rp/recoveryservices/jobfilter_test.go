@@ -89,18 +89,25 @@ func TestJobListOperationAndTypeFilter(t *testing.T) {
 		"status eq 'Completed' and operation eq 'Bk'": {"'Bk'", "Backup"},
 	} {
 		code, m := list(filter)
-		msg := str(m, "error.message")
-		if code != 400 || str(m, "error.code") != "InvalidFilter" {
-			t.Errorf("%s: %d %v", filter, code, m)
-			continue
-		}
-		for _, n := range names {
-			if !strings.Contains(msg, n) {
-				t.Errorf("%s: the message does not name %s: %s", filter, n, msg)
-			}
-		}
+		checkInvalidFilter(t, filter, code, m, names...)
 	}
 	sdkInvalidFilter(t, e, "backupManagementType eq 'Azure'")
+}
+
+// checkInvalidFilter checks that the answer to filter is 400 InvalidFilter
+// whose message names each of names.
+func checkInvalidFilter(t *testing.T, filter string, code int, m map[string]any, names ...string) {
+	t.Helper()
+	msg := str(m, "error.message")
+	if code != 400 || str(m, "error.code") != "InvalidFilter" {
+		t.Errorf("%s: %d %v", filter, code, m)
+		return
+	}
+	for _, n := range names {
+		if !strings.Contains(msg, n) {
+			t.Errorf("%s: the message does not name %s: %s", filter, n, msg)
+		}
+	}
 }
 
 // TestJobListTimeRangeFilter: a $filter whose endTime is before its
@@ -121,4 +128,35 @@ func TestJobListTimeRangeFilter(t *testing.T) {
 		t.Fatalf("end before start: %d %v", code, m)
 	}
 	sdkInvalidFilter(t, e, "startTime eq '2020-06-02 12:00:00 AM' and endTime eq '2020-06-01 12:00:00 AM'")
+}
+
+// TestRefreshContainersFilter: refreshContainers takes Azure's
+// backupManagementType filter (in any case) and answers any other $filter
+// (another field, an unknown type, a malformed clause) with 400
+// InvalidFilter naming what is allowed, instead of ignoring it.
+func TestRefreshContainersFilter(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
+	refresh := func(filter string) (int, map[string]any) {
+		q := "?api-version=2016-12-01"
+		if filter != "" {
+			q += "&$filter=" + url.QueryEscape(filter)
+		}
+		resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers"+q, nil)
+		return resp.StatusCode, m
+	}
+	for _, f := range []string{"", "backupManagementType eq 'AzureIaasVM'", "backupmanagementtype eq 'azureiaasvm'"} {
+		if code, m := refresh(f); code != 202 {
+			t.Fatalf("refresh with %q: %d %v", f, code, m)
+		}
+	}
+	for filter, names := range map[string][]string{
+		"backupManagementType eq 'AzureVM'":  {"'AzureVM'", "AzureIaasVM"},
+		"status eq 'Completed'":              {"'status'", "backupManagementType"},
+		"backupManagementType = AzureIaasVM": {"backupManagementType eq 'AzureIaasVM'"},
+	} {
+		code, m := refresh(filter)
+		checkInvalidFilter(t, filter, code, m, names...)
+	}
 }
