@@ -67,6 +67,15 @@ func (s *session) armGet(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// dedupRatio is the ratio as "2.50x", or "n/a" while nothing is stored (a
+// ratio of no data is none, not 0.00x).
+func dedupRatio(u storageUsage) string {
+	if u.LogicalBytes == 0 || u.StoredBytes == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", u.DedupRatio)
+}
+
 func humanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
@@ -150,7 +159,7 @@ func newStatusCmd() *cobra.Command {
 				{"Store", r.Store}, {"Blob", r.Blob}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
 				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)},
 				{"StorageUsed", humanBytes(r.Storage.StoredBytes)}, {"LogicalSize", humanBytes(r.Storage.LogicalBytes)},
-				{"DedupRatio", fmt.Sprintf("%.2fx", r.Storage.DedupRatio)}, {"RecoverySnapshots", fmt.Sprint(r.Storage.Snapshots)}})
+				{"DedupRatio", dedupRatio(r.Storage)}, {"RecoverySnapshots", fmt.Sprint(r.Storage.Snapshots)}})
 		})}
 	addCLIFlags(cmd, o)
 	return cmd
