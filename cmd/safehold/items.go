@@ -242,11 +242,38 @@ func (s *session) findItem(ref string) (itemRow, error) {
 		}
 		return itemRow{}, fmt.Errorf("no item %q; the items are: %s (see `safehold item list`)", ref, strings.Join(names, ", "))
 	}
+	return itemRow{}, ambiguous(ref, "items", hits, func(h itemRow) string { return h.ID })
+}
+
+// ambiguous is the error for ref naming several of what: it lists their ids.
+func ambiguous[T any](ref, what string, hits []T, id func(T) string) error {
 	ids := make([]string, len(hits))
 	for i, h := range hits {
-		ids[i] = h.ID
+		ids[i] = id(h)
 	}
-	return itemRow{}, fmt.Errorf("%q names %d items; name one by id:\n  %s", ref, len(hits), strings.Join(ids, "\n  "))
+	return fmt.Errorf("%q names %d %s; name one by id:\n  %s", ref, len(hits), what, strings.Join(ids, "\n  "))
+}
+
+// findVault resolves VAULT, a vault of either kind, by id or by name in the
+// subscription; a name two vaults share is an error listing their ids.
+func (s *session) findVault(ref string) (vaultRow, error) {
+	vs, err := s.vaults()
+	if err != nil {
+		return vaultRow{}, err
+	}
+	var hit []vaultRow
+	for _, v := range vs {
+		if strings.EqualFold(v.ID, ref) || strings.EqualFold(v.Name, ref) {
+			hit = append(hit, v)
+		}
+	}
+	switch len(hit) {
+	case 1:
+		return hit[0], nil
+	case 0:
+		return vaultRow{}, fmt.Errorf("no vault %q (see `safehold vault list`)", ref)
+	}
+	return vaultRow{}, ambiguous(ref, "vaults", hit, func(v vaultRow) string { return v.ID })
 }
 
 func newVaultCmd() *cobra.Command {
@@ -255,23 +282,10 @@ func newVaultCmd() *cobra.Command {
 	addCLIFlags(cmd, o)
 	cmd.AddCommand(listCmd(o, "List the vaults of both kinds", (*session).vaults, vaultCols), &cobra.Command{Use: "show VAULT", Short: "Show a vault (by name or id) with its item and job counts", Args: cobra.ExactArgs(1),
 		RunE: o.run(func(s *session, args []string) error {
-			vs, err := s.vaults()
+			v, err := s.findVault(args[0])
 			if err != nil {
 				return err
 			}
-			var hit []vaultRow
-			for _, v := range vs {
-				if strings.EqualFold(v.ID, args[0]) || strings.EqualFold(v.Name, args[0]) {
-					hit = append(hit, v)
-				}
-			}
-			if len(hit) != 1 {
-				if len(hit) == 0 {
-					return fmt.Errorf("no vault %q (see `safehold vault list`)", args[0])
-				}
-				return fmt.Errorf("%q names %d vaults; name one by id (see `safehold vault list -o tsv`)", args[0], len(hit))
-			}
-			v := hit[0]
 			items, err := s.vaultItems(v)
 			if err != nil {
 				return err

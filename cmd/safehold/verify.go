@@ -35,6 +35,17 @@ damaged. Needs the Owner role on the subscription.`,
 					return cmdErr(fmt.Sprintf("--sample %g: give a fraction between 0 and 1, e.g. 0.05", sample))
 				}
 			}
+			if vault != "" && !strings.HasPrefix(vault, "/") { // a name: the vault of either kind it names in the subscription
+				s, err := (&cliOpts{dataDir: dataDir, output: "table"}).session(cmd)
+				if err != nil {
+					return err
+				}
+				v, err := s.findVault(vault)
+				if err != nil {
+					return err
+				}
+				vault = v.ID
+			}
 			m, err := adminCall(cmd.Context(), dataDir, "POST", adminURL("/verify"), map[string]any{"vaultId": vault, "readData": readData, "sample": sample})
 			if err != nil {
 				return err
@@ -85,7 +96,7 @@ damaged. Needs the Owner role on the subscription.`,
 		}}
 	addConnFlag(cmd, &dataDir)
 	f := cmd.Flags()
-	f.StringVar(&vault, "vault", "", "verify only this vault's recovery points (ARM id); default everything")
+	f.StringVar(&vault, "vault", "", "verify only this vault's recovery points (its name or ARM id); default everything")
 	f.BoolVar(&readData, "read-data", false, "read and re-hash every chunk")
 	f.Float64Var(&sample, "sample", 0, "read and re-hash this fraction of the packs, e.g. 0.05")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

@@ -148,3 +148,36 @@ func TestVerifyCLI(t *testing.T) {
 	check("after restart", "--read-data")
 	check("after restart")
 }
+
+// TestVerifyCLIVaultByName: verify --vault takes a vault's name as well as
+// its id (resolved in the subscription, in any case) and checks that
+// vault's points; an unknown name and a name two vaults share are errors
+// saying so, the latter listing the ids to choose from.
+func TestVerifyCLIVaultByName(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	pts := points(t, e)
+	if len(pts) != 1 {
+		t.Fatalf("%d points", len(pts))
+	}
+	byID, err := verifyCLI(t, e, "--json", "--vault", pts[0].VaultID)
+	if err != nil {
+		t.Fatalf("verify --vault %s: %v\n%s", pts[0].VaultID, err, byID)
+	}
+	for _, name := range []string{dv.Vault, strings.ToUpper(dv.Vault)} {
+		out, err := verifyCLI(t, e, "--json", "--vault", name)
+		if err != nil || !strings.Contains(out, `"ok": true`) || !strings.Contains(out, `"recoveryPointsChecked": 1`) {
+			t.Fatalf("verify --vault %s: %v\n%s\n(by id:\n%s)", name, err, out, byID)
+		}
+	}
+	if out, err := verifyCLI(t, e, "--vault", "nosuch"); err == nil || !strings.Contains(err.Error(), `no vault "nosuch"`) {
+		t.Fatalf("verify --vault nosuch: %v\n%s", err, out)
+	}
+	e.ResourceGroups("other-rg")
+	other := fixture.BackupVault(t, e, "other-rg", dv.Vault)
+	out, err := verifyCLI(t, e, "--vault", dv.Vault)
+	if err == nil || !strings.Contains(err.Error(), "names 2 vaults") || !strings.Contains(err.Error(), *other.ID) || !strings.Contains(err.Error(), pts[0].VaultID) {
+		t.Fatalf("verify --vault %s with two such vaults: %v\n%s", dv.Vault, err, out)
+	}
+}
