@@ -53,14 +53,7 @@ func TestJobHistoryPruned(t *testing.T) {
 func TestJobRetentionConfigured(t *testing.T) {
 	h := newPruneEnv(t, func(c *server.Config) { c.JobRetention = 30 * 24 * time.Hour })
 	id := h.verify(h.rs)
-	advanceClock(t, h.e, "PT719H")
-	if !h.listed(h.rs, id) {
-		t.Fatal("a job was pruned before it was 30 days old")
-	}
-	advanceClock(t, h.e, "PT1H")
-	if h.listed(h.rs, id) {
-		t.Fatal("a job that ended 30 days ago is still listed")
-	}
+	h.prunedAt30Days(id)
 }
 
 // TestJobRetentionChangedAtRestart: a restart with another retention
@@ -76,13 +69,20 @@ func TestJobRetentionChangedAtRestart(t *testing.T) {
 		t.Fatalf("after a restart with 30 days: the job of 31 days is listed %v, the new one %v", h.listed(h.rs, old), h.listed(h.rs, young))
 	}
 	h.e.Restart() // the same retention again: the plan is kept
-	advanceClock(t, h.e, "PT719H")
-	if !h.listed(h.rs, young) {
-		t.Fatal("a job was pruned before it was 30 days old")
+	h.prunedAt30Days(young)
+}
+
+// prunedAt30Days: the Recovery Services job id is listed until it is 30
+// days old (an hour before) and pruned once it is.
+func (h *pruneEnv) prunedAt30Days(id string) {
+	h.t.Helper()
+	advanceClock(h.t, h.e, "PT719H")
+	if !h.listed(h.rs, id) {
+		h.t.Fatal("a job was pruned before it was 30 days old")
 	}
-	advanceClock(t, h.e, "PT1H")
-	if h.listed(h.rs, young) {
-		t.Fatal("a job that ended 30 days ago is still listed")
+	advanceClock(h.t, h.e, "PT1H")
+	if h.listed(h.rs, id) {
+		h.t.Fatal("a job that ended 30 days ago is still listed")
 	}
 }
 
