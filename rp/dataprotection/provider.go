@@ -10,7 +10,7 @@
 // (protection.Engine.Schedule).
 //
 // Vault soft delete (deleted backup instances, undelete, purge) is described
-// in softdelete.go, vault identities (system- and user-assigned, and which
+// in instances.go and its settings are read in vaultsettings.go, vault identities (system- and user-assigned, and which
 // one permission checks use) in identity.go. Vault locations are answered
 // normalised as Azure does ("West US" → "westus"); datasource locations are
 // echoed as sent.

@@ -1,6 +1,10 @@
 package dataprotection
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"math"
+	"strings"
+)
 
 // fillVaultSettings completes a Backup vault's properties with what Azure
 // returns for settings the caller left out, from the vault's real state:
@@ -42,4 +46,214 @@ func withDefault(raw json.RawMessage, key string, def any) json.RawMessage {
 		return raw
 	}
 	return out
+}
+
+// softDeleteDefault is the retention in days of soft-deleted instances when
+// the settings do not give one; sdField names the settings in errors.
+const softDeleteDefault = 14
+
+const sdField = "properties.securitySettings.softDeleteSettings"
+
+// softDelete is a vault's effective soft-delete setting.
+type softDelete struct {
+	State string // Off, On, AlwaysOn
+	Days  int
+}
+
+func (s softDelete) enabled() bool { return s.State == "On" || s.State == "AlwaysOn" }
+
+// getCI returns the value of the key of m equal to k ignoring case.
+func getCI(m map[string]json.RawMessage, k string) (string, json.RawMessage) {
+	for x, v := range m {
+		if strings.EqualFold(x, k) {
+			return x, v
+		}
+	}
+	return "", nil
+}
+
+func vaultSoftDelete(v *vaultResource) softDelete {
+	if v.Properties == nil {
+		return softDelete{State: "Off"}
+	}
+	return parseSoftDelete(v.Properties.SecuritySettings)
+}
+
+// securityLevels is the vault's secure score and BCDR security level as
+// Azure computes them (Business Continuity center's security levels):
+// Maximum/Excellent when deletion protection is irreversible (soft delete
+// always-on or immutability locked) and multi-user authorization guards
+// the vault; Adequate/Good with soft delete on or immutability locked;
+// Minimum/Fair with multi-user authorization alone; None/Poor otherwise.
+func securityLevels(v *vaultResource) (secureScore, bcdr string) {
+	sd := vaultSoftDelete(v)
+	immutability := ""
+	mua := false
+	if v.Properties != nil {
+		var ss struct {
+			ImmutabilitySettings struct {
+				State string `json:"state"`
+			} `json:"immutabilitySettings"`
+		}
+		if json.Unmarshal(v.Properties.SecuritySettings, &ss) == nil {
+			immutability = strings.ToLower(ss.ImmutabilitySettings.State)
+		}
+		mua = v.Properties.IsVaultProtectedByResourceGuard != nil && *v.Properties.IsVaultProtectedByResourceGuard
+	}
+	irreversible := sd.State == "AlwaysOn" || immutability == "locked"
+	switch {
+	case irreversible && mua:
+		return "Maximum", "Excellent"
+	case sd.State != "Off" || immutability == "locked":
+		return "Adequate", "Good"
+	case mua:
+		return "Minimum", "Fair"
+	}
+	return "None", "Poor"
+}
+
+// parseSoftDelete reads stored (already checked) security settings.
+func parseSoftDelete(raw json.RawMessage) softDelete {
+	out := softDelete{State: "Off", Days: softDeleteDefault}
+	var ss map[string]json.RawMessage
+	if json.Unmarshal(raw, &ss) != nil {
+		return out
+	}
+	_, sdRaw := getCI(ss, "softDeleteSettings")
+	var sd map[string]json.RawMessage
+	if json.Unmarshal(sdRaw, &sd) != nil {
+		return out
+	}
+	if _, st := getCI(sd, "state"); st != nil {
+		var s string
+		json.Unmarshal(st, &s)
+		if c, ok := canonicalSoftDeleteState(s); ok {
+			out.State = c
+		}
+	}
+	if _, d := getCI(sd, "retentionDurationInDays"); d != nil {
+		var f float64
+		if json.Unmarshal(d, &f) == nil && f >= 1 {
+			out.Days = int(math.Ceil(f))
+		}
+	}
+	return out
+}
+
+func canonicalSoftDeleteState(s string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "off", "disabled":
+		return "Off", true
+	case "on", "enabled":
+		return "On", true
+	case "alwayson":
+		return "AlwaysOn", true
+	}
+	return "", false
+}
+
+// defaultSoftDelete is what Azure gives a new Backup vault whose request
+// leaves softDeleteSettings out: soft delete On, 14 days.
+var defaultSoftDelete = json.RawMessage(`{"state":"On","retentionDurationInDays":14}`)
+
+// checkSecuritySettings validates and normalises a request's
+// securitySettings given the vault's current ones (created: a new vault);
+// a request that leaves softDeleteSettings out keeps the current ones (a
+// new vault gets Azure's default, On for 14 days).
+func checkSecuritySettings(raw, old json.RawMessage, created bool) (json.RawMessage, error) {
+	if created {
+		old = json.RawMessage(`{"softDeleteSettings":` + string(defaultSoftDelete) + `}`)
+	}
+	oldSD := parseSoftDelete(old)
+	var oldSDRaw json.RawMessage
+	if len(old) > 0 {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(old, &m) == nil {
+			_, oldSDRaw = getCI(m, "softDeleteSettings")
+		}
+	}
+	keepOld := oldSDRaw != nil
+	if len(raw) == 0 || string(raw) == "null" {
+		if keepOld {
+			return json.Marshal(map[string]json.RawMessage{"softDeleteSettings": oldSDRaw})
+		}
+		return raw, nil
+	}
+	var ss map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &ss); err != nil {
+		return nil, fieldError("properties.securitySettings", "must be a JSON object")
+	}
+	k, sdRaw := getCI(ss, "softDeleteSettings")
+	if sdRaw == nil || string(sdRaw) == "null" {
+		if keepOld {
+			delete(ss, k)
+			ss["softDeleteSettings"] = oldSDRaw
+			return json.Marshal(ss)
+		}
+		return raw, nil
+	}
+	var sd map[string]json.RawMessage
+	if err := json.Unmarshal(sdRaw, &sd); err != nil {
+		return nil, fieldError(sdField, "must be an object: {\"state\":\"On\",\"retentionDurationInDays\":14}")
+	}
+	state, spelled := "", "" // canonical, and as the caller spelled it (Azure echoes "Enabled")
+	if sk, st := getCI(sd, "state"); st != nil && string(st) != "null" {
+		var s string
+		if err := json.Unmarshal(st, &s); err != nil {
+			return nil, fieldError(sdField+".state", "must be a string; allowed values: 'Off', 'On', 'AlwaysOn'")
+		}
+		c, ok := canonicalSoftDeleteState(s)
+		if !ok {
+			return nil, fieldError(sdField+".state", "'%s' is not supported; allowed values: 'Off', 'On', 'AlwaysOn'", s)
+		}
+		delete(sd, sk)
+		state, spelled = c, s
+	} else if oldSDRaw != nil {
+		state = oldSD.State
+	}
+	if oldSD.State == "AlwaysOn" && state != "AlwaysOn" {
+		return nil, fieldError(sdField+".state", "cannot change from 'AlwaysOn' to '%s': always-on soft delete is irreversible", state)
+	}
+	var days *float64
+	if dk, d := getCI(sd, "retentionDurationInDays"); d != nil && string(d) != "null" {
+		var f float64
+		if err := json.Unmarshal(d, &f); err != nil {
+			return nil, fieldError(sdField+".retentionDurationInDays", "must be a number of days from 14 to 180")
+		}
+		delete(sd, dk)
+		days = &f
+	}
+	if state == "On" || state == "AlwaysOn" {
+		if days == nil {
+			f := float64(softDeleteDefault)
+			if oldSDRaw != nil {
+				f = float64(oldSD.Days)
+			}
+			days = &f
+		}
+		if *days < 14 || *days > 180 {
+			return nil, fieldError(sdField+".retentionDurationInDays", "%v is out of range: give 14 to 180 days", *days)
+		}
+	}
+	if spelled != "" {
+		sd["state"], _ = json.Marshal(spelled)
+	} else if state != "" {
+		if _, st := getCI(parseRaw(oldSDRaw), "state"); st != nil {
+			sd["state"] = st
+		} else {
+			sd["state"], _ = json.Marshal(state)
+		}
+	}
+	if days != nil {
+		sd["retentionDurationInDays"], _ = json.Marshal(*days)
+	}
+	delete(ss, k)
+	ss["softDeleteSettings"], _ = json.Marshal(sd)
+	return json.Marshal(ss)
+}
+
+func parseRaw(raw json.RawMessage) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &m)
+	return m
 }
