@@ -58,6 +58,7 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 		}
 	}()
 	keepAll := it.State == ItemStopped
+	var kept []*RecoveryPoint
 	for _, p := range points {
 		if !keepAll && p.Expired(now) {
 			if err := e.dropPoint(ctx, it.VaultKey, p, true); err != nil {
@@ -76,6 +77,10 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 		if !keepAll && p.Expiry != nil {
 			plan(*p.Expiry)
 		}
+		kept = append(kept, p)
+	}
+	if err := e.tierSweep(ctx, it, kept, now, plan); err != nil {
+		return time.Time{}, err
 	}
 	err = e.Store.Update(ctx, func(tx store.Tx) error {
 		key := retentionKey(it.ID)

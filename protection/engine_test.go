@@ -254,18 +254,7 @@ func (b *bundle) restoreJob(t *testing.T, it *protection.Item) string {
 // restore restores every disk of point into resource group "restored".
 func (b *bundle) restore(t *testing.T, it *protection.Item, pointID, suffix string) (*protection.Job, []string) {
 	t.Helper()
-	jobID := b.restoreJob(t, it)
-	var ids []string
-	j, err := b.engine.Restore(b.ctx, jobID, protection.RestoreRequest{ItemID: it.ID, PointID: pointID, VaultKey: it.VaultKey, Task: protection.TaskRestoreVault,
-		Targets: func(p *protection.RecoveryPoint) ([]protection.RestoreTarget, error) {
-			var out []protection.RestoreTarget
-			for i, s := range p.Snapshots {
-				id := arm.NewID(testSub, "restored", "Microsoft.Compute", "disks", fmt.Sprintf("%s-%s-%d", it.Name, suffix, i)).String()
-				ids = append(ids, id)
-				out = append(out, protection.RestoreTarget{Source: s, Target: protection.DiskTarget{ID: id, Location: "westus", Tags: map[string]string{"job": jobID}}})
-			}
-			return out, nil
-		}})
+	j, ids, err := b.restoreWith(it, b.restoreJob(t, it), pointID, suffix, nil)
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}

@@ -22,6 +22,9 @@ type Policy struct {
 	// Operational is how long the operational tier (snapshots) keeps a
 	// point that the vault tier holds too; zero: as long as the point.
 	Operational Duration
+	// Tiering moves vault-tier points to the archive tier (nil: never;
+	// archive.go).
+	Tiering *Tiering
 }
 
 // Default retention without a policy: on-demand points of Recovery

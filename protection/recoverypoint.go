@@ -49,6 +49,8 @@ type RecoveryPoint struct {
 	JobID        string            `json:"jobId,omitempty"`
 	Created      time.Time         `json:"created"`
 	Details      map[string]string `json:"details,omitempty"`
+	// Archive is set once the point moved to the archive tier (archive.go).
+	Archive *ArchiveState `json:"archive,omitempty"`
 }
 
 // Expired reports whether p's expiry is at or before now.

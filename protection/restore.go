@@ -26,6 +26,9 @@ type RestoreRequest struct {
 	// Then completes the restore once the disks exist (e.g. creates the
 	// VM) and returns details to show on the job.
 	Then func(ctx context.Context, p *RecoveryPoint, disks []RestoredDisk) (map[string]string, error)
+	// Rehydration brings an archived point online first (nil: a point in
+	// the archive tier is refused).
+	Rehydration *Rehydration
 }
 
 // RestoreTarget is one disk of a point and the disk to create from it.
@@ -59,6 +62,9 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 			return err
 		}
 		if err := CheckNotDamaged(p); err != nil { // found by a verify: fail at once, write nothing
+			return err
+		}
+		if err := e.rehydrateFor(ctx, j, p, req.Rehydration); err != nil { // an archived point (archive.go)
 			return err
 		}
 		if err := e.updateJob(ctx, j.ID, func(x *Job) {
