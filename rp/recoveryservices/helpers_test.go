@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -355,4 +356,21 @@ func backsUpADayLater(t *testing.T, e *testserver.Env, v *fixture.VMVault) {
 	if after := backups(); after <= before {
 		t.Fatalf("backups of %s a day later: %d, before %d", v.Item, after, before)
 	}
+}
+
+const faultRules = "/providers/Safehold.Admin/faultRules?api-version=2024-01-01"
+
+var pollOpts = &runtime.PollUntilDoneOptions{Frequency: time.Second}
+
+func readDisk(t *testing.T, cs *compute.Service, id string) []byte {
+	t.Helper()
+	v, err := cs.Volume(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, v.Size())
+	if _, err := v.ReadAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

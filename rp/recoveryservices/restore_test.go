@@ -3,11 +3,14 @@ package recoveryservices_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -165,114 +168,79 @@ func TestRestoreKinds(t *testing.T) {
 	}
 }
 
-// TestRestartKeepsBackups restarts the server between a backup and the next
-// one, then restores the first point from the vault tier (its instant
-// snapshots deleted with their resource group).
-func TestRestartKeepsBackups(t *testing.T) {
-	e := testserver.StartWithGroups(t, "vmrg", "vaultrg", "out")
-	ctx := context.Background()
-	vm := mkVM(t, e, "vmrg", "db", 1, 1<<20)
-	write := func(b byte) {
-		v, err := e.Server.Compute.Volume(ctx, vm.DataDisks[0].DiskID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := v.WriteAt(bytes.Repeat([]byte{b}, 65536), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(1)
-	want := readDisk(t, e.Server.Compute, vm.DataDisks[0].DiskID)
+// TestRestoreStagingAndRegion: an identity-based restore's
+// targetStorageAccountId is its staging account (the disks of a
+// RestoreDisks without a target resource group go to its resource group),
+// a missing one is refused by that field, and a region other than the
+// vault's is refused up front.
+func TestRestoreStagingAndRegion(t *testing.T) {
 	const v = "?api-version=2024-04-01"
-	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	mkVault(t, e, R+v, "westus")
-	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;db/protectedItems/VM;iaasvmcontainerv2;vmrg;db"
-	protect(t, e, I+v, vm.ID, R+"/backupPolicies/EnhancedPolicy")
-	backup := func() {
-		resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
-		must(t, "backup", resp, m, 202)
-		if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
-			t.Fatalf("job %v", j)
-		}
+	e, R, I, vm := vaultAndVM(t, "web", "?api-version=2023-04-01")
+	e.ResourceGroups("stagerg")
+	staging := mkStorage(t, e, "stagerg", "idstaging")
+	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
+	resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	must(t, "backup", resp, m, 202)
+	st := pollStatus(t, e, resp)
+	if job := waitJob(t, e, R, str(st, "properties.jobId"), v); str(job, "properties.status") != "Completed" {
+		t.Fatalf("backup job %v", job)
 	}
-	backup()
-	resp, m := e.Do("GET", I+"/recoveryPoints"+v, nil)
-	first := str(m["value"].([]any)[0].(map[string]any), "name")
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
+	must(t, "points", resp, m, 200)
+	point := str(m["value"].([]any)[0].(map[string]any), "name")
+	restore := func(props map[string]any) (int, map[string]any) {
+		t.Helper()
+		body := map[string]any{"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "sourceResourceId": vm.ID}
+		for k, x := range props {
+			body[k] = x
+		}
+		resp, m := e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": body})
+		if resp.StatusCode == 202 {
+			m = pollStatus(t, e, resp)
+		}
+		return resp.StatusCode, m
+	}
 
-	e.Restart()
-	write(2)
-	backup()
-	resp, m = e.Do("GET", I+v, nil)
-	if str(m, "properties.extendedInfo.recoveryPointCount") != "2" || str(m, "properties.policyName") != "EnhancedPolicy" {
-		t.Fatalf("item after restart %v", m)
+	code, m := restore(map[string]any{"region": "southeastasia", "storageAccountId": staging})
+	if code != 400 || str(m, "error.target") != "properties.region" || !strings.Contains(str(m, "error.message"), "westus") {
+		t.Fatalf("restore to another region: %d %v", code, m)
 	}
-	resp, m = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/AzureBackupRG_westus_1?api-version=2021-04-01", nil)
-	must(t, "delete snapshot rg", resp, m, 202, 200)
-	e.WaitFor("snapshots gone", func() bool { return listSnapshots(t, e) == 0 })
-	resp, m = e.Do("POST", I+"/recoveryPoints/"+first+"/restore"+v, map[string]any{"properties": map[string]any{
-		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/out"}})
-	must(t, "restore", resp, m, 202)
-	if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
-		t.Fatalf("restore %v", st)
+	code, m = restore(map[string]any{"identityBasedRestoreDetails": map[string]any{"targetStorageAccountId": strings.Replace(staging, "idstaging", "nosuch", 1)}})
+	if code != 400 || !strings.Contains(str(m, "error.message"), "identityBasedRestoreDetails.targetStorageAccountId") {
+		t.Fatalf("missing identity-based staging account: %d %v", code, m)
 	}
-	id := "/subscriptions/" + e.Sub + "/resourceGroups/out/providers/Microsoft.Compute/disks/"
-	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/out/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
-	found := false
-	for _, d := range m["value"].([]any) {
-		if n := str(d.(map[string]any), "name"); strings.Contains(n, "datadisk-0") {
-			found = true
-			if !bytes.Equal(readDisk(t, e.Server.Compute, id+n), want) {
-				t.Fatal("vault-tier restore after restart differs from the first backup")
-			}
-		}
+	code, m = restore(map[string]any{"region": "West US", "identityInfo": map[string]any{"isSystemAssignedIdentity": true},
+		"identityBasedRestoreDetails": map[string]any{"targetStorageAccountId": staging}})
+	if code != 202 || str(m, "status") != "Succeeded" {
+		t.Fatalf("identity-based restore: %d %v", code, m)
 	}
-	if !found {
-		t.Fatalf("no restored data disk: %v", m)
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/stagerg/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+	must(t, "restored disks", resp, m, 200)
+	if vals, _ := m["value"].([]any); len(vals) != 1 {
+		t.Fatalf("the VM's one disk restored next to the staging account: %v", m)
 	}
 }
 
-// TestFailedBackupJob shows a backup whose VM is gone: the job fails with
-// errorDetails and actionsInfo as strings, the item turns unhealthy.
-func TestFailedBackupJob(t *testing.T) {
-	const v = "?api-version=2017-07-01"
-	e, R, I, vm := vaultAndVM(t, "gone", "?api-version=2016-06-01")
-	protect(t, e, I+v, vm.ID, R+"/backupPolicies/DefaultPolicy")
-	if err := e.Server.Compute.DeleteVM(context.Background(), vm.ID); err != nil {
-		t.Fatal(err)
+// TestFileRecoveryIsRefusedClearly: file recovery (`az backup restore files
+// mount-rp`, the SDK's ItemLevelRecoveryConnections) is not something
+// Safehold has; provisioning or revoking it on a point is a 400 that says
+// so and what to do instead, not a 404 claiming the api-version lacks the
+// resource type. An unknown point is still 404.
+func TestFileRecoveryIsRefusedClearly(t *testing.T) {
+	e, bf, rp := backedUpVM1(t, 0)
+	ilr := bf.NewItemLevelRecoveryConnectionsClient()
+	var re *azcore.ResponseError
+	_, err := ilr.Provision(e.Ctx(), "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.ILRRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMILRRegistrationRequest{ObjectType: to.Ptr("IaasVMILRRegistrationRequest"), RecoveryPointID: to.Ptr(rp), VirtualMachineID: to.Ptr(vm1ID(e))}}, nil)
+	if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "OperationNotSupported" {
+		t.Fatalf("provision file recovery: %v", err)
 	}
-	resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
-	must(t, "backup", resp, m, 202)
-	job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v)
-	errs, _ := testserver.Field(job, "properties.errorDetails").([]any)
-	acts, _ := testserver.Field(job, "properties.actionsInfo").([]any)
-	if str(job, "properties.status") != "Failed" || len(errs) != 1 || str(errs[0].(map[string]any), "errorString") == "" ||
-		len(acts) != 1 || acts[0] != "Retriable" || str(job, "properties.endTime") == "" {
-		t.Fatalf("failed job %v", job)
+	_, err = ilr.Revoke(e.Ctx(), "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, nil)
+	if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "OperationNotSupported" {
+		t.Fatalf("revoke file recovery: %v", err)
 	}
-	// errorCode is the Backup error's number (an integer, as the SDK
-	// decodes it), never the HTTP status; errorTitle is the error code.
-	ed := errs[0].(map[string]any)
-	if c, ok := ed["errorCode"].(float64); !ok || c == 400 || c < 100000 || str(ed, "errorTitle") != "UserErrorVmNotFound" {
-		t.Fatalf("error details %v", ed)
-	}
-	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	sj, err := bf.NewJobDetailsClient().Get(e.Ctx(), "rv", "vaultrg", str(job, "name"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ej := sj.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob).ErrorDetails; len(ej) != 1 || ej[0].ErrorCode == nil || *ej[0].ErrorCode == 400 {
-		t.Fatalf("SDK error details %+v", ej)
-	}
-	resp, m = e.Do("GET", I+v, nil)
-	if str(m, "properties.lastBackupStatus") != "Failed" || str(m, "properties.healthStatus") != "ActionRequired" || str(m, "properties.extendedInfo.recoveryPointCount") != "0" {
-		t.Fatalf("item %v", m)
-	}
-	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("status eq 'Failed' and startTime eq '2000-01-01 12:00:00 AM' and endTime eq '2999-01-01 12:00:00 AM'"), nil)
-	if n := len(m["value"].([]any)); n != 1 {
-		t.Fatalf("failed jobs in window: %d", n)
-	}
-	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter="+url.QueryEscape("startTime eq '2999-01-01 12:00:00 AM'"), nil)
-	if n := len(m["value"].([]any)); n != 0 {
-		t.Fatalf("jobs after 2999: %d", n)
+	resp, m := e.Do("POST", vm1PointID(e, "nosuch")+"/provisionInstantItemRecovery?api-version=2023-04-01", `{"properties":{"objectType":"IaasVMILRRegistrationRequest"}}`)
+	if resp.StatusCode != 404 || testserver.ErrorCode(m) != "BMSUserErrorRecoveryPointNotFound" {
+		t.Fatalf("file recovery of an unknown point: %d %v", resp.StatusCode, m)
 	}
 }

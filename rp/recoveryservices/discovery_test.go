@@ -13,6 +13,37 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
+// TestRefreshContainersFilter: refreshContainers takes Azure's
+// backupManagementType filter (in any case) and answers any other $filter
+// (another field, an unknown type, a malformed clause) with 400
+// InvalidFilter naming what is allowed, instead of ignoring it.
+func TestRefreshContainersFilter(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
+	refresh := func(filter string) (int, map[string]any) {
+		q := "?api-version=2016-12-01"
+		if filter != "" {
+			q += "&$filter=" + url.QueryEscape(filter)
+		}
+		resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers"+q, nil)
+		return resp.StatusCode, m
+	}
+	for _, f := range []string{"", "backupManagementType eq 'AzureIaasVM'", "backupmanagementtype eq 'azureiaasvm'"} {
+		if code, m := refresh(f); code != 202 {
+			t.Fatalf("refresh with %q: %d %v", f, code, m)
+		}
+	}
+	for filter, names := range map[string][]string{
+		"backupManagementType eq 'AzureVM'":  {"'AzureVM'", "AzureIaasVM"},
+		"status eq 'Completed'":              {"'status'", "backupManagementType"},
+		"backupManagementType = AzureIaasVM": {"backupManagementType eq 'AzureIaasVM'"},
+	} {
+		code, m := refresh(filter)
+		checkInvalidFilter(t, filter, code, m, names...)
+	}
+}
+
 // Test450VMsPageThroughNextLink discovers 450 VMs and lists them as
 // protectable items: three pages (200, 200, 50) through nextLink, none
 // missing or doubled, raw at 2016-12-01 and through the SDK pager.

@@ -1,0 +1,205 @@
+package recoveryservices_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// A protected item's delete meets the delete fault rules: a rule with a
+// code fails it (the operation Failed with the code, the DeleteBackupData
+// job Failed, the item kept with its schedule); a rule with a latency holds it, so its
+// backupOperations status and its job read InProgress and the item is
+// still there (the status's endTime is the minimum time, as in Azure's
+// ProtectedItem_Delete_OperationStatus example); deleting the rule releases it at once (the rule holds for
+// ten minutes, the test's deadline is two) and the delete completes.
+func TestDeleteHeldByFaultRule(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	v := fixture.ProtectVM(t, e)
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	items := bf.NewProtectedItemsClient()
+	del := func() string {
+		t.Helper()
+		var raw *http.Response
+		if _, err := items.Delete(runtime.WithCaptureResponse(ctx, &raw), v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err != nil {
+			t.Fatal(err)
+		}
+		if raw.StatusCode != http.StatusAccepted || raw.Header.Get("Azure-AsyncOperation") == "" {
+			t.Fatalf("delete: %d %v", raw.StatusCode, raw.Header)
+		}
+		return raw.Header.Get("Azure-AsyncOperation")
+	}
+	deleteJob := func(status string) {
+		t.Helper()
+		pg := bf.NewBackupJobsClient().NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{
+			Filter: to.Ptr("operation eq 'DeleteBackupData' and status eq '" + status + "'")})
+		page, err := pg.NextPage(ctx)
+		if err != nil || len(page.Value) != 1 {
+			t.Fatalf("%s DeleteBackupData jobs: %v %s", status, err, show(page.Value))
+		}
+	}
+
+	// Failed by a rule: the item and its data stay.
+	if resp, m := e.Do("POST", faultRules, map[string]any{"name": "fail", "operation": "delete", "path": "*/protectedItems/" + v.Item, "code": "UserErrorDeleteRefused", "count": 1}); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
+	}
+	st := e.Poll(del())
+	if testserver.Field(st, "status") != "Failed" || testserver.Field(st, "error.code") != "UserErrorDeleteRefused" {
+		t.Fatalf("failed delete's status: %v", st)
+	}
+	deleteJob("Failed")
+	if _, err := items.Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err != nil {
+		t.Fatalf("item after the failed delete: %v", err)
+	}
+	// Its schedule stays too: a day later its scheduled backup has run.
+	backsUpADayLater(t, e, v)
+
+	// Held by a rule, then released by its deletion.
+	if resp, m := e.Do("POST", faultRules, map[string]any{"name": "hold", "operation": "delete", "path": "*/protectedItems/" + v.Item, "latency": "10m"}); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
+	}
+	op := del()
+	e.WaitFor("the delete held by the rule", func() bool {
+		_, m := e.Do("GET", faultRules, nil)
+		for _, r := range m["value"].([]any) {
+			if r.(map[string]any)["name"] == "hold" {
+				return r.(map[string]any)["hits"].(float64) == 1
+			}
+		}
+		return false
+	})
+	_, held := e.Do("GET", op, nil)
+	// As Azure's statuses do, an operation still running has the minimum
+	// time as its endTime.
+	if testserver.Field(held, "status") != "InProgress" || testserver.Field(held, "endTime") != "0001-01-01T00:00:00Z" {
+		t.Fatalf("held delete's status: %v", held)
+	}
+	deleteJob("InProgress")
+	if _, err := items.Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err != nil {
+		t.Fatalf("item while its delete is held: %v", err)
+	}
+	if resp, m := e.Do("DELETE", "/providers/Safehold.Admin/faultRules/hold?api-version=2024-01-01", nil); resp.StatusCode != 200 {
+		t.Fatalf("delete the rule: %d %v", resp.StatusCode, m)
+	}
+	if st := e.Poll(op); testserver.Field(st, "status") != "Succeeded" {
+		t.Fatalf("released delete's status: %v", st)
+	}
+	deleteJob("Completed")
+	if _, err := items.Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err == nil {
+		t.Fatal("the item is still there after its delete completed")
+	}
+}
+
+// TestProtectedItemPolicyType: a VM protected item reports the type of its
+// policy (policyType, which armrecoveryservicesbackup v4.2.0 reads at
+// api-version 2025-02-01 and Safehold did not send): V1 for the
+// DefaultPolicy, V2 once the item is moved to the EnhancedPolicy; a
+// stopped item without a policy reports none.
+func TestProtectedItemPolicyType(t *testing.T) {
+	e := testserver.Start(t)
+	v := fixture.ProtectVM(t, e)
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/" + v.RG + "/providers/Microsoft.RecoveryServices/vaults/" + v.Vault
+	item := vault + "/backupFabrics/Azure/protectionContainers/" + v.Container + "/protectedItems/" + v.Item
+	const ver = "?api-version=2025-02-01"
+	policyType := func() any {
+		t.Helper()
+		resp, m := e.Do("GET", item+ver, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET item: %d %v", resp.StatusCode, m)
+		}
+		return testserver.Field(m, "properties.policyType")
+	}
+	if got := policyType(); got != "V1" {
+		t.Fatalf("policyType with DefaultPolicy: %v", got)
+	}
+	put := func(policyID string) {
+		t.Helper()
+		resp, m := e.Do("PUT", item+ver, `{"properties":{"protectedItemType":"Microsoft.Compute/virtualMachines","sourceResourceId":"`+v.VMID+`","policyId":"`+policyID+`"}}`)
+		if resp.StatusCode != 202 && resp.StatusCode != 200 {
+			t.Fatalf("PUT item: %d %v", resp.StatusCode, m)
+		}
+		if az := resp.Header.Get("Azure-AsyncOperation"); az != "" {
+			if st := e.Poll(az); st["status"] != "Succeeded" {
+				t.Fatalf("PUT item: %v", st)
+			}
+		}
+	}
+	put(vault + "/backupPolicies/EnhancedPolicy")
+	if got := policyType(); got != "V2" {
+		t.Fatalf("policyType with EnhancedPolicy: %v", got)
+	}
+	put("")
+	if got := policyType(); got != nil {
+		t.Fatalf("policyType of a stopped item: %v", got)
+	}
+}
+
+// TestResumeAfterSuspend: an item with recovery points is Protected again
+// when a policy is set after BackupsSuspended (IRPending is only for items
+// never backed up).
+func TestResumeAfterSuspend(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg")
+	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
+	const v = "?api-version=2019-05-13"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
+	must(t, "vault", resp, m, 201)
+	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
+	policy := R + "/backupPolicies/DefaultPolicy"
+	put := func(what string, props map[string]any) map[string]any {
+		t.Helper()
+		props["protectedItemType"], props["sourceResourceId"] = "Microsoft.Compute/virtualMachines", vm.ID
+		resp, m := e.Do("PUT", I+v, map[string]any{"properties": props})
+		must(t, what, resp, m, 202)
+		if st := pollStatus(t, e, resp); str(st, "status") != "Succeeded" {
+			t.Fatalf("%s: %v", what, st)
+		}
+		resp, m = e.Do("GET", I+v, nil)
+		must(t, what+": get", resp, m, 200)
+		return m
+	}
+	if m := put("protect", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "IRPending" {
+		t.Fatalf("protected: %v", m)
+	}
+	// Suspended before any backup, resumed: still IRPending.
+	if m := put("suspend", map[string]any{"protectionState": "BackupsSuspended", "policyId": policy}); str(m, "properties.protectionState") != "BackupsSuspended" {
+		t.Fatalf("suspended: %v", m)
+	}
+	if m := put("resume", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "IRPending" {
+		t.Fatalf("resumed without points: %v", m)
+	}
+	// An expiry that is not a date-time is refused; a future one is kept.
+	resp, m = e.Do("POST", I+"/backup"+v, []byte(`{"properties":{"objectType":"IaasVMBackupRequest","recoveryPointExpiryTimeInUTC":"next tuesday"}}`))
+	must(t, "backup with a bad expiry", resp, m, 400)
+	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest", "recoveryPointExpiryTimeInUTC": "2099-12-01T02:16:20.3156909Z"}})
+	must(t, "backup", resp, m, 202)
+	if job := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(job, "properties.status") != "Completed" || str(job, "properties.extendedInfo.propertyBag.Warning") != "" {
+		t.Fatalf("backup %v", job)
+	}
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
+	must(t, "points", resp, m, 200)
+	if pts := m["value"].([]any); len(pts) != 1 || !strings.HasPrefix(str(pts[0].(map[string]any), "properties.recoveryPointProperties.expiryTime"), "2099-12-01T02:16:20") {
+		t.Fatalf("points %v", m)
+	}
+	if m := put("suspend", map[string]any{"protectionState": "BackupsSuspended"}); str(m, "properties.protectionState") != "BackupsSuspended" ||
+		str(m, "properties.extendedInfo.recoveryPointCount") != "1" {
+		t.Fatalf("suspended: %v", m)
+	}
+	if m := put("resume", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "Protected" {
+		t.Fatalf("resumed with a recovery point: %s, want Protected", str(m, "properties.protectionState"))
+	}
+	// Stopped (policy removed) then resumed likewise.
+	if m := put("stop", map[string]any{"policyId": ""}); str(m, "properties.protectionState") != "ProtectionStopped" {
+		t.Fatalf("stopped: %v", m)
+	}
+	if m := put("resume", map[string]any{"policyId": policy}); str(m, "properties.protectionState") != "Protected" {
+		t.Fatalf("resumed after stop: %v", m)
+	}
+}
