@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/internal/logtext"
 	rpcompute "github.com/safehold/safehold/rp/compute"
 	"github.com/safehold/safehold/web"
 )
@@ -120,18 +121,35 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					arm.WriteError(sw, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", reqID))
 				}
 			}
-			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("query", redactQuery(r.URL.RawQuery)),
-				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes), slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("X-Ms-Client-Request-Id")),
-				slog.String("remote", r.RemoteAddr))
-			s.Metrics.ObserveRequest(routeLabel(*route, r.URL.Path), r.Method, sw.status, time.Since(start))
+			end := time.Now()
+			s.logAccess(r, end, end.Sub(start), sw, reqID)
+			s.Metrics.ObserveRequest(routeLabel(*route, r.URL.Path), r.Method, sw.status, end.Sub(start))
 			if rl != nil {
 				rl.log(s.logger, r, sw.status, reqID)
 			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logAccess writes the access log's line of a request that ended at end
+// after d: through the handler's Line when it has one (the text format's
+// bytes, without a slog.Record), else through slog.
+func (s *Server) logAccess(r *http.Request, end time.Time, d time.Duration, sw *statusWriter, reqID string) {
+	if lines, ok := s.logger.Handler().(logtext.Lines); ok {
+		if l := lines.Line(end, slog.LevelInfo, "request"); l != nil {
+			l.String("method", r.Method).String("path", r.URL.Path).String("query", redactQuery(r.URL.RawQuery)).
+				Int("status", int64(sw.status)).Int("bytes", int64(sw.bytes)).Duration("duration", d).
+				String("request_id", reqID).String("client_request_id", r.Header.Get("X-Ms-Client-Request-Id")).
+				String("remote", r.RemoteAddr).Write()
+			return
+		}
+	}
+	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("query", redactQuery(r.URL.RawQuery)),
+		slog.Int("status", sw.status), slog.Int("bytes", sw.bytes), slog.Duration("duration", d),
+		slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("X-Ms-Client-Request-Id")),
+		slog.String("remote", r.RemoteAddr))
 }
 
 // headerSetter sets header values that share one backing array. key must

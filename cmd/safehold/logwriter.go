@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/safehold/safehold/internal/logtext"
 )
 
 // logWriter batches log output: the access log writes one line per request,
@@ -90,6 +92,15 @@ func (h flushingHandler) Handle(ctx context.Context, r slog.Record) error {
 		h.w.Flush()
 	}
 	return err
+}
+
+// Line passes an access-log line to the handler's Line: such lines are the
+// ones that wait in the buffer. Other records go through Handle.
+func (h flushingHandler) Line(t time.Time, level slog.Level, msg string) *logtext.Line {
+	if l, ok := h.Handler.(logtext.Lines); ok && msg == "request" {
+		return l.Line(t, level, msg)
+	}
+	return nil
 }
 
 func (h flushingHandler) WithAttrs(as []slog.Attr) slog.Handler {

@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/logtext"
 )
 
 // Access-log lines wait in memory; any other record writes them and itself
@@ -34,5 +37,31 @@ func TestLogWriterBuffersOnlyAccessLines(t *testing.T) {
 	lw.Close()
 	if s := read(); !strings.Contains(s, "n=2") {
 		t.Fatalf("Close lost a buffered line:\n%s", s)
+	}
+}
+
+// An access-log line written through the handler's Line waits in the buffer
+// as one written through slog does, with the same bytes; other messages
+// have no Line (they go through Handle, which writes them through).
+func TestLogWriterAccessLine(t *testing.T) {
+	var out bytes.Buffer
+	lw := &logWriter{out: &out} // without the periodic flusher
+	h := flushingHandler{logtext.New(lw, nil), lw}
+	at := time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)
+	l := h.Line(at, slog.LevelInfo, "request")
+	if l == nil {
+		t.Fatal("no Line for an access-log line")
+	}
+	l.String("path", "/x").Int("status", 200).Write()
+	want := "time=2026-12-02T15:00:00.000Z level=INFO msg=request path=/x status=200\n"
+	if string(lw.buf) != want || out.Len() != 0 {
+		t.Fatalf("buffered %q, written %q; want %q buffered", lw.buf, out.String(), want)
+	}
+	if h.Line(at, slog.LevelInfo, "audit") != nil {
+		t.Fatal("an audit line would not be written through")
+	}
+	lw.Flush()
+	if out.String() != want {
+		t.Fatalf("flushed %q, want %q", out.String(), want)
 	}
 }

@@ -70,7 +70,7 @@ var Rules = []Rule{
 		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
 
 	{"server", []string{"rp/...", "arm", "arm/armops", "connect", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
-		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web"},
+		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web", "internal/logtext"},
 		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
 	{"connect", nil, "client side of connection.json"},

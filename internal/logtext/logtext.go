@@ -4,7 +4,9 @@
 // and durations. Such a record is formatted here into a pooled buffer and
 // written with one Write; any other record (a group, an error or any other
 // value, a handler with attributes or groups of its own) goes through
-// slog.TextHandler unchanged.
+// slog.TextHandler unchanged. A Line (Lines.Line) is such a record that its
+// caller appends attribute by attribute, without a slog.Record: the access
+// log's line per request.
 package logtext
 
 import (
@@ -65,6 +67,74 @@ func (h *handler) Enabled(_ context.Context, l slog.Level) bool {
 func (h *handler) WithAttrs(as []slog.Attr) slog.Handler { return h.slow.WithAttrs(as) }
 func (h *handler) WithGroup(name string) slog.Handler    { return h.slow.WithGroup(name) }
 
+// Lines is implemented by handlers that write a flat record appended
+// attribute by attribute (New's handler, and handlers wrapping one that pass
+// it on).
+type Lines interface {
+	// Line starts the record slog would write for a Record with time t,
+	// level and message msg and the attributes the caller then appends, or
+	// returns nil when this handler cannot write it so: the caller logs
+	// through slog instead (which also drops a level not enabled).
+	Line(t time.Time, level slog.Level, msg string) *Line
+}
+
+// Line is a record being appended: the bytes slog.TextHandler writes for a
+// record with the same time, level, message and attributes. Write ends it;
+// a Line is not used after Write.
+type Line struct {
+	b []byte
+	w *lockedWriter
+}
+
+var lines = sync.Pool{New: func() any { return &Line{b: make([]byte, 0, 512)} }}
+
+// Line starts a record (see Lines). It returns nil for a level the handler
+// does not write.
+func (h *handler) Line(t time.Time, level slog.Level, msg string) *Line {
+	if !h.Enabled(context.Background(), level) {
+		return nil
+	}
+	l := lines.Get().(*Line)
+	l.w = h.w
+	l.b = appendHead(l.b[:0], t, level, msg)
+	return l
+}
+
+// String appends the attribute key=v.
+func (l *Line) String(key, v string) *Line {
+	l.b = appendString(appendKey(l.b, key), v)
+	return l
+}
+
+// Int appends the attribute key=v.
+func (l *Line) Int(key string, v int64) *Line {
+	l.b = strconv.AppendInt(appendKey(l.b, key), v, 10)
+	return l
+}
+
+// Duration appends the attribute key=v.
+func (l *Line) Duration(key string, v time.Duration) *Line {
+	l.b = append(appendKey(l.b, key), v.String()...)
+	return l
+}
+
+// Write writes the line with one Write and releases it.
+func (l *Line) Write() error {
+	l.b = append(l.b, '\n')
+	_, err := l.w.Write(l.b)
+	l.w = nil
+	if cap(l.b) <= 16<<10 { // keep the pool's buffers small
+		lines.Put(l)
+	}
+	return err
+}
+
+func appendKey(b []byte, key string) []byte {
+	b = append(b, ' ')
+	b = appendString(b, key)
+	return append(b, '=')
+}
+
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
@@ -86,24 +156,14 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 // appendRecord appends r's line as slog's text handler writes it, or
 // reports false when r holds an attribute the fast path does not format.
 func appendRecord(b []byte, r slog.Record) ([]byte, bool) {
-	if !r.Time.IsZero() {
-		b = append(b, "time="...)
-		b = appendRFC3339Millis(b, r.Time.Round(0))
-		b = append(b, ' ')
-	}
-	b = append(b, "level="...)
-	b = appendString(b, r.Level.String())
-	b = append(b, " msg="...)
-	b = appendString(b, r.Message)
+	b = appendHead(b, r.Time, r.Level, r.Message)
 	ok := true
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "" { // slog drops empty attributes and inlines groups
 			ok = false
 			return false
 		}
-		b = append(b, ' ')
-		b = appendString(b, a.Key)
-		b = append(b, '=')
+		b = appendKey(b, a.Key)
 		v := a.Value
 		switch v.Kind() {
 		case slog.KindString:
@@ -124,6 +184,20 @@ func appendRecord(b []byte, r slog.Record) ([]byte, bool) {
 		return ok
 	})
 	return append(b, '\n'), ok
+}
+
+// appendHead appends what comes before the attributes: the time (unless
+// zero), the level and the message.
+func appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
+	if !t.IsZero() {
+		b = append(b, "time="...)
+		b = appendRFC3339Millis(b, t.Round(0))
+		b = append(b, ' ')
+	}
+	b = append(b, "level="...)
+	b = appendString(b, level.String())
+	b = append(b, " msg="...)
+	return appendString(b, msg)
 }
 
 func appendString(b []byte, s string) []byte {

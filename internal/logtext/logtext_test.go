@@ -49,6 +49,42 @@ func TestSameAsSlogText(t *testing.T) {
 	}
 }
 
+// A Line comes out as slog.TextHandler writes the record with the same
+// time, level, message and attributes.
+func TestLineSameAsSlogText(t *testing.T) {
+	at := time.Date(2026, 12, 2, 13, 9, 52, 123456789, time.FixedZone("X", 3600))
+	strs := []string{"", "plain", "with space", "a=b", `q"uote`, `back\slash`, "tab\there", "nl\n", "\x00", "\x7f", "é", "日本", "\u00a0nbsp", "\u200bzw",
+		"bad\xffutf8", "/subscriptions/27f4655b/resourcegroups/bench", "api-version=2021-04-01&$filter=x eq 'y'", "127.0.0.1:40000"}
+	ints := []int64{0, 200, -7, math.MaxInt64, math.MinInt64}
+	durs := []time.Duration{0, 1, 1234567, 90 * time.Minute, -time.Second}
+	for i, s := range strs {
+		for _, when := range []time.Time{at, {}} {
+			level := []slog.Level{slog.LevelInfo, slog.LevelWarn + 1, slog.LevelError}[i%3]
+			n, d := ints[i%len(ints)], durs[i%len(durs)]
+			r := slog.NewRecord(when, level, s, 0)
+			r.AddAttrs(slog.String("method", "GET"), slog.String("path", s), slog.String(s+"key", "v"), slog.Int64("status", n), slog.Duration("duration", d))
+			var want, got bytes.Buffer
+			slog.NewTextHandler(&want, nil).Handle(context.Background(), r)
+			l := New(&got, nil).(Lines).Line(when, level, s)
+			if l == nil {
+				t.Fatalf("no line at level %v", level)
+			}
+			if err := l.String("method", "GET").String("path", s).String(s+"key", "v").Int("status", n).Duration("duration", d).Write(); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("line %q:\n got %q\nwant %q", s, got.String(), want.String())
+			}
+		}
+	}
+	if l := New(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}).(Lines).Line(at, slog.LevelInfo, "request"); l != nil {
+		t.Error("a line below the handler's level was started")
+	}
+	if _, ok := New(io.Discard, &slog.HandlerOptions{AddSource: true}).(Lines); ok {
+		t.Error("the handler with AddSource (slog's own) writes lines without the source")
+	}
+}
+
 // Levels, derived loggers and options behave as slog's.
 func TestHandlerOptions(t *testing.T) {
 	var buf bytes.Buffer
@@ -78,8 +114,18 @@ func BenchmarkAccessLine(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		h    slog.Handler
-	}{{"slog", slog.NewTextHandler(io.Discard, nil)}, {"logtext", New(io.Discard, nil)}} {
+	}{{"slog", slog.NewTextHandler(io.Discard, nil)}, {"logtext", New(io.Discard, nil)}, {"line", nil}} {
 		b.Run(c.name, func(b *testing.B) {
+			if c.h == nil {
+				h := New(io.Discard, nil).(Lines)
+				b.ReportAllocs()
+				for range b.N {
+					h.Line(time.Now(), slog.LevelInfo, "request").String("method", "GET").String("path", "/subscriptions/27f4655b-afa4-4258-85e0-6bf5e9135f09/resourcegroups/bench").
+						String("query", "api-version=2021-04-01").Int("status", 200).Int("bytes", 207).Duration("duration", 1234567).
+						String("request_id", "12681d3a-5b3c-4f58-90c7-04323bf886c8").String("client_request_id", "").String("remote", "127.0.0.1:40000").Write()
+				}
+				return
+			}
 			l := slog.New(c.h)
 			ctx := context.Background()
 			b.ReportAllocs()
