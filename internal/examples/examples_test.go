@@ -87,8 +87,8 @@ var outOfScope = []struct {
 		regexp.MustCompile(`(?i)ClassicCompute`), regexp.MustCompile(`(?i)Microsoft\.ClassicCompute/virtualMachines`), "armrecoveryservicesbackup"},
 	{"disk sources Safehold does not have (marketplace and gallery images, Elastic SAN, storage-account blobs, confidential-VM secure import)", nil,
 		regexp.MustCompile(`(?i)ImageReference|ElasticSan|ImportSecure|UploadPreparedSecure|SecureVMGuestState|blob\.core\.windows\.net|SecurityDataURI`), "armcompute"},
-	{"features the issue does not list (vault certificates, registered identities, Site Recovery usages, tiering costs, recovery point moves, item-level recovery, protection intents for auto-protection, Data Protection feature support, deleted containers)",
-		regexp.MustCompile(`(?i)VaultCertificates|RegisteredIdentities|ReplicationUsages|TieringCost|DataMove|RecommendedForMove|RecoveryPointMove|MoveRecoveryPoint|ItemLevelRecovery|_Ilr|ProtectionIntentClient_(?:Get|CreateOrUpdate|Delete)|BackupProtectionIntentClient|Client_CheckFeatureSupport|DeletedProtectionContainers|SoftDeletedContainers`), nil, ""},
+	{"features the issue does not list (vault certificates, Site Recovery usages, tiering costs, recovery point moves, item-level recovery, protection intents for auto-protection, deleted containers)",
+		regexp.MustCompile(`(?i)VaultCertificates|ReplicationUsages|TieringCost|DataMove|RecommendedForMove|RecoveryPointMove|MoveRecoveryPoint|ItemLevelRecovery|_Ilr|ProtectionIntentClient_(?:Get|CreateOrUpdate|Delete)|BackupProtectionIntentClient|DeletedProtectionContainers|SoftDeletedContainers`), nil, ""},
 }
 
 func (x *example) classify() {

@@ -115,6 +115,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", V+"/backupJobs/{jobId}", pr.getJob)
 
 	rt.Handle("GET", loc+"/operationStatus/{operationId}", pr.opStatus)
+	rt.Handle("POST", loc+"/checkFeatureSupport", pr.checkFeatureSupport, arm.Action(namespace+"/locations/checkFeatureSupport/action"))
 	rt.Handle("GET", loc+"/operationResults/{operationId}", pr.opResult)
 	rt.Handle("GET", V+"/operationStatus/{operationId}", pr.opStatus)
 	rt.Handle("GET", V+"/operationResults/{operationId}", pr.opResult)

@@ -441,6 +441,9 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 				return err
 			}
 		}
+		if err := pr.dropVaultPrincipal(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := protection.DeleteJobs(ctx, tx, id.String()); err != nil {
 			return err
 		}
