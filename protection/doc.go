@@ -27,7 +27,8 @@
 //   - Retention (retention.go): tagging (Default plus FirstOfDay,
 //     FirstOfWeek, FirstOfMonth, FirstOfYear, AllBackup criteria with Azure's
 //     taggingPriority: lowest wins) and expiry (backup time + the tag's
-//     duration); ExpiredPoints picks what to delete.
+//     duration); ExpiredPoints picks what to delete, and the engine's sweep
+//     (ApplyRetention, one keyed task per item) deletes it.
 //
 //   - The scheduler (scheduler.go): one keyed durable task per protected
 //     item ("schedule:"+itemID). A run's task is completed and the next run
