@@ -1,18 +1,27 @@
 package compute_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/server"
 )
 
 // TestDiskSASSnapshotNBDRestore is the main scenario: an empty
@@ -220,4 +229,473 @@ func (e *env) grantSnapshot(name string) string {
 		e.t.Fatal(err)
 	}
 	return *res.AccessSAS
+}
+
+// Validation failures of a disk create are synchronous 400s (the initial
+// PUT fails), never an accepted operation that fails later.
+func TestDiskCopyValidationIsSynchronous(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("src", 2)
+	for name, d := range map[string]armcompute.Disk{
+		"smaller": {Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](1),
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}},
+		"otherregion": {Location: to.Ptr("eastus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}},
+		"nosource": {Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy)}}},
+		"restore": {Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionRestore), SourceResourceID: to.Ptr(e.diskID("src"))}}},
+	} {
+		_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "c-"+name, d, nil)
+		if st, _ := armCode(err); st != http.StatusBadRequest {
+			t.Fatalf("%s: initial PUT answered %v, want a synchronous 400", name, err)
+		}
+		if _, err := e.disks.Get(ctx, e.rg, "c-"+name, nil); err == nil {
+			t.Fatalf("%s: the refused disk exists", name)
+		}
+	}
+	// A snapshot copied (Copy) into another region: 400 at once.
+	e.snapshot("s1", "src", false)
+	_, err := e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s2", armcompute.Snapshot{Location: to.Ptr("eastus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.snapID("s1"))}}}, nil)
+	if st, _ := armCode(err); st != http.StatusBadRequest {
+		t.Fatalf("snapshot copy into another region: %v, want a synchronous 400", err)
+	}
+	// Missing source: 404 at once.
+	_, err = e.disks.BeginCreateOrUpdate(ctx, e.rg, "c-missing", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("nope"))}}}, nil)
+	if st, _ := armCode(err); st != http.StatusNotFound {
+		t.Fatalf("copy of a missing disk: %v, want 404", err)
+	}
+	// A larger copy is still fine.
+	d := e.putDisk("bigger", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](3),
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}})
+	if *d.Properties.DiskSizeGB != 3 {
+		t.Fatalf("copy size %d GB, want 3", *d.Properties.DiskSizeGB)
+	}
+}
+
+// A disk or snapshot being created answers GET 200 with provisioningState
+// Creating, then Succeeded.
+func TestCreatingIsVisible(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("src", 1)
+	// Hold the source frozen (as a running capture would): the creations wait.
+	v, err := e.Server.Compute.Volume(ctx, e.diskID("src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fzs, err := e.Server.Compute.Volumes().Freeze(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := e.snaps.Get(ctx, e.rg, "s1", nil)
+	if err != nil {
+		t.Fatalf("GET of a snapshot being created: %v", err)
+	}
+	if *sn.Properties.ProvisioningState != "Creating" || *sn.Name != "s1" || *sn.ID != e.snapID("s1") {
+		t.Fatalf("snapshot being created: %s %s", *sn.Name, *sn.Properties.ProvisioningState)
+	}
+	d, err := e.disks.Get(ctx, e.rg, "d1", nil)
+	if err != nil {
+		t.Fatalf("GET of a disk being created: %v", err)
+	}
+	if *d.Properties.ProvisioningState != "Creating" || *d.Properties.DiskSizeGB != 1 || *d.Location != "westus" {
+		t.Fatalf("disk being created: %s %d", *d.Properties.ProvisioningState, *d.Properties.DiskSizeGB)
+	}
+	// It cannot be deleted or re-created meanwhile.
+	if _, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil); err == nil {
+		t.Fatal("delete of a disk being created was accepted")
+	} else if st, _ := armCode(err); st != http.StatusConflict {
+		t.Fatalf("delete of a disk being created: %v, want 409", err)
+	}
+	// Lists show them too.
+	states := map[string]string{}
+	for page := range fixture.Pages(t, e.disks.NewListByResourceGroupPager(e.rg, nil)) {
+		for _, d := range page.Value {
+			states[*d.Name] = *d.Properties.ProvisioningState
+		}
+	}
+	for page := range fixture.Pages(t, e.snaps.NewListPager(nil)) {
+		for _, sn := range page.Value {
+			states[*sn.Name] = *sn.Properties.ProvisioningState
+		}
+	}
+	if len(states) != 3 || states["src"] != "Succeeded" || states["d1"] != "Creating" || states["s1"] != "Creating" {
+		t.Fatalf("listed states: %v", states)
+	}
+	fzs[0].Abort()
+	if _, err := sp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+		t.Fatal(err)
+	}
+	sn, err = e.snaps.Get(ctx, e.rg, "s1", nil)
+	if err != nil || *sn.Properties.ProvisioningState != "Succeeded" {
+		t.Fatalf("snapshot after creation: %v", err)
+	}
+	d, err = e.disks.Get(ctx, e.rg, "d1", nil)
+	if err != nil || *d.Properties.ProvisioningState != "Succeeded" {
+		t.Fatalf("disk after creation: %v", err)
+	}
+}
+
+// Azure refuses a re-PUT that changes how a disk was created, unknown disk
+// SKUs and invalid names.
+func TestDiskPutValidation(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("src", 1)
+	e.emptyDisk("d1", 1)
+	_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+	if st, code := armCode(err); st != http.StatusConflict || code != "PropertyChangeNotAllowed" || !strings.Contains(err.Error(), "creationData.createOption") {
+		t.Fatalf("re-PUT with another createOption: %v", err)
+	}
+	// The same createOption with a new size is an update.
+	d := e.putDisk("d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](2),
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}}})
+	if *d.Properties.DiskSizeGB != 2 {
+		t.Fatalf("re-PUT resize: %d GB", *d.Properties.DiskSizeGB)
+	}
+	// SKUs.
+	bad := armcompute.Disk{Location: to.Ptr("westus"), SKU: &armcompute.DiskSKU{Name: to.Ptr(armcompute.DiskStorageAccountTypes("Gold_LRS"))},
+		Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](1), CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}}}
+	for _, name := range []string{"d1", "new"} {
+		_, err = e.disks.BeginCreateOrUpdate(ctx, e.rg, name, bad, nil)
+		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" || !strings.Contains(err.Error(), "PremiumV2_LRS") {
+			t.Fatalf("sku Gold_LRS on %s: %v", name, err)
+		}
+	}
+	good := bad
+	good.SKU = &armcompute.DiskSKU{Name: to.Ptr(armcompute.DiskStorageAccountTypesStandardSSDZRS)}
+	if d := e.putDisk("zrs", good); *d.SKU.Name != armcompute.DiskStorageAccountTypesStandardSSDZRS {
+		t.Fatalf("sku %s", *d.SKU.Name)
+	}
+	// Names.
+	for _, name := range []string{"-x", "x-", "x.", "a$b", strings.Repeat("a", 81)} {
+		_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, name, good, nil)
+		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+			t.Fatalf("disk name %q: %v", name, err)
+		}
+		_, err = e.snaps.BeginCreateOrUpdate(ctx, e.rg, name, armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
+		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+			t.Fatalf("snapshot name %q: %v", name, err)
+		}
+	}
+	for _, name := range []string{"a", "x_", "A.b-c_9", strings.Repeat("a", 80)} {
+		e.putDisk(name, good)
+	}
+	// A VM's implicit disks get the same name check.
+	_, err = e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage), Name: to.Ptr("os-")}}}}, nil)
+	if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+		t.Fatalf("VM with OS disk name 'os-': %v", err)
+	}
+}
+
+// A disk or snapshot with an active SAS cannot be deleted; an expired SAS
+// returns the disk to its previous state.
+func TestActiveSASBlocksDelete(t *testing.T) {
+	fake := clock.NewFake(time.Now())
+	e, ctx := start(t, testserver.WithClock(fake))
+	e.emptyDisk("d1", 1)
+	e.snapshot("s1", "d1", false)
+	e.grantDisk("d1", armcompute.AccessLevelRead)
+	e.grantSnapshot("s1")
+	_, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil)
+	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "endGetAccess") {
+		t.Fatalf("delete of a disk with an active SAS: %v", err)
+	}
+	_, err = e.snaps.BeginDelete(ctx, e.rg, "s1", nil)
+	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" {
+		t.Fatalf("delete of a snapshot with an active SAS: %v", err)
+	}
+	// endGetAccess, then the snapshot deletes.
+	if _, err := fixture.Wait(e.snaps.BeginRevokeAccess(ctx, e.rg, "s1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fixture.Wait(e.snaps.BeginDelete(ctx, e.rg, "s1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	// The disk's SAS (an hour) expires: Unattached again, and deletable.
+	if d, _ := e.disks.Get(ctx, e.rg, "d1", nil); *d.Properties.DiskState != armcompute.DiskStateActiveSAS {
+		t.Fatalf("disk state with a SAS: %s", *d.Properties.DiskState)
+	}
+	fake.Advance(2 * time.Hour)
+	d, err := e.disks.Get(ctx, e.rg, "d1", nil)
+	if err != nil || *d.Properties.DiskState != armcompute.DiskStateUnattached {
+		t.Fatalf("disk state after the SAS expired: %v %s", err, *d.Properties.DiskState)
+	}
+	if _, err := fixture.Wait(e.disks.BeginDelete(ctx, e.rg, "d1", nil)); err != nil {
+		t.Fatalf("delete after the SAS expired: %v", err)
+	}
+	// An upload disk whose write SAS expired is ReadyToUpload again.
+	e.putDisk("up", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](1<<20 + 512)}}})
+	e.grantDisk("up", armcompute.AccessLevelWrite)
+	fake.Advance(2 * time.Hour)
+	if d, _ := e.disks.Get(ctx, e.rg, "up", nil); *d.Properties.DiskState != armcompute.DiskStateReadyToUpload {
+		t.Fatalf("upload disk after its SAS expired: %s", *d.Properties.DiskState)
+	}
+}
+
+// A deallocated VM's disk is ActiveSAS while it has a SAS, and Reserved
+// again after endGetAccess or once the SAS expired.
+func TestReservedDiskSAS(t *testing.T) {
+	fake := clock.NewFake(time.Now())
+	e, ctx := start(t, testserver.WithClock(fake))
+	e.emptyDisk("os", 1)
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fixture.Wait(e.vms.BeginDeallocate(ctx, e.rg, "vm1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	state := func() armcompute.DiskState {
+		d, err := e.disks.Get(ctx, e.rg, "os", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Properties.DiskState
+	}
+	e.grantDisk("os", armcompute.AccessLevelRead)
+	if s := state(); s != armcompute.DiskStateActiveSAS {
+		t.Fatalf("reserved disk with a SAS: %s", s)
+	}
+	e.revokeDisk("os")
+	if s := state(); s != armcompute.DiskStateReserved {
+		t.Fatalf("after endGetAccess: %s", s)
+	}
+	e.grantDisk("os", armcompute.AccessLevelRead)
+	fake.Advance(2 * time.Hour)
+	if s := state(); s != armcompute.DiskStateReserved {
+		t.Fatalf("after the SAS expired: %s", s)
+	}
+	if _, err := fixture.Wait(e.vms.BeginStart(ctx, e.rg, "vm1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); s != armcompute.DiskStateAttached {
+		t.Fatalf("after start: %s", s)
+	}
+}
+
+// TestImportOnlyFromImportDir: local imports read only files below
+// --import-dir (none without it), after resolving symlinks and '..'; a
+// root-only file or another Safehold's database is never read, and the
+// answer names --import-dir.
+func TestImportOnlyFromImportDir(t *testing.T) {
+	secretDir := t.TempDir()
+	secret := filepath.Join(secretDir, "secret.raw")
+	if err := os.WriteFile(secret, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := testserver.Start(t) // another Safehold instance: its database holds its signing key
+	otherDB := filepath.Join(other.DataDir, "safehold.db")
+	other.Stop()
+
+	importBody := func(uri string) map[string]any {
+		return map[string]any{"location": "westus", "properties": map[string]any{"creationData": map[string]any{"createOption": "Import", "sourceUri": uri}}}
+	}
+	refused := func(e *env, name, uri string) {
+		t.Helper()
+		resp, m := e.Do("PUT", e.diskID(name)+"?api-version=2024-03-02", importBody(uri))
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidParameter" || !strings.Contains(msg, "--import-dir") {
+			t.Fatalf("import of %s: want 400 InvalidParameter naming --import-dir, got %d %v", uri, resp.StatusCode, m)
+		}
+		if resp, _ := e.Do("GET", e.diskID(name)+"?api-version=2024-03-02", nil); resp.StatusCode != 404 {
+			t.Fatalf("disk %s exists after a refused import: %d", name, resp.StatusCode)
+		}
+	}
+
+	// No --import-dir: no local file, even on loopback.
+	e, _ := start(t)
+	refused(e, "a", "file://"+secret)
+	refused(e, "b", "file://"+otherDB)
+	refused(e, "c", secret)
+	e.Stop()
+
+	// With --import-dir: only below it, symlinks and '..' resolved.
+	imp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(imp, "ok.raw"), make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(imp, "link.raw")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other.DataDir, filepath.Join(imp, "otherdata")); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = start(t, func(c *server.Config) { c.Compute.ImportDir = imp })
+	refused(e, "d", "file://"+secret)
+	refused(e, "e", "file://"+filepath.Join(imp, "link.raw"))
+	refused(e, "f", "link.raw")
+	refused(e, "g", "file://"+filepath.Join(imp, "..", filepath.Base(secretDir), "secret.raw"))
+	refused(e, "h", "../"+filepath.Base(secretDir)+"/secret.raw")
+	refused(e, "i", "otherdata/safehold.db")
+	refused(e, "j", "file://"+otherDB)
+	d := e.putDisk("ok", map2disk(importBody("file://"+filepath.Join(imp, "ok.raw"))))
+	if *d.Properties.DiskSizeBytes != 1<<20 {
+		t.Fatalf("import inside --import-dir: %+v", d.Properties)
+	}
+	d = e.putDisk("rel", map2disk(importBody("ok.raw")))
+	if *d.Properties.DiskSizeBytes != 1<<20 {
+		t.Fatalf("relative import inside --import-dir: %+v", d.Properties)
+	}
+}
+
+func map2disk(m map[string]any) armcompute.Disk {
+	b, _ := json.Marshal(m)
+	var d armcompute.Disk
+	json.Unmarshal(b, &d)
+	return d
+}
+
+// A page-range diff is only against an earlier snapshot of the same disk.
+func TestPageDiffBaseChecks(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("d1", 1)
+	e.emptyDisk("d2", 1)
+	e.snapshot("s1", "d1", true)
+	e.snapshot("s2", "d1", true)
+	e.snapshot("o1", "d2", true)
+	s1, s2, o1 := e.grantSnapshot("s1"), e.grantSnapshot("s2"), e.grantSnapshot("o1")
+	diff := func(sas string, opts *pageblob.GetPageRangesDiffOptions) error {
+		_, err := e.pageClient(sas).NewGetPageRangesDiffPager(opts).NextPage(ctx)
+		return err
+	}
+	if err := diff(s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s1)}); err != nil {
+		t.Fatalf("diff against an earlier snapshot: %v", err)
+	}
+	for name, c := range map[string]struct {
+		sas  string
+		opts *pageblob.GetPageRangesDiffOptions
+		st   int
+		code string
+	}{
+		"other disk by url": {s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(o1)}, http.StatusConflict, "PreviousSnapshotNotFound"},
+		"other disk by id":  {s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshot: to.Ptr(e.snapID("o1"))}, http.StatusConflict, "PreviousSnapshotNotFound"},
+		"live disk":         {e.grantDisk("d1", armcompute.AccessLevelRead), &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(o1)}, http.StatusConflict, "PreviousSnapshotNotFound"},
+		"newer":             {s1, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s2)}, http.StatusBadRequest, "PreviousSnapshotCannotBeNewer"},
+	} {
+		err := diff(c.sas, c.opts)
+		if st, code := storageCode(err); st != c.st || code != c.code {
+			t.Fatalf("%s: %v, want %d %s", name, err, c.st, c.code)
+		}
+	}
+}
+
+// A diff reports the 512-byte pages that changed, not whole 64 KiB blocks.
+func TestPageDiffIsPageExact(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("d1", 1)
+	e.snapshot("s1", "d1", true)
+	w := e.grantDisk("d1", armcompute.AccessLevelWrite)
+	data := bytes.Repeat([]byte{0xab}, 8192)
+	const off = 2<<20 + 1024 // inside a block, not block-aligned
+	if _, err := e.pageClient(w).UploadPages(ctx, streaming.NopCloser(bytes.NewReader(data)), blob.HTTPRange{Offset: off, Count: int64(len(data))}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.revokeDisk("d1")
+	e.snapshot("s2", "d1", true)
+	s1, s2 := e.grantSnapshot("s1"), e.grantSnapshot("s2")
+	var got []string
+	for pg := e.pageClient(s2).NewGetPageRangesDiffPager(&pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s1)}); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.PageRange {
+			got = append(got, fmt.Sprintf("%d-%d", *r.Start, *r.End))
+		}
+	}
+	want := fmt.Sprintf("%d-%d", off, off+len(data)-1)
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("diff ranges %v, want [%s]", got, want)
+	}
+}
+
+// TestSnapshotResize: diskSizeGB in a snapshot update (PATCH, or a PUT on
+// the existing snapshot) grows the snapshot, as Azure's Snapshot_Update
+// example does; it never shrinks (400). The grown snapshot reads as the
+// old content followed by zeros through a SAS, and a disk created from it
+// has the new size.
+func TestSnapshotResize(t *testing.T) {
+	e, _ := start(t)
+	e.emptyDisk("d1", 1)
+	m := newModel(t, gib)
+	pc := e.pageClient(e.grantDisk("d1", armcompute.AccessLevelWrite))
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, off := range []int64{0, gib - 1<<20} {
+		p := make([]byte, 1<<20)
+		for i := range p {
+			p[i] = byte(rng.Uint32())
+		}
+		if err := uploadPages(t, pc, off, p); err != nil {
+			t.Fatal(err)
+		}
+		m.write(p, off)
+	}
+	e.revokeDisk("d1")
+	e.snapshot("s1", "d1", true)
+
+	up, err := e.snaps.BeginUpdate(e.Ctx(), e.rg, "s1", armcompute.SnapshotUpdate{Properties: &armcompute.SnapshotUpdateProperties{DiskSizeGB: to.Ptr[int32](2)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := up.PollUntilDone(e.Ctx(), poll)
+	if err != nil || *res.Properties.DiskSizeGB != 2 || *res.Properties.DiskSizeBytes != 2*gib {
+		t.Fatalf("grow to 2 GB: %v %+v", err, res.Properties)
+	}
+	if g, err := e.snaps.Get(e.Ctx(), e.rg, "s1", nil); err != nil || *g.Properties.DiskSizeGB != 2 {
+		t.Fatalf("get after the resize: %v", err)
+	}
+	// Shrinking is refused, by PATCH and by PUT.
+	if _, err := e.snaps.BeginUpdate(e.Ctx(), e.rg, "s1", armcompute.SnapshotUpdate{Properties: &armcompute.SnapshotUpdateProperties{DiskSizeGB: to.Ptr[int32](1)}}, nil); err == nil {
+		t.Fatal("shrink by PATCH accepted")
+	} else if st, _ := armCode(err); st != http.StatusBadRequest {
+		t.Fatalf("shrink by PATCH: %v", err)
+	}
+	put := func(gb int32) (armcompute.Snapshot, error) {
+		p, err := e.snaps.BeginCreateOrUpdate(e.Ctx(), e.rg, "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("d1"))}, DiskSizeGB: to.Ptr(gb)}}, nil)
+		if err != nil {
+			return armcompute.Snapshot{}, err
+		}
+		r, err := p.PollUntilDone(e.Ctx(), poll)
+		return r.Snapshot, err
+	}
+	if _, err := put(1); err == nil {
+		t.Fatal("shrink by PUT accepted")
+	} else if st, _ := armCode(err); st != http.StatusBadRequest {
+		t.Fatalf("shrink by PUT: %v", err)
+	}
+	if s, err := put(3); err != nil || *s.Properties.DiskSizeGB != 3 {
+		t.Fatalf("grow to 3 GB by PUT: %v", err)
+	}
+
+	// The content: the old bytes, then zeros.
+	m3 := newModel(t, 3*gib)
+	buf := make([]byte, gib)
+	m.f.ReadAt(buf, 0)
+	m3.write(buf, 0)
+	compareSAS(t, e, e.grantSnapshot("s1"), m3)
+	d := e.diskFromSnapshot("d2", "s1")
+	if *d.Properties.DiskSizeGB != 3 {
+		t.Fatalf("disk from the grown snapshot: %d GB", *d.Properties.DiskSizeGB)
+	}
 }
