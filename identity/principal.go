@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -138,11 +137,7 @@ func (d *Directory) Get(ctx context.Context, objectID string) (*Principal, error
 // Exists reports whether a principal exists (without decoding it: the
 // per-request check of a cached token's principal).
 func (d *Directory) Exists(ctx context.Context, objectID string) (bool, error) {
-	_, err := d.Store.Get(ctx, principalKind, objectID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+	return store.Exists(ctx, d.Store, principalKind, objectID)
 }
 
 // ByAppID reads a principal by client (application) id.

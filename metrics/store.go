@@ -42,6 +42,13 @@ func (s *instStore) Get(ctx context.Context, kind, key string) (store.Doc, error
 	return s.Store.Get(ctx, kind, key)
 }
 
+// View passes a read that does not copy the value on to the wrapped store
+// (store.View), observed as a get.
+func (s *instStore) View(ctx context.Context, kind, key string) (store.Doc, error) {
+	defer s.get.observe(s.m.storeLat, "get", time.Now())
+	return store.View(ctx, s.Store, kind, key)
+}
+
 func (s *instStore) List(ctx context.Context, kind string, q store.ListQuery) ([]store.Doc, error) {
 	defer s.list.observe(s.m.storeLat, "list", time.Now())
 	return s.Store.List(ctx, kind, q)

@@ -276,8 +276,8 @@ func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) err
 
 // CheckSubscription returns a NotFound SubscriptionNotFound error unless the subscription exists.
 func CheckSubscription(ctx context.Context, r store.Reader, sub string) error {
-	_, err := r.Get(ctx, SubscriptionKind, sub)
-	if errors.Is(err, store.ErrNotFound) {
+	ok, err := store.Exists(ctx, r, SubscriptionKind, sub)
+	if err == nil && !ok {
 		return failure.NotFoundf("SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
 	}
 	return err

@@ -60,7 +60,7 @@ func ListWire[T any](ctx context.Context, r store.Reader, typ, scope string, kee
 // document decoded into a *T would write, memoized by the stored bytes as in
 // ListWire. When absent it returns NotFound(id).
 func GetWire[T any](ctx context.Context, r store.Reader, id arm.ResourceID) (json.RawMessage, error) {
-	d, err := r.Get(ctx, resourceKind, id.Key()) // lower-case: the store's cache key needs no copy
+	d, err := store.View(ctx, r, resourceKind, id.Key()) // lower-case: the store's cache key needs no copy; only read here
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound(id)
 	}

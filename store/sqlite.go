@@ -272,16 +272,27 @@ func (r sqliteReader) GetTaskByKey(ctx context.Context, key string) (Task, error
 
 // Get reads one document.
 func (s *SQLite) Get(ctx context.Context, kind, key string) (Doc, error) {
+	d, err := s.View(ctx, kind, key)
+	if err != nil {
+		return Doc{}, err
+	}
+	d.Value = append([]byte(nil), d.Value...) // the caller's to change; the cache's stays
+	return d, nil
+}
+
+// View is Get whose Value is the read cache's own (Viewer): the caller
+// must not modify it. Cached values are never modified in place (a commit
+// drops them), so it stays what was read.
+func (s *SQLite) View(ctx context.Context, kind, key string) (Doc, error) {
 	ck := cacheKey(kind, key)
 	s.cmu.Lock()
 	d, ok := s.cache[ck]
 	gen := s.gen
 	s.cmu.Unlock()
 	if ok {
-		d.Value = append([]byte(nil), d.Value...)
 		return d, nil
 	}
-	d, err := scanDoc(s.rq.QueryRowContext(ctx, getDocSQL, kind, strings.ToLower(key)).Scan)
+	d, err := scanDoc(s.rq.QueryRowContext(ctx, getDocSQL, kind, ck.key).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Doc{}, ErrNotFound
 	}
@@ -293,9 +304,7 @@ func (s *SQLite) Get(ctx context.Context, kind, key string) (Doc, error) {
 		if s.cache == nil || len(s.cache) >= cacheMax {
 			s.cache = map[docKey]Doc{}
 		}
-		c := d
-		c.Value = append([]byte(nil), d.Value...)
-		s.cache[ck] = c
+		s.cache[ck] = d
 	}
 	s.cmu.Unlock()
 	return d, nil

@@ -136,6 +136,34 @@ type Reader interface {
 	GetTaskByKey(ctx context.Context, key string) (Task, error)
 }
 
+// Viewer is a Reader whose reads can share a document's value with the
+// store (its read cache) instead of copying it, for callers that only read
+// the value.
+type Viewer interface {
+	// View is Get for a caller that never modifies the returned Value
+	// (which may be the store's own): a document as Get returns it, or
+	// ErrNotFound.
+	View(ctx context.Context, kind, key string) (Doc, error)
+}
+
+// View reads a document whose Value the caller only reads: through r's
+// View when r is a Viewer, else r.Get.
+func View(ctx context.Context, r Reader, kind, key string) (Doc, error) {
+	if v, ok := r.(Viewer); ok {
+		return v.View(ctx, kind, key)
+	}
+	return r.Get(ctx, kind, key)
+}
+
+// Exists reports whether a document exists (View, without the value).
+func Exists(ctx context.Context, r Reader, kind, key string) (bool, error) {
+	_, err := View(ctx, r, kind, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // DeleteKeys deletes the documents of kind with these keys in tx; a key
 // with no document is no error (a delete that may run twice, or after
 // another one).

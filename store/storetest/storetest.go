@@ -96,6 +96,51 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("stored value changed through a returned slice: %q", d2.Value)
 		}
 	})
+	t.Run("ViewAndExistsReadAfterWrite", func(t *testing.T) {
+		s := open(t)
+		put := func(v string) {
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				return tx.Put(ctx, store.Doc{Kind: "k", Key: "x", Scope: "/s/", Type: "T", Value: []byte(v)})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := store.Exists(ctx, s, "k", "x"); ok || err != nil {
+			t.Fatalf("Exists before a write: %v %v", ok, err)
+		}
+		if _, err := store.View(ctx, s, "k", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("View before a write: %v", err)
+		}
+		for i := 0; i < 3; i++ {
+			put(fmt.Sprint(i))
+			for j := 0; j < 2; j++ { // a second read may come from a cache
+				v, err := store.View(ctx, s, "k", "X")
+				g, _ := s.Get(ctx, "k", "x")
+				if err != nil || string(v.Value) != fmt.Sprint(i) || v.Key != g.Key || v.Version != g.Version || v.Scope != "/s/" || v.Type != g.Type || !v.Updated.Equal(g.Updated) {
+					t.Fatalf("View after write %d: %v %+v, Get %+v", i, err, v, g)
+				}
+				if ok, err := store.Exists(ctx, s, "k", "X"); !ok || err != nil {
+					t.Fatalf("Exists after write %d: %v %v", i, ok, err)
+				}
+			}
+		}
+		// A Get's value is the caller's to change; a View's stays.
+		g, _ := s.Get(ctx, "k", "x")
+		g.Value[0] = 'z'
+		if v, _ := store.View(ctx, s, "k", "x"); string(v.Value) != "2" {
+			t.Fatalf("a Get's value changed the viewed one: %q", v.Value)
+		}
+		s.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "k", "x") })
+		if ok, err := store.Exists(ctx, s, "k", "x"); ok || err != nil {
+			t.Fatalf("Exists after delete: %v %v", ok, err)
+		}
+		put("again")
+		store.View(ctx, s, "k", "x")
+		s.Update(ctx, func(tx store.Tx) error { _, err := tx.DeleteScope(ctx, "k", "/s/"); return err })
+		if _, err := store.View(ctx, s, "k", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("View after DeleteScope: %v", err)
+		}
+	})
 	t.Run("PanicRollsBackAndStoreStaysUsable", func(t *testing.T) {
 		s := open(t)
 		func() {
