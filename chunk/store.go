@@ -752,7 +752,8 @@ func (s *Store) getBuf() []byte {
 		s.free = s.free[:n-1]
 		return b[:0]
 	}
-	return make([]byte, 0, s.packSize+s.packSize/8)
+	// Aligned: the local backend writes it to disk without a copy.
+	return blob.AlignedBuf(s.packSize + s.packSize/8)[:0]
 }
 
 // sealLocked closes the open pack for writing; the caller uploads it.
@@ -943,7 +944,9 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 	if into != nil {
 		bp, _ := s.readBufs.Get().(*[]byte)
 		if bp == nil {
-			b := make([]byte, maxRead)
+			// Aligned, with a page to spare on each side: the local
+			// backend reads whole pages into it without a copy.
+			b := blob.AlignedBuf(maxRead + 2*blob.Align)
 			bp = &b
 		}
 		defer s.readBufs.Put(bp)

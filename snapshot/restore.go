@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/chunk"
 	"github.com/safehold/safehold/internal/directio"
 )
@@ -119,7 +120,7 @@ func (r *Repository) forEachRun(ctx context.Context, m *Manifest, workers int, c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := directio.Buf(restoreBlocks * BlockSize)
+			buf := blob.AlignedBuf(restoreBlocks * BlockSize)
 			for j := range jobs {
 				if wctx.Err() != nil {
 					continue

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/safehold/safehold/blob"
 )
 
@@ -95,7 +97,7 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) (err error) 
 		}
 		os.Remove(tmp)
 	}()
-	if _, err := f.Write(data); err != nil {
+	if err := writeNew(f, tmp, data); err != nil {
 		return fmt.Errorf("put %s: write: %w", key, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -173,6 +175,31 @@ func (b *Backend) GetInto(ctx context.Context, key string, off, length int64, sc
 	if err != nil {
 		return nil, err
 	}
+	if end-off >= directMin {
+		// The aligned pages around the range, read with O_DIRECT into an
+		// aligned buffer (scratch if it is one and holds them).
+		aoff, aend := off&^(blob.Align-1), (end+blob.Align-1)&^(blob.Align-1)
+		buf := scratch
+		if int64(cap(buf)) < aend-aoff || !blob.Aligned(buf[:1]) {
+			if int64(cap(buf)) >= end-off {
+				buf = nil // read buffered into scratch below
+			} else {
+				buf = blob.AlignedBuf(int(aend - aoff))
+			}
+		}
+		if buf != nil {
+			n, ok, err := readDirect(p, buf[:aend-aoff], aoff)
+			if err != nil {
+				return nil, fmt.Errorf("get %s: read: %w", key, err)
+			}
+			if ok {
+				if int64(n) < end-aoff {
+					return nil, fmt.Errorf("get %s: read: %w", key, io.ErrUnexpectedEOF)
+				}
+				return buf[off-aoff : end-aoff : end-aoff], nil
+			}
+		}
+	}
 	var buf []byte
 	if int64(cap(scratch)) >= end-off {
 		buf = scratch[:end-off]
@@ -183,6 +210,77 @@ func (b *Backend) GetInto(ctx context.Context, key string, off, length int64, sc
 		return nil, fmt.Errorf("get %s: read: %w", key, err)
 	}
 	return buf, nil
+}
+
+// Objects of at least directMin bytes are written and read with O_DIRECT
+// (in whole blob.Align-sized pages from aligned buffers; the rest goes through
+// the page cache). A backup writes a repository's packs once and reads them
+// rarely, so copying them through the page cache only costs CPU (on
+// this project's bench host, taking 1 GiB of new pages for the cache cost
+// more system time than compressing the data) and evicts what the rest of
+// the machine keeps cached. File systems that refuse direct I/O get
+// buffered I/O.
+const directMin = 256 << 10
+
+// writeNew writes data to the new, empty file f whose path is name: the
+// blob.Align-multiple prefix with O_DIRECT through a second descriptor when data
+// is large and aligned, the rest through f. f.Sync covers both.
+func writeNew(f *os.File, name string, data []byte) error {
+	done := 0
+	if n := len(data) &^ (blob.Align - 1); n >= directMin && blob.Aligned(data) {
+		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+		if err == nil {
+			for done < n {
+				w, err := unix.Pwrite(fd, data[done:n], int64(done))
+				if err != nil {
+					if done == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
+						break // no direct I/O here: write buffered
+					}
+					unix.Close(fd)
+					return err
+				}
+				if w == 0 {
+					unix.Close(fd)
+					return io.ErrShortWrite
+				}
+				done += w
+			}
+			if err := unix.Close(fd); err != nil {
+				return err
+			}
+		}
+	}
+	if done < len(data) {
+		if _, err := f.WriteAt(data[done:], int64(done)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readDirect reads into buf at off (both aligned) with O_DIRECT. ok is
+// false when the file system refuses direct I/O (the caller reads
+// buffered); n may be short at the end of the file.
+func readDirect(name string, buf []byte, off int64) (n int, ok bool, err error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false, nil
+	}
+	defer unix.Close(fd)
+	for n < len(buf) {
+		r, err := unix.Pread(fd, buf[n:], off+int64(n))
+		if err != nil {
+			if n == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
+				return 0, false, nil
+			}
+			return n, true, err
+		}
+		if r == 0 {
+			break // end of file
+		}
+		n += r
+	}
+	return n, true, nil
 }
 
 // Stat implements blob.Backend.

@@ -76,13 +76,3 @@ func (d *Writer) WriteAt(p []byte, off int64) (int, error) {
 	}
 	return done, nil
 }
-
-// Buf returns n bytes starting on an Align boundary.
-func Buf(n int) []byte {
-	b := make([]byte, n+Align)
-	a := int(uintptr(unsafe.Pointer(&b[0])) % Align)
-	if a != 0 {
-		a = Align - a
-	}
-	return b[a : a+n : a+n]
-}
