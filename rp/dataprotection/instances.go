@@ -414,6 +414,9 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := pr.guarded(r, opGuardDeleteInstance, nil); err != nil {
+		return nil, err
+	}
 	id := instanceIDOf(r)
 	op := &ops.Operation{Kind: opDeleteInstance, ResourceID: id.String(), Caller: r.Caller()}
 	gone := false
@@ -533,6 +536,9 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 		ctx := r.HTTP.Context()
 		vault, err := pr.vaultFor(r)
 		if err != nil {
+			return nil, err
+		}
+		if err := pr.guardAction(r, action); err != nil {
 			return nil, err
 		}
 		id := instanceIDOf(r)

@@ -111,6 +111,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", T+"/backupInstances/{backupInstanceName}", pr.aliased(pr.getInstance), arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/read"))
 
 	rt.Handle("GET", V+"/backupJobs", pr.listJobs)
+	pr.registerGuards(rt, sub, rg, V)
 	pr.registerExports(rt, V)
 	rt.Handle("GET", V+"/backupJobs/{jobId}", pr.getJob)
 

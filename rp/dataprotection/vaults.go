@@ -166,6 +166,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return err
 		}
+		if err := pr.guardSoftDelete(r, oldSecurity, sec, in.Properties.ResourceGuardOperationRequests); err != nil {
+			return err
+		}
 		out.Properties.SecuritySettings = sec
 		var oldIdentity *identityDetails
 		if exists {
@@ -178,8 +181,12 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.Identity = ident
 		out.Properties.ProvisioningState = "Succeeded"
 		out.Properties.ResourceMoveState = "Unknown"
-		f := false
-		out.Properties.IsVaultProtectedByResourceGuard = &f
+		px, err := resource.GuardProxyOf(ctx, tx, id.String())
+		if err != nil {
+			return err
+		}
+		guarded := px != nil
+		out.Properties.IsVaultProtectedByResourceGuard = &guarded
 		return pr.saveVault(ctx, tx, r, id, &out)
 	})
 	if err != nil {
@@ -224,6 +231,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			if len(p.SecuritySettings) > 0 {
 				sec, err := checkSecuritySettings(p.SecuritySettings, out.Properties.SecuritySettings, false)
 				if err != nil {
+					return err
+				}
+				if err := pr.guardSoftDelete(r, out.Properties.SecuritySettings, sec, p.ResourceGuardOperationRequests); err != nil {
 					return err
 				}
 				out.Properties.SecuritySettings = sec

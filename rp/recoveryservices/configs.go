@@ -173,7 +173,9 @@ func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, erro
 		case "storage":
 			err = checkStorageConfig(old, c.Properties, props)
 		case "vault":
-			err = checkVaultConfig(old, c.Properties)
+			if err = checkVaultConfig(old, c.Properties); err == nil {
+				err = pr.guardVaultConfig(r, vid, old, c.Properties, props)
+			}
 		}
 		if err != nil {
 			return err

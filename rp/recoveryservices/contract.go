@@ -12,13 +12,11 @@ import (
 )
 
 // registerContract adds the vault-level families clients read around the
-// backup flow: resource guard proxies (a vault with no resource guard lists
-// none), the backup encryption config, and the namespace's operations
-// catalog. R is the vault path pattern.
+// backup flow: resource guard proxies (guardproxies.go), the backup
+// encryption config, and the namespace's operations catalog. R is the vault
+// path pattern.
 func (pr *Provider) registerContract(rt *arm.Router, R string) {
-	rt.Handle("GET", R+"/backupResourceGuardProxies", pr.listNone)
-	rt.Handle("GET", R+"/backupResourceGuardProxies/{resourceGuardProxyName}", pr.getNone("ResourceGuardProxyNotFound",
-		"The vault has no resource guard proxy '%s': Safehold does not serve resource guards.", "resourceGuardProxyName"))
+	pr.registerProxies(rt, R)
 	// Backup engines are the MABS and DPM servers registered to a vault;
 	// Safehold protects Azure VMs only, so a vault lists none (as Azure
 	// answers for a vault no server was registered to).

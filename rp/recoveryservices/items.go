@@ -245,6 +245,9 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	if err := r.CheckLinked(itemLinks(arm.NewID(vid.SubscriptionID, vm.RG, "Microsoft.Compute", "virtualMachines", vm.Name).String(), in)...); err != nil {
 		return nil, err
 	}
+	if err := pr.guardUpdate(r, vid, iid, opGuardUpdateItem); err != nil {
+		return nil, err
+	}
 	p := in.Properties
 	if p.ProtectedItemType != "" && !strings.EqualFold(p.ProtectedItemType, vmType) && !strings.EqualFold(p.ProtectedItemType, "AzureIaaSVMProtectedItem") {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.protectedItemType '%s' is not supported: use 'Microsoft.Compute/virtualMachines'.", p.ProtectedItemType)
@@ -463,6 +466,9 @@ func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vid, iid, _, err := pr.itemPathOf(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := pr.guarded(r, vid, opGuardDeleteItem, nil); err != nil {
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opKindDelete, ResourceID: iid.String(), Caller: r.Caller()}

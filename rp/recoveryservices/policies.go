@@ -178,6 +178,9 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		props = mustJSON(other)
 	}
 	id := pr.policyID(r, v)
+	if err := pr.guardUpdate(r, id.Parent(), id, opGuardPolicy); err != nil {
+		return nil, err
+	}
 	var out policyRecord
 	var op *ops.Operation
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {

@@ -63,8 +63,8 @@ func (pr *Provider) securityPIN(r *arm.Request) (*arm.Response, error) {
 	if err := r.DecodeOptional(&in); err != nil {
 		return nil, err
 	}
-	if len(in.ResourceGuardOperationRequests) > 0 {
-		return nil, arm.BadRequest("BMSUserErrorResourceGuardNotFound", "The vault '%s' has no resource guard: leave resourceGuardOperationRequests out.", vid.Name())
+	if err := pr.guarded(r, vid, opGuardSecurityPIN, in.ResourceGuardOperationRequests); err != nil {
+		return nil, err
 	}
 	n, err := rand.Int(rand.Reader, big.NewInt(1000000))
 	if err != nil {

@@ -1,0 +1,204 @@
+package dataprotection_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+const (
+	roleContributor       = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+	roleReader            = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+	roleBackupContributor = "5e467623-bb1f-42f4-a55d-6e525e11384b"
+)
+
+// wantCode fails unless err is an ARM error with status and code.
+func wantCode(t *testing.T, what string, err error, status int, code string) *azcore.ResponseError {
+	t.Helper()
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != status || re.ErrorCode != code {
+		t.Fatalf("%s: want %d %s, got %v", what, status, code, err)
+	}
+	return re
+}
+
+// TestResourceGuardCRUD: a guard is a tracked resource that lists the
+// critical operations it protects, less its exclusions, and the default
+// request object of each.
+func TestResourceGuardCRUD(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	e.ResourceGroups("guard-rg")
+	gc := testserver.Factory(e, armdataprotection.NewClientFactory).NewResourceGuardsClient()
+	g, err := gc.Put(ctx, "guard-rg", "g1", armdataprotection.ResourceGuardResource{Location: to.Ptr("West US"), Tags: map[string]*string{"k": to.Ptr("v")},
+		Properties: &armdataprotection.ResourceGuard{VaultCriticalOperationExclusionList: []*string{to.Ptr("Microsoft.RecoveryServices/vaults/backupSecurityPIN/action")}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := g.Properties
+	if *g.Location != "westus" || *p.ProvisioningState != armdataprotection.ProvisioningStateSucceeded || !*p.AllowAutoApprovals || len(p.VaultCriticalOperationExclusionList) != 1 {
+		t.Fatalf("guard %+v", g)
+	}
+	ops := map[string]string{}
+	for _, o := range p.ResourceGuardOperations {
+		ops[*o.VaultCriticalOperation] = *o.RequestResourceType
+	}
+	if ops["Microsoft.RecoveryServices/vaults/backupResourceGuardProxies/delete"] != "Microsoft.DataProtection/resourceGuards/deleteResourceGuardProxyRequests" ||
+		ops["Microsoft.DataProtection/backupVaults/backupInstances/delete"] == "" || ops["Microsoft.RecoveryServices/vaults/backupSecurityPIN/action"] != "" {
+		t.Fatalf("operations %v", ops)
+	}
+	if _, err := gc.Put(ctx, "guard-rg", "g2", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus"),
+		Properties: &armdataprotection.ResourceGuard{VaultCriticalOperationExclusionList: []*string{to.Ptr("Microsoft.Compute/disks/delete")}}}, nil); err == nil {
+		t.Fatal("an unknown excluded operation was accepted")
+	} else {
+		wantCode(t, "unknown exclusion", err, 400, "InvalidRequestContent")
+	}
+	pg, err := gc.Patch(ctx, "guard-rg", "g1", armdataprotection.PatchResourceGuardInput{Tags: map[string]*string{"n": to.Ptr("w")}}, nil)
+	if err != nil || len(pg.Tags) != 1 || *pg.Tags["n"] != "w" || len(pg.Properties.ResourceGuardOperations) != len(p.ResourceGuardOperations) {
+		t.Fatalf("patch: %v %+v", err, pg)
+	}
+	n := 0
+	for page := range fixture.Pages(t, gc.NewGetResourcesInSubscriptionPager(nil)) {
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Fatalf("%d guards in the subscription", n)
+	}
+	def, err := gc.GetDefaultBackupSecurityPINRequestsObject(ctx, "guard-rg", "g1", "default", nil)
+	if err != nil || *def.Type != "Microsoft.DataProtection/resourceGuards/getBackupSecurityPINRequests" || !strings.HasSuffix(*def.ID, "/g1/getBackupSecurityPINRequests/default") {
+		t.Fatalf("default request: %v %+v", err, def)
+	}
+	for page := range fixture.Pages(t, gc.NewGetDeleteProtectedItemRequestsObjectsPager("guard-rg", "g1", nil)) {
+		if len(page.Value) != 1 || *page.Value[0].Name != "default" {
+			t.Fatalf("requests %+v", page.Value)
+		}
+	}
+	if _, err := gc.GetDefaultDisableSoftDeleteRequestsObject(ctx, "guard-rg", "g1", "other", nil); err == nil {
+		t.Fatal("a request other than default was found")
+	}
+	if _, err := gc.Delete(ctx, "guard-rg", "g1", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = gc.Get(ctx, "guard-rg", "g1", nil)
+	wantCode(t, "get a deleted guard", err, 404, "ResourceNotFound")
+}
+
+// TestResourceGuardProtectsBackupVault: a backup admin with Backup
+// Contributor on the vault's group links the vault to a guard it may only
+// read; from then on deleting or stopping the backup instance needs the
+// guard's permission (403 naming the guard), and so does unlinking, which
+// also needs an unlockDelete used before it expires.
+func TestResourceGuardProtectsBackupVault(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	dv := fixture.ProtectDisk(t, e)
+	e.ResourceGroups("security-rg")
+	admin := testserver.Factory(e, armdataprotection.NewClientFactory)
+	guard, err := admin.NewResourceGuardsClient().Put(ctx, "security-rg", "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guardID := *guard.ID
+
+	objectID, cred := fixture.Principal(t, e, "backup-admin")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+dv.RG, roleBackupContributor, objectID)
+	f, err := armdataprotection.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxies, bis, vaults := f.NewDppResourceGuardProxyClient(), f.NewBackupInstancesClient(), f.NewBackupVaultsClient()
+	link := armdataprotection.ResourceGuardProxyBaseResource{Properties: &armdataprotection.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
+
+	// Linking names the guard: the caller must be able to read it.
+	_, err = proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
+	wantCode(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
+	fixture.Assign(t, e, guardID, roleReader, objectID)
+	var px armdataprotection.DppResourceGuardProxyClientCreateOrUpdateResponse
+	e.WaitFor("link allowed", func() bool {
+		px, err = proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
+		return err == nil
+	})
+	details := map[string]string{}
+	for _, d := range px.Properties.ResourceGuardOperationDetails {
+		details[*d.VaultCriticalOperation] = *d.DefaultResourceRequest
+	}
+	if *px.Properties.ResourceGuardResourceID != guardID || details["Microsoft.DataProtection/backupVaults/backupInstances/delete"] != guardID+"/deleteBackupInstanceRequests/default" ||
+		details["Microsoft.RecoveryServices/vaults/backupconfig/write"] != "" {
+		t.Fatalf("proxy %+v", px)
+	}
+	if _, err := proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "Another", link, nil); err == nil {
+		t.Fatal("a second proxy was accepted")
+	} else {
+		wantCode(t, "second proxy", err, 409, "UserErrorResourceGuardProxyExists")
+	}
+	v, err := vaults.Get(ctx, dv.RG, dv.Vault, nil)
+	if err != nil || !*v.Properties.IsVaultProtectedByResourceGuard {
+		t.Fatalf("vault: %v %+v", err, v.Properties)
+	}
+
+	// Critical operations need the guard's permission.
+	_, err = bis.BeginDelete(ctx, dv.RG, dv.Vault, dv.Instance, nil)
+	re := wantCode(t, "delete the instance", err, 403, "UserErrorCriticalOperationUnauthorized")
+	if !strings.Contains(re.Error(), guardID) {
+		t.Fatalf("the refusal does not name the guard: %v", re)
+	}
+	_, err = bis.BeginStopProtection(ctx, dv.RG, dv.Vault, dv.Instance, &armdataprotection.BackupInstancesClientBeginStopProtectionOptions{
+		Parameters: &armdataprotection.StopProtectionRequest{ResourceGuardOperationRequests: []*string{to.Ptr(guardID + "/dppDisableStopProtectionRequests/default")}}})
+	wantCode(t, "stop protection", err, 403, "UserErrorCriticalOperationUnauthorized")
+	_, err = bis.BeginSuspendBackups(ctx, dv.RG, dv.Vault, dv.Instance, &armdataprotection.BackupInstancesClientBeginSuspendBackupsOptions{
+		Parameters: &armdataprotection.SuspendBackupRequest{ResourceGuardOperationRequests: []*string{to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/x/providers/Microsoft.DataProtection/resourceGuards/other/dppDisableSuspendBackupsRequests/default")}}})
+	wantCode(t, "a request of another guard", err, 400, "UserErrorResourceGuardOperationRequestInvalid")
+	_, err = proxies.Delete(ctx, dv.RG, dv.Vault, "VaultProxy", nil)
+	wantCode(t, "unlink without unlock", err, 403, "UserErrorResourceGuardProxyLocked")
+	unlock := armdataprotection.UnlockDeleteRequest{ResourceToBeDeleted: px.ID,
+		ResourceGuardOperationRequests: []*string{to.Ptr(guardID + "/deleteResourceGuardProxyRequests/default")}}
+	_, err = proxies.UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil)
+	wantCode(t, "unlock without the guard's permission", err, 403, "UserErrorCriticalOperationUnauthorized")
+	// The guard's owner may not delete it while it protects a vault.
+	_, err = admin.NewResourceGuardsClient().Delete(ctx, "security-rg", "guard", nil)
+	wantCode(t, "delete a linked guard", err, 409, "UserErrorResourceGuardInUse")
+
+	// The guard's owner grants the backup admin access (JIT in Azure).
+	fixture.Assign(t, e, guardID, roleContributor, objectID)
+	var ul armdataprotection.DppResourceGuardProxyClientUnlockDeleteResponse
+	e.WaitFor("unlock allowed", func() bool {
+		ul, err = proxies.UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil)
+		return err == nil
+	})
+	if ul.UnlockDeleteExpiryTime == nil {
+		t.Fatal("no unlockDeleteExpiryTime")
+	}
+	// An unlock expires: used after its window it unlocks nothing.
+	resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "PT11M"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("clock advance: %d %v", resp.StatusCode, m)
+	}
+	_, err = proxies.Delete(ctx, dv.RG, dv.Vault, "VaultProxy", nil)
+	wantCode(t, "unlink after the unlock expired", err, 403, "UserErrorResourceGuardProxyLocked")
+	if _, err = proxies.UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = bis.BeginSuspendBackups(ctx, dv.RG, dv.Vault, dv.Instance, nil); err != nil {
+		t.Fatalf("suspend with the guard's permission: %v", err)
+	}
+	if _, err = proxies.Delete(ctx, dv.RG, dv.Vault, "VaultProxy", nil); err != nil {
+		t.Fatal(err)
+	}
+	v, err = vaults.Get(ctx, dv.RG, dv.Vault, nil)
+	if err != nil || *v.Properties.IsVaultProtectedByResourceGuard {
+		t.Fatalf("vault after unlinking: %v %+v", err, v.Properties)
+	}
+	n := 0
+	for page := range fixture.Pages(t, proxies.NewListPager(dv.RG, dv.Vault, nil)) {
+		n += len(page.Value)
+	}
+	if n != 0 {
+		t.Fatalf("%d proxies after unlinking", n)
+	}
+}

@@ -1,0 +1,136 @@
+package recoveryservices
+
+import (
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/resource"
+)
+
+// A Recovery Services vault's resource guard proxy (at most one) links it
+// to a resource guard (Microsoft.DataProtection/resourceGuards); from then
+// on resource.CheckCritical guards the vault's critical operations
+// (guarded). Azure answers each operation detail by its request type.
+
+func (pr *Provider) registerProxies(rt *arm.Router, R string) {
+	P := R + "/" + resource.ProxiesChild + "/{resourceGuardProxyName}"
+	rt.HandleResource(P, arm.Methods{List: pr.proxies(true), Get: pr.proxies(false), Put: pr.linkGuard, Delete: pr.unlinkGuard})
+	rt.Handle("POST", P+"/unlockDelete", pr.unlockGuard)
+}
+
+func (pr *Provider) linkGuard(r *arm.Request) (*arm.Response, error) {
+	var in resource.ProxyRequest
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	guard, err := in.GuardID()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.CheckLinked(arm.LinkTo(resource.GuardType+"/read", guard)); err != nil {
+		return nil, err
+	}
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), guard, namespace, nil)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(out), nil
+}
+
+// proxies answers the vault's proxies (list) or the one r names.
+func (pr *Provider) proxies(list bool) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		_, vid, err := pr.vaultOf(r)
+		if err != nil {
+			return nil, err
+		}
+		if list {
+			all, err := pr.p.ListGuardProxies(r.HTTP.Context(), vid, namespace)
+			if err != nil {
+				return nil, err
+			}
+			return arm.OK(arm.Values(all)), nil
+		}
+		one, err := pr.p.GetGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), namespace)
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(one), nil
+	}
+}
+
+func (pr *Provider) unlinkGuard(r *arm.Request) (*arm.Response, error) {
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pr.p.DeleteGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), nil)
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
+		return arm.NoContent(), nil
+	}
+	return arm.OK(nil), nil
+}
+
+func (pr *Provider) unlockGuard(r *arm.Request) (*arm.Response, error) {
+	var in resource.UnlockRequest
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	until, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), in.ResourceToBeDeleted, in.ResourceGuardOperationRequests, r.Allowed)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(map[string]string{"unlockDeleteExpiryTime": until}), nil
+}
+
+// guarded authorizes the critical operation vaultOp on the vault vid
+// against the vault's resource guard (resource.CheckCritical).
+func (pr *Provider) guarded(r *arm.Request, vid arm.ResourceID, vaultOp string, requests []string) error {
+	return resource.CheckCritical(r.HTTP.Context(), pr.p.Store, vid.String(), vaultOp, requests, r.Allowed)
+}
+
+// The Recovery Services vault's critical operations (resource.GuardOperations).
+const (
+	opGuardDeleteItem  = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/delete"
+	opGuardUpdateItem  = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/write"
+	opGuardPolicy      = "Microsoft.RecoveryServices/vaults/backupPolicies/write"
+	opGuardSecurityPIN = "Microsoft.RecoveryServices/vaults/backupSecurityPIN/action"
+	opGuardSoftDelete  = "Microsoft.RecoveryServices/vaults/backupconfig/write"
+)
+
+// guardUpdate authorizes vaultOp when it changes the existing resource id
+// (creating one is not critical).
+func (pr *Provider) guardUpdate(r *arm.Request, vid, id arm.ResourceID, vaultOp string) error {
+	ok, err := resource.Exists(r.HTTP.Context(), pr.p.Store, id.String())
+	if err != nil || !ok {
+		return err
+	}
+	return pr.guarded(r, vid, vaultOp, nil)
+}
+
+// guardVaultConfig authorizes turning soft delete off (old and cur are the
+// vault config's properties before and after the write; sent what the
+// request sent).
+func (pr *Provider) guardVaultConfig(r *arm.Request, vid arm.ResourceID, old, cur, sent map[string]any) error {
+	var requests []string
+	if l, ok := sent["resourceGuardOperationRequests"].([]any); ok {
+		for _, q := range l {
+			if s, ok := q.(string); ok {
+				requests = append(requests, s)
+			}
+		}
+	}
+	if old["softDeleteFeatureState"] == "Disabled" || cur["softDeleteFeatureState"] != "Disabled" {
+		return nil
+	}
+	return pr.guarded(r, vid, opGuardSoftDelete, requests)
+}
