@@ -94,16 +94,19 @@ func Excluded(list []string, vaultOp string) bool {
 	return false
 }
 
+// GuardProxyProperties are a proxy's own properties.
+type GuardProxyProperties struct {
+	ResourceGuardResourceID string `json:"resourceGuardResourceId"`
+	LastUpdatedTime         string `json:"lastUpdatedTime"`
+	Description             string `json:"description,omitempty"`
+}
+
 // GuardProxy is a vault's link to a guard as stored.
 type GuardProxy struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Properties struct {
-		ResourceGuardResourceID string `json:"resourceGuardResourceId"`
-		LastUpdatedTime         string `json:"lastUpdatedTime"`
-		Description             string `json:"description,omitempty"`
-	} `json:"properties"`
+	ID         string               `json:"id"`
+	Name       string               `json:"name"`
+	Type       string               `json:"type"`
+	Properties GuardProxyProperties `json:"properties"`
 	// Unlocks are the deletes unlockDelete allowed, until their expiry.
 	Unlocks []GuardUnlock `json:"unlocks,omitempty"`
 }
@@ -360,9 +363,7 @@ type GuardProxyView struct {
 	Name       string `json:"name"`
 	Type       string `json:"type"`
 	Properties struct {
-		ResourceGuardResourceID       string                 `json:"resourceGuardResourceId"`
-		LastUpdatedTime               string                 `json:"lastUpdatedTime"`
-		Description                   string                 `json:"description,omitempty"`
+		GuardProxyProperties
 		ResourceGuardOperationDetails []GuardOperationDetail `json:"resourceGuardOperationDetails"`
 	} `json:"properties"`
 }
@@ -376,9 +377,7 @@ func GuardProxyBody(ctx context.Context, r store.Reader, px *GuardProxy, ns stri
 		return nil, err
 	}
 	v := &GuardProxyView{ID: px.ID, Name: px.Name, Type: ns + "/vaults/" + ProxiesChild}
-	v.Properties.ResourceGuardResourceID = px.Properties.ResourceGuardResourceID
-	v.Properties.LastUpdatedTime = px.Properties.LastUpdatedTime
-	v.Properties.Description = px.Properties.Description
+	v.Properties.GuardProxyProperties = px.Properties
 	v.Properties.ResourceGuardOperationDetails = d
 	return v, nil
 }
@@ -447,35 +446,41 @@ func (p *Platform) DeleteGuardProxy(ctx context.Context, vault arm.ResourceID, n
 	return found, err
 }
 
-// UnlockGuardProxy runs unlockDelete on the proxy name of vault and
-// answers its expiry (RFC 3339).
-func (p *Platform) UnlockGuardProxy(ctx context.Context, vault arm.ResourceID, name, resourceToBeDeleted string, requests []string, allowed Allowed) (string, error) {
+// UnlockGuardProxy runs unlockDelete on the proxy name of vault with the
+// request body decode reads, and answers its result (unlockDeleteExpiryTime).
+func (p *Platform) UnlockGuardProxy(ctx context.Context, vault arm.ResourceID, name string, decode func(any) error, allowed Allowed) (map[string]string, error) {
+	var in struct {
+		ResourceGuardOperationRequests []string `json:"resourceGuardOperationRequests"`
+		ResourceToBeDeleted            string   `json:"resourceToBeDeleted"`
+	}
+	if err := decode(&in); err != nil {
+		return nil, err
+	}
 	var until time.Time
 	err := p.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
-		until, err = UnlockDelete(ctx, tx, vault.Child(ProxiesChild, name), resourceToBeDeleted, requests, allowed, p.Now())
+		until, err = UnlockDelete(ctx, tx, vault.Child(ProxiesChild, name), in.ResourceToBeDeleted, in.ResourceGuardOperationRequests, allowed, p.Now())
 		return err
 	})
-	return until.UTC().Format(time.RFC3339Nano), err
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"unlockDeleteExpiryTime": until.UTC().Format(time.RFC3339Nano)}, nil
 }
 
-// UnlockRequest is the body of unlockDelete.
-type UnlockRequest struct {
-	ResourceGuardOperationRequests []string `json:"resourceGuardOperationRequests"`
-	ResourceToBeDeleted            string   `json:"resourceToBeDeleted"`
-}
-
-// ProxyRequest is the body of a proxy's PUT.
-type ProxyRequest struct {
-	Properties *struct {
-		ResourceGuardResourceID string `json:"resourceGuardResourceId"`
-	} `json:"properties"`
-}
-
-// GuardID is the guard a proxy PUT names, or an Invalid failure.
-func (in *ProxyRequest) GuardID() (string, error) {
+// ProxyGuard reads a proxy PUT's body with decode and answers the guard
+// it names, once canRead (the caller's linked access to it) allows it.
+func ProxyGuard(decode func(any) error, canRead func(guard string) error) (string, error) {
+	var in struct {
+		Properties *struct {
+			ResourceGuardResourceID string `json:"resourceGuardResourceId"`
+		} `json:"properties"`
+	}
+	if err := decode(&in); err != nil {
+		return "", err
+	}
 	if in.Properties == nil || in.Properties.ResourceGuardResourceID == "" {
 		return "", failure.Invalidf("InvalidRequestContent", "properties.resourceGuardResourceId is required: the ARM id of the resource guard to link the vault to.")
 	}
-	return in.Properties.ResourceGuardResourceID, nil
+	return in.Properties.ResourceGuardResourceID, canRead(in.Properties.ResourceGuardResourceID)
 }

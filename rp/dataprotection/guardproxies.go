@@ -20,15 +20,8 @@ func (pr *Provider) registerProxies(rt *arm.Router, V string) {
 }
 
 func (pr *Provider) putProxy(r *arm.Request) (*arm.Response, error) {
-	var in resource.ProxyRequest
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	guard, err := in.GuardID()
+	guard, err := resource.ProxyGuard(r.Decode, func(g string) error { return r.CheckLinked(arm.LinkTo(resource.GuardType+"/read", g)) })
 	if err != nil {
-		return nil, err
-	}
-	if err := r.CheckLinked(arm.LinkTo(resource.GuardType+"/read", guard)); err != nil {
 		return nil, err
 	}
 	if _, err := pr.vaultFor(r); err != nil {
@@ -92,18 +85,14 @@ func (pr *Provider) deleteProxy(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) unlockProxy(r *arm.Request) (*arm.Response, error) {
-	var in resource.UnlockRequest
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
 	if _, err := pr.vaultFor(r); err != nil {
 		return nil, err
 	}
-	until, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), in.ResourceToBeDeleted, in.ResourceGuardOperationRequests, r.Allowed)
+	out, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), r.Decode, r.Allowed)
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(map[string]string{"unlockDeleteExpiryTime": until}), nil
+	return arm.OK(out), nil
 }
 
 // guarded authorizes the critical operation vaultOp on the vault r

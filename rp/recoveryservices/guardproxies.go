@@ -17,26 +17,17 @@ func (pr *Provider) registerProxies(rt *arm.Router, R string) {
 }
 
 func (pr *Provider) linkGuard(r *arm.Request) (*arm.Response, error) {
-	var in resource.ProxyRequest
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
-	guard, err := in.GuardID()
-	if err != nil {
-		return nil, err
-	}
-	if err := r.CheckLinked(arm.LinkTo(resource.GuardType+"/read", guard)); err != nil {
-		return nil, err
-	}
 	_, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return nil, err
 	}
-	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), guard, namespace, nil)
+	canRead := func(g string) error { return r.CheckLinked(arm.LinkTo(resource.GuardType+"/read", g)) }
+	guard, err := resource.ProxyGuard(r.Decode, canRead)
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(out), nil
+	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), guard, namespace, nil)
+	return arm.OK(out), err
 }
 
 // proxies answers the vault's proxies (list) or the one r names.
@@ -77,19 +68,12 @@ func (pr *Provider) unlinkGuard(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) unlockGuard(r *arm.Request) (*arm.Response, error) {
-	var in resource.UnlockRequest
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
 	_, vid, err := pr.vaultOf(r)
 	if err != nil {
 		return nil, err
 	}
-	until, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), in.ResourceToBeDeleted, in.ResourceGuardOperationRequests, r.Allowed)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(map[string]string{"unlockDeleteExpiryTime": until}), nil
+	out, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), r.Decode, r.Allowed)
+	return arm.OK(out), err
 }
 
 // guarded authorizes the critical operation vaultOp on the vault vid
