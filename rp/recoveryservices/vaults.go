@@ -146,7 +146,15 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		out.ID, out.Type = id.String(), vaultType
 		out.ID = vaultID(sub, rg, old.Name).String()
 		out.Location = resource.NormLocation(in.Location)
-		out.Tags = in.Tags
+		// A PUT of an existing vault that omits tags keeps them, as Azure's
+		// Recovery Services vaults do: Azure's PUT examples (an update of
+		// the existing vault swaggerExample, answered 200) document the tags
+		// an earlier update set and the request does not send, and az
+		// resource tag had to move from PUT to PATCH to change a Recovery
+		// Services vault's tags (azure-cli#11588). Tags sent replace them.
+		if created || in.Tags != nil {
+			out.Tags = in.Tags
+		}
 		// Azure echoes the sku name the caller sent (Standard or RS0). Its
 		// examples disagree (PUTVault.json documents RS0 for a Standard
 		// request, PUTVault_WithUserAssignedIdentity.json, the same request,
