@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -76,4 +78,124 @@ func TestNoRouteAnswers5xxToBadInput(t *testing.T) {
 		}
 	}
 	t.Logf("%d routes, %d requests", len(routes), n)
+}
+
+// TestUnknownLocationRefused: as ARM does for a resource group, a new
+// resource in a region that does not exist is 400
+// LocationNotAvailableForResourceType, whichever provider serves it;
+// regions in any spelling ARM accepts ("West US") are fine.
+func TestUnknownLocationRefused(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("rg")
+	base := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/"
+	disk := base + "Microsoft.Compute/disks/d1?api-version=2024-03-02"
+	diskBody := func(loc string) string {
+		return `{"location":"` + loc + `","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`
+	}
+	resp, m := e.Do("PUT", disk, diskBody("West US"))
+	if resp.StatusCode != 200 && resp.StatusCode != 201 && resp.StatusCode != 202 {
+		t.Fatalf("disk in West US: %d %v", resp.StatusCode, m)
+	}
+	diskID := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
+	for _, c := range []struct{ url, body string }{
+		{base + "Microsoft.Compute/disks/d2?api-version=2024-03-02", diskBody("nowhere")},
+		{base + "Microsoft.Compute/snapshots/s1?api-version=2024-03-02", `{"location":"nowhere","properties":{"creationData":{"createOption":"Copy","sourceResourceId":"` + diskID + `"}}}`},
+		{base + "Microsoft.Compute/virtualMachines/vm1?api-version=2024-11-01", `{"location":"nowhere","properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"},"storageProfile":{"osDisk":{"osType":"Linux","createOption":"Attach","managedDisk":{"id":"` + diskID + `"}}}}}`},
+		{base + "Microsoft.RecoveryServices/vaults/rv?api-version=2023-04-01", `{"location":"nowhere","sku":{"name":"Standard"}}`},
+		{base + "Microsoft.DataProtection/backupVaults/bv?api-version=2023-05-01", `{"location":"nowhere","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`},
+		{base + "Microsoft.Storage/storageAccounts/sa1nowhere?api-version=2023-01-01", `{"location":"nowhere","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`},
+	} {
+		resp, m := e.Do("PUT", c.url, c.body)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "LocationNotAvailableForResourceType" {
+			t.Errorf("PUT %s in location nowhere: %d %v", c.url, resp.StatusCode, m)
+		}
+		if resp, _ := e.Do("GET", c.url, nil); resp.StatusCode != 404 {
+			t.Errorf("GET %s after the refused PUT: %d", c.url, resp.StatusCode)
+		}
+	}
+	// A region's compute usages and quotas: of known regions only.
+	quota := "/providers/Safehold.Admin/computeQuotas/" + e.Sub + "/nowhere?api-version=2024-01-01"
+	for _, c := range []struct{ method, url, body string }{
+		{"GET", "/subscriptions/" + e.Sub + "/providers/Microsoft.Compute/locations/nowhere/usages?api-version=2024-03-01", ""},
+		{"GET", quota, ""},
+		{"POST", quota, `{"limits":{"cores":4}}`},
+	} {
+		var body any
+		if c.body != "" {
+			body = c.body
+		}
+		resp, m := e.Do(c.method, c.url, body)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "LocationNotAvailableForResourceType" {
+			t.Errorf("%s %s: %d %v", c.method, c.url, resp.StatusCode, m)
+		}
+	}
+	if resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Compute/locations/West%20US/usages?api-version=2024-03-01", nil); resp.StatusCode != 200 {
+		t.Errorf("usages of West US: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestTagLimits: ARM's limits on tags hold for every resource a PUT or
+// PATCH writes (a resource group, a disk, a vault): at most 50 tags, names
+// of 1 to 512 characters without reserved characters, values of at most
+// 256; a refused write stores nothing.
+func TestTagLimits(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("rg")
+	rg := "/subscriptions/" + e.Sub + "/resourcegroups/rg?api-version=2021-04-01"
+	disk := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d1?api-version=2024-03-02"
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rv?api-version=2023-04-01"
+	body := func(base map[string]any, tags map[string]string) string {
+		m := map[string]any{"tags": tags}
+		for k, v := range base {
+			m[k] = v
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	diskBase := map[string]any{"location": "westus", "properties": map[string]any{"creationData": map[string]any{"createOption": "Empty"}, "diskSizeGB": 1}}
+	many := map[string]string{}
+	for i := 0; i < 51; i++ {
+		many[fmt.Sprintf("t%d", i)] = "v"
+	}
+	fifty := map[string]string{strings.Repeat("k", 512): strings.Repeat("v", 256)}
+	for i := 0; i < 49; i++ {
+		fifty[fmt.Sprintf("t%d", i)] = "v"
+	}
+	ok := []struct{ method, url, body string }{
+		{"PUT", disk, body(diskBase, fifty)},
+		{"PUT", vault, body(map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}}, nil)},
+		{"PATCH", rg, body(nil, map[string]string{"team": "a"})},
+	}
+	for _, c := range ok {
+		resp, m := e.Do(c.method, c.url, c.body)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v", c.method, c.url, resp.StatusCode, m)
+		}
+	}
+	for _, bad := range []struct {
+		tags map[string]string
+		code string
+	}{
+		{many, "InvalidTagCount"},
+		{map[string]string{strings.Repeat("k", 513): "v"}, "InvalidTagNameLength"},
+		{map[string]string{"": "v"}, "InvalidTagNameLength"},
+		{map[string]string{"a<b": "v"}, "InvalidTagNameCharacters"},
+		{map[string]string{"a/b": "v"}, "InvalidTagNameCharacters"},
+		{map[string]string{"team": strings.Repeat("v", 257)}, "InvalidTagValueLength"},
+	} {
+		for _, c := range []struct{ method, url, body string }{
+			{"PUT", disk, body(diskBase, bad.tags)},
+			{"PATCH", disk, body(nil, bad.tags)},
+			{"PATCH", vault, body(nil, bad.tags)},
+			{"PUT", rg, body(map[string]any{"location": "westus"}, bad.tags)},
+		} {
+			resp, m := e.Do(c.method, c.url, c.body)
+			if resp.StatusCode != 400 || testserver.ErrorCode(m) != bad.code {
+				t.Errorf("%s %s with %s: %d %v", c.method, c.url, bad.code, resp.StatusCode, m)
+			}
+		}
+	}
+	if _, m := e.Do("GET", disk, nil); len(testserver.Field(m, "tags").(map[string]any)) != 50 {
+		t.Fatalf("a refused write changed the disk's tags: %v", testserver.Field(m, "tags"))
+	}
 }
