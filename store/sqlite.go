@@ -6,9 +6,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/safehold/safehold/clock"
@@ -22,10 +24,38 @@ var sqliteMigrations embed.FS
 // pool of connections. Writes go through one writer goroutine that owns the
 // single write connection (SQLite has one writer) and commits in groups:
 // the Update calls queued while a commit is in flight run one after another,
-// each inside its own SAVEPOINT of one transaction, and one COMMIT (one
-// fsync of the WAL, synchronous=FULL) makes all of them durable before any
-// of them returns. A failing fn rolls back only its own savepoint, so each
-// Update is still atomic on its own; the batch shares only the fsync.
+// each inside its own SAVEPOINT of one transaction, and one COMMIT commits
+// all of them. A failing fn rolls back only its own savepoint, so each
+// Update is still atomic on its own; the batch shares only the commit.
+//
+// Durability is pipelined: the COMMIT writes the group's frames to the WAL
+// (synchronous=NORMAL: SQLite does not fsync it), the writer hands the
+// group to the syncer goroutine and goes on with the next group (see
+// maxInflight), and the syncer fdatasyncs the -wal file and only then
+// answers the group's Updates (one fdatasync covers every group committed
+// before it started).
+// So:
+//   - no caller is told that a write succeeded (nor anything else) before
+//     the WAL frames of its commit are on disk;
+//   - readers (Get, List, the Updates of the next groups) may see a commit
+//     a few milliseconds before it is durable. A write that depends on what
+//     they saw commits later, at a later position of the WAL, and is
+//     answered only after an fdatasync that started after its own commit,
+//     which covers every earlier frame: it can never be durable without what
+//     it depends on;
+//   - kill -9 loses nothing: a committed group's frames are in the page
+//     cache, which outlives the process; only a power loss can take the
+//     frames of groups not yet answered, and none of them was acknowledged;
+//   - a checkpoint (SQLite's automatic one, run by the writer inside a
+//     COMMIT, or the one on close) fsyncs the WAL itself before it copies
+//     any frame into the database file (synchronous=NORMAL keeps
+//     checkpoint syncs) and fsyncs the database before the WAL is reused,
+//     so it never copies or overwrites frames that are not on disk.
+//
+// If an fdatasync fails, whether the frames reached the disk is unknown
+// (and the kernel may have dropped them): the group's callers get the
+// error, and every later Update fails with it too, until the store is
+// reopened (which recovers from what the WAL holds).
 type SQLite struct {
 	// GetTask and GetTaskByKey read on the read pool; Get and List (below)
 	// answer from the cache and the mirrors first.
@@ -39,6 +69,16 @@ type SQLite struct {
 	closing    chan struct{}
 	writerDone chan struct{}
 	closeOnce  sync.Once
+
+	// The durability pipeline: the writer sends each committed group to
+	// the syncer, which makes the WAL durable and answers it.
+	wal        *os.File     // the -wal file, kept open to fdatasync it
+	syncWAL    func() error // fdatasyncs wal (a test may wrap it)
+	synced     chan *pendingGroup
+	inflight   chan struct{} // a slot per group committed or running, not yet answered
+	syncerDone chan struct{}
+	syncMu     sync.Mutex            // held while syncWAL runs
+	syncErr    atomic.Pointer[error] // sticky: a failed fdatasync fails every later Update
 
 	rq *stmtCache // the read pool's prepared statements
 	wq *stmtCache // the write connection's (used only by the writer goroutine)
@@ -73,7 +113,9 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	}
 	// temp_store(memory): the statement journal of each Update's savepoint
 	// stays in memory (a temporary file otherwise: a write per page).
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
+	// synchronous(NORMAL): a COMMIT does not fsync the WAL; the syncer does
+	// before the group is answered (see SQLite). Checkpoints still fsync.
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -86,20 +128,48 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQLite{w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &SQLite{w: w, r: r, clk: clk, writes: make(chan *writeReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{}),
+		synced: make(chan *pendingGroup, maxInflight), inflight: make(chan struct{}, maxInflight), syncerDone: make(chan struct{})}
 	s.rq = newStmtCache(r, false)
 	s.sqliteReader = sqliteReader{s.rq}
-	if err := s.migrate(ctx); err != nil {
+	fail := func(err error) (*SQLite, error) {
+		if s.wc != nil {
+			s.wc.Close()
+		}
+		if s.wal != nil {
+			s.wal.Close()
+		}
 		w.Close()
 		r.Close()
 		return nil, err
 	}
+	if err := s.migrate(ctx); err != nil {
+		return fail(err)
+	}
 	if s.wc, err = w.Conn(ctx); err != nil {
-		w.Close()
-		r.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return fail(fmt.Errorf("open sqlite %s: %w", path, err))
+	}
+	// Durability rests on the WAL: refuse a database SQLite could not put
+	// in WAL mode (synchronous=NORMAL would not be durable without it).
+	var mode string
+	if err := s.wc.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return fail(fmt.Errorf("open sqlite %s: %w", path, err))
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fail(fmt.Errorf("open sqlite %s: journal mode is %q, want wal", path, mode))
+	}
+	// The -wal file exists while a connection is open (the writer's stays
+	// open until Close, so SQLite never deletes it under us). Migrations
+	// (committed without a WAL fsync) are made durable here.
+	if s.wal, err = os.Open(path + "-wal"); err != nil {
+		return fail(fmt.Errorf("open sqlite %s: %w", path, err))
+	}
+	s.syncWAL = func() error { return fdatasync(s.wal) }
+	if err := s.syncWAL(); err != nil {
+		return fail(fmt.Errorf("open sqlite %s: sync WAL: %w", path, err))
 	}
 	s.wq = newStmtCache(s.wc, true)
+	go s.syncer()
 	go s.writer()
 	return s, nil
 }
@@ -141,13 +211,18 @@ func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.writerDone
+		<-s.syncerDone
 	})
 	s.rq.Close()
 	s.wq.Close()
 	s.wc.Close()
 	err1 := s.r.Close()
 	err2 := s.w.Close()
-	return errors.Join(err1, err2)
+	err3 := s.wal.Close()
+	if errors.Is(err3, os.ErrClosed) {
+		err3 = nil // closed before
+	}
+	return errors.Join(err1, err2, err3)
 }
 
 const getDocSQL = `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ? AND key = ?`
@@ -422,10 +497,19 @@ type writeResult struct {
 	panic    any
 }
 
-// writer owns the write connection: it takes the queued Updates in groups
-// and commits each group once.
+// maxInflight is how many groups may be committed or running and not yet
+// answered: one being made durable while the next runs. The writer waits
+// for the sync of the one before to end before it begins a third, so the
+// Updates queued meanwhile form the next group: commits stay as few (and
+// groups as large) as the fsyncs allow, and each commit's fsync overlaps
+// with the next group's work.
+const maxInflight = 2
+
+// writer owns the write connection: it takes the queued Updates in groups,
+// commits each group once and hands it to the syncer, which answers it.
 func (s *SQLite) writer() {
 	defer close(s.writerDone)
+	defer close(s.synced) // after the last group: the syncer answers it and stops
 	for {
 		var first *writeReq
 		select {
@@ -435,12 +519,14 @@ func (s *SQLite) writer() {
 			for {
 				select {
 				case r := <-s.writes:
-					s.commitGroup([]*writeReq{r})
+					s.inflight <- struct{}{}
+					s.synced <- s.commitGroup([]*writeReq{r})
 				default:
 					return
 				}
 			}
 		}
+		s.inflight <- struct{}{} // (the Updates queued while this waits join the group)
 		batch := []*writeReq{first}
 	drain:
 		for len(batch) < maxBatch {
@@ -451,27 +537,100 @@ func (s *SQLite) writer() {
 				break drain
 			}
 		}
-		s.commitGroup(batch)
+		s.synced <- s.commitGroup(batch)
 	}
 }
 
-// commitGroup runs each request's fn in its own savepoint of one
-// transaction and commits once.
-func (s *SQLite) commitGroup(batch []*writeReq) {
-	bg := context.Background()
-	results := make([]writeResult, len(batch))
-	answer := func() {
-		for i, r := range batch {
-			r.done <- results[i]
+// pendingGroup is a group the writer is done with, waiting for its answers:
+// committed (its WAL frames written, not yet known to be on disk) or not.
+type pendingGroup struct {
+	batch     []*writeReq
+	results   []writeResult
+	committed bool
+}
+
+// syncer answers the writer's groups in commit order, each committed one
+// after an fdatasync of the WAL that started after its COMMIT. While it
+// syncs, the writer runs the next group; the groups committed meanwhile
+// share the next fdatasync.
+func (s *SQLite) syncer() {
+	defer close(s.syncerDone)
+	var groups []*pendingGroup
+	for g := range s.synced {
+		groups = append(groups[:0], g)
+	more:
+		for {
+			select {
+			case g, ok := <-s.synced:
+				if !ok {
+					break more
+				}
+				groups = append(groups, g)
+			default:
+				break more
+			}
+		}
+		committed := false
+		for _, g := range groups {
+			committed = committed || g.committed
+		}
+		var err error
+		if committed {
+			err = s.syncWALOnce()
+		}
+		for _, g := range groups {
+			for i, r := range g.batch {
+				res := g.results[i]
+				if err != nil && g.committed && !res.panicked {
+					res.err = err
+				}
+				r.done <- res
+			}
+			<-s.inflight
 		}
 	}
-	failAll := func(err error) {
+}
+
+// syncWALOnce fdatasyncs the WAL, or fails with the error of an earlier
+// failed fdatasync (after which nothing is known to be durable).
+func (s *SQLite) syncWALOnce() error {
+	if err := s.failedSync(); err != nil {
+		return err
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if err := s.syncWAL(); err != nil {
+		err = fmt.Errorf("commit: sync WAL (the store must be reopened): %w", err)
+		s.syncErr.Store(&err)
+		return err
+	}
+	return nil
+}
+
+// failedSync is the error of a failed fdatasync, if one failed.
+func (s *SQLite) failedSync() error {
+	if p := s.syncErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// commitGroup runs each request's fn in its own savepoint of one
+// transaction and commits once; the syncer answers the group.
+func (s *SQLite) commitGroup(batch []*writeReq) *pendingGroup {
+	bg := context.Background()
+	g := &pendingGroup{batch: batch, results: make([]writeResult, len(batch))}
+	results := g.results
+	failAll := func(err error) *pendingGroup {
 		for i := range results {
 			if !results[i].panicked {
 				results[i].err = err
 			}
 		}
-		answer()
+		return g
+	}
+	if err := s.failedSync(); err != nil {
+		return failAll(err)
 	}
 	// The transaction is begun and ended with plain statements on the
 	// writer's connection (not a database/sql Tx, whose statements could
@@ -480,8 +639,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 	rollback := func() { tx.ExecContext(bg, `ROLLBACK`) }
 	if _, err := tx.ExecContext(bg, `BEGIN IMMEDIATE`); err != nil {
 		rollback() // in case BEGIN failed after all
-		failAll(fmt.Errorf("begin: %w", err))
-		return
+		return failAll(fmt.Errorf("begin: %w", err))
 	}
 	var keys []docKey
 	var kinds []string
@@ -493,8 +651,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 		}
 		if _, err := tx.ExecContext(bg, `SAVEPOINT u`); err != nil {
 			rollback()
-			failAll(fmt.Errorf("begin: %w", err))
-			return
+			return failAll(fmt.Errorf("begin: %w", err))
 		}
 		stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
 		results[i] = runFn(r.ctx, r.fn, stx)
@@ -505,15 +662,13 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 				// The transaction itself is gone (e.g. disk full): nothing
 				// of the group commits, and every caller hears why.
 				rollback()
-				failAll(fmt.Errorf("roll back: %w", err))
-				return
+				return failAll(fmt.Errorf("roll back: %w", err))
 			}
 			continue
 		}
 		if _, err := tx.ExecContext(bg, `RELEASE u`); err != nil {
 			rollback()
-			failAll(fmt.Errorf("commit: %w", err))
-			return
+			return failAll(fmt.Errorf("commit: %w", err))
 		}
 		keys = append(keys, stx.keys...)
 		kinds = append(kinds, stx.kinds...)
@@ -534,11 +689,13 @@ func (s *SQLite) commitGroup(batch []*writeReq) {
 	}
 	if err != nil {
 		s.mirrors.reset() // whether anything committed is unknown: list from SQLite again
-		failAll(fmt.Errorf("commit: %w", err))
-		return
+		// It may have written frames: answer after a sync all the same.
+		g.committed = true
+		return failAll(fmt.Errorf("commit: %w", err))
 	}
 	s.mirrors.apply(ops)
-	answer()
+	g.committed = true
+	return g
 }
 
 func runFn(ctx context.Context, fn func(t *sqliteTx) error, t *sqliteTx) (res writeResult) {
