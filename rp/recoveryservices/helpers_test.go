@@ -202,18 +202,7 @@ func protectAndBackUp(t *testing.T, e *testserver.Env, bf *armrecoveryservicesba
 		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	var rp string
-	e.WaitFor("recovery point", func() bool {
-		page, err := bf.NewRecoveryPointsClient().NewListPager("v1", "vaultrg", "Azure", vm1Container, vm1Item, nil).NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page.Value) == 0 {
-			return false
-		}
-		rp = *page.Value[0].Name
-		return true
-	})
+	rp := waitPoint(t, e, bf, func(*armrecoveryservicesbackup.RecoveryPointResource) bool { return true })
 	e.WaitFor("backup job", func() bool {
 		page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup'")}).NextPage(ctx)
 		if err != nil {
@@ -373,4 +362,23 @@ func readDisk(t *testing.T, cs *compute.Service, id string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// waitPoint waits until vmrg/vm1's newest recovery point in vaultrg/v1
+// meets ok and returns its name.
+func waitPoint(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, ok func(*armrecoveryservicesbackup.RecoveryPointResource) bool) string {
+	t.Helper()
+	var rp string
+	e.WaitFor("recovery point", func() bool {
+		page, err := bf.NewRecoveryPointsClient().NewListPager("v1", "vaultrg", "Azure", vm1Container, vm1Item, nil).NextPage(e.Ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Value) == 0 || !ok(page.Value[0]) {
+			return false
+		}
+		rp = *page.Value[0].Name
+		return true
+	})
+	return rp
 }

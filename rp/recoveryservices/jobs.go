@@ -102,7 +102,7 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 // Safehold's jobs never take (Invalid, Register, MAB, ...) matches no job.
 var (
 	jobStatuses        = []string{"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"}
-	jobOperations      = []string{"Invalid", "Register", "UnRegister", "ConfigureBackup", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey", protection.OpVerify}
+	jobOperations      = []string{"Invalid", "Register", "UnRegister", "ConfigureBackup", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey", protection.OpVerify, protection.OpMoveRecoveryPoint}
 	jobManagementTypes = []string{"Invalid", "AzureIaasVM", "MAB", "DPM", "AzureBackupServer", "AzureSql", "AzureStorage", "AzureWorkload", "DefaultBackup"}
 )
 

@@ -138,6 +138,9 @@ func (p *iaasPolicy) validate() error {
 		return badField("properties.schedulePolicy", "is required.")
 	}
 	var err error
+	if _, err = p.tiering(); err != nil {
+		return err
+	}
 	if sp.SchedulePolicyType, err = canonicalEnum("properties.schedulePolicy.schedulePolicyType", sp.SchedulePolicyType, []string{"SimpleSchedulePolicy", "SimpleSchedulePolicyV2"}); err != nil {
 		return err
 	}
@@ -511,7 +514,8 @@ func (p *iaasPolicy) policy(id, name string) *protection.Policy {
 		n = *p.InstantRpRetentionRangeInDays
 	}
 	lt := p.retention()
-	return &protection.Policy{ID: id, Name: name, Schedule: p.schedule(), LongTerm: &lt, Operational: protection.Duration{Days: n}}
+	tiering, _ := p.tiering() // checked by validate
+	return &protection.Policy{ID: id, Name: name, Schedule: p.schedule(), LongTerm: &lt, Operational: protection.Duration{Days: n}, Tiering: tiering}
 }
 
 // decodePolicyProperties decodes a policy body's properties by its

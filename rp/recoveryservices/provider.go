@@ -117,6 +117,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerVaultRegistration(rt, R)
 	pr.registerValidate(rt, R)
 	pr.registerVMChecks(rt, sub)
+	pr.registerArchive(rt, R, I)
 
 	p.Ops.Register(opKindRefresh, pr.runRefresh)
 	p.Ops.Register(opKindDelete, pr.runDeleteItem)

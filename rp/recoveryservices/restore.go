@@ -29,6 +29,12 @@ type restoreRequest struct {
 	VirtualNetworkID       string  `json:"virtualNetworkId,omitempty"`
 	SubnetID               string  `json:"subnetId,omitempty"`
 	RestoreDiskLunList     []int32 `json:"restoreDiskLunList,omitempty"`
+	// RecoveryPointRehydrationInfo rehydrates an archived point first
+	// (archive.go).
+	RecoveryPointRehydrationInfo *struct {
+		RehydrationPriority          string `json:"rehydrationPriority,omitempty"`
+		RehydrationRetentionDuration string `json:"rehydrationRetentionDuration,omitempty"`
+	} `json:"recoveryPointRehydrationInfo,omitempty"`
 	// IdentityBasedRestoreDetails names the staging account of a restore
 	// that reaches it with the vault's managed identity.
 	IdentityBasedRestoreDetails *struct {
@@ -85,24 +91,13 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := pr.p.Now()
+	j := pr.newJob(vid, it, protection.OpRestore, pr.p.Now(), true)
+	j.RecoveryPointID, j.RecoveryPointTime = p.ID, &p.Time
+	j.Target = firstOf(req.TargetVirtualMachineID, req.TargetResourceGroupID, it.SourceID)
+	j.Details["Recovery Type"] = req.RecoveryType
+	j.Tasks = []protection.JobTask{{Name: "Transfer data from vault", Status: "NotStarted", StartTime: j.StartTime}}
 	op := &ops.Operation{Kind: opKindRestore, ResourceID: it.ID, Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		j := pr.newJob(vid, it, protection.OpRestore, now, true)
-		j.RecoveryPointID, j.RecoveryPointTime = p.ID, &p.Time
-		j.Target = firstOf(req.TargetVirtualMachineID, req.TargetResourceGroupID, it.SourceID)
-		j.Details["Recovery Type"] = req.RecoveryType
-		j.Tasks = []protection.JobTask{{Name: "Transfer data from vault", Status: "NotStarted", StartTime: now}}
-		if err := protection.CreateJob(ctx, tx, j); err != nil {
-			return err
-		}
-		return pr.p.Ops.Start(ctx, tx, op, restoreInput{JobID: j.ID, ItemID: it.ID, PointID: p.ID, Req: req})
-	})
-	if err != nil {
-		return nil, err
-	}
-	pr.p.Ops.Notify()
-	return itemAccepted(r, it.ID, op), nil
+	return pr.startJobOp(r, it, j, op, restoreInput{JobID: j.ID, ItemID: it.ID, PointID: p.ID, Req: req})
 }
 
 // runRestoreOp runs a restore job to its end.
@@ -125,8 +120,16 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 		return err
 	}
 	req := in.Req
+	var rehydration *protection.Rehydration
+	if i := req.RecoveryPointRehydrationInfo; i != nil {
+		rh, err := protection.ParseRehydration(i.RehydrationPriority, i.RehydrationRetentionDuration, "properties.recoveryPointRehydrationInfo")
+		if err != nil {
+			return err
+		}
+		rehydration = &rh
+	}
 	j, err := pr.Engine.Restore(ctx, in.JobID, protection.RestoreRequest{ItemID: it.ID, PointID: in.PointID, VaultKey: v.UniqueID,
-		Task:   protection.TaskRestoreVault,
+		Task: protection.TaskRestoreVault, Rehydration: rehydration,
 		Access: func(ctx context.Context) error { return jobErr(pr.p.Inject(ctx, fault.OpRestore, it.ID)) },
 		Targets: func(p *protection.RecoveryPoint) ([]protection.RestoreTarget, error) {
 			return pr.restoreTargets(ctx, &in, it, p)
@@ -146,6 +149,12 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 			}
 			return map[string]string{"Restored Disks": strings.Join(ids, ",")}, nil
 		}})
+	return jobOutcome(j, err)
+}
+
+// jobOutcome is how an operation that ran job j ends: err, or the job's
+// failure as a 400 with its code.
+func jobOutcome(j *protection.Job, err error) error {
 	if err != nil {
 		return err
 	}
@@ -153,6 +162,23 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 		return arm.BadRequest(je.Code, "%s", je.Message)
 	}
 	return nil
+}
+
+// startJobOp stores job j and starts op (with input) in one transaction
+// and answers 202 with the item's polling headers.
+func (pr *Provider) startJobOp(r *arm.Request, it *itemRecord, j *protection.Job, op *ops.Operation, input any) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := protection.CreateJob(ctx, tx, j); err != nil {
+			return err
+		}
+		return pr.p.Ops.Start(ctx, tx, op, input)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr.p.Ops.Notify()
+	return itemAccepted(r, it.ID, op), nil
 }
 
 // restoreTargets names the disks a restore creates from the point.
@@ -265,6 +291,9 @@ const storageAccountType = "Microsoft.Storage/storageAccounts"
 func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *itemRecord, p *protection.RecoveryPoint, req restoreRequest) (restoreRequest, error) {
 	if ot := req.ObjectType; ot != "" && !strings.EqualFold(ot, "IaasVMRestoreRequest") && !strings.EqualFold(ot, "IaasVMRestoreWithRehydrationRequest") {
 		return req, restoreErr("properties.objectType", "'%s' is not a VM restore: use 'IaasVMRestoreRequest'.", ot)
+	}
+	if _, err := rehydrationOf(req, p, pr.p.Now()); err != nil {
+		return req, err
 	}
 	switch strings.ToLower(req.RecoveryType) {
 	case "restoredisks":
@@ -390,19 +419,9 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 // restore and its validation read.
 
 // pointBody renders an IaasVMRecoveryPoint resource. Tier details are
-// strings (the 2024 SDK fails on the old integer form): InstantRP Valid
-// while the snapshots exist (Deleted after instantRpRetentionRangeInDays),
-// HardenedRP Valid once the vault copy is done.
+// strings (the 2024 SDK fails on the old integer form), see pointTiers.
 func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[string]any {
-	var tiers []map[string]any
-	if p.HasTier(protection.TierOperational) {
-		tiers = append(tiers, map[string]any{"type": "InstantRP", "status": "Valid"})
-	} else if !p.InstantExpiry().IsZero() {
-		tiers = append(tiers, map[string]any{"type": "InstantRP", "status": "Deleted"})
-	}
-	if p.HasTier(protection.TierVault) {
-		tiers = append(tiers, map[string]any{"type": "HardenedRP", "status": "Valid"})
-	}
+	now := pr.p.Now()
 	var included []map[string]any
 	for _, s := range p.Snapshots {
 		name := s.DiskID
@@ -424,13 +443,11 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[s
 		"originalStorageAccountOption":    false,
 		"virtualMachineSize":              p.Details["vmSize"],
 		"osType":                          p.Details["osType"],
-		"recoveryPointTierDetails":        tiers,
+		"recoveryPointTierDetails":        pointTiers(p, now),
 		"recoveryPointDiskConfiguration": map[string]any{"numberOfDisksIncludedInBackup": len(p.Snapshots), "numberOfDisksAttachedToVm": len(p.Snapshots),
 			"includedDiskList": included, "excludedDiskList": []any{}},
 	}
-	// Safehold has no archive tier: no point is ready to move there.
-	props["recoveryPointMoveReadinessInfo"] = map[string]any{"ArchivedRP": map[string]any{"isReadyForMove": false,
-		"additionalInfo": "Recovery point cannot be moved to archive tier: this vault has no archive tier."}}
+	props["recoveryPointMoveReadinessInfo"] = moveReadiness(p, now)
 	if z := p.Details["vmZones"]; z != "" {
 		props["zones"] = strings.Split(z, ",")
 	}

@@ -1,0 +1,204 @@
+package recoveryservices_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// archivePolicy is a daily 02:00 policy keeping the backup of the 1st of
+// a month for 12 months (others 30 days), with tiering (nil: none).
+func archivePolicy(tiering map[string]any) map[string]any {
+	const at = "2025-01-01T02:00:00Z"
+	props := map[string]any{"backupManagementType": "AzureIaasVM", "instantRpRetentionRangeInDays": 2, "timeZone": "UTC",
+		"schedulePolicy": map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{at}},
+		"retentionPolicy": map[string]any{"retentionPolicyType": "LongTermRetentionPolicy",
+			"dailySchedule": map[string]any{"retentionTimes": []string{at}, "retentionDuration": map[string]any{"count": 30, "durationType": "Days"}},
+			"monthlySchedule": map[string]any{"retentionScheduleFormatType": "Daily", "retentionScheduleDaily": map[string]any{"daysOfTheMonth": []any{map[string]any{"date": 1}}},
+				"retentionTimes": []string{at}, "retentionDuration": map[string]any{"count": 12, "durationType": "Months"}}}}
+	if tiering != nil {
+		props["tieringPolicy"] = tiering
+	}
+	return map[string]any{"properties": props}
+}
+
+func errCode(err error) string {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
+}
+
+// TestArchiveTierThroughSDK: a monthly point is not ready to move before
+// 3 months (the move fails saying why); after, it is recommended, priced,
+// moved by a MoveRecoveryPoint job; its restore without rehydration is a
+// 400, with High rehydration the restore waits an hour on the clock and
+// then writes the disk bit-exact; the point then reads Rehydrated.
+func TestArchiveTierThroughSDK(t *testing.T) {
+	start := time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	e := testserver.Start(t, testserver.WithClock(clk))
+	ctx := context.Background()
+	e.ResourceGroups("vmrg", "vaultrg", "restorerg")
+	vm := mkVM(t, e, "vmrg", "vm1", 0, 1<<20)
+	vol, err := e.Server.Compute.Volume(ctx, vm.OSDiskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vol.WriteAt(bytes.Repeat([]byte("archive!"), 8192), 4096); err != nil {
+		t.Fatal(err)
+	}
+	want, err := io.ReadAll(io.NewSectionReader(vol, 0, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
+	const v = "?api-version=2024-04-01"
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
+	resp, m := e.Do("PUT", R+"/backupPolicies/monthly"+v, archivePolicy(map[string]any{"ArchivedRP": map[string]any{"tieringMode": "TierAfter", "duration": 0, "durationType": "Months"}}))
+	must(t, "policy with a zero tiering duration", resp, m, 400)
+	resp, m = e.Do("PUT", R+"/backupPolicies/monthly"+v, archivePolicy(map[string]any{"ArchivedRP": map[string]any{"tieringMode": "DoNotTier"}}))
+	must(t, "policy", resp, m, 200)
+	protect(t, e, R+"/backupFabrics/Azure/protectionContainers/"+vm1Container+"/protectedItems/"+vm1Item+v, vm.ID, R+"/backupPolicies/monthly")
+	clk.Set(start.Add(time.Hour))
+	e.Server.Jobs.Notify()
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	rp := waitPoint(t, e, bf, func(p *armrecoveryservicesbackup.RecoveryPointResource) bool {
+		tiers := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint).RecoveryPointTierDetails
+		return len(tiers) == 2 && *tiers[1].Type == armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP
+	})
+	P := R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item + "/recoveryPoints/" + rp
+	resp, m = e.Do("GET", P+v, nil)
+	must(t, "point", resp, m, 200)
+	if r := str(m, "properties.recoveryPointMoveReadinessInfo.ArchivedRP.isReadyForMove"); r != "false" || !strings.Contains(str(m, "properties.recoveryPointMoveReadinessInfo.ArchivedRP.additionalInfo"), "3 months") {
+		t.Fatalf("a new point's readiness: %v", m["properties"])
+	}
+	move := func() error {
+		p, err := bf.NewClient().BeginMoveRecoveryPoint(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.MoveRPAcrossTiersRequest{
+			ObjectType: to.Ptr("MoveRPAcrossTiersRequest"), SourceTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP),
+			TargetTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeArchivedRP)}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = p.PollUntilDone(ctx, pollOpts)
+		return err
+	}
+	if err := move(); errCode(err) != "UserErrorRecoveryPointNotEligibleForMove" {
+		t.Fatalf("an early move: %v", err)
+	}
+	_, err = bf.NewClient().BeginMoveRecoveryPoint(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.MoveRPAcrossTiersRequest{
+		ObjectType: to.Ptr("MoveRPAcrossTiersRequest"), SourceTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeArchivedRP),
+		TargetTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP)}, nil)
+	if errCode(err) != "BMSUserErrorInvalidSourceTierType" {
+		t.Fatalf("a move out of the archive: %v", err)
+	}
+
+	// Three months on it is ready, recommended (a first point: its full
+	// copy is its increment) and priced from its size.
+	clk.Set(start.AddDate(0, 3, 1))
+	e.Server.Jobs.Notify()
+	page, err := bf.NewRecoveryPointsRecommendedForMoveClient().NewListPager("v1", "vaultrg", "Azure", vm1Container, vm1Item,
+		armrecoveryservicesbackup.ListRecoveryPointsRecommendedForMoveRequest{ObjectType: to.Ptr("ListRecoveryPointsRecommendedForMoveRequest")}, nil).NextPage(ctx)
+	if err != nil || len(page.Value) != 1 || *page.Value[0].Name != rp {
+		t.Fatalf("recommended for move: %v %v", page.Value, err)
+	}
+	cp, err := bf.NewFetchTieringCostClient().BeginPost(ctx, "vaultrg", "v1", &armrecoveryservicesbackup.FetchTieringCostSavingsInfoForProtectedItemRequest{
+		ObjectType: to.Ptr("FetchTieringCostSavingsInfoForProtectedItemRequest"), SourceTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP),
+		TargetTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeArchivedRP), ContainerName: to.Ptr(vm1Container), ProtectedItemName: to.Ptr(vm1Item)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := cp.PollUntilDone(ctx, pollOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saving, ok := cost.TieringCostInfoClassification.(*armrecoveryservicesbackup.TieringCostSavingInfo)
+	if !ok || *saving.TargetTierSizeIncreaseInBytes < int64(len("archive!")*8192) || *saving.SourceTierSizeReductionInBytes != *saving.TargetTierSizeIncreaseInBytes ||
+		*saving.RetailTargetTierCostPerGBPerMonth >= *saving.RetailSourceTierCostPerGBPerMonth {
+		t.Fatalf("tiering cost %#v", cost.TieringCostInfoClassification)
+	}
+	if err := move(); err != nil {
+		t.Fatalf("move: %v", err)
+	}
+	resp, m = e.Do("GET", P+v, nil)
+	must(t, "archived point", resp, m, 200)
+	tiers := str(m, "properties.recoveryPointTierDetails")
+	if !strings.Contains(tiers, "status:Deleted type:HardenedRP") || !strings.Contains(tiers, "status:Valid type:ArchivedRP") ||
+		!strings.Contains(str(m, "properties.recoveryPointMoveReadinessInfo.ArchivedRP.additionalInfo"), "already been moved") {
+		t.Fatalf("archived point: %v", m["properties"])
+	}
+	resp, m = e.Do("GET", R+"/backupJobs"+v+"&$filter=operation%20eq%20'MoveRecoveryPoint'", nil)
+	must(t, "move jobs", resp, m, 200)
+	if s := str(m, "value"); strings.Count(s, "status:Completed taskId:Move") != 1 || strings.Count(s, "status:Failed taskId:Move") != 1 {
+		t.Fatalf("move jobs: %v", s)
+	}
+
+	sa := "/subscriptions/" + e.Sub + "/resourceGroups/restorerg/providers/Microsoft.Storage/storageAccounts/staging1"
+	resp, m = e.Do("PUT", sa+"?api-version=2023-01-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard_LRS"}, "kind": "StorageV2"})
+	must(t, "staging account", resp, m, 200, 201)
+	rr := restoreDisks(e, rp, sa)
+	rr.TargetResourceGroupID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/restorerg")
+	if err := restoreVM1(e, bf, rp, rr); errCode(err) != "UserErrorRecoveryPointRehydrationRequired" {
+		t.Fatalf("restore without rehydration: %v", err)
+	}
+	rh := &armrecoveryservicesbackup.IaasVMRestoreWithRehydrationRequest{ObjectType: to.Ptr("IaasVMRestoreWithRehydrationRequest"), RecoveryPointID: rr.RecoveryPointID,
+		RecoveryType: rr.RecoveryType, SourceResourceID: rr.SourceResourceID, StorageAccountID: rr.StorageAccountID, Region: rr.Region, TargetResourceGroupID: rr.TargetResourceGroupID,
+		RecoveryPointRehydrationInfo: &armrecoveryservicesbackup.RecoveryPointRehydrationInfo{RehydrationPriority: to.Ptr(armrecoveryservicesbackup.RehydrationPriorityHigh), RehydrationRetentionDuration: to.Ptr("P40D")}}
+	_, err = bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rh}, nil)
+	if errCode(err) != "BMSUserErrorInvalidRehydrationRetention" {
+		t.Fatalf("a rehydration of 40 days: %v", err)
+	}
+	rh.RecoveryPointRehydrationInfo.RehydrationRetentionDuration = to.Ptr("P10D")
+	poller, err := bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rh}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor("the restore job rehydrating", func() bool {
+		resp, m := e.Do("GET", R+"/backupJobs"+v+"&$filter=operation%20eq%20'Restore'", nil)
+		must(t, "restore jobs", resp, m, 200)
+		return strings.Contains(str(m, "value"), "taskId:Rehydrate recovery point") && strings.Contains(str(m, "value"), "status:InProgress")
+	})
+	resp, m = e.Do("GET", P+v, nil)
+	must(t, "rehydrating point", resp, m, 200)
+	if !strings.Contains(str(m, "properties.recoveryPointTierDetails"), "RehydrationStatus:InProgress") {
+		t.Fatalf("rehydrating point: %v", m["properties"])
+	}
+	if poller.Done() {
+		t.Fatal("the restore ended before its rehydration")
+	}
+	clk.Set(start.AddDate(0, 3, 1).Add(61 * time.Minute))
+	e.Server.Jobs.Notify()
+	if _, err := poller.PollUntilDone(ctx, pollOpts); err != nil {
+		t.Fatalf("restore after the rehydration: %v", err)
+	}
+	resp, m = e.Do("GET", P+v, nil)
+	must(t, "rehydrated point", resp, m, 200)
+	if !strings.Contains(str(m, "properties.recoveryPointTierDetails"), "status:Rehydrated") {
+		t.Fatalf("rehydrated point: %v", m["properties"])
+	}
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/restorerg/providers/Microsoft.Compute/disks?api-version=2024-03-02", nil)
+	must(t, "restored disks", resp, m, 200)
+	disks := m["value"].([]any)
+	if len(disks) != 1 {
+		t.Fatalf("restored disks: %v", disks)
+	}
+	got, err := e.Server.Compute.Volume(ctx, str(disks[0].(map[string]any), "id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(io.NewSectionReader(got, 0, 1<<20))
+	if err != nil || !bytes.Equal(data, want) {
+		t.Fatalf("the disk restored from the archive tier differs (%v)", err)
+	}
+}
