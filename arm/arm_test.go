@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -116,6 +117,15 @@ func TestActionFor(t *testing.T) {
 		{"GET", "/subscriptions/s/providers/Microsoft.Compute/disks", "Microsoft.Compute/disks/read", "/subscriptions/s"},
 		{"PUT", "/subscriptions/s/resourceGroups/rg", "Microsoft.Resources/subscriptions/resourceGroups/write", "/subscriptions/s/resourceGroups/rg"},
 		{"GET", "/subscriptions/s/resourceGroups", "Microsoft.Resources/subscriptions/resourceGroups/read", "/subscriptions/s"},
+		{"GET", "/subscriptions/s", "Microsoft.Resources/subscriptions/read", "/subscriptions/s"},
+		{"GET", "/subscriptions", "Microsoft.Resources/subscriptions/read", "/"},
+		{"GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d/extra/x/more", "Microsoft.Compute/disks/extra/more/read", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d/extra/x"},
+		{"POST", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d/extra/x/backup", "Microsoft.Compute/disks/extra/backup/action", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d/extra/x"},
+		{"POST", "/subscriptions/s/providers/Microsoft.Compute/checkName", "Microsoft.Compute//checkName/action", "/subscriptions/s"},
+		{"GET", "/subscriptions/s/providers/Microsoft.Compute", "Microsoft.Compute//read", "/subscriptions/s/providers/Microsoft.Compute"},
+		{"OPTIONS", "/subscriptions/s/resourceGroups/rg/providers/microsoft.compute/Disks/d", "microsoft.compute/Disks/", "/subscriptions/s/resourceGroups/rg/providers/microsoft.compute/Disks/d"},
+		{"GET", "/subscriptions/s/resourceGroups/rg/providers/microsoft.compute/Disks/d", "microsoft.compute/Disks/read", "/subscriptions/s/resourceGroups/rg/providers/microsoft.compute/Disks/d"},
+		{"GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d", "Microsoft.Compute/disks/read", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d"},
 	}
 	for _, c := range cases {
 		if strings.Contains(c.path, "Microsoft.Resources") || !strings.Contains(c.path, "providers") {
@@ -123,9 +133,23 @@ func TestActionFor(t *testing.T) {
 		} else {
 			r.namespace = "Microsoft.Compute"
 		}
-		a, s := r.actionFor(c.method, seg(c.path))
-		if a != c.action || s != c.scope {
-			t.Errorf("%s %s: got %s @ %s, want %s @ %s", c.method, c.path, a, s, c.action, c.scope)
+		// With the path (the scope is a prefix of it) and without (the
+		// segments joined), twice (the second may reuse the last action).
+		u := &url.URL{Path: c.path}
+		for _, path := range []string{cleanPath(u, seg(c.path)), "", c.path} {
+			a, s := r.actionFor(c.method, seg(c.path), path)
+			if a != c.action || s != c.scope {
+				t.Errorf("%s %s (path %q): got %s @ %s, want %s @ %s", c.method, c.path, path, a, s, c.action, c.scope)
+			}
+		}
+		if cleanPath(u, seg(c.path)) != c.path {
+			t.Errorf("%s is clean", c.path)
+		}
+	}
+	for _, u := range []*url.URL{{Path: "/"}, {Path: "/a/"}, {Path: "//a"}, {Path: "/a/b", RawPath: "/a%2Fb"}} {
+		segs, _ := DecodedSegments(u)
+		if p := cleanPath(u, segs); p != "" {
+			t.Errorf("%+v: clean path %q", u, p)
 		}
 	}
 }

@@ -136,7 +136,12 @@ func (r ResourceID) format(lower bool) (string, bool) {
 			b.WriteString(s)
 			return
 		}
-		for i := 0; i < len(s); i++ {
+		i := 0
+		for i < len(s) && s[i] < utf8.RuneSelf && (s[i] < 'A' || s[i] > 'Z') {
+			i++ // the part already lower-case ASCII, written as it is
+		}
+		b.WriteString(s[:i])
+		for ; i < len(s); i++ {
 			c := s[i]
 			if c >= utf8.RuneSelf {
 				ascii = false

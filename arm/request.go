@@ -42,6 +42,9 @@ func (r *Request) Param(name string) string {
 	if v, ok := r.Params[name]; ok { // a lower-case name
 		return v
 	}
+	if v, ok := lookupLower(r.Params, name); ok {
+		return v
+	}
 	for k, v := range r.Params { // the keys are lower-case: compare without allocating a lower-cased name
 		if strings.EqualFold(k, name) {
 			return v

@@ -20,7 +20,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Handler serves one ARM operation.
@@ -43,30 +45,46 @@ type Caller struct {
 // context is copied once (StartRequest) rather than once for each.
 type requestKey struct{}
 
+// requestState is that value, and the context that carries it (one
+// allocation where context.WithValue would take two): its Value answers
+// requestKey itself and asks the parent context for any other key; the
+// parent's deadline and cancellation are its own.
 type requestState struct {
-	correlation string
-	route       *string // the recorder; copies of the state share it
-	caller      Caller
-	hasCaller   bool
+	context.Context // the parent
+	correlation     string
+	route           *string // the recorder; copies of the state share it
+	caller          Caller
+	hasCaller       bool
 	// open: made by StartRequest and no caller yet, so SetCaller may
 	// set it in place (nothing has copied the state since).
 	open     bool
 	routeBuf string
 }
 
+func (s *requestState) Value(key any) any {
+	if _, ok := key.(requestKey); ok {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
 func stateOf(ctx context.Context) *requestState {
+	if s, ok := ctx.(*requestState); ok {
+		return s
+	}
 	s, _ := ctx.Value(requestKey{}).(*requestState)
 	return s
 }
 
-// derive returns a copy of ctx's state (zero if none) to change and put in
-// a new context: contexts derived from ctx before keep what they saw.
+// derive returns a copy of ctx's state (zero if none) to change, as a
+// context derived from ctx: contexts derived from ctx before keep what they
+// saw.
 func derive(ctx context.Context) *requestState {
 	n := &requestState{}
 	if s := stateOf(ctx); s != nil {
 		*n = *s
 	}
-	n.open = false
+	n.Context, n.open = ctx, false
 	return n
 }
 
@@ -78,14 +96,14 @@ func StartRequest(ctx context.Context, correlationID string) (context.Context, *
 	n.correlation = correlationID
 	n.route = &n.routeBuf
 	n.open = true
-	return context.WithValue(ctx, requestKey{}, n), n.route
+	return n, n.route
 }
 
 // WithCaller returns ctx carrying c.
 func WithCaller(ctx context.Context, c Caller) context.Context {
 	n := derive(ctx)
 	n.caller, n.hasCaller = c, true
-	return context.WithValue(ctx, requestKey{}, n)
+	return n
 }
 
 // SetCaller puts c in the request state StartRequest put in ctx, in
@@ -160,6 +178,9 @@ type route struct {
 	handler   Handler
 	action    string
 	noVersion bool
+	// lastAction is the action derived last (actionFor): the next
+	// request of the route most likely has the same.
+	lastAction atomic.Pointer[string]
 }
 
 type node struct {
@@ -308,7 +329,7 @@ func match(n *node, segs []string, params map[string]string) *node {
 		}
 		return nil
 	}
-	if c, ok := n.literal[strings.ToLower(segs[0])]; ok {
+	if c, ok := lookupLower(n.literal, segs[0]); ok {
 		if m := match(c, segs[1:], params); m != nil {
 			return m
 		}
@@ -328,6 +349,30 @@ func match(n *node, segs []string, params map[string]string) *node {
 		}
 	}
 	return nil
+}
+
+// lookupLower is m[strings.ToLower(k)] without allocating the lower-cased
+// key when k is ASCII and short (a path segment, a parameter name).
+func lookupLower[V any](m map[string]V, k string) (V, bool) {
+	var buf [128]byte
+	if len(k) > len(buf) {
+		v, ok := m[strings.ToLower(k)]
+		return v, ok
+	}
+	b := buf[:len(k)]
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= utf8.RuneSelf {
+			v, ok := m[strings.ToLower(k)]
+			return v, ok
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	v, ok := m[string(b)]
+	return v, ok
 }
 
 // namespaceOf finds the provider namespace a path addresses.
@@ -367,7 +412,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 func WithRouteRecorder(ctx context.Context) (context.Context, *string) {
 	n := derive(ctx)
 	n.route = &n.routeBuf
-	return context.WithValue(ctx, requestKey{}, n), n.route
+	return n, n.route
 }
 
 // audit records what a write request tried to do.
@@ -445,7 +490,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		}
 		req.Body = body
 	}
-	au.action, au.scope = r.actionFor(hr.Method, segs)
+	au.action, au.scope = r.actionFor(hr.Method, segs, cleanPath(hr.URL, segs))
 	req.authorize, req.action, req.scope = rt.Authorize, au.action, au.scope
 	if rt.Authorize != nil && r.action != "-" {
 		caller, _ := CallerFrom(hr.Context())
@@ -481,7 +526,11 @@ func plainAPIVersion(raw string) (string, bool) {
 // types after the last providers/{namespace}, the verb from the method, and
 // for POST on an odd tail the action name (".../{name}/backup" →
 // ".../backup/action"); the scope is the resource the request addresses.
-func (r *route) actionFor(method string, segs []string) (action, scope string) {
+// path is the request's decoded path when it is "/" + the segments joined
+// by "/" (cleanPath), else "": the scope is then a prefix of it, with no
+// copy. The action is built on the stack and is the route's last one when
+// it is the same (most requests), so neither allocates.
+func (r *route) actionFor(method string, segs []string, path string) (action, scope string) {
 	var verb string
 	switch method {
 	case http.MethodGet, http.MethodHead:
@@ -501,8 +550,8 @@ func (r *route) actionFor(method string, segs []string) (action, scope string) {
 		}
 	}
 	scopeEnd := len(segs)
-	var types []string
-	ns := r.namespace
+	var buf [160]byte
+	b := buf[:0]
 	if pi < 0 {
 		typ := "/subscriptions/"
 		if len(segs) >= 3 && strings.EqualFold(segs[2], "resourceGroups") {
@@ -516,31 +565,75 @@ func (r *route) actionFor(method string, segs []string) (action, scope string) {
 		if len(segs) > 4 {
 			scopeEnd = 4
 		}
-		action = ns + typ + verb
+		b = append(append(append(b, r.namespace...), typ...), verb...)
 	} else {
-		ns = segs[pi+1]
-		rest := segs[pi+2:]
-		for j := 0; j < len(rest); j += 2 {
-			types = append(types, rest[j])
-		}
+		// ns/type1/type2/.../verb, or for a POST on an odd tail
+		// ns/type1/.../name/action (the last segment names the action).
+		ns, rest := segs[pi+1], segs[pi+2:]
+		b = append(append(b, ns...), '/')
+		posted := false
 		if len(rest)%2 == 1 {
 			scopeEnd = len(segs) - 1
-			if method == http.MethodPost && len(types) > 0 {
-				last := types[len(types)-1]
-				action = ns + "/" + strings.Join(types[:len(types)-1], "/") + "/" + last + "/action"
+			if method == http.MethodPost {
+				b = appendTypes(b, rest[:len(rest)-1])
+				b = append(append(append(b, '/'), rest[len(rest)-1]...), "/action"...)
+				posted = true
 			}
 			if pi+2 == len(segs)-1 {
 				scopeEnd = pi // a collection right under providers/{ns}: the parent scope
 			}
 		}
-		if action == "" {
-			action = ns + "/" + strings.Join(types, "/") + "/" + verb
+		if !posted {
+			b = append(append(appendTypes(b, rest), '/'), verb...)
 		}
 	}
 	if r.action != "" {
 		action = r.action
+	} else if last := r.lastAction.Load(); last != nil && *last == string(b) {
+		action = *last
+	} else {
+		action = string(b)
+		r.lastAction.Store(&action)
 	}
-	return action, "/" + strings.Join(segs[:scopeEnd], "/")
+	if path == "" {
+		return action, "/" + strings.Join(segs[:scopeEnd], "/")
+	}
+	n := 1 // the scope's length in path: "/" and each segment with the "/" before the next
+	for _, s := range segs[:scopeEnd] {
+		n += len(s) + 1
+	}
+	return action, path[:max(1, n-1)]
+}
+
+// appendTypes appends the resource types of rest (its even segments; the
+// odd ones are names) joined by "/".
+func appendTypes(b []byte, rest []string) []byte {
+	for j := 0; j < len(rest); j += 2 {
+		if j > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, rest[j]...)
+	}
+	return b
+}
+
+// cleanPath returns u's decoded path when it is "/" followed by segs (the
+// path's decoded segments, DecodedSegments) joined by "/", else "": a path
+// with no escaped "/" inside a segment (RawPath unset) and no empty
+// segment at either end.
+func cleanPath(u *url.URL, segs []string) string {
+	p := u.Path
+	if u.RawPath != "" || len(p) < 2 || p[0] != '/' || p[1] == '/' || p[len(p)-1] == '/' {
+		return ""
+	}
+	n := len(segs)
+	for _, s := range segs {
+		n += len(s)
+	}
+	if n != len(p) {
+		return ""
+	}
+	return p
 }
 
 func (rt *Router) noRoute(hr *http.Request, segs []string) error {
@@ -604,22 +697,32 @@ func WriteError(w http.ResponseWriter, e *Error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) int {
+	if raw, ok := v.(json.RawMessage); ok { // as it is (a resource's memoized wire JSON), without a copy
+		return writeBody(w, status, raw)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if raw, ok := v.(json.RawMessage); ok {
-		buf.Write(raw)
-	} else if l, ok := v.(*List); ok && l.raw() {
+	if l, ok := v.(*List); ok && l.raw() {
 		l.writeRaw(&buf, enc)
 	} else if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
 		buf.Reset()
 		fmt.Fprintf(&buf, `{"error":{"code":"InternalServerError","message":"encode response: %s"}}`, strings.ReplaceAll(err.Error(), `"`, `'`))
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	return writeBody(w, status, buf.Bytes())
+}
+
+// writeBody writes a JSON body with its Content-Type and Content-Length,
+// set as Header.Set would with one allocation for both values (each a
+// slice of its own without spare capacity, so an Add later copies it).
+func writeBody(w http.ResponseWriter, status int, body []byte) int {
+	vals := make([]string, 2)
+	vals[0], vals[1] = "application/json; charset=utf-8", strconv.Itoa(len(body))
+	h := w.Header()
+	h["Content-Type"], h["Content-Length"] = vals[0:1:1], vals[1:2:2]
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 	return status
 }
 
@@ -739,7 +842,7 @@ func (rt *Router) filteredList(req *Request, caller Caller, action string, denie
 func WithCorrelationID(ctx context.Context, id string) context.Context {
 	n := derive(ctx)
 	n.correlation = id
-	return context.WithValue(ctx, requestKey{}, n)
+	return n
 }
 
 // CorrelationID is the correlation id in ctx ("" if none). Operations carry
@@ -801,7 +904,7 @@ func (rt *Router) Actions(namespace string) []string {
 		if !strings.EqualFold(r.namespace, namespace) {
 			return
 		}
-		a, _ := r.actionFor(m, splitPath(r.pattern))
+		a, _ := r.actionFor(m, splitPath(r.pattern), "")
 		if a == "" || a == "-" || !strings.HasPrefix(strings.ToLower(a), strings.ToLower(namespace)+"/") || seen[strings.ToLower(a)] {
 			return
 		}

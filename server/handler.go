@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -85,18 +87,20 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if r.TLS == nil {
 			r.TLS = tlsState(r.Context())
 		}
-		reqID := uuid.NewString()
+		reqID, routingID := requestIDs()
 		corr := r.Header.Get("X-Ms-Correlation-Request-Id") // canonical keys: Get allocates none
 		if corr == "" {
 			corr = reqID
 		}
 		// Every response's headers, set as Header.Set would (canonical
 		// keys, one value each) with one allocation for all the values.
+		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w}}
+		sw := &rw.statusWriter
 		h := w.Header()
-		hs := headerSetter{h: h, vals: make([]string, 0, 9)}
+		hs := headerSetter{h: h, vals: rw.vals[:0]}
 		hs.set("X-Ms-Request-Id", reqID)
 		hs.set("X-Ms-Correlation-Request-Id", corr)
-		hs.set("X-Ms-Routing-Request-Id", "SAFEHOLD:"+reqID)
+		hs.set("X-Ms-Routing-Request-Id", routingID)
 		hs.set("Cache-Control", "no-cache")
 		hs.set("Pragma", "no-cache")
 		hs.set("Expires", "-1")
@@ -109,7 +113,6 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		ctx, route := arm.StartRequest(r.Context(), corr) // SetCaller completes it
 		r = r.WithContext(ctx)
-		sw := &statusWriter{ResponseWriter: w}
 		var rl *reqLog
 		if s.Config.LogRequests && s.logger.Enabled(r.Context(), slog.LevelDebug) {
 			rl = startReqLog(r, sw)
@@ -150,6 +153,37 @@ func (s *Server) logAccess(r *http.Request, end time.Time, d time.Duration, sw *
 		slog.Int("status", sw.status), slog.Int("bytes", sw.bytes), slog.Duration("duration", d),
 		slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("X-Ms-Client-Request-Id")),
 		slog.String("remote", r.RemoteAddr))
+}
+
+// requestWriter is a request's statusWriter and the backing array of its
+// response's header values (headerSetter), in one allocation.
+type requestWriter struct {
+	statusWriter
+	vals [9]string
+}
+
+// requestIDs returns a new request id, a random (version 4) UUID, and the
+// routing id "SAFEHOLD:" + id, in one string.
+func requestIDs() (id, routing string) {
+	var u uuid.UUID
+	// crypto/rand's Read never fails.
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // the RFC 4122 variant
+	const prefix = "SAFEHOLD:"
+	var b [len(prefix) + 36]byte
+	copy(b[:], prefix)
+	d := b[len(prefix):]
+	for i, j := 0, 0; i < len(u); i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			d[j] = '-'
+			j++
+		}
+		hex.Encode(d[j:j+2], u[i:i+1])
+		j += 2
+	}
+	routing = string(b[:])
+	return routing[len(prefix):], routing
 }
 
 // headerSetter sets header values that share one backing array. key must
