@@ -147,27 +147,19 @@ func newBackupCmd() *cobra.Command {
 
 // pointRow is a recovery point of either vault kind.
 type pointRow struct {
-	Name      string     `json:"name"`
-	Item      string     `json:"item"`
-	Vault     string     `json:"vault"`
-	Time      *time.Time `json:"time,omitempty"`
-	Type      string     `json:"type"`
-	Retention string     `json:"retentionTag,omitempty"`
-	Expiry    *time.Time `json:"expiryTime,omitempty"`
+	Name      string     `json:"name" col:"Name"`
+	Item      string     `json:"item" col:"Item"`
+	Vault     string     `json:"vault" col:"Vault"`
+	Time      *time.Time `json:"time,omitempty" col:"Time"`
+	Type      string     `json:"type" col:"Type"`
+	Retention string     `json:"retentionTag,omitempty" col:"RetentionTag"`
+	Expiry    *time.Time `json:"expiryTime,omitempty" col:"Expiry"`
 	ID        string     `json:"id"`
 
 	item itemRow
 }
 
-var pointCols = []column[pointRow]{
-	{"Name", func(p pointRow) string { return p.Name }},
-	{"Item", func(p pointRow) string { return p.Item }},
-	{"Vault", func(p pointRow) string { return p.Vault }},
-	{"Time", func(p pointRow) string { return when(p.Time) }},
-	{"Type", func(p pointRow) string { return p.Type }},
-	{"RetentionTag", func(p pointRow) string { return p.Retention }},
-	{"Expiry", func(p pointRow) string { return when(p.Expiry) }},
-}
+var pointCols = columnsOf[pointRow]()
 
 func (s *session) points(it itemRow) ([]pointRow, error) {
 	var out []pointRow

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,6 +168,37 @@ func armMessage(re *azcore.ResponseError) string {
 type column[T any] struct {
 	Header string
 	Value  func(T) string
+}
+
+// columnsOf is the output columns of a row type: its fields tagged
+// `col:"Header"`, in field order. A string field shows as it is, a
+// *time.Time as when writes it, and a float64 tagged `col:"Header,percent"`
+// as a whole percent. Any other field type is a mistake in the row type and
+// panics when the table is built (at program start).
+func columnsOf[T any]() []column[T] {
+	rt := reflect.TypeFor[T]()
+	var cols []column[T]
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		spec, ok := f.Tag.Lookup("col")
+		if !ok {
+			continue
+		}
+		header, opt, _ := strings.Cut(spec, ",")
+		var show func(reflect.Value) string
+		switch {
+		case f.Type.Kind() == reflect.String && opt == "":
+			show = reflect.Value.String
+		case f.Type == reflect.TypeFor[*time.Time]() && opt == "":
+			show = func(v reflect.Value) string { return when(v.Interface().(*time.Time)) }
+		case f.Type.Kind() == reflect.Float64 && opt == "percent":
+			show = func(v reflect.Value) string { return strconv.Itoa(int(v.Float())) + "%" }
+		default:
+			panic(fmt.Sprintf("column %s of %s: no way to show a %s tagged %q", f.Name, rt, f.Type, spec))
+		}
+		cols = append(cols, column[T]{header, func(r T) string { return show(reflect.ValueOf(r).Field(i)) }})
+	}
+	return cols
 }
 
 // render prints rows as a table (the default), TSV (no header, like az) or

@@ -20,11 +20,11 @@ const (
 
 // vaultRow is a vault of either kind.
 type vaultRow struct {
-	Name          string `json:"name"`
-	Kind          string `json:"kind"`
-	ResourceGroup string `json:"resourceGroup"`
-	Location      string `json:"location"`
-	State         string `json:"provisioningState"`
+	Name          string `json:"name" col:"Name"`
+	Kind          string `json:"kind" col:"Kind"`
+	ResourceGroup string `json:"resourceGroup" col:"ResourceGroup"`
+	Location      string `json:"location" col:"Location"`
+	State         string `json:"provisioningState" col:"State"`
 	ID            string `json:"id"`
 }
 
@@ -72,28 +72,22 @@ func (s *session) vaults() ([]vaultRow, error) {
 	return out, nil
 }
 
-var vaultCols = []column[vaultRow]{
-	{"Name", func(v vaultRow) string { return v.Name }},
-	{"Kind", func(v vaultRow) string { return v.Kind }},
-	{"ResourceGroup", func(v vaultRow) string { return v.ResourceGroup }},
-	{"Location", func(v vaultRow) string { return v.Location }},
-	{"State", func(v vaultRow) string { return v.State }},
-}
+var vaultCols = columnsOf[vaultRow]()
 
 // itemRow is a backup instance (Backup vault) or a protected item
 // (Recovery Services vault).
 type itemRow struct {
-	Name            string     `json:"name"`
+	Name            string     `json:"name" col:"Name"`
 	Kind            string     `json:"kind"` // BackupInstance or ProtectedItem
-	Vault           string     `json:"vault"`
-	VaultKind       string     `json:"vaultKind"`
+	Vault           string     `json:"vault" col:"Vault"`
+	VaultKind       string     `json:"vaultKind" col:"VaultKind"`
 	ResourceGroup   string     `json:"resourceGroup"` // the vault's
-	Datasource      string     `json:"datasource"`
+	Datasource      string     `json:"datasource" col:"Datasource"`
 	DatasourceType  string     `json:"datasourceType"`
-	Policy          string     `json:"policy"`
-	ProtectionState string     `json:"protectionState"`
-	Health          string     `json:"health,omitempty"`
-	LastBackup      *time.Time `json:"lastBackup,omitempty"`
+	Policy          string     `json:"policy" col:"Policy"`
+	ProtectionState string     `json:"protectionState" col:"ProtectionState"`
+	Health          string     `json:"health,omitempty" col:"Health"`
+	LastBackup      *time.Time `json:"lastBackup,omitempty" col:"LastBackup"`
 	ID              string     `json:"id"`
 	DatasourceID    string     `json:"datasourceId"`
 
@@ -200,16 +194,7 @@ func (s *session) rsItems(v vaultRow) ([]itemRow, error) {
 	return out, err
 }
 
-var itemCols = []column[itemRow]{
-	{"Name", func(r itemRow) string { return r.Name }},
-	{"Vault", func(r itemRow) string { return r.Vault }},
-	{"VaultKind", func(r itemRow) string { return r.VaultKind }},
-	{"Datasource", func(r itemRow) string { return r.Datasource }},
-	{"Policy", func(r itemRow) string { return r.Policy }},
-	{"ProtectionState", func(r itemRow) string { return r.ProtectionState }},
-	{"Health", func(r itemRow) string { return r.Health }},
-	{"LastBackup", func(r itemRow) string { return when(r.LastBackup) }},
-}
+var itemCols = columnsOf[itemRow]()
 
 // findItem resolves ITEM: an id, a backup instance name, a protected item's
 // friendly or ARM name, or the name of the protected disk or VM.

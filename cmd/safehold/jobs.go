@@ -15,17 +15,17 @@ import (
 
 // jobRow is a backup job of either vault kind.
 type jobRow struct {
-	Name      string     `json:"name"`
-	Vault     string     `json:"vault"`
+	Name      string     `json:"name" col:"Name"`
+	Vault     string     `json:"vault" col:"Vault"`
 	VaultKind string     `json:"vaultKind"`
-	Item      string     `json:"item"`
-	Operation string     `json:"operation"`
-	Status    string     `json:"status"`
-	Progress  float64    `json:"progress"` // percent
-	Start     *time.Time `json:"startTime,omitempty"`
-	End       *time.Time `json:"endTime,omitempty"`
+	Item      string     `json:"item" col:"Item"`
+	Operation string     `json:"operation" col:"Operation"`
+	Status    string     `json:"status" col:"Status"`
+	Progress  float64    `json:"progress" col:"Progress,percent"` // percent
+	Start     *time.Time `json:"startTime,omitempty" col:"Start"`
+	End       *time.Time `json:"endTime,omitempty" col:"End"`
 	Bytes     int64      `json:"bytesTransferred,omitempty"`
-	Error     string     `json:"error,omitempty"`
+	Error     string     `json:"error,omitempty" col:"Error"`
 	ID        string     `json:"id"`
 
 	vault  vaultRow
@@ -40,17 +40,7 @@ func (j jobRow) done() bool {
 	return true
 }
 
-var jobCols = []column[jobRow]{
-	{"Name", func(j jobRow) string { return j.Name }},
-	{"Vault", func(j jobRow) string { return j.Vault }},
-	{"Item", func(j jobRow) string { return j.Item }},
-	{"Operation", func(j jobRow) string { return j.Operation }},
-	{"Status", func(j jobRow) string { return j.Status }},
-	{"Progress", func(j jobRow) string { return strconv.Itoa(int(j.Progress)) + "%" }},
-	{"Start", func(j jobRow) string { return when(j.Start) }},
-	{"End", func(j jobRow) string { return when(j.End) }},
-	{"Error", func(j jobRow) string { return j.Error }},
-}
+var jobCols = columnsOf[jobRow]()
 
 func dpJobRow(v vaultRow, j *armdataprotection.AzureBackupJobResource) jobRow {
 	r := jobRow{Name: str(j.Name), Vault: v.Name, VaultKind: v.Kind, ID: str(j.ID), vault: v}
