@@ -34,7 +34,7 @@
 // jobs and their exports, recovery points, restores and their validation,
 // operation statuses and results, usage summaries, operations catalogs,
 // disks and snapshots. Examples about other datasource types (blobs, AKS,
-// PostgreSQL, SQL/SAP workloads, Azure Files, agents), resource guards,
+// PostgreSQL, SQL/SAP workloads, Azure Files, agents),
 // cross-region restore, rehydration, private endpoints and the features the
 // issue does not list are counted per reason and skipped (outOfScope).
 //
@@ -76,7 +76,6 @@ var outOfScope = []struct {
 	text   *regexp.Regexp // against the whole example
 	pkg    string         // only for this SDK package
 }{
-	{"resource guards", regexp.MustCompile(`(?i)resourceguard`), nil, ""},
 	{"cross-region restore", regexp.MustCompile(`(?i)crossregion|secondary|crr`), nil, ""},
 	{"rehydration", regexp.MustCompile(`(?i)rehydrat`), nil, ""},
 	{"private endpoints", regexp.MustCompile(`(?i)privateendpoint|privatelink`), nil, ""},
@@ -123,7 +122,9 @@ func (x *example) phase() {
 		x.Phase = 7
 	case strings.Contains(x.Client+m, "OperationResult") || strings.Contains(x.Client+m, "OperationStatus"):
 		x.Phase = 5
-	case strings.Contains(m, "Delete") || m == "Unregister":
+	case strings.Contains(m, "Delete") && !strings.HasPrefix(m, "Get") && !strings.HasPrefix(m, "New") && m != "UnlockDelete" || m == "Unregister":
+		// (reads of a resource guard's delete requests and the unlock of
+		// a delete are not deletes)
 		x.Phase = 6
 	case strings.Contains(m, "CreateOrUpdate") || strings.HasPrefix(m, "BeginCreate") || m == "Create" || m == "Put" || m == "Register":
 		x.Phase = 1
@@ -164,7 +165,7 @@ var seeded = map[string]bool{
 	"armdataprotection.BackupVaultsClient": true, "armdataprotection.BackupPoliciesClient": true,
 	"armrecoveryservices.VaultsClient": true, "armrecoveryservicesbackup.ProtectionPoliciesClient": true,
 	"armrecoveryservicesbackup.BackupPoliciesClient": true, "armrecoveryservicesbackup.BackupResourceEncryptionConfigsClient": true,
-	"armcompute.DisksClient": true, "armcompute.SnapshotsClient": true,
+	"armcompute.DisksClient": true, "armcompute.SnapshotsClient": true, "armdataprotection.ResourceGuardsClient": true,
 }
 
 func (x *example) seeded() bool {
@@ -277,6 +278,7 @@ func TestAzureExamples(t *testing.T) {
 		}
 		if phase == 6 {
 			p.holdDeletes(in)
+			p.unlockProxyDeletes(in)
 		}
 		if len(ids) > 0 {
 			p.runPhase(bin, phase, ids, opsFile, results)
@@ -414,6 +416,8 @@ var whyFails = map[string]string{
 	"armrecoveryservices:PUTVaultCred.json":                             "the documented certificate details are of another certificate than the one the request uploads: it sends CN=amchandn.com, valid 2022-10-24 to 2023-10-24, SHA-1 22790952D33D06BD93BB41868DD58B4EDB4BEF89, and documents CN=Windows Azure Tools, 2017, 019FE9BAD18A5A09A5CA53B593AF66331F3054AF, and an AAD audience naming another vault (AADReregisterTest); Safehold answers what the uploaded certificate says",
 	"armrecoveryservices:ListReplicationUsages.json":                    "the counts are of Site Recovery (2 replicated items, 1 recovery plan, 2 registered servers); Safehold has no Site Recovery, so its counts are zero",
 	"armrecoveryservices:PatchVault_WithCMK2.json":                      "the request sets identity type SystemAssigned; the example documents the user-assigned identity of PATCHVault_WithCMK.json instead",
+	"armdataprotection:ResourceGuardCRUD/PutResourceGuard.json":         "the request creates a guard in WestUS with the tags key1; the example documents another guard (VaultGuardTestNew), in eastus, with the tags TestKey",
+	"armdataprotection:ResourceGuardCRUD/PatchResourceGuard.json":       "the request replaces the guard's tags with newKey; the example documents the tags TestKey",
 	"armrecoveryservices:ListUsages.json":                               "the counts are of agents Safehold cannot have (MAB containers, DPM and Azure Backup Server items: 3 protected items, none an Azure VM, and their storage)",
 	"armcompute:diskExamples/Disk_Create_PerformancePlus.json":          "createOption Upload without creationData.uploadSizeBytes: Azure refuses it with this same 400 InvalidParameter (azure-cli#25308)",
 	"armrecoveryservicesbackup:AzureIaasVm/BackupFeature_Validate.json": "DefaultOFF is Azure's answer for a feature a subscription must turn on (premium-disk VMs needed the opt-in backup stack then); Safehold's VM backup has no opt-in features, and a Basic_A0 cannot have premium disks, so it answers NotSupported",

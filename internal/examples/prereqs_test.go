@@ -381,6 +381,7 @@ func (p *prereqs) create(xs []*example) {
 			p.deleteInstance(b.rg, b.vault, b.name)
 		}
 	}
+	p.guards(xs)
 }
 
 var (
