@@ -279,8 +279,9 @@ func (g *GC) execute(ctx context.Context, batch []sweepPlan, fence func() error,
 		w := s.NewWriter()
 		var done []sweepPlan
 		var failed []sweepPlan
+		var scratch []byte
 		for _, pl := range repack {
-			if err := w.copyLive(ctx, pl.p, pl.keep); err != nil {
+			if err := w.copyLive(ctx, pl.p, pl.keep, &scratch); err != nil {
 				if ctx.Err() != nil {
 					w.Close()
 					s.undoom(batch) // nothing of the batch deleted yet
@@ -365,10 +366,11 @@ func containsID(es []entry, id ID) bool {
 	return false
 }
 
-// copyLive reads a pack and re-adds its live records to the writer.
-func (w *Writer) copyLive(ctx context.Context, p *pack, keep []entry) error {
+// copyLive reads a pack (into *scratch if it can) and re-adds its live
+// records to the writer.
+func (w *Writer) copyLive(ctx context.Context, p *pack, keep []entry, scratch *[]byte) error {
 	s := w.s
-	data, err := s.be.Get(ctx, p.key, 0, -1)
+	data, err := s.readPack(ctx, p, scratch)
 	if err != nil {
 		return fmt.Errorf("repack %s: %w", p.key, err)
 	}
@@ -498,9 +500,9 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			var buf, scratch []byte
 			for p := range ch {
-				n, read := s.verifyPack(ctx, p, &buf, report)
+				n, read := s.verifyPack(ctx, p, &buf, &scratch, report)
 				mu.Lock()
 				if opts.OnPack != nil {
 					opts.OnPack(read)
@@ -526,7 +528,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 	return st, nil
 }
 
-func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report func(BadChunk)) (int, int64) {
+func (s *Store) verifyPack(ctx context.Context, p *pack, buf, scratch *[]byte, report func(BadChunk)) (int, int64) {
 	es, err := s.packEntries(ctx, p)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -534,7 +536,7 @@ func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report fun
 		}
 		return 0, 0
 	}
-	data, err := s.be.Get(ctx, p.key, 0, -1)
+	data, err := s.readPack(ctx, p, scratch)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, 0
@@ -591,4 +593,20 @@ func (s *Store) verifyPack(ctx context.Context, p *pack, buf *[]byte, report fun
 		*buf = out
 	}
 	return n, int64(len(data))
+}
+
+// readPack reads the whole pack p as stored now (whatever its size), into
+// *scratch when the backend reads into buffers (blob/local): a verify or a
+// repack reads pack after pack, and a fresh pack-sized buffer for each
+// would be allocated and zeroed each time. The result aliases *scratch
+// until the next call.
+func (s *Store) readPack(ctx context.Context, p *pack, scratch *[]byte) ([]byte, error) {
+	into, ok := s.be.(rangeGetter)
+	if !ok {
+		return s.be.Get(ctx, p.key, 0, -1)
+	}
+	if need := p.size + 2*blob.Align; int64(cap(*scratch)) < need {
+		*scratch = blob.AlignedBuf(int(need)) // a page to spare on each side
+	}
+	return into.GetInto(ctx, p.key, 0, -1, *scratch)
 }

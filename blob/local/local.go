@@ -8,7 +8,9 @@
 // (which fails if the key exists, so puts are immutable), fsyncs the
 // directory and removes the temporary name: after a crash an object is either
 // complete or absent. Leftover temporary files are never listed; CleanTemp
-// removes them.
+// removes them. Large objects (the chunk store's packs) are written and read
+// with O_DIRECT when their buffers are aligned (see directMin): they bypass
+// the page cache.
 package local
 
 import (
