@@ -38,8 +38,9 @@ type Platform struct {
 	// Authorize checks a principal's permission outside a request (e.g. a
 	// vault's managed identity); nil allows everything.
 	Authorize func(ctx context.Context, principalID, action, scope string) error
-	// ScopeDeleted is told when everything under a scope was deleted (role
-	// assignments there go too); nil does nothing.
+	// ScopeDeleted is told when everything under a scope that needed more
+	// than its document removed was deleted (role assignments there go
+	// too); nil does nothing.
 	ScopeDeleted func(ctx context.Context, scope string) error
 	// FaultHook applies the operator's fault-injection rules (nil: none);
 	// see Inject.
@@ -77,12 +78,26 @@ func (p *Platform) OnDelete(typ string, order int, fn DeleteFunc) {
 }
 
 // DeleteUnder removes every resource whose id is under scope (a resource
-// group or resource id), using the registered DeleteFuncs in order, then
-// drops any remaining documents.
+// group or resource id): ClearUnder, then the documents that remain.
 func (p *Platform) DeleteUnder(ctx context.Context, scope string) error {
-	docs, err := p.Store.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/"})
+	drop, err := p.ClearUnder(ctx, scope)
 	if err != nil {
 		return err
+	}
+	return p.Store.Update(ctx, drop)
+}
+
+// ClearUnder removes the resources under scope that need more than their
+// document removed, using the registered DeleteFuncs in order, and the role
+// assignments there (ScopeDeleted); it returns the step that drops every
+// document still under scope, for the caller to run in a transaction of
+// its choosing (a resource group's delete runs it in the one that removes
+// the group and ends its operation: one commit fewer per group).
+func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx store.Tx) error, err error) {
+	prefix := strings.TrimRight(scope, "/") + "/"
+	docs, err := p.Store.List(ctx, resourceKind, store.ListQuery{ScopePrefix: prefix})
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	type item struct {
@@ -106,19 +121,18 @@ func (p *Platform) DeleteUnder(ctx context.Context, scope string) error {
 	sort.SliceStable(items, func(i, j int) bool { return items[i].order < items[j].order })
 	for _, it := range items {
 		if err := it.fn(ctx, it.id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("delete %s: %w", it.id, err)
+			return nil, fmt.Errorf("delete %s: %w", it.id, err)
 		}
 	}
-	if err := p.Store.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.DeleteScope(ctx, resourceKind, strings.TrimRight(scope, "/")+"/")
-		return err
-	}); err != nil {
-		return err
-	}
 	if p.ScopeDeleted != nil {
-		return p.ScopeDeleted(ctx, scope)
+		if err := p.ScopeDeleted(ctx, scope); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return func(tx store.Tx) error {
+		_, err := tx.DeleteScope(ctx, resourceKind, prefix)
+		return err
+	}, nil
 }
 
 // Now is the platform clock's time.

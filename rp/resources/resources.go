@@ -434,12 +434,17 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	if err != nil {
 		return err
 	}
-	if err := pr.p.DeleteUnder(ctx, id); err != nil {
+	drop, err := pr.p.ClearUnder(ctx, id)
+	if err != nil {
 		return err
 	}
-	// The group's own document goes in the transaction that ends the
-	// operation (after everything under it, role assignments included).
+	// The documents left under the group and its own go in the transaction
+	// that ends the operation (after everything under it that needed more,
+	// role assignments included).
 	op.OnSuccess(func(tx store.Tx) error {
+		if err := drop(tx); err != nil {
+			return err
+		}
 		if err := resource.Delete(ctx, tx, parsed); !arm.IsNotFound(err) {
 			return err
 		}
