@@ -76,16 +76,10 @@ func (a *azCLI) tsv(args ...string) string {
 	return strings.TrimSpace(a.run(append(args, "-o", "tsv")...))
 }
 
+// str is the string at a dotted path of m ("" when it is missing or not a
+// string).
 func str(m map[string]any, path string) string {
-	var cur any = m
-	for _, k := range strings.Split(path, ".") {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = mm[k]
-	}
-	s, _ := cur.(string)
+	s, _ := testserver.Field(m, path).(string)
 	return s
 }
 
