@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -205,9 +206,22 @@ func appendString(b []byte, s string) []byte {
 		return append(b, `""`...)
 	}
 	if needsQuoting(s) {
-		return strconv.AppendQuote(b, s)
+		return appendQuote(b, s)
 	}
 	return append(b, s...)
+}
+
+// appendQuote is strconv.AppendQuote, which for printable ASCII without
+// '"' or '\\' (a query string with '=') only adds the quotes.
+func appendQuote(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // needsQuoting is slog's rule for the text format: empty strings, and
@@ -259,8 +273,37 @@ func needsQuotingFrom(s string) bool {
 }
 
 // appendRFC3339Millis is slog's time format: RFC 3339 with exactly three
-// digits of milliseconds, truncated.
+// digits of milliseconds, truncated. The text up to the seconds' fraction
+// and the zone are those of the last second formatted when t is in the
+// same second and location (a log's lines come in order): only the
+// milliseconds are formatted then.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	sec, ms := t.Unix(), t.Nanosecond()/int(time.Millisecond)
+	if c := lastSecond.Load(); c != nil && c.sec == sec && c.loc == t.Location() {
+		b = append(b, c.head...)
+		b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+		return append(b, c.zone...)
+	}
+	n := len(b)
+	b = formatRFC3339Millis(b, t)
+	const headLen = len("2006-01-02T15:04:05")
+	if f := b[n:]; len(f) > headLen+4 && f[headLen] == '.' {
+		lastSecond.Store(&formattedSecond{sec: sec, loc: t.Location(), head: string(f[:headLen]), zone: string(f[headLen+4:])})
+	}
+	return b
+}
+
+// formattedSecond is the text of a second of a location's time:
+// head.mmmzone.
+type formattedSecond struct {
+	sec        int64
+	loc        *time.Location
+	head, zone string
+}
+
+var lastSecond atomic.Pointer[formattedSecond]
+
+func formatRFC3339Millis(b []byte, t time.Time) []byte {
 	const prefixLen = len("2006-01-02T15:04:05.000")
 	n := len(b)
 	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)

@@ -85,6 +85,33 @@ func TestLineSameAsSlogText(t *testing.T) {
 	}
 }
 
+// Times come out as slog writes them, in any zone, within a second and
+// across seconds (the formatted second is reused), and strings that need
+// quotes are quoted as slog quotes them.
+func TestTimesAndQuotesSameAsSlogText(t *testing.T) {
+	base := time.Date(2026, 12, 2, 23, 59, 58, 0, time.UTC)
+	var times []time.Time
+	for _, loc := range []*time.Location{time.UTC, time.Local, time.FixedZone("X", -(3*3600 + 30*60)), time.FixedZone("Y", 45*60)} {
+		for _, d := range []time.Duration{0, time.Millisecond - 1, 5 * time.Millisecond, 999*time.Millisecond + 999, time.Second, 1500 * time.Millisecond, 2*time.Second + 7, 24 * time.Hour, -time.Hour} {
+			times = append(times, base.Add(d).In(loc), base.Add(d).In(loc)) // twice: the second from the formatted second
+		}
+	}
+	times = append(times, time.Date(12345, 1, 2, 3, 4, 5, 6e6, time.UTC), time.Date(-5, 1, 2, 3, 4, 5, 6e6, time.UTC), time.Now(), time.Now())
+	strs := []string{"a=b", `a"b`, `a\b`, "a b", "é=", "\x7f=", "~=", " =", "=\t"}
+	for i, at := range times {
+		s := strs[i%len(strs)]
+		r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+		r.AddAttrs(slog.String("query", s))
+		var want, got, line bytes.Buffer
+		slog.NewTextHandler(&want, nil).Handle(context.Background(), r)
+		New(&got, nil).Handle(context.Background(), r)
+		New(&line, nil).(Lines).Line(at, slog.LevelInfo, "request").String("query", s).Write()
+		if got.String() != want.String() || line.String() != want.String() {
+			t.Errorf("time %v, %q:\n got %q\nline %q\nwant %q", at, s, got.String(), line.String(), want.String())
+		}
+	}
+}
+
 // Levels, derived loggers and options behave as slog's.
 func TestHandlerOptions(t *testing.T) {
 	var buf bytes.Buffer
