@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/store/storetest"
@@ -33,5 +34,40 @@ func BenchmarkSQLiteUpdateParallel(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkSQLiteListMirrored is a list of one type answered from memory
+// (the ARM lists: the resource groups of a subscription): 500 documents of
+// the type under the scope, 500 of it elsewhere.
+func BenchmarkSQLiteListMirrored(b *testing.B) {
+	ctx := context.Background()
+	s := storetest.SQLite(b)
+	value := []byte(`{"id":"/subscriptions/s1/resourceGroups/rg","name":"rg","type":"Microsoft.Resources/resourceGroups","location":"westus","properties":{"provisioningState":"Succeeded"}}`)
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		for i := range 1000 {
+			scope := fmt.Sprintf("/subscriptions/s%d/", i%2)
+			if err := tx.Put(ctx, store.Doc{Kind: "resource", Key: fmt.Sprintf("%sresourcegroups/rg%d", scope, i), Scope: scope, Type: "t", Value: value}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	q := store.ListQuery{Type: "t", ScopePrefix: "/subscriptions/s1/"}
+	for range 50 { // the first list starts loading the mirror
+		if _, err := s.List(ctx, "resource", q); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		docs, err := s.List(ctx, "resource", q)
+		if err != nil || len(docs) != 500 {
+			b.Fatalf("%d documents, %v", len(docs), err)
+		}
 	}
 }

@@ -37,9 +37,13 @@ const (
 type mirrorKey struct{ kind, typ string } // typ lower-case
 
 type mirror struct {
-	docs  map[string]Doc // by key (lower-case)
-	keys  []string       // sorted
+	docs  []Doc // sorted by key (lower-case)
 	bytes int
+}
+
+// find is where key is in m.docs, or would be inserted.
+func (m *mirror) find(key string) (int, bool) {
+	return slices.BinarySearchFunc(m.docs, key, func(d Doc, k string) int { return strings.Compare(d.Key, k) })
 }
 
 type mirrorSet struct {
@@ -87,26 +91,27 @@ type mirrorOp struct {
 func docBytes(d *Doc) int { return len(d.Key) + len(d.Scope) + len(d.Type) + len(d.Value) + 96 }
 
 func (m *mirror) remove(key string) int {
-	d, ok := m.docs[key]
+	i, ok := m.find(key)
 	if !ok {
 		return 0
 	}
-	delete(m.docs, key)
-	if i, found := slices.BinarySearch(m.keys, key); found {
-		m.keys = slices.Delete(m.keys, i, i+1)
-	}
-	n := docBytes(&d)
+	n := docBytes(&m.docs[i])
+	m.docs = slices.Delete(m.docs, i, i+1)
 	m.bytes -= n
 	return n
 }
 
 func (m *mirror) put(d Doc) int {
-	n := m.remove(d.Key)
-	m.docs[d.Key] = d
-	i, _ := slices.BinarySearch(m.keys, d.Key)
-	m.keys = slices.Insert(m.keys, i, d.Key)
-	m.bytes += docBytes(&d)
-	return docBytes(&d) - n
+	n := docBytes(&d)
+	i, found := m.find(d.Key)
+	if found {
+		n -= docBytes(&m.docs[i])
+		m.docs[i] = d
+	} else {
+		m.docs = slices.Insert(m.docs, i, d)
+	}
+	m.bytes += n
+	return n
 }
 
 // apply makes a committed group's changes visible to lists.
@@ -154,11 +159,15 @@ func (ms *mirrorSet) apply(ops []mirrorOp) {
 				if k.kind != op.kind {
 					continue
 				}
-				for _, key := range slices.Clone(m.keys) {
-					if strings.HasPrefix(m.docs[key].Scope, op.prefix) {
-						ms.bytes -= m.remove(key)
+				m.docs = slices.DeleteFunc(m.docs, func(d Doc) bool {
+					if !strings.HasPrefix(d.Scope, op.prefix) {
+						return false
 					}
-				}
+					n := docBytes(&d)
+					m.bytes -= n
+					ms.bytes -= n
+					return true
+				})
 			}
 		default:
 			for k, m := range ms.m {
@@ -195,24 +204,48 @@ func (ms *mirrorSet) list(kind string, q ListQuery) (out []Doc, ok, load bool) {
 		return nil, false, time.Now().After(ms.refused[mk])
 	}
 	prefix, after := strings.ToLower(q.ScopePrefix), strings.ToLower(q.After)
-	start := 0
+	docs := m.docs
 	if after != "" {
-		i, found := slices.BinarySearch(m.keys, after)
+		i, found := m.find(after)
 		if found {
 			i++
 		}
-		start = i
+		docs = docs[i:]
 	}
-	for _, key := range m.keys[start:] {
-		d := m.docs[key]
-		if !strings.HasPrefix(d.Scope, prefix) {
-			continue
+	// Two passes: the first counts the documents and their values' bytes,
+	// so the answer and the copies of the values (which callers own) are
+	// one allocation each.
+	n, size := 0, 0
+	for i := range docs {
+		if strings.HasPrefix(docs[i].Scope, prefix) {
+			n++
+			size += len(docs[i].Value)
+			if q.Limit > 0 && n == q.Limit {
+				break
+			}
 		}
-		d.Value = append([]byte(nil), d.Value...) // callers own what they get
-		out = append(out, d)
-		if q.Limit > 0 && len(out) == q.Limit {
+	}
+	if n == 0 {
+		return nil, true, false
+	}
+	out = make([]Doc, 0, n)
+	values := make([]byte, 0, size)
+	for i := range docs {
+		if len(out) == n {
 			break
 		}
+		if !strings.HasPrefix(docs[i].Scope, prefix) {
+			continue
+		}
+		d := docs[i]
+		if len(d.Value) == 0 {
+			d.Value = nil
+		} else {
+			start := len(values)
+			values = append(values, d.Value...)
+			d.Value = values[start:len(values):len(values)] // an append of the caller's reallocates
+		}
+		out = append(out, d)
 	}
 	return out, true, false
 }
@@ -227,14 +260,13 @@ func (s *SQLite) loadMirror(ctx context.Context, kind, typ string) error {
 			return fmt.Errorf("load %s %s: %w", kind, typ, err)
 		}
 		defer rows.Close()
-		m := &mirror{docs: map[string]Doc{}}
+		m := &mirror{}
 		for rows.Next() {
 			d, err := scanDoc(rows.Scan)
 			if err != nil {
 				return fmt.Errorf("load %s %s: %w", kind, typ, err)
 			}
-			m.docs[d.Key] = d
-			m.keys = append(m.keys, d.Key)
+			m.docs = append(m.docs, d)
 			m.bytes += docBytes(&d)
 			if len(m.docs) > mirrorMaxDocs || m.bytes > mirrorMaxBytes {
 				t.ops = append(t.ops, mirrorOp{mk: mk, refuse: true})
@@ -244,7 +276,7 @@ func (s *SQLite) loadMirror(ctx context.Context, kind, typ string) error {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("load %s %s: %w", kind, typ, err)
 		}
-		slices.Sort(m.keys)
+		slices.SortFunc(m.docs, func(a, b Doc) int { return strings.Compare(a.Key, b.Key) })
 		t.ops = append(t.ops, mirrorOp{mk: mk, install: m})
 		return nil
 	})
