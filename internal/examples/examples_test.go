@@ -86,8 +86,8 @@ var outOfScope = []struct {
 		regexp.MustCompile(`(?i)ClassicCompute`), regexp.MustCompile(`(?i)Microsoft\.ClassicCompute/virtualMachines`), "armrecoveryservicesbackup"},
 	{"disk sources Safehold does not have (marketplace and gallery images, Elastic SAN, storage-account blobs, confidential-VM secure import)", nil,
 		regexp.MustCompile(`(?i)ImageReference|ElasticSan|ImportSecure|UploadPreparedSecure|SecureVMGuestState|blob\.core\.windows\.net|SecurityDataURI`), "armcompute"},
-	{"features the issue does not list (tiering costs, recovery point moves, item-level recovery, protection intents for auto-protection, deleted containers)",
-		regexp.MustCompile(`(?i)TieringCost|DataMove|RecommendedForMove|RecoveryPointMove|MoveRecoveryPoint|ItemLevelRecovery|_Ilr|ProtectionIntentClient_(?:Get|CreateOrUpdate|Delete)|BackupProtectionIntentClient|DeletedProtectionContainers|SoftDeletedContainers`), nil, ""},
+	{"features the issue does not list (tiering costs, recovery point moves, item-level recovery, deleted containers)",
+		regexp.MustCompile(`(?i)TieringCost|DataMove|RecommendedForMove|RecoveryPointMove|MoveRecoveryPoint|ItemLevelRecovery|_Ilr|DeletedProtectionContainers|SoftDeletedContainers`), nil, ""},
 }
 
 func (x *example) classify() {

@@ -110,6 +110,7 @@ func (p *prereqs) create(xs []*example) {
 	var dpVaults, rsVaults, vms, disks, snaps, accounts []pair
 	type item struct{ rg, vault, container, item string }
 	var rsItems []item
+	var intentPolicies [][3]string // rg, vault, policy
 	type bi struct {
 		rg, vault, name, disk, rule, tag string
 		deleted                          bool // deleted again: a deleted backup instance
@@ -190,6 +191,20 @@ func (p *prereqs) create(xs []*example) {
 				add(&dpVaults, "dpvault", rg, v)
 			} else {
 				add(&rsVaults, "rsvault", rg, v)
+			}
+		}
+		// A VM's protection intent names the VM (in the vault's region) and
+		// a policy of the vault: both exist (the policy as a copy of the
+		// vault's DefaultPolicy).
+		if x.Client == "ProtectionIntentClient" && x.Phase == 1 && rg != "" {
+			if m := reIntentVM.FindStringSubmatch(x.Source); m != nil {
+				add(&vms, "vm", m[1], m[2])
+				if r := region[strings.ToLower(rg+"/"+x.Args["vaultName"])]; r != "" { // a vault protects VMs of its region
+					region[strings.ToLower(m[1]+"/"+m[2])] = r
+				}
+			}
+			if m := reIntentPolicy.FindStringSubmatch(x.Source); m != nil && !strings.EqualFold(m[1], "DefaultPolicy") {
+				intentPolicies = append(intentPolicies, [3]string{rg, x.Args["vaultName"], m[1]})
 			}
 		}
 		// A name-availability example documenting that the name is taken
@@ -371,6 +386,9 @@ func (p *prereqs) create(xs []*example) {
 	}
 	for _, v := range rsVaults {
 		p.rsVault(v.rg, v.name, loc(v.rg, v.name), vaultTags[strings.ToLower(v.rg+"/"+v.name)])
+	}
+	for _, ip := range intentPolicies {
+		p.copyDefaultPolicy(ip[0], ip[1], ip[2])
 	}
 	for _, it := range rsItems {
 		p.protectVM(it.rg, it.vault, it.container, it.item)
@@ -745,6 +763,27 @@ func (p *prereqs) diskIn(rg, name, location string) string {
 		p.logf("disk %s/%s: %v", rg, name, err)
 	}
 	return "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name
+}
+
+// The VM and the policy a protection intent names.
+var (
+	reIntentVM     = regexp.MustCompile(`SourceResourceID:\s*to\.Ptr\("[^"]*/resourceGroups/([^/"]+)/providers/Microsoft\.Compute/virtualMachines/([^/"]+)"\)`)
+	reIntentPolicy = regexp.MustCompile(`PolicyID:\s*to\.Ptr\("[^"]*/backupPolicies/([^/"]+)"\)`)
+)
+
+// copyDefaultPolicy makes the policy name in a vault as a copy of its
+// DefaultPolicy.
+func (p *prereqs) copyDefaultPolicy(rg, vault, name string) {
+	base := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.RecoveryServices/vaults/" + vault + "/backupPolicies/"
+	resp, m := p.e.Do("GET", base+"DefaultPolicy?api-version=2024-04-01", nil, testserver.AnyStatus())
+	if resp.StatusCode != http.StatusOK {
+		p.logf("policy %s/%s/%s: DefaultPolicy: %d %v", rg, vault, name, resp.StatusCode, m)
+		return
+	}
+	resp, m = p.e.Do("PUT", base+name+"?api-version=2024-04-01", map[string]any{"properties": m["properties"]}, testserver.AnyStatus())
+	if resp.StatusCode >= 300 {
+		p.logf("policy %s/%s/%s: %d %v", rg, vault, name, resp.StatusCode, m)
+	}
 }
 
 // The tags a vault example documents (the first map), and each tag of it.

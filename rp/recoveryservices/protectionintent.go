@@ -1,0 +1,170 @@
+package recoveryservices
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
+)
+
+// registerProtectionIntents adds the backup protection intents of Azure
+// VMs (AzureResourceItem): the intent to protect a VM with a policy, which
+// the portal's VM creation sends. Creating one enables the VM's protection
+// at once (the same protected item and ConfigureBackup job as a PUT of the
+// item); the intent is kept and reads the item's protection state. Intents
+// of workloads (SQL, SAP HANA auto-protection) are Azure Backup's agent
+// features Safehold does not have.
+func (pr *Provider) registerProtectionIntents(rt *arm.Router, F string) {
+	pi := F + "/backupProtectionIntent/{intentObjectName}"
+	rt.Handle("PUT", pi, pr.putProtectionIntent)
+	rt.Handle("GET", pi, pr.getProtectionIntent)
+	rt.Handle("DELETE", pi, pr.deleteProtectionIntent)
+}
+
+const intentType = "Microsoft.RecoveryServices/vaults/backupProtectionIntent"
+
+// intentRecord is a stored protection intent.
+type intentRecord struct {
+	arm.ProxyResource
+	SourceID string `json:"sourceResourceId"`
+	PolicyID string `json:"policyId"`
+	ItemID   string `json:"itemId"` // the protected item the intent made
+}
+
+// intentOf resolves the intent a request addresses: its vault, id and VM.
+func (pr *Provider) intentOf(r *arm.Request) (arm.ResourceID, arm.ResourceID, vmRef, error) {
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return vid, arm.ResourceID{}, vmRef{}, err
+	}
+	if f := r.Param("fabricName"); !strings.EqualFold(f, "Azure") {
+		return vid, arm.ResourceID{}, vmRef{}, arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
+	}
+	name := r.Param("intentObjectName")
+	vm, ok := parseItemName(name)
+	if !ok {
+		return vid, arm.ResourceID{}, vmRef{}, arm.BadRequest("BMSUserErrorInvalidInput", "The protection intent name '%s' is invalid: use 'vm;iaasvmcontainerv2;{vmResourceGroup};{vmName}' (only Azure VMs have protection intents here).", name)
+	}
+	return vid, fabricID(vid).Child("backupProtectionIntent", name), vm, nil
+}
+
+func (pr *Provider) putProtectionIntent(r *arm.Request) (*arm.Response, error) {
+	vid, id, vm, err := pr.intentOf(r)
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Properties *struct {
+			ProtectionIntentItemType string `json:"protectionIntentItemType"`
+			SourceResourceID         string `json:"sourceResourceId"`
+			PolicyID                 string `json:"policyId"`
+			ItemID                   string `json:"itemId"`
+		} `json:"properties"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	p := in.Properties
+	if p == nil {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties is required: give protectionIntentItemType 'AzureResourceItem', sourceResourceId (the VM) and policyId.")
+	}
+	if !strings.EqualFold(p.ProtectionIntentItemType, "AzureResourceItem") {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.protectionIntentItemType '%s' is not supported: use 'AzureResourceItem' (Azure VMs; workload auto-protection is not available here).", p.ProtectionIntentItemType)
+	}
+	if p.PolicyID == "" {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.policyId is required: the backup policy of this vault to protect the VM with.")
+	}
+	src := p.SourceResourceID
+	if src == "" {
+		src = arm.NewID(vid.SubscriptionID, vm.RG, "Microsoft.Compute", "virtualMachines", vm.Name).String()
+	}
+	if svm, ok := vmRefFromID(src); !ok || svm.key() != vm.key() {
+		return nil, arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' must be the VM the intent names ('%s').", src, r.Param("intentObjectName"))
+	}
+	iid := itemID(vid, vm)
+	if !r.Allowed(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/write", iid.String()) {
+		return nil, arm.Errorf(http.StatusForbidden, "AuthorizationFailed", "The client '%s' does not have authorization to perform action '%s/vaults/backupFabrics/protectionContainers/protectedItems/write' over scope '%s': a protection intent protects the VM.", r.Caller().ObjectID, namespace, iid)
+	}
+	// Enable protection as a PUT of the item does (its checks: linked
+	// access to the VM and policy, the VM's state, the policy's kind).
+	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"protectedItemType": vmType, "sourceResourceId": src, "policyId": p.PolicyID}})
+	r.Params["containername"], r.Params["protecteditemname"], r.Body = vm.containerName(), vm.itemName(), body
+	if _, err := pr.putItem(r); err != nil {
+		return nil, err
+	}
+	rec := intentRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: r.Param("intentObjectName"), Type: intentType}, SourceID: src, PolicyID: p.PolicyID, ItemID: iid.String()}
+	ctx := r.HTTP.Context()
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if _, err := pr.loadVault(ctx, tx, vid); err != nil {
+			return err
+		}
+		return resource.Put(ctx, tx, id, &rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, err := pr.intentBody(r, &rec)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(b), nil
+}
+
+// intentBody is the wire intent; its protectionState is the item's.
+func (pr *Provider) intentBody(r *arm.Request, rec *intentRecord) (map[string]any, error) {
+	state := "NotProtected"
+	it, err := pr.loadItem(r.HTTP.Context(), pr.p.Store, mustParse(rec.ItemID))
+	switch {
+	case err == nil && (it.State == stateProtected || it.State == stateIRPending):
+		state = "Protected"
+	case err == nil:
+		state = "NotProtected" // stopped or suspended
+	case !isNotFound(err):
+		return nil, err
+	}
+	return map[string]any{"id": rec.ID, "name": rec.Name, "type": rec.Type, "properties": map[string]any{
+		"protectionIntentItemType": "AzureResourceItem", "backupManagementType": "AzureIaasVM",
+		"sourceResourceId": rec.SourceID, "policyId": rec.PolicyID, "itemId": rec.ItemID, "protectionState": state,
+	}}, nil
+}
+
+func (pr *Provider) getProtectionIntent(r *arm.Request) (*arm.Response, error) {
+	_, id, _, err := pr.intentOf(r)
+	if err != nil {
+		return nil, err
+	}
+	var rec intentRecord
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &rec); err != nil {
+		if isNotFound(err) {
+			return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorProtectionIntentNotFound", "The protection intent '%s' does not exist in this vault.", r.Param("intentObjectName"))
+		}
+		return nil, err
+	}
+	b, err := pr.intentBody(r, &rec)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(b), nil
+}
+
+// deleteProtectionIntent removes the intent; the VM's protection stays (as
+// in Azure: stopping it is a change of the protected item).
+func (pr *Provider) deleteProtectionIntent(r *arm.Request) (*arm.Response, error) {
+	_, id, _, err := pr.intentOf(r)
+	if err != nil {
+		return nil, err
+	}
+	err = pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error {
+		if err := resource.Delete(r.HTTP.Context(), tx, id); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.NoContent(), nil
+}
