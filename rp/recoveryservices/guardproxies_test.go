@@ -1,0 +1,115 @@
+package recoveryservices_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
+)
+
+// TestResourceGuardProtectsRSVault: a backup admin with Backup Contributor
+// on the vault's group links the vault to a guard it may only read
+// (multi-user authorization); deleting the protected item's data,
+// modifying the policy and asking for a security PIN then need the guard's
+// permission (403 naming the guard), as does unlinking, after an
+// unlockDelete. A vault without a guard lists no proxy (what the az CLI
+// reads before `policy set`).
+func TestResourceGuardProtectsRSVault(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	v := fixture.ProtectVM(t, e)
+	e.ResourceGroups("security-rg")
+	guard, err := testserver.Factory(e, armdataprotection.NewClientFactory).NewResourceGuardsClient().Put(ctx, "security-rg", "guard",
+		armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guardID := *guard.ID
+
+	objectID, cred := fixture.Principal(t, e, "backup-admin")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+v.RG, rbac.BackupContributor, objectID)
+	f, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, proxies, items, pols, pins := f.NewResourceGuardProxyClient(), f.NewResourceGuardProxiesClient(), f.NewProtectedItemsClient(), f.NewProtectionPoliciesClient(), f.NewSecurityPINsClient()
+	count := func() int {
+		n := 0
+		for page := range fixture.Pages(t, proxies.NewGetPager(v.Vault, v.RG, nil)) {
+			n += len(page.Value)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d proxies before linking", n)
+	}
+	link := armrecoveryservicesbackup.ResourceGuardProxyBaseResource{Properties: &armrecoveryservicesbackup.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
+	_, err = proxy.Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil)
+	wantErr(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
+	fixture.Assign(t, e, guardID, rbac.Reader, objectID)
+	var px armrecoveryservicesbackup.ResourceGuardProxyClientPutResponse
+	e.WaitFor("link allowed", func() bool {
+		px, err = proxy.Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil)
+		return err == nil
+	})
+	ops := map[string]string{}
+	for _, d := range px.Properties.ResourceGuardOperationDetails {
+		ops[*d.VaultCriticalOperation] = *d.DefaultResourceRequest
+	}
+	if *px.Type != "Microsoft.RecoveryServices/vaults/backupResourceGuardProxies" || ops["Microsoft.DataProtection/resourceGuards/deleteProtectedItemRequests"] != guardID+"/deleteProtectedItemRequests/default" {
+		t.Fatalf("proxy %+v", px)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d proxies after linking", n)
+	}
+
+	_, err = items.Delete(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
+	if re := wantErr(t, "delete backup data", err, 403, "UserErrorCriticalOperationUnauthorized"); !strings.Contains(re.Error(), guardID) {
+		t.Fatalf("the refusal does not name the guard: %v", re)
+	}
+	pol, err := pols.Get(ctx, v.Vault, v.RG, "DefaultPolicy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pols.CreateOrUpdate(ctx, v.Vault, v.RG, "DefaultPolicy", pol.ProtectionPolicyResource, nil)
+	wantErr(t, "modify the policy", err, 403, "UserErrorCriticalOperationUnauthorized")
+	_, err = pins.Get(ctx, v.Vault, v.RG, nil)
+	wantErr(t, "security PIN", err, 403, "UserErrorCriticalOperationUnauthorized")
+	_, err = proxy.Delete(ctx, v.Vault, v.RG, "VaultProxy", nil)
+	wantErr(t, "unlink without unlock", err, 403, "UserErrorResourceGuardProxyLocked")
+	unlock := armrecoveryservicesbackup.UnlockDeleteRequest{ResourceToBeDeleted: px.ID}
+	_, err = proxy.UnlockDelete(ctx, v.Vault, v.RG, "VaultProxy", unlock, nil)
+	wantErr(t, "unlock without the guard's permission", err, 403, "UserErrorCriticalOperationUnauthorized")
+
+	// The guard's owner grants the backup admin access to the guard.
+	fixture.Assign(t, e, guardID, rbac.Contributor, objectID)
+	e.WaitFor("security PIN allowed", func() bool {
+		_, err = pins.Get(ctx, v.Vault, v.RG, nil)
+		return err == nil
+	})
+	if _, err = proxy.UnlockDelete(ctx, v.Vault, v.RG, "VaultProxy", unlock, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = proxy.Delete(ctx, v.Vault, v.RG, "VaultProxy", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d proxies after unlinking", n)
+	}
+}
+
+func wantErr(t *testing.T, what string, err error, status int, code string) *azcore.ResponseError {
+	t.Helper()
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != status || re.ErrorCode != code {
+		t.Fatalf("%s: want %d %s, got %v", what, status, code, err)
+	}
+	return re
+}
