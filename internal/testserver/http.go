@@ -26,6 +26,7 @@ type request struct {
 	token     string
 	noAuth    bool
 	anyStatus bool
+	ids       bool
 	headers   http.Header
 }
 
@@ -49,6 +50,16 @@ func Bearer(token string) RequestOption {
 // the server fail on purpose (fault rules).
 func AnyStatus() RequestOption {
 	return func(r *request) { r.anyStatus = true }
+}
+
+// RequestIDs sends a client request id (x-ms-client-request-id) and fails
+// the test unless the answer carries ARM's request ids (x-ms-request-id,
+// x-ms-correlation-request-id) and echoes the client's.
+func RequestIDs() RequestOption {
+	return func(r *request) {
+		r.ids = true
+		r.headers.Set("x-ms-client-request-id", "client-req-1")
+	}
 }
 
 // Header sets a request header.
@@ -137,6 +148,14 @@ func (e *Env) Do(method, path string, body any, opts ...RequestOption) (*http.Re
 		e.T.Fatalf("%s %s: read answer: %v", method, path, err)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if r.ids {
+		if resp.Header.Get("x-ms-request-id") == "" || resp.Header.Get("x-ms-correlation-request-id") == "" {
+			e.T.Fatalf("%s %s: missing request id headers: %v", method, path, resp.Header)
+		}
+		if resp.Header.Get("x-ms-client-request-id") != r.headers.Get("x-ms-client-request-id") {
+			e.T.Fatalf("%s %s: client request id not echoed", method, path)
+		}
+	}
 	if resp.StatusCode >= 500 && !r.anyStatus {
 		e.T.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
 	}
