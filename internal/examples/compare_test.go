@@ -125,7 +125,10 @@ func presenceOnly(k string, v any, parent map[string]any) bool {
 		strings.HasSuffix(lk, "message"), lk == "description", lk == "friendlyname", lk == "displayname", lk == "recommendation",
 		// A key the server generates at random (a vault's integrity key,
 		// like a SAS key, a security PIN) cannot be the example's.
-		lk == "integritykey", lk == "securitypin", lk == "token":
+		lk == "integritykey", lk == "securitypin", lk == "token",
+		// Sizes of the author's data (a tiering cost's bytes) cannot be
+		// the server's, whose points hold other data.
+		strings.HasSuffix(lk, "inbytes"):
 		return true
 	}
 	s, ok := v.(string)

@@ -108,7 +108,10 @@ type pair struct{ rg, name string }
 func (p *prereqs) create(xs []*example) {
 	rgs := map[string]string{}
 	var dpVaults, rsVaults, vms, disks, snaps, accounts []pair
-	type item struct{ rg, vault, container, item string }
+	type item struct {
+		rg, vault, container, item string
+		archivable                 bool // an old point ready to move to the archive tier (archive_test.go)
+	}
 	var rsItems []item
 	var intentPolicies [][3]string // rg, vault, policy
 	type bi struct {
@@ -232,6 +235,11 @@ func (p *prereqs) create(xs []*example) {
 			if stopsProtectionPut(x) {
 				suffix += "-stopped"
 			}
+			// An example about the archive tier gets a VM of its own with a
+			// point ready to move there (archive_test.go).
+			if needsArchivable(x) {
+				suffix += "-archive"
+			}
 			if suffix != "" {
 				ci, pi = ci+suffix, pi+suffix
 				p.sub(x, "containerName", ci)
@@ -243,7 +251,7 @@ func (p *prereqs) create(xs []*example) {
 			k := strings.ToLower("rsitem/" + rg + "/" + x.Args["vaultName"] + "/" + pi)
 			if !seen[k] {
 				seen[k] = true
-				rsItems = append(rsItems, item{rg, x.Args["vaultName"], ci, pi})
+				rsItems = append(rsItems, item{rg, x.Args["vaultName"], ci, pi, needsArchivable(x)})
 				m := reContainer.FindStringSubmatch(pi)
 				if sh, ok := documentedShape(x); ok {
 					p.shapes[strings.ToLower(m[1]+"/"+m[2])] = sh
@@ -260,7 +268,7 @@ func (p *prereqs) create(xs []*example) {
 		if vm, vault, ok := documentedProtection(x); ok {
 			add(&rsVaults, "rsvault", vault.rg, vault.name)
 			add(&vms, "vm", vm.rg, vm.name)
-			it := item{vault.rg, vault.name, "IaasVMContainer;iaasvmcontainerv2;" + vm.rg + ";" + vm.name, "VM;iaasvmcontainerv2;" + vm.rg + ";" + vm.name}
+			it := item{vault.rg, vault.name, "IaasVMContainer;iaasvmcontainerv2;" + vm.rg + ";" + vm.name, "VM;iaasvmcontainerv2;" + vm.rg + ";" + vm.name, false}
 			if k := strings.ToLower("rsitem/" + it.rg + "/" + it.vault + "/" + it.item); !seen[k] {
 				seen[k] = true
 				rsItems = append(rsItems, it)
@@ -350,6 +358,11 @@ func (p *prereqs) create(xs []*example) {
 			}
 		}
 	}
+	for _, x := range xs {
+		for _, it := range rsItems {
+			p.bodyItem(x, it.vault, it.item)
+		}
+	}
 	for _, l := range [][]pair{dpVaults, rsVaults, vms, disks, snaps, accounts} {
 		for _, d := range l {
 			rgs[strings.ToLower(d.rg)] = d.rg
@@ -391,6 +404,10 @@ func (p *prereqs) create(xs []*example) {
 		p.copyDefaultPolicy(ip[0], ip[1], ip[2])
 	}
 	for _, it := range rsItems {
+		if it.archivable {
+			p.protectArchivable(it.rg, it.vault, it.container, it.item)
+			continue
+		}
 		p.protectVM(it.rg, it.vault, it.container, it.item)
 	}
 	for _, b := range dpItems {
@@ -1051,19 +1068,28 @@ func (p *prereqs) restoreQuotas() {
 // recovery point, triggered while the quota of the VM's region is reached,
 // and waited for; its operation URLs are recorded for the harness to name.
 func (p *prereqs) validationsRead(xs []*example, opsFile string) {
+	eachVaultRead(xs, func(x *example) bool {
+		return documentsQuotaReached(x) && (x.Client == "ValidateOperationResultsClient" || x.Client == "ValidateOperationStatusesClient")
+	}, func(rg, vault string) {
+		if err := p.triggerValidation(rg, vault, opsFile); err != nil {
+			p.logf("validation in %s/%s: %v", rg, vault, err)
+		}
+	})
+}
+
+// eachVaultRead calls fn once for each vault (resource group and name)
+// of the phase-5 examples (operation results and statuses) that read
+// accepts.
+func eachVaultRead(xs []*example, read func(*example) bool, fn func(rg, vault string)) {
 	done := map[string]bool{}
 	for _, x := range xs {
-		if x.Phase != 5 || !documentsQuotaReached(x) || (x.Client != "ValidateOperationResultsClient" && x.Client != "ValidateOperationStatusesClient") {
+		if x.Phase != 5 || !read(x) {
 			continue
 		}
 		rg, vault := x.Args["resourceGroupName"], x.Args["vaultName"]
-		if k := strings.ToLower(rg + "/" + vault); done[k] {
-			continue
-		} else {
+		if k := strings.ToLower(rg + "/" + vault); !done[k] {
 			done[k] = true
-		}
-		if err := p.triggerValidation(rg, vault, opsFile); err != nil {
-			p.logf("validation in %s/%s: %v", rg, vault, err)
+			fn(rg, vault)
 		}
 	}
 }
