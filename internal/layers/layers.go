@@ -46,6 +46,7 @@ var Rules = []Rule{
 	{"sparse", nil, "where a sparse file's data is (SEEK_DATA/SEEK_HOLE); imports nothing"},
 	{"volume", []string{"sparse"}, "volume imports nothing above it (compute adapts between volume and snapshot)"},
 	{"nbd", []string{"volume"}, "the NBD export serves volumes"},
+	{"nbd/nbdtest", nil, "a minimal NBD client for tests; imports nothing"},
 	{"job", []string{"clock", "store"}, "durable jobs in the store"},
 	{"lease", []string{"clock", "store"}, "named leases in the store: the leader, disk owners, the GC gate"},
 	{"metrics", []string{"blob", "store"}, "Prometheus figures; decorators of blob.Backend and store.Store"},

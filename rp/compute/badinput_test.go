@@ -1,12 +1,9 @@
 package compute_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/nbd/nbdtest"
 )
 
 // diskDigest reads a whole disk through the volume layer.
@@ -146,7 +144,7 @@ func TestBadInput(t *testing.T) {
 	if errno := c.cmd(t, 0, 0, 512, nil); errno != 0 || c.last[0] != 7 {
 		t.Fatalf("NBD read after errors: errno %d", errno)
 	}
-	c.close()
+	c.Close()
 	for _, name := range []string{"no-such-disk", e.diskID("up"), nbdURL[strings.LastIndex(nbdURL, "/")+1:] + "x"} {
 		if errno := dialNBDErr(t, e.Server.Compute.NBDAddr(), name); errno != 1<<31+6 {
 			t.Fatalf("unknown export %s: reply %#x", name, errno)
@@ -214,62 +212,22 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// nbdConn is a minimal NBD client (fixed newstyle, OPT_GO, simple replies).
+// nbdConn is an NBD connection that numbers its requests and keeps the
+// data of the last read.
 type nbdConn struct {
-	c    net.Conn
-	r    *bufio.Reader
+	*nbdtest.Client
 	last []byte
 	h    uint64
 }
 
-func nbdHandshake(t *testing.T, addr, name string) (*nbdConn, uint32) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &nbdConn{c: c, r: bufio.NewReader(c)}
-	var hs [18]byte
-	if _, err := io.ReadFull(n.r, hs[:]); err != nil || string(hs[:8]) != "NBDMAGIC" || string(hs[8:16]) != "IHAVEOPT" {
-		t.Fatalf("handshake: %v %q", err, hs)
-	}
-	binary.Write(c, binary.BigEndian, uint32(3)) // fixed newstyle, no zeroes
-	data := binary.BigEndian.AppendUint32(nil, uint32(len(name)))
-	data = append(data, name...)
-	data = binary.BigEndian.AppendUint16(data, 0)
-	opt := binary.BigEndian.AppendUint64(nil, 0x49484156454f5054)
-	opt = binary.BigEndian.AppendUint32(opt, 7)
-	opt = binary.BigEndian.AppendUint32(opt, uint32(len(data)))
-	c.Write(append(opt, data...))
-	for {
-		var rh [20]byte
-		if _, err := io.ReadFull(n.r, rh[:]); err != nil {
-			t.Fatal(err)
-		}
-		typ, l := binary.BigEndian.Uint32(rh[12:]), binary.BigEndian.Uint32(rh[16:])
-		io.CopyN(io.Discard, n.r, int64(l))
-		if typ == 1 {
-			return n, 0
-		}
-		if typ&(1<<31) != 0 {
-			c.Close()
-			return nil, typ
-		}
-	}
-}
-
 func dialNBD(t *testing.T, addr, name string) *nbdConn {
-	n, e := nbdHandshake(t, addr, name)
-	if n == nil {
-		t.Fatalf("OPT_GO %s: error %#x", name, e)
-	}
-	return n
+	return &nbdConn{Client: nbdtest.MustDial(t, addr, name, false)}
 }
 
 func dialNBDErr(t *testing.T, addr, name string) uint32 {
-	n, e := nbdHandshake(t, addr, name)
-	if n != nil {
-		n.close()
+	c, e := nbdtest.Dial(t, addr, name, false)
+	if c != nil {
+		c.Close()
 	}
 	return e
 }
@@ -277,33 +235,15 @@ func dialNBDErr(t *testing.T, addr, name string) uint32 {
 func (n *nbdConn) cmd(t *testing.T, typ uint16, off int64, length uint32, payload []byte) uint32 {
 	t.Helper()
 	n.h++
-	req := binary.BigEndian.AppendUint32(nil, 0x25609513)
-	req = binary.BigEndian.AppendUint16(req, 0)
-	req = binary.BigEndian.AppendUint16(req, typ)
-	req = binary.BigEndian.AppendUint64(req, n.h)
-	req = binary.BigEndian.AppendUint64(req, uint64(off))
-	req = binary.BigEndian.AppendUint32(req, length)
-	n.c.Write(append(req, payload...))
-	var rep [16]byte
-	if _, err := io.ReadFull(n.r, rep[:]); err != nil {
-		t.Fatal(err)
+	n.Send(typ, n.h, off, length, payload)
+	n.W.Flush()
+	errno, h := n.SimpleReply(t)
+	if h != n.h {
+		t.Fatalf("bad reply handle %d, sent %d", h, n.h)
 	}
-	if binary.BigEndian.Uint32(rep[:]) != 0x67446698 || binary.BigEndian.Uint64(rep[8:]) != n.h {
-		t.Fatalf("bad reply %x", rep)
-	}
-	errno := binary.BigEndian.Uint32(rep[4:])
 	if typ == 0 && errno == 0 {
 		n.last = make([]byte, length)
-		io.ReadFull(n.r, n.last)
+		io.ReadFull(n.R, n.last)
 	}
 	return errno
-}
-
-func (n *nbdConn) close() {
-	req := binary.BigEndian.AppendUint32(nil, 0x25609513)
-	req = binary.BigEndian.AppendUint16(req, 0)
-	req = binary.BigEndian.AppendUint16(req, 2)
-	req = append(req, make([]byte, 20)...)
-	n.c.Write(req)
-	n.c.Close()
 }
