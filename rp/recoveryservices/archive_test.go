@@ -12,7 +12,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -47,15 +46,8 @@ func errCode(err error) string {
 // then writes the disk bit-exact; the point then reads Rehydrated.
 func TestArchiveTierThroughSDK(t *testing.T) {
 	start := time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)
-	clk := clock.NewFake(start)
-	e := testserver.Start(t, testserver.WithClock(clk))
+	e, clk, vm, vol := clockedVM(t, start, "vm1")
 	ctx := context.Background()
-	e.ResourceGroups("vmrg", "vaultrg", "restorerg")
-	vm := mkVM(t, e, "vmrg", "vm1", 0, 1<<20)
-	vol, err := e.Server.Compute.Volume(ctx, vm.OSDiskID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := vol.WriteAt(bytes.Repeat([]byte("archive!"), 8192), 4096); err != nil {
 		t.Fatal(err)
 	}

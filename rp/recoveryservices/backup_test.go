@@ -19,7 +19,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -143,15 +142,7 @@ func TestFailedBackupJob(t *testing.T) {
 // the oldest point, which lives in the vault tier only.
 func TestFakeClock100Days(t *testing.T) {
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) // a Wednesday
-	clk := clock.NewFake(start)
-	e := testserver.Start(t, testserver.WithClock(clk))
-	ctx := context.Background()
-	e.ResourceGroups("vmrg", "vaultrg", "restorerg")
-	vm := mkVM(t, e, "vmrg", "daily", 0, 1<<20)
-	vol, err := e.Server.Compute.Volume(ctx, vm.OSDiskID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, clk, vm, vol := clockedVM(t, start, "daily")
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v100"
 	const v = "?api-version=2024-04-01"
 	mkVault(t, e, R+"?api-version=2023-04-01", "westus")

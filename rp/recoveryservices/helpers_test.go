@@ -13,9 +13,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/volume"
 )
 
 // must checks a status code.
@@ -381,4 +383,21 @@ func waitPoint(t *testing.T, e *testserver.Env, bf *armrecoveryservicesbackup.Cl
 		return true
 	})
 	return rp
+}
+
+// clockedVM starts a server on a fake clock set to start, with the resource
+// groups vmrg, vaultrg and restorerg and a VM named name in vmrg (a 1 MiB OS
+// disk, no data disk); it returns the server, its clock, the VM and the
+// volume of the VM's OS disk.
+func clockedVM(t *testing.T, start time.Time, name string) (*testserver.Env, *clock.Fake, *compute.VM, *volume.Volume) {
+	t.Helper()
+	clk := clock.NewFake(start)
+	e := testserver.Start(t, testserver.WithClock(clk))
+	e.ResourceGroups("vmrg", "vaultrg", "restorerg")
+	vm := mkVM(t, e, "vmrg", name, 0, 1<<20)
+	vol, err := e.Server.Compute.Volume(context.Background(), vm.OSDiskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, clk, vm, vol
 }
