@@ -257,6 +257,9 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 			if err := checkNotDeleting(old); err != nil {
 				return err
 			}
+			if err := pr.guarded(r, opGuardModifyInstance, in.Properties.ResourceGuardOperationRequests); err != nil {
+				return err
+			}
 			out = *old
 			out.Properties = in.Properties
 			out.Tags = in.Tags

@@ -108,6 +108,9 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 
 	objectID, cred := fixture.Principal(t, e, "backup-admin")
 	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+dv.RG, roleBackupContributor, objectID)
+	// The disk and its snapshots' group: what configuring protection links.
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/disk-rg", roleContributor, objectID)
+	fixture.Assign(t, e, dv.SnapshotRG, roleContributor, objectID)
 	f, err := armdataprotection.NewClientFactory(e.Sub, cred, e.Opts)
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +151,12 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 	if !strings.Contains(re.Error(), guardID) {
 		t.Fatalf("the refusal does not name the guard: %v", re)
 	}
+	bi, err := bis.Get(ctx, dv.RG, dv.Vault, dv.Instance, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bis.BeginCreateOrUpdate(ctx, dv.RG, dv.Vault, dv.Instance, armdataprotection.BackupInstanceResource{Properties: bi.Properties}, nil)
+	wantCode(t, "change the instance's protection", err, 403, "UserErrorCriticalOperationUnauthorized")
 	_, err = bis.BeginStopProtection(ctx, dv.RG, dv.Vault, dv.Instance, &armdataprotection.BackupInstancesClientBeginStopProtectionOptions{
 		Parameters: &armdataprotection.StopProtectionRequest{ResourceGuardOperationRequests: []*string{to.Ptr(guardID + "/dppDisableStopProtectionRequests/default")}}})
 	wantCode(t, "stop protection", err, 403, "UserErrorCriticalOperationUnauthorized")
