@@ -167,6 +167,26 @@ func (m *Manager) Start(ctx context.Context, tx store.Tx, op *Operation, input a
 	return err
 }
 
+// Launch starts op with input in a transaction of its own, in which with
+// (nil: nothing) runs first, and wakes the worker once it committed: the
+// work an ARM request accepts with a 202. When with or the start fails,
+// nothing of either is stored.
+func (m *Manager) Launch(ctx context.Context, op *Operation, input any, with func(tx store.Tx) error) error {
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		if with != nil {
+			if err := with(tx); err != nil {
+				return err
+			}
+		}
+		return m.Start(ctx, tx, op, input)
+	})
+	if err != nil {
+		return err
+	}
+	m.Notify()
+	return nil
+}
+
 // Completed records an operation that finished synchronously (for APIs that
 // must still hand out polling URLs).
 func (m *Manager) Completed(ctx context.Context, tx store.Tx, op *Operation) error {

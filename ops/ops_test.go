@@ -171,3 +171,45 @@ func TestOnSuccessCommitsWithTheEnd(t *testing.T) {
 		t.Errorf("the failed OnSuccess's document: %v, want it rolled back", err)
 	}
 }
+
+// Launch stores with's writes and the operation in one transaction and
+// wakes the worker: a with that fails leaves no operation and nothing runs;
+// one that succeeds leaves both, and the operation runs.
+func TestLaunchStartsWithItsTransaction(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	r := &job.Runner{Store: st, Poll: time.Hour} // only Notify wakes it
+	m := ops.NewManager(st, clock.Real{}, r, armops.Describe)
+	var runs atomic.Int32
+	m.Register("work", func(ctx context.Context, op *ops.Operation) error {
+		runs.Add(1)
+		return nil
+	})
+	r.Start(ctx)
+	defer r.Stop()
+
+	refused := errors.New("refused")
+	bad := &ops.Operation{ID: "refused-op", Kind: "work"}
+	if err := m.Launch(ctx, bad, nil, func(store.Tx) error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("Launch with a failing with: %v", err)
+	}
+	if _, err := m.Get(ctx, bad.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an operation was stored for a failed with: %v", err)
+	}
+
+	good := &ops.Operation{Kind: "work"}
+	if err := m.Launch(ctx, good, map[string]string{"x": "y"}, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: "k", Key: "good", Value: []byte(`{}`)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "k", "good"); err != nil {
+		t.Fatalf("with's write: %v", err)
+	}
+	if op := waitDone(t, m, good.ID); op.Status != ops.Succeeded || string(op.Input) != `{"x":"y"}` {
+		t.Fatalf("launched operation: %+v", op)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the work ran %d times, want once (the failed launch must not run)", n)
+	}
+}

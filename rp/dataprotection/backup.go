@@ -311,18 +311,13 @@ func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 // transaction and answers 202 with the location-scoped polling URLs.
 func (pr *Provider) accepted(r *arm.Request, vault *vaultResource, op *ops.Operation, j *protection.Job, input any) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if j != nil {
-			if err := protection.CreateJob(ctx, tx, j); err != nil {
-				return err
-			}
-		}
-		return pr.p.Ops.Start(ctx, tx, op, input)
-	})
-	if err != nil {
+	var with func(tx store.Tx) error
+	if j != nil {
+		with = func(tx store.Tx) error { return protection.CreateJob(ctx, tx, j) }
+	}
+	if err := pr.p.Ops.Launch(ctx, op, input, with); err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
 	return opAccepted(r, vault.Location, op), nil
 }
 

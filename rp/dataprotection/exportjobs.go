@@ -36,12 +36,9 @@ func (pr *Provider) exportJobs(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opExportJobs, ResourceID: vault.ID, Caller: r.Caller()}
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vault.ID})
-	}); err != nil {
+	if err := pr.p.Ops.Launch(ctx, op, map[string]string{"vaultId": vault.ID}, nil); err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
 	return arm.Accepted().Async(r, "", vault.ID+"/backupJobs/operations/"+op.ID), nil
 }
 

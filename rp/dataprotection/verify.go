@@ -45,16 +45,13 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 	}
 	id := newGUID()
 	op := &ops.Operation{Kind: opVerify, ResourceID: vault.ID, Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if _, err := pr.Engine.StartVerify(ctx, tx, id, q, false); err != nil {
-			return err
-		}
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"verifyId": id})
+	err = pr.p.Ops.Launch(ctx, op, map[string]string{"verifyId": id}, func(tx store.Tx) error {
+		_, err := pr.Engine.StartVerify(ctx, tx, id, q, false)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
 	return opAccepted(r, vault.Location, op), nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/store"
 )
 
 // The archive tier on the wire (the engine's archive.go has the rules):
@@ -232,12 +231,9 @@ func (pr *Provider) fetchTieringCost(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opKindTieringCost, ResourceID: vid.String(), Caller: r.Caller()}
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return pr.p.Ops.Start(ctx, tx, op, tieringCostInput{VaultID: vid.String(), Request: in})
-	}); err != nil {
+	if err := pr.p.Ops.Launch(ctx, op, tieringCostInput{VaultID: vid.String(), Request: in}, nil); err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
 	T := vid.String() + "/backupTieringCost/default"
 	return arm.Accepted().Async(r, T+"/operationsStatus/"+op.ID, T+"/operationResults/"+op.ID), nil
 }

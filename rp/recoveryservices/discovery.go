@@ -52,13 +52,9 @@ func (pr *Provider) refresh(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
 	}
 	op := &ops.Operation{Kind: opKindRefresh, ResourceID: fabricID(vid).String(), Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"vaultId": vid.String()})
-	})
-	if err != nil {
+	if err := pr.p.Ops.Launch(ctx, op, map[string]string{"vaultId": vid.String()}, nil); err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
 	return arm.Accepted().Async(r, "", fabricID(vid).String()+"/operationResults/"+op.ID), nil
 }
 

@@ -168,16 +168,9 @@ func jobOutcome(j *protection.Job, err error) error {
 // and answers 202 with the item's polling headers.
 func (pr *Provider) startJobOp(r *arm.Request, it *itemRecord, j *protection.Job, op *ops.Operation, input any) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := protection.CreateJob(ctx, tx, j); err != nil {
-			return err
-		}
-		return pr.p.Ops.Start(ctx, tx, op, input)
-	})
-	if err != nil {
+	if err := pr.p.Ops.Launch(ctx, op, input, func(tx store.Tx) error { return protection.CreateJob(ctx, tx, j) }); err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
 	return itemAccepted(r, it.ID, op), nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/store"
 )
 
 // Restore validation: backupValidateOperation (synchronous),
@@ -99,12 +98,9 @@ func (pr *Provider) triggerValidateOperation(r *arm.Request) (*arm.Response, err
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opKindValidate, ResourceID: vid.String(), Caller: r.Caller()}
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		return pr.p.Ops.Start(ctx, tx, op, validateInput{VaultID: vid.String(), Request: in})
-	}); err != nil {
+	if err := pr.p.Ops.Launch(ctx, op, validateInput{VaultID: vid.String(), Request: in}, nil); err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
 	return arm.Accepted().Async(r, vid.String()+"/backupValidateOperationsStatuses/"+op.ID, vid.String()+"/backupValidateOperationResults/"+op.ID), nil
 }
 
