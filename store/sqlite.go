@@ -404,19 +404,17 @@ func (s *SQLite) invalidate(keys []docKey, kinds []string) {
 
 // List lists documents of one kind, ordered by key.
 func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
-	if q.Type != "" {
-		out, ok, load := s.mirrors.list(kind, q)
-		if ok {
-			return out, nil
-		}
-		if load && s.mirrors.startLoad(kind, q.Type) {
-			// In the background: this List may run inside an Update's fn,
-			// on the writer goroutine the load has to wait for.
-			go func() {
-				s.loadMirror(context.WithoutCancel(ctx), kind, q.Type)
-				s.mirrors.loaded(kind, q.Type)
-			}()
-		}
+	out, ok, load := s.mirrors.list(kind, q)
+	if ok {
+		return out, nil
+	}
+	if load && s.mirrors.startLoad(kind, q.Type) {
+		// In the background: this List may run inside an Update's fn,
+		// on the writer goroutine the load has to wait for.
+		go func() {
+			s.loadMirror(context.WithoutCancel(ctx), kind, q.Type)
+			s.mirrors.loaded(kind, q.Type)
+		}()
 	}
 	return s.sqliteReader.List(ctx, kind, q)
 }

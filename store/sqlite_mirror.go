@@ -10,9 +10,11 @@ import (
 )
 
 // Lists of one type (every ARM list: resource groups of a subscription,
-// policies of a vault) are answered from memory. SQLite has one writer, this
-// process, so the writer goroutine sees every committed change: it keeps a
-// mirror of the documents of each (kind, type) that was listed, applying
+// policies of a vault), or of a whole kind (the jobs of a vault), are
+// answered from memory. SQLite has one writer, this process, so the writer
+// goroutine sees every committed change: it keeps a mirror of the documents
+// of each (kind, type) that was listed (type "": every document of the
+// kind), applying
 // each group's writes after its COMMIT and before any of its Updates
 // returns. A list therefore sees every acknowledged write (read-after-write)
 // and nothing uncommitted, as a query would, without SQLite's parse, row
@@ -141,18 +143,13 @@ func (ms *mirrorSet) apply(ops []mirrorOp) {
 			ms.bytes += op.install.bytes
 		case op.put != nil:
 			for k, m := range ms.m {
-				if k.kind == op.put.Kind && k.typ != op.put.Type {
+				if k.kind == op.put.Kind && k.typ != op.put.Type && k.typ != "" {
 					ms.bytes -= m.remove(op.put.Key) // a Put may change a document's type
 				}
 			}
-			mk := mirrorKey{op.put.Kind, op.put.Type}
-			if m, ok := ms.m[mk]; ok {
-				ms.bytes += m.put(op.put)
-				if len(m.docs) > mirrorMaxDocs || ms.bytes > mirrorMaxBytes {
-					ms.bytes -= m.bytes
-					delete(ms.m, mk)
-					ms.refuse(mk)
-				}
+			ms.put(mirrorKey{op.put.Kind, op.put.Type}, op.put)
+			if op.put.Type != "" {
+				ms.put(mirrorKey{op.put.Kind, ""}, op.put) // the kind's
 			}
 		case op.scope:
 			for k, m := range ms.m {
@@ -176,6 +173,21 @@ func (ms *mirrorSet) apply(ops []mirrorOp) {
 				}
 			}
 		}
+	}
+}
+
+// put stores d in the mirror mk, if there is one, dropping the mirror
+// when that makes it too large.
+func (ms *mirrorSet) put(mk mirrorKey, d *Doc) {
+	m, ok := ms.m[mk]
+	if !ok {
+		return
+	}
+	ms.bytes += m.put(d)
+	if len(m.docs) > mirrorMaxDocs || ms.bytes > mirrorMaxBytes {
+		ms.bytes -= m.bytes
+		delete(ms.m, mk)
+		ms.refuse(mk)
 	}
 }
 
@@ -255,7 +267,12 @@ func (ms *mirrorSet) list(kind string, q ListQuery) (out []Doc, ok, load bool) {
 func (s *SQLite) loadMirror(ctx context.Context, kind, typ string) error {
 	return s.update(ctx, func(t *sqliteTx) error {
 		mk := mirrorKey{kind, strings.ToLower(typ)}
-		rows, err := t.q.QueryContext(ctx, `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ? AND type = ?`, kind, mk.typ)
+		sqlq, args := `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ?`, []any{kind}
+		if mk.typ != "" {
+			sqlq += ` AND type = ?`
+			args = append(args, mk.typ)
+		}
+		rows, err := t.q.QueryContext(ctx, sqlq, args...)
 		if err != nil {
 			return fmt.Errorf("load %s %s: %w", kind, typ, err)
 		}

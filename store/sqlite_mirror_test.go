@@ -26,7 +26,7 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 	kinds := []string{"resource", "other"}
 	queries := func(kind string) []ListQuery {
 		var qs []ListQuery
-		for _, typ := range types {
+		for _, typ := range append([]string{""}, types...) { // "": the whole kind
 			qs = append(qs, ListQuery{Type: typ}, ListQuery{Type: typ, ScopePrefix: "/S/1/"}, ListQuery{Type: typ, ScopePrefix: "/s/1/rg/", Limit: 3},
 				ListQuery{Type: typ, After: "K-3", Limit: 2}, ListQuery{Type: typ, ScopePrefix: "/s/2/", After: "k-1"})
 		}
@@ -62,13 +62,14 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kind := range kinds {
-		for _, typ := range types {
+		for _, typ := range append([]string{""}, types...) {
 			if err := s.loadMirror(ctx, kind, typ); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	errBoom := errors.New("boom")
+	docTypes := append([]string{""}, types...) // some documents have no type
 	r := rand.New(rand.NewPCG(1, 2))
 	for step := range 60 {
 		compare(step) // also loads the mirrors on the first step
@@ -83,7 +84,7 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 					for range 1 + r.IntN(4) {
 						kind := kinds[r.IntN(len(kinds))]
 						key := fmt.Sprintf("K-%d", r.IntN(12))
-						d := Doc{Kind: kind, Key: key, Scope: scopes[r.IntN(len(scopes))], Type: types[r.IntN(len(types))], Value: fmt.Appendf(nil, `{"v":%d}`, r.IntN(1000))}
+						d := Doc{Kind: kind, Key: key, Scope: scopes[r.IntN(len(scopes))], Type: docTypes[r.IntN(len(docTypes))], Value: fmt.Appendf(nil, `{"v":%d}`, r.IntN(1000))}
 						switch r.IntN(10) {
 						case 0, 1, 2, 3:
 							if err := tx.Put(ctx, d); err != nil {
