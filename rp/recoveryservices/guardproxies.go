@@ -1,8 +1,11 @@
 package recoveryservices
 
 import (
+	"context"
+
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
 )
 
 // A Recovery Services vault's resource guard proxy (at most one) links it
@@ -26,7 +29,7 @@ func (pr *Provider) linkGuard(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), guard, namespace, nil)
+	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), guard, namespace, pr.flagMUA(r.HTTP.Context(), vid))
 	return arm.OK(out), err
 }
 
@@ -57,7 +60,7 @@ func (pr *Provider) unlinkGuard(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	found, err := pr.p.DeleteGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), nil)
+	found, err := pr.p.DeleteGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), pr.flagMUA(r.HTTP.Context(), vid))
 	switch {
 	case err != nil:
 		return nil, err
@@ -117,4 +120,38 @@ func (pr *Provider) guardVaultConfig(r *arm.Request, vid arm.ResourceID, old, cu
 		return nil
 	}
 	return pr.guarded(r, vid, opGuardSoftDelete, requests)
+}
+
+// markMUA sets the vault's securitySettings.multiUserAuthorization
+// (Enabled while a resource guard protects it, Disabled otherwise), in tx.
+func markMUA(ctx context.Context, tx store.Tx, id arm.ResourceID, v *vaultRecord) error {
+	px, err := resource.GuardProxyOf(ctx, tx, id.String())
+	if err != nil {
+		return err
+	}
+	if v.Properties == nil {
+		v.Properties = map[string]any{}
+	}
+	ss, _ := v.Properties["securitySettings"].(map[string]any)
+	if ss == nil {
+		ss = map[string]any{}
+		v.Properties["securitySettings"] = ss
+	}
+	ss["multiUserAuthorization"] = map[bool]string{true: "Enabled", false: "Disabled"}[px != nil]
+	return nil
+}
+
+// flagMUA records on the vault, in the proxy's transaction, that a guard
+// now protects it or no longer does.
+func (pr *Provider) flagMUA(ctx context.Context, id arm.ResourceID) func(tx store.Tx, linked bool) error {
+	return func(tx store.Tx, _ bool) error {
+		v, err := pr.loadVault(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := markMUA(ctx, tx, id, v); err != nil {
+			return err
+		}
+		return resource.Put(ctx, tx, id, v)
+	}
 }

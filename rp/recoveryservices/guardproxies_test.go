@@ -69,6 +69,14 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("%d proxies after linking", n)
 	}
+	mua := func() string {
+		_, m := e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/"+v.RG+"/providers/Microsoft.RecoveryServices/vaults/"+v.Vault+"?api-version=2024-04-01", nil)
+		s, _ := testserver.Field(m, "properties.securitySettings.multiUserAuthorization").(string)
+		return s
+	}
+	if got := mua(); got != "Enabled" {
+		t.Fatalf("vault multiUserAuthorization %q while linked", got)
+	}
 
 	_, err = items.Delete(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
 	if re := wantErr(t, "delete backup data", err, 403, "UserErrorCriticalOperationUnauthorized"); !strings.Contains(re.Error(), guardID) {
@@ -102,6 +110,9 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	}
 	if n := count(); n != 0 {
 		t.Fatalf("%d proxies after unlinking", n)
+	}
+	if got := mua(); got != "Disabled" {
+		t.Fatalf("vault multiUserAuthorization %q after unlinking", got)
 	}
 }
 

@@ -228,6 +228,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) saveVault(ctx context.Context, tx store.Tx, r *arm.Request, id arm.ResourceID, v *vaultRecord, now time.Time) error {
 	v.Etag = etagAt(now)
 	v.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
+	if err := markMUA(ctx, tx, id, v); err != nil {
+		return err
+	}
 	if err := resource.Put(ctx, tx, id, v); err != nil {
 		return err
 	}
