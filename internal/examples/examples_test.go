@@ -88,8 +88,8 @@ var outOfScope = []struct {
 		regexp.MustCompile(`(?i)ClassicCompute`), regexp.MustCompile(`(?i)Microsoft\.ClassicCompute/virtualMachines`), "armrecoveryservicesbackup"},
 	{"disk sources Safehold does not have (marketplace and gallery images, Elastic SAN, storage-account blobs, confidential-VM secure import)", nil,
 		regexp.MustCompile(`(?i)ImageReference|ElasticSan|ImportSecure|UploadPreparedSecure|SecureVMGuestState|blob\.core\.windows\.net|SecurityDataURI`), "armcompute"},
-	{"features the issue does not list (vault-to-vault data moves (BackupDataMove), item-level recovery, deleted containers)",
-		regexp.MustCompile(`(?i)DataMove|ItemLevelRecovery|_Ilr|DeletedProtectionContainers|SoftDeletedContainers`), nil, ""},
+	{"features the issue does not list (vault-to-vault data moves (BackupDataMove), item-level recovery)",
+		regexp.MustCompile(`(?i)DataMove|ItemLevelRecovery|_Ilr`), nil, ""},
 }
 
 func (x *example) classify() {

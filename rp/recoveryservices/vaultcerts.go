@@ -22,11 +22,13 @@ import (
 // registerVaultRegistration adds the vaults spec's resources about what
 // registers with a vault: the certificates agents upload
 // (vaults/{v}/certificates/{name}), the unregistration of a container
-// (registeredIdentities) and the Site Recovery usages (replicationUsages).
+// (registeredIdentities), the soft-deleted containers and the Site Recovery
+// usages (replicationUsages).
 func (pr *Provider) registerVaultRegistration(rt *arm.Router, R string) {
 	rt.Handle("PUT", R+"/certificates/{certificateName}", pr.putVaultCertificate)
 	rt.Handle("DELETE", R+"/registeredIdentities/{identityName}", pr.deleteRegisteredIdentity)
 	rt.Handle("GET", R+"/replicationUsages", pr.replicationUsages)
+	rt.Handle("GET", R+"/backupDeletedProtectionContainers", pr.listDeletedContainers)
 }
 
 const vaultCertType = "Microsoft.RecoveryServices/vaults/certificates"

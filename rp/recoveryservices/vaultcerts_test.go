@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
@@ -173,4 +174,34 @@ func TestRegisteredIdentities(t *testing.T) {
 	if _, err := f.NewReplicationUsagesClient().NewListPager("vaultrg", "nosuch", nil).NextPage(e.Ctx()); !errors.As(err, &re) || re.StatusCode != 404 {
 		t.Fatalf("replication usages of an unknown vault: %v", err)
 	}
+}
+
+// TestDeletedContainers: deleting a VM's backup data removes its container
+// at once (nothing is soft-deleted here), so the vault's deleted containers
+// list is empty before and after; a $filter on another field is 400 and an
+// unknown vault 404.
+func TestDeletedContainers(t *testing.T) {
+	e, R, I, _ := protectedApp(t)
+	list := func() int {
+		t.Helper()
+		pg := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewDeletedProtectionContainersClient().NewListPager("vaultrg", "rv", &armrecoveryservicesbackup.DeletedProtectionContainersClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")})
+		page, err := pg.NextPage(e.Ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Value)
+	}
+	if n := list(); n != 0 {
+		t.Fatalf("deleted containers of a vault that deleted nothing: %d", n)
+	}
+	resp, m := e.Do("DELETE", I+rsAPI, nil)
+	must(t, "delete the backup data", resp, m, 202)
+	e.Poll(resp.Header.Get("Azure-AsyncOperation"))
+	if n := list(); n != 0 {
+		t.Fatalf("deleted containers after a delete: %d", n)
+	}
+	resp, m = e.Do("GET", R+"/backupDeletedProtectionContainers"+rsAPI+"&$filter=color eq 'red'", nil)
+	must(t, "an unknown filter field", resp, m, 400)
+	resp, m = e.Do("GET", R+"x/backupDeletedProtectionContainers"+rsAPI, nil, testserver.AnyStatus())
+	must(t, "an unknown vault", resp, m, 404)
 }
