@@ -104,12 +104,7 @@ type moveInput struct {
 // 202 with both polling headers; the operation runs the MoveRecoveryPoint
 // job and fails with the job's code when the point may not move.
 func (pr *Provider) movePoint(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	vid, it, err := pr.itemOf(r)
-	if err != nil {
-		return nil, err
-	}
-	p, err := pr.pointOf(ctx, it, r.Param("recoveryPointId"))
+	vid, it, p, err := pr.pointOfRequest(r)
 	if err != nil {
 		return nil, err
 	}

@@ -491,11 +491,7 @@ func (pr *Provider) listPoints(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) getPoint(r *arm.Request) (*arm.Response, error) {
-	_, it, err := pr.itemOf(r)
-	if err != nil {
-		return nil, err
-	}
-	p, err := pr.pointOf(r.HTTP.Context(), it, r.Param("recoveryPointId"))
+	_, it, p, err := pr.pointOfRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -507,14 +503,21 @@ func (pr *Provider) getPoint(r *arm.Request) (*arm.Response, error) {
 // unmount-rp), which Safehold does not have, with a 400 saying so and what
 // to do instead, once the caller may act on the point and it exists.
 func (pr *Provider) itemLevelRecovery(r *arm.Request) (*arm.Response, error) {
-	_, it, err := pr.itemOf(r)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := pr.pointOf(r.HTTP.Context(), it, r.Param("recoveryPointId")); err != nil {
+	if _, _, _, err := pr.pointOfRequest(r); err != nil {
 		return nil, err
 	}
 	return nil, arm.BadRequest("OperationNotSupported", "File recovery (item-level restore) is not supported by Safehold: restore the disks of the recovery point (restore-disks, RestoreDisks) and read the files from the restored disks.")
+}
+
+// pointOfRequest reads the item and the recovery point a request's URL
+// names (404 when either is absent; the point also when expired).
+func (pr *Provider) pointOfRequest(r *arm.Request) (arm.ResourceID, *itemRecord, *protection.RecoveryPoint, error) {
+	vid, it, err := pr.itemOf(r)
+	if err != nil {
+		return vid, nil, nil, err
+	}
+	p, err := pr.pointOf(r.HTTP.Context(), it, r.Param("recoveryPointId"))
+	return vid, it, p, err
 }
 
 // pointOf reads a recovery point of an item (404 if absent or expired).
