@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -29,6 +30,26 @@ func archivePolicy(tiering map[string]any) map[string]any {
 		props["tieringPolicy"] = tiering
 	}
 	return map[string]any{"properties": props}
+}
+
+const v = "?api-version=2024-04-01"
+
+// scheduledPoint creates the vault vaultrg/v1 and its policy "monthly"
+// (archivePolicy(tiering)), protects vmID with it, lets the schedule back
+// it up an hour after start and waits for the point in the vault tier; it
+// returns the backup SDK, the vault's path, the point's name and path.
+func scheduledPoint(t *testing.T, e *testserver.Env, clk *clock.Fake, start time.Time, vmID string, tiering map[string]any) (*armrecoveryservicesbackup.ClientFactory, string, string, string) {
+	t.Helper()
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
+	resp, m := e.Do("PUT", R+"/backupPolicies/monthly"+v, archivePolicy(tiering))
+	must(t, "policy", resp, m, 200)
+	protect(t, e, R+"/backupFabrics/Azure/protectionContainers/"+vm1Container+"/protectedItems/"+vm1Item+v, vmID, R+"/backupPolicies/monthly")
+	clk.Set(start.Add(time.Hour))
+	e.Server.Jobs.Notify()
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	rp := waitPoint(t, e, bf, inVaultTier)
+	return bf, R, rp, R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item + "/recoveryPoints/" + rp
 }
 
 func errCode(err error) string {
@@ -55,22 +76,9 @@ func TestArchiveTierThroughSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
-	const v = "?api-version=2024-04-01"
-	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
-	resp, m := e.Do("PUT", R+"/backupPolicies/monthly"+v, archivePolicy(map[string]any{"ArchivedRP": map[string]any{"tieringMode": "TierAfter", "duration": 0, "durationType": "Months"}}))
+	bf, R, rp, P := scheduledPoint(t, e, clk, start, vm.ID, map[string]any{"ArchivedRP": map[string]any{"tieringMode": "DoNotTier"}})
+	resp, m := e.Do("PUT", R+"/backupPolicies/bad"+v, archivePolicy(map[string]any{"ArchivedRP": map[string]any{"tieringMode": "TierAfter", "duration": 0, "durationType": "Months"}}))
 	must(t, "policy with a zero tiering duration", resp, m, 400)
-	resp, m = e.Do("PUT", R+"/backupPolicies/monthly"+v, archivePolicy(map[string]any{"ArchivedRP": map[string]any{"tieringMode": "DoNotTier"}}))
-	must(t, "policy", resp, m, 200)
-	protect(t, e, R+"/backupFabrics/Azure/protectionContainers/"+vm1Container+"/protectedItems/"+vm1Item+v, vm.ID, R+"/backupPolicies/monthly")
-	clk.Set(start.Add(time.Hour))
-	e.Server.Jobs.Notify()
-	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	rp := waitPoint(t, e, bf, func(p *armrecoveryservicesbackup.RecoveryPointResource) bool {
-		tiers := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint).RecoveryPointTierDetails
-		return len(tiers) == 2 && *tiers[1].Type == armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP
-	})
-	P := R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item + "/recoveryPoints/" + rp
 	resp, m = e.Do("GET", P+v, nil)
 	must(t, "point", resp, m, 200)
 	if r := str(m, "properties.recoveryPointMoveReadinessInfo.ArchivedRP.isReadyForMove"); r != "false" || !strings.Contains(str(m, "properties.recoveryPointMoveReadinessInfo.ArchivedRP.additionalInfo"), "3 months") {
@@ -193,4 +201,43 @@ func TestArchiveTierThroughSDK(t *testing.T) {
 	if err != nil || !bytes.Equal(data, want) {
 		t.Fatalf("the disk restored from the archive tier differs (%v)", err)
 	}
+}
+
+// TestPolicyTieringOnTheClock: a policy tiering its points to the archive
+// 4 months after their time moves the monthly point when the server's
+// clock gets there (the item's scheduled work runs the move), and leaves
+// it in the vault-standard tier until then.
+func TestPolicyTieringOnTheClock(t *testing.T) {
+	start := time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)
+	e, clk, vm, _ := clockedVM(t, start, "vm1")
+	_, R, _, P := scheduledPoint(t, e, clk, start, vm.ID, map[string]any{"ArchivedRP": map[string]any{"tieringMode": "TierAfter", "duration": 4, "durationType": "Months"}})
+	resp, m := e.Do("GET", R+"/backupPolicies/monthly"+v, nil)
+	must(t, "policy", resp, m, 200)
+	if got := str(m, "properties.tieringPolicy.ArchivedRP.tieringMode"); got != "TierAfter" {
+		t.Fatalf("policy tiering %q", got)
+	}
+	tiers := func() string {
+		resp, m := e.Do("GET", P+v, nil)
+		must(t, "point", resp, m, 200)
+		return str(m, "properties.recoveryPointTierDetails")
+	}
+	clk.Set(start.AddDate(0, 3, 20))
+	e.Server.Jobs.Notify()
+	e.WaitFor("the catch-up backup", func() bool {
+		resp, m := e.Do("GET", P[:strings.LastIndex(P, "/")]+v, nil)
+		must(t, "points", resp, m, 200)
+		return len(m["value"].([]any)) == 2
+	})
+	if s := tiers(); strings.Contains(s, "ArchivedRP") {
+		t.Fatalf("moved before its 4 months: %s", s)
+	}
+	clk.Set(start.AddDate(0, 4, 0).Add(2 * time.Hour))
+	e.Server.Jobs.Notify()
+	e.WaitFor("the policy's move to the archive", func() bool { return strings.Contains(tiers(), "status:Valid type:ArchivedRP") })
+}
+
+// inVaultTier: the point's transfer to the vault tier is done.
+func inVaultTier(p *armrecoveryservicesbackup.RecoveryPointResource) bool {
+	tiers := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint).RecoveryPointTierDetails
+	return len(tiers) == 2 && *tiers[1].Type == armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP
 }
