@@ -339,11 +339,7 @@ func jobEnded(op *ops.Operation, j *protection.Job, err error) error {
 	return nil
 }
 
-func (pr *Provider) runAdhocBackup(ctx context.Context, op *ops.Operation) error {
-	var in map[string]string
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
+func (pr *Provider) runAdhocBackup(ctx context.Context, op *ops.Operation, in map[string]string) error {
 	j, err := pr.Engine.Backup(ctx, faceName, in["jobId"], protection.BackupOptions{Tag: in["tag"]})
 	return jobEnded(op, j, err)
 }
@@ -459,11 +455,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 		"target": cr.TargetID, "targetRG": cr.TargetRG, "location": cr.Location, "identityDetails": cr.IdentityDetails})
 }
 
-func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation) error {
-	var in map[string]string
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
+func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation, in map[string]string) error {
 	jobID := in["jobId"]
 	j, err := pr.Engine.Restore(ctx, jobID, protection.RestoreRequest{ItemID: in["instanceId"], PointID: in["pointId"], Task: protection.TaskRestore,
 		Access: func(ctx context.Context) error {
@@ -518,12 +510,8 @@ func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 // runValidate is the work of a validate operation: the vault identity's
 // permission checks (what names the check in its error), then the fault rules
 // for validation on the resource its input names under target.
-func (pr *Provider) runValidate(what, target string, checks func(in map[string]string) []permCheck) ops.Func {
-	return func(ctx context.Context, op *ops.Operation) error {
-		var in map[string]string
-		if err := op.DecodeInput(&in); err != nil {
-			return err
-		}
+func (pr *Provider) runValidate(what, target string, checks func(in map[string]string) []permCheck) mapOp {
+	return func(ctx context.Context, op *ops.Operation, in map[string]string) error {
 		vid, _ := arm.ParseID(in["vaultId"])
 		vault, err := pr.loadVault(ctx, pr.p.Store, vid)
 		if err != nil {

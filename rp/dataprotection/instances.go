@@ -305,11 +305,7 @@ func snapshotRGOf(bi *instanceResource) string {
 	return ""
 }
 
-func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation) error {
-	var in map[string]string
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
+func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation, in map[string]string) error {
 	bid, _ := arm.ParseID(in["instanceId"])
 	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
 	if err != nil {
@@ -452,11 +448,7 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 	return opAccepted(r, vault.Location, op), nil
 }
 
-func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation) error {
-	var in map[string]string
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
+func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation, in map[string]string) error {
 	op.ResultStatus = http.StatusNoContent
 	bid, err := arm.ParseID(in["instanceId"])
 	if err != nil {

@@ -17,6 +17,7 @@
 package dataprotection
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,13 +123,13 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", V+"/operationResults/{operationId}", pr.opResult)
 	rt.Handle("GET", rg+"/providers/Microsoft.DataProtection/operationStatus/{operationId}", pr.opStatus)
 
-	p.Ops.Register(opValidateForBackup, pr.runValidate("Validate for Protection", "diskId", func(in map[string]string) []permCheck { return backupPermissions(in["diskId"], in["snapshotRG"]) }))
-	p.Ops.Register(opConfigure, pr.runConfigure)
-	p.Ops.Register(opDeleteInstance, pr.runDeleteInstance)
-	p.Ops.Register(opBackup, pr.runAdhocBackup)
-	p.Ops.Register(opRestore, pr.runRestore)
-	p.Ops.Register(opValidateRestore, pr.runValidate("Validate for Restore", "instanceId", func(in map[string]string) []permCheck { return restorePermissions(in["targetRG"]) }))
-	p.Ops.Register(opVerify, pr.runVerify)
+	p.Ops.Register(opValidateForBackup, withInput(pr.runValidate("Validate for Protection", "diskId", func(in map[string]string) []permCheck { return backupPermissions(in["diskId"], in["snapshotRG"]) })))
+	p.Ops.Register(opConfigure, withInput(pr.runConfigure))
+	p.Ops.Register(opDeleteInstance, withInput(pr.runDeleteInstance))
+	p.Ops.Register(opBackup, withInput(pr.runAdhocBackup))
+	p.Ops.Register(opRestore, withInput(pr.runRestore))
+	p.Ops.Register(opValidateRestore, withInput(pr.runValidate("Validate for Restore", "instanceId", func(in map[string]string) []permCheck { return restorePermissions(in["targetRG"]) })))
+	p.Ops.Register(opVerify, withInput(pr.runVerify))
 	p.Ops.RegisterDone(opInstanceAction, opVaultUpdate)
 	p.Ops.Register(opExportJobs, pr.runExportJobs)
 
@@ -153,6 +154,21 @@ func instanceIDOf(r *arm.Request) arm.ResourceID {
 
 // opAccepted is the 202 of the operation op, polled at the status and
 // result of the vault's location.
+// mapOp is the work of an operation whose input is a map of strings, as
+// most of this face's operations are.
+type mapOp func(ctx context.Context, op *ops.Operation, in map[string]string) error
+
+// withInput is fn as an ops.Func that decodes the operation's input first.
+func withInput(fn mapOp) ops.Func {
+	return func(ctx context.Context, op *ops.Operation) error {
+		var in map[string]string
+		if err := op.DecodeInput(&in); err != nil {
+			return err
+		}
+		return fn(ctx, op, in)
+	}
+}
+
 func opAccepted(r *arm.Request, location string, op *ops.Operation) *arm.Response {
 	st, res := asyncPaths(r.Param("subscriptionId"), location, op.ID)
 	return arm.Accepted().Async(r, st, res)

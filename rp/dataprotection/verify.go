@@ -55,11 +55,7 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 	return opAccepted(r, vault.Location, op), nil
 }
 
-func (pr *Provider) runVerify(ctx context.Context, op *ops.Operation) error {
-	var in map[string]string
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
+func (pr *Provider) runVerify(ctx context.Context, op *ops.Operation, in map[string]string) error {
 	run, err := pr.Engine.RunVerify(ctx, in["verifyId"])
 	if err != nil {
 		return err

@@ -53,14 +53,11 @@ func dotnetTicks(t time.Time) int64 {
 
 func (pr *Provider) securityPIN(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		ResourceGuardOperationRequests []string `json:"resourceGuardOperationRequests"`
 	}
-	if err := r.DecodeOptional(&in); err != nil {
+	vid, err := pr.vaultAndBody(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	if err := pr.guarded(r, vid, opGuardSecurityPIN, in.ResourceGuardOperationRequests); err != nil {

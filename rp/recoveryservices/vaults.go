@@ -75,6 +75,16 @@ func (pr *Provider) vaultOf(r *arm.Request) (*vaultRecord, arm.ResourceID, error
 	return v, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), v.Name), nil
 }
 
+// vaultAndBody resolves the vault a POST addresses and decodes its body,
+// which may be absent, into in.
+func (pr *Provider) vaultAndBody(r *arm.Request, in any) (arm.ResourceID, error) {
+	_, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return vid, err
+	}
+	return vid, r.DecodeOptional(in)
+}
+
 // vaultFilter resolves the vault a request addresses and parses its
 // $filter, which may name only fields.
 func (pr *Provider) vaultFilter(r *arm.Request, fields ...string) (*vaultRecord, arm.ResourceID, map[string]string, error) {

@@ -28,15 +28,12 @@ const opKindVerify = "recoveryservices.verify"
 
 func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		ReadData bool    `json:"readData"`
 		Sample   float64 `json:"sample"`
 	}
-	if err := r.DecodeOptional(&in); err != nil {
+	vid, err := pr.vaultAndBody(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	q := protection.VerifyRequest{VaultIDs: []string{vid.String()}, ReadData: in.ReadData, Sample: in.Sample}
