@@ -39,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/safehold/safehold/internal/directio"
 	"github.com/safehold/safehold/sparse"
 	"golang.org/x/sys/unix"
 )
@@ -499,6 +500,7 @@ func (v *Volume) close() error {
 		merged.or(fz.changed)
 		merged.or(dirty)
 		base, trusted, dirty = fz.base, fz.trusted, merged
+		fz.dr.Close() // its reads fail with ErrClosed from now on
 	}
 	err := v.f.Sync()
 	v.f.Close()
@@ -524,6 +526,8 @@ type Freeze struct {
 	base    string
 
 	// guarded by v.mu
+	dr *directio.Reader // reads the live file (its own descriptor, closed on release)
+
 	saved      map[int64]int64 // block -> offset in side (-1: zeros, -2: in mem)
 	mem        map[int64][]byte
 	memBytes   int64
@@ -549,6 +553,13 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 			return nil, fmt.Errorf("freeze: volume %s listed twice", sorted[i].id)
 		}
 	}
+	// The direct readers are opened before the volumes are locked (an open
+	// is no O(1) pause); a volume only grows, so its size now is a lower
+	// bound of its frozen size.
+	readers := make([]*directio.Reader, len(vols))
+	for i, v := range vols {
+		readers[i] = directio.NewReader(v.f, v.Size())
+	}
 	var locked time.Time // writers of the first volume wait from here
 	for i, v := range sorted {
 		v.mu.Lock()
@@ -568,7 +579,7 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 	if err == nil {
 		for i, v := range vols {
 			fz := &Freeze{v: v, size: v.Size(), changed: v.dirty, trusted: v.trusted, base: v.base,
-				saved: map[int64]int64{}, mem: map[int64][]byte{}}
+				dr: readers[i], saved: map[int64]int64{}, mem: map[int64][]byte{}}
 			v.dirty, v.trusted, v.base, v.freeze = &bitmap{}, true, "", fz
 			out[i] = fz
 		}
@@ -583,6 +594,9 @@ func (m *Manager) Freeze(vols ...*Volume) ([]*Freeze, error) {
 		}
 	}
 	if err != nil {
+		for _, r := range readers {
+			r.Close()
+		}
 		return nil, err
 	}
 	return out, nil
@@ -594,56 +608,71 @@ func (fz *Freeze) Volume() *Volume { return fz.v }
 // Size is the volume's size at the freeze instant.
 func (fz *Freeze) Size() int64 { return fz.size }
 
-// ReadAt reads the volume as it was at the freeze instant.
+// ReadAt reads the volume as it was at the freeze instant. The live file
+// is read first, without the volume's lock, in large reads (directio.Reader:
+// O_DIRECT for the aligned middle); then, under the lock once, every block
+// of the range that writers saved is overwritten with its saved content. A
+// block not saved by then was not written since the freeze (writers save a
+// block under the lock before writing it), so what was read of it is the
+// frozen content; a block saved by then may have been read torn, and its
+// saved copy replaces it.
 func (fz *Freeze) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, ErrOutOfRange
 	}
-	n := 0
-	for n < len(p) {
-		pos := off + int64(n)
-		if pos >= fz.size {
-			return n, io.EOF
-		}
-		b := pos / BlockSize
-		end := min((b+1)*BlockSize, fz.size)
-		part := p[n : n+int(min(int64(len(p)-n), end-pos))]
-		if err := fz.readBlockPart(b, part, pos); err != nil {
-			return n, err
-		}
-		n += len(part)
+	if off >= fz.size {
+		return 0, io.EOF
 	}
-	return n, nil
-}
-
-func (fz *Freeze) readBlockPart(b int64, part []byte, pos int64) error {
+	var eof error
+	if off+int64(len(p)) > fz.size {
+		p, eof = p[:fz.size-off], io.EOF
+	}
+	if len(p) == 0 {
+		return 0, eof
+	}
+	k, rerr := fz.dr.ReadAt(p, off)
+	if rerr == io.EOF {
+		clear(p[k:]) // the live file is never shorter than the frozen size; as zeros if it were
+		rerr = nil
+	}
 	v := fz.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if fz.done {
-		return errors.New("read frozen volume: freeze released")
-	}
-	if so, ok := fz.saved[b]; ok {
-		if so == -2 {
-			copy(part, fz.mem[b][pos-b*BlockSize:])
-			return nil
-		}
-		if so < 0 {
-			clear(part)
-			return nil
-		}
-		_, err := fz.side.ReadAt(part, so+pos-b*BlockSize)
-		return err
+		return 0, errors.New("read frozen volume: freeze released")
 	}
 	if v.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
-	k, err := v.f.ReadAt(part, pos)
-	if err == io.EOF {
-		clear(part[k:])
-		err = nil
+	if rerr != nil {
+		if errors.Is(rerr, os.ErrClosed) {
+			rerr = ErrClosed
+		}
+		return 0, rerr
 	}
-	return err
+	if len(fz.saved) == 0 {
+		return len(p), eof
+	}
+	end := off + int64(len(p))
+	for b := off / BlockSize; b*BlockSize < end; b++ {
+		so, ok := fz.saved[b]
+		if !ok {
+			continue
+		}
+		s, e := max(b*BlockSize, off), min((b+1)*BlockSize, end)
+		part := p[s-off : e-off]
+		switch {
+		case so == -2:
+			copy(part, fz.mem[b][s-b*BlockSize:])
+		case so < 0:
+			clear(part)
+		default:
+			if _, err := fz.side.ReadAt(part, so+s-b*BlockSize); err != nil {
+				return 0, fmt.Errorf("read saved block %d: %w", b, err)
+			}
+		}
+	}
+	return len(p), eof
 }
 
 // DataRanges returns the ranges of the frozen content within [off,
@@ -718,6 +747,7 @@ func (fz *Freeze) release(fn func(v *Volume)) {
 	side := fz.side
 	fz.side = nil
 	v.mu.Unlock()
+	fz.dr.Close() // a read in flight fails with os.ErrClosed, then sees done
 	if side != nil {
 		side.Close() // freeing the saved blocks can take a while: not under the lock
 	}

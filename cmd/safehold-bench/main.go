@@ -126,6 +126,7 @@ func run(step string, args []string) error {
 		if err != nil {
 			return err
 		}
+		defer s.Close()
 		opts := snapshot.CaptureOptions{Tags: map[string]string{"name": *name}, Progress: prog}
 		if step == "incr" {
 			p, err := find(ctx, r, *parentName)

@@ -1,15 +1,24 @@
-// Package directio writes whole 4 KiB-aligned runs of a file with O_DIRECT
-// through a second descriptor, so large writes skip the copy into the page
-// cache (most of a restore's system time). A nil *Writer, or one whose file
-// system refused a direct write, writes nothing and the caller writes
-// buffered; callers always write the remainder (the unaligned tail) through
-// their own descriptor, and durability is unchanged: an fsync of the file
-// covers both descriptors.
+// Package directio reads and writes whole 4 KiB-aligned runs of a file
+// with O_DIRECT through a second descriptor, so large transfers skip the
+// copy through the page cache (most of a restore's system time, a seventh
+// of a full backup's CPU).
+//
+// Writer: a nil *Writer, or one whose file system refused a direct write,
+// writes nothing and the caller writes buffered; callers always write the
+// remainder (the unaligned tail) through their own descriptor, and
+// durability is unchanged: an fsync of the file covers both descriptors.
+//
+// Reader: reads the aligned middle of a range directly and its unaligned
+// head and tail (or everything, where the file system refuses direct I/O)
+// through the file's own descriptor. A direct read first writes back the
+// range's dirty pages, so it sees every write made through the buffered
+// descriptor before it started.
 package directio
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -29,18 +38,26 @@ type Writer struct {
 // Open opens a direct descriptor of f (via /proc/self/fd), or returns nil
 // when that is not possible (the caller then writes buffered).
 func Open(f *os.File) *Writer {
+	if fd, ok := reopen(f, unix.O_WRONLY); ok {
+		return &Writer{fd: fd}
+	}
+	return nil
+}
+
+// reopen opens f again with O_DIRECT and the given access mode.
+func reopen(f *os.File, mode int) (int, bool) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return nil
+		return -1, false
 	}
-	var d *Writer
+	nfd, ok := -1, false
 	rc.Control(func(fd uintptr) {
-		nfd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_WRONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+		n, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), mode|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 		if err == nil {
-			d = &Writer{fd: nfd}
+			nfd, ok = n, true
 		}
 	})
-	return d
+	return nfd, ok
 }
 
 // Close closes the direct descriptor (not the file).
@@ -75,4 +92,73 @@ func (d *Writer) WriteAt(p []byte, off int64) (int, error) {
 		done += w
 	}
 	return done, nil
+}
+
+// Reader reads one file, the aligned middle of each range with O_DIRECT.
+// It is safe for concurrent use; Close may race with reads (they then fail
+// with os.ErrClosed, never read another file).
+type Reader struct {
+	f     *os.File // the file's own (buffered) descriptor
+	d     *os.File // the direct descriptor; nil: everything buffered
+	limit int64    // direct reads stay below this (whole pages of the known size)
+	off   atomic.Bool
+}
+
+// NewReader returns a Reader of f, which holds at least size bytes: direct
+// reads cover only whole pages below size (a direct read of the partial
+// last page would come back short), the rest goes through f. Without a
+// direct descriptor (no /proc, or the open refused) every read goes
+// through f.
+func NewReader(f *os.File, size int64) *Reader {
+	r := &Reader{f: f, limit: size &^ (Align - 1)}
+	if fd, ok := reopen(f, unix.O_RDONLY); ok {
+		r.d = os.NewFile(uintptr(fd), f.Name()+" (direct)")
+	}
+	return r
+}
+
+// Close closes the direct descriptor (not the file).
+func (r *Reader) Close() error {
+	if r == nil || r.d == nil {
+		return nil
+	}
+	return r.d.Close()
+}
+
+// ReadAt reads len(p) bytes at off, as os.File's ReadAt (io.EOF past the
+// end). The Align-multiple middle of the range is read directly when p is
+// aligned to off modulo Align (a buffer from an aligned allocation, read at
+// an aligned offset), with one pread for the whole middle.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	head := int((Align - off%Align) % Align)
+	mid := 0
+	if r.d != nil && !r.off.Load() && len(p) >= head+Align && off+int64(head) < r.limit &&
+		uintptr(unsafe.Pointer(&p[head]))%Align == 0 {
+		mid = int(min(int64(len(p)-head), r.limit-off-int64(head))) &^ (Align - 1)
+	}
+	if mid == 0 {
+		return r.f.ReadAt(p, off)
+	}
+	n := 0
+	if head > 0 {
+		k, err := r.f.ReadAt(p[:head], off)
+		if err != nil {
+			return k, err
+		}
+		n = k
+	}
+	k, err := r.d.ReadAt(p[head:head+mid], off+int64(head))
+	n += k
+	if err != nil && !errors.Is(err, io.EOF) {
+		if k == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
+			r.off.Store(true) // this file system takes no direct I/O
+		} else {
+			return n, err
+		}
+	}
+	if n < len(p) {
+		k, err := r.f.ReadAt(p[n:], off+int64(n))
+		return n + k, err
+	}
+	return n, nil
 }

@@ -1,0 +1,94 @@
+package directio
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"unsafe"
+)
+
+// alignedBuf returns n bytes starting on an Align boundary.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+Align)
+	a := (Align - int(uintptr(unsafe.Pointer(&b[0]))%Align)) % Align
+	return b[a : a+n]
+}
+
+// TestReaderReadsWhatTheFileHolds reads a file of unaligned size through a
+// Reader at aligned and unaligned offsets, into aligned and unaligned
+// buffers, across its end, and after buffered writes still in the page
+// cache: every read returns what os.File's ReadAt returns.
+func TestReaderReadsWhatTheFileHolds(t *testing.T) {
+	const size = 3<<20 + 1234
+	f, err := os.Create(filepath.Join(t.TempDir(), "img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := make([]byte, size)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range want {
+		want[i] = byte(rng.Uint32())
+	}
+	if _, err := f.WriteAt(want, 0); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(f, size)
+	defer r.Close()
+	if r.d == nil {
+		t.Log("no direct descriptor here: every read goes buffered")
+	}
+	check := func(name string, p []byte, off int64) {
+		t.Helper()
+		clear(p)
+		n, err := r.ReadAt(p, off)
+		wn := min(int64(len(p)), max(size-off, 0))
+		if int64(n) != wn || (wn < int64(len(p))) != (err == io.EOF) || (err != nil && err != io.EOF) {
+			t.Fatalf("%s: read %d at %d: n=%d err=%v, want n=%d", name, len(p), off, n, err, wn)
+		}
+		if !bytes.Equal(p[:n], want[off:off+int64(n)]) {
+			t.Fatalf("%s: read %d at %d returned other bytes than the file holds", name, len(p), off)
+		}
+	}
+	big := alignedBuf(size + 2*Align)
+	check("whole file, aligned", big[:size], 0)
+	check("past the end, aligned", big[:2<<20], 2<<20)
+	check("unaligned offset", big[:1<<20], 1<<20+100)
+	check("unaligned buffer", big[7:7+1<<20], 4096)
+	check("small", big[:100], 5000)
+	check("at the end", big[:10], size)
+	// A buffered write is seen by the next read (the direct read writes
+	// the dirty pages back first).
+	for i := 0; i < 20; i++ {
+		off := rng.Int64N(size - 5000)
+		p := bytes.Repeat([]byte{byte(i + 1)}, 1+rng.IntN(5000))
+		if _, err := f.WriteAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+		copy(want[off:], p)
+		check("after a buffered write", big[:size], 0)
+	}
+}
+
+// TestReaderClosed: reads after Close fail, never read another file.
+func TestReaderClosed(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(f, 1<<20)
+	r.Close()
+	if r.d == nil {
+		t.Skip("no direct descriptor here")
+	}
+	if _, err := r.ReadAt(alignedBuf(1<<20), 0); err == nil {
+		t.Fatal("read through a closed direct descriptor succeeded")
+	}
+}
