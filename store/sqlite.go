@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -167,6 +168,19 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	s.syncWAL = func() error { return fdatasync(s.wal) }
 	if err := s.syncWAL(); err != nil {
 		return fail(fmt.Errorf("open sqlite %s: sync WAL: %w", path, err))
+	}
+	// The -wal file may have just been created (a clean close deletes it),
+	// and fdatasync does not make its name durable: SQLite fsyncs a new
+	// WAL's directory at its own first sync of it, which synchronous=NORMAL
+	// defers to the first checkpoint. Sync the directory now, before any
+	// Update is acknowledged (the database file's name is covered too).
+	dir, err := os.Open(filepath.Dir(path))
+	if err == nil {
+		err = dir.Sync()
+		dir.Close()
+	}
+	if err != nil {
+		return fail(fmt.Errorf("open sqlite %s: sync directory: %w", path, err))
 	}
 	s.wq = newStmtCache(s.wc, true)
 	go s.syncer()
