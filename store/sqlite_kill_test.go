@@ -14,13 +14,16 @@ import (
 	"github.com/safehold/safehold/store/storetest"
 )
 
-const killDBEnv = "SAFEHOLD_STORE_KILL_DB"
+const (
+	killDBEnv    = "SAFEHOLD_STORE_KILL_DB"
+	killRoundEnv = "SAFEHOLD_STORE_KILL_ROUND" // prefixes the keys: each round writes new ones
+)
 
 // TestSQLiteKill9Child is TestSQLiteKill9KeepsAcknowledgedWrites's child:
 // it writes documents from 16 goroutines, printing the key of each write
 // once its Update has returned, until it is killed.
 func TestSQLiteKill9Child(t *testing.T) {
-	path := os.Getenv(killDBEnv)
+	path, round := os.Getenv(killDBEnv), os.Getenv(killRoundEnv)
 	if path == "" {
 		t.Skip("runs only as TestSQLiteKill9KeepsAcknowledgedWrites's child")
 	}
@@ -37,10 +40,10 @@ func TestSQLiteKill9Child(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				key := fmt.Sprintf("%d-%d", w, i)
+				key := fmt.Sprintf("%s-%d-%d", round, w, i)
 				err := s.Update(ctx, func(tx store.Tx) error {
 					if i > 0 { // each write depends on the one before it
-						if _, err := tx.Get(ctx, "k", fmt.Sprintf("%d-%d", w, i-1)); err != nil {
+						if _, err := tx.Get(ctx, "k", fmt.Sprintf("%s-%d-%d", round, w, i-1)); err != nil {
 							return err
 						}
 					}
@@ -69,7 +72,7 @@ func TestSQLiteKill9KeepsAcknowledgedWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	for round, after := range []int{50, 400, 1500} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteKill9Child$")
-		cmd.Env = append(os.Environ(), killDBEnv+"="+path)
+		cmd.Env = append(os.Environ(), killDBEnv+"="+path, fmt.Sprintf("%s=r%d", killRoundEnv, round))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
