@@ -137,6 +137,10 @@ var rehydrationTimes = map[string]time.Duration{RehydrateStandard: 15 * time.Hou
 // ask for 7, which Safehold accepts).
 var MaxRehydrationRetention = Duration{Days: 30}
 
+// minRehydrationRetention is the shortest rehydration retention: a day
+// (a request in hours, such as PT1H, is refused).
+var minRehydrationRetention = Duration{Days: 1}
+
 // Rehydration is a restore's request to bring an archived point online.
 type Rehydration struct {
 	Priority  string   `json:"priority"`
@@ -160,7 +164,7 @@ func ParseRehydration(priority, retention, field string) (Rehydration, error) {
 	}
 	d, err := ParseDuration(retention)
 	now := time.Unix(0, 0).UTC()
-	if err != nil || d.IsZero() || !d.AddTo(now).After(now) || d.AddTo(now).After(MaxRehydrationRetention.AddTo(now)) {
+	if err != nil || d.AddTo(now).Before(minRehydrationRetention.AddTo(now)) || d.AddTo(now).After(MaxRehydrationRetention.AddTo(now)) {
 		e := failure.Invalidf("BMSUserErrorInvalidRehydrationRetention", "The rehydration retention duration '%s' is not valid: give an ISO 8601 duration of 1 to 30 days, such as 'P10D'.", retention)
 		e.Target = field + ".rehydrationRetentionDuration"
 		return r, e

@@ -378,21 +378,25 @@ func (p *iaasPolicy) tiering() (*protection.Tiering, error) {
 		if t.Mode == protection.TierAfter {
 			n, _ := m["duration"].(float64)
 			unit, _ := m["durationType"].(string)
-			if n < 1 || n != float64(int(n)) {
-				return nil, badField(field+".duration", "must be a whole number of at least 1 with tieringMode TierAfter.")
-			}
+			// The bounds of a retention's count in the unit (policymodel.go).
+			var set *int
+			max := 0
 			switch strings.ToLower(unit) {
 			case "days":
-				t.After.Days = int(n)
+				set, max = &t.After.Days, 9999
 			case "weeks":
-				t.After.Weeks = int(n)
+				set, max = &t.After.Weeks, 5163
 			case "months":
-				t.After.Months = int(n)
+				set, max = &t.After.Months, 1188
 			case "years":
-				t.After.Years = int(n)
+				set, max = &t.After.Years, 99
 			default:
 				return nil, badField(field+".durationType", "'%s' is not supported: use Days, Weeks, Months or Years.", unit)
 			}
+			if n < 1 || n > float64(max) || n != float64(int(n)) {
+				return nil, badField(field+".duration", "must be a whole number from 1 to %d %s with tieringMode TierAfter.", max, strings.ToLower(unit))
+			}
+			*set = int(n)
 		}
 		out = t
 	}

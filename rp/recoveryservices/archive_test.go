@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
 
 // archivePolicy is a daily 02:00 policy keeping the backup of the 1st of
@@ -240,4 +243,121 @@ func TestPolicyTieringOnTheClock(t *testing.T) {
 func inVaultTier(p *armrecoveryservicesbackup.RecoveryPointResource) bool {
 	tiers := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint).RecoveryPointTierDetails
 	return len(tiers) == 2 && *tiers[1].Type == armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP
+}
+
+// TestArchiveBadInputAndRights: tiering policies, moves, tiering costs and
+// rehydrating restores that Safehold cannot act on are 400s naming the
+// field (a TierAfter duration beyond a retention's bounds, a rehydration
+// retention under a day); a Backup Reader may do none of them; a restore
+// waiting for its rehydration survives a server restart and ends when the
+// rehydration completes.
+func TestArchiveBadInputAndRights(t *testing.T) {
+	start := time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)
+	e, clk, vm, _ := clockedVM(t, start, "vm1")
+	_, R, _, P := scheduledPoint(t, e, clk, start, vm.ID, nil)
+	I := P[:strings.Index(P, "/recoveryPoints/")]
+	bad := func(what string, resp *http.Response, m map[string]any, code, target string) {
+		t.Helper()
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != code || !strings.Contains(str(m, "error.target"), target) {
+			t.Fatalf("%s: %d %v, want 400 %s at %s", what, resp.StatusCode, m["error"], code, target)
+		}
+	}
+	after := func(n any, unit string) map[string]any {
+		return map[string]any{"ArchivedRP": map[string]any{"tieringMode": "TierAfter", "duration": n, "durationType": unit}}
+	}
+	for _, c := range []struct {
+		tiering map[string]any
+		target  string
+	}{
+		{map[string]any{"ArchivedRP": "x"}, "tieringPolicy.ArchivedRP"},
+		{map[string]any{"HardenedRP": map[string]any{"tieringMode": "DoNotTier"}}, "tieringPolicy.HardenedRP"},
+		{map[string]any{"ArchivedRP": map[string]any{"tieringMode": "Sometimes"}}, "tieringMode"},
+		{after(100, "Years"), "duration"},
+		{after(1e18, "Years"), "duration"},
+		{after(10000, "Days"), "duration"},
+		{after(1.5, "Months"), "duration"},
+		{after(3, "Fortnights"), "durationType"},
+	} {
+		resp, m := e.Do("PUT", R+"/backupPolicies/bad"+v, archivePolicy(c.tiering), testserver.AnyStatus())
+		bad(fmt.Sprint("tiering ", c.tiering), resp, m, "BMSUserErrorInvalidPolicyInput", c.target)
+	}
+	resp, m := e.Do("PUT", R+"/backupPolicies/longest"+v, archivePolicy(after(99, "Years")))
+	must(t, "a tiering after 99 years", resp, m, 200)
+
+	clk.Set(start.AddDate(0, 3, 1))
+	e.Server.Jobs.Notify()
+	moveBody := map[string]any{"objectType": "MoveRPAcrossTiersRequest", "sourceTierType": "HardenedRP", "targetTierType": "ArchivedRP"}
+	resp, m = e.Do("POST", P+"/move"+v, map[string]any{"objectType": "MoveRPAcrossTiersRequest"}, testserver.AnyStatus())
+	bad("a move without tiers", resp, m, "BMSUserErrorInvalidSourceTierType", "sourceTierType")
+	costBody := map[string]any{"objectType": "FetchTieringCostSavingsInfoForVaultRequest", "sourceTierType": "HardenedRP", "targetTierType": "ArchivedRP"}
+	resp, m = e.Do("POST", R+"/backupTieringCost/default/fetchTieringCost"+v, map[string]any{"objectType": "FetchTieringCostSavingsInfoForVaultRequest"}, testserver.AnyStatus())
+	bad("a cost without tiers", resp, m, "BMSUserErrorInvalidSourceTierType", "sourceTierType")
+
+	// A Backup Reader may read the vault but not move, price or restore.
+	reader := newPrincipal(t, e, "reader", rbac.BackupReader, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg")
+	sa := "/subscriptions/" + e.Sub + "/resourceGroups/restorerg/providers/Microsoft.Storage/storageAccounts/staging1"
+	resp, m = e.Do("PUT", sa+"?api-version=2023-01-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard_LRS"}, "kind": "StorageV2"})
+	must(t, "staging account", resp, m, 200, 201)
+	restoreBody := func(info map[string]any) map[string]any {
+		return map[string]any{"properties": map[string]any{"objectType": "IaasVMRestoreWithRehydrationRequest", "recoveryType": "RestoreDisks", "sourceResourceId": vm.ID,
+			"storageAccountId": sa, "region": "westus", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/restorerg", "recoveryPointRehydrationInfo": info}}
+	}
+	good := restoreBody(map[string]any{"rehydrationPriority": "High", "rehydrationRetentionDuration": "P10D"})
+	for _, c := range []struct {
+		what, path string
+		body       any
+	}{{"move", P + "/move", moveBody}, {"tiering cost", R + "/backupTieringCost/default/fetchTieringCost", costBody},
+		{"recommended for move", I + "/recoveryPointsRecommendedForMove", map[string]any{}}, {"restore", P + "/restore", good}} {
+		resp, m := e.Do("POST", c.path+v, c.body, testserver.As(reader.cred), testserver.AnyStatus())
+		if resp.StatusCode != 403 || testserver.ErrorCode(m) != "AuthorizationFailed" {
+			t.Fatalf("a reader's %s: %d %v", c.what, resp.StatusCode, m)
+		}
+	}
+
+	resp, m = e.Do("POST", P+"/move"+v, moveBody)
+	must(t, "move", resp, m, 202)
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Succeeded" {
+		t.Fatalf("move: %v", st)
+	}
+	for _, c := range []struct {
+		info        map[string]any
+		code, field string
+	}{
+		{map[string]any{"rehydrationPriority": "Low", "rehydrationRetentionDuration": "P10D"}, "BMSUserErrorInvalidRehydrationPriority", "rehydrationPriority"},
+		{map[string]any{"rehydrationPriority": "High"}, "BMSUserErrorInvalidRehydrationRetention", "rehydrationRetentionDuration"},
+		{map[string]any{"rehydrationPriority": "High", "rehydrationRetentionDuration": "PT1H"}, "BMSUserErrorInvalidRehydrationRetention", "rehydrationRetentionDuration"},
+		{map[string]any{"rehydrationPriority": "High", "rehydrationRetentionDuration": "P31D"}, "BMSUserErrorInvalidRehydrationRetention", "rehydrationRetentionDuration"},
+	} {
+		resp, m := e.Do("POST", P+"/restore"+v, restoreBody(c.info), testserver.AnyStatus())
+		bad(fmt.Sprint("rehydration ", c.info), resp, m, c.code, c.field)
+	}
+
+	// The restore waits for its rehydration; the server restarts meanwhile.
+	resp, m = e.Do("POST", P+"/restore"+v, good)
+	must(t, "restore", resp, m, 202)
+	var jobID string
+	e.WaitFor("the restore job rehydrating", func() bool {
+		resp, m := e.Do("GET", R+"/backupJobs"+v+"&$filter=operation%20eq%20'Restore'", nil)
+		must(t, "restore jobs", resp, m, 200)
+		for _, j := range m["value"].([]any) {
+			j := j.(map[string]any)
+			if strings.Contains(str(j, "properties.extendedInfo.tasksList"), "taskId:Rehydrate recovery point") && str(j, "properties.status") == "InProgress" {
+				jobID = str(j, "name")
+			}
+		}
+		return jobID != ""
+	})
+	e.Restart()
+	clk.Set(start.AddDate(0, 3, 1).Add(61 * time.Minute))
+	e.Server.Jobs.Notify()
+	e.WaitFor("the restore's end after the restart", func() bool {
+		resp, m := e.Do("GET", R+"/backupJobs/"+jobID+v, nil)
+		must(t, "restore job", resp, m, 200)
+		return str(m, "properties.status") != "InProgress"
+	})
+	resp, m = e.Do("GET", R+"/backupJobs/"+jobID+v, nil)
+	must(t, "restore job", resp, m, 200)
+	if str(m, "properties.status") != "Completed" {
+		t.Fatalf("the restore after its rehydration and a restart: %v", m["properties"])
+	}
 }
