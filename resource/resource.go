@@ -144,6 +144,13 @@ func scopeOf(id arm.ResourceID) string {
 	return strings.ToLower(id.Parent().String()) + "/"
 }
 
+// DropUnder deletes, in tx, the documents of every resource under id (its
+// children and theirs), not id's own.
+func DropUnder(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
+	_, err := tx.DeleteScope(ctx, resourceKind, strings.ToLower(id.String())+"/")
+	return err
+}
+
 // Put stores an ARM resource body (a struct or map with at least id and type).
 func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 	b, err := json.Marshal(v)

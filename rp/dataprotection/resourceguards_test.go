@@ -211,3 +211,39 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 		t.Fatalf("%d proxies after unlinking", n)
 	}
 }
+
+// TestDeletedVaultReleasesItsGuard: deleting a Backup vault linked to a
+// guard takes its proxy with it: the guard may then be deleted, and a new
+// vault of the same name starts unlinked.
+func TestDeletedVaultReleasesItsGuard(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	e.ResourceGroups("vault-rg", "security-rg")
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
+	guard, err := f.NewResourceGuardsClient().Put(ctx, "security-rg", "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture.BackupVault(t, e, "vault-rg", "v1")
+	link := armdataprotection.ResourceGuardProxyBaseResource{Properties: &armdataprotection.ResourceGuardProxyBase{ResourceGuardResourceID: guard.ID}}
+	if _, err := f.NewDppResourceGuardProxyClient().CreateOrUpdate(ctx, "vault-rg", "v1", "VaultProxy", link, nil); err != nil {
+		t.Fatal(err)
+	}
+	vaults := f.NewBackupVaultsClient()
+	dp, err := vaults.BeginDelete(ctx, "vault-rg", "v1", nil)
+	fixture.Done(t, dp, err)
+	if _, err := f.NewResourceGuardsClient().Delete(ctx, "security-rg", "guard", nil); err != nil {
+		t.Fatalf("delete the guard of a deleted vault: %v", err)
+	}
+	v := fixture.BackupVault(t, e, "vault-rg", "v1")
+	if *v.Properties.IsVaultProtectedByResourceGuard {
+		t.Fatal("a new vault of a deleted vault's name starts linked to its guard")
+	}
+	n := 0
+	for page := range fixture.Pages(t, f.NewDppResourceGuardProxyClient().NewListPager("vault-rg", "v1", nil)) {
+		n += len(page.Value)
+	}
+	if n != 0 {
+		t.Fatalf("the new vault lists %d proxies", n)
+	}
+}

@@ -353,8 +353,9 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(nil), nil
 }
 
-// cascadeDeleteVault removes a vault with its policies, jobs and identity
-// (its backup instances are deleted first, by their own OnDelete).
+// cascadeDeleteVault removes a vault with its policies, jobs, identity and
+// every other resource under it (its backup instances are deleted first,
+// by their own OnDelete).
 func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 	vid, err := arm.ParseID(id)
 	if err != nil {
@@ -393,6 +394,12 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 			}
 		}
 		if err := protection.DeleteJobs(ctx, tx, vid.String()); err != nil {
+			return err
+		}
+		// What is left under the vault (its resource guard proxy) goes
+		// with it: a proxy left behind would keep its guard in use and
+		// link a new vault of the same name.
+		if err := resource.DropUnder(ctx, tx, vid); err != nil {
 			return err
 		}
 		return resource.Delete(ctx, tx, vid)

@@ -468,7 +468,7 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 		if err := protection.DeleteJobs(ctx, tx, id.String()); err != nil {
 			return err
 		}
-		if _, err := tx.DeleteScope(ctx, "resource", strings.ToLower(id.String())+"/"); err != nil {
+		if err := resource.DropUnder(ctx, tx, id); err != nil {
 			return err
 		}
 		return resource.Delete(ctx, tx, id)
