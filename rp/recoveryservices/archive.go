@@ -221,8 +221,9 @@ func (pr *Provider) fetchTieringCost(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	// Check the request now (a bad one is a 400, not a failed operation).
-	if _, err := pr.tieringCost(ctx, vid, in); err != nil {
+	// Check the request now (a bad one is a 400, not a failed operation);
+	// the operation measures the points.
+	if _, err := pr.tieringCost(ctx, vid, in, false); err != nil {
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opKindTieringCost, ResourceID: vid.String(), Caller: r.Caller()}
@@ -242,7 +243,7 @@ func (pr *Provider) runTieringCost(ctx context.Context, op *ops.Operation) error
 	if err != nil {
 		return err
 	}
-	res, err := pr.tieringCost(ctx, vid, in.Request)
+	res, err := pr.tieringCost(ctx, vid, in.Request, true)
 	if err != nil {
 		return err
 	}
@@ -250,8 +251,9 @@ func (pr *Provider) runTieringCost(ctx context.Context, op *ops.Operation) error
 	return nil
 }
 
-// tieringCost computes a fetchTieringCost request's answer.
-func (pr *Provider) tieringCost(ctx context.Context, vid arm.ResourceID, in map[string]any) (map[string]any, error) {
+// tieringCost computes a fetchTieringCost request's answer (measure
+// false: only checks the request, reading no point's size).
+func (pr *Provider) tieringCost(ctx context.Context, vid arm.ResourceID, in map[string]any, measure bool) (map[string]any, error) {
 	str := func(k string) string { s, _ := in[k].(string); return s }
 	v, err := pr.loadVault(ctx, pr.p.Store, vid)
 	if err != nil {
@@ -265,6 +267,11 @@ func (pr *Provider) tieringCost(ctx context.Context, vid arm.ResourceID, in map[
 		}
 		if _, err := protection.ParseRehydration(str("rehydrationPriority"), "P10D", ""); err != nil {
 			return nil, err
+		}
+		if str("recoveryPointId") == "" {
+			e := arm.BadRequest("BMSUserErrorInvalidInput", "recoveryPointId is required: name the archived recovery point whose rehydration to price.")
+			e.Target = "recoveryPointId"
+			return nil, e
 		}
 	} else if err := checkTiers(str("sourceTierType"), str("targetTierType"), ""); err != nil {
 		return nil, err
@@ -297,6 +304,9 @@ func (pr *Provider) tieringCost(ctx context.Context, vid arm.ResourceID, in map[
 	if err != nil {
 		return nil, err
 	}
+	if !measure && !rehydrate {
+		return nil, nil
+	}
 	now := pr.p.Now()
 	var points []*protection.RecoveryPoint
 	for _, it := range items {
@@ -320,6 +330,9 @@ func (pr *Provider) tieringCost(ctx context.Context, vid arm.ResourceID, in map[
 				points = append(points, p)
 			}
 		}
+	}
+	if !measure {
+		return nil, nil
 	}
 	sizes, err := pr.Engine.PointSizes(ctx, v.UniqueID, points)
 	if err != nil {

@@ -292,6 +292,9 @@ func TestArchiveBadInputAndRights(t *testing.T) {
 	costBody := map[string]any{"objectType": "FetchTieringCostSavingsInfoForVaultRequest", "sourceTierType": "HardenedRP", "targetTierType": "ArchivedRP"}
 	resp, m = e.Do("POST", R+"/backupTieringCost/default/fetchTieringCost"+v, map[string]any{"objectType": "FetchTieringCostSavingsInfoForVaultRequest"}, testserver.AnyStatus())
 	bad("a cost without tiers", resp, m, "BMSUserErrorInvalidSourceTierType", "sourceTierType")
+	resp, m = e.Do("POST", R+"/backupTieringCost/default/fetchTieringCost"+v, map[string]any{"objectType": "FetchTieringCostInfoForRehydrationRequest", "sourceTierType": "ArchivedRP",
+		"targetTierType": "HardenedRP", "rehydrationPriority": "High", "containerName": vm1Container, "protectedItemName": vm1Item}, testserver.AnyStatus())
+	bad("a rehydration's cost without its point", resp, m, "BMSUserErrorInvalidInput", "recoveryPointId")
 
 	// A Backup Reader may read the vault but not move, price or restore.
 	reader := newPrincipal(t, e, "reader", rbac.BackupReader, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg")
