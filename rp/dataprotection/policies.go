@@ -32,12 +32,9 @@ func (pr *Provider) loadPolicy(ctx context.Context, r store.Reader, policyID str
 func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in policyResource
-	if err := r.Decode(&in); err != nil {
+	name, err := decodeNamed(r, &in, "backupPolicyName", policyNameRE, "backup policy", "use letters, digits, '-', '_' and '.', starting with a letter or digit")
+	if err != nil {
 		return nil, err
-	}
-	name := r.Param("backupPolicyName")
-	if !policyNameRE.MatchString(name) {
-		return nil, arm.BadRequest("InvalidResourceName", "The backup policy name '%s' is invalid: use letters, digits, '-', '_' and '.', starting with a letter or digit.", name)
 	}
 	if _, err := pr.vaultFor(r); err != nil {
 		return nil, err
@@ -48,7 +45,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	id := vaultIDOf(r).Child("backupPolicies", name)
 	out := policyResource{ProxyResource: arm.ProxyResource{ID: id.String(), Name: name, Type: typePolicy}, Properties: in.Properties}
 	var users []*instanceResource
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old policyResource
 		if err := resource.Get(ctx, tx, id, &old); err == nil {
 			out.Name, out.SystemData = old.Name, old.SystemData

@@ -76,8 +76,9 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	B := V + "/backupInstances/{backupInstanceName}"
 	loc := sub + "/providers/Microsoft.DataProtection/locations/{location}"
 
-	rt.Handle("GET", sub+"/providers/Microsoft.DataProtection/backupVaults", pr.listVaultsSub)
-	rt.Handle("GET", rg+"/providers/Microsoft.DataProtection/backupVaults", pr.listVaultsRG)
+	listVaultsRG, listVaultsSub := scopedLists(pr, typeVault, func(v *vaultResource) { v.Location = resource.NormLocation(v.Location) })
+	rt.Handle("GET", sub+"/providers/Microsoft.DataProtection/backupVaults", listVaultsSub)
+	rt.Handle("GET", rg+"/providers/Microsoft.DataProtection/backupVaults", listVaultsRG)
 	rt.HandleResource(V, arm.Methods{Get: pr.getVault, Put: pr.putVault, Patch: pr.patchVault, Delete: pr.deleteVault})
 	rt.Handle("POST", rg+"/providers/Microsoft.DataProtection/locations/{location}/checkNameAvailability", pr.checkName,
 		arm.Action("Microsoft.DataProtection/locations/checkNameAvailability/action"))

@@ -57,8 +57,9 @@ const defaultGuardDescription = "Critical operations on the vaults linked to thi
 // resource guard proxies (V is the vault path pattern).
 func (pr *Provider) registerGuards(rt *arm.Router, sub, rg, V string) {
 	G := rg + "/providers/Microsoft.DataProtection/resourceGuards/{resourceGuardsName}"
-	rt.HandleResource(G, arm.Methods{List: pr.listGuardsRG, Get: pr.getGuard, Put: pr.putGuard, Patch: pr.patchGuard, Delete: pr.deleteGuard})
-	rt.Handle("GET", sub+"/providers/Microsoft.DataProtection/resourceGuards", pr.listGuardsSub)
+	listGuardsRG, listGuardsSub := scopedLists[guardResource](pr, resource.GuardType, nil)
+	rt.HandleResource(G, arm.Methods{List: listGuardsRG, Get: pr.getGuard, Put: pr.putGuard, Patch: pr.patchGuard, Delete: pr.deleteGuard})
+	rt.Handle("GET", sub+"/providers/Microsoft.DataProtection/resourceGuards", listGuardsSub)
 	seen := map[string]bool{}
 	for _, o := range resource.GuardOperations {
 		if seen[o.Request] {
@@ -114,20 +115,11 @@ func checkExclusions(in []string) ([]string, error) {
 func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var in guardInput
-	if err := r.Decode(&in); err != nil {
+	name, err := decodeNamed(r, &in, "resourceGuardsName", guardNameRE, "resource guard", "use 1 to 64 letters, digits, '_', '.' and '-', starting with a letter or digit")
+	if err != nil {
 		return nil, err
 	}
-	name := r.Param("resourceGuardsName")
-	if !guardNameRE.MatchString(name) {
-		return nil, arm.BadRequest("InvalidResourceName", "The resource guard name '%s' is invalid: use 1 to 64 letters, digits, '_', '.' and '-', starting with a letter or digit.", name)
-	}
-	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
-		return nil, err
-	}
-	if strings.TrimSpace(in.Location) == "" {
-		return nil, fieldError("location", "is required (e.g. 'westus')")
-	}
-	if err := resource.CheckLocation(in.Location, resource.GuardType); err != nil {
+	if err := pr.checkPlacement(r, in.Location, resource.GuardType); err != nil {
 		return nil, err
 	}
 	var excl []string
@@ -142,7 +134,7 @@ func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 	id := guardIDOf(r)
 	created := false
 	var out guardResource
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old guardResource
 		err := resource.Get(ctx, tx, id, &old)
 		if err != nil && !isNotFound(err) {
@@ -259,29 +251,6 @@ func (pr *Provider) deleteGuard(r *arm.Request) (*arm.Response, error) {
 		return arm.NoContent(), nil
 	}
 	return arm.OK(nil), nil
-}
-
-func (pr *Provider) listGuardsRG(r *arm.Request) (*arm.Response, error) {
-	sub, rg := r.Param("subscriptionId"), r.Param("resourceGroupName")
-	if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, sub, rg); err != nil {
-		return nil, err
-	}
-	return pr.listGuards(r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
-}
-
-func (pr *Provider) listGuardsSub(r *arm.Request) (*arm.Response, error) {
-	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
-		return nil, err
-	}
-	return pr.listGuards(r, "/subscriptions/"+r.Param("subscriptionId"))
-}
-
-func (pr *Provider) listGuards(r *arm.Request, scope string) (*arm.Response, error) {
-	gs, err := resource.List[guardResource](r.HTTP.Context(), pr.p.Store, resource.GuardType, scope)
-	if err != nil {
-		return nil, err
-	}
-	return arm.PageOK(r, gs, 100)
 }
 
 // guardRequests answers the request objects of operation o under a guard:

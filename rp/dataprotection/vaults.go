@@ -17,6 +17,37 @@ import (
 
 var vaultNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$`)
 
+// newName is the name in route parameter param of a resource a PUT
+// creates or replaces, checked against re: what names the kind of
+// resource and rule says what a name may be (400 InvalidResourceName).
+func newName(r *arm.Request, param string, re *regexp.Regexp, what, rule string) (string, error) {
+	name := r.Param(param)
+	if !re.MatchString(name) {
+		return "", arm.BadRequest("InvalidResourceName", "The %s name '%s' is invalid: %s.", what, name, rule)
+	}
+	return name, nil
+}
+
+// decodeNamed decodes a PUT's body into in, then checks its name as newName does.
+func decodeNamed(r *arm.Request, in any, param string, re *regexp.Regexp, what, rule string) (string, error) {
+	if err := r.Decode(in); err != nil {
+		return "", err
+	}
+	return newName(r, param, re, what, rule)
+}
+
+// checkPlacement checks where a PUT puts a tracked resource of type typ:
+// the request's resource group exists and location is set and offered.
+func (pr *Provider) checkPlacement(r *arm.Request, location, typ string) error {
+	if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return err
+	}
+	if strings.TrimSpace(location) == "" {
+		return fieldError("location", "is required (e.g. 'westus')")
+	}
+	return resource.CheckLocation(location, typ)
+}
+
 func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.ResourceID) (*vaultResource, error) {
 	var v vaultResource
 	if err := resource.Get(ctx, r, id, &v); err != nil {
@@ -110,17 +141,11 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err := decodeVaultBody(r, &in, &in.Identity, &in.Tags); err != nil {
 		return nil, err
 	}
-	name := r.Param("vaultName")
-	if !vaultNameRE.MatchString(name) {
-		return nil, arm.BadRequest("InvalidResourceName", "The backup vault name '%s' is invalid: use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit.", name)
-	}
-	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	name, err := newName(r, "vaultName", vaultNameRE, "backup vault", "use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit")
+	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(in.Location) == "" {
-		return nil, fieldError("location", "is required (e.g. 'westus')")
-	}
-	if err := resource.CheckLocation(in.Location, typeVault); err != nil {
+	if err := pr.checkPlacement(r, in.Location, typeVault); err != nil {
 		return nil, err
 	}
 	if in.Properties == nil {
@@ -142,7 +167,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	id := vaultIDOf(r)
 	created := false
 	var out vaultResource
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old vaultResource
 		err := resource.Get(ctx, tx, id, &old)
 		if err != nil && !isNotFound(err) {
@@ -287,31 +312,37 @@ func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(v), nil
 }
 
-func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
-	sub, rg := r.Param("subscriptionId"), r.Param("resourceGroupName")
-	if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, sub, rg); err != nil {
-		return nil, err
+// scopedLists answers the resources of type typ below a resource group
+// (rg) and below a subscription (sub), a page of 100, after checking that
+// the group or subscription exists; each, when not nil, adjusts every
+// resource before it is answered.
+func scopedLists[T any](pr *Provider, typ string, each func(*T)) (rg, sub arm.Handler) {
+	list := func(r *arm.Request, scope string) (*arm.Response, error) {
+		vs, err := resource.List[T](r.HTTP.Context(), pr.p.Store, typ, scope)
+		if err != nil {
+			return nil, err
+		}
+		if each != nil {
+			for i := range vs {
+				each(&vs[i])
+			}
+		}
+		return arm.PageOK(r, vs, 100)
 	}
-	return pr.listVaults(r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
-}
-
-func (pr *Provider) listVaultsSub(r *arm.Request) (*arm.Response, error) {
-	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
-		return nil, err
+	rg = func(r *arm.Request) (*arm.Response, error) {
+		sub, rg := r.Param("subscriptionId"), r.Param("resourceGroupName")
+		if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, sub, rg); err != nil {
+			return nil, err
+		}
+		return list(r, "/subscriptions/"+sub+"/resourceGroups/"+rg)
 	}
-	return pr.listVaults(r, "/subscriptions/"+r.Param("subscriptionId"))
-}
-
-// listVaults answers the vaults below scope, a page of 100.
-func (pr *Provider) listVaults(r *arm.Request, scope string) (*arm.Response, error) {
-	vs, err := resource.List[vaultResource](r.HTTP.Context(), pr.p.Store, typeVault, scope)
-	if err != nil {
-		return nil, err
+	sub = func(r *arm.Request) (*arm.Response, error) {
+		if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+			return nil, err
+		}
+		return list(r, "/subscriptions/"+r.Param("subscriptionId"))
 	}
-	for i := range vs {
-		vs[i].Location = resource.NormLocation(vs[i].Location)
-	}
-	return arm.PageOK(r, vs, 100)
+	return rg, sub
 }
 
 func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
