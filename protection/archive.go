@@ -389,7 +389,13 @@ func (e *Engine) tierSweep(ctx context.Context, it *Item, points []*RecoveryPoin
 	for _, p := range points {
 		if a := p.Archive; a != nil && a.Until != nil {
 			if !now.Before(*a.Until) {
-				if err := e.setArchive(ctx, p, func(a *ArchiveState) { a.Priority, a.Ready, a.Until = "", nil, nil }); err != nil {
+				// Cleared only if still ended: a restore may have started
+				// a new rehydration since the sweep read the point.
+				if err := e.setArchive(ctx, p, func(a *ArchiveState) {
+					if a.Until != nil && !now.Before(*a.Until) {
+						a.Priority, a.Ready, a.Until = "", nil, nil
+					}
+				}); err != nil {
 					return err
 				}
 			} else {
