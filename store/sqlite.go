@@ -482,14 +482,30 @@ func (s *SQLite) update(ctx context.Context, fn func(t *sqliteTx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once queued, the request is always answered (the writer drains the
-	// queue before it stops), so wait for the answer even if ctx ends: the
-	// caller must not believe a write failed that is about to commit.
-	res := <-req.done
+	res := s.await(req)
 	if res.panicked {
 		panic(res.panic)
 	}
 	return res.err
+}
+
+// await waits for a queued request's answer, even if its ctx ends: the
+// caller must not believe a write failed that is about to commit. A request
+// the writer took is always answered (the syncer answers every group before
+// it stops); one queued while Close ran, after the writer's last look at
+// the queue, never runs and fails with errStoreClosed.
+func (s *SQLite) await(req *writeReq) writeResult {
+	select {
+	case res := <-req.done:
+		return res
+	case <-s.syncerDone:
+		select {
+		case res := <-req.done:
+			return res
+		default:
+			return writeResult{err: errStoreClosed}
+		}
+	}
 }
 
 var errStoreClosed = errors.New("store is closed")

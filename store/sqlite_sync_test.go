@@ -124,3 +124,15 @@ func TestSQLiteFailedWALSyncFailsTheStore(t *testing.T) {
 	default:
 	}
 }
+
+// An Update queued while Close runs, after the writer last looked at the
+// queue, is answered with the store closed instead of waiting forever.
+func TestSQLiteUpdateQueuedAfterCloseFails(t *testing.T) {
+	s := openTestSQLite(t)
+	s.Close()
+	req := &writeReq{ctx: context.Background(), fn: func(*sqliteTx) error { return nil }, done: make(chan writeResult, 1)}
+	s.writes <- req // what update's select may pick when closing and a queue slot are both ready
+	if res := s.await(req); !errors.Is(res.err, errStoreClosed) {
+		t.Fatalf("update queued after close: %v, want %v", res.err, errStoreClosed)
+	}
+}
