@@ -132,11 +132,9 @@ func (pr *Provider) movePoint(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) runMoveOp(ctx context.Context, op *ops.Operation) error {
 	var in moveInput
-	if err := op.DecodeInput(&in); err != nil {
+	if err := decodeJobInput(op, &in, &in.JobID); err != nil {
 		return err
 	}
-	op.ResultStatus = http.StatusNoContent
-	op.Properties = jobStatus(in.JobID)
 	return jobOutcome(pr.Engine.MoveToArchive(ctx, in.JobID, in.ItemID, in.PointID))
 }
 
@@ -201,11 +199,6 @@ func rehydrationOf(req restoreRequest, p *protection.RecoveryPoint, now time.Tim
 	return &rh, nil
 }
 
-type tieringCostInput struct {
-	VaultID string         `json:"vaultId"`
-	Request map[string]any `json:"request"`
-}
-
 // fetchTieringCost is POST R/backupTieringCost/default/fetchTieringCost: 202
 // with both polling headers; the operation's result is the cost
 // (TieringCostSavingInfo for a move of a vault's, a policy's or an item's
@@ -226,8 +219,8 @@ func (pr *Provider) fetchTieringCost(r *arm.Request) (*arm.Response, error) {
 	if _, err := pr.tieringCost(ctx, vid, in, false); err != nil {
 		return nil, err
 	}
-	op := &ops.Operation{Kind: opKindTieringCost, ResourceID: vid.String(), Caller: r.Caller()}
-	if err := pr.p.Ops.Launch(ctx, op, tieringCostInput{VaultID: vid.String(), Request: in}, nil); err != nil {
+	op, err := pr.launchVaultRequest(r, opKindTieringCost, vid, in)
+	if err != nil {
 		return nil, err
 	}
 	T := vid.String() + "/backupTieringCost/default"
@@ -235,15 +228,11 @@ func (pr *Provider) fetchTieringCost(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) runTieringCost(ctx context.Context, op *ops.Operation) error {
-	var in tieringCostInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	vid, err := arm.ParseID(in.VaultID)
+	vid, in, err := decodeVaultRequest[map[string]any](op)
 	if err != nil {
 		return err
 	}
-	res, err := pr.tieringCost(ctx, vid, in.Request, true)
+	res, err := pr.tieringCost(ctx, vid, in, true)
 	if err != nil {
 		return err
 	}

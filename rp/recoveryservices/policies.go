@@ -62,6 +62,18 @@ func jobStatus(jobID string) json.RawMessage {
 	return mustJSON(map[string]any{"objectType": "OperationStatusJobExtendedInfo", "jobId": jobID})
 }
 
+// decodeJobInput reads the input of an operation that runs a job into in
+// (jobID points at in's job id): the operation's status names the job and
+// its result, once done, is a 204.
+func decodeJobInput(op *ops.Operation, in any, jobID *string) error {
+	if err := op.DecodeInput(in); err != nil {
+		return err
+	}
+	op.ResultStatus = http.StatusNoContent
+	op.Properties = jobStatus(*jobID)
+	return nil
+}
+
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {

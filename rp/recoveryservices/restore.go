@@ -103,11 +103,9 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 // runRestoreOp runs a restore job to its end.
 func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 	var in restoreInput
-	if err := op.DecodeInput(&in); err != nil {
+	if err := decodeJobInput(op, &in, &in.JobID); err != nil {
 		return err
 	}
-	op.ResultStatus = http.StatusNoContent
-	op.Properties = jobStatus(in.JobID)
 	if err := pr.checkCompute(); err != nil {
 		return err
 	}

@@ -34,9 +34,31 @@ type validateOperation struct {
 	RestoreRequest *restoreRequest `json:"restoreRequest"`
 }
 
-type validateInput struct {
-	VaultID string          `json:"vaultId"`
-	Request validateRequest `json:"request"`
+// vaultRequest is the stored input of an operation that answers a request
+// about a vault (validate, tiering cost): the vault and the request.
+type vaultRequest[T any] struct {
+	VaultID string `json:"vaultId"`
+	Request T      `json:"request"`
+}
+
+// launchVaultRequest starts the operation of kind that answers request in
+// about vault vid (decodeVaultRequest reads them back).
+func (pr *Provider) launchVaultRequest(r *arm.Request, kind string, vid arm.ResourceID, in any) (*ops.Operation, error) {
+	op := &ops.Operation{Kind: kind, ResourceID: vid.String(), Caller: r.Caller()}
+	if err := pr.p.Ops.Launch(r.HTTP.Context(), op, vaultRequest[any]{VaultID: vid.String(), Request: in}, nil); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// decodeVaultRequest is the vault and the request launchVaultRequest stored.
+func decodeVaultRequest[T any](op *ops.Operation) (arm.ResourceID, T, error) {
+	var in vaultRequest[T]
+	if err := op.DecodeInput(&in); err != nil {
+		return arm.ResourceID{}, in.Request, err
+	}
+	vid, err := arm.ParseID(in.VaultID)
+	return vid, in.Request, err
 }
 
 func (pr *Provider) registerValidate(rt *arm.Router, R string) {
@@ -92,13 +114,12 @@ func (pr *Provider) validateOperation(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) triggerValidateOperation(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
 	vid, in, err := pr.validateRequest(r)
 	if err != nil {
 		return nil, err
 	}
-	op := &ops.Operation{Kind: opKindValidate, ResourceID: vid.String(), Caller: r.Caller()}
-	if err := pr.p.Ops.Launch(ctx, op, validateInput{VaultID: vid.String(), Request: in}, nil); err != nil {
+	op, err := pr.launchVaultRequest(r, opKindValidate, vid, in)
+	if err != nil {
 		return nil, err
 	}
 	return arm.Accepted().Async(r, vid.String()+"/backupValidateOperationsStatuses/"+op.ID, vid.String()+"/backupValidateOperationResults/"+op.ID), nil
@@ -107,15 +128,11 @@ func (pr *Provider) triggerValidateOperation(r *arm.Request) (*arm.Response, err
 // runValidate is the operation behind backupTriggerValidateOperation: its
 // result is the ValidateOperationsResponse, its status carries it too.
 func (pr *Provider) runValidate(ctx context.Context, op *ops.Operation) error {
-	var in validateInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
-	vid, err := arm.ParseID(in.VaultID)
+	vid, in, err := decodeVaultRequest[validateRequest](op)
 	if err != nil {
 		return err
 	}
-	res, err := pr.validate(ctx, op.Caller, vid, in.Request)
+	res, err := pr.validate(ctx, op.Caller, vid, in)
 	if err != nil {
 		return err
 	}
