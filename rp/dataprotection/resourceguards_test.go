@@ -98,13 +98,8 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	dv := fixture.ProtectDisk(t, e)
-	e.ResourceGroups("security-rg")
+	guardID := fixture.Guard(t, e, "security-rg", "guard")
 	admin := testserver.Factory(e, armdataprotection.NewClientFactory)
-	guard, err := admin.NewResourceGuardsClient().Put(ctx, "security-rg", "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guardID := *guard.ID
 
 	objectID, cred := fixture.Principal(t, e, "backup-admin")
 	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+dv.RG, roleBackupContributor, objectID)
@@ -122,10 +117,8 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 	_, err = proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
 	wantCode(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
 	fixture.Assign(t, e, guardID, roleReader, objectID)
-	var px armdataprotection.DppResourceGuardProxyClientCreateOrUpdateResponse
-	e.WaitFor("link allowed", func() bool {
-		px, err = proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
-		return err == nil
+	px := fixture.Allowed(e, "link allowed", func() (armdataprotection.DppResourceGuardProxyClientCreateOrUpdateResponse, error) {
+		return proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
 	})
 	details := map[string]string{}
 	for _, d := range px.Properties.ResourceGuardOperationDetails {
@@ -175,10 +168,8 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 
 	// The guard's owner grants the backup admin access (JIT in Azure).
 	fixture.Assign(t, e, guardID, roleContributor, objectID)
-	var ul armdataprotection.DppResourceGuardProxyClientUnlockDeleteResponse
-	e.WaitFor("unlock allowed", func() bool {
-		ul, err = proxies.UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil)
-		return err == nil
+	ul := fixture.Allowed(e, "unlock allowed", func() (armdataprotection.DppResourceGuardProxyClientUnlockDeleteResponse, error) {
+		return proxies.UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil)
 	})
 	if ul.UnlockDeleteExpiryTime == nil {
 		t.Fatal("no unlockDeleteExpiryTime")

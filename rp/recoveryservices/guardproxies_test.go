@@ -7,7 +7,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -25,13 +24,7 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	v := fixture.ProtectVM(t, e)
-	e.ResourceGroups("security-rg")
-	guard, err := testserver.Factory(e, armdataprotection.NewClientFactory).NewResourceGuardsClient().Put(ctx, "security-rg", "guard",
-		armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guardID := *guard.ID
+	guardID := fixture.Guard(t, e, "security-rg", "guard")
 
 	objectID, cred := fixture.Principal(t, e, "backup-admin")
 	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+v.RG, rbac.BackupContributor, objectID)
@@ -54,10 +47,8 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	_, err = proxy.Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil)
 	wantErr(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
 	fixture.Assign(t, e, guardID, rbac.Reader, objectID)
-	var px armrecoveryservicesbackup.ResourceGuardProxyClientPutResponse
-	e.WaitFor("link allowed", func() bool {
-		px, err = proxy.Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil)
-		return err == nil
+	px := fixture.Allowed(e, "link allowed", func() (armrecoveryservicesbackup.ResourceGuardProxyClientPutResponse, error) {
+		return proxy.Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil)
 	})
 	ops := map[string]string{}
 	for _, d := range px.Properties.ResourceGuardOperationDetails {
