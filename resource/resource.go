@@ -194,13 +194,10 @@ func NotFound(id arm.ResourceID) *failure.Error {
 	return failure.NotFoundf("ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", id.Type(), name, id.ResourceGroup)
 }
 
-// Exists reports whether a resource exists.
+// Exists reports whether a resource exists (store.Exists: the value is
+// neither copied nor decoded).
 func Exists(ctx context.Context, r store.Reader, id string) (bool, error) {
-	_, err := r.Get(ctx, resourceKind, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+	return store.Exists(ctx, r, resourceKind, id)
 }
 
 // Delete removes a resource document (not its children).

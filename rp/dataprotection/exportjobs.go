@@ -84,7 +84,7 @@ func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, erro
 // exportJobsResult answers 202 while the export runs, then 200 with where
 // the list is (or the operation's error).
 func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	if op, err := pr.p.Ops.Get(r.HTTP.Context(), r.Param("operationId")); err == nil && op.Kind == opExportJobs && op.Status != ops.Succeeded {

@@ -24,7 +24,7 @@ func (pr *Provider) putProxy(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), guard, namespace, pr.flagGuarded(r.HTTP.Context(), vaultIDOf(r)))
@@ -49,7 +49,7 @@ func (pr *Provider) flagGuarded(ctx context.Context, id arm.ResourceID) func(tx 
 }
 
 func (pr *Provider) getProxy(r *arm.Request) (*arm.Response, error) {
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	out, err := pr.p.GetGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), namespace)
@@ -60,7 +60,7 @@ func (pr *Provider) getProxy(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listProxies(r *arm.Request) (*arm.Response, error) {
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	out, err := pr.p.ListGuardProxies(r.HTTP.Context(), vaultIDOf(r), namespace)
@@ -71,7 +71,7 @@ func (pr *Provider) listProxies(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) deleteProxy(r *arm.Request) (*arm.Response, error) {
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	found, err := pr.p.DeleteGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), pr.flagGuarded(r.HTTP.Context(), vaultIDOf(r)))
@@ -85,7 +85,7 @@ func (pr *Provider) deleteProxy(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) unlockProxy(r *arm.Request) (*arm.Response, error) {
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	out, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), r.Decode, r.Allowed)

@@ -379,7 +379,7 @@ func (pr *Provider) getInstance(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listInstances(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, vaultIDOf(r).String())
@@ -882,7 +882,7 @@ func deletedNotFound(name string) *arm.Error {
 
 func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	ds, err := resource.List[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, vaultIDOf(r).String())
@@ -898,7 +898,7 @@ func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) 
 
 func (pr *Provider) getDeletedInstance(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	d, err := pr.loadDeleted(ctx, pr.p.Store, deletedIDOf(vaultIDOf(r), r.Param("backupInstanceName")))

@@ -36,7 +36,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	if _, err := parsePolicy(in.Properties); err != nil {
@@ -86,7 +86,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	var pol policyResource
@@ -98,7 +98,7 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	pols, err := resource.ListWire[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String(), nil)
@@ -110,7 +110,7 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if _, err := pr.vaultFor(r); err != nil {
+	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
 	id := vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName"))

@@ -67,6 +67,25 @@ func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
 }
 
+// checkVault returns the error vaultFor would (404 if the group or vault is
+// missing) without reading the vault's body: for requests that only need it
+// to exist (policies, guard proxies, instance lists), no JSON decode.
+func (pr *Provider) checkVault(r *arm.Request) error {
+	ctx := r.HTTP.Context()
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return err
+	}
+	id := vaultIDOf(r)
+	ok, err := resource.Exists(ctx, pr.p.Store, id.String())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return resource.NotFound(id)
+	}
+	return nil
+}
+
 // vaultAndBody loads the vault a request addresses and decodes its body.
 func vaultAndBody[T any](pr *Provider, r *arm.Request) (*vaultResource, *T, error) {
 	vault, err := pr.vaultFor(r)
