@@ -154,15 +154,80 @@ func CheckCritical(ctx context.Context, r store.Reader, vault, vaultOp string, r
 	if err := checkRequests(guard, requests); err != nil {
 		return err
 	}
-	g, err := loadGuard(ctx, r, guard)
-	if err != nil || g == nil || g.Excludes(vaultOp) {
+	op, lacks, err := lacksGuard(ctx, r, guard, vaultOp, allowed)
+	if err != nil || !lacks {
 		return err
 	}
-	op, ok := GuardOperationFor(vaultOp)
-	if !ok || allowed(op.Action(), guard) {
-		return nil
-	}
 	return refused(vault, vaultOp, op, guard)
+}
+
+// lacksGuard reports whether the caller lacks the permission guard asks
+// for vaultOp, and which operation that is: false when the guard is gone,
+// excludes vaultOp or the caller holds the permission.
+func lacksGuard(ctx context.Context, r store.Reader, guard, vaultOp string, allowed Allowed) (GuardOperation, bool, error) {
+	g, err := loadGuard(ctx, r, guard)
+	if err != nil || g == nil || g.Excludes(vaultOp) {
+		return GuardOperation{}, false, err
+	}
+	op, ok := GuardOperationFor(vaultOp)
+	return op, ok && !allowed(op.Action(), guard), nil
+}
+
+// guardedData is, per vault kind, the backup data a cascading delete (of
+// the vault's resource group, or of the vault) removes with the vault, and
+// the critical operation deleting that data directly is.
+var guardedData = []struct {
+	vault, op string
+	types     []string
+}{
+	{"Microsoft.RecoveryServices/vaults", "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/delete",
+		[]string{"Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems"}},
+	{"Microsoft.DataProtection/backupVaults", "Microsoft.DataProtection/backupVaults/backupInstances/delete",
+		[]string{"Microsoft.DataProtection/backupVaults/backupInstances", "Microsoft.DataProtection/backupVaults/deletedBackupInstances"}},
+}
+
+// CheckCascade authorizes a delete that cascades into everything under
+// scope (a resource group, or a vault), before anything is deleted: each
+// vault there linked to a guard and still holding backup data (protected
+// items, backup instances, soft-deleted ones included) needs the caller to
+// hold the guard's permission that deleting that data directly needs
+// (CheckCritical); 403 naming the vault and the guard otherwise.
+func CheckCascade(ctx context.Context, r store.Reader, scope string, allowed Allowed) error {
+	for _, k := range guardedData {
+		pxs, err := List[GuardProxy](ctx, r, k.vault+"/"+ProxiesChild, scope)
+		if err != nil {
+			return err
+		}
+		for _, px := range pxs {
+			pid, err := arm.ParseID(px.ID)
+			if err != nil {
+				continue
+			}
+			vault := pid.Parent()
+			n := 0
+			for _, typ := range k.types {
+				data, err := List[struct{}](ctx, r, typ, vault.String())
+				if err != nil {
+					return err
+				}
+				n += len(data)
+			}
+			if n == 0 {
+				continue
+			}
+			guard := px.Properties.ResourceGuardResourceID
+			op, lacks, err := lacksGuard(ctx, r, guard, k.op, allowed)
+			if err != nil {
+				return err
+			}
+			if lacks {
+				return failure.New(failure.Forbidden, "UserErrorCriticalOperationUnauthorized",
+					"Deleting '%s' would delete the backup data of the vault '%s' (%d protected item(s) or backup instance(s), soft-deleted ones included), which the resource guard '%s' protects: the caller needs permission to perform '%s' on the resource guard (for example the Contributor role on it, granted by its owner), as deleting that data directly does. Nothing was deleted.",
+					lastName(scope), vault.Name(), n, guard, op.Action())
+			}
+		}
+	}
+	return nil
 }
 
 func refused(vault, vaultOp string, op GuardOperation, guard string) error {

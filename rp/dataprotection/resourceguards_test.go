@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -237,4 +239,89 @@ func TestDeletedVaultReleasesItsGuard(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("the new vault lists %d proxies", n)
 	}
+}
+
+// TestGuardedCascadingDeletes: deleting the resource group of a Backup
+// vault linked to a guard, or the vault itself once only soft-deleted
+// instances are left (soft delete turned Off), deletes the vault's backup
+// data: a Contributor on the group without the guard's permission is
+// refused (403 naming the vault and the guard) and nothing is deleted;
+// with the guard's permission the group's delete proceeds.
+func TestGuardedCascadingDeletes(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	dv := fixture.ProtectDisk(t, e)
+	e.ResourceGroups("security-rg")
+	admin := testserver.Factory(e, armdataprotection.NewClientFactory)
+	guard, err := admin.NewResourceGuardsClient().Put(ctx, "security-rg", "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guardID := *guard.ID
+	link := armdataprotection.ResourceGuardProxyBaseResource{Properties: &armdataprotection.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
+	if _, err := admin.NewDppResourceGuardProxyClient().CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	objectID, cred := fixture.Principal(t, e, "rg-contributor")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+dv.RG, roleContributor, objectID)
+	rgs, err := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := armdataprotection.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, del func() error) {
+		t.Helper()
+		var err error
+		e.WaitFor(what+" authorized on the group", func() bool {
+			err = del()
+			var re *azcore.ResponseError
+			return !errors.As(err, &re) || re.ErrorCode != "AuthorizationFailed"
+		})
+		re := wantCode(t, what, err, 403, "UserErrorCriticalOperationUnauthorized")
+		if !strings.Contains(re.Error(), guardID) || !strings.Contains(re.Error(), "'"+dv.Vault+"'") {
+			t.Fatalf("%s: the refusal does not name the vault and the guard: %v", what, re)
+		}
+		if _, err := admin.NewBackupVaultsClient().Get(ctx, dv.RG, dv.Vault, nil); err != nil {
+			t.Fatalf("after the refused %s: %v", what, err)
+		}
+	}
+	deleteGroup := func() error {
+		_, err := rgs.BeginDelete(ctx, dv.RG, nil)
+		return err
+	}
+	refused("resource group delete", deleteGroup)
+	if _, err := admin.NewBackupInstancesClient().Get(ctx, dv.RG, dv.Vault, dv.Instance, nil); err != nil {
+		t.Fatalf("the instance after the refused group delete: %v", err)
+	}
+
+	// Only a soft-deleted instance left, soft delete turned Off (both by the
+	// admin, who holds the guard's permission): deleting the vault purges it.
+	if _, err := fixture.Wait(admin.NewBackupInstancesClient().BeginDelete(ctx, dv.RG, dv.Vault, dv.Instance, nil)); err != nil {
+		t.Fatal(err)
+	}
+	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault
+	patchVault(t, e, vaultPath+"?api-version=2024-04-01", `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`)
+	refused("vault delete", func() error {
+		_, err := f.NewBackupVaultsClient().BeginDelete(ctx, dv.RG, dv.Vault, nil)
+		return err
+	})
+	refused("resource group delete of soft-deleted data", deleteGroup)
+	if _, err := admin.NewDeletedBackupInstancesClient().Get(ctx, dv.RG, dv.Vault, dv.Instance, nil); err != nil {
+		t.Fatalf("the soft-deleted instance after the refused deletes: %v", err)
+	}
+
+	// With the guard's permission the group's delete proceeds.
+	fixture.Assign(t, e, guardID, roleContributor, objectID)
+	var p *runtime.Poller[armresources.ResourceGroupsClientDeleteResponse]
+	e.WaitFor("group delete allowed", func() bool {
+		p, err = rgs.BeginDelete(ctx, dv.RG, nil)
+		return err == nil
+	})
+	fixture.Done(t, p, nil)
+	_, err = admin.NewBackupVaultsClient().Get(ctx, dv.RG, dv.Vault, nil)
+	wantCode(t, "the vault after its group's delete", err, 404, "ResourceGroupNotFound")
 }

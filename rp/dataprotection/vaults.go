@@ -397,6 +397,11 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 				"The Backup vault '%s' still has %d soft-deleted backup instance(s) (for example '%s', purged at %s); undelete and delete them with soft delete turned Off, or wait for their purge, before deleting the vault.", id.Name(), len(ds), ds[0].Name, ds[0].Properties.DeletionInfo.ScheduledPurgeTime)
 		}
 	}
+	// Soft-deleted backup instances left with soft delete Off are purged
+	// with the vault: the vault's resource guard must allow that.
+	if err := resource.CheckCascade(ctx, pr.p.Store, id.String(), r.Allowed); err != nil {
+		return nil, err
+	}
 	if err := pr.cascadeDeleteVault(ctx, id.String()); err != nil {
 		return nil, err
 	}

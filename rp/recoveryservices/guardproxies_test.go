@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
@@ -114,4 +116,59 @@ func wantErr(t *testing.T, what string, err error, status int, code string) *azc
 		t.Fatalf("%s: want %d %s, got %v", what, status, code, err)
 	}
 	return re
+}
+
+// TestResourceGuardProtectsRSVaultGroup: deleting the resource group of a
+// Recovery Services vault linked to a guard deletes its protected items'
+// backup data: a Contributor on the group without the guard's permission
+// is refused (403 naming the vault and the guard) and nothing is deleted;
+// with the guard's permission the delete proceeds.
+func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	v := fixture.ProtectVM(t, e)
+	e.ResourceGroups("security-rg")
+	guard, err := testserver.Factory(e, armdataprotection.NewClientFactory).NewResourceGuardsClient().Put(ctx, "security-rg", "guard",
+		armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guardID := *guard.ID
+	admin := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	link := armrecoveryservicesbackup.ResourceGuardProxyBaseResource{Properties: &armrecoveryservicesbackup.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
+	if _, err := admin.NewResourceGuardProxyClient().Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	objectID, cred := fixture.Principal(t, e, "rg-contributor")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+v.RG, rbac.Contributor, objectID)
+	rgs, err := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor("group delete authorized on the group", func() bool {
+		_, err = rgs.BeginDelete(ctx, v.RG, nil)
+		var re *azcore.ResponseError
+		return !errors.As(err, &re) || re.ErrorCode != "AuthorizationFailed"
+	})
+	re := wantErr(t, "delete the vault's group", err, 403, "UserErrorCriticalOperationUnauthorized")
+	if !strings.Contains(re.Error(), guardID) || !strings.Contains(re.Error(), "'"+v.Vault+"'") {
+		t.Fatalf("the refusal does not name the vault and the guard: %v", re)
+	}
+	if _, err := admin.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err != nil {
+		t.Fatalf("the protected item after the refused group delete: %v", err)
+	}
+
+	fixture.Assign(t, e, guardID, rbac.Contributor, objectID)
+	var p *runtime.Poller[armresources.ResourceGroupsClientDeleteResponse]
+	e.WaitFor("group delete allowed", func() bool {
+		p, err = rgs.BeginDelete(ctx, v.RG, nil)
+		return err == nil
+	})
+	fixture.Done(t, p, nil)
+	_, err = admin.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
+	var gone *azcore.ResponseError
+	if !errors.As(err, &gone) || gone.StatusCode != 404 {
+		t.Fatalf("the protected item after its group's delete: %v", err)
+	}
 }

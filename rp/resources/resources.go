@@ -406,6 +406,12 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, name := r.Param("subscriptionId"), r.Param("resourceGroupName")
 	op := &ops.Operation{Kind: "resourcegroup.delete", ResourceID: "/subscriptions/" + sub + "/resourceGroups/" + name, Caller: r.Caller()}
+	// The delete cascades into the group's vaults and their backup data:
+	// a vault's resource guard must allow it, as it must deleting that
+	// data directly (checked here, before anything is deleted).
+	if err := resource.CheckCascade(ctx, pr.p.Store, rgID(sub, name).String(), r.Allowed); err != nil {
+		return nil, err
+	}
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		g, err := pr.getRG(ctx, tx, sub, name)
 		if err != nil {
