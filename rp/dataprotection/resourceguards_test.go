@@ -251,13 +251,8 @@ func TestGuardedCascadingDeletes(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	dv := fixture.ProtectDisk(t, e)
-	e.ResourceGroups("security-rg")
 	admin := testserver.Factory(e, armdataprotection.NewClientFactory)
-	guard, err := admin.NewResourceGuardsClient().Put(ctx, "security-rg", "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guardID := *guard.ID
+	guardID := fixture.Guard(t, e, "security-rg", "guard")
 	link := armdataprotection.ResourceGuardProxyBaseResource{Properties: &armdataprotection.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
 	if _, err := admin.NewDppResourceGuardProxyClient().CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil); err != nil {
 		t.Fatal(err)
@@ -316,12 +311,9 @@ func TestGuardedCascadingDeletes(t *testing.T) {
 
 	// With the guard's permission the group's delete proceeds.
 	fixture.Assign(t, e, guardID, roleContributor, objectID)
-	var p *runtime.Poller[armresources.ResourceGroupsClientDeleteResponse]
-	e.WaitFor("group delete allowed", func() bool {
-		p, err = rgs.BeginDelete(ctx, dv.RG, nil)
-		return err == nil
-	})
-	fixture.Done(t, p, nil)
+	fixture.Done(t, fixture.Allowed(e, "group delete allowed", func() (*runtime.Poller[armresources.ResourceGroupsClientDeleteResponse], error) {
+		return rgs.BeginDelete(ctx, dv.RG, nil)
+	}), nil)
 	_, err = admin.NewBackupVaultsClient().Get(ctx, dv.RG, dv.Vault, nil)
 	wantCode(t, "the vault after its group's delete", err, 404, "ResourceGroupNotFound")
 }

@@ -127,13 +127,7 @@ func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
 	v := fixture.ProtectVM(t, e)
-	e.ResourceGroups("security-rg")
-	guard, err := testserver.Factory(e, armdataprotection.NewClientFactory).NewResourceGuardsClient().Put(ctx, "security-rg", "guard",
-		armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guardID := *guard.ID
+	guardID := fixture.Guard(t, e, "security-rg", "guard")
 	admin := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	link := armrecoveryservicesbackup.ResourceGuardProxyBaseResource{Properties: &armrecoveryservicesbackup.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
 	if _, err := admin.NewResourceGuardProxyClient().Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil); err != nil {
@@ -160,12 +154,9 @@ func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 	}
 
 	fixture.Assign(t, e, guardID, rbac.Contributor, objectID)
-	var p *runtime.Poller[armresources.ResourceGroupsClientDeleteResponse]
-	e.WaitFor("group delete allowed", func() bool {
-		p, err = rgs.BeginDelete(ctx, v.RG, nil)
-		return err == nil
-	})
-	fixture.Done(t, p, nil)
+	fixture.Done(t, fixture.Allowed(e, "group delete allowed", func() (*runtime.Poller[armresources.ResourceGroupsClientDeleteResponse], error) {
+		return rgs.BeginDelete(ctx, v.RG, nil)
+	}), nil)
 	_, err = admin.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
 	var gone *azcore.ResponseError
 	if !errors.As(err, &gone) || gone.StatusCode != 404 {
