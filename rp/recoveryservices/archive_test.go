@@ -39,8 +39,8 @@ const v = "?api-version=2024-04-01"
 
 // scheduledPoint creates the vault vaultrg/v1 and its policy "monthly"
 // (archivePolicy(tiering)), protects vmID with it, lets the schedule back
-// it up an hour after start and waits for the point in the vault tier; it
-// returns the backup SDK, the vault's path, the point's name and path.
+// it up an hour after start and waits for the point in the vault tier and
+// the run's end; it returns the backup SDK, the vault's path, the point's name and path.
 func scheduledPoint(t *testing.T, e *testserver.Env, clk *clock.Fake, start time.Time, vmID string, tiering map[string]any) (*armrecoveryservicesbackup.ClientFactory, string, string, string) {
 	t.Helper()
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
@@ -52,6 +52,13 @@ func scheduledPoint(t *testing.T, e *testserver.Env, clk *clock.Fake, start time
 	e.Server.Jobs.Notify()
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	rp := waitPoint(t, e, bf, inVaultTier)
+	// The scheduled run plans its next occurrence when it returns, after
+	// the point is in the vault tier: wait for that before a caller moves
+	// the clock, or the run would plan from the moved clock (the missed-run
+	// rule) and no catch-up backup would follow.
+	if err := e.Server.Jobs.WaitIdle(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
 	return bf, R, rp, R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item + "/recoveryPoints/" + rp
 }
 
