@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -173,6 +174,17 @@ func ErrorCode(m map[string]any) string {
 	e, _ := m["error"].(map[string]any)
 	c, _ := e["code"].(string)
 	return c
+}
+
+// WantError fails the test unless err is an ARM error (an SDK
+// *azcore.ResponseError) with status and code; it returns that error.
+func WantError(t testing.TB, what string, err error, status int, code string) *azcore.ResponseError {
+	t.Helper()
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != status || re.ErrorCode != code {
+		t.Fatalf("%s: want %d %s, got %v", what, status, code, err)
+	}
+	return re
 }
 
 // Field walks a dotted path ("properties.extendedInfo.recoveryPointCount")

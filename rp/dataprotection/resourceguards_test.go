@@ -20,16 +20,6 @@ const (
 	roleBackupContributor = "5e467623-bb1f-42f4-a55d-6e525e11384b"
 )
 
-// wantCode fails unless err is an ARM error with status and code.
-func wantCode(t *testing.T, what string, err error, status int, code string) *azcore.ResponseError {
-	t.Helper()
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != status || re.ErrorCode != code {
-		t.Fatalf("%s: want %d %s, got %v", what, status, code, err)
-	}
-	return re
-}
-
 // TestResourceGuardCRUD: a guard is a tracked resource that lists the
 // critical operations it protects, less its exclusions, and the default
 // request object of each.
@@ -59,7 +49,7 @@ func TestResourceGuardCRUD(t *testing.T) {
 		Properties: &armdataprotection.ResourceGuard{VaultCriticalOperationExclusionList: []*string{to.Ptr("Microsoft.Compute/disks/delete")}}}, nil); err == nil {
 		t.Fatal("an unknown excluded operation was accepted")
 	} else {
-		wantCode(t, "unknown exclusion", err, 400, "InvalidRequestContent")
+		testserver.WantError(t, "unknown exclusion", err, 400, "InvalidRequestContent")
 	}
 	pg, err := gc.Patch(ctx, "guard-rg", "g1", armdataprotection.PatchResourceGuardInput{Tags: map[string]*string{"n": to.Ptr("w")}}, nil)
 	if err != nil || len(pg.Tags) != 1 || *pg.Tags["n"] != "w" || len(pg.Properties.ResourceGuardOperations) != len(p.ResourceGuardOperations) {
@@ -88,7 +78,7 @@ func TestResourceGuardCRUD(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = gc.Get(ctx, "guard-rg", "g1", nil)
-	wantCode(t, "get a deleted guard", err, 404, "ResourceNotFound")
+	testserver.WantError(t, "get a deleted guard", err, 404, "ResourceNotFound")
 }
 
 // TestResourceGuardProtectsBackupVault: a backup admin with Backup
@@ -117,7 +107,7 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 
 	// Linking names the guard: the caller must be able to read it.
 	_, err = proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
-	wantCode(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
+	testserver.WantError(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
 	fixture.Assign(t, e, guardID, roleReader, objectID)
 	px := fixture.Allowed(e, "link allowed", func() (armdataprotection.DppResourceGuardProxyClientCreateOrUpdateResponse, error) {
 		return proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
@@ -133,7 +123,7 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 	if _, err := proxies.CreateOrUpdate(ctx, dv.RG, dv.Vault, "Another", link, nil); err == nil {
 		t.Fatal("a second proxy was accepted")
 	} else {
-		wantCode(t, "second proxy", err, 409, "UserErrorResourceGuardProxyExists")
+		testserver.WantError(t, "second proxy", err, 409, "UserErrorResourceGuardProxyExists")
 	}
 	v, err := vaults.Get(ctx, dv.RG, dv.Vault, nil)
 	if err != nil || !*v.Properties.IsVaultProtectedByResourceGuard {
@@ -142,7 +132,7 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 
 	// Critical operations need the guard's permission.
 	_, err = bis.BeginDelete(ctx, dv.RG, dv.Vault, dv.Instance, nil)
-	re := wantCode(t, "delete the instance", err, 403, "UserErrorCriticalOperationUnauthorized")
+	re := testserver.WantError(t, "delete the instance", err, 403, "UserErrorCriticalOperationUnauthorized")
 	if !strings.Contains(re.Error(), guardID) {
 		t.Fatalf("the refusal does not name the guard: %v", re)
 	}
@@ -151,22 +141,22 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = bis.BeginCreateOrUpdate(ctx, dv.RG, dv.Vault, dv.Instance, armdataprotection.BackupInstanceResource{Properties: bi.Properties}, nil)
-	wantCode(t, "change the instance's protection", err, 403, "UserErrorCriticalOperationUnauthorized")
+	testserver.WantError(t, "change the instance's protection", err, 403, "UserErrorCriticalOperationUnauthorized")
 	_, err = bis.BeginStopProtection(ctx, dv.RG, dv.Vault, dv.Instance, &armdataprotection.BackupInstancesClientBeginStopProtectionOptions{
 		Parameters: &armdataprotection.StopProtectionRequest{ResourceGuardOperationRequests: []*string{to.Ptr(guardID + "/dppDisableStopProtectionRequests/default")}}})
-	wantCode(t, "stop protection", err, 403, "UserErrorCriticalOperationUnauthorized")
+	testserver.WantError(t, "stop protection", err, 403, "UserErrorCriticalOperationUnauthorized")
 	_, err = bis.BeginSuspendBackups(ctx, dv.RG, dv.Vault, dv.Instance, &armdataprotection.BackupInstancesClientBeginSuspendBackupsOptions{
 		Parameters: &armdataprotection.SuspendBackupRequest{ResourceGuardOperationRequests: []*string{to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/x/providers/Microsoft.DataProtection/resourceGuards/other/dppDisableSuspendBackupsRequests/default")}}})
-	wantCode(t, "a request of another guard", err, 400, "UserErrorResourceGuardOperationRequestInvalid")
+	testserver.WantError(t, "a request of another guard", err, 400, "UserErrorResourceGuardOperationRequestInvalid")
 	_, err = proxies.Delete(ctx, dv.RG, dv.Vault, "VaultProxy", nil)
-	wantCode(t, "unlink without unlock", err, 403, "UserErrorResourceGuardProxyLocked")
+	testserver.WantError(t, "unlink without unlock", err, 403, "UserErrorResourceGuardProxyLocked")
 	unlock := armdataprotection.UnlockDeleteRequest{ResourceToBeDeleted: px.ID,
 		ResourceGuardOperationRequests: []*string{to.Ptr(guardID + "/deleteResourceGuardProxyRequests/default")}}
 	_, err = proxies.UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil)
-	wantCode(t, "unlock without the guard's permission", err, 403, "UserErrorCriticalOperationUnauthorized")
+	testserver.WantError(t, "unlock without the guard's permission", err, 403, "UserErrorCriticalOperationUnauthorized")
 	// The guard's owner may not delete it while it protects a vault.
 	_, err = admin.NewResourceGuardsClient().Delete(ctx, "security-rg", "guard", nil)
-	wantCode(t, "delete a linked guard", err, 409, "UserErrorResourceGuardInUse")
+	testserver.WantError(t, "delete a linked guard", err, 409, "UserErrorResourceGuardInUse")
 
 	// The guard's owner grants the backup admin access (JIT in Azure).
 	fixture.Assign(t, e, guardID, roleContributor, objectID)
@@ -182,7 +172,7 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 		t.Fatalf("clock advance: %d %v", resp.StatusCode, m)
 	}
 	_, err = proxies.Delete(ctx, dv.RG, dv.Vault, "VaultProxy", nil)
-	wantCode(t, "unlink after the unlock expired", err, 403, "UserErrorResourceGuardProxyLocked")
+	testserver.WantError(t, "unlink after the unlock expired", err, 403, "UserErrorResourceGuardProxyLocked")
 	if _, err = proxies.UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +266,7 @@ func TestGuardedCascadingDeletes(t *testing.T) {
 			var re *azcore.ResponseError
 			return !errors.As(err, &re) || re.ErrorCode != "AuthorizationFailed"
 		})
-		re := wantCode(t, what, err, 403, "UserErrorCriticalOperationUnauthorized")
+		re := testserver.WantError(t, what, err, 403, "UserErrorCriticalOperationUnauthorized")
 		if !strings.Contains(re.Error(), guardID) || !strings.Contains(re.Error(), "'"+dv.Vault+"'") {
 			t.Fatalf("%s: the refusal does not name the vault and the guard: %v", what, re)
 		}
@@ -315,5 +305,5 @@ func TestGuardedCascadingDeletes(t *testing.T) {
 		return rgs.BeginDelete(ctx, dv.RG, nil)
 	}), nil)
 	_, err = admin.NewBackupVaultsClient().Get(ctx, dv.RG, dv.Vault, nil)
-	wantCode(t, "the vault after its group's delete", err, 404, "ResourceGroupNotFound")
+	testserver.WantError(t, "the vault after its group's delete", err, 404, "ResourceGroupNotFound")
 }

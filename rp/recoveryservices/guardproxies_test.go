@@ -47,7 +47,7 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	}
 	link := armrecoveryservicesbackup.ResourceGuardProxyBaseResource{Properties: &armrecoveryservicesbackup.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
 	_, err = proxy.Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil)
-	wantErr(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
+	testserver.WantError(t, "link without reading the guard", err, 403, "LinkedAuthorizationFailed")
 	fixture.Assign(t, e, guardID, rbac.Reader, objectID)
 	px := fixture.Allowed(e, "link allowed", func() (armrecoveryservicesbackup.ResourceGuardProxyClientPutResponse, error) {
 		return proxy.Put(ctx, v.Vault, v.RG, "VaultProxy", link, nil)
@@ -72,7 +72,7 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	}
 
 	_, err = items.Delete(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
-	if re := wantErr(t, "delete backup data", err, 403, "UserErrorCriticalOperationUnauthorized"); !strings.Contains(re.Error(), guardID) {
+	if re := testserver.WantError(t, "delete backup data", err, 403, "UserErrorCriticalOperationUnauthorized"); !strings.Contains(re.Error(), guardID) {
 		t.Fatalf("the refusal does not name the guard: %v", re)
 	}
 	pol, err := pols.Get(ctx, v.Vault, v.RG, "DefaultPolicy", nil)
@@ -80,14 +80,14 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = pols.CreateOrUpdate(ctx, v.Vault, v.RG, "DefaultPolicy", pol.ProtectionPolicyResource, nil)
-	wantErr(t, "modify the policy", err, 403, "UserErrorCriticalOperationUnauthorized")
+	testserver.WantError(t, "modify the policy", err, 403, "UserErrorCriticalOperationUnauthorized")
 	_, err = pins.Get(ctx, v.Vault, v.RG, nil)
-	wantErr(t, "security PIN", err, 403, "UserErrorCriticalOperationUnauthorized")
+	testserver.WantError(t, "security PIN", err, 403, "UserErrorCriticalOperationUnauthorized")
 	_, err = proxy.Delete(ctx, v.Vault, v.RG, "VaultProxy", nil)
-	wantErr(t, "unlink without unlock", err, 403, "UserErrorResourceGuardProxyLocked")
+	testserver.WantError(t, "unlink without unlock", err, 403, "UserErrorResourceGuardProxyLocked")
 	unlock := armrecoveryservicesbackup.UnlockDeleteRequest{ResourceToBeDeleted: px.ID}
 	_, err = proxy.UnlockDelete(ctx, v.Vault, v.RG, "VaultProxy", unlock, nil)
-	wantErr(t, "unlock without the guard's permission", err, 403, "UserErrorCriticalOperationUnauthorized")
+	testserver.WantError(t, "unlock without the guard's permission", err, 403, "UserErrorCriticalOperationUnauthorized")
 
 	// The guard's owner grants the backup admin access to the guard.
 	fixture.Assign(t, e, guardID, rbac.Contributor, objectID)
@@ -107,15 +107,6 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	if got := mua(); got != "Disabled" {
 		t.Fatalf("vault multiUserAuthorization %q after unlinking", got)
 	}
-}
-
-func wantErr(t *testing.T, what string, err error, status int, code string) *azcore.ResponseError {
-	t.Helper()
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != status || re.ErrorCode != code {
-		t.Fatalf("%s: want %d %s, got %v", what, status, code, err)
-	}
-	return re
 }
 
 // TestResourceGuardProtectsRSVaultGroup: deleting the resource group of a
@@ -145,7 +136,7 @@ func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 		var re *azcore.ResponseError
 		return !errors.As(err, &re) || re.ErrorCode != "AuthorizationFailed"
 	})
-	re := wantErr(t, "delete the vault's group", err, 403, "UserErrorCriticalOperationUnauthorized")
+	re := testserver.WantError(t, "delete the vault's group", err, 403, "UserErrorCriticalOperationUnauthorized")
 	if !strings.Contains(re.Error(), guardID) || !strings.Contains(re.Error(), "'"+v.Vault+"'") {
 		t.Fatalf("the refusal does not name the vault and the guard: %v", re)
 	}
