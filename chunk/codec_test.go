@@ -8,7 +8,8 @@ import (
 )
 
 // Random blocks are recognised from samples and stored raw; text, and a
-// block that is random only at the start, are compressed.
+// block that is random only at the start, are compressed; a random block
+// that starts like text is tried whole and stored raw.
 func TestIncompressibleStoredRaw(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, mem.New(nil), t.TempDir(), nil)
@@ -22,7 +23,11 @@ func TestIncompressibleStoredRaw(t *testing.T) {
 	if _, n, err := w.Put(ctx, mixed); err != nil || n >= len(mixed)*3/4 {
 		t.Fatalf("mostly-text block stored as %d of %d bytes (err %v)", n, len(mixed), err)
 	}
-	for _, d := range [][]byte{rnd, mixed} {
+	textHead := append(textBytes(1<<10, 80), randBytes(63<<10, 81)...)
+	if _, n, err := w.Put(ctx, textHead); err != nil || n != len(textHead) {
+		t.Fatalf("random block with a text head stored as %d bytes (err %v), want raw %d", n, err, len(textHead))
+	}
+	for _, d := range [][]byte{rnd, mixed, textHead} {
 		id := s.Sum(d)
 		got, err := s.Get(ctx, id, nil)
 		if err != nil || string(got) != string(d) {

@@ -8,8 +8,9 @@ import (
 )
 
 // The codec's IDs are BLAKE3-256 digests (plain, or keyed with the derived
-// ID key) for every length, also when its pooled hashers are reused across
-// lengths.
+// ID key) for every length, also when its pooled hashers and group buffers
+// are reused across lengths: both ways of computing them (in place, chosen
+// on CPUs with AVX-512, and zeebo/blake3's pooled hashers).
 func TestSumIsBLAKE3(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, 300<<10)
@@ -26,21 +27,32 @@ func TestSumIsBLAKE3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer keyed.close()
-	lens := []int{0, 1, 1023, 1024, 1025, 16<<10 - 1, 16 << 10, 16<<10 + 1, 64 << 10, 64<<10 + 1, len(data)}
+	lens := []int{0, 1, 64, 65, 1023, 1024, 1025, 2048, 16<<10 - 1, 16 << 10, 16<<10 + 1, 32 << 10, 48<<10 + 5,
+		64 << 10, 64<<10 + 1, 80 << 10, 256 << 10, len(data)}
 	for i := 0; i < 30; i++ {
 		lens = append(lens, rng.IntN(len(data)+1))
 	}
 	for _, n := range lens {
 		p := data[len(data)-n:]
-		if got, want := plain.sum(p), ID(blake3.Sum256(p)); got != want {
-			t.Fatalf("plain, %d bytes: %x, want %x", n, got, want)
-		}
 		h := blake3.New(32, keyed.idKey)
 		h.Write(p)
-		var want ID
-		h.Sum(want[:0])
-		if got := keyed.sum(p); got != want {
-			t.Fatalf("keyed, %d bytes: %x, want %x", n, got, want)
+		var wantKeyed ID
+		h.Sum(wantKeyed[:0])
+		for _, c := range []struct {
+			name string
+			got  ID
+			want ID
+		}{
+			{"plain", plain.sum(p), blake3.Sum256(p)},
+			{"plain in place", plain.sumInPlace(p), blake3.Sum256(p)},
+			{"plain hasher", plain.sumHasher(p), blake3.Sum256(p)},
+			{"keyed", keyed.sum(p), wantKeyed},
+			{"keyed in place", keyed.sumInPlace(p), wantKeyed},
+			{"keyed hasher", keyed.sumHasher(p), wantKeyed},
+		} {
+			if c.got != c.want {
+				t.Fatalf("%s, %d bytes: %x, want %x", c.name, n, c.got, c.want)
+			}
 		}
 	}
 }
