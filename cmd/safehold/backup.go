@@ -164,33 +164,30 @@ var pointCols = columnsOf[pointRow]()
 func (s *session) points(it itemRow) ([]pointRow, error) {
 	var out []pointRow
 	var err error
+	row := pointRow{Item: it.Name, Vault: it.Vault, item: it}
 	if it.VaultKind == kindDP {
-		c, cerr := armdataprotection.NewRecoveryPointsClient(s.sub, s.cred, s.opts)
-		if cerr != nil {
-			return nil, cerr
+		list := func(c *armdataprotection.RecoveryPointsClient) *runtime.Pager[armdataprotection.RecoveryPointsClientListResponse] {
+			return c.NewListPager(it.ResourceGroup, it.Vault, it.itemName, nil)
 		}
-		err = eachPage(s, c.NewListPager(it.ResourceGroup, it.Vault, it.itemName, nil), func(page armdataprotection.RecoveryPointsClientListResponse) {
-			for _, p := range page.Value {
-				r := pointRow{Name: str(p.Name), Item: it.Name, Vault: it.Vault, ID: str(p.ID), item: it}
-				if d, ok := p.Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint); ok {
-					r.Time, r.Type, r.Retention, r.Expiry = d.RecoveryPointTime, str(d.RecoveryPointType), str(d.RetentionTagName), d.ExpiryTime
-				}
-				out = append(out, r)
+		out, err = listRows(s, armdataprotection.NewRecoveryPointsClient, list, func(p *armdataprotection.AzureBackupRecoveryPointResource) (pointRow, bool) {
+			r := row
+			r.Name, r.ID = str(p.Name), str(p.ID)
+			if d, ok := p.Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint); ok {
+				r.Time, r.Type, r.Retention, r.Expiry = d.RecoveryPointTime, str(d.RecoveryPointType), str(d.RetentionTagName), d.ExpiryTime
 			}
+			return r, true
 		})
 	} else {
-		c, cerr := armrecoveryservicesbackup.NewRecoveryPointsClient(s.sub, s.cred, s.opts)
-		if cerr != nil {
-			return nil, cerr
+		list := func(c *armrecoveryservicesbackup.RecoveryPointsClient) *runtime.Pager[armrecoveryservicesbackup.RecoveryPointsClientListResponse] {
+			return c.NewListPager(it.Vault, it.ResourceGroup, "Azure", it.container, it.itemName, nil)
 		}
-		err = eachPage(s, c.NewListPager(it.Vault, it.ResourceGroup, "Azure", it.container, it.itemName, nil), func(page armrecoveryservicesbackup.RecoveryPointsClientListResponse) {
-			for _, p := range page.Value {
-				r := pointRow{Name: str(p.Name), Item: it.Name, Vault: it.Vault, ID: str(p.ID), item: it}
-				if d, ok := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); ok {
-					r.Time, r.Type = d.RecoveryPointTime, str(d.RecoveryPointType)
-				}
-				out = append(out, r)
+		out, err = listRows(s, armrecoveryservicesbackup.NewRecoveryPointsClient, list, func(p *armrecoveryservicesbackup.RecoveryPointResource) (pointRow, bool) {
+			r := row
+			r.Name, r.ID = str(p.Name), str(p.ID)
+			if d, ok := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); ok {
+				r.Time, r.Type = d.RecoveryPointTime, str(d.RecoveryPointType)
 			}
+			return r, true
 		})
 	}
 	if err != nil {

@@ -114,6 +114,63 @@ func eachPage[T any](s *session, pg *runtime.Pager[T], fn func(T)) error {
 	return nil
 }
 
+// listRows opens a client with newClient, reads every page of the pager
+// that list opens on it and keeps row's answer for each value of the pages
+// (a value row answers false for is left out): the one way the CLI lists
+// resources. Errors are explained.
+func listRows[C, P, V, R any](s *session, newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (C, error),
+	list func(C) *runtime.Pager[P], row func(V) (R, bool)) ([]R, error) {
+	c, err := newClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []R
+	err = eachPage(s, list(c), func(page P) {
+		for _, v := range pageValues[V](page) {
+			if r, ok := row(v); ok {
+				out = append(out, r)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// getRow opens a client with newClient and turns what get reads with it
+// into a row; errors are explained.
+func getRow[C, G, R any](s *session, newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (C, error),
+	get func(C) (G, error), row func(G) R) (R, error) {
+	var zero R
+	c, err := newClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return zero, err
+	}
+	g, err := get(c)
+	if err != nil {
+		return zero, s.explain(err)
+	}
+	return row(g), nil
+}
+
+// pageValues is a list page's values: every list response of the SDK
+// embeds its list type, whose Value field holds them.
+func pageValues[V any](page any) []V {
+	if f := reflect.ValueOf(page).FieldByName("Value"); f.IsValid() {
+		if vs, ok := f.Interface().([]V); ok {
+			return vs
+		}
+	}
+	panic(fmt.Sprintf("%T has no Value of %s", page, reflect.TypeFor[[]V]()))
+}
+
+// whole adapts a pager that takes only options (a list of everything in the
+// subscription) to listRows.
+func whole[C, O, P any](open func(C, *O) *runtime.Pager[P]) func(C) *runtime.Pager[P] {
+	return func(c C) *runtime.Pager[P] { return open(c, nil) }
+}
+
 // pollDone waits for the long-running operation that a Begin call started
 // (p and err are what it returned); errors are explained.
 func pollDone[T any](s *session, p *runtime.Poller[T], err error) (T, error) {

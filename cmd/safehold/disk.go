@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -28,48 +30,40 @@ type diskRef struct {
 	Size         int64
 }
 
+// diskRefOf is the diskRef of a listed disk or snapshot (size reads the
+// size from its properties, which may be absent).
+func diskRefOf[P any](id, name *string, props *P, size func(*P) *int64, snapshot bool) *diskRef {
+	r := &diskRef{Name: str(name), RG: rgOf(str(id)), ID: str(id), Snapshot: snapshot}
+	if props != nil && size(props) != nil {
+		r.Size = *size(props)
+	}
+	return r
+}
+
+// diskRow and snapshotRow are findDisk's rows.
+func diskRow(d *armcompute.Disk) (*diskRef, bool) {
+	return diskRefOf(d.ID, d.Name, d.Properties, func(p *armcompute.DiskProperties) *int64 { return p.DiskSizeBytes }, false), true
+}
+
+func snapshotRow(d *armcompute.Snapshot) (*diskRef, bool) {
+	return diskRefOf(d.ID, d.Name, d.Properties, func(p *armcompute.SnapshotProperties) *int64 { return p.DiskSizeBytes }, true), true
+}
+
 // findDisk resolves a disk or snapshot by id or name (rg narrows names).
 func (s *session) findDisk(ref, rg string, snapshots bool) (*diskRef, error) {
-	dc, err := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
+	refs, err := listRows(s, armcompute.NewDisksClient, whole((*armcompute.DisksClient).NewListPager), diskRow)
+	if err == nil && snapshots {
+		var snaps []*diskRef
+		snaps, err = listRows(s, armcompute.NewSnapshotsClient, whole((*armcompute.SnapshotsClient).NewListPager), snapshotRow)
+		refs = append(refs, snaps...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	var hits []*diskRef
-	consider := func(id, name *string, size *int64, snapshot bool) {
-		if strings.EqualFold(str(id), ref) || strings.EqualFold(str(name), ref) && (rg == "" || strings.EqualFold(rgOf(str(id)), rg)) {
-			r := &diskRef{Name: str(name), RG: rgOf(str(id)), ID: str(id), Snapshot: snapshot}
-			if size != nil {
-				r.Size = *size
-			}
+	for _, r := range refs {
+		if strings.EqualFold(r.ID, ref) || strings.EqualFold(r.Name, ref) && (rg == "" || strings.EqualFold(r.RG, rg)) {
 			hits = append(hits, r)
-		}
-	}
-	if err := eachPage(s, dc.NewListPager(nil), func(page armcompute.DisksClientListResponse) {
-		for _, d := range page.Value {
-			var size *int64
-			if d.Properties != nil {
-				size = d.Properties.DiskSizeBytes
-			}
-			consider(d.ID, d.Name, size, false)
-		}
-	}); err != nil {
-		return nil, err
-	}
-	if snapshots {
-		sc, err := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
-		if err != nil {
-			return nil, err
-		}
-		if err := eachPage(s, sc.NewListPager(nil), func(page armcompute.SnapshotsClientListResponse) {
-			for _, d := range page.Value {
-				var size *int64
-				if d.Properties != nil {
-					size = d.Properties.DiskSizeBytes
-				}
-				consider(d.ID, d.Name, size, true)
-			}
-		}); err != nil {
-			return nil, err
 		}
 	}
 	switch len(hits) {
@@ -87,26 +81,16 @@ func (s *session) grant(d *diskRef, access armcompute.AccessLevel) (*pageblob.Cl
 	data := armcompute.GrantAccessData{Access: to.Ptr(access), DurationInSeconds: to.Ptr[int32](3600)}
 	var sas *string
 	var revoke func() error
+	var err error
 	if d.Snapshot {
-		sc, err := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		sas, revoke, err = grantSAS(s, d, data, sc.BeginGrantAccess, sc.BeginRevokeAccess,
+		sas, revoke, err = grantSAS(s, d, data, armcompute.NewSnapshotsClient, (*armcompute.SnapshotsClient).BeginGrantAccess, (*armcompute.SnapshotsClient).BeginRevokeAccess,
 			func(r armcompute.SnapshotsClientGrantAccessResponse) *string { return r.AccessSAS })
-		if err != nil {
-			return nil, nil, err
-		}
 	} else {
-		dc, err := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		sas, revoke, err = grantSAS(s, d, data, dc.BeginGrantAccess, dc.BeginRevokeAccess,
+		sas, revoke, err = grantSAS(s, d, data, armcompute.NewDisksClient, (*armcompute.DisksClient).BeginGrantAccess, (*armcompute.DisksClient).BeginRevokeAccess,
 			func(r armcompute.DisksClientGrantAccessResponse) *string { return r.AccessSAS })
-		if err != nil {
-			return nil, nil, err
-		}
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	if sas == nil {
 		revoke()
@@ -125,20 +109,25 @@ func (s *session) grant(d *diskRef, access armcompute.AccessLevel) (*pageblob.Cl
 }
 
 // grantSAS runs a disk's or a snapshot's grant-access operation through
-// its client (grant and revoke are the client's BeginGrantAccess and
-// BeginRevokeAccess; sasOf reads the SAS URL of the grant's answer) and
-// returns the SAS URL with the function that revokes it.
-func grantSAS[G, R, GO, RO any](s *session, d *diskRef, data armcompute.GrantAccessData,
-	grant func(context.Context, string, string, armcompute.GrantAccessData, *GO) (*runtime.Poller[G], error),
-	revoke func(context.Context, string, string, *RO) (*runtime.Poller[R], error),
+// the client newClient opens (grant and revoke are the client's
+// BeginGrantAccess and BeginRevokeAccess; sasOf reads the SAS URL of the
+// grant's answer) and returns the SAS URL with the function that revokes it.
+func grantSAS[C, G, R, GO, RO any](s *session, d *diskRef, data armcompute.GrantAccessData,
+	newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (C, error),
+	grant func(C, context.Context, string, string, armcompute.GrantAccessData, *GO) (*runtime.Poller[G], error),
+	revoke func(C, context.Context, string, string, *RO) (*runtime.Poller[R], error),
 	sasOf func(G) *string) (*string, func() error, error) {
-	p, err := grant(s.ctx(), d.RG, d.Name, data, nil)
+	c, err := newClient(s.sub, s.cred, s.opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := grant(c, s.ctx(), d.RG, d.Name, data, nil)
 	res, err := pollDone(s, p, err)
 	if err != nil {
 		return nil, nil, err
 	}
 	return sasOf(res), func() error {
-		p, err := revoke(s.ctx(), d.RG, d.Name, nil)
+		p, err := revoke(c, s.ctx(), d.RG, d.Name, nil)
 		_, err = pollDone(s, p, err)
 		return err
 	}, nil

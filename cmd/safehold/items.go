@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
@@ -29,40 +30,15 @@ type vaultRow struct {
 }
 
 func (s *session) vaults() ([]vaultRow, error) {
-	var out []vaultRow
-	dp, err := armdataprotection.NewBackupVaultsClient(s.sub, s.cred, s.opts)
+	dp, err := listRows(s, armdataprotection.NewBackupVaultsClient, whole((*armdataprotection.BackupVaultsClient).NewGetInSubscriptionPager), dpVaultRow)
 	if err != nil {
 		return nil, err
 	}
-	row := func(kind string, id, name, location *string, state string) vaultRow {
-		return vaultRow{Name: str(name), Kind: kind, ResourceGroup: rgOf(str(id)), Location: str(location), State: state, ID: str(id)}
-	}
-	if err := eachPage(s, dp.NewGetInSubscriptionPager(nil), func(page armdataprotection.BackupVaultsClientGetInSubscriptionResponse) {
-		for _, v := range page.Value {
-			st := ""
-			if v.Properties != nil && v.Properties.ProvisioningState != nil {
-				st = string(*v.Properties.ProvisioningState)
-			}
-			out = append(out, row(kindDP, v.ID, v.Name, v.Location, st))
-		}
-	}); err != nil {
-		return nil, err
-	}
-	rs, err := armrecoveryservices.NewVaultsClient(s.sub, s.cred, s.opts)
+	rs, err := listRows(s, armrecoveryservices.NewVaultsClient, whole((*armrecoveryservices.VaultsClient).NewListBySubscriptionIDPager), rsVaultRow)
 	if err != nil {
 		return nil, err
 	}
-	if err := eachPage(s, rs.NewListBySubscriptionIDPager(nil), func(page armrecoveryservices.VaultsClientListBySubscriptionIDResponse) {
-		for _, v := range page.Value {
-			st := ""
-			if v.Properties != nil {
-				st = str(v.Properties.ProvisioningState)
-			}
-			out = append(out, row(kindRS, v.ID, v.Name, v.Location, st))
-		}
-	}); err != nil {
-		return nil, err
-	}
+	out := append(dp, rs...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
 			return out[i].Kind < out[j].Kind
@@ -70,6 +46,26 @@ func (s *session) vaults() ([]vaultRow, error) {
 		return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name)
 	})
 	return out, nil
+}
+
+func vaultRowOf(kind string, id, name, location *string, state string) vaultRow {
+	return vaultRow{Name: str(name), Kind: kind, ResourceGroup: rgOf(str(id)), Location: str(location), State: state, ID: str(id)}
+}
+
+func dpVaultRow(v *armdataprotection.BackupVaultResource) (vaultRow, bool) {
+	st := ""
+	if v.Properties != nil && v.Properties.ProvisioningState != nil {
+		st = string(*v.Properties.ProvisioningState)
+	}
+	return vaultRowOf(kindDP, v.ID, v.Name, v.Location, st), true
+}
+
+func rsVaultRow(v *armrecoveryservices.Vault) (vaultRow, bool) {
+	st := ""
+	if v.Properties != nil {
+		st = str(v.Properties.ProvisioningState)
+	}
+	return vaultRowOf(kindRS, v.ID, v.Name, v.Location, st), true
 }
 
 var vaultCols = columnsOf[vaultRow]()
@@ -123,75 +119,65 @@ func (s *session) vaultItems(v vaultRow) ([]itemRow, error) {
 }
 
 func (s *session) dpItems(v vaultRow) ([]itemRow, error) {
-	c, err := armdataprotection.NewBackupInstancesClient(s.sub, s.cred, s.opts)
-	if err != nil {
-		return nil, err
+	list := func(c *armdataprotection.BackupInstancesClient) *runtime.Pager[armdataprotection.BackupInstancesClientListResponse] {
+		return c.NewListPager(v.ResourceGroup, v.Name, nil)
 	}
-	var out []itemRow
-	err = eachPage(s, c.NewListPager(v.ResourceGroup, v.Name, nil), func(page armdataprotection.BackupInstancesClientListResponse) {
-		for _, bi := range page.Value {
-			r := itemRow{Name: str(bi.Name), Kind: "BackupInstance", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(bi.ID), itemName: str(bi.Name)}
-			if p := bi.Properties; p != nil {
-				if p.DataSourceInfo != nil {
-					r.Datasource, r.DatasourceType, r.DatasourceID = str(p.DataSourceInfo.ResourceName), str(p.DataSourceInfo.DatasourceType), str(p.DataSourceInfo.ResourceID)
-				}
-				if p.PolicyInfo != nil {
-					r.Policy = lastSeg(str(p.PolicyInfo.PolicyID))
-				}
-				if p.CurrentProtectionState != nil {
-					r.ProtectionState = string(*p.CurrentProtectionState)
-				}
-				if p.ProtectionStatus != nil && p.ProtectionStatus.Status != nil {
-					r.Health = string(*p.ProtectionStatus.Status)
-				}
+	return listRows(s, armdataprotection.NewBackupInstancesClient, list, func(bi *armdataprotection.BackupInstanceResource) (itemRow, bool) {
+		r := itemRow{Name: str(bi.Name), Kind: "BackupInstance", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(bi.ID), itemName: str(bi.Name)}
+		if p := bi.Properties; p != nil {
+			if p.DataSourceInfo != nil {
+				r.Datasource, r.DatasourceType, r.DatasourceID = str(p.DataSourceInfo.ResourceName), str(p.DataSourceInfo.DatasourceType), str(p.DataSourceInfo.ResourceID)
 			}
-			out = append(out, r)
+			if p.PolicyInfo != nil {
+				r.Policy = lastSeg(str(p.PolicyInfo.PolicyID))
+			}
+			if p.CurrentProtectionState != nil {
+				r.ProtectionState = string(*p.CurrentProtectionState)
+			}
+			if p.ProtectionStatus != nil && p.ProtectionStatus.Status != nil {
+				r.Health = string(*p.ProtectionStatus.Status)
+			}
 		}
+		return r, true
 	})
-	return out, err
 }
 
 func (s *session) rsItems(v vaultRow) ([]itemRow, error) {
-	c, err := armrecoveryservicesbackup.NewBackupProtectedItemsClient(s.sub, s.cred, s.opts)
-	if err != nil {
-		return nil, err
+	list := func(c *armrecoveryservicesbackup.BackupProtectedItemsClient) *runtime.Pager[armrecoveryservicesbackup.BackupProtectedItemsClientListResponse] {
+		return c.NewListPager(v.Name, v.ResourceGroup, nil)
 	}
-	var out []itemRow
-	err = eachPage(s, c.NewListPager(v.Name, v.ResourceGroup, nil), func(page armrecoveryservicesbackup.BackupProtectedItemsClientListResponse) {
-		for _, it := range page.Value {
-			r := itemRow{Kind: "ProtectedItem", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(it.ID), itemName: str(it.Name),
-				container: nameAt(str(it.ID), "protectionContainers")}
-			if it.Properties == nil {
-				continue
-			}
-			base := it.Properties.GetProtectedItem()
-			r.DatasourceID, r.Policy, r.LastBackup = str(base.SourceResourceID), str(base.PolicyName), base.LastRecoveryPoint
-			if base.WorkloadType != nil {
-				r.DatasourceType = string(*base.WorkloadType)
-			}
-			r.Datasource = lastSeg(r.DatasourceID)
-			if vm, ok := it.Properties.(*armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem); ok {
-				r.Name = str(vm.FriendlyName)
-				if vm.ProtectionState != nil {
-					r.ProtectionState = string(*vm.ProtectionState)
-				}
-				if vm.HealthStatus != nil {
-					r.Health = string(*vm.HealthStatus)
-				}
-				if vm.LastBackupTime != nil {
-					r.LastBackup = vm.LastBackupTime
-				}
-			}
-			if r.Name == "" {
-				r.Name = r.Datasource
-			}
-			if r.LastBackup != nil && r.LastBackup.Year() <= 2001 {
-				r.LastBackup = nil // Azure's "never backed up"
-			}
-			out = append(out, r)
+	return listRows(s, armrecoveryservicesbackup.NewBackupProtectedItemsClient, list, func(it *armrecoveryservicesbackup.ProtectedItemResource) (itemRow, bool) {
+		r := itemRow{Kind: "ProtectedItem", Vault: v.Name, VaultKind: v.Kind, ResourceGroup: v.ResourceGroup, ID: str(it.ID), itemName: str(it.Name),
+			container: nameAt(str(it.ID), "protectionContainers")}
+		if it.Properties == nil {
+			return itemRow{}, false
 		}
+		base := it.Properties.GetProtectedItem()
+		r.DatasourceID, r.Policy, r.LastBackup = str(base.SourceResourceID), str(base.PolicyName), base.LastRecoveryPoint
+		if base.WorkloadType != nil {
+			r.DatasourceType = string(*base.WorkloadType)
+		}
+		r.Datasource = lastSeg(r.DatasourceID)
+		if vm, ok := it.Properties.(*armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem); ok {
+			r.Name = str(vm.FriendlyName)
+			if vm.ProtectionState != nil {
+				r.ProtectionState = string(*vm.ProtectionState)
+			}
+			if vm.HealthStatus != nil {
+				r.Health = string(*vm.HealthStatus)
+			}
+			if vm.LastBackupTime != nil {
+				r.LastBackup = vm.LastBackupTime
+			}
+		}
+		if r.Name == "" {
+			r.Name = r.Datasource
+		}
+		if r.LastBackup != nil && r.LastBackup.Year() <= 2001 {
+			r.LastBackup = nil // Azure's "never backed up"
+		}
+		return r, true
 	})
-	return out, err
 }
 
 var itemCols = columnsOf[itemRow]()
@@ -199,35 +185,47 @@ var itemCols = columnsOf[itemRow]()
 // findItem resolves ITEM: an id, a backup instance name, a protected item's
 // friendly or ARM name, or the name of the protected disk or VM.
 func (s *session) findItem(ref string) (itemRow, error) {
-	items, err := s.items()
-	if err != nil {
-		return itemRow{}, err
+	named := func(it itemRow) bool {
+		return strings.EqualFold(it.Name, ref) || strings.EqualFold(it.itemName, ref) || strings.EqualFold(it.Datasource, ref)
 	}
-	var hits []itemRow
-	for _, it := range items {
-		if strings.EqualFold(it.ID, ref) {
-			return it, nil
-		}
-	}
-	for _, it := range items {
-		if strings.EqualFold(it.Name, ref) || strings.EqualFold(it.itemName, ref) || strings.EqualFold(it.Datasource, ref) {
-			hits = append(hits, it)
-		}
-	}
-	switch len(hits) {
-	case 1:
-		return hits[0], nil
-	case 0:
+	return pick(ref, "items", s.items, func(it itemRow) string { return it.ID }, named, func(items []itemRow) error {
 		names := make([]string, 0, len(items))
 		for _, it := range items {
 			names = append(names, it.Name)
 		}
 		if len(names) == 0 {
-			return itemRow{}, fmt.Errorf("no item %q: nothing is protected yet (protect a disk or VM first)", ref)
+			return fmt.Errorf("no item %q: nothing is protected yet (protect a disk or VM first)", ref)
 		}
-		return itemRow{}, fmt.Errorf("no item %q; the items are: %s (see `safehold item list`)", ref, strings.Join(names, ", "))
+		return fmt.Errorf("no item %q; the items are: %s (see `safehold item list`)", ref, strings.Join(names, ", "))
+	})
+}
+
+// pick resolves ref among the rows list answers: the row whose id is ref,
+// else the one row named ref; none is the error when no row matches (it
+// gets every row), and a name several rows have is an error listing their
+// ids (what names them: "items").
+func pick[T any](ref, what string, list func() ([]T, error), id func(T) string, named func(T) bool, none func([]T) error) (T, error) {
+	var zero T
+	rows, err := list()
+	if err != nil {
+		return zero, err
 	}
-	return itemRow{}, ambiguous(ref, "items", hits, func(h itemRow) string { return h.ID })
+	var hits []T
+	for _, r := range rows {
+		if strings.EqualFold(id(r), ref) {
+			return r, nil
+		}
+		if named(r) {
+			hits = append(hits, r)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return zero, none(rows)
+	case 1:
+		return hits[0], nil
+	}
+	return zero, ambiguous(ref, what, hits, id)
 }
 
 // ambiguous is the error for ref naming several of what: it lists their ids.
@@ -242,23 +240,10 @@ func ambiguous[T any](ref, what string, hits []T, id func(T) string) error {
 // findVault resolves VAULT, a vault of either kind, by id or by name in the
 // subscription; a name two vaults share is an error listing their ids.
 func (s *session) findVault(ref string) (vaultRow, error) {
-	vs, err := s.vaults()
-	if err != nil {
-		return vaultRow{}, err
-	}
-	var hit []vaultRow
-	for _, v := range vs {
-		if strings.EqualFold(v.ID, ref) || strings.EqualFold(v.Name, ref) {
-			hit = append(hit, v)
-		}
-	}
-	switch len(hit) {
-	case 1:
-		return hit[0], nil
-	case 0:
-		return vaultRow{}, fmt.Errorf("no vault %q (see `safehold vault list`)", ref)
-	}
-	return vaultRow{}, ambiguous(ref, "vaults", hit, func(v vaultRow) string { return v.ID })
+	named := func(v vaultRow) bool { return strings.EqualFold(v.Name, ref) }
+	return pick(ref, "vaults", s.vaults, func(v vaultRow) string { return v.ID }, named, func([]vaultRow) error {
+		return fmt.Errorf("no vault %q (see `safehold vault list`)", ref)
+	})
 }
 
 func newVaultCmd() *cobra.Command {

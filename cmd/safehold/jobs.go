@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/spf13/cobra"
@@ -113,29 +114,16 @@ func rsJobRow(v vaultRow, j *armrecoveryservicesbackup.JobResource) jobRow {
 }
 
 func (s *session) vaultJobs(v vaultRow) ([]jobRow, error) {
-	var out []jobRow
 	if v.Kind == kindDP {
-		c, err := armdataprotection.NewJobsClient(s.sub, s.cred, s.opts)
-		if err != nil {
-			return nil, err
+		list := func(c *armdataprotection.JobsClient) *runtime.Pager[armdataprotection.JobsClientListResponse] {
+			return c.NewListPager(v.ResourceGroup, v.Name, nil)
 		}
-		err = eachPage(s, c.NewListPager(v.ResourceGroup, v.Name, nil), func(page armdataprotection.JobsClientListResponse) {
-			for _, j := range page.Value {
-				out = append(out, dpJobRow(v, j))
-			}
-		})
-		return out, err
+		return listRows(s, armdataprotection.NewJobsClient, list, func(j *armdataprotection.AzureBackupJobResource) (jobRow, bool) { return dpJobRow(v, j), true })
 	}
-	c, err := armrecoveryservicesbackup.NewBackupJobsClient(s.sub, s.cred, s.opts)
-	if err != nil {
-		return nil, err
+	list := func(c *armrecoveryservicesbackup.BackupJobsClient) *runtime.Pager[armrecoveryservicesbackup.BackupJobsClientListResponse] {
+		return c.NewListPager(v.Name, v.ResourceGroup, nil)
 	}
-	err = eachPage(s, c.NewListPager(v.Name, v.ResourceGroup, nil), func(page armrecoveryservicesbackup.BackupJobsClientListResponse) {
-		for _, j := range page.Value {
-			out = append(out, rsJobRow(v, j))
-		}
-	})
-	return out, err
+	return listRows(s, armrecoveryservicesbackup.NewBackupJobsClient, list, func(j *armrecoveryservicesbackup.JobResource) (jobRow, bool) { return rsJobRow(v, j), true })
 }
 
 func (s *session) jobs() ([]jobRow, error) {
@@ -155,26 +143,19 @@ func (s *session) jobs() ([]jobRow, error) {
 
 // getJob reads one job again (for waiting).
 func (s *session) getJob(j jobRow) (jobRow, error) {
-	if j.vault.Kind == kindDP {
-		c, err := armdataprotection.NewJobsClient(s.sub, s.cred, s.opts)
-		if err != nil {
-			return j, err
+	v := j.vault
+	if v.Kind == kindDP {
+		get := func(c *armdataprotection.JobsClient) (armdataprotection.JobsClientGetResponse, error) {
+			return c.Get(s.ctx(), v.ResourceGroup, v.Name, j.Name, nil)
 		}
-		r, err := c.Get(s.ctx(), j.vault.ResourceGroup, j.vault.Name, j.Name, nil)
-		if err != nil {
-			return j, s.explain(err)
-		}
-		return dpJobRow(j.vault, &r.AzureBackupJobResource), nil
+		return getRow(s, armdataprotection.NewJobsClient, get, func(r armdataprotection.JobsClientGetResponse) jobRow { return dpJobRow(v, &r.AzureBackupJobResource) })
 	}
-	c, err := armrecoveryservicesbackup.NewJobDetailsClient(s.sub, s.cred, s.opts)
-	if err != nil {
-		return j, err
+	get := func(c *armrecoveryservicesbackup.JobDetailsClient) (armrecoveryservicesbackup.JobDetailsClientGetResponse, error) {
+		return c.Get(s.ctx(), v.Name, v.ResourceGroup, j.Name, nil)
 	}
-	r, err := c.Get(s.ctx(), j.vault.Name, j.vault.ResourceGroup, j.Name, nil)
-	if err != nil {
-		return j, s.explain(err)
-	}
-	return rsJobRow(j.vault, &r.JobResource), nil
+	return getRow(s, armrecoveryservicesbackup.NewJobDetailsClient, get, func(r armrecoveryservicesbackup.JobDetailsClientGetResponse) jobRow {
+		return rsJobRow(v, &r.JobResource)
+	})
 }
 
 func (s *session) findJob(ref string) (jobRow, error) {
@@ -203,10 +184,11 @@ func (s *session) wait(j jobRow, desc string) (jobRow, error) {
 			return j, s.ctx().Err()
 		case <-time.After(250 * time.Millisecond):
 		}
-		var err error
-		if j, err = s.getJob(j); err != nil {
+		nj, err := s.getJob(j)
+		if err != nil {
 			return j, err
 		}
+		j = nj
 	}
 	if j.Status == "Completed" {
 		bar.set(100)
