@@ -18,6 +18,7 @@ import (
 	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/nbd"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
 )
@@ -361,19 +362,17 @@ func newGrantID() string {
 	return "sas-" + strings.ToLower(base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
-// NBD access is granted like SAS access: beginGetAccess on a disk issues,
-// next to the SAS, an NBD export name bound to that grant (the grant id
-// and an HMAC tag under the SAS key, so it cannot be guessed or derived
-// from the SAS URL). The export serves the disk while the grant lives:
-// read-only for a Read grant, read-write for Write; endGetAccess or the
-// grant's expiry ends it, for open connections too. Nothing is listed.
+// NBD access is granted like SAS access: beginGetAccess issues, next to
+// the SAS, an NBD export name bound to that grant (the grant id and an
+// HMAC tag under the SAS key, so it cannot be guessed or derived from the
+// SAS URL). The export serves the disk while the grant lives: read-only
+// for a Read grant, read-write for Write; a snapshot's export serves its
+// content read-only (from the repository, so on any replica).
+// endGetAccess or the grant's expiry ends it, for open connections too.
+// Nothing is listed.
 
-// NBDExportName is the NBD export name of a disk grant ("" for snapshots,
-// which are not served over NBD).
+// NBDExportName is the NBD export name of a grant.
 func (s *Service) NBDExportName(ctx context.Context, g *Grant) (string, error) {
-	if g.IsSnapshot() {
-		return "", nil
-	}
 	key, err := s.sasKey(ctx)
 	if err != nil {
 		return "", err
@@ -387,17 +386,20 @@ func nbdTag(key []byte, grantID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// NBDURI is the URI NBD clients open for a disk grant: nbd:// or, with
-// TLS, nbds://, on the listener of the replica that owns the disk, which
-// alone serves it ("" for snapshots, and when that replica has no NBD
-// listener).
+// NBDURI is the URI NBD clients open for a grant: nbd:// or, with TLS,
+// nbds://, on the listener of the replica that owns the disk, which alone
+// serves it, or for a snapshot on this replica's ("" when that replica has
+// no NBD listener).
 func (s *Service) NBDURI(ctx context.Context, g *Grant) (string, error) {
-	if g.IsSnapshot() {
-		return "", nil
+	base := s.nbdBase()
+	if !g.IsSnapshot() {
+		var err error
+		if base, err = s.ownerNBD(ctx, g.UniqueID); err != nil {
+			return "", err
+		}
 	}
-	base, err := s.ownerNBD(ctx, g.UniqueID)
-	if err != nil || base == "" {
-		return "", err
+	if base == "" {
+		return "", nil
 	}
 	name, err := s.NBDExportName(ctx, g)
 	if err != nil {
@@ -420,11 +422,20 @@ func (s *Service) nbdLookup(ctx context.Context, name string) (nbd.Export, error
 		return nil, nbd.ErrUnknownExport
 	}
 	g, err := store.GetJSON[Grant](ctx, s.p.Store, grantKind, grantID, "grant")
-	if err != nil || g.IsSnapshot() {
+	if err != nil || g.Revoked || !s.now().Before(g.Expiry) {
 		return nil, nbd.ErrUnknownExport
 	}
-	if g.Revoked || !s.now().Before(g.Expiry) {
-		return nil, nbd.ErrUnknownExport
+	e := &grantExport{s: s, grantID: g.ID, resourceID: strings.ToLower(g.ResourceID), expiry: g.Expiry, readOnly: !g.CanWrite()}
+	if g.IsSnapshot() {
+		sn, eid, err := s.blobSnapshot(ctx, g.ResourceID)
+		if err != nil || sn.Properties.UniqueID != g.UniqueID {
+			return nil, nbd.ErrUnknownExport
+		}
+		if e.snap, err = s.repo.OpenReader(ctx, eid); err != nil {
+			return nil, fmt.Errorf("open snapshot %s: %w", sn.Name, err)
+		}
+		s.nbdGrants.add(e)
+		return e, nil
 	}
 	d, err := s.DiskResource(ctx, g.ResourceID)
 	if err != nil || d.Properties.UniqueID != g.UniqueID {
@@ -447,18 +458,18 @@ func (s *Service) nbdLookup(ctx context.Context, name string) (nbd.Export, error
 		}
 		return nil, err
 	}
-	v, err := s.vols.Get(d.Properties.UniqueID)
-	if err != nil {
+	if e.vol, err = s.vols.Get(d.Properties.UniqueID); err != nil {
 		return nil, err
 	}
-	e := &grantExport{Volume: v, s: s, grantID: g.ID, resourceID: strings.ToLower(g.ResourceID), expiry: g.Expiry, readOnly: !g.CanWrite()}
 	s.nbdGrants.add(e)
 	return e, nil
 }
 
-// grantExport is a disk's volume served for one grant.
+// grantExport is a disk's volume, or a snapshot's content, served for one
+// grant.
 type grantExport struct {
-	*volume.Volume
+	vol        *volume.Volume   // a disk's
+	snap       *snapshot.Reader // a snapshot's (read-only)
 	s          *Service
 	grantID    string
 	resourceID string
@@ -469,7 +480,15 @@ type grantExport struct {
 	ended bool
 }
 
-func (e *grantExport) ReadOnly() bool { return e.readOnly }
+func (e *grantExport) ReadOnly() bool { return e.readOnly || e.snap != nil }
+
+// Release closes a snapshot's reader (its content's protection from
+// garbage collection) when the connection ends.
+func (e *grantExport) Release() {
+	if e.snap != nil {
+		e.snap.Close()
+	}
+}
 
 func (e *grantExport) live() error {
 	e.mu.Lock()
@@ -481,38 +500,59 @@ func (e *grantExport) live() error {
 	return nil
 }
 
+func (e *grantExport) Size() int64 {
+	if e.snap != nil {
+		return e.snap.Size()
+	}
+	return e.vol.Size()
+}
+
 func (e *grantExport) ReadAt(p []byte, off int64) (int, error) {
 	if err := e.live(); err != nil {
 		return 0, err
 	}
-	return e.Volume.ReadAt(p, off)
+	if e.snap != nil {
+		return e.snap.ReadAt(p, off)
+	}
+	return e.vol.ReadAt(p, off)
 }
 
 func (e *grantExport) WriteAt(p []byte, off int64) (int, error) {
 	if err := e.live(); err != nil {
 		return 0, err
 	}
-	if e.readOnly {
+	if e.ReadOnly() {
 		return 0, nbd.ErrAccessEnded
 	}
-	return e.Volume.WriteAt(p, off)
+	return e.vol.WriteAt(p, off)
 }
 
 func (e *grantExport) Zero(off, n int64) error {
 	if err := e.live(); err != nil {
 		return err
 	}
-	if e.readOnly {
+	if e.ReadOnly() {
 		return nbd.ErrAccessEnded
 	}
-	return e.Volume.Zero(off, n)
+	return e.vol.Zero(off, n)
 }
 
+func (e *grantExport) Flush() error {
+	if e.snap != nil {
+		return nil
+	}
+	return e.vol.Flush()
+}
+
+// DataRanges: a snapshot's content is reported as data throughout.
 func (e *grantExport) DataRanges(off, n int64) ([]volume.Range, error) {
 	if err := e.live(); err != nil {
 		return nil, err
 	}
-	return e.Volume.DataRanges(off, n)
+	if e.snap != nil {
+		return []volume.Range{{Off: off, Len: max(0, min(n, e.snap.Size()-off))}}, nil
+	}
+	return e.vol.DataRanges(off, n)
 }
 
 // grantExports are the open exports, so that endGetAccess ends them.

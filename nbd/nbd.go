@@ -38,6 +38,17 @@ var ErrUnknownExport = errors.New("unknown export")
 // expired; requests then fail with EPERM.
 var ErrAccessEnded = errors.New("access to the export ended (endGetAccess or expiry)")
 
+// Releaser is implemented by exports that hold something for the
+// connection that opened them: the server calls Release when that
+// connection ends (or at once for an export only inspected, OPT_INFO).
+type Releaser interface{ Release() }
+
+func release(e Export) {
+	if r, ok := e.(Releaser); ok {
+		r.Release()
+	}
+}
+
 // ReadOnly is implemented by exports that refuse writes: the server then
 // advertises NBD_FLAG_READ_ONLY and answers writes with EPERM.
 type ReadOnly interface{ ReadOnly() bool }
@@ -238,6 +249,11 @@ func (s *Server) serveConn(nc net.Conn) error {
 	c := &conn{s: s, nc: nc, r: bufio.NewReaderSize(nc, 256<<10), w: bufio.NewWriterSize(nc, 256<<10)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	defer func() {
+		if c.export != nil {
+			release(c.export)
+		}
+	}()
 	var hs [18]byte
 	binary.BigEndian.PutUint64(hs[0:], nbdMagic)
 	binary.BigEndian.PutUint64(hs[8:], optMagic)
@@ -451,6 +467,8 @@ func (c *conn) infoGo(ctx context.Context, opt uint32, data []byte) (bool, error
 	c.reply(opt, repAck, nil)
 	if opt == optGo {
 		c.export, c.name = exp, name
+	} else {
+		release(exp)
 	}
 	return true, nil
 }

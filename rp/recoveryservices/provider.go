@@ -100,8 +100,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", I+"/backup", pr.triggerBackup)
 	rt.HandleResource(I+"/recoveryPoints/{recoveryPointId}", arm.Methods{List: pr.listPoints, Get: pr.getPoint})
 	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/restore", pr.restore)
-	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/provisionInstantItemRecovery", pr.itemLevelRecovery)
-	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/revokeInstantItemRecovery", pr.itemLevelRecovery)
+	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/provisionInstantItemRecovery", pr.provisionILR)
+	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/revokeInstantItemRecovery", pr.revokeILR)
 	rt.Handle("GET", R+"/backupOperations/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupOperations/read"))
 	rt.Handle("GET", R+"/backupOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupOperationResults/read"))
 

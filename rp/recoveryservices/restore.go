@@ -406,12 +406,12 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 }
 
 // Recovery points, the protected item's children that restore starts from:
-// list, get, the file-recovery actions Safehold refuses, and pointOf, which
+// list, get (file recovery, ilr.go, acts on them too), and pointOf, which
 // restore and its validation read.
 
 // pointBody renders an IaasVMRecoveryPoint resource. Tier details are
 // strings (the 2024 SDK fails on the old integer form), see pointTiers.
-func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[string]any {
+func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint, ilr map[string]bool) map[string]any {
 	now := pr.p.Now()
 	var included []map[string]any
 	for _, s := range p.Snapshots {
@@ -428,7 +428,7 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint) map[s
 		"recoveryPointAdditionalInfo":     "",
 		"sourceVMStorageType":             "NormalStorage",
 		"isSourceVMEncrypted":             false,
-		"isInstantIlrSessionActive":       false,
+		"isInstantIlrSessionActive":       ilr[strings.ToLower(p.ID)],
 		"isManagedVirtualMachine":         true,
 		"isPrivateAccessEnabledOnAnyDisk": p.Details["privateAccess"] == "true",
 		"originalStorageAccountOption":    false,
@@ -478,12 +478,16 @@ func (pr *Provider) listPoints(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	ilr, err := pr.ilrActive(ctx, it.ID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, len(points))
 	for _, p := range points {
 		if !from.IsZero() && p.Time.Before(from) || !to.IsZero() && p.Time.After(to) {
 			continue
 		}
-		out = append(out, pr.pointBody(it, p))
+		out = append(out, pr.pointBody(it, p, ilr))
 	}
 	return arm.PageOK(r, out, 200)
 }
@@ -493,18 +497,11 @@ func (pr *Provider) getPoint(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(pr.pointBody(it, p)), nil
-}
-
-// itemLevelRecovery answers file recovery (provisionInstantItemRecovery,
-// revokeInstantItemRecovery: `az backup restore files mount-rp` and
-// unmount-rp), which Safehold does not have, with a 400 saying so and what
-// to do instead, once the caller may act on the point and it exists.
-func (pr *Provider) itemLevelRecovery(r *arm.Request) (*arm.Response, error) {
-	if _, _, _, err := pr.pointOfRequest(r); err != nil {
+	ilr, err := pr.ilrActive(r.HTTP.Context(), it.ID)
+	if err != nil {
 		return nil, err
 	}
-	return nil, arm.BadRequest("OperationNotSupported", "File recovery (item-level restore) is not supported by Safehold: restore the disks of the recovery point (restore-disks, RestoreDisks) and read the files from the restored disks.")
+	return arm.OK(pr.pointBody(it, p, ilr)), nil
 }
 
 // pointOfRequest reads the item and the recovery point a request's URL
