@@ -150,6 +150,13 @@ func (p *prereqs) create(xs []*example) {
 		seen[k] = true
 		*list = append(*list, pair{rg, name})
 	}
+	// addItem protects a VM in a vault (once).
+	addItem := func(it item) {
+		if k := strings.ToLower("rsitem/" + it.rg + "/" + it.vault + "/" + it.item); !seen[k] {
+			seen[k] = true
+			rsItems = append(rsItems, it)
+		}
+	}
 	// Compute creates get their own names (a disk's createOption cannot
 	// change, and the disks other examples read or update are made here).
 	n := 0
@@ -262,6 +269,27 @@ func (p *prereqs) create(xs []*example) {
 				add(&vms, "vm", m[1], m[2])
 			}
 		}
+		// A storage configuration documented Locked is of a vault that
+		// protects an item (Azure locks the redundancy when the first item
+		// is protected), while the examples changing the redundancy of the
+		// same vault, which other examples protect VMs in, need it
+		// Unlocked (in Azure, each ran on a vault of its author's): the
+		// read gets a vault of its own protecting a VM, the changes one
+		// protecting nothing.
+		if x.Client == "BackupResourceStorageConfigsNonCRRClient" && x.Phase == 3 && rg != "" {
+			vault := x.Args["vaultName"] + "-unlocked"
+			p.sub(x, "vaultName", vault)
+			add(&rsVaults, "rsvault", rg, vault)
+		}
+		if x.Client == "BackupResourceStorageConfigsNonCRRClient" && strings.Contains(x.WantExpr, "StorageTypeStateLocked") && rg != "" {
+			vault := x.Args["vaultName"] + "-locked"
+			p.sub(x, "vaultName", vault)
+			add(&rsVaults, "rsvault", rg, vault)
+			vmName := strings.ToLower(vault) + "-vm"
+			add(&vms, "vm", rg, vmName)
+			it := item{rg, vault, "IaasVMContainer;iaasvmcontainerv2;" + rg + ";" + vmName, "VM;iaasvmcontainerv2;" + rg + ";" + vmName, false}
+			addItem(it)
+		}
 		// A VM the example documents as protected (its backup status, a
 		// pre-validation finding it protected) is protected in the vault
 		// the example names.
@@ -269,10 +297,7 @@ func (p *prereqs) create(xs []*example) {
 			add(&rsVaults, "rsvault", vault.rg, vault.name)
 			add(&vms, "vm", vm.rg, vm.name)
 			it := item{vault.rg, vault.name, "IaasVMContainer;iaasvmcontainerv2;" + vm.rg + ";" + vm.name, "VM;iaasvmcontainerv2;" + vm.rg + ";" + vm.name, false}
-			if k := strings.ToLower("rsitem/" + it.rg + "/" + it.vault + "/" + it.item); !seen[k] {
-				seen[k] = true
-				rsItems = append(rsItems, it)
-			}
+			addItem(it)
 		}
 		if b := x.Args["backupInstanceName"]; x.Mod.Pkg == "armdataprotection" && x.Client == "DeletedBackupInstancesClient" && b != "" {
 			// A deleted instance of its own name: other examples use the
