@@ -352,6 +352,12 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 	if err != nil {
 		log.Warn("task failed", "err", err)
 	}
+	// Handlers that end their work in a transaction usually complete their
+	// task in it (ops.Manager does): then there is nothing left to write,
+	// and a read says so without queueing a write behind everyone else's.
+	if _, gerr := r.Store.GetTask(ctx, t.ID); errors.Is(gerr, store.ErrNotFound) {
+		return
+	}
 	if uerr := r.Store.Update(ctx, func(tx store.Tx) error { return tx.CompleteTask(ctx, t.ID) }); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 		log.Error("complete task", "err", uerr)
 	}

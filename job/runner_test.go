@@ -150,3 +150,64 @@ func TestLightTasksRunWhileSlotsAreHeld(t *testing.T) {
 		t.Errorf("%d long tasks ran at once; Concurrency is 1", maxLong)
 	}
 }
+
+// countingStore counts the Updates made through it (the store underneath
+// does them).
+type countingStore struct {
+	store.Store
+	mu      sync.Mutex
+	updates int
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	c.mu.Lock()
+	c.updates++
+	c.mu.Unlock()
+	return c.Store.Update(ctx, fn)
+}
+
+func (c *countingStore) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.updates
+}
+
+// A task its handler completed in its own transaction costs no second
+// write; one it did not complete, the runner completes. Either way the task
+// is gone.
+func TestRunnerCompletesOnlyTasksLeftOpen(t *testing.T) {
+	x := newSlots(t)
+	cs := &countingStore{Store: x.s}
+	x.r.Store = cs
+	done := 0
+	x.state = func() string { return fmt.Sprintf("%d tasks done", done) }
+	x.r.Register("self", func(ctx context.Context, tk store.Task) error {
+		defer func() { x.mu.Lock(); done++; x.mu.Unlock() }()
+		return cs.Update(ctx, func(tx store.Tx) error { return tx.CompleteTask(ctx, tk.ID) })
+	})
+	x.r.Register("open", func(ctx context.Context, tk store.Task) error {
+		defer func() { x.mu.Lock(); done++; x.mu.Unlock() }()
+		return nil
+	})
+	x.start()
+	ctx := context.Background()
+	for i, kind := range []string{"self", "open"} {
+		task := storetest.Enqueue(t, x.s, store.Task{Kind: kind})
+		x.r.Notify()
+		x.until(kind+" task done", func() bool { return done == i+1 })
+		deadline := time.Now().Add(time.Minute)
+		for {
+			_, err := x.s.GetTask(ctx, task.ID)
+			if err == store.ErrNotFound {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s task still there a minute after its handler returned (%v)", kind, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := cs.count(); n != i+1 {
+			t.Errorf("after the %s task: %d Updates through the runner's store, want %d", kind, n, i+1)
+		}
+	}
+}

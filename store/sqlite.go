@@ -614,7 +614,11 @@ func (s *SQLite) syncer() {
 		}
 		var err error
 		if committed {
-			err = s.syncWALOnce()
+			if err = s.syncWALOnce(); err == nil {
+				// Before the answers: the writer, released last, runs
+				// next on this P (a later wake-up would queue it behind).
+				s.wakeCheckpointer()
+			}
 		}
 		for _, g := range groups {
 			for i, r := range g.batch {
@@ -625,9 +629,6 @@ func (s *SQLite) syncer() {
 				r.done <- res
 			}
 			<-s.inflight
-		}
-		if committed && err == nil {
-			s.wakeCheckpointer()
 		}
 	}
 }

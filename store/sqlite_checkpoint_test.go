@@ -32,7 +32,9 @@ func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Close() // (before s.Close, which waits for the checkpointer)
+	// (Deferred after s.Close, so it runs before it: Close waits for the
+	// checkpointer.)
+	defer held.Close()
 	value := []byte(strings.Repeat("x", 8000)) // three pages a document
 	const docs = 600
 	for i := range docs {
