@@ -83,7 +83,7 @@ var outOfScope = []struct {
 	{"Data Protection rehydration (the archive tier of blobs and PostgreSQL backups; disk backups have no vault or archive tier in Azure)", regexp.MustCompile(`(?i)rehydrat`), nil, "armdataprotection"},
 	{"a list documenting an archived point as recommended and ready for a move, which Azure's rule excludes (it has already moved)", regexp.MustCompile(`RecommendedForMove_List`), nil, ""},
 	{"the rehydration cost of a point the example names in the author's vault (its id is in the body, where the harness does not substitute a real one)", regexp.MustCompile(`FetchTieringCostForRehydrate`), nil, ""},
-	{"private endpoints", regexp.MustCompile(`(?i)privateendpoint|privatelink`), nil, ""},
+	{"private endpoints", regexp.MustCompile(`(?i)privateendpoint`), nil, ""},
 	{"a recovery point list documenting points of two items in two vaults (rshvault's rshmdvmsmall and testVault408's vm408, an encrypted Windows VM in an Edge Zone, which Safehold's compute does not have), where a list names the points of one item",
 		regexp.MustCompile(`AzureIaasVm/RecoveryPoints_List\.json`), nil, "armrecoveryservicesbackup"},
 	{"usage summaries documenting the counts of agents, workloads and Azure Files (MAB, Azure Backup Server, SQL in Azure VM, Azure Storage), datasource types Safehold does not have",

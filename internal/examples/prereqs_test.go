@@ -103,6 +103,13 @@ var (
 
 type pair struct{ rg, name string }
 
+// reZoneCode: the geo code in a documented Azure Backup private DNS zone.
+var reZoneCode = regexp.MustCompile(`privatelink\.([a-z0-9]+)\.backup\.windowsazure\.com`)
+
+// zoneRegions are the regions of the geo codes the examples' zones name
+// (Azure Backup's geo-code list: ecy is East US 2 EUAP).
+var zoneRegions = map[string]string{"ecy": "eastus2euap"}
+
 // create makes the resource groups, vaults, disks, snapshots and VMs the
 // examples name.
 func (p *prereqs) create(xs []*example) {
@@ -139,6 +146,13 @@ func (p *prereqs) create(xs []*example) {
 		if vm, vault, ok := documentedProtection(x); ok && x.Args["azureRegion"] != "" {
 			region[strings.ToLower(vm.rg+"/"+vm.name)] = x.Args["azureRegion"]
 			region[strings.ToLower(vault.rg+"/"+vault.name)] = x.Args["azureRegion"]
+		}
+	}
+	// A vault whose private link resources an example documents lives in
+	// the region its documented DNS zone names by geo code.
+	for _, x := range xs {
+		if m := reZoneCode.FindStringSubmatch(x.WantExpr); m != nil && x.Client == "PrivateLinkResourcesClient" && zoneRegions[m[1]] != "" {
+			region[strings.ToLower(x.Args["resourceGroupName"]+"/"+x.Args["vaultName"])] = zoneRegions[m[1]]
 		}
 	}
 	seen := map[string]bool{}

@@ -79,6 +79,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.HandleResource(R, arm.Methods{Get: pr.getVault, Put: pr.putVault, Patch: pr.patchVault, Delete: pr.deleteVault})
 	rt.Handle("GET", R+"/operationStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/operationStatus/read"))
 	rt.Handle("GET", R+"/operationResults/{operationId}", pr.vaultOperationResult, arm.Action(namespace+"/vaults/operationResults/read"))
+	rt.Handle("GET", R+"/privateLinkResources", pr.listPrivateLinkResources)
+	rt.Handle("GET", R+"/privateLinkResources/{privateLinkResourceName}", pr.getPrivateLinkResource)
 	rt.HandleResource(R+"/backupstorageconfig/vaultstorageconfig", arm.Methods{Get: pr.getConfig("storage"), Put: pr.putStorageConfig, Patch: pr.patchStorageConfig})
 	rt.HandleResource(R+"/backupconfig/vaultconfig", arm.Methods{Get: pr.getConfig("vault"), Put: pr.putVaultConfig, Patch: pr.putVaultConfig})
 

@@ -19,6 +19,7 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/nbd/nbdtest"
+	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/server"
 )
 
@@ -259,7 +260,8 @@ func TestFileRecoveryNeedsNBD(t *testing.T) {
 // qemu-nbd; the exports serve the bytes the disks had at the backup (not
 // what was written since) and refuse writes; the point shows
 // isInstantIlrSessionActive; revoking ends the exports, open connections
-// included. Another VM's id in the request is a 400.
+// included. Another VM's id in the request is a 400; a Backup Reader may
+// not provision it.
 func TestFileRecoveryOverNBD(t *testing.T) {
 	e := testserver.Start(t, func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0" })
 	e.ResourceGroups("vaultrg", "vmrg")
@@ -292,6 +294,11 @@ func TestFileRecoveryOverNBD(t *testing.T) {
 	if !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), "virtualMachineId") {
 		t.Fatalf("file recovery naming another VM: %v", err)
 	}
+
+	reader := newPrincipal(t, e, "reader", rbac.BackupReader, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg")
+	resp, m := e.Do("POST", vm1PointID(e, rp)+"/provisionInstantItemRecovery?api-version=2023-04-01",
+		map[string]any{"properties": map[string]any{"objectType": "IaasVMILRRegistrationRequest"}}, testserver.As(reader.cred))
+	must(t, "a Backup Reader provisions file recovery", resp, m, 403)
 
 	var raw *http.Response
 	if _, err := ilr.Provision(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.ILRRequestResource{
