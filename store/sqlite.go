@@ -47,11 +47,11 @@ var sqliteMigrations embed.FS
 //   - kill -9 loses nothing: a committed group's frames are in the page
 //     cache, which outlives the process; only a power loss can take the
 //     frames of groups not yet answered, and none of them was acknowledged;
-//   - a checkpoint (the checkpointer's, on a connection of its own, see
-//     sqlite_checkpoint.go, or the one on close) fsyncs the WAL itself
-//     before it copies any frame into the database file (synchronous=NORMAL
-//     keeps checkpoint syncs) and fsyncs the database before the WAL is
-//     reused, so it never copies or overwrites frames that are not on disk.
+//   - a checkpoint (SQLite's automatic one, run by the writer inside a
+//     COMMIT, or the one on close) fsyncs the WAL itself before it copies
+//     any frame into the database file (synchronous=NORMAL keeps
+//     checkpoint syncs) and fsyncs the database before the WAL is reused,
+//     so it never copies or overwrites frames that are not on disk.
 //
 // If an fdatasync fails, whether the frames reached the disk is unknown
 // (and the kernel may have dropped them): the group's callers get the
@@ -80,13 +80,6 @@ type SQLite struct {
 	syncerDone chan struct{}
 	syncMu     sync.Mutex            // held while syncWAL runs
 	syncErr    atomic.Pointer[error] // sticky: a failed fdatasync fails every later Update
-
-	// Checkpoints, off the writer (sqlite_checkpoint.go); ck is nil when
-	// they stay in the writer's commits.
-	ck       *sql.DB
-	shm      walIndex
-	ckpt     chan struct{} // a WAL sync ended (woken by the syncer)
-	ckptDone chan struct{}
 
 	rq *stmtCache // the read pool's prepared statements
 	wq *stmtCache // the write connection's (used only by the writer goroutine)
@@ -190,7 +183,6 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 		return fail(fmt.Errorf("open sqlite %s: sync directory: %w", path, err))
 	}
 	s.wq = newStmtCache(s.wc, true)
-	s.startCheckpointer(ctx, path, pragmas)
 	go s.syncer()
 	go s.writer()
 	return s, nil
@@ -230,12 +222,10 @@ func (s *SQLite) migrate(ctx context.Context) error {
 
 // Close stops the writer (after the writes already queued) and closes the database.
 func (s *SQLite) Close() error {
-	var errCk error
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.writerDone
 		<-s.syncerDone
-		errCk = s.stopCheckpointer()
 	})
 	s.rq.Close()
 	s.wq.Close()
@@ -246,7 +236,7 @@ func (s *SQLite) Close() error {
 	if errors.Is(err3, os.ErrClosed) {
 		err3 = nil // closed before
 	}
-	return errors.Join(errCk, err1, err2, err3)
+	return errors.Join(err1, err2, err3)
 }
 
 const getDocSQL = `SELECT kind, key, scope, type, value, version, created, updated FROM docs WHERE kind = ? AND key = ?`
@@ -614,11 +604,7 @@ func (s *SQLite) syncer() {
 		}
 		var err error
 		if committed {
-			if err = s.syncWALOnce(); err == nil {
-				// Before the answers: the writer, released last, runs
-				// next on this P (a later wake-up would queue it behind).
-				s.wakeCheckpointer()
-			}
+			err = s.syncWALOnce()
 		}
 		for _, g := range groups {
 			for i, r := range g.batch {
