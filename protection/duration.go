@@ -29,6 +29,7 @@ func ParseDuration(s string) (Duration, error) {
 	timePart := false
 	seen := ""
 	any := false
+	units := d.intUnits()
 	for len(rest) > 0 {
 		if rest[0] == 'T' {
 			if timePart {
@@ -74,22 +75,11 @@ func ParseDuration(s string) (Duration, error) {
 		if err != nil || n > 100000 {
 			return d, fmt.Errorf("%q: bad number %q", s, num)
 		}
-		switch key {
-		case "Y":
-			d.Years = n
-		case "M":
-			d.Months = n
-		case "W":
-			d.Weeks = n
-		case "D":
-			d.Days = n
-		case "TH":
-			d.Hours = n
-		case "TM":
-			d.Minutes = n
-		default:
+		i = slices.IndexFunc(units, func(u intUnit) bool { return u.key == key })
+		if i < 0 {
 			return d, fmt.Errorf("%q: unknown unit %c", s, unit)
 		}
+		*units[i].n = n
 		any = true
 	}
 	if !any {
@@ -158,27 +148,36 @@ func (d Duration) String() string {
 	}
 	var b strings.Builder
 	b.WriteByte('P')
-	for _, p := range []struct {
-		n int
-		u byte
-	}{{d.Years, 'Y'}, {d.Months, 'M'}, {d.Weeks, 'W'}, {d.Days, 'D'}} {
-		if p.n != 0 {
-			fmt.Fprintf(&b, "%d%c", p.n, p.u)
+	timePart := false
+	for _, u := range d.intUnits() {
+		if strings.HasPrefix(u.key, "T") && !timePart {
+			if d.Hours == 0 && d.Minutes == 0 && d.Seconds == 0 {
+				break
+			}
+			b.WriteByte('T')
+			timePart = true
+		}
+		if *u.n != 0 {
+			fmt.Fprintf(&b, "%d%s", *u.n, strings.TrimPrefix(u.key, "T"))
 		}
 	}
-	if d.Hours != 0 || d.Minutes != 0 || d.Seconds != 0 {
-		b.WriteByte('T')
-		if d.Hours != 0 {
-			fmt.Fprintf(&b, "%dH", d.Hours)
-		}
-		if d.Minutes != 0 {
-			fmt.Fprintf(&b, "%dM", d.Minutes)
-		}
-		if d.Seconds != 0 {
-			b.WriteString(strconv.FormatFloat(d.Seconds, 'f', -1, 64) + "S")
-		}
+	if d.Seconds != 0 { // after the other time units, which wrote the 'T'
+		b.WriteString(strconv.FormatFloat(d.Seconds, 'f', -1, 64) + "S")
 	}
 	return b.String()
+}
+
+// intUnit is one of a Duration's whole-number units: its key (the ISO 8601
+// designator, T-prefixed in the time part) and its field.
+type intUnit struct {
+	key string
+	n   *int
+}
+
+// intUnits lists d's whole-number units in ISO 8601 order (seconds, which
+// may have a fraction, are apart): the one table parsing and formatting use.
+func (d *Duration) intUnits() []intUnit {
+	return []intUnit{{"Y", &d.Years}, {"M", &d.Months}, {"W", &d.Weeks}, {"D", &d.Days}, {"TH", &d.Hours}, {"TM", &d.Minutes}}
 }
 
 // FormatElapsed formats an elapsed time as an ISO 8601 duration as Azure

@@ -38,8 +38,17 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) succeeded", bad)
 		}
 	}
-	if s := (Duration{Days: 1, Hours: 12}).String(); s != "P1DT12H" {
-		t.Errorf("String = %s", s)
+	for d, want := range map[Duration]string{
+		{Days: 1, Hours: 12}: "P1DT12H",
+		{Years: 1, Months: 2, Weeks: 3, Days: 4, Hours: 5, Minutes: 6, Seconds: 7.5}: "P1Y2M3W4DT5H6M7.5S",
+		{Weeks: 12}:     "P12W",
+		{Minutes: 30}:   "PT30M",
+		{Seconds: 5.25}: "PT5.25S",
+		{}:              "PT0S",
+	} {
+		if s := d.String(); s != want {
+			t.Errorf("%+v.String() = %s, want %s", d, s, want)
+		}
 	}
 }
 
