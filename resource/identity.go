@@ -113,6 +113,37 @@ func FindKey[V any](m map[string]V, k string) (string, bool) {
 	return "", false
 }
 
+// DropOwner deletes, in tx, a resource that may own a managed identity (a
+// vault of either face): the system-assigned principal of its identity
+// (ident; nil or without one: none), what kept (each of them, such as
+// protection.DeleteJobs, gets the resource's id) holds of it elsewhere,
+// every resource under it and its own document.
+func (p *Platform) DropOwner(ctx context.Context, tx store.Tx, id arm.ResourceID, ident *Identity, kept ...func(context.Context, store.Tx, string) error) error {
+	if ident != nil && ident.PrincipalID != "" && p.Dir != nil {
+		if err := p.dropPrincipal(ctx, tx, ident.PrincipalID); err != nil {
+			return err
+		}
+	}
+	for _, drop := range kept {
+		if err := drop(ctx, tx, id.String()); err != nil {
+			return err
+		}
+	}
+	if err := DropUnder(ctx, tx, id); err != nil {
+		return err
+	}
+	return Delete(ctx, tx, id)
+}
+
+// dropPrincipal deletes a system-assigned identity's principal; one gone
+// already is no error.
+func (p *Platform) dropPrincipal(ctx context.Context, tx store.Tx, objectID string) error {
+	if err := p.Dir.Delete(ctx, tx, objectID); err != nil && !errors.Is(err, store.ErrNotFound) && !failure.Is(err, failure.NotFound) {
+		return err
+	}
+	return nil
+}
+
 // SetIdentity computes a resource's identity from a request's identity
 // (nil: None), keeping the system-assigned principal across updates and
 // deleting it when dropped. merge (PATCH) adds the given user-assigned
@@ -169,7 +200,7 @@ func (p *Platform) SetIdentity(ctx context.Context, tx store.Tx, kinds IdentityK
 		}
 		out.PrincipalID, out.TenantID = pl.ObjectID, pl.TenantID
 	case hasOld:
-		if err := p.Dir.Delete(ctx, tx, old.PrincipalID); err != nil && !errors.Is(err, store.ErrNotFound) && !failure.Is(err, failure.NotFound) {
+		if err := p.dropPrincipal(ctx, tx, old.PrincipalID); err != nil {
 			return nil, err
 		}
 	}

@@ -433,31 +433,10 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if v.Identity != nil && v.Identity.PrincipalID != "" {
-			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !isNotFound(err) {
-				return err
-			}
-		}
-		pols, err := resource.List[policyResource](ctx, tx, typePolicy, vid.String())
-		if err != nil {
-			return err
-		}
-		for _, pl := range pols {
-			pid, _ := arm.ParseID(pl.ID)
-			if err := resource.Delete(ctx, tx, pid); err != nil && !isNotFound(err) {
-				return err
-			}
-		}
-		if err := protection.DeleteJobs(ctx, tx, vid.String()); err != nil {
-			return err
-		}
-		// What is left under the vault (its resource guard proxy) goes
-		// with it: a proxy left behind would keep its guard in use and
+		// What is under the vault (its policies, its resource guard proxy)
+		// goes with it: a proxy left behind would keep its guard in use and
 		// link a new vault of the same name.
-		if err := resource.DropUnder(ctx, tx, vid); err != nil {
-			return err
-		}
-		return resource.Delete(ctx, tx, vid)
+		return pr.p.DropOwner(ctx, tx, vid, v.Identity, protection.DeleteJobs)
 	})
 }
 

@@ -2,7 +2,6 @@ package recoveryservices
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -457,21 +456,10 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 		}
 	}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if v.Identity != nil && v.Identity.PrincipalID != "" && pr.p.Dir != nil {
-			if err := pr.p.Dir.Delete(ctx, tx, v.Identity.PrincipalID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
 		if err := pr.dropVaultPrincipal(ctx, tx, id); err != nil {
 			return err
 		}
-		if err := protection.DeleteJobs(ctx, tx, id.String()); err != nil {
-			return err
-		}
-		if err := resource.DropUnder(ctx, tx, id); err != nil {
-			return err
-		}
-		return resource.Delete(ctx, tx, id)
+		return pr.p.DropOwner(ctx, tx, id, v.Identity, protection.DeleteJobs)
 	})
 	if err != nil {
 		return err
