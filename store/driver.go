@@ -21,9 +21,14 @@ type rowSet interface {
 	Err() error
 }
 
-// collect reads every row of rows with scan; what names the read in an
+// collect reads every row of a query's answer (rows and err as the driver
+// returned them) with scan, then closes the rows; what names the read in an
 // error ("list docs").
-func collect[T any](rows rowSet, what string, scan func(func(...any) error) (T, error)) ([]T, error) {
+func collect[T any, R rowSet](rows R, err error, what string, scan func(func(...any) error) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer closeRows(rows)
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows.Scan)
@@ -36,6 +41,17 @@ func collect[T any](rows rowSet, what string, scan func(func(...any) error) (T, 
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+// closeRows closes database/sql's rows (whose Close answers an error, which
+// Err has reported already) or pgx's.
+func closeRows(rows rowSet) {
+	switch r := rows.(type) {
+	case interface{ Close() error }:
+		r.Close()
+	case interface{ Close() }:
+		r.Close()
+	}
 }
 
 // one is the answer of a one-row read: the driver's noRows is ErrNotFound;

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 const kindsQuery = `SELECT DISTINCT kind FROM docs ORDER BY kind`
 
@@ -11,19 +8,11 @@ const kindsQuery = `SELECT DISTINCT kind FROM docs ORDER BY kind`
 // admin reset uses it to clear every kind but those it keeps).
 func (s *SQLite) Kinds(ctx context.Context) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, kindsQuery)
-	if err != nil {
-		return nil, fmt.Errorf("list kinds: %w", err)
-	}
-	defer rows.Close()
-	return collect(rows, "list kinds", scanString)
+	return collect(rows, err, "list kinds", scanString)
 }
 
 // Kinds lists the document kinds that hold at least one document.
 func (p *Postgres) Kinds(ctx context.Context) ([]string, error) {
 	rows, err := p.pool.Query(ctx, kindsQuery)
-	if err != nil {
-		return nil, fmt.Errorf("list kinds: %w", err)
-	}
-	defer rows.Close()
-	return collect(rows, "list kinds", scanString)
+	return collect(rows, err, "list kinds", scanString)
 }

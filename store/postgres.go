@@ -201,11 +201,7 @@ func (r pgReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, er
 		sqlq += fmt.Sprintf(` LIMIT %d`, q.Limit)
 	}
 	rows, err := r.q.Query(ctx, sqlq, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", kind, err)
-	}
-	defer rows.Close()
-	return collect(rows, "list "+kind, pgScanDoc)
+	return collect(rows, err, "list "+kind, pgScanDoc)
 }
 
 const pgTaskCols = `id, kind, coalesce(tkey, ''), payload, run_at, attempts, last_error, lease_owner, lease_until, created`

@@ -320,11 +320,7 @@ func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc
 		args = append(args, q.Limit)
 	}
 	rows, err := r.q.QueryContext(ctx, sqlq, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", kind, err)
-	}
-	defer rows.Close()
-	out, err := collect(rows, "list "+kind, scanDoc)
+	out, err := collect(rows, err, "list "+kind, scanDoc)
 	if err != nil {
 		return nil, err
 	}
@@ -865,11 +861,7 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 	err = s.update(ctx, func(tx *sqliteTx) error {
 		out = out[:0]
 		rows, err := tx.q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE `+cond+` ORDER BY run_at, id LIMIT ?`, append(args, limit)...)
-		if err != nil {
-			return err
-		}
-		out, err = collect(rows, "claim tasks", scanTask)
-		rows.Close()
+		out, err = collect(rows, err, "claim tasks", scanTask)
 		if err != nil {
 			return err
 		}
