@@ -2,6 +2,7 @@ package arm
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -224,6 +225,12 @@ func NewID(sub, rg, namespace string, typeNamePairs ...string) ResourceID {
 		r.Names = append(r.Names, typeNamePairs[i+1])
 	}
 	return r
+}
+
+// ContainsFold reports whether xs holds x, compared case-insensitively as
+// ARM compares names, versions and operations.
+func ContainsFold(xs []string, x string) bool {
+	return slices.ContainsFunc(xs, func(y string) bool { return strings.EqualFold(x, y) })
 }
 
 // EqualIDs compares two ids case-insensitively, ignoring trailing slashes.

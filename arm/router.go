@@ -137,12 +137,7 @@ type Namespace struct {
 var versionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[A-Za-z0-9]+)?$`)
 
 func (n *Namespace) accepts(v string) bool {
-	for _, x := range n.Versions {
-		if strings.EqualFold(x, v) {
-			return true
-		}
-	}
-	return n.AnyVersion && plausibleVersion(v)
+	return ContainsFold(n.Versions, v) || n.AnyVersion && plausibleVersion(v)
 }
 
 // plausibleVersion accepts a well-formed api-version whose date could be a

@@ -215,11 +215,11 @@ func (s *Server) init(ctx context.Context) error {
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
 	host, _, _ := net.SplitHostPort(cfg.Addr)
-	if host != "" && host != "0.0.0.0" && host != "::" && !containsFold(hosts, host) {
+	if host != "" && host != "0.0.0.0" && host != "::" && !arm.ContainsFold(hosts, host) {
 		hosts = append(hosts, host)
 	}
 	for _, h := range cfg.TLSHostnames {
-		if !containsFold(hosts, h) {
+		if !arm.ContainsFold(hosts, h) {
 			hosts = append(hosts, h)
 		}
 	}
@@ -431,15 +431,6 @@ func redactURL(u string) string {
 		}
 	}
 	return u
-}
-
-func containsFold(xs []string, x string) bool {
-	for _, y := range xs {
-		if strings.EqualFold(x, y) {
-			return true
-		}
-	}
-	return false
 }
 
 func loadBootstrap(ctx context.Context, st store.Store) (*Bootstrap, error) {

@@ -47,7 +47,7 @@ func (u *usageProvider) get(r *arm.Request) (*arm.Response, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	if !containsFold([]string{"default"}, r.Param("name")) {
+	if !arm.ContainsFold([]string{"default"}, r.Param("name")) {
 		return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The usage '%s' was not found: the only one is 'default'.", r.Param("name"))
 	}
 	us, err := u.s.storageUsage(r.HTTP.Context())
