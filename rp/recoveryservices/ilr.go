@@ -115,7 +115,7 @@ func (pr *Provider) provisionILR(r *arm.Request) (*arm.Response, error) {
 		g, err := pr.Compute.GrantAccess(ctx, s.SnapshotID, "Read", ilrDuration)
 		if err != nil {
 			pr.endILR(ctx, sess.Snapshots)
-			if errors.Is(err, store.ErrNotFound) {
+			if isNotFound(err) {
 				return nil, arm.BadRequest("UserErrorInstantRpNotAvailable", "File recovery reads the recovery point's snapshots, and the snapshot of disk '%s' (%s) is gone: restore the point's disks (RestoreDisks) and read the files from them.", s.DiskID, s.SnapshotID)
 			}
 			return nil, err
@@ -204,7 +204,7 @@ func (pr *Provider) revokeILR(r *arm.Request) (*arm.Response, error) {
 // deleted have none left).
 func (pr *Provider) endILR(ctx context.Context, snapshots []string) error {
 	for _, id := range snapshots {
-		if err := pr.Compute.RevokeAccess(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := pr.Compute.RevokeAccess(ctx, id); err != nil && !isNotFound(err) {
 			return fmt.Errorf("end the NBD export of %s: %w", id, err)
 		}
 	}

@@ -260,8 +260,8 @@ func TestFileRecoveryNeedsNBD(t *testing.T) {
 // qemu-nbd; the exports serve the bytes the disks had at the backup (not
 // what was written since) and refuse writes; the point shows
 // isInstantIlrSessionActive; revoking ends the exports, open connections
-// included. Another VM's id in the request is a 400; a Backup Reader may
-// not provision it.
+// included. Another VM's id in the request is a 400, and so is a point
+// whose snapshots are gone; a Backup Reader may not provision it.
 func TestFileRecoveryOverNBD(t *testing.T) {
 	e := testserver.Start(t, func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0" })
 	e.ResourceGroups("vaultrg", "vmrg")
@@ -373,6 +373,23 @@ func TestFileRecoveryOverNBD(t *testing.T) {
 	p, err = bf.NewRecoveryPointsClient().Get(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, nil)
 	if err != nil || *p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint).IsInstantIlrSessionActive {
 		t.Fatalf("the point after the revoke: %v (isInstantIlrSessionActive must be false)", err)
+	}
+
+	// A point whose snapshots are gone has nothing to export: a 400 that
+	// says to restore its disks instead.
+	snaps, err := e.Server.Compute.ListSnapshots(ctx, "/subscriptions/"+e.Sub)
+	if err != nil || len(snaps) == 0 {
+		t.Fatalf("the point's snapshots: %v %d", err, len(snaps))
+	}
+	for _, sn := range snaps {
+		if err := e.Server.Compute.DeleteSnapshot(ctx, sn.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = ilr.Provision(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.ILRRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMILRRegistrationRequest{ObjectType: to.Ptr("IaasVMILRRegistrationRequest")}}, nil)
+	if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "UserErrorInstantRpNotAvailable" || !strings.Contains(err.Error(), "RestoreDisks") {
+		t.Fatalf("file recovery of a point whose snapshots are gone: %v", err)
 	}
 }
 
