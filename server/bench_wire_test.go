@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -40,6 +41,10 @@ import (
 //	cpu-x-baseline       their ratio (what bench/arm-get.sh's req/s ratio
 //	                     is close to the inverse of when the server is the
 //	                     bottleneck)
+//	allocs/req, B/req    Safehold's heap allocations per request (the
+//	                     background work's included), which the machine's
+//	                     load does not change
+//	baseline-allocs/req  the bare server's
 //
 // Both run b.N requests, one after the other, in the same benchmark run.
 //
@@ -60,25 +65,38 @@ func BenchmarkARMGetWire(b *testing.B) {
 	tlsDir := filepath.Join(e.DataDir, "tls")
 	baseAddr := startBaseline(b, filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server-key.pem"), body)
 
-	serverCPU := func(addr string) time.Duration {
+	type cost struct {
+		cpu            time.Duration
+		allocs, nbytes uint64
+	}
+	serve := func(addr string) cost {
 		cmd := exec.Command(os.Args[0], "-test.run", "^TestGetLoadClient$", "-test.count", "1")
 		cmd.Env = append(os.Environ(), "SAFEHOLD_GETLOAD="+strings.Join([]string{
 			addr, u.Hostname(), path, tok, strconv.Itoa(b.N), "16", filepath.Join(tlsDir, "ca.pem")}, "\n"))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		c0 := processCPU()
 		if err := cmd.Run(); err != nil {
 			b.Fatalf("load client: %v\n%s", err, out.String())
 		}
-		return processCPU() - c0
+		c := cost{cpu: processCPU() - c0}
+		runtime.ReadMemStats(&m1)
+		c.allocs, c.nbytes = m1.Mallocs-m0.Mallocs, m1.TotalAlloc-m0.TotalAlloc
+		return c
 	}
 	b.ResetTimer()
-	sh := serverCPU(u.Host)
-	base := serverCPU(baseAddr)
+	sh := serve(u.Host)
+	base := serve(baseAddr)
 	b.StopTimer()
-	b.ReportMetric(float64(sh)/float64(b.N), "cpu-ns/req")
-	b.ReportMetric(float64(base)/float64(b.N), "baseline-cpu-ns/req")
-	b.ReportMetric(float64(sh)/float64(base), "cpu-x-baseline")
+	n := float64(b.N)
+	b.ReportMetric(float64(sh.cpu)/n, "cpu-ns/req")
+	b.ReportMetric(float64(base.cpu)/n, "baseline-cpu-ns/req")
+	b.ReportMetric(float64(sh.cpu)/float64(base.cpu), "cpu-x-baseline")
+	b.ReportMetric(float64(sh.allocs)/n, "allocs/req")
+	b.ReportMetric(float64(sh.nbytes)/n, "B/req")
+	b.ReportMetric(float64(base.allocs)/n, "baseline-allocs/req")
 }
 
 // fetchBody returns the body Safehold answers GET path with.
