@@ -3,7 +3,10 @@ package arm
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -55,3 +58,33 @@ func TestRawListWritesAsEncoded(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestAutoContentLength: writeBody leaves a small body's Content-Length to
+// net/http, which must still send it (not chunked), for GET and for HEAD
+// (no body, the GET's length), and sets it itself for a body net/http would
+// chunk and for an empty one.
+func TestAutoContentLength(t *testing.T) {
+	for _, size := range []int{0, 1, autoContentLength - 1, autoContentLength, 64 << 10} {
+		body := json.RawMessage(`"` + strings.Repeat("x", max(size-2, 0)) + `"`)[:size]
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, body) }))
+		for _, method := range []string{"GET", "HEAD"} {
+			req, _ := http.NewRequest(method, srv.URL, nil)
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ContentLength != int64(size) || len(resp.TransferEncoding) != 0 {
+				t.Errorf("%s of %d bytes: Content-Length %d, Transfer-Encoding %v", method, size, resp.ContentLength, resp.TransferEncoding)
+			}
+			if want := map[string]int{"GET": size, "HEAD": 0}[method]; len(got) != want {
+				t.Errorf("%s of %d bytes: %d bytes of body", method, size, len(got))
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != contentTypeJSON {
+				t.Errorf("%s of %d bytes: Content-Type %q", method, size, ct)
+			}
+		}
+		srv.Close()
+	}
+}

@@ -708,18 +708,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 	return writeBody(w, status, buf.Bytes())
 }
 
-// writeBody writes a JSON body with its Content-Type and Content-Length,
-// set as Header.Set would with one allocation for both values (each a
-// slice of its own without spare capacity, so an Add later copies it).
+// writeBody writes a JSON body with its Content-Type and Content-Length.
+// net/http itself sets the Content-Length of a body that a handler writes
+// in one piece smaller than its response buffer (2 KiB, for GET and HEAD
+// alike), so writeBody sets it only for other bodies: one header fewer in
+// the response's map keeps the map within Go's small-map size (8 keys, with
+// the middleware's) instead of growing it into a table, and net/http's
+// copy of it at WriteHeader small too.
 func writeBody(w http.ResponseWriter, status int, body []byte) int {
-	vals := make([]string, 2)
-	vals[0], vals[1] = "application/json; charset=utf-8", strconv.Itoa(len(body))
 	h := w.Header()
-	h["Content-Type"], h["Content-Length"] = vals[0:1:1], vals[1:2:2]
+	if len(body) == 0 || len(body) >= autoContentLength {
+		vals := make([]string, 2) // as Header.Set would, with one allocation for both
+		vals[0], vals[1] = contentTypeJSON, strconv.Itoa(len(body))
+		h["Content-Type"], h["Content-Length"] = vals[0:1:1], vals[1:2:2]
+	} else {
+		h["Content-Type"] = []string{contentTypeJSON}
+	}
 	w.WriteHeader(status)
 	w.Write(body)
 	return status
 }
+
+const (
+	contentTypeJSON = "application/json; charset=utf-8"
+	// autoContentLength is net/http's bufferBeforeChunkingSize: a handler's
+	// first Write smaller than it waits in the response's buffer, and when
+	// the handler returns, net/http writes the Content-Length of what it
+	// holds. TestAutoContentLength checks that it still does.
+	autoContentLength = 2048
+)
 
 // Namespaces lists the registered namespaces, sorted by name.
 func (rt *Router) Namespaces() []Namespace {
