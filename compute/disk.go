@@ -38,6 +38,19 @@ type CreationData struct {
 	// Kept as sent (Safehold's copies have one speed and no performance tiers).
 	PerformancePlus               *bool  `json:"performancePlus,omitempty"`
 	ProvisionedBandwidthCopySpeed string `json:"provisionedBandwidthCopySpeed,omitempty"`
+	// FromImage: the platform image (imageReference) or gallery image
+	// version (galleryImageReference) the disk was created from.
+	ImageReference        *ImageDiskReference `json:"imageReference,omitempty"`
+	GalleryImageReference *ImageDiskReference `json:"galleryImageReference,omitempty"`
+}
+
+// ImageDiskReference names an image and the disk of it (lun: a data disk;
+// none: the OS disk).
+type ImageDiskReference struct {
+	ID                      string `json:"id,omitempty"`
+	SharedGalleryImageID    string `json:"sharedGalleryImageId,omitempty"`
+	CommunityGalleryImageID string `json:"communityGalleryImageId,omitempty"`
+	Lun                     *int32 `json:"lun,omitempty"`
 }
 
 // Encryption is a disk's encryption settings.
@@ -121,8 +134,13 @@ type DiskSpec struct {
 	SKU      string // default Standard_LRS
 	// CreateOption is Empty (SizeBytes), Upload (UploadSizeBytes), Copy
 	// (SourceID: a disk or snapshot), Import (SourceURI: a local file under
-	// the import directory) or Restore (internal).
+	// the import directory), FromImage (ImageReference or
+	// GalleryImageReference) or Restore (internal).
 	CreateOption     string
+	ImageReference        *ImageDiskReference
+	GalleryImageReference *ImageDiskReference
+	// Caller's subscription and tenant: whom a shared gallery must share with.
+	CallerSubscription, CallerTenant string
 	SizeBytes        int64
 	UploadSizeBytes  int64
 	SourceID         string
@@ -251,12 +269,25 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 				return failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
 			}
 		}
+	case "fromimage":
+		spec.CreateOption = "FromImage"
+		di, err := s.resolveDiskImage(ctx, spec)
+		if err != nil {
+			return err
+		}
+		if spec.SizeBytes > 0 && spec.SizeBytes < di.disk.SizeBytes {
+			return failure.Invalidf("BadRequest", "The requested diskSizeGB %d is smaller than the image's %d GB. A disk can only be created the same size as its image or larger.",
+				sizeGB(spec.SizeBytes), sizeGB(di.disk.SizeBytes))
+		}
+		if spec.SizeBytes > MaxDiskBytes {
+			return failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
+		}
 	case "restore":
 		spec.CreateOption = "Restore"
 	case "":
 		return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).")
 	default:
-		return failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy or Import.", spec.CreateOption)
+		return failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy, Import or FromImage.", spec.CreateOption)
 	}
 	return nil
 }
@@ -398,10 +429,22 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 				st.Base = eid
 			}
 		}
+	case "FromImage":
+		var di *diskImage
+		if di, err = s.resolveDiskImage(ctx, &spec); err != nil {
+			break
+		}
+		d.Properties.CreationData.ImageReference, d.Properties.CreationData.GalleryImageReference = spec.ImageReference, spec.GalleryImageReference
+		d.Properties.DiskSizeBytes, err = s.restoreVolume(ctx, s.repo, di.disk.EngineID, uid)
+		if !di.dataDisk {
+			d.Properties.OSType = firstNonEmpty(d.Properties.OSType, di.osType)
+			d.Properties.HyperVGeneration = firstNonEmpty(d.Properties.HyperVGeneration, di.hyperV)
+		}
+		d.Properties.Settings = di.settings()
 	default:
 		return nil, failure.Invalidf("InvalidParameter", "createOption %s needs a source; use CreateDiskFromRepository.", spec.CreateOption)
 	}
-	if err == nil && spec.SizeBytes > 0 && (spec.CreateOption == "Copy" || spec.CreateOption == "Import") && spec.SizeBytes != d.Properties.DiskSizeBytes {
+	if err == nil && spec.SizeBytes > 0 && (spec.CreateOption == "Copy" || spec.CreateOption == "Import" || spec.CreateOption == "FromImage") && spec.SizeBytes != d.Properties.DiskSizeBytes {
 		// A copy or import may ask for a larger disk than its source.
 		if spec.SizeBytes < d.Properties.DiskSizeBytes {
 			err = failure.Invalidf("BadRequest", "The requested diskSizeGB %d is smaller than the source's %d GB. A disk can only be created the same size as its source or larger.",

@@ -107,6 +107,8 @@ const stateKind = "compute.state" // internal per-resource state, keyed by lower
 type resourceState struct {
 	Base     snapshot.ID `json:"base,omitempty"`     // disk: the engine snapshot its change map is relative to
 	EngineID snapshot.ID `json:"engineId,omitempty"` // snapshot: its engine manifest
+	// Image is a gallery image version's content.
+	Image *ImageContent `json:"image,omitempty"`
 }
 
 // New opens the volumes directory and the operational-tier snapshot
@@ -165,6 +167,7 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 	p.OnDelete(VMType, 10, func(ctx context.Context, id string) error { return s.DeleteVM(ctx, id) })
 	p.OnDelete(DiskType, 20, func(ctx context.Context, id string) error { return s.DeleteDisk(ctx, id) })
 	p.OnDelete(SnapshotType, 20, func(ctx context.Context, id string) error { return s.DeleteSnapshot(ctx, id) })
+	p.OnDelete(GalleryImageVersionType, 20, func(ctx context.Context, id string) error { return s.DeleteGalleryImageVersion(ctx, id) })
 	return s, nil
 }
 

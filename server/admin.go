@@ -45,6 +45,8 @@ func (s *Server) registerAdmin() {
 	h("GET", "/verify/{operationId}", s.adminVerifyStatus)
 	h("GET", "/computeQuotas/{subscriptionId}/{location}", s.quotaShow)
 	h("POST", "/computeQuotas/{subscriptionId}/{location}", s.quotaSet)
+	h("PUT", vmImagePath, s.vmImageImport)
+	h("DELETE", vmImagePath, s.vmImageDelete)
 }
 
 // requireOwner lets only an Owner of the default subscription through: the

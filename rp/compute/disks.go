@@ -27,6 +27,9 @@ type diskInput struct {
 			SourceResourceID string `json:"sourceResourceId"`
 			SourceURI        string `json:"sourceUri"`
 			UploadSizeBytes  int64  `json:"uploadSizeBytes"`
+			// FromImage: a platform image or a gallery image version.
+			ImageReference        *compute.ImageDiskReference `json:"imageReference"`
+			GalleryImageReference *compute.ImageDiskReference `json:"galleryImageReference"`
 		} `json:"creationData"`
 		DiskSizeGB       *int64 `json:"diskSizeGB"`
 		OSType           string `json:"osType"`
@@ -77,6 +80,16 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	if in.Properties != nil && in.Properties.CreationData != nil {
 		cd := in.Properties.CreationData
 		links := []arm.Link{readLink(cd.SourceResourceID)}
+		// A gallery image version is read through RBAC on it; shared and
+		// community galleries through their sharing profile; platform
+		// images are everyone's.
+		for _, ref := range []*compute.ImageDiskReference{cd.ImageReference, cd.GalleryImageReference} {
+			if ref != nil && ref.ID != "" {
+				if rid, err := arm.ParseID(ref.ID); err == nil && rid.IsType(compute.GalleryImageVersionType) {
+					links = append(links, readLink(ref.ID))
+				}
+			}
+		}
 		if strings.EqualFold(cd.CreateOption, "Import") {
 			src, err := pr.importSource(r, cd.SourceURI)
 			if err != nil {
@@ -131,6 +144,8 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	cd := in.Properties.CreationData
 	spec.CreateOption, spec.SourceID, spec.SourceURI, spec.UploadSizeBytes = cd.CreateOption, cd.SourceResourceID, cd.SourceURI, cd.UploadSizeBytes
 	spec.OSType, spec.HyperVGeneration = in.Properties.OSType, in.Properties.HyperVGeneration
+	spec.ImageReference, spec.GalleryImageReference = cd.ImageReference, cd.GalleryImageReference
+	spec.CallerSubscription, spec.CallerTenant = r.Param("subscriptionId"), r.Caller().TenantID
 	if importSrc != "" {
 		spec.SourceID = importSrc
 	}
@@ -145,7 +160,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	}
 	if spec.CreateOption == "Restore" {
 		// Internal (backup restores); over ARM it would fail only later.
-		return nil, arm.BadRequest("InvalidParameter", "The value 'Restore' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy (from a disk or snapshot) or Import.")
+		return nil, arm.BadRequest("InvalidParameter", "The value 'Restore' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy (from a disk or snapshot), Import or FromImage.")
 	}
 	switch spec.CreateOption {
 	case "Empty", "Upload":
@@ -155,7 +170,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 		d, err := pr.svc.DiskResource(ctx, id)
 		return pr.withSettings(r, id, d, err, settings, ext)
 	default:
-		// Copy and Import move data: a long-running operation; the disk is
+		// Copy, Import and FromImage move data: a long-running operation; the disk is
 		// visible as Creating meanwhile.
 		return pr.startCreate(r, "compute.disk.create", id, spec.Location, spec, pr.creatingDisk(ctx, r, spec))
 	}
@@ -196,7 +211,7 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 		sku = "Standard_LRS"
 	}
 	tier := compute.SKUTier(sku)
-	cd := compute.CreationData{CreateOption: spec.CreateOption, SourceURI: spec.SourceURI}
+	cd := compute.CreationData{CreateOption: spec.CreateOption, SourceURI: spec.SourceURI, ImageReference: spec.ImageReference, GalleryImageReference: spec.GalleryImageReference}
 	if spec.SourceID != "" {
 		if rid, err := arm.ParseID(spec.SourceID); err == nil {
 			cd.SourceResourceID = rid.String()

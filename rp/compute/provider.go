@@ -1,5 +1,5 @@
 // Package compute serves Microsoft.Compute over ARM (disks, snapshots,
-// virtual machines), the disk data plane over SAS page-blob requests, and
+// virtual machines, galleries and the platform image catalog), the disk data plane over SAS page-blob requests, and
 // the NBD export, all on top of the compute domain service.
 package compute
 
@@ -30,5 +30,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerDisks(rt)
 	pr.registerSnapshots(rt)
 	pr.registerVMs(rt)
+	pr.registerGalleries(rt)
+	pr.registerVMImages(rt)
 	return nil
 }

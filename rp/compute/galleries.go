@@ -1,0 +1,231 @@
+package compute
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
+)
+
+// Azure Compute Galleries: galleries, image definitions and image versions
+// (a version's content is captured from a disk or snapshot: a long-running
+// operation, the version visible as Creating meanwhile).
+
+func (pr *Provider) registerGalleries(rt *arm.Router) {
+	gallery := rgPrefix + "/galleries/{galleryName}"
+	image := gallery + "/images/{galleryImageName}"
+	version := image + "/versions/{galleryImageVersionName}"
+	galleryList := func(r *arm.Request) (*arm.Response, error) {
+		scope, err := pr.listScope(r)
+		if err != nil {
+			return nil, err
+		}
+		gs, err := pr.svc.ListGalleries(r.HTTP.Context(), scope)
+		if err != nil {
+			return nil, err
+		}
+		return arm.PageOK(r, gs, 1000)
+	}
+	rt.HandleResource(gallery, arm.Methods{List: galleryList, Get: pr.getGallery, Put: pr.putGallery, Patch: pr.patchGallery, Delete: pr.deleteGalleryChild(galleryID)})
+	rt.Handle("GET", subPrefix+"/galleries", galleryList)
+	rt.HandleResource(image, arm.Methods{
+		List: func(r *arm.Request) (*arm.Response, error) {
+			ims, err := pr.svc.ListGalleryImages(r.HTTP.Context(), galleryID(r))
+			if err != nil {
+				return nil, err
+			}
+			return arm.PageOK(r, ims, 1000)
+		},
+		Get: func(r *arm.Request) (*arm.Response, error) {
+			im, err := pr.svc.GalleryImage(r.HTTP.Context(), galleryImageID(r))
+			if err != nil {
+				return nil, err
+			}
+			return arm.OK(im), nil
+		},
+		Put:    pr.putGalleryImage,
+		Delete: pr.deleteGalleryChild(galleryImageID),
+	})
+	rt.HandleResource(version, arm.Methods{
+		List: func(r *arm.Request) (*arm.Response, error) {
+			vs, err := pr.svc.ListGalleryImageVersions(r.HTTP.Context(), galleryImageID(r))
+			if err != nil {
+				return nil, err
+			}
+			return pageWithCreating(pr, r, galleryImageID(r), compute.GalleryImageVersionType, vs, func(v *compute.GalleryImageVersionResource) string { return v.ID })
+		},
+		Get:    getWithCreating(pr, galleryVersionID, pr.svc.GalleryImageVersion),
+		Put:    pr.putGalleryVersion,
+		Delete: pr.deleteGalleryVersion,
+	})
+	pr.p.Ops.Register("compute.galleryversion.create", pr.runCreateGalleryVersion)
+}
+
+func galleryID(r *arm.Request) string { return computeID(r, "galleries", r.Param("galleryName")) }
+
+func galleryImageID(r *arm.Request) string {
+	return galleryID(r) + "/images/" + r.Param("galleryImageName")
+}
+
+func galleryVersionID(r *arm.Request) string {
+	return galleryImageID(r) + "/versions/" + r.Param("galleryImageVersionName")
+}
+
+func (pr *Provider) getGallery(r *arm.Request) (*arm.Response, error) {
+	g, err := pr.svc.Gallery(r.HTTP.Context(), galleryID(r))
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(g), nil
+}
+
+func (pr *Provider) putGallery(r *arm.Request) (*arm.Response, error) {
+	var g compute.GalleryResource
+	if err := r.Decode(&g); err != nil {
+		return nil, err
+	}
+	g.ID = galleryID(r)
+	created, err := pr.svc.PutGallery(r.HTTP.Context(), &g)
+	if err != nil {
+		return nil, err
+	}
+	return arm.CreatedOrOK(created, &g), nil
+}
+
+// patchGallery updates a gallery's tags, description and sharing profile.
+func (pr *Provider) patchGallery(r *arm.Request) (*arm.Response, error) {
+	var in struct {
+		Tags       map[string]string `json:"tags"`
+		Properties *struct {
+			Description    *string                 `json:"description"`
+			SharingProfile *compute.SharingProfile `json:"sharingProfile"`
+		} `json:"properties"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	g, err := pr.svc.Gallery(r.HTTP.Context(), galleryID(r))
+	if err != nil {
+		return nil, err
+	}
+	if in.Tags != nil {
+		g.Tags = in.Tags
+	}
+	if p := in.Properties; p != nil {
+		if p.Description != nil {
+			g.Properties.Description = *p.Description
+		}
+		if p.SharingProfile != nil {
+			g.Properties.SharingProfile = p.SharingProfile
+		}
+	}
+	if _, err := pr.svc.PutGallery(r.HTTP.Context(), g); err != nil {
+		return nil, err
+	}
+	return arm.OK(g), nil
+}
+
+func (pr *Provider) putGalleryImage(r *arm.Request) (*arm.Response, error) {
+	var im compute.GalleryImageResource
+	if err := r.Decode(&im); err != nil {
+		return nil, err
+	}
+	im.ID = galleryImageID(r)
+	created, err := pr.svc.PutGalleryImage(r.HTTP.Context(), &im)
+	if err != nil {
+		return nil, err
+	}
+	return arm.CreatedOrOK(created, &im), nil
+}
+
+// deleteGalleryChild deletes a gallery or an image definition (refused
+// while it holds image definitions or versions).
+func (pr *Provider) deleteGalleryChild(id func(*arm.Request) string) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		if err := checkRG(r.HTTP.Context(), pr, r); err != nil {
+			return nil, err
+		}
+		err := pr.svc.DeleteGalleryChild(r.HTTP.Context(), id(r))
+		if arm.IsNotFound(err) {
+			return arm.NoContent(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(nil), nil
+	}
+}
+
+func (pr *Provider) putGalleryVersion(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	var v compute.GalleryImageVersionResource
+	if err := r.Decode(&v); err != nil {
+		return nil, err
+	}
+	v.ID = galleryVersionID(r)
+	// Linked access first: the caller must be allowed to read what the
+	// version captures.
+	sp := v.Properties.StorageProfile
+	var links []arm.Link
+	if sp.Source != nil {
+		links = append(links, readLink(sp.Source.ID))
+	}
+	if sp.OSDiskImage != nil && sp.OSDiskImage.Source != nil {
+		links = append(links, readLink(sp.OSDiskImage.Source.ID))
+	}
+	for _, d := range sp.DataDiskImages {
+		if d.Source != nil {
+			links = append(links, readLink(d.Source.ID))
+		}
+	}
+	if err := r.CheckLinked(links...); err != nil {
+		return nil, err
+	}
+	if err := pr.checkNotCreating(ctx, v.ID, "gallery image version"); err != nil {
+		return nil, err
+	}
+	if err := pr.svc.CheckGalleryImageVersion(ctx, &v); err != nil {
+		return nil, err
+	}
+	body := v
+	body.Properties.ProvisioningState = "Creating"
+	return pr.startCreate(r, "compute.galleryversion.create", v.ID, v.Location, v, &body)
+}
+
+func (pr *Provider) runCreateGalleryVersion(ctx context.Context, op *ops.Operation) error {
+	_, v, err := opSpec[compute.GalleryImageVersionResource](op)
+	if err != nil {
+		return err
+	}
+	if got, err := pr.svc.GalleryImageVersion(ctx, v.ID); err == nil && got.Properties.PublishingProfile != nil {
+		if t, perr := time.Parse(time.RFC3339Nano, got.Properties.PublishingProfile.PublishedDate); perr == nil && !t.Before(op.StartTime.Add(-time.Second)) {
+			return setResult(op, http.StatusOK, got) // created before a crash
+		}
+	}
+	if _, err := pr.svc.CreateGalleryImageVersion(ctx, &v); err != nil {
+		return retryBusy(err)
+	}
+	return answerCreated(ctx, pr, op, v.ID, pr.svc.GalleryImageVersion)
+}
+
+func (pr *Provider) deleteGalleryVersion(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	id := galleryVersionID(r)
+	if err := pr.checkNotCreating(ctx, id, "gallery image version"); err != nil {
+		return nil, err
+	}
+	err := pr.svc.DeleteGalleryImageVersion(ctx, id)
+	if arm.IsNotFound(err) {
+		if err := checkRG(ctx, pr, r); err != nil {
+			return nil, err
+		}
+		return arm.NoContent(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(nil), nil
+}
