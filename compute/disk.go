@@ -136,18 +136,18 @@ type DiskSpec struct {
 	// (SourceID: a disk or snapshot), Import (SourceURI: a local file under
 	// the import directory), FromImage (ImageReference or
 	// GalleryImageReference) or Restore (internal).
-	CreateOption     string
+	CreateOption          string
 	ImageReference        *ImageDiskReference
 	GalleryImageReference *ImageDiskReference
 	// Caller's subscription and tenant: whom a shared gallery must share with.
 	CallerSubscription, CallerTenant string
-	SizeBytes        int64
-	UploadSizeBytes  int64
-	SourceID         string
-	SourceURI        string
-	OSType           string
-	HyperVGeneration string
-	Zones            []string
+	SizeBytes                        int64
+	UploadSizeBytes                  int64
+	SourceID                         string
+	SourceURI                        string
+	OSType                           string
+	HyperVGeneration                 string
+	Zones                            []string
 	// Settings and ExtendedLocation are kept as sent (UpdateSettings).
 	Settings         Settings
 	ExtendedLocation json.RawMessage
