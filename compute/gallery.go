@@ -201,7 +201,7 @@ func (s *Service) PutGallery(ctx context.Context, g *GalleryResource) (created b
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old GalleryResource
 		err := resource.Get(ctx, tx, rid, &old)
-		created = arm.IsNotFound(err)
+		created = failure.Is(err, failure.NotFound)
 		if err != nil && !created {
 			return err
 		}
@@ -345,7 +345,7 @@ func (s *Service) PutGalleryImage(ctx context.Context, im *GalleryImageResource)
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old GalleryImageResource
 		err := resource.Get(ctx, tx, rid, &old)
-		created = arm.IsNotFound(err)
+		created = failure.Is(err, failure.NotFound)
 		if err != nil && !created {
 			return err
 		}
@@ -568,7 +568,7 @@ func (s *Service) ResolveGalleryVersion(ctx context.Context, id string) (*Galler
 		return nil, failure.Invalidf("InvalidParameter", "'galleryImageReference.id' '%s' is not the id of a gallery image version (.../galleries/{gallery}/images/{image}/versions/{version}).", id)
 	}
 	v, err := s.GalleryImageVersion(ctx, rid.String())
-	if arm.IsNotFound(err) {
+	if failure.Is(err, failure.NotFound) {
 		return nil, galleryImageNotFound(id)
 	}
 	if err != nil {

@@ -26,6 +26,6 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newSPCmd(), newRoleCmd())
 	root.AddCommand(newClockCmd(), newResetCmd(), newFaultCmd(), newVerifyCmd(), newQuotaCmd())
-	root.AddCommand(newVaultCmd(), newItemCmd(), newBackupCmd(), newJobCmd(), newPointCmd(), newRestoreCmd(), newDiskCmd(), newStatusCmd(), newVersionCmd())
+	root.AddCommand(newVaultCmd(), newItemCmd(), newBackupCmd(), newJobCmd(), newPointCmd(), newRestoreCmd(), newDiskCmd(), newImageCmd(), newStatusCmd(), newVersionCmd())
 	return root
 }
