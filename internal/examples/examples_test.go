@@ -95,8 +95,8 @@ var outOfScope = []struct {
 		regexp.MustCompile(`(?i)"(OssDB|AzureDatabaseForPostgreSQL|Microsoft\.DBforPostgreSQL[^"]*|Microsoft\.ContainerService[^"]*|Microsoft\.Storage/storageAccounts/blobServices|AzureWorkload[A-Za-z]*|SQLDataBase|SAPHanaDatabase|SAPAseDatabase|AzureFileShare|AzureStorage(Container)?|MAB|DPM|AzureBackupServer|AzureSqlDb|GenericDataSource|FileFolder|AzureSqlContainer)"|armrecoveryservicesbackup\.(AzureWorkload|AzureFileshare|AzureStorage|AzureSQL|MabFile|DPMProtected|MabContainer|DpmContainer|AzureVMWorkload|AzureFileShare|MabProtection|AzureSQLAGWorkload|AzureSQLProtected)`), ""},
 	{"classic (Microsoft.ClassicCompute) VMs: a datasource type of its own, and Safehold's compute has Resource Manager VMs only",
 		regexp.MustCompile(`(?i)ClassicCompute`), regexp.MustCompile(`(?i)Microsoft\.ClassicCompute/virtualMachines`), "armrecoveryservicesbackup"},
-	{"disk sources Safehold does not have (marketplace and gallery images, Elastic SAN, storage-account blobs, confidential-VM secure import)", nil,
-		regexp.MustCompile(`(?i)ImageReference|ElasticSan|ImportSecure|UploadPreparedSecure|SecureVMGuestState|blob\.core\.windows\.net|SecurityDataURI`), "armcompute"},
+	{"disk sources Safehold does not have (Elastic SAN, storage-account blobs, confidential-VM secure import)", nil,
+		regexp.MustCompile(`(?i)ElasticSan|ImportSecure|UploadPreparedSecure|SecureVMGuestState|blob\.core\.windows\.net|SecurityDataURI`), "armcompute"},
 	{"features the issue does not list (vault-to-vault data moves (BackupDataMove))",
 		regexp.MustCompile(`(?i)DataMove`), nil, ""},
 }

@@ -411,16 +411,43 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 			return
 		}
 		if resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusBadRequest && strings.Contains(strings.ToLower(target), "/microsoft.compute/") {
+			_, was, _ := h.raw(http.MethodGet, tu.String(), nil)
 			if d, _, err := h.raw(http.MethodDelete, tu.String(), nil); err == nil {
 				h.wait(d.Header.Get("Azure-AsyncOperation"))
 			}
 			if resp, _, err = h.raw(http.MethodPut, tu.String(), b); err != nil {
 				return
 			}
+			// An empty disk documented without its size (an update of
+			// another property) is recreated with the size it had.
+			var old struct {
+				Properties struct {
+					DiskSizeGB json.RawMessage
+				}
+			}
+			if props, ok := r["properties"].(map[string]any); ok && resp.StatusCode == http.StatusBadRequest && props["diskSizeGB"] == nil &&
+				json.Unmarshal(was, &old) == nil && len(old.Properties.DiskSizeGB) > 0 {
+				props["diskSizeGB"] = old.Properties.DiskSizeGB
+				b, _ = json.Marshal(r)
+				b = reSub.ReplaceAll(b, []byte("${1}subscriptions/"+h.sub))
+				if resp, _, err = h.raw(http.MethodPut, tu.String(), b); err != nil {
+					return
+				}
+			}
 		}
 		h.wait(resp.Header.Get("Azure-AsyncOperation"))
 	}
 	if vals, ok := doc["value"].([]any); ok {
+		// A list documenting several resources under one id (Azure's
+		// Disk_ListByResourceGroup: myManagedDisk1 to 3, each with the id
+		// of myManagedDisk) documents them by name.
+		ids := map[string]int{}
+		for _, v := range vals {
+			if r, ok := v.(map[string]any); ok {
+				id, _ := r["id"].(string)
+				ids[strings.ToLower(id)]++
+			}
+		}
 		for _, v := range vals {
 			r, ok := v.(map[string]any)
 			if !ok {
@@ -429,6 +456,9 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 			id, _ := r["id"].(string)
 			if !strings.HasPrefix(strings.ToLower(id), "/subscriptions/") {
 				continue
+			}
+			if name, _ := r["name"].(string); ids[strings.ToLower(id)] > 1 && name != "" && !strings.HasSuffix(id, "/"+name) {
+				id = id[:strings.LastIndex(id, "/")+1] + name
 			}
 			put(reSub.ReplaceAllString(id, "${1}subscriptions/"+h.sub), r)
 		}

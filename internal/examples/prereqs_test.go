@@ -421,6 +421,7 @@ func (p *prereqs) create(xs []*example) {
 	for _, s := range snaps {
 		p.snapshot(s.rg, s.name)
 	}
+	p.images(xs)
 	for _, a := range accounts {
 		p.storageAccount(a.rg, a.name)
 	}

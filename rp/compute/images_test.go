@@ -48,6 +48,8 @@ func TestDiskFromPlatformImage(t *testing.T) {
 		"features": []map[string]string{{"name": "IsAcceleratedNetworkSupported", "value": "True"}},
 		"osDisk":   map[string]string{"sourceId": osID}, "dataDisks": []map[string]any{{"lun": 3, "sourceId": dataID}}})
 	e.importImage(t, "westus", "Contoso", "Server", "2024-gen2", "1.2.9", map[string]any{"osType": "Linux", "osDisk": map[string]string{"sourceId": osID}})
+	// The operator's names need only be path segments (Azure's examples name {publisher}).
+	e.importImage(t, "uswest", "{publisher}", "{offer}", "{sku}", "1.0.0", map[string]any{"osType": "Windows", "osDisk": map[string]string{"sourceId": osID}})
 	// The sources go: the image keeps its own bytes.
 	for _, n := range []string{"os-src", "data-src"} {
 		if _, err := fixture.Wait(e.disks.BeginDelete(ctx, e.rg, n, nil)); err != nil {
@@ -90,6 +92,11 @@ func TestDiskFromPlatformImage(t *testing.T) {
 	e.putDisk("from-image-lun3", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](4),
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionFromImage), ImageReference: &armcompute.ImageDiskReference{ID: to.Ptr(ref), Lun: to.Ptr[int32](3)}}}})
 	e.sameBytes(t, "from-image-lun3", dataBytes)
+	// An id naming only the offer names its only sku's newest version.
+	e.putDisk("from-offer", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionFromImage), ImageReference: &armcompute.ImageDiskReference{
+			ID: to.Ptr("/Subscriptions/" + e.Sub + "/Providers/Microsoft.Compute/Locations/uswest/Publishers/{publisher}/ArtifactTypes/VMImage/Offers/{offer}")}}}})
+	e.sameBytes(t, "from-offer", osBytes)
 
 	for _, bad := range []string{strings.Replace(ref, "1.2.10", "9.9.9", 1), strings.Replace(ref, "Server", "Desktop", 1)} {
 		_, err := fixture.Wait(e.disks.BeginCreateOrUpdate(ctx, e.rg, "unknown-image", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
