@@ -174,27 +174,15 @@ func (s *Service) PutGallery(ctx context.Context, g *GalleryResource) (created b
 	g.Properties.ProvisioningState = "Succeeded"
 	sp := g.Properties.SharingProfile
 	if sp != nil {
-		switch strings.ToLower(sp.Permissions) {
-		case "", "private":
-			sp.Permissions = "Private"
-		case "groups":
-			sp.Permissions = "Groups"
-		case "community":
-			sp.Permissions = "Community"
-			if sp.CommunityGalleryInfo == nil || sp.CommunityGalleryInfo.PublicNamePrefix == "" {
-				return false, failure.Invalidf("InvalidParameter", "A community gallery needs sharingProfile.communityGalleryInfo.publicNamePrefix (and its publisherUri, publisherContact and eula).")
-			}
-		default:
-			return false, failure.Invalidf("InvalidParameter", "The value '%s' of sharingProfile.permissions is invalid. Use Private, Groups or Community.", sp.Permissions)
+		if sp.Permissions, err = canonical("sharingProfile.permissions", firstNonEmpty(sp.Permissions, "Private"), "Private", "Groups", "Community"); err != nil {
+			return false, err
 		}
-		for i, gr := range sp.Groups {
-			switch strings.ToLower(gr.Type) {
-			case "subscriptions":
-				sp.Groups[i].Type = "Subscriptions"
-			case "aadtenants":
-				sp.Groups[i].Type = "AADTenants"
-			default:
-				return false, failure.Invalidf("InvalidParameter", "The sharing group type '%s' is invalid. Use Subscriptions or AADTenants.", gr.Type)
+		if sp.Permissions == "Community" && (sp.CommunityGalleryInfo == nil || sp.CommunityGalleryInfo.PublicNamePrefix == "") {
+			return false, failure.Invalidf("InvalidParameter", "A community gallery needs sharingProfile.communityGalleryInfo.publicNamePrefix (and its publisherUri, publisherContact and eula).")
+		}
+		for i := range sp.Groups {
+			if sp.Groups[i].Type, err = canonical("sharingProfile.groups.type", sp.Groups[i].Type, "Subscriptions", "AADTenants"); err != nil {
+				return false, err
 			}
 		}
 	}
@@ -313,32 +301,19 @@ func (s *Service) PutGalleryImage(ctx context.Context, im *GalleryImageResource)
 		return false, failure.Invalidf("InvalidParameter", "The gallery image must be in its gallery's location '%s', not '%s'.", g.Location, im.Location)
 	}
 	p := &im.Properties
-	switch strings.ToLower(p.OSType) {
-	case "linux":
-		p.OSType = "Linux"
-	case "windows":
-		p.OSType = "Windows"
-	default:
-		return false, failure.Invalidf("InvalidParameter", "Required parameter 'osType' is missing or invalid ('%s'). Use Linux or Windows.", p.OSType)
-	}
-	switch strings.ToLower(p.OSState) {
-	case "generalized":
-		p.OSState = "Generalized"
-	case "specialized":
-		p.OSState = "Specialized"
-	default:
-		return false, failure.Invalidf("InvalidParameter", "Required parameter 'osState' is missing or invalid ('%s'). Use Generalized or Specialized.", p.OSState)
+	p.HyperVGeneration = firstNonEmpty(p.HyperVGeneration, "V1")
+	for _, f := range []struct {
+		v       *string
+		what    string
+		allowed []string
+	}{{&p.OSType, "osType", []string{"Linux", "Windows"}}, {&p.OSState, "osState", []string{"Generalized", "Specialized"}},
+		{&p.HyperVGeneration, "hyperVGeneration", []string{"V1", "V2"}}} {
+		if *f.v, err = canonical(f.what, *f.v, f.allowed...); err != nil {
+			return false, err
+		}
 	}
 	if p.Identifier.Publisher == "" || p.Identifier.Offer == "" || p.Identifier.SKU == "" {
 		return false, failure.Invalidf("InvalidParameter", "Required parameter 'identifier' is incomplete: give its publisher, offer and sku.")
-	}
-	switch strings.ToUpper(p.HyperVGeneration) {
-	case "", "V1":
-		p.HyperVGeneration = "V1"
-	case "V2":
-		p.HyperVGeneration = "V2"
-	default:
-		return false, failure.Invalidf("InvalidParameter", "The value '%s' of 'hyperVGeneration' is invalid. Use V1 or V2.", p.HyperVGeneration)
 	}
 	im.ID, im.Name, im.Type, im.Location = rid.String(), rid.Name(), GalleryImageType, g.Location
 	p.ProvisioningState = "Succeeded"

@@ -129,7 +129,7 @@ func (s *Service) captureImageDisk(ctx context.Context, key, sourceID string) (*
 		if err != nil {
 			return nil, err
 		}
-		m, err := s.recaptureTagged(ctx, src.Name, eid, tags)
+		m, err := s.recapture(ctx, src.Name, eid, 0, tags, func(*snapshot.Manifest) error { return nil })
 		if err != nil {
 			return nil, err
 		}
@@ -167,30 +167,6 @@ func (s *Service) captureImageDisk(ctx context.Context, key, sourceID string) (*
 		return nil, err
 	}
 	return &ImageDisk{SizeBytes: m.Size, EngineID: m.ID, Source: rid.String()}, nil
-}
-
-// recaptureTagged is recapture without growth, for content that no
-// snapshot resource records (an image's).
-func (s *Service) recaptureTagged(ctx context.Context, what string, eid snapshot.ID, tags map[string]string) (*snapshot.Manifest, error) {
-	leave, valid, err := s.enterWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	rd, err := s.repo.OpenReader(ctx, eid)
-	if err != nil {
-		return nil, fmt.Errorf("open snapshot %s: %w", what, err)
-	}
-	defer rd.Close()
-	m, _, err := s.repo.Capture(ctx, rd, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, Tags: tags})
-	if err != nil {
-		return nil, fmt.Errorf("capture snapshot %s: %w", what, err)
-	}
-	if err := valid(); err != nil {
-		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
-		return nil, err
-	}
-	return m, nil
 }
 
 // DropImageContent deletes an image's content (after its record is gone,
@@ -273,21 +249,12 @@ func (s *Service) ImportVMImage(ctx context.Context, spec VMImageSpec) (*VMImage
 			return nil, err
 		}
 	}
-	switch strings.ToLower(img.OSType) {
-	case "linux":
-		img.OSType = "Linux"
-	case "windows":
-		img.OSType = "Windows"
-	default:
-		return nil, failure.Invalidf("InvalidParameter", "The image's osType '%s' is invalid. Use Linux or Windows.", img.OSType)
+	var err error
+	if img.OSType, err = canonical("osType", img.OSType, "Linux", "Windows"); err != nil {
+		return nil, err
 	}
-	switch strings.ToUpper(img.HyperVGeneration) {
-	case "", "V1":
-		img.HyperVGeneration = "V1"
-	case "V2":
-		img.HyperVGeneration = "V2"
-	default:
-		return nil, failure.Invalidf("InvalidParameter", "The image's hyperVGeneration '%s' is invalid. Use V1 or V2.", img.HyperVGeneration)
+	if img.HyperVGeneration, err = canonical("hyperVGeneration", firstNonEmpty(img.HyperVGeneration, "V1"), "V1", "V2"); err != nil {
+		return nil, err
 	}
 	if err := s.checkImageSources(ctx, spec.Sources); err != nil {
 		return nil, err
@@ -619,3 +586,14 @@ func (di *diskImage) settings() Settings {
 
 // SizeGB is a size in bytes as whole GiB, rounded up.
 func SizeGB(bytes int64) int64 { return sizeGB(bytes) }
+
+// canonical returns the allowed value v names (case-insensitively), or a
+// 400 InvalidParameter naming the allowed values of property what.
+func canonical(what, v string, allowed ...string) (string, error) {
+	for _, a := range allowed {
+		if strings.EqualFold(a, v) {
+			return a, nil
+		}
+	}
+	return "", failure.Invalidf("InvalidParameter", "The value '%s' of '%s' is invalid. Use %s.", v, what, strings.Join(allowed, " or "))
+}

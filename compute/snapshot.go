@@ -449,7 +449,7 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	body.Properties.UniqueID = newUUID()
 	body.Properties.TimeCreated = s.now()
 	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}
-	m, err := s.recapture(ctx, src.Name, eid, 0, dst.String(), func(m *snapshot.Manifest) error {
+	m, err := s.recapture(ctx, src.Name, eid, 0, map[string]string{"snapshotId": dst.String()}, func(m *snapshot.Manifest) error {
 		return s.p.Store.Update(ctx, func(tx store.Tx) error {
 			if err := create(ctx, tx, dst, "Snapshot", &body); err != nil {
 				return err
@@ -468,7 +468,7 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 // runs record with it inside the repository's write gate (a collection
 // cannot free its chunks before record has made it reachable). The
 // manifest is deleted again when anything fails.
-func (s *Service) recapture(ctx context.Context, what string, eid snapshot.ID, size int64, snapshotID string, record func(*snapshot.Manifest) error) (*snapshot.Manifest, error) {
+func (s *Service) recapture(ctx context.Context, what string, eid snapshot.ID, size int64, tags map[string]string, record func(*snapshot.Manifest) error) (*snapshot.Manifest, error) {
 	leave, valid, err := s.enterWrite(ctx)
 	if err != nil {
 		return nil, err
@@ -485,7 +485,7 @@ func (s *Service) recapture(ctx context.Context, what string, eid snapshot.ID, s
 	}
 	// Nothing changed within the old content, and the grown tail is known
 	// zero: only the old content's partial last block (if any) is read.
-	m, _, err := s.repo.Capture(ctx, src, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, ZeroTail: true, Tags: map[string]string{"snapshotId": snapshotID}})
+	m, _, err := s.repo.Capture(ctx, src, snapshot.CaptureOptions{Parent: eid, Changed: []snapshot.Range{}, ZeroTail: true, Tags: tags})
 	if err != nil {
 		return nil, fmt.Errorf("capture snapshot %s: %w", what, err)
 	}
@@ -549,7 +549,7 @@ func (s *Service) ResizeSnapshot(ctx context.Context, id string, sizeBytes int64
 		return nil, failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", sizeBytes/gib)
 	}
 	var out *SnapshotResource
-	_, err = s.recapture(ctx, sn.Name, eid, sizeBytes, sn.ID, func(m *snapshot.Manifest) error {
+	_, err = s.recapture(ctx, sn.Name, eid, sizeBytes, map[string]string{"snapshotId": sn.ID}, func(m *snapshot.Manifest) error {
 		var err error
 		out, err = updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, v *SnapshotResource) error {
 			st, err := getState(ctx, tx, v.ID)
