@@ -166,15 +166,7 @@ func (pr *Provider) recommendedForMove(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	ilr, err := pr.ilrActive(ctx, it.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]any, 0, len(points))
-	for _, p := range points {
-		out = append(out, pr.pointBody(it, p, ilr))
-	}
-	return arm.PageOK(r, out, 200)
+	return pr.pointsPage(r, it, points, nil)
 }
 
 // rehydrationOf is a restore request's rehydration (nil: none): its

@@ -596,3 +596,40 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecoveryPointsDateFilter lists an item's points with the $filter's
+// startDate and endDate: a point between them is listed, one before the
+// start or after the end is not.
+func TestRecoveryPointsDateFilter(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vmrg", "vaultrg")
+	vm := mkVM(t, e, "vmrg", "db", 1, 1<<20)
+	const v = "?api-version=2024-04-01"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	mkVault(t, e, R+v, "westus")
+	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;db/protectedItems/VM;iaasvmcontainerv2;vmrg;db"
+	protect(t, e, I+v, vm.ID, R+"/backupPolicies/EnhancedPolicy")
+	resp, m := e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	must(t, "backup", resp, m, 202)
+	if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
+		t.Fatalf("job %v", j)
+	}
+	for _, c := range []struct {
+		filter string
+		want   int
+	}{
+		{"", 1},
+		{"startDate eq '2000-01-01 00:00:00 AM' and endDate eq '2100-01-01 00:00:00 AM'", 1},
+		{"startDate eq '2100-01-01 00:00:00 AM'", 0},
+		{"endDate eq '2000-01-01 00:00:00 AM'", 0},
+	} {
+		q := v
+		if c.filter != "" {
+			q += "&$filter=" + url.QueryEscape(c.filter)
+		}
+		resp, m := e.Do("GET", I+"/recoveryPoints"+q, nil)
+		must(t, "list points "+c.filter, resp, m, 200)
+		if got := len(m["value"].([]any)); got != c.want {
+			t.Errorf("$filter %q: %d points, want %d: %v", c.filter, got, c.want, m)
+		}
+	}
+}

@@ -478,16 +478,24 @@ func (pr *Provider) listPoints(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	ilr, err := pr.ilrActive(ctx, it.ID)
+	return pr.pointsPage(r, it, points, func(p *protection.RecoveryPoint) bool {
+		return (from.IsZero() || !p.Time.Before(from)) && (to.IsZero() || !p.Time.After(to))
+	})
+}
+
+// pointsPage answers a page of an item's recovery points, those keep
+// accepts (nil: all), each with its file recovery state: the list of
+// points and the points recommended for a move.
+func (pr *Provider) pointsPage(r *arm.Request, it *itemRecord, points []*protection.RecoveryPoint, keep func(*protection.RecoveryPoint) bool) (*arm.Response, error) {
+	ilr, err := pr.ilrActive(r.HTTP.Context(), it.ID)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]any, 0, len(points))
 	for _, p := range points {
-		if !from.IsZero() && p.Time.Before(from) || !to.IsZero() && p.Time.After(to) {
-			continue
+		if keep == nil || keep(p) {
+			out = append(out, pr.pointBody(it, p, ilr))
 		}
-		out = append(out, pr.pointBody(it, p, ilr))
 	}
 	return arm.PageOK(r, out, 200)
 }
