@@ -83,7 +83,11 @@ type DiskProperties struct {
 	PublicNetworkAccess string      `json:"publicNetworkAccess,omitempty"`
 	Tier                string      `json:"tier,omitempty"`
 	MaxShares           int32       `json:"maxShares,omitempty"`
-	Settings            Settings    `json:"-"`
+	// LastOwnershipUpdateTime is when the disk was last attached to or
+	// detached from a VM, or its VM deallocated or started (Azure's
+	// spelling, capital L).
+	LastOwnershipUpdateTime *time.Time `json:"LastOwnershipUpdateTime,omitempty"`
+	Settings                Settings   `json:"-"`
 }
 
 // Tracked is what Azure returns first for a disk and for a snapshot: the

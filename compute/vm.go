@@ -322,6 +322,10 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			case StateActiveSAS, StateActiveUpload, StateReadyToUpload:
 				return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is in state %s; call endGetAccess before attaching it to a VM.", d.Name, d.Properties.DiskState)
 			}
+			if !arm.EqualIDs(d.ManagedBy, vmID) || d.Properties.DiskState != diskState {
+				now := s.now()
+				d.Properties.LastOwnershipUpdateTime = &now
+			}
 			d.ManagedBy, d.Properties.DiskState = vmID, diskState
 			return &d, resource.Put(ctx, tx, did, &d)
 		}
@@ -387,7 +391,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			// Detach the disks the new profile no longer lists.
 			for _, id := range old.domain("").DiskIDs() {
 				if !ids[stateKey(id)] {
-					if err := detachDisk(ctx, tx, id, old.ID); err != nil {
+					if err := detachDisk(ctx, tx, id, old.ID, s.now()); err != nil {
 						return err
 					}
 				}
@@ -419,7 +423,7 @@ func sameZones(a, b []string) bool {
 	return true
 }
 
-func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string) error {
+func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string, now time.Time) error {
 	did, err := arm.ParseID(diskID)
 	if err != nil {
 		return nil
@@ -432,6 +436,7 @@ func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string) error {
 		return nil
 	}
 	d.ManagedBy, d.Properties.DiskState = "", StateUnattached
+	d.Properties.LastOwnershipUpdateTime = &now
 	return resource.Put(ctx, tx, did, &d)
 }
 
@@ -448,7 +453,7 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 			return err
 		}
 		for _, did := range v.domain("").DiskIDs() {
-			if err := detachDisk(ctx, tx, did, v.ID); err != nil {
+			if err := detachDisk(ctx, tx, did, v.ID, s.now()); err != nil {
 				return err
 			}
 		}
@@ -499,8 +504,10 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 			if d.Properties.DiskState == StateActiveSAS && power != PowerDeallocated {
 				return failure.Conflictf("OperationNotAllowed", "Disk '%s' has an active SAS; call endGetAccess before starting the VM.", d.Name)
 			}
-			if d.Properties.DiskState != StateActiveSAS {
+			if d.Properties.DiskState != StateActiveSAS && d.Properties.DiskState != diskState {
 				d.Properties.DiskState = diskState
+				now := s.now()
+				d.Properties.LastOwnershipUpdateTime = &now
 			}
 			if err := resource.Put(ctx, tx, drid, &d); err != nil {
 				return err

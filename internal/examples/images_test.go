@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -23,6 +24,9 @@ var (
 	// A gallery image version by id, and by its shared or community name.
 	reGalleryVersion = regexp.MustCompile(`(?i)/resourceGroups/([^/"]+)/Providers/Microsoft\.Compute/Galleries/([^/"]+)/Images/([^/"]+)/Versions/([^/"]+)"`)
 	reSharedVersion  = regexp.MustCompile(`(?i)/(SharedGalleries|CommunityGalleries)/([^/"]+)/Images/([^/"]+)/Versions/([^/"]+)"`)
+	// A disk documented as attached to a VM, and its size.
+	reManagedByVM = regexp.MustCompile(`ManagedBy: to\.Ptr\("[^"]*/virtualMachines/[^"]+"\)`)
+	reDocDiskSize = regexp.MustCompile(`DiskSizeGB: to\.Ptr\[int32\]\((\d+)\)`)
 )
 
 const imagesRG = "examples-images"
@@ -72,6 +76,7 @@ func (p *prereqs) images(xs []*example) {
 	if len(imgs) == 0 && len(galleryXs) == 0 {
 		return
 	}
+	defer p.attachedImageDisks(xs)
 	p.e.ResourceGroups(imagesRG)
 	src, _ := fixture.Disk(p.t, p.e, imagesRG, "image-source", 1, 0, 64<<20)
 	for _, im := range imgs {
@@ -140,5 +145,46 @@ func (p *prereqs) images(xs []*example) {
 			}
 			p.bodySub(x, m[0], "/"+m[1]+"/"+placeholder(m[2], public)+"/Images/"+image+"/Versions/"+m[4]+`"`)
 		}
+	}
+}
+
+// attachedImageDisks: a disk read documented as created from a platform
+// image and attached to a VM (Azure's Disk_Get) is that: created from the
+// image with its documented size and attached to a VM of its own as a data
+// disk (the harness's seed then sets the documented settings on it).
+func (p *prereqs) attachedImageDisks(xs []*example) {
+	for _, x := range xs {
+		if x.Mod.Pkg != "armcompute" || x.Client != "DisksClient" || x.Method != "Get" || !x.seeded() || !reManagedByVM.MatchString(x.WantExpr) {
+			continue
+		}
+		img := rePlatformImage.FindStringSubmatch(x.WantExpr)
+		if img == nil || img[4] == "" {
+			continue
+		}
+		rg, name := x.Args["resourceGroupName"], x.Args["diskName"]
+		size := int32(1)
+		if m := reDocDiskSize.FindStringSubmatch(x.WantExpr); m != nil {
+			fmt.Sscan(m[1], &size)
+		}
+		f, err := armcompute.NewClientFactory(p.e.Sub, p.e.Cred, p.e.Opts)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		// The empty disk of that name the reads got is replaced.
+		if pl, err := f.NewDisksClient().BeginDelete(p.e.Ctx(), rg, name, nil); err == nil {
+			_, _ = pl.PollUntilDone(p.e.Ctx(), fixture.Poll)
+		}
+		ref := "/Subscriptions/" + p.e.Sub + "/Providers/Microsoft.Compute/Locations/" + img[1] + "/Publishers/" + img[2] + "/ArtifactTypes/VMImage/Offers/" + img[3] + "/Skus/" + img[4] + "/Versions/" + img[5]
+		dp, err := f.NewDisksClient().BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr(size),
+			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionFromImage), ImageReference: &armcompute.ImageDiskReference{ID: to.Ptr(ref)}}}}, nil)
+		d := fixture.Done(p.t, dp, err)
+		vm := name + "-vm"
+		osID := p.disk(rg, vm+"-osdisk")
+		vp, err := f.NewVirtualMachinesClient().BeginCreateOrUpdate(p.e.Ctx(), rg, vm, armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+			HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+			StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+				OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(osID)}},
+				DataDisks: []*armcompute.DataDisk{{Lun: to.Ptr[int32](0), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), ManagedDisk: &armcompute.ManagedDiskParameters{ID: d.ID}}}}}}, nil)
+		fixture.Done(p.t, vp, err)
 	}
 }

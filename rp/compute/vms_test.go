@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
@@ -269,5 +270,31 @@ func TestResourceGroupDeleteCleansUp(t *testing.T) {
 	ms, err := e.Server.Compute.Repository().List(ctx)
 	if err != nil || len(ms) != 0 {
 		t.Fatalf("snapshots left in the engine: %d %v", len(ms), err)
+	}
+}
+
+// A disk reports when it was last attached or detached
+// (LastOwnershipUpdateTime) with the VM that manages it.
+func TestDiskOwnershipTime(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("os1", 1)
+	if d, err := e.disks.Get(ctx, e.rg, "os1", nil); err != nil || d.Properties.LastOwnershipUpdateTime != nil {
+		t.Fatalf("a disk never attached: %v %v", err, d.Properties.LastOwnershipUpdateTime)
+	}
+	if err := e.putVMSized("vm1", "os1", "Standard_D2s_v3"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.disks.Get(ctx, e.rg, "os1", nil)
+	if err != nil || d.ManagedBy == nil || d.Properties.LastOwnershipUpdateTime == nil {
+		t.Fatalf("attached disk: %v managedBy %v time %v", err, d.ManagedBy, d.Properties.LastOwnershipUpdateTime)
+	}
+	attached := *d.Properties.LastOwnershipUpdateTime
+	time.Sleep(10 * time.Millisecond)
+	if _, err := fixture.Wait(e.vms.BeginDelete(ctx, e.rg, "vm1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	d, err = e.disks.Get(ctx, e.rg, "os1", nil)
+	if err != nil || d.ManagedBy != nil || d.Properties.LastOwnershipUpdateTime == nil || !d.Properties.LastOwnershipUpdateTime.After(attached) {
+		t.Fatalf("detached disk: %v managedBy %v time %v (attached at %v)", err, d.ManagedBy, d.Properties.LastOwnershipUpdateTime, attached)
 	}
 }
