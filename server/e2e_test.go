@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -80,15 +79,8 @@ func TestFoundationEndToEnd(t *testing.T) {
 		t.Fatalf("HEAD: %v %v", err, ex.Success)
 	}
 	_, err = rgs.CreateOrUpdate(ctx, "MyGroup", armresources.ResourceGroup{Location: to.Ptr("eastus")}, nil)
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != 409 || re.ErrorCode != "InvalidResourceGroupLocation" {
-		t.Fatalf("location change: %v", err)
-	}
-	poller, err := rgs.BeginDelete(ctx, "MyGroup", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := poller.PollUntilDone(ctx, &runtimePollOpts); err != nil {
+	testserver.WantError(t, "location change", err, 409, "InvalidResourceGroupLocation")
+	if _, err := fixture.Wait(rgs.BeginDelete(ctx, "MyGroup", nil)); err != nil {
 		t.Fatal(err)
 	}
 	ex, err = rgs.CheckExistence(ctx, "MyGroup", nil)
@@ -96,9 +88,7 @@ func TestFoundationEndToEnd(t *testing.T) {
 		t.Fatalf("after delete HEAD: %v %v", err, ex.Success)
 	}
 	_, err = rgs.Get(ctx, "MyGroup", nil)
-	if !errors.As(err, &re) || re.StatusCode != 404 || re.ErrorCode != "ResourceGroupNotFound" {
-		t.Fatalf("get deleted: %v", err)
-	}
+	testserver.WantError(t, "get deleted", err, 404, "ResourceGroupNotFound")
 
 	// CloudError answers.
 	sub := "/subscriptions/" + e.Sub
@@ -139,8 +129,6 @@ func TestFoundationEndToEnd(t *testing.T) {
 		t.Fatalf("list: %d %v", resp.StatusCode, m)
 	}
 }
-
-var runtimePollOpts = runtimePollUntilDoneOptions()
 
 func TestWrongSecretGetsOAuthError(t *testing.T) {
 	e := testserver.Start(t)

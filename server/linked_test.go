@@ -1,18 +1,13 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/internal/fixture"
@@ -63,25 +58,14 @@ func startScoped(t *testing.T, opts ...testserver.Option) *scopedEnv {
 		t.Fatalf("create sp: %s", lkJSON(t, resp, m))
 	}
 	e.appID, e.objID = m["appId"].(string), m["objectId"].(string)
-	ra, err := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, role := range []string{rbac.Contributor, rbac.UserAccessAdministrator} {
-		if _, err := ra.Create(ctx, e.rga, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-			RoleDefinitionID: to.Ptr("/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role), PrincipalID: to.Ptr(e.objID)}}, nil); err != nil {
-			t.Fatal(err)
-		}
+		fixture.Assign(t, e.Env, e.rga, role, e.objID)
 	}
 	cred, err := e.Conn.CredentialFor(e.appID, m["clientSecret"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.tok = tk.Token
+	e.tok = e.Token(cred)
 	return e
 }
 
@@ -158,13 +142,7 @@ func TestLinkedAccessIsChecked(t *testing.T) {
 	}
 	// A read SAS on rgb's disk, issued to the admin and leaked to the scoped principal.
 	gp, err := e.computeClient.NewDisksClient().BeginGrantAccess(e.Ctx(), "rgb", "d1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](3600)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := gp.PollUntilDone(e.Ctx(), &runtime.PollUntilDoneOptions{Frequency: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := fixture.Done(t, gp, err)
 	sasB := *g.AccessSAS
 	// A second disk in rga for the VM controls.
 	resp, m := raw(t, e.Env, "PUT", p(disk("rga", "d2"))+cv, e.tok, []byte(`{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`))

@@ -187,6 +187,25 @@ func WantError(t testing.TB, what string, err error, status int, code string) *a
 	return re
 }
 
+// HasError reports whether err is an error an SDK client returned for an
+// ARM or storage answer (an *azcore.ResponseError) with status (any when
+// 0) and code (any when "").
+func HasError(err error, status int, code string) bool {
+	st, c := ErrorOf(err)
+	return st != 0 && (status == 0 || st == status) && (code == "" || c == code)
+}
+
+// ErrorOf is the HTTP status and error code of an error an SDK client
+// returned for an ARM or storage answer (an *azcore.ResponseError); 0 and
+// "" for any other error, nil included.
+func ErrorOf(err error) (status int, code string) {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return 0, ""
+	}
+	return re.StatusCode, re.ErrorCode
+}
+
 // Field walks a dotted path ("properties.extendedInfo.recoveryPointCount")
 // through a decoded JSON object; nil when any step is missing.
 func Field(m map[string]any, path string) any {

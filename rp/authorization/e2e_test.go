@@ -5,14 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
@@ -44,27 +41,6 @@ func newSP(t *testing.T, e *testserver.Env, name string) sp {
 	return s
 }
 
-func assign(t *testing.T, e *testserver.Env, ra *armauthorization.RoleAssignmentsClient, scope, role, principal string) string {
-	t.Helper()
-	name := uuid.NewString()
-	_, err := ra.Create(e.Ctx(), scope, name, armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-		RoleDefinitionID: to.Ptr("/subscriptions/" + e.Sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role),
-		PrincipalID:      to.Ptr(principal),
-	}}, nil)
-	if err != nil {
-		t.Fatalf("assign %s at %s: %v", role, scope, err)
-	}
-	return name
-}
-
-func statusOf(err error) (int, string) {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode, re.ErrorCode
-	}
-	return 0, ""
-}
-
 func TestRBACWithSDK(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
@@ -87,51 +63,49 @@ func TestRBACWithSDK(t *testing.T) {
 	}
 
 	// A Reader can GET but not PUT.
-	reader := newSP(t, e, "reader")
-	readerCred, _ := e.Conn.CredentialFor(reader.AppID, reader.ClientSecret)
+	readerID, readerCred := fixture.Principal(t, e, "reader")
 	readerRGs, _ := armresources.NewResourceGroupsClient(e.Sub, readerCred, e.Opts)
 	if _, err := readerRGs.Get(ctx, "team-a", nil); err == nil {
 		t.Fatal("principal without roles could read")
-	} else if st, c := statusOf(err); st != 403 || c != "AuthorizationFailed" {
+	} else if st, c := testserver.ErrorOf(err); st != 403 || c != "AuthorizationFailed" {
 		t.Fatalf("no role: %d %s", st, c)
 	}
-	assign(t, e, ra, sub, rbac.Reader, reader.ObjectID)
+	fixture.Assign(t, e, sub, rbac.Reader, readerID)
 	if _, err := readerRGs.Get(ctx, "team-a", nil); err != nil {
 		t.Fatalf("Reader GET: %v", err)
 	}
 	_, err = readerRGs.CreateOrUpdate(ctx, "reader-made", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil)
-	st, c := statusOf(err)
+	st, c := testserver.ErrorOf(err)
 	if st != 403 || c != "AuthorizationFailed" || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower("does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope '/subscriptions/"+e.Sub+"/resourceGroups/reader-made'")) {
 		t.Fatalf("Reader PUT: %v", err)
 	}
 
 	// Contributor on one resource group: writes there, nowhere else; deleting the assignment takes it away.
-	contrib := newSP(t, e, "contrib")
-	cCred, _ := e.Conn.CredentialFor(contrib.AppID, contrib.ClientSecret)
+	contribID, cCred := fixture.Principal(t, e, "contrib")
 	cRGs, _ := armresources.NewResourceGroupsClient(e.Sub, cCred, e.Opts)
-	name := assign(t, e, ra, sub+"/resourceGroups/team-a", rbac.Contributor, contrib.ObjectID)
+	name := fixture.Assign(t, e, sub+"/resourceGroups/team-a", rbac.Contributor, contribID)
 	if _, err := cRGs.CreateOrUpdate(ctx, "team-a", armresources.ResourceGroup{Location: to.Ptr("westus"), Tags: map[string]*string{"owner": to.Ptr("a")}}, nil); err != nil {
 		t.Fatalf("Contributor write in its group: %v", err)
 	}
 	if _, err := cRGs.CreateOrUpdate(ctx, "team-b", armresources.ResourceGroup{Location: to.Ptr("westus")}, nil); err == nil {
 		t.Fatal("Contributor wrote outside its group")
-	} else if st, _ := statusOf(err); st != 403 {
+	} else if st, _ := testserver.ErrorOf(err); st != 403 {
 		t.Fatalf("outside group: %v", err)
 	}
 	// Contributor cannot grant roles (notActions Microsoft.Authorization/*/Write).
 	craClient, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, cCred, e.Opts)
 	_, err = craClient.Create(ctx, sub+"/resourceGroups/team-a", uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Owner), PrincipalID: to.Ptr(contrib.ObjectID)}}, nil)
-	if st, _ := statusOf(err); st != 403 {
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Owner), PrincipalID: to.Ptr(contribID)}}, nil)
+	if st, _ := testserver.ErrorOf(err); st != 403 {
 		t.Fatalf("Contributor granting Owner: %v", err)
 	}
 	// Listing with a principal filter finds the assignment.
 	found := false
-	for page := range fixture.Pages(t, ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("principalId eq '" + contrib.ObjectID + "'")})) {
+	for page := range fixture.Pages(t, ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("principalId eq '" + contribID + "'")})) {
 		for _, x := range page.Value {
-			if *x.Name == name && *x.Properties.PrincipalID == contrib.ObjectID {
+			if *x.Name == name && *x.Properties.PrincipalID == contribID {
 				found = true
-			} else if *x.Properties.PrincipalID != contrib.ObjectID {
+			} else if *x.Properties.PrincipalID != contribID {
 				t.Fatalf("filter leaked %s", *x.Properties.PrincipalID)
 			}
 		}
@@ -148,23 +122,23 @@ func TestRBACWithSDK(t *testing.T) {
 
 	// Bad input.
 	_, err = ra.Create(ctx, sub, "not-a-guid", armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(reader.ObjectID)}}, nil)
-	if st, c := statusOf(err); st != 400 || c != "InvalidRoleAssignmentId" {
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(readerID)}}, nil)
+	if st, c := testserver.ErrorOf(err); st != 400 || c != "InvalidRoleAssignmentId" {
 		t.Fatalf("bad name: %v", err)
 	}
 	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + uuid.NewString()), PrincipalID: to.Ptr(reader.ObjectID)}}, nil)
-	if st, c := statusOf(err); st != 400 || c != "RoleDefinitionDoesNotExist" {
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + uuid.NewString()), PrincipalID: to.Ptr(readerID)}}, nil)
+	if st, c := testserver.ErrorOf(err); st != 400 || c != "RoleDefinitionDoesNotExist" {
 		t.Fatalf("unknown role: %v", err)
 	}
 	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
 		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(uuid.NewString())}}, nil)
-	if st, c := statusOf(err); st != 400 || c != "PrincipalNotFound" {
+	if st, c := testserver.ErrorOf(err); st != 400 || c != "PrincipalNotFound" {
 		t.Fatalf("unknown principal: %v", err)
 	}
 	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(reader.ObjectID)}}, nil)
-	if st, c := statusOf(err); st != 409 || c != "RoleAssignmentExists" {
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(readerID)}}, nil)
+	if st, c := testserver.ErrorOf(err); st != 409 || c != "RoleAssignmentExists" {
 		t.Fatalf("duplicate: %v", err)
 	}
 
@@ -176,9 +150,8 @@ func TestRBACWithSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	custom := newSP(t, e, "custom")
-	assign(t, e, ra, sub, customID, custom.ObjectID)
-	customCred, _ := e.Conn.CredentialFor(custom.AppID, custom.ClientSecret)
+	customSP, customCred := fixture.Principal(t, e, "custom")
+	fixture.Assign(t, e, sub, customID, customSP)
 	customRGs, _ := armresources.NewResourceGroupsClient(e.Sub, customCred, e.Opts)
 	if _, err := customRGs.Get(ctx, "team-b", nil); err != nil {
 		t.Fatalf("custom role read: %v", err)
@@ -248,11 +221,9 @@ func TestPropagationDelay(t *testing.T) {
 	e := testserver.Start(t, func(c *server.Config) { c.RBACDelay = 2 * time.Second })
 	ctx := e.Ctx()
 	e.ResourceGroups("slow-rg")
-	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
-	reader := newSP(t, e, "slow")
-	cred, _ := e.Conn.CredentialFor(reader.AppID, reader.ClientSecret)
+	readerID, cred := fixture.Principal(t, e, "slow")
 	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
-	assign(t, e, ra, "/subscriptions/"+e.Sub, rbac.Reader, reader.ObjectID)
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub, rbac.Reader, readerID)
 	if _, err := rgs.Get(ctx, "slow-rg", nil); err == nil {
 		t.Fatal("assignment effective before the propagation delay")
 	}
@@ -280,10 +251,8 @@ func TestScopedPrincipalListsAndPolls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
-	s := newSP(t, e, "scoped")
-	assign(t, e, ra, "/subscriptions/"+e.Sub+"/resourceGroups/mine", rbac.Owner, s.ObjectID)
-	cred, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
+	sID, cred := fixture.Principal(t, e, "scoped")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/mine", rbac.Owner, sID)
 	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, cred, e.Opts)
 	var names []string
 	for page := range fixture.Pages(t, rgs.NewListPager(nil)) {
@@ -297,11 +266,7 @@ func TestScopedPrincipalListsAndPolls(t *testing.T) {
 	// A subscription-wide list shows a scoped principal only what it may read.
 	adminDisks, _ := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
 	for _, g := range []string{"mine", "theirs"} {
-		p, err := adminDisks.BeginCreateOrUpdate(ctx, g, "disk-"+g, fixture.EmptyDisk("westus", 1), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second}); err != nil {
+		if _, err := fixture.Wait(adminDisks.BeginCreateOrUpdate(ctx, g, "disk-"+g, fixture.EmptyDisk("westus", 1), nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -325,20 +290,16 @@ func TestScopedPrincipalListsAndPolls(t *testing.T) {
 		t.Fatalf("tag filter: %v %v", err, page.Value)
 	}
 	// The scoped owner deletes its group through the poller: the operation URL is pollable.
-	poller, err := rgs.BeginDelete(ctx, "mine", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := poller.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second}); err != nil {
-		t.Fatalf("poll as scoped principal: %v", err)
+	if _, err := fixture.Wait(rgs.BeginDelete(ctx, "mine", nil)); err != nil {
+		t.Fatalf("delete and poll as scoped principal: %v", err)
 	}
 	// Deleting a group that does not exist is 404, which the SDK reports as an error with that code.
 	_, err = adminRGs.BeginDelete(ctx, "never-was", nil)
-	if st, c := statusOf(err); st != 404 || c != "ResourceGroupNotFound" {
+	if st, c := testserver.ErrorOf(err); st != 404 || c != "ResourceGroupNotFound" {
 		t.Fatalf("delete absent group: %v", err)
 	}
 	_, err = adminRGs.CreateOrUpdate(ctx, "mars-rg", armresources.ResourceGroup{Location: to.Ptr("mars")}, nil)
-	if st, c := statusOf(err); st != 400 || c != "LocationNotAvailableForResourceGroup" {
+	if st, c := testserver.ErrorOf(err); st != 400 || c != "LocationNotAvailableForResourceGroup" {
 		t.Fatalf("unknown location: %v", err)
 	}
 }

@@ -3,8 +3,6 @@ package authorization_test
 import (
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
-
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
@@ -19,9 +17,7 @@ func TestListNeedsAGrant(t *testing.T) {
 	e := testserver.Start(t)
 	e.ResourceGroups("vaultrg", "disks")
 	fixture.RSVault(t, e, "vaultrg", "rv", fixture.StandardVault())
-	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
-	s := newSP(t, e, "outsider")
-	cred, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
+	outsider, cred := fixture.Principal(t, e, "outsider")
 	as := testserver.As(cred)
 
 	V := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
@@ -43,7 +39,7 @@ func TestListNeedsAGrant(t *testing.T) {
 	// A role below the subscription: the subscription-wide vault list
 	// shows what it covers; the vault's jobs, which it does not cover,
 	// stay denied.
-	assign(t, e, ra, "/subscriptions/"+e.Sub+"/resourceGroups/disks", rbac.Reader, s.ObjectID)
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/disks", rbac.Reader, outsider)
 	resp, m := e.Do("GET", lists[3], nil, as)
 	if resp.StatusCode != 200 || testserver.Field(m, "value") == nil || len(testserver.Field(m, "value").([]any)) != 0 {
 		t.Fatalf("vault list with a Reader role on another group: %d %v", resp.StatusCode, m)
@@ -52,7 +48,7 @@ func TestListNeedsAGrant(t *testing.T) {
 		t.Fatalf("jobs of a vault the role does not cover: %d %v", resp.StatusCode, m)
 	}
 	// A role on the vault's group: the vault is listed, its jobs readable.
-	assign(t, e, ra, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg", rbac.BackupReader, s.ObjectID)
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg", rbac.BackupReader, outsider)
 	resp, m = e.Do("GET", lists[3], nil, as)
 	if v, _ := testserver.Field(m, "value").([]any); resp.StatusCode != 200 || len(v) != 1 {
 		t.Fatalf("vault list with Backup Reader on its group: %d %v", resp.StatusCode, m)

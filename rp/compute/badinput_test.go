@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/nbd/nbdtest"
 )
@@ -62,7 +63,7 @@ func TestBadInput(t *testing.T) {
 		{0, 8 << 20, "RequestBodyTooLarge"},
 	} {
 		err := uploadPages(t, pc, c.off, bytes.Repeat([]byte{9}, c.n))
-		if _, code := storageCode(err); code != c.code {
+		if _, code := testserver.ErrorOf(err); code != c.code {
 			t.Fatalf("page write %d+%d: %v, want %s", c.off, c.n, err, c.code)
 		}
 	}
@@ -92,21 +93,21 @@ func TestBadInput(t *testing.T) {
 	tampered = append(tampered, u3.String())
 	for _, bad := range tampered {
 		err := uploadPages(t, e.pageClient(bad), 0, make([]byte, 512))
-		if st, code := storageCode(err); st != 403 || code != "AuthenticationFailed" {
+		if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 			t.Fatalf("tampered SAS %s: %v", bad, err)
 		}
 	}
 	// Expired SAS.
 	fake.Advance(2 * time.Hour)
 	err := uploadPages(t, pc, 0, make([]byte, 512))
-	if st, code := storageCode(err); st != 403 || code != "AuthenticationFailed" {
+	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 		t.Fatalf("expired SAS: %v", err)
 	}
 	e.revokeDisk("up")
 	// A read SAS cannot write.
 	rsas := e.grantDisk("up", armcompute.AccessLevelRead)
 	err = uploadPages(t, e.pageClient(rsas), 0, make([]byte, 512))
-	if st, code := storageCode(err); st != 403 || code != "AuthorizationPermissionMismatch" {
+	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthorizationPermissionMismatch" {
 		t.Fatalf("write through a read SAS: %v", err)
 	}
 	// The read SAS with its permission raised fails the signature.
@@ -115,12 +116,12 @@ func TestBadInput(t *testing.T) {
 	rq.Set("sp", "rw")
 	ru.RawQuery = rq.Encode()
 	err = uploadPages(t, e.pageClient(ru.String()), 0, make([]byte, 512))
-	if st, code := storageCode(err); st != 403 || code != "AuthenticationFailed" {
+	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 		t.Fatalf("raised permission: %v", err)
 	}
 	// Ranged read beyond the end.
 	_, err = e.pageClient(rsas).DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 1 << 30, Count: 10}})
-	if st, code := storageCode(err); st != 416 || code != "InvalidRange" {
+	if st, code := testserver.ErrorOf(err); st != 416 || code != "InvalidRange" {
 		t.Fatalf("read beyond the end: %v", err)
 	}
 
@@ -179,7 +180,7 @@ func TestBadInput(t *testing.T) {
 	// Shrinking.
 	e.emptyDisk("grow", 2)
 	_, err = e.disks.BeginUpdate(ctx, e.rg, "grow", armcompute.DiskUpdate{Properties: &armcompute.DiskUpdateProperties{DiskSizeGB: to.Ptr[int32](1)}}, nil)
-	if st, code := armCode(err); st != 400 || code != "BadRequest" {
+	if st, code := testserver.ErrorOf(err); st != 400 || code != "BadRequest" {
 		t.Fatalf("shrink: %v", err)
 	}
 	p, err := e.disks.BeginUpdate(ctx, e.rg, "grow", armcompute.DiskUpdate{Properties: &armcompute.DiskUpdateProperties{DiskSizeGB: to.Ptr[int32](3)},
@@ -187,14 +188,14 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := p.PollUntilDone(ctx, poll)
+	res, err := p.PollUntilDone(ctx, fixture.Poll)
 	if err != nil || *res.Properties.DiskSizeGB != 3 || *res.Tags["k"] != "v" {
 		t.Fatalf("grow: %v", err)
 	}
 	// Snapshot of a disk in another region than asked.
 	_, err = e.snaps.BeginCreateOrUpdate(ctx, e.rg, "sx", armcompute.Snapshot{Location: to.Ptr("eastus"), Properties: &armcompute.SnapshotProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("grow"))}}}, nil)
-	if st, _ := armCode(err); st != 400 {
+	if st, _ := testserver.ErrorOf(err); st != 400 {
 		t.Fatalf("snapshot in another region: %v", err)
 	}
 	// Listing by resource group and subscription.

@@ -226,14 +226,14 @@ func TestVMDisksFrozenTogether(t *testing.T) {
 
 	// An attached disk cannot be deleted; a disk in another region cannot be attached.
 	_, err = e.disks.BeginDelete(ctx, e.rg, "data1", nil)
-	if st, code := armCode(err); st != 409 || code != "OperationNotAllowed" {
+	if st, code := testserver.ErrorOf(err); st != 409 || code != "OperationNotAllowed" {
 		t.Fatalf("delete attached disk: %v", err)
 	}
 	e.putDisk("far", fixture.EmptyDisk("eastus", 1))
 	_, err = e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm2", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("far"))}}}}}, nil)
-	if st, code := armCode(err); st != 400 || code != "InvalidParameter" {
+	if st, code := testserver.ErrorOf(err); st != 400 || code != "InvalidParameter" {
 		t.Fatalf("disk in another region: %v", err)
 	}
 

@@ -86,7 +86,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	e.revokeDisk("d1")
 	if err := uploadPages(t, pc, 0, make([]byte, 512)); err == nil {
 		t.Fatal("write through a revoked SAS succeeded")
-	} else if st, code := storageCode(err); st != 403 || code != "AuthenticationFailed" {
+	} else if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 		t.Fatalf("revoked SAS: %d %s", st, code)
 	}
 
@@ -247,7 +247,7 @@ func TestDiskCopyValidationIsSynchronous(t *testing.T) {
 			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionRestore), SourceResourceID: to.Ptr(e.diskID("src"))}}},
 	} {
 		_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "c-"+name, d, nil)
-		if st, _ := armCode(err); st != http.StatusBadRequest {
+		if st, _ := testserver.ErrorOf(err); st != http.StatusBadRequest {
 			t.Fatalf("%s: initial PUT answered %v, want a synchronous 400", name, err)
 		}
 		if _, err := e.disks.Get(ctx, e.rg, "c-"+name, nil); err == nil {
@@ -258,13 +258,13 @@ func TestDiskCopyValidationIsSynchronous(t *testing.T) {
 	e.snapshot("s1", "src", false)
 	_, err := e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s2", armcompute.Snapshot{Location: to.Ptr("eastus"), Properties: &armcompute.SnapshotProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.snapID("s1"))}}}, nil)
-	if st, _ := armCode(err); st != http.StatusBadRequest {
+	if st, _ := testserver.ErrorOf(err); st != http.StatusBadRequest {
 		t.Fatalf("snapshot copy into another region: %v, want a synchronous 400", err)
 	}
 	// Missing source: 404 at once.
 	_, err = e.disks.BeginCreateOrUpdate(ctx, e.rg, "c-missing", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("nope"))}}}, nil)
-	if st, _ := armCode(err); st != http.StatusNotFound {
+	if st, _ := testserver.ErrorOf(err); st != http.StatusNotFound {
 		t.Fatalf("copy of a missing disk: %v, want 404", err)
 	}
 	// A larger copy is still fine.
@@ -316,7 +316,7 @@ func TestCreatingIsVisible(t *testing.T) {
 	// It cannot be deleted or re-created meanwhile.
 	if _, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil); err == nil {
 		t.Fatal("delete of a disk being created was accepted")
-	} else if st, _ := armCode(err); st != http.StatusConflict {
+	} else if st, _ := testserver.ErrorOf(err); st != http.StatusConflict {
 		t.Fatalf("delete of a disk being created: %v, want 409", err)
 	}
 	// Lists show them too.
@@ -335,10 +335,10 @@ func TestCreatingIsVisible(t *testing.T) {
 		t.Fatalf("listed states: %v", states)
 	}
 	fzs[0].Abort()
-	if _, err := sp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := sp.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := dp.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatal(err)
 	}
 	sn, err = e.snaps.Get(ctx, e.rg, "s1", nil)
@@ -359,7 +359,7 @@ func TestDiskPutValidation(t *testing.T) {
 	e.emptyDisk("d1", 1)
 	_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, "d1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
-	if st, code := armCode(err); st != http.StatusConflict || code != "PropertyChangeNotAllowed" || !strings.Contains(err.Error(), "creationData.createOption") {
+	if st, code := testserver.ErrorOf(err); st != http.StatusConflict || code != "PropertyChangeNotAllowed" || !strings.Contains(err.Error(), "creationData.createOption") {
 		t.Fatalf("re-PUT with another createOption: %v", err)
 	}
 	// The same createOption with a new size is an update.
@@ -373,7 +373,7 @@ func TestDiskPutValidation(t *testing.T) {
 		Properties: &armcompute.DiskProperties{DiskSizeGB: to.Ptr[int32](1), CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}}}
 	for _, name := range []string{"d1", "new"} {
 		_, err = e.disks.BeginCreateOrUpdate(ctx, e.rg, name, bad, nil)
-		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" || !strings.Contains(err.Error(), "PremiumV2_LRS") {
+		if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" || !strings.Contains(err.Error(), "PremiumV2_LRS") {
 			t.Fatalf("sku Gold_LRS on %s: %v", name, err)
 		}
 	}
@@ -385,12 +385,12 @@ func TestDiskPutValidation(t *testing.T) {
 	// Names.
 	for _, name := range []string{"-x", "x-", "x.", "a$b", strings.Repeat("a", 81)} {
 		_, err := e.disks.BeginCreateOrUpdate(ctx, e.rg, name, good, nil)
-		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+		if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
 			t.Fatalf("disk name %q: %v", name, err)
 		}
 		_, err = e.snaps.BeginCreateOrUpdate(ctx, e.rg, name, armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
 			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("src"))}}}, nil)
-		if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+		if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
 			t.Fatalf("snapshot name %q: %v", name, err)
 		}
 	}
@@ -400,7 +400,7 @@ func TestDiskPutValidation(t *testing.T) {
 	// A VM's implicit disks get the same name check.
 	_, err = e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage), Name: to.Ptr("os-")}}}}, nil)
-	if st, code := armCode(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+	if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
 		t.Fatalf("VM with OS disk name 'os-': %v", err)
 	}
 }
@@ -415,11 +415,11 @@ func TestActiveSASBlocksDelete(t *testing.T) {
 	e.grantDisk("d1", armcompute.AccessLevelRead)
 	e.grantSnapshot("s1")
 	_, err := e.disks.BeginDelete(ctx, e.rg, "d1", nil)
-	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "endGetAccess") {
+	if st, code := testserver.ErrorOf(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "endGetAccess") {
 		t.Fatalf("delete of a disk with an active SAS: %v", err)
 	}
 	_, err = e.snaps.BeginDelete(ctx, e.rg, "s1", nil)
-	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" {
+	if st, code := testserver.ErrorOf(err); st != http.StatusConflict || code != "OperationNotAllowed" {
 		t.Fatalf("delete of a snapshot with an active SAS: %v", err)
 	}
 	// endGetAccess, then the snapshot deletes.
@@ -593,7 +593,7 @@ func TestPageDiffBaseChecks(t *testing.T) {
 		"newer":             {s1, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s2)}, http.StatusBadRequest, "PreviousSnapshotCannotBeNewer"},
 	} {
 		err := diff(c.sas, c.opts)
-		if st, code := storageCode(err); st != c.st || code != c.code {
+		if st, code := testserver.ErrorOf(err); st != c.st || code != c.code {
 			t.Fatalf("%s: %v, want %d %s", name, err, c.st, c.code)
 		}
 	}
@@ -657,7 +657,7 @@ func TestSnapshotResize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := up.PollUntilDone(e.Ctx(), poll)
+	res, err := up.PollUntilDone(e.Ctx(), fixture.Poll)
 	if err != nil || *res.Properties.DiskSizeGB != 2 || *res.Properties.DiskSizeBytes != 2*gib {
 		t.Fatalf("grow to 2 GB: %v %+v", err, res.Properties)
 	}
@@ -667,7 +667,7 @@ func TestSnapshotResize(t *testing.T) {
 	// Shrinking is refused, by PATCH and by PUT.
 	if _, err := e.snaps.BeginUpdate(e.Ctx(), e.rg, "s1", armcompute.SnapshotUpdate{Properties: &armcompute.SnapshotUpdateProperties{DiskSizeGB: to.Ptr[int32](1)}}, nil); err == nil {
 		t.Fatal("shrink by PATCH accepted")
-	} else if st, _ := armCode(err); st != http.StatusBadRequest {
+	} else if st, _ := testserver.ErrorOf(err); st != http.StatusBadRequest {
 		t.Fatalf("shrink by PATCH: %v", err)
 	}
 	put := func(gb int32) (armcompute.Snapshot, error) {
@@ -676,12 +676,12 @@ func TestSnapshotResize(t *testing.T) {
 		if err != nil {
 			return armcompute.Snapshot{}, err
 		}
-		r, err := p.PollUntilDone(e.Ctx(), poll)
+		r, err := p.PollUntilDone(e.Ctx(), fixture.Poll)
 		return r.Snapshot, err
 	}
 	if _, err := put(1); err == nil {
 		t.Fatal("shrink by PUT accepted")
-	} else if st, _ := armCode(err); st != http.StatusBadRequest {
+	} else if st, _ := testserver.ErrorOf(err); st != http.StatusBadRequest {
 		t.Fatalf("shrink by PUT: %v", err)
 	}
 	if s, err := put(3); err != nil || *s.Properties.DiskSizeGB != 3 {

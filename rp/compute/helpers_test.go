@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"testing"
-	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -22,8 +18,6 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/server"
 )
-
-var poll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
 
 const gib = int64(1) << 30
 
@@ -202,16 +196,6 @@ func compareSAS(t *testing.T, e *env, sas string, m *model) {
 		}
 	}
 }
-
-func storageCode(err error) (int, string) {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode, re.ErrorCode
-	}
-	return 0, ""
-}
-
-func armCode(err error) (int, string) { return storageCode(err) }
 
 func needTool(t *testing.T, names ...string) {
 	for _, n := range names {

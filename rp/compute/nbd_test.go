@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/volume"
 )
@@ -263,7 +264,7 @@ func (e *env) nbdURI(name string, access armcompute.AccessLevel) string {
 		e.t.Fatalf("grant %s: %v", name, err)
 	}
 	var resp *http.Response
-	if _, err := p.PollUntilDone(runtime.WithCaptureResponse(e.Ctx(), &resp), poll); err != nil {
+	if _, err := p.PollUntilDone(runtime.WithCaptureResponse(e.Ctx(), &resp), fixture.Poll); err != nil {
 		e.t.Fatalf("grant %s: %v", name, err)
 	}
 	b, _ := io.ReadAll(resp.Body)

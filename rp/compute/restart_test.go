@@ -7,6 +7,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/volume"
 )
 
@@ -49,7 +50,7 @@ func TestRestartKeepsDisksSnapshotsChangeMapsAndRevocations(t *testing.T) {
 	}
 	for _, sas := range []string{w1, w2} {
 		err := uploadPages(t, e.pageClient(rebase(e, sas)), 0, make([]byte, 512))
-		if st, code := storageCode(err); st != 403 || code != "AuthenticationFailed" {
+		if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 			t.Fatalf("revoked SAS after restart: %v", err)
 		}
 	}

@@ -36,7 +36,7 @@ func TestVMRestartNeedsRunning(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.vms.BeginRestart(ctx, e.rg, "vm1", nil)
-		if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "start it first") {
+		if st, code := testserver.ErrorOf(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "start it first") {
 			t.Fatalf("restart of a stopped VM: %v", err)
 		}
 		if _, err := fixture.Wait(e.vms.BeginStart(ctx, e.rg, "vm1", nil)); err != nil {
@@ -186,7 +186,7 @@ func TestComputeQuota(t *testing.T) {
 	// The family limit: another DSv3 VM does not fit, a B-series one does.
 	e.setQuota("westus", map[string]int64{"standardDSv3Family": 3})
 	err := e.putVMSized("vm2", "os2", "Standard_D2s_v3")
-	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "standardDSv3Family Cores quota") || !strings.Contains(err.Error(), "Current Limit: 3, Current Usage: 2, Additional Required: 2") {
+	if st, code := testserver.ErrorOf(err); st != http.StatusConflict || code != "OperationNotAllowed" || !strings.Contains(err.Error(), "standardDSv3Family Cores quota") || !strings.Contains(err.Error(), "Current Limit: 3, Current Usage: 2, Additional Required: 2") {
 		t.Fatalf("a VM beyond the family limit: %v", err)
 	}
 	if _, err := e.vms.Get(ctx, e.rg, "vm2", nil); err == nil {
@@ -203,7 +203,7 @@ func TestComputeQuota(t *testing.T) {
 	// Resizing an allocated VM needs the difference.
 	_, err = e.vms.BeginUpdate(ctx, e.rg, "vm2", armcompute.VirtualMachineUpdate{Properties: &armcompute.VirtualMachineProperties{
 		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes("Standard_B4ms"))}}}, nil)
-	if st, code := armCode(err); st != http.StatusConflict || code != "OperationNotAllowed" {
+	if st, code := testserver.ErrorOf(err); st != http.StatusConflict || code != "OperationNotAllowed" {
 		t.Fatalf("a resize beyond the regional limit: %v", err)
 	}
 	// A deallocated VM frees its vCPUs (not its VM count); starting it
@@ -230,7 +230,7 @@ func TestComputeQuota(t *testing.T) {
 	}
 	// A size that is not one is refused, as is a quota that is not one.
 	e.emptyDisk("os4", 1)
-	if st, code := armCode(e.putVMSized("vm4", "os4", "Huge")); st != http.StatusBadRequest || code != "InvalidParameter" {
+	if st, code := testserver.ErrorOf(e.putVMSized("vm4", "os4", "Huge")); st != http.StatusBadRequest || code != "InvalidParameter" {
 		t.Fatalf("a VM of size 'Huge': %d %s", st, code)
 	}
 	resp, _ := e.Do("POST", "/providers/Safehold.Admin/computeQuotas/"+e.Sub+"/westus?api-version=2024-01-01", map[string]any{"limits": map[string]int64{"disks": 3}})

@@ -1,10 +1,8 @@
 package dataprotection_test
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 
@@ -51,8 +49,7 @@ func TestCheckFeatureSupport(t *testing.T) {
 	if err != nil || len(one) != 1 || one["Microsoft.Compute/disks"] != armdataprotection.FeatureSupportStatusGenerallyAvailable {
 		t.Fatalf("disks: %v %v", one, err)
 	}
-	var re *azcore.ResponseError
-	if _, err := support("nowhere", ""); !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "LocationNotAvailableForResourceType" {
+	if _, err := support("nowhere", ""); !testserver.HasError(err, 400, "LocationNotAvailableForResourceType") {
 		t.Fatalf("unknown region: %v", err)
 	}
 	V := "/subscriptions/" + e.Sub + "/providers/Microsoft.DataProtection/locations/westus/checkFeatureSupport?api-version=2024-04-01"

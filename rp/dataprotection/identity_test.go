@@ -1,11 +1,9 @@
 package dataprotection_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/internal/fixture"
@@ -38,7 +36,7 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 		if err != nil {
 			return armdataprotection.BackupVaultResource{}, err
 		}
-		res, err := vp.PollUntilDone(ctx, poll)
+		res, err := vp.PollUntilDone(ctx, fixture.Poll)
 		return res.BackupVaultResource, err
 	}
 
@@ -85,12 +83,11 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pv, err := pp.PollUntilDone(ctx, poll); err != nil || len(pv.Identity.UserAssignedIdentities) != 1 || pv.Identity.UserAssignedIdentities[uami] == nil {
+	if pv, err := pp.PollUntilDone(ctx, fixture.Poll); err != nil || len(pv.Identity.UserAssignedIdentities) != 1 || pv.Identity.UserAssignedIdentities[uami] == nil {
 		t.Fatalf("patch identity: %v %+v", err, pv.Identity)
 	}
 
 	// Malformed identities are 400s naming the field.
-	var re *azcore.ResponseError
 	for _, c := range []struct {
 		id    *armdataprotection.DppIdentityDetails
 		field string
@@ -101,7 +98,7 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 		{&armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned"), UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami: {}}}, "identity.userAssignedIdentities"},
 		{&armdataprotection.DppIdentityDetails{Type: to.Ptr("Magic")}, "identity.type"},
 	} {
-		if _, err := putVault("badvault", "westus", c.id); !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), c.field) {
+		if _, err := putVault("badvault", "westus", c.id); !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), c.field) {
 			t.Fatalf("identity %+v: %v", c.id, err)
 		}
 	}
@@ -122,10 +119,10 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = p.PollUntilDone(ctx, poll)
+		_, err = p.PollUntilDone(ctx, fixture.Poll)
 		return err
 	}
-	if err := validate(bi); !errors.As(err, &re) || re.ErrorCode != "UserErrorMissingRequiredPermissions" || !strings.Contains(err.Error(), uaPrincipal) {
+	if err := validate(bi); !testserver.HasError(err, 0, "UserErrorMissingRequiredPermissions") || !strings.Contains(err.Error(), uaPrincipal) {
 		t.Fatalf("validate without roles: %v", err)
 	}
 	assign(t, e, diskID, roleDiskBackupReader, uaPrincipal)
@@ -142,15 +139,14 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	// An identity the vault does not have is a 400 naming the field.
 	other := bi
 	other.IdentityDetails = &armdataprotection.IdentityDetails{UseSystemAssignedIdentity: to.Ptr(false), UserAssignedIdentityArmURL: to.Ptr(uami2)}
-	if _, err := bis.BeginValidateForBackup(ctx, "vault-rg", "uavault", armdataprotection.ValidateForBackupRequest{BackupInstance: &other}, nil); !errors.As(err, &re) ||
-		re.StatusCode != 400 || !strings.Contains(err.Error(), "identityDetails.userAssignedIdentityArmUrl") {
+	if _, err := bis.BeginValidateForBackup(ctx, "vault-rg", "uavault", armdataprotection.ValidateForBackupRequest{BackupInstance: &other}, nil); !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), "identityDetails.userAssignedIdentityArmUrl") {
 		t.Fatalf("validate with a foreign identity: %v", err)
 	}
 	cp, err := bis.BeginCreateOrUpdate(ctx, "vault-rg", "uavault", "d1-bi", armdataprotection.BackupInstanceResource{Properties: &bi}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := cp.PollUntilDone(ctx, poll)
+	inst, err := cp.PollUntilDone(ctx, fixture.Poll)
 	if err != nil || *inst.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionConfigured {
 		t.Fatalf("protect with the user-assigned identity: %v %+v", err, inst.Properties)
 	}
@@ -162,7 +158,7 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := bp.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatalf("backup as the user-assigned identity: %v", err)
 	}
 	page, err := f.NewRecoveryPointsClient().NewListPager("vault-rg", "uavault", "d1-bi", nil).NextPage(ctx)
@@ -180,10 +176,10 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = p.PollUntilDone(ctx, poll)
+		_, err = p.PollUntilDone(ctx, fixture.Poll)
 		return err
 	}
-	if err := validateRestore(); !errors.As(err, &re) || re.ErrorCode != "UserErrorMissingRequiredPermissions" || !strings.Contains(err.Error(), uaPrincipal) {
+	if err := validateRestore(); !testserver.HasError(err, 0, "UserErrorMissingRequiredPermissions") || !strings.Contains(err.Error(), uaPrincipal) {
 		t.Fatalf("validate restore without the role: %v", err)
 	}
 	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/target-rg", roleDiskRestoreOperator, uaPrincipal)

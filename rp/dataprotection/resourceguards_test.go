@@ -1,11 +1,9 @@
 package dataprotection_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
@@ -263,8 +261,7 @@ func TestGuardedCascadingDeletes(t *testing.T) {
 		var err error
 		e.WaitFor(what+" authorized on the group", func() bool {
 			err = del()
-			var re *azcore.ResponseError
-			return !errors.As(err, &re) || re.ErrorCode != "AuthorizationFailed"
+			return !testserver.HasError(err, 0, "AuthorizationFailed")
 		})
 		re := testserver.WantError(t, what, err, 403, "UserErrorCriticalOperationUnauthorized")
 		if !strings.Contains(re.Error(), guardID) || !strings.Contains(re.Error(), "'"+dv.Vault+"'") {

@@ -1,12 +1,10 @@
 package dataprotection_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/clock"
@@ -54,7 +52,6 @@ func TestSDKSoftDelete(t *testing.T) {
 
 	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	vaults, bis, dels := f.NewBackupVaultsClient(), f.NewBackupInstancesClient(), f.NewDeletedBackupInstancesClient()
-	var re *azcore.ResponseError
 
 	// Turn soft delete on ("Enabled" is read as On and echoed as sent, as in
 	// Azure's PutBackupVault example; retention defaults to 14 days).
@@ -74,7 +71,7 @@ func TestSDKSoftDelete(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.PollUntilDone(ctx, poll); err != nil {
+		if _, err := p.PollUntilDone(ctx, fixture.Poll); err != nil {
 			t.Fatalf("backup %s: %v", name, err)
 		}
 		biPath := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1/backupInstances/" + name
@@ -90,10 +87,10 @@ func TestSDKSoftDelete(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.PollUntilDone(ctx, poll); err != nil {
+		if _, err := p.PollUntilDone(ctx, fixture.Poll); err != nil {
 			t.Fatalf("delete %s: %v", name, err)
 		}
-		if _, err := bis.Get(ctx, "vault-rg", "v1", name, nil); !errors.As(err, &re) || re.StatusCode != 404 {
+		if _, err := bis.Get(ctx, "vault-rg", "v1", name, nil); !testserver.HasError(err, 404, "") {
 			t.Fatalf("get deleted instance %s: %v", name, err)
 		}
 	}
@@ -125,7 +122,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	}
 
 	// The vault cannot go while a soft-deleted instance remains.
-	if _, err := vaults.BeginDelete(ctx, "vault-rg", "v1", nil); !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), "soft-deleted") {
+	if _, err := vaults.BeginDelete(ctx, "vault-rg", "v1", nil); !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), "soft-deleted") {
 		t.Fatalf("delete vault with a soft-deleted instance: %v", err)
 	}
 
@@ -137,13 +134,13 @@ func TestSDKSoftDelete(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = p.PollUntilDone(ctx, poll)
+		_, err = p.PollUntilDone(ctx, fixture.Poll)
 		return err
 	}
-	if err := undelete("d1-bi"); !errors.As(err, &re) || re.StatusCode != 409 || !strings.Contains(err.Error(), "d1-bi2") {
+	if err := undelete("d1-bi"); !testserver.HasError(err, 409, "") || !strings.Contains(err.Error(), "d1-bi2") {
 		t.Fatalf("undelete while the disk is protected again: %v", err)
 	}
-	if err := undelete("nosuch"); !errors.As(err, &re) || re.StatusCode != 404 {
+	if err := undelete("nosuch"); !testserver.HasError(err, 404, "") {
 		t.Fatalf("undelete unknown: %v", err)
 	}
 
@@ -163,7 +160,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	if err != nil || *bi.Properties.CurrentProtectionState != armdataprotection.CurrentProtectionStateProtectionStopped {
 		t.Fatalf("undeleted instance: %v %+v", err, bi.Properties)
 	}
-	if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi", nil); !errors.As(err, &re) || re.StatusCode != 404 {
+	if _, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi", nil); !testserver.HasError(err, 404, "") {
 		t.Fatalf("deleted instance after undelete: %v", err)
 	}
 	_, snaps := listPoints(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1/backupInstances/d1-bi")
@@ -193,7 +190,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	e.WaitFor("the deleted instance's purge", func() bool {
 		e.Server.Jobs.Notify()
 		_, err := dels.Get(ctx, "vault-rg", "v1", "d1-bi2", nil)
-		return errors.As(err, &re) && re.StatusCode == 404
+		return testserver.HasError(err, 404, "")
 	})
 	if snapExists(snap2) {
 		t.Fatalf("snapshot %s survived the purge", snap2)
@@ -208,18 +205,16 @@ func TestSDKSoftDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := up.PollUntilDone(ctx, poll); err != nil || *v.Properties.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateAlwaysOn {
+	if v, err := up.PollUntilDone(ctx, fixture.Poll); err != nil || *v.Properties.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateAlwaysOn {
 		t.Fatalf("always on: %v", err)
 	}
 	if _, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
-		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOff)}}}}, nil); !errors.As(err, &re) ||
-		re.StatusCode != 400 || !strings.Contains(err.Error(), "softDeleteSettings.state") {
+		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOff)}}}}, nil); !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), "softDeleteSettings.state") {
 		t.Fatalf("always on → off: %v", err)
 	}
 	for _, days := range []float64{7, 365} {
 		if _, err := vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
-			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateAlwaysOn), RetentionDurationInDays: to.Ptr(days)}}}}, nil); !errors.As(err, &re) ||
-			re.StatusCode != 400 || !strings.Contains(err.Error(), "retentionDurationInDays") {
+			SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateAlwaysOn), RetentionDurationInDays: to.Ptr(days)}}}}, nil); !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), "retentionDurationInDays") {
 			t.Fatalf("retention %v days: %v", days, err)
 		}
 	}
@@ -229,7 +224,7 @@ func TestSDKSoftDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := vp.PollUntilDone(ctx, poll); err != nil || v.Properties.SecuritySettings == nil || *v.Properties.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateAlwaysOn ||
+	if v, err := vp.PollUntilDone(ctx, fixture.Poll); err != nil || v.Properties.SecuritySettings == nil || *v.Properties.SecuritySettings.SoftDeleteSettings.State != armdataprotection.SoftDeleteStateAlwaysOn ||
 		*v.Properties.SecuritySettings.SoftDeleteSettings.RetentionDurationInDays != 30 {
 		t.Fatalf("put without security settings: %v %+v", err, v.Properties)
 	}

@@ -3,7 +3,6 @@ package recoveryservices_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
 )
@@ -62,14 +61,6 @@ func scheduledPoint(t *testing.T, e *testserver.Env, clk *clock.Fake, start time
 	return bf, R, rp, R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item + "/recoveryPoints/" + rp
 }
 
-func errCode(err error) string {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.ErrorCode
-	}
-	return ""
-}
-
 // TestArchiveTierThroughSDK: a monthly point is not ready to move before
 // 3 months (the move fails saying why); after, it is recommended, priced,
 // moved by a MoveRecoveryPoint job; its restore without rehydration is a
@@ -79,6 +70,7 @@ func TestArchiveTierThroughSDK(t *testing.T) {
 	start := time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)
 	e, clk, vm, vol := clockedVM(t, start, "vm1")
 	ctx := context.Background()
+	code := func(err error) string { _, c := testserver.ErrorOf(err); return c }
 	if _, err := vol.WriteAt(bytes.Repeat([]byte("archive!"), 8192), 4096); err != nil {
 		t.Fatal(err)
 	}
@@ -101,16 +93,16 @@ func TestArchiveTierThroughSDK(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = p.PollUntilDone(ctx, pollOpts)
+		_, err = p.PollUntilDone(ctx, fixture.Poll)
 		return err
 	}
-	if err := move(); errCode(err) != "UserErrorRecoveryPointNotEligibleForMove" {
+	if err := move(); code(err) != "UserErrorRecoveryPointNotEligibleForMove" {
 		t.Fatalf("an early move: %v", err)
 	}
 	_, err = bf.NewClient().BeginMoveRecoveryPoint(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.MoveRPAcrossTiersRequest{
 		ObjectType: to.Ptr("MoveRPAcrossTiersRequest"), SourceTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeArchivedRP),
 		TargetTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP)}, nil)
-	if errCode(err) != "BMSUserErrorInvalidSourceTierType" {
+	if code(err) != "BMSUserErrorInvalidSourceTierType" {
 		t.Fatalf("a move out of the archive: %v", err)
 	}
 
@@ -129,7 +121,7 @@ func TestArchiveTierThroughSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cost, err := cp.PollUntilDone(ctx, pollOpts)
+	cost, err := cp.PollUntilDone(ctx, fixture.Poll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +151,14 @@ func TestArchiveTierThroughSDK(t *testing.T) {
 	must(t, "staging account", resp, m, 200, 201)
 	rr := restoreDisks(e, rp, sa)
 	rr.TargetResourceGroupID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/restorerg")
-	if err := restoreVM1(e, bf, rp, rr); errCode(err) != "UserErrorRecoveryPointRehydrationRequired" {
+	if err := restoreVM1(e, bf, rp, rr); code(err) != "UserErrorRecoveryPointRehydrationRequired" {
 		t.Fatalf("restore without rehydration: %v", err)
 	}
 	rh := &armrecoveryservicesbackup.IaasVMRestoreWithRehydrationRequest{ObjectType: to.Ptr("IaasVMRestoreWithRehydrationRequest"), RecoveryPointID: rr.RecoveryPointID,
 		RecoveryType: rr.RecoveryType, SourceResourceID: rr.SourceResourceID, StorageAccountID: rr.StorageAccountID, Region: rr.Region, TargetResourceGroupID: rr.TargetResourceGroupID,
 		RecoveryPointRehydrationInfo: &armrecoveryservicesbackup.RecoveryPointRehydrationInfo{RehydrationPriority: to.Ptr(armrecoveryservicesbackup.RehydrationPriorityHigh), RehydrationRetentionDuration: to.Ptr("P40D")}}
 	_, err = bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rh}, nil)
-	if errCode(err) != "BMSUserErrorInvalidRehydrationRetention" {
+	if code(err) != "BMSUserErrorInvalidRehydrationRetention" {
 		t.Fatalf("a rehydration of 40 days: %v", err)
 	}
 	rh.RecoveryPointRehydrationInfo.RehydrationRetentionDuration = to.Ptr("P10D")
@@ -189,7 +181,7 @@ func TestArchiveTierThroughSDK(t *testing.T) {
 	}
 	clk.Set(start.AddDate(0, 3, 1).Add(61 * time.Minute))
 	e.Server.Jobs.Notify()
-	if _, err := poller.PollUntilDone(ctx, pollOpts); err != nil {
+	if _, err := poller.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatalf("restore after the rehydration: %v", err)
 	}
 	resp, m = e.Do("GET", P+v, nil)

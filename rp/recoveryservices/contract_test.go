@@ -42,7 +42,7 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	}
 	fixture.Accepted(t, "vault PATCH", raw)
 	loc := raw.Header.Get("Location")
-	v, err := up.PollUntilDone(ctx, pollOpts)
+	v, err := up.PollUntilDone(ctx, fixture.Poll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	if err != nil || st.Status == nil || *st.Status != armrecoveryservicesbackup.OperationStatusValuesSucceeded {
 		t.Fatalf("policy delete status %v %+v", err, st)
 	}
-	if _, err := dp.PollUntilDone(ctx, pollOpts); err != nil {
+	if _, err := dp.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pc.Get(ctx, "v1", "vaultrg", "Daily", nil); err == nil {

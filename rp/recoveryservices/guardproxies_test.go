@@ -1,11 +1,9 @@
 package recoveryservices_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
@@ -133,8 +131,7 @@ func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 	}
 	e.WaitFor("group delete authorized on the group", func() bool {
 		_, err = rgs.BeginDelete(ctx, v.RG, nil)
-		var re *azcore.ResponseError
-		return !errors.As(err, &re) || re.ErrorCode != "AuthorizationFailed"
+		return !testserver.HasError(err, 0, "AuthorizationFailed")
 	})
 	re := testserver.WantError(t, "delete the vault's group", err, 403, "UserErrorCriticalOperationUnauthorized")
 	if !strings.Contains(re.Error(), guardID) || !strings.Contains(re.Error(), "'"+v.Vault+"'") {
@@ -149,8 +146,7 @@ func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 		return rgs.BeginDelete(ctx, v.RG, nil)
 	}), nil)
 	_, err = admin.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
-	var gone *azcore.ResponseError
-	if !errors.As(err, &gone) || gone.StatusCode != 404 {
+	if !testserver.HasError(err, 404, "") {
 		t.Fatalf("the protected item after its group's delete: %v", err)
 	}
 }

@@ -292,7 +292,7 @@ func triggerValidation(t *testing.T, e *testserver.Env, bf *armrecoveryservicesb
 		t.Fatal(err)
 	}
 	opID := testserver.OpID(t, raw.Header.Get("Location"))
-	if _, err := vp.PollUntilDone(ctx, pollOpts); err != nil {
+	if _, err := vp.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatal(err)
 	}
 	res, err := bf.NewValidateOperationResultsClient().Get(ctx, "v1", "vaultrg", opID, nil)
@@ -321,7 +321,7 @@ func restoreVM1(e *testserver.Env, bf *armrecoveryservicesbackup.ClientFactory, 
 	if err != nil {
 		return err
 	}
-	_, err = p.PollUntilDone(ctx, pollOpts)
+	_, err = p.PollUntilDone(ctx, fixture.Poll)
 	return err
 }
 
@@ -350,8 +350,6 @@ func backsUpADayLater(t *testing.T, e *testserver.Env, v *fixture.VMVault) {
 }
 
 const faultRules = "/providers/Safehold.Admin/faultRules?api-version=2024-01-01"
-
-var pollOpts = &runtime.PollUntilDoneOptions{Frequency: time.Second}
 
 func readDisk(t *testing.T, cs *compute.Service, id string) []byte {
 	t.Helper()

@@ -2,14 +2,12 @@ package recoveryservices_test
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
@@ -52,8 +50,7 @@ func sdkInvalidFilter(t *testing.T, e *testserver.Env, filter string) {
 		t.Fatal(err)
 	}
 	_, err = jobs.NewListPager("rv", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr(filter)}).NextPage(e.Ctx())
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "InvalidFilter" {
+	if !testserver.HasError(err, 400, "InvalidFilter") {
 		t.Fatalf("SDK list with %s: %v", filter, err)
 	}
 }

@@ -1,14 +1,13 @@
 package recoveryservices_test
 
 import (
-	"errors"
 	"net/http"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -33,7 +32,7 @@ func TestSDKPointOfZonalPrivateVM(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := p.PollUntilDone(ctx, pollOpts)
+		res, err := p.PollUntilDone(ctx, fixture.Poll)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,17 +49,17 @@ func TestSDKPointOfZonalPrivateVM(t *testing.T) {
 					DataDisks: []*armcompute.DataDisk{{Lun: to.Ptr[int32](0), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 						ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(data)}}}}}}, nil)
 		if err == nil {
-			_, err = p.PollUntilDone(ctx, pollOpts)
+			_, err = p.PollUntilDone(ctx, fixture.Poll)
 		}
 		return err
 	}
-	if st, code := armStatus(vm([]string{"1"}, regionalID)); st != http.StatusBadRequest || code != "InvalidParameter" {
+	if st, code := testserver.ErrorOf(vm([]string{"1"}, regionalID)); st != http.StatusBadRequest || code != "InvalidParameter" {
 		t.Fatalf("a zonal VM with a regional disk: %d %s", st, code)
 	}
 	if err := vm([]string{"1"}, dataID); err != nil {
 		t.Fatal(err)
 	}
-	if st, code := armStatus(vm([]string{"2"}, dataID)); st != http.StatusConflict || code != "PropertyChangeNotAllowed" {
+	if st, code := testserver.ErrorOf(vm([]string{"2"}, dataID)); st != http.StatusConflict || code != "PropertyChangeNotAllowed" {
 		t.Fatalf("moving the VM to zone 2: %d %s", st, code)
 	}
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
@@ -68,14 +67,4 @@ func TestSDKPointOfZonalPrivateVM(t *testing.T) {
 	if len(props.Zones) != 1 || *props.Zones[0] != "1" || *props.VirtualMachineSize != "Standard_D1" || props.IsPrivateAccessEnabledOnAnyDisk == nil || !*props.IsPrivateAccessEnabledOnAnyDisk {
 		t.Fatalf("point: zones %v size %s private %v", props.Zones, *props.VirtualMachineSize, props.IsPrivateAccessEnabledOnAnyDisk)
 	}
-}
-
-// armStatus is the status and code of an SDK error (0 and "" when err is
-// not an ARM error).
-func armStatus(err error) (int, string) {
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) {
-		return 0, ""
-	}
-	return re.StatusCode, re.ErrorCode
 }

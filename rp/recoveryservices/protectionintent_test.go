@@ -1,10 +1,8 @@
 package recoveryservices_test
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 
@@ -23,7 +21,6 @@ func TestProtectionIntent(t *testing.T) {
 	pi := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewProtectionIntentClient()
 	policy := R + "/backupPolicies/DefaultPolicy"
 	const name = "vm;iaasvmcontainerv2;vmrg;web"
-	var re *azcore.ResponseError
 	PI := R + "/backupFabrics/Azure/backupProtectionIntent/"
 	props := func(typ, src, pol string) map[string]any {
 		return map[string]any{"properties": map[string]any{"protectionIntentItemType": typ, "sourceResourceId": src, "policyId": pol}}
@@ -75,7 +72,7 @@ func TestProtectionIntent(t *testing.T) {
 	if _, err := pi.Delete(e.Ctx(), "rv", "vaultrg", "Azure", name, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pi.Get(e.Ctx(), "rv", "vaultrg", "Azure", name, nil); !errors.As(err, &re) || re.StatusCode != 404 {
+	if _, err := pi.Get(e.Ctx(), "rv", "vaultrg", "Azure", name, nil); !testserver.HasError(err, 404, "") {
 		t.Fatalf("a deleted intent: %v", err)
 	}
 	resp, m = e.Do("GET", I+rsAPI, nil)

@@ -10,13 +10,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
@@ -94,7 +92,6 @@ func TestVaultCertificates(t *testing.T) {
 		t.Fatalf("the vault's service principal: %d %v", resp.StatusCode, m)
 	}
 
-	var re *azcore.ResponseError
 	for _, c := range []struct {
 		what, code string
 		body       armrecoveryservices.CertificateRequest
@@ -105,12 +102,12 @@ func TestVaultCertificates(t *testing.T) {
 		{"no properties", "BadRequest", armrecoveryservices.CertificateRequest{}},
 	} {
 		_, err := vc.Create(e.Ctx(), "vaultrg", "cv", "c2", c.body, nil)
-		if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != c.code {
+		if !testserver.HasError(err, 400, c.code) {
 			t.Fatalf("%s: %v", c.what, err)
 		}
 	}
 	_, err := vc.Create(e.Ctx(), "vaultrg", "nosuch", "c2", armrecoveryservices.CertificateRequest{Properties: &armrecoveryservices.RawCertificateData{AuthType: to.Ptr(armrecoveryservices.AuthTypeAAD), Certificate: der}}, nil)
-	if !errors.As(err, &re) || re.StatusCode != 404 {
+	if !testserver.HasError(err, 404, "") {
 		t.Fatalf("unknown vault: %v", err)
 	}
 	reader := newPrincipal(t, e, "reader", rbac.BackupReader, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg")
@@ -134,13 +131,12 @@ func TestRegisteredIdentities(t *testing.T) {
 	e, R, I, _ := protectedApp(t)
 	f := testserver.Factory(e, armrecoveryservices.NewClientFactory)
 	ri := f.NewRegisteredIdentitiesClient()
-	var re *azcore.ResponseError
 	_, err := ri.Delete(e.Ctx(), "vaultrg", "rv", "IaasVMContainer;iaasvmcontainerv2;vmrg;app", nil)
-	if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "BMSUserErrorContainerHasDatasources" {
+	if !testserver.HasError(err, 400, "BMSUserErrorContainerHasDatasources") {
 		t.Fatalf("unregister a container with an item: %v", err)
 	}
 	_, err = ri.Delete(e.Ctx(), "vaultrg", "rv", "iaasvmcontainerv2;vmrg;app", nil)
-	if !errors.As(err, &re) || re.StatusCode != 400 {
+	if !testserver.HasError(err, 400, "") {
 		t.Fatalf("unregister a container with an item, bare name: %v", err)
 	}
 	resp, m := e.Do("GET", I+rsAPI, nil)
@@ -148,7 +144,7 @@ func TestRegisteredIdentities(t *testing.T) {
 	if _, err := ri.Delete(e.Ctx(), "vaultrg", "rv", "dpmcontainer01", nil); err != nil {
 		t.Fatalf("unregister an unknown container: %v", err)
 	}
-	if _, err := ri.Delete(e.Ctx(), "vaultrg", "nosuch", "dpmcontainer01", nil); !errors.As(err, &re) || re.StatusCode != 404 {
+	if _, err := ri.Delete(e.Ctx(), "vaultrg", "nosuch", "dpmcontainer01", nil); !testserver.HasError(err, 404, "") {
 		t.Fatalf("unknown vault: %v", err)
 	}
 	resp, m = e.Do("DELETE", I+rsAPI, nil)
@@ -171,7 +167,7 @@ func TestRegisteredIdentities(t *testing.T) {
 	if *u.ProtectedItemCount != 0 || *u.RegisteredServersCount != 0 || *u.RecoveryPlanCount != 0 || *u.JobsSummary.InProgressJobs != 0 || *u.MonitoringSummary.UnHealthyVMCount != 0 {
 		t.Fatalf("replication usages: %+v", u)
 	}
-	if _, err := f.NewReplicationUsagesClient().NewListPager("vaultrg", "nosuch", nil).NextPage(e.Ctx()); !errors.As(err, &re) || re.StatusCode != 404 {
+	if _, err := f.NewReplicationUsagesClient().NewListPager("vaultrg", "nosuch", nil).NextPage(e.Ctx()); !testserver.HasError(err, 404, "") {
 		t.Fatalf("replication usages of an unknown vault: %v", err)
 	}
 }
