@@ -1,14 +1,12 @@
 package compute_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,6 +16,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/volume"
@@ -137,14 +136,7 @@ func TestKill9DuringWritesAndSnapshots(t *testing.T) {
 	}
 	for round := 0; round < 2; round++ {
 		dir := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
-		cmd.Env = append(os.Environ(), "SAFEHOLD_CRASH_DIR="+dir)
-		out, _ := cmd.StdoutPipe()
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(out)
+		cmd, sc := testsvc.Child(t, "TestCrashChild", []string{"SAFEHOLD_CRASH_DIR=" + dir}, "-test.v")
 		ready := false
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "ready") {

@@ -153,26 +153,31 @@ func TestLinkedAccessIsChecked(t *testing.T) {
 		return fmt.Sprintf(`{"properties":{"roleDefinitionId":%q,"principalId":%q}}`, scope+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.Reader, e.objID)
 	}
 	raID := e.rga + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString()
+	// typeOf is the resource type an id names (Microsoft.Compute/disks).
+	typeOf := func(id string) string {
+		rest := id[strings.LastIndex(id, "/providers/")+len("/providers/"):]
+		return rest[:strings.LastIndex(rest, "/")]
+	}
+	// put is a PUT of the disk or snapshot id (in rga) whose body names
+	// linkedScope (in rgb); ok, when not empty, is the same body naming
+	// rga's counterpart, which is allowed.
+	put := func(name, id, body, linkedScope, ok string) linkedCase {
+		c := linkedCase{name: name, method: "PUT", path: p(id) + cv, body: body, action: typeOf(id) + "/write", scope: p(id),
+			linkedAction: typeOf(linkedScope) + "/read", linkedScope: linkedScope}
+		if ok != "" {
+			c.okPath, c.okBody = c.path, ok
+		}
+		return c
+	}
 	cases := []linkedCase{
-		{name: "disk Copy from a disk", method: "PUT", path: p(disk("rga", "c1")) + cv, body: creation("Copy", e.diskB),
-			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c1")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB,
-			okPath: p(disk("rga", "c1")) + cv, okBody: creation("Copy", e.diskA)},
-		{name: "disk Copy from a snapshot", method: "PUT", path: p(disk("rga", "c2")) + cv, body: creation("Copy", e.snapB),
-			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c2")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
-		{name: "disk Restore", method: "PUT", path: p(disk("rga", "c3")) + cv, body: creation("Restore", e.snapB),
-			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c3")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
-		{name: "disk Import from a Safehold resource URL", method: "PUT", path: p(disk("rga", "c4")) + cv, body: importURI(e.Conn.ARMEndpoint + e.diskB),
-			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c4")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB,
-			okPath: p(disk("rga", "c4")) + cv, okBody: importURI(e.Conn.ARMEndpoint + e.diskA)},
-		{name: "disk Import from a Safehold SAS URL", method: "PUT", path: p(disk("rga", "c5")) + cv, body: importURI(sasB),
-			action: "Microsoft.Compute/disks/write", scope: p(disk("rga", "c5")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB},
-		{name: "snapshot Copy of a disk", method: "PUT", path: p(snap("rga", "s1")) + cv, body: creation("Copy", e.diskB),
-			action: "Microsoft.Compute/snapshots/write", scope: p(snap("rga", "s1")), linkedAction: "Microsoft.Compute/disks/read", linkedScope: e.diskB,
-			okPath: p(snap("rga", "s1")) + cv, okBody: creation("Copy", e.diskA)},
-		{name: "snapshot Copy of a snapshot", method: "PUT", path: p(snap("rga", "s2")) + cv, body: creation("Copy", e.snapB),
-			action: "Microsoft.Compute/snapshots/write", scope: p(snap("rga", "s2")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
-		{name: "snapshot CopyStart of a snapshot", method: "PUT", path: p(snap("rga", "s3")) + cv, body: creation("CopyStart", e.snapB),
-			action: "Microsoft.Compute/snapshots/write", scope: p(snap("rga", "s3")), linkedAction: "Microsoft.Compute/snapshots/read", linkedScope: e.snapB},
+		put("disk Copy from a disk", disk("rga", "c1"), creation("Copy", e.diskB), e.diskB, creation("Copy", e.diskA)),
+		put("disk Copy from a snapshot", disk("rga", "c2"), creation("Copy", e.snapB), e.snapB, ""),
+		put("disk Restore", disk("rga", "c3"), creation("Restore", e.snapB), e.snapB, ""),
+		put("disk Import from a Safehold resource URL", disk("rga", "c4"), importURI(e.Conn.ARMEndpoint+e.diskB), e.diskB, importURI(e.Conn.ARMEndpoint+e.diskA)),
+		put("disk Import from a Safehold SAS URL", disk("rga", "c5"), importURI(sasB), e.diskB, ""),
+		put("snapshot Copy of a disk", snap("rga", "s1"), creation("Copy", e.diskB), e.diskB, creation("Copy", e.diskA)),
+		put("snapshot Copy of a snapshot", snap("rga", "s2"), creation("Copy", e.snapB), e.snapB, ""),
+		put("snapshot CopyStart of a snapshot", snap("rga", "s3"), creation("CopyStart", e.snapB), e.snapB, ""),
 		{name: "VM OS disk", method: "PUT", path: p(vm("rga", "v1")) + "?api-version=2024-11-01", body: vmBody(e.diskB),
 			action: "Microsoft.Compute/virtualMachines/write", scope: p(vm("rga", "v1")), linkedAction: "Microsoft.Compute/disks/write", linkedScope: e.diskB},
 		{name: "VM data disk", method: "PUT", path: p(vm("rga", "v2")) + "?api-version=2024-11-01", body: vmBody(e.diskA, e.diskB),

@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/store/storetest"
 )
@@ -71,16 +71,7 @@ func TestSQLiteKill9KeepsAcknowledgedWrites(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "meta.db")
 	for round, after := range []int{50, 400, 1500} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteKill9Child$")
-		cmd.Env = append(os.Environ(), killDBEnv+"="+path, fmt.Sprintf("%s=r%d", killRoundEnv, round))
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stdout)
+		cmd, sc := testsvc.Child(t, "TestSQLiteKill9Child", []string{killDBEnv + "=" + path, fmt.Sprintf("%s=r%d", killRoundEnv, round)})
 		var acked []string
 		for len(acked) < after && sc.Scan() {
 			acked = append(acked, sc.Text())

@@ -22,6 +22,7 @@
 package testsvc
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -96,6 +97,28 @@ func WaitWithin(t testing.TB, limit time.Duration, what string, cond func() bool
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Child starts this test binary again to run only the test named test (a
+// child process that a crash test kills part way), with env added to its
+// environment and flags (such as -test.v) on its command line; the child's
+// standard error is the test's. It returns the running command and a
+// scanner over the child's standard output, which the caller reads (the
+// child blocks once the pipe is full). The test fails if the child does not
+// start.
+func Child(t testing.TB, test string, env []string, flags ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + test + "$"}, flags...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(out)
 }
 
 // FreePort is a currently free loopback TCP port.

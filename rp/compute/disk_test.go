@@ -199,14 +199,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	if live != 2<<20 {
 		t.Fatalf("disk diff against snapshot 2 covers %d bytes, want %d", live, 2<<20)
 	}
-	nsnaps := 0
-	for pager := e.snaps.NewListByResourceGroupPager(e.rg, nil); pager.More(); {
-		page, err := pager.NextPage(e.Ctx())
-		if err != nil {
-			t.Fatal(err)
-		}
-		nsnaps += len(page.Value)
-	}
+	nsnaps := testserver.Count(t, e.Ctx(), e.snaps.NewListByResourceGroupPager(e.rg, nil))
 	if nsnaps != 2 {
 		t.Fatalf("listed %d snapshots, want 2", nsnaps)
 	}

@@ -1,11 +1,9 @@
 package dataprotection_test
 
 import (
-	"bufio"
 	"context"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,6 +15,7 @@ import (
 	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/store"
@@ -193,16 +192,7 @@ func TestScheduledBackupSurvivesKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Stop()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Child$", "-test.v")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashAtEnv+"="+due.Format(time.RFC3339))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(out)
+		cmd, sc := testsvc.Child(t, "TestKill9Child", []string{crashDirEnv + "=" + dir, crashAtEnv + "=" + due.Format(time.RFC3339)}, "-test.v")
 		for sc.Scan() && !strings.Contains(sc.Text(), "SERVING") {
 		}
 		time.Sleep(time.Duration(rng.IntN(25)) * time.Millisecond)

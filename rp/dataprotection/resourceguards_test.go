@@ -53,10 +53,7 @@ func TestResourceGuardCRUD(t *testing.T) {
 	if err != nil || len(pg.Tags) != 1 || *pg.Tags["n"] != "w" || len(pg.Properties.ResourceGuardOperations) != len(p.ResourceGuardOperations) {
 		t.Fatalf("patch: %v %+v", err, pg)
 	}
-	n := 0
-	for page := range fixture.Pages(t, gc.NewGetResourcesInSubscriptionPager(nil)) {
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, gc.NewGetResourcesInSubscriptionPager(nil))
 	if n != 1 {
 		t.Fatalf("%d guards in the subscription", n)
 	}
@@ -184,10 +181,7 @@ func TestResourceGuardProtectsBackupVault(t *testing.T) {
 	if err != nil || *v.Properties.IsVaultProtectedByResourceGuard {
 		t.Fatalf("vault after unlinking: %v %+v", err, v.Properties)
 	}
-	n := 0
-	for page := range fixture.Pages(t, proxies.NewListPager(dv.RG, dv.Vault, nil)) {
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, proxies.NewListPager(dv.RG, dv.Vault, nil))
 	if n != 0 {
 		t.Fatalf("%d proxies after unlinking", n)
 	}
@@ -220,10 +214,7 @@ func TestDeletedVaultReleasesItsGuard(t *testing.T) {
 	if *v.Properties.IsVaultProtectedByResourceGuard {
 		t.Fatal("a new vault of a deleted vault's name starts linked to its guard")
 	}
-	n := 0
-	for page := range fixture.Pages(t, f.NewDppResourceGuardProxyClient().NewListPager("vault-rg", "v1", nil)) {
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, f.NewDppResourceGuardProxyClient().NewListPager("vault-rg", "v1", nil))
 	if n != 0 {
 		t.Fatalf("the new vault lists %d proxies", n)
 	}

@@ -220,10 +220,7 @@ func TestBackupEnginesNone(t *testing.T) {
 	e, _ := vaultEnv(t, "v1")
 	ctx := e.Ctx()
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	n := 0
-	for page := range fixture.Pages(t, bf.NewBackupEnginesClient().NewListPager("v1", "vaultrg", nil)) {
-		n += len(page.Value)
-	}
+	n := testserver.Count(t, ctx, bf.NewBackupEnginesClient().NewListPager("v1", "vaultrg", nil))
 	if n != 0 {
 		t.Fatalf("%d backup engines listed", n)
 	}

@@ -33,13 +33,7 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy, proxies, items, pols, pins := f.NewResourceGuardProxyClient(), f.NewResourceGuardProxiesClient(), f.NewProtectedItemsClient(), f.NewProtectionPoliciesClient(), f.NewSecurityPINsClient()
-	count := func() int {
-		n := 0
-		for page := range fixture.Pages(t, proxies.NewGetPager(v.Vault, v.RG, nil)) {
-			n += len(page.Value)
-		}
-		return n
-	}
+	count := func() int { return testserver.Count(t, ctx, proxies.NewGetPager(v.Vault, v.RG, nil)) }
 	if n := count(); n != 0 {
 		t.Fatalf("%d proxies before linking", n)
 	}
