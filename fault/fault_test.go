@@ -35,14 +35,7 @@ func TestRemovingARuleReleasesWhatItHolds(t *testing.T) {
 				return false
 			})
 			remove(t, s)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("a released match returned %v, want nil", err)
-				}
-			case <-time.After(testsvc.WaitLimit):
-				t.Fatal("removing the rule did not release the match it held")
-			}
+			testsvc.WaitDone(t, "the match the removed rule held to be released", done)
 		})
 	}
 }

@@ -147,7 +147,7 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := bytes.Repeat([]byte("owned by one replica "), 50000)[:1<<20]
-	if _, err := pc.UploadPages(ctx, readSeekNopCloser{bytes.NewReader(data)}, blob.HTTPRange{Offset: 4 << 20, Count: 1 << 20}, nil); err != nil {
+	if err := fixture.WritePages(pc, 4<<20, data); err != nil {
 		t.Fatalf("upload through the non-owner: %v", err)
 	}
 	got, err := pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 4 << 20, Count: 1 << 20}})
@@ -253,7 +253,3 @@ func nbdGo(t *testing.T, addr, name string) (string, bool) {
 		}
 	}
 }
-
-type readSeekNopCloser struct{ io.ReadSeeker }
-
-func (readSeekNopCloser) Close() error { return nil }

@@ -302,14 +302,7 @@ func raceGCThenDedup(t *testing.T, be blob.Backend, writerMem int) {
 		t.Fatalf("the capture deduplicated %d bytes against chunks being deleted", st2.BytesDeduped)
 	}
 	release()
-	select {
-	case err := <-gcDone:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("GC never ended")
-	}
+	testsvc.WaitDone(t, "the end of the GC", gcDone)
 	checkRestore(t, a, s2.ID, want)
 	mustVerify(t, a)
 	assertExactlyLive(t, a)

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,7 +26,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/safehold/safehold/connect"
 	"github.com/safehold/safehold/internal/fixture"
@@ -491,8 +489,7 @@ func writeDisk(t testing.TB, e *testserver.Env, id string, off int64, data []byt
 		go func(o int64) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, err := pc.UploadPages(e.Ctx(), rsc{bytes.NewReader(b)}, blob.HTTPRange{Offset: o, Count: int64(len(b))}, nil)
-			if err != nil {
+			if err := fixture.WritePages(pc, o, b); err != nil {
 				errs <- err
 			}
 		}(off + int64(i))
@@ -517,7 +514,3 @@ func readDisk(t testing.TB, e *testserver.Env, id string) *diskImage {
 	}
 	return img
 }
-
-type rsc struct{ io.ReadSeeker }
-
-func (rsc) Close() error { return nil }

@@ -99,6 +99,21 @@ func WaitWithin(t testing.TB, limit time.Duration, what string, cond func() bool
 	}
 }
 
+// WaitDone waits, at most WaitLimit, for the error a goroutine sends on
+// done as it ends, and fails the test when that error is not nil or when
+// none comes; what names the awaited end.
+func WaitDone(t testing.TB, what string, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(WaitLimit):
+		t.Fatalf("timed out after %v waiting for %s", WaitLimit, what)
+	}
+}
+
 // Child starts this test binary again to run only the test named test (a
 // child process that a crash test kills part way), with env added to its
 // environment and flags (such as -test.v) on its command line; the child's

@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	}
 	sas := e.grantDisk("up", armcompute.AccessLevelWrite)
 	pc := e.pageClient(sas)
-	if err := uploadPages(t, pc, 0, bytes.Repeat([]byte{7}, 1<<20)); err != nil {
+	if err := fixture.WritePages(pc, 0, bytes.Repeat([]byte{7}, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
 	before, changedBefore := diskDigest(t, e, "up")
@@ -62,7 +62,7 @@ func TestBadInput(t *testing.T) {
 		{64<<20 + 512, 512, "InvalidPageRange"},
 		{0, 8 << 20, "RequestBodyTooLarge"},
 	} {
-		err := uploadPages(t, pc, c.off, bytes.Repeat([]byte{9}, c.n))
+		err := fixture.WritePages(pc, c.off, bytes.Repeat([]byte{9}, c.n))
 		if _, code := testserver.ErrorOf(err); code != c.code {
 			t.Fatalf("page write %d+%d: %v, want %s", c.off, c.n, err, c.code)
 		}
@@ -92,21 +92,21 @@ func TestBadInput(t *testing.T) {
 	u3.Path = strings.Replace(u.Path, "/sas/disks/sas-", "/sas/disks/sas-x", 1)
 	tampered = append(tampered, u3.String())
 	for _, bad := range tampered {
-		err := uploadPages(t, e.pageClient(bad), 0, make([]byte, 512))
+		err := fixture.WritePages(e.pageClient(bad), 0, make([]byte, 512))
 		if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 			t.Fatalf("tampered SAS %s: %v", bad, err)
 		}
 	}
 	// Expired SAS.
 	fake.Advance(2 * time.Hour)
-	err := uploadPages(t, pc, 0, make([]byte, 512))
+	err := fixture.WritePages(pc, 0, make([]byte, 512))
 	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 		t.Fatalf("expired SAS: %v", err)
 	}
 	e.revokeDisk("up")
 	// A read SAS cannot write.
 	rsas := e.grantDisk("up", armcompute.AccessLevelRead)
-	err = uploadPages(t, e.pageClient(rsas), 0, make([]byte, 512))
+	err = fixture.WritePages(e.pageClient(rsas), 0, make([]byte, 512))
 	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthorizationPermissionMismatch" {
 		t.Fatalf("write through a read SAS: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestBadInput(t *testing.T) {
 	rq := ru.Query()
 	rq.Set("sp", "rw")
 	ru.RawQuery = rq.Encode()
-	err = uploadPages(t, e.pageClient(ru.String()), 0, make([]byte, 512))
+	err = fixture.WritePages(e.pageClient(ru.String()), 0, make([]byte, 512))
 	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 		t.Fatalf("raised permission: %v", err)
 	}

@@ -11,15 +11,14 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 )
 
 // BenchmarkSASWrite measures 4 MiB page uploads through the azblob
 // pageblob client over HTTPS into a 1 GiB disk (one request at a time).
 func BenchmarkSASWrite(b *testing.B) {
 	e, _ := start(b)
-	ctx := context.Background()
 	e.emptyDisk("d", 1)
 	pc := e.pageClient(e.grantDisk("d", armcompute.AccessLevelWrite))
 	data := make([]byte, 4<<20)
@@ -30,7 +29,7 @@ func BenchmarkSASWrite(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		off := int64(i%256) << 22
-		if _, err := pc.UploadPages(ctx, nopCloser{bytesReader(data)}, blob.HTTPRange{Offset: off, Count: int64(len(data))}, nil); err != nil {
+		if err := fixture.WritePages(pc, off, data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -57,7 +57,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 		for i := range p {
 			p[i] = byte(rng.Uint32())
 		}
-		if err := uploadPages(t, pc, off, p); err != nil {
+		if err := fixture.WritePages(pc, off, p); err != nil {
 			t.Fatalf("upload pages at %d: %v", off, err)
 		}
 		m.write(p, off)
@@ -84,7 +84,7 @@ func TestDiskSASSnapshotNBDRestore(t *testing.T) {
 	}
 	compareSAS(t, e, sas, m)
 	e.revokeDisk("d1")
-	if err := uploadPages(t, pc, 0, make([]byte, 512)); err == nil {
+	if err := fixture.WritePages(pc, 0, make([]byte, 512)); err == nil {
 		t.Fatal("write through a revoked SAS succeeded")
 	} else if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 		t.Fatalf("revoked SAS: %d %s", st, code)
@@ -638,7 +638,7 @@ func TestSnapshotResize(t *testing.T) {
 		for i := range p {
 			p[i] = byte(rng.Uint32())
 		}
-		if err := uploadPages(t, pc, off, p); err != nil {
+		if err := fixture.WritePages(pc, off, p); err != nil {
 			t.Fatal(err)
 		}
 		m.write(p, off)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"io"
 	"os"
 	"os/exec"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -130,16 +128,6 @@ func (e *env) pageClient(sas string) *pageblob.Client {
 	return c
 }
 
-type nopCloser struct{ io.ReadSeeker }
-
-func (nopCloser) Close() error { return nil }
-
-func uploadPages(t *testing.T, pc *pageblob.Client, off int64, data []byte) error {
-	t.Helper()
-	_, err := pc.UploadPages(context.Background(), nopCloser{bytes.NewReader(data)}, blob.HTTPRange{Offset: off, Count: int64(len(data))}, nil)
-	return err
-}
-
 // model is the expected content of a disk, kept in a sparse file.
 type model struct {
 	f    *os.File
@@ -206,5 +194,3 @@ func needTool(t *testing.T, names ...string) {
 }
 
 func sum(p []byte) [32]byte { return sha256.Sum256(p) }
-
-func bytesReader(p []byte) *bytes.Reader { return bytes.NewReader(p) }

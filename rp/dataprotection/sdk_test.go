@@ -2,9 +2,7 @@ package dataprotection_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"io"
 	"path"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -319,10 +316,6 @@ func (d *sdkDisks) revoke(rg, name string) {
 	}
 }
 
-type nopCloser struct{ io.ReadSeeker }
-
-func (nopCloser) Close() error { return nil }
-
 // write uploads pages (a write SAS must be granted) and records them in model.
 func (d *sdkDisks) write(pc *pageblob.Client, model map[int64][]byte, off int64, seed byte, n int) {
 	d.t.Helper()
@@ -330,7 +323,7 @@ func (d *sdkDisks) write(pc *pageblob.Client, model map[int64][]byte, off int64,
 	for i := range p {
 		p[i] = byte(i*31) ^ seed ^ byte(off>>16)
 	}
-	if _, err := pc.UploadPages(context.Background(), nopCloser{bytes.NewReader(p)}, blob.HTTPRange{Offset: off, Count: int64(n)}, nil); err != nil {
+	if err := fixture.WritePages(pc, off, p); err != nil {
 		d.t.Fatalf("upload pages at %d: %v", off, err)
 	}
 	model[off] = p

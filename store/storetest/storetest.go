@@ -157,14 +157,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		go func() {
 			done <- s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) })
 		}()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("store blocked after a panic inside Update")
-		}
+		testsvc.WaitDone(t, "an Update after a panic inside Update", done)
 	})
 	t.Run("RollbackOnError", func(t *testing.T) {
 		s := open(t)
