@@ -1,11 +1,10 @@
 package sparse_test
 
 import (
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/sparse"
 )
 
@@ -15,14 +14,7 @@ type rng struct{ Off, Len int64 }
 // order and within the asked range; where the file system keeps holes, the
 // holes are not reported.
 func TestDataRanges(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "img"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(8 << 20); err != nil {
-		t.Fatal(err)
-	}
+	f := testsvc.SizedFile(t, 8<<20)
 	for _, off := range []int64{1 << 20, 5 << 20} {
 		if _, err := f.WriteAt(make([]byte, 64<<10), off); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"unsafe"
+
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 // alignedBuf returns n bytes starting on an Align boundary.
@@ -75,14 +77,7 @@ func TestReaderReadsWhatTheFileHolds(t *testing.T) {
 
 // TestReaderClosed: reads after Close fail, never read another file.
 func TestReaderClosed(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "img"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(1 << 20); err != nil {
-		t.Fatal(err)
-	}
+	f := testsvc.SizedFile(t, 1<<20)
 	r := NewReader(f, 1<<20)
 	r.Close()
 	if r.d == nil {

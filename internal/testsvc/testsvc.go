@@ -99,6 +99,22 @@ func WaitWithin(t testing.TB, limit time.Duration, what string, cond func() bool
 	}
 }
 
+// SizedFile creates a file of size bytes (a hole where the file system
+// keeps them) in the test's temporary directory, open for reading and
+// writing; it is closed at the test's end.
+func SizedFile(t testing.TB, size int64) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // WaitDone waits, at most WaitLimit, for the error a goroutine sends on
 // done as it ends, and fails the test when that error is not nil or when
 // none comes; what names the awaited end.
