@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
@@ -101,24 +99,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 	})
 
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
-	var raw *http.Response
-	if _, err := bf.NewBackupsClient().Trigger(runtime.WithCaptureResponse(ctx, &raw), vm.Vault, vm.RG, "Azure", vm.Container, vm.Item,
-		armrecoveryservicesbackup.BackupRequestResource{Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	pu, _ := url.Parse(raw.Header.Get("Azure-AsyncOperation"))
-	var jobID string
-	testsvc.WaitWithin(t, time.Minute, "the backup's job id", func() bool {
-		st, err := bf.NewProtectedItemOperationStatusesClient().Get(ctx, vm.Vault, vm.RG, "Azure", vm.Container, vm.Item, path.Base(pu.Path), nil)
-		if err != nil || st.Properties == nil {
-			return false
-		}
-		if x, ok := st.Properties.(*armrecoveryservicesbackup.OperationStatusJobExtendedInfo); ok && x.JobID != nil {
-			jobID = *x.JobID
-			return true
-		}
-		return false
-	})
+	jobID := vm.Backup(t, e)
 	job := func() *armrecoveryservicesbackup.AzureIaaSVMJob {
 		j, err := bf.NewJobDetailsClient().Get(ctx, vm.Vault, vm.RG, jobID, nil)
 		if err != nil {

@@ -92,7 +92,7 @@ func TestBadInput(t *testing.T) {
 	u3.Path = strings.Replace(u.Path, "/sas/disks/sas-", "/sas/disks/sas-x", 1)
 	tampered = append(tampered, u3.String())
 	for _, bad := range tampered {
-		err := fixture.WritePages(e.pageClient(bad), 0, make([]byte, 512))
+		err := e.writeSAS(bad, 0, make([]byte, 512))
 		if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 			t.Fatalf("tampered SAS %s: %v", bad, err)
 		}
@@ -106,7 +106,7 @@ func TestBadInput(t *testing.T) {
 	e.revokeDisk("up")
 	// A read SAS cannot write.
 	rsas := e.grantDisk("up", armcompute.AccessLevelRead)
-	err = fixture.WritePages(e.pageClient(rsas), 0, make([]byte, 512))
+	err = e.writeSAS(rsas, 0, make([]byte, 512))
 	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthorizationPermissionMismatch" {
 		t.Fatalf("write through a read SAS: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestBadInput(t *testing.T) {
 	rq := ru.Query()
 	rq.Set("sp", "rw")
 	ru.RawQuery = rq.Encode()
-	err = fixture.WritePages(e.pageClient(ru.String()), 0, make([]byte, 512))
+	err = e.writeSAS(ru.String(), 0, make([]byte, 512))
 	if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 		t.Fatalf("raised permission: %v", err)
 	}

@@ -128,6 +128,12 @@ func (e *env) pageClient(sas string) *pageblob.Client {
 	return c
 }
 
+// writeSAS writes p at off through the page-blob URL sas and returns the
+// service's error.
+func (e *env) writeSAS(sas string, off int64, p []byte) error {
+	return fixture.WritePages(e.pageClient(sas), off, p)
+}
+
 // model is the expected content of a disk, kept in a sparse file.
 type model struct {
 	f    *os.File

@@ -7,7 +7,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/compute"
-	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/volume"
 )
@@ -25,7 +24,7 @@ func TestRestartKeepsDisksSnapshotsChangeMapsAndRevocations(t *testing.T) {
 	m := newModel(t, size)
 	w1 := e.grantDisk("keep", armcompute.AccessLevelWrite)
 	p := bytes.Repeat([]byte{0x5a}, 2<<20)
-	if err := fixture.WritePages(e.pageClient(w1), 10<<20, p); err != nil {
+	if err := e.writeSAS(w1, 10<<20, p); err != nil {
 		t.Fatal(err)
 	}
 	m.write(p, 10<<20)
@@ -34,7 +33,7 @@ func TestRestartKeepsDisksSnapshotsChangeMapsAndRevocations(t *testing.T) {
 
 	w2 := e.grantDisk("keep", armcompute.AccessLevelWrite)
 	q := bytes.Repeat([]byte{0xa5}, 4096)
-	if err := fixture.WritePages(e.pageClient(w2), 100<<20, q); err != nil {
+	if err := e.writeSAS(w2, 100<<20, q); err != nil {
 		t.Fatal(err)
 	}
 	m.write(q, 100<<20)
@@ -50,7 +49,7 @@ func TestRestartKeepsDisksSnapshotsChangeMapsAndRevocations(t *testing.T) {
 		t.Fatalf("snapshot after restart: %v", err)
 	}
 	for _, sas := range []string{w1, w2} {
-		err := fixture.WritePages(e.pageClient(rebase(e, sas)), 0, make([]byte, 512))
+		err := e.writeSAS(rebase(e, sas), 0, make([]byte, 512))
 		if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
 			t.Fatalf("revoked SAS after restart: %v", err)
 		}

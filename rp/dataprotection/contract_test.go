@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -13,8 +12,6 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
-
-var contractPoll = &runtime.PollUntilDoneOptions{Frequency: time.Second}
 
 // contractVault starts a server with the Backup vault vault-rg/v1 and
 // returns it with an SDK client factory for it.
@@ -38,7 +35,7 @@ func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixture.Accepted(t, "vault PATCH", raw0)
-	v, err := up.PollUntilDone(ctx, contractPoll)
+	v, err := up.PollUntilDone(ctx, fixture.Poll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +74,7 @@ func TestSDKExportJobsRunsAsAnOperation(t *testing.T) {
 	if err := e.Server.Jobs.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.PollUntilDone(ctx, contractPoll); err != nil {
+	if _, err := p.PollUntilDone(ctx, fixture.Poll); err != nil {
 		t.Fatal(err)
 	}
 	res, err = f.NewExportJobsOperationResultClient().Get(runtime.WithCaptureResponse(ctx, &raw1), "vault-rg", "v1", opID, nil)
