@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -625,4 +626,63 @@ func containsFold(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// ShareGallery changes a gallery's sharing (the share action): Add or
+// Remove the ids of groups (its permissions become Groups), Reset it to
+// Private, or EnableCommunity (its communityGalleryInfo set by a PUT).
+func (s *Service) ShareGallery(ctx context.Context, id, operation string, groups []SharingGroup) (*GalleryResource, error) {
+	op, err := canonical("operationType", operation, "Add", "Remove", "Reset", "EnableCommunity")
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.Gallery(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sp := g.Properties.SharingProfile
+	if sp == nil {
+		sp = &SharingProfile{Permissions: "Private"}
+	}
+	for i := range groups {
+		if groups[i].Type, err = canonical("groups.type", groups[i].Type, "Subscriptions", "AADTenants"); err != nil {
+			return nil, err
+		}
+	}
+	switch op {
+	case "Reset":
+		sp = &SharingProfile{Permissions: "Private"}
+	case "EnableCommunity":
+		sp.Permissions = "Community"
+	case "Add", "Remove":
+		if len(groups) == 0 {
+			return nil, failure.Invalidf("InvalidParameter", "Required parameter 'groups' is missing: name the subscriptions or tenants to %s.", strings.ToLower(op))
+		}
+		sp.Permissions = "Groups"
+		for _, ng := range groups {
+			var cur *SharingGroup
+			for i := range sp.Groups {
+				if sp.Groups[i].Type == ng.Type {
+					cur = &sp.Groups[i]
+				}
+			}
+			if cur == nil {
+				sp.Groups = append(sp.Groups, SharingGroup{Type: ng.Type})
+				cur = &sp.Groups[len(sp.Groups)-1]
+			}
+			for _, x := range ng.IDs {
+				if op == "Add" && !containsFold(cur.IDs, x) {
+					cur.IDs = append(cur.IDs, x)
+				}
+				if op == "Remove" {
+					cur.IDs = slices.DeleteFunc(cur.IDs, func(y string) bool { return strings.EqualFold(x, y) })
+				}
+			}
+		}
+	}
+	g.Properties.SharingProfile = sp
+	if _, err := s.PutGallery(ctx, g); err != nil {
+		return nil, err
+	}
+	return g, nil
 }

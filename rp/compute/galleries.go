@@ -31,6 +31,7 @@ func (pr *Provider) registerGalleries(rt *arm.Router) {
 	}
 	rt.HandleResource(gallery, arm.Methods{List: galleryList, Get: pr.getGallery, Put: pr.putGallery, Patch: pr.patchGallery, Delete: pr.deleteGalleryChild(galleryID)})
 	rt.Handle("GET", subPrefix+"/galleries", galleryList)
+	rt.Handle("POST", gallery+"/share", pr.shareGallery)
 	rt.HandleResource(image, arm.Methods{
 		List: func(r *arm.Request) (*arm.Response, error) {
 			ims, err := pr.svc.ListGalleryImages(r.HTTP.Context(), galleryID(r))
@@ -228,4 +229,21 @@ func (pr *Provider) deleteGalleryVersion(r *arm.Request) (*arm.Response, error) 
 		return nil, err
 	}
 	return arm.OK(nil), nil
+}
+
+// shareGallery is the share action: Add or Remove groups, Reset to
+// private, EnableCommunity.
+func (pr *Provider) shareGallery(r *arm.Request) (*arm.Response, error) {
+	var in struct {
+		OperationType string                 `json:"operationType"`
+		Groups        []compute.SharingGroup `json:"groups"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	g, err := pr.svc.ShareGallery(r.HTTP.Context(), galleryID(r), in.OperationType, in.Groups)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(map[string]any{"operationType": in.OperationType, "groups": g.Properties.SharingProfile.Groups}), nil
 }

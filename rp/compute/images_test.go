@@ -162,11 +162,21 @@ func TestDiskFromGalleryImage(t *testing.T) {
 	shared := fromImage(armcompute.ImageDiskReference{SharedGalleryImageID: to.Ptr("/SharedGalleries/" + *g.Properties.Identifier.UniqueName + "/Images/ubuntu/Versions/1.0.0")})
 	_, err = fixture.Wait(e.disks.BeginCreateOrUpdate(ctx, e.rg, "by-shared", shared, nil))
 	testserver.WantError(t, "a disk from a gallery not shared directly", err, 404, "GalleryImageNotFound")
-	up, err := f.NewGalleriesClient().BeginUpdate(ctx, e.rg, "gallery1", armcompute.GalleryUpdate{Properties: &armcompute.GalleryProperties{
-		SharingProfile: &armcompute.SharingProfile{Permissions: to.Ptr(armcompute.GallerySharingPermissionTypesGroups)}}}, nil)
-	fixture.Done(t, up, err)
+	other := "11111111-2222-3333-4444-555555555555"
+	sh, err := f.NewGallerySharingProfileClient().BeginUpdate(ctx, e.rg, "gallery1", armcompute.SharingUpdate{OperationType: to.Ptr(armcompute.SharingUpdateOperationTypesAdd),
+		Groups: []*armcompute.SharingProfileGroup{{Type: to.Ptr(armcompute.SharingProfileGroupTypesSubscriptions), IDs: []*string{to.Ptr(other)}}}}, nil)
+	fixture.Done(t, sh, err)
+	if g, err := f.NewGalleriesClient().Get(ctx, e.rg, "gallery1", nil); err != nil || *g.Properties.SharingProfile.Permissions != armcompute.GallerySharingPermissionTypesGroups ||
+		len(g.Properties.SharingProfile.Groups) != 1 || *g.Properties.SharingProfile.Groups[0].IDs[0] != other {
+		t.Fatalf("shared gallery: %v %+v", err, g.Properties.SharingProfile)
+	}
 	e.putDisk("by-shared", shared)
 	e.sameBytes(t, "by-shared", want)
+	// Reset makes it private again: the shared name no longer resolves.
+	sh, err = f.NewGallerySharingProfileClient().BeginUpdate(ctx, e.rg, "gallery1", armcompute.SharingUpdate{OperationType: to.Ptr(armcompute.SharingUpdateOperationTypesReset)}, nil)
+	fixture.Done(t, sh, err)
+	_, err = fixture.Wait(e.disks.BeginCreateOrUpdate(ctx, e.rg, "by-shared-private", shared, nil))
+	testserver.WantError(t, "a disk from a gallery no longer shared", err, 404, "GalleryImageNotFound")
 
 	// A contributor of rg2 only may create disks there, but not from a
 	// gallery it may not read.
