@@ -16,10 +16,24 @@ import (
 // other than an access-log line (audit lines, warnings, errors, job events)
 // is written through at once by flushingHandler, so only access-log lines of
 // the last few milliseconds can be lost to kill -9.
+//
+// An access-log line does not write the batch itself: a Write that fills the
+// buffer to flushAt wakes the flusher, so the write(2) of 64 KiB is not made
+// inside a request while every other request's line waits for the lock
+// (unless the flusher is behind by several batches; then the Write writes,
+// which bounds the memory). Writes to out are made outside the buffer's
+// lock.
 type logWriter struct {
-	mu   sync.Mutex
-	out  io.Writer
-	buf  []byte
+	mu  sync.Mutex // guards buf
+	buf []byte
+
+	// wmu serializes the writes to out: a flush holds it from taking the
+	// buffer to writing it, so the output keeps the order of the Writes.
+	wmu   sync.Mutex
+	out   io.Writer
+	spare []byte // the batch last written, the next buffer (guarded by wmu)
+
+	kick chan struct{} // wakes the flusher; nil: Write flushes itself
 	stop chan struct{}
 	done chan struct{}
 }
@@ -30,7 +44,7 @@ const (
 )
 
 func newLogWriter(out io.Writer) *logWriter {
-	w := &logWriter{out: out, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &logWriter{out: out, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		t := time.NewTicker(flushEvery)
@@ -38,6 +52,8 @@ func newLogWriter(out io.Writer) *logWriter {
 		for {
 			select {
 			case <-t.C:
+				w.Flush()
+			case <-w.kick:
 				w.Flush()
 			case <-w.stop:
 				w.Flush()
@@ -50,27 +66,34 @@ func newLogWriter(out io.Writer) *logWriter {
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
-	if len(w.buf) >= flushAt {
-		w.flushLocked()
+	n := len(w.buf)
+	w.mu.Unlock()
+	switch {
+	case n < flushAt:
+	case w.kick == nil || n >= 4*flushAt: // no flusher, or it is behind
+		w.Flush()
+	default:
+		select {
+		case w.kick <- struct{}{}:
+		default: // already woken
+		}
 	}
 	return len(p), nil
 }
 
 // Flush writes what is buffered.
 func (w *logWriter) Flush() {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.flushLocked()
-}
-
-func (w *logWriter) flushLocked() {
-	if len(w.buf) == 0 {
-		return
+	b := w.buf
+	w.buf = w.spare[:0]
+	w.mu.Unlock()
+	if len(b) > 0 {
+		w.out.Write(b)
 	}
-	w.out.Write(w.buf)
-	w.buf = w.buf[:0]
+	w.spare = b
 }
 
 // Close stops the flusher after a last flush.

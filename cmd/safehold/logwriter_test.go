@@ -15,9 +15,9 @@ import (
 func TestLogWriterBuffersOnlyAccessLines(t *testing.T) {
 	var out bytes.Buffer
 	lw := newLogWriter(&out)
-	read := func() string { // the writer writes out under its lock only
-		lw.mu.Lock()
-		defer lw.mu.Unlock()
+	read := func() string { // the writer writes out under its write lock only
+		lw.wmu.Lock()
+		defer lw.wmu.Unlock()
 		return out.String()
 	}
 	log := slog.New(flushingHandler{slog.NewTextHandler(lw, nil), lw})
@@ -64,4 +64,43 @@ func TestLogWriterAccessLine(t *testing.T) {
 	if out.String() != want {
 		t.Fatalf("flushed %q, want %q", out.String(), want)
 	}
+}
+
+// A Write that fills the buffer leaves the batch's write to the flusher: it
+// returns while the output is blocked, and the flusher then writes it all.
+func TestLogWriterFullBufferWakesFlusher(t *testing.T) {
+	out := &blockedWriter{release: make(chan struct{}), wrote: make(chan int, 16)}
+	lw := newLogWriter(out)
+	done := make(chan struct{})
+	go func() {
+		lw.Write(bytes.Repeat([]byte("x"), flushAt))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Write that filled the buffer waited for the output")
+	}
+	close(out.release)
+	for n := 0; n < flushAt; {
+		select {
+		case w := <-out.wrote:
+			n += w
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the flusher wrote %d of %d bytes", n, flushAt)
+		}
+	}
+	lw.Close()
+}
+
+// blockedWriter's writes wait until release is closed.
+type blockedWriter struct {
+	release chan struct{}
+	wrote   chan int
+}
+
+func (w *blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	w.wrote <- len(p)
+	return len(p), nil
 }
