@@ -1,11 +1,9 @@
 package recoveryservices_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/safehold/safehold/internal/fixture"
@@ -60,11 +58,10 @@ func TestPrivateLinkResources(t *testing.T) {
 	outsider := newPrincipal(t, e, "outsider", rbac.BackupReader, "/subscriptions/"+e.Sub+"/resourceGroups/otherrg")
 	resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1/privateLinkResources"+rsAPI, nil, testserver.As(outsider.cred))
 	must(t, "a reader of another resource group lists the groups", resp, m, 403)
-	var re *azcore.ResponseError
-	if _, err := plr.Get(ctx, "vaultrg", "v1", "nosuch", nil); !errors.As(err, &re) || re.StatusCode != 404 {
+	if _, err := plr.Get(ctx, "vaultrg", "v1", "nosuch", nil); !testserver.HasError(err, 404, "") {
 		t.Fatalf("an unknown group: %v", err)
 	}
-	if _, err := plr.NewListPager("vaultrg", "nosuch", nil).NextPage(ctx); !errors.As(err, &re) || re.StatusCode != 404 {
+	if _, err := plr.NewListPager("vaultrg", "nosuch", nil).NextPage(ctx); !testserver.HasError(err, 404, "") {
 		t.Fatalf("the groups of an unknown vault: %v", err)
 	}
 }
