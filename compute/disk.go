@@ -747,6 +747,7 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	s.nbdGrants.end(rid.String()) // its grants went with it: so do their open NBD exports
 	if err := s.vols.Remove(d.Properties.UniqueID); err != nil && !errors.Is(err, volume.ErrNotFound) {
 		return fmt.Errorf("remove volume of disk %s: %w", d.Name, err)
 	}

@@ -363,6 +363,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	s.nbdGrants.end(rid.String()) // its grants went with it: so do their open NBD exports
 	if eid != "" {
 		s.dropContent(ctx, rid.Name(), eid)
 	}
