@@ -68,10 +68,10 @@ func TestNBDExportEndsWithItsResource(t *testing.T) {
 }
 
 // nbdURIOf waits for a beginGetAccess and returns the nbdUri of its answer.
-func nbdURIOf[T any](t *testing.T, e *env, p *runtime.Poller[T]) string {
+func nbdURIOf[T any](t testing.TB, e *env, p *runtime.Poller[T]) string {
 	t.Helper()
 	var resp *http.Response
-	if _, err := p.PollUntilDone(runtime.WithCaptureResponse(e.Ctx(), &resp), poll); err != nil {
+	if _, err := p.PollUntilDone(runtime.WithCaptureResponse(e.Ctx(), &resp), fixture.Poll); err != nil {
 		t.Fatalf("grant: %v", err)
 	}
 	b, _ := io.ReadAll(resp.Body)

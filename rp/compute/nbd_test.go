@@ -3,9 +3,6 @@ package compute_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,11 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/compute"
-	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/volume"
 )
@@ -263,16 +258,5 @@ func (e *env) nbdURI(name string, access armcompute.AccessLevel) string {
 	if err != nil {
 		e.t.Fatalf("grant %s: %v", name, err)
 	}
-	var resp *http.Response
-	if _, err := p.PollUntilDone(runtime.WithCaptureResponse(e.Ctx(), &resp), fixture.Poll); err != nil {
-		e.t.Fatalf("grant %s: %v", name, err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	var body struct {
-		NBDURI string `json:"nbdUri"`
-	}
-	if err := json.Unmarshal(b, &body); err != nil || body.NBDURI == "" {
-		e.t.Fatalf("grant %s: no nbdUri in %s", name, b)
-	}
-	return body.NBDURI
+	return nbdURIOf(e.t, e, p)
 }
