@@ -597,3 +597,28 @@ func canonical(what, v string, allowed ...string) (string, error) {
 	}
 	return "", failure.Invalidf("InvalidParameter", "The value '%s' of '%s' is invalid. Use %s.", v, what, strings.Join(allowed, " or "))
 }
+
+// imageContent is the content the image key names records (a catalog
+// version "vmimage:{key}", or a gallery image version's id); nil when the
+// image does not exist.
+func (s *Service) imageContent(ctx context.Context, key string) (*ImageContent, error) {
+	if k, ok := strings.CutPrefix(key, "vmimage:"); ok {
+		d, err := s.p.Store.Get(ctx, vmImageKind, k)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var img VMImage
+		if err := json.Unmarshal(d.Value, &img); err != nil {
+			return nil, err
+		}
+		return &img.Content, nil
+	}
+	st, err := getState(ctx, s.p.Store, key)
+	if err != nil {
+		return nil, err
+	}
+	return st.Image, nil
+}

@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -460,18 +461,28 @@ func (s *Service) sweep(ctx context.Context) error {
 		return err
 	}
 	for _, m := range ms {
-		sid := m.Tags["snapshotId"]
-		if sid == "" {
+		sid, iid := m.Tags["snapshotId"], m.Tags["imageId"]
+		if sid == "" && iid == "" {
 			continue
 		}
-		st, err := getState(ctx, s.p.Store, sid)
-		if err != nil {
-			return err
+		var recorded bool
+		if sid != "" {
+			st, err := getState(ctx, s.p.Store, sid)
+			if err != nil {
+				return err
+			}
+			recorded = st.EngineID == m.ID
+		} else {
+			c, err := s.imageContent(ctx, iid)
+			if err != nil {
+				return err
+			}
+			recorded = c != nil && slices.Contains(c.engineIDs(), m.ID)
 		}
 		// On a shared store another replica may be between its capture and
 		// its commit: orphans stay there (a crash leaves their chunks
 		// referenced until an operator's reset; not swept yet).
-		if st.EngineID != m.ID && !s.shared {
+		if !recorded && !s.shared {
 			if err := s.repo.Delete(ctx, m.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 				return fmt.Errorf("remove orphaned snapshot %s: %w", m.ID, err)
 			}

@@ -57,6 +57,10 @@ func TestDiskFromPlatformImage(t *testing.T) {
 		}
 	}
 
+	// The start sweep keeps what images record.
+	e.restart()
+	ctx = e.Ctx()
+
 	imgs, err := armcompute.NewVirtualMachineImagesClient(e.Sub, e.Cred, e.Opts)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +151,11 @@ func TestDiskFromGalleryImage(t *testing.T) {
 		if err := del(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	e.restart() // the start sweep keeps what versions record
+	ctx = e.Ctx()
+	if f, err = armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts); err != nil {
+		t.Fatal(err)
 	}
 	fromImage := func(ref armcompute.ImageDiskReference) armcompute.Disk {
 		return armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
