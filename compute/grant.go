@@ -482,9 +482,11 @@ type grantExport struct {
 
 func (e *grantExport) ReadOnly() bool { return e.readOnly || e.snap != nil }
 
-// Release closes a snapshot's reader (its content's protection from
-// garbage collection) when the connection ends.
+// Release, when the connection ends, forgets the export (endGetAccess has
+// nothing left to end) and closes a snapshot's reader (its content's
+// protection from garbage collection).
 func (e *grantExport) Release() {
+	e.s.nbdGrants.remove(e)
 	if e.snap != nil {
 		e.snap.Close()
 	}
@@ -574,6 +576,12 @@ func (ge *grantExports) add(e *grantExport) {
 		}
 	}
 	ge.m[e] = struct{}{}
+}
+
+func (ge *grantExports) remove(e *grantExport) {
+	ge.mu.Lock()
+	defer ge.mu.Unlock()
+	delete(ge.m, e)
 }
 
 // end ends every open export of resourceID.

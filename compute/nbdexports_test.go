@@ -1,0 +1,57 @@
+package compute_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/nbd/nbdtest"
+)
+
+// The service tracks an NBD export (so that endGetAccess can end it) only
+// while a connection has it open: clients that connect, inspect or read,
+// and disconnect during a long grant (a 12-hour file recovery session) do
+// not pile up exports, each holding its disk's volume or its snapshot's
+// reader and segment cache, until the grant expires.
+func TestNBDExportsForgottenWhenConnectionsEnd(t *testing.T) {
+	s := newServiceOpts(t, compute.Options{NBDAddr: "127.0.0.1:0"})
+	ctx := context.Background()
+	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("d"), Location: "westus", CreateOption: "Empty", SizeBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID("d"), SnapshotID: snapID("s")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{diskID("d"), snapID("s")} {
+		g, err := s.GrantAccess(ctx, id, "Read", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uri, err := s.NBDURI(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(u.Path, "/")
+		for range 5 {
+			cl := nbdtest.MustDial(t, u.Host, name, false)
+			if n := s.OpenNBDExports(); n != 1 {
+				t.Fatalf("%s: %d exports tracked with one connection open, want 1", id, n)
+			}
+			cl.Close()
+			// The server sees the disconnect in its own time.
+			for deadline := time.Now().Add(10 * time.Second); s.OpenNBDExports() != 0 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := s.OpenNBDExports(); n != 0 {
+				t.Fatalf("%s: %d exports still tracked after their connection closed", id, n)
+			}
+		}
+	}
+}
