@@ -319,6 +319,9 @@ func (s *Service) PutGalleryImage(ctx context.Context, im *GalleryImageResource)
 	im.ID, im.Name, im.Type, im.Location = rid.String(), rid.Name(), GalleryImageType, g.Location
 	p.ProvisioningState = "Succeeded"
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := parentExists(ctx, tx, rid); err != nil { // the gallery, read above, may be gone since
+			return err
+		}
 		var old GalleryImageResource
 		err := resource.Get(ctx, tx, rid, &old)
 		created = failure.Is(err, failure.NotFound)
@@ -458,6 +461,11 @@ func (s *Service) CreateGalleryImageVersion(ctx context.Context, v *GalleryImage
 	v.Properties.ProvisioningState = "Succeeded"
 	rid, _ := arm.ParseID(v.ID)
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		// The image definition may have been deleted during the capture
+		// (it had no version to refuse it).
+		if err := parentExists(ctx, tx, rid); err != nil {
+			return err
+		}
 		if err := create(ctx, tx, rid, "Gallery image version", v); err != nil {
 			return err
 		}
@@ -521,6 +529,17 @@ func (s *Service) DeleteGalleryChild(ctx context.Context, id string) error {
 		}
 		return resource.Delete(ctx, tx, rid)
 	})
+}
+
+// parentExists is NotFound when rid's parent (an image definition's
+// gallery, a version's image definition) is not stored in tx: a child is
+// stored only under a parent that DeleteGalleryChild has not removed.
+func parentExists(ctx context.Context, tx store.Tx, rid arm.ResourceID) error {
+	ok, err := resource.Exists(ctx, tx, rid.Parent().String())
+	if err == nil && !ok {
+		err = resource.NotFound(rid.Parent())
+	}
+	return err
 }
 
 // GalleryImageRef is a resolved gallery image reference: the version, its
