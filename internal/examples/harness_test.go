@@ -244,7 +244,9 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 	case h.seeded || len(h.want) == 0:
 	case seed == "read" && req.Raw().Method == http.MethodGet:
 		h.seeded = true
-		h.seed(u, nil)
+		if err := h.seed(u, nil); err != nil {
+			return nil, fmt.Errorf("seed the documented state: %w", err)
+		}
 	case seed == "patch" && req.Raw().Method == http.MethodPatch:
 		h.seeded = true
 		var patch map[string]any
@@ -253,7 +255,9 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 			_ = req.RewindBody()
 			_ = json.Unmarshal(raw, &patch)
 		}
-		h.seed(u, patch)
+		if err := h.seed(u, patch); err != nil {
+			return nil, fmt.Errorf("seed the documented state: %w", err)
+		}
 	}
 	resp, err := req.Next()
 	if err == nil && h.first == nil {
@@ -270,20 +274,39 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// wait polls an Azure-AsyncOperation URL until the operation ends.
-func (h *H) wait(op string) {
-	for i := 0; op != "" && i < 100; i++ {
+// opStatus is what an Azure-AsyncOperation URL answers.
+type opStatus struct {
+	Status string
+	Error  json.RawMessage
+}
+
+// wait polls an Azure-AsyncOperation URL (none: nothing to wait for) until
+// the operation ends, as a client's poller does: however long it runs, up
+// to the example's deadline. An operation that has not ended by then, or
+// whose URL does not answer, is an error: going on would read a resource
+// still being created (provisioningState Creating) as if it were the one
+// the example documents.
+func (h *H) wait(op string) (opStatus, error) {
+	var st opStatus
+	for op != "" {
 		r, b, err := h.raw(http.MethodGet, op, nil)
-		if err != nil || r.StatusCode != 200 {
-			return
+		if err != nil {
+			return st, fmt.Errorf("wait for the operation %s: %w", op, err)
 		}
-		var st struct{ Status string }
+		if r.StatusCode != http.StatusOK {
+			return st, fmt.Errorf("wait for the operation %s: it answers %d: %s", op, r.StatusCode, b)
+		}
 		_ = json.Unmarshal(b, &st)
 		if st.Status != "InProgress" && st.Status != "Running" && st.Status != "Accepted" && st.Status != "" {
-			return
+			return st, nil
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-h.ctx.Done():
+			return st, fmt.Errorf("wait for the operation %s: still %s: %w", op, st.Status, h.ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
+	return st, nil
 }
 
 // follow: the example documents 200 and the server answered its PUT or
@@ -298,26 +321,9 @@ func (h *H) follow(x example) error {
 		return nil
 	}
 	if f.async != "" {
-		var st struct {
-			Status string
-			Error  json.RawMessage
-		}
-		for i := 0; ; i++ {
-			r, b, err := h.raw(http.MethodGet, f.async, nil)
-			if err != nil {
-				return err
-			}
-			if r.StatusCode != http.StatusOK {
-				return fmt.Errorf("follow the 202 of %s %s: the operation answers %d: %s", f.method, f.url, r.StatusCode, b)
-			}
-			_ = json.Unmarshal(b, &st)
-			if st.Status != "InProgress" && st.Status != "Running" && st.Status != "Accepted" && st.Status != "" {
-				break
-			}
-			if i == 300 {
-				return fmt.Errorf("follow the 202 of %s %s: the operation has not ended", f.method, f.url)
-			}
-			time.Sleep(200 * time.Millisecond)
+		st, err := h.wait(f.async)
+		if err != nil {
+			return fmt.Errorf("follow the 202 of %s %s: %w", f.method, f.url, err)
 		}
 		if st.Status != "Succeeded" {
 			return fmt.Errorf("follow the 202 of %s %s: the operation ended %s: %s", f.method, f.url, st.Status, st.Error)
@@ -372,15 +378,17 @@ func without(doc, patch map[string]any) {
 // patch, when seeding an update), or each documented element of a list at
 // its id, without its read-only fields; when the PUT is refused (a disk
 // whose creation cannot change), it deletes the resource and PUTs again.
-func (h *H) seed(u *url.URL, patch map[string]any) {
+// It waits for the operations it starts to end: the read must find the
+// seeded resource, not one still being created or deleted.
+func (h *H) seed(u *url.URL, patch map[string]any) error {
 	var doc map[string]any
 	if json.Unmarshal(h.want, &doc) != nil {
-		return
+		return nil
 	}
 	if patch != nil {
 		without(doc, patch)
 	}
-	put := func(target string, r map[string]any) {
+	put := func(target string, r map[string]any) error {
 		for _, k := range []string{"id", "name", "type", "etag", "systemData"} {
 			delete(r, k)
 		}
@@ -408,15 +416,17 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 		tu.Path, tu.RawPath = target, ""
 		resp, _, err := h.raw(http.MethodPut, tu.String(), b)
 		if err != nil {
-			return
+			return err
 		}
 		if resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusBadRequest && strings.Contains(strings.ToLower(target), "/microsoft.compute/") {
 			_, was, _ := h.raw(http.MethodGet, tu.String(), nil)
 			if d, _, err := h.raw(http.MethodDelete, tu.String(), nil); err == nil {
-				h.wait(d.Header.Get("Azure-AsyncOperation"))
+				if _, err := h.wait(d.Header.Get("Azure-AsyncOperation")); err != nil {
+					return err
+				}
 			}
 			if resp, _, err = h.raw(http.MethodPut, tu.String(), b); err != nil {
-				return
+				return err
 			}
 			// An empty disk documented without its size (an update of
 			// another property) is recreated with the size it had.
@@ -431,11 +441,12 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 				b, _ = json.Marshal(r)
 				b = reSub.ReplaceAll(b, []byte("${1}subscriptions/"+h.sub))
 				if resp, _, err = h.raw(http.MethodPut, tu.String(), b); err != nil {
-					return
+					return err
 				}
 			}
 		}
-		h.wait(resp.Header.Get("Azure-AsyncOperation"))
+		_, err = h.wait(resp.Header.Get("Azure-AsyncOperation"))
+		return err
 	}
 	if vals, ok := doc["value"].([]any); ok {
 		// A list documenting several resources under one id (Azure's
@@ -460,11 +471,13 @@ func (h *H) seed(u *url.URL, patch map[string]any) {
 			if name, _ := r["name"].(string); ids[strings.ToLower(id)] > 1 && name != "" && !strings.HasSuffix(id, "/"+name) {
 				id = id[:strings.LastIndex(id, "/")+1] + name
 			}
-			put(reSub.ReplaceAllString(id, "${1}subscriptions/"+h.sub), r)
+			if err := put(reSub.ReplaceAllString(id, "${1}subscriptions/"+h.sub), r); err != nil {
+				return err
+			}
 		}
-		return
+		return nil
 	}
-	put(u.Path, doc)
+	return put(u.Path, doc)
 }
 
 // rgTail is an id from its resource group on, lower case.
