@@ -496,10 +496,27 @@ func (e *grantExport) live() error {
 	e.mu.Lock()
 	ended := e.ended
 	e.mu.Unlock()
-	if ended || !e.s.now().Before(e.expiry) {
+	if !ended && !e.s.now().Before(e.expiry) {
+		e.end()
+		ended = true
+	}
+	if ended {
 		return nbd.ErrAccessEnded
 	}
 	return nil
+}
+
+// end ends the export (its grant was revoked or expired, or its resource
+// deleted): requests fail from now on, and a snapshot's reader is closed
+// at once, so that a connection its client leaves open no longer keeps
+// the content from garbage collection.
+func (e *grantExport) end() {
+	e.mu.Lock()
+	e.ended = true
+	e.mu.Unlock()
+	if e.snap != nil {
+		e.snap.Close()
+	}
 }
 
 func (e *grantExport) Size() int64 {
@@ -590,9 +607,7 @@ func (ge *grantExports) end(resourceID string) {
 	defer ge.mu.Unlock()
 	for x := range ge.m {
 		if x.resourceID == strings.ToLower(resourceID) {
-			x.mu.Lock()
-			x.ended = true
-			x.mu.Unlock()
+			x.end()
 			delete(ge.m, x)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/nbd/nbdtest"
+	"github.com/safehold/safehold/snapshot"
 )
 
 // The service tracks an NBD export (so that endGetAccess can end it) only
@@ -53,5 +54,57 @@ func TestNBDExportsForgottenWhenConnectionsEnd(t *testing.T) {
 				t.Fatalf("%s: %d exports still tracked after their connection closed", id, n)
 			}
 		}
+	}
+}
+
+// A snapshot deleted while an NBD connection to it stays open (a client
+// that never disconnects) has its content collected: the export's end
+// releases the reader that protected it, not only the client's
+// disconnect.
+func TestNBDEndedSnapshotExportReleasesContent(t *testing.T) {
+	s := newServiceOpts(t, compute.Options{NBDAddr: "127.0.0.1:0"})
+	ctx := context.Background()
+	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("d"), Location: "westus", CreateOption: "Empty", SizeBytes: 4 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID("d"), SnapshotID: snapID("empty")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.Volume(ctx, diskID("d"))
+	p := make([]byte, 1<<20)
+	for i := range p {
+		p[i] = byte(i*7 + i>>9)
+	}
+	if _, err := v.WriteAt(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	chunks := func() int {
+		t.Helper()
+		if _, err := s.Repository().GC(ctx, snapshot.GCOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := s.Repository().Size()
+		return n
+	}
+	before := chunks()
+	if _, err := s.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID("d"), SnapshotID: snapID("s")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if chunks() <= before {
+		t.Fatal("the snapshot stored no chunks of its own")
+	}
+	g, err := s.GrantAccess(ctx, snapID("s"), "Read", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, _ := s.NBDURI(ctx, g)
+	u, _ := url.Parse(uri)
+	cl := nbdtest.MustDial(t, u.Host, strings.TrimPrefix(u.Path, "/"), false)
+	defer cl.Close()
+	if err := s.DeleteSnapshot(ctx, snapID("s")); err != nil {
+		t.Fatal(err)
+	}
+	if n := chunks(); n != before {
+		t.Fatalf("%d chunks after the granted snapshot was deleted, want %d: the open connection still protects its content", n, before)
 	}
 }
