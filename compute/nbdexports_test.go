@@ -18,14 +18,7 @@ import (
 // not pile up exports, each holding its disk's volume or its snapshot's
 // reader and segment cache, until the grant expires.
 func TestNBDExportsForgottenWhenConnectionsEnd(t *testing.T) {
-	s := newServiceOpts(t, compute.Options{NBDAddr: "127.0.0.1:0"})
-	ctx := context.Background()
-	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("d"), Location: "westus", CreateOption: "Empty", SizeBytes: 1 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID("d"), SnapshotID: snapID("s")}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	s, ctx := nbdDiskAndSnapshot(t, "s")
 	for _, id := range []string{diskID("d"), snapID("s")} {
 		g, err := s.GrantAccess(ctx, id, "Read", time.Hour)
 		if err != nil {
@@ -62,14 +55,7 @@ func TestNBDExportsForgottenWhenConnectionsEnd(t *testing.T) {
 // releases the reader that protected it, not only the client's
 // disconnect.
 func TestNBDEndedSnapshotExportReleasesContent(t *testing.T) {
-	s := newServiceOpts(t, compute.Options{NBDAddr: "127.0.0.1:0"})
-	ctx := context.Background()
-	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("d"), Location: "westus", CreateOption: "Empty", SizeBytes: 4 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID("d"), SnapshotID: snapID("empty")}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	s, ctx := nbdDiskAndSnapshot(t, "empty")
 	v, _ := s.Volume(ctx, diskID("d"))
 	p := make([]byte, 1<<20)
 	for i := range p {
@@ -107,4 +93,19 @@ func TestNBDEndedSnapshotExportReleasesContent(t *testing.T) {
 	if n := chunks(); n != before {
 		t.Fatalf("%d chunks after the granted snapshot was deleted, want %d: the open connection still protects its content", n, before)
 	}
+}
+
+// nbdDiskAndSnapshot is a service with an NBD listener, a 4 MiB disk d and
+// its snapshot named snap.
+func nbdDiskAndSnapshot(t *testing.T, snap string) (*compute.Service, context.Context) {
+	t.Helper()
+	s := newServiceOpts(t, compute.Options{NBDAddr: "127.0.0.1:0"})
+	ctx := context.Background()
+	if _, err := s.CreateDisk(ctx, compute.DiskSpec{ID: diskID("d"), Location: "westus", CreateOption: "Empty", SizeBytes: 4 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SnapshotDisks(ctx, []compute.SnapshotSpec{{DiskID: diskID("d"), SnapshotID: snapID(snap)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s, ctx
 }
