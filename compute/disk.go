@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/accountblob"
 	"io"
 	"net/url"
 	"os"
@@ -33,6 +34,7 @@ type CreationData struct {
 	SourceResourceID  string `json:"sourceResourceId,omitempty"`
 	SourceUniqueID    string `json:"sourceUniqueId,omitempty"`
 	SourceURI         string `json:"sourceUri,omitempty"`
+	StorageAccountID  string `json:"storageAccountId,omitempty"`
 	UploadSizeBytes   int64  `json:"uploadSizeBytes,omitempty"`
 	LogicalSectorSize int32  `json:"logicalSectorSize,omitempty"`
 	// Kept as sent (Safehold's copies have one speed and no performance tiers).
@@ -149,9 +151,13 @@ type DiskSpec struct {
 	UploadSizeBytes                  int64
 	SourceID                         string
 	SourceURI                        string
-	OSType                           string
-	HyperVGeneration                 string
-	Zones                            []string
+	// SourceBlob is the storage-account blob (a fixed VHD) an Import
+	// reads, when its sourceUri names one.
+	SourceBlob       *accountblob.Source `json:",omitempty"`
+	StorageAccountID string              `json:",omitempty"` // as sent (the blob's account)
+	OSType           string
+	HyperVGeneration string
+	Zones            []string
 	// Settings and ExtendedLocation are kept as sent (UpdateSettings).
 	Settings         Settings
 	ExtendedLocation json.RawMessage
@@ -245,6 +251,9 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		if spec.SourceID != "" {
 			// A Safehold disk or snapshot named by URL (the face resolved it).
 			return s.checkCopySource(ctx, spec)
+		}
+		if spec.SourceBlob != nil {
+			return s.checkBlobSource(ctx, spec.SourceBlob, spec.SizeBytes)
 		}
 		p, err := s.importPath(spec.SourceURI)
 		if err != nil {
@@ -405,6 +414,11 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 	case "Import", "Copy":
 		if spec.CreateOption == "Import" {
 			d.Properties.CreationData.SourceURI = spec.SourceURI
+			if spec.SourceBlob != nil {
+				d.Properties.CreationData.StorageAccountID = spec.StorageAccountID
+				d.Properties.DiskSizeBytes, err = s.importBlob(ctx, uid, spec.SourceBlob)
+				break
+			}
 			if spec.SourceID == "" {
 				p, _ := s.importPath(spec.SourceURI)
 				d.Properties.DiskSizeBytes, err = s.importFile(uid, p)
@@ -547,12 +561,82 @@ func (s *Service) importFile(uid, path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	size := fi.Size()
+	return s.importReader(uid, src, fi.Size())
+}
+
+// importReader creates volume uid with the size bytes of src (the data of
+// a fixed VHD, without its footer).
+func (s *Service) importReader(uid string, src io.ReaderAt, size int64) (int64, error) {
 	if isFixedVHD(src, size) {
 		size -= 512 // the disk is the VHD's data, without its footer
 	}
-	_, err = s.vols.CreateWith(uid, size, func(f *os.File) error { return copySparse(f, src, size) })
+	_, err := s.vols.CreateWith(uid, size, func(f *os.File) error {
+		if sp, ok := src.(sparseSource); ok { // copy only where the source has data
+			rs, err := sp.DataRanges(0, size)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if err := copySparse(f, io.NewSectionReader(src, 0, r.Off+r.Len), r.Off, r.Off+r.Len); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return copySparse(f, src, 0, size)
+	})
 	return size, err
+}
+
+// sparseSource is a source that knows where its data is (a page blob).
+type sparseSource interface {
+	DataRanges(start, end int64) ([]struct{ Off, Len int64 }, error)
+}
+
+// openBlobSource opens the storage-account blob an Import reads: it must
+// be a fixed VHD (Azure imports only those); size is its data's, without
+// the footer.
+func (s *Service) openBlobSource(ctx context.Context, src *accountblob.Source) (*accountblob.Blob, int64, error) {
+	if s.opts.Blobs == nil {
+		return nil, 0, failure.Invalidf("InvalidParameter", "This server keeps no storage-account blobs to import %s from.", src.URI)
+	}
+	b, err := s.opts.Blobs.OpenSource(ctx, src)
+	if err != nil {
+		return nil, 0, err
+	}
+	if b.Size()%512 != 0 || !isFixedVHD(b, b.Size()) {
+		b.Close()
+		return nil, 0, failure.Invalidf("InvalidParameter", "Only blobs formatted as VHDs can be imported: %s is not a fixed VHD (its data followed by a 512-byte footer, a size a multiple of 512).", src.URI)
+	}
+	return b, b.Size() - 512, nil
+}
+
+// checkBlobSource checks the blob an Import reads, and that a size asked
+// for holds it.
+func (s *Service) checkBlobSource(ctx context.Context, src *accountblob.Source, want int64) error {
+	b, size, err := s.openBlobSource(ctx, src)
+	if err != nil {
+		return err
+	}
+	b.Close()
+	if size > MaxDiskBytes {
+		return failure.Invalidf("InvalidParameter", "The VHD %s has %d bytes of data, more than a disk's 32767 GB.", src.URI, size)
+	}
+	if want > 0 && want < size {
+		return failure.Invalidf("BadRequest", "The requested diskSizeGB %d is smaller than the import source's %d GB. A disk can only be created the same size as its source or larger.",
+			sizeGB(want), sizeGB(size))
+	}
+	return nil
+}
+
+// importBlob creates volume uid with the data of a blob (a fixed VHD).
+func (s *Service) importBlob(ctx context.Context, uid string, src *accountblob.Source) (int64, error) {
+	b, _, err := s.openBlobSource(ctx, src)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	return s.importReader(uid, b, b.Size())
 }
 
 // isFixedVHD reports whether a file is a fixed-format VHD: raw data
@@ -626,9 +710,9 @@ func (s *Service) restoreVolume(ctx context.Context, repo *snapshot.Repository, 
 }
 
 // copySparse copies size bytes of src into f, writing only non-zero blocks.
-func copySparse(f *os.File, src io.ReaderAt, size int64) error {
+func copySparse(f *os.File, src io.ReaderAt, from, size int64) error {
 	buf := make([]byte, 1<<20)
-	for off := int64(0); off < size; {
+	for off := from; off < size; {
 		n := min(int64(len(buf)), size-off)
 		if _, err := io.ReadFull(io.NewSectionReader(src, off, n), buf[:n]); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/accountblob"
 	"net"
 	"os"
 	"path/filepath"
@@ -78,6 +79,9 @@ type Options struct {
 	// Replica, when set, makes live disks owned by one replica at a time
 	// (see Replica); nil: one process serves every disk.
 	Replica *Replica
+	// Blobs, when set, are the storage accounts' blobs disks and snapshots
+	// may be imported from (createOption Import with a blob sourceUri).
+	Blobs *accountblob.Service
 }
 
 // Service is the compute domain.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	rpstorage "github.com/safehold/safehold/rp/storage"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -60,7 +61,8 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("GET /metrics", s.Metrics.Handler()) // Prometheus text format; aggregate figures only, no auth (like /healthz)
 	mux.HandleFunc("GET /metadata/endpoints", s.serveMetadata)
 	s.Issuer.Routes(mux)
-	mux.Handle("/sas/disks/", s.injectDisk(rpcompute.SASHandler(s.Compute))) // disk data plane: the SAS signature is the auth
+	mux.Handle("/sas/disks/", s.injectDisk(rpcompute.SASHandler(s.Compute)))     // disk data plane: the SAS signature is the auth
+	mux.Handle(rpstorage.BlobPrefix, rpstorage.BlobHandler(s.Platform, s.Blobs)) // storage accounts' blobs: Shared Key or SAS is the auth
 	arm := s.authenticate(s.placeDisks(s.injectARM(s.Router)))
 	mux.Handle("/", arm)
 	s.mux = mux

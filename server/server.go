@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/accountblob"
 	"log/slog"
 	"net"
 	"net/http"
@@ -123,6 +124,7 @@ type Server struct {
 	Bootstrap Bootstrap
 	Conn      Connection
 	Handler   http.Handler
+	Blobs     *accountblob.Service // the blobs of the storage accounts (Microsoft.Storage)
 	Compute   *compute.Service
 	Engine    *protection.Engine // protection for both vault kinds
 	Authz     *rbac.Authorizer
@@ -325,6 +327,10 @@ func (s *Server) init(ctx context.Context) error {
 		cfg.Compute.Replica = &compute.Replica{NodeID: nodeID, URL: base, Forward: fwd}
 		s.Config.Compute.Replica = cfg.Compute.Replica
 	}
+	if s.Blobs, err = accountblob.New(s.Store, cfg.Clock, filepath.Join(cfg.DataDir, "storage-blobs")); err != nil {
+		return err
+	}
+	cfg.Compute.Blobs = s.Blobs
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
@@ -361,7 +367,7 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute),
-		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{}}, cfg.Providers...)
+		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{Blobs: s.Blobs}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

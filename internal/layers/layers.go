@@ -54,23 +54,26 @@ var Rules = []Rule{
 		"protection -> job, snapshot, store and its own interfaces (compute implements them; protection never imports compute or a face)"},
 	{"protection/computedisks", []string{"protection", "compute", "snapshot", "failure"},
 		"compute as the engine's disk layer: implements protection.Disks over compute.Service (glue for the composition root and engine tests)"},
-	{"compute", []string{"volume", "snapshot", "nbd", "blob", "blob/local", "resource", "lease", "store", "clock", "failure", "arm"},
+	{"accountblob", []string{"sparse", "resource", "store", "clock", "failure", "arm"},
+		"the blobs of Safehold's storage accounts (containers, block and page blobs in sparse files); arm for resource ids only"},
+	{"compute", []string{"volume", "snapshot", "nbd", "blob", "blob/local", "resource", "lease", "store", "clock", "failure", "arm", "accountblob"},
 		"compute -> volume, snapshot and the shared resource documents; arm for resource ids only (see DomainPackages)"},
 
 	// The ARM layer: wire types, and the platform every face is built on.
 	{"arm", []string{"failure"}, "ARM's wire: ids, routing, CloudError (arm.As writes a *failure.Error as one)"},
 	{"ops", []string{"arm", "clock", "failure", "job", "store"}, "ARM asynchronous operations: records and runs, no wire (arm for the caller, correlation and ids only, see CallerPackages)"},
 	{"arm/armops", []string{"arm", "ops"}, "the wire of ops: CloudErrors of failed operations, status resources, Location results"},
+	{"arm/blobwire", nil, "the Azure Storage blob wire both blob data planes share (the disk SAS, storage accounts): XML errors, ranges, page writes, downloads"},
 	{"identity", []string{"arm", "clock", "failure", "store"}, "tokens and principals (Unauthenticated failures; arm for the caller and ids only, see CallerPackages)"},
 	{"rbac", []string{"arm", "clock", "failure", "store"}, "role checks (Forbidden failures; arm for the caller and ids only, see CallerPackages)"},
 	{"resource", []string{"arm", "clock", "failure", "identity", "job", "lease", "ops", "store", "blob"},
 		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only; blob for the Platform's OpenBlob hook (--blob)"},
 
 	// The faces: routes, wire models, validation, translation.
-	{"rp/...", []string{"protection", "compute", "arm", "arm/armops", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
+	{"rp/...", []string{"protection", "compute", "accountblob", "arm", "arm/armops", "arm/blobwire", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
 		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
 
-	{"server", []string{"rp/...", "arm", "arm/armops", "connect", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
+	{"server", []string{"rp/...", "accountblob", "arm", "arm/armops", "connect", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
 		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web", "internal/logtext"},
 		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
@@ -88,7 +91,7 @@ var Rules = []Rule{
 
 // DomainPackages are the packages below the ARM layer: they may use arm for
 // resource ids only (AllowedARM), never for wire errors or requests.
-var DomainPackages = []string{"compute", "protection", "resource", "snapshot", "chunk", "blob", "blob/...",
+var DomainPackages = []string{"accountblob", "compute", "protection", "resource", "snapshot", "chunk", "blob", "blob/...",
 	"volume", "sparse", "nbd", "job", "lease", "store", "store/...", "clock", "failure", "fault", "metrics", "version"}
 
 // AllowedARM are the names of package arm a domain package may use.

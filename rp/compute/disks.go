@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/safehold/safehold/accountblob"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
@@ -26,6 +27,7 @@ type diskInput struct {
 			CreateOption     string `json:"createOption"`
 			SourceResourceID string `json:"sourceResourceId"`
 			SourceURI        string `json:"sourceUri"`
+			StorageAccountID string `json:"storageAccountId"`
 			UploadSizeBytes  int64  `json:"uploadSizeBytes"`
 			// FromImage: a platform image or a gallery image version.
 			ImageReference        *compute.ImageDiskReference `json:"imageReference"`
@@ -77,6 +79,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	// Linked access first: the caller must be allowed to read what it
 	// copies from, before anything about the source is looked up.
 	importSrc := ""
+	var blobSrc *accountblob.Source
 	if in.Properties != nil && in.Properties.CreationData != nil {
 		cd := in.Properties.CreationData
 		links := []arm.Link{readLink(cd.SourceResourceID)}
@@ -91,12 +94,17 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 		if strings.EqualFold(cd.CreateOption, "Import") {
-			src, err := pr.importSource(r, cd.SourceURI)
+			b, acct, err := pr.blobSource(r, cd.SourceURI, cd.StorageAccountID)
 			if err != nil {
 				return nil, err
 			}
-			importSrc = src
-			links = append(links, readLink(src))
+			if b == nil {
+				if importSrc, err = pr.importSource(r, cd.SourceURI); err != nil {
+					return nil, err
+				}
+			}
+			blobSrc = b
+			links = append(links, readLink(importSrc), readLink(acct))
 		}
 		if err := r.CheckLinked(links...); err != nil {
 			return nil, err
@@ -149,6 +157,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 	if importSrc != "" {
 		spec.SourceID = importSrc
 	}
+	spec.SourceBlob, spec.StorageAccountID = blobSrc, cd.StorageAccountID
 	if in.Properties.DiskSizeGB != nil {
 		if *in.Properties.DiskSizeGB <= 0 || *in.Properties.DiskSizeGB > 32767 {
 			return nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", *in.Properties.DiskSizeGB)
@@ -211,7 +220,7 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 		sku = "Standard_LRS"
 	}
 	tier := compute.SKUTier(sku)
-	cd := compute.CreationData{CreateOption: spec.CreateOption, SourceURI: spec.SourceURI, ImageReference: spec.ImageReference, GalleryImageReference: spec.GalleryImageReference}
+	cd := compute.CreationData{CreateOption: spec.CreateOption, SourceURI: spec.SourceURI, StorageAccountID: spec.StorageAccountID, ImageReference: spec.ImageReference, GalleryImageReference: spec.GalleryImageReference}
 	if spec.SourceID != "" {
 		if rid, err := arm.ParseID(spec.SourceID); err == nil {
 			cd.SourceResourceID = rid.String()
@@ -222,6 +231,33 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 		Properties: compute.DiskProperties{BlockProperties: compute.BlockProperties{CreationData: cd, DiskSizeGB: (size + 1<<30 - 1) >> 30, DiskSizeBytes: size,
 			DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC()},
 			OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration}}
+}
+
+// blobSource resolves an Import sourceUri that names a storage-account
+// blob (Azure's https://{account}.blob.core.windows.net/..., or Safehold's
+// blob endpoint) to the blob and its account's id, which the caller must
+// be allowed to read. storageAccountId, when sent, must name that account
+// (the way to import from another subscription's). nil: not a blob URL.
+func (pr *Provider) blobSource(r *arm.Request, uri, storageAccountID string) (*accountblob.Source, string, error) {
+	src, ok, err := accountblob.ParseSource(uri, r.HTTP.Host)
+	if !ok || err != nil {
+		return nil, "", err
+	}
+	if storageAccountID != "" {
+		// Linked access first: nothing about the account is looked up
+		// before the caller may read it.
+		if err := r.CheckLinked(readLink(normSourceID(storageAccountID))); err != nil {
+			return nil, "", err
+		}
+	}
+	acct, err := accountblob.FindAccount(r.HTTP.Context(), pr.p.Store, src.Account)
+	if err != nil {
+		return nil, "", err
+	}
+	if storageAccountID != "" && !arm.EqualIDs(normSourceID(storageAccountID), acct) {
+		return nil, "", arm.BadRequest("InvalidParameter", "'creationData.storageAccountId' '%s' is not the account of 'creationData.sourceUri' (%s): name the storage account the blob is in.", storageAccountID, acct)
+	}
+	return src, acct, nil
 }
 
 // importSource resolves an Import sourceUri that is a Safehold URL (an

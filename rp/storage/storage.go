@@ -1,14 +1,16 @@
 // Package storage serves a minimal Microsoft.Storage: storage accounts as
 // ARM resources with access keys, which Azure's backup APIs take as staging
 // accounts (Recovery Services RestoreDisks writes its VM config there;
-// az backup restore restore-disks looks the account up by name). There is no
-// blob data plane: Safehold keeps restored bytes in managed disks.
+// az backup restore restore-disks looks the account up by name), and their
+// blob service (BlobHandler, at primaryEndpoints.blob), whose blobs disks
+// and snapshots import (createOption Import).
 package storage
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"github.com/safehold/safehold/accountblob"
 	"net/http"
 	"regexp"
 	"strings"
@@ -25,11 +27,17 @@ const (
 )
 
 // Provider serves Microsoft.Storage.
-type Provider struct{ p *resource.Platform }
+type Provider struct {
+	p *resource.Platform
+	// Blobs are the accounts' blobs (served by BlobHandler); nil: no blob
+	// data plane (tests of the ARM face alone).
+	Blobs *accountblob.Service
+}
 
 // Register implements resource.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p = p
+	p.OnDelete(accountType, 0, pr.deleteBlobs)
 	rt.RegisterNamespace(arm.Namespace{Name: namespace, Versions: arm.UnionVersions(arm.APIVersionsStorage)})
 	sub := "/subscriptions/{subscriptionId}"
 	rg := sub + "/resourceGroups/{resourceGroupName}"
@@ -150,6 +158,9 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 		cur.SKU = map[string]string{"name": sku, "tier": tier}
 		setProperties(cur.Properties, in.Properties, true)
 		fill(&cur)
+		// Where Safehold serves the account's blobs (Azure's suffix in a
+		// sourceUri resolves to it too).
+		cur.Properties["primaryEndpoints"].(map[string]any)["blob"] = r.BaseURL() + BlobPrefix + name + "/"
 		return &cur, nil
 	})
 }
@@ -210,22 +221,31 @@ func fill(a *Account) {
 }
 
 func (pr *Provider) nameTaken(ctx context.Context, rd store.Reader, name string) (bool, error) {
-	subs, err := rd.List(ctx, resource.SubscriptionKind, store.ListQuery{})
+	_, err := accountblob.FindAccount(ctx, rd, name)
+	if arm.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// deleteBlobs deletes the containers and blobs of the account id names
+// (with the account, or its resource group).
+func (pr *Provider) deleteBlobs(ctx context.Context, id string) error {
+	if pr.Blobs == nil {
+		return nil
+	}
+	rid, err := arm.ParseID(id)
 	if err != nil {
-		return false, err
+		return err
 	}
-	for _, s := range subs {
-		all, err := resource.List[Account](ctx, rd, accountType, "/subscriptions/"+s.Key)
-		if err != nil {
-			return false, err
+	var a Account
+	if err := resource.Get(ctx, pr.p.Store, rid, &a); err != nil {
+		if arm.IsNotFound(err) {
+			return nil // names are global: never another subscription's blobs
 		}
-		for _, a := range all {
-			if strings.EqualFold(a.Name, name) {
-				return true, nil
-			}
-		}
+		return err
 	}
-	return false, nil
+	return pr.Blobs.DeleteAccount(ctx, a.Name)
 }
 
 func (pr *Provider) load(r *arm.Request) (arm.ResourceID, *Account, error) {
@@ -271,6 +291,9 @@ func (pr *Provider) patch(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) delete(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := pr.idOf(r)
+	if err := pr.deleteBlobs(ctx, id.String()); err != nil {
+		return nil, err
+	}
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return resource.Delete(ctx, tx, id) })
 	if arm.IsNotFound(err) {
 		return arm.NoContent(), nil

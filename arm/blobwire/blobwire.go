@@ -1,0 +1,334 @@
+// Package blobwire is the Azure Storage blob wire Safehold's two blob data
+// planes share: the disk SAS of beginGetAccess (rp/compute) and the blob
+// service of its storage accounts (rp/storage). It writes Azure's XML
+// errors, parses ranges, and serves page writes, ranged downloads and
+// page lists over any blob that implements Blob or PageBlob.
+package blobwire
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Version is the x-ms-version the data planes answer with.
+const Version = "2023-11-03"
+
+// PageSize is the page of the page-blob API: writes are aligned to it.
+const PageSize = 512
+
+// MaxPageWrite is the largest page write (Azure's 4 MiB).
+const MaxPageWrite = 4 << 20
+
+// Error is an Azure Storage error: an HTTP status, a code and a message.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf returns an *Error.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{status, code, fmt.Sprintf(format, args...)}
+}
+
+// WriteError writes e in Azure Storage's shape: x-ms-error-code and an
+// XML <Error> body (none for HEAD).
+func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	h := w.Header()
+	h.Set("x-ms-error-code", e.Code)
+	h.Set("x-ms-version", Version)
+	h.Set("Content-Type", "application/xml")
+	w.WriteHeader(e.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(fmt.Sprintf("%s\nRequestId:%s\nTime:%s", e.Message, w.Header().Get("x-ms-request-id"), time.Now().UTC().Format(time.RFC3339Nano))))
+	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>%s</Code><Message>%s</Message></Error>", e.Code, b.String())
+}
+
+// Blob is what a download reads.
+type Blob interface {
+	Size() int64
+	ModTime() time.Time
+	Created() time.Time
+	ReadAt(p []byte, off int64) (int, error)
+}
+
+// PageBlob is a blob whose 512-byte pages may be written and cleared.
+type PageBlob interface {
+	Blob
+	Writable() bool
+	WritePages(p []byte, off int64) error
+	ClearPages(off, n int64) error
+}
+
+// Typed is implemented by blobs that are not page blobs (BlockBlob).
+type Typed interface{ BlobType() string }
+
+// Described is implemented by blobs with stored properties: their
+// Content-Type, Content-MD5 (base64) and metadata.
+type Described interface {
+	ContentType() string
+	ContentMD5() string
+	Metadata() map[string]string
+}
+
+func blobType(b Blob) string {
+	if t, ok := b.(Typed); ok {
+		return t.BlobType()
+	}
+	return "PageBlob"
+}
+
+// ETag is a blob's ETag, from its modification time.
+func ETag(mod time.Time) string { return fmt.Sprintf("\"0x%X\"", mod.UnixNano()) }
+
+// Headers sets a blob's common response headers.
+func Headers(w http.ResponseWriter, b Blob) {
+	h := w.Header()
+	h.Set("ETag", ETag(b.ModTime()))
+	h.Set("Last-Modified", b.ModTime().UTC().Format(http.TimeFormat))
+	if blobType(b) == "PageBlob" {
+		h.Set("x-ms-blob-sequence-number", "0")
+	}
+	h.Set("x-ms-blob-type", blobType(b))
+	h.Set("x-ms-server-encrypted", "true")
+}
+
+// ParseRange parses x-ms-range (preferred) or Range: "bytes=a-b" or
+// "bytes=a-". ok is false when neither header is set.
+func ParseRange(r *http.Request) (start, end int64, open, ok bool, err error) {
+	v := r.Header.Get("x-ms-range")
+	if v == "" {
+		v = r.Header.Get("Range")
+	}
+	if v == "" {
+		return 0, 0, false, false, nil
+	}
+	bad := Errorf(http.StatusBadRequest, "InvalidHeaderValue", "The value '%s' of the range header is not of the form bytes=start-end.", v)
+	spec, found := strings.CutPrefix(strings.TrimSpace(v), "bytes=")
+	a, b, dash := strings.Cut(spec, "-")
+	if !found || !dash {
+		return 0, 0, false, true, bad
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	if err1 != nil || start < 0 {
+		return 0, 0, false, true, bad
+	}
+	if b == "" {
+		return start, 0, true, true, nil
+	}
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if err2 != nil || end < start {
+		return 0, 0, false, true, bad
+	}
+	return start, end, false, true, nil
+}
+
+// CheckMD5 checks a body against the request's Content-MD5, if any.
+func CheckMD5(r *http.Request, body []byte) error {
+	m := r.Header.Get("Content-MD5")
+	if m == "" {
+		return nil
+	}
+	want, err := base64.StdEncoding.DecodeString(m)
+	got := md5.Sum(body)
+	if err != nil || !bytes.Equal(want, got[:]) {
+		return Errorf(http.StatusBadRequest, "Md5Mismatch", "The MD5 value specified in the request did not match the MD5 value calculated by the server.")
+	}
+	return nil
+}
+
+// ReadBody reads a request body of exactly n bytes (Content-Length).
+func ReadBody(r *http.Request, n int64) ([]byte, error) {
+	if r.ContentLength != n {
+		return nil, Errorf(http.StatusBadRequest, "InvalidHeaderValue", "Content-Length %d does not match the %d bytes of the request.", r.ContentLength, n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		return nil, Errorf(http.StatusBadRequest, "InvalidInput", "The request body is shorter than its Content-Length: %v.", err)
+	}
+	return buf, CheckMD5(r, buf)
+}
+
+// PutPage serves Put Page (x-ms-page-write update or clear) on t.
+func PutPage(w http.ResponseWriter, r *http.Request, t PageBlob) error {
+	if !t.Writable() {
+		return Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: the SAS grants Read access. Call beginGetAccess with access Write to upload.")
+	}
+	start, end, open, ok, err := ParseRange(r)
+	if err != nil {
+		return err
+	}
+	if !ok || open {
+		return Errorf(http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-range with bytes=start-end.")
+	}
+	if start%PageSize != 0 || (end+1)%PageSize != 0 {
+		return Errorf(http.StatusRequestedRangeNotSatisfiable, "InvalidPageRange", "The page range specified is invalid: bytes=%d-%d is not aligned to 512-byte pages (start a multiple of 512, end one less than a multiple of 512).", start, end)
+	}
+	if end >= t.Size() {
+		return Errorf(http.StatusRequestedRangeNotSatisfiable, "InvalidPageRange", "The page range specified is invalid: bytes=%d-%d goes beyond the blob's %d bytes.", start, end, t.Size())
+	}
+	n := end - start + 1
+	switch mode := strings.ToLower(r.Header.Get("x-ms-page-write")); mode {
+	case "update":
+		if n > MaxPageWrite {
+			return Errorf(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "The request body is too large: %d bytes exceeds the 4 MiB limit of one page write.", n)
+		}
+		buf, err := ReadBody(r, n)
+		if err != nil {
+			return err
+		}
+		if err := t.WritePages(buf, start); err != nil {
+			return err
+		}
+	case "clear":
+		if r.ContentLength > 0 {
+			return Errorf(http.StatusBadRequest, "InvalidHeaderValue", "A clear-pages request must have no body (Content-Length 0).")
+		}
+		if err := t.ClearPages(start, n); err != nil {
+			return err
+		}
+	case "":
+		return Errorf(http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-page-write (update or clear).")
+	default:
+		return Errorf(http.StatusBadRequest, "InvalidHeaderValue", "The value '%s' of x-ms-page-write is not valid; use update or clear.", mode)
+	}
+	Headers(w, t)
+	w.Header().Set("x-ms-request-server-encrypted", "true")
+	w.Header().Del("x-ms-blob-type")
+	w.Header().Del("x-ms-server-encrypted")
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// Download serves Get Blob (ranged or whole) and Get Blob Properties (HEAD).
+func Download(w http.ResponseWriter, r *http.Request, t Blob) error {
+	start, end, open, ok, err := ParseRange(r)
+	if err != nil {
+		return err
+	}
+	size := t.Size()
+	status := http.StatusOK
+	if ok {
+		if start >= size {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+			return Errorf(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The range specified is invalid for the current size of the resource (%d bytes).", size)
+		}
+		if open || end >= size {
+			end = size - 1
+		}
+		status = http.StatusPartialContent
+	} else {
+		start, end = 0, size-1
+	}
+	n := end - start + 1
+	Headers(w, t)
+	hd := w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	if d, ok := t.(Described); ok {
+		if ct := d.ContentType(); ct != "" {
+			hd.Set("Content-Type", ct)
+		}
+		if m := d.ContentMD5(); m != "" && (status == http.StatusOK || r.Method == http.MethodHead) {
+			hd.Set("Content-MD5", m)
+		}
+		for k, v := range d.Metadata() {
+			hd.Set("x-ms-meta-"+k, v)
+		}
+	}
+	hd.Set("Accept-Ranges", "bytes")
+	hd.Set("Content-Length", strconv.FormatInt(max(n, 0), 10))
+	hd.Set("x-ms-creation-time", t.Created().UTC().Format(http.TimeFormat))
+	hd.Set("x-ms-lease-state", "available")
+	hd.Set("x-ms-lease-status", "unlocked")
+	if status == http.StatusPartialContent {
+		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, size))
+	}
+	if r.Method == http.MethodHead {
+		hd.Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	w.WriteHeader(status)
+	if n <= 0 {
+		return nil
+	}
+	buf := make([]byte, 1<<20)
+	for off := start; off <= end; {
+		k := min(int64(len(buf)), end+1-off)
+		if _, err := t.ReadAt(buf[:k], off); err != nil && err != io.EOF {
+			return nil // headers are out; the client sees a short body
+		}
+		if _, err := w.Write(buf[:k]); err != nil {
+			return nil
+		}
+		off += k
+	}
+	return nil
+}
+
+// A Range is a byte range [Off, Off+Len).
+type Range struct{ Off, Len int64 }
+
+type xmlRange struct {
+	Start int64 `xml:"Start"`
+	End   int64 `xml:"End"`
+}
+
+type pageListXML struct {
+	XMLName    xml.Name   `xml:"PageList"`
+	PageRange  []xmlRange `xml:"PageRange"`
+	ClearRange []xmlRange `xml:"ClearRange"`
+	NextMarker string     `xml:"NextMarker"`
+}
+
+// PageListRange is the range a Get Page Ranges request asks about: the
+// whole blob without a range header; InvalidPageRange when unaligned.
+func PageListRange(r *http.Request, size int64) (start, end int64, err error) {
+	start, end, open, ok, err := ParseRange(r)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok || open || end >= size {
+		if !ok {
+			start = 0
+		}
+		end = size - 1
+	}
+	if ok && (start%PageSize != 0 || (end+1)%PageSize != 0) {
+		return 0, 0, Errorf(http.StatusRequestedRangeNotSatisfiable, "InvalidPageRange", "The page range specified is invalid: bytes=%d-%d is not aligned to 512-byte pages.", start, end)
+	}
+	return start, end, nil
+}
+
+// WritePageList answers Get Page Ranges: the ranges set (holding data)
+// and, for a diff, those cleared.
+func WritePageList(w http.ResponseWriter, t Blob, set, clr []Range) error {
+	var list pageListXML
+	for _, rg := range set {
+		list.PageRange = append(list.PageRange, xmlRange{rg.Off, rg.Off + rg.Len - 1})
+	}
+	for _, rg := range clr {
+		list.ClearRange = append(list.ClearRange, xmlRange{rg.Off, rg.Off + rg.Len - 1})
+	}
+	Headers(w, t)
+	w.Header().Del("x-ms-blob-type")
+	w.Header().Del("x-ms-server-encrypted")
+	w.Header().Set("x-ms-blob-content-length", strconv.FormatInt(t.Size(), 10))
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, xml.Header)
+	return xml.NewEncoder(w).Encode(list)
+}
