@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/accountblob"
 	"io"
 	"sync"
 	"time"
@@ -294,19 +295,121 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 }
 
 func snapshotBody(sn *Snapshot, d *DiskResource) *SnapshotResource {
-	b := &SnapshotResource{Tracked: Tracked{ID: sn.ID, Name: sn.Name, Type: SnapshotType, Location: sn.Location, Tags: sn.Tags,
-		SKU: &SKU{Name: "Standard_LRS", Tier: "Standard"}},
-		Properties: SnapshotProperties{
-			BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
-				DiskSizeBytes: sn.SizeBytes, DiskSizeGB: sizeGB(sn.SizeBytes), DiskState: StateUnattached, ProvisioningState: "Succeeded",
-				TimeCreated: sn.TimeCreated, UniqueID: sn.UniqueID},
-			Incremental: sn.Incremental, OSType: d.Properties.OSType,
-			HyperVGeneration: d.Properties.HyperVGeneration, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
-			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled", CompletionPercent: 100}}
+	b := newSnapshotBody(sn, CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID}, d.Properties.OSType, d.Properties.HyperVGeneration)
 	if sn.Incremental {
 		b.Properties.IncrementalFamilyID = d.Properties.UniqueID
 	}
 	return b
+}
+
+func newSnapshotBody(sn *Snapshot, cd CreationData, osType, hyperV string) *SnapshotResource {
+	return &SnapshotResource{Tracked: Tracked{ID: sn.ID, Name: sn.Name, Type: SnapshotType, Location: sn.Location, Tags: sn.Tags,
+		SKU: &SKU{Name: "Standard_LRS", Tier: "Standard"}},
+		Properties: SnapshotProperties{
+			BlockProperties: BlockProperties{CreationData: cd,
+				DiskSizeBytes: sn.SizeBytes, DiskSizeGB: sizeGB(sn.SizeBytes), DiskState: StateUnattached, ProvisioningState: "Succeeded",
+				TimeCreated: sn.TimeCreated, UniqueID: sn.UniqueID},
+			Incremental: sn.Incremental, OSType: osType,
+			HyperVGeneration: hyperV, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
+			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled", CompletionPercent: 100}}
+}
+
+// SnapshotImport describes a snapshot to import from a storage-account blob.
+type SnapshotImport struct {
+	ID               string
+	Location         string
+	Tags             map[string]string
+	Source           *accountblob.Source
+	StorageAccountID string // as sent
+	OSType           string
+	HyperVGeneration string
+}
+
+// CheckSnapshotImport validates a snapshot import without taking anything.
+func (s *Service) CheckSnapshotImport(ctx context.Context, in *SnapshotImport) error {
+	rid, err := parseTyped(in.ID, SnapshotType)
+	if err != nil {
+		return err
+	}
+	if err := resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+		return err
+	}
+	if err := s.checkAbsent(ctx, rid, "Snapshot"); err != nil {
+		return err
+	}
+	return s.checkBlobSource(ctx, in.Source, 0)
+}
+
+// ImportSnapshot captures a storage-account blob (a fixed VHD: its data,
+// without the footer) into a new snapshot.
+func (s *Service) ImportSnapshot(ctx context.Context, in SnapshotImport) (*SnapshotResource, error) {
+	if err := s.CheckSnapshotImport(ctx, &in); err != nil {
+		return nil, err
+	}
+	rid, _ := arm.ParseID(in.ID)
+	b, size, err := s.openBlobSource(ctx, in.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	leave, valid, err := s.enterWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	m, _, err := s.repo.Capture(ctx, vhdSource{b, size}, snapshot.CaptureOptions{Tags: map[string]string{"snapshotId": rid.String(), "sourceUri": in.Source.URI}})
+	if err != nil {
+		return nil, fmt.Errorf("capture %s: %w", in.Source.URI, err)
+	}
+	sn := &Snapshot{ID: rid.String(), Name: rid.Name(), Location: resource.NormLocation(in.Location), SizeBytes: size, TimeCreated: s.now(), EngineID: m.ID, UniqueID: newUUID(), Tags: in.Tags}
+	body := newSnapshotBody(sn, CreationData{CreateOption: "Import", SourceURI: in.Source.URI, StorageAccountID: in.StorageAccountID}, in.OSType, in.HyperVGeneration)
+	err = valid()
+	if err == nil {
+		err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+			if err := create(ctx, tx, rid, "Snapshot", body); err != nil {
+				return err
+			}
+			return putState(ctx, tx, rid.String(), resourceState{EngineID: m.ID})
+		})
+	}
+	if err != nil {
+		s.repo.Delete(context.WithoutCancel(ctx), m.ID)
+		return nil, err
+	}
+	return s.SnapshotResource(ctx, rid.String())
+}
+
+// vhdSource is the data of a VHD blob as the engine reads a disk: its
+// first size bytes, and where they hold data.
+type vhdSource struct {
+	b    *accountblob.Blob
+	size int64
+}
+
+func (v vhdSource) Size() int64 { return v.size }
+func (v vhdSource) ReadAt(p []byte, off int64) (int, error) {
+	if off >= v.size {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > v.size-off {
+		n, err := v.b.ReadAt(p[:v.size-off], off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return v.b.ReadAt(p, off)
+}
+func (v vhdSource) DataRanges(off, n int64) ([]snapshot.Range, error) {
+	rs, err := v.b.DataRanges(off, min(off+n, v.size))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]snapshot.Range, len(rs))
+	for i, r := range rs {
+		out[i] = snapshot.Range{Off: r.Off, Len: r.Len}
+	}
+	return out, nil
 }
 
 // frozenSource adapts a volume freeze to the engine's Source and DataRanger.

@@ -425,6 +425,7 @@ func (p *prereqs) create(xs []*example) {
 	for _, a := range accounts {
 		p.storageAccount(a.rg, a.name)
 	}
+	p.vhdBlobs(xs)
 	loc := func(rg, name string) string {
 		if r := region[strings.ToLower(rg+"/"+name)]; r != "" {
 			return r

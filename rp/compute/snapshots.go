@@ -19,9 +19,13 @@ type snapshotInput struct {
 		CreationData *struct {
 			CreateOption     string `json:"createOption"`
 			SourceResourceID string `json:"sourceResourceId"`
+			SourceURI        string `json:"sourceUri"`
+			StorageAccountID string `json:"storageAccountId"`
 		} `json:"creationData"`
-		Incremental *bool  `json:"incremental"`
-		DiskSizeGB  *int64 `json:"diskSizeGB"`
+		Incremental      *bool  `json:"incremental"`
+		DiskSizeGB       *int64 `json:"diskSizeGB"`
+		OSType           string `json:"osType"`
+		HyperVGeneration string `json:"hyperVGeneration"`
 	} `json:"properties"`
 }
 
@@ -48,6 +52,7 @@ func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	pr.p.Ops.Register("compute.snapshot.create", pr.runCreateSnapshot)
 	pr.p.Ops.Register("compute.snapshot.delete", runDelete(pr.svc.DeleteSnapshot))
 	pr.p.Ops.Register("compute.snapshot.copy", pr.runCopySnapshot)
+	pr.p.Ops.Register("compute.snapshot.import", pr.runImportSnapshot)
 }
 
 func snapshotID(r *arm.Request) string {
@@ -105,8 +110,11 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null). Use Copy with sourceResourceId set to a disk.")
 	}
 	cd := in.Properties.CreationData
+	if strings.EqualFold(cd.CreateOption, "Import") {
+		return pr.importSnapshot(r, id, in, settings)
+	}
 	if !strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(cd.CreateOption, "CopyStart") {
-		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for snapshots. Use Copy with sourceResourceId set to a disk or snapshot.", cd.CreateOption)
+		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for snapshots. Use Copy with sourceResourceId set to a disk or snapshot, or Import with sourceUri set to a VHD blob.", cd.CreateOption)
 	}
 	src, err := arm.ParseID(cd.SourceResourceID)
 	if cd.SourceResourceID == "" || err != nil || !(src.IsType(compute.DiskType) || src.IsType(compute.SnapshotType)) {
@@ -236,4 +244,53 @@ func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) erro
 		}
 	}
 	return answerCreated(ctx, pr, op, c.Target, pr.svc.SnapshotResource)
+}
+
+// importSnapshot starts the import of a snapshot from a storage-account
+// blob (createOption Import, sourceUri a VHD blob's URL).
+func (pr *Provider) importSnapshot(r *arm.Request, id string, in snapshotInput, settings compute.Settings) (*arm.Response, error) {
+	cd := in.Properties.CreationData
+	src, acct, err := pr.blobSource(r, cd.SourceURI, cd.StorageAccountID)
+	if err != nil {
+		return nil, err
+	}
+	if src == nil {
+		return nil, arm.BadRequest("InvalidParameter", "'creationData.sourceUri' '%s' is not a blob URL: a snapshot imports https://{account}.blob.core.windows.net/{container}/{blob}.", cd.SourceURI)
+	}
+	if err := r.CheckLinked(readLink(acct)); err != nil {
+		return nil, err
+	}
+	spec := compute.SnapshotImport{ID: id, Location: *in.Location, Tags: in.Tags, Source: src, StorageAccountID: cd.StorageAccountID,
+		OSType: in.Properties.OSType, HyperVGeneration: in.Properties.HyperVGeneration}
+	if err := pr.svc.CheckSnapshotImport(r.HTTP.Context(), &spec); err != nil {
+		return nil, err
+	}
+	body := &compute.SnapshotResource{Tracked: compute.Tracked{ID: id, Name: r.Param("snapshotName"), Type: compute.SnapshotType, Location: resource.NormLocation(*in.Location), Tags: in.Tags,
+		SKU: &compute.SKU{Name: "Standard_LRS", Tier: "Standard"}},
+		Properties: compute.SnapshotProperties{
+			BlockProperties: compute.BlockProperties{CreationData: compute.CreationData{CreateOption: "Import", SourceURI: src.URI, StorageAccountID: cd.StorageAccountID},
+				DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC()},
+			OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration, Settings: settings}}
+	return pr.startCreate(r, "compute.snapshot.import", id, spec.Location, snapshotImport{Import: spec, Settings: settings}, body)
+}
+
+type snapshotImport struct {
+	Import   compute.SnapshotImport
+	Settings compute.Settings
+}
+
+func (pr *Provider) runImportSnapshot(ctx context.Context, op *ops.Operation) error {
+	_, in, err := opSpec[snapshotImport](op)
+	if err != nil {
+		return err
+	}
+	if _, err := pr.svc.SnapshotResource(ctx, in.Import.ID); err != nil {
+		if _, err := pr.svc.ImportSnapshot(ctx, in.Import); err != nil {
+			return retryBusy(err)
+		}
+		if err := pr.applySettings(ctx, in.Import.ID, in.Settings, nil); err != nil {
+			return err
+		}
+	}
+	return answerCreated(ctx, pr, op, in.Import.ID, pr.svc.SnapshotResource)
 }
