@@ -323,6 +323,9 @@ type SnapshotImport struct {
 	StorageAccountID string // as sent
 	OSType           string
 	HyperVGeneration string
+	// SizeBytes, when set, is the snapshot's size: no less than the VHD's
+	// data (zeros after it).
+	SizeBytes int64
 }
 
 // CheckSnapshotImport validates a snapshot import without taking anything.
@@ -337,7 +340,7 @@ func (s *Service) CheckSnapshotImport(ctx context.Context, in *SnapshotImport) e
 	if err := s.checkAbsent(ctx, rid, "Snapshot"); err != nil {
 		return err
 	}
-	return s.checkBlobSource(ctx, in.Source, 0)
+	return s.checkBlobSource(ctx, in.Source, in.SizeBytes)
 }
 
 // ImportSnapshot captures a storage-account blob (a fixed VHD: its data,
@@ -357,7 +360,8 @@ func (s *Service) ImportSnapshot(ctx context.Context, in SnapshotImport) (*Snaps
 		return nil, err
 	}
 	defer leave()
-	m, _, err := s.repo.Capture(ctx, vhdSource{b, size}, snapshot.CaptureOptions{Tags: map[string]string{"snapshotId": rid.String(), "sourceUri": in.Source.URI}})
+	size = max(size, in.SizeBytes)
+	m, _, err := s.repo.Capture(ctx, vhdSource{b, b.Size() - 512, size}, snapshot.CaptureOptions{Tags: map[string]string{"snapshotId": rid.String(), "sourceUri": in.Source.URI}})
 	if err != nil {
 		return nil, fmt.Errorf("capture %s: %w", in.Source.URI, err)
 	}
@@ -380,10 +384,10 @@ func (s *Service) ImportSnapshot(ctx context.Context, in SnapshotImport) (*Snaps
 }
 
 // vhdSource is the data of a VHD blob as the engine reads a disk: its
-// first size bytes, and where they hold data.
+// first data bytes, then zeros up to size; and where it holds data.
 type vhdSource struct {
-	b    *accountblob.Blob
-	size int64
+	b          *accountblob.Blob
+	data, size int64
 }
 
 func (v vhdSource) Size() int64 { return v.size }
@@ -391,22 +395,33 @@ func (v vhdSource) ReadAt(p []byte, off int64) (int, error) {
 	if off >= v.size {
 		return 0, io.EOF
 	}
-	if int64(len(p)) > v.size-off {
-		n, err := v.b.ReadAt(p[:v.size-off], off)
-		if err == nil {
-			err = io.EOF
+	p = p[:min(int64(len(p)), v.size-off)]
+	n := 0
+	if off < v.data {
+		k, err := io.NewSectionReader(v.b, 0, v.data).ReadAt(p[:min(int64(len(p)), v.data-off)], off)
+		if err != nil && err != io.EOF {
+			return k, err
 		}
-		return n, err
+		n = k
 	}
-	return v.b.ReadAt(p, off)
+	clear(p[n:])
+	if off+int64(len(p)) == v.size {
+		return len(p), io.EOF
+	}
+	return len(p), nil
 }
 func (v vhdSource) DataRanges(off, n int64) ([]snapshot.Range, error) {
-	rs, err := v.b.DataRanges(off, min(off+n, v.size))
+	return engineRanges(v.b.DataRanges(off, min(off+n, v.data)))
+}
+
+// engineRanges converts byte ranges to the engine's.
+func engineRanges[R ~struct{ Off, Len int64 }](rs []R, err error) ([]snapshot.Range, error) {
 	if err != nil {
 		return nil, err
 	}
 	out := make([]snapshot.Range, len(rs))
-	for i, r := range rs {
+	for i, x := range rs {
+		r := struct{ Off, Len int64 }(x)
 		out[i] = snapshot.Range{Off: r.Off, Len: r.Len}
 	}
 	return out, nil
@@ -418,15 +433,7 @@ type frozenSource struct{ fz *volume.Freeze }
 func (f frozenSource) Size() int64                             { return f.fz.Size() }
 func (f frozenSource) ReadAt(p []byte, off int64) (int, error) { return f.fz.ReadAt(p, off) }
 func (f frozenSource) DataRanges(off, n int64) ([]snapshot.Range, error) {
-	rs, err := f.fz.DataRanges(off, n)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]snapshot.Range, len(rs))
-	for i, r := range rs {
-		out[i] = snapshot.Range{Off: r.Off, Len: r.Len}
-	}
-	return out, nil
+	return engineRanges(f.fz.DataRanges(off, n))
 }
 
 // UpdateSnapshotTags replaces a snapshot's tags.

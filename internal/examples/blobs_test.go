@@ -41,6 +41,13 @@ func (p *prereqs) vhdBlobs(xs []*example) {
 				p.bodySub(x, "subscriptions/"+ph+"/", "subscriptions/"+p.e.Sub+"/")
 			}
 		}
+		// An update documenting a disk imported from a blob is seeded
+		// with that disk: a disk of its own (the disk the other updates
+		// share was made otherwise, and its seed would replace it under
+		// them).
+		if x.seededUpdate() && x.Client == "DisksClient" && reBlobURI.MatchString(x.WantExpr) && x.Args["diskName"] != "" {
+			p.sub(x, "diskName", x.Args["diskName"]+"-imported")
+		}
 		for _, m := range reBlobURI.FindAllStringSubmatch(text, -1) {
 			if k := strings.Join(m[1:], "/"); !seen[k] && rg != "" {
 				seen[k] = true

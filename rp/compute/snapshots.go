@@ -262,6 +262,12 @@ func (pr *Provider) importSnapshot(r *arm.Request, id string, in snapshotInput, 
 	}
 	spec := compute.SnapshotImport{ID: id, Location: *in.Location, Tags: in.Tags, Source: src, StorageAccountID: cd.StorageAccountID,
 		OSType: in.Properties.OSType, HyperVGeneration: in.Properties.HyperVGeneration}
+	if gb := in.Properties.DiskSizeGB; gb != nil {
+		if *gb <= 0 || *gb > 32767 {
+			return nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", *gb)
+		}
+		spec.SizeBytes = *gb << 30
+	}
 	if err := pr.svc.CheckSnapshotImport(r.HTTP.Context(), &spec); err != nil {
 		return nil, err
 	}

@@ -182,6 +182,38 @@ func TestBlobsAndImport(t *testing.T) {
 	if back := readDisk(t, ctx, e, co, "disks", "imported"); !bytes.Equal(back, data) {
 		t.Fatal("the imported disk's bytes differ from the VHD's data")
 	}
+	// A blob that is no VHD does not import.
+	notVHD := missing
+	notVHD.Properties.CreationData.SourceURI = to.Ptr(endpoint + "osimages/notes/doc.bin")
+	_, err = disks.BeginCreateOrUpdate(ctx, "disks", "notvhd", notVHD, nil)
+	testserver.WantError(t, "import of a block blob that is no VHD", err, 400, "InvalidParameter")
+
+	// A snapshot imports the same blob, by Safehold's own URL of it.
+	snaps, err := armcompute.NewSnapshotsClient(e.Sub, pcred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spl, err := snaps.BeginCreateOrUpdate(ctx, "disks", "imported-snap", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionImport), SourceURI: to.Ptr(endpoint + "osimages/disk.vhd")}}}, nil)
+	if err != nil {
+		t.Fatalf("import snapshot: %v", err)
+	}
+	sn, err := spl.PollUntilDone(ctx, fixture.Poll)
+	if err != nil || *sn.Properties.DiskSizeBytes != size || *sn.Properties.CreationData.CreateOption != armcompute.DiskCreateOptionImport {
+		t.Fatalf("imported snapshot: %v %+v", err, sn.Properties)
+	}
+	fromSnap := armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{CreationData: &armcompute.CreationData{
+		CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: sn.ID}}}
+	dpl, err := disks.BeginCreateOrUpdate(ctx, "disks", "from-snap", fromSnap, nil)
+	if err == nil {
+		_, err = dpl.PollUntilDone(ctx, fixture.Poll)
+	}
+	if err != nil {
+		t.Fatalf("disk from the imported snapshot: %v", err)
+	}
+	if back := readDisk(t, ctx, e, co, "disks", "from-snap"); !bytes.Equal(back, data) {
+		t.Fatal("a disk of the imported snapshot differs from the VHD's data")
+	}
 }
 
 func readDisk(t *testing.T, ctx context.Context, e *testserver.Env, co azcore.ClientOptions, rg, name string) []byte {
