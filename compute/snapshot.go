@@ -411,6 +411,9 @@ func (v vhdSource) ReadAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 func (v vhdSource) DataRanges(off, n int64) ([]snapshot.Range, error) {
+	if off >= v.data {
+		return nil, nil // zeros after the VHD's data
+	}
 	return engineRanges(v.b.DataRanges(off, min(off+n, v.data)))
 }
 

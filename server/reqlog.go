@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	rpstorage "github.com/safehold/safehold/rp/storage"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,8 @@ func routeLabel(pattern, path string) string {
 		return "/dashboard/*"
 	case strings.HasPrefix(p, "/sas/disks/"):
 		return "/sas/disks/*"
+	case strings.HasPrefix(p, rpstorage.BlobPrefix):
+		return rpstorage.BlobPrefix + "*"
 	case strings.Contains(p, "/oauth2/"):
 		return "token"
 	case strings.Contains(p, "/.well-known/") || strings.Contains(p, "/discovery/"):
@@ -54,10 +57,11 @@ func (c *capture) add(b []byte) {
 }
 
 // startReqLog reads (and restores) the request body and tees the response.
-// The disk data plane (/sas/) moves raw disk bytes: its bodies are not kept.
+// The data planes (disks' /sas/, the storage accounts' blobs) move raw
+// bytes: their bodies are not kept.
 func startReqLog(r *http.Request, sw *statusWriter) *reqLog {
 	rl := &reqLog{resp: &capture{}}
-	if strings.HasPrefix(strings.ToLower(r.URL.Path), "/sas/") {
+	if p := strings.ToLower(r.URL.Path); strings.HasPrefix(p, "/sas/") || strings.HasPrefix(p, rpstorage.BlobPrefix) {
 		rl.skip = true
 		return rl
 	}

@@ -42,11 +42,13 @@ func (p *prereqs) vhdBlobs(xs []*example) {
 			}
 		}
 		// An update documenting a disk imported from a blob is seeded
-		// with that disk: a disk of its own (the disk the other updates
-		// share was made otherwise, and its seed would replace it under
-		// them).
-		if x.seededUpdate() && x.Client == "DisksClient" && reBlobURI.MatchString(x.WantExpr) && x.Args["diskName"] != "" {
-			p.sub(x, "diskName", x.Args["diskName"]+"-imported")
+		// with that disk: a disk of its own, in a group of its own (the
+		// documented disk has its name but no id), for the disk of that
+		// name the other updates share was made otherwise, and the seed
+		// would replace it under them.
+		if own := x.Args["resourceGroupName"]; x.seededUpdate() && x.Client == "DisksClient" && reBlobURI.MatchString(x.WantExpr) && own != "" {
+			p.sub(x, "resourceGroupName", own+"-imported")
+			p.e.ResourceGroups(own + "-imported")
 		}
 		for _, m := range reBlobURI.FindAllStringSubmatch(text, -1) {
 			if k := strings.Join(m[1:], "/"); !seen[k] && rg != "" {
