@@ -68,11 +68,6 @@ func (p *prereqs) implied(text string) {
 			p.sizes[k] = gb
 		}
 	}
-	p.impliedLocations(text)
-}
-
-// impliedLocations records the locations an example's text implies.
-func (p *prereqs) impliedLocations(text string) {
 	for _, m := range reDatasourceLocation.FindAllStringSubmatch(text, -1) {
 		p.locations[strings.ToLower(m[1]+"/"+m[2])] = m[3]
 	}
@@ -211,10 +206,7 @@ func (p *prereqs) create(xs []*example) {
 		if x.seeded() || x.seededUpdate() {
 			text += x.WantExpr
 		}
-		// (A documented copy's size is no bound on its source: the seed's
-		// PUT sends that size, and a copy may be larger than its source.)
-		p.implied(x.Body)
-		p.impliedLocations(text)
+		p.implied(text)
 		for _, m := range reRG.FindAllStringSubmatch(text, -1) {
 			rgs[strings.ToLower(m[1])] = m[1]
 		}
