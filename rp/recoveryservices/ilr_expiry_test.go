@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,12 +16,15 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/nbd/nbdtest"
 	"github.com/safehold/safehold/server"
+	"github.com/safehold/safehold/store"
 )
 
 // TestFileRecoveryExpires: a file recovery session ends by itself after
 // its 12 hours, without a revoke: the open connection's reads fail, the
 // export no longer opens, the point no longer shows
 // isInstantIlrSessionActive; provisioning again starts a new session.
+// Deleting the protected item with its data ends that session too (its
+// snapshots are gone) and leaves no session record behind.
 func TestFileRecoveryExpires(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
 	e := testserver.Start(t, testserver.WithClock(clk), func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0" })
@@ -96,5 +100,16 @@ func TestFileRecoveryExpires(t *testing.T) {
 	defer cl2.Close()
 	if errno := read(cl2); errno != 0 || !active() {
 		t.Fatalf("a new session: read errno %d, session active %v", errno, active())
+	}
+
+	item := strings.TrimSuffix(vm1PointID(e, rp), "/recoveryPoints/"+rp) + "?api-version=2023-04-01"
+	resp, m := e.Do("DELETE", item, nil)
+	must(t, "delete the item with its data", resp, m, 202)
+	e.WaitFor("the item deleted", func() bool { resp, _ := e.Do("GET", item, nil); return resp.StatusCode == 404 })
+	if errno := read(cl2); errno == 0 {
+		t.Fatal("the open connection still reads after the item and its snapshots were deleted")
+	}
+	if docs, err := e.Server.Store.List(e.Ctx(), "recoveryservices.ilr", store.ListQuery{}); err != nil || len(docs) != 0 {
+		t.Fatalf("file recovery sessions stored after their item was deleted: %d (%v)", len(docs), err)
 	}
 }

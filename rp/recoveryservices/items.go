@@ -583,6 +583,11 @@ func (pr *Provider) removeItem(ctx context.Context, it *itemRecord, also func(ct
 			}
 		}
 		tx.Delete(ctx, "resource", it.ContainerID)
+		// Its points' file recovery sessions (their exports ended with
+		// the points' snapshots).
+		if _, err := tx.DeleteScope(ctx, ilrKind, ilrScope(it.ID)); err != nil {
+			return err
+		}
 		if also != nil {
 			return also(ctx, tx)
 		}
