@@ -68,6 +68,9 @@ type GalleryProperties struct {
 	ProvisioningState string             `json:"provisioningState"`
 }
 
+// SetID sets the resource's id (a PUT's body takes the id of its URL).
+func (t *Tracked) SetID(id string) { t.ID = id }
+
 // GalleryResource is the stored ARM body of a gallery.
 type GalleryResource struct {
 	Tracked
@@ -189,9 +192,7 @@ func (s *Service) PutGallery(ctx context.Context, g *GalleryResource) (created b
 	}
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old GalleryResource
-		err := resource.Get(ctx, tx, rid, &old)
-		created = failure.Is(err, failure.NotFound)
-		if err != nil && !created {
+		if created, err = getOrNew(ctx, tx, rid, &old); err != nil {
 			return err
 		}
 		if !created && !strings.EqualFold(old.Location, g.Location) {
@@ -212,6 +213,16 @@ func (s *Service) PutGallery(ctx context.Context, g *GalleryResource) (created b
 		return resource.Put(ctx, tx, rid, g)
 	})
 	return created, err
+}
+
+// getOrNew reads the resource rid into v for a PUT: created is true when
+// there is none yet (v left as it is).
+func getOrNew(ctx context.Context, tx store.Reader, rid arm.ResourceID, v any) (created bool, err error) {
+	err = resource.Get(ctx, tx, rid, v)
+	if failure.Is(err, failure.NotFound) {
+		return true, nil
+	}
+	return false, err
 }
 
 // checkGalleryName checks a gallery, image or version name as Azure does:
@@ -323,9 +334,7 @@ func (s *Service) PutGalleryImage(ctx context.Context, im *GalleryImageResource)
 			return err
 		}
 		var old GalleryImageResource
-		err := resource.Get(ctx, tx, rid, &old)
-		created = failure.Is(err, failure.NotFound)
-		if err != nil && !created {
+		if created, err = getOrNew(ctx, tx, rid, &old); err != nil {
 			return err
 		}
 		if !created {

@@ -29,7 +29,7 @@ func (pr *Provider) registerGalleries(rt *arm.Router) {
 		}
 		return arm.PageOK(r, gs, 1000)
 	}
-	rt.HandleResource(gallery, arm.Methods{List: galleryList, Get: pr.getGallery, Put: pr.putGallery, Patch: pr.patchGallery, Delete: pr.deleteGalleryChild(galleryID)})
+	rt.HandleResource(gallery, arm.Methods{List: galleryList, Get: getByID(galleryID, pr.svc.Gallery), Put: putByID(galleryID, pr.svc.PutGallery), Patch: pr.patchGallery, Delete: pr.deleteGalleryChild(galleryID)})
 	rt.Handle("GET", subPrefix+"/galleries", galleryList)
 	rt.Handle("POST", gallery+"/share", pr.shareGallery)
 	rt.HandleResource(image, arm.Methods{
@@ -40,14 +40,8 @@ func (pr *Provider) registerGalleries(rt *arm.Router) {
 			}
 			return arm.PageOK(r, ims, 1000)
 		},
-		Get: func(r *arm.Request) (*arm.Response, error) {
-			im, err := pr.svc.GalleryImage(r.HTTP.Context(), galleryImageID(r))
-			if err != nil {
-				return nil, err
-			}
-			return arm.OK(im), nil
-		},
-		Put:    pr.putGalleryImage,
+		Get:    getByID(galleryImageID, pr.svc.GalleryImage),
+		Put:    putByID(galleryImageID, pr.svc.PutGalleryImage),
 		Delete: pr.deleteGalleryChild(galleryImageID),
 	})
 	rt.HandleResource(version, arm.Methods{
@@ -75,25 +69,36 @@ func galleryVersionID(r *arm.Request) string {
 	return galleryImageID(r) + "/versions/" + r.Param("galleryImageVersionName")
 }
 
-func (pr *Provider) getGallery(r *arm.Request) (*arm.Response, error) {
-	g, err := pr.svc.Gallery(r.HTTP.Context(), galleryID(r))
-	if err != nil {
-		return nil, err
+// getByID is a GET handler: the resource that idOf names, read with read.
+func getByID[R any](idOf func(*arm.Request) string, read func(context.Context, string) (R, error)) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		res, err := read(r.HTTP.Context(), idOf(r))
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(res), nil
 	}
-	return arm.OK(g), nil
 }
 
-func (pr *Provider) putGallery(r *arm.Request) (*arm.Response, error) {
-	var g compute.GalleryResource
-	if err := r.Decode(&g); err != nil {
-		return nil, err
+// putByID is the PUT handler of a resource the service creates or updates
+// in one call (galleries, image definitions): the body, its id the one
+// idOf names, stored with put; 201 when put created it.
+func putByID[T any, P interface {
+	*T
+	SetID(string)
+}](idOf func(*arm.Request) string, put func(context.Context, P) (bool, error)) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		v := P(new(T))
+		if err := r.Decode(v); err != nil {
+			return nil, err
+		}
+		v.SetID(idOf(r))
+		created, err := put(r.HTTP.Context(), v)
+		if err != nil {
+			return nil, err
+		}
+		return arm.CreatedOrOK(created, v), nil
 	}
-	g.ID = galleryID(r)
-	created, err := pr.svc.PutGallery(r.HTTP.Context(), &g)
-	if err != nil {
-		return nil, err
-	}
-	return arm.CreatedOrOK(created, &g), nil
 }
 
 // patchGallery updates a gallery's tags, description and sharing profile.
@@ -127,19 +132,6 @@ func (pr *Provider) patchGallery(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return arm.OK(g), nil
-}
-
-func (pr *Provider) putGalleryImage(r *arm.Request) (*arm.Response, error) {
-	var im compute.GalleryImageResource
-	if err := r.Decode(&im); err != nil {
-		return nil, err
-	}
-	im.ID = galleryImageID(r)
-	created, err := pr.svc.PutGalleryImage(r.HTTP.Context(), &im)
-	if err != nil {
-		return nil, err
-	}
-	return arm.CreatedOrOK(created, &im), nil
 }
 
 // deleteGalleryChild deletes a gallery or an image definition (refused

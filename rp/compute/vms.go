@@ -47,7 +47,7 @@ type vmInput struct {
 func (pr *Provider) registerVMs(rt *arm.Router) {
 	one := rgPrefix + "/virtualMachines/{vmName}"
 	rt.HandleResource(one, arm.Methods{List: pr.listVMs, Get: pr.getVM, Put: pr.putVM, Patch: pr.patchVM, Delete: pr.deleteVM})
-	rt.Handle("GET", one+"/instanceView", pr.getInstanceView)
+	rt.Handle("GET", one+"/instanceView", getByID(vmID, pr.svc.InstanceView))
 	rt.Handle("GET", subPrefix+"/virtualMachines", pr.listVMs)
 	rt.Handle("GET", subPrefix+"/locations/{location}/virtualMachines", pr.listVMs, arm.Action("Microsoft.Compute/virtualMachines/read"))
 	rt.Handle("GET", subPrefix+"/locations/{location}/usages", pr.listUsages, arm.Action("Microsoft.Compute/locations/usages/read"))
@@ -268,14 +268,6 @@ func (pr *Provider) getVM(r *arm.Request) (*arm.Response, error) {
 		body.Properties.InstanceView = iv
 	}
 	return arm.OK(body), nil
-}
-
-func (pr *Provider) getInstanceView(r *arm.Request) (*arm.Response, error) {
-	iv, err := pr.svc.InstanceView(r.HTTP.Context(), vmID(r))
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(iv), nil
 }
 
 func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
