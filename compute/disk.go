@@ -654,25 +654,16 @@ func isFixedVHD(f io.ReaderAt, size int64) bool {
 
 // copyDisk freezes a disk and copies its content into a new volume.
 func (s *Service) copyDisk(ctx context.Context, srcID, uid string) (*DiskResource, error) {
-	sd, err := s.DiskResource(ctx, srcID)
+	sd, unlock, err := s.lockLiveDisk(ctx, srcID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.checkOwner(ctx, sd); err != nil {
-		return nil, ownerFailure(err) // a copy reads the source's live bytes
-	}
-	unlock := s.lockVolumes(sd.Properties.UniqueID)
 	defer unlock()
-	v, err := s.vols.Get(sd.Properties.UniqueID)
+	fz, err := s.freezeDisk(sd)
 	if err != nil {
-		return nil, fmt.Errorf("open disk %s: %w", sd.Name, err)
+		return nil, err
 	}
-	fzs, err := s.vols.Freeze(v)
-	if err != nil {
-		return nil, fmt.Errorf("freeze disk %s: %w", sd.Name, err)
-	}
-	defer fzs[0].Abort()
-	fz := fzs[0]
+	defer fz.Abort()
 	_, err = s.vols.CreateWith(uid, fz.Size(), func(f *os.File) error {
 		rs, err := fz.DataRanges(0, fz.Size())
 		if err != nil {

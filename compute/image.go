@@ -135,30 +135,22 @@ func (s *Service) captureImageDisk(ctx context.Context, key, sourceID string) (*
 		}
 		return &ImageDisk{SizeBytes: m.Size, EngineID: m.ID, Source: rid.String()}, nil
 	}
-	d, err := s.DiskResource(ctx, rid.String())
+	d, unlock, err := s.lockLiveDisk(ctx, rid.String())
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.checkOwner(ctx, d); err != nil {
-		return nil, ownerFailure(err) // a capture reads the disk's live bytes
-	}
-	unlock := s.lockVolumes(d.Properties.UniqueID)
 	defer unlock()
 	leave, valid, err := s.enterWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer leave()
-	v, err := s.vols.Get(d.Properties.UniqueID)
+	fz, err := s.freezeDisk(d)
 	if err != nil {
-		return nil, fmt.Errorf("open disk %s: %w", d.Name, err)
+		return nil, err
 	}
-	fzs, err := s.vols.Freeze(v)
-	if err != nil {
-		return nil, fmt.Errorf("freeze disk %s: %w", d.Name, err)
-	}
-	defer fzs[0].Abort() // the disk's change tracking stays relative to its own snapshots
-	m, _, err := s.repo.Capture(ctx, frozenSource{fzs[0]}, snapshot.CaptureOptions{Tags: tags})
+	defer fz.Abort() // the disk's change tracking stays relative to its own snapshots
+	m, _, err := s.repo.Capture(ctx, frozenSource{fz}, snapshot.CaptureOptions{Tags: tags})
 	if err != nil {
 		return nil, fmt.Errorf("capture disk %s: %w", d.Name, err)
 	}

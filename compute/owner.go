@@ -198,6 +198,19 @@ func (s *Service) fenceOwner(ctx context.Context, tx store.Tx, d *DiskResource, 
 	return lease.Check(ctx, tx, diskLease(d.Properties.UniqueID), s.opts.Replica.NodeID, epoch, time.Now())
 }
 
+// lockLiveDisk reads disk id for a reader of its live bytes (a copy, an
+// image capture): refused unless this replica serves the disk, its volume
+// locked until unlock.
+func (s *Service) lockLiveDisk(ctx context.Context, id string) (d *DiskResource, unlock func(), err error) {
+	if d, err = s.DiskResource(ctx, id); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.checkOwner(ctx, d); err != nil {
+		return nil, nil, ownerFailure(err)
+	}
+	return d, s.lockVolumes(d.Properties.UniqueID), nil
+}
+
 // ownerFailure turns an unavailable owner into the error users see.
 func ownerFailure(err error) error {
 	var ee *ErrElsewhere

@@ -202,6 +202,20 @@ func (s *Service) Volumes() *volume.Manager { return s.vols }
 // ImportDir is the directory local imports must come from ("" none).
 func (s *Service) ImportDir() string { return s.opts.ImportDir }
 
+// freezeDisk opens disk d's volume and freezes it (the caller ends the
+// freeze).
+func (s *Service) freezeDisk(d *DiskResource) (*volume.Freeze, error) {
+	v, err := s.vols.Get(d.Properties.UniqueID)
+	if err != nil {
+		return nil, fmt.Errorf("open disk %s: %w", d.Name, err)
+	}
+	fzs, err := s.vols.Freeze(v)
+	if err != nil {
+		return nil, fmt.Errorf("freeze disk %s: %w", d.Name, err)
+	}
+	return fzs[0], nil
+}
+
 // lockVolumes serializes captures, copies and deletes of the given
 // volumes (taken in a fixed order, so several at once never deadlock).
 func (s *Service) lockVolumes(ids ...string) func() {
