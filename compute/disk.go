@@ -206,11 +206,8 @@ func (s *Service) ListDisks(ctx context.Context, scope string) ([]*DiskResource,
 
 // CheckDiskSpec validates a disk spec without creating anything.
 func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
-	rid, err := parseTyped(spec.ID, DiskType)
+	_, err := s.parseInGroup(ctx, spec.ID, DiskType)
 	if err != nil {
-		return err
-	}
-	if err := resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
 		return err
 	}
 	if spec.Location == "" {

@@ -282,6 +282,16 @@ func parseTyped(id, typ string) (arm.ResourceID, error) {
 	return rid, nil
 }
 
+// parseInGroup is parseTyped for a resource being created: its resource
+// group must exist.
+func (s *Service) parseInGroup(ctx context.Context, id, typ string) (arm.ResourceID, error) {
+	rid, err := parseTyped(id, typ)
+	if err != nil {
+		return arm.ResourceID{}, err
+	}
+	return rid, resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup)
+}
+
 // getTyped reads the resource document of type typ with id.
 func getTyped[T any](ctx context.Context, r store.Reader, id, typ string) (*T, error) {
 	rid, err := parseTyped(id, typ)

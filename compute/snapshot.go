@@ -107,11 +107,8 @@ func (s *Service) CheckSnapshotSpecs(ctx context.Context, specs []SnapshotSpec) 
 	}
 	seen := map[string]bool{}
 	for _, sp := range specs {
-		rid, err := parseTyped(sp.SnapshotID, SnapshotType)
+		rid, err := s.parseInGroup(ctx, sp.SnapshotID, SnapshotType)
 		if err != nil {
-			return err
-		}
-		if err := resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
 			return err
 		}
 		if seen[stateKey(sp.SnapshotID)] {

@@ -227,11 +227,8 @@ func (s *Service) CreateVM(ctx context.Context, spec VMSpec) (*VM, error) {
 
 // PutVM is CreateVM returning also whether the VM was created.
 func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
-	rid, err := parseTyped(spec.ID, VMType)
+	rid, err := s.parseInGroup(ctx, spec.ID, VMType)
 	if err != nil {
-		return false, nil, err
-	}
-	if err := resource.CheckResourceGroup(ctx, s.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
 		return false, nil, err
 	}
 	if spec.Location == "" {
