@@ -162,7 +162,9 @@ func (e *Env) Do(method, path string, body any, opts ...RequestOption) (*http.Re
 	}
 	var m map[string]any
 	if len(b) > 0 {
-		if err := json.Unmarshal(b, &m); err != nil {
+		// A few ARM lists (the platform image catalog) answer a bare
+		// JSON array, as Azure does; those leave m nil.
+		if err := json.Unmarshal(b, &m); err != nil && !(bytes.HasPrefix(bytes.TrimSpace(b), []byte("[")) && json.Valid(b)) {
 			e.T.Fatalf("%s %s: %d, non-JSON body (%s): %q", method, path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
 		}
 	}
