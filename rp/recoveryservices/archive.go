@@ -24,8 +24,8 @@ const (
 )
 
 func (pr *Provider) registerArchive(rt *arm.Router, R, I string) {
-	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/move", pr.movePoint, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/move/action"))
-	rt.Handle("POST", I+"/recoveryPointsRecommendedForMove", pr.recommendedForMove, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPointsRecommendedForMove/action"))
+	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/move", on(pr.pointOfRequest, pr.movePoint), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/move/action"))
+	rt.Handle("POST", I+"/recoveryPointsRecommendedForMove", on(pr.itemOf, pr.recommendedForMove), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPointsRecommendedForMove/action"))
 	T := R + "/backupTieringCost/default"
 	rt.Handle("POST", T+"/fetchTieringCost", pr.fetchTieringCost, arm.Action(namespace+"/vaults/backupTieringCost/fetchTieringCost/action"))
 	rt.Handle("GET", T+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupTieringCost/operationResults/read"))
@@ -103,11 +103,7 @@ type moveInput struct {
 // movePoint is POST I/recoveryPoints/{rp}/move (MoveRPAcrossTiersRequest):
 // 202 with both polling headers; the operation runs the MoveRecoveryPoint
 // job and fails with the job's code when the point may not move.
-func (pr *Provider) movePoint(r *arm.Request) (*arm.Response, error) {
-	vid, it, p, err := pr.pointOfRequest(r)
-	if err != nil {
-		return nil, err
-	}
+func (pr *Provider) movePoint(r *arm.Request, at pointAt) (*arm.Response, error) {
 	var in struct {
 		ObjectType     string `json:"objectType"`
 		SourceTierType string `json:"sourceTierType"`
@@ -122,12 +118,12 @@ func (pr *Provider) movePoint(r *arm.Request) (*arm.Response, error) {
 	if err := checkTiers(in.SourceTierType, in.TargetTierType, ""); err != nil {
 		return nil, err
 	}
-	j := pr.newJob(vid, it, protection.OpMoveRecoveryPoint, pr.p.Now(), true)
-	j.RecoveryPointID, j.RecoveryPointTime = p.ID, &p.Time
+	j := pr.newJob(at.vid, at.item, protection.OpMoveRecoveryPoint, pr.p.Now(), true)
+	j.RecoveryPointID, j.RecoveryPointTime = at.point.ID, &at.point.Time
 	j.Details["Source Tier"], j.Details["Target Tier"] = "HardenedRP", "ArchivedRP"
 	j.Tasks = []protection.JobTask{{Name: protection.TaskMoveToArchive, Status: protection.TaskNotStarted, StartTime: j.StartTime}}
-	op := &ops.Operation{Kind: opKindMove, ResourceID: it.ID, Caller: r.Caller()}
-	return pr.startJobOp(r, it, j, op, moveInput{JobID: j.ID, ItemID: it.ID, PointID: p.ID})
+	op := &ops.Operation{Kind: opKindMove, ResourceID: at.item.ID, Caller: r.Caller()}
+	return pr.startJobOp(r, at.item, j, op, moveInput{JobID: j.ID, ItemID: at.item.ID, PointID: at.point.ID})
 }
 
 func (pr *Provider) runMoveOp(ctx context.Context, op *ops.Operation) error {
@@ -142,12 +138,8 @@ func (pr *Provider) runMoveOp(ctx context.Context, op *ops.Operation) error {
 // (ListRecoveryPointsRecommendedForMoveRequest): the item's points ready to
 // move to the archive tier whose move saves money, but those in
 // excludedRPList.
-func (pr *Provider) recommendedForMove(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) recommendedForMove(r *arm.Request, at itemAt) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, it, err := pr.itemOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		ObjectType     string   `json:"objectType"`
 		ExcludedRPList []string `json:"excludedRPList"`
@@ -158,15 +150,15 @@ func (pr *Provider) recommendedForMove(r *arm.Request) (*arm.Response, error) {
 	if ot := in.ObjectType; ot != "" && !strings.EqualFold(ot, "ListRecoveryPointsRecommendedForMoveRequest") {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "objectType '%s' is not supported: use 'ListRecoveryPointsRecommendedForMoveRequest'.", ot)
 	}
-	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
+	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(at.item.VaultID))
 	if err != nil {
 		return nil, err
 	}
-	points, err := pr.Engine.RecommendedForMove(ctx, v.UniqueID, it.ID, in.ExcludedRPList)
+	points, err := pr.Engine.RecommendedForMove(ctx, v.UniqueID, at.item.ID, in.ExcludedRPList)
 	if err != nil {
 		return nil, err
 	}
-	return pr.pointsPage(r, it, points, nil)
+	return pr.pointsPage(r, at.item, points, nil)
 }
 
 // rehydrationOf is a restore request's rehydration (nil: none): its

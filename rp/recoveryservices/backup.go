@@ -37,12 +37,8 @@ func (pr *Provider) newJob(vid arm.ResourceID, it *itemRecord, operation string,
 
 // triggerBackup is POST I/backup: 202 with both polling headers; the
 // operation is done at once and names the backup job, which runs on.
-func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vid, iid, _, err := pr.itemPathOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		Properties struct {
 			ObjectType                   string    `json:"objectType"`
@@ -65,23 +61,23 @@ func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 			// The seed's own request carries an expiry that has passed
 			// since; keep the point as if none was given, and say so.
 			warning = fmt.Sprintf("Recovery point expiry %s was in the past; kept for 30 days", e.UTC().Format(time.RFC3339))
-			pr.p.Logger.Warn("on-demand backup expiry in the past", "item", iid.String(), "expiry", e.UTC().Format(time.RFC3339), "keptUntil", expiry.UTC().Format(time.RFC3339))
+			pr.p.Logger.Warn("on-demand backup expiry in the past", "item", at.id.String(), "expiry", e.UTC().Format(time.RFC3339), "keptUntil", expiry.UTC().Format(time.RFC3339))
 		}
 	}
-	op := &ops.Operation{Kind: opKindBackup, ResourceID: iid.String(), Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		it, err := pr.loadItem(ctx, tx, iid)
+	op := &ops.Operation{Kind: opKindBackup, ResourceID: at.id.String(), Caller: r.Caller()}
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		it, err := pr.loadItem(ctx, tx, at.id)
 		if err != nil {
 			return err
 		}
-		running, err := protection.ListJobs(ctx, tx, vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
+		running, err := protection.ListJobs(ctx, tx, at.vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
 		if err != nil {
 			return err
 		}
 		if len(running) > 0 {
 			return arm.BadRequest("BMSUserErrorAnotherOperationInProgress", "A backup job (%s) of '%s' is already in progress: wait for it to finish, or cancel it.", running[0].ID, it.FriendlyName)
 		}
-		j := pr.newJob(vid, it, protection.OpBackup, now, true)
+		j := pr.newJob(at.vid, it, protection.OpBackup, now, true)
 		j.Details[detailExpiry] = expiry.UTC().Format(time.RFC3339Nano)
 		if warning != "" {
 			j.Details[detailWarning] = warning
@@ -98,7 +94,7 @@ func (pr *Provider) triggerBackup(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Jobs.Notify()
-	return itemAccepted(r, iid.String(), op), nil
+	return itemAccepted(r, at.id.String(), op), nil
 }
 
 // enqueueBackup creates a backup job with its tasks and hands it to the

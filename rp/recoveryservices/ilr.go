@@ -67,12 +67,8 @@ func (pr *Provider) ilrActive(ctx context.Context, itemID string) (map[string]bo
 // provisionILR exports the point's disks over NBD for ilrDuration: 202
 // with an operation whose status carries the client script
 // (OperationStatusProvisionILRExtendedInfo, as Azure's).
-func (pr *Provider) provisionILR(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) provisionILR(r *arm.Request, at pointAt) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vid, it, p, err := pr.pointOfRequest(r)
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		Properties *struct {
 			ObjectType       string `json:"objectType"`
@@ -89,18 +85,18 @@ func (pr *Provider) provisionILR(r *arm.Request) (*arm.Response, error) {
 	}
 	if vm := in.Properties.VirtualMachineID; vm != "" {
 		rid, err := arm.ParseID(vm)
-		src := mustParse(it.SourceID)
+		src := mustParse(at.item.SourceID)
 		if err != nil || !strings.EqualFold(rid.ResourceGroup, src.ResourceGroup) || !strings.EqualFold(rid.Name(), src.Name()) {
-			return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.virtualMachineId '%s' is not the VM of this protected item (%s): give the item's VM, or leave it out.", vm, it.SourceID)
+			return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.virtualMachineId '%s' is not the VM of this protected item (%s): give the item's VM, or leave it out.", vm, at.item.SourceID)
 		}
 	}
 	if pr.Compute.NBDAddr() == "" {
 		return nil, arm.BadRequest("OperationNotSupported", "File recovery exports the recovery point's disks over NBD, and this server has no NBD listener: start it with --nbd-addr (for example 127.0.0.1:10809), or restore the disks (RestoreDisks) and read the files from them.")
 	}
-	if !p.HasTier(protection.TierOperational) || len(p.Snapshots) == 0 {
-		return nil, arm.BadRequest("UserErrorInstantRpNotAvailable", "File recovery reads the recovery point's snapshots, and recovery point '%s' has none left (only its vault copy): restore its disks (RestoreDisks) and read the files from them.", p.ID)
+	if !at.point.HasTier(protection.TierOperational) || len(at.point.Snapshots) == 0 {
+		return nil, arm.BadRequest("UserErrorInstantRpNotAvailable", "File recovery reads the recovery point's snapshots, and recovery point '%s' has none left (only its vault copy): restore its disks (RestoreDisks) and read the files from them.", at.point.ID)
 	}
-	snaps := append([]protection.DiskSnapshot(nil), p.Snapshots...)
+	snaps := append([]protection.DiskSnapshot(nil), at.point.Snapshots...)
 	sort.SliceStable(snaps, func(i, j int) bool {
 		return snaps[i].OSDisk && !snaps[j].OSDisk || snaps[i].OSDisk == snaps[j].OSDisk && snaps[i].Lun < snaps[j].Lun
 	})
@@ -110,7 +106,7 @@ func (pr *Provider) provisionILR(r *arm.Request) (*arm.Response, error) {
 		os        bool
 	}
 	var exports []export
-	sess := ilrSession{PointID: p.ID, Initiator: in.Properties.InitiatorName}
+	sess := ilrSession{PointID: at.point.ID, Initiator: in.Properties.InitiatorName}
 	for _, s := range snaps {
 		g, err := pr.Compute.GrantAccess(ctx, s.SnapshotID, "Read", ilrDuration)
 		if err != nil {
@@ -130,7 +126,7 @@ func (pr *Provider) provisionILR(r *arm.Request) (*arm.Response, error) {
 		exports = append(exports, export{disk: s.DiskID, uri: uri, lun: s.Lun, os: s.OSDisk})
 	}
 	var sc strings.Builder
-	fmt.Fprintf(&sc, "#!/bin/sh\n# Safehold file recovery: the disks of recovery point %s of VM %s,\n", p.ID, it.SourceID)
+	fmt.Fprintf(&sc, "#!/bin/sh\n# Safehold file recovery: the disks of recovery point %s of VM %s,\n", at.point.ID, at.item.SourceID)
 	fmt.Fprintf(&sc, "# exported read-only over NBD until %s (then, or at revokeInstantItemRecovery, the exports end).\n", sess.Expiry.UTC().Format(time.RFC3339))
 	sc.WriteString("# Run as root on a Linux machine that reaches Safehold's NBD listener; it connects each disk to a\n")
 	sc.WriteString("# /dev/nbdN with qemu-nbd; mount its partitions read-only (mount -o ro /dev/nbdNpM /mnt/...) and copy\n")
@@ -151,10 +147,10 @@ func (pr *Provider) provisionILR(r *arm.Request) (*arm.Response, error) {
 	b, _ := json.Marshal(sess)
 	props, _ := json.Marshal(map[string]any{"objectType": "OperationStatusProvisionILRExtendedInfo", "recoveryTarget": map[string]any{
 		"clientScripts": []map[string]any{{"scriptContent": sc.String(), "scriptExtension": ".sh", "osType": "Linux", "url": "",
-			"scriptNameSuffix": strings.ToLower(mustParse(it.SourceID).Name() + "_" + p.ID)}}}})
-	op := &ops.Operation{Kind: opKindItem, ResourceID: it.ID + "/recoveryPoints/" + p.ID, Caller: r.Caller(), Properties: props}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := tx.Put(ctx, store.Doc{Kind: ilrKind, Key: ilrKey(it.ID, p.ID), Scope: ilrScope(it.ID), Value: b}); err != nil {
+			"scriptNameSuffix": strings.ToLower(mustParse(at.item.SourceID).Name() + "_" + at.point.ID)}}}})
+	op := &ops.Operation{Kind: opKindItem, ResourceID: at.item.ID + "/recoveryPoints/" + at.point.ID, Caller: r.Caller(), Properties: props}
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, store.Doc{Kind: ilrKind, Key: ilrKey(at.item.ID, at.point.ID), Scope: ilrScope(at.item.ID), Value: b}); err != nil {
 			return err
 		}
 		return pr.p.Ops.Completed(ctx, tx, op)
@@ -163,18 +159,14 @@ func (pr *Provider) provisionILR(r *arm.Request) (*arm.Response, error) {
 		pr.endILR(ctx, sess.Snapshots)
 		return nil, err
 	}
-	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, vid.String()+"/backupOperationResults/"+op.ID), nil
+	return arm.Accepted().Async(r, at.vid.String()+"/backupOperations/"+op.ID, at.vid.String()+"/backupOperationResults/"+op.ID), nil
 }
 
 // revokeILR ends the point's file recovery session, if any (its NBD
 // exports and their connections): 202 with a completed operation.
-func (pr *Provider) revokeILR(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) revokeILR(r *arm.Request, at pointAt) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vid, it, p, err := pr.pointOfRequest(r)
-	if err != nil {
-		return nil, err
-	}
-	key := ilrKey(it.ID, p.ID)
+	key := ilrKey(at.item.ID, at.point.ID)
 	var sess ilrSession
 	switch d, err := pr.p.Store.Get(ctx, ilrKind, key); {
 	case err == nil:
@@ -187,8 +179,8 @@ func (pr *Provider) revokeILR(r *arm.Request) (*arm.Response, error) {
 	if err := pr.endILR(ctx, sess.Snapshots); err != nil {
 		return nil, err
 	}
-	op := &ops.Operation{Kind: opKindItem, ResourceID: it.ID + "/recoveryPoints/" + p.ID, Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+	op := &ops.Operation{Kind: opKindItem, ResourceID: at.item.ID + "/recoveryPoints/" + at.point.ID, Caller: r.Caller()}
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.Delete(ctx, ilrKind, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -197,7 +189,7 @@ func (pr *Provider) revokeILR(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, vid.String()+"/backupOperationResults/"+op.ID), nil
+	return arm.Accepted().Async(r, at.vid.String()+"/backupOperations/"+op.ID, at.vid.String()+"/backupOperationResults/"+op.ID), nil
 }
 
 // endILR revokes the grants of a session's snapshots (those already

@@ -91,24 +91,41 @@ func itemAccepted(r *arm.Request, itemID string, op *ops.Operation) *arm.Respons
 	return arm.Accepted().Async(r, itemID+"/operationsStatus/"+op.ID, itemID+"/operationResults/"+op.ID)
 }
 
+// itemPath is what the path of a request under a protected item (or its
+// container) names: the vault, the item's id (the container's where the
+// path ends at the container) and its VM. The item need not exist.
+type itemPath struct {
+	vault *vaultRecord
+	vid   arm.ResourceID
+	id    arm.ResourceID
+	vm    vmRef
+}
+
 // itemPathOf resolves the vault and the protected item the request's path
 // names.
-func (pr *Provider) itemPathOf(r *arm.Request) (vid, iid arm.ResourceID, vm vmRef, err error) {
-	if _, vid, err = pr.vaultOf(r); err != nil {
-		return vid, iid, vm, err
+func (pr *Provider) itemPathOf(r *arm.Request) (itemPath, error) {
+	v, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return itemPath{}, err
 	}
-	iid, vm, err = pr.itemIDOf(r, vid)
-	return vid, iid, vm, err
+	iid, vm, err := pr.itemIDOf(r, vid)
+	return itemPath{v, vid, iid, vm}, err
+}
+
+// itemAt is the protected item a request's path names, read, and its vault.
+type itemAt struct {
+	vid  arm.ResourceID
+	item *itemRecord
 }
 
 // itemOf loads the protected item the request's path names.
-func (pr *Provider) itemOf(r *arm.Request) (arm.ResourceID, *itemRecord, error) {
-	vid, iid, _, err := pr.itemPathOf(r)
+func (pr *Provider) itemOf(r *arm.Request) (itemAt, error) {
+	at, err := pr.itemPathOf(r)
 	if err != nil {
-		return vid, nil, err
+		return itemAt{}, err
 	}
-	it, err := pr.loadItem(r.HTTP.Context(), pr.p.Store, iid)
-	return vid, it, err
+	it, err := pr.loadItem(r.HTTP.Context(), pr.p.Store, at.id)
+	return itemAt{at.vid, it}, err
 }
 
 // loadItem finds the item a request addresses (404 if not protected).
@@ -414,13 +431,9 @@ func (pr *Provider) protectedElsewhere(ctx context.Context, rd store.Reader, vmI
 	return "", nil
 }
 
-func (pr *Provider) getItem(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) getItem(r *arm.Request, at itemAt) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, it, err := pr.itemOf(r)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(pr.itemBody(ctx, pr.p.Store, it)), nil
+	return arm.OK(pr.itemBody(ctx, pr.p.Store, at.item)), nil
 }
 
 func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
@@ -462,28 +475,24 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 // deleteItem stops protection and deletes the backup data: 202, then the
 // operation deletes every recovery point (both tiers) and the item; its
 // result is 204.
-func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vid, iid, _, err := pr.itemPathOf(r)
-	if err != nil {
+	if err := pr.guarded(r, at.vid, opGuardDeleteItem, nil); err != nil {
 		return nil, err
 	}
-	if err := pr.guarded(r, vid, opGuardDeleteItem, nil); err != nil {
-		return nil, err
-	}
-	op := &ops.Operation{Kind: opKindDelete, ResourceID: iid.String(), Caller: r.Caller()}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		it, err := pr.loadItem(ctx, tx, iid)
+	op := &ops.Operation{Kind: opKindDelete, ResourceID: at.id.String(), Caller: r.Caller()}
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		it, err := pr.loadItem(ctx, tx, at.id)
 		if err != nil {
 			return err
 		}
-		if err := pr.spendPIN(r, tx, vid); err != nil {
+		if err := pr.spendPIN(r, tx, at.vid); err != nil {
 			return err
 		}
 		if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
 			return err
 		}
-		j := pr.newJob(vid, it, protection.OpDeleteBackupData, pr.p.Now(), true)
+		j := pr.newJob(at.vid, it, protection.OpDeleteBackupData, pr.p.Now(), true)
 		if err := protection.CreateJob(ctx, tx, j); err != nil {
 			return err
 		}
@@ -494,7 +503,7 @@ func (pr *Provider) deleteItem(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Ops.Notify()
-	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, vid.String()+"/backupOperationResults/"+op.ID), nil
+	return arm.Accepted().Async(r, at.vid.String()+"/backupOperations/"+op.ID, at.vid.String()+"/backupOperationResults/"+op.ID), nil
 }
 
 type deleteInput struct {
@@ -680,11 +689,11 @@ func (pr *Provider) protectedItemOperationResult(r *arm.Request) (*arm.Response,
 	if err != nil || resp.Status != http.StatusNoContent {
 		return resp, err
 	}
-	_, iid, _, err := pr.itemPathOf(r)
+	at, err := pr.itemPathOf(r)
 	if err != nil {
 		return nil, err
 	}
-	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	it, err := pr.loadItem(ctx, pr.p.Store, at.id)
 	if isNotFound(err) {
 		return resp, nil
 	}
@@ -694,14 +703,10 @@ func (pr *Provider) protectedItemOperationResult(r *arm.Request) (*arm.Response,
 	return arm.OK(pr.itemBody(ctx, pr.p.Store, it)), nil
 }
 
-func (pr *Provider) getContainer(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) getContainer(r *arm.Request, at itemPath) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, cid, _, err := pr.itemPathOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var c containerRecord
-	if err := resource.Get(ctx, pr.p.Store, cid, &c); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, at.id, &c); err != nil {
 		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorContainerNotFound", "The container '%s' is not registered in this vault: enable protection of its VM first.", r.Param("containerName"))
 	}
 	return arm.OK(c), nil

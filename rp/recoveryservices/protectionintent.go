@@ -19,9 +19,9 @@ import (
 // features Safehold does not have.
 func (pr *Provider) registerProtectionIntents(rt *arm.Router, F string) {
 	pi := F + "/backupProtectionIntent/{intentObjectName}"
-	rt.Handle("PUT", pi, pr.putProtectionIntent)
-	rt.Handle("GET", pi, pr.getProtectionIntent)
-	rt.Handle("DELETE", pi, pr.deleteProtectionIntent)
+	rt.Handle("PUT", pi, on(pr.intentOf, pr.putProtectionIntent))
+	rt.Handle("GET", pi, on(pr.intentOf, pr.getProtectionIntent))
+	rt.Handle("DELETE", pi, on(pr.intentOf, pr.deleteProtectionIntent))
 }
 
 const intentType = "Microsoft.RecoveryServices/vaults/backupProtectionIntent"
@@ -35,27 +35,23 @@ type intentRecord struct {
 }
 
 // intentOf resolves the intent a request addresses: its vault, id and VM.
-func (pr *Provider) intentOf(r *arm.Request) (arm.ResourceID, arm.ResourceID, vmRef, error) {
-	_, vid, err := pr.vaultOf(r)
+func (pr *Provider) intentOf(r *arm.Request) (itemPath, error) {
+	v, vid, err := pr.vaultOf(r)
 	if err != nil {
-		return vid, arm.ResourceID{}, vmRef{}, err
+		return itemPath{}, err
 	}
 	if f := r.Param("fabricName"); !strings.EqualFold(f, "Azure") {
-		return vid, arm.ResourceID{}, vmRef{}, arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
+		return itemPath{}, arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
 	}
 	name := r.Param("intentObjectName")
 	vm, ok := parseItemName(name)
 	if !ok {
-		return vid, arm.ResourceID{}, vmRef{}, arm.BadRequest("BMSUserErrorInvalidInput", "The protection intent name '%s' is invalid: use 'vm;iaasvmcontainerv2;{vmResourceGroup};{vmName}' (only Azure VMs have protection intents here).", name)
+		return itemPath{}, arm.BadRequest("BMSUserErrorInvalidInput", "The protection intent name '%s' is invalid: use 'vm;iaasvmcontainerv2;{vmResourceGroup};{vmName}' (only Azure VMs have protection intents here).", name)
 	}
-	return vid, fabricID(vid).Child("backupProtectionIntent", name), vm, nil
+	return itemPath{v, vid, fabricID(vid).Child("backupProtectionIntent", name), vm}, nil
 }
 
-func (pr *Provider) putProtectionIntent(r *arm.Request) (*arm.Response, error) {
-	vid, id, vm, err := pr.intentOf(r)
-	if err != nil {
-		return nil, err
-	}
+func (pr *Provider) putProtectionIntent(r *arm.Request, at itemPath) (*arm.Response, error) {
 	var in struct {
 		Properties *struct {
 			ProtectionIntentItemType string `json:"protectionIntentItemType"`
@@ -79,29 +75,29 @@ func (pr *Provider) putProtectionIntent(r *arm.Request) (*arm.Response, error) {
 	}
 	src := p.SourceResourceID
 	if src == "" {
-		src = arm.NewID(vid.SubscriptionID, vm.RG, "Microsoft.Compute", "virtualMachines", vm.Name).String()
+		src = arm.NewID(at.vid.SubscriptionID, at.vm.RG, "Microsoft.Compute", "virtualMachines", at.vm.Name).String()
 	}
-	if svm, ok := vmRefFromID(src); !ok || svm.key() != vm.key() {
+	if svm, ok := vmRefFromID(src); !ok || svm.key() != at.vm.key() {
 		return nil, arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' must be the VM the intent names ('%s').", src, r.Param("intentObjectName"))
 	}
-	iid := itemID(vid, vm)
+	iid := itemID(at.vid, at.vm)
 	if !r.Allowed(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/write", iid.String()) {
 		return nil, arm.Errorf(http.StatusForbidden, "AuthorizationFailed", "The client '%s' does not have authorization to perform action '%s/vaults/backupFabrics/protectionContainers/protectedItems/write' over scope '%s': a protection intent protects the VM.", r.Caller().ObjectID, namespace, iid)
 	}
 	// Enable protection as a PUT of the item does (its checks: linked
 	// access to the VM and policy, the VM's state, the policy's kind).
 	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"protectedItemType": vmType, "sourceResourceId": src, "policyId": p.PolicyID}})
-	r.Params["containername"], r.Params["protecteditemname"], r.Body = vm.containerName(), vm.itemName(), body
+	r.Params["containername"], r.Params["protecteditemname"], r.Body = at.vm.containerName(), at.vm.itemName(), body
 	if _, err := pr.putItem(r); err != nil {
 		return nil, err
 	}
-	rec := intentRecord{ProxyResource: arm.ProxyResource{ID: id.String(), Name: r.Param("intentObjectName"), Type: intentType}, SourceID: src, PolicyID: p.PolicyID, ItemID: iid.String()}
+	rec := intentRecord{ProxyResource: arm.ProxyResource{ID: at.id.String(), Name: r.Param("intentObjectName"), Type: intentType}, SourceID: src, PolicyID: p.PolicyID, ItemID: iid.String()}
 	ctx := r.HTTP.Context()
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if _, err := pr.loadVault(ctx, tx, vid); err != nil {
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if _, err := pr.loadVault(ctx, tx, at.vid); err != nil {
 			return err
 		}
-		return resource.Put(ctx, tx, id, &rec)
+		return resource.Put(ctx, tx, at.id, &rec)
 	})
 	if err != nil {
 		return nil, err
@@ -131,13 +127,9 @@ func (pr *Provider) intentBody(r *arm.Request, rec *intentRecord) (map[string]an
 	}}, nil
 }
 
-func (pr *Provider) getProtectionIntent(r *arm.Request) (*arm.Response, error) {
-	_, id, _, err := pr.intentOf(r)
-	if err != nil {
-		return nil, err
-	}
+func (pr *Provider) getProtectionIntent(r *arm.Request, at itemPath) (*arm.Response, error) {
 	var rec intentRecord
-	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &rec); err != nil {
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, at.id, &rec); err != nil {
 		if isNotFound(err) {
 			return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorProtectionIntentNotFound", "The protection intent '%s' does not exist in this vault.", r.Param("intentObjectName"))
 		}
@@ -152,13 +144,9 @@ func (pr *Provider) getProtectionIntent(r *arm.Request) (*arm.Response, error) {
 
 // deleteProtectionIntent removes the intent; the VM's protection stays (as
 // in Azure: stopping it is a change of the protected item).
-func (pr *Provider) deleteProtectionIntent(r *arm.Request) (*arm.Response, error) {
-	_, id, _, err := pr.intentOf(r)
-	if err != nil {
-		return nil, err
-	}
-	err = pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error {
-		if err := resource.Delete(r.HTTP.Context(), tx, id); err != nil && !isNotFound(err) {
+func (pr *Provider) deleteProtectionIntent(r *arm.Request, at itemPath) (*arm.Response, error) {
+	err := pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error {
+		if err := resource.Delete(r.HTTP.Context(), tx, at.id); err != nil && !isNotFound(err) {
 			return err
 		}
 		return nil

@@ -92,18 +92,18 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", F+"/operationResults/{operationId}", pr.refreshResult, arm.Action(namespace+"/vaults/backupFabrics/operationResults/read"))
 	rt.Handle("GET", R+"/backupProtectableItems", pr.listProtectable)
 	rt.Handle("GET", R+"/backupProtectionContainers", pr.listContainers)
-	rt.Handle("GET", C, pr.getContainer)
+	rt.Handle("GET", C, on(pr.itemPathOf, pr.getContainer))
 	rt.Handle("GET", C+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/operationResults/read"))
 
 	rt.Handle("GET", R+"/backupProtectedItems", pr.listItems)
-	rt.HandleResource(I, arm.Methods{Get: pr.getItem, Put: pr.putItem, Delete: pr.deleteItem})
+	rt.HandleResource(I, arm.Methods{Get: on(pr.itemOf, pr.getItem), Put: pr.putItem, Delete: on(pr.itemPathOf, pr.deleteItem)})
 	rt.Handle("GET", I+"/operationsStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read"))
 	rt.Handle("GET", I+"/operationResults/{operationId}", pr.protectedItemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"))
-	rt.Handle("POST", I+"/backup", pr.triggerBackup)
-	rt.HandleResource(I+"/recoveryPoints/{recoveryPointId}", arm.Methods{List: pr.listPoints, Get: pr.getPoint})
-	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/restore", pr.restore)
-	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/provisionInstantItemRecovery", pr.provisionILR)
-	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/revokeInstantItemRecovery", pr.revokeILR)
+	rt.Handle("POST", I+"/backup", on(pr.itemPathOf, pr.triggerBackup))
+	rt.HandleResource(I+"/recoveryPoints/{recoveryPointId}", arm.Methods{List: on(pr.itemOf, pr.listPoints), Get: on(pr.pointOfRequest, pr.getPoint)})
+	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/restore", on(pr.itemPathOf, pr.restore))
+	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/provisionInstantItemRecovery", on(pr.pointOfRequest, pr.provisionILR))
+	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/revokeInstantItemRecovery", on(pr.pointOfRequest, pr.revokeILR))
 	rt.Handle("GET", R+"/backupOperations/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupOperations/read"))
 	rt.Handle("GET", R+"/backupOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupOperationResults/read"))
 
@@ -130,6 +130,20 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.RegisterDone(opKindItem, opKindBackup, opKindVault, opKindPolicy, opKindVerify)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil
+}
+
+// on is the handler of a route whose path names a resource: of resolves
+// what the path names (answering the request with its 404 or 400 when that
+// does not resolve) and h serves the request with it, so that no handler
+// starts by resolving its vault, item or point itself.
+func on[T any](of func(*arm.Request) (T, error), h func(*arm.Request, T) (*arm.Response, error)) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		at, err := of(r)
+		if err != nil {
+			return nil, err
+		}
+		return h(r, at)
+	}
 }
 
 func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {

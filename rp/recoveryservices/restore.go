@@ -59,12 +59,8 @@ func restoreErr(field, format string, args ...any) *arm.Error {
 // restore is POST I/recoveryPoints/{rp}/restore: 202 with both polling
 // headers; the operation runs the restore job and succeeds (naming the
 // job) when the disks, or the VM, exist.
-func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) restore(r *arm.Request, at itemPath) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vid, iid, _, err := pr.itemPathOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var peek struct {
 		Properties restoreRequest `json:"properties"`
 	}
@@ -73,7 +69,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 	}
-	it, err := pr.loadItem(ctx, pr.p.Store, iid)
+	it, err := pr.loadItem(ctx, pr.p.Store, at.id)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +87,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := pr.newJob(vid, it, protection.OpRestore, pr.p.Now(), true)
+	j := pr.newJob(at.vid, it, protection.OpRestore, pr.p.Now(), true)
 	j.RecoveryPointID, j.RecoveryPointTime = p.ID, &p.Time
 	j.Target = firstOf(req.TargetVirtualMachineID, req.TargetResourceGroupID, it.SourceID)
 	j.Details["Recovery Type"] = req.RecoveryType
@@ -453,12 +449,8 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint, ilr m
 	return map[string]any{"id": it.ID + "/recoveryPoints/" + p.ID, "name": p.ID, "type": rpType, "properties": props}
 }
 
-func (pr *Provider) listPoints(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) listPoints(r *arm.Request, at itemAt) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, it, err := pr.itemOf(r)
-	if err != nil {
-		return nil, err
-	}
 	f, err := parseFilter(r.Query("$filter"), "startDate", "endDate", "restorePointQueryType", "extendedInfo")
 	if err != nil {
 		return nil, err
@@ -474,11 +466,11 @@ func (pr *Provider) listPoints(r *arm.Request) (*arm.Response, error) {
 			return nil, arm.BadRequest("InvalidFilter", "The $filter endDate is invalid: %v.", err)
 		}
 	}
-	points, err := protection.ListRecoveryPoints(ctx, pr.p.Store, it.ID)
+	points, err := protection.ListRecoveryPoints(ctx, pr.p.Store, at.item.ID)
 	if err != nil {
 		return nil, err
 	}
-	return pr.pointsPage(r, it, points, func(p *protection.RecoveryPoint) bool {
+	return pr.pointsPage(r, at.item, points, func(p *protection.RecoveryPoint) bool {
 		return (from.IsZero() || !p.Time.Before(from)) && (to.IsZero() || !p.Time.After(to))
 	})
 }
@@ -500,27 +492,30 @@ func (pr *Provider) pointsPage(r *arm.Request, it *itemRecord, points []*protect
 	return arm.PageOK(r, out, 200)
 }
 
-func (pr *Provider) getPoint(r *arm.Request) (*arm.Response, error) {
-	_, it, p, err := pr.pointOfRequest(r)
+func (pr *Provider) getPoint(r *arm.Request, at pointAt) (*arm.Response, error) {
+	ilr, err := pr.ilrActive(r.HTTP.Context(), at.item.ID)
 	if err != nil {
 		return nil, err
 	}
-	ilr, err := pr.ilrActive(r.HTTP.Context(), it.ID)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(pr.pointBody(it, p, ilr)), nil
+	return arm.OK(pr.pointBody(at.item, at.point, ilr)), nil
+}
+
+// pointAt is the recovery point a request's path names, with its item and
+// vault.
+type pointAt struct {
+	itemAt
+	point *protection.RecoveryPoint
 }
 
 // pointOfRequest reads the item and the recovery point a request's URL
 // names (404 when either is absent; the point also when expired).
-func (pr *Provider) pointOfRequest(r *arm.Request) (arm.ResourceID, *itemRecord, *protection.RecoveryPoint, error) {
-	vid, it, err := pr.itemOf(r)
+func (pr *Provider) pointOfRequest(r *arm.Request) (pointAt, error) {
+	at, err := pr.itemOf(r)
 	if err != nil {
-		return vid, nil, nil, err
+		return pointAt{}, err
 	}
-	p, err := pr.pointOf(r.HTTP.Context(), it, r.Param("recoveryPointId"))
-	return vid, it, p, err
+	p, err := pr.pointOf(r.HTTP.Context(), at.item, r.Param("recoveryPointId"))
+	return pointAt{at, p}, err
 }
 
 // pointOf reads a recovery point of an item (404 if absent or expired).
