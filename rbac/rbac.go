@@ -30,21 +30,31 @@ const (
 	roleDefKind    = "roledefinition"
 )
 
-// Assignment is a role assignment.
+// Assignment is a role assignment: its id and name, its properties
+// (embedded: stored as the assignment's own fields) and when it takes
+// effect.
 type Assignment struct {
-	ID               string    `json:"id"`
-	Name             string    `json:"name"`
-	Scope            string    `json:"scope"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	AssignmentProperties
+	EffectiveAt time.Time `json:"effectiveAt"`
+}
+
+// AssignmentProperties are what a role assignment grants, to whom and
+// where, and who made it when: Microsoft.Authorization's
+// RoleAssignmentProperties, which the authorization face answers (and
+// decodes a PUT into) as they are.
+type AssignmentProperties struct {
 	RoleDefinitionID string    `json:"roleDefinitionId"`
 	PrincipalID      string    `json:"principalId"`
-	PrincipalType    string    `json:"principalType"`
+	PrincipalType    string    `json:"principalType,omitempty"`
+	Scope            string    `json:"scope"`
 	Description      string    `json:"description,omitempty"`
 	Condition        string    `json:"condition,omitempty"`
 	CreatedOn        time.Time `json:"createdOn"`
 	UpdatedOn        time.Time `json:"updatedOn"`
 	CreatedBy        string    `json:"createdBy,omitempty"`
 	UpdatedBy        string    `json:"updatedBy,omitempty"`
-	EffectiveAt      time.Time `json:"effectiveAt"`
 }
 
 // RoleGUID is the role definition GUID of the assignment.

@@ -65,8 +65,8 @@ func TestAuthorizerDelayAndInheritance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &Assignment{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Authorization/roleAssignments/1", Name: "1", Scope: "/subscriptions/s/resourceGroups/rg",
-		RoleDefinitionID: "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/" + DiskBackupReader, PrincipalID: "p"}
+	x := &Assignment{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Authorization/roleAssignments/1", Name: "1", AssignmentProperties: AssignmentProperties{Scope: "/subscriptions/s/resourceGroups/rg",
+		RoleDefinitionID: "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/" + DiskBackupReader, PrincipalID: "p"}}
 	if err := a.PutAssignment(ctx, x); err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +118,8 @@ func TestAuthorizerCacheFollowsChanges(t *testing.T) {
 			t.Fatal("allowed with no assignment")
 		}
 	}
-	x := &Assignment{ID: "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/2", Name: "2", Scope: "/subscriptions/s",
-		RoleDefinitionID: "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/" + DiskBackupReader, PrincipalID: "P"}
+	x := &Assignment{ID: "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/2", Name: "2", AssignmentProperties: AssignmentProperties{Scope: "/subscriptions/s",
+		RoleDefinitionID: "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/" + DiskBackupReader, PrincipalID: "P"}}
 	if err := a.PutAssignment(ctx, x); err != nil {
 		t.Fatal(err)
 	}

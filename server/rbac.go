@@ -31,8 +31,8 @@ func (s *Server) initRBAC(ctx context.Context) error {
 	scope := "/subscriptions/" + s.Bootstrap.SubscriptionID
 	id := scope + "/providers/Microsoft.Authorization/roleAssignments/" + adminOwnerName
 	if _, err := authz.GetAssignment(ctx, id); err != nil {
-		x := &rbac.Assignment{ID: id, Name: adminOwnerName, Scope: scope, PrincipalID: s.Bootstrap.AdminObjectID, PrincipalType: "ServicePrincipal",
-			RoleDefinitionID: scope + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Owner, Description: "Safehold admin"}
+		x := &rbac.Assignment{ID: id, Name: adminOwnerName, AssignmentProperties: rbac.AssignmentProperties{Scope: scope, PrincipalID: s.Bootstrap.AdminObjectID, PrincipalType: "ServicePrincipal",
+			RoleDefinitionID: scope + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Owner, Description: "Safehold admin"}}
 		x.EffectiveAt = s.rbacClock().Now().Add(-s.Config.RBACDelay) // the admin never waits for propagation
 		if err := authz.PutAssignment(ctx, x); err != nil {
 			return fmt.Errorf("assign admin Owner: %w", err)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
@@ -63,32 +62,25 @@ func scopeOf(r *arm.Request) string {
 	return s
 }
 
-type assignmentBody struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Type       string         `json:"type"`
-	Properties assignmentProp `json:"properties"`
+// resourceBody is the body of a role assignment or role definition: the
+// proxy resource envelope and the properties (a PUT sends the properties
+// alone).
+type resourceBody[P any] struct {
+	arm.ProxyResource
+	Properties P `json:"properties"`
 }
 
-type assignmentProp struct {
-	RoleDefinitionID string     `json:"roleDefinitionId"`
-	PrincipalID      string     `json:"principalId"`
-	PrincipalType    string     `json:"principalType,omitempty"`
-	Scope            string     `json:"scope,omitempty"`
-	Description      string     `json:"description,omitempty"`
-	Condition        string     `json:"condition,omitempty"`
-	ConditionVersion string     `json:"conditionVersion,omitempty"`
-	CreatedOn        *time.Time `json:"createdOn,omitempty"`
-	UpdatedOn        *time.Time `json:"updatedOn,omitempty"`
-	CreatedBy        string     `json:"createdBy,omitempty"`
-	UpdatedBy        string     `json:"updatedBy,omitempty"`
+// decodeProperties decodes the properties of a PUT body.
+func decodeProperties[P any](r *arm.Request) (P, error) {
+	var body resourceBody[P]
+	err := r.Decode(&body)
+	return body.Properties, err
 }
+
+type assignmentBody = resourceBody[rbac.AssignmentProperties]
 
 func toBody(x *rbac.Assignment) assignmentBody {
-	c, u := x.CreatedOn, x.UpdatedOn
-	return assignmentBody{ID: x.ID, Name: x.Name, Type: "Microsoft.Authorization/roleAssignments", Properties: assignmentProp{
-		RoleDefinitionID: x.RoleDefinitionID, PrincipalID: x.PrincipalID, PrincipalType: x.PrincipalType, Scope: x.Scope,
-		Description: x.Description, Condition: x.Condition, CreatedOn: &c, UpdatedOn: &u, CreatedBy: x.CreatedBy, UpdatedBy: x.UpdatedBy}}
+	return assignmentBody{ProxyResource: arm.ProxyResource{ID: x.ID, Name: x.Name, Type: "Microsoft.Authorization/roleAssignments"}, Properties: x.AssignmentProperties}
 }
 
 func assignmentID(scope, name string) string {
@@ -143,13 +135,10 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if _, err := uuid.Parse(name); err != nil {
 		return nil, arm.BadRequest("InvalidRoleAssignmentId", "The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.", name)
 	}
-	var body struct {
-		Properties assignmentProp `json:"properties"`
-	}
-	if err := r.Decode(&body); err != nil {
+	pp, err := decodeProperties[rbac.AssignmentProperties](r)
+	if err != nil {
 		return nil, err
 	}
-	pp := body.Properties
 	if pp.PrincipalID == "" {
 		return nil, arm.InvalidRequest("properties.principalId is required: the object id of the user, service principal or managed identity to grant the role to.")
 	}
@@ -201,8 +190,8 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if principal.Kind == identity.KindServicePrincipal || principal.Kind == identity.KindManagedIdentity {
 		ptype = "ServicePrincipal"
 	}
-	x := &rbac.Assignment{ID: id, Name: name, Scope: scope, RoleDefinitionID: roleDefID, PrincipalID: principal.ObjectID, PrincipalType: ptype,
-		Description: pp.Description, Condition: pp.Condition, CreatedBy: r.Caller().ObjectID, UpdatedBy: r.Caller().ObjectID}
+	x := &rbac.Assignment{ID: id, Name: name, AssignmentProperties: rbac.AssignmentProperties{Scope: scope, RoleDefinitionID: roleDefID, PrincipalID: principal.ObjectID, PrincipalType: ptype,
+		Description: pp.Description, Condition: pp.Condition, CreatedBy: r.Caller().ObjectID, UpdatedBy: r.Caller().ObjectID}}
 	if err := pr.Authz.PutAssignment(ctx, x); err != nil {
 		return nil, err
 	}
@@ -262,12 +251,7 @@ func (pr *Provider) listAssignments(r *arm.Request) (*arm.Response, error) {
 	return arm.PageOK(r, out, 500)
 }
 
-type roleBody struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Type       string   `json:"type"`
-	Properties roleProp `json:"properties"`
-}
+type roleBody = resourceBody[roleProp]
 
 type roleProp struct {
 	RoleName         string            `json:"roleName"`
@@ -288,7 +272,7 @@ func roleID(scope, guid string) string {
 }
 
 func toRole(scope string, d *rbac.RoleDefinition) roleBody {
-	return roleBody{ID: roleID(scope, d.ID), Name: d.ID, Type: "Microsoft.Authorization/roleDefinitions", Properties: roleProp{
+	return roleBody{ProxyResource: arm.ProxyResource{ID: roleID(scope, d.ID), Name: d.ID, Type: "Microsoft.Authorization/roleDefinitions"}, Properties: roleProp{
 		RoleName: d.RoleName, Type: d.RoleType, Description: d.Description, AssignableScopes: d.AssignableScopes, Permissions: d.Permissions,
 		CreatedOn: "2015-02-02T21:55:09.8806423Z", UpdatedOn: "2024-01-01T00:00:00.0000000Z"}}
 }
@@ -343,13 +327,10 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 	if d, ok := pr.Authz.Role(guid); ok && d.RoleType == "BuiltInRole" {
 		return nil, arm.BadRequest("RoleDefinitionUpdateNotPermitted", "The built-in role '%s' cannot be changed; create a custom role with a new GUID instead.", d.RoleName)
 	}
-	var body struct {
-		Properties roleProp `json:"properties"`
-	}
-	if err := r.Decode(&body); err != nil {
+	p, err := decodeProperties[roleProp](r)
+	if err != nil {
 		return nil, err
 	}
-	p := body.Properties
 	if p.RoleName == "" {
 		return nil, arm.InvalidRequest("properties.roleName is required.")
 	}
