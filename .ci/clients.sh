@@ -18,7 +18,7 @@ safehold_install_azcli
 
 # The JavaScript SDK packages the JS test uses, at the majors the contract
 # names (exact versions), installed once into a cache directory outside the clone (reused by
-# later runs on the same machine); clients/js_test.go finds it through
+# later runs on the same machine); clients/clients_test.go finds it through
 # SAFEHOLD_NPM_DIR.
 export SAFEHOLD_NPM_DIR="${SAFEHOLD_NPM_DIR:-$HOME/.cache/safehold/npm}"
 safehold_npm_packages="@azure/identity@4.13.1 @azure/core-client@1.10.2 @azure/core-rest-pipeline@1.24.0 @azure/arm-resources@5.2.0 @azure/arm-compute@24.1.0 @azure/arm-authorization@9.0.0 @azure/arm-recoveryservices@6.0.0 @azure/arm-recoveryservicesbackup@12.0.0"

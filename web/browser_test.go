@@ -1,11 +1,8 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 // TestDashboardInBrowser runs web/browser/dashboard.cjs in Debian's
@@ -22,22 +20,13 @@ import (
 // new disk and finds the disk. It skips when chromium or playwright-core
 // are missing, except under CI=true, where it fails.
 func TestDashboardInBrowser(t *testing.T) {
-	pw := os.Getenv("SAFEHOLD_PLAYWRIGHT_DIR")
+	const how = "source .ci/browser.sh to install it; .ci/run does"
+	testsvc.NodeModules(t, "SAFEHOLD_PLAYWRIGHT_DIR", "", "playwright-core", how)
 	chromium := envOr("SAFEHOLD_CHROMIUM", "/usr/bin/chromium")
-	missing := ""
-	if _, err := os.Stat(filepath.Join(pw, "node_modules", "playwright-core")); pw == "" || err != nil {
-		missing = "playwright-core (SAFEHOLD_PLAYWRIGHT_DIR)"
-	} else if _, err := os.Stat(chromium); err != nil {
-		missing = chromium
-	} else if _, err := exec.LookPath("node"); err != nil {
-		missing = "node"
+	if _, err := os.Stat(chromium); err != nil {
+		testsvc.Missing(t, chromium, how)
 	}
-	if missing != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: .ci/run sources .ci/browser.sh to install it", missing)
-		}
-		t.Skipf("%s missing (source .ci/browser.sh to install it)", missing)
-	}
+	node := testsvc.Tool(t, "node", how)
 
 	e := testserver.Start(t)
 	dv := fixture.ProtectDisk(t, e)
@@ -54,17 +43,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "browser/dashboard.cjs")
-	cmd.Env = append(os.Environ(), "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
+	r := testsvc.Run(t, 5*time.Minute, append(os.Environ(), "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
 		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_RESTORE_DISK=restored-ui", "SAFEHOLD_RESTORE_RG=target-rg",
-		"SAFEHOLD_PLAYWRIGHT_DIR="+pw, "SAFEHOLD_CHROMIUM="+chromium)
-	out, err := cmd.Output()
-	var stderr string
-	if ee, ok := err.(*exec.ExitError); ok {
-		stderr = string(ee.Stderr)
-	}
+		"SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
 	var sum struct {
 		Progress []struct {
 			P      *int
@@ -75,10 +56,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		DiskListed                                         bool
 		Errors                                             []string
 	}
-	if jerr := json.Unmarshal([]byte(lastLine(string(out))), &sum); jerr != nil || err != nil {
-		t.Fatalf("browser run: %v\nstdout: %s\nstderr: %s", err, out, stderr)
+	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
+		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
 	}
-	t.Logf("browser: %s (screenshots in %s)", strings.TrimSpace(string(out)), shots)
+	t.Logf("browser: %s (screenshots in %s)", strings.TrimSpace(r.Stdout), shots)
 	if sum.BackupStatus != "Completed" || sum.RestoreStatus != "Completed" || !sum.DiskListed || sum.Points < 2 || len(sum.Errors) != 0 {
 		t.Fatalf("browser summary: %+v", sum)
 	}

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 var (
@@ -44,40 +44,21 @@ func cli(t testing.TB) string {
 	return binPath
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-	took           time.Duration
-}
-
-func runCLI(t *testing.T, args ...string) result {
+func runCLI(t *testing.T, args ...string) testsvc.Result {
 	t.Helper()
 	bin := cli(t) // the first call builds the binary: not part of the command's time
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("safehold %s: %v", strings.Join(args, " "), err)
-	}
-	return r
+	return testsvc.Run(t, 60*time.Second, nil, bin, args...)
 }
 
 func listSPs(t *testing.T, dataDir string) []map[string]any {
 	t.Helper()
 	r := runCLI(t, "sp", "list", "--data-dir", dataDir)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("sp list: %+v", r)
 	}
 	var l []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
-		t.Fatalf("sp list output: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil {
+		t.Fatalf("sp list output: %v\n%s", err, r.Stdout)
 	}
 	return l
 }
@@ -91,12 +72,12 @@ func TestSPCommands(t *testing.T) {
 
 	// A misspelt role: exit 1 naming it, and no principal left behind.
 	r := runCLI(t, "sp", "create", "bot1", "--role", "Disk Backup Readr", "--data-dir", dd)
-	if r.code != 1 || !strings.Contains(r.stderr, "Disk Backup Readr") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "Disk Backup Readr") {
 		t.Fatalf("sp create with an unknown role: %+v", r)
 	}
 	// A scope that does not exist: the same.
 	r = runCLI(t, "sp", "create", "bot2", "--role", "Contributor", "--scope", "/subscriptions/"+e.Sub+"/resourceGroups/nope", "--data-dir", dd)
-	if r.code != 1 {
+	if r.Code != 1 {
 		t.Fatalf("sp create with a missing scope: %+v", r)
 	}
 	if n := len(listSPs(t, dd)); n != before {
@@ -105,31 +86,31 @@ func TestSPCommands(t *testing.T) {
 
 	// Success: exactly one JSON document, with the secret.
 	r = runCLI(t, "sp", "create", "bot3", "--role", "Disk Backup Reader", "--data-dir", dd)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("sp create: %+v", r)
 	}
-	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec := json.NewDecoder(strings.NewReader(r.Stdout))
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("sp create output: %v\n%s", err, r.stdout)
+		t.Fatalf("sp create output: %v\n%s", err, r.Stdout)
 	}
 	if dec.More() {
-		t.Fatalf("sp create printed more than one JSON document:\n%s", r.stdout)
+		t.Fatalf("sp create printed more than one JSON document:\n%s", r.Stdout)
 	}
 	if s, _ := doc["clientSecret"].(string); s == "" {
-		t.Fatalf("sp create output has no clientSecret:\n%s", r.stdout)
+		t.Fatalf("sp create output has no clientSecret:\n%s", r.Stdout)
 	}
 	if _, ok := doc["roleAssignment"].(map[string]any); !ok {
-		t.Fatalf("sp create output has no roleAssignment:\n%s", r.stdout)
+		t.Fatalf("sp create output has no roleAssignment:\n%s", r.Stdout)
 	}
 
 	// Delete: unknown id exits 1 with a message; a known one exits 0.
 	r = runCLI(t, "sp", "delete", "00000000-0000-0000-0000-000000000000", "--data-dir", dd)
-	if r.code != 1 || !strings.Contains(r.stderr, "00000000-0000-0000-0000-000000000000") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "00000000-0000-0000-0000-000000000000") {
 		t.Fatalf("sp delete of an unknown id: %+v", r)
 	}
 	r = runCLI(t, "sp", "delete", doc["objectId"].(string), "--data-dir", dd)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("sp delete: %+v", r)
 	}
 	if n := len(listSPs(t, dd)); n != before {
@@ -143,11 +124,11 @@ func TestNoServerAnswers(t *testing.T) {
 	e := testserver.Start(t)
 	e.Stop()
 	r := runCLI(t, "sp", "list", "--data-dir", e.DataDir)
-	if r.code != 1 || !strings.Contains(r.stderr, "no Safehold server answers at "+e.Conn.ARMEndpoint) || !strings.Contains(r.stderr, "safehold serve") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "no Safehold server answers at "+e.Conn.ARMEndpoint) || !strings.Contains(r.Stderr, "safehold serve") {
 		t.Fatalf("sp list with no server: %+v", r)
 	}
-	if strings.Contains(r.stderr, "MSAL") || strings.Contains(r.stderr, "ClientSecretCredential") {
-		t.Fatalf("sp list with no server printed a token error:\n%s", r.stderr)
+	if strings.Contains(r.Stderr, "MSAL") || strings.Contains(r.Stderr, "ClientSecretCredential") {
+		t.Fatalf("sp list with no server printed a token error:\n%s", r.Stderr)
 	}
 }
 
@@ -215,7 +196,7 @@ func TestServeShowsTheSecretOnce(t *testing.T) {
 // TestServeRefusesUnknownLogFormat: --log-format yaml is an error, not text.
 func TestServeRefusesUnknownLogFormat(t *testing.T) {
 	r := runCLI(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "d"), "--log-format", "yaml")
-	if r.code != 1 || !strings.Contains(r.stderr, "--log-format") || !strings.Contains(r.stderr, "yaml") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "--log-format") || !strings.Contains(r.Stderr, "yaml") {
 		t.Fatalf("serve --log-format yaml: %+v", r)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -61,12 +62,89 @@ func Main(m *testing.M) int {
 	return code
 }
 
-func unavailable(t testing.TB, what, why string) {
+// skipOrFail skips the test for a reason format states, or fails it under
+// CI=true: CI installs and starts everything the tests need.
+func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not available under CI=true: %s", what, why)
+		t.Fatalf(format+" [CI=true: nothing may be missing]", args...)
 	}
-	t.Skipf("%s not available (%s); run bash .ci/run, or source .ci/services.sh first", what, why)
+	t.Skipf(format, args...)
+}
+
+func unavailable(t testing.TB, what, why string) {
+	t.Helper()
+	skipOrFail(t, "%s not available (%s); run bash .ci/run, or source .ci/services.sh first", what, why)
+}
+
+// Missing skips the test because what (a program, a package) is not
+// installed, or fails it under CI=true; how says how to install it.
+func Missing(t testing.TB, what, how string) {
+	t.Helper()
+	skipOrFail(t, "%s is not installed (%s)", what, how)
+}
+
+// Tool returns the path of the program name, which a test drives (az,
+// node, qemu-io, ...); when it is not on PATH, the test is skipped or fails
+// (Missing, with how).
+func Tool(t testing.TB, name, how string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name, how)
+	}
+	return p
+}
+
+// NodeModules returns the node_modules directory, below the directory the
+// environment variable env names (def when it is unset), that holds the
+// npm package pkg a test's script requires; when it does not, the test is
+// skipped or fails (Missing, with how).
+func NodeModules(t testing.TB, env, def, pkg, how string) string {
+	t.Helper()
+	dir := os.Getenv(env)
+	if dir == "" {
+		dir = def
+	}
+	nm := filepath.Join(dir, "node_modules")
+	if dir == "" {
+		Missing(t, fmt.Sprintf("npm package %s ($%s is not set)", pkg, env), how)
+	} else if _, err := os.Stat(filepath.Join(nm, pkg, "package.json")); err != nil {
+		Missing(t, fmt.Sprintf("npm package %s (in %s, $%s)", pkg, nm, env), how)
+	}
+	return nm
+}
+
+// Result is how a program that Run ran ended: its exit status (-1 when it
+// was killed, at Run's limit), what it printed, and how long it took.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+	Took           time.Duration
+}
+
+// Run runs the program name with args, with the environment env (nil: this
+// process's), for at most limit, and returns how it ended. A program that
+// cannot start fails the test; one that fails is the caller's to judge
+// (Result.Code).
+func Run(t testing.TB, limit time.Duration, env []string, name string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := Result{Stdout: stdout.String(), Stderr: stderr.String(), Took: time.Since(start)}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return r
 }
 
 // RandomName is a lower-case name unique to one test.

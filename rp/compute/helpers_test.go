@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/server"
 )
 
@@ -191,11 +192,12 @@ func compareSAS(t *testing.T, e *env, sas string, m *model) {
 	}
 }
 
+// needTool skips an NBD client test (or fails it under CI=true) when one of
+// the programs it drives is missing.
 func needTool(t *testing.T, names ...string) {
+	t.Helper()
 	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("%s is not installed (apt-get install -y qemu-utils libnbd-bin; scripts/test.sh does it): skipping the NBD client test", n)
-		}
+		testsvc.Tool(t, n, "apt-get install -y qemu-utils libnbd-bin; bash .ci/run does it")
 	}
 }
 

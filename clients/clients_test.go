@@ -5,31 +5,31 @@
 package clients_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
+
+// installHow says how the clients get installed.
+const installHow = "bash .ci/run installs it through .ci/clients.sh"
 
 // need returns the path of a client binary, skipping the test when it is
 // missing outside CI and failing it in CI (where .ci/run installs it).
 func need(t *testing.T, bin string) string {
 	t.Helper()
-	p, err := exec.LookPath(bin)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed: .ci/clients.sh should have installed it", bin)
-		}
-		t.Skipf("%s is not installed (bash .ci/run installs it)", bin)
-	}
-	return p
+	return testsvc.Tool(t, bin, installHow)
 }
+
+// clientLimit bounds one client run (an az command, the longest of which,
+// az backup job wait, waits --timeout 300; a script of testdata/js): a
+// guard against a hang.
+const clientLimit = 10 * time.Minute
 
 type azCLI struct {
 	t   *testing.T
@@ -40,25 +40,12 @@ type azCLI struct {
 // run runs az with args and returns its stdout; a failure fails the test.
 func (a *azCLI) run(args ...string) string {
 	a.t.Helper()
-	out, err := a.try(args...)
-	if err != nil {
-		a.t.Fatalf("az %s: %v\n%s", strings.Join(args, " "), err, out)
+	r := testsvc.Run(a.t, clientLimit, a.env, a.bin, args...)
+	a.t.Logf("az %s (%.1fs)", strings.Join(args, " "), r.Took.Seconds())
+	if r.Code != 0 {
+		a.t.Fatalf("az %s: exit status %d\n%s%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
 	}
-	return out
-}
-
-func (a *azCLI) try(args ...string) (string, error) {
-	cmd := exec.Command(a.bin, args...)
-	cmd.Env = a.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	a.t.Logf("az %s (%.1fs)", strings.Join(args, " "), time.Since(start).Seconds())
-	if err != nil {
-		return stdout.String() + stderr.String(), err
-	}
-	return stdout.String(), nil
+	return r.Stdout
 }
 
 func (a *azCLI) json(args ...string) map[string]any {
@@ -204,5 +191,44 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 	}
 	if n := az.tsv(append([]string{"backup", "item", "list", "--query", "length(@)"}, v...)...); n != "0" {
 		t.Fatalf("items after delete: %s", n)
+	}
+}
+
+// runNode runs a script of testdata/js against e with what a JS user sets:
+// NODE_EXTRA_CA_CERTS (Safehold's CA) and the connection file.
+func runNode(t *testing.T, e *testserver.Env, script string) string {
+	t.Helper()
+	node := need(t, "node")
+	home, _ := os.UserHomeDir()
+	nm := testsvc.NodeModules(t, "SAFEHOLD_NPM_DIR", filepath.Join(home, ".cache", "safehold", "npm"), "@azure/arm-recoveryservicesbackup", installHow)
+	r := testsvc.Run(t, clientLimit, append(os.Environ(), "NODE_PATH="+nm, "NODE_EXTRA_CA_CERTS="+e.Conn.CACertFile,
+		"SAFEHOLD_CONNECTION="+filepath.Join(e.DataDir, "connection.json")), node, filepath.Join("testdata", "js", script))
+	t.Logf("node %s:\n%s%s", script, r.Stdout, r.Stderr)
+	if r.Code != 0 {
+		t.Fatalf("node %s: exit status %d", script, r.Code)
+	}
+	return r.Stdout
+}
+
+// TestJSSDKSeed002 runs seed 002 with @azure/identity, @azure/arm-compute 24,
+// @azure/arm-authorization 9, @azure/arm-recoveryservices 6 and
+// @azure/arm-recoveryservicesbackup 12, every client at its default
+// api-version.
+func TestJSSDKSeed002(t *testing.T) {
+	e := testserver.Start(t)
+	if out := runNode(t, e, "seed002.cjs"); !strings.Contains(out, "seed 002 done") {
+		t.Fatal("seed 002 did not finish")
+	}
+}
+
+// TestJSSeed000CoreClient runs seed 000 (disk backup in a Backup vault)
+// with @azure/arm-resources, @azure/arm-compute and @azure/arm-authorization
+// at their default api-versions and the Data Protection paths through
+// @azure/core-client (@azure/arm-dataprotection is not served by the npm
+// registry here).
+func TestJSSeed000CoreClient(t *testing.T) {
+	e := testserver.Start(t)
+	if out := runNode(t, e, "seed000.cjs"); !strings.Contains(out, "seed 000 done") {
+		t.Fatal("seed 000 did not finish")
 	}
 }
