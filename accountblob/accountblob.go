@@ -9,7 +9,9 @@ package accountblob
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -98,6 +100,10 @@ type Blob struct {
 	Length    int64             `json:"size"`
 	CType     string            `json:"contentType,omitempty"`
 	MD5       string            `json:"contentMD5,omitempty"`
+	Encoding  string            `json:"contentEncoding,omitempty"`
+	Language  string            `json:"contentLanguage,omitempty"`
+	Disp      string            `json:"contentDisposition,omitempty"`
+	Cache     string            `json:"cacheControl,omitempty"`
 	Meta      map[string]string `json:"metadata,omitempty"`
 	Creation  time.Time         `json:"created"`
 	Modified  time.Time         `json:"modified"`
@@ -107,15 +113,49 @@ type Blob struct {
 	f *os.File // open for reading or page writes (Open)
 }
 
-// BlobType, Size, ModTime, Created, ContentType, ContentMD5 and Metadata
-// are what the wire (blobwire) serves.
+// BlobType, Size, ModTime, Created, ContentHeaders and Metadata are what
+// the wire (blobwire) serves.
 func (b *Blob) BlobType() string            { return b.Type }
 func (b *Blob) Size() int64                 { return b.Length }
 func (b *Blob) ModTime() time.Time          { return b.Modified }
 func (b *Blob) Created() time.Time          { return b.Creation }
-func (b *Blob) ContentType() string         { return b.CType }
-func (b *Blob) ContentMD5() string          { return b.MD5 }
 func (b *Blob) Metadata() map[string]string { return b.Meta }
+func (b *Blob) Content() Content {
+	return Content{Type: b.CType, MD5: b.MD5, Encoding: b.Encoding, Language: b.Language, Disposition: b.Disp, CacheControl: b.Cache}
+}
+
+// ContentHeaders are the blob's content settings as the HTTP headers
+// that carry them (those set).
+func (b *Blob) ContentHeaders() map[string]string {
+	h := map[string]string{}
+	for k, v := range map[string]string{"Content-Type": b.CType, "Content-MD5": b.MD5, "Content-Encoding": b.Encoding,
+		"Content-Language": b.Language, "Content-Disposition": b.Disp, "Cache-Control": b.Cache} {
+		if v != "" {
+			h[k] = v
+		}
+	}
+	return h
+}
+
+// Content are a blob's content settings (its HTTP headers); MD5 is base64.
+type Content struct{ Type, MD5, Encoding, Language, Disposition, CacheControl string }
+
+// SetContent replaces a blob's content settings.
+func (b *Blob) SetContent(c Content) {
+	b.CType, b.MD5, b.Encoding, b.Language, b.Disp, b.Cache = c.Type, c.MD5, c.Encoding, c.Language, c.Disposition, c.CacheControl
+}
+
+// A Check is a request's precondition on the current blob (nil when the
+// blob does not exist yet); it runs under the lock that orders the blob's
+// changes, so what it saw is what the change replaces.
+type Check func(cur *Blob) error
+
+func (c Check) run(cur *Blob) error {
+	if c == nil {
+		return nil
+	}
+	return c(cur)
+}
 
 var containerRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
 
@@ -163,6 +203,37 @@ func (s *Service) GetContainer(ctx context.Context, account, name string) (*Cont
 	return c, err
 }
 
+// SetContainerMetadata replaces a container's metadata; check (if not
+// nil) sees the container first.
+func (s *Service) SetContainerMetadata(ctx context.Context, account, name string, meta map[string]string, check func(*Container) error) (*Container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.GetContainer(ctx, account, name)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(c); err != nil {
+			return nil, err
+		}
+	}
+	c.Metadata, c.Modified = meta, later(s.now(), c.Modified)
+	v, _ := json.Marshal(c)
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: containerKind, Key: ckey(account, name), Scope: strings.ToLower(account) + "/", Value: v})
+	})
+	return c, err
+}
+
+// later is now, or just after prev when the clock has not passed it (an
+// ETag changes with every change).
+func later(now, prev time.Time) time.Time {
+	if !now.After(prev) {
+		return prev.Add(time.Microsecond)
+	}
+	return now
+}
+
 // ListContainers lists an account's containers by name.
 func (s *Service) ListContainers(ctx context.Context, account string) ([]Container, error) {
 	cs, err := store.ListJSON[Container](ctx, s.st, containerKind, store.ListQuery{ScopePrefix: strings.ToLower(account) + "/"}, "container")
@@ -180,7 +251,7 @@ func (s *Service) DeleteContainer(ctx context.Context, account, name string) err
 		return err
 	}
 	for _, b := range blobs {
-		if err := s.DeleteBlob(ctx, account, name, b.Name); err != nil && !isNotFound(err) {
+		if err := s.DeleteBlob(ctx, account, name, b.Name, nil); err != nil && !isNotFound(err) {
 			return err
 		}
 	}
@@ -230,11 +301,15 @@ func (s *Service) ListBlobs(ctx context.Context, account, container, prefix stri
 	return out, nil
 }
 
-// Props are the properties a blob is created with.
+// Props are the properties a blob is created with, and the precondition
+// of its creation.
 type Props struct {
-	ContentType string
-	ContentMD5  string
-	Metadata    map[string]string
+	Content
+	Metadata map[string]string
+	// BodyMD5 (base64, optional) is the MD5 the request says its body
+	// has (Content-MD5 of Put Blob): 400 Md5Mismatch when it has not.
+	BodyMD5 string
+	Check   Check
 }
 
 func newFileName() string {
@@ -245,19 +320,49 @@ func newFileName() string {
 
 func (s *Service) path(file string) string { return filepath.Join(s.dir, file) }
 
-// put stores b (replacing the blob of its name, whose file it removes).
-func (s *Service) put(ctx context.Context, b *Blob) error {
+// current is the stored blob of a name (nil when there is none).
+func (s *Service) current(ctx context.Context, account, container, name string) (*Blob, error) {
+	old, err := store.GetJSON[Blob](ctx, s.st, blobKind, bkey(account, container, name), "blob")
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return old, err
+}
+
+// precheck runs check on the current blob before bytes are written (put
+// runs it again, atomically with the change).
+func (s *Service) precheck(ctx context.Context, account, container, name string, check Check) error {
+	if check == nil {
+		return nil
+	}
+	if _, err := s.GetContainer(ctx, account, container); err != nil {
+		return err
+	}
+	cur, err := s.current(ctx, account, container, name)
+	if err != nil {
+		return err
+	}
+	return check(cur)
+}
+
+// put stores b if check passes (replacing the blob of its name, whose
+// file it removes).
+func (s *Service) put(ctx context.Context, b *Blob, check Check) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.GetContainer(ctx, b.Account, b.Container); err != nil {
 		return err
 	}
-	old, err := store.GetJSON[Blob](ctx, s.st, blobKind, bkey(b.Account, b.Container, b.Name), "blob")
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	old, err := s.current(ctx, b.Account, b.Container, b.Name)
+	if err != nil {
+		return err
+	}
+	if err := check.run(old); err != nil {
 		return err
 	}
 	if old != nil {
 		b.Creation = old.Creation
+		b.Modified = later(b.Modified, old.Modified)
 	}
 	v, _ := json.Marshal(b)
 	if err := s.st.Update(ctx, func(tx store.Tx) error {
@@ -273,8 +378,10 @@ func (s *Service) put(ctx context.Context, b *Blob) error {
 
 func (s *Service) newBlob(account, container, name, typ string, size int64, p Props) *Blob {
 	now := s.now()
-	return &Blob{Account: strings.ToLower(account), Container: container, Name: name, Type: typ, Length: size, CType: p.ContentType, MD5: p.ContentMD5,
+	b := &Blob{Account: strings.ToLower(account), Container: container, Name: name, Type: typ, Length: size,
 		Meta: p.Metadata, Creation: now, Modified: now, File: newFileName()}
+	b.SetContent(p.Content)
+	return b
 }
 
 func checkBlobName(name string) error {
@@ -292,11 +399,23 @@ func (s *Service) PutBlockBlob(ctx context.Context, account, container, name str
 	if _, err := s.GetContainer(ctx, account, container); err != nil {
 		return nil, err
 	}
-	b := s.newBlob(account, container, name, "BlockBlob", n, p)
-	if err := s.writeFile(b.File, r, n); err != nil {
+	if err := s.precheck(ctx, account, container, name, p.Check); err != nil {
 		return nil, err
 	}
-	if err := s.put(ctx, b); err != nil {
+	b := s.newBlob(account, container, name, "BlockBlob", n, p)
+	h := md5.New()
+	if err := s.writeFile(b.File, io.TeeReader(r, h), n); err != nil {
+		return nil, err
+	}
+	sum := base64.StdEncoding.EncodeToString(h.Sum(nil))
+	if p.BodyMD5 != "" && p.BodyMD5 != sum {
+		os.Remove(s.path(b.File))
+		return nil, failure.Invalidf("Md5Mismatch", "The MD5 value specified in the request did not match the MD5 value calculated by the server.")
+	}
+	if b.MD5 == "" {
+		b.MD5 = sum // Azure keeps the MD5 of a blob put whole
+	}
+	if err := s.put(ctx, b, p.Check); err != nil {
 		os.Remove(s.path(b.File))
 		return nil, err
 	}
@@ -332,7 +451,7 @@ func (s *Service) CreatePageBlob(ctx context.Context, account, container, name s
 	if size < 0 || size%512 != 0 || size > MaxPageBlob {
 		return nil, failure.Invalidf("InvalidHeaderValue", "The value %d of x-ms-blob-content-length is invalid: a page blob's size is a multiple of 512 bytes, at most 8 TiB.", size)
 	}
-	if _, err := s.GetContainer(ctx, account, container); err != nil {
+	if err := s.precheck(ctx, account, container, name, p.Check); err != nil {
 		return nil, err
 	}
 	b := s.newBlob(account, container, name, "PageBlob", size, p)
@@ -345,7 +464,7 @@ func (s *Service) CreatePageBlob(ctx context.Context, account, container, name s
 		err = cerr
 	}
 	if err == nil {
-		err = s.put(ctx, b)
+		err = s.put(ctx, b, p.Check)
 	}
 	if err != nil {
 		os.Remove(s.path(b.File))
@@ -427,27 +546,51 @@ func (b *Blob) DataRanges(start, end int64) ([]struct{ Off, Len int64 }, error) 
 func (s *Service) Touch(ctx context.Context, b *Blob) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, err := store.GetJSON[Blob](ctx, s.st, blobKind, bkey(b.Account, b.Container, b.Name), "blob")
-	if err != nil || cur.File != b.File {
-		return nil // deleted or replaced meanwhile: the write went to the old bytes
+	cur, err := s.current(ctx, b.Account, b.Container, b.Name)
+	if err != nil || cur == nil || cur.File != b.File {
+		return err // deleted or replaced meanwhile: the write went to the old bytes
 	}
-	cur.Modified = s.now()
-	if !cur.Modified.After(b.Modified) {
-		cur.Modified = b.Modified.Add(time.Microsecond)
+	if err := s.save(ctx, cur); err != nil {
+		return err
 	}
 	b.Modified = cur.Modified
-	v, _ := json.Marshal(cur)
+	return nil
+}
+
+// save stores a changed blob's properties, modified now.
+func (s *Service) save(ctx context.Context, b *Blob) error {
+	b.Modified = later(s.now(), b.Modified)
+	v, _ := json.Marshal(b)
 	return s.st.Update(ctx, func(tx store.Tx) error {
 		return tx.Put(ctx, store.Doc{Kind: blobKind, Key: bkey(b.Account, b.Container, b.Name), Scope: ckey(b.Account, b.Container) + "/", Value: v})
 	})
 }
 
-// DeleteBlob deletes a blob and its bytes.
-func (s *Service) DeleteBlob(ctx context.Context, account, container, name string) error {
+// UpdateBlob changes a blob's properties (Set Blob Metadata, Set Blob
+// Properties) if check passes.
+func (s *Service) UpdateBlob(ctx context.Context, account, container, name string, check Check, change func(*Blob)) (*Blob, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, err := s.GetBlob(ctx, account, container, name)
 	if err != nil {
+		return nil, err
+	}
+	if err := check.run(b); err != nil {
+		return nil, err
+	}
+	change(b)
+	return b, s.save(ctx, b)
+}
+
+// DeleteBlob deletes a blob and its bytes if check passes.
+func (s *Service) DeleteBlob(ctx context.Context, account, container, name string, check Check) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.GetBlob(ctx, account, container, name)
+	if err != nil {
+		return err
+	}
+	if err := check.run(b); err != nil {
 		return err
 	}
 	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, blobKind, bkey(account, container, name)) }); err != nil {
@@ -485,11 +628,33 @@ func (s *Service) PutBlock(ctx context.Context, account, container, name, blockI
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp := newFileName()
+	tmp := "tmp-" + newFileName() // not hex: StagedBlocks skips it
 	if err := s.writeFile(filepath.Join("blocks", filepath.Base(dir), tmp), r, n); err != nil {
 		return err
 	}
 	return os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, hex.EncodeToString([]byte(blockID))))
+}
+
+// StagedBlocks lists the uncommitted blocks of a blob (by name; their
+// ids as sent).
+func (s *Service) StagedBlocks(account, container, name string) ([]Block, error) {
+	ents, err := os.ReadDir(s.stagedDir(account, container, name))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Block
+	for _, e := range ents {
+		id, err := hex.DecodeString(e.Name())
+		fi, ierr := e.Info()
+		if err != nil || ierr != nil { // a block being written
+			continue
+		}
+		out = append(out, Block{ID: string(id), Size: fi.Size()})
+	}
+	return out, nil
 }
 
 // BlockRef is one entry of Put Block List: a block id and where to find it
@@ -506,6 +671,9 @@ func (s *Service) CommitBlocks(ctx context.Context, account, container, name str
 	}
 	cur, err := s.GetBlob(ctx, account, container, name)
 	if err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	if err := p.Check.run(cur); err != nil {
 		return nil, err
 	}
 	if cur != nil && cur.Type != "BlockBlob" {
@@ -570,7 +738,7 @@ func (s *Service) CommitBlocks(ctx context.Context, account, container, name str
 		os.Remove(s.path(b.File))
 		return nil, err
 	}
-	if err := s.put(ctx, b); err != nil {
+	if err := s.put(ctx, b, p.Check); err != nil {
 		os.Remove(s.path(b.File))
 		return nil, err
 	}

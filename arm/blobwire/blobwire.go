@@ -76,11 +76,12 @@ type PageBlob interface {
 // Typed is implemented by blobs that are not page blobs (BlockBlob).
 type Typed interface{ BlobType() string }
 
-// Described is implemented by blobs with stored properties: their
-// Content-Type, Content-MD5 (base64) and metadata.
+// Described is implemented by blobs with stored properties: their content
+// headers (Content-Type, Content-MD5 in base64, Content-Encoding,
+// Content-Language, Content-Disposition, Cache-Control; those set) and
+// metadata.
 type Described interface {
-	ContentType() string
-	ContentMD5() string
+	ContentHeaders() map[string]string
 	Metadata() map[string]string
 }
 
@@ -238,11 +239,11 @@ func Download(w http.ResponseWriter, r *http.Request, t Blob) error {
 	hd := w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
 	if d, ok := t.(Described); ok {
-		if ct := d.ContentType(); ct != "" {
-			hd.Set("Content-Type", ct)
-		}
-		if m := d.ContentMD5(); m != "" && (status == http.StatusOK || r.Method == http.MethodHead) {
-			hd.Set("Content-MD5", m)
+		for k, v := range d.ContentHeaders() {
+			if k == "Content-MD5" && status == http.StatusPartialContent && r.Method != http.MethodHead {
+				k = "x-ms-blob-content-md5" // a range's own MD5 is not the blob's
+			}
+			hd.Set(k, v)
 		}
 		for k, v := range d.Metadata() {
 			hd.Set("x-ms-meta-"+k, v)

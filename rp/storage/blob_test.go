@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -46,16 +45,11 @@ func TestBlobsAndImport(t *testing.T) {
 	e := testserver.StartWithGroups(t, "stg", "disks")
 	ctx := e.Ctx()
 	A := "/subscriptions/" + e.Sub + "/resourceGroups/stg/providers/Microsoft.Storage/storageAccounts/images1"
-	resp, m := e.Do("PUT", A+"?api-version=2023-01-01", []byte(`{"location":"westus","sku":{"name":"Standard_LRS"}}`))
-	if resp.StatusCode != 200 {
-		t.Fatalf("create account: %d %v", resp.StatusCode, m)
-	}
-	endpoint, _ := testserver.Field(m, "properties.primaryEndpoints.blob").(string)
-	if !strings.HasSuffix(endpoint, "/storage/blob/images1/") {
+	endpoint, key, co := blobAccount(t, e, "stg", "images1")
+	if !strings.HasSuffix(endpoint, "/storage/blob/images1") {
 		t.Fatalf("blob endpoint %q", endpoint)
 	}
-	_, k := e.Do("POST", A+"/listKeys?api-version=2023-01-01", nil)
-	key := k["keys"].([]any)[0].(map[string]any)["value"].(string)
+	endpoint += "/"
 	cred, err := azblob.NewSharedKeyCredential("images1", key)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +58,6 @@ func TestBlobsAndImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	co := azcore.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: -1}}
 	cc, err := container.NewClientWithSharedKeyCredential(endpoint+"osimages", cred, &container.ClientOptions{ClientOptions: co})
 	if err != nil {
 		t.Fatal(err)
@@ -100,14 +93,7 @@ func TestBlobsAndImport(t *testing.T) {
 	rand.Read(data[3<<20 : 3<<20+8192])
 	vhd := fixedVHD(data)
 	pb := cc.NewPageBlobClient("disk.vhd")
-	if _, err := pb.Create(ctx, int64(len(vhd)), nil); err != nil {
-		t.Fatalf("create page blob: %v", err)
-	}
-	for _, r := range [][2]int{{0, 64 << 10}, {3 << 20, 3<<20 + 8192}, {size, size + 512}} {
-		if _, err := pb.UploadPages(ctx, streaming(vhd[r[0]:r[1]]), blob.HTTPRange{Offset: int64(r[0]), Count: int64(r[1] - r[0])}, nil); err != nil {
-			t.Fatalf("put pages %v: %v", r, err)
-		}
-	}
+	uploadPages(t, ctx, pb, vhd, [][2]int{{0, 64 << 10}, {3 << 20, 3<<20 + 8192}, {size, size + 512}})
 	pager := cc.NewListBlobsFlatPager(nil)
 	var names []string
 	for pager.More() {
@@ -204,15 +190,34 @@ func TestBlobsAndImport(t *testing.T) {
 	}
 	fromSnap := armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{CreationData: &armcompute.CreationData{
 		CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: sn.ID}}}
-	dpl, err := disks.BeginCreateOrUpdate(ctx, "disks", "from-snap", fromSnap, nil)
-	if err == nil {
-		_, err = dpl.PollUntilDone(ctx, fixture.Poll)
-	}
-	if err != nil {
-		t.Fatalf("disk from the imported snapshot: %v", err)
-	}
+	createDisk(t, ctx, disks, "from-snap", fromSnap)
 	if back := readDisk(t, ctx, e, co, "disks", "from-snap"); !bytes.Equal(back, data) {
 		t.Fatal("a disk of the imported snapshot differs from the VHD's data")
+	}
+}
+
+// uploadPages creates a page blob of vhd's size and writes the ranges rs of vhd.
+func uploadPages(t *testing.T, ctx context.Context, pb *pageblob.Client, vhd []byte, rs [][2]int) {
+	t.Helper()
+	if _, err := pb.Create(ctx, int64(len(vhd)), nil); err != nil {
+		t.Fatalf("create page blob: %v", err)
+	}
+	for _, r := range rs {
+		if _, err := pb.UploadPages(ctx, streaming(vhd[r[0]:r[1]]), blob.HTTPRange{Offset: int64(r[0]), Count: int64(r[1] - r[0])}, nil); err != nil {
+			t.Fatalf("put pages %v: %v", r, err)
+		}
+	}
+}
+
+// createDisk creates disk name in resource group disks and waits for it.
+func createDisk(t *testing.T, ctx context.Context, disks *armcompute.DisksClient, name string, d armcompute.Disk) {
+	t.Helper()
+	pl, err := disks.BeginCreateOrUpdate(ctx, "disks", name, d, nil)
+	if err == nil {
+		_, err = pl.PollUntilDone(ctx, fixture.Poll)
+	}
+	if err != nil {
+		t.Fatalf("create disk %s: %v", name, err)
 	}
 }
 

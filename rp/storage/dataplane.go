@@ -54,6 +54,10 @@ type blobReq struct {
 
 func (h *blobHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-version", blobwire.Version)
+	// Cache-Control is a blob's property here, not ARM's no-cache.
+	for _, k := range []string{"Cache-Control", "Pragma", "Expires"} {
+		w.Header().Del(k)
+	}
 	rest := strings.TrimPrefix(r.URL.Path, BlobPrefix)
 	account, path, _ := strings.Cut(rest, "/")
 	container, name, _ := strings.Cut(path, "/")
@@ -125,23 +129,25 @@ func (h *blobHandler) route(q *blobReq) (perm, res string) {
 			return "l", "s"
 		}
 	case q.blob == "" && v.Get("restype") == "container":
-		switch {
-		case m == http.MethodPut && v.Get("comp") == "":
+		switch comp := v.Get("comp"); {
+		case m == http.MethodPut && comp == "":
 			return "c", "c"
+		case m == http.MethodPut && comp == "metadata":
+			return "w", "c"
 		case m == http.MethodDelete:
 			return "d", "c"
-		case read && v.Get("comp") == "list":
+		case read && comp == "list":
 			return "l", "c"
-		case read && v.Get("comp") == "":
+		case read && (comp == "" || comp == "metadata"):
 			return "r", "c"
 		}
 	case q.blob != "":
-		switch {
-		case m == http.MethodPut:
+		switch comp := v.Get("comp"); {
+		case m == http.MethodPut && (comp == "" || comp == "page" || comp == "block" || comp == "blocklist" || comp == "metadata" || comp == "properties"):
 			return "w", "o"
-		case m == http.MethodDelete:
+		case m == http.MethodDelete && comp == "":
 			return "d", "o"
-		case read:
+		case read && (comp == "" || comp == "pagelist" || comp == "blocklist" || comp == "metadata"):
 			return "r", "o"
 		}
 	}
@@ -152,44 +158,39 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 	w, r, v := q.w, q.r, q.r.URL.Query()
 	switch {
 	case q.container == "":
-		cs, err := h.svc.ListContainers(ctx, q.account)
-		if err != nil {
-			return err
-		}
-		type item struct {
-			Name       string `xml:"Name"`
-			Properties struct {
-				LastModified string `xml:"Last-Modified"`
-				Etag         string `xml:"Etag"`
-			} `xml:"Properties"`
-		}
-		out := struct {
-			XMLName         xml.Name `xml:"EnumerationResults"`
-			ServiceEndpoint string   `xml:"ServiceEndpoint,attr"`
-			Containers      []item   `xml:"Containers>Container"`
-			NextMarker      string   `xml:"NextMarker"`
-		}{ServiceEndpoint: endpointOf(r, q.account)}
-		for _, c := range cs {
-			if !strings.HasPrefix(c.Name, v.Get("prefix")) {
-				continue
-			}
-			it := item{Name: c.Name}
-			it.Properties.LastModified, it.Properties.Etag = c.Modified.Format(http.TimeFormat), blobwire.ETag(c.Modified)
-			out.Containers = append(out.Containers, it)
-		}
-		return writeXML(w, out)
+		return h.listContainers(ctx, q)
 	case q.blob == "":
 		switch r.Method {
 		case http.MethodPut:
-			c, err := h.svc.CreateContainer(ctx, q.account, q.container, metadata(r))
+			var c *accountblob.Container
+			var err error
+			status := http.StatusCreated
+			if v.Get("comp") == "metadata" {
+				c, err = h.svc.SetContainerMetadata(ctx, q.account, q.container, metadata(r), func(c *accountblob.Container) error {
+					return conditions(r, true, blobwire.ETag(c.Modified), c.Modified)
+				})
+				status = http.StatusOK
+			} else {
+				if pa := r.Header.Get("x-ms-blob-public-access"); pa != "" {
+					return blobwire.Errorf(http.StatusConflict, "PublicAccessNotPermitted", "Public access is not permitted on this storage account: Safehold serves blobs to signed requests only (Shared Key or SAS); create the container without x-ms-blob-public-access (%s).", pa)
+				}
+				c, err = h.svc.CreateContainer(ctx, q.account, q.container, metadata(r))
+			}
 			if err != nil {
 				return err
 			}
 			w.Header().Set("ETag", blobwire.ETag(c.Modified))
 			w.Header().Set("Last-Modified", c.Modified.Format(http.TimeFormat))
-			w.WriteHeader(http.StatusCreated)
+			w.WriteHeader(status)
 			return nil
 		case http.MethodDelete:
+			c, err := h.svc.GetContainer(ctx, q.account, q.container)
+			if err != nil {
+				return err
+			}
+			if err := conditions(r, true, blobwire.ETag(c.Modified), c.Modified); err != nil {
+				return err
+			}
 			if err := h.svc.DeleteContainer(ctx, q.account, q.container); err != nil {
 				return err
 			}
@@ -210,12 +211,23 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 		}
 		w.Header().Set("x-ms-lease-state", "available")
 		w.Header().Set("x-ms-lease-status", "unlocked")
+		w.Header().Set("x-ms-has-immutability-policy", "false")
+		w.Header().Set("x-ms-has-legal-hold", "false")
+		w.Header().Set("x-ms-default-encryption-scope", "$account-encryption-key")
+		w.Header().Set("x-ms-deny-encryption-scope-override", "false")
 		w.WriteHeader(http.StatusOK)
 		return nil
+	}
+	check := blobCheck(r)
+	if r.Header.Get("x-ms-lease-id") != "" {
+		return blobwire.Errorf(http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob: Safehold's blob service keeps no leases; send the request without x-ms-lease-id.")
 	}
 	switch {
 	case r.Method == http.MethodPut && v.Get("comp") == "page":
 		return h.withBlob(ctx, q, func(b *accountblob.Blob) error {
+			if err := check(b); err != nil {
+				return err
+			}
 			if b.Type != "PageBlob" {
 				return blobwire.Errorf(http.StatusConflict, "InvalidBlobType", "The blob type is invalid for this operation: Put Page writes page blobs only.")
 			}
@@ -238,15 +250,23 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 	case r.Method == http.MethodPut && v.Get("comp") == "blocklist":
 		return h.commit(ctx, q)
 	case r.Method == http.MethodPut && v.Get("comp") == "":
-		return h.putBlob(ctx, q)
+		return h.putBlob(ctx, q, check)
+	case r.Method == http.MethodPut && (v.Get("comp") == "metadata" || v.Get("comp") == "properties"):
+		return h.setBlob(ctx, q, check)
 	case r.Method == http.MethodDelete:
-		if err := h.svc.DeleteBlob(ctx, q.account, q.container, q.blob); err != nil {
+		if err := h.svc.DeleteBlob(ctx, q.account, q.container, q.blob, check); err != nil {
 			return err
 		}
+		w.Header().Set("x-ms-delete-type-permanent", "true")
 		w.WriteHeader(http.StatusAccepted)
 		return nil
+	case v.Get("comp") == "blocklist":
+		return h.blockList(ctx, q)
 	case v.Get("comp") == "pagelist":
 		return h.withBlob(ctx, q, func(b *accountblob.Blob) error {
+			if err := check(b); err != nil {
+				return err
+			}
 			start, end, err := blobwire.PageListRange(r, b.Size())
 			if err != nil {
 				return err
@@ -263,8 +283,26 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 			}
 			return blobwire.WritePageList(w, b, set, nil)
 		})
+	case v.Get("comp") == "metadata":
+		return h.withBlob(ctx, q, func(b *accountblob.Blob) error {
+			if err := check(b); err != nil {
+				return err
+			}
+			w.Header().Set("ETag", blobwire.ETag(b.Modified))
+			w.Header().Set("Last-Modified", b.Modified.Format(http.TimeFormat))
+			for k, val := range b.Meta {
+				w.Header().Set("x-ms-meta-"+k, val)
+			}
+			w.WriteHeader(http.StatusOK)
+			return nil
+		})
 	case v.Get("comp") == "":
-		return h.withBlob(ctx, q, func(b *accountblob.Blob) error { return blobwire.Download(w, r, b) })
+		return h.withBlob(ctx, q, func(b *accountblob.Blob) error {
+			if err := check(b); err != nil {
+				return err
+			}
+			return blobwire.Download(w, r, b)
+		})
 	}
 	return blobwire.Errorf(http.StatusBadRequest, "UnsupportedQueryParameter", "The query parameter comp=%s is not supported by Safehold's blob service.", v.Get("comp"))
 }
@@ -298,11 +336,83 @@ func metadata(r *http.Request) map[string]string {
 	return m
 }
 
-func props(r *http.Request) accountblob.Props {
-	return accountblob.Props{ContentType: r.Header.Get("x-ms-blob-content-type"), ContentMD5: r.Header.Get("x-ms-blob-content-md5"), Metadata: metadata(r)}
+// content are the content settings a request sets with the
+// x-ms-blob-* headers (Put Blob also takes the plain ones: plain true).
+func content(r *http.Request, plain bool) accountblob.Content {
+	get := func(name string) string {
+		if v := r.Header.Get("x-ms-blob-" + name); v != "" || !plain {
+			return v
+		}
+		return r.Header.Get(name)
+	}
+	return accountblob.Content{Type: get("Content-Type"), MD5: r.Header.Get("x-ms-blob-content-md5"), Encoding: get("Content-Encoding"),
+		Language: get("Content-Language"), Disposition: r.Header.Get("x-ms-blob-content-disposition"), CacheControl: get("Cache-Control")}
 }
 
-func (h *blobHandler) putBlob(ctx context.Context, q *blobReq) error {
+func props(r *http.Request, check accountblob.Check) accountblob.Props {
+	return accountblob.Props{Content: content(r, false), Metadata: metadata(r), Check: check}
+}
+
+// conditions checks the request's If-Match, If-None-Match,
+// If-Modified-Since and If-Unmodified-Since against a blob or container
+// with etag, modified at mod (exists false: there is none yet): a read
+// that need not be answered is 304, a write whose condition fails 412
+// ConditionNotMet (409 BlobAlreadyExists for If-None-Match: * on a blob
+// that exists).
+func conditions(r *http.Request, exists bool, etag string, mod time.Time) error {
+	h := r.Header
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	failed := blobwire.Errorf(http.StatusPreconditionFailed, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+	notModified := failed
+	if read {
+		notModified = blobwire.Errorf(http.StatusNotModified, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+	}
+	mod = mod.Truncate(time.Second) // Last-Modified has seconds
+	if m := h.Get("If-Match"); m != "" && (!exists || (strings.TrimSpace(m) != "*" && !etagIn(m, etag))) {
+		return failed
+	}
+	if m := h.Get("If-None-Match"); m != "" && exists {
+		if strings.TrimSpace(m) == "*" && !read {
+			return blobwire.Errorf(http.StatusConflict, "BlobAlreadyExists", "The specified blob already exists.")
+		}
+		if strings.TrimSpace(m) == "*" || etagIn(m, etag) {
+			return notModified
+		}
+	}
+	if v := h.Get("If-Modified-Since"); v != "" && exists {
+		if t, err := http.ParseTime(v); err == nil && !mod.After(t) {
+			return notModified
+		}
+	}
+	if v := h.Get("If-Unmodified-Since"); v != "" && exists {
+		if t, err := http.ParseTime(v); err == nil && mod.After(t) {
+			return failed
+		}
+	}
+	return nil
+}
+
+// etagIn reports whether a list of ETags (an If-Match value) holds etag.
+func etagIn(list, etag string) bool {
+	for _, e := range strings.Split(list, ",") {
+		if e = strings.TrimSpace(e); e == etag || strings.Trim(e, `"`) == strings.Trim(etag, `"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// blobCheck is the precondition a request's If-* headers set on a blob.
+func blobCheck(r *http.Request) accountblob.Check {
+	return func(cur *accountblob.Blob) error {
+		if cur == nil {
+			return conditions(r, false, "", time.Time{})
+		}
+		return conditions(r, true, blobwire.ETag(cur.Modified), cur.Modified)
+	}
+}
+
+func (h *blobHandler) putBlob(ctx context.Context, q *blobReq, check accountblob.Check) error {
 	r := q.r
 	var b *accountblob.Blob
 	var err error
@@ -312,17 +422,14 @@ func (h *blobHandler) putBlob(ctx context.Context, q *blobReq) error {
 		if cerr != nil {
 			return cerr
 		}
-		p := props(r)
-		if p.ContentMD5 == "" {
-			p.ContentMD5 = r.Header.Get("Content-MD5")
-		}
+		p := accountblob.Props{Content: content(r, true), Metadata: metadata(r), BodyMD5: r.Header.Get("Content-MD5"), Check: check}
 		b, err = h.svc.PutBlockBlob(ctx, q.account, q.container, q.blob, r.Body, n, p)
 	case "pageblob":
 		size, perr := strconv.ParseInt(r.Header.Get("x-ms-blob-content-length"), 10, 64)
 		if perr != nil {
 			return blobwire.Errorf(http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-blob-content-length (the page blob's size).")
 		}
-		b, err = h.svc.CreatePageBlob(ctx, q.account, q.container, q.blob, size, props(r))
+		b, err = h.svc.CreatePageBlob(ctx, q.account, q.container, q.blob, size, props(r, check))
 	case "":
 		return blobwire.Errorf(http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-blob-type (BlockBlob or PageBlob).")
 	default:
@@ -373,16 +480,252 @@ func (h *blobHandler) commit(ctx context.Context, q *blobReq) error {
 			refs = append(refs, accountblob.BlockRef{ID: strings.TrimSpace(id), From: se.Name.Local})
 		}
 	}
-	b, err := h.svc.CommitBlocks(ctx, q.account, q.container, q.blob, refs, props(q.r))
+	b, err := h.svc.CommitBlocks(ctx, q.account, q.container, q.blob, refs, props(q.r, blobCheck(q.r)))
 	if err != nil {
 		return err
 	}
 	return created(q.w, b)
 }
 
+// setBlob serves Set Blob Metadata and Set Blob Properties (which sets
+// every content header: one the request leaves out is cleared).
+func (h *blobHandler) setBlob(ctx context.Context, q *blobReq, check accountblob.Check) error {
+	r := q.r
+	props := r.URL.Query().Get("comp") == "properties"
+	if props {
+		for _, hd := range []string{"x-ms-blob-content-length", "x-ms-sequence-number-action"} {
+			if r.Header.Get(hd) != "" {
+				return blobwire.Errorf(http.StatusBadRequest, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported: %s (resizing a page blob or changing its sequence number) is not supported by Safehold's blob service.", hd)
+			}
+		}
+	}
+	b, err := h.svc.UpdateBlob(ctx, q.account, q.container, q.blob, check, func(b *accountblob.Blob) {
+		if props {
+			b.SetContent(content(r, false))
+		} else {
+			b.Meta = metadata(r)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	w := q.w
+	w.Header().Set("ETag", blobwire.ETag(b.Modified))
+	w.Header().Set("Last-Modified", b.Modified.Format(http.TimeFormat))
+	if b.Type == "PageBlob" && props {
+		w.Header().Set("x-ms-blob-sequence-number", "0")
+	}
+	if !props {
+		w.Header().Set("x-ms-request-server-encrypted", "true")
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// blockList serves Get Block List: the committed blocks of a block blob,
+// the staged ones, or both (blocklisttype).
+func (h *blobHandler) blockList(ctx context.Context, q *blobReq) error {
+	typ := strings.ToLower(q.r.URL.Query().Get("blocklisttype"))
+	if typ == "" {
+		typ = "committed"
+	}
+	if typ != "committed" && typ != "uncommitted" && typ != "all" {
+		return blobwire.Errorf(http.StatusBadRequest, "InvalidQueryParameterValue", "The value '%s' of blocklisttype is invalid: use committed, uncommitted or all.", typ)
+	}
+	b, err := h.svc.GetBlob(ctx, q.account, q.container, q.blob)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	staged, serr := h.svc.StagedBlocks(q.account, q.container, q.blob)
+	if serr != nil {
+		return serr
+	}
+	if b == nil && len(staged) == 0 {
+		return err
+	}
+	type block struct {
+		Name string `xml:"Name"`
+		Size int64  `xml:"Size"`
+	}
+	out := struct {
+		XMLName     xml.Name `xml:"BlockList"`
+		Committed   []block  `xml:"CommittedBlocks>Block"`
+		Uncommitted []block  `xml:"UncommittedBlocks>Block"`
+	}{}
+	if b != nil {
+		if err := blobCheck(q.r)(b); err != nil {
+			return err
+		}
+		if b.Type != "BlockBlob" {
+			return blobwire.Errorf(http.StatusConflict, "InvalidBlobType", "The blob type is invalid for this operation: Get Block List reads block blobs only.")
+		}
+		if typ != "uncommitted" {
+			for _, bl := range b.Blocks {
+				out.Committed = append(out.Committed, block{bl.ID, bl.Size})
+			}
+		}
+		q.w.Header().Set("ETag", blobwire.ETag(b.Modified))
+		q.w.Header().Set("Last-Modified", b.Modified.Format(http.TimeFormat))
+		q.w.Header().Set("x-ms-blob-content-length", strconv.FormatInt(b.Length, 10))
+	} else {
+		q.w.Header().Set("x-ms-blob-content-length", "0")
+	}
+	if typ != "committed" {
+		for _, bl := range staged {
+			out.Uncommitted = append(out.Uncommitted, block{bl.ID, bl.Size})
+		}
+	}
+	return writeXML(q.w, out)
+}
+
+func isNotFound(err error) bool {
+	var fe *failure.Error
+	return errors.As(err, &fe) && fe.Kind == failure.NotFound
+}
+
+// page is the part of a listing a request asks for: names from marker on,
+// at most maxresults (5000 when unset); next is the marker of the rest.
+func page[T any](v url.Values, items []T, name func(T) string) (out []T, next string, err error) {
+	max := 5000
+	if m := v.Get("maxresults"); m != "" {
+		if max, err = strconv.Atoi(m); err != nil || max < 1 {
+			return nil, "", blobwire.Errorf(http.StatusBadRequest, "OutOfRangeQueryParameterValue", "One of the query parameters specified in the request URI is outside the permissible range: maxresults %q must be at least 1.", m)
+		}
+		max = min(max, 5000)
+	}
+	marker := v.Get("marker")
+	for i, it := range items {
+		if name(it) < marker {
+			continue
+		}
+		if len(out) == max {
+			return out, name(items[i]), nil
+		}
+		out = append(out, it)
+	}
+	return out, "", nil
+}
+
+// xmlMeta is metadata as a listing includes it: <Metadata><name>value</name>…</Metadata>.
+type xmlMeta map[string]string
+
+func (m xmlMeta) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := e.EncodeElement(m[k], xml.StartElement{Name: xml.Name{Local: k}}); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
+}
+
+// listing are the elements every List Containers and List Blobs answer has.
+type listing struct {
+	Prefix     string `xml:"Prefix,omitempty"`
+	Marker     string `xml:"Marker,omitempty"`
+	MaxResults string `xml:"MaxResults,omitempty"`
+}
+
+func listingOf(v url.Values) listing {
+	return listing{Prefix: v.Get("prefix"), Marker: v.Get("marker"), MaxResults: v.Get("maxresults")}
+}
+
+func includes(v url.Values, what string) bool {
+	for _, s := range strings.Split(v.Get("include"), ",") {
+		if strings.EqualFold(strings.TrimSpace(s), what) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *blobHandler) listContainers(ctx context.Context, q *blobReq) error {
+	v := q.r.URL.Query()
+	all, err := h.svc.ListContainers(ctx, q.account)
+	if err != nil {
+		return err
+	}
+	var cs []accountblob.Container
+	for _, c := range all {
+		if strings.HasPrefix(c.Name, v.Get("prefix")) {
+			cs = append(cs, c)
+		}
+	}
+	cs, next, err := page(v, cs, func(c accountblob.Container) string { return c.Name })
+	if err != nil {
+		return err
+	}
+	type props struct {
+		LastModified   string `xml:"Last-Modified"`
+		Etag           string `xml:"Etag"`
+		LeaseStatus    string `xml:"LeaseStatus"`
+		LeaseState     string `xml:"LeaseState"`
+		EncScope       string `xml:"DefaultEncryptionScope"`
+		DenyOverride   bool   `xml:"DenyEncryptionScopeOverride"`
+		HasImmutablity bool   `xml:"HasImmutabilityPolicy"`
+		HasLegalHold   bool   `xml:"HasLegalHold"`
+	}
+	type item struct {
+		Name       string  `xml:"Name"`
+		Properties props   `xml:"Properties"`
+		Metadata   xmlMeta `xml:"Metadata,omitempty"`
+	}
+	out := struct {
+		XMLName         xml.Name `xml:"EnumerationResults"`
+		ServiceEndpoint string   `xml:"ServiceEndpoint,attr"`
+		listing
+		Containers []item `xml:"Containers>Container"`
+		NextMarker string `xml:"NextMarker"`
+	}{ServiceEndpoint: endpointOf(q.r, q.account), listing: listingOf(v), NextMarker: next}
+	for _, c := range cs {
+		it := item{Name: c.Name, Properties: props{LastModified: c.Modified.Format(http.TimeFormat), Etag: blobwire.ETag(c.Modified),
+			LeaseStatus: "unlocked", LeaseState: "available", EncScope: "$account-encryption-key"}}
+		if includes(v, "metadata") {
+			it.Metadata = c.Metadata
+		}
+		out.Containers = append(out.Containers, it)
+	}
+	return writeXML(q.w, out)
+}
+
+// listBlobs serves List Blobs: flat, or by hierarchy with a delimiter
+// (names that go on past it after the prefix are listed once, as a
+// BlobPrefix), in pages (maxresults, marker).
 func (h *blobHandler) listBlobs(ctx context.Context, q *blobReq) error {
 	v := q.r.URL.Query()
-	bs, err := h.svc.ListBlobs(ctx, q.account, q.container, v.Get("prefix"))
+	prefix, delim := v.Get("prefix"), v.Get("delimiter")
+	bs, err := h.svc.ListBlobs(ctx, q.account, q.container, prefix)
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		name string
+		b    *accountblob.Blob // nil: a prefix
+	}
+	var entries []entry
+	seen := map[string]bool{}
+	for i := range bs {
+		name := bs[i].Name
+		if delim != "" {
+			if k := strings.Index(name[len(prefix):], delim); k >= 0 {
+				if p := name[:len(prefix)+k+len(delim)]; !seen[p] {
+					seen[p] = true
+					entries = append(entries, entry{name: p})
+				}
+				continue
+			}
+		}
+		entries = append(entries, entry{name, &bs[i]})
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	entries, next, err := page(v, entries, func(e entry) string { return e.name })
 	if err != nil {
 		return err
 	}
@@ -392,31 +735,60 @@ func (h *blobHandler) listBlobs(ctx context.Context, q *blobReq) error {
 		Etag          string `xml:"Etag"`
 		ContentLength int64  `xml:"Content-Length"`
 		ContentType   string `xml:"Content-Type"`
+		Encoding      string `xml:"Content-Encoding,omitempty"`
+		Language      string `xml:"Content-Language,omitempty"`
 		ContentMD5    string `xml:"Content-MD5,omitempty"`
+		Disposition   string `xml:"Content-Disposition,omitempty"`
+		CacheControl  string `xml:"Cache-Control,omitempty"`
+		SeqNo         string `xml:"x-ms-blob-sequence-number,omitempty"`
 		BlobType      string `xml:"BlobType"`
+		AccessTier    string `xml:"AccessTier,omitempty"`
+		TierInferred  bool   `xml:"AccessTierInferred,omitempty"`
 		LeaseStatus   string `xml:"LeaseStatus"`
 		LeaseState    string `xml:"LeaseState"`
 		ServerEnc     bool   `xml:"ServerEncrypted"`
 	}
 	type item struct {
-		Name       string `xml:"Name"`
-		Properties props  `xml:"Properties"`
+		XMLName    xml.Name `xml:"Blob"`
+		Name       string   `xml:"Name"`
+		Properties props    `xml:"Properties"`
+		Metadata   xmlMeta  `xml:"Metadata,omitempty"`
+	}
+	type prefixItem struct {
+		XMLName xml.Name `xml:"BlobPrefix"`
+		Name    string   `xml:"Name"`
 	}
 	out := struct {
 		XMLName         xml.Name `xml:"EnumerationResults"`
 		ServiceEndpoint string   `xml:"ServiceEndpoint,attr"`
 		ContainerName   string   `xml:"ContainerName,attr"`
-		Prefix          string   `xml:"Prefix,omitempty"`
-		Blobs           []item   `xml:"Blobs>Blob"`
-		NextMarker      string   `xml:"NextMarker"`
-	}{ServiceEndpoint: endpointOf(q.r, q.account), ContainerName: q.container, Prefix: v.Get("prefix")}
-	for _, b := range bs {
+		listing
+		Delimiter  string `xml:"Delimiter,omitempty"`
+		Blobs      struct{ Items []any }
+		NextMarker string `xml:"NextMarker"`
+	}{ServiceEndpoint: endpointOf(q.r, q.account), ContainerName: q.container, listing: listingOf(v), Delimiter: delim, NextMarker: next}
+	for _, e := range entries {
+		b := e.b
+		if b == nil {
+			out.Blobs.Items = append(out.Blobs.Items, prefixItem{Name: e.name})
+			continue
+		}
 		ct := b.CType
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
-		out.Blobs = append(out.Blobs, item{Name: b.Name, Properties: props{CreationTime: b.Creation.Format(http.TimeFormat), LastModified: b.Modified.Format(http.TimeFormat),
-			Etag: blobwire.ETag(b.Modified), ContentLength: b.Length, ContentType: ct, ContentMD5: b.MD5, BlobType: b.Type, LeaseStatus: "unlocked", LeaseState: "available", ServerEnc: true}})
+		it := item{Name: b.Name, Properties: props{CreationTime: b.Creation.Format(http.TimeFormat), LastModified: b.Modified.Format(http.TimeFormat),
+			Etag: blobwire.ETag(b.Modified), ContentLength: b.Length, ContentType: ct, Encoding: b.Encoding, Language: b.Language, ContentMD5: b.MD5,
+			Disposition: b.Disp, CacheControl: b.Cache, BlobType: b.Type, LeaseStatus: "unlocked", LeaseState: "available", ServerEnc: true}}
+		if b.Type == "PageBlob" {
+			it.Properties.SeqNo = "0"
+		} else {
+			it.Properties.AccessTier, it.Properties.TierInferred = "Hot", true
+		}
+		if includes(v, "metadata") {
+			it.Metadata = b.Meta
+		}
+		out.Blobs.Items = append(out.Blobs.Items, it)
 	}
 	return writeXML(q.w, out)
 }
