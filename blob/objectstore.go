@@ -4,14 +4,38 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// What the backends on object stores (blob/azure, blob/s3) share: the key
-// prefix they keep their objects under, and how a ranged read maps onto a
-// store that answers ranges in its own way.
+// What the backends on object stores (blob/azure, blob/s3) share: their
+// URLs, the key prefix they keep their objects under, what the store's
+// statuses mean, and how a ranged read maps onto a store that answers
+// ranges in its own way.
+
+// ParseStoreURL reads an object store's URL in the gocloud.dev style,
+// SCHEME://NAME?key=value&... (want, e.g. "s3://BUCKET?endpoint=URL", shows
+// the form in the error), with the credentials in the environment
+// variables env, which must all be set. It returns the container's (the
+// bucket's) name, the query and the credentials in the order of env.
+func ParseStoreURL(raw, scheme, want string, env ...string) (name string, query url.Values, creds []string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != scheme || u.Host == "" {
+		return "", nil, nil, fmt.Errorf("blob URL %q: want %s", raw, want)
+	}
+	for _, k := range env {
+		v := os.Getenv(k)
+		if v == "" {
+			return "", nil, nil, fmt.Errorf("blob URL %s: set %s", u.Redacted(), strings.Join(env, " and "))
+		}
+		creds = append(creds, v)
+	}
+	return u.Host, u.Query(), creds, nil
+}
 
 // StorePrefix normalises a backend's key prefix ("" or valid key characters,
 // "/"-separated, with or without a trailing "/") to "" or "PREFIX/".
@@ -71,6 +95,23 @@ func CheckContentRange(key string, contentRange *string, off, length int64) erro
 func CheckLength(key string, off, length int64, got int) error {
 	if length > 0 && int64(got) != length {
 		return fmt.Errorf("get %s [%d,+%d): %d bytes: %w", key, off, length, got, ErrRange)
+	}
+	return nil
+}
+
+// StatusErr is what an object store's HTTP status means in the contract's
+// terms: 412 (a conditional create of an existing object) ErrExist, 404
+// ErrNotExist, 416 ErrRange; nil for any other status (a failure to report
+// as the store gave it: another 409 is a lease or a server at its limits,
+// not an existing object).
+func StatusErr(status int) error {
+	switch status {
+	case http.StatusPreconditionFailed:
+		return ErrExist
+	case http.StatusNotFound:
+		return ErrNotExist
+	case http.StatusRequestedRangeNotSatisfiable:
+		return ErrRange
 	}
 	return nil
 }

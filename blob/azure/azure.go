@@ -16,9 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"os"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -51,16 +48,11 @@ type Config struct {
 // style) with the account and key from AZURE_STORAGE_ACCOUNT and
 // AZURE_STORAGE_KEY. Without endpoint, the account's public endpoint is used.
 func ParseURL(raw string) (Config, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "azblob" || u.Host == "" {
-		return Config{}, fmt.Errorf("blob URL %q: want azblob://CONTAINER?endpoint=URL", raw)
+	container, q, creds, err := blob.ParseStoreURL(raw, "azblob", "azblob://CONTAINER?endpoint=URL", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY")
+	if err != nil {
+		return Config{}, err
 	}
-	q := u.Query()
-	c := Config{Endpoint: q.Get("endpoint"), Account: os.Getenv("AZURE_STORAGE_ACCOUNT"), Key: os.Getenv("AZURE_STORAGE_KEY"),
-		Container: u.Host, Prefix: q.Get("prefix")}
-	if c.Account == "" || c.Key == "" {
-		return Config{}, fmt.Errorf("blob URL %s: set AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", u.Redacted())
-	}
+	c := Config{Endpoint: q.Get("endpoint"), Account: creds[0], Key: creds[1], Container: container, Prefix: q.Get("prefix")}
 	if c.Endpoint == "" {
 		c.Endpoint = "https://" + c.Account + ".blob.core.windows.net/"
 	}
@@ -107,19 +99,19 @@ func status(err error) int {
 	return 0
 }
 
-// kind is what an answer of Azure Blob Storage means in the contract's terms.
+// kind is what an answer of Azure Blob Storage means in the contract's
+// terms: its error code, else its status (blob.StatusErr). Of the 409s
+// only BlobAlreadyExists is an existing object.
 func kind(err error) error {
 	switch {
-	case bloberror.HasCode(err, bloberror.BlobAlreadyExists) || status(err) == http.StatusPreconditionFailed:
-		// Only these: another 409 (a lease, a server at its limits) is a
-		// failure to report with its own code, not an existing object.
+	case bloberror.HasCode(err, bloberror.BlobAlreadyExists):
 		return blob.ErrExist
-	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || status(err) == http.StatusNotFound:
+	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound):
 		return blob.ErrNotExist
-	case bloberror.HasCode(err, bloberror.InvalidRange) || status(err) == http.StatusRequestedRangeNotSatisfiable:
+	case bloberror.HasCode(err, bloberror.InvalidRange):
 		return blob.ErrRange
 	}
-	return nil
+	return blob.StatusErr(status(err))
 }
 
 // Put creates the object; ErrExist if it exists.

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -53,21 +52,16 @@ type Config struct {
 // ParseURL reads s3://BUCKET?endpoint=URL&region=R&prefix=P (the gocloud.dev
 // style) with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 func ParseURL(raw string) (Config, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return Config{}, fmt.Errorf("blob URL %q: want s3://BUCKET?endpoint=URL&region=REGION", raw)
+	bucket, q, creds, err := blob.ParseStoreURL(raw, "s3", "s3://BUCKET?endpoint=URL&region=REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+	if err != nil {
+		return Config{}, err
 	}
-	q := u.Query()
-	c := Config{Endpoint: q.Get("endpoint"), Region: q.Get("region"), AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), Bucket: u.Host, Prefix: q.Get("prefix")}
+	c := Config{Endpoint: q.Get("endpoint"), Region: q.Get("region"), AccessKey: creds[0], SecretKey: creds[1], Bucket: bucket, Prefix: q.Get("prefix")}
 	if c.Region == "" {
 		c.Region = os.Getenv("AWS_REGION")
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
-	}
-	if c.AccessKey == "" || c.SecretKey == "" {
-		return Config{}, fmt.Errorf("blob URL %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", u.Redacted())
 	}
 	return c, nil
 }
@@ -130,17 +124,7 @@ func code(err error) string {
 }
 
 // kind is what an answer of the S3 server means in the contract's terms.
-func kind(err error) error {
-	switch status(err) {
-	case http.StatusPreconditionFailed:
-		return blob.ErrExist
-	case http.StatusNotFound:
-		return blob.ErrNotExist
-	case http.StatusRequestedRangeNotSatisfiable:
-		return blob.ErrRange
-	}
-	return nil
-}
+func kind(err error) error { return blob.StatusErr(status(err)) }
 
 // Put creates the object; ErrExist if it exists.
 func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
@@ -155,7 +139,7 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 		switch {
 		case err == nil:
 			return nil
-		case status(err) == http.StatusPreconditionFailed:
+		case kind(err) == blob.ErrExist:
 			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
 		case status(err) == http.StatusConflict && attempt < 10:
 			select {
