@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/azure"
 	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/internal/testsvc"
@@ -12,13 +13,21 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
 
+func open(t *testing.T, container, prefix string) *azure.Backend {
+	t.Helper()
+	b, err := azure.Open(context.Background(), azure.Config{Endpoint: testsvc.AzuriteEndpoint(t), Account: testsvc.AzuriteAccount,
+		Key: testsvc.AzuriteKey, Container: container, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Against Azurite: on containers that do not exist yet (Open creates them),
 // and under two prefixes of one container.
 func TestAzureConformance(t *testing.T) {
-	blobtest.RunStore(t, func() string { return testsvc.RandomName("c") }, func(t *testing.T, container, prefix string) (*azure.Backend, error) {
-		return azure.Open(context.Background(), azure.Config{Endpoint: testsvc.AzuriteEndpoint(t), Account: testsvc.AzuriteAccount,
-			Key: testsvc.AzuriteKey, Container: container, Prefix: prefix})
-	})
+	blobtest.RunStore(t, func() string { return testsvc.RandomName("c") },
+		func(t *testing.T, container, prefix string) blob.Backend { return open(t, container, prefix) })
 }
 
 func TestAzureParseURL(t *testing.T) {

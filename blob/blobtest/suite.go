@@ -227,28 +227,19 @@ func Run(t *testing.T, newBackend func(t *testing.T) blob.Backend) {
 // backend creates; and under a prefix of a container whose other prefix
 // holds an object, so that two prefixes of one container prove to be
 // separate namespaces. newSpace names a fresh container; open opens the
-// backend on container space under prefix ("" for none), and the test
-// fails when it cannot.
-func RunStore[B blob.Backend](t *testing.T, newSpace func() string, open func(t *testing.T, space, prefix string) (B, error)) {
-	must := func(t *testing.T, space, prefix string) blob.Backend {
-		t.Helper()
-		b, err := open(t, space, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+// backend on container space under prefix ("" for none).
+func RunStore(t *testing.T, newSpace func() string, open func(t *testing.T, space, prefix string) blob.Backend) {
 	t.Run("Fresh", func(t *testing.T) {
-		Run(t, func(t *testing.T) blob.Backend { return must(t, newSpace(), "") })
+		Run(t, func(t *testing.T) blob.Backend { return open(t, newSpace(), "") })
 	})
 	t.Run("Prefixes", func(t *testing.T) {
 		Run(t, func(t *testing.T) blob.Backend {
 			space := newSpace()
-			other := must(t, space, "other")
+			other := open(t, space, "other")
 			if err := other.Put(context.Background(), "pack/abcd", []byte("x")); err != nil {
 				t.Fatal(err)
 			}
-			return must(t, space, "vaults/v1")
+			return open(t, space, "vaults/v1")
 		})
 	})
 }

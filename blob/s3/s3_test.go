@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/blob/s3"
 	"github.com/safehold/safehold/internal/testsvc"
@@ -12,13 +13,21 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }
 
+func open(t *testing.T, bucket, prefix string) *s3.Backend {
+	t.Helper()
+	ep, access, secret := testsvc.S3Endpoint(t)
+	b, err := s3.Open(context.Background(), s3.Config{Endpoint: ep, Region: "us-east-1", AccessKey: access, SecretKey: secret, Bucket: bucket, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Against the S3 server: on buckets that do not exist yet (Open creates
 // them), and under two prefixes of one bucket.
 func TestS3Conformance(t *testing.T) {
-	blobtest.RunStore(t, func() string { return testsvc.RandomName("b") }, func(t *testing.T, bucket, prefix string) (*s3.Backend, error) {
-		ep, access, secret := testsvc.S3Endpoint(t)
-		return s3.Open(context.Background(), s3.Config{Endpoint: ep, Region: "us-east-1", AccessKey: access, SecretKey: secret, Bucket: bucket, Prefix: prefix})
-	})
+	blobtest.RunStore(t, func() string { return testsvc.RandomName("b") },
+		func(t *testing.T, bucket, prefix string) blob.Backend { return open(t, bucket, prefix) })
 }
 
 func TestS3ParseURL(t *testing.T) {
