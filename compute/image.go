@@ -595,15 +595,11 @@ func canonical(what, v string, allowed ...string) (string, error) {
 // image does not exist.
 func (s *Service) imageContent(ctx context.Context, key string) (*ImageContent, error) {
 	if k, ok := strings.CutPrefix(key, "vmimage:"); ok {
-		d, err := s.p.Store.Get(ctx, vmImageKind, k)
+		img, err := store.GetJSON[VMImage](ctx, s.p.Store, vmImageKind, k, "VM image")
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, err
-		}
-		var img VMImage
-		if err := json.Unmarshal(d.Value, &img); err != nil {
 			return nil, err
 		}
 		return &img.Content, nil

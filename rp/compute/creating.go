@@ -47,16 +47,12 @@ func (pr *Provider) startCreate(r *arm.Request, kind, id, location string, spec,
 // pendingCreate returns the transient body of a resource being created
 // (nil when no creation of id is running).
 func (pr *Provider) pendingCreate(ctx context.Context, id string) (json.RawMessage, error) {
-	d, err := pr.p.Store.Get(ctx, creatingKind, creatingKey(id))
+	c, err := store.GetJSON[creating](ctx, pr.p.Store, creatingKind, creatingKey(id), "creating body")
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	var c creating
-	if err := json.Unmarshal(d.Value, &c); err != nil {
-		return nil, nil
 	}
 	op, err := pr.p.Ops.Get(ctx, c.OpID)
 	if errors.Is(err, ops.ErrNotFound) {
