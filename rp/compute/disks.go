@@ -24,11 +24,8 @@ type diskInput struct {
 	Zones      []string `json:"zones"`
 	Properties *struct {
 		CreationData *struct {
-			CreateOption     string `json:"createOption"`
-			SourceResourceID string `json:"sourceResourceId"`
-			SourceURI        string `json:"sourceUri"`
-			StorageAccountID string `json:"storageAccountId"`
-			UploadSizeBytes  int64  `json:"uploadSizeBytes"`
+			creationInput
+			UploadSizeBytes int64 `json:"uploadSizeBytes"`
 			// FromImage: a platform image or a gallery image version.
 			ImageReference        *compute.ImageDiskReference `json:"imageReference"`
 			GalleryImageReference *compute.ImageDiskReference `json:"galleryImageReference"`
@@ -39,6 +36,15 @@ type diskInput struct {
 	} `json:"properties"`
 }
 
+// creationInput is the creationData of a disk or snapshot PUT: how to
+// create it, and from what.
+type creationInput struct {
+	CreateOption     string `json:"createOption"`
+	SourceResourceID string `json:"sourceResourceId"`
+	SourceURI        string `json:"sourceUri"`
+	StorageAccountID string `json:"storageAccountId"`
+}
+
 type accessInput struct {
 	Access            string `json:"access"`
 	DurationInSeconds int64  `json:"durationInSeconds"`
@@ -47,7 +53,7 @@ type accessInput struct {
 func (pr *Provider) registerDisks(rt *arm.Router) {
 	one := rgPrefix + "/disks/{diskName}"
 	list := listWithCreating(pr, compute.DiskType, pr.svc.ListDisks, func(d *compute.DiskResource) string { return d.ID })
-	rt.HandleResource(one, arm.Methods{List: list, Get: getWithCreating(pr, diskID, pr.svc.DiskResource), Put: pr.putDisk, Patch: pr.patchDisk, Delete: pr.deleteDisk})
+	rt.HandleResource(one, arm.Methods{List: list, Get: getWithCreating(pr, diskID, pr.svc.DiskResource), Put: decoded(pr.putDisk), Patch: decoded(pr.patchDisk), Delete: pr.deleteDisk})
 	rt.Handle("GET", subPrefix+"/disks", list)
 	rt.Handle("POST", one+"/beginGetAccess", pr.beginGetAccess)
 	rt.Handle("POST", one+"/endGetAccess", pr.endGetAccess)
@@ -60,12 +66,8 @@ func diskID(r *arm.Request) string {
 	return computeID(r, "disks", r.Param("diskName"))
 }
 
-func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	var in diskInput
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
 	settings, ext := settingsOf(r.Body, diskSettings)
 	if in.Properties != nil && in.Properties.CreationData != nil {
 		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
@@ -110,10 +112,7 @@ func (pr *Provider) putDisk(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 	}
-	if err := checkName(r.Param("diskName"), "disk"); err != nil {
-		return nil, err
-	}
-	if err := pr.checkNotCreating(ctx, id, "disk"); err != nil {
+	if err := pr.checkPutTarget(ctx, id, r.Param("diskName"), "disk"); err != nil {
 		return nil, err
 	}
 	if existing, err := pr.svc.DiskResource(ctx, id); err == nil {
@@ -292,12 +291,8 @@ func (pr *Provider) importSource(r *arm.Request, uri string) (string, error) {
 	return rid.String(), nil
 }
 
-func (pr *Provider) patchDisk(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	var in diskInput
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
 	u := compute.DiskUpdate{Tags: in.Tags}
 	if in.SKU != nil {
 		u.SKU = in.SKU.Name
@@ -445,6 +440,15 @@ func checkName(name, what string) error {
 		return arm.BadRequest("InvalidParameter", "The %s name '%s' is invalid. Use 1 to 80 letters, digits, '_', '-' or '.', starting with a letter or digit and ending with a letter, digit or '_'.", what, name)
 	}
 	return nil
+}
+
+// checkPutTarget checks the disk or snapshot a PUT names: a valid name,
+// and not one being created now (a PUT that would change it is refused).
+func (pr *Provider) checkPutTarget(ctx context.Context, id, name, what string) error {
+	if err := checkName(name, what); err != nil {
+		return err
+	}
+	return pr.checkNotCreating(ctx, id, what)
 }
 
 // checkNoActiveAccess refuses to delete a disk or snapshot with an active

@@ -16,16 +16,11 @@ type snapshotInput struct {
 	Location   *string           `json:"location"`
 	Tags       map[string]string `json:"tags"`
 	Properties *struct {
-		CreationData *struct {
-			CreateOption     string `json:"createOption"`
-			SourceResourceID string `json:"sourceResourceId"`
-			SourceURI        string `json:"sourceUri"`
-			StorageAccountID string `json:"storageAccountId"`
-		} `json:"creationData"`
-		Incremental      *bool  `json:"incremental"`
-		DiskSizeGB       *int64 `json:"diskSizeGB"`
-		OSType           string `json:"osType"`
-		HyperVGeneration string `json:"hyperVGeneration"`
+		CreationData     *creationInput `json:"creationData"`
+		Incremental      *bool          `json:"incremental"`
+		DiskSizeGB       *int64         `json:"diskSizeGB"`
+		OSType           string         `json:"osType"`
+		HyperVGeneration string         `json:"hyperVGeneration"`
 	} `json:"properties"`
 }
 
@@ -44,7 +39,7 @@ func (pr *Provider) resizeSnapshot(ctx context.Context, id string, in snapshotIn
 func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	one := rgPrefix + "/snapshots/{snapshotName}"
 	list := listWithCreating(pr, compute.SnapshotType, pr.svc.ListSnapshots, func(s *compute.SnapshotResource) string { return s.ID })
-	rt.HandleResource(one, arm.Methods{List: list, Get: getWithCreating(pr, snapshotID, pr.svc.SnapshotResource), Put: pr.putSnapshot, Patch: pr.patchSnapshot, Delete: pr.deleteSnapshot})
+	rt.HandleResource(one, arm.Methods{List: list, Get: getWithCreating(pr, snapshotID, pr.svc.SnapshotResource), Put: decoded(pr.putSnapshot), Patch: decoded(pr.patchSnapshot), Delete: pr.deleteSnapshot})
 	rt.Handle("GET", subPrefix+"/snapshots", list)
 	rt.Handle("POST", one+"/beginGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.grant(r, snapshotID(r)) })
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })
@@ -59,12 +54,8 @@ func snapshotID(r *arm.Request) string {
 	return computeID(r, "snapshots", r.Param("snapshotName"))
 }
 
-func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	var in snapshotInput
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
 	id := snapshotID(r)
 	settings, _ := settingsOf(r.Body, snapshotSettings)
 	if in.Properties != nil && in.Properties.CreationData != nil {
@@ -73,10 +64,7 @@ func (pr *Provider) putSnapshot(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 	}
-	if err := checkName(r.Param("snapshotName"), "snapshot"); err != nil {
-		return nil, err
-	}
-	if err := pr.checkNotCreating(ctx, id, "snapshot"); err != nil {
+	if err := pr.checkPutTarget(ctx, id, r.Param("snapshotName"), "snapshot"); err != nil {
 		return nil, err
 	}
 	if sn, err := pr.svc.SnapshotResource(ctx, id); err == nil {
@@ -187,11 +175,7 @@ func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) er
 	return answerCreated(ctx, pr, op, spec.SnapshotID, pr.svc.SnapshotResource)
 }
 
-func (pr *Provider) patchSnapshot(r *arm.Request) (*arm.Response, error) {
-	var in snapshotInput
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
+func (pr *Provider) patchSnapshot(r *arm.Request, in snapshotInput) (*arm.Response, error) {
 	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))
 	if err != nil {
 		return nil, err

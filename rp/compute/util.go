@@ -16,6 +16,19 @@ func computeID(r *arm.Request, typ, name string) string {
 	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", typ, name).String()
 }
 
+// decoded is the handler that decodes the request's body into a T (a 400
+// when it is not one) and passes it to h: the PUT and PATCH handlers of
+// disks, snapshots and VMs.
+func decoded[T any](h func(r *arm.Request, in T) (*arm.Response, error)) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		var in T
+		if err := r.Decode(&in); err != nil {
+			return nil, err
+		}
+		return h(r, in)
+	}
+}
+
 func checkRG(ctx context.Context, pr *Provider, r *arm.Request) error {
 	return resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
 }

@@ -46,7 +46,7 @@ type vmInput struct {
 
 func (pr *Provider) registerVMs(rt *arm.Router) {
 	one := rgPrefix + "/virtualMachines/{vmName}"
-	rt.HandleResource(one, arm.Methods{List: pr.listVMs, Get: pr.getVM, Put: pr.putVM, Patch: pr.patchVM, Delete: pr.deleteVM})
+	rt.HandleResource(one, arm.Methods{List: pr.listVMs, Get: pr.getVM, Put: decoded(pr.putVM), Patch: decoded(pr.patchVM), Delete: pr.deleteVM})
 	rt.Handle("GET", one+"/instanceView", getByID(vmID, pr.svc.InstanceView))
 	rt.Handle("GET", subPrefix+"/virtualMachines", pr.listVMs)
 	rt.Handle("GET", subPrefix+"/locations/{location}/virtualMachines", pr.listVMs, arm.Action("Microsoft.Compute/virtualMachines/read"))
@@ -65,12 +65,8 @@ func vmID(r *arm.Request) string {
 	return computeID(r, "virtualMachines", r.Param("vmName"))
 }
 
-func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	var in vmInput
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
 	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags, Zones: in.Zones}
 	if in.Location != nil {
 		spec.Location = *in.Location
@@ -215,12 +211,8 @@ func (pr *Provider) putVM(r *arm.Request) (*arm.Response, error) {
 	return arm.CreatedOrOK(created, body), nil
 }
 
-func (pr *Provider) patchVM(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) patchVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	var in vmInput
-	if err := r.Decode(&in); err != nil {
-		return nil, err
-	}
 	vm, err := pr.svc.VM(ctx, vmID(r))
 	if err != nil {
 		return nil, err
