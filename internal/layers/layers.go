@@ -70,8 +70,10 @@ var Rules = []Rule{
 		"what every provider shares: the Platform, resource documents, cascading deletes; arm for resource ids only; blob for the Platform's OpenBlob hook (--blob)"},
 
 	// The faces: routes, wire models, validation, translation.
-	{"rp/...", []string{"protection", "compute", "accountblob", "arm", "arm/armops", "arm/blobwire", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock"},
-		"faces -> protection, compute's domain, arm (and the platform); never the storage layers, job or another face"},
+	{"rp/vaultface", []string{"protection", "compute", "arm", "failure", "resource", "ops", "store", "clock"},
+		"what the two vault faces serve alike (resource guard proxies, the provider they are built on): a library of the faces, imported by them, importing none"},
+	{"rp/...", []string{"protection", "compute", "accountblob", "arm", "arm/armops", "arm/blobwire", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock", "rp/vaultface"},
+		"faces -> protection, compute's domain, arm (and the platform) and rp/vaultface (what the vault faces share); never the storage layers, job or another face"},
 
 	{"server", []string{"rp/...", "accountblob", "arm", "arm/armops", "connect", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
 		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web", "internal/logtext"},

@@ -6,32 +6,18 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/vaultface"
 	"github.com/safehold/safehold/store"
 )
 
 // A Backup vault's resource guard proxy (at most one) links it to a
 // resource guard (resourceguards.go); resource.CheckCritical then guards
-// the vault's critical operations (guarded).
+// the vault's critical operations (guarded). The proxies' routes are
+// vaultface.GuardProxies, as the Recovery Services vaults' are.
 
 func (pr *Provider) registerProxies(rt *arm.Router, V string) {
-	P := V + "/" + resource.ProxiesChild + "/{resourceGuardProxyName}"
-	rt.HandleResource(P, arm.Methods{List: pr.listProxies, Get: pr.getProxy, Put: pr.putProxy, Delete: pr.deleteProxy})
-	rt.Handle("POST", P+"/unlockDelete", pr.unlockProxy)
-}
-
-func (pr *Provider) putProxy(r *arm.Request) (*arm.Response, error) {
-	guard, err := resource.ProxyGuard(r.Decode, func(g string) error { return r.CheckLinked(arm.LinkTo(resource.GuardType+"/read", g)) })
-	if err != nil {
-		return nil, err
-	}
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
-	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), guard, namespace, pr.flagGuarded(r.HTTP.Context(), vaultIDOf(r)))
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(out), nil
+	vault := func(r *arm.Request) (arm.ResourceID, error) { return vaultIDOf(r), pr.checkVault(r) }
+	vaultface.GuardProxies{Platform: pr.p, Namespace: namespace, Vault: vault, Flag: pr.flagGuarded}.Register(rt, V)
 }
 
 // flagGuarded records on the vault whether a guard protects it
@@ -46,53 +32,6 @@ func (pr *Provider) flagGuarded(ctx context.Context, id arm.ResourceID) func(tx 
 		v.Properties.SecureScore, v.Properties.BcdrSecurityLevel = securityLevels(v)
 		return resource.Put(ctx, tx, id, v)
 	}
-}
-
-func (pr *Provider) getProxy(r *arm.Request) (*arm.Response, error) {
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
-	out, err := pr.p.GetGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), namespace)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(out), nil
-}
-
-func (pr *Provider) listProxies(r *arm.Request) (*arm.Response, error) {
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
-	out, err := pr.p.ListGuardProxies(r.HTTP.Context(), vaultIDOf(r), namespace)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(arm.Values(out)), nil
-}
-
-func (pr *Provider) deleteProxy(r *arm.Request) (*arm.Response, error) {
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
-	found, err := pr.p.DeleteGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), pr.flagGuarded(r.HTTP.Context(), vaultIDOf(r)))
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return arm.NoContent(), nil
-	}
-	return arm.OK(nil), nil
-}
-
-func (pr *Provider) unlockProxy(r *arm.Request) (*arm.Response, error) {
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
-	out, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vaultIDOf(r), r.Param("resourceGuardProxyName"), r.Decode, r.Allowed)
-	if err != nil {
-		return nil, err
-	}
-	return arm.OK(out), nil
 }
 
 // guarded authorizes the critical operation vaultOp on the vault r

@@ -5,78 +5,22 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/vaultface"
 	"github.com/safehold/safehold/store"
 )
 
 // A Recovery Services vault's resource guard proxy (at most one) links it
 // to a resource guard (Microsoft.DataProtection/resourceGuards); from then
 // on resource.CheckCritical guards the vault's critical operations
-// (guarded). Azure answers each operation detail by its request type.
+// (guarded). Azure answers each operation detail by its request type. The
+// proxies' routes are vaultface.GuardProxies, as the Backup vaults' are.
 
 func (pr *Provider) registerProxies(rt *arm.Router, R string) {
-	P := R + "/" + resource.ProxiesChild + "/{resourceGuardProxyName}"
-	rt.HandleResource(P, arm.Methods{List: pr.proxies(true), Get: pr.proxies(false), Put: pr.linkGuard, Delete: pr.unlinkGuard})
-	rt.Handle("POST", P+"/unlockDelete", pr.unlockGuard)
-}
-
-func (pr *Provider) linkGuard(r *arm.Request) (*arm.Response, error) {
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	canRead := func(g string) error { return r.CheckLinked(arm.LinkTo(resource.GuardType+"/read", g)) }
-	guard, err := resource.ProxyGuard(r.Decode, canRead)
-	if err != nil {
-		return nil, err
-	}
-	out, err := pr.p.PutGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), guard, namespace, pr.flagMUA(r.HTTP.Context(), vid))
-	return arm.OK(out), err
-}
-
-// proxies answers the vault's proxies (list) or the one r names.
-func (pr *Provider) proxies(list bool) arm.Handler {
-	return func(r *arm.Request) (*arm.Response, error) {
+	vault := func(r *arm.Request) (arm.ResourceID, error) {
 		_, vid, err := pr.vaultOf(r)
-		if err != nil {
-			return nil, err
-		}
-		if list {
-			all, err := pr.p.ListGuardProxies(r.HTTP.Context(), vid, namespace)
-			if err != nil {
-				return nil, err
-			}
-			return arm.OK(arm.Values(all)), nil
-		}
-		one, err := pr.p.GetGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), namespace)
-		if err != nil {
-			return nil, err
-		}
-		return arm.OK(one), nil
+		return vid, err
 	}
-}
-
-func (pr *Provider) unlinkGuard(r *arm.Request) (*arm.Response, error) {
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	found, err := pr.p.DeleteGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), pr.flagMUA(r.HTTP.Context(), vid))
-	switch {
-	case err != nil:
-		return nil, err
-	case !found:
-		return arm.NoContent(), nil
-	}
-	return arm.OK(nil), nil
-}
-
-func (pr *Provider) unlockGuard(r *arm.Request) (*arm.Response, error) {
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	out, err := pr.p.UnlockGuardProxy(r.HTTP.Context(), vid, r.Param("resourceGuardProxyName"), r.Decode, r.Allowed)
-	return arm.OK(out), err
+	vaultface.GuardProxies{Platform: pr.p, Namespace: namespace, Vault: vault, Flag: pr.flagMUA}.Register(rt, R)
 }
 
 // guarded authorizes the critical operation vaultOp on the vault vid
