@@ -123,11 +123,7 @@ func newBackupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "backup", Short: "On-demand backups"}
 	addCLIFlags(cmd, o)
 	now := &cobra.Command{Use: "now ITEM", Short: "Back up an item now (name or id, see `safehold item list`); waits with a progress bar unless --no-wait", Args: cobra.ExactArgs(1),
-		RunE: o.run(func(s *session, args []string) error {
-			it, err := s.findItem(args[0])
-			if err != nil {
-				return err
-			}
+		RunE: runOn(o, (*session).findItem, func(s *session, it itemRow) error {
 			j, err := s.backupNow(it, tag)
 			if err != nil {
 				return err
@@ -242,11 +238,7 @@ func newPointCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "point", Short: "Recovery points"}
 	addCLIFlags(cmd, o)
 	cmd.AddCommand(&cobra.Command{Use: "list ITEM", Short: "List an item's recovery points, newest first", Args: cobra.ExactArgs(1),
-		RunE: o.run(func(s *session, args []string) error {
-			it, err := s.findItem(args[0])
-			if err != nil {
-				return err
-			}
+		RunE: runOn(o, (*session).findItem, func(s *session, it itemRow) error {
 			ps, err := s.points(it)
 			if err != nil {
 				return err

@@ -90,6 +90,18 @@ func (o *cliOpts) run(fn func(s *session, args []string) error) func(*cobra.Comm
 	}
 }
 
+// runOn is run for a verb whose first argument names what find resolves
+// (an item, a vault, a job): fn gets it resolved.
+func runOn[T any](o *cliOpts, find func(*session, string) (T, error), fn func(s *session, x T) error) func(*cobra.Command, []string) error {
+	return o.run(func(s *session, args []string) error {
+		x, err := find(s, args[0])
+		if err != nil {
+			return err
+		}
+		return fn(s, x)
+	})
+}
+
 // listCmd is a `list` verb that prints what list returns as a table of cols.
 func listCmd[T any](o *cliOpts, short string, list func(*session) ([]T, error), cols []column[T]) *cobra.Command {
 	return &cobra.Command{Use: "list", Short: short, Args: cobra.NoArgs,

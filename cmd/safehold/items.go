@@ -251,11 +251,7 @@ func newVaultCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "vault", Short: "Backup vaults and Recovery Services vaults"}
 	addCLIFlags(cmd, o)
 	cmd.AddCommand(listCmd(o, "List the vaults of both kinds", (*session).vaults, vaultCols), &cobra.Command{Use: "show VAULT", Short: "Show a vault (by name or id) with its item and job counts", Args: cobra.ExactArgs(1),
-		RunE: o.run(func(s *session, args []string) error {
-			v, err := s.findVault(args[0])
-			if err != nil {
-				return err
-			}
+		RunE: runOn(o, (*session).findVault, func(s *session, v vaultRow) error {
 			items, err := s.vaultItems(v)
 			if err != nil {
 				return err

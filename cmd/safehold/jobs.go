@@ -228,20 +228,10 @@ func newJobCmd() *cobra.Command {
 	list.Flags().StringVar(&status, "status", "", "only jobs in this status (InProgress, Completed, Failed, ...)")
 	list.Flags().StringVar(&operation, "operation", "", "only this operation (Backup, Restore, ConfigureBackup, ...)")
 	show := &cobra.Command{Use: "show JOB", Short: "Show a job (by name or id)", Args: cobra.ExactArgs(1),
-		RunE: o.run(func(s *session, args []string) error {
-			j, err := s.findJob(args[0])
-			if err != nil {
-				return err
-			}
-			return renderOne(s, j, jobPairs(j))
-		})}
+		RunE: runOn(o, (*session).findJob, func(s *session, j jobRow) error { return renderOne(s, j, jobPairs(j)) })}
 	wait := &cobra.Command{Use: "wait JOB", Short: "Wait for a job to end (progress bar on a terminal); fails unless it completes", Args: cobra.ExactArgs(1),
-		RunE: o.run(func(s *session, args []string) error {
-			j, err := s.findJob(args[0])
-			if err != nil {
-				return err
-			}
-			j, err = s.wait(j, j.Operation)
+		RunE: runOn(o, (*session).findJob, func(s *session, j jobRow) error {
+			j, err := s.wait(j, j.Operation)
 			if errors.Is(err, errJobFailed) {
 				renderOne(s, j, jobPairs(j))
 			}
