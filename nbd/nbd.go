@@ -341,10 +341,7 @@ func (c *conn) negotiate(ctx context.Context) (bool, error) {
 				}
 			}
 			for _, name := range names {
-				b := make([]byte, 4+len(name))
-				binary.BigEndian.PutUint32(b, uint32(len(name)))
-				copy(b[4:], name)
-				c.reply(opt, repServer, b)
+				c.reply(opt, repServer, with32(uint32(len(name)), name))
 			}
 			c.reply(opt, repAck, nil)
 		case optStartTLS:
@@ -422,13 +419,11 @@ func (c *conn) infoGo(ctx context.Context, opt uint32, data []byte) (bool, error
 		c.replyErr(opt, repErrInvalid, "short OPT_INFO/OPT_GO request")
 		return false, nil
 	}
-	nl := binary.BigEndian.Uint32(data)
-	if uint64(len(data)) < 4+uint64(nl)+2 {
+	name, rest, ok := str32(data)
+	if !ok || len(rest) < 2 {
 		c.replyErr(opt, repErrInvalid, "malformed OPT_INFO/OPT_GO request")
 		return false, nil
 	}
-	name := string(data[4 : 4+nl])
-	rest := data[4+nl:]
 	nreq := int(binary.BigEndian.Uint16(rest))
 	if len(rest) != 2+2*nreq {
 		c.replyErr(opt, repErrInvalid, "malformed information request list")
@@ -484,27 +479,21 @@ func (c *conn) metaContext(opt uint32, data []byte) {
 		c.replyErr(opt, repErrInvalid, "short meta context request")
 		return
 	}
-	nl := binary.BigEndian.Uint32(data)
-	if uint64(len(data)) < 4+uint64(nl)+4 {
+	_, p, ok := str32(data)
+	if !ok || len(p) < 4 {
 		c.replyErr(opt, repErrInvalid, "malformed meta context request")
 		return
 	}
-	p := data[4+nl:]
 	nq := binary.BigEndian.Uint32(p)
 	p = p[4:]
 	var queries []string
 	for i := uint32(0); i < nq; i++ {
-		if len(p) < 4 {
+		var q string
+		if q, p, ok = str32(p); !ok {
 			c.replyErr(opt, repErrInvalid, "malformed meta context query")
 			return
 		}
-		l := binary.BigEndian.Uint32(p)
-		if uint64(len(p)) < 4+uint64(l) {
-			c.replyErr(opt, repErrInvalid, "malformed meta context query")
-			return
-		}
-		queries = append(queries, string(p[4:4+l]))
-		p = p[4+l:]
+		queries = append(queries, q)
 	}
 	match := false
 	if opt == optListMetaContext && len(queries) == 0 {
@@ -519,11 +508,28 @@ func (c *conn) metaContext(opt uint32, data []byte) {
 		c.allocation = match
 	}
 	if match {
-		const ctxName = "base:allocation"
-		b := make([]byte, 4+len(ctxName))
-		binary.BigEndian.PutUint32(b, allocationID)
-		copy(b[4:], ctxName)
-		c.reply(opt, repMetaContext, b)
+		c.reply(opt, repMetaContext, with32(allocationID, "base:allocation"))
 	}
 	c.reply(opt, repAck, nil)
+}
+
+// str32 reads a string with its 32-bit length in front (an export name, a
+// meta context query) from p; ok is false when p is too short for it.
+func str32(p []byte) (s string, rest []byte, ok bool) {
+	if len(p) < 4 {
+		return "", nil, false
+	}
+	n := binary.BigEndian.Uint32(p)
+	if uint64(len(p)-4) < uint64(n) {
+		return "", nil, false
+	}
+	return string(p[4 : 4+n]), p[4+n:], true
+}
+
+// with32 is s with the 32-bit v in front (its length, a meta context's id).
+func with32(v uint32, s string) []byte {
+	b := make([]byte, 4+len(s))
+	binary.BigEndian.PutUint32(b, v)
+	copy(b[4:], s)
+	return b
 }
