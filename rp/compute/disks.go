@@ -16,24 +16,24 @@ import (
 
 // diskInput is a disk PUT/PATCH body.
 type diskInput struct {
-	Location *string           `json:"location"`
-	Tags     map[string]string `json:"tags"`
-	SKU      *struct {
+	resourceInput[diskProperties]
+	SKU *struct {
 		Name string `json:"name"`
 	} `json:"sku"`
-	Zones      []string `json:"zones"`
-	Properties *struct {
-		CreationData *struct {
-			creationInput
-			UploadSizeBytes int64 `json:"uploadSizeBytes"`
-			// FromImage: a platform image or a gallery image version.
-			ImageReference        *compute.ImageDiskReference `json:"imageReference"`
-			GalleryImageReference *compute.ImageDiskReference `json:"galleryImageReference"`
-		} `json:"creationData"`
-		DiskSizeGB       *int64 `json:"diskSizeGB"`
-		OSType           string `json:"osType"`
-		HyperVGeneration string `json:"hyperVGeneration"`
-	} `json:"properties"`
+	Zones []string `json:"zones"`
+}
+
+type diskProperties struct {
+	CreationData *struct {
+		creationInput
+		UploadSizeBytes int64 `json:"uploadSizeBytes"`
+		// FromImage: a platform image or a gallery image version.
+		ImageReference        *compute.ImageDiskReference `json:"imageReference"`
+		GalleryImageReference *compute.ImageDiskReference `json:"galleryImageReference"`
+	} `json:"creationData"`
+	DiskSizeGB       *int64 `json:"diskSizeGB"`
+	OSType           string `json:"osType"`
+	HyperVGeneration string `json:"hyperVGeneration"`
 }
 
 // creationInput is the creationData of a disk or snapshot PUT: how to

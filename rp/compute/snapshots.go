@@ -12,16 +12,15 @@ import (
 	"github.com/safehold/safehold/resource"
 )
 
-type snapshotInput struct {
-	Location   *string           `json:"location"`
-	Tags       map[string]string `json:"tags"`
-	Properties *struct {
-		CreationData     *creationInput `json:"creationData"`
-		Incremental      *bool          `json:"incremental"`
-		DiskSizeGB       *int64         `json:"diskSizeGB"`
-		OSType           string         `json:"osType"`
-		HyperVGeneration string         `json:"hyperVGeneration"`
-	} `json:"properties"`
+// snapshotInput is a snapshot PUT/PATCH body.
+type snapshotInput = resourceInput[snapshotProperties]
+
+type snapshotProperties struct {
+	CreationData     *creationInput `json:"creationData"`
+	Incremental      *bool          `json:"incremental"`
+	DiskSizeGB       *int64         `json:"diskSizeGB"`
+	OSType           string         `json:"osType"`
+	HyperVGeneration string         `json:"hyperVGeneration"`
 }
 
 // resize applies a request's diskSizeGB to an existing snapshot: Azure

@@ -16,6 +16,14 @@ func computeID(r *arm.Request, typ, name string) string {
 	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), "Microsoft.Compute", typ, name).String()
 }
 
+// resourceInput is the PUT or PATCH body of a tracked resource (disks,
+// snapshots, VMs): its location, its tags and its type's properties P.
+type resourceInput[P any] struct {
+	Location   *string           `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	Properties *P                `json:"properties"`
+}
+
 // decoded is the handler that decodes the request's body into a T (a 400
 // when it is not one) and passes it to h: the PUT and PATCH handlers of
 // disks, snapshots and VMs.

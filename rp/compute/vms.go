@@ -16,32 +16,33 @@ type managedDiskInput struct {
 	StorageAccountType string `json:"storageAccountType"`
 }
 
+// vmInput is a VM PUT/PATCH body.
 type vmInput struct {
-	Location   *string           `json:"location"`
-	Tags       map[string]string `json:"tags"`
-	Zones      []string          `json:"zones"`
-	Properties *struct {
-		HardwareProfile map[string]any `json:"hardwareProfile"`
-		OSProfile       map[string]any `json:"osProfile"`
-		NetworkProfile  map[string]any `json:"networkProfile"`
-		StorageProfile  *struct {
-			OSDisk *struct {
-				Name         string            `json:"name"`
-				CreateOption string            `json:"createOption"`
-				OSType       string            `json:"osType"`
-				DiskSizeGB   *int64            `json:"diskSizeGB"`
-				ManagedDisk  *managedDiskInput `json:"managedDisk"`
-			} `json:"osDisk"`
-			DataDisks []struct {
-				Lun          *int32            `json:"lun"`
-				Name         string            `json:"name"`
-				CreateOption string            `json:"createOption"`
-				DiskSizeGB   *int64            `json:"diskSizeGB"`
-				ManagedDisk  *managedDiskInput `json:"managedDisk"`
-			} `json:"dataDisks"`
-			ImageReference map[string]any `json:"imageReference"`
-		} `json:"storageProfile"`
-	} `json:"properties"`
+	resourceInput[vmProperties]
+	Zones []string `json:"zones"`
+}
+
+type vmProperties struct {
+	HardwareProfile map[string]any `json:"hardwareProfile"`
+	OSProfile       map[string]any `json:"osProfile"`
+	NetworkProfile  map[string]any `json:"networkProfile"`
+	StorageProfile  *struct {
+		OSDisk *struct {
+			Name         string            `json:"name"`
+			CreateOption string            `json:"createOption"`
+			OSType       string            `json:"osType"`
+			DiskSizeGB   *int64            `json:"diskSizeGB"`
+			ManagedDisk  *managedDiskInput `json:"managedDisk"`
+		} `json:"osDisk"`
+		DataDisks []struct {
+			Lun          *int32            `json:"lun"`
+			Name         string            `json:"name"`
+			CreateOption string            `json:"createOption"`
+			DiskSizeGB   *int64            `json:"diskSizeGB"`
+			ManagedDisk  *managedDiskInput `json:"managedDisk"`
+		} `json:"dataDisks"`
+		ImageReference map[string]any `json:"imageReference"`
+	} `json:"storageProfile"`
 }
 
 func (pr *Provider) registerVMs(rt *arm.Router) {
