@@ -2,7 +2,6 @@ package protection
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -64,11 +63,7 @@ func (e *Engine) Notify() {
 	}
 }
 
-func (e *Engine) runBackupTask(ctx context.Context, t store.Task) error {
-	var p backupPayload
-	if err := json.Unmarshal(t.Payload, &p); err != nil {
-		return fmt.Errorf("decode backup task: %w", err)
-	}
+func (e *Engine) runBackupTask(ctx context.Context, _ store.Task, p backupPayload) error {
 	_, err := e.Backup(ctx, p.Face, p.JobID, p.Opts)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the job went with its vault

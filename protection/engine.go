@@ -166,9 +166,9 @@ func New(e *Engine) *Engine {
 	e.repos, e.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}
 	e.boot = newID()
 	if e.Runner != nil {
-		e.Runner.Register(taskBackup, e.runBackupTask)
-		e.Runner.Register(taskRetention, e.runRetentionTask)
-		e.Runner.Register(taskVerify, e.runVerifyTask)
+		e.Runner.Register(taskBackup, taskOf("backup", e.runBackupTask))
+		e.Runner.Register(taskRetention, taskOf("retention", e.runRetentionTask))
+		e.Runner.Register(taskVerify, taskOf("verify", e.runVerifyTask))
 		e.verifySched = NewScheduler(e.Store, e.Clock, e.Runner, "verify", e.scheduledVerify)
 		e.pruneSched = NewScheduler(e.Store, e.Clock, e.Runner, pruneJobsItem, e.pruneJobs)
 	}

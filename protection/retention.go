@@ -2,7 +2,6 @@ package protection
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -235,11 +234,7 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 // retentionKey is the keyed task of an item's next retention sweep.
 func retentionKey(itemID string) string { return taskRetention + ":" + strings.ToLower(itemID) }
 
-func (e *Engine) runRetentionTask(ctx context.Context, t store.Task) error {
-	var p retentionPayload
-	if err := json.Unmarshal(t.Payload, &p); err != nil {
-		return fmt.Errorf("decode retention task: %w", err)
-	}
+func (e *Engine) runRetentionTask(ctx context.Context, t store.Task, p retentionPayload) error {
 	if err := e.Store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.CompleteTask(ctx, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err

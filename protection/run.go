@@ -204,4 +204,16 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// taskOf is the job handler of a task whose payload is a P (mustJSON):
+// fn gets the payload decoded; what names the task in a decoding error.
+func taskOf[P any](what string, fn func(ctx context.Context, t store.Task, p P) error) job.Handler {
+	return func(ctx context.Context, t store.Task) error {
+		var p P
+		if err := json.Unmarshal(t.Payload, &p); err != nil {
+			return fmt.Errorf("decode %s task: %w", what, err)
+		}
+		return fn(ctx, t, p)
+	}
+}
+
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

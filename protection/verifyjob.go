@@ -274,20 +274,19 @@ func (e *Engine) StartVerify(ctx context.Context, tx store.Tx, id string, req Ve
 		return nil, err
 	}
 	if enqueue {
-		if _, err := tx.Enqueue(ctx, store.Task{Kind: taskVerify, Payload: mustJSON(map[string]string{"id": id})}); err != nil {
+		if _, err := tx.Enqueue(ctx, store.Task{Kind: taskVerify, Payload: mustJSON(verifyPayload{ID: id})}); err != nil {
 			return nil, err
 		}
 	}
 	return run, nil
 }
 
-func (e *Engine) runVerifyTask(ctx context.Context, t store.Task) error {
-	var p struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(t.Payload, &p); err != nil {
-		return fmt.Errorf("decode verify task: %w", err)
-	}
+// verifyPayload is a verify task's payload.
+type verifyPayload struct {
+	ID string `json:"id"`
+}
+
+func (e *Engine) runVerifyTask(ctx context.Context, _ store.Task, p verifyPayload) error {
 	_, err := e.RunVerify(ctx, p.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
