@@ -39,6 +39,18 @@ type checkedInstance struct {
 	DP         *diskPolicy
 }
 
+// vaultAndInstance is vaultAndBody for the requests that send a backup
+// instance (a PUT's properties, validateForBackup's backupInstance): the
+// instance of the body (at field, as of reads it) is checked as well.
+func vaultAndInstance[T any](pr *Provider, r *arm.Request, field string, of func(*T) *backupInstance) (*vaultResource, *T, *checkedInstance, error) {
+	vault, in, err := vaultAndBody[T](pr, r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ci, err := pr.checkInstance(r, vault, of(in), field)
+	return vault, in, ci, err
+}
+
 // checkInstance checks a backup instance a request sends (as field): the
 // caller's access to what it links, then its content against the vault.
 func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *backupInstance, field string) (*checkedInstance, error) {
@@ -195,11 +207,7 @@ func releaseDatasource(ctx context.Context, tx store.Tx, bi *instanceResource) e
 
 func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, in, err := vaultAndBody[validateForBackupRequest](pr, r)
-	if err != nil {
-		return nil, err
-	}
-	ci, err := pr.checkInstance(r, vault, in.BackupInstance, "backupInstance")
+	vault, in, ci, err := vaultAndInstance(pr, r, "backupInstance", func(in *validateForBackupRequest) *backupInstance { return in.BackupInstance })
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +226,17 @@ func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.Res
 	return &bi, nil
 }
 
+// existing is the resource id names (of type typ), as load reads it, or
+// nil when there is none: background work that finds its resource gone
+// (or an id that names none) has nothing left to do.
+func existing[T any](ctx context.Context, r store.Reader, id, typ string, load func(context.Context, store.Reader, arm.ResourceID) (*T, error)) (*T, error) {
+	v, err := resource.Lookup(ctx, r, id, typ, load)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return v, err
+}
+
 // checkNotDeleting refuses a change to (a PUT, stop, suspend, resume or
 // sync), or a backup of, a backup instance whose delete has been accepted
 // (provisioningState Deleting): 409 UserErrorBackupInstanceDeleting.
@@ -230,11 +249,7 @@ func checkNotDeleting(bi *instanceResource) error {
 
 func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, in, err := vaultAndBody[instanceResource](pr, r)
-	if err != nil {
-		return nil, err
-	}
-	ci, err := pr.checkInstance(r, vault, in.Properties, "properties")
+	vault, in, ci, err := vaultAndInstance(pr, r, "properties", func(in *instanceResource) *backupInstance { return in.Properties })
 	if err != nil {
 		return nil, err
 	}
@@ -379,9 +394,6 @@ func (pr *Provider) getInstance(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listInstances(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
 	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, vaultIDOf(r).String())
 	if err != nil {
 		return nil, err
@@ -473,21 +485,14 @@ func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation, in
 // point before the list (and the point is deleted with the others) or finds
 // the instance gone (and records none). Safe to repeat.
 func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error {
-	bid, err := arm.ParseID(id)
-	if err != nil {
-		return err
-	}
-	bi, err := pr.loadInstance(ctx, pr.p.Store, bid)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	bi, err := existing(ctx, pr.p.Store, id, typeInstance, pr.loadInstance)
+	if bi == nil || err != nil {
 		return err
 	}
 	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.Engine.Unschedule(ctx, tx, bi.ID) }); err != nil {
 		return err
 	}
-	return pr.Engine.WithItem(ctx, bi.ID, func(ctx context.Context) error { return pr.deleteInstanceData(ctx, bid, bi) })
+	return pr.Engine.WithItem(ctx, bi.ID, func(ctx context.Context) error { return pr.deleteInstanceData(ctx, mustID(id), bi) })
 }
 
 // deleteInstanceData deletes an instance's recovery points, its datasource
@@ -584,17 +589,11 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 					return bad(stateConfigured)
 				}
 				p.CurrentProtectionState = stateSuspended // the schedule keeps applying retention
-			case "resumeProtection":
-				if cur != stateStopped && cur != stateConfigured {
-					return bad(stateStopped)
-				}
-				if err := pr.Engine.ScheduleBy(ctx, tx, faceName, bi.ID, next); err != nil {
-					return err
-				}
-				p.CurrentProtectionState = stateConfigured
-			case "resumeBackups":
-				if cur != stateSuspended && cur != stateConfigured {
-					return bad(stateSuspended)
+			case "resumeProtection", "resumeBackups":
+				// Each resumes from its own state (or is a no-op when protected).
+				from := map[string]string{"resumeProtection": stateStopped, "resumeBackups": stateSuspended}[action]
+				if cur != from && cur != stateConfigured {
+					return bad(from)
 				}
 				if err := pr.Engine.ScheduleBy(ctx, tx, faceName, bi.ID, next); err != nil {
 					return err
@@ -820,15 +819,8 @@ func (pr *Provider) runPurge(ctx context.Context, t store.Task) error {
 	if err := json.Unmarshal(t.Payload, &p); err != nil {
 		return nil // unreadable: nothing to do
 	}
-	did, err := arm.ParseID(p.ID)
-	if err != nil {
-		return nil
-	}
-	d, err := pr.loadDeleted(ctx, pr.p.Store, did)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	d, err := existing(ctx, pr.p.Store, p.ID, typeDeleted, pr.loadDeleted)
+	if d == nil || err != nil {
 		return err
 	}
 	if d.Properties.DeletionInfo == nil || d.Properties.DeletionInfo.DeleteActivityID != p.Activity {
@@ -882,9 +874,6 @@ func deletedNotFound(name string) *arm.Error {
 
 func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
 	ds, err := resource.List[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, vaultIDOf(r).String())
 	if err != nil {
 		return nil, err
@@ -898,9 +887,6 @@ func (pr *Provider) listDeletedInstances(r *arm.Request) (*arm.Response, error) 
 
 func (pr *Provider) getDeletedInstance(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
 	d, err := pr.loadDeleted(ctx, pr.p.Store, deletedIDOf(vaultIDOf(r), r.Param("backupInstanceName")))
 	if isNotFound(err) {
 		return nil, deletedNotFound(r.Param("backupInstanceName"))

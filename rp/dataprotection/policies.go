@@ -3,7 +3,6 @@ package dataprotection
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -11,7 +10,7 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
-var policyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,149}$`)
+var policyName = newNameRule(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,149}$`, "backup policy", "use letters, digits, '-', '_' and '.', starting with a letter or digit")
 
 func (pr *Provider) loadPolicy(ctx context.Context, r store.Reader, policyID string) (*policyResource, *diskPolicy, error) {
 	pid, err := arm.ParseID(policyID)
@@ -31,8 +30,7 @@ func (pr *Provider) loadPolicy(ctx context.Context, r store.Reader, policyID str
 
 func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	var in policyResource
-	name, err := decodeNamed(r, &in, "backupPolicyName", policyNameRE, "backup policy", "use letters, digits, '-', '_' and '.', starting with a letter or digit")
+	in, name, err := decodeNamed[policyResource](r, "backupPolicyName", policyName)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +84,6 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
 	var pol policyResource
 	if err := resource.Get(ctx, pr.p.Store, vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName")), &pol); err != nil {
 		return nil, err
@@ -98,9 +93,6 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
 	pols, err := resource.ListWire[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String(), nil)
 	if err != nil {
 		return nil, err
@@ -110,9 +102,6 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
 	id := vaultIDOf(r).Child("backupPolicies", r.Param("backupPolicyName"))
 	gone := false
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {

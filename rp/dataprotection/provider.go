@@ -83,11 +83,11 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", rg+"/providers/Microsoft.DataProtection/locations/{location}/checkNameAvailability", pr.checkName,
 		arm.Action("Microsoft.DataProtection/locations/checkNameAvailability/action"))
 
-	rt.HandleResource(V+"/backupPolicies/{backupPolicyName}", arm.Methods{List: pr.listPolicies, Get: pr.getPolicy, Put: pr.putPolicy, Delete: pr.deletePolicy})
+	rt.HandleResource(V+"/backupPolicies/{backupPolicyName}", arm.Methods{List: pr.inVault(pr.listPolicies), Get: pr.inVault(pr.getPolicy), Put: pr.putPolicy, Delete: pr.inVault(pr.deletePolicy)})
 
 	rt.Handle("POST", V+"/validateForBackup", pr.validateForBackup)
 	rt.Handle("POST", V+"/verify", pr.verifyVault)
-	rt.HandleResource(B, arm.Methods{List: pr.listInstances, Get: pr.getInstance, Put: pr.putInstance, Delete: pr.deleteInstance})
+	rt.HandleResource(B, arm.Methods{List: pr.inVault(pr.listInstances), Get: pr.getInstance, Put: pr.putInstance, Delete: pr.deleteInstance})
 	rt.Handle("POST", B+"/backup", pr.adhocBackup)
 	rt.Handle("POST", B+"/stopProtection", pr.instanceAction("stopProtection"))
 	rt.Handle("POST", B+"/suspendBackups", pr.instanceAction("suspendBackups"))
@@ -101,7 +101,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", "/{*scope}/providers/Microsoft.DataProtection/backupInstances", pr.listInstancesOfDatasource,
 		arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/read"))
 
-	rt.HandleResource(V+"/deletedBackupInstances/{backupInstanceName}", arm.Methods{List: pr.listDeletedInstances, Get: pr.getDeletedInstance})
+	rt.HandleResource(V+"/deletedBackupInstances/{backupInstanceName}", arm.Methods{List: pr.inVault(pr.listDeletedInstances), Get: pr.inVault(pr.getDeletedInstance)})
 	rt.Handle("POST", V+"/deletedBackupInstances/{backupInstanceName}/undelete", pr.undelete)
 	rt.Handle("GET", "/providers/Microsoft.DataProtection/operations", rt.PublishedCatalog(namespace, namespace, arm.Published(azureOperations)), arm.NoAuthz())
 

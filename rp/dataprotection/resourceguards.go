@@ -2,7 +2,6 @@ package dataprotection
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -49,7 +48,7 @@ type guardInput struct {
 	} `json:"properties"`
 }
 
-var guardNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]$|^[A-Za-z0-9]$`)
+var guardName = newNameRule(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]$|^[A-Za-z0-9]$`, "resource guard", "use 1 to 64 letters, digits, '_', '.' and '-', starting with a letter or digit")
 
 const defaultGuardDescription = "Critical operations on the vaults linked to this resource guard need permission on it."
 
@@ -114,8 +113,7 @@ func checkExclusions(in []string) ([]string, error) {
 
 func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	var in guardInput
-	name, err := decodeNamed(r, &in, "resourceGuardsName", guardNameRE, "resource guard", "use 1 to 64 letters, digits, '_', '.' and '-', starting with a letter or digit")
+	in, name, err := decodeNamed[guardInput](r, "resourceGuardsName", guardName)
 	if err != nil {
 		return nil, err
 	}

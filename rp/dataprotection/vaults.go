@@ -15,25 +15,37 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
-var vaultNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$`)
+// A nameRule is what the name of one kind of resource may be: its pattern,
+// the kind it names (what) and the rule in words (400 InvalidResourceName).
+type nameRule struct {
+	re         *regexp.Regexp
+	what, rule string
+}
+
+func newNameRule(pattern, what, rule string) nameRule {
+	return nameRule{re: regexp.MustCompile(pattern), what: what, rule: rule}
+}
+
+var vaultName = newNameRule(`^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$`, "backup vault", "use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit")
 
 // newName is the name in route parameter param of a resource a PUT
-// creates or replaces, checked against re: what names the kind of
-// resource and rule says what a name may be (400 InvalidResourceName).
-func newName(r *arm.Request, param string, re *regexp.Regexp, what, rule string) (string, error) {
+// creates or replaces, checked against its rule.
+func newName(r *arm.Request, param string, rule nameRule) (string, error) {
 	name := r.Param(param)
-	if !re.MatchString(name) {
-		return "", arm.BadRequest("InvalidResourceName", "The %s name '%s' is invalid: %s.", what, name, rule)
+	if !rule.re.MatchString(name) {
+		return "", arm.BadRequest("InvalidResourceName", "The %s name '%s' is invalid: %s.", rule.what, name, rule.rule)
 	}
 	return name, nil
 }
 
-// decodeNamed decodes a PUT's body into in, then checks its name as newName does.
-func decodeNamed(r *arm.Request, in any, param string, re *regexp.Regexp, what, rule string) (string, error) {
+// decodeNamed decodes a PUT's body, then checks its name as newName does.
+func decodeNamed[T any](r *arm.Request, param string, rule nameRule) (*T, string, error) {
+	in := new(T)
 	if err := r.Decode(in); err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return newName(r, param, re, what, rule)
+	name, err := newName(r, param, rule)
+	return in, name, err
 }
 
 // checkPlacement checks where a PUT puts a tracked resource of type typ:
@@ -84,6 +96,17 @@ func (pr *Provider) checkVault(r *arm.Request) error {
 		return resource.NotFound(id)
 	}
 	return nil
+}
+
+// inVault is h for a child of a vault: it answers NotFound (checkVault)
+// unless the vault the request addresses exists.
+func (pr *Provider) inVault(h arm.Handler) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		if err := pr.checkVault(r); err != nil {
+			return nil, err
+		}
+		return h(r)
+	}
 }
 
 // vaultAndBody loads the vault a request addresses and decodes its body.
@@ -160,7 +183,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err := decodeVaultBody(r, &in, &in.Identity, &in.Tags); err != nil {
 		return nil, err
 	}
-	name, err := newName(r, "vaultName", vaultNameRE, "backup vault", "use 2 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit")
+	name, err := newName(r, "vaultName", vaultName)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +476,7 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 		return nil, fieldError("name", "is required")
 	}
 	invalid := ""
-	if !vaultNameRE.MatchString(in.Name) {
+	if !vaultName.re.MatchString(in.Name) {
 		invalid = "Use 3 to 50 letters, digits and hyphens, starting with a letter."
 	}
 	id := arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), namespace, "backupVaults", in.Name)
