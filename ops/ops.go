@@ -81,6 +81,18 @@ func (o *Operation) DecodeInput(v any) error { return json.Unmarshal(o.Input, v)
 // a crash (the task is re-run when its lease expires).
 type Func func(ctx context.Context, op *Operation) error
 
+// WithInput is fn as a Func that decodes the operation's input into a T
+// first (an input that does not decode fails the operation).
+func WithInput[T any](fn func(ctx context.Context, op *Operation, in T) error) Func {
+	return func(ctx context.Context, op *Operation) error {
+		var in T
+		if err := op.DecodeInput(&in); err != nil {
+			return err
+		}
+		return fn(ctx, op, in)
+	}
+}
+
 // Describe turns the error an operation failed with into what its status
 // resource and result show: the status of the synchronous answer and the
 // error body. The ARM layer gives it (armops.Describe); ops knows no wire.

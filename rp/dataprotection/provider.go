@@ -160,15 +160,7 @@ func instanceIDOf(r *arm.Request) arm.ResourceID {
 type mapOp func(ctx context.Context, op *ops.Operation, in map[string]string) error
 
 // withInput is fn as an ops.Func that decodes the operation's input first.
-func withInput(fn mapOp) ops.Func {
-	return func(ctx context.Context, op *ops.Operation) error {
-		var in map[string]string
-		if err := op.DecodeInput(&in); err != nil {
-			return err
-		}
-		return fn(ctx, op, in)
-	}
-}
+func withInput(fn mapOp) ops.Func { return ops.WithInput(fn) }
 
 func opAccepted(r *arm.Request, location string, op *ops.Operation) *arm.Response {
 	st, res := asyncPaths(r.Param("subscriptionId"), location, op.ID)

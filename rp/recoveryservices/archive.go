@@ -78,17 +78,24 @@ func moveReadiness(p *protection.RecoveryPoint, now time.Time) map[string]any {
 	return map[string]any{"ArchivedRP": info}
 }
 
-// checkTiers answers 400 unless a request moves from sourceField's tier to
-// targetField's as Safehold can: HardenedRP (vault-standard) to ArchivedRP.
-func checkTiers(source, target, prefix string) error {
-	if !strings.EqualFold(source, "HardenedRP") {
-		e := arm.BadRequest("BMSUserErrorInvalidSourceTierType", "The source tier '%s' is not supported: recovery points move from 'HardenedRP' (vault-standard).", source)
-		e.Target = prefix + "sourceTierType"
+// tierMove is the move between tiers a request names: a move of a point
+// (MoveRPAcrossTiersRequest) or the cost of moves (fetchTieringCost).
+type tierMove struct {
+	SourceTierType string `json:"sourceTierType"`
+	TargetTierType string `json:"targetTierType"`
+}
+
+// check answers 400 unless the move is one Safehold can make: HardenedRP
+// (vault-standard) to ArchivedRP.
+func (m tierMove) check() error {
+	if !strings.EqualFold(m.SourceTierType, "HardenedRP") {
+		e := arm.BadRequest("BMSUserErrorInvalidSourceTierType", "The source tier '%s' is not supported: recovery points move from 'HardenedRP' (vault-standard).", m.SourceTierType)
+		e.Target = "sourceTierType"
 		return e
 	}
-	if !strings.EqualFold(target, "ArchivedRP") {
-		e := arm.BadRequest("BMSUserErrorInvalidTargetTierType", "The target tier '%s' is not supported: recovery points move to 'ArchivedRP' (vault-archive); an archived point comes back by a restore with rehydration.", target)
-		e.Target = prefix + "targetTierType"
+	if !strings.EqualFold(m.TargetTierType, "ArchivedRP") {
+		e := arm.BadRequest("BMSUserErrorInvalidTargetTierType", "The target tier '%s' is not supported: recovery points move to 'ArchivedRP' (vault-archive); an archived point comes back by a restore with rehydration.", m.TargetTierType)
+		e.Target = "targetTierType"
 		return e
 	}
 	return nil
@@ -105,9 +112,8 @@ type moveInput struct {
 // job and fails with the job's code when the point may not move.
 func (pr *Provider) movePoint(r *arm.Request, at pointAt) (*arm.Response, error) {
 	var in struct {
-		ObjectType     string `json:"objectType"`
-		SourceTierType string `json:"sourceTierType"`
-		TargetTierType string `json:"targetTierType"`
+		ObjectType string `json:"objectType"`
+		tierMove
 	}
 	if err := r.Decode(&in); err != nil {
 		return nil, err
@@ -115,7 +121,7 @@ func (pr *Provider) movePoint(r *arm.Request, at pointAt) (*arm.Response, error)
 	if ot := in.ObjectType; ot != "" && !strings.EqualFold(ot, "MoveRPAcrossTiersRequest") {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "objectType '%s' is not supported: use 'MoveRPAcrossTiersRequest'.", ot)
 	}
-	if err := checkTiers(in.SourceTierType, in.TargetTierType, ""); err != nil {
+	if err := in.check(); err != nil {
 		return nil, err
 	}
 	j := pr.newJob(at.vid, at.item, protection.OpMoveRecoveryPoint, pr.p.Now(), true)
@@ -250,7 +256,7 @@ func (pr *Provider) tieringCost(ctx context.Context, vid arm.ResourceID, in map[
 			e.Target = "recoveryPointId"
 			return nil, e
 		}
-	} else if err := checkTiers(str("sourceTierType"), str("targetTierType"), ""); err != nil {
+	} else if err := (tierMove{str("sourceTierType"), str("targetTierType")}).check(); err != nil {
 		return nil, err
 	}
 	// The points the request is about: an item's (or one of them), a

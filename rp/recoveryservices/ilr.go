@@ -159,7 +159,7 @@ func (pr *Provider) provisionILR(r *arm.Request, at pointAt) (*arm.Response, err
 		pr.endILR(ctx, sess.Snapshots)
 		return nil, err
 	}
-	return arm.Accepted().Async(r, at.vid.String()+"/backupOperations/"+op.ID, at.vid.String()+"/backupOperationResults/"+op.ID), nil
+	return vaultAccepted(r, at.vid, op), nil
 }
 
 // revokeILR ends the point's file recovery session, if any (its NBD
@@ -189,7 +189,7 @@ func (pr *Provider) revokeILR(r *arm.Request, at pointAt) (*arm.Response, error)
 	if err != nil {
 		return nil, err
 	}
-	return arm.Accepted().Async(r, at.vid.String()+"/backupOperations/"+op.ID, at.vid.String()+"/backupOperationResults/"+op.ID), nil
+	return vaultAccepted(r, at.vid, op), nil
 }
 
 // endILR revokes the grants of a session's snapshots (those already

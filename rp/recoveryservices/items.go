@@ -101,6 +101,12 @@ type itemPath struct {
 	vm    vmRef
 }
 
+// vaultAccepted is the 202 of an operation in the vault vid, polled at the
+// vault's backupOperations and backupOperationResults.
+func vaultAccepted(r *arm.Request, vid arm.ResourceID, op *ops.Operation) *arm.Response {
+	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, vid.String()+"/backupOperationResults/"+op.ID)
+}
+
 // itemPathOf resolves the vault and the protected item the request's path
 // names.
 func (pr *Provider) itemPathOf(r *arm.Request) (itemPath, error) {
@@ -503,7 +509,7 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 		return nil, err
 	}
 	pr.p.Ops.Notify()
-	return arm.Accepted().Async(r, at.vid.String()+"/backupOperations/"+op.ID, at.vid.String()+"/backupOperationResults/"+op.ID), nil
+	return vaultAccepted(r, at.vid, op), nil
 }
 
 type deleteInput struct {
@@ -512,11 +518,7 @@ type deleteInput struct {
 }
 
 // runDeleteItem is the operation behind DELETE of a protected item.
-func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation) error {
-	var in deleteInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
+func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation, in deleteInput) error {
 	id := mustParse(in.ItemID)
 	it, err := pr.loadItem(ctx, pr.p.Store, id)
 	if err != nil {

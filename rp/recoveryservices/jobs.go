@@ -244,11 +244,7 @@ type cancelInput struct {
 // runCancel is the cancel operation's work: done once the job has ended
 // (the face's Ended ends the operation in the transaction that ends the
 // job; this covers a job that ended before the operation ran).
-func (pr *Provider) runCancel(ctx context.Context, op *ops.Operation) error {
-	var in cancelInput
-	if err := op.DecodeInput(&in); err != nil {
-		return err
-	}
+func (pr *Provider) runCancel(ctx context.Context, op *ops.Operation, in cancelInput) error {
 	j, err := getJob(ctx, pr.p.Store, in.VaultID, in.JobID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && j.Status != protection.JobInProgress && j.Status != "Cancelling" {
 		return nil

@@ -26,12 +26,18 @@ func (pr *Provider) registerProtectionIntents(rt *arm.Router, F string) {
 
 const intentType = "Microsoft.RecoveryServices/vaults/backupProtectionIntent"
 
-// intentRecord is a stored protection intent.
-type intentRecord struct {
-	arm.ProxyResource
+// intentProperties are the properties of an intent a PUT gives and the
+// store keeps.
+type intentProperties struct {
 	SourceID string `json:"sourceResourceId"`
 	PolicyID string `json:"policyId"`
 	ItemID   string `json:"itemId"` // the protected item the intent made
+}
+
+// intentRecord is a stored protection intent.
+type intentRecord struct {
+	arm.ProxyResource
+	intentProperties
 }
 
 // intentOf resolves the intent a request addresses: its vault, id and VM.
@@ -55,9 +61,7 @@ func (pr *Provider) putProtectionIntent(r *arm.Request, at itemPath) (*arm.Respo
 	var in struct {
 		Properties *struct {
 			ProtectionIntentItemType string `json:"protectionIntentItemType"`
-			SourceResourceID         string `json:"sourceResourceId"`
-			PolicyID                 string `json:"policyId"`
-			ItemID                   string `json:"itemId"`
+			intentProperties
 		} `json:"properties"`
 	}
 	if err := r.Decode(&in); err != nil {
@@ -73,7 +77,7 @@ func (pr *Provider) putProtectionIntent(r *arm.Request, at itemPath) (*arm.Respo
 	if p.PolicyID == "" {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.policyId is required: the backup policy of this vault to protect the VM with.")
 	}
-	src := p.SourceResourceID
+	src := p.SourceID
 	if src == "" {
 		src = arm.NewID(at.vid.SubscriptionID, at.vm.RG, "Microsoft.Compute", "virtualMachines", at.vm.Name).String()
 	}
@@ -91,7 +95,7 @@ func (pr *Provider) putProtectionIntent(r *arm.Request, at itemPath) (*arm.Respo
 	if _, err := pr.putItem(r); err != nil {
 		return nil, err
 	}
-	rec := intentRecord{ProxyResource: arm.ProxyResource{ID: at.id.String(), Name: r.Param("intentObjectName"), Type: intentType}, SourceID: src, PolicyID: p.PolicyID, ItemID: iid.String()}
+	rec := intentRecord{ProxyResource: arm.ProxyResource{ID: at.id.String(), Name: r.Param("intentObjectName"), Type: intentType}, intentProperties: intentProperties{SourceID: src, PolicyID: p.PolicyID, ItemID: iid.String()}}
 	ctx := r.HTTP.Context()
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if _, err := pr.loadVault(ctx, tx, at.vid); err != nil {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 )
@@ -123,10 +124,10 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerArchive(rt, R, I)
 
 	p.Ops.Register(opKindRefresh, pr.runRefresh)
-	p.Ops.Register(opKindDelete, pr.runDeleteItem)
+	p.Ops.Register(opKindDelete, ops.WithInput(pr.runDeleteItem))
 	p.Ops.Register(opKindRestore, pr.runRestoreOp)
 	p.Ops.Register(opKindValidate, pr.runValidate)
-	p.Ops.Register(opKindCancel, pr.runCancel)
+	p.Ops.Register(opKindCancel, ops.WithInput(pr.runCancel))
 	p.Ops.RegisterDone(opKindItem, opKindBackup, opKindVault, opKindPolicy, opKindVerify)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil

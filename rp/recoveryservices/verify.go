@@ -54,7 +54,7 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.Engine.Notify()
-	return arm.Accepted().Async(r, vid.String()+"/backupOperations/"+op.ID, vid.String()+"/backupOperationResults/"+op.ID), nil
+	return vaultAccepted(r, vid, op), nil
 }
 
 // vaultJobBody renders a vault-level job (Verify) as Azure's VaultJob. Its
