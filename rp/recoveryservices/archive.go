@@ -27,7 +27,7 @@ func (pr *Provider) registerArchive(rt *arm.Router, R, I string) {
 	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/move", on(pr.pointOfRequest, pr.movePoint), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/move/action"))
 	rt.Handle("POST", I+"/recoveryPointsRecommendedForMove", on(pr.itemOf, pr.recommendedForMove), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPointsRecommendedForMove/action"))
 	T := R + "/backupTieringCost/default"
-	rt.Handle("POST", T+"/fetchTieringCost", pr.fetchTieringCost, arm.Action(namespace+"/vaults/backupTieringCost/fetchTieringCost/action"))
+	rt.Handle("POST", T+"/fetchTieringCost", on(pr.foundVaultID, pr.fetchTieringCost), arm.Action(namespace+"/vaults/backupTieringCost/fetchTieringCost/action"))
 	rt.Handle("GET", T+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupTieringCost/operationResults/read"))
 	rt.Handle("GET", T+"/operationsStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupTieringCost/operationsStatus/read"))
 	pr.p.Ops.Register(opKindMove, pr.runMoveOp)
@@ -198,12 +198,8 @@ func rehydrationOf(req restoreRequest, p *protection.RecoveryPoint, now time.Tim
 // (TieringCostSavingInfo for a move of a vault's, a policy's or an item's
 // points, TieringCostRehydrationInfo for a point's rehydration), from the
 // points' real sizes in the vault.
-func (pr *Provider) fetchTieringCost(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) fetchTieringCost(r *arm.Request, vid arm.ResourceID) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var in map[string]any
 	if err := r.Decode(&in); err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getConfig("encryption"))
 	rt.Handle("PUT", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.putEncryptionConfig)
 	rt.Handle("GET", R+"/backupUsageSummaries", pr.usageSummaries)
-	rt.Handle("POST", R+"/backupJobsExport", pr.exportJobs, arm.Action(namespace+"/vaults/backupJobsExport/action"))
+	rt.Handle("POST", R+"/backupJobsExport", on(pr.foundVaultID, pr.exportJobs), arm.Action(namespace+"/vaults/backupJobsExport/action"))
 	rt.Handle("GET", R+"/backupJobs/operationResults/{operationId}", pr.exportJobsResult, arm.Action(namespace+"/vaults/backupJobs/read"))
 	rt.Handle("GET", R+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/vaults/backupJobs/read"))
 	rt.Handle("GET", "/providers/Microsoft.RecoveryServices/operations", rt.PublishedCatalog(namespace, "microsoft.recoveryservices", arm.Published(azureOperations)), arm.NoAuthz())
@@ -125,12 +125,8 @@ type jobExport = resource.JobExport[any]
 // writes the export to a storage blob and gives its URL with a SAS key;
 // Safehold serves the exported list at an ARM URL under the vault (blobUrl,
 // read with the caller's bearer token; blobSasKey is empty).
-func (pr *Provider) exportJobs(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) exportJobs(r *arm.Request, vid arm.ResourceID) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	list, err := pr.listJobs(r)
 	if err != nil {
 		return nil, err

@@ -16,11 +16,7 @@ import (
 // proxies' routes are vaultface.GuardProxies, as the Backup vaults' are.
 
 func (pr *Provider) registerProxies(rt *arm.Router, R string) {
-	vault := func(r *arm.Request) (arm.ResourceID, error) {
-		_, vid, err := pr.vaultOf(r)
-		return vid, err
-	}
-	vaultface.GuardProxies{Platform: pr.p, Namespace: namespace, Vault: vault, Flag: pr.flagMUA}.Register(rt, R)
+	vaultface.GuardProxies{Platform: pr.p, Namespace: namespace, Vault: pr.foundVaultID, Flag: pr.flagMUA}.Register(rt, R)
 }
 
 // guarded authorizes the critical operation vaultOp on the vault vid

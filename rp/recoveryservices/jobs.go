@@ -177,12 +177,8 @@ func (pr *Provider) loadJob(ctx context.Context, rd store.Reader, vid arm.Resour
 	return j, err
 }
 
-func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) getJob(r *arm.Request, vid arm.ResourceID) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	j, err := pr.loadJob(ctx, pr.p.Store, vid, r.Param("jobName"))
 	if err != nil {
 		return nil, err
@@ -196,16 +192,12 @@ func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
 // interrupts whatever its work waits on and ends it Cancelled (no recovery
 // point is recorded when the capture had not committed one). The operation
 // runs until the job has ended: its result answers 202 until then, then 204.
-func (pr *Provider) cancelJob(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) cancelJob(r *arm.Request, vid arm.ResourceID) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	name := r.Param("jobName")
 	op := &ops.Operation{Kind: opKindCancel, Caller: r.Caller(), ResultStatus: http.StatusNoContent}
 	jobID := ""
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		j, err := pr.loadJob(ctx, tx, vid, name)
 		if err != nil {
 			return err

@@ -122,9 +122,15 @@ func (pr *Provider) createDefaultPolicies(ctx context.Context, tx store.Tx, vid 
 	return nil
 }
 
-func (pr *Provider) policyID(r *arm.Request, v *vaultRecord) arm.ResourceID {
+// policyIDOf is the id of the policy a request names, in the vault it
+// addresses (404 when the vault does not exist).
+func (pr *Provider) policyIDOf(r *arm.Request) (arm.ResourceID, error) {
+	v, _, err := pr.vaultOf(r)
+	if err != nil {
+		return arm.ResourceID{}, err
+	}
 	vid, _ := arm.ParseID(v.ID)
-	return vid.Child("backupPolicies", r.Param("policyName"))
+	return vid.Child("backupPolicies", r.Param("policyName")), nil
 }
 
 // withCount sets protectedItemsCount on an IaaS policy body.
@@ -149,12 +155,8 @@ func (pr *Provider) withCount(ctx context.Context, rd store.Reader, p policyReco
 	return p
 }
 
-func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) putPolicy(r *arm.Request, id arm.ResourceID) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	v, _, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	name := r.Param("policyName")
 	if !policyNameRE.MatchString(name) {
 		return nil, arm.BadRequest("BMSUserErrorInvalidPolicyName", "The policy name '%s' is invalid: use 3 to 150 letters, digits, '-' or '_', starting with a letter.", name)
@@ -189,7 +191,6 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	} else {
 		props = mustJSON(other)
 	}
-	id := pr.policyID(r, v)
 	if err := pr.guardUpdate(r, id.Parent(), id, opGuardPolicy); err != nil {
 		return nil, err
 	}
@@ -207,7 +208,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out = policyRecord{ID: id.String(), Name: name, Type: policyType, Location: in.Location, Tags: in.Tags, Properties: props}
-		out.ID = pr.policyID(r, v).Parent().Child("backupPolicies", name).String()
+		out.ID = id.Parent().Child("backupPolicies", name).String()
 		if err := resource.Put(ctx, tx, id, &out); err != nil {
 			return err
 		}
@@ -249,14 +250,10 @@ func mtOf(ip *iaasPolicy, other map[string]any) string {
 
 var policyNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{2,149}$`)
 
-func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) getPolicy(r *arm.Request, id arm.ResourceID) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	v, _, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
 	var p policyRecord
-	if err := resource.Get(ctx, pr.p.Store, pr.policyID(r, v), &p); err != nil {
+	if err := resource.Get(ctx, pr.p.Store, id, &p); err != nil {
 		return nil, policyNotFound(r.Param("policyName"), err)
 	}
 	return arm.OK(pr.withCount(ctx, pr.p.Store, p)), nil
@@ -289,15 +286,10 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	return arm.PageOK(r, out, 200)
 }
 
-func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
+func (pr *Provider) deletePolicy(r *arm.Request, id arm.ResourceID) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	v, _, err := pr.vaultOf(r)
-	if err != nil {
-		return nil, err
-	}
-	id := pr.policyID(r, v)
 	op := &ops.Operation{Kind: opKindPolicy, ResourceID: id.String(), Caller: r.Caller(), ResultStatus: http.StatusNoContent}
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var p policyRecord
 		if err := resource.Get(ctx, tx, id, &p); err != nil {
 			return err
@@ -343,7 +335,7 @@ func (pr *Provider) policyOperationResult(r *arm.Request) (*arm.Response, error)
 		return nil, err
 	}
 	if resp.Status == http.StatusNoContent { // the SDK accepts 200 only here
-		got, err := pr.getPolicy(r)
+		got, err := on(pr.policyIDOf, pr.getPolicy)(r)
 		if isNotFound(err) {
 			return resp, nil // the operation deleted it
 		}

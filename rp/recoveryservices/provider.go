@@ -85,7 +85,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.HandleResource(R+"/backupstorageconfig/vaultstorageconfig", arm.Methods{Get: pr.getConfig("storage"), Put: pr.putStorageConfig, Patch: pr.patchStorageConfig})
 	rt.HandleResource(R+"/backupconfig/vaultconfig", arm.Methods{Get: pr.getConfig("vault"), Put: pr.putVaultConfig, Patch: pr.putVaultConfig})
 
-	rt.HandleResource(R+"/backupPolicies/{policyName}", arm.Methods{List: pr.listPolicies, Get: pr.getPolicy, Put: pr.putPolicy, Delete: pr.deletePolicy})
+	rt.HandleResource(R+"/backupPolicies/{policyName}", arm.Methods{List: pr.listPolicies, Get: on(pr.policyIDOf, pr.getPolicy), Put: on(pr.policyIDOf, pr.putPolicy), Delete: on(pr.policyIDOf, pr.deletePolicy)})
 	rt.Handle("GET", R+"/backupPolicies/{policyName}/operationResults/{operationId}", pr.policyOperationResult, arm.Action(namespace+"/vaults/backupPolicies/operationResults/read"))
 	rt.Handle("GET", R+"/backupPolicies/{policyName}/operations/{operationId}", pr.policyOperationStatus, arm.Action(namespace+"/vaults/backupPolicies/operations/read"))
 
@@ -111,8 +111,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", R+"/backupSecurityPIN", pr.securityPIN, arm.Action(namespace+"/vaults/backupSecurityPIN/action"))
 	rt.Handle("GET", R+"/backupJobs", pr.listJobs)
 	rt.Handle("POST", R+"/verify", pr.verifyVault)
-	rt.Handle("GET", R+"/backupJobs/{jobName}", pr.getJob)
-	rt.Handle("POST", R+"/backupJobs/{jobName}/cancel", pr.cancelJob)
+	rt.Handle("GET", R+"/backupJobs/{jobName}", on(pr.foundVaultID, pr.getJob))
+	rt.Handle("POST", R+"/backupJobs/{jobName}/cancel", on(pr.foundVaultID, pr.cancelJob))
 	rt.Handle("GET", R+"/backupJobs/{jobName}/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupJobs/operationResults/read"))
 
 	pr.registerContract(rt, R)

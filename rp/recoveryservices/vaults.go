@@ -74,6 +74,13 @@ func (pr *Provider) vaultOf(r *arm.Request) (*vaultRecord, arm.ResourceID, error
 	return v, vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), v.Name), nil
 }
 
+// foundVaultID is the id of the vault a request addresses (404 when it
+// does not exist), as the vault spells its name.
+func (pr *Provider) foundVaultID(r *arm.Request) (arm.ResourceID, error) {
+	_, vid, err := pr.vaultOf(r)
+	return vid, err
+}
+
 // vaultAndBody resolves the vault a POST addresses and decodes its body,
 // which may be absent, into in.
 func (pr *Provider) vaultAndBody(r *arm.Request, in any) (arm.ResourceID, error) {
