@@ -89,7 +89,7 @@ func (pr *Provider) createDefaultPolicies(ctx context.Context, tx store.Tx, vid 
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	at := func(h int) wireTime { return wireTime{day.Add(time.Duration(h) * time.Hour)} }
 	def := iaasPolicy{BackupManagementType: "AzureIaasVM", PolicyType: "V1", InstantRpRetentionRangeInDays: intp(2), TimeZone: "UTC",
-		SchedulePolicy: &schedulePolicy{SchedulePolicyType: "SimpleSchedulePolicy", ScheduleRunFrequency: "Daily", ScheduleRunTimes: []wireTime{at(2)}, ScheduleWeeklyFrequency: intp(0)},
+		SchedulePolicy: &schedulePolicy{SchedulePolicyType: "SimpleSchedulePolicy", ScheduleRunFrequency: "Daily", runSchedule: runSchedule{ScheduleRunTimes: []wireTime{at(2)}}, ScheduleWeeklyFrequency: intp(0)},
 		RetentionPolicy: &retention{RetentionPolicyType: "LongTermRetentionPolicy", DailySchedule: &retentionRule{RetentionTimes: []wireTime{at(2)},
 			RetentionDuration: &retentionDuration{Count: intp(30), DurationType: "Days"}}}}
 	enh := iaasPolicy{BackupManagementType: "AzureIaasVM", PolicyType: "V2", InstantRpRetentionRangeInDays: intp(7), TimeZone: "UTC", SnapshotConsistencyType: "OnlyCrashConsistent",

@@ -28,19 +28,23 @@ type iaasPolicy struct {
 }
 
 type schedulePolicy struct {
-	SchedulePolicyType      string          `json:"schedulePolicyType"`
-	ScheduleRunFrequency    string          `json:"scheduleRunFrequency,omitempty"`
-	ScheduleRunTimes        []wireTime      `json:"scheduleRunTimes,omitempty"`
-	ScheduleRunDays         []string        `json:"scheduleRunDays,omitempty"`
+	SchedulePolicyType   string `json:"schedulePolicyType"`
+	ScheduleRunFrequency string `json:"scheduleRunFrequency,omitempty"`
+	runSchedule
 	ScheduleWeeklyFrequency *int            `json:"scheduleWeeklyFrequency,omitempty"`
 	HourlySchedule          *hourlySchedule `json:"hourlySchedule,omitempty"`
 	DailySchedule           *struct {
 		ScheduleRunTimes []wireTime `json:"scheduleRunTimes,omitempty"`
 	} `json:"dailySchedule,omitempty"`
-	WeeklySchedule *struct {
-		ScheduleRunDays  []string   `json:"scheduleRunDays,omitempty"`
-		ScheduleRunTimes []wireTime `json:"scheduleRunTimes,omitempty"`
-	} `json:"weeklySchedule,omitempty"`
+	WeeklySchedule *runSchedule `json:"weeklySchedule,omitempty"`
+}
+
+// runSchedule is when a daily or weekly schedule runs: a
+// SimpleSchedulePolicy (V1) spells it in the schedule, a V2 one in its
+// weeklySchedule.
+type runSchedule struct {
+	ScheduleRunTimes []wireTime `json:"scheduleRunTimes,omitempty"`
+	ScheduleRunDays  []string   `json:"scheduleRunDays,omitempty"`
 }
 
 type hourlySchedule struct {
@@ -177,30 +181,26 @@ func (p *iaasPolicy) validate() error {
 			return badField(field, "must hold exactly one time for a daily schedule (it has %d).", len(times))
 		}
 	case "Weekly":
-		times, days := sp.ScheduleRunTimes, sp.ScheduleRunDays
+		w := &sp.runSchedule
 		tf, df := "properties.schedulePolicy.scheduleRunTimes", "properties.schedulePolicy.scheduleRunDays"
 		if v2 {
 			if sp.WeeklySchedule == nil {
 				return badField("properties.schedulePolicy.weeklySchedule", "is required when scheduleRunFrequency is Weekly.")
 			}
-			times, days = sp.WeeklySchedule.ScheduleRunTimes, sp.WeeklySchedule.ScheduleRunDays
+			w = sp.WeeklySchedule
 			tf, df = "properties.schedulePolicy.weeklySchedule.scheduleRunTimes", "properties.schedulePolicy.weeklySchedule.scheduleRunDays"
 		}
-		if len(times) != 1 {
-			return badField(tf, "must hold exactly one time for a weekly schedule (it has %d).", len(times))
+		if len(w.ScheduleRunTimes) != 1 {
+			return badField(tf, "must hold exactly one time for a weekly schedule (it has %d).", len(w.ScheduleRunTimes))
 		}
-		if len(days) == 0 {
+		if len(w.ScheduleRunDays) == 0 {
 			return badField(df, "must name at least one day for a weekly schedule.")
 		}
-		cd, err := canonicalList(df, days, dayNames)
+		cd, err := canonicalList(df, w.ScheduleRunDays, dayNames)
 		if err != nil {
 			return err
 		}
-		if v2 {
-			sp.WeeklySchedule.ScheduleRunDays = cd
-		} else {
-			sp.ScheduleRunDays = cd
-		}
+		w.ScheduleRunDays = cd
 	case "Hourly":
 		h := sp.HourlySchedule
 		if h == nil {
@@ -409,10 +409,11 @@ func (p *iaasPolicy) schedule() protection.WeeklySchedule {
 			ws.Times = tod(sp.DailySchedule.ScheduleRunTimes)
 		}
 	case "Weekly":
-		ws.Times, ws.Weekdays = tod(sp.ScheduleRunTimes), days(sp.ScheduleRunDays)
+		w := &sp.runSchedule
 		if v2 && sp.WeeklySchedule != nil {
-			ws.Times, ws.Weekdays = tod(sp.WeeklySchedule.ScheduleRunTimes), days(sp.WeeklySchedule.ScheduleRunDays)
+			w = sp.WeeklySchedule
 		}
+		ws.Times, ws.Weekdays = tod(w.ScheduleRunTimes), days(w.ScheduleRunDays)
 	case "Hourly":
 		h := sp.HourlySchedule
 		start := tod([]wireTime{*h.ScheduleWindowStartTime})[0]
