@@ -11,7 +11,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -103,11 +102,7 @@ func (d *Directory) CreateManagedIdentity(ctx context.Context, tx store.Tx, reso
 
 // Put writes a principal.
 func (d *Directory) Put(ctx context.Context, tx store.Tx, p *Principal) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	if err := tx.Put(ctx, store.Doc{Kind: principalKind, Key: p.ObjectID, Type: p.Kind, Value: b}); err != nil {
+	if err := store.WriteJSON(ctx, tx.Put, store.Doc{Kind: principalKind, Key: p.ObjectID, Type: p.Kind}, p, "principal"); err != nil {
 		return fmt.Errorf("put principal: %w", err)
 	}
 	return tx.Put(ctx, store.Doc{Kind: appIDKind, Key: p.AppID, Value: []byte(p.ObjectID)})

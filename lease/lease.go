@@ -97,11 +97,7 @@ func List(ctx context.Context, r store.Reader, prefix string) ([]Row, error) {
 }
 
 func put(ctx context.Context, tx store.Tx, row Row) error {
-	b, err := json.Marshal(row)
-	if err != nil {
-		return err
-	}
-	return tx.Put(ctx, store.Doc{Kind: Kind, Key: key(row.Name), Scope: scope(row.Name), Value: b})
+	return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: Kind, Key: key(row.Name), Scope: scope(row.Name)}, row, "lease")
 }
 
 // TakeTx takes or renews the named lease for holder inside tx: it succeeds

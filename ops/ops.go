@@ -217,11 +217,7 @@ func (m *Manager) Completed(ctx context.Context, tx store.Tx, op *Operation) err
 func (m *Manager) Notify() { m.runner.Notify() }
 
 func (m *Manager) put(ctx context.Context, tx store.Tx, op *Operation) error {
-	b, err := json.Marshal(op)
-	if err != nil {
-		return err
-	}
-	return tx.Put(ctx, store.Doc{Kind: docKind, Key: op.ID, Scope: op.ResourceID, Type: op.Kind, Value: b})
+	return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: docKind, Key: op.ID, Scope: op.ResourceID, Type: op.Kind}, op, "operation")
 }
 
 // Get reads an operation; ErrNotFound if it does not exist.

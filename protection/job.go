@@ -2,7 +2,6 @@ package protection
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -109,31 +108,19 @@ func (j *Job) Finish(now time.Time, err error) {
 
 func (e *JobError) Error() string { return e.Code + ": " + e.Message }
 
-func jobDoc(j *Job) (store.Doc, error) {
-	b, err := json.Marshal(j)
-	if err != nil {
-		return store.Doc{}, fmt.Errorf("encode job %s: %w", j.ID, err)
-	}
-	return store.Doc{Kind: jobKind, Key: j.ID, Scope: strings.ToLower(j.VaultID) + "/", Type: j.Operation, Value: b}, nil
+func jobDoc(j *Job) store.Doc {
+	return store.Doc{Kind: jobKind, Key: j.ID, Scope: strings.ToLower(j.VaultID) + "/", Type: j.Operation}
 }
 
 // CreateJob stores a new job; store.ErrConflict if its ID exists (use a
 // deterministic ID for work that may be retried, so it is never doubled).
 func CreateJob(ctx context.Context, tx store.Tx, j *Job) error {
-	d, err := jobDoc(j)
-	if err != nil {
-		return err
-	}
-	return tx.Create(ctx, d)
+	return store.WriteJSON(ctx, tx.Create, jobDoc(j), j, "job")
 }
 
 // PutJob stores a job (create or replace).
 func PutJob(ctx context.Context, tx store.Tx, j *Job) error {
-	d, err := jobDoc(j)
-	if err != nil {
-		return err
-	}
-	return tx.Put(ctx, d)
+	return store.WriteJSON(ctx, tx.Put, jobDoc(j), j, "job")
 }
 
 // GetJob reads a job by id; store.ErrNotFound if absent or in another vault

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -70,11 +69,7 @@ func rpKey(itemID, id string) string {
 
 // PutRecoveryPoint stores a recovery point (create or replace).
 func PutRecoveryPoint(ctx context.Context, tx store.Tx, p *RecoveryPoint) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("encode recovery point %s: %w", p.ID, err)
-	}
-	return tx.Put(ctx, store.Doc{Kind: rpKind, Key: rpKey(p.ItemID, p.ID), Scope: strings.ToLower(p.ItemID) + "/", Value: b})
+	return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: rpKind, Key: rpKey(p.ItemID, p.ID), Scope: strings.ToLower(p.ItemID) + "/"}, p, "recovery point")
 }
 
 // GetRecoveryPoint reads one point; store.ErrNotFound if absent.

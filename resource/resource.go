@@ -153,20 +153,16 @@ func DropUnder(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 
 // Put stores an ARM resource body (a struct or map with at least id and type).
 func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", id, err)
-	}
-	return tx.Put(ctx, store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type(), Value: b})
+	return store.WriteJSON(ctx, tx.Put, resourceDoc(id), v, "resource")
 }
 
 // Create stores a new resource; store.ErrConflict if it exists.
 func Create(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", id, err)
-	}
-	return tx.Create(ctx, store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type(), Value: b})
+	return store.WriteJSON(ctx, tx.Create, resourceDoc(id), v, "resource")
+}
+
+func resourceDoc(id arm.ResourceID) store.Doc {
+	return store.Doc{Kind: resourceKind, Key: id.String(), Scope: scopeOf(id), Type: id.Type()}
 }
 
 // Get reads a resource into v; when absent it returns NotFound(id).

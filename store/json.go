@@ -27,6 +27,18 @@ func DecodeJSON[T any](d Doc, what string) (*T, error) {
 	return v, nil
 }
 
+// WriteJSON writes d, with v encoded as JSON for its value, through write
+// (a Tx's Put or Create); what names v in an encoding error, which names
+// the document's key too.
+func WriteJSON(ctx context.Context, write func(context.Context, Doc) error, d Doc, v any, what string) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s %s: %w", what, d.Key, err)
+	}
+	d.Value = b
+	return write(ctx, d)
+}
+
 // ListJSON lists the documents of kind that q selects and decodes each
 // JSON value into a T, in the list's order; the reader's error as it is,
 // what names T in a decode error.
