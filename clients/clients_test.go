@@ -70,6 +70,31 @@ func str(m map[string]any, path string) string {
 	return s
 }
 
+// loggedIn is Debian's az CLI connected to e as the README says (az cloud
+// register with the ARM endpoint and the storage suffix, then az login
+// --service-principal),
+// trusting Safehold's CA through REQUESTS_CA_BUNDLE alone.
+func loggedIn(t *testing.T, e *testserver.Env) *azCLI {
+	t.Helper()
+	bin := need(t, "az")
+	hook, err := filepath.Abs("testdata/azcli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "AZURE_CONFIG_DIR=" + t.TempDir(),
+		"REQUESTS_CA_BUNDLE=" + e.Conn.CACertFile, "PYTHONPATH=" + hook,
+		"AZURE_CORE_COLLECT_TELEMETRY=false", "AZURE_CORE_NO_COLOR=true", "AZURE_CORE_SURVEY_MESSAGE=false"}
+	az := &azCLI{t: t, bin: bin, env: env}
+	c := e.Conn
+	az.run("cloud", "register", "--name", "safehold", "--endpoint-resource-manager", c.ARMEndpoint+"/", "--suffix-storage-endpoint", "safehold.local")
+	az.run("cloud", "set", "--name", "safehold")
+	login := az.run("login", "--service-principal", "-u", c.ClientID, "-p="+c.ClientSecret, "--tenant", c.TenantID, "-o", "json")
+	if !strings.Contains(login, c.SubscriptionID) {
+		t.Fatalf("login did not find the subscription: %s", login)
+	}
+	return az
+}
+
 // TestAzCLIBackupSeed002 connects Debian's az CLI to Safehold with nothing
 // but REQUESTS_CA_BUNDLE (az cloud register with the ARM endpoint, the rest
 // from /metadata/endpoints; az login --service-principal through the AD
@@ -82,26 +107,9 @@ func str(m map[string]any, path string) string {
 // put on PYTHONPATH, pins the CLI's compute calls to 2022-08-01 only when the
 // 2022-11-01 module is missing; it changes nothing else.
 func TestAzCLIBackupSeed002(t *testing.T) {
-	bin := need(t, "az")
 	e := testserver.Start(t)
-	hook, err := filepath.Abs("testdata/azcli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "AZURE_CONFIG_DIR=" + t.TempDir(),
-		"REQUESTS_CA_BUNDLE=" + e.Conn.CACertFile, "PYTHONPATH=" + hook,
-		"AZURE_CORE_COLLECT_TELEMETRY=false", "AZURE_CORE_NO_COLOR=true", "AZURE_CORE_SURVEY_MESSAGE=false"}
-	az := &azCLI{t: t, bin: bin, env: env}
-	c := e.Conn
-
-	// The two commands that connect the CLI (README), then login.
-	az.run("cloud", "register", "--name", "safehold", "--endpoint-resource-manager", c.ARMEndpoint+"/")
-	az.run("cloud", "set", "--name", "safehold")
-	login := az.run("login", "--service-principal", "-u", c.ClientID, "-p="+c.ClientSecret, "--tenant", c.TenantID, "-o", "json")
-	if !strings.Contains(login, c.SubscriptionID) {
-		t.Fatalf("login did not find the subscription: %s", login)
-	}
-	sub := c.SubscriptionID
+	az := loggedIn(t, e)
+	sub := e.Conn.SubscriptionID
 
 	// The VM to protect (created with az rest: Safehold has no images for az vm create).
 	az.run("group", "create", "-n", "testRG", "-l", "westus", "-o", "none")

@@ -828,11 +828,11 @@ func authorize(q *blobReq, perm, res string, now time.Time) error {
 	if v.Get("sig") == "" {
 		return blobwire.Errorf(http.StatusUnauthorized, "NoAuthenticationInformation", "Server failed to authenticate the request: it carries neither an Authorization header (Shared Key) nor a SAS.")
 	}
-	if se, err := time.Parse(time.RFC3339, v.Get("se")); err != nil || now.After(se) {
+	if se, err := sasTime(v.Get("se")); err != nil || now.After(se) {
 		return authFailed("Signed expiry time [%s] must be after signed start time and the current time: the SAS has expired (or se is missing).", v.Get("se"))
 	}
 	if st := v.Get("st"); st != "" {
-		if t, err := time.Parse(time.RFC3339, st); err != nil || now.Add(5*time.Minute).Before(t) {
+		if t, err := sasTime(st); err != nil || now.Add(5*time.Minute).Before(t) {
 			return authFailed("Signed start time [%s] is in the future.", st)
 		}
 	}
@@ -879,6 +879,20 @@ func authorize(q *blobReq, perm, res string, now time.Time) error {
 		return blobwire.Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: it needs '%s', the SAS grants '%s'.", perm, sp)
 	}
 	return nil
+}
+
+// sasTime parses a SAS's st or se: the ISO 8601 forms Azure takes
+// (YYYY-MM-DD, YYYY-MM-DDThh:mmZ, YYYY-MM-DDThh:mm:ssZ, with fractions
+// of a second or an offset).
+func sasTime(v string) (time.Time, error) {
+	var err error
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02"} {
+		var t time.Time
+		if t, err = time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, err
 }
 
 func authFailed(format string, args ...any) *blobwire.Error {
