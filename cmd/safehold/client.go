@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/safehold/safehold/connect"
 	"github.com/spf13/cobra"
@@ -34,33 +35,10 @@ func adminCall(ctx context.Context, dataDir, method, path string, body any) (map
 	if err != nil {
 		return nil, err
 	}
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{conn.ARMEndpoint + "/.default"}})
-	if err != nil {
-		return nil, fmt.Errorf("get token: %w", err)
-	}
-	hc, err := conn.HTTPClient()
+	resp, b, err := armCall(ctx, conn, cred, method, path, body)
 	if err != nil {
 		return nil, err
 	}
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, conn.ARMEndpoint+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	var m map[string]any
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -74,6 +52,39 @@ func adminCall(ctx context.Context, dataDir, method, path string, body any) (map
 		return nil, fmt.Errorf("%s", resp.Status)
 	}
 	return m, nil
+}
+
+// armCall sends method path to conn's ARM endpoint as cred's principal,
+// with body as JSON when it is not nil, and returns the answer and its body.
+func armCall(ctx context.Context, conn *connect.Connection, cred azcore.TokenCredential, method, path string, body any) (*http.Response, []byte, error) {
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{conn.ARMEndpoint + "/.default"}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("get token: %w", err)
+	}
+	hc, err := conn.HTTPClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, conn.ARMEndpoint+path, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
 }
 
 func printJSON(cmd *cobra.Command, v any) {

@@ -3,12 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"sort"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/version"
 	"github.com/spf13/cobra"
@@ -38,25 +35,10 @@ type storageUsage struct {
 
 // armGet reads an ARM path as the session's principal.
 func (s *session) armGet(path string, v any) error {
-	tok, err := s.cred.GetToken(s.ctx(), policy.TokenRequestOptions{Scopes: []string{s.conn.ARMEndpoint + "/.default"}})
+	resp, b, err := armCall(s.ctx(), s.conn, s.cred, "GET", path, nil)
 	if err != nil {
 		return s.explain(err)
 	}
-	hc, err := s.conn.HTTPClient()
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(s.ctx(), "GET", s.conn.ARMEndpoint+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return s.explain(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error struct{ Code, Message string }
