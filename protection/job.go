@@ -75,6 +75,13 @@ type Job struct {
 	Details            map[string]string `json:"details,omitempty"` // free additional details (RetentionTag, ...)
 }
 
+// NewJob is a new job of operation on the item itemID of vault vaultID
+// ("" for a vault's own jobs): a fresh id, in progress since now. The vault
+// kinds add what they show of the item.
+func NewJob(vaultID, itemID, operation string, user bool, now time.Time) *Job {
+	return &Job{ID: newID(), VaultID: vaultID, ItemID: itemID, Operation: operation, Status: JobInProgress, UserTriggered: user, StartTime: now}
+}
+
 // Duration is the job's elapsed time (until now while it runs).
 func (j *Job) Duration(now time.Time) time.Duration {
 	if j.EndTime != nil {

@@ -115,9 +115,8 @@ func jobErrorOf(err error) error {
 
 func (pr *Provider) newJob(vault *vaultResource, bi *instanceResource, operation string, user bool, now time.Time) *protection.Job {
 	p := bi.Properties
-	j := &protection.Job{ID: newGUID(), VaultID: vault.ID, ItemID: bi.ID, ItemName: p.FriendlyName,
-		Datasource: p.DataSourceInfo.ResourceID, DatasourceType: typeDisk, DatasourceLocation: p.DataSourceInfo.ResourceLocation,
-		Operation: operation, Status: protection.JobInProgress, UserTriggered: user, StartTime: now}
+	j := protection.NewJob(vault.ID, bi.ID, operation, user, now)
+	j.ItemName, j.Datasource, j.DatasourceType, j.DatasourceLocation = p.FriendlyName, p.DataSourceInfo.ResourceID, typeDisk, p.DataSourceInfo.ResourceLocation
 	if p.PolicyInfo != nil {
 		j.PolicyID = p.PolicyInfo.PolicyID
 		pid, _ := arm.ParseID(p.PolicyInfo.PolicyID)

@@ -31,7 +31,7 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
-	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/rp/vaultface"
 )
 
 const namespace = "Microsoft.DataProtection"
@@ -204,7 +204,7 @@ func (pr *Provider) opResult(r *arm.Request) (*arm.Response, error) {
 
 func lastSegment(s string) string { return path.Base(strings.TrimRight(s, "/")) }
 
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) || arm.IsNotFound(err) }
+var isNotFound = vaultface.IsNotFound
 
 func fieldError(field, format string, args ...any) *arm.Error {
 	e := arm.Errorf(http.StatusBadRequest, "InvalidRequestContent", "%s: %s", field, fmt.Sprintf(format, args...))

@@ -2,18 +2,17 @@ package recoveryservices
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/vaultface"
 	"github.com/safehold/safehold/store"
 )
 
@@ -30,9 +29,10 @@ const (
 
 // newJob builds an AzureIaaSVMJob record for an item.
 func (pr *Provider) newJob(vid arm.ResourceID, it *itemRecord, operation string, now time.Time, user bool) *protection.Job {
-	return &protection.Job{ID: uuid.NewString(), VaultID: vid.String(), ItemID: it.ID, ItemName: it.FriendlyName, Datasource: it.SourceID,
-		DatasourceType: vmType, DatasourceLocation: it.Location, Operation: operation, Status: protection.JobInProgress, UserTriggered: user,
-		StartTime: now, PolicyID: it.PolicyID, PolicyName: it.PolicyName, Details: map[string]string{}}
+	j := protection.NewJob(vid.String(), it.ID, operation, user, now)
+	j.ItemName, j.Datasource, j.DatasourceType, j.DatasourceLocation = it.FriendlyName, it.SourceID, vmType, it.Location
+	j.PolicyID, j.PolicyName, j.Details = it.PolicyID, it.PolicyName, map[string]string{}
+	return j
 }
 
 // triggerBackup is POST I/backup: 202 with both polling headers; the
@@ -340,4 +340,4 @@ func jobErr(err error) error {
 	return err
 }
 
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) || arm.IsNotFound(err) }
+var isNotFound = vaultface.IsNotFound
