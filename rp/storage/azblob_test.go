@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -373,6 +374,49 @@ func TestAzblobSAS(t *testing.T) {
 	wantCode(t, "upload with a read/list SAS", err, 403, "AuthorizationPermissionMismatch")
 	_, err = ro.NewBlobClient("doc.bin").Delete(ctx, nil)
 	wantCode(t, "delete with a read/list SAS", err, 403, "AuthorizationPermissionMismatch")
+
+	// A container SAS deletes blobs, never the container; one bound to other
+	// addresses or to a stored access policy (Safehold keeps none) does nothing.
+	rwdl, err := container.NewClientWithNoCredential(containerSAS(cred, sas.ContainerPermissions{Read: true, Write: true, Delete: true, List: true},
+		time.Now().Add(-time.Minute), time.Now().Add(time.Hour)), &container.ClientOptions{ClientOptions: co})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rwdl.Delete(ctx, nil)
+	wantCode(t, "delete the container with a container SAS", err, 403, "AuthorizationResourceTypeMismatch")
+	_, err = rwdl.SetMetadata(ctx, nil)
+	wantCode(t, "set container metadata with a container SAS", err, 403, "AuthorizationResourceTypeMismatch")
+	if _, err := rwdl.NewBlockBlobClient("tmp.txt").Upload(ctx, streaming([]byte("tmp")), nil); err != nil {
+		t.Fatalf("upload with a container SAS: %v", err)
+	}
+	if _, err := rwdl.NewBlobClient("tmp.txt").Delete(ctx, nil); err != nil {
+		t.Fatalf("delete a blob with a container SAS: %v", err)
+	}
+	for _, c := range []struct {
+		what string
+		v    sas.BlobSignatureValues
+		code string
+	}{
+		{"another IP range", sas.BlobSignatureValues{IPRange: sas.IPRange{Start: net.ParseIP("192.0.2.1"), End: net.ParseIP("192.0.2.9")}}, "AuthorizationSourceIPMismatch"},
+		{"a stored access policy", sas.BlobSignatureValues{Identifier: "policy1"}, "AuthenticationFailed"},
+		{"this address", sas.BlobSignatureValues{IPRange: sas.IPRange{Start: net.ParseIP("127.0.0.1")}}, ""},
+	} {
+		c.v.ContainerName, c.v.Protocol, c.v.ExpiryTime, c.v.Permissions = "vhds", sas.ProtocolHTTPS, time.Now().Add(time.Hour), "rl"
+		qp, err := c.v.SignWithSharedKey(cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc, _ := container.NewClientWithNoCredential(endpoint+"/vhds?"+qp.Encode(), &container.ClientOptions{ClientOptions: co})
+		_, err = bc.NewListBlobsFlatPager(nil).NextPage(ctx)
+		if c.code == "" && err != nil {
+			t.Fatalf("list with a SAS of %s: %v", c.what, err)
+		} else if c.code != "" {
+			wantCode(t, "list with a SAS of "+c.what, err, 403, c.code)
+		}
+	}
+	local, _ := container.NewClientWithNoCredential(containerSAS(cred, sas.ContainerPermissions{List: true}, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))+"&sip=127.0.0.1", &container.ClientOptions{ClientOptions: co})
+	_, err = local.NewListBlobsFlatPager(nil).NextPage(ctx)
+	wantCode(t, "a sip added after signing", err, 403, "AuthenticationFailed")
 
 	// Tampered: the permissions widened after signing.
 	u, _ := url.Parse(readSAS)

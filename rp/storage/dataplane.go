@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -822,6 +825,19 @@ func authorize(q *blobReq, perm, res string, now time.Time) error {
 		if !q.signedBy(sharedKeyString(r, q.account), sig) {
 			return authFailed("The MAC signature found in the HTTP request '%s' is not the same as any computed signature. Sign with one of the account's keys (listKeys).", sig)
 		}
+		// A signed request is good for 15 minutes either way of its date
+		// (real time: the client's clock dates it), as Azure's are.
+		date := r.Header.Get("x-ms-date")
+		if date == "" {
+			date = r.Header.Get("Date")
+		}
+		t, err := http.ParseTime(date)
+		if err != nil {
+			return authFailed("The request's date '%s' (x-ms-date, or Date) is missing or not an RFC 1123 time.", date)
+		}
+		if d := time.Since(t); d > 15*time.Minute || d < -15*time.Minute {
+			return authFailed("Request date header too old or too far ahead: '%s' is more than 15 minutes from the server's time.", date)
+		}
 		return nil
 	}
 	v := r.URL.Query()
@@ -835,6 +851,9 @@ func authorize(q *blobReq, perm, res string, now time.Time) error {
 		if t, err := sasTime(st); err != nil || now.Add(5*time.Minute).Before(t) {
 			return authFailed("Signed start time [%s] is in the future.", st)
 		}
+	}
+	if err := sasScope(r, v); err != nil {
+		return err
 	}
 	var toSign string
 	if v.Get("ss") != "" { // an account SAS
@@ -857,6 +876,9 @@ func authorize(q *blobReq, perm, res string, now time.Time) error {
 		if res == "s" {
 			return blobwire.Errorf(http.StatusForbidden, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this operation using this resource type: a service SAS cannot list containers.")
 		}
+		if res == "c" && perm != "l" && perm != "r" {
+			return blobwire.Errorf(http.StatusForbidden, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this operation using this resource type: a service SAS cannot create, delete or change a container; use an account SAS or Shared Key.")
+		}
 		service := func(canon string) string {
 			return strings.Join([]string{v.Get("sp"), v.Get("st"), v.Get("se"), canon, v.Get("si"), v.Get("sip"), v.Get("spr"), v.Get("sv"), v.Get("sr"), v.Get("sst"), v.Get("ses"),
 				v.Get("rscc"), v.Get("rscd"), v.Get("rsce"), v.Get("rscl"), v.Get("rsct")}, "\n")
@@ -877,6 +899,33 @@ func authorize(q *blobReq, perm, res string, now time.Time) error {
 	sp := v.Get("sp")
 	if !strings.Contains(sp, perm) && !(perm == "w" && strings.Contains(sp, "c") && q.blob != "") {
 		return blobwire.Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: it needs '%s', the SAS grants '%s'.", perm, sp)
+	}
+	return nil
+}
+
+// sasScope checks a SAS's protocol (spr) and IP range (sip) against the
+// request, and refuses a stored access policy (si): Safehold keeps none.
+func sasScope(r *http.Request, v url.Values) error {
+	if spr := v.Get("spr"); spr != "" && r.TLS == nil && !slices.Contains(strings.Split(spr, ","), "http") {
+		return blobwire.Errorf(http.StatusForbidden, "AuthorizationProtocolMismatch", "This request is not authorized to perform this operation using this protocol: the SAS allows %s only.", spr)
+	}
+	if sip := v.Get("sip"); sip != "" {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		ip := net.ParseIP(host)
+		lo, hi, _ := strings.Cut(sip, "-")
+		if hi == "" {
+			hi = lo
+		}
+		from, to := net.ParseIP(lo), net.ParseIP(hi)
+		if ip == nil || from == nil || to == nil || bytes.Compare(ip.To16(), from.To16()) < 0 || bytes.Compare(ip.To16(), to.To16()) > 0 {
+			return blobwire.Errorf(http.StatusForbidden, "AuthorizationSourceIPMismatch", "This request is not authorized to perform this operation using this source IP %s: the SAS allows %s.", host, sip)
+		}
+	}
+	if si := v.Get("si"); si != "" {
+		return authFailed("The signed identifier '%s' names no stored access policy: Safehold keeps none on containers; sign the SAS with its own permissions and expiry.", si)
 	}
 	return nil
 }
