@@ -18,10 +18,8 @@ import (
 // of workloads (SQL, SAP HANA auto-protection) are Azure Backup's agent
 // features Safehold does not have.
 func (pr *Provider) registerProtectionIntents(rt *arm.Router, F string) {
-	pi := F + "/backupProtectionIntent/{intentObjectName}"
-	rt.Handle("PUT", pi, on(pr.intentOf, pr.putProtectionIntent))
-	rt.Handle("GET", pi, on(pr.intentOf, pr.getProtectionIntent))
-	rt.Handle("DELETE", pi, on(pr.intentOf, pr.deleteProtectionIntent))
+	rt.HandleResource(F+"/backupProtectionIntent/{intentObjectName}", arm.Methods{Get: on(pr.intentOf, pr.getProtectionIntent),
+		Put: on(pr.intentOf, pr.putProtectionIntent), Delete: on(pr.intentOf, pr.deleteProtectionIntent)})
 }
 
 const intentType = "Microsoft.RecoveryServices/vaults/backupProtectionIntent"
