@@ -568,26 +568,35 @@ func (s *Service) importReader(uid string, src io.ReaderAt, size int64) (int64, 
 		size -= 512 // the disk is the VHD's data, without its footer
 	}
 	_, err := s.vols.CreateWith(uid, size, func(f *os.File) error {
-		if sp, ok := src.(sparseSource); ok { // copy only where the source has data
+		if sp, ok := src.(rangedSource); ok { // copy only where the source has data
 			rs, err := sp.DataRanges(0, size)
 			if err != nil {
 				return err
 			}
-			for _, r := range rs {
-				if err := copySparse(f, io.NewSectionReader(src, 0, r.Off+r.Len), r.Off, r.Off+r.Len); err != nil {
-					return err
-				}
-			}
-			return nil
+			return copyRanges(f, src, rs, size)
 		}
 		return copySparse(f, src, 0, size)
 	})
 	return size, err
 }
 
-// sparseSource is a source that knows where its data is (a page blob).
-type sparseSource interface {
+// rangedSource is a source that knows where its data is (a page blob).
+type rangedSource interface {
+	io.ReaderAt
 	DataRanges(start, end int64) ([]struct{ Off, Len int64 }, error)
+}
+
+// copyRanges copies the ranges rs (where a source has data) of src's
+// first size bytes into f, writing only non-zero blocks.
+func copyRanges[R ~struct{ Off, Len int64 }](f io.WriterAt, src io.ReaderAt, rs []R, size int64) error {
+	for _, rr := range rs {
+		r := struct{ Off, Len int64 }(rr)
+		end := min(r.Off+r.Len, size)
+		if err := copySparse(f, io.NewSectionReader(src, 0, end), r.Off, end); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openBlobSource opens the storage-account blob an Import reads: it must
@@ -666,20 +675,7 @@ func (s *Service) copyDisk(ctx context.Context, srcID, uid string) (*DiskResourc
 		if err != nil {
 			return err
 		}
-		buf := make([]byte, 1<<20)
-		for _, r := range rs {
-			for off := r.Off; off < r.Off+r.Len; {
-				n := min(int64(len(buf)), r.Off+r.Len-off)
-				if _, err := fz.ReadAt(buf[:n], off); err != nil && err != io.EOF {
-					return err
-				}
-				if err := writeNonZero(f, buf[:n], off); err != nil {
-					return err
-				}
-				off += n
-			}
-		}
-		return nil
+		return copyRanges(f, fz, rs, fz.Size())
 	})
 	return sd, err
 }
@@ -698,7 +694,7 @@ func (s *Service) restoreVolume(ctx context.Context, repo *snapshot.Repository, 
 }
 
 // copySparse copies size bytes of src into f, writing only non-zero blocks.
-func copySparse(f *os.File, src io.ReaderAt, from, size int64) error {
+func copySparse(f io.WriterAt, src io.ReaderAt, from, size int64) error {
 	buf := make([]byte, 1<<20)
 	for off := from; off < size; {
 		n := min(int64(len(buf)), size-off)
@@ -713,7 +709,7 @@ func copySparse(f *os.File, src io.ReaderAt, from, size int64) error {
 	return nil
 }
 
-func writeNonZero(f *os.File, p []byte, off int64) error {
+func writeNonZero(f io.WriterAt, p []byte, off int64) error {
 	for i := 0; i < len(p); i += volume.BlockSize {
 		b := p[i:min(len(p), i+volume.BlockSize)]
 		if isZero(b) {

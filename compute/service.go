@@ -199,6 +199,9 @@ func (s *Service) Repository() *snapshot.Repository { return s.repo }
 // Volumes is the live-disk manager.
 func (s *Service) Volumes() *volume.Manager { return s.vols }
 
+// Blobs is the blob service of the storage accounts (nil without one).
+func (s *Service) Blobs() *accountblob.Service { return s.opts.Blobs }
+
 // ImportDir is the directory local imports must come from ("" none).
 func (s *Service) ImportDir() string { return s.opts.ImportDir }
 

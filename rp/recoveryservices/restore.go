@@ -48,6 +48,8 @@ type restoreInput struct {
 	ItemID  string         `json:"itemId"`
 	PointID string         `json:"pointId"`
 	Req     restoreRequest `json:"request"`
+	// Unmanaged: the disks end as VHDs in the staging account (staging.go).
+	Unmanaged bool `json:"unmanaged,omitempty"`
 }
 
 func restoreErr(field, format string, args ...any) *arm.Error {
@@ -83,6 +85,7 @@ func (pr *Provider) restore(r *arm.Request, at itemPath) (*arm.Response, error) 
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	unmanaged := in.Properties.unmanaged()
 	req, err := pr.checkRestore(ctx, r.Caller(), it, p, in.Properties)
 	if err != nil {
 		return nil, err
@@ -93,7 +96,7 @@ func (pr *Provider) restore(r *arm.Request, at itemPath) (*arm.Response, error) 
 	j.Details["Recovery Type"] = req.RecoveryType
 	j.Tasks = []protection.JobTask{{Name: "Transfer data from vault", Status: "NotStarted", StartTime: j.StartTime}}
 	op := &ops.Operation{Kind: opKindRestore, ResourceID: it.ID, Caller: r.Caller()}
-	return pr.startJobOp(r, it, j, op, restoreInput{JobID: j.ID, ItemID: it.ID, PointID: p.ID, Req: req})
+	return pr.startJobOp(r, it, j, op, restoreInput{JobID: j.ID, ItemID: it.ID, PointID: p.ID, Req: req, Unmanaged: unmanaged})
 }
 
 // runRestoreOp runs a restore job to its end.
@@ -133,15 +136,18 @@ func (pr *Provider) runRestoreOp(ctx context.Context, op *ops.Operation) error {
 			for i, d := range disks {
 				ids[i] = d.Disk.ID
 			}
+			details, err := map[string]string{}, error(nil)
 			if req.RecoveryType != "RestoreDisks" {
 				if err := pr.restoreVM(ctx, &in, it, p, disks); err != nil {
 					return nil, err
 				}
+			} else if details, err = pr.stageRestore(ctx, &in, it, p, disks); err != nil {
+				return nil, err
 			}
-			if len(ids) == 0 {
-				return nil, nil
+			if len(ids) > 0 {
+				details["Restored Disks"] = strings.Join(ids, ",")
 			}
-			return map[string]string{"Restored Disks": strings.Join(ids, ",")}, nil
+			return details, nil
 		}})
 	return jobOutcome(j, err)
 }
@@ -312,10 +318,7 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 	}
 	// The staging account: storageAccountId, or the one an identity-based
 	// restore names.
-	staging, stagingField := req.StorageAccountID, "properties.storageAccountId"
-	if ib := req.IdentityBasedRestoreDetails; staging == "" && ib != nil && ib.TargetStorageAccountID != "" {
-		staging, stagingField = ib.TargetStorageAccountID, "properties.identityBasedRestoreDetails.targetStorageAccountId"
-	}
+	staging, stagingField := req.staging()
 	if staging != "" {
 		sa, err := arm.ParseID(staging)
 		if err != nil || !sa.IsType(storageAccountType) {
@@ -326,9 +329,9 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		} else if !ok {
 			return req, arm.BadRequest("UserErrorStorageAccountNotFound", "The staging storage account '%s' was not found: create it (Microsoft.Storage/storageAccounts) or name an existing one in %s.", sa.Name(), stagingField)
 		}
-		if req.RecoveryType == "RestoreDisks" && req.TargetResourceGroupID == "" {
-			// The classic form: no target resource group, the disks go
-			// where the staging account is (Azure writes them into it).
+		if req.unmanaged() {
+			// The unmanaged form: the disks are restored where the
+			// account is, and as VHDs into it (staging.go).
 			req.TargetResourceGroupID = sa.ResourceGroupID()
 		}
 	}
