@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
@@ -50,26 +48,7 @@ func TestRestoreDisksStagesConfigAndVHDs(t *testing.T) {
 		}
 		return rp != ""
 	})
-	saID := mkStorage(t, e, "stagerg", "staging1")
-
-	// The account's blob endpoint and key, as a storage client gets them.
-	resp, m := e.Do("GET", saID+"?api-version=2023-01-01", nil)
-	must(t, "storage account", resp, m, 200)
-	endpoint := strings.TrimSuffix(str(m, "properties.primaryEndpoints.blob"), "/")
-	_, k := e.Do("POST", saID+"/listKeys?api-version=2023-01-01", nil)
-	key := k["keys"].([]any)[0].(map[string]any)["value"].(string)
-	cred, err := azblob.NewSharedKeyCredential("staging1", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := e.Conn.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc, err := azblob.NewClientWithSharedKeyCredential(endpoint, cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: -1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	saID, bc := fixture.StorageAccount(t, e, "stagerg", "staging1")
 	download := func(container, name string, off, n int64) []byte {
 		t.Helper()
 		r, err := bc.DownloadStream(ctx, container, name, &azblob.DownloadStreamOptions{Range: azblob.HTTPRange{Offset: off, Count: n}})
