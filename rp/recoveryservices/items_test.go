@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -314,5 +315,69 @@ func TestDeletedItemTakesNoBackup(t *testing.T) {
 	}
 	if n := listSnapshots(t, e); n != 0 {
 		t.Errorf("snapshots left by the deleted vault's items: %d", n)
+	}
+}
+
+// A vault's security PIN (six digits, valid five minutes, the newest one
+// only) confirms deleting backup data when the delete carries it: a wrong,
+// replaced, expired or spent PIN is refused with 400 and the item stays;
+// the current one lets one delete through.
+func TestSecurityPIN(t *testing.T) {
+	e, R, I, _ := protectedApp(t)
+	ctx := e.Ctx()
+	const v = rsAPI
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	shift := time.Duration(0) // the server's clock ahead of real time
+	pin := func() string {
+		t.Helper()
+		r, err := bf.NewSecurityPINsClient().Get(ctx, "rv", "vaultrg", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const unixEpochTicks = 621355968000000000
+		exp := time.Unix(0, (*r.ExpiryTimeInUTCTicks-unixEpochTicks)*100)
+		if len(*r.SecurityPIN) != 6 || strings.Trim(*r.SecurityPIN, "0123456789") != "" || *r.Token != *r.SecurityPIN ||
+			exp.Before(time.Now().Add(shift+4*time.Minute)) || exp.After(time.Now().Add(shift+6*time.Minute)) {
+			t.Fatalf("security PIN: %s (expires %s)", show(r), exp)
+		}
+		return *r.SecurityPIN
+	}
+	del := func(p string) (*http.Response, map[string]any) {
+		return e.Do("DELETE", I+v, nil, testserver.Header("x-ms-security-pin", p))
+	}
+	old := pin()
+	cur := pin()
+	for cur == old {
+		cur = pin()
+	}
+	wrong := "x" + cur[1:]
+	for _, p := range []string{wrong, old} {
+		if resp, m := del(p); resp.StatusCode != 400 || str(m, "error.code") != "UserErrorSecurityPinInvalid" {
+			t.Fatalf("delete with PIN %s (current %s): %d %v", p, cur, resp.StatusCode, m)
+		}
+	}
+	advanceClock(t, e, "PT6M")
+	shift = 6 * time.Minute
+	if resp, m := del(cur); resp.StatusCode != 400 || str(m, "error.code") != "UserErrorSecurityPinExpired" {
+		t.Fatalf("delete with an expired PIN: %d %v", resp.StatusCode, m)
+	}
+	resp, m := e.Do("GET", I+v, nil)
+	must(t, "the item after the refused deletes", resp, m, 200)
+	p := pin()
+	resp, m = del(p)
+	must(t, "delete with the current PIN", resp, m, 202)
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Succeeded" {
+		t.Fatalf("delete: %v", st)
+	}
+	// A PIN confirms one delete: another item's delete with it is refused.
+	second := mkVM(t, e, "vmrg", "second", 0, 1<<20)
+	I2 := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;second/protectedItems/VM;iaasvmcontainerv2;vmrg;second"
+	protect(t, e, I2+v, second.ID, R+"/backupPolicies/DefaultPolicy")
+	if resp, m := e.Do("DELETE", I2+v, nil, testserver.Header("x-ms-security-pin", p)); resp.StatusCode != 400 || str(m, "error.code") != "UserErrorSecurityPinInvalid" {
+		t.Fatalf("delete with a spent PIN: %d %v", resp.StatusCode, m)
+	}
+	resp, m = e.Do("POST", R+"/backupSecurityPIN"+v, map[string]any{"resourceGuardOperationRequests": []string{"x"}})
+	if resp.StatusCode != 400 {
+		t.Fatalf("PIN for a resource guard operation: %d %v", resp.StatusCode, m)
 	}
 }
