@@ -47,12 +47,16 @@ func (pr *Provider) startCreate(r *arm.Request, kind, id, location string, spec,
 // pendingCreate returns the transient body of a resource being created
 // (nil when no creation of id is running).
 func (pr *Provider) pendingCreate(ctx context.Context, id string) (json.RawMessage, error) {
-	c, err := store.GetJSON[creating](ctx, pr.p.Store, creatingKind, creatingKey(id), "creating body")
+	d, err := pr.p.Store.Get(ctx, creatingKind, creatingKey(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	c, err := store.DecodeJSON[creating](d, "creating body")
+	if err != nil {
+		return nil, nil // unreadable: no creation to show
 	}
 	op, err := pr.p.Ops.Get(ctx, c.OpID)
 	if errors.Is(err, ops.ErrNotFound) {
