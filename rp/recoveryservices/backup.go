@@ -3,7 +3,6 @@ package recoveryservices
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -86,8 +85,7 @@ func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, e
 		if err := pr.enqueueBackup(ctx, tx, j, &ue); err != nil {
 			return err
 		}
-		op.Properties = jobStatus(j.ID)
-		op.ResultStatus = http.StatusNoContent
+		namesJob(op, j.ID)
 		return pr.p.Ops.Completed(ctx, tx, op)
 	})
 	if err != nil {

@@ -555,8 +555,7 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation, in del
 		}
 		return err
 	}
-	op.ResultStatus = http.StatusNoContent
-	op.Properties = jobStatus(in.JobID)
+	namesJob(op, in.JobID)
 	finish := func(ctx context.Context, tx store.Tx) error {
 		j, err := getJob(ctx, tx, "", in.JobID)
 		if err != nil {

@@ -69,9 +69,15 @@ func decodeJobInput(op *ops.Operation, in any, jobID *string) error {
 	if err := op.DecodeInput(in); err != nil {
 		return err
 	}
-	op.ResultStatus = http.StatusNoContent
-	op.Properties = jobStatus(*jobID)
+	namesJob(op, *jobID)
 	return nil
+}
+
+// namesJob makes op an operation that runs the job jobID: its status names
+// the job and its result, once done, is a 204.
+func namesJob(op *ops.Operation, jobID string) {
+	op.Properties = jobStatus(jobID)
+	op.ResultStatus = http.StatusNoContent
 }
 
 func mustJSON(v any) json.RawMessage {

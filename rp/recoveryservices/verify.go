@@ -1,7 +1,6 @@
 package recoveryservices
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/safehold/safehold/arm"
@@ -46,8 +45,7 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return err
 		}
-		op.Properties = jobStatus(run.Vaults[0].JobID)
-		op.ResultStatus = http.StatusNoContent
+		namesJob(op, run.Vaults[0].JobID)
 		return pr.p.Ops.Completed(ctx, tx, op)
 	})
 	if err != nil {
