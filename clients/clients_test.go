@@ -209,8 +209,9 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 // az storage account show-connection-string gives with --blob-endpoint set
 // to the account's primaryEndpoints.blob (README), and the same built by
 // hand from az storage account keys list. Containers are created and
-// listed; a file goes up (a second upload without --overwrite is refused),
-// is listed by prefix, comes back byte for byte, and is deleted; a .vhd
+// listed; a 65 MiB file goes up in blocks (a second upload without
+// --overwrite is refused), is listed by prefix, comes back byte for byte in
+// ranges, and is deleted; a .vhd
 // goes up as a page blob. A container SAS az generates lists and reads but
 // does not write. A wrong key is Azure's 403 AuthenticationFailed,
 // which az reports as an authentication failure.
@@ -241,7 +242,9 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	data := make([]byte, 3<<20+11)
+	// Past az's 64 MiB single-put limit: it goes up in 4 MiB blocks (Put
+	// Block, Put Block List) and comes back in ranges (If-Match the ETag).
+	data := make([]byte, 65<<20+11)
 	rand.Read(data)
 	src := filepath.Join(dir, "data.bin")
 	if err := os.WriteFile(src, data, 0o600); err != nil {
@@ -254,7 +257,7 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 		t.Fatalf("a second upload without --overwrite: exit %d %s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	az.run("storage", "blob", "upload", "-c", "docs", "-n", "a/data.bin", "-f", src, "--overwrite", "--connection-string", cs, "-o", "none")
-	if out := az.tsv("storage", "blob", "list", "-c", "docs", "--prefix", "a/", "--connection-string", cs, "--query", "[].[name,properties.contentLength,properties.blobType]"); out != "a/data.bin\t3145739\tBlockBlob" {
+	if out := az.tsv("storage", "blob", "list", "-c", "docs", "--prefix", "a/", "--connection-string", cs, "--query", "[].[name,properties.contentLength,properties.blobType]"); out != "a/data.bin\t68157451\tBlockBlob" {
 		t.Fatalf("blob list a/: %q", out)
 	}
 	if out := az.tsv("storage", "blob", "list", "-c", "docs", "--connection-string", cs, "--query", "[].name"); out != "a/data.bin\nb/note.txt" {
