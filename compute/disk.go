@@ -660,16 +660,11 @@ func isFixedVHD(f io.ReaderAt, size int64) bool {
 
 // copyDisk freezes a disk and copies its content into a new volume.
 func (s *Service) copyDisk(ctx context.Context, srcID, uid string) (*DiskResource, error) {
-	sd, unlock, err := s.lockLiveDisk(ctx, srcID)
+	sd, fz, release, err := s.frozenLiveDisk(ctx, srcID)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	fz, err := s.freezeDisk(sd)
-	if err != nil {
-		return nil, err
-	}
-	defer fz.Abort()
+	defer release()
 	_, err = s.vols.CreateWith(uid, fz.Size(), func(f *os.File) error {
 		rs, err := fz.DataRanges(0, fz.Size())
 		if err != nil {

@@ -219,6 +219,21 @@ func (s *Service) freezeDisk(d *DiskResource) (*volume.Freeze, error) {
 	return fzs[0], nil
 }
 
+// frozenLiveDisk locks disk id for a reader of its live bytes
+// (lockLiveDisk) and freezes it (freezeDisk): a copy or an export reads
+// the disk as it was at this instant; release ends the freeze and unlocks.
+func (s *Service) frozenLiveDisk(ctx context.Context, id string) (d *DiskResource, fz *volume.Freeze, release func(), err error) {
+	d, unlock, err := s.lockLiveDisk(ctx, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if fz, err = s.freezeDisk(d); err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return d, fz, func() { fz.Abort(); unlock() }, nil
+}
+
 // lockVolumes serializes captures, copies and deletes of the given
 // volumes (taken in a fixed order, so several at once never deadlock).
 func (s *Service) lockVolumes(ids ...string) func() {

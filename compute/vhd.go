@@ -81,16 +81,11 @@ func (s *Service) ExportVHD(ctx context.Context, id string, to BlobRef) error {
 	if blobs == nil {
 		return failure.Invalidf("InvalidParameter", "This server keeps no storage-account blobs to export disk %s to.", id)
 	}
-	d, unlock, err := s.lockLiveDisk(ctx, id)
+	_, fz, release, err := s.frozenLiveDisk(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	fz, err := s.freezeDisk(d)
-	if err != nil {
-		return err
-	}
-	defer fz.Abort()
+	defer release()
 	if _, err := blobs.CreateContainer(ctx, to.Account, to.Container, nil); err != nil && !failure.Is(err, failure.Conflict) {
 		return err
 	}
