@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -25,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -33,19 +33,8 @@ import (
 // its first key and the client options that trust Safehold's CA.
 func blobAccount(t *testing.T, e *testserver.Env, rg, name string) (endpoint, key string, co azcore.ClientOptions) {
 	t.Helper()
-	A := "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + name
-	resp, m := e.Do("PUT", A+"?api-version=2023-01-01", []byte(`{"location":"westus","sku":{"name":"Standard_LRS"}}`))
-	if resp.StatusCode != 200 {
-		t.Fatalf("create account: %d %v", resp.StatusCode, m)
-	}
-	endpoint, _ = testserver.Field(m, "properties.primaryEndpoints.blob").(string)
-	_, k := e.Do("POST", A+"/listKeys?api-version=2023-01-01", nil)
-	key = k["keys"].([]any)[0].(map[string]any)["value"].(string)
-	hc, err := e.Conn.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSuffix(endpoint, "/"), key, azcore.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: -1}}
+	_, endpoint, key, co = fixture.StorageAccountKey(t, e, rg, name)
+	return endpoint, key, co
 }
 
 func wantCode(t *testing.T, what string, err error, status int, code string) {
