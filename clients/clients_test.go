@@ -186,6 +186,22 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 	if disks := az.tsv("rest", "--method", "get", "--url", "/subscriptions/"+sub+"/resourceGroups/restoreRG/providers/Microsoft.Compute/disks?api-version=2024-03-02", "--query", "length(value)"); disks != "1" {
 		t.Fatalf("restore-disks created %s disks in restoreRG, want 1", disks)
 	}
+	// The unmanaged form leaves the VM's configuration and a VHD per disk in
+	// the staging account; the job names the container and blob, and az
+	// storage fetches the configuration (Azure's restore-disk tutorial).
+	uj := az.json(append([]string{"backup", "restore", "restore-disks", "-c", cont, "-i", item, "-r", rp, "--storage-account", "safeholdstaging", "--restore-as-unmanaged-disks"}, v...)...)
+	az.run(append([]string{"backup", "job", "wait", "-n", str(uj, "name"), "--timeout", "300", "-o", "none"}, v...)...)
+	bag := az.json(append([]string{"backup", "job", "show", "-n", str(uj, "name"), "--query", "properties.extendedInfo.propertyBag"}, v...)...)
+	cs := az.tsv("storage", "account", "show-connection-string", "-g", "testVaultRG", "-n", "safeholdstaging", "--query", "connectionString")
+	config := filepath.Join(t.TempDir(), "config.json")
+	az.run("storage", "blob", "download", "--connection-string", cs, "-c", str(bag, "Config Blob Container Name"), "-n", str(bag, "Config Blob Name"), "-f", config, "-o", "none")
+	var vmConfig map[string]any
+	if b, err := os.ReadFile(config); err != nil || json.Unmarshal(b, &vmConfig) != nil || !strings.HasSuffix(str(vmConfig, "properties.storageProfile.osDisk.vhd.uri"), ".vhd") {
+		t.Fatalf("the unmanaged restore's configuration (bag %v): %v %v", bag, err, vmConfig)
+	}
+	if blobs := az.tsv("storage", "blob", "list", "--connection-string", cs, "-c", str(bag, "Config Blob Container Name"), "--query", "[?properties.blobType=='PageBlob'] | length(@)"); blobs != "1" {
+		t.Fatalf("the unmanaged restore wrote %s VHDs, want 1", blobs)
+	}
 
 	// Stop protection keeping the data, then delete the data.
 	dj := az.json(append(append([]string{"backup", "protection", "disable", "--yes"}, ci...), v...)...)
