@@ -847,9 +847,8 @@ func (s *Service) DiskByExport(ctx context.Context, name string) (*DiskResource,
 		return nil, err
 	}
 	for _, doc := range docs {
-		var d DiskResource
-		if err := jsonUnmarshal(doc.Value, &d); err == nil && strings.EqualFold(d.Properties.UniqueID, name) {
-			return &d, nil
+		if d, err := store.DecodeJSON[DiskResource](doc, "disk"); err == nil && strings.EqualFold(d.Properties.UniqueID, name) {
+			return d, nil
 		}
 	}
 	return nil, failure.NotFoundf("ResourceNotFound", "No disk has the export name '%s'.", name)
@@ -863,9 +862,8 @@ func (s *Service) AllDisks(ctx context.Context) ([]*DiskResource, error) {
 	}
 	out := make([]*DiskResource, 0, len(docs))
 	for _, doc := range docs {
-		var d DiskResource
-		if err := jsonUnmarshal(doc.Value, &d); err == nil {
-			out = append(out, &d)
+		if d, err := store.DecodeJSON[DiskResource](doc, "disk"); err == nil {
+			out = append(out, d)
 		}
 	}
 	return out, nil

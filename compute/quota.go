@@ -142,15 +142,11 @@ func limitOf(lim map[string]int64, name string) int64 {
 // limits are the limits set for a subscription in a region (defaults
 // apply to the others).
 func (s *Service) limits(ctx context.Context, r store.Reader, subscriptionID, location string) (map[string]int64, error) {
-	d, err := r.Get(ctx, quotaKind, quotaKey(subscriptionID, location))
+	q, err := store.GetJSON[quotaDoc](ctx, r, quotaKind, quotaKey(subscriptionID, location), "quota")
 	if errors.Is(err, store.ErrNotFound) {
 		return map[string]int64{}, nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	var q quotaDoc
-	if err := jsonUnmarshal(d.Value, &q); err != nil {
 		return nil, err
 	}
 	if q.Limits == nil {
@@ -196,8 +192,7 @@ func (s *Service) SetQuota(ctx context.Context, subscriptionID, location string,
 		if len(cur) == 0 {
 			return store.DeleteKeys(ctx, tx, quotaKind, quotaKey(subscriptionID, location))
 		}
-		b, _ := jsonMarshal(quotaDoc{Limits: cur})
-		return tx.Put(ctx, store.Doc{Kind: quotaKind, Key: quotaKey(subscriptionID, location), Value: b})
+		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: quotaKind, Key: quotaKey(subscriptionID, location)}, quotaDoc{Limits: cur}, "quota")
 	})
 	if err != nil {
 		return nil, err

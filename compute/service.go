@@ -368,8 +368,6 @@ const gib = int64(1) << 30
 
 func sizeGB(bytes int64) int64 { return (bytes + gib - 1) / gib }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
 // NBDAddr is the address the NBD listener is bound to ("" without one).
 func (s *Service) NBDAddr() string { return s.nbdAddr }
 

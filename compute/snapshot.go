@@ -2,7 +2,6 @@ package compute
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/safehold/safehold/accountblob"
@@ -534,8 +533,6 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 	}
 	return s.storeNewDisk(ctx, d, st)
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // CopySnapshot creates snapshot dstID with the content of snapshot srcID.
 // The copy shares every chunk with its source (a new index pointing at the

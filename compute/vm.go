@@ -169,20 +169,15 @@ func (vm *VM) DiskIDs() []string {
 }
 
 func (s *Service) vmPower(ctx context.Context, r store.Reader, id string) string {
-	d, err := r.Get(ctx, stateKind, stateKey(id)+"#vm")
-	if err != nil {
-		return PowerRunning
-	}
-	var st vmState
-	if jsonUnmarshal(d.Value, &st) != nil || st.PowerState == "" {
+	st, err := store.GetJSON[vmState](ctx, r, stateKind, stateKey(id)+"#vm", "VM state")
+	if err != nil || st.PowerState == "" {
 		return PowerRunning
 	}
 	return st.PowerState
 }
 
 func putPower(ctx context.Context, tx store.Tx, id, power string) error {
-	b, _ := jsonMarshal(vmState{PowerState: power})
-	return tx.Put(ctx, store.Doc{Kind: stateKind, Key: stateKey(id) + "#vm", Value: b})
+	return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: stateKind, Key: stateKey(id) + "#vm"}, vmState{PowerState: power}, "VM state")
 }
 
 // VMResource returns a VM's ARM body.
