@@ -163,6 +163,49 @@ func TestAnyVersionStillRejectsImplausible(t *testing.T) {
 	}
 }
 
+type envelope[P any] struct {
+	Location   string `json:"location"`
+	Properties *P     `json:"properties"`
+}
+
+type tiers struct {
+	Source string `json:"sourceTierType"`
+}
+
+type Named struct {
+	Size int `json:"size"`
+}
+
+// A decode error names the field as the client spelt it in JSON: the Go
+// structs a body type embeds (whose fields JSON sees as the outer
+// struct's) are no part of the path.
+func TestDecodePathSkipsEmbeddedStructs(t *testing.T) {
+	var v struct {
+		envelope[struct {
+			tiers
+			Sizes []struct {
+				*Named
+			} `json:"sizes"`
+			Tagged Named `json:"Named"`
+		}]
+		Zones []string `json:"zones"`
+	}
+	for body, want := range map[string]string{
+		`{"location": 5}`:                            "the value of 'location' must be a string",
+		`{"zones": 5}`:                               "the value of 'zones' must be an array",
+		`{"properties": {"sourceTierType": 5}}`:      "the value of 'properties.sourceTierType' must be a string",
+		`{"properties": {"sizes": [{"size": "x"}]}}`: "the value of 'properties.sizes.size' must be an integer",
+		`{"properties": {"Named": {"size": "x"}}}`:   "the value of 'properties.Named.size' must be an integer",
+		`{"properties": 5}`:                          "the value of 'properties' must be an object",
+	} {
+		err := (&Request{Body: []byte(body)}).Decode(&v)
+		var ae *Error
+		if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, want) {
+			t.Errorf("%s: %v, want a 400 saying %q", body, err, want)
+		}
+	}
+}
+
 // A body of the wrong JSON kind is a 400 that names JSON kinds, never the
 // Go type it would have filled.
 func TestDecodeNamesJSONKinds(t *testing.T) {

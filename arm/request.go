@@ -96,7 +96,7 @@ func (r *Request) Decode(v any) error {
 			if te.Field == "" {
 				return InvalidRequest("The request content was invalid and could not be deserialized: the request body must be %s, not %s.", jsonKind(te.Type), article(te.Value))
 			}
-			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", te.Field, jsonKind(te.Type), article(te.Value))
+			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", wirePath(reflect.TypeOf(v), te.Field), jsonKind(te.Type), article(te.Value))
 		default:
 			return InvalidRequest("The request content was invalid and could not be deserialized: %v.", err)
 		}
@@ -105,6 +105,51 @@ func (r *Request) Decode(v any) error {
 		return checkTags(r.Body)
 	}
 	return nil
+}
+
+// wirePath is the JSON path of a decode error's field in a body decoded
+// into a t: encoding/json puts in the path the Go names of the structs
+// embedded in t (resourceInput.properties.diskSizeGB), which are no part of
+// the JSON the client sent (properties.diskSizeGB).
+func wirePath(t reflect.Type, field string) string {
+	var out []string
+	for _, seg := range strings.Split(field, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			out, t = append(out, seg), nil
+			continue
+		}
+		var next reflect.Type
+		embedded := false
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" && f.Name == seg && indirect(f.Type).Kind() == reflect.Struct {
+				next, embedded = f.Type, true
+				break
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if name == seg && next == nil {
+				next = f.Type
+			}
+		}
+		if !embedded {
+			out = append(out, seg)
+		}
+		t = next
+	}
+	return strings.Join(out, ".")
+}
+
+func indirect(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
 }
 
 // checkTags applies ARM's limits to the tags a PUT or PATCH body gives a

@@ -396,6 +396,21 @@ func TestDiskPutValidation(t *testing.T) {
 	if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
 		t.Fatalf("VM with OS disk name 'os-': %v", err)
 	}
+	// A value of the wrong JSON kind: a 400 naming the field as sent.
+	vmID := strings.Replace(e.diskID("vm"), "/disks/", "/virtualMachines/", 1)
+	for _, c := range []struct{ id, body, field string }{
+		{e.diskID("d1"), `{"location":"westus","properties":{"diskSizeGB":"two"}}`, "properties.diskSizeGB"},
+		{e.diskID("d2"), `{"location":"westus","properties":{"creationData":{"createOption":5}}}`, "properties.creationData.createOption"},
+		{e.snapID("s1"), `{"location":5}`, "location"},
+		{e.snapID("s1"), `{"location":"westus","properties":{"creationData":{"sourceResourceId":5}}}`, "properties.creationData.sourceResourceId"},
+		{vmID, `{"location":"westus","tags":[1]}`, "tags"},
+	} {
+		resp, m := e.Do("PUT", c.id+"?api-version=2024-03-02", c.body)
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != http.StatusBadRequest || testserver.ErrorCode(m) != "InvalidRequestContent" || !strings.Contains(msg, "the value of '"+c.field+"' must be") {
+			t.Fatalf("PUT %s %s: %d %v, want a 400 naming '%s'", c.id, c.body, resp.StatusCode, m, c.field)
+		}
+	}
 }
 
 // A disk or snapshot with an active SAS cannot be deleted; an expired SAS
