@@ -232,6 +232,8 @@ func TestAzblobConnectionString(t *testing.T) {
 	wantCode(t, "properties with If-Modified-Since in the future", err, 304, "")
 	_, err = bc.Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &stale}}})
 	wantCode(t, "delete with a stale If-Match", err, 412, "ConditionNotMet")
+	_, err = bc.Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}}})
+	wantCode(t, "delete with If-None-Match: *", err, 412, "ConditionNotMet")
 	_, err = bc.SetMetadata(ctx, nil, &blob.SetMetadataOptions{AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfUnmodifiedSince: to.Ptr(time.Now().Add(-time.Hour))}}})
 	wantCode(t, "set metadata with If-Unmodified-Since in the past", err, 412, "ConditionNotMet")
 	if _, err := bc.Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &cur}}}); err != nil {
@@ -241,6 +243,8 @@ func TestAzblobConnectionString(t *testing.T) {
 	wantCode(t, "properties of a deleted blob", err, 404, "BlobNotFound")
 	_, err = client.DeleteBlob(ctx, "docs", "a/note.txt", nil)
 	wantCode(t, "delete a deleted blob", err, 404, "BlobNotFound")
+	_, err = cc.NewBlobClient("c.txt").CreateSnapshot(ctx, nil)
+	wantCode(t, "a snapshot (not served)", err, 400, "UnsupportedHttpVerb")
 	_, err = client.DownloadStream(ctx, "nothere", "x", nil)
 	wantCode(t, "download from a missing container", err, 404, "ContainerNotFound")
 

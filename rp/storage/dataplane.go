@@ -113,7 +113,8 @@ func (h *blobHandler) serve(q *blobReq) error {
 	q.acct = &a
 	need, res := h.route(q)
 	if need == "" {
-		return blobwire.Errorf(http.StatusBadRequest, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb %s with these query parameters.", q.r.Method)
+		v := q.r.URL.Query()
+		return blobwire.Errorf(http.StatusBadRequest, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb %s with these query parameters (restype=%q, comp=%q): Safehold's blob service serves containers, block and page blobs, not snapshots, tiers, leases, tags, copies or append blobs.", q.r.Method, v.Get("restype"), v.Get("comp"))
 	}
 	if err := authorize(q, need, res, h.p.Now()); err != nil {
 		return err
@@ -360,8 +361,8 @@ func props(r *http.Request, check accountblob.Check) accountblob.Props {
 // If-Modified-Since and If-Unmodified-Since against a blob or container
 // with etag, modified at mod (exists false: there is none yet): a read
 // that need not be answered is 304, a write whose condition fails 412
-// ConditionNotMet (409 BlobAlreadyExists for If-None-Match: * on a blob
-// that exists).
+// ConditionNotMet (409 BlobAlreadyExists when a Put Blob or Put Block
+// List with If-None-Match: * would replace a blob).
 func conditions(r *http.Request, exists bool, etag string, mod time.Time) error {
 	h := r.Header
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
@@ -375,7 +376,7 @@ func conditions(r *http.Request, exists bool, etag string, mod time.Time) error 
 		return failed
 	}
 	if m := h.Get("If-None-Match"); m != "" && exists {
-		if strings.TrimSpace(m) == "*" && !read {
+		if comp := r.URL.Query().Get("comp"); strings.TrimSpace(m) == "*" && r.Method == http.MethodPut && (comp == "" || comp == "blocklist") {
 			return blobwire.Errorf(http.StatusConflict, "BlobAlreadyExists", "The specified blob already exists.")
 		}
 		if strings.TrimSpace(m) == "*" || etagIn(m, etag) {
