@@ -100,6 +100,14 @@ func BadRequest(code, format string, args ...any) *Error {
 	return Errorf(http.StatusBadRequest, code, format, args...)
 }
 
+// BadRequestAt is a 400 with code about the request's field (the
+// CloudError's target).
+func BadRequestAt(field, code, format string, args ...any) *Error {
+	e := Errorf(http.StatusBadRequest, code, format, args...)
+	e.Target = field
+	return e
+}
+
 // InvalidRequest is 400 InvalidRequestContent naming what to fix.
 func InvalidRequest(format string, args ...any) *Error {
 	return Errorf(http.StatusBadRequest, "InvalidRequestContent", format, args...)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/safehold/safehold/arm"
-	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
@@ -22,7 +21,7 @@ type jobExport = resource.JobExport[*jobResource]
 // caller's bearer token; blobSasKey is empty).
 func (pr *Provider) registerExports(rt *arm.Router, V string) {
 	rt.Handle("POST", V+"/exportBackupJobs", pr.exportJobs, arm.Action(namespace+"/backupVaults/exportBackupJobs/action"))
-	rt.Handle("GET", V+"/backupJobs/operations/{operationId}", pr.exportJobsResult, arm.Action(namespace+"/backupVaults/backupJobs/read"))
+	rt.Handle("GET", V+"/backupJobs/operations/{operationId}", pr.inVault(pr.exportJobsResult), arm.Action(namespace+"/backupVaults/backupJobs/read"))
 	rt.Handle("GET", V+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/backupVaults/backupJobs/read"))
 }
 
@@ -84,11 +83,8 @@ func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, erro
 // exportJobsResult answers 202 while the export runs, then 200 with where
 // the list is (or the operation's error).
 func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
-	if err := pr.checkVault(r); err != nil {
-		return nil, err
-	}
 	if op, err := pr.p.Ops.Get(r.HTTP.Context(), r.Param("operationId")); err == nil && op.Kind == opExportJobs && op.Status != ops.Succeeded {
-		return armops.ResultResponse(pr.p.Ops, r, op.ID)
+		return pr.opResult(r) // any operation's result while it runs or when it failed
 	}
 	vault, ex, err := pr.loadExport(r)
 	if err != nil {

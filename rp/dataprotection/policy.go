@@ -3,7 +3,6 @@ package dataprotection
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -39,9 +38,7 @@ func (dp *diskPolicy) policy(pol *policyResource) *protection.Policy {
 
 // policyError is a 400 naming the field, the value given and what is allowed.
 func policyError(field, format string, args ...any) *arm.Error {
-	e := arm.Errorf(http.StatusBadRequest, "UserErrorInvalidPolicyInput", "Invalid backup policy: %s: %s", field, fmt.Sprintf(format, args...))
-	e.Target = field
-	return e
+	return arm.BadRequestAt(field, "UserErrorInvalidPolicyInput", "Invalid backup policy: %s: %s", field, fmt.Sprintf(format, args...))
 }
 
 func quoteList(xs []string) string {

@@ -207,9 +207,7 @@ func lastSegment(s string) string { return path.Base(strings.TrimRight(s, "/")) 
 var isNotFound = vaultface.IsNotFound
 
 func fieldError(field, format string, args ...any) *arm.Error {
-	e := arm.Errorf(http.StatusBadRequest, "InvalidRequestContent", "%s: %s", field, fmt.Sprintf(format, args...))
-	e.Target = field
-	return e
+	return arm.BadRequestAt(field, "InvalidRequestContent", "%s: %s", field, fmt.Sprintf(format, args...))
 }
 
 // aliased serves a seed-typo path (.../Microsoft.DataProtection/{vault}

@@ -89,14 +89,10 @@ type tierMove struct {
 // (vault-standard) to ArchivedRP.
 func (m tierMove) check() error {
 	if !strings.EqualFold(m.SourceTierType, "HardenedRP") {
-		e := arm.BadRequest("BMSUserErrorInvalidSourceTierType", "The source tier '%s' is not supported: recovery points move from 'HardenedRP' (vault-standard).", m.SourceTierType)
-		e.Target = "sourceTierType"
-		return e
+		return arm.BadRequestAt("sourceTierType", "BMSUserErrorInvalidSourceTierType", "The source tier '%s' is not supported: recovery points move from 'HardenedRP' (vault-standard).", m.SourceTierType)
 	}
 	if !strings.EqualFold(m.TargetTierType, "ArchivedRP") {
-		e := arm.BadRequest("BMSUserErrorInvalidTargetTierType", "The target tier '%s' is not supported: recovery points move to 'ArchivedRP' (vault-archive); an archived point comes back by a restore with rehydration.", m.TargetTierType)
-		e.Target = "targetTierType"
-		return e
+		return arm.BadRequestAt("targetTierType", "BMSUserErrorInvalidTargetTierType", "The target tier '%s' is not supported: recovery points move to 'ArchivedRP' (vault-archive); an archived point comes back by a restore with rehydration.", m.TargetTierType)
 	}
 	return nil
 }
@@ -180,9 +176,7 @@ func rehydrationOf(req restoreRequest, p *protection.RecoveryPoint, now time.Tim
 			return nil, restoreErr(field, "is required by an IaasVMRestoreWithRehydrationRequest: give its rehydrationPriority and rehydrationRetentionDuration.")
 		}
 		if p.ArchiveStatus(now) == protection.ArchiveValid {
-			e := arm.BadRequest(protection.CodeRehydrationRequired, "The recovery point '%s' is in the archive tier: restore it with an IaasVMRestoreWithRehydrationRequest whose recoveryPointRehydrationInfo gives a rehydrationPriority (Standard or High) and a rehydrationRetentionDuration (such as P10D).", p.ID)
-			e.Target = field
-			return nil, e
+			return nil, arm.BadRequestAt(field, protection.CodeRehydrationRequired, "The recovery point '%s' is in the archive tier: restore it with an IaasVMRestoreWithRehydrationRequest whose recoveryPointRehydrationInfo gives a rehydrationPriority (Standard or High) and a rehydrationRetentionDuration (such as P10D).", p.ID)
 		}
 		return nil, nil
 	}
@@ -248,9 +242,7 @@ func (pr *Provider) tieringCost(ctx context.Context, vid arm.ResourceID, in map[
 			return nil, err
 		}
 		if str("recoveryPointId") == "" {
-			e := arm.BadRequest("BMSUserErrorInvalidInput", "recoveryPointId is required: name the archived recovery point whose rehydration to price.")
-			e.Target = "recoveryPointId"
-			return nil, e
+			return nil, arm.BadRequestAt("recoveryPointId", "BMSUserErrorInvalidInput", "recoveryPointId is required: name the archived recovery point whose rehydration to price.")
 		}
 	} else if err := (tierMove{str("sourceTierType"), str("targetTierType")}).check(); err != nil {
 		return nil, err

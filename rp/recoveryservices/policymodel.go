@@ -88,9 +88,7 @@ type retention struct {
 }
 
 func badField(field, format string, args ...any) *arm.Error {
-	e := arm.BadRequest("BMSUserErrorInvalidPolicyInput", "Invalid policy: '%s' %s", field, fmt.Sprintf(format, args...))
-	e.Target = field
-	return e
+	return arm.BadRequestAt(field, "BMSUserErrorInvalidPolicyInput", "Invalid policy: '%s' %s", field, fmt.Sprintf(format, args...))
 }
 
 var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,

@@ -53,9 +53,7 @@ type restoreInput struct {
 }
 
 func restoreErr(field, format string, args ...any) *arm.Error {
-	e := arm.BadRequest("BMSUserErrorInvalidRestoreInput", "Invalid restore request: '%s' %s", field, fmt.Sprintf(format, args...))
-	e.Target = field
-	return e
+	return arm.BadRequestAt(field, "BMSUserErrorInvalidRestoreInput", "Invalid restore request: '%s' %s", field, fmt.Sprintf(format, args...))
 }
 
 // restore is POST I/recoveryPoints/{rp}/restore: 202 with both polling
