@@ -6,7 +6,6 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
-	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -54,14 +53,10 @@ func (pr *Provider) runExportJobs(ctx context.Context, op *ops.Operation) error 
 	if err != nil {
 		return err
 	}
-	js, err := protection.ListJobs(ctx, pr.p.Store, vault.ID, protection.JobFilter{})
+	now := pr.p.Now()
+	jobs, err := pr.jobViewsOf(ctx, vault, now)
 	if err != nil {
 		return err
-	}
-	now := pr.p.Now()
-	jobs := make([]*jobResource, 0, len(js))
-	for _, j := range js {
-		jobs = append(jobs, jobView(vault, j, now))
 	}
 	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		return resource.PutJobExport(ctx, tx, mustID(vault.ID), "Microsoft.DataProtection/backupVaults/backupJobExports", op.ID, now, jobs)

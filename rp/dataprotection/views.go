@@ -1,6 +1,7 @@
 package dataprotection
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -213,16 +214,22 @@ func (pr *Provider) jobViews(r *arm.Request) (*vaultResource, []*jobResource, er
 	if err != nil {
 		return nil, nil, err
 	}
-	js, err := protection.ListJobs(r.HTTP.Context(), pr.p.Store, vault.ID, protection.JobFilter{})
+	out, err := pr.jobViewsOf(r.HTTP.Context(), vault, pr.p.Now())
+	return vault, out, err
+}
+
+// jobViewsOf are the wire views of every job of vault as of now, newest
+// first (the list, and what an export writes).
+func (pr *Provider) jobViewsOf(ctx context.Context, vault *vaultResource, now time.Time) ([]*jobResource, error) {
+	js, err := protection.ListJobs(ctx, pr.p.Store, vault.ID, protection.JobFilter{})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	now := pr.p.Now()
 	out := make([]*jobResource, 0, len(js))
 	for _, j := range js {
 		out = append(out, jobView(vault, j, now))
 	}
-	return vault, out, nil
+	return out, nil
 }
 
 func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
