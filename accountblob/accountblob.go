@@ -403,14 +403,9 @@ func (s *Service) PutBlockBlob(ctx context.Context, account, container, name str
 		return nil, err
 	}
 	b := s.newBlob(account, container, name, "BlockBlob", n, p)
-	h := md5.New()
-	if err := s.writeFile(b.File, io.TeeReader(r, h), n); err != nil {
+	sum, err := s.writeFile(b.File, r, n, p.BodyMD5)
+	if err != nil {
 		return nil, err
-	}
-	sum := base64.StdEncoding.EncodeToString(h.Sum(nil))
-	if p.BodyMD5 != "" && p.BodyMD5 != sum {
-		os.Remove(s.path(b.File))
-		return nil, failure.Invalidf("Md5Mismatch", "The MD5 value specified in the request did not match the MD5 value calculated by the server.")
 	}
 	if b.MD5 == "" {
 		b.MD5 = sum // Azure keeps the MD5 of a blob put whole
@@ -422,14 +417,22 @@ func (s *Service) PutBlockBlob(ctx context.Context, account, container, name str
 	return b, nil
 }
 
-func (s *Service) writeFile(file string, r io.Reader, n int64) error {
+// writeFile writes the n bytes of r to a new file and returns their MD5
+// (base64); wantMD5, when set, is the MD5 the request says they have (400
+// Md5Mismatch, and no file, when they have not).
+func (s *Service) writeFile(file string, r io.Reader, n int64, wantMD5 string) (string, error) {
 	f, err := os.OpenFile(s.path(file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return "", err
 	}
-	w, err := io.Copy(f, io.LimitReader(r, n))
+	h := md5.New()
+	w, err := io.Copy(f, io.TeeReader(io.LimitReader(r, n), h))
 	if err == nil && w != n {
 		err = failure.Invalidf("InvalidInput", "The request body has %d bytes, not the %d of its Content-Length.", w, n)
+	}
+	sum := base64.StdEncoding.EncodeToString(h.Sum(nil))
+	if err == nil && wantMD5 != "" && wantMD5 != sum {
+		err = failure.Invalidf("Md5Mismatch", "The MD5 value specified in the request did not match the MD5 value calculated by the server.")
 	}
 	if err == nil {
 		err = f.Sync()
@@ -440,7 +443,7 @@ func (s *Service) writeFile(file string, r io.Reader, n int64) error {
 	if err != nil {
 		os.Remove(s.path(file))
 	}
-	return err
+	return sum, err
 }
 
 // CreatePageBlob creates or replaces a page blob of size bytes (zeros).
@@ -610,29 +613,31 @@ func (s *Service) dropStaged(account, container, name string) {
 	os.RemoveAll(s.stagedDir(account, container, name))
 }
 
-// PutBlock stages a block of a block blob.
-func (s *Service) PutBlock(ctx context.Context, account, container, name, blockID string, r io.Reader, n int64) error {
+// PutBlock stages a block of a block blob and returns its MD5 (base64);
+// bodyMD5, when set, is the MD5 the request says the block has.
+func (s *Service) PutBlock(ctx context.Context, account, container, name, blockID string, r io.Reader, n int64, bodyMD5 string) (string, error) {
 	if err := checkBlobName(name); err != nil {
-		return err
+		return "", err
 	}
 	if blockID == "" || len(blockID) > 1024 {
-		return failure.Invalidf("InvalidQueryParameterValue", "The value of blockid is invalid: a block id is base64 of at most 64 bytes.")
+		return "", failure.Invalidf("InvalidQueryParameterValue", "The value of blockid is invalid: a block id is base64 of at most 64 bytes.")
 	}
 	if n > MaxBlock {
-		return failure.Invalidf("RequestBodyTooLarge", "The request body is too large: a block has at most 4000 MiB.")
+		return "", failure.Invalidf("RequestBodyTooLarge", "The request body is too large: a block has at most 4000 MiB.")
 	}
 	if _, err := s.GetContainer(ctx, account, container); err != nil {
-		return err
+		return "", err
 	}
 	dir := s.stagedDir(account, container, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return "", err
 	}
 	tmp := "tmp-" + newFileName() // not hex: StagedBlocks skips it
-	if err := s.writeFile(filepath.Join("blocks", filepath.Base(dir), tmp), r, n); err != nil {
-		return err
+	sum, err := s.writeFile(filepath.Join("blocks", filepath.Base(dir), tmp), r, n, bodyMD5)
+	if err != nil {
+		return "", err
 	}
-	return os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, hex.EncodeToString([]byte(blockID))))
+	return sum, os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, hex.EncodeToString([]byte(blockID))))
 }
 
 // StagedBlocks lists the uncommitted blocks of a blob (by name; their

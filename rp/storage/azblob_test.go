@@ -3,6 +3,7 @@ package storage_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -43,6 +44,11 @@ func wantCode(t *testing.T, what string, err error, status int, code string) {
 	if !errors.As(err, &re) || re.StatusCode != status || (code != "" && re.ErrorCode != code) {
 		t.Fatalf("%s: want %d %s, got %v", what, status, code, err)
 	}
+}
+
+func md5of(s string) []byte {
+	sum := md5.Sum([]byte(s))
+	return sum[:]
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
@@ -163,6 +169,28 @@ func TestAzblobConnectionString(t *testing.T) {
 	if got := download(t, ctx, cc.NewBlobClient("b/big.bin"), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 4<<20 - 5, Count: 10}}); !bytes.Equal(got, big[4<<20-5:4<<20+5]) {
 		t.Fatal("ranged download across a block boundary differs")
 	}
+	// Transactional MD5s: a range's own, a block checked against the one sent.
+	rdl, err := cc.NewBlobClient("b/big.bin").DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 1 << 20, Count: 1000}, RangeGetContentMD5: to.Ptr(true)})
+	if err != nil {
+		t.Fatalf("ranged download with its MD5: %v", err)
+	}
+	rgot, _ := io.ReadAll(rdl.Body)
+	rdl.Body.Close()
+	if want := md5.Sum(big[1<<20 : 1<<20+1000]); !bytes.Equal(rgot, big[1<<20:1<<20+1000]) || !bytes.Equal(rdl.ContentMD5, want[:]) {
+		t.Fatalf("ranged download with its MD5: MD5 %x", rdl.ContentMD5)
+	}
+	_, err = cc.NewBlobClient("b/big.bin").DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: 5 << 20}, RangeGetContentMD5: to.Ptr(true)})
+	wantCode(t, "the MD5 of a range over 4 MiB", err, 400, "InvalidHeaderValue")
+	if _, err := cc.NewBlockBlobClient("b/checked.bin").StageBlock(ctx, "Y2hlY2tlZA==", streaming([]byte("checked")),
+		&blockblob.StageBlockOptions{TransactionalValidation: blob.TransferValidationTypeMD5(md5of("checked"))}); err != nil {
+		t.Fatalf("stage a block with its MD5: %v", err)
+	}
+	_, err = cc.NewBlockBlobClient("b/checked.bin").StageBlock(ctx, "Y2hlY2tlZA==", streaming([]byte("checked")),
+		&blockblob.StageBlockOptions{TransactionalValidation: blob.TransferValidationTypeMD5(md5of("other"))})
+	wantCode(t, "stage a block with a wrong MD5", err, 400, "Md5Mismatch")
+	_, err = cc.NewBlockBlobClient("b/checked.bin").Upload(ctx, streaming([]byte("checked")), &blockblob.UploadOptions{TransactionalValidation: blob.TransferValidationTypeMD5(md5of("other"))})
+	wantCode(t, "put a blob with a wrong MD5", err, 400, "Md5Mismatch")
+
 	// Staged blocks not yet committed show in the block list.
 	bbc := cc.NewBlockBlobClient("b/staged.bin")
 	if _, err := bbc.StageBlock(ctx, "YmxvY2sx", streaming([]byte("one")), nil); err != nil {

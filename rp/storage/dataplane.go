@@ -245,9 +245,11 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 		if err != nil {
 			return err
 		}
-		if err := h.svc.PutBlock(ctx, q.account, q.container, q.blob, v.Get("blockid"), r.Body, n); err != nil {
+		sum, err := h.svc.PutBlock(ctx, q.account, q.container, q.blob, v.Get("blockid"), r.Body, n, r.Header.Get("Content-MD5"))
+		if err != nil {
 			return err
 		}
+		w.Header().Set("Content-MD5", sum)
 		w.Header().Set("x-ms-request-server-encrypted", "true")
 		w.WriteHeader(http.StatusCreated)
 		return nil
