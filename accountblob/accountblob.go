@@ -373,6 +373,7 @@ func (s *Service) put(ctx context.Context, b *Blob, check Check) error {
 	if old != nil && old.File != b.File {
 		os.Remove(s.path(old.File))
 	}
+	s.dropStaged(b.Account, b.Container, b.Name) // a new blob discards the staged blocks of the old
 	return nil
 }
 
@@ -747,7 +748,6 @@ func (s *Service) CommitBlocks(ctx context.Context, account, container, name str
 		os.Remove(s.path(b.File))
 		return nil, err
 	}
-	s.dropStaged(account, container, name)
 	return b, nil
 }
 

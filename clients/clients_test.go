@@ -307,6 +307,22 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 		t.Fatalf("blob list after delete: %q", out)
 	}
 
+	// Metadata and content settings change; a container goes.
+	az.run("storage", "blob", "metadata", "update", "-c", "docs", "-n", "b/note.txt", "--metadata", "owner=ops", "--connection-string", cs, "-o", "none")
+	if out := az.tsv("storage", "blob", "metadata", "show", "-c", "docs", "-n", "b/note.txt", "--connection-string", cs, "--query", "owner"); out != "ops" {
+		t.Fatalf("blob metadata: %q", out)
+	}
+	az.run("storage", "blob", "update", "-c", "docs", "-n", "b/note.txt", "--content-type", "text/markdown", "--connection-string", cs, "-o", "none")
+	if out := az.tsv("storage", "blob", "show", "-c", "docs", "-n", "b/note.txt", "--connection-string", cs, "--query", "[properties.contentSettings.contentType,properties.contentLength]"); out != "text/markdown\n5" {
+		t.Fatalf("blob after update: %q", out)
+	}
+	if out := az.tsv("storage", "container", "delete", "-n", "disks", "--connection-string", cs, "--query", "deleted"); out != "true" {
+		t.Fatalf("container delete: %q", out)
+	}
+	if out := az.tsv("storage", "container", "exists", "-n", "disks", "--connection-string", cs, "--query", "exists"); out != "false" {
+		t.Fatalf("container exists after delete: %q", out)
+	}
+
 	// A container SAS az signs, in a connection string: it lists and reads,
 	// and may not write.
 	token := az.tsv("storage", "container", "generate-sas", "-n", "docs", "--permissions", "rl", "--https-only",

@@ -57,6 +57,16 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
 	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>%s</Code><Message>%s</Message></Error>", e.Code, b.String())
 }
 
+// SetMetadata sets x-ms-meta-{name} headers with the names as stored
+// (lower case: Go's server sees request headers canonicalized), not
+// canonicalized: clients take a metadata name from the header's, and
+// Azure answers the name as it was set.
+func SetMetadata(h http.Header, meta map[string]string) {
+	for k, v := range meta {
+		h["x-ms-meta-"+k] = []string{v}
+	}
+}
+
 // Blob is what a download reads.
 type Blob interface {
 	Size() int64
@@ -257,9 +267,7 @@ func Download(w http.ResponseWriter, r *http.Request, t Blob) error {
 			}
 			hd.Set(k, v)
 		}
-		for k, v := range d.Metadata() {
-			hd.Set("x-ms-meta-"+k, v)
-		}
+		SetMetadata(hd, d.Metadata())
 	}
 	hd.Set("Accept-Ranges", "bytes")
 	hd.Set("Content-Length", strconv.FormatInt(max(n, 0), 10))

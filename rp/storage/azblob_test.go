@@ -190,6 +190,16 @@ func TestAzblobConnectionString(t *testing.T) {
 	wantCode(t, "stage a block with a wrong MD5", err, 400, "Md5Mismatch")
 	_, err = cc.NewBlockBlobClient("b/checked.bin").Upload(ctx, streaming([]byte("checked")), &blockblob.UploadOptions{TransactionalValidation: blob.TransferValidationTypeMD5(md5of("other"))})
 	wantCode(t, "put a blob with a wrong MD5", err, 400, "Md5Mismatch")
+	// A blob put whole discards the blocks staged under its name.
+	if _, err := cc.NewBlockBlobClient("b/checked.bin").Upload(ctx, streaming([]byte("whole")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if bl, err := cc.NewBlockBlobClient("b/checked.bin").GetBlockList(ctx, blockblob.BlockListTypeAll, nil); err != nil || len(bl.UncommittedBlocks) != 0 {
+		t.Fatalf("block list after Put Blob: %v %+v", err, bl)
+	}
+	if _, err := cc.NewBlobClient("b/checked.bin").Delete(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	// Staged blocks not yet committed show in the block list.
 	bbc := cc.NewBlockBlobClient("b/staged.bin")

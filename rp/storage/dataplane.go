@@ -210,9 +210,7 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 		}
 		w.Header().Set("ETag", blobwire.ETag(c.Modified))
 		w.Header().Set("Last-Modified", c.Modified.Format(http.TimeFormat))
-		for k, val := range c.Metadata {
-			w.Header().Set("x-ms-meta-"+k, val)
-		}
+		blobwire.SetMetadata(w.Header(), c.Metadata)
 		w.Header().Set("x-ms-lease-state", "available")
 		w.Header().Set("x-ms-lease-status", "unlocked")
 		w.Header().Set("x-ms-has-immutability-policy", "false")
@@ -296,9 +294,7 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 			}
 			w.Header().Set("ETag", blobwire.ETag(b.Modified))
 			w.Header().Set("Last-Modified", b.Modified.Format(http.TimeFormat))
-			for k, val := range b.Meta {
-				w.Header().Set("x-ms-meta-"+k, val)
-			}
+			blobwire.SetMetadata(w.Header(), b.Meta)
 			w.WriteHeader(http.StatusOK)
 			return nil
 		})
