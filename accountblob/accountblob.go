@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -255,6 +256,7 @@ func (s *Service) DeleteContainer(ctx context.Context, account, name string) err
 			return err
 		}
 	}
+	os.RemoveAll(s.containerBlocks(account, name)) // blocks staged for blobs never committed
 	return s.st.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, containerKind, ckey(account, name)) })
 }
 
@@ -605,9 +607,21 @@ func (s *Service) DeleteBlob(ctx context.Context, account, container, name strin
 	return nil
 }
 
-// Staged blocks are files named for the blob and the block id.
+// Staged blocks are files named for their block id (hex) under
+// blocks/{container}/{blob}, each directory named by the SHA-256 of its
+// key (a fixed length, whatever the names: two blobs never share one), so
+// a container's go with it.
 func (s *Service) stagedDir(account, container, name string) string {
-	return filepath.Join(s.dir, "blocks", hex.EncodeToString([]byte(bkey(account, container, name)))[:min(200, 2*len(bkey(account, container, name)))])
+	return filepath.Join(s.containerBlocks(account, container), hashName(bkey(account, container, name)))
+}
+
+func (s *Service) containerBlocks(account, container string) string {
+	return filepath.Join(s.dir, "blocks", hashName(ckey(account, container)))
+}
+
+func hashName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }
 
 func (s *Service) dropStaged(account, container, name string) {
@@ -634,7 +648,11 @@ func (s *Service) PutBlock(ctx context.Context, account, container, name, blockI
 		return "", err
 	}
 	tmp := "tmp-" + newFileName() // not hex: StagedBlocks skips it
-	sum, err := s.writeFile(filepath.Join("blocks", filepath.Base(dir), tmp), r, n, bodyMD5)
+	rel, err := filepath.Rel(s.dir, filepath.Join(dir, tmp))
+	if err != nil {
+		return "", err
+	}
+	sum, err := s.writeFile(rel, r, n, bodyMD5)
 	if err != nil {
 		return "", err
 	}

@@ -213,6 +213,26 @@ func TestAzblobConnectionString(t *testing.T) {
 		t.Fatalf("commit: %v", err)
 	}
 
+	// Blocks of the same ids staged for two blobs whose long names differ at
+	// the end stay apart (as Python's uploads number their blocks alike).
+	long := "c/" + strings.Repeat("a-long-directory-name/", 6)
+	for _, name := range []string{long + "part1", long + "part2"} {
+		if _, err := cc.NewBlockBlobClient(name).StageBlock(ctx, "MDAwMDA=", streaming([]byte(name)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{long + "part1", long + "part2"} {
+		if _, err := cc.NewBlockBlobClient(name).CommitBlockList(ctx, []string{"MDAwMDA="}, nil); err != nil {
+			t.Fatalf("commit %s: %v", name, err)
+		}
+		if got := download(t, ctx, cc.NewBlobClient(name), nil); string(got) != name {
+			t.Fatalf("%s holds %q", name, got)
+		}
+		if _, err := cc.NewBlobClient(name).Delete(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Listing: by prefix, in pages of two, and by hierarchy.
 	for _, name := range []string{"a/b/deep.txt", "a/two.txt", "c.txt"} {
 		if _, err := client.UploadBuffer(ctx, "docs", name, []byte(name), nil); err != nil {
