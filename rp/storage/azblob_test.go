@@ -105,6 +105,9 @@ func TestAzblobConnectionString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if info, err := client.ServiceClient().GetAccountInfo(ctx, nil); err != nil || *info.SKUName != "Standard_LRS" || *info.AccountKind != "StorageV2" {
+		t.Fatalf("account information: %v %+v", err, info)
+	}
 	if _, err := client.CreateContainer(ctx, "docs", &azblob.CreateContainerOptions{Metadata: map[string]*string{"owner": to.Ptr("ops")}}); err != nil {
 		t.Fatalf("create container: %v", err)
 	}

@@ -132,6 +132,9 @@ func (h *blobHandler) route(q *blobReq) (perm, res string) {
 		if read && v.Get("comp") == "list" {
 			return "l", "s"
 		}
+		if read && v.Get("restype") == "account" && v.Get("comp") == "properties" {
+			return "r", "s"
+		}
 	case q.blob == "" && v.Get("restype") == "container":
 		switch comp := v.Get("comp"); {
 		case m == http.MethodPut && comp == "":
@@ -161,6 +164,14 @@ func (h *blobHandler) route(q *blobReq) (perm, res string) {
 func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 	w, r, v := q.w, q.r, q.r.URL.Query()
 	switch {
+	case q.container == "" && v.Get("restype") == "account":
+		// Get Account Information.
+		hd := w.Header()
+		hd.Set("x-ms-sku-name", q.acct.SKU["name"])
+		hd.Set("x-ms-account-kind", q.acct.Kind)
+		hd.Set("x-ms-is-hns-enabled", strconv.FormatBool(q.acct.Properties["isHnsEnabled"] == true))
+		w.WriteHeader(http.StatusOK)
+		return nil
 	case q.container == "":
 		return h.listContainers(ctx, q)
 	case q.blob == "":
