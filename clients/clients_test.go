@@ -228,7 +228,8 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 // listed; a 65 MiB file goes up in blocks (a second upload without
 // --overwrite is refused), is listed by prefix, comes back byte for byte in
 // ranges, and is deleted; a .vhd
-// goes up as a page blob. A container SAS az generates lists and reads but
+// goes up as a page blob, az disk create imports it and the disk's SAS reads
+// its data back. A container SAS az generates lists and reads but
 // does not write. A wrong key is Azure's 403 AuthenticationFailed,
 // which az reports as an authentication failure.
 func TestAzCLIStorageBlobs(t *testing.T) {
@@ -247,7 +248,8 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 	}
 	byHand := "DefaultEndpointsProtocol=https;AccountName=azblobs1;AccountKey=" + key + ";BlobEndpoint=" + strings.TrimSuffix(endpoint, "/")
 	// Storage commands need no login: a fresh configuration directory.
-	az.env = append(az.env[:len(az.env):len(az.env)], "AZURE_CONFIG_DIR="+t.TempDir())
+	arm := &azCLI{t: t, bin: az.bin, env: az.env}
+	az = &azCLI{t: t, bin: az.bin, env: append(az.env[:len(az.env):len(az.env)], "AZURE_CONFIG_DIR="+t.TempDir())}
 
 	if out := az.tsv("storage", "container", "create", "-n", "docs", "--connection-string", cs, "--query", "created"); out != "true" {
 		t.Fatalf("container create: %q", out)
@@ -285,10 +287,12 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 		t.Fatalf("downloaded file differs (%v)", err)
 	}
 
-	// A .vhd uploads as a page blob (az's default for the extension).
+	// A .vhd (a fixed VHD: data, then the footer) uploads as a page blob
+	// (az's default for the extension).
 	vhd := make([]byte, 1<<20+512)
 	rand.Read(vhd[:4096])
 	copy(vhd[1<<20:], "conectix")
+	vhd[1<<20+63] = 2 // disk type: fixed
 	vhdFile := filepath.Join(dir, "disk.vhd")
 	if err := os.WriteFile(vhdFile, vhd, 0o600); err != nil {
 		t.Fatal(err)
@@ -300,6 +304,16 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 	az.run("storage", "blob", "download", "-c", "disks", "-n", "disk.vhd", "-f", dst, "--overwrite", "--connection-string", cs, "-o", "none")
 	if back, err := os.ReadFile(dst); err != nil || !bytes.Equal(back, vhd) {
 		t.Fatalf("downloaded vhd differs (%v)", err)
+	}
+	// az disk create imports it by Azure's URL of the blob; the disk's SAS
+	// (az disk grant-access) reads back the VHD's data.
+	if out := arm.tsv("disk", "create", "-g", "stg", "-n", "fromvhd", "--source", "https://azblobs1.blob.core.windows.net/disks/disk.vhd", "--query", "diskSizeBytes"); out != "1048576" {
+		t.Fatalf("az disk create --source: size %q", out)
+	}
+	access := arm.tsv("disk", "grant-access", "-g", "stg", "-n", "fromvhd", "--duration-in-seconds", "600", "--query", "accessSas")
+	az.run("storage", "blob", "download", "--blob-url", access, "-f", dst, "--overwrite", "-o", "none")
+	if back, err := os.ReadFile(dst); err != nil || !bytes.Equal(back, vhd[:1<<20]) {
+		t.Fatalf("the imported disk differs from the VHD's data (%v)", err)
 	}
 
 	az.run("storage", "blob", "delete", "-c", "docs", "-n", "a/data.bin", "--connection-string", cs, "-o", "none")
