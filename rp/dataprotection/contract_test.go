@@ -1,6 +1,7 @@
 package dataprotection_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -29,19 +30,10 @@ func contractVault(t *testing.T) (*testserver.Env, *armdataprotection.ClientFact
 func TestSDKVaultPatchIsAnOperation(t *testing.T) {
 	e, f := contractVault(t)
 	ctx := e.Ctx()
-	var raw0 *http.Response
-	up, err := f.NewBackupVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw0), "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fixture.Accepted(t, "vault PATCH", raw0)
-	v, err := up.PollUntilDone(ctx, fixture.Poll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Tags["env"] == nil || *v.Tags["env"] != "ci" {
-		t.Fatalf("patched vault tags %v", v.Tags)
-	}
+	raw0 := fixture.PatchTags(t, ctx, "vault PATCH", map[string]string{"env": "ci"},
+		func(ctx context.Context, tags map[string]*string) (*runtime.Poller[armdataprotection.BackupVaultsClientUpdateResponse], error) {
+			return f.NewBackupVaultsClient().BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Tags: tags}, nil)
+		}, func(v armdataprotection.BackupVaultsClientUpdateResponse) map[string]*string { return v.Tags })
 	resp, m := e.Do("GET", raw0.Header.Get("Location"), nil)
 	if resp.StatusCode != 200 || testserver.Field(m, "tags.env") != "ci" {
 		t.Fatalf("PATCH operation result %d %v, want 200 with the vault", resp.StatusCode, m)

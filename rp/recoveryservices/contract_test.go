@@ -1,6 +1,7 @@
 package recoveryservices_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -35,20 +36,11 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	ctx := e.Ctx()
 
 	// Vault PATCH.
-	var raw *http.Response
-	up, err := vf.NewVaultsClient().BeginUpdate(runtime.WithCaptureResponse(ctx, &raw), "vaultrg", "v1", armrecoveryservices.PatchVault{Tags: map[string]*string{"env": to.Ptr("ci")}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fixture.Accepted(t, "vault PATCH", raw)
+	raw := fixture.PatchTags(t, ctx, "vault PATCH", map[string]string{"env": "ci"},
+		func(ctx context.Context, tags map[string]*string) (*runtime.Poller[armrecoveryservices.VaultsClientUpdateResponse], error) {
+			return vf.NewVaultsClient().BeginUpdate(ctx, "vaultrg", "v1", armrecoveryservices.PatchVault{Tags: tags}, nil)
+		}, func(v armrecoveryservices.VaultsClientUpdateResponse) map[string]*string { return v.Tags })
 	loc := raw.Header.Get("Location")
-	v, err := up.PollUntilDone(ctx, fixture.Poll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Tags["env"] == nil || *v.Tags["env"] != "ci" {
-		t.Fatalf("patched vault tags %v", v.Tags)
-	}
 	res, err := vf.NewOperationsClient().GetOperationResult(runtime.WithCaptureResponse(ctx, &raw), "vaultrg", "v1", testserver.OpID(t, loc), nil)
 	if err != nil {
 		t.Fatal(err)
