@@ -227,11 +227,10 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 // hand from az storage account keys list. Containers are created and
 // listed; a 65 MiB file goes up in blocks (a second upload without
 // --overwrite is refused), is listed by prefix, comes back byte for byte in
-// ranges, and is deleted; a .vhd
-// goes up as a page blob, az disk create imports it and the disk's SAS reads
-// its data back. A container SAS az generates lists and reads but
-// does not write. A wrong key is Azure's 403 AuthenticationFailed,
-// which az reports as an authentication failure.
+// ranges, and is deleted; a .vhd goes up as a page blob, az disk create
+// imports it and the disk's SAS reads its data back. A container SAS az
+// generates lists and reads but does not write. A wrong key is Azure's 403
+// AuthenticationFailed, which az reports as an authentication failure.
 func TestAzCLIStorageBlobs(t *testing.T) {
 	e := testserver.Start(t)
 	az := loggedIn(t, e)
