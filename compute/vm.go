@@ -48,8 +48,11 @@ type VMDataDiskBody struct {
 
 // VMStorageProfile is a VM's storage profile.
 type VMStorageProfile struct {
-	OSDisk    *VMOSDisk        `json:"osDisk,omitempty"`
-	DataDisks []VMDataDiskBody `json:"dataDisks"`
+	// ImageReference is the image the VM was created from, as given (a
+	// platform image with the exactVersion it resolved to).
+	ImageReference *VMImageReference `json:"imageReference,omitempty"`
+	OSDisk         *VMOSDisk         `json:"osDisk,omitempty"`
+	DataDisks      []VMDataDiskBody  `json:"dataDisks"`
 }
 
 // VMProperties are the properties of a VM body.
@@ -102,7 +105,7 @@ type VMDataDisk struct {
 	Lun          int32
 	DiskID       string
 	Name         string
-	CreateOption string // Attach (default) or Empty
+	CreateOption string // Attach (default), Empty or FromImage
 }
 
 // VM is a virtual machine: the set of its disks.
@@ -128,7 +131,10 @@ type VMSpec struct {
 	// OSDiskCreateOption is how the OS disk came to be (Attach, FromImage
 	// or Empty; default Attach), as the VM reports it.
 	OSDiskCreateOption string
-	DataDisks          []VMDataDisk
+	// ImageReference is the image the VM is created from (nil on an
+	// update: the VM keeps the one it has).
+	ImageReference *VMImageReference
+	DataDisks      []VMDataDisk
 	// Profiles the caller gave, kept as given.
 	HardwareProfile, OSProfile, NetworkProfile map[string]any
 	// Zones is the availability zone of a zonal VM (set at creation; its
@@ -150,7 +156,7 @@ func (v *VMResource) domain(power string) *VM {
 	for _, dd := range v.Properties.StorageProfile.DataDisks {
 		if dd.ManagedDisk != nil {
 			vm.DataDiskIDs = append(vm.DataDiskIDs, dd.ManagedDisk.ID)
-			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name})
+			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name, CreateOption: dd.CreateOption})
 		}
 	}
 	if hp := v.Properties.HardwareProfile; hp != nil {
@@ -332,7 +338,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		body = VMResource{ID: vmID, Name: rid.Name(), Type: VMType, Location: loc, Tags: spec.Tags, Zones: zones,
 			Properties: VMProperties{VMID: newUUID(), ProvisioningState: "Succeeded", TimeCreated: s.now(),
 				HardwareProfile: spec.HardwareProfile, OSProfile: spec.OSProfile, NetworkProfile: spec.NetworkProfile,
-				StorageProfile: VMStorageProfile{DataDisks: []VMDataDiskBody{},
+				StorageProfile: VMStorageProfile{DataDisks: []VMDataDiskBody{}, ImageReference: spec.ImageReference,
 					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: firstNonEmpty(spec.OSDiskCreateOption, "Attach"), Caching: "ReadWrite", DiskSizeGB: osd.Properties.DiskSizeGB,
 						ManagedDisk: &ManagedDiskRef{ID: osd.ID, StorageAccountType: osd.SKU.Name}, DeleteOption: "Detach"}}}}
 		if !created {
@@ -348,6 +354,9 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			}
 			if spec.NetworkProfile == nil {
 				body.Properties.NetworkProfile = old.Properties.NetworkProfile
+			}
+			if spec.ImageReference == nil {
+				body.Properties.StorageProfile.ImageReference = old.Properties.StorageProfile.ImageReference
 			}
 		}
 		if body.Properties.HardwareProfile == nil {

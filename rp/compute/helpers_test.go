@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -15,6 +16,7 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/server"
 )
 
@@ -202,3 +204,43 @@ func needTool(t *testing.T, names ...string) {
 }
 
 func sum(p []byte) [32]byte { return sha256.Sum256(p) }
+
+// rg2Contributor is a principal with Contributor on rg2 only: its compute
+// clients, once its role is in force (allowed, a call it may make in rg2,
+// succeeds).
+func (e *env) rg2Contributor(t *testing.T, allowed func(*armcompute.ClientFactory) error) *armcompute.ClientFactory {
+	t.Helper()
+	objectID, cred := fixture.Principal(t, e.Env, "rg2-contributor")
+	fixture.Assign(t, e.Env, "/subscriptions/"+e.Sub+"/resourceGroups/rg2", rbac.Contributor, objectID)
+	f, err := armcompute.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor("the contributor's role", func() bool { return allowed(f) == nil })
+	return f
+}
+
+// wantGalleryReadRefused checks err is the 403 of a caller who may not
+// read the gallery image version it names.
+func wantGalleryReadRefused(t *testing.T, what string, err error) {
+	t.Helper()
+	re := testserver.WantError(t, what, err, 403, "LinkedAuthorizationFailed")
+	if !strings.Contains(re.Error(), "galleries/images/versions/read") {
+		t.Fatalf("%s: the refusal does not name the gallery read: %v", what, re)
+	}
+}
+
+// communityGallery creates gallery1 in the env's group, shared with the
+// community (public name prefix contoso), and its image definition ubuntu
+// (Linux, generalized).
+func (e *env) communityGallery(t *testing.T, f *armcompute.ClientFactory) (armcompute.Gallery, armcompute.GalleryImage) {
+	t.Helper()
+	gp, err := f.NewGalleriesClient().BeginCreateOrUpdate(e.Ctx(), e.rg, "gallery1", armcompute.Gallery{Location: to.Ptr("westus"), Properties: &armcompute.GalleryProperties{
+		SharingProfile: &armcompute.SharingProfile{Permissions: to.Ptr(armcompute.GallerySharingPermissionTypesCommunity), CommunityGalleryInfo: &armcompute.CommunityGalleryInfo{
+			PublicNamePrefix: to.Ptr("contoso"), Eula: to.Ptr("eula"), PublisherContact: to.Ptr("a@b.c"), PublisherURI: to.Ptr("https://contoso.example")}}}}, nil)
+	g := fixture.Done(t, gp, err)
+	ip, err := f.NewGalleryImagesClient().BeginCreateOrUpdate(e.Ctx(), e.rg, "gallery1", "ubuntu", armcompute.GalleryImage{Location: to.Ptr("westus"), Properties: &armcompute.GalleryImageProperties{
+		OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), OSState: to.Ptr(armcompute.OperatingSystemStateTypesGeneralized),
+		Identifier: &armcompute.GalleryImageIdentifier{Publisher: to.Ptr("contoso"), Offer: to.Ptr("ubuntu"), SKU: to.Ptr("22")}}}, nil)
+	return g.Gallery, fixture.Done(t, ip, err).GalleryImage
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
-	"github.com/safehold/safehold/rbac"
 )
 
 // sameBytes checks that disk name holds want at each offset (read through
@@ -124,18 +123,11 @@ func TestDiskFromGalleryImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gp, err := f.NewGalleriesClient().BeginCreateOrUpdate(ctx, e.rg, "gallery1", armcompute.Gallery{Location: to.Ptr("westus"), Properties: &armcompute.GalleryProperties{
-		SharingProfile: &armcompute.SharingProfile{Permissions: to.Ptr(armcompute.GallerySharingPermissionTypesCommunity), CommunityGalleryInfo: &armcompute.CommunityGalleryInfo{
-			PublicNamePrefix: to.Ptr("contoso"), Eula: to.Ptr("eula"), PublisherContact: to.Ptr("a@b.c"), PublisherURI: to.Ptr("https://contoso.example")}}}}, nil)
-	g := fixture.Done(t, gp, err)
+	g, _ := e.communityGallery(t, f)
 	publicNames := g.Properties.SharingProfile.CommunityGalleryInfo.PublicNames
 	if len(publicNames) != 1 || !strings.HasPrefix(*publicNames[0], "contoso-") || g.Properties.Identifier == nil {
 		t.Fatalf("community gallery: %+v", g.Properties)
 	}
-	ip, err := f.NewGalleryImagesClient().BeginCreateOrUpdate(ctx, e.rg, "gallery1", "ubuntu", armcompute.GalleryImage{Location: to.Ptr("westus"), Properties: &armcompute.GalleryImageProperties{
-		OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), OSState: to.Ptr(armcompute.OperatingSystemStateTypesGeneralized),
-		Identifier: &armcompute.GalleryImageIdentifier{Publisher: to.Ptr("contoso"), Offer: to.Ptr("ubuntu"), SKU: to.Ptr("22")}}}, nil)
-	fixture.Done(t, ip, err)
 	vp, err := f.NewGalleryImageVersionsClient().BeginCreateOrUpdate(ctx, e.rg, "gallery1", "ubuntu", "1.0.0", armcompute.GalleryImageVersion{Location: to.Ptr("westus"),
 		Properties: &armcompute.GalleryImageVersionProperties{StorageProfile: &armcompute.GalleryImageVersionStorageProfile{
 			OSDiskImage: &armcompute.GalleryOSDiskImage{Source: &armcompute.GalleryDiskImageSource{ID: to.Ptr(e.snapID("golden-snap"))}}}}}, nil)
@@ -189,21 +181,12 @@ func TestDiskFromGalleryImage(t *testing.T) {
 
 	// A contributor of rg2 only may create disks there, but not from a
 	// gallery it may not read.
-	objectID, cred := fixture.Principal(t, e.Env, "rg2-contributor")
-	fixture.Assign(t, e.Env, "/subscriptions/"+e.Sub+"/resourceGroups/rg2", rbac.Contributor, objectID)
-	dc, err := armcompute.NewDisksClient(e.Sub, cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.WaitFor("the contributor's role", func() bool {
-		_, err = fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "empty", fixture.EmptyDisk("westus", 1), nil))
-		return err == nil
-	})
+	dc := e.rg2Contributor(t, func(f *armcompute.ClientFactory) error {
+		_, err := fixture.Wait(f.NewDisksClient().BeginCreateOrUpdate(ctx, "rg2", "empty", fixture.EmptyDisk("westus", 1), nil))
+		return err
+	}).NewDisksClient()
 	_, err = fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "stolen", fromImage(armcompute.ImageDiskReference{ID: v.ID}), nil))
-	re := testserver.WantError(t, "a disk from a gallery the caller may not read", err, 403, "LinkedAuthorizationFailed")
-	if !strings.Contains(re.Error(), "galleries/images/versions/read") {
-		t.Fatalf("the refusal does not name the gallery read: %v", re)
-	}
+	wantGalleryReadRefused(t, "a disk from a gallery the caller may not read", err)
 	var nf *azcore.ResponseError
 	if _, err := e.disks.Get(ctx, "rg2", "stolen", nil); !errors.As(err, &nf) || nf.StatusCode != 404 {
 		t.Fatalf("refused disk exists: %v", err)

@@ -56,7 +56,7 @@ func (pr *Provider) registerVMImages(rt *arm.Router) {
 					continue
 				}
 				seen[strings.ToLower(n)] = true
-				out = append(out, imageResource{ID: imageID(r.Param("subscriptionId"), img, depth), Name: n, Location: img.Location})
+				out = append(out, imageResource{ID: compute.PlatformImageID(r.Param("subscriptionId"), img, depth), Name: n, Location: img.Location})
 			}
 			if depth == 3 {
 				out = topOrdered(r, out)
@@ -107,29 +107,13 @@ func topOrdered(r *arm.Request, out []imageResource) []imageResource {
 	return out
 }
 
-// imageID is the catalog id of an image down to depth (0 the publisher ...
-// 3 the version), spelled as Azure does.
-func imageID(sub string, img *compute.VMImage, depth int) string {
-	id := "/Subscriptions/" + sub + "/Providers/Microsoft.Compute/Locations/" + img.Location + "/Publishers/" + img.Publisher
-	if depth >= 1 {
-		id += "/ArtifactTypes/VMImage/Offers/" + img.Offer
-	}
-	if depth >= 2 {
-		id += "/Skus/" + img.SKU
-	}
-	if depth >= 3 {
-		id += "/Versions/" + img.Version
-	}
-	return id
-}
-
 func (pr *Provider) getVMImage(r *arm.Request) (*arm.Response, error) {
 	img, err := pr.svc.ResolveVMImage(r.HTTP.Context(), compute.PlatformImageRef{Location: r.Param("location"), Publisher: r.Param("publisherName"),
 		Offer: r.Param("offer"), SKU: r.Param("skus"), Version: r.Param("version")})
 	if err != nil {
 		return nil, err
 	}
-	d := imageDetail{imageResource: imageResource{ID: imageID(r.Param("subscriptionId"), img, 3), Name: img.Version, Location: img.Location},
+	d := imageDetail{imageResource: imageResource{ID: compute.PlatformImageID(r.Param("subscriptionId"), img, 3), Name: img.Version, Location: img.Location},
 		Properties: imageProperties{Plan: img.Plan, HyperVGen: img.HyperVGeneration, Architecture: img.Architecture, Features: img.Features,
 			OSDiskImage: map[string]any{"operatingSystem": img.OSType, "sizeInGb": compute.SizeGB(img.Content.OSDisk.SizeBytes)}, DataDiskImages: []map[string]any{},
 			ImageDeprecate: map[string]any{"imageState": "Active"}}}

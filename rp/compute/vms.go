@@ -41,7 +41,7 @@ type vmProperties struct {
 			DiskSizeGB   *int64            `json:"diskSizeGB"`
 			ManagedDisk  *managedDiskInput `json:"managedDisk"`
 		} `json:"dataDisks"`
-		ImageReference map[string]any `json:"imageReference"`
+		ImageReference *compute.VMImageReference `json:"imageReference"`
 	} `json:"storageProfile"`
 }
 
@@ -66,6 +66,18 @@ func vmID(r *arm.Request) string {
 	return computeID(r, "virtualMachines", r.Param("vmName"))
 }
 
+// implicitDisk is a disk a VM PUT creates for the VM: its OS disk
+// (createOption FromImage or Empty) or a data disk (Empty, FromImage).
+type implicitDisk struct {
+	id          string
+	sizeGB      *int64 // as asked; nil: the image's (or 30 GiB for an empty OS disk)
+	sku, osType string
+	fromImage   bool
+	lun         *int32 // a data disk's lun; nil: the OS disk
+	field       string // the size's field in the request, for errors
+	pending     bool   // not created yet (an earlier PUT of the VM may have)
+}
+
 func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags, Zones: in.Zones}
@@ -76,16 +88,10 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'storageProfile.osDisk' is missing (null). Attach a managed disk as the OS disk (createOption Attach, managedDisk.id).")
 	}
 	sp := in.Properties.StorageProfile
-	// Disks given by createOption FromImage (OS) or Empty (data) are created
-	// as empty managed disks in the VM's resource group, as Azure does
-	// (Safehold runs no guest, so an image is just a size).
-	type implicit struct {
-		name   string
-		sizeGB int64
-		sku    string
-		osType string
-	}
-	var create []implicit
+	// Disks given by createOption FromImage or Empty are created as managed
+	// disks in the VM's resource group, as Azure does: with the bytes of
+	// the image when Safehold has it, empty otherwise.
+	var create []implicitDisk
 	vmName := r.Param("vmName")
 	osID := ""
 	existing, _ := pr.svc.VM(ctx, spec.ID) // an update keeps the disks it made
@@ -95,6 +101,21 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 			existingLun[dd.Lun] = dd.DiskID
 		}
 	}
+	// implicit names a disk to create: the name given (checked) or one
+	// made as Azure makes them.
+	implicit := func(given, made, what string) (string, error) {
+		if given == "" {
+			return made + "_" + strings.ReplaceAll(ops.NewID(), "-", ""), nil
+		}
+		return given, checkName(given, what)
+	}
+	skuOf := func(md *managedDiskInput) string {
+		if md == nil {
+			return ""
+		}
+		return md.StorageAccountType
+	}
+	osFromImage := false
 	switch co := strings.ToLower(sp.OSDisk.CreateOption); co {
 	case "attach":
 		if sp.OSDisk.ManagedDisk == nil || sp.OSDisk.ManagedDisk.ID == "" {
@@ -103,29 +124,18 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		osID = sp.OSDisk.ManagedDisk.ID
 	case "fromimage", "empty":
 		spec.OSDiskCreateOption = map[string]string{"fromimage": "FromImage", "empty": "Empty"}[co]
+		osFromImage = co == "fromimage"
 		if existing != nil && sp.OSDisk.Name == "" {
 			osID = existing.OSDiskID
 			break
 		}
-		name := sp.OSDisk.Name
-		if name == "" {
-			name = vmName + "_OsDisk_1_" + strings.ReplaceAll(ops.NewID(), "-", "")
+		name, err := implicit(sp.OSDisk.Name, vmName+"_OsDisk_1", "OS disk")
+		if err != nil {
+			return nil, err
 		}
-		size := int64(30)
-		if sp.OSDisk.DiskSizeGB != nil {
-			size = *sp.OSDisk.DiskSizeGB
-		}
-		sku := ""
-		if sp.OSDisk.ManagedDisk != nil {
-			sku = sp.OSDisk.ManagedDisk.StorageAccountType
-		}
-		if sp.OSDisk.Name != "" {
-			if err := checkName(name, "OS disk"); err != nil {
-				return nil, err
-			}
-		}
-		create = append(create, implicit{name, size, sku, sp.OSDisk.OSType})
 		osID = computeID(r, "disks", name)
+		create = append(create, implicitDisk{id: osID, sizeGB: sp.OSDisk.DiskSizeGB, sku: skuOf(sp.OSDisk.ManagedDisk), osType: sp.OSDisk.OSType,
+			fromImage: osFromImage, field: "osDisk.diskSizeGB"})
 	default:
 		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported. Use Attach (managedDisk.id), FromImage or Empty.", sp.OSDisk.CreateOption)
 	}
@@ -139,60 +149,132 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		}
 		var id string
 		ddOption := "Attach"
-		switch strings.ToLower(dd.CreateOption) {
+		switch co := strings.ToLower(dd.CreateOption); co {
 		case "attach":
 			if dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
 				return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].managedDisk.id' is missing (null).", i)
 			}
 			id = dd.ManagedDisk.ID
-		case "empty":
-			ddOption = "Empty"
-			if dd.DiskSizeGB == nil || *dd.DiskSizeGB <= 0 {
+		case "empty", "fromimage":
+			ddOption = map[string]string{"fromimage": "FromImage", "empty": "Empty"}[co]
+			if co == "empty" && (dd.DiskSizeGB == nil || *dd.DiskSizeGB <= 0) {
 				return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].diskSizeGB' is missing (null): an Empty data disk needs a size.", i)
 			}
 			if old, ok := existingLun[*dd.Lun]; ok && dd.Name == "" {
 				id = old
 				break
 			}
-			name := dd.Name
-			if name == "" {
-				name = fmt.Sprintf("%s_disk%d_%s", vmName, *dd.Lun+2, strings.ReplaceAll(ops.NewID(), "-", ""))
+			made := fmt.Sprintf("%s_disk%d", vmName, *dd.Lun+2)
+			if co == "fromimage" {
+				made = fmt.Sprintf("%s_lun_%d_2", vmName, *dd.Lun)
 			}
-			sku := ""
-			if dd.ManagedDisk != nil {
-				sku = dd.ManagedDisk.StorageAccountType
+			name, err := implicit(dd.Name, made, "data disk")
+			if err != nil {
+				return nil, err
 			}
-			if dd.Name != "" {
-				if err := checkName(name, "data disk"); err != nil {
-					return nil, err
-				}
-			}
-			create = append(create, implicit{name, *dd.DiskSizeGB, sku, ""})
 			id = computeID(r, "disks", name)
+			create = append(create, implicitDisk{id: id, sizeGB: dd.DiskSizeGB, sku: skuOf(dd.ManagedDisk), fromImage: co == "fromimage",
+				lun: dd.Lun, field: fmt.Sprintf("dataDisks[%d].diskSizeGB", i)})
 		default:
-			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Use Attach (managedDisk.id) or Empty (diskSizeGB).", dd.CreateOption, i)
+			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Use Attach (managedDisk.id), Empty (diskSizeGB) or FromImage (a data disk of the image).", dd.CreateOption, i)
 		}
 		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption})
+	}
+	if existing != nil && osFromImage {
+		// The image's data disks are the VM's as its OS disk is: an update
+		// that does not list them keeps them.
+		listed := map[int32]bool{}
+		for _, dd := range spec.DataDisks {
+			listed[dd.Lun] = true
+		}
+		for _, dd := range existing.DataDisks {
+			if dd.CreateOption == "FromImage" && !listed[dd.Lun] {
+				spec.DataDisks = append(spec.DataDisks, dd)
+			}
+		}
+	}
+	for i := range create {
+		_, err := pr.svc.DiskResource(ctx, create[i].id)
+		create[i].pending = err != nil // else created by an earlier PUT of this VM
+		if create[i].pending && spec.Location == "" {
+			return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+		}
+	}
+	var src *compute.VMImageSource
+	if osFromImage && existing == nil {
+		ref := sp.ImageReference
+		if ref != nil {
+			spec.ImageReference = new(compute.VMImageReference)
+			*spec.ImageReference = *ref
+		}
+		var err error
+		if src, err = pr.vmImage(r, ref, spec.Location); err != nil {
+			return nil, err
+		}
+		if src != nil {
+			spec.ImageReference.ExactVersion = src.ExactVersion
+			if create, err = addImageDataDisks(r, &spec, create, src); err != nil {
+				return nil, err
+			}
+		}
+	} else if osFromImage && pendingFromImage(create) {
+		// An update adds a disk from the image: the image the VM was made from.
+		var err error
+		if src, err = pr.vmImage(r, sp.ImageReference, spec.Location); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range create {
+		if !c.pending || !c.fromImage {
+			continue
+		}
+		if src == nil {
+			if c.lun == nil {
+				create[i].fromImage = false // an image Safehold does not have: an empty disk
+				continue
+			}
+			return nil, arm.BadRequest("InvalidParameter", "The data disk at lun %d has createOption FromImage, but the VM's image is not one Safehold has: give it createOption Empty or Attach.", *c.lun)
+		}
+		d := src.Content.Disk(c.lun)
+		if d == nil {
+			if c.lun == nil {
+				return nil, arm.BadRequest("InvalidParameter", "The VM's image has no OS disk.")
+			}
+			return nil, arm.BadRequest("InvalidParameter", "The VM's image has no data disk at lun %d: give the data disk createOption Empty or Attach.", *c.lun)
+		}
+		if c.sizeGB != nil && *c.sizeGB<<30 < d.SizeBytes {
+			e := arm.Conflict("OperationNotAllowed", "The specified disk size %d GB is smaller than the size of the corresponding disk in the VM image: %d GB. This is not allowed. Please choose equal or greater size or do not specify an explicit size.",
+				*c.sizeGB, compute.SizeGB(d.SizeBytes))
+			e.Target = c.field
+			return nil, e
+		}
 	}
 	if err := r.CheckLinked(newAttachLinks(existing, spec)...); err != nil {
 		return nil, err
 	}
 	var made []string
 	for _, c := range create {
-		id := computeID(r, "disks", c.name)
-		if _, err := pr.svc.DiskResource(ctx, id); err == nil {
-			continue // created by an earlier PUT of this VM
+		if !c.pending {
+			continue
 		}
-		if spec.Location == "" {
-			return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
+		ds := compute.DiskSpec{ID: c.id, Location: spec.Location, CreateOption: "Empty", SKU: c.sku, OSType: c.osType, Zones: spec.Zones}
+		if c.sizeGB != nil {
+			ds.SizeBytes = *c.sizeGB << 30
+		} else if !c.fromImage {
+			ds.SizeBytes = 30 << 30
 		}
-		if _, err := pr.svc.CreateDisk(ctx, compute.DiskSpec{ID: id, Location: spec.Location, CreateOption: "Empty", SizeBytes: c.sizeGB << 30, SKU: c.sku, OSType: c.osType, Zones: spec.Zones}); err != nil {
+		if c.fromImage {
+			ds.CreateOption = "FromImage"
+			ds.ImageReference, ds.GalleryImageReference = src.DiskRefs(c.lun)
+			ds.CallerSubscription, ds.CallerTenant = r.Param("subscriptionId"), r.Caller().TenantID
+		}
+		if _, err := pr.svc.CreateDisk(ctx, ds); err != nil {
 			for _, m := range made {
 				pr.svc.DeleteDisk(ctx, m)
 			}
 			return nil, err
 		}
-		made = append(made, id)
+		made = append(made, c.id)
 	}
 	spec.HardwareProfile, spec.OSProfile, spec.NetworkProfile = in.Properties.HardwareProfile, in.Properties.OSProfile, in.Properties.NetworkProfile
 	if spec.OSProfile != nil {
@@ -210,6 +292,56 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		return nil, err
 	}
 	return arm.CreatedOrOK(created, body), nil
+}
+
+// vmImage resolves the image a VM's FromImage disks are created from: nil
+// when the VM names none, or a platform image the catalog lacks (its OS
+// disk is created empty). A gallery image is read through RBAC on it, as
+// a disk created from it is; a shared or community one through its
+// gallery's sharing.
+func (pr *Provider) vmImage(r *arm.Request, ref *compute.VMImageReference, location string) (*compute.VMImageSource, error) {
+	if ref == nil {
+		return nil, nil
+	}
+	if ref.SharedGalleryImageID == "" && ref.CommunityGalleryImageID == "" && ref.IsGallery() {
+		if err := r.CheckLinked(readLink(ref.ID)); err != nil {
+			return nil, err
+		}
+	}
+	return pr.svc.ResolveVMImageReference(r.HTTP.Context(), *ref, location, r.Param("subscriptionId"), r.Caller().TenantID)
+}
+
+// addImageDataDisks adds to a new VM the data disks of its image that the
+// request does not list (as Azure does, at the image's luns, created from
+// the image); a lun of the image given another createOption is 400.
+func addImageDataDisks(r *arm.Request, spec *compute.VMSpec, create []implicitDisk, src *compute.VMImageSource) ([]implicitDisk, error) {
+	byLun := map[int32]string{}
+	for _, dd := range spec.DataDisks {
+		byLun[dd.Lun] = dd.CreateOption
+	}
+	for _, d := range src.Content.DataDisks {
+		lun := *d.Lun
+		switch co, ok := byLun[lun]; {
+		case ok && co != "FromImage":
+			return nil, arm.BadRequest("InvalidParameter", "The VM's image has a data disk at lun %d, and the request gives lun %d createOption %s. Give that lun createOption FromImage (or leave it out: the image's data disk is created), and other disks other luns.", lun, lun, co)
+		case ok:
+			continue
+		}
+		name := fmt.Sprintf("%s_lun_%d_2_%s", r.Param("vmName"), lun, strings.ReplaceAll(ops.NewID(), "-", ""))
+		id := computeID(r, "disks", name)
+		create = append(create, implicitDisk{id: id, fromImage: true, lun: &lun, pending: true})
+		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: lun, DiskID: id, CreateOption: "FromImage"})
+	}
+	return create, nil
+}
+
+func pendingFromImage(create []implicitDisk) bool {
+	for _, c := range create {
+		if c.pending && c.fromImage {
+			return true
+		}
+	}
+	return false
 }
 
 func (pr *Provider) patchVM(r *arm.Request, in vmInput) (*arm.Response, error) {
