@@ -286,6 +286,17 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 		t.Fatalf("downloaded file differs (%v)", err)
 	}
 
+	// An empty file goes and comes back (Azure answers its first ranged GET 416).
+	empty := filepath.Join(dir, "empty.txt")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	az.run("storage", "blob", "upload", "-c", "disks", "-n", "empty.txt", "-f", empty, "--connection-string", cs, "-o", "none")
+	az.run("storage", "blob", "download", "-c", "disks", "-n", "empty.txt", "-f", dst, "--connection-string", cs, "-o", "none")
+	if fi, err := os.Stat(dst); err != nil || fi.Size() != 0 {
+		t.Fatalf("the empty blob downloaded: %v %v", fi, err)
+	}
+
 	// A .vhd (a fixed VHD: data, then the footer) uploads as a page blob
 	// (az's default for the extension).
 	vhd := make([]byte, 1<<20+512)
