@@ -170,6 +170,51 @@ func TestVMFromGalleryImage(t *testing.T) {
 		t.Fatalf("the update changed the disks: %+v", gsp)
 	}
 
+	// A data disk of the image named and enlarged in the request; a lun
+	// the image lacks, another createOption at the image's lun, or a size
+	// below the image's are refused before anything is created.
+	named := vmFromImage(armcompute.ImageReference{ID: v.ID}, nil)
+	fromImageAt := func(lun int32, name string, sizeGB *int32) []*armcompute.DataDisk {
+		dd := &armcompute.DataDisk{Lun: to.Ptr(lun), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage), DiskSizeGB: sizeGB}
+		if name != "" {
+			dd.Name = to.Ptr(name)
+		}
+		return []*armcompute.DataDisk{dd}
+	}
+	for _, bad := range []struct {
+		disks  []*armcompute.DataDisk
+		status int
+		code   string
+	}{
+		{fromImageAt(2, "", nil), 400, "InvalidParameter"},
+		{[]*armcompute.DataDisk{{Lun: to.Ptr[int32](1), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesEmpty), DiskSizeGB: to.Ptr[int32](8)}}, 400, "InvalidParameter"},
+		{fromImageAt(1, "", to.Ptr[int32](2)), 409, "OperationNotAllowed"},
+	} {
+		named.Properties.StorageProfile.DataDisks = bad.disks
+		_, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm-named", named, nil))
+		testserver.WantError(t, "a bad data disk from the image", err, bad.status, bad.code)
+	}
+	named.Properties.StorageProfile.DataDisks = fromImageAt(1, "named-data", to.Ptr[int32](4))
+	vm = e.putVMFromImage(t, "vm-named", named)
+	if dd := e.vmDisk(t, vm.Properties.StorageProfile.DataDisks[0].ManagedDisk); *dd.Name != "named-data" || *dd.Properties.DiskSizeGB != 4 {
+		t.Fatalf("named data disk: %s %d GB", *dd.Name, *dd.Properties.DiskSizeGB)
+	}
+	e.sameBytes(t, "named-data", dataBytes)
+	// An update without the image reference adds a disk from the VM's image.
+	named.Properties.StorageProfile.ImageReference = nil
+	named.Properties.StorageProfile.DataDisks = fromImageAt(1, "named-data-2", nil)
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm-named", named, nil)); err != nil {
+		t.Fatal(err)
+	}
+	e.sameBytes(t, "named-data-2", dataBytes)
+	n := 0
+	for page := range fixture.Pages(t, e.disks.NewListByResourceGroupPager(e.rg, nil)) {
+		n += len(page.Value)
+	}
+	if n != 8 { // three sources, vm-version's two disks, vm-named's OS disk and two data disks
+		t.Fatalf("%d disks, want 8", n)
+	}
+
 	// By image definition id: its latest version, enlarged.
 	vm = e.putVMFromImage(t, "vm-latest", vmFromImage(armcompute.ImageReference{ID: im.ID}, to.Ptr[int32](2)))
 	osd = e.vmDisk(t, vm.Properties.StorageProfile.OSDisk.ManagedDisk)
@@ -205,7 +250,7 @@ func TestVMFromGalleryImage(t *testing.T) {
 	}).NewVirtualMachinesClient()
 	_, err = fixture.Wait(vc.BeginCreateOrUpdate(ctx, "rg2", "stolen", vmFromImage(armcompute.ImageReference{ID: v.ID}, nil), nil))
 	wantGalleryReadRefused(t, "a VM from a gallery the caller may not read", err)
-	n := 0
+	n = 0
 	for page := range fixture.Pages(t, e.disks.NewListByResourceGroupPager("rg2", nil)) {
 		n += len(page.Value)
 	}

@@ -219,8 +219,12 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		}
 	} else if osFromImage && pendingFromImage(create) {
 		// An update adds a disk from the image: the image the VM was made from.
+		ref := sp.ImageReference
+		if body, err := pr.svc.VMResource(ctx, spec.ID); err == nil && body.Properties.StorageProfile.ImageReference != nil {
+			ref = body.Properties.StorageProfile.ImageReference
+		}
 		var err error
-		if src, err = pr.vmImage(r, sp.ImageReference, spec.Location); err != nil {
+		if src, err = pr.vmImage(r, ref, spec.Location); err != nil {
 			return nil, err
 		}
 	}
