@@ -304,6 +304,11 @@ func TestAzblobConnectionString(t *testing.T) {
 	wantCode(t, "properties of a deleted blob", err, 404, "BlobNotFound")
 	_, err = client.DeleteBlob(ctx, "docs", "a/note.txt", nil)
 	wantCode(t, "delete a deleted blob", err, 404, "BlobNotFound")
+	_, err = client.UploadBuffer(ctx, "docs", "cool.txt", []byte("x"), &azblob.UploadBufferOptions{AccessTier: to.Ptr(blob.AccessTierCool)})
+	wantCode(t, "an upload to the Cool tier (not kept)", err, 400, "InvalidHeaderValue")
+	if _, err := client.UploadBuffer(ctx, "docs", "hot.txt", []byte("x"), &azblob.UploadBufferOptions{AccessTier: to.Ptr(blob.AccessTierHot)}); err != nil {
+		t.Fatalf("an upload to the Hot tier: %v", err)
+	}
 	_, err = cc.NewBlobClient("c.txt").CreateSnapshot(ctx, nil)
 	wantCode(t, "a snapshot (not served)", err, 400, "UnsupportedHttpVerb")
 	_, err = client.DownloadStream(ctx, "nothere", "x", nil)

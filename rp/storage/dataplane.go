@@ -235,6 +235,9 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 	if r.Header.Get("x-ms-lease-id") != "" {
 		return blobwire.Errorf(http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob: Safehold's blob service keeps no leases; send the request without x-ms-lease-id.")
 	}
+	if tier := r.Header.Get("x-ms-access-tier"); tier != "" && !strings.EqualFold(tier, "Hot") && r.Method == http.MethodPut {
+		return blobwire.Errorf(http.StatusBadRequest, "InvalidHeaderValue", "The value '%s' of x-ms-access-tier is not supported: Safehold keeps blobs in the Hot tier only (send Hot, or no tier).", tier)
+	}
 	switch {
 	case r.Method == http.MethodPut && v.Get("comp") == "page":
 		return h.withBlob(ctx, q, func(b *accountblob.Blob) error {
