@@ -131,14 +131,14 @@ func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
 
 // --- jobs ---
 
+// operationCategories are the jobs' operationCategory by operation; any
+// other operation is "Management".
+var operationCategories = map[string]string{protection.OpBackup: "Backup", protection.OpConfigureBackup: "Backup",
+	protection.OpRestore: "Restore", protection.OpVerify: "Verify"}
+
 func operationCategory(op string) string {
-	switch op {
-	case protection.OpBackup, protection.OpConfigureBackup:
-		return "Backup"
-	case protection.OpRestore:
-		return "Restore"
-	case protection.OpVerify:
-		return "Verify"
+	if c, ok := operationCategories[op]; ok {
+		return c
 	}
 	return "Management"
 }
