@@ -130,19 +130,11 @@ func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 		desc = in.Properties.Description
 	}
 	id := guardIDOf(r)
-	created := false
-	var out guardResource
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		var old guardResource
-		err := resource.Get(ctx, tx, id, &old)
-		if err != nil && !isNotFound(err) {
-			return err
-		}
-		created = err != nil
-		out = guardResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: resource.GuardType, Location: resource.NormLocation(in.Location), Tags: in.Tags}}
-		if !created {
+	return putTracked(pr, r, id, func(tx store.Tx, old *guardResource) (*guardResource, error) {
+		out := guardResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: resource.GuardType, Location: resource.NormLocation(in.Location), Tags: in.Tags}}
+		if old != nil {
 			if resource.NormLocation(old.Location) != out.Location {
-				return fieldError("location", "'%s' differs from the resource guard's location '%s'; a resource guard cannot move", in.Location, old.Location)
+				return nil, fieldError("location", "'%s' differs from the resource guard's location '%s'; a resource guard cannot move", in.Location, old.Location)
 			}
 			out.Name, out.SystemData = old.Name, old.SystemData
 			if desc == "" && old.Properties != nil {
@@ -158,12 +150,8 @@ func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 		out.Properties = &guardProperties{ProvisioningState: "Succeeded", AllowAutoApprovals: true, ResourceGuardOperations: guardOperations(excl),
 			VaultCriticalOperationExclusionList: excl, Description: desc}
 		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
-		return resource.Put(ctx, tx, id, &out)
+		return &out, resource.Put(ctx, tx, id, &out)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return arm.CreatedOrOK(created, &out), nil
 }
 
 func (pr *Provider) guardFor(r *arm.Request) (*guardResource, error) {

@@ -98,6 +98,32 @@ func (pr *Provider) checkVault(r *arm.Request) error {
 	return nil
 }
 
+// putTracked creates or replaces the tracked resource id names in one
+// transaction: put makes and stores it from the stored one (nil when there
+// is none), and the answer is 201 for a new resource, else 200.
+func putTracked[T any](pr *Provider, r *arm.Request, id arm.ResourceID, put func(tx store.Tx, old *T) (*T, error)) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	created := false
+	var out *T
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		old := new(T)
+		err := resource.Get(ctx, tx, id, old)
+		if isNotFound(err) {
+			old, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		created = old == nil
+		out, err = put(tx, old)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arm.CreatedOrOK(created, out), nil
+}
+
 // inVault is h for a child of a vault: it answers NotFound (checkVault)
 // unless the vault the request addresses exists.
 func (pr *Provider) inVault(h arm.Handler) arm.Handler {
@@ -207,21 +233,13 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	id := vaultIDOf(r)
-	created := false
-	var out vaultResource
-	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		var old vaultResource
-		err := resource.Get(ctx, tx, id, &old)
-		if err != nil && !isNotFound(err) {
-			return err
-		}
-		exists := err == nil
-		created = !exists
+	return putTracked(pr, r, id, func(tx store.Tx, old *vaultResource) (*vaultResource, error) {
+		exists := old != nil
 		if exists && resource.NormLocation(old.Location) != resource.NormLocation(in.Location) {
-			return fieldError("location", "'%s' differs from the vault's location '%s'; a vault cannot move", in.Location, old.Location)
+			return nil, fieldError("location", "'%s' differs from the vault's location '%s'; a vault cannot move", in.Location, old.Location)
 		}
 		// Azure answers locations normalised ("West US" → "westus").
-		out = vaultResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: typeVault, Location: resource.NormLocation(in.Location), Tags: in.Tags}, Properties: in.Properties}
+		out := vaultResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: typeVault, Location: resource.NormLocation(in.Location), Tags: in.Tags}, Properties: in.Properties}
 		if exists {
 			out.Name, out.Location, out.SystemData = old.Name, resource.NormLocation(old.Location), old.SystemData
 		}
@@ -231,10 +249,10 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		}
 		sec, err := checkSecuritySettings(in.Properties.SecuritySettings, oldSecurity, !exists)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := pr.guardSoftDelete(r, oldSecurity, sec, in.Properties.ResourceGuardOperationRequests); err != nil {
-			return err
+			return nil, err
 		}
 		out.Properties.SecuritySettings = sec
 		var oldIdentity *identityDetails
@@ -243,23 +261,19 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		}
 		ident, err := pr.setIdentity(ctx, tx, id.String(), oldIdentity, in.Identity, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out.Identity = ident
 		out.Properties.ProvisioningState = "Succeeded"
 		out.Properties.ResourceMoveState = "Unknown"
 		px, err := resource.GuardProxyOf(ctx, tx, id.String())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		guarded := px != nil
 		out.Properties.IsVaultProtectedByResourceGuard = &guarded
-		return pr.saveVault(ctx, tx, r, id, &out)
+		return &out, pr.saveVault(ctx, tx, r, id, &out)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return arm.CreatedOrOK(created, &out), nil
 }
 
 func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
