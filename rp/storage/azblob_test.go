@@ -451,6 +451,34 @@ func TestAzblobSAS(t *testing.T) {
 	if _, err := rwdl.NewBlobClient("tmp.txt").Delete(ctx, nil); err != nil {
 		t.Fatalf("delete a blob with a container SAS: %v", err)
 	}
+	// Create without write: new blobs only.
+	createOnly, err := container.NewClientWithNoCredential(containerSAS(cred, sas.ContainerPermissions{Create: true},
+		time.Now().Add(-time.Minute), time.Now().Add(time.Hour)), &container.ClientOptions{ClientOptions: co})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createOnly.NewBlockBlobClient("created.txt").Upload(ctx, streaming([]byte("new")), nil); err != nil {
+		t.Fatalf("create a blob with a create SAS: %v", err)
+	}
+	if _, err := createOnly.NewBlockBlobClient("staged.bin").StageBlock(ctx, "YjE=", streaming([]byte("b1")), nil); err != nil {
+		t.Fatalf("stage a block with a create SAS: %v", err)
+	}
+	if _, err := createOnly.NewBlockBlobClient("staged.bin").CommitBlockList(ctx, []string{"YjE="}, nil); err != nil {
+		t.Fatalf("commit a new blob with a create SAS: %v", err)
+	}
+	_, err = createOnly.NewBlockBlobClient("created.txt").Upload(ctx, streaming([]byte("over")), nil)
+	wantCode(t, "overwrite with a create SAS", err, 403, "AuthorizationPermissionMismatch")
+	_, err = createOnly.NewBlobClient("created.txt").SetMetadata(ctx, map[string]*string{"a": to.Ptr("b")}, nil)
+	wantCode(t, "set metadata with a create SAS", err, 403, "AuthorizationPermissionMismatch")
+	if got := download(t, ctx, ro.NewBlobClient("created.txt"), nil); string(got) != "new" {
+		t.Fatalf("created.txt holds %q", got)
+	}
+	for _, name := range []string{"created.txt", "staged.bin"} {
+		if _, err := rwdl.NewBlobClient(name).Delete(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	for _, c := range []struct {
 		what string
 		v    sas.BlobSignatureValues

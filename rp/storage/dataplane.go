@@ -53,6 +53,9 @@ type blobReq struct {
 	r                        *http.Request
 	account, container, blob string
 	acct                     *Account
+	// createOnly: a SAS that grants create (c) but not write (w) writes
+	// new blobs only (Put Blob, Put Block, Put Block List).
+	createOnly bool
 }
 
 func (h *blobHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -232,6 +235,21 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 		return nil
 	}
 	check := blobCheck(r)
+	if q.createOnly {
+		switch v.Get("comp") {
+		case "", "blocklist":
+			cond := check
+			check = func(cur *accountblob.Blob) error {
+				if cur != nil {
+					return blobwire.Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: the SAS grants create (c), not write (w), and the blob exists.")
+				}
+				return cond(cur)
+			}
+		case "block":
+		default:
+			return blobwire.Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: the SAS grants create (c), which writes new blobs only; this needs write (w).")
+		}
+	}
 	if r.Header.Get("x-ms-lease-id") != "" {
 		return blobwire.Errorf(http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob: Safehold's blob service keeps no leases; send the request without x-ms-lease-id.")
 	}
@@ -910,8 +928,11 @@ func authorize(q *blobReq, perm, res string, now time.Time) error {
 		return authFailed("Signature did not match. Sign the SAS with one of the account's keys (listKeys).")
 	}
 	sp := v.Get("sp")
-	if !strings.Contains(sp, perm) && !(perm == "w" && strings.Contains(sp, "c") && q.blob != "") {
-		return blobwire.Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: it needs '%s', the SAS grants '%s'.", perm, sp)
+	if !strings.Contains(sp, perm) {
+		if !(perm == "w" && strings.Contains(sp, "c") && q.blob != "") {
+			return blobwire.Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: it needs '%s', the SAS grants '%s'.", perm, sp)
+		}
+		q.createOnly = true
 	}
 	return nil
 }
