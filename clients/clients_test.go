@@ -355,6 +355,13 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 	if out := az.tsv("storage", "blob", "list", "-c", "docs", "--connection-string", sasCS, "--query", "[].name"); out != "b/note.txt" {
 		t.Fatalf("blob list with a SAS: %q", out)
 	}
+	// The endpoint with a key or a SAS as az's own flags.
+	if out := az.tsv("storage", "blob", "list", "-c", "docs", "--blob-endpoint", endpoint, "--account-name", "azblobs1", "--account-key", key, "--query", "[].name"); out != "b/note.txt" {
+		t.Fatalf("blob list with --blob-endpoint and --account-key: %q", out)
+	}
+	if out := az.tsv("storage", "blob", "list", "-c", "docs", "--blob-endpoint", endpoint, "--sas-token", token, "--query", "[].name"); out != "b/note.txt" {
+		t.Fatalf("blob list with --blob-endpoint and --sas-token: %q", out)
+	}
 	az.run("storage", "blob", "download", "-c", "docs", "-n", "b/note.txt", "-f", dst, "--overwrite", "--connection-string", sasCS, "-o", "none")
 	if back, err := os.ReadFile(dst); err != nil || string(back) != "hello" {
 		t.Fatalf("download with a SAS: %q %v", back, err)
