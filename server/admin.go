@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,19 +78,14 @@ func (s *Server) initClock(ctx context.Context) error {
 	s.ClockControl = ctl
 	if s.Config.ClockStart != nil {
 		ctl.Set(*s.Config.ClockStart)
-	} else if d, err := s.Store.Get(ctx, "config", clockDocKey); err == nil {
-		var st clock.State
-		if err := json.Unmarshal(d.Value, &st); err != nil {
-			return fmt.Errorf("decode clock state: %w", err)
-		}
-		ctl.Restore(st)
+	} else if st, err := store.GetJSON[clock.State](ctx, s.Store, "config", clockDocKey, "clock state"); err == nil {
+		ctl.Restore(*st)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	save := func(st clock.State) {
-		b, _ := json.Marshal(st)
 		if err := s.Store.Update(context.Background(), func(tx store.Tx) error {
-			return tx.Put(context.Background(), store.Doc{Kind: "config", Key: clockDocKey, Value: b})
+			return store.WriteJSON(context.Background(), tx.Put, store.Doc{Kind: "config", Key: clockDocKey}, st, "clock state")
 		}); err != nil {
 			s.logger.Error("save clock state", "err", err)
 		}
@@ -115,9 +109,8 @@ func (s *Server) followClock(ctx context.Context) {
 	for {
 		if d, err := s.Store.Get(ctx, "config", clockDocKey); err == nil && d.Version != seen {
 			seen = d.Version
-			var st clock.State
-			if json.Unmarshal(d.Value, &st) == nil {
-				s.Jobs.ClockMoved(ctx, func() { ctl.Restore(st) })
+			if st, err := store.DecodeJSON[clock.State](d, "clock state"); err == nil {
+				s.Jobs.ClockMoved(ctx, func() { ctl.Restore(*st) })
 			}
 		}
 		select {
