@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
@@ -791,8 +790,7 @@ func (pr *Provider) softDeleteInstance(ctx context.Context, vault *vaultResource
 		if err := resource.Delete(ctx, tx, bid); err != nil && !isNotFound(err) {
 			return err
 		}
-		now := pr.p.Now().UTC()
-		purge := now.Add(time.Duration(sd.Days) * 24 * time.Hour)
+		info, purge := sd.deletion(pr.p.Now().UTC(), activity)
 		p := *bi.Properties
 		p.ObjectType = "DeletedBackupInstance"
 		p.ProvisioningState = "Succeeded"
@@ -800,9 +798,7 @@ func (pr *Provider) softDeleteInstance(ctx context.Context, vault *vaultResource
 		p.ProtectionStatus = &protectionStatus{Status: stateSoftDeleted}
 		p.ProtectionErrorDetails = nil
 		d := &deletedInstanceResource{ProxyResource: arm.ProxyResource{ID: did.String(), Name: bi.Name, Type: typeDeleted}, Tags: bi.Tags, SystemData: bi.SystemData,
-			Properties: &deletedInstance{backupInstance: p, DeletionInfo: &deletionInfo{
-				DeletionTime: now.Format(time.RFC3339Nano), BillingEndDate: now.Format(time.RFC3339Nano),
-				ScheduledPurgeTime: purge.Format(time.RFC3339Nano), DeleteActivityID: activity}}}
+			Properties: &deletedInstance{backupInstance: p, DeletionInfo: info}}
 		if err := resource.Put(ctx, tx, did, d); err != nil {
 			return err
 		}

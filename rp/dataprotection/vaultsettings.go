@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"strings"
+	"time"
 )
 
 // fillVaultSettings completes a Backup vault's properties with what Azure
@@ -61,6 +62,15 @@ type softDelete struct {
 }
 
 func (s softDelete) enabled() bool { return s.State == "On" || s.State == "AlwaysOn" }
+
+// deletion is what soft delete records of a backup instance the operation
+// activity deletes at now (which ends its billing), and when it is purged:
+// the retention's days later.
+func (s softDelete) deletion(now time.Time, activity string) (*deletionInfo, time.Time) {
+	purge := now.Add(time.Duration(s.Days) * 24 * time.Hour)
+	return &deletionInfo{DeletionTime: now.Format(time.RFC3339Nano), BillingEndDate: now.Format(time.RFC3339Nano),
+		ScheduledPurgeTime: purge.Format(time.RFC3339Nano), DeleteActivityID: activity}, purge
+}
 
 // getCI returns the value of the key of m equal to k ignoring case.
 func getCI(m map[string]json.RawMessage, k string) (string, json.RawMessage) {
