@@ -526,11 +526,12 @@ func (p *prereqs) protectVM(rg, vault, container, item string) {
 		p.logf("protect %s in %s: %v", item, vault, err)
 		return
 	}
-	for i := 0; i < 100; i++ {
+	// Waits are bounded by time, not by polls: under CI load a poll can
+	// take seconds.
+	for end := time.Now().Add(3 * time.Minute); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		if it, err := bf.NewProtectedItemsClient().Get(ctx, vault, rg, "Azure", container, item, nil); err == nil && it.Properties != nil {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	if _, err := bf.NewBackupsClient().Trigger(ctx, vault, rg, "Azure", container, item, armrecoveryservicesbackup.BackupRequestResource{
 		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
@@ -538,12 +539,11 @@ func (p *prereqs) protectVM(rg, vault, container, item string) {
 		return
 	}
 	// Wait for the recovery point.
-	for i := 0; i < 300; i++ {
+	for end := time.Now().Add(3 * time.Minute); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		pg := bf.NewRecoveryPointsClient().NewListPager(vault, rg, "Azure", container, item, nil)
 		if page, err := pg.NextPage(ctx); err == nil && len(page.Value) > 0 {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	p.logf("no recovery point of %s in %s", item, vault)
 }
