@@ -130,7 +130,7 @@ func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 		desc = in.Properties.Description
 	}
 	id := guardIDOf(r)
-	return putTracked(pr, r, id, func(tx store.Tx, old *guardResource) (*guardResource, error) {
+	resp, err := putTracked(pr, r, id, func(tx store.Tx, old *guardResource) (*guardResource, error) {
 		out := guardResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: resource.GuardType, Location: resource.NormLocation(in.Location), Tags: in.Tags}}
 		if old != nil {
 			if resource.NormLocation(old.Location) != out.Location {
@@ -152,7 +152,17 @@ func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 		out.SystemData = arm.Touch(out.SystemData, r.Caller(), pr.p.Now())
 		return &out, resource.Put(ctx, tx, id, &out)
 	})
+	if err == nil && resp.Status == http.StatusCreated && r.APIVersion[:min(len(r.APIVersion), 10)] < guardCreatedSince {
+		resp.Status = http.StatusOK
+	}
+	return resp, err
 }
+
+// guardCreatedSince is the first api-version whose ResourceGuards_Put lists
+// 201: before it the spec lists 200 alone, and the SDKs generated from it
+// (armdataprotection v1 at 2022-04-01) take any other code, a 201 included,
+// for an error, so a guard created at an older version answers 200.
+const guardCreatedSince = "2024-04-01"
 
 func (pr *Provider) guardFor(r *arm.Request) (*guardResource, error) {
 	ctx := r.HTTP.Context()

@@ -295,3 +295,29 @@ func TestGuardedCascadingDeletes(t *testing.T) {
 	_, err = admin.NewBackupVaultsClient().Get(ctx, dv.RG, dv.Vault, nil)
 	testserver.WantError(t, "the vault after its group's delete", err, 404, "ResourceGroupNotFound")
 }
+
+// TestResourceGuardPutStatusByVersion: the spec of ResourceGuards_Put lists
+// 200 alone before 2024-04-01 (armdataprotection v1 at 2022-04-01 refuses
+// any other code, a 201 included) and 200 or 201 from then on; creating a
+// guard answers 200 at the older versions, 201 at the newer, and replacing
+// one answers 200 at all.
+func TestResourceGuardPutStatusByVersion(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("guard-rg")
+	base := "/subscriptions/" + e.Sub + "/resourceGroups/guard-rg/providers/Microsoft.DataProtection/resourceGuards/"
+	for i, c := range []struct {
+		version         string
+		create, replace int
+	}{
+		{"2022-04-01", 200, 200}, {"2021-07-01", 200, 200}, {"2023-12-01", 200, 200}, {"2024-02-01-preview", 200, 200},
+		{"2024-04-01", 201, 200}, {"2025-07-01", 201, 200},
+	} {
+		p := base + "g" + strings.ReplaceAll(c.version, "-", "") + "?api-version=" + c.version
+		for j, want := range []int{c.create, c.replace} {
+			resp, m := e.Do("PUT", p, `{"location":"westus"}`)
+			if resp.StatusCode != want || m["id"] == nil {
+				t.Errorf("case %d PUT %d at %s: %d (error %q), want %d with the guard", i, j, c.version, resp.StatusCode, testserver.ErrorCode(m), want)
+			}
+		}
+	}
+}
