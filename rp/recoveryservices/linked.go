@@ -28,12 +28,29 @@ func itemLinks(vm string, in itemInput) []arm.Link {
 }
 
 // restoreLinks are the links of a restore: where it creates disks (the
-// target resource group), the VM it restores to and the staging storage
-// account it reads.
+// target resource group; in the unmanaged form, the staging account's; for
+// a new VM without one, the VM's), the VM it restores to and the staging
+// storage account it writes (storageAccountId, or the identity-based
+// restore's targetStorageAccountId).
 func restoreLinks(req restoreRequest) []arm.Link {
+	staging, _ := req.staging()
+	rg := req.TargetResourceGroupID
+	if strings.EqualFold(req.RecoveryType, "RestoreDisks") {
+		req.RecoveryType = "RestoreDisks"
+	}
+	if rid, err := arm.ParseID(staging); err == nil && req.unmanaged() {
+		rg = rid.ResourceGroupID()
+	}
+	if rid, err := arm.ParseID(req.TargetVirtualMachineID); err == nil && rg == "" && strings.EqualFold(req.RecoveryType, "AlternateLocation") {
+		rg = rid.ResourceGroupID()
+	}
 	return []arm.Link{
-		link("Microsoft.Compute/disks/write", req.TargetResourceGroupID),
+		link("Microsoft.Compute/disks/write", rg),
 		link("Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID),
-		link("Microsoft.Storage/storageAccounts/read", req.StorageAccountID),
+		link(stagingAction, staging),
 	}
 }
+
+// stagingAction is the access a restore needs on its staging account: it
+// writes the VM's configuration (and, unmanaged, its VHDs) into it.
+const stagingAction = "Microsoft.Storage/storageAccounts/write"

@@ -380,7 +380,7 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 	if pr.p.Authorize != nil {
 		checks := [][2]string{}
 		if staging != "" {
-			checks = append(checks, [2]string{"Microsoft.Storage/storageAccounts/read", staging})
+			checks = append(checks, [2]string{stagingAction, staging})
 		}
 		switch req.RecoveryType {
 		case "RestoreDisks":
