@@ -589,10 +589,11 @@ type rangedSource interface {
 // copyRanges copies the ranges rs (where a source has data) of src's
 // first size bytes into f, writing only non-zero blocks.
 func copyRanges[R ~struct{ Off, Len int64 }](f io.WriterAt, src io.ReaderAt, rs []R, size int64) error {
+	buf := make([]byte, 1<<20)
 	for _, rr := range rs {
 		r := struct{ Off, Len int64 }(rr)
 		end := min(r.Off+r.Len, size)
-		if err := copySparse(f, io.NewSectionReader(src, 0, end), r.Off, end); err != nil {
+		if err := copySparseBuf(f, io.NewSectionReader(src, 0, end), r.Off, end, buf); err != nil {
 			return err
 		}
 	}
@@ -690,7 +691,11 @@ func (s *Service) restoreVolume(ctx context.Context, repo *snapshot.Repository, 
 
 // copySparse copies size bytes of src into f, writing only non-zero blocks.
 func copySparse(f io.WriterAt, src io.ReaderAt, from, size int64) error {
-	buf := make([]byte, 1<<20)
+	return copySparseBuf(f, src, from, size, make([]byte, 1<<20))
+}
+
+// copySparseBuf is copySparse through buf.
+func copySparseBuf(f io.WriterAt, src io.ReaderAt, from, size int64, buf []byte) error {
 	for off := from; off < size; {
 		n := min(int64(len(buf)), size-off)
 		if _, err := io.ReadFull(io.NewSectionReader(src, off, n), buf[:n]); err != nil {

@@ -51,6 +51,8 @@ func restoreLinks(req restoreRequest) []arm.Link {
 	}
 }
 
-// stagingAction is the access a restore needs on its staging account: it
-// writes the VM's configuration (and, unmanaged, its VHDs) into it.
-const stagingAction = "Microsoft.Storage/storageAccounts/write"
+// stagingAction is the access a restore needs on its staging account.
+// Read, as in Azure: the Backup service (not the caller) writes the VM's
+// configuration and VHDs there, and Azure's Backup Contributor and Backup
+// Operator roles hold storageAccounts/read only.
+const stagingAction = "Microsoft.Storage/storageAccounts/read"
