@@ -195,6 +195,14 @@ func (s *Service) CreateContainer(ctx context.Context, account, name string, met
 	return c, err
 }
 
+// EnsureContainer creates a container unless it exists.
+func (s *Service) EnsureContainer(ctx context.Context, account, name string) error {
+	if _, err := s.CreateContainer(ctx, account, name, nil); err != nil && !failure.Is(err, failure.Conflict) {
+		return err
+	}
+	return nil
+}
+
 // GetContainer returns a container; 404 ContainerNotFound.
 func (s *Service) GetContainer(ctx context.Context, account, name string) (*Container, error) {
 	c, err := store.GetJSON[Container](ctx, s.st, containerKind, ckey(account, name), "container")
@@ -792,6 +800,12 @@ const PathPrefix = "/storage/blob/"
 
 // AzureSuffix is the host suffix of Azure's public blob endpoints.
 const AzureSuffix = ".blob.core.windows.net"
+
+// AzureURL is the Azure URL of a blob (https://{account}.blob.core.windows.net/{container}/{blob}),
+// the form ParseSource reads back.
+func AzureURL(account, container, name string) string {
+	return "https://" + strings.ToLower(account) + AzureSuffix + "/" + container + "/" + name
+}
 
 // ParseSource parses a blob URL; ok is false when uri is not one (then
 // it is something else: a disk's URL, a local file). host is the host

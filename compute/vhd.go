@@ -86,7 +86,7 @@ func (s *Service) ExportVHD(ctx context.Context, id string, to BlobRef) error {
 		return err
 	}
 	defer release()
-	if _, err := blobs.CreateContainer(ctx, to.Account, to.Container, nil); err != nil && !failure.Is(err, failure.Conflict) {
+	if err := blobs.EnsureContainer(ctx, to.Account, to.Container); err != nil {
 		return err
 	}
 	if err := blobs.DeleteBlob(ctx, to.Account, to.Container, to.Name, nil); err != nil && !failure.Is(err, failure.NotFound) {

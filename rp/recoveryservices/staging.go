@@ -11,7 +11,6 @@ import (
 
 	"github.com/safehold/safehold/accountblob"
 	"github.com/safehold/safehold/compute"
-	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/protection"
 )
 
@@ -80,9 +79,9 @@ func (pr *Provider) stageRestore(ctx context.Context, in *restoreInput, it *item
 	vmName := firstOf(p.Details["vmName"], it.FriendlyName)
 	container := stagingContainer(vmName, in.JobID)
 	uri := func(name string) string {
-		return "https://" + strings.ToLower(account) + accountblob.AzureSuffix + "/" + container + "/" + name
+		return accountblob.AzureURL(account, container, name)
 	}
-	if _, err := blobs.CreateContainer(ctx, account, container, nil); err != nil && !failure.Is(err, failure.Conflict) {
+	if err := blobs.EnsureContainer(ctx, account, container); err != nil {
 		return nil, err
 	}
 	osDisk := map[string]any{"osType": p.Details["osType"], "createOption": "Attach"}
