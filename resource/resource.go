@@ -135,6 +135,14 @@ func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx s
 	}, nil
 }
 
+// AnyUnder reports whether r holds a resource below scope (through a
+// transaction: as of that transaction). A scope with none has nothing for
+// ClearUnder's deleters to do.
+func AnyUnder(ctx context.Context, r store.Reader, scope string) (bool, error) {
+	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Limit: 1})
+	return len(docs) > 0, err
+}
+
 // Now is the platform clock's time.
 func (p *Platform) Now() time.Time { return p.Clock.Now() }
 

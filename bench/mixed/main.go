@@ -141,6 +141,12 @@ type sample struct {
 	d      time.Duration
 	status int
 	err    bool
+	items  int // the groups in an rg-list answer (its first page)
+}
+
+// groupsIn counts the resource groups in a list answer, and those Deleting.
+func groupsIn(b []byte) (n, deleting int) {
+	return bytes.Count(b, []byte(`"type":"Microsoft.Resources/resourceGroups"`)), bytes.Count(b, []byte(`"provisioningState":"Deleting"`))
 }
 
 func main() {
@@ -239,8 +245,12 @@ func main() {
 					path = rsVault + "/backupJobs?api-version=2016-12-01"
 				}
 				t0 := time.Now()
-				st, _, err := c.do(method, path, body)
-				mine = append(mine, sample{op: i, d: time.Since(t0), status: st, err: err != nil})
+				st, b, err := c.do(method, path, body)
+				s := sample{op: i, d: time.Since(t0), status: st, err: err != nil}
+				if ops[i].name == "rg-list" {
+					s.items, _ = groupsIn(b)
+				}
+				mine = append(mine, s)
 			}
 			mu.Lock()
 			all = append(all, mine...)
@@ -284,6 +294,27 @@ func main() {
 		report(ops[k].name, byOp[k])
 	}
 	report("overall", all)
+	// How long the group lists were (the groups whose delete has not
+	// finished are listed, Deleting), and what is left once the load ends.
+	if ss := byOp[opIndex("rg-list")]; len(ss) > 0 {
+		items := 0
+		for _, s := range ss {
+			items += s.items
+		}
+		n, del, pages := 0, 0, 0
+		for next := c.base + sub + "/resourcegroups?api-version=2021-04-01"; next != "" && pages < 100; pages++ {
+			st, b, err := c.do("GET", strings.TrimPrefix(next, c.base), "")
+			if err != nil || st != 200 {
+				break
+			}
+			dn, dd := groupsIn(b)
+			n, del = n+dn, del+dd
+			var l struct{ NextLink string }
+			json.Unmarshal(b, &l)
+			next = l.NextLink
+		}
+		fmt.Printf("groups per rg-list answer: %.0f on average; after the run: %d listed, %d of them Deleting\n", float64(items)/float64(len(ss)), n, del)
+	}
 	var failed bytes.Buffer
 	for _, s := range all {
 		if s.err || s.status >= 500 {

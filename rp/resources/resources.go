@@ -16,6 +16,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -418,6 +419,21 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		op.ResourceID = g.ID
+		// A group with nothing under it (no resource, no role assignment)
+		// has nothing to cascade into: it goes in this transaction, with
+		// its operation recorded done, instead of as a task whose claim and
+		// end are two more commits (under load, deletes otherwise lag and
+		// every list carries the groups still Deleting). Read in the
+		// transaction, so nothing created meanwhile is left behind.
+		if empty, err := pr.emptyGroup(ctx, tx, g.ID); err != nil {
+			return err
+		} else if empty {
+			if err := resource.Delete(ctx, tx, rgID(sub, g.Name)); err != nil {
+				return err
+			}
+			op.ResultStatus, op.PercentComplete = http.StatusOK, 100
+			return pr.p.Ops.Completed(ctx, tx, op)
+		}
 		g.Properties.ProvisioningState = "Deleting"
 		if err := resource.Put(ctx, tx, rgID(sub, g.Name), g); err != nil {
 			return err
@@ -429,6 +445,16 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 	}
 	pr.p.Ops.Notify()
 	return arm.Accepted().Async(r, "", "/subscriptions/"+sub+"/operationresults/"+op.ID), nil
+}
+
+// emptyGroup reports whether nothing is under the group id: no resource
+// and no role assignment at or below it.
+func (pr *Provider) emptyGroup(ctx context.Context, tx store.Reader, id string) (bool, error) {
+	if any, err := resource.AnyUnder(ctx, tx, id); err != nil || any {
+		return false, err
+	}
+	any, err := rbac.AnyAssignmentUnder(ctx, tx, id)
+	return !any, err
 }
 
 func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error {
