@@ -200,6 +200,16 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 			return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 		}
 	}
+	if existing != nil && sp.ImageReference != nil {
+		// A VM keeps the image it was made from (Azure: 409
+		// PropertyChangeNotAllowed); a PUT of the VM's own GET body,
+		// which names it again, is an update like any other.
+		if body, err := pr.svc.VMResource(ctx, spec.ID); err == nil && !sameImage(body.Properties.StorageProfile.ImageReference, sp.ImageReference) {
+			e := arm.Conflict("PropertyChangeNotAllowed", "Changing property 'imageReference' is not allowed: the VM '%s' keeps the image it was created from. Create a new VM to use another image.", vmName)
+			e.Target = "imageReference"
+			return nil, e
+		}
+	}
 	var src *compute.VMImageSource
 	if osFromImage && existing == nil {
 		ref := sp.ImageReference
@@ -516,4 +526,22 @@ func (pr *Provider) listUsages(r *arm.Request) (*arm.Response, error) {
 		out[i] = usage{Unit: "Count", CurrentValue: u.Current, Limit: u.Limit, Name: usageName{Value: u.Name, LocalizedValue: u.LocalizedName}}
 	}
 	return arm.PageOK(r, out, 1000)
+}
+
+// sameImage reports whether given names the image a VM was made from
+// (had): the same platform image (publisher, offer and sku, any case; a
+// version of "latest", or the one it was made from, or the exact version
+// it resolved to) or the same gallery image id. A VM made with no image
+// (attached or empty OS disk) has none to change.
+func sameImage(had, given *compute.VMImageReference) bool {
+	if had == nil {
+		return given.Publisher == "" && given.Offer == "" && given.SKU == "" && given.ID == "" && given.SharedGalleryImageID == "" && given.CommunityGalleryImageID == ""
+	}
+	eq := strings.EqualFold
+	if !eq(had.Publisher, given.Publisher) || !eq(had.Offer, given.Offer) || !eq(had.SKU, given.SKU) ||
+		!eq(had.ID, given.ID) || !eq(had.SharedGalleryImageID, given.SharedGalleryImageID) || !eq(had.CommunityGalleryImageID, given.CommunityGalleryImageID) {
+		return false
+	}
+	v := given.Version
+	return v == "" || eq(v, "latest") || eq(v, had.Version) || eq(v, had.ExactVersion)
 }

@@ -117,6 +117,19 @@ func TestVMFromImageCreatesDisks(t *testing.T) {
 	if vm.Properties.OSProfile != nil && vm.Properties.OSProfile.AdminPassword != nil {
 		t.Fatal("the admin password is echoed back")
 	}
+	// The VM's own GET body PUT back (with the exactVersion it resolved
+	// to) is an update; another image is refused, and the VM keeps its own.
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", vm.VirtualMachine, nil)); err != nil {
+		t.Fatalf("PUT of the VM's own body: %v", err)
+	}
+	body.Properties.StorageProfile.ImageReference.SKU = to.Ptr("minimal")
+	_, err = fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vmi", body, nil))
+	if st, code := testserver.ErrorOf(err); st != http.StatusConflict || code != "PropertyChangeNotAllowed" || !strings.Contains(err.Error(), "imageReference") {
+		t.Fatalf("another image for the VM: %d %s (%v), want 409 PropertyChangeNotAllowed", st, code, err)
+	}
+	if vm, err = e.vms.Get(ctx, e.rg, "vmi", nil); err != nil || *vm.Properties.StorageProfile.ImageReference.SKU != "server" {
+		t.Fatalf("the VM's image after the refused change: %v", err)
+	}
 }
 
 // usages reads a region's compute usages through the SDK: name -> {current, limit}.
