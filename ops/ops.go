@@ -313,3 +313,45 @@ func (m *Manager) RegisterDone(kinds ...string) {
 		m.RegisterLight(kind, func(context.Context, *Operation) error { return nil })
 	}
 }
+
+// Keep is how long, by the server's clock, a finished operation's record
+// stays after it ended: its status and result URLs answer until then
+// (clients poll them within minutes), and then it is pruned (Prune).
+const Keep = 7 * 24 * time.Hour
+
+// pruneBatch is how many operation records Prune reads and deletes at once.
+const pruneBatch = 500
+
+// Prune deletes the records of the operations that ended before cutoff (a
+// running operation is kept whatever its age), a batch per commit, and
+// returns how many it deleted. A finished record never changes again, so
+// deleting it races with nothing; a status URL of a pruned operation
+// answers 404 OperationNotFound, as an unknown one.
+func (m *Manager) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	n, after := 0, ""
+	for {
+		docs, err := m.store.List(ctx, docKind, store.ListQuery{After: after, Limit: pruneBatch})
+		if err != nil || len(docs) == 0 {
+			return n, err
+		}
+		after = docs[len(docs)-1].Key
+		var old []string
+		for _, d := range docs {
+			var end struct {
+				EndTime *time.Time `json:"endTime"`
+			}
+			if json.Unmarshal(d.Value, &end) == nil && end.EndTime != nil && end.EndTime.Before(cutoff) {
+				old = append(old, d.Key)
+			}
+		}
+		if len(old) > 0 {
+			if err := m.store.Update(ctx, func(tx store.Tx) error { return store.DeleteKeys(ctx, tx, docKind, old...) }); err != nil {
+				return n, err
+			}
+			n += len(old)
+		}
+		if len(docs) < pruneBatch {
+			return n, nil
+		}
+	}
+}

@@ -213,3 +213,47 @@ func TestLaunchStartsWithItsTransaction(t *testing.T) {
 		t.Fatalf("the work ran %d times, want once (the failed launch must not run)", n)
 	}
 }
+
+// Prune deletes the records of operations that ended more than Keep ago,
+// in batches, and keeps running operations and recent ones.
+func TestPruneDropsOldFinishedOperations(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := &job.Runner{Store: st, Poll: time.Hour} // never started: a started operation stays running
+	m := ops.NewManager(st, clk, r, armops.Describe)
+	m.Register("work", func(context.Context, *ops.Operation) error { return nil })
+	const old = 1100 // more than two batches
+	err := st.Update(ctx, func(tx store.Tx) error {
+		for i := 0; i < old; i++ {
+			if err := m.Completed(ctx, tx, &ops.Operation{Kind: "work"}); err != nil {
+				return err
+			}
+		}
+		return m.Start(ctx, tx, &ops.Operation{ID: "running", Kind: "work"}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(ops.Keep + time.Hour)
+	recent := &ops.Operation{ID: "recent", Kind: "work"}
+	if err := st.Update(ctx, func(tx store.Tx) error { return m.Completed(ctx, tx, recent) }); err != nil {
+		t.Fatal(err)
+	}
+	n, err := m.Prune(ctx, clk.Now().Add(-ops.Keep))
+	if err != nil || n != old {
+		t.Fatalf("Prune: %d, %v; want %d", n, err, old)
+	}
+	docs, err := st.List(ctx, "operation", store.ListQuery{})
+	if err != nil || len(docs) != 2 {
+		t.Fatalf("%d operation records left (%v), want the running and the recent one", len(docs), err)
+	}
+	for _, id := range []string{"running", "recent"} {
+		if _, err := m.Lookup(ctx, id); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	if n, err := m.Prune(ctx, clk.Now().Add(-ops.Keep)); n != 0 || err != nil {
+		t.Fatalf("second Prune: %d, %v", n, err)
+	}
+}

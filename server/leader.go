@@ -17,6 +17,7 @@ import (
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 )
 
@@ -27,9 +28,14 @@ import (
 func (s *Server) maintain(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	var pruned time.Time // real time of the last prune of operation records
 	for {
 		s.Leader.Do(ctx, func(ctx context.Context, epoch int64) error {
 			s.runWanted(ctx)
+			if time.Since(pruned) >= pruneEvery {
+				pruned = time.Now()
+				s.pruneOperations(ctx)
+			}
 			return nil
 		})
 		select {
@@ -38,6 +44,22 @@ func (s *Server) maintain(ctx context.Context) {
 		case <-s.Leader.Changed():
 		case <-t.C:
 		}
+	}
+}
+
+// pruneEvery is how often (real time) the leader prunes operation records.
+const pruneEvery = time.Hour
+
+// pruneOperations deletes the records of operations that ended more than
+// ops.Keep ago by the server's clock, so a long-running server's store does
+// not grow by one record per long-running request for ever.
+func (s *Server) pruneOperations(ctx context.Context) {
+	n, err := s.Platform.Ops.Prune(ctx, s.Config.Clock.Now().Add(-ops.Keep))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Warn("prune operation records", "err", err)
+	case n > 0:
+		s.logger.Info("pruned operation records", "count", n, "endedBefore", ops.Keep.String()+" ago")
 	}
 }
 
