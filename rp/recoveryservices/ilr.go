@@ -2,6 +2,7 @@ package recoveryservices
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,7 +147,7 @@ func (pr *Provider) provisionILR(r *arm.Request, at pointAt) (*arm.Response, err
 	}
 	b, _ := json.Marshal(sess)
 	props, _ := json.Marshal(map[string]any{"objectType": "OperationStatusProvisionILRExtendedInfo", "recoveryTarget": map[string]any{
-		"clientScripts": []map[string]any{{"scriptContent": sc.String(), "scriptExtension": ".sh", "osType": "Linux", "url": "",
+		"clientScripts": []map[string]any{{"scriptContent": base64.StdEncoding.EncodeToString([]byte(sc.String())), "scriptExtension": ".sh", "osType": "Linux", "url": "",
 			"scriptNameSuffix": strings.ToLower(mustParse(at.item.SourceID).Name() + "_" + at.point.ID)}}}})
 	op := &ops.Operation{Kind: opKindItem, ResourceID: at.item.ID + "/recoveryPoints/" + at.point.ID, Caller: r.Caller(), Properties: props}
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {

@@ -2,6 +2,7 @@ package recoveryservices_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"regexp"
@@ -105,7 +106,7 @@ func TestFileRecoveryOverNBD(t *testing.T) {
 		t.Fatalf("client scripts: %v", st)
 	}
 	sc, _ := scripts[0].(map[string]any)
-	content, _ := sc["scriptContent"].(string)
+	content := scriptText(t, sc)
 	if sc["osType"] != "Linux" || sc["scriptExtension"] != ".sh" || !strings.Contains(content, "qemu-nbd --read-only") {
 		t.Fatalf("client script: %v", sc)
 	}
@@ -210,7 +211,7 @@ func TestFileRecoveryExpires(t *testing.T) {
 		if len(scripts) != 1 {
 			t.Fatalf("provision status: %v", st)
 		}
-		content, _ := scripts[0].(map[string]any)["scriptContent"].(string)
+		content := scriptText(t, scripts[0].(map[string]any))
 		u := regexp.MustCompile(`'nbd://([^/']+)/([^']+)'`).FindStringSubmatch(content)
 		if u == nil {
 			t.Fatalf("no NBD export in the script:\n%s", content)
@@ -276,4 +277,17 @@ func TestFileRecoveryExpires(t *testing.T) {
 	if docs, err := e.Server.Store.List(e.Ctx(), "recoveryservices.ilr", store.ListQuery{}); err != nil || len(docs) != 0 {
 		t.Fatalf("file recovery sessions stored after their item was deleted: %d (%v)", len(docs), err)
 	}
+}
+
+// scriptText is a client script's content: base64 of the script, as Azure
+// sends it (az backup restore files mount-rp decodes it before writing the
+// file).
+func scriptText(t *testing.T, sc map[string]any) string {
+	t.Helper()
+	enc, _ := sc["scriptContent"].(string)
+	b, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatalf("scriptContent is not base64: %v\n%s", err, enc)
+	}
+	return string(b)
 }
