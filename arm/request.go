@@ -427,48 +427,81 @@ func PageOK[T any](r *Request, items []T, pageSize int) (*Response, error) {
 // pageSize long, with an absolute nextLink when more remain. $top, when
 // given, caps the page size.
 func Page[T any](r *Request, items []T, pageSize int) (*List, error) {
-	if top := r.Query("$top"); top != "" {
-		n, err := strconv.Atoi(top)
-		if err != nil || n < 1 {
-			return nil, BadRequest("InvalidQueryParameterValue", "The value '%s' of query parameter '$top' is invalid: it must be a positive integer.", top)
-		}
-		if n < pageSize {
-			pageSize = n
-		}
+	start, size, err := r.PageBounds(pageSize)
+	if err != nil {
+		return nil, err
 	}
-	start := 0
-	if tok := r.Query("$skipToken"); tok != "" {
-		n, err := strconv.Atoi(tok)
-		if err != nil || n < 0 {
-			return nil, BadRequest("InvalidQueryParameterValue", "The $skipToken '%s' is invalid; use the nextLink of the previous page as given.", tok)
-		}
-		start = n
-	}
-	if start > len(items) {
-		start = len(items)
-	}
-	end := start + pageSize
-	if end > len(items) {
-		end = len(items)
-	}
+	start = min(start, len(items))
+	end := min(start+size, len(items))
 	out := &List{Value: make([]any, 0, end-start)}
 	for _, it := range items[start:end] {
 		out.Value = append(out.Value, it)
 	}
 	if end < len(items) {
-		q := r.HTTP.URL.Query()
-		for k := range q { // the token as the client spelled it ($skiptoken) gives way to the next
-			if strings.EqualFold(k, "$skipToken") {
-				delete(q, k)
-			}
-		}
-		q.Set("$skipToken", strconv.Itoa(end))
-		if r.APIVersion != "" {
-			q.Set("api-version", r.APIVersion)
-		}
-		out.NextLink = r.BaseURL() + r.HTTP.URL.EscapedPath() + "?" + q.Encode()
+		out.NextLink = r.NextPageLink(end)
 	}
 	return out, nil
+}
+
+// PageFunc answers 200 with the page the request selects (as Page does)
+// of a list that page reads: the items from start (its $skipToken), at
+// most size, and whether more follow. The list is read no further than the
+// page.
+func PageFunc[T any](r *Request, pageSize int, page func(start, size int) ([]T, bool, error)) (*Response, error) {
+	start, size, err := r.PageBounds(pageSize)
+	if err != nil {
+		return nil, err
+	}
+	items, more, err := page(start, size)
+	if err != nil {
+		return nil, err
+	}
+	l := &List{Value: make([]any, len(items))}
+	for i, it := range items {
+		l.Value[i] = it
+	}
+	if more {
+		l.NextLink = r.NextPageLink(start + size)
+	}
+	return OK(l), nil
+}
+
+// PageBounds is where the page the request selects starts (its
+// $skipToken) and how long it may be: pageSize, or $top when smaller.
+func (r *Request) PageBounds(pageSize int) (start, size int, err error) {
+	if top := r.Query("$top"); top != "" {
+		n, err := strconv.Atoi(top)
+		if err != nil || n < 1 {
+			return 0, 0, BadRequest("InvalidQueryParameterValue", "The value '%s' of query parameter '$top' is invalid: it must be a positive integer.", top)
+		}
+		if n < pageSize {
+			pageSize = n
+		}
+	}
+	if tok := r.Query("$skipToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 {
+			return 0, 0, BadRequest("InvalidQueryParameterValue", "The $skipToken '%s' is invalid; use the nextLink of the previous page as given.", tok)
+		}
+		start = n
+	}
+	return start, pageSize, nil
+}
+
+// NextPageLink is the absolute nextLink of a page that ends before item
+// end (the request's query with $skipToken end).
+func (r *Request) NextPageLink(end int) string {
+	q := r.HTTP.URL.Query()
+	for k := range q { // the token as the client spelled it ($skiptoken) gives way to the next
+		if strings.EqualFold(k, "$skipToken") {
+			delete(q, k)
+		}
+	}
+	q.Set("$skipToken", strconv.Itoa(end))
+	if r.APIVersion != "" {
+		q.Set("api-version", r.APIVersion)
+	}
+	return r.BaseURL() + r.HTTP.URL.EscapedPath() + "?" + q.Encode()
 }
 
 // Values wraps all items as one page without paging.

@@ -54,6 +54,13 @@ func (s *instStore) List(ctx context.Context, kind string, q store.ListQuery) ([
 	return s.Store.List(ctx, kind, q)
 }
 
+// ListView passes a list that does not copy the documents on to the
+// wrapped store (store.ListView), observed as a list.
+func (s *instStore) ListView(ctx context.Context, kind string, q store.ListQuery, fn func(d *store.Doc, stable bool) bool) error {
+	defer s.list.observe(s.m.storeLat, "list", time.Now())
+	return store.ListView(ctx, s.Store, kind, q, fn)
+}
+
 func (s *instStore) GetTask(ctx context.Context, id string) (store.Task, error) {
 	defer since(s.m.storeLat, "get_task", time.Now())
 	return s.Store.GetTask(ctx, id)

@@ -27,33 +27,72 @@ import (
 // still answer in T's shape. keep, when not nil, selects documents by their
 // store record (e.g. by key, which is the resource id in lower case).
 func ListWire[T any](ctx context.Context, r store.Reader, typ, scope string, keep func(d store.Doc) bool) ([]json.RawMessage, error) {
-	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ})
-	if err != nil {
-		return nil, err
-	}
+	out, _, err := ListWirePage[T](ctx, r, typ, scope, keep, 0, -1)
+	return out, err
+}
+
+// ListWirePage is the part of ListWire from item start (counting the items
+// keep selects), at most size items (size < 0: all), and whether more
+// follow. It converts only those documents, reads none past the first
+// that follows, and copies none (store.ListView).
+func ListWirePage[T any](ctx context.Context, r store.Reader, typ, scope string, keep func(d store.Doc) bool, start, size int) (page []json.RawMessage, more bool, err error) {
 	c := wireCacheFor(reflect.TypeFor[T]())
-	out := make([]json.RawMessage, 0, len(docs))
-	for _, d := range docs {
-		if keep != nil && !keep(d) {
-			continue
+	i := 0 // the items kept so far
+	var werr error
+	err = store.ListView(ctx, r, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ}, func(d *store.Doc, stable bool) bool {
+		if keep != nil && !keep(*d) {
+			return true
 		}
-		c.mu.RLock()
-		w, ok := c.m[string(d.Value)]
-		c.mu.RUnlock()
-		if !ok {
-			var v T
-			if err := json.Unmarshal(d.Value, &v); err != nil {
-				return nil, fmt.Errorf("decode %s: %w", d.Key, err)
-			}
-			b, err := WireJSON(v)
+		if size >= 0 && i >= start+size {
+			more = true
+			return false
+		}
+		if i >= start {
+			w, err := wireOf[T](c, d, stable)
 			if err != nil {
-				return nil, fmt.Errorf("encode %s: %w", d.Key, err)
+				werr = err
+				return false
 			}
-			w = c.add(d.Value, b)
+			page = append(page, w)
 		}
-		out = append(out, w)
+		i++
+		return true
+	})
+	if err == nil {
+		err = werr
 	}
-	return out, nil
+	if err != nil {
+		return nil, false, err
+	}
+	return page, more, nil
+}
+
+// wireOf is d's wire JSON as a T, from the memo when it holds it.
+func wireOf[T any](c *wireCache, d *store.Doc, stable bool) (json.RawMessage, error) {
+	c.mu.RLock()
+	w, ok := c.docs[d]
+	if !ok {
+		w, ok = c.m[string(d.Value)]
+	}
+	c.mu.RUnlock()
+	if ok && !stable {
+		return w, nil
+	}
+	if !ok {
+		var v T
+		if err := json.Unmarshal(d.Value, &v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", d.Key, err)
+		}
+		b, err := WireJSON(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", d.Key, err)
+		}
+		w = b
+	}
+	if stable {
+		return c.addDoc(d, w), nil
+	}
+	return c.add(d.Value, w), nil
 }
 
 // GetWire reads a resource as its wire JSON: what a handler answering the
@@ -97,11 +136,15 @@ func WireJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// wireCache maps stored document bytes to their wire JSON for one Go type.
-// It is bounded: past wireCacheMax bytes it starts again empty.
+// wireCache maps stored document bytes to their wire JSON for one Go type,
+// and the stable documents of store.ListView (which a store never modifies)
+// by their address: a lookup that neither hashes nor compares the bytes.
+// An address is not reused while the map holds it. It is bounded: past
+// wireCacheMax bytes it starts again empty.
 type wireCache struct {
 	mu    sync.RWMutex
 	m     map[string]json.RawMessage // never modified once added
+	docs  map[*store.Doc]json.RawMessage
 	bytes int
 }
 
@@ -113,7 +156,7 @@ func wireCacheFor(t reflect.Type) *wireCache {
 	if c, ok := wireCaches.Load(t); ok {
 		return c.(*wireCache)
 	}
-	c, _ := wireCaches.LoadOrStore(t, &wireCache{m: map[string]json.RawMessage{}})
+	c, _ := wireCaches.LoadOrStore(t, &wireCache{m: map[string]json.RawMessage{}, docs: map[*store.Doc]json.RawMessage{}})
 	return c.(*wireCache)
 }
 
@@ -122,13 +165,37 @@ func wireCacheFor(t reflect.Type) *wireCache {
 func (c *wireCache) add(stored []byte, wire json.RawMessage) json.RawMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.bytes+len(stored)+len(wire) > wireCacheMax {
-		c.m, c.bytes = map[string]json.RawMessage{}, 0
-	}
+	c.room(len(stored) + len(wire))
 	if w, ok := c.m[string(stored)]; ok {
 		return w
 	}
 	c.m[string(stored)] = wire
 	c.bytes += len(stored) + len(wire)
 	return wire
+}
+
+// addDoc remembers the stable document d → wire (and its bytes → wire) and
+// returns wire.
+func (c *wireCache) addDoc(d *store.Doc, wire json.RawMessage) json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.docs[d]; ok {
+		return w
+	}
+	c.room(2*len(d.Value) + len(wire))
+	if w, ok := c.m[string(d.Value)]; ok {
+		wire = w
+	} else {
+		c.m[string(d.Value)] = wire
+	}
+	c.docs[d] = wire
+	c.bytes += 2*len(d.Value) + len(wire)
+	return wire
+}
+
+// room empties the cache when n more bytes would pass its bound (c.mu held).
+func (c *wireCache) room(n int) {
+	if c.bytes+n > wireCacheMax {
+		c.m, c.docs, c.bytes = map[string]json.RawMessage{}, map[*store.Doc]json.RawMessage{}, 0
+	}
 }

@@ -3,8 +3,10 @@ package resource
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/store"
@@ -50,7 +52,7 @@ func TestListWireMatchesList(t *testing.T) {
 	}
 	check := func(keep func(store.Doc) bool, wantN int) {
 		t.Helper()
-		for round := range 2 { // the second round answers from the memo
+		for round := range 3 { // the later rounds answer from the memo (and the store's mirror)
 			want, err := List[wireThing](ctx, st, typ, scope)
 			if err != nil {
 				t.Fatal(err)
@@ -68,6 +70,22 @@ func TestListWireMatchesList(t *testing.T) {
 			if len(got) != wantN || len(kept) != wantN {
 				t.Fatalf("round %d: %d wire items, %d listed, want %d", round, len(got), len(kept), wantN)
 			}
+			// Every page is that part of the whole list.
+			for start := range wantN + 2 {
+				for _, size := range []int{1, 2, 3, -1} {
+					page, more, err := ListWirePage[wireThing](ctx, st, typ, scope, keep, start, size)
+					if err != nil {
+						t.Fatal(err)
+					}
+					from, to := min(start, wantN), wantN
+					if size >= 0 {
+						to = min(start+size, wantN)
+					}
+					if fmt.Sprint(page) != fmt.Sprint(got[from:to]) || more != (to < wantN) {
+						t.Fatalf("round %d: page %d+%d: %s (more %v), want %s", round, start, size, page, more, got[from:to])
+					}
+				}
+			}
 			for i := range kept {
 				b, err := WireJSON(kept[i])
 				if err != nil {
@@ -83,6 +101,19 @@ func TestListWireMatchesList(t *testing.T) {
 		}
 	}
 	check(nil, 3)
+	// The store answers from its list mirror once loaded (after the first
+	// list, in the background): the checks below read stable documents,
+	// memoized by address.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		stable := false
+		store.ListView(ctx, st, resourceKind, store.ListQuery{Type: typ}, func(_ *store.Doc, s bool) bool { stable = s; return false })
+		if stable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store's list mirror never loaded")
+		}
+	}
 	getCheck := func(n string) {
 		t.Helper()
 		var v wireThing

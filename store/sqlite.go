@@ -418,6 +418,33 @@ func (s *SQLite) List(ctx context.Context, kind string, q ListQuery) ([]Doc, err
 	if ok {
 		return out, nil
 	}
+	return s.listSQL(ctx, kind, q, load)
+}
+
+// ListView is List without copying the documents (ListViewer): from the
+// list's mirror, whose documents are stable, or else from SQLite.
+func (s *SQLite) ListView(ctx context.Context, kind string, q ListQuery, fn func(d *Doc, stable bool) bool) error {
+	docs, ok, load := s.mirrors.view(kind, q)
+	if ok {
+		for _, d := range docs {
+			if !fn(d, true) {
+				break
+			}
+		}
+		return nil
+	}
+	out, err := s.listSQL(ctx, kind, q, load)
+	for i := range out {
+		if !fn(&out[i], false) {
+			break
+		}
+	}
+	return err
+}
+
+// listSQL answers a List that no mirror holds from SQLite, starting the
+// mirror's load when load.
+func (s *SQLite) listSQL(ctx context.Context, kind string, q ListQuery, load bool) ([]Doc, error) {
 	if load && s.mirrors.startLoad(kind, q.Type) {
 		// In the background: this List may run inside an Update's fn,
 		// on the writer goroutine the load has to wait for.

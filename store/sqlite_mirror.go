@@ -208,6 +208,36 @@ func (ms *mirrorSet) reset() {
 // list answers q from the mirror of (kind, q.Type); ok is false when there
 // is none (or it may not be kept).
 func (ms *mirrorSet) list(kind string, q ListQuery) (out []Doc, ok, load bool) {
+	docs, ok, load := ms.view(kind, q)
+	if len(docs) == 0 {
+		return nil, ok, load
+	}
+	// The answer and the copies of the values (which callers own) are one
+	// allocation each.
+	size := 0
+	for _, d := range docs {
+		size += len(d.Value)
+	}
+	out = make([]Doc, 0, len(docs))
+	values := make([]byte, 0, size)
+	for _, p := range docs {
+		d := *p
+		if len(d.Value) == 0 {
+			d.Value = nil
+		} else {
+			start := len(values)
+			values = append(values, d.Value...)
+			d.Value = values[start:len(values):len(values)] // an append of the caller's reallocates
+		}
+		out = append(out, d)
+	}
+	return out, true, false
+}
+
+// view is list without copies: the mirror's own documents, which are never
+// modified (a change replaces a document), so they stay what they were
+// when listed.
+func (ms *mirrorSet) view(kind string, q ListQuery) (out []*Doc, ok, load bool) {
 	mk := mirrorKey{kind, strings.ToLower(q.Type)}
 	ms.mu.RLock()
 	defer ms.mu.RUnlock()
@@ -224,14 +254,11 @@ func (ms *mirrorSet) list(kind string, q ListQuery) (out []Doc, ok, load bool) {
 		}
 		docs = docs[i:]
 	}
-	// Two passes: the first counts the documents and their values' bytes,
-	// so the answer and the copies of the values (which callers own) are
-	// one allocation each.
-	n, size := 0, 0
-	for i := range docs {
-		if strings.HasPrefix(docs[i].Scope, prefix) {
+	// Two passes: the first counts, so the answer is one allocation.
+	n := 0
+	for _, d := range docs {
+		if strings.HasPrefix(d.Scope, prefix) {
 			n++
-			size += len(docs[i].Value)
 			if q.Limit > 0 && n == q.Limit {
 				break
 			}
@@ -240,24 +267,14 @@ func (ms *mirrorSet) list(kind string, q ListQuery) (out []Doc, ok, load bool) {
 	if n == 0 {
 		return nil, true, false
 	}
-	out = make([]Doc, 0, n)
-	values := make([]byte, 0, size)
-	for i := range docs {
+	out = make([]*Doc, 0, n)
+	for _, d := range docs {
 		if len(out) == n {
 			break
 		}
-		if !strings.HasPrefix(docs[i].Scope, prefix) {
-			continue
+		if strings.HasPrefix(d.Scope, prefix) {
+			out = append(out, d)
 		}
-		d := *docs[i]
-		if len(d.Value) == 0 {
-			d.Value = nil
-		} else {
-			start := len(values)
-			values = append(values, d.Value...)
-			d.Value = values[start:len(values):len(values)] // an append of the caller's reallocates
-		}
-		out = append(out, d)
 	}
 	return out, true, false
 }

@@ -44,11 +44,28 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(got) == 0 && len(want) == 0 {
+				// ListView hands the same documents, from the mirror once
+				// it is loaded (stable), and stops when told.
+				var viewed []Doc
+				stable := true
+				if err := s.ListView(ctx, kind, q, func(d *Doc, st bool) bool {
+					viewed = append(viewed, *d)
+					stable = stable && st
+					return len(viewed) < 2
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if step > 0 && !stable {
+					t.Fatalf("step %d: %s %+v: ListView not from the mirror", step, kind, q)
+				}
+				if len(got) == 0 && len(want) == 0 && len(viewed) == 0 {
 					continue
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("step %d: %s %+v:\n mirror %v\n sqlite %v", step, kind, q, got, want)
+				}
+				if n := min(len(want), 2); !reflect.DeepEqual(viewed, want[:n]) {
+					t.Fatalf("step %d: %s %+v:\n ListView %v\n sqlite %v", step, kind, q, viewed, want[:n])
 				}
 			}
 		}

@@ -155,6 +155,32 @@ func View(ctx context.Context, r Reader, kind, key string) (Doc, error) {
 	return r.Get(ctx, kind, key)
 }
 
+// ListViewer is a Reader that can hand a list's documents to a function
+// without copying them.
+type ListViewer interface {
+	// ListView calls fn, in key order, with each document List would
+	// return for q, until fn returns false. d is shared with the store:
+	// fn must not modify it or its Value. When stable, the store never
+	// modifies it either (a write replaces a document), so fn may keep
+	// it, and the document is handed as the same *Doc until it changes.
+	ListView(ctx context.Context, kind string, q ListQuery, fn func(d *Doc, stable bool) bool) error
+}
+
+// ListView visits a list's documents through r's ListView when r is a
+// ListViewer, else those of r.List (none stable).
+func ListView(ctx context.Context, r Reader, kind string, q ListQuery, fn func(d *Doc, stable bool) bool) error {
+	if v, ok := r.(ListViewer); ok {
+		return v.ListView(ctx, kind, q, fn)
+	}
+	docs, err := r.List(ctx, kind, q)
+	for i := range docs {
+		if !fn(&docs[i], false) {
+			break
+		}
+	}
+	return err
+}
+
 // Exists reports whether a document exists (View, without the value).
 func Exists(ctx context.Context, r Reader, kind, key string) (bool, error) {
 	_, err := View(ctx, r, kind, key)

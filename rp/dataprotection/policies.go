@@ -2,6 +2,7 @@ package dataprotection
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -92,12 +93,9 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	pols, err := resource.ListWire[policyResource](ctx, pr.p.Store, typePolicy, vaultIDOf(r).String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	return arm.PageOK(r, pols, 100)
+	return arm.PageFunc(r, 100, func(start, size int) ([]json.RawMessage, bool, error) {
+		return resource.ListWirePage[policyResource](r.HTTP.Context(), pr.p.Store, typePolicy, vaultIDOf(r).String(), nil, start, size)
+	})
 }
 
 func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {

@@ -87,3 +87,51 @@ func TestDeleteGroup(t *testing.T) {
 	e.ResourceGroups("assigned")
 	deleteGroup("assigned")
 }
+
+// A group list pages by $top and nextLink, for a caller who may read every
+// group and for one who may read some (the pages count only those).
+func TestListGroupsPages(t *testing.T) {
+	e := testserver.Start(t)
+	names := []string{"g0", "g1", "g2", "g3", "g4"}
+	e.ResourceGroups(names...)
+	pid, cred := fixture.Principal(t, e, "scoped")
+	for _, g := range []string{"g1", "g3", "g4"} {
+		fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+g, rbac.Reader, pid)
+	}
+	list := func(top string, opts ...testserver.RequestOption) (pages []string) {
+		t.Helper()
+		next := "/subscriptions/" + e.Sub + "/resourcegroups?api-version=2021-04-01&$top=" + top
+		for next != "" {
+			resp, m := e.Do("GET", next, nil, opts...)
+			if resp.StatusCode != 200 {
+				t.Fatalf("list %s: %d %v", next, resp.StatusCode, m)
+			}
+			var page []string
+			for _, g := range m["value"].([]any) {
+				page = append(page, g.(map[string]any)["name"].(string))
+			}
+			pages = append(pages, strings.Join(page, ","))
+			next, _ = m["nextLink"].(string)
+		}
+		return pages
+	}
+	all := strings.Join(names, ",")
+	for _, c := range []struct {
+		top  string
+		as   []testserver.RequestOption
+		want string
+	}{
+		{"2", nil, "g0,g1 g2,g3 g4"},
+		{"5", nil, all},
+		{"9", nil, all},
+		{"1", []testserver.RequestOption{testserver.As(cred)}, "g1 g3 g4"},
+		{"2", []testserver.RequestOption{testserver.As(cred)}, "g1,g3 g4"},
+	} {
+		if got := strings.Join(list(c.top, c.as...), " "); got != c.want {
+			t.Errorf("$top=%s (scoped: %v): pages %q, want %q", c.top, c.as != nil, got, c.want)
+		}
+	}
+	if resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/resourcegroups?api-version=2021-04-01&$skipToken=x", nil, testserver.AnyStatus()); resp.StatusCode != 400 {
+		t.Errorf("bad $skipToken: %d %v", resp.StatusCode, m)
+	}
+}

@@ -102,8 +102,11 @@ func (pr *Provider) listSubscriptions(r *arm.Request) (*arm.Response, error) {
 }
 
 func pageOf[T any](r *arm.Request, items []T) (*arm.Response, error) {
-	return arm.PageOK(r, items, 1000)
+	return arm.PageOK(r, items, groupPage)
 }
+
+// groupPage is how many items a page of this provider's lists holds.
+const groupPage = 1000
 
 func (pr *Provider) listTenants(r *arm.Request) (*arm.Response, error) {
 	t := pr.p.TenantID
@@ -375,7 +378,7 @@ func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 	const read = "Microsoft.Resources/subscriptions/resourceGroups/read"
 	all := r.Allowed(read, "/subscriptions/"+sub)
 	var keepErr error
-	groups, err := resource.ListWire[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub, func(d store.Doc) bool {
+	keep := func(d store.Doc) bool {
 		if !all && !r.Allowed(read, d.Key) {
 			return false
 		}
@@ -393,14 +396,14 @@ func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 		return true
+	}
+	return arm.PageFunc(r, groupPage, func(start, size int) ([]json.RawMessage, bool, error) {
+		page, more, err := resource.ListWirePage[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub, keep, start, size)
+		if err == nil {
+			err = keepErr
+		}
+		return page, more, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if keepErr != nil {
-		return nil, keepErr
-	}
-	return pageOf(r, groups)
 }
 
 func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
