@@ -188,7 +188,21 @@ func putPower(ctx context.Context, tx store.Tx, id, power string) error {
 
 // VMResource returns a VM's ARM body.
 func (s *Service) VMResource(ctx context.Context, id string) (*VMResource, error) {
-	return getTyped[VMResource](ctx, s.p.Store, id, VMType)
+	v, err := getTyped[VMResource](ctx, s.p.Store, id, VMType)
+	if err == nil {
+		v.withNetworkProfile()
+	}
+	return v, err
+}
+
+// withNetworkProfile gives a VM created without a networkProfile an empty
+// one: Safehold serves no Microsoft.Network, so the VM has no network
+// interfaces, and clients that walk them (az vm show -d, az vm list -d)
+// find none rather than no profile at all.
+func (v *VMResource) withNetworkProfile() {
+	if v.Properties.NetworkProfile == nil {
+		v.Properties.NetworkProfile = map[string]any{"networkInterfaces": []any{}}
+	}
 }
 
 // VM returns a VM; 404 ResourceNotFound when absent.
@@ -215,7 +229,11 @@ func (s *Service) ListVMs(ctx context.Context, subscriptionID string) ([]*VM, er
 
 // ListVMResources lists VM bodies under scope.
 func (s *Service) ListVMResources(ctx context.Context, scope string) ([]*VMResource, error) {
-	return resource.List[*VMResource](ctx, s.p.Store, VMType, scope)
+	vs, err := resource.List[*VMResource](ctx, s.p.Store, VMType, scope)
+	for _, v := range vs {
+		v.withNetworkProfile()
+	}
+	return vs, err
 }
 
 // CreateVM creates or updates a VM from managed disks: the disks in spec

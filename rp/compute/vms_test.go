@@ -1,6 +1,7 @@
 package compute_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +25,26 @@ func TestVMRestartNeedsRunning(t *testing.T) {
 		StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 			OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}}}}, nil)); err != nil {
 		t.Fatal(err)
+	}
+	// Created without a networkProfile, it answers an empty one (no
+	// Microsoft.Network here): az vm show -d walks its interfaces.
+	for _, get := range []func() (*armcompute.VirtualMachine, error){
+		func() (*armcompute.VirtualMachine, error) {
+			r, err := e.vms.Get(ctx, e.rg, "vm1", nil)
+			return &r.VirtualMachine, err
+		},
+		func() (*armcompute.VirtualMachine, error) {
+			p, err := e.vms.NewListPager(e.rg, nil).NextPage(ctx)
+			if err != nil || len(p.Value) != 1 {
+				return nil, fmt.Errorf("list: %v %v", p.Value, err)
+			}
+			return p.Value[0], nil
+		},
+	} {
+		vm, err := get()
+		if err != nil || vm.Properties.NetworkProfile == nil || vm.Properties.NetworkProfile.NetworkInterfaces == nil || len(vm.Properties.NetworkProfile.NetworkInterfaces) != 0 {
+			t.Fatalf("networkProfile of a VM created without one: %+v %v", vm, err)
+		}
 	}
 	if _, err := fixture.Wait(e.vms.BeginRestart(ctx, e.rg, "vm1", nil)); err != nil {
 		t.Fatalf("restart of a running VM: %v", err)
