@@ -202,6 +202,18 @@ func DeleteKeys(ctx context.Context, tx Tx, kind string, keys ...string) error {
 	return nil
 }
 
+// CompleteTaskByKey removes the task of key in tx, if there is one.
+func CompleteTaskByKey(ctx context.Context, tx Tx, key string) error {
+	t, err := tx.GetTaskByKey(ctx, key)
+	if err == nil {
+		err = tx.CompleteTask(ctx, t.ID)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // Tx is a read-write transaction.
 type Tx interface {
 	Reader

@@ -708,14 +708,7 @@ func deletedIDOf(vaultID arm.ResourceID, name string) arm.ResourceID {
 // cancelPurge completes the purge task of the deleted instance did, if it
 // has one.
 func cancelPurge(ctx context.Context, tx store.Tx, did arm.ResourceID) error {
-	t, err := tx.GetTaskByKey(ctx, purgeTaskKey(did.String()))
-	if err == nil {
-		err = tx.CompleteTask(ctx, t.ID)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
+	return store.CompleteTaskByKey(ctx, tx, purgeTaskKey(did.String()))
 }
 
 func purgeTaskKey(deletedID string) string { return "purge:" + strings.ToLower(deletedID) }

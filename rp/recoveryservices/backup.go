@@ -69,6 +69,9 @@ func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, e
 		if err != nil {
 			return err
 		}
+		if err := softDeleted(it, "backing it up"); err != nil {
+			return err
+		}
 		running, err := protection.ListJobs(ctx, tx, at.vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
 		if err != nil {
 			return err

@@ -4,10 +4,10 @@ import "github.com/safehold/safehold/arm"
 
 // listDeletedContainers answers GET vaults/{v}/backupDeletedProtectionContainers,
 // the vault's soft-deleted containers ($filter on backupManagementType,
-// friendlyName, status, fabricName). A Recovery Services vault here deletes
-// a VM's backup data at once when asked (its container goes with it), so no
-// container is ever soft-deleted and the list is empty: the truth, not a
-// placeholder.
+// friendlyName, status, fabricName). A soft-deleted item keeps its
+// container registered until its purge (softdelete.go), and the purge
+// removes both, so no container is ever soft-deleted and the list is
+// empty: the truth, not a placeholder.
 func (pr *Provider) listDeletedContainers(r *arm.Request) (*arm.Response, error) {
 	if _, _, _, err := pr.vaultFilter(r, "backupManagementType", "friendlyName", "status", "fabricName"); err != nil {
 		return nil, err

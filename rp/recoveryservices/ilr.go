@@ -91,6 +91,9 @@ func (pr *Provider) provisionILR(r *arm.Request, at pointAt) (*arm.Response, err
 			return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.virtualMachineId '%s' is not the VM of this protected item (%s): give the item's VM, or leave it out.", vm, at.item.SourceID)
 		}
 	}
+	if err := softDeleted(at.item, "recovering files from it"); err != nil {
+		return nil, err
+	}
 	if pr.Compute.NBDAddr() == "" {
 		return nil, arm.BadRequest("OperationNotSupported", "File recovery exports the recovery point's disks over NBD, and this server has no NBD listener: start it with --nbd-addr (for example 127.0.0.1:10809), or restore the disks (RestoreDisks) and read the files from them.")
 	}

@@ -55,6 +55,10 @@ type itemRecord struct {
 	LastPointTime  *time.Time `json:"lastRecoveryPoint,omitempty"`
 	DataID         string     `json:"protectedItemDataId"`
 	Created        time.Time  `json:"created"`
+	// DeletedAt and PurgeAt are set while the item is soft-deleted
+	// (softdelete.go).
+	DeletedAt *time.Time `json:"deletedAt,omitempty"`
+	PurgeAt   *time.Time `json:"purgeAt,omitempty"`
 }
 
 // containerRecord is an IaaS VM protection container.
@@ -214,6 +218,11 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 			}
 		}
 	}
+	if it.DeletedAt != nil {
+		props["isScheduledForDeferredDelete"] = true
+		props["deferredDeleteTimeInUTC"] = wt(*it.DeletedAt)
+		props["softDeleteRetentionPeriodInDays"] = int(it.PurgeAt.Sub(*it.DeletedAt).Hours() / 24)
+	}
 	if it.LastBackupTime != nil {
 		props["lastBackupTime"] = wt(*it.LastBackupTime)
 	}
@@ -291,7 +300,7 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 				return err
 			}
 		}
-		if !exists && (stop || suspend) {
+		if !exists && (stop || suspend || p.IsRehydrate) {
 			return arm.Errorf(http.StatusNotFound, "BMSUserErrorItemNotFound", "The VM '%s' is not protected in this vault, so its protection cannot be stopped.", vm.Name)
 		}
 		var it itemRecord
@@ -325,6 +334,13 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 		}
 		jobOp := protection.OpConfigureBackup
 		switch {
+		case p.IsRehydrate:
+			if err := undeleteItem(ctx, tx, &it); err != nil {
+				return err
+			}
+			jobOp, stop = opUndelete, true
+		case it.DeletedAt != nil:
+			return softDeleted(&it, "changing its protection")
 		case stop:
 			it.State = stateStopped
 			it.PolicyID, it.PolicyName = "", ""
@@ -479,8 +495,9 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 }
 
 // deleteItem stops protection and deletes the backup data: 202, then the
-// operation deletes every recovery point (both tiers) and the item; its
-// result is 204.
+// operation deletes every recovery point (both tiers) and the item, or
+// soft-deletes the item while the vault's soft delete is on
+// (softdelete.go); its result is 204.
 func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	if err := pr.guarded(r, at.vid, opGuardDeleteItem, nil); err != nil {
@@ -491,6 +508,13 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 		it, err := pr.loadItem(ctx, tx, at.id)
 		if err != nil {
 			return err
+		}
+		days, err := softDeleteDays(ctx, tx, at.vid)
+		if err != nil {
+			return err
+		}
+		if it.DeletedAt != nil && days > 0 {
+			return deleteRefusal(it)
 		}
 		if err := pr.spendPIN(r, tx, at.vid); err != nil {
 			return err
@@ -503,7 +527,11 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 			return err
 		}
 		op.Properties = jobStatus(j.ID)
-		return pr.p.Ops.Start(ctx, tx, op, deleteInput{ItemID: it.ID, JobID: j.ID})
+		in := deleteInput{ItemID: it.ID, JobID: j.ID}
+		if it.DeletedAt == nil {
+			in.SoftDeleteDays = days
+		}
+		return pr.p.Ops.Start(ctx, tx, op, in)
 	})
 	if err != nil {
 		return nil, err
@@ -515,6 +543,9 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 type deleteInput struct {
 	ItemID string `json:"itemId"`
 	JobID  string `json:"jobId"`
+	// SoftDeleteDays (soft delete on at the request): the item is
+	// soft-deleted for that many days instead of deleted.
+	SoftDeleteDays int `json:"softDeleteDays,omitempty"`
 }
 
 // runDeleteItem is the operation behind DELETE of a protected item.
@@ -567,6 +598,9 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation, in del
 	if it == nil {
 		return pr.p.Store.Update(ctx, func(tx store.Tx) error { return finish(ctx, tx) })
 	}
+	if in.SoftDeleteDays > 0 {
+		return pr.softDeleteItem(ctx, id, in.SoftDeleteDays, finish)
+	}
 	return pr.removeItem(ctx, it, finish)
 }
 
@@ -593,6 +627,9 @@ func (pr *Provider) removeItem(ctx context.Context, it *itemRecord, also func(ct
 			}
 		}
 		tx.Delete(ctx, "resource", it.ContainerID)
+		if err := cancelPurgeItem(ctx, tx, it.ID); err != nil {
+			return err
+		}
 		// Its points' file recovery sessions (their exports ended with
 		// the points' snapshots).
 		if _, err := tx.DeleteScope(ctx, ilrKind, ilrScope(it.ID)); err != nil {

@@ -128,6 +128,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opKindRestore, pr.runRestoreOp)
 	p.Ops.Register(opKindValidate, pr.runValidate)
 	p.Ops.Register(opKindCancel, ops.WithInput(pr.runCancel))
+	p.Jobs.Register(purgeItemTask, pr.runPurgeItem)
 	p.Ops.RegisterDone(opKindItem, opKindBackup, opKindVault, opKindPolicy, opKindVerify)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
 	return nil

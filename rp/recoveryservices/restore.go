@@ -280,6 +280,9 @@ const storageAccountType = "Microsoft.Storage/storageAccounts"
 // returns the request completed with its defaults (the recovery type's
 // spelling, the target resource group of the classic form).
 func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *itemRecord, p *protection.RecoveryPoint, req restoreRequest) (restoreRequest, error) {
+	if err := softDeleted(it, "restoring from it"); err != nil {
+		return req, err
+	}
 	if ot := req.ObjectType; ot != "" && !strings.EqualFold(ot, "IaasVMRestoreRequest") && !strings.EqualFold(ot, "IaasVMRestoreWithRehydrationRequest") {
 		return req, restoreErr("properties.objectType", "'%s' is not a VM restore: use 'IaasVMRestoreRequest'.", ot)
 	}

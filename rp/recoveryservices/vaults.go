@@ -437,6 +437,9 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := softDeletedCount(items); n > 0 {
+		return nil, arm.BadRequest("ServiceResourceNotEmpty", "Vault '%s' cannot be deleted as there are existing resources within the vault: %d protected item(s), %d of them soft-deleted. Stop protection and delete backup data of each item first; soft-deleted items are purged at the end of their soft-delete retention (or undelete them, disable soft delete and delete them again).", v.Name, len(items), n)
+	}
 	if len(items) > 0 {
 		return nil, arm.BadRequest("ServiceResourceNotEmpty", "Vault '%s' cannot be deleted as there are existing resources within the vault: %d protected item(s). Stop protection and delete backup data of each item first.", v.Name, len(items))
 	}
