@@ -416,7 +416,9 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 	if err := resource.CheckCascade(ctx, pr.p.Store, rgID(sub, name).String(), r.Allowed); err != nil {
 		return nil, err
 	}
+	done := false // deleted in the transaction: no task to wake
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		done = false
 		g, err := pr.getRG(ctx, tx, sub, name)
 		if err != nil {
 			return err
@@ -431,6 +433,7 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 		if empty, err := pr.emptyGroup(ctx, tx, g.ID); err != nil {
 			return err
 		} else if empty {
+			done = true
 			if err := resource.Delete(ctx, tx, rgID(sub, g.Name)); err != nil {
 				return err
 			}
@@ -446,7 +449,9 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err // an absent group is 404 ResourceGroupNotFound, as in ARM
 	}
-	pr.p.Ops.Notify()
+	if !done {
+		pr.p.Ops.Notify()
+	}
 	return arm.Accepted().Async(r, "", "/subscriptions/"+sub+"/operationresults/"+op.ID), nil
 }
 
