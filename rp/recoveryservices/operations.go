@@ -54,6 +54,7 @@ var azureOperations = [][4]string{
 	{"microsoft.recoveryservices/vaults/backupPreValidateProtection", "PreValidate Protection", "Pre Validate Enable Protection", ""},
 	{"microsoft.recoveryservices/vaults/backupValidateFeatures", "Validate Features", "Validate Features", "Validate Features"},
 	{"microsoft.recoveryservices/vaults/backupFabrics/backupProtectionIntent/write", "Protection Intent", "Create backup Protection Intent", "Create a backup Protection Intent"},
+	{"microsoft.recoveryservices/vaults/backupProtectionIntents/read", "Protection Intent", "List all backup Protection Intents", "List all backup Protection Intents"},
 	{"microsoft.recoveryservices/vaults/backupFabrics/{fabricName}/protectionContainers/{containerName}/items/read", "Workload Items", "Get all items in a container", "Get all items in a container"},
 	{"microsoft.recoveryservices/vaults/backupFabrics/protectionContainers/inquire/action", "Protection Containers Inquire", "Get all items in a container", "Get all items in a container"},
 }

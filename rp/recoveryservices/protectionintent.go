@@ -16,8 +16,10 @@ import (
 // at once (the same protected item and ConfigureBackup job as a PUT of the
 // item); the intent is kept and reads the item's protection state. Intents
 // of workloads (SQL, SAP HANA auto-protection) are Azure Backup's agent
-// features Safehold does not have.
-func (pr *Provider) registerProtectionIntents(rt *arm.Router, F string) {
+// features Safehold does not have. The vault's backupProtectionIntents
+// lists them.
+func (pr *Provider) registerProtectionIntents(rt *arm.Router, R, F string) {
+	rt.Handle("GET", R+"/backupProtectionIntents", pr.listProtectionIntents)
 	rt.HandleResource(F+"/backupProtectionIntent/{intentObjectName}", arm.Methods{Get: on(pr.intentOf, pr.getProtectionIntent),
 		Put: on(pr.intentOf, pr.putProtectionIntent), Delete: on(pr.intentOf, pr.deleteProtectionIntent)})
 }
@@ -127,6 +129,38 @@ func (pr *Provider) intentBody(r *arm.Request, rec *intentRecord) (map[string]an
 		"protectionIntentItemType": "AzureResourceItem", "backupManagementType": "AzureIaasVM",
 		"sourceResourceId": rec.SourceID, "policyId": rec.PolicyID, "itemId": rec.ItemID, "protectionState": state,
 	}}, nil
+}
+
+// listProtectionIntents answers the vault's intents, $filter by
+// backupManagementType, itemType (VM), parentName (the VM's resource group)
+// and itemName (the VM), paged with nextLink.
+func (pr *Provider) listProtectionIntents(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "itemType", "parentName", "itemName")
+	if err != nil {
+		return nil, err
+	}
+	if !selects(f, "backupmanagementtype", "AzureIaasVM", "itemtype", "VM") {
+		return arm.OK(arm.Values([]any{})), nil
+	}
+	// (Stored under the fabric: the type of the id, not the wire type.)
+	recs, err := resource.List[intentRecord](ctx, pr.p.Store, fabricID(vid).Child("backupProtectionIntent", "-").Type(), vid.String())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(recs))
+	for i := range recs {
+		vm, ok := vmRefFromID(recs[i].SourceID)
+		if !ok || !selects(f, "parentname", vm.RG, "itemname", vm.Name) {
+			continue
+		}
+		b, err := pr.intentBody(r, &recs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return arm.PageOK(r, out, 200)
 }
 
 func (pr *Provider) getProtectionIntent(r *arm.Request, at itemPath) (*arm.Response, error) {

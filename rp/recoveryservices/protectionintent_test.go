@@ -1,6 +1,7 @@
 package recoveryservices_test
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -15,7 +16,8 @@ import (
 // policy it names (the protected item exists, IRPending, with its
 // ConfigureBackup job), reads Protected, and deleting it leaves the VM
 // protected; bad input is a 400 saying what to send, a Backup Reader may
-// not create one, and an unknown intent is 404.
+// not create one (but lists them), the vault's backupProtectionIntents
+// lists the intent by its $filter, and an unknown intent is 404.
 func TestProtectionIntent(t *testing.T) {
 	e, R, I, vm := vaultAndVM(t, "web", rsAPI)
 	pi := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewProtectionIntentClient()
@@ -69,6 +71,32 @@ func TestProtectionIntent(t *testing.T) {
 	if err != nil || *got.Properties.(*armrecoveryservicesbackup.AzureResourceProtectionIntent).ProtectionState != armrecoveryservicesbackup.ProtectionStatusProtected {
 		t.Fatalf("get the intent: %v %+v", err, got)
 	}
+	list := func(filter string, cred ...testserver.RequestOption) []any {
+		t.Helper()
+		q := rsAPI
+		if filter != "" {
+			q += "&$filter=" + url.QueryEscape(filter)
+		}
+		resp, m := e.Do("GET", R+"/backupProtectionIntents"+q, nil, cred...)
+		must(t, "list intents "+filter, resp, m, 200)
+		return m["value"].([]any)
+	}
+	if l := list("", testserver.As(reader.cred)); len(l) != 1 || str(l[0].(map[string]any), "name") != name || str(l[0].(map[string]any), "properties.protectionState") != "Protected" {
+		t.Fatalf("the intents a reader lists: %v", l)
+	}
+	for filter, want := range map[string]int{"backupManagementType eq 'AzureIaasVM' and itemName eq 'web'": 1, "parentName eq 'VMRG'": 1,
+		"itemName eq 'other'": 0, "backupManagementType eq 'AzureWorkload'": 0, "itemType eq 'SQLDataBase'": 0} {
+		if l := list(filter); len(l) != want {
+			t.Fatalf("intents with %q: %v, want %d", filter, l, want)
+		}
+	}
+	resp, m = e.Do("GET", R+"/backupProtectionIntents"+rsAPI+"&$filter="+url.QueryEscape("friendlyName eq 'web'"), nil)
+	must(t, "a filter on a field intents lack", resp, m, 400)
+	pager := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewBackupProtectionIntentClient().NewListPager("rv", "vaultrg", nil)
+	page, err := pager.NextPage(e.Ctx())
+	if err != nil || len(page.Value) != 1 || *page.Value[0].ID != *res.ID || pager.More() {
+		t.Fatalf("the SDK's intent list: %v %+v", err, page)
+	}
 	if _, err := pi.Delete(e.Ctx(), "rv", "vaultrg", "Azure", name, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -77,4 +105,7 @@ func TestProtectionIntent(t *testing.T) {
 	}
 	resp, m = e.Do("GET", I+rsAPI, nil)
 	must(t, "the VM stays protected after its intent is deleted", resp, m, 200)
+	if l := list(""); len(l) != 0 {
+		t.Fatalf("intents after the delete: %v", l)
+	}
 }

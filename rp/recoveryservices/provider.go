@@ -118,7 +118,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerContract(rt, R)
 	pr.registerVaultInfo(rt, sub, R)
 	pr.registerVaultRegistration(rt, R)
-	pr.registerProtectionIntents(rt, F)
+	pr.registerProtectionIntents(rt, R, F)
 	pr.registerValidate(rt, R)
 	pr.registerVMChecks(rt, sub)
 	pr.registerArchive(rt, R, I)
