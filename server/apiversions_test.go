@@ -120,6 +120,11 @@ func TestAPIVersionsOfOtherSDKVersions(t *testing.T) {
 		{"armcompute/v7 v7.3.0", "Microsoft.Compute", "virtualMachines", "Microsoft.Compute/virtualMachines", "2025-04-01"},
 		{"@azure/arm-compute 25.1.1", "Microsoft.Compute", "disks", "Microsoft.Compute/disks", "2026-03-02"},
 		{"@azure/arm-compute 25.1.1", "Microsoft.Compute", "virtualMachines", "Microsoft.Compute/virtualMachines", "2026-04-01"},
+		{"@azure/arm-storage 18.6.0", "Microsoft.Storage", "storageAccounts", "Microsoft.Storage/storageAccounts", "2024-01-01"},
+		{"@azure/arm-storage 19.1.0", "Microsoft.Storage", "storageAccounts", "Microsoft.Storage/storageAccounts", "2025-06-01"},
+		{"@azure/arm-storage 20.2.0", "Microsoft.Storage", "storageAccounts", "Microsoft.Storage/storageAccounts", "2026-06-01"},
+		{"@azure/arm-storage 21.0.0", "Microsoft.Storage", "storageAccounts", "Microsoft.Storage/storageAccounts", "2026-09-01"},
+		{"@azure/arm-authorization 8.4.1", "Microsoft.Authorization", "roleAssignments", "Microsoft.Authorization/roleAssignments", "2018-09-01-preview"},
 	}
 	pc, err := armresources.NewProvidersClient(sub, e.Cred, e.Opts)
 	if err != nil {
