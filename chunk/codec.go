@@ -188,12 +188,13 @@ func (c *codec) sumInPlace(p []byte) ID {
 }
 
 // encode compresses (unless incompressible) and seals p, appending the
-// stored form to dst. It returns the new slice and the kind. An
-// incompressible chunk of an unencrypted store, encoded into an empty dst,
-// comes back as p itself.
-func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
+// stored form to dst. It returns the grown dst, the stored record and its
+// kind. An incompressible chunk of an unencrypted store is stored as is: rec
+// is p itself and dst comes back unchanged (the caller copies p into a pack,
+// once).
+func (c *codec) encode(dst []byte, id ID, p []byte) (out, rec []byte, kind byte) {
 	start := len(dst)
-	kind := c.comp
+	kind = c.comp
 	if c.aead != nil {
 		dst = append(dst, make([]byte, chacha20poly1305.NonceSizeX)...)
 	}
@@ -208,25 +209,25 @@ func (c *codec) encode(dst []byte, id ID, p []byte) ([]byte, byte) {
 		}
 		n := s2.MaxEncodedLen(len(p))
 		dst = slices.Grow(dst, n)
-		out := s2.Encode(dst[body:body+n], p)
-		dst = dst[:body+len(out)]
+		enc := s2.Encode(dst[body:body+n], p)
+		dst = dst[:body+len(enc)]
 	}
 	if kind == kindRaw || len(dst)-body >= len(p)-len(p)/32 { // saves less than 3%: store raw
-		if c.aead == nil && start == 0 {
-			return p, kindRaw // stored as is: no copy (the caller copies it into a pack)
+		kind = kindRaw
+		if c.aead == nil {
+			return dst[:start], p, kind
 		}
 		dst = append(dst[:body], p...)
-		kind = kindRaw
 	}
 	if c.aead != nil {
 		dst = slices.Grow(dst, c.aead.Overhead())
 		nonce := dst[start:body]
 		rand.Read(nonce)
 		// Seal in place: the ciphertext overwrites the plaintext.
-		out := c.aead.Seal(dst[body:body], nonce, dst[body:], id[:])
-		dst = dst[:body+len(out)]
+		sealed := c.aead.Seal(dst[body:body], nonce, dst[body:], id[:])
+		dst = dst[:body+len(sealed)]
 	}
-	return dst, kind
+	return dst, dst[start:], kind
 }
 
 // probeSize is the size of each sample incompressible compresses.

@@ -1090,13 +1090,61 @@ func (w *Writer) PutID(ctx context.Context, id ID, data []byte) (int, error) {
 	if bp == nil {
 		bp = new([]byte)
 	}
-	enc, kind := s.c.encode((*bp)[:0], id, data)
-	n, err := w.add(id, kind, uint32(len(data)), enc, false)
-	if len(enc) == 0 || len(data) == 0 || &enc[0] != &data[0] { // keep our buffer, never the caller's
-		*bp = enc
-	}
+	var rec []byte
+	var kind byte
+	*bp, rec, kind = s.c.encode((*bp)[:0], id, data)
+	n, err := w.add(id, kind, uint32(len(data)), rec, false)
 	s.encBufs.Put(bp)
 	return n, err
+}
+
+// PutRun is PutID for a run of chunks (ids[i] = Sum(data[i])), such as a
+// capture's batch of consecutive blocks: the new ones are appended to the
+// open pack together, in order (a pack filling up in between splits the
+// run once), so a restore reads the run back with one range read instead
+// of one read per chunk. stored[i] receives the bytes chunk i added (0
+// when deduplicated). scratch keeps the encoded records' buffer between
+// calls.
+func (w *Writer) PutRun(ctx context.Context, ids []ID, data [][]byte, stored []int, scratch *[]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := w.s
+	buf := (*scratch)[:0]
+	recs := make([]record, 0, len(ids))
+	at := make([]int, 0, len(ids))  // recs[k].enc is buf[at[k]:...] (-1: data itself)
+	idx := make([]int, 0, len(ids)) // recs[k] is chunk idx[k]
+	have := make([]bool, len(ids))
+	w.dedupRun(ids, have)
+	for i, id := range ids {
+		stored[i] = 0
+		if have[i] {
+			continue
+		}
+		start := len(buf)
+		var rec []byte
+		var kind byte
+		buf, rec, kind = s.c.encode(buf, id, data[i])
+		if len(buf) == start {
+			start = -1
+		}
+		recs = append(recs, record{id: id, kind: kind, plen: uint32(len(data[i])), enc: rec})
+		at = append(at, start)
+		idx = append(idx, i)
+	}
+	*scratch = buf
+	// buf may have moved while it grew: point the records at its final bytes.
+	for k := range recs {
+		if at[k] >= 0 {
+			recs[k].enc = buf[at[k] : at[k]+len(recs[k].enc)]
+		}
+	}
+	n := make([]int, len(recs))
+	err := w.addRun(recs, n, false)
+	for k, i := range idx {
+		stored[i] = n[k]
+	}
+	return err
 }
 
 // Ref records a reference to a stored chunk without its data: the chunk is
@@ -1105,67 +1153,100 @@ func (w *Writer) PutID(ctx context.Context, id ID, data []byte) (int, error) {
 func (w *Writer) Ref(id ID) bool { return w.dedup(id) }
 
 func (w *Writer) dedup(id ID) bool {
+	var have [1]bool
+	w.dedupRun([]ID{id}, have[:])
+	return have[0]
+}
+
+// dedupRun is dedup for several chunks under one lock: have[i] reports
+// whether ids[i] is stored (and now referenced).
+func (w *Writer) dedupRun(ids []ID, have []bool) {
 	s := w.s
+	due := false
 	s.mu.Lock()
-	l, ok, _ := s.lookupLocked(id)
-	if !ok {
-		s.mu.Unlock()
-		return false // also on a damaged local index: the chunk is stored again
+	for i, id := range ids {
+		l, ok, _ := s.lookupLocked(id)
+		// Not found also on a damaged local index: the chunk is stored again.
+		if have[i] = ok; ok {
+			due = w.refLocked(id, s.packs[l.pack]) || due
+		}
 	}
-	due := w.refLocked(id, s.packs[l.pack])
 	s.mu.Unlock()
 	if due {
 		w.spill()
 	}
-	return true
+}
+
+// record is an encoded chunk on its way into a pack.
+type record struct {
+	id   ID
+	kind byte
+	plen uint32
+	enc  []byte
+	crc  uint32
 }
 
 // add appends an encoded record to the open pack. With force it is added
 // even if the ID exists, and the index points to the new copy (repacking).
 func (w *Writer) add(id ID, kind byte, plen uint32, enc []byte, force bool) (int, error) {
+	var n [1]int
+	err := w.addRun([]record{{id: id, kind: kind, plen: plen, enc: enc}}, n[:], force)
+	return n[0], err
+}
+
+// addRun appends records to the open pack in order, under one lock, so
+// that they lie next to each other (a pack sealed in between splits them).
+// n[i] receives the stored length of record i (0 when it was a duplicate).
+func (w *Writer) addRun(recs []record, n []int, force bool) error {
 	s := w.s
-	sum := crc(enc)
+	if len(recs) == 0 {
+		return nil
+	}
+	for i := range recs {
+		recs[i].crc = crc(recs[i].enc)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("put chunk %s: store closed", id.Short())
+		return fmt.Errorf("put chunk %s: store closed", recs[0].id.Short())
 	}
-	if !force {
-		if l, ok, _ := s.lookupLocked(id); ok {
-			due := w.refLocked(id, s.packs[l.pack])
-			s.mu.Unlock()
-			if due {
-				w.spill()
+	due := false
+	var full []*pack
+	for i, r := range recs {
+		n[i] = 0
+		if !force {
+			if l, ok, _ := s.lookupLocked(r.id); ok {
+				due = w.refLocked(r.id, s.packs[l.pack]) || due
+				continue
 			}
-			return 0, nil
 		}
-	}
-	p := s.cur
-	if p == nil {
-		p = &pack{key: newPackKey(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
-		s.addPackLocked(p)
-		s.cur = p
-	}
-	off := len(p.buf)
-	p.buf = append(p.buf, enc...)
-	e := entry{id: id, kind: kind, off: uint32(off), slen: uint32(len(enc)), plen: plen, crc: sum}
-	p.entries = append(p.entries, e)
-	p.n++
-	s.nchunks++
-	s.mem[id] = loc{pack: p.idx, kind: kind, off: e.off, slen: e.slen, plen: plen, crc: sum}
-	due := w.refLocked(id, p)
-	var full *pack
-	if len(p.buf) >= s.packSize {
-		full = s.sealLocked()
+		p := s.cur
+		if p == nil {
+			p = &pack{key: newPackKey(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
+			s.addPackLocked(p)
+			s.cur = p
+		}
+		off := len(p.buf)
+		p.buf = append(p.buf, r.enc...)
+		e := entry{id: r.id, kind: r.kind, off: uint32(off), slen: uint32(len(r.enc)), plen: r.plen, crc: r.crc}
+		p.entries = append(p.entries, e)
+		p.n++
+		s.nchunks++
+		s.mem[r.id] = loc{pack: p.idx, kind: r.kind, off: e.off, slen: e.slen, plen: r.plen, crc: r.crc}
+		due = w.refLocked(r.id, p) || due
+		if len(p.buf) >= s.packSize {
+			full = append(full, s.sealLocked())
+		}
+		n[i] = len(r.enc)
 	}
 	s.mu.Unlock()
-	if full != nil {
-		s.startUpload(full)
+	for _, p := range full {
+		s.startUpload(p)
 	}
 	if due {
 		w.spill()
 	}
-	return len(enc), nil
+	return nil
 }
 
 // Flush makes every chunk the writer put or deduplicated against durable:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -136,14 +137,20 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 	jobs := make(chan capJob)
 	var pool sync.WaitGroup
 	ranger, _ := src.(DataRanger)
-	for i := 0; i < workers; i++ {
+	for range workers {
 		pool.Add(1)
 		go func() {
 			defer pool.Done()
-			buf := blob.AlignedBuf(batchBlocks * BlockSize) // aligned: direct reads land in it
+			b := capBatch{buf: blob.AlignedBuf(batchBlocks * BlockSize)} // aligned: direct reads land in it
+			var st runScratch
 			for j := range jobs {
 				if wctx.Err() == nil {
-					if err := r.captureRun(wctx, src, ranger, size, w, j, buf, &c); err != nil {
+					b.capJob, b.hole = j, [batchBlocks]bool{}
+					err := readRun(src, ranger, size, &b)
+					if err == nil {
+						err = r.storeRun(wctx, w, &b, &st, &c)
+					}
+					if err != nil {
 						fail(err)
 					}
 				}
@@ -277,78 +284,109 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 	return m, m.Stats, nil
 }
 
-// captureRun reads, hashes and stores a run of consecutive blocks.
-func (r *Repository) captureRun(ctx context.Context, src Source, ranger DataRanger, size int64, w *chunk.Writer, j capJob, buf []byte, c *counters) error {
-	off := (int64(j.seg)*SegmentBlocks + int64(j.first)) * BlockSize
-	length := min(int64(j.n)*BlockSize, size-off)
+// capBatch is a capture job with its blocks read into buf.
+type capBatch struct {
+	capJob
+	buf  []byte
+	off  int64 // disk offset of buf[0]
+	data []byte
+	// hole[k]: block k lies in no data range, so it reads as zeros and is
+	// neither read nor checked.
+	hole [batchBlocks]bool
+}
+
+// readRun reads a job's blocks into b.buf (in a scan, only the data ranges
+// of a source that knows them).
+func readRun(src Source, ranger DataRanger, size int64, b *capBatch) error {
+	off := (int64(b.seg)*SegmentBlocks + int64(b.first)) * BlockSize
+	length := min(int64(b.n)*BlockSize, size-off)
+	p := b.buf[:length]
+	b.off, b.data = off, p
+	if !b.scan || ranger == nil {
+		return readFull(src, p, off)
+	}
+	rs, err := ranger.DataRanges(off, length)
+	if err != nil {
+		return fmt.Errorf("find data at %d: %w", off, err)
+	}
+	for k := range b.n {
+		b.hole[k] = true
+	}
+	pos := off // read up to here; the gaps between data ranges are zeros
+	for _, rg := range rs {
+		s, e := max(rg.Off, pos), min(rg.Off+rg.Len, off+length)
+		if s >= e {
+			continue
+		}
+		clearGap(p, pos-off, s-off)
+		if err := readFull(src, p[s-off:e-off], s); err != nil {
+			return err
+		}
+		for k := (s - off) / BlockSize; k*BlockSize < e-off; k++ {
+			b.hole[k] = false
+		}
+		pos = e
+	}
+	clearGap(p, pos-off, length)
+	return nil
+}
+
+// runScratch is a capture worker's reusable memory for storeRun.
+type runScratch struct {
+	ids    []chunk.ID
+	blocks [][]byte
+	at     []int // block index in the batch of ids[i]
+	stored []int
+	enc    []byte // the encoded records (chunk.Writer.PutRun)
+}
+
+// storeRun hashes a batch's blocks and stores the new ones as one run.
+func (r *Repository) storeRun(ctx context.Context, w *chunk.Writer, b *capBatch, st *runScratch, c *counters) error {
 	zeroBlock := func(k int, n int64) {
-		old := j.entries[j.first+k]
-		if !old.IsZero() && j.parent != nil {
+		old := b.entries[b.first+k]
+		if !old.IsZero() && b.parent != nil {
 			c.changed.Add(n)
 		}
-		j.entries[j.first+k] = chunk.ID{}
+		b.entries[b.first+k] = chunk.ID{}
 		c.zero.Add(n)
 		c.done.Add(n)
 	}
-	p := buf[:length]
-	// hole[k]: block k lies in no data range, so it reads as zeros and is
-	// neither read nor checked.
-	var hole [batchBlocks]bool
-	if j.scan && ranger != nil {
-		rs, err := ranger.DataRanges(off, length)
-		if err != nil {
-			return fmt.Errorf("find data at %d: %w", off, err)
-		}
-		for k := range j.n {
-			hole[k] = true
-		}
-		pos := off // read up to here; the gaps between data ranges are zeros
-		for _, rg := range rs {
-			s, e := max(rg.Off, pos), min(rg.Off+rg.Len, off+length)
-			if s >= e {
-				continue
-			}
-			clearGap(p, pos-off, s-off)
-			if err := readFull(src, p[s-off:e-off], s); err != nil {
-				return err
-			}
-			for k := (s - off) / BlockSize; k*BlockSize < e-off; k++ {
-				hole[k] = false
-			}
-			pos = e
-		}
-		clearGap(p, pos-off, length)
-	} else if err := readFull(src, p, off); err != nil {
-		return err
-	}
-	for k := 0; k < j.n; k++ {
-		b := p[int64(k)*BlockSize : min(int64(k+1)*BlockSize, length)]
-		bl := int64(len(b))
-		if hole[k] {
+	st.ids, st.blocks, st.at = st.ids[:0], st.blocks[:0], st.at[:0]
+	length := int64(len(b.data))
+	for k := 0; k < b.n; k++ {
+		blk := b.data[int64(k)*BlockSize : min(int64(k+1)*BlockSize, length)]
+		bl := int64(len(blk))
+		if b.hole[k] {
 			zeroBlock(k, bl)
 			continue
 		}
 		c.scanned.Add(bl)
-		if isZero(b, r.zero) {
+		if isZero(blk, r.zero) {
 			zeroBlock(k, bl)
 			continue
 		}
-		id := r.chunks.Sum(b)
-		stored, err := w.PutID(ctx, id, b)
-		if err != nil {
-			return fmt.Errorf("put chunk %s: %w", id.Short(), err)
-		}
-		same := j.parent != nil && j.entries[j.first+k] == id
+		st.ids = append(st.ids, r.chunks.Sum(blk))
+		st.blocks = append(st.blocks, blk)
+		st.at = append(st.at, k)
+	}
+	st.stored = slices.Grow(st.stored[:0], len(st.ids))[:len(st.ids)]
+	if err := w.PutRun(ctx, st.ids, st.blocks, st.stored, &st.enc); err != nil {
+		return fmt.Errorf("put chunks at %d: %w", b.off, err)
+	}
+	for i, id := range st.ids {
+		k := st.at[i]
+		bl := int64(len(st.blocks[i]))
+		same := b.parent != nil && b.entries[b.first+k] == id
 		if !same {
 			c.changed.Add(bl)
 		}
-		if stored > 0 {
+		if st.stored[i] > 0 {
 			c.newb.Add(bl)
-			c.stored.Add(int64(stored))
+			c.stored.Add(int64(st.stored[i]))
 		} else if !same {
 			c.deduped.Add(bl)
 		}
-		j.entries[j.first+k] = id
+		b.entries[b.first+k] = id
 		c.done.Add(bl)
 	}
 	return nil
