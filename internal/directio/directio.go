@@ -102,6 +102,8 @@ type Reader struct {
 	d     *os.File // the direct descriptor; nil: everything buffered
 	limit int64    // direct reads stay below this (whole pages of the known size)
 	off   atomic.Bool
+	// noCache: no reads from the page cache (no cachestat here, or closed)
+	noCache atomic.Bool
 }
 
 // NewReader returns a Reader of f, which holds at least size bytes: direct
@@ -117,11 +119,40 @@ func NewReader(f *os.File, size int64) *Reader {
 	return r
 }
 
+// cached reports whether the page cache holds every page of the range
+// (cachestat, which reads nothing): such a range is copied from the cache
+// rather than read from the disk, where it would compete with the pack
+// writes for the device (a full backup of an image just written read it
+// all from the disk again, and its reads and the packs' fsyncs waited on
+// each other). A range the cache holds only in part is read direct.
+func (r *Reader) cached(off int64, n int) bool {
+	if r.noCache.Load() {
+		return false
+	}
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	whole := false
+	rc.Control(func(fd uintptr) {
+		rg := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+		var st unix.Cachestat_t
+		if err := unix.Cachestat(uint(fd), &rg, &st, 0); err != nil {
+			r.noCache.Store(true) // no cachestat (before Linux 6.5): read direct
+			return
+		}
+		pages := (off+int64(n)+Align-1)/Align - off/Align
+		whole = st.Cache >= uint64(pages)
+	})
+	return whole
+}
+
 // Close closes the direct descriptor (not the file).
 func (r *Reader) Close() error {
 	if r == nil || r.d == nil {
 		return nil
 	}
+	r.noCache.Store(true) // later reads fail on the closed descriptor, as before
 	return r.d.Close()
 }
 
@@ -137,6 +168,9 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		mid = int(min(int64(len(p)-head), r.limit-off-int64(head))) &^ (Align - 1)
 	}
 	if mid == 0 {
+		return r.f.ReadAt(p, off)
+	}
+	if r.cached(off, len(p)) {
 		return r.f.ReadAt(p, off)
 	}
 	n := 0

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/safehold/safehold/internal/testsvc"
 )
 
@@ -43,6 +45,18 @@ func TestReaderReadsWhatTheFileHolds(t *testing.T) {
 	if r.d == nil {
 		t.Log("no direct descriptor here: every read goes buffered")
 	}
+	// The page cache holds the file now: reads copy from it. Drop the
+	// cache of its second part (clean pages, after an fsync) and of all
+	// of it, so reads also go direct, wholly and after a cached prefix.
+	dropCache := func(off, n int64) {
+		t.Helper()
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED); err != nil {
+			t.Fatal(err)
+		}
+	}
 	check := func(name string, p []byte, off int64) {
 		t.Helper()
 		clear(p)
@@ -56,12 +70,34 @@ func TestReaderReadsWhatTheFileHolds(t *testing.T) {
 		}
 	}
 	big := alignedBuf(size + 2*Align)
-	check("whole file, aligned", big[:size], 0)
-	check("past the end, aligned", big[:2<<20], 2<<20)
-	check("unaligned offset", big[:1<<20], 1<<20+100)
-	check("unaligned buffer", big[7:7+1<<20], 4096)
-	check("small", big[:100], 5000)
-	check("at the end", big[:10], size)
+	reads := func(cache string) {
+		check("whole file, aligned, "+cache, big[:size], 0)
+		check("past the end, aligned, "+cache, big[:2<<20], 2<<20)
+		check("unaligned offset, "+cache, big[:1<<20], 1<<20+100)
+		check("unaligned buffer, "+cache, big[7:7+1<<20], 4096)
+		check("small, "+cache, big[:100], 5000)
+		check("at the end, "+cache, big[:10], size)
+	}
+	// cachestat (Linux 6.5) decides which ranges come from the cache.
+	cacheSays := func(off, n int64, want bool) {
+		t.Helper()
+		if got := r.cached(off, int(n)); got != want && !r.noCache.Load() {
+			t.Fatalf("cached(%d, %d) = %v, want %v", off, n, got, want)
+		}
+	}
+	cacheSays(0, size, true)
+	reads("cached")
+	dropCache(2<<20, 0) // 2 MiB aligned: large folios go whole
+	cacheSays(0, size, false)
+	cacheSays(0, 2<<20, true)
+	cacheSays(2<<20+5, 100, false)
+	reads("from 2 MiB on not cached")
+	dropCache(0, 0)
+	cacheSays(0, 4096, false)
+	reads("not cached")
+	if r.noCache.Load() {
+		t.Log("no cachestat here: every aligned read went direct")
+	}
 	// A buffered write is seen by the next read (the direct read writes
 	// the dirty pages back first).
 	for i := 0; i < 20; i++ {
