@@ -16,6 +16,7 @@ import (
 
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/server"
 )
 
 // installHow says how the clients get installed.
@@ -37,17 +38,35 @@ type azCLI struct {
 	t   *testing.T
 	bin string
 	env []string
+	dir string // working directory ("": the test's)
+}
+
+// exec runs az with args and returns how it ended.
+func (a *azCLI) exec(args ...string) testsvc.Result {
+	a.t.Helper()
+	r := testsvc.RunIn(a.t, clientLimit, a.dir, a.env, a.bin, args...)
+	a.t.Logf("az %s (%.1fs)", strings.Join(args, " "), r.Took.Seconds())
+	return r
 }
 
 // run runs az with args and returns its stdout; a failure fails the test.
 func (a *azCLI) run(args ...string) string {
 	a.t.Helper()
-	r := testsvc.Run(a.t, clientLimit, a.env, a.bin, args...)
-	a.t.Logf("az %s (%.1fs)", strings.Join(args, " "), r.Took.Seconds())
+	r := a.exec(args...)
 	if r.Code != 0 {
 		a.t.Fatalf("az %s: exit status %d\n%s%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
 	}
 	return r.Stdout
+}
+
+// fails runs az with args, which must fail printing code (Azure's error
+// code, as az prints it: "(Code) message").
+func (a *azCLI) fails(code string, args ...string) {
+	a.t.Helper()
+	r := a.exec(args...)
+	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "("+code+")") {
+		a.t.Fatalf("az %s: exit status %d, want a failure with %s\n%s%s", strings.Join(args, " "), r.Code, code, r.Stdout, r.Stderr)
+	}
 }
 
 func (a *azCLI) json(args ...string) map[string]any {
@@ -97,6 +116,19 @@ func loggedIn(t *testing.T, e *testserver.Env) *azCLI {
 	return az
 }
 
+// vm creates the Linux VM rg/name on a new 1 GiB OS disk {name}-os with az
+// rest (Safehold has no images for az vm create) and returns its id.
+func (a *azCLI) vm(sub, rg, name string) string {
+	a.t.Helper()
+	disk := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/disks/" + name + "-os"
+	a.run("rest", "--method", "put", "--url", disk+"?api-version=2024-03-02", "-o", "none",
+		"--body", `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1,"osType":"Linux"}}`)
+	id := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
+	a.run("rest", "--method", "put", "--url", id+"?api-version=2024-11-01", "-o", "none",
+		"--body", `{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"},"storageProfile":{"osDisk":{"osType":"Linux","createOption":"Attach","managedDisk":{"id":"`+disk+`"}}}}}`)
+	return id
+}
+
 // TestAzCLIBackupSeed002 connects Debian's az CLI to Safehold with nothing
 // but REQUESTS_CA_BUNDLE (az cloud register with the ARM endpoint, the rest
 // from /metadata/endpoints; az login --service-principal through the AD
@@ -117,12 +149,7 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 	az.run("group", "create", "-n", "testRG", "-l", "westus", "-o", "none")
 	az.run("group", "create", "-n", "testVaultRG", "-l", "westus", "-o", "none")
 	az.run("group", "create", "-n", "restoreRG", "-l", "westus", "-o", "none")
-	disk := "/subscriptions/" + sub + "/resourceGroups/testRG/providers/Microsoft.Compute/disks/testVM-os"
-	az.run("rest", "--method", "put", "--url", disk+"?api-version=2024-03-02", "-o", "none",
-		"--body", `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1,"osType":"Linux"}}`)
-	vmID := "/subscriptions/" + sub + "/resourceGroups/testRG/providers/Microsoft.Compute/virtualMachines/testVM"
-	az.run("rest", "--method", "put", "--url", vmID+"?api-version=2024-11-01", "-o", "none",
-		"--body", `{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"},"storageProfile":{"osDisk":{"osType":"Linux","createOption":"Attach","managedDisk":{"id":"`+disk+`"}}}}}`)
+	vmID := az.vm(sub, "testRG", "testVM")
 	if got := az.tsv("vm", "show", "-g", "testRG", "-n", "testVM", "--query", "id"); !strings.EqualFold(got, vmID) {
 		t.Fatalf("az vm show: %q", got)
 	}
@@ -217,6 +244,207 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 	}
 	if n := az.tsv(append([]string{"backup", "item", "list", "--query", "length(@)"}, v...)...); n != "0" {
 		t.Fatalf("items after delete: %s", n)
+	}
+}
+
+// TestAzCLISweep walks the az commands of the families Safehold serves
+// beyond seed 002 (README, "What az commands work"), asserting what each
+// prints: az group, az disk and az snapshot (create, update, grant and
+// revoke access, delete; a shrink refused), az vm show -d, and az backup:
+// vault create, backup-properties set and show (redundancy, soft delete),
+// identity assign and remove, encryption show; policy get-default-for-vm,
+// create, list-associated-items, delete (refused while in use; a bad
+// policy refused); protection check-vm and enable-for-vm; container show;
+// item set-policy; backup-now, job wait, list with filters, show and stop
+// (of an ended job: refused); recoverypoint list with time filters and
+// show; restore-disks of the OS disk only; restore files mount-rp (the
+// script it writes) and unmount-rp; and soft delete: disable
+// --delete-backup-data with soft delete on keeps the item, which takes no
+// backup and keeps the vault, until protection undelete and resume.
+// The client workaround of TestAzCLIBackupSeed002 (azure-cli#25826)
+// applies here too.
+func TestAzCLISweep(t *testing.T) {
+	e := testserver.Start(t, func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0" })
+	az := loggedIn(t, e)
+	sub := e.Conn.SubscriptionID
+	for _, g := range []string{"vmRG", "vaultRG"} {
+		if st := az.tsv("group", "create", "-n", g, "-l", "westus", "--query", "properties.provisioningState"); st != "Succeeded" {
+			t.Fatalf("group create %s: %q", g, st)
+		}
+	}
+	az.fails("ResourceGroupNotFound", "group", "show", "-n", "nope")
+
+	// Disks and snapshots.
+	d := []string{"-g", "vmRG", "-n", "data1"}
+	if out := az.tsv(append([]string{"disk", "create", "--size-gb", "1", "--query", "[diskSizeGb,diskState,sku.name]"}, d...)...); out != "1\nUnattached\nPremium_LRS" {
+		t.Fatalf("disk create: %q", out)
+	}
+	if out := az.tsv(append([]string{"disk", "update", "--size-gb", "2", "--set", "tags.env=test", "--query", "[diskSizeGb,tags.env]"}, d...)...); out != "2\ntest" {
+		t.Fatalf("disk update: %q", out)
+	}
+	az.fails("BadRequest", append([]string{"disk", "update", "--size-gb", "1"}, d...)...)
+	if sas := az.tsv(append([]string{"disk", "grant-access", "--duration-in-seconds", "600", "--query", "accessSas"}, d...)...); !strings.HasPrefix(sas, "https://") {
+		t.Fatalf("disk grant-access: %q", sas)
+	}
+	if st := az.tsv(append([]string{"disk", "show", "--query", "diskState"}, d...)...); st != "ActiveSAS" {
+		t.Fatalf("disk state with access granted: %q", st)
+	}
+	az.run(append([]string{"disk", "revoke-access", "-o", "none"}, d...)...)
+	s := []string{"-g", "vmRG", "-n", "snap1"}
+	if out := az.tsv(append([]string{"snapshot", "create", "--source", "data1", "--incremental", "true", "--query", "[incremental,diskSizeGb,provisioningState]"}, s...)...); out != "True\n2\nSucceeded" && out != "true\n2\nSucceeded" {
+		t.Fatalf("snapshot create: %q", out)
+	}
+	if out := az.tsv(append([]string{"snapshot", "update", "--set", "tags.k=v", "--query", "tags.k"}, s...)...); out != "v" {
+		t.Fatalf("snapshot update: %q", out)
+	}
+	if sas := az.tsv(append([]string{"snapshot", "grant-access", "--duration-in-seconds", "600", "--query", "accessSas"}, s...)...); !strings.HasPrefix(sas, "https://") {
+		t.Fatalf("snapshot grant-access: %q", sas)
+	}
+	az.run(append([]string{"snapshot", "revoke-access", "-o", "none"}, s...)...)
+	az.run(append([]string{"snapshot", "delete", "-o", "none"}, s...)...)
+	az.run(append([]string{"disk", "delete", "--yes", "-o", "none"}, d...)...)
+	vmID := az.vm(sub, "vmRG", "vm1")
+	if out := az.tsv("disk", "list", "-g", "vmRG", "--query", "[].[name,diskState]"); out != "vm1-os\tAttached" {
+		t.Fatalf("disk list: %q", out)
+	}
+	az.fails("OperationNotAllowed", "disk", "delete", "-g", "vmRG", "-n", "vm1-os", "--yes")
+	if out := az.tsv("vm", "show", "-d", "-g", "vmRG", "-n", "vm1", "--query", "[powerState,storageProfile.osDisk.osType]"); out != "VM running\tLinux" && out != "VM running\nLinux" {
+		t.Fatalf("vm show -d: %q", out)
+	}
+
+	// The vault and its settings.
+	v := []string{"-g", "vaultRG", "-v", "vault1"}
+	vn := []string{"-g", "vaultRG", "-n", "vault1"}
+	vaultID := str(az.json(append([]string{"backup", "vault", "create", "-l", "westus"}, vn...)...), "id")
+	az.fails("ResourceNotFound", "backup", "vault", "show", "-g", "vaultRG", "-n", "nope")
+	if st := az.tsv(append([]string{"backup", "vault", "backup-properties", "set", "--backup-storage-redundancy", "LocallyRedundant", "--query", "properties.storageType"}, vn...)...); st != "LocallyRedundant" {
+		t.Fatalf("backup-properties set redundancy: %q", st)
+	}
+	if st := az.tsv(append([]string{"backup", "vault", "backup-properties", "set", "--soft-delete-feature-state", "Enable", "--query", "properties.softDeleteFeatureState"}, vn...)...); st != "Enabled" {
+		t.Fatalf("backup-properties set soft delete: %q", st)
+	}
+	if out := az.tsv(append([]string{"backup", "vault", "backup-properties", "show", "--query", "[[0].properties.storageType,[1].properties.softDeleteFeatureState]"}, vn...)...); out != "LocallyRedundant\tEnabled" && out != "LocallyRedundant\nEnabled" {
+		t.Fatalf("backup-properties show: %q", out)
+	}
+	if out := az.tsv(append([]string{"backup", "vault", "identity", "assign", "--system-assigned", "--query", "identity.type"}, vn...)...); out != "SystemAssigned" {
+		t.Fatalf("identity assign: %q", out)
+	}
+	if out := az.tsv(append([]string{"backup", "vault", "identity", "remove", "--system-assigned", "--query", "identity.type"}, vn...)...); out != "" {
+		t.Fatalf("identity remove left %q", out)
+	}
+	if out := az.tsv(append([]string{"backup", "vault", "encryption", "show", "--query", "properties.encryptionAtRestType"}, vn...)...); out != "MicrosoftManaged" {
+		t.Fatalf("encryption show: %q", out)
+	}
+
+	// Policies.
+	dir := t.TempDir()
+	pol := az.run(append([]string{"backup", "policy", "get-default-for-vm", "-o", "json"}, v...)...)
+	polFile, badFile := filepath.Join(dir, "pol2.json"), filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(polFile, []byte(pol), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badFile, []byte(strings.Replace(pol, `"count": 30`, `"count": 0`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := az.tsv(append([]string{"backup", "policy", "create", "-n", "pol2", "--policy", polFile, "--backup-management-type", "AzureIaasVM", "--query", "name"}, v...)...); n != "pol2" {
+		t.Fatalf("policy create: %q", n)
+	}
+	az.fails("BMSUserErrorInvalidPolicyInput", append([]string{"backup", "policy", "create", "-n", "bad", "--policy", badFile, "--backup-management-type", "AzureIaasVM"}, v...)...)
+
+	// Protection.
+	if out := az.tsv("backup", "protection", "check-vm", "--vm", vmID); out != "" {
+		t.Fatalf("check-vm of an unprotected VM: %q", out)
+	}
+	en := az.json(append([]string{"backup", "protection", "enable-for-vm", "--vm", vmID, "--policy-name", "pol2"}, v...)...)
+	if str(en, "properties.operation") != "ConfigureBackup" || str(en, "properties.status") != "Completed" {
+		t.Fatalf("enable-for-vm: %v", en)
+	}
+	if out := az.tsv("backup", "protection", "check-vm", "--vm", vmID); !strings.EqualFold(out, vaultID) {
+		t.Fatalf("check-vm of a protected VM: %q, want %s", out, vaultID)
+	}
+	if out := az.tsv(append([]string{"backup", "policy", "list-associated-items", "-n", "pol2", "--query", "[].properties.friendlyName"}, v...)...); out != "vm1" {
+		t.Fatalf("list-associated-items: %q", out)
+	}
+	az.fails("BMSUserErrorObjectLocked", append([]string{"backup", "policy", "delete", "-n", "pol2"}, v...)...)
+	if out := az.tsv(append([]string{"backup", "container", "show", "-n", "vm1", "--backup-management-type", "AzureIaasVM", "--query", "[properties.friendlyName,properties.registrationStatus]"}, v...)...); out != "vm1\nRegistered" {
+		t.Fatalf("container show: %q", out)
+	}
+	ci := []string{"-c", "vm1", "-i", "vm1", "--backup-management-type", "AzureIaasVM"}
+	if out := az.tsv(append([]string{"backup", "item", "set-policy", "-c", "vm1", "-n", "vm1", "--backup-management-type", "AzureIaasVM", "--policy-name", "DefaultPolicy", "--query", "properties.operation"}, v...)...); out != "ConfigureBackup" {
+		t.Fatalf("item set-policy: %q", out)
+	}
+	az.run(append([]string{"backup", "policy", "delete", "-n", "pol2"}, v...)...)
+
+	// A backup, its job and its recovery point.
+	job := str(az.json(append(append([]string{"backup", "protection", "backup-now"}, ci...), v...)...), "name")
+	if st := az.tsv(append([]string{"backup", "job", "wait", "-n", job, "--timeout", "300", "--query", "properties.status"}, v...)...); st != "Completed" {
+		t.Fatalf("backup job: %s", st)
+	}
+	if out := az.tsv(append([]string{"backup", "job", "list", "--status", "Completed", "--operation", "Backup", "--query", "[].name"}, v...)...); out != job {
+		t.Fatalf("job list --status Completed --operation Backup: %q, want %s", out, job)
+	}
+	if n := az.tsv(append([]string{"backup", "job", "list", "--status", "InProgress", "--query", "length(@)"}, v...)...); n != "0" {
+		t.Fatalf("job list --status InProgress: %s", n)
+	}
+	az.fails("BMSUserErrorJobNotCancellable", append([]string{"backup", "job", "stop", "-n", job}, v...)...)
+	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format("02-01-2006") }
+	rp := az.tsv(append(append([]string{"backup", "recoverypoint", "list", "--start-date", day(-1), "--end-date", day(1), "--query", "[].name"}, ci...), v...)...)
+	if rp == "" || strings.Contains(rp, "\n") {
+		t.Fatalf("recoverypoint list: %q", rp)
+	}
+	if n := az.tsv(append(append([]string{"backup", "recoverypoint", "list", "--start-date", "01-01-2020", "--end-date", "02-01-2020", "--query", "length(@)"}, ci...), v...)...); n != "0" {
+		t.Fatalf("recoverypoint list in 2020: %s", n)
+	}
+	if out := az.tsv(append(append([]string{"backup", "recoverypoint", "show", "-n", rp, "--query", "properties.objectType"}, ci...), v...)...); out != "IaasVMRecoveryPoint" {
+		t.Fatalf("recoverypoint show: %q", out)
+	}
+
+	// Restore of the OS disk; file recovery.
+	az.run("group", "create", "-n", "restoreRG", "-l", "westus", "-o", "none")
+	az.run("storage", "account", "create", "-n", "sweepstaging", "-g", "vaultRG", "-l", "westus", "--sku", "Standard_LRS", "-o", "none")
+	rj := str(az.json(append([]string{"backup", "restore", "restore-disks", "-c", "vm1", "-i", "vm1", "-r", rp, "--storage-account", "sweepstaging", "--target-resource-group", "restoreRG", "--restore-only-osdisk"}, v...)...), "name")
+	if st := az.tsv(append([]string{"backup", "job", "wait", "-n", rj, "--timeout", "300", "--query", "properties.status"}, v...)...); st != "Completed" {
+		t.Fatalf("restore job: %s", st)
+	}
+	if n := az.tsv("disk", "list", "-g", "restoreRG", "--query", "length(@)"); n != "1" {
+		t.Fatalf("restore-disks created %s disks, want 1", n)
+	}
+	mount := &azCLI{t: t, bin: az.bin, env: az.env, dir: t.TempDir()}
+	mount.run(append([]string{"backup", "restore", "files", "mount-rp", "-c", "vm1", "-i", "vm1", "-r", rp}, v...)...)
+	scripts, _ := filepath.Glob(filepath.Join(mount.dir, "*.sh"))
+	if len(scripts) != 1 {
+		t.Fatalf("mount-rp wrote %v", scripts)
+	}
+	if b, err := os.ReadFile(scripts[0]); err != nil || !strings.Contains(string(b), "qemu-nbd --read-only") {
+		t.Fatalf("mount-rp's script: %q %v", b, err)
+	}
+	active := append(append([]string{"backup", "recoverypoint", "show", "-n", rp, "--query", "properties.isInstantIlrSessionActive"}, ci...), v...)
+	if out := az.tsv(active...); out != "True" && out != "true" {
+		t.Fatalf("file recovery session after mount-rp: %q", out)
+	}
+	az.run(append([]string{"backup", "restore", "files", "unmount-rp", "-c", "vm1", "-i", "vm1", "-r", rp, "-o", "none"}, v...)...)
+	if out := az.tsv(active...); out != "False" && out != "false" {
+		t.Fatalf("file recovery session after unmount-rp: %q", out)
+	}
+
+	// Soft delete: the deleted data stays until undeleted.
+	if out := az.tsv(append(append([]string{"backup", "protection", "disable", "--delete-backup-data", "true", "--yes", "--query", "[properties.operation,properties.status]"}, ci...), v...)...); out != "DeleteBackupData\nCompleted" {
+		t.Fatalf("disable --delete-backup-data: %q", out)
+	}
+	if out := az.tsv(append([]string{"backup", "item", "list", "--query", "[].properties.[protectionState,isScheduledForDeferredDelete]"}, v...)...); out != "ProtectionStopped\tTrue" && out != "ProtectionStopped\ttrue" {
+		t.Fatalf("the soft-deleted item: %q", out)
+	}
+	az.fails("BMSUserErrorItemSoftDeleted", append(append([]string{"backup", "protection", "backup-now"}, ci...), v...)...)
+	az.fails("ServiceResourceNotEmpty", append([]string{"backup", "vault", "delete", "--yes"}, vn...)...)
+	if out := az.tsv(append(append([]string{"backup", "protection", "undelete", "--query", "[properties.operation,properties.status]"}, ci...), v...)...); out != "Undelete\nCompleted" {
+		t.Fatalf("undelete: %q", out)
+	}
+	az.run(append(append([]string{"backup", "protection", "resume", "--policy-name", "DefaultPolicy", "-o", "none"}, ci...), v...)...)
+	if out := az.tsv(append(append([]string{"backup", "recoverypoint", "list", "--query", "[].name"}, ci...), v...)...); out != rp {
+		t.Fatalf("recovery points after undelete: %q, want %s", out, rp)
+	}
+	if out := az.tsv(append([]string{"backup", "item", "show", "-c", "vm1", "-n", "vm1", "--backup-management-type", "AzureIaasVM", "--query", "[properties.protectionState,properties.policyName]"}, v...)...); out != "Protected\nDefaultPolicy" {
+		t.Fatalf("resumed item: %q", out)
 	}
 }
 

@@ -129,10 +129,17 @@ type Result struct {
 // (Result.Code).
 func Run(t testing.TB, limit time.Duration, env []string, name string, args ...string) Result {
 	t.Helper()
+	return RunIn(t, limit, "", env, name, args...)
+}
+
+// RunIn is Run in the working directory dir ("": this process's), for
+// programs that write files where they run.
+func RunIn(t testing.TB, limit time.Duration, dir string, env []string, name string, args ...string) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = env
+	cmd.Env, cmd.Dir = env, dir
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
