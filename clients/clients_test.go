@@ -608,15 +608,25 @@ func TestAzCLIStorageBlobs(t *testing.T) {
 	}
 }
 
+// nodeModules is the node_modules directory .ci/clients.sh installs the
+// JavaScript SDK packages into; the test skips (fails in CI) when pkg is
+// not there.
+func nodeModules(t *testing.T, pkg string) string {
+	t.Helper()
+	home, _ := os.UserHomeDir()
+	return testsvc.NodeModules(t, "SAFEHOLD_NPM_DIR", filepath.Join(home, ".cache", "safehold", "npm"), pkg, installHow)
+}
+
 // runNode runs a script of testdata/js against e with what a JS user sets:
-// NODE_EXTRA_CA_CERTS (Safehold's CA) and the connection file.
-func runNode(t *testing.T, e *testserver.Env, script string) string {
+// NODE_EXTRA_CA_CERTS (Safehold's CA) and the connection file; env adds
+// variables of the script's own.
+func runNode(t *testing.T, e *testserver.Env, script string, env ...string) string {
 	t.Helper()
 	node := need(t, "node")
-	home, _ := os.UserHomeDir()
-	nm := testsvc.NodeModules(t, "SAFEHOLD_NPM_DIR", filepath.Join(home, ".cache", "safehold", "npm"), "@azure/arm-recoveryservicesbackup", installHow)
-	r := testsvc.Run(t, clientLimit, append(os.Environ(), "NODE_PATH="+nm, "NODE_EXTRA_CA_CERTS="+e.Conn.CACertFile,
-		"SAFEHOLD_CONNECTION="+filepath.Join(e.DataDir, "connection.json")), node, filepath.Join("testdata", "js", script))
+	nm := nodeModules(t, "@azure/arm-recoveryservicesbackup")
+	env = append(append(os.Environ(), "NODE_PATH="+nm, "NODE_EXTRA_CA_CERTS="+e.Conn.CACertFile,
+		"SAFEHOLD_CONNECTION="+filepath.Join(e.DataDir, "connection.json")), env...)
+	r := testsvc.Run(t, clientLimit, env, node, filepath.Join("testdata", "js", script))
 	t.Logf("node %s:\n%s%s", script, r.Stdout, r.Stderr)
 	if r.Code != 0 {
 		t.Fatalf("node %s: exit status %d", script, r.Code)
@@ -644,5 +654,39 @@ func TestJSSeed000CoreClient(t *testing.T) {
 	e := testserver.Start(t)
 	if out := runNode(t, e, "seed000.cjs"); !strings.Contains(out, "seed 000 done") {
 		t.Fatal("seed 000 did not finish")
+	}
+}
+
+// TestJSSDKRecoveryServices walks Azure VM backup beyond seed 002
+// (testdata/js/recoveryservices.cjs: resource groups, disks and snapshots
+// with grant/revoke access, role assignments, the vault and its config
+// resources, policies, protection intents, backup status and feature
+// validation, a cancelled backup, jobs with $filter, export jobs, usages,
+// restore validation, a restore, stopping protection) twice, every package
+// at its default api-version: with the current majors .ci/clients.sh pins
+// (@azure/arm-recoveryservicesbackup 12, arm-recoveryservices 6,
+// arm-compute 24, arm-resources 5, arm-authorization 9, arm-storage 21)
+// and with older ones installed under npm aliases
+// (arm-recoveryservicesbackup 9 at 2022-03-01, arm-recoveryservices 5,
+// arm-compute 22, arm-authorization 8 of the ms-rest generator,
+// arm-storage 18).
+func TestJSSDKRecoveryServices(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  []string
+	}{
+		{"current", nil},
+		{"older", []string{"SAFEHOLD_JS_RSB=arm-recoveryservicesbackup-9", "SAFEHOLD_JS_RS=arm-recoveryservices-5",
+			"SAFEHOLD_JS_COMPUTE=arm-compute-22", "SAFEHOLD_JS_AUTHZ=arm-authorization-8", "SAFEHOLD_JS_STORAGE=arm-storage-18"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, kv := range c.env {
+				nodeModules(t, kv[strings.IndexByte(kv, '=')+1:])
+			}
+			e := testserver.Start(t)
+			if out := runNode(t, e, "recoveryservices.cjs", c.env...); !strings.Contains(out, "recoveryservices done") {
+				t.Fatal("the script did not finish")
+			}
+		})
 	}
 }

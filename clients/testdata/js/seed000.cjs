@@ -4,32 +4,19 @@
 // group, the disk and the vault identity's roles, and @azure/core-client's
 // ServiceClient for the Data Protection paths (@azure/arm-dataprotection is
 // not served by the npm registry here), at the api-version the current
-// @azure/arm-dataprotection sends. Run by clients/js_test.go with
+// @azure/arm-dataprotection sends. Run by clients/clients_test.go with
 // SAFEHOLD_CONNECTION (connection.json) and NODE_EXTRA_CA_CERTS (Safehold's
 // CA); prints "ok" steps, exits 1 on failure.
 "use strict";
-const fs = require("node:fs");
 const crypto = require("node:crypto");
-const { ClientSecretCredential } = require("@azure/identity");
 const { ServiceClient } = require("@azure/core-client");
 const { createHttpHeaders, createPipelineRequest } = require("@azure/core-rest-pipeline");
 const { ResourceManagementClient } = require("@azure/arm-resources");
 const { ComputeManagementClient } = require("@azure/arm-compute");
 const { AuthorizationManagementClient } = require("@azure/arm-authorization");
-
-const conn = JSON.parse(fs.readFileSync(process.env.SAFEHOLD_CONNECTION, "utf8"));
-const endpoint = conn.armEndpoint;
-const scope = endpoint + "/.default";
-const sub = conn.subscriptionId;
+const { endpoint, scope, sub, credential, clientOptions, step, fail, sleep, all } = require("./lib.cjs");
 const DP_API = "2025-07-01";
-
-const cred = new ClientSecretCredential(conn.tenantId, conn.clientId, conn.clientSecret, { authorityHost: conn.authorityHost, disableInstanceDiscovery: true });
-const clientOptions = { endpoint, credentialScopes: [scope], credentials: { scopes: [scope] } };
-
-function step(name) { console.log("ok " + name); }
-function fail(msg) { throw new Error(msg); }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function all(iter) { const out = []; for await (const x of iter) out.push(x); return out; }
+const cred = credential();
 
 // The Data Protection paths through core-client: a ServiceClient with the
 // same credential and token scope, JSON in and out.

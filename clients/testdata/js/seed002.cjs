@@ -2,12 +2,10 @@
 // official JavaScript SDK packages at their default api-versions, plus the
 // Compute and RBAC steps it needs: the admin creates the VM and a backup
 // operator principal, grants it roles, and that principal runs the backup.
-// Run by clients/js_test.go with SAFEHOLD_CONNECTION (connection.json) and
+// Run by clients/clients_test.go with SAFEHOLD_CONNECTION (connection.json) and
 // NODE_EXTRA_CA_CERTS (Safehold's CA); prints "ok" steps, exits 1 on failure.
 "use strict";
-const fs = require("node:fs");
 const crypto = require("node:crypto");
-const { ClientSecretCredential } = require("@azure/identity");
 const { ServiceClient } = require("@azure/core-client");
 const { createHttpHeaders, createPipelineRequest } = require("@azure/core-rest-pipeline");
 const { ResourceManagementClient } = require("@azure/arm-resources");
@@ -15,34 +13,10 @@ const { ComputeManagementClient } = require("@azure/arm-compute");
 const { AuthorizationManagementClient } = require("@azure/arm-authorization");
 const { RecoveryServicesClient } = require("@azure/arm-recoveryservices");
 const { RecoveryServicesBackupClient } = require("@azure/arm-recoveryservicesbackup");
-
-const conn = JSON.parse(fs.readFileSync(process.env.SAFEHOLD_CONNECTION, "utf8"));
-const endpoint = conn.armEndpoint;
-const scope = endpoint + "/.default";
-const sub = conn.subscriptionId;
-
-// What a JS user sets: the authority host and no instance discovery on the
-// credential; the endpoint and token scope on each client (arm-compute 24
-// reads credentials.scopes, the older generators credentialScopes).
-function credential(clientId, secret) {
-  return new ClientSecretCredential(conn.tenantId, clientId, secret, { authorityHost: conn.authorityHost, disableInstanceDiscovery: true });
-}
-const clientOptions = { endpoint, credentialScopes: [scope], credentials: { scopes: [scope] } };
-
-function step(name) { console.log("ok " + name); }
-function fail(msg) { throw new Error(msg); }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitUntil(what, fn) {
-  for (let i = 0; i < 600; i++) {
-    if (await fn()) return;
-    await sleep(200);
-  }
-  fail("timed out waiting for " + what);
-}
-async function all(iter) { const out = []; for await (const x of iter) out.push(x); return out; }
+const { endpoint, scope, sub, credential, clientOptions, step, fail, waitUntil, all, run } = require("./lib.cjs");
 
 async function main() {
-  const admin = credential(conn.clientId, conn.clientSecret);
+  const admin = credential();
   const rgs = new ResourceManagementClient(admin, sub, clientOptions);
   for (const rg of ["testRG", "testVaultRG", "restoreRG"]) await rgs.resourceGroups.createOrUpdate(rg, { location: "westus" });
   step("resource groups");
@@ -183,8 +157,4 @@ async function main() {
   step("delete vault");
 }
 
-main().then(() => console.log("seed 002 done"), (e) => {
-  console.error("FAIL:", e && (e.stack || e));
-  if (e && e.response) console.error(e.response.status, e.response.bodyAsText);
-  process.exit(1);
-});
+run(main, "seed 002 done");
