@@ -132,12 +132,21 @@ type Namespace struct {
 	Versions []string // accepted api-versions
 	// AnyVersion accepts every well-formed YYYY-MM-DD[-preview] version.
 	AnyVersion bool
+
+	versions map[string]bool // Versions, lower-cased (RegisterNamespace): one lookup per request
 }
 
 var versionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[A-Za-z0-9]+)?$`)
 
 func (n *Namespace) accepts(v string) bool {
-	return ContainsFold(n.Versions, v) || n.AnyVersion && plausibleVersion(v)
+	if n.versions != nil {
+		if n.versions[v] || n.versions[strings.ToLower(v)] {
+			return true
+		}
+	} else if ContainsFold(n.Versions, v) {
+		return true
+	}
+	return n.AnyVersion && plausibleVersion(v)
 }
 
 // plausibleVersion accepts a well-formed api-version whose date could be a
@@ -228,6 +237,10 @@ func NewRouter() *Router {
 // providers segment belong to "Microsoft.Resources".
 func (rt *Router) RegisterNamespace(ns Namespace) {
 	n := ns
+	n.versions = make(map[string]bool, len(ns.Versions))
+	for _, v := range ns.Versions {
+		n.versions[strings.ToLower(v)] = true
+	}
 	rt.namespaces[strings.ToLower(ns.Name)] = &n
 }
 
@@ -305,6 +318,12 @@ func splitPath(p string) []string {
 // DecodedSegments splits the escaped path on '/' and unescapes each segment,
 // so an encoded %2F stays inside its segment and %3B arrives as ';'.
 func DecodedSegments(u *url.URL) ([]string, error) {
+	if u.RawPath == "" {
+		// The path has no escaped "/" (net/url sets RawPath where the
+		// escaped form differs from escaping Path): escaping Path and
+		// unescaping each segment again gives Path's own segments.
+		return splitPath(u.Path), nil
+	}
 	parts := splitPath(u.EscapedPath())
 	for i, p := range parts {
 		s, err := url.PathUnescape(p)
@@ -587,8 +606,9 @@ func (r *route) actionFor(method string, segs []string, path string) (action, sc
 	} else if last := r.lastAction.Load(); last != nil && *last == string(b) {
 		action = *last
 	} else {
-		action = string(b)
-		r.lastAction.Store(&action)
+		a := string(b) // not &action: a result whose address is taken is on the heap in every call
+		r.lastAction.Store(&a)
+		action = a
 	}
 	if path == "" {
 		return action, "/" + strings.Join(segs[:scopeEnd], "/")
@@ -717,17 +737,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 // copy of it at WriteHeader small too.
 func writeBody(w http.ResponseWriter, status int, body []byte) int {
 	h := w.Header()
+	h["Content-Type"] = contentTypeJSONHeader // as Header.Set would, without an allocation
 	if len(body) == 0 || len(body) >= autoContentLength {
-		vals := make([]string, 2) // as Header.Set would, with one allocation for both
-		vals[0], vals[1] = contentTypeJSON, strconv.Itoa(len(body))
-		h["Content-Type"], h["Content-Length"] = vals[0:1:1], vals[1:2:2]
-	} else {
-		h["Content-Type"] = []string{contentTypeJSON}
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	}
 	w.WriteHeader(status)
 	w.Write(body)
 	return status
 }
+
+// contentTypeJSONHeader is Content-Type's value slice in every JSON
+// response: built once, with no spare capacity (an Add copies it; nothing
+// writes a header's values in place).
+var contentTypeJSONHeader = []string{contentTypeJSON}[:1:1]
 
 const (
 	contentTypeJSON = "application/json; charset=utf-8"

@@ -49,3 +49,15 @@ func (f *Fake) Set(t time.Time) {
 	f.now = t.UTC()
 	f.mu.Unlock()
 }
+
+// processStart is a reading of the monotonic clock taken at start-up.
+var processStart = time.Now()
+
+// Mono is a reading of the monotonic clock (the time since the process
+// started) for measuring a duration: time.Now reads the wall clock as
+// well, two clock reads instead of one.
+func Mono() time.Duration { return time.Since(processStart) }
+
+// MonoAt is t's reading of the monotonic clock, as Mono: t must come from
+// time.Now (a Time with a monotonic reading).
+func MonoAt(t time.Time) time.Duration { return t.Sub(processStart) }

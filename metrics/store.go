@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/store"
 )
 
@@ -31,33 +32,35 @@ type opObserver struct {
 	o    prometheus.Observer
 }
 
-func (l *opObserver) observe(h *prometheus.HistogramVec, op string, start time.Time) {
-	d := time.Since(start)
+// start is clock.Mono's reading at the start: the hot reads (three per
+// GET) read the clock twice, not the wall and monotonic clocks three times.
+func (l *opObserver) observe(h *prometheus.HistogramVec, op string, start time.Duration) {
+	d := clock.Mono() - start
 	l.once.Do(func() { l.o = h.WithLabelValues(op) })
 	l.o.Observe(d.Seconds())
 }
 
 func (s *instStore) Get(ctx context.Context, kind, key string) (store.Doc, error) {
-	defer s.get.observe(s.m.storeLat, "get", time.Now())
+	defer s.get.observe(s.m.storeLat, "get", clock.Mono())
 	return s.Store.Get(ctx, kind, key)
 }
 
 // View passes a read that does not copy the value on to the wrapped store
 // (store.View), observed as a get.
 func (s *instStore) View(ctx context.Context, kind, key string) (store.Doc, error) {
-	defer s.get.observe(s.m.storeLat, "get", time.Now())
+	defer s.get.observe(s.m.storeLat, "get", clock.Mono())
 	return store.View(ctx, s.Store, kind, key)
 }
 
 func (s *instStore) List(ctx context.Context, kind string, q store.ListQuery) ([]store.Doc, error) {
-	defer s.list.observe(s.m.storeLat, "list", time.Now())
+	defer s.list.observe(s.m.storeLat, "list", clock.Mono())
 	return s.Store.List(ctx, kind, q)
 }
 
 // ListView passes a list that does not copy the documents on to the
 // wrapped store (store.ListView), observed as a list.
 func (s *instStore) ListView(ctx context.Context, kind string, q store.ListQuery, fn func(d *store.Doc, stable bool) bool) error {
-	defer s.list.observe(s.m.storeLat, "list", time.Now())
+	defer s.list.observe(s.m.storeLat, "list", clock.Mono())
 	return store.ListView(ctx, s.Store, kind, q, fn)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/logtext"
 	rpcompute "github.com/safehold/safehold/rp/compute"
 	"github.com/safehold/safehold/web"
@@ -85,17 +86,22 @@ func (s *Server) buildHandler() http.Handler {
 // middleware sets request ids, recovers panics and writes the access log.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := clock.Mono()
 		if r.TLS == nil {
 			r.TLS = tlsState(r.Context())
 		}
 		reqID, routingID := requestIDs()
-		corr := r.Header.Get("X-Ms-Correlation-Request-Id") // canonical keys: Get allocates none
+		// net/http canonicalizes a request's header names: index the map
+		// with the canonical name (Header.Get would check it again).
+		corr := headerValue(r.Header, "X-Ms-Correlation-Request-Id")
 		if corr == "" {
 			corr = reqID
 		}
+		clientID := headerValue(r.Header, "X-Ms-Client-Request-Id")
 		// Every response's headers, set as Header.Set would (canonical
-		// keys, one value each) with one allocation for all the values.
+		// keys, one value each): the request's own values share one
+		// allocation with the writer, the constant ones are slices built
+		// once (see constHeader).
 		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w}}
 		sw := &rw.statusWriter
 		h := w.Header()
@@ -103,15 +109,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		hs.set("X-Ms-Request-Id", reqID)
 		hs.set("X-Ms-Correlation-Request-Id", corr)
 		hs.set("X-Ms-Routing-Request-Id", routingID)
-		hs.set("Cache-Control", "no-cache")
-		hs.set("Pragma", "no-cache")
-		hs.set("Expires", "-1")
-		hs.set("X-Content-Type-Options", "nosniff")
+		h["Cache-Control"] = hdrNoCache
+		h["Pragma"] = hdrNoCache
+		h["Expires"] = hdrExpires
+		h["X-Content-Type-Options"] = hdrNoSniff
 		if r.TLS != nil {
-			hs.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			h["Strict-Transport-Security"] = hdrHSTS
 		}
-		if c := r.Header.Get("X-Ms-Client-Request-Id"); c != "" {
-			hs.set("X-Ms-Client-Request-Id", c)
+		if clientID != "" {
+			hs.set("X-Ms-Client-Request-Id", clientID)
 		}
 		ctx, route := arm.StartRequest(r.Context(), corr) // SetCaller completes it
 		r = r.WithContext(ctx)
@@ -127,8 +133,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			end := time.Now()
-			s.logAccess(r, end, end.Sub(start), sw, reqID)
-			s.Metrics.ObserveRequest(routeLabel(*route, r.URL.Path), r.Method, sw.status, end.Sub(start))
+			d := clock.MonoAt(end) - start
+			s.logAccess(r, end, d, sw, reqID, clientID)
+			s.Metrics.ObserveRequest(routeLabel(*route, r.URL.Path), r.Method, sw.status, d)
 			if rl != nil {
 				rl.log(s.logger, r, sw.status, reqID)
 			}
@@ -137,15 +144,35 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	})
 }
 
+// The constant values of every response's headers, each a slice of its
+// own with no spare capacity (an Add to the header copies it; nothing
+// writes a header's values in place), set without an allocation.
+var (
+	hdrNoCache = constHeader("no-cache")
+	hdrExpires = constHeader("-1")
+	hdrNoSniff = constHeader("nosniff")
+	hdrHSTS    = constHeader("max-age=31536000; includeSubDomains")
+)
+
+func constHeader(v string) []string { return []string{v}[:1:1] }
+
+// headerValue is Header.Get for a canonical key, without checking it.
+func headerValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // logAccess writes the access log's line of a request that ended at end
 // after d: through the handler's Line when it has one (the text format's
 // bytes, without a slog.Record), else through slog.
-func (s *Server) logAccess(r *http.Request, end time.Time, d time.Duration, sw *statusWriter, reqID string) {
+func (s *Server) logAccess(r *http.Request, end time.Time, d time.Duration, sw *statusWriter, reqID, clientID string) {
 	if lines, ok := s.logger.Handler().(logtext.Lines); ok {
 		if l := lines.Line(end, slog.LevelInfo, "request"); l != nil {
 			l.String("method", r.Method).String("path", r.URL.Path).String("query", redactQuery(r.URL.RawQuery)).
 				Int("status", int64(sw.status)).Int("bytes", int64(sw.bytes)).Duration("duration", d).
-				String("request_id", reqID).String("client_request_id", r.Header.Get("X-Ms-Client-Request-Id")).
+				String("request_id", reqID).String("client_request_id", clientID).
 				String("remote", r.RemoteAddr).Write()
 			return
 		}
@@ -153,15 +180,15 @@ func (s *Server) logAccess(r *http.Request, end time.Time, d time.Duration, sw *
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("query", redactQuery(r.URL.RawQuery)),
 		slog.Int("status", sw.status), slog.Int("bytes", sw.bytes), slog.Duration("duration", d),
-		slog.String("request_id", reqID), slog.String("client_request_id", r.Header.Get("X-Ms-Client-Request-Id")),
+		slog.String("request_id", reqID), slog.String("client_request_id", clientID),
 		slog.String("remote", r.RemoteAddr))
 }
 
 // requestWriter is a request's statusWriter and the backing array of its
-// response's header values (headerSetter), in one allocation.
+// response's own header values (headerSetter), in one allocation.
 type requestWriter struct {
 	statusWriter
-	vals [9]string
+	vals [4]string
 }
 
 // requestIDs returns a new request id, a random (version 4) UUID, and the
@@ -237,8 +264,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // TestArmOnlyAgreesWithTheMux checks it against the mux.
 func (s *Server) armOnly(r *http.Request) bool {
 	p := r.URL.Path
+	// The escaped path has a "/." only where the decoded one has (a "."
+	// is never escaped, and an escaped "/" decodes to one): most paths
+	// need not be escaped to be checked.
 	return (strings.HasPrefix(p, "/subscriptions/") || strings.HasPrefix(p, "/providers/")) &&
-		r.Method != http.MethodConnect && !strings.Contains(r.URL.EscapedPath(), "/.") && !s.Issuer.MayServe(p)
+		r.Method != http.MethodConnect && !(strings.Contains(p, "/.") && strings.Contains(r.URL.EscapedPath(), "/.")) && !s.Issuer.MayServe(p)
 }
 
 // baseOf is the scheme and host the caller used.
@@ -287,6 +317,9 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 // seeds have such URLs; Go's mux would answer them with a redirect). It
 // works on the escaped path, so an encoded %2F inside a segment stays.
 func collapseSlashes(r *http.Request) {
+	if !strings.Contains(r.URL.Path, "//") { // then neither has the escaped path (see armOnly)
+		return
+	}
 	ep := r.URL.EscapedPath()
 	if !strings.Contains(ep, "//") {
 		return

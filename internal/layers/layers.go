@@ -49,7 +49,7 @@ var Rules = []Rule{
 	{"nbd/nbdtest", nil, "a minimal NBD client for tests; imports nothing"},
 	{"job", []string{"clock", "store"}, "durable jobs in the store"},
 	{"lease", []string{"clock", "store"}, "named leases in the store: the leader, disk owners, the GC gate"},
-	{"metrics", []string{"blob", "store"}, "Prometheus figures; decorators of blob.Backend and store.Store"},
+	{"metrics", []string{"blob", "store", "clock"}, "Prometheus figures; decorators of blob.Backend and store.Store"},
 	{"protection", []string{"job", "lease", "snapshot", "store", "clock", "failure", "fault"},
 		"protection -> job, snapshot, store and its own interfaces (compute implements them; protection never imports compute or a face)"},
 	{"protection/computedisks", []string{"protection", "compute", "snapshot", "failure"},
