@@ -81,7 +81,14 @@ func newServeCmd() *cobra.Command {
 			}
 			logger := slog.New(flushingHandler{h, lw})
 			if os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(200) // the live heap is small; trade a little memory for fewer GC pauses
+				// The live heap is small: trade a little memory for fewer
+				// collections and pauses (GOGC 200, and a heap of
+				// heapFloorMiB before a collection, within half the soft limit).
+				floor := uint64(heapFloorMiB)
+				if memLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+					floor = min(floor, uint64(memLimitMiB)/2)
+				}
+				defer heapFloor(floor<<20, 200)()
 			}
 			if os.Getenv("GOMEMLIMIT") == "" && memLimitMiB > 0 {
 				// A soft limit: with GOGC 200 the heap may grow to three
