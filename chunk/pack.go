@@ -3,6 +3,8 @@ package chunk
 import (
 	"encoding/binary"
 	"fmt"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // A pack object ("pack/<32 hex>") holds many stored chunks followed by a
@@ -85,6 +87,15 @@ func (c *codec) packTail(es []entry) []byte {
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(hdr)))
 	out = binary.LittleEndian.AppendUint32(out, crc(hdr))
 	return append(out, packMagic...)
+}
+
+// tailLen bounds the length of packTail for n entries.
+func (c *codec) tailLen(n int) int {
+	l := 4 + n*entrySize + trailerSize
+	if c.aead != nil {
+		l += len(objMagic) + 1 + chacha20poly1305.NonceSizeX + c.aead.Overhead() + 4
+	}
+	return l
 }
 
 // parseTrailer returns the header length from a pack's last trailerSize bytes.

@@ -746,6 +746,18 @@ func (s *Store) dropPackLocked(p *pack) {
 	delete(s.byKey, p.key)
 }
 
+// packCap is the capacity of pack buffers: the pack size, a chunk beyond
+// it and room for the header of a pack of 64 KiB chunks. A pack of small
+// chunks is sealed early when its header would not fit (sealDue), so the
+// header never moves the records to a larger, unaligned buffer.
+func (s *Store) packCap() int { return s.packSize + s.packSize/64 + 128<<10 }
+
+// sealDue reports whether the open pack is full: it reached the pack size,
+// or one more chunk of n bytes and its header entry might not fit.
+func (s *Store) sealDue(p *pack, n int) bool {
+	return len(p.buf) >= s.packSize || len(p.buf)+n+s.c.tailLen(len(p.entries)+1) > cap(p.buf)
+}
+
 func (s *Store) getBuf() []byte {
 	if n := len(s.free); n > 0 {
 		b := s.free[n-1]
@@ -753,7 +765,7 @@ func (s *Store) getBuf() []byte {
 		return b[:0]
 	}
 	// Aligned: the local backend writes it to disk without a copy.
-	return blob.AlignedBuf(s.packSize + s.packSize/8)[:0]
+	return blob.AlignedBuf(s.packCap())[:0]
 }
 
 // sealLocked closes the open pack for writing; the caller uploads it.
@@ -838,7 +850,7 @@ func (s *Store) upload(p *pack) {
 		}
 	}
 	p.buf = nil
-	if len(s.free) < cap(s.sem)+1 && cap(data) <= s.packSize+s.packSize/8 {
+	if len(s.free) < cap(s.sem)+1 && cap(data) == s.packCap() {
 		s.free = append(s.free, data[:0])
 	}
 	s.mu.Unlock()
@@ -1221,6 +1233,10 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 			}
 		}
 		p := s.cur
+		if p != nil && len(p.entries) > 0 && s.sealDue(p, len(r.enc)) {
+			full = append(full, s.sealLocked()) // r would not fit with the header
+			p = nil
+		}
 		if p == nil {
 			p = &pack{key: newPackKey(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
 			s.addPackLocked(p)

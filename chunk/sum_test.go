@@ -56,3 +56,25 @@ func TestSumIsBLAKE3(t *testing.T) {
 		}
 	}
 }
+
+// tailLen bounds the pack tail (header, sealed when encrypted, and
+// trailer), which a pack buffer keeps room for.
+func TestTailLenBoundsPackTail(t *testing.T) {
+	plain, err := newCodec(nil, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.close()
+	keyed, err := newCodec(make([]byte, 32), 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keyed.close()
+	for _, c := range []*codec{plain, keyed} {
+		for _, n := range []int{0, 1, 7, 300, 5000} {
+			if got, bound := len(c.packTail(make([]entry, n))), c.tailLen(n); got > bound {
+				t.Errorf("encrypted=%v, %d entries: tail of %d bytes, tailLen %d", c.aead != nil, n, got, bound)
+			}
+		}
+	}
+}
