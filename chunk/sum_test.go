@@ -17,16 +17,7 @@ func TestSumIsBLAKE3(t *testing.T) {
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
-	plain, err := newCodec(nil, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.close()
-	keyed, err := newCodec(make([]byte, 32), 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keyed.close()
+	plain, keyed := testCodecs(t)
 	lens := []int{0, 1, 64, 65, 1023, 1024, 1025, 2048, 16<<10 - 1, 16 << 10, 16<<10 + 1, 32 << 10, 48<<10 + 5,
 		64 << 10, 64<<10 + 1, 80 << 10, 256 << 10, len(data)}
 	for i := 0; i < 30; i++ {
@@ -60,16 +51,7 @@ func TestSumIsBLAKE3(t *testing.T) {
 // tailLen bounds the pack tail (header, sealed when encrypted, and
 // trailer), which a pack buffer keeps room for.
 func TestTailLenBoundsPackTail(t *testing.T) {
-	plain, err := newCodec(nil, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.close()
-	keyed, err := newCodec(make([]byte, 32), 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keyed.close()
+	plain, keyed := testCodecs(t)
 	for _, c := range []*codec{plain, keyed} {
 		for _, n := range []int{0, 1, 7, 300, 5000} {
 			if got, bound := len(c.packTail(make([]entry, n))), c.tailLen(n); got > bound {
@@ -77,4 +59,20 @@ func TestTailLenBoundsPackTail(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testCodecs returns an unencrypted and an encrypted codec, closed when
+// the test ends.
+func testCodecs(t *testing.T) (plain, keyed *codec) {
+	t.Helper()
+	var err error
+	if plain, err = newCodec(nil, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(plain.close)
+	if keyed, err = newCodec(make([]byte, 32), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(keyed.close)
+	return plain, keyed
 }
