@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -462,6 +463,56 @@ type sqliteTx struct {
 	keys  []docKey   // cache keys written
 	kinds []string   // kinds bulk-deleted
 	ops   []mirrorOp // the changes, for the list mirrors once committed
+
+	s      *SQLite      // whose read cache answers Get where it can (nil: never)
+	before *groupWrites // what the group's savepoints before this one wrote
+}
+
+// groupWrites is what the released savepoints of a group wrote so far (a
+// savepoint rolled back wrote nothing).
+type groupWrites struct {
+	keys  map[docKey]struct{}
+	kinds map[string]struct{} // bulk-deleted
+}
+
+func (g *groupWrites) add(keys []docKey, kinds []string) {
+	for _, k := range keys {
+		g.keys[k] = struct{}{}
+	}
+	for _, k := range kinds {
+		g.kinds[k] = struct{}{}
+	}
+}
+
+// Get reads a document in the transaction. A document that nothing in the
+// group has written yet is as the last commit left it (only the writer
+// commits, and it begins a group after the cache dropped what the last
+// one changed), so the read cache answers it when it holds it; SQLite
+// answers the rest.
+func (t *sqliteTx) Get(ctx context.Context, kind, key string) (Doc, error) {
+	if d, ok := t.committed(kind, key); ok {
+		d.Value = append([]byte(nil), d.Value...) // the caller's to change
+		return d, nil
+	}
+	return t.sqliteReader.Get(ctx, kind, key)
+}
+
+// committed is the cached document of kind and key, unless the group may
+// have changed it.
+func (t *sqliteTx) committed(kind, key string) (Doc, bool) {
+	if t.s == nil {
+		return Doc{}, false
+	}
+	ck := cacheKey(kind, key)
+	_, written := t.before.keys[ck]
+	_, bulk := t.before.kinds[kind]
+	if written || bulk || slices.Contains(t.keys, ck) || slices.Contains(t.kinds, kind) {
+		return Doc{}, false
+	}
+	t.s.cmu.Lock()
+	d, ok := t.s.cache[ck]
+	t.s.cmu.Unlock()
+	return d, ok
 }
 
 // Update runs fn in one transaction (a savepoint of the writer's current
@@ -695,6 +746,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) *pendingGroup {
 	var keys []docKey
 	var kinds []string
 	var ops []mirrorOp
+	before := &groupWrites{keys: map[docKey]struct{}{}, kinds: map[string]struct{}{}}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i].err = err
@@ -704,7 +756,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) *pendingGroup {
 			rollback()
 			return failAll(fmt.Errorf("begin: %w", err))
 		}
-		stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now()}
+		stx := &sqliteTx{sqliteReader: sqliteReader{tx}, now: s.clk.Now(), s: s, before: before}
 		results[i] = runFn(r.ctx, r.fn, stx)
 		if results[i].err != nil || results[i].panicked {
 			_, err1 := tx.ExecContext(bg, `ROLLBACK TO u`)
@@ -724,6 +776,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) *pendingGroup {
 		keys = append(keys, stx.keys...)
 		kinds = append(kinds, stx.kinds...)
 		ops = append(ops, stx.ops...)
+		before.add(stx.keys, stx.kinds)
 	}
 	// Drop cached entries before and after the commit: a Get racing the
 	// commit then sees a changed gen and does not cache what it read.
