@@ -312,6 +312,31 @@ func (a *Authorizer) GrantedBelow(principalID, action, scope string) bool {
 	return false
 }
 
+// PermissionsAt is what the principal may do at scope now: the permissions
+// of each role it holds through an assignment at scope or above (or one
+// removed but still in its propagation delay), one entry per assignment,
+// as Azure's Permissions_ListForResourceGroup answers them.
+func (a *Authorizer) PermissionsAt(principalID, scope string) []Permission {
+	now := a.Clock.Now()
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := []Permission{}
+	add := func(x *Assignment) {
+		if r := a.roles[strings.ToLower(x.RoleGUID())]; r != nil && !now.Before(x.EffectiveAt) && ScopeCovers(x.Scope, scope) {
+			out = append(out, r.Permissions...)
+		}
+	}
+	for _, x := range a.byPrincipal[strings.ToLower(principalID)] {
+		add(x)
+	}
+	for _, t := range a.tombstones {
+		if strings.EqualFold(t.a.PrincipalID, principalID) && now.Before(t.until) {
+			add(t.a)
+		}
+	}
+	return out
+}
+
 // Reload re-reads the index from the store (another replica's changes).
 func (a *Authorizer) Reload(ctx context.Context) error { return a.reload(ctx) }
 

@@ -38,6 +38,12 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	ra := "/{*scope}/providers/Microsoft.Authorization/roleAssignments"
 	rt.Handle("GET", ra, pr.listAssignments, arm.Action("Microsoft.Authorization/roleAssignments/read"))
 	rt.HandleResource(ra+"/{roleAssignmentName}", arm.Methods{Get: pr.getAssignment, Put: pr.putAssignment, Delete: pr.deleteAssignment})
+	// What the caller may do at a scope: anyone may ask about themselves.
+	rt.Handle("GET", "/{*scope}/providers/Microsoft.Authorization/permissions", pr.listPermissions, arm.NoAuthz())
+	// Safehold has no deny assignments: every scope lists none.
+	da := "/{*scope}/providers/Microsoft.Authorization/denyAssignments"
+	rt.Handle("GET", da, pr.listDenyAssignments, arm.Action("Microsoft.Authorization/denyAssignments/read"))
+	rt.Handle("GET", da+"/{denyAssignmentId}", pr.getDenyAssignment, arm.Action("Microsoft.Authorization/denyAssignments/read"))
 	for _, prefix := range []string{"/{*scope}", ""} {
 		rd := prefix + "/providers/Microsoft.Authorization/roleDefinitions"
 		rt.Handle("GET", rd, pr.listRoles, arm.NoAuthz())
@@ -249,6 +255,32 @@ func (pr *Provider) listAssignments(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	return arm.PageOK(r, out, 500)
+}
+
+// listPermissions answers the caller's permissions at the scope (a
+// resource group or a resource; Permissions_ListForResourceGroup and
+// Permissions_ListForResource): the role permissions of each assignment of
+// theirs at the scope or above.
+func (pr *Provider) listPermissions(r *arm.Request) (*arm.Response, error) {
+	scope := scopeOf(r)
+	if err := pr.checkScope(r.HTTP.Context(), scope); err != nil {
+		return nil, err
+	}
+	return arm.PageOK(r, pr.Authz.PermissionsAt(r.Caller().ObjectID, scope), 500)
+}
+
+func (pr *Provider) listDenyAssignments(r *arm.Request) (*arm.Response, error) {
+	if err := pr.checkScope(r.HTTP.Context(), scopeOf(r)); err != nil {
+		return nil, err
+	}
+	return arm.OK(arm.Values([]any{})), nil
+}
+
+func (pr *Provider) getDenyAssignment(r *arm.Request) (*arm.Response, error) {
+	if err := pr.checkScope(r.HTTP.Context(), scopeOf(r)); err != nil {
+		return nil, err
+	}
+	return nil, arm.Errorf(http.StatusNotFound, "DenyAssignmentNotFound", "The deny assignment '%s' is not found: Safehold has no deny assignments.", r.Param("denyAssignmentId"))
 }
 
 type roleBody = resourceBody[roleProp]

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
@@ -378,5 +380,89 @@ func TestServicePrincipalAdminAPI(t *testing.T) {
 	cred2, _ := e.Conn.CredentialFor(s.AppID, s.ClientSecret)
 	if _, err := cred2.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}}); err == nil {
 		t.Fatal("deleted principal got a token")
+	}
+}
+
+// TestPermissionsAndDenyAssignments: a caller lists their own permissions
+// at a resource group (no role needed to ask): one entry per role they hold
+// there or above, with the role's actions; a group that does not exist is
+// 404. Deny assignments, which Safehold does not have, list empty to a
+// reader and a named one is 404; a caller without a role may not list them.
+func TestPermissionsAndDenyAssignments(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	sub := "/subscriptions/" + e.Sub
+	e.ResourceGroups("team-a", "team-b")
+	id, cred := fixture.Principal(t, e, "asker")
+	perms, err := armauthorization.NewPermissionsClient(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(rg string) []*armauthorization.Permission {
+		t.Helper()
+		var out []*armauthorization.Permission
+		pager := perms.NewListForResourceGroupPager(rg, nil)
+		for pager.More() {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("permissions at %s: %v", rg, err)
+			}
+			out = append(out, page.Value...)
+		}
+		return out
+	}
+	if p := list("team-a"); len(p) != 0 {
+		t.Fatalf("permissions without a role: %+v", p)
+	}
+	fixture.Assign(t, e, sub, rbac.Reader, id)
+	fixture.Assign(t, e, sub+"/resourceGroups/team-a", rbac.BackupContributor, id)
+	actions := func(p []*armauthorization.Permission) []string {
+		var out []string
+		for _, x := range p {
+			for _, a := range x.Actions {
+				out = append(out, *a)
+			}
+		}
+		return out
+	}
+	a := actions(list("team-a"))
+	if len(list("team-a")) != 2 || !slices.Contains(a, "*/read") || !slices.Contains(a, "Microsoft.RecoveryServices/*") {
+		t.Fatalf("permissions at team-a: %v", a)
+	}
+	var not []string
+	for _, x := range list("team-a") {
+		for _, a := range x.NotActions {
+			not = append(not, *a)
+		}
+	}
+	if !slices.Contains(not, "Microsoft.RecoveryServices/Vaults/delete") {
+		t.Fatalf("notActions at team-a: %v", not)
+	}
+	if b := actions(list("team-b")); len(b) != 1 || b[0] != "*/read" {
+		t.Fatalf("permissions at team-b: %v", b)
+	}
+	pager := perms.NewListForResourceGroupPager("nowhere", nil)
+	if _, err := pager.NextPage(ctx); !testserver.HasError(err, 404, "ResourceGroupNotFound") {
+		t.Fatalf("permissions at a missing group: %v", err)
+	}
+
+	for _, c := range []struct {
+		who  string
+		cred azcore.TokenCredential
+		code int
+	}{{"a reader", cred, 200}, {"a caller without a role", nil, 403}} {
+		cr := c.cred
+		if cr == nil {
+			_, cr = fixture.Principal(t, e, "nobody")
+		}
+		da, _ := armauthorization.NewDenyAssignmentsClient(e.Sub, cr, e.Opts)
+		page, err := da.NewListForResourceGroupPager("team-a", nil).NextPage(ctx)
+		if c.code == 200 && (err != nil || len(page.Value) != 0) || c.code != 200 && !testserver.HasError(err, c.code, "AuthorizationFailed") {
+			t.Fatalf("%s lists deny assignments: %v %+v", c.who, err, page)
+		}
+	}
+	da, _ := armauthorization.NewDenyAssignmentsClient(e.Sub, cred, e.Opts)
+	if _, err := da.Get(ctx, sub+"/resourceGroups/team-a", uuid.NewString(), nil); !testserver.HasError(err, 404, "DenyAssignmentNotFound") {
+		t.Fatalf("a named deny assignment: %v", err)
 	}
 }
