@@ -294,7 +294,7 @@ func TestAzCLISweep(t *testing.T) {
 	if out := az.tsv(append([]string{"snapshot", "create", "--source", "data1", "--incremental", "true", "--query", "[incremental,diskSizeGb,provisioningState]"}, s...)...); out != "True\n2\nSucceeded" && out != "true\n2\nSucceeded" {
 		t.Fatalf("snapshot create: %q", out)
 	}
-	if out := az.tsv(append([]string{"snapshot", "update", "--set", "tags.k=v", "--query", "tags.k"}, s...)...); out != "v" {
+	if out := az.tsv(append([]string{"snapshot", "update", "--set", "tags.k=v", "--sku", "Standard_ZRS", "--query", "[tags.k,sku.name]"}, s...)...); out != "v\nStandard_ZRS" {
 		t.Fatalf("snapshot update: %q", out)
 	}
 	if sas := az.tsv(append([]string{"snapshot", "grant-access", "--duration-in-seconds", "600", "--query", "accessSas"}, s...)...); !strings.HasPrefix(sas, "https://") {

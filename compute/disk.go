@@ -392,7 +392,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 	}
 	uid := newUUID()
 	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(spec.Location), Tags: spec.Tags,
-		SKU: skuOf(spec.SKU)}, Zones: spec.Zones,
+		SKU: SKUOf(spec.SKU)}, Zones: spec.Zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
 			DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
@@ -517,15 +517,30 @@ func firstNonEmpty(a, b string) string {
 // diskSKUs are Azure's managed disk SKUs (DiskStorageAccountTypes).
 const diskSKUs = "Standard_LRS, Premium_LRS, StandardSSD_LRS, UltraSSD_LRS, Premium_ZRS, StandardSSD_ZRS, PremiumV2_LRS"
 
+// snapshotSKUs are Azure's snapshot SKUs (SnapshotStorageAccountTypes).
+const snapshotSKUs = "Standard_LRS, Premium_LRS, Standard_ZRS"
+
 // CanonicalSKU returns the canonical spelling of a disk SKU name, or a 400
 // InvalidParameter naming the allowed values.
-func CanonicalSKU(name string) (string, error) {
-	for _, n := range strings.Split(diskSKUs, ", ") {
+func CanonicalSKU(name string) (string, error) { return canonicalSKU(name, diskSKUs) }
+
+// CanonicalSnapshotSKU is CanonicalSKU for a snapshot. An incremental
+// snapshot is kept on standard storage, as Azure keeps it: Premium_LRS is
+// refused for one.
+func CanonicalSnapshotSKU(name string, incremental bool) (string, error) {
+	if incremental && strings.EqualFold(name, "Premium_LRS") {
+		return "", failure.Invalidf("InvalidParameter", "An incremental snapshot is kept on standard storage: 'sku.name' must be Standard_LRS or Standard_ZRS, not '%s'.", name)
+	}
+	return canonicalSKU(name, snapshotSKUs)
+}
+
+func canonicalSKU(name, allowed string) (string, error) {
+	for _, n := range strings.Split(allowed, ", ") {
 		if strings.EqualFold(n, name) {
 			return n, nil
 		}
 	}
-	return "", failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'sku.name' is not valid. The allowed values are %s.", name, diskSKUs)
+	return "", failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'sku.name' is not valid. The allowed values are %s.", name, allowed)
 }
 
 // SKUTier is the tier Azure reports for a disk sku: Ultra for UltraSSD,
@@ -540,7 +555,8 @@ func SKUTier(name string) string {
 	return "Standard"
 }
 
-func skuOf(name string) *SKU {
+// SKUOf is the sku body of a sku name ("": Standard_LRS).
+func SKUOf(name string) *SKU {
 	if name == "" {
 		name = "Standard_LRS"
 	}
@@ -781,7 +797,7 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 			d.Tags = u.Tags
 		}
 		if u.SKU != "" {
-			d.SKU = skuOf(u.SKU)
+			d.SKU = SKUOf(u.SKU)
 		}
 		return nil
 	})

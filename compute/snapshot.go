@@ -45,6 +45,7 @@ type SnapshotSpec struct {
 	Tags        map[string]string
 	Location    string   // default: the disk's
 	Settings    Settings // kept as sent (UpdateSettings)
+	SKU         string   // a name CanonicalSnapshotSKU returned; "": Standard_LRS
 }
 
 // Snapshot is a disk snapshot.
@@ -263,6 +264,7 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 			rid, _ := arm.ParseID(sp.SnapshotID)
 			sn := out[i]
 			body := snapshotBody(sn, disks[i])
+			body.SKU = SKUOf(sp.SKU)
 			if err := create(ctx, tx, rid, "Snapshot", body); err != nil {
 				return err
 			}
@@ -322,6 +324,7 @@ type SnapshotImport struct {
 	// SizeBytes, when set, is the snapshot's size: no less than the VHD's
 	// data (zeros after it).
 	SizeBytes int64
+	SKU       string // a name CanonicalSnapshotSKU returned; "": Standard_LRS
 }
 
 // CheckSnapshotImport validates a snapshot import without taking anything.
@@ -363,6 +366,7 @@ func (s *Service) ImportSnapshot(ctx context.Context, in SnapshotImport) (*Snaps
 	}
 	sn := &Snapshot{ID: rid.String(), Name: rid.Name(), Location: resource.NormLocation(in.Location), SizeBytes: size, TimeCreated: s.now(), EngineID: m.ID, UniqueID: newUUID(), Tags: in.Tags}
 	body := newSnapshotBody(sn, CreationData{CreateOption: "Import", SourceURI: in.Source.URI, StorageAccountID: in.StorageAccountID}, in.OSType, in.HyperVGeneration)
+	body.SKU = SKUOf(in.SKU)
 	err = valid()
 	if err == nil {
 		err = s.p.Store.Update(ctx, func(tx store.Tx) error {
@@ -449,6 +453,19 @@ func (s *Service) UpdateSnapshotTags(ctx context.Context, id string, tags map[st
 	})
 }
 
+// SetSnapshotSKU sets a snapshot's SKU (a name CanonicalSnapshotSKU
+// returned).
+func (s *Service) SetSnapshotSKU(ctx context.Context, id, sku string) (*SnapshotResource, error) {
+	rid, err := parseTyped(id, SnapshotType)
+	if err != nil {
+		return nil, err
+	}
+	return updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, sn *SnapshotResource) error {
+		sn.SKU = SKUOf(sku)
+		return nil
+	})
+}
+
 // DeleteSnapshot removes a snapshot resource and its engine manifest. Other
 // snapshots never depend on it.
 func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
@@ -523,7 +540,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		s.vols.Remove(uid)
 		return nil, err
 	}
-	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: skuOf("")},
+	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: SKUOf("")},
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}

@@ -13,7 +13,36 @@ import (
 )
 
 // snapshotInput is a snapshot PUT/PATCH body.
-type snapshotInput = resourceInput[snapshotProperties]
+type snapshotInput struct {
+	resourceInput[snapshotProperties]
+	SKU *struct {
+		Name string `json:"name"`
+	} `json:"sku"`
+}
+
+// sku checks the sku the request sends for a snapshot (incremental or
+// not): "" when it sends none.
+func (in snapshotInput) sku(incremental bool) (string, error) {
+	if in.SKU == nil || in.SKU.Name == "" {
+		return "", nil
+	}
+	return compute.CanonicalSnapshotSKU(in.SKU.Name, incremental)
+}
+
+// setSnapshotSKU sets the sku of the snapshot id, when one is given; sn is the
+// snapshot's body before (after, when the sku was set).
+func (pr *Provider) setSnapshotSKU(ctx context.Context, id, sku string, sn *compute.SnapshotResource) (*compute.SnapshotResource, error) {
+	if sku == "" {
+		return sn, nil
+	}
+	return pr.svc.SetSnapshotSKU(ctx, id, sku)
+}
+
+// incremental reports whether a snapshot request asks for an incremental
+// snapshot.
+func (in snapshotInput) incremental() bool {
+	return in.Properties != nil && in.Properties.Incremental != nil && *in.Properties.Incremental
+}
 
 type snapshotProperties struct {
 	CreationData     *creationInput `json:"creationData"`
@@ -76,10 +105,16 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		if tags == nil {
 			tags = sn.Tags
 		}
+		sku, err := in.sku(sn.Properties.Incremental)
+		if err != nil {
+			return nil, err
+		}
 		if sn, err = pr.resizeSnapshot(ctx, id, in, sn); err != nil {
 			return nil, err
 		}
-		sn, err = pr.svc.UpdateSnapshotTags(ctx, id, tags)
+		if sn, err = pr.svc.UpdateSnapshotTags(ctx, id, tags); err == nil {
+			sn, err = pr.setSnapshotSKU(ctx, id, sku, sn)
+		}
 		return pr.withSettings(r, id, sn, err, settings, nil)
 	} else if !arm.IsNotFound(err) {
 		return nil, err
@@ -97,8 +132,12 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null). Use Copy with sourceResourceId set to a disk.")
 	}
 	cd := in.Properties.CreationData
+	sku, err := in.sku(in.incremental())
+	if err != nil {
+		return nil, err
+	}
 	if strings.EqualFold(cd.CreateOption, "Import") {
-		return pr.importSnapshot(r, id, in, settings)
+		return pr.importSnapshot(r, id, in, settings, sku)
 	}
 	if !strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(cd.CreateOption, "CopyStart") {
 		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for snapshots. Use Copy with sourceResourceId set to a disk or snapshot, or Import with sourceUri set to a VHD blob.", cd.CreateOption)
@@ -117,6 +156,9 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		}
 		body := *sn
 		body.ID, body.Name, body.Tags = id, r.Param("snapshotName"), in.Tags
+		if sku != "" {
+			body.SKU = compute.SKUOf(sku)
+		}
 		body.Properties.UniqueID, body.Properties.TimeCreated = "", pr.p.Now().UTC()
 		body.Properties.ProvisioningState, body.Properties.CompletionPercent = "Creating", 0
 		body.Properties.CreationData = compute.CreationData{CreateOption: "Copy", SourceResourceID: sn.ID, SourceUniqueID: sn.Properties.UniqueID}
@@ -131,7 +173,7 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 			body.Properties.CreationData.CreateOption = "CopyStart"
 		}
 		body.Properties.Settings = settings
-		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags, Settings: settings}, &body)
+		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags, Settings: settings, SKU: sku}, &body)
 	}
 	d, err := pr.svc.DiskResource(ctx, cd.SourceResourceID)
 	if err != nil {
@@ -140,7 +182,7 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 	if !strings.EqualFold(strings.ReplaceAll(*in.Location, " ", ""), d.Location) {
 		return nil, arm.BadRequest("InvalidParameter", "Snapshot location '%s' differs from the location '%s' of disk '%s'. Create the snapshot in the disk's region.", *in.Location, d.Location, d.Name)
 	}
-	spec := compute.SnapshotSpec{DiskID: d.ID, SnapshotID: id, Tags: in.Tags, Location: d.Location, Settings: settings}
+	spec := compute.SnapshotSpec{DiskID: d.ID, SnapshotID: id, Tags: in.Tags, Location: d.Location, Settings: settings, SKU: sku}
 	if in.Properties.Incremental != nil {
 		spec.Incremental = *in.Properties.Incremental
 	}
@@ -148,7 +190,7 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		return nil, err
 	}
 	body := &compute.SnapshotResource{Tracked: compute.Tracked{ID: id, Name: r.Param("snapshotName"), Type: compute.SnapshotType, Location: d.Location, Tags: in.Tags,
-		SKU: &compute.SKU{Name: "Standard_LRS", Tier: "Standard"}},
+		SKU: compute.SKUOf(sku)},
 		Properties: compute.SnapshotProperties{
 			BlockProperties: compute.BlockProperties{CreationData: compute.CreationData{CreateOption: "Copy", SourceResourceID: d.ID, SourceUniqueID: d.Properties.UniqueID},
 				DiskSizeBytes: d.Properties.DiskSizeBytes, DiskSizeGB: d.Properties.DiskSizeGB, DiskState: compute.StateUnattached,
@@ -179,10 +221,16 @@ func (pr *Provider) patchSnapshot(r *arm.Request, in snapshotInput) (*arm.Respon
 	if err != nil {
 		return nil, err
 	}
+	sku, err := in.sku(sn.Properties.Incremental)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := pr.resizeSnapshot(r.HTTP.Context(), snapshotID(r), in, sn); err != nil {
 		return nil, err
 	}
-	sn, err = pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags)
+	if sn, err = pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags); err == nil {
+		sn, err = pr.setSnapshotSKU(r.HTTP.Context(), snapshotID(r), sku, sn)
+	}
 	settings, _ := settingsOf(r.Body, snapshotSettings)
 	return pr.withSettings(r, snapshotID(r), sn, err, settings, nil)
 }
@@ -211,6 +259,7 @@ type snapshotCopy struct {
 	// Settings kept as sent, with creationData.createOption as sent
 	// (CopyStart: Safehold copies across regions the same way).
 	Settings compute.Settings
+	SKU      string // as sent; "": the source's
 }
 
 func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) error {
@@ -222,6 +271,9 @@ func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) erro
 		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Tags); err != nil {
 			return err
 		}
+		if _, err := pr.setSnapshotSKU(ctx, c.Target, c.SKU, nil); err != nil {
+			return err
+		}
 		if err := pr.applySettings(ctx, c.Target, c.Settings, nil); err != nil {
 			return err
 		}
@@ -231,7 +283,7 @@ func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) erro
 
 // importSnapshot starts the import of a snapshot from a storage-account
 // blob (createOption Import, sourceUri a VHD blob's URL).
-func (pr *Provider) importSnapshot(r *arm.Request, id string, in snapshotInput, settings compute.Settings) (*arm.Response, error) {
+func (pr *Provider) importSnapshot(r *arm.Request, id string, in snapshotInput, settings compute.Settings, sku string) (*arm.Response, error) {
 	cd := in.Properties.CreationData
 	src, acct, err := pr.blobSource(r, cd.SourceURI, cd.StorageAccountID)
 	if err != nil {
@@ -244,7 +296,7 @@ func (pr *Provider) importSnapshot(r *arm.Request, id string, in snapshotInput, 
 		return nil, err
 	}
 	spec := compute.SnapshotImport{ID: id, Location: *in.Location, Tags: in.Tags, Source: src, StorageAccountID: cd.StorageAccountID,
-		OSType: in.Properties.OSType, HyperVGeneration: in.Properties.HyperVGeneration}
+		OSType: in.Properties.OSType, HyperVGeneration: in.Properties.HyperVGeneration, SKU: sku}
 	if gb := in.Properties.DiskSizeGB; gb != nil {
 		if *gb <= 0 || *gb > 32767 {
 			return nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", *gb)
@@ -255,7 +307,7 @@ func (pr *Provider) importSnapshot(r *arm.Request, id string, in snapshotInput, 
 		return nil, err
 	}
 	body := &compute.SnapshotResource{Tracked: compute.Tracked{ID: id, Name: r.Param("snapshotName"), Type: compute.SnapshotType, Location: resource.NormLocation(*in.Location), Tags: in.Tags,
-		SKU: &compute.SKU{Name: "Standard_LRS", Tier: "Standard"}},
+		SKU: compute.SKUOf(sku)},
 		Properties: compute.SnapshotProperties{
 			BlockProperties: compute.BlockProperties{CreationData: compute.CreationData{CreateOption: "Import", SourceURI: src.URI, StorageAccountID: cd.StorageAccountID},
 				DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC()},
