@@ -106,7 +106,11 @@ async function main() {
   eq("assignment read back", (await authz.roleAssignments.get(vaultScope, raName)).roleDefinitionId.toLowerCase(), roles[0].id.toLowerCase());
   const forScope = await all(authz.roleAssignments.listForScope(vaultScope));
   if (!forScope.some((a) => a.name === raName)) fail("assignment not listed for its scope");
-  step("role assignments (arm-authorization)");
+  // The admin holds Owner on the subscription: its permissions at the group say so.
+  const perms = await all(authz.permissions.listForResourceGroup("jsVaultRG"));
+  if (!perms.some((p) => p.actions.includes("*"))) fail("admin permissions " + JSON.stringify(perms));
+  eq("deny assignments", (await all(authz.denyAssignments.listForResourceGroup("jsVaultRG"))).length, 0);
+  step("role assignments, permissions, deny assignments (arm-authorization)");
 
   const vaults = new RecoveryServicesClient(cred, sub, clientOptions);
   const V = ["jsVaultRG", "jsVault"];
@@ -128,12 +132,15 @@ async function main() {
   if (!rsOps.some((o) => /vaults\/backupProtectionIntents\/read$/i.test(o.name))) fail("operations catalog lacks backupProtectionIntents/read");
   step("vault, name check, extended info, operations (arm-recoveryservices " + (vaults.apiVersion || "default") + ")");
 
-  const bk = new RecoveryServicesBackupClient(cred, sub, clientOptions);
+  // SAFEHOLD_JS_RSB_API overrides the backup client's api-version (by hand: any published one).
+  const bk = new RecoveryServicesBackupClient(cred, sub, process.env.SAFEHOLD_JS_RSB_API ? { ...clientOptions, apiVersion: process.env.SAFEHOLD_JS_RSB_API } : clientOptions);
+  // The models are those of the package's default api-version.
+  const models = new RecoveryServicesBackupClient(cred, sub, clientOptions).apiVersion;
   const R = ["jsVault", "jsVaultRG"];
   const vaultCfg = await bk.backupResourceVaultConfigs.get(...R);
   eq("vault config editable", vaultCfg.properties.isSoftDeleteFeatureStateEditable, true);
   // (softDeleteRetentionPeriodInDays is in the models since 2023.)
-  const newer = bk.apiVersion >= "2023-01-01";
+  const newer = models >= "2023-01-01";
   await bk.backupResourceVaultConfigs.update(...R, { properties: { enhancedSecurityState: "Disabled", softDeleteFeatureState: "Disabled", ...(newer ? { softDeleteRetentionPeriodInDays: 20 } : {}) } });
   const vaultCfg2 = (await bk.backupResourceVaultConfigs.get(...R)).properties;
   eq("vault config updated", vaultCfg2.enhancedSecurityState, "Disabled");
@@ -298,7 +305,7 @@ async function main() {
   // Since 2023-02-01 the request is a resource ({id, properties}), before it the properties alone.
   const vreq = (rr) => {
     const props = { objectType: "ValidateIaasVMRestoreOperationRequest", restoreRequest: rr };
-    return bk.apiVersion < "2023-02-01" ? props : { id: rp.id, properties: props };
+    return models < "2023-02-01" ? props : { id: rp.id, properties: props };
   };
   const validation = await bk.operation.validate(...R, vreq(restoreRequest));
   eq("validation of the restore", JSON.stringify(validation.validateOperationResponse.validationResults), "[]");
