@@ -387,13 +387,18 @@ func (s *SQLite) View(ctx context.Context, kind, key string) (Doc, error) {
 	}
 	s.cmu.Lock()
 	if s.gen == gen {
-		if s.cache == nil || len(s.cache) >= cacheMax {
-			s.cache = map[docKey]Doc{}
-		}
-		s.cache[ck] = d
+		s.cacheLocked(ck, d)
 	}
 	s.cmu.Unlock()
 	return d, nil
+}
+
+// cacheLocked puts d in the read cache (s.cmu held).
+func (s *SQLite) cacheLocked(ck docKey, d Doc) {
+	if s.cache == nil || len(s.cache) >= cacheMax {
+		s.cache = map[docKey]Doc{}
+	}
+	s.cache[ck] = d
 }
 
 // invalidate drops cache entries a committed transaction touched.
@@ -487,32 +492,33 @@ func (g *groupWrites) add(keys []docKey, kinds []string) {
 // Get reads a document in the transaction. A document that nothing in the
 // group has written yet is as the last commit left it (only the writer
 // commits, and it begins a group after the cache dropped what the last
-// one changed), so the read cache answers it when it holds it; SQLite
-// answers the rest.
+// one changed): the read cache answers it when it holds it, and else
+// keeps what SQLite answers (no commit can run meanwhile: this is the
+// writer).
 func (t *sqliteTx) Get(ctx context.Context, kind, key string) (Doc, error) {
-	if d, ok := t.committed(kind, key); ok {
-		d.Value = append([]byte(nil), d.Value...) // the caller's to change
-		return d, nil
-	}
-	return t.sqliteReader.Get(ctx, kind, key)
-}
-
-// committed is the cached document of kind and key, unless the group may
-// have changed it.
-func (t *sqliteTx) committed(kind, key string) (Doc, bool) {
 	if t.s == nil {
-		return Doc{}, false
+		return t.sqliteReader.Get(ctx, kind, key)
 	}
 	ck := cacheKey(kind, key)
 	_, written := t.before.keys[ck]
 	_, bulk := t.before.kinds[kind]
 	if written || bulk || slices.Contains(t.keys, ck) || slices.Contains(t.kinds, kind) {
-		return Doc{}, false
+		return t.sqliteReader.Get(ctx, kind, key)
 	}
 	t.s.cmu.Lock()
 	d, ok := t.s.cache[ck]
 	t.s.cmu.Unlock()
-	return d, ok
+	if !ok {
+		var err error
+		if d, err = t.sqliteReader.Get(ctx, kind, key); err != nil {
+			return Doc{}, err
+		}
+		t.s.cmu.Lock()
+		t.s.cacheLocked(ck, d)
+		t.s.cmu.Unlock()
+	}
+	d.Value = append([]byte(nil), d.Value...) // the caller's to change; the cache's stays
+	return d, nil
 }
 
 // Update runs fn in one transaction (a savepoint of the writer's current
