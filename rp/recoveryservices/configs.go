@@ -180,6 +180,11 @@ func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, erro
 		if err != nil {
 			return err
 		}
+		if kind == "vault" {
+			if err := softDeleteToVault(ctx, tx, vid, c.Properties); err != nil {
+				return err
+			}
+		}
 		return resource.Put(ctx, tx, id, &c)
 	})
 	return c, err
@@ -245,4 +250,78 @@ func (pr *Provider) putVaultConfig(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return arm.OK(c), nil
+}
+
+// Soft delete is one setting shown in two places, as in Azure: the
+// backupconfig's softDeleteFeatureState and softDeleteRetentionPeriodInDays
+// (what soft delete obeys, softdelete.go) and the vault's
+// securitySettings.softDeleteSettings (softDeleteState,
+// softDeleteRetentionPeriodInDays). A write of either updates the other.
+
+// softDeleteProps sets the vault properties' softDeleteSettings from the
+// vault config cfg.
+func softDeleteProps(props, cfg map[string]any) {
+	ss, _ := props["securitySettings"].(map[string]any)
+	if ss == nil {
+		ss = map[string]any{}
+		props["securitySettings"] = ss
+	}
+	sd, _ := ss["softDeleteSettings"].(map[string]any)
+	if sd == nil {
+		sd = map[string]any{}
+		ss["softDeleteSettings"] = sd
+	}
+	sd["softDeleteState"] = cfg["softDeleteFeatureState"]
+	sd["softDeleteRetentionPeriodInDays"] = 14
+	if d, ok := cfg["softDeleteRetentionPeriodInDays"]; ok {
+		sd["softDeleteRetentionPeriodInDays"] = d
+	}
+}
+
+// softDeleteToVault shows the vault config cfg in the stored vault vid.
+func softDeleteToVault(ctx context.Context, tx store.Tx, vid arm.ResourceID, cfg map[string]any) error {
+	var v vaultRecord
+	if err := resource.Get(ctx, tx, vid, &v); err != nil {
+		return err
+	}
+	if v.Properties == nil {
+		v.Properties = map[string]any{}
+	}
+	softDeleteProps(v.Properties, cfg)
+	return resource.Put(ctx, tx, vid, &v)
+}
+
+// softDeleteToConfig applies the softDeleteSettings a vault PUT or PATCH
+// sends (in: the request's properties) to the vault config, with the
+// checks of a backupconfig write, and shows the result in props (the
+// vault's properties as they will be stored).
+func (pr *Provider) softDeleteToConfig(ctx context.Context, tx store.Tx, r *arm.Request, vid arm.ResourceID, in, props map[string]any) error {
+	ss, _ := in["securitySettings"].(map[string]any)
+	sd, _ := ss["softDeleteSettings"].(map[string]any)
+	id, c, err := loadConfig(ctx, tx, vid, "vault")
+	if err != nil {
+		return err
+	}
+	if sd != nil {
+		old := maps.Clone(c.Properties)
+		fields := configKinds["vault"].fields
+		for from, to := range map[string]string{"softDeleteState": "softDeleteFeatureState", "softDeleteRetentionPeriodInDays": "softDeleteRetentionPeriodInDays"} {
+			if v, ok := sd[from]; ok && v != nil && v != "" {
+				if c.Properties[to], err = fields[to].value("securitySettings.softDeleteSettings."+from, v); err != nil {
+					return err
+				}
+			}
+		}
+		if err := checkVaultConfig(old, c.Properties); err != nil {
+			return err
+		}
+		if err := pr.guardVaultConfig(r, vid, old, c.Properties, ss); err != nil {
+			return err
+		}
+		if err := resource.Put(ctx, tx, id, &c); err != nil {
+			return err
+		}
+	}
+	softDeleteProps(props, c.Properties)
+	return nil
 }

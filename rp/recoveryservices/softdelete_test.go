@@ -1,6 +1,7 @@
 package recoveryservices_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -113,4 +114,55 @@ func TestSoftDeleteAndUndelete(t *testing.T) {
 	}
 	resp, m := e.Do("DELETE", R+v, nil)
 	must(t, "the empty vault's delete", resp, m, 200)
+}
+
+// The vault's securitySettings.softDeleteSettings and its backupconfig's
+// softDeleteFeatureState are one setting: a vault PATCH turns soft delete
+// on for the backupconfig (and so for deletes), a backupconfig write shows
+// in the vault, an unknown state is 400 and AlwaysON stays.
+func TestSoftDeleteVaultSettings(t *testing.T) {
+	e, _ := vaultEnv(t, "v1")
+	const v = "?api-version=2024-04-01"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
+	patch := func(state string, code int) map[string]any {
+		t.Helper()
+		resp, m := e.Do("PATCH", R+v, map[string]any{"properties": map[string]any{"securitySettings": map[string]any{"softDeleteSettings": map[string]any{
+			"softDeleteState": state, "softDeleteRetentionPeriodInDays": 20}}}})
+		must(t, "vault PATCH soft delete "+state, resp, m, code)
+		if code == 202 {
+			pollStatus(t, e, resp)
+		}
+		return m
+	}
+	state := func() (vault, config string) {
+		t.Helper()
+		resp, vm := e.Do("GET", R+v, nil)
+		must(t, "vault", resp, vm, 200)
+		resp, cm := e.Do("GET", R+"/backupconfig/vaultconfig"+v, nil)
+		must(t, "backupconfig", resp, cm, 200)
+		return fmt.Sprint(str(vm, "properties.securitySettings.softDeleteSettings.softDeleteState"), "/", testserver.Field(vm, "properties.securitySettings.softDeleteSettings.softDeleteRetentionPeriodInDays")),
+			fmt.Sprint(str(cm, "properties.softDeleteFeatureState"), "/", testserver.Field(cm, "properties.softDeleteRetentionPeriodInDays"))
+	}
+	if vs, cs := state(); vs != "Disabled/14" || cs != "Disabled/<nil>" {
+		t.Fatalf("a new vault: vault %s, backupconfig %s", vs, cs)
+	}
+	patch("enabled", 202)
+	if vs, cs := state(); vs != "Enabled/20" || cs != "Enabled/20" {
+		t.Fatalf("after the vault PATCH: vault %s, backupconfig %s", vs, cs)
+	}
+	resp, m := e.Do("PUT", R+"/backupconfig/vaultconfig"+v, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Disabled"}})
+	must(t, "backupconfig PUT", resp, m, 200)
+	if vs, cs := state(); vs != "Disabled/20" || cs != "Disabled/20" {
+		t.Fatalf("after the backupconfig PUT: vault %s, backupconfig %s", vs, cs)
+	}
+	if m := patch("Sometimes", 400); !strings.Contains(str(m, "error.message"), "softDeleteState") {
+		t.Fatalf("an unknown state: %v", m)
+	}
+	patch("AlwaysON", 202)
+	if m := patch("Disabled", 400); !strings.Contains(str(m, "error.message"), "AlwaysON") {
+		t.Fatalf("disabling AlwaysON: %v", m)
+	}
+	if vs, cs := state(); vs != "AlwaysON/20" || cs != "AlwaysON/20" {
+		t.Fatalf("after AlwaysON: vault %s, backupconfig %s", vs, cs)
+	}
 }

@@ -188,6 +188,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = mergeVaultProperties(old.Properties, in.Properties)
+		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
+			return err
+		}
 		if err := pr.saveVault(ctx, tx, r, id, &out, now); err != nil {
 			return err
 		}
@@ -224,6 +227,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = patchVaultProperties(v.Properties, in.Properties)
+		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
+			return err
+		}
 		if err := pr.saveVault(ctx, tx, r, id, &out, pr.p.Now()); err != nil {
 			return err
 		}
