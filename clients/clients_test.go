@@ -251,7 +251,8 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 // beyond seed 002 (README, "What az commands work"), asserting what each
 // prints: az group, az disk and az snapshot (create, update, grant and
 // revoke access, delete; a shrink refused), az vm show -d, and az backup:
-// vault create, backup-properties set and show (redundancy, soft delete),
+// vault create, backup-properties set and show (redundancy, soft delete,
+// which vault show shows too),
 // identity assign and remove, encryption show; policy get-default-for-vm,
 // create, list-associated-items, delete (refused while in use; a bad
 // policy refused); protection check-vm and enable-for-vm; container show;
@@ -325,6 +326,10 @@ func TestAzCLISweep(t *testing.T) {
 	}
 	if out := az.tsv(append([]string{"backup", "vault", "backup-properties", "show", "--query", "[[0].properties.storageType,[1].properties.softDeleteFeatureState]"}, vn...)...); out != "LocallyRedundant\tEnabled" && out != "LocallyRedundant\nEnabled" {
 		t.Fatalf("backup-properties show: %q", out)
+	}
+	// The vault shows the same soft delete setting.
+	if out := az.tsv(append([]string{"backup", "vault", "show", "--query", "properties.securitySettings.softDeleteSettings.softDeleteState"}, vn...)...); out != "Enabled" {
+		t.Fatalf("vault show after soft delete was enabled: %q", out)
 	}
 	if out := az.tsv(append([]string{"backup", "vault", "identity", "assign", "--system-assigned", "--query", "identity.type"}, vn...)...); out != "SystemAssigned" {
 		t.Fatalf("identity assign: %q", out)
