@@ -707,3 +707,31 @@ func TestSnapshotResize(t *testing.T) {
 		t.Fatalf("disk from the grown snapshot: %d GB", *d.Properties.DiskSizeGB)
 	}
 }
+
+// TestGrantAccessStatusCarriesTheSAS: beginGetAccess answers 202; the
+// operation's status (Azure-AsyncOperation) carries the SAS as Compute's
+// does (properties.output.accessSAS), the same one the result (Location)
+// answers, for clients that stop at the status (the ms-rest generator of
+// the JS SDK, older Python SDKs).
+func TestGrantAccessStatusCarriesTheSAS(t *testing.T) {
+	e, _ := start(t)
+	e.emptyDisk("d1", 1)
+	resp, m := e.Do("POST", e.diskID("d1")+"/beginGetAccess?api-version=2024-03-02", map[string]any{"access": "Read", "durationInSeconds": 600})
+	if resp.StatusCode != 202 {
+		t.Fatalf("beginGetAccess: %d %v", resp.StatusCode, m)
+	}
+	status, loc := resp.Header.Get("Azure-AsyncOperation"), resp.Header.Get("Location")
+	_, st := e.Do("GET", status, nil)
+	_, res := e.Do("GET", loc, nil)
+	sas, _ := res["accessSAS"].(string)
+	props, _ := st["properties"].(map[string]any)
+	out, _ := props["output"].(map[string]any)
+	if st["status"] != "Succeeded" || sas == "" || out["accessSAS"] != sas {
+		t.Fatalf("status %v, result %v", st, res)
+	}
+	// revokeAccess has no result: its status has no properties.
+	resp, _ = e.Do("POST", e.diskID("d1")+"/endGetAccess?api-version=2024-03-02", nil)
+	if _, st = e.Do("GET", resp.Header.Get("Azure-AsyncOperation"), nil); st["status"] != "Succeeded" || st["properties"] != nil {
+		t.Fatalf("revoke status %v", st)
+	}
+}

@@ -106,7 +106,9 @@ func (pr *Provider) completed(r *arm.Request, kind, resourceID, location string,
 		if err != nil {
 			return nil, err
 		}
-		op.Result = b
+		// The status carries the result too, as Compute's does
+		// (properties.output): clients that stop at the status read it there.
+		op.Result, op.Properties = b, json.RawMessage(`{"output":`+string(b)+`}`)
 	}
 	st, res := opPaths(r, location, op.ID)
 	op.StatusPath = st
