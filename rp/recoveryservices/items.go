@@ -59,6 +59,9 @@ type itemRecord struct {
 	// (softdelete.go).
 	DeletedAt *time.Time `json:"deletedAt,omitempty"`
 	PurgeAt   *time.Time `json:"purgeAt,omitempty"`
+	// Purging: the purge has begun (its points are being deleted), so
+	// the item can no longer be undeleted.
+	Purging bool `json:"purging,omitempty"`
 }
 
 // containerRecord is an IaaS VM protection container.

@@ -25,7 +25,8 @@ import (
 // resume until it is undeleted: a PUT of the item with isRehydrate true
 // (az backup protection undelete) brings it back ProtectionStopped with
 // its points (an Undelete job); resuming protection then restarts its
-// schedule. Another DELETE of a soft-deleted item is refused while soft
+// schedule. Once the purge has begun (it marks the item first), an
+// undelete is 409. Another DELETE of a soft-deleted item is refused while soft
 // delete is on, and purges it at once when soft delete is off. The VM
 // stays with this vault until the purge, and the vault cannot be deleted
 // while it holds soft-deleted items.
@@ -116,15 +117,34 @@ func (pr *Provider) runPurgeItem(ctx context.Context, t store.Task) error {
 	if err != nil {
 		return nil
 	}
-	it, err := pr.loadItem(ctx, pr.p.Store, id)
-	if isNotFound(err) {
+	// The decision is a transaction that marks the item: an undelete
+	// committed before it leaves nothing to purge, and one after it finds
+	// the purge begun and is refused (undeleteItem), rather than answering
+	// done for points the purge goes on to delete.
+	var it *itemRecord
+	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		it = nil
+		cur, err := pr.loadItem(ctx, tx, id)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.DeletedAt == nil || !cur.DeletedAt.Equal(p.DeletedAt) {
+			return nil
+		}
+		if !cur.Purging {
+			cur.Purging = true
+			if err := resource.Put(ctx, tx, id, cur); err != nil {
+				return err
+			}
+		}
+		it = cur
 		return nil
-	}
-	if err != nil {
+	})
+	if err != nil || it == nil {
 		return err
-	}
-	if it.DeletedAt == nil || !it.DeletedAt.Equal(p.DeletedAt) {
-		return nil
 	}
 	return pr.removeItem(ctx, it, nil)
 }
@@ -140,6 +160,10 @@ func cancelPurgeItem(ctx context.Context, tx store.Tx, itemID string) error {
 func undeleteItem(ctx context.Context, tx store.Tx, it *itemRecord) error {
 	if it.DeletedAt == nil {
 		return arm.BadRequest("BMSUserErrorInvalidInput", "properties.isRehydrate undeletes a soft-deleted item, and the backup data of '%s' is not deleted: leave isRehydrate out.", it.FriendlyName)
+	}
+	if it.Purging {
+		return arm.Conflict("BMSUserErrorItemSoftDeleted", "The soft-delete retention of the backup data of '%s' ended on %s and its purge has begun: it can no longer be undeleted.",
+			it.FriendlyName, it.PurgeAt.UTC().Format(time.RFC3339))
 	}
 	it.DeletedAt, it.PurgeAt = nil, nil
 	it.State, it.PolicyID, it.PolicyName = stateStopped, "", ""

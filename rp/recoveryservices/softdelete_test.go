@@ -1,9 +1,11 @@
 package recoveryservices_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
@@ -164,5 +166,78 @@ func TestSoftDeleteVaultSettings(t *testing.T) {
 	}
 	if vs, cs := state(); vs != "AlwaysON/20" || cs != "AlwaysON/20" {
 		t.Fatalf("after AlwaysON: vault %s, backupconfig %s", vs, cs)
+	}
+}
+
+// An undelete at the end of the soft-delete retention, while the purge runs:
+// either the undelete is refused and the item is purged, or it is
+// answered done and the item keeps its recovery points; never an undelete
+// answered done whose data the purge then deletes. The test holds the
+// item's lease, so the purge, once started, waits for it while the
+// undelete is asked.
+func TestUndeleteRacingThePurge(t *testing.T) {
+	e, _, _ := backedUpVM1(t, 0)
+	const v = "?api-version=2024-04-01"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
+	I := R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item
+	ctx := e.Ctx()
+	resp, m := e.Do("PUT", R+"/backupconfig/vaultconfig"+v, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Enabled"}})
+	must(t, "soft delete on", resp, m, 200)
+	resp, m = e.Do("DELETE", I+v, nil)
+	must(t, "delete backup data", resp, m, 202)
+	if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
+		t.Fatalf("delete job: %v", j)
+	}
+
+	held, release, unlocked := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		unlocked <- e.Server.Engine.WithItem(context.WithoutCancel(ctx), I, func(context.Context) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	advanced := make(chan int, 1)
+	go func() {
+		resp, _ := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "P15D"})
+		advanced <- resp.StatusCode
+	}()
+	e.WaitFor("the purge task to start", func() bool {
+		task, err := e.Server.Store.GetTaskByKey(ctx, "purge:"+strings.ToLower(I))
+		return err == nil && task.LeaseOwner != ""
+	})
+	time.Sleep(300 * time.Millisecond) // the purge reads the item and waits for the lease
+	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm1ID(e),
+		"policyId": "", "protectionState": "ProtectionStopped", "isRehydrate": true}})
+	undeleted := resp.StatusCode == 202
+	if undeleted {
+		if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
+			t.Fatalf("undelete job: %v", j)
+		}
+	} else if resp.StatusCode/100 != 4 || !strings.Contains(str(m, "error.message"), "purge") {
+		t.Fatalf("undelete during the purge: %d %v", resp.StatusCode, m)
+	}
+	close(release)
+	if err := <-unlocked; err != nil {
+		t.Fatal(err)
+	}
+	if code := <-advanced; code != 200 {
+		t.Fatalf("clock advance: %d", code)
+	}
+	e.WaitFor("the purge task to end", func() bool {
+		_, err := e.Server.Store.GetTaskByKey(ctx, "purge:"+strings.ToLower(I))
+		return err != nil
+	})
+	resp, it := e.Do("GET", I+v, nil)
+	pts, err := protection.ListRecoveryPoints(ctx, e.Server.Store, I)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case undeleted && (resp.StatusCode != 200 || len(pts) != 1):
+		t.Fatalf("an undelete answered done, then the item is %d %v with %d recovery points: the purge deleted it", resp.StatusCode, it, len(pts))
+	case !undeleted && (resp.StatusCode != 404 || len(pts) != 0):
+		t.Fatalf("the undelete was refused, and the item is %d %v with %d recovery points", resp.StatusCode, it, len(pts))
 	}
 }
