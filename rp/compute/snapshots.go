@@ -154,6 +154,11 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		if strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(resource.NormLocation(*in.Location), sn.Location) {
 			return nil, arm.BadRequest("InvalidParameter", "Snapshot location '%s' differs from the location '%s' of snapshot '%s'. Copy within the region, or use createOption CopyStart.", *in.Location, sn.Location, sn.Name)
 		}
+		if sn.Properties.Incremental && sku != "" { // the copy is incremental too
+			if _, err := compute.CanonicalSnapshotSKU(sku, true); err != nil {
+				return nil, err
+			}
+		}
 		body := *sn
 		body.ID, body.Name, body.Tags = id, r.Param("snapshotName"), in.Tags
 		if sku != "" {

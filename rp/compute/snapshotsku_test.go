@@ -73,4 +73,11 @@ func TestSnapshotSKU(t *testing.T) {
 	if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
 		t.Fatalf("PATCH Premium_LRS on an incremental snapshot: %v", err)
 	}
+	// A copy of an incremental snapshot is incremental too: standard
+	// storage only, whether or not the request says incremental.
+	if _, err := create("inccopy", e.snapID("inc"), false, "Premium_LRS"); err == nil {
+		t.Fatal("a Premium_LRS copy of an incremental snapshot was created")
+	} else if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
+		t.Fatalf("a Premium_LRS copy of an incremental snapshot: %v", err)
+	}
 }
