@@ -296,8 +296,14 @@ func softDeleteToVault(ctx context.Context, tx store.Tx, vid arm.ResourceID, cfg
 // checks of a backupconfig write, and shows the result in props (the
 // vault's properties as they will be stored).
 func (pr *Provider) softDeleteToConfig(ctx context.Context, tx store.Tx, r *arm.Request, vid arm.ResourceID, in, props map[string]any) error {
-	ss, _ := in["securitySettings"].(map[string]any)
-	sd, _ := ss["softDeleteSettings"].(map[string]any)
+	ss, ok := in["securitySettings"].(map[string]any)
+	if !ok && in["securitySettings"] != nil {
+		return arm.BadRequestAt("properties.securitySettings", "BMSUserErrorInvalidInput", "properties.securitySettings must be an object, such as {\"softDeleteSettings\": {\"softDeleteState\": \"Enabled\"}}.")
+	}
+	sd, ok := ss["softDeleteSettings"].(map[string]any)
+	if !ok && ss["softDeleteSettings"] != nil {
+		return arm.BadRequestAt("properties.securitySettings.softDeleteSettings", "BMSUserErrorInvalidInput", "properties.securitySettings.softDeleteSettings must be an object, such as {\"softDeleteState\": \"Enabled\", \"softDeleteRetentionPeriodInDays\": 14}.")
+	}
 	id, c, err := loadConfig(ctx, tx, vid, "vault")
 	if err != nil {
 		return err

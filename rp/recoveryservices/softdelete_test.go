@@ -160,6 +160,14 @@ func TestSoftDeleteVaultSettings(t *testing.T) {
 	if m := patch("Sometimes", 400); !strings.Contains(str(m, "error.message"), "softDeleteState") {
 		t.Fatalf("an unknown state: %v", m)
 	}
+	// Settings of the wrong shape are 400, not ignored.
+	for _, ss := range []any{"Enabled", map[string]any{"softDeleteSettings": "Enabled"}} {
+		resp, m := e.Do("PATCH", R+v, map[string]any{"properties": map[string]any{"securitySettings": ss}})
+		must(t, fmt.Sprintf("vault PATCH securitySettings %v", ss), resp, m, 400)
+		if msg := str(m, "error.message"); !strings.Contains(msg, "must be an object") {
+			t.Fatalf("securitySettings %v: %v", ss, m)
+		}
+	}
 	patch("AlwaysON", 202)
 	if m := patch("Disabled", 400); !strings.Contains(str(m, "error.message"), "AlwaysON") {
 		t.Fatalf("disabling AlwaysON: %v", m)
