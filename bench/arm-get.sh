@@ -11,7 +11,10 @@
 # PROFILE=FILE writes Safehold's CPU profile of the run to FILE.
 # BASE=REV also runs the server built at git revision REV, in the same run
 # (before this tree's, on a data dir and port of its own), and prints it in
-# the summary: before/after figures on a shared machine.
+# the summary: before/after figures on a shared machine. With PAIRED=1 the
+# two are driven at the same time (one wrk thread and 32 connections each),
+# so both see the same neighbours: their CPU per request compares even on
+# a busy host (their ratios to the baseline, driven alone with 64, do not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-15}
@@ -36,21 +39,24 @@ if [ "${PIN:-0}" = 1 ]; then
 	wrk_cmd=(taskset -c 1 wrk)
 fi
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
+conns=(-t2 -c64)
 run() { # name pid url [header]
 	echo "== $1 (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	local c0; c0=$(cpu "$2")
-	"${wrk_cmd[@]}" -t2 -c64 -d"${secs}s" --latency "${@:4}" "$3" | tee "$work/$1.out"
+	"${wrk_cmd[@]}" "${conns[@]}" -d"${secs}s" --latency "${@:4}" "$3" >"$work/$1.out"
 	echo "$(( $(cpu "$2") - c0 ))" >"$work/$1.cpu"
+	cat "$work/$1.out"
 }
-# safehold NAME BINARY PORT [PROFILE]: serves a fresh data dir, creates the
-# group, drives it and stops the server.
-safehold() {
+# start NAME BINARY PORT [PROFILE]: serves a fresh data dir and creates the
+# group; $work/NAME.{pid,url,tok} say where.
+start() {
 	local name=$1 bin=$2 port=$3 prof=(env) pid
 	[ -n "${4:-}" ] && prof+=(SAFEHOLD_CPUPROFILE="$(realpath -m "$4")")
 	local data="$work/data-$name"
 	"${prof[@]}" "${server_cmd[@]}" "$bin" serve --data-dir "$data" --addr 127.0.0.1:$port >"$work/server-$name.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
+	echo "$pid" >"$work/$name.pid"
 	for _ in $(seq 100); do [ -f "$data/connection.json" ] && curl -sk https://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.2; done
 	local tok sub url
 	tok=$("$work/token" "$data/connection.json")
@@ -63,12 +69,32 @@ safehold() {
 	cp "$data/tls/server-key.pem" "$work/server-key.pem"
 	echo "/subscriptions/$sub/resourcegroups/bench?api-version=2021-04-01" >"$work/path"
 	echo "$tok" >"$work/tok"
-	run "$name" "$pid" "$url" -H "Authorization: Bearer $tok"
-	kill "$pid"
-	wait "$pid" 2>/dev/null || true
+	echo "$url" >"$work/$name.url"
+	echo "$tok" >"$work/$name.tok"
 }
-[ -n "${BASE:-}" ] && safehold "base@$rev" "$work/safehold-base" 18443
-safehold safehold "$work/safehold" 18444 "${PROFILE:-}"
+drive() { run "$1" "$(cat "$work/$1.pid")" "$(cat "$work/$1.url")" -H "Authorization: Bearer $(cat "$work/$1.tok")"; }
+stop() { kill "$(cat "$work/$1.pid")"; wait "$(cat "$work/$1.pid")" 2>/dev/null || true; }
+if [ -n "${BASE:-}" ] && [ "${PAIRED:-0}" = 1 ]; then
+	start "base@$rev" "$work/safehold-base" 18443
+	start safehold "$work/safehold" 18444 "${PROFILE:-}"
+	conns=(-t1 -c32)
+	drive "base@$rev" >"$work/paired-base.log" &
+	drive safehold
+	wait $!
+	cat "$work/paired-base.log"
+	stop "base@$rev"
+	stop safehold
+	conns=(-t2 -c64)
+else
+	if [ -n "${BASE:-}" ]; then
+		start "base@$rev" "$work/safehold-base" 18443
+		drive "base@$rev"
+		stop "base@$rev"
+	fi
+	start safehold "$work/safehold" 18444 "${PROFILE:-}"
+	drive safehold
+	stop safehold
+fi
 
 "${server_cmd[@]}" "$work/baseline" -addr 127.0.0.1:18448 -cert "$work/server.pem" -key "$work/server-key.pem" -body "$work/body.json" 2>"$work/baseline.log" &
 bpid=$!
