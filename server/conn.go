@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -151,7 +152,7 @@ func (c *fixConn) process(line []byte) []byte {
 			t = t[:i]
 		}
 		n, err := strconv.ParseInt(t, 16, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > math.MaxInt64-2 { // the chunk and its CRLF must count in an int64
 			c.raw = true
 			return line
 		}

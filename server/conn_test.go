@@ -51,7 +51,20 @@ func TestFixConnRepairsOnlyRequestLines(t *testing.T) {
 	}
 }
 
+// TestFixConnHugeChunk: a chunk size near the largest int64 (plus the
+// chunk's CRLF it would overflow) is passed through, not counted: it
+// panicked in Read.
+func TestFixConnHugeChunk(t *testing.T) {
+	for _, size := range []string{"7fffffffffffffff", "7ffffffffffffffe"} {
+		in := "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\nxyz"
+		if got := readAllFixed(in, 7); got != in {
+			t.Fatalf("chunk size %s: got %q", size, got)
+		}
+	}
+}
+
 func FuzzFixConn(f *testing.F) {
+	f.Add("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nxyz")
 	f.Add("GET /a b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n")
 	f.Add("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
 	f.Fuzz(func(t *testing.T, in string) {

@@ -1,11 +1,16 @@
 package server_test
 
 import (
+	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -197,5 +202,42 @@ func TestTagLimits(t *testing.T) {
 	}
 	if _, m := e.Do("GET", disk, nil); len(testserver.Field(m, "tags").(map[string]any)) != 50 {
 		t.Fatalf("a refused write changed the disk's tags: %v", testserver.Field(m, "tags"))
+	}
+}
+
+// TestHugeChunkSizeIsBadRequest: a chunked body whose first chunk claims
+// 2^63-1 bytes is a 4xx from a server that keeps serving. The request-line
+// repair (fixConn) counted that size plus its CRLF in an int64, which
+// overflowed: Read panicked, and the connection closed without an answer.
+func TestHugeChunkSizeIsBadRequest(t *testing.T) {
+	e := testserver.Start(t)
+	tok := e.Token(nil)
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(e.Conn.ARMEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", u.Host, hc.Transport.(*http.Transport).TLSClientConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	path := "/subscriptions/" + e.Sub + "/resourcegroups/rg?api-version=2021-04-01"
+	fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\n{\"location\":\"westus\"}", path, u.Host, tok)
+	c.CloseWrite() // the rest of the chunk never comes
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("status %d, want 4xx", resp.StatusCode)
+	}
+	if r, _ := e.Do("GET", "/subscriptions/"+e.Sub+"/resourcegroups?api-version=2021-04-01", nil); r.StatusCode != 200 {
+		t.Fatalf("the server after it: %d", r.StatusCode)
 	}
 }
