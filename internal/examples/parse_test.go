@@ -2,6 +2,7 @@ package examples_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -22,6 +23,10 @@ type sdkModule struct {
 	NS    string   // the namespace reported in the totals
 	Files []string // example files; nil means every *_example_test.go
 	Dir   string   // module cache directory (go list -m)
+	// Version is set for a module the repository does not require (the
+	// older majors of EXAMPLES_MODULES=old): the harness program requires
+	// it at this version, and its files come from go mod download.
+	Version string
 }
 
 var modules = []*sdkModule{
@@ -30,6 +35,32 @@ var modules = []*sdkModule{
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices", Pkg: "armrecoveryservices", NS: "Microsoft.RecoveryServices (vaults)"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots)",
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
+}
+
+// oldModules are older majors of the SDK modules, whose example files
+// document older api-versions: the replay of EXAMPLES_MODULES=old (see the
+// header of examples_test.go). Their files of SDK generator 1 (v1.0.0, named
+// ze_generated_example_*_test.go) build one client each and document no
+// response, so only their status and the SDK's unmarshalling are checked.
+var oldModules = []*sdkModule{
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection", Version: "v1.0.0", Pkg: "armdataprotection", NS: "Microsoft.DataProtection 2022-04-01"},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup", Version: "v1.0.0", Pkg: "armrecoveryservicesbackup", NS: "Microsoft.RecoveryServices (backup) 2022-02-01"},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v3", Version: "v3.0.0", Pkg: "armrecoveryservicesbackup", NS: "Microsoft.RecoveryServices (backup) 2023-04-01"},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v5", Version: "v5.7.0", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2023-10-02",
+		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
+}
+
+// selectModules picks the modules of this run: EXAMPLES_MODULES=old replays
+// oldModules instead of the pinned ones.
+func selectModules() error {
+	switch v := os.Getenv("EXAMPLES_MODULES"); v {
+	case "":
+	case "old":
+		modules = oldModules
+	default:
+		return fmt.Errorf("EXAMPLES_MODULES=%q: want old or nothing", v)
+	}
+	return nil
 }
 
 // example is one Example function of an SDK example file.
@@ -63,21 +94,45 @@ func (x *example) Name() string {
 	return x.Mod.Pkg + ":" + x.Func
 }
 
+// Label is Name with the module's version when it is not the pinned one.
+func (x *example) Label() string {
+	if x.Mod.Version != "" {
+		return x.Name() + " @" + x.Mod.Version
+	}
+	return x.Name()
+}
+
 // moduleDirs fills each module's Dir from the module cache.
 func moduleDirs(repo string) error {
 	for _, m := range modules {
 		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", m.Path)
+		if m.Version != "" {
+			cmd = exec.Command("go", "mod", "download", "-json", m.Path+"@"+m.Version)
+			cmd.Env = append(os.Environ(), "GOWORK=off")
+		}
 		cmd.Dir = repo
 		out, err := cmd.Output()
 		if err != nil {
 			return fmt.Errorf("go list -m %s: %v", m.Path, err)
 		}
 		m.Dir = strings.TrimSpace(string(out))
+		if m.Version != "" {
+			var info struct{ Dir string }
+			if err := json.Unmarshal(out, &info); err != nil {
+				return fmt.Errorf("go mod download %s@%s: %v", m.Path, m.Version, err)
+			}
+			m.Dir = info.Dir
+		}
 		if m.Dir == "" {
 			return fmt.Errorf("module %s is not in the module cache (go mod download)", m.Path)
 		}
 	}
 	return nil
+}
+
+// isClientConstructor reports whether sel names NewXClient.
+func isClientConstructor(sel *ast.SelectorExpr) bool {
+	return strings.HasPrefix(sel.Sel.Name, "New") && strings.HasSuffix(sel.Sel.Name, "Client")
 }
 
 // methodParams maps "Client.Method" to the names of its parameters after ctx.
@@ -126,6 +181,9 @@ var (
 	reWantStart = regexp.MustCompile(`^\s*// ((?:res|page)\.[A-Za-z0-9_]+) = (.*)$`)
 	reSubID     = regexp.MustCompile(`(?i)([/"])subscriptions/[^/"]+`)
 	reStatus    = regexp.MustCompile(`If the HTTP response code is (\d+) as defined`)
+	// reGen1Client is a client constructor of SDK generator 1's examples:
+	// pkg.NewXClient("<subscription id>", cred, nil) or pkg.NewXClient(cred, nil).
+	reGen1Client = regexp.MustCompile(`(\.New[A-Za-z]+Client)\(("[^"]*", )?cred, nil\)`)
 )
 
 // parseExamples reads the module's example functions.
@@ -137,7 +195,8 @@ func parseExamples(m *sdkModule) ([]*example, error) {
 	files := m.Files
 	if files == nil {
 		all, _ := filepath.Glob(filepath.Join(m.Dir, "*_example_test.go"))
-		for _, f := range all {
+		gen1, _ := filepath.Glob(filepath.Join(m.Dir, "ze_generated_example_*_test.go"))
+		for _, f := range append(all, gen1...) {
 			files = append(files, filepath.Base(f))
 		}
 	}
@@ -160,6 +219,9 @@ func parseExamples(m *sdkModule) ([]*example, error) {
 			}
 			x := &example{Mod: m, Func: fd.Name.Name, Args: map[string]string{}}
 			x.ID = m.Pkg + "_" + strings.TrimPrefix(fd.Name.Name, "Example")
+			if m.Version != "" { // two majors of one package may run together
+				x.ID += "_" + strings.Split(m.Version, ".")[0]
+			}
 			x.Source = string(src[fset.Position(fd.Pos()).Offset:fset.Position(fd.End()).Offset])
 			if fd.Doc != nil {
 				if mm := reGenerated.FindStringSubmatch(fd.Doc.Text()); mm != nil {
@@ -212,8 +274,21 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 		x.WantExpr = strings.Join(expr, "\n")
 		break
 	}
-	// The call on the client: clientFactory.NewXClient().Method(ctx, args...).
+	// The call on the client: clientFactory.NewXClient().Method(ctx, args...),
+	// or in files of SDK generator 1, client.Method(ctx, args...) after
+	// client, err := pkg.NewXClient(...).
 	var found bool
+	var gen1Client string
+	ast.Inspect(fd.Body, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok && gen1Client == "" {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && isClientConstructor(sel) {
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == x.Mod.Pkg {
+					gen1Client = strings.TrimPrefix(sel.Sel.Name, "New")
+				}
+			}
+		}
+		return true
+	})
 	ast.Inspect(fd.Body, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok || found {
@@ -223,19 +298,23 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 		if !ok {
 			return true
 		}
-		inner, ok := sel.X.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		isel, ok := inner.Fun.(*ast.SelectorExpr)
-		if !ok || !strings.HasPrefix(isel.Sel.Name, "New") || !strings.HasSuffix(isel.Sel.Name, "Client") {
-			return true
-		}
-		if id, ok := isel.X.(*ast.Ident); !ok || id.Name != "clientFactory" {
-			return true
+		if id, ok := sel.X.(*ast.Ident); ok && id.Name == "client" && gen1Client != "" {
+			x.Client = gen1Client
+		} else {
+			inner, ok := sel.X.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			isel, ok := inner.Fun.(*ast.SelectorExpr)
+			if !ok || !isClientConstructor(isel) {
+				return true
+			}
+			if id, ok := isel.X.(*ast.Ident); !ok || id.Name != "clientFactory" {
+				return true
+			}
+			x.Client = strings.TrimPrefix(isel.Sel.Name, "New")
 		}
 		found = true
-		x.Client = strings.TrimPrefix(isel.Sel.Name, "New")
 		x.Method = sel.Sel.Name
 		names := params[x.Client+"."+x.Method]
 		args := call.Args
@@ -289,6 +368,15 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 	for _, r := range repl {
 		s = strings.ReplaceAll(s, r.from, r.to)
 	}
+	// Generator 1: each client is built on its own, and pages are nextResult.
+	s = reGen1Client.ReplaceAllStringFunc(s, func(c string) string {
+		mm := reGen1Client.FindStringSubmatch(c)
+		if mm[2] != "" {
+			return mm[1] + "(h.sub, cred, h.opts)"
+		}
+		return mm[1] + "(cred, h.opts)"
+	})
+	s = strings.Replace(s, "for _, v := range nextResult.Value {", "h.addPage(nextResult)\n\t\tfor _, v := range nextResult.Value {", 1)
 	if x.WantLHS != "" && strings.HasPrefix(x.WantLHS, "res.") {
 		s = strings.Replace(s, "_ = res", "h.got = "+x.WantLHS, 1)
 	} else {
@@ -305,26 +393,42 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 	return nil
 }
 
-// generate writes the harness program: one function per example, a table,
-// and main (harness_main.go.txt next to this file is the fixed part).
+// generate writes the harness program: one file per module with one
+// function per example (imports are per file: the modules of
+// EXAMPLES_MODULES=old share package names), a table, and main
+// (harness_main.go.txt next to this file is the fixed part).
 func generate(dir string, xs []*example, mainSrc string) error {
-	var b bytes.Buffer
-	b.WriteString("// Code generated by internal/examples at test time from the Azure SDK's example files. DO NOT EDIT.\n\npackage main\n\nimport (\n")
-	b.WriteString("\t\"fmt\"\n\t\"time\"\n\t\"github.com/Azure/azure-sdk-for-go/sdk/azcore/to\"\n")
-	for _, m := range modules {
-		fmt.Fprintf(&b, "\t%q\n", m.Path)
-	}
-	b.WriteString(")\n\nvar _ = fmt.Errorf\nvar _ = time.Now\nvar _ = to.Ptr[int]\n")
-	for _, m := range modules {
-		fmt.Fprintf(&b, "var _ = %s.NewClientFactory\n", m.Pkg)
-	}
-	for _, x := range xs {
-		fmt.Fprintf(&b, "\nfunc %s(h *H) error {\n%s}\n", x.ID, x.Body)
-		if x.WantExpr != "" {
-			fmt.Fprintf(&b, "\nfunc want_%s() any {\n\treturn %s\n}\n", x.ID, x.WantExpr)
+	const header = "// Code generated by internal/examples at test time from the Azure SDK's example files. DO NOT EDIT.\n\npackage main\n"
+	old, _ := filepath.Glob(filepath.Join(dir, "examples_*.go"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return err
 		}
 	}
-	b.WriteString("\nvar examples = map[string]example{\n")
+	for i, m := range modules {
+		var b bytes.Buffer
+		b.WriteString(header + "\nimport (\n\t\"fmt\"\n\t\"time\"\n\t\"github.com/Azure/azure-sdk-for-go/sdk/azcore/to\"\n")
+		fmt.Fprintf(&b, "\t%q\n)\n\nvar _ = fmt.Errorf\nvar _ = time.Now\nvar _ = to.Ptr[int]\n", m.Path)
+		n := 0
+		for _, x := range xs {
+			if x.Mod != m {
+				continue
+			}
+			n++
+			fmt.Fprintf(&b, "\nfunc %s(h *H) error {\n%s}\n", x.ID, x.Body)
+			if x.WantExpr != "" {
+				fmt.Fprintf(&b, "\nfunc want_%s() any {\n\treturn %s\n}\n", x.ID, x.WantExpr)
+			}
+		}
+		if n == 0 {
+			continue // the import would be unused
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("examples_%d.go", i)), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString(header + "\nvar examples = map[string]example{\n")
 	for _, x := range xs {
 		w := "nil"
 		if x.WantExpr != "" {
