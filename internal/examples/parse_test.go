@@ -183,7 +183,7 @@ var (
 	reStatus    = regexp.MustCompile(`If the HTTP response code is (\d+) as defined`)
 	// reGen1Client is a client constructor of SDK generator 1's examples:
 	// pkg.NewXClient("<subscription id>", cred, nil) or pkg.NewXClient(cred, nil).
-	reGen1Client = regexp.MustCompile(`(\.New[A-Za-z]+Client)\(("[^"]*", )?cred, nil\)`)
+	reGen1Client = regexp.MustCompile(`(\.New[A-Za-z]*Client)\(("[^"]*", )?cred, nil\)`)
 )
 
 // parseExamples reads the module's example functions.
