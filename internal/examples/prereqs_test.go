@@ -146,6 +146,10 @@ func (p *prereqs) create(xs []*example) {
 		if vm, vault, ok := documentedProtection(x); ok && x.Args["azureRegion"] != "" {
 			region[strings.ToLower(vm.rg+"/"+vm.name)] = x.Args["azureRegion"]
 			region[strings.ToLower(vault.rg+"/"+vault.name)] = x.Args["azureRegion"]
+		} else if m := reVM.FindStringSubmatch(x.Body); m != nil && x.WantExpr == "" && x.Args["azureRegion"] != "" && isProtectionCheck(x) {
+			// An example documenting no response (SDK generator 1) asks
+			// about a VM of the region it sends the request to.
+			region[strings.ToLower(m[1]+"/"+m[2])] = x.Args["azureRegion"]
 		}
 	}
 	// A vault whose private link resources an example documents lives in
@@ -467,12 +471,17 @@ var (
 	reDocProtected = regexp.MustCompile(`ProtectionStatusProtected\)|"VirtualMachineAlreadyProtected"`)
 )
 
+// isProtectionCheck: a Recovery Services question about a VM's protection
+// sent to a region (backupStatus, backupPreValidateProtection).
+func isProtectionCheck(x *example) bool {
+	return x.Mod.Pkg == "armrecoveryservicesbackup" && (x.Client == "BackupStatusClient" || x.Client == "ProtectionIntentClient" && x.Method == "Validate")
+}
+
 // documentedProtection is the VM a backup-status or protection
 // pre-validation example asks about and the vault it documents protecting
 // it, when it documents the VM as protected.
 func documentedProtection(x *example) (vm, vault pair, ok bool) {
-	if x.Mod.Pkg != "armrecoveryservicesbackup" || (x.Client != "BackupStatusClient" && !(x.Client == "ProtectionIntentClient" && x.Method == "Validate")) ||
-		!reDocProtected.MatchString(x.WantExpr) {
+	if !isProtectionCheck(x) || !reDocProtected.MatchString(x.WantExpr) {
 		return vm, vault, false
 	}
 	m := reVM.FindStringSubmatch(x.Body)
