@@ -92,6 +92,42 @@ func TestSDKAsyncStatusCodes(t *testing.T) {
 	}
 }
 
+// TestValidateRoutesAnswerValidationsOnly: the validation's status and
+// result routes answer validations only: a restore of the same vault is
+// OperationNotFound there (its result was a 204 on the result route, which
+// the SDK refuses at every api-version), and the validation's own id still
+// answers its result.
+func TestValidateRoutesAnswerValidationsOnly(t *testing.T) {
+	e, bf, rp := backedUpVM1(t, 1, "stagerg")
+	ctx := e.Ctx()
+	mkStorage(t, e, "stagerg", "staging1")
+	saID := "/subscriptions/" + e.Sub + "/resourceGroups/stagerg/providers/Microsoft.Storage/storageAccounts/staging1"
+	var raw *http.Response
+	p, err := bf.NewRestoresClient().BeginTrigger(runtime.WithCaptureResponse(ctx, &raw), "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp,
+		armrecoveryservicesbackup.RestoreRequestResource{Properties: restoreDisks(e, rp, saID)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restoreOp := testserver.OpID(t, raw.Header.Get("Azure-AsyncOperation"))
+	if _, err := p.PollUntilDone(ctx, fixture.Poll); err != nil {
+		t.Fatal(err)
+	}
+	notFound := func(what string, err error) {
+		t.Helper()
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound || re.ErrorCode != "OperationNotFound" {
+			t.Fatalf("%s of the restore's operation: want 404 OperationNotFound, got %v", what, err)
+		}
+	}
+	_, err = bf.NewValidateOperationResultsClient().Get(ctx, "v1", "vaultrg", restoreOp, nil)
+	notFound("validation result", err)
+	_, err = bf.NewValidateOperationStatusesClient().Get(ctx, "v1", "vaultrg", restoreOp, nil)
+	notFound("validation status", err)
+	if result, _ := triggerValidation(t, e, bf, vm1PointID(e, rp), restoreDisks(e, rp, saID)); len(result) != 0 {
+		t.Fatalf("validation of a valid restore: %+v", result)
+	}
+}
+
 // TestSDKRestoreValidationAndStagingAccount: restore validation (the
 // synchronous backupValidateOperation and the backupTriggerValidateOperation
 // operation) reports what restore refuses, with restore's own codes, and an

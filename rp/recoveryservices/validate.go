@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
@@ -64,8 +65,27 @@ func decodeVaultRequest[T any](op *ops.Operation) (arm.ResourceID, T, error) {
 func (pr *Provider) registerValidate(rt *arm.Router, R string) {
 	rt.Handle("POST", R+"/backupValidateOperation", pr.validateOperation, arm.Action(namespace+"/vaults/backupValidateOperation/action"))
 	rt.Handle("POST", R+"/backupTriggerValidateOperation", pr.triggerValidateOperation, arm.Action(namespace+"/vaults/backupTriggerValidateOperation/action"))
-	rt.Handle("GET", R+"/backupValidateOperationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupValidateOperationResults/read"))
-	rt.Handle("GET", R+"/backupValidateOperationsStatuses/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupValidateOperationsStatuses/read"))
+	rt.Handle("GET", R+"/backupValidateOperationResults/{operationId}", pr.validateOnly(pr.itemOperationResult), arm.Action(namespace+"/vaults/backupValidateOperationResults/read"))
+	rt.Handle("GET", R+"/backupValidateOperationsStatuses/{operationId}", pr.validateOnly(pr.itemOperationStatus), arm.Action(namespace+"/vaults/backupValidateOperationsStatuses/read"))
+}
+
+// validateOnly answers the validation's status and result routes for
+// validations only: another operation of the vault (a backup, a restore)
+// is OperationNotFound there, where its result (204, or the item) is no
+// answer the clients of these routes accept (200 or 202 at every
+// api-version).
+func (pr *Provider) validateOnly(h func(*arm.Request) (*arm.Response, error)) func(*arm.Request) (*arm.Response, error) {
+	return func(r *arm.Request) (*arm.Response, error) {
+		id := r.Param("operationId")
+		op, err := armops.Lookup(pr.p.Ops, r, id)
+		if err != nil {
+			return nil, err
+		}
+		if op.Kind != opKindValidate {
+			return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found: it is no restore validation (backupTriggerValidateOperation).", id)
+		}
+		return h(r)
+	}
 }
 
 // decodeValidate reads and checks the shape of a validation request.
