@@ -356,6 +356,9 @@ func (p *prereqs) runPhase(bin string, phase int, ids []string, opsFile string, 
 	if err != nil {
 		t.Fatalf("harness phase %d: %v\n%s", phase, err, stderr.String())
 	}
+	if stderr.Len() > 0 {
+		t.Logf("harness phase %d said:\n%s", phase, stderr.String())
+	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {

@@ -208,6 +208,13 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 					name = list.Value[0].Name
 				}
 			}
+			if name == "" {
+				st := 0
+				if resp != nil {
+					st = resp.StatusCode
+				}
+				fmt.Fprintf(os.Stderr, "%s: no %s to name: GET %s answered %d %v %.300s\n", h.id, param, lu.String(), st, err, b)
+			}
 		}
 		if name != "" {
 			esc, _ := url.PathUnescape(rest)
