@@ -143,8 +143,21 @@ func (p harnessPolicy) Do(req *policy.Request) (*http.Response, error) {
 		if param == "" || !ok || lit == "" {
 			continue
 		}
+		// The last whole path segment that is the literal: a short one
+		// (a recovery point "1") is also a prefix of other segments (a
+		// subscription id "1a12...").
 		seg := "/" + url.PathEscape(lit)
-		i := strings.Index(u.EscapedPath(), seg)
+		i := -1
+		for ep, j := u.EscapedPath(), 0; ; j++ {
+			k := strings.Index(ep[j:], seg)
+			if k < 0 {
+				break
+			}
+			j += k
+			if end := j + len(seg); end == len(ep) || ep[end] == '/' {
+				i = j
+			}
+		}
 		if i < 0 {
 			continue
 		}
