@@ -34,6 +34,9 @@ const (
 )
 
 func perm(actions []string, notActions ...string) []Permission {
+	if notActions == nil {
+		notActions = []string{} // Azure answers [] for none, not null
+	}
 	return []Permission{{Actions: actions, NotActions: notActions, DataActions: []string{}, NotDataActions: []string{}}}
 }
 

@@ -466,3 +466,27 @@ func TestPermissionsAndDenyAssignments(t *testing.T) {
 		t.Fatalf("a named deny assignment: %v", err)
 	}
 }
+
+// A role with no notActions answers them as an empty list, as Azure does
+// (clients iterate or compare it; null is not what Azure sends), in its
+// definition and in the caller's permissions.
+func TestNoNotActionsIsAnEmptyList(t *testing.T) {
+	e := testserver.Start(t)
+	sub := "/subscriptions/" + e.Sub
+	for _, path := range []string{
+		sub + "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7?api-version=2022-04-01", // Reader
+		sub + "/resourceGroups/rg1/providers/Microsoft.Authorization/permissions?api-version=2022-04-01",
+	} {
+		if strings.Contains(path, "/resourceGroups/") {
+			e.ResourceGroups("rg1")
+		}
+		resp, m := e.Do("GET", path, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, m)
+		}
+		b, _ := json.Marshal(m)
+		if strings.Contains(string(b), `"notActions":null`) || !strings.Contains(string(b), `"notActions":`) {
+			t.Fatalf("GET %s: notActions not a list: %s", path, b)
+		}
+	}
+}
