@@ -857,9 +857,10 @@ func (s *Store) upload(p *pack) {
 	close(p.done)
 }
 
-// Get returns the plaintext of a chunk, appended to buf[:0]. The stored
-// record's CRC and the plaintext hash are checked; damage is reported as an
-// error wrapping ErrCorrupt that names the chunk and its pack.
+// Get returns the plaintext of a chunk, appended to buf[:0]. The plaintext
+// hash is checked (and the stored record's CRC where decoding needs it
+// first, see crcNeeded); damage is reported as an error wrapping
+// ErrCorrupt that names the chunk and its pack.
 func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	refreshed := false
 	s.mu.Lock()
@@ -907,7 +908,7 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 				return nil, fmt.Errorf("get chunk %s: %w", id.Short(), err)
 			}
 		}
-		if crc(stored) != l.crc {
+		if crcNeeded(l.kind) && crc(stored) != l.crc {
 			return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", id.Short(), key, l.off, ErrCorrupt)
 		}
 		out, err := s.c.decode(buf, id, l.kind, int(l.plen), stored, true)
@@ -1002,7 +1003,7 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 			l := locs[k]
 			rel := int64(l.off) - int64(locs[i].off)
 			stored := data[rel : rel+int64(l.slen)]
-			if crc(stored) != l.crc {
+			if crcNeeded(l.kind) && crc(stored) != l.crc {
 				return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
 			}
 			if out[k], err = s.c.decode(bufs[k], ids[k], l.kind, int(l.plen), stored, true); err != nil {

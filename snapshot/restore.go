@@ -45,7 +45,7 @@ func (r *Repository) Restore(ctx context.Context, id ID, path string, opts Resto
 
 // RestoreTo writes snapshot id into f, which is truncated and resized to the
 // snapshot's size first. Only non-zero blocks are written, so zero blocks
-// and holes stay holes. Every chunk's checksum and hash are checked; a
+// and holes stay holes. Every chunk's hash is checked; a
 // damaged chunk fails the restore with an error naming it.
 func (r *Repository) RestoreTo(ctx context.Context, id ID, f *os.File, opts RestoreOptions) (Stats, error) {
 	start := r.now()
