@@ -154,7 +154,9 @@ func run(step string, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := r.Restore(ctx, m.ID, *out, snapshot.RestoreOptions{Progress: prog, Workers: *rworkers, Buffered: *buffered})
+		// Sync: the restored image is durable when the step reports success
+		// (O_DIRECT writes leave the file's extent changes in the journal).
+		st, err := r.Restore(ctx, m.ID, *out, snapshot.RestoreOptions{Progress: prog, Workers: *rworkers, Buffered: *buffered, Sync: true})
 		if err != nil {
 			return err
 		}
