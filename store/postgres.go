@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,7 +61,15 @@ type Postgres struct {
 	pool   *pgxpool.Pool
 	clk    clock.Clock
 	lockID int64 // advisory lock key of this schema's writers
-	wsem   chan struct{}
+
+	// The writer: Updates queue in writes; it runs them in groups (see
+	// Update) on one connection at a time, with wctx, until closing.
+	writes     chan *pgReq
+	wctx       context.Context
+	wcancel    context.CancelFunc
+	closing    chan struct{}
+	closeOnce  sync.Once
+	writerDone chan struct{}
 
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup
@@ -96,7 +106,8 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
-	p := &Postgres{pgReader: pgReader{pool}, pool: pool, clk: clk, wsem: make(chan struct{}, 1)}
+	p := &Postgres{pgReader: pgReader{pool}, pool: pool, clk: clk,
+		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	var schema string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
@@ -110,6 +121,8 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 		return nil, err
 	}
 	p.cancel = func() {}
+	p.wctx, p.wcancel = context.WithCancel(context.Background())
+	go p.writer()
 	return p, nil
 }
 
@@ -143,8 +156,14 @@ func (p *Postgres) migrate(ctx context.Context, schema string) error {
 	})
 }
 
-// Close stops the listener and closes the pool.
+// Close stops the writer (after the Updates already queued), the listener,
+// and closes the pool.
 func (p *Postgres) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.closing)
+		<-p.writerDone
+		p.wcancel()
+	})
 	if p.cancel != nil {
 		p.cancel()
 	}
@@ -234,83 +253,326 @@ func (r pgReader) GetTaskByKey(ctx context.Context, key string) (Task, error) {
 
 type pgTx struct {
 	pgReader
+	c        pgGroupConn
 	now      time.Time
 	enqueued bool
 }
 
-// Update runs fn in one transaction, serialized with every other Update on
-// this schema (see the type's documentation).
+// pgMaxGroup bounds how many Updates share one transaction. Each Update that
+// writes is a subtransaction with an xid of its own; PostgreSQL keeps up to
+// 64 of them per backend in shared memory (PGPROC_MAX_CACHED_SUBXIDS), and a
+// transaction with more makes every other backend's snapshot checks look
+// them up in pg_subtrans.
+const pgMaxGroup = 64
+
+// A pgReq is an Update waiting for the writer or being run by it.
+type pgReq struct {
+	ctx   context.Context
+	fn    func(tx Tx) error
+	state atomic.Int32 // pgQueued, then pgTaken (by the writer) or pgWithdrawn (by the caller)
+	done  chan writeResult
+}
+
+const (
+	pgQueued int32 = iota
+	pgTaken
+	pgWithdrawn
+)
+
+// Update runs fn in a transaction of its own, serialized with every other
+// Update on this schema (see the type's documentation), and returns once
+// that transaction committed, or with fn's error and nothing of fn written.
+// The Updates queued while the writer runs a group form its next group: one
+// transaction, one SAVEPOINT per fn (a failing fn rolls back only its own)
+// and one COMMIT, after which each is answered. A panic in fn is re-raised
+// in the caller (nothing of fn is written). A canceled ctx withdraws an
+// Update that the writer has not started yet.
 func (p *Postgres) Update(ctx context.Context, fn func(tx Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &pgReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
 	select {
-	case p.wsem <- struct{}{}:
+	case p.writes <- r:
+	case <-p.closing:
+		return errStoreClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-p.wsem }()
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			// Also on panic. A fresh context: ctx may be what was canceled.
-			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			tx.Rollback(rctx)
-			cancel()
+	var res writeResult
+	select {
+	case res = <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(pgQueued, pgWithdrawn) {
+			return ctx.Err()
 		}
-	}()
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, p.lockID); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if l, ok := LeaseFrom(ctx); ok {
-		if err := pgCheckLease(ctx, tx, l); err != nil {
-			return err
+		// Started: the caller must not believe a write failed that may
+		// be about to commit.
+		res = <-r.done
+	case <-p.writerDone:
+		select {
+		case res = <-r.done:
+		default: // queued after the writer's last look at the queue
+			return errStoreClosed
 		}
 	}
-	ptx := &pgTx{pgReader: pgReader{tx}, now: p.clk.Now()}
-	if err := fn(ptx); err != nil {
+	if res.panicked {
+		panic(res.panic)
+	}
+	return res.err
+}
+
+// QueuedUpdates is how many Updates wait for the writer (not yet in a group).
+func (p *Postgres) QueuedUpdates() int { return len(p.writes) }
+
+// writer runs the queued Updates in groups, one transaction each, until
+// Close; the Updates queued by then still run.
+func (p *Postgres) writer() {
+	defer close(p.writerDone)
+	for {
+		var first *pgReq
+		select {
+		case first = <-p.writes:
+		case <-p.closing:
+			for {
+				select {
+				case r := <-p.writes:
+					p.commitGroup([]*pgReq{r})
+				default:
+					return
+				}
+			}
+		}
+		group := []*pgReq{first}
+	drain:
+		for len(group) < pgMaxGroup {
+			select {
+			case r := <-p.writes:
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		p.commitGroup(group)
+	}
+}
+
+// pgGroupConn runs a group's statements on its connection with the writer's
+// context: a caller's canceled ctx fails that caller's next statement, never
+// one in flight (pgx closes a connection whose statement is canceled, which
+// would take the whole group with it).
+type pgGroupConn struct {
+	c   *pgxpool.Conn
+	ctx context.Context
+}
+
+func (q pgGroupConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return q.c.Query(q.ctx, sql, args...)
+}
+
+func (q pgGroupConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := ctx.Err(); err != nil {
+		return pgErrRow{err}
+	}
+	return q.c.QueryRow(q.ctx, sql, args...)
+}
+
+func (q pgGroupConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := ctx.Err(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return q.c.Exec(q.ctx, sql, args...)
+}
+
+// batch sends b's statements in one round trip and closes the results after
+// read has read them (in queue order).
+func (q pgGroupConn) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if ptx.enqueued {
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
-			return fmt.Errorf("notify: %w", err)
+	br := q.c.SendBatch(q.ctx, b)
+	err := read(br)
+	return errors.Join(err, br.Close())
+}
+
+type pgErrRow struct{ err error }
+
+func (r pgErrRow) Scan(...any) error { return r.err }
+
+// commitGroup runs the group's fns in one transaction, each in its own
+// savepoint, commits once and then answers each caller: with its fn's error
+// (its savepoint rolled back), or nil once the COMMIT succeeded, or the
+// error of a COMMIT (or of the transaction) that failed, which fails every
+// fn of the group. Withdrawn Updates are skipped.
+func (p *Postgres) commitGroup(group []*pgReq) {
+	ctx := p.wctx
+	results := make([]writeResult, len(group))
+	enqueued := make([]bool, len(group))
+	defer func() {
+		// Every request once (a withdrawn caller does not read it).
+		for i, r := range group {
+			r.done <- results[i]
+		}
+	}()
+	failAll := func(err error) {
+		for i := range results {
+			if !results[i].panicked {
+				results[i].err = err
+			}
 		}
 	}
-	committed = true
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	c, err := p.pool.Acquire(ctx)
+	if err != nil {
+		failAll(fmt.Errorf("begin: %w", err))
+		return
 	}
-	return nil
+	defer c.Release() // a connection left in a transaction is closed, not reused
+	q := pgGroupConn{c, ctx}
+	rollback := func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c.Exec(rctx, `ROLLBACK`)
+		cancel()
+	}
+	// One round trip: the transaction, the lock that serializes it with
+	// every other replica's writer, and the first fn's savepoint. Savepoint
+	// u is open from here on; dirty says it holds a fn's released work.
+	if _, err := c.Exec(ctx, fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d); SAVEPOINT u`, p.lockID)); err != nil {
+		rollback()
+		failAll(fmt.Errorf("begin: %w", err))
+		return
+	}
+	dirty := -1    // the fn whose work savepoint u holds, to be released
+	wrote := false // some fn succeeded
+	undo := func(why error) bool {
+		if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
+			rollback()
+			failAll(fmt.Errorf("roll back: %w", errors.Join(why, err)))
+			return false
+		}
+		return true
+	}
+	for i, r := range group {
+		if !r.state.CompareAndSwap(pgQueued, pgTaken) {
+			continue // withdrawn by its caller
+		}
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = err
+			continue
+		}
+		if dirty >= 0 {
+			if _, err := c.Exec(ctx, `RELEASE SAVEPOINT u; SAVEPOINT u`); err != nil {
+				// The fn before left its subtransaction failed (it went on
+				// after a failed statement): it fails, alone.
+				results[dirty] = writeResult{err: fmt.Errorf("commit: %w", err)}
+				enqueued[dirty] = false
+				if !undo(err) {
+					return
+				}
+			}
+			dirty = -1
+		}
+		ptx := &pgTx{pgReader: pgReader{q}, c: q, now: p.clk.Now()}
+		results[i] = pgRunFn(r, q, ptx)
+		if results[i].err != nil || results[i].panicked {
+			if !undo(results[i].err) {
+				return
+			}
+			continue
+		}
+		dirty, enqueued[i] = i, ptx.enqueued
+		wrote = true
+	}
+	if !wrote {
+		rollback() // nothing to commit: every fn failed or was withdrawn
+		return
+	}
+	end := func() string {
+		sql := `COMMIT`
+		if slices.Contains(enqueued, true) {
+			sql = fmt.Sprintf(`SELECT pg_notify('%s', ''); %s`, notifyChannel, sql)
+		}
+		return sql
+	}
+	sql := end()
+	if dirty >= 0 {
+		sql = `RELEASE SAVEPOINT u; ` + sql
+	}
+	_, err = c.Exec(ctx, sql)
+	if err != nil && dirty >= 0 && c.Conn().PgConn().TxStatus() == 'E' {
+		// The last fn's release failed (the rest was not run): it fails
+		// alone, as above.
+		results[dirty] = writeResult{err: fmt.Errorf("commit: %w", err)}
+		enqueued[dirty] = false
+		if !undo(err) {
+			return
+		}
+		_, err = c.Exec(ctx, end())
+	}
+	if err != nil {
+		rollback()
+		failAll(fmt.Errorf("commit: %w", err))
+	}
+}
+
+// pgRunFn checks r's lease (when its ctx carries one) and runs its fn in tx,
+// turning a panic into a result that the caller re-raises.
+func pgRunFn(r *pgReq, q pgGroupConn, tx *pgTx) (res writeResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			res = writeResult{panicked: true, panic: v}
+		}
+	}()
+	if l, ok := LeaseFrom(r.ctx); ok {
+		if err := pgCheckLease(r.ctx, q, l); err != nil {
+			return writeResult{err: err}
+		}
+	}
+	return writeResult{err: r.fn(tx)}
 }
 
 // pgCheckLease locks the task row (if it still exists), then its lease row,
-// and checks owner and epoch.
-func pgCheckLease(ctx context.Context, q pgQuerier, l Lease) error {
-	if _, err := q.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, l.TaskID); err != nil {
-		return fmt.Errorf("check lease: %w", err)
-	}
+// and checks owner and epoch (one round trip).
+func pgCheckLease(ctx context.Context, q pgGroupConn, l Lease) error {
+	var b pgx.Batch
+	b.Queue(`SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, l.TaskID)
+	b.Queue(`SELECT owner, epoch FROM task_leases WHERE task_id = $1 FOR UPDATE`, l.TaskID)
 	var owner string
 	var epoch int64
-	err := q.QueryRow(ctx, `SELECT owner, epoch FROM task_leases WHERE task_id = $1 FOR UPDATE`, l.TaskID).Scan(&owner, &epoch)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && (owner != l.Owner || epoch != l.Epoch) {
-		return fmt.Errorf("task %s (%s, epoch %d): %w", l.TaskID, l.Owner, l.Epoch, ErrLeaseLost)
-	}
+	var lost bool
+	err := q.batch(ctx, &b, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		err := br.QueryRow().Scan(&owner, &epoch)
+		lost = errors.Is(err, pgx.ErrNoRows) || err == nil && (owner != l.Owner || epoch != l.Epoch)
+		if lost {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("check lease: %w", err)
+	}
+	if lost {
+		return fmt.Errorf("task %s (%s, epoch %d): %w", l.TaskID, l.Owner, l.Epoch, ErrLeaseLost)
 	}
 	return nil
 }
 
 func (t *pgTx) Create(ctx context.Context, d Doc) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)`,
+	// ON CONFLICT DO NOTHING: a duplicate is no failed statement, which
+	// would leave the caller's transaction unusable if it went on.
+	tag, err := t.q.Exec(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
+		ON CONFLICT (kind, key) DO NOTHING`,
 		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now)
 	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23505" {
-			return ErrConflict
-		}
 		return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrConflict
 	}
 	return nil
 }
@@ -345,14 +607,22 @@ func (t *pgTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error
 }
 
 func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {
-	if task.Key != "" {
-		if _, err := t.q.Exec(ctx, `DELETE FROM tasks WHERE tkey = $1`, task.Key); err != nil {
-			return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
-		}
-	}
 	task, key := newTask(task, t.now)
-	_, err := t.q.Exec(ctx, `INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	// One round trip: the task its key replaces goes, the new one comes.
+	var b pgx.Batch
+	if task.Key != "" {
+		b.Queue(`DELETE FROM tasks WHERE tkey = $1`, task.Key)
+	}
+	b.Queue(`INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		task.ID, task.Kind, key, task.Payload, task.RunAt, task.Attempts, task.Created)
+	err := t.c.batch(ctx, &b, func(br pgx.BatchResults) error {
+		for range b.Len() {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
 	}
