@@ -27,12 +27,16 @@ var postgresMigrations embed.FS
 //
 //   - Update transactions are serialized across all processes by a
 //     transaction-scoped advisory lock (one per schema), taken first in every
-//     Update: each read-modify-write sees every earlier commit, as with
-//     SQLite's single writer, without retry loops that would re-run the
-//     caller's fn. Within a process a semaphore keeps at most one Update
-//     holding a connection while it waits for that lock, so waiting writers
-//     never starve readers of pool connections. Metadata writes are small;
-//     the data path (chunks, packs) never runs inside Update.
+//     write transaction: each read-modify-write sees every earlier commit, as
+//     with SQLite's single writer, without retry loops that would re-run the
+//     caller's fn. Within a process one writer goroutine runs the Updates,
+//     in groups as SQLite does: the Updates queued while a group runs form
+//     the next one, a single transaction (the lock taken once) with one
+//     SAVEPOINT per Update and one COMMIT, after which each is answered. So
+//     a write costs its own statements plus one round trip, not a
+//     transaction of its own, and writers hold one pool connection, never
+//     starving readers of them. Metadata writes are small; the data path
+//     (chunks, packs) never runs inside Update.
 //   - ClaimTasks does not take that lock: it claims with
 //     SELECT … FOR UPDATE SKIP LOCKED, so replicas claim concurrently and
 //     never the same task; each claim bumps the task's epoch in task_leases.

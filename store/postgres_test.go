@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,5 +81,81 @@ func TestPostgresWakeupsAcrossStores(t *testing.T) {
 	err = b.Update(store.WithLease(ctx, got[0].Lease()), func(tx store.Tx) error { return tx.CompleteTask(ctx, got[0].ID) })
 	if !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("complete under the lost lease: %v", err)
+	}
+}
+
+// A COMMIT that fails fails every Update of its group, and none of their
+// writes is visible; the store goes on.
+func TestPostgresFailedCommitFailsItsGroup(t *testing.T) {
+	s := storetest.Postgres(t, testsvc.PostgresSchema(t))
+	ctx := context.Background()
+	// A deferred constraint, checked at COMMIT: a doc keyed "poison" fails it.
+	if _, err := s.Pool().Exec(ctx, `CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'poison committed'; END $$;
+		CREATE CONSTRAINT TRIGGER refuse_poison AFTER INSERT ON docs DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.key = 'poison') EXECUTE FUNCTION refuse_poison()`); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a", "b", "poison", "c"}
+	errs := make([]error, len(keys))
+	storetest.Grouped(t, s, len(keys), func(i int) {
+		errs[i] = s.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Enqueue(ctx, store.Task{Kind: "t", Key: keys[i]}); err != nil {
+				return err
+			}
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: keys[i]})
+		})
+	})
+	for i, k := range keys {
+		if errs[i] == nil || !strings.Contains(errs[i].Error(), "poison committed") {
+			t.Fatalf("update %s of a group whose commit failed: %v", k, errs[i])
+		}
+		if _, err := s.Get(ctx, "k", k); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("write %s of a failed commit: %v", k, err)
+		}
+		if _, err := s.GetTaskByKey(ctx, k); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("task %s of a failed commit: %v", k, err)
+		}
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) }); err != nil {
+		t.Fatalf("an update after the failed commit: %v", err)
+	}
+}
+
+// An Update waiting for the writer returns as soon as its ctx ends, and
+// never runs.
+func TestPostgresCanceledUpdateReturnsWhileWaiting(t *testing.T) {
+	s := storetest.Postgres(t, testsvc.PostgresSchema(t))
+	ctx := context.Background()
+	running, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Update(ctx, func(tx store.Tx) error {
+			close(running)
+			<-release
+			return nil
+		})
+	}()
+	<-running
+	cctx, cancel := context.WithCancel(ctx)
+	waiting := make(chan error, 1)
+	go func() {
+		waiting <- s.Update(cctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "withdrawn"}) })
+	}()
+	testsvc.WaitFor(t, "the update to queue", func() bool { return s.QueuedUpdates() == 1 })
+	cancel()
+	select {
+	case err := <-waiting:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("canceled waiting update: %v", err)
+		}
+	case <-time.After(testsvc.WaitLimit):
+		t.Fatal("a canceled update still waits for the running one")
+	}
+	close(release)
+	testsvc.WaitDone(t, "the running update", first)
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "k", "withdrawn"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a withdrawn update ran: %v", err)
 	}
 }

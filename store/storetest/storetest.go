@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -514,6 +515,164 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("keyed task doubled: %d", len(got))
 		}
 	})
+	// Updates that queue while another one runs may share its store's
+	// next commit (both stores group them): each must stay atomic on its
+	// own, see the ones before it, and fail alone.
+	t.Run("GroupedUpdatesSeeEachOtherAndFailAlone", func(t *testing.T) {
+		s := open(t)
+		boom := errors.New("boom")
+		const n = 16
+		var mu sync.Mutex // fns may run on another goroutine than their caller's
+		seen := make([][]string, n)
+		errs := make([]error, n)
+		panics := make([]any, n)
+		logOf := func(tx store.Tx) ([]string, error) {
+			d, err := tx.Get(ctx, "log", "l")
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil || len(d.Value) == 0 {
+				return nil, err
+			}
+			return strings.Split(string(d.Value), ","), nil
+		}
+		Grouped(t, s, n, func(i int) {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			defer func() { panics[i] = recover() }()
+			errs[i] = s.Update(ctx, func(tx store.Tx) error {
+				log, err := logOf(tx)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				seen[i] = log
+				mu.Unlock()
+				if err := tx.Put(ctx, store.Doc{Kind: "log", Key: "l", Value: []byte(strings.Join(append(log, fmt.Sprint(i)), ","))}); err != nil {
+					return err
+				}
+				if err := tx.Put(ctx, store.Doc{Kind: "own", Key: fmt.Sprint(i)}); err != nil {
+					return err
+				}
+				if _, err := tx.Enqueue(ctx, store.Task{Kind: "t", Key: fmt.Sprint("task-", i)}); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
+					return boom
+				case 2:
+					panic(fmt.Sprint("bug ", i))
+				case 3:
+					cancel() // the caller gives up while its fn runs
+					return tx.Put(ctx, store.Doc{Kind: "own", Key: fmt.Sprint(i, "-after-cancel")})
+				}
+				return nil
+			})
+		})
+		final := ""
+		if d, err := s.Get(ctx, "log", "l"); err == nil {
+			final = string(d.Value)
+		}
+		var want []string
+		for i := 0; i < n; i++ {
+			_, ownErr := s.Get(ctx, "own", fmt.Sprint(i))
+			_, taskErr := s.GetTaskByKey(ctx, fmt.Sprint("task-", i))
+			switch i % 4 {
+			case 0:
+				if errs[i] != nil || panics[i] != nil || ownErr != nil || taskErr != nil {
+					t.Fatalf("update %d: %v, panic %v; its doc: %v, its task: %v", i, errs[i], panics[i], ownErr, taskErr)
+				}
+				want = append(want, fmt.Sprint(i))
+				continue
+			case 1:
+				if !errors.Is(errs[i], boom) {
+					t.Fatalf("update %d: %v, want its fn's error", i, errs[i])
+				}
+			case 2:
+				if panics[i] != fmt.Sprint("bug ", i) {
+					t.Fatalf("update %d: panic %v (err %v), want its fn's panic in its caller", i, panics[i], errs[i])
+				}
+			case 3:
+				if errs[i] == nil {
+					t.Fatalf("update %d: its write after its ctx was canceled succeeded", i)
+				}
+			}
+			if !errors.Is(ownErr, store.ErrNotFound) || !errors.Is(taskErr, store.ErrNotFound) {
+				t.Fatalf("failed update %d (%v, panic %v) left its doc (%v) or its task (%v)", i, errs[i], panics[i], ownErr, taskErr)
+			}
+		}
+		// The log has exactly the successful Updates, and each saw the ones
+		// committed before it in that order.
+		got := strings.Split(final, ",")
+		if len(got) != len(want) {
+			t.Fatalf("log %q, want the %d successful updates %v", final, len(want), want)
+		}
+		for pos, id := range got {
+			var i int
+			fmt.Sscan(id, &i)
+			if i%4 != 0 || strings.Join(seen[i], ",") != strings.Join(got[:pos], ",") {
+				t.Fatalf("update %s at %d of log %q saw %q", id, pos, final, seen[i])
+			}
+		}
+	})
+	t.Run("GroupedFencedUpdateFailsAlone", func(t *testing.T) {
+		s := open(t)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		task := Enqueue(t, s, store.Task{Kind: "backup", RunAt: now})
+		c1, err := s.ClaimTasks(ctx, "w1", now, time.Minute, 1)
+		if err != nil || len(c1) != 1 {
+			t.Fatalf("claim 1: %v %+v", err, c1)
+		}
+		c2, err := s.ClaimTasks(ctx, "w2", now.Add(3*time.Minute), time.Minute, 1)
+		if err != nil || len(c2) != 1 {
+			t.Fatalf("claim 2: %v %+v", err, c2)
+		}
+		lost, held := store.WithLease(ctx, c1[0].Lease()), store.WithLease(ctx, c2[0].Lease())
+		ctxs := []context.Context{ctx, lost, held, lost, ctx}
+		errs := make([]error, len(ctxs))
+		Grouped(t, s, len(ctxs), func(i int) {
+			errs[i] = s.Update(ctxs[i], func(tx store.Tx) error {
+				return tx.Put(ctx, store.Doc{Kind: "rp", Key: fmt.Sprint(i)})
+			})
+		})
+		for i, err := range errs {
+			_, getErr := s.Get(ctx, "rp", fmt.Sprint(i))
+			if ctxs[i] == lost {
+				if !errors.Is(err, store.ErrLeaseLost) || !errors.Is(getErr, store.ErrNotFound) {
+					t.Fatalf("update %d under the lost lease: %v, its write: %v", i, err, getErr)
+				}
+			} else if err != nil || getErr != nil {
+				t.Fatalf("update %d beside a fenced-off one: %v, its write: %v", i, err, getErr)
+			}
+		}
+		if err := s.Update(held, func(tx store.Tx) error { return tx.CompleteTask(ctx, task.ID) }); err != nil {
+			t.Fatalf("complete under the held lease: %v", err)
+		}
+	})
+	t.Run("CanceledWaitingUpdateWritesNothing", func(t *testing.T) {
+		s := open(t)
+		cctx, cancel := context.WithCancel(ctx)
+		var err error
+		Grouped(t, s, 2, func(i int) {
+			if i == 0 {
+				err = s.Update(cctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "canceled"}) })
+				return
+			}
+			cancel() // while the first waits behind the running Update
+			if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) }); err != nil {
+				t.Error(err)
+			}
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("canceled waiting update: %v", err)
+		}
+		if _, err := s.Get(ctx, "k", "canceled"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a canceled update's write: %v", err)
+		}
+		if _, err := s.Get(ctx, "k", "after"); err != nil {
+			t.Fatalf("the update after it: %v", err)
+		}
+	})
 	t.Run("ConcurrentUpdates", func(t *testing.T) {
 		s := open(t)
 		var wg sync.WaitGroup
@@ -545,6 +704,44 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("lost updates: counter=%s", d.Value)
 		}
 	})
+}
+
+// Grouped calls update(0), …, update(n-1), each on a goroutine of its own
+// and in that order, while an Update of s is running (its fn waits), so
+// that their Updates queue behind it in order and, on a store that groups
+// Updates, run in one group; it returns once all have returned. A store
+// that reports QueuedUpdates is watched until each has queued; on another
+// the queueing is given a moment.
+func Grouped(t *testing.T, s store.Store, n int, update func(i int)) {
+	t.Helper()
+	ctx := context.Background()
+	running, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Update(ctx, func(tx store.Tx) error {
+			close(running)
+			<-release
+			return tx.Put(ctx, store.Doc{Kind: "first", Key: "f"})
+		})
+	}()
+	<-running
+	queued, counted := s.(interface{ QueuedUpdates() int })
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			update(i)
+		}()
+		if counted {
+			testsvc.WaitFor(t, fmt.Sprintf("update %d to queue", i), func() bool { return queued.QueuedUpdates() > i })
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	close(release)
+	testsvc.WaitDone(t, "the running update", first)
+	wg.Wait()
 }
 
 // Enqueue enqueues task in a transaction of its own and returns it as
