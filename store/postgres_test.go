@@ -125,16 +125,7 @@ func TestPostgresFailedCommitFailsItsGroup(t *testing.T) {
 func TestPostgresCanceledUpdateReturnsWhileWaiting(t *testing.T) {
 	s := storetest.Postgres(t, testsvc.PostgresSchema(t))
 	ctx := context.Background()
-	running, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.Update(ctx, func(tx store.Tx) error {
-			close(running)
-			<-release
-			return nil
-		})
-	}()
-	<-running
+	release := storetest.Hold(t, s)
 	cctx, cancel := context.WithCancel(ctx)
 	waiting := make(chan error, 1)
 	go func() {
@@ -150,8 +141,7 @@ func TestPostgresCanceledUpdateReturnsWhileWaiting(t *testing.T) {
 	case <-time.After(testsvc.WaitLimit):
 		t.Fatal("a canceled update still waits for the running one")
 	}
-	close(release)
-	testsvc.WaitDone(t, "the running update", first)
+	release()
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) }); err != nil {
 		t.Fatal(err)
 	}

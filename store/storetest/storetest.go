@@ -714,17 +714,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 // the queueing is given a moment.
 func Grouped(t *testing.T, s store.Store, n int, update func(i int)) {
 	t.Helper()
-	ctx := context.Background()
-	running, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.Update(ctx, func(tx store.Tx) error {
-			close(running)
-			<-release
-			return tx.Put(ctx, store.Doc{Kind: "first", Key: "f"})
-		})
-	}()
-	<-running
+	release := Hold(t, s)
 	queued, counted := s.(interface{ QueuedUpdates() int })
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -739,9 +729,31 @@ func Grouped(t *testing.T, s store.Store, n int, update func(i int)) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	close(release)
-	testsvc.WaitDone(t, "the running update", first)
+	release()
 	wg.Wait()
+}
+
+// Hold starts an Update of s whose fn waits (it writes a document of kind
+// "held") and returns once that fn runs: the Updates started meanwhile
+// queue behind it. release lets it end and waits until it committed.
+func Hold(t *testing.T, s store.Store) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	running, end := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(ctx, func(tx store.Tx) error {
+			close(running)
+			<-end
+			return tx.Put(ctx, store.Doc{Kind: "held", Key: "h"})
+		})
+	}()
+	<-running
+	return func() {
+		t.Helper()
+		close(end)
+		testsvc.WaitDone(t, "the held update", done)
+	}
 }
 
 // Enqueue enqueues task in a transaction of its own and returns it as
