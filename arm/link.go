@@ -7,7 +7,7 @@ import (
 
 // LinkTo is the link (see Request.CheckLinked) of action to id when id
 // names what the action is on: a resource of the action's type (the
-// resource an assign action assigns), or a resource group for one of
+// resource an assign or join action assigns or joins), or a resource group for one of
 // groupActions (actions on what a group holds, such as creating disks in
 // it). Anything else links nothing: an id of another kind is left to the
 // provider's validation (400), never checked as a link.
@@ -16,7 +16,10 @@ func LinkTo(action, id string, groupActions ...string) Link {
 	if id == "" || err != nil || rid.SubscriptionID == "" {
 		return Link{}
 	}
-	typ := strings.TrimSuffix(action[:strings.LastIndex(action, "/")], "/assign")
+	typ := action[:strings.LastIndex(action, "/")]
+	if strings.HasSuffix(action, "/action") { // an action's verb (assign, join...) follows the type
+		typ = typ[:max(strings.LastIndex(typ, "/"), 0)]
+	}
 	switch {
 	case rid.Namespace == "" && rid.ResourceGroup != "" && slices.Contains(groupActions, action):
 	case rid.Namespace != "" && strings.EqualFold(rid.Type(), typ):

@@ -376,6 +376,14 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 		if err := pr.checkScope(r.HTTP.Context(), sc); err != nil {
 			return nil, arm.BadRequest("InvalidAssignableScope", "properties.assignableScopes: the scope '%s' is not valid or does not exist: %v", sc, err)
 		}
+		// A custom role is written at each of its assignable scopes, as
+		// in Azure: the caller needs roleDefinitions/write on every one
+		// (403 AuthorizationFailed naming it), not only where it PUTs.
+		if pr.p.Authorize != nil {
+			if err := pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, "Microsoft.Authorization/roleDefinitions/write", sc); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, s := range pr.Authz.Roles() {
 		if strings.EqualFold(s.RoleName, p.RoleName) && !strings.EqualFold(s.ID, guid) {

@@ -69,6 +69,9 @@ func diskID(r *arm.Request) string {
 func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	settings, ext := settingsOf(r.Body, diskSettings)
+	if err := r.CheckLinked(settingsLinks(settings)...); err != nil {
+		return nil, err
+	}
 	if in.Properties != nil && in.Properties.CreationData != nil {
 		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
 		// Upload with only diskSizeGB (Azure's PerformancePlus example):
@@ -293,6 +296,10 @@ func (pr *Provider) importSource(r *arm.Request, uri string) (string, error) {
 
 func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
+	settings, _ := settingsOf(r.Body, diskSettings)
+	if err := r.CheckLinked(settingsLinks(settings)...); err != nil {
+		return nil, err
+	}
 	u := compute.DiskUpdate{Tags: in.Tags}
 	if in.SKU != nil {
 		u.SKU = in.SKU.Name
@@ -304,7 +311,6 @@ func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, erro
 		u.SizeBytes = *in.Properties.DiskSizeGB << 30
 	}
 	d, err := pr.svc.UpdateDisk(ctx, diskID(r), u)
-	settings, _ := settingsOf(r.Body, diskSettings)
 	return pr.withSettings(r, diskID(r), d, err, settings, nil)
 }
 

@@ -86,11 +86,13 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 	ctx := r.HTTP.Context()
 	id := snapshotID(r)
 	settings, _ := settingsOf(r.Body, snapshotSettings)
+	links := settingsLinks(settings)
 	if in.Properties != nil && in.Properties.CreationData != nil {
 		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
-		if err := r.CheckLinked(readLink(in.Properties.CreationData.SourceResourceID)); err != nil {
-			return nil, err
-		}
+		links = append(links, readLink(in.Properties.CreationData.SourceResourceID))
+	}
+	if err := r.CheckLinked(links...); err != nil {
+		return nil, err
 	}
 	if err := pr.checkPutTarget(ctx, id, r.Param("snapshotName"), "snapshot"); err != nil {
 		return nil, err
@@ -222,6 +224,10 @@ func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) er
 }
 
 func (pr *Provider) patchSnapshot(r *arm.Request, in snapshotInput) (*arm.Response, error) {
+	settings, _ := settingsOf(r.Body, snapshotSettings)
+	if err := r.CheckLinked(settingsLinks(settings)...); err != nil {
+		return nil, err
+	}
 	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))
 	if err != nil {
 		return nil, err
@@ -236,7 +242,6 @@ func (pr *Provider) patchSnapshot(r *arm.Request, in snapshotInput) (*arm.Respon
 	if sn, err = pr.svc.UpdateSnapshotTags(r.HTTP.Context(), snapshotID(r), in.Tags); err == nil {
 		sn, err = pr.setSnapshotSKU(r.HTTP.Context(), snapshotID(r), sku, sn)
 	}
-	settings, _ := settingsOf(r.Body, snapshotSettings)
 	return pr.withSettings(r, snapshotID(r), sn, err, settings, nil)
 }
 

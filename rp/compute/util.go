@@ -2,10 +2,12 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/resource"
 )
 
@@ -67,6 +69,41 @@ func readLink(id string) arm.Link {
 		return arm.Link{}
 	}
 	return arm.Link{Action: rid.Type() + "/read", Scope: rid.String()}
+}
+
+// settingsLinks are the links of the settings a disk or snapshot PUT or
+// PATCH keeps: the disk encryption sets it names (encryption's and
+// securityProfile's), which the caller must be allowed to read, as in
+// Azure.
+func settingsLinks(s compute.Settings) []arm.Link {
+	var links []arm.Link
+	for _, f := range [][2]string{{"encryption", "diskEncryptionSetId"}, {"securityProfile", "secureVMDiskEncryptionSetId"}} {
+		var m map[string]any
+		if json.Unmarshal(s[f[0]], &m) != nil {
+			continue
+		}
+		if id, ok := m[f[1]].(string); ok {
+			links = append(links, arm.LinkTo(diskEncryptionSetRead, id))
+		}
+	}
+	return links
+}
+
+const diskEncryptionSetRead = "Microsoft.Compute/diskEncryptionSets/read"
+
+// nicLinks are the links of a VM's networkProfile: each network interface
+// it names, which the caller must be allowed to join, as in Azure.
+func nicLinks(np map[string]any) []arm.Link {
+	nics, _ := np["networkInterfaces"].([]any)
+	var links []arm.Link
+	for _, n := range nics {
+		if m, ok := n.(map[string]any); ok {
+			if id, ok := m["id"].(string); ok {
+				links = append(links, arm.LinkTo("Microsoft.Network/networkInterfaces/join/action", id))
+			}
+		}
+	}
+	return links
 }
 
 // attachLink is the linked access a VM needs on a disk it attaches

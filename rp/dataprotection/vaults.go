@@ -197,10 +197,32 @@ func decodeVaultBody(r *arm.Request, in any, identity **identityDetails, tags *m
 	if err := r.Decode(in); err != nil {
 		return err
 	}
-	if err := r.CheckLinked(arm.AssignLinks(assignIdentity, (*identity).UserAssignedIDs())...); err != nil {
+	if err := r.CheckLinked(append(arm.AssignLinks(assignIdentity, (*identity).UserAssignedIDs()), kekLink(r.Body))...); err != nil {
 		return err
 	}
 	return protection.CheckVerifyTags(*tags)
+}
+
+// kekLink is the link of the user-assigned identity a vault body reaches
+// its customer-managed key with
+// (properties.securitySettings.encryptionSettings.kekIdentity.identityId):
+// the assign action, as for the vault's own identities.
+func kekLink(body []byte) arm.Link {
+	var b struct {
+		Properties struct {
+			SecuritySettings struct {
+				EncryptionSettings struct {
+					KekIdentity struct {
+						IdentityID string `json:"identityId"`
+					} `json:"kekIdentity"`
+				} `json:"encryptionSettings"`
+			} `json:"securitySettings"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return arm.Link{}
+	}
+	return arm.LinkTo(assignIdentity, b.Properties.SecuritySettings.EncryptionSettings.KekIdentity.IdentityID)
 }
 
 func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {

@@ -31,7 +31,8 @@ func itemLinks(vm string, in itemInput) []arm.Link {
 // target resource group; in the unmanaged form, the staging account's; for
 // a new VM without one, the VM's), the VM it restores to and the staging
 // storage account it writes (storageAccountId, or the identity-based
-// restore's targetStorageAccountId).
+// restore's targetStorageAccountId) and, for a new VM, the virtual network
+// and subnet it joins.
 func restoreLinks(req restoreRequest) []arm.Link {
 	staging, _ := req.staging()
 	rg := req.TargetResourceGroupID
@@ -44,11 +45,31 @@ func restoreLinks(req restoreRequest) []arm.Link {
 	if rid, err := arm.ParseID(req.TargetVirtualMachineID); err == nil && rg == "" && strings.EqualFold(req.RecoveryType, "AlternateLocation") {
 		rg = rid.ResourceGroupID()
 	}
-	return []arm.Link{
+	links := []arm.Link{
 		link("Microsoft.Compute/disks/write", rg),
 		link("Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID),
 		link(stagingAction, staging),
 	}
+	if strings.EqualFold(req.RecoveryType, "AlternateLocation") {
+		for _, c := range networkChecks(req) {
+			links = append(links, link(c[0], c[1]))
+		}
+	}
+	return links
+}
+
+// networkChecks are the accesses a restore to a new VM needs on the
+// network it names (Azure's, for the VM's network interface): read on the
+// virtual network, join on the subnet.
+func networkChecks(req restoreRequest) [][2]string {
+	var checks [][2]string
+	if req.VirtualNetworkID != "" {
+		checks = append(checks, [2]string{"Microsoft.Network/virtualNetworks/read", req.VirtualNetworkID})
+	}
+	if req.SubnetID != "" {
+		checks = append(checks, [2]string{"Microsoft.Network/virtualNetworks/subnets/join/action", req.SubnetID})
+	}
+	return checks
 }
 
 // stagingAction is the access a restore needs on its staging account.

@@ -374,6 +374,11 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		} else if ok {
 			return req, restoreErr("properties.targetVirtualMachineId", "'%s' already exists: name a new VM, or restore to the original location.", tid.Name())
 		}
+		for _, f := range []struct{ field, id, typ string }{{"properties.virtualNetworkId", req.VirtualNetworkID, "Microsoft.Network/virtualNetworks"}, {"properties.subnetId", req.SubnetID, "Microsoft.Network/virtualNetworks/subnets"}} {
+			if rid, err := arm.ParseID(f.id); f.id != "" && (err != nil || !rid.IsType(f.typ) || rid.ResourceGroup == "") {
+				return req, restoreErr(f.field, "'%s' is not a %s id (/subscriptions/{id}/resourceGroups/{rg}/providers/%s/...).", f.id, f.typ, f.typ)
+			}
+		}
 	case "OriginalLocation":
 		if _, err := pr.lookupVM(ctx, it.SourceID); err != nil {
 			return req, restoreErr("properties.sourceResourceId", "the original VM '%s' no longer exists: restore to an alternate location instead.", it.FriendlyName)
@@ -390,6 +395,7 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID})
 		case "AlternateLocation":
 			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID}, [2]string{"Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID})
+			checks = append(checks, networkChecks(req)...)
 		case "OriginalLocation":
 			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", mustParse(it.SourceID).ResourceGroupID()}, [2]string{"Microsoft.Compute/virtualMachines/write", it.SourceID})
 		}

@@ -109,10 +109,21 @@ func decodeVault(r *arm.Request, in *Vault) error {
 	if err := r.Decode(in); err != nil {
 		return err
 	}
-	if err := r.CheckLinked(arm.AssignLinks(resource.AssignIdentity, in.Identity.UserAssignedIDs())...); err != nil {
+	if err := r.CheckLinked(append(arm.AssignLinks(resource.AssignIdentity, in.Identity.UserAssignedIDs()), kekLink(in.Properties))...); err != nil {
 		return err
 	}
 	return protection.CheckVerifyTags(in.Tags)
+}
+
+// kekLink is the link of the user-assigned identity a vault's properties
+// reach its customer-managed key with
+// (encryption.kekIdentity.userAssignedIdentity): the assign action, as for
+// the vault's own identities.
+func kekLink(p map[string]any) arm.Link {
+	enc, _ := p["encryption"].(map[string]any)
+	kek, _ := enc["kekIdentity"].(map[string]any)
+	id, _ := kek["userAssignedIdentity"].(string)
+	return arm.LinkTo(resource.AssignIdentity, id)
 }
 
 func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {

@@ -111,6 +111,9 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if err := r.CheckLinked(propertyLinks(in.Properties)...); err != nil {
+		return nil, err
+	}
 	loc := resource.NormLocation(in.Location)
 	if loc == "" {
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
@@ -163,6 +166,29 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 		cur.Properties["primaryEndpoints"].(map[string]any)["blob"] = r.BaseURL() + BlobPrefix + name + "/"
 		return &cur, nil
 	})
+}
+
+// propertyLinks are the links of an account's properties (Azure's linked
+// access check): the subnets its network rules let in (joined through
+// their service endpoint) and the user-assigned identity its encryption
+// uses (assigned).
+func propertyLinks(p map[string]any) []arm.Link {
+	var links []arm.Link
+	acls, _ := p["networkAcls"].(map[string]any)
+	rules, _ := acls["virtualNetworkRules"].([]any)
+	for _, rule := range rules {
+		if m, ok := rule.(map[string]any); ok {
+			if id, ok := m["id"].(string); ok {
+				links = append(links, arm.LinkTo("Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action", id))
+			}
+		}
+	}
+	enc, _ := p["encryption"].(map[string]any)
+	ei, _ := enc["identity"].(map[string]any)
+	if id, ok := ei["userAssignedIdentity"].(string); ok {
+		links = append(links, arm.LinkTo(resource.AssignIdentity, id))
+	}
+	return links
 }
 
 // setProperties copies into dst the properties of in that a request may
@@ -273,6 +299,9 @@ func (pr *Provider) patch(r *arm.Request) (*arm.Response, error) {
 		Properties map[string]any    `json:"properties"`
 	}
 	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if err := r.CheckLinked(propertyLinks(in.Properties)...); err != nil {
 		return nil, err
 	}
 	return pr.save(r, id, pr.p.Now().UTC(), func(tx store.Tx) (*Account, error) {

@@ -1,0 +1,124 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// TestLinkedAccessNamedResources walks the resources request bodies name
+// besides those TestLinkedAccessIsChecked and TestLinkedAccessBackup walk
+// (disk encryption sets, network interfaces, subnets, the identities of
+// customer-managed keys, a restored VM's network, a custom role's
+// assignable scopes) with the principal that may write only in rga, each
+// naming one in rgb: 403 in Azure's words, and the same body naming rga's
+// counterpart works where Safehold can run it.
+func TestLinkedAccessNamedResources(t *testing.T) {
+	e := startScoped(t)
+	const cv, vv, sv = "?api-version=2024-03-02", "?api-version=2024-11-01", "?api-version=2023-05-01"
+	in := func(rg, typ, name string) string {
+		return "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/" + typ + "/" + name
+	}
+	des := func(rg string) string { return in(rg, "Microsoft.Compute/diskEncryptionSets", "des1") }
+	nic := func(rg string) string { return in(rg, "Microsoft.Network/networkInterfaces", "nic1") }
+	subnet := func(rg string) string { return in(rg, "Microsoft.Network/virtualNetworks", "vnet1/subnets/default") }
+	uami := func(rg string) string { return in(rg, "Microsoft.ManagedIdentity/userAssignedIdentities", "id1") }
+	diskBody := func(enc string) string {
+		return `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1,` + enc + `}}`
+	}
+	encryption := func(set string) string {
+		return fmt.Sprintf(`"encryption":{"type":"EncryptionAtRestWithCustomerKey","diskEncryptionSetId":%q}`, set)
+	}
+	secure := func(set string) string {
+		return fmt.Sprintf(`"securityProfile":{"securityType":"ConfidentialVM_DiskEncryptedWithCustomerKey","secureVMDiskEncryptionSetId":%q}`, set)
+	}
+	snapBody := func(prop string) string {
+		return fmt.Sprintf(`{"location":"westus","properties":{"creationData":{"createOption":"Copy","sourceResourceId":%q},%s}}`, e.diskA, prop)
+	}
+	vmBody := func(nic string) string {
+		return fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}}},"networkProfile":{"networkInterfaces":[{"id":%q}]}}}`, e.diskA, nic)
+	}
+	acctBody := func(props string) string {
+		return `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{` + props + `}}`
+	}
+	vnetRule := func(subnet string) string {
+		return fmt.Sprintf(`"networkAcls":{"defaultAction":"Deny","virtualNetworkRules":[{"id":%q,"action":"Allow"}]}`, subnet)
+	}
+	acctKEK := func(id string) string {
+		return fmt.Sprintf(`"encryption":{"keySource":"Microsoft.Keyvault","identity":{"userAssignedIdentity":%q},"keyvaultproperties":{"keyname":"k","keyvaulturi":"https://kv.vault.azure.net"}}`, id)
+	}
+	dvault := e.rga + "/providers/Microsoft.DataProtection/backupVaults/dvk"
+	rvault := e.rga + "/providers/Microsoft.RecoveryServices/vaults/rvk"
+	vmA := e.rga + "/providers/Microsoft.Compute/virtualMachines/vm1"
+	if resp, m := raw(t, e.Env, "PUT", e.rga+"/providers/Microsoft.RecoveryServices/vaults/rv?api-version=2023-04-01", e.tok, []byte(`{"location":"westus","sku":{"name":"Standard"},"properties":{}}`)); resp.StatusCode >= 300 {
+		t.Fatalf("create vault: %s", lkJSON(t, resp, m))
+	}
+	rsRestore := e.rga + "/providers/Microsoft.RecoveryServices/vaults/rv/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;rga;vm1/protectedItems/VM;iaasvmcontainerv2;rga;vm1/recoveryPoints/1/restore?api-version=2024-04-01"
+	restoreBody := func(rg string) string {
+		return fmt.Sprintf(`{"properties":{"objectType":"IaasVMRestoreRequest","recoveryType":"AlternateLocation","sourceResourceId":%q,"region":"westus","targetVirtualMachineId":%q,"virtualNetworkId":%q,"subnetId":%q}}`,
+			vmA, e.rga+"/providers/Microsoft.Compute/virtualMachines/vm9", in(rg, "Microsoft.Network/virtualNetworks", "vnet1"), subnet(rg))
+	}
+	const desRead = "Microsoft.Compute/diskEncryptionSets/read"
+	const assign = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
+	cases := []linkedCase{
+		{name: "disk encryption set", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/disks/e1" + cv, body: diskBody(encryption(des("rgb"))),
+			action: "Microsoft.Compute/disks/write", scope: e.rga + "/providers/Microsoft.Compute/disks/e1", linkedAction: desRead, linkedScope: des("rgb"),
+			okPath: e.rga + "/providers/Microsoft.Compute/disks/e1" + cv, okBody: diskBody(encryption(des("rga")))},
+		{name: "disk confidential VM encryption set", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/disks/e2" + cv, body: diskBody(secure(des("rgb"))),
+			linkedAction: desRead, linkedScope: des("rgb")},
+		{name: "disk PATCH encryption set", method: "PATCH", path: e.diskA + cv, body: `{"properties":{` + encryption(des("rgb")) + `}}`,
+			linkedAction: desRead, linkedScope: des("rgb"), okPath: e.diskA + cv, okBody: `{"properties":{` + encryption(des("rga")) + `}}`},
+		{name: "snapshot encryption set", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, body: snapBody(encryption(des("rgb"))),
+			linkedAction: desRead, linkedScope: des("rgb"), okPath: e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, okBody: snapBody(encryption(des("rga")))},
+		{name: "snapshot PATCH encryption set", method: "PATCH", path: e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, body: `{"properties":{` + secure(des("rgb")) + `}}`,
+			linkedAction: desRead, linkedScope: des("rgb")},
+		{name: "VM network interface", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/virtualMachines/n1" + vv, body: vmBody(nic("rgb")),
+			action: "Microsoft.Compute/virtualMachines/write", scope: e.rga + "/providers/Microsoft.Compute/virtualMachines/n1",
+			linkedAction: "Microsoft.Network/networkInterfaces/join/action", linkedScope: nic("rgb"),
+			okPath: e.rga + "/providers/Microsoft.Compute/virtualMachines/n1" + vv, okBody: vmBody(nic("rga"))},
+		{name: "storage account network rule", method: "PUT", path: e.rga + "/providers/Microsoft.Storage/storageAccounts/acctvnet" + sv, body: acctBody(vnetRule(subnet("rgb"))),
+			linkedAction: "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action", linkedScope: subnet("rgb"),
+			okPath: e.rga + "/providers/Microsoft.Storage/storageAccounts/acctvnet" + sv, okBody: acctBody(vnetRule(subnet("rga")))},
+		{name: "storage account PATCH network rule", method: "PATCH", path: e.rga + "/providers/Microsoft.Storage/storageAccounts/acctvnet" + sv, body: `{"properties":{` + vnetRule(subnet("rgb")) + `}}`,
+			linkedAction: "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action", linkedScope: subnet("rgb")},
+		{name: "storage account encryption identity", method: "PUT", path: e.rga + "/providers/Microsoft.Storage/storageAccounts/acctkek" + sv, body: acctBody(acctKEK(uami("rgb"))),
+			linkedAction: assign, linkedScope: uami("rgb"),
+			okPath: e.rga + "/providers/Microsoft.Storage/storageAccounts/acctkek" + sv, okBody: acctBody(acctKEK(uami("rga")))},
+		{name: "Backup vault customer-managed key identity", method: "PUT", path: dvault + "?api-version=2024-04-01",
+			body:         fmt.Sprintf(`{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"encryptionSettings":{"state":"Enabled","keyVaultProperties":{"keyUri":"https://kv.vault.azure.net/keys/k/1"},"kekIdentity":{"identityType":"UserAssigned","identityId":%q}}}}}`, uami("rgb")),
+			linkedAction: assign, linkedScope: uami("rgb")},
+		{name: "Recovery Services vault customer-managed key identity", method: "PUT", path: rvault + "?api-version=2023-04-01",
+			body:         fmt.Sprintf(`{"location":"westus","sku":{"name":"Standard"},"properties":{"encryption":{"keyVaultProperties":{"keyUri":"https://kv.vault.azure.net/keys/k/1"},"kekIdentity":{"userAssignedIdentity":%q}}}}`, uami("rgb")),
+			linkedAction: assign, linkedScope: uami("rgb")},
+		{name: "Recovery Services restore to a new VM in another group's network", method: "POST", path: rsRestore, body: restoreBody("rgb"),
+			linkedAction: "Microsoft.Network/virtualNetworks/read,Microsoft.Network/virtualNetworks/subnets/join/action",
+			linkedScope:  in("rgb", "Microsoft.Network/virtualNetworks", "vnet1") + "," + subnet("rgb")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { e.checkLinked(t, c) })
+	}
+
+	// A custom role is written at each of its assignable scopes: the
+	// principal may write roles in rga only.
+	t.Run("custom role assignable scope", func(t *testing.T) {
+		role := func(scopes ...string) string {
+			return fmt.Sprintf(`{"properties":{"roleName":"r-%s","type":"CustomRole","permissions":[{"actions":["Microsoft.Compute/disks/read"]}],"assignableScopes":["%s"]}}`,
+				uuid.NewString(), strings.Join(scopes, `","`))
+		}
+		path := e.rga + "/providers/Microsoft.Authorization/roleDefinitions/" + uuid.NewString() + "?api-version=2022-04-01"
+		resp, m := raw(t, e.Env, "PUT", path, e.tok, []byte(role(e.rga, e.rgb)))
+		if resp.StatusCode != http.StatusForbidden || testserver.ErrorCode(m) != "AuthorizationFailed" {
+			t.Fatalf("role assignable at rgb: want 403 AuthorizationFailed, got %s", lkJSON(t, resp, m))
+		}
+		if msg := m["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "Microsoft.Authorization/roleDefinitions/write") || !strings.Contains(strings.ToLower(msg), strings.ToLower(e.rgb)) {
+			t.Fatalf("message names neither the action nor rgb: %s", msg)
+		}
+		if resp, m := raw(t, e.Env, "PUT", path, e.tok, []byte(role(e.rga))); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("role assignable at rga: %s", lkJSON(t, resp, m))
+		}
+	})
+}
