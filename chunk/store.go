@@ -933,6 +933,44 @@ type rangeGetter interface {
 // consecutive blocks, which a capture stored consecutively). Chunk i is
 // decoded into bufs[i] when it fits its capacity; out[i] holds it.
 func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte, error) {
+	return s.getMany(ctx, ids, bufs, nil, 0)
+}
+
+// GetRun is GetMany for chunks that go one after another into dst: chunk i
+// (at most stride bytes) is decoded into dst[i*stride:], and out[i] holds
+// it there. A restore's run of blocks: with the local backend, a run of raw
+// records stored next to each other (see alignRaw) is read with one direct
+// read straight into dst and hashed there, no scratch buffer or copy.
+func (s *Store) GetRun(ctx context.Context, ids []ID, dst []byte, stride int) ([][]byte, error) {
+	bufs := make([][]byte, len(ids))
+	for i := range ids {
+		o := i * stride
+		bufs[i] = dst[o : o : o+stride]
+	}
+	return s.getMany(ctx, ids, bufs, dst, stride)
+}
+
+// rawRun reports whether the records at ls, which lie next to each other,
+// hold their plaintext as stored (raw, unencrypted) in GetRun's layout:
+// each but the last exactly stride bytes, the last at most stride. n is
+// their total length. They must start and end on blob.Align boundaries
+// (packs written before alignRaw hold them anywhere): a direct read then
+// covers exactly them, while a buffered one would go through the page
+// cache, dearer than the scratch buffer's copy.
+func (s *Store) rawRun(ls []loc, stride int) (n int, ok bool) {
+	if s.c.aead != nil || ls[0].off%blob.Align != 0 {
+		return 0, false
+	}
+	for k, l := range ls {
+		if l.kind != kindRaw || l.slen != l.plen || int(l.slen) > stride || (k < len(ls)-1 && int(l.slen) != stride) {
+			return 0, false
+		}
+		n += int(l.slen)
+	}
+	return n, n > 0 && n%blob.Align == 0
+}
+
+func (s *Store) getMany(ctx context.Context, ids []ID, bufs [][]byte, dst []byte, stride int) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	locs := make([]loc, len(ids))
 	keys := make([]string, len(ids))
@@ -982,9 +1020,19 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 		}
 		var data []byte
 		var err error
-		if into != nil {
+		direct := false // data lies in dst, where the chunks go
+		if into != nil && dst != nil {
+			if n, ok := s.rawRun(locs[i:j], stride); ok {
+				o := i * stride
+				data, err = into.GetInto(ctx, keys[i], int64(locs[i].off), int64(n), dst[o:o:o+n])
+				direct = err == nil && len(data) == n && &data[0] == &dst[o]
+			}
+		}
+		switch {
+		case direct || err != nil:
+		case into != nil:
 			data, err = into.GetInto(ctx, keys[i], int64(locs[i].off), end-int64(locs[i].off), scratch)
-		} else {
+		default:
 			data, err = s.be.Get(ctx, keys[i], int64(locs[i].off), end-int64(locs[i].off))
 		}
 		if err != nil {
@@ -1003,6 +1051,13 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 			l := locs[k]
 			rel := int64(l.off) - int64(locs[i].off)
 			stored := data[rel : rel+int64(l.slen)]
+			if direct { // raw: stored is the plaintext, in place
+				if s.c.sum(stored) != ids[k] {
+					return nil, fmt.Errorf("get chunk %s: %s offset %d: content hash mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
+				}
+				out[k] = stored
+				continue
+			}
 			if crcNeeded(l.kind) && crc(stored) != l.crc {
 				return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
 			}
@@ -1234,7 +1289,7 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 			}
 		}
 		p := s.cur
-		if p != nil && len(p.entries) > 0 && s.sealDue(p, len(r.enc)) {
+		if p != nil && len(p.entries) > 0 && s.sealDue(p, s.padFor(len(p.buf), r)+len(r.enc)) {
 			full = append(full, s.sealLocked()) // r would not fit with the header
 			p = nil
 		}
@@ -1242,6 +1297,9 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 			p = &pack{key: newPackKey(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
 			s.addPackLocked(p)
 			s.cur = p
+		}
+		if pad := s.padFor(len(p.buf), r); pad > 0 {
+			p.buf = append(p.buf, make([]byte, pad)...)
 		}
 		off := len(p.buf)
 		p.buf = append(p.buf, r.enc...)
@@ -1264,6 +1322,24 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 		w.spill()
 	}
 	return nil
+}
+
+// alignRaw is the size from which a raw record of an unencrypted store
+// starts on a blob.Align boundary of its pack (the zero bytes before it
+// belong to no record): a restore then reads a run of such records with
+// one direct read straight into the target's buffer, where their stored
+// form is their plaintext, instead of into a scratch buffer and copying
+// them (GetRun). The pack format allows gaps between records; readers of
+// every version find records by their header entries.
+const alignRaw = 32 << 10
+
+// padFor is the number of zero bytes to put at offset off of the open pack
+// before record r.
+func (s *Store) padFor(off int, r record) int {
+	if r.kind != kindRaw || s.c.aead != nil || len(r.enc) < alignRaw || off%blob.Align == 0 {
+		return 0
+	}
+	return blob.Align - off%blob.Align
 }
 
 // Flush makes every chunk the writer put or deduplicated against durable:

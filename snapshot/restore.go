@@ -126,12 +126,7 @@ func (r *Repository) forEachRun(ctx context.Context, m *Manifest, workers int, c
 					continue
 				}
 				n := int64(0)
-				bufs := make([][]byte, len(j.ids))
-				for k := range j.ids {
-					o := k * BlockSize
-					bufs[k] = buf[o : o : o+BlockSize]
-				}
-				got, err := r.chunks.GetMany(wctx, j.ids, bufs)
+				got, err := r.chunks.GetRun(wctx, j.ids, buf, BlockSize)
 				for k := 0; err == nil && k < len(got); k++ {
 					bl := min(BlockSize, j.end-(j.off+n))
 					if int64(len(got[k])) != bl {
