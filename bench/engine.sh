@@ -26,6 +26,10 @@
 #   ENGINE_RUNS   how many times to repeat each engine's steps (default 1; the table
 #                 keeps every run, the ratios use the median)
 #   ENGINE_FLAGS  extra flags for every safehold-bench step (e.g. "-compression zstd")
+#   DEVICE_DD     1 = measure the scratch directory's device with dd first (O_DIRECT, 4 MiB
+#                 blocks: two writers, two readers, one of each at once; ~2.5 GiB written) and
+#                 print the floor it puts under a durable restore from packs not in the page
+#                 cache (default 1)
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,6 +85,39 @@ if [[ -n $ENGINE_BASE ]]; then
   BASE_BIN="$W/safehold-bench-$rev"
   (cd "$W/base-src" && go build -o "$BASE_BIN" ./cmd/safehold-bench)
   rm -rf "$W/base-src"
+fi
+
+# ------------------------------------------------------------ the device
+# A restore reads its packs from the disk (they were written with O_DIRECT,
+# so they are not in the page cache) and writes the image durably; the peers
+# read theirs from the cache and leave their writes in it. What the disk
+# does with 4 MiB direct transfers bounds the restore's wall time.
+DEVICE_DD=${DEVICE_DD:-1}
+DD_W="" DD_R="" DD_MIX_R="" DD_MIX_W=""
+dd_mbs() {  # OUT dd ARGS...: writes dd's throughput in MB/s (bytes / seconds it reports) to OUT
+  local out=$1; shift
+  dd "$@" 2>&1 | awk '/copied/{printf "%.0f\n", $1 / $(NF-3) / 1e6}' >"$out"
+}
+if [[ $DEVICE_DD == 1 ]]; then
+  log "measuring the device under $W with dd (O_DIRECT, 4 MiB blocks)"
+  D="$W/dd"; rm -rf "$D"; mkdir -p "$D"
+  # two writers at once (a restore's workers write in parallel), 512 MiB each
+  dd_mbs "$D/w1" if=/dev/urandom of="$D/a" bs=4M count=128 oflag=direct conv=fsync iflag=fullblock &
+  dd_mbs "$D/w2" if=/dev/urandom of="$D/b" bs=4M count=128 oflag=direct conv=fsync iflag=fullblock; wait
+  # urandom itself may be the bound: write again from a page-cached copy
+  cat "$D/a" >"$D/src"
+  dd_mbs "$D/w1" if="$D/src" of="$D/a" bs=4M oflag=direct conv=fsync,notrunc &
+  dd_mbs "$D/w2" if="$D/src" of="$D/b" bs=4M oflag=direct conv=fsync,notrunc; wait
+  DD_W=$(cat "$D/w1" "$D/w2" | awk '{s += $1} END {print s}')
+  dd_mbs "$D/r1" if="$D/a" of=/dev/null bs=4M iflag=direct &
+  dd_mbs "$D/r2" if="$D/b" of=/dev/null bs=4M iflag=direct; wait
+  DD_R=$(cat "$D/r1" "$D/r2" | awk '{s += $1} END {print s}')
+  # one reader and one writer at once, as a restore's reads and writes overlap
+  dd_mbs "$D/r1" if="$D/a" of=/dev/null bs=4M iflag=direct &
+  dd_mbs "$D/w1" if="$D/src" of="$D/c" bs=4M oflag=direct conv=fsync; wait
+  DD_MIX_R=$(cat "$D/r1") DD_MIX_W=$(cat "$D/w1")
+  rm -rf "$D"
+  log "device: two direct writers $DD_W MB/s, two direct readers $DD_R MB/s, one of each at once $DD_MIX_R + $DD_MIX_W MB/s"
 fi
 
 # ------------------------------------------------------------ timing (as peers.sh)
@@ -177,6 +214,9 @@ OUT="$W/engine-results.md"
   echo "- image: peers.sh generator, $(cat "$BASE.ok"); mutation: $MUT_INFO (same helper, same seed)"
   echo "- safehold steps run after the peers, same image and mutation; one \`sync\` after copying the image (the peers get none); CPU-time ratio = peer (user+sys) / safehold (user+sys), steadier than wall on this shared host"
   echo "- safehold: 64 KiB fixed blocks, BLAKE3 ids, S2 compression (raw when incompressible), no encryption, 8 MiB packs, local dir backend (temp file + fsync + link + dir fsync per pack)"
+  if [[ -n $DD_W ]]; then
+    echo "- device under $W (dd, O_DIRECT, 4 MiB blocks, before the engine's steps): two writers $DD_W MB/s together, two readers $DD_R MB/s, one reader and one writer at once $DD_MIX_R + $DD_MIX_W MB/s. A restore reads its packs from the disk (written with O_DIRECT: not in the page cache) and writes the image durably, so it cannot finish before the device floor in the table below; the peers read their repository from the page cache and leave their writes in it"
+  fi
   echo "- command: $(printf '%q ' env SIZE_MIB="$SIZE_MIB" PEERS="${PEERS:-restic borg borg-fixed}" ${ENGINE_BASE:+ENGINE_BASE="$ENGINE_BASE"} ENGINE_RUNS="$ENGINE_RUNS" bash bench/engine.sh); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   results_table
@@ -185,10 +225,11 @@ OUT="$W/engine-results.md"
   echo
   echo "Wall ratio = best peer's wall / Safehold's wall; CPU ratio = best peer's CPU (user+sys) / Safehold's CPU; the best peer is chosen per column. With ENGINE_RUNS > 1 each figure is the median over runs."
   echo
-  python3 - "$RES_TSV" "$MUT_BYTES" <<'PY'
-import statistics, sys
+  python3 - "$RES_TSV" "$MUT_BYTES" "$DD_W" "$DD_R" "$DD_MIX_R" "$DD_MIX_W" <<'PY'
+import re, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 mut = float(sys.argv[2])
+dd = [float(x) * 1e6 if x else None for x in sys.argv[3:7]]  # bytes/s: write, read, mixed read, mixed write
 def sel(peer, step):
     return [r for r in rows if r[0] == peer and r[1].startswith(step)]
 def med(vals):
@@ -222,11 +263,36 @@ def line(eng, metric, ostep, psteps, twall, tcpu):
         met = "yes" if ok else "NO"
     tgt = " / ".join(x for x in (f"wall ≥{twall:g}x" if twall else "", f"CPU ≥{tcpu:g}x" if tcpu else "") if x) or "—"
     print(f"| {eng} | {metric} | {ow:.2f} s ({oc:.2f} s) | {pw:.2f} s {pwn} ({pc:.2f} s {pcn}) | {wr:.1f}x | {cr:.1f}x | {tgt} | {met} |")
+def floor(eng):
+    # The least time the device needs for the restore's I/O: read the
+    # repository's packs (upper bound: the whole repository) and write the
+    # restored image's allocated bytes, either one after the other at the
+    # parallel rates or overlapped at the mixed rates, whichever is less.
+    dw, dr, mr, mw = dd
+    rs = sel(eng, "restore")
+    if not all(dd) or not rs:
+        return
+    R = med([float(r[6]) for r in rs])
+    W = med([float(m.group(1)) * 2**20 for r in rs for m in [re.search(r"allocates (\d+) MiB", r[8])] if m])
+    if not R or not W:
+        return
+    serial = R / dr + W / dw
+    t1 = min(R / mr, W / mw)
+    over = t1 + ((W - mw * t1) / dw if R / mr < W / mw else (R - mr * t1) / dr)
+    f = min(serial, over)
+    pw, pwn = best(wall, ["restore"])
+    ow = wall(eng, "restore")
+    head = f"| {eng} | restore: device floor (dd), reading {R / 2**20:.0f} MiB of packs and writing {W / 2**20:.0f} MiB | {f:.2f} s (Safehold's restore took {ow / f:.2f}x that) |"
+    if pw is None:
+        print(f"{head} | | | | |")
+        return
+    print(f"{head} {pw:.2f} s {pwn} | {pw / f:.1f}x at most | | wall ≥3x | {'reachable' if pw / f >= 3 else 'NOT reachable on this device'} |")
 print("| engine | metric | Safehold wall (CPU) | best peer wall (best peer CPU) | wall ratio | CPU ratio | target | met |")
 print("|---|---|---:|---:|---:|---:|---|---|")
 for eng in engines:
     line(eng, "full backup", "full", ["full"], 3, 2)
     line(eng, "restore (holes kept)", "restore", ["restore"], 3, 2)
+    floor(eng)
     line(eng, "incremental with change list vs best peer's incremental", "incremental (change list)", ["incremental"], 20, 0)
     line(eng, "incremental without change list (hash-compare scan)", "incremental (scan", ["incremental"], 0, 0)
     line(eng, "verify all data", "verify", ["check"], 2, 0)
