@@ -940,8 +940,12 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 // (at most stride bytes) is decoded into dst[i*stride:], and out[i] holds
 // it there. A restore's run of blocks: with the local backend, a run of raw
 // records stored next to each other (see alignRaw) is read with one direct
-// read straight into dst and hashed there, no scratch buffer or copy.
+// read straight into dst and hashed there, no scratch buffer or copy. dst
+// must hold len(ids)*stride bytes.
 func (s *Store) GetRun(ctx context.Context, ids []ID, dst []byte, stride int) ([][]byte, error) {
+	if stride <= 0 || cap(dst) < len(ids)*stride {
+		return nil, fmt.Errorf("get run: %d chunks of up to %d bytes do not fit %d bytes", len(ids), stride, cap(dst))
+	}
 	bufs := make([][]byte, len(ids))
 	for i := range ids {
 		o := i * stride
