@@ -450,7 +450,11 @@ func (a *Authorizer) Assignments() []*Assignment {
 }
 
 // PutAssignment stores an assignment (EffectiveAt is set from the delay).
-func (a *Authorizer) PutAssignment(ctx context.Context, x *Assignment) error {
+//
+// checks run first in the transaction that stores it (an error stores
+// nothing): what the assignment is on must still exist when it is stored,
+// so a delete of its scope cannot leave it behind.
+func (a *Authorizer) PutAssignment(ctx context.Context, x *Assignment, checks ...func(store.Reader) error) error {
 	now := a.Clock.Now()
 	if x.CreatedOn.IsZero() {
 		x.CreatedOn = now
@@ -461,6 +465,11 @@ func (a *Authorizer) PutAssignment(ctx context.Context, x *Assignment) error {
 	}
 	b, _ := json.Marshal(x)
 	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		for _, check := range checks {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
 		return tx.Put(ctx, store.Doc{Kind: assignmentKind, Key: x.ID, Scope: strings.TrimRight(x.Scope, "/") + "/", Type: x.PrincipalID, Value: b})
 	}); err != nil {
 		return err
@@ -497,8 +506,17 @@ func AnyAssignmentUnder(ctx context.Context, r store.Reader, scope string) (bool
 // (when a principal is deleted), whichever is set.
 func (a *Authorizer) DeleteAssignmentsUnder(ctx context.Context, scope, principalID string) error {
 	var ids []string
+	if scope != "" { // read from the store: one stored a moment ago goes too
+		docs, err := a.Store.List(ctx, assignmentKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/"})
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			ids = append(ids, d.Key)
+		}
+	}
 	for _, x := range a.Assignments() {
-		if (scope != "" && ScopeCovers(scope, x.Scope)) || (principalID != "" && strings.EqualFold(x.PrincipalID, principalID)) {
+		if principalID != "" && strings.EqualFold(x.PrincipalID, principalID) {
 			ids = append(ids, x.ID)
 		}
 	}

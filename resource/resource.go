@@ -160,12 +160,32 @@ func DropUnder(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 }
 
 // Put stores an ARM resource body (a struct or map with at least id and type).
+//
+// A resource in a resource group is written only while the group exists,
+// read in tx (404 ResourceGroupNotFound otherwise): a create racing the
+// DELETE of its empty group, which removes the group in a transaction of
+// its own once nothing is under it, either commits first (and the delete
+// sees it and cascades) or fails, never leaving a resource under a group
+// that is gone, whatever the create checked before its transaction.
 func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
+	if id.Namespace != "" && id.ResourceGroup != "" {
+		if err := CheckResourceGroup(ctx, tx, id.SubscriptionID, id.ResourceGroup); err != nil {
+			return err
+		}
+	}
 	return store.WriteJSON(ctx, tx.Put, resourceDoc(id), v, "resource")
 }
 
-// Create stores a new resource; store.ErrConflict if it exists.
+// Create stores a new resource; store.ErrConflict if it exists. As for
+// Put, its resource group must exist; a group being deleted takes no new
+// resource (409 ResourceGroupBeingDeleted, as in Azure): the cascade
+// already chose what it removes.
 func Create(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
+	if id.Namespace != "" && id.ResourceGroup != "" {
+		if err := CheckGroupOpen(ctx, tx, id.SubscriptionID, id.ResourceGroup); err != nil {
+			return err
+		}
+	}
 	return store.WriteJSON(ctx, tx.Create, resourceDoc(id), v, "resource")
 }
 
@@ -291,9 +311,31 @@ func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) err
 		return err
 	}
 	if !ok {
-		return failure.NotFoundf("ResourceGroupNotFound", "Resource group '%s' could not be found.", rg)
+		return groupNotFound(rg)
 	}
 	return nil
+}
+
+// CheckGroupOpen is CheckResourceGroup for something new in the group: a
+// group being deleted takes nothing new (409 ResourceGroupBeingDeleted, as
+// in Azure), its cascade having chosen what it removes.
+func CheckGroupOpen(ctx context.Context, r store.Reader, sub, rg string) error {
+	var g ResourceGroup
+	err := Get(ctx, r, arm.ResourceID{SubscriptionID: sub, ResourceGroup: rg}, &g)
+	if arm.IsNotFound(err) {
+		return groupNotFound(rg)
+	}
+	if err != nil {
+		return err
+	}
+	if g.Properties.ProvisioningState == "Deleting" {
+		return failure.Conflictf("ResourceGroupBeingDeleted", "The resource group '%s' is in deprovisioning state and cannot perform this operation.", g.Name)
+	}
+	return nil
+}
+
+func groupNotFound(rg string) error {
+	return failure.NotFoundf("ResourceGroupNotFound", "Resource group '%s' could not be found.", rg)
 }
 
 // CheckSubscription returns a NotFound SubscriptionNotFound error unless the subscription exists.

@@ -41,6 +41,9 @@ func TestListWireMatchesList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := st.Update(ctx, func(tx store.Tx) error { return EnsureResourceGroup(ctx, tx, "s", "rg", "westus", nil) }); err != nil {
+		t.Fatal(err)
+	}
 	put("a", "Succeeded", map[string]string{"env": "<prod & co>"})
 	put("b", "Creating", nil)
 	// A document written by an older shape of the type.

@@ -110,6 +110,12 @@ func (pr *Provider) getAssignment(r *arm.Request) (*arm.Response, error) {
 
 // checkScope verifies the scope names something that exists.
 func (pr *Provider) checkScope(ctx context.Context, scope string) error {
+	return checkScopeIn(ctx, pr.p.Store, scope)
+}
+
+// checkScopeIn is checkScope reading r (a transaction's, to check the
+// scope where an assignment is stored).
+func checkScopeIn(ctx context.Context, r store.Reader, scope string) error {
 	if scope == "/" {
 		return nil
 	}
@@ -117,14 +123,14 @@ func (pr *Provider) checkScope(ctx context.Context, scope string) error {
 	if err != nil {
 		return arm.BadRequest("InvalidScope", "The scope '%s' is not a valid scope: %v.", scope, err)
 	}
-	if err := resource.CheckSubscription(ctx, pr.p.Store, id.SubscriptionID); err != nil {
+	if err := resource.CheckSubscription(ctx, r, id.SubscriptionID); err != nil {
 		return err
 	}
 	if id.Namespace == "" && id.ResourceGroup != "" {
-		return resource.CheckResourceGroup(ctx, pr.p.Store, id.SubscriptionID, id.ResourceGroup)
+		return resource.CheckResourceGroup(ctx, r, id.SubscriptionID, id.ResourceGroup)
 	}
 	if id.Namespace != "" {
-		ok, err := resource.Exists(ctx, pr.p.Store, scope)
+		ok, err := resource.Exists(ctx, r, scope)
 		if err != nil {
 			return err
 		}
@@ -198,7 +204,19 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	}
 	x := &rbac.Assignment{ID: id, Name: name, AssignmentProperties: rbac.AssignmentProperties{Scope: scope, RoleDefinitionID: roleDefID, PrincipalID: principal.ObjectID, PrincipalType: ptype,
 		Description: pp.Description, Condition: pp.Condition, CreatedBy: r.Caller().ObjectID, UpdatedBy: r.Caller().ObjectID}}
-	if err := pr.Authz.PutAssignment(ctx, x); err != nil {
+	// The scope is checked again where the assignment is stored, with its
+	// group open to new things: a group's delete (which removes an empty
+	// group in one transaction, or cascades from its Deleting state) racing
+	// this PUT must not leave the assignment behind.
+	if err := pr.Authz.PutAssignment(ctx, x, func(r store.Reader) error {
+		if err := checkScopeIn(ctx, r, scope); err != nil {
+			return err
+		}
+		if id, err := arm.ParseID(scope); err == nil && id.ResourceGroup != "" {
+			return resource.CheckGroupOpen(ctx, r, id.SubscriptionID, id.ResourceGroup)
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	return arm.Created(toBody(x)), nil
