@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"math"
 	"net"
+	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -226,4 +228,20 @@ func tlsState(ctx context.Context) *tls.ConnectionState {
 		return fc.state0
 	}
 	return nil
+}
+
+// yieldWhenIdle is the server's ConnState hook: a keep-alive connection
+// whose answer has been written lets the other connections' goroutines run
+// before it reads its next request. Without it, Go's scheduler served a
+// connection whose client sends its next request at once back to back:
+// net/http hands each request over between the connection's goroutine and
+// a background reader it starts per request, and a goroutine readied by
+// the one running takes over its time slice, so such a connection kept a
+// processor (up to 500 requests, 68 ms, in a trace of bench/arm-get.sh)
+// while the others' requests waited: most of the GET benchmark's p99. A
+// yield costs little when nothing else is runnable.
+func yieldWhenIdle(_ net.Conn, st http.ConnState) {
+	if st == http.StateIdle {
+		runtime.Gosched()
+	}
 }
