@@ -39,9 +39,19 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 	snapBody := func(prop string) string {
 		return fmt.Sprintf(`{"location":"westus","properties":{"creationData":{"createOption":"Copy","sourceResourceId":%q},%s}}`, e.diskA, prop)
 	}
-	vmBody := func(nic string) string {
-		return fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}}},"networkProfile":{"networkInterfaces":[{"id":%q}]}}}`, e.diskA, nic)
+	vmWith := func(profiles string) string {
+		return fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}}},%s}}`, e.diskA, profiles)
 	}
+	vmBody := func(nic string) string {
+		return vmWith(fmt.Sprintf(`"networkProfile":{"networkInterfaces":[{"id":%q}]}`, nic))
+	}
+	vmNICConfig := func(subnet string) string {
+		return vmWith(fmt.Sprintf(`"networkProfile":{"networkApiVersion":"2020-11-01","networkInterfaceConfigurations":[{"name":"nic","properties":{"primary":true,"ipConfigurations":[{"name":"ip","properties":{"subnet":{"id":%q}}}]}}]}`, subnet))
+	}
+	vmSecrets := func(vault string) string {
+		return vmWith(fmt.Sprintf(`"osProfile":{"computerName":"n3","adminUsername":"u","secrets":[{"sourceVault":{"id":%q},"vaultCertificates":[{"certificateUrl":"https://kv.vault.azure.net/secrets/c/1"}]}]}`, vault))
+	}
+	kv := func(rg string) string { return in(rg, "Microsoft.KeyVault/vaults", "kv1") }
 	acctBody := func(props string) string {
 		return `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{` + props + `}}`
 	}
@@ -80,6 +90,14 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 			action: "Microsoft.Compute/virtualMachines/write", scope: e.rga + "/providers/Microsoft.Compute/virtualMachines/n1",
 			linkedAction: "Microsoft.Network/networkInterfaces/join/action", linkedScope: nic("rgb"),
 			okPath: e.rga + "/providers/Microsoft.Compute/virtualMachines/n1" + vv, okBody: vmBody(nic("rga"))},
+		{name: "VM network interface configuration subnet", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/virtualMachines/n2" + vv, body: vmNICConfig(subnet("rgb")),
+			linkedAction: "Microsoft.Network/virtualNetworks/subnets/join/action", linkedScope: subnet("rgb"),
+			okPath: e.rga + "/providers/Microsoft.Compute/virtualMachines/n2" + vv, okBody: vmNICConfig(subnet("rga"))},
+		{name: "VM secrets key vault", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/virtualMachines/n3" + vv, body: vmSecrets(kv("rgb")),
+			linkedAction: "Microsoft.KeyVault/vaults/deploy/action", linkedScope: kv("rgb")},
+		{name: "Recovery Services backup encryption identity", method: "PUT", path: e.rga + "/providers/Microsoft.RecoveryServices/vaults/rv/backupEncryptionConfigs/backupResourceEncryptionConfig?api-version=2023-04-01",
+			body:         fmt.Sprintf(`{"properties":{"encryptionAtRestType":"CustomerManaged","keyUri":"https://kv.vault.azure.net/keys/k/1","userAssignedIdentity":%q}}`, uami("rgb")),
+			linkedAction: assign, linkedScope: uami("rgb")},
 		{name: "storage account network rule", method: "PUT", path: e.rga + "/providers/Microsoft.Storage/storageAccounts/acctvnet" + sv, body: acctBody(vnetRule(subnet("rgb"))),
 			linkedAction: "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action", linkedScope: subnet("rgb"),
 			okPath: e.rga + "/providers/Microsoft.Storage/storageAccounts/acctvnet" + sv, okBody: acctBody(vnetRule(subnet("rga")))},

@@ -91,19 +91,41 @@ func settingsLinks(s compute.Settings) []arm.Link {
 
 const diskEncryptionSetRead = "Microsoft.Compute/diskEncryptionSets/read"
 
-// nicLinks are the links of a VM's networkProfile: each network interface
-// it names, which the caller must be allowed to join, as in Azure.
-func nicLinks(np map[string]any) []arm.Link {
-	nics, _ := np["networkInterfaces"].([]any)
+// vmLinks are the links of the profiles a VM PUT keeps, which the caller
+// must be allowed to use, as in Azure: each network interface its
+// networkProfile names and each subnet its network interface
+// configurations put one in (join), each key vault its osProfile's
+// secrets come from (deploy).
+func vmLinks(p *vmProperties) []arm.Link {
 	var links []arm.Link
-	for _, n := range nics {
-		if m, ok := n.(map[string]any); ok {
-			if id, ok := m["id"].(string); ok {
-				links = append(links, arm.LinkTo("Microsoft.Network/networkInterfaces/join/action", id))
+	add := func(action string, ids []any) {
+		for _, id := range ids {
+			if s, ok := id.(string); ok {
+				links = append(links, arm.LinkTo(action, s))
 			}
 		}
 	}
+	add("Microsoft.Network/networkInterfaces/join/action", eachAt(p.NetworkProfile["networkInterfaces"], "id"))
+	for _, ipcs := range eachAt(p.NetworkProfile["networkInterfaceConfigurations"], "properties", "ipConfigurations") {
+		add("Microsoft.Network/virtualNetworks/subnets/join/action", eachAt(ipcs, "properties", "subnet", "id"))
+	}
+	add("Microsoft.KeyVault/vaults/deploy/action", eachAt(p.OSProfile["secrets"], "sourceVault", "id"))
 	return links
+}
+
+// eachAt is the value at path (object keys) in each item of list, a
+// decoded JSON array (nil where an item has none).
+func eachAt(list any, path ...string) []any {
+	items, _ := list.([]any)
+	out := make([]any, 0, len(items))
+	for _, v := range items {
+		for _, k := range path {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // attachLink is the linked access a VM needs on a disk it attaches

@@ -263,7 +263,7 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 			return nil, e
 		}
 	}
-	if err := r.CheckLinked(append(newAttachLinks(existing, spec), nicLinks(in.Properties.NetworkProfile)...)...); err != nil {
+	if err := r.CheckLinked(append(newAttachLinks(existing, spec), vmLinks(in.Properties)...)...); err != nil {
 		return nil, err
 	}
 	var made []string

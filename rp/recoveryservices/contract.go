@@ -67,6 +67,13 @@ func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
 	if props == nil {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties is required, e.g. {\"properties\":{\"encryptionAtRestType\":\"CustomerManaged\",\"keyUri\":\"...\"}}.")
 	}
+	// The identity the key is reached with is assigned, as the vault's
+	// own are (linked access).
+	if uid, ok := props["userAssignedIdentity"].(string); ok {
+		if err := r.CheckLinked(arm.LinkTo(resource.AssignIdentity, uid)); err != nil {
+			return nil, err
+		}
+	}
 	for _, k := range []string{"encryptionAtRestType", "keyUri", "subscriptionId", "infrastructureEncryptionState", "useSystemAssignedIdentity", "userAssignedIdentity"} {
 		if v, ok := props[k]; ok {
 			c.Properties[k] = v
