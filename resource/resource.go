@@ -322,7 +322,7 @@ func CheckResourceGroup(ctx context.Context, r store.Reader, sub, rg string) err
 func CheckGroupOpen(ctx context.Context, r store.Reader, sub, rg string) error {
 	var g ResourceGroup
 	err := Get(ctx, r, arm.ResourceID{SubscriptionID: sub, ResourceGroup: rg}, &g)
-	if arm.IsNotFound(err) {
+	if failure.Is(err, failure.NotFound) {
 		return groupNotFound(rg)
 	}
 	if err != nil {
