@@ -4,6 +4,7 @@
 package resource
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -167,13 +168,39 @@ func DropUnder(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 // its own once nothing is under it, either commits first (and the delete
 // sees it and cascades) or fails, never leaving a resource under a group
 // that is gone, whatever the create checked before its transaction.
+//
+// A new resource directly in a group being deleted is refused too (409
+// ResourceGroupBeingDeleted, as in Azure, and as Create refuses it): the
+// cascade chose what it deletes when it began, so one made meanwhile
+// would lose its document with the group while its deleter never ran
+// (a storage account's blobs, a vault's data). Resources that exist, and
+// those under them, may still change (the cascade's own writes).
 func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 	if id.Namespace != "" && id.ResourceGroup != "" {
-		if err := CheckResourceGroup(ctx, tx, id.SubscriptionID, id.ResourceGroup); err != nil {
+		if err := checkPutGroup(ctx, tx, id); err != nil {
 			return err
 		}
 	}
 	return store.WriteJSON(ctx, tx.Put, resourceDoc(id), v, "resource")
+}
+
+// checkPutGroup is Put's check of id's resource group (see Put): one read
+// of the group's document unless it is being deleted.
+func checkPutGroup(ctx context.Context, tx store.Reader, id arm.ResourceID) error {
+	g, err := store.View(ctx, tx, resourceKind, "/subscriptions/"+id.SubscriptionID+"/resourceGroups/"+id.ResourceGroup)
+	if errors.Is(err, store.ErrNotFound) {
+		return groupNotFound(id.ResourceGroup)
+	}
+	if err != nil {
+		return err
+	}
+	if id.Scope != "" || len(id.Types) != 1 || !bytes.Contains(g.Value, []byte(`"Deleting"`)) {
+		return nil
+	}
+	if ok, err := Exists(ctx, tx, id.String()); err != nil || ok {
+		return err
+	}
+	return CheckGroupOpen(ctx, tx, id.SubscriptionID, id.ResourceGroup)
 }
 
 // Create stores a new resource; store.ErrConflict if it exists. As for
