@@ -943,8 +943,8 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, bufs [][]byte) ([][]byte,
 // read straight into dst and hashed there, no scratch buffer or copy. dst
 // must hold len(ids)*stride bytes.
 func (s *Store) GetRun(ctx context.Context, ids []ID, dst []byte, stride int) ([][]byte, error) {
-	if stride <= 0 || cap(dst) < len(ids)*stride {
-		return nil, fmt.Errorf("get run: %d chunks of up to %d bytes do not fit %d bytes", len(ids), stride, cap(dst))
+	if stride <= 0 || len(dst) < len(ids)*stride { // (the in-place read indexes dst)
+		return nil, fmt.Errorf("get run: %d chunks of up to %d bytes do not fit %d bytes", len(ids), stride, len(dst))
 	}
 	bufs := make([][]byte, len(ids))
 	for i := range ids {

@@ -266,6 +266,11 @@ func TestRawRunsReadInPlace(t *testing.T) {
 		be.mu.Unlock()
 		return s.GetRun(ctx, ids, dst, bs)
 	}
+	// A dst with room (capacity) but too short is refused, not a panic:
+	// the in-place read would index past its length.
+	if _, err := s.GetRun(ctx, ids[:5], dst[:bs], bs); err == nil {
+		t.Fatal("GetRun into a dst shorter than its chunks: no error")
+	}
 	// The four raw chunks: one read, into dst itself.
 	out, err := read(ids[1:5])
 	if err != nil {
