@@ -1,0 +1,112 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
+)
+
+// Two replicas' writers increment one counter at once, in Updates of which
+// some fail after writing (an error, a panic, a statement gone wrong that
+// the fn ignores): the counter ends at the number of Updates that
+// succeeded, every one of them left its own document and no failed one
+// did, and each read the counter as the one before it left it (no write
+// lost, none visible that was not acknowledged, whatever each writer
+// remembers of the documents).
+func TestPostgresReplicasCountTogether(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	replicas := []*store.Postgres{storetest.Postgres(t, url), storetest.Postgres(t, url)}
+	ctx := context.Background()
+	const workers, each = 16, 30
+	var mu sync.Mutex
+	ok := map[string]bool{}
+	seen := map[int]string{} // counter value read -> the update that read it
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := replicas[w%len(replicas)]
+			for i := range each {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				mode := (w*each + i) % 6
+				var read int
+				err := func() (err error) {
+					defer func() {
+						if v := recover(); v != nil {
+							err = fmt.Errorf("panic: %v", v)
+						}
+					}()
+					return s.Update(ctx, func(tx store.Tx) error {
+						n := 0
+						d, err := tx.Get(ctx, "c", "counter")
+						if err == nil {
+							fmt.Sscan(string(d.Value), &n)
+						} else if !errors.Is(err, store.ErrNotFound) {
+							return err
+						}
+						read = n
+						if err := tx.Put(ctx, store.Doc{Kind: "c", Key: "counter", Value: []byte(fmt.Sprint(n + 1))}); err != nil {
+							return err
+						}
+						if err := tx.Put(ctx, store.Doc{Kind: "own", Key: name, Scope: "/" + name + "/"}); err != nil {
+							return err
+						}
+						switch mode {
+						case 1:
+							return errors.New("fails")
+						case 2:
+							panic("fails")
+						case 3:
+							tx.Put(ctx, store.Doc{Kind: "own", Key: "nul\x00"}) // refused; ignored
+						case 4: // a scope delete and a re-create in one fn
+							if _, err := tx.DeleteScope(ctx, "own", "/"+name+"/"); err != nil {
+								return err
+							}
+							return tx.Put(ctx, store.Doc{Kind: "own", Key: name, Scope: "/" + name + "/"})
+						}
+						return nil
+					})
+				}()
+				if err != nil && (mode == 0 || mode == 4) {
+					t.Errorf("%s: %v", name, err)
+				}
+				if err == nil && mode >= 1 && mode <= 3 {
+					t.Errorf("%s: succeeded, want its failure", name)
+				}
+				mu.Lock()
+				if err == nil {
+					ok[name] = true
+					if prev, dup := seen[read]; dup {
+						t.Errorf("%s and %s both read the counter at %d", prev, name, read)
+					}
+					seen[read] = name
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	d, err := replicas[0].Get(ctx, "c", "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(d.Value) != fmt.Sprint(len(ok)) {
+		t.Fatalf("counter %s after %d successful updates", d.Value, len(ok))
+	}
+	for w := range workers {
+		for i := range each {
+			name := fmt.Sprintf("w%d-%d", w, i)
+			_, err := replicas[1].Get(ctx, "own", name)
+			if ok[name] != (err == nil) {
+				t.Errorf("%s (succeeded: %v): its document: %v", name, ok[name], err)
+			}
+		}
+	}
+}
