@@ -748,7 +748,11 @@ func Hold(t *testing.T, s store.Store) (release func()) {
 			return tx.Put(ctx, store.Doc{Kind: "held", Key: "h"})
 		})
 	}()
-	<-running
+	select {
+	case <-running:
+	case err := <-done: // its fn never ran: no wait for it
+		t.Fatalf("the held update ended before its fn ran: %v", err)
+	}
 	return func() {
 		t.Helper()
 		close(end)
