@@ -100,7 +100,10 @@ type Authorizer struct {
 	// the clock never serves a stale one. The key is the question as
 	// asked (decide ignores case; a question asked in another casing is
 	// another entry with the same answer), so a check allocates nothing.
-	dmu       sync.Mutex
+	// A check that finds its answer takes the lock shared, so a check whose
+	// thread the OS preempts while it holds the lock does not hold up the
+	// others.
+	dmu       sync.RWMutex
 	decisions map[decisionKey]decision
 }
 
@@ -230,9 +233,9 @@ func anyMatches(patterns []string, action string) bool {
 func (a *Authorizer) Allowed(principalID, action, scope string) bool {
 	now := a.Clock.Now()
 	key := decisionKey{principalID, action, scope}
-	a.dmu.Lock()
+	a.dmu.RLock()
 	d, ok := a.decisions[key]
-	a.dmu.Unlock()
+	a.dmu.RUnlock()
 	if ok && !now.Before(d.from) && now.Before(d.until) {
 		return d.ok
 	}

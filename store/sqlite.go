@@ -88,8 +88,11 @@ type SQLite struct {
 	// A read cache for Get (the ARM GET hot path). SQLite has one writer,
 	// this process, so every write is seen: a commit drops the keys it
 	// touched (or the whole kind for DeleteScope) and bumps gen, and a Get
-	// only fills the cache if no commit happened while it read.
-	cmu   sync.Mutex
+	// only fills the cache if no commit happened while it read. Hits take
+	// the lock shared, so a reader whose thread the OS preempts while it
+	// holds the lock does not hold up the other readers (the GET path reads
+	// here two or three times per request).
+	cmu   sync.RWMutex
 	cache map[docKey]Doc
 	gen   uint64
 
@@ -371,10 +374,10 @@ func (s *SQLite) Get(ctx context.Context, kind, key string) (Doc, error) {
 // drops them), so it stays what was read.
 func (s *SQLite) View(ctx context.Context, kind, key string) (Doc, error) {
 	ck := cacheKey(kind, key)
-	s.cmu.Lock()
+	s.cmu.RLock()
 	d, ok := s.cache[ck]
 	gen := s.gen
-	s.cmu.Unlock()
+	s.cmu.RUnlock()
 	if ok {
 		return d, nil
 	}
@@ -505,9 +508,9 @@ func (t *sqliteTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 	if written || bulk || slices.Contains(t.keys, ck) || slices.Contains(t.kinds, kind) {
 		return t.sqliteReader.Get(ctx, kind, key)
 	}
-	t.s.cmu.Lock()
+	t.s.cmu.RLock()
 	d, ok := t.s.cache[ck]
-	t.s.cmu.Unlock()
+	t.s.cmu.RUnlock()
 	if !ok {
 		var err error
 		if d, err = t.sqliteReader.Get(ctx, kind, key); err != nil {
