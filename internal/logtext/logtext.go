@@ -29,12 +29,25 @@ func New(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 	if opts != nil {
 		o = *opts
 	}
-	lw := &lockedWriter{w: w}
+	lw := w
+	if _, ok := w.(ConcurrentWriter); !ok {
+		lw = &lockedWriter{w: w}
+	}
 	slow := slog.NewTextHandler(lw, &o)
 	if o.AddSource || o.ReplaceAttr != nil {
 		return slow
 	}
 	return &handler{w: lw, level: o.Level, slow: slow}
+}
+
+// ConcurrentWriter is an io.Writer whose Write may be called by several
+// goroutines at once, each call's bytes kept together (a line is one
+// Write). New writes to one without a lock of its own: a server logs a
+// line per request, and a lock around a writer that has its own made every
+// request's line wait whenever the OS preempted the thread holding it.
+type ConcurrentWriter interface {
+	io.Writer
+	ConcurrentWrites()
 }
 
 // lockedWriter serializes the fast path's writes with slog's own.
@@ -50,7 +63,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 type handler struct {
-	w     *lockedWriter
+	w     io.Writer    // a ConcurrentWriter or a lockedWriter
 	level slog.Leveler // nil: slog.LevelInfo
 	slow  slog.Handler
 }
@@ -84,7 +97,7 @@ type Lines interface {
 // a Line is not used after Write.
 type Line struct {
 	b []byte
-	w *lockedWriter
+	w io.Writer
 }
 
 var lines = sync.Pool{New: func() any { return &Line{b: make([]byte, 0, 512)} }}

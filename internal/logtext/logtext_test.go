@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -135,6 +136,100 @@ func TestHandlerOptions(t *testing.T) {
 		t.Fatalf("ReplaceAttr not applied: %q", buf.String())
 	}
 }
+
+// meetingWriter is a ConcurrentWriter whose Writes wait (up to a second)
+// until two are under way at once, and record whether they met.
+type meetingWriter struct {
+	mu     sync.Mutex
+	inside int
+	met    chan struct{}
+	buf    bytes.Buffer
+}
+
+func (w *meetingWriter) ConcurrentWrites() {}
+
+func (w *meetingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.inside++
+	if w.inside == 2 {
+		close(w.met)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.met:
+	case <-time.After(time.Second):
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.inside--
+	return w.buf.Write(p)
+}
+
+// A ConcurrentWriter gets the lines of several goroutines at once (logtext
+// adds no lock of its own, which made every request's access line wait
+// while a preempted thread held it), each line in one Write, through the
+// fast path and slog's; any other writer gets one Write at a time.
+func TestConcurrentWriterIsNotLocked(t *testing.T) {
+	at := time.Date(2026, 12, 3, 7, 30, 0, 0, time.UTC)
+	write := func(h slog.Handler, i int) {
+		if i%2 == 0 {
+			h.(Lines).Line(at, slog.LevelInfo, "request").Int("n", int64(i)).Write()
+			return
+		}
+		r := slog.NewRecord(at, slog.LevelInfo, "other", 0)
+		r.AddAttrs(slog.Any("err", errors.New("x")), slog.Int("n", i)) // slog's path
+		h.Handle(context.Background(), r)
+	}
+	w := &meetingWriter{met: make(chan struct{})}
+	h := New(w, nil)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); write(h, i) }()
+	}
+	wg.Wait()
+	select {
+	case <-w.met:
+	default:
+		t.Fatal("the second line waited for the first one's Write to return")
+	}
+	want := []string{`time=2026-12-03T07:30:00.000Z level=INFO msg=request n=0`, `time=2026-12-03T07:30:00.000Z level=INFO msg=other err=x n=1`}
+	for _, l := range want {
+		if !strings.Contains(w.buf.String(), l+"\n") {
+			t.Fatalf("line %q missing from:\n%s", l, w.buf.String())
+		}
+	}
+
+	var plain struct {
+		mu      sync.Mutex
+		inside  int
+		overlap bool
+		bytes.Buffer
+	}
+	ph := New(writerFunc(func(p []byte) (int, error) {
+		plain.mu.Lock()
+		plain.inside++
+		plain.overlap = plain.overlap || plain.inside > 1
+		plain.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		plain.mu.Lock()
+		defer plain.mu.Unlock()
+		plain.inside--
+		return plain.Write(p)
+	}), nil)
+	for i := range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); write(ph, i) }()
+	}
+	wg.Wait()
+	if plain.overlap || strings.Count(plain.String(), "\n") != 8 {
+		t.Fatalf("a plain writer got overlapping Writes (%v) or not 8 lines:\n%s", plain.overlap, plain.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // BenchmarkAccessLine is the server's access-log line (server/handler.go).
 func BenchmarkAccessLine(b *testing.B) {
