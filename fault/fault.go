@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,6 +81,13 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 type Set struct {
 	mu    sync.Mutex
 	rules []*Rule
+	n     atomic.Int32 // len(rules), read without mu: while there are none (the usual case) a request takes no lock
+}
+
+// setRules replaces the rules (s.mu held).
+func (s *Set) setRules(rules []*Rule) {
+	s.rules = rules
+	s.n.Store(int32(len(rules)))
 }
 
 // Validate checks and normalizes a rule.
@@ -145,11 +153,11 @@ func (s *Set) Add(r Rule, now time.Time) (Rule, error) {
 	for i, x := range s.rules {
 		if strings.EqualFold(x.Name, r.Name) {
 			close(x.released)
-			s.rules = append(s.rules[:i], s.rules[i+1:]...)
+			s.setRules(append(s.rules[:i], s.rules[i+1:]...))
 			break
 		}
 	}
-	s.rules = append(s.rules, &r)
+	s.setRules(append(s.rules, &r))
 	return r, nil
 }
 
@@ -173,7 +181,7 @@ func (s *Set) Delete(name string) bool {
 	for i, x := range s.rules {
 		if strings.EqualFold(x.Name, name) {
 			close(x.released)
-			s.rules = append(s.rules[:i], s.rules[i+1:]...)
+			s.setRules(append(s.rules[:i], s.rules[i+1:]...))
 			return true
 		}
 	}
@@ -188,7 +196,7 @@ func (s *Set) Clear() int {
 	for _, x := range s.rules {
 		close(x.released)
 	}
-	s.rules = nil
+	s.setRules(nil)
 	return n
 }
 
@@ -203,7 +211,7 @@ func (s *Set) Match(op, method, target string) (time.Duration, *Error) {
 
 // match is Match with the channel closed when the rule is deleted.
 func (s *Set) match(op, method, target string) (time.Duration, *Error, <-chan struct{}) {
-	if s == nil {
+	if s == nil || s.n.Load() == 0 {
 		return 0, nil, nil
 	}
 	s.mu.Lock()
@@ -217,7 +225,7 @@ func (s *Set) match(op, method, target string) (time.Duration, *Error, <-chan st
 		}
 		r.Hits++
 		if r.Count > 0 && r.Hits >= r.Count {
-			s.rules = append(s.rules[:i], s.rules[i+1:]...)
+			s.setRules(append(s.rules[:i], s.rules[i+1:]...))
 		}
 		var e *Error
 		if r.Code != "" {

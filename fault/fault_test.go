@@ -46,3 +46,37 @@ func add(t *testing.T, s *fault.Set, r fault.Rule) {
 		t.Fatal(err)
 	}
 }
+
+// A rule matches from its Add to its removal, whichever way it goes (the
+// set counts its rules so that a request takes no lock while there are
+// none): after a Count is used up, a delete, a clear, and when added again.
+func TestRulesMatchUntilRemoved(t *testing.T) {
+	s := &fault.Set{}
+	matches := func() bool { _, e := s.Match(fault.OpARM, "GET", "/subscriptions/x"); return e != nil }
+	if matches() {
+		t.Fatal("an empty set matched")
+	}
+	rule := fault.Rule{Name: "r", Operation: fault.OpARM, Path: "/subscriptions/*", Code: "Injected"}
+	once := rule
+	once.Count = 1
+	add(t, s, once)
+	if !matches() || matches() {
+		t.Fatal("a rule of Count 1 did not match exactly once")
+	}
+	add(t, s, rule)
+	if !matches() || !matches() {
+		t.Fatal("a rule added after one was used up does not match")
+	}
+	s.Delete("r")
+	if matches() {
+		t.Fatal("a deleted rule matched")
+	}
+	add(t, s, rule)
+	if !matches() {
+		t.Fatal("a rule added again does not match")
+	}
+	s.Clear()
+	if matches() {
+		t.Fatal("a cleared rule matched")
+	}
+}
