@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -257,7 +256,7 @@ func (r pgReader) GetTaskByKey(ctx context.Context, key string) (Task, error) {
 
 type pgTx struct {
 	pgReader
-	c        pgGroupConn
+	c        *pgGroupConn
 	now      time.Time
 	enqueued bool
 }
@@ -365,41 +364,106 @@ func (p *Postgres) writer() {
 // context: a caller's canceled ctx fails that caller's next statement, never
 // one in flight (pgx closes a connection whose statement is canceled, which
 // would take the whole group with it).
+//
+// Each fn runs in a SAVEPOINT of its own, sent in one round trip with the
+// fn's first statement (savepoint says one is due): a fn costs its own
+// statements, nothing more. A fn that succeeded is not released: the next
+// fn's savepoint nests in it, so that ROLLBACK TO SAVEPOINT u always undoes
+// exactly the fn that failed, and the COMMIT commits them all.
 type pgGroupConn struct {
-	c   *pgxpool.Conn
-	ctx context.Context
+	c         *pgxpool.Conn
+	ctx       context.Context
+	savepoint bool  // a SAVEPOINT is due before the next statement
+	sent      bool  // the current fn's SAVEPOINT was sent
+	spErr     error // the error of a SAVEPOINT (the transaction is broken)
 }
 
-func (q pgGroupConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := ctx.Err(); err != nil {
+func (q *pgGroupConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := q.prefix(ctx); err != nil {
 		return nil, err
 	}
 	return q.c.Query(q.ctx, sql, args...)
 }
 
-func (q pgGroupConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+func (q *pgGroupConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if err := ctx.Err(); err != nil {
 		return pgErrRow{err}
 	}
-	return q.c.QueryRow(q.ctx, sql, args...)
+	if !q.savepoint {
+		return q.c.QueryRow(q.ctx, sql, args...)
+	}
+	var b pgx.Batch
+	b.Queue(sql, args...)
+	return pgBatchRow{q, &b}
 }
 
-func (q pgGroupConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+// pgBatchRow is a QueryRow sent with the fn's SAVEPOINT when it is scanned.
+type pgBatchRow struct {
+	q *pgGroupConn
+	b *pgx.Batch
+}
+
+func (r pgBatchRow) Scan(dest ...any) error {
+	return r.q.batch(r.q.ctx, r.b, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
+}
+
+func (q *pgGroupConn) Exec(ctx context.Context, sql string, args ...any) (tag pgconn.CommandTag, err error) {
 	if err := ctx.Err(); err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	return q.c.Exec(q.ctx, sql, args...)
+	if !q.savepoint {
+		return q.c.Exec(q.ctx, sql, args...)
+	}
+	var b pgx.Batch
+	b.Queue(sql, args...)
+	err = q.batch(ctx, &b, func(br pgx.BatchResults) error {
+		tag, err = br.Exec()
+		return err
+	})
+	return tag, err
 }
 
-// batch sends b's statements in one round trip and closes the results after
-// read has read them (in queue order).
-func (q pgGroupConn) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+// prefix sends a due SAVEPOINT on its own (before a statement that cannot
+// share its round trip).
+func (q *pgGroupConn) prefix(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if !q.savepoint {
+		return nil
+	}
+	q.savepoint, q.sent = false, true
+	if _, err := q.c.Exec(q.ctx, `SAVEPOINT u`); err != nil {
+		q.spErr = err
+		return err
+	}
+	return nil
+}
+
+// batch sends b's statements in one round trip (after the due SAVEPOINT,
+// if any) and closes the results after read has read them (in queue order).
+func (q *pgGroupConn) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sp := q.savepoint
+	if sp {
+		b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: `SAVEPOINT u`}}, b.QueuedQueries...)
+		q.savepoint, q.sent = false, true
+	}
 	br := q.c.SendBatch(q.ctx, b)
+	if sp {
+		if _, err := br.Exec(); err != nil {
+			q.spErr = err
+			br.Close()
+			return err
+		}
+	}
 	err := read(br)
-	return errors.Join(err, br.Close())
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 type pgErrRow struct{ err error }
@@ -414,7 +478,7 @@ func (r pgErrRow) Scan(...any) error { return r.err }
 func (p *Postgres) commitGroup(group []*pgReq) {
 	ctx := p.wctx
 	results := make([]writeResult, len(group))
-	enqueued := make([]bool, len(group))
+	enqueued := false
 	defer func() {
 		// Every request once (a withdrawn caller does not read it).
 		for i, r := range group {
@@ -434,30 +498,21 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 		return
 	}
 	defer c.Release() // a connection left in a transaction is closed, not reused
-	q := pgGroupConn{c, ctx}
 	rollback := func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c.Exec(rctx, `ROLLBACK`)
 		cancel()
 	}
-	// One round trip: the transaction, the lock that serializes it with
-	// every other replica's writer, and the first fn's savepoint. Savepoint
-	// u is open from here on; dirty says it holds a fn's released work.
-	if _, err := c.Exec(ctx, fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d); SAVEPOINT u`, p.lockID)); err != nil {
+	// One round trip: the transaction and the lock that serializes it with
+	// every other replica's writer.
+	if _, err := c.Exec(ctx, fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, p.lockID)); err != nil {
 		rollback()
 		failAll(fmt.Errorf("begin: %w", err))
 		return
 	}
-	dirty := -1    // the fn whose work savepoint u holds, to be released
+	q := &pgGroupConn{c: c, ctx: ctx}
+	clean := false // the innermost savepoint holds nothing: the next fn may use it
 	wrote := false // some fn succeeded
-	undo := func(why error) bool {
-		if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
-			rollback()
-			failAll(fmt.Errorf("roll back: %w", errors.Join(why, err)))
-			return false
-		}
-		return true
-	}
 	for i, r := range group {
 		if !r.state.CompareAndSwap(pgQueued, pgTaken) {
 			continue // withdrawn by its caller
@@ -466,56 +521,48 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 			results[i].err = err
 			continue
 		}
-		if dirty >= 0 {
-			if _, err := c.Exec(ctx, `RELEASE SAVEPOINT u; SAVEPOINT u`); err != nil {
-				// The fn before left its subtransaction failed (it went on
-				// after a failed statement): it fails, alone.
-				results[dirty] = writeResult{err: fmt.Errorf("commit: %w", err)}
-				enqueued[dirty] = false
-				if !undo(err) {
-					return
-				}
-			}
-			dirty = -1
-		}
+		q.savepoint, q.sent = !clean, clean
 		ptx := &pgTx{pgReader: pgReader{q}, c: q, now: p.clk.Now()}
 		results[i] = pgRunFn(r, q, ptx)
-		if results[i].err != nil || results[i].panicked {
-			if !undo(results[i].err) {
-				return
+		if q.spErr != nil {
+			rollback()
+			failAll(fmt.Errorf("begin: %w", q.spErr))
+			return
+		}
+		if !q.sent {
+			// The fn ran no statement: nothing to keep or undo.
+			q.savepoint = false
+			if results[i].err == nil && !results[i].panicked {
+				wrote, enqueued = true, enqueued || ptx.enqueued
 			}
 			continue
 		}
-		dirty, enqueued[i] = i, ptx.enqueued
-		wrote = true
+		failed := results[i].err != nil || results[i].panicked
+		if !failed && c.Conn().PgConn().TxStatus() == 'E' {
+			// The fn went on after a failed statement: it fails, alone.
+			results[i].err = fmt.Errorf("commit: the transaction went on after a failed statement")
+			failed = true
+		}
+		if failed {
+			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
+				rollback()
+				failAll(fmt.Errorf("roll back: %w", errors.Join(results[i].err, err)))
+				return
+			}
+			clean = true
+			continue
+		}
+		clean, wrote, enqueued = false, true, enqueued || ptx.enqueued
 	}
 	if !wrote {
 		rollback() // nothing to commit: every fn failed or was withdrawn
 		return
 	}
-	end := func() string {
-		sql := `COMMIT`
-		if slices.Contains(enqueued, true) {
-			sql = fmt.Sprintf(`SELECT pg_notify('%s', ''); %s`, notifyChannel, sql)
-		}
-		return sql
+	sql := `COMMIT`
+	if enqueued {
+		sql = fmt.Sprintf(`SELECT pg_notify('%s', ''); %s`, notifyChannel, sql)
 	}
-	sql := end()
-	if dirty >= 0 {
-		sql = `RELEASE SAVEPOINT u; ` + sql
-	}
-	_, err = c.Exec(ctx, sql)
-	if err != nil && dirty >= 0 && c.Conn().PgConn().TxStatus() == 'E' {
-		// The last fn's release failed (the rest was not run): it fails
-		// alone, as above.
-		results[dirty] = writeResult{err: fmt.Errorf("commit: %w", err)}
-		enqueued[dirty] = false
-		if !undo(err) {
-			return
-		}
-		_, err = c.Exec(ctx, end())
-	}
-	if err != nil {
+	if _, err := c.Exec(ctx, sql); err != nil {
 		rollback()
 		failAll(fmt.Errorf("commit: %w", err))
 	}
@@ -523,7 +570,7 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 
 // pgRunFn checks r's lease (when its ctx carries one) and runs its fn in tx,
 // turning a panic into a result that the caller re-raises.
-func pgRunFn(r *pgReq, q pgGroupConn, tx *pgTx) (res writeResult) {
+func pgRunFn(r *pgReq, q *pgGroupConn, tx *pgTx) (res writeResult) {
 	defer func() {
 		if v := recover(); v != nil {
 			res = writeResult{panicked: true, panic: v}
@@ -539,7 +586,7 @@ func pgRunFn(r *pgReq, q pgGroupConn, tx *pgTx) (res writeResult) {
 
 // pgCheckLease locks the task row (if it still exists), then its lease row,
 // and checks owner and epoch (one round trip).
-func pgCheckLease(ctx context.Context, q pgGroupConn, l Lease) error {
+func pgCheckLease(ctx context.Context, q *pgGroupConn, l Lease) error {
 	var b pgx.Batch
 	b.Queue(`SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, l.TaskID)
 	b.Queue(`SELECT owner, epoch FROM task_leases WHERE task_id = $1 FOR UPDATE`, l.TaskID)
@@ -619,8 +666,9 @@ func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {
 	}
 	b.Queue(`INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		task.ID, task.Kind, key, task.Payload, task.RunAt, task.Attempts, task.Created)
+	n := b.Len()
 	err := t.c.batch(ctx, &b, func(br pgx.BatchResults) error {
-		for range b.Len() {
+		for range n {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}

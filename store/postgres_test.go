@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -147,5 +148,35 @@ func TestPostgresCanceledUpdateReturnsWhileWaiting(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "k", "withdrawn"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a withdrawn update ran: %v", err)
+	}
+}
+
+// A fn that goes on after one of its statements failed (PostgreSQL then
+// refuses every statement of the transaction) fails alone: its writes are
+// undone, the others of its group commit.
+func TestPostgresFnIgnoringAFailedStatementFailsAlone(t *testing.T) {
+	s := storetest.Postgres(t, testsvc.PostgresSchema(t))
+	ctx := context.Background()
+	errs := make([]error, 3)
+	storetest.Grouped(t, s, len(errs), func(i int) {
+		errs[i] = s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put(ctx, store.Doc{Kind: "k", Key: fmt.Sprint(i)}); err != nil {
+				return err
+			}
+			if i == 1 {
+				tx.Put(ctx, store.Doc{Kind: "k", Key: "nul\x00"}) // text refuses NUL: the error is ignored
+			}
+			return nil
+		})
+	})
+	for i, err := range errs {
+		_, getErr := s.Get(ctx, "k", fmt.Sprint(i))
+		if i == 1 {
+			if err == nil || !errors.Is(getErr, store.ErrNotFound) {
+				t.Fatalf("update going on after a failed statement: %v, its write: %v", err, getErr)
+			}
+		} else if err != nil || getErr != nil {
+			t.Fatalf("update %d beside it: %v, its write: %v", i, err, getErr)
+		}
 	}
 }
