@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,6 +74,7 @@ type Postgres struct {
 	closing    chan struct{}
 	closeOnce  sync.Once
 	writerDone chan struct{}
+	wcache     pgWriteCache
 
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup
@@ -259,6 +261,10 @@ type pgTx struct {
 	c        *pgGroupConn
 	now      time.Time
 	enqueued bool
+
+	cache   *pgWriteCache
+	changes map[docKey]pgCachedDoc // the documents this fn wrote, as they are now
+	bulk    []string               // kinds this fn deleted by scope
 }
 
 // pgMaxGroup bounds how many Updates share one transaction. Each Update that
@@ -486,6 +492,7 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 		}
 	}()
 	failAll := func(err error) {
+		p.wcache.reset() // what the transaction did is unknown
 		for i := range results {
 			if !results[i].panicked {
 				results[i].err = err
@@ -503,12 +510,22 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 		c.Exec(rctx, `ROLLBACK`)
 		cancel()
 	}
-	// One round trip: the transaction and the lock that serializes it with
-	// every other replica's writer.
-	if _, err := c.Exec(ctx, fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, p.lockID)); err != nil {
+	// One round trip: the transaction, the lock that serializes it with
+	// every replica's writer, and the writers' generation (pgWriteCache).
+	var gen int64
+	var b pgx.Batch
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, p.lockID)
+	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
+	if err := c.SendBatch(ctx, &b).Close(); err != nil {
 		rollback()
+		p.wcache.reset()
 		failAll(fmt.Errorf("begin: %w", err))
 		return
+	}
+	if gen != p.wcache.gen {
+		p.wcache.reset()
+		p.wcache.gen = gen
 	}
 	q := &pgGroupConn{c: c, ctx: ctx}
 	clean := false // the innermost savepoint holds nothing: the next fn may use it
@@ -522,7 +539,7 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 			continue
 		}
 		q.savepoint, q.sent = !clean, clean
-		ptx := &pgTx{pgReader: pgReader{q}, c: q, now: p.clk.Now()}
+		ptx := &pgTx{pgReader: pgReader{q}, c: q, now: p.clk.Now(), cache: &p.wcache}
 		results[i] = pgRunFn(r, q, ptx)
 		if q.spErr != nil {
 			rollback()
@@ -534,6 +551,7 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 			q.savepoint = false
 			if results[i].err == nil && !results[i].panicked {
 				wrote, enqueued = true, enqueued || ptx.enqueued
+				p.wcache.apply(ptx)
 			}
 			continue
 		}
@@ -553,19 +571,27 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 			continue
 		}
 		clean, wrote, enqueued = false, true, enqueued || ptx.enqueued
+		p.wcache.apply(ptx)
 	}
 	if !wrote {
 		rollback() // nothing to commit: every fn failed or was withdrawn
 		return
 	}
-	sql := `COMMIT`
+	// One round trip: the generation this group leaves, the wake-up and
+	// the COMMIT.
+	b = pgx.Batch{}
+	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
 	if enqueued {
-		sql = fmt.Sprintf(`SELECT pg_notify('%s', ''); %s`, notifyChannel, sql)
+		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 	}
-	if _, err := c.Exec(ctx, sql); err != nil {
+	b.Queue(`COMMIT`)
+	if err := c.SendBatch(ctx, &b).Close(); err != nil {
 		rollback()
+		p.wcache.reset()
 		failAll(fmt.Errorf("commit: %w", err))
+		return
 	}
+	p.wcache.gen = gen
 }
 
 // pgRunFn checks r's lease (when its ctx carries one) and runs its fn in tx,
@@ -613,28 +639,67 @@ func pgCheckLease(ctx context.Context, q *pgGroupConn, l Lease) error {
 	return nil
 }
 
+// Get reads a document in the transaction: from the writer's cache when
+// it holds it and nothing in this fn changed it wholesale (a DeleteScope of
+// its kind), else from the database (remembered for the fns after).
+func (t *pgTx) Get(ctx context.Context, kind, key string) (Doc, error) {
+	ck := cacheKey(kind, key)
+	c, ok := t.changes[ck]
+	if !ok && !slices.Contains(t.bulk, kind) {
+		c, ok = t.cache.docs[ck]
+		if !ok {
+			d, err := t.pgReader.Get(ctx, kind, key)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return Doc{}, err
+			}
+			c, ok = pgCachedDoc{d, err == nil}, true
+			t.cache.put(ck, c)
+		}
+	}
+	if !ok {
+		return t.pgReader.Get(ctx, kind, key)
+	}
+	if !c.found {
+		return Doc{}, ErrNotFound
+	}
+	d := c.d
+	d.Value = append([]byte(nil), d.Value...) // the caller's to change; the cache's stays
+	return d, nil
+}
+
+// wrote records the document's state after a write of this fn.
+func (t *pgTx) wrote(ck docKey, c pgCachedDoc) {
+	if t.changes == nil {
+		t.changes = map[docKey]pgCachedDoc{}
+	}
+	t.changes[ck] = c
+}
+
 func (t *pgTx) Create(ctx context.Context, d Doc) error {
 	// ON CONFLICT DO NOTHING: a duplicate is no failed statement, which
 	// would leave the caller's transaction unusable if it went on.
-	tag, err := t.q.Exec(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
-		ON CONFLICT (kind, key) DO NOTHING`,
-		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now)
+	got, err := pgScanDoc(t.q.QueryRow(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
+		ON CONFLICT (kind, key) DO NOTHING RETURNING `+pgDocCols,
+		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now).Scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrConflict
+	}
 	if err != nil {
 		return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrConflict
-	}
+	t.wrote(cacheKey(d.Kind, d.Key), pgCachedDoc{got, true})
 	return nil
 }
 
 func (t *pgTx) Put(ctx context.Context, d Doc) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
-		ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated`,
-		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now)
+	got, err := pgScanDoc(t.q.QueryRow(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
+		ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated
+		RETURNING `+pgDocCols,
+		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now).Scan)
 	if err != nil {
 		return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
 	}
+	t.wrote(cacheKey(d.Kind, d.Key), pgCachedDoc{got, true})
 	return nil
 }
 
@@ -643,6 +708,7 @@ func (t *pgTx) Delete(ctx context.Context, kind, key string) error {
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, key, err)
 	}
+	t.wrote(cacheKey(kind, key), pgCachedDoc{})
 	if tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -654,7 +720,62 @@ func (t *pgTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("delete %s under %s: %w", kind, prefix, err)
 	}
+	// What this fn knew of the kind may be gone: read it from the database.
+	for ck := range t.changes {
+		if ck.kind == kind {
+			delete(t.changes, ck)
+		}
+	}
+	if !slices.Contains(t.bulk, kind) {
+		t.bulk = append(t.bulk, kind)
+	}
 	return int(tag.RowsAffected()), nil
+}
+
+// pgWriteCache is what the writer knows of the documents: as they were
+// when it last committed (or read them since), valid while writer_gen has
+// that commit's value. Only the writer goroutine uses it.
+//
+// Every change of docs happens in a writer's transaction under the
+// advisory lock, and every statement changing docs bumps writer_gen (a
+// trigger): a group that finds writer_gen as its writer left it knows that
+// nobody changed any document since, and reads what it remembers without a
+// round trip; any other value drops everything.
+type pgWriteCache struct {
+	gen  int64 // writer_gen at which docs is current; -1: none
+	docs map[docKey]pgCachedDoc
+}
+
+// pgCachedDoc is a document, or the knowledge that there is none.
+type pgCachedDoc struct {
+	d     Doc
+	found bool
+}
+
+func (c *pgWriteCache) put(ck docKey, d pgCachedDoc) {
+	if c.docs == nil || len(c.docs) >= cacheMax {
+		c.docs = map[docKey]pgCachedDoc{}
+	}
+	c.docs[ck] = d
+}
+
+// reset forgets everything (the database may hold anything now).
+func (c *pgWriteCache) reset() {
+	c.gen, c.docs = -1, nil
+}
+
+// apply takes in what a fn that succeeded wrote.
+func (c *pgWriteCache) apply(t *pgTx) {
+	for _, kind := range t.bulk {
+		for ck := range c.docs {
+			if ck.kind == kind {
+				delete(c.docs, ck)
+			}
+		}
+	}
+	for ck, d := range t.changes {
+		c.put(ck, d)
+	}
 }
 
 func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {

@@ -116,7 +116,12 @@ func TestPostgresFailedCommitFailsItsGroup(t *testing.T) {
 			t.Fatalf("task %s of a failed commit: %v", k, err)
 		}
 	}
-	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) }); err != nil {
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(ctx, "k", "a"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("a write of the failed commit, read in a transaction: %v", err)
+		}
+		return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"})
+	}); err != nil {
 		t.Fatalf("an update after the failed commit: %v", err)
 	}
 }
@@ -178,5 +183,55 @@ func TestPostgresFnIgnoringAFailedStatementFailsAlone(t *testing.T) {
 		} else if err != nil || getErr != nil {
 			t.Fatalf("update %d beside it: %v, its write: %v", i, err, getErr)
 		}
+	}
+}
+
+// A replica's Updates read what other replicas, or anyone else, wrote in
+// between (its writer remembers documents only while nobody else wrote).
+func TestPostgresUpdateReadsOtherWriters(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	a, b := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	ctx := context.Background()
+	put := func(s store.Store, v string) {
+		t.Helper()
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "x", Value: []byte(v)}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readInA := func() string {
+		t.Helper()
+		var v string
+		if err := a.Update(ctx, func(tx store.Tx) error {
+			d, err := tx.Get(ctx, "k", "x")
+			if errors.Is(err, store.ErrNotFound) {
+				v = "none"
+				return nil
+			}
+			v = string(d.Value)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	put(a, "from a")
+	if v := readInA(); v != "from a" {
+		t.Fatalf("a reads %q", v)
+	}
+	put(b, "from b")
+	if v := readInA(); v != "from b" {
+		t.Fatalf("after another replica's write a reads %q", v)
+	}
+	if _, err := a.Pool().Exec(ctx, `UPDATE docs SET value = 'by hand' WHERE kind = 'k'`); err != nil {
+		t.Fatal(err)
+	}
+	if v := readInA(); v != "by hand" {
+		t.Fatalf("after a change by hand a reads %q", v)
+	}
+	if _, err := b.Pool().Exec(ctx, `DELETE FROM docs`); err != nil {
+		t.Fatal(err)
+	}
+	if v := readInA(); v != "none" {
+		t.Fatalf("after a delete by hand a reads %q", v)
 	}
 }

@@ -673,6 +673,66 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("the update after it: %v", err)
 		}
 	})
+	t.Run("TxReadsSeeEveryEarlierWrite", func(t *testing.T) {
+		s := open(t)
+		// get reads k/x inside an Update (where a store may answer from
+		// what its writer remembers) and returns its value or "none".
+		get := func() string {
+			t.Helper()
+			var v string
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				d, err := tx.Get(ctx, "k", "X")
+				if errors.Is(err, store.ErrNotFound) {
+					v = "none"
+					return nil
+				}
+				v = fmt.Sprintf("%s v%d %s", d.Value, d.Version, d.Scope)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		update := func(fn func(tx store.Tx) error) {
+			t.Helper()
+			if err := s.Update(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		steps := []struct {
+			fn   func(tx store.Tx) error
+			want string
+		}{
+			{func(tx store.Tx) error { return nil }, "none"},
+			{func(tx store.Tx) error {
+				return tx.Create(ctx, store.Doc{Kind: "k", Key: "x", Scope: "/S/", Value: []byte("a")})
+			}, "a v1 /s/"},
+			{func(tx store.Tx) error {
+				return tx.Put(ctx, store.Doc{Kind: "k", Key: "x", Scope: "/s/", Value: []byte("b")})
+			}, "b v2 /s/"},
+			{func(tx store.Tx) error { _, err := tx.DeleteScope(ctx, "k", "/s/"); return err }, "none"},
+			{func(tx store.Tx) error {
+				return tx.Put(ctx, store.Doc{Kind: "k", Key: "X", Scope: "/t/", Value: []byte("c")})
+			}, "c v1 /t/"},
+			{func(tx store.Tx) error {
+				if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "x", Scope: "/t/", Value: []byte("d")}); err != nil {
+					return err
+				}
+				return errors.New("undone")
+			}, "c v1 /t/"},
+			{func(tx store.Tx) error { return tx.Delete(ctx, "k", "x") }, "none"},
+		}
+		for i, st := range steps {
+			get() // the document as the last step left it, read before this one
+			if err := s.Update(ctx, st.fn); err != nil && err.Error() != "undone" {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			if got := get(); got != st.want {
+				t.Fatalf("step %d: read in a transaction %q, want %q", i, got, st.want)
+			}
+		}
+		update(func(tx store.Tx) error { return nil })
+	})
 	t.Run("ConcurrentUpdates", func(t *testing.T) {
 		s := open(t)
 		var wg sync.WaitGroup
