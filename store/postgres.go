@@ -338,6 +338,7 @@ func (p *Postgres) QueuedUpdates() int { return len(p.writes) }
 // Close; the Updates queued by then still run.
 func (p *Postgres) writer() {
 	defer close(p.writerDone)
+	var begun *pgBegun // the next group's transaction, when the last group began it
 	for {
 		var first *pgReq
 		select {
@@ -346,8 +347,11 @@ func (p *Postgres) writer() {
 			for {
 				select {
 				case r := <-p.writes:
-					p.commitGroup([]*pgReq{r})
+					begun = p.commitGroup([]*pgReq{r}, begun)
 				default:
+					if begun != nil { // (never: it is begun for queued Updates)
+						begun.c.Release()
+					}
 					return
 				}
 			}
@@ -362,8 +366,24 @@ func (p *Postgres) writer() {
 				break drain
 			}
 		}
-		p.commitGroup(group)
+		begun = p.commitGroup(group, begun)
 	}
+}
+
+// pgBegun is a transaction a group's COMMIT began for the next group, with
+// the advisory lock held and writer_gen as read.
+type pgBegun struct {
+	c   *pgxpool.Conn
+	gen int64
+}
+
+// pgBegin queues the statements that begin a writer's transaction: the
+// transaction, the lock that serializes it with every replica's writer, and
+// the writers' generation (pgWriteCache), read into gen.
+func (p *Postgres) pgBegin(b *pgx.Batch, gen *int64) {
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, p.lockID)
+	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(gen) })
 }
 
 // pgGroupConn runs a group's statements on its connection with the writer's
@@ -481,7 +501,13 @@ func (r pgErrRow) Scan(...any) error { return r.err }
 // (its savepoint rolled back), or nil once the COMMIT succeeded, or the
 // error of a COMMIT (or of the transaction) that failed, which fails every
 // fn of the group. Withdrawn Updates are skipped.
-func (p *Postgres) commitGroup(group []*pgReq) {
+//
+// begun is the group's transaction if the last group began it (else the
+// group begins its own). When more Updates wait, the COMMIT's round trip
+// begins the next group's transaction too, returned as next: the writer's
+// round trips are where it waits longest (for the database, then for a
+// CPU among the callers its COMMIT just answered).
+func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	ctx := p.wctx
 	results := make([]writeResult, len(group))
 	enqueued := false
@@ -499,29 +525,35 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 			}
 		}
 	}
-	c, err := p.pool.Acquire(ctx)
-	if err != nil {
-		failAll(fmt.Errorf("begin: %w", err))
-		return
+	var c *pgxpool.Conn
+	var gen int64
+	if begun != nil {
+		c, gen = begun.c, begun.gen
+	} else {
+		var err error
+		if c, err = p.pool.Acquire(ctx); err != nil {
+			failAll(fmt.Errorf("begin: %w", err))
+			return nil
+		}
 	}
-	defer c.Release() // a connection left in a transaction is closed, not reused
+	defer func() {
+		if next == nil {
+			c.Release() // a connection left in a transaction is closed, not reused
+		}
+	}()
 	rollback := func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c.Exec(rctx, `ROLLBACK`)
 		cancel()
 	}
-	// One round trip: the transaction, the lock that serializes it with
-	// every replica's writer, and the writers' generation (pgWriteCache).
-	var gen int64
-	var b pgx.Batch
-	b.Queue(`BEGIN`)
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, p.lockID)
-	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
-	if err := c.SendBatch(ctx, &b).Close(); err != nil {
-		rollback()
-		p.wcache.reset()
-		failAll(fmt.Errorf("begin: %w", err))
-		return
+	if begun == nil {
+		var b pgx.Batch // one round trip
+		p.pgBegin(&b, &gen)
+		if err := c.SendBatch(ctx, &b).Close(); err != nil {
+			rollback()
+			failAll(fmt.Errorf("begin: %w", err))
+			return nil
+		}
 	}
 	if gen != p.wcache.gen {
 		p.wcache.reset()
@@ -544,7 +576,7 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 		if q.spErr != nil {
 			rollback()
 			failAll(fmt.Errorf("begin: %w", q.spErr))
-			return
+			return nil
 		}
 		if !q.sent {
 			// The fn ran no statement: nothing to keep or undo.
@@ -565,7 +597,7 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
 				rollback()
 				failAll(fmt.Errorf("roll back: %w", errors.Join(results[i].err, err)))
-				return
+				return nil
 			}
 			clean = true
 			continue
@@ -575,23 +607,52 @@ func (p *Postgres) commitGroup(group []*pgReq) {
 	}
 	if !wrote {
 		rollback() // nothing to commit: every fn failed or was withdrawn
-		return
+		return nil
 	}
-	// One round trip: the generation this group leaves, the wake-up and
-	// the COMMIT.
-	b = pgx.Batch{}
+	// One round trip: the generation this group leaves, the wake-up, the
+	// COMMIT and, when more Updates wait, the next group's transaction.
+	var b pgx.Batch
 	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
 	if enqueued {
 		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 	}
-	b.Queue(`COMMIT`)
-	if err := c.SendBatch(ctx, &b).Close(); err != nil {
+	committed := false
+	b.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" { // (a transaction in error commits as ROLLBACK)
+			return fmt.Errorf("the transaction was rolled back (%s)", tag)
+		}
+		committed = true
+		return nil
+	})
+	var chained pgBegun
+	chain := len(p.writes) > 0
+	select {
+	case <-p.closing:
+		chain = false
+	default:
+	}
+	if chain {
+		p.pgBegin(&b, &chained.gen)
+	}
+	err := c.SendBatch(ctx, &b).Close()
+	if !committed {
+		if err == nil {
+			err = errors.New("no COMMIT")
+		}
 		rollback()
-		p.wcache.reset()
 		failAll(fmt.Errorf("commit: %w", err))
-		return
+		return nil
 	}
 	p.wcache.gen = gen
+	if !chain {
+		return nil
+	}
+	if err != nil {
+		rollback() // the next group begins its own
+		return nil
+	}
+	chained.c = c
+	return &chained
 }
 
 // pgRunFn checks r's lease (when its ctx carries one) and runs its fn in tx,
