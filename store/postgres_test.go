@@ -200,19 +200,10 @@ func TestPostgresUpdateReadsOtherWriters(t *testing.T) {
 	}
 	readInA := func() string {
 		t.Helper()
-		var v string
-		if err := a.Update(ctx, func(tx store.Tx) error {
-			d, err := tx.Get(ctx, "k", "x")
-			if errors.Is(err, store.ErrNotFound) {
-				v = "none"
-				return nil
-			}
-			v = string(d.Value)
-			return err
-		}); err != nil {
-			t.Fatal(err)
+		if d, ok := storetest.TxGet(t, a, "k", "x"); ok {
+			return string(d.Value)
 		}
-		return v
+		return "none"
 	}
 	put(a, "from a")
 	if v := readInA(); v != "from a" {

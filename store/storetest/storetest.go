@@ -675,23 +675,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 	t.Run("TxReadsSeeEveryEarlierWrite", func(t *testing.T) {
 		s := open(t)
-		// get reads k/x inside an Update (where a store may answer from
-		// what its writer remembers) and returns its value or "none".
 		get := func() string {
 			t.Helper()
-			var v string
-			if err := s.Update(ctx, func(tx store.Tx) error {
-				d, err := tx.Get(ctx, "k", "X")
-				if errors.Is(err, store.ErrNotFound) {
-					v = "none"
-					return nil
-				}
-				v = fmt.Sprintf("%s v%d %s", d.Value, d.Version, d.Scope)
-				return err
-			}); err != nil {
-				t.Fatal(err)
+			if d, ok := TxGet(t, s, "k", "X"); ok {
+				return fmt.Sprintf("%s v%d %s", d.Value, d.Version, d.Scope)
 			}
-			return v
+			return "none"
 		}
 		update := func(fn func(tx store.Tx) error) {
 			t.Helper()
@@ -818,6 +807,26 @@ func Hold(t *testing.T, s store.Store) (release func()) {
 		close(end)
 		testsvc.WaitDone(t, "the held update", done)
 	}
+}
+
+// TxGet reads a document inside an Update of s (where a store may answer
+// from what its writer remembers): the document, or found false; another
+// error fails tb.
+func TxGet(tb testing.TB, s store.Store, kind, key string) (d store.Doc, found bool) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		var err error
+		d, err = tx.Get(ctx, kind, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		found = err == nil
+		return err
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return d, found
 }
 
 // Enqueue enqueues task in a transaction of its own and returns it as
