@@ -531,7 +531,12 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		c, gen = begun.c, begun.gen
 	} else {
 		var err error
-		if c, err = p.pool.Acquire(ctx); err != nil {
+		c, err = p.begin(ctx, func(c *pgxpool.Conn) error {
+			var b pgx.Batch // one round trip
+			p.pgBegin(&b, &gen)
+			return c.SendBatch(ctx, &b).Close()
+		})
+		if err != nil {
 			failAll(fmt.Errorf("begin: %w", err))
 			return nil
 		}
@@ -541,20 +546,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			c.Release() // a connection left in a transaction is closed, not reused
 		}
 	}()
-	rollback := func() {
-		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c.Exec(rctx, `ROLLBACK`)
-		cancel()
-	}
-	if begun == nil {
-		var b pgx.Batch // one round trip
-		p.pgBegin(&b, &gen)
-		if err := c.SendBatch(ctx, &b).Close(); err != nil {
-			rollback()
-			failAll(fmt.Errorf("begin: %w", err))
-			return nil
-		}
-	}
+	rollback := func() { pgRollback(c) }
 	if gen != p.wcache.gen {
 		p.wcache.reset()
 		p.wcache.gen = gen
@@ -653,6 +645,40 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	}
 	chained.c = c
 	return &chained
+}
+
+// begin acquires a connection and begins a group's transaction on it with
+// start (its statements, one round trip). A pooled connection that the
+// database dropped while it idled (a restart, a failover,
+// pg_terminate_backend) fails the BEGIN with nothing of the group run: it
+// begins again on another connection, as many times as the pool holds
+// connections, instead of failing every Update of the group.
+func (p *Postgres) begin(ctx context.Context, start func(c *pgxpool.Conn) error) (*pgxpool.Conn, error) {
+	for tries := p.pool.Config().MaxConns; ; tries-- {
+		c, err := p.pool.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err = start(c); err == nil {
+			return c, nil
+		}
+		dead := c.Conn().IsClosed()
+		if !dead {
+			pgRollback(c)
+		}
+		c.Release()
+		if !dead || tries <= 0 {
+			return nil, err
+		}
+	}
+}
+
+// pgRollback ends c's transaction, if any (a connection it fails on is
+// closed when released, never reused).
+func pgRollback(c *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c.Exec(ctx, `ROLLBACK`)
+	cancel()
 }
 
 // pgRunFn checks r's lease (when its ctx carries one) and runs its fn in tx,

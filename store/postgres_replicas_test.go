@@ -110,3 +110,40 @@ func TestPostgresReplicasCountTogether(t *testing.T) {
 		}
 	}
 }
+
+// After the database dropped every connection (a restart, a failover, an
+// operator's pg_terminate_backend), the next Updates still commit: a group
+// whose transaction could not begin on a pooled connection that turned out
+// dead ran nothing of its fns, and begins again on another one.
+func TestPostgresUpdateAfterConnectionsDied(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	s := storetest.Postgres(t, url)
+	ctx := context.Background()
+	// Several pooled connections, all idle (and so handed out unchecked).
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Pool().Exec(ctx, `SELECT pg_sleep(0.05)`)
+		}()
+	}
+	wg.Wait()
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "before"}) }); err != nil {
+		t.Fatal(err)
+	}
+	admin := storetest.Postgres(t, url) // another process's connection
+	var killed int
+	if err := admin.Pool().QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed < 2 {
+		t.Fatalf("%d connections terminated, want the store's several", killed)
+	}
+	for i := range 3 {
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: fmt.Sprint(i)}) }); err != nil {
+			t.Fatalf("update %d after the connections died: %v", i, err)
+		}
+	}
+}
