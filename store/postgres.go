@@ -378,11 +378,13 @@ type pgBegun struct {
 }
 
 // pgBegin queues the statements that begin a writer's transaction: the
-// transaction, the lock that serializes it with every replica's writer, and
-// the writers' generation (pgWriteCache), read into gen.
+// transaction, the lock that serializes it with every replica's writer, the
+// setting that keeps its statements from bumping writer_gen (it bumps once,
+// at COMMIT: see pgWriteCache), and the writers' generation, read into gen.
 func (p *Postgres) pgBegin(b *pgx.Batch, gen *int64) {
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, p.lockID)
+	b.Queue(`SET LOCAL safehold.writer = 'on'`)
 	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(gen) })
 }
 
@@ -603,8 +605,12 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	}
 	// One round trip: the generation this group leaves, the wake-up, the
 	// COMMIT and, when more Updates wait, the next group's transaction.
+	// writer_gen moves by one, this group's bump, unless something else
+	// changed documents meanwhile (by hand: every writer holds the lock),
+	// which what the writer remembers may not show.
 	var b pgx.Batch
-	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
+	began := gen
+	b.Queue(`UPDATE writer_gen SET gen = gen + 1 RETURNING gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
 	if enqueued {
 		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 	}
@@ -634,6 +640,9 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		rollback()
 		failAll(fmt.Errorf("commit: %w", err))
 		return nil
+	}
+	if gen != began+1 {
+		p.wcache.reset()
 	}
 	p.wcache.gen = gen
 	if !chain {
@@ -823,11 +832,13 @@ func (t *pgTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error
 // when it last committed (or read them since), valid while writer_gen has
 // that commit's value. Only the writer goroutine uses it.
 //
-// Every change of docs happens in a writer's transaction under the
-// advisory lock, and every statement changing docs bumps writer_gen (a
-// trigger): a group that finds writer_gen as its writer left it knows that
-// nobody changed any document since, and reads what it remembers without a
-// round trip; any other value drops everything.
+// Every change of docs by a writer happens in its transaction under the
+// advisory lock, which bumps writer_gen once as it commits; any other
+// statement changing docs bumps it too (a trigger). A group that finds
+// writer_gen as its writer left it knows that nobody changed any document
+// since, and reads what it remembers without a round trip; any other value
+// drops everything, and so does a commit that finds writer_gen moved since
+// its BEGIN (a change by hand while the group ran).
 type pgWriteCache struct {
 	gen  int64 // writer_gen at which docs is current; -1: none
 	docs map[docKey]pgCachedDoc
