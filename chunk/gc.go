@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -551,7 +552,7 @@ func (s *Store) verifyPack(ctx context.Context, p *pack, buf, scratch *[]byte, r
 	if int64(len(data)) == p.size && len(data) >= trailerSize {
 		if hl, hc, err := parseTrailer(data[len(data)-trailerSize:], p.size); err == nil {
 			hdrStart := int64(len(data)) - trailerSize - hl
-			if es, err := s.c.parseHeader(data[hdrStart:len(data)-trailerSize], hc, hdrStart); err == nil && len(es) == len(es) {
+			if hes, err := s.c.parseHeader(data[hdrStart:len(data)-trailerSize], hc, hdrStart); err == nil && slices.Equal(hes, es) {
 				tailOK = true
 			}
 		}
