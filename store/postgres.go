@@ -878,6 +878,7 @@ func (c *pgWriteCache) apply(t *pgTx) {
 
 func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {
 	task, key := newTask(task, t.now)
+	task.RunAt = pgRunAt(task.RunAt, t.now)
 	// One round trip: the task its key replaces goes, the new one comes.
 	var b pgx.Batch
 	if task.Key != "" {
@@ -922,7 +923,7 @@ func (t *pgTx) PinTask(ctx context.Context, id string, runAt time.Time, lastErro
 		pinUntil = &until
 	}
 	tag, err := t.q.Exec(ctx, `UPDATE tasks SET run_at = $1, last_error = $2, lease_owner = '', lease_until = NULL, attempts = attempts + 1, pin_node = $3, pin_until = $4 WHERE id = $5`,
-		runAt, lastError, node, pinUntil, id)
+		pgRunAt(runAt, t.now), lastError, node, pinUntil, id)
 	if err != nil {
 		return fmt.Errorf("reschedule task %s: %w", id, err)
 	}
@@ -931,6 +932,21 @@ func (t *pgTx) PinTask(ctx context.Context, id string, runAt time.Time, lastErro
 	}
 	t.enqueued = true
 	return nil
+}
+
+// pgRunAt is a task's run time as a timestamptz holds it (microseconds).
+// A time after now is rounded up: cutting its nanoseconds would make the
+// task due up to a microsecond early, and a handler that plans its next run
+// at the moment its work falls due (a retention sweep at a point's expiry)
+// would run, on a clock stopped at the task's time (a clock advance steps
+// to each due task), before that moment, find nothing due and plan the same
+// run again, for ever. A time at or before now (due already) is cut, so it
+// stays due on a clock stopped at now.
+func pgRunAt(t, now time.Time) time.Time {
+	if c := t.Truncate(time.Microsecond); t.After(now) && !c.Equal(t) {
+		return c.Add(time.Microsecond)
+	}
+	return t
 }
 
 // retryable reports PostgreSQL errors after which a statement of ours (never

@@ -299,6 +299,43 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("completed task: %v", err)
 		}
 	})
+	t.Run("TaskNeverDueBeforeItsTime", func(t *testing.T) {
+		// Nanoseconds a store cannot hold make a task due later, never
+		// earlier: a handler planning its next run at the moment its work
+		// falls due must find the work due when the task runs.
+		s := open(t)
+		at := time.Now().UTC().Add(time.Hour).Truncate(time.Second).Add(123456789)
+		tk := Enqueue(t, s, store.Task{Kind: "a", RunAt: at})
+		for _, c := range []struct {
+			what string
+			run  func() (store.Task, error)
+		}{
+			{"enqueued", func() (store.Task, error) { return s.GetTask(ctx, tk.ID) }},
+			{"rescheduled", func() (store.Task, error) {
+				if err := s.Update(ctx, func(tx store.Tx) error { return tx.RescheduleTask(ctx, tk.ID, at, "again") }); err != nil {
+					return store.Task{}, err
+				}
+				return s.GetTask(ctx, tk.ID)
+			}},
+		} {
+			got, err := c.run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.RunAt.Before(at) {
+				t.Fatalf("%s at %s: stored due at %s, earlier", c.what, at.Format(time.RFC3339Nano), got.RunAt.Format(time.RFC3339Nano))
+			}
+			if early, _ := s.ClaimTasks(ctx, "w", at.Add(-time.Nanosecond), time.Minute, 10); len(early) != 0 {
+				t.Fatalf("%s at %s: claimed a nanosecond before", c.what, at.Format(time.RFC3339Nano))
+			}
+			if next, _ := s.NextTaskTime(ctx); next.Before(at) {
+				t.Fatalf("%s at %s: next task time %s", c.what, at.Format(time.RFC3339Nano), next.Format(time.RFC3339Nano))
+			}
+		}
+		if due, _ := s.ClaimTasks(ctx, "w", at.Add(time.Microsecond), time.Minute, 10); len(due) != 1 {
+			t.Fatalf("due a microsecond later: claimed %+v", due)
+		}
+	})
 	t.Run("ClaimOnlyGivenKinds", func(t *testing.T) {
 		s := open(t)
 		ctx := context.Background()
