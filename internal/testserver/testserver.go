@@ -44,12 +44,13 @@ func Start(t testing.TB, opts ...Option) *Env {
 	if os.Getenv("SAFEHOLD_TEST_LOG") == "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if os.Getenv("SAFEHOLD_TEST_STORE") == "postgres" {
-		// Run this package's server tests on PostgreSQL (a fresh schema each).
-		cfg.Store = testsvc.PostgresSchema(t)
-	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.Store == "" && os.Getenv("SAFEHOLD_TEST_STORE") == "postgres" {
+		// Run this package's server tests on PostgreSQL (a fresh schema
+		// each, unless an option names the store: WithStore).
+		cfg.Store = testsvc.PostgresSchema(t)
 	}
 	e := &Env{T: t, DataDir: cfg.DataDir, cfg: cfg}
 	e.start()
@@ -119,6 +120,15 @@ func (e *Env) RestartWith(opts ...Option) {
 	}
 	e.start()
 }
+
+// StoreURL is the server's store: "" for the SQLite file in DataDir, or the
+// PostgreSQL URL (its schema) it runs on. A server started in another
+// process on the same data dir gets it with WithStore.
+func (e *Env) StoreURL() string { return e.cfg.Store }
+
+// WithStore runs the server on the store url ("" : the SQLite file in the
+// data dir), such as another server's StoreURL.
+func WithStore(url string) Option { return func(c *server.Config) { c.Store = url } }
 
 // Ctx is a context for one test call.
 func (e *Env) Ctx() context.Context {

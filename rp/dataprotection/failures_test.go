@@ -140,6 +140,9 @@ func TestRestoreOfCorruptPointEndsFailed(t *testing.T) {
 const (
 	crashDirEnv = "SAFEHOLD_DP_CRASH_DIR"
 	crashAtEnv  = "SAFEHOLD_DP_CRASH_AT"
+	// crashStoreEnv is the parent's store (its PostgreSQL schema, "" for
+	// the SQLite file in the data dir): the child serves the same one.
+	crashStoreEnv = "SAFEHOLD_DP_CRASH_STORE"
 )
 
 func withDataDir(dir string) testserver.Option { return func(c *server.Config) { c.DataDir = dir } }
@@ -156,7 +159,7 @@ func TestKill9Child(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testserver.Start(t, testserver.WithClock(clock.NewFake(at)), withDataDir(dir))
+	testserver.Start(t, testserver.WithClock(clock.NewFake(at)), withDataDir(dir), testserver.WithStore(os.Getenv(crashStoreEnv)))
 	os.Stdout.WriteString("SERVING\n")
 	time.Sleep(time.Minute)
 }
@@ -192,13 +195,13 @@ func TestScheduledBackupSurvivesKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Stop()
-		cmd, sc := testsvc.Child(t, "TestKill9Child", []string{crashDirEnv + "=" + dir, crashAtEnv + "=" + due.Format(time.RFC3339)}, "-test.v")
+		cmd, sc := testsvc.Child(t, "TestKill9Child", []string{crashDirEnv + "=" + dir, crashAtEnv + "=" + due.Format(time.RFC3339), crashStoreEnv + "=" + e.StoreURL()}, "-test.v")
 		for sc.Scan() && !strings.Contains(sc.Text(), "SERVING") {
 		}
 		time.Sleep(time.Duration(rng.IntN(25)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
-		outcomes[crashOutcome(t, dir, vaultID, protection.RunID(biID, due))]++
+		outcomes[crashOutcome(t, e, vaultID, protection.RunID(biID, due))]++
 
 		clk.Set(due)
 		e.Restart()
@@ -225,10 +228,16 @@ func TestScheduledBackupSurvivesKill9(t *testing.T) {
 
 // crashOutcome reads the killed server's store: had the run's backup job
 // not started, was it in progress, or had it completed?
-func crashOutcome(t *testing.T, dir, vaultID, jobID string) string {
+func crashOutcome(t *testing.T, e *testserver.Env, vaultID, jobID string) string {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "safehold.db"), clock.Real{})
+	var st store.Store
+	var err error
+	if e.StoreURL() == "" {
+		st, err = store.OpenSQLite(ctx, filepath.Join(e.DataDir, "safehold.db"), clock.Real{})
+	} else {
+		st, err = store.OpenPostgres(ctx, e.StoreURL(), clock.Real{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
