@@ -223,9 +223,18 @@ type Router struct {
 	// collection as a whole, gets the list of the items it may read; any
 	// other is denied (nil: every denied caller gets the filtered list).
 	GrantedBelow func(ctx context.Context, caller Caller, action, scope string) bool
-	RetryAfter   int   // seconds in Retry-After of async responses (at least 1)
-	MaxBodySize  int64 // request bodies larger than this get 413
-	Logger       *slog.Logger
+	// GroupWritable, when set, is asked before the router runs a PUT or
+	// PATCH of anything in a resource group (a path under
+	// /subscriptions/{s}/resourceGroups/{g}/providers/), once the caller
+	// is authorized: an error refuses the request before its handler runs.
+	// As ARM does, the server refuses so a client's writes into a group
+	// being deleted (409 ResourceGroupBeingDeleted), creates and updates
+	// alike, while the group's cascading delete, which is no request,
+	// still writes what it removes.
+	GroupWritable func(ctx context.Context, subscription, group string) error
+	RetryAfter    int   // seconds in Retry-After of async responses (at least 1)
+	MaxBodySize   int64 // request bodies larger than this get 413
+	Logger        *slog.Logger
 }
 
 // NewRouter returns an empty router.
@@ -518,6 +527,12 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 				// an empty list.
 				return rt.filteredList(req, caller, au.action, err)
 			}
+			return nil, err
+		}
+	}
+	if rt.GroupWritable != nil && (hr.Method == http.MethodPut || hr.Method == http.MethodPatch) &&
+		len(segs) > 4 && strings.EqualFold(segs[0], "subscriptions") && strings.EqualFold(segs[2], "resourceGroups") && strings.EqualFold(segs[4], "providers") {
+		if err := rt.GroupWritable(hr.Context(), segs[1], segs[3]); err != nil {
 			return nil, err
 		}
 	}

@@ -174,7 +174,9 @@ func DropUnder(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 // cascade chose what it deletes when it began, so one made meanwhile
 // would lose its document with the group while its deleter never ran
 // (a storage account's blobs, a vault's data). Resources that exist, and
-// those under them, may still change (the cascade's own writes).
+// those under them, may still change (the cascade's own writes, a job's);
+// a client's PUT or PATCH of one is refused before its handler runs
+// (CheckGroupWritable).
 func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 	if id.Namespace != "" && id.ResourceGroup != "" {
 		if err := checkPutGroup(ctx, tx, id); err != nil {
@@ -357,6 +359,27 @@ func CheckGroupOpen(ctx context.Context, r store.Reader, sub, rg string) error {
 	}
 	if g.Properties.ProvisioningState == "Deleting" {
 		return failure.Conflictf("ResourceGroupBeingDeleted", "The resource group '%s' is in deprovisioning state and cannot perform this operation.", g.Name)
+	}
+	return nil
+}
+
+// CheckGroupWritable refuses a client's write into resource group rg while
+// the group is being deleted (409 ResourceGroupBeingDeleted, as ARM refuses
+// it before the provider sees the request: the server's
+// arm.Router.GroupWritable). A group that does not exist is left to the
+// provider to answer (404 ResourceGroupNotFound in its own order of checks).
+// One cached read of the group's document; it is decoded only when it may
+// be deleting.
+func CheckGroupWritable(ctx context.Context, r store.Reader, sub, rg string) error {
+	g, err := store.View(ctx, r, resourceKind, "/subscriptions/"+sub+"/resourceGroups/"+rg)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || !bytes.Contains(g.Value, []byte(`"Deleting"`)) {
+		return err
+	}
+	if err := CheckGroupOpen(ctx, r, sub, rg); !failure.Is(err, failure.NotFound) {
+		return err
 	}
 	return nil
 }

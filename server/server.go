@@ -305,6 +305,9 @@ func (s *Server) init(ctx context.Context) error {
 	s.Router = arm.NewRouter()
 	s.Router.RetryAfter = cfg.RetryAfter
 	s.Router.Logger = s.logger
+	s.Router.GroupWritable = func(ctx context.Context, sub, rg string) error {
+		return resource.CheckGroupWritable(ctx, s.Store, sub, rg)
+	}
 	if err := s.initRBAC(ctx); err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 package resources_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
@@ -13,8 +16,10 @@ import (
 // resource in it is refused with 409 ResourceGroupBeingDeleted, whichever
 // provider makes it: the cascade chose what it deletes when it began, so
 // a resource made meanwhile would lose its document with the group while
-// its own deleter never ran. One that exists can still be read and
-// changed (the cascade's own writes go through the same path).
+// its own deleter never ran. One that exists can still be read, but not
+// changed by a client's PUT or PATCH either (as in Azure; the cascade's
+// own writes, which go through the same path, still work: TestDeleteGroup
+// and the providers' group deletes).
 func TestCreateInDeletingGroupConflicts(t *testing.T) {
 	e := testserver.Start(t)
 	e.ResourceGroups("going")
@@ -23,6 +28,13 @@ func TestCreateInDeletingGroupConflicts(t *testing.T) {
 	acctBody := map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}}
 	if resp, m := e.Do("PUT", rg+account, acctBody); resp.StatusCode >= 300 {
 		t.Fatalf("storage account before the delete: %d %v", resp.StatusCode, m)
+	}
+	diskID, _ := fixture.Disk(t, e, "going", "d0", 1)
+	vault := rg + "/providers/Microsoft.DataProtection/backupVaults/bv0"
+	fixture.BackupVault(t, e, "going", "bv0")
+	const dpv = "?api-version=2023-05-01"
+	if resp, m := e.Do("PUT", vault+"/backupPolicies/p0"+dpv, fixture.DiskPolicy("PT4H", "P7D", "")); resp.StatusCode != 200 {
+		t.Fatalf("policy before the delete: %d %v", resp.StatusCode, m)
 	}
 	// The state a DELETE of a group with contents leaves it in until its
 	// cascade ends (set here so that the cascade cannot end first).
@@ -60,7 +72,37 @@ func TestCreateInDeletingGroupConflicts(t *testing.T) {
 			t.Errorf("new %s in a group being deleted: GET answers %d, want 404", c.what, resp.StatusCode)
 		}
 	}
-	if resp, m := e.Do("PATCH", rg+account, map[string]any{"tags": map[string]any{"k": "v"}}); resp.StatusCode != 200 {
-		t.Fatalf("existing storage account in a group being deleted: PATCH %d %v", resp.StatusCode, m)
+	// Updates of what exists, top-level resources and a child, are refused
+	// alike and change nothing.
+	tags := map[string]any{"tags": map[string]any{"k": "v"}}
+	vaultBody := map[string]any{"location": "westus", "tags": map[string]any{"k": "v"}, "identity": map[string]any{"type": "SystemAssigned"}, "properties": map[string]any{
+		"storageSettings": []any{map[string]any{"datastoreType": "VaultStore", "type": "LocallyRedundant"}}}}
+	for _, c := range []struct {
+		what, method, path string
+		body               any
+	}{
+		{"storage account", "PATCH", rg + account, tags},
+		{"disk", "PATCH", diskID + "?api-version=2024-03-02", tags},
+		{"disk", "PUT", diskID + "?api-version=2024-03-02", map[string]any{"location": "westus", "tags": map[string]any{"k": "v"},
+			"properties": map[string]any{"creationData": map[string]any{"createOption": "Empty"}, "diskSizeGB": 1}}},
+		{"Backup vault", "PATCH", vault + dpv, tags},
+		{"Backup vault", "PUT", vault + dpv, vaultBody},
+		{"backup policy", "PUT", vault + "/backupPolicies/p0" + dpv, fixture.DiskPolicy("PT8H", "P7D", "")},
+		{"new backup policy", "PUT", vault + "/backupPolicies/p1" + dpv, fixture.DiskPolicy("PT8H", "P7D", "")},
+	} {
+		resp, m := e.Do(c.method, c.path, c.body, testserver.AnyStatus())
+		if resp.StatusCode != 409 || testserver.ErrorCode(m) != "ResourceGroupBeingDeleted" {
+			t.Errorf("%s %s in a group being deleted: %d %v, want 409 ResourceGroupBeingDeleted", c.method, c.what, resp.StatusCode, m)
+		}
+	}
+	for _, path := range []string{rg + account, diskID + "?api-version=2024-03-02", vault + dpv} {
+		resp, m := e.Do("GET", path, nil)
+		if resp.StatusCode != 200 || m["tags"] != nil && len(m["tags"].(map[string]any)) != 0 {
+			t.Errorf("%s after refused updates: %d, tags %v (want 200, untouched)", path, resp.StatusCode, m["tags"])
+		}
+	}
+	resp, m := e.Do("GET", vault+"/backupPolicies/p0"+dpv, nil)
+	if got := fmt.Sprint(m["properties"]); resp.StatusCode != 200 || !strings.Contains(got, "/PT4H") || strings.Contains(got, "PT8H") {
+		t.Errorf("policy after a refused update: %d, schedule %v (want PT4H)", resp.StatusCode, got)
 	}
 }
