@@ -135,6 +135,20 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 		if msg := m["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "Microsoft.Authorization/roleDefinitions/write") || !strings.Contains(strings.ToLower(msg), strings.ToLower(e.rgb)) {
 			t.Fatalf("message names neither the action nor rgb: %s", msg)
 		}
+		// Authorized before the scopes' existence is checked: a group the
+		// principal may not write to answers 403 whether or not it
+		// exists, so the answer does not tell which exist; one inside
+		// rga that does not exist is a 400 naming it.
+		gone := "/subscriptions/" + e.Sub + "/resourceGroups/nosuchgroup"
+		resp, m = raw(t, e.Env, "PUT", path, e.tok, []byte(role(e.rga, gone)))
+		if resp.StatusCode != http.StatusForbidden || testserver.ErrorCode(m) != "AuthorizationFailed" {
+			t.Fatalf("role assignable at a group that does not exist, outside the principal's: want 403 AuthorizationFailed, got %s", lkJSON(t, resp, m))
+		}
+		missing := e.rga + "/providers/Microsoft.Compute/disks/nosuchdisk"
+		resp, m = raw(t, e.Env, "PUT", path, e.tok, []byte(role(missing)))
+		if resp.StatusCode != http.StatusBadRequest || testserver.ErrorCode(m) != "InvalidAssignableScope" || !strings.Contains(fmt.Sprint(m), "nosuchdisk") {
+			t.Fatalf("role assignable at a disk in rga that does not exist: want 400 InvalidAssignableScope naming it, got %s", lkJSON(t, resp, m))
+		}
 		if resp, m := raw(t, e.Env, "PUT", path, e.tok, []byte(role(e.rga))); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("role assignable at rga: %s", lkJSON(t, resp, m))
 		}

@@ -390,17 +390,30 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 	if len(p.AssignableScopes) == 0 {
 		return nil, arm.InvalidRequest("properties.assignableScopes must list at least one scope, e.g. '/subscriptions/{sub}'.")
 	}
+	invalid := func(sc string, err error) error {
+		return arm.BadRequest("InvalidAssignableScope", "properties.assignableScopes: the scope '%s' is not valid or does not exist: %v", sc, err)
+	}
+	// A custom role is written at each of its assignable scopes, as in
+	// Azure: the caller needs roleDefinitions/write on every one (403
+	// AuthorizationFailed naming it), not only where it PUTs. Every scope
+	// is authorized before any is looked up, so that a caller learns
+	// nothing of what exists where it has no access (a 400 for a scope
+	// that does not exist would tell it).
 	for _, sc := range p.AssignableScopes {
-		if err := pr.checkScope(r.HTTP.Context(), sc); err != nil {
-			return nil, arm.BadRequest("InvalidAssignableScope", "properties.assignableScopes: the scope '%s' is not valid or does not exist: %v", sc, err)
+		if sc != "/" {
+			if _, err := arm.ParseID(sc); err != nil {
+				return nil, invalid(sc, err)
+			}
 		}
-		// A custom role is written at each of its assignable scopes, as
-		// in Azure: the caller needs roleDefinitions/write on every one
-		// (403 AuthorizationFailed naming it), not only where it PUTs.
 		if pr.p.Authorize != nil {
 			if err := pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, "Microsoft.Authorization/roleDefinitions/write", sc); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, sc := range p.AssignableScopes {
+		if err := pr.checkScope(r.HTTP.Context(), sc); err != nil {
+			return nil, invalid(sc, err)
 		}
 	}
 	for _, s := range pr.Authz.Roles() {
