@@ -29,13 +29,18 @@ type sdkModule struct {
 	Version string
 }
 
-var modules = []*sdkModule{
+// pinnedModules are the modules the repository requires: the modules of
+// the default run.
+var pinnedModules = []*sdkModule{
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3", Pkg: "armdataprotection", NS: "Microsoft.DataProtection"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4", Pkg: "armrecoveryservicesbackup", NS: "Microsoft.RecoveryServices (backup)"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices", Pkg: "armrecoveryservices", NS: "Microsoft.RecoveryServices (vaults)"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots)",
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
 }
+
+// modules are the modules of this run (see selectModules).
+var modules = pinnedModules
 
 // oldModules are older majors of the SDK modules, whose example files
 // document older api-versions: the replay of EXAMPLES_MODULES=old (see the
@@ -75,6 +80,10 @@ type example struct {
 	Body     string // the function body, rewritten for the harness
 	WantLHS  string // res.BackupVaultResource or page.BackupVaultResourceList
 	WantExpr string // the documented response (a Go literal)
+	// Pinned is, for an example of an older major documenting no response
+	// (SDK generator 1), the same spec example in the pinned major (nil
+	// when it has none): see pinnedCounterparts.
+	Pinned *example
 	// WantStatus is the status the example documents (0 when it does not
 	// say): the harness follows a 202 where it documents 200.
 	WantStatus int
@@ -103,8 +112,8 @@ func (x *example) Label() string {
 }
 
 // moduleDirs fills each module's Dir from the module cache.
-func moduleDirs(repo string) error {
-	for _, m := range modules {
+func moduleDirs(repo string, ms []*sdkModule) error {
+	for _, m := range ms {
 		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", m.Path)
 		if m.Version != "" {
 			cmd = exec.Command("go", "mod", "download", "-json", m.Path+"@"+m.Version)
@@ -185,6 +194,55 @@ var (
 	// pkg.NewXClient("<subscription id>", cred, nil) or pkg.NewXClient(cred, nil).
 	reGen1Client = regexp.MustCompile(`(\.New[A-Za-z]*Client)\(("[^"]*", )?cred, nil\)`)
 )
+
+// pinnedCounterparts gives each example documenting no response (those of
+// SDK generator 1, in the older majors of EXAMPLES_MODULES=old) the same
+// spec example (same example file of azure-rest-api-specs) in the pinned
+// major, classified. Spec examples keep their file names across
+// api-versions, and the pinned one documents the response: an example is
+// out of scope when its counterpart is (the datasource type of a policy,
+// job or backup instance is in the documented response only), and the
+// prerequisites read what the counterpart documents (doc) where they make
+// the state the example's author had (a backup in progress, a reached
+// quota).
+func pinnedCounterparts(repo string, xs []*example) error {
+	need := false
+	for _, x := range xs {
+		need = need || x.WantExpr == "" && x.Mod.Version != ""
+	}
+	if !need {
+		return nil
+	}
+	if err := moduleDirs(repo, pinnedModules); err != nil {
+		return err
+	}
+	byName := map[string]*example{}
+	for _, m := range pinnedModules {
+		ys, err := parseExamples(m)
+		if err != nil {
+			return fmt.Errorf("%s: %v", m.Path, err)
+		}
+		for _, y := range ys {
+			y.classify()
+			byName[y.Name()] = y
+		}
+	}
+	for _, x := range xs {
+		if x.WantExpr == "" && x.Mod.Version != "" {
+			x.Pinned = byName[x.Name()]
+		}
+	}
+	return nil
+}
+
+// doc is the documented response the prerequisites read: the example's
+// own, or for one documenting none its pinned counterpart's.
+func (x *example) doc() string {
+	if x.WantExpr == "" && x.Pinned != nil {
+		return x.Pinned.WantExpr
+	}
+	return x.WantExpr
+}
 
 // parseExamples reads the module's example functions.
 func parseExamples(m *sdkModule) ([]*example, error) {

@@ -201,6 +201,12 @@ func (p *prereqs) create(xs []*example) {
 			}
 		}
 	}
+	createdPolicies := map[string]bool{} // "rg/vault/policy" of the policies the creates make
+	for _, x := range xs {
+		if x.Mod.Pkg == "armrecoveryservicesbackup" && x.Phase == 1 && x.Args["policyName"] != "" {
+			createdPolicies[strings.ToLower(x.Args["resourceGroupName"]+"/"+x.Args["vaultName"]+"/"+x.Args["policyName"])] = true
+		}
+	}
 	for _, x := range xs {
 		rg := x.Args["resourceGroupName"]
 		if rg != "" {
@@ -234,6 +240,16 @@ func (p *prereqs) create(xs []*example) {
 			if m := reIntentPolicy.FindStringSubmatch(x.Source); m != nil && !strings.EqualFold(m[1], "DefaultPolicy") {
 				intentPolicies = append(intentPolicies, [3]string{rg, x.Args["vaultName"], m[1]})
 			}
+		}
+		// A policy an example reads, updates or deletes without
+		// documenting it (SDK generator 1: the older majors document no
+		// response, and their one create example per method may make
+		// another policy) exists as a copy of the vault's DefaultPolicy,
+		// as in the author's vault.
+		if pol := x.Args["policyName"]; x.Mod.Pkg == "armrecoveryservicesbackup" && x.WantExpr == "" && x.Phase != 1 && pol != "" && rg != "" &&
+			!strings.EqualFold(pol, "DefaultPolicy") && !createdPolicies[strings.ToLower(rg+"/"+x.Args["vaultName"]+"/"+pol)] {
+			createdPolicies[strings.ToLower(rg+"/"+x.Args["vaultName"]+"/"+pol)] = true
+			intentPolicies = append(intentPolicies, [3]string{rg, x.Args["vaultName"], pol})
 		}
 		// A name-availability example documenting that the name is taken
 		// needs the vault of that name.
@@ -935,13 +951,13 @@ func (p *prereqs) heldBackups(xs []*example) {
 		if m := reStartWindow.FindStringSubmatch(x.Body); m != nil {
 			from, err1 := time.Parse("2006-01-02 15:04:05", strings.TrimSuffix(strings.TrimSuffix(m[1], " AM"), " PM"))
 			to, err2 := time.Parse("2006-01-02 15:04:05", strings.TrimSuffix(strings.TrimSuffix(m[2], " AM"), " PM"))
-			for _, j := range documentedJobs(x.WantExpr) {
+			for _, j := range documentedJobs(x.doc()) {
 				if err1 == nil && err2 == nil && !j.start.IsZero() && !j.start.Before(from) && !j.start.After(to) && (at[v].IsZero() || j.start.Before(at[v])) {
 					at[v] = j.start
 				}
 			}
 		}
-		for _, j := range documentedJobs(x.WantExpr) {
+		for _, j := range documentedJobs(x.doc()) {
 			if j.operation == "Backup" && j.status == "InProgress" && j.entity != "" {
 				held[v] = j.entity
 				if id := x.Args["jobName"]; id != "" {
