@@ -84,8 +84,11 @@ type pack struct {
 	inRun   bool    // its entries are in a run of the disk index
 	entries []entry // while open, uploading or in the memory table (nil afterwards: see packEntries)
 	buf     []byte  // records while not durable
-	done    chan struct{}
-	err     error
+	// owned: a Tail writes past len(buf) (the pack is in no open list);
+	// sealReq: a Flush waits for it, so its owner seals it when done.
+	owned, sealReq bool
+	done           chan struct{}
+	err            error
 }
 
 type loc struct {
@@ -136,7 +139,7 @@ type Store struct {
 	listStarts, listDone uint64
 	packs                []*pack
 	byKey                map[string]*pack
-	cur                  *pack
+	open                 []*pack // open packs no Tail owns; addRun fills the last
 	free                 [][]byte
 	writers              map[*Writer]struct{}
 	marking              int
@@ -768,11 +771,24 @@ func (s *Store) getBuf() []byte {
 	return blob.AlignedBuf(s.packCap())[:0]
 }
 
-// sealLocked closes the open pack for writing; the caller uploads it.
-func (s *Store) sealLocked() *pack {
-	p := s.cur
-	s.cur = nil
+// sealLocked closes open pack p for writing; the caller uploads it.
+func (s *Store) sealLocked(p *pack) *pack {
+	s.unlistLocked(p)
 	p.state = packUploading
+	return p
+}
+
+// unlistLocked takes p out of the open packs addRun and Tail pick from.
+func (s *Store) unlistLocked(p *pack) {
+	if i := slices.Index(s.open, p); i >= 0 {
+		s.open = slices.Delete(s.open, i, i+1)
+	}
+}
+
+// newOpenLocked starts an open pack (in no open list yet).
+func (s *Store) newOpenLocked() *pack {
+	p := &pack{key: newPackKey(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
+	s.addPackLocked(p)
 	return p
 }
 
@@ -1292,29 +1308,26 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 				continue
 			}
 		}
-		p := s.cur
+		var p *pack
+		if k := len(s.open); k > 0 {
+			p = s.open[k-1]
+		}
 		if p != nil && len(p.entries) > 0 && s.sealDue(p, s.padFor(len(p.buf), r)+len(r.enc)) {
-			full = append(full, s.sealLocked()) // r would not fit with the header
+			full = append(full, s.sealLocked(p)) // r would not fit with the header
 			p = nil
 		}
 		if p == nil {
-			p = &pack{key: newPackKey(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
-			s.addPackLocked(p)
-			s.cur = p
+			p = s.newOpenLocked()
+			s.open = append(s.open, p)
 		}
 		if pad := s.padFor(len(p.buf), r); pad > 0 {
 			p.buf = append(p.buf, make([]byte, pad)...)
 		}
 		off := len(p.buf)
 		p.buf = append(p.buf, r.enc...)
-		e := entry{id: r.id, kind: r.kind, off: uint32(off), slen: uint32(len(r.enc)), plen: r.plen, crc: r.crc}
-		p.entries = append(p.entries, e)
-		p.n++
-		s.nchunks++
-		s.mem[r.id] = loc{pack: p.idx, kind: r.kind, off: e.off, slen: e.slen, plen: r.plen, crc: r.crc}
-		due = w.refLocked(r.id, p) || due
+		due = w.indexLocked(p, r, off) || due
 		if len(p.buf) >= s.packSize {
-			full = append(full, s.sealLocked())
+			full = append(full, s.sealLocked(p))
 		}
 		n[i] = len(r.enc)
 	}
@@ -1326,6 +1339,19 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 		w.spill()
 	}
 	return nil
+}
+
+// indexLocked enters record r, which lies at off in open pack p, in the
+// pack's header and the index, and references it; s.mu is held. It
+// reports whether the writer's references are due to be spilled.
+func (w *Writer) indexLocked(p *pack, r record, off int) bool {
+	s := w.s
+	e := entry{id: r.id, kind: r.kind, off: uint32(off), slen: uint32(len(r.enc)), plen: r.plen, crc: r.crc}
+	p.entries = append(p.entries, e)
+	p.n++
+	s.nchunks++
+	s.mem[r.id] = loc{pack: p.idx, kind: r.kind, off: e.off, slen: e.slen, plen: r.plen, crc: r.crc}
+	return w.refLocked(r.id, p)
 }
 
 // alignRaw is the size from which a raw record of an unencrypted store
@@ -1359,18 +1385,19 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 	w.deps = make(map[*pack]struct{})
 	w.mu.Unlock()
-	var seal *pack
-	if s.cur != nil {
-		for _, p := range deps {
-			if p == s.cur {
-				seal = s.sealLocked()
-				break
-			}
+	var seal []*pack
+	for _, p := range deps {
+		switch {
+		case p.state != packOpen:
+		case p.owned:
+			p.sealReq = true // its Tail's owner seals it
+		default:
+			seal = append(seal, s.sealLocked(p))
 		}
 	}
 	s.mu.Unlock()
-	if seal != nil {
-		s.startUpload(seal)
+	for _, p := range seal {
+		s.startUpload(p)
 	}
 	var errs []error
 	for _, p := range deps {

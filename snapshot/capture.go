@@ -141,16 +141,11 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		pool.Add(1)
 		go func() {
 			defer pool.Done()
-			b := capBatch{buf: blob.AlignedBuf(batchBlocks * BlockSize)} // aligned: direct reads land in it
+			var buf []byte // for a store without tails (Writer.Tail)
 			var st runScratch
 			for j := range jobs {
 				if wctx.Err() == nil {
-					b.capJob, b.hole = j, [batchBlocks]bool{}
-					err := readRun(src, ranger, size, &b)
-					if err == nil {
-						err = r.storeRun(wctx, w, &b, &st, &c)
-					}
-					if err != nil {
+					if err := r.captureRun(wctx, src, ranger, size, w, j, &buf, &st, &c); err != nil {
 						fail(err)
 					}
 				}
@@ -284,6 +279,37 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 	return m, m.Stats, nil
 }
 
+// captureRun reads a job's blocks and stores the new ones. The blocks are
+// read straight into the end of an open pack (chunk.Writer.Tail), in as
+// many runs as packs it takes, so the raw ones are stored where the read
+// put them; a store without tails gets them read into *buf.
+func (r *Repository) captureRun(ctx context.Context, src Source, ranger DataRanger, size int64, w *chunk.Writer,
+	j capJob, buf *[]byte, st *runScratch, c *counters) error {
+	for done := 0; done < j.n; {
+		b := capBatch{capJob: j}
+		b.first += done
+		t := w.Tail(BlockSize, j.n-done)
+		if t != nil {
+			b.n, b.buf = t.Units(), t.Buf()
+		} else {
+			if *buf == nil {
+				*buf = blob.AlignedBuf(batchBlocks * BlockSize) // aligned: direct reads land in it
+			}
+			b.n, b.buf = j.n-done, *buf
+		}
+		err := readRun(src, ranger, size, &b)
+		if err == nil {
+			err = r.storeRun(ctx, w, t, &b, st, c)
+		}
+		t.Release()
+		if err != nil {
+			return err
+		}
+		done += b.n
+	}
+	return nil
+}
+
 // capBatch is a capture job with its blocks read into buf.
 type capBatch struct {
 	capJob
@@ -340,8 +366,9 @@ type runScratch struct {
 	enc    []byte // the encoded records (chunk.Writer.PutRun)
 }
 
-// storeRun hashes a batch's blocks and stores the new ones as one run.
-func (r *Repository) storeRun(ctx context.Context, w *chunk.Writer, b *capBatch, st *runScratch, c *counters) error {
+// storeRun hashes a batch's blocks and stores the new ones as one run (in
+// place when t, the tail they were read into, is not nil).
+func (r *Repository) storeRun(ctx context.Context, w *chunk.Writer, t *chunk.Tail, b *capBatch, st *runScratch, c *counters) error {
 	zeroBlock := func(k int, n int64) {
 		old := b.entries[b.first+k]
 		if !old.IsZero() && b.parent != nil {
@@ -370,7 +397,13 @@ func (r *Repository) storeRun(ctx context.Context, w *chunk.Writer, b *capBatch,
 		st.at = append(st.at, k)
 	}
 	st.stored = slices.Grow(st.stored[:0], len(st.ids))[:len(st.ids)]
-	if err := w.PutRun(ctx, st.ids, st.blocks, st.stored, &st.enc); err != nil {
+	put := w.PutRun
+	if t != nil {
+		put = func(ctx context.Context, ids []chunk.ID, data [][]byte, stored []int, scratch *[]byte) error {
+			return w.PutTail(ctx, t, ids, data, stored, scratch)
+		}
+	}
+	if err := put(ctx, st.ids, st.blocks, st.stored, &st.enc); err != nil {
 		return fmt.Errorf("put chunks at %d: %w", b.off, err)
 	}
 	for i, id := range st.ids {

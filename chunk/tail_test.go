@@ -1,0 +1,129 @@
+package chunk_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/chunk"
+)
+
+// Blocks read into a Tail are stored where they lie: compressible and raw
+// ones, a short last one, a duplicate and a skipped (zero) block between
+// them all read back, after a reopen too, and verify finds the pack sound.
+// A Flush that needs a pack a Tail owns waits for the Tail to end; an
+// encrypted store offers no tails; chunks not in the tail are refused.
+func TestTailStoresInPlace(t *testing.T) {
+	ctx := context.Background()
+	be := localBackend(t)
+	s, err := chunk.Open(ctx, be, t.TempDir(), chunk.Options{PackSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bs = 64 << 10
+	w := s.NewWriter()
+	defer w.Close()
+	dup := randBytes(bs, 9)
+	if _, _, err := w.Put(ctx, dup); err != nil {
+		t.Fatal(err)
+	}
+	tl := w.Tail(bs, 8)
+	if tl == nil || tl.Units() != 8 || !blob.Aligned(tl.Buf()) || len(tl.Buf()) != 8*bs {
+		t.Fatalf("tail of 8 blocks in an empty pack: %v", tl)
+	}
+	buf := tl.Buf()
+	blocks := map[int][]byte{0: textBytes(bs, 1), 1: randBytes(bs, 1), 3: randBytes(bs, 2), 4: dup,
+		5: randBytes(bs, 3), 6: textBytes(bs, 2), 7: randBytes(20000, 4)} // 2: zeros, skipped
+	var ids []chunk.ID
+	var data, want [][]byte
+	for k := range 8 {
+		b, ok := blocks[k]
+		if !ok {
+			continue
+		}
+		p := buf[k*bs : k*bs+len(b)]
+		copy(p, b)
+		ids = append(ids, s.Sum(b))
+		data = append(data, p)
+		want = append(want, b)
+	}
+	stored := make([]int, len(ids))
+	var scratch []byte
+	if err := w.PutTail(ctx, tl, ids, data, stored, &scratch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ids {
+		switch raw := i == 1 || i == 2 || i == 4 || i == 6; {
+		case bytes.Equal(want[i], dup):
+			if stored[i] != 0 {
+				t.Fatalf("the duplicate added %d bytes", stored[i])
+			}
+		case raw && stored[i] != len(want[i]), !raw && (stored[i] == 0 || stored[i] >= len(want[i])/2):
+			t.Fatalf("chunk %d stored as %d bytes of %d", i, stored[i], len(want[i]))
+		}
+	}
+	check := func(s *chunk.Store) {
+		t.Helper()
+		for i, id := range ids {
+			got, err := s.Get(ctx, id, nil)
+			if err != nil || !bytes.Equal(got, want[i]) {
+				t.Fatalf("chunk %d reads back wrong: %v", i, err)
+			}
+		}
+	}
+	check(s) // from the open pack
+
+	// Another writer's Flush waits for the tail that owns its chunk's pack.
+	w2 := s.NewWriter()
+	defer w2.Close()
+	other := randBytes(bs, 10)
+	if _, _, err := w2.Put(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	tl = w.Tail(bs, 1)
+	last := randBytes(bs, 11)
+	copy(tl.Buf(), last)
+	flushed := make(chan error, 1)
+	go func() { flushed <- w2.Flush(ctx) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("flush returned (%v) while a tail owned its pack", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := w.PutTail(ctx, tl, []chunk.ID{s.Sum(last)}, [][]byte{tl.Buf()[:bs]}, make([]int, 1), &scratch); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-flushed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("flush still waits after the tail ended")
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids, want = append(ids, s.Sum(other), s.Sum(last)), append(want, other, last)
+	// Chunks that do not lie in the tail are refused.
+	tl = w.Tail(bs, 2)
+	stray := randBytes(bs, 12)
+	if err := w.PutTail(ctx, tl, []chunk.ID{s.Sum(stray)}, [][]byte{stray}, make([]int, 1), &scratch); err == nil || s.Has(s.Sum(stray)) {
+		t.Fatalf("a chunk outside the tail: err %v, stored %v", err, s.Has(s.Sum(stray)))
+	}
+	st, err := s.Verify(ctx, chunk.VerifyOptions{}, func(b chunk.BadChunk) { t.Errorf("verify: %+v", b) })
+	if err != nil || st.Chunks != len(ids) {
+		t.Fatalf("verify: %+v, %v", st, err)
+	}
+	s.Close()
+	check(openSmall(t, be, t.TempDir()))
+
+	enc := open(t, localBackend(t), t.TempDir(), bytes.Repeat([]byte{7}, 32))
+	ew := enc.NewWriter()
+	defer ew.Close()
+	if tl := ew.Tail(bs, 4); tl != nil {
+		t.Fatal("an encrypted store offered a tail")
+	}
+}
