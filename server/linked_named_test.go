@@ -24,6 +24,8 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 		return "/subscriptions/" + e.Sub + "/resourceGroups/" + rg + "/providers/" + typ + "/" + name
 	}
 	des := func(rg string) string { return in(rg, "Microsoft.Compute/diskEncryptionSets", "des1") }
+	access := func(rg string) string { return in(rg, "Microsoft.Compute/diskAccesses", "da1") }
+	diskAccess := func(id string) string { return fmt.Sprintf(`"diskAccessId":%q`, id) }
 	nic := func(rg string) string { return in(rg, "Microsoft.Network/networkInterfaces", "nic1") }
 	subnet := func(rg string) string { return in(rg, "Microsoft.Network/virtualNetworks", "vnet1/subnets/default") }
 	uami := func(rg string) string { return in(rg, "Microsoft.ManagedIdentity/userAssignedIdentities", "id1") }
@@ -76,14 +78,17 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 	const assign = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 	cases := []linkedCase{
 		{name: "disk encryption set", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/disks/e1" + cv, body: diskBody(encryption(des("rgb"))),
-			action: "Microsoft.Compute/disks/write", scope: e.rga + "/providers/Microsoft.Compute/disks/e1", linkedAction: desRead, linkedScope: des("rgb"),
-			okPath: e.rga + "/providers/Microsoft.Compute/disks/e1" + cv, okBody: diskBody(encryption(des("rga")))},
+			action: "Microsoft.Compute/disks/write", scope: e.rga + "/providers/Microsoft.Compute/disks/e1", linkedAction: desRead, linkedScope: des("rgb")},
 		{name: "disk confidential VM encryption set", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/disks/e2" + cv, body: diskBody(secure(des("rgb"))),
 			linkedAction: desRead, linkedScope: des("rgb")},
 		{name: "disk PATCH encryption set", method: "PATCH", path: e.diskA + cv, body: `{"properties":{` + encryption(des("rgb")) + `}}`,
-			linkedAction: desRead, linkedScope: des("rgb"), okPath: e.diskA + cv, okBody: `{"properties":{` + encryption(des("rga")) + `}}`},
+			linkedAction: desRead, linkedScope: des("rgb")},
 		{name: "snapshot encryption set", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, body: snapBody(encryption(des("rgb"))),
-			linkedAction: desRead, linkedScope: des("rgb"), okPath: e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, okBody: snapBody(encryption(des("rga")))},
+			linkedAction: desRead, linkedScope: des("rgb")},
+		{name: "disk access", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/disks/e4" + cv, body: diskBody(diskAccess(access("rgb"))),
+			linkedAction: "Microsoft.Compute/diskAccesses/read", linkedScope: access("rgb")},
+		{name: "snapshot PATCH disk access", method: "PATCH", path: e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, body: `{"properties":{` + diskAccess(access("rgb")) + `}}`,
+			linkedAction: "Microsoft.Compute/diskAccesses/read", linkedScope: access("rgb")},
 		{name: "snapshot PATCH encryption set", method: "PATCH", path: e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, body: `{"properties":{` + secure(des("rgb")) + `}}`,
 			linkedAction: desRead, linkedScope: des("rgb")},
 		{name: "VM network interface", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/virtualMachines/n1" + vv, body: vmBody(nic("rgb")),
@@ -116,9 +121,45 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 			linkedAction: "Microsoft.Network/virtualNetworks/read,Microsoft.Network/virtualNetworks/subnets/join/action",
 			linkedScope:  in("rgb", "Microsoft.Network/virtualNetworks", "vnet1") + "," + subnet("rgb")},
 	}
+	// The snapshot the PATCH cases name.
+	if resp, m := raw(t, e.Env, "PUT", e.rga+"/providers/Microsoft.Compute/snapshots/e3"+cv, e.tok, []byte(snapBody(`"incremental":false`))); resp.StatusCode >= 300 {
+		t.Fatalf("create snapshot e3: %s", lkJSON(t, resp, m))
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { e.checkLinked(t, c) })
 	}
+
+	// Where the principal may read them, the disk encryption sets and disk
+	// accesses a disk or snapshot names must exist: Safehold serves none,
+	// so naming one is a 400 naming it (Azure's answer for one that does
+	// not exist), and nothing is created or changed.
+	t.Run("named sets and accesses exist", func(t *testing.T) {
+		for _, c := range []struct{ what, method, path, body, target, id string }{
+			{"disk encryption set", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(encryption(des("rga"))), "properties.encryption.diskEncryptionSetId", des("rga")},
+			{"confidential VM encryption set", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(secure(des("rga"))), "properties.securityProfile.secureVMDiskEncryptionSetId", des("rga")},
+			{"disk access", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(diskAccess(access("rga"))), "properties.diskAccessId", access("rga")},
+			{"disk PATCH encryption set", "PATCH", e.diskA + cv, `{"properties":{` + encryption(des("rga")) + `}}`, "properties.encryption.diskEncryptionSetId", des("rga")},
+			{"snapshot encryption set", "PUT", e.rga + "/providers/Microsoft.Compute/snapshots/e6" + cv, snapBody(encryption(des("rga"))), "properties.encryption.diskEncryptionSetId", des("rga")},
+			{"snapshot PATCH disk access", "PATCH", e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, `{"properties":{` + diskAccess(access("rga")) + `}}`, "properties.diskAccessId", access("rga")},
+			{"not an id", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(diskAccess("da1")), "properties.diskAccessId", "da1"},
+			{"not a string", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(`"encryption":{"diskEncryptionSetId":42}`), "properties.encryption.diskEncryptionSetId", "42"},
+		} {
+			resp, m := raw(t, e.Env, c.method, c.path, e.tok, []byte(c.body))
+			if resp.StatusCode != http.StatusBadRequest || testserver.Field(m, "error.target") != c.target || !strings.Contains(fmt.Sprint(testserver.Field(m, "error.message")), c.id) {
+				t.Errorf("%s: want 400 about %s naming %s, got %s", c.what, c.target, c.id, lkJSON(t, resp, m))
+			}
+		}
+		for _, path := range []string{e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, e.rga + "/providers/Microsoft.Compute/snapshots/e6" + cv} {
+			if resp, m := raw(t, e.Env, "GET", path, e.tok, nil); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s after a refused PUT: %s", path, lkJSON(t, resp, m))
+			}
+		}
+		for _, path := range []string{e.diskA + cv, e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv} {
+			if resp, m := raw(t, e.Env, "GET", path, e.tok, nil); resp.StatusCode != http.StatusOK || strings.Contains(fmt.Sprint(m), "des1") || strings.Contains(fmt.Sprint(m), "da1") {
+				t.Errorf("%s after a refused PATCH: %s", path, lkJSON(t, resp, m))
+			}
+		}
+	})
 
 	// A custom role is written at each of its assignable scopes: the
 	// principal may write roles in rga only.

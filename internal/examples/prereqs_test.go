@@ -806,7 +806,7 @@ func (p *prereqs) dpVault(rg, name string) {
 }
 
 // shapedDisk creates an empty 1 GiB disk in a region, in the shape's zone,
-// reachable through a disk access only when the shape has private access.
+// allowing private access only when the shape has private access.
 func (p *prereqs) shapedDisk(rg, name, location string, sh vmShape) string {
 	c, err := armcompute.NewDisksClient(p.e.Sub, p.e.Cred, p.e.Opts)
 	if err != nil {
@@ -818,8 +818,9 @@ func (p *prereqs) shapedDisk(rg, name, location string, sh vmShape) string {
 		d.Zones = []*string{to.Ptr(sh.zone)}
 	}
 	if sh.private {
+		// (without a disk access: Safehold serves none, and refuses a
+		// disk naming one)
 		d.Properties.NetworkAccessPolicy = to.Ptr(armcompute.NetworkAccessPolicyAllowPrivate)
-		d.Properties.DiskAccessID = to.Ptr("/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/diskAccesses/" + name + "-access")
 	}
 	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, d, nil)
 	if err == nil {

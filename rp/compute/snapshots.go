@@ -86,12 +86,12 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 	ctx := r.HTTP.Context()
 	id := snapshotID(r)
 	settings, _ := settingsOf(r.Body, snapshotSettings)
-	links := settingsLinks(settings)
+	var source arm.Link
 	if in.Properties != nil && in.Properties.CreationData != nil {
 		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
-		links = append(links, readLink(in.Properties.CreationData.SourceResourceID))
+		source = readLink(in.Properties.CreationData.SourceResourceID)
 	}
-	if err := r.CheckLinked(links...); err != nil {
+	if err := pr.checkSettings(r, settings, source); err != nil {
 		return nil, err
 	}
 	if err := pr.checkPutTarget(ctx, id, r.Param("snapshotName"), "snapshot"); err != nil {
@@ -225,7 +225,7 @@ func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) er
 
 func (pr *Provider) patchSnapshot(r *arm.Request, in snapshotInput) (*arm.Response, error) {
 	settings, _ := settingsOf(r.Body, snapshotSettings)
-	if err := r.CheckLinked(settingsLinks(settings)...); err != nil {
+	if err := pr.checkSettings(r, settings); err != nil {
 		return nil, err
 	}
 	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))

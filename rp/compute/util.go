@@ -71,25 +71,64 @@ func readLink(id string) arm.Link {
 	return arm.Link{Action: rid.Type() + "/read", Scope: rid.String()}
 }
 
-// settingsLinks are the links of the settings a disk or snapshot PUT or
-// PATCH keeps: the disk encryption sets it names (encryption's and
-// securityProfile's), which the caller must be allowed to read, as in
-// Azure.
-func settingsLinks(s compute.Settings) []arm.Link {
-	var links []arm.Link
-	for _, f := range [][2]string{{"encryption", "diskEncryptionSetId"}, {"securityProfile", "secureVMDiskEncryptionSetId"}} {
-		var m map[string]any
-		if json.Unmarshal(s[f[0]], &m) != nil {
-			continue
-		}
-		if id, ok := m[f[1]].(string); ok {
-			links = append(links, arm.LinkTo(diskEncryptionSetRead, id))
-		}
-	}
-	return links
+// settingRefs are the resources a disk or snapshot PUT or PATCH may name
+// in the settings it keeps: the disk encryption sets (encryption's and
+// securityProfile's) and the disk access (private links).
+var settingRefs = []struct {
+	field, key, typ, what string // settings key (or ""), field in it, resource type, Azure's name of it
+}{
+	{"encryption", "diskEncryptionSetId", "Microsoft.Compute/diskEncryptionSets", "DiskEncryptionSet"},
+	{"securityProfile", "secureVMDiskEncryptionSetId", "Microsoft.Compute/diskEncryptionSets", "DiskEncryptionSet"},
+	{"", "diskAccessId", "Microsoft.Compute/diskAccesses", "DiskAccess"},
 }
 
-const diskEncryptionSetRead = "Microsoft.Compute/diskEncryptionSets/read"
+// checkSettings checks what settings s of a disk or snapshot PUT or PATCH
+// name, as Azure does: first that the caller may read each (linked access,
+// 403, with the request's other links more), then that each exists (400
+// naming it, Azure's "DiskEncryptionSet '...' was not found."), so that
+// a caller learns nothing of what exists where it has no access. Safehold
+// serves no disk encryption sets or disk accesses, so a body that names
+// one is refused, as Azure refuses one that does not exist.
+func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, more ...arm.Link) error {
+	type named struct{ path, id, typ, what string }
+	var refs []named
+	links := more
+	for _, f := range settingRefs {
+		raw, path := s[f.key], "properties."+f.key
+		if f.field != "" {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(s[f.field], &m) != nil {
+				continue
+			}
+			raw, path = m[f.key], "properties."+f.field+"."+f.key
+		}
+		if len(raw) == 0 || string(raw) == "null" {
+			continue
+		}
+		var id string
+		if json.Unmarshal(raw, &id) != nil {
+			return arm.BadRequestAt(path, "InvalidParameter", "%s must be the resource id of a %s (a string), not %s.", path, f.what, raw)
+		}
+		refs = append(refs, named{path, id, f.typ, f.what})
+		links = append(links, arm.LinkTo(f.typ+"/read", id))
+	}
+	if err := r.CheckLinked(links...); err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		rid, err := arm.ParseID(ref.id)
+		ok := err == nil && rid.IsType(ref.typ)
+		if ok {
+			if ok, err = resource.Exists(r.HTTP.Context(), pr.p.Store, rid.String()); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return arm.BadRequestAt(ref.path, "BadRequest", "%s '%s' was not found.", ref.what, ref.id)
+		}
+	}
+	return nil
+}
 
 // vmLinks are the links of the profiles a VM PUT keeps, which the caller
 // must be allowed to use, as in Azure: each network interface its

@@ -648,9 +648,6 @@ func TestSDKPointOfZonalPrivateVM(t *testing.T) {
 		d := armcompute.Disk{Location: to.Ptr("westus"), Zones: to.SliceOfPtrs(zones...), Properties: &armcompute.DiskProperties{
 			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1),
 			NetworkAccessPolicy: to.Ptr(policy)}}
-		if policy == armcompute.NetworkAccessPolicyAllowPrivate {
-			d.Properties.DiskAccessID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/diskAccesses/da1")
-		}
 		p, err := cf.NewDisksClient().BeginCreateOrUpdate(ctx, "vmrg", name, d, nil)
 		if err != nil {
 			t.Fatal(err)
