@@ -69,11 +69,20 @@ func Errorf(status int, code, format string, args ...any) *Error {
 // As finds the CloudError that err stands for and sets *target to it: an
 // *Error in err's chain as it is, or a domain *failure.Error with the status
 // of its kind (Invalid 400, NotFound 404, Conflict 409, Unauthenticated 401,
-// Forbidden 403). It reports false for any other error (an internal one).
-// Handlers and the operation runner use it instead of errors.As, so the
-// domain's errors reach the wire unchanged in code and message.
+// Forbidden 403), or an error that says it passes (an Unavailable method
+// returning true: the store's ErrUnavailable, a database out of reach or a
+// statement past its timeout) as 503 ServiceUnavailable, which the router
+// answers with Retry-After. It reports false for any other error (an
+// internal one). Handlers and the operation runner use it instead of
+// errors.As, so the domain's errors reach the wire unchanged in code and
+// message.
 func As(err error, target **Error) bool {
 	if errors.As(err, target) {
+		return true
+	}
+	var u interface{ Unavailable() bool }
+	if errors.As(err, &u) && u.Unavailable() {
+		*target = Errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The service's metadata database is unavailable or did not answer in time. Retry the request.")
 		return true
 	}
 	var fe *failure.Error

@@ -47,3 +47,24 @@ func TestDomainErrorsBecomeCloudErrors(t *testing.T) {
 		t.Fatal("a plain error became a CloudError")
 	}
 }
+
+// unavailableErr is an error that passes, as the store's ErrUnavailable.
+type unavailableErr struct{}
+
+func (unavailableErr) Error() string     { return "database unavailable" }
+func (unavailableErr) Unavailable() bool { return true }
+
+// An error that says it passes (the store's ErrUnavailable: the database
+// is out of reach, a statement timed out) is a 503 with Retry-After, never
+// a 500.
+func TestUnavailableErrorIs503WithRetryAfter(t *testing.T) {
+	rt := NewRouter()
+	rt.Handle("PUT", "/subscriptions/{subscriptionId}/things", func(r *Request) (*Response, error) {
+		return nil, fmt.Errorf("put thing: %w: %w", unavailableErr{}, errors.New("statement timeout"))
+	})
+	w := httptest.NewRecorder()
+	rt.ServeHTTP(w, httptest.NewRequest("PUT", "/subscriptions/s1/things?api-version=2024-01-01", strings.NewReader("{}")))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), `"code":"ServiceUnavailable"`) {
+		t.Fatalf("wire: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+}

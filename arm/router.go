@@ -696,6 +696,8 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 		if !As(err, &ae) {
 			rt.Logger.Error("request failed", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
 			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id"))
+		} else if ae.Status == http.StatusServiceUnavailable {
+			rt.Logger.Warn("request failed, retryable", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
 		}
 		WriteError(w, ae)
 		return ae.Status
@@ -718,10 +720,13 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 	return writeJSON(w, resp.Status, resp.Body)
 }
 
-// WriteError writes a CloudError.
+// WriteError writes a CloudError (a 503 with Retry-After, unless set).
 func WriteError(w http.ResponseWriter, e *Error) {
 	if e.Status == 0 {
 		e.Status = http.StatusInternalServerError
+	}
+	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, e.Status, errorEnvelope{Error: e})
 }

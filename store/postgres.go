@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	neturl "net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -59,12 +60,13 @@ var postgresMigrations embed.FS
 // wake-ups) plus the epoch, and the same conformance suite checks it on
 // SQLite and PostgreSQL.
 type Postgres struct {
-	// Get, List, GetTask and GetTaskByKey read on the pool, outside any
-	// transaction (no cache: other replicas write too).
-	pgReader
 	pool   *pgxpool.Pool
 	clk    clock.Clock
 	lockID int64 // advisory lock key of this schema's writers
+	// stmtTimeout bounds each statement of the writer's transactions
+	// (writer_statement_timeout in the URL; 0: none).
+	stmtTimeout time.Duration
+	hook        atomic.Pointer[func(stage string)] // tests: called at the writer's stages
 
 	// The writer: Updates queue in writes; it runs them in groups (see
 	// Update) on one connection at a time, with wctx, until closing.
@@ -92,13 +94,29 @@ func IsPostgresURL(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
+// DefaultWriterStatementTimeout bounds each statement of the writer's
+// transactions unless the store URL's writer_statement_timeout says
+// otherwise.
+const DefaultWriterStatementTimeout = 30 * time.Second
+
 // OpenPostgres connects to the database at url (a postgres:// URL; libpq
 // parameters such as sslmode and search_path may be given as query
 // parameters) and applies the embedded migrations. clk stamps Created and
 // Updated; nil means the real clock.
+//
+// The URL's writer_statement_timeout (a Go duration such as 10s; 0 for
+// none; DefaultWriterStatementTimeout if absent) bounds each statement of
+// the writer's transactions, the wait for the writers' lock included: a
+// stuck statement (a row locked by hand, a replica stopped while it held
+// the lock) fails the Updates it holds up with ErrUnavailable instead of
+// hanging every write.
 func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, error) {
 	if clk == nil {
 		clk = clock.Real{}
+	}
+	url, timeout, err := pgWriterTimeout(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store URL: %w", err)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -111,7 +129,7 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
-	p := &Postgres{pgReader: pgReader{pool}, pool: pool, clk: clk,
+	p := &Postgres{pool: pool, clk: clk, stmtTimeout: timeout,
 		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	var schema string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
@@ -129,6 +147,30 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	p.wctx, p.wcancel = context.WithCancel(context.Background())
 	go p.writer()
 	return p, nil
+}
+
+// pgWriterTimeout takes the writer_statement_timeout parameter out of a
+// store URL (it is Safehold's, not the database's).
+func pgWriterTimeout(raw string) (string, time.Duration, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "", 0, err
+	}
+	q := u.Query()
+	v, ok := q["writer_statement_timeout"]
+	if !ok {
+		return raw, DefaultWriterStatementTimeout, nil
+	}
+	d, err := time.ParseDuration(v[0])
+	if v[0] == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || d < 0 {
+		return "", 0, fmt.Errorf("writer_statement_timeout %q: want a duration such as 30s (0 for none)", v[0])
+	}
+	q.Del("writer_statement_timeout")
+	u.RawQuery = q.Encode()
+	return u.String(), d, nil
 }
 
 func (p *Postgres) migrate(ctx context.Context, schema string) error {
@@ -188,6 +230,98 @@ type pgQuerier interface {
 }
 
 type pgReader struct{ q pgQuerier }
+
+// Get, List, GetTask and GetTaskByKey read on the pool, outside any
+// transaction (no cache: other replicas write too), each on a connection
+// of its own (see onConn).
+
+func (p *Postgres) Get(ctx context.Context, kind, key string) (d Doc, err error) {
+	err = p.onConn(ctx, func(q *pgxpool.Conn) error { d, err = (pgReader{q}).Get(ctx, kind, key); return err })
+	return d, err
+}
+
+func (p *Postgres) List(ctx context.Context, kind string, lq ListQuery) (docs []Doc, err error) {
+	err = p.onConn(ctx, func(q *pgxpool.Conn) error { docs, err = (pgReader{q}).List(ctx, kind, lq); return err })
+	return docs, err
+}
+
+func (p *Postgres) GetTask(ctx context.Context, id string) (t Task, err error) {
+	err = p.onConn(ctx, func(q *pgxpool.Conn) error { t, err = (pgReader{q}).GetTask(ctx, id); return err })
+	return t, err
+}
+
+func (p *Postgres) GetTaskByKey(ctx context.Context, key string) (t Task, err error) {
+	err = p.onConn(ctx, func(q *pgxpool.Conn) error { t, err = (pgReader{q}).GetTaskByKey(ctx, key); return err })
+	return t, err
+}
+
+// onConn runs run on a pooled connection. run reads, or runs a transaction
+// of its own that it may run again; its result is not used before run
+// returns. When the connection turns out broken (the database dropped it
+// while it idled in the pool: a restart, a failover,
+// pg_terminate_backend; pgx closes a connection on such an error), run
+// runs again on another connection, as database/sql does with
+// driver.ErrBadConn: each dead pooled connection fails once, so up to as
+// many times as the pool holds connections. A database that cannot be
+// reached, or that fails run on a fresh connection too, is ErrUnavailable.
+func (p *Postgres) onConn(ctx context.Context, run func(c *pgxpool.Conn) error) error {
+	c, err := p.tryConn(ctx, run)
+	if c != nil {
+		c.Release()
+	}
+	return err
+}
+
+// tryConn runs run on a pooled connection as onConn does and, when run
+// succeeds, returns the connection (the caller releases it).
+func (p *Postgres) tryConn(ctx context.Context, run func(c *pgxpool.Conn) error) (*pgxpool.Conn, error) {
+	for tries := p.pool.Config().MaxConns; ; tries-- {
+		c, err := p.pool.Acquire(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if err = run(c); err == nil {
+			return c, nil
+		}
+		broken := c.Conn().IsClosed() && ctx.Err() == nil
+		if !c.Conn().IsClosed() && c.Conn().PgConn().TxStatus() != 'I' {
+			pgRollback(c) // (kept in the pool)
+		}
+		c.Release()
+		switch {
+		case ctx.Err() != nil:
+			return nil, err
+		case !broken:
+			return nil, pgUnavailable(err)
+		case tries <= 0:
+			return nil, fmt.Errorf("%w: the connection to the database was lost: %w", ErrUnavailable, err)
+		}
+	}
+}
+
+// pgUnavailable marks err as ErrUnavailable when PostgreSQL refused the
+// statement for a reason that passes (an error of classes 08, connection,
+// and 57, operator intervention: a statement timeout, a shutdown, a
+// database starting up; too many connections; a lock not available; a
+// serialization failure or deadlock).
+func pgUnavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57"),
+		pe.Code == "53300", pe.Code == "55P03", pe.Code == "40001", pe.Code == "40P01":
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
 
 const pgDocCols = `kind, key, scope, type, value, version, created, updated`
 
@@ -370,22 +504,26 @@ func (p *Postgres) writer() {
 	}
 }
 
-// pgBegun is a transaction a group's COMMIT began for the next group, with
-// the advisory lock held and writer_gen as read.
+// pgBegun is a writer's transaction as begun (by the group's own BEGIN or
+// the last group's COMMIT): with the advisory lock held, writer_gen as
+// read and the transaction's id.
 type pgBegun struct {
 	c   *pgxpool.Conn
 	gen int64
+	xid int64 // txid_current(): how to learn the outcome of a COMMIT whose answer was lost
 }
 
 // pgBegin queues the statements that begin a writer's transaction: the
-// transaction, the lock that serializes it with every replica's writer, the
-// setting that keeps its statements from bumping writer_gen (it bumps once,
-// at COMMIT: see pgWriteCache), and the writers' generation, read into gen.
-func (p *Postgres) pgBegin(b *pgx.Batch, gen *int64) {
+// transaction, the statement timeout of its statements, the lock that
+// serializes it with every replica's writer, the setting that keeps its
+// statements from bumping writer_gen (it bumps once, at COMMIT: see
+// pgWriteCache), and the writers' generation and the transaction's id,
+// read into into.
+func (p *Postgres) pgBegin(b *pgx.Batch, into *pgBegun) {
 	b.Queue(`BEGIN`)
+	b.Queue(`SELECT set_config('statement_timeout', $1, true), set_config('safehold.writer', 'on', true)`, fmt.Sprint(p.stmtTimeout.Milliseconds()))
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, p.lockID)
-	b.Queue(`SET LOCAL safehold.writer = 'on'`)
-	b.Queue(`SELECT gen FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(gen) })
+	b.Queue(`SELECT gen, txid_current() FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&into.gen, &into.xid) })
 }
 
 // pgGroupConn runs a group's statements on its connection with the writer's
@@ -504,6 +642,14 @@ func (r pgErrRow) Scan(...any) error { return r.err }
 // error of a COMMIT (or of the transaction) that failed, which fails every
 // fn of the group. Withdrawn Updates are skipped.
 //
+// A COMMIT whose answer is lost (the connection dropped: a restart, a
+// failover, a network failure) may have committed or not: the writer asks
+// the database (txid_status of the transaction's id, read at its BEGIN)
+// before answering, so that no committed write is reported failed nor a
+// failed one committed. A panic of the writer's own code (outside the
+// fns) answers every caller with an error, unless their transaction
+// committed, and the writer goes on with a fresh connection.
+//
 // begun is the group's transaction if the last group began it (else the
 // group begins its own). When more Updates wait, the COMMIT's round trip
 // begins the next group's transaction too, returned as next: the writer's
@@ -513,12 +659,9 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	ctx := p.wctx
 	results := make([]writeResult, len(group))
 	enqueued := false
-	defer func() {
-		// Every request once (a withdrawn caller does not read it).
-		for i, r := range group {
-			r.done <- results[i]
-		}
-	}()
+	var cur pgBegun     // this group's transaction
+	commitSent := false // the COMMIT may have run
+	committed := false  // the COMMIT succeeded
 	failAll := func(err error) {
 		p.wcache.reset() // what the transaction did is unknown
 		for i := range results {
@@ -527,25 +670,47 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			}
 		}
 	}
-	var c *pgxpool.Conn
-	var gen int64
+	defer func() {
+		if v := recover(); v != nil {
+			next = nil
+			if cur.c != nil {
+				cur.c.Release() // in a transaction: closed, never reused
+			}
+			if commitSent && !committed {
+				committed = p.committed(cur.xid) == nil
+			}
+			if !committed {
+				failAll(fmt.Errorf("%w: the store's writer failed (panic: %v); nothing of the write was committed", ErrUnavailable, v))
+			}
+			p.wcache.reset()
+		}
+		// Every request once (a withdrawn caller does not read it).
+		for i, r := range group {
+			r.done <- results[i]
+		}
+	}()
 	if begun != nil {
-		c, gen = begun.c, begun.gen
+		cur = *begun
 	} else {
-		var err error
-		c, err = p.begin(ctx, func(c *pgxpool.Conn) error {
+		// A pooled connection that the database dropped while it idled
+		// (a restart, a failover, pg_terminate_backend) fails the BEGIN
+		// with nothing of the group run: it begins again on another.
+		c, err := p.tryConn(ctx, func(c *pgxpool.Conn) error {
 			var b pgx.Batch // one round trip
-			p.pgBegin(&b, &gen)
+			p.pgBegin(&b, &cur)
 			return c.SendBatch(ctx, &b).Close()
 		})
 		if err != nil {
-			failAll(fmt.Errorf("begin: %w", err))
+			failAll(pgUnavailable(fmt.Errorf("begin: %w", err)))
 			return nil
 		}
+		cur.c = c
 	}
+	c, gen := cur.c, cur.gen
 	defer func() {
-		if next == nil {
+		if next == nil && cur.c != nil {
 			c.Release() // a connection left in a transaction is closed, not reused
+			cur.c = nil
 		}
 	}()
 	rollback := func() { pgRollback(c) }
@@ -569,7 +734,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		results[i] = pgRunFn(r, q, ptx)
 		if q.spErr != nil {
 			rollback()
-			failAll(fmt.Errorf("begin: %w", q.spErr))
+			failAll(pgBroken(c, fmt.Errorf("begin: %w", q.spErr)))
 			return nil
 		}
 		if !q.sent {
@@ -581,6 +746,12 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			}
 			continue
 		}
+		if c.Conn().IsClosed() {
+			// The connection dropped: the transaction is gone, nothing of
+			// it committed.
+			failAll(fmt.Errorf("%w: the connection to the database was lost: %v", ErrUnavailable, results[i].err))
+			return nil
+		}
 		failed := results[i].err != nil || results[i].panicked
 		if !failed && c.Conn().PgConn().TxStatus() == 'E' {
 			// The fn went on after a failed statement: it fails, alone.
@@ -588,9 +759,10 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			failed = true
 		}
 		if failed {
+			results[i].err = pgUnavailable(results[i].err)
 			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
 				rollback()
-				failAll(fmt.Errorf("roll back: %w", errors.Join(results[i].err, err)))
+				failAll(pgBroken(c, fmt.Errorf("roll back: %w", errors.Join(results[i].err, err))))
 				return nil
 			}
 			clean = true
@@ -614,7 +786,6 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	if enqueued {
 		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 	}
-	committed := false
 	b.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
 		if tag.String() != "COMMIT" { // (a transaction in error commits as ROLLBACK)
 			return fmt.Errorf("the transaction was rolled back (%s)", tag)
@@ -630,15 +801,30 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	default:
 	}
 	if chain {
-		p.pgBegin(&b, &chained.gen)
+		p.pgBegin(&b, &chained)
 	}
+	p.stage("commit")
+	commitSent = true
 	err := c.SendBatch(ctx, &b).Close()
+	p.stage("committed")
+	if !committed && c.Conn().IsClosed() {
+		// The answer was lost with the connection: ask the database.
+		serr := p.committed(cur.xid)
+		if serr == nil {
+			p.wcache.reset() // writer_gen as it left it is unknown
+			return nil       // (the chained BEGIN was lost with the connection)
+		}
+		if !errors.Is(serr, errAborted) {
+			failAll(fmt.Errorf("%w: the connection to the database was lost during COMMIT and whether the write committed is unknown (%v): read the resource again before retrying", ErrUnavailable, serr))
+			return nil
+		}
+	}
 	if !committed {
 		if err == nil {
 			err = errors.New("no COMMIT")
 		}
 		rollback()
-		failAll(fmt.Errorf("commit: %w", err))
+		failAll(pgBroken(c, fmt.Errorf("commit: %w", err)))
 		return nil
 	}
 	if gen != began+1 {
@@ -656,28 +842,55 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	return &chained
 }
 
-// begin acquires a connection and begins a group's transaction on it with
-// start (its statements, one round trip). A pooled connection that the
-// database dropped while it idled (a restart, a failover,
-// pg_terminate_backend) fails the BEGIN with nothing of the group run: it
-// begins again on another connection, as many times as the pool holds
-// connections, instead of failing every Update of the group.
-func (p *Postgres) begin(ctx context.Context, start func(c *pgxpool.Conn) error) (*pgxpool.Conn, error) {
-	for tries := p.pool.Config().MaxConns; ; tries-- {
-		c, err := p.pool.Acquire(ctx)
-		if err != nil {
-			return nil, err
+// stage calls the test hook, if any.
+func (p *Postgres) stage(name string) {
+	if h := p.hook.Load(); h != nil {
+		(*h)(name)
+	}
+}
+
+// pgBroken is err as the group's callers see it: ErrUnavailable when the
+// connection dropped or PostgreSQL refused for a reason that passes.
+func pgBroken(c *pgxpool.Conn, err error) error {
+	if c.Conn().IsClosed() && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: the connection to the database was lost: %w", ErrUnavailable, err)
+	}
+	return pgUnavailable(err)
+}
+
+var errAborted = errors.New("the transaction was rolled back")
+
+// pgOutcomeWait bounds how long the writer asks the database for the outcome
+// of a COMMIT whose answer was lost.
+var pgOutcomeWait = 30 * time.Second
+
+// committed learns from the database whether the writer's transaction xid
+// committed (nil), rolled back (errAborted) or neither can be told (the
+// database stayed out of reach, or the transaction is still in progress,
+// for pgOutcomeWait).
+func (p *Postgres) committed(xid int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), pgOutcomeWait)
+	defer cancel()
+	for {
+		var status *string
+		err := p.onConn(ctx, func(q *pgxpool.Conn) error {
+			return q.QueryRow(ctx, `SELECT txid_status($1)`, xid).Scan(&status)
+		})
+		switch {
+		case err != nil:
+		case status == nil:
+			return fmt.Errorf("transaction %d is too old to tell", xid)
+		case *status == "committed":
+			return nil
+		case *status == "aborted":
+			return errAborted
+		default:
+			err = fmt.Errorf("transaction %d is %s", xid, *status)
 		}
-		if err = start(c); err == nil {
-			return c, nil
-		}
-		dead := c.Conn().IsClosed()
-		if !dead {
-			pgRollback(c)
-		}
-		c.Release()
-		if !dead || tries <= 0 {
-			return nil, err
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -961,7 +1174,10 @@ func (p *Postgres) ClaimTasks(ctx context.Context, owner string, now time.Time, 
 	var out []Task
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		out, err = p.claim(ctx, owner, now, lease, limit)
+		err = p.onConn(ctx, func(c *pgxpool.Conn) error {
+			out, err = p.claim(ctx, c, owner, now, lease, limit)
+			return err
+		})
 		if !retryable(err) {
 			break
 		}
@@ -975,14 +1191,14 @@ func (p *Postgres) ClaimTasks(ctx context.Context, owner string, now time.Time, 
 	return out, nil
 }
 
-func (p *Postgres) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error) {
+func (p *Postgres) claim(ctx context.Context, c *pgxpool.Conn, owner string, now time.Time, lease time.Duration, limit int) ([]Task, error) {
 	var out []Task
 	until := now.Add(lease)
 	kinds := ClaimKinds(ctx) // nil: any kind
 	if kinds != nil && len(kinds) == 0 {
 		return nil, nil
 	}
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH c AS (
 				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
 					AND (pin_node = '' OR pin_node = $5 OR pin_until < $6)
@@ -1046,29 +1262,34 @@ func (p *Postgres) gcLeases(ctx context.Context, now time.Time) {
 	}
 	p.lastGC = now
 	p.gcMu.Unlock()
-	p.pool.Exec(ctx, `DELETE FROM task_leases WHERE until < $1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)`, now.Add(-leaseMemory))
+	p.onConn(ctx, func(c *pgxpool.Conn) error {
+		_, err := c.Exec(ctx, `DELETE FROM task_leases WHERE until < $1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)`, now.Add(-leaseMemory))
+		return err
+	})
 }
 
 // ExtendLease pushes a held lease forward.
 func (p *Postgres) ExtendLease(ctx context.Context, l Lease, until time.Time) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND lease_owner = $3`, until, l.TaskID, l.Owner)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return ErrLeaseLost
-			}
-			tag, err = tx.Exec(ctx, `UPDATE task_leases SET until = $1 WHERE task_id = $2 AND owner = $3 AND epoch = $4`, until, l.TaskID, l.Owner, l.Epoch)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return ErrLeaseLost
-			}
-			return nil
+		err = p.onConn(ctx, func(c *pgxpool.Conn) error {
+			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND lease_owner = $3`, until, l.TaskID, l.Owner)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 0 {
+					return ErrLeaseLost
+				}
+				tag, err = tx.Exec(ctx, `UPDATE task_leases SET until = $1 WHERE task_id = $2 AND owner = $3 AND epoch = $4`, until, l.TaskID, l.Owner, l.Epoch)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 0 {
+					return ErrLeaseLost
+				}
+				return nil
+			})
 		})
 		if !retryable(err) {
 			break
@@ -1082,7 +1303,11 @@ func (p *Postgres) ExtendLease(ctx context.Context, l Lease, until time.Time) er
 
 // ReleaseLeases frees leases held by owners with the prefix.
 func (p *Postgres) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, error) {
-	tag, err := p.pool.Exec(ctx, `UPDATE tasks SET lease_owner = '', lease_until = NULL WHERE lease_owner LIKE $1 ESCAPE '\'`, likeEscape(ownerPrefix)+"%")
+	var tag pgconn.CommandTag
+	err := p.onConn(ctx, func(c *pgxpool.Conn) (err error) {
+		tag, err = c.Exec(ctx, `UPDATE tasks SET lease_owner = '', lease_until = NULL WHERE lease_owner LIKE $1 ESCAPE '\'`, likeEscape(ownerPrefix)+"%")
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("release leases: %w", err)
 	}
@@ -1092,7 +1317,9 @@ func (p *Postgres) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, 
 // LeasedTasks counts the tasks whose lease is live at now.
 func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	if err := p.pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until >= $1`, now).Scan(&n); err != nil {
+	if err := p.onConn(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until >= $1`, now).Scan(&n)
+	}); err != nil {
 		return 0, fmt.Errorf("leased tasks: %w", err)
 	}
 	return n, nil
@@ -1101,7 +1328,9 @@ func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time) (int, error) 
 // NextTaskTime returns the earliest run time among unleased tasks.
 func (p *Postgres) NextTaskTime(ctx context.Context) (time.Time, error) {
 	var v *time.Time
-	if err := p.pool.QueryRow(ctx, `SELECT min(CASE WHEN lease_until IS NULL OR lease_until < run_at THEN run_at ELSE lease_until END) FROM tasks`).Scan(&v); err != nil {
+	if err := p.onConn(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, `SELECT min(CASE WHEN lease_until IS NULL OR lease_until < run_at THEN run_at ELSE lease_until END) FROM tasks`).Scan(&v)
+	}); err != nil {
 		return time.Time{}, fmt.Errorf("next task time: %w", err)
 	}
 	if v == nil {

@@ -47,6 +47,19 @@ var ErrConflict = errors.New("already exists")
 // against the older contract (ExtendLease returned ErrNotFound) keep working.
 var ErrLeaseLost = fmt.Errorf("task lease lost (the task was claimed again or no longer exists): %w", ErrNotFound)
 
+// ErrUnavailable is returned (wrapped, with the cause) when the database
+// could not run a request now: it cannot be reached, it dropped the
+// connection, or a statement ran past the writer's statement timeout. A
+// write that fails with it committed nothing; the request may be retried.
+// Its Unavailable method lets the ARM layer answer 503 with Retry-After
+// without importing the store.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string     { return "the metadata database is unavailable" }
+func (unavailableError) Unavailable() bool { return true }
+
 // Lease identifies one claim of a task: the fencing token of the work done
 // under it.
 type Lease struct {

@@ -327,24 +327,91 @@ func pgBin() (string, error) {
 	return "", fmt.Errorf("no PostgreSQL server binaries (initdb) installed")
 }
 
+// OwnPostgres starts a throw-away cluster for one test alone (stopped at
+// cleanup), for tests that restart it: the URL of its database and restart,
+// which restarts the cluster (pg_ctl restart -m fast: every connection is
+// dropped) and returns once it accepts connections again.
+func OwnPostgres(t testing.TB) (url string, restart func()) {
+	t.Helper()
+	pg, err := newPostgres()
+	if err != nil {
+		unavailable(t, "PostgreSQL", err.Error())
+	}
+	t.Cleanup(pg.stop)
+	return pg.url, func() {
+		t.Helper()
+		if err := pg.restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // startPostgres starts a throw-away cluster on a loopback port, as
 // .ci/services.sh does (as user postgres when running as root: initdb
 // refuses root).
 func startPostgres() (string, func(), error) {
-	bin, err := pgBin()
+	pg, err := newPostgres()
 	if err != nil {
 		return "", nil, err
 	}
+	return pg.url, pg.stop, nil
+}
+
+type pgCluster struct {
+	url     string
+	run     func(name string, args ...string) error
+	data    string
+	dir     string
+	stopped bool
+}
+
+func (pg *pgCluster) stop() {
+	if !pg.stopped {
+		pg.stopped = true
+		pg.run("pg_ctl", "-D", pg.data, "-m", "immediate", "-w", "stop")
+		os.RemoveAll(pg.dir)
+	}
+}
+
+func (pg *pgCluster) restart() error {
+	if err := pg.run("pg_ctl", "-D", pg.data, "-l", filepath.Join(pg.dir, "log"), "-m", "fast", "-w", "-t", "30", "restart"); err != nil {
+		return err
+	}
+	return pg.ready()
+}
+
+// ready waits until the cluster accepts connections.
+func (pg *pgCluster) ready() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		c, err := pgx.Connect(ctx, pg.url)
+		if err == nil {
+			c.Close(ctx)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("postgres did not come up: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func newPostgres() (*pgCluster, error) {
+	bin, err := pgBin()
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "safehold-pg-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	var asUser []string
 	if os.Geteuid() == 0 {
 		pu, err := user.Lookup("postgres")
 		if err != nil {
 			os.RemoveAll(dir)
-			return "", nil, fmt.Errorf("running as root and no postgres user")
+			return nil, fmt.Errorf("running as root and no postgres user")
 		}
 		uid, _ := strconv.Atoi(pu.Uid)
 		gid, _ := strconv.Atoi(pu.Gid)
@@ -362,33 +429,20 @@ func startPostgres() (string, func(), error) {
 	data := filepath.Join(dir, "data")
 	if err := run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, err
+		return nil, err
 	}
 	port := FreePort()
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
 	if err := run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "30", "-o", opts, "start"); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, err
+		return nil, err
 	}
-	stop := func() {
-		run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-		os.RemoveAll(dir)
+	pg := &pgCluster{url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), run: run, data: data, dir: dir}
+	if err := pg.ready(); err != nil {
+		pg.stop()
+		return nil, err
 	}
-	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		c, err := pgx.Connect(ctx, u)
-		if err == nil {
-			c.Close(ctx)
-			return u, stop, nil
-		}
-		if ctx.Err() != nil {
-			stop()
-			return "", nil, fmt.Errorf("postgres did not come up: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return pg, nil
 }
 
 // Azurite's published development account (not a secret).

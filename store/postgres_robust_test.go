@@ -1,0 +1,383 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
+)
+
+// After the database restarted, every read and write succeeds, though the
+// pool still holds the connections the restart dropped (used just before
+// it, so handed out unchecked): a read that fails on such a connection
+// before any of its result was used runs again on another, and the writer
+// begins its transaction on another.
+func TestPostgresReadsAndWritesAfterARestart(t *testing.T) {
+	u, restart := testsvc.OwnPostgres(t)
+	s := storetest.Postgres(t, u)
+	ctx := context.Background()
+	for i := range 8 {
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			_, err := tx.Enqueue(ctx, store.Task{Kind: "t", Key: fmt.Sprint(i)})
+			if err != nil {
+				return err
+			}
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: fmt.Sprint(i), Value: []byte("v")})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every pooled connection in use across the restart, returned to the
+	// pool right after it: as under load, none is checked before its next use.
+	held := make([]*pgxpool.Conn, s.Pool().Config().MaxConns)
+	for i := range held {
+		c, err := s.Pool().Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Exec(ctx, `SELECT 1`); err != nil {
+			t.Fatal(err)
+		}
+		held[i] = c
+	}
+	restart()
+	for _, c := range held {
+		c.Release()
+	}
+	var mu sync.Mutex
+	var failed []string
+	fail := func(what string, err error) {
+		if err != nil {
+			mu.Lock()
+			failed = append(failed, fmt.Sprintf("%s: %v", what, err))
+			mu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 2 * len(held) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprint(i % 8)
+			switch i % 6 {
+			case 0:
+				_, err := s.Get(ctx, "k", key)
+				fail("get", err)
+			case 1:
+				docs, err := s.List(ctx, "k", store.ListQuery{})
+				if err == nil && len(docs) != 8 {
+					err = fmt.Errorf("%d documents, want 8", len(docs))
+				}
+				fail("list", err)
+			case 2:
+				_, err := s.GetTaskByKey(ctx, key)
+				fail("get task", err)
+			case 3:
+				_, err := s.NextTaskTime(ctx)
+				fail("next task time", err)
+			case 4:
+				_, err := s.LeasedTasks(ctx, time.Now())
+				fail("leased tasks", err)
+			default:
+				fail("update", s.Update(ctx, func(tx store.Tx) error {
+					return tx.Put(ctx, store.Doc{Kind: "w", Key: fmt.Sprint(i), Value: []byte("after")})
+				}))
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("%d requests failed after the restart: %s", len(failed), strings.Join(failed, "; "))
+	}
+	if _, err := s.ClaimTasks(ctx, "n/b", time.Now().Add(time.Hour), time.Minute, 1); err != nil {
+		t.Fatalf("claim after the restart: %v", err)
+	}
+}
+
+// commitProxy stands between the store and PostgreSQL and, armed, breaks
+// a connection: deliver, the one on which PostgreSQL next answers a COMMIT,
+// as it answers (the transaction committed, its answer is lost); lose, the
+// one on which the store next sends anything, before it reaches PostgreSQL
+// (armed just before the writer sends its COMMIT: the transaction never
+// commits).
+type commitProxy struct {
+	l       net.Listener
+	target  string
+	armed   atomic.Int32 // proxyOff, proxyDeliver, proxyLose
+	tripped chan struct{}
+}
+
+const (
+	proxyOff int32 = iota
+	proxyDeliver
+	proxyLose
+)
+
+func newCommitProxy(t *testing.T, dbURL string) (*commitProxy, string) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &commitProxy{l: l, target: u.Host, tripped: make(chan struct{}, 16)}
+	t.Cleanup(func() { l.Close() })
+	go p.serve()
+	u.Host = l.Addr().String()
+	return p, u.String()
+}
+
+func (p *commitProxy) serve() {
+	for {
+		client, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		go p.pipe(client, server)
+	}
+}
+
+func (p *commitProxy) pipe(client, server net.Conn) {
+	defer client.Close()
+	defer server.Close()
+	go func() {
+		defer client.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 {
+				// A COMMIT's command tag: PostgreSQL committed.
+				if bytes.Contains(buf[:n], []byte("COMMIT\x00")) && p.armed.CompareAndSwap(proxyDeliver, proxyOff) {
+					p.tripped <- struct{}{} // the store never hears it
+					return
+				}
+				if _, err := client.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			if p.armed.CompareAndSwap(proxyLose, proxyOff) {
+				p.tripped <- struct{}{}
+				return // never sent: both connections close
+			}
+			if _, err := server.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// armAtCommit arms the proxy when s's writer is about to send the COMMIT of
+// its next group but skip.
+func armAtCommit(s *store.Postgres, p *commitProxy, mode int32, skip int) {
+	var n atomic.Int32
+	store.SetWriterHook(s, func(stage string) {
+		if stage == "commit" && int(n.Add(1)) == skip+1 {
+			p.armed.Store(mode)
+		}
+	})
+}
+
+// A connection dropped during a group's COMMIT: the writer asks the
+// database (txid_status) what became of the transaction and answers each
+// Update of the group as it ended. Dropped after PostgreSQL committed (its
+// answer lost), every Update succeeded and is there; dropped before the
+// COMMIT reached PostgreSQL, every Update fails with ErrUnavailable and
+// nothing of them is there. The writer goes on either way.
+func TestPostgresCommitConnectionLost(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		mode      int32
+		committed bool
+	}{{"answer lost", proxyDeliver, true}, {"commit lost", proxyLose, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			base := testsvc.PostgresSchema(t)
+			proxy, u := newCommitProxy(t, base)
+			s := storetest.Postgres(t, u)
+			ctx := context.Background()
+			armAtCommit(s, proxy, c.mode, 1) // not the held group's COMMIT, the next
+			keys := []string{"a", "b", "c"}
+			errs := make([]error, len(keys))
+			storetest.Grouped(t, s, len(keys), func(i int) {
+				errs[i] = s.Update(ctx, func(tx store.Tx) error {
+					if _, err := tx.Enqueue(ctx, store.Task{Kind: "t", Key: keys[i]}); err != nil {
+						return err
+					}
+					return tx.Put(ctx, store.Doc{Kind: "k", Key: keys[i], Value: []byte("v")})
+				})
+			})
+			select {
+			case <-proxy.tripped:
+			default:
+				t.Fatal("the proxy never dropped the connection")
+			}
+			check := storetest.Postgres(t, base)
+			for i, k := range keys {
+				_, derr := check.Get(ctx, "k", k)
+				_, terr := check.GetTaskByKey(ctx, k)
+				if c.committed && (errs[i] != nil || derr != nil || terr != nil) {
+					t.Errorf("update %s, committed: %v (document: %v, task: %v)", k, errs[i], derr, terr)
+				}
+				if !c.committed && (!errors.Is(errs[i], store.ErrUnavailable) || !errors.Is(derr, store.ErrNotFound) || !errors.Is(terr, store.ErrNotFound)) {
+					t.Errorf("update %s, never committed: %v, want ErrUnavailable (document: %v, task: %v)", k, errs[i], derr, terr)
+				}
+			}
+			// The writer goes on, and reads what committed.
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				d, err := tx.Get(ctx, "k", "a")
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				return tx.Put(ctx, store.Doc{Kind: "k", Key: "a", Value: append(d.Value, '2')})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			want := "2"
+			if c.committed {
+				want = "v2"
+			}
+			if d, err := check.Get(ctx, "k", "a"); err != nil || string(d.Value) != want {
+				t.Fatalf("after: %q %v, want %q", d.Value, err, want)
+			}
+		})
+	}
+}
+
+// A statement stuck on a row that someone else locked fails its Update
+// with ErrUnavailable after the writer's statement timeout, and the other
+// Updates of its group commit.
+func TestPostgresStuckStatementTimesOut(t *testing.T) {
+	base := testsvc.PostgresSchema(t)
+	s := storetest.Postgres(t, testsvc.WithParam(base, "writer_statement_timeout", "300ms"))
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "locked"}) }); err != nil {
+		t.Fatal(err)
+	}
+	other := storetest.Postgres(t, base)
+	c, err := other.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	if _, err := c.Exec(ctx, `BEGIN; SELECT * FROM docs WHERE kind = 'k' AND key = 'locked' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a", "locked", "b"}
+	errs := make([]error, len(keys))
+	storetest.Grouped(t, s, len(keys), func(i int) {
+		errs[i] = s.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: keys[i], Value: []byte("new")})
+		})
+	})
+	if !errors.Is(errs[1], store.ErrUnavailable) {
+		t.Fatalf("update of the locked row: %v, want ErrUnavailable", errs[1])
+	}
+	for _, i := range []int{0, 2} {
+		if errs[i] != nil {
+			t.Fatalf("update %s in the group of a stuck one: %v", keys[i], errs[i])
+		}
+	}
+	c.Exec(ctx, `ROLLBACK`)
+	if d, err := s.Get(ctx, "k", "locked"); err != nil || len(d.Value) != 0 {
+		t.Fatalf("the timed-out write: %q %v", d.Value, err)
+	}
+}
+
+// A replica whose writer holds the writers' lock and never finishes (a
+// process stopped mid-transaction) holds every other replica's writes for
+// the statement timeout, not for ever: they fail with ErrUnavailable, and
+// succeed once the lock is free.
+func TestPostgresWritersLockHeldTimesOut(t *testing.T) {
+	base := testsvc.PostgresSchema(t)
+	a := storetest.Postgres(t, base)
+	b := storetest.Postgres(t, testsvc.WithParam(base, "writer_statement_timeout", "300ms"))
+	ctx := context.Background()
+	release := storetest.Hold(t, a)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "b"}) })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("update behind a held lock: %v, want ErrUnavailable", err)
+		}
+	case <-time.After(30 * time.Second):
+		release()
+		t.Fatal("an update behind a held writers' lock hung")
+	}
+	release()
+	if err := b.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "b"}) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A panic of the writer's own code (outside every fn) before its COMMIT
+// answers each Update of the group with an error, never nil, and commits
+// nothing; one after the COMMIT succeeded answers nil (it committed). The
+// writer goes on.
+func TestPostgresWriterPanicAnswersEveryUpdate(t *testing.T) {
+	for _, stage := range []string{"commit", "committed"} {
+		t.Run(stage, func(t *testing.T) {
+			s := storetest.Postgres(t, testsvc.PostgresSchema(t))
+			ctx := context.Background()
+			var n atomic.Int32
+			store.SetWriterHook(s, func(at string) {
+				if at == stage && n.Add(1) == 2 { // the group after the held one
+					panic("boom at " + at)
+				}
+			})
+			keys := []string{"a", "b", "c"}
+			errs := make([]error, len(keys))
+			storetest.Grouped(t, s, len(keys), func(i int) {
+				errs[i] = s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: keys[i]}) })
+			})
+			for i, k := range keys {
+				_, gerr := s.Get(ctx, "k", k)
+				if stage == "commit" {
+					if errs[i] == nil || !strings.Contains(errs[i].Error(), "boom") || !errors.Is(errs[i], store.ErrUnavailable) {
+						t.Errorf("update %s when the writer panicked before COMMIT: %v", k, errs[i])
+					}
+					if !errors.Is(gerr, store.ErrNotFound) {
+						t.Errorf("document %s: %v, want none", k, gerr)
+					}
+				} else if errs[i] != nil || gerr != nil {
+					t.Errorf("update %s, committed before the panic: %v (document: %v)", k, errs[i], gerr)
+				}
+			}
+			if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) }); err != nil {
+				t.Fatalf("after the panic: %v", err)
+			}
+		})
+	}
+}
