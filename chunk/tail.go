@@ -17,8 +17,10 @@ import (
 // the CRC pass over it were 8-10 % of a full backup's CPU).
 //
 // The pack is in no open list while a Tail owns it: other writers fill
-// another open pack, and nothing seals or uploads it. Every Tail must end
-// with PutTail or Release.
+// another open pack, and nothing seals or uploads it. A Tail may be filled
+// and stored in parts (a part the size of the CPU's cache is still there
+// when it is hashed, compressed and checksummed). Every Tail must end with
+// Release.
 type Tail struct {
 	w     *Writer
 	p     *pack
@@ -113,12 +115,12 @@ func (t *Tail) Release() {
 
 // PutTail is PutRun for chunks read into t.Buf(): data[i] (ids[i] =
 // Sum(data[i])) lie in it in increasing order, each ending at or before
-// the next one starts. The new chunks are placed from the start of the
-// tail on, each at or before where it was read: a raw record stays where
-// it lies (or moves down over skipped blocks), an encoded one is written
-// from the encoding. data's bytes are overwritten. It ends the tail.
+// the next one starts, and after the chunks of the tail's earlier
+// PutTails. The new chunks are placed after those, each at or before
+// where it was read: a raw record stays where it lies (or moves down over
+// skipped blocks), an encoded one is written from the encoding. data's
+// bytes are overwritten. The tail stays the caller's (Release ends it).
 func (w *Writer) PutTail(ctx context.Context, t *Tail, ids []ID, data [][]byte, stored []int, scratch *[]byte) error {
-	defer t.Release()
 	if t.w != w || t.done {
 		return fmt.Errorf("put chunks: tail of another writer or ended")
 	}

@@ -51,9 +51,14 @@ func TestTailStoresInPlace(t *testing.T) {
 	}
 	stored := make([]int, len(ids))
 	var scratch []byte
-	if err := w.PutTail(ctx, tl, ids, data, stored, &scratch); err != nil {
+	// In two parts, as a capture stores a tail.
+	if err := w.PutTail(ctx, tl, ids[:3], data[:3], stored[:3], &scratch); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.PutTail(ctx, tl, ids[3:], data[3:], stored[3:], &scratch); err != nil {
+		t.Fatal(err)
+	}
+	tl.Release()
 	for i := range ids {
 		switch raw := i == 1 || i == 2 || i == 4 || i == 6; {
 		case bytes.Equal(want[i], dup):
@@ -97,6 +102,12 @@ func TestTailStoresInPlace(t *testing.T) {
 	}
 	select {
 	case err := <-flushed:
+		t.Fatalf("flush returned (%v) before the tail ended", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	tl.Release()
+	select {
+	case err := <-flushed:
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,6 +124,7 @@ func TestTailStoresInPlace(t *testing.T) {
 	if err := w.PutTail(ctx, tl, []chunk.ID{s.Sum(stray)}, [][]byte{stray}, make([]int, 1), &scratch); err == nil || s.Has(s.Sum(stray)) {
 		t.Fatalf("a chunk outside the tail: err %v, stored %v", err, s.Has(s.Sum(stray)))
 	}
+	tl.Release()
 	st, err := s.Verify(ctx, chunk.VerifyOptions{}, func(b chunk.BadChunk) { t.Errorf("verify: %+v", b) })
 	if err != nil || st.Chunks != len(ids) {
 		t.Fatalf("verify: %+v, %v", st, err)

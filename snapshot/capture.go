@@ -279,33 +279,44 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 	return m, m.Stats, nil
 }
 
+// hotBlocks is how many blocks a worker reads, hashes and stores at a
+// time: 1 MiB, in the core's L2 cache (2 MiB on the bench machine) from
+// the read through hashing, compressing and checksumming.
+const hotBlocks = 16
+
 // captureRun reads a job's blocks and stores the new ones. The blocks are
 // read straight into the end of an open pack (chunk.Writer.Tail), in as
 // many runs as packs it takes, so the raw ones are stored where the read
-// put them; a store without tails gets them read into *buf.
+// put them; a store without tails gets them read into *buf. A tail is read
+// and stored in parts of hotBlocks.
 func (r *Repository) captureRun(ctx context.Context, src Source, ranger DataRanger, size int64, w *chunk.Writer,
 	j capJob, buf *[]byte, st *runScratch, c *counters) error {
 	for done := 0; done < j.n; {
-		b := capBatch{capJob: j}
-		b.first += done
 		t := w.Tail(BlockSize, j.n-done)
+		n, room, step := j.n-done, []byte(nil), j.n-done
 		if t != nil {
-			b.n, b.buf = t.Units(), t.Buf()
+			n, room, step = t.Units(), t.Buf(), hotBlocks
 		} else {
 			if *buf == nil {
 				*buf = blob.AlignedBuf(batchBlocks * BlockSize) // aligned: direct reads land in it
 			}
-			b.n, b.buf = j.n-done, *buf
+			room = *buf
 		}
-		err := readRun(src, ranger, size, &b)
-		if err == nil {
-			err = r.storeRun(ctx, w, t, &b, st, c)
+		var err error
+		for k := 0; k < n && err == nil; k += step {
+			b := capBatch{capJob: j}
+			b.first += done + k
+			b.n = min(step, n-k)
+			b.buf = room[k*BlockSize : (k+b.n)*BlockSize]
+			if err = readRun(src, ranger, size, &b); err == nil {
+				err = r.storeRun(ctx, w, t, &b, st, c)
+			}
 		}
 		t.Release()
 		if err != nil {
 			return err
 		}
-		done += b.n
+		done += n
 	}
 	return nil
 }
