@@ -45,3 +45,53 @@ func TestOperationRoutesAnswerOnlyTheirScope(t *testing.T) {
 		}
 	}
 }
+
+// A policy's operation routes answer that policy's operations only: not
+// another policy's, nor the vault's (whose result route answered the
+// vault's body as if it were the policy's), nor an id naming none.
+func TestPolicyOperationRoutesAnswerOnlyTheirPolicy(t *testing.T) {
+	e, _ := vaultEnv(t, "va")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/va"
+	const v = "?api-version=2024-04-01"
+	opOf := func(what string, resp *http.Response) string {
+		t.Helper()
+		u, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || u.Path == "" {
+			t.Fatalf("%s: no Location (%d)", what, resp.StatusCode)
+		}
+		return u.Path[strings.LastIndex(u.Path, "/")+1:]
+	}
+	_, m := e.Do("GET", R+"/backupPolicies/DefaultPolicy"+v, nil)
+	delete(m, "id")
+	delete(m, "name")
+	if resp, m := e.Do("PUT", R+"/backupPolicies/other"+v, m); resp.StatusCode != 200 {
+		t.Fatalf("put policy: %d %v", resp.StatusCode, m)
+	}
+	policyOp := opOf("delete policy", first(e.Do("DELETE", R+"/backupPolicies/other"+v, nil)))
+	vaultOp := opOf("patch vault", first(e.Do("PATCH", R+v, map[string]any{"tags": map[string]any{"env": "ci"}})))
+	e.Poll(R + "/operationStatus/" + vaultOp + v)
+
+	// The policy's own routes answer its operation (gone: the result is 204).
+	if resp, m := e.Do("GET", R+"/backupPolicies/other/operations/"+policyOp+v, nil); resp.StatusCode != 200 || m["status"] != "Succeeded" {
+		t.Fatalf("the policy's own status route: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("GET", R+"/backupPolicies/other/operationResults/"+policyOp+v, nil); resp.StatusCode != 204 {
+		t.Fatalf("the policy's own result route: %d %v", resp.StatusCode, m)
+	}
+	for _, c := range []struct{ what, policy, op string }{
+		{"another policy's operation", "DefaultPolicy", policyOp},
+		{"the vault's operation", "DefaultPolicy", vaultOp},
+		{"the vault's operation, through a policy that does not exist", "nosuchpolicy", vaultOp},
+		{"an id naming no operation", "DefaultPolicy", "0b5e3c34-95a5-4a3c-8d23-7c1c2e5d9f10"},
+	} {
+		for _, route := range []string{"operations", "operationResults"} {
+			resp, m := e.Do("GET", R+"/backupPolicies/"+c.policy+"/"+route+"/"+c.op+v, nil, testserver.AnyStatus())
+			if resp.StatusCode != 404 || testserver.Field(m, "error.code") != "OperationNotFound" {
+				t.Errorf("%s through %s's %s route: %d %v, want 404 OperationNotFound", c.what, c.policy, route, resp.StatusCode, m)
+			}
+		}
+	}
+}
+
+// first is the response of an Env.Do answer.
+func first(resp *http.Response, _ map[string]any) *http.Response { return resp }
