@@ -44,7 +44,8 @@ var modules = pinnedModules
 
 // oldModules are older majors of the SDK modules, whose example files
 // document older api-versions: the replay of EXAMPLES_MODULES=old (see the
-// header of examples_test.go). Their files of SDK generator 1 (v1.0.0, named
+// header of examples_test.go; the proxy refuses armdataprotection/v2 and
+// armrecoveryservicesbackup/v2). Their files of SDK generator 1 (v1.0.0, named
 // ze_generated_example_*_test.go) build one client each and document no
 // response, so only their status and the SDK's unmarshalling are checked.
 var oldModules = []*sdkModule{
@@ -53,6 +54,11 @@ var oldModules = []*sdkModule{
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v3", Version: "v3.0.0", Pkg: "armrecoveryservicesbackup", NS: "Microsoft.RecoveryServices (backup) 2023-04-01"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v5", Version: "v5.7.0", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2023-10-02",
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v4", Version: "v4.2.1", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2022-07-02",
+		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute", Version: "v1.0.0", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2021-12-01",
+		Files: []string{"ze_generated_example_disks_client_test.go", "ze_generated_example_snapshots_client_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices", Version: "v1.0.0", Pkg: "armrecoveryservices", NS: "Microsoft.RecoveryServices (vaults) 2022-03-01"},
 }
 
 // selectModules picks the modules of this run: EXAMPLES_MODULES=old replays
