@@ -96,6 +96,25 @@ func List(ctx context.Context, r store.Reader, prefix string) ([]Row, error) {
 	return rows, nil
 }
 
+// Live lists the rows under prefix (ending with ':') whose holders hold
+// them at now. With a lease per process under one prefix, each renewed
+// while its process runs (a Leader of the process's own name, as every
+// replica's "replica:{node id}"), these are the live processes: one that
+// stopped released its row, one that died let it expire.
+func Live(ctx context.Context, r store.Reader, prefix string, now time.Time) ([]Row, error) {
+	rows, err := List(ctx, r, prefix)
+	if err != nil {
+		return nil, err
+	}
+	live := rows[:0]
+	for _, row := range rows {
+		if row.Alive(now) {
+			live = append(live, row)
+		}
+	}
+	return live, nil
+}
+
 func put(ctx context.Context, tx store.Tx, row Row) error {
 	return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: Kind, Key: key(row.Name), Scope: scope(row.Name)}, row, "lease")
 }

@@ -215,3 +215,58 @@ func TestGateOneCollectionAtATime(t *testing.T) {
 		(<-second).Release(ctx)
 	})
 }
+
+// Live lists the processes renewing their lease under a prefix: one that
+// stopped (its Leader released the lease) drops out at once, one that died
+// (stopped renewing) once its TTL passed; other prefixes are not listed.
+func TestLiveListsTheHoldersAlive(t *testing.T) {
+	storetest.Replicas(t, func(t *testing.T, a, b store.Store) {
+		ctx := context.Background()
+		clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		var leaders []*lease.Leader
+		for i, node := range []string{"n1", "n2", "n3"} {
+			l := &lease.Leader{Store: []store.Store{a, b, a}[i], Name: "member:" + node, Holder: node, TTL: 15 * time.Second, Clock: clk}
+			l.Start(ctx)
+			leaders = append(leaders, l)
+		}
+		defer leaders[0].Stop()
+		if _, _, err := lease.Try(ctx, a, "other:n4", "n4", "", clk.Now(), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		live := func() []string {
+			t.Helper()
+			rows, err := lease.Live(ctx, b, "member:", clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range rows {
+				out = append(out, r.Holder)
+			}
+			return out
+		}
+		if got := live(); len(got) != 3 {
+			t.Fatalf("live %v, want n1 n2 n3", got)
+		}
+		leaders[1].Stop() // n2 stops
+		if got := live(); len(got) != 2 || got[0] != "n1" || got[1] != "n3" {
+			t.Fatalf("after n2 stopped: %v", got)
+		}
+		// n3 dies: its lease is no longer renewed, n1 renews its own.
+		leaders[2].Stop()
+		if _, _, err := lease.Try(ctx, a, "member:n3", "n3", "", clk.Now(), 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(10 * time.Second)
+		if _, _, err := lease.Try(ctx, a, "member:n1", "n1", "", clk.Now(), 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := live(); len(got) != 2 {
+			t.Fatalf("within n3's TTL: %v", got)
+		}
+		clk.Advance(10 * time.Second)
+		if got := live(); len(got) != 1 || got[0] != "n1" {
+			t.Fatalf("after n3's TTL: %v", got)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -270,13 +271,13 @@ func (s *Server) AdvanceClock(ctx context.Context, target time.Time) (int, error
 	}
 }
 
-// settle lets the runners see a clock step: this one at once; with
-// replicas every runner gets a fair chance at the work now due (they
+// settle lets the runners see a clock step: this one at once; with other
+// live replicas every runner gets a fair chance at the work now due (they
 // follow the clock within 100 ms and poll every 200 ms), so that work
 // bound to one replica (a disk's capture on its owner) is not claimed and
 // handed back by this one alone.
 func (s *Server) settle(ctx context.Context) {
-	if s.Config.Store == "" {
+	if !s.othersLive(ctx) {
 		s.Jobs.Notify()
 		return
 	}
@@ -284,6 +285,16 @@ func (s *Server) settle(ctx context.Context) {
 	case <-ctx.Done():
 	case <-time.After(400 * time.Millisecond):
 	}
+}
+
+// othersLive reports whether replicas other than this one run on the store
+// (when it cannot tell, that they may).
+func (s *Server) othersLive(ctx context.Context) bool {
+	if s.Config.Store == "" {
+		return false
+	}
+	ids, err := s.LiveReplicas(ctx)
+	return err != nil || slices.ContainsFunc(ids, func(id string) bool { return id != s.NodeID })
 }
 
 // othersBusy reports whether tasks are leased at now (by other replicas:

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/store"
 )
 
@@ -18,6 +19,28 @@ type replicaDoc struct {
 	NodeID    string   `json:"nodeId"`
 	Endpoint  string   `json:"endpoint"`
 	Audiences []string `json:"audiences"`
+}
+
+// replicaLeasePrefix names the lease each running replica renews.
+const replicaLeasePrefix = "replica:"
+
+// LiveReplicas lists the node ids of the replicas running on this store
+// (this one included): those renewing their lease. A replica that stopped
+// released it; one that died drops out once its lease expired (15 s). With
+// SQLite it is this one alone.
+func (s *Server) LiveReplicas(ctx context.Context) ([]string, error) {
+	if s.presence == nil {
+		return []string{s.NodeID}, nil
+	}
+	rows, err := lease.Live(ctx, s.Store, replicaLeasePrefix, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.Holder
+	}
+	return ids, nil
 }
 
 func registerReplica(ctx context.Context, st store.Store, nodeID, endpoint string, audiences []string) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -101,5 +102,42 @@ func TestReplicasShareOneSafehold(t *testing.T) {
 	// And on the replica that issued the token.
 	if _, err := client(0).Get(ctx, "shared-rg", nil); err != nil {
 		t.Fatalf("read on replica 0: %v", err)
+	}
+}
+
+// Each replica is live while it runs and drops out of the others' view as
+// it stops (a clock advance waits for other replicas' runners only while
+// there are some: a lone replica on PostgreSQL steps at once).
+func TestReplicasUnregisterWhenTheyStop(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	ctx := context.Background()
+	start := func() *server.Server {
+		s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Store: url, InsecureHTTP: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := start()
+	defer a.Close()
+	live := func() []string {
+		t.Helper()
+		ids, err := a.LiveReplicas(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := live(); len(got) != 1 || got[0] != a.NodeID {
+		t.Fatalf("a lone replica sees %v", got)
+	}
+	b := start()
+	if got := live(); len(got) != 2 || !slices.Contains(got, b.NodeID) {
+		t.Fatalf("with a second replica: %v", got)
+	}
+	b.Close()
+	if got := live(); len(got) != 1 || got[0] != a.NodeID {
+		t.Fatalf("after the second replica stopped: %v", got)
 	}
 }

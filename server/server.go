@@ -137,6 +137,8 @@ type Server struct {
 	NodeID string
 	// Leader is this replica's campaign for the singleton lease.
 	Leader *lease.Leader
+	// presence is this replica's lease "replica:{node id}" (replicas only).
+	presence *lease.Leader
 
 	blob blob.Backend // the snapshot repository's (instrumented) backend, for health checks
 	// ClockControl is the clock the admin API moves (nil when Config.Clock
@@ -293,6 +295,12 @@ func (s *Server) init(ctx context.Context) error {
 	// time, renewed every TTL/3; a lone replica leads from its start.
 	s.Leader = &lease.Leader{Store: s.Store, Name: "leader", Holder: nodeID + "/" + uuid.NewString(), Data: base, Logger: s.logger}
 	s.Leader.Start(ctx)
+	if cfg.Store != "" {
+		// This replica is live while it renews a lease of its own (see
+		// LiveReplicas); Close releases it.
+		s.presence = &lease.Leader{Store: s.Store, Name: replicaLeasePrefix + nodeID, Holder: nodeID, Data: base, Logger: s.logger}
+		s.presence.Start(ctx)
+	}
 	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs, armops.Describe), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID,
 		Leader: s.Leader}
 	var root blobRoot
@@ -578,6 +586,9 @@ func (s *Server) Close() error {
 	}
 	if s.Leader != nil {
 		s.Leader.Stop()
+	}
+	if s.presence != nil {
+		s.presence.Stop()
 	}
 	if s.Engine != nil {
 		s.Engine.Close()
