@@ -174,3 +174,32 @@ func TestReplicasShareChunks(t *testing.T) {
 		t.Fatalf("%d packs left", packs)
 	}
 }
+
+// Replica A repacks a pack replica B's index still names: B's read of a
+// moved chunk lists the packs again and finds the new copy, one at a time
+// and in a run (it failed with "object does not exist").
+func TestReadAfterAnotherReplicaRepacked(t *testing.T) {
+	ctx := context.Background()
+	be := localBackend(t)
+	a := openSmall(t, be, t.TempDir())
+	b := openSmall(t, be, t.TempDir())
+	wa := a.NewWriter()
+	datas := randChunks(6, 2000)
+	ids := putFlushed(t, wa, datas...)
+	wa.Close()
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live := map[chunk.ID]bool{ids[0]: true, ids[2]: true, ids[4]: true}
+	st, err := a.BeginGC().Sweep(ctx, func(id chunk.ID) bool { return live[id] }, chunk.SweepOptions{})
+	if err != nil || st.PacksRepacked == 0 {
+		t.Fatalf("sweep repacked nothing: %+v, %v", st, err)
+	}
+	if got, err := b.Get(ctx, ids[0], nil); err != nil || !bytes.Equal(got, datas[0]) {
+		t.Fatalf("b reads a repacked chunk: %v", err)
+	}
+	got, err := b.GetMany(ctx, []chunk.ID{ids[2], ids[4]}, make([][]byte, 2))
+	if err != nil || !bytes.Equal(got[0], datas[2]) || !bytes.Equal(got[1], datas[4]) {
+		t.Fatalf("b reads repacked chunks in a run: %v", err)
+	}
+}

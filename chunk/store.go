@@ -919,7 +919,19 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 			stored, err = s.be.Get(ctx, key, int64(l.off), int64(l.slen))
 			if err != nil {
 				if errors.Is(err, blob.ErrNotExist) && attempt == 0 {
-					continue // repacked by GC meanwhile: look it up again
+					// Repacked by a GC meanwhile: this store's points the
+					// index to the new copy; another replica's is found by
+					// listing the packs again.
+					s.mu.Lock()
+					now, _, _ := s.lookupLocked(id)
+					s.mu.Unlock()
+					if now.pack == l.pack && now.off == l.off {
+						refreshed = true
+						if rerr := s.Refresh(ctx); rerr != nil {
+							return nil, fmt.Errorf("get chunk %s: %w (listing the packs again: %v)", id.Short(), err, rerr)
+						}
+					}
+					continue
 				}
 				return nil, fmt.Errorf("get chunk %s: %w", id.Short(), err)
 			}
