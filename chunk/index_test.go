@@ -126,17 +126,24 @@ func TestIndexRunsSurviveReopenGCAndDamage(t *testing.T) {
 	check(openSmall(t, be, t.TempDir()), live)
 }
 
+// replicasWith opens two stores on one local backend (replicas a and b)
+// and stores datas through a; their ids, in order.
+func replicasWith(t *testing.T, datas [][]byte) (be blob.Backend, a, b *chunk.Store, ids []chunk.ID) {
+	t.Helper()
+	be = localBackend(t)
+	a = openSmall(t, be, t.TempDir())
+	b = openSmall(t, be, t.TempDir())
+	wa := a.NewWriter()
+	defer wa.Close()
+	return be, a, b, putFlushed(t, wa, datas...)
+}
+
 // Two stores on one backend, each with its own cache directory, stand for
 // two replicas: each deduplicates against the other's chunks after a
 // Refresh, and a pack the other collected stops being found.
 func TestReplicasShareChunks(t *testing.T) {
 	ctx := context.Background()
-	be := localBackend(t)
-	a := openSmall(t, be, t.TempDir())
-	b := openSmall(t, be, t.TempDir())
-	wa := a.NewWriter()
-	ids := putFlushed(t, wa, randChunks(200, 2000)...)
-	wa.Close()
+	be, a, b, ids := replicasWith(t, randChunks(200, 2000))
 	if b.Has(ids[0]) {
 		t.Fatal("b sees a's chunk before refreshing")
 	}
@@ -180,13 +187,8 @@ func TestReplicasShareChunks(t *testing.T) {
 // and in a run (it failed with "object does not exist").
 func TestReadAfterAnotherReplicaRepacked(t *testing.T) {
 	ctx := context.Background()
-	be := localBackend(t)
-	a := openSmall(t, be, t.TempDir())
-	b := openSmall(t, be, t.TempDir())
-	wa := a.NewWriter()
 	datas := randChunks(6, 2000)
-	ids := putFlushed(t, wa, datas...)
-	wa.Close()
+	_, a, b, ids := replicasWith(t, datas)
 	if err := b.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
