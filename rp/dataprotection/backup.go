@@ -35,9 +35,19 @@ func backupPermissions(diskID, snapshotRG string) []permCheck {
 	}
 }
 
-// restorePermissions: Disk Restore Operator on the target resource group.
-func restorePermissions(targetRG string) []permCheck {
-	return []permCheck{{"Microsoft.Compute/disks/write", targetRG, "Disk Restore Operator"}}
+// restorePermissions: Disk Restore Operator on the target resource group,
+// and read access to the recovery point's snapshot (Disk Snapshot
+// Contributor on its resource group, which backups need too), which the
+// identity the restore runs as reads the disk from: a restore may run as
+// another identity than the backups (its identityDetails), which holds
+// neither until it is given them. snapshot "" (an operation recorded
+// before the check) checks the target only.
+func restorePermissions(in map[string]string) []permCheck {
+	checks := []permCheck{{"Microsoft.Compute/disks/write", in["targetRG"], "Disk Restore Operator"}}
+	if in["snapshot"] != "" {
+		checks = append(checks, permCheck{"Microsoft.Compute/snapshots/read", in["snapshot"], "Disk Snapshot Contributor"})
+	}
+	return checks
 }
 
 // checkPermissions checks the vault identity for each action and returns
@@ -353,6 +363,14 @@ type checkedRestore struct {
 	// IdentityDetails picks the vault identity the restore runs as: the
 	// request's, else the backup instance's.
 	IdentityDetails string
+	Snapshot        string // the point's snapshot resource id, which the restore reads
+}
+
+// input is what a restore's and a restore validation's operations check
+// the vault identity's permissions against (restorePermissions).
+func (cr *checkedRestore) input(in map[string]string) map[string]string {
+	in["targetRG"], in["identityDetails"], in["snapshot"] = cr.TargetRG, cr.IdentityDetails, cr.Snapshot
+	return in
 }
 
 func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *instanceResource, req *restoreRequest, field string) (*checkedRestore, error) {
@@ -427,7 +445,11 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 	} else if err := checkInstanceIdentity(vault, details, f("identityDetails")); err != nil {
 		return nil, err
 	}
-	return &checkedRestore{Point: pt, TargetID: tid.String(), TargetRG: tid.ResourceGroupID(), Location: loc, IdentityDetails: string(details)}, nil
+	cr := &checkedRestore{Point: pt, TargetID: tid.String(), TargetRG: tid.ResourceGroupID(), Location: loc, IdentityDetails: string(details)}
+	if len(pt.Snapshots) > 0 {
+		cr.Snapshot = pt.Snapshots[0].SnapshotID
+	}
+	return cr, nil
 }
 
 func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
@@ -450,8 +472,8 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	j := pr.newJob(vault, bi, protection.OpRestore, true, pr.p.Now())
 	j.RecoveryPointID, j.RecoveryPointTime, j.Target = cr.Point.ID, &cr.Point.Time, cr.TargetID
 	op := &ops.Operation{Kind: opRestore, ResourceID: bi.ID, Caller: r.Caller()}
-	return pr.accepted(r, vault, op, j, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "pointId": cr.Point.ID,
-		"target": cr.TargetID, "targetRG": cr.TargetRG, "location": cr.Location, "identityDetails": cr.IdentityDetails})
+	return pr.accepted(r, vault, op, j, cr.input(map[string]string{"instanceId": bi.ID, "jobId": j.ID, "pointId": cr.Point.ID,
+		"target": cr.TargetID, "location": cr.Location}))
 }
 
 func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation, in map[string]string) error {
@@ -461,7 +483,7 @@ func (pr *Provider) runRestore(ctx context.Context, op *ops.Operation, in map[st
 			bid, _ := arm.ParseID(in["instanceId"])
 			vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())
 			if err == nil {
-				err = pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Restore", restorePermissions(in["targetRG"])...)
+				err = pr.checkPermissions(ctx, vault, json.RawMessage(in["identityDetails"]), "Restore", restorePermissions(in)...)
 			}
 			if err == nil {
 				err = pr.p.Inject(ctx, fault.OpRestore, in["instanceId"])
@@ -503,7 +525,7 @@ func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opValidateRestore, ResourceID: bi.ID, Caller: r.Caller()}
-	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "instanceId": bi.ID, "targetRG": cr.TargetRG, "identityDetails": cr.IdentityDetails})
+	return pr.accepted(r, vault, op, nil, cr.input(map[string]string{"vaultId": vault.ID, "instanceId": bi.ID}))
 }
 
 // runValidate is the work of a validate operation: the vault identity's

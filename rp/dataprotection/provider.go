@@ -129,7 +129,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Ops.Register(opDeleteInstance, withInput(pr.runDeleteInstance))
 	p.Ops.Register(opBackup, withInput(pr.runAdhocBackup))
 	p.Ops.Register(opRestore, withInput(pr.runRestore))
-	p.Ops.Register(opValidateRestore, withInput(pr.runValidate("Validate for Restore", "instanceId", func(in map[string]string) []permCheck { return restorePermissions(in["targetRG"]) })))
+	p.Ops.Register(opValidateRestore, withInput(pr.runValidate("Validate for Restore", "instanceId", restorePermissions)))
 	p.Ops.Register(opVerify, withInput(pr.runVerify))
 	p.Ops.RegisterDone(opInstanceAction, opVaultUpdate)
 	p.Ops.Register(opExportJobs, pr.runExportJobs)
