@@ -976,6 +976,61 @@ func (t *pgTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 	return d, nil
 }
 
+// List reads a list in the transaction: from the writer's cache when it
+// holds it and nothing this fn wrote may change it, else from the database
+// (remembered for the fns after when this fn wrote nothing of its kind: the
+// result is then the state the fns before left).
+func (t *pgTx) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
+	q = pgListKeyOf(q)
+	lk := pgListKey{kind, q}
+	docs, ok := t.cache.lists[lk]
+	if ok && !slices.Contains(t.bulk, kind) && !t.changed(lk, docs) {
+		out := make([]Doc, len(docs))
+		for i, d := range docs {
+			out[i] = d
+			out[i].Value = append([]byte(nil), d.Value...) // the caller's to change; the cache's stays
+		}
+		return out, nil
+	}
+	docs, err := t.pgReader.List(ctx, kind, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) <= pgListCacheDocs && !t.touched(kind) {
+		kept := make([]Doc, len(docs))
+		for i, d := range docs {
+			kept[i] = d
+			kept[i].Value = append([]byte(nil), d.Value...)
+		}
+		t.cache.putList(lk, kept)
+	}
+	return docs, nil
+}
+
+// changed reports whether a write of this fn may change the list lk,
+// which held docs before it.
+func (t *pgTx) changed(lk pgListKey, docs []Doc) bool {
+	for ck, c := range t.changes {
+		if ck.kind == lk.kind && pgListMay(lk.q, docs, ck.key, c.d, c.found) {
+			return true
+		}
+	}
+	return false
+}
+
+// touched reports whether this fn wrote documents of kind.
+func (t *pgTx) touched(kind string) bool {
+	if slices.Contains(t.bulk, kind) {
+		return true
+	}
+	for ck := range t.changes {
+		if ck.kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // wrote records the document's state after a write of this fn.
 func (t *pgTx) wrote(ck docKey, c pgCachedDoc) {
 	if t.changes == nil {
@@ -1055,6 +1110,49 @@ func (t *pgTx) DeleteScope(ctx context.Context, kind, prefix string) (int, error
 type pgWriteCache struct {
 	gen  int64 // writer_gen at which docs is current; -1: none
 	docs map[docKey]pgCachedDoc
+	// lists are List results (of at most pgListCacheDocs documents), valid
+	// as docs are; a write drops those it may change (see apply).
+	lists map[pgListKey][]Doc
+}
+
+// pgListKey is a List as the database runs it (see pgListKeyOf).
+type pgListKey struct {
+	kind string
+	q    ListQuery
+}
+
+// pgListKeyOf is q as List's SQL reads it (lower case).
+func pgListKeyOf(q ListQuery) ListQuery {
+	q.ScopePrefix, q.Type, q.After = strings.ToLower(q.ScopePrefix), strings.ToLower(q.Type), strings.ToLower(q.After)
+	if q.Limit < 0 {
+		q.Limit = 0
+	}
+	return q
+}
+
+// The writer remembers lists of up to pgListCacheDocs documents, at most
+// pgListCacheMax of them.
+const (
+	pgListCacheDocs = 256
+	pgListCacheMax  = 1024
+)
+
+// pgListMay reports whether a write of the document key (found: as d now)
+// may change the list q of its kind: it was in it, or it now matches q.
+func pgListMay(q ListQuery, docs []Doc, key string, d Doc, found bool) bool {
+	for i := range docs {
+		if docs[i].Key == key {
+			return true
+		}
+	}
+	return found && strings.HasPrefix(d.Scope, q.ScopePrefix) && (q.Type == "" || d.Type == q.Type) && d.Key > q.After
+}
+
+func (c *pgWriteCache) putList(lk pgListKey, docs []Doc) {
+	if c.lists == nil || len(c.lists) >= pgListCacheMax {
+		c.lists = map[pgListKey][]Doc{}
+	}
+	c.lists[lk] = docs
 }
 
 // pgCachedDoc is a document, or the knowledge that there is none.
@@ -1072,7 +1170,7 @@ func (c *pgWriteCache) put(ck docKey, d pgCachedDoc) {
 
 // reset forgets everything (the database may hold anything now).
 func (c *pgWriteCache) reset() {
-	c.gen, c.docs = -1, nil
+	c.gen, c.docs, c.lists = -1, nil, nil
 }
 
 // apply takes in what a fn that succeeded wrote.
@@ -1083,9 +1181,19 @@ func (c *pgWriteCache) apply(t *pgTx) {
 				delete(c.docs, ck)
 			}
 		}
+		for lk := range c.lists {
+			if lk.kind == kind {
+				delete(c.lists, lk)
+			}
+		}
 	}
 	for ck, d := range t.changes {
 		c.put(ck, d)
+		for lk, docs := range c.lists {
+			if lk.kind == ck.kind && pgListMay(lk.q, docs, ck.key, d.d, d.found) {
+				delete(c.lists, lk)
+			}
+		}
 	}
 }
 

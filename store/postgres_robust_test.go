@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -379,5 +380,114 @@ func TestPostgresWriterPanicAnswersEveryUpdate(t *testing.T) {
 				t.Fatalf("after the panic: %v", err)
 			}
 		})
+	}
+}
+
+// Lists inside Updates (which the writer may answer from what it
+// remembers) always equal the database's: after writes of earlier Updates,
+// of this one, of another replica, by hand, deletes by scope, documents
+// moved out of a list's scope or type, and with paging. A random sequence,
+// each in-transaction List checked against one outside any transaction.
+func TestPostgresListsInUpdatesSeeEveryWrite(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	s, other := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(12, 34))
+	scopes := []string{"/s/a/", "/s/a/x/", "/s/b/", "/s/B/y/"}
+	types := []string{"t1", "T2"}
+	doc := func() store.Doc {
+		return store.Doc{Kind: "k", Key: fmt.Sprintf("K%d", rng.IntN(12)), Scope: scopes[rng.IntN(len(scopes))], Type: types[rng.IntN(len(types))], Value: []byte(fmt.Sprint(rng.IntN(1000)))}
+	}
+	query := func() store.ListQuery {
+		q := store.ListQuery{ScopePrefix: []string{"", "/s/", "/S/A/", "/s/b/"}[rng.IntN(4)]}
+		if rng.IntN(2) == 0 {
+			q.Type = types[rng.IntN(len(types))]
+		}
+		if rng.IntN(3) == 0 {
+			q.After = fmt.Sprintf("k%d", rng.IntN(12))
+		}
+		if rng.IntN(3) == 0 {
+			q.Limit = 1 + rng.IntN(3)
+		}
+		return q
+	}
+	keys := func(docs []store.Doc) string {
+		var b strings.Builder
+		for _, d := range docs {
+			fmt.Fprintf(&b, "%s@%s:%s=%s ", d.Key, d.Scope, d.Type, d.Value)
+		}
+		return b.String()
+	}
+	for step := range 400 {
+		var what string
+		var err error
+		switch r := rng.IntN(10); {
+		case r < 4: // this writer: a write, maybe after a list of its own
+			d, q, q2 := doc(), query(), query()
+			del, fail := rng.IntN(4) == 0, rng.IntN(5) == 0
+			what = fmt.Sprintf("write %s (delete %v)", d.Key, del)
+			var after []store.Doc // q2's list after the write, in the transaction
+			err = s.Update(ctx, func(tx store.Tx) error {
+				if _, err := tx.List(ctx, "k", q); err != nil {
+					return err
+				}
+				if del {
+					if err := tx.Delete(ctx, "k", d.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+				} else if err := tx.Put(ctx, d); err != nil {
+					return err
+				}
+				var err error
+				if after, err = tx.List(ctx, "k", q2); err != nil {
+					return err
+				}
+				if fail {
+					return errors.New("fails: rolled back")
+				}
+				return nil
+			})
+			if fail && err != nil && err.Error() == "fails: rolled back" {
+				err = nil
+			} else if err == nil {
+				// Nothing else wrote since: the database has what the fn saw.
+				if out, lerr := s.List(ctx, "k", q2); lerr != nil || keys(out) != keys(after) {
+					t.Fatalf("step %d, %s: List(%+v) after the write in its Update: %s; committed: %s (%v)", step, what, q2, keys(after), keys(out), lerr)
+				}
+			}
+		case r < 5:
+			what = "delete by scope"
+			err = s.Update(ctx, func(tx store.Tx) error {
+				_, err := tx.DeleteScope(ctx, "k", scopes[rng.IntN(len(scopes))])
+				return err
+			})
+		case r < 6:
+			d := doc()
+			what = "another replica writes " + d.Key
+			err = other.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, d) })
+		case r < 7:
+			what = "by hand"
+			_, err = other.Pool().Exec(ctx, `UPDATE docs SET scope = $1 WHERE kind = 'k' AND key = $2`, scopes[rng.IntN(len(scopes))], fmt.Sprintf("k%d", rng.IntN(12)))
+		default:
+			what = "nothing"
+		}
+		if err != nil {
+			t.Fatalf("step %d (%s): %v", step, what, err)
+		}
+		q := query()
+		var in []store.Doc
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			in, err = tx.List(ctx, "k", q)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.List(ctx, "k", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys(in) != keys(out) {
+			t.Fatalf("step %d, after %s: List(%+v) in an Update: %s; in the database: %s", step, what, q, keys(in), keys(out))
+		}
 	}
 }
