@@ -42,9 +42,9 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	sub := "/subscriptions/{subscriptionId}"
 	rg := sub + "/resourceGroups/{resourceGroupName}"
 	A := rg + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
-	rt.Handle("GET", sub+"/providers/Microsoft.Storage/storageAccounts", pr.listSub)
+	rt.Handle("GET", sub+"/providers/Microsoft.Storage/storageAccounts", withAccountType(pr.listSub))
 	rt.Handle("POST", sub+"/providers/Microsoft.Storage/checkNameAvailability", pr.checkName, arm.Action(namespace+"/checkNameAvailability/read"))
-	rt.HandleResource(A, arm.Methods{List: pr.listRG, Get: pr.get, Put: pr.put, Patch: pr.patch, Delete: pr.delete})
+	rt.HandleResource(A, arm.Methods{List: withAccountType(pr.listRG), Get: withAccountType(pr.get), Put: withAccountType(pr.put), Patch: withAccountType(pr.patch), Delete: pr.delete})
 	rt.Handle("POST", A+"/listKeys", pr.listKeys)
 	rt.Handle("POST", A+"/regenerateKey", pr.regenerateKey)
 	rt.Handle("GET", "/providers/Microsoft.Storage/operations", rt.OperationsCatalog(namespace, "Microsoft Storage"), arm.NoAuthz())
@@ -360,7 +360,7 @@ func (pr *Provider) listKeys(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(map[string]any{"keys": a.Keys}), nil
+	return keysAnswer(r, a.Keys), nil
 }
 
 func (pr *Provider) regenerateKey(r *arm.Request) (*arm.Response, error) {
@@ -388,7 +388,7 @@ func (pr *Provider) regenerateKey(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(map[string]any{"keys": out.Keys}), nil
+	return keysAnswer(r, out.Keys), nil
 }
 
 func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {

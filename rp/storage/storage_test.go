@@ -6,11 +6,17 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
+// startAccounts starts a server with the resource group stg: it returns
+// it, the options of raw requests (request ids, any status) and the
+// group's id.
+func startAccounts(t *testing.T) (*testserver.Env, []testserver.RequestOption, string) {
+	e := testserver.StartWithGroups(t, "stg")
+	return e, []testserver.RequestOption{testserver.RequestIDs(), testserver.AnyStatus()}, "/subscriptions/" + e.Sub + "/resourceGroups/stg"
+}
+
 // A minimal Microsoft.Storage: accounts with keys, as backup APIs name them.
 func TestStorageAccounts(t *testing.T) {
-	e := testserver.StartWithGroups(t, "stg")
-	ids := []testserver.RequestOption{testserver.RequestIDs(), testserver.AnyStatus()}
-	rg := "/subscriptions/" + e.Sub + "/resourceGroups/stg"
+	e, ids, rg := startAccounts(t)
 	A := rg + "/providers/Microsoft.Storage/storageAccounts/staging1"
 	const v = "?api-version=2023-01-01"
 	if resp, m := e.Do("PUT", rg+"/providers/Microsoft.Storage/storageAccounts/Bad_Name"+v, []byte(`{"location":"westus","sku":{"name":"Standard_LRS"}}`), ids...); resp.StatusCode != 400 || testserver.ErrorCode(m) != "AccountNameInvalid" {
