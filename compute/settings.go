@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/store"
 )
 
@@ -140,10 +142,35 @@ func applySettings[P any](props *P, s Settings) error {
 	}
 	var fresh P
 	if err := json.Unmarshal(b, &fresh); err != nil {
-		return err
+		return badSetting(err)
 	}
 	*props = fresh
 	return nil
+}
+
+// CheckSettings refuses settings the properties of a disk (or, snapshot
+// true, of a snapshot) cannot hold, before anything is written: a property
+// Safehold models given a value of another type (encryption as a number,
+// publicNetworkAccess as a number) is 400 InvalidParameter naming it.
+func CheckSettings(s Settings, snapshot bool) error {
+	if len(s) == 0 {
+		return nil
+	}
+	if snapshot {
+		return applySettings(&SnapshotProperties{}, s)
+	}
+	return applySettings(&DiskProperties{}, s)
+}
+
+// badSetting is the failure of properties that do not decode.
+func badSetting(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		e := failure.Invalidf("InvalidParameter", "properties.%s: a JSON %s is not a valid value: give a %s.", te.Field, te.Value, te.Type)
+		e.Target = "properties." + te.Field
+		return e
+	}
+	return failure.Invalidf("InvalidParameter", "properties: %v", err)
 }
 
 // UpdateSettings merges settings into a disk's or snapshot's properties

@@ -142,7 +142,7 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 			{"snapshot encryption set", "PUT", e.rga + "/providers/Microsoft.Compute/snapshots/e6" + cv, snapBody(encryption(des("rga"))), "properties.encryption.diskEncryptionSetId", des("rga")},
 			{"snapshot PATCH disk access", "PATCH", e.rga + "/providers/Microsoft.Compute/snapshots/e3" + cv, `{"properties":{` + diskAccess(access("rga")) + `}}`, "properties.diskAccessId", access("rga")},
 			{"not an id", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(diskAccess("da1")), "properties.diskAccessId", "da1"},
-			{"not a string", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(`"encryption":{"diskEncryptionSetId":42}`), "properties.encryption.diskEncryptionSetId", "42"},
+			{"not a string", "PUT", e.rga + "/providers/Microsoft.Compute/disks/e5" + cv, diskBody(`"encryption":{"diskEncryptionSetId":42}`), "properties.encryption.diskEncryptionSetId", "number"},
 		} {
 			resp, m := raw(t, e.Env, c.method, c.path, e.tok, []byte(c.body))
 			if resp.StatusCode != http.StatusBadRequest || testserver.Field(m, "error.target") != c.target || !strings.Contains(fmt.Sprint(testserver.Field(m, "error.message")), c.id) {

@@ -70,7 +70,7 @@ func diskID(r *arm.Request) string {
 func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	settings, ext := settingsOf(r.Body, diskSettings)
-	if err := pr.checkSettings(r, settings); err != nil {
+	if err := pr.checkSettings(r, settings, false); err != nil {
 		return nil, err
 	}
 	if in.Properties != nil && in.Properties.CreationData != nil {
@@ -298,7 +298,7 @@ func (pr *Provider) importSource(r *arm.Request, uri string) (string, error) {
 func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	settings, _ := settingsOf(r.Body, diskSettings)
-	if err := pr.checkSettings(r, settings); err != nil {
+	if err := pr.checkSettings(r, settings, false); err != nil {
 		return nil, err
 	}
 	u := compute.DiskUpdate{Tags: in.Tags}

@@ -92,7 +92,7 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
 		source = readLink(in.Properties.CreationData.SourceResourceID)
 	}
-	if err := pr.checkSettings(r, settings, source); err != nil {
+	if err := pr.checkSettings(r, settings, true, source); err != nil {
 		return nil, err
 	}
 	if err := pr.checkPutTarget(ctx, id, r.Param("snapshotName"), "snapshot"); err != nil {
@@ -226,7 +226,7 @@ func (pr *Provider) runCreateSnapshot(ctx context.Context, op *ops.Operation) er
 
 func (pr *Provider) patchSnapshot(r *arm.Request, in snapshotInput) (*arm.Response, error) {
 	settings, _ := settingsOf(r.Body, snapshotSettings)
-	if err := pr.checkSettings(r, settings); err != nil {
+	if err := pr.checkSettings(r, settings, true); err != nil {
 		return nil, err
 	}
 	sn, err := pr.svc.SnapshotResource(r.HTTP.Context(), snapshotID(r))

@@ -82,14 +82,18 @@ var settingRefs = []struct {
 	{"", "diskAccessId", "Microsoft.Compute/diskAccesses", "DiskAccess"},
 }
 
-// checkSettings checks what settings s of a disk or snapshot PUT or PATCH
-// name, as Azure does: first that the caller may read each (linked access,
+// checkSettings checks settings s of a disk or snapshot PUT or PATCH: that
+// the disk's (or snapshot's) properties can hold them, and what they name,
+// as Azure does: first that the caller may read each (linked access,
 // 403, with the request's other links more), then that each exists (400
 // naming it, Azure's "DiskEncryptionSet '...' was not found."), so that
 // a caller learns nothing of what exists where it has no access. Safehold
 // serves no disk encryption sets or disk accesses, so a body that names
 // one is refused, as Azure refuses one that does not exist.
-func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, more ...arm.Link) error {
+func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, snapshot bool, more ...arm.Link) error {
+	if err := compute.CheckSettings(s, snapshot); err != nil {
+		return err
+	}
 	type named struct{ path, id, typ, what string }
 	var refs []named
 	links := more
