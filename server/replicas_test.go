@@ -5,9 +5,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -15,8 +17,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/safehold/safehold/connect"
+	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/server"
+	"github.com/safehold/safehold/store"
 )
 
 // TestReplicasShareOneSafehold: three replicas start at the same moment
@@ -139,5 +143,44 @@ func TestReplicasUnregisterWhenTheyStop(t *testing.T) {
 	b.Close()
 	if got := live(); len(got) != 1 || got[0] != a.NodeID {
 		t.Fatalf("after the second replica stopped: %v", got)
+	}
+}
+
+// A write held up by the database (a row locked by hand past the store's
+// writer_statement_timeout) answers 503 ServiceUnavailable with
+// Retry-After, never a hang or a 500; the same write succeeds once the
+// database lets it.
+func TestStuckDatabaseWriteAnswers503(t *testing.T) {
+	base := testsvc.PostgresSchema(t)
+	e := testserver.Start(t, testserver.WithStore(testsvc.WithParam(base, "writer_statement_timeout", "300ms")))
+	e.ResourceGroups("rg1")
+	ctx := context.Background()
+	other, err := store.OpenPostgres(ctx, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c, err := other.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	if _, err := c.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `SELECT 1 FROM docs WHERE kind = 'resource' AND key = $1 FOR UPDATE`, strings.ToLower("/subscriptions/"+e.Sub+"/resourceGroups/rg1")); err != nil {
+		t.Fatal(err)
+	}
+	path := "/subscriptions/" + e.Sub + "/resourcegroups/rg1?api-version=2021-04-01"
+	body := map[string]any{"location": "westus", "tags": map[string]string{"k": "v"}}
+	resp, m := e.Do("PUT", path, body, testserver.AnyStatus())
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || m["error"].(map[string]any)["code"] != "ServiceUnavailable" {
+		t.Fatalf("a write held up by a locked row: %d %v %v", resp.StatusCode, resp.Header, m)
+	}
+	if _, err := c.Exec(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if resp, m := e.Do("PUT", path, body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the write once the row is free: %d %v", resp.StatusCode, m)
 	}
 }
