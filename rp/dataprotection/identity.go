@@ -52,6 +52,17 @@ func checkInstanceIdentity(vault *vaultResource, raw json.RawMessage, field stri
 	if err := json.Unmarshal(raw, &ii); err != nil {
 		return fieldError(field, "must be {\"useSystemAssignedIdentity\": true|false, \"userAssignedIdentityArmUrl\": \"<user-assigned identity id>\"}")
 	}
+	// The identity asked for must be one the vault has: the system one
+	// when it says so, a user-assigned one when it says not (vaultPrincipal
+	// would otherwise run the operation as another identity than asked).
+	if ii.UseSystemAssignedIdentity != nil && vault.Identity != nil {
+		if *ii.UseSystemAssignedIdentity && vault.Identity.PrincipalID == "" {
+			return fieldError(field+".useSystemAssignedIdentity", "is true, but the Backup vault '%s' has no system-assigned identity: add SystemAssigned to the vault's identity.type, or name one of its user-assigned identities (useSystemAssignedIdentity false, userAssignedIdentityArmUrl)", vault.Name)
+		}
+		if !*ii.UseSystemAssignedIdentity && len(vault.Identity.UserAssignedIdentities) == 0 {
+			return fieldError(field+".useSystemAssignedIdentity", "is false, but the Backup vault '%s' has no user-assigned identity: add one to the vault's identity.userAssignedIdentities, or use its system-assigned identity (useSystemAssignedIdentity true)", vault.Name)
+		}
+	}
 	if ii.UserAssignedIdentityArmURL == "" {
 		return nil // the vault's identity rules pick one
 	}

@@ -136,6 +136,13 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	if err := validate(noDetails); err != nil {
 		t.Fatalf("validate without identityDetails: %v", err)
 	}
+	// The system identity, asked of a vault that has none, is a 400 naming
+	// the field (it ran as the user-assigned identity instead).
+	asSystem := bi
+	asSystem.IdentityDetails = &armdataprotection.IdentityDetails{UseSystemAssignedIdentity: to.Ptr(true)}
+	if _, err := bis.BeginValidateForBackup(ctx, "vault-rg", "uavault", armdataprotection.ValidateForBackupRequest{BackupInstance: &asSystem}, nil); !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), "identityDetails.useSystemAssignedIdentity") {
+		t.Fatalf("validate as the system identity of a vault without one: %v", err)
+	}
 	// An identity the vault does not have is a 400 naming the field.
 	other := bi
 	other.IdentityDetails = &armdataprotection.IdentityDetails{UseSystemAssignedIdentity: to.Ptr(false), UserAssignedIdentityArmURL: to.Ptr(uami2)}

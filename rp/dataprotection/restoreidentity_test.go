@@ -24,6 +24,25 @@ func TestRestoreChecksTheIdentityItRunsAs(t *testing.T) {
 	dv := fixture.ProtectDisk(t, e)
 	dv.Backup(t, e)
 	f := testserver.Factory(e, armdataprotection.NewClientFactory)
+	bis := f.NewBackupInstancesClient()
+	var point string
+	for page := range fixture.Pages(t, f.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil)) {
+		for _, p := range page.Value {
+			point = *p.Name
+		}
+	}
+	request := func(name string, id *armdataprotection.IdentityDetails) *armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest {
+		return &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
+			RecoveryPointID: to.Ptr(point), SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore), SourceResourceID: to.Ptr(dv.DiskID),
+			IdentityDetails: id,
+			RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
+				RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(dv.TargetRG+"/providers/Microsoft.Compute/disks/"+name, name)}}
+	}
+	// A user-assigned identity asked of a vault that has none is a 400
+	// naming the field, not a restore as the system identity.
+	if _, err := bis.BeginTriggerRestore(ctx, dv.RG, dv.Vault, dv.Instance, request("r0", &armdataprotection.IdentityDetails{UseSystemAssignedIdentity: to.Ptr(false)}), nil); !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), "identityDetails.useSystemAssignedIdentity") {
+		t.Fatalf("restore as a user-assigned identity of a vault without one: %v", err)
+	}
 	uami := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/restore-id"
 	v, err := fixture.Wait(f.NewBackupVaultsClient().BeginUpdate(ctx, dv.RG, dv.Vault, armdataprotection.PatchResourceRequestInput{Identity: &armdataprotection.DppIdentityDetails{
 		Type: to.Ptr("SystemAssigned,UserAssigned"), UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami: {}}}}, nil))
@@ -35,20 +54,6 @@ func TestRestoreChecksTheIdentityItRunsAs(t *testing.T) {
 		t.Fatalf("vault identity: %+v", v.Identity)
 	}
 	fixture.Assign(t, e, dv.TargetRG, fixture.RoleDiskRestoreOperator, *ua.PrincipalID)
-	var point string
-	for page := range fixture.Pages(t, f.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil)) {
-		for _, p := range page.Value {
-			point = *p.Name
-		}
-	}
-	bis := f.NewBackupInstancesClient()
-	request := func(name string, id *armdataprotection.IdentityDetails) *armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest {
-		return &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
-			RecoveryPointID: to.Ptr(point), SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore), SourceResourceID: to.Ptr(dv.DiskID),
-			IdentityDetails: id,
-			RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
-				RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(dv.TargetRG+"/providers/Microsoft.Compute/disks/"+name, name)}}
-	}
 	restore := func(req *armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest) (validate, run error) {
 		_, validate = fixture.Wait(bis.BeginValidateForRestore(ctx, dv.RG, dv.Vault, dv.Instance, armdataprotection.ValidateRestoreRequestObject{RestoreRequestObject: req}, nil))
 		_, run = fixture.Wait(bis.BeginTriggerRestore(ctx, dv.RG, dv.Vault, dv.Instance, req, nil))
