@@ -34,7 +34,7 @@ type Tail struct {
 // Tail reserves room for up to n units of unit bytes (at least one) at the
 // end of an open pack, on a blob.Align boundary, as Buf. It returns nil
 // when the store does not place records in place (an encrypted store seals
-// every record into new bytes).
+// every record into new bytes) or is closed.
 func (w *Writer) Tail(unit, n int) *Tail {
 	s := w.s
 	if s.c.aead != nil || n <= 0 || unit <= 0 || unit+s.c.tailLen(1) > s.packCap() {
@@ -42,6 +42,10 @@ func (w *Writer) Tail(unit, n int) *Tail {
 	}
 	var full []*pack
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	var p *pack
 	m := 0
 	// The fullest open pack with room for a unit: packs fill up as with
@@ -102,7 +106,8 @@ func (t *Tail) Release() {
 	s.mu.Lock()
 	p.owned = false
 	var seal *pack
-	if p.sealReq || (len(p.entries) > 0 && s.sealDue(p, t.unit+blob.Align)) {
+	// After Close nothing starts an upload (nor does addRun add anything).
+	if !s.closed && (p.sealReq || (len(p.entries) > 0 && s.sealDue(p, t.unit+blob.Align))) {
 		seal = s.sealLocked(p)
 	} else {
 		s.open = append(s.open, p)

@@ -139,3 +139,27 @@ func TestTailStoresInPlace(t *testing.T) {
 		t.Fatal("an encrypted store offered a tail")
 	}
 }
+
+// A closed store offers no tail (a capture then fails on the closed store
+// through PutRun), and a tail ended after its store closed is ended quietly.
+func TestTailAfterClose(t *testing.T) {
+	ctx := context.Background()
+	s, err := chunk.Open(ctx, localBackend(t), t.TempDir(), chunk.Options{PackSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.NewWriter()
+	defer w.Close()
+	tl := w.Tail(64<<10, 2)
+	data := tl.Buf()[:64<<10]
+	copy(data, randBytes(64<<10, 1))
+	s.Close()
+	var scratch []byte
+	if err := w.PutTail(ctx, tl, []chunk.ID{s.Sum(data)}, [][]byte{data}, make([]int, 1), &scratch); err == nil {
+		t.Fatal("PutTail on a closed store: no error")
+	}
+	tl.Release()
+	if w.Tail(64<<10, 1) != nil {
+		t.Fatal("a closed store offered a tail")
+	}
+}
