@@ -122,8 +122,12 @@ var outOfScope = []struct {
 		regexp.MustCompile(`Snapshot_ListBySubscription\.json`), nil, "armcompute", ""},
 	{"disk sources Safehold does not have (Elastic SAN, confidential-VM secure import)", nil,
 		regexp.MustCompile(`(?i)ElasticSan|ImportSecure|UploadPreparedSecure|SecureVMGuestState|SecurityDataURI`), "armcompute", ""},
-	{"customer-managed keys and private links of disks (disk encryption sets, disk accesses): Safehold serves neither, so the set or access the example names cannot exist, and a disk naming one is refused as Azure refuses one that does not exist (400)", nil,
-		regexp.MustCompile(`(?i)Microsoft\.Compute/(diskEncryptionSets|diskAccesses)/`), "armcompute", ""},
+	{"disk accesses documented with private endpoint connections (private endpoints)", nil,
+		regexp.MustCompile(`(?i)Microsoft\.Network/privateEndpoints/`), "armcompute", ""},
+	{"disk encryption set key rotations documented in progress (previousKeys) or failed (autoKeyRotationError: the set's identity lost access to its Key Vault): Safehold holds no Key Vault keys, and a set's new key is in use at once",
+		regexp.MustCompile(`DiskEncryptionSet_(Update_WithRotationToLatestKeyVersionEnabledInProgress|Get_WithAutoKeyRotationError)\.json`), nil, "armcompute", ""},
+	{"a disk encryption set's associated resources documented as a disk and a snapshot of the author's subscription (its id unsubstituted, {subscriptionId}) that no example creates naming the set, which the delete example then deletes",
+		regexp.MustCompile(`DiskEncryptionSet_ListAssociatedResources\.json`), nil, "armcompute", ""},
 	{"features the issue does not list (vault-to-vault data moves (BackupDataMove))",
 		regexp.MustCompile(`(?i)DataMove`), nil, "", ""},
 }
@@ -207,6 +211,7 @@ var seeded = map[string]bool{
 	"armrecoveryservices.VaultsClient": true, "armrecoveryservicesbackup.ProtectionPoliciesClient": true,
 	"armrecoveryservicesbackup.BackupPoliciesClient": true, "armrecoveryservicesbackup.BackupResourceEncryptionConfigsClient": true,
 	"armcompute.DisksClient": true, "armcompute.SnapshotsClient": true, "armdataprotection.ResourceGuardsClient": true,
+	"armcompute.DiskEncryptionSetsClient": true, "armcompute.DiskAccessesClient": true,
 }
 
 func (x *example) seeded() bool {

@@ -35,8 +35,8 @@ var pinnedModules = []*sdkModule{
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3", Pkg: "armdataprotection", NS: "Microsoft.DataProtection"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4", Pkg: "armrecoveryservicesbackup", NS: "Microsoft.RecoveryServices (backup)"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices", Pkg: "armrecoveryservices", NS: "Microsoft.RecoveryServices (vaults)"},
-	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots)",
-		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots, disk encryption sets, disk accesses)",
+		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go", "diskencryptionsets_client_example_test.go", "diskaccesses_client_example_test.go"}},
 }
 
 // modules are the modules of this run (see selectModules).

@@ -114,7 +114,7 @@ var zoneRegions = map[string]string{"ecy": "eastus2euap"}
 // examples name.
 func (p *prereqs) create(xs []*example) {
 	rgs := map[string]string{}
-	var dpVaults, rsVaults, vms, disks, snaps, accounts []pair
+	var dpVaults, rsVaults, vms, disks, snaps, accounts, diskRefs []pair
 	type item struct {
 		rg, vault, container, item string
 		archivable                 bool // an old point ready to move to the archive tier (archive_test.go)
@@ -400,6 +400,18 @@ func (p *prereqs) create(xs []*example) {
 		for _, m := range reSnapshot.FindAllStringSubmatch(x.Body, -1) {
 			add(&snaps, "snapshot", m[1], m[2])
 		}
+		// The disk encryption sets and disk accesses a disk or snapshot
+		// names exist (a placeholder name, such as
+		// {existing-diskAccess-name}, becomes a real one).
+		if x.Mod.Pkg == "armcompute" {
+			for _, m := range reDiskRef.FindAllStringSubmatch(x.Body, -1) {
+				name := strings.Trim(m[3], "{}")
+				if name != m[3] {
+					p.bodySub(x, "Microsoft.Compute/"+m[2]+"/"+m[3], "Microsoft.Compute/"+m[2]+"/"+name)
+				}
+				add(&diskRefs, m[2], m[1], m[2]+"/"+name)
+			}
+		}
 		// Staging storage accounts of restores and their validation.
 		for _, m := range reStorage.FindAllStringSubmatch(x.Body, -1) {
 			add(&accounts, "storage account", m[1], strings.ToLower(m[2]))
@@ -414,6 +426,14 @@ func (p *prereqs) create(xs []*example) {
 				if x.Args["snapshotName"] != "" {
 					add(&snaps, "snapshot", rg, x.Args["snapshotName"])
 				}
+			case "DiskEncryptionSetsClient":
+				if x.Args["diskEncryptionSetName"] != "" {
+					add(&diskRefs, "diskEncryptionSets", rg, "diskEncryptionSets/"+x.Args["diskEncryptionSetName"])
+				}
+			case "DiskAccessesClient":
+				if x.Args["diskAccessName"] != "" {
+					add(&diskRefs, "diskAccesses", rg, "diskAccesses/"+x.Args["diskAccessName"])
+				}
 			}
 		}
 	}
@@ -422,7 +442,7 @@ func (p *prereqs) create(xs []*example) {
 			p.bodyItem(x, it.vault, it.item)
 		}
 	}
-	for _, l := range [][]pair{dpVaults, rsVaults, vms, disks, snaps, accounts} {
+	for _, l := range [][]pair{dpVaults, rsVaults, vms, disks, snaps, accounts, diskRefs} {
 		for _, d := range l {
 			rgs[strings.ToLower(d.rg)] = d.rg
 		}
@@ -434,6 +454,10 @@ func (p *prereqs) create(xs []*example) {
 	sort.Strings(names)
 	for _, rg := range names {
 		p.e.ResourceGroups(rg)
+	}
+	for _, r := range diskRefs {
+		typ, name, _ := strings.Cut(r.name, "/")
+		p.diskRef(r.rg, typ, name)
 	}
 	for _, d := range disks {
 		p.disk(d.rg, d.name)
@@ -711,6 +735,31 @@ func (p *prereqs) snapshot(rg, name string) {
 	}
 }
 
+// reDiskRef matches a disk encryption set's or disk access's id in a
+// request body: its group, type and name.
+var reDiskRef = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/(diskEncryptionSets|diskAccesses)/([^/"]+)`)
+
+// diskRef creates a disk encryption set (with a system-assigned identity
+// and a Key Vault key) or a disk access (typ diskEncryptionSets or
+// diskAccesses) in westus; it returns its id.
+func (p *prereqs) diskRef(rg, typ, name string) string {
+	id := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/" + typ + "/" + name
+	if p.done[strings.ToLower(id)] {
+		return id
+	}
+	p.done[strings.ToLower(id)] = true
+	body := map[string]any{"location": "westus"}
+	if typ == "diskEncryptionSets" {
+		body["identity"] = map[string]any{"type": "SystemAssigned"}
+		body["properties"] = map[string]any{"activeKey": map[string]any{"keyUrl": "https://" + strings.ToLower(rg) + "-kv.vault.azure.net/keys/" + name + "/0123456789abcdef0123456789abcdef"}}
+	}
+	resp, m := p.e.Do("PUT", id+"?api-version=2024-03-02", body)
+	if resp.StatusCode >= 300 {
+		p.logf("%s %s/%s: %d %v", typ, rg, name, resp.StatusCode, m)
+	}
+	return id
+}
+
 func (p *prereqs) storageAccount(rg, name string) {
 	resp, m := p.e.Do("PUT", "/subscriptions/"+p.e.Sub+"/resourceGroups/"+rg+"/providers/Microsoft.Storage/storageAccounts/"+name+"?api-version=2023-01-01",
 		map[string]any{"location": "westus", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}})
@@ -806,7 +855,7 @@ func (p *prereqs) dpVault(rg, name string) {
 }
 
 // shapedDisk creates an empty 1 GiB disk in a region, in the shape's zone,
-// allowing private access only when the shape has private access.
+// reachable through a disk access only when the shape has private access.
 func (p *prereqs) shapedDisk(rg, name, location string, sh vmShape) string {
 	c, err := armcompute.NewDisksClient(p.e.Sub, p.e.Cred, p.e.Opts)
 	if err != nil {
@@ -818,9 +867,8 @@ func (p *prereqs) shapedDisk(rg, name, location string, sh vmShape) string {
 		d.Zones = []*string{to.Ptr(sh.zone)}
 	}
 	if sh.private {
-		// (without a disk access: Safehold serves none, and refuses a
-		// disk naming one)
 		d.Properties.NetworkAccessPolicy = to.Ptr(armcompute.NetworkAccessPolicyAllowPrivate)
+		d.Properties.DiskAccessID = to.Ptr(p.diskRef(rg, "diskAccesses", name+"-access"))
 	}
 	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, d, nil)
 	if err == nil {

@@ -212,10 +212,7 @@ func (pr *Provider) deleteGalleryVersion(r *arm.Request) (*arm.Response, error) 
 	}
 	err := pr.svc.DeleteGalleryImageVersion(ctx, id)
 	if arm.IsNotFound(err) {
-		if err := checkRG(ctx, pr, r); err != nil {
-			return nil, err
-		}
-		return arm.NoContent(), nil
+		return noneToDelete(ctx, pr, r)
 	}
 	if err != nil {
 		return nil, err

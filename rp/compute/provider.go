@@ -1,5 +1,6 @@
 // Package compute serves Microsoft.Compute over ARM (disks, snapshots,
-// virtual machines, galleries and the platform image catalog), the disk data plane over SAS page-blob requests, and
+// virtual machines, galleries, disk encryption sets, disk accesses and the
+// platform image catalog), the disk data plane over SAS page-blob requests, and
 // the NBD export, all on top of the compute domain service.
 package compute
 
@@ -31,6 +32,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerSnapshots(rt)
 	pr.registerVMs(rt)
 	pr.registerGalleries(rt)
+	pr.registerDiskRefs(rt)
 	pr.registerVMImages(rt)
 	return nil
 }

@@ -43,6 +43,15 @@ func checkRG(ctx context.Context, pr *Provider, r *arm.Request) error {
 	return resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
 }
 
+// noneToDelete answers a DELETE of a resource that does not exist: 204, or
+// 404 when its resource group does not exist either.
+func noneToDelete(ctx context.Context, pr *Provider, r *arm.Request) (*arm.Response, error) {
+	if err := checkRG(ctx, pr, r); err != nil {
+		return nil, err
+	}
+	return arm.NoContent(), nil
+}
+
 // registerUnknownActions answers POST {resource}/{action} for an action the
 // type does not have with a 404 naming the supported ones (instead of the
 // router's "resource type could not be found"), and other methods on such
@@ -77,26 +86,19 @@ func readLink(id string) arm.Link {
 var settingRefs = []struct {
 	field, key, typ, what string // settings key (or ""), field in it, resource type, Azure's name of it
 }{
-	{"encryption", "diskEncryptionSetId", "Microsoft.Compute/diskEncryptionSets", "DiskEncryptionSet"},
-	{"securityProfile", "secureVMDiskEncryptionSetId", "Microsoft.Compute/diskEncryptionSets", "DiskEncryptionSet"},
-	{"", "diskAccessId", "Microsoft.Compute/diskAccesses", "DiskAccess"},
+	{"encryption", "diskEncryptionSetId", encryptionSetType, "DiskEncryptionSet"},
+	{"securityProfile", "secureVMDiskEncryptionSetId", encryptionSetType, "DiskEncryptionSet"},
+	{"", "diskAccessId", diskAccessType, "DiskAccess"},
 }
 
-// checkSettings checks settings s of a disk or snapshot PUT or PATCH: that
-// the disk's (or snapshot's) properties can hold them, and what they name,
-// as Azure does: first that the caller may read each (linked access,
-// 403, with the request's other links more), then that each exists (400
-// naming it, Azure's "DiskEncryptionSet '...' was not found."), so that
-// a caller learns nothing of what exists where it has no access. Safehold
-// serves no disk encryption sets or disk accesses, so a body that names
-// one is refused, as Azure refuses one that does not exist.
-func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, snapshot bool, more ...arm.Link) error {
-	if err := compute.CheckSettings(s, snapshot); err != nil {
-		return err
-	}
-	type named struct{ path, id, typ, what string }
-	var refs []named
-	links := more
+// settingRef is a resource a disk's or snapshot's settings name: the
+// field (path) naming it, its id, its type and Azure's name of the type.
+type settingRef struct{ path, id, typ, what string }
+
+// namedRefs are the disk encryption sets and disk access settings s name
+// (settingRefs); a 400 when one is not a string.
+func namedRefs(s compute.Settings) ([]settingRef, error) {
+	var refs []settingRef
 	for _, f := range settingRefs {
 		raw, path := s[f.key], "properties."+f.key
 		if f.field != "" {
@@ -111,10 +113,30 @@ func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, snapshot b
 		}
 		var id string
 		if json.Unmarshal(raw, &id) != nil {
-			return arm.BadRequestAt(path, "InvalidParameter", "%s must be the resource id of a %s (a string), not %s.", path, f.what, raw)
+			return nil, arm.BadRequestAt(path, "InvalidParameter", "%s must be the resource id of a %s (a string), not %s.", path, f.what, raw)
 		}
-		refs = append(refs, named{path, id, f.typ, f.what})
-		links = append(links, arm.LinkTo(f.typ+"/read", id))
+		refs = append(refs, settingRef{path, id, f.typ, f.what})
+	}
+	return refs, nil
+}
+
+// checkSettings checks settings s of a disk or snapshot PUT or PATCH: that
+// the disk's (or snapshot's) properties can hold them, and what they name,
+// as Azure does: first that the caller may read each (linked access,
+// 403, with the request's other links more), then that each exists (400
+// naming it, Azure's "DiskEncryptionSet '...' was not found."), so that
+// a caller learns nothing of what exists where it has no access.
+func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, snapshot bool, more ...arm.Link) error {
+	if err := compute.CheckSettings(s, snapshot); err != nil {
+		return err
+	}
+	refs, err := namedRefs(s)
+	if err != nil {
+		return err
+	}
+	links := more
+	for _, ref := range refs {
+		links = append(links, arm.LinkTo(ref.typ+"/read", ref.id))
 	}
 	if err := r.CheckLinked(links...); err != nil {
 		return err
