@@ -52,9 +52,9 @@ type accessInput struct {
 
 func (pr *Provider) registerDisks(rt *arm.Router) {
 	one := rgPrefix + "/disks/{diskName}"
-	list := withAccountType(listWithCreating(pr, compute.DiskType, pr.svc.ListDisks, func(d *compute.DiskResource) string { return d.ID }))
-	rt.HandleResource(one, arm.Methods{List: list, Get: withAccountType(getWithCreating(pr, diskID, pr.svc.DiskResource)),
-		Put: withAccountType(decoded(pr.putDisk)), Patch: withAccountType(decoded(pr.patchDisk)), Delete: pr.deleteDisk})
+	list := versionShapes(listWithCreating(pr, compute.DiskType, pr.svc.ListDisks, func(d *compute.DiskResource) string { return d.ID }))
+	rt.HandleResource(one, arm.Methods{List: list, Get: versionShapes(getWithCreating(pr, diskID, pr.svc.DiskResource)),
+		Put: versionShapes(decoded(pr.putDisk)), Patch: versionShapes(decoded(pr.patchDisk)), Delete: pr.deleteDisk})
 	rt.Handle("GET", subPrefix+"/disks", list)
 	rt.Handle("POST", one+"/beginGetAccess", pr.beginGetAccess)
 	rt.Handle("POST", one+"/endGetAccess", pr.endGetAccess)

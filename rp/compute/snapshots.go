@@ -66,9 +66,9 @@ func (pr *Provider) resizeSnapshot(ctx context.Context, id string, in snapshotIn
 
 func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	one := rgPrefix + "/snapshots/{snapshotName}"
-	list := withAccountType(listWithCreating(pr, compute.SnapshotType, pr.svc.ListSnapshots, func(s *compute.SnapshotResource) string { return s.ID }))
-	rt.HandleResource(one, arm.Methods{List: list, Get: withAccountType(getWithCreating(pr, snapshotID, pr.svc.SnapshotResource)),
-		Put: withAccountType(decoded(pr.putSnapshot)), Patch: withAccountType(decoded(pr.patchSnapshot)), Delete: pr.deleteSnapshot})
+	list := versionShapes(listWithCreating(pr, compute.SnapshotType, pr.svc.ListSnapshots, func(s *compute.SnapshotResource) string { return s.ID }))
+	rt.HandleResource(one, arm.Methods{List: list, Get: versionShapes(getWithCreating(pr, snapshotID, pr.svc.SnapshotResource)),
+		Put: versionShapes(decoded(pr.putSnapshot)), Patch: versionShapes(decoded(pr.patchSnapshot)), Delete: pr.deleteSnapshot})
 	rt.Handle("GET", subPrefix+"/snapshots", list)
 	rt.Handle("POST", one+"/beginGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.grant(r, snapshotID(r)) })
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })

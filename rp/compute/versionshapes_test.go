@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/safehold/safehold/internal/testserver"
 )
 
 // At 2016-04-30-preview, the first api-version with managed disks, a disk
@@ -88,5 +90,44 @@ func TestDisksAndSnapshotsAt20160430Preview(t *testing.T) {
 	_, m = e.Do("GET", e.snapID("olds")+later, nil)
 	if sku, _ := m["sku"].(map[string]any); sku == nil || sku["name"] != "Premium_LRS" {
 		t.Fatalf("snapshot after a 2016-04-30-preview PATCH of accountType: sku %v", m["sku"])
+	}
+}
+
+// Before 2018-09-30 a disk's Azure Disk Encryption keys are one
+// properties.encryptionSettings ({enabled, diskEncryptionKey,
+// keyEncryptionKey}); from 2018-09-30 an encryptionSettingsCollection of
+// elements. A disk created with the former reads back in either shape, by
+// the version asking, with the same keys.
+func TestDiskEncryptionSettingsBefore20180930(t *testing.T) {
+	e, _ := start(t)
+	const old = "?api-version=2018-06-01"
+	const later = "?api-version=2018-09-30"
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/myVMVault"
+	es := map[string]any{"enabled": true,
+		"diskEncryptionKey": map[string]any{"sourceVault": map[string]any{"id": vault}, "secretUrl": "https://myvmvault.vault.azure.net/secrets/s1/0123"},
+		"keyEncryptionKey":  map[string]any{"sourceVault": map[string]any{"id": vault}, "keyUrl": "https://myvmvault.vault.azure.net/keys/k1/4567"}}
+	resp, m := e.Do("PUT", e.diskID("ade1")+old, map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard_LRS"},
+		"properties": map[string]any{"creationData": map[string]any{"createOption": "Empty"}, "diskSizeGB": 1, "encryptionSettings": es}})
+	if resp.StatusCode >= 300 {
+		t.Fatalf("PUT at 2018-06-01: %d %v", resp.StatusCode, m)
+	}
+	for _, got := range []map[string]any{m, func() map[string]any { _, m := e.Do("GET", e.diskID("ade1")+old, nil); return m }()} {
+		props := got["properties"].(map[string]any)
+		if props["encryptionSettingsCollection"] != nil {
+			t.Fatalf("encryptionSettingsCollection at 2018-06-01: %v", props)
+		}
+		g, _ := props["encryptionSettings"].(map[string]any)
+		if g["enabled"] != true || testserver.Field(g, "diskEncryptionKey.secretUrl") != "https://myvmvault.vault.azure.net/secrets/s1/0123" ||
+			testserver.Field(g, "keyEncryptionKey.keyUrl") != "https://myvmvault.vault.azure.net/keys/k1/4567" {
+			t.Fatalf("encryptionSettings at 2018-06-01: %v", props["encryptionSettings"])
+		}
+	}
+	_, m = e.Do("GET", e.diskID("ade1")+later, nil)
+	props := m["properties"].(map[string]any)
+	coll, _ := props["encryptionSettingsCollection"].(map[string]any)
+	els, _ := coll["encryptionSettings"].([]any)
+	if props["encryptionSettings"] != nil || coll["enabled"] != true || len(els) != 1 ||
+		testserver.Field(els[0].(map[string]any), "diskEncryptionKey.secretUrl") != "https://myvmvault.vault.azure.net/secrets/s1/0123" {
+		t.Fatalf("at 2018-09-30: %v", props)
 	}
 }
