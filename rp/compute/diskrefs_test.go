@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
 
 // A disk encryption set through the Go SDK: created with a system-assigned
@@ -234,4 +235,53 @@ func listIDs[P, R any](t *testing.T, p *runtime.Pager[P], values func(P) []*R) [
 		}
 	}
 	return ids
+}
+
+// A contributor of rg2 may not name a set of rg1 it cannot read (403
+// LinkedAuthorizationFailed naming the set's read, and no disk); once it
+// may read that one set, the same disk is created, and the set is not
+// deleted while the disk names it.
+func TestDiskEncryptionSetLinkedAccess(t *testing.T) {
+	e, ctx := start(t)
+	f, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := f.NewDiskEncryptionSetsClient()
+	set, err := fixture.Wait(sets.BeginCreateOrUpdate(ctx, e.rg, "des1", armcompute.DiskEncryptionSet{Location: to.Ptr("westus"),
+		Identity:   &armcompute.EncryptionSetIdentity{Type: to.Ptr(armcompute.DiskEncryptionSetIdentityTypeSystemAssigned)},
+		Properties: &armcompute.EncryptionSetProperties{ActiveKey: &armcompute.KeyForDiskEncryptionSet{KeyURL: to.Ptr("https://kv1.vault.azure.net/keys/k1/1")}}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objectID, cred := fixture.Principal(t, e.Env, "rg2-contributor")
+	fixture.Assign(t, e.Env, "/subscriptions/"+e.Sub+"/resourceGroups/rg2", rbac.Contributor, objectID)
+	cf, err := armcompute.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := cf.NewDisksClient()
+	e.WaitFor("the contributor's role", func() bool {
+		_, err := fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "plain", fixture.EmptyDisk("westus", 1), nil))
+		return err == nil
+	})
+	d := fixture.EmptyDisk("westus", 1)
+	d.Properties.Encryption = &armcompute.Encryption{DiskEncryptionSetID: set.ID}
+	_, err = fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "cmk", d, nil))
+	if re := testserver.WantError(t, "a set the caller may not read", err, 403, "LinkedAuthorizationFailed"); !strings.Contains(re.Error(), "diskEncryptionSets/read") {
+		t.Fatalf("the refusal does not name the set's read: %v", re)
+	}
+	var nf *azcore.ResponseError
+	if _, err := dc.Get(ctx, "rg2", "cmk", nil); !errors.As(err, &nf) || nf.StatusCode != 404 {
+		t.Fatalf("refused disk exists: %v", err)
+	}
+	fixture.Assign(t, e.Env, *set.ID, rbac.Reader, objectID)
+	e.WaitFor("the reader's role on the set", func() bool {
+		_, err := fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "cmk", d, nil))
+		return err == nil
+	})
+	_, err = fixture.Wait(sets.BeginDelete(ctx, e.rg, "des1", nil))
+	if re := testserver.WantError(t, "delete a set a disk of another group names", err, 409, "OperationNotAllowed"); !strings.Contains(strings.ToLower(re.Error()), "/resourcegroups/rg2/providers/microsoft.compute/disks/cmk") {
+		t.Fatalf("the refusal does not name the disk: %v", re)
+	}
 }
