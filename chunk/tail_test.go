@@ -3,6 +3,7 @@ package chunk_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -161,5 +162,63 @@ func TestTailAfterClose(t *testing.T) {
 	tl.Release()
 	if w.Tail(64<<10, 1) != nil {
 		t.Fatal("a closed store offered a tail")
+	}
+}
+
+// Reads of chunks a tail has stored run while its owner stores more of it:
+// they see the stored chunks only (run under -race, the owner's writes past
+// the stored end and the readers never touch the same bytes).
+func TestTailReadWhileFilling(t *testing.T) {
+	ctx := context.Background()
+	s, err := chunk.Open(ctx, localBackend(t), t.TempDir(), chunk.Options{PackSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const bs, n = 64 << 10, 32
+	w := s.NewWriter()
+	defer w.Close()
+	tl := w.Tail(bs, n)
+	if tl.Units() != n {
+		t.Fatalf("tail of %d blocks, want %d", tl.Units(), n)
+	}
+	want := make([][]byte, n)
+	ids := make([]chunk.ID, n)
+	published := make(chan int, n)
+	done := make(chan error)
+	go func() {
+		var err error
+		for k := range published {
+			for i := 0; i <= k && err == nil; i++ {
+				var got []byte
+				if got, err = s.Get(ctx, ids[i], nil); err == nil && !bytes.Equal(got, want[i]) {
+					err = fmt.Errorf("chunk %d reads back wrong", i)
+				}
+			}
+		}
+		done <- err
+	}()
+	var scratch []byte
+	for k := range n {
+		if k%2 == 0 {
+			want[k] = randBytes(bs, uint64(k))
+		} else {
+			want[k] = textBytes(bs, uint64(k))
+		}
+		p := tl.Buf()[k*bs : (k+1)*bs]
+		copy(p, want[k])
+		ids[k] = s.Sum(p)
+		if err := w.PutTail(ctx, tl, ids[k:k+1], [][]byte{p}, make([]int, 1), &scratch); err != nil {
+			t.Fatal(err)
+		}
+		published <- k
+	}
+	close(published)
+	tl.Release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
