@@ -109,7 +109,9 @@ const DefaultWriterStatementTimeout = 30 * time.Second
 // the writer's transactions, the wait for the writers' lock included: a
 // stuck statement (a row locked by hand, a replica stopped while it held
 // the lock) fails the Updates it holds up with ErrUnavailable instead of
-// hanging every write.
+// hanging every write; and a writer's transaction left idle twice as long
+// and a second (its process stopped or cut off) is ended by the database,
+// which frees the writers' lock.
 func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, error) {
 	if clk == nil {
 		clk = clock.Real{}
@@ -514,14 +516,21 @@ type pgBegun struct {
 }
 
 // pgBegin queues the statements that begin a writer's transaction: the
-// transaction, the statement timeout of its statements, the lock that
-// serializes it with every replica's writer, the setting that keeps its
-// statements from bumping writer_gen (it bumps once, at COMMIT: see
-// pgWriteCache), and the writers' generation and the transaction's id,
-// read into into.
+// transaction, the statement timeout of its statements and how long it may
+// idle (a writer stopped or cut off while it holds the writers' lock is
+// ended by the database after twice the statement timeout and a second, so
+// the other replicas write again), the lock that serializes it with every
+// replica's writer, the setting that keeps its statements from bumping
+// writer_gen (it bumps once, at COMMIT: see pgWriteCache), and the
+// writers' generation and the transaction's id, read into into.
 func (p *Postgres) pgBegin(b *pgx.Batch, into *pgBegun) {
+	idle := time.Duration(0)
+	if p.stmtTimeout > 0 {
+		idle = 2*p.stmtTimeout + time.Second
+	}
 	b.Queue(`BEGIN`)
-	b.Queue(`SELECT set_config('statement_timeout', $1, true), set_config('safehold.writer', 'on', true)`, fmt.Sprint(p.stmtTimeout.Milliseconds()))
+	b.Queue(`SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true), set_config('safehold.writer', 'on', true)`,
+		fmt.Sprint(p.stmtTimeout.Milliseconds()), fmt.Sprint(idle.Milliseconds()))
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, p.lockID)
 	b.Queue(`SELECT gen, txid_current() FROM writer_gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&into.gen, &into.xid) })
 }

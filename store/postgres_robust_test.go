@@ -491,3 +491,54 @@ func TestPostgresListsInUpdatesSeeEveryWrite(t *testing.T) {
 		}
 	}
 }
+
+// A replica stopped while its writer held the writers' lock (its
+// transaction idle) is cut off by the database after twice the statement
+// timeout and a second: the other replicas write again, and the stopped
+// one's Updates fail with ErrUnavailable, nothing of them written.
+func TestPostgresStoppedWriterLosesTheLock(t *testing.T) {
+	url := testsvc.WithParam(testsvc.PostgresSchema(t), "writer_statement_timeout", "200ms")
+	a, b := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	ctx := context.Background()
+	ctxHeld, cancel := context.WithCancel(ctx)
+	defer cancel()
+	running, resume := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- a.Update(ctxHeld, func(tx store.Tx) error {
+			if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "stopped"}); err != nil {
+				return err
+			}
+			close(running)
+			<-resume // the process is stopped here, in its transaction
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: "stopped2"})
+		})
+	}()
+	<-running
+	deadline := time.Now().Add(20 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = b.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "b"}) }); err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("update behind a stopped writer: %v", err)
+		}
+	}
+	if err != nil {
+		close(resume)
+		t.Fatalf("no update went through while a stopped writer held the lock: %v", err)
+	}
+	close(resume)
+	if err := <-held; !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("the stopped writer's update: %v, want ErrUnavailable", err)
+	}
+	for _, k := range []string{"stopped", "stopped2"} {
+		if _, err := b.Get(ctx, "k", k); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("document %s of the cut off transaction: %v", k, err)
+		}
+	}
+	if err := a.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "a"}) }); err != nil {
+		t.Fatalf("the stopped replica's writer after it resumed: %v", err)
+	}
+}
