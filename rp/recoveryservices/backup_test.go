@@ -643,11 +643,19 @@ func TestSDKPointOfZonalPrivateVM(t *testing.T) {
 	e, _ := vaultEnv(t, "v1", "vmrg")
 	ctx := e.Ctx()
 	cf := testserver.Factory(e, armcompute.NewClientFactory)
+	// The disk access the private disk is reached through.
+	access, err := fixture.Wait(cf.NewDiskAccessesClient().BeginCreateOrUpdate(ctx, "vmrg", "da1", armcompute.DiskAccess{Location: to.Ptr("westus")}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
 	disk := func(name string, zones []string, policy armcompute.NetworkAccessPolicy) string {
 		t.Helper()
 		d := armcompute.Disk{Location: to.Ptr("westus"), Zones: to.SliceOfPtrs(zones...), Properties: &armcompute.DiskProperties{
 			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1),
 			NetworkAccessPolicy: to.Ptr(policy)}}
+		if policy == armcompute.NetworkAccessPolicyAllowPrivate {
+			d.Properties.DiskAccessID = access.ID
+		}
 		p, err := cf.NewDisksClient().BeginCreateOrUpdate(ctx, "vmrg", name, d, nil)
 		if err != nil {
 			t.Fatal(err)
