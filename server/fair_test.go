@@ -134,14 +134,16 @@ func TestKeepAliveConnectionsTakeTurns(t *testing.T) {
 	if len(order) != conns*pipelined {
 		t.Fatalf("%d access lines for %d requests", len(order), conns*pipelined)
 	}
-	// A run of answers on one connection whose last but one ended twice
-	// the budget or more after the first started: the connection was
-	// served back to back past its budget although other connections'
-	// requests waited (only the last run is exempt: nothing else waits
-	// then). The server measures a run in wall time from when it last
-	// waited for a request, so a run may look longer here when the OS
-	// paused the process within it; without turns, every connection's 64
-	// answers are one such run (milliseconds).
+	// A run of more than half a connection's answers whose last but one
+	// ended twice the budget or more after the first started: the
+	// connection was served back to back past its budget although other
+	// connections' requests waited (only the last run is exempt: nothing
+	// else waits then). Without turns, every connection's 64 answers are
+	// one such run (2.5-12 ms here). Both conditions, because the server's
+	// runs are wall time: on a busy host the OS pauses the process within
+	// a run (it looks long here but holds few answers, as the server
+	// yields after the pause) or between two requests (the server takes
+	// the pause for a wait and starts a new run).
 	var long []string
 	late := 0
 	for i := 0; i < len(order); {
@@ -149,7 +151,7 @@ func TestKeepAliveConnectionsTakeTurns(t *testing.T) {
 		for j < len(order) && order[j].remote == order[i].remote {
 			j++
 		}
-		if j < len(order) && j-i >= 2 {
+		if j < len(order) && j-i > pipelined/2 {
 			if d := order[j-2].end.Sub(order[i].start); d >= 2*server.TurnBudget {
 				long = append(long, fmt.Sprintf("%d answers to %s in %v", j-i, order[i].remote, d))
 				late += j - i
@@ -158,6 +160,6 @@ func TestKeepAliveConnectionsTakeTurns(t *testing.T) {
 		i = j
 	}
 	if late >= len(order)/8 {
-		t.Fatalf("%d of %d answers in runs of one connection longer than twice the %v budget while others waited: %v", late, len(order), server.TurnBudget, long)
+		t.Fatalf("%d of %d answers in runs of one connection of more than %d answers and twice the %v budget while others waited: %v", late, len(order), pipelined/2, server.TurnBudget, long)
 	}
 }
