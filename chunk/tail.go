@@ -106,7 +106,15 @@ func (t *Tail) Release() {
 	s.mu.Lock()
 	p.owned = false
 	var seal *pack
-	// After Close nothing starts an upload (nor does addRun add anything).
+	// After Close nothing starts an upload (nor does addRun add anything);
+	// a Flush waiting for this pack is answered that it never will be.
+	if s.closed && p.sealReq {
+		p.err = fmt.Errorf("put pack %s: store closed before its chunks were stored", p.key[len(packPrefix):][:12])
+		s.dropPackLocked(p)
+		s.mu.Unlock()
+		close(p.done)
+		return
+	}
 	if !s.closed && (p.sealReq || (len(p.entries) > 0 && s.sealDue(p, t.unit+blob.Align))) {
 		seal = s.sealLocked(p)
 	} else {

@@ -222,3 +222,39 @@ func TestTailReadWhileFilling(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Flush waiting for a pack a Tail owns, when the store closes before the
+// Tail ends, gets an error once the Tail ends: the pack is never uploaded
+// after Close, so waiting for it would wait forever.
+func TestFlushOfATailsPackEndsAfterClose(t *testing.T) {
+	ctx := context.Background()
+	s, err := chunk.Open(ctx, localBackend(t), t.TempDir(), chunk.Options{PackSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bs = 64 << 10
+	w, w2 := s.NewWriter(), s.NewWriter()
+	defer w.Close()
+	defer w2.Close()
+	if _, _, err := w2.Put(ctx, randBytes(bs, 1)); err != nil {
+		t.Fatal(err)
+	}
+	tl := w.Tail(bs, 1) // the pack w2's chunk is in
+	flushed := make(chan error, 1)
+	go func() { flushed <- w2.Flush(ctx) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("flush returned (%v) while a tail owned its pack", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.Close()
+	tl.Release()
+	select {
+	case err := <-flushed:
+		if err == nil {
+			t.Fatal("flush of a pack never uploaded: no error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("flush still waits for a pack its closed store will never upload")
+	}
+}
