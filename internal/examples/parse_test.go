@@ -95,8 +95,12 @@ type example struct {
 	WantStatus int
 	Source     string // the function's original text
 	Out        string // out-of-scope reason ("" when in scope)
-	Phase      int    // 1 create, 2 read, 3 act, 4 act on a reached quota, 5 operation results, 6 delete, 7 name checks (see phase)
-	Depth      int    // number of path arguments (creates run shallow first)
+	// Beyond names, for an example replayed and counted although the
+	// issue's scope leaves it out, the family Safehold serves anyway
+	// (see beyondScope); "" for the issue's own scope.
+	Beyond string
+	Phase  int // 1 create, 2 read, 3 act, 4 act on a reached quota, 5 operation results, 6 delete, 7 name checks (see phase)
+	Depth  int // number of path arguments (creates run shallow first)
 
 	compileErr string // the compiler's message when the example's code does not build
 }
