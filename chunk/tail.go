@@ -132,7 +132,10 @@ func (t *Tail) Release() {
 // PutTails. The new chunks are placed after those, each at or before
 // where it was read: a raw record stays where it lies (or moves down over
 // skipped blocks), an encoded one is written from the encoding. data's
-// bytes are overwritten. The tail stays the caller's (Release ends it).
+// bytes are overwritten. A chunk that may be stored raw and is at least
+// 32 KiB starts on a blob.Align boundary of the tail (a capture's blocks
+// do): such a record is padded to one, and one that is not is refused.
+// The tail stays the caller's (Release ends it).
 func (w *Writer) PutTail(ctx context.Context, t *Tail, ids []ID, data [][]byte, stored []int, scratch *[]byte) error {
 	if t.w != w || t.done {
 		return fmt.Errorf("put chunks: tail of another writer or ended")
@@ -163,13 +166,17 @@ func (w *Writer) PutTail(ctx context.Context, t *Tail, ids []ID, data [][]byte, 
 		*scratch, rec, kind = s.c.encode((*scratch)[:0], id, data[i])
 		r := record{id: id, kind: kind, plen: uint32(len(data[i])), enc: rec}
 		if pad := s.padFor(pos, r); pad > 0 {
+			if pos+pad > src {
+				// Padded, the record would start inside its own bytes.
+				return fmt.Errorf("put chunk %s: raw chunk not on a %d-byte boundary in the tail", id.Short(), blob.Align)
+			}
 			clear(t.full[pos : pos+pad])
 			pos += pad
 		}
-		// pos <= src: the padding ends at an Align boundary, and src is one
-		// when the record is raw and large enough to be padded. The record
-		// ends before the next chunk's bytes start (it is at most as long as
-		// data[i]); copy moves overlapping bytes correctly.
+		// pos <= src: the padding ends at an Align boundary no later than
+		// src. The record ends before the next chunk's bytes start (it is
+		// at most as long as data[i]); copy moves overlapping bytes
+		// correctly.
 		if kind != kindRaw || src != pos {
 			copy(t.full[pos:], rec)
 		}

@@ -91,13 +91,7 @@ func TestTailStoresInPlace(t *testing.T) {
 	tl = w.Tail(bs, 1)
 	last := randBytes(bs, 11)
 	copy(tl.Buf(), last)
-	flushed := make(chan error, 1)
-	go func() { flushed <- w2.Flush(ctx) }()
-	select {
-	case err := <-flushed:
-		t.Fatalf("flush returned (%v) while a tail owned its pack", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	flushed := flushWaitingForTail(t, w2)
 	if err := w.PutTail(ctx, tl, []chunk.ID{s.Sum(last)}, [][]byte{tl.Buf()[:bs]}, make([]int, 1), &scratch); err != nil {
 		t.Fatal(err)
 	}
@@ -240,13 +234,7 @@ func TestFlushOfATailsPackEndsAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	tl := w.Tail(bs, 1) // the pack w2's chunk is in
-	flushed := make(chan error, 1)
-	go func() { flushed <- w2.Flush(ctx) }()
-	select {
-	case err := <-flushed:
-		t.Fatalf("flush returned (%v) while a tail owned its pack", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	flushed := flushWaitingForTail(t, w2)
 	s.Close()
 	tl.Release()
 	select {
@@ -257,4 +245,52 @@ func TestFlushOfATailsPackEndsAfterClose(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("flush still waits for a pack its closed store will never upload")
 	}
+}
+
+// A raw chunk that does not start on a blob.Align boundary, read right
+// after a chunk that compresses, is stored whole or refused: padding its
+// record up to the boundary must not clear its first bytes.
+func TestTailUnalignedRawChunk(t *testing.T) {
+	ctx := context.Background()
+	s, err := chunk.Open(ctx, localBackend(t), t.TempDir(), chunk.Options{PackSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.NewWriter()
+	defer w.Close()
+	tl := w.Tail(64<<10, 2)
+	defer tl.Release()
+	a, b := textBytes(4000, 1), randBytes(40000, 2)
+	buf := tl.Buf()
+	copy(buf, a)
+	copy(buf[4000:], b)
+	ids := []chunk.ID{s.Sum(a), s.Sum(b)}
+	var scratch []byte
+	err = w.PutTail(ctx, tl, ids, [][]byte{buf[:4000], buf[4000:44000]}, make([]int, 2), &scratch)
+	if err != nil {
+		if s.Has(ids[1]) {
+			t.Fatalf("refused (%v), yet the chunk is in the index", err)
+		}
+		return
+	}
+	for i, want := range [][]byte{a, b} {
+		if got, err := s.Get(ctx, ids[i], nil); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("chunk %d reads back wrong: %v", i, err)
+		}
+	}
+}
+
+// flushWaitingForTail starts w's Flush and checks that it waits (for a
+// pack a Tail owns); its result arrives on the channel returned.
+func flushWaitingForTail(t *testing.T, w *chunk.Writer) <-chan error {
+	t.Helper()
+	flushed := make(chan error, 1)
+	go func() { flushed <- w.Flush(context.Background()) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("flush returned (%v) while a tail owned its pack", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	return flushed
 }
