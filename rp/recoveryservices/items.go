@@ -92,6 +92,42 @@ func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID
 	return itemID(vid, cvm), cvm, nil
 }
 
+// ownOperations wraps h, the handler of a status or result route of the
+// resource whose id of returns (a policy, a protected item): the route
+// answers only the operations on that resource or below it (a recovery
+// point's), not another's of the vault nor the vault's own (404
+// OperationNotFound, as for an id that names no operation), whether or not
+// the resource still exists (its delete's operation is read once it is
+// gone).
+func (pr *Provider) ownOperations(of func(r *arm.Request) (string, error), h arm.Handler) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		id := r.Param("operationId")
+		op, err := armops.Lookup(pr.p.Ops, r, id)
+		if err != nil {
+			return nil, err
+		}
+		own, err := of(r)
+		if err != nil {
+			return nil, err
+		}
+		if !arm.EqualIDs(op.ResourceID, own) && !strings.HasPrefix(strings.ToLower(op.ResourceID), strings.ToLower(own)+"/") {
+			return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found.", id)
+		}
+		return h(r)
+	}
+}
+
+// policyPathOf is the id of the backup policy a request's path names.
+func (pr *Provider) policyPathOf(r *arm.Request) (string, error) {
+	return pr.vaultIDOf(r).Child("backupPolicies", r.Param("policyName")).String(), nil
+}
+
+// protectedItemOf is the id of the protected item a request's path names.
+func (pr *Provider) protectedItemOf(r *arm.Request) (string, error) {
+	iid, _, err := pr.itemIDOf(r, pr.vaultIDOf(r))
+	return iid.String(), err
+}
+
 // itemAccepted is the 202 of an operation on the protected item itemID,
 // polled at the item's operationsStatus and operationResults.
 func itemAccepted(r *arm.Request, itemID string, op *ops.Operation) *arm.Response {

@@ -95,3 +95,39 @@ func TestPolicyOperationRoutesAnswerOnlyTheirPolicy(t *testing.T) {
 
 // first is the response of an Env.Do answer.
 func first(resp *http.Response, _ map[string]any) *http.Response { return resp }
+
+// A protected item's operation routes answer that item's operations only
+// (its backups, its protection): not the vault's nor a policy's, through
+// the item's own routes or another item's.
+func TestItemOperationRoutesAnswerOnlyTheirItem(t *testing.T) {
+	e := testserver.Start(t)
+	v := fixture.ProtectVM(t, e)
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/" + v.RG + "/providers/Microsoft.RecoveryServices/vaults/" + v.Vault
+	I := R + "/backupFabrics/Azure/protectionContainers/" + v.Container + "/protectedItems/" + v.Item
+	other := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vm-rg;other/protectedItems/VM;iaasvmcontainerv2;vm-rg;other"
+	const ver = "?api-version=2024-04-01"
+	resp, m := e.Do("POST", I+"/backup"+ver, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+	if resp.StatusCode != 202 {
+		t.Fatalf("backup: %d %v", resp.StatusCode, m)
+	}
+	backupOp := testserver.OpID(t, resp.Header.Get("Azure-AsyncOperation"))
+	resp, m = e.Do("PATCH", R+ver, map[string]any{"tags": map[string]any{"env": "ci"}})
+	if resp.StatusCode != 202 {
+		t.Fatalf("patch vault: %d %v", resp.StatusCode, m)
+	}
+	vaultOp := testserver.OpID(t, resp.Header.Get("Azure-AsyncOperation"))
+	for _, route := range []string{"operationsStatus", "operationResults"} {
+		if resp, m := e.Do("GET", I+"/"+route+"/"+backupOp+ver, nil); resp.StatusCode != 200 && resp.StatusCode != 202 {
+			t.Fatalf("the item's backup through its own %s route: %d %v", route, resp.StatusCode, m)
+		}
+		for _, c := range []struct{ what, item, op string }{
+			{"the vault's operation", I, vaultOp},
+			{"the item's backup, through another item's route", other, backupOp},
+		} {
+			resp, m := e.Do("GET", c.item+"/"+route+"/"+c.op+ver, nil, testserver.AnyStatus())
+			if resp.StatusCode != 404 || testserver.Field(m, "error.code") != "OperationNotFound" {
+				t.Errorf("%s through the %s route: %d %v, want 404 OperationNotFound", c.what, route, resp.StatusCode, m)
+			}
+		}
+	}
+}

@@ -331,34 +331,11 @@ func (pr *Provider) deletePolicy(r *arm.Request, id arm.ResourceID) (*arm.Respon
 
 // policyOperation answers the policy operation routes; policy writes are
 // synchronous, so any id that exists is reported done.
-// policyOp checks that the request's operation (a policy's status or
-// result route) is an operation on that policy: the route of one policy
-// answers none of another's, nor the vault's (404 OperationNotFound, as for
-// an id that names no operation), whether or not the policy still exists
-// (its delete's operation is read once it is gone).
-func (pr *Provider) policyOp(r *arm.Request) error {
-	id := r.Param("operationId")
-	op, err := armops.Lookup(pr.p.Ops, r, id)
-	if err != nil {
-		return err
-	}
-	if !arm.EqualIDs(op.ResourceID, pr.vaultIDOf(r).Child("backupPolicies", r.Param("policyName")).String()) {
-		return arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found.", id)
-	}
-	return nil
-}
-
 func (pr *Provider) policyOperationStatus(r *arm.Request) (*arm.Response, error) {
-	if err := pr.policyOp(r); err != nil {
-		return nil, err
-	}
 	return armops.StatusResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
 func (pr *Provider) policyOperationResult(r *arm.Request) (*arm.Response, error) {
-	if err := pr.policyOp(r); err != nil {
-		return nil, err
-	}
 	resp, err := armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 	if err != nil {
 		return nil, err

@@ -86,8 +86,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.HandleResource(R+"/backupconfig/vaultconfig", arm.Methods{Get: pr.getConfig("vault"), Put: pr.putVaultConfig, Patch: pr.putVaultConfig})
 
 	rt.HandleResource(R+"/backupPolicies/{policyName}", arm.Methods{List: pr.listPolicies, Get: on(pr.policyIDOf, pr.getPolicy), Put: on(pr.policyIDOf, pr.putPolicy), Delete: on(pr.policyIDOf, pr.deletePolicy)})
-	rt.Handle("GET", R+"/backupPolicies/{policyName}/operationResults/{operationId}", pr.policyOperationResult, arm.Action(namespace+"/vaults/backupPolicies/operationResults/read"))
-	rt.Handle("GET", R+"/backupPolicies/{policyName}/operations/{operationId}", pr.policyOperationStatus, arm.Action(namespace+"/vaults/backupPolicies/operations/read"))
+	rt.Handle("GET", R+"/backupPolicies/{policyName}/operationResults/{operationId}", pr.ownOperations(pr.policyPathOf, pr.policyOperationResult), arm.Action(namespace+"/vaults/backupPolicies/operationResults/read"))
+	rt.Handle("GET", R+"/backupPolicies/{policyName}/operations/{operationId}", pr.ownOperations(pr.policyPathOf, pr.policyOperationStatus), arm.Action(namespace+"/vaults/backupPolicies/operations/read"))
 
 	rt.Handle("POST", F+"/refreshContainers", pr.refresh)
 	rt.Handle("GET", F+"/operationResults/{operationId}", pr.refreshResult, arm.Action(namespace+"/vaults/backupFabrics/operationResults/read"))
@@ -98,8 +98,8 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 
 	rt.Handle("GET", R+"/backupProtectedItems", pr.listItems)
 	rt.HandleResource(I, arm.Methods{Get: on(pr.itemOf, pr.getItem), Put: pr.putItem, Delete: on(pr.itemPathOf, pr.deleteItem)})
-	rt.Handle("GET", I+"/operationsStatus/{operationId}", pr.itemOperationStatus, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read"))
-	rt.Handle("GET", I+"/operationResults/{operationId}", pr.protectedItemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"))
+	rt.Handle("GET", I+"/operationsStatus/{operationId}", pr.ownOperations(pr.protectedItemOf, pr.itemOperationStatus), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read"))
+	rt.Handle("GET", I+"/operationResults/{operationId}", pr.ownOperations(pr.protectedItemOf, pr.protectedItemOperationResult), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"))
 	rt.Handle("POST", I+"/backup", on(pr.itemPathOf, pr.triggerBackup))
 	rt.HandleResource(I+"/recoveryPoints/{recoveryPointId}", arm.Methods{List: on(pr.itemOf, pr.listPoints), Get: on(pr.pointOfRequest, pr.getPoint)})
 	rt.Handle("POST", I+"/recoveryPoints/{recoveryPointId}/restore", on(pr.itemPathOf, pr.restore))
