@@ -193,5 +193,22 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 		if resp, m := raw(t, e.Env, "PUT", path, e.tok, []byte(role(e.rga))); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("role assignable at rga: %s", lkJSON(t, resp, m))
 		}
+
+		// A role assignable at rgb too (made by the administrator) is
+		// neither rewritten to rga alone (its assignments in rgb would get
+		// the new permissions) nor deleted by the principal.
+		both := e.rga + "/providers/Microsoft.Authorization/roleDefinitions/" + uuid.NewString() + "?api-version=2022-04-01"
+		if resp, m := raw(t, e.Env, "PUT", both, "", []byte(role(e.rga, e.rgb))); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("administrator's role assignable at rga and rgb: %s", lkJSON(t, resp, m))
+		}
+		for _, method := range []string{"PUT", "DELETE"} {
+			resp, m := raw(t, e.Env, method, both, e.tok, []byte(role(e.rga)))
+			if resp.StatusCode != http.StatusForbidden || testserver.ErrorCode(m) != "AuthorizationFailed" || !strings.Contains(strings.ToLower(fmt.Sprint(m)), strings.ToLower(e.rgb)) {
+				t.Errorf("%s of a role assignable at rgb too: want 403 AuthorizationFailed naming rgb, got %s", method, lkJSON(t, resp, m))
+			}
+		}
+		if resp, m := raw(t, e.Env, "GET", both, "", nil); resp.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(fmt.Sprint(m)), strings.ToLower(e.rgb)) {
+			t.Fatalf("the role after the refused writes: %s", lkJSON(t, resp, m))
+		}
 	})
 }

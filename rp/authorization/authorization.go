@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -405,11 +406,16 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 				return nil, invalid(sc, err)
 			}
 		}
-		if pr.p.Authorize != nil {
-			if err := pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, "Microsoft.Authorization/roleDefinitions/write", sc); err != nil {
-				return nil, err
-			}
-		}
+	}
+	// An update needs the same at the scopes the role has now: its
+	// assignments there get the new permissions, and a scope left out is
+	// taken from whoever manages roles there.
+	scopes := p.AssignableScopes
+	if old, ok := pr.Authz.Role(guid); ok {
+		scopes = append(slices.Clone(old.AssignableScopes), scopes...)
+	}
+	if err := pr.authorizeAt(r, "Microsoft.Authorization/roleDefinitions/write", scopes); err != nil {
+		return nil, err
 	}
 	for _, sc := range p.AssignableScopes {
 		if err := pr.checkScope(r.HTTP.Context(), sc); err != nil {
@@ -435,6 +441,20 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 	return arm.Created(toRole(scopeOf(r), d)), nil
 }
 
+// authorizeAt checks that the caller may do action at each of scopes (403
+// AuthorizationFailed naming the first it may not).
+func (pr *Provider) authorizeAt(r *arm.Request, action string, scopes []string) error {
+	if pr.p.Authorize == nil {
+		return nil
+	}
+	for _, sc := range scopes {
+		if err := pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, action, sc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (pr *Provider) deleteRole(r *arm.Request) (*arm.Response, error) {
 	guid := r.Param("roleDefinitionId")
 	d, ok := pr.Authz.Role(guid)
@@ -443,6 +463,11 @@ func (pr *Provider) deleteRole(r *arm.Request) (*arm.Response, error) {
 	}
 	if d.RoleType == "BuiltInRole" {
 		return nil, arm.BadRequest("RoleDefinitionUpdateNotPermitted", "The built-in role '%s' cannot be deleted.", d.RoleName)
+	}
+	// As its writes, a custom role's delete is authorized at every
+	// assignable scope, before its assignments are looked at.
+	if err := pr.authorizeAt(r, "Microsoft.Authorization/roleDefinitions/delete", d.AssignableScopes); err != nil {
+		return nil, err
 	}
 	if pr.Authz.RoleInUse(guid) {
 		return nil, arm.BadRequest("RoleDefinitionHasAssignments", "There are existing role assignments referencing role '%s'; delete them first.", d.RoleName)
