@@ -3,6 +3,7 @@ package chunk
 import (
 	"context"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/safehold/safehold/blob"
@@ -154,8 +155,8 @@ func (w *Writer) PutTail(ctx context.Context, t *Tail, ids []ID, data [][]byte, 
 	idx := make([]int, 0, len(ids))
 	for i, id := range ids {
 		stored[i] = 0
-		if have[i] {
-			continue
+		if have[i] || slices.ContainsFunc(recs, func(r record) bool { return r.id == id }) {
+			continue // stored, or a repeat of a block of this run: no room taken
 		}
 		src := int(uintptr(unsafe.Pointer(unsafe.SliceData(data[i]))) - base)
 		if len(data[i]) == 0 || src < pos || src < t.start || src+len(data[i]) > t.start+t.n*t.unit {

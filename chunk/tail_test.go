@@ -294,3 +294,50 @@ func flushWaitingForTail(t *testing.T, w *chunk.Writer) <-chan error {
 	}
 	return flushed
 }
+
+// A block read twice into one tail (a disk's repeated block) is stored
+// once, and its second copy takes no room in the pack: the chunks after it
+// move down over it as over a block stored before.
+func TestTailStoresARepeatedBlockOnce(t *testing.T) {
+	ctx := context.Background()
+	be := localBackend(t)
+	s, err := chunk.Open(ctx, be, t.TempDir(), chunk.Options{PackSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bs = 64 << 10
+	w := s.NewWriter()
+	defer w.Close()
+	tl := w.Tail(bs, 4)
+	a, b := randBytes(bs, 1), textBytes(bs, 2)
+	blocks := [][]byte{a, a, b, a}
+	var ids []chunk.ID
+	var data [][]byte
+	for k, x := range blocks {
+		copy(tl.Buf()[k*bs:], x)
+		ids = append(ids, s.Sum(x))
+		data = append(data, tl.Buf()[k*bs:(k+1)*bs])
+	}
+	stored := make([]int, len(ids))
+	var scratch []byte
+	if err := w.PutTail(ctx, tl, ids, data, stored, &scratch); err != nil {
+		t.Fatal(err)
+	}
+	tl.Release()
+	if stored[1] != 0 || stored[3] != 0 || stored[0] != bs || stored[2] == 0 {
+		t.Fatalf("stored %v: want the first copy of a only", stored)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, size := s.Size(); n != 2 || size >= int64(bs+stored[2]+bs/2) {
+		t.Fatalf("%d chunks in %d bytes of packs: the repeated block took room (a %d, b %d bytes)", n, size, stored[0], stored[2])
+	}
+	s.Close()
+	s2 := openSmall(t, be, t.TempDir())
+	for i, x := range blocks {
+		if got, err := s2.Get(ctx, ids[i], nil); err != nil || !bytes.Equal(got, x) {
+			t.Fatalf("chunk %d reads back wrong: %v", i, err)
+		}
+	}
+}
