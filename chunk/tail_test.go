@@ -18,11 +18,7 @@ import (
 // encrypted store offers no tails; chunks not in the tail are refused.
 func TestTailStoresInPlace(t *testing.T) {
 	ctx := context.Background()
-	be := localBackend(t)
-	s, err := chunk.Open(ctx, be, t.TempDir(), chunk.Options{PackSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	be, s := openTailStore(t)
 	const bs = 64 << 10
 	w := s.NewWriter()
 	defer w.Close()
@@ -222,10 +218,7 @@ func TestTailReadWhileFilling(t *testing.T) {
 // after Close, so waiting for it would wait forever.
 func TestFlushOfATailsPackEndsAfterClose(t *testing.T) {
 	ctx := context.Background()
-	s, err := chunk.Open(ctx, localBackend(t), t.TempDir(), chunk.Options{PackSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := openTailStore(t)
 	const bs = 64 << 10
 	w, w2 := s.NewWriter(), s.NewWriter()
 	defer w.Close()
@@ -252,10 +245,7 @@ func TestFlushOfATailsPackEndsAfterClose(t *testing.T) {
 // record up to the boundary must not clear its first bytes.
 func TestTailUnalignedRawChunk(t *testing.T) {
 	ctx := context.Background()
-	s, err := chunk.Open(ctx, localBackend(t), t.TempDir(), chunk.Options{PackSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := openTailStore(t)
 	defer s.Close()
 	w := s.NewWriter()
 	defer w.Close()
@@ -267,7 +257,7 @@ func TestTailUnalignedRawChunk(t *testing.T) {
 	copy(buf[4000:], b)
 	ids := []chunk.ID{s.Sum(a), s.Sum(b)}
 	var scratch []byte
-	err = w.PutTail(ctx, tl, ids, [][]byte{buf[:4000], buf[4000:44000]}, make([]int, 2), &scratch)
+	err := w.PutTail(ctx, tl, ids, [][]byte{buf[:4000], buf[4000:44000]}, make([]int, 2), &scratch)
 	if err != nil {
 		if s.Has(ids[1]) {
 			t.Fatalf("refused (%v), yet the chunk is in the index", err)
@@ -300,11 +290,7 @@ func flushWaitingForTail(t *testing.T, w *chunk.Writer) <-chan error {
 // move down over it as over a block stored before.
 func TestTailStoresARepeatedBlockOnce(t *testing.T) {
 	ctx := context.Background()
-	be := localBackend(t)
-	s, err := chunk.Open(ctx, be, t.TempDir(), chunk.Options{PackSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	be, s := openTailStore(t)
 	const bs = 64 << 10
 	w := s.NewWriter()
 	defer w.Close()
@@ -340,4 +326,15 @@ func TestTailStoresARepeatedBlockOnce(t *testing.T) {
 			t.Fatalf("chunk %d reads back wrong: %v", i, err)
 		}
 	}
+}
+
+// openTailStore opens a store of 1 MiB packs on a local backend of its own.
+func openTailStore(t *testing.T) (blob.Backend, *chunk.Store) {
+	t.Helper()
+	be := localBackend(t)
+	s, err := chunk.Open(context.Background(), be, t.TempDir(), chunk.Options{PackSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be, s
 }
