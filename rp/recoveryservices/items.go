@@ -122,7 +122,8 @@ func (pr *Provider) policyPathOf(r *arm.Request) (string, error) {
 	return pr.vaultIDOf(r).Child("backupPolicies", r.Param("policyName")).String(), nil
 }
 
-// protectedItemOf is the id of the protected item a request's path names.
+// protectedItemOf is the id of the protected item a request's path names
+// (of its container where the path ends at the container).
 func (pr *Provider) protectedItemOf(r *arm.Request) (string, error) {
 	iid, _, err := pr.itemIDOf(r, pr.vaultIDOf(r))
 	return iid.String(), err

@@ -98,7 +98,8 @@ func first(resp *http.Response, _ map[string]any) *http.Response { return resp }
 
 // A protected item's operation routes answer that item's operations only
 // (its backups, its protection): not the vault's nor a policy's, through
-// the item's own routes or another item's.
+// the item's own routes or another item's; its container's result route
+// answers its items' operations, not the vault's.
 func TestItemOperationRoutesAnswerOnlyTheirItem(t *testing.T) {
 	e := testserver.Start(t)
 	v := fixture.ProtectVM(t, e)
@@ -116,6 +117,14 @@ func TestItemOperationRoutesAnswerOnlyTheirItem(t *testing.T) {
 		t.Fatalf("patch vault: %d %v", resp.StatusCode, m)
 	}
 	vaultOp := testserver.OpID(t, resp.Header.Get("Azure-AsyncOperation"))
+	// The container's result route answers the operations of its items.
+	C := R + "/backupFabrics/Azure/protectionContainers/" + v.Container
+	if resp, m := e.Do("GET", C+"/operationResults/"+backupOp+ver, nil); resp.StatusCode >= 300 {
+		t.Fatalf("the item's backup through its container's result route: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("GET", C+"/operationResults/"+vaultOp+ver, nil, testserver.AnyStatus()); resp.StatusCode != 404 || testserver.Field(m, "error.code") != "OperationNotFound" {
+		t.Errorf("the vault's operation through the container's result route: %d %v, want 404 OperationNotFound", resp.StatusCode, m)
+	}
 	for _, route := range []string{"operationsStatus", "operationResults"} {
 		if resp, m := e.Do("GET", I+"/"+route+"/"+backupOp+ver, nil); resp.StatusCode != 200 && resp.StatusCode != 202 {
 			t.Fatalf("the item's backup through its own %s route: %d %v", route, resp.StatusCode, m)

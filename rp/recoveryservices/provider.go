@@ -94,7 +94,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", R+"/backupProtectableItems", pr.listProtectable)
 	rt.Handle("GET", R+"/backupProtectionContainers", pr.listContainers)
 	rt.Handle("GET", C, on(pr.itemPathOf, pr.getContainer))
-	rt.Handle("GET", C+"/operationResults/{operationId}", pr.itemOperationResult, arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/operationResults/read"))
+	rt.Handle("GET", C+"/operationResults/{operationId}", pr.ownOperations(pr.protectedItemOf, pr.itemOperationResult), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/operationResults/read"))
 
 	rt.Handle("GET", R+"/backupProtectedItems", pr.listItems)
 	rt.HandleResource(I, arm.Methods{Get: on(pr.itemOf, pr.getItem), Put: pr.putItem, Delete: on(pr.itemPathOf, pr.deleteItem)})
