@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/safehold/safehold/arm"
@@ -85,11 +86,20 @@ func (s *Server) initClock(ctx context.Context) error {
 		return err
 	}
 	save := func(st clock.State) {
-		if err := s.Store.Update(context.Background(), func(tx store.Tx) error {
-			return store.WriteJSON(context.Background(), tx.Put, store.Doc{Kind: "config", Key: clockDocKey}, st, "clock state")
+		ctx := context.Background()
+		var version int64
+		if err := s.Store.Update(ctx, func(tx store.Tx) error {
+			if err := store.WriteJSON(ctx, tx.Put, store.Doc{Kind: "config", Key: clockDocKey}, st, "clock state"); err != nil {
+				return err
+			}
+			d, err := tx.Get(ctx, "config", clockDocKey)
+			version = d.Version
+			return err
 		}); err != nil {
 			s.logger.Error("save clock state", "err", err)
+			return
 		}
+		s.clockSeen.seen(version)
 	}
 	save(ctl.State())
 	ctl.OnChange(save)
@@ -104,12 +114,13 @@ func (s *Server) followClock(ctx context.Context) {
 	if ctl == nil || s.Config.Store == "" {
 		return
 	}
-	var seen int64
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if d, err := s.Store.Get(ctx, "config", clockDocKey); err == nil && d.Version != seen {
-			seen = d.Version
+		// Only a state newer than any this replica saved or restored: a
+		// read that raced with this replica's own change (the admin API
+		// moved its clock) must not put the older state back.
+		if d, err := s.Store.Get(ctx, "config", clockDocKey); err == nil && s.clockSeen.seen(d.Version) {
 			if st, err := store.DecodeJSON[clock.State](d, "clock state"); err == nil {
 				s.Jobs.ClockMoved(ctx, func() { ctl.Restore(*st) })
 			}
@@ -120,6 +131,24 @@ func (s *Server) followClock(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// versionSeen is the newest version of the stored clock state this
+// replica wrote or restored.
+type versionSeen struct {
+	mu sync.Mutex
+	v  int64
+}
+
+// seen records v and reports whether it is newer than any before.
+func (s *versionSeen) seen(v int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v <= s.v {
+		return false
+	}
+	s.v = v
+	return true
 }
 
 type clockBody struct {

@@ -139,6 +139,9 @@ type Server struct {
 	Leader *lease.Leader
 	// presence is this replica's lease "replica:{node id}" (replicas only).
 	presence *lease.Leader
+	// clockSeen is the newest stored clock state this replica wrote or
+	// restored (followClock restores only newer ones).
+	clockSeen versionSeen
 
 	blob blob.Backend // the snapshot repository's (instrumented) backend, for health checks
 	// ClockControl is the clock the admin API moves (nil when Config.Clock
