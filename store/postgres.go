@@ -524,7 +524,10 @@ type pgBegun struct {
 // writer_gen (it bumps once, at COMMIT: see pgWriteCache), and the
 // writers' generation and the transaction's id, read into into.
 func (p *Postgres) pgBegin(b *pgx.Batch, into *pgBegun) {
-	idle := p.roundTripLimit()
+	idle := time.Duration(0)
+	if p.stmtTimeout > 0 {
+		idle = 2*p.stmtTimeout + time.Second
+	}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true), set_config('safehold.writer', 'on', true)`,
 		fmt.Sprint(p.stmtTimeout.Milliseconds()), fmt.Sprint(idle.Milliseconds()))
@@ -545,50 +548,16 @@ func (p *Postgres) pgBegin(b *pgx.Batch, into *pgBegun) {
 type pgGroupConn struct {
 	c         *pgxpool.Conn
 	ctx       context.Context
-	limit     time.Duration // bounds each round trip on this side (0: none; see bound)
-	savepoint bool          // a SAVEPOINT is due before the next statement
-	sent      bool          // the current fn's SAVEPOINT was sent
-	spErr     error         // the error of a SAVEPOINT (the transaction is broken)
-}
-
-// bound is the context of one round trip: the writer's, ended after
-// limit, so that a database cut off without a reset (a network partition)
-// fails the group instead of hanging the writer; limit is twice the
-// statement timeout and a second, after PostgreSQL's own timeout.
-func (q *pgGroupConn) bound() (context.Context, context.CancelFunc) {
-	return pgBound(q.ctx, q.limit)
-}
-
-// pgBound is ctx ended after limit (none when limit is 0).
-func pgBound(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
-	if limit <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, limit)
+	savepoint bool  // a SAVEPOINT is due before the next statement
+	sent      bool  // the current fn's SAVEPOINT was sent
+	spErr     error // the error of a SAVEPOINT (the transaction is broken)
 }
 
 func (q *pgGroupConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	if err := q.prefix(ctx); err != nil {
 		return nil, err
 	}
-	bctx, cancel := q.bound()
-	rows, err := q.c.Query(bctx, sql, args...)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	return pgBoundRows{rows, cancel}, nil
-}
-
-// pgBoundRows are rows read within their round trip's bound.
-type pgBoundRows struct {
-	pgx.Rows
-	cancel context.CancelFunc
-}
-
-func (r pgBoundRows) Close() {
-	r.Rows.Close()
-	r.cancel()
+	return q.c.Query(q.ctx, sql, args...)
 }
 
 func (q *pgGroupConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
@@ -596,24 +565,11 @@ func (q *pgGroupConn) QueryRow(ctx context.Context, sql string, args ...any) pgx
 		return pgErrRow{err}
 	}
 	if !q.savepoint {
-		return pgBoundRow{q, sql, args}
+		return q.c.QueryRow(q.ctx, sql, args...)
 	}
 	var b pgx.Batch
 	b.Queue(sql, args...)
 	return pgBatchRow{q, &b}
-}
-
-// pgBoundRow is a QueryRow sent, within its bound, when it is scanned.
-type pgBoundRow struct {
-	q    *pgGroupConn
-	sql  string
-	args []any
-}
-
-func (r pgBoundRow) Scan(dest ...any) error {
-	ctx, cancel := r.q.bound()
-	defer cancel()
-	return r.q.c.QueryRow(ctx, r.sql, r.args...).Scan(dest...)
 }
 
 // pgBatchRow is a QueryRow sent with the fn's SAVEPOINT when it is scanned.
@@ -631,9 +587,7 @@ func (q *pgGroupConn) Exec(ctx context.Context, sql string, args ...any) (tag pg
 		return pgconn.CommandTag{}, err
 	}
 	if !q.savepoint {
-		bctx, cancel := q.bound()
-		defer cancel()
-		return q.c.Exec(bctx, sql, args...)
+		return q.c.Exec(q.ctx, sql, args...)
 	}
 	var b pgx.Batch
 	b.Queue(sql, args...)
@@ -654,9 +608,7 @@ func (q *pgGroupConn) prefix(ctx context.Context) error {
 		return nil
 	}
 	q.savepoint, q.sent = false, true
-	bctx, cancel := q.bound()
-	defer cancel()
-	if _, err := q.c.Exec(bctx, `SAVEPOINT u`); err != nil {
+	if _, err := q.c.Exec(q.ctx, `SAVEPOINT u`); err != nil {
 		q.spErr = err
 		return err
 	}
@@ -674,9 +626,7 @@ func (q *pgGroupConn) batch(ctx context.Context, b *pgx.Batch, read func(pgx.Bat
 		b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: `SAVEPOINT u`}}, b.QueuedQueries...)
 		q.savepoint, q.sent = false, true
 	}
-	bctx, cancel := q.bound()
-	defer cancel()
-	br := q.c.SendBatch(bctx, b)
+	br := q.c.SendBatch(q.ctx, b)
 	if sp {
 		if _, err := br.Exec(); err != nil {
 			q.spErr = err
@@ -757,9 +707,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		c, err := p.tryConn(ctx, func(c *pgxpool.Conn) error {
 			var b pgx.Batch // one round trip
 			p.pgBegin(&b, &cur)
-			bctx, cancel := pgBound(ctx, p.roundTripLimit())
-			defer cancel()
-			return c.SendBatch(bctx, &b).Close()
+			return c.SendBatch(ctx, &b).Close()
 		})
 		if err != nil {
 			failAll(pgUnavailable(fmt.Errorf("begin: %w", err)))
@@ -779,7 +727,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		p.wcache.reset()
 		p.wcache.gen = gen
 	}
-	q := &pgGroupConn{c: c, ctx: ctx, limit: p.roundTripLimit()}
+	q := &pgGroupConn{c: c, ctx: ctx}
 	clean := false // the innermost savepoint holds nothing: the next fn may use it
 	wrote := false // some fn succeeded
 	for i, r := range group {
@@ -821,7 +769,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		}
 		if failed {
 			results[i].err = pgUnavailable(results[i].err)
-			if _, err := q.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
+			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
 				rollback()
 				failAll(pgBroken(c, fmt.Errorf("roll back: %w", errors.Join(results[i].err, err))))
 				return nil
@@ -866,9 +814,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	}
 	p.stage("commit")
 	commitSent = true
-	bctx, cancel := pgBound(ctx, p.roundTripLimit())
-	err := c.SendBatch(bctx, &b).Close()
-	cancel()
+	err := c.SendBatch(ctx, &b).Close()
 	p.stage("committed")
 	if !committed && c.Conn().IsClosed() {
 		// The answer was lost with the connection: ask the database.
@@ -903,15 +849,6 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	}
 	chained.c = c
 	return &chained
-}
-
-// roundTripLimit bounds each of the writer's round trips on this side:
-// twice the statement timeout and a second (none without a timeout).
-func (p *Postgres) roundTripLimit() time.Duration {
-	if p.stmtTimeout <= 0 {
-		return 0
-	}
-	return 2*p.stmtTimeout + time.Second
 }
 
 // stage calls the test hook, if any.

@@ -116,27 +116,14 @@ func TestPostgresReadsAndWritesAfterARestart(t *testing.T) {
 type commitProxy struct {
 	l       net.Listener
 	target  string
-	armed   atomic.Int32 // proxyOff, proxyDeliver, proxyLose, proxyPartition
+	armed   atomic.Int32 // proxyOff, proxyDeliver, proxyLose
 	tripped chan struct{}
-	mu      sync.Mutex
-	conns   []net.Conn
-}
-
-// closeAll closes every connection it passed (a partition healed by
-// resetting them), so that closing the store does not wait on them.
-func (p *commitProxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
 }
 
 const (
 	proxyOff int32 = iota
 	proxyDeliver
 	proxyLose
-	proxyPartition // the connection stays open, nothing passes either way
 )
 
 func newCommitProxy(t *testing.T, dbURL string) (*commitProxy, string) {
@@ -166,9 +153,6 @@ func (p *commitProxy) serve() {
 			client.Close()
 			continue
 		}
-		p.mu.Lock()
-		p.conns = append(p.conns, client, server)
-		p.mu.Unlock()
 		go p.pipe(client, server)
 	}
 }
@@ -176,13 +160,8 @@ func (p *commitProxy) serve() {
 func (p *commitProxy) pipe(client, server net.Conn) {
 	defer client.Close()
 	defer server.Close()
-	var cut atomic.Bool // partitioned: nothing passes, not even the server's close
 	go func() {
-		defer func() {
-			if !cut.Load() {
-				client.Close()
-			}
-		}()
+		defer client.Close()
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := server.Read(buf)
@@ -191,9 +170,6 @@ func (p *commitProxy) pipe(client, server net.Conn) {
 				if bytes.Contains(buf[:n], []byte("COMMIT\x00")) && p.armed.CompareAndSwap(proxyDeliver, proxyOff) {
 					p.tripped <- struct{}{} // the store never hears it
 					return
-				}
-				if cut.Load() {
-					continue
 				}
 				if _, err := client.Write(buf[:n]); err != nil {
 					return
@@ -211,13 +187,6 @@ func (p *commitProxy) pipe(client, server net.Conn) {
 			if p.armed.CompareAndSwap(proxyLose, proxyOff) {
 				p.tripped <- struct{}{}
 				return // never sent: both connections close
-			}
-			if p.armed.CompareAndSwap(proxyPartition, proxyOff) {
-				cut.Store(true)
-				p.tripped <- struct{}{}
-			}
-			if cut.Load() {
-				continue
 			}
 			if _, err := server.Write(buf[:n]); err != nil {
 				return
@@ -571,46 +540,5 @@ func TestPostgresStoppedWriterLosesTheLock(t *testing.T) {
 	}
 	if err := a.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "a"}) }); err != nil {
 		t.Fatalf("the stopped replica's writer after it resumed: %v", err)
-	}
-}
-
-// A database cut off from the writer in the middle of a group (a network
-// partition: no answer, no reset) fails the group's Updates with
-// ErrUnavailable after twice the statement timeout and a second, instead
-// of hanging every write of the process; the next Updates go through on
-// another connection once the database ended the cut-off transaction.
-func TestPostgresPartitionedWriterFailsItsGroup(t *testing.T) {
-	base := testsvc.PostgresSchema(t)
-	proxy, u := newCommitProxy(t, testsvc.WithParam(base, "writer_statement_timeout", "200ms"))
-	s := storetest.Postgres(t, u)
-	t.Cleanup(proxy.closeAll) // before the store closes
-	ctx := context.Background()
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Update(ctx, func(tx store.Tx) error {
-			proxy.armed.Store(proxyPartition) // the network fails now
-			return tx.Put(ctx, store.Doc{Kind: "k", Key: "cut"})
-		})
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, store.ErrUnavailable) {
-			t.Fatalf("update cut off from the database: %v, want ErrUnavailable", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("an update cut off from the database hung")
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after"}) }); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("updates after the partition: %v", err)
-	}
-	if _, err := s.Get(ctx, "k", "cut"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the cut-off write: %v", err)
 	}
 }
