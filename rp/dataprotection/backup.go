@@ -63,6 +63,9 @@ func (pr *Provider) checkPermissions(ctx context.Context, vault *vaultResource, 
 	principal, appID := vaultPrincipal(vault, details), ""
 	if principal == "" {
 		c := checks[0]
+		if vault.Identity != nil && (vault.Identity.PrincipalID != "" || len(vault.Identity.UserAssignedIdentities) > 0) {
+			return missingPermissions(ctx, what, "", "", c, "The managed identity the operation asks for (identityDetails "+string(details)+") is not one of the Backup vault's: add it to the vault's identity (or change the identityDetails), assign it the '"+c.Role+"' role on '"+c.Scope+"' and retry the operation.")
+		}
 		return missingPermissions(ctx, what, "", "", c, "The Backup vault has no managed identity: set identity.type to 'SystemAssigned' (or give it a user-assigned identity) on the vault, assign it the '"+c.Role+"' role on '"+c.Scope+"' and retry the operation.")
 	}
 	if p, err := pr.p.Dir.Get(ctx, principal); err == nil {

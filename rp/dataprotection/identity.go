@@ -18,7 +18,9 @@ import (
 // backup instance does not say useSystemAssignedIdentity:false; otherwise the
 // user-assigned identity named by the instance's
 // identityDetails.userAssignedIdentityArmUrl, else the vault's first one (in
-// id order).
+// id order). An identity the instance asks for (by name, or by kind with
+// useSystemAssignedIdentity) that the vault no longer has is none: the
+// operation fails rather than run as another identity.
 
 // identityKinds: a Backup vault spells the identity with both kinds
 // "SystemAssigned,UserAssigned".
@@ -87,7 +89,18 @@ func vaultPrincipal(vault *vaultResource, details json.RawMessage) string {
 		return ""
 	}
 	ii := parseInstanceIdentity(details)
-	useSystem := ii.UseSystemAssignedIdentity == nil || *ii.UseSystemAssignedIdentity || len(id.UserAssignedIdentities) == 0
+	// An identity asked for by name or kind that the vault no longer has
+	// (its identity changed after the instance was made) is none: the
+	// operation does not run as another identity than asked.
+	if ii.UseSystemAssignedIdentity != nil {
+		if *ii.UseSystemAssignedIdentity {
+			return id.PrincipalID
+		}
+		if len(id.UserAssignedIdentities) == 0 {
+			return ""
+		}
+	}
+	useSystem := ii.UseSystemAssignedIdentity == nil || len(id.UserAssignedIdentities) == 0
 	if id.PrincipalID != "" && useSystem {
 		return id.PrincipalID
 	}
@@ -98,6 +111,7 @@ func vaultPrincipal(vault *vaultResource, details json.RawMessage) string {
 		if k, ok := resource.FindKey(id.UserAssignedIdentities, ii.UserAssignedIdentityArmURL); ok && id.UserAssignedIdentities[k] != nil {
 			return id.UserAssignedIdentities[k].PrincipalID
 		}
+		return ""
 	}
 	keys := make([]string, 0, len(id.UserAssignedIdentities))
 	for k := range id.UserAssignedIdentities {

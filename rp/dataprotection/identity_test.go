@@ -193,4 +193,26 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	if err := validateRestore(); err != nil {
 		t.Fatalf("validate restore as the user-assigned identity: %v", err)
 	}
+
+	// The instance's identity taken off the vault for another one (with
+	// the same roles): its backups do not run as that other identity.
+	pv, err := fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "uavault", armdataprotection.PatchResourceRequestInput{Identity: &armdataprotection.DppIdentityDetails{
+		Type: to.Ptr("UserAssigned"), UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami: nil, uami2: {}}}}, nil))
+	if _, kept := pv.Identity.UserAssignedIdentities[uami]; err != nil || kept || pv.Identity.UserAssignedIdentities[uami2] == nil || pv.Identity.UserAssignedIdentities[uami2].PrincipalID == nil {
+		t.Fatalf("swap the vault's identity: %v", err)
+	}
+	other2 := *pv.Identity.UserAssignedIdentities[uami2].PrincipalID
+	assign(t, e, diskID, roleDiskBackupReader, other2)
+	assign(t, e, "/subscriptions/"+sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, other2)
+	bp, err = bis.BeginAdhocBackup(ctx, "vault-rg", "uavault", "d1-bi", armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bp.PollUntilDone(ctx, fixture.Poll); !testserver.HasError(err, 0, "UserErrorMissingRequiredPermissions") {
+		t.Errorf("backup as an identity the vault no longer has: %v, want UserErrorMissingRequiredPermissions", err)
+	}
+	if page, err := f.NewRecoveryPointsClient().NewListPager("vault-rg", "uavault", "d1-bi", nil).NextPage(ctx); err != nil || len(page.Value) != 1 {
+		t.Fatalf("points after the refused backup: %v %d, want 1", err, len(page.Value))
+	}
 }
