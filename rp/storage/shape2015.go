@@ -22,7 +22,7 @@ func withAccountType(h arm.Handler) arm.Handler {
 		if r.HTTP.Method != "PUT" {
 			return nil
 		}
-		sku, err := arm.AccountTypeAsSKU(r, map[string]json.RawMessage{"kind": json.RawMessage(`"Storage"`)})
+		sku, err := arm.AccountTypeAsSKU(r, nil) // (its kind: newKind)
 		var body map[string]json.RawMessage
 		if err == nil && !sku && json.Unmarshal(r.Body, &body) == nil { // (Decode answers a body that is no object)
 			return arm.BadRequest("MissingRequiredProperty", "properties.accountType is required at api-version %s, e.g. {\"properties\":{\"accountType\":\"Standard_LRS\"}}.", r.APIVersion)
@@ -32,6 +32,18 @@ func withAccountType(h arm.Handler) arm.Handler {
 		arm.SKUAsAccountType(m)
 		delete(m, "kind")
 	}, h)
+}
+
+// newKind is the kind of an account a PUT without kind creates: general
+// purpose v2, or before 2016-01-01, which has no kind, general purpose
+// (Storage) as Azure made them then. A PUT without kind of an account
+// that exists keeps its kind (a 2015-06-15 client's update turned a
+// StorageV2 account into Storage).
+func newKind(apiVersion string) string {
+	if apiVersion != "" && apiVersion < skuShapeSince {
+		return "Storage"
+	}
+	return "StorageV2"
 }
 
 // keysAnswer is the answer of listKeys and regenerateKey: the keys array,

@@ -13,7 +13,8 @@ import (
 // than a keys array: a client of that version creates an account, reads,
 // lists it and uses its keys in that shape, and a later version reads the
 // same account with the sku the old request named, general purpose
-// (Storage) as Azure made accounts then.
+// (Storage) as Azure made accounts then; an account made later keeps its
+// kind through a 2015-06-15 PUT.
 func TestStorageAccountsAt20150615(t *testing.T) {
 	e, ids, rg := startAccounts(t)
 	A := rg + "/providers/Microsoft.Storage/storageAccounts/old2015"
@@ -62,5 +63,18 @@ func TestStorageAccountsAt20150615(t *testing.T) {
 	resp, k = e.Do("POST", A+"/regenerateKey"+old, []byte(`{"keyName":"key2"}`), ids...)
 	if resp.StatusCode != 200 || k["key1"] != key1 || k["key2"] == key2 || k["key2"] == nil {
 		t.Fatalf("regenerateKey at 2015-06-15: %d %v", resp.StatusCode, k)
+	}
+
+	// A 2015-06-15 PUT of an account made later (general purpose v2)
+	// updates it and keeps its kind: the old version has no kind to say.
+	V2 := rg + "/providers/Microsoft.Storage/storageAccounts/v2acct"
+	if resp, m := e.Do("PUT", V2+"?api-version=2023-01-01", []byte(`{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`), ids...); resp.StatusCode != 200 {
+		t.Fatalf("create a v2 account: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("PUT", V2+old, []byte(`{"location":"westus","properties":{"accountType":"Standard_GRS"}}`), ids...); resp.StatusCode != 200 {
+		t.Fatalf("PUT of the v2 account at 2015-06-15: %d %v", resp.StatusCode, m)
+	}
+	if _, m := e.Do("GET", V2+later, nil, ids...); m["kind"] != "StorageV2" || testserver.Field(m, "sku.name") != "Standard_GRS" {
+		t.Fatalf("the v2 account after a 2015-06-15 PUT: %v", m)
 	}
 }

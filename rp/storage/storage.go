@@ -128,7 +128,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	if !ok {
 		return nil, arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: sku.name '%s'.", in.SKU.Name)
 	}
-	kind := "StorageV2"
+	kind := "" // none sent: the account's own, or for a new one by api-version (newKind)
 	if in.Kind != "" {
 		if kind, ok = kinds[strings.ToLower(in.Kind)]; !ok {
 			return nil, arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: kind '%s'.", in.Kind)
@@ -152,6 +152,12 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 			}
 			cur = Account{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: accountType}, Keys: []Key{newKey("key1", now), newKey("key2", now)}}
 			cur.Properties = map[string]any{"creationTime": now.Format(time.RFC3339Nano)}
+		}
+		if kind == "" {
+			kind = cur.Kind
+		}
+		if kind == "" {
+			kind = newKind(r.APIVersion)
 		}
 		cur.Location, cur.Tags, cur.Kind = loc, in.Tags, kind
 		tier := "Standard"
