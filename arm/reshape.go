@@ -88,11 +88,10 @@ func SKUAsAccountType(m map[string]any) map[string]any {
 }
 
 // AccountTypeAsSKU rewrites r's body in that shape: its
-// properties.accountType becomes the sku it names unless a sku is sent,
-// and each key of defaults the body does not send is set. It reports
-// whether the body names a sku either way (false too for a body that is
-// not a JSON object, which Decode refuses).
-func AccountTypeAsSKU(r *Request, defaults map[string]json.RawMessage) (bool, error) {
+// properties.accountType becomes the sku it names unless a sku is sent.
+// It reports whether the body names a sku either way (false too for a
+// body that is not a JSON object, which Decode refuses).
+func AccountTypeAsSKU(r *Request) (bool, error) {
 	if !r.HasBody() {
 		return false, nil
 	}
@@ -107,11 +106,6 @@ func AccountTypeAsSKU(r *Request, defaults map[string]json.RawMessage) (bool, er
 		sent[k] = string(bytes.TrimSpace(v)) != "null"
 		if k == "properties" {
 			_ = json.Unmarshal(v, &props)
-		}
-	}
-	for k, v := range defaults {
-		if !sent[strings.ToLower(k)] {
-			body[k] = v
 		}
 	}
 	sku := sent["sku"]

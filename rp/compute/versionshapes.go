@@ -22,7 +22,7 @@ const skuShapeSince = "2017-03-30"
 // properties.ownerId, without sku and managedBy.
 func withAccountType(h arm.Handler) arm.Handler {
 	return arm.ShapedBefore(skuShapeSince, func(r *arm.Request) error {
-		_, err := arm.AccountTypeAsSKU(r, nil)
+		_, err := arm.AccountTypeAsSKU(r)
 		return err
 	}, toAccountType, h)
 }

@@ -22,7 +22,7 @@ func withAccountType(h arm.Handler) arm.Handler {
 		if r.HTTP.Method != "PUT" {
 			return nil
 		}
-		sku, err := arm.AccountTypeAsSKU(r, nil) // (its kind: newKind)
+		sku, err := arm.AccountTypeAsSKU(r) // (its kind: newKind)
 		var body map[string]json.RawMessage
 		if err == nil && !sku && json.Unmarshal(r.Body, &body) == nil { // (Decode answers a body that is no object)
 			return arm.BadRequest("MissingRequiredProperty", "properties.accountType is required at api-version %s, e.g. {\"properties\":{\"accountType\":\"Standard_LRS\"}}.", r.APIVersion)
