@@ -12,9 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
-
-	"github.com/safehold/safehold/clock"
 )
 
 // Some generated Azure SDK operations (role assignment $filter) put raw
@@ -40,11 +37,6 @@ type fixConn struct {
 	chunked bool
 	clen    int64
 	raw     bool // gave up parsing: pass through
-
-	// takeTurns' clock.Mono readings: when the connection's current run
-	// of requests served back to back began, when its last answer was
-	// written.
-	run, idle time.Duration
 }
 
 const (
@@ -238,48 +230,18 @@ func tlsState(ctx context.Context) *tls.ConnectionState {
 	return nil
 }
 
-// Taking turns (see takeTurns): a connection served back to back (its
-// next request read within turnGap of its last answer) for turnBudget
-// yields before reading the next one.
-const (
-	turnBudget = 500 * time.Microsecond
-	turnGap    = 100 * time.Microsecond
-)
-
-// takeTurns is the server's ConnState hook: a keep-alive connection that
-// has been served back to back for turnBudget lets the other connections'
-// goroutines run before it reads its next request. Without it, Go's
-// scheduler served a connection whose client sends its next request at
-// once back to back: net/http hands each request over between the
-// connection's goroutine and a background reader it starts per request,
-// and a goroutine readied by the one running takes over its time slice,
-// so such a connection kept a processor (up to 500 requests, 68 ms, in a
-// trace of bench/arm-get.sh) while the others' requests waited: most of the
-// GET benchmark's p99. A yield after every answer fixed that, but each
-// runtime.Gosched also wakes an idle processor's thread (on a quiet host,
-// 56 against 47 us of CPU per GET without it: bench/mixed-measured.md,
-// session 12); under wrk the budget yields after about one answer in 8,
-// and a connection whose goroutine waited for its next request has let
-// the others run already.
-// Net/http calls the hook for StateActive and StateIdle on the
-// connection's own goroutine, so run and idle need no lock.
-func takeTurns(nc net.Conn, st http.ConnState) {
-	c, ok := nc.(*fixConn)
-	if !ok {
-		return
-	}
-	switch st {
-	case http.StateActive:
-		if now := clock.Mono(); now-c.idle >= turnGap {
-			c.run = now // it waited for this request: a new run
-		}
-	case http.StateIdle:
-		now := clock.Mono()
-		if now-c.run >= turnBudget {
-			runtime.Gosched()
-			now = clock.Mono()
-			c.run = now
-		}
-		c.idle = now
+// yieldWhenIdle is the server's ConnState hook: a keep-alive connection
+// whose answer has been written lets the other connections' goroutines run
+// before it reads its next request. Without it, Go's scheduler served a
+// connection whose client sends its next request at once back to back:
+// net/http hands each request over between the connection's goroutine and
+// a background reader it starts per request, and a goroutine readied by
+// the one running takes over its time slice, so such a connection kept a
+// processor (up to 500 requests, 68 ms, in a trace of bench/arm-get.sh)
+// while the others' requests waited: most of the GET benchmark's p99. A
+// yield costs little when nothing else is runnable.
+func yieldWhenIdle(_ net.Conn, st http.ConnState) {
+	if st == http.StateIdle {
+		runtime.Gosched()
 	}
 }
