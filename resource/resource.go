@@ -189,15 +189,9 @@ func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 // checkPutGroup is Put's check of id's resource group (see Put): one read
 // of the group's document unless it is being deleted.
 func checkPutGroup(ctx context.Context, tx store.Reader, id arm.ResourceID) error {
-	g, err := store.View(ctx, tx, resourceKind, "/subscriptions/"+id.SubscriptionID+"/resourceGroups/"+id.ResourceGroup)
-	if errors.Is(err, store.ErrNotFound) {
-		return groupNotFound(id.ResourceGroup)
-	}
-	if err != nil {
+	deleting, err := groupMayBeDeleting(ctx, tx, id.SubscriptionID, id.ResourceGroup)
+	if err != nil || !deleting || id.Scope != "" || len(id.Types) != 1 {
 		return err
-	}
-	if id.Scope != "" || len(id.Types) != 1 || !bytes.Contains(g.Value, []byte(`"Deleting"`)) {
-		return nil
 	}
 	if ok, err := Exists(ctx, tx, id.String()); err != nil || ok {
 		return err
@@ -371,17 +365,32 @@ func CheckGroupOpen(ctx context.Context, r store.Reader, sub, rg string) error {
 // One cached read of the group's document; it is decoded only when it may
 // be deleting.
 func CheckGroupWritable(ctx context.Context, r store.Reader, sub, rg string) error {
-	g, err := store.View(ctx, r, resourceKind, "/subscriptions/"+sub+"/resourceGroups/"+rg)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil || !bytes.Contains(g.Value, []byte(`"Deleting"`)) {
+	deleting, err := groupMayBeDeleting(ctx, r, sub, rg)
+	if err != nil || !deleting {
+		if failure.Is(err, failure.NotFound) {
+			return nil
+		}
 		return err
 	}
 	if err := CheckGroupOpen(ctx, r, sub, rg); !failure.Is(err, failure.NotFound) {
 		return err
 	}
 	return nil
+}
+
+// groupMayBeDeleting reads resource group rg's document (cached) and
+// reports whether it may be being deleted, without decoding it unless so
+// (CheckGroupOpen decides); 404 ResourceGroupNotFound when it does not
+// exist.
+func groupMayBeDeleting(ctx context.Context, r store.Reader, sub, rg string) (bool, error) {
+	g, err := store.View(ctx, r, resourceKind, "/subscriptions/"+sub+"/resourceGroups/"+rg)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, groupNotFound(rg)
+	}
+	if err != nil {
+		return false, err
+	}
+	return bytes.Contains(g.Value, []byte(`"Deleting"`)), nil
 }
 
 func groupNotFound(rg string) error {
