@@ -19,10 +19,13 @@ import (
 
 // Document kinds a reset keeps whole: server configuration (bootstrap,
 // signing and SAS keys, the clock), subscriptions and what replicas
-// advertise (compute.ReplicaKind). Principals, role
+// advertise (their ARM endpoints, whose audiences every replica accepts:
+// replicaKind; their NBD listeners: compute.ReplicaKind), without which
+// a token obtained for another running replica would stop working here
+// after a reset on PostgreSQL. Principals, role
 // assignments and role definitions are kept only for the admin and
 // built-in roles; every other kind is cleared.
-var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: true, compute.ReplicaKind: true}
+var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: true, compute.ReplicaKind: true, replicaKind: true}
 
 // resetKnownKinds are cleared when the store cannot list its kinds.
 var resetKnownKinds = []string{"resource", "operation", "protection.job", "protection.rp", "compute.creating", "compute.sas",

@@ -26,6 +26,14 @@ func files(t *testing.T, dir string) []string {
 	return out
 }
 
+func docKeys(docs []store.Doc) []string {
+	keys := make([]string, len(docs))
+	for i, d := range docs {
+		keys[i] = d.Key
+	}
+	return keys
+}
+
 // TestResetKeepsCredentialsAndNothingElse fills a server (resource groups,
 // disks, a vault with backups, a principal with a role), resets it through
 // the admin API and checks that the admin's credentials still work, the
@@ -105,12 +113,28 @@ func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 		docs, _ := e.Server.Store.List(e.Ctx(), k, store.ListQuery{})
 		switch k {
 		case "config", "subscription":
+		case "replica", "compute.replica":
+			// What a replica advertises to the others (PostgreSQL): kept, and
+			// only this server's.
+			if len(docs) != 1 || docs[0].Key != e.Server.NodeID {
+				t.Errorf("documents of kind %s left: %v, want this replica's (%s) alone", k, docKeys(docs), e.Server.NodeID)
+			}
 		case "principal", "principal-appid", "roleassignment":
 			if len(docs) != 1 {
 				t.Errorf("%d documents of kind %s left", len(docs), k)
 			}
 		default:
 			t.Errorf("%d documents of kind %s left", len(docs), k)
+		}
+	}
+	if e.Server.Config.Store != "" {
+		// On PostgreSQL a reset keeps what this replica advertises to the
+		// others: without it they no longer accept a token obtained for
+		// its endpoint, nor find its NBD listener.
+		for _, k := range []string{"replica", "compute.replica"} {
+			if _, err := e.Server.Store.Get(e.Ctx(), k, e.Server.NodeID); err != nil {
+				t.Errorf("this replica's %s document after reset: %v", k, err)
+			}
 		}
 	}
 	if next, err := e.Server.Store.NextTaskTime(e.Ctx()); err != nil || !next.IsZero() {
