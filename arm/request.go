@@ -398,6 +398,11 @@ func (l *List) raw() bool {
 // writeRaw writes a raw list as encoding/json would (enc writes the
 // nextLink string), without re-encoding and re-validating each item.
 func (l *List) writeRaw(buf *bytes.Buffer, enc *json.Encoder) {
+	n := len(`{"value":[],"nextLink":""}`) + len(l.NextLink) + 2 // a hint: escapes may add more
+	for _, it := range l.Value {
+		n += len(it.(json.RawMessage)) + 1
+	}
+	buf.Grow(n) // once: a page of policies is ~150 KB, grown by doubling it was copied ~8 times
 	buf.WriteString(`{"value":[`)
 	for i, it := range l.Value {
 		if i > 0 {

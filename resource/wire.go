@@ -199,3 +199,64 @@ func (c *wireCache) room(n int) {
 		c.m, c.docs, c.bytes = map[string]json.RawMessage{}, map[*store.Doc]json.RawMessage{}, 0
 	}
 }
+
+// GetShared reads a resource decoded into a T that its callers share: a
+// caller must not modify it (or anything it points to). Memoized by the
+// stored bytes as GetWire is, so a document read on every request (a vault
+// whose id and name a job list shows) is decoded once per version instead
+// of on every read. When absent it returns NotFound(id).
+func GetShared[T any](ctx context.Context, r store.Reader, id arm.ResourceID) (*T, error) {
+	d, err := store.View(ctx, r, resourceKind, id.Key())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := sharedCacheFor[T]()
+	c.mu.RLock()
+	v, ok := c.m[string(d.Value)]
+	c.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	v = new(T)
+	if err := json.Unmarshal(d.Value, v); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", id, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bytes+len(d.Value) > sharedCacheMax {
+		c.m, c.bytes = map[string]*T{}, 0
+	}
+	c.m[string(d.Value)] = v
+	c.bytes += len(d.Value)
+	return v, nil
+}
+
+// Named is a resource's id and name as its stored document spells them
+// (GetShared[Named]: a handler that only shows them decodes nothing else).
+type Named struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// sharedCache is GetShared's memo for one T, bounded as wireCache is.
+type sharedCache[T any] struct {
+	mu    sync.RWMutex
+	m     map[string]*T // never modified once added
+	bytes int
+}
+
+const sharedCacheMax = 4 << 20
+
+var sharedCaches sync.Map // reflect.Type → *sharedCache[T]
+
+func sharedCacheFor[T any]() *sharedCache[T] {
+	t := reflect.TypeFor[T]()
+	if c, ok := sharedCaches.Load(t); ok {
+		return c.(*sharedCache[T])
+	}
+	c, _ := sharedCaches.LoadOrStore(t, &sharedCache[T]{m: map[string]*T{}})
+	return c.(*sharedCache[T])
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,61 @@ func TestListWireMatchesList(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(nil, 3)
+}
+
+// GetShared answers what Get decodes, shares one value while the document
+// is unchanged, follows every write (also one that returns to earlier
+// bytes) and answers NotFound for an absent resource or group.
+func TestGetSharedFollowsTheDocument(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	id := arm.NewID("s", "rg", "Microsoft.Test", "things", "Thing1")
+	if _, err := GetShared[Named](ctx, st, id); !arm.IsNotFound(err) {
+		t.Fatalf("absent: %v, want NotFound", err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error { return EnsureResourceGroup(ctx, tx, "s", "rg", "westus", nil) }); err != nil {
+		t.Fatal(err)
+	}
+	put := func(name, state string) {
+		t.Helper()
+		v := wireThing{ID: id.String(), Name: name, Type: "Microsoft.Test/things"}
+		v.Properties.State = state
+		if err := st.Update(ctx, func(tx store.Tx) error { return Put(ctx, tx, id, v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(name, state string) *wireThing {
+		t.Helper()
+		var want wireThing
+		if err := Get(ctx, st, id, &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := GetShared[wireThing](ctx, st, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := GetShared[Named](ctx, st, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != name || got.Properties.State != state || !reflect.DeepEqual(*got, want) || n.Name != name || n.ID != id.String() {
+			t.Fatalf("GetShared = %+v, %+v; want %+v (name %s, state %s)", *got, *n, want, name, state)
+		}
+		return got
+	}
+	put("Thing1", "Creating")
+	first := check("Thing1", "Creating")
+	if again := check("Thing1", "Creating"); again != first {
+		t.Error("an unchanged document was decoded again")
+	}
+	put("THING1", "Succeeded")
+	check("THING1", "Succeeded")
+	put("Thing1", "Creating") // the first bytes again
+	check("Thing1", "Creating")
+	if err := st.Update(ctx, func(tx store.Tx) error { return Delete(ctx, tx, id) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GetShared[wireThing](ctx, st, id); !arm.IsNotFound(err) {
+		t.Fatalf("deleted: %v, want NotFound", err)
+	}
 }

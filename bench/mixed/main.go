@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -259,6 +260,9 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	clientCPU := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 
 	fmt.Printf("%d connections, %s, %d requests\n", *conns, elapsed.Round(time.Millisecond), len(all))
 	fmt.Printf("%-14s %9s %9s %9s %9s %9s %6s %6s\n", "op", "requests", "req/s", "p50", "p99", "max", "5xx", "4xx")
@@ -294,6 +298,10 @@ func main() {
 		report(ops[k].name, byOp[k])
 	}
 	report("overall", all)
+	// The load generator shares the machine with the server: what it costs
+	// (including its setup) is CPU the server did not get.
+	fmt.Printf("client CPU %.1f s over the run: %.3f ms per request, %.2f cores\n", clientCPU.Seconds(),
+		float64(clientCPU.Microseconds())/1000/float64(len(all)), clientCPU.Seconds()/elapsed.Seconds())
 	// How long the group lists were (the groups whose delete has not
 	// finished are listed, Deleting), and what is left once the load ends.
 	if ss := byOp[opIndex("rg-list")]; len(ss) > 0 {

@@ -79,6 +79,21 @@ func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
 }
 
+// vaultNamed is vaultFor for views that show only the vault's id and name
+// (jobView): the same 404s, and only those two read from the vault's
+// document (resource.GetShared: not decoded again while it is unchanged).
+func (pr *Provider) vaultNamed(r *arm.Request) (*vaultResource, error) {
+	ctx := r.HTTP.Context()
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
+	n, err := resource.GetShared[resource.Named](ctx, pr.p.Store, vaultIDOf(r))
+	if err != nil {
+		return nil, err
+	}
+	return &vaultResource{TrackedResource: arm.TrackedResource{ID: n.ID, Name: n.Name}}, nil
+}
+
 // checkVault returns the error vaultFor would (404 if the group or vault is
 // missing) without reading the vault's body: for requests that only need it
 // to exist (policies, guard proxies, instance lists), no JSON decode.

@@ -200,22 +200,15 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 }
 
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
-	_, out, err := pr.jobViews(r)
+	vault, err := pr.vaultNamed(r)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pr.jobViewsOf(r.HTTP.Context(), vault, pr.p.Now())
 	if err != nil {
 		return nil, err
 	}
 	return arm.PageOK(r, out, 100)
-}
-
-// jobViews are the wire views of every job of the vault a request
-// addresses, newest first.
-func (pr *Provider) jobViews(r *arm.Request) (*vaultResource, []*jobResource, error) {
-	vault, err := pr.vaultFor(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := pr.jobViewsOf(r.HTTP.Context(), vault, pr.p.Now())
-	return vault, out, err
 }
 
 // jobViewsOf are the wire views of every job of vault as of now, newest
@@ -234,7 +227,7 @@ func (pr *Provider) jobViewsOf(ctx context.Context, vault *vaultResource, now ti
 
 func (pr *Provider) getJob(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, err := pr.vaultFor(r)
+	vault, err := pr.vaultNamed(r)
 	if err != nil {
 		return nil, err
 	}

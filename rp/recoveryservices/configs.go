@@ -58,7 +58,7 @@ var configKinds = map[string]configKind{
 // config reads the configuration of the kind (configKinds) of the
 // request's vault (loadConfig).
 func (pr *Provider) config(r *arm.Request, kind string) (arm.ResourceID, configRecord, error) {
-	_, vid, err := pr.vaultOf(r)
+	vid, err := pr.foundVaultID(r)
 	if err != nil {
 		return arm.ResourceID{}, configRecord{}, err
 	}
@@ -140,7 +140,7 @@ func (f configField) value(k string, v any) (any, error) {
 // redundancy) is missed.
 func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, error) {
 	ctx := r.HTTP.Context()
-	_, vid, err := pr.vaultOf(r)
+	vid, err := pr.foundVaultID(r)
 	if err != nil {
 		return configRecord{}, err
 	}

@@ -35,7 +35,7 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 // listNone lists a vault's children of a kind Safehold never has: an empty
 // list once the vault is found.
 func (pr *Provider) listNone(r *arm.Request) (*arm.Response, error) {
-	if _, _, err := pr.vaultOf(r); err != nil {
+	if _, err := pr.foundVaultID(r); err != nil {
 		return nil, err
 	}
 	return arm.OK(arm.Values([]any{})), nil
@@ -45,7 +45,7 @@ func (pr *Provider) listNone(r *arm.Request) (*arm.Response, error) {
 // names the path parameter param, once the vault is found.
 func (pr *Provider) getNone(code, format, param string) arm.Handler {
 	return func(r *arm.Request) (*arm.Response, error) {
-		if _, _, err := pr.vaultOf(r); err != nil {
+		if _, err := pr.foundVaultID(r); err != nil {
 			return nil, err
 		}
 		return nil, arm.Errorf(http.StatusNotFound, code, format, r.Param(param))
@@ -103,7 +103,7 @@ func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
 // kind Safehold serves.
 func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "type")
+	vid, f, err := pr.vaultFilter(r, "backupManagementType", "type")
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (pr *Provider) exportJobs(r *arm.Request, vid arm.ResourceID) (*arm.Respons
 }
 
 func (pr *Provider) loadExport(r *arm.Request) (arm.ResourceID, *jobExport, error) {
-	_, vid, err := pr.vaultOf(r)
+	vid, err := pr.foundVaultID(r)
 	if err != nil {
 		return vid, nil, err
 	}

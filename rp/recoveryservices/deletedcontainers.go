@@ -9,7 +9,7 @@ import "github.com/safehold/safehold/arm"
 // removes both, so no container is ever soft-deleted and the list is
 // empty: the truth, not a placeholder.
 func (pr *Provider) listDeletedContainers(r *arm.Request) (*arm.Response, error) {
-	if _, _, _, err := pr.vaultFilter(r, "backupManagementType", "friendlyName", "status", "fabricName"); err != nil {
+	if _, _, err := pr.vaultFilter(r, "backupManagementType", "friendlyName", "status", "fabricName"); err != nil {
 		return nil, err
 	}
 	return arm.OK(arm.Values([]any{})), nil

@@ -41,7 +41,7 @@ func discoveryID(vid arm.ResourceID) arm.ResourceID {
 // Location answers 202 while discovering, then 204.
 func (pr *Provider) refresh(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, filter, err := pr.vaultFilter(r, "backupManagementType")
+	vid, filter, err := pr.vaultFilter(r, "backupManagementType")
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,11 @@ func (pr *Provider) runRefresh(ctx context.Context, op *ops.Operation) error {
 // page with nextLink.
 func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	vault, vid, f, err := pr.vaultFilter(r, "backupManagementType", "workloadType", "friendlyName", "status", "protectionState", "serverName", "resourceGroup")
+	vault, vid, err := pr.vaultOf(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(r.Query("$filter"), "backupManagementType", "workloadType", "friendlyName", "status", "protectionState", "serverName", "resourceGroup")
 	if err != nil {
 		return nil, err
 	}

@@ -500,7 +500,7 @@ func (pr *Provider) getItem(r *arm.Request, at itemAt) (*arm.Response, error) {
 
 func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "itemType", "policyName", "containerName", "backupEngineName", "friendlyName", "protectionStatus", "protectionState", "workloadType")
+	vid, f, err := pr.vaultFilter(r, "backupManagementType", "itemType", "policyName", "containerName", "backupEngineName", "friendlyName", "protectionStatus", "protectionState", "workloadType")
 	if err != nil {
 		return nil, err
 	}
@@ -792,7 +792,7 @@ func (pr *Provider) getContainer(r *arm.Request, at itemPath) (*arm.Response, er
 
 func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "friendlyName", "status", "fabricName")
+	vid, f, err := pr.vaultFilter(r, "backupManagementType", "friendlyName", "status", "fabricName")
 	if err != nil {
 		return nil, err
 	}

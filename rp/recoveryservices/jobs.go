@@ -117,7 +117,7 @@ func checkFilterEnum(name, value string, allowed []string) error {
 
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, f, err := pr.vaultFilter(r, "status", "operation", "startTime", "endTime", "backupManagementType", "jobId", "entityFriendlyName")
+	vid, f, err := pr.vaultFilter(r, "status", "operation", "startTime", "endTime", "backupManagementType", "jobId", "entityFriendlyName")
 	if err != nil {
 		return nil, err
 	}

@@ -274,7 +274,7 @@ func policyNotFound(name string, err error) error {
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "workloadType")
+	vid, f, err := pr.vaultFilter(r, "backupManagementType", "workloadType")
 	if err != nil {
 		return nil, err
 	}

@@ -136,7 +136,7 @@ func (pr *Provider) intentBody(r *arm.Request, rec *intentRecord) (map[string]an
 // and itemName (the VM), paged with nextLink.
 func (pr *Provider) listProtectionIntents(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, vid, f, err := pr.vaultFilter(r, "backupManagementType", "itemType", "parentName", "itemName")
+	vid, f, err := pr.vaultFilter(r, "backupManagementType", "itemType", "parentName", "itemName")
 	if err != nil {
 		return nil, err
 	}

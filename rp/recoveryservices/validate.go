@@ -113,7 +113,7 @@ func decodeValidate(r *arm.Request) (validateRequest, error) {
 // validateRequest reads the vault and the validation request a request
 // names.
 func (pr *Provider) validateRequest(r *arm.Request) (arm.ResourceID, validateRequest, error) {
-	_, vid, err := pr.vaultOf(r)
+	vid, err := pr.foundVaultID(r)
 	if err != nil {
 		return vid, validateRequest{}, err
 	}

@@ -255,7 +255,7 @@ func sameContainerName(stored, name string) bool {
 // Site Recovery figures: Safehold replicates nothing (it has no Site
 // Recovery), so every count is zero, which is the truth for its vaults.
 func (pr *Provider) replicationUsages(r *arm.Request) (*arm.Response, error) {
-	if _, _, err := pr.vaultOf(r); err != nil {
+	if _, err := pr.foundVaultID(r); err != nil {
 		return nil, err
 	}
 	return arm.OK(arm.Values([]any{map[string]any{

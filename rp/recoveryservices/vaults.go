@@ -76,15 +76,21 @@ func (pr *Provider) vaultOf(r *arm.Request) (*vaultRecord, arm.ResourceID, error
 
 // foundVaultID is the id of the vault a request addresses (404 when it
 // does not exist), as the vault spells its name.
+// Only the vault's name is read from its document (resource.GetShared: not
+// decoded again while it is unchanged).
 func (pr *Provider) foundVaultID(r *arm.Request) (arm.ResourceID, error) {
-	_, vid, err := pr.vaultOf(r)
-	return vid, err
+	id := pr.vaultIDOf(r)
+	n, err := resource.GetShared[resource.Named](r.HTTP.Context(), pr.p.Store, id)
+	if err != nil {
+		return id, err
+	}
+	return vaultID(r.Param("subscriptionId"), r.Param("resourceGroupName"), n.Name), nil
 }
 
 // vaultAndBody resolves the vault a POST addresses and decodes its body,
 // which may be absent, into in.
 func (pr *Provider) vaultAndBody(r *arm.Request, in any) (arm.ResourceID, error) {
-	_, vid, err := pr.vaultOf(r)
+	vid, err := pr.foundVaultID(r)
 	if err != nil {
 		return vid, err
 	}
@@ -93,13 +99,13 @@ func (pr *Provider) vaultAndBody(r *arm.Request, in any) (arm.ResourceID, error)
 
 // vaultFilter resolves the vault a request addresses and parses its
 // $filter, which may name only fields.
-func (pr *Provider) vaultFilter(r *arm.Request, fields ...string) (*vaultRecord, arm.ResourceID, map[string]string, error) {
-	v, vid, err := pr.vaultOf(r)
+func (pr *Provider) vaultFilter(r *arm.Request, fields ...string) (arm.ResourceID, map[string]string, error) {
+	vid, err := pr.foundVaultID(r)
 	if err != nil {
-		return nil, vid, nil, err
+		return vid, nil, err
 	}
 	f, err := parseFilter(r.Query("$filter"), fields...)
-	return v, vid, f, err
+	return vid, f, err
 }
 
 // decodeVault decodes a vault PUT or PATCH body and checks what both share:
