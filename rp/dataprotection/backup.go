@@ -424,6 +424,9 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 	if err != nil || !tid.IsType(typeDisk) {
 		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceID"), "'%s' is not a managed disk id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name})", t.DatasourceInfo.ResourceID)
 	}
+	if err := checkResourceURI(f("restoreTargetInfo.datasourceInfo"), t.DatasourceInfo); err != nil {
+		return nil, err
+	}
 	if err := resource.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {
 		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceID"), "the target resource group '%s' does not exist; create it first", tid.ResourceGroupID())
 	}

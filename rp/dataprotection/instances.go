@@ -50,6 +50,16 @@ func vaultAndInstance[T any](pr *Provider, r *arm.Request, field string, of func
 	return vault, in, ci, err
 }
 
+// checkResourceURI: a datasource's resourceUri, when given, is its
+// resourceID (a disk's ARM id) in any case; one naming another resource
+// was stored and answered as it came.
+func checkResourceURI(field string, ds *datasource) error {
+	if ds.ResourceURI != "" && !arm.EqualIDs(ds.ResourceURI, ds.ResourceID) {
+		return fieldError(field+".resourceUri", "'%s' differs from resourceID '%s'; a disk's resourceUri is its resource id (or leave it out)", ds.ResourceURI, ds.ResourceID)
+	}
+	return nil
+}
+
 // checkInstance checks a backup instance a request sends (as field): the
 // caller's access to what it links, then its content against the vault.
 func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *backupInstance, field string) (*checkedInstance, error) {
@@ -78,6 +88,9 @@ func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *back
 	did, err := arm.ParseID(ds.ResourceID)
 	if err != nil || !did.IsType(typeDisk) {
 		return nil, fieldError(field+".dataSourceInfo.resourceID", "'%s' is not a managed disk id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{disk})", ds.ResourceID)
+	}
+	if err := checkResourceURI(field+".dataSourceInfo", ds); err != nil {
+		return nil, err
 	}
 	disk, err := pr.Compute.Disk(ctx, did.String())
 	if err != nil {

@@ -330,6 +330,18 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	if state != "" && !stop && !suspend && state != "protected" && state != "irpending" && state != "invalid" {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.protectionState '%s' cannot be set: use 'ProtectionStopped' or 'BackupsSuspended' to stop backups, or leave it out.", p.ProtectionState)
 	}
+	// A sourceResourceId names the item's VM, whether the item is new or
+	// not (an update naming another VM, or one that does not exist, was
+	// accepted and ignored).
+	if src := p.SourceResourceID; src != "" {
+		svm, ok := vmRefFromID(src)
+		if !ok {
+			return nil, arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' is not a virtual machine id.", src)
+		}
+		if sid, _ := arm.ParseID(src); svm.key() != vm.key() || !strings.EqualFold(sid.SubscriptionID, vid.SubscriptionID) {
+			return nil, arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' names another VM than the item '%s'.", src, iid.Name())
+		}
+	}
 	now := pr.p.Now()
 	op := &ops.Operation{Kind: opKindItem, ResourceID: iid.String(), Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
@@ -350,13 +362,6 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 			src := p.SourceResourceID
 			if src == "" {
 				src = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s", vid.SubscriptionID, vm.RG, vm.Name)
-			}
-			svm, ok := vmRefFromID(src)
-			if !ok {
-				return arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' is not a virtual machine id.", src)
-			}
-			if svm.key() != vm.key() {
-				return arm.BadRequest("BMSUserErrorInvalidSourceResourceId", "properties.sourceResourceId '%s' names another VM than the item '%s'.", src, iid.Name())
 			}
 			vmInfo, err := pr.lookupVM(ctx, src)
 			if err != nil {

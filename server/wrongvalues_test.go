@@ -1,0 +1,480 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
+)
+
+// wrongValueCase is one write whose valid body TestWrongValuesAnswer4xx
+// mutates one field at a time.
+type wrongValueCase struct {
+	name, method, path string // path with its api-version
+	body               string
+	// noMissing: ids the body names that may legitimately not exist yet
+	// (a restore's targets); a missing one there is not an error.
+	noMissing []string
+	// unserved: ids of resources Safehold does not serve (Key Vault): any
+	// well-formed one is taken as it is.
+	unserved []string
+	// fresh: a name in the path and body that each mutated request
+	// replaces by a new one (a write that creates something: a second
+	// one would otherwise only meet the first).
+	fresh string
+}
+
+// mutation is one wrong value put in place of a field (nil value with
+// drop: the field removed).
+type mutation struct {
+	what  string
+	value any
+	drop  bool
+	// foreign: the value names a resource the caller may not reach (another
+	// resource group or subscription): the write must be refused.
+	foreign bool
+	// missing: the value names a resource of the same type that does not
+	// exist: the write must be refused unless the field names a target.
+	missing bool
+}
+
+var rgSegment = regexp.MustCompile(`(?i)/resourceGroups/[^/]+`)
+var subSegment = regexp.MustCompile(`(?i)^/subscriptions/[^/]+`)
+
+// mutationsOf lists the wrong values tried for v, the value of a field.
+func mutationsOf(v any, sub string) []mutation {
+	long := strings.Repeat("x", 10<<10)
+	ms := []mutation{{what: "removed", drop: true}, {what: "null", value: nil}}
+	switch x := v.(type) {
+	case string:
+		ms = append(ms, mutation{what: "number", value: 42}, mutation{what: "empty", value: ""}, mutation{what: "10 kB", value: long},
+			mutation{what: "unknown enum", value: "NoSuchValue"}, mutation{what: "object", value: map[string]any{"id": x}})
+		if strings.HasPrefix(strings.ToLower(x), "/subscriptions/") {
+			ms = append(ms,
+				mutation{what: "id of another type", value: subSegment.FindString(x) + rgSegment.FindString(x) + "/providers/Microsoft.Web/sites/w1"},
+				mutation{what: "id of another group", value: rgSegment.ReplaceAllString(x, "/resourceGroups/rgb"), foreign: rgSegment.MatchString(x)},
+				mutation{what: "id in another subscription", value: subSegment.ReplaceAllString(x, "/subscriptions/"+uuid.NewString()), foreign: true},
+				mutation{what: "malformed id", value: "/subscriptions/" + sub + "/resourceGroups//providers/"},
+				mutation{what: "id of a missing resource", value: x + "zz9", missing: true},
+				mutation{what: "id with a trailing slash", value: x + "/"})
+			if i := strings.LastIndex(x, "/"); i > 0 {
+				ms = append(ms, mutation{what: "id of a parent", value: x[:i]})
+			}
+		}
+	case float64:
+		ms = append(ms, mutation{what: "string", value: "7"}, mutation{what: "huge", value: json.RawMessage("1e300")},
+			mutation{what: "huge integer", value: json.RawMessage("9223372036854775808")}, mutation{what: "negative", value: -1},
+			mutation{what: "fraction", value: 0.5}, mutation{what: "zero", value: 0})
+	case bool:
+		ms = append(ms, mutation{what: "string", value: "true"}, mutation{what: "number", value: 1})
+	case map[string]any:
+		ms = append(ms, mutation{what: "string", value: "x"}, mutation{what: "array", value: []any{x}}, mutation{what: "empty object", value: map[string]any{}})
+	case []any:
+		ms = append(ms, mutation{what: "object", value: map[string]any{"a": 1}}, mutation{what: "empty array", value: []any{}})
+		if len(x) > 0 {
+			ms = append(ms, mutation{what: "duplicated element", value: append(append([]any{}, x...), x[0])},
+				mutation{what: "element of the wrong type", value: []any{true}})
+		}
+	}
+	return ms
+}
+
+// fieldPaths lists the paths (map keys and array indexes) of every value
+// in v below the root.
+func fieldPaths(v any, prefix []any) [][]any {
+	var out [][]any
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := append(append([]any{}, prefix...), k)
+			out = append(out, p)
+			out = append(out, fieldPaths(x[k], p)...)
+		}
+	case []any:
+		for i, e := range x {
+			p := append(append([]any{}, prefix...), i)
+			out = append(out, p)
+			out = append(out, fieldPaths(e, p)...)
+		}
+	}
+	return out
+}
+
+// withField is a deep copy of body with the field at path replaced by m.
+func withField(body any, path []any, m mutation) any {
+	var cp any
+	b, _ := json.Marshal(body)
+	json.Unmarshal(b, &cp)
+	parent := cp
+	for _, k := range path[:len(path)-1] {
+		switch p := parent.(type) {
+		case map[string]any:
+			parent = p[k.(string)]
+		case []any:
+			parent = p[k.(int)]
+		}
+	}
+	last := path[len(path)-1]
+	switch p := parent.(type) {
+	case map[string]any:
+		if m.drop {
+			delete(p, last.(string))
+		} else {
+			p[last.(string)] = m.value
+		}
+	case []any:
+		if m.drop {
+			// the containing array loses the element: set it via its parent
+			return withField(cp, path[:len(path)-1], mutation{value: append(append([]any{}, p[:last.(int)]...), p[last.(int)+1:]...)})
+		}
+		p[last.(int)] = m.value
+	}
+	return cp
+}
+
+func valueAt(body any, path []any) any {
+	v := body
+	for _, k := range path {
+		switch p := v.(type) {
+		case map[string]any:
+			v = p[k.(string)]
+		case []any:
+			v = p[k.(int)]
+		}
+	}
+	return v
+}
+
+func pathString(path []any) string {
+	var sb strings.Builder
+	for i, k := range path {
+		switch k := k.(type) {
+		case string:
+			if i > 0 {
+				sb.WriteByte('.')
+			}
+			sb.WriteString(k)
+		case int:
+			fmt.Fprintf(&sb, "[%d]", k)
+		}
+	}
+	return sb.String()
+}
+
+// wvAnswer is one answer of the server as the test sees it.
+type wvAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+	m      map[string]any
+}
+
+// send sends one request with token and returns the answer without
+// judging it (5xx and non-JSON answers included).
+func wvSend(t *testing.T, e *testserver.Env, hc *http.Client, method, path, token string, body []byte) wvAnswer {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.Conn.ARMEndpoint+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read answer: %v", method, path, err)
+	}
+	a := wvAnswer{status: resp.StatusCode, header: resp.Header, body: b}
+	json.Unmarshal(b, &a.m)
+	return a
+}
+
+// TestWrongValuesAnswer4xx starts from a valid body of each write route
+// Safehold serves (disks at 2016-04-30-preview and 2024-03-02, snapshots,
+// disk encryption sets and accesses, VMs, storage accounts at 2015-06-15
+// and later, both vault kinds and their policies and config resources,
+// backup instances, Backup-vault backup, restore and validation requests,
+// Recovery Services protection, backup and restore requests, role
+// definitions and assignments) and sends it with one field at a time
+// replaced by a wrong value: another JSON type, null, an empty or 10 kB
+// string, an unknown enum value, huge, negative and fractional numbers,
+// ARM ids of another type, group or subscription, malformed or of a
+// missing resource, duplicated array elements, the field removed. Sent by
+// a principal that is Contributor and User Access Administrator on the
+// groups the bodies name but not on rgb, each answer must be below 500 and
+// JSON, an error must carry a code and a message, an id in rgb or another
+// subscription must be refused, an id of a missing resource refused unless
+// it names a target to create, an accepted operation must end, and the
+// resources the test made before must read back the same.
+func TestWrongValuesAnswer4xx(t *testing.T) {
+	if testing.Short() {
+		t.Skip("many requests and backups")
+	}
+	e := testserver.Start(t)
+	sub := "/subscriptions/" + e.Sub
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	vv := fixture.ProtectVM(t, e)
+	vv.Backup(t, e)
+	e.ResourceGroups("rgb", "fz")
+	fixture.Disk(t, e, "rgb", "d1", 1)
+	fixture.StorageAccount(t, e, "target-rg", "stagingfz")
+	acct := sub + "/resourceGroups/target-rg/providers/Microsoft.Storage/storageAccounts/stagingfz"
+
+	objID, cred := fixture.Principal(t, e, "fuzzer")
+	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "target-rg", "vm-rg", "rs-rg", "fz"} {
+		for _, role := range []string{rbac.Contributor, rbac.UserAccessAdministrator} {
+			fixture.Assign(t, e, sub+"/resourceGroups/"+rg, role, objID)
+		}
+	}
+	tok := e.Token(cred)
+	admin := e.Token(nil)
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) wvAnswer { return wvSend(t, e, hc, "GET", path, admin, nil) }
+
+	const cv, pv = "?api-version=2024-03-02", "?api-version=2024-04-01"
+	dpVault := sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/vault1"
+	bi := dpVault + "/backupInstances/" + dv.Instance
+	dpPoint := ""
+	if a := get(bi + "/recoveryPoints?api-version=2024-04-01"); a.status == 200 {
+		if vs, _ := a.m["value"].([]any); len(vs) > 0 {
+			dpPoint, _ = vs[0].(map[string]any)["name"].(string)
+		}
+	}
+	rsVault := sub + "/resourceGroups/rs-rg/providers/Microsoft.RecoveryServices/vaults/rsvault1"
+	item := rsVault + "/backupFabrics/Azure/protectionContainers/" + vv.Container + "/protectedItems/" + vv.Item
+	var rsPoint string
+	e.WaitFor("the VM's recovery point", func() bool {
+		a := get(item + "/recoveryPoints?api-version=2024-04-01")
+		if vs, _ := a.m["value"].([]any); len(vs) > 0 {
+			rsPoint, _ = vs[0].(map[string]any)["name"].(string)
+		}
+		return rsPoint != ""
+	})
+	if dpPoint == "" {
+		t.Fatal("no recovery point of the disk")
+	}
+	fixture.Disk(t, e, "fz", "vmdisk", 1)
+	// A second disk the Backup vault may back up (validateForBackup).
+	data2, _ := fixture.Disk(t, e, "disk-rg", "data2", 1)
+	vaultPrincipal, _ := testserver.Field(get(dpVault+pv).m, "identity.principalId").(string)
+	fixture.Assign(t, e, data2, fixture.RoleDiskBackupReader, vaultPrincipal)
+	kv := sub + "/resourceGroups/fz/providers/Microsoft.KeyVault/vaults/kv1"
+	rsPolicy := rsVault + "/backupPolicies/DefaultPolicy"
+	dpPolicy := dpVault + "/backupPolicies/" + dv.Policy
+	roleID := sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader
+	fz := sub + "/resourceGroups/fz/providers/"
+	target := dv.TargetRG + "/providers/Microsoft.Compute/disks/fzrestored"
+	target2 := dv.TargetRG + "/providers/Microsoft.Compute/disks/fzrestored2"
+	dpRestore := func(target string) string {
+		return fmt.Sprintf(`{"objectType":"AzureBackupRecoveryPointBasedRestoreRequest","recoveryPointId":%q,"sourceDataStoreType":"OperationalStore",
+		"restoreTargetInfo":{"objectType":"RestoreTargetInfo","recoveryOption":"FailIfExists","restoreLocation":"westus",
+		"datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":%q,"resourceLocation":"westus","resourceName":"fzrestored","resourceType":"Microsoft.Compute/disks","resourceUri":%q}}}`,
+			dpPoint, target, target)
+	}
+	biBody := func(name, disk string) string {
+		return fmt.Sprintf(`{"properties":{"objectType":"BackupInstance","friendlyName":%q,"dataSourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":%q,"resourceLocation":"westus","resourceName":"data1","resourceType":"Microsoft.Compute/disks","resourceUri":%q},
+			"policyInfo":{"policyId":%q,"policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":%q}]}}}}`,
+			name, disk, disk, dpPolicy, dv.SnapshotRG)
+	}
+	cases := []wrongValueCase{
+		{name: "disk", method: "PUT", path: fz + "Microsoft.Compute/disks/fzd1" + cv,
+			body: fmt.Sprintf(`{"location":"westus","sku":{"name":"Premium_LRS"},"tags":{"a":"b"},"properties":{"creationData":{"createOption":"Copy","sourceResourceId":%q},"diskSizeGB":1,"networkAccessPolicy":"AllowAll","publicNetworkAccess":"Enabled","encryption":{"type":"EncryptionAtRestWithPlatformKey"}}}`, dv.DiskID), fresh: "fzd1"},
+		{name: "disk 2016-04-30-preview", method: "PUT", path: fz + "Microsoft.Compute/disks/fzd2?api-version=2016-04-30-preview",
+			body: `{"location":"westus","properties":{"accountType":"Standard_LRS","creationData":{"createOption":"Empty"},"diskSizeGB":1,"osType":"Linux"}}`},
+		{name: "disk PATCH", method: "PATCH", path: fz + "Microsoft.Compute/disks/fzd2" + cv,
+			body: `{"tags":{"a":"b"},"sku":{"name":"StandardSSD_LRS"},"properties":{"diskSizeGB":2,"networkAccessPolicy":"DenyAll"}}`},
+		{name: "snapshot", method: "PUT", path: fz + "Microsoft.Compute/snapshots/fzs1" + cv,
+			body: fmt.Sprintf(`{"location":"westus","properties":{"creationData":{"createOption":"Copy","sourceResourceId":%q},"incremental":true}}`, dv.DiskID), fresh: "fzs1"},
+		{name: "disk encryption set", method: "PUT", path: fz + "Microsoft.Compute/diskEncryptionSets/des1" + cv,
+			body: fmt.Sprintf(`{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"encryptionType":"EncryptionAtRestWithCustomerKey","activeKey":{"keyUrl":"https://kv1.vault.azure.net/keys/k1/0123456789abcdef","sourceVault":{"id":%q}},"rotationToLatestKeyVersionEnabled":false}}`, kv), unserved: []string{kv}},
+		{name: "disk access", method: "PUT", path: fz + "Microsoft.Compute/diskAccesses/da1" + cv, body: `{"location":"westus","tags":{"a":"b"}}`},
+		{name: "VM", method: "PUT", path: fz + "Microsoft.Compute/virtualMachines/fzvm?api-version=2024-11-01",
+			body: fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}}},"diagnosticsProfile":{"bootDiagnostics":{"enabled":false}}}}`, fz+"Microsoft.Compute/disks/vmdisk")},
+		{name: "storage account 2015-06-15", method: "PUT", path: fz + "Microsoft.Storage/storageAccounts/fzacct1?api-version=2015-06-15",
+			body: `{"location":"westus","tags":{"a":"b"},"properties":{"accountType":"Standard_GRS"}}`},
+		{name: "storage account", method: "PUT", path: fz + "Microsoft.Storage/storageAccounts/fzacct2?api-version=2023-01-01",
+			body: `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{"accessTier":"Hot","minimumTlsVersion":"TLS1_2","allowBlobPublicAccess":false,"supportsHttpsTrafficOnly":true}}`},
+		{name: "Recovery Services vault", method: "PUT", path: fz + "Microsoft.RecoveryServices/vaults/fzrv?api-version=2023-04-01",
+			body: `{"location":"westus","sku":{"name":"Standard"},"identity":{"type":"SystemAssigned"},"properties":{"publicNetworkAccess":"Enabled","securitySettings":{"immutabilitySettings":{"state":"Disabled"}}}}`},
+		{name: "Backup vault", method: "PUT", path: fz + "Microsoft.DataProtection/backupVaults/fzbv" + pv,
+			body: `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":14}}}}`},
+		{name: "vault storage config", method: "PUT", path: rsVault + "/backupstorageconfig/vaultstorageconfig?api-version=2023-04-01",
+			body: `{"properties":{"storageModelType":"GeoRedundant","crossRegionRestoreFlag":false}}`},
+		{name: "vault config", method: "PUT", path: rsVault + "/backupconfig/vaultconfig?api-version=2023-04-01",
+			body: `{"properties":{"softDeleteFeatureState":"Enabled","enhancedSecurityState":"Enabled"}}`},
+		{name: "vault encryption config", method: "PUT", path: rsVault + "/backupEncryptionConfigs/backupResourceEncryptionConfig?api-version=2023-04-01",
+			body: `{"properties":{"encryptionAtRestType":"MicrosoftManaged"}}`},
+		{name: "Recovery Services policy", method: "PUT", path: rsVault + "/backupPolicies/fzpolicy?api-version=2023-04-01",
+			body: `{"properties":{"backupManagementType":"AzureIaasVM","instantRpRetentionRangeInDays":2,"timeZone":"UTC","schedulePolicy":{"schedulePolicyType":"SimpleSchedulePolicy","scheduleRunFrequency":"Daily","scheduleRunTimes":["2021-01-01T08:00:00Z"]},"retentionPolicy":{"retentionPolicyType":"LongTermRetentionPolicy","dailySchedule":{"retentionTimes":["2021-01-01T08:00:00Z"],"retentionDuration":{"count":7,"durationType":"Days"}}}}}`},
+		{name: "Backup vault policy", method: "PUT", path: dpVault + "/backupPolicies/fzpolicy" + pv,
+			body: `{"properties":{"objectType":"BackupPolicy","datasourceTypes":["Microsoft.Compute/disks"],"policyRules":[{"name":"BackupHourly","objectType":"AzureBackupRule","dataStore":{"dataStoreType":"OperationalStore","objectType":"DataStoreInfoBase"},"backupParameters":{"objectType":"AzureBackupParams","backupType":"Incremental"},"trigger":{"objectType":"ScheduleBasedTriggerContext","schedule":{"repeatingTimeIntervals":["R/2021-01-01T08:00:00+00:00/PT4H"],"timeZone":"UTC"},"taggingCriteria":[{"isDefault":true,"taggingPriority":99,"tagInfo":{"tagName":"Default"}}]}},{"name":"Default","objectType":"AzureRetentionRule","isDefault":true,"lifecycles":[{"sourceDataStore":{"dataStoreType":"OperationalStore","objectType":"DataStoreInfoBase"},"deleteAfter":{"objectType":"AbsoluteDeleteOption","duration":"P7D"}}]}]}}`},
+		{name: "backup instance", method: "PUT", path: bi + pv, body: biBody("data1", dv.DiskID)},
+		{name: "validate for backup", method: "POST", path: dpVault + "/validateForBackup" + pv,
+			body: `{"backupInstance":` + strings.TrimSuffix(strings.TrimPrefix(biBody("data2", data2), `{"properties":`), "}") + `}`},
+		{name: "Backup vault backup", method: "POST", path: bi + "/backup" + pv,
+			body: `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`},
+		{name: "Backup vault restore", method: "POST", path: bi + "/restore" + pv, body: dpRestore(target), noMissing: []string{target}, fresh: "fzrestored"},
+		{name: "Backup vault validate restore", method: "POST", path: bi + "/validateRestore" + pv,
+			body: `{"objectType":"ValidateRestoreRequestObject","restoreRequestObject":` + dpRestore(target2) + `}`, noMissing: []string{target2}},
+		{name: "protected item", method: "PUT", path: item + "?api-version=2023-04-01",
+			body: fmt.Sprintf(`{"properties":{"protectedItemType":"Microsoft.Compute/virtualMachines","sourceResourceId":%q,"policyId":%q}}`, vv.VMID, rsPolicy)},
+		{name: "Recovery Services backup", method: "POST", path: item + "/backup?api-version=2023-04-01",
+			body: `{"properties":{"objectType":"IaasVMBackupRequest","recoveryPointExpiryTimeInUTC":"2099-01-01T00:00:00Z"}}`},
+		{name: "Recovery Services restore disks", method: "POST", path: item + "/recoveryPoints/" + rsPoint + "/restore?api-version=2023-04-01",
+			body: fmt.Sprintf(`{"properties":{"objectType":"IaasVMRestoreRequest","recoveryPointId":%q,"recoveryType":"RestoreDisks","sourceResourceId":%q,"storageAccountId":%q,"targetResourceGroupId":%q,"region":"westus","restoreDiskLunList":[0],"originalStorageAccountOption":false,"encryptionDetails":{"encryptionEnabled":false}}}`,
+				rsPoint, vv.VMID, acct, dv.TargetRG)},
+		{name: "role definition", method: "PUT", path: sub + "/resourceGroups/fz/providers/Microsoft.Authorization/roleDefinitions/" + uuid.NewString() + "?api-version=2022-04-01",
+			body: fmt.Sprintf(`{"properties":{"roleName":"fzrole","type":"CustomRole","description":"d","permissions":[{"actions":["Microsoft.Compute/disks/read"],"notActions":[],"dataActions":[],"notDataActions":[]}],"assignableScopes":[%q]}}`, sub+"/resourceGroups/fz")},
+		{name: "role assignment", method: "PUT", path: sub + "/resourceGroups/fz/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString() + "?api-version=2022-04-01",
+			body: fmt.Sprintf(`{"properties":{"roleDefinitionId":%q,"principalId":%q,"principalType":"ServicePrincipal","description":"d"}}`, roleID, objID)},
+	}
+
+	// What the test made before: each must read back the same (the cases'
+	// own targets excepted).
+	witnesses := []string{dv.DiskID + cv, sub + "/resourceGroups/rgb/providers/Microsoft.Compute/disks/d1" + cv, vv.VMID + "?api-version=2024-11-01",
+		dpVault + pv, rsVault + "?api-version=2023-04-01", dpPolicy + pv, rsPolicy + "?api-version=2023-04-01", acct + "?api-version=2023-01-01",
+		sub + "/resourceGroups/vm-rg/providers/Microsoft.Compute/disks/app1-os" + cv}
+	before := map[string]string{}
+	read := func(path string) string {
+		a := get(path)
+		delete(a.m, "etag")
+		if p, ok := a.m["properties"].(map[string]any); ok {
+			for _, k := range []string{"lastModifiedAt", "timeCreated", "diskState", "lastOwnershipUpdateTime", "instanceView", "provisioningState"} {
+				delete(p, k)
+			}
+		}
+		b, _ := json.Marshal(a.m)
+		return fmt.Sprintf("%d %s", a.status, b)
+	}
+	for _, w := range witnesses {
+		before[w] = read(w)
+	}
+
+	for _, c := range cases {
+		var body any
+		if err := json.Unmarshal([]byte(c.body), &body); err != nil {
+			t.Fatalf("%s: test body: %v", c.name, err)
+		}
+		ok := wvSend(t, e, hc, c.method, c.path, tok, []byte(c.body))
+		if ok.status >= 300 {
+			t.Errorf("%s: the valid body: %d %s", c.name, ok.status, ok.body)
+			continue
+		}
+		wvSettle(t, e, hc, tok, c.name+" (valid)", ok)
+		n := 0
+		for _, p := range fieldPaths(body, nil) {
+			orig := valueAt(body, p)
+			for _, m := range mutationsOf(orig, e.Sub) {
+				b, _ := json.Marshal(withField(body, p, m))
+				path := c.path
+				if c.fresh != "" {
+					name := fmt.Sprintf("%s%d", c.fresh, n)
+					b, path = bytes.ReplaceAll(b, []byte(c.fresh), []byte(name)), strings.ReplaceAll(path, c.fresh, name)
+				}
+				a := wvSend(t, e, hc, c.method, path, tok, b)
+				n++
+				what := fmt.Sprintf("%s: %s %s", c.name, pathString(p), m.what)
+				switch {
+				case a.status >= 500 || a.m == nil && len(a.body) > 0:
+					t.Errorf("%s: %d %.300s", what, a.status, a.body)
+				case a.status >= 400:
+					if code, _ := testserver.Field(a.m, "error.code").(string); code == "" {
+						t.Errorf("%s: %d without an error code: %.300s", what, a.status, a.body)
+					} else if msg, _ := testserver.Field(a.m, "error.message").(string); msg == "" {
+						t.Errorf("%s: %d %s without a message", what, a.status, code)
+					}
+				default:
+					if m.foreign && !containsFold(c.unserved, orig.(string)) {
+						t.Errorf("%s: accepted (%d) naming %v: %.300s", what, a.status, m.value, a.body)
+					}
+					if (m.missing || m.what == "id of another type") && !containsFold(c.noMissing, orig.(string)) && !containsFold(c.unserved, orig.(string)) {
+						t.Errorf("%s: accepted (%d) naming %v", what, a.status, m.value)
+					}
+					wvSettle(t, e, hc, tok, what, a)
+				}
+			}
+		}
+		t.Logf("%s: %d requests", c.name, n)
+		for _, w := range witnesses {
+			// The case's target and its parents (a config resource shows
+			// in its vault) may change.
+			wp, cp := strings.ToLower(strings.SplitN(w, "?", 2)[0]), strings.ToLower(strings.SplitN(c.path, "?", 2)[0])
+			if strings.HasPrefix(wp, cp) || strings.HasPrefix(cp, wp) {
+				before[w] = read(w)
+				continue
+			}
+			if now := read(w); now != before[w] {
+				t.Errorf("after %s: %s\n was %s\n now %s", c.name, w, before[w], now)
+				before[w] = now
+			}
+		}
+	}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// wvSettle waits for an accepted operation to end (its
+// Azure-AsyncOperation status no longer InProgress), and fails the test if
+// it has not after two minutes.
+func wvSettle(t *testing.T, e *testserver.Env, hc *http.Client, tok, what string, a wvAnswer) {
+	t.Helper()
+	u := a.header.Get("Azure-AsyncOperation")
+	if u == "" || a.status != http.StatusAccepted && a.status != http.StatusCreated && a.status != http.StatusOK {
+		return
+	}
+	path := strings.TrimPrefix(u, e.Conn.ARMEndpoint)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		s := wvSend(t, e, hc, "GET", path, tok, nil)
+		st, _ := s.m["status"].(string)
+		if s.status != 200 {
+			t.Errorf("%s: its operation %s: %d %.300s", what, path, s.status, s.body)
+			return
+		}
+		if st != "" && st != "InProgress" && st != "Running" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: its operation has not ended after two minutes: %.300s", what, s.body)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
