@@ -217,11 +217,12 @@ func wvSend(t *testing.T, e *testserver.Env, hc *http.Client, method, path, toke
 
 // TestWrongValuesAnswer4xx starts from a valid body of each write route
 // Safehold serves (disks at 2016-04-30-preview and 2024-03-02, snapshots,
-// disk encryption sets and accesses, VMs, storage accounts at 2015-06-15
-// and later, both vault kinds and their policies and config resources,
-// backup instances, Backup-vault backup, restore and validation requests,
-// Recovery Services protection, backup and restore requests, role
-// definitions and assignments) and sends it with one field at a time
+// grants, disk encryption sets and accesses, galleries, VMs, storage
+// accounts at 2015-06-15 and later, resource groups, both vault kinds with
+// their policies, config resources, resource guards and proxies, backup
+// instances, Backup-vault backup, restore and validation requests,
+// Recovery Services protection, intents, VM checks, backup, restore and
+// restore validation requests, role definitions and assignments) and sends it with one field at a time
 // replaced by a wrong value: another JSON type, null, an empty or 10 kB
 // string, an unknown enum value, huge, negative and fractional numbers,
 // ARM ids of another type, group or subscription, malformed or of a
@@ -229,7 +230,8 @@ func wvSend(t *testing.T, e *testserver.Env, hc *http.Client, method, path, toke
 // a principal that is Contributor and User Access Administrator on the
 // groups the bodies name but not on rgb, each answer must be below 500 and
 // JSON, an error must carry a code and a message, an id in rgb or another
-// subscription must be refused, an id of a missing resource refused unless
+// subscription must be refused (the admin sends each body too: no 403
+// hides what follows), an id of a missing resource refused unless
 // it names a target to create, an accepted operation must end, and the
 // resources the test made before must read back the same.
 func TestWrongValuesAnswer4xx(t *testing.T) {
@@ -253,12 +255,21 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			fixture.Assign(t, e, sub+"/resourceGroups/"+rg, role, objID)
 		}
 	}
-	tok := e.Token(cred)
-	admin := e.Token(nil)
+	// The subscription's location-wide checks (name availability, feature
+	// support, a VM's backup status) need their actions at the
+	// subscription: a custom role with those only.
 	hc, err := e.Conn.HTTPClient()
 	if err != nil {
 		t.Fatal(err)
 	}
+	locRole := uuid.NewString()
+	if a := wvSend(t, e, hc, "PUT", sub+"/providers/Microsoft.Authorization/roleDefinitions/"+locRole+"?api-version=2022-04-01", e.Token(nil),
+		[]byte(fmt.Sprintf(`{"properties":{"roleName":"location checks","type":"CustomRole","permissions":[{"actions":["Microsoft.RecoveryServices/locations/*","Microsoft.DataProtection/locations/*","Microsoft.Storage/checkNameAvailability/read"]}],"assignableScopes":[%q]}}`, sub))); a.status != 201 {
+		t.Fatalf("custom role: %d %s", a.status, a.body)
+	}
+	fixture.Assign(t, e, sub, locRole, objID)
+	tok := e.Token(cred)
+	admin := e.Token(nil)
 	get := func(path string) wvAnswer { return wvSend(t, e, hc, "GET", path, admin, nil) }
 
 	const cv, pv = "?api-version=2024-03-02", "?api-version=2024-04-01"
@@ -306,6 +317,9 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			"policyInfo":{"policyId":%q,"policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":%q}]}}}}`,
 			name, disk, disk, dpPolicy, dv.SnapshotRG)
 	}
+	guard := fz + "Microsoft.DataProtection/resourceGuards/fzguard"
+	altVM := dv.TargetRG + "/providers/Microsoft.Compute/virtualMachines/fzalt"
+	vnet := dv.TargetRG + "/providers/Microsoft.Network/virtualNetworks/vnet1"
 	cases := []wrongValueCase{
 		{name: "disk", method: "PUT", path: fz + "Microsoft.Compute/disks/fzd1" + cv,
 			body: fmt.Sprintf(`{"location":"westus","sku":{"name":"Premium_LRS"},"tags":{"a":"b"},"properties":{"creationData":{"createOption":"Copy","sourceResourceId":%q},"diskSizeGB":1,"networkAccessPolicy":"AllowAll","publicNetworkAccess":"Enabled","encryption":{"type":"EncryptionAtRestWithPlatformKey"}}}`, dv.DiskID), fresh: "fzd1"},
@@ -353,6 +367,48 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		{name: "Recovery Services restore disks", method: "POST", path: item + "/recoveryPoints/" + rsPoint + "/restore?api-version=2023-04-01",
 			body: fmt.Sprintf(`{"properties":{"objectType":"IaasVMRestoreRequest","recoveryPointId":%q,"recoveryType":"RestoreDisks","sourceResourceId":%q,"storageAccountId":%q,"targetResourceGroupId":%q,"region":"westus","restoreDiskLunList":[0],"originalStorageAccountOption":false,"encryptionDetails":{"encryptionEnabled":false}}}`,
 				rsPoint, vv.VMID, acct, dv.TargetRG)},
+		{name: "VM PATCH", method: "PATCH", path: fz + "Microsoft.Compute/virtualMachines/fzvm?api-version=2024-11-01",
+			body: `{"tags":{"a":"b"},"properties":{"hardwareProfile":{"vmSize":"Standard_B2s"}}}`},
+		{name: "snapshot PATCH", method: "PATCH", path: fz + "Microsoft.Compute/snapshots/fzs1" + cv,
+			body: `{"tags":{"a":"b"},"properties":{"networkAccessPolicy":"AllowAll","publicNetworkAccess":"Enabled"}}`},
+		{name: "disk encryption set PATCH", method: "PATCH", path: fz + "Microsoft.Compute/diskEncryptionSets/des1" + cv,
+			body: `{"tags":{"a":"b"},"properties":{"activeKey":{"keyUrl":"https://kv1.vault.azure.net/keys/k1/fedcba9876543210"},"rotationToLatestKeyVersionEnabled":true}}`},
+		{name: "disk grant", method: "POST", path: fz + "Microsoft.Compute/disks/fzd2/beginGetAccess" + cv, body: `{"access":"Read","durationInSeconds":60}`},
+		{name: "gallery", method: "PUT", path: fz + "Microsoft.Compute/galleries/fzg?api-version=2023-07-03", body: `{"location":"westus","tags":{"a":"b"},"properties":{"description":"d"}}`},
+		{name: "gallery image", method: "PUT", path: fz + "Microsoft.Compute/galleries/fzg/images/img?api-version=2023-07-03",
+			body: `{"location":"westus","properties":{"osType":"Linux","osState":"Generalized","hyperVGeneration":"V2","identifier":{"publisher":"p","offer":"o","sku":"s"}}}`},
+		{name: "gallery image version", method: "PUT", path: fz + "Microsoft.Compute/galleries/fzg/images/img/versions/1.0.0?api-version=2023-07-03", fresh: "1.0.0",
+			body: fmt.Sprintf(`{"location":"westus","properties":{"publishingProfile":{"excludeFromLatest":false,"replicaCount":1},"storageProfile":{"osDiskImage":{"source":{"id":%q}}}}}`, fz+"Microsoft.Compute/snapshots/fzs1")},
+		{name: "storage account PATCH", method: "PATCH", path: fz + "Microsoft.Storage/storageAccounts/fzacct2?api-version=2023-01-01",
+			body: `{"tags":{"a":"b"},"properties":{"minimumTlsVersion":"TLS1_2","accessTier":"Cool"}}`},
+		{name: "storage account keys", method: "POST", path: fz + "Microsoft.Storage/storageAccounts/fzacct2/regenerateKey?api-version=2023-01-01", body: `{"keyName":"key2"}`},
+		{name: "storage name check", method: "POST", path: sub + "/providers/Microsoft.Storage/checkNameAvailability?api-version=2023-01-01",
+			body: `{"name":"fzacct9","type":"Microsoft.Storage/storageAccounts"}`},
+		{name: "resource group PATCH", method: "PATCH", path: sub + "/resourceGroups/fz?api-version=2021-04-01", body: `{"tags":{"a":"b"}}`},
+		{name: "Recovery Services vault PATCH", method: "PATCH", path: fz + "Microsoft.RecoveryServices/vaults/fzrv?api-version=2023-04-01",
+			body: `{"tags":{"a":"b"},"properties":{"publicNetworkAccess":"Disabled"}}`},
+		{name: "Backup vault PATCH", method: "PATCH", path: fz + "Microsoft.DataProtection/backupVaults/fzbv" + pv,
+			body: `{"tags":{"a":"b"},"properties":{"monitoringSettings":{"azureMonitorAlertSettings":{"alertsForAllJobFailures":"Enabled"}}}}`},
+		{name: "resource guard", method: "PUT", path: guard + pv, body: `{"location":"westus","tags":{"a":"b"},"properties":{"vaultCriticalOperationExclusionList":[]}}`},
+		{name: "Backup vault guard proxy", method: "PUT", path: fz + "Microsoft.DataProtection/backupVaults/fzbv/backupResourceGuardProxies/DppResourceGuardProxy" + pv,
+			body: fmt.Sprintf(`{"properties":{"resourceGuardResourceId":%q}}`, guard)},
+		{name: "Recovery Services guard proxy", method: "PUT", path: fz + "Microsoft.RecoveryServices/vaults/fzrv/backupResourceGuardProxies/VaultProxy?api-version=2023-04-01",
+			body: fmt.Sprintf(`{"properties":{"resourceGuardResourceId":%q}}`, guard)},
+		{name: "Backup vault feature support", method: "POST", path: sub + "/providers/Microsoft.DataProtection/locations/westus/checkFeatureSupport" + pv,
+			body: `{"objectType":"FeatureValidationRequest","featureType":"DataSourceType","featureName":"Microsoft.Compute/disks"}`},
+		{name: "backup status", method: "POST", path: sub + "/providers/Microsoft.RecoveryServices/locations/westus/backupStatus?api-version=2023-04-01",
+			body: fmt.Sprintf(`{"resourceType":"VM","resourceId":%q}`, vv.VMID)},
+		{name: "pre-validate protection", method: "POST", path: sub + "/providers/Microsoft.RecoveryServices/locations/westus/backupPreValidateProtection?api-version=2023-04-01",
+			body: fmt.Sprintf(`{"resourceType":"VM","resourceId":%q,"vaultId":%q,"properties":""}`, vv.VMID, rsVault)},
+		{name: "protection intent", method: "PUT", path: rsVault + "/backupFabrics/Azure/backupProtectionIntent/vm;iaasvmcontainerv2;fz;fzvm?api-version=2023-04-01",
+			body: fmt.Sprintf(`{"properties":{"protectionIntentItemType":"AzureResourceItem","sourceResourceId":%q,"policyId":%q}}`, fz+"Microsoft.Compute/virtualMachines/fzvm", rsPolicy)},
+		{name: "Recovery Services restore to a new VM", method: "POST", path: item + "/recoveryPoints/" + rsPoint + "/restore?api-version=2023-04-01", fresh: "fzalt",
+			noMissing: []string{altVM}, unserved: []string{vnet, vnet + "/subnets/default"},
+			body: fmt.Sprintf(`{"properties":{"objectType":"IaasVMRestoreRequest","recoveryPointId":%q,"recoveryType":"AlternateLocation","sourceResourceId":%q,"storageAccountId":%q,"targetResourceGroupId":%q,"targetVirtualMachineId":%q,"virtualNetworkId":%q,"subnetId":%q,"region":"westus"}}`,
+				rsPoint, vv.VMID, acct, dv.TargetRG, altVM, vnet, vnet+"/subnets/default")},
+		{name: "Recovery Services restore validation", method: "POST", path: rsVault + "/backupValidateOperation?api-version=2023-04-01",
+			body: fmt.Sprintf(`{"properties":{"objectType":"ValidateIaasVMRestoreOperationRequest","restoreRequest":{"objectType":"IaasVMRestoreRequest","recoveryPointId":%q,"recoveryType":"RestoreDisks","sourceResourceId":%q,"storageAccountId":%q,"targetResourceGroupId":%q,"region":"westus"}}}`,
+				rsPoint, vv.VMID, acct, dv.TargetRG)},
 		{name: "role definition", method: "PUT", path: sub + "/resourceGroups/fz/providers/Microsoft.Authorization/roleDefinitions/" + uuid.NewString() + "?api-version=2022-04-01",
 			body: fmt.Sprintf(`{"properties":{"roleName":"fzrole","type":"CustomRole","description":"d","permissions":[{"actions":["Microsoft.Compute/disks/read"],"notActions":[],"dataActions":[],"notDataActions":[]}],"assignableScopes":[%q]}}`, sub+"/resourceGroups/fz")},
 		{name: "role assignment", method: "PUT", path: sub + "/resourceGroups/fz/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString() + "?api-version=2022-04-01",
@@ -369,7 +425,7 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		a := get(path)
 		delete(a.m, "etag")
 		if p, ok := a.m["properties"].(map[string]any); ok {
-			for _, k := range []string{"lastModifiedAt", "timeCreated", "diskState", "lastOwnershipUpdateTime", "instanceView", "provisioningState"} {
+			for _, k := range []string{"lastModifiedAt", "timeCreated", "diskState", "lastOwnershipUpdateTime", "instanceView", "provisioningState", "protectedItemsCount"} {
 				delete(p, k)
 			}
 		}
@@ -392,35 +448,44 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		}
 		wvSettle(t, e, hc, tok, c.name+" (valid)", ok)
 		n := 0
-		for _, p := range fieldPaths(body, nil) {
-			orig := valueAt(body, p)
-			for _, m := range mutationsOf(orig, e.Sub) {
-				b, _ := json.Marshal(withField(body, p, m))
-				path := c.path
-				if c.fresh != "" {
-					name := fmt.Sprintf("%s%d", c.fresh, n)
-					b, path = bytes.ReplaceAll(b, []byte(c.fresh), []byte(name)), strings.ReplaceAll(path, c.fresh, name)
-				}
-				a := wvSend(t, e, hc, c.method, path, tok, b)
-				n++
-				what := fmt.Sprintf("%s: %s %s", c.name, pathString(p), m.what)
-				switch {
-				case a.status >= 500 || a.m == nil && len(a.body) > 0:
-					t.Errorf("%s: %d %.300s", what, a.status, a.body)
-				case a.status >= 400:
-					if code, _ := testserver.Field(a.m, "error.code").(string); code == "" {
-						t.Errorf("%s: %d without an error code: %.300s", what, a.status, a.body)
-					} else if msg, _ := testserver.Field(a.m, "error.message").(string); msg == "" {
-						t.Errorf("%s: %d %s without a message", what, a.status, code)
+		// The principal first, then the admin, whom no 403 stops before
+		// the checks of what the ids name.
+		for _, caller := range []string{tok, admin} {
+			for _, p := range fieldPaths(body, nil) {
+				orig := valueAt(body, p)
+				for _, m := range mutationsOf(orig, e.Sub) {
+					b, _ := json.Marshal(withField(body, p, m))
+					path := c.path
+					if c.fresh != "" {
+						name := fmt.Sprintf("%s%d", c.fresh, n)
+						b, path = bytes.ReplaceAll(b, []byte(c.fresh), []byte(name)), strings.ReplaceAll(path, c.fresh, name)
 					}
-				default:
-					if m.foreign && !containsFold(c.unserved, orig.(string)) {
-						t.Errorf("%s: accepted (%d) naming %v: %.300s", what, a.status, m.value, a.body)
+					a := wvSend(t, e, hc, c.method, path, caller, b)
+					n++
+					what := fmt.Sprintf("%s: %s %s", c.name, pathString(p), m.what)
+					if caller == admin {
+						what += " (admin)"
 					}
-					if (m.missing || m.what == "id of another type") && !containsFold(c.noMissing, orig.(string)) && !containsFold(c.unserved, orig.(string)) {
-						t.Errorf("%s: accepted (%d) naming %v", what, a.status, m.value)
+					switch {
+					case a.status >= 500 || a.m == nil && len(a.body) > 0:
+						t.Errorf("%s: %d %.300s", what, a.status, a.body)
+					case a.status >= 400:
+						if code, _ := testserver.Field(a.m, "error.code").(string); code == "" {
+							t.Errorf("%s: %d without an error code: %.300s", what, a.status, a.body)
+						} else if msg, _ := testserver.Field(a.m, "error.message").(string); msg == "" {
+							t.Errorf("%s: %d %s without a message", what, a.status, code)
+						}
+					case wvRefused(a.m):
+						// a validation's answer: 200 with what is wrong
+					default:
+						if m.foreign && caller == tok && !containsFold(c.unserved, orig.(string)) {
+							t.Errorf("%s: accepted (%d) naming %v: %.300s", what, a.status, m.value, a.body)
+						}
+						if (m.missing || m.what == "id of another type") && !containsFold(c.noMissing, orig.(string)) && !containsFold(c.unserved, orig.(string)) {
+							t.Errorf("%s: accepted (%d) naming %v", what, a.status, m.value)
+						}
+						wvSettle(t, e, hc, tok, what, a)
 					}
-					wvSettle(t, e, hc, tok, what, a)
 				}
 			}
 		}
@@ -439,6 +504,13 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wvRefused reports whether a 200 answer of a validation
+// (backupValidateOperation) lists what is wrong with the request.
+func wvRefused(m map[string]any) bool {
+	rs, _ := testserver.Field(m, "validateOperationResponse.validationResults").([]any)
+	return len(rs) > 0
 }
 
 func containsFold(list []string, s string) bool {
