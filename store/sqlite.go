@@ -807,8 +807,51 @@ func (s *SQLite) commitGroup(batch []*writeReq) *pendingGroup {
 		return failAll(fmt.Errorf("commit: %w", err))
 	}
 	s.mirrors.apply(ops)
+	s.cacheWrites(ops)
 	g.committed = true
 	return g
+}
+
+// cacheWrites puts the documents a committed group wrote, as they now are,
+// in the read cache (after the commit's invalidate, so no Get that read
+// before the commit can cache over them): a Get that follows a write (a
+// resource group's DELETE in the next group reads the group its PUT wrote,
+// a client GETs what it PUT) then needs no query. Only while the cache is
+// less than half full, so that writes never fill it and empty it of what
+// reads put there.
+func (s *SQLite) cacheWrites(ops []mirrorOp) {
+	var last map[docKey]*Doc
+	for _, op := range ops {
+		switch {
+		case op.put != nil:
+			if last == nil {
+				last = map[docKey]*Doc{}
+			}
+			last[cacheKey(op.put.Kind, op.put.Key)] = op.put
+		case op.scope:
+			for k, d := range last {
+				if k.kind == op.kind && strings.HasPrefix(d.Scope, op.prefix) {
+					delete(last, k)
+				}
+			}
+		case op.kind != "":
+			delete(last, cacheKey(op.kind, op.key))
+		}
+	}
+	if len(last) == 0 {
+		return
+	}
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if s.cache == nil {
+		s.cache = map[docKey]Doc{}
+	}
+	for k, d := range last {
+		if len(s.cache) >= cacheMax/2 {
+			break
+		}
+		s.cache[k] = *d // shared with the mirrors: neither modifies a document
+	}
 }
 
 func runFn(ctx context.Context, fn func(t *sqliteTx) error, t *sqliteTx) (res writeResult) {
