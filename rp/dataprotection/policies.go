@@ -38,7 +38,8 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	if err := pr.checkVault(r); err != nil {
 		return nil, err
 	}
-	if _, err := parsePolicy(in.Properties); err != nil {
+	dp, err := parsePolicy(in.Properties)
+	if err != nil {
 		return nil, err
 	}
 	id := vaultIDOf(r).Child("backupPolicies", name)
@@ -60,7 +61,6 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return err
 		}
-		dp, _ := parsePolicy(out.Properties)
 		for i := range bis {
 			bi := &bis[i]
 			if !arm.EqualIDs(bi.Properties.PolicyInfo.PolicyID, id.String()) || bi.Properties.CurrentProtectionState == stateStopped {
