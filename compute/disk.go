@@ -507,11 +507,13 @@ func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resource
 	return d.domain(), nil
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
 	}
-	return b
+	return ""
 }
 
 // diskSKUs are Azure's managed disk SKUs (DiskStorageAccountTypes).

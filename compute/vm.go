@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -106,12 +107,16 @@ type VMDataDisk struct {
 	DiskID       string
 	Name         string
 	CreateOption string // Attach (default), Empty or FromImage
+	// DeleteOption is what the VM's delete does to the disk: Detach
+	// (default, the disk is kept) or Delete.
+	DeleteOption string
 }
 
 // VM is a virtual machine: the set of its disks.
 type VM struct {
 	ID, Name, Location, ResourceGroup, SubscriptionID string
 	OSDiskID                                          string
+	OSDiskDeleteOption                                string
 	DataDiskIDs                                       []string
 	VMID                                              string
 	PowerState                                        string
@@ -131,6 +136,9 @@ type VMSpec struct {
 	// OSDiskCreateOption is how the OS disk came to be (Attach, FromImage
 	// or Empty; default Attach), as the VM reports it.
 	OSDiskCreateOption string
+	// OSDiskDeleteOption is what the VM's delete does to its OS disk
+	// (Detach, the default, or Delete).
+	OSDiskDeleteOption string
 	// ImageReference is the image the VM is created from (nil on an
 	// update: the VM keeps the one it has).
 	ImageReference *VMImageReference
@@ -151,12 +159,12 @@ func (v *VMResource) domain(power string) *VM {
 	vm := &VM{ID: v.ID, Name: v.Name, Location: v.Location, ResourceGroup: rid.ResourceGroup, SubscriptionID: rid.SubscriptionID,
 		VMID: v.Properties.VMID, PowerState: power, Tags: v.Tags}
 	if od := v.Properties.StorageProfile.OSDisk; od != nil && od.ManagedDisk != nil {
-		vm.OSDiskID, vm.OSType = od.ManagedDisk.ID, od.OSType
+		vm.OSDiskID, vm.OSType, vm.OSDiskDeleteOption = od.ManagedDisk.ID, od.OSType, od.DeleteOption
 	}
 	for _, dd := range v.Properties.StorageProfile.DataDisks {
 		if dd.ManagedDisk != nil {
 			vm.DataDiskIDs = append(vm.DataDiskIDs, dd.ManagedDisk.ID)
-			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name, CreateOption: dd.CreateOption})
+			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name, CreateOption: dd.CreateOption, DeleteOption: dd.DeleteOption})
 		}
 	}
 	if hp := v.Properties.HardwareProfile; hp != nil {
@@ -349,6 +357,23 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		if err != nil {
 			return err
 		}
+		// An update that does not say keeps what the VM had for a disk
+		// it keeps: its createOption and deleteOption.
+		had := func(id string) (createOption, deleteOption string) {
+			if created {
+				return "", ""
+			}
+			if od := old.Properties.StorageProfile.OSDisk; od != nil && od.ManagedDisk != nil && arm.EqualIDs(od.ManagedDisk.ID, id) {
+				return od.CreateOption, od.DeleteOption
+			}
+			for _, dd := range old.Properties.StorageProfile.DataDisks {
+				if dd.ManagedDisk != nil && arm.EqualIDs(dd.ManagedDisk.ID, id) {
+					return dd.CreateOption, dd.DeleteOption
+				}
+			}
+			return "", ""
+		}
+		osCreate, osDelete := had(osd.ID)
 		osType := firstNonEmpty(spec.OSType, osd.Properties.OSType)
 		if osType == "" {
 			osType = "Linux"
@@ -357,8 +382,8 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			Properties: VMProperties{VMID: newUUID(), ProvisioningState: "Succeeded", TimeCreated: s.now(),
 				HardwareProfile: spec.HardwareProfile, OSProfile: spec.OSProfile, NetworkProfile: spec.NetworkProfile,
 				StorageProfile: VMStorageProfile{DataDisks: []VMDataDiskBody{}, ImageReference: spec.ImageReference,
-					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: firstNonEmpty(spec.OSDiskCreateOption, "Attach"), Caching: "ReadWrite", DiskSizeGB: osd.Properties.DiskSizeGB,
-						ManagedDisk: &ManagedDiskRef{ID: osd.ID, StorageAccountType: osd.SKU.Name}, DeleteOption: "Detach"}}}}
+					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: firstNonEmpty(spec.OSDiskCreateOption, osCreate, "Attach"), Caching: "ReadWrite", DiskSizeGB: osd.Properties.DiskSizeGB,
+						ManagedDisk: &ManagedDiskRef{ID: osd.ID, StorageAccountType: osd.SKU.Name}, DeleteOption: firstNonEmpty(spec.OSDiskDeleteOption, osDelete, "Detach")}}}}
 		if !created {
 			body.Name, body.Properties.VMID, body.Properties.TimeCreated = old.Name, old.Properties.VMID, old.Properties.TimeCreated
 			if spec.Tags == nil {
@@ -402,9 +427,10 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if err != nil {
 				return err
 			}
+			create, del := had(d.ID)
 			body.Properties.StorageProfile.DataDisks = append(body.Properties.StorageProfile.DataDisks, VMDataDiskBody{Lun: dd.Lun, Name: d.Name,
-				CreateOption: firstNonEmpty(dd.CreateOption, "Attach"), Caching: "None", DiskSizeGB: d.Properties.DiskSizeGB,
-				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: "Detach"})
+				CreateOption: firstNonEmpty(dd.CreateOption, create, "Attach"), Caching: "None", DiskSizeGB: d.Properties.DiskSizeGB,
+				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: firstNonEmpty(dd.DeleteOption, del, "Detach")})
 		}
 		if !created {
 			// Detach the disks the new profile no longer lists.
@@ -459,19 +485,31 @@ func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string, now time.
 	return resource.Put(ctx, tx, did, &d)
 }
 
-// DeleteVM deletes a VM and detaches its disks (they are kept, as Azure's
-// default deleteOption Detach does).
+// DeleteVM deletes a VM and detaches its disks: they are kept (Azure's
+// default deleteOption Detach), but for those whose deleteOption is
+// Delete, which are deleted with it.
 func (s *Service) DeleteVM(ctx context.Context, id string) error {
 	rid, err := parseTyped(id, VMType)
 	if err != nil {
 		return err
 	}
-	return s.p.Store.Update(ctx, func(tx store.Tx) error {
+	var drop []string
+	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var v VMResource
 		if err := resource.Get(ctx, tx, rid, &v); err != nil {
 			return err
 		}
-		for _, did := range v.domain("").DiskIDs() {
+		drop = drop[:0]
+		vm := v.domain("")
+		if strings.EqualFold(vm.OSDiskDeleteOption, "Delete") {
+			drop = append(drop, vm.OSDiskID)
+		}
+		for _, dd := range vm.DataDisks {
+			if strings.EqualFold(dd.DeleteOption, "Delete") {
+				drop = append(drop, dd.DiskID)
+			}
+		}
+		for _, did := range vm.DiskIDs() {
 			if err := detachDisk(ctx, tx, did, v.ID, s.now()); err != nil {
 				return err
 			}
@@ -481,6 +519,15 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 		}
 		return resource.Delete(ctx, tx, rid)
 	})
+	if err != nil {
+		return err
+	}
+	for _, did := range drop {
+		if err := s.DeleteDisk(ctx, did); err != nil && !failure.Is(err, failure.NotFound) {
+			return fmt.Errorf("delete disk %s of VM %s (deleteOption Delete): %w", did, rid.Name(), err)
+		}
+	}
+	return nil
 }
 
 // SetPowerState moves a VM to running, stopped or deallocated (start,

@@ -33,6 +33,7 @@ type vmProperties struct {
 			OSType       string            `json:"osType"`
 			DiskSizeGB   *int64            `json:"diskSizeGB"`
 			ManagedDisk  *managedDiskInput `json:"managedDisk"`
+			DeleteOption string            `json:"deleteOption"`
 		} `json:"osDisk"`
 		DataDisks []struct {
 			Lun          *int32            `json:"lun"`
@@ -40,6 +41,7 @@ type vmProperties struct {
 			CreateOption string            `json:"createOption"`
 			DiskSizeGB   *int64            `json:"diskSizeGB"`
 			ManagedDisk  *managedDiskInput `json:"managedDisk"`
+			DeleteOption string            `json:"deleteOption"`
 		} `json:"dataDisks"`
 		ImageReference *compute.VMImageReference `json:"imageReference"`
 	} `json:"storageProfile"`
@@ -52,14 +54,38 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 	rt.Handle("GET", subPrefix+"/virtualMachines", pr.listVMs)
 	rt.Handle("GET", subPrefix+"/locations/{location}/virtualMachines", pr.listVMs, arm.Action("Microsoft.Compute/virtualMachines/read"))
 	rt.Handle("GET", subPrefix+"/locations/{location}/usages", pr.listUsages, arm.Action("Microsoft.Compute/locations/usages/read"))
+	rt.Handle("GET", subPrefix+"/locations/{location}/vmSizes", func(r *arm.Request) (*arm.Response, error) {
+		return listSizes(pr.svc.VMSizes(r.HTTP.Context(), r.Param("location")))
+	}, arm.Action("Microsoft.Compute/locations/vmSizes/read"))
+	rt.Handle("GET", one+"/vmSizes", func(r *arm.Request) (*arm.Response, error) {
+		return listSizes(pr.svc.VMSizesFor(r.HTTP.Context(), vmID(r)))
+	}, arm.Action(compute.VMType+"/vmSizes/read"))
+	rt.Handle("GET", "/providers/Microsoft.Compute/operations", rt.OperationsCatalog("Microsoft.Compute", "Microsoft Compute"), arm.NoAuthz())
 	for action, power := range map[string]string{"start": compute.PowerRunning, "restart": compute.PowerRunning,
 		"powerOff": compute.PowerStopped, "deallocate": compute.PowerDeallocated} {
 		action, power := action, power
 		rt.Handle("POST", one+"/"+action, func(r *arm.Request) (*arm.Response, error) { return pr.vmPower(r, action, power) })
 	}
-	registerUnknownActions(rt, one, compute.VMType, "start", "restart", "powerOff", "deallocate")
+	rt.Handle("POST", one+"/attachDetachDataDisks", pr.attachDetachDataDisks)
+	registerUnknownActions(rt, one, compute.VMType, "start", "restart", "powerOff", "deallocate", "attachDetachDataDisks")
 	pr.p.Ops.Register("compute.vm.delete", runDelete(pr.svc.DeleteVM))
 	pr.p.Ops.Register("compute.vm.power", pr.runVMPower)
+}
+
+// deleteOption checks a disk's deleteOption (Azure's DiskDeleteOptionTypes,
+// any case): "Delete", "Detach", or "" when not given.
+func deleteOption(v, field string) (string, error) {
+	switch strings.ToLower(v) {
+	case "":
+		return "", nil
+	case "delete":
+		return "Delete", nil
+	case "detach":
+		return "Detach", nil
+	}
+	e := arm.BadRequest("InvalidParameter", "The value '%s' of parameter '%s' is not valid. Use Delete (the VM's delete deletes the disk) or Detach (the disk is kept).", v, field)
+	e.Target = field
+	return "", e
 }
 
 func vmID(r *arm.Request) string {
@@ -140,6 +166,10 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported. Use Attach (managedDisk.id), FromImage or Empty.", sp.OSDisk.CreateOption)
 	}
 	spec.OSDiskID, spec.OSType = osID, sp.OSDisk.OSType
+	var err error
+	if spec.OSDiskDeleteOption, err = deleteOption(sp.OSDisk.DeleteOption, "osDisk.deleteOption"); err != nil {
+		return nil, err
+	}
 	if spec.OSDiskCreateOption == "" {
 		spec.OSDiskCreateOption = "Attach"
 	}
@@ -178,7 +208,11 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		default:
 			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Use Attach (managedDisk.id), Empty (diskSizeGB) or FromImage (a data disk of the image).", dd.CreateOption, i)
 		}
-		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption})
+		del, err := deleteOption(dd.DeleteOption, fmt.Sprintf("dataDisks[%d].deleteOption", i))
+		if err != nil {
+			return nil, err
+		}
+		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption, DeleteOption: del})
 	}
 	if existing != nil && osFromImage {
 		// The image's data disks are the VM's as its OS disk is: an update
@@ -376,21 +410,32 @@ func (pr *Provider) patchVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 				if dd.Lun == nil || dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
 					return nil, arm.BadRequest("InvalidParameter", "dataDisks[%d] needs lun and managedDisk.id.", i)
 				}
-				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID})
+				del, err := deleteOption(dd.DeleteOption, fmt.Sprintf("dataDisks[%d].deleteOption", i))
+				if err != nil {
+					return nil, err
+				}
+				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID, DeleteOption: del})
 			}
 		}
 	}
-	if err := r.CheckLinked(newAttachLinks(vm, spec)...); err != nil {
-		return nil, err
-	}
-	if _, _, err := pr.svc.PutVM(ctx, spec); err != nil {
-		return nil, err
-	}
-	body, err := pr.svc.VMResource(ctx, vm.ID)
+	body, err := pr.updateVM(r, vm, spec)
 	if err != nil {
 		return nil, err
 	}
 	return arm.OK(body), nil
+}
+
+// updateVM updates the existing VM vm to spec (a PATCH, an attach or
+// detach), checking the caller's access to the disks it newly attaches, and
+// returns its body.
+func (pr *Provider) updateVM(r *arm.Request, vm *compute.VM, spec compute.VMSpec) (*compute.VMResource, error) {
+	if err := r.CheckLinked(newAttachLinks(vm, spec)...); err != nil {
+		return nil, err
+	}
+	if _, _, err := pr.svc.PutVM(r.HTTP.Context(), spec); err != nil {
+		return nil, err
+	}
+	return pr.svc.VMResource(r.HTTP.Context(), vm.ID)
 }
 
 func (pr *Provider) getVM(r *arm.Request) (*arm.Response, error) {
@@ -428,7 +473,23 @@ func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
 		}
 		vs = keep
 	}
+	if strings.EqualFold(r.Query("statusOnly"), "true") {
+		// The list with each VM's instance view (the portal's status column).
+		for _, v := range vs {
+			if v.Properties.InstanceView, err = pr.svc.InstanceView(ctx, v.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return arm.PageOK(r, vs, 1000)
+}
+
+// listSizes answers a list of VM sizes: {"value": [...]}, one page as Azure's.
+func listSizes(sizes []compute.VMSize, err error) (*arm.Response, error) {
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(arm.Values(sizes)), nil
 }
 
 func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {
@@ -544,4 +605,74 @@ func sameImage(had, given *compute.VMImageReference) bool {
 	}
 	v := given.Version
 	return v == "" || eq(v, "latest") || eq(v, had.Version) || eq(v, had.ExactVersion)
+}
+
+// attachDetachInput is the body of a VM's attachDetachDataDisks.
+type attachDetachInput struct {
+	DataDisksToAttach []struct {
+		DiskID       string `json:"diskId"`
+		Lun          *int32 `json:"lun"`
+		DeleteOption string `json:"deleteOption"`
+	} `json:"dataDisksToAttach"`
+	DataDisksToDetach []struct {
+		DiskID string `json:"diskId"`
+	} `json:"dataDisksToDetach"`
+}
+
+// attachDetachDataDisks attaches and detaches a VM's data disks in one
+// update (a lun not given is the lowest free one) and answers, as Azure
+// does, an operation whose result is the VM's storage profile.
+func (pr *Provider) attachDetachDataDisks(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vm, err := pr.svc.VM(ctx, vmID(r))
+	if err != nil {
+		return nil, err
+	}
+	var in attachDetachInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if len(in.DataDisksToAttach) == 0 && len(in.DataDisksToDetach) == 0 {
+		return nil, arm.BadRequest("InvalidParameter", "Give dataDisksToAttach (diskId, optional lun) or dataDisksToDetach (diskId), or both.")
+	}
+	disks := append([]compute.VMDataDisk(nil), vm.DataDisks...)
+	for i, d := range in.DataDisksToDetach {
+		at := -1
+		for j, dd := range disks {
+			if arm.EqualIDs(dd.DiskID, d.DiskID) {
+				at = j
+			}
+		}
+		if at < 0 {
+			return nil, arm.BadRequest("InvalidParameter", "dataDisksToDetach[%d].diskId '%s' is not a data disk of the VM '%s'.", i, d.DiskID, vm.Name)
+		}
+		disks = append(disks[:at], disks[at+1:]...)
+	}
+	for i, a := range in.DataDisksToAttach {
+		if a.DiskID == "" {
+			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisksToAttach[%d].diskId' is missing (null).", i)
+		}
+		del, err := deleteOption(a.DeleteOption, fmt.Sprintf("dataDisksToAttach[%d].deleteOption", i))
+		if err != nil {
+			return nil, err
+		}
+		used := map[int32]bool{}
+		for _, dd := range disks {
+			used[dd.Lun] = true
+		}
+		lun := int32(0)
+		if a.Lun != nil {
+			lun = *a.Lun
+		} else {
+			for used[lun] {
+				lun++
+			}
+		}
+		disks = append(disks, compute.VMDataDisk{Lun: lun, DiskID: a.DiskID, CreateOption: "Attach", DeleteOption: del})
+	}
+	body, err := pr.updateVM(r, vm, compute.VMSpec{ID: vm.ID, Location: vm.Location, Tags: vm.Tags, OSDiskID: vm.OSDiskID, DataDisks: disks})
+	if err != nil {
+		return nil, err
+	}
+	return pr.completed(r, "compute.vm.attachDetachDataDisks", vm.ID, vm.Location, body.Properties.StorageProfile)
 }

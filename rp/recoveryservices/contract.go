@@ -116,6 +116,22 @@ func (pr *Provider) usageSummaries(r *arm.Request) (*arm.Response, error) {
 	usage := func(name, display, unit string, v int64) map[string]any {
 		return map[string]any{"unit": unit, "currentValue": v, "limit": -1, "name": map[string]any{"value": name, "localizedValue": display}}
 	}
+	// A type asks for one count broken down by backup management type
+	// (Azure's BackupProtectedItemCountSummary and
+	// BackupProtectionContainerCountSummary): Safehold's one, AzureIaasVM.
+	switch t := f["type"]; {
+	case strings.EqualFold(t, "BackupProtectedItemCountSummary"), strings.EqualFold(t, "BackupProtectionContainerCountSummary"):
+		if !selects(f, "backupmanagementtype", "AzureIaasVM") {
+			return arm.OK(arm.Values([]any{})), nil
+		}
+		n := u.items
+		if strings.EqualFold(t, "BackupProtectionContainerCountSummary") {
+			n = u.containers
+		}
+		return arm.OK(arm.Values([]any{usage("AzureIaasVM", "Azure Virtual Machine", "Count", n)})), nil
+	case t != "":
+		return nil, arm.BadRequest("InvalidFilter", "The $filter type '%s' is invalid: use BackupProtectedItemCountSummary or BackupProtectionContainerCountSummary (or no type, for the vault's totals).", t)
+	}
 	return arm.OK(arm.Values([]any{
 		usage("ProtectedItemCount", "Protected Items", "Count", u.items),
 		usage("ProtectionContainerCount", "Protection Containers", "Count", u.containers),

@@ -70,9 +70,18 @@ type containerRecord struct {
 	Properties map[string]any `json:"properties"`
 }
 
-func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID, vmRef, error) {
+// checkFabric answers a path whose fabric is not Azure's (the one fabric
+// of Azure VMs) with 404 BMSUserErrorFabricNotFound.
+func checkFabric(r *arm.Request) error {
 	if f := r.Param("fabricName"); !strings.EqualFold(f, "Azure") {
-		return arm.ResourceID{}, vmRef{}, arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
+		return arm.Errorf(http.StatusNotFound, "BMSUserErrorFabricNotFound", "The backup fabric '%s' does not exist: Azure VMs live in fabric 'Azure'.", f)
+	}
+	return nil
+}
+
+func (pr *Provider) itemIDOf(r *arm.Request, vid arm.ResourceID) (arm.ResourceID, vmRef, error) {
+	if err := checkFabric(r); err != nil {
+		return arm.ResourceID{}, vmRef{}, err
 	}
 	cvm, ok := parseContainerName(r.Param("containerName"))
 	if !ok {
@@ -787,10 +796,9 @@ func (pr *Provider) protectedItemOperationResult(r *arm.Request) (*arm.Response,
 }
 
 func (pr *Provider) getContainer(r *arm.Request, at itemPath) (*arm.Response, error) {
-	ctx := r.HTTP.Context()
-	var c containerRecord
-	if err := resource.Get(ctx, pr.p.Store, at.id, &c); err != nil {
-		return nil, arm.Errorf(http.StatusNotFound, "BMSUserErrorContainerNotFound", "The container '%s' is not registered in this vault: enable protection of its VM first.", r.Param("containerName"))
+	c, err := pr.containerAt(r, at)
+	if err != nil {
+		return nil, err
 	}
 	return arm.OK(c), nil
 }

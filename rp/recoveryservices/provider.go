@@ -94,6 +94,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", R+"/backupProtectableItems", pr.listProtectable)
 	rt.Handle("GET", R+"/backupProtectionContainers", pr.listContainers)
 	rt.Handle("GET", C, on(pr.itemPathOf, pr.getContainer))
+	pr.registerContainerOps(rt, F, C)
 	rt.Handle("GET", C+"/operationResults/{operationId}", pr.ownOperations(pr.protectedItemOf, pr.itemOperationResult), arm.Action(namespace+"/vaults/backupFabrics/protectionContainers/operationResults/read"))
 
 	rt.Handle("GET", R+"/backupProtectedItems", pr.listItems)

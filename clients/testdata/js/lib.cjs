@@ -36,6 +36,25 @@ async function all(iter) {
   for await (const x of iter) out.push(x);
   return out;
 }
+function eq(what, got, want) { if (got !== want) fail(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`); }
+// rejects expects p to fail with HTTP status (and ARM error code, when given).
+async function rejects(what, p, status, code) {
+  try { await p; } catch (e) {
+    if (e.statusCode !== status || (code && e.code !== code)) fail(`${what}: got ${e.statusCode} ${e.code}, want ${status} ${code || ""}: ${e.message}`);
+    return e;
+  }
+  fail(what + ": succeeded, want " + status);
+}
+const poll = { updateIntervalInMs: 200 };
+// lro calls a long-running operation the way the package's generator names
+// it: begin…AndWait before arm-compute 24, the plain name (a poller one
+// awaits) after.
+function lro(group, name, ...args) {
+  const b = "begin" + name[0].toUpperCase() + name.slice(1) + "AndWait";
+  return typeof group[b] === "function" ? group[b](...args, poll) : group[name](...args, poll);
+}
+// opID is the last segment of an operation URL (Location, Azure-AsyncOperation).
+const opID = (u) => decodeURIComponent(new URL(u).pathname.split("/").pop());
 // run runs main, printing done at the end, or the failure (and the
 // response it came with) and exit status 1.
 function run(main, done) {
@@ -46,4 +65,4 @@ function run(main, done) {
   });
 }
 
-module.exports = { conn, endpoint, scope, sub: conn.subscriptionId, credential, clientOptions, step, fail, sleep, waitUntil, all, run };
+module.exports = { conn, endpoint, scope, sub: conn.subscriptionId, credential, clientOptions, step, fail, sleep, waitUntil, all, run, eq, rejects, poll, lro, opID };

@@ -15,7 +15,7 @@
 const crypto = require("node:crypto");
 const { ServiceClient } = require("@azure/core-client");
 const { createHttpHeaders, createPipelineRequest } = require("@azure/core-rest-pipeline");
-const { endpoint, scope, sub, credential, clientOptions, step, fail, waitUntil, all, run } = require("./lib.cjs");
+const { endpoint, scope, sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, opID } = require("./lib.cjs");
 const pkg = (env, def) => require(process.env[env] || def);
 const { ResourceManagementClient } = pkg("SAFEHOLD_JS_RESOURCES", "@azure/arm-resources");
 const { ComputeManagementClient } = pkg("SAFEHOLD_JS_COMPUTE", "@azure/arm-compute");
@@ -25,26 +25,6 @@ const { RecoveryServicesClient } = pkg("SAFEHOLD_JS_RS", "@azure/arm-recoveryser
 const { RecoveryServicesBackupClient } = pkg("SAFEHOLD_JS_RSB", "@azure/arm-recoveryservicesbackup");
 
 const cred = credential();
-const poll = { updateIntervalInMs: 200 };
-function eq(what, got, want) { if (got !== want) fail(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`); }
-// rejects expects p to fail with HTTP status (and ARM error code, when given).
-async function rejects(what, p, status, code) {
-  try { await p; } catch (e) {
-    if (e.statusCode !== status || (code && e.code !== code)) fail(`${what}: got ${e.statusCode} ${e.code}, want ${status} ${code || ""}: ${e.message}`);
-    return e;
-  }
-  fail(what + ": succeeded, want " + status);
-}
-// lro calls a long-running operation the way the package's generator names
-// it: begin…AndWait before arm-compute 24, the plain name (a poller one
-// awaits) after.
-function lro(group, name, ...args) {
-  const b = "begin" + name[0].toUpperCase() + name.slice(1) + "AndWait";
-  return typeof group[b] === "function" ? group[b](...args, poll) : group[name](...args, poll);
-}
-// opID is the last segment of an operation URL (Location, Azure-AsyncOperation).
-const opID = (u) => decodeURIComponent(new URL(u).pathname.split("/").pop());
-
 const raw = new ServiceClient({ credential: cred, credentialScopes: [scope], baseUri: endpoint });
 async function send(method, url, body) {
   const r = await raw.sendRequest(createPipelineRequest({ url: url.startsWith("http") ? url : endpoint + url, method, headers: createHttpHeaders(body ? { "content-type": "application/json" } : {}), body: body ? JSON.stringify(body) : undefined }));
