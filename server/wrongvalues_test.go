@@ -44,6 +44,9 @@ type mutation struct {
 	// foreign: the value names a resource the caller may not reach (another
 	// resource group or subscription): the write must be refused.
 	foreign bool
+	// region: another region than the resource's (eastus): a PUT that
+	// accepts it must put the resource there.
+	region bool
 	// missing: the value names a resource of the same type that does not
 	// exist: the write must be refused unless the field names a target.
 	missing bool
@@ -52,10 +55,14 @@ type mutation struct {
 var rgSegment = regexp.MustCompile(`(?i)/resourceGroups/[^/]+`)
 var subSegment = regexp.MustCompile(`(?i)^/subscriptions/[^/]+`)
 
-// mutationsOf lists the wrong values tried for v, the value of a field.
-func mutationsOf(v any, sub string) []mutation {
+// mutationsOf lists the wrong values tried for v, the value of the field
+// at path.
+func mutationsOf(path []any, v any, sub string) []mutation {
 	long := strings.Repeat("x", 10<<10)
 	ms := []mutation{{what: "removed", drop: true}, {what: "null", value: nil}}
+	if len(path) == 1 && path[0] == "location" {
+		ms = append(ms, mutation{what: "another region", value: "eastus", region: true})
+	}
 	switch x := v.(type) {
 	case string:
 		ms = append(ms, mutation{what: "number", value: 42}, mutation{what: "empty", value: ""}, mutation{what: "10 kB", value: long},
@@ -453,7 +460,7 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		for _, caller := range []string{tok, admin} {
 			for _, p := range fieldPaths(body, nil) {
 				orig := valueAt(body, p)
-				for _, m := range mutationsOf(orig, e.Sub) {
+				for _, m := range mutationsOf(p, orig, e.Sub) {
 					b, _ := json.Marshal(withField(body, p, m))
 					path := c.path
 					if c.fresh != "" {
@@ -485,6 +492,11 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 							t.Errorf("%s: accepted (%d) naming %v", what, a.status, m.value)
 						}
 						wvSettle(t, e, hc, tok, what, a)
+						if m.region && c.method == "PUT" {
+							if g := get(path); !strings.EqualFold(fmt.Sprint(g.m["location"]), "eastus") {
+								t.Errorf("%s: accepted (%d), and the resource is in %v", what, a.status, g.m["location"])
+							}
+						}
 					}
 				}
 			}
@@ -548,5 +560,43 @@ func wvSettle(t *testing.T, e *testserver.Env, hc *http.Client, tok, what string
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLocationDoesNotMove: a PUT of an existing resource naming another
+// region is refused (4xx naming its region or the new one) and the resource
+// stays where it is, whatever its provider (a snapshot answered 200 and
+// stayed in its region).
+func TestLocationDoesNotMove(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("rg")
+	p := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/"
+	disk := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
+	for _, c := range []struct{ path, body string }{
+		{"Microsoft.Compute/disks/d1?api-version=2024-03-02", `{"location":"%s","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`},
+		{"Microsoft.Compute/snapshots/s1?api-version=2024-03-02", `{"location":"%s","properties":{"creationData":{"createOption":"Copy","sourceResourceId":"` + disk + `"}}}`},
+		{"Microsoft.Compute/diskAccesses/a1?api-version=2024-03-02", `{"location":"%s"}`},
+		{"Microsoft.Compute/galleries/g1?api-version=2023-07-03", `{"location":"%s"}`},
+		{"Microsoft.Compute/virtualMachines/v1?api-version=2024-11-01", `{"location":"%s","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":"` + disk + `"}}}}}`},
+		{"Microsoft.Storage/storageAccounts/sa1move?api-version=2023-01-01", `{"location":"%s","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`},
+		{"Microsoft.RecoveryServices/vaults/rv?api-version=2023-04-01", `{"location":"%s","sku":{"name":"Standard"}}`},
+		{"Microsoft.DataProtection/backupVaults/bv?api-version=2024-04-01", `{"location":"%s","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`},
+		{"Microsoft.DataProtection/resourceGuards/g?api-version=2024-04-01", `{"location":"%s","properties":{}}`},
+	} {
+		resp, m := e.Do("PUT", p+c.path, fmt.Sprintf(c.body, "westus"))
+		if resp.StatusCode >= 300 {
+			t.Fatalf("PUT %s: %d %v", c.path, resp.StatusCode, m)
+		}
+		if u := resp.Header.Get("Azure-AsyncOperation"); u != "" {
+			e.Poll(u)
+		}
+		resp, m = e.Do("PUT", p+c.path, fmt.Sprintf(c.body, "East US"))
+		msg := strings.ToLower(fmt.Sprint(testserver.Field(m, "error.message")))
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 || testserver.ErrorCode(m) == "" || !strings.Contains(msg, "east us") && !strings.Contains(msg, "westus") {
+			t.Errorf("PUT %s in East US: want a 4xx naming a region, got %d %v", c.path, resp.StatusCode, m)
+		}
+		if _, g := e.Do("GET", p+c.path, nil); g["location"] != "westus" {
+			t.Errorf("%s after the PUT in East US: location %v", c.path, g["location"])
+		}
 	}
 }

@@ -104,6 +104,9 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 			!arm.EqualIDs(in.Properties.CreationData.SourceResourceID, sn.Properties.CreationData.SourceResourceID) {
 			return nil, arm.Conflict("PropertyChangeNotAllowed", "Changing property 'sourceResourceId' is not allowed. Create a new snapshot instead.")
 		}
+		if in.Location != nil && *in.Location != "" && resource.NormLocation(*in.Location) != resource.NormLocation(sn.Location) {
+			return nil, arm.Conflict("InvalidParameter", "Snapshot '%s' is in location '%s'; its location cannot change to '%s'.", sn.Name, sn.Location, *in.Location)
+		}
 		tags := in.Tags
 		if tags == nil {
 			tags = sn.Tags
