@@ -590,6 +590,8 @@ func (r *route) actionFor(method string, segs []string, path string) (action, sc
 			}
 		} else if len(segs) == 1 {
 			scopeEnd = 0
+		} else if len(segs) == 3 && strings.EqualFold(segs[2], "resources") {
+			scopeEnd = 2 // a subscription's resource list: the subscription
 		}
 		if len(segs) > 4 {
 			scopeEnd = 4
@@ -847,6 +849,12 @@ func (rt *Router) OpenOperationRoutes() {
 // isCollection reports whether a path ends in a resource collection
 // (.../providers/{ns}/{type}[/{name}/{childType}...], odd tail).
 func isCollection(segs []string) bool {
+	// A subscription's or resource group's generic resource list
+	// (GET .../resources).
+	if n := len(segs); (n == 3 || n == 5) && strings.EqualFold(segs[0], "subscriptions") && strings.EqualFold(segs[n-1], "resources") &&
+		(n == 3 || strings.EqualFold(segs[2], "resourceGroups")) {
+		return true
+	}
 	for i := len(segs) - 2; i >= 0; i-- {
 		if strings.EqualFold(segs[i], "providers") {
 			return (len(segs)-i-2)%2 == 1

@@ -153,6 +153,73 @@ func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, snapshot b
 			return arm.BadRequestAt(ref.path, "BadRequest", "%s '%s' was not found.", ref.what, ref.id)
 		}
 	}
+	return pr.normEncryption(r.HTTP.Context(), s)
+}
+
+// diskEncryptionTypes are the values of a disk's or snapshot's
+// encryption.type (platform keys first: the default).
+var diskEncryptionTypes = []string{"EncryptionAtRestWithPlatformKey", "EncryptionAtRestWithCustomerKey", "EncryptionAtRestWithPlatformAndCustomerKeys"}
+
+// normEncryption makes the encryption setting of s (when sent) whole, as
+// Azure reads it: it replaces the one stored (a diskEncryptionSetId left
+// out is none); a set without a type encrypts with the set's own type
+// (az disk create --disk-encryption-set sends no type); no set and no
+// type is platform keys; customer keys need a set of their type, and
+// platform keys take none (400 naming what to fix).
+func (pr *Provider) normEncryption(ctx context.Context, s compute.Settings) error {
+	raw := s["encryption"]
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var in compute.Encryption // (its types CheckSettings checked)
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return err
+	}
+	typ := ""
+	for _, t := range diskEncryptionTypes {
+		if strings.EqualFold(t, in.Type) {
+			typ = t
+		}
+	}
+	if in.Type != "" && typ == "" {
+		return arm.BadRequestAt("properties.encryption.type", "InvalidParameter", "properties.encryption.type '%s' is not supported; allowed values: %s.", in.Type, strings.Join(diskEncryptionTypes, ", "))
+	}
+	setType := ""
+	if in.DiskEncryptionSetID != "" {
+		var set encryptionSet
+		rid, err := arm.ParseID(in.DiskEncryptionSetID)
+		if err != nil {
+			return err // (checkSettings found it)
+		}
+		if err := resource.Get(ctx, pr.p.Store, rid, &set); err != nil {
+			return err
+		}
+		setType = set.Properties.EncryptionType
+		if setType != diskEncryptionTypes[2] {
+			setType = diskEncryptionTypes[1]
+		}
+	}
+	switch {
+	case typ == "" && setType == "":
+		typ = diskEncryptionTypes[0]
+	case typ == "":
+		typ = setType
+	case typ == diskEncryptionTypes[0] && setType != "":
+		return arm.BadRequestAt("properties.encryption.diskEncryptionSetId", "InvalidParameter", "properties.encryption.type %s takes no disk encryption set: remove diskEncryptionSetId, or set the type to %s.", typ, setType)
+	case typ != diskEncryptionTypes[0] && setType == "":
+		return arm.BadRequestAt("properties.encryption.diskEncryptionSetId", "InvalidParameter", "properties.encryption.type %s needs a disk encryption set: set properties.encryption.diskEncryptionSetId.", typ)
+	case setType != "" && typ != setType:
+		return arm.BadRequestAt("properties.encryption.type", "InvalidParameter", "properties.encryption.type %s does not match the encryptionType %s of disk encryption set '%s': use %s.", typ, setType, in.DiskEncryptionSetID, setType)
+	}
+	out := map[string]any{"type": typ, "diskEncryptionSetId": nil} // (null: the stored one goes)
+	if in.DiskEncryptionSetID != "" {
+		out["diskEncryptionSetId"] = in.DiskEncryptionSetID
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	s["encryption"] = b
 	return nil
 }
 

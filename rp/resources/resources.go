@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/safehold/safehold/arm"
@@ -498,22 +499,40 @@ func (pr *Provider) operationResult(r *arm.Request) (*arm.Response, error) {
 	return armops.ResultResponse(pr.p.Ops, r, r.Param("operationId"))
 }
 
+// genericResource is a resource as a resource list answers it (ARM's
+// GenericResourceExpanded).
 type genericResource struct {
-	ID       string            `json:"id"`
-	Name     string            `json:"name"`
-	Type     string            `json:"type"`
-	Location string            `json:"location,omitempty"`
-	Tags     map[string]string `json:"tags,omitempty"`
-	Kind     string            `json:"kind,omitempty"`
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	Type              string            `json:"type"`
+	Location          string            `json:"location,omitempty"`
+	Tags              map[string]string `json:"tags,omitempty"`
+	Kind              string            `json:"kind,omitempty"`
+	ManagedBy         string            `json:"managedBy,omitempty"`
+	SKU               json.RawMessage   `json:"sku,omitempty"`
+	Plan              json.RawMessage   `json:"plan,omitempty"`
+	Identity          json.RawMessage   `json:"identity,omitempty"`
+	ExtendedLocation  json.RawMessage   `json:"extendedLocation,omitempty"`
+	CreatedTime       *time.Time        `json:"createdTime,omitempty"`
+	ChangedTime       *time.Time        `json:"changedTime,omitempty"`
+	ProvisioningState string            `json:"provisioningState,omitempty"`
 }
 
-func (pr *Provider) listUnder(r *arm.Request, scope string, topLevelOnly bool) (*arm.Response, error) {
-	docs, err := pr.p.Store.List(r.HTTP.Context(), "resource", store.ListQuery{ScopePrefix: strings.ToLower(scope) + "/"})
+// listUnder lists the top-level resources below scope that meet the
+// request's $filter, with what its $expand asks for. (A caller who may not
+// read them all gets those it may read: the router's filtered list.)
+func (pr *Provider) listUnder(r *arm.Request, scope string) (*arm.Response, error) {
+	f, err := parseResourceFilter(r.Query("$filter"))
 	if err != nil {
 		return nil, err
 	}
-	var out []genericResource
-	for _, d := range docs {
+	docs, err := pr.p.Store.List(r.HTTP.Context(), "resource", store.ListQuery{ScopePrefix: strings.ToLower(scope) + "/", Type: f.typ()})
+	if err != nil {
+		return nil, err
+	}
+	out := []genericResource{}
+	for i := range docs {
+		d := &docs[i]
 		var g genericResource
 		if err := json.Unmarshal(d.Value, &g); err != nil {
 			continue
@@ -522,6 +541,11 @@ func (pr *Provider) listUnder(r *arm.Request, scope string, topLevelOnly bool) (
 		if err != nil || id.Namespace == "" || len(id.Types) != 1 || id.Scope != "" {
 			continue // resource groups, child and extension resources are not listed
 		}
+		if !f.match(&g, id.ResourceGroup) {
+			continue
+		}
+		g.CreatedTime, g.ChangedTime, g.ProvisioningState = nil, nil, ""
+		expand(&g, d, r.Query("$expand"))
 		out = append(out, g)
 	}
 	return pageOf(r, out)
@@ -531,12 +555,12 @@ func (pr *Provider) listSubResources(r *arm.Request) (*arm.Response, error) {
 	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
-	return pr.listUnder(r, "/subscriptions/"+r.Param("subscriptionId"), true)
+	return pr.listUnder(r, "/subscriptions/"+r.Param("subscriptionId"))
 }
 
 func (pr *Provider) listGroupResources(r *arm.Request) (*arm.Response, error) {
 	if _, err := pr.getRG(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
-	return pr.listUnder(r, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String(), true)
+	return pr.listUnder(r, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String())
 }

@@ -19,6 +19,10 @@ const skuShapeSince = "2016-01-01"
 // without sku and kind.
 func withAccountType(h arm.Handler) arm.Handler {
 	return arm.ShapedBefore(skuShapeSince, func(r *arm.Request) error {
+		if r.HTTP.Method == "PATCH" {
+			_, err := arm.AccountTypeAsSKU(r) // an update's accountType changes the sku
+			return err
+		}
 		if r.HTTP.Method != "PUT" {
 			return nil
 		}

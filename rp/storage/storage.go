@@ -87,6 +87,64 @@ var skus = map[string]string{"standard_lrs": "Standard_LRS", "standard_grs": "St
 
 var kinds = map[string]string{"storagev2": "StorageV2", "storage": "Storage", "blobstorage": "BlobStorage", "blockblobstorage": "BlockBlobStorage", "filestorage": "FileStorage"}
 
+// skuOf is the sku named name (any case), as an account keeps it; a 400
+// when Azure has no such sku.
+func skuOf(name string) (map[string]string, error) {
+	sku, ok := skus[strings.ToLower(name)]
+	if !ok {
+		return nil, arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: sku.name '%s'.", name)
+	}
+	tier := "Standard"
+	if strings.HasPrefix(sku, "Premium") {
+		tier = "Premium"
+	}
+	return map[string]string{"name": sku, "tier": tier}, nil
+}
+
+// kindOf is the kind named k (any case; "" for none); a 400 when Azure
+// has no such kind.
+func kindOf(k string) (string, error) {
+	if k == "" {
+		return "", nil
+	}
+	kind, ok := kinds[strings.ToLower(k)]
+	if !ok {
+		return "", arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: kind '%s'.", k)
+	}
+	return kind, nil
+}
+
+// changeSKU is a PATCH's change of a's sku to sku, as Azure allows it:
+// between the redundancies of its tier (Standard_LRS to Standard_GRS...),
+// neither to the other tier nor into or out of zone redundancy, which
+// take a new account (or Azure's conversion) instead.
+func changeSKU(a *Account, sku map[string]string) error {
+	from, to := a.SKU["name"], sku["name"]
+	zonal := func(s string) bool { return strings.Contains(s, "ZRS") }
+	if a.SKU["tier"] != sku["tier"] || zonal(from) != zonal(to) {
+		return arm.BadRequest("InvalidAccountType", "The storage account '%s' cannot change its sku from %s to %s: an update changes the redundancy within the tier and zone redundancy (LRS, GRS, RAGRS among themselves; ZRS, GZRS, RAGZRS among themselves), not the tier. Create a new account with sku %s and copy the data.", a.Name, from, to, to)
+	}
+	a.SKU = sku
+	return nil
+}
+
+// changeKind is a PATCH's change of a's kind to kind: only the upgrade of
+// a general purpose v1 (Storage) or BlobStorage account to StorageV2, as
+// in Azure.
+func changeKind(a *Account, kind string) error {
+	if kind == "" || kind == a.Kind {
+		return nil
+	}
+	if kind != "StorageV2" || (a.Kind != "Storage" && a.Kind != "BlobStorage") {
+		return arm.BadRequest("InvalidValuesForRequestParameters", "The storage account '%s' of kind %s cannot change its kind to %s: only Storage and BlobStorage accounts upgrade, to StorageV2.", a.Name, a.Kind, kind)
+	}
+	a.Kind = kind
+	if _, ok := a.Properties["accessTier"]; !ok {
+		a.Properties["accessTier"] = "Hot" // a StorageV2 account has one
+	}
+	return nil
+}
+
 func (pr *Provider) idOf(r *arm.Request) arm.ResourceID {
 	return arm.NewID(r.Param("subscriptionId"), r.Param("resourceGroupName"), namespace, "storageAccounts", r.Param("accountName"))
 }
@@ -124,15 +182,13 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	if in.SKU == nil || in.SKU.Name == "" {
 		return nil, arm.BadRequest("MissingRequiredProperty", "sku.name is required, e.g. {\"sku\":{\"name\":\"Standard_LRS\"}}.")
 	}
-	sku, ok := skus[strings.ToLower(in.SKU.Name)]
-	if !ok {
-		return nil, arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: sku.name '%s'.", in.SKU.Name)
+	sku, err := skuOf(in.SKU.Name)
+	if err != nil {
+		return nil, err
 	}
-	kind := "" // none sent: the account's own, or for a new one by api-version (newKind)
-	if in.Kind != "" {
-		if kind, ok = kinds[strings.ToLower(in.Kind)]; !ok {
-			return nil, arm.BadRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: kind '%s'.", in.Kind)
-		}
+	kind, err := kindOf(in.Kind) // none sent: the account's own, or for a new one by api-version (newKind)
+	if err != nil {
+		return nil, err
 	}
 	now := pr.p.Now().UTC()
 	return pr.save(r, id, now, func(tx store.Tx) (*Account, error) {
@@ -159,12 +215,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 		if kind == "" {
 			kind = newKind(r.APIVersion)
 		}
-		cur.Location, cur.Tags, cur.Kind = loc, in.Tags, kind
-		tier := "Standard"
-		if strings.HasPrefix(sku, "Premium") {
-			tier = "Premium"
-		}
-		cur.SKU = map[string]string{"name": sku, "tier": tier}
+		cur.Location, cur.Tags, cur.Kind, cur.SKU = loc, in.Tags, kind, sku
 		setProperties(cur.Properties, in.Properties, true)
 		fill(&cur)
 		// Where Safehold serves the account's blobs (Azure's suffix in a
@@ -301,10 +352,23 @@ func (pr *Provider) patch(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := pr.idOf(r)
 	var in struct {
-		Tags       map[string]string `json:"tags"`
-		Properties map[string]any    `json:"properties"`
+		Tags       map[string]string      `json:"tags"`
+		Kind       string                 `json:"kind"`
+		SKU        *struct{ Name string } `json:"sku"`
+		Properties map[string]any         `json:"properties"`
 	}
 	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	var sku map[string]string
+	if in.SKU != nil {
+		var err error
+		if sku, err = skuOf(in.SKU.Name); err != nil {
+			return nil, err
+		}
+	}
+	kind, err := kindOf(in.Kind)
+	if err != nil {
 		return nil, err
 	}
 	if err := r.CheckLinked(propertyLinks(in.Properties)...); err != nil {
@@ -317,6 +381,14 @@ func (pr *Provider) patch(r *arm.Request) (*arm.Response, error) {
 		}
 		if in.Tags != nil {
 			a.Tags = in.Tags
+		}
+		if sku != nil {
+			if err := changeSKU(&a, sku); err != nil {
+				return nil, err
+			}
+		}
+		if err := changeKind(&a, kind); err != nil {
+			return nil, err
 		}
 		setProperties(a.Properties, in.Properties, false)
 		return &a, nil
