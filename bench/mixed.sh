@@ -12,7 +12,8 @@
 # a shared machine). PROFILE=FILE writes the server's CPU profile of the
 # (last) run to FILE (go tool pprof FILE); TRACE=FILE its execution trace
 # (go tool trace FILE); WAITPROFILE=PREFIX its block and mutex profiles
-# (PREFIX.block, PREFIX.mutex).
+# (PREFIX.block, PREFIX.mutex). MIXED_FLAGS are passed to the load generator
+# (e.g. -nethttp, its former net/http client; -cpuprofile FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -51,7 +52,8 @@ run() { # name binary
 	cpu0=$(awk '{print $14+$15}' /proc/$pid/stat)
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "== $name ($bin); store: ${STORE:-sqlite (default)}; load average before: $load0"
-	"$work/mixed" -conn "$work/data/connection.json" -c "$conns" -d "${secs}s" | tee "$work/$name.out"
+	# shellcheck disable=SC2086 # MIXED_FLAGS are words
+	"$work/mixed" -conn "$work/data/connection.json" -c "$conns" -d "${secs}s" ${MIXED_FLAGS:-} | tee "$work/$name.out"
 	local cpu1 n
 	cpu1=$(awk '{print $14+$15}' /proc/$pid/stat)
 	n=$(awk '$1=="overall" {print $2}' "$work/$name.out")
