@@ -239,8 +239,9 @@ func wvSend(t *testing.T, e *testserver.Env, hc *http.Client, method, path, toke
 // JSON, an error must carry a code and a message, an id in rgb or another
 // subscription must be refused (the admin sends each body too: no 403
 // hides what follows), an id of a missing resource refused unless
-// it names a target to create, an accepted operation must end, and the
-// resources the test made before must read back the same.
+// it names a target to create, a refused write must leave its target as
+// it was, an accepted operation must end, and the resources the test made
+// before must read back the same.
 func TestWrongValuesAnswer4xx(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many requests and backups")
@@ -481,6 +482,11 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 						name := fmt.Sprintf("%s%d", c.fresh, n)
 						b, path = bytes.ReplaceAll(b, []byte(c.fresh), []byte(name)), strings.ReplaceAll(path, c.fresh, name)
 					}
+					// A refused write of an existing resource changes nothing.
+					var was string
+					if c.method != "POST" && c.fresh == "" {
+						was = read(path)
+					}
 					a := wvSend(t, e, hc, c.method, path, caller, b)
 					n++
 					what := fmt.Sprintf("%s: %s %s", c.name, pathString(p), m.what)
@@ -491,6 +497,11 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 					case a.status >= 500 || a.m == nil && len(a.body) > 0:
 						t.Errorf("%s: %d %.300s", what, a.status, a.body)
 					case a.status >= 400:
+						if was != "" {
+							if now := read(path); now != was {
+								t.Errorf("%s: refused (%d), and the resource changed:\n was %s\n now %s", what, a.status, was, now)
+							}
+						}
 						if code, _ := testserver.Field(a.m, "error.code").(string); code == "" {
 							t.Errorf("%s: %d without an error code: %.300s", what, a.status, a.body)
 						} else if msg, _ := testserver.Field(a.m, "error.message").(string); msg == "" {
