@@ -702,10 +702,10 @@ func TestJSSDKRecoveryServices(t *testing.T) {
 // seed flows (testdata/js/sdkwide.cjs): disks from empty, copy, snapshot
 // and upload, incremental snapshots, disk encryption sets and disk
 // accesses, VMs with deleteOption, power actions, status-only lists, VM
-// sizes and attachDetachDataDisks, the Compute operations catalog, the
-// vault's config resources, V1 and Enhanced policies, the protection
-// container calls (register, unregister, inquire, protectable containers,
-// workload items) and usage summaries by type.
+// sizes, resource SKUs and attachDetachDataDisks, the Compute operations
+// catalog, the vault's config resources, V1 and Enhanced policies, the
+// protection container calls (register, unregister, inquire, protectable
+// containers, workload items) and usage summaries by type.
 func TestJSSDKWide(t *testing.T) {
 	e := testserver.Start(t)
 	if out := runNode(t, e, "sdkwide.cjs"); !strings.Contains(out, "sdkwide done") {

@@ -2,6 +2,8 @@ package compute
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
 	"github.com/safehold/safehold/resource"
 )
@@ -66,6 +68,71 @@ func (s *Service) VMSizesFor(ctx context.Context, vmID string) ([]VMSize, error)
 	for _, z := range vmSizeCatalog {
 		if z.MaxDataDiskCount >= disks {
 			out = append(out, z)
+		}
+	}
+	return out, nil
+}
+
+// ResourceSKU is an entry of GET .../providers/Microsoft.Compute/skus
+// (Azure's ResourceSku): a VM size, disk SKU or snapshot SKU in a location.
+type ResourceSKU struct {
+	ResourceType string            `json:"resourceType"`
+	Name         string            `json:"name"`
+	Tier         string            `json:"tier,omitempty"`
+	Size         string            `json:"size,omitempty"`
+	Family       string            `json:"family,omitempty"`
+	Locations    []string          `json:"locations"`
+	LocationInfo []SKULocationInfo `json:"locationInfo"`
+	Capabilities []SKUCapability   `json:"capabilities"`
+	Restrictions []map[string]any  `json:"restrictions"`
+}
+
+// SKULocationInfo is where a SKU is offered: a location and its zones.
+type SKULocationInfo struct {
+	Location    string   `json:"location"`
+	Zones       []string `json:"zones"`
+	ZoneDetails []any    `json:"zoneDetails"`
+}
+
+// SKUCapability is one capability of a SKU (Azure writes every value as a
+// string).
+type SKUCapability struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ResourceSKUs lists the SKUs of the VM size catalog and of disks and
+// snapshots, in location ("": every location Safehold has), each with the
+// zones a resource may name (Safehold takes zones 1 to 3 in every
+// location). The size limits are Safehold's: 1 to 32767 GiB.
+func ResourceSKUs(location string) ([]ResourceSKU, error) {
+	locs := resource.Locations
+	if location != "" {
+		if err := resource.CheckLocation(location, "Microsoft.Compute/skus"); err != nil {
+			return nil, err
+		}
+		locs = []string{resource.NormLocation(location)}
+	}
+	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+	var out []ResourceSKU
+	for _, loc := range locs {
+		at := func(typ, name, tier, size, family string, caps ...SKUCapability) ResourceSKU {
+			return ResourceSKU{ResourceType: typ, Name: name, Tier: tier, Size: size, Family: family, Locations: []string{loc},
+				LocationInfo: []SKULocationInfo{{Location: loc, Zones: []string{"1", "2", "3"}, ZoneDetails: []any{}}},
+				Capabilities: caps, Restrictions: []map[string]any{}}
+		}
+		for _, z := range vmSizeCatalog {
+			info, _ := ParseVMSize(z.Name)
+			out = append(out, at("virtualMachines", z.Name, "Standard", strings.TrimPrefix(z.Name, "Standard_"), info.Family,
+				SKUCapability{"vCPUs", itoa(z.NumberOfCores)}, SKUCapability{"MemoryGB", strconv.FormatFloat(float64(z.MemoryInMB)/1024, 'f', -1, 64)},
+				SKUCapability{"MaxDataDiskCount", itoa(z.MaxDataDiskCount)}, SKUCapability{"OSVhdSizeMB", itoa(z.OSDiskSizeInMB)},
+				SKUCapability{"MaxResourceVolumeMB", itoa(z.ResourceDiskSizeInMB)}, SKUCapability{"PremiumIO", strconv.FormatBool(info.PremiumStorage)}))
+		}
+		for _, name := range strings.Split(diskSKUs, ", ") {
+			out = append(out, at("disks", name, SKUTier(name), "", "", SKUCapability{"MinSizeGiB", "1"}, SKUCapability{"MaxSizeGiB", "32767"}))
+		}
+		for _, name := range strings.Split(snapshotSKUs, ", ") {
+			out = append(out, at("snapshots", name, SKUTier(name), "", ""))
 		}
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -60,6 +61,7 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 	rt.Handle("GET", one+"/vmSizes", func(r *arm.Request) (*arm.Response, error) {
 		return listSizes(pr.svc.VMSizesFor(r.HTTP.Context(), vmID(r)))
 	}, arm.Action(compute.VMType+"/vmSizes/read"))
+	rt.Handle("GET", subPrefix+"/skus", pr.listSKUs, arm.Action("Microsoft.Compute/skus/read"))
 	rt.Handle("GET", "/providers/Microsoft.Compute/operations", rt.OperationsCatalog("Microsoft.Compute", "Microsoft Compute"), arm.NoAuthz())
 	for action, power := range map[string]string{"start": compute.PowerRunning, "restart": compute.PowerRunning,
 		"powerOff": compute.PowerStopped, "deallocate": compute.PowerDeallocated} {
@@ -482,6 +484,28 @@ func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	return arm.PageOK(r, vs, 1000)
+}
+
+// reSKUFilter is the one $filter the SKU list takes, as Azure's: a location.
+var reSKUFilter = regexp.MustCompile(`(?i)^\s*location\s+eq\s+'([^']*)'\s*$`)
+
+// listSKUs answers GET .../providers/Microsoft.Compute/skus: the VM sizes,
+// disk and snapshot SKUs of every location, or of the one $filter names
+// (location eq 'westus').
+func (pr *Provider) listSKUs(r *arm.Request) (*arm.Response, error) {
+	loc := ""
+	if f := r.Query("$filter"); f != "" {
+		m := reSKUFilter.FindStringSubmatch(f)
+		if m == nil {
+			return nil, arm.BadRequest("InvalidFilter", "The $filter '%s' is not supported: the SKU list filters by location only (location eq 'westus').", f)
+		}
+		loc = m[1]
+	}
+	skus, err := compute.ResourceSKUs(loc)
+	if err != nil {
+		return nil, err
+	}
+	return arm.PageOK(r, skus, 1000)
 }
 
 // listSizes answers a list of VM sizes: {"value": [...]}, one page as Azure's.

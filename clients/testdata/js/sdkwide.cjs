@@ -4,12 +4,12 @@
 // @azure/arm-recoveryservicesbackup 12): disks from empty, copy, snapshot
 // and upload; incremental snapshots; disk encryption sets and disk
 // accesses; VMs with deleteOption, power actions, status-only lists, VM
-// sizes and attachDetachDataDisks; the Compute operations catalog; vault
-// and backup config resources; V1 and Enhanced policies; protection
-// containers (register, unregister, inquire, protectable containers,
-// workload items); usage summaries by type. Run by clients/clients_test.go
-// with SAFEHOLD_CONNECTION (connection.json) and NODE_EXTRA_CA_CERTS
-// (Safehold's CA); prints "ok" steps, exits 1 on failure.
+// sizes, resource SKUs and attachDetachDataDisks; the Compute operations
+// catalog; vault and backup config resources; V1 and Enhanced policies;
+// protection containers (register, unregister, inquire, protectable
+// containers, workload items); usage summaries by type. Run by
+// clients/clients_test.go with SAFEHOLD_CONNECTION (connection.json) and
+// NODE_EXTRA_CA_CERTS (Safehold's CA); prints "ok" steps, exits 1 on failure.
 "use strict";
 const { sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro } = require("./lib.cjs");
 const { ResourceManagementClient } = require("@azure/arm-resources");
@@ -119,6 +119,12 @@ async function main() {
   const d2s = sizes.find((s) => s.name === "Standard_D2s_v3");
   if (!d2s || d2s.numberOfCores !== 2 || d2s.memoryInMB !== 8192) fail("sizes of westus " + JSON.stringify(d2s));
   if (!(await all(c.virtualMachines.listAvailableSizes(RG, "vmA"))).some((s) => s.name === "Standard_D2s_v3")) fail("the VM's available sizes lack its own");
+  const skus = await all(c.resourceSkus.list({ filter: "location eq 'westus'" }));
+  const skuD2s = skus.find((k) => k.resourceType === "virtualMachines" && k.name === "Standard_D2s_v3");
+  if (!skuD2s || !skuD2s.capabilities.some((x) => x.name === "vCPUs" && x.value === "2") || skuD2s.locations[0] !== "westus") fail("SKU of Standard_D2s_v3 " + JSON.stringify(skuD2s));
+  if (!skus.some((k) => k.resourceType === "disks" && k.name === "Premium_ZRS" && k.locationInfo[0].zones.length)) fail("no zonal Premium_ZRS disk SKU");
+  if ((await all(c.resourceSkus.list())).length <= skus.length) fail("the unfiltered SKU list is no longer than one location's");
+  await rejects("SKUs by another filter", all(c.resourceSkus.list({ filter: "name eq 'x'" })), 400, "InvalidFilter");
   const computeOps = await all(c.operations.list());
   if (!computeOps.some((o) => o.name === "Microsoft.Compute/disks/read")) fail("Compute operations lack disks/read");
   const extra = await lro(c.disks, "createOrUpdate", RG, "extra", { location: "westus", creationData: { createOption: "Empty" }, diskSizeGB: 1 });
@@ -132,7 +138,7 @@ async function main() {
   await rejects("OS disk deleted with the VM", c.disks.get(RG, "vmA-os"), 404);
   await rejects("data disk deleted with the VM", c.disks.get(RG, "vmA-data0"), 404);
   eq("attached disk kept", (await c.disks.get(RG, "extra")).diskState, "Unattached");
-  step("VM: deleteOption, power, statusOnly, sizes, operations, attach/detach");
+  step("VM: deleteOption, power, statusOnly, sizes, SKUs, operations, attach/detach");
 
   // The Recovery Services vault and its config resources.
   const rs = new RecoveryServicesClient(cred, sub, clientOptions);
