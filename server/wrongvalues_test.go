@@ -240,8 +240,9 @@ func wvSend(t *testing.T, e *testserver.Env, hc *http.Client, method, path, toke
 // subscription must be refused (the admin sends each body too: no 403
 // hides what follows), an id of a missing resource refused unless
 // it names a target to create, a refused write must leave its target as
-// it was, an accepted operation must end, and the resources the test made
-// before must read back the same.
+// it was, an accepted operation and every job must end (after each route,
+// and after a day of schedules over what the writes left), and the
+// resources the test made before must read back the same.
 func TestWrongValuesAnswer4xx(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many requests and backups")
@@ -517,6 +518,15 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 							t.Errorf("%s: accepted (%d) naming %v", what, a.status, m.value)
 						}
 						wvSettle(t, e, hc, tok, what, a)
+						// What an accepted write stored reads back, alone and listed.
+						if c.method != "POST" {
+							base, q, _ := strings.Cut(path, "?")
+							for _, u := range []string{path, base[:strings.LastIndex(base, "/")] + "?" + q} {
+								if g := get(u); g.status >= 500 || g.m == nil {
+									t.Errorf("%s: accepted (%d), then GET %s: %d %.300s", what, a.status, u, g.status, g.body)
+								}
+							}
+						}
 						if m.region && c.method == "PUT" {
 							if g := get(path); !strings.EqualFold(fmt.Sprint(g.m["location"]), "eastus") {
 								t.Errorf("%s: accepted (%d), and the resource is in %v", what, a.status, g.m["location"])
@@ -527,6 +537,7 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d requests", c.name, n)
+		wvJobsEnd(t, e, hc, admin, dpVault, rsVault)
 		for _, w := range witnesses {
 			// The case's target and its parents (a config resource shows
 			// in its vault) may change.
@@ -539,6 +550,52 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 				t.Errorf("after %s: %s\n was %s\n now %s", c.name, w, before[w], now)
 				before[w] = now
 			}
+		}
+	}
+	// A day of schedules over what the writes left (policies, items,
+	// instances): every job they start ends, and the server still answers.
+	if a := wvSend(t, e, hc, "POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", admin, []byte(`{"duration":"P1D"}`)); a.status != 200 {
+		t.Fatalf("advance the clock: %d %.300s", a.status, a.body)
+	}
+	wvJobsEnd(t, e, hc, admin, dpVault, rsVault, fz+"Microsoft.DataProtection/backupVaults/fzbv", fz+"Microsoft.RecoveryServices/vaults/fzrv")
+	for _, w := range witnesses {
+		if g := get(w); g.status != 200 {
+			t.Errorf("%s after a day: %d %.300s", w, g.status, g.body)
+		}
+	}
+}
+
+// wvJobsEnd waits until none of the jobs of vaults (Backup and Recovery
+// Services vault ids) is in progress, and fails the test if one still is
+// after three minutes.
+func wvJobsEnd(t *testing.T, e *testserver.Env, hc *http.Client, token string, vaults ...string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for _, v := range vaults {
+		av := "?api-version=2023-04-01"
+		if strings.Contains(strings.ToLower(v), "microsoft.dataprotection") {
+			av = "?api-version=2024-04-01"
+		}
+		for {
+			a := wvSend(t, e, hc, "GET", v+"/backupJobs"+av, token, nil)
+			if a.status != 200 {
+				t.Fatalf("jobs of %s: %d %.300s", v, a.status, a.body)
+			}
+			running := ""
+			jobs, _ := a.m["value"].([]any)
+			for _, j := range jobs {
+				j, _ := j.(map[string]any)
+				if st, _ := testserver.Field(j, "properties.status").(string); st == "InProgress" || st == "Cancelling" {
+					running = fmt.Sprint(j["id"])
+				}
+			}
+			if running == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s still running after three minutes", running)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 }
