@@ -37,6 +37,8 @@ type fixConn struct {
 	chunked bool
 	clen    int64
 	raw     bool // gave up parsing: pass through
+
+	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
 }
 
 const (
@@ -57,6 +59,10 @@ func newFixConn(c net.Conn, t *tls.Conn) *fixConn {
 }
 
 func (c *fixConn) Read(p []byte) (int, error) {
+	if c.yield {
+		c.yield = false
+		runtime.Gosched()
+	}
 	if c.outPos == len(c.out) {
 		c.out, c.outPos = c.out[:0], 0
 	}
@@ -240,8 +246,26 @@ func tlsState(ctx context.Context) *tls.ConnectionState {
 // processor (up to 500 requests, 68 ms, in a trace of bench/arm-get.sh)
 // while the others' requests waited: most of the GET benchmark's p99. A
 // yield costs little when nothing else is runnable.
-func yieldWhenIdle(_ net.Conn, st http.ConnState) {
-	if st == http.StateIdle {
-		runtime.Gosched()
+//
+// The yield happens in the connection's next Read, not in this hook.
+// net/http reads the next request's head only through a Read: fixConn
+// hands on one line per Read, so net/http never holds more than the line
+// it asked for, and pipelined requests wait in fixConn (once fixConn has
+// given up parsing and passes bytes through, the hook yields itself).
+// Where the waiting goroutines wait matters to the runtime: a new
+// goroutine's first stack is the average of the stacks the last garbage
+// collection scanned, and connections parked in this hook (at conn.serve's
+// depth; most of the connections under load) kept that average at 2 KiB,
+// so net/http's background reader, a new goroutine per request, outgrew
+// its stack in crypto/tls on most requests (copying it was ~3-4 % of a
+// GET's CPU); parked in Read, a few frames deeper, they keep it at 4 KiB.
+func yieldWhenIdle(nc net.Conn, st http.ConnState) {
+	if st != http.StateIdle {
+		return
 	}
+	if c, ok := nc.(*fixConn); ok && !c.raw {
+		c.yield = true
+		return
+	}
+	runtime.Gosched()
 }
