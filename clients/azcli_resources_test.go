@@ -20,7 +20,9 @@ import (
 //     --encryption-type back to platform keys dropping the set (which can
 //     then be deleted);
 //   - az storage account update --sku (the redundancy; not the tier) and
-//     the upgrade of a general purpose v1 account to StorageV2.
+//     the upgrade of a general purpose v1 account to StorageV2;
+//   - az backup vault create --immutability-state Locked, which a later
+//     --immutability-state Disabled cannot undo.
 //
 // The client workaround of TestAzCLIBackupSeed002 (azure-cli#25826)
 // applies here too.
@@ -101,6 +103,16 @@ func TestAzCLIResources(t *testing.T) {
 	az.run(append([]string{"storage", "account", "create", "-l", "westus", "--sku", "Standard_LRS", "--kind", "Storage", "-o", "none"}, v1...)...)
 	if out := az.tsv(append([]string{"storage", "account", "update", "--set", "kind=StorageV2", "--access-tier", "Cool", "--query", "[kind,accessTier]"}, v1...)...); out != "StorageV2\tCool" && out != "StorageV2\nCool" {
 		t.Fatalf("storage account update to StorageV2: %q", out)
+	}
+
+	// A vault's locked immutability cannot be undone.
+	imm := []string{"backup", "vault", "create", "-g", "resA", "-n", "immvault", "-l", "westus", "--immutability-state"}
+	if out := az.tsv(append(imm, "Locked", "--query", "properties.securitySettings.immutabilitySettings.state")...); out != "Locked" {
+		t.Fatalf("vault create --immutability-state Locked: %q", out)
+	}
+	az.fails("UserErrorImmutabilityStateLocked", append(imm, "Disabled")...)
+	if out := az.tsv("backup", "vault", "show", "-g", "resA", "-n", "immvault", "--query", "properties.securitySettings.immutabilitySettings.state"); out != "Locked" {
+		t.Fatalf("vault show after a refused unlock: %q", out)
 	}
 
 	// A group's delete without waiting, then az group wait.

@@ -205,6 +205,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = mergeVaultProperties(old.Properties, in.Properties)
+		if err := checkImmutability(old.Properties, out.Properties); err != nil {
+			return err
+		}
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
 			return err
 		}
@@ -244,6 +247,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = patchVaultProperties(v.Properties, in.Properties)
+		if err := checkImmutability(v.Properties, out.Properties); err != nil {
+			return err
+		}
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
 			return err
 		}
@@ -315,6 +321,34 @@ func (pr *Provider) applyIdentity(ctx context.Context, tx store.Tx, v *vaultReco
 
 // mergeVaultProperties is old's properties overlaid with in's, with the
 // defaults filled in.
+// immutabilityOf is the immutabilitySettings.state of vault properties p
+// ("" when none).
+func immutabilityOf(p map[string]any) string {
+	ss, _ := p["securitySettings"].(map[string]any)
+	im, _ := ss["immutabilitySettings"].(map[string]any)
+	st, _ := im["state"].(string)
+	return st
+}
+
+// checkImmutability refuses a write that changes a vault's locked
+// immutability (properties old to new): as in Azure, Locked cannot be
+// undone. Security settings sent without immutabilitySettings keep the
+// vault's.
+func checkImmutability(old, new map[string]any) error {
+	from, to := immutabilityOf(old), immutabilityOf(new)
+	if from != "" && to == "" {
+		if ss, ok := new["securitySettings"].(map[string]any); ok {
+			ss["immutabilitySettings"] = map[string]any{"state": from}
+			return nil
+		}
+	}
+	if strings.EqualFold(from, "Locked") && !strings.EqualFold(to, "Locked") {
+		return arm.BadRequestAt("properties.securitySettings.immutabilitySettings.state", "UserErrorImmutabilityStateLocked",
+			"The vault's immutability is Locked, which cannot be changed to '%s': a locked vault stays immutable. Leave immutabilitySettings.state Locked (or out of the request).", to)
+	}
+	return nil
+}
+
 func mergeVaultProperties(old, in map[string]any) map[string]any {
 	props := map[string]any{}
 	for k, v := range old {
