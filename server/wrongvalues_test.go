@@ -26,7 +26,11 @@ type wrongValueCase struct {
 	// noMissing: ids the body names that may legitimately not exist yet
 	// (a restore's targets); a missing one there is not an error.
 	noMissing []string
-	// unserved: ids of resources Safehold does not serve (Key Vault): any
+	// unlinked: ids Azure does not check the caller's access to (a disk
+	// encryption set's key vault: the set's identity reads the key).
+	unlinked []string
+	// unserved: ids of resources Safehold does not serve (Key Vault,
+	// networks, managed identities): any
 	// well-formed one is taken as it is.
 	unserved []string
 	// fresh: a name in the path and body that each mutated request
@@ -304,6 +308,8 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		t.Fatal("no recovery point of the disk")
 	}
 	fixture.Disk(t, e, "fz", "vmdisk", 1)
+	fixture.Disk(t, e, "fz", "vmdisk2", 1)
+	fixture.Disk(t, e, "fz", "vmdata2", 1)
 	// A second disk the Backup vault may back up (validateForBackup).
 	data2, _ := fixture.Disk(t, e, "disk-rg", "data2", 1)
 	vaultPrincipal, _ := testserver.Field(get(dpVault+pv).m, "identity.principalId").(string)
@@ -326,6 +332,8 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			"policyInfo":{"policyId":%q,"policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":%q}]}}}}`,
 			name, disk, disk, dpPolicy, dv.SnapshotRG)
 	}
+	nic := fz + "Microsoft.Network/networkInterfaces/nic1"
+	uami := fz + "Microsoft.ManagedIdentity/userAssignedIdentities/id1"
 	guard := fz + "Microsoft.DataProtection/resourceGuards/fzguard"
 	altVM := dv.TargetRG + "/providers/Microsoft.Compute/virtualMachines/fzalt"
 	vnet := dv.TargetRG + "/providers/Microsoft.Network/virtualNetworks/vnet1"
@@ -339,7 +347,7 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		{name: "snapshot", method: "PUT", path: fz + "Microsoft.Compute/snapshots/fzs1" + cv,
 			body: fmt.Sprintf(`{"location":"westus","properties":{"creationData":{"createOption":"Copy","sourceResourceId":%q},"incremental":true}}`, dv.DiskID), fresh: "fzs1"},
 		{name: "disk encryption set", method: "PUT", path: fz + "Microsoft.Compute/diskEncryptionSets/des1" + cv,
-			body: fmt.Sprintf(`{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"encryptionType":"EncryptionAtRestWithCustomerKey","activeKey":{"keyUrl":"https://kv1.vault.azure.net/keys/k1/0123456789abcdef","sourceVault":{"id":%q}},"rotationToLatestKeyVersionEnabled":false}}`, kv), unserved: []string{kv}},
+			body: fmt.Sprintf(`{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"encryptionType":"EncryptionAtRestWithCustomerKey","activeKey":{"keyUrl":"https://kv1.vault.azure.net/keys/k1/0123456789abcdef","sourceVault":{"id":%q}},"rotationToLatestKeyVersionEnabled":false}}`, kv), unserved: []string{kv}, unlinked: []string{kv}},
 		{name: "disk access", method: "PUT", path: fz + "Microsoft.Compute/diskAccesses/da1" + cv, body: `{"location":"westus","tags":{"a":"b"}}`},
 		{name: "VM", method: "PUT", path: fz + "Microsoft.Compute/virtualMachines/fzvm?api-version=2024-11-01",
 			body: fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}}},"diagnosticsProfile":{"bootDiagnostics":{"enabled":false}}}}`, fz+"Microsoft.Compute/disks/vmdisk")},
@@ -376,6 +384,26 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		{name: "Recovery Services restore disks", method: "POST", path: item + "/recoveryPoints/" + rsPoint + "/restore?api-version=2023-04-01",
 			body: fmt.Sprintf(`{"properties":{"objectType":"IaasVMRestoreRequest","recoveryPointId":%q,"recoveryType":"RestoreDisks","sourceResourceId":%q,"storageAccountId":%q,"targetResourceGroupId":%q,"region":"westus","restoreDiskLunList":[0],"originalStorageAccountOption":false,"encryptionDetails":{"encryptionEnabled":false}}}`,
 				rsPoint, vv.VMID, acct, dv.TargetRG)},
+		{name: "disk with its access and encryption set", method: "PUT", path: fz + "Microsoft.Compute/disks/fzd3" + cv, fresh: "fzd3",
+			body: fmt.Sprintf(`{"location":"westus","sku":{"name":"Premium_LRS"},"properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1,"networkAccessPolicy":"AllowPrivate","diskAccessId":%q,"dataAccessAuthMode":"None","encryption":{"type":"EncryptionAtRestWithCustomerKey","diskEncryptionSetId":%q},"osType":"Linux","hyperVGeneration":"V2"}}`,
+				fz+"Microsoft.Compute/diskAccesses/da1", fz+"Microsoft.Compute/diskEncryptionSets/des1")},
+		{name: "VM with a data disk, a network interface and secrets", method: "PUT", path: fz + "Microsoft.Compute/virtualMachines/fzvm2?api-version=2024-11-01",
+			unserved: []string{nic, kv},
+			body: fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}},"dataDisks":[{"lun":0,"createOption":"Attach","managedDisk":{"id":%q}},{"lun":1,"createOption":"Empty","diskSizeGB":1}]},"networkProfile":{"networkInterfaces":[{"id":%q,"properties":{"primary":true}}]},"osProfile":{"computerName":"fz","adminUsername":"u","secrets":[{"sourceVault":{"id":%q},"vaultCertificates":[{"certificateUrl":"https://kv1.vault.azure.net/secrets/c/1"}]}]}}}`,
+				fz+"Microsoft.Compute/disks/vmdisk2", fz+"Microsoft.Compute/disks/vmdata2", nic, kv)},
+		{name: "storage account with network rules and a customer-managed key", method: "PUT", path: fz + "Microsoft.Storage/storageAccounts/fzacct3?api-version=2023-01-01",
+			unserved: []string{vnet + "/subnets/default", uami},
+			body: fmt.Sprintf(`{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{"networkAcls":{"defaultAction":"Deny","bypass":"AzureServices","virtualNetworkRules":[{"id":%q,"action":"Allow"}],"ipRules":[{"value":"10.0.0.0/24","action":"Allow"}]},"encryption":{"keySource":"Microsoft.Keyvault","identity":{"userAssignedIdentity":%q},"keyvaultproperties":{"keyname":"k","keyvaulturi":"https://kv1.vault.azure.net"}}}}`,
+				vnet+"/subnets/default", uami)},
+		{name: "Recovery Services vault with a customer-managed key", method: "PUT", path: fz + "Microsoft.RecoveryServices/vaults/fzrv2?api-version=2023-04-01",
+			unserved: []string{uami},
+			body: fmt.Sprintf(`{"location":"westus","sku":{"name":"Standard"},"identity":{"type":"UserAssigned","userAssignedIdentities":{%q:{}}},"properties":{"publicNetworkAccess":"Enabled","encryption":{"keyVaultProperties":{"keyUri":"https://kv1.vault.azure.net/keys/k/1"},"kekIdentity":{"userAssignedIdentity":%q},"infrastructureEncryption":"Disabled"}}}`, uami, uami)},
+		{name: "Backup vault with a customer-managed key", method: "PUT", path: fz + "Microsoft.DataProtection/backupVaults/fzbv2" + pv,
+			unserved: []string{uami},
+			body: fmt.Sprintf(`{"location":"westus","identity":{"type":"UserAssigned","userAssignedIdentities":{%q:{}}},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"encryptionSettings":{"state":"Enabled","keyVaultProperties":{"keyUri":"https://kv1.vault.azure.net/keys/k/1"},"kekIdentity":{"identityType":"UserAssigned","identityId":%q},"infrastructureEncryption":"Disabled"}}}}`, uami, uami)},
+		{name: "vault customer-managed encryption config", method: "PUT", path: fz + "Microsoft.RecoveryServices/vaults/fzrv2/backupEncryptionConfigs/backupResourceEncryptionConfig?api-version=2023-04-01",
+			unserved: []string{uami},
+			body: fmt.Sprintf(`{"properties":{"encryptionAtRestType":"CustomerManaged","keyUri":"https://kv1.vault.azure.net/keys/k/2","userAssignedIdentity":%q,"infrastructureEncryptionState":"Disabled"}}`, uami)},
 		{name: "VM PATCH", method: "PATCH", path: fz + "Microsoft.Compute/virtualMachines/fzvm?api-version=2024-11-01",
 			body: `{"tags":{"a":"b"},"properties":{"hardwareProfile":{"vmSize":"Standard_B2s"}}}`},
 		{name: "snapshot PATCH", method: "PATCH", path: fz + "Microsoft.Compute/snapshots/fzs1" + cv,
@@ -511,7 +539,7 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 					case wvRefused(a.m):
 						// a validation's answer: 200 with what is wrong
 					default:
-						if m.foreign && caller == tok && !containsFold(c.unserved, orig.(string)) {
+						if m.foreign && caller == tok && !containsFold(c.unlinked, orig.(string)) {
 							t.Errorf("%s: accepted (%d) naming %v: %.300s", what, a.status, m.value, a.body)
 						}
 						if (m.missing || m.what == "id of another type") && !containsFold(c.noMissing, orig.(string)) && !containsFold(c.unserved, orig.(string)) {
