@@ -466,6 +466,19 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			body: fmt.Sprintf(`{"properties":{"roleDefinitionId":%q,"principalId":%q,"principalType":"ServicePrincipal","description":"d"}}`, roleID, objID)},
 	}
 
+	// Older api-versions of the same writes (their shapes differ here
+	// and there).
+	older := map[string]string{"disk": "2017-03-30", "snapshot": "2017-03-30", "VM": "2017-03-30", "storage account": "2016-01-01",
+		"Recovery Services vault": "2016-06-01", "Recovery Services policy": "2016-12-01", "Backup vault": "2021-01-01", "backup instance": "2021-01-01",
+		"protected item": "2016-12-01", "Recovery Services restore disks": "2016-12-01", "role definition": "2015-07-01", "role assignment": "2015-07-01"}
+	for _, c := range cases {
+		if v := older[c.name]; v != "" {
+			base, _, _ := strings.Cut(c.path, "?")
+			c.name, c.path = c.name+" at "+v, base+"?api-version="+v
+			cases = append(cases, c)
+		}
+	}
+
 	// What the test made before: each must read back the same (the cases'
 	// own targets excepted).
 	witnesses := []string{dv.DiskID + cv, sub + "/resourceGroups/rgb/providers/Microsoft.Compute/disks/d1" + cv, vv.VMID + "?api-version=2024-11-01",
