@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -407,6 +408,11 @@ func (pr *Provider) patchVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 	if in.Properties != nil {
 		spec.HardwareProfile = in.Properties.HardwareProfile
 		if sp := in.Properties.StorageProfile; sp != nil && sp.DataDisks != nil {
+			for _, dd := range sp.DataDisks {
+				if (dd.ManagedDisk == nil || dd.ManagedDisk.ID == "") && !strings.EqualFold(dd.CreateOption, "Attach") {
+					return pr.patchAsPut(r, in)
+				}
+			}
 			spec.DataDisks = nil
 			for i, dd := range sp.DataDisks {
 				if dd.Lun == nil || dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
@@ -425,6 +431,33 @@ func (pr *Provider) patchVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		return nil, err
 	}
 	return arm.OK(body), nil
+}
+
+// patchAsPut serves a VM PATCH whose data disks create a disk (createOption
+// Empty or FromImage without managedDisk.id, as Azure takes in an update):
+// the VM's body with the PATCH's tags, hardware profile and data disks
+// over it, PUT.
+func (pr *Provider) patchAsPut(r *arm.Request, in vmInput) (*arm.Response, error) {
+	body, err := pr.svc.VMResource(r.HTTP.Context(), vmID(r))
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	var merged vmInput
+	if err := json.Unmarshal(b, &merged); err != nil {
+		return nil, err
+	}
+	if in.Tags != nil {
+		merged.Tags = in.Tags
+	}
+	if in.Properties.HardwareProfile != nil {
+		merged.Properties.HardwareProfile = in.Properties.HardwareProfile
+	}
+	merged.Properties.StorageProfile.DataDisks = in.Properties.StorageProfile.DataDisks
+	return pr.putVM(r, merged)
 }
 
 // updateVM updates the existing VM vm to spec (a PATCH, an attach or

@@ -134,11 +134,16 @@ async function main() {
   eq("detached disk", (await c.disks.get(RG, "d2")).diskState, "Unattached");
   eq("attached disk", (await c.disks.get(RG, "extra")).managedBy.toLowerCase(), vm.id.toLowerCase());
   await rejects("detach a disk the VM lacks", lro(c.virtualMachines, "attachDetachDataDisks", RG, "vmA", { dataDisksToDetach: [{ diskId: d2.id }] }), 400, "InvalidParameter");
+  // An update (PATCH) that adds a new empty data disk creates it.
+  const patched = await lro(c.virtualMachines, "update", RG, "vmA", { storageProfile: { dataDisks: [...profile.dataDisks, { lun: 5, name: "vmA-data5", createOption: "Empty", diskSizeGB: 2, deleteOption: "Delete" }] } });
+  eq("data disks after the update", JSON.stringify(patched.storageProfile.dataDisks.map((d) => [d.lun, d.name, d.deleteOption])), JSON.stringify([[0, "vmA-data0", "Delete"], [1, "extra", "Detach"], [5, "vmA-data5", "Delete"]]));
+  eq("new data disk", (await c.disks.get(RG, "vmA-data5")).diskSizeGB, 2);
   await lro(c.virtualMachines, "delete", RG, "vmA");
+  await rejects("data disk the update made deleted with the VM", c.disks.get(RG, "vmA-data5"), 404);
   await rejects("OS disk deleted with the VM", c.disks.get(RG, "vmA-os"), 404);
   await rejects("data disk deleted with the VM", c.disks.get(RG, "vmA-data0"), 404);
   eq("attached disk kept", (await c.disks.get(RG, "extra")).diskState, "Unattached");
-  step("VM: deleteOption, power, statusOnly, sizes, SKUs, operations, attach/detach");
+  step("VM: deleteOption, power, statusOnly, sizes, SKUs, operations, attach/detach, a disk added by update");
 
   // The Recovery Services vault and its config resources.
   const rs = new RecoveryServicesClient(cred, sub, clientOptions);
