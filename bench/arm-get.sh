@@ -20,7 +20,8 @@
 # BASE=REV also runs the server built at git revision REV, in the same run
 # (in each round next to this tree's, before it in odd rounds and after it
 # in even ones, on a data dir and port of its own),
-# and prints it in the summary: before/after figures on a shared machine.
+# and prints it in the summary: before/after figures on a shared machine,
+# with the medians of this tree's figures over BASE's, round by round.
 # With PAIRED=1 the two are driven at the same time (one wrk thread and 32
 # connections each), so both see the same neighbours: their CPU per request
 # compares even on a busy host (their ratios to the baseline, driven alone
@@ -168,3 +169,12 @@ for n in "${names[@]}"; do
 	printf '%-14s req/s ratio %s  p99 %sx  CPU %sx the baseline;  CPU us/req %s, baseline %s\n' "$n" \
 		"$(median 9 "$n")" "$(median 10 "$n")" "$(median 11 "$n")" "$(median 5 "$n")" "$(median 8 "$n")"
 done
+if [ "${#names[@]}" = 2 ]; then
+	# This tree against BASE's, round by round (the same minute's neighbours).
+	awk -v b="${names[0]}" '$2==b {cb[$1]=$5; rb[$1]=$3; pb[$1]=$4} $2=="safehold" {ct[$1]=$5; rt[$1]=$3; pt[$1]=$4}
+		END {for (r in ct) if (r in cb) printf "%s %.3f %.3f %.3f\n", r, ct[r]/cb[r], rt[r]/rb[r], pt[r]/pb[r]}' "$work/rounds" >"$work/pairs"
+	pm() { awk -v c="$1" '{print $c}' "$work/pairs" | sort -g | awk '
+		{v[NR]=$1} END {m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.2f (%.2f-%.2f)", m, v[1], v[NR]}'; }
+	printf 'safehold/%s, round by round: CPU per request %sx, req/s %sx, p99 %sx; CPU lower in %d of %d rounds\n' "${names[0]}" \
+		"$(pm 2)" "$(pm 3)" "$(pm 4)" "$(awk '$2 < 1' "$work/pairs" | wc -l)" "$(wc -l <"$work/pairs")"
+fi
