@@ -246,7 +246,8 @@ func wvSend(t *testing.T, e *testserver.Env, hc *http.Client, method, path, toke
 // it names a target to create, a refused write must leave its target as
 // it was, an accepted operation and every job must end (after each route,
 // and after a day of schedules over what the writes left), and the
-// resources the test made before must read back the same.
+// resources the test made before must read back the same. A Reader of
+// every group gets 403 for each valid body.
 func TestWrongValuesAnswer4xx(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many requests and backups")
@@ -476,6 +477,23 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			base, _, _ := strings.Cut(c.path, "?")
 			c.name, c.path = c.name+" at "+v, base+"?api-version="+v
 			cases = append(cases, c)
+		}
+	}
+
+	// A Reader of every group writes nothing: each valid body is 403 (a
+	// read-only check, storage name availability, excepted).
+	readerID, readerCred := fixture.Principal(t, e, "reader")
+	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "target-rg", "vm-rg", "rs-rg", "fz", "rgb"} {
+		fixture.Assign(t, e, sub+"/resourceGroups/"+rg, rbac.Reader, readerID)
+	}
+	readerTok := e.Token(readerCred)
+	for _, c := range cases {
+		a := wvSend(t, e, hc, c.method, c.path, readerTok, []byte(c.body))
+		if c.name == "storage name check" {
+			continue
+		}
+		if a.status != http.StatusForbidden || !strings.HasSuffix(fmt.Sprint(testserver.Field(a.m, "error.code")), "AuthorizationFailed") {
+			t.Errorf("%s by a Reader: want 403, got %d %.300s", c.name, a.status, a.body)
 		}
 	}
 
