@@ -64,6 +64,13 @@ func (s *instStore) ListView(ctx context.Context, kind string, q store.ListQuery
 	return store.ListView(ctx, s.Store, kind, q, fn)
 }
 
+// AnyUnder passes an existence check under a scope on to the wrapped store
+// (store.AnyUnder), observed as a list.
+func (s *instStore) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
+	defer s.list.observe(s.m.storeLat, "list", clock.Mono())
+	return store.AnyUnder(ctx, s.Store, prefix, kinds...)
+}
+
 func (s *instStore) GetTask(ctx context.Context, id string) (store.Task, error) {
 	defer since(s.m.storeLat, "get_task", time.Now())
 	return s.Store.GetTask(ctx, id)
@@ -130,6 +137,12 @@ func (t *instTx) note(ctx context.Context, d store.Doc) {
 		}
 	}
 	*t.ended = append(*t.ended, j)
+}
+
+// AnyUnder passes an existence check under a scope on to the transaction
+// (store.AnyUnder).
+func (t *instTx) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
+	return store.AnyUnder(ctx, t.Tx, prefix, kinds...)
 }
 
 func (t *instTx) Create(ctx context.Context, d store.Doc) error {

@@ -497,12 +497,10 @@ func (a *Authorizer) DeleteAssignment(ctx context.Context, id string) (*Assignme
 	return x, a.reload(ctx)
 }
 
-// AnyAssignmentUnder reports whether r holds a role assignment at or below
-// scope (through a transaction: as of that transaction).
-func AnyAssignmentUnder(ctx context.Context, r store.Reader, scope string) (bool, error) {
-	docs, err := r.List(ctx, assignmentKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Limit: 1})
-	return len(docs) > 0, err
-}
+// AssignmentKind is the store kind of role assignments, whose store scope
+// is the assignment's scope followed by "/": resource.AnyUnder(…, scope,
+// AssignmentKind) tells whether any lies at or below scope.
+const AssignmentKind = assignmentKind
 
 // DeleteAssignmentsUnder removes every assignment at or below scope (when
 // the resource it is on is deleted) and every assignment of principalID

@@ -136,12 +136,13 @@ func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx s
 	}, nil
 }
 
-// AnyUnder reports whether r holds a resource below scope (through a
-// transaction: as of that transaction). A scope with none has nothing for
-// ClearUnder's deleters to do.
-func AnyUnder(ctx context.Context, r store.Reader, scope string) (bool, error) {
-	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Limit: 1})
-	return len(docs) > 0, err
+// AnyUnder reports whether r holds a resource below scope, or a document of
+// one of alsoKinds whose store scope is at or below it (through a
+// transaction: as of that transaction), in one store query where the store
+// can (store.AnyUnder). A scope with none has nothing for ClearUnder's
+// deleters to do.
+func AnyUnder(ctx context.Context, r store.Reader, scope string, alsoKinds ...string) (bool, error) {
+	return store.AnyUnder(ctx, r, strings.TrimRight(scope, "/")+"/", append([]string{resourceKind}, alsoKinds...)...)
 }
 
 // Now is the platform clock's time.

@@ -334,6 +334,36 @@ func (r sqliteReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc
 	return out, nil
 }
 
+// AnyUnder answers store.AnyUnder in one statement through the docs_scope
+// index alone (AnyUnderReader): in a transaction, on its connection, so it
+// sees the transaction's writes.
+func (r sqliteReader) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
+	if len(kinds) == 0 {
+		return false, nil
+	}
+	p := strings.ToLower(prefix)
+	var q strings.Builder
+	args := make([]any, 0, 3*len(kinds))
+	q.WriteString("SELECT ")
+	for i, k := range kinds {
+		if i > 0 {
+			q.WriteString(" OR ")
+		}
+		if p == "" {
+			q.WriteString("EXISTS (SELECT 1 FROM docs WHERE kind = ?)")
+			args = append(args, k)
+		} else {
+			q.WriteString("EXISTS (SELECT 1 FROM docs WHERE kind = ? AND scope >= ? AND scope < ?)")
+			args = append(args, k, p, prefixEnd(p))
+		}
+	}
+	var n int
+	if err := r.q.QueryRowContext(ctx, q.String(), args...).Scan(&n); err != nil {
+		return false, fmt.Errorf("any under %s: %w", prefix, err)
+	}
+	return n != 0, nil
+}
+
 const taskCols = `id, kind, coalesce(tkey, ''), payload, run_at, attempts, last_error, lease_owner, lease_until, created`
 
 func scanTask(scan func(...any) error) (Task, error) {

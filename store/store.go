@@ -194,6 +194,29 @@ func ListView(ctx context.Context, r Reader, kind string, q ListQuery, fn func(d
 	return err
 }
 
+// AnyUnderReader is a Reader that tells whether any document of some kinds
+// lies under a scope prefix in one query that reads no document.
+type AnyUnderReader interface {
+	AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error)
+}
+
+// AnyUnder reports whether r holds a document of any of kinds whose Scope
+// starts with prefix (case-insensitive, as ListQuery.ScopePrefix; "" is
+// any): through r's AnyUnder when r is an AnyUnderReader, else a
+// one-document List of each kind.
+func AnyUnder(ctx context.Context, r Reader, prefix string, kinds ...string) (bool, error) {
+	if a, ok := r.(AnyUnderReader); ok {
+		return a.AnyUnder(ctx, prefix, kinds)
+	}
+	for _, k := range kinds {
+		docs, err := r.List(ctx, k, ListQuery{ScopePrefix: prefix, Limit: 1})
+		if err != nil || len(docs) > 0 {
+			return len(docs) > 0, err
+		}
+	}
+	return false, nil
+}
+
 // Exists reports whether a document exists (View, without the value).
 func Exists(ctx context.Context, r Reader, kind, key string) (bool, error) {
 	_, err := View(ctx, r, kind, key)

@@ -459,10 +459,7 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 // emptyGroup reports whether nothing is under the group id: no resource
 // and no role assignment at or below it.
 func (pr *Provider) emptyGroup(ctx context.Context, tx store.Reader, id string) (bool, error) {
-	if any, err := resource.AnyUnder(ctx, tx, id); err != nil || any {
-		return false, err
-	}
-	any, err := rbac.AnyAssignmentUnder(ctx, tx, id)
+	any, err := resource.AnyUnder(ctx, tx, id, rbac.AssignmentKind)
 	return !any, err
 }
 

@@ -251,6 +251,66 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatal("DeleteScope crossed kinds")
 		}
 	})
+	t.Run("AnyUnder", func(t *testing.T) {
+		s := open(t)
+		any := func(r store.Reader, prefix string, kinds ...string) bool {
+			t.Helper()
+			ok, err := store.AnyUnder(ctx, r, prefix, kinds...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put(ctx, store.Doc{Kind: "r", Key: "/s/rg1/a", Scope: "/S/RG1/"}); err != nil {
+				return err
+			}
+			return tx.Put(ctx, store.Doc{Kind: "q", Key: "/s/rg1_x/b", Scope: "/s/rg1_x/"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			prefix string
+			kinds  []string
+			want   bool
+		}{
+			{"/s/rg1/", []string{"r"}, true},
+			{"/S/Rg1/", []string{"q", "r"}, true}, // case-insensitive, any of the kinds
+			{"/s/rg1/", []string{"q"}, false},
+			{"/s/rg1_", []string{"q"}, true}, // '_' is no wildcard
+			{"/s/rg1_", []string{"r"}, false},
+			{"/s/rg2/", []string{"r", "q"}, false},
+			{"", []string{"q"}, true},
+			{"", []string{"p"}, false},
+			{"/s/", nil, false},
+		} {
+			if got := any(s, c.prefix, c.kinds...); got != c.want {
+				t.Errorf("AnyUnder(%q, %v) = %v, want %v", c.prefix, c.kinds, got, c.want)
+			}
+		}
+		// In a transaction: as of its own writes.
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put(ctx, store.Doc{Kind: "q", Key: "/s/rg2/c", Scope: "/s/rg2/"}); err != nil {
+				return err
+			}
+			if !any(tx, "/s/rg2/", "r", "q") {
+				t.Error("a transaction's AnyUnder missed its own put")
+			}
+			if err := tx.Delete(ctx, "r", "/s/rg1/a"); err != nil {
+				return err
+			}
+			if any(tx, "/s/rg1/", "r", "q") {
+				t.Error("a transaction's AnyUnder saw a document it deleted")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !any(s, "/s/rg2/", "q") || any(s, "/s/rg1/", "r") {
+			t.Error("AnyUnder after the commit does not see it")
+		}
+	})
+
 	t.Run("TasksLeaseAndReschedule", func(t *testing.T) {
 		s := open(t)
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
