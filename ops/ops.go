@@ -59,6 +59,7 @@ type Operation struct {
 	CorrelationID   string          `json:"correlationId,omitempty"` // of the request that started it
 
 	onSuccess []func(tx store.Tx) error // see OnSuccess
+	onFailure []func(tx store.Tx) error // see OnFailure
 }
 
 // OnSuccess has fn run, when the Func that calls it succeeds, in the
@@ -66,6 +67,12 @@ type Operation struct {
 // transaction of its own, and atomic with the end). If fn fails, nothing of
 // that transaction commits and the operation runs again later.
 func (o *Operation) OnSuccess(fn func(tx store.Tx) error) { o.onSuccess = append(o.onSuccess, fn) }
+
+// OnFailure has fn run, when the Func that calls it fails (not with a
+// Retry), in the transaction that ends the operation Failed: an undo that
+// commits with the failure or not at all (if fn fails, the operation runs
+// again later).
+func (o *Operation) OnFailure(fn func(tx store.Tx) error) { o.onFailure = append(o.onFailure, fn) }
 
 // Done reports whether the operation reached a terminal state.
 func (o *Operation) Done() bool { return o.Status != InProgress }
@@ -275,11 +282,13 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 	}
 	var afterErr error
 	err = m.store.Update(ctx, func(tx store.Tx) error {
-		if ferr == nil {
-			for _, fn := range op.onSuccess {
-				if afterErr = fn(tx); afterErr != nil {
-					return afterErr
-				}
+		after := op.onSuccess
+		if ferr != nil {
+			after = op.onFailure
+		}
+		for _, fn := range after {
+			if afterErr = fn(tx); afterErr != nil {
+				return afterErr
 			}
 		}
 		if err := m.Finish(ctx, tx, op, ferr); err != nil {

@@ -56,6 +56,74 @@ type Platform struct {
 
 	mu       sync.Mutex
 	deleters map[string]typeDeleter
+	checks   map[string]DeleteCheck
+}
+
+// DeleteCheck refuses, with the error a DELETE of the resource itself
+// would answer, the cascading delete of resource id as part of deleting
+// scope (a resource group), as Azure refuses a resource group's delete
+// that meets a resource which cannot be deleted: a vault that still holds
+// backups, a disk encryption set that disks outside scope use. It reads
+// through r and returns nil when id may go (or is gone).
+type DeleteCheck func(ctx context.Context, r store.Reader, id, scope string) error
+
+// OnDeleteCheck registers the check a resource group's delete runs on each
+// resource of typ under it before deleting anything (CheckDeleteUnder).
+func (p *Platform) OnDeleteCheck(typ string, check DeleteCheck) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.checks == nil {
+		p.checks = map[string]DeleteCheck{}
+	}
+	p.checks[strings.ToLower(typ)] = check
+}
+
+// Blocked is CheckDeleteUnder's refusal: the resource that cannot be
+// deleted and its check's error.
+type Blocked struct {
+	ID  string
+	Err error
+}
+
+func (b *Blocked) Error() string { return fmt.Sprintf("%s cannot be deleted: %v", b.ID, b.Err) }
+func (b *Blocked) Unwrap() error { return b.Err }
+
+// CheckDeleteUnder runs the registered DeleteChecks of the resources under
+// scope, in id order, and returns the first check's error as a *Blocked
+// (a refusal, or the check's own failure to read; any other error is the
+// store's). A resource group's delete runs it before ClearUnder, so a
+// group holding what cannot be deleted stays whole.
+func (p *Platform) CheckDeleteUnder(ctx context.Context, r store.Reader, scope string) error {
+	p.mu.Lock()
+	n := len(p.checks)
+	p.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	docs, err := r.List(ctx, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/"})
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		p.mu.Lock()
+		check := p.checks[strings.ToLower(d.Type)]
+		p.mu.Unlock()
+		if check == nil {
+			continue
+		}
+		var h struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(d.Value, &h); err != nil {
+			return fmt.Errorf("decode %s: %w", d.Key, err)
+		}
+		err := check(ctx, r, h.ID, scope)
+		if err == nil || failure.Is(err, failure.NotFound) || errors.Is(err, store.ErrNotFound) {
+			continue // (gone meanwhile)
+		}
+		return &Blocked{ID: h.ID, Err: err}
+	}
+	return nil
 }
 
 // DeleteFunc removes a resource with everything it owns (files, child

@@ -286,3 +286,27 @@ func (e *Env) ResourceGroups(names ...string) {
 		}
 	}
 }
+
+// DeleteGroup DELETEs resource group name (202 expected: the test fails
+// otherwise) and polls its operation's Location until it answers other
+// than 202: that answer's status and body (200 when the group is gone,
+// the operation's error otherwise). The test fails after two minutes.
+func (e *Env) DeleteGroup(name string) (int, map[string]any) {
+	e.T.Helper()
+	resp, m := e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/"+name+"?api-version=2021-04-01", nil)
+	if resp.StatusCode != http.StatusAccepted {
+		e.T.Fatalf("delete group %s: %d %v", name, resp.StatusCode, m)
+	}
+	loc := resp.Header.Get("Location")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, m := e.Do("GET", loc, nil, AnyStatus())
+		if resp.StatusCode != http.StatusAccepted {
+			return resp.StatusCode, m
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("delete group %s: still running", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

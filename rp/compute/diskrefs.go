@@ -102,6 +102,9 @@ func (pr *Provider) registerDiskRefs(rt *arm.Router) {
 	// A resource group's delete drops a set's system-assigned principal
 	// too (after the disks naming it).
 	pr.p.OnDelete(encryptionSetType, 30, pr.dropEncryptionSet)
+	// And it deletes none that a disk or snapshot outside the group uses.
+	pr.p.OnDeleteCheck(encryptionSetType, pr.checkDeleteRef("Disk encryption set"))
+	pr.p.OnDeleteCheck(diskAccessType, pr.checkDeleteRef("Disk access"))
 }
 
 // refID is the id of the set or access the request addresses.
@@ -353,8 +356,7 @@ func (pr *Provider) deleteRef(typ, what string) arm.Handler {
 				return err
 			}
 			if len(users) > 0 {
-				return arm.Conflict("OperationNotAllowed", "%s '%s' is in use by %s. Remove it from them (or delete them) before deleting the %s.",
-					what, id.Name(), strings.Join(users, ", "), strings.ToLower(what))
+				return inUse(what, id, users)
 			}
 			loc = v.Location
 			return pr.p.DropOwner(ctx, tx, id, v.Identity)
@@ -366,6 +368,40 @@ func (pr *Provider) deleteRef(typ, what string) arm.Handler {
 			return nil, err
 		}
 		return pr.completed(r, "compute."+id.Types[0]+".delete", id.String(), loc, nil)
+	}
+}
+
+// inUse is the 409 refusing the delete of a set or access (what) that
+// disks or snapshots (users) name.
+func inUse(what string, id arm.ResourceID, users []string) error {
+	return arm.Conflict("OperationNotAllowed", "%s '%s' is in use by %s. Remove it from them (or delete them) before deleting the %s.",
+		what, id.Name(), strings.Join(users, ", "), strings.ToLower(what))
+}
+
+// checkDeleteRef is a resource group delete's check of a set or access
+// (what) in it (resource.DeleteCheck): the disks and snapshots naming it
+// must all be under the group, deleted before it.
+func (pr *Provider) checkDeleteRef(what string) resource.DeleteCheck {
+	return func(ctx context.Context, r store.Reader, id, scope string) error {
+		rid, err := arm.ParseID(id)
+		if err != nil {
+			return err
+		}
+		users, err := pr.referrers(ctx, r, rid)
+		if err != nil {
+			return err
+		}
+		prefix := strings.ToLower(strings.TrimRight(scope, "/") + "/")
+		var outside []string
+		for _, u := range users {
+			if !strings.HasPrefix(strings.ToLower(u), prefix) {
+				outside = append(outside, u)
+			}
+		}
+		if len(outside) > 0 {
+			return inUse(what, rid, outside)
+		}
+		return nil
 	}
 }
 

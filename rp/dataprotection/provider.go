@@ -140,6 +140,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.OnDelete(typeInstance, 10, pr.cascadeDeleteInstance)
 	p.OnDelete(typePolicy, 20, pr.cascadeDeletePolicy)
 	p.OnDelete(typeVault, 30, pr.cascadeDeleteVault)
+	p.OnDeleteCheck(typeVault, pr.checkDeleteVault)
 	return nil
 }
 

@@ -291,16 +291,17 @@ func TestSoftDeletedPurgedWithVault(t *testing.T) {
 					t.Fatalf("delete vault: %d %v", resp.StatusCode, m)
 				}
 			} else {
-				resp, _ := e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
-				switch resp.StatusCode {
-				case 200:
-				case 202:
-					e.WaitFor("the resource group's delete", func() bool {
-						r, _ := e.Do("GET", resp.Header.Get("Location"), nil)
-						return r.StatusCode != 202
-					})
-				default:
-					t.Fatalf("delete resource group: %d", resp.StatusCode)
+				// As the vault's delete, the group's fails while soft delete
+				// is on (deleting nothing), and purges with soft delete Off.
+				if st, m := e.DeleteGroup("vault-rg"); st != 409 || testserver.ErrorCode(m) != "ResourceGroupDeletionBlocked" || !strings.Contains(testserver.Field(m, "error.message").(string), "UserErrorVaultHasSoftDeletedBackupInstances") {
+					t.Fatalf("delete the group of a vault with a soft-deleted instance: %d %v", st, m)
+				}
+				if _, err := e.Server.Compute.Snapshot(ctx, snap); err != nil {
+					t.Fatalf("snapshot of the soft-deleted instance after the refused group delete: %v", err)
+				}
+				patchVault(t, e, vaultPath+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`)
+				if st, m := e.DeleteGroup("vault-rg"); st != 200 {
+					t.Fatalf("delete the group with soft delete off: %d %v", st, m)
 				}
 			}
 			if _, err := e.Server.Compute.Snapshot(ctx, snap); err == nil {

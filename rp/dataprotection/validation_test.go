@@ -188,8 +188,9 @@ func TestNothingAnswers500(t *testing.T) {
 	}
 }
 
-// TestResourceGroupDeleteCascades deletes the vault's resource group: its
-// instances go with their snapshots, the disk is free to protect again.
+// TestResourceGroupDeleteCascades deletes the vault's resource group:
+// refused while the vault holds an instance, it goes once the instance is
+// deleted (its snapshots with it), and the disk is free to protect again.
 func TestResourceGroupDeleteCascades(t *testing.T) {
 	e := testserver.Start(t)
 	biPath, _, diskID := protectDisk(t, e, "PT4H", "P7D", "P30D")
@@ -206,14 +207,26 @@ func TestResourceGroupDeleteCascades(t *testing.T) {
 	if _, m := e.Do("POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != false || m["reason"] != "AlreadyExists" {
 		t.Fatalf("checkNameAvailability: %v", m)
 	}
-	resp, m := e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vault-rg?api-version=2021-04-01", nil)
-	if resp.StatusCode != 202 {
-		t.Fatalf("delete group: %d %v", resp.StatusCode, m)
+	// While the vault holds the instance the group's delete fails and
+	// deletes nothing (as the vault's own delete is refused).
+	if st, m := e.DeleteGroup("vault-rg"); st != 409 || testserver.ErrorCode(m) != "ResourceGroupDeletionBlocked" || !strings.Contains(testserver.Field(m, "error.message").(string), "UserErrorVaultHasBackupInstances") {
+		t.Fatalf("delete the group of a vault with an instance: %d %v", st, m)
 	}
-	e.WaitFor("the resource group's delete", func() bool {
-		r, _ := e.Do("GET", resp.Header.Get("Location"), nil)
-		return r.StatusCode != 202
-	})
+	if snaps, _ := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG); len(snaps) != 1 {
+		t.Fatalf("snapshots after the refused group delete: %d", len(snaps))
+	}
+	// Soft delete off and the instance deleted, the group goes.
+	patchVault(t, e, v1Path(e)+v, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`)
+	resp, m := e.Do("DELETE", biPath+v, nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("delete the instance: %d %v", resp.StatusCode, m)
+	}
+	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("delete the instance: %v", st)
+	}
+	if st, m := e.DeleteGroup("vault-rg"); st != 200 {
+		t.Fatalf("delete the group of an empty vault: %d %v", st, m)
+	}
 	if snaps, _ := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG); len(snaps) != 0 {
 		t.Fatalf("snapshots after group delete: %d", len(snaps))
 	}

@@ -449,27 +449,8 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	} else if !ok {
 		return arm.NoContent(), nil
 	}
-	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, id.String())
-	if err != nil {
+	if err := pr.vaultDeletable(ctx, pr.p.Store, id); err != nil {
 		return nil, err
-	}
-	if len(bis) > 0 {
-		return nil, arm.Errorf(http.StatusBadRequest, "UserErrorVaultHasBackupInstances",
-			"The Backup vault '%s' still has %d backup instance(s) (for example '%s'); delete them (DELETE .../backupInstances/{name}) before deleting the vault.", id.Name(), len(bis), bis[0].Name)
-	}
-	vault, err := pr.loadVault(ctx, pr.p.Store, id)
-	if err != nil {
-		return nil, err
-	}
-	if vaultSoftDelete(vault).enabled() {
-		ds, err := resource.List[deletedInstanceResource](ctx, pr.p.Store, typeDeleted, id.String())
-		if err != nil {
-			return nil, err
-		}
-		if len(ds) > 0 {
-			return nil, arm.Errorf(http.StatusBadRequest, "UserErrorVaultHasSoftDeletedBackupInstances",
-				"The Backup vault '%s' still has %d soft-deleted backup instance(s) (for example '%s', purged at %s); undelete and delete them with soft delete turned Off, or wait for their purge, before deleting the vault.", id.Name(), len(ds), ds[0].Name, ds[0].Properties.DeletionInfo.ScheduledPurgeTime)
-		}
 	}
 	// Soft-deleted backup instances left with soft delete Off are purged
 	// with the vault: the vault's resource guard must allow that.
@@ -480,6 +461,49 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return arm.OK(nil), nil
+}
+
+// vaultDeletable refuses the delete of a vault that still holds backup
+// instances, or soft-deleted ones while soft delete is on (Always On
+// included): a DELETE of the vault and a resource group's delete (its
+// DeleteCheck) alike. Those left with soft delete Off go with the vault.
+func (pr *Provider) vaultDeletable(ctx context.Context, r store.Reader, id arm.ResourceID) error {
+	bis, err := resource.List[instanceResource](ctx, r, typeInstance, id.String())
+	if err != nil {
+		return err
+	}
+	if len(bis) > 0 {
+		return arm.Errorf(http.StatusBadRequest, "UserErrorVaultHasBackupInstances",
+			"The Backup vault '%s' still has %d backup instance(s) (for example '%s'); delete them (DELETE .../backupInstances/{name}) before deleting the vault.", id.Name(), len(bis), bis[0].Name)
+	}
+	vault, err := pr.loadVault(ctx, r, id)
+	if err != nil {
+		return err
+	}
+	if vaultSoftDelete(vault).enabled() {
+		ds, err := resource.List[deletedInstanceResource](ctx, r, typeDeleted, id.String())
+		if err != nil {
+			return err
+		}
+		if len(ds) > 0 {
+			return arm.Errorf(http.StatusBadRequest, "UserErrorVaultHasSoftDeletedBackupInstances",
+				"The Backup vault '%s' still has %d soft-deleted backup instance(s) (for example '%s', purged at %s); undelete and delete them with soft delete turned Off, or wait for their purge, before deleting the vault.", id.Name(), len(ds), ds[0].Name, ds[0].Properties.DeletionInfo.ScheduledPurgeTime)
+		}
+	}
+	return nil
+}
+
+// checkDeleteVault is a resource group delete's check of a vault in it
+// (resource.DeleteCheck): vaultDeletable.
+func (pr *Provider) checkDeleteVault(ctx context.Context, r store.Reader, id, _ string) error {
+	vid, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	if err := pr.vaultDeletable(ctx, r, vid); !arm.IsNotFound(err) {
+		return err
+	}
+	return nil // (gone meanwhile)
 }
 
 // cascadeDeleteVault removes a vault with its policies, jobs, identity and

@@ -105,7 +105,8 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 // Recovery Services vault linked to a guard deletes its protected items'
 // backup data: a Contributor on the group without the guard's permission
 // is refused (403 naming the vault and the guard) and nothing is deleted;
-// with the guard's permission the delete proceeds.
+// with the guard's permission the delete proceeds (and fails: the vault
+// still protects an item).
 func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
@@ -135,12 +136,17 @@ func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 		t.Fatalf("the protected item after the refused group delete: %v", err)
 	}
 
+	// With the guard's permission the delete gets past the guard, and
+	// meets Azure's rule that a vault still protecting items is not
+	// deleted: the group's delete fails and the item stays.
 	fixture.Assign(t, e, guardID, rbac.Contributor, objectID)
-	fixture.Done(t, fixture.Allowed(e, "group delete allowed", func() (*runtime.Poller[armresources.ResourceGroupsClientDeleteResponse], error) {
+	_, err = fixture.Wait(fixture.Allowed(e, "group delete allowed", func() (*runtime.Poller[armresources.ResourceGroupsClientDeleteResponse], error) {
 		return rgs.BeginDelete(ctx, v.RG, nil)
 	}), nil)
-	_, err = admin.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
-	if !testserver.HasError(err, 404, "") {
-		t.Fatalf("the protected item after its group's delete: %v", err)
+	if !testserver.HasError(err, 409, "ResourceGroupDeletionBlocked") || !strings.Contains(err.Error(), "ServiceResourceNotEmpty") {
+		t.Fatalf("the group delete past the guard: %v", err)
+	}
+	if _, err := admin.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err != nil {
+		t.Fatalf("the protected item after its group's failed delete: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package recoveryservices_test
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/internal/fixture"
@@ -215,15 +213,16 @@ func TestResumeAfterSuspend(t *testing.T) {
 	}
 }
 
-// TestDeletedItemTakesNoBackup deletes a vault with two protected VMs
-// (its resource group's delete): the items go one after the other, each
-// holding the item's lease from deleting its data until the item is gone.
-// The delete is held inside the second item's data (the deletion of its
-// vault-tier copy); a backup of the first item asked for meanwhile must not
-// record a point that outlives the item: the item is already gone (404),
-// or its backup records nothing. Before, the first item's lease was free
-// between its data's deletion and its own, and such a backup left a
-// recovery point and its snapshot behind.
+// TestDeletedItemTakesNoBackup deletes a protected VM's backup data (soft
+// delete off): the delete holds the item's lease from deleting its data
+// until the item is gone. The delete is held inside the item's data (the
+// deletion of its vault-tier copy); a backup of the item asked for
+// meanwhile must not record a point that outlives the item: the item is
+// already gone (404), or its backup records nothing. (A vault's items
+// went one after the other this way in its resource group's delete, when
+// that deleted protected items: the first item's lease was free between
+// its data's deletion and its own, and such a backup left a recovery
+// point and its snapshot behind.)
 func TestDeletedItemTakesNoBackup(t *testing.T) {
 	var armed atomic.Bool
 	entered := make(chan struct{})
@@ -266,11 +265,9 @@ func TestDeletedItemTakesNoBackup(t *testing.T) {
 	item := func(vm string) string {
 		return R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + vm + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + vm
 	}
-	// The vault's items are deleted in the order of their ids: a (no
-	// recovery point, so its deletion deletes no snapshot), then b.
-	for _, vm := range []string{"a", "b"} {
-		protect(t, e, item(vm)+v, mkVM(t, e, "vmrg", vm, 0, 1<<20).ID, R+"/backupPolicies/DefaultPolicy")
-	}
+	resp, m := e.Do("PUT", R+"/backupconfig/vaultconfig"+v, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Disabled"}})
+	must(t, "soft delete off", resp, m, 200)
+	protect(t, e, item("b")+v, mkVM(t, e, "vmrg", "b", 0, 1<<20).ID, R+"/backupPolicies/DefaultPolicy")
 	backup := func(vm string) (string, bool) {
 		resp, m := e.Do("POST", item(vm)+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
 		if resp.StatusCode == 404 {
@@ -284,37 +281,26 @@ func TestDeletedItemTakesNoBackup(t *testing.T) {
 	}
 
 	armed.Store(true)
-	rgs, err := armresources.NewResourceGroupsClient(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poller, err := rgs.BeginDelete(e.Ctx(), "vaultrg", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-entered // a is deleted; the delete holds b's lease, deleting b's vault copy
-	if _, ok := backup("a"); ok {
-		// Accepted: the item was still there. Its capture must then record
-		// no point; wait for one (the transfer to the vault tier waits for
-		// the held deletion) or for the job to end.
-		e.WaitFor("the backup of a to record a point or to end", func() bool {
-			pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, item("a"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, m := e.Do("GET", R+"/backupJobs?api-version=2024-04-01&$filter="+url.QueryEscape("operation eq 'Backup' and status eq 'InProgress'"), nil)
-			return len(pts) > 0 || len(m["value"].([]any)) == 0
-		})
-	}
+	resp, m = e.Do("DELETE", item("b")+v, nil)
+	must(t, "delete backup data", resp, m, 202)
+	<-entered // the delete holds b's lease, deleting b's vault copy
+	// Accepted while the item is there, its backup waits for the item's
+	// lease, and must then record nothing.
+	jobID, accepted := backup("b")
 	unhold()
-	if _, err := fixture.Wait(poller, nil); err != nil {
-		t.Fatalf("resource group delete: %v", err)
+	if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
+		t.Fatalf("delete backup data: %v", j)
 	}
-	if pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, item("a")); err != nil || len(pts) != 0 {
-		t.Errorf("recovery points of the deleted item a: %d %v", len(pts), err)
+	if accepted {
+		if j := waitJob(t, e, R, jobID, v); str(j, "properties.status") == "Completed" {
+			t.Errorf("the backup of the deleted item completed: %v", j)
+		}
+	}
+	if pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, item("b")); err != nil || len(pts) != 0 {
+		t.Errorf("recovery points of the deleted item b: %d %v", len(pts), err)
 	}
 	if n := listSnapshots(t, e); n != 0 {
-		t.Errorf("snapshots left by the deleted vault's items: %d", n)
+		t.Errorf("snapshots left by the deleted item: %d", n)
 	}
 }
 

@@ -132,6 +132,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	p.Jobs.Register(purgeItemTask, pr.runPurgeItem)
 	p.Ops.RegisterDone(opKindItem, opKindBackup, opKindVault, opKindPolicy, opKindVerify)
 	p.OnDelete(vaultType, 5, pr.cascadeDeleteVault)
+	p.OnDeleteCheck(vaultType, pr.checkDeleteVault)
 	return nil
 }
 

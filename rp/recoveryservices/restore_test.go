@@ -150,10 +150,26 @@ func TestRestoreKinds(t *testing.T) {
 		}
 	}
 
-	// Deleting the vault's resource group removes the vault with its
-	// items, points (both tiers) and jobs.
-	resp, m = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/vaultrg?api-version=2021-04-01", nil)
-	must(t, "delete vault rg", resp, m, 200, 202)
+	// Deleting the vault's resource group while the vault protects an item
+	// fails (as the vault's own delete does), deleting nothing; with the
+	// item's backup data deleted (soft delete off) it removes the vault
+	// with its points (both tiers) and jobs.
+	if st, m := e.DeleteGroup("vaultrg"); st != 409 || !strings.Contains(str(m, "error.message"), "ServiceResourceNotEmpty") {
+		t.Fatalf("delete the group of a vault protecting an item: %d %v", st, m)
+	}
+	if n := listSnapshots(t, e); n == 0 {
+		t.Fatal("the refused group delete deleted instant snapshots")
+	}
+	resp, m = e.Do("PUT", R+"/backupconfig/vaultconfig"+v, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Disabled"}})
+	must(t, "soft delete off", resp, m, 200)
+	resp, m = e.Do("DELETE", I+v, nil)
+	must(t, "delete backup data", resp, m, 202)
+	if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
+		t.Fatalf("delete backup data: %v", j)
+	}
+	if st, m := e.DeleteGroup("vaultrg"); st != 200 {
+		t.Fatalf("delete the group of an empty vault: %d %v", st, m)
+	}
 	e.WaitFor("vault gone", func() bool {
 		resp, _ := e.Do("GET", R+v, nil)
 		return resp.StatusCode == 404

@@ -490,20 +490,48 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, id.String())
-	if err != nil {
+	if err := pr.vaultEmpty(ctx, pr.p.Store, v); err != nil {
 		return nil, err
-	}
-	if n := softDeletedCount(items); n > 0 {
-		return nil, arm.BadRequest("ServiceResourceNotEmpty", "Vault '%s' cannot be deleted as there are existing resources within the vault: %d protected item(s), %d of them soft-deleted. Stop protection and delete backup data of each item first; soft-deleted items are purged at the end of their soft-delete retention (or undelete them, disable soft delete and delete them again).", v.Name, len(items), n)
-	}
-	if len(items) > 0 {
-		return nil, arm.BadRequest("ServiceResourceNotEmpty", "Vault '%s' cannot be deleted as there are existing resources within the vault: %d protected item(s). Stop protection and delete backup data of each item first.", v.Name, len(items))
 	}
 	if err := pr.removeVault(ctx, v); err != nil {
 		return nil, err
 	}
 	return arm.OK(nil), nil
+}
+
+// vaultEmpty refuses the delete of a vault that still holds protected
+// items, soft-deleted ones included (Azure's ServiceResourceNotEmpty): a
+// DELETE of the vault and a resource group's delete (its DeleteCheck)
+// alike.
+func (pr *Provider) vaultEmpty(ctx context.Context, r store.Reader, v *vaultRecord) error {
+	items, err := resource.List[itemRecord](ctx, r, itemType, v.ID)
+	if err != nil {
+		return err
+	}
+	if n := softDeletedCount(items); n > 0 {
+		return arm.BadRequest("ServiceResourceNotEmpty", "Vault '%s' cannot be deleted as there are existing resources within the vault: %d protected item(s), %d of them soft-deleted. Stop protection and delete backup data of each item first; soft-deleted items are purged at the end of their soft-delete retention (or undelete them, disable soft delete and delete them again).", v.Name, len(items), n)
+	}
+	if len(items) > 0 {
+		return arm.BadRequest("ServiceResourceNotEmpty", "Vault '%s' cannot be deleted as there are existing resources within the vault: %d protected item(s). Stop protection and delete backup data of each item first.", v.Name, len(items))
+	}
+	return nil
+}
+
+// checkDeleteVault is a resource group delete's check of a vault in it
+// (resource.DeleteCheck): vaultEmpty.
+func (pr *Provider) checkDeleteVault(ctx context.Context, r store.Reader, id, _ string) error {
+	rid, err := arm.ParseID(id)
+	if err != nil {
+		return err
+	}
+	v, err := pr.loadVault(ctx, r, rid)
+	if arm.IsNotFound(err) {
+		return nil // (gone meanwhile)
+	}
+	if err != nil {
+		return err
+	}
+	return pr.vaultEmpty(ctx, r, v)
 }
 
 // removeVault drops a vault with everything under it (cascade from a

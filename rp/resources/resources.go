@@ -472,6 +472,19 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	if err != nil {
 		return err
 	}
+	// A group holding what cannot be deleted (a vault with backups, a disk
+	// encryption set disks elsewhere use) is not deleted, nor anything in
+	// it: the operation fails with that resource's error and the group is
+	// back to Succeeded, as Azure rolls it back.
+	if err := pr.p.CheckDeleteUnder(ctx, pr.p.Store, id); err != nil {
+		op.OnFailure(func(tx store.Tx) error { return pr.rollBackDelete(ctx, tx, parsed) })
+		var b *resource.Blocked
+		var inner *arm.Error
+		if !errors.As(err, &b) || !arm.As(b.Err, &inner) || inner.Status >= 500 {
+			return err // (a failure to read, not a refusal)
+		}
+		return deletionBlocked(parsed, b.ID, inner)
+	}
 	drop, err := pr.p.ClearUnder(ctx, id)
 	if err != nil {
 		return err
@@ -490,6 +503,30 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	})
 	op.ResultStatus = http.StatusOK
 	return nil
+}
+
+// rollBackDelete puts a group whose delete failed back to Succeeded.
+func (pr *Provider) rollBackDelete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
+	g, err := pr.getRG(ctx, tx, id.SubscriptionID, id.ResourceGroup)
+	if err != nil || g.Properties.ProvisioningState != "Deleting" {
+		return err
+	}
+	g.Properties.ProvisioningState = "Succeeded"
+	return resource.Put(ctx, tx, rgID(id.SubscriptionID, g.Name), g)
+}
+
+// deletionBlocked is ARM's error for a group delete that met a resource
+// which cannot be deleted: ResourceGroupDeletionBlocked naming it, with
+// the resource's own error in its message and details.
+func deletionBlocked(group arm.ResourceID, blocker string, inner *arm.Error) error {
+	what := blocker
+	if rid, err := arm.ParseID(blocker); err == nil {
+		what = rid.Type() + "/" + rid.Name()
+	}
+	e := arm.Conflict("ResourceGroupDeletionBlocked", "Deletion of resource group '%s' failed as resources with identifiers '%s' could not be deleted. The provisioning state of the resource group will be rolled back; nothing in it was deleted. %s (Code: %s)",
+		group.ResourceGroup, what, inner.Message, inner.Code)
+	e.Details = []arm.Error{*inner}
+	return e
 }
 
 func (pr *Provider) operationResult(r *arm.Request) (*arm.Response, error) {
