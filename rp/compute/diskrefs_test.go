@@ -237,12 +237,12 @@ func listIDs[P, R any](t *testing.T, p *runtime.Pager[P], values func(P) []*R) [
 	return ids
 }
 
-// A contributor of rg2 may not name a set of rg1 it cannot read (403
-// LinkedAuthorizationFailed naming the set's read, and no disk); once it
-// may read that one set, the same disk is created, and the set is not
-// deleted while the disk names it.
-func TestDiskEncryptionSetLinkedAccess(t *testing.T) {
-	e, ctx := start(t)
+// setAndOutsider creates the disk encryption set des1 in rg1 (with a
+// system-assigned identity) and a principal contributing to rg2 alone;
+// it returns the admin's sets client, the set, the principal and its
+// compute clients, once its role lets it create the empty disk rg2/disk.
+func setAndOutsider(t *testing.T, e *env, ctx context.Context, disk string) (*armcompute.DiskEncryptionSetsClient, armcompute.DiskEncryptionSetsClientCreateOrUpdateResponse, string, *armcompute.ClientFactory) {
+	t.Helper()
 	f, err := armcompute.NewClientFactory(e.Sub, e.Cred, e.Opts)
 	if err != nil {
 		t.Fatal(err)
@@ -262,12 +262,23 @@ func TestDiskEncryptionSetLinkedAccess(t *testing.T) {
 	}
 	dc := cf.NewDisksClient()
 	e.WaitFor("the contributor's role", func() bool {
-		_, err := fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "plain", fixture.EmptyDisk("westus", 1), nil))
+		_, err := fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", disk, fixture.EmptyDisk("westus", 1), nil))
 		return err == nil
 	})
+	return sets, set, objectID, cf
+}
+
+// A contributor of rg2 may not name a set of rg1 it cannot read (403
+// LinkedAuthorizationFailed naming the set's read, and no disk); once it
+// may read that one set, the same disk is created, and the set is not
+// deleted while the disk names it.
+func TestDiskEncryptionSetLinkedAccess(t *testing.T) {
+	e, ctx := start(t)
+	sets, set, objectID, cf := setAndOutsider(t, e, ctx, "plain")
+	dc := cf.NewDisksClient()
 	d := fixture.EmptyDisk("westus", 1)
 	d.Properties.Encryption = &armcompute.Encryption{DiskEncryptionSetID: set.ID}
-	_, err = fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "cmk", d, nil))
+	_, err := fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg2", "cmk", d, nil))
 	if re := testserver.WantError(t, "a set the caller may not read", err, 403, "LinkedAuthorizationFailed"); !strings.Contains(re.Error(), "diskEncryptionSets/read") {
 		t.Fatalf("the refusal does not name the set's read: %v", re)
 	}
@@ -282,6 +293,65 @@ func TestDiskEncryptionSetLinkedAccess(t *testing.T) {
 	})
 	_, err = fixture.Wait(sets.BeginDelete(ctx, e.rg, "des1", nil))
 	if re := testserver.WantError(t, "delete a set a disk of another group names", err, 409, "OperationNotAllowed"); !strings.Contains(strings.ToLower(re.Error()), "/resourcegroups/rg2/providers/microsoft.compute/disks/cmk") {
+		t.Fatalf("the refusal does not name the disk: %v", re)
+	}
+}
+
+// A VM's storage profile names disk encryption sets as a disk does
+// (managedDisk.diskEncryptionSet.id of its OS and data disks), and they
+// are checked the same way: a contributor of rg2 who may not read a set
+// of rg1 is refused (403 LinkedAuthorizationFailed naming the set's read,
+// and no VM); a set that does not exist is 400 naming it; a readable one
+// is accepted, and the disk the VM creates with it names the set, which
+// then cannot be deleted.
+func TestVMDiskEncryptionSetChecked(t *testing.T) {
+	e, ctx := start(t)
+	sets, set, objectID, cf := setAndOutsider(t, e, ctx, "os")
+	dc, vc := cf.NewDisksClient(), cf.NewVirtualMachinesClient()
+	var err error
+	osID := "/subscriptions/" + e.Sub + "/resourceGroups/rg2/providers/Microsoft.Compute/disks/os"
+	vm := func(osSet, dataSet string) armcompute.VirtualMachine {
+		return armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+			HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+			StorageProfile: &armcompute.StorageProfile{
+				OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), OSType: to.Ptr(armcompute.OperatingSystemTypesLinux),
+					ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(osID), DiskEncryptionSet: &armcompute.DiskEncryptionSetParameters{ID: to.Ptr(osSet)}}},
+				DataDisks: []*armcompute.DataDisk{{Lun: to.Ptr[int32](0), Name: to.Ptr("data0"), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesEmpty), DiskSizeGB: to.Ptr[int32](1),
+					ManagedDisk: &armcompute.ManagedDiskParameters{DiskEncryptionSet: &armcompute.DiskEncryptionSetParameters{ID: to.Ptr(dataSet)}}}}}}}
+	}
+	_, err = fixture.Wait(vc.BeginCreateOrUpdate(ctx, "rg2", "vm1", vm(*set.ID, *set.ID), nil))
+	if re := testserver.WantError(t, "a set the caller may not read", err, 403, "LinkedAuthorizationFailed"); !strings.Contains(re.Error(), "diskEncryptionSets/read") {
+		t.Fatalf("the refusal does not name the set's read: %v", re)
+	}
+	if _, err := vc.Get(ctx, "rg2", "vm1", nil); !testserver.HasError(err, 404, "") {
+		t.Fatalf("refused VM: %v", err)
+	}
+	fixture.Assign(t, e.Env, *set.ID, rbac.Reader, objectID)
+	// (in rg2, which the caller may read: elsewhere it would learn
+	// nothing but a 403)
+	missing := "/subscriptions/" + e.Sub + "/resourceGroups/rg2/providers/Microsoft.Compute/diskEncryptionSets/des1x"
+	e.WaitFor("the reader's role on the set", func() bool {
+		_, err = fixture.Wait(vc.BeginCreateOrUpdate(ctx, "rg2", "vm1", vm(*set.ID, missing), nil))
+		return !testserver.HasError(err, 403, "LinkedAuthorizationFailed")
+	})
+	if re := testserver.WantError(t, "a missing set", err, 400, "BadRequest"); !strings.Contains(re.Error(), "des1x") || !strings.Contains(re.Error(), "dataDisks[0].managedDisk.diskEncryptionSet.id") {
+		t.Fatalf("the refusal does not name the missing set and its field: %v", re)
+	}
+	if _, err := fixture.Wait(vc.BeginCreateOrUpdate(ctx, "rg2", "vm1", vm(*set.ID, *set.ID), nil)); err != nil {
+		t.Fatalf("a VM naming a set it may read: %v", err)
+	}
+	// attachDetachDataDisks checks the set an attached disk names too.
+	_, err = fixture.Wait(vc.BeginAttachDetachDataDisks(ctx, "rg2", "vm1", armcompute.AttachDetachDataDisksRequest{DataDisksToAttach: []*armcompute.DataDisksToAttach{{
+		DiskID: to.Ptr(osID), Lun: to.Ptr[int32](5), DiskEncryptionSet: &armcompute.DiskEncryptionSetParameters{ID: to.Ptr(missing)}}}}, nil))
+	if re := testserver.WantError(t, "attach naming a missing set", err, 400, "BadRequest"); !strings.Contains(re.Error(), "dataDisksToAttach[0].diskEncryptionSet.id") {
+		t.Fatalf("the refusal does not name the field: %v", re)
+	}
+	data, err := dc.Get(ctx, "rg2", "data0", nil)
+	if err != nil || data.Properties.Encryption == nil || data.Properties.Encryption.DiskEncryptionSetID == nil || !strings.EqualFold(*data.Properties.Encryption.DiskEncryptionSetID, *set.ID) {
+		t.Fatalf("the data disk the VM created: %v %+v", err, data.Properties)
+	}
+	_, err = fixture.Wait(sets.BeginDelete(ctx, e.rg, "des1", nil))
+	if re := testserver.WantError(t, "delete a set a VM's disk names", err, 409, "OperationNotAllowed"); !strings.Contains(strings.ToLower(re.Error()), "/disks/data0") {
 		t.Fatalf("the refusal does not name the disk: %v", re)
 	}
 }

@@ -134,6 +134,18 @@ func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, snapshot b
 	if err != nil {
 		return err
 	}
+	if err := pr.checkRefs(r, refs, more...); err != nil {
+		return err
+	}
+	return pr.normEncryption(r.HTTP.Context(), s)
+}
+
+// checkRefs checks the resources a request names (refs) as Azure does:
+// first that the caller may read each (linked access, 403, with the
+// request's other links more), then that each exists (400 naming it,
+// Azure's "DiskEncryptionSet '...' was not found."), so that a caller
+// learns nothing of what exists where it has no access.
+func (pr *Provider) checkRefs(r *arm.Request, refs []settingRef, more ...arm.Link) error {
 	links := more
 	for _, ref := range refs {
 		links = append(links, arm.LinkTo(ref.typ+"/read", ref.id))
@@ -153,7 +165,7 @@ func (pr *Provider) checkSettings(r *arm.Request, s compute.Settings, snapshot b
 			return arm.BadRequestAt(ref.path, "BadRequest", "%s '%s' was not found.", ref.what, ref.id)
 		}
 	}
-	return pr.normEncryption(r.HTTP.Context(), s)
+	return nil
 }
 
 // diskEncryptionTypes are the values of a disk's or snapshot's

@@ -16,6 +16,52 @@ import (
 type managedDiskInput struct {
 	ID                 string `json:"id"`
 	StorageAccountType string `json:"storageAccountType"`
+	DiskEncryptionSet  *struct {
+		ID string `json:"id"`
+	} `json:"diskEncryptionSet"`
+}
+
+// encryptionSet is the id of the disk encryption set md names ("" for none).
+func (md *managedDiskInput) encryptionSet() string {
+	if md == nil || md.DiskEncryptionSet == nil {
+		return ""
+	}
+	return md.DiskEncryptionSet.ID
+}
+
+// vmSetRefs are the disk encryption sets a VM body's storage profile
+// names (each disk's managedDisk.diskEncryptionSet.id), which the caller
+// must be able to read and which must exist, as a disk's own
+// encryption.diskEncryptionSetId (checkRefs).
+func vmSetRefs(p *vmProperties) []settingRef {
+	if p == nil || p.StorageProfile == nil {
+		return nil
+	}
+	var refs []settingRef
+	add := func(path string, md *managedDiskInput) {
+		if id := md.encryptionSet(); id != "" {
+			refs = append(refs, settingRef{path, id, encryptionSetType, "DiskEncryptionSet"})
+		}
+	}
+	if od := p.StorageProfile.OSDisk; od != nil {
+		add("storageProfile.osDisk.managedDisk.diskEncryptionSet.id", od.ManagedDisk)
+	}
+	for i, dd := range p.StorageProfile.DataDisks {
+		add(fmt.Sprintf("storageProfile.dataDisks[%d].managedDisk.diskEncryptionSet.id", i), dd.ManagedDisk)
+	}
+	return refs
+}
+
+// encryptedWith are the settings of a disk a VM creates with the disk
+// encryption set md names (none without one); its type is the set's
+// (normEncryption, once the set is checked).
+func encryptedWith(md *managedDiskInput) compute.Settings {
+	id := md.encryptionSet()
+	if id == "" {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]string{"diskEncryptionSetId": id})
+	return compute.Settings{"encryption": b}
 }
 
 // vmInput is a VM PUT/PATCH body.
@@ -102,9 +148,10 @@ type implicitDisk struct {
 	sizeGB      *int64 // as asked; nil: the image's (or 30 GiB for an empty OS disk)
 	sku, osType string
 	fromImage   bool
-	lun         *int32 // a data disk's lun; nil: the OS disk
-	field       string // the size's field in the request, for errors
-	pending     bool   // not created yet (an earlier PUT of the VM may have)
+	lun         *int32           // a data disk's lun; nil: the OS disk
+	field       string           // the size's field in the request, for errors
+	pending     bool             // not created yet (an earlier PUT of the VM may have)
+	settings    compute.Settings // its encryption set's (encryptedWith)
 }
 
 func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
@@ -164,7 +211,7 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 		}
 		osID = computeID(r, "disks", name)
 		create = append(create, implicitDisk{id: osID, sizeGB: sp.OSDisk.DiskSizeGB, sku: skuOf(sp.OSDisk.ManagedDisk), osType: sp.OSDisk.OSType,
-			fromImage: osFromImage, field: "osDisk.diskSizeGB"})
+			fromImage: osFromImage, field: "osDisk.diskSizeGB", settings: encryptedWith(sp.OSDisk.ManagedDisk)})
 	default:
 		return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'osDisk.createOption' is not supported. Use Attach (managedDisk.id), FromImage or Empty.", sp.OSDisk.CreateOption)
 	}
@@ -207,7 +254,7 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 			}
 			id = computeID(r, "disks", name)
 			create = append(create, implicitDisk{id: id, sizeGB: dd.DiskSizeGB, sku: skuOf(dd.ManagedDisk), fromImage: co == "fromimage",
-				lun: dd.Lun, field: fmt.Sprintf("dataDisks[%d].diskSizeGB", i)})
+				lun: dd.Lun, field: fmt.Sprintf("dataDisks[%d].diskSizeGB", i), settings: encryptedWith(dd.ManagedDisk)})
 		default:
 			return nil, arm.BadRequest("InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].createOption' is not supported. Use Attach (managedDisk.id), Empty (diskSizeGB) or FromImage (a data disk of the image).", dd.CreateOption, i)
 		}
@@ -300,7 +347,7 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 			return nil, e
 		}
 	}
-	if err := r.CheckLinked(append(newAttachLinks(existing, spec), vmLinks(in.Properties)...)...); err != nil {
+	if err := pr.checkRefs(r, vmSetRefs(in.Properties), append(newAttachLinks(existing, spec), vmLinks(in.Properties)...)...); err != nil {
 		return nil, err
 	}
 	var made []string
@@ -319,13 +366,19 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 			ds.ImageReference, ds.GalleryImageReference = src.DiskRefs(c.lun)
 			ds.CallerSubscription, ds.CallerTenant = r.Param("subscriptionId"), r.Caller().TenantID
 		}
-		if _, err := pr.svc.CreateDisk(ctx, ds); err != nil {
+		err := pr.normEncryption(ctx, c.settings)
+		if err == nil {
+			if _, err = pr.svc.CreateDisk(ctx, ds); err == nil {
+				made = append(made, c.id)
+				err = pr.applySettings(ctx, c.id, c.settings, nil)
+			}
+		}
+		if err != nil {
 			for _, m := range made {
 				pr.svc.DeleteDisk(ctx, m)
 			}
 			return nil, err
 		}
-		made = append(made, c.id)
 	}
 	spec.HardwareProfile, spec.OSProfile, spec.NetworkProfile = in.Properties.HardwareProfile, in.Properties.OSProfile, in.Properties.NetworkProfile
 	if spec.OSProfile != nil {
@@ -426,7 +479,7 @@ func (pr *Provider) patchVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 			}
 		}
 	}
-	body, err := pr.updateVM(r, vm, spec)
+	body, err := pr.updateVM(r, vm, spec, vmSetRefs(in.Properties))
 	if err != nil {
 		return nil, err
 	}
@@ -463,8 +516,8 @@ func (pr *Provider) patchAsPut(r *arm.Request, in vmInput) (*arm.Response, error
 // updateVM updates the existing VM vm to spec (a PATCH, an attach or
 // detach), checking the caller's access to the disks it newly attaches, and
 // returns its body.
-func (pr *Provider) updateVM(r *arm.Request, vm *compute.VM, spec compute.VMSpec) (*compute.VMResource, error) {
-	if err := r.CheckLinked(newAttachLinks(vm, spec)...); err != nil {
+func (pr *Provider) updateVM(r *arm.Request, vm *compute.VM, spec compute.VMSpec, sets []settingRef) (*compute.VMResource, error) {
+	if err := pr.checkRefs(r, sets, newAttachLinks(vm, spec)...); err != nil {
 		return nil, err
 	}
 	if _, _, err := pr.svc.PutVM(r.HTTP.Context(), spec); err != nil {
@@ -667,9 +720,10 @@ func sameImage(had, given *compute.VMImageReference) bool {
 // attachDetachInput is the body of a VM's attachDetachDataDisks.
 type attachDetachInput struct {
 	DataDisksToAttach []struct {
-		DiskID       string `json:"diskId"`
-		Lun          *int32 `json:"lun"`
-		DeleteOption string `json:"deleteOption"`
+		DiskID            string               `json:"diskId"`
+		Lun               *int32               `json:"lun"`
+		DeleteOption      string               `json:"deleteOption"`
+		DiskEncryptionSet *struct{ ID string } `json:"diskEncryptionSet"`
 	} `json:"dataDisksToAttach"`
 	DataDisksToDetach []struct {
 		DiskID string `json:"diskId"`
@@ -693,6 +747,12 @@ func (pr *Provider) attachDetachDataDisks(r *arm.Request) (*arm.Response, error)
 		return nil, arm.BadRequest("InvalidParameter", "Give dataDisksToAttach (diskId, optional lun) or dataDisksToDetach (diskId), or both.")
 	}
 	disks := append([]compute.VMDataDisk(nil), vm.DataDisks...)
+	var sets []settingRef // the disk encryption sets the attached disks name
+	for i, a := range in.DataDisksToAttach {
+		if a.DiskEncryptionSet != nil && a.DiskEncryptionSet.ID != "" {
+			sets = append(sets, settingRef{fmt.Sprintf("dataDisksToAttach[%d].diskEncryptionSet.id", i), a.DiskEncryptionSet.ID, encryptionSetType, "DiskEncryptionSet"})
+		}
+	}
 	for i, d := range in.DataDisksToDetach {
 		at := -1
 		for j, dd := range disks {
@@ -727,7 +787,7 @@ func (pr *Provider) attachDetachDataDisks(r *arm.Request) (*arm.Response, error)
 		}
 		disks = append(disks, compute.VMDataDisk{Lun: lun, DiskID: a.DiskID, CreateOption: "Attach", DeleteOption: del})
 	}
-	body, err := pr.updateVM(r, vm, compute.VMSpec{ID: vm.ID, Location: vm.Location, Tags: vm.Tags, OSDiskID: vm.OSDiskID, DataDisks: disks})
+	body, err := pr.updateVM(r, vm, compute.VMSpec{ID: vm.ID, Location: vm.Location, Tags: vm.Tags, OSDiskID: vm.OSDiskID, DataDisks: disks}, sets)
 	if err != nil {
 		return nil, err
 	}
