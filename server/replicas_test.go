@@ -184,3 +184,78 @@ func TestStuckDatabaseWriteAnswers503(t *testing.T) {
 		t.Fatalf("the write once the row is free: %d %v", resp.StatusCode, m)
 	}
 }
+
+// A token obtained for a replica's endpoint works on every replica while
+// that replica runs, and stops working on the others once it is gone (its
+// presence lease released or expired), a token already verified (cached)
+// included; tokens for the live replicas' endpoints keep working.
+func TestPeerAudienceEndsWithItsReplica(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var serving sync.WaitGroup
+	start := func() *server.Server {
+		s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Store: url, InsecureHTTP: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serving.Add(1)
+		go func() { defer serving.Done(); s.Serve(ctx) }()
+		return s
+	}
+	a, b, c := start(), start(), start()
+	defer func() {
+		cancel()
+		serving.Wait()
+		a.Close()
+		c.Close()
+	}()
+	p, err := a.Platform.Dir.Get(ctx, a.Bootstrap.AdminObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFor := func(s *server.Server) string {
+		tok, _, err := s.Issuer.Issue(p, s.Conn.ARMEndpoint, s.Conn.ARMEndpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	get := func(on *server.Server, tok string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", on.Conn.ARMEndpoint+"/subscriptions?api-version=2022-12-01", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	forB, forC := tokenFor(b), tokenFor(c)
+	testsvc.WaitFor(t, "replica b's token accepted on a", func() bool { st, _ := get(a, forB); return st == 200 })
+	if st, body := get(a, forC); st != 200 {
+		t.Fatalf("replica c's token on a: %d %s", st, body)
+	}
+	b.Close()
+	testsvc.WaitFor(t, "replica b's token refused on a once b is gone", func() bool {
+		st, body := get(a, forB)
+		if st != 200 && (st != 401 || !strings.Contains(body, "InvalidAuthenticationTokenAudience")) {
+			t.Fatalf("replica b's token on a after b stopped: %d %s", st, body)
+		}
+		return st == 401
+	})
+	if st, body := get(c, forB); st != 401 {
+		t.Fatalf("replica b's token on c after b stopped: %d %s", st, body)
+	}
+	for _, s := range []*server.Server{a, c} {
+		if st, body := get(s, forC); st != 200 {
+			t.Fatalf("live replica c's token after b stopped: %d %s", st, body)
+		}
+		if st, body := get(s, tokenFor(a)); st != 200 {
+			t.Fatalf("live replica a's token after b stopped: %d %s", st, body)
+		}
+	}
+}
