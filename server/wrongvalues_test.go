@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
@@ -247,7 +248,8 @@ func wvSend(t *testing.T, e *testserver.Env, hc *http.Client, method, path, toke
 // it was, an accepted operation and every job must end (after each route,
 // and after a day of schedules over what the writes left), and the
 // resources the test made before must read back the same. A Reader of
-// every group gets 403 for each valid body.
+// every group gets 403 for each valid body; each valid body is sent at
+// every sixth api-version of its namespace too.
 func TestWrongValuesAnswer4xx(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many requests and backups")
@@ -596,6 +598,26 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d requests", c.name, n)
+		// The valid body at every sixth api-version of its namespace
+		// (shapes differ; a version without the type is a 400).
+		base, _, _ := strings.Cut(c.path, "?")
+		for i, v := range wvVersions(base) {
+			if i%6 != 0 {
+				continue
+			}
+			a := wvSend(t, e, hc, c.method, base+"?api-version="+v, admin, []byte(c.body))
+			what := fmt.Sprintf("%s at %s", c.name, v)
+			switch {
+			case a.status >= 500 || a.m == nil && len(a.body) > 0:
+				t.Errorf("%s: %d %.300s", what, a.status, a.body)
+			case a.status >= 400:
+				if code, _ := testserver.Field(a.m, "error.code").(string); code == "" {
+					t.Errorf("%s: %d without an error code: %.300s", what, a.status, a.body)
+				}
+			default:
+				wvSettle(t, e, hc, admin, what, a)
+			}
+		}
 		wvJobsEnd(t, e, hc, admin, dpVault, rsVault)
 		for _, w := range witnesses {
 			// The case's target and its parents (a config resource shows
@@ -657,6 +679,24 @@ func wvJobsEnd(t *testing.T, e *testserver.Env, hc *http.Client, token string, v
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+}
+
+// wvVersions are the api-versions of the namespace path's provider.
+func wvVersions(path string) []string {
+	p := strings.ToLower(path)
+	switch {
+	case strings.Contains(p, "/microsoft.dataprotection/"):
+		return arm.APIVersionsDataProtection
+	case strings.Contains(p, "/microsoft.recoveryservices/"):
+		return arm.APIVersionsRecoveryServices
+	case strings.Contains(p, "/microsoft.compute/"):
+		return arm.APIVersionsCompute
+	case strings.Contains(p, "/microsoft.storage/"):
+		return arm.APIVersionsStorage
+	case strings.Contains(p, "/microsoft.authorization/"):
+		return arm.APIVersionsAuthorization
+	}
+	return arm.APIVersionsResources
 }
 
 // wvRefused reports whether a 200 answer of a validation
