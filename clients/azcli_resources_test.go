@@ -13,7 +13,8 @@ import (
 //     --resource-type, --tag name=value and name, -n, -l) and the
 //     createdTime and provisioningState its $expand asks for; az resource
 //     show and delete --ids; az group exists, delete --no-wait and wait
-//     --deleted;
+//     --deleted; az tag update (Merge, Delete) and create at a resource
+//     and a resource group;
 //   - customer-managed keys: az disk-encryption-set create, az disk create
 //     --disk-encryption-set (no --encryption-type: the set's type), the
 //     types that need or refuse a set, and az disk update
@@ -61,6 +62,22 @@ func TestAzCLIResources(t *testing.T) {
 	if out := az.tsv("resource", "list", "-n", "b1", "--query", "[].[resourceGroup,type,sku.name,provisioningState,length(createdTime) > `0`]"); out != "resB\tMicrosoft.Compute/disks\tPremium_LRS\tSucceeded\tTrue" {
 		t.Fatalf("az resource list -n b1: %q", out)
 	}
+	// az tag at a resource and a resource group (the Tags API).
+	a1 := "/subscriptions/" + sub + "/resourceGroups/resA/providers/Microsoft.Compute/disks/a1"
+	if out := az.tsv("tag", "update", "--resource-id", a1, "--operation", "Merge", "--tags", "team=x", "--query", "[properties.tags.env,properties.tags.team]"); out != "prod\tx" && out != "prod\nx" {
+		t.Fatalf("tag update --operation Merge: %q", out)
+	}
+	if out := az.tsv("tag", "update", "--resource-id", a1, "--operation", "Delete", "--tags", "env", "--query", "keys(properties.tags)"); out != "team" {
+		t.Fatalf("tag update --operation Delete: %q", out)
+	}
+	if out := az.tsv("disk", "show", "--ids", a1, "--query", "tags.team"); out != "x" {
+		t.Fatalf("the disk's tags after az tag update: %q", out)
+	}
+	az.run("tag", "create", "--resource-id", "/subscriptions/"+sub+"/resourceGroups/resB", "--tags", "owner=me", "-o", "none")
+	if out := az.tsv("group", "list", "--tag", "owner=me", "--query", "[].name"); out != "resB" {
+		t.Fatalf("group list --tag owner=me after az tag create: %q", out)
+	}
+
 	snap := "/subscriptions/" + sub + "/resourceGroups/resB/providers/Microsoft.Compute/snapshots/b1snap"
 	if out := az.tsv("resource", "show", "--ids", snap, "--query", "[name,properties.diskSizeGB]"); out != "b1snap\n1" {
 		t.Fatalf("az resource show --ids: %q", out)

@@ -77,6 +77,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("HEAD", rg, pr.headGroup)
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/resources", pr.listGroupResources, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/resources/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/operationresults/{operationId}", pr.operationResult, arm.NoAuthz())
+	pr.registerTags(rt)
 	// Light: a group's delete removes records and files (its resources'
 	// cascades), never copies disk data, so it runs beside backups instead
 	// of queueing behind them.

@@ -1,0 +1,155 @@
+package resources
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
+)
+
+// The Tags API at a resource group or a top-level resource
+// ({scope}/providers/Microsoft.Resources/tags/default): what az tag
+// create, update (--operation Merge, Replace, Delete), list and delete
+// send with --resource-id. The tags are the resource's own (what its GET
+// answers).
+
+const tagsPath = "/{*scope}/providers/Microsoft.Resources/tags/default"
+
+func (pr *Provider) registerTags(rt *arm.Router) {
+	rt.Handle("GET", tagsPath, pr.tagsHandler(""))
+	rt.Handle("PUT", tagsPath, pr.tagsHandler("Replace"))
+	rt.Handle("PATCH", tagsPath, pr.tagsHandler("patch"))
+	rt.Handle("DELETE", tagsPath, pr.tagsHandler("Clear"))
+}
+
+// tagsResource is the Tags API's answer.
+type tagsResource struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Properties struct {
+		Tags map[string]string `json:"tags"`
+	} `json:"properties"`
+}
+
+// tagsScope is the resource group or top-level resource a Tags API
+// request names.
+func tagsScope(r *arm.Request) (arm.ResourceID, error) {
+	scope := "/" + strings.Trim(r.Param("scope"), "/")
+	id, err := arm.ParseID(scope)
+	if err != nil || id.ResourceGroup == "" || id.Scope != "" || (id.Namespace != "" && len(id.Types) != 1) {
+		return arm.ResourceID{}, arm.BadRequest("InvalidTagsScope", "Tags at '%s' are not supported: give a resource group's id or a resource's (/subscriptions/{id}/resourceGroups/{group}[/providers/{namespace}/{type}/{name}]).", scope)
+	}
+	return id, nil
+}
+
+// tagsHandler serves the Tags API: op "" reads, Replace (PUT) sets the
+// tags, Clear (DELETE) removes them all, patch applies the body's
+// operation.
+func (pr *Provider) tagsHandler(method string) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		ctx, op := r.HTTP.Context(), method
+		id, err := tagsScope(r)
+		if err != nil {
+			return nil, err
+		}
+		var in struct {
+			Operation  string `json:"operation"`
+			Properties *struct {
+				Tags map[string]string `json:"tags"`
+			} `json:"properties"`
+		}
+		if op == "Replace" || op == "patch" {
+			if err := r.Decode(&in); err != nil {
+				return nil, err
+			}
+			if in.Properties == nil || in.Properties.Tags == nil {
+				return nil, arm.BadRequest("InvalidRequestContent", "properties.tags is required, e.g. {\"properties\":{\"tags\":{\"env\":\"test\"}}}.")
+			}
+		}
+		if op == "patch" {
+			for _, o := range []string{"Merge", "Replace", "Delete"} {
+				if strings.EqualFold(o, in.Operation) {
+					op = o
+				}
+			}
+			if op == "patch" {
+				return nil, arm.BadRequest("InvalidRequestContent", "operation '%s' is not supported: use Merge, Replace or Delete.", in.Operation)
+			}
+		}
+		var out tagsResource
+		out.ID, out.Name, out.Type = id.String()+"/providers/Microsoft.Resources/tags/default", "default", "Microsoft.Resources/tags"
+		change := func(ctx context.Context, rd store.Reader, tx store.Tx) error {
+			var doc map[string]json.RawMessage
+			if err := resource.Get(ctx, rd, id, &doc); err != nil {
+				if arm.IsNotFound(err) && id.Namespace == "" {
+					return arm.Errorf(404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", id.ResourceGroup)
+				}
+				return err
+			}
+			tags := map[string]string{}
+			if len(doc["tags"]) > 0 && json.Unmarshal(doc["tags"], &tags) != nil {
+				return arm.BadRequest("InvalidTagsScope", "The resource '%s' has no tags.", id)
+			}
+			if tags == nil {
+				tags = map[string]string{}
+			}
+			switch op {
+			case "":
+			case "Replace":
+				tags = in.Properties.Tags
+			case "Clear":
+				tags = map[string]string{}
+			case "Merge":
+				for k, v := range in.Properties.Tags {
+					if old, ok := lookupTagName(tags, k); ok {
+						delete(tags, old)
+					}
+					tags[k] = v
+				}
+			case "Delete":
+				for k, v := range in.Properties.Tags {
+					if old, ok := lookupTagName(tags, k); ok && (v == "" || tags[old] == v) {
+						delete(tags, old)
+					}
+				}
+			}
+			if len(tags) > 50 {
+				return arm.BadRequest("InvalidTag", "A resource takes at most 50 tags; this change would give '%s' %d.", id, len(tags))
+			}
+			out.Properties.Tags = tags
+			if tx == nil {
+				return nil
+			}
+			b, err := json.Marshal(tags)
+			if err != nil {
+				return err
+			}
+			doc["tags"] = b
+			return resource.Put(ctx, tx, id, doc)
+		}
+		if op == "" {
+			err = change(ctx, pr.p.Store, nil)
+		} else {
+			err = pr.p.Store.Update(ctx, func(tx store.Tx) error { return change(ctx, tx, tx) })
+		}
+		if err != nil {
+			return nil, err
+		}
+		return arm.OK(out), nil
+	}
+}
+
+// lookupTagName is the name under which tags holds name (tag names are
+// case-insensitive).
+func lookupTagName(tags map[string]string, name string) (string, bool) {
+	for k := range tags {
+		if strings.EqualFold(k, name) {
+			return k, true
+		}
+	}
+	return "", false
+}
