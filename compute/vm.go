@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -148,6 +149,25 @@ type VMSpec struct {
 	// Zones is the availability zone of a zonal VM (set at creation; its
 	// disks must be in it).
 	Zones []string
+	// Base is, for an update computed from the VM as read before (a
+	// PATCH, an attach or detach of disks), that VM: if the VM is no
+	// longer as Base has it (another update ran meanwhile) or is gone,
+	// PutVM changes nothing and fails with ErrVMChanged or NotFound, so
+	// the update is computed again rather than undo the other one (or
+	// make the VM again).
+	Base *VM
+}
+
+// ErrVMChanged is PutVM's answer to an update whose Base is no longer the
+// VM as it is (see VMSpec.Base): read the VM again and retry.
+var ErrVMChanged = failure.Conflictf("Conflict", "The VM changed while this update ran (another update of it committed first); retry the request.")
+
+// sameVM reports whether a and b are the same VM as stored (the power
+// state aside: it is no part of an update).
+func sameVM(a, b *VM) bool {
+	x, y := *a, *b
+	x.PowerState, y.PowerState = "", ""
+	return reflect.DeepEqual(x, y)
 }
 
 type vmState struct {
@@ -294,11 +314,17 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		err := resource.Get(ctx, tx, rid, &old)
 		switch {
 		case err == nil:
+			if spec.Base != nil && !sameVM(old.domain(""), spec.Base) {
+				return ErrVMChanged
+			}
 			if !strings.EqualFold(old.Location, loc) {
 				return failure.Conflictf("InvalidParameter", "The VM '%s' is in location '%s'; its location cannot change to '%s'.", old.Name, old.Location, loc)
 			}
 			power = s.vmPower(ctx, tx, old.ID)
 		case failure.Is(err, failure.NotFound):
+			if spec.Base != nil {
+				return err // deleted meanwhile: an update does not make it again
+			}
 			created = true
 		default:
 			return err

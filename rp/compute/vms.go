@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -449,6 +450,25 @@ func pendingFromImage(create []implicitDisk) bool {
 }
 
 func (pr *Provider) patchVM(r *arm.Request, in vmInput) (*arm.Response, error) {
+	return againIfChanged(func() (*arm.Response, error) { return pr.patchVMOnce(r, in) })
+}
+
+// maxUpdateTries bounds how often againIfChanged runs an update.
+const maxUpdateTries = 20
+
+// againIfChanged runs update, a VM update computed from the VM as it reads
+// it (updateVM), again while another update of the VM committed between
+// its read and its write (compute.ErrVMChanged): neither undoes the other.
+func againIfChanged(update func() (*arm.Response, error)) (*arm.Response, error) {
+	for try := 1; ; try++ {
+		resp, err := update()
+		if !errors.Is(err, compute.ErrVMChanged) || try == maxUpdateTries {
+			return resp, err
+		}
+	}
+}
+
+func (pr *Provider) patchVMOnce(r *arm.Request, in vmInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vm, err := pr.svc.VM(ctx, vmID(r))
 	if err != nil {
@@ -515,8 +535,11 @@ func (pr *Provider) patchAsPut(r *arm.Request, in vmInput) (*arm.Response, error
 
 // updateVM updates the existing VM vm to spec (a PATCH, an attach or
 // detach), checking the caller's access to the disks it newly attaches, and
-// returns its body.
+// returns its body. spec is computed from vm as read: if the VM changed
+// since, nothing is written and the error is compute.ErrVMChanged
+// (againIfChanged computes the update again).
 func (pr *Provider) updateVM(r *arm.Request, vm *compute.VM, spec compute.VMSpec, sets []settingRef) (*compute.VMResource, error) {
+	spec.Base = vm
 	if err := pr.checkRefs(r, sets, newAttachLinks(vm, spec)...); err != nil {
 		return nil, err
 	}
@@ -734,6 +757,10 @@ type attachDetachInput struct {
 // update (a lun not given is the lowest free one) and answers, as Azure
 // does, an operation whose result is the VM's storage profile.
 func (pr *Provider) attachDetachDataDisks(r *arm.Request) (*arm.Response, error) {
+	return againIfChanged(func() (*arm.Response, error) { return pr.attachDetachDataDisksOnce(r) })
+}
+
+func (pr *Provider) attachDetachDataDisksOnce(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vm, err := pr.svc.VM(ctx, vmID(r))
 	if err != nil {
