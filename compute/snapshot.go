@@ -512,7 +512,7 @@ func (s *Service) dropContent(ctx context.Context, name string, eid snapshot.ID)
 
 // CreateDiskFromSnapshot creates a new managed disk (the restore path) with
 // the snapshot's content; 409 if diskID exists.
-func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID, location string, tags map[string]string) (*Disk, error) {
+func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID, location string, tags map[string]string, zones []string) (*Disk, error) {
 	if location == "" {
 		sn, err := s.SnapshotResource(ctx, snapshotID)
 		if err != nil {
@@ -520,13 +520,13 @@ func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID
 		}
 		location = sn.Location
 	}
-	return s.CreateDisk(ctx, DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Copy", SourceID: snapshotID})
+	return s.CreateDisk(ctx, DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Copy", SourceID: snapshotID, Zones: zones})
 }
 
 // CreateDiskFromRepository creates a new managed disk from manifest id of
 // another repository (the vault tier); 409 if diskID exists.
-func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, diskID, location string, tags map[string]string) (*Disk, error) {
-	spec := DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Restore"}
+func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, diskID, location string, tags map[string]string, zones []string) (*Disk, error) {
+	spec := DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Restore", Zones: zones}
 	if err := s.CheckDiskSpec(ctx, &spec); err != nil {
 		return nil, err
 	}
@@ -540,7 +540,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		s.vols.Remove(uid)
 		return nil, err
 	}
-	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: SKUOf("")},
+	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: SKUOf("")}, Zones: zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}

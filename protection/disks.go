@@ -56,6 +56,7 @@ type DiskTarget struct {
 	ID       string
 	Location string // "" : the snapshot's
 	Tags     map[string]string
+	Zones    []string // the availability zone to create the disk in (nil: none)
 }
 
 // Disk is a managed disk.

@@ -59,12 +59,12 @@ func (d Disks) DeleteSnapshot(ctx context.Context, id string) error {
 
 // RestoreDisk implements protection.Disks.
 func (d Disks) RestoreDisk(ctx context.Context, snapshotID string, t protection.DiskTarget) (protection.Disk, error) {
-	return disk(d.Service.CreateDiskFromSnapshot(ctx, snapshotID, t.ID, t.Location, t.Tags))
+	return disk(d.Service.CreateDiskFromSnapshot(ctx, snapshotID, t.ID, t.Location, t.Tags, t.Zones))
 }
 
 // RestoreDiskFrom implements protection.Disks.
 func (d Disks) RestoreDiskFrom(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, t protection.DiskTarget) (protection.Disk, error) {
-	return disk(d.Service.CreateDiskFromRepository(ctx, repo, id, t.ID, t.Location, t.Tags))
+	return disk(d.Service.CreateDiskFromRepository(ctx, repo, id, t.ID, t.Location, t.Tags, t.Zones))
 }
 
 // Disk implements protection.Disks.

@@ -29,6 +29,8 @@ type restoreRequest struct {
 	VirtualNetworkID       string  `json:"virtualNetworkId,omitempty"`
 	SubnetID               string  `json:"subnetId,omitempty"`
 	RestoreDiskLunList     []int32 `json:"restoreDiskLunList,omitempty"`
+	// Zones is the availability zone a RestoreDisks creates the disks in.
+	Zones []string `json:"zones,omitempty"`
 	// RecoveryPointRehydrationInfo rehydrates an archived point first
 	// (archive.go).
 	RecoveryPointRehydrationInfo *struct {
@@ -215,7 +217,11 @@ func (pr *Provider) restoreTargets(ctx context.Context, in *restoreInput, it *it
 			name = name[len(name)-80:]
 		}
 		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
-		out = append(out, protection.RestoreTarget{Source: s, Target: protection.DiskTarget{ID: did, Location: location, Tags: tags}})
+		t := protection.DiskTarget{ID: did, Location: location, Tags: tags}
+		if req.RecoveryType == "RestoreDisks" {
+			t.Zones = req.Zones
+		}
+		out = append(out, protection.RestoreTarget{Source: s, Target: t})
 	}
 	return out, nil
 }
@@ -353,6 +359,14 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 			}
 			if !found {
 				return req, restoreErr(fmt.Sprintf("properties.restoreDiskLunList[%d]", i), "names lun %d, which is not a data disk of this recovery point.", lun)
+			}
+		}
+		if len(req.Zones) > 1 {
+			return req, restoreErr("properties.zones", "names %d zones: the disks are restored into one availability zone ('1', '2' or '3').", len(req.Zones))
+		}
+		for i, z := range req.Zones {
+			if z != "1" && z != "2" && z != "3" {
+				return req, restoreErr(fmt.Sprintf("properties.zones[%d]", i), "'%s' is not an availability zone: use '1', '2' or '3'.", z)
 			}
 		}
 	case "AlternateLocation":

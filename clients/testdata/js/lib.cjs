@@ -55,6 +55,16 @@ function lro(group, name, ...args) {
 }
 // opID is the last segment of an operation URL (Location, Azure-AsyncOperation).
 const opID = (u) => decodeURIComponent(new URL(u).pathname.split("/").pop());
+// jobDone waits for the newest job of operation (Backup, Restore) in the
+// vault to complete (bk: a RecoveryServicesBackupClient, R: vault and
+// group), failing on a failed one.
+async function jobDone(bk, R, operation) {
+  await waitUntil(operation.toLowerCase() + " job", async () => {
+    const jobs = await all(bk.backupJobs.list(...R, { filter: `operation eq '${operation}'` }));
+    if (jobs[0] && jobs[0].properties.status === "Failed") fail(operation + " failed " + JSON.stringify(jobs[0]));
+    return jobs[0] && jobs[0].properties.status === "Completed";
+  });
+}
 // run runs main, printing done at the end, or the failure (and the
 // response it came with) and exit status 1.
 function run(main, done) {
@@ -65,4 +75,4 @@ function run(main, done) {
   });
 }
 
-module.exports = { conn, endpoint, scope, sub: conn.subscriptionId, credential, clientOptions, step, fail, sleep, waitUntil, all, run, eq, rejects, poll, lro, opID };
+module.exports = { conn, endpoint, scope, sub: conn.subscriptionId, credential, clientOptions, step, fail, sleep, waitUntil, all, run, eq, rejects, poll, lro, opID, jobDone };

@@ -15,7 +15,7 @@
 const crypto = require("node:crypto");
 const { ServiceClient } = require("@azure/core-client");
 const { createHttpHeaders, createPipelineRequest } = require("@azure/core-rest-pipeline");
-const { endpoint, scope, sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, opID } = require("./lib.cjs");
+const { endpoint, scope, sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, opID, jobDone } = require("./lib.cjs");
 const pkg = (env, def) => require(process.env[env] || def);
 const { ResourceManagementClient } = pkg("SAFEHOLD_JS_RESOURCES", "@azure/arm-resources");
 const { ComputeManagementClient } = pkg("SAFEHOLD_JS_COMPUTE", "@azure/arm-compute");
@@ -300,11 +300,7 @@ async function main() {
   const vres = await bk.validateOperationResults.get(...R, opID(validateLoc));
   eq("triggered validation error", vres.validateOperationResponse.validationResults[0].code, errs[0].code);
   await bk.restores.beginTriggerAndWait(...I, rp.name, { properties: restoreRequest }, poll);
-  await waitUntil("restore job", async () => {
-    const jobs = await all(bk.backupJobs.list(...R, { filter: "operation eq 'Restore'" }));
-    if (jobs[0] && jobs[0].properties.status === "Failed") fail("restore failed " + JSON.stringify(jobs[0]));
-    return jobs[0] && jobs[0].properties.status === "Completed";
-  });
+  await jobDone(bk, R, "Restore");
   const restored = await all(compute.disks.listByResourceGroup("jsRestoreRG"));
   eq("restored disks", restored.length, 1);
   eq("restored size", restored[0].diskSizeGB, 1);

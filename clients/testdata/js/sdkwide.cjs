@@ -7,13 +7,15 @@
 // sizes, resource SKUs and attachDetachDataDisks; the Compute operations
 // catalog; vault and backup config resources; V1 and Enhanced policies;
 // protection containers (register, unregister, inquire, protectable
-// containers, workload items); usage summaries by type. Run by
+// containers, workload items); usage summaries by type; a restore of the
+// disks into an availability zone. Run by
 // clients/clients_test.go with SAFEHOLD_CONNECTION (connection.json) and
 // NODE_EXTRA_CA_CERTS (Safehold's CA); prints "ok" steps, exits 1 on failure.
 "use strict";
-const { sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro } = require("./lib.cjs");
+const { sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, jobDone } = require("./lib.cjs");
 const { ResourceManagementClient } = require("@azure/arm-resources");
 const { ComputeManagementClient } = require("@azure/arm-compute");
+const { StorageManagementClient } = require("@azure/arm-storage");
 const { RecoveryServicesClient } = require("@azure/arm-recoveryservices");
 const { RecoveryServicesBackupClient } = require("@azure/arm-recoveryservicesbackup");
 
@@ -204,17 +206,27 @@ async function main() {
   // A backup, then the usage summaries by type.
   const until = new Date(Date.now() + 30 * 24 * 3600 * 1000);
   await bk.backups.trigger(...I, { properties: { objectType: "IaasVMBackupRequest", recoveryPointExpiryTimeInUTC: until } });
-  await waitUntil("backup job", async () => {
-    const jobs = await all(bk.backupJobs.list(...R, { filter: "operation eq 'Backup'" }));
-    if (jobs[0] && jobs[0].properties.status === "Failed") fail("backup failed " + JSON.stringify(jobs[0]));
-    return jobs[0] && jobs[0].properties.status === "Completed";
-  });
-  eq("recovery points", (await all(bk.recoveryPoints.list(...I))).length, 1);
+  await jobDone(bk, R, "Backup");
+  const points = await all(bk.recoveryPoints.list(...I));
+  eq("recovery points", points.length, 1);
   const byType = async (type) => (await all(bk.backupUsageSummaries.list(...R, { filter: `type eq '${type}'` }))).map((u) => [u.name.value, u.currentValue]);
   eq("protected items by type", JSON.stringify(await byType("BackupProtectedItemCountSummary")), JSON.stringify([["AzureIaasVM", 1]]));
   eq("containers by type", JSON.stringify(await byType("BackupProtectionContainerCountSummary")), JSON.stringify([["AzureIaasVM", 1]]));
   await rejects("usage of no type", all(bk.backupUsageSummaries.list(...R, { filter: "type eq 'Bogus'" })), 400, "InvalidFilter");
   step("backup, usage summaries by type");
+
+  // Restore the disks into an availability zone.
+  const staging = await lro(new StorageManagementClient(cred, sub, clientOptions).storageAccounts, "create", "wideVaultRG", "widestaging", { location: "westus", kind: "StorageV2", sku: { name: "Standard_LRS" } });
+  await rgs.resourceGroups.createOrUpdate("wideRestoreRG", { location: "westus" });
+  const restoreReq = (zones) => ({ properties: { objectType: "IaasVMRestoreRequest", recoveryPointId: points[0].name, recoveryType: "RestoreDisks", sourceResourceId: vmB.id,
+    storageAccountId: staging.id, targetResourceGroupId: `/subscriptions/${sub}/resourceGroups/wideRestoreRG`, region: "westus", originalStorageAccountOption: false, createNewCloudService: false, zones } });
+  await rejects("restore into no zone", bk.restores.beginTriggerAndWait(...I, points[0].name, restoreReq(["7"]), poll), 400, "BMSUserErrorInvalidRestoreInput");
+  await bk.restores.beginTriggerAndWait(...I, points[0].name, restoreReq(["2"]), poll);
+  await jobDone(bk, R, "Restore");
+  const restored = await all(c.disks.listByResourceGroup("wideRestoreRG"));
+  eq("restored disks", restored.length, 1);
+  eq("restored disk's zone", JSON.stringify(restored[0].zones), JSON.stringify(["2"]));
+  step("restore disks into a zone");
 
   // Stop protection and delete the data: the container goes with it.
   await bk.protectedItems.delete(...I);
