@@ -536,6 +536,9 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 			return nil, err
 		}
 	}
+	if err := checkConditions(req, n.routes[http.MethodGet]); err != nil {
+		return nil, err
+	}
 	return r.handler(req)
 }
 

@@ -1,0 +1,140 @@
+package arm
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// checkConditions applies a write's If-Match and If-None-Match headers as
+// Azure's resource providers do, by reading the resource the request
+// addresses through its own GET route (get; nil when the path has none,
+// and the headers are then ignored): If-None-Match: * refuses to replace
+// an existing resource (create only); If-Match: * refuses to write one
+// that does not exist (update only); If-Match with entity tags refuses
+// unless the resource exists with one of them; If-None-Match with entity
+// tags refuses when it holds one of them. A resource that answers no etag
+// matches only *, as a provider without etags ignores the tags. A refusal
+// is 412 PreconditionFailed and the handler does not run. The read and
+// the write are two steps: a concurrent write between them is not seen.
+func checkConditions(req *Request, get *route) error {
+	h := req.HTTP.Header
+	ifMatch, ifNone := headerValues(h, "If-Match"), headerValues(h, "If-None-Match")
+	if (ifMatch == "" && ifNone == "") || get == nil {
+		return nil
+	}
+	m := req.HTTP.Method
+	if m != http.MethodPut && m != http.MethodPatch && m != http.MethodDelete {
+		return nil
+	}
+	hr := req.HTTP.Clone(req.HTTP.Context())
+	hr.Method, hr.Body, hr.ContentLength = http.MethodGet, nil, 0
+	params := make(map[string]string, len(req.Params))
+	for k, v := range req.Params {
+		params[k] = v
+	}
+	g := &Request{HTTP: hr, Params: params, APIVersion: req.APIVersion, Namespace: req.Namespace, Segments: req.Segments,
+		retryAfter: req.retryAfter, query: req.query, lazyQuery: req.lazyQuery, route: get, authorize: req.authorize, action: req.action, scope: req.scope}
+	resp, err := get.handler(g)
+	exists := err == nil && resp != nil && resp.Status < 300
+	if err != nil && !IsNotFound(err) {
+		return nil // the read's failure is not the condition's; the write answers for itself
+	}
+	etag := ""
+	if exists {
+		etag = responseETag(resp)
+	}
+	failed := Errorf(http.StatusPreconditionFailed, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met: ")
+	if ifNone != "" {
+		if exists && (ifNone == "*" || etag != "" && tagListHas(ifNone, etag)) {
+			failed.Message += "If-None-Match '" + ifNone + "' and the resource exists"
+			if etag != "" {
+				failed.Message += " with etag '" + etag + "'"
+			}
+			failed.Message += "."
+			return failed
+		}
+	}
+	if ifMatch != "" {
+		if !exists {
+			failed.Message += "If-Match '" + ifMatch + "' and the resource does not exist."
+			return failed
+		}
+		if ifMatch != "*" && etag != "" && !tagListHas(ifMatch, etag) {
+			failed.Message += "If-Match '" + ifMatch + "' and the resource's etag is '" + etag + "'."
+			return failed
+		}
+	}
+	return nil
+}
+
+// headerValues is the header's values joined by ", ", trimmed.
+func headerValues(h http.Header, name string) string {
+	return strings.TrimSpace(strings.Join(h.Values(name), ", "))
+}
+
+// responseETag is a read's entity tag: its ETag header, else its body's
+// top-level etag (or eTag) field.
+func responseETag(resp *Response) string {
+	if t := resp.Header.Get("ETag"); t != "" {
+		return t
+	}
+	if resp.Body == nil {
+		return ""
+	}
+	b, err := json.Marshal(resp.Body)
+	if err != nil {
+		return ""
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(b, &doc) != nil {
+		return ""
+	}
+	for _, k := range []string{"etag", "eTag"} {
+		var s string
+		if json.Unmarshal(doc[k], &s) == nil && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// tagListHas reports whether list, an If-Match or If-None-Match value
+// (entity tags separated by commas, or *), holds tag; tags compare with or
+// without their quotes, and W/ prefixes compare weakly.
+func tagListHas(list, tag string) bool {
+	if strings.TrimSpace(list) == "*" {
+		return true
+	}
+	norm := func(s string) string {
+		s = strings.TrimPrefix(strings.TrimSpace(s), "W/")
+		return strings.Trim(s, `"`)
+	}
+	want := norm(tag)
+	for _, t := range splitTags(list) {
+		if norm(t) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// splitTags splits a list of entity tags at the commas outside quotes (an
+// Azure etag such as W/"datetime'2017-12-15T12%3A36%3A51.68Z'" holds none,
+// but a quoted tag may).
+func splitTags(list string) []string {
+	var out []string
+	start, quoted := 0, false
+	for i := 0; i < len(list); i++ {
+		switch list[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				out = append(out, list[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, list[start:])
+}
