@@ -238,14 +238,19 @@ func DropUnder(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 // sees it and cascades) or fails, never leaving a resource under a group
 // that is gone, whatever the create checked before its transaction.
 //
-// A new resource directly in a group being deleted is refused too (409
+// A new resource anywhere in a group being deleted is refused too (409
 // ResourceGroupBeingDeleted, as in Azure, and as Create refuses it): the
 // cascade chose what it deletes when it began, so one made meanwhile
 // would lose its document with the group while its deleter never ran
-// (a storage account's blobs, a vault's data). Resources that exist, and
-// those under them, may still change (the cascade's own writes, a job's);
-// a client's PUT or PATCH of one is refused before its handler runs
-// (CheckGroupWritable).
+// (a storage account's blobs, a vault's data), and a new child of a
+// resource there (a vault's protected item) would slip past the checks
+// the delete ran first (CheckDeleteUnder) and be deleted with its data.
+// The client's PUT that makes it is refused before its handler runs
+// (CheckGroupWritable), but it may have passed that check before the
+// delete began: this check, in its transaction, is the one that holds.
+// Resources that exist, and those under them that exist, may still
+// change (the cascade's own writes, a job's); a client's PUT or PATCH of
+// one is refused by CheckGroupWritable.
 func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 	if id.Namespace != "" && id.ResourceGroup != "" {
 		if err := checkPutGroup(ctx, tx, id); err != nil {
@@ -259,7 +264,7 @@ func Put(ctx context.Context, tx store.Tx, id arm.ResourceID, v any) error {
 // of the group's document unless it is being deleted.
 func checkPutGroup(ctx context.Context, tx store.Reader, id arm.ResourceID) error {
 	deleting, err := groupMayBeDeleting(ctx, tx, id.SubscriptionID, id.ResourceGroup)
-	if err != nil || !deleting || id.Scope != "" || len(id.Types) != 1 {
+	if err != nil || !deleting {
 		return err
 	}
 	if ok, err := Exists(ctx, tx, id.String()); err != nil || ok {
