@@ -80,7 +80,7 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 	if _, err := s.Snapshot(ctx, sns[1].ID); !isStatus(err, http.StatusNotFound) {
 		t.Fatalf("deleted snapshot: %v", err)
 	}
-	r, err := s.CreateDiskFromRepository(ctx, vault, sns[1].EngineID, diskID("restored"), "westus", map[string]string{"from": "vault"}, nil)
+	r, err := s.CreateDiskFromRepository(ctx, vault, sns[1].EngineID, diskID("restored"), "westus", map[string]string{"from": "vault"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +91,10 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 	if !bytes.Equal(want, gotb) || r.Tags["from"] != "vault" {
 		t.Fatal("disk restored from the vault differs")
 	}
-	if _, err := s.CreateDiskFromSnapshot(ctx, sns[0].ID, diskID("restored"), "", nil, nil); !isStatus(err, http.StatusConflict) {
+	if _, err := s.CreateDiskFromSnapshot(ctx, sns[0].ID, diskID("restored"), "", nil, nil, nil); !isStatus(err, http.StatusConflict) {
 		t.Fatalf("restore onto an existing disk: %v", err)
 	}
-	if _, err := s.CreateDiskFromSnapshot(ctx, sns[0].ID, diskID("os2"), "", nil, nil); err != nil {
+	if _, err := s.CreateDiskFromSnapshot(ctx, sns[0].ID, diskID("os2"), "", nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A copied snapshot outlives its source.
@@ -105,7 +105,7 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 	if err := s.DeleteSnapshot(ctx, sns[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.CreateDiskFromSnapshot(ctx, cp.ID, diskID("os3"), "", nil, nil)
+	c, err := s.CreateDiskFromSnapshot(ctx, cp.ID, diskID("os3"), "", nil, nil, nil)
 	if err != nil || c.SizeBytes != 8<<20 {
 		t.Fatalf("disk from a copied snapshot: %v", err)
 	}

@@ -158,6 +158,9 @@ type DiskSpec struct {
 	OSType           string
 	HyperVGeneration string
 	Zones            []string
+	// Encryption, when not nil, replaces the default (platform keys):
+	// a restore's customer-managed key.
+	Encryption *Encryption `json:",omitempty"`
 	// Settings and ExtendedLocation are kept as sent (UpdateSettings).
 	Settings         Settings
 	ExtendedLocation json.RawMessage
@@ -397,6 +400,9 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
 			DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
 			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
+	if spec.Encryption != nil {
+		d.Properties.Encryption = spec.Encryption
+	}
 	var st resourceState
 	var err error
 	switch spec.CreateOption {

@@ -57,6 +57,9 @@ type DiskTarget struct {
 	Location string // "" : the snapshot's
 	Tags     map[string]string
 	Zones    []string // the availability zone to create the disk in (nil: none)
+	// EncryptionType and DiskEncryptionSetID encrypt the disk with the
+	// set's customer-managed key ("": platform keys).
+	EncryptionType, DiskEncryptionSetID string
 }
 
 // Disk is a managed disk.

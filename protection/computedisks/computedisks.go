@@ -59,12 +59,12 @@ func (d Disks) DeleteSnapshot(ctx context.Context, id string) error {
 
 // RestoreDisk implements protection.Disks.
 func (d Disks) RestoreDisk(ctx context.Context, snapshotID string, t protection.DiskTarget) (protection.Disk, error) {
-	return disk(d.Service.CreateDiskFromSnapshot(ctx, snapshotID, t.ID, t.Location, t.Tags, t.Zones))
+	return disk(d.Service.CreateDiskFromSnapshot(ctx, snapshotID, t.ID, t.Location, t.Tags, t.Zones, encryption(t)))
 }
 
 // RestoreDiskFrom implements protection.Disks.
 func (d Disks) RestoreDiskFrom(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, t protection.DiskTarget) (protection.Disk, error) {
-	return disk(d.Service.CreateDiskFromRepository(ctx, repo, id, t.ID, t.Location, t.Tags, t.Zones))
+	return disk(d.Service.CreateDiskFromRepository(ctx, repo, id, t.ID, t.Location, t.Tags, t.Zones, encryption(t)))
 }
 
 // Disk implements protection.Disks.
@@ -93,4 +93,13 @@ func domain(err error) error {
 		return &protection.DiskError{Kind: protection.ErrExists, Message: fe.Message}
 	}
 	return &protection.DiskError{Kind: protection.ErrRejected, Message: fe.Message}
+}
+
+// encryption is the encryption a restore target asks for (nil: platform
+// keys).
+func encryption(t protection.DiskTarget) *compute.Encryption {
+	if t.DiskEncryptionSetID == "" {
+		return nil
+	}
+	return &compute.Encryption{Type: t.EncryptionType, DiskEncryptionSetID: t.DiskEncryptionSetID}
 }

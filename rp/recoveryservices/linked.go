@@ -49,6 +49,7 @@ func restoreLinks(req restoreRequest) []arm.Link {
 		link("Microsoft.Compute/disks/write", rg),
 		link("Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID),
 		link(stagingAction, staging),
+		link("Microsoft.Compute/diskEncryptionSets/read", req.DiskEncryptionSetID),
 	}
 	if strings.EqualFold(req.RecoveryType, "AlternateLocation") {
 		for _, c := range networkChecks(req) {

@@ -31,6 +31,12 @@ type restoreRequest struct {
 	RestoreDiskLunList     []int32 `json:"restoreDiskLunList,omitempty"`
 	// Zones is the availability zone a RestoreDisks creates the disks in.
 	Zones []string `json:"zones,omitempty"`
+	// DiskEncryptionSetID encrypts the restored managed disks with a
+	// customer-managed key (az backup restore restore-disks
+	// --disk-encryption-set-id).
+	DiskEncryptionSetID string `json:"diskEncryptionSetId,omitempty"`
+	// EncryptionType is the set's (checkRestore fills it in).
+	EncryptionType string `json:"safeholdEncryptionType,omitempty"`
 	// RecoveryPointRehydrationInfo rehydrates an archived point first
 	// (archive.go).
 	RecoveryPointRehydrationInfo *struct {
@@ -217,7 +223,7 @@ func (pr *Provider) restoreTargets(ctx context.Context, in *restoreInput, it *it
 			name = name[len(name)-80:]
 		}
 		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
-		t := protection.DiskTarget{ID: did, Location: location, Tags: tags}
+		t := protection.DiskTarget{ID: did, Location: location, Tags: tags, EncryptionType: req.EncryptionType, DiskEncryptionSetID: req.DiskEncryptionSetID}
 		if req.RecoveryType == "RestoreDisks" {
 			t.Zones = req.Zones
 		}
@@ -319,6 +325,29 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 			return restoreErr(field, "'%s' is not a resource group id (/subscriptions/{id}/resourceGroups/{name}).", id)
 		}
 		return resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup)
+	}
+	if req.DiskEncryptionSetID != "" {
+		// Read access was checked with the request's links (restoreLinks).
+		sid, err := arm.ParseID(req.DiskEncryptionSetID)
+		var set struct {
+			Properties struct {
+				EncryptionType string `json:"encryptionType"`
+			} `json:"properties"`
+		}
+		if err == nil && sid.IsType("Microsoft.Compute/diskEncryptionSets") {
+			err = resource.Get(ctx, pr.p.Store, sid, &set)
+		}
+		if err != nil {
+			if err == nil || arm.IsNotFound(err) || sid.String() == "" || !sid.IsType("Microsoft.Compute/diskEncryptionSets") {
+				return req, restoreErr("properties.diskEncryptionSetId", "'%s' is no disk encryption set: name an existing one (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Compute/diskEncryptionSets/{name}).", req.DiskEncryptionSetID)
+			}
+			return req, err
+		}
+		req.DiskEncryptionSetID = sid.String()
+		req.EncryptionType = "EncryptionAtRestWithCustomerKey"
+		if strings.EqualFold(set.Properties.EncryptionType, "EncryptionAtRestWithPlatformAndCustomerKeys") {
+			req.EncryptionType = "EncryptionAtRestWithPlatformAndCustomerKeys"
+		}
 	}
 	if req.Region != "" && it.Location != "" && resource.NormLocation(req.Region) != resource.NormLocation(it.Location) {
 		return req, restoreErr("properties.region", "'%s' is not the region of the vault and its VM ('%s'): a restore creates its resources in the vault's region.", req.Region, it.Location)

@@ -234,6 +234,44 @@ func TestRestoreStagingAndRegion(t *testing.T) {
 	if vals, _ := m["value"].([]any); len(vals) != 1 {
 		t.Fatalf("the VM's one disk restored next to the staging account: %v", m)
 	}
+
+	// A customer-managed key: the restored disks are encrypted with the
+	// set diskEncryptionSetId names (az backup restore restore-disks
+	// --disk-encryption-set-id), which must exist.
+	e.ResourceGroups("desrg")
+	set := "/subscriptions/" + e.Sub + "/resourceGroups/stagerg/providers/Microsoft.Compute/diskEncryptionSets/des1"
+	resp, m = e.Do("PUT", set+"?api-version=2023-04-02", map[string]any{"location": "westus", "identity": map[string]any{"type": "SystemAssigned"},
+		"properties": map[string]any{"encryptionType": "EncryptionAtRestWithPlatformAndCustomerKeys", "activeKey": map[string]any{"keyUrl": "https://kv1.vault.azure.net/keys/k1/0123456789abcdef"}}})
+	if resp.StatusCode >= 300 {
+		t.Fatalf("create the set: %d %v", resp.StatusCode, m)
+	}
+	e.WaitFor("the set", func() bool {
+		resp, m := e.Do("GET", set+"?api-version=2023-04-02", nil)
+		return resp.StatusCode == 200 && str(m, "properties.provisioningState") == "Succeeded"
+	})
+	desRG := "/subscriptions/" + e.Sub + "/resourceGroups/desrg"
+	code, m = restore(map[string]any{"storageAccountId": staging, "targetResourceGroupId": desRG, "diskEncryptionSetId": set + "x"})
+	if code != 400 || str(m, "error.target") != "properties.diskEncryptionSetId" {
+		t.Fatalf("restore with a missing set: %d %v", code, m)
+	}
+	code, m = restore(map[string]any{"storageAccountId": staging, "targetResourceGroupId": desRG, "diskEncryptionSetId": set})
+	if code != 202 || str(m, "status") != "Succeeded" {
+		t.Fatalf("restore with a set: %d %v", code, m)
+	}
+	e.WaitFor("the restored disk", func() bool {
+		resp, m := e.Do("GET", desRG+"/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+		vals, _ := m["value"].([]any)
+		return resp.StatusCode == 200 && len(vals) == 1
+	})
+	_, m = e.Do("GET", desRG+"/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+	d := m["value"].([]any)[0].(map[string]any)
+	if str(d, "properties.encryption.type") != "EncryptionAtRestWithPlatformAndCustomerKeys" || !strings.EqualFold(str(d, "properties.encryption.diskEncryptionSetId"), set) {
+		t.Fatalf("restored disk's encryption: %v", d)
+	}
+	// The set is in use: it is not deleted while the disk names it.
+	if resp, m := e.Do("DELETE", set+"?api-version=2023-04-02", nil); resp.StatusCode != 409 {
+		t.Fatalf("delete of the restored disk's set: %d %v", resp.StatusCode, m)
+	}
 }
 
 // TestSDKRestoreValidationCoreQuota: with the region's vCPU quota lowered
