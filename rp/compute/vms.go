@@ -634,6 +634,25 @@ func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The disks whose deleteOption is Delete go with the VM: the caller
+	// must be allowed to delete each (linked access, 403), as a DELETE of
+	// the disk would require.
+	v, err := pr.svc.VM(ctx, vm.ID)
+	if err != nil {
+		return nil, err
+	}
+	var links []arm.Link
+	if v.OSDiskID != "" && strings.EqualFold(v.OSDiskDeleteOption, "Delete") {
+		links = append(links, arm.LinkTo("Microsoft.Compute/disks/delete", v.OSDiskID))
+	}
+	for _, d := range v.DataDisks {
+		if strings.EqualFold(d.DeleteOption, "Delete") {
+			links = append(links, arm.LinkTo("Microsoft.Compute/disks/delete", d.DiskID))
+		}
+	}
+	if err := r.CheckLinked(links...); err != nil {
+		return nil, err
+	}
 	return pr.start(r, "compute.vm.delete", vm.ID, vm.Location, nil, 0, nil)
 }
 

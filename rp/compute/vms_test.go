@@ -332,3 +332,49 @@ func TestDiskOwnershipTime(t *testing.T) {
 		t.Fatalf("detached disk: %v managedBy %v time %v (attached at %v)", err, d.ManagedBy, d.Properties.LastOwnershipUpdateTime, attached)
 	}
 }
+
+// A VM's delete takes the disks whose deleteOption is Delete with it, so
+// the caller must be allowed to delete each: a contributor of the VM's
+// group (rg2) whose data disk lies in rg1 gets 403 LinkedAuthorizationFailed
+// naming the disk's delete, and the VM and both disks stay; the admin's
+// delete takes the VM and the disk marked Delete, and keeps the OS disk
+// marked Detach.
+func TestVMDeleteNeedsDeleteOnItsDisks(t *testing.T) {
+	e, ctx := start(t)
+	os2 := "/subscriptions/" + e.Sub + "/resourceGroups/rg2/providers/Microsoft.Compute/disks/os2"
+	if _, err := fixture.Wait(e.disks.BeginCreateOrUpdate(ctx, "rg2", "os2", e.emptyDisk("unused", 1), nil)); err != nil {
+		t.Fatal(err)
+	}
+	e.putDisk("data1", e.emptyDisk("data1", 1))
+	if _, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, "rg2", "vmd", armcompute.VirtualMachine{Location: to.Ptr("westus"), Properties: &armcompute.VirtualMachineProperties{
+		HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+		StorageProfile: &armcompute.StorageProfile{
+			OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach), OSType: to.Ptr(armcompute.OperatingSystemTypesLinux),
+				DeleteOption: to.Ptr(armcompute.DiskDeleteOptionTypesDetach), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(os2)}},
+			DataDisks: []*armcompute.DataDisk{{Lun: to.Ptr[int32](0), CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+				DeleteOption: to.Ptr(armcompute.DiskDeleteOptionTypesDelete), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("data1"))}}},
+		}}}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	f := e.rg2Contributor(t, func(f *armcompute.ClientFactory) error {
+		_, err := f.NewVirtualMachinesClient().Get(ctx, "rg2", "vmd", nil)
+		return err
+	})
+	_, err := fixture.Wait(f.NewVirtualMachinesClient().BeginDelete(ctx, "rg2", "vmd", nil))
+	if re := testserver.WantError(t, "delete of a VM whose Delete disk the caller may not delete", err, 403, "LinkedAuthorizationFailed"); !strings.Contains(re.Error(), "disks/delete") {
+		t.Fatalf("the refusal does not name the disk's delete: %v", re)
+	}
+	if _, err := e.vms.Get(ctx, "rg2", "vmd", nil); err != nil {
+		t.Fatalf("the refused delete removed the VM: %v", err)
+	}
+	if _, err := fixture.Wait(e.vms.BeginDelete(ctx, "rg2", "vmd", nil)); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor("the Delete disk gone", func() bool {
+		_, err := e.disks.Get(ctx, e.rg, "data1", nil)
+		return err != nil
+	})
+	if _, err := e.disks.Get(ctx, "rg2", "os2", nil); err != nil {
+		t.Fatalf("the Detach OS disk went with the VM: %v", err)
+	}
+}
