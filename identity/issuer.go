@@ -36,11 +36,8 @@ type Issuer struct {
 	// audiences unmodified SDKs and CLIs ask for; nothing else.
 	Audiences []string
 	// Peers, when set, lists more accepted audiences: the ARM endpoints of
-	// the other live replicas sharing this server's store, so a token
-	// obtained for one replica works on all of them while it runs. It is
-	// asked again for a token accepted through it, at each use (its answer
-	// should be cached by the caller), so a replica's tokens stop working
-	// elsewhere once it is gone.
+	// the other replicas sharing this server's store, so a token obtained
+	// for one replica works on all of them.
 	Peers    func() []string
 	Lifetime time.Duration
 
@@ -203,12 +200,6 @@ var PublicARMAudiences = []string{"https://management.core.windows.net/", "https
 // ARM endpoint or a public-cloud ARM audience, with or without one
 // trailing slash.
 func (is *Issuer) AudienceOK(aud string) bool {
-	return is.ownAudience(aud) || is.peerAudience(aud)
-}
-
-// ownAudience reports whether aud is the server's own ARM endpoint or a
-// public-cloud ARM audience: accepted for as long as the server runs.
-func (is *Issuer) ownAudience(aud string) bool {
 	a := strings.TrimSuffix(aud, "/")
 	for _, x := range PublicARMAudiences {
 		if strings.EqualFold(a, strings.TrimSuffix(x, "/")) {
@@ -220,19 +211,11 @@ func (is *Issuer) ownAudience(aud string) bool {
 			return true
 		}
 	}
-	return false
-}
-
-// peerAudience reports whether aud is another live replica's ARM endpoint
-// (Peers): accepted only while that replica runs.
-func (is *Issuer) peerAudience(aud string) bool {
-	if is.Peers == nil {
-		return false
-	}
-	a := strings.TrimSuffix(aud, "/")
-	for _, x := range is.Peers() {
-		if strings.EqualFold(a, strings.TrimSuffix(x, "/")) {
-			return true
+	if is.Peers != nil {
+		for _, x := range is.Peers() {
+			if strings.EqualFold(a, strings.TrimSuffix(x, "/")) {
+				return true
+			}
 		}
 	}
 	return false
@@ -351,16 +334,10 @@ func randomID() string {
 // Unauthenticated (the ARM layer answers it 401).
 func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) {
 	now := is.Clock.Now()
-	if ct, ok := is.cache.get(token, now); ok {
+	if caller, ok := is.cache.get(token, now); ok {
 		// The signature, audience, issuer and expiry were checked when the
 		// token was first seen; whether its principal still exists is
-		// checked on every request (a cached store read), and whether the
-		// replica it was obtained for still runs, when that is what let
-		// its audience in.
-		caller := ct.caller
-		if ct.peer != "" && !is.peerAudience(ct.peer) {
-			return arm.Caller{}, is.wrongAudience([]string{ct.peer})
-		}
+		// checked on every request (a cached store read).
 		if ok, err := is.Dir.Exists(ctx, caller.ObjectID); err != nil || !ok {
 			return arm.Caller{}, principalGone(caller.ObjectID)
 		}
@@ -376,19 +353,14 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 		}
 		return arm.Caller{}, failure.New(failure.Unauthenticated, "InvalidAuthenticationToken", "The access token is invalid: %v.", err)
 	}
-	audOK, peer := false, ""
+	audOK := false
 	for _, a := range c.Audience {
-		if is.ownAudience(a) {
+		if is.AudienceOK(a) {
 			audOK = true
-		} else if peer == "" && is.peerAudience(a) {
-			peer = a
 		}
 	}
-	if audOK {
-		peer = ""
-	}
-	if !audOK && peer == "" {
-		return arm.Caller{}, is.wrongAudience(c.Audience)
+	if !audOK {
+		return arm.Caller{}, failure.New(failure.Unauthenticated, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences '%s'.", strings.Join(c.Audience, ","), strings.Join(is.AllowedAudiences(), "','"))
 	}
 	if !strings.EqualFold(c.TenantID, is.TenantID) || !strings.HasSuffix(c.Issuer, "/"+is.TenantID+"/v2.0") {
 		return arm.Caller{}, failure.New(failure.Unauthenticated, "InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer '%s'.", c.Issuer)
@@ -400,13 +372,8 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 	if _, err := is.Dir.Get(ctx, c.ObjectID); err != nil {
 		return arm.Caller{}, principalGone(c.ObjectID)
 	}
-	is.cache.put(token, cachedToken{caller: caller, exp: c.ExpiresAt.Time, peer: peer}, now)
+	is.cache.put(token, cachedToken{caller: caller, exp: c.ExpiresAt.Time}, now)
 	return caller, nil
-}
-
-// wrongAudience is ARM's 401 for a token of audiences aud, none accepted.
-func (is *Issuer) wrongAudience(aud []string) error {
-	return failure.New(failure.Unauthenticated, "InvalidAuthenticationTokenAudience", "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences '%s'.", strings.Join(aud, ","), strings.Join(is.AllowedAudiences(), "','"))
 }
 
 // Forget drops cached verifications (after a principal is deleted).

@@ -16,7 +16,6 @@ const tokenCacheMax = 4096
 type cachedToken struct {
 	caller arm.Caller
 	exp    time.Time
-	peer   string // the audience accepted as another replica's ("" when the server's own)
 }
 
 // tokenCache remembers tokens whose signature, audience, issuer and expiry
@@ -30,14 +29,14 @@ type tokenCache struct {
 	m  map[string]cachedToken
 }
 
-func (c *tokenCache) get(key string, now time.Time) (cachedToken, bool) {
+func (c *tokenCache) get(key string, now time.Time) (arm.Caller, bool) {
 	c.mu.RLock()
 	ct, ok := c.m[key]
 	c.mu.RUnlock()
 	if !ok || !now.Before(ct.exp) {
-		return cachedToken{}, false
+		return arm.Caller{}, false
 	}
-	return ct, true
+	return ct.caller, true
 }
 
 func (c *tokenCache) put(key string, ct cachedToken, now time.Time) {

@@ -50,12 +50,8 @@ func registerReplica(ctx context.Context, st store.Store, nodeID, endpoint strin
 	})
 }
 
-// peerAudiences lists the audiences of the registered replicas that are
-// live (renewing their presence lease, see LiveReplicas), re-read from the
-// store at most every two seconds: a replica that died stops being one
-// once its lease expired (15 s), and its tokens stop working on the
-// others then, as a cluster's members' would; one that comes back (same
-// node id) takes its lease and its audience again.
+// peerAudiences lists the registered replicas' audiences, re-read from the
+// store at most every two seconds.
 type peerAudiences struct {
 	st   store.Store
 	mu   sync.Mutex
@@ -75,18 +71,10 @@ func (p *peerAudiences) get() []string {
 	if err != nil {
 		return p.list
 	}
-	rows, err := lease.Live(ctx, p.st, replicaLeasePrefix, time.Now())
-	if err != nil {
-		return p.list
-	}
-	live := make(map[string]bool, len(rows))
-	for _, r := range rows {
-		live[r.Holder] = true
-	}
 	var out []string
 	for _, d := range docs {
 		var r replicaDoc
-		if json.Unmarshal(d.Value, &r) == nil && live[r.NodeID] {
+		if json.Unmarshal(d.Value, &r) == nil {
 			out = append(out, r.Audiences...)
 		}
 	}
