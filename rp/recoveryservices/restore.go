@@ -2,6 +2,7 @@ package recoveryservices
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -336,12 +337,14 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		}
 		if err == nil && sid.IsType("Microsoft.Compute/diskEncryptionSets") {
 			err = resource.Get(ctx, pr.p.Store, sid, &set)
+			if err != nil && !arm.IsNotFound(err) {
+				return req, err
+			}
+		} else {
+			err = errors.New("not a disk encryption set id")
 		}
 		if err != nil {
-			if err == nil || arm.IsNotFound(err) || sid.String() == "" || !sid.IsType("Microsoft.Compute/diskEncryptionSets") {
-				return req, restoreErr("properties.diskEncryptionSetId", "'%s' is no disk encryption set: name an existing one (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Compute/diskEncryptionSets/{name}).", req.DiskEncryptionSetID)
-			}
-			return req, err
+			return req, restoreErr("properties.diskEncryptionSetId", "'%s' is no disk encryption set: name an existing one (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Compute/diskEncryptionSets/{name}).", req.DiskEncryptionSetID)
 		}
 		req.DiskEncryptionSetID = sid.String()
 		req.EncryptionType = "EncryptionAtRestWithCustomerKey"

@@ -254,6 +254,10 @@ func TestRestoreStagingAndRegion(t *testing.T) {
 	if code != 400 || str(m, "error.target") != "properties.diskEncryptionSetId" {
 		t.Fatalf("restore with a missing set: %d %v", code, m)
 	}
+	code, m = restore(map[string]any{"storageAccountId": staging, "targetResourceGroupId": desRG, "diskEncryptionSetId": vm.ID})
+	if code != 400 || str(m, "error.target") != "properties.diskEncryptionSetId" {
+		t.Fatalf("restore naming a VM as the set: %d %v", code, m)
+	}
 	code, m = restore(map[string]any{"storageAccountId": staging, "targetResourceGroupId": desRG, "diskEncryptionSetId": set})
 	if code != 202 || str(m, "status") != "Succeeded" {
 		t.Fatalf("restore with a set: %d %v", code, m)
