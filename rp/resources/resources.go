@@ -473,12 +473,16 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	if err != nil {
 		return err
 	}
+	// Whatever fails the delete (a check below, or the cascade: a disk
+	// attached to a VM of another group refuses its delete), the group is
+	// back to Succeeded in the transaction that ends the operation Failed,
+	// as Azure rolls a failed delete back; what the cascade deleted before
+	// it failed stays deleted.
+	op.OnFailure(func(tx store.Tx) error { return pr.rollBackDelete(ctx, tx, parsed) })
 	// A group holding what cannot be deleted (a vault with backups, a disk
 	// encryption set disks elsewhere use) is not deleted, nor anything in
-	// it: the operation fails with that resource's error and the group is
-	// back to Succeeded, as Azure rolls it back.
+	// it: the operation fails with that resource's error.
 	if err := pr.p.CheckDeleteUnder(ctx, pr.p.Store, id); err != nil {
-		op.OnFailure(func(tx store.Tx) error { return pr.rollBackDelete(ctx, tx, parsed) })
 		var b *resource.Blocked
 		var inner *arm.Error
 		if !errors.As(err, &b) || !arm.As(b.Err, &inner) || inner.Status >= 500 {
