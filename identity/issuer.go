@@ -338,7 +338,9 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 		// The signature, audience, issuer and expiry were checked when the
 		// token was first seen; whether its principal still exists is
 		// checked on every request (a cached store read).
-		if ok, err := is.Dir.Exists(ctx, caller.ObjectID); err != nil || !ok {
+		if ok, err := is.Dir.Exists(ctx, caller.ObjectID); err != nil {
+			return arm.Caller{}, err // (the store's: a database out of reach is a 503)
+		} else if !ok {
 			return arm.Caller{}, principalGone(caller.ObjectID)
 		}
 		return caller, nil
@@ -369,8 +371,10 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 	if caller.Kind == "" {
 		caller.Kind = KindServicePrincipal
 	}
-	if _, err := is.Dir.Get(ctx, c.ObjectID); err != nil {
+	if _, err := is.Dir.Get(ctx, c.ObjectID); errors.Is(err, store.ErrNotFound) {
 		return arm.Caller{}, principalGone(c.ObjectID)
+	} else if err != nil {
+		return arm.Caller{}, err
 	}
 	is.cache.put(token, cachedToken{caller: caller, exp: c.ExpiresAt.Time}, now)
 	return caller, nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -143,6 +144,39 @@ func TestReplicasUnregisterWhenTheyStop(t *testing.T) {
 	b.Close()
 	if got := live(); len(got) != 1 || got[0] != a.NodeID {
 		t.Fatalf("after the second replica stopped: %v", got)
+	}
+}
+
+// Requests on a database that stopped answering (every process of the
+// server stopped, as on a hung host: nothing resets the connections) answer
+// 503 ServiceUnavailable with Retry-After within the store's
+// round_trip_timeout, reads and writes alike, never a hang or a 500; once
+// the database answers again, so does the server.
+func TestFrozenDatabaseAnswers503(t *testing.T) {
+	u, freeze := testsvc.FrozenPostgres(t)
+	e := testserver.Start(t, testserver.WithStore(testsvc.WithParam(u, "round_trip_timeout", "1s")))
+	e.ResourceGroups("rg1")
+	path := "/subscriptions/" + e.Sub + "/resourcegroups/rg1?api-version=2021-04-01"
+	body := map[string]any{"location": "westus", "tags": map[string]string{"k": "v"}}
+	thaw := freeze()
+	for _, method := range []string{"GET", "PUT"} {
+		t0 := time.Now()
+		resp, m := e.Do(method, path, body, testserver.AnyStatus())
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || m["error"].(map[string]any)["code"] != "ServiceUnavailable" {
+			thaw()
+			t.Fatalf("%s on a frozen database: %d %v %v", method, resp.StatusCode, resp.Header, m)
+		}
+		if took := time.Since(t0); took > 10*time.Second {
+			t.Errorf("%s on a frozen database answered after %v", method, took)
+		}
+	}
+	thaw()
+	testsvc.WaitWithin(t, 30*time.Second, "the server to answer again", func() bool {
+		resp, _ := e.Do("PUT", path, body, testserver.AnyStatus())
+		return resp.StatusCode == http.StatusOK
+	})
+	if resp, m := e.Do("GET", path, nil); resp.StatusCode != http.StatusOK || m["tags"].(map[string]any)["k"] != "v" {
+		t.Fatalf("the group once the database answers: %d %v", resp.StatusCode, m)
 	}
 }
 

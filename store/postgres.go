@@ -66,7 +66,10 @@ type Postgres struct {
 	// stmtTimeout bounds each statement of the writer's transactions
 	// (writer_statement_timeout in the URL; 0: none).
 	stmtTimeout time.Duration
-	hook        atomic.Pointer[func(stage string)] // tests: called at the writer's stages
+	// roundTrip bounds, on this side, how long any round trip to the
+	// database may wait for its answer (see pgWatchdogConn; 0: no bound).
+	roundTrip atomic.Int64                       // nanoseconds
+	hook      atomic.Pointer[func(stage string)] // tests: called at the writer's stages
 
 	// The writer: Updates queue in writes; it runs them in groups (see
 	// Update) on one connection at a time, with wctx, until closing.
@@ -99,6 +102,11 @@ func IsPostgresURL(u string) bool {
 // otherwise.
 const DefaultWriterStatementTimeout = 30 * time.Second
 
+// DefaultRoundTripMargin is how much longer than the writer's statement
+// timeout a round trip may wait for the database's answer, unless the
+// store URL's round_trip_timeout says otherwise.
+const DefaultRoundTripMargin = 5 * time.Second
+
 // OpenPostgres connects to the database at url (a postgres:// URL; libpq
 // parameters such as sslmode and search_path may be given as query
 // parameters) and applies the embedded migrations. clk stamps Created and
@@ -112,11 +120,19 @@ const DefaultWriterStatementTimeout = 30 * time.Second
 // hanging every write; and a writer's transaction left idle twice as long
 // and a second (its process stopped or cut off) is ended by the database,
 // which frees the writers' lock.
+//
+// The URL's round_trip_timeout (a Go duration; 0 for none; the statement
+// timeout and DefaultRoundTripMargin if absent, none if that is 0) bounds
+// how long any round trip waits for the database's answer, on this side:
+// a database that stopped answering (a frozen server, a network
+// partition: nothing resets the connection) fails the reads and writes
+// waiting on it with ErrUnavailable after that long instead of hanging
+// them, and the store serves again once it answers (see pgWatchdogConn).
 func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	url, timeout, err := pgWriterTimeout(url)
+	url, timeout, roundTrip, err := pgTimeouts(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store URL: %w", err)
 	}
@@ -127,12 +143,14 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
 	}
+	p := &Postgres{clk: clk, stmtTimeout: timeout,
+		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	pgWatchdog(cfg, &p.roundTrip, roundTrip)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
-	p := &Postgres{pool: pool, clk: clk, stmtTimeout: timeout,
-		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	p.pool = pool
 	var schema string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
@@ -145,34 +163,58 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 		pool.Close()
 		return nil, err
 	}
+	// Bounded from here on (a migration may take its time).
+	p.roundTrip.Store(int64(roundTrip))
 	p.cancel = func() {}
 	p.wctx, p.wcancel = context.WithCancel(context.Background())
 	go p.writer()
 	return p, nil
 }
 
-// pgWriterTimeout takes the writer_statement_timeout parameter out of a
-// store URL (it is Safehold's, not the database's).
-func pgWriterTimeout(raw string) (string, time.Duration, error) {
+// pgTimeouts takes Safehold's own parameters out of a store URL (they are
+// not the database's): writer_statement_timeout and round_trip_timeout
+// (default: the statement timeout and DefaultRoundTripMargin; none when
+// the statement timeout is 0).
+func pgTimeouts(raw string) (string, time.Duration, time.Duration, error) {
 	u, err := neturl.Parse(raw)
 	if err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	q := u.Query()
-	v, ok := q["writer_statement_timeout"]
-	if !ok {
-		return raw, DefaultWriterStatementTimeout, nil
+	changed := false
+	duration := func(name string, def time.Duration) (time.Duration, error) {
+		v, ok := q[name]
+		if !ok {
+			return def, nil
+		}
+		q.Del(name)
+		changed = true
+		d, err := time.ParseDuration(v[0])
+		if v[0] == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%s %q: want a duration such as 30s (0 for none)", name, v[0])
+		}
+		return d, nil
 	}
-	d, err := time.ParseDuration(v[0])
-	if v[0] == "0" {
-		d, err = 0, nil
+	stmt, err := duration("writer_statement_timeout", DefaultWriterStatementTimeout)
+	if err != nil {
+		return "", 0, 0, err
 	}
-	if err != nil || d < 0 {
-		return "", 0, fmt.Errorf("writer_statement_timeout %q: want a duration such as 30s (0 for none)", v[0])
+	def := time.Duration(0)
+	if stmt > 0 {
+		def = stmt + DefaultRoundTripMargin
 	}
-	q.Del("writer_statement_timeout")
+	rt, err := duration("round_trip_timeout", def)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	if !changed {
+		return raw, stmt, rt, nil
+	}
 	u.RawQuery = q.Encode()
-	return u.String(), d, nil
+	return u.String(), stmt, rt, nil
 }
 
 func (p *Postgres) migrate(ctx context.Context, schema string) error {
@@ -288,7 +330,9 @@ func (p *Postgres) tryConn(ctx context.Context, run func(c *pgxpool.Conn) error)
 		if err = run(c); err == nil {
 			return c, nil
 		}
-		broken := c.Conn().IsClosed() && ctx.Err() == nil
+		// A database that did not answer in time is not tried again
+		// (each try would wait as long).
+		broken := c.Conn().IsClosed() && ctx.Err() == nil && !pgTimedOut(err)
 		if !c.Conn().IsClosed() && c.Conn().PgConn().TxStatus() != 'I' {
 			pgRollback(c) // (kept in the pool)
 		}
@@ -308,10 +352,13 @@ func (p *Postgres) tryConn(ctx context.Context, run func(c *pgxpool.Conn) error)
 // statement for a reason that passes (an error of classes 08, connection,
 // and 57, operator intervention: a statement timeout, a shutdown, a
 // database starting up; too many connections; a lock not available; a
-// serialization failure or deadlock).
+// serialization failure or deadlock), and when it did not answer in time.
 func pgUnavailable(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
+	}
+	if pgTimedOut(err) {
+		return fmt.Errorf("%w: the database did not answer in time (round_trip_timeout): %w", ErrUnavailable, err)
 	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
@@ -1482,6 +1529,7 @@ func (p *Postgres) listen(ctx context.Context) {
 			// A listening connection never goes back to the pool.
 			c := pc.Hijack()
 			defer c.Close(context.Background())
+			pgUnwatch(c)
 			if _, err := c.Exec(ctx, `LISTEN `+notifyChannel); err != nil {
 				return err
 			}

@@ -542,3 +542,70 @@ func TestPostgresStoppedWriterLosesTheLock(t *testing.T) {
 		t.Fatalf("the stopped replica's writer after it resumed: %v", err)
 	}
 }
+
+// A database that stops answering (every process of the server stopped, as
+// on a hung host: its kernel still acknowledges, so no connection resets
+// and TCP waits for ever) fails the reads, writes and claims waiting on it
+// with ErrUnavailable within round_trip_timeout; the write that failed
+// committed nothing, and once the database answers again the store serves
+// again.
+func TestPostgresFrozenDatabaseFailsThenServes(t *testing.T) {
+	u, freeze := testsvc.FrozenPostgres(t)
+	const limit = time.Second
+	s := storetest.Postgres(t, testsvc.WithParam(testsvc.WithParam(u, "writer_statement_timeout", "300ms"), "round_trip_timeout", limit.String()))
+	ctx := context.Background()
+	put := func(key string) error {
+		return s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: key, Value: []byte("v")}) })
+	}
+	if err := put("before"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "k", "before"); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]func() error{
+		"update": func() error { return put("during") },
+		"get":    func() error { _, err := s.Get(ctx, "k", "before"); return err },
+		"list":   func() error { _, err := s.List(ctx, "k", store.ListQuery{}); return err },
+		"claim":  func() error { _, err := s.ClaimTasks(ctx, "o", time.Now(), time.Minute, 1); return err },
+		"task":   func() error { _, err := s.GetTask(ctx, "t"); return err },
+	}
+	thaw := freeze()
+	type result struct {
+		op   string
+		err  error
+		took time.Duration
+	}
+	results := make(chan result, 2*len(ops))
+	for round := range 2 { // the second round meets connections being dialed, not pooled ones
+		for op, run := range ops {
+			go func() {
+				t0 := time.Now()
+				err := run()
+				results <- result{fmt.Sprint(op, " ", round), err, time.Since(t0)}
+			}()
+		}
+	}
+	for range 2 * len(ops) {
+		select {
+		case r := <-results:
+			if !errors.Is(r.err, store.ErrUnavailable) {
+				t.Errorf("%s on a frozen database: %v, want ErrUnavailable", r.op, r.err)
+			}
+			if r.took > 4*limit {
+				t.Errorf("%s on a frozen database failed after %v (round_trip_timeout %v)", r.op, r.took, limit)
+			}
+		case <-time.After(30 * time.Second):
+			thaw()
+			t.Fatal("a request on a frozen database hung")
+		}
+	}
+	thaw()
+	testsvc.WaitWithin(t, 30*time.Second, "the store to serve again", func() bool { return put("after") == nil })
+	if _, err := s.Get(ctx, "k", "after"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "k", "during"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the write that failed on the frozen database: %v, want ErrNotFound", err)
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -344,6 +345,79 @@ func OwnPostgres(t testing.TB) (url string, restart func()) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// FrozenPostgres starts a throw-away cluster of the test's own, as
+// OwnPostgres does, and returns its URL and freeze, which stops every
+// process of the cluster (SIGSTOP: the postmaster, then each backend) as a
+// hung server or host would be, its kernel still accepting and
+// acknowledging connections, and returns thaw (SIGCONT), which the test's
+// cleanup calls too if the test did not.
+func FrozenPostgres(t testing.TB) (url string, freeze func() (thaw func())) {
+	t.Helper()
+	pg, err := newPostgres()
+	if err != nil {
+		unavailable(t, "PostgreSQL", err.Error())
+	}
+	t.Cleanup(pg.stop)
+	return pg.url, func() func() {
+		t.Helper()
+		pids, err := pg.pids()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var once sync.Once
+		thaw := func() {
+			once.Do(func() {
+				for i := len(pids) - 1; i >= 0; i-- {
+					syscall.Kill(pids[i], syscall.SIGCONT)
+				}
+			})
+		}
+		t.Cleanup(thaw)
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				thaw()
+				t.Fatalf("stop postgres process %d: %v", pid, err)
+			}
+		}
+		return thaw
+	}
+}
+
+// pids are the cluster's processes: the postmaster first, then its
+// children (read after the postmaster is stopped, so it forks none since).
+func (pg *pgCluster) pids() ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(pg.data, "postmaster.pid"))
+	if err != nil {
+		return nil, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return nil, fmt.Errorf("postmaster.pid: %v", err)
+	}
+	if err := syscall.Kill(pm, syscall.SIGSTOP); err != nil {
+		return nil, fmt.Errorf("stop the postmaster %d: %v", pm, err)
+	}
+	pids := []int{pm}
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range procs {
+		st, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces; it ends at the last ')'.
+		i := strings.LastIndexByte(string(st), ')')
+		fields := strings.Fields(string(st[i+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pm) {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Dir(f), "/proc/")); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 // startPostgres starts a throw-away cluster on a loopback port, as
