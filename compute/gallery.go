@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -157,6 +158,43 @@ type GalleryImageVersionResource struct {
 // {subscriptionId}-{NAME}; permissions Community get a public name
 // ({publicNamePrefix}-{uuid}) that stays for the gallery's life.
 func (s *Service) PutGallery(ctx context.Context, g *GalleryResource) (created bool, err error) {
+	return s.putGallery(ctx, g, 0)
+}
+
+// errGalleryChanged is putGallery's answer to an update whose gallery was
+// written (or deleted) since it was read.
+var errGalleryChanged = errors.New("the gallery changed since it was read")
+
+// UpdateGallery applies change to the gallery id as stored and writes it
+// (a PATCH): the write goes through only over the version change was
+// given, else the gallery is read and changed again, so two concurrent
+// updates never undo each other; one racing the gallery's delete is 404
+// rather than making it again.
+func (s *Service) UpdateGallery(ctx context.Context, id string, change func(g *GalleryResource)) (*GalleryResource, error) {
+	rid, err := arm.ParseID(id)
+	if err != nil || !rid.IsType(GalleryType) {
+		return nil, failure.Invalidf("InvalidParameter", "'%s' is not a gallery id.", id)
+	}
+	for {
+		var g GalleryResource
+		version, err := resource.GetVersion(ctx, s.p.Store, rid, &g)
+		if err != nil {
+			return nil, err
+		}
+		change(&g)
+		if _, err := s.putGallery(ctx, &g, version); !errors.Is(err, errGalleryChanged) {
+			return &g, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// putGallery is PutGallery; a base version (an update) is the version of
+// the gallery g was computed from: errGalleryChanged when it is no longer
+// the stored one, NotFound when the gallery is gone.
+func (s *Service) putGallery(ctx context.Context, g *GalleryResource, base int64) (created bool, err error) {
 	rid, err := arm.ParseID(g.ID)
 	if err != nil || !rid.IsType(GalleryType) {
 		return false, failure.Invalidf("InvalidParameter", "'%s' is not a gallery id.", g.ID)
@@ -192,8 +230,12 @@ func (s *Service) PutGallery(ctx context.Context, g *GalleryResource) (created b
 	}
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old GalleryResource
-		if created, err = getOrNew(ctx, tx, rid, &old); err != nil {
+		version, err := resource.GetVersion(ctx, tx, rid, &old)
+		switch created = failure.Is(err, failure.NotFound); {
+		case err != nil && (!created || base != 0):
 			return err
+		case base != 0 && version != base:
+			return errGalleryChanged
 		}
 		if !created && !strings.EqualFold(old.Location, g.Location) {
 			return failure.Conflictf("InvalidParameter", "Gallery '%s' is in location '%s'; its location cannot change to '%s'.", old.Name, old.Location, g.Location)

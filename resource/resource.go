@@ -292,17 +292,26 @@ func resourceDoc(id arm.ResourceID) store.Doc {
 
 // Get reads a resource into v; when absent it returns NotFound(id).
 func Get(ctx context.Context, r store.Reader, id arm.ResourceID, v any) error {
+	_, err := GetVersion(ctx, r, id, v)
+	return err
+}
+
+// GetVersion is Get answering the document's store version too (changed
+// by every write of it): an update computed from what it read writes only
+// while the version is still that one, and otherwise reads and computes
+// again, so that it never undoes a write made in between.
+func GetVersion(ctx context.Context, r store.Reader, id arm.ResourceID, v any) (int64, error) {
 	d, err := r.Get(ctx, resourceKind, id.String())
 	if errors.Is(err, store.ErrNotFound) {
-		return NotFound(id)
+		return 0, NotFound(id)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := json.Unmarshal(d.Value, v); err != nil {
-		return fmt.Errorf("decode %s: %w", id, err)
+		return 0, fmt.Errorf("decode %s: %w", id, err)
 	}
-	return nil
+	return d.Version, nil
 }
 
 // NotFound is the NotFound error (code ResourceNotFound) for a resource

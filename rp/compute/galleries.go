@@ -113,22 +113,21 @@ func (pr *Provider) patchGallery(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	g, err := pr.svc.Gallery(r.HTTP.Context(), galleryID(r))
+	g, err := pr.svc.UpdateGallery(r.HTTP.Context(), galleryID(r), func(g *compute.GalleryResource) {
+		if in.Tags != nil {
+			g.Tags = in.Tags
+		}
+		if p := in.Properties; p != nil {
+			if p.Description != nil {
+				g.Properties.Description = *p.Description
+			}
+			if p.SharingProfile != nil {
+				sp := *p.SharingProfile // (each try changes its own copy)
+				g.Properties.SharingProfile = &sp
+			}
+		}
+	})
 	if err != nil {
-		return nil, err
-	}
-	if in.Tags != nil {
-		g.Tags = in.Tags
-	}
-	if p := in.Properties; p != nil {
-		if p.Description != nil {
-			g.Properties.Description = *p.Description
-		}
-		if p.SharingProfile != nil {
-			g.Properties.SharingProfile = p.SharingProfile
-		}
-	}
-	if _, err := pr.svc.PutGallery(r.HTTP.Context(), g); err != nil {
 		return nil, err
 	}
 	return arm.OK(g), nil

@@ -156,8 +156,14 @@ type implicitDisk struct {
 }
 
 func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
+	return pr.putVMOver(r, in, nil)
+}
+
+// putVMOver is putVM; with base (an update computed from the VM as read:
+// patchAsPut) it writes only over that VM (compute.VMSpec.Base).
+func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags, Zones: in.Zones}
+	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags, Zones: in.Zones, Base: base}
 	if in.Location != nil {
 		spec.Location = *in.Location
 	}
@@ -171,7 +177,10 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 	var create []implicitDisk
 	vmName := r.Param("vmName")
 	osID := ""
-	existing, _ := pr.svc.VM(ctx, spec.ID) // an update keeps the disks it made
+	existing := base
+	if existing == nil {
+		existing, _ = pr.svc.VM(ctx, spec.ID) // an update keeps the disks it made
+	}
 	existingLun := map[int32]string{}
 	if existing != nil {
 		for _, dd := range existing.DataDisks {
@@ -483,7 +492,7 @@ func (pr *Provider) patchVMOnce(r *arm.Request, in vmInput) (*arm.Response, erro
 		if sp := in.Properties.StorageProfile; sp != nil && sp.DataDisks != nil {
 			for _, dd := range sp.DataDisks {
 				if (dd.ManagedDisk == nil || dd.ManagedDisk.ID == "") && !strings.EqualFold(dd.CreateOption, "Attach") {
-					return pr.patchAsPut(r, in)
+					return pr.patchAsPut(r, in, vm)
 				}
 			}
 			spec.DataDisks = nil
@@ -509,8 +518,10 @@ func (pr *Provider) patchVMOnce(r *arm.Request, in vmInput) (*arm.Response, erro
 // patchAsPut serves a VM PATCH whose data disks create a disk (createOption
 // Empty or FromImage without managedDisk.id, as Azure takes in an update):
 // the VM's body with the PATCH's tags, hardware profile and data disks
-// over it, PUT.
-func (pr *Provider) patchAsPut(r *arm.Request, in vmInput) (*arm.Response, error) {
+// over it, PUT over base (the VM as read before its body: another update
+// committing meanwhile fails the write with compute.ErrVMChanged, and
+// againIfChanged computes it again, rather than undo that update).
+func (pr *Provider) patchAsPut(r *arm.Request, in vmInput, base *compute.VM) (*arm.Response, error) {
 	body, err := pr.svc.VMResource(r.HTTP.Context(), vmID(r))
 	if err != nil {
 		return nil, err
@@ -530,7 +541,7 @@ func (pr *Provider) patchAsPut(r *arm.Request, in vmInput) (*arm.Response, error
 		merged.Properties.HardwareProfile = in.Properties.HardwareProfile
 	}
 	merged.Properties.StorageProfile.DataDisks = in.Properties.StorageProfile.DataDisks
-	return pr.putVM(r, merged)
+	return pr.putVMOver(r, merged, base)
 }
 
 // updateVM updates the existing VM vm to spec (a PATCH, an attach or
