@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -67,18 +68,81 @@ type VMProperties struct {
 	OSProfile         map[string]any   `json:"osProfile,omitempty"`
 	NetworkProfile    map[string]any   `json:"networkProfile,omitempty"`
 	InstanceView      *VMInstanceView  `json:"instanceView,omitempty"`
+	// Kept are the properties of Azure's VirtualMachine model that Safehold
+	// does not act on but keeps as the caller gave them (KeptVMProperties),
+	// answered beside the others.
+	Kept map[string]json.RawMessage `json:"-"`
+}
+
+// KeptVMProperties are the VM properties kept as given: settings of the
+// machine that name no other resource (those that do, such as
+// availabilitySet or host, name types Safehold does not serve) and that
+// a backup does not depend on. The value is the JSON type each must have.
+var KeptVMProperties = map[string]string{
+	"additionalCapabilities": "object", "securityProfile": "object", "diagnosticsProfile": "object",
+	"billingProfile": "object", "scheduledEventsProfile": "object", "scheduledEventsPolicy": "object",
+	"priority": "string", "evictionPolicy": "string", "licenseType": "string",
+	"extensionsTimeBudget": "string", "userData": "string", "platformFaultDomain": "number",
+}
+
+type vmPropertiesJSON VMProperties
+
+// MarshalJSON writes the modelled properties and the kept ones.
+func (p VMProperties) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(vmPropertiesJSON(p))
+	if err != nil || len(p.Kept) == 0 {
+		return b, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range p.Kept {
+		if _, ok := m[k]; !ok {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the modelled properties and keeps the kept ones.
+func (p *VMProperties) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*vmPropertiesJSON)(p)); err != nil {
+		return err
+	}
+	p.Kept = nil
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for k, v := range m {
+		if _, ok := KeptVMProperties[k]; ok {
+			if p.Kept == nil {
+				p.Kept = map[string]json.RawMessage{}
+			}
+			p.Kept[k] = v
+		}
+	}
+	return nil
 }
 
 // VMResource is the stored ARM body of a VM (Azure's VirtualMachine model).
 type VMResource struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Tags       map[string]string `json:"tags,omitempty"`
-	Zones      []string          `json:"zones,omitempty"`
-	Properties VMProperties      `json:"properties"`
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	Location string            `json:"location"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	Zones    []string          `json:"zones,omitempty"`
+	// Identity is the VM's managed identity (system- and/or user-assigned).
+	Identity *resource.Identity `json:"identity,omitempty"`
+	// Plan is the marketplace plan the VM was created with, as given.
+	Plan       json.RawMessage `json:"plan,omitempty"`
+	Properties VMProperties    `json:"properties"`
 }
+
+// vmIdentityKinds spells a VM's identity type with both kinds.
+var vmIdentityKinds = resource.IdentityKinds{Both: "SystemAssigned, UserAssigned"}
 
 // InstanceViewStatus is one status of an instance view.
 type InstanceViewStatus struct {
@@ -149,6 +213,18 @@ type VMSpec struct {
 	// Zones is the availability zone of a zonal VM (set at creation; its
 	// disks must be in it).
 	Zones []string
+	// Kept are properties kept as given (KeptVMProperties): on an update
+	// each one given replaces the VM's, one given as null removes it, and
+	// the others stay.
+	Kept map[string]json.RawMessage
+	// Identity is the identity asked for when IdentityGiven (an update
+	// without it keeps the VM's); MergeIdentity adds its user-assigned
+	// identities to the VM's (PATCH) instead of replacing them.
+	Identity                     *resource.Identity
+	IdentityGiven, MergeIdentity bool
+	// Plan, when given, is the VM's marketplace plan (an update without it
+	// keeps the VM's).
+	Plan json.RawMessage
 	// Base is, for an update computed from the VM as read before (a
 	// PATCH, an attach or detach of disks), that VM: if the VM is no
 	// longer as Base has it (another update ran meanwhile) or is gone,
@@ -427,6 +503,21 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if spec.ImageReference == nil {
 				body.Properties.StorageProfile.ImageReference = old.Properties.StorageProfile.ImageReference
 			}
+			body.Identity, body.Plan, body.Properties.Kept = old.Identity, old.Plan, old.Properties.Kept
+		}
+		body.Properties.Kept = mergeKept(body.Properties.Kept, spec.Kept)
+		if spec.Plan != nil {
+			body.Plan = spec.Plan
+		}
+		if spec.IdentityGiven {
+			id, err := s.p.SetIdentity(ctx, tx, vmIdentityKinds, vmID, body.Identity, spec.Identity, spec.MergeIdentity)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(id.Type, "None") {
+				id = nil
+			}
+			body.Identity = id
 		}
 		if body.Properties.HardwareProfile == nil {
 			body.Properties.HardwareProfile = map[string]any{"vmSize": firstNonEmpty(spec.VMSize, "Standard_D2s_v3")}
@@ -543,7 +634,7 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 		if err := store.DeleteKeys(ctx, tx, stateKind, stateKey(v.ID)+"#vm"); err != nil {
 			return err
 		}
-		return resource.Delete(ctx, tx, rid)
+		return s.p.DropOwner(ctx, tx, rid, v.Identity)
 	})
 	if err != nil {
 		return err
@@ -655,4 +746,27 @@ func (s *Service) SnapshotVM(ctx context.Context, vmID string, incremental bool,
 		specs = append(specs, SnapshotSpec{DiskID: did, SnapshotID: sid, Incremental: incremental, Tags: tags})
 	}
 	return s.SnapshotDisks(ctx, specs, progress)
+}
+
+// mergeKept applies the kept properties given (null removes one) to those
+// the VM had.
+func mergeKept(had, given map[string]json.RawMessage) map[string]json.RawMessage {
+	if len(given) == 0 {
+		return had
+	}
+	out := make(map[string]json.RawMessage, len(had)+len(given))
+	for k, v := range had {
+		out[k] = v
+	}
+	for k, v := range given {
+		if string(v) == "null" {
+			delete(out, k)
+			continue
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

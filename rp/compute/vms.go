@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/resource"
 )
 
 type managedDiskInput struct {
@@ -68,7 +71,84 @@ func encryptedWith(md *managedDiskInput) compute.Settings {
 // vmInput is a VM PUT/PATCH body.
 type vmInput struct {
 	resourceInput[vmProperties]
-	Zones []string `json:"zones"`
+	Zones    []string           `json:"zones"`
+	Identity *resource.Identity `json:"identity"`
+	Plan     json.RawMessage    `json:"plan"`
+}
+
+// vmExtras puts into spec what a VM PUT or PATCH gives beyond its disks
+// and profiles: its identity (the caller needs the assign action on each
+// user-assigned one, as ARM's linked check), its plan, and the properties
+// kept as given (compute.KeptVMProperties), each of its JSON type.
+func vmExtras(r *arm.Request, in vmInput, spec *compute.VMSpec) error {
+	if in.Identity != nil {
+		if err := r.CheckLinked(arm.AssignLinks(resource.AssignIdentity, in.Identity.UserAssignedIDs())...); err != nil {
+			return err
+		}
+		spec.Identity, spec.IdentityGiven = in.Identity, true
+		spec.MergeIdentity = r.HTTP.Method == http.MethodPatch
+	}
+	if len(in.Plan) > 0 && string(in.Plan) != "null" {
+		if in.Plan[0] != '{' {
+			return arm.BadRequestAt("plan", "InvalidParameter", "The value of parameter 'plan' must be an object: {\"name\": ..., \"publisher\": ..., \"product\": ...}.")
+		}
+		spec.Plan = in.Plan
+	}
+	var body struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		return nil // the body decoded as a vmInput: no properties object
+	}
+	for k, v := range body.Properties {
+		want, ok := compute.KeptVMProperties[k]
+		if !ok {
+			continue
+		}
+		if string(v) != "null" && jsonKind(v) != want {
+			return arm.BadRequestAt("properties."+k, "InvalidParameter", "The value of parameter '%s' must be a JSON %s.", k, want)
+		}
+		var enum []string
+		switch k {
+		case "priority":
+			enum = []string{"Regular", "Low", "Spot"}
+		case "evictionPolicy":
+			enum = []string{"Deallocate", "Delete"}
+		}
+		if enum != nil && string(v) != "null" {
+			var got string
+			_ = json.Unmarshal(v, &got)
+			if !slices.ContainsFunc(enum, func(e string) bool { return strings.EqualFold(e, got) }) {
+				return arm.BadRequestAt("properties."+k, "InvalidParameter", "The value '%s' of parameter '%s' is not valid. Use one of: %s.", got, k, strings.Join(enum, ", "))
+			}
+		}
+		if spec.Kept == nil {
+			spec.Kept = map[string]json.RawMessage{}
+		}
+		spec.Kept[k] = v
+	}
+	return nil
+}
+
+// jsonKind is the JSON type of a value: object, array, string, number,
+// boolean or null.
+func jsonKind(v json.RawMessage) string {
+	switch c := strings.TrimSpace(string(v)); {
+	case c == "":
+		return ""
+	case c[0] == '{':
+		return "object"
+	case c[0] == '[':
+		return "array"
+	case c[0] == '"':
+		return "string"
+	case c == "true" || c == "false":
+		return "boolean"
+	case c == "null":
+		return "null"
+	default:
+		return "number"
+	}
 }
 
 type vmProperties struct {
@@ -394,6 +474,12 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 	if spec.OSProfile != nil {
 		delete(spec.OSProfile, "adminPassword")
 	}
+	if err := vmExtras(r, in, &spec); err != nil {
+		for _, m := range made {
+			pr.svc.DeleteDisk(ctx, m)
+		}
+		return nil, err
+	}
 	created, vm, err := pr.svc.PutVM(ctx, spec)
 	if err != nil {
 		for _, m := range made {
@@ -508,6 +594,9 @@ func (pr *Provider) patchVMOnce(r *arm.Request, in vmInput) (*arm.Response, erro
 			}
 		}
 	}
+	if err := vmExtras(r, in, &spec); err != nil {
+		return nil, err
+	}
 	body, err := pr.updateVM(r, vm, spec, vmSetRefs(in.Properties))
 	if err != nil {
 		return nil, err
@@ -541,6 +630,8 @@ func (pr *Provider) patchAsPut(r *arm.Request, in vmInput, base *compute.VM) (*a
 		merged.Properties.HardwareProfile = in.Properties.HardwareProfile
 	}
 	merged.Properties.StorageProfile.DataDisks = in.Properties.StorageProfile.DataDisks
+	// The PATCH's own identity and plan, not the VM's as answered.
+	merged.Identity, merged.Plan = in.Identity, in.Plan
 	return pr.putVMOver(r, merged, base)
 }
 
@@ -573,7 +664,20 @@ func (pr *Provider) getVM(r *arm.Request) (*arm.Response, error) {
 		}
 		body.Properties.InstanceView = iv
 	}
+	if !strings.Contains(strings.ToLower(r.Query("$expand")), "userdata") {
+		hideUserData(body)
+	}
 	return arm.OK(body), nil
+}
+
+// hideUserData leaves a VM's userData out of an answer: as Azure, only a
+// GET with $expand=userData returns it.
+func hideUserData(v *compute.VMResource) {
+	if _, ok := v.Properties.Kept["userData"]; ok {
+		kept := maps.Clone(v.Properties.Kept)
+		delete(kept, "userData")
+		v.Properties.Kept = kept
+	}
 }
 
 func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
@@ -594,6 +698,9 @@ func (pr *Provider) listVMs(r *arm.Request) (*arm.Response, error) {
 			}
 		}
 		vs = keep
+	}
+	for _, v := range vs {
+		hideUserData(v)
 	}
 	if strings.EqualFold(r.Query("statusOnly"), "true") {
 		// The list with each VM's instance view (the portal's status column).

@@ -1,0 +1,148 @@
+package compute_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// A VM keeps what its PUT gave beyond disks and profiles (identity, plan,
+// security and diagnostics profiles, priority, license, userData, ...),
+// answers it on GET and list and after a restart, merges a PATCH into it,
+// and refuses values of the wrong type. Before, all of it was dropped:
+// a client reading its VM back saw none of it.
+func TestVMKeepsWhatItWasGiven(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("os", 1)
+	vm := armcompute.VirtualMachine{
+		Location: to.Ptr("westus"),
+		Identity: &armcompute.VirtualMachineIdentity{Type: to.Ptr(armcompute.ResourceIdentityTypeSystemAssigned)},
+		Plan:     &armcompute.Plan{Name: to.Ptr("sku1"), Publisher: to.Ptr("pub1"), Product: to.Ptr("offer1")},
+		Properties: &armcompute.VirtualMachineProperties{
+			HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD2SV3)},
+			StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
+				OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(e.diskID("os"))}}},
+			SecurityProfile: &armcompute.SecurityProfile{SecurityType: to.Ptr(armcompute.SecurityTypesTrustedLaunch),
+				UefiSettings: &armcompute.UefiSettings{SecureBootEnabled: to.Ptr(true), VTpmEnabled: to.Ptr(true)}},
+			DiagnosticsProfile: &armcompute.DiagnosticsProfile{BootDiagnostics: &armcompute.BootDiagnostics{Enabled: to.Ptr(true)}},
+			Priority:           to.Ptr(armcompute.VirtualMachinePriorityTypesSpot),
+			EvictionPolicy:     to.Ptr(armcompute.VirtualMachineEvictionPolicyTypesDeallocate),
+			BillingProfile:     &armcompute.BillingProfile{MaxPrice: to.Ptr(-1.0)},
+			LicenseType:        to.Ptr("Windows_Server"),
+			UserData:           to.Ptr("RXhhbXBsZSBVc2VyRGF0YQ=="),
+		},
+	}
+	put, err := fixture.Wait(e.vms.BeginCreateOrUpdate(ctx, e.rg, "vm1", vm, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, v armcompute.VirtualMachine, userData bool) {
+		t.Helper()
+		p := v.Properties
+		switch {
+		case v.Identity == nil || *v.Identity.Type != armcompute.ResourceIdentityTypeSystemAssigned || v.Identity.PrincipalID == nil || *v.Identity.PrincipalID == "" || v.Identity.TenantID == nil:
+			t.Fatalf("%s: identity %+v", what, v.Identity)
+		case v.Plan == nil || *v.Plan.Name != "sku1" || *v.Plan.Publisher != "pub1" || *v.Plan.Product != "offer1":
+			t.Fatalf("%s: plan %+v", what, v.Plan)
+		case p.SecurityProfile == nil || *p.SecurityProfile.SecurityType != armcompute.SecurityTypesTrustedLaunch || !*p.SecurityProfile.UefiSettings.VTpmEnabled:
+			t.Fatalf("%s: securityProfile %+v", what, p.SecurityProfile)
+		case p.DiagnosticsProfile == nil || !*p.DiagnosticsProfile.BootDiagnostics.Enabled:
+			t.Fatalf("%s: diagnosticsProfile %+v", what, p.DiagnosticsProfile)
+		case p.Priority == nil || *p.Priority != armcompute.VirtualMachinePriorityTypesSpot || *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDeallocate:
+			t.Fatalf("%s: priority %v eviction %v", what, p.Priority, p.EvictionPolicy)
+		case p.BillingProfile == nil || *p.BillingProfile.MaxPrice != -1 || p.LicenseType == nil || *p.LicenseType != "Windows_Server":
+			t.Fatalf("%s: billing %+v license %v", what, p.BillingProfile, p.LicenseType)
+		case userData != (p.UserData != nil && *p.UserData == "RXhhbXBsZSBVc2VyRGF0YQ=="):
+			t.Fatalf("%s: userData %v (want it: %v)", what, p.UserData, userData)
+		}
+	}
+	check("PUT", put.VirtualMachine, true)
+	principal := *put.Identity.PrincipalID
+	get, err := e.vms.Get(ctx, e.rg, "vm1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GET", get.VirtualMachine, false) // userData only with $expand=userData, as Azure
+	e.restart()
+	get, err = e.vms.Get(ctx, e.rg, "vm1", &armcompute.VirtualMachinesClientGetOptions{Expand: to.Ptr(armcompute.InstanceViewTypesUserData)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GET $expand=userData after a restart", get.VirtualMachine, true)
+	if *get.Identity.PrincipalID != principal {
+		t.Fatalf("the system identity changed: %s, was %s", *get.Identity.PrincipalID, principal)
+	}
+	page, err := e.vms.NewListPager(e.rg, nil).NextPage(ctx)
+	if err != nil || len(page.Value) != 1 {
+		t.Fatalf("list: %v %v", page.Value, err)
+	}
+	check("list", *page.Value[0], false)
+
+	// A PATCH replaces what it gives and keeps the rest; null removes.
+	upd, err := fixture.Wait(e.vms.BeginUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachineUpdate{Properties: &armcompute.VirtualMachineProperties{
+		DiagnosticsProfile: &armcompute.DiagnosticsProfile{BootDiagnostics: &armcompute.BootDiagnostics{Enabled: to.Ptr(false)}}}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := upd.Properties.DiagnosticsProfile; d == nil || *d.BootDiagnostics.Enabled || upd.Properties.SecurityProfile == nil || upd.Identity == nil || *upd.Identity.PrincipalID != principal {
+		t.Fatalf("PATCH of diagnosticsProfile: %+v %+v %+v", upd.Properties.DiagnosticsProfile, upd.Properties.SecurityProfile, upd.Identity)
+	}
+	resp, body := e.Do("PATCH", "/subscriptions/"+e.Sub+"/resourceGroups/"+e.rg+"/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2024-03-01",
+		map[string]any{"properties": map[string]any{"licenseType": nil}})
+	if resp.StatusCode != http.StatusOK || testserver.Field(body, "properties.licenseType") != nil || testserver.Field(body, "properties.priority") != "Spot" {
+		t.Fatalf("PATCH licenseType null: %d %v", resp.StatusCode, body)
+	}
+
+	// Values of the wrong type or outside their enum are 400 naming the field;
+	// the VM is as it was.
+	for _, bad := range []map[string]any{
+		{"priority": 5}, {"priority": "Cheap"}, {"evictionPolicy": "Sometimes"}, {"securityProfile": "TrustedLaunch"}, {"userData": map[string]any{}},
+	} {
+		resp, body := e.Do("PATCH", "/subscriptions/"+e.Sub+"/resourceGroups/"+e.rg+"/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2024-03-01",
+			map[string]any{"properties": bad})
+		msg, _ := testserver.Field(body, "error.message").(string)
+		if code, _ := testserver.Field(body, "error.code").(string); resp.StatusCode != http.StatusBadRequest || code != "InvalidParameter" || msg == "" {
+			t.Fatalf("PATCH %v: %d %v", bad, resp.StatusCode, body)
+		}
+		for k := range bad {
+			if !strings.Contains(msg, k) {
+				t.Fatalf("PATCH %v: the message does not name %s: %s", bad, k, msg)
+			}
+		}
+	}
+	get, err = e.vms.Get(ctx, e.rg, "vm1", nil)
+	if err != nil || *get.Properties.Priority != armcompute.VirtualMachinePriorityTypesSpot || get.Properties.SecurityProfile == nil {
+		t.Fatalf("after refused PATCHes: %+v %v", get.Properties, err)
+	}
+
+	// A PATCH adds a user-assigned identity beside the system one.
+	uami := "/subscriptions/" + e.Sub + "/resourceGroups/" + e.rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+	upd, err = fixture.Wait(e.vms.BeginUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachineUpdate{Identity: &armcompute.VirtualMachineIdentity{
+		Type: to.Ptr(armcompute.ResourceIdentityTypeSystemAssignedUserAssigned), UserAssignedIdentities: map[string]*armcompute.UserAssignedIdentitiesValue{uami: {}}}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := upd.Identity; id == nil || *id.PrincipalID != principal || len(id.UserAssignedIdentities) != 1 {
+		t.Fatalf("PATCH adding a user-assigned identity: %+v", id)
+	} else {
+		for k, v := range id.UserAssignedIdentities {
+			if !strings.EqualFold(k, uami) || v.PrincipalID == nil || v.ClientID == nil {
+				t.Fatalf("user-assigned identity %s: %+v", k, v)
+			}
+		}
+	}
+
+	// Identity None drops both.
+	upd, err = fixture.Wait(e.vms.BeginUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachineUpdate{Identity: &armcompute.VirtualMachineIdentity{Type: to.Ptr(armcompute.ResourceIdentityTypeNone)}}, nil))
+	if err != nil || upd.Identity != nil {
+		t.Fatalf("identity None: %+v %v", upd.Identity, err)
+	}
+	if _, err := fixture.Wait(e.vms.BeginDelete(ctx, e.rg, "vm1", nil)); err != nil {
+		t.Fatal(err)
+	}
+}
