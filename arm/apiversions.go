@@ -96,10 +96,10 @@ var APIVersionsStorage = []string{
 }
 
 // APIVersionsAuthorization: specification/authorization (role definitions and
-// assignments, permissions, locks' older home, PIM).
+// assignments, permissions, management locks, PIM).
 var APIVersionsAuthorization = []string{
 	// stable
-	"2015-06-01", "2015-07-01", "2016-09-01", "2017-04-01", "2020-05-01", "2020-10-01", "2021-12-01",
+	"2015-01-01", "2015-06-01", "2015-07-01", "2016-09-01", "2017-04-01", "2020-05-01", "2020-10-01", "2021-12-01",
 	"2022-04-01",
 	// preview
 	"2017-10-01-preview", "2018-01-01-preview", "2018-05-01-preview", "2018-07-01-preview",

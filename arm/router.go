@@ -232,9 +232,16 @@ type Router struct {
 	// alike, while the group's cascading delete, which is no request,
 	// still writes what it removes.
 	GroupWritable func(ctx context.Context, subscription, group string) error
-	RetryAfter    int   // seconds in Retry-After of async responses (at least 1)
-	MaxBodySize   int64 // request bodies larger than this get 413
-	Logger        *slog.Logger
+	// Locked, when set, is asked before the router runs a PUT, PATCH,
+	// POST or DELETE on a path under /subscriptions/ of any namespace but
+	// Microsoft.Authorization (whose locks must stay removable), once the
+	// caller is authorized, with the scope the request addresses: ARM's
+	// management locks refuse it (409 ScopeLocked) before its handler
+	// runs. Reads are never asked about.
+	Locked      func(ctx context.Context, method, scope string) error
+	RetryAfter  int   // seconds in Retry-After of async responses (at least 1)
+	MaxBodySize int64 // request bodies larger than this get 413
+	Logger      *slog.Logger
 }
 
 // NewRouter returns an empty router.
@@ -446,6 +453,12 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if err != nil {
 		return nil, BadRequest("InvalidRequestUri", "The request URI path is not correctly escaped: %v.", err)
 	}
+	if len(segs) > 0 && strings.HasPrefix(segs[0], "/") {
+		// A scope escaped whole ("/%2Fsubscriptions%2F{s}/providers/...":
+		// armlocks' ByScope methods path-escape their {scope}), as ARM
+		// reads it: the scope's own segments.
+		segs = append(splitPath(segs[0]), segs[1:]...)
+	}
 	for _, s := range segs {
 		if s == ".." || s == "." || strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
 			return nil, BadRequest("InvalidRequestUri", "The request path contains an invalid segment %q: names cannot be '.', '..' or contain control characters.", s)
@@ -533,6 +546,12 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if rt.GroupWritable != nil && (hr.Method == http.MethodPut || hr.Method == http.MethodPatch) &&
 		len(segs) > 4 && strings.EqualFold(segs[0], "subscriptions") && strings.EqualFold(segs[2], "resourceGroups") && strings.EqualFold(segs[4], "providers") {
 		if err := rt.GroupWritable(hr.Context(), segs[1], segs[3]); err != nil {
+			return nil, err
+		}
+	}
+	if rt.Locked != nil && hr.Method != http.MethodGet && hr.Method != http.MethodHead && len(segs) > 1 &&
+		strings.EqualFold(segs[0], "subscriptions") && r.nsKey != "microsoft.authorization" {
+		if err := rt.Locked(hr.Context(), hr.Method, au.scope); err != nil {
 			return nil, err
 		}
 	}

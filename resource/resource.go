@@ -159,7 +159,7 @@ func (p *Platform) DeleteUnder(ctx context.Context, scope string) error {
 // ClearUnder removes the resources under scope that need more than their
 // document removed, using the registered DeleteFuncs in order, and the role
 // assignments there (ScopeDeleted); it returns the step that drops every
-// document still under scope, for the caller to run in a transaction of
+// document still under scope (and the management locks at and under it), for the caller to run in a transaction of
 // its choosing (a resource group's delete runs it in the one that removes
 // the group and ends its operation: one commit fewer per group).
 func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx store.Tx) error, err error) {
@@ -199,7 +199,11 @@ func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx s
 		}
 	}
 	return func(tx store.Tx) error {
-		_, err := tx.DeleteScope(ctx, resourceKind, prefix)
+		if _, err := tx.DeleteScope(ctx, resourceKind, prefix); err != nil {
+			return err
+		}
+		// The management locks there and at scope itself go with it.
+		_, err := tx.DeleteScope(ctx, LockKind, lockPrefix(scope))
 		return err
 	}, nil
 }

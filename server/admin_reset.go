@@ -29,7 +29,7 @@ var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: 
 
 // resetKnownKinds are cleared when the store cannot list its kinds.
 var resetKnownKinds = []string{"resource", "operation", "protection.job", "protection.rp", "compute.creating", "compute.sas",
-	"compute.state", "dataprotection.datasource", "dataprotection.userAssignedIdentity"}
+	"compute.state", "dataprotection.datasource", "dataprotection.userAssignedIdentity", resource.LockKind}
 
 type kindLister interface {
 	Kinds(ctx context.Context) ([]string, error)

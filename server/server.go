@@ -319,6 +319,9 @@ func (s *Server) init(ctx context.Context) error {
 	s.Router.GroupWritable = func(ctx context.Context, sub, rg string) error {
 		return resource.CheckGroupWritable(ctx, s.Store, sub, rg)
 	}
+	s.Router.Locked = func(ctx context.Context, method, scope string) error {
+		return resource.CheckLocks(ctx, s.Store, method, scope)
+	}
 	if err := s.initRBAC(ctx); err != nil {
 		return err
 	}

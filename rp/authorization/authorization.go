@@ -1,5 +1,5 @@
-// Package authorization serves Microsoft.Authorization (role definitions and
-// role assignments at any scope) and Safehold.Identity (the admin API for
+// Package authorization serves Microsoft.Authorization (role definitions,
+// role assignments and management locks at any scope) and Safehold.Identity (the admin API for
 // service principals) over the rbac and identity packages.
 package authorization
 
@@ -39,6 +39,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	ra := "/{*scope}/providers/Microsoft.Authorization/roleAssignments"
 	rt.Handle("GET", ra, pr.listAssignments, arm.Action("Microsoft.Authorization/roleAssignments/read"))
 	rt.HandleResource(ra+"/{roleAssignmentName}", arm.Methods{Get: pr.getAssignment, Put: pr.putAssignment, Delete: pr.deleteAssignment})
+	pr.registerLocks(rt)
 	// What the caller may do at a scope: anyone may ask about themselves.
 	rt.Handle("GET", "/{*scope}/providers/Microsoft.Authorization/permissions", pr.listPermissions, arm.NoAuthz())
 	// Safehold has no deny assignments: every scope lists none.

@@ -457,10 +457,10 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 	return arm.Accepted().Async(r, "", "/subscriptions/"+sub+"/operationresults/"+op.ID), nil
 }
 
-// emptyGroup reports whether nothing is under the group id: no resource
-// and no role assignment at or below it.
+// emptyGroup reports whether nothing is under the group id: no resource,
+// no role assignment and no management lock at or below it.
 func (pr *Provider) emptyGroup(ctx context.Context, tx store.Reader, id string) (bool, error) {
-	any, err := resource.AnyUnder(ctx, tx, id, rbac.AssignmentKind)
+	any, err := resource.AnyUnder(ctx, tx, id, rbac.AssignmentKind, resource.LockKind)
 	return !any, err
 }
 
@@ -482,6 +482,12 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	// A group holding what cannot be deleted (a vault with backups, a disk
 	// encryption set disks elsewhere use) is not deleted, nor anything in
 	// it: the operation fails with that resource's error.
+	// A management lock at, above or under the group refused the request
+	// (the router's check); one made since it was accepted refuses the
+	// delete here, before anything is deleted.
+	if err := resource.CheckLocks(ctx, pr.p.Store, http.MethodDelete, id); err != nil {
+		return err
+	}
 	if err := pr.p.CheckDeleteUnder(ctx, pr.p.Store, id); err != nil {
 		var b *resource.Blocked
 		var inner *arm.Error
