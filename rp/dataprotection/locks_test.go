@@ -1,0 +1,64 @@
+package dataprotection_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/protection"
+)
+
+// TestLockedVaultKeepsPruning: management locks refuse clients' requests,
+// never Safehold's own work. With CanNotDelete locks on the vault and on
+// the snapshot resource group, scheduled backups still run and expired
+// recovery points are still pruned with their snapshots (as Azure Backup's
+// own service operations are not clients of the lock), while a client's
+// delete of the vault or of a snapshot is refused (409 ScopeLocked).
+func TestLockedVaultKeepsPruning(t *testing.T) {
+	clk := clock.NewFake(time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+	e := testserver.Start(t, testserver.WithClock(clk))
+	biPath, biID, _ := protectDisk(t, e, "PT4H", "P1D", "")
+	snapRG := "/subscriptions/" + e.Sub + "/resourceGroups/snapshot-rg"
+	for _, scope := range []string{v1Path(e), snapRG} {
+		if resp, m := e.Do("PUT", scope+"/providers/Microsoft.Authorization/locks/keep?api-version=2016-09-01",
+			`{"properties":{"level":"CanNotDelete","notes":"keep the backups"}}`); resp.StatusCode != 201 {
+			t.Fatalf("lock %s: %d %v", scope, resp.StatusCode, m)
+		}
+	}
+	day1 := time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC)
+	end := day1.Add(28 * time.Hour) // runs 08:00 ... next day 12:00; those before 12:00 of day one have expired
+	for at := day1; !at.After(end); at = at.Add(4 * time.Hour) {
+		runUntil(t, e, clk, biID, at)
+	}
+	snaps := func() int {
+		s, err := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(s)
+	}
+	stored := func() int {
+		pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, biID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(pts)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && (snaps() != 6 || stored() != 6); {
+		e.Server.Jobs.Notify()
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got, _ := listPoints(t, e, biPath); len(got) != 6 || snaps() != 6 || stored() != 6 || !got[0].Time.Equal(day1.Add(8*time.Hour)) {
+		t.Fatalf("under locks: %d points listed %+v, %d stored, %d snapshots; want the 6 unexpired", len(got), got, stored(), snaps())
+	}
+	s, err := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG)
+	if err != nil || len(s) == 0 {
+		t.Fatal(err)
+	}
+	for what, path := range map[string]string{"the vault": v1Path(e) + "?api-version=2024-04-01", "a snapshot": s[0].ID + "?api-version=2023-10-02"} {
+		if resp, m := e.Do("DELETE", path, nil, testserver.AnyStatus()); resp.StatusCode != 409 || testserver.ErrorCode(m) != "ScopeLocked" {
+			t.Fatalf("delete %s under a lock: %d %v", what, resp.StatusCode, m)
+		}
+	}
+}
