@@ -6,7 +6,6 @@ import (
 
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
-	"github.com/safehold/safehold/protection"
 )
 
 // TestLockedVaultKeepsPruning: management locks refuse clients' requests,
@@ -31,26 +30,9 @@ func TestLockedVaultKeepsPruning(t *testing.T) {
 	for at := day1; !at.After(end); at = at.Add(4 * time.Hour) {
 		runUntil(t, e, clk, biID, at)
 	}
-	snaps := func() int {
-		s, err := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(s)
-	}
-	stored := func() int {
-		pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, biID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(pts)
-	}
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && (snaps() != 6 || stored() != 6); {
-		e.Server.Jobs.Notify()
-		time.Sleep(2 * time.Millisecond)
-	}
-	if got, _ := listPoints(t, e, biPath); len(got) != 6 || snaps() != 6 || stored() != 6 || !got[0].Time.Equal(day1.Add(8*time.Hour)) {
-		t.Fatalf("under locks: %d points listed %+v, %d stored, %d snapshots; want the 6 unexpired", len(got), got, stored(), snaps())
+	waitPruned(t, e, biID, 6)
+	if got, _ := listPoints(t, e, biPath); len(got) != 6 || !got[0].Time.Equal(day1.Add(8*time.Hour)) {
+		t.Fatalf("under locks: %d points listed %+v; want the 6 unexpired", len(got), got)
 	}
 	s, err := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG)
 	if err != nil || len(s) == 0 {

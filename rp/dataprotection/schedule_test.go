@@ -254,28 +254,12 @@ func TestSuspendStopResume(t *testing.T) {
 			t.Fatalf("%s: %v", name, st)
 		}
 	}
-	snapCount := func() int {
-		snaps, err := e.Server.Compute.ListSnapshots(e.Ctx(), "/subscriptions/"+e.Sub+"/resourceGroups/snapshot-rg")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(snaps)
-	}
+	snapCount := func() int { return snapshotCount(t, e) }
 	action("suspendBackups")
 	// Suspended: no backups, but the Default points of day one expire and
 	// their snapshots are deleted.
 	clk.Set(day1.Add(40 * time.Hour))
-	stored := func() int { // recovery points in the store, expired or not
-		pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, biID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(pts)
-	}
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && (snapCount() != 4 || stored() != 4); {
-		e.Server.Jobs.Notify()
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitPruned(t, e, biID, 4)
 	got, snaps := listPoints(t, e, biPath)
 	if len(got) != 4 || snapCount() != 4 || got[0].Tag != "Daily" || got[1].Tag != "Daily" || !got[3].Time.Equal(day1.Add(24*time.Hour)) {
 		t.Fatalf("suspended points: %+v (%d snapshots)", got, snapCount())
@@ -297,5 +281,36 @@ func TestSuspendStopResume(t *testing.T) {
 	got, _ = listPoints(t, e, biPath)
 	if len(got) != 1 || !got[0].Time.Equal(next) {
 		t.Fatalf("points after resume: %+v", got)
+	}
+}
+
+// snapshotCount is the number of snapshots in snapshot-rg.
+func snapshotCount(t *testing.T, e *testserver.Env) int {
+	t.Helper()
+	snaps, err := e.Server.Compute.ListSnapshots(e.Ctx(), "/subscriptions/"+e.Sub+"/resourceGroups/snapshot-rg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(snaps)
+}
+
+// waitPruned waits (two minutes at most) until the instance biID has n
+// recovery points in the store, expired or not, and snapshot-rg n
+// snapshots: retention has pruned the rest.
+func waitPruned(t *testing.T, e *testserver.Env, biID string, n int) {
+	t.Helper()
+	stored := func() int {
+		pts, err := protection.ListRecoveryPoints(e.Ctx(), e.Server.Store, biID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(pts)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && (snapshotCount(t, e) != n || stored() != n); {
+		e.Server.Jobs.Notify()
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got, st := snapshotCount(t, e), stored(); got != n || st != n {
+		t.Fatalf("%d snapshots and %d stored recovery points, want %d", got, st, n)
 	}
 }
