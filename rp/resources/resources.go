@@ -479,15 +479,15 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	// as Azure rolls a failed delete back; what the cascade deleted before
 	// it failed stays deleted.
 	op.OnFailure(func(tx store.Tx) error { return pr.rollBackDelete(ctx, tx, parsed) })
-	// A group holding what cannot be deleted (a vault with backups, a disk
-	// encryption set disks elsewhere use) is not deleted, nor anything in
-	// it: the operation fails with that resource's error.
 	// A management lock at, above or under the group refused the request
 	// (the router's check); one made since it was accepted refuses the
 	// delete here, before anything is deleted.
 	if err := resource.CheckLocks(ctx, pr.p.Store, http.MethodDelete, id); err != nil {
 		return err
 	}
+	// A group holding what cannot be deleted (a vault with backups, a disk
+	// encryption set disks elsewhere use) is not deleted, nor anything in
+	// it: the operation fails with that resource's error.
 	if err := pr.p.CheckDeleteUnder(ctx, pr.p.Store, id); err != nil {
 		var b *resource.Blocked
 		var inner *arm.Error
