@@ -564,8 +564,11 @@ type genericResource struct {
 }
 
 // listUnder lists the top-level resources below scope that meet the
-// request's $filter, with what its $expand asks for. (A caller who may not
-// read them all gets those it may read: the router's filtered list.)
+// request's $filter, with what its $expand asks for: those the caller may
+// read, each checked with its own type's read action (a role that reads
+// all but disks lists no disk, wherever it is held). (A caller who may not
+// list the scope as a whole also gets only those of the scopes where it
+// may: the router's filtered list.)
 func (pr *Provider) listUnder(r *arm.Request, scope string) (*arm.Response, error) {
 	f, err := parseResourceFilter(r.Query("$filter"))
 	if err != nil {
@@ -586,7 +589,7 @@ func (pr *Provider) listUnder(r *arm.Request, scope string) (*arm.Response, erro
 		if err != nil || id.Namespace == "" || len(id.Types) != 1 || id.Scope != "" {
 			continue // resource groups, child and extension resources are not listed
 		}
-		if !f.match(&g, id.ResourceGroup) {
+		if !f.match(&g, id.ResourceGroup) || !r.Allowed(id.Type()+"/read", g.ID) {
 			continue
 		}
 		g.CreatedTime, g.ChangedTime, g.ProvisioningState = nil, nil, ""
