@@ -642,7 +642,7 @@ func (s *Service) PutBlock(ctx context.Context, account, container, name, blockI
 	if err := checkBlobName(name); err != nil {
 		return "", err
 	}
-	if blockID == "" || len(blockID) > 1024 {
+	if !validBlockID(blockID) {
 		return "", failure.Invalidf("InvalidQueryParameterValue", "The value of blockid is invalid: a block id is base64 of at most 64 bytes.")
 	}
 	if n > MaxBlock {
@@ -665,6 +665,18 @@ func (s *Service) PutBlock(ctx context.Context, account, container, name, blockI
 		return "", err
 	}
 	return sum, os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, hex.EncodeToString([]byte(blockID))))
+}
+
+// validBlockID: a block id is the base64 (standard or URL alphabet, padded
+// or not) of 1 to 64 bytes, as Azure requires; its staged file is named by
+// the id's hex, which stays within a file name's limit.
+func validBlockID(id string) bool {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(id); err == nil {
+			return len(b) > 0 && len(b) <= 64
+		}
+	}
+	return false
 }
 
 // StagedBlocks lists the uncommitted blocks of a blob (by name; their
