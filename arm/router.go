@@ -10,9 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -516,13 +514,9 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	}
 	req := &Request{HTTP: hr, Params: params, APIVersion: version, Namespace: r.namespace, Segments: segs, retryAfter: rt.RetryAfter, query: q, lazyQuery: lazyQuery, route: r}
 	if hr.Body != nil && hr.Method != http.MethodGet && hr.Method != http.MethodHead {
-		body, err := io.ReadAll(http.MaxBytesReader(nil, hr.Body, rt.MaxBodySize))
+		body, err := readBody(hr, rt.MaxBodySize)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is larger than the limit of %d bytes.", rt.MaxBodySize)
-			}
-			return nil, BadRequest("InvalidRequestContent", "The request body could not be read: %v.", err)
+			return nil, err
 		}
 		req.Body = body
 	}
