@@ -199,6 +199,9 @@ func (s *session) explain(err error) error {
 	if err == nil {
 		return nil
 	}
+	if e := signInError(err); e != err {
+		return e
+	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		msg := re.ErrorCode
@@ -210,6 +213,9 @@ func (s *session) explain(err error) error {
 			return fmt.Errorf("%s\nthe server refused the credentials: check --client-id/--client-secret, or that connection.json belongs to the running server", msg)
 		case 403:
 			return fmt.Errorf("%s\nthe signed-in principal lacks a role for this; an Owner can grant one with `safehold role assign`", msg)
+		}
+		if re.ErrorCode == "ResourceGroupNotFound" {
+			return fmt.Errorf("%s\ncreate the resource group first, e.g. `az group create --name NAME --location westus`", msg)
 		}
 		return errors.New(msg)
 	}
@@ -381,6 +387,17 @@ func str(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// strs dereferences a list of optional strings, leaving out the absent and empty.
+func strs(ps []*string) []string {
+	var out []string
+	for _, p := range ps {
+		if p != nil && *p != "" {
+			out = append(out, *p)
+		}
+	}
+	return out
 }
 
 // when formats an optional time for tables (RFC 3339, UTC).

@@ -333,3 +333,54 @@ func TestStatusWithoutData(t *testing.T) {
 		t.Fatalf("status tsv of an empty server:\n%s", out)
 	}
 }
+
+// TestCLIErrorsSayWhatToFix: the errors a user meets first name the fix. A
+// failed job's error carries its recommended action (here the role the
+// vault's identity lacks on a restore's target group, with the group); a
+// refused sign-in is the token service's reason and the flags to check, not
+// the SDK's dump of the exchange; a missing argument shows the usage line;
+// a missing resource group says to create it.
+func TestCLIErrorsSayWhatToFix(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	e.ResourceGroups("norole-rg")
+	point := strings.Split(mustRun(t, e, "point", "list", "data1-bi", "-o", "tsv"), "\t")[0]
+	_, err := run(t, e, nil, "restore", point, "--target-disk", "r1", "--target-resource-group", "norole-rg")
+	if err == nil || !strings.Contains(err.Error(), "UserErrorMissingRequiredPermissions") ||
+		!strings.Contains(err.Error(), "to fix: ") || !strings.Contains(err.Error(), "'Disk Restore Operator'") || !strings.Contains(err.Error(), "/resourceGroups/norole-rg") {
+		t.Errorf("restore without the vault's role on the target group: %v", err)
+	}
+	job := regexp.MustCompile(`safehold job show ([0-9a-f-]+)`).FindStringSubmatch(fmt.Sprint(err))
+	if job == nil {
+		t.Fatalf("no job named in %v", err)
+	}
+	if out := mustRun(t, e, "job", "show", job[1], "-o", "json"); !strings.Contains(out, `"recommendedAction": "`) || !strings.Contains(out, "Disk Restore Operator") {
+		t.Errorf("job show of the failed restore:\n%s", out)
+	}
+	if out := mustRun(t, e, "job", "show", job[1]); !regexp.MustCompile(`RecommendedAction\s+│ .*Disk Restore Operator`).MatchString(out) {
+		t.Errorf("job show table of the failed restore:\n%s", out)
+	}
+
+	_, err = run(t, e, nil, "item", "list", "--client-id", e.Conn.ClientID, "--client-secret", "not-the-secret")
+	if err == nil || !strings.Contains(err.Error(), "sign-in failed: AADSTS7000215") || !strings.Contains(err.Error(), "check --client-id and --client-secret") ||
+		strings.Contains(err.Error(), "RESPONSE") || strings.Contains(err.Error(), "-----") {
+		t.Errorf("item list with a wrong secret: %v", err)
+	}
+	_, err = run(t, e, nil, "backup", "now")
+	if err == nil || !strings.Contains(err.Error(), "usage: safehold backup now ITEM [flags] (see `safehold backup now --help`)") {
+		t.Errorf("backup now without an item: %v", err)
+	}
+	_, err = run(t, e, nil, "job", "list", "--state", "Failed")
+	if err == nil || !strings.Contains(err.Error(), "unknown flag: --state") || !strings.Contains(err.Error(), "usage: safehold job list") {
+		t.Errorf("job list with an unknown flag: %v", err)
+	}
+	img := filepath.Join(t.TempDir(), "one.img")
+	if err := os.WriteFile(img, bytes.Repeat([]byte{1}, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, e, nil, "disk", "upload", img, "new1", "--resource-group", "no-such-rg")
+	if err == nil || !strings.Contains(err.Error(), "ResourceGroupNotFound") || !strings.Contains(err.Error(), "create the resource group first") {
+		t.Errorf("disk upload into a missing group: %v", err)
+	}
+}

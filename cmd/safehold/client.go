@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/safehold/safehold/connect"
 	"github.com/spf13/cobra"
 )
@@ -59,7 +60,7 @@ func adminCall(ctx context.Context, dataDir, method, path string, body any) (map
 func armCall(ctx context.Context, conn *connect.Connection, cred azcore.TokenCredential, method, path string, body any) (*http.Response, []byte, error) {
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{conn.ARMEndpoint + "/.default"}})
 	if err != nil {
-		return nil, nil, fmt.Errorf("get token: %w", err)
+		return nil, nil, signInError(err)
 	}
 	hc, err := conn.HTTPClient()
 	if err != nil {
@@ -113,6 +114,24 @@ func checkServer(ctx context.Context, conn *connect.Connection, dataDir string) 
 	}
 	resp.Body.Close()
 	return nil
+}
+
+// signInError turns a failed token request into what to check: the token
+// service's own description (AADSTS...: invalid secret, unknown client)
+// instead of the SDK's dump of the exchange. Other errors pass unchanged.
+func signInError(err error) error {
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) || afe.RawResponse == nil || afe.RawResponse.Body == nil {
+		return err // no answer from the token service (e.g. no server): not about the credentials
+	}
+	desc := "the token service refused the credentials"
+	var e struct {
+		Description string `json:"error_description"`
+	}
+	if b, _ := io.ReadAll(afe.RawResponse.Body); json.Unmarshal(b, &e) == nil && e.Description != "" {
+		desc = e.Description
+	}
+	return fmt.Errorf("sign-in failed: %s\ncheck --client-id and --client-secret (env SAFEHOLD_CLIENT_ID, SAFEHOLD_CLIENT_SECRET), or that --data-dir's connection.json belongs to the running server", desc)
 }
 
 // rootCause is the innermost error (e.g. "connection refused").

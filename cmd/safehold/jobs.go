@@ -27,6 +27,7 @@ type jobRow struct {
 	End       *time.Time `json:"endTime,omitempty" col:"End"`
 	Bytes     int64      `json:"bytesTransferred,omitempty"`
 	Error     string     `json:"error,omitempty" col:"Error"`
+	Fix       string     `json:"recommendedAction,omitempty"` // what the job's error asks the user to do
 	ID        string     `json:"id"`
 
 	vault  vaultRow
@@ -60,13 +61,14 @@ func dpJobRow(v vaultRow, j *armdataprotection.AzureBackupJobResource) jobRow {
 				}
 			}
 		}
-		var msgs []string
+		var msgs, fixes []string
 		for _, e := range p.ErrorDetails {
 			if e != nil {
 				msgs = append(msgs, strings.TrimPrefix(str(e.Code)+": "+str(e.Message), ": "))
+				fixes = append(fixes, strs(e.RecommendedAction)...)
 			}
 		}
-		r.Error = strings.Join(msgs, "; ")
+		r.Error, r.Fix = strings.Join(msgs, "; "), strings.Join(fixes, " ")
 	}
 	if r.Status == "Completed" {
 		r.Progress = 100
@@ -85,13 +87,14 @@ func rsJobRow(v vaultRow, j *armrecoveryservicesbackup.JobResource) jobRow {
 		if vm.ExtendedInfo != nil && vm.ExtendedInfo.ProgressPercentage != nil {
 			r.Progress = *vm.ExtendedInfo.ProgressPercentage
 		}
-		var msgs []string
+		var msgs, fixes []string
 		for _, e := range vm.ErrorDetails {
 			if e != nil {
 				msgs = append(msgs, str(e.ErrorString))
+				fixes = append(fixes, strs(e.Recommendations)...)
 			}
 		}
-		r.Error = strings.Join(msgs, "; ")
+		r.Error, r.Fix = strings.Join(msgs, "; "), strings.Join(fixes, " ")
 	}
 	if vj, ok := j.Properties.(*armrecoveryservicesbackup.VaultJob); ok { // vault-level jobs (Verify)
 		if vj.ExtendedInfo != nil {
@@ -99,13 +102,14 @@ func rsJobRow(v vaultRow, j *armrecoveryservicesbackup.JobResource) jobRow {
 				r.Progress, _ = strconv.ParseFloat(*p, 64)
 			}
 		}
-		var msgs []string
+		var msgs, fixes []string
 		for _, e := range vj.ErrorDetails {
 			if e != nil {
 				msgs = append(msgs, str(e.ErrorString))
+				fixes = append(fixes, strs(e.Recommendations)...)
 			}
 		}
-		r.Error = strings.Join(msgs, "; ")
+		r.Error, r.Fix = strings.Join(msgs, "; "), strings.Join(fixes, " ")
 	}
 	if r.Status == "Completed" {
 		r.Progress = 100
@@ -201,6 +205,9 @@ func (s *session) wait(j jobRow, desc string) (jobRow, error) {
 	if j.Error != "" {
 		msg += ": " + j.Error
 	}
+	if j.Fix != "" {
+		msg += "\nto fix: " + j.Fix
+	}
 	return j, fmt.Errorf("%w: %s (details: `safehold job show %s`)", errJobFailed, msg, j.Name)
 }
 
@@ -245,7 +252,11 @@ func newJobCmd() *cobra.Command {
 }
 
 func jobPairs(j jobRow) [][2]string {
-	return [][2]string{{"Name", j.Name}, {"Vault", j.Vault}, {"VaultKind", j.VaultKind}, {"Item", j.Item}, {"Operation", j.Operation},
+	pairs := [][2]string{{"Name", j.Name}, {"Vault", j.Vault}, {"VaultKind", j.VaultKind}, {"Item", j.Item}, {"Operation", j.Operation},
 		{"Status", j.Status}, {"Progress", strconv.Itoa(int(j.Progress)) + "%"}, {"Start", when(j.Start)}, {"End", when(j.End)},
-		{"BytesTransferred", strconv.FormatInt(j.Bytes, 10)}, {"Error", j.Error}, {"ID", j.ID}}
+		{"BytesTransferred", strconv.FormatInt(j.Bytes, 10)}, {"Error", j.Error}}
+	if j.Fix != "" {
+		pairs = append(pairs, [2]string{"RecommendedAction", j.Fix})
+	}
+	return append(pairs, [2]string{"ID", j.ID})
 }

@@ -27,5 +27,28 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd(), newSPCmd(), newRoleCmd())
 	root.AddCommand(newClockCmd(), newResetCmd(), newFaultCmd(), newVerifyCmd(), newQuotaCmd())
 	root.AddCommand(newVaultCmd(), newItemCmd(), newBackupCmd(), newJobCmd(), newPointCmd(), newRestoreCmd(), newDiskCmd(), newImageCmd(), newStatusCmd(), newVersionCmd())
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, err) })
+	explainArgs(root)
 	return root
+}
+
+// usageError is err (a wrong argument or flag) with the command's usage
+// line and where its help is, so the message says what to type instead.
+func usageError(cmd *cobra.Command, err error) error {
+	return fmt.Errorf("%v\nusage: %s (see `%s --help`)", err, cmd.UseLine(), cmd.CommandPath())
+}
+
+// explainArgs makes every command's argument check answer a usageError.
+func explainArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usageError(c, err)
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		explainArgs(c)
+	}
 }
