@@ -375,6 +375,13 @@ func TestCLIErrorsSayWhatToFix(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unknown flag: --state") || !strings.Contains(err.Error(), "usage: safehold job list") {
 		t.Errorf("job list with an unknown flag: %v", err)
 	}
+	_, err = run(t, e, nil, "job", "list", "--status", "Done")
+	if err == nil || !strings.Contains(err.Error(), `--status "Done": use one of InProgress, Completed,`) {
+		t.Errorf("job list --status Done: %v", err)
+	}
+	if out := mustRun(t, e, "job", "list", "--status", "completed", "-o", "tsv"); !strings.Contains(out, "\tCompleted\t") {
+		t.Errorf("job list --status completed (any case):\n%s", out)
+	}
 	img := filepath.Join(t.TempDir(), "one.img")
 	if err := os.WriteFile(img, bytes.Repeat([]byte{1}, 4096), 0o644); err != nil {
 		t.Fatal(err)

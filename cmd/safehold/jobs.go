@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,6 +176,9 @@ func (s *session) findJob(ref string) (jobRow, error) {
 	return jobRow{}, fmt.Errorf("no job %q (see `safehold job list`)", ref)
 }
 
+// jobStatuses are the statuses a job of either vault kind has.
+var jobStatuses = []string{"InProgress", "Completed", "CompletedWithWarnings", "Failed", "Cancelling", "Cancelled"}
+
 // errJobFailed is returned when a waited-for job did not complete.
 var errJobFailed = errors.New("job did not complete")
 
@@ -218,6 +222,9 @@ func newJobCmd() *cobra.Command {
 	addCLIFlags(cmd, o)
 	list := &cobra.Command{Use: "list", Short: "List jobs, newest first", Args: cobra.NoArgs,
 		RunE: o.run(func(s *session, args []string) error {
+			if status != "" && !slices.ContainsFunc(jobStatuses, func(x string) bool { return strings.EqualFold(x, status) }) {
+				return fmt.Errorf("--status %q: use one of %s", status, strings.Join(jobStatuses, ", "))
+			}
 			js, err := s.jobs()
 			if err != nil {
 				return err
@@ -232,7 +239,7 @@ func newJobCmd() *cobra.Command {
 			return render(s, out, jobCols)
 		})}
 	list.Flags().StringVar(&vault, "vault", "", "only this vault's jobs")
-	list.Flags().StringVar(&status, "status", "", "only jobs in this status (InProgress, Completed, Failed, ...)")
+	list.Flags().StringVar(&status, "status", "", "only jobs in this status ("+strings.Join(jobStatuses, ", ")+")")
 	list.Flags().StringVar(&operation, "operation", "", "only this operation (Backup, Restore, ConfigureBackup, ...)")
 	show := &cobra.Command{Use: "show JOB", Short: "Show a job (by name or id)", Args: cobra.ExactArgs(1),
 		RunE: runOn(o, (*session).findJob, func(s *session, j jobRow) error { return renderOne(s, j, jobPairs(j)) })}
