@@ -451,10 +451,11 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if err != nil {
 		return nil, BadRequest("InvalidRequestUri", "The request URI path is not correctly escaped: %v.", err)
 	}
-	if len(segs) > 0 && strings.HasPrefix(segs[0], "/") {
-		// A scope escaped whole ("/%2Fsubscriptions%2F{s}/providers/...":
-		// armlocks' ByScope methods path-escape their {scope}), as ARM
-		// reads it: the scope's own segments.
+	if len(segs) > 0 && strings.Contains(segs[0], "/") {
+		// A scope escaped whole ("/%2Fsubscriptions%2F{s}/providers/..."
+		// or "/subscriptions%2F{s}/providers/...": armlocks' ByScope
+		// methods path-escape their {scope}), as ARM reads it: the scope's
+		// own segments.
 		segs = append(splitPath(segs[0]), segs[1:]...)
 	}
 	for _, s := range segs {

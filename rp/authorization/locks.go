@@ -24,13 +24,6 @@ func (pr *Provider) registerLocks(rt *arm.Router) {
 		arm.Methods{List: pr.listLocks, Get: pr.getLock, Put: pr.putLock, Delete: pr.deleteLock})
 }
 
-// lockScope is the request's scope as a lock's: without empty segments
-// (the SDKs' resource-level paths with no parent resource path have "//").
-func lockScope(r *arm.Request) string {
-	parts := strings.FieldsFunc(r.Param("scope"), func(c rune) bool { return c == '/' })
-	return "/" + strings.Join(parts, "/")
-}
-
 func lockID(scope, name string) string {
 	return strings.TrimRight(scope, "/") + "/providers/" + lockType + "/" + name
 }
@@ -50,7 +43,7 @@ func (pr *Provider) checkLockScope(r *arm.Request, rd store.Reader, scope string
 }
 
 func (pr *Provider) getLock(r *arm.Request) (*arm.Response, error) {
-	scope := lockScope(r)
+	scope := scopeOf(r)
 	if err := pr.checkLockScope(r, pr.p.Store, scope); err != nil {
 		return nil, err
 	}
@@ -81,7 +74,7 @@ func validLockName(name string) string {
 
 func (pr *Provider) putLock(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	scope, name := lockScope(r), r.Param("lockName")
+	scope, name := scopeOf(r), r.Param("lockName")
 	if msg := validLockName(name); msg != "" {
 		return nil, arm.BadRequest("InvalidLockName", "The lock name '%s' is invalid: %s", name, msg)
 	}
@@ -126,7 +119,7 @@ func (pr *Provider) putLock(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) deleteLock(r *arm.Request) (*arm.Response, error) {
-	scope := lockScope(r)
+	scope := scopeOf(r)
 	if err := pr.checkLockScope(r, pr.p.Store, scope); err != nil {
 		return nil, err
 	}
@@ -143,7 +136,7 @@ func (pr *Provider) deleteLock(r *arm.Request) (*arm.Response, error) {
 // listLocks lists the locks at the scope, above it and below it; with
 // $filter=atScope() only those that apply to it (at it or above).
 func (pr *Provider) listLocks(r *arm.Request) (*arm.Response, error) {
-	scope := lockScope(r)
+	scope := scopeOf(r)
 	if err := pr.checkLockScope(r, pr.p.Store, scope); err != nil {
 		return nil, err
 	}

@@ -222,6 +222,10 @@ func TestLocksWithSDK(t *testing.T) {
 	if _, err := locks.CreateOrUpdateAtSubscriptionLevel(ctx, "sub-lock", lock(armlocks.LockLevelReadOnly, ""), nil); err != nil {
 		t.Fatal(err)
 	}
+	// Azure's example names the scope without its leading "/".
+	if got, err := locks.GetByScope(ctx, "subscriptions/"+e.Sub, "sub-lock", nil); err != nil || *got.Properties.Level != armlocks.LockLevelReadOnly {
+		t.Fatalf("get by scope subscriptions/{id}: %v %+v", err, got)
+	}
 	if resp, m := e.Do("PUT", sub+"/resourcegroups/new-rg?api-version=2021-04-01", map[string]any{"location": "westus"}, testserver.AnyStatus()); resp.StatusCode != 409 || testserver.ErrorCode(m) != "ScopeLocked" {
 		t.Fatalf("create a group in a ReadOnly subscription: %d %v", resp.StatusCode, m)
 	}

@@ -771,6 +771,13 @@ func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {
 	if err := r.CheckLinked(links...); err != nil {
 		return nil, err
 	}
+	// Nor may a management lock forbid their delete (409 ScopeLocked), as
+	// it would a DELETE of the disk: the router checked the VM's scope only.
+	for _, l := range links {
+		if err := resource.CheckLocks(ctx, pr.p.Store, http.MethodDelete, l.Scope); err != nil {
+			return nil, err
+		}
+	}
 	return pr.start(r, "compute.vm.delete", vm.ID, vm.Location, nil, 0, nil)
 }
 

@@ -367,6 +367,19 @@ func TestVMDeleteNeedsDeleteOnItsDisks(t *testing.T) {
 	if _, err := e.vms.Get(ctx, "rg2", "vmd", nil); err != nil {
 		t.Fatalf("the refused delete removed the VM: %v", err)
 	}
+	// A management lock on a Delete disk refuses the VM's delete too.
+	lock := e.diskID("data1") + "/providers/Microsoft.Authorization/locks/keep?api-version=2016-09-01"
+	if resp, m := e.Do("PUT", lock, `{"properties":{"level":"CanNotDelete"}}`); resp.StatusCode != 201 {
+		t.Fatalf("lock the data disk: %d %v", resp.StatusCode, m)
+	}
+	_, err = fixture.Wait(e.vms.BeginDelete(ctx, "rg2", "vmd", nil))
+	if re := testserver.WantError(t, "delete of a VM whose Delete disk is locked", err, 409, "ScopeLocked"); !strings.Contains(re.Error(), "keep") {
+		t.Fatalf("the refusal does not name the lock: %v", re)
+	}
+	if _, err := e.vms.Get(ctx, "rg2", "vmd", nil); err != nil {
+		t.Fatalf("the refused delete removed the VM: %v", err)
+	}
+	e.Do("DELETE", lock, nil)
 	if _, err := fixture.Wait(e.vms.BeginDelete(ctx, "rg2", "vmd", nil)); err != nil {
 		t.Fatal(err)
 	}
