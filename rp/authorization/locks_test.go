@@ -64,6 +64,24 @@ func TestLocksWithSDK(t *testing.T) {
 		t.Fatalf("provider: %d %v", resp.StatusCode, m)
 	}
 
+	// The operations catalog names the lock actions.
+	opsClient, _ := armlocks.NewAuthorizationOperationsClient(e.Cred, e.Opts)
+	var actions []string
+	for pg := opsClient.NewListPager(nil); pg.More(); {
+		p, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range p.Value {
+			actions = append(actions, *o.Name)
+		}
+	}
+	for _, a := range []string{"Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write", "Microsoft.Authorization/locks/delete"} {
+		if !slices.Contains(actions, a) {
+			t.Fatalf("operations catalog %v lacks %s", actions, a)
+		}
+	}
+
 	// A Contributor may not write locks (Microsoft.Authorization/*/Write is
 	// among its NotActions); a User Access Administrator may.
 	contribID, contribCred := fixture.Principal(t, e, "contributor")
