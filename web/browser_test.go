@@ -35,6 +35,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Enough changed data that the next backup takes a while and its
 	// progress is seen between 0 and 100.
 	dv.WriteRandom(t, e, 16<<20, 512<<20)
+	e.ResourceGroups("norole-rg") // the vault's identity has no role here: a restore into it fails
 
 	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
 	if shots == "" {
@@ -45,16 +46,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	r := testsvc.Run(t, 5*time.Minute, append(os.Environ(), "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
 		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_RESTORE_DISK=restored-ui", "SAFEHOLD_RESTORE_RG=target-rg",
-		"SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
+		"SAFEHOLD_NOROLE_RG=norole-rg", "SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
 	var sum struct {
 		Progress []struct {
 			P      *int
 			Status string
 		}
-		BackupStatus, RestoreStatus, Storage, Flash, Error string
-		Points                                             int
-		DiskListed                                         bool
-		Errors                                             []string
+		BackupStatus, RestoreStatus, Storage, Flash, Error, FailedJobPanel string
+		Points                                                             int
+		DiskListed                                                         bool
+		Errors                                                             []string
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
 		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
@@ -62,6 +63,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Logf("browser: %s (screenshots in %s)", strings.TrimSpace(r.Stdout), shots)
 	if sum.BackupStatus != "Completed" || sum.RestoreStatus != "Completed" || !sum.DiskListed || sum.Points < 2 || len(sum.Errors) != 0 {
 		t.Fatalf("browser summary: %+v", sum)
+	}
+	// The failed restore's panel names the error and the role to grant, where.
+	for _, want := range []string{"UserErrorMissingRequiredPermissions", "Recommended action", "Disk Restore Operator", "/resourceGroups/norole-rg"} {
+		if !strings.Contains(sum.FailedJobPanel, want) {
+			t.Errorf("the failed restore's job panel lacks %q:\n%s", want, sum.FailedJobPanel)
+		}
 	}
 	// The progress moved: seen in progress below 100, then 100 at the end.
 	var mid, done bool

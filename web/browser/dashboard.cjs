@@ -77,6 +77,20 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     await page.waitForSelector("#job-panel");
     await page.screenshot({ path: path.join(shots, "restore-job.png"), fullPage: true });
 
+    // A restore into a group where the vault's identity has no role fails;
+    // the job's panel shows the error and what to do about it.
+    await page.click("#tabs button[data-tab=items]");
+    await page.click("#points-" + item);
+    await page.waitForSelector("#points-panel .restore-btn");
+    await page.click("#points-panel .restore-btn");
+    await page.fill("#restore-disk", "denied-ui");
+    await page.fill("#restore-rg", env("SAFEHOLD_NOROLE_RG"));
+    await page.click("#restore-go");
+    await page.waitForSelector('tr.job[data-op="Restore"][data-status="Failed"]', { timeout: 120000 });
+    await page.click('tr.job[data-op="Restore"][data-status="Failed"]');
+    await page.waitForSelector("#job-panel");
+    summary.failedJobPanel = await page.innerText("#job-panel");
+
     // The new disk is listed.
     await page.click("#tabs button[data-tab=compute]");
     await page.waitForSelector('tr[data-disk="' + env("SAFEHOLD_RESTORE_DISK") + '"]', { timeout: 30000 });

@@ -168,7 +168,8 @@ function dpJob(v, j) {
   return { id: j.id, name: j.name, vault: v.name, kind: "Backup vault", item: p.backupInstanceFriendlyName || p.dataSourceName || "", op: p.operation || p.operationCategory || "",
     status: p.status, start: p.startTime, end: p.endTime, bytes: x.dataTransferredInBytes, progress, duration: p.duration,
     tasks: (x.subTasks || []).map(t => [t.taskName, t.taskStatus, t.taskProgress || ""]), target: x.recoveryDestination || "",
-    error: (p.errorDetails || []).map(e => (e.code ? e.code + ": " : "") + e.message).join("; ") };
+    error: (p.errorDetails || []).map(e => (e.code ? e.code + ": " : "") + e.message).join("; "),
+    fix: (p.errorDetails || []).flatMap(e => e.recommendedAction || []).join(" ") };
 }
 
 function rsJob(v, j) {
@@ -178,7 +179,8 @@ function rsJob(v, j) {
   return { id: j.id, name: j.name, vault: v.name, kind: "Recovery Services", item: p.entityFriendlyName || "", op: p.operation || "", status: p.status, start: p.startTime, end: p.endTime,
     progress: progress === undefined ? null : progress, duration: p.duration, bytes: null,
     tasks: (x.tasksList || []).map(t => [t.taskId, t.status, t.progressPercentage === undefined ? "" : t.progressPercentage + "%"]), target: "",
-    error: (p.errorDetails || []).map(e => e.errorString || e.errorTitle || "").join("; ") };
+    error: (p.errorDetails || []).map(e => e.errorString || e.errorTitle || "").join("; "),
+    fix: (p.errorDetails || []).flatMap(e => e.recommendations || []).join(" ") };
 }
 
 // --- actions (through ARM, as the signed-in principal) ---
@@ -354,7 +356,7 @@ function jobsView(view, d) {
   if (j) {
     view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
       table(["Field", "Value"], [["Status", stateCell(j.status)], ["Progress", progressBar(j.progress)], ["Started", when(j.start)], ["Ended", when(j.end)], ["Duration", j.duration || ""],
-        ["Bytes transferred", j.bytes ? bytes(j.bytes) : ""], ["Restored to", j.target], ["Error", j.error], ["Job", j.name]]),
+        ["Bytes transferred", j.bytes ? bytes(j.bytes) : ""], ["Restored to", j.target], ["Error", j.error]].concat(j.fix ? [["Recommended action", j.fix]] : [], [["Job", j.name]])),
       el("h3", {}, "Tasks"), table(["Task", "Status", "Progress"], j.tasks.map(t => [String(t[0]), stateCell(t[1]), String(t[2])]))));
   }
 }
