@@ -88,6 +88,32 @@ func TestCrashChild(t *testing.T) {
 	}
 }
 
+// killWhenReady runs test as a child process (with env, one VAR=value),
+// waits until it prints "ready", lets it run on for a random time from
+// minMS to maxMS milliseconds and SIGKILLs it.
+func killWhenReady(t *testing.T, test, env string, minMS, maxMS int) {
+	t.Helper()
+	cmd, sc := testsvc.Child(t, test, []string{env}, "-test.v")
+	ready := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "ready") {
+			ready = true
+			break
+		}
+	}
+	if !ready {
+		cmd.Wait()
+		t.Fatal("child never got ready")
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	time.Sleep(time.Duration(minMS+rand.IntN(maxMS-minMS)) * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+}
+
 func slotRecords(t *testing.T, rd interface {
 	ReadAt([]byte, int64) (int, error)
 }) []int64 {
@@ -136,25 +162,7 @@ func TestKill9DuringWritesAndSnapshots(t *testing.T) {
 	}
 	for round := 0; round < 2; round++ {
 		dir := t.TempDir()
-		cmd, sc := testsvc.Child(t, "TestCrashChild", []string{"SAFEHOLD_CRASH_DIR=" + dir}, "-test.v")
-		ready := false
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "ready") {
-				ready = true
-				break
-			}
-		}
-		if !ready {
-			cmd.Wait()
-			t.Fatal("child never got ready")
-		}
-		go func() {
-			for sc.Scan() {
-			}
-		}()
-		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		killWhenReady(t, "TestCrashChild", "SAFEHOLD_CRASH_DIR="+dir, 50, 450)
 
 		s, closeFn := openServiceAt(t, dir)
 		ctx := context.Background()

@@ -826,20 +826,35 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 	}
 	unlock := s.lockVolumes(d.Properties.UniqueID)
 	defer unlock()
+	var cur *DiskResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
-		var cur DiskResource
-		if err := resource.Get(ctx, tx, rid, &cur); err != nil {
-			return err
-		}
-		if cur.ManagedBy != "" {
-			return failure.Conflictf("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", cur.Name, cur.ManagedBy)
-		}
-		return dropDoc(ctx, tx, rid, cur.ID)
+		cur, err = dropDisk(ctx, tx, rid)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	s.nbdGrants.end(rid.String()) // its grants went with it: so do their open NBD exports
+	return s.removeVolume(ctx, cur)
+}
+
+// dropDisk deletes, in tx, the documents of the unattached disk rid and
+// returns it (its volume stays for removeVolume, once tx commits).
+func dropDisk(ctx context.Context, tx store.Tx, rid arm.ResourceID) (*DiskResource, error) {
+	var cur DiskResource
+	if err := resource.Get(ctx, tx, rid, &cur); err != nil {
+		return nil, err
+	}
+	if cur.ManagedBy != "" {
+		return nil, failure.Conflictf("OperationNotAllowed", "Disk %s is attached to VM %s. Detach the disk or delete the VM first.", cur.Name, cur.ManagedBy)
+	}
+	return &cur, dropDoc(ctx, tx, rid, cur.ID)
+}
+
+// removeVolume removes the volume of disk d, whose documents are gone
+// (dropDisk committed; a crash before this leaves the volume to the
+// start's sweep of volumes no disk uses), and ends its grants' NBD exports.
+func (s *Service) removeVolume(ctx context.Context, d *DiskResource) error {
+	s.nbdGrants.end(d.ID) // its grants went with it: so do their open NBD exports
 	if err := s.vols.Remove(d.Properties.UniqueID); err != nil && !errors.Is(err, volume.ErrNotFound) {
 		return fmt.Errorf("remove volume of disk %s: %w", d.Name, err)
 	}

@@ -604,31 +604,64 @@ func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string, now time.
 
 // DeleteVM deletes a VM and detaches its disks: they are kept (Azure's
 // default deleteOption Detach), but for those whose deleteOption is
-// Delete, which are deleted with it.
+// Delete, which are deleted with it, in the VM's transaction (a crash or
+// a failure never leaves the VM gone and those disks kept, or some of
+// them); their volumes are removed once it commits.
 func (s *Service) DeleteVM(ctx context.Context, id string) error {
 	rid, err := parseTyped(id, VMType)
 	if err != nil {
 		return err
 	}
-	var drop []string
+	drop := func(v *VM) []string {
+		var ids []string
+		if strings.EqualFold(v.OSDiskDeleteOption, "Delete") {
+			ids = append(ids, v.OSDiskID)
+		}
+		for _, dd := range v.DataDisks {
+			if strings.EqualFold(dd.DeleteOption, "Delete") {
+				ids = append(ids, dd.DiskID)
+			}
+		}
+		return ids
+	}
+	// The volumes of the disks it deletes are locked as DeleteDisk locks
+	// them (those the VM has as read before its transaction).
+	var uids []string
+	if v, err := s.VMResource(ctx, id); err == nil {
+		for _, did := range drop(v.domain("")) {
+			if d, err := s.DiskResource(ctx, did); err == nil {
+				uids = append(uids, d.Properties.UniqueID)
+			}
+		}
+	}
+	unlock := s.lockVolumes(uids...)
+	defer unlock()
+	var dropped []*DiskResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var v VMResource
 		if err := resource.Get(ctx, tx, rid, &v); err != nil {
 			return err
 		}
-		drop = drop[:0]
+		dropped = dropped[:0]
 		vm := v.domain("")
-		if strings.EqualFold(vm.OSDiskDeleteOption, "Delete") {
-			drop = append(drop, vm.OSDiskID)
-		}
-		for _, dd := range vm.DataDisks {
-			if strings.EqualFold(dd.DeleteOption, "Delete") {
-				drop = append(drop, dd.DiskID)
-			}
-		}
 		for _, did := range vm.DiskIDs() {
 			if err := detachDisk(ctx, tx, did, v.ID, s.now()); err != nil {
 				return err
+			}
+		}
+		for _, did := range drop(vm) {
+			drid, err := parseTyped(did, DiskType)
+			if err != nil {
+				continue
+			}
+			d, err := dropDisk(ctx, tx, drid)
+			switch {
+			case failure.Is(err, failure.NotFound), failure.Is(err, failure.Conflict):
+				// gone already, or another VM's now: not this VM's to delete
+			case err != nil:
+				return fmt.Errorf("delete disk %s of VM %s (deleteOption Delete): %w", did, rid.Name(), err)
+			default:
+				dropped = append(dropped, d)
 			}
 		}
 		if err := store.DeleteKeys(ctx, tx, stateKind, stateKey(v.ID)+"#vm"); err != nil {
@@ -639,9 +672,9 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	for _, did := range drop {
-		if err := s.DeleteDisk(ctx, did); err != nil && !failure.Is(err, failure.NotFound) {
-			return fmt.Errorf("delete disk %s of VM %s (deleteOption Delete): %w", did, rid.Name(), err)
+	for _, d := range dropped {
+		if err := s.removeVolume(ctx, d); err != nil {
+			return err
 		}
 	}
 	return nil
