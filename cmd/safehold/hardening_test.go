@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,5 +199,34 @@ func TestServeRefusesUnknownLogFormat(t *testing.T) {
 	r := runCLI(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "d"), "--log-format", "yaml")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "--log-format") || !strings.Contains(r.Stderr, "yaml") {
 		t.Fatalf("serve --log-format yaml: %+v", r)
+	}
+}
+
+// TestServeStartupErrorsSayWhatToFix: serve refuses bad settings before it
+// starts, each with a message naming the flag and what it takes, and a
+// taken address says another program listens there.
+func TestServeStartupErrorsSayWhatToFix(t *testing.T) {
+	dd := filepath.Join(t.TempDir(), "d")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-level", "loud"}, `--log-level "loud" is not supported: use debug, info, warn or error`},
+		{[]string{"--retry-after", "-1"}, "--retry-after -1: give whole seconds, 0 or more"},
+		{[]string{"--import-dir", filepath.Join(dd, "nosuch")}, "is not a directory: give an existing directory"},
+	} {
+		r := runCLI(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dd}, c.args...)...)
+		if r.Code != 1 || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("serve %v: exit %d, stderr %q (want %q)", c.args, r.Code, r.Stderr, c.want)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r := runCLI(t, "serve", "--addr", l.Addr().String(), "--data-dir", dd)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "address already in use") || !strings.Contains(r.Stderr, "choose another --addr") {
+		t.Errorf("serve on a taken address: %+v", r)
 	}
 }

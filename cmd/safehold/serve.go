@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,7 +64,15 @@ func newServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
+				return fmt.Errorf("--log-level %q is not supported: use debug, info, warn or error", logLevel)
+			}
+			if retryAfter < 0 {
+				return fmt.Errorf("--retry-after %d: give whole seconds, 0 or more", retryAfter)
+			}
+			if d := computeOpts.ImportDir; d != "" {
+				if st, err := os.Stat(d); err != nil || !st.IsDir() {
+					return fmt.Errorf("--import-dir %s is not a directory: give an existing directory holding the images (or leave it out: no local file is read)", d)
+				}
 			}
 			if logRequests && lvl > slog.LevelDebug {
 				lvl = slog.LevelDebug // the bodies are logged at debug
@@ -163,12 +172,12 @@ func newServeCmd() *cobra.Command {
 			}
 			s, err := server.New(ctx, cfg)
 			if err != nil {
-				return err
+				return addrInUse(err)
 			}
 			defer s.Close()
 			printBanner(s)
 			logger.Info("serving", "version", version.Get().String(), "arm_endpoint", s.Conn.ARMEndpoint, "data_dir", s.Config.DataDir)
-			return s.Serve(ctx)
+			return addrInUse(s.Serve(ctx))
 		},
 	}
 	f := cmd.Flags()
@@ -197,6 +206,14 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&jobRetention, "job-retention", envOr("SAFEHOLD_JOB_RETENTION", "P180D"), "how long ended jobs stay in the vaults' job lists, as Azure keeps six months of job history: an ISO 8601 or Go duration of at least a day (P180D, 720h) or off to keep them forever (env SAFEHOLD_JOB_RETENTION)")
 	addServeFlags(f)
 	return cmd
+}
+
+// addrInUse adds what to do to a listen error on a taken address.
+func addrInUse(err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w\nanother program (another safehold serve?) listens there: stop it, or choose another --addr (or --nbd-addr)", err)
+	}
+	return err
 }
 
 func splitEnv(name string) []string {
