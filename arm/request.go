@@ -269,6 +269,33 @@ func (r *Request) Allowed(action, scope string) bool {
 	return r.authorize(r.HTTP.Context(), r.Caller(), action, scope) == nil
 }
 
+// Authorize is the router's authorizer's answer for the request's caller
+// performing action on scope (nil: allowed; a 403 AuthorizationFailed in
+// ARM's words otherwise); without an authorizer (internal calls)
+// everything is allowed.
+func (r *Request) Authorize(action, scope string) error {
+	if r.authorize == nil {
+		return nil
+	}
+	return r.authorize(r.HTTP.Context(), r.Caller(), action, scope)
+}
+
+// ReadAction is the RBAC action that reads the resource id names
+// ({namespace}/{type}[/{childType}...]/read; a resource group's or a
+// subscription's read for those).
+func ReadAction(id string) string {
+	segs := strings.Split(strings.Trim(id, "/"), "/")
+	for i := len(segs) - 2; i >= 0; i-- {
+		if strings.EqualFold(segs[i], "providers") {
+			return string(appendTypes([]byte(segs[i+1]+"/"), segs[i+2:])) + "/read"
+		}
+	}
+	if len(segs) >= 4 && strings.EqualFold(segs[2], "resourceGroups") {
+		return "Microsoft.Resources/subscriptions/resourceGroups/read"
+	}
+	return "Microsoft.Resources/subscriptions/read"
+}
+
 // Link is a resource a request names besides the one it addresses (a
 // copy's source, a disk a VM attaches, an identity a vault assigns...) and
 // the action the caller needs on it.

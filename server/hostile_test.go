@@ -3,10 +3,15 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
 
 func gzipped(t *testing.T, s string) []byte {
@@ -68,5 +73,68 @@ func TestRequestBodyEncodingAndMediaType(t *testing.T) {
 	// No body: the media type and encoding do not matter.
 	if resp, m := e.Do("GET", vault, nil, testserver.Header("Content-Type", "text/plain"), testserver.Header("Content-Encoding", "br")); resp.StatusCode != 200 {
 		t.Fatalf("GET with a text/plain Content-Type: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestOperationPollsNeedTheStarterOrRead: an operation's status and result
+// URLs (Azure-AsyncOperation, Location) answer the principal who started
+// it and whoever may read its resource; any other principal (no role, or
+// a role on another group) is 403 AuthorizationFailed and never sees the
+// result: a beginGetAccess's result is a write SAS of the disk.
+func TestOperationPollsNeedTheStarterOrRead(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg", "rg2", "gone")
+	sub := "/subscriptions/" + e.Sub
+	outsider, outCred := fixture.Principal(t, e, "outsider")
+	_ = outsider
+	other, otherCred := fixture.Principal(t, e, "other-group-owner")
+	fixture.Assign(t, e, sub+"/resourceGroups/rg2", rbac.Owner, other)
+	reader, readerCred := fixture.Principal(t, e, "rg-reader")
+	fixture.Assign(t, e, sub+"/resourceGroups/rg", rbac.Reader, reader)
+	starter, starterCred := fixture.Principal(t, e, "rg-contributor")
+	fixture.Assign(t, e, sub+"/resourceGroups/rg", rbac.Contributor, starter)
+	fixture.Assign(t, e, sub+"/resourceGroups/gone", rbac.Contributor, starter)
+
+	disk := sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
+	if resp, m := e.Do("PUT", disk+"?api-version=2024-03-02", `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("create disk: %d %v", resp.StatusCode, m)
+	}
+	grant, _ := e.Do("POST", disk+"/beginGetAccess?api-version=2024-03-02", `{"access":"Write","durationInSeconds":300}`, testserver.As(starterCred))
+	del, _ := e.Do("DELETE", sub+"/resourceGroups/gone?api-version=2021-04-01", nil, testserver.As(starterCred))
+	var urls []string
+	for _, h := range []http.Header{grant.Header, del.Header} {
+		for _, k := range []string{"Azure-AsyncOperation", "Location"} {
+			if u := h.Get(k); u != "" {
+				urls = append(urls, u)
+			}
+		}
+	}
+	if grant.StatusCode != 202 || len(urls) != 3 {
+		t.Fatalf("beginGetAccess %d and group delete %d: polling URLs %v", grant.StatusCode, del.StatusCode, urls)
+	}
+	e.WaitFor("the operations to end", func() bool {
+		for _, u := range urls {
+			if resp, _ := e.Do("GET", u, nil, testserver.As(starterCred)); resp.StatusCode == 202 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, u := range urls {
+		for who, cred := range map[string]azcore.TokenCredential{"a principal with no role": outCred, "the owner of another group": otherCred} {
+			resp, m := e.Do("GET", u, nil, testserver.As(cred))
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 403 || testserver.ErrorCode(m) != "AuthorizationFailed" || strings.Contains(string(b), "sig=") {
+				t.Errorf("%s polls %s: %d %s", who, u, resp.StatusCode, b)
+			}
+		}
+		for who, cred := range map[string]azcore.TokenCredential{"the starter": starterCred, "the admin": nil} {
+			if resp, m := e.Do("GET", u, nil, testserver.As(cred)); resp.StatusCode/100 != 2 {
+				t.Errorf("%s polls %s: %d %v", who, u, resp.StatusCode, m)
+			}
+		}
+	}
+	// A reader of the disk's group reads the disk, and so its operations.
+	if resp, m := e.Do("GET", urls[0], nil, testserver.As(readerCred)); resp.StatusCode != 200 || m["status"] != "Succeeded" {
+		t.Errorf("a reader of the disk polls its grant: %d %v", resp.StatusCode, m)
 	}
 }

@@ -69,6 +69,8 @@ func StatusBody(op *ops.Operation, id string) map[string]any {
 // that resource's operations, and one below a subscription (a location's
 // operationStatus) only operations in that subscription: operation ids are
 // not capabilities, and the route's authorization covers its own scope only.
+// The caller must be the one who started the operation or be allowed to
+// read its resource.
 func Lookup(m *ops.Manager, r *arm.Request, id string) (*ops.Operation, error) {
 	op, err := m.Lookup(r.HTTP.Context(), id)
 	if err != nil {
@@ -76,6 +78,16 @@ func Lookup(m *ops.Manager, r *arm.Request, id string) (*ops.Operation, error) {
 	}
 	if !routeCovers(r.Path(), op.ResourceID) {
 		return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found.", id)
+	}
+	// The status routes are open to any authenticated caller (the router's
+	// OpenOperationRoutes): whoever started the operation polls it, as does
+	// whoever may read its resource; anyone else is refused as ARM refuses
+	// the resource itself (an operation's result may carry a secret, such
+	// as beginGetAccess's SAS).
+	if c := r.Caller(); op.Caller.ObjectID == "" || !strings.EqualFold(c.ObjectID, op.Caller.ObjectID) {
+		if err := r.Authorize(arm.ReadAction(op.ResourceID), op.ResourceID); err != nil {
+			return nil, err
+		}
 	}
 	return op, nil
 }
