@@ -839,8 +839,9 @@ var operationSegments = map[string]bool{
 // OpenOperationRoutes lets any authenticated caller poll operation status
 // and result URLs (GET .../{operations|operationStatus|...}/{id}), as ARM
 // does: whoever may start an operation may poll it, even when its role is
-// scoped to one resource group or resource. Operation ids are unguessable;
-// handlers may still check that the caller is the one who started it.
+// scoped to one resource group or resource. armops.Lookup then answers
+// only the principal who started the operation or one that may read its
+// resource.
 func (rt *Router) OpenOperationRoutes() {
 	var walk func(n *node, prev string)
 	walk = func(n *node, prev string) {
