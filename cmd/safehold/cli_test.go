@@ -386,6 +386,10 @@ func TestCLIErrorsSayWhatToFix(t *testing.T) {
 	if err := os.WriteFile(img, bytes.Repeat([]byte{1}, 4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	_, err = run(t, e, nil, "disk", "upload", img+".missing", "new1", "--resource-group", "target-rg")
+	if err == nil || !strings.Contains(err.Error(), "no such file or directory: give the path of a raw disk image file") {
+		t.Errorf("disk upload of a missing file: %v", err)
+	}
 	_, err = run(t, e, nil, "disk", "upload", img, "new1", "--resource-group", "no-such-rg")
 	if err == nil || !strings.Contains(err.Error(), "ResourceGroupNotFound") || !strings.Contains(err.Error(), "create the resource group first") {
 		t.Errorf("disk upload into a missing group: %v", err)

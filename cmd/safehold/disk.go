@@ -308,7 +308,7 @@ func newDiskCmd() *cobra.Command {
 		RunE: o.run(func(s *session, args []string) error {
 			st, err := os.Stat(args[0])
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w: give the path of a raw disk image file", args[0], errors.Unwrap(err))
 			}
 			d, err := s.findDisk(args[1], rg, false)
 			if err != nil {
