@@ -132,6 +132,41 @@ func (d *DiskResource) domain() *Disk {
 		TimeCreated: d.Properties.TimeCreated, UniqueID: d.Properties.UniqueID, Tags: d.Tags, CreateOption: d.Properties.CreationData.CreateOption}
 }
 
+// RestoreSettings are what a restore sets on the disks it creates besides
+// their content.
+type RestoreSettings struct {
+	// Encryption, when not nil, is the disks' encryption (a
+	// customer-managed key's set) instead of platform keys.
+	Encryption *Encryption `json:",omitempty"`
+	// NetworkAccessPolicy (AllowAll, AllowPrivate; "": AllowAll),
+	// PublicNetworkAccess (Enabled, Disabled; "": Enabled) and the disk
+	// access of an AllowPrivate disk.
+	NetworkAccessPolicy, PublicNetworkAccess, DiskAccessID string `json:",omitempty"`
+}
+
+// apply sets rs (nil: nothing) on the properties of a new disk.
+func (rs *RestoreSettings) apply(p *DiskProperties) {
+	if rs == nil {
+		return
+	}
+	if rs.Encryption != nil {
+		p.Encryption = rs.Encryption
+	}
+	if rs.NetworkAccessPolicy != "" {
+		p.NetworkAccessPolicy = rs.NetworkAccessPolicy
+	}
+	if rs.PublicNetworkAccess != "" {
+		p.PublicNetworkAccess = rs.PublicNetworkAccess
+	}
+	if rs.DiskAccessID != "" {
+		id, _ := json.Marshal(rs.DiskAccessID)
+		if p.Settings == nil {
+			p.Settings = Settings{}
+		}
+		p.Settings["diskAccessId"] = id
+	}
+}
+
 // DiskSpec describes a disk to create.
 type DiskSpec struct {
 	ID       string // full ARM id
@@ -158,9 +193,9 @@ type DiskSpec struct {
 	OSType           string
 	HyperVGeneration string
 	Zones            []string
-	// Encryption, when not nil, replaces the default (platform keys):
-	// a restore's customer-managed key.
-	Encryption *Encryption `json:",omitempty"`
+	// Restore, when not nil, replaces the defaults (platform keys, public
+	// network access) with what a restore asks for.
+	Restore *RestoreSettings `json:",omitempty"`
 	// Settings and ExtendedLocation are kept as sent (UpdateSettings).
 	Settings         Settings
 	ExtendedLocation json.RawMessage
@@ -400,9 +435,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
 			DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
 			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
-	if spec.Encryption != nil {
-		d.Properties.Encryption = spec.Encryption
-	}
+	spec.Restore.apply(&d.Properties)
 	var st resourceState
 	var err error
 	switch spec.CreateOption {

@@ -513,8 +513,9 @@ func (s *Service) dropContent(ctx context.Context, name string, eid snapshot.ID)
 // CreateDiskFromSnapshot creates a new managed disk (the restore path) with
 // the snapshot's content; 409 if diskID exists.
 //
-// enc, when not nil, is the disk's encryption (a customer-managed key's set).
-func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID, location string, tags map[string]string, zones []string, enc *Encryption) (*Disk, error) {
+// rs, when not nil, is what the restore sets on the disk besides its
+// content (a customer-managed key's set, its network access).
+func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID, location string, tags map[string]string, zones []string, rs *RestoreSettings) (*Disk, error) {
 	if location == "" {
 		sn, err := s.SnapshotResource(ctx, snapshotID)
 		if err != nil {
@@ -522,13 +523,13 @@ func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID
 		}
 		location = sn.Location
 	}
-	return s.CreateDisk(ctx, DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Copy", SourceID: snapshotID, Zones: zones, Encryption: enc})
+	return s.CreateDisk(ctx, DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Copy", SourceID: snapshotID, Zones: zones, Restore: rs})
 }
 
 // CreateDiskFromRepository creates a new managed disk from manifest id of
 // another repository (the vault tier); 409 if diskID exists.
-// enc as for CreateDiskFromSnapshot.
-func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, diskID, location string, tags map[string]string, zones []string, enc *Encryption) (*Disk, error) {
+// rs as for CreateDiskFromSnapshot.
+func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, diskID, location string, tags map[string]string, zones []string, rs *RestoreSettings) (*Disk, error) {
 	spec := DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Restore", Zones: zones}
 	if err := s.CheckDiskSpec(ctx, &spec); err != nil {
 		return nil, err
@@ -547,9 +548,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
-	if enc != nil {
-		d.Properties.Encryption = enc
-	}
+	rs.apply(&d.Properties)
 	st := resourceState{}
 	if repo == s.repo {
 		st.Base = id

@@ -60,6 +60,10 @@ type DiskTarget struct {
 	// EncryptionType and DiskEncryptionSetID encrypt the disk with the
 	// set's customer-managed key ("": platform keys).
 	EncryptionType, DiskEncryptionSetID string
+	// NetworkAccessPolicy (AllowAll, AllowPrivate), PublicNetworkAccess
+	// (Enabled, Disabled) and DiskAccessID (of an AllowPrivate disk) are
+	// the disk's network access ("": public, as a new disk's).
+	NetworkAccessPolicy, PublicNetworkAccess, DiskAccessID string
 }
 
 // Disk is a managed disk.

@@ -59,12 +59,12 @@ func (d Disks) DeleteSnapshot(ctx context.Context, id string) error {
 
 // RestoreDisk implements protection.Disks.
 func (d Disks) RestoreDisk(ctx context.Context, snapshotID string, t protection.DiskTarget) (protection.Disk, error) {
-	return disk(d.Service.CreateDiskFromSnapshot(ctx, snapshotID, t.ID, t.Location, t.Tags, t.Zones, encryption(t)))
+	return disk(d.Service.CreateDiskFromSnapshot(ctx, snapshotID, t.ID, t.Location, t.Tags, t.Zones, restoreSettings(t)))
 }
 
 // RestoreDiskFrom implements protection.Disks.
 func (d Disks) RestoreDiskFrom(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, t protection.DiskTarget) (protection.Disk, error) {
-	return disk(d.Service.CreateDiskFromRepository(ctx, repo, id, t.ID, t.Location, t.Tags, t.Zones, encryption(t)))
+	return disk(d.Service.CreateDiskFromRepository(ctx, repo, id, t.ID, t.Location, t.Tags, t.Zones, restoreSettings(t)))
 }
 
 // Disk implements protection.Disks.
@@ -95,11 +95,12 @@ func domain(err error) error {
 	return &protection.DiskError{Kind: protection.ErrRejected, Message: fe.Message}
 }
 
-// encryption is the encryption a restore target asks for (nil: platform
-// keys).
-func encryption(t protection.DiskTarget) *compute.Encryption {
-	if t.DiskEncryptionSetID == "" {
-		return nil
+// restoreSettings are the encryption and network access a restore target
+// asks for.
+func restoreSettings(t protection.DiskTarget) *compute.RestoreSettings {
+	rs := &compute.RestoreSettings{NetworkAccessPolicy: t.NetworkAccessPolicy, PublicNetworkAccess: t.PublicNetworkAccess, DiskAccessID: t.DiskAccessID}
+	if t.DiskEncryptionSetID != "" {
+		rs.Encryption = &compute.Encryption{Type: t.EncryptionType, DiskEncryptionSetID: t.DiskEncryptionSetID}
 	}
-	return &compute.Encryption{Type: t.EncryptionType, DiskEncryptionSetID: t.DiskEncryptionSetID}
+	return rs
 }

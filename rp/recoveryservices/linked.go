@@ -50,6 +50,7 @@ func restoreLinks(req restoreRequest) []arm.Link {
 		link("Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID),
 		link(stagingAction, staging),
 		link("Microsoft.Compute/diskEncryptionSets/read", req.DiskEncryptionSetID),
+		link("Microsoft.Compute/diskAccesses/read", req.targetDiskAccess()),
 	}
 	if strings.EqualFold(req.RecoveryType, "AlternateLocation") {
 		for _, c := range networkChecks(req) {

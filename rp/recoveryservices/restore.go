@@ -2,6 +2,7 @@ package recoveryservices
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,6 +39,10 @@ type restoreRequest struct {
 	DiskEncryptionSetID string `json:"diskEncryptionSetId,omitempty"`
 	// EncryptionType is the set's (checkRestore fills it in).
 	EncryptionType string `json:"safeholdEncryptionType,omitempty"`
+	// TargetDiskNetworkAccessSettings is the restored disks' network
+	// access (az backup restore restore-disks --disk-access-option,
+	// --target-disk-access-id).
+	TargetDiskNetworkAccessSettings *diskNetworkAccess `json:"targetDiskNetworkAccessSettings,omitempty"`
 	// RecoveryPointRehydrationInfo rehydrates an archived point first
 	// (archive.go).
 	RecoveryPointRehydrationInfo *struct {
@@ -50,6 +55,57 @@ type restoreRequest struct {
 		ObjectType             string `json:"objectType,omitempty"`
 		TargetStorageAccountID string `json:"targetStorageAccountId,omitempty"`
 	} `json:"identityBasedRestoreDetails,omitempty"`
+}
+
+// diskNetworkAccess is TargetDiskNetworkAccessSettings.
+type diskNetworkAccess struct {
+	// Option is SameAsOnSourceDisks (each disk as its source disk is),
+	// EnablePrivateAccessForAllDisks (through DiskAccessID) or
+	// EnablePublicAccessForAllDisks.
+	Option       string `json:"targetDiskNetworkAccessOption,omitempty"`
+	DiskAccessID string `json:"targetDiskAccessId,omitempty"`
+}
+
+// Target disk network access options.
+const (
+	accessSameAsSource = "SameAsOnSourceDisks"
+	accessPrivate      = "EnablePrivateAccessForAllDisks"
+	accessPublic       = "EnablePublicAccessForAllDisks"
+)
+
+// targetDiskAccess is the disk access the restored disks are to use (""
+// unless private access is asked for).
+func (req restoreRequest) targetDiskAccess() string {
+	if a := req.TargetDiskNetworkAccessSettings; a != nil && strings.EqualFold(a.Option, accessPrivate) {
+		return a.DiskAccessID
+	}
+	return ""
+}
+
+// withNetworkAccess sets t's network access as req asks for the disk
+// restored from s.
+func (pr *Provider) withNetworkAccess(ctx context.Context, req restoreRequest, s protection.DiskSnapshot, t *protection.DiskTarget) {
+	a := req.TargetDiskNetworkAccessSettings
+	switch {
+	case a == nil:
+	case a.Option == accessPrivate:
+		t.NetworkAccessPolicy, t.PublicNetworkAccess, t.DiskAccessID = "AllowPrivate", "Disabled", a.DiskAccessID
+	case a.Option == accessPublic:
+		t.NetworkAccessPolicy, t.PublicNetworkAccess = "AllowAll", "Enabled"
+	case a.Option == accessSameAsSource:
+		// As the source disk is now (a source disk gone: Azure's defaults).
+		d, err := pr.Compute.DiskResource(ctx, s.DiskID)
+		if err != nil {
+			return
+		}
+		t.NetworkAccessPolicy, t.PublicNetworkAccess = d.Properties.NetworkAccessPolicy, d.Properties.PublicNetworkAccess
+		var id string
+		if json.Unmarshal(d.Properties.Settings["diskAccessId"], &id) == nil && id != "" {
+			if ok, err := resource.Exists(ctx, pr.p.Store, id); err == nil && ok {
+				t.DiskAccessID = id
+			}
+		}
+	}
 }
 
 type restoreInput struct {
@@ -225,6 +281,7 @@ func (pr *Provider) restoreTargets(ctx context.Context, in *restoreInput, it *it
 		}
 		did := arm.NewID(targetRG.SubscriptionID, targetRG.ResourceGroup, "Microsoft.Compute", "disks", name).String()
 		t := protection.DiskTarget{ID: did, Location: location, Tags: tags, EncryptionType: req.EncryptionType, DiskEncryptionSetID: req.DiskEncryptionSetID}
+		pr.withNetworkAccess(ctx, req, s, &t)
 		if req.RecoveryType == "RestoreDisks" {
 			t.Zones = req.Zones
 		}
@@ -350,6 +407,34 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		req.EncryptionType = "EncryptionAtRestWithCustomerKey"
 		if strings.EqualFold(set.Properties.EncryptionType, "EncryptionAtRestWithPlatformAndCustomerKeys") {
 			req.EncryptionType = "EncryptionAtRestWithPlatformAndCustomerKeys"
+		}
+	}
+	if a := req.TargetDiskNetworkAccessSettings; a != nil {
+		const field = "properties.targetDiskNetworkAccessSettings."
+		switch {
+		case strings.EqualFold(a.Option, accessSameAsSource):
+			a.Option = accessSameAsSource
+		case strings.EqualFold(a.Option, accessPublic):
+			a.Option = accessPublic
+		case strings.EqualFold(a.Option, accessPrivate):
+			a.Option = accessPrivate
+			// Read access was checked with the request's links (restoreLinks).
+			aid, err := arm.ParseID(a.DiskAccessID)
+			ok := err == nil && aid.IsType("Microsoft.Compute/diskAccesses")
+			if ok {
+				if ok, err = resource.Exists(ctx, pr.p.Store, aid.String()); err != nil {
+					return req, err
+				}
+			}
+			if !ok {
+				return req, restoreErr(field+"targetDiskAccessId", "'%s' is no disk access: %s needs an existing one (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Compute/diskAccesses/{name}).", a.DiskAccessID, accessPrivate)
+			}
+			a.DiskAccessID = aid.String()
+		default:
+			return req, restoreErr(field+"targetDiskNetworkAccessOption", "'%s' is not supported: use %s, %s (with targetDiskAccessId) or %s.", a.Option, accessSameAsSource, accessPrivate, accessPublic)
+		}
+		if a.Option != accessPrivate {
+			a.DiskAccessID = ""
 		}
 	}
 	if req.Region != "" && it.Location != "" && resource.NormLocation(req.Region) != resource.NormLocation(it.Location) {

@@ -11,7 +11,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
 
 // TestRestoreKinds restores one point three ways (raw HTTP at the restore
@@ -275,6 +277,82 @@ func TestRestoreStagingAndRegion(t *testing.T) {
 	// The set is in use: it is not deleted while the disk names it.
 	if resp, m := e.Do("DELETE", set+"?api-version=2023-04-02", nil); resp.StatusCode != 409 {
 		t.Fatalf("delete of the restored disk's set: %d %v", resp.StatusCode, m)
+	}
+
+	// The restored disks' network access (az backup restore restore-disks
+	// --disk-access-option, --target-disk-access-id): private through a
+	// disk access (which must exist, and which the caller must be able to
+	// read), public, or as on the source disk.
+	e.ResourceGroups("accessrg", "netrg")
+	access := "/subscriptions/" + e.Sub + "/resourceGroups/accessrg/providers/Microsoft.Compute/diskAccesses/da1"
+	if resp, m := e.Do("PUT", access+"?api-version=2023-04-02", map[string]any{"location": "westus"}); resp.StatusCode >= 300 {
+		t.Fatalf("create the disk access: %d %v", resp.StatusCode, m)
+	}
+	netRG := "/subscriptions/" + e.Sub + "/resourceGroups/netrg"
+	netAccess := func(option, id string) map[string]any {
+		return map[string]any{"storageAccountId": staging, "targetResourceGroupId": netRG,
+			"targetDiskNetworkAccessSettings": map[string]any{"targetDiskNetworkAccessOption": option, "targetDiskAccessId": id}}
+	}
+	const field = "properties.targetDiskNetworkAccessSettings."
+	for _, c := range []struct{ option, id, target string }{
+		{"EnablePrivateAccessForAllDisks", "", field + "targetDiskAccessId"},
+		{"EnablePrivateAccessForAllDisks", access + "x", field + "targetDiskAccessId"},
+		{"EnablePrivateAccessForAllDisks", set, field + "targetDiskAccessId"},
+		{"Sometimes", "", field + "targetDiskNetworkAccessOption"},
+	} {
+		if code, m := restore(netAccess(c.option, c.id)); code != 400 || str(m, "error.target") != c.target {
+			t.Fatalf("restore with network access %s %q: %d %v, want 400 at %s", c.option, c.id, code, m, c.target)
+		}
+	}
+	// A caller who may restore but not read the disk access.
+	pid, cred := fixture.Principal(t, e, "restorer")
+	for _, rg := range []string{"vaultrg", "netrg", "stagerg"} {
+		fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+rg, rbac.Contributor, pid)
+	}
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks",
+		"sourceResourceId": vm.ID, "storageAccountId": staging, "targetResourceGroupId": netRG,
+		"targetDiskNetworkAccessSettings": map[string]any{"targetDiskNetworkAccessOption": "EnablePrivateAccessForAllDisks", "targetDiskAccessId": access}}},
+		testserver.As(cred), testserver.AnyStatus())
+	if resp.StatusCode != 403 || testserver.ErrorCode(m) != "LinkedAuthorizationFailed" || !strings.Contains(str(m, "error.message"), "diskAccesses/read") {
+		t.Fatalf("restore through a disk access the caller may not read: %d %v", resp.StatusCode, m)
+	}
+	restoredDisk := func(option, id string) map[string]any {
+		t.Helper()
+		before := map[string]bool{}
+		_, m := e.Do("GET", netRG+"/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+		for _, x := range m["value"].([]any) {
+			before[str(x.(map[string]any), "id")] = true
+		}
+		if code, m := restore(netAccess(option, id)); code != 202 || str(m, "status") != "Succeeded" {
+			t.Fatalf("restore with network access %s: %d %v", option, code, m)
+		}
+		_, m = e.Do("GET", netRG+"/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil)
+		for _, x := range m["value"].([]any) {
+			if d := x.(map[string]any); !before[str(d, "id")] {
+				return d
+			}
+		}
+		t.Fatalf("restore with network access %s: no new disk", option)
+		return nil
+	}
+	d = restoredDisk("enablePrivateAccessForAllDisks", access)
+	if str(d, "properties.networkAccessPolicy") != "AllowPrivate" || !strings.EqualFold(str(d, "properties.diskAccessId"), access) || str(d, "properties.publicNetworkAccess") != "Disabled" {
+		t.Fatalf("disk restored with private access: %v", d)
+	}
+	if resp, m := e.Do("DELETE", access+"?api-version=2023-04-02", nil); resp.StatusCode != 409 {
+		t.Fatalf("delete of the restored disk's disk access: %d %v", resp.StatusCode, m)
+	}
+	d = restoredDisk("EnablePublicAccessForAllDisks", access)
+	if str(d, "properties.networkAccessPolicy") != "AllowAll" || str(d, "properties.diskAccessId") != "" || str(d, "properties.publicNetworkAccess") != "Enabled" {
+		t.Fatalf("disk restored with public access: %v", d)
+	}
+	// As on the source disk: the VM's OS disk, made private.
+	if resp, m := e.Do("PATCH", vm.OSDiskID+"?api-version=2023-04-02", map[string]any{"properties": map[string]any{"networkAccessPolicy": "AllowPrivate", "diskAccessId": access}}); resp.StatusCode != 200 {
+		t.Fatalf("make the source disk private: %d %v", resp.StatusCode, m)
+	}
+	d = restoredDisk("SameAsOnSourceDisks", "")
+	if str(d, "properties.networkAccessPolicy") != "AllowPrivate" || !strings.EqualFold(str(d, "properties.diskAccessId"), access) {
+		t.Fatalf("disk restored with the source disk's access: %v", d)
 	}
 }
 
