@@ -130,6 +130,11 @@ func TestLocksWithSDK(t *testing.T) {
 	if got, err := locks.GetAtResourceGroupLevel(ctx, "locked-rg", "keep", nil); err != nil || *got.Properties.Level != armlocks.LockLevelCanNotDelete {
 		t.Fatalf("get lock: %v %+v", err, got)
 	}
+	_, err = asContrib.DeleteAtResourceGroupLevel(ctx, "locked-rg", "keep", nil)
+	testserver.WantError(t, "contributor's lock delete", err, 403, "AuthorizationFailed")
+	if got, err := asContrib.GetAtResourceGroupLevel(ctx, "locked-rg", "keep", nil); err != nil || *got.Name != "keep" {
+		t.Fatalf("contributor's lock read: %v", err)
+	}
 	_, err = locks.GetAtResourceGroupLevel(ctx, "locked-rg", "nope", nil)
 	testserver.WantError(t, "missing lock", err, 404, "LockNotFound")
 
@@ -171,6 +176,21 @@ func TestLocksWithSDK(t *testing.T) {
 		t.Fatalf("delete a group holding a locked disk: %d %v", resp.StatusCode, m)
 	}
 	if _, err := disks.Get(ctx, "other-rg", "d2", nil); err != nil {
+		t.Fatal(err)
+	}
+	// ReadOnly refuses a storage account's listKeys (a POST), as in Azure;
+	// its data plane (Shared Key) is not ARM's and stays open.
+	acct, blobs := fixture.StorageAccount(t, e, "other-rg", "lockstore1")
+	if _, err := locks.CreateOrUpdateByScope(ctx, acct, "ro-acct", lock(armlocks.LockLevelReadOnly, ""), nil); err != nil {
+		t.Fatal(err)
+	}
+	if resp, m := e.Do("POST", acct+"/listKeys?api-version=2023-05-01", nil, testserver.AnyStatus()); resp.StatusCode != 409 || testserver.ErrorCode(m) != "ScopeLocked" {
+		t.Fatalf("listKeys under ReadOnly: %d %v", resp.StatusCode, m)
+	}
+	if _, err := blobs.CreateContainer(ctx, "box1", nil); err != nil {
+		t.Fatalf("the data plane under a ReadOnly lock: %v", err)
+	}
+	if _, err := locks.DeleteByScope(ctx, acct, "ro-acct", nil); err != nil {
 		t.Fatal(err)
 	}
 

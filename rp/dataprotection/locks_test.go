@@ -13,7 +13,8 @@ import (
 // the snapshot resource group, scheduled backups still run and expired
 // recovery points are still pruned with their snapshots (as Azure Backup's
 // own service operations are not clients of the lock), while a client's
-// delete of the vault or of a snapshot is refused (409 ScopeLocked).
+// delete of the vault or of a snapshot is refused (409 ScopeLocked); a
+// ReadOnly lock refuses a client's backup-now but not the schedule's runs.
 func TestLockedVaultKeepsPruning(t *testing.T) {
 	clk := clock.NewFake(time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
 	e := testserver.Start(t, testserver.WithClock(clk))
@@ -37,6 +38,18 @@ func TestLockedVaultKeepsPruning(t *testing.T) {
 	s, err := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG)
 	if err != nil || len(s) == 0 {
 		t.Fatal(err)
+	}
+	// ReadOnly on the vault refuses a client's backup-now, not the
+	// schedule's backups.
+	if resp, m := e.Do("PUT", v1Path(e)+"/providers/Microsoft.Authorization/locks/keep?api-version=2020-05-01", `{"properties":{"level":"ReadOnly"}}`); resp.StatusCode != 200 {
+		t.Fatalf("lock update to ReadOnly: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("POST", biPath+"/backup?api-version=2024-04-01", `{"backupRuleOptions":{"ruleName":"BackupHourly","triggerOption":{"retentionTagOverride":"Default"}}}`, testserver.AnyStatus()); resp.StatusCode != 409 || testserver.ErrorCode(m) != "ScopeLocked" {
+		t.Fatalf("backup-now under ReadOnly: %d %v", resp.StatusCode, m)
+	}
+	runUntil(t, e, clk, biID, end.Add(4*time.Hour))
+	if got, _ := listPoints(t, e, biPath); len(got) != 6 || !got[5].Time.Equal(end.Add(4*time.Hour)) {
+		t.Fatalf("the scheduled backup under ReadOnly: %+v", got)
 	}
 	for what, path := range map[string]string{"the vault": v1Path(e) + "?api-version=2024-04-01", "a snapshot": s[0].ID + "?api-version=2023-10-02"} {
 		if resp, m := e.Do("DELETE", path, nil, testserver.AnyStatus()); resp.StatusCode != 409 || testserver.ErrorCode(m) != "ScopeLocked" {
