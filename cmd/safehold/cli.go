@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -54,12 +53,8 @@ func (o *cliOpts) session(cmd *cobra.Command) (*session, error) {
 	default:
 		return nil, fmt.Errorf("--output %q: use table, json or tsv", o.output)
 	}
-	path := filepath.Join(o.dataDir, "connection.json")
-	conn, err := connect.Load(path)
+	conn, err := loadConnection(o.dataDir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no connection file at %s: start the server with `safehold serve --data-dir %s`, or point --data-dir (env SAFEHOLD_DATA_DIR) at its data dir", path, o.dataDir)
-		}
 		return nil, err
 	}
 	var cred azcore.TokenCredential

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -23,11 +24,28 @@ func addConnFlag(cmd *cobra.Command, dataDir *string) {
 	cmd.PersistentFlags().StringVar(dataDir, "data-dir", envOr("SAFEHOLD_DATA_DIR", "./safehold-data"), "the server's data dir, holding connection.json (env SAFEHOLD_DATA_DIR)")
 }
 
+// loadConnection reads dataDir's connection.json; when it is missing or
+// damaged the error says how to get a good one.
+func loadConnection(dataDir string) (*connect.Connection, error) {
+	path := filepath.Join(dataDir, "connection.json")
+	conn, err := connect.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no connection file at %s: start the server with `safehold serve --data-dir %s`, or point --data-dir (env SAFEHOLD_DATA_DIR) at its data dir", path, dataDir)
+	}
+	if err == nil && (conn.AuthorityHost == "" || conn.ClientID == "" || conn.ClientSecret == "" || conn.SubscriptionID == "") {
+		err = fmt.Errorf("%s lacks authorityHost, clientId, clientSecret or subscriptionId", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v\n`safehold serve --data-dir %s` writes it at each start: restart the server to rewrite it, or point --data-dir (env SAFEHOLD_DATA_DIR) at the running server's data dir", err, dataDir)
+	}
+	return conn, nil
+}
+
 // adminCall sends an authenticated request to the server as the admin.
 func adminCall(ctx context.Context, dataDir, method, path string, body any) (map[string]any, error) {
-	conn, err := connect.Load(filepath.Join(dataDir, "connection.json"))
+	conn, err := loadConnection(dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w (is the server running with this --data-dir?)", err)
+		return nil, err
 	}
 	if err := checkServer(ctx, conn, dataDir); err != nil {
 		return nil, err

@@ -230,3 +230,21 @@ func TestServeStartupErrorsSayWhatToFix(t *testing.T) {
 		t.Errorf("serve on a taken address: %+v", r)
 	}
 }
+
+// TestDamagedConnectionFile: a connection.json that is empty or lacks the
+// credentials is named, with how to get it rewritten (serve writes it at
+// each start), for the backup-work verbs and the admin verbs alike.
+func TestDamagedConnectionFile(t *testing.T) {
+	dd := t.TempDir()
+	for _, body := range []string{"", `{"armEndpoint":"https://127.0.0.1:8443","tenantId":"t"}`} {
+		if err := os.WriteFile(filepath.Join(dd, "connection.json"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, verb := range [][]string{{"item", "list"}, {"clock", "show"}, {"quota", "show", "westus"}} {
+			r := runCLI(t, append(verb, "--data-dir", dd)...)
+			if r.Code != 1 || !strings.Contains(r.Stderr, filepath.Join(dd, "connection.json")) || !strings.Contains(r.Stderr, "writes it at each start: restart the server to rewrite it") {
+				t.Errorf("safehold %v with connection.json %q: %+v", verb, body, r)
+			}
+		}
+	}
+}

@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/safehold/safehold/connect"
 	"github.com/spf13/cobra"
 )
 
@@ -29,9 +27,9 @@ them to test how a client handles a reached quota. Setting needs the Owner role.
 	path := func(loc string) (string, error) {
 		s := sub
 		if s == "" {
-			conn, err := connect.Load(filepath.Join(dataDir, "connection.json"))
+			conn, err := loadConnection(dataDir)
 			if err != nil {
-				return "", fmt.Errorf("%w (is the server running with this --data-dir?)", err)
+				return "", err
 			}
 			s = conn.SubscriptionID
 		}
