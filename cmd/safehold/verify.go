@@ -116,11 +116,12 @@ func printVerify(w io.Writer, res map[string]any) {
 	}
 	var packs, chunks, snaps float64
 	var bytes float64
+	num := func(m map[string]any, k string) float64 { f, _ := m[k].(float64); return f } // absent: 0, never a panic
 	for _, r := range list("repositories") {
-		packs += r["packsRead"].(float64)
-		chunks += r["chunksRead"].(float64)
-		snaps += r["snapshots"].(float64)
-		bytes += r["bytesRead"].(float64)
+		packs += num(r, "packsRead")
+		chunks += num(r, "chunksRead")
+		snaps += num(r, "snapshots")
+		bytes += num(r, "bytesRead")
 	}
 	for _, p := range list("damagedRecoveryPoints") {
 		fmt.Fprintf(w, "DAMAGED recovery point %v (%v) of item %v in vault %v\n  packs: %v\n  %v\n", p["recoveryPointId"], p["time"], p["itemId"], p["vaultId"], joinAny(p["packs"]), p["summary"])

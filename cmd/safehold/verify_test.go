@@ -181,3 +181,14 @@ func TestVerifyCLIVaultByName(t *testing.T) {
 		t.Fatalf("verify --vault %s with two such vaults: %v\n%s", dv.Vault, err, out)
 	}
 }
+
+// TestPrintVerifyPartialReport: a report whose repositories lack some
+// counts prints them as 0 (it panicked on the missing field).
+func TestPrintVerifyPartialReport(t *testing.T) {
+	var b strings.Builder
+	printVerify(&b, map[string]any{"ok": true, "mode": "structure", "recoveryPointsChecked": 2.0, "duration": "1s",
+		"repositories": []any{map[string]any{"packsRead": 3.0}, map[string]any{}}})
+	if got := b.String(); got != "OK: structure mode, 2 recovery points and 0 snapshots checked, 3 packs and 0 chunks read (0.0 MiB) in 1s\n" {
+		t.Fatalf("report: %q", got)
+	}
+}
