@@ -57,15 +57,17 @@ func (pr *Provider) getLock(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(l), nil
 }
 
-// validLockName reports what is wrong with a lock's name ("" when nothing).
+// validLockName reports what is wrong with a lock's name ("" when nothing):
+// the API's rules (at most 260 characters, none of <, >, %, &, :, \, ?, /
+// or control characters) and ARM's for any name (no trailing period or space).
 func validLockName(name string) string {
 	switch {
 	case name == "":
 		return "The lock name is required."
 	case len(name) > 260:
 		return "The lock name cannot be longer than 260 characters."
-	case strings.ContainsAny(name, `<>*%&:\?+/`) || strings.ContainsFunc(name, unicode.IsControl):
-		return "The lock name cannot contain <, >, *, %, &, :, \\, ?, +, / or control characters."
+	case strings.ContainsAny(name, `<>%&:\?/`) || strings.ContainsFunc(name, unicode.IsControl):
+		return "The lock name cannot contain <, >, %, &, :, \\, ?, / or control characters."
 	case strings.HasSuffix(name, ".") || strings.HasSuffix(name, " "):
 		return "The lock name cannot end with a period or a space."
 	}

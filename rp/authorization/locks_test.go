@@ -108,6 +108,8 @@ func TestLocksWithSDK(t *testing.T) {
 		"level":  {"l1", lock("Sometimes", ""), "InvalidLockLevel"},
 		"notes":  {"l1", lock(armlocks.LockLevelReadOnly, strings.Repeat("n", 513)), "LockNotesTooLong"},
 		"name":   {"bad.", lock(armlocks.LockLevelReadOnly, ""), "InvalidLockName"},
+		"colon":  {"a:b", lock(armlocks.LockLevelReadOnly, ""), "InvalidLockName"},
+		"long":   {strings.Repeat("x", 261), lock(armlocks.LockLevelReadOnly, ""), "InvalidLockName"},
 		"nolevl": {"l1", armlocks.ManagementLockObject{Properties: &armlocks.ManagementLockProperties{}}, "LockLevelRequired"},
 	} {
 		_, err := locks.CreateOrUpdateAtResourceGroupLevel(ctx, "locked-rg", x.name, x.body, nil)
