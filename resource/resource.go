@@ -334,12 +334,21 @@ func Exists(ctx context.Context, r store.Reader, id string) (bool, error) {
 	return store.Exists(ctx, r, resourceKind, id)
 }
 
-// Delete removes a resource document (not its children).
+// Delete removes a resource document (not its children) and the
+// management locks at it and below it, which go with their scope whatever
+// deletes it (a client's request, which a lock refuses, or Safehold's own
+// work, such as retention deleting a snapshot, which no lock stops): a
+// lock left on a scope that is gone could not be deleted and would refuse
+// its group's delete.
 func Delete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 	err := tx.Delete(ctx, resourceKind, id.String())
 	if errors.Is(err, store.ErrNotFound) {
 		return NotFound(id)
 	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.DeleteScope(ctx, LockKind, lockPrefix(id.String()))
 	return err
 }
 

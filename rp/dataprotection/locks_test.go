@@ -57,3 +57,39 @@ func TestLockedVaultKeepsPruning(t *testing.T) {
 		}
 	}
 }
+
+// A lock on an operational-tier snapshot goes with the snapshot when
+// retention deletes it (as a resource's locks go with the resource in
+// Azure): it was left on a scope that no longer exists, where it could not
+// be deleted (404 on the scope) and refused its group's delete for ever.
+func TestPrunedSnapshotTakesItsLock(t *testing.T) {
+	clk := clock.NewFake(time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+	e := testserver.Start(t, testserver.WithClock(clk))
+	_, biID, _ := protectDisk(t, e, "PT4H", "P1D", "")
+	snapRG := "/subscriptions/" + e.Sub + "/resourceGroups/snapshot-rg"
+	day1 := time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC)
+	runUntil(t, e, clk, biID, day1)
+	s, err := e.Server.Compute.ListSnapshots(e.Ctx(), snapRG)
+	if err != nil || len(s) != 1 {
+		t.Fatalf("snapshots after the first backup: %d %v", len(s), err)
+	}
+	lock := s[0].ID + "/providers/Microsoft.Authorization/locks/pinned?api-version=2016-09-01"
+	if resp, m := e.Do("PUT", lock, `{"properties":{"level":"CanNotDelete"}}`); resp.StatusCode != 201 {
+		t.Fatalf("lock the snapshot: %d %v", resp.StatusCode, m)
+	}
+	end := day1.Add(28 * time.Hour)
+	for at := day1.Add(4 * time.Hour); !at.After(end); at = at.Add(4 * time.Hour) {
+		runUntil(t, e, clk, biID, at)
+	}
+	waitPruned(t, e, biID, 6)
+	if resp, m := e.Do("GET", s[0].ID+"?api-version=2023-10-02", nil, testserver.AnyStatus()); resp.StatusCode != 404 {
+		t.Fatalf("the locked snapshot after its point expired: %d %v (retention deletes it, locks or not)", resp.StatusCode, m)
+	}
+	resp, m := e.Do("GET", snapRG+"/providers/Microsoft.Authorization/locks?api-version=2016-09-01", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("list the group's locks: %d %v", resp.StatusCode, m)
+	}
+	if vals, _ := m["value"].([]any); len(vals) != 0 {
+		t.Fatalf("the pruned snapshot's lock outlived it: %v", vals)
+	}
+}
