@@ -1,0 +1,82 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/safehold/safehold/failure"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
+)
+
+func putTestLock(t testing.TB, st store.Store, scope, name, level string) {
+	t.Helper()
+	l := &Lock{ID: scope + "/providers/Microsoft.Authorization/locks/" + name, Name: name, Type: "Microsoft.Authorization/locks", Properties: LockProperties{Level: level}}
+	if _, err := PutLock(context.Background(), st, l, func(store.Reader) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CheckLocks: a lock applies to its scope and below (case-insensitively,
+// at segment boundaries); CanNotDelete refuses deletes there and of what
+// holds it; ReadOnly refuses writes and actions there too.
+func TestCheckLocks(t *testing.T) {
+	st := storetest.SQLite(t)
+	const rg = "/subscriptions/s1/resourceGroups/rg"
+	vault := rg + "/providers/Microsoft.DataProtection/backupVaults/v1"
+	putTestLock(t, st, vault, "keep", LockCanNotDelete)
+	putTestLock(t, st, rg+"/providers/Microsoft.Compute/disks/d1", "frozen", LockReadOnly)
+	for _, c := range []struct {
+		method, scope string
+		locked        bool
+	}{
+		{"DELETE", vault, true},
+		{"DELETE", vault + "/backupPolicies/p1", true},
+		{"DELETE", rg, true},
+		{"DELETE", "/subscriptions/S1", true},
+		{"DELETE", "/SUBSCRIPTIONS/s1/resourcegroups/RG/providers/microsoft.dataprotection/backupvaults/V1", true},
+		{"DELETE", vault + "2", false}, // v12 is not under v1
+		{"DELETE", "/subscriptions/s1/resourceGroups/rg2", false},
+		{"DELETE", "/subscriptions/s2/resourceGroups/rg", false},
+		{"PUT", vault, false},
+		{"PATCH", vault + "/backupPolicies/p1", false},
+		{"POST", vault, false},
+		{"PUT", rg + "/providers/Microsoft.Compute/disks/d1", true},
+		{"POST", rg + "/providers/Microsoft.Compute/disks/d1", true},
+		{"PUT", rg, false}, // ReadOnly below the group does not apply to it
+		{"PUT", rg + "/providers/Microsoft.Compute/disks/d2", false},
+	} {
+		err := CheckLocks(context.Background(), st, c.method, c.scope)
+		if got := failure.Is(err, failure.Conflict); got != c.locked || (err != nil && !got) {
+			t.Errorf("%s %s: %v, want locked %v", c.method, c.scope, err, c.locked)
+		}
+	}
+}
+
+// BenchmarkCheckLocks is the lock check of a write request: in a
+// subscription without locks (one query that reads no document), and in one
+// with 50 locks elsewhere.
+func BenchmarkCheckLocks(b *testing.B) {
+	st := storetest.SQLite(b)
+	ctx := context.Background()
+	disk := "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
+	b.Run("none", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := CheckLocks(ctx, st, http.MethodPut, disk); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for i := 0; i < 50; i++ {
+		putTestLock(b, st, fmt.Sprintf("/subscriptions/s1/resourceGroups/other%d", i), "keep", LockCanNotDelete)
+	}
+	b.Run("50elsewhere", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := CheckLocks(ctx, st, http.MethodDelete, disk); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
