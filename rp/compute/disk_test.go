@@ -599,6 +599,7 @@ func TestPageDiffBaseChecks(t *testing.T) {
 		"other disk by id":  {s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshot: to.Ptr(e.snapID("o1"))}, http.StatusConflict, "PreviousSnapshotNotFound"},
 		"live disk":         {e.grantDisk("d1", armcompute.AccessLevelRead), &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(o1)}, http.StatusConflict, "PreviousSnapshotNotFound"},
 		"newer":             {s1, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(s2)}, http.StatusBadRequest, "PreviousSnapshotCannotBeNewer"},
+		"a disk's SAS":      {s2, &pageblob.GetPageRangesDiffOptions{PrevSnapshotURL: to.Ptr(e.grantDisk("d2", armcompute.AccessLevelRead))}, http.StatusBadRequest, "InvalidHeaderValue"},
 	} {
 		err := diff(c.sas, c.opts)
 		if st, code := testserver.ErrorOf(err); st != c.st || code != c.code {

@@ -161,8 +161,11 @@ func (h *sasHandler) previous(ctx context.Context, r *http.Request, t *compute.P
 		}
 		gid, _, _ := strings.Cut(strings.TrimPrefix(pu.Path, "/sas/disks/"), "/")
 		g, err := h.svc.VerifySAS(ctx, gid, pu.Query())
-		if err != nil || !g.IsSnapshot() {
-			return nil, serr(http.StatusForbidden, "AuthenticationFailed", "x-ms-previous-snapshot-url is not a valid, unexpired snapshot SAS: %v.", err)
+		if err != nil {
+			return nil, serr(http.StatusForbidden, "AuthenticationFailed", "x-ms-previous-snapshot-url is not a valid, unexpired snapshot SAS: %v. Pass the accessSAS of an earlier snapshot of this disk.", err)
+		}
+		if !g.IsSnapshot() {
+			return nil, serr(http.StatusBadRequest, "InvalidHeaderValue", "x-ms-previous-snapshot-url is the SAS of a disk, not of a snapshot: a diff is against an earlier snapshot of this disk; pass that snapshot's accessSAS.")
 		}
 		sid = g.ResourceID
 	} else if v := r.URL.Query().Get("prevsnapshot"); v != "" {
