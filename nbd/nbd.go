@@ -69,6 +69,11 @@ type Server struct {
 	// every option but STARTTLS and ABORT before it is answered
 	// NBD_REP_ERR_TLS_REQD.
 	TLS *tls.Config
+	// HandshakeTimeout bounds the handshake and option negotiation of a
+	// connection (DefaultHandshakeTimeout when zero): a client that
+	// connects and stalls before transmission is hung up on instead of
+	// holding its goroutine, and any export it looked up, for ever.
+	HandshakeTimeout time.Duration
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -245,8 +250,16 @@ type conn struct {
 	name       string
 }
 
+// DefaultHandshakeTimeout is a Server's HandshakeTimeout when unset.
+const DefaultHandshakeTimeout = time.Minute
+
 func (s *Server) serveConn(nc net.Conn) error {
 	c := &conn{s: s, nc: nc, r: bufio.NewReaderSize(nc, 256<<10), w: bufio.NewWriterSize(nc, 256<<10)}
+	limit := s.HandshakeTimeout
+	if limit <= 0 {
+		limit = DefaultHandshakeTimeout
+	}
+	nc.SetDeadline(time.Now().Add(limit))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer func() {
@@ -277,6 +290,7 @@ func (s *Server) serveConn(nc net.Conn) error {
 	if err != nil || !done {
 		return err
 	}
+	nc.SetDeadline(time.Time{}) // transmission: a mounted export may idle
 	return c.transmit()
 }
 

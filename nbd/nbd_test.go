@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/nbd/nbdtest"
 	"github.com/safehold/safehold/volume"
@@ -92,5 +93,63 @@ func BenchmarkNBDWrite(b *testing.B) {
 	cl.W.Flush()
 	for ; inflight > 0; inflight-- {
 		cl.SimpleReply(b)
+	}
+}
+
+// TestStalledHandshakeIsHungUp: a client that connects and stalls before
+// transmission (no flags, half an option) is hung up on once the
+// handshake timeout passes, instead of holding a goroutine for ever; a
+// client that negotiated may idle longer than that and still be served.
+func TestStalledHandshakeIsHungUp(t *testing.T) {
+	m, err := volume.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Create("v", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.WriteAt(bytes.Repeat([]byte{9}, 512), 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{HandshakeTimeout: 300 * time.Millisecond, Lookup: func(ctx context.Context, name string) (Export, error) { return v, nil }}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close(); m.Close() })
+	addr := ln.Addr().String()
+
+	for name, send := range map[string][]byte{
+		"nothing after the greeting": nil,
+		"half an option":             append([]byte{0, 0, 0, flagFixedNewstyle | flagNoZeroes}, 0x49, 0x48, 0x41, 0x56),
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		greeting := make([]byte, 18)
+		if _, err := io.ReadFull(c, greeting); err != nil {
+			t.Fatalf("%s: greeting: %v", name, err)
+		}
+		c.Write(send)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		start := time.Now()
+		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("%s: the server did not hang up: %d bytes, %v after %v", name, n, err, time.Since(start))
+		}
+		c.Close()
+	}
+
+	cl := nbdtest.MustDial(t, addr, "v", false)
+	defer cl.Close()
+	time.Sleep(time.Second) // longer than the handshake timeout
+	cl.Send(cmdRead, 1, 0, 512, nil)
+	cl.W.Flush()
+	if errno, h := cl.SimpleReply(t); errno != 0 || h != 1 {
+		t.Fatalf("read after idling: errno %d handle %d", errno, h)
+	}
+	p := make([]byte, 512)
+	if _, err := io.ReadFull(cl.R, p); err != nil || !bytes.Equal(p, bytes.Repeat([]byte{9}, 512)) {
+		t.Fatalf("read after idling: %v", err)
 	}
 }
