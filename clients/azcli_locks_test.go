@@ -8,7 +8,7 @@ import (
 )
 
 // TestAzCLILocks: management locks as az users set them. az lock
-// create/show/list/delete at a resource group and at a resource; a
+// create/update/show/list/delete at a resource group and at a resource; a
 // CanNotDelete lock on the group refuses az group delete, az backup vault
 // delete and az disk delete (409 ScopeLocked) but not az disk update; a
 // ReadOnly lock on a disk refuses its update too; deleting the locks lifts
@@ -23,7 +23,10 @@ func TestAzCLILocks(t *testing.T) {
 	if out := az.tsv("lock", "create", "-n", "keep", "-g", "lockrg", "--lock-type", "CanNotDelete", "--notes", "production", "--query", "[name,level,notes]"); strings.ReplaceAll(out, "\t", "\n") != "keep\nCanNotDelete\nproduction" {
 		t.Fatalf("az lock create -g: %q", out)
 	}
-	if out := az.tsv("lock", "show", "-n", "keep", "-g", "lockrg", "--query", "level"); out != "CanNotDelete" {
+	if out := az.tsv("lock", "update", "-n", "keep", "-g", "lockrg", "--notes", "production data", "--query", "notes"); out != "production data" {
+		t.Fatalf("az lock update: %q", out)
+	}
+	if out := az.tsv("lock", "show", "-n", "keep", "-g", "lockrg", "--query", "[level,notes]"); strings.ReplaceAll(out, "\t", "\n") != "CanNotDelete\nproduction data" {
 		t.Fatalf("az lock show: %q", out)
 	}
 	az.fails("ScopeLocked", "group", "delete", "-n", "lockrg", "--yes")
@@ -42,6 +45,9 @@ func TestAzCLILocks(t *testing.T) {
 	}
 	if out := az.tsv("lock", "list", "-g", "lockrg", "--query", "sort([].name)"); out != "frozen\nkeep" {
 		t.Fatalf("az lock list -g: %q", out)
+	}
+	if out := az.tsv("lock", "list", "--query", "sort([].name)"); out != "frozen\nkeep" {
+		t.Fatalf("az lock list: %q", out)
 	}
 	if out := az.tsv(append([]string{"lock", "list", "--query", "sort([].name)"}, disk...)...); out != "frozen\nkeep" {
 		t.Fatalf("az lock list --resource: %q", out)
