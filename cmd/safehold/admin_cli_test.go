@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +129,35 @@ func TestQuotaCLI(t *testing.T) {
 	}
 	if err := vm("vm2"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRoleAssignTwice: assigning a role a principal already holds at the
+// scope succeeds and prints that assignment (a second run of a setup
+// script does not fail on it), saying so on stderr.
+func TestRoleAssignTwice(t *testing.T) {
+	e := testserver.Start(t)
+	var sp struct{ ObjectID string }
+	if err := json.Unmarshal([]byte(mustRun(t, e, "sp", "create", "bot")), &sp); err != nil || sp.ObjectID == "" {
+		t.Fatalf("sp create: %v", err)
+	}
+	e.ResourceGroups("rg1")
+	scope := "/subscriptions/" + e.Sub + "/resourceGroups/rg1"
+	var first, second struct{ ID string }
+	json.Unmarshal([]byte(mustRun(t, e, "role", "assign", sp.ObjectID, "Reader", "--scope", scope)), &first)
+	var stderr bytes.Buffer
+	out, err := run(t, e, &stderr, "role", "assign", sp.ObjectID, "Reader", "--scope", scope)
+	if err != nil {
+		t.Fatalf("second role assign: %v", err)
+	}
+	json.Unmarshal([]byte(out), &second)
+	if first.ID == "" || second.ID != first.ID || !strings.Contains(stderr.String(), "already has this role at "+scope) {
+		t.Fatalf("second role assign: %s (first %s), stderr %q", out, first.ID, stderr.String())
+	}
+	// Another role at the same scope is a new assignment.
+	var other struct{ ID string }
+	json.Unmarshal([]byte(mustRun(t, e, "role", "assign", sp.ObjectID, "Backup Reader", "--scope", scope)), &other)
+	if other.ID == "" || other.ID == first.ID {
+		t.Fatalf("another role: %s", other.ID)
 	}
 }

@@ -65,12 +65,24 @@ func adminCall(ctx context.Context, dataDir, method, path string, body any) (map
 		}
 	}
 	if resp.StatusCode >= 400 {
+		ae := &adminError{Status: resp.Status}
 		if e, ok := m["error"].(map[string]any); ok {
-			return nil, fmt.Errorf("%s: %v: %v", resp.Status, e["code"], e["message"])
+			ae.Code, _ = e["code"].(string)
+			ae.Message, _ = e["message"].(string)
 		}
-		return nil, fmt.Errorf("%s", resp.Status)
+		return nil, ae
 	}
 	return m, nil
+}
+
+// adminError is an error answer to adminCall.
+type adminError struct{ Status, Code, Message string }
+
+func (e *adminError) Error() string {
+	if e.Code == "" {
+		return e.Status
+	}
+	return e.Status + ": " + e.Code + ": " + e.Message
 }
 
 // armCall sends method path to conn's ARM endpoint as cred's principal,

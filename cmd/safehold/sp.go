@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
@@ -101,12 +103,25 @@ func assignRole(cmd *cobra.Command, dataDir, principal, role, scope string) erro
 		return err
 	}
 	m, err := putAssignment(cmd, dataDir, principal, roleID, scope)
+	var ae *adminError
+	if errors.As(err, &ae) && ae.Code == "RoleAssignmentExists" {
+		// Assigning a role the principal holds there already is done (as
+		// az role assignment create answers): print that assignment.
+		if id := existingAssignment.FindString(ae.Message); id != "" {
+			if m, err = adminCall(cmd.Context(), dataDir, "GET", strings.TrimRight(scope, "/")+"/providers/Microsoft.Authorization/roleAssignments/"+id+"?api-version=2022-04-01", nil); err == nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s already has this role at %s\n", principal, scope)
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
 	printJSON(cmd, m)
 	return nil
 }
+
+// existingAssignment finds the id of the assignment a RoleAssignmentExists error names.
+var existingAssignment = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
 // resolveRole finds a role definition by name or id (built-in or custom).
 func resolveRole(cmd *cobra.Command, dataDir, role string) (string, error) {
