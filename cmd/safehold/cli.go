@@ -234,16 +234,19 @@ func armMessage(re *azcore.ResponseError) string {
 	return ""
 }
 
-// column is one output column: a header and a value of the row.
+// column is one output column: a header and a value of the row. Max,
+// when set, cuts longer values in tables (not in TSV or JSON).
 type column[T any] struct {
 	Header string
 	Value  func(T) string
+	Max    int
 }
 
 // columnsOf is the output columns of a row type: its fields tagged
 // `col:"Header"`, in field order. A string field shows as it is, a
 // *time.Time as when writes it, and a float64 tagged `col:"Header,percent"`
-// as a whole percent. Any other field type is a mistake in the row type and
+// as a whole percent; a string tagged `col:"Header,short"` is cut to 60
+// characters in tables (the whole value is in -o tsv and -o json). Any other field type is a mistake in the row type and
 // panics when the table is built (at program start).
 func columnsOf[T any]() []column[T] {
 	rt := reflect.TypeFor[T]()
@@ -256,9 +259,13 @@ func columnsOf[T any]() []column[T] {
 		}
 		header, opt, _ := strings.Cut(spec, ",")
 		var show func(reflect.Value) string
+		max := 0
 		switch {
-		case f.Type.Kind() == reflect.String && opt == "":
+		case f.Type.Kind() == reflect.String && (opt == "" || opt == "short"):
 			show = reflect.Value.String
+			if opt == "short" {
+				max = 60
+			}
 		case f.Type == reflect.TypeFor[*time.Time]() && opt == "":
 			show = func(v reflect.Value) string { return when(v.Interface().(*time.Time)) }
 		case f.Type.Kind() == reflect.Float64 && opt == "percent":
@@ -266,7 +273,7 @@ func columnsOf[T any]() []column[T] {
 		default:
 			panic(fmt.Sprintf("column %s of %s: no way to show a %s tagged %q", f.Name, rt, f.Type, spec))
 		}
-		cols = append(cols, column[T]{header, func(r T) string { return show(reflect.ValueOf(r).Field(i)) }})
+		cols = append(cols, column[T]{header, func(r T) string { return show(reflect.ValueOf(r).Field(i)) }, max})
 	}
 	return cols
 }
@@ -308,7 +315,11 @@ func render[T any](s *session, rows []T, cols []column[T]) error {
 	for _, r := range rows {
 		row := table.Row{}
 		for _, c := range cols {
-			row = append(row, c.Value(r))
+			v := c.Value(r)
+			if rs := []rune(v); c.Max > 0 && len(rs) > c.Max {
+				v = string(rs[:c.Max-1]) + "…"
+			}
+			row = append(row, v)
 		}
 		t.AppendRow(row)
 	}
@@ -326,7 +337,7 @@ func renderOne(s *session, v any, pairs [][2]string) error {
 		_, err = fmt.Fprintln(s.cmd.OutOrStdout(), string(b))
 		return err
 	}
-	return render(s, pairs, []column[[2]string]{{"Field", func(p [2]string) string { return p[0] }}, {"Value", func(p [2]string) string { return p[1] }}})
+	return render(s, pairs, []column[[2]string]{{Header: "Field", Value: func(p [2]string) string { return p[0] }}, {Header: "Value", Value: func(p [2]string) string { return p[1] }}})
 }
 
 // isTerminal reports whether w is a terminal (progress bars only then).

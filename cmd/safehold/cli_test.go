@@ -362,6 +362,14 @@ func TestCLIErrorsSayWhatToFix(t *testing.T) {
 		t.Errorf("job show table of the failed restore:\n%s", out)
 	}
 
+	// job list's table cuts the long error (job show has it whole), TSV does not.
+	if out := mustRun(t, e, "job", "list", "--status", "Failed"); !strings.Contains(out, "UserErrorMissingRequiredPermissions: Appropriate permission…") {
+		t.Errorf("job list table of the failed restore:\n%s", out)
+	}
+	if out := mustRun(t, e, "job", "list", "--status", "Failed", "-o", "tsv"); !strings.Contains(out, "UserErrorMissingRequiredPermissions: Appropriate permissions to perform the operation is missing.") {
+		t.Errorf("job list tsv of the failed restore:\n%s", out)
+	}
+
 	_, err = run(t, e, nil, "item", "list", "--client-id", e.Conn.ClientID, "--client-secret", "not-the-secret")
 	if err == nil || !strings.Contains(err.Error(), "sign-in failed: AADSTS7000215") || !strings.Contains(err.Error(), "check --client-id and --client-secret") ||
 		strings.Contains(err.Error(), "RESPONSE") || strings.Contains(err.Error(), "-----") {

@@ -27,8 +27,8 @@ type jobRow struct {
 	Start     *time.Time `json:"startTime,omitempty" col:"Start"`
 	End       *time.Time `json:"endTime,omitempty" col:"End"`
 	Bytes     int64      `json:"bytesTransferred,omitempty"`
-	Error     string     `json:"error,omitempty" col:"Error"`
-	Fix       string     `json:"recommendedAction,omitempty"` // what the job's error asks the user to do
+	Error     string     `json:"error,omitempty" col:"Error,short"` // whole in job show, -o tsv and -o json
+	Fix       string     `json:"recommendedAction,omitempty"`       // what the job's error asks the user to do
 	ID        string     `json:"id"`
 
 	vault  vaultRow
