@@ -138,3 +138,38 @@ func TestOperationPollsNeedTheStarterOrRead(t *testing.T) {
 		t.Errorf("a reader of the disk polls its grant: %d %v", resp.StatusCode, m)
 	}
 }
+
+// TestUpdateThroughOtherCasingKeepsTheID: ARM paths are case-insensitive,
+// so a PUT through an upper-cased path updates the existing resource; the
+// resource keeps the id it was created with (GET and list answer it, its
+// name segment matching its name), not the casing of the updating path.
+func TestUpdateThroughOtherCasingKeepsTheID(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	P := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/"
+	for _, c := range []struct{ id, av, body string }{
+		{P + "Microsoft.RecoveryServices/vaults/v1", "?api-version=2023-04-01", `{"location":"westus","sku":{"name":"Standard"},"properties":{}}`},
+		{P + "Microsoft.DataProtection/backupVaults/bv1", "?api-version=2023-05-01", `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`},
+		{P + "Microsoft.Compute/disks/d1", "?api-version=2024-03-02", `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`},
+		{P + "Microsoft.Storage/storageAccounts/case1sa", "?api-version=2023-01-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`},
+	} {
+		resp, first := e.Do("PUT", c.id+c.av, c.body)
+		if resp.StatusCode/100 != 2 || first["id"] != c.id {
+			t.Fatalf("create %s: %d %v", c.id, resp.StatusCode, first)
+		}
+		upper := strings.ToUpper(c.id)
+		if strings.Contains(c.id, "storageAccounts") { // its names are lower case only
+			i := strings.LastIndex(c.id, "/")
+			upper = strings.ToUpper(c.id[:i]) + c.id[i:]
+		}
+		if resp, m := e.Do("PUT", upper+c.av, c.body); resp.StatusCode != 200 || m["id"] != c.id || m["name"] != first["name"] {
+			t.Errorf("update through %s: %d id %v name %v, want %s", upper, resp.StatusCode, m["id"], m["name"], c.id)
+		}
+		if _, m := e.Do("GET", c.id+c.av, nil); m["id"] != c.id {
+			t.Errorf("GET %s after the update: id %v", c.id, m["id"])
+		}
+		_, l := e.Do("GET", c.id[:strings.LastIndex(c.id, "/")]+c.av, nil)
+		if v, _ := l["value"].([]any); len(v) != 1 || v[0].(map[string]any)["id"] != c.id {
+			t.Errorf("list of %s after the update: %v", c.id, l["value"])
+		}
+	}
+}

@@ -278,7 +278,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		// Azure answers locations normalised ("West US" → "westus").
 		out := vaultResource{TrackedResource: arm.TrackedResource{ID: id.String(), Name: name, Type: typeVault, Location: resource.NormLocation(in.Location), Tags: in.Tags}, Properties: in.Properties}
 		if exists {
-			out.Name, out.Location, out.SystemData = old.Name, resource.NormLocation(old.Location), old.SystemData
+			// The vault keeps its id as created, whatever the casing of
+			// the path that updates it (as its name).
+			out.ID, out.Name, out.Location, out.SystemData = old.ID, old.Name, resource.NormLocation(old.Location), old.SystemData
 		}
 		var oldSecurity json.RawMessage
 		if exists && old.Properties != nil {

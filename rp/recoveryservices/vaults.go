@@ -176,8 +176,10 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return arm.Conflict("LocationNotAvailableForResourceType", "The vault '%s' exists in location '%s'; it cannot move to '%s'. Delete it first or use its location.", old.Name, old.Location, in.Location)
 		}
 		out = *old
-		out.ID, out.Type = id.String(), vaultType
-		out.ID = vaultID(sub, rg, old.Name).String()
+		out.Type = vaultType
+		if created || old.ID == "" {
+			out.ID = vaultID(sub, rg, old.Name).String()
+		} // else the vault keeps its id as created, whatever the casing of the path that updates it
 		out.Location = resource.NormLocation(in.Location)
 		// A PUT of an existing vault that omits tags keeps them, as Azure's
 		// Recovery Services vaults do: Azure's PUT examples (an update of
