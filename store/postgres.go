@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -411,6 +413,29 @@ func (r pgReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, er
 	return collect(rows, err, "list "+kind, pgScanDoc)
 }
 
+// AnyUnder answers store.AnyUnder in one statement through the docs_scope
+// index (AnyUnderReader), reading no document: a List of one document per
+// kind, ordered by key, made the planner walk every key of a kind with no
+// document under the prefix.
+func (r pgReader) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
+	if len(kinds) == 0 {
+		return false, nil
+	}
+	var found bool
+	err := r.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM docs WHERE kind = ANY($1) AND scope LIKE $2 ESCAPE '\')`,
+		kinds, likeEscape(strings.ToLower(prefix))+"%").Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("any of %v under %s: %w", kinds, prefix, err)
+	}
+	return found, nil
+}
+
+// AnyUnder is pgReader's, on a pooled connection.
+func (p *Postgres) AnyUnder(ctx context.Context, prefix string, kinds []string) (found bool, err error) {
+	err = p.onConn(ctx, func(q *pgxpool.Conn) error { found, err = (pgReader{q}).AnyUnder(ctx, prefix, kinds); return err })
+	return found, err
+}
+
 const pgTaskCols = `id, kind, coalesce(tkey, ''), payload, run_at, attempts, last_error, lease_owner, lease_until, created`
 
 func pgScanTask(scan func(...any) error) (Task, error) {
@@ -448,6 +473,21 @@ type pgTx struct {
 	cache   *pgWriteCache
 	changes map[docKey]pgCachedDoc // the documents this fn wrote, as they are now
 	bulk    []string               // kinds this fn deleted by scope
+	seen    []docKey               // the documents this fn read, or wrote knowing them (see known)
+	listed  []string               // the kinds this fn listed
+}
+
+// dependsOn reports whether t read, or may have read, what u wrote.
+func (t *pgTx) dependsOn(u *pgTx) bool {
+	if len(u.bulk) > 0 {
+		return true
+	}
+	for ck := range u.changes {
+		if slices.Contains(t.seen, ck) || slices.Contains(t.listed, ck.kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // pgMaxGroup bounds how many Updates share one transaction. Each Update that
@@ -592,26 +632,202 @@ func (p *Postgres) pgBegin(b *pgx.Batch, into *pgBegun) {
 // statements, nothing more. A fn that succeeded is not released: the next
 // fn's savepoint nests in it, so that ROLLBACK TO SAVEPOINT u always undoes
 // exactly the fn that failed, and the COMMIT commits them all.
+//
+// A write whose outcome the writer knows beforehand (a Put, Create or
+// Delete of a document it holds in its cache, an Enqueue) is not sent on
+// its own: it waits in pending, with the SAVEPOINTs before it, and goes
+// with the next statement that needs an answer (a read the cache cannot
+// answer, of this fn or a later one) or with the COMMIT. A group whose fns
+// read what they write from the cache costs one round trip, not one per
+// fn: the writer's round trips, one after the other, are what bounds its
+// writes per second. Such writes are only those the database cannot refuse
+// (see pgPlainText): if it does all the same (it failed), the fn they
+// belong to fails and so do the fns run after it, which may have read what
+// it wrote (failed; see commitGroup).
 type pgGroupConn struct {
 	c         *pgxpool.Conn
 	ctx       context.Context
-	savepoint bool  // a SAVEPOINT is due before the next statement
-	sent      bool  // the current fn's SAVEPOINT was sent
-	spErr     error // the error of a SAVEPOINT (the transaction is broken)
+	fn        int  // the running fn's index in its group
+	savepoint bool // a SAVEPOINT is due before the fn's next statement
+	used      bool // the fn put a statement or a SAVEPOINT in the transaction (sent or pending)
+	flushed   bool // some of them reached the database
+	pending   []pgPending
+	// doomed fails the running fn: it read what a write refused by the
+	// database wrote (see onRefused); its statements fail with it.
+	doomed error
+	// broken is set when a refused write could not be undone: the
+	// transaction is lost, every fn of the group fails.
+	broken error
+	// onRefused handles a pending statement (pending[x]) that the
+	// database refused with err: it rolls the transaction back to the
+	// refused statement's savepoint (nothing ran after it), fails that
+	// statement's fn and every fn since that read what a failed one
+	// wrote (the running one through doomed), and returns the pending
+	// statements of the others after it, to go again; false if the
+	// transaction could not be rolled back.
+	onRefused func(pending []pgPending, x int, err error) ([]pgPending, bool)
 }
 
+// pgPending is a statement waiting for the next round trip, and the fn it
+// belongs to.
+type pgPending struct {
+	q  *pgx.QueuedQuery
+	fn int
+}
+
+// pgMaxPending bounds the statements waiting: a fn writing more sends them.
+const pgMaxPending = 256
+
+// start readies q for the group's fn i (clean: the innermost savepoint
+// holds nothing, the fn may use it).
+func (q *pgGroupConn) start(i int, clean bool) {
+	q.fn, q.savepoint, q.used, q.flushed = i, !clean, false, false
+}
+
+// later queues a statement of the fn whose answer it does not need (see
+// the type's documentation).
+func (q *pgGroupConn) later(ctx context.Context, sql string, args ...any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := q.failing(); err != nil {
+		return err
+	}
+	if q.savepoint {
+		q.pending = append(q.pending, pgPending{&pgx.QueuedQuery{SQL: `SAVEPOINT u`}, q.fn})
+		q.savepoint = false
+	}
+	q.used = true
+	q.pending = append(q.pending, pgPending{&pgx.QueuedQuery{SQL: sql, Arguments: args}, q.fn})
+	if len(q.pending) >= pgMaxPending {
+		return q.batch(ctx, &pgx.Batch{}, func(pgx.BatchResults) error { return nil })
+	}
+	return nil
+}
+
+// drop forgets the pending statements of the running fn (it failed).
+func (q *pgGroupConn) drop() {
+	for len(q.pending) > 0 && q.pending[len(q.pending)-1].fn == q.fn {
+		q.pending = q.pending[:len(q.pending)-1]
+	}
+}
+
+// failing is the error of the running fn's statements once it is doomed
+// or the transaction broken.
+func (q *pgGroupConn) failing() error {
+	if q.broken != nil {
+		return q.broken
+	}
+	return q.doomed
+}
+
+// prelude takes what must precede the fn's next statement: the pending
+// statements and the due SAVEPOINT.
+func (q *pgGroupConn) prelude() []pgPending {
+	pre := q.pending
+	q.pending = nil
+	if q.savepoint {
+		pre = append(pre, pgPending{&pgx.QueuedQuery{SQL: `SAVEPOINT u`}, q.fn})
+		q.savepoint = false
+	}
+	q.used, q.flushed = true, true
+	return pre
+}
+
+// send sends the prelude (see prelude) and own in one round trip and reads
+// the prelude's results. A pending statement the database refuses fails
+// its fn and those since that read what it wrote (onRefused); the other
+// statements go again, with own unless the running fn is one of those.
+func (q *pgGroupConn) send(own []*pgx.QueuedQuery) (pgx.BatchResults, error) {
+	pre := q.prelude()
+	for {
+		var b pgx.Batch
+		for _, e := range pre {
+			b.QueuedQueries = append(b.QueuedQueries, pgFresh(e.q))
+		}
+		for _, o := range own {
+			b.QueuedQueries = append(b.QueuedQueries, pgFresh(o))
+		}
+		br := q.c.SendBatch(q.ctx, &b)
+		x := 0
+		var err error
+		for ; x < len(pre); x++ {
+			if _, err = br.Exec(); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return br, nil
+		}
+		br.Close()
+		rest, ok := []pgPending(nil), false
+		if !q.c.Conn().IsClosed() && q.onRefused != nil {
+			rest, ok = q.onRefused(pre, x, err)
+		}
+		if !ok {
+			q.broken = err
+			return nil, err
+		}
+		if q.doomed != nil {
+			q.pending = rest // (with the next round trip)
+			return nil, q.doomed
+		}
+		pre = rest
+	}
+}
+
+// pgFresh is a copy of qq to send: a batch that failed leaves its queries
+// naming prepared statements that pgx drops, which must not be sent again.
+func pgFresh(qq *pgx.QueuedQuery) *pgx.QueuedQuery {
+	return &pgx.QueuedQuery{SQL: qq.SQL, Arguments: qq.Arguments, Fn: qq.Fn}
+}
+
+func (q *pgGroupConn) direct() bool { return !q.savepoint && len(q.pending) == 0 }
+
 func (q *pgGroupConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := q.prefix(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return q.c.Query(q.ctx, sql, args...)
+	if err := q.failing(); err != nil {
+		return nil, err
+	}
+	if q.direct() {
+		q.used, q.flushed = true, true
+		return q.c.Query(q.ctx, sql, args...)
+	}
+	br, err := q.send([]*pgx.QueuedQuery{{SQL: sql, Arguments: args}})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return pgBatchRows{rows, br}, nil
+}
+
+// pgBatchRows are the rows of a batch's last statement: closing them
+// closes the batch.
+type pgBatchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r pgBatchRows) Close() {
+	r.Rows.Close()
+	r.br.Close()
 }
 
 func (q *pgGroupConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if err := ctx.Err(); err != nil {
 		return pgErrRow{err}
 	}
-	if !q.savepoint {
+	if err := q.failing(); err != nil {
+		return pgErrRow{err}
+	}
+	if q.direct() {
+		q.used, q.flushed = true, true
 		return q.c.QueryRow(q.ctx, sql, args...)
 	}
 	var b pgx.Batch
@@ -619,7 +835,8 @@ func (q *pgGroupConn) QueryRow(ctx context.Context, sql string, args ...any) pgx
 	return pgBatchRow{q, &b}
 }
 
-// pgBatchRow is a QueryRow sent with the fn's SAVEPOINT when it is scanned.
+// pgBatchRow is a QueryRow sent with the statements before it when it is
+// scanned.
 type pgBatchRow struct {
 	q *pgGroupConn
 	b *pgx.Batch
@@ -633,7 +850,11 @@ func (q *pgGroupConn) Exec(ctx context.Context, sql string, args ...any) (tag pg
 	if err := ctx.Err(); err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	if !q.savepoint {
+	if err := q.failing(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	if q.direct() {
+		q.used, q.flushed = true, true
 		return q.c.Exec(q.ctx, sql, args...)
 	}
 	var b pgx.Batch
@@ -645,43 +866,21 @@ func (q *pgGroupConn) Exec(ctx context.Context, sql string, args ...any) (tag pg
 	return tag, err
 }
 
-// prefix sends a due SAVEPOINT on its own (before a statement that cannot
-// share its round trip).
-func (q *pgGroupConn) prefix(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if !q.savepoint {
-		return nil
-	}
-	q.savepoint, q.sent = false, true
-	if _, err := q.c.Exec(q.ctx, `SAVEPOINT u`); err != nil {
-		q.spErr = err
-		return err
-	}
-	return nil
-}
-
-// batch sends b's statements in one round trip (after the due SAVEPOINT,
-// if any) and closes the results after read has read them (in queue order).
+// batch sends b's statements in one round trip, after the prelude (the
+// pending statements and the due SAVEPOINT), and closes the results after
+// read has read b's (in queue order).
 func (q *pgGroupConn) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sp := q.savepoint
-	if sp {
-		b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: `SAVEPOINT u`}}, b.QueuedQueries...)
-		q.savepoint, q.sent = false, true
+	if err := q.failing(); err != nil {
+		return err
 	}
-	br := q.c.SendBatch(q.ctx, b)
-	if sp {
-		if _, err := br.Exec(); err != nil {
-			q.spErr = err
-			br.Close()
-			return err
-		}
+	br, err := q.send(b.QueuedQueries)
+	if err != nil {
+		return err
 	}
-	err := read(br)
+	err = read(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
@@ -777,6 +976,44 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	q := &pgGroupConn{c: c, ctx: ctx}
 	clean := false // the innermost savepoint holds nothing: the next fn may use it
 	wrote := false // some fn succeeded
+	txs := make([]*pgTx, len(group))
+	q.onRefused = func(pending []pgPending, x int, err error) ([]pgPending, bool) {
+		if _, rerr := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); rerr != nil {
+			return nil, false
+		}
+		p.wcache.reset() // it holds what the failed fns wrote
+		j := pending[x].fn
+		failed := map[int]bool{j: true}
+		gone := []*pgTx{txs[j]}
+		for k := j + 1; k < len(group) && k <= q.fn; k++ {
+			for _, u := range gone {
+				if txs[k] != nil && (u == nil || txs[k].dependsOn(u)) {
+					failed[k] = true
+					gone = append(gone, txs[k])
+					break
+				}
+			}
+		}
+		for k := range failed {
+			ferr := pgUnavailable(err)
+			if k != j {
+				ferr = fmt.Errorf("%w: it read what a write of the same transaction wrote, which the database refused (%v); nothing of it was committed", ErrUnavailable, err)
+			}
+			if k == q.fn {
+				q.doomed = ferr
+			} else {
+				results[k] = writeResult{err: ferr}
+			}
+			txs[k] = nil
+		}
+		var rest []pgPending
+		for _, e := range pending[x+1:] {
+			if !failed[e.fn] {
+				rest = append(rest, e)
+			}
+		}
+		return rest, true
+	}
 	for i, r := range group {
 		if !r.state.CompareAndSwap(pgQueued, pgTaken) {
 			continue // withdrawn by its caller
@@ -785,15 +1022,31 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			results[i].err = err
 			continue
 		}
-		q.savepoint, q.sent = !clean, clean
+		q.start(i, clean)
 		ptx := &pgTx{pgReader: pgReader{q}, c: q, now: p.clk.Now(), cache: &p.wcache}
+		txs[i] = ptx
 		results[i] = pgRunFn(r, q, ptx)
-		if q.spErr != nil {
+		if results[i].err != nil || results[i].panicked {
+			txs[i] = nil // (nothing of it stays)
+		}
+		if q.broken != nil {
 			rollback()
-			failAll(pgBroken(c, fmt.Errorf("begin: %w", q.spErr)))
+			failAll(pgBroken(c, fmt.Errorf("a write the database refused could not be undone: %w", q.broken)))
 			return nil
 		}
-		if !q.sent {
+		if q.doomed != nil {
+			// It read what a refused write wrote: nothing of it was sent
+			// (see send); the fns before it that stay may have written
+			// since the innermost savepoint.
+			if !results[i].panicked {
+				results[i].err = q.doomed
+			}
+			txs[i], q.doomed = nil, nil
+			q.drop()
+			clean = false
+			continue
+		}
+		if !q.used {
 			// The fn ran no statement: nothing to keep or undo.
 			q.savepoint = false
 			if results[i].err == nil && !results[i].panicked {
@@ -809,13 +1062,17 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			return nil
 		}
 		failed := results[i].err != nil || results[i].panicked
-		if !failed && c.Conn().PgConn().TxStatus() == 'E' {
+		if !failed && q.flushed && c.Conn().PgConn().TxStatus() == 'E' {
 			// The fn went on after a failed statement: it fails, alone.
 			results[i].err = fmt.Errorf("commit: the transaction went on after a failed statement")
 			failed = true
 		}
 		if failed {
 			results[i].err = pgUnavailable(results[i].err)
+			q.drop() // its statements not sent yet
+			if !q.flushed {
+				continue // nothing of it reached the database
+			}
 			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); err != nil {
 				rollback()
 				failAll(pgBroken(c, fmt.Errorf("roll back: %w", errors.Join(results[i].err, err))))
@@ -827,75 +1084,113 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		clean, wrote, enqueued = false, true, enqueued || ptx.enqueued
 		p.wcache.apply(ptx)
 	}
-	if !wrote {
-		rollback() // nothing to commit: every fn failed or was withdrawn
-		return nil
-	}
-	// One round trip: the generation this group leaves, the wake-up, the
-	// COMMIT and, when more Updates wait, the next group's transaction.
-	// writer_gen moves by one, this group's bump, unless something else
-	// changed documents meanwhile (by hand: every writer holds the lock),
-	// which what the writer remembers may not show.
-	var b pgx.Batch
-	began := gen
-	b.Queue(`UPDATE writer_gen SET gen = gen + 1 RETURNING gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
-	if enqueued {
-		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
-	}
-	b.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
-		if tag.String() != "COMMIT" { // (a transaction in error commits as ROLLBACK)
-			return fmt.Errorf("the transaction was rolled back (%s)", tag)
-		}
-		committed = true
-		return nil
-	})
-	var chained pgBegun
-	chain := len(p.writes) > 0
-	select {
-	case <-p.closing:
-		chain = false
-	default:
-	}
-	if chain {
-		p.pgBegin(&b, &chained)
-	}
-	p.stage("commit")
-	commitSent = true
-	err := c.SendBatch(ctx, &b).Close()
-	p.stage("committed")
-	if !committed && c.Conn().IsClosed() {
-		// The answer was lost with the connection: ask the database.
-		serr := p.committed(cur.xid)
-		if serr == nil {
-			p.wcache.reset() // writer_gen as it left it is unknown
-			return nil       // (the chained BEGIN was lost with the connection)
-		}
-		if !errors.Is(serr, errAborted) {
-			failAll(fmt.Errorf("%w: the connection to the database was lost during COMMIT and whether the write committed is unknown (%v): read the resource again before retrying", ErrUnavailable, serr))
+	q.savepoint, q.fn = false, len(group) // (no fn runs)
+	for {
+		if !wrote {
+			rollback() // nothing to commit: every fn failed or was withdrawn
 			return nil
 		}
-	}
-	if !committed {
-		if err == nil {
-			err = errors.New("no COMMIT")
+		// One round trip: the statements still pending, the generation
+		// this group leaves, the wake-up, the COMMIT and, when more
+		// Updates wait, the next group's transaction. writer_gen moves by
+		// one, this group's bump, unless something else changed documents
+		// meanwhile (by hand: every writer holds the lock), which what the
+		// writer remembers may not show.
+		var b pgx.Batch
+		pre := q.pending
+		q.pending = nil
+		ran := 0 // of pre
+		for _, e := range pre {
+			qq := pgFresh(e.q)
+			qq.Fn = func(br pgx.BatchResults) error {
+				_, err := br.Exec()
+				if err == nil {
+					ran++
+				}
+				return err
+			}
+			b.QueuedQueries = append(b.QueuedQueries, qq)
 		}
-		rollback()
-		failAll(pgBroken(c, fmt.Errorf("commit: %w", err)))
-		return nil
+		began := gen
+		b.Queue(`UPDATE writer_gen SET gen = gen + 1 RETURNING gen`).QueryRow(func(row pgx.Row) error { return row.Scan(&gen) })
+		if enqueued {
+			b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+		}
+		b.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
+			if tag.String() != "COMMIT" { // (a transaction in error commits as ROLLBACK)
+				return fmt.Errorf("the transaction was rolled back (%s)", tag)
+			}
+			committed = true
+			return nil
+		})
+		var chained pgBegun
+		chain := len(p.writes) > 0
+		select {
+		case <-p.closing:
+			chain = false
+		default:
+		}
+		if chain {
+			p.pgBegin(&b, &chained)
+		}
+		p.stage("commit")
+		commitSent = true
+		err := c.SendBatch(ctx, &b).Close()
+		p.stage("committed")
+		if !committed && c.Conn().IsClosed() {
+			// The answer was lost with the connection: ask the database.
+			serr := p.committed(cur.xid)
+			if serr == nil {
+				p.wcache.reset() // writer_gen as it left it is unknown
+				return nil       // (the chained BEGIN was lost with the connection)
+			}
+			if !errors.Is(serr, errAborted) {
+				failAll(fmt.Errorf("%w: the connection to the database was lost during COMMIT and whether the write committed is unknown (%v): read the resource again before retrying", ErrUnavailable, serr))
+				return nil
+			}
+		}
+		if !committed && err != nil && ran < len(pre) && !c.Conn().IsClosed() {
+			// A pending write was refused: nothing after it ran, the
+			// COMMIT neither. Its fn fails, and so do those after it
+			// that read what it wrote; the others commit.
+			commitSent, gen = false, began
+			rest, ok := q.onRefused(pre, ran, err)
+			if !ok {
+				rollback()
+				failAll(pgBroken(c, fmt.Errorf("commit: a write the database refused could not be undone: %w", err)))
+				return nil
+			}
+			q.pending = rest
+			wrote = false
+			for k := range group {
+				if group[k].state.Load() == pgTaken && results[k].err == nil && !results[k].panicked {
+					wrote = true
+				}
+			}
+			continue
+		}
+		if !committed {
+			if err == nil {
+				err = errors.New("no COMMIT")
+			}
+			rollback()
+			failAll(pgBroken(c, fmt.Errorf("commit: %w", err)))
+			return nil
+		}
+		if gen != began+1 {
+			p.wcache.reset()
+		}
+		p.wcache.gen = gen
+		if !chain {
+			return nil
+		}
+		if err != nil {
+			rollback() // the next group begins its own
+			return nil
+		}
+		chained.c = c
+		return &chained
 	}
-	if gen != began+1 {
-		p.wcache.reset()
-	}
-	p.wcache.gen = gen
-	if !chain {
-		return nil
-	}
-	if err != nil {
-		rollback() // the next group begins its own
-		return nil
-	}
-	chained.c = c
-	return &chained
 }
 
 // stage calls the test hook, if any.
@@ -1009,6 +1304,7 @@ func pgCheckLease(ctx context.Context, q *pgGroupConn, l Lease) error {
 // its kind), else from the database (remembered for the fns after).
 func (t *pgTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 	ck := cacheKey(kind, key)
+	t.seen = append(t.seen, ck)
 	c, ok := t.changes[ck]
 	if !ok && !slices.Contains(t.bulk, kind) {
 		c, ok = t.cache.docs[ck]
@@ -1037,6 +1333,7 @@ func (t *pgTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 // (remembered for the fns after when this fn wrote nothing of its kind: the
 // result is then the state the fns before left).
 func (t *pgTx) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
+	t.listed = append(t.listed, kind)
 	q = pgListKeyOf(q)
 	lk := pgListKey{kind, q}
 	docs, ok := t.cache.lists[lk]
@@ -1095,40 +1392,128 @@ func (t *pgTx) wrote(ck docKey, c pgCachedDoc) {
 	t.changes[ck] = c
 }
 
+// AnyUnder is pgReader's, in the transaction (after its pending writes).
+func (t *pgTx) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
+	t.listed = append(t.listed, kinds...)
+	return t.pgReader.AnyUnder(ctx, prefix, kinds)
+}
+
+// known is what this fn knows of a document without asking the database:
+// its own writes, else the writer's cache.
+func (t *pgTx) known(ck docKey) (pgCachedDoc, bool) {
+	t.seen = append(t.seen, ck)
+	if c, ok := t.changes[ck]; ok {
+		return c, true
+	}
+	if slices.Contains(t.bulk, ck.kind) {
+		return pgCachedDoc{}, false
+	}
+	c, ok := t.cache.docs[ck]
+	return c, ok
+}
+
+// pgPlainText reports whether the database takes d's text fields whatever
+// else holds: valid UTF-8 without NUL (text refuses both), short enough
+// for the indexes (a btree entry holds at most about 2.7 kB). A write of
+// such a document is refused only by a database failing (see pgGroupConn).
+func pgPlainText(d Doc) bool {
+	n := 0
+	for _, s := range [...]string{d.Kind, d.Key, d.Scope, d.Type} {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+		n += len(s)
+	}
+	return n <= 2000
+}
+
+// stored is d as the database stores it by a write of this fn over old.
+func (t *pgTx) stored(d Doc, old pgCachedDoc) Doc {
+	now := t.now.Truncate(time.Microsecond).UTC() // (a timestamptz holds microseconds)
+	got := Doc{Kind: d.Kind, Key: strings.ToLower(d.Key), Scope: strings.ToLower(d.Scope), Type: strings.ToLower(d.Type),
+		Value: bytes.Clone(d.Value), Version: 1, Created: now, Updated: now}
+	if old.found {
+		got.Version, got.Created = old.d.Version+1, old.d.Created
+	}
+	return got
+}
+
+const (
+	pgCreateSQL = `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)`
+	pgPutSQL    = pgCreateSQL + `
+		ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated`
+	pgDeleteSQL = `DELETE FROM docs WHERE kind = $1 AND key = $2`
+)
+
 func (t *pgTx) Create(ctx context.Context, d Doc) error {
+	ck := cacheKey(d.Kind, d.Key)
+	if old, ok := t.known(ck); ok && pgPlainText(d) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if old.found {
+			return ErrConflict
+		}
+		// No ON CONFLICT: a row that is there all the same (written by
+		// hand meanwhile) fails the write rather than losing it.
+		if err := t.c.later(ctx, pgCreateSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now); err != nil {
+			return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
+		}
+		t.wrote(ck, pgCachedDoc{t.stored(d, old), true})
+		return nil
+	}
 	// ON CONFLICT DO NOTHING: a duplicate is no failed statement, which
 	// would leave the caller's transaction unusable if it went on.
-	got, err := pgScanDoc(t.q.QueryRow(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
-		ON CONFLICT (kind, key) DO NOTHING RETURNING `+pgDocCols,
-		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now).Scan)
+	got, err := pgScanDoc(t.q.QueryRow(ctx, pgCreateSQL+` ON CONFLICT (kind, key) DO NOTHING RETURNING `+pgDocCols,
+		d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now).Scan)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrConflict
 	}
 	if err != nil {
 		return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
 	}
-	t.wrote(cacheKey(d.Kind, d.Key), pgCachedDoc{got, true})
+	t.wrote(ck, pgCachedDoc{got, true})
 	return nil
 }
 
 func (t *pgTx) Put(ctx context.Context, d Doc) error {
-	got, err := pgScanDoc(t.q.QueryRow(ctx, `INSERT INTO docs(kind, key, scope, type, value, version, created, updated) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
-		ON CONFLICT (kind, key) DO UPDATE SET scope = excluded.scope, type = excluded.type, value = excluded.value, version = docs.version + 1, updated = excluded.updated
-		RETURNING `+pgDocCols,
-		d.Kind, strings.ToLower(d.Key), strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now).Scan)
+	ck := cacheKey(d.Kind, d.Key)
+	if old, ok := t.known(ck); ok && pgPlainText(d) {
+		if err := t.c.later(ctx, pgPutSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now); err != nil {
+			return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
+		}
+		t.wrote(ck, pgCachedDoc{t.stored(d, old), true})
+		return nil
+	}
+	got, err := pgScanDoc(t.q.QueryRow(ctx, pgPutSQL+` RETURNING `+pgDocCols,
+		d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now).Scan)
 	if err != nil {
 		return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
 	}
-	t.wrote(cacheKey(d.Kind, d.Key), pgCachedDoc{got, true})
+	t.wrote(ck, pgCachedDoc{got, true})
 	return nil
 }
 
 func (t *pgTx) Delete(ctx context.Context, kind, key string) error {
-	tag, err := t.q.Exec(ctx, `DELETE FROM docs WHERE kind = $1 AND key = $2`, kind, strings.ToLower(key))
+	ck := cacheKey(kind, key)
+	if old, ok := t.known(ck); ok && pgPlainText(Doc{Kind: kind, Key: key}) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !old.found {
+			return ErrNotFound
+		}
+		if err := t.c.later(ctx, pgDeleteSQL, kind, ck.key); err != nil {
+			return fmt.Errorf("delete %s %s: %w", kind, key, err)
+		}
+		t.wrote(ck, pgCachedDoc{})
+		return nil
+	}
+	tag, err := t.q.Exec(ctx, pgDeleteSQL, kind, ck.key)
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, key, err)
 	}
-	t.wrote(cacheKey(kind, key), pgCachedDoc{})
+	t.wrote(ck, pgCachedDoc{})
 	if tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -1256,22 +1641,23 @@ func (c *pgWriteCache) apply(t *pgTx) {
 func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {
 	task, key := newTask(task, t.now)
 	task.RunAt = pgRunAt(task.RunAt, t.now)
-	// One round trip: the task its key replaces goes, the new one comes.
-	var b pgx.Batch
-	if task.Key != "" {
-		b.Queue(`DELETE FROM tasks WHERE tkey = $1`, task.Key)
-	}
-	b.Queue(`INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		task.ID, task.Kind, key, task.Payload, task.RunAt, task.Attempts, task.Created)
-	n := b.Len()
-	err := t.c.batch(ctx, &b, func(br pgx.BatchResults) error {
-		for range n {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
+	// Sent with the next round trip (see pgGroupConn): the task its key
+	// replaces goes, the new one comes.
+	write := func(sql string, args ...any) error {
+		if pgPlainText(Doc{Kind: task.Kind, Key: task.Key + task.ID}) {
+			return t.c.later(ctx, sql, args...)
 		}
-		return nil
-	})
+		_, err := t.q.Exec(ctx, sql, args...)
+		return err
+	}
+	var err error
+	if task.Key != "" {
+		err = write(`DELETE FROM tasks WHERE tkey = $1`, task.Key)
+	}
+	if err == nil {
+		err = write(`INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			task.ID, task.Kind, key, task.Payload, task.RunAt, task.Attempts, task.Created)
+	}
 	if err != nil {
 		return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)
 	}

@@ -609,3 +609,83 @@ func TestPostgresFrozenDatabaseFailsThenServes(t *testing.T) {
 		t.Fatalf("the write that failed on the frozen database: %v, want ErrNotFound", err)
 	}
 }
+
+// A write the writer sends with a later round trip (its outcome known from
+// what it remembers) that the database refuses all the same (a row locked
+// by hand past the statement timeout) fails its own Update, and the
+// Updates of its group that read what it wrote (they ran on it); the
+// others commit, whether the refusal came with a later statement of the
+// group or with its COMMIT. Nothing of the failed ones is written.
+func TestPostgresRefusedLaterWriteFailsWhatReadIt(t *testing.T) {
+	for _, atCommit := range []bool{false, true} {
+		t.Run(fmt.Sprint("atCommit=", atCommit), func(t *testing.T) { testRefusedLaterWrite(t, atCommit) })
+	}
+}
+
+func testRefusedLaterWrite(t *testing.T, atCommit bool) {
+	base := testsvc.PostgresSchema(t)
+	s := storetest.Postgres(t, testsvc.WithParam(base, "writer_statement_timeout", "300ms"))
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		for _, k := range []string{"locked", "free", "copy"} {
+			if err := tx.Put(ctx, store.Doc{Kind: "k", Key: k, Value: []byte("old")}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other := storetest.Postgres(t, base)
+	c, err := other.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	if _, err := c.Exec(ctx, `BEGIN; SELECT * FROM docs WHERE kind = 'k' AND key = 'locked' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	fns := []func(tx store.Tx) error{
+		func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "locked", Value: []byte("new")}) },
+		func(tx store.Tx) error { // reads what the first wrote
+			d, err := tx.Get(ctx, "k", "locked")
+			if err != nil {
+				return err
+			}
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: "copy", Value: d.Value})
+		},
+		func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "free", Value: []byte("new")}) },
+	}
+	want := []bool{false, false, true}
+	if !atCommit { // a write the writer knows nothing of goes at once, with those before it
+		fns = append(fns, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "fresh", Value: []byte("new")}) })
+		want = append(want, true)
+	}
+	errs := make([]error, len(fns))
+	storetest.Grouped(t, s, len(fns), func(i int) { errs[i] = s.Update(ctx, fns[i]) })
+	for i, want := range want {
+		if ok := errs[i] == nil; ok != want || !ok && !errors.Is(errs[i], store.ErrUnavailable) {
+			t.Errorf("update %d: %v (want success %v, else ErrUnavailable)", i, errs[i], want)
+		}
+	}
+	c.Exec(ctx, `ROLLBACK`)
+	stored := map[string]string{"locked": "old", "free": "new", "copy": "old"}
+	if !atCommit {
+		stored["fresh"] = "new"
+	}
+	for k, want := range stored {
+		if d, err := s.Get(ctx, "k", k); err != nil || string(d.Value) != want {
+			t.Errorf("%s: %q %v, want %q", k, d.Value, err, want)
+		}
+	}
+	// The writer goes on, and what it remembers is what the database holds.
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		d, err := tx.Get(ctx, "k", "locked")
+		if err != nil || string(d.Value) != "old" || d.Version != 1 {
+			return fmt.Errorf("locked in the next Update: %q version %d %v", d.Value, d.Version, err)
+		}
+		return tx.Put(ctx, store.Doc{Kind: "k", Key: "locked", Value: []byte("newer")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
