@@ -685,7 +685,8 @@ func (q *pgGroupConn) start(i int, clean bool) {
 }
 
 // later queues a statement of the fn whose answer it does not need (see
-// the type's documentation).
+// the type's documentation); args are sent as they are then (a caller's
+// slice among them must be a copy).
 func (q *pgGroupConn) later(ctx context.Context, sql string, args ...any) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -1306,6 +1307,15 @@ func (t *pgTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 	ck := cacheKey(kind, key)
 	t.seen = append(t.seen, ck)
 	c, ok := t.changes[ck]
+	if ok && c.unknown { // this fn's Put, as the database made it
+		d, err := t.pgReader.Get(ctx, kind, key)
+		if err == nil || errors.Is(err, ErrNotFound) {
+			kept := d
+			kept.Value = bytes.Clone(d.Value)
+			t.changes[ck] = pgCachedDoc{d: kept, found: err == nil}
+		}
+		return d, err
+	}
 	if !ok && !slices.Contains(t.bulk, kind) {
 		c, ok = t.cache.docs[ck]
 		if !ok {
@@ -1313,7 +1323,7 @@ func (t *pgTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return Doc{}, err
 			}
-			c, ok = pgCachedDoc{d, err == nil}, true
+			c, ok = pgCachedDoc{d: d, found: err == nil}, true
 			t.cache.put(ck, c)
 		}
 	}
@@ -1403,7 +1413,7 @@ func (t *pgTx) AnyUnder(ctx context.Context, prefix string, kinds []string) (boo
 func (t *pgTx) known(ck docKey) (pgCachedDoc, bool) {
 	t.seen = append(t.seen, ck)
 	if c, ok := t.changes[ck]; ok {
-		return c, true
+		return c, !c.unknown
 	}
 	if slices.Contains(t.bulk, ck.kind) {
 		return pgCachedDoc{}, false
@@ -1456,10 +1466,10 @@ func (t *pgTx) Create(ctx context.Context, d Doc) error {
 		}
 		// No ON CONFLICT: a row that is there all the same (written by
 		// hand meanwhile) fails the write rather than losing it.
-		if err := t.c.later(ctx, pgCreateSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now); err != nil {
+		if err := t.c.later(ctx, pgCreateSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), bytes.Clone(d.Value), t.now); err != nil {
 			return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
 		}
-		t.wrote(ck, pgCachedDoc{t.stored(d, old), true})
+		t.wrote(ck, pgCachedDoc{d: t.stored(d, old), found: true})
 		return nil
 	}
 	// ON CONFLICT DO NOTHING: a duplicate is no failed statement, which
@@ -1472,17 +1482,23 @@ func (t *pgTx) Create(ctx context.Context, d Doc) error {
 	if err != nil {
 		return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
 	}
-	t.wrote(ck, pgCachedDoc{got, true})
+	t.wrote(ck, pgCachedDoc{d: got, found: true})
 	return nil
 }
 
 func (t *pgTx) Put(ctx context.Context, d Doc) error {
 	ck := cacheKey(d.Kind, d.Key)
 	if old, ok := t.known(ck); ok && pgPlainText(d) {
-		if err := t.c.later(ctx, pgPutSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), d.Value, t.now); err != nil {
+		if err := t.c.later(ctx, pgPutSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), bytes.Clone(d.Value), t.now); err != nil {
 			return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
 		}
-		t.wrote(ck, pgCachedDoc{t.stored(d, old), true})
+		t.wrote(ck, pgCachedDoc{d: t.stored(d, old), found: true})
+		return nil
+	} else if pgPlainText(d) {
+		if err := t.c.later(ctx, pgPutSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), bytes.Clone(d.Value), t.now); err != nil {
+			return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
+		}
+		t.wrote(ck, pgCachedDoc{d: Doc{Kind: d.Kind, Key: ck.key, Scope: strings.ToLower(d.Scope), Type: strings.ToLower(d.Type)}, found: true, unknown: true})
 		return nil
 	}
 	got, err := pgScanDoc(t.q.QueryRow(ctx, pgPutSQL+` RETURNING `+pgDocCols,
@@ -1490,7 +1506,7 @@ func (t *pgTx) Put(ctx context.Context, d Doc) error {
 	if err != nil {
 		return fmt.Errorf("put %s %s: %w", d.Kind, d.Key, err)
 	}
-	t.wrote(ck, pgCachedDoc{got, true})
+	t.wrote(ck, pgCachedDoc{d: got, found: true})
 	return nil
 }
 
@@ -1600,6 +1616,10 @@ func (c *pgWriteCache) putList(lk pgListKey, docs []Doc) {
 type pgCachedDoc struct {
 	d     Doc
 	found bool
+	// unknown: a Put of this fn waits to be sent (see pgGroupConn) over a
+	// document the writer did not know: d has its key, scope and type,
+	// not its version and times, which a read takes from the database.
+	unknown bool
 }
 
 func (c *pgWriteCache) put(ck docKey, d pgCachedDoc) {
@@ -1629,7 +1649,11 @@ func (c *pgWriteCache) apply(t *pgTx) {
 		}
 	}
 	for ck, d := range t.changes {
-		c.put(ck, d)
+		if d.unknown {
+			delete(c.docs, ck)
+		} else {
+			c.put(ck, d)
+		}
 		for lk, docs := range c.lists {
 			if lk.kind == ck.kind && pgListMay(lk.q, docs, ck.key, d.d, d.found) {
 				delete(c.lists, lk)
@@ -1656,7 +1680,7 @@ func (t *pgTx) Enqueue(ctx context.Context, task Task) (Task, error) {
 	}
 	if err == nil {
 		err = write(`INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			task.ID, task.Kind, key, task.Payload, task.RunAt, task.Attempts, task.Created)
+			task.ID, task.Kind, key, bytes.Clone(task.Payload), task.RunAt, task.Attempts, task.Created)
 	}
 	if err != nil {
 		return Task{}, fmt.Errorf("enqueue %s: %w", task.Kind, err)

@@ -226,3 +226,70 @@ func TestPostgresUpdateReadsOtherWriters(t *testing.T) {
 		t.Fatalf("after a delete by hand a reads %q", v)
 	}
 }
+
+// The writes the writer sends with a later round trip are what the caller
+// wrote when it wrote them (a buffer it reuses after Put changes nothing),
+// and a read after them, in the same Update or a later one, sees them as
+// the database made them: versions, times, a Put over a document the
+// writer did not know (its version is the database's).
+func TestPostgresLaterWritesAreAsWritten(t *testing.T) {
+	base := testsvc.PostgresSchema(t)
+	s := storetest.Postgres(t, base)
+	other := storetest.Postgres(t, base) // writes the writer of s does not know
+	ctx := context.Background()
+	for range 3 {
+		if err := other.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: "known-elsewhere", Value: []byte("x")})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := []byte("first")
+	var inTx store.Doc
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "Known-Elsewhere", Scope: "/S", Value: buf}); err != nil {
+			return err
+		}
+		copy(buf, "XXXXX")
+		if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "new", Value: []byte("v")}); err != nil {
+			return err
+		}
+		if _, err := tx.Get(ctx, "k", "known"); !errors.Is(err, store.ErrNotFound) { // known absent: its Put is foretold
+			return fmt.Errorf("known before its Put: %v", err)
+		}
+		if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "Known", Type: "T", Value: []byte("v")}); err != nil {
+			return err
+		}
+		var err error
+		inTx, err = tx.Get(ctx, "k", "known-elsewhere")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if string(inTx.Value) != "first" || inTx.Version != 4 || inTx.Scope != "/s" {
+		t.Fatalf("read in the Update: %+v", inTx)
+	}
+	got, err := s.Get(ctx, "k", "known-elsewhere")
+	if err != nil || string(got.Value) != "first" || got.Version != 4 || !got.Updated.Equal(inTx.Updated) || !got.Created.Equal(inTx.Created) {
+		t.Fatalf("read after: %+v %v, in the Update %+v", got, err, inTx)
+	}
+	// The next Update reads them from what the writer remembers: as stored.
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		for _, k := range []string{"known-elsewhere", "new", "known"} {
+			d, err := tx.Get(ctx, "k", k)
+			if err != nil {
+				return err
+			}
+			db, err := other.Get(ctx, "k", k)
+			if err != nil {
+				return err
+			}
+			if d.Version != db.Version || d.Updated != db.Updated || d.Created != db.Created || string(d.Value) != string(db.Value) || d.Scope != db.Scope || d.Type != db.Type || d.Key != db.Key {
+				return fmt.Errorf("%s remembered as %+v, stored as %+v", k, d, db)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
