@@ -284,15 +284,7 @@ func TestPostgresStuckStatementTimesOut(t *testing.T) {
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "locked"}) }); err != nil {
 		t.Fatal(err)
 	}
-	other := storetest.Postgres(t, base)
-	c, err := other.Pool().Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Release()
-	if _, err := c.Exec(ctx, `BEGIN; SELECT * FROM docs WHERE kind = 'k' AND key = 'locked' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockByHand(t, base, "k", "locked")
 	keys := []string{"a", "locked", "b"}
 	errs := make([]error, len(keys))
 	storetest.Grouped(t, s, len(keys), func(i int) {
@@ -308,10 +300,30 @@ func TestPostgresStuckStatementTimesOut(t *testing.T) {
 			t.Fatalf("update %s in the group of a stuck one: %v", keys[i], errs[i])
 		}
 	}
-	c.Exec(ctx, `ROLLBACK`)
+	unlock()
 	if d, err := s.Get(ctx, "k", "locked"); err != nil || len(d.Value) != 0 {
 		t.Fatalf("the timed-out write: %q %v", d.Value, err)
 	}
+}
+
+// lockByHand locks the document kind/key of the schema at url in a
+// transaction of another connection, as an operator's psql would, until
+// unlock (or the test's end).
+func lockByHand(t *testing.T, url, kind, key string) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := storetest.Postgres(t, url).Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Release)
+	if _, err := c.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `SELECT * FROM docs WHERE kind = $1 AND key = $2 FOR UPDATE`, kind, key); err != nil {
+		t.Fatal(err)
+	}
+	return func() { c.Exec(ctx, `ROLLBACK`) }
 }
 
 // A replica whose writer holds the writers' lock and never finishes (a
@@ -636,15 +648,7 @@ func testRefusedLaterWrite(t *testing.T, atCommit bool) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	other := storetest.Postgres(t, base)
-	c, err := other.Pool().Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Release()
-	if _, err := c.Exec(ctx, `BEGIN; SELECT * FROM docs WHERE kind = 'k' AND key = 'locked' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockByHand(t, base, "k", "locked")
 	fns := []func(tx store.Tx) error{
 		func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "locked", Value: []byte("new")}) },
 		func(tx store.Tx) error { // reads what the first wrote
@@ -668,7 +672,7 @@ func testRefusedLaterWrite(t *testing.T, atCommit bool) {
 			t.Errorf("update %d: %v (want success %v, else ErrUnavailable)", i, errs[i], want)
 		}
 	}
-	c.Exec(ctx, `ROLLBACK`)
+	unlock()
 	stored := map[string]string{"locked": "old", "free": "new", "copy": "old"}
 	if !atCommit {
 		stored["fresh"] = "new"
