@@ -178,6 +178,28 @@ func TestFrozenDatabaseAnswers503(t *testing.T) {
 	if resp, m := e.Do("GET", path, nil); resp.StatusCode != http.StatusOK || m["tags"].(map[string]any)["k"] != "v" {
 		t.Fatalf("the group once the database answers: %d %v", resp.StatusCode, m)
 	}
+	// A job the database stops under (the group's delete) still ends.
+	resp, m := e.Do("DELETE", path, nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete: %d %v", resp.StatusCode, m)
+	}
+	thaw = freeze()
+	time.Sleep(3 * time.Second)
+	thaw()
+	loc := resp.Header.Get("Location")
+	var status int
+	testsvc.WaitWithin(t, 2*time.Minute, "the delete to end", func() bool {
+		resp, m = e.Do("GET", loc, nil, testserver.AnyStatus())
+		status = resp.StatusCode
+		return status != http.StatusAccepted && status != http.StatusServiceUnavailable
+	})
+	if status == http.StatusOK {
+		if resp, _ := e.Do("GET", path, nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("the group after its delete ended: %d", resp.StatusCode)
+		}
+	} else if _, ok := m["error"].(map[string]any); !ok || status >= 500 {
+		t.Fatalf("the delete ended: %d %v", status, m)
+	}
 }
 
 // A write held up by the database (a row locked by hand past the store's
