@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -146,9 +147,14 @@ func TestOperationPollsNeedTheStarterOrRead(t *testing.T) {
 func TestUpdateThroughOtherCasingKeepsTheID(t *testing.T) {
 	e := testserver.StartWithGroups(t, "rg")
 	P := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/"
+	policy, err := json.Marshal(fixture.DiskPolicy("PT4H", "P7D", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ id, av, body string }{
 		{P + "Microsoft.RecoveryServices/vaults/v1", "?api-version=2023-04-01", `{"location":"westus","sku":{"name":"Standard"},"properties":{}}`},
 		{P + "Microsoft.DataProtection/backupVaults/bv1", "?api-version=2023-05-01", `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`},
+		{P + "Microsoft.DataProtection/backupVaults/bv1/backupPolicies/pol1", "?api-version=2023-05-01", string(policy)},
 		{P + "Microsoft.Compute/disks/d1", "?api-version=2024-03-02", `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`},
 		{P + "Microsoft.Storage/storageAccounts/case1sa", "?api-version=2023-01-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`},
 	} {

@@ -48,7 +48,7 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		var old policyResource
 		if err := resource.Get(ctx, tx, id, &old); err == nil {
-			out.Name, out.SystemData = old.Name, old.SystemData
+			out.ID, out.Name, out.SystemData = old.ID, old.Name, old.SystemData // its id as created, whatever the path's casing
 		} else if !isNotFound(err) {
 			return err
 		}
