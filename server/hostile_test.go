@@ -179,3 +179,40 @@ func TestUpdateThroughOtherCasingKeepsTheID(t *testing.T) {
 		}
 	}
 }
+
+// TestJobExportResultsNeedJobsRead: the result URL of a vault's job export
+// (Recovery Services .../backupJobs/operationResults/{id}, Backup vaults
+// .../backupJobs/operations/{id}) is an operation route any authenticated
+// caller reaches, but it answers only a caller who may read the vault's
+// jobs: a principal with no role is 403 AuthorizationFailed whether the
+// vault exists or not (it told a vault that exists from one that does
+// not by the 404's message), while the admin still reads its export.
+func TestJobExportResultsNeedJobsRead(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	rg := "/subscriptions/" + e.Sub + "/resourceGroups/rg"
+	fixture.RSVault(t, e, "rg", "rsv", fixture.StandardVault())
+	fixture.BackupVault(t, e, "rg", "bv")
+	_, outCred := fixture.Principal(t, e, "outsider")
+	for _, c := range []struct{ vault, export, version string }{
+		{rg + "/providers/Microsoft.RecoveryServices/vaults/", "/backupJobsExport", "?api-version=2023-04-01"},
+		{rg + "/providers/Microsoft.DataProtection/backupVaults/", "/exportBackupJobs", "?api-version=2024-04-01"},
+	} {
+		name := map[bool]string{true: "rsv", false: "bv"}[strings.Contains(c.vault, "RecoveryServices")]
+		resp, m := e.Do("POST", c.vault+name+c.export+c.version, nil)
+		if resp.StatusCode != 202 {
+			t.Fatalf("export the jobs of %s: %d %v", name, resp.StatusCode, m)
+		}
+		loc := resp.Header.Get("Location")
+		e.WaitFor("the export", func() bool {
+			resp, _ := e.Do("GET", loc, nil)
+			return resp.StatusCode == 200
+		})
+		missing := strings.Replace(loc, "/"+name+"/", "/nosuchvault/", 1)
+		for _, u := range []string{loc, missing} {
+			resp, m := e.Do("GET", u, nil, testserver.As(outCred), testserver.AnyStatus())
+			if resp.StatusCode != 403 || testserver.ErrorCode(m) != "AuthorizationFailed" {
+				t.Errorf("a principal with no role reads %s: %d %v", u, resp.StatusCode, m)
+			}
+		}
+	}
+}

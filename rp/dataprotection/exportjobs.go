@@ -20,7 +20,7 @@ type jobExport = resource.JobExport[*jobResource]
 // caller's bearer token; blobSasKey is empty).
 func (pr *Provider) registerExports(rt *arm.Router, V string) {
 	rt.Handle("POST", V+"/exportBackupJobs", pr.exportJobs, arm.Action(namespace+"/backupVaults/exportBackupJobs/action"))
-	rt.Handle("GET", V+"/backupJobs/operations/{operationId}", pr.inVault(pr.exportJobsResult), arm.Action(namespace+"/backupVaults/backupJobs/read"))
+	rt.Handle("GET", V+"/backupJobs/operations/{operationId}", jobsReader(pr.inVault(pr.exportJobsResult)), arm.Action(namespace+"/backupVaults/backupJobs/read"))
 	rt.Handle("GET", V+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/backupVaults/backupJobs/read"))
 }
 
@@ -73,6 +73,20 @@ func (pr *Provider) loadExport(r *arm.Request) (*vaultResource, *jobExport, erro
 		return nil, nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The job export operation '%s' was not found in vault '%s'.", r.Param("operationId"), vault.Name)
 	}
 	return vault, ex, nil
+}
+
+// jobsReader is h for callers allowed to read the vault's jobs only. The
+// export's result route is an operation route any authenticated caller
+// reaches (the router's OpenOperationRoutes), but it reads no operation
+// record (armops.Lookup's check): the route's own action is checked on the
+// vault before anything is read, so that no one learns what exists.
+func jobsReader(h arm.Handler) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		if err := r.Authorize(namespace+"/backupVaults/backupJobs/read", vaultIDOf(r).String()); err != nil {
+			return nil, err
+		}
+		return h(r)
+	}
 }
 
 // exportJobsResult answers 202 while the export runs, then 200 with where

@@ -179,7 +179,15 @@ func (pr *Provider) loadExport(r *arm.Request) (arm.ResourceID, *jobExport, erro
 	return vid, ex, nil
 }
 
+// exportJobsResult answers where a job export's list is. Its route is an
+// operation route any authenticated caller reaches (the router's
+// OpenOperationRoutes), but it reads no operation record (armops.Lookup's
+// check): the caller must be allowed the route's own action on the vault,
+// checked before anything is read, so that no one learns what exists.
 func (pr *Provider) exportJobsResult(r *arm.Request) (*arm.Response, error) {
+	if err := r.Authorize(namespace+"/vaults/backupJobs/read", pr.vaultIDOf(r).String()); err != nil {
+		return nil, err
+	}
 	vid, ex, err := pr.loadExport(r)
 	if err != nil {
 		return nil, err
