@@ -205,7 +205,8 @@ func PutPage(w http.ResponseWriter, r *http.Request, t PageBlob) error {
 			return err
 		}
 	case "clear":
-		if r.ContentLength > 0 {
+		if r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && hasByte(r.Body)) {
+			// A chunked body (no Content-Length) is as much a body.
 			return Errorf(http.StatusBadRequest, "InvalidHeaderValue", "A clear-pages request must have no body (Content-Length 0).")
 		}
 		if err := t.ClearPages(start, n); err != nil {
@@ -222,6 +223,12 @@ func PutPage(w http.ResponseWriter, r *http.Request, t PageBlob) error {
 	w.Header().Del("x-ms-server-encrypted")
 	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// hasByte reports whether r yields at least one byte.
+func hasByte(r io.Reader) bool {
+	n, _ := io.ReadFull(r, make([]byte, 1))
+	return n > 0
 }
 
 // Download serves Get Blob (ranged or whole) and Get Blob Properties (HEAD).
