@@ -31,6 +31,9 @@ type Subscription struct {
 	State                string         `json:"state"`
 	SubscriptionPolicies map[string]any `json:"subscriptionPolicies"`
 	AuthorizationSource  string         `json:"authorizationSource"`
+	// Tags are the subscription's (the Tags API at the subscription's
+	// scope writes them).
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // NewSubscription returns a subscription body.

@@ -3,6 +3,9 @@ package resources
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -10,11 +13,11 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
-// The Tags API at a resource group or a top-level resource
-// ({scope}/providers/Microsoft.Resources/tags/default): what az tag
-// create, update (--operation Merge, Replace, Delete), list and delete
-// send with --resource-id. The tags are the resource's own (what its GET
-// answers).
+// The Tags API at a subscription, a resource group or a top-level
+// resource ({scope}/providers/Microsoft.Resources/tags/default): what az
+// tag create, update (--operation Merge, Replace, Delete), list and delete
+// send with --resource-id. The tags are the scope's own (what its GET
+// answers; a subscription's are in its document).
 
 const tagsPath = "/{*scope}/providers/Microsoft.Resources/tags/default"
 
@@ -23,6 +26,7 @@ func (pr *Provider) registerTags(rt *arm.Router) {
 	rt.Handle("PUT", tagsPath, pr.tagsHandler("Replace"))
 	rt.Handle("PATCH", tagsPath, pr.tagsHandler("patch"))
 	rt.Handle("DELETE", tagsPath, pr.tagsHandler("Clear"))
+	pr.registerTagNames(rt)
 }
 
 // tagsResource is the Tags API's answer.
@@ -40,8 +44,8 @@ type tagsResource struct {
 func tagsScope(r *arm.Request) (arm.ResourceID, error) {
 	scope := "/" + strings.Trim(r.Param("scope"), "/")
 	id, err := arm.ParseID(scope)
-	if err != nil || id.ResourceGroup == "" || id.Scope != "" || (id.Namespace != "" && len(id.Types) != 1) {
-		return arm.ResourceID{}, arm.BadRequest("InvalidTagsScope", "Tags at '%s' are not supported: give a resource group's id or a resource's (/subscriptions/{id}/resourceGroups/{group}[/providers/{namespace}/{type}/{name}]).", scope)
+	if err != nil || id.SubscriptionID == "" || id.Scope != "" || (id.ResourceGroup == "" && id.Namespace != "") || (id.Namespace != "" && len(id.Types) != 1) {
+		return arm.ResourceID{}, arm.BadRequest("InvalidTagsScope", "Tags at '%s' are not supported: give a subscription's id, a resource group's or a resource's (/subscriptions/{id}[/resourceGroups/{group}[/providers/{namespace}/{type}/{name}]]).", scope)
 	}
 	return id, nil
 }
@@ -83,11 +87,8 @@ func (pr *Provider) tagsHandler(method string) arm.Handler {
 		var out tagsResource
 		out.ID, out.Name, out.Type = id.String()+"/providers/Microsoft.Resources/tags/default", "default", "Microsoft.Resources/tags"
 		change := func(ctx context.Context, rd store.Reader, tx store.Tx) error {
-			var doc map[string]json.RawMessage
-			if err := resource.Get(ctx, rd, id, &doc); err != nil {
-				if arm.IsNotFound(err) && id.Namespace == "" {
-					return arm.Errorf(404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", id.ResourceGroup)
-				}
+			doc, err := getTagged(ctx, rd, id)
+			if err != nil {
 				return err
 			}
 			tags := map[string]string{}
@@ -129,7 +130,7 @@ func (pr *Provider) tagsHandler(method string) arm.Handler {
 				return err
 			}
 			doc["tags"] = b
-			return resource.Put(ctx, tx, id, doc)
+			return putTagged(ctx, tx, id, doc)
 		}
 		if op == "" {
 			err = change(ctx, pr.p.Store, nil)
@@ -141,6 +142,44 @@ func (pr *Provider) tagsHandler(method string) arm.Handler {
 		}
 		return arm.OK(out), nil
 	}
+}
+
+// getTagged reads the document of the subscription, resource group or
+// resource id whose tags the Tags API serves.
+func getTagged(ctx context.Context, rd store.Reader, id arm.ResourceID) (map[string]json.RawMessage, error) {
+	var doc map[string]json.RawMessage
+	if id.ResourceGroup == "" {
+		d, err := rd.Get(ctx, resource.SubscriptionKind, id.SubscriptionID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, arm.Errorf(http.StatusNotFound, "SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(d.Value, &doc); err != nil {
+			return nil, fmt.Errorf("decode subscription %s: %w", id.SubscriptionID, err)
+		}
+		return doc, nil
+	}
+	if err := resource.Get(ctx, rd, id, &doc); err != nil {
+		if arm.IsNotFound(err) && id.Namespace == "" {
+			return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", id.ResourceGroup)
+		}
+		return nil, err
+	}
+	return doc, nil
+}
+
+// putTagged writes what getTagged read.
+func putTagged(ctx context.Context, tx store.Tx, id arm.ResourceID, doc map[string]json.RawMessage) error {
+	if id.ResourceGroup == "" {
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		return tx.Put(ctx, store.Doc{Kind: resource.SubscriptionKind, Key: id.SubscriptionID, Value: b})
+	}
+	return resource.Put(ctx, tx, id, doc)
 }
 
 // lookupTagName is the name under which tags holds name (tag names are
