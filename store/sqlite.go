@@ -108,7 +108,7 @@ const leaseMemory = 24 * time.Hour
 // docKey is a document's key in the read cache (keys match case-insensitively).
 type docKey struct{ kind, key string }
 
-func cacheKey(kind, key string) docKey { return docKey{kind, strings.ToLower(key)} }
+func cacheKey(kind, key string) docKey { return docKey{kind, lowerKey(key)} }
 
 // OpenSQLite opens (creating if needed) the database at path and applies migrations.
 // clk stamps Created and Updated; nil means the real clock.
