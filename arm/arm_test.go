@@ -55,9 +55,11 @@ func FuzzParseID(f *testing.F) {
 func TestRouterCaseEscapingAndErrors(t *testing.T) {
 	rt := NewRouter()
 	rt.RegisterNamespace(Namespace{Name: "Microsoft.RecoveryServices", Versions: []string{"2016-12-01"}})
-	var got map[string]string
+	got := map[string]string{}
 	rt.Handle("GET", "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}/backupFabrics/{fabric}/protectionContainers/{container}", func(r *Request) (*Response, error) {
-		got = r.Params
+		for _, p := range r.Params {
+			got[p.Name] = p.Value
+		}
 		return OK(map[string]string{"ok": "yes"}), nil
 	})
 	rt.Handle("POST", "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}/refresh", func(r *Request) (*Response, error) {

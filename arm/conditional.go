@@ -29,12 +29,9 @@ func checkConditions(req *Request, get *route) error {
 	}
 	hr := req.HTTP.Clone(req.HTTP.Context())
 	hr.Method, hr.Body, hr.ContentLength = http.MethodGet, nil, 0
-	params := make(map[string]string, len(req.Params))
-	for k, v := range req.Params {
-		params[k] = v
-	}
-	g := &Request{HTTP: hr, Params: params, APIVersion: req.APIVersion, Namespace: req.Namespace, Segments: req.Segments,
+	g := &Request{HTTP: hr, APIVersion: req.APIVersion, Namespace: req.Namespace, Segments: req.Segments,
 		retryAfter: req.retryAfter, query: req.query, lazyQuery: req.lazyQuery, route: get, authorize: req.authorize, action: req.action, scope: req.scope}
+	g.Params = append(g.params[:0], req.Params...)
 	resp, err := get.handler(g)
 	exists := err == nil && resp != nil && resp.Status < 300
 	if err != nil && !IsNotFound(err) {

@@ -350,7 +350,7 @@ func DecodedSegments(u *url.URL) ([]string, error) {
 }
 
 // match finds the node for segs, preferring literal segments over parameters.
-func match(n *node, segs []string, params map[string]string) *node {
+func match(n *node, segs []string, params *Params) *node {
 	if len(segs) == 0 {
 		if len(n.routes) > 0 {
 			return n
@@ -364,14 +364,14 @@ func match(n *node, segs []string, params map[string]string) *node {
 	}
 	if n.param != nil {
 		if m := match(n.param, segs[1:], params); m != nil {
-			params[n.param.paramKey] = segs[0]
+			params.setLower(n.param.paramKey, segs[0])
 			return m
 		}
 	}
 	if n.wild != nil {
 		for k := len(segs); k >= 1; k-- {
 			if m := match(n.wild, segs[k:], params); m != nil {
-				params[n.wild.paramKey] = "/" + strings.Join(segs[:k], "/")
+				params.setLower(n.wild.paramKey, "/"+strings.Join(segs[:k], "/"))
 				return m
 			}
 		}
@@ -463,15 +463,16 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 			return nil, BadRequest("InvalidRequestUri", "The request path contains an invalid segment %q: names cannot be '.', '..' or contain control characters.", s)
 		}
 	}
-	params := map[string]string{}
-	n := match(rt.root, segs, params)
+	req := &Request{HTTP: hr, Segments: segs, retryAfter: rt.RetryAfter}
+	req.Params = req.params[:0]
+	n := match(rt.root, segs, &req.Params)
 	if n == nil {
 		return nil, rt.noRoute(hr, segs)
 	}
 	if hr.Method == http.MethodPut {
-		for k, v := range params {
-			if strings.ContainsAny(v, "/\\") && !strings.HasPrefix(v, "/") {
-				return nil, BadRequest("InvalidResourceName", "The resource name '%s' (%s) is invalid: names cannot contain '/' or '\\'.", v, k)
+		for _, p := range req.Params {
+			if strings.ContainsAny(p.Value, "/\\") && !strings.HasPrefix(p.Value, "/") {
+				return nil, BadRequest("InvalidResourceName", "The resource name '%s' (%s) is invalid: names cannot contain '/' or '\\'.", p.Value, p.Name)
 			}
 		}
 	}
@@ -513,7 +514,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 			return nil, BadRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are '%s'.", version, strings.Join(ns.Versions, ","))
 		}
 	}
-	req := &Request{HTTP: hr, Params: params, APIVersion: version, Namespace: r.namespace, Segments: segs, retryAfter: rt.RetryAfter, query: q, lazyQuery: lazyQuery, route: r}
+	req.APIVersion, req.Namespace, req.query, req.lazyQuery, req.route = version, r.namespace, q, lazyQuery, r
 	if hr.Body != nil && hr.Method != http.MethodGet && hr.Method != http.MethodHead {
 		body, err := readBody(hr, rt.MaxBodySize)
 		if err != nil {

@@ -91,7 +91,9 @@ func (pr *Provider) putProtectionIntent(r *arm.Request, at itemPath) (*arm.Respo
 	// Enable protection as a PUT of the item does (its checks: linked
 	// access to the VM and policy, the VM's state, the policy's kind).
 	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"protectedItemType": vmType, "sourceResourceId": src, "policyId": p.PolicyID}})
-	r.Params["containername"], r.Params["protecteditemname"], r.Body = at.vm.containerName(), at.vm.itemName(), body
+	r.Params.Set("containername", at.vm.containerName())
+	r.Params.Set("protecteditemname", at.vm.itemName())
+	r.Body = body
 	if _, err := pr.putItem(r); err != nil {
 		return nil, err
 	}
