@@ -36,8 +36,9 @@ var postgresMigrations embed.FS
 //     in groups as SQLite does: the Updates queued while a group runs form
 //     the next one, a single transaction (the lock taken once) with one
 //     SAVEPOINT per Update and one COMMIT, after which each is answered. So
-//     a write costs its own statements plus one round trip, not a
-//     transaction of its own, and writers hold one pool connection, never
+//     a write costs its own statements, not a transaction of its own (and
+//     the statements that need no answer wait for the next round trip: see
+//     pgGroupConn), and writers hold one pool connection, never
 //     starving readers of them. Metadata writes are small; the data path
 //     (chunks, packs) never runs inside Update.
 //   - ClaimTasks does not take that lock: it claims with
