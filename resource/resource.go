@@ -348,8 +348,31 @@ func Delete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.DeleteScope(ctx, LockKind, lockPrefix(id.String()))
-	return err
+	return dropLocks(ctx, tx, id.String())
+}
+
+// dropLocks deletes, in tx, the management locks at scope and below it.
+// It lists the subscription's locks (few, and a list the PostgreSQL
+// writer answers from what it remembers, so that a delete costs no round
+// trip more when there are none) rather than deleting by scope.
+func dropLocks(ctx context.Context, tx store.Tx, scope string) error {
+	sub := subscriptionPrefix(scope)
+	if sub == "" {
+		return nil
+	}
+	locks, err := tx.List(ctx, LockKind, store.ListQuery{ScopePrefix: sub})
+	if err != nil {
+		return err
+	}
+	prefix := lockPrefix(scope)
+	for _, d := range locks {
+		if strings.HasPrefix(strings.ToLower(d.Scope), prefix) {
+			if err := tx.Delete(ctx, LockKind, d.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // List lists resources of typ under scope (a subscription,
