@@ -154,7 +154,7 @@ func TestReplicasUnregisterWhenTheyStop(t *testing.T) {
 // the database answers again, so does the server.
 func TestFrozenDatabaseAnswers503(t *testing.T) {
 	u, freeze := testsvc.FrozenPostgres(t)
-	e := testserver.Start(t, testserver.WithStore(testsvc.WithParam(u, "round_trip_timeout", "1s")))
+	e := testserver.Start(t, testserver.WithStore(testsvc.WithParam(u, "round_trip_timeout", "2s")))
 	e.ResourceGroups("rg1")
 	path := "/subscriptions/" + e.Sub + "/resourcegroups/rg1?api-version=2021-04-01"
 	body := map[string]any{"location": "westus", "tags": map[string]string{"k": "v"}}

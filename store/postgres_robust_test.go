@@ -563,7 +563,7 @@ func TestPostgresStoppedWriterLosesTheLock(t *testing.T) {
 // again.
 func TestPostgresFrozenDatabaseFailsThenServes(t *testing.T) {
 	u, freeze := testsvc.FrozenPostgres(t)
-	const limit = time.Second
+	const limit = 2 * time.Second
 	s := storetest.Postgres(t, testsvc.WithParam(testsvc.WithParam(u, "writer_statement_timeout", "300ms"), "round_trip_timeout", limit.String()))
 	ctx := context.Background()
 	put := func(key string) error {
