@@ -97,6 +97,13 @@ func str(m map[string]any, path string) string {
 // trusting Safehold's CA through REQUESTS_CA_BUNDLE alone.
 func loggedIn(t *testing.T, e *testserver.Env) *azCLI {
 	t.Helper()
+	return loggedInAs(t, e, e.Conn.ClientID, e.Conn.ClientSecret)
+}
+
+// loggedInAs is loggedIn as the service principal appID (its secret
+// secret), in a configuration of its own.
+func loggedInAs(t *testing.T, e *testserver.Env, appID, secret string) *azCLI {
+	t.Helper()
 	bin := need(t, "az")
 	hook, err := filepath.Abs("testdata/azcli")
 	if err != nil {
@@ -109,7 +116,7 @@ func loggedIn(t *testing.T, e *testserver.Env) *azCLI {
 	c := e.Conn
 	az.run("cloud", "register", "--name", "safehold", "--endpoint-resource-manager", c.ARMEndpoint+"/", "--suffix-storage-endpoint", "safehold.local")
 	az.run("cloud", "set", "--name", "safehold")
-	login := az.run("login", "--service-principal", "-u", c.ClientID, "-p="+c.ClientSecret, "--tenant", c.TenantID, "-o", "json")
+	login := az.run("login", "--service-principal", "-u", appID, "-p="+secret, "--tenant", c.TenantID, "-o", "json")
 	if !strings.Contains(login, c.SubscriptionID) {
 		t.Fatalf("login did not find the subscription: %s", login)
 	}
