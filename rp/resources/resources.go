@@ -155,7 +155,7 @@ func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
 	}
 	types := pr.rt.ResourceTypes(ns.Name)
 	if strings.EqualFold(ns.Name, "Microsoft.Resources") {
-		types = []string{"deployments", "links", "locations", "operations", "providers", "resourceGroups", "resources", "subscriptions", "subscriptions/locations", "subscriptions/providers", "subscriptions/resourceGroups", "subscriptions/resources", "tenants"}
+		types = []string{"deployments", "links", "locations", "operations", "providers", "resourceGroups", "resources", "subscriptions", "subscriptions/locations", "subscriptions/providers", "subscriptions/resourceGroups", "subscriptions/resources", "subscriptions/tagNames", "tags", "tenants"}
 	}
 	rts := make([]any, 0, len(types))
 	for _, t := range types {

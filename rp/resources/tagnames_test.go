@@ -21,7 +21,8 @@ import (
 // those carried by the subscription, its groups and resources, with their
 // counts; CreateOrUpdate, CreateOrUpdateValue, DeleteValue, Delete, which
 // refuse a name or value still carried with 409). A Reader of the
-// subscription reads them and changes none (403).
+// subscription reads them and changes none (403). The provider
+// Microsoft.Resources lists the types tags and subscriptions/tagNames.
 func TestTagsAtSubscriptionAndTagNames(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
@@ -42,6 +43,19 @@ func TestTagsAtSubscriptionAndTagNames(t *testing.T) {
 		}
 		sort.Strings(kv)
 		return strings.Join(kv, ",")
+	}
+
+	// Microsoft.Resources lists the types the Tags API serves.
+	prov, err := f.NewProvidersClient().Get(ctx, "Microsoft.Resources", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, rt := range prov.ResourceTypes {
+		served[*rt.ResourceType] = true
+	}
+	if !served["tags"] || !served["subscriptions/tagNames"] {
+		t.Fatalf("Microsoft.Resources' resource types lack tags or subscriptions/tagNames: %v", served)
 	}
 
 	// The subscription's own tags.
