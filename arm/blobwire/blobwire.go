@@ -191,6 +191,9 @@ func PutPage(w http.ResponseWriter, r *http.Request, t PageBlob) error {
 	if end >= t.Size() {
 		return Errorf(http.StatusRequestedRangeNotSatisfiable, "InvalidPageRange", "The page range specified is invalid: bytes=%d-%d goes beyond the blob's %d bytes.", start, end, t.Size())
 	}
+	if err := sequenceConditions(r); err != nil {
+		return err
+	}
 	n := end - start + 1
 	switch mode := strings.ToLower(r.Header.Get("x-ms-page-write")); mode {
 	case "update":
@@ -222,6 +225,34 @@ func PutPage(w http.ResponseWriter, r *http.Request, t PageBlob) error {
 	w.Header().Del("x-ms-blob-type")
 	w.Header().Del("x-ms-server-encrypted")
 	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// sequenceConditions checks a page write's x-ms-if-sequence-number-le,
+// -lt and -eq against the blob's sequence number, always 0 here: 400 for
+// a value that is no number, 412 SequenceNumberConditionNotMet when the
+// condition fails.
+func sequenceConditions(r *http.Request) error {
+	for _, c := range []struct {
+		header string
+		holds  func(v int64) bool
+	}{
+		{"x-ms-if-sequence-number-le", func(v int64) bool { return 0 <= v }},
+		{"x-ms-if-sequence-number-lt", func(v int64) bool { return 0 < v }},
+		{"x-ms-if-sequence-number-eq", func(v int64) bool { return v == 0 }},
+	} {
+		s := r.Header.Get(c.header)
+		if s == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || v < 0 {
+			return Errorf(http.StatusBadRequest, "InvalidHeaderValue", "The value '%s' of %s is not a sequence number (a whole number from 0).", s, c.header)
+		}
+		if !c.holds(v) {
+			return Errorf(http.StatusPreconditionFailed, "SequenceNumberConditionNotMet", "The sequence number condition specified was not met: the blob's sequence number is 0 (%s: %d).", c.header, v)
+		}
+	}
 	return nil
 }
 
@@ -366,4 +397,53 @@ func WritePageList(w http.ResponseWriter, t Blob, set, clr []Range) error {
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, xml.Header)
 	return xml.NewEncoder(w).Encode(list)
+}
+
+// Conditions checks the request's If-Match, If-None-Match,
+// If-Modified-Since and If-Unmodified-Since against a blob or container
+// with etag, modified at mod (exists false: there is none yet): a read
+// that need not be answered is 304, a write whose condition fails 412
+// ConditionNotMet (409 BlobAlreadyExists when a Put Blob or Put Block
+// List with If-None-Match: * would replace a blob).
+func Conditions(r *http.Request, exists bool, etag string, mod time.Time) error {
+	h := r.Header
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	failed := Errorf(http.StatusPreconditionFailed, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+	notModified := failed
+	if read {
+		notModified = Errorf(http.StatusNotModified, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+	}
+	mod = mod.Truncate(time.Second) // Last-Modified has seconds
+	if m := h.Get("If-Match"); m != "" && (!exists || (strings.TrimSpace(m) != "*" && !etagIn(m, etag))) {
+		return failed
+	}
+	if m := h.Get("If-None-Match"); m != "" && exists {
+		if comp := r.URL.Query().Get("comp"); strings.TrimSpace(m) == "*" && r.Method == http.MethodPut && (comp == "" || comp == "blocklist") {
+			return Errorf(http.StatusConflict, "BlobAlreadyExists", "The specified blob already exists.")
+		}
+		if strings.TrimSpace(m) == "*" || etagIn(m, etag) {
+			return notModified
+		}
+	}
+	if v := h.Get("If-Modified-Since"); v != "" && exists {
+		if t, err := http.ParseTime(v); err == nil && !mod.After(t) {
+			return notModified
+		}
+	}
+	if v := h.Get("If-Unmodified-Since"); v != "" && exists {
+		if t, err := http.ParseTime(v); err == nil && mod.After(t) {
+			return failed
+		}
+	}
+	return nil
+}
+
+// etagIn reports whether a list of ETags (an If-Match value) holds etag.
+func etagIn(list, etag string) bool {
+	for _, e := range strings.Split(list, ",") {
+		if e = strings.TrimSpace(e); e == etag || strings.Trim(e, `"`) == strings.Trim(etag, `"`) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,9 +5,15 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
 )
 
 // TestClearPagesRefusesAChunkedBody: Put Page with x-ms-page-write clear
@@ -42,5 +48,65 @@ func TestClearPagesRefusesAChunkedBody(t *testing.T) {
 	}
 	if got := fixture.ReadPages(t, e.pageClient(w), 0, 4096); !bytes.Equal(got, data) {
 		t.Fatal("a refused clear cleared the pages")
+	}
+}
+
+// TestPageWritesHonourConditions: a disk SAS honours the conditions the
+// azblob page-blob client sends, as Azure Storage does: a page write with
+// If-Match naming an ETag the disk no longer has, or a sequence-number
+// condition its sequence number (0) fails, is 412 and writes nothing; a
+// download with If-None-Match of the current ETag is 304; a write whose
+// conditions hold lands.
+func TestPageWritesHonourConditions(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("d1", 1)
+	pc := e.pageClient(e.grantDisk("d1", armcompute.AccessLevelWrite))
+	props, err := pc.GetProperties(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := *props.ETag
+	time.Sleep(20 * time.Millisecond)
+	first := bytes.Repeat([]byte{1}, 512)
+	if err := fixture.WritePages(pc, 0, first); err != nil {
+		t.Fatal(err)
+	}
+	up := func(o *pageblob.UploadPagesOptions) error {
+		_, err := pc.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(bytes.Repeat([]byte{2}, 512))), blob.HTTPRange{Offset: 0, Count: 512}, o)
+		return err
+	}
+	for name, c := range map[string]struct {
+		o    *pageblob.UploadPagesOptions
+		code string
+	}{
+		"If-Match of a stale ETag": {&pageblob.UploadPagesOptions{AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &stale}}}, "ConditionNotMet"},
+		"sequence number below 0":  {&pageblob.UploadPagesOptions{SequenceNumberAccessConditions: &pageblob.SequenceNumberAccessConditions{IfSequenceNumberLessThan: to.Ptr[int64](0)}}, "SequenceNumberConditionNotMet"},
+		"sequence number 5":        {&pageblob.UploadPagesOptions{SequenceNumberAccessConditions: &pageblob.SequenceNumberAccessConditions{IfSequenceNumberEqualTo: to.Ptr[int64](5)}}, "SequenceNumberConditionNotMet"},
+	} {
+		if st, code := testserver.ErrorOf(up(c.o)); st != 412 || code != c.code {
+			t.Errorf("%s: %d %s, want 412 %s", name, st, code, c.code)
+		}
+	}
+	if got := fixture.ReadPages(t, pc, 0, 512); !bytes.Equal(got, first) {
+		t.Fatal("a write whose condition failed landed")
+	}
+	props, err = pc.GetProperties(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client takes a 304 for an answer: its error code says not modified.
+	dl, err := pc.DownloadStream(ctx, &blob.DownloadStreamOptions{AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: props.ETag}}})
+	if err == nil {
+		dl.Body.Close()
+	}
+	if err != nil || dl.ErrorCode == nil || *dl.ErrorCode != "ConditionNotMet" {
+		t.Errorf("download with If-None-Match of the current ETag: %v", err)
+	}
+	if err := up(&pageblob.UploadPagesOptions{AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: props.ETag}},
+		SequenceNumberAccessConditions: &pageblob.SequenceNumberAccessConditions{IfSequenceNumberEqualTo: to.Ptr[int64](0)}}); err != nil {
+		t.Fatalf("a write whose conditions hold: %v", err)
+	}
+	if got := fixture.ReadPages(t, pc, 0, 512); !bytes.Equal(got, bytes.Repeat([]byte{2}, 512)) {
+		t.Fatal("the write whose conditions held did not land")
 	}
 }

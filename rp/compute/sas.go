@@ -100,6 +100,12 @@ func (h *sasHandler) open(ctx context.Context, grantID string, q url.Values) (*c
 func (h *sasHandler) serve(w http.ResponseWriter, r *http.Request, t *compute.PageBlob) error {
 	q := r.URL.Query()
 	comp := q.Get("comp")
+	if (r.Method == http.MethodPut && comp == "page") || (r.Method == http.MethodGet || r.Method == http.MethodHead) && (comp == "" || comp == "pagelist") {
+		// If-Match and the other conditions, against the blob's ETag.
+		if err := blobwire.Conditions(r, true, blobwire.ETag(t.ModTime()), t.ModTime()); err != nil {
+			return err
+		}
+	}
 	switch {
 	case r.Method == http.MethodPut && comp == "page":
 		return blobwire.PutPage(w, r, t)

@@ -185,7 +185,7 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 			status := http.StatusCreated
 			if v.Get("comp") == "metadata" {
 				c, err = h.svc.SetContainerMetadata(ctx, q.account, q.container, metadata(r), func(c *accountblob.Container) error {
-					return conditions(r, true, blobwire.ETag(c.Modified), c.Modified)
+					return blobwire.Conditions(r, true, blobwire.ETag(c.Modified), c.Modified)
 				})
 				status = http.StatusOK
 			} else {
@@ -206,7 +206,7 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 			if err != nil {
 				return err
 			}
-			if err := conditions(r, true, blobwire.ETag(c.Modified), c.Modified); err != nil {
+			if err := blobwire.Conditions(r, true, blobwire.ETag(c.Modified), c.Modified); err != nil {
 				return err
 			}
 			if err := h.svc.DeleteContainer(ctx, q.account, q.container); err != nil {
@@ -387,62 +387,13 @@ func props(r *http.Request, check accountblob.Check) accountblob.Props {
 	return accountblob.Props{Content: content(r, false), Metadata: metadata(r), Check: check}
 }
 
-// conditions checks the request's If-Match, If-None-Match,
-// If-Modified-Since and If-Unmodified-Since against a blob or container
-// with etag, modified at mod (exists false: there is none yet): a read
-// that need not be answered is 304, a write whose condition fails 412
-// ConditionNotMet (409 BlobAlreadyExists when a Put Blob or Put Block
-// List with If-None-Match: * would replace a blob).
-func conditions(r *http.Request, exists bool, etag string, mod time.Time) error {
-	h := r.Header
-	read := r.Method == http.MethodGet || r.Method == http.MethodHead
-	failed := blobwire.Errorf(http.StatusPreconditionFailed, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
-	notModified := failed
-	if read {
-		notModified = blobwire.Errorf(http.StatusNotModified, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
-	}
-	mod = mod.Truncate(time.Second) // Last-Modified has seconds
-	if m := h.Get("If-Match"); m != "" && (!exists || (strings.TrimSpace(m) != "*" && !etagIn(m, etag))) {
-		return failed
-	}
-	if m := h.Get("If-None-Match"); m != "" && exists {
-		if comp := r.URL.Query().Get("comp"); strings.TrimSpace(m) == "*" && r.Method == http.MethodPut && (comp == "" || comp == "blocklist") {
-			return blobwire.Errorf(http.StatusConflict, "BlobAlreadyExists", "The specified blob already exists.")
-		}
-		if strings.TrimSpace(m) == "*" || etagIn(m, etag) {
-			return notModified
-		}
-	}
-	if v := h.Get("If-Modified-Since"); v != "" && exists {
-		if t, err := http.ParseTime(v); err == nil && !mod.After(t) {
-			return notModified
-		}
-	}
-	if v := h.Get("If-Unmodified-Since"); v != "" && exists {
-		if t, err := http.ParseTime(v); err == nil && mod.After(t) {
-			return failed
-		}
-	}
-	return nil
-}
-
-// etagIn reports whether a list of ETags (an If-Match value) holds etag.
-func etagIn(list, etag string) bool {
-	for _, e := range strings.Split(list, ",") {
-		if e = strings.TrimSpace(e); e == etag || strings.Trim(e, `"`) == strings.Trim(etag, `"`) {
-			return true
-		}
-	}
-	return false
-}
-
 // blobCheck is the precondition a request's If-* headers set on a blob.
 func blobCheck(r *http.Request) accountblob.Check {
 	return func(cur *accountblob.Blob) error {
 		if cur == nil {
-			return conditions(r, false, "", time.Time{})
+			return blobwire.Conditions(r, false, "", time.Time{})
 		}
-		return conditions(r, true, blobwire.ETag(cur.Modified), cur.Modified)
+		return blobwire.Conditions(r, true, blobwire.ETag(cur.Modified), cur.Modified)
 	}
 }
 
