@@ -29,7 +29,8 @@ var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: 
 
 // resetKnownKinds are cleared when the store cannot list its kinds.
 var resetKnownKinds = []string{"resource", "operation", "protection.job", "protection.rp", "compute.creating", "compute.sas",
-	"compute.state", "dataprotection.datasource", "dataprotection.userAssignedIdentity", resource.LockKind}
+	"compute.state", "dataprotection.datasource", "dataprotection.userAssignedIdentity", resource.LockKind,
+	"resources.tagname"}
 
 type kindLister interface {
 	Kinds(ctx context.Context) ([]string, error)
@@ -97,6 +98,30 @@ func (s *Server) Reset(ctx context.Context) (ResetStats, error) {
 			}
 			st.ResourceGroups++
 		}
+	}
+	// Each subscription is kept, without the tags a client gave it (the
+	// Tags API at the subscription).
+	if err := s.Store.Update(ctx, func(tx store.Tx) error {
+		for _, d := range subs {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(d.Value, &m) != nil {
+				continue
+			}
+			if _, ok := m["tags"]; !ok {
+				continue
+			}
+			delete(m, "tags")
+			b, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			if err := tx.Put(ctx, store.Doc{Kind: d.Kind, Key: d.Key, Scope: d.Scope, Value: b}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return st, err
 	}
 	// Role assignments (but the admin's Owner) and custom roles.
 	adminOwner := "/subscriptions/" + s.Bootstrap.SubscriptionID + "/providers/Microsoft.Authorization/roleAssignments/" + adminOwnerName

@@ -57,10 +57,16 @@ func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 			t.Fatalf("no files in %s before reset", dir)
 		}
 	}
+	// Tags on the subscription and a predefined tag name go too.
+	resp, m := call(t, e, "PUT", "/subscriptions/"+e.Sub+"/providers/Microsoft.Resources/tags/default?api-version=2021-04-01",
+		map[string]any{"properties": map[string]any{"tags": map[string]string{"env": "test"}}})
+	mustStatus(t, 200, resp, m)
+	resp, m = call(t, e, "PUT", "/subscriptions/"+e.Sub+"/tagNames/costcenter?api-version=2021-04-01", nil)
+	mustStatus(t, 201, resp, m)
 	connBefore, _ := os.ReadFile(filepath.Join(e.DataDir, "connection.json"))
 	caBefore, _ := os.ReadFile(filepath.Join(e.DataDir, "tls", "ca.pem"))
 
-	resp, m := call(t, e, "POST", adminURL("/reset"), nil)
+	resp, m = call(t, e, "POST", adminURL("/reset"), nil)
 	mustStatus(t, 200, resp, m)
 	t.Logf("reset: %v", m)
 	// The answer reports how long the reset took (its speed is not a test
@@ -75,6 +81,14 @@ func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 	// connection.json are unchanged; the subscription is there.
 	resp, m = call(t, e, "GET", "/subscriptions/"+e.Sub+"?api-version=2022-12-01", nil)
 	mustStatus(t, 200, resp, m)
+	if tags, ok := m["tags"].(map[string]any); ok && len(tags) > 0 {
+		t.Errorf("the subscription's tags after reset: %v", tags)
+	}
+	resp, m = call(t, e, "GET", "/subscriptions/"+e.Sub+"/tagNames?api-version=2021-04-01", nil)
+	mustStatus(t, 200, resp, m)
+	if v, _ := m["value"].([]any); len(v) != 0 {
+		t.Errorf("tag names after reset: %v", v)
+	}
 	connAfter, _ := os.ReadFile(filepath.Join(e.DataDir, "connection.json"))
 	caAfter, _ := os.ReadFile(filepath.Join(e.DataDir, "tls", "ca.pem"))
 	if string(connAfter) != string(connBefore) || string(caAfter) != string(caBefore) || len(caAfter) == 0 {
