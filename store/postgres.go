@@ -979,6 +979,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 	clean := false // the innermost savepoint holds nothing: the next fn may use it
 	wrote := false // some fn succeeded
 	txs := make([]*pgTx, len(group))
+	erred := make([]*pgTx, len(group)) // the fns that failed by their own error
 	q.onRefused = func(pending []pgPending, x int, err error) ([]pgPending, bool) {
 		if _, rerr := c.Exec(ctx, `ROLLBACK TO SAVEPOINT u`); rerr != nil {
 			return nil, false
@@ -987,6 +988,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		j := pending[x].fn
 		failed := map[int]bool{j: true}
 		gone := []*pgTx{txs[j]}
+		readErr := fmt.Errorf("%w: it read what a write of the same transaction wrote, which the database refused (%v); nothing of it was committed", ErrUnavailable, err)
 		for k := j + 1; k < len(group) && k <= q.fn; k++ {
 			for _, u := range gone {
 				if txs[k] != nil && (u == nil || txs[k].dependsOn(u)) {
@@ -994,12 +996,21 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 					gone = append(gone, txs[k])
 					break
 				}
+				// A fn that failed on what a failed one wrote (a Delete
+				// answered ErrNotFound, a Create ErrConflict, its own check)
+				// answers as those that succeeded on it, not with what it
+				// made of a write that never was.
+				if erred[k] != nil && (u == nil || erred[k].dependsOn(u)) {
+					results[k] = writeResult{err: readErr}
+					erred[k] = nil
+					break
+				}
 			}
 		}
 		for k := range failed {
 			ferr := pgUnavailable(err)
 			if k != j {
-				ferr = fmt.Errorf("%w: it read what a write of the same transaction wrote, which the database refused (%v); nothing of it was committed", ErrUnavailable, err)
+				ferr = readErr
 			}
 			if k == q.fn {
 				q.doomed = ferr
@@ -1030,6 +1041,9 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		results[i] = pgRunFn(r, q, ptx)
 		if results[i].err != nil || results[i].panicked {
 			txs[i] = nil // (nothing of it stays)
+			if !results[i].panicked {
+				erred[i] = ptx
+			}
 		}
 		if q.broken != nil {
 			rollback()
@@ -1068,6 +1082,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			// The fn went on after a failed statement: it fails, alone.
 			results[i].err = fmt.Errorf("commit: the transaction went on after a failed statement")
 			failed = true
+			txs[i], erred[i] = nil, ptx
 		}
 		if failed {
 			results[i].err = pgUnavailable(results[i].err)

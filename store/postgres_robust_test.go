@@ -693,3 +693,52 @@ func testRefusedLaterWrite(t *testing.T, atCommit bool) {
 		t.Fatal(err)
 	}
 }
+
+// An Update that failed on what a write of its group wrote, which the
+// database then refused (a Delete after that write's Delete: the document
+// looked gone), fails with ErrUnavailable, as those that succeeded on it
+// do: not with the answer the refused write made up (ErrNotFound for a
+// document that is still there).
+func TestPostgresRefusedLaterWriteFailsWhatFailedOnIt(t *testing.T) {
+	for _, atCommit := range []bool{false, true} {
+		t.Run(fmt.Sprint("atCommit=", atCommit), func(t *testing.T) {
+			base := testsvc.PostgresSchema(t)
+			s := storetest.Postgres(t, testsvc.WithParam(base, "writer_statement_timeout", "300ms"))
+			ctx := context.Background()
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				return tx.Put(ctx, store.Doc{Kind: "k", Key: "locked", Value: []byte("old")})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Update(ctx, func(tx store.Tx) error { // (the writer remembers it)
+				_, err := tx.Get(ctx, "k", "locked")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			unlock := lockByHand(t, base, "k", "locked")
+			del := func(tx store.Tx) error { return tx.Delete(ctx, "k", "locked") }
+			fns := []func(tx store.Tx) error{del, del,
+				func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "free", Value: []byte("new")}) }}
+			if !atCommit { // a read the writer cannot answer sends the refused write
+				fns = append(fns, func(tx store.Tx) error {
+					if _, err := tx.Get(ctx, "k", "unknown"); !errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("get unknown: %v", err)
+					}
+					return nil
+				})
+			}
+			errs := make([]error, len(fns))
+			storetest.Grouped(t, s, len(fns), func(i int) { errs[i] = s.Update(ctx, fns[i]) })
+			unlock()
+			for i, err := range errs {
+				if want := i >= 2; (err == nil) != want || err != nil && !errors.Is(err, store.ErrUnavailable) {
+					t.Errorf("update %d: %v (want success %v, else ErrUnavailable)", i, err, want)
+				}
+			}
+			if d, err := s.Get(ctx, "k", "locked"); err != nil || string(d.Value) != "old" {
+				t.Errorf("locked: %q %v, want old", d.Value, err)
+			}
+		})
+	}
+}
