@@ -1008,7 +1008,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			}
 		}
 		for k := range failed {
-			ferr := pgUnavailable(err)
+			ferr := pgRefusedWrite(err)
 			if k != j {
 				ferr = readErr
 			}
@@ -1215,6 +1215,19 @@ func (p *Postgres) stage(name string) {
 	if h := p.hook.Load(); h != nil {
 		(*h)(name)
 	}
+}
+
+// pgRefusedWrite is the error of a write sent with a later round trip that
+// the database refused: a Create of a document that is there all the same
+// (made by hand while the group ran: the writer remembered it absent) is
+// ErrConflict, as a Create sent at once finds it; anything else is the
+// database failing.
+func pgRefusedWrite(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return pgUnavailable(err)
 }
 
 // pgBroken is err as the group's callers see it: ErrUnavailable when the
@@ -1481,7 +1494,8 @@ func (t *pgTx) Create(ctx context.Context, d Doc) error {
 			return ErrConflict
 		}
 		// No ON CONFLICT: a row that is there all the same (written by
-		// hand meanwhile) fails the write rather than losing it.
+		// hand meanwhile) fails the write with ErrConflict rather than
+		// losing it (see pgRefusedWrite).
 		if err := t.c.later(ctx, pgCreateSQL, d.Kind, ck.key, strings.ToLower(d.Scope), strings.ToLower(d.Type), bytes.Clone(d.Value), t.now); err != nil {
 			return fmt.Errorf("create %s %s: %w", d.Kind, d.Key, err)
 		}

@@ -172,3 +172,29 @@ func TestPostgresChangeByHandDuringAGroupIsRead(t *testing.T) {
 		t.Fatalf("after a change by hand during a group, an Update reads %q", d.Value)
 	}
 }
+
+// A Create of a document the writer remembers as absent, made by hand
+// meanwhile (after the group began: writer_gen moved too late for the
+// writer to see it), is ErrConflict as any Create of an existing document
+// (409), not an error of the database (500); the document made by hand
+// stays as it was made.
+func TestPostgresCreateOfADocumentMadeByHandDuringAGroup(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	s := storetest.Postgres(t, url)
+	ctx := context.Background()
+	if _, found := storetest.TxGet(t, s, "k", "x"); found { // (the writer remembers x absent)
+		t.Fatal("x found")
+	}
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO docs(kind, key, value, created, updated) VALUES ('k', 'x', 'by hand', now(), now())`); err != nil {
+			t.Fatal(err)
+		}
+		return tx.Create(ctx, store.Doc{Kind: "k", Key: "x", Value: []byte("created")})
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("create of a document made by hand meanwhile: %v, want ErrConflict", err)
+	}
+	if d, err := s.Get(ctx, "k", "x"); err != nil || string(d.Value) != "by hand" {
+		t.Errorf("x: %q %v, want the document made by hand", d.Value, err)
+	}
+}
