@@ -240,6 +240,11 @@ func (s *Service) putGallery(ctx context.Context, g *GalleryResource, base int64
 		if !created && !strings.EqualFold(old.Location, g.Location) {
 			return failure.Conflictf("InvalidParameter", "Gallery '%s' is in location '%s'; its location cannot change to '%s'.", old.Name, old.Location, g.Location)
 		}
+		if !created {
+			// An update keeps the id (and name) the gallery was created
+			// with, whatever the casing of the path that updates it.
+			g.ID, g.Name, g.Properties.Identifier = old.ID, old.Name, old.Properties.Identifier
+		}
 		if sp != nil && sp.Permissions == "Community" {
 			ci := sp.CommunityGalleryInfo
 			ci.CommunityGalleryEnabled = true
@@ -380,6 +385,7 @@ func (s *Service) PutGalleryImage(ctx context.Context, im *GalleryImageResource)
 			return err
 		}
 		if !created {
+			im.ID, im.Name = old.ID, old.Name // (as created, whatever the path's casing)
 			op := old.Properties
 			for _, c := range [][3]string{{"osType", op.OSType, p.OSType}, {"osState", op.OSState, p.OSState},
 				{"identifier", strings.Join([]string{op.Identifier.Publisher, op.Identifier.Offer, op.Identifier.SKU}, ":"), strings.Join([]string{p.Identifier.Publisher, p.Identifier.Offer, p.Identifier.SKU}, ":")}} {

@@ -143,7 +143,11 @@ func TestOperationPollsNeedTheStarterOrRead(t *testing.T) {
 // TestUpdateThroughOtherCasingKeepsTheID: ARM paths are case-insensitive,
 // so a PUT through an upper-cased path updates the existing resource; the
 // resource keeps the id it was created with (GET and list answer it, its
-// name segment matching its name), not the casing of the updating path.
+// name segment matching its name), not the casing of the updating path:
+// vaults, policies of both kinds, disks, snapshots, storage accounts,
+// galleries and image definitions, disk accesses, disk encryption sets and
+// resource guards (galleries, image definitions, disk encryption sets and
+// resource guards took the path's before).
 func TestUpdateThroughOtherCasingKeepsTheID(t *testing.T) {
 	e := testserver.StartWithGroups(t, "rg")
 	P := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/"
@@ -157,8 +161,21 @@ func TestUpdateThroughOtherCasingKeepsTheID(t *testing.T) {
 		{P + "Microsoft.DataProtection/backupVaults/bv1/backupPolicies/pol1", "?api-version=2023-05-01", string(policy)},
 		{P + "Microsoft.Compute/disks/d1", "?api-version=2024-03-02", `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`},
 		{P + "Microsoft.Storage/storageAccounts/case1sa", "?api-version=2023-01-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`},
+		{P + "Microsoft.Compute/snapshots/s1", "?api-version=2023-10-02", `{"location":"westus","properties":{"creationData":{"createOption":"Copy","sourceResourceId":"` + P + `Microsoft.Compute/disks/d1"}}}`},
+		{P + "Microsoft.Compute/galleries/g1", "?api-version=2022-03-03", `{"location":"westus","properties":{}}`},
+		{P + "Microsoft.Compute/galleries/g1/images/img1", "?api-version=2022-03-03", `{"location":"westus","properties":{"osType":"Linux","osState":"Generalized","identifier":{"publisher":"p","offer":"o","sku":"s"}}}`},
+		{P + "Microsoft.Compute/diskAccesses/da1", "?api-version=2023-10-02", `{"location":"westus"}`},
+		{P + "Microsoft.Compute/diskEncryptionSets/des1", "?api-version=2023-10-02", `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"activeKey":{"keyUrl":"https://kv1.vault.azure.net/keys/k1/0123456789abcdef0123456789abcdef"}}}`},
+		{P + "Microsoft.DataProtection/resourceGuards/guard1", "?api-version=2023-05-01", `{"location":"westus","properties":{}}`},
+		{P + "Microsoft.RecoveryServices/vaults/v1/backupPolicies/rspol1", "?api-version=2023-04-01", `{"properties":{"backupManagementType":"AzureIaasVM","schedulePolicy":{"schedulePolicyType":"SimpleSchedulePolicy","scheduleRunFrequency":"Daily","scheduleRunTimes":["2024-01-01T10:00:00Z"]},"retentionPolicy":{"retentionPolicyType":"LongTermRetentionPolicy","dailySchedule":{"retentionTimes":["2024-01-01T10:00:00Z"],"retentionDuration":{"count":7,"durationType":"Days"}}}}}`},
 	} {
 		resp, first := e.Do("PUT", c.id+c.av, c.body)
+		if resp.StatusCode == http.StatusAccepted { // an asynchronous create (snapshots, disk encryption sets)
+			if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+				t.Fatalf("PUT %s: %v", c.id, st)
+			}
+			resp, first = e.Do("GET", c.id+c.av, nil)
+		}
 		if resp.StatusCode/100 != 2 || first["id"] != c.id {
 			t.Fatalf("create %s: %d %v", c.id, resp.StatusCode, first)
 		}
@@ -167,14 +184,30 @@ func TestUpdateThroughOtherCasingKeepsTheID(t *testing.T) {
 			i := strings.LastIndex(c.id, "/")
 			upper = strings.ToUpper(c.id[:i]) + c.id[i:]
 		}
-		if resp, m := e.Do("PUT", upper+c.av, c.body); resp.StatusCode != 200 || m["id"] != c.id || m["name"] != first["name"] {
-			t.Errorf("update through %s: %d id %v name %v, want %s", upper, resp.StatusCode, m["id"], m["name"], c.id)
+		resp, m := e.Do("PUT", upper+c.av, c.body)
+		if resp.StatusCode == http.StatusAccepted {
+			if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+				t.Fatalf("PUT %s: %v", c.id, st)
+			}
+			resp, m = e.Do("GET", c.id+c.av, nil)
+		}
+		if resp.StatusCode != 200 || m["id"] != c.id || m["name"] != first["name"] {
+			t.Errorf("update through %s: %d id %v name %v, want %s (%v)", upper, resp.StatusCode, m["id"], m["name"], c.id, m["error"])
 		}
 		if _, m := e.Do("GET", c.id+c.av, nil); m["id"] != c.id {
 			t.Errorf("GET %s after the update: id %v", c.id, m["id"])
 		}
 		_, l := e.Do("GET", c.id[:strings.LastIndex(c.id, "/")]+c.av, nil)
-		if v, _ := l["value"].([]any); len(v) != 1 || v[0].(map[string]any)["id"] != c.id {
+		found := 0
+		for _, it := range l["value"].([]any) {
+			if id, _ := it.(map[string]any)["id"].(string); strings.EqualFold(id, c.id) {
+				if id != c.id {
+					t.Errorf("list of %s after the update: id %s", c.id, id)
+				}
+				found++
+			}
+		}
+		if found != 1 {
 			t.Errorf("list of %s after the update: %v", c.id, l["value"])
 		}
 	}

@@ -199,6 +199,9 @@ func (pr *Provider) putEncryptionSet(merge bool) func(*arm.Request, encryptionSe
 				}
 			}
 			out = encryptionSet{TrackedResource: arm.TrackedResource{ID: id.String(), Name: id.Name(), Type: encryptionSetType, Location: loc, Tags: in.Tags}}
+			if exists {
+				out.ID, out.Name = old.ID, old.Name // (as created, whatever the path's casing)
+			}
 			if merge {
 				out.Properties, out.Identity = old.Properties, old.Identity
 				if in.Tags == nil {

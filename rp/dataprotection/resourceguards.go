@@ -136,7 +136,7 @@ func (pr *Provider) putGuard(r *arm.Request) (*arm.Response, error) {
 			if resource.NormLocation(old.Location) != out.Location {
 				return nil, fieldError("location", "'%s' differs from the resource guard's location '%s'; a resource guard cannot move", in.Location, old.Location)
 			}
-			out.Name, out.SystemData = old.Name, old.SystemData
+			out.ID, out.Name, out.SystemData = old.ID, old.Name, old.SystemData // (as created, whatever the path's casing)
 			if desc == "" && old.Properties != nil {
 				desc = old.Properties.Description
 			}
