@@ -72,6 +72,7 @@ type Postgres struct {
 	// roundTrip bounds, on this side, how long any round trip to the
 	// database may wait for its answer (see pgWatchdogConn; 0: no bound).
 	roundTrip atomic.Int64                       // nanoseconds
+	timedOut  atomic.Int64                       // Unix nanoseconds: when a round trip last timed out
 	hook      atomic.Pointer[func(stage string)] // tests: called at the writer's stages
 
 	// The writer: Updates queue in writes; it runs them in groups (see
@@ -148,7 +149,7 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	}
 	p := &Postgres{clk: clk, stmtTimeout: timeout,
 		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
-	pgWatchdog(cfg, &p.roundTrip, roundTrip)
+	pgWatchdog(cfg, &p.roundTrip, &p.timedOut, roundTrip)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)

@@ -622,6 +622,43 @@ func TestPostgresFrozenDatabaseFailsThenServes(t *testing.T) {
 	}
 }
 
+// A database that stops answering fails a lone read within about
+// round_trip_timeout however many connections idle in the pool (each of
+// which the pool would ping in turn before handing it out, each ping
+// waiting round_trip_timeout).
+func TestPostgresFrozenDatabaseFailsAReadOnAFullPool(t *testing.T) {
+	u, freeze := testsvc.FrozenPostgres(t)
+	const limit = 2 * time.Second
+	s := storetest.Postgres(t, testsvc.WithParam(testsvc.WithParam(u, "writer_statement_timeout", "300ms"), "round_trip_timeout", limit.String()))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 12 { // the pool holds a dozen connections
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Pool().Exec(ctx, `SELECT pg_sleep(0.2)`)
+		}()
+	}
+	wg.Wait()
+	if n := s.Pool().Stat().IdleConns(); n < 8 {
+		t.Fatalf("the pool holds %d idle connections, want a dozen", n)
+	}
+	time.Sleep(1500 * time.Millisecond) // idle long enough to be pinged when acquired
+	thaw := freeze()
+	defer thaw()
+	t0 := time.Now()
+	_, err := s.Get(ctx, "k", "x")
+	took := time.Since(t0)
+	if !errors.Is(err, store.ErrUnavailable) || took > 3*limit {
+		t.Errorf("a read on a frozen database: %v after %v (round_trip_timeout %v)", err, took, limit)
+	}
+	thaw()
+	testsvc.WaitWithin(t, 30*time.Second, "the store to serve again", func() bool {
+		_, err := s.Get(ctx, "k", "x")
+		return errors.Is(err, store.ErrNotFound)
+	})
+}
+
 // A write the writer sends with a later round trip (its outcome known from
 // what it remembers) that the database refuses all the same (a row locked
 // by hand past the statement timeout) fails its own Update, and the

@@ -15,17 +15,29 @@ import (
 // pgWatchdog makes every connection of the pool a pgWatchdogConn bounded
 // by limit (nanoseconds, read at each round trip; 0: no bound), and bounds
 // connecting by it too unless the URL's connect_timeout does.
-func pgWatchdog(cfg *pgxpool.Config, limit *atomic.Int64, connect time.Duration) {
+//
+// The pool pings a connection that idled over a second before handing it
+// out, and tries the next one when the ping fails: on a database that
+// stopped answering, each idle connection's ping would wait out limit in
+// turn, so that one request waited limit times the idle connections (a
+// pool of 32 at the default limit: 19 minutes). Within limit of a round
+// trip that timed out (timedOut, Unix nanoseconds), connections are handed
+// out unpinged: the request's own round trip fails after limit (a read on
+// a connection the database dropped runs again on another: see onConn).
+func pgWatchdog(cfg *pgxpool.Config, limit, timedOut *atomic.Int64, connect time.Duration) {
 	dial := cfg.ConnConfig.DialFunc
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return &pgWatchdogConn{Conn: c, limit: limit}, nil
+		return &pgWatchdogConn{Conn: c, limit: limit, timedOut: timedOut}, nil
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connect
+	}
+	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool {
+		return p.IdleDuration > time.Second && time.Now().UnixNano()-timedOut.Load() > limit.Load()
 	}
 }
 
@@ -46,9 +58,10 @@ func pgWatchdog(cfg *pgxpool.Config, limit *atomic.Int64, connect time.Duration)
 // notifications without writing, is unwatched (see pgUnwatch).
 type pgWatchdogConn struct {
 	net.Conn
-	limit *atomic.Int64
-	off   atomic.Bool // unwatched
-	pgx   atomic.Bool // pgx set a deadline of its own
+	limit    *atomic.Int64
+	timedOut *atomic.Int64 // when a round trip last timed out (see pgWatchdog)
+	off      atomic.Bool   // unwatched
+	pgx      atomic.Bool   // pgx set a deadline of its own
 }
 
 func (c *pgWatchdogConn) Write(b []byte) (int, error) {
@@ -56,6 +69,14 @@ func (c *pgWatchdogConn) Write(b []byte) (int, error) {
 		c.Conn.SetDeadline(time.Now().Add(time.Duration(d)))
 	}
 	return c.Conn.Write(b)
+}
+
+func (c *pgWatchdogConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && pgTimedOut(err) && !c.off.Load() && !c.pgx.Load() {
+		c.timedOut.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 func (c *pgWatchdogConn) SetDeadline(t time.Time) error {
