@@ -400,17 +400,16 @@ func (p *prereqs) create(xs []*example) {
 		for _, m := range reSnapshot.FindAllStringSubmatch(x.Body, -1) {
 			add(&snaps, "snapshot", m[1], m[2])
 		}
-		// The disk encryption sets and disk accesses a disk or snapshot
-		// names exist (a placeholder name, such as
-		// {existing-diskAccess-name}, becomes a real one).
-		if x.Mod.Pkg == "armcompute" {
-			for _, m := range reDiskRef.FindAllStringSubmatch(x.Body, -1) {
-				name := strings.Trim(m[3], "{}")
-				if name != m[3] {
-					p.bodySub(x, "Microsoft.Compute/"+m[2]+"/"+m[3], "Microsoft.Compute/"+m[2]+"/"+name)
-				}
-				add(&diskRefs, m[2], m[1], m[2]+"/"+name)
+		// The disk encryption sets and disk accesses a body names exist: a
+		// disk's or snapshot's, and a restore's target disk access (a
+		// placeholder name, such as {existing-diskAccess-name}, becomes a
+		// real one).
+		for _, m := range reDiskRef.FindAllStringSubmatch(x.Body, -1) {
+			name := strings.Trim(m[3], "{}")
+			if name != m[3] {
+				p.bodySub(x, "Microsoft.Compute/"+m[2]+"/"+m[3], "Microsoft.Compute/"+m[2]+"/"+name)
 			}
+			add(&diskRefs, m[2], m[1], m[2]+"/"+name)
 		}
 		// Staging storage accounts of restores and their validation.
 		for _, m := range reStorage.FindAllStringSubmatch(x.Body, -1) {
