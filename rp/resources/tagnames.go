@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -208,7 +209,7 @@ func (pr *Provider) definePredefined(ctx context.Context, sub, name, value strin
 				return fmt.Errorf("decode tag name %s: %w", d.Key, err)
 			}
 		}
-		if value != "" && !containsString(p.Values, value) {
+		if value != "" && !slices.Contains(p.Values, value) {
 			p.Values, added = append(p.Values, value), true
 		}
 		if !added {
@@ -223,31 +224,18 @@ func (pr *Provider) definePredefined(ctx context.Context, sub, name, value strin
 	return added, err
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (pr *Provider) putTagName(r *arm.Request) (*arm.Response, error) {
-	ctx, sub, name := r.HTTP.Context(), r.Param("subscriptionId"), r.Param("tagName")
-	added, err := pr.definePredefined(ctx, sub, name, "")
-	if err != nil {
-		return nil, err
-	}
-	tags, err := tagNames(ctx, pr.p.Store, sub)
-	if err != nil {
-		return nil, err
-	}
-	t, _ := tagDetailsOf(tags, name)
-	return arm.CreatedOrOK(added, t), nil
+	return pr.putPredefined(r, "")
 }
 
 func (pr *Provider) putTagValue(r *arm.Request) (*arm.Response, error) {
-	ctx, sub, name, value := r.HTTP.Context(), r.Param("subscriptionId"), r.Param("tagName"), r.Param("tagValue")
+	return pr.putPredefined(r, r.Param("tagValue"))
+}
+
+// putPredefined defines a predefined tag name (value "") or one of its
+// values and answers its TagDetails (or TagValue): 201 when it is new.
+func (pr *Provider) putPredefined(r *arm.Request, value string) (*arm.Response, error) {
+	ctx, sub, name := r.HTTP.Context(), r.Param("subscriptionId"), r.Param("tagName")
 	added, err := pr.definePredefined(ctx, sub, name, value)
 	if err != nil {
 		return nil, err
@@ -257,6 +245,9 @@ func (pr *Provider) putTagValue(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	t, _ := tagDetailsOf(tags, name)
+	if value == "" {
+		return arm.CreatedOrOK(added, t), nil
+	}
 	for _, v := range t.Values {
 		if v.TagValue == value {
 			return arm.CreatedOrOK(added, v), nil
