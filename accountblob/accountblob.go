@@ -651,6 +651,13 @@ func (s *Service) PutBlock(ctx context.Context, account, container, name, blockI
 	if _, err := s.GetContainer(ctx, account, container); err != nil {
 		return "", err
 	}
+	cur, err := s.GetBlob(ctx, account, container, name)
+	if err != nil && !isNotFound(err) {
+		return "", err
+	}
+	if err := blockBlobOnly(cur, "Put Block"); err != nil {
+		return "", err
+	}
 	dir := s.stagedDir(account, container, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -665,6 +672,16 @@ func (s *Service) PutBlock(ctx context.Context, account, container, name, blockI
 		return "", err
 	}
 	return sum, os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, hex.EncodeToString([]byte(blockID))))
+}
+
+// blockBlobOnly refuses a block write (what) on a blob of another type
+// (a page blob): 409 InvalidBlobType, as Azure Storage answers; only Put
+// Blob replaces a blob whatever its type.
+func blockBlobOnly(cur *Blob, what string) error {
+	if cur != nil && cur.Type != "BlockBlob" {
+		return failure.Conflictf("InvalidBlobType", "The blob type is invalid for this operation: %s writes block blobs only, and this blob is a %s (Put Blob replaces it, or delete it first).", what, cur.Type)
+	}
+	return nil
 }
 
 // validBlockID: a block id is the base64 (standard or URL alphabet, padded
@@ -720,8 +737,8 @@ func (s *Service) CommitBlocks(ctx context.Context, account, container, name str
 	if err := p.Check.run(cur); err != nil {
 		return nil, err
 	}
-	if cur != nil && cur.Type != "BlockBlob" {
-		cur = nil
+	if err := blockBlobOnly(cur, "Put Block List"); err != nil {
+		return nil, err
 	}
 	committed := map[string][2]int64{} // id -> offset, size
 	if cur != nil {

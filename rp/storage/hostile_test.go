@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -20,15 +21,7 @@ import (
 func TestBlockIDLimits(t *testing.T) {
 	e := testserver.StartWithGroups(t, "stg")
 	ctx := e.Ctx()
-	endpoint, key, co := blobAccount(t, e, "stg", "ids1")
-	client, err := azblob.NewClientFromConnectionString(fmt.Sprintf("DefaultEndpointsProtocol=https;AccountName=ids1;AccountKey=%s;BlobEndpoint=%s", key, endpoint),
-		&azblob.ClientOptions{ClientOptions: co})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CreateContainer(ctx, "blocks", nil); err != nil {
-		t.Fatal(err)
-	}
+	client := containerClient(t, e, "stg", "ids1", "blocks")
 	bbc := client.ServiceClient().NewContainerClient("blocks").NewBlockBlobClient("b.bin")
 	if _, err := bbc.Upload(ctx, streaming([]byte("original")), nil); err != nil {
 		t.Fatal(err)
@@ -59,4 +52,55 @@ func TestBlockIDLimits(t *testing.T) {
 	if bl, err := bbc.GetBlockList(ctx, blockblob.BlockListTypeAll, nil); err != nil || len(bl.CommittedBlocks) != 1 || *bl.CommittedBlocks[0].Name != id64 {
 		t.Fatalf("block list: %v", err)
 	}
+}
+
+// TestBlockWritesOnAPageBlob: Put Block and Put Block List on a name that
+// holds a page blob are 409 InvalidBlobType, as in Azure Storage (and
+// Azurite): the block was staged (201) and the commit replaced the page
+// blob with a block blob. The page blob keeps its bytes.
+func TestBlockWritesOnAPageBlob(t *testing.T) {
+	e := testserver.StartWithGroups(t, "stg")
+	ctx := e.Ctx()
+	client := containerClient(t, e, "stg", "pgblk1", "pages")
+	cc := client.ServiceClient().NewContainerClient("pages")
+	pbc := cc.NewPageBlobClient("p.vhd")
+	if _, err := pbc.Create(ctx, 1024, nil); err != nil {
+		t.Fatal(err)
+	}
+	page := bytes.Repeat([]byte{7}, 512)
+	if _, err := pbc.UploadPages(ctx, streaming(page), blob.HTTPRange{Offset: 0, Count: 512}, nil); err != nil {
+		t.Fatal(err)
+	}
+	bbc := cc.NewBlockBlobClient("p.vhd")
+	id := base64.StdEncoding.EncodeToString([]byte("block-1"))
+	_, err := bbc.StageBlock(ctx, id, streaming([]byte("block")), nil)
+	wantCode(t, "Put Block on a page blob", err, 409, "InvalidBlobType")
+	_, err = bbc.CommitBlockList(ctx, []string{}, nil)
+	wantCode(t, "Put Block List on a page blob", err, 409, "InvalidBlobType")
+	props, err := pbc.GetProperties(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props.BlobType == nil || *props.BlobType != blob.BlobTypePageBlob || props.ContentLength == nil || *props.ContentLength != 1024 {
+		t.Fatalf("the page blob after refused block writes: type %v, length %v", props.BlobType, props.ContentLength)
+	}
+	if got := download(t, ctx, pbc.BlobClient(), nil); !bytes.Equal(got[:512], page) {
+		t.Fatalf("the page blob's first page changed")
+	}
+}
+
+// containerClient is a Shared Key client of a new storage account of group
+// rg, with a new container.
+func containerClient(t *testing.T, e *testserver.Env, rg, account, container string) *azblob.Client {
+	t.Helper()
+	endpoint, key, co := blobAccount(t, e, rg, account)
+	client, err := azblob.NewClientFromConnectionString(fmt.Sprintf("DefaultEndpointsProtocol=https;AccountName=%s;AccountKey=%s;BlobEndpoint=%s", account, key, endpoint),
+		&azblob.ClientOptions{ClientOptions: co})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateContainer(e.Ctx(), container, nil); err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
