@@ -52,10 +52,10 @@ func TestDashboardInBrowser(t *testing.T) {
 			P      *int
 			Status string
 		}
-		BackupStatus, RestoreStatus, Storage, Flash, Error, FailedJobPanel string
-		Points                                                             int
-		DiskListed                                                         bool
-		Errors                                                             []string
+		BackupStatus, RestoreStatus, Storage, Flash, Error, FailedJobPanel, RestoreJobPanel string
+		Points                                                                              int
+		DiskListed                                                                          bool
+		Errors                                                                              []string
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
 		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)

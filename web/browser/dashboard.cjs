@@ -75,6 +75,7 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     summary.restoreStatus = await page.getAttribute('tr.job[data-op="Restore"]', "data-status");
     await page.click('tr.job[data-op="Restore"]');
     await page.waitForSelector("#job-panel");
+    summary.restoreJobPanel = await page.innerText("#job-panel");
     await page.screenshot({ path: path.join(shots, "restore-job.png"), fullPage: true });
 
     // A restore into a group where the vault's identity has no role fails;
