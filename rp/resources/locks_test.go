@@ -6,6 +6,7 @@ import (
 
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
 
 // TestGroupDeleteMeetsALockMadeMeanwhile: a resource group's delete whose
@@ -29,18 +30,7 @@ func TestGroupDeleteMeetsALockMadeMeanwhile(t *testing.T) {
 		`{"properties":{"level":"CanNotDelete"}}`, testserver.AnyStatus()); resp.StatusCode != 409 || testserver.ErrorCode(m) != "ResourceGroupBeingDeleted" {
 		t.Fatalf("a lock on a group being deleted: %d %v", resp.StatusCode, m)
 	}
-	if resp, m := e.Do("PUT", lock, `{"properties":{"level":"CanNotDelete"}}`); resp.StatusCode != 201 {
-		t.Fatalf("lock the subscription: %d %v", resp.StatusCode, m)
-	}
-	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
-		t.Fatal(err)
-	}
-	var st int
-	e.WaitFor("the delete's end", func() bool {
-		resp, m = e.Do("GET", loc, nil, testserver.AnyStatus())
-		st = resp.StatusCode
-		return st != http.StatusAccepted
-	})
+	st, m := lockThenRun(t, e, lock, loc)
 	if st != http.StatusConflict || testserver.ErrorCode(m) != "ScopeLocked" {
 		t.Fatalf("the delete's result under a lock made meanwhile: %d %v", st, m)
 	}
@@ -55,4 +45,62 @@ func TestGroupDeleteMeetsALockMadeMeanwhile(t *testing.T) {
 	if st, m := e.DeleteGroup("racing-rg"); st != 200 {
 		t.Fatalf("delete after the lock went: %d %v", st, m)
 	}
+}
+
+// TestGroupDeleteUnderALockAfterTheGroupWent: a group delete's operation
+// that runs after another delete removed the group succeeds (the group is
+// gone, as asked), whatever lock was made meanwhile. (It met the lock made
+// at the subscription, failed, and its undo failed on the missing group:
+// the operation ran again every second, answering 202, for as long as the
+// lock stayed.)
+func TestGroupDeleteUnderALockAfterTheGroupWent(t *testing.T) {
+	e := testserver.Start(t)
+	sub := "/subscriptions/" + e.Sub
+	e.ResourceGroups("gone-rg")
+	pid, _ := fixture.Principal(t, e, "holder")
+	ra := fixture.Assign(t, e, sub+"/resourceGroups/gone-rg", rbac.Reader, pid)
+	e.Server.Jobs.Stop() // the first delete's operation waits
+	resp, m := e.Do("DELETE", sub+"/resourcegroups/gone-rg?api-version=2021-04-01", nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("first delete (a role assignment in the group: an operation): %d %v", resp.StatusCode, m)
+	}
+	loc := resp.Header.Get("Location")
+	if resp, m := e.Do("DELETE", sub+"/resourceGroups/gone-rg/providers/Microsoft.Authorization/roleAssignments/"+ra+"?api-version=2022-04-01", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete the role assignment: %d %v", resp.StatusCode, m)
+	}
+	// The group is empty now: a second delete removes it at once.
+	if resp, m := e.Do("DELETE", sub+"/resourcegroups/gone-rg?api-version=2021-04-01", nil); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("second delete: %d %v", resp.StatusCode, m)
+	}
+	if resp, _ := e.Do("GET", sub+"/resourcegroups/gone-rg?api-version=2021-04-01", nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the group after the second delete: %d", resp.StatusCode)
+	}
+	lock := sub + "/providers/Microsoft.Authorization/locks/freeze?api-version=2016-09-01"
+	defer e.Do("DELETE", lock, nil)
+	st, m := lockThenRun(t, e, lock, loc)
+	if st != http.StatusOK {
+		t.Fatalf("the first delete's result: %d %v", st, m)
+	}
+}
+
+// lockThenRun puts the CanNotDelete lock at the URL lock, starts the
+// stopped job runner and answers the result of the group delete whose
+// Location is loc once it ended.
+func lockThenRun(t *testing.T, e *testserver.Env, lock, loc string) (int, map[string]any) {
+	t.Helper()
+	if resp, m := e.Do("PUT", lock, `{"properties":{"level":"CanNotDelete"}}`); resp.StatusCode != 201 {
+		t.Fatalf("lock: %d %v", resp.StatusCode, m)
+	}
+	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
+	var st int
+	var m map[string]any
+	e.WaitFor("the delete's end", func() bool {
+		var resp *http.Response
+		resp, m = e.Do("GET", loc, nil, testserver.AnyStatus())
+		st = resp.StatusCode
+		return st != http.StatusAccepted
+	})
+	return st, m
 }

@@ -482,6 +482,12 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	// as Azure rolls a failed delete back; what the cascade deleted before
 	// it failed stays deleted.
 	op.OnFailure(func(tx store.Tx) error { return pr.rollBackDelete(ctx, tx, parsed) })
+	// A group that another delete removed meanwhile is deleted as asked:
+	// nothing is left to check or delete.
+	if _, err := pr.getRG(ctx, pr.p.Store, parsed.SubscriptionID, parsed.ResourceGroup); arm.IsNotFound(err) {
+		op.ResultStatus = http.StatusOK
+		return nil
+	}
 	// A management lock at, above or under the group refused the request
 	// (the router's check); one made since it was accepted refuses the
 	// delete here, before anything is deleted.
@@ -519,9 +525,14 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	return nil
 }
 
-// rollBackDelete puts a group whose delete failed back to Succeeded.
+// rollBackDelete puts a group whose delete failed back to Succeeded. A
+// group gone already (another delete of it removed it) has nothing to put
+// back: the failure ends the operation all the same.
 func (pr *Provider) rollBackDelete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 	g, err := pr.getRG(ctx, tx, id.SubscriptionID, id.ResourceGroup)
+	if arm.IsNotFound(err) {
+		return nil
+	}
 	if err != nil || g.Properties.ProvisioningState != "Deleting" {
 		return err
 	}
