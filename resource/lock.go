@@ -132,7 +132,7 @@ func LocksAround(ctx context.Context, r store.Reader, scope string, below bool) 
 	var out []*Lock
 	var derr error
 	err := store.ListView(ctx, r, LockKind, store.ListQuery{ScopePrefix: sub}, func(d *store.Doc, _ bool) bool {
-		s := strings.ToLower(d.Scope)
+		s := d.Scope // lockPrefix's: lower-case
 		if !strings.HasPrefix(target, s) && !(below && strings.HasPrefix(s, target)) {
 			return true
 		}
@@ -156,17 +156,13 @@ func LocksAround(ctx context.Context, r store.Reader, scope string, below bool) 
 // its scope and everything below it: CanNotDelete refuses deleting them,
 // and deleting what holds a locked scope (its resource group, a parent
 // resource); ReadOnly refuses every write and action besides. Reads are
-// never asked about; without a lock in the subscription it is one store
-// query that reads no document. Safehold's own work (scheduled backups,
-// retention, garbage collection) is no request and is never refused.
+// never asked about. It is one list of the subscription's locks, which
+// SQLite answers from memory (its list mirror of the kind, current with
+// every acknowledged write) and PostgreSQL in one query, so that a lock
+// made through any replica is enforced by every other at once. Safehold's
+// own work (scheduled backups, retention, garbage collection) is no
+// request and is never refused.
 func CheckLocks(ctx context.Context, r store.Reader, method, scope string) error {
-	sub := subscriptionPrefix(scope)
-	if sub == "" {
-		return nil
-	}
-	if has, err := store.AnyUnder(ctx, r, sub, LockKind); err != nil || !has {
-		return err
-	}
 	del := method == http.MethodDelete
 	locks, err := LocksAround(ctx, r, scope, del)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/store"
@@ -55,12 +56,57 @@ func TestCheckLocks(t *testing.T) {
 	}
 }
 
+// waitLocksInMemory waits until st (SQLite) answers lists of locks from
+// its mirror: a lock in another subscription is listed as stable.
+func waitLocksInMemory(t testing.TB, st store.Store) {
+	t.Helper()
+	putTestLock(t, st, "/subscriptions/s0", "warm", LockCanNotDelete)
+	for range 500 {
+		stable := false
+		if err := store.ListView(context.Background(), st, LockKind, store.ListQuery{}, func(_ *store.Doc, s bool) bool { stable = s; return false }); err != nil {
+			t.Fatal(err)
+		}
+		if stable {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the locks are not listed from memory")
+}
+
+// A lock is enforced by the request after the one that made it and no
+// longer once it is deleted, when SQLite lists the locks from memory.
+func TestCheckLocksSeesEachLockWrite(t *testing.T) {
+	st := storetest.SQLite(t)
+	ctx := context.Background()
+	waitLocksInMemory(t, st)
+	const rg = "/subscriptions/s1/resourceGroups/rg"
+	disk := rg + "/providers/Microsoft.Compute/disks/d1"
+	for i := range 20 {
+		level := []string{LockCanNotDelete, LockReadOnly}[i%2]
+		putTestLock(t, st, rg, "l", level)
+		if err := CheckLocks(ctx, st, http.MethodDelete, disk); !failure.Is(err, failure.Conflict) {
+			t.Fatalf("round %d: a disk's delete under a %s lock just made: %v", i, level, err)
+		}
+		if err := CheckLocks(ctx, st, http.MethodPut, disk); failure.Is(err, failure.Conflict) != (level == LockReadOnly) {
+			t.Fatalf("round %d: a disk's PUT under a %s lock just made: %v", i, level, err)
+		}
+		if _, err := DeleteLock(ctx, st, rg+"/providers/Microsoft.Authorization/locks/l"); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckLocks(ctx, st, http.MethodDelete, disk); err != nil {
+			t.Fatalf("round %d: a disk's delete after its lock was deleted: %v", i, err)
+		}
+	}
+}
+
 // BenchmarkCheckLocks is the lock check of a write request: in a
-// subscription without locks (one query that reads no document), and in one
-// with 50 locks elsewhere.
+// subscription without locks, and in one with 50 locks elsewhere (SQLite
+// lists them from memory).
 func BenchmarkCheckLocks(b *testing.B) {
 	st := storetest.SQLite(b)
 	ctx := context.Background()
+	waitLocksInMemory(b, st)
 	disk := "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
 	b.Run("none", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {

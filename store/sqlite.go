@@ -484,15 +484,29 @@ func (s *SQLite) ListView(ctx context.Context, kind string, q ListQuery, fn func
 // listSQL answers a List that no mirror holds from SQLite, starting the
 // mirror's load when load.
 func (s *SQLite) listSQL(ctx context.Context, kind string, q ListQuery, load bool) ([]Doc, error) {
-	if load && s.mirrors.startLoad(kind, q.Type) {
+	s.startMirror(ctx, kind, q.Type, load)
+	return s.sqliteReader.List(ctx, kind, q)
+}
+
+// startMirror starts loading the mirror of (kind, typ) when load and
+// nobody loads it yet.
+func (s *SQLite) startMirror(ctx context.Context, kind, typ string, load bool) {
+	if load && s.mirrors.startLoad(kind, typ) {
 		// In the background: this List may run inside an Update's fn,
 		// on the writer goroutine the load has to wait for.
 		go func() {
-			s.loadMirror(context.WithoutCancel(ctx), kind, q.Type)
-			s.mirrors.loaded(kind, q.Type)
+			s.loadMirror(context.WithoutCancel(ctx), kind, typ)
+			s.mirrors.loaded(kind, typ)
 		}()
 	}
-	return s.sqliteReader.List(ctx, kind, q)
+}
+
+// AnyUnder answers store.AnyUnder from the mirror of a whole kind of few
+// documents, else from SQLite for the kinds left.
+func (s *SQLite) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
+	return s.mirrors.anyUnder(prefix, kinds, func(kinds []string) (bool, error) {
+		return s.sqliteReader.AnyUnder(ctx, prefix, kinds)
+	}, nil)
 }
 
 type sqliteTx struct {
@@ -509,17 +523,63 @@ type sqliteTx struct {
 // groupWrites is what the released savepoints of a group wrote so far (a
 // savepoint rolled back wrote nothing).
 type groupWrites struct {
-	keys  map[docKey]struct{}
-	kinds map[string]struct{} // bulk-deleted
+	keys    map[docKey]struct{}
+	kinds   map[string]struct{} // bulk-deleted
+	written map[string]struct{} // the kinds of both
 }
 
 func (g *groupWrites) add(keys []docKey, kinds []string) {
 	for _, k := range keys {
 		g.keys[k] = struct{}{}
+		g.written[k.kind] = struct{}{}
 	}
 	for _, k := range kinds {
 		g.kinds[k] = struct{}{}
+		g.written[k] = struct{}{}
 	}
+}
+
+// wroteKind reports whether the group, this transaction included, has
+// written (or tried to write) a document of kind.
+func (t *sqliteTx) wroteKind(kind string) bool {
+	if _, ok := t.before.written[kind]; ok || slices.Contains(t.kinds, kind) {
+		return true
+	}
+	for _, k := range t.keys {
+		if k.kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// List lists documents in the transaction. While nothing in the group has
+// written a document of kind, the list mirrors show what SQLite holds
+// (only the writer commits, and it applies each group's changes to them
+// before it begins the next), so a mirror answers as outside a
+// transaction; else SQLite does, with the transaction's writes.
+func (t *sqliteTx) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
+	if t.s == nil || t.wroteKind(kind) {
+		return t.sqliteReader.List(ctx, kind, q)
+	}
+	out, ok, load := t.s.mirrors.list(kind, q)
+	if ok {
+		return out, nil
+	}
+	t.s.startMirror(ctx, kind, q.Type, load)
+	return t.sqliteReader.List(ctx, kind, q)
+}
+
+// AnyUnder answers store.AnyUnder in the transaction: from the mirror of
+// a whole kind of few documents that nothing in the group has written (as
+// List), else from SQLite for the kinds left.
+func (t *sqliteTx) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
+	if t.s == nil {
+		return t.sqliteReader.AnyUnder(ctx, prefix, kinds)
+	}
+	return t.s.mirrors.anyUnder(prefix, kinds, func(kinds []string) (bool, error) {
+		return t.sqliteReader.AnyUnder(ctx, prefix, kinds)
+	}, t.wroteKind)
 }
 
 // Get reads a document in the transaction. A document that nothing in the
@@ -785,7 +845,7 @@ func (s *SQLite) commitGroup(batch []*writeReq) *pendingGroup {
 	var keys []docKey
 	var kinds []string
 	var ops []mirrorOp
-	before := &groupWrites{keys: map[docKey]struct{}{}, kinds: map[string]struct{}{}}
+	before := &groupWrites{keys: map[docKey]struct{}{}, kinds: map[string]struct{}{}, written: map[string]struct{}{}}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i].err = err

@@ -279,6 +279,41 @@ func (ms *mirrorSet) view(kind string, q ListQuery) (out []*Doc, ok, load bool) 
 	return out, true, false
 }
 
+// mirrorAnyMaxDocs bounds the mirrors anyUnder scans: beyond it, SQLite's
+// index answers sooner than a pass over every document of the kind.
+const mirrorAnyMaxDocs = 256
+
+// anyUnder answers store.AnyUnder for kinds: those whose whole kind is
+// mirrored with at most mirrorAnyMaxDocs documents (and, when skip is set,
+// that skip does not exclude) from memory, the others with rest (not
+// called when none is left or a mirror found one).
+func (ms *mirrorSet) anyUnder(prefix string, kinds []string, rest func([]string) (bool, error), skip func(kind string) bool) (bool, error) {
+	p := strings.ToLower(prefix)
+	var left []string
+	ms.mu.RLock()
+	for i, k := range kinds {
+		m, ok := ms.m[mirrorKey{k, ""}]
+		if !ok || len(m.docs) > mirrorAnyMaxDocs || skip != nil && skip(k) {
+			if left == nil {
+				left = make([]string, 0, len(kinds)-i)
+			}
+			left = append(left, k)
+			continue
+		}
+		for _, d := range m.docs {
+			if strings.HasPrefix(d.Scope, p) {
+				ms.mu.RUnlock()
+				return true, nil
+			}
+		}
+	}
+	ms.mu.RUnlock()
+	if len(left) == 0 {
+		return false, nil
+	}
+	return rest(left)
+}
+
 // loadMirror reads every document of (kind, typ) in the writer's order and
 // installs the mirror (or refuses a type too large) when the read commits.
 func (s *SQLite) loadMirror(ctx context.Context, kind, typ string) error {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -86,6 +87,7 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 		}
 	}
 	errBoom := errors.New("boom")
+	var fromMemory atomic.Int64                // transactions' lists the mirrors answered
 	docTypes := append([]string{""}, types...) // some documents have no type
 	r := rand.New(rand.NewPCG(1, 2))
 	for step := range 60 {
@@ -100,6 +102,32 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 				err := s.Update(ctx, func(tx Tx) error {
 					for range 1 + r.IntN(4) {
 						kind := kinds[r.IntN(len(kinds))]
+						// The transaction lists what SQLite lists in it: its own
+						// writes and those of the group's savepoints before it.
+						stx := tx.(*sqliteTx)
+						qs := queries(kind)
+						q := qs[r.IntN(len(qs))]
+						got, err := stx.List(ctx, kind, q)
+						if err != nil {
+							return err
+						}
+						want, err := stx.sqliteReader.List(ctx, kind, q)
+						if err != nil {
+							return err
+						}
+						if (len(got) > 0 || len(want) > 0) && !reflect.DeepEqual(got, want) {
+							t.Errorf("step %d: in a transaction, %s %+v:\n List %v\n sqlite %v", step, kind, q, got, want)
+						}
+						anyGot, err := stx.AnyUnder(ctx, q.ScopePrefix, []string{kind, "none"})
+						if err != nil {
+							return err
+						}
+						if anyWant := len(stx.sqliteReader.mustList(t, kind, ListQuery{ScopePrefix: q.ScopePrefix})) > 0; anyGot != anyWant {
+							t.Errorf("step %d: in a transaction, AnyUnder %s %q = %v, SQLite lists %v", step, kind, q.ScopePrefix, anyGot, anyWant)
+						}
+						if !stx.wroteKind(kind) {
+							fromMemory.Add(1)
+						}
 						key := fmt.Sprintf("K-%d", r.IntN(12))
 						d := Doc{Kind: kind, Key: key, Scope: scopes[r.IntN(len(scopes))], Type: docTypes[r.IntN(len(docTypes))], Value: fmt.Appendf(nil, `{"v":%d}`, r.IntN(1000))}
 						switch r.IntN(10) {
@@ -136,4 +164,15 @@ func TestSQLiteMirrorListsMatchSQLite(t *testing.T) {
 	if len(s.mirrors.m) == 0 {
 		t.Fatal("no list was answered from memory")
 	}
+	if fromMemory.Load() == 0 {
+		t.Fatal("no transaction's list was answered from memory")
+	}
+}
+
+func (r sqliteReader) mustList(t *testing.T, kind string, q ListQuery) []Doc {
+	docs, err := r.List(context.Background(), kind, q)
+	if err != nil {
+		t.Error(err)
+	}
+	return docs
 }
