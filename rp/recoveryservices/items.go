@@ -680,7 +680,12 @@ func (pr *Provider) removeItem(ctx context.Context, it *itemRecord, also func(ct
 				return err
 			}
 		}
-		tx.Delete(ctx, "resource", it.ContainerID)
+		// The container, with the management locks on it (resource.Delete).
+		if cid, err := arm.ParseID(it.ContainerID); err == nil {
+			if err := resource.Delete(ctx, tx, cid); err != nil && !arm.IsNotFound(err) {
+				return err
+			}
+		}
 		if err := cancelPurgeItem(ctx, tx, it.ID); err != nil {
 			return err
 		}

@@ -184,18 +184,9 @@ func TestSoftDeleteVaultSettings(t *testing.T) {
 // item's lease, so the purge, once started, waits for it while the
 // undelete is asked.
 func TestUndeleteRacingThePurge(t *testing.T) {
-	e, _, _ := backedUpVM1(t, 0)
+	e, R, I := softDeletedVM1(t)
 	const v = "?api-version=2024-04-01"
-	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
-	I := R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item
 	ctx := e.Ctx()
-	resp, m := e.Do("PUT", R+"/backupconfig/vaultconfig"+v, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Enabled"}})
-	must(t, "soft delete on", resp, m, 200)
-	resp, m = e.Do("DELETE", I+v, nil)
-	must(t, "delete backup data", resp, m, 202)
-	if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
-		t.Fatalf("delete job: %v", j)
-	}
 
 	held, release, unlocked := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -216,7 +207,7 @@ func TestUndeleteRacingThePurge(t *testing.T) {
 		return err == nil && task.LeaseOwner != ""
 	})
 	time.Sleep(300 * time.Millisecond) // the purge reads the item and waits for the lease
-	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm1ID(e),
+	resp, m := e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm1ID(e),
 		"policyId": "", "protectionState": "ProtectionStopped", "isRehydrate": true}})
 	undeleted := resp.StatusCode == 202
 	if undeleted {
@@ -248,4 +239,50 @@ func TestUndeleteRacingThePurge(t *testing.T) {
 	case !undeleted && (resp.StatusCode != 404 || len(pts) != 0):
 		t.Fatalf("the undelete was refused, and the item is %d %v with %d recovery points", resp.StatusCode, it, len(pts))
 	}
+}
+
+// TestPurgeTakesTheContainersLock: a management lock a client put on a
+// soft-deleted item's protection container goes with the container when
+// the purge removes it (Safehold's own work, which no lock stops), as a
+// resource's locks go with it whatever deletes it. (It stayed on a scope
+// that no longer existed, where it could not be deleted, 404, and refused
+// the vault's delete and its group's for ever.)
+func TestPurgeTakesTheContainersLock(t *testing.T) {
+	e, R, I := softDeletedVM1(t)
+	const v = "?api-version=2024-04-01"
+	C := R + "/backupFabrics/Azure/protectionContainers/" + vm1Container
+	lock := C + "/providers/Microsoft.Authorization/locks/keep?api-version=2016-09-01"
+	resp, m := e.Do("PUT", lock, map[string]any{"properties": map[string]any{"level": "CanNotDelete"}})
+	must(t, "lock the soft-deleted item's container", resp, m, 201)
+	advanceClock(t, e, "P15D")
+	e.WaitFor("the purge", func() bool {
+		resp, _ := e.Do("GET", I+v, nil)
+		return resp.StatusCode == 404
+	})
+	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg/providers/Microsoft.Authorization/locks?api-version=2016-09-01", nil)
+	must(t, "the group's locks", resp, m, 200)
+	if locks, _ := m["value"].([]any); len(locks) != 0 {
+		t.Fatalf("locks left after the purge: %v", locks)
+	}
+	resp, m = e.Do("DELETE", R+v, nil)
+	must(t, "the vault's delete after the purge", resp, m, 200)
+}
+
+// softDeletedVM1 is backedUpVM1 with its vault's soft delete Enabled and
+// its backup data deleted (soft-deleted): the env, the vault's id and the
+// item's.
+func softDeletedVM1(t *testing.T) (*testserver.Env, string, string) {
+	t.Helper()
+	e, _, _ := backedUpVM1(t, 0)
+	const v = "?api-version=2024-04-01"
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
+	I := R + "/backupFabrics/Azure/protectionContainers/" + vm1Container + "/protectedItems/" + vm1Item
+	resp, m := e.Do("PUT", R+"/backupconfig/vaultconfig"+v, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Enabled"}})
+	must(t, "soft delete on", resp, m, 200)
+	resp, m = e.Do("DELETE", I+v, nil)
+	must(t, "delete backup data", resp, m, 202)
+	if j := waitJob(t, e, R, str(pollStatus(t, e, resp), "properties.jobId"), v); str(j, "properties.status") != "Completed" {
+		t.Fatalf("delete job: %v", j)
+	}
+	return e, R, I
 }
