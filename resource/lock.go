@@ -75,18 +75,24 @@ func subscriptionPrefix(scope string) string {
 
 // PutLock stores l (its scope read by check in the same transaction) and
 // reports whether it is new.
+//
+// An update keeps the id and name the lock was created with, whatever the
+// casing of the path that updates it (l takes them).
 func PutLock(ctx context.Context, st store.Store, l *Lock, check func(r store.Reader) error) (created bool, err error) {
-	v, err := json.Marshal(l)
-	if err != nil {
-		return false, err
-	}
 	err = st.Update(ctx, func(tx store.Tx) error {
 		if err := check(tx); err != nil {
 			return err
 		}
-		_, err := tx.Get(ctx, LockKind, l.ID)
+		old, err := GetLock(ctx, tx, l.ID)
 		created = errors.Is(err, store.ErrNotFound)
 		if err != nil && !created {
+			return err
+		}
+		if !created {
+			l.ID, l.Name = old.ID, old.Name
+		}
+		v, err := json.Marshal(l)
+		if err != nil {
 			return err
 		}
 		return tx.Put(ctx, store.Doc{Kind: LockKind, Key: l.ID, Scope: lockPrefix(l.Scope()), Value: v})

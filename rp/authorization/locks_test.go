@@ -285,3 +285,30 @@ func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestLockUpdateThroughOtherCasingKeepsItsID: a lock PUT again through a
+// path cased otherwise (its name and scope in other case) updates the lock
+// and keeps the id and name it was created with, as the other resources'
+// updates do.
+func TestLockUpdateThroughOtherCasingKeepsItsID(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("Cased-RG")
+	lower := "/subscriptions/" + e.Sub + "/resourceGroups/Cased-RG/providers/Microsoft.Authorization/locks/Keep-It"
+	upper := strings.ToUpper("/subscriptions/" + e.Sub + "/resourceGroups/Cased-RG/providers/Microsoft.Authorization/locks/Keep-It")
+	const v = "?api-version=2016-09-01"
+	resp, m := e.Do("PUT", lower+v, map[string]any{"properties": map[string]any{"level": "CanNotDelete"}})
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	resp, m = e.Do("PUT", upper+v, map[string]any{"properties": map[string]any{"level": "ReadOnly", "notes": "again"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("update through the upper-case path: %d %v", resp.StatusCode, m)
+	}
+	for _, p := range []string{lower, upper} {
+		resp, m = e.Do("GET", p+v, nil)
+		if resp.StatusCode != 200 || m["id"] != lower || m["name"] != "Keep-It" || testserver.Field(m, "properties.level") != "ReadOnly" {
+			t.Fatalf("GET %s after the update: %d %v", p, resp.StatusCode, m)
+		}
+	}
+	e.Do("DELETE", lower+v, nil)
+}
