@@ -15,6 +15,8 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
 )
 
 // lockNames are the names of the locks a pager lists, sorted.
@@ -311,4 +313,34 @@ func TestLockUpdateThroughOtherCasingKeepsItsID(t *testing.T) {
 		}
 	}
 	e.Do("DELETE", lower+v, nil)
+}
+
+// TestOrphanedLockIsDeletable: a lock whose scope is gone (as an earlier
+// release left a pruned snapshot's or a purged container's) refuses its
+// group's delete; it can be deleted (200), after which the group goes.
+// A DELETE of a lock there is not, at a scope that does not exist, is
+// still 404.
+func TestOrphanedLockIsDeletable(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("orphan-rg")
+	gone := "/subscriptions/" + e.Sub + "/resourceGroups/orphan-rg/providers/Microsoft.Compute/snapshots/pruned"
+	l := &resource.Lock{ID: gone + "/providers/Microsoft.Authorization/locks/left", Name: "left", Type: "Microsoft.Authorization/locks",
+		Properties: resource.LockProperties{Level: resource.LockCanNotDelete}}
+	if _, err := resource.PutLock(e.Ctx(), e.Server.Store, l, func(store.Reader) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	const v = "?api-version=2016-09-01"
+	group := "/subscriptions/" + e.Sub + "/resourcegroups/orphan-rg?api-version=2021-04-01"
+	if resp, m := e.Do("DELETE", group, nil, testserver.AnyStatus()); resp.StatusCode != 409 || testserver.ErrorCode(m) != "ScopeLocked" {
+		t.Fatalf("the group's delete under the orphaned lock: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("DELETE", gone+"/providers/Microsoft.Authorization/locks/other"+v, nil, testserver.AnyStatus()); resp.StatusCode != 404 {
+		t.Fatalf("delete of no lock at a scope that does not exist: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("DELETE", l.ID+v, nil); resp.StatusCode != 200 {
+		t.Fatalf("delete the orphaned lock: %d %v", resp.StatusCode, m)
+	}
+	if st, m := e.DeleteGroup("orphan-rg"); st != 200 {
+		t.Fatalf("the group's delete once the lock went: %d %v", st, m)
+	}
 }
