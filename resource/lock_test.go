@@ -126,3 +126,40 @@ func BenchmarkCheckLocks(b *testing.B) {
 		}
 	})
 }
+
+// A scope's delete (DeleteUnder: a resource group's) takes the locks at the
+// scope and below it, cased as they were made, and no other: not those of
+// a sibling whose name it prefixes, nor of what holds it, nor of another
+// subscription. With the locks listed from memory, a lock made just before
+// is taken too.
+func TestDeleteUnderTakesTheLocksThere(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	waitLocksInMemory(t, st)
+	p := &Platform{Store: st}
+	const rg = "/subscriptions/s1/resourceGroups/RG"
+	putTestLock(t, st, rg, "at", LockCanNotDelete)
+	putTestLock(t, st, rg+"/providers/Microsoft.Compute/disks/D1", "below", LockReadOnly)
+	putTestLock(t, st, "/subscriptions/s1/resourceGroups/rg2", "sibling", LockCanNotDelete)
+	putTestLock(t, st, "/subscriptions/s1", "above", LockCanNotDelete)
+	putTestLock(t, st, "/subscriptions/s2/resourceGroups/rg", "elsewhere", LockCanNotDelete)
+	if err := p.DeleteUnder(ctx, "/subscriptions/S1/resourcegroups/rg"); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := store.ListView(ctx, st, LockKind, store.ListQuery{}, func(d *store.Doc, _ bool) bool {
+		left = append(left, d.Key)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/subscriptions/s0/providers/microsoft.authorization/locks/warm",
+		"/subscriptions/s1/providers/microsoft.authorization/locks/above",
+		"/subscriptions/s1/resourcegroups/rg2/providers/microsoft.authorization/locks/sibling",
+		"/subscriptions/s2/resourcegroups/rg/providers/microsoft.authorization/locks/elsewhere",
+	}
+	if fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Fatalf("locks left:\n%v\nwant\n%v", left, want)
+	}
+}

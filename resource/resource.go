@@ -203,8 +203,7 @@ func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx s
 			return err
 		}
 		// The management locks there and at scope itself go with it.
-		_, err := tx.DeleteScope(ctx, LockKind, lockPrefix(scope))
-		return err
+		return dropLocks(ctx, tx, scope)
 	}, nil
 }
 
@@ -352,9 +351,11 @@ func Delete(ctx context.Context, tx store.Tx, id arm.ResourceID) error {
 }
 
 // dropLocks deletes, in tx, the management locks at scope and below it.
-// It lists the subscription's locks (few, and a list the PostgreSQL
-// writer answers from what it remembers, so that a delete costs no round
-// trip more when there are none) rather than deleting by scope.
+// It lists the subscription's locks (few, and a list that SQLite's mirror
+// and the PostgreSQL writer answer from memory, so that a delete costs no
+// query or round trip more when there are none) rather than deleting by
+// scope (a statement of its own, and on SQLite a pass over its read cache
+// for the kind).
 func dropLocks(ctx context.Context, tx store.Tx, scope string) error {
 	sub := subscriptionPrefix(scope)
 	if sub == "" {
@@ -366,7 +367,7 @@ func dropLocks(ctx context.Context, tx store.Tx, scope string) error {
 	}
 	prefix := lockPrefix(scope)
 	for _, d := range locks {
-		if strings.HasPrefix(strings.ToLower(d.Scope), prefix) {
+		if strings.HasPrefix(d.Scope, prefix) { // lockPrefix's: lower-case
 			if err := tx.Delete(ctx, LockKind, d.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
