@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"syscall"
 
 	"github.com/safehold/safehold/failure"
 )
@@ -72,12 +73,19 @@ func Errorf(status int, code, format string, args ...any) *Error {
 // Forbidden 403), or an error that says it passes (an Unavailable method
 // returning true: the store's ErrUnavailable, a database out of reach or a
 // statement past its timeout) as 503 ServiceUnavailable, which the router
-// answers with Retry-After. It reports false for any other error (an
+// answers with Retry-After, or a write out of space (ENOSPC, the store's
+// ErrInsufficientStorage) as 507 InsufficientStorage: Azure has no code
+// for it, and a client retrying at once would only fail again until an
+// operator frees space. It reports false for any other error (an
 // internal one). Handlers and the operation runner use it instead of
 // errors.As, so the domain's errors reach the wire unchanged in code and
 // message.
 func As(err error, target **Error) bool {
 	if errors.As(err, target) {
+		return true
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		*target = Errorf(http.StatusInsufficientStorage, "InsufficientStorage", "The service is out of storage space where it keeps its data, so the request could not be completed. An operator must free space on the file system of Safehold's data directory (or its database's); then retry the request.")
 		return true
 	}
 	var u interface{ Unavailable() bool }

@@ -716,6 +716,8 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 		if !As(err, &ae) {
 			rt.Logger.Error("request failed", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
 			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id"))
+		} else if ae.Status == http.StatusInsufficientStorage {
+			rt.Logger.Error("request failed: out of space", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
 		} else if ae.Status == http.StatusServiceUnavailable {
 			rt.Logger.Warn("request failed, retryable", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
 		}

@@ -2,16 +2,31 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 )
+
+// ErrNotClaimable is WaitIdle's error when due work cannot be claimed.
+var ErrNotClaimable = errors.New("the tasks due cannot be claimed")
+
+// claimGiveUp is how long WaitIdle waits for failing claims (other than
+// out of space) to succeed again.
+const claimGiveUp = 30 * time.Second
 
 // WaitIdle returns when the runner has nothing to do at the clock's current
 // time: no task is running or being claimed and no task is due. It is what
 // a clock advance waits for between steps, so the work of each moment is
 // done before time moves on. It needs a started runner.
+//
+// Work that is due but cannot be claimed ends the wait with the claims'
+// error (ErrNotClaimable): at once when the store is out of space (every
+// claim is a write; nothing runs until space is freed), or once claims
+// have failed for half a minute (claimGiveUp), during the wait.
 func (r *Runner) WaitIdle(ctx context.Context) error {
 	quiet := 0
+	began := time.Now()
 	for {
 		if r.active.Load() == 0 {
 			next, err := r.Store.NextTaskTime(ctx)
@@ -25,6 +40,10 @@ func (r *Runner) WaitIdle(ctx context.Context) error {
 					return nil
 				}
 				continue
+			}
+			if f := r.claimFail.Load(); f != nil && f.last.After(began) &&
+				(errors.Is(f.err, syscall.ENOSPC) || f.last.Sub(f.since) >= claimGiveUp && time.Since(began) >= claimGiveUp) {
+				return fmt.Errorf("wait for idle runner: %w (failing since %s): %w", ErrNotClaimable, f.since.UTC().Format(time.RFC3339), f.err)
 			}
 			r.Notify()
 		}

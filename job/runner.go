@@ -74,6 +74,31 @@ type Runner struct {
 	active   atomic.Int64           // claims in flight plus running tasks (see WaitIdle)
 	claimMu  sync.Mutex             // held by each claim, and by ClockMoved
 	leases   map[string]store.Lease // the leases of the tasks running here, by task id
+	// claimFail is set while claims fail (nil once one succeeds): WaitIdle
+	// ends with its error rather than wait for work nobody can claim.
+	claimFail atomic.Pointer[claimFailure]
+}
+
+// claimFailure is a run of failed claims: since the first, the last one's
+// time and error, and when it was last logged.
+type claimFailure struct {
+	since, last, logged time.Time
+	err                 error
+}
+
+// claimFailed records a failed claim, and logs it when the failures begin
+// and then once a minute (a store out of space fails every poll).
+func (r *Runner) claimFailed(err error) {
+	now := time.Now()
+	f := claimFailure{since: now, last: now, err: err}
+	if prev := r.claimFail.Load(); prev != nil {
+		f.since, f.logged = prev.since, prev.logged
+	}
+	if now.Sub(f.logged) >= time.Minute {
+		f.logged = now
+		r.Logger.Error("claim tasks", "err", err, "failing_since", f.since)
+	}
+	r.claimFail.Store(&f)
 }
 
 // ClockMoved moves the clock (move sets it) while no claim runs here, then
@@ -246,9 +271,12 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 		r.claimMu.Unlock()
 		if err != nil {
 			if ctx.Err() == nil {
-				r.Logger.Error("claim tasks", "err", err)
+				r.claimFailed(err)
 			}
 			return
+		}
+		if r.claimFail.Load() != nil {
+			r.claimFail.Store(nil)
 		}
 		if len(tasks) == 0 {
 			return

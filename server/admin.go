@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/store"
 )
@@ -263,7 +265,7 @@ func (s *Server) AdvanceClock(ctx context.Context, target time.Time) (int, error
 	steps := 0
 	for {
 		if err := s.Jobs.WaitIdle(ctx); err != nil {
-			return steps, err
+			return steps, advanceStopped(c.Now(), target, err)
 		}
 		if busy, err := s.othersBusy(ctx, c.Now()); err != nil {
 			return steps, err
@@ -288,16 +290,31 @@ func (s *Server) AdvanceClock(ctx context.Context, target time.Time) (int, error
 	c.Set(target)
 	s.settle(ctx)
 	if err := s.Jobs.WaitIdle(ctx); err != nil {
-		return steps, err
+		return steps, advanceStopped(c.Now(), target, err)
 	}
 	for {
 		if busy, err := s.othersBusy(ctx, c.Now()); err != nil || !busy {
 			return steps, err
 		}
 		if err := s.Jobs.WaitIdle(ctx); err != nil {
-			return steps, err
+			return steps, advanceStopped(c.Now(), target, err)
 		}
 	}
+}
+
+// advanceStopped is the error of an advance whose wait for the work due at
+// now failed: when that work cannot be claimed (the store is out of space,
+// or refuses the claims), a 507 or 503 saying where the clock stopped and
+// what to do; else err.
+func advanceStopped(now, target time.Time, err error) error {
+	if !errors.Is(err, job.ErrNotClaimable) {
+		return err
+	}
+	at := now.UTC().Format(time.RFC3339)
+	if errors.Is(err, syscall.ENOSPC) {
+		return arm.Errorf(http.StatusInsufficientStorage, "InsufficientStorage", "The clock advance stopped at %s, before %s: the work due then cannot start because the server is out of storage space (%v). Free space on the file system of Safehold's data directory (or its database's), then advance the clock again.", at, target.UTC().Format(time.RFC3339), err)
+	}
+	return arm.Errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The clock advance stopped at %s, before %s: the work due then cannot start (%v). Retry the advance once the store accepts writes again.", at, target.UTC().Format(time.RFC3339), err)
 }
 
 // settle lets the runners see a clock step: this one at once; with other

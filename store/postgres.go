@@ -356,7 +356,8 @@ func (p *Postgres) tryConn(ctx context.Context, run func(c *pgxpool.Conn) error)
 // statement for a reason that passes (an error of classes 08, connection,
 // and 57, operator intervention: a statement timeout, a shutdown, a
 // database starting up; too many connections; a lock not available; a
-// serialization failure or deadlock), and when it did not answer in time.
+// serialization failure or deadlock), and when it did not answer in time;
+// and as ErrInsufficientStorage when its disk is full (53100).
 func pgUnavailable(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
@@ -369,6 +370,8 @@ func pgUnavailable(err error) error {
 		return err
 	}
 	switch {
+	case pe.Code == "53100": // disk_full
+		return fmt.Errorf("%w: %w", ErrInsufficientStorage, err)
 	case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57"),
 		pe.Code == "53300", pe.Code == "55P03", pe.Code == "40001", pe.Code == "40P01":
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/clock"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+	"modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
 //go:embed migrations/sqlite/*.sql
@@ -659,7 +659,19 @@ func (s *SQLite) update(ctx context.Context, fn func(t *sqliteTx) error) error {
 	if res.panicked {
 		panic(res.panic)
 	}
-	return res.err
+	return sqliteFull(res.err)
+}
+
+// sqliteFull marks err as ErrInsufficientStorage when SQLite answered
+// SQLITE_FULL ("database or disk is full": a write of the WAL or of the
+// database file failed with ENOSPC, or the database reached its maximum
+// size) or a file write failed with ENOSPC.
+func sqliteFull(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == 13 && !errors.Is(err, ErrInsufficientStorage) { // SQLITE_FULL
+		return fmt.Errorf("%w: %w", ErrInsufficientStorage, err)
+	}
+	return outOfSpace(err)
 }
 
 // await waits for a queued request's answer, even if its ctx ends: the

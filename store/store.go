@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -59,6 +60,30 @@ type unavailableError struct{}
 
 func (unavailableError) Error() string     { return "the metadata database is unavailable" }
 func (unavailableError) Unavailable() bool { return true }
+
+// ErrInsufficientStorage is returned (wrapped, with the cause) when a write
+// failed because the database is out of space: SQLite's "database or disk
+// is full" (SQLITE_FULL, which is what a write failing with ENOSPC becomes
+// there), PostgreSQL's disk_full (53100). The write committed nothing. It
+// matches syscall.ENOSPC (errors.Is), so that the callers that handle a
+// file system out of space (a job ending UserErrorInsufficientStorage, an
+// ARM write answering 507) handle the store's the same way.
+var ErrInsufficientStorage error = fullError{}
+
+type fullError struct{}
+
+func (fullError) Error() string             { return "the metadata database is out of space" }
+func (fullError) Is(target error) bool      { return target == syscall.ENOSPC }
+func (fullError) InsufficientStorage() bool { return true }
+
+// outOfSpace marks err as ErrInsufficientStorage when it is an ENOSPC (or
+// already says so) and returns it unchanged otherwise.
+func outOfSpace(err error) error {
+	if err == nil || errors.Is(err, ErrInsufficientStorage) || !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInsufficientStorage, err)
+}
 
 // Lease identifies one claim of a task: the fencing token of the work done
 // under it.
