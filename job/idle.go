@@ -21,9 +21,11 @@ const claimGiveUp = 30 * time.Second
 // done before time moves on. It needs a started runner.
 //
 // Work that is due but cannot be claimed ends the wait with the claims'
-// error (ErrNotClaimable): at once when the store is out of space (every
-// claim is a write; nothing runs until space is freed), or once claims
-// have failed for half a minute (claimGiveUp), during the wait.
+// error (ErrNotClaimable): at once when the store is out of space while
+// no task runs (every claim is a write; nothing runs until space is freed;
+// a task that fails for want of space too may give some back as it ends),
+// or once claims have failed for half a minute (claimGiveUp), during the
+// wait.
 func (r *Runner) WaitIdle(ctx context.Context) error {
 	quiet := 0
 	began := time.Now()
@@ -42,7 +44,7 @@ func (r *Runner) WaitIdle(ctx context.Context) error {
 				continue
 			}
 			if f := r.claimFail.Load(); f != nil && f.last.After(began) &&
-				(errors.Is(f.err, syscall.ENOSPC) || f.last.Sub(f.since) >= claimGiveUp && time.Since(began) >= claimGiveUp) {
+				(f.alone && errors.Is(f.err, syscall.ENOSPC) || f.last.Sub(f.since) >= claimGiveUp && time.Since(began) >= claimGiveUp) {
 				return fmt.Errorf("wait for idle runner: %w (failing since %s): %w", ErrNotClaimable, f.since.UTC().Format(time.RFC3339), f.err)
 			}
 			r.Notify()

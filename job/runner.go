@@ -80,17 +80,19 @@ type Runner struct {
 }
 
 // claimFailure is a run of failed claims: since the first, the last one's
-// time and error, and when it was last logged.
+// time and error, whether no task ran here when it failed (alone), and
+// when the run was last logged.
 type claimFailure struct {
 	since, last, logged time.Time
 	err                 error
+	alone               bool
 }
 
 // claimFailed records a failed claim, and logs it when the failures begin
 // and then once a minute (a store out of space fails every poll).
 func (r *Runner) claimFailed(err error) {
 	now := time.Now()
-	f := claimFailure{since: now, last: now, err: err}
+	f := claimFailure{since: now, last: now, err: err, alone: r.active.Load() == 1} // (the claim's own count)
 	if prev := r.claimFail.Load(); prev != nil {
 		f.since, f.logged = prev.since, prev.logged
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/safehold/safehold/volume"
 )
@@ -114,6 +115,8 @@ func errno(err error) uint32 {
 		return eshutdown
 	case errors.Is(err, ErrAccessEnded):
 		return eperm
+	case errors.Is(err, syscall.ENOSPC): // the disk's image (or the store) is out of space
+		return enospc
 	}
 	return eio
 }

@@ -10,11 +10,13 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -39,6 +41,17 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // Errorf returns an *Error.
 func Errorf(status int, code, format string, args ...any) *Error {
 	return &Error{status, code, fmt.Sprintf(format, args...)}
+}
+
+// Internal is the error a data plane answers for err, which is none of its
+// own: 507 InsufficientStorage when a write found the server out of space
+// (ENOSPC, the store's out of space: Azure Storage has no code for it, and
+// retrying at once would fail the same way), else 500 InternalError.
+func Internal(err error) *Error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return Errorf(http.StatusInsufficientStorage, "InsufficientStorage", "The server is out of storage space where it keeps its data, so the request could not be completed. An operator must free space on the file system of Safehold's data directory; then retry the request.")
+	}
+	return Errorf(http.StatusInternalServerError, "InternalError", "The server encountered an internal error: %v. Please retry the request.", err)
 }
 
 // WriteError writes e in Azure Storage's shape: x-ms-error-code and an

@@ -36,7 +36,8 @@ func serr(status int, code, format string, args ...any) *storageError {
 }
 
 // storageStatus is the status of each Azure Storage code the data plane
-// (compute.PageBlob) fails with; any other error is a 500 InternalError.
+// (compute.PageBlob) fails with; any other error is blobwire.Internal's
+// (507 when out of space, else 500 InternalError).
 var storageStatus = map[string]int{
 	"BlobNotFound":                  http.StatusNotFound,
 	"InvalidPageRange":              http.StatusRequestedRangeNotSatisfiable,
@@ -74,7 +75,7 @@ func (h *sasHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &fe) && storageStatus[fe.Code] != 0:
 		se = serr(storageStatus[fe.Code], fe.Code, "%s", fe.Message)
 	default:
-		se = serr(http.StatusInternalServerError, "InternalError", "The server encountered an internal error: %v. Please retry the request.", err)
+		se = blobwire.Internal(err)
 	}
 	blobwire.WriteError(w, r, se)
 }

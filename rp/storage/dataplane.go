@@ -79,7 +79,7 @@ func (h *blobHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &fe):
 		we = blobwire.Errorf(storageStatus(fe), fe.Code, "%s", fe.Message)
 	default:
-		we = blobwire.Errorf(http.StatusInternalServerError, "InternalError", "The server encountered an internal error: %v. Please retry the request.", err)
+		we = blobwire.Internal(err)
 	}
 	blobwire.WriteError(w, r, we)
 }

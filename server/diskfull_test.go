@@ -1,0 +1,254 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/server"
+)
+
+// jobError is the error code and message a DP or RS job ended with.
+func jobError(j map[string]any) (code, msg string) {
+	if ed, _ := testserver.Field(j, "properties.errorDetails").([]any); len(ed) > 0 {
+		d, _ := ed[0].(map[string]any)
+		code, msg = str(d, "code"), str(d, "message")
+		if code == "" { // Recovery Services' shape
+			code, msg = str(d, "errorTitle"), str(d, "errorString")
+		}
+	}
+	return code, msg
+}
+
+// TestDiskFull runs a server whose data directory (store, backup data,
+// disk images) is a small tmpfs and fills it up. Nearly full (the store
+// can still write, backup data cannot): ad hoc backups (Backup vault and
+// Recovery Services), scheduled ones under a clock advance, and a restore
+// end Failed with UserErrorInsufficientStorage and its recommended action,
+// and a page-blob write answers 507. Full (the store cannot write either):
+// the clock advance ends at once with 507 InsufficientStorage saying where
+// it stopped, ARM writes (a resource group, a policy, an ad hoc backup)
+// answer 507 InsufficientStorage, reads keep working. Once the space is
+// freed, without a restart: the advance runs the schedule, new backups
+// succeed, and what was stored before reads back and verifies.
+func TestDiskFull(t *testing.T) {
+	dir := testsvc.SmallDisk(t, 64)
+	e := testserver.Start(t, func(c *server.Config) { c.DataDir = filepath.Join(dir, "data") })
+	filler := filepath.Join(dir, "filler")
+	sub := "/subscriptions/" + e.Sub
+	const av = "?api-version=2024-04-01"
+	setClock(t, e, time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+
+	dv := fixture.ProtectDisk(t, e) // PT4H from 08:00
+	dpVault := sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault
+	bi := dpVault + "/backupInstances/" + dv.Instance
+	vm := fixture.ProtectVM(t, e)
+	rsVault := sub + "/resourceGroups/" + vm.RG + "/providers/Microsoft.RecoveryServices/vaults/" + vm.Vault
+	item := rsVault + "/backupFabrics/Azure/protectionContainers/" + url.PathEscape(vm.Container) + "/protectedItems/" + url.PathEscape(vm.Item)
+	vmDisk := &fixture.DiskVault{DiskID: sub + "/resourceGroups/vm-rg/providers/Microsoft.Compute/disks/app1-data0"}
+	scratchID, _ := fixture.Disk(t, e, "disk-rg", "scratch", 1)
+
+	// advance advances the clock by d; it fails the test if the advance
+	// does not answer within a minute.
+	advance := func(d string) (*http.Response, map[string]any) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", e.Conn.ARMEndpoint+adminURL("/clock/advance"), strings.NewReader(`{"duration":"`+d+`"}`))
+		req.Header.Set("Authorization", "Bearer "+e.Token(nil))
+		req.Header.Set("Content-Type", "application/json")
+		hc, err := e.Conn.HTTPClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("advance %s: %v", d, err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatalf("advance %s: %d, not JSON: %v", d, resp.StatusCode, err)
+		}
+		return resp, m
+	}
+	// ended sends a request that starts a job in vault and returns the job
+	// once it has ended.
+	ended := func(vault string, send func() (*http.Response, map[string]any)) map[string]any {
+		t.Helper()
+		ids := func() map[string]bool {
+			_, m := call(t, e, "GET", vault+"/backupJobs"+av, nil)
+			out := map[string]bool{}
+			for _, j := range m["value"].([]any) {
+				out[str(j.(map[string]any), "name")] = true
+			}
+			return out
+		}
+		before := ids()
+		resp, m := send()
+		mustStatus(t, 202, resp, m)
+		pollOp(t, e, resp.Header.Get("Azure-AsyncOperation"))
+		for id := range ids() {
+			if !before[id] {
+				return waitVaultJob(t, e, vault, id, av)
+			}
+		}
+		t.Fatalf("no new job in %s", vault)
+		return nil
+	}
+	dpBackup := func() (*http.Response, map[string]any) {
+		return call(t, e, "POST", bi+"/backup"+av, map[string]any{"objectType": "AzureBackupParams",
+			"backupRuleOptions": map[string]any{"ruleName": "BackupHourly", "triggerOption": map[string]any{"retentionTagOverride": "Default"}}})
+	}
+	dpBackupJob := func() map[string]any { t.Helper(); return ended(dpVault, dpBackup) }
+	rsBackup := func() map[string]any {
+		t.Helper()
+		return ended(rsVault, func() (*http.Response, map[string]any) {
+			return call(t, e, "POST", item+"/backup"+av, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest"}})
+		})
+	}
+	dpRestore := func(point, name string) map[string]any {
+		t.Helper()
+		return ended(dpVault, func() (*http.Response, map[string]any) {
+			return call(t, e, "POST", bi+"/restore"+av, map[string]any{
+				"objectType": "AzureBackupRecoveryPointBasedRestoreRequest", "recoveryPointId": point, "sourceDataStoreType": "OperationalStore",
+				"restoreTargetInfo": map[string]any{"objectType": "RestoreTargetInfo", "recoveryOption": "FailIfExists", "restoreLocation": "westus",
+					"datasourceInfo": map[string]any{"objectType": "Datasource", "datasourceType": "Microsoft.Compute/disks",
+						"resourceID": dv.TargetRG + "/providers/Microsoft.Compute/disks/" + name, "resourceLocation": "westus"}}})
+		})
+	}
+	outOfSpace := func(what string, j map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(j)
+		if code, msg := jobError(j); str(j, "properties.status") != "Failed" || code != protection.CodeInsufficientStorage || !strings.Contains(msg, "not enough free space") ||
+			!strings.Contains(string(b), "Free space on the file system") { // the recommended action
+			t.Errorf("%s when out of space: %s %s %s %v", what, str(j, "properties.status"), code, msg, j["properties"])
+		}
+	}
+	refused507 := func(what string, resp *http.Response, m map[string]any) {
+		t.Helper()
+		if resp.StatusCode != 507 || testserver.ErrorCode(m) != "InsufficientStorage" || !strings.Contains(strings.ToLower(str(m, "error.message")), "free space") {
+			t.Errorf("%s when full: %d %v", what, resp.StatusCode, m)
+		}
+	}
+
+	// Before: a scheduled backup (08:00), an ad hoc RS one.
+	if resp, m := advance("PT2H"); resp.StatusCode != 200 {
+		t.Fatalf("advance: %d %v", resp.StatusCode, m)
+	}
+	if j := rsBackup(); str(j, "properties.status") != "Completed" {
+		t.Fatalf("RS backup: %v", j)
+	}
+	_, points := call(t, e, "GET", bi+"/recoveryPoints"+av, nil)
+	if n := len(points["value"].([]any)); n != 1 {
+		t.Fatalf("%d points before", n)
+	}
+	point := str(points["value"].([]any)[0].(map[string]any), "name")
+
+	// Nearly full: new data does not fit, the store's writes do.
+	dv.WriteRandom(t, e, 8<<20, 8<<20)
+	vmDisk.WriteRandom(t, e, 8<<20, 8<<20)
+	testsvc.FillUp(t, filler, 2<<20)
+	outOfSpace("DP ad hoc backup", dpBackupJob())
+	outOfSpace("RS ad hoc backup", rsBackup())
+	outOfSpace("DP restore", dpRestore(point, "restored-full"))
+	if resp, m := advance("PT8H"); resp.StatusCode != 200 {
+		t.Errorf("advance nearly full: %d %v", resp.StatusCode, m)
+	}
+	failed := 0
+	for _, j := range jobs(t, e, dpVault) {
+		if j["operation"] == "Backup" && j["status"] == "Failed" {
+			failed++
+		}
+	}
+	if failed != 3 { // the ad hoc one, 12:00 and 16:00
+		t.Errorf("%d failed backups, want 3: %v", failed, jobs(t, e, dpVault))
+	}
+
+	// Full: the store cannot write.
+	scratch, _ := fixture.DiskAccessByID(t, e, scratchID, armcompute.AccessLevelWrite)
+	testsvc.FillUp(t, filler, 0)
+	page := make([]byte, 4<<20)
+	rand.Read(page)
+	var re *azcore.ResponseError
+	if err := fixture.WritePages(scratch, 0, page); !errors.As(err, &re) || re.StatusCode != 507 || re.ErrorCode != "InsufficientStorage" {
+		t.Errorf("page-blob write when full: %v", err)
+	}
+	resp, m := advance("PT8H")
+	refused507("advance", resp, m)
+	if !strings.Contains(str(m, "error.message"), "stopped at 2021-01-01T20:00:00Z") {
+		t.Errorf("advance when full does not say where it stopped: %v", m)
+	}
+	resp, m = call(t, e, "PUT", sub+"/resourcegroups/new-rg?api-version=2021-04-01", `{"location":"westus"}`)
+	refused507("resource group PUT", resp, m)
+	resp, m = call(t, e, "PUT", dpVault+"/backupPolicies/p2"+av, fixture.DiskPolicy("PT4H", "P7D", ""))
+	refused507("policy PUT", resp, m)
+	resp, m = dpBackup()
+	refused507("ad hoc backup", resp, m)
+	for _, p := range []string{dpVault + av, bi + "/recoveryPoints" + av, rsVault + "/backupJobs" + av, sub + "/resourcegroups?api-version=2021-04-01"} {
+		if resp, m := call(t, e, "GET", p, nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s when full: %d %v", p, resp.StatusCode, m)
+		}
+	}
+	for _, v := range []string{dpVault, rsVault} {
+		for _, j := range jobs(t, e, v) {
+			if j["status"] == "InProgress" {
+				t.Errorf("a job in progress when full: %v", j)
+			}
+		}
+	}
+
+	// Freed: everything works again, without a restart.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if resp, m := advance("PT4H"); resp.StatusCode != 200 {
+		t.Fatalf("advance once freed: %d %v", resp.StatusCode, m)
+	}
+	if j := dpBackupJob(); str(j, "properties.status") != "Completed" {
+		t.Errorf("DP backup once freed: %v", j)
+	}
+	if j := rsBackup(); str(j, "properties.status") != "Completed" {
+		t.Errorf("RS backup once freed: %v", j)
+	}
+	if resp, m := call(t, e, "PUT", sub+"/resourcegroups/new-rg?api-version=2021-04-01", `{"location":"westus"}`); resp.StatusCode != 201 {
+		t.Errorf("resource group PUT once freed: %d %v", resp.StatusCode, m)
+	}
+	scratch, _ = fixture.DiskAccessByID(t, e, scratchID, armcompute.AccessLevelWrite)
+	if err := fixture.WritePages(scratch, 0, page); err != nil {
+		t.Errorf("page-blob write once freed: %v", err)
+	} else if !bytes.Equal(fixture.ReadPages(t, scratch, 0, int64(len(page))), page) {
+		t.Error("the pages written once freed read back otherwise")
+	}
+	for _, v := range []string{dpVault, rsVault} {
+		if st, _ := startVerify(t, e, v, av, "", map[string]any{"readData": true}); str(st, "status") != "Succeeded" {
+			t.Errorf("verify %s: %v", v, st)
+		}
+	}
+	// The point taken before reads back as it was.
+	if j := dpRestore(point, "restored"); str(j, "properties.status") != "Completed" {
+		t.Fatalf("restore once freed: %v", j)
+	}
+	restored, revoke := fixture.DiskAccess(t, e, "target-rg", "restored", armcompute.AccessLevelRead)
+	defer revoke()
+	for off, want := range dv.Written {
+		if !bytes.Equal(fixture.ReadPages(t, restored, off, int64(len(want))), want) {
+			t.Errorf("restored disk differs at %d", off)
+		}
+	}
+}
