@@ -6,9 +6,12 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/nbd/nbdtest"
 	"github.com/safehold/safehold/volume"
 )
@@ -151,5 +154,54 @@ func TestStalledHandshakeIsHungUp(t *testing.T) {
 	p := make([]byte, 512)
 	if _, err := io.ReadFull(cl.R, p); err != nil || !bytes.Equal(p, bytes.Repeat([]byte{9}, 512)) {
 		t.Fatalf("read after idling: %v", err)
+	}
+}
+
+// TestWriteOutOfSpaceIsENOSPC: a write into a volume whose file system is
+// full fails with ENOSPC (the client can tell it from a failing disk's
+// EIO), and the export serves on: once space is freed the same write
+// succeeds and reads back.
+func TestWriteOutOfSpaceIsENOSPC(t *testing.T) {
+	dir := testsvc.SmallDisk(t, 2)
+	m, err := volume.Open(filepath.Join(dir, "volumes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Create("v", 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Lookup: func(ctx context.Context, name string) (Export, error) { return v, nil }}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close(); m.Close() })
+	filler := filepath.Join(dir, "filler")
+	testsvc.FillUp(t, filler, 0)
+
+	cl := nbdtest.MustDial(t, ln.Addr().String(), "v", false)
+	data := bytes.Repeat([]byte{7}, 1<<20)
+	write := func(h uint64) uint32 {
+		cl.Send(cmdWrite, h, 4<<20, uint32(len(data)), data)
+		cl.Send(cmdFlush, h+1, 0, 0, nil)
+		cl.W.Flush()
+		e1, _ := cl.SimpleReply(t)
+		e2, _ := cl.SimpleReply(t)
+		return max(e1, e2)
+	}
+	if errno := write(1); errno != enospc {
+		t.Fatalf("write on a full file system: errno %d, want ENOSPC (%d)", errno, enospc)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if errno := write(3); errno != 0 {
+		t.Fatalf("write once freed: errno %d", errno)
+	}
+	got := make([]byte, len(data))
+	if _, err := v.ReadAt(got, 4<<20); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %v", err)
 	}
 }

@@ -39,11 +39,12 @@ func jobError(j map[string]any) (code, msg string) {
 // disk images) is a small tmpfs and fills it up. Nearly full (the store
 // can still write, backup data cannot): ad hoc backups (Backup vault and
 // Recovery Services), scheduled ones under a clock advance, and a restore
-// end Failed with UserErrorInsufficientStorage and its recommended action,
-// and a page-blob write answers 507. Full (the store cannot write either):
+// end Failed with UserErrorInsufficientStorage and its recommended action;
+// a disk or snapshot copy fails InsufficientStorage and leaves nothing.
+// Full (the store cannot write either):
 // the clock advance ends at once with 507 InsufficientStorage saying where
-// it stopped, ARM writes (a resource group, a policy, an ad hoc backup)
-// answer 507 InsufficientStorage, reads keep working. Once the space is
+// it stopped, ARM writes (a resource group, a policy, an ad hoc backup) and
+// a page-blob write answer 507 InsufficientStorage, reads keep working. Once the space is
 // freed, without a restart: the advance runs the schedule, new backups
 // succeed, and what was stored before reads back and verifies.
 func TestDiskFull(t *testing.T) {
@@ -167,6 +168,20 @@ func TestDiskFull(t *testing.T) {
 	outOfSpace("DP ad hoc backup", dpBackupJob())
 	outOfSpace("RS ad hoc backup", rsBackup())
 	outOfSpace("DP restore", dpRestore(point, "restored-full"))
+	// A disk and a snapshot copied from the disk fail (their operations
+	// say why) and leave nothing behind, their space included.
+	for _, id := range []string{"/disks/copy", "/snapshots/copy"} {
+		id = sub + "/resourceGroups/disk-rg/providers/Microsoft.Compute" + id + "?api-version=2023-04-02"
+		resp, m := call(t, e, "PUT", id, map[string]any{"location": "westus",
+			"properties": map[string]any{"creationData": map[string]any{"createOption": "Copy", "sourceResourceId": dv.DiskID}}})
+		mustStatus(t, 202, resp, m)
+		if st := pollOp(t, e, resp.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Failed" || str(st, "error.code") != "InsufficientStorage" {
+			t.Errorf("copy %s when out of space: %v", id, st)
+		}
+		if resp, m := call(t, e, "GET", id, nil); resp.StatusCode != 404 {
+			t.Errorf("copy %s that failed: %d %v", id, resp.StatusCode, m)
+		}
+	}
 	if resp, m := advance("PT8H"); resp.StatusCode != 200 {
 		t.Errorf("advance nearly full: %d %v", resp.StatusCode, m)
 	}
