@@ -2,12 +2,14 @@ package resources_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -104,5 +106,28 @@ func TestCreateInDeletingGroupConflicts(t *testing.T) {
 	resp, m := e.Do("GET", vault+"/backupPolicies/p0"+dpv, nil)
 	if got := fmt.Sprint(m["properties"]); resp.StatusCode != 200 || !strings.Contains(got, "/PT4H") || strings.Contains(got, "PT8H") {
 		t.Errorf("policy after a refused update: %d, schedule %v (want PT4H)", resp.StatusCode, got)
+	}
+}
+
+// TestGroupDeleteLeavesAGroupMadeAgain: a group delete's operation that
+// runs after another delete removed the group and a client made a group
+// of the same name again does not delete the new group (nor anything in
+// it): it ends Failed, saying the group is no longer being deleted.
+// (It deleted the new group.)
+func TestGroupDeleteLeavesAGroupMadeAgain(t *testing.T) {
+	e := testserver.Start(t)
+	sub := "/subscriptions/" + e.Sub
+	loc, pid := deletedTwice(t, e, "again-rg")
+	group := sub + "/resourcegroups/again-rg?api-version=2021-04-01"
+	if resp, m := e.Do("PUT", group, map[string]any{"location": "westus", "tags": map[string]string{"made": "again"}}); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("make the group again: %d %v", resp.StatusCode, m)
+	}
+	fixture.Assign(t, e, sub+"/resourceGroups/again-rg", rbac.Reader, pid)
+	if st, m := runToTheEnd(t, e, loc); st != http.StatusConflict || testserver.ErrorCode(m) != "ResourceGroupNotDeleting" {
+		t.Fatalf("the first delete's result: %d %v", st, m)
+	}
+	resp, g := e.Do("GET", group, nil, testserver.AnyStatus())
+	if resp.StatusCode != http.StatusOK || testserver.Field(g, "tags.made") != "again" || testserver.Field(g, "properties.provisioningState") != "Succeeded" {
+		t.Fatalf("the group made again, after the first delete's operation: %d %v", resp.StatusCode, g)
 	}
 }

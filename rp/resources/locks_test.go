@@ -56,25 +56,7 @@ func TestGroupDeleteMeetsALockMadeMeanwhile(t *testing.T) {
 func TestGroupDeleteUnderALockAfterTheGroupWent(t *testing.T) {
 	e := testserver.Start(t)
 	sub := "/subscriptions/" + e.Sub
-	e.ResourceGroups("gone-rg")
-	pid, _ := fixture.Principal(t, e, "holder")
-	ra := fixture.Assign(t, e, sub+"/resourceGroups/gone-rg", rbac.Reader, pid)
-	e.Server.Jobs.Stop() // the first delete's operation waits
-	resp, m := e.Do("DELETE", sub+"/resourcegroups/gone-rg?api-version=2021-04-01", nil)
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("first delete (a role assignment in the group: an operation): %d %v", resp.StatusCode, m)
-	}
-	loc := resp.Header.Get("Location")
-	if resp, m := e.Do("DELETE", sub+"/resourceGroups/gone-rg/providers/Microsoft.Authorization/roleAssignments/"+ra+"?api-version=2022-04-01", nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("delete the role assignment: %d %v", resp.StatusCode, m)
-	}
-	// The group is empty now: a second delete removes it at once.
-	if resp, m := e.Do("DELETE", sub+"/resourcegroups/gone-rg?api-version=2021-04-01", nil); resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("second delete: %d %v", resp.StatusCode, m)
-	}
-	if resp, _ := e.Do("GET", sub+"/resourcegroups/gone-rg?api-version=2021-04-01", nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("the group after the second delete: %d", resp.StatusCode)
-	}
+	loc, _ := deletedTwice(t, e, "gone-rg")
 	lock := sub + "/providers/Microsoft.Authorization/locks/freeze?api-version=2016-09-01"
 	defer e.Do("DELETE", lock, nil)
 	st, m := lockThenRun(t, e, lock, loc)
@@ -83,20 +65,56 @@ func TestGroupDeleteUnderALockAfterTheGroupWent(t *testing.T) {
 	}
 }
 
-// lockThenRun puts the CanNotDelete lock at the URL lock, starts the
-// stopped job runner and answers the result of the group delete whose
-// Location is loc once it ended.
+// deletedTwice makes the group name with a role assignment in it (of
+// the principal it answers), stops the job runner and deletes the group
+// twice: the first delete's operation (whose Location it answers) waits;
+// the second, once the assignment went, removes the empty group at once.
+func deletedTwice(t *testing.T, e *testserver.Env, name string) (loc, principal string) {
+	t.Helper()
+	sub := "/subscriptions/" + e.Sub
+	e.ResourceGroups(name)
+	pid, _ := fixture.Principal(t, e, "holder")
+	ra := fixture.Assign(t, e, sub+"/resourceGroups/"+name, rbac.Reader, pid)
+	e.Server.Jobs.Stop() // the first delete's operation waits
+	group := sub + "/resourcegroups/" + name + "?api-version=2021-04-01"
+	resp, m := e.Do("DELETE", group, nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("first delete (a role assignment in the group: an operation): %d %v", resp.StatusCode, m)
+	}
+	loc = resp.Header.Get("Location")
+	if resp, m := e.Do("DELETE", sub+"/resourceGroups/"+name+"/providers/Microsoft.Authorization/roleAssignments/"+ra+"?api-version=2022-04-01", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete the role assignment: %d %v", resp.StatusCode, m)
+	}
+	// The group is empty now: a second delete removes it at once.
+	if resp, m := e.Do("DELETE", group, nil); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("second delete: %d %v", resp.StatusCode, m)
+	}
+	if resp, _ := e.Do("GET", group, nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the group after the second delete: %d", resp.StatusCode)
+	}
+	return loc, pid
+}
+
+// lockThenRun puts the CanNotDelete lock at the URL lock, then
+// runToTheEnd.
 func lockThenRun(t *testing.T, e *testserver.Env, lock, loc string) (int, map[string]any) {
 	t.Helper()
 	if resp, m := e.Do("PUT", lock, `{"properties":{"level":"CanNotDelete"}}`); resp.StatusCode != 201 {
 		t.Fatalf("lock: %d %v", resp.StatusCode, m)
 	}
+	return runToTheEnd(t, e, loc)
+}
+
+// runToTheEnd starts the stopped job runner and answers the result of the
+// operation whose Location is loc once it ended.
+func runToTheEnd(t *testing.T, e *testserver.Env, loc string) (int, map[string]any) {
+	t.Helper()
 	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
 		t.Fatal(err)
 	}
 	var st int
 	var m map[string]any
-	e.WaitFor("the delete's end", func() bool {
+	e.WaitFor("the operation's end", func() bool {
 		var resp *http.Response
 		resp, m = e.Do("GET", loc, nil, testserver.AnyStatus())
 		st = resp.StatusCode

@@ -483,10 +483,17 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	// it failed stays deleted.
 	op.OnFailure(func(tx store.Tx) error { return pr.rollBackDelete(ctx, tx, parsed) })
 	// A group that another delete removed meanwhile is deleted as asked:
-	// nothing is left to check or delete.
-	if _, err := pr.getRG(ctx, pr.p.Store, parsed.SubscriptionID, parsed.ResourceGroup); arm.IsNotFound(err) {
+	// nothing is left to check or delete. One no longer Deleting (another
+	// delete of it failed and put it back, or it was removed and a client
+	// made it again) is not this delete's to cascade into: it stays, with
+	// everything in it.
+	g, err := pr.getRG(ctx, pr.p.Store, parsed.SubscriptionID, parsed.ResourceGroup)
+	if arm.IsNotFound(err) {
 		op.ResultStatus = http.StatusOK
 		return nil
+	}
+	if err == nil && g.Properties.ProvisioningState != "Deleting" {
+		return arm.Conflict("ResourceGroupNotDeleting", "The resource group '%s' is no longer being deleted (another delete of it failed, or it was deleted and created again meanwhile): nothing in it was deleted. Delete it again if you mean to.", g.Name)
 	}
 	// A management lock at, above or under the group refused the request
 	// (the router's check); one made since it was accepted refuses the
