@@ -327,22 +327,39 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 	ctx = store.WithLease(ctx, t.Lease())
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan struct{})
+	done, renewing := make(chan struct{}), make(chan struct{})
+	// lost: the handler was stopped, its lease someone else's or about
+	// to run out.
+	var lost bool
 	go func() { // renew the lease while the handler works
+		defer close(renewing)
 		tick := time.NewTicker(r.Lease / 3)
 		defer tick.Stop()
+		renewed := time.Now()
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
-				if err := r.Store.ExtendLease(ctx, t.Lease(), r.Clock.Now().Add(r.Lease)); err != nil {
-					if ctx.Err() == nil {
-						log.Warn("lost task lease", "err", err)
-					}
-					cancel()
-					return
+				err := r.Store.ExtendLease(ctx, t.Lease(), r.Clock.Now().Add(r.Lease))
+				if err == nil {
+					renewed = time.Now()
+					continue
 				}
+				// A renewal the store could not write (out of space,
+				// unavailable) is tried again while the lease lasts; the
+				// handler stops once the lease is another's, or would
+				// run out before the next try.
+				if !errors.Is(err, store.ErrLeaseLost) && time.Since(renewed) < r.Lease-r.Lease/3 {
+					log.Warn("renew task lease; trying again", "err", err)
+					continue
+				}
+				if ctx.Err() == nil {
+					log.Warn("lost task lease", "err", err)
+				}
+				lost = true
+				cancel()
+				return
 			}
 		}
 	}()
@@ -355,8 +372,16 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 		return h(hctx, t)
 	}()
 	close(done)
+	<-renewing
 	if ctx.Err() != nil {
 		return // shutting down: the lease is released at next start
+	}
+	if lost {
+		// The handler was stopped part way: the task is left as it is for
+		// its next claim to run it again, not completed (whatever it
+		// answered), as a job it ran would never end otherwise.
+		log.Warn("task stopped without its lease; its next claim runs it again", "err", err)
+		return
 	}
 	var re *RetryError
 	if errors.As(err, &re) {
