@@ -719,3 +719,16 @@ func TestJSSDKWide(t *testing.T) {
 		t.Fatal("the script did not finish")
 	}
 }
+
+// TestJSSDKLocks drives management locks with @azure/arm-locks 2 at its
+// default api-version (testdata/js/locks.cjs): locks at subscription,
+// group, resource and nested scope, gets and lists at every level, the
+// deletes and writes they refuse with 409 ScopeLocked, bad input, and
+// deleting them lifting them.
+func TestJSSDKLocks(t *testing.T) {
+	nodeModules(t, "@azure/arm-locks")
+	e := testserver.Start(t)
+	if out := runNode(t, e, "locks.cjs"); !strings.Contains(out, "locks done") {
+		t.Fatal("the script did not finish")
+	}
+}
