@@ -28,7 +28,9 @@ import (
 // run inside an Update's fn, on the writer goroutine itself.) Mirrors are
 // bounded: a type with more than mirrorMaxDocs documents, or mirrors beyond
 // mirrorMaxBytes in all, are not kept and those lists go to SQLite. Lists
-// inside a transaction always read SQLite (they must see their own writes).
+// inside a transaction read the mirrors only while nothing in the group
+// has written the kind (sqliteTx.List), else SQLite (they must see the
+// group's writes).
 
 const (
 	mirrorMaxDocs  = 20000
