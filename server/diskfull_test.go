@@ -43,8 +43,9 @@ func jobError(j map[string]any) (code, msg string) {
 // a disk or snapshot copy fails InsufficientStorage and leaves nothing.
 // Full (the store cannot write either):
 // the clock advance ends at once with 507 InsufficientStorage saying where
-// it stopped, ARM writes (a resource group, a policy, an ad hoc backup) and
-// a page-blob write answer 507 InsufficientStorage, reads keep working. Once the space is
+// it stopped, ARM writes (a resource group, a policy, an ad hoc backup), a
+// page-blob write and a blob upload answer 507 InsufficientStorage, reads
+// keep working. Once the space is
 // freed, without a restart: the advance runs the schedule, new backups
 // succeed, and what was stored before reads back and verifies.
 func TestDiskFull(t *testing.T) {
@@ -196,11 +197,18 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	// Full: the store cannot write.
+	var re *azcore.ResponseError
 	scratch, _ := fixture.DiskAccessByID(t, e, scratchID, armcompute.AccessLevelWrite)
+	_, blobs := fixture.StorageAccount(t, e, "disk-rg", "diskfull1")
+	if _, err := blobs.CreateContainer(e.Ctx(), "full", nil); err != nil {
+		t.Fatal(err)
+	}
 	testsvc.FillUp(t, filler, 0)
+	if _, err := blobs.UploadBuffer(e.Ctx(), "full", "b", make([]byte, 1<<20), nil); !errors.As(err, &re) || re.StatusCode != 507 || re.ErrorCode != "InsufficientStorage" {
+		t.Errorf("blob upload when full: %v", err)
+	}
 	page := make([]byte, 4<<20)
 	rand.Read(page)
-	var re *azcore.ResponseError
 	if err := fixture.WritePages(scratch, 0, page); !errors.As(err, &re) || re.StatusCode != 507 || re.ErrorCode != "InsufficientStorage" {
 		t.Errorf("page-blob write when full: %v", err)
 	}
@@ -240,6 +248,9 @@ func TestDiskFull(t *testing.T) {
 	}
 	if j := rsBackup(); str(j, "properties.status") != "Completed" {
 		t.Errorf("RS backup once freed: %v", j)
+	}
+	if _, err := blobs.UploadBuffer(e.Ctx(), "full", "b", page, nil); err != nil {
+		t.Errorf("blob upload once freed: %v", err)
 	}
 	if resp, m := call(t, e, "PUT", sub+"/resourcegroups/new-rg?api-version=2021-04-01", `{"location":"westus"}`); resp.StatusCode != 201 {
 		t.Errorf("resource group PUT once freed: %d %v", resp.StatusCode, m)
