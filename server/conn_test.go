@@ -112,3 +112,95 @@ func BenchmarkFixConnGETHead(b *testing.B) {
 		}
 	}
 }
+
+// A handler served with the constant headers written by the connection
+// (requestWriter.constHeaders) that sets one of them itself sends its own
+// value and the others once; the connection adds its lines to the final
+// response only, and to each response once.
+func TestConnConstantHeadersYieldToTheHandler(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ConnContext: connContext, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w}, fc: connOf(r.Context())}
+		if rw.fc == nil {
+			t.Error("no fixConn in the request's context")
+		}
+		rw.constHeaders(false, true)
+		switch r.URL.Path {
+		case "/own":
+			w.Header().Set("Cache-Control", "no-store")
+			rw.WriteHeader(200)
+		case "/write":
+			rw.Write([]byte("x"))
+		case "/hint":
+			rw.WriteHeader(http.StatusEarlyHints)
+			rw.Write([]byte("x"))
+		case "/none":
+		}
+	})}
+	go srv.Serve(&fixListener{Listener: ln})
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	for _, p := range []string{"/own", "/write", "/hint", "/none", "/write", "/own"} {
+		resp, err := hc.Get("http://" + ln.Addr().String() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := map[string]string{"Cache-Control": "no-cache", "Pragma": "no-cache", "Expires": "-1", "X-Content-Type-Options": "nosniff"}
+		if p == "/own" {
+			want["Cache-Control"] = "no-store"
+		}
+		for k, v := range want {
+			if got := resp.Header[k]; len(got) != 1 || got[0] != v {
+				t.Errorf("%s: %s %q, want once %q", p, k, got, v)
+			}
+		}
+		if got := resp.Header["Strict-Transport-Security"]; got != nil {
+			t.Errorf("%s: Strict-Transport-Security %q over plain HTTP", p, got)
+		}
+	}
+}
+
+// limitConn takes the first n bytes written to it, then fails.
+type limitConn struct {
+	net.Conn
+	n   int
+	got bytes.Buffer
+}
+
+func (c *limitConn) Write(p []byte) (int, error) {
+	if len(p) > c.n {
+		c.got.Write(p[:c.n])
+		n := c.n
+		c.n = 0
+		return n, io.ErrShortWrite
+	}
+	c.n -= len(p)
+	return c.got.Write(p)
+}
+
+// fixConn's Write answers how much of the caller's bytes were written when
+// the connection takes only part of them with its header lines.
+func TestFixConnShortWriteWithHeaders(t *testing.T) {
+	resp := "HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody"
+	lines := "X-Y: z\r\n"
+	status := len("HTTP/1.1 200 OK\r\n")
+	for _, c := range []struct{ took, want int }{
+		{0, 0}, {5, 5}, {status, status}, {status + 3, status}, {status + len(lines), status},
+		{status + len(lines) + 4, status + 4}, {len(resp) + len(lines), len(resp)},
+	} {
+		lc := &limitConn{n: c.took}
+		fc := newFixConn(lc, nil)
+		fc.addHeaders([]byte(lines))
+		n, err := fc.Write([]byte(resp))
+		if n != c.want || (err == nil) != (c.took == len(resp)+len(lines)) {
+			t.Errorf("connection took %d: Write = %d, %v; want %d", c.took, n, err, c.want)
+		}
+		if full := resp[:status] + lines + resp[status:]; lc.got.String() != full[:c.took] {
+			t.Errorf("connection took %d: got %q", c.took, lc.got.String())
+		}
+	}
+}

@@ -26,11 +26,17 @@ type statusWriter struct {
 	status int
 	bytes  int
 	tee    func([]byte) // --log-requests: sees the response body
+	// conn writes the response's constant headers (constHeaders) unless
+	// the handler sets one of them (settle, before the header is written)
+	conn *fixConn
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+	}
+	if w.conn != nil {
+		w.settle()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -38,6 +44,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.conn != nil {
+		w.settle()
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
@@ -68,27 +77,33 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("/", arm)
 	s.mux = mux
 	dash := web.Handler(web.Config{TenantID: s.Bootstrap.TenantID, SubscriptionID: s.Bootstrap.SubscriptionID})
-	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	top := func(w *requestWriter, r *http.Request) {
 		collapseSlashes(r)
 		if s.armOnly(r) {
-			arm.ServeHTTP(w, r) // what the mux would choose, without its matching
+			// ARM's handlers leave the constant headers as they are: the
+			// connection may write them.
+			w.constHeaders(r.TLS != nil, true)
+			arm.ServeHTTP(&w.statusWriter, r) // what the mux would choose, without its matching
 			return
 		}
+		w.constHeaders(r.TLS != nil, false) // in the map, for the handler to change
 		if r.URL.Path == "/dashboard" || strings.HasPrefix(r.URL.Path, "/dashboard/") {
-			dash.ServeHTTP(w, r) // the web dashboard; it signs in through the token endpoint
+			dash.ServeHTTP(&w.statusWriter, r) // the web dashboard; it signs in through the token endpoint
 			return
 		}
-		mux.ServeHTTP(w, r)
-	})
+		mux.ServeHTTP(&w.statusWriter, r)
+	}
 	return s.middleware(top)
 }
 
-// middleware sets request ids, recovers panics and writes the access log.
-func (s *Server) middleware(next http.Handler) http.Handler {
+// middleware sets request ids, recovers panics and writes the access log;
+// next sets the constant headers (requestWriter.constHeaders).
+func (s *Server) middleware(next func(*requestWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := clock.Mono()
+		fc := connOf(r.Context())
 		if r.TLS == nil {
-			r.TLS = tlsState(r.Context())
+			r.TLS = fc.tlsState()
 		}
 		reqID, routingID := requestIDs()
 		// net/http canonicalizes a request's header names: index the map
@@ -100,22 +115,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		clientID := headerValue(r.Header, "X-Ms-Client-Request-Id")
 		// Every response's headers, set as Header.Set would (canonical
 		// keys, one value each): the request's own values share one
-		// allocation with the writer, the constant ones are slices built
-		// once (see constHeader).
-		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w}}
+		// allocation with the writer; the constant ones are next's
+		// (constHeaders).
+		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w}, fc: fc}
 		sw := &rw.statusWriter
 		h := w.Header()
 		hs := headerSetter{h: h, vals: rw.vals[:0]}
 		hs.set("X-Ms-Request-Id", reqID)
 		hs.set("X-Ms-Correlation-Request-Id", corr)
 		hs.set("X-Ms-Routing-Request-Id", routingID)
-		h["Cache-Control"] = hdrNoCache
-		h["Pragma"] = hdrNoCache
-		h["Expires"] = hdrExpires
-		h["X-Content-Type-Options"] = hdrNoSniff
-		if r.TLS != nil {
-			h["Strict-Transport-Security"] = hdrHSTS
-		}
 		if clientID != "" {
 			hs.set("X-Ms-Client-Request-Id", clientID)
 		}
@@ -132,6 +140,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					arm.WriteError(sw, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", reqID))
 				}
 			}
+			if sw.conn != nil { // nothing written: net/http answers with the header as it is
+				sw.settle()
+			}
 			end := time.Now()
 			d := clock.MonoAt(end) - start
 			s.logAccess(r, end, d, sw, reqID, clientID)
@@ -140,21 +151,89 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				rl.log(s.logger, r, sw.status, reqID)
 			}
 		}()
-		next.ServeHTTP(sw, r)
+		next(rw, r)
 	})
 }
 
-// The constant values of every response's headers, each a slice of its
-// own with no spare capacity (an Add to the header copies it; nothing
-// writes a header's values in place), set without an allocation.
+// constHeaders are the headers every response gets with the same value
+// (Strict-Transport-Security over TLS only), as Azure sends them. Each
+// value is a slice of its own with no spare capacity (an Add to the
+// header copies it; nothing writes a header's values in place), set
+// without an allocation; constLines are the same as header lines.
 var (
-	hdrNoCache = constHeader("no-cache")
-	hdrExpires = constHeader("-1")
-	hdrNoSniff = constHeader("nosniff")
-	hdrHSTS    = constHeader("max-age=31536000; includeSubDomains")
+	constHeaders = []struct {
+		key     string
+		value   []string
+		tlsOnly bool
+	}{
+		{"Cache-Control", constValue("no-cache"), false},
+		{"Pragma", constValue("no-cache"), false},
+		{"Expires", constValue("-1"), false},
+		{"X-Content-Type-Options", constValue("nosniff"), false},
+		{"Strict-Transport-Security", constValue("max-age=31536000; includeSubDomains"), true},
+	}
+	constLines, constLinesTLS = headerLines(false), headerLines(true)
 )
 
-func constHeader(v string) []string { return []string{v}[:1:1] }
+func constValue(v string) []string { return []string{v}[:1:1] }
+
+func headerLines(tls bool) []byte {
+	var b []byte
+	for _, c := range constHeaders {
+		if tls || !c.tlsOnly {
+			b = append(append(append(append(b, c.key...), ": "...), c.value[0]...), "\r\n"...)
+		}
+	}
+	return b
+}
+
+// constHeaders gives the response the constant headers: in its header map,
+// or, when byConn and the server made the connection, through the
+// connection (fixConn.addHeaders), which writes them with the header
+// without a key of the map each (net/http's map of a response copies,
+// sorts and checks every key; with Azure's nine keys the map and its copy
+// were tables). A handler served byConn may still set one of them: the
+// map then gets the others (settle).
+func (w *requestWriter) constHeaders(tls, byConn bool) {
+	if w.fc != nil {
+		if byConn {
+			lines := constLines
+			if tls {
+				lines = constLinesTLS
+			}
+			w.fc.addHeaders(lines)
+			w.conn = w.fc
+			return
+		}
+		w.fc.addHeaders(nil)
+	}
+	setConstHeaders(w.Header(), tls)
+}
+
+// settle is called before the response's header is written while the
+// connection is to write the constant headers: if the handler has set one
+// of them, the connection writes none and the header map gets the others.
+func (w *statusWriter) settle() {
+	c := w.conn
+	w.conn = nil
+	h := w.ResponseWriter.Header()
+	for _, k := range constHeaders {
+		if _, set := h[k.key]; set {
+			c.addHeaders(nil)
+			setConstHeaders(h, c.tls != nil) // the lines it had: constLinesTLS over TLS
+			return
+		}
+	}
+}
+
+// setConstHeaders sets the constant headers the map h does not have.
+func setConstHeaders(h http.Header, tls bool) {
+	for _, c := range constHeaders {
+		if _, set := h[c.key]; !set && (tls || !c.tlsOnly) {
+			h[c.key] = c.value
+		}
+	}
+}
 
 // headerValue is Header.Get for a canonical key, without checking it.
 func headerValue(h http.Header, canonicalKey string) string {
@@ -189,6 +268,7 @@ func (s *Server) logAccess(r *http.Request, end time.Time, d time.Duration, sw *
 type requestWriter struct {
 	statusWriter
 	vals [4]string
+	fc   *fixConn // the request's connection, if the server made it
 }
 
 // requestIDs returns a new request id, a random (version 4) UUID, and the
