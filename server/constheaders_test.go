@@ -19,19 +19,7 @@ import (
 func TestConstantHeadersOnTheWire(t *testing.T) {
 	e := testserver.Start(t)
 	tok := e.Token(e.Cred)
-	hc, err := e.Conn.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(e.Conn.ARMEndpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := tls.Dial("tcp", u.Host, hc.Transport.(*http.Transport).TLSClientConfig.Clone())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, u := dialARM(t, e)
 	rg := "/subscriptions/" + e.Sub + "/resourcegroups/hdrs?api-version=2021-04-01"
 	body := `{"location":"westus"}`
 	type step struct {
@@ -89,4 +77,24 @@ func TestConstantHeadersOnTheWire(t *testing.T) {
 			t.Errorf("%d %s %s: X-Ms-Request-Id %q", i, s.method, s.path, resp.Header["X-Ms-Request-Id"])
 		}
 	}
+}
+
+// dialARM opens a TLS connection to the server's ARM endpoint, closed when
+// the test ends.
+func dialARM(t *testing.T, e *testserver.Env) (*tls.Conn, *url.URL) {
+	t.Helper()
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(e.Conn.ARMEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", u.Host, hc.Transport.(*http.Transport).TLSClientConfig.Clone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, u
 }

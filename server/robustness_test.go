@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"bufio"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -212,19 +210,7 @@ func TestTagLimits(t *testing.T) {
 func TestHugeChunkSizeIsBadRequest(t *testing.T) {
 	e := testserver.Start(t)
 	tok := e.Token(nil)
-	hc, err := e.Conn.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(e.Conn.ARMEndpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := tls.Dial("tcp", u.Host, hc.Transport.(*http.Transport).TLSClientConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, u := dialARM(t, e)
 	path := "/subscriptions/" + e.Sub + "/resourcegroups/rg?api-version=2021-04-01"
 	fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\n{\"location\":\"westus\"}", path, u.Host, tok)
 	c.CloseWrite() // the rest of the chunk never comes
