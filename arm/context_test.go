@@ -12,7 +12,10 @@ import (
 // every other change copies it, so contexts made before keep what they saw.
 func TestRequestStateInContext(t *testing.T) {
 	base := WithCaller(context.Background(), Caller{ObjectID: "outer"})
-	ctx, route := StartRequest(base, "corr-1")
+	ctx, route := StartRequest(base, "req-1", "corr-1")
+	if got := RequestID(ctx); got != "req-1" {
+		t.Fatalf("RequestID = %q, want req-1", got)
+	}
 	if got := CorrelationID(ctx); got != "corr-1" {
 		t.Fatalf("CorrelationID = %q, want corr-1", got)
 	}

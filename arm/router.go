@@ -49,6 +49,7 @@ type requestKey struct{}
 // parent's deadline and cancellation are its own.
 type requestState struct {
 	context.Context // the parent
+	requestID       string
 	correlation     string
 	route           *string // the recorder; copies of the state share it
 	caller          Caller
@@ -86,12 +87,13 @@ func derive(ctx context.Context) *requestState {
 	return n
 }
 
-// StartRequest returns ctx carrying the request's correlation id and a
-// route recorder (as WithRouteRecorder(WithCorrelationID(ctx, id)) does)
-// in one value, which SetCaller can complete without another copy.
-func StartRequest(ctx context.Context, correlationID string) (context.Context, *string) {
+// StartRequest returns ctx carrying the request's id (RequestID), its
+// correlation id and a route recorder (as
+// WithRouteRecorder(WithCorrelationID(ctx, id)) does) in one value, which
+// SetCaller can complete without another copy.
+func StartRequest(ctx context.Context, requestID, correlationID string) (context.Context, *string) {
 	n := derive(ctx)
-	n.correlation = correlationID
+	n.requestID, n.correlation = requestID, correlationID
 	n.route = &n.routeBuf
 	n.open = true
 	return n, n.route
@@ -431,7 +433,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		rt.Logger.LogAttrs(hr.Context(), slog.LevelInfo, "audit",
 			slog.String("principal_id", caller.ObjectID), slog.String("app_id", caller.AppID), slog.String("principal_kind", caller.Kind),
 			slog.String("method", hr.Method), slog.String("action", au.action), slog.String("scope", au.scope),
-			slog.Int("status", status), slog.String("result", result), slog.String("request_id", w.Header().Get("x-ms-request-id")))
+			slog.Int("status", status), slog.String("result", result), slog.String("request_id", requestID(w, hr)))
 	}
 }
 
@@ -714,12 +716,13 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 	if err != nil {
 		var ae *Error
 		if !As(err, &ae) {
-			rt.Logger.Error("request failed", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
-			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id"))
+			id := requestID(w, hr)
+			rt.Logger.Error("request failed", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", id)
+			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", id)
 		} else if ae.Status == http.StatusInsufficientStorage {
-			rt.Logger.Error("request failed: out of space", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
+			rt.Logger.Error("request failed: out of space", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", requestID(w, hr))
 		} else if ae.Status == http.StatusServiceUnavailable {
-			rt.Logger.Warn("request failed, retryable", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", w.Header().Get("x-ms-request-id"))
+			rt.Logger.Warn("request failed, retryable", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", requestID(w, hr))
 		}
 		WriteError(w, ae)
 		return ae.Status
@@ -926,6 +929,25 @@ func WithCorrelationID(ctx context.Context, id string) context.Context {
 	n := derive(ctx)
 	n.correlation = id
 	return n
+}
+
+// RequestID is the request's x-ms-request-id, as StartRequest was given
+// it ("" without).
+func RequestID(ctx context.Context) string {
+	if s := stateOf(ctx); s != nil {
+		return s.requestID
+	}
+	return ""
+}
+
+// requestID is the request's x-ms-request-id: its context's (RequestID),
+// else its response header's (the server may write that header without
+// putting it in the map).
+func requestID(w http.ResponseWriter, hr *http.Request) string {
+	if id := RequestID(hr.Context()); id != "" {
+		return id
+	}
+	return w.Header().Get("x-ms-request-id")
 }
 
 // CorrelationID is the correlation id in ctx ("" if none). Operations carry

@@ -40,8 +40,9 @@ type fixConn struct {
 
 	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
 
-	hdrs []byte // header lines for the next final response (addHeaders)
-	wbuf []byte // that response's first write with them
+	hdrs  []byte // header lines for the next final response (addHeaders)
+	lines []byte // a buffer for them, the caller's
+	wbuf  []byte // that response's first write with them
 }
 
 const (

@@ -113,8 +113,8 @@ func BenchmarkFixConnGETHead(b *testing.B) {
 	}
 }
 
-// A handler served with the constant headers written by the connection
-// (requestWriter.constHeaders) that sets one of them itself sends its own
+// A handler served with Azure's headers written by the connection
+// (requestWriter.azureHeaders) that sets one of them itself sends its own
 // value and the others once; the connection adds its lines to the final
 // response only, and to each response once.
 func TestConnConstantHeadersYieldToTheHandler(t *testing.T) {
@@ -123,15 +123,18 @@ func TestConnConstantHeadersYieldToTheHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{ConnContext: connContext, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w}, fc: connOf(r.Context())}
+		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w, ids: [...]string{"r1", "c1", "SAFEHOLD:r1", ""}}, fc: connOf(r.Context())}
 		if rw.fc == nil {
 			t.Error("no fixConn in the request's context")
 		}
-		rw.constHeaders(false, true)
+		rw.azureHeaders(false, true)
 		switch r.URL.Path {
 		case "/own":
 			w.Header().Set("Cache-Control", "no-store")
 			rw.WriteHeader(200)
+		case "/ownid":
+			w.Header().Set("X-Ms-Request-Id", "mine")
+			rw.Write([]byte("x"))
 		case "/write":
 			rw.Write([]byte("x"))
 		case "/hint":
@@ -143,23 +146,29 @@ func TestConnConstantHeadersYieldToTheHandler(t *testing.T) {
 	go srv.Serve(&fixListener{Listener: ln})
 	defer srv.Close()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-	for _, p := range []string{"/own", "/write", "/hint", "/none", "/write", "/own"} {
+	for _, p := range []string{"/own", "/write", "/hint", "/none", "/ownid", "/write", "/own"} {
 		resp, err := hc.Get("http://" + ln.Addr().String() + p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		want := map[string]string{"Cache-Control": "no-cache", "Pragma": "no-cache", "Expires": "-1", "X-Content-Type-Options": "nosniff"}
-		if p == "/own" {
+		want := map[string]string{"Cache-Control": "no-cache", "Pragma": "no-cache", "Expires": "-1", "X-Content-Type-Options": "nosniff",
+			"X-Ms-Request-Id": "r1", "X-Ms-Correlation-Request-Id": "c1", "X-Ms-Routing-Request-Id": "SAFEHOLD:r1"}
+		switch p {
+		case "/own":
 			want["Cache-Control"] = "no-store"
+		case "/ownid":
+			want["X-Ms-Request-Id"] = "mine"
 		}
 		for k, v := range want {
 			if got := resp.Header[k]; len(got) != 1 || got[0] != v {
 				t.Errorf("%s: %s %q, want once %q", p, k, got, v)
 			}
 		}
-		if got := resp.Header["Strict-Transport-Security"]; got != nil {
-			t.Errorf("%s: Strict-Transport-Security %q over plain HTTP", p, got)
+		for _, k := range []string{"Strict-Transport-Security", "X-Ms-Client-Request-Id"} {
+			if got := resp.Header[k]; got != nil {
+				t.Errorf("%s: %s %q, want none", p, k, got)
+			}
 		}
 	}
 }

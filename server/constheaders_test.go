@@ -12,10 +12,11 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
-// Every answer carries Azure's constant headers once, with Azure's values,
-// whether the connection writes them (ARM's answers) or the header map
-// holds them (other paths): pipelined requests on one TLS connection, a
-// PUT that waits for "100 Continue", a 404, a HEAD, and a non-ARM path.
+// Every answer carries Azure's headers once, with Azure's values and the
+// request's ids, whether the connection writes them (ARM's answers) or the
+// header map holds them (other paths): pipelined requests on one TLS
+// connection, a PUT that waits for "100 Continue", a 404, a HEAD, a 401 and
+// a non-ARM path.
 func TestConstantHeadersOnTheWire(t *testing.T) {
 	e := testserver.Start(t)
 	tok := e.Token(e.Cred)
@@ -29,7 +30,7 @@ func TestConstantHeadersOnTheWire(t *testing.T) {
 	auth := "Authorization: Bearer " + tok + "\r\n"
 	steps := []step{
 		{"PUT", rg, auth + "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body, 201},
-		{"GET", rg, auth + "X-Ms-Client-Request-Id: c1\r\n\r\n", 200},
+		{"GET", rg, auth + "X-Ms-Client-Request-Id: c1\r\nX-Ms-Correlation-Request-Id:  corr-1 \r\n\r\n", 200},
 		{"GET", strings.Replace(rg, "hdrs", "nothere", 1), auth + "\r\n", 404},
 		{"HEAD", rg, auth + "\r\n", 204},
 		{"GET", rg, "\r\n", 401},
@@ -73,8 +74,21 @@ func TestConstantHeadersOnTheWire(t *testing.T) {
 				t.Errorf("%d %s %s: %s %q, want once %q", i, s.method, s.path, k, got, v)
 			}
 		}
-		if s.path != "/healthz" && len(resp.Header["X-Ms-Request-Id"]) != 1 {
-			t.Errorf("%d %s %s: X-Ms-Request-Id %q", i, s.method, s.path, resp.Header["X-Ms-Request-Id"])
+		if s.path == "/healthz" {
+			continue
+		}
+		id := resp.Header["X-Ms-Request-Id"]
+		if len(id) != 1 || len(id[0]) != 36 {
+			t.Fatalf("%d %s %s: X-Ms-Request-Id %q", i, s.method, s.path, id)
+		}
+		ids := map[string]string{"X-Ms-Correlation-Request-Id": id[0], "X-Ms-Routing-Request-Id": "SAFEHOLD:" + id[0], "X-Ms-Client-Request-Id": ""}
+		if i == 1 { // what the client sent, as net/http read it
+			ids["X-Ms-Correlation-Request-Id"], ids["X-Ms-Client-Request-Id"] = "corr-1", "c1"
+		}
+		for k, v := range ids {
+			if got := resp.Header[k]; v == "" && got != nil || v != "" && (len(got) != 1 || got[0] != v) {
+				t.Errorf("%d %s %s: %s %q, want %q", i, s.method, s.path, k, got, v)
+			}
 		}
 	}
 }

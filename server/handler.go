@@ -26,9 +26,12 @@ type statusWriter struct {
 	status int
 	bytes  int
 	tee    func([]byte) // --log-requests: sees the response body
-	// conn writes the response's constant headers (constHeaders) unless
-	// the handler sets one of them (settle, before the header is written)
+	// conn writes the response's Azure headers (azureHeaders) unless the
+	// handler sets one of them (settle, before the header is written)
 	conn *fixConn
+	// ids are the values of idKeys ("": not sent); the header map's
+	// values are slices of it
+	ids [len(idKeys)]string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -80,13 +83,13 @@ func (s *Server) buildHandler() http.Handler {
 	top := func(w *requestWriter, r *http.Request) {
 		collapseSlashes(r)
 		if s.armOnly(r) {
-			// ARM's handlers leave the constant headers as they are: the
+			// ARM's handlers leave Azure's headers as they are: the
 			// connection may write them.
-			w.constHeaders(r.TLS != nil, true)
+			w.azureHeaders(r.TLS != nil, true)
 			arm.ServeHTTP(&w.statusWriter, r) // what the mux would choose, without its matching
 			return
 		}
-		w.constHeaders(r.TLS != nil, false) // in the map, for the handler to change
+		w.azureHeaders(r.TLS != nil, false) // in the map, for the handler to change
 		if r.URL.Path == "/dashboard" || strings.HasPrefix(r.URL.Path, "/dashboard/") {
 			dash.ServeHTTP(&w.statusWriter, r) // the web dashboard; it signs in through the token endpoint
 			return
@@ -96,8 +99,8 @@ func (s *Server) buildHandler() http.Handler {
 	return s.middleware(top)
 }
 
-// middleware sets request ids, recovers panics and writes the access log;
-// next sets the constant headers (requestWriter.constHeaders).
+// middleware makes the request ids, recovers panics and writes the access
+// log; next gives the response Azure's headers (requestWriter.azureHeaders).
 func (s *Server) middleware(next func(*requestWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := clock.Mono()
@@ -113,21 +116,9 @@ func (s *Server) middleware(next func(*requestWriter, *http.Request)) http.Handl
 			corr = reqID
 		}
 		clientID := headerValue(r.Header, "X-Ms-Client-Request-Id")
-		// Every response's headers, set as Header.Set would (canonical
-		// keys, one value each): the request's own values share one
-		// allocation with the writer; the constant ones are next's
-		// (constHeaders).
-		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w}, fc: fc}
+		rw := &requestWriter{statusWriter: statusWriter{ResponseWriter: w, ids: [...]string{reqID, corr, routingID, clientID}}, fc: fc}
 		sw := &rw.statusWriter
-		h := w.Header()
-		hs := headerSetter{h: h, vals: rw.vals[:0]}
-		hs.set("X-Ms-Request-Id", reqID)
-		hs.set("X-Ms-Correlation-Request-Id", corr)
-		hs.set("X-Ms-Routing-Request-Id", routingID)
-		if clientID != "" {
-			hs.set("X-Ms-Client-Request-Id", clientID)
-		}
-		ctx, route := arm.StartRequest(r.Context(), corr) // SetCaller completes it
+		ctx, route := arm.StartRequest(r.Context(), reqID, corr) // SetCaller completes it
 		r = r.WithContext(ctx)
 		var rl *reqLog
 		if s.Config.LogRequests && s.logger.Enabled(r.Context(), slog.LevelDebug) {
@@ -155,11 +146,12 @@ func (s *Server) middleware(next func(*requestWriter, *http.Request)) http.Handl
 	})
 }
 
-// constHeaders are the headers every response gets with the same value
-// (Strict-Transport-Security over TLS only), as Azure sends them. Each
-// value is a slice of its own with no spare capacity (an Add to the
-// header copies it; nothing writes a header's values in place), set
-// without an allocation; constLines are the same as header lines.
+// Azure's headers of every response: constHeaders, the same in every
+// response (Strict-Transport-Security over TLS only), and idKeys, the
+// request's own (statusWriter.ids). Each value in the header map is a
+// slice of its own with no spare capacity (an Add to the header copies it;
+// nothing writes a header's values in place), set without an allocation;
+// constLines are the constant ones as header lines.
 var (
 	constHeaders = []struct {
 		key     string
@@ -172,7 +164,18 @@ var (
 		{"X-Content-Type-Options", constValue("nosniff"), false},
 		{"Strict-Transport-Security", constValue("max-age=31536000; includeSubDomains"), true},
 	}
+	idKeys                    = [...]string{"X-Ms-Request-Id", "X-Ms-Correlation-Request-Id", "X-Ms-Routing-Request-Id", "X-Ms-Client-Request-Id"}
 	constLines, constLinesTLS = headerLines(false), headerLines(true)
+	azureKeys                 = func() map[string]bool {
+		m := map[string]bool{}
+		for _, c := range constHeaders {
+			m[c.key] = true
+		}
+		for _, k := range idKeys {
+			m[k] = true
+		}
+		return m
+	}()
 )
 
 func constValue(v string) []string { return []string{v}[:1:1] }
@@ -181,56 +184,75 @@ func headerLines(tls bool) []byte {
 	var b []byte
 	for _, c := range constHeaders {
 		if tls || !c.tlsOnly {
-			b = append(append(append(append(b, c.key...), ": "...), c.value[0]...), "\r\n"...)
+			b = appendHeaderLine(b, c.key, c.value[0])
 		}
 	}
 	return b
 }
 
-// constHeaders gives the response the constant headers: in its header map,
-// or, when byConn and the server made the connection, through the
-// connection (fixConn.addHeaders), which writes them with the header
-// without a key of the map each (net/http's map of a response copies,
-// sorts and checks every key; with Azure's nine keys the map and its copy
-// were tables). A handler served byConn may still set one of them: the
-// map then gets the others (settle).
-func (w *requestWriter) constHeaders(tls, byConn bool) {
+func appendHeaderLine(b []byte, key, value string) []byte {
+	return append(append(append(append(b, key...), ": "...), value...), "\r\n"...)
+}
+
+// azureHeaders gives the response Azure's headers: in its header map, or,
+// when byConn and the server made the connection, through the connection
+// (fixConn.addHeaders), which writes them with the header without a key of
+// the map each: net/http's map of a response is copied at WriteHeader and
+// each key sorted, checked and written (with Azure's nine keys the map and
+// its copy were tables, ~12 % of a GET's CPU). The request's ids are
+// written as the client sent them, as net/http would: it refuses a request
+// whose header values have control characters and trims them. A handler
+// served byConn may still set one of the headers: the map then gets the
+// others (settle).
+func (w *requestWriter) azureHeaders(tls, byConn bool) {
 	if w.fc != nil {
 		if byConn {
-			lines := constLines
+			b := constLines
 			if tls {
-				lines = constLinesTLS
+				b = constLinesTLS
 			}
-			w.fc.addHeaders(lines)
+			b = append(w.fc.lines[:0], b...)
+			for i, k := range idKeys {
+				if v := w.ids[i]; v != "" {
+					b = appendHeaderLine(b, k, v)
+				}
+			}
+			w.fc.lines = b
+			w.fc.addHeaders(b)
 			w.conn = w.fc
 			return
 		}
 		w.fc.addHeaders(nil)
 	}
-	setConstHeaders(w.Header(), tls)
+	w.setAzureHeaders(w.Header(), tls)
 }
 
 // settle is called before the response's header is written while the
-// connection is to write the constant headers: if the handler has set one
-// of them, the connection writes none and the header map gets the others.
+// connection is to write Azure's headers: if the handler has set one of
+// them, the connection writes none and the header map gets the others.
 func (w *statusWriter) settle() {
 	c := w.conn
 	w.conn = nil
 	h := w.ResponseWriter.Header()
-	for _, k := range constHeaders {
-		if _, set := h[k.key]; set {
+	for k := range h {
+		if azureKeys[k] {
 			c.addHeaders(nil)
-			setConstHeaders(h, c.tls != nil) // the lines it had: constLinesTLS over TLS
+			w.setAzureHeaders(h, c.tls != nil) // the lines it had: constLinesTLS over TLS
 			return
 		}
 	}
 }
 
-// setConstHeaders sets the constant headers the map h does not have.
-func setConstHeaders(h http.Header, tls bool) {
+// setAzureHeaders sets the Azure headers h does not have.
+func (w *statusWriter) setAzureHeaders(h http.Header, tls bool) {
 	for _, c := range constHeaders {
 		if _, set := h[c.key]; !set && (tls || !c.tlsOnly) {
 			h[c.key] = c.value
+		}
+	}
+	for i, k := range idKeys {
+		if _, set := h[k]; !set && w.ids[i] != "" {
+			h[k] = w.ids[i : i+1 : i+1]
 		}
 	}
 }
@@ -263,12 +285,10 @@ func (s *Server) logAccess(r *http.Request, end time.Time, d time.Duration, sw *
 		slog.String("remote", r.RemoteAddr))
 }
 
-// requestWriter is a request's statusWriter and the backing array of its
-// response's own header values (headerSetter), in one allocation.
+// requestWriter is a request's statusWriter and its connection.
 type requestWriter struct {
 	statusWriter
-	vals [4]string
-	fc   *fixConn // the request's connection, if the server made it
+	fc *fixConn // the request's connection, if the server made it
 }
 
 // requestIDs returns a new request id, a random (version 4) UUID, and the
@@ -295,21 +315,6 @@ func requestIDs() (id, routing string) {
 	return routing[len(prefix):], routing
 }
 
-// headerSetter sets header values that share one backing array. key must
-// be in canonical form (http.CanonicalHeaderKey). Each value gets a slice of
-// its own with no spare capacity, so an Add to the header later copies it
-// instead of writing over the next value.
-type headerSetter struct {
-	h    http.Header
-	vals []string
-}
-
-func (s *headerSetter) set(key, value string) {
-	s.vals = append(s.vals, value)
-	n := len(s.vals)
-	s.h[key] = s.vals[n-1 : n : n]
-}
-
 // authenticate requires a valid bearer token and puts the caller in the context.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -317,8 +322,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if err != nil {
 			var ae *arm.Error
 			if !arm.As(err, &ae) { // not a refusal of the token: a failure of the server
-				s.logger.Error("authenticate", "err", err, "request_id", w.Header().Get("x-ms-request-id"))
-				arm.WriteError(w, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", w.Header().Get("x-ms-request-id")))
+				s.logger.Error("authenticate", "err", err, "request_id", arm.RequestID(r.Context()))
+				arm.WriteError(w, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", arm.RequestID(r.Context())))
 				return
 			}
 			// As ARM: where to get a token, and why this one was refused.
