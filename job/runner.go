@@ -335,22 +335,28 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 		defer close(renewing)
 		tick := time.NewTicker(r.Lease / 3)
 		defer tick.Stop()
+		// renewed is when the lease last written began: the claim's, or
+		// a renewal's (asked for then; it may be answered much later).
 		renewed := time.Now()
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
+				asked := time.Now()
 				err := r.Store.ExtendLease(ctx, t.Lease(), r.Clock.Now().Add(r.Lease))
 				if err == nil {
-					renewed = time.Now()
+					renewed = asked
 					continue
 				}
 				// A renewal the store could not write (out of space,
 				// unavailable) is tried again while the lease lasts; the
 				// handler stops once the lease is another's, or would
-				// run out before the next try.
-				if !errors.Is(err, store.ErrLeaseLost) && time.Since(renewed) < r.Lease-r.Lease/3 {
+				// run out before the next try (due a third of the lease
+				// on) had time to fail too and the handler to stop: more
+				// than half of the lease must be left, so it stops at
+				// the latest a third of it before the end.
+				if !errors.Is(err, store.ErrLeaseLost) && time.Since(renewed) < r.Lease/2 {
 					log.Warn("renew task lease; trying again", "err", err)
 					continue
 				}

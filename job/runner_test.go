@@ -3,10 +3,14 @@ package job_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/store/storetest"
@@ -210,4 +214,79 @@ func TestRunnerCompletesOnlyTasksLeftOpen(t *testing.T) {
 			t.Errorf("after the %s task: %d Updates through the runner's store, want %d", kind, n, i+1)
 		}
 	}
+}
+
+// TestLeaseRenewalsFailingStopTheHandlerBeforeTheLeaseEnds: a renewal that
+// waited behind a busy writer (as under load) succeeds, then the file
+// system fills up and the renewals fail. The runner retries them, but must
+// stop the handler a while before the lease it last wrote runs out: from
+// then on another claim (another replica's) may run the task, and two
+// handlers would work on it at once. The lease's end is counted from when
+// the renewal was asked for (the lease it wrote starts then), not from
+// when the busy writer answered.
+func TestLeaseRenewalsFailingStopTheHandlerBeforeTheLeaseEnds(t *testing.T) {
+	const lease = 1200 * time.Millisecond // renewed every 400 ms
+	disk := testsvc.SmallDisk(t, 8)
+	s, filler := storetest.SQLiteAt(t, filepath.Join(disk, "meta.db")), filepath.Join(disk, "filler")
+	r := &job.Runner{Store: s, NodeID: "n1", Lease: lease, Poll: 10 * time.Millisecond}
+	ctx := context.Background()
+	type result struct {
+		until, stopped time.Time // the last lease written; when the handler was stopped
+		err            error
+	}
+	res := make(chan result, 1)
+	var ran atomic.Bool
+	r.Register("work", func(hctx context.Context, tk store.Task) error {
+		if ran.Swap(true) {
+			return nil
+		}
+		// Keep the writer busy across the first renewal (at 400 ms).
+		go func() {
+			time.Sleep(lease/3 - 100*time.Millisecond)
+			s.Update(ctx, func(store.Tx) error { time.Sleep(250 * time.Millisecond); return nil })
+		}()
+		var until time.Time
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			got, err := s.GetTask(ctx, tk.ID)
+			if err != nil {
+				res <- result{err: err}
+				return nil
+			}
+			if got.LeaseUntil.After(tk.LeaseUntil) {
+				until = got.LeaseUntil
+				break
+			}
+			if time.Now().After(deadline) {
+				res <- result{err: context.DeadlineExceeded}
+				return nil
+			}
+		}
+		testsvc.FillUp(t, filler, 0) // the renewals fail from now on
+		select {
+		case <-hctx.Done():
+		case <-time.After(3 * lease):
+		}
+		res <- result{until: until, stopped: time.Now()}
+		os.Remove(filler)
+		return hctx.Err()
+	})
+	storetest.Enqueue(t, s, store.Task{Kind: "work"})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	got := <-res
+	if got.err != nil {
+		t.Fatalf("the lease was not renewed: %v", got.err)
+	}
+	// Stopped a while before the end: the handler needs time to see its
+	// context end, and another replica's clock may run a little ahead.
+	if margin := got.until.Sub(got.stopped); margin < lease/6 {
+		t.Fatalf("the handler was stopped at %s, %s before its lease ran out at %s (want at least %s): another claim could run the task while it still works",
+			got.stopped.Format("15:04:05.000"), margin, got.until.Format("15:04:05.000"), lease/6)
+	}
+	testsvc.WaitFor(t, "the task to run again and end", func() bool {
+		next, err := s.NextTaskTime(ctx)
+		return err == nil && next.IsZero() && !r.Busy()
+	})
 }
