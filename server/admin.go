@@ -343,14 +343,24 @@ func (s *Server) othersLive(ctx context.Context) bool {
 	return err != nil || slices.ContainsFunc(ids, func(id string) bool { return id != s.NodeID })
 }
 
-// othersBusy reports whether tasks are leased at now (by other replicas:
-// call it when this runner is idle), waiting a little when they are.
+// othersBusy reports whether tasks are leased at now by the other live
+// replicas (call it when this runner is idle: a lease of its own is one a
+// failed write left behind, as a dead replica's is; neither runs, and on
+// the frozen clock neither would expire), waiting a little when they are.
 func (s *Server) othersBusy(ctx context.Context, now time.Time) (bool, error) {
 	lc, ok := s.kinds.(store.LeaseCounter)
 	if !ok || s.Config.Store == "" {
 		return false, nil
 	}
-	n, err := lc.LeasedTasks(ctx, now)
+	live, err := s.LiveReplicas(ctx)
+	if err != nil {
+		return false, err
+	}
+	others := slices.DeleteFunc(live, func(id string) bool { return id == s.NodeID })
+	if len(others) == 0 {
+		return false, nil
+	}
+	n, err := lc.LeasedTasks(ctx, now, others)
 	if err != nil || n == 0 {
 		return false, err
 	}

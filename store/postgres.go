@@ -1808,7 +1808,7 @@ func (p *Postgres) claim(ctx context.Context, c *pgxpool.Conn, owner string, now
 	}
 	err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH c AS (
-				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
+				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
 					AND (pin_node = '' OR pin_node = $5 OR pin_until < $6)
 					AND ($7::text[] IS NULL OR kind = ANY($7::text[]))
 				ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
@@ -1922,11 +1922,16 @@ func (p *Postgres) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, 
 	return int(tag.RowsAffected()), nil
 }
 
-// LeasedTasks counts the tasks whose lease is live at now.
-func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time) (int, error) {
+// LeasedTasks counts the tasks whose lease is live at now, held by nodes
+// (nil: by any).
+func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time, nodes []string) (int, error) {
+	if nodes != nil && len(nodes) == 0 {
+		return 0, nil
+	}
 	var n int
 	if err := p.onConn(ctx, func(c *pgxpool.Conn) error {
-		return c.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until >= $1`, now).Scan(&n)
+		return c.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until > $1
+			AND ($2::text[] IS NULL OR split_part(lease_owner, '/', 1) = ANY($2))`, now, nodes).Scan(&n)
 	}); err != nil {
 		return 0, fmt.Errorf("leased tasks: %w", err)
 	}

@@ -89,7 +89,7 @@ func TestPostgresReadsAndWritesAfterARestart(t *testing.T) {
 				_, err := s.NextTaskTime(ctx)
 				fail("next task time", err)
 			case 4:
-				_, err := s.LeasedTasks(ctx, time.Now())
+				_, err := s.LeasedTasks(ctx, time.Now(), nil)
 				fail("leased tasks", err)
 			default:
 				fail("update", s.Update(ctx, func(tx store.Tx) error {

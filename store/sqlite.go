@@ -1076,7 +1076,7 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 	// so that idle polling never queues behind (or delays) real writes.
 	var due int
 	node, wall := OwnerNode(owner), fmtTime(time.Now())
-	cond := `run_at <= ? AND (lease_until = '' OR lease_until < ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?)`
+	cond := `run_at <= ? AND (lease_until = '' OR lease_until <= ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?)`
 	args := []any{fmtTime(now), fmtTime(now), node, wall}
 	if kinds := ClaimKinds(ctx); kinds != nil {
 		if len(kinds) == 0 {
@@ -1126,10 +1126,21 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 	return out, nil
 }
 
-// LeasedTasks counts the tasks whose lease is live at now.
-func (s *SQLite) LeasedTasks(ctx context.Context, now time.Time) (int, error) {
+// LeasedTasks counts the tasks whose lease is live at now, held by nodes
+// (nil: by any).
+func (s *SQLite) LeasedTasks(ctx context.Context, now time.Time, nodes []string) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until >= ?`, fmtTime(now)).Scan(&n); err != nil {
+	q, args := `SELECT count(*) FROM tasks WHERE lease_owner <> '' AND lease_until > ?`, []any{fmtTime(now)}
+	if nodes != nil {
+		if len(nodes) == 0 {
+			return 0, nil
+		}
+		q += ` AND substr(lease_owner, 1, instr(lease_owner || '/', '/') - 1) IN (?` + strings.Repeat(`, ?`, len(nodes)-1) + `)`
+		for _, node := range nodes {
+			args = append(args, node)
+		}
+	}
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("leased tasks: %w", err)
 	}
 	return n, nil

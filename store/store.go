@@ -325,10 +325,12 @@ type Store interface {
 }
 
 // LeaseCounter is implemented by stores that can count the tasks leased
-// at now (by any process): the clock's advance waits for other replicas'
-// work with it.
+// at now by the nodes given (their runners' owners are "node/boot"; nil
+// counts every node's): the clock's advance waits for other live replicas'
+// work with it (not for the lease a node that died, or a runner whose last
+// write failed, left behind: on a frozen clock it would never expire).
 type LeaseCounter interface {
-	LeasedTasks(ctx context.Context, now time.Time) (int, error)
+	LeasedTasks(ctx context.Context, now time.Time, nodes []string) (int, error)
 }
 
 // Waker is implemented by stores that learn about tasks enqueued by other

@@ -437,6 +437,52 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("LeasedTasksByNode", func(t *testing.T) {
+		s := open(t)
+		lc, ok := s.(store.LeaseCounter)
+		if !ok {
+			t.Skip("the store does not count leases")
+		}
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			for range 3 {
+				if _, err := tx.Enqueue(ctx, store.Task{Kind: "k", RunAt: now}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, owner := range []string{"node-a/boot1", "node-b/boot2", "node-ab/boot3"} {
+			if got, err := s.ClaimTasks(ctx, owner, now, time.Minute, 1); err != nil || len(got) != 1 {
+				t.Fatalf("claim by %s: %v %+v", owner, err, got)
+			}
+		}
+		for _, c := range []struct {
+			nodes []string
+			want  int
+		}{{nil, 3}, {[]string{}, 0}, {[]string{"node-a"}, 1}, {[]string{"node-b", "node-c"}, 1}, {[]string{"node-a", "node-ab"}, 2}, {[]string{"node"}, 0}} {
+			if n, err := lc.LeasedTasks(ctx, now, c.nodes); err != nil || n != c.want {
+				t.Errorf("leased by %q: %d %v, want %d", c.nodes, n, err, c.want)
+			}
+		}
+		// A lease ends at its time, when NextTaskTime says its task is due
+		// again: a claim then takes it (a frozen clock set to that time
+		// would otherwise never see it claimable).
+		end := now.Add(time.Minute)
+		if next, err := s.NextTaskTime(ctx); err != nil || !next.Equal(end) {
+			t.Fatalf("next task time %v %v, want the leases' end %v", next, err, end)
+		}
+		if n, err := lc.LeasedTasks(ctx, end, nil); err != nil || n != 0 {
+			t.Errorf("leased when the leases end: %d %v", n, err)
+		}
+		if got, err := s.ClaimTasks(ctx, "node-c/boot", end, time.Minute, 5); err != nil || len(got) != 3 {
+			t.Errorf("claim when the leases end: %v %+v", err, got)
+		}
+	})
+
 	t.Run("PinnedTaskGoesToItsNode", func(t *testing.T) {
 		s := open(t)
 		ctx := context.Background()
