@@ -846,12 +846,22 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 
 // DeleteDisk deletes a disk and its volume. Attached disks cannot be deleted.
 func (s *Service) DeleteDisk(ctx context.Context, id string) error {
+	return s.DeleteDiskOf(ctx, id, "")
+}
+
+// DeleteDiskOf is DeleteDisk of the disk whose uniqueId is uid ("": any):
+// a disk of that name with another uniqueId (made again since) is left
+// alone, and the error is a NotFound one (the disk uid is gone).
+func (s *Service) DeleteDiskOf(ctx context.Context, id, uid string) error {
 	rid, err := parseTyped(id, DiskType)
 	if err != nil {
 		return err
 	}
 	var d DiskResource
 	if err := resource.Get(ctx, s.p.Store, rid, &d); err != nil {
+		return err
+	}
+	if err := sameIdentity(rid, uid, d.Properties.UniqueID); err != nil {
 		return err
 	}
 	if d.ManagedBy != "" {
@@ -862,6 +872,9 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 	var cur *DiskResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		cur, err = dropDisk(ctx, tx, rid)
+		if err == nil {
+			err = sameIdentity(rid, uid, cur.Properties.UniqueID)
+		}
 		return err
 	})
 	if err != nil {

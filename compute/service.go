@@ -354,6 +354,18 @@ func dropDoc(ctx context.Context, tx store.Tx, rid arm.ResourceID, id string) er
 	return deleteState(ctx, tx, id)
 }
 
+// sameIdentity checks, for a delete of the resource rid whose identity
+// (a disk's or snapshot's uniqueId, a VM's vmId) was want when the delete
+// was accepted ("": any), that the resource now has it: one made again
+// under that name since (identity have) is another, which the delete must
+// leave alone. Its error is a NotFound one: what was to be deleted is gone.
+func sameIdentity(rid arm.ResourceID, want, have string) error {
+	if want == "" || strings.EqualFold(want, have) {
+		return nil
+	}
+	return failure.NotFoundf("ResourceNotFound", "The %s '%s' this delete was accepted for (%s) is gone; the one of that name now (%s) was made since and is kept.", rid.Type(), rid.Name(), want, have)
+}
+
 func newUUID() string {
 	var b [16]byte
 	rand.Read(b[:])

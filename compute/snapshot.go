@@ -469,6 +469,13 @@ func (s *Service) SetSnapshotSKU(ctx context.Context, id, sku string) (*Snapshot
 // DeleteSnapshot removes a snapshot resource and its engine manifest. Other
 // snapshots never depend on it.
 func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
+	return s.DeleteSnapshotOf(ctx, id, "")
+}
+
+// DeleteSnapshotOf is DeleteSnapshot of the snapshot whose uniqueId is uid
+// ("": any): a snapshot of that name with another uniqueId (made again
+// since) is left alone, and the error is a NotFound one.
+func (s *Service) DeleteSnapshotOf(ctx context.Context, id, uid string) error {
 	rid, err := parseTyped(id, SnapshotType)
 	if err != nil {
 		return err
@@ -477,6 +484,9 @@ func (s *Service) DeleteSnapshot(ctx context.Context, id string) error {
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var sn SnapshotResource
 		if err := resource.Get(ctx, tx, rid, &sn); err != nil {
+			return err
+		}
+		if err := sameIdentity(rid, uid, sn.Properties.UniqueID); err != nil {
 			return err
 		}
 		st, err := getState(ctx, tx, sn.ID)

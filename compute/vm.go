@@ -608,6 +608,13 @@ func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string, now time.
 // a failure never leaves the VM gone and those disks kept, or some of
 // them); their volumes are removed once it commits.
 func (s *Service) DeleteVM(ctx context.Context, id string) error {
+	return s.DeleteVMOf(ctx, id, "")
+}
+
+// DeleteVMOf is DeleteVM of the VM whose vmId is vmID ("": any): a VM of
+// that name with another vmId (made again since) is left alone, and the
+// error is a NotFound one.
+func (s *Service) DeleteVMOf(ctx context.Context, id, vmID string) error {
 	rid, err := parseTyped(id, VMType)
 	if err != nil {
 		return err
@@ -640,6 +647,9 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		var v VMResource
 		if err := resource.Get(ctx, tx, rid, &v); err != nil {
+			return err
+		}
+		if err := sameIdentity(rid, vmID, v.Properties.VMID); err != nil {
 			return err
 		}
 		dropped = dropped[:0]

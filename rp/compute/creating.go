@@ -227,19 +227,3 @@ func pageWithCreating[T any](pr *Provider, r *arm.Request, scope, typ string, rs
 	}
 	return arm.PageOK(r, items, 1000)
 }
-
-// runDelete is the operation that deletes the resource it names with del
-// (a resource already gone is deleted).
-func runDelete(del func(context.Context, string) error) ops.Func {
-	return func(ctx context.Context, op *ops.Operation) error {
-		var in opInput
-		if err := op.DecodeInput(&in); err != nil {
-			return err
-		}
-		if err := del(ctx, in.ResourceID); err != nil && !arm.IsNotFound(err) {
-			return err
-		}
-		op.ResultStatus = http.StatusOK
-		return nil
-	}
-}

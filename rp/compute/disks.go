@@ -60,7 +60,7 @@ func (pr *Provider) registerDisks(rt *arm.Router) {
 	rt.Handle("POST", one+"/endGetAccess", pr.endGetAccess)
 	registerUnknownActions(rt, one, compute.DiskType, "beginGetAccess", "endGetAccess")
 	pr.p.Ops.Register("compute.disk.create", pr.runCreateDisk)
-	pr.p.Ops.Register("compute.disk.delete", runDelete(pr.svc.DeleteDisk))
+	pr.p.Ops.Register("compute.disk.delete", runDelete(pr.svc.DeleteDiskOf))
 }
 
 func diskID(r *arm.Request) string {
@@ -334,7 +334,7 @@ func (pr *Provider) deleteDisk(r *arm.Request) (*arm.Response, error) {
 	if err := pr.checkNoActiveAccess(ctx, d.ID, d.Properties.UniqueID, "Disk", d.Name); err != nil {
 		return nil, err
 	}
-	return pr.start(r, "compute.disk.delete", d.ID, d.Location, nil, 0, nil)
+	return pr.startDelete(r, "compute.disk.delete", d.ID, d.Location, d.Properties.UniqueID)
 }
 
 func (pr *Provider) beginGetAccess(r *arm.Request) (*arm.Response, error) {

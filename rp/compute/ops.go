@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,6 +23,11 @@ const (
 type opInput struct {
 	ResourceID string          `json:"resourceId"`
 	Spec       json.RawMessage `json:"spec,omitempty"`
+	// Identity is, for a delete, the identity of the resource it was
+	// accepted for (a disk's or snapshot's uniqueId, a VM's vmId): the
+	// delete leaves a resource of that name with another alone. Deletes
+	// accepted by releases before it have none and delete what they find.
+	Identity string `json:"identity,omitempty"`
 }
 
 // opSpec decodes an operation's input and its spec as a T.
@@ -74,7 +80,20 @@ func (pr *Provider) startWithStatus(r *arm.Request, kind, resourceID, location s
 		}
 		in.Spec = b
 	}
-	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: resourceID, Caller: r.Caller()}
+	return pr.launch(r, kind, location, in, status, body, also)
+}
+
+// running is the error an also of launch returns to answer an operation
+// already running (id, its location's polling URLs) instead of starting
+// another: nothing of the new one is stored.
+type running struct{ id, location string }
+
+func (e *running) Error() string { return "operation " + e.id + " is running" }
+
+// launch is startWithStatus of the operation input in.
+func (pr *Provider) launch(r *arm.Request, kind, location string, in opInput, status int, body any,
+	also func(context.Context, store.Tx, *ops.Operation) error) (*arm.Response, error) {
+	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: in.ResourceID, Caller: r.Caller()}
 	st, res := opPaths(r, location, op.ID)
 	op.StatusPath = st
 	ctx := r.HTTP.Context()
@@ -87,6 +106,10 @@ func (pr *Provider) startWithStatus(r *arm.Request, kind, resourceID, location s
 		}
 		return nil
 	})
+	if run, ok := errors.AsType[*running](err); ok {
+		st, res := opPaths(r, run.location, run.id)
+		return arm.Accepted().Async(r, st, res), nil
+	}
 	if err != nil {
 		return nil, err
 	}

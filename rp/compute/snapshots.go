@@ -74,7 +74,7 @@ func (pr *Provider) registerSnapshots(rt *arm.Router) {
 	rt.Handle("POST", one+"/endGetAccess", func(r *arm.Request) (*arm.Response, error) { return pr.revoke(r, snapshotID(r)) })
 	registerUnknownActions(rt, one, compute.SnapshotType, "beginGetAccess", "endGetAccess")
 	pr.p.Ops.Register("compute.snapshot.create", pr.runCreateSnapshot)
-	pr.p.Ops.Register("compute.snapshot.delete", runDelete(pr.svc.DeleteSnapshot))
+	pr.p.Ops.Register("compute.snapshot.delete", runDelete(pr.svc.DeleteSnapshotOf))
 	pr.p.Ops.Register("compute.snapshot.copy", pr.runCopySnapshot)
 	pr.p.Ops.Register("compute.snapshot.import", pr.runImportSnapshot)
 }
@@ -264,7 +264,7 @@ func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
 	if err := pr.checkNoActiveAccess(ctx, sn.ID, sn.Properties.UniqueID, "Snapshot", sn.Name); err != nil {
 		return nil, err
 	}
-	return pr.start(r, "compute.snapshot.delete", sn.ID, sn.Location, nil, 0, nil)
+	return pr.startDelete(r, "compute.snapshot.delete", sn.ID, sn.Location, sn.Properties.UniqueID)
 }
 
 type snapshotCopy struct {

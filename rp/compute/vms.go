@@ -198,7 +198,7 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 	}
 	rt.Handle("POST", one+"/attachDetachDataDisks", pr.attachDetachDataDisks)
 	registerUnknownActions(rt, one, compute.VMType, "start", "restart", "powerOff", "deallocate", "attachDetachDataDisks")
-	pr.p.Ops.Register("compute.vm.delete", runDelete(pr.svc.DeleteVM))
+	pr.p.Ops.Register("compute.vm.delete", runDelete(pr.svc.DeleteVMOf))
 	pr.p.Ops.Register("compute.vm.power", pr.runVMPower)
 }
 
@@ -778,7 +778,7 @@ func (pr *Provider) deleteVM(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 	}
-	return pr.start(r, "compute.vm.delete", vm.ID, vm.Location, nil, 0, nil)
+	return pr.startDelete(r, "compute.vm.delete", vm.ID, vm.Location, vm.Properties.VMID)
 }
 
 func (pr *Provider) vmPower(r *arm.Request, action, power string) (*arm.Response, error) {
