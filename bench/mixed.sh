@@ -9,7 +9,10 @@
 # default SQLite file (each run starts on an empty schema of its own).
 # BASE=REV also runs the server built at git revision REV first, in the same
 # run, and prints both side by side with the ratios (before/after figures on
-# a shared machine). PROFILE=FILE writes the server's CPU profile of the
+# a shared machine). ROUNDS=N (with BASE; default 1) runs N such pairs,
+# alternating which server goes first (the first of a pair tends to win on a
+# loaded machine), and prints each pair's ratios and their medians.
+# PROFILE=FILE writes the server's CPU profile of the
 # (last) run to FILE (go tool pprof FILE); TRACE=FILE its execution trace
 # (go tool trace FILE); WAITPROFILE=PREFIX its block and mutex profiles
 # (PREFIX.block, PREFIX.mutex). MIXED_FLAGS are passed to the load generator
@@ -65,16 +68,35 @@ run() { # name binary
 	if [ -n "${STORE:-}" ]; then psql "$STORE" -qc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null; fi
 }
 
-[ -n "${BASE:-}" ] && run "base@$rev" "$work/safehold-base"
-run safehold "$work/safehold"
+rounds=${ROUNDS:-1}
+[ -n "${BASE:-}" ] || rounds=1
+for r in $(seq "$rounds"); do
+	if [ -z "${BASE:-}" ]; then
+		run safehold "$work/safehold"
+	elif [ $((r % 2)) = 1 ]; then
+		run "base@$rev.$r" "$work/safehold-base"
+		run "safehold.$r" "$work/safehold"
+	else
+		run "safehold.$r" "$work/safehold"
+		run "base@$rev.$r" "$work/safehold-base"
+	fi
+done
 
 if [ -n "${BASE:-}" ]; then
-	echo "== summary (same run, $secs s, $conns connections; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+	echo "== summary (same run, $rounds pair(s) alternating which goes first, $secs s, $conns connections; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 	summary() { awk '$1=="overall" {printf "%s %s %s ", $3, $4, $5} /^server CPU/ {printf "%s", $8}' "$work/$1.out"; }
-	read -r br bp50 bp99 bcpu <<<"$(summary "base@$rev")"
-	read -r ar ap50 ap99 acpu <<<"$(summary safehold)"
-	printf "%-16s %9s %9s %9s %12s\n" "" "req/s" "p50" "p99" "CPU ms/req"
-	printf "%-16s %9s %9s %9s %12s\n" "base@$rev" "$br" "$bp50" "$bp99" "$bcpu" "safehold" "$ar" "$ap50" "$ap99" "$acpu"
-	awk -v a="$ar" -v b="$br" -v pa="${ap99%ms}" -v pb="${bp99%ms}" -v ca="$acpu" -v cb="$bcpu" 'BEGIN {
-		printf "ratio (this/base): req/s %.2fx, p99 %.2fx, CPU per request %.2fx\n", a/b, pa/pb, ca/cb }'
+	printf "%-18s %9s %9s %9s %12s\n" "" "req/s" "p50" "p99" "CPU ms/req"
+	: >"$work/ratios"
+	for r in $(seq "$rounds"); do
+		read -r br bp50 bp99 bcpu <<<"$(summary "base@$rev.$r")"
+		read -r ar ap50 ap99 acpu <<<"$(summary "safehold.$r")"
+		printf "%-18s %9s %9s %9s %12s\n" "base@$rev.$r" "$br" "$bp50" "$bp99" "$bcpu" "safehold.$r" "$ar" "$ap50" "$ap99" "$acpu"
+		awk -v a="$ar" -v b="$br" -v pa="${ap99%ms}" -v pb="${bp99%ms}" -v ca="$acpu" -v cb="$bcpu" -v r="$r" 'BEGIN {
+			printf "ratio %d (this/base): req/s %.2fx, p99 %.2fx, CPU per request %.2fx\n", r, a/b, pa/pb, ca/cb
+			printf "%f %f %f\n", a/b, pa/pb, ca/cb >>"'"$work/ratios"'" }'
+	done
+	if [ "$rounds" -gt 1 ]; then
+		med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+		echo "median ratio (this/base) of $rounds pairs: req/s $(cut -d' ' -f1 "$work/ratios" | med)x, p99 $(cut -d' ' -f2 "$work/ratios" | med)x, CPU per request $(cut -d' ' -f3 "$work/ratios" | med)x"
+	fi
 fi
