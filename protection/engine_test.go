@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/protection/computedisks"
@@ -115,8 +117,13 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupIn(t, t.TempDir())
+}
+
+// setupIn is setup with everything (store, disks, vault tiers) in dir.
+func setupIn(t *testing.T, dir string) *bundle {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	b := &bundle{ctx: ctx, dir: dir, clk: clock.NewFake(time.Date(2024, 1, 1, 22, 0, 0, 0, time.UTC)),
 		face:   &faceImpl{items: map[string]*protection.Item{}, disks: map[string][]string{}},
 		faulty: blobtest.NewFaulty(nil)}
@@ -514,6 +521,46 @@ func TestDiskFullEndsFailedThenRecovers(t *testing.T) {
 	b.faulty.SetFail(nil)
 	b.clk.Advance(time.Hour)
 	wantStatus(t, b.backup(t, it, protection.BackupOptions{}), protection.JobCompleted)
+}
+
+// TestJobWhoseEndCannotBeWrittenRunsAgain fills the file system of the
+// store and the vault tier while a backup writes: the job cannot record
+// its end, so the run asks for its task to run again (a job.Retry) rather
+// than end the task with the job InProgress for ever; once space is back,
+// running it again ends the job.
+func TestJobWhoseEndCannotBeWrittenRunsAgain(t *testing.T) {
+	dir := testsvc.SmallDisk(t, 48)
+	b := setupIn(t, dir)
+	b.engine.ItemLease = 2 * time.Second // the first run cannot release the item's: the second waits it out
+	it := b.protect(t, "vm", 1, "vault1", nil)
+	b.write(t, b.face.disks[it.ID][0], 7)
+	filler := filepath.Join(dir, "filler")
+	var filled atomic.Bool
+	b.faulty.SetFail(func(op blobtest.Op, key string, n int) error {
+		if op == blobtest.OpPut && !filled.Swap(true) {
+			testsvc.FillUp(t, filler, 0)
+		}
+		return nil
+	})
+	o := protection.BackupOptions{NewJob: &protection.Job{VaultID: it.VaultID, ItemID: it.ID, ItemName: it.Name, Operation: protection.OpBackup,
+		Status: protection.JobInProgress, StartTime: b.clk.Now()}}
+	_, err := b.engine.Backup(b.ctx, faceName, "job-full", o)
+	var re *job.RetryError
+	if !errors.As(err, &re) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("backup whose end cannot be written: %v, want a job.Retry of the out of space", err)
+	}
+	if j, err := protection.GetJob(b.ctx, b.store, "", "job-full"); err != nil || j.Status != protection.JobInProgress {
+		t.Fatalf("job: %v %+v", err, j)
+	}
+	b.faulty.SetFail(nil)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	j, err := b.engine.Backup(b.ctx, faceName, "job-full", protection.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, j, protection.JobCompleted)
 }
 
 // TestCorruptPackRestoreEndsFailed flips a byte in every pack of the vault

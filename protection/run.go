@@ -66,6 +66,10 @@ func JobErrorOf(err error, fallback string) *JobError {
 		RecommendedAction: []string{"Retry the operation; if it fails again, look for the job id in Safehold's log."}}
 }
 
+// endJobRetry is how long after a job whose end could not be recorded its
+// task runs it again.
+const endJobRetry = 30 * time.Second
+
 // finish ends j by the one rule: Completed when err is nil, Cancelled for
 // ErrCancelled, else Failed with JobErrorOf(err, fallback).
 func (e *Engine) finish(j *Job, err error, fallback string) {
@@ -146,8 +150,11 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		return j, nil // the job went with its vault
 	}
 	if err != nil {
-		log.Error("end job", "err", err, "workErr", werr)
-		return nil, fmt.Errorf("end job %s: %w", jobID, err)
+		// The job is still InProgress (the store could not record its end:
+		// out of space, unavailable): its task must run it again later,
+		// not end as though the job had ended (it never would then).
+		log.Error("end job; its task runs it again", "err", err, "workErr", werr)
+		return nil, job.Retry(fmt.Errorf("end job %s: %w", jobID, err), endJobRetry)
 	}
 	attrs := []any{"status", out.Status, "bytes", out.BytesTransferred, "duration", out.Duration(e.Now()).String()}
 	if out.Error != nil {
