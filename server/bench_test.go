@@ -142,6 +142,7 @@ func benchHandler(b *testing.B, e *testserver.Env, tok, path string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	req = req.WithContext(server.ServedByConn(req.Context())) // as the server's connections serve it
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("User-Agent", "bench")
 	req.RemoteAddr = "127.0.0.1:40000"
