@@ -28,7 +28,7 @@ import (
 var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: true, compute.ReplicaKind: true, replicaKind: true}
 
 // resetKnownKinds are cleared when the store cannot list its kinds.
-var resetKnownKinds = []string{"resource", "operation", "protection.job", "protection.rp", "compute.creating", "compute.deleting", "compute.sas",
+var resetKnownKinds = []string{"resource", "operation", "operation.pending", "protection.job", "protection.rp", "compute.creating", "compute.sas",
 	"compute.state", "dataprotection.datasource", "dataprotection.userAssignedIdentity", resource.LockKind,
 	"resources.tagname"}
 

@@ -2,9 +2,7 @@ package compute
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/ops"
@@ -17,39 +15,24 @@ import (
 // when it runs, a resource of that name with another identity (deleted
 // meanwhile and made again) is left alone; the operation ends Succeeded,
 // for what it was asked to delete is gone. While it runs its resource is
-// being deleted (a document of kind deletingKind, keyed by the resource
-// id, names it): a DELETE of the same resource answers that operation
-// again (202 with the same polling URLs, as Azure answers a DELETE of a
-// resource in Deleting state) rather than queueing another.
-const deletingKind = "compute.deleting"
-
-type deleting struct {
-	OpID     string `json:"opId"`
-	Identity string `json:"identity"`
-	Location string `json:"location"` // of the operation's polling URLs
-}
+// being deleted (ops.SetPending records it for the resource id): a DELETE
+// of the same resource answers that operation again (202 with the same
+// polling URLs, as Azure answers a DELETE of a resource in Deleting
+// state) rather than queueing another.
 
 // startDelete accepts the DELETE of resource id (location, identity) with
 // an operation of kind: the one already deleting it, else a new one.
 func (pr *Provider) startDelete(r *arm.Request, kind, id, location, identity string) (*arm.Response, error) {
 	in := opInput{ResourceID: id, Identity: identity}
 	return pr.launch(r, kind, location, in, 0, nil, func(ctx context.Context, tx store.Tx, op *ops.Operation) error {
-		cur, err := store.GetJSON[deleting](ctx, tx, deletingKind, creatingKey(id), "pending delete")
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
+		p, err := pr.p.Ops.Running(ctx, tx, id, identity)
+		if err != nil {
 			return err
-		case strings.EqualFold(cur.Identity, identity):
-			o, err := pr.p.Ops.GetIn(ctx, tx, cur.OpID)
-			if err != nil && !errors.Is(err, ops.ErrNotFound) {
-				return err
-			}
-			if err == nil && !o.Done() {
-				return &running{id: cur.OpID, location: cur.Location}
-			}
 		}
-		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: deletingKind, Key: creatingKey(id)},
-			deleting{OpID: op.ID, Identity: identity, Location: location}, "pending delete")
+		if p != nil {
+			return &running{id: p.OpID, location: p.Location}
+		}
+		return ops.SetPending(ctx, tx, id, ops.Pending{OpID: op.ID, Identity: identity, Location: location})
 	})
 }
 
@@ -63,26 +46,11 @@ func runDelete(del func(ctx context.Context, id, identity string) error) ops.Fun
 		if err := op.DecodeInput(&in); err != nil {
 			return err
 		}
-		done := func(tx store.Tx) error { return forgetDelete(ctx, tx, in.ResourceID, op.ID) }
-		op.OnSuccess(done)
-		op.OnFailure(done)
+		op.EndPending(ctx, in.ResourceID)
 		if err := del(ctx, in.ResourceID, in.Identity); err != nil && !arm.IsNotFound(err) {
 			return err
 		}
 		op.ResultStatus = http.StatusOK
 		return nil
 	}
-}
-
-// forgetDelete removes the record that operation opID is deleting
-// resource id (a record of another operation stays).
-func forgetDelete(ctx context.Context, tx store.Tx, id, opID string) error {
-	cur, err := store.GetJSON[deleting](ctx, tx, deletingKind, creatingKey(id), "pending delete")
-	if errors.Is(err, store.ErrNotFound) || (err == nil && cur.OpID != opID) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return tx.Delete(ctx, deletingKind, creatingKey(id))
 }
