@@ -442,7 +442,7 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 	}
 	id := instanceIDOf(r)
 	op := &ops.Operation{Kind: opDeleteInstance, ResourceID: id.String(), Caller: r.Caller()}
-	gone := false
+	gone, again := false, false
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		bi, err := pr.loadInstance(ctx, tx, id)
 		if isNotFound(err) {
@@ -452,6 +452,18 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return err
 		}
+		// A DELETE of an instance being deleted answers the operation
+		// deleting it, as ARM does, rather than queueing another.
+		if bi.Properties.ProvisioningState == "Deleting" {
+			p, err := pr.p.Ops.Running(ctx, tx, bi.ID, "")
+			if err != nil {
+				return err
+			}
+			if again = p != nil; again {
+				op.ID = p.OpID
+				return nil
+			}
+		}
 		bi.Properties.ProvisioningState = "Deleting"
 		if err := resource.Put(ctx, tx, id, bi); err != nil {
 			return err
@@ -460,7 +472,10 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		op.ResourceID = bi.ID
-		return pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID})
+		if err := pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID}); err != nil {
+			return err
+		}
+		return ops.SetPending(ctx, tx, bi.ID, ops.Pending{OpID: op.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -468,14 +483,25 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 	if gone {
 		return arm.NoContent(), nil
 	}
-	pr.p.Ops.Notify()
+	if !again {
+		pr.p.Ops.Notify()
+	}
 	return opAccepted(r, vault.Location, op), nil
 }
 
 func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation, in map[string]string) error {
 	op.ResultStatus = http.StatusNoContent
+	op.EndPending(ctx, in["instanceId"])
 	bid, err := arm.ParseID(in["instanceId"])
 	if err != nil {
+		return err
+	}
+	// The instance it was accepted for is Deleting until it is gone (a
+	// PUT of it is refused meanwhile): one of that name that is not was
+	// made again after another delete removed it, and is left alone.
+	if bi, err := pr.loadInstance(ctx, pr.p.Store, bid); err == nil && bi.Properties.ProvisioningState != "Deleting" {
+		return nil
+	} else if err != nil && !isNotFound(err) {
 		return err
 	}
 	vault, err := pr.loadVault(ctx, pr.p.Store, bid.Parent())

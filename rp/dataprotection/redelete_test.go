@@ -1,0 +1,65 @@
+package dataprotection_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// A DELETE of a backup instance being deleted (Deleting) answers the
+// operation deleting it (the same polling URLs) instead of queueing
+// another, which ran after the first had deleted the instance and a client
+// protected the disk again under that name, and deleted the new instance
+// with its backups. The race is driven with the server's clock: the second
+// DELETE is accepted later than the time the first runs, the instance is
+// made again, then the clock reaches it.
+func TestDeleteInstanceTwiceOneOperation(t *testing.T) {
+	fake := clock.NewFake(time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC))
+	e := testserver.Start(t, testserver.WithClock(fake))
+	biPath, _, diskID := protectDisk(t, e, "P1D", "P7D", "")
+	vaultPath := v1Path(e)
+	patchVault(t, e, vaultPath+dpAPI, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`)
+	at := func(d time.Duration) {
+		e.Server.Jobs.ClockMoved(e.Ctx(), func() { fake.Set(time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC).Add(d)) })
+		e.Server.Jobs.Notify()
+	}
+	e.Server.Jobs.Stop()
+	at(time.Hour)
+	r1, m := e.Do("DELETE", biPath+dpAPI, nil)
+	if r1.StatusCode != http.StatusAccepted {
+		t.Fatalf("first delete: %d %v", r1.StatusCode, m)
+	}
+	at(3 * time.Hour)
+	r2, m := e.Do("DELETE", biPath+dpAPI, nil)
+	if r2.StatusCode != http.StatusAccepted {
+		t.Fatalf("second delete: %d %v", r2.StatusCode, m)
+	}
+	for _, h := range []string{"Azure-AsyncOperation", "Location"} {
+		if a, b := r1.Header.Get(h), r2.Header.Get(h); a == "" || a != b {
+			t.Errorf("the second delete's %s is %q, want the first's %q", h, b, a)
+		}
+	}
+	at(2 * time.Hour)
+	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Poll(r1.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("delete: %v", st)
+	}
+	if resp, m := e.Do("GET", biPath+dpAPI, nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the instance after its delete: %d %v", resp.StatusCode, m)
+	}
+	putInstance(t, e, "d1-bi", diskID) // protected again
+	at(4 * time.Hour)
+	if st := e.Poll(r2.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("second delete: %v", st)
+	}
+	e.Server.Jobs.WaitIdle(e.Ctx())
+	resp, bi := e.Do("GET", biPath+dpAPI, nil, testserver.AnyStatus())
+	if resp.StatusCode != http.StatusOK || testserver.Field(bi, "properties.provisioningState") != "Succeeded" {
+		t.Fatalf("the instance made again, once every delete ran: %d %v", resp.StatusCode, bi)
+	}
+}
