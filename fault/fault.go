@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -90,8 +91,15 @@ func (s *Set) setRules(rules []*Rule) {
 	s.n.Store(int32(len(rules)))
 }
 
+// ruleName is what a rule may be called: a name that `DELETE
+// .../faultRules/{name}` can address (no '/', '..' or '%').
+var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+
 // Validate checks and normalizes a rule.
 func Validate(r *Rule) error {
+	if r.Name != "" && !ruleName.MatchString(r.Name) {
+		return fmt.Errorf("name %q is not a rule name: use up to 80 letters, digits, '-', '_' and '.', starting with a letter or digit (safehold fault clear NAME addresses it in a URL path)", r.Name)
+	}
 	r.Operation = strings.ToLower(strings.TrimSpace(r.Operation))
 	ok := false
 	for _, o := range Ops {

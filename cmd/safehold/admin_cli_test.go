@@ -161,3 +161,30 @@ func TestRoleAssignTwice(t *testing.T) {
 		t.Fatalf("another role: %s", other.ID)
 	}
 }
+
+// TestFaultRuleOddInputs: a rule name `fault clear NAME` could not address
+// ('x/../y' was added, then clear answered 404 for 'y') is refused when
+// added, a name with a '.' is cleared by name, and --percent NaN is refused
+// by the CLI naming the flag (it sent an empty body: "the request body is
+// empty").
+func TestFaultRuleOddInputs(t *testing.T) {
+	e := testserver.Start(t)
+	for _, name := range []string{"x/../y", "a/b", "..", "a b", "a%2Fb"} {
+		if _, err := run(t, e, nil, "fault", "add", "arm", "--name", name, "--path", "/nomatch", "--code", "X"); err == nil || !strings.Contains(err.Error(), "InvalidFaultRule") {
+			t.Fatalf("fault add --name %q: %v", name, err)
+		}
+	}
+	if out := mustRun(t, e, "fault", "list"); strings.Contains(out, "nomatch") {
+		t.Fatalf("refused rules listed:\n%s", out)
+	}
+	mustRun(t, e, "fault", "add", "arm", "--name", "v1.2_x-y", "--path", "/nomatch", "--code", "X")
+	if out := mustRun(t, e, "fault", "clear", "v1.2_x-y"); !strings.Contains(out, "removed 1") {
+		t.Fatalf("fault clear v1.2_x-y: %q", out)
+	}
+	if _, err := run(t, e, nil, "fault", "add", "arm", "--percent", "NaN", "--code", "X"); err == nil || !strings.Contains(err.Error(), "--percent") {
+		t.Fatalf("fault add --percent NaN: %v", err)
+	}
+	if out := mustRun(t, e, "fault", "list"); strings.Contains(out, "arm") {
+		t.Fatalf("a rule was added:\n%s", out)
+	}
+}

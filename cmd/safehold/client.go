@@ -98,7 +98,10 @@ func armCall(ctx context.Context, conn *connect.Connection, cred azcore.TokenCre
 	}
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode the request: %w", err)
+		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, conn.ARMEndpoint+path, rd)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -28,6 +30,9 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 	var percent float64
 	add := &cobra.Command{Use: "add OPERATION", Short: "Add a rule; OPERATION is backup, restore, validate, delete, arm or disk", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if math.IsNaN(percent) || math.IsInf(percent, 0) {
+				return fmt.Errorf("--percent %v is not a number between 0 and 100", percent)
+			}
 			body := map[string]any{"operation": args[0], "name": name, "method": method, "path": path, "code": code,
 				"message": message, "latency": latency, "status": status, "count": count, "percent": percent}
 			m, err := adminCall(cmd.Context(), dataDir, "POST", adminURL("/faultRules"), body)
@@ -73,7 +78,7 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := "/faultRules"
 			if len(args) == 1 {
-				p += "/" + args[0]
+				p += "/" + url.PathEscape(args[0])
 			}
 			m, err := adminCall(cmd.Context(), dataDir, "DELETE", adminURL(p), nil)
 			if err != nil {
