@@ -200,15 +200,25 @@ func checkTags(body []byte) error {
 		return BadRequest("InvalidTagCount", "The resource has %d tags: a resource takes at most 50.", len(in.Tags))
 	}
 	for k, v := range in.Tags {
-		if n := utf8.RuneCountInString(k); n == 0 || n > 512 {
-			return BadRequest("InvalidTagNameLength", "The tag name '%.40s' has %d characters: a tag name has 1 to 512.", k, n)
+		s, _ := v.(string)
+		if err := CheckTag(k, s); err != nil {
+			return err
 		}
-		if strings.ContainsAny(k, "<>%&\\?/") || strings.ContainsFunc(k, unicode.IsControl) {
-			return BadRequest("InvalidTagNameCharacters", "The tag name '%s' has reserved characters: '<', '>', '%%', '&', '\\', '?', '/' and control characters are not allowed.", k)
-		}
-		if s, ok := v.(string); ok && utf8.RuneCountInString(s) > 256 {
-			return BadRequest("InvalidTagValueLength", "The value of tag '%s' has %d characters: a tag value has at most 256.", k, utf8.RuneCountInString(s))
-		}
+	}
+	return nil
+}
+
+// CheckTag applies ARM's limits to one tag: a name of 1 to 512 characters
+// without < > % & \\ ? / or control characters, a value of at most 256.
+func CheckTag(name, value string) error {
+	if n := utf8.RuneCountInString(name); n == 0 || n > 512 {
+		return BadRequest("InvalidTagNameLength", "The tag name '%.40s' has %d characters: a tag name has 1 to 512.", name, n)
+	}
+	if strings.ContainsAny(name, "<>%&\\?/") || strings.ContainsFunc(name, unicode.IsControl) {
+		return BadRequest("InvalidTagNameCharacters", "The tag name '%s' has reserved characters: '<', '>', '%%', '&', '\\', '?', '/' and control characters are not allowed.", name)
+	}
+	if n := utf8.RuneCountInString(value); n > 256 {
+		return BadRequest("InvalidTagValueLength", "The value of tag '%s' has %d characters: a tag value has at most 256.", name, n)
 	}
 	return nil
 }

@@ -198,3 +198,41 @@ func TestTagsAtSubscriptionAndTagNames(t *testing.T) {
 		t.Fatalf("tag names after the deletes:\n  %s\nwant\n  %s", got, want)
 	}
 }
+
+// The Tags API applies ARM's tag limits as a resource's PUT does: an empty
+// name (az tag create --tags =x sent one and it was stored), reserved
+// characters or a value of 257 characters are 400 with the code saying
+// which, on Replace and Merge, and leave the tags as they were; a Delete
+// naming such a tag is not refused.
+func TestTagsAPIRefusesBadTags(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	ctx := e.Ctx()
+	tc := testserver.Factory(e, armresources.NewClientFactory).NewTagsClient()
+	scope := "subscriptions/" + e.Sub + "/resourceGroups/rg"
+	if _, err := tc.CreateOrUpdateAtScope(ctx, scope, armresources.TagsResource{Properties: &armresources.Tags{Tags: map[string]*string{"keep": to.Ptr("1")}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, value, code string }{
+		{"", "x", "InvalidTagNameLength"},
+		{"a%b", "x", "InvalidTagNameCharacters"},
+		{"a\tb", "x", "InvalidTagNameCharacters"},
+		{strings.Repeat("n", 513), "x", "InvalidTagNameLength"},
+		{"long", strings.Repeat("v", 257), "InvalidTagValueLength"},
+	} {
+		tags := map[string]*string{c.name: to.Ptr(c.value)}
+		_, err := tc.CreateOrUpdateAtScope(ctx, scope, armresources.TagsResource{Properties: &armresources.Tags{Tags: tags}}, nil)
+		testserver.WantError(t, "tags "+c.code, err, http.StatusBadRequest, c.code)
+		_, err = tc.UpdateAtScope(ctx, scope, armresources.TagsPatchResource{Operation: to.Ptr(armresources.TagsPatchOperationMerge), Properties: &armresources.Tags{Tags: tags}}, nil)
+		testserver.WantError(t, "tags "+c.code, err, http.StatusBadRequest, c.code)
+		if _, err := tc.UpdateAtScope(ctx, scope, armresources.TagsPatchResource{Operation: to.Ptr(armresources.TagsPatchOperationDelete), Properties: &armresources.Tags{Tags: tags}}, nil); err != nil {
+			t.Fatalf("Delete %q: %v", c.name, err)
+		}
+	}
+	got, err := tc.GetAtScope(ctx, scope, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Properties.Tags) != 1 || got.Properties.Tags["keep"] == nil || *got.Properties.Tags["keep"] != "1" {
+		t.Fatalf("tags after refused changes: %v", got.Properties.Tags)
+	}
+}

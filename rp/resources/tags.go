@@ -73,6 +73,11 @@ func (pr *Provider) tagsHandler(method string) arm.Handler {
 			if in.Properties == nil || in.Properties.Tags == nil {
 				return nil, arm.BadRequest("InvalidRequestContent", "properties.tags is required, e.g. {\"properties\":{\"tags\":{\"env\":\"test\"}}}.")
 			}
+			for k, v := range in.Properties.Tags {
+				if err := arm.CheckTag(k, v); err != nil && !strings.EqualFold(in.Operation, "Delete") {
+					return nil, err
+				}
+			}
 		}
 		if op == "patch" {
 			for _, o := range []string{"Merge", "Replace", "Delete"} {
