@@ -558,6 +558,7 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 		return nil, err
 	}
 	op := &ops.Operation{Kind: opKindDelete, ResourceID: at.id.String(), Caller: r.Caller()}
+	again := false
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		it, err := pr.loadItem(ctx, tx, at.id)
 		if err != nil {
@@ -573,6 +574,16 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 		if err := pr.spendPIN(r, tx, at.vid); err != nil {
 			return err
 		}
+		// A DELETE of an item whose delete is running answers that
+		// operation, as ARM does, rather than queueing another.
+		p, err := pr.p.Ops.Running(ctx, tx, it.ID, it.DataID)
+		if err != nil {
+			return err
+		}
+		if again = p != nil; again {
+			op.ID = p.OpID
+			return nil
+		}
 		if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
 			return err
 		}
@@ -581,16 +592,21 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 			return err
 		}
 		op.Properties = jobStatus(j.ID)
-		in := deleteInput{ItemID: it.ID, JobID: j.ID}
+		in := deleteInput{ItemID: it.ID, JobID: j.ID, DataID: it.DataID}
 		if it.DeletedAt == nil {
 			in.SoftDeleteDays = days
 		}
-		return pr.p.Ops.Start(ctx, tx, op, in)
+		if err := pr.p.Ops.Start(ctx, tx, op, in); err != nil {
+			return err
+		}
+		return ops.SetPending(ctx, tx, it.ID, ops.Pending{OpID: op.ID, Identity: it.DataID})
 	})
 	if err != nil {
 		return nil, err
 	}
-	pr.p.Ops.Notify()
+	if !again {
+		pr.p.Ops.Notify()
+	}
 	return vaultAccepted(r, at.vid, op), nil
 }
 
@@ -600,17 +616,26 @@ type deleteInput struct {
 	// SoftDeleteDays (soft delete on at the request): the item is
 	// soft-deleted for that many days instead of deleted.
 	SoftDeleteDays int `json:"softDeleteDays,omitempty"`
+	// DataID is the protectedItemDataId of the item the delete was
+	// accepted for: an item of that name with another (protected again
+	// after another delete removed it) is left alone. Deletes accepted
+	// by releases before it have none.
+	DataID string `json:"dataId,omitempty"`
 }
 
 // runDeleteItem is the operation behind DELETE of a protected item.
 func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation, in deleteInput) error {
 	id := mustParse(in.ItemID)
+	op.EndPending(ctx, in.ItemID)
 	it, err := pr.loadItem(ctx, pr.p.Store, id)
 	if err != nil {
 		if !arm.IsNotFound(err) {
 			return err
 		}
 		it = nil
+	}
+	if it != nil && in.DataID != "" && it.DataID != in.DataID {
+		it = nil // made again since: what was to be deleted is gone
 	}
 	// A delete fault rule (admin API) holds the deletion (InProgress while
 	// its latency runs) or fails it: the job ends Failed with its code and

@@ -1,0 +1,61 @@
+package recoveryservices_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// A DELETE of a protected item whose delete is running answers that
+// operation (the same polling URLs) instead of queueing another, which ran
+// after the first had deleted the item and a client protected the VM
+// again, and deleted the new item and its backup data. The race is driven
+// with the server's clock: the second DELETE is accepted later than the
+// time the first runs, the VM is protected again, then the clock reaches it.
+func TestDeleteItemTwiceOneOperation(t *testing.T) {
+	start := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	e, clk, vm, _ := clockedVM(t, start, "app")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
+	mkVault(t, e, R+rsAPI, "westus")
+	dataID := func() string {
+		t.Helper()
+		resp, m := e.Do("GET", I+rsAPI, nil, testserver.AnyStatus())
+		if resp.StatusCode == http.StatusNotFound {
+			return ""
+		}
+		must(t, "get the item", resp, m, 200)
+		return str(m, "properties.protectedItemDataId")
+	}
+	protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
+	first := dataID()
+	e.Server.Jobs.Stop()
+	e.MoveClock(clk, start.Add(time.Hour))
+	r1, m := e.Do("DELETE", I+rsAPI, nil)
+	must(t, "first delete", r1, m, 202)
+	e.MoveClock(clk, start.Add(3*time.Hour))
+	r2, m := e.Do("DELETE", I+rsAPI, nil)
+	must(t, "second delete", r2, m, 202)
+	e.SameOperation("two deletes", r1, r2)
+	e.MoveClock(clk, start.Add(2*time.Hour))
+	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
+	waitNoContent(t, e, "the delete", r1.Header.Get("Location"))
+	if id := dataID(); id != "" {
+		t.Fatalf("the item after its delete: %s", id)
+	}
+	protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
+	again := dataID()
+	if again == "" || again == first {
+		t.Fatalf("protected again: protectedItemDataId %q, the first's %q", again, first)
+	}
+	e.MoveClock(clk, start.Add(4*time.Hour))
+	waitNoContent(t, e, "the second delete", r2.Header.Get("Location"))
+	e.Server.Jobs.WaitIdle(e.Ctx())
+	if id := dataID(); id != again {
+		t.Fatalf("the item protected again (%s), once every delete ran: %q", again, id)
+	}
+}
