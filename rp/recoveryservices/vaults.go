@@ -441,7 +441,7 @@ func validateVaultName(name string) error {
 	}
 	for i, c := range name {
 		ok := c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if !ok || i == 0 && c == '-' {
+		if !ok || i == 0 && (c == '-' || c >= '0' && c <= '9') {
 			return arm.BadRequest("InvalidResourceName", "The vault name '%s' is invalid: use letters, digits and hyphens, starting with a letter.", name)
 		}
 	}

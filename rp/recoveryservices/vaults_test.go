@@ -67,8 +67,19 @@ func TestCheckNameAvailabilityAndLocation(t *testing.T) {
 	if r := check("rg1", "-bad"); r.NameAvailable == nil || *r.NameAvailable || *r.Reason != "Invalid" {
 		t.Fatalf("invalid name: %+v", r)
 	}
+	// Azure's vault names start with a letter (one starting with a digit
+	// was created, while the message said a letter).
+	if r := check("rg1", "1vault"); r.NameAvailable == nil || *r.NameAvailable || *r.Reason != "Invalid" {
+		t.Fatalf("name starting with a digit: %+v", r)
+	}
+	resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourceGroups/rg1/providers/Microsoft.RecoveryServices/vaults/1vault?api-version=2023-04-01",
+		[]byte(`{"location":"westus","sku":{"name":"Standard"},"properties":{}}`))
+	must(t, "PUT vault 1vault", resp, m, 400)
+	if code, _ := testserver.Field(m, "error.code").(string); code != "InvalidResourceName" {
+		t.Fatalf("PUT vault 1vault: %v", m)
+	}
 	// The raw request of the review, exactly.
-	resp, m := e.Do("POST", "/subscriptions/"+e.Sub+"/resourceGroups/rg1/providers/Microsoft.RecoveryServices/locations/westus/checkNameAvailability?api-version=2023-04-01",
+	resp, m = e.Do("POST", "/subscriptions/"+e.Sub+"/resourceGroups/rg1/providers/Microsoft.RecoveryServices/locations/westus/checkNameAvailability?api-version=2023-04-01",
 		[]byte(`{"type":"Microsoft.RecoveryServices/Vaults","name":"x"}`))
 	must(t, "raw checkNameAvailability", resp, m, 200)
 	if m["nameAvailable"] != false || m["reason"] != "Invalid" { // one character is too short
