@@ -2,6 +2,7 @@ package dataprotection_test
 
 import (
 	"io"
+	"net/http"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -192,12 +193,7 @@ func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (b
 // and returns the instance's id.
 func putInstance(t *testing.T, e *testserver.Env, name, diskID string) string {
 	t.Helper()
-	vaultPath := v1Path(e)
-	resp, bi := e.Do("PUT", vaultPath+"/backupInstances/"+name+"?api-version=2024-04-01", `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
-		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+e.Sub+`/resourceGroups/snapshot-rg"}]}}}}`)
-	if resp.StatusCode != 201 {
-		t.Fatalf("instance %s: %d %v", name, resp.StatusCode, bi)
-	}
+	resp, bi := startInstance(t, e, name, diskID)
 	if st := e.Poll(resp.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
 		t.Fatalf("configure %s: %v", name, st)
 	}
@@ -206,6 +202,19 @@ func putInstance(t *testing.T, e *testserver.Env, name, diskID string) string {
 		t.Fatalf("instance %s: no id in %v", name, bi)
 	}
 	return id
+}
+
+// startInstance PUTs the backup instance of putInstance: 201, its
+// configuration accepted, not waited for.
+func startInstance(t *testing.T, e *testserver.Env, name, diskID string) (*http.Response, map[string]any) {
+	t.Helper()
+	vaultPath := v1Path(e)
+	resp, bi := e.Do("PUT", vaultPath+"/backupInstances/"+name+"?api-version=2024-04-01", `{"properties":{"objectType":"BackupInstance","datasourceInfo":{"objectType":"Datasource","datasourceType":"Microsoft.Compute/disks","resourceID":"`+diskID+`"},
+		"policyInfo":{"policyId":"`+vaultPath+`/backupPolicies/p1","policyParameters":{"dataStoreParametersList":[{"objectType":"AzureOperationalStoreParameters","dataStoreType":"OperationalStore","resourceGroupId":"/subscriptions/`+e.Sub+`/resourceGroups/snapshot-rg"}]}}}}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("instance %s: %d %v", name, resp.StatusCode, bi)
+	}
+	return resp, bi
 }
 
 // waitErr waits for an SDK operation begun with (p, err) to end and

@@ -357,6 +357,12 @@ func (pr *Provider) runConfigure(ctx context.Context, op *ops.Operation, in map[
 		if err != nil {
 			return err
 		}
+		// A delete accepted since the PUT wins: the instance stays
+		// Deleting, unscheduled, for its delete to remove (which leaves
+		// an instance no longer Deleting alone, as one made again).
+		if err := checkNotDeleting(cur); err != nil {
+			return err
+		}
 		p := cur.Properties
 		if permErr != nil {
 			p.ProvisioningState = "Failed"

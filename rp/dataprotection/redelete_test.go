@@ -56,3 +56,42 @@ func TestDeleteInstanceTwiceOneOperation(t *testing.T) {
 		t.Fatalf("the instance made again, once every delete ran: %d %v", resp.StatusCode, bi)
 	}
 }
+
+// A DELETE accepted while the instance's configuration still waits to run
+// deletes the instance: the configuration that runs first finds it
+// Deleting and leaves it so (it used to set it Succeeded and schedule its
+// backups, and the delete then took it for one made again and left it,
+// protected, ending Succeeded). The order is driven with the server's
+// clock: the configuration is due before the delete.
+func TestDeleteInstanceWhileItsConfigurationWaits(t *testing.T) {
+	start := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(start)
+	e := testserver.Start(t, testserver.WithClock(fake))
+	biPath, _, diskID := protectDisk(t, e, "P1D", "P7D", "")
+	patchVault(t, e, v1Path(e)+dpAPI, `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"Off"}}}}`)
+	deleteInstance(t, e, biPath, dpAPI)
+	e.Server.Jobs.Stop()
+	e.MoveClock(fake, start.Add(time.Hour))
+	put, _ := startInstance(t, e, "d1-bi", diskID)
+	e.MoveClock(fake, start.Add(3*time.Hour))
+	del, m := e.Do("DELETE", biPath+dpAPI, nil)
+	if del.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete: %d %v", del.StatusCode, m)
+	}
+	e.MoveClock(fake, start.Add(2*time.Hour)) // the configuration is due, the delete not yet
+	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Poll(put.Header.Get("Azure-AsyncOperation")); st["status"] == "Succeeded" {
+		if resp, bi := e.Do("GET", biPath+dpAPI, nil, testserver.AnyStatus()); testserver.Field(bi, "properties.provisioningState") != "Deleting" {
+			t.Errorf("the instance being deleted, once its configuration ran: %d %v", resp.StatusCode, bi)
+		}
+	}
+	e.MoveClock(fake, start.Add(4*time.Hour))
+	if st := e.Poll(del.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Fatalf("delete: %v", st)
+	}
+	if resp, bi := e.Do("GET", biPath+dpAPI, nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the instance after its delete Succeeded: %d %v", resp.StatusCode, bi)
+	}
+}
