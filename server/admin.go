@@ -236,6 +236,9 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 	if target.Before(now) {
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is negative: the clock only advances (use clock set to go back).", body.Duration)
 	}
+	if err := CheckClockTime(target); err != nil {
+		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is too long: %v.", body.Duration, err)
+	}
 	runs, err := s.AdvanceClock(r.HTTP.Context(), target)
 	if err != nil {
 		return nil, err
@@ -372,6 +375,20 @@ func (s *Server) othersBusy(ctx context.Context, now time.Time) (bool, error) {
 	return true, nil
 }
 
+// ClockLatest is the latest time the clock may be set or advanced to:
+// schedules, retention (up to 99 years), expiry and purge add to the
+// clock's time, and a time after year 9999 cannot be written as JSON (a
+// vault created at 10000-01-01 was a 500).
+var ClockLatest = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// CheckClockTime refuses a clock time after ClockLatest.
+func CheckClockTime(t time.Time) error {
+	if t.After(ClockLatest) {
+		return fmt.Errorf("the clock goes up to %s, leaving room for the retention and schedules that add years to it before year 9999, the last ARM's times can carry", ClockLatest.Format(time.RFC3339))
+	}
+	return nil
+}
+
 func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, error) {
 	body, err := decodeClock(r)
 	if err != nil {
@@ -380,6 +397,9 @@ func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, erro
 	t, err := time.Parse(time.RFC3339Nano, body.Time)
 	if err != nil {
 		return nil, arm.BadRequest("InvalidTime", "The time '%s' is not an RFC 3339 time such as 2026-01-01T00:00:00Z.", body.Time)
+	}
+	if err := CheckClockTime(t); err != nil {
+		return nil, arm.BadRequest("InvalidTime", "The time '%s' is too late: %v.", body.Time, err)
 	}
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/server"
 )
 
 const admin = "/providers/Safehold.Admin"
@@ -315,4 +316,32 @@ func TestAdminNeedsOwner(t *testing.T) {
 	if got := clockNow(t, e); time.Since(got).Abs() > time.Minute {
 		t.Fatalf("the clock moved: %v", got)
 	}
+}
+
+// TestClockStaysBeforeYear9000: clock set and advance refuse a time after
+// server.ClockLatest (400, the clock unmoved): advanced to
+// 10000-01-01T01:00:00Z (set refused year 10000, advance did not), the
+// next vault PUT was a 500, its createdAt not writable as JSON.
+func TestClockStaysBeforeYear9000(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	setClock(t, e, server.ClockLatest.Add(-time.Hour))
+	for _, d := range []string{"2h", "PT2H", "P9999Y"} {
+		resp, m := call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": d})
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidDuration" {
+			t.Errorf("advance %q: %d %v", d, resp.StatusCode, m)
+		}
+	}
+	for _, at := range []string{"9999-12-31T23:00:00Z", "9000-01-01T00:00:01Z"} {
+		resp, m := call(t, e, "POST", adminURL("/clock/set"), map[string]string{"time": at})
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidTime" {
+			t.Errorf("set %s: %d %v", at, resp.StatusCode, m)
+		}
+	}
+	if got := clockNow(t, e); !got.Equal(server.ClockLatest.Add(-time.Hour)) {
+		t.Fatalf("clock after refused moves: %v", got)
+	}
+	advanceClock(t, e, "1h")
+	resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/late?api-version=2023-04-01",
+		[]byte(`{"location":"westus","sku":{"name":"Standard"},"properties":{}}`))
+	mustStatus(t, 201, resp, m)
 }
