@@ -7,6 +7,7 @@ import (
 
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/ops"
 )
 
 // A DELETE of a backup instance being deleted (Deleting) answers the
@@ -93,5 +94,33 @@ func TestDeleteInstanceWhileItsConfigurationWaits(t *testing.T) {
 	}
 	if resp, bi := e.Do("GET", biPath+dpAPI, nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the instance after its delete Succeeded: %d %v", resp.StatusCode, bi)
+	}
+}
+
+// A delete operation of a backup instance accepted by the release before
+// pending records (no record, the instance's name only in its input) that
+// runs when the instance is no longer Deleting (another delete removed it
+// and the disk was protected again) leaves the instance alone and ends
+// Succeeded. The operation is started as that release stored it.
+func TestDeleteInstanceOperationLeavesAnInstanceMadeAgain(t *testing.T) {
+	e := testserver.Start(t)
+	biPath, biID, _ := protectDisk(t, e, "P1D", "P7D", "")
+	op := &ops.Operation{Kind: "dataprotection.deleteInstance", ResourceID: biID}
+	if err := e.Server.Platform.Ops.Launch(e.Ctx(), op, map[string]string{"instanceId": biID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor("the delete operation's end", func() bool {
+		o, err := e.Server.Platform.Ops.Get(e.Ctx(), op.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Done() && o.Status != ops.Succeeded {
+			t.Fatalf("the delete ended %s: %s", o.Status, o.Error)
+		}
+		return o.Done()
+	})
+	resp, bi := e.Do("GET", biPath+dpAPI, nil, testserver.AnyStatus())
+	if resp.StatusCode != http.StatusOK || testserver.Field(bi, "properties.provisioningState") != "Succeeded" {
+		t.Fatalf("the instance, not Deleting, after a delete operation for its name ran: %d %v", resp.StatusCode, bi)
 	}
 }
