@@ -1,10 +1,12 @@
 package resources_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/fixture"
@@ -129,5 +131,71 @@ func TestGroupDeleteLeavesAGroupMadeAgain(t *testing.T) {
 	resp, g := e.Do("GET", group, nil, testserver.AnyStatus())
 	if resp.StatusCode != http.StatusOK || testserver.Field(g, "tags.made") != "again" || testserver.Field(g, "properties.provisioningState") != "Succeeded" {
 		t.Fatalf("the group made again, after the first delete's operation: %d %v", resp.StatusCode, g)
+	}
+}
+
+// Two deletes of a group run at once (a client repeated its DELETE while
+// the first was queued): both find it Deleting and cascade. The first
+// removes it, a client makes it again, then the second ends: its end must
+// leave the group made again (it deleted it, and everything in it). The
+// cascade is held in a deleter of a type of the test's own.
+func TestGroupDeletesAtOnceLeaveAGroupMadeAgain(t *testing.T) {
+	e := testserver.Start(t)
+	const typ = "Test.Hold/things"
+	held := make(chan chan struct{}, 2)
+	e.Server.Platform.OnDelete(typ, 0, func(ctx context.Context, id string) error {
+		release := make(chan struct{})
+		held <- release
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	e.ResourceGroups("held-rg")
+	thing, _ := arm.ParseID("/subscriptions/" + e.Sub + "/resourceGroups/held-rg/providers/" + typ + "/t1")
+	if err := e.Server.Store.Update(e.Ctx(), func(tx store.Tx) error {
+		return resource.Put(e.Ctx(), tx, thing, map[string]string{"id": thing.String(), "type": typ})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	group := "/subscriptions/" + e.Sub + "/resourcegroups/held-rg?api-version=2021-04-01"
+	var locs []string
+	for range 2 {
+		resp, m := e.Do("DELETE", group, nil)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("delete: %d %v", resp.StatusCode, m)
+		}
+		locs = append(locs, resp.Header.Get("Location"))
+	}
+	wait := func() chan struct{} {
+		select {
+		case r := <-held:
+			return r
+		case <-time.After(30 * time.Second):
+			t.Fatal("no delete reached the held deleter")
+			return nil
+		}
+	}
+	first, second := wait(), wait() // both cascades are under way
+	close(first)
+	e.WaitFor("the first delete to remove the group", func() bool {
+		resp, _ := e.Do("GET", group, nil, testserver.AnyStatus())
+		return resp.StatusCode == http.StatusNotFound
+	})
+	if resp, m := e.Do("PUT", group, map[string]any{"location": "westus", "tags": map[string]string{"made": "again"}}); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("make the group again: %d %v", resp.StatusCode, m)
+	}
+	close(second)
+	for _, loc := range locs {
+		e.WaitFor("the deletes to end", func() bool {
+			resp, _ := e.Do("GET", loc, nil, testserver.AnyStatus())
+			return resp.StatusCode != http.StatusAccepted
+		})
+	}
+	resp, g := e.Do("GET", group, nil, testserver.AnyStatus())
+	if resp.StatusCode != http.StatusOK || testserver.Field(g, "tags.made") != "again" {
+		t.Fatalf("the group made again, once both deletes ended: %d %v", resp.StatusCode, g)
 	}
 }

@@ -520,6 +520,15 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	// that ends the operation (after everything under it that needed more,
 	// role assignments included).
 	op.OnSuccess(func(tx store.Tx) error {
+		// Checked again in this transaction: another delete of the group,
+		// run at once with this one, may have removed it since, and a
+		// client made it again. That group is not this delete's: what it
+		// was accepted for is gone, and the one made again stays.
+		if g, err := pr.getRG(ctx, tx, parsed.SubscriptionID, parsed.ResourceGroup); err == nil && g.Properties.ProvisioningState != "Deleting" {
+			return nil
+		} else if err != nil && !arm.IsNotFound(err) {
+			return err
+		}
 		if err := drop(tx); err != nil {
 			return err
 		}
