@@ -119,12 +119,12 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveRequest records one HTTP request.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
-	k := requestLabels{route, method, status}
+	k := requestLabels{route, methodLabel(method), status}
 	m.reqMu.RLock()
 	s := m.reqSeries[k]
 	m.reqMu.RUnlock()
 	if s == nil {
-		s = &requestSeries{m.requests.WithLabelValues(route, method, statusText(status)), m.reqLat.WithLabelValues(route, method)}
+		s = &requestSeries{m.requests.WithLabelValues(route, k.method, statusText(status)), m.reqLat.WithLabelValues(route, k.method)}
 		m.reqMu.Lock()
 		if m.reqSeries == nil {
 			m.reqSeries = map[requestLabels]*requestSeries{}
@@ -138,9 +138,21 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	s.lat.Observe(d.Seconds())
 }
 
+// methodLabel is method when HTTP defines it, else "OTHER": the method is
+// the client's (no token needed), and each one made up would add series
+// to both vectors for good.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
 // requestLabels and requestSeries: ObserveRequest's children of the two
 // vectors for one route, method and status, kept (up to maxRequestSeries
-// of them; the method is the client's) so that a request does not hash its
+// of them) so that a request does not hash its
 // labels and lock each vector (the vectors' series are never deleted).
 type requestLabels struct {
 	route, method string

@@ -137,3 +137,34 @@ func TestRequestMetricsCountEachRequest(t *testing.T) {
 		t.Fatalf("after 5 GETs answered 200 and 3 answered 404: 200s counted %v, 404s %v, latencies %v", ok1-ok0, missing1-missing0, lat1-lat0)
 	}
 }
+
+// A method HTTP does not define is counted as method="OTHER": each
+// method a client made up (no token needed) added a series to the
+// request counter and 17 to the latency histogram, for ever.
+func TestRequestMetricsBoundTheMethods(t *testing.T) {
+	e := testserver.Start(t)
+	hc, _ := e.Conn.HTTPClient()
+	for _, m := range []string{"MADEUP1", "MADEUP2", "get"} {
+		req, err := http.NewRequest(m, e.Conn.ARMEndpoint+"/subscriptions/"+e.Sub+"/resourcegroups?api-version=2021-04-01", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	other := 0.0
+	for k, v := range scrape(t, e) {
+		if strings.Contains(k, "MADEUP") || strings.Contains(k, `method="get"`) {
+			t.Fatalf("a made-up method has its own series: %s", k)
+		}
+		if strings.HasPrefix(k, "safehold_http_requests_total{") && strings.Contains(k, `method="OTHER"`) {
+			other += v
+		}
+	}
+	if other != 3 {
+		t.Fatalf("requests counted as OTHER: %v, want 3", other)
+	}
+}
