@@ -109,16 +109,9 @@ func TestDeleteInstanceOperationLeavesAnInstanceMadeAgain(t *testing.T) {
 	if err := e.Server.Platform.Ops.Launch(e.Ctx(), op, map[string]string{"instanceId": biID}, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.WaitFor("the delete operation's end", func() bool {
-		o, err := e.Server.Platform.Ops.Get(e.Ctx(), op.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if o.Done() && o.Status != ops.Succeeded {
-			t.Fatalf("the delete ended %s: %s", o.Status, o.Error)
-		}
-		return o.Done()
-	})
+	if st := e.Poll("/subscriptions/" + e.Sub + "/providers/Microsoft.DataProtection/locations/westus/operationStatus/" + op.ID + dpAPI); st["status"] != "Succeeded" {
+		t.Fatalf("the delete: %v", st)
+	}
 	resp, bi := e.Do("GET", biPath+dpAPI, nil, testserver.AnyStatus())
 	if resp.StatusCode != http.StatusOK || testserver.Field(bi, "properties.provisioningState") != "Succeeded" {
 		t.Fatalf("the instance, not Deleting, after a delete operation for its name ran: %d %v", resp.StatusCode, bi)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/ops"
 )
 
 // A DELETE of a protected item whose delete is running answers that
@@ -57,5 +58,36 @@ func TestDeleteItemTwiceOneOperation(t *testing.T) {
 	e.Server.Jobs.WaitIdle(e.Ctx())
 	if id := dataID(); id != again {
 		t.Fatalf("the item protected again (%s), once every delete ran: %q", again, id)
+	}
+}
+
+// A delete operation of a protected item runs only on the item it was
+// accepted for: one whose input names another protectedItemDataId (the
+// item was deleted and the VM protected again since) leaves the item, its
+// schedule and its data alone and ends Succeeded. The operation is started
+// as deleteItem stores it, with the data id of an item made before.
+func TestDeleteItemOperationLeavesAnItemMadeAgain(t *testing.T) {
+	e, R, I, _ := protectedApp(t)
+	_, jobs := e.Do("GET", R+"/backupJobs"+rsAPI, nil)
+	list, _ := jobs["value"].([]any)
+	if len(list) == 0 {
+		t.Fatalf("no job after the protection: %v", jobs)
+	}
+	jobID := str(list[0].(map[string]any), "name")
+	_, item := e.Do("GET", I+rsAPI, nil)
+	now := str(item, "properties.protectedItemDataId")
+	itemID := str(item, "id")
+	op := &ops.Operation{Kind: "recoveryservices.deleteItem", ResourceID: itemID}
+	in := map[string]any{"itemId": itemID, "jobId": jobID, "dataId": now + "0"}
+	if err := e.Server.Platform.Ops.Launch(e.Ctx(), op, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Poll(R + "/backupOperations/" + op.ID + rsAPI); str(st, "status") != "Succeeded" {
+		t.Fatalf("the delete: %v", st)
+	}
+	resp, m := e.Do("GET", I+rsAPI, nil, testserver.AnyStatus())
+	must(t, "the item after a delete accepted for another", resp, m, 200)
+	if id := str(m, "properties.protectedItemDataId"); id != now {
+		t.Fatalf("the item's protectedItemDataId: %q, want %q", id, now)
 	}
 }
