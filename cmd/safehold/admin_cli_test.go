@@ -187,4 +187,9 @@ func TestFaultRuleOddInputs(t *testing.T) {
 	if out := mustRun(t, e, "fault", "list"); strings.Contains(out, "arm") {
 		t.Fatalf("a rule was added:\n%s", out)
 	}
+	// verify --sample NaN passed its range check (NaN compares false) and
+	// went as far as encoding the request.
+	if _, err := run(t, e, nil, "verify", "--sample", "NaN"); err == nil || !strings.Contains(err.Error(), "--sample NaN") {
+		t.Fatalf("verify --sample NaN: %v", err)
+	}
 }

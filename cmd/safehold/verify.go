@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ damaged. Needs the Owner role on the subscription.`,
 			if readData && sample != 0 {
 				return cmdErr("choose --read-data or --sample, not both")
 			}
-			if sample < 0 || sample >= 1 {
+			if math.IsNaN(sample) || sample < 0 || sample >= 1 {
 				if sample != 0 {
 					return cmdErr(fmt.Sprintf("--sample %g: give a fraction between 0 and 1, e.g. 0.05", sample))
 				}
