@@ -83,7 +83,7 @@ func ParseVerifySample(s string) (readData bool, sample float64, err error) {
 		return false, 0, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 || f >= 1 {
+	if err != nil || !(f > 0 && f < 1) { // NaN too
 		return false, 0, fmt.Errorf("%q is not a fraction between 0 and 1 (0.05), \"all\" or \"structure\"", s)
 	}
 	return false, f, nil

@@ -378,7 +378,7 @@ func TestScheduledVerify(t *testing.T) {
 			t.Fatalf("vault %s: %d %v", c.name, resp.StatusCode, m)
 		}
 	}
-	for _, bad := range []map[string]string{{"safehold-verify-every": "5m"}, {"safehold-verify-every": "weekly"}, {"safehold-verify-sample": "1.5"}} {
+	for _, bad := range []map[string]string{{"safehold-verify-every": "5m"}, {"safehold-verify-every": "weekly"}, {"safehold-verify-sample": "1.5"}, {"safehold-verify-sample": "NaN"}} { // NaN passed the range check (it compares false)
 		if resp, m := putDP("dv-bad", bad); resp.StatusCode != 400 || !strings.Contains(str(m, "error.message"), "safehold-verify-") {
 			t.Errorf("DP vault with tags %v: %d %v", bad, resp.StatusCode, m)
 		}
