@@ -163,6 +163,15 @@ func (p *Platform) DeleteUnder(ctx context.Context, scope string) error {
 // its choosing (a resource group's delete runs it in the one that removes
 // the group and ends its operation: one commit fewer per group).
 func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx store.Tx) error, err error) {
+	return p.ClearUnderWhile(ctx, scope, nil)
+}
+
+// ClearUnderWhile is ClearUnder that calls still before each deleter (and
+// before the role assignments go) and stops with its error: a group's
+// delete stops once the group is no longer its to delete (another delete
+// removed it and a client made it again) instead of deleting what was made
+// again under names it listed. nil: no check.
+func (p *Platform) ClearUnderWhile(ctx context.Context, scope string, still func(context.Context) error) (drop func(tx store.Tx) error, err error) {
 	prefix := strings.TrimRight(scope, "/") + "/"
 	docs, err := p.Store.List(ctx, resourceKind, store.ListQuery{ScopePrefix: prefix})
 	if err != nil {
@@ -188,10 +197,22 @@ func (p *Platform) ClearUnder(ctx context.Context, scope string) (drop func(tx s
 	}
 	p.mu.Unlock()
 	sort.SliceStable(items, func(i, j int) bool { return items[i].order < items[j].order })
+	check := func() error {
+		if still == nil {
+			return nil
+		}
+		return still(ctx)
+	}
 	for _, it := range items {
+		if err := check(); err != nil {
+			return nil, err
+		}
 		if err := it.fn(ctx, it.id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("delete %s: %w", it.id, err)
 		}
+	}
+	if err := check(); err != nil {
+		return nil, err
 	}
 	if p.ScopeDeleted != nil {
 		if err := p.ScopeDeleted(ctx, scope); err != nil {

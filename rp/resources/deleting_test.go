@@ -136,9 +136,11 @@ func TestGroupDeleteLeavesAGroupMadeAgain(t *testing.T) {
 
 // Two deletes of a group run at once (a client repeated its DELETE while
 // the first was queued): both find it Deleting and cascade. The first
-// removes it, a client makes it again, then the second ends: its end must
-// leave the group made again (it deleted it, and everything in it). The
-// cascade is held in a deleter of a type of the test's own.
+// removes it, a client makes it again with a disk of the same name, then
+// the second goes on: it must leave the group made again and the disk in
+// it (its cascade deleted that disk, which it had listed as the old one,
+// and its end deleted the group with everything in it). The cascades are
+// held in a deleter of a type of the test's own, which runs before disks.
 func TestGroupDeletesAtOnceLeaveAGroupMadeAgain(t *testing.T) {
 	e := testserver.Start(t)
 	const typ = "Test.Hold/things"
@@ -154,6 +156,7 @@ func TestGroupDeletesAtOnceLeaveAGroupMadeAgain(t *testing.T) {
 		}
 	})
 	e.ResourceGroups("held-rg")
+	diskID, _ := fixture.Disk(t, e, "held-rg", "d1", 1)
 	thing, _ := arm.ParseID("/subscriptions/" + e.Sub + "/resourceGroups/held-rg/providers/" + typ + "/t1")
 	if err := e.Server.Store.Update(e.Ctx(), func(tx store.Tx) error {
 		return resource.Put(e.Ctx(), tx, thing, map[string]string{"id": thing.String(), "type": typ})
@@ -187,6 +190,7 @@ func TestGroupDeletesAtOnceLeaveAGroupMadeAgain(t *testing.T) {
 	if resp, m := e.Do("PUT", group, map[string]any{"location": "westus", "tags": map[string]string{"made": "again"}}); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("make the group again: %d %v", resp.StatusCode, m)
 	}
+	fixture.Disk(t, e, "held-rg", "d1", 1)
 	close(second)
 	for _, loc := range locs {
 		e.WaitFor("the deletes to end", func() bool {
@@ -197,5 +201,8 @@ func TestGroupDeletesAtOnceLeaveAGroupMadeAgain(t *testing.T) {
 	resp, g := e.Do("GET", group, nil, testserver.AnyStatus())
 	if resp.StatusCode != http.StatusOK || testserver.Field(g, "tags.made") != "again" {
 		t.Fatalf("the group made again, once both deletes ended: %d %v", resp.StatusCode, g)
+	}
+	if resp, d := e.Do("GET", diskID+"?api-version=2023-04-02", nil, testserver.AnyStatus()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the disk made again in it: %d %v", resp.StatusCode, d)
 	}
 }

@@ -512,7 +512,20 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 		}
 		return deletionBlocked(parsed, b.ID, inner)
 	}
-	drop, err := pr.p.ClearUnder(ctx, id)
+	// The cascade stops where the group stops being this delete's (see
+	// errNotDeleting): a delete of it that ran at once with this one
+	// removed it, and a client made it again.
+	drop, err := pr.p.ClearUnderWhile(ctx, id, func(ctx context.Context) error {
+		g, err := pr.getRG(ctx, pr.p.Store, parsed.SubscriptionID, parsed.ResourceGroup)
+		if arm.IsNotFound(err) || err == nil && g.Properties.ProvisioningState != "Deleting" {
+			return errNotDeleting
+		}
+		return err
+	})
+	if errors.Is(err, errNotDeleting) {
+		op.ResultStatus = http.StatusOK // what it was accepted for is gone
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -540,6 +553,10 @@ func (pr *Provider) runDeleteGroup(ctx context.Context, op *ops.Operation) error
 	op.ResultStatus = http.StatusOK
 	return nil
 }
+
+// errNotDeleting stops a group delete's cascade: the group is gone, or
+// is no longer Deleting (removed by another delete and made again).
+var errNotDeleting = errors.New("the resource group is no longer being deleted")
 
 // rollBackDelete puts a group whose delete failed back to Succeeded. A
 // group gone already (another delete of it removed it) has nothing to put
