@@ -135,9 +135,6 @@ func kekLink(p map[string]any) arm.Link {
 func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, rg, name := r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("vaultName")
-	if err := validateVaultName(name); err != nil {
-		return nil, err
-	}
 	var in Vault
 	if err := decodeVault(r, &in); err != nil {
 		return nil, err
@@ -166,6 +163,12 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		}
 		old, err := pr.loadVault(ctx, tx, id)
 		if arm.IsNotFound(err) {
+			// The naming rules apply to a new vault: one an earlier
+			// release created under rules since tightened (a name
+			// starting with a digit) stays updatable.
+			if err := validateVaultName(name); err != nil {
+				return err
+			}
 			created = true
 			old = &vaultRecord{UniqueID: uuid.NewString()}
 			old.Name = name

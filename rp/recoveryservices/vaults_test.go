@@ -12,9 +12,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/rbac"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
 )
 
 // TestCheckNameAvailabilityAndLocation: the vaults client's
@@ -637,4 +640,46 @@ func TestPrivateLinkResources(t *testing.T) {
 	if _, err := plr.NewListPager("vaultrg", "nosuch", nil).NextPage(ctx); !testserver.HasError(err, 404, "") {
 		t.Fatalf("the groups of an unknown vault: %v", err)
 	}
+}
+
+// A vault an earlier release created with a name today's rules refuse (one
+// starting with a digit) stays readable and updatable: the naming rules
+// apply when a vault is created.
+func TestVaultNamedBeforeTheRulesStaysUpdatable(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg1")
+	base := "/subscriptions/" + e.Sub + "/resourceGroups/rg1/providers/Microsoft.RecoveryServices/vaults/"
+	body := []byte(`{"location":"westus","sku":{"name":"Standard"},"properties":{}}`)
+	resp, m := e.Do("PUT", base+"avault?api-version=2023-04-01", body)
+	must(t, "PUT vault avault", resp, m, 200, 201)
+	// Store it again under the name 1vault, as a release that allowed
+	// such names did.
+	ctx := e.Ctx()
+	oldID, err := arm.ParseID(base + "avault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID, err := arm.ParseID(base + "1vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Server.Store.Update(ctx, func(tx store.Tx) error {
+		var v map[string]any
+		if err := resource.Get(ctx, tx, oldID, &v); err != nil {
+			return err
+		}
+		v["id"], v["name"] = newID.String(), "1vault"
+		return resource.Create(ctx, tx, newID, v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, m = e.Do("GET", base+"1vault?api-version=2023-04-01", nil)
+	must(t, "GET vault 1vault", resp, m, 200)
+	resp, m = e.Do("PUT", base+"1vault?api-version=2023-04-01", []byte(`{"location":"westus","sku":{"name":"Standard"},"tags":{"kept":"yes"},"properties":{}}`))
+	must(t, "PUT (update) vault 1vault", resp, m, 200)
+	if tags, _ := m["tags"].(map[string]any); tags["kept"] != "yes" {
+		t.Fatalf("updated vault: %v", m)
+	}
+	// A new vault with such a name is still refused.
+	resp, m = e.Do("PUT", base+"2vault?api-version=2023-04-01", body)
+	must(t, "PUT vault 2vault", resp, m, 400)
 }
