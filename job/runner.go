@@ -171,7 +171,7 @@ func (r *Runner) wakeCh() chan struct{} {
 
 // Start releases this node's stale leases and starts the claim loop.
 func (r *Runner) Start(ctx context.Context) error {
-	if r.Lease == 0 {
+	if r.Lease <= 0 {
 		r.Lease = 60 * time.Second
 	}
 	if r.Concurrency == 0 {

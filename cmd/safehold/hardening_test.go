@@ -213,6 +213,9 @@ func TestServeStartupErrorsSayWhatToFix(t *testing.T) {
 	}{
 		{[]string{"--log-level", "loud"}, `--log-level "loud" is not supported: use debug, info, warn or error`},
 		{[]string{"--retry-after", "-1"}, "--retry-after -1: give whole seconds, 0 or more"},
+		// a lease of under 3ns made the first job's renewal ticker panic the server
+		{[]string{"--lease-ttl", "1ns"}, "--lease-ttl 1ns: give 1s or more"},
+		{[]string{"--lease-ttl", "-1s"}, "--lease-ttl -1s: give 1s or more"},
 		{[]string{"--import-dir", filepath.Join(dd, "nosuch")}, "is not a directory: give an existing directory"},
 	} {
 		r := runCLI(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dd}, c.args...)...)

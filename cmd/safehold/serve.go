@@ -69,6 +69,9 @@ func newServeCmd() *cobra.Command {
 			if retryAfter < 0 {
 				return fmt.Errorf("--retry-after %d: give whole seconds, 0 or more", retryAfter)
 			}
+			if leaseTTL != 0 && leaseTTL < time.Second {
+				return fmt.Errorf("--lease-ttl %s: give 1s or more (a lease is renewed every third of it), or leave it out for 60s", leaseTTL)
+			}
 			if d := computeOpts.ImportDir; d != "" {
 				if st, err := os.Stat(d); err != nil || !st.IsDir() {
 					return fmt.Errorf("--import-dir %s is not a directory: give an existing directory holding the images (or leave it out: no local file is read)", d)
