@@ -15,7 +15,10 @@ import (
 // is 415, as is a body whose Content-Type is not JSON (ARM's
 // UnsupportedMediaType): ARM bodies are JSON, and a client that sends
 // another media type or encoding is told so instead of having its bytes
-// misread.
+// misread. One leading UTF-8 byte order mark is dropped, as ARM accepts
+// such a body (a client sending a file an editor saved with one):
+// encoding/json takes it for an invalid character, and every handler
+// reads its body from here.
 func readBody(hr *http.Request, limit int64) ([]byte, error) {
 	const notGzip = "The request body is not gzip data, though its Content-Encoding is gzip: %v. Send the body compressed with gzip, or without the Content-Encoding header."
 	var rd io.Reader = http.MaxBytesReader(nil, hr.Body, limit)
@@ -50,8 +53,11 @@ func readBody(hr *http.Request, limit int64) ([]byte, error) {
 	if ct := hr.Header.Get("Content-Type"); ct != "" && len(bytes.TrimSpace(body)) > 0 && !isJSONType(ct) {
 		return nil, Errorf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "The content media type '%s' is not supported. Only 'application/json' is supported.", ct)
 	}
-	return body, nil
+	return bytes.TrimPrefix(body, utf8BOM), nil
 }
+
+// utf8BOM is the UTF-8 encoding of U+FEFF, the byte order mark.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 func bodyError(err error, limit int64, format string) error {
 	var mbe *http.MaxBytesError
