@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -496,7 +497,12 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	var q url.Values
 	version, lazyQuery := plainAPIVersion(hr.URL.RawQuery)
 	if !lazyQuery {
-		q = hr.URL.Query()
+		var err error
+		if q, err = url.ParseQuery(hr.URL.RawQuery); err != nil {
+			if bad := badEscape(err); bad != "" {
+				return nil, BadRequest("InvalidRequestUri", "The request URI's query string is not correctly escaped: %q is not a percent-encoded byte. Write a '%%' in a query value as %%25.", bad)
+			}
+		}
 		version = q.Get("api-version")
 	}
 	if version == "" {
@@ -557,6 +563,18 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		return nil, err
 	}
 	return r.handler(req)
+}
+
+// badEscape is the escape url.ParseQuery refused ("%ZZ"), "" for its
+// other errors (a ';' separator, which it drops as it always did): a
+// query whose parameter it cannot decode is refused rather than read
+// without that parameter, as url.Values silently leaves it out.
+func badEscape(err error) string {
+	var ee url.EscapeError
+	if errors.As(err, &ee) {
+		return string(ee)
+	}
+	return ""
 }
 
 // plainAPIVersion returns v and true when raw, a request's query, is one

@@ -109,6 +109,44 @@ func TestRequestBodyWithByteOrderMark(t *testing.T) {
 	}
 }
 
+// TestQueryWithABadEscape: a query string with a '%' that starts no
+// percent-encoded byte is 400 InvalidRequestUri naming it, as a path with
+// one is; it was read without the parameter that held it (net/url drops
+// the pair), so a PUT went through ignoring part of its URL and an
+// api-version so spelled was "missing". A '%' escaped as %25 is a '%'.
+func TestQueryWithABadEscape(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1"
+	body := `{"location":"westus","sku":{"name":"Standard"},"properties":{},"tags":{"v":"1"}}`
+	if resp, m := e.Do("PUT", vault+"?api-version=2023-04-01", body); resp.StatusCode != 201 {
+		t.Fatalf("create the vault: %d %v", resp.StatusCode, m)
+	}
+	for _, c := range []struct{ method, query, bad string }{
+		{"GET", "api-version=2023-04-01&x=%ZZ", "%ZZ"},
+		{"GET", "x=%2&api-version=2023-04-01", `"%2"`},
+		{"GET", "api-version=2023-04-01&%zz=1", "%zz"},
+		{"GET", "api-version=2023-04-01%", "%"},
+		{"PUT", "api-version=2023-04-01&x=%G0", "%G0"},
+	} {
+		var b any
+		if c.method == "PUT" {
+			b = strings.Replace(body, `"1"`, `"2"`, 1)
+		}
+		resp, m := e.Do(c.method, vault+"?"+c.query, b)
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidRequestUri" || !strings.Contains(msg, c.bad) {
+			t.Errorf("%s ?%s: %d %v, want 400 InvalidRequestUri naming %q", c.method, c.query, resp.StatusCode, m, c.bad)
+		}
+	}
+	if _, m := e.Do("GET", vault+"?api-version=2023-04-01", nil); testserver.Field(m, "tags.v") != "1" {
+		t.Fatalf("a PUT refused for its query changed the vault: %v", m)
+	}
+	list := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults?api-version=2023-04-01&x=100%25"
+	if resp, m := e.Do("GET", list, nil); resp.StatusCode != 200 {
+		t.Fatalf("a query with an escaped '%%': %d %v", resp.StatusCode, m)
+	}
+}
+
 // TestOperationPollsNeedTheStarterOrRead: an operation's status and result
 // URLs (Azure-AsyncOperation, Location) answer the principal who started
 // it and whoever may read its resource; any other principal (no role, or
