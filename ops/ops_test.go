@@ -257,3 +257,61 @@ func TestPruneDropsOldFinishedOperations(t *testing.T) {
 		t.Fatalf("second Prune: %d, %v", n, err)
 	}
 }
+
+// StartUnlessRunning starts an operation for a key unless one recorded for
+// it that acts on the same identity still runs: then it answers that one
+// (with its location) and stores nothing, not even what its start would
+// have written. Another identity, a fresh resource or an ended operation
+// gets a new one.
+func TestStartUnlessRunning(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	r := &job.Runner{Store: st, Poll: time.Hour} // never started: a started operation stays running
+	m := ops.NewManager(st, clock.Real{}, r, armops.Describe)
+	m.Register("work", func(context.Context, *ops.Operation) error { return nil })
+	start := func(key, identity string, fresh bool) (*ops.Operation, *ops.Pending) {
+		t.Helper()
+		own := ops.NewID()
+		op := &ops.Operation{ID: own, Kind: "work"}
+		var run *ops.Pending
+		err := st.Update(ctx, func(tx store.Tx) (err error) {
+			run, err = m.StartUnlessRunning(ctx, tx, key, ops.Pending{Identity: identity, Location: "loc-" + identity}, fresh, op, nil, func() error {
+				return tx.Put(ctx, store.Doc{Kind: "started", Key: op.ID, Value: []byte(`{}`)})
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, started := st.Get(ctx, "started", own)
+		_, stored := m.Get(ctx, own)
+		if (run == nil) != (started == nil) || (run == nil) != (stored == nil) {
+			t.Fatalf("answered %+v, yet its start's write: %v, the operation: %v", run, started, stored)
+		}
+		return op, run
+	}
+	a, run := start("/R/x", "one", false)
+	if run != nil {
+		t.Fatalf("first start answered %+v", run)
+	}
+	if op, run := start("/r/X", "ONE", false); run == nil || run.OpID != a.ID || op.ID != a.ID || run.Location != "loc-one" {
+		t.Fatalf("a second start for the key answered %+v, want %s's record", run, a.ID)
+	}
+	b, run := start("/r/x", "two", false)
+	if run != nil {
+		t.Fatalf("a start for another identity answered %+v", run)
+	}
+	if _, run := start("/r/x", "two", false); run == nil || run.OpID != b.ID {
+		t.Fatalf("answered %+v, want %s's record (the latest started)", run, b.ID)
+	}
+	c, run := start("/r/x", "two", true)
+	if run != nil {
+		t.Fatalf("a fresh start answered %+v", run)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error { return m.Finish(ctx, tx, c, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, run := start("/r/x", "two", false); run != nil {
+		t.Fatalf("a start after the recorded operation ended answered %+v", run)
+	}
+}

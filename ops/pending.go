@@ -13,8 +13,8 @@ import (
 // that delete's operation, as ARM answers a DELETE of a resource in
 // Deleting state, rather than queueing a second one that could run after
 // the resource was made again) records that operation under a key of its
-// own (the resource id), in the transaction that starts it; the operation
-// forgets it when it ends (EndPending).
+// own (the resource id), in the transaction that starts it
+// (StartUnlessRunning); the operation forgets it when it ends (EndPending).
 const pendingKind = "operation.pending"
 
 // Pending is the record of the operation running for a key.
@@ -29,9 +29,9 @@ type Pending struct {
 
 func pendingKey(key string) string { return strings.ToLower(key) }
 
-// Running answers, through r, the record of key whose operation is still
+// running answers, through r, the record of key whose operation is still
 // running and acts on identity (nil when there is none).
-func (m *Manager) Running(ctx context.Context, r store.Reader, key, identity string) (*Pending, error) {
+func (m *Manager) running(ctx context.Context, r store.Reader, key, identity string) (*Pending, error) {
 	p, err := store.GetJSON[Pending](ctx, r, pendingKind, pendingKey(key), "pending operation")
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -49,9 +49,39 @@ func (m *Manager) Running(ctx context.Context, r store.Reader, key, identity str
 	return p, nil
 }
 
-// SetPending records in tx that p's operation is the one running for key.
-func SetPending(ctx context.Context, tx store.Tx, key string, p Pending) error {
-	return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: pendingKind, Key: pendingKey(key)}, p, "pending operation")
+// StartUnlessRunning starts op with input in tx as the operation running
+// for key, acting on p.Identity (recorded as p, with op's id), unless one
+// recorded for key that acts on it still runs: then nothing is started, op
+// takes that one's id, and the answer is its record, which the request
+// answers instead (and there is nothing to Notify). start (nil: nothing) runs in tx only when op
+// starts, before it (op has its id then): the face's own changes that come
+// with the operation.
+// fresh says the resource at key is one that no operation of key can act
+// on yet (a backup instance not yet being deleted: a delete still running
+// for its id removed an earlier one of that name), so op starts unasked.
+func (m *Manager) StartUnlessRunning(ctx context.Context, tx store.Tx, key string, p Pending, fresh bool, op *Operation, input any, start func() error) (*Pending, error) {
+	if !fresh {
+		run, err := m.running(ctx, tx, key, p.Identity)
+		if run != nil {
+			op.ID = run.OpID
+		}
+		if run != nil || err != nil {
+			return run, err
+		}
+	}
+	if op.ID == "" {
+		op.ID = NewID()
+	}
+	if start != nil {
+		if err := start(); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.Start(ctx, tx, op, input); err != nil {
+		return nil, err
+	}
+	p.OpID = op.ID
+	return nil, store.WriteJSON(ctx, tx.Put, store.Doc{Kind: pendingKind, Key: pendingKey(key)}, p, "pending operation")
 }
 
 // EndPending has o forget, when it ends (in the transaction that ends

@@ -15,24 +15,17 @@ import (
 // when it runs, a resource of that name with another identity (deleted
 // meanwhile and made again) is left alone; the operation ends Succeeded,
 // for what it was asked to delete is gone. While it runs its resource is
-// being deleted (ops.SetPending records it for the resource id): a DELETE
-// of the same resource answers that operation again (202 with the same
-// polling URLs, as Azure answers a DELETE of a resource in Deleting
-// state) rather than queueing another.
+// being deleted (ops.Manager.StartUnlessRunning records it for the
+// resource id): a DELETE of the same resource answers that operation again
+// (202 with the same polling URLs, as Azure answers a DELETE of a resource
+// in Deleting state) rather than queueing another.
 
 // startDelete accepts the DELETE of resource id (location, identity) with
 // an operation of kind: the one already deleting it, else a new one.
 func (pr *Provider) startDelete(r *arm.Request, kind, id, location, identity string) (*arm.Response, error) {
 	in := opInput{ResourceID: id, Identity: identity}
-	return pr.launch(r, kind, location, in, 0, nil, func(ctx context.Context, tx store.Tx, op *ops.Operation) error {
-		p, err := pr.p.Ops.Running(ctx, tx, id, identity)
-		if err != nil {
-			return err
-		}
-		if p != nil {
-			return &running{id: p.OpID, location: p.Location}
-		}
-		return ops.SetPending(ctx, tx, id, ops.Pending{OpID: op.ID, Identity: identity, Location: location})
+	return pr.launchUnless(r, kind, location, in, 0, nil, func(ctx context.Context, tx store.Tx, op *ops.Operation) (*ops.Pending, error) {
+		return pr.p.Ops.StartUnlessRunning(ctx, tx, id, ops.Pending{Identity: identity, Location: location}, false, op, in, nil)
 	})
 }
 

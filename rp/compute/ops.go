@@ -3,7 +3,6 @@ package compute
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,35 +82,40 @@ func (pr *Provider) startWithStatus(r *arm.Request, kind, resourceID, location s
 	return pr.launch(r, kind, location, in, status, body, also)
 }
 
-// running is the error an also of launch returns to answer an operation
-// already running (id, its location's polling URLs) instead of starting
-// another: nothing of the new one is stored.
-type running struct{ id, location string }
-
-func (e *running) Error() string { return "operation " + e.id + " is running" }
-
 // launch is startWithStatus of the operation input in.
 func (pr *Provider) launch(r *arm.Request, kind, location string, in opInput, status int, body any,
 	also func(context.Context, store.Tx, *ops.Operation) error) (*arm.Response, error) {
+	return pr.launchUnless(r, kind, location, in, status, body, func(ctx context.Context, tx store.Tx, op *ops.Operation) (*ops.Pending, error) {
+		if err := pr.p.Ops.Start(ctx, tx, op, in); err != nil {
+			return nil, err
+		}
+		if also != nil {
+			return nil, also(ctx, tx, op)
+		}
+		return nil, nil
+	})
+}
+
+// launchUnless is launch whose operation start starts in its transaction,
+// unless it answers the record of one already running (its location's
+// polling URLs are answered then, and nothing of op is stored).
+func (pr *Provider) launchUnless(r *arm.Request, kind, location string, in opInput, status int, body any,
+	start func(context.Context, store.Tx, *ops.Operation) (*ops.Pending, error)) (*arm.Response, error) {
 	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: in.ResourceID, Caller: r.Caller()}
 	st, res := opPaths(r, location, op.ID)
 	op.StatusPath = st
 	ctx := r.HTTP.Context()
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
-		if err := pr.p.Ops.Start(ctx, tx, op, in); err != nil {
-			return err
-		}
-		if also != nil {
-			return also(ctx, tx, op)
-		}
-		return nil
+	var run *ops.Pending
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) (err error) {
+		run, err = start(ctx, tx, op)
+		return err
 	})
-	if run, ok := errors.AsType[*running](err); ok {
-		st, res := opPaths(r, run.location, run.id)
-		return arm.Accepted().Async(r, st, res), nil
-	}
 	if err != nil {
 		return nil, err
+	}
+	if run != nil {
+		st, res := opPaths(r, run.Location, run.OpID)
+		return arm.Accepted().Async(r, st, res), nil
 	}
 	pr.p.Ops.Notify()
 	if status == 0 {

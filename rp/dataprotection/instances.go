@@ -459,29 +459,20 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		// A DELETE of an instance being deleted answers the operation
-		// deleting it, as ARM does, rather than queueing another.
-		if bi.Properties.ProvisioningState == "Deleting" {
-			p, err := pr.p.Ops.Running(ctx, tx, bi.ID, "")
-			if err != nil {
+		// deleting it, as ARM does, rather than queueing another; one not
+		// Deleting is no running delete's (one still running for its id
+		// removed an earlier instance of that name).
+		fresh := bi.Properties.ProvisioningState != "Deleting"
+		op.ResourceID = bi.ID
+		p, err := pr.p.Ops.StartUnlessRunning(ctx, tx, bi.ID, ops.Pending{}, fresh, op, map[string]string{"instanceId": bi.ID}, func() error {
+			bi.Properties.ProvisioningState = "Deleting"
+			if err := resource.Put(ctx, tx, id, bi); err != nil {
 				return err
 			}
-			if again = p != nil; again {
-				op.ID = p.OpID
-				return nil
-			}
-		}
-		bi.Properties.ProvisioningState = "Deleting"
-		if err := resource.Put(ctx, tx, id, bi); err != nil {
-			return err
-		}
-		if err := pr.Engine.Unschedule(ctx, tx, bi.ID); err != nil {
-			return err
-		}
-		op.ResourceID = bi.ID
-		if err := pr.p.Ops.Start(ctx, tx, op, map[string]string{"instanceId": bi.ID}); err != nil {
-			return err
-		}
-		return ops.SetPending(ctx, tx, bi.ID, ops.Pending{OpID: op.ID})
+			return pr.Engine.Unschedule(ctx, tx, bi.ID)
+		})
+		again = p != nil
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -576,30 +576,20 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 		}
 		// A DELETE of an item whose delete is running answers that
 		// operation, as ARM does, rather than queueing another.
-		p, err := pr.p.Ops.Running(ctx, tx, it.ID, it.DataID)
-		if err != nil {
-			return err
-		}
-		if again = p != nil; again {
-			op.ID = p.OpID
-			return nil
-		}
-		if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
-			return err
-		}
 		j := pr.newJob(at.vid, it, protection.OpDeleteBackupData, pr.p.Now(), true)
-		if err := protection.CreateJob(ctx, tx, j); err != nil {
-			return err
-		}
-		op.Properties = jobStatus(j.ID)
 		in := deleteInput{ItemID: it.ID, JobID: j.ID, DataID: it.DataID}
 		if it.DeletedAt == nil {
 			in.SoftDeleteDays = days
 		}
-		if err := pr.p.Ops.Start(ctx, tx, op, in); err != nil {
-			return err
-		}
-		return ops.SetPending(ctx, tx, it.ID, ops.Pending{OpID: op.ID, Identity: it.DataID})
+		p, err := pr.p.Ops.StartUnlessRunning(ctx, tx, it.ID, ops.Pending{Identity: it.DataID}, false, op, in, func() error {
+			if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
+				return err
+			}
+			op.Properties = jobStatus(j.ID)
+			return protection.CreateJob(ctx, tx, j)
+		})
+		again = p != nil
+		return err
 	})
 	if err != nil {
 		return nil, err
