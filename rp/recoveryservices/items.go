@@ -3,8 +3,10 @@ package recoveryservices
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +64,40 @@ type itemRecord struct {
 	// Purging: the purge has begun (its points are being deleted), so
 	// the item can no longer be undeleted.
 	Purging bool `json:"purging,omitempty"`
+}
+
+// dataIDKind is the document kind of the last protectedItemDataId given
+// (one document, key dataIDKey).
+const (
+	dataIDKind = "recoveryservices.dataid"
+	dataIDKey  = "last"
+)
+
+// nextDataID gives a new protected item its protectedItemDataId, in tx:
+// the last one given plus one, the first the clock's nanoseconds modulo
+// 10^14, an integer as Azure's. It was the clock's nanoseconds alone, which
+// two items protected at one instant (a frozen or coarse clock) shared, and
+// the id is what a delete operation was accepted for: the delete of an
+// item could then take the same VM's item protected again at that instant
+// for its own. Update transactions are serialized, so no two items get one.
+func nextDataID(ctx context.Context, tx store.Tx, now time.Time) (string, error) {
+	last, err := store.GetJSON[dataIDCounter](ctx, tx, dataIDKind, dataIDKey, "protectedItemDataId counter")
+	if errors.Is(err, store.ErrNotFound) {
+		last, err = &dataIDCounter{N: now.UnixNano()%100000000000000 - 1}, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	last.N++
+	if err := store.WriteJSON(ctx, tx.Put, store.Doc{Kind: dataIDKind, Key: dataIDKey}, last, "protectedItemDataId counter"); err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(last.N, 10), nil
+}
+
+// dataIDCounter is the document of kind dataIDKind.
+type dataIDCounter struct {
+	N int64 `json:"n"`
 }
 
 // containerRecord is an IaaS VM protection container.
@@ -381,7 +417,10 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 			}
 			it = itemRecord{ProxyResource: arm.ProxyResource{ID: iid.String(), Name: vm.itemName(), Type: itemType}, VaultID: vid.String(), ContainerID: containerID(vid, vm).String(),
 				VM: vmRef{vmInfo.ResourceGroup, vmInfo.Name}, SourceID: vmInfo.ID, FriendlyName: vmInfo.Name, Location: vmInfo.Location, State: stateIRPending,
-				DataID: fmt.Sprint(now.UnixNano() % 100000000000000), Created: now}
+				Created: now}
+			if it.DataID, err = nextDataID(ctx, tx, now); err != nil {
+				return err
+			}
 			it.VM = vmRef{vmInfo.ResourceGroup, vmInfo.Name}
 			it.ID, it.Name = itemID(vid, it.VM).String(), it.VM.itemName()
 			it.ContainerID = containerID(vid, it.VM).String()

@@ -2,6 +2,7 @@ package recoveryservices_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -89,5 +90,67 @@ func TestDeleteItemOperationLeavesAnItemMadeAgain(t *testing.T) {
 	must(t, "the item after a delete accepted for another", resp, m, 200)
 	if id := str(m, "properties.protectedItemDataId"); id != now {
 		t.Fatalf("the item's protectedItemDataId: %q, want %q", id, now)
+	}
+}
+
+// Items protected at one instant (the server's clock frozen) each get a
+// protectedItemDataId of their own, an integer as Azure's: it was the
+// clock's nanoseconds, so two VMs protected at once shared it, and so did
+// a VM's item deleted and protected again at that instant, whose id a
+// delete operation accepted for the old item then matched: the operation
+// deleted the item protected again and its schedule. Here the VM protected
+// again keeps its item through a delete operation of the old one's id.
+func TestItemsProtectedAtOneInstantHaveTheirOwnDataID(t *testing.T) {
+	start := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	e, _, vm, _ := clockedVM(t, start, "app")
+	vm2 := mkVM(t, e, "vmrg", "app2", 0, 1<<20)
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	item := func(name string) string {
+		return R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;" + name + "/protectedItems/VM;iaasvmcontainerv2;vmrg;" + name
+	}
+	I, I2 := item("app"), item("app2")
+	mkVault(t, e, R+rsAPI, "westus")
+	dataID := func(path string) string {
+		t.Helper()
+		resp, m := e.Do("GET", path+rsAPI, nil)
+		must(t, "get the item", resp, m, 200)
+		id := str(m, "properties.protectedItemDataId")
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+			t.Fatalf("protectedItemDataId %q is no integer: %v", id, err)
+		}
+		return id
+	}
+	protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
+	protect(t, e, I2+rsAPI, vm2.ID, R+"/backupPolicies/DefaultPolicy")
+	first, other := dataID(I), dataID(I2)
+	if first == other {
+		t.Fatalf("two items protected at one instant share protectedItemDataId %s", first)
+	}
+	r, m := e.Do("DELETE", I+rsAPI, nil)
+	must(t, "delete", r, m, 202)
+	waitNoContent(t, e, "the delete", r.Header.Get("Location"))
+	protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
+	again := dataID(I)
+	if again == first || again == other {
+		t.Fatalf("the VM protected again at the same instant: protectedItemDataId %s (the first item's %s, the other's %s)", again, first, other)
+	}
+	// The delete operation as deleteItem starts it, accepted for the first
+	// item (its data id), with a job of the vault to show it.
+	_, jobs := e.Do("GET", R+"/backupJobs"+rsAPI, nil)
+	list, _ := jobs["value"].([]any)
+	if len(list) == 0 {
+		t.Fatalf("no job in the vault: %v", jobs)
+	}
+	_, item1 := e.Do("GET", I+rsAPI, nil)
+	op := &ops.Operation{Kind: "recoveryservices.deleteItem", ResourceID: str(item1, "id")}
+	in := map[string]any{"itemId": str(item1, "id"), "jobId": str(list[0].(map[string]any), "name"), "dataId": first}
+	if err := e.Server.Platform.Ops.Launch(e.Ctx(), op, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Poll(R + "/backupOperations/" + op.ID + rsAPI); str(st, "status") != "Succeeded" {
+		t.Fatalf("the delete accepted for the first item: %v", st)
+	}
+	if id := dataID(I); id != again {
+		t.Fatalf("the item protected again after a delete of the first: %q, want %q", id, again)
 	}
 }
