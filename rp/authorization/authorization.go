@@ -172,8 +172,16 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	guid := pp.RoleDefinitionID[strings.LastIndex(pp.RoleDefinitionID, "/")+1:]
-	if _, ok := pr.Authz.Role(guid); !ok {
+	role, ok := pr.Authz.Role(guid)
+	if !ok {
 		return nil, arm.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
+	}
+	// A role is assignable at its assignableScopes and below them only
+	// (a built-in role's is "/"), as in Azure.
+	if !slices.ContainsFunc(role.AssignableScopes, func(s string) bool { return rbac.ScopeCovers(s, scope) }) {
+		return nil, arm.BadRequest("RoleAssignmentScopeNotAssignableToRoleDefinition",
+			"The role definition '%s' (%s) is not assignable at the scope '%s': its assignableScopes are '%s'. Assign it at or below one of them, or add the scope to the role's assignableScopes.",
+			role.RoleName, role.ID, scope, strings.Join(role.AssignableScopes, "', '"))
 	}
 	if err := pr.checkScope(ctx, scope); err != nil {
 		return nil, err

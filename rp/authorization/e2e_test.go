@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -488,5 +489,63 @@ func TestNoNotActionsIsAnEmptyList(t *testing.T) {
 		if strings.Contains(string(b), `"notActions":null`) || !strings.Contains(string(b), `"notActions":`) {
 			t.Fatalf("GET %s: notActions not a list: %s", path, b)
 		}
+	}
+}
+
+// TestCustomRoleAssignableOnlyAtItsScopes: a custom role is assignable at
+// its assignableScopes and below them, as in Azure; an assignment anywhere
+// else (another group, the subscription above) is 400
+// RoleAssignmentScopeNotAssignableToRoleDefinition and stores nothing, so
+// the principal gets no access there. Before, a User Access Administrator
+// of another group could assign it there.
+func TestCustomRoleAssignableOnlyAtItsScopes(t *testing.T) {
+	e := testserver.StartWithGroups(t, "team-a", "team-b")
+	ctx := e.Ctx()
+	sub := "/subscriptions/" + e.Sub
+	teamA, teamB := sub+"/resourceGroups/team-a", sub+"/resourceGroups/team-b"
+	rd, _ := armauthorization.NewRoleDefinitionsClient(e.Cred, e.Opts)
+	role := uuid.NewString()
+	if _, err := rd.CreateOrUpdate(ctx, teamA, role, armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+		RoleName: to.Ptr("team-a all"), AssignableScopes: []*string{to.Ptr(teamA)},
+		Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("*")}}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The assigner may assign roles in team-b (User Access Administrator there).
+	adminID, adminCred := fixture.Principal(t, e, "team-b access admin")
+	fixture.Assign(t, e, teamB, rbac.UserAccessAdministrator, adminID)
+	userID, userCred := fixture.Principal(t, e, "user")
+	ra, _ := armauthorization.NewRoleAssignmentsClient(e.Sub, adminCred, e.Opts)
+	for _, scope := range []string{teamB, sub} {
+		_, err := ra.Create(ctx, scope, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+			RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role), PrincipalID: to.Ptr(userID)}}, nil)
+		if scope == sub {
+			// The subscription is also outside the assigner's reach: ARM's
+			// authorization answers first.
+			if st, c := testserver.ErrorOf(err); st != 403 || c != "AuthorizationFailed" {
+				t.Fatalf("assigning at the subscription as team-b's admin: %v", err)
+			}
+			ra, _ = armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts) // the subscription's Owner
+			_, err = ra.Create(ctx, scope, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+				RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role), PrincipalID: to.Ptr(userID)}}, nil)
+		}
+		var re *azcore.ResponseError
+		if st, c := testserver.ErrorOf(err); st != 400 || c != "RoleAssignmentScopeNotAssignableToRoleDefinition" {
+			t.Fatalf("assigning the team-a role at %s: %v", scope, err)
+		} else if errors.As(err, &re) && !strings.Contains(re.Error(), teamA) {
+			t.Fatalf("the error does not name the role's assignable scope: %v", err)
+		}
+	}
+	rgs, _ := armresources.NewResourceGroupsClient(e.Sub, userCred, e.Opts)
+	if _, err := rgs.Get(ctx, "team-b", nil); err == nil {
+		t.Fatal("the refused assignment gave access to team-b")
+	}
+	n := testserver.Count(t, ctx, ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("principalId eq '" + userID + "'")}))
+	if n != 0 {
+		t.Fatalf("%d assignments stored for the user", n)
+	}
+	// At its scope (and below it) the role is assignable.
+	fixture.Assign(t, e, teamA, role, userID)
+	if _, err := rgs.Get(ctx, "team-a", nil); err != nil {
+		t.Fatalf("the role at team-a: %v", err)
 	}
 }
