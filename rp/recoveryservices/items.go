@@ -610,9 +610,6 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 		if it.DeletedAt != nil && days > 0 {
 			return deleteRefusal(it)
 		}
-		if err := pr.spendPIN(r, tx, at.vid); err != nil {
-			return err
-		}
 		// A DELETE of an item whose delete is running answers that
 		// operation, as ARM does, rather than queueing another.
 		j := pr.newJob(at.vid, it, protection.OpDeleteBackupData, pr.p.Now(), true)
@@ -621,6 +618,9 @@ func (pr *Provider) deleteItem(r *arm.Request, at itemPath) (*arm.Response, erro
 			in.SoftDeleteDays = days
 		}
 		p, err := pr.p.Ops.StartUnlessRunning(ctx, tx, it.ID, ops.Pending{Identity: it.DataID}, false, op, in, func() error {
+			if err := pr.spendPIN(r, tx, at.vid); err != nil {
+				return err
+			}
 			if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
 				return err
 			}

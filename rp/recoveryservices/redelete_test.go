@@ -154,3 +154,36 @@ func TestItemsProtectedAtOneInstantHaveTheirOwnDataID(t *testing.T) {
 		t.Fatalf("the item protected again after a delete of the first: %q, want %q", id, again)
 	}
 }
+
+// A DELETE of a protected item answered with the delete already running
+// neither checks nor spends the security PIN it carries (it confirms
+// nothing new): the PIN then confirms another item's delete, and a retry
+// of that DELETE, with the PIN it spent, is answered with its operation.
+func TestDeleteItemTwiceKeepsThePIN(t *testing.T) {
+	e, R, I, _ := protectedApp(t)
+	second := mkVM(t, e, "vmrg", "second", 0, 1<<20)
+	I2 := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;second/protectedItems/VM;iaasvmcontainerv2;vmrg;second"
+	protect(t, e, I2+rsAPI, second.ID, R+"/backupPolicies/DefaultPolicy")
+	e.Server.Jobs.Stop()
+	r1, m := e.Do("DELETE", I+rsAPI, nil)
+	must(t, "first delete", r1, m, 202)
+	resp, m := e.Do("POST", R+"/backupSecurityPIN"+rsAPI, nil)
+	must(t, "security PIN", resp, m, 200)
+	pin := str(m, "securityPIN")
+	r2, m := e.Do("DELETE", I+rsAPI, nil, testserver.Header("x-ms-security-pin", pin))
+	must(t, "second delete, with the PIN", r2, m, 202)
+	e.SameOperation("two deletes", r1, r2)
+	r3, m := e.Do("DELETE", I2+rsAPI, nil, testserver.Header("x-ms-security-pin", pin))
+	must(t, "the other item's delete with the PIN", r3, m, 202)
+	r4, m := e.Do("DELETE", I2+rsAPI, nil, testserver.Header("x-ms-security-pin", pin))
+	must(t, "a retry of the other item's delete with the PIN it spent", r4, m, 202)
+	e.SameOperation("the other item's deletes", r3, r4)
+	r5, m := e.Do("DELETE", I+rsAPI, nil, testserver.Header("x-ms-security-pin", "000000"))
+	must(t, "third delete, with a PIN the vault has not (its own is spent)", r5, m, 202)
+	e.SameOperation("first and third deletes", r1, r5)
+	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
+	waitNoContent(t, e, "the first delete", r1.Header.Get("Location"))
+	waitNoContent(t, e, "the other item's delete", r3.Header.Get("Location"))
+}

@@ -21,7 +21,9 @@ import (
 // item that carries the header x-ms-security-pin must name the vault's
 // current PIN before it expires (400 UserErrorSecurityPinInvalid or
 // UserErrorSecurityPinExpired otherwise), and a PIN confirms one delete
-// only. A delete without the header is not asked for one. A new PIN
+// only. A DELETE answered with the item's delete already running confirms
+// nothing new: its PIN is neither checked nor spent (a client's retry of
+// the DELETE that spent it is answered with that delete). A delete without the header is not asked for one. A new PIN
 // replaces the vault's previous one; only its SHA-256 is stored (a
 // document under the vault, deleted with it).
 
