@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -559,7 +560,10 @@ func (r *Request) PageBounds(pageSize int) (start, size int, err error) {
 		if err != nil || n < 0 {
 			return 0, 0, BadRequest("InvalidQueryParameterValue", "The $skipToken '%s' is invalid; use the nextLink of the previous page as given.", tok)
 		}
-		start = n
+		// A token past any list (one a client made up: ours are item
+		// counts) selects an empty last page; start+pageSize must not
+		// overflow, or a page reader takes a negative end for "more".
+		start = min(n, math.MaxInt-pageSize)
 	}
 	return start, pageSize, nil
 }

@@ -319,3 +319,37 @@ func TestJobExportResultsNeedJobsRead(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipTokenPastTheEndIsTheLastPage: a $skipToken a client made up, as
+// large as an int goes, selects an empty last page with no nextLink on
+// every kind of list (read a page at a time or whole). Before, a list read
+// a page at a time (resource groups, Backup vault policies) took start+size
+// overflowed for "more items follow" and answered an empty page whose
+// nextLink carried a negative $skipToken, which a pager then got 400 for.
+func TestSkipTokenPastTheEndIsTheLastPage(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	sub := "/subscriptions/" + e.Sub
+	vault := sub + "/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/bv"
+	if resp, m := e.Do("PUT", vault+"?api-version=2023-05-01", `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}]}}`); resp.StatusCode >= 300 {
+		t.Fatalf("vault: %d %v", resp.StatusCode, m)
+	}
+	for _, list := range []string{
+		sub + "/resourcegroups?api-version=2021-04-01",
+		vault + "/backupPolicies?api-version=2023-05-01", // (none: read through the empty list's end)
+		sub + "/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+	} {
+		for _, tok := range []string{"9223372036854775807", "9223372036854775000", "4611686018427387904"} {
+			resp, m := e.Do("GET", list+"&$skipToken="+tok, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s with $skipToken %s: %d %v", list, tok, resp.StatusCode, m)
+			}
+			if v, _ := m["value"].([]any); len(v) != 0 || m["nextLink"] != nil {
+				t.Errorf("GET %s with $skipToken %s: %v, want an empty last page", list, tok, m)
+			}
+		}
+		// The first page is still the list.
+		if resp, m := e.Do("GET", list+"&$skipToken=0", nil); resp.StatusCode != 200 || len(m["value"].([]any)) == 0 && !strings.Contains(list, "backupPolicies") {
+			t.Errorf("GET %s from the start: %d %v", list, resp.StatusCode, m)
+		}
+	}
+}
