@@ -333,12 +333,24 @@ func randomID() string {
 // expiry, and returns the caller. The error is a *failure.Error of kind
 // Unauthenticated (the ARM layer answers it 401).
 func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) {
+	return is.VerifyIn(ctx, token, nil)
+}
+
+// VerifyIn is Verify reading the caller's principal from the reader reads
+// returns for its object id (nil: from the directory's store).
+func (is *Issuer) VerifyIn(ctx context.Context, token string, reads func(objectID string) store.Reader) (arm.Caller, error) {
 	now := is.Clock.Now()
+	reader := func(objectID string) store.Reader {
+		if reads != nil {
+			return reads(objectID)
+		}
+		return is.Dir.Store
+	}
 	if caller, ok := is.cache.get(token, now); ok {
 		// The signature, audience, issuer and expiry were checked when the
 		// token was first seen; whether its principal still exists is
 		// checked on every request (a cached store read).
-		if ok, err := is.Dir.Exists(ctx, caller.ObjectID); err != nil {
+		if ok, err := store.Exists(ctx, reader(caller.ObjectID), principalKind, caller.ObjectID); err != nil {
 			return arm.Caller{}, err // (the store's: a database out of reach is a 503)
 		} else if !ok {
 			return arm.Caller{}, principalGone(caller.ObjectID)
@@ -371,7 +383,7 @@ func (is *Issuer) Verify(ctx context.Context, token string) (arm.Caller, error) 
 	if caller.Kind == "" {
 		caller.Kind = KindServicePrincipal
 	}
-	if _, err := is.Dir.Get(ctx, c.ObjectID); errors.Is(err, store.ErrNotFound) {
+	if _, err := is.Dir.get(ctx, reader(c.ObjectID), c.ObjectID); errors.Is(err, store.ErrNotFound) {
 		return arm.Caller{}, principalGone(c.ObjectID)
 	} else if err != nil {
 		return arm.Caller{}, err
@@ -396,6 +408,13 @@ func expString(c *Claims) string {
 
 // Authenticate extracts and verifies the bearer token of r.
 func (is *Issuer) Authenticate(r *http.Request) (arm.Caller, error) {
+	return is.AuthenticateIn(r, nil)
+}
+
+// AuthenticateIn is Authenticate reading the caller's principal from the
+// reader reads returns for its object id (see VerifyIn): the server reads
+// it there with the request's other checks (store.Prefetch, PrincipalRead).
+func (is *Issuer) AuthenticateIn(r *http.Request, reads func(objectID string) store.Reader) (arm.Caller, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return arm.Caller{}, failure.New(failure.Unauthenticated, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
@@ -404,5 +423,5 @@ func (is *Issuer) Authenticate(r *http.Request) (arm.Caller, error) {
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return arm.Caller{}, failure.New(failure.Unauthenticated, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format: use 'Bearer <token>'.")
 	}
-	return is.Verify(r.Context(), strings.TrimSpace(h[len(prefix):]))
+	return is.VerifyIn(r.Context(), strings.TrimSpace(h[len(prefix):]), reads)
 }

@@ -135,6 +135,13 @@ func (d *Directory) Exists(ctx context.Context, objectID string) (bool, error) {
 	return store.Exists(ctx, d.Store, principalKind, objectID)
 }
 
+// PrincipalRead is the store read of the principal objectID that Exists
+// and Get make, for a caller that prefetches it (store.Prefetch) with the
+// request's other checks and passes the reader to Issuer.AuthenticateIn.
+func PrincipalRead(objectID string) store.Read {
+	return store.Read{Kind: principalKind, Key: objectID}
+}
+
 // ByAppID reads a principal by client (application) id.
 func (d *Directory) ByAppID(ctx context.Context, appID string) (*Principal, error) {
 	doc, err := d.Store.Get(ctx, appIDKind, appID)

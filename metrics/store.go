@@ -16,7 +16,13 @@ const jobKind = "protection.job" // protection's job documents
 
 // WrapStore instruments st: every call's latency, and jobs that end in a
 // committed transaction.
-func (m *Metrics) WrapStore(st store.Store) store.Store { return &instStore{Store: st, m: m} }
+func (m *Metrics) WrapStore(st store.Store) store.Store {
+	s := &instStore{Store: st, m: m}
+	if _, ok := st.(store.BatchReader); ok {
+		return batchStore{s}
+	}
+	return s
+}
 
 type instStore struct {
 	store.Store
@@ -69,6 +75,16 @@ func (s *instStore) ListView(ctx context.Context, kind string, q store.ListQuery
 func (s *instStore) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
 	defer s.list.observe(s.m.storeLat, "list", clock.Mono())
 	return store.AnyUnder(ctx, s.Store, prefix, kinds...)
+}
+
+// batchStore is instStore of a store that makes several reads in one
+// round trip (store.BatchReader), which it passes on.
+type batchStore struct{ *instStore }
+
+// ReadBatch passes a batch of reads on, observed as a get.
+func (s batchStore) ReadBatch(ctx context.Context, reads []store.Read) []store.ReadResult {
+	defer s.get.observe(s.m.storeLat, "get", clock.Mono())
+	return s.Store.(store.BatchReader).ReadBatch(ctx, reads)
 }
 
 func (s *instStore) GetTask(ctx context.Context, id string) (store.Task, error) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"github.com/safehold/safehold/blob"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -536,6 +537,39 @@ func groupMayBeDeleting(ctx context.Context, r store.Reader, sub, rg string) (bo
 
 func groupNotFound(rg string) error {
 	return failure.NotFoundf("ResourceGroupNotFound", "Resource group '%s' could not be found.", rg)
+}
+
+// CheckReads appends to reads the store reads of the checks that a client's
+// request of method on path passes before its handler runs: the
+// subscription's existence (CheckSubscription), for any write the
+// subscription's locks (CheckLocks) and for a PUT or PATCH under a resource
+// group's providers the group (CheckGroupWritable). The server reads them
+// with the caller's principal in one round trip (store.Prefetch) and gives
+// those checks the reader.
+func CheckReads(reads []store.Read, method, path string) []store.Read {
+	first, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !strings.EqualFold(first, "subscriptions") {
+		return reads
+	}
+	sub, rest, _ := strings.Cut(rest, "/")
+	if sub == "" {
+		return reads
+	}
+	reads = append(reads, store.Read{Kind: SubscriptionKind, Key: sub})
+	if method == http.MethodGet || method == http.MethodHead {
+		return reads
+	}
+	reads = append(reads, store.Read{Kind: LockKind, List: true, Q: store.ListQuery{ScopePrefix: "/subscriptions/" + sub + "/"}})
+	if method != http.MethodPut && method != http.MethodPatch {
+		return reads
+	}
+	groups, rest, _ := strings.Cut(rest, "/")
+	rg, rest, _ := strings.Cut(rest, "/")
+	providers, _, _ := strings.Cut(rest, "/")
+	if rg != "" && strings.EqualFold(groups, "resourceGroups") && strings.EqualFold(providers, "providers") {
+		reads = append(reads, store.Read{Kind: resourceKind, Key: "/subscriptions/" + sub + "/resourceGroups/" + rg})
+	}
+	return reads
 }
 
 // CheckSubscription returns a NotFound SubscriptionNotFound error unless the subscription exists.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -16,8 +17,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/internal/logtext"
+	"github.com/safehold/safehold/resource"
 	rpcompute "github.com/safehold/safehold/rp/compute"
+	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/web"
 )
 
@@ -316,9 +320,25 @@ func requestIDs() (id, routing string) {
 }
 
 // authenticate requires a valid bearer token and puts the caller in the context.
+//
+// On a store that reads in batches (PostgreSQL: each read a round trip,
+// answered by the database, which any replica may have changed) the
+// principal's existence is read with the checks the router makes before
+// the handler (resource.CheckReads: the subscription, a write's locks, the
+// resource group of a PUT or PATCH) in one round trip, and the router's
+// hooks read them from there (checkReader).
 func (s *Server) authenticate(next http.Handler) http.Handler {
+	_, batches := s.Store.(store.BatchReader)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, err := s.Issuer.Authenticate(r)
+		var checks store.Reader
+		var reads func(objectID string) store.Reader
+		if batches {
+			reads = func(objectID string) store.Reader {
+				checks = store.Prefetch(r.Context(), s.Store, resource.CheckReads([]store.Read{identity.PrincipalRead(objectID)}, r.Method, r.URL.Path)...)
+				return checks
+			}
+		}
+		caller, err := s.Issuer.AuthenticateIn(r, reads)
 		if err != nil {
 			var ae *arm.Error
 			if !arm.As(err, &ae) { // not a refusal of the token: a failure of the server
@@ -335,8 +355,22 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if !arm.SetCaller(r.Context(), caller) { // the middleware's state, without a copy
 			r = r.WithContext(arm.WithCaller(r.Context(), caller))
 		}
+		if checks != nil {
+			r = r.WithContext(context.WithValue(r.Context(), checksKey{}, checks))
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+type checksKey struct{}
+
+// checkReader is the reader of the router's checks of the request ctx
+// belongs to: the one authenticate read them into, else the store.
+func (s *Server) checkReader(ctx context.Context) store.Reader {
+	if r, ok := ctx.Value(checksKey{}).(store.Reader); ok {
+		return r
+	}
+	return s.Store
 }
 
 // armOnly reports whether the mux would hand r to the ARM handler (its "/"

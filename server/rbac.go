@@ -49,7 +49,7 @@ func (s *Server) initRBAC(ctx context.Context) error {
 		// An unknown subscription is a 404, as in Azure, not a 403.
 		if first, rest, ok := strings.Cut(strings.TrimPrefix(scope, "/"), "/"); ok && strings.EqualFold(first, "subscriptions") {
 			sub, _, _ := strings.Cut(rest, "/")
-			if err := resource.CheckSubscription(ctx, s.Store, sub); err != nil {
+			if err := resource.CheckSubscription(ctx, s.checkReader(ctx), sub); err != nil {
 				return err
 			}
 		}

@@ -317,10 +317,10 @@ func (s *Server) init(ctx context.Context) error {
 	s.Router.RetryAfter = cfg.RetryAfter
 	s.Router.Logger = s.logger
 	s.Router.GroupWritable = func(ctx context.Context, sub, rg string) error {
-		return resource.CheckGroupWritable(ctx, s.Store, sub, rg)
+		return resource.CheckGroupWritable(ctx, s.checkReader(ctx), sub, rg)
 	}
 	s.Router.Locked = func(ctx context.Context, method, scope string) error {
-		return resource.CheckLocks(ctx, s.Store, method, scope)
+		return resource.CheckLocks(ctx, s.checkReader(ctx), method, scope)
 	}
 	if err := s.initRBAC(ctx); err != nil {
 		return err

@@ -391,11 +391,20 @@ func pgScanDoc(scan func(...any) error) (Doc, error) {
 }
 
 func (r pgReader) Get(ctx context.Context, kind, key string) (Doc, error) {
-	d, err := pgScanDoc(r.q.QueryRow(ctx, `SELECT `+pgDocCols+` FROM docs WHERE kind = $1 AND key = $2`, kind, strings.ToLower(key)).Scan)
+	d, err := pgScanDoc(r.q.QueryRow(ctx, pgGetSQL, kind, strings.ToLower(key)).Scan)
 	return one(d, err, pgx.ErrNoRows, "get "+kind+" "+key)
 }
 
 func (r pgReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
+	sqlq, args := pgListSQL(kind, q)
+	rows, err := r.q.Query(ctx, sqlq, args...)
+	return collect(rows, err, "list "+kind, pgScanDoc)
+}
+
+const pgGetSQL = `SELECT ` + pgDocCols + ` FROM docs WHERE kind = $1 AND key = $2`
+
+// pgListSQL is the statement of a List and its arguments.
+func pgListSQL(kind string, q ListQuery) (string, []any) {
 	sqlq := `SELECT ` + pgDocCols + ` FROM docs WHERE kind = $1`
 	args := []any{kind}
 	if q.ScopePrefix != "" {
@@ -414,8 +423,43 @@ func (r pgReader) List(ctx context.Context, kind string, q ListQuery) ([]Doc, er
 	if q.Limit > 0 {
 		sqlq += fmt.Sprintf(` LIMIT %d`, q.Limit)
 	}
-	rows, err := r.q.Query(ctx, sqlq, args...)
-	return collect(rows, err, "list "+kind, pgScanDoc)
+	return sqlq, args
+}
+
+// ReadBatch makes the reads in one round trip on a pooled connection
+// (BatchReader), each as Get or List makes it.
+func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
+	var out []ReadResult
+	err := p.onConn(ctx, func(c *pgxpool.Conn) error {
+		out = make([]ReadResult, len(reads)) // (again when run again)
+		var b pgx.Batch
+		for i, rd := range reads {
+			res := &out[i]
+			if rd.List {
+				sqlq, args := pgListSQL(rd.Kind, rd.Q)
+				b.Queue(sqlq, args...).Query(func(rows pgx.Rows) error {
+					res.Docs, res.Err = collect(rows, nil, "list "+rd.Kind, pgScanDoc)
+					return res.Err
+				})
+				continue
+			}
+			b.Queue(pgGetSQL, rd.Kind, strings.ToLower(rd.Key)).QueryRow(func(row pgx.Row) error {
+				d, err := pgScanDoc(row.Scan)
+				if res.Doc, res.Err = one(d, err, pgx.ErrNoRows, "get "+rd.Kind+" "+rd.Key); errors.Is(res.Err, ErrNotFound) {
+					return nil
+				}
+				return res.Err
+			})
+		}
+		return c.SendBatch(ctx, &b).Close()
+	})
+	if err != nil {
+		out = make([]ReadResult, len(reads))
+		for i := range out {
+			out[i].Err = err
+		}
+	}
+	return out
 }
 
 // AnyUnder answers store.AnyUnder in one statement through the docs_scope
