@@ -73,7 +73,10 @@ func Errorf(status int, code, format string, args ...any) *Error {
 // Forbidden 403), or an error that says it passes (an Unavailable method
 // returning true: the store's ErrUnavailable, a database out of reach or a
 // statement past its timeout) as 503 ServiceUnavailable, which the router
-// answers with Retry-After, or a write out of space (ENOSPC, the store's
+// answers with Retry-After, or a write whose commit was sent but never
+// answered, nor could be asked about (the store's ErrOutcomeUnknown: an
+// OutcomeUnknown method returning true) as 504 GatewayTimeout, without
+// Retry-After, since the write may have been made, or a write out of space (ENOSPC, the store's
 // ErrInsufficientStorage) as 507 InsufficientStorage: Azure has no code
 // for it, and a client retrying at once would only fail again until an
 // operator frees space. It reports false for any other error (an
@@ -86,6 +89,11 @@ func As(err error, target **Error) bool {
 	}
 	if errors.Is(err, syscall.ENOSPC) {
 		*target = Errorf(http.StatusInsufficientStorage, "InsufficientStorage", "The service is out of storage space where it keeps its data, so the request could not be completed. An operator must free space on the file system of Safehold's data directory (or its database's); then retry the request.")
+		return true
+	}
+	var o interface{ OutcomeUnknown() bool }
+	if errors.As(err, &o) && o.OutcomeUnknown() {
+		*target = Errorf(http.StatusGatewayTimeout, "GatewayTimeout", "The service's metadata database did not answer in time whether the request's changes were committed: they may have been. Read the resource (or the operation) again before retrying the request.")
 		return true
 	}
 	var u interface{ Unavailable() bool }

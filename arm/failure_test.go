@@ -68,3 +68,26 @@ func TestUnavailableErrorIs503WithRetryAfter(t *testing.T) {
 		t.Fatalf("wire: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 }
+
+// outcomeUnknownErr is an error of a write whose outcome is unknown, as the
+// store's ErrOutcomeUnknown.
+type outcomeUnknownErr struct{}
+
+func (outcomeUnknownErr) Error() string        { return "commit not answered" }
+func (outcomeUnknownErr) OutcomeUnknown() bool { return true }
+
+// A write whose COMMIT was sent but never answered (the store's
+// ErrOutcomeUnknown) is a 504 GatewayTimeout without Retry-After that says
+// the change may have been made, not a 503 (which says nothing was done
+// and to retry).
+func TestOutcomeUnknownErrorIs504WithoutRetryAfter(t *testing.T) {
+	rt := NewRouter()
+	rt.Handle("PUT", "/subscriptions/{subscriptionId}/things", func(r *Request) (*Response, error) {
+		return nil, fmt.Errorf("put thing: %w: %w", outcomeUnknownErr{}, errors.New("i/o timeout"))
+	})
+	w := httptest.NewRecorder()
+	rt.ServeHTTP(w, httptest.NewRequest("PUT", "/subscriptions/s1/things?api-version=2024-01-01", strings.NewReader("{}")))
+	if w.Code != http.StatusGatewayTimeout || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), `"code":"GatewayTimeout"`) || !strings.Contains(w.Body.String(), "may have been") {
+		t.Fatalf("wire: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+}

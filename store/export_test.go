@@ -1,8 +1,18 @@
 package store
 
+import "time"
+
 // SetWriterHook makes p's writer call f at its stages: "commit" just
 // before it sends a group's COMMIT, "committed" once that round trip
 // ended. For tests that break the writer at those moments.
 func SetWriterHook(p *Postgres, f func(stage string)) {
 	p.hook.Store(&f)
+}
+
+// SetOutcomeWait sets how long the writer asks the database for the outcome
+// of a COMMIT whose answer was lost, and returns what restores it.
+func SetOutcomeWait(d time.Duration) (restore func()) {
+	old := pgOutcomeWait
+	pgOutcomeWait = d
+	return func() { pgOutcomeWait = old }
 }

@@ -981,10 +981,16 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			if cur.c != nil {
 				cur.c.Release() // in a transaction: closed, never reused
 			}
+			var serr error
 			if commitSent && !committed {
-				committed = p.committed(cur.xid) == nil
+				serr = p.committed(cur.xid)
+				committed = serr == nil
 			}
-			if !committed {
+			switch {
+			case committed:
+			case serr != nil && !errors.Is(serr, errAborted):
+				failAll(fmt.Errorf("%w: the store's writer failed (panic: %v) after it sent the COMMIT, and whether the write committed is unknown (%v): read the resource again before retrying", ErrOutcomeUnknown, v, serr))
+			default:
 				failAll(fmt.Errorf("%w: the store's writer failed (panic: %v); nothing of the write was committed", ErrUnavailable, v))
 			}
 			p.wcache.reset()
@@ -1210,7 +1216,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 				return nil       // (the chained BEGIN was lost with the connection)
 			}
 			if !errors.Is(serr, errAborted) {
-				failAll(fmt.Errorf("%w: the connection to the database was lost during COMMIT and whether the write committed is unknown (%v): read the resource again before retrying", ErrUnavailable, serr))
+				failAll(fmt.Errorf("%w: the connection to the database was lost during COMMIT (%v) and whether the write committed is unknown (%v): read the resource again before retrying", ErrOutcomeUnknown, err, serr))
 				return nil
 			}
 		}

@@ -113,10 +113,15 @@ func TestPostgresReadsAndWritesAfterARestart(t *testing.T) {
 // one on which the store next sends anything, before it reaches PostgreSQL
 // (armed just before the writer sends its COMMIT: the transaction never
 // commits).
+//
+// deliverCut is deliver after which the proxy cuts the database off (every
+// connection, open or new, closes at its next byte) until cut is cleared:
+// the store cannot ask what became of the transaction.
 type commitProxy struct {
 	l       net.Listener
 	target  string
-	armed   atomic.Int32 // proxyOff, proxyDeliver, proxyLose
+	armed   atomic.Int32 // proxyOff, proxyDeliver, proxyLose, proxyDeliverCut
+	cut     atomic.Bool
 	tripped chan struct{}
 }
 
@@ -124,6 +129,7 @@ const (
 	proxyOff int32 = iota
 	proxyDeliver
 	proxyLose
+	proxyDeliverCut
 )
 
 func newCommitProxy(t *testing.T, dbURL string) (*commitProxy, string) {
@@ -148,6 +154,10 @@ func (p *commitProxy) serve() {
 		if err != nil {
 			return
 		}
+		if p.cut.Load() {
+			client.Close()
+			continue
+		}
 		server, err := net.Dial("tcp", p.target)
 		if err != nil {
 			client.Close()
@@ -167,8 +177,16 @@ func (p *commitProxy) pipe(client, server net.Conn) {
 			n, err := server.Read(buf)
 			if n > 0 {
 				// A COMMIT's command tag: PostgreSQL committed.
+				if bytes.Contains(buf[:n], []byte("COMMIT\x00")) && p.armed.CompareAndSwap(proxyDeliverCut, proxyOff) {
+					p.cut.Store(true)
+					p.tripped <- struct{}{}
+					return
+				}
 				if bytes.Contains(buf[:n], []byte("COMMIT\x00")) && p.armed.CompareAndSwap(proxyDeliver, proxyOff) {
 					p.tripped <- struct{}{} // the store never hears it
+					return
+				}
+				if p.cut.Load() {
 					return
 				}
 				if _, err := client.Write(buf[:n]); err != nil {
@@ -187,6 +205,9 @@ func (p *commitProxy) pipe(client, server net.Conn) {
 			if p.armed.CompareAndSwap(proxyLose, proxyOff) {
 				p.tripped <- struct{}{}
 				return // never sent: both connections close
+			}
+			if p.cut.Load() {
+				return
 			}
 			if _, err := server.Write(buf[:n]); err != nil {
 				return
@@ -271,6 +292,52 @@ func TestPostgresCommitConnectionLost(t *testing.T) {
 				t.Fatalf("after: %q %v, want %q", d.Value, err, want)
 			}
 		})
+	}
+}
+
+// A COMMIT whose answer is lost while the database stays out of reach (the
+// writer cannot ask txid_status what became of it) fails its Updates with
+// ErrOutcomeUnknown, not ErrUnavailable (which says nothing was written):
+// here PostgreSQL did commit them, and once it is reachable again they are
+// there. The writer goes on.
+func TestPostgresCommitOutcomeUnknown(t *testing.T) {
+	defer store.SetOutcomeWait(500 * time.Millisecond)()
+	base := testsvc.PostgresSchema(t)
+	proxy, u := newCommitProxy(t, base)
+	s := storetest.Postgres(t, u)
+	ctx := context.Background()
+	armAtCommit(s, proxy, proxyDeliverCut, 1) // not the held group's COMMIT, the next
+	keys := []string{"a", "b"}
+	errs := make([]error, len(keys))
+	storetest.Grouped(t, s, len(keys), func(i int) {
+		errs[i] = s.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: keys[i], Value: []byte("v")})
+		})
+	})
+	select {
+	case <-proxy.tripped:
+	default:
+		t.Fatal("the proxy never dropped the connection")
+	}
+	proxy.cut.Store(false)
+	check := storetest.Postgres(t, base)
+	for i, k := range keys {
+		if !errors.Is(errs[i], store.ErrOutcomeUnknown) || errors.Is(errs[i], store.ErrUnavailable) {
+			t.Errorf("update %s, its COMMIT unanswered and the database out of reach: %v, want ErrOutcomeUnknown", k, errs[i])
+		}
+		var o interface{ OutcomeUnknown() bool }
+		if !errors.As(errs[i], &o) || !o.OutcomeUnknown() {
+			t.Errorf("update %s: %v does not say its outcome is unknown", k, errs[i])
+		}
+		if _, err := check.Get(ctx, "k", k); err != nil {
+			t.Errorf("update %s, committed by PostgreSQL: %v", k, err)
+		}
+	}
+	testsvc.WaitWithin(t, 30*time.Second, "the store to write again", func() bool {
+		return s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "after", Value: []byte("v")}) }) == nil
+	})
+	if d, err := s.Get(ctx, "k", "a"); err != nil || string(d.Value) != "v" {
+		t.Fatalf("after: %q %v", d.Value, err)
 	}
 }
 

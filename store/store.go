@@ -61,6 +61,23 @@ type unavailableError struct{}
 func (unavailableError) Error() string     { return "the metadata database is unavailable" }
 func (unavailableError) Unavailable() bool { return true }
 
+// ErrOutcomeUnknown is returned (wrapped, with the cause) by an Update
+// whose COMMIT was sent but not answered (it timed out, or its connection
+// dropped) when the database could not be asked afterwards what became of
+// the transaction (it stayed out of reach): the write may have committed,
+// and may be visible once the database answers again, or not. Unlike
+// ErrUnavailable it does not say that nothing was written. Its
+// OutcomeUnknown method lets the ARM layer answer so (504, without
+// Retry-After) without importing the store.
+var ErrOutcomeUnknown error = outcomeUnknownError{}
+
+type outcomeUnknownError struct{}
+
+func (outcomeUnknownError) Error() string {
+	return "the metadata database did not answer whether the write was committed"
+}
+func (outcomeUnknownError) OutcomeUnknown() bool { return true }
+
 // ErrInsufficientStorage is returned (wrapped, with the cause) when a write
 // failed because the database is out of space: SQLite's "database or disk
 // is full" (SQLITE_FULL, which is what a write failing with ENOSPC becomes
