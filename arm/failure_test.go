@@ -58,12 +58,7 @@ func (unavailableErr) Unavailable() bool { return true }
 // is out of reach, a statement timed out) is a 503 with Retry-After, never
 // a 500.
 func TestUnavailableErrorIs503WithRetryAfter(t *testing.T) {
-	rt := NewRouter()
-	rt.Handle("PUT", "/subscriptions/{subscriptionId}/things", func(r *Request) (*Response, error) {
-		return nil, fmt.Errorf("put thing: %w: %w", unavailableErr{}, errors.New("statement timeout"))
-	})
-	w := httptest.NewRecorder()
-	rt.ServeHTTP(w, httptest.NewRequest("PUT", "/subscriptions/s1/things?api-version=2024-01-01", strings.NewReader("{}")))
+	w := putFailing(fmt.Errorf("put thing: %w: %w", unavailableErr{}, errors.New("statement timeout")))
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), `"code":"ServiceUnavailable"`) {
 		t.Fatalf("wire: %d %v %s", w.Code, w.Header(), w.Body)
 	}
@@ -81,13 +76,17 @@ func (outcomeUnknownErr) OutcomeUnknown() bool { return true }
 // the change may have been made, not a 503 (which says nothing was done
 // and to retry).
 func TestOutcomeUnknownErrorIs504WithoutRetryAfter(t *testing.T) {
-	rt := NewRouter()
-	rt.Handle("PUT", "/subscriptions/{subscriptionId}/things", func(r *Request) (*Response, error) {
-		return nil, fmt.Errorf("put thing: %w: %w", outcomeUnknownErr{}, errors.New("i/o timeout"))
-	})
-	w := httptest.NewRecorder()
-	rt.ServeHTTP(w, httptest.NewRequest("PUT", "/subscriptions/s1/things?api-version=2024-01-01", strings.NewReader("{}")))
+	w := putFailing(fmt.Errorf("put thing: %w: %w", outcomeUnknownErr{}, errors.New("i/o timeout")))
 	if w.Code != http.StatusGatewayTimeout || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), `"code":"GatewayTimeout"`) || !strings.Contains(w.Body.String(), "may have been") {
 		t.Fatalf("wire: %d %v %s", w.Code, w.Header(), w.Body)
 	}
+}
+
+// putFailing is the router's answer to a PUT whose handler fails with err.
+func putFailing(err error) *httptest.ResponseRecorder {
+	rt := NewRouter()
+	rt.Handle("PUT", "/subscriptions/{subscriptionId}/things", func(r *Request) (*Response, error) { return nil, err })
+	w := httptest.NewRecorder()
+	rt.ServeHTTP(w, httptest.NewRequest("PUT", "/subscriptions/s1/things?api-version=2024-01-01", strings.NewReader("{}")))
+	return w
 }
