@@ -16,3 +16,7 @@ func SetOutcomeWait(d time.Duration) (restore func()) {
 	pgOutcomeWait = d
 	return func() { pgOutcomeWait = old }
 }
+
+// RoundTrips is how many times p wrote to its connections to the database
+// (each round trip begins with one write).
+func RoundTrips(p *Postgres) int64 { return p.sent.Load() }

@@ -73,6 +73,7 @@ type Postgres struct {
 	// database may wait for its answer (see pgWatchdogConn; 0: no bound).
 	roundTrip atomic.Int64                       // nanoseconds
 	timedOut  atomic.Int64                       // Unix nanoseconds: when a round trip last timed out
+	sent      atomic.Int64                       // writes to the database's connections (round trips; tests)
 	hook      atomic.Pointer[func(stage string)] // tests: called at the writer's stages
 
 	// The writer: Updates queue in writes; it runs them in groups (see
@@ -149,7 +150,7 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	}
 	p := &Postgres{clk: clk, stmtTimeout: timeout,
 		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
-	pgWatchdog(cfg, &p.roundTrip, &p.timedOut, roundTrip)
+	pgWatchdog(cfg, &p.roundTrip, &p.timedOut, &p.sent, roundTrip)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
@@ -1250,6 +1251,8 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 		}
 		if gen != began+1 {
 			p.wcache.reset()
+		} else {
+			p.wcache.steady++
 		}
 		p.wcache.gen = gen
 		if !chain {
@@ -1402,6 +1405,13 @@ func (t *pgTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 	if !ok && !slices.Contains(t.bulk, kind) {
 		c, ok = t.cache.docs[ck]
 		if !ok {
+			ks, err := t.keySet(ctx, kind)
+			if err != nil {
+				return Doc{}, err
+			}
+			if _, in := ks[ck.key]; ks != nil && !in {
+				return Doc{}, ErrNotFound
+			}
 			d, err := t.pgReader.Get(ctx, kind, key)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return Doc{}, err
@@ -1488,7 +1498,30 @@ func (t *pgTx) wrote(ck docKey, c pgCachedDoc) {
 // AnyUnder is pgReader's, in the transaction (after its pending writes).
 func (t *pgTx) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
 	t.listed = append(t.listed, kinds...)
-	return t.pgReader.AnyUnder(ctx, prefix, kinds)
+	// From the kinds' key sets when the fn wrote none of them.
+	sets := make([]map[string]string, 0, len(kinds))
+	for _, kind := range kinds {
+		if t.touched(kind) {
+			return t.pgReader.AnyUnder(ctx, prefix, kinds)
+		}
+		ks, err := t.keySet(ctx, kind)
+		if err != nil {
+			return false, err
+		}
+		if ks == nil {
+			return t.pgReader.AnyUnder(ctx, prefix, kinds)
+		}
+		sets = append(sets, ks)
+	}
+	prefix = strings.ToLower(prefix)
+	for _, ks := range sets {
+		for _, scope := range ks {
+			if strings.HasPrefix(scope, prefix) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // known is what this fn knows of a document without asking the database:
@@ -1502,7 +1535,54 @@ func (t *pgTx) known(ck docKey) (pgCachedDoc, bool) {
 		return pgCachedDoc{}, false
 	}
 	c, ok := t.cache.docs[ck]
+	if !ok {
+		if ks := t.cache.keys[ck.kind]; ks != nil {
+			_, in := ks[ck.key]
+			return pgCachedDoc{}, !in // (absent: known)
+		}
+	}
 	return c, ok
+}
+
+// keySet is kind's complete key set (see pgWriteCache.keys) as the fns
+// before this one left it, loaded in this round trip if the writer keeps
+// none yet and this fn wrote nothing of kind; nil when there is none (the
+// kind is too large, the writer's memory is not steady, the fn deleted by
+// scope). The fn's own writes are not in it: callers look at them first.
+func (t *pgTx) keySet(ctx context.Context, kind string) (map[string]string, error) {
+	if slices.Contains(t.bulk, kind) {
+		return nil, nil
+	}
+	if ks, ok := t.cache.keys[kind]; ok {
+		return ks, nil
+	}
+	if t.cache.steady < 2 || t.touched(kind) {
+		return nil, nil
+	}
+	rows, err := t.q.Query(ctx, `SELECT key, scope FROM docs WHERE kind = $1 LIMIT $2`, kind, pgKeySetMax+1)
+	if err != nil {
+		return nil, fmt.Errorf("keys of %s: %w", kind, err)
+	}
+	defer rows.Close()
+	ks := map[string]string{}
+	for rows.Next() {
+		var k, sc string
+		if err := rows.Scan(&k, &sc); err != nil {
+			return nil, fmt.Errorf("keys of %s: %w", kind, err)
+		}
+		ks[k] = sc
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("keys of %s: %w", kind, err)
+	}
+	if len(ks) > pgKeySetMax {
+		ks = nil
+	}
+	if t.cache.keys == nil {
+		t.cache.keys = map[string]map[string]string{}
+	}
+	t.cache.keys[kind] = ks
+	return ks, nil
 }
 
 // pgPlainText reports whether the database takes d's text fields whatever
@@ -1654,7 +1734,22 @@ type pgWriteCache struct {
 	// lists are List results (of at most pgListCacheDocs documents), valid
 	// as docs are; a write drops those it may change (see apply).
 	lists map[pgListKey][]Doc
+	// keys are the complete key sets of some kinds (lower-case key →
+	// lower-case scope), valid as docs are and kept current by apply: a
+	// key outside its kind's set is a document that does not exist, which
+	// a Get, a Create's or Put's check and an AnyUnder learn without a
+	// round trip (a new resource's name, a group's emptiness). A kind of
+	// more than pgKeySetMax documents maps to nil (none kept).
+	keys map[string]map[string]string
+	// steady counts the groups committed since the last reset: key sets
+	// are loaded only once the writer's memory has outlived a group (not
+	// while other replicas' writes reset it at every group, when a key
+	// set would cost more round trips than it saves).
+	steady int
 }
+
+// pgKeySetMax bounds the documents of a kind whose key set the writer keeps.
+const pgKeySetMax = 4096
 
 // pgListKey is a List as the database runs it (see pgListKeyOf).
 type pgListKey struct {
@@ -1715,12 +1810,13 @@ func (c *pgWriteCache) put(ck docKey, d pgCachedDoc) {
 
 // reset forgets everything (the database may hold anything now).
 func (c *pgWriteCache) reset() {
-	c.gen, c.docs, c.lists = -1, nil, nil
+	c.gen, c.docs, c.lists, c.keys, c.steady = -1, nil, nil, nil, 0
 }
 
 // apply takes in what a fn that succeeded wrote.
 func (c *pgWriteCache) apply(t *pgTx) {
 	for _, kind := range t.bulk {
+		delete(c.keys, kind)
 		for ck := range c.docs {
 			if ck.kind == kind {
 				delete(c.docs, ck)
@@ -1737,6 +1833,13 @@ func (c *pgWriteCache) apply(t *pgTx) {
 			delete(c.docs, ck)
 		} else {
 			c.put(ck, d)
+		}
+		if ks := c.keys[ck.kind]; ks != nil {
+			if !d.found {
+				delete(ks, ck.key)
+			} else if ks[ck.key] = d.d.Scope; len(ks) > pgKeySetMax {
+				c.keys[ck.kind] = nil // grown too large
+			}
 		}
 		for lk, docs := range c.lists {
 			if lk.kind == ck.kind && pgListMay(lk.q, docs, ck.key, d.d, d.found) {

@@ -293,3 +293,95 @@ func TestPostgresLaterWritesAreAsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Once its memory has outlived a few groups, a writer keeps the complete
+// key set of the kinds it reads: a Get of a document that does not exist
+// (a new resource's name), the Create after it and an AnyUnder (a group's
+// emptiness) cost no round trip; a sequential Update that creates a new
+// document is two round trips (BEGIN, COMMIT), not three. The key sets
+// follow the writer's own writes and deletes, and are forgotten when
+// another replica, or anyone by hand, changed the documents.
+func TestPostgresWriterKnowsWhatDoesNotExist(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	s, other := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	ctx := context.Background()
+	update := func(fn func(tx store.Tx) error) {
+		t.Helper()
+		if err := s.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		update(func(tx store.Tx) error {
+			return tx.Put(ctx, store.Doc{Kind: "k", Key: fmt.Sprint("warm", i), Scope: "/w/", Value: []byte("v")})
+		})
+	}
+	const n = 20
+	before := store.RoundTrips(s)
+	for i := range n {
+		update(func(tx store.Tx) error {
+			key := fmt.Sprint("New", i)
+			if _, err := tx.Get(ctx, "k", key); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("get of a new document: %v", err)
+			}
+			return tx.Create(ctx, store.Doc{Kind: "k", Key: key, Scope: fmt.Sprintf("/g/%d/", i), Value: []byte("v")})
+		})
+	}
+	// 2 per Update, the key set's load, and a few of the pool's own (a
+	// connection dialed); without the key set, 3 per Update.
+	if trips := store.RoundTrips(s) - before; trips > 2*n+4 {
+		t.Errorf("%d Updates creating a new document made %d round trips, want at most %d", n, trips, 2*n+4)
+	}
+	anyUnder := func(prefix string) bool {
+		t.Helper()
+		var found bool
+		update(func(tx store.Tx) error {
+			var err error
+			found, err = store.AnyUnder(ctx, tx, prefix, "k", "other-kind")
+			return err
+		})
+		return found
+	}
+	if !anyUnder("/G/3/") || anyUnder("/g/none/") || !anyUnder("") {
+		t.Fatal("AnyUnder: wrong")
+	}
+	update(func(tx store.Tx) error { return tx.Delete(ctx, "k", "new3") })
+	if anyUnder("/g/3/") {
+		t.Fatal("AnyUnder after the document's delete: found")
+	}
+	update(func(tx store.Tx) error { // its own write, in the same fn
+		if err := tx.Put(ctx, store.Doc{Kind: "k", Key: "new3", Scope: "/g/3/"}); err != nil {
+			return err
+		}
+		if found, err := store.AnyUnder(ctx, tx, "/g/3/", "k"); err != nil || !found {
+			return fmt.Errorf("AnyUnder of the fn's own write: %v %v", found, err)
+		}
+		_, err := tx.Get(ctx, "k", "new3")
+		return err
+	})
+	// Another replica's create, and one by hand, are read.
+	if err := other.Update(ctx, func(tx store.Tx) error {
+		return tx.Create(ctx, store.Doc{Kind: "k", Key: "elsewhere", Scope: "/e/", Value: []byte("b")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d, found := storetest.TxGet(t, s, "k", "elsewhere"); !found || string(d.Value) != "b" {
+		t.Fatalf("another replica's new document: %v %q", found, d.Value)
+	}
+	if !anyUnder("/e/") {
+		t.Fatal("AnyUnder of another replica's new document: not found")
+	}
+	for i := range 3 { // steady again
+		update(func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: fmt.Sprint("warm", i)}) })
+	}
+	storetest.TxGet(t, s, "k", "by-hand") // the key set, again
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO docs(kind, key, scope, value, created, updated) VALUES ('k', 'by-hand', '/h/', 'h', now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	if d, found := storetest.TxGet(t, s, "k", "by-hand"); !found || string(d.Value) != "h" {
+		t.Fatalf("a document made by hand: %v %q", found, d.Value)
+	}
+	if !anyUnder("/h/") {
+		t.Fatal("AnyUnder of a document made by hand: not found")
+	}
+}

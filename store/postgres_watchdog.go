@@ -24,14 +24,14 @@ import (
 // trip that timed out (timedOut, Unix nanoseconds), connections are handed
 // out unpinged: the request's own round trip fails after limit (a read on
 // a connection the database dropped runs again on another: see onConn).
-func pgWatchdog(cfg *pgxpool.Config, limit, timedOut *atomic.Int64, connect time.Duration) {
+func pgWatchdog(cfg *pgxpool.Config, limit, timedOut, writes *atomic.Int64, connect time.Duration) {
 	dial := cfg.ConnConfig.DialFunc
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return &pgWatchdogConn{Conn: c, limit: limit, timedOut: timedOut}, nil
+		return &pgWatchdogConn{Conn: c, limit: limit, timedOut: timedOut, writes: writes}, nil
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connect
@@ -60,11 +60,13 @@ type pgWatchdogConn struct {
 	net.Conn
 	limit    *atomic.Int64
 	timedOut *atomic.Int64 // when a round trip last timed out (see pgWatchdog)
+	writes   *atomic.Int64 // the writes of every connection: round trips, for tests
 	off      atomic.Bool   // unwatched
 	pgx      atomic.Bool   // pgx set a deadline of its own
 }
 
 func (c *pgWatchdogConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
 	if d := c.limit.Load(); d > 0 && !c.off.Load() && !c.pgx.Load() {
 		c.Conn.SetDeadline(time.Now().Add(time.Duration(d)))
 	}
