@@ -282,13 +282,25 @@ func (e *Engine) WithItem(ctx context.Context, itemID string, fn func(ctx contex
 // ends the sweeps. A backup of the item therefore either records its point
 // before the points are listed (and it is deleted with them) or takes the
 // lease after the item is gone (and records none): the lease is never free
-// between the data's deletion and the item's.
-func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string, remove func(ctx context.Context, tx store.Tx) error) error {
+// between the data's deletion and the item's. check (nil: none) runs
+// under the lease before the points are listed and again in the
+// transaction that removes the item (the face's check that the item is
+// still the one it was asked to delete: one made again under its id since
+// is another); when it fails, nothing more is deleted and its error is
+// returned.
+func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string, check func(ctx context.Context, r store.Reader) error,
+	remove func(ctx context.Context, tx store.Tx) error) error {
 	unlock, err := e.lockItem(ctx, itemID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if check == nil {
+		check = func(context.Context, store.Reader) error { return nil }
+	}
+	if err := check(ctx, e.Store); err != nil {
+		return err
+	}
 	points, err := ListRecoveryPoints(ctx, e.Store, itemID)
 	if err != nil {
 		return err
@@ -297,6 +309,9 @@ func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string, re
 		return err
 	}
 	return e.Store.Update(ctx, func(tx store.Tx) error {
+		if err := check(ctx, tx); err != nil {
+			return err
+		}
 		if t, err := tx.GetTaskByKey(ctx, retentionKey(itemID)); err == nil {
 			if err := tx.CompleteTask(ctx, t.ID); err != nil {
 				return err

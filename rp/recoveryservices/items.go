@@ -717,14 +717,31 @@ func (pr *Provider) runDeleteItem(ctx context.Context, op *ops.Operation, in del
 // more) in that transaction. It holds the item's lease throughout
 // (protection.Engine.DeleteItemData), so a backup of the item waiting for
 // the lease finds the item gone instead of recording a point after its
-// data was deleted.
+// data was deleted. It removes only the item it (its protectedItemDataId),
+// checked under the lease and in the transaction that removes it, as
+// compute's deletes check a disk's uniqueId: an item of that id made again
+// since (it was removed meanwhile, by a purge say, and the VM protected
+// again) is left alone with its data, and also runs on its own.
 func (pr *Provider) removeItem(ctx context.Context, it *itemRecord, also func(ctx context.Context, tx store.Tx) error) error {
 	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
 	key := ""
 	if err == nil {
 		key = v.UniqueID
 	}
-	return pr.Engine.DeleteItemData(ctx, it.ID, key, func(ctx context.Context, tx store.Tx) error {
+	same := func(ctx context.Context, r store.Reader) error {
+		cur, err := pr.loadItem(ctx, r, mustParse(it.ID))
+		if err != nil {
+			if isNotFound(err) {
+				return nil // gone: what is left of its data goes
+			}
+			return err
+		}
+		if it.DataID != "" && cur.DataID != it.DataID {
+			return errItemMadeAgain
+		}
+		return nil
+	}
+	err = pr.Engine.DeleteItemData(ctx, it.ID, key, same, func(ctx context.Context, tx store.Tx) error {
 		if err := pr.Engine.Unschedule(ctx, tx, it.ID); err != nil {
 			return err
 		}
@@ -753,7 +770,18 @@ func (pr *Provider) removeItem(ctx context.Context, it *itemRecord, also func(ct
 		}
 		return nil
 	})
+	if errors.Is(err, errItemMadeAgain) {
+		if also == nil {
+			return nil
+		}
+		return pr.p.Store.Update(ctx, func(tx store.Tx) error { return also(ctx, tx) })
+	}
+	return err
 }
+
+// errItemMadeAgain: the item removeItem was given is gone, and one of its
+// id made again since is left alone.
+var errItemMadeAgain = errors.New("the protected item was made again since")
 
 // codeCrossRegion answers a request to protect a VM of another region than
 // the vault's (Azure lists and protects only VMs of the vault's region).

@@ -75,15 +75,7 @@ func TestDeleteHeldByFaultRule(t *testing.T) {
 		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
 	}
 	op := del()
-	e.WaitFor("the delete held by the rule", func() bool {
-		_, m := e.Do("GET", faultRules, nil)
-		for _, r := range m["value"].([]any) {
-			if r.(map[string]any)["name"] == "hold" {
-				return r.(map[string]any)["hits"].(float64) == 1
-			}
-		}
-		return false
-	})
+	waitRuleHit(e, "the delete held by the rule", "hold")
 	_, held := e.Do("GET", op, nil)
 	// As Azure's statuses do, an operation still running has the minimum
 	// time as its endTime.

@@ -187,3 +187,47 @@ func TestDeleteItemTwiceKeepsThePIN(t *testing.T) {
 	waitNoContent(t, e, "the first delete", r1.Header.Get("Location"))
 	waitNoContent(t, e, "the other item's delete", r3.Header.Get("Location"))
 }
+
+// A delete operation of a protected item deletes only the item it was
+// accepted for, checked where it deletes (under the item's lease and in
+// the transaction that removes the item), not only when it begins: here
+// the operation is held after it began (a delete fault rule's latency)
+// while the purge of the soft-deleted item it was accepted for removes
+// that item and the VM is protected again; released, it leaves the new
+// item alone and ends Succeeded (it deleted the new item and its
+// container). Soft delete is turned off before the DELETE, so that a
+// DELETE of the soft-deleted item is a delete of its data.
+func TestDeleteItemHeldLeavesAnItemMadeAgain(t *testing.T) {
+	e, R, I := softDeletedVM1(t)
+	const v = "?api-version=2024-04-01"
+	resp, m := e.Do("PUT", R+"/backupconfig/vaultconfig"+v, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Disabled"}})
+	must(t, "soft delete off", resp, m, 200)
+	resp, m = e.Do("POST", faultRules, map[string]any{"name": "hold", "operation": "delete", "path": "*/protectedItems/" + vm1Item, "latency": "10m"})
+	must(t, "fault rule", resp, m, 201)
+	del, m := e.Do("DELETE", I+v, nil)
+	must(t, "delete of the soft-deleted item", del, m, 202)
+	waitRuleHit(e, "the delete held by the rule", "hold")
+	// The clock set past the purge (an advance would wait for the held
+	// delete to end).
+	c := e.Server.ClockControl
+	e.Server.Jobs.ClockMoved(e.Ctx(), func() { c.Set(c.Now().Add(15 * 24 * time.Hour)) })
+	e.Server.Jobs.Notify()
+	e.WaitFor("the purge", func() bool {
+		resp, _ := e.Do("GET", I+v, nil, testserver.AnyStatus())
+		return resp.StatusCode == http.StatusNotFound
+	})
+	protect(t, e, I+v, vm1ID(e), R+"/backupPolicies/DefaultPolicy")
+	_, it := e.Do("GET", I+v, nil)
+	again := str(it, "properties.protectedItemDataId")
+	resp, m = e.Do("DELETE", "/providers/Safehold.Admin/faultRules/hold?api-version=2024-01-01", nil)
+	must(t, "delete the rule", resp, m, 200)
+	if st := e.Poll(del.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Succeeded" {
+		t.Fatalf("the released delete: %v", st)
+	}
+	resp, it = e.Do("GET", I+v, nil, testserver.AnyStatus())
+	if resp.StatusCode != http.StatusOK || str(it, "properties.protectedItemDataId") != again {
+		t.Fatalf("the item protected again (%s) after the delete accepted for the purged one: %d %v", again, resp.StatusCode, it)
+	}
+	resp, m = e.Do("GET", R+"/backupFabrics/Azure/protectionContainers/"+vm1Container+v, nil)
+	must(t, "the container of the item protected again", resp, m, 200)
+}
