@@ -548,19 +548,28 @@ func (s *Service) sweep(ctx context.Context) error {
 }
 
 // checkAbsent refuses (409 Conflict) an id that names an existing
-// resource; what names its kind in the message ("Disk", "Snapshot").
+// resource, and one a management lock forbids creating (409 ScopeLocked,
+// resource.CheckWrite), before the work of making it; what names its kind
+// in the message ("Disk", "Snapshot").
 func (s *Service) checkAbsent(ctx context.Context, rid arm.ResourceID, what string) error {
 	if ok, err := resource.Exists(ctx, s.p.Store, rid.String()); err != nil {
 		return err
 	} else if ok {
 		return taken(what, rid)
 	}
-	return nil
+	return resource.CheckWrite(ctx, s.p.Store, rid.String())
 }
 
 // create stores a new resource document in tx, refusing (409 Conflict) an
-// id another transaction took meanwhile; what is as for checkAbsent.
+// id another transaction took meanwhile, and (409 ScopeLocked) one a
+// management lock made meanwhile forbids: a client's PUT met the lock
+// before it was accepted, but a restore's disk or a backup's snapshot is
+// created by work accepted earlier (or by none: a scheduled backup); what
+// is as for checkAbsent.
 func create(ctx context.Context, tx store.Tx, rid arm.ResourceID, what string, body any) error {
+	if err := resource.CheckWrite(ctx, tx, rid.String()); err != nil {
+		return err
+	}
 	if err := resource.Create(ctx, tx, rid, body); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return taken(what, rid)

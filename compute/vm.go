@@ -386,6 +386,11 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 	var body VMResource
 	power := PowerRunning
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		// A lock refuses the VM's create or change (a restore's VM, made
+		// by work accepted before the lock) as it refuses a client's PUT.
+		if err := resource.CheckWrite(ctx, tx, rid.String()); err != nil {
+			return err
+		}
 		var old VMResource
 		err := resource.Get(ctx, tx, rid, &old)
 		switch {

@@ -166,8 +166,10 @@ func LocksAround(ctx context.Context, r store.Reader, scope string, below bool) 
 // SQLite answers from memory (its list mirror of the kind, current with
 // every acknowledged write) and PostgreSQL in one query, so that a lock
 // made through any replica is enforced by every other at once. Safehold's
-// own work (scheduled backups, retention, garbage collection) is no
-// request and is never refused.
+// own upkeep (retention deleting expired points and their snapshots,
+// garbage collection, the vault's own records) is no request and is never
+// refused; a resource it creates or changes on a user's behalf is refused
+// as the user's PUT would be (CheckWrite).
 func CheckLocks(ctx context.Context, r store.Reader, method, scope string) error {
 	del := method == http.MethodDelete
 	locks, err := LocksAround(ctx, r, scope, del)
@@ -189,4 +191,16 @@ func CheckLocks(ctx context.Context, r store.Reader, method, scope string) error
 	}
 	return failure.Conflictf("ScopeLocked", "The scope '%s' cannot perform %s operation because the following scope(s) are locked: %s. Please remove the lock and try again.",
 		strings.TrimRight(scope, "/"), op, strings.Join(names, ", "))
+}
+
+// CheckWrite refuses Safehold creating or changing the resource id on a
+// user's behalf where a management lock forbids a client's PUT of it (409
+// ScopeLocked, as CheckLocks answers the PUT): a restore's disks and VM, a
+// backup's snapshots and the resource group it keeps them in. The faces
+// ask it when they accept the request that leads there (a restore, a
+// backup now), and compute and EnsureResourceGroup again in the
+// transaction that writes the resource, so that work accepted before a
+// lock was made fails with ScopeLocked when it runs.
+func CheckWrite(ctx context.Context, r store.Reader, id string) error {
+	return CheckLocks(ctx, r, http.MethodPut, id)
 }

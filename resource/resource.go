@@ -450,10 +450,14 @@ type ResourceGroup struct {
 
 // EnsureResourceGroup creates resource group name of sub in location with
 // tags unless it exists (a group a provider creates on demand, such as
-// Azure Backup's AzureBackupRG_{location}_1).
+// Azure Backup's AzureBackupRG_{location}_1); a ReadOnly lock on the
+// subscription refuses creating it (CheckWrite).
 func EnsureResourceGroup(ctx context.Context, tx store.Tx, sub, name, location string, tags map[string]string) error {
 	id := "/subscriptions/" + sub + "/resourceGroups/" + name
 	if ok, err := Exists(ctx, tx, id); err != nil || ok {
+		return err
+	}
+	if err := CheckWrite(ctx, tx, id); err != nil {
 		return err
 	}
 	g := ResourceGroup{ID: id, Name: name, Type: ResourceGroupType, Location: location, Tags: tags}

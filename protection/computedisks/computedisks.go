@@ -90,6 +90,9 @@ func domain(err error) error {
 	case failure.NotFound:
 		return &protection.DiskError{Kind: protection.ErrNotFound, Message: fe.Message}
 	case failure.Conflict:
+		if fe.Code == "ScopeLocked" {
+			return err // a management lock's refusal: its code and message are the job's (protection.JobErrorOf)
+		}
 		return &protection.DiskError{Kind: protection.ErrExists, Message: fe.Message}
 	}
 	return &protection.DiskError{Kind: protection.ErrRejected, Message: fe.Message}

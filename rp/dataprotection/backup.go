@@ -306,6 +306,11 @@ func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 	if st := bi.Properties.CurrentProtectionState; st != stateConfigured && st != stateSuspended {
 		return nil, arm.BadRequest("UserErrorInvalidOperationForCurrentState", "An ad-hoc backup is not allowed while the backup instance '%s' is in state '%s'; allowed states: '%s', '%s'.", bi.Name, st, stateConfigured, stateSuspended)
 	}
+	// The backup creates a snapshot in the snapshot resource group: a
+	// lock there that forbids a client's PUT refuses it.
+	if err := resource.CheckWrite(ctx, pr.p.Store, snapshotRGOf(bi)); err != nil {
+		return nil, err
+	}
 	now := pr.p.Now()
 	j := pr.newJob(vault, bi, protection.OpBackup, true, now)
 	if j.Details == nil {
@@ -434,6 +439,11 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 		return nil, err
 	} else if ok {
 		return nil, arm.Conflict("UserErrorDiskAlreadyExists", "%s: the disk '%s' already exists and recoveryOption is 'FailIfExists'; choose a new disk name.", f("restoreTargetInfo.datasourceInfo.resourceID"), tid.String())
+	}
+	// A lock that forbids a client's PUT of the disk refuses the restore
+	// that would create it (and its job, if the lock comes later).
+	if err := resource.CheckWrite(ctx, pr.p.Store, tid.String()); err != nil {
+		return nil, err
 	}
 	loc := t.RestoreLocation
 	if loc == "" {

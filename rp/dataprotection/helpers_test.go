@@ -8,6 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -222,4 +223,22 @@ func startInstance(t *testing.T, e *testserver.Env, name, diskID string) (*http.
 func waitErr[T any](p *runtime.Poller[T], err error) error {
 	_, err = fixture.Wait(p, err)
 	return err
+}
+
+// backedUpDisk starts a server with a disk protected in a Backup vault
+// (fixture.ProtectDisk) and backed up once; it returns the server, the
+// vault, a client factory of the SDK and the recovery point's name.
+func backedUpDisk(t *testing.T) (*testserver.Env, *fixture.DiskVault, *armdataprotection.ClientFactory, string) {
+	t.Helper()
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
+	var point string
+	for page := range fixture.Pages(t, f.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil)) {
+		for _, p := range page.Value {
+			point = *p.Name
+		}
+	}
+	return e, dv, f, point
 }

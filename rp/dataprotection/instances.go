@@ -226,6 +226,11 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	if err := checkUnprotected(ctx, pr.p.Store, ci.DiskID); err != nil {
 		return nil, err
 	}
+	// Backups create snapshots in the snapshot resource group: a lock
+	// there that forbids a client's PUT would fail them all.
+	if err := resource.CheckWrite(ctx, pr.p.Store, ci.SnapshotRG); err != nil {
+		return nil, err
+	}
 	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller()}
 	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)})
 }

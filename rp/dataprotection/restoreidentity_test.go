@@ -19,18 +19,9 @@ import (
 // UserErrorMissingRequiredPermissions naming the identity and the action,
 // and no disk is made; once it is granted both succeed.
 func TestRestoreChecksTheIdentityItRunsAs(t *testing.T) {
-	e := testserver.Start(t)
+	e, dv, f, point := backedUpDisk(t)
 	ctx := e.Ctx()
-	dv := fixture.ProtectDisk(t, e)
-	dv.Backup(t, e)
-	f := testserver.Factory(e, armdataprotection.NewClientFactory)
 	bis := f.NewBackupInstancesClient()
-	var point string
-	for page := range fixture.Pages(t, f.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil)) {
-		for _, p := range page.Value {
-			point = *p.Name
-		}
-	}
 	request := func(name string, id *armdataprotection.IdentityDetails) *armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest {
 		return &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
 			RecoveryPointID: to.Ptr(point), SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore), SourceResourceID: to.Ptr(dv.DiskID),

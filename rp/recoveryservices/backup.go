@@ -72,6 +72,11 @@ func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, e
 		if err := softDeleted(it, "backing it up"); err != nil {
 			return err
 		}
+		// The backup creates the VM's snapshots in the instant-RP group:
+		// a lock there (or above) that forbids a client's PUT refuses it.
+		if err := resource.CheckWrite(ctx, tx, instantRPGroup(mustParse(it.SourceID).SubscriptionID, it.Location)); err != nil {
+			return err
+		}
 		running, err := protection.ListJobs(ctx, tx, at.vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
 		if err != nil {
 			return err
@@ -232,11 +237,12 @@ func (f face) Capture(ctx context.Context, item *protection.Item, pointID string
 	if err != nil {
 		return nil, &protection.JobError{Code: "UserErrorVmNotFound", Message: fmt.Sprintf("The VM '%s' could not be read: %v", it.FriendlyName, err)}
 	}
-	rgName := "AzureBackupRG_" + resource.NormLocation(vm.Location) + "_1"
+	group := instantRPGroup(vm.SubscriptionID, vm.Location)
+	rgName := mustParse(group).ResourceGroup
 	if err := f.pr.ensureRG(ctx, vm.SubscriptionID, rgName, vm.Location); err != nil {
 		return nil, err
 	}
-	c := &protection.Capture{Type: "CrashConsistent", Group: "/subscriptions/" + vm.SubscriptionID + "/resourceGroups/" + rgName,
+	c := &protection.Capture{Type: "CrashConsistent", Group: group,
 		Info: map[string]string{"vmName": vm.Name, "vmLocation": vm.Location, "vmSize": vm.Size, "osType": vm.OSType}}
 	// Private access: a disk of the VM reachable only through a private
 	// endpoint (networkAccessPolicy AllowPrivate), as Azure's
@@ -322,6 +328,13 @@ func (pr *Provider) policyOf(ctx context.Context, it *itemRecord) *iaasPolicy {
 		return nil
 	}
 	return ip
+}
+
+// instantRPGroup is the id of the resource group that holds the instant
+// tier's snapshots of a VM of subscription sub in location:
+// AzureBackupRG_{location}_1, as Azure names it.
+func instantRPGroup(sub, location string) string {
+	return "/subscriptions/" + sub + "/resourceGroups/AzureBackupRG_" + resource.NormLocation(location) + "_1"
 }
 
 // ensureRG creates the instant-RP resource group on demand.

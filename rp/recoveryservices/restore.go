@@ -515,25 +515,39 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 			return req, restoreErr("properties.sourceResourceId", "the original VM '%s' no longer exists: restore to an alternate location instead.", it.FriendlyName)
 		}
 	}
-	// The caller needs write access where the restore creates resources.
+	// The caller needs write access where the restore creates resources
+	// (and the staging account's blobs), and no management lock may
+	// forbid a client's PUT there (409 ScopeLocked): the restore's disks
+	// and VM are created, and an original VM changed, on the caller's
+	// behalf (compute refuses them again when the job runs, for a lock
+	// made after this).
+	var writes [][2]string
+	switch req.RecoveryType {
+	case "RestoreDisks":
+		writes = append(writes, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID})
+	case "AlternateLocation":
+		writes = append(writes, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID}, [2]string{"Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID})
+	case "OriginalLocation":
+		writes = append(writes, [2]string{"Microsoft.Compute/disks/write", mustParse(it.SourceID).ResourceGroupID()}, [2]string{"Microsoft.Compute/virtualMachines/write", it.SourceID})
+	}
 	if pr.p.Authorize != nil {
 		checks := [][2]string{}
 		if staging != "" {
 			checks = append(checks, [2]string{stagingAction, staging})
 		}
-		switch req.RecoveryType {
-		case "RestoreDisks":
-			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID})
-		case "AlternateLocation":
-			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", req.TargetResourceGroupID}, [2]string{"Microsoft.Compute/virtualMachines/write", req.TargetVirtualMachineID})
+		checks = append(checks, writes...)
+		if req.RecoveryType == "AlternateLocation" {
 			checks = append(checks, networkChecks(req)...)
-		case "OriginalLocation":
-			checks = append(checks, [2]string{"Microsoft.Compute/disks/write", mustParse(it.SourceID).ResourceGroupID()}, [2]string{"Microsoft.Compute/virtualMachines/write", it.SourceID})
 		}
 		for _, c := range checks {
 			if err := pr.p.Authorize(ctx, caller.ObjectID, c[0], c[1]); err != nil {
 				return req, err
 			}
+		}
+	}
+	for _, w := range writes {
+		if err := resource.CheckWrite(ctx, pr.p.Store, w[1]); err != nil {
+			return req, err
 		}
 	}
 	if !p.HasTier(protection.TierOperational) && !p.HasTier(protection.TierVault) {
