@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -36,6 +37,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	// progress is seen between 0 and 100.
 	dv.WriteRandom(t, e, 16<<20, 512<<20)
 	e.ResourceGroups("norole-rg") // the vault's identity has no role here: a restore into it fails
+	// The backup the browser starts is held InProgress for a few seconds
+	// (a latency fault rule on the item's next backup), so the dashboard's
+	// poll sees it below 100 however slow the machine or the browser is.
+	resp, m := e.Do("POST", "/providers/Safehold.Admin/faultRules?api-version=2024-01-01",
+		map[string]any{"name": "hold-browser-backup", "operation": "backup", "path": "*/backupInstances/" + dv.Instance, "latency": "4s", "count": 1})
+	if resp.StatusCode != 201 {
+		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
+	}
 
 	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
 	if shots == "" {
@@ -82,6 +91,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if !mid || !done {
 		t.Fatalf("progress did not move through the dashboard: %+v", sum.Progress)
+	}
+	// The hold applied to the browser's backup: a rule for one match is
+	// gone once it has matched.
+	if resp, m := e.Do("GET", "/providers/Safehold.Admin/faultRules?api-version=2024-01-01", nil); resp.StatusCode != 200 || strings.Contains(fmt.Sprint(m["value"]), "hold-browser-backup") {
+		t.Fatalf("the fault rule holding the backup is still there, unused: %d %v", resp.StatusCode, m)
 	}
 	// The restored disk exists, as the SDK sees it.
 	dc, err := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
