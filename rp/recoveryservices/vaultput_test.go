@@ -3,6 +3,8 @@ package recoveryservices_test
 import (
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -49,5 +51,69 @@ func TestVaultPutKeepsOmittedTags(t *testing.T) {
 	must(t, "delete", resp, m, 200, 204)
 	if g := put("create again", map[string]any{}, 201); tags(g) != 0 {
 		t.Fatalf("a new vault has tags it was not given: %v", g)
+	}
+}
+
+// TestVaultPropertiesOfTheWrongShapeAreRefused: a vault PUT or PATCH whose
+// properties give one of Azure's vault properties a value of the wrong
+// JSON type, or outside its enum, is 400 BMSUserErrorInvalidInput naming
+// it, and the vault is unchanged (read-only properties sent back, a GET's
+// body PUT again, are taken when of their type). Before, each was
+// stored and answered as sent: after redundancySettings "x" the Go SDK
+// could no longer read the vault (Get failed to unmarshal the string into
+// the settings object).
+func TestVaultPropertiesOfTheWrongShapeAreRefused(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	ctx := e.Ctx()
+	vaults, err := armrecoveryservices.NewVaultsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vaults.BeginCreateOrUpdate(ctx, "vaultrg", "v1", armrecoveryservices.Vault{Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
+		Properties: &armrecoveryservices.VaultProperties{PublicNetworkAccess: to.Ptr(armrecoveryservices.PublicNetworkAccessDisabled)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1" + rsAPI
+	for _, c := range []struct{ props, target string }{
+		{`{"redundancySettings":"x"}`, "properties.redundancySettings"},
+		{`{"publicNetworkAccess":5}`, "properties.publicNetworkAccess"},
+		{`{"publicNetworkAccess":"Bogus"}`, "properties.publicNetworkAccess"},
+		{`{"redundancySettings":{"standardTierStorageRedundancy":"Bogus"}}`, "properties.redundancySettings.standardTierStorageRedundancy"},
+		{`{"redundancySettings":{"crossRegionRestore":true}}`, "properties.redundancySettings.crossRegionRestore"},
+		{`{"securitySettings":{"immutabilitySettings":{"state":"Bogus"}}}`, "properties.securitySettings.immutabilitySettings.state"},
+		{`{"securitySettings":{"immutabilitySettings":"Locked"}}`, "properties.securitySettings.immutabilitySettings"},
+		{`{"monitoringSettings":7}`, "properties.monitoringSettings"},
+		{`{"monitoringSettings":{"azureMonitorAlertSettings":{"alertsForAllJobFailures":"Maybe"}}}`, "properties.monitoringSettings.azureMonitorAlertSettings.alertsForAllJobFailures"},
+		{`{"restoreSettings":{"crossSubscriptionRestoreSettings":{"crossSubscriptionRestoreState":"Bogus"}}}`, "properties.restoreSettings.crossSubscriptionRestoreSettings.crossSubscriptionRestoreState"},
+		{`{"encryption":"x"}`, "properties.encryption"},
+		{`{"encryption":{"kekIdentity":{"useSystemAssignedIdentity":"yes"}}}`, "properties.encryption.kekIdentity.useSystemAssignedIdentity"},
+		{`{"resourceGuardOperationRequests":[1]}`, "properties.resourceGuardOperationRequests[0]"},
+		{`{"privateEndpointConnections":"x"}`, "properties.privateEndpointConnections"},
+		{`{"privateEndpointConnections":["x"]}`, "properties.privateEndpointConnections[0]"},
+		{`{"upgradeDetails":true}`, "properties.upgradeDetails"},
+	} {
+		for _, method := range []string{"PUT", "PATCH"} {
+			resp, m := e.Do(method, R, `{"location":"westus","sku":{"name":"Standard"},"properties":`+c.props+`}`)
+			if resp.StatusCode != 400 || testserver.ErrorCode(m) != "BMSUserErrorInvalidInput" || str(m, "error.target") != c.target {
+				t.Errorf("%s %s: %d %v, want 400 BMSUserErrorInvalidInput at %s", method, c.props, resp.StatusCode, m, c.target)
+			}
+		}
+	}
+	got, err := vaults.Get(ctx, "vaultrg", "v1", nil)
+	if err != nil {
+		t.Fatalf("the SDK reads the vault: %v", err)
+	}
+	if p := got.Properties; *p.PublicNetworkAccess != armrecoveryservices.PublicNetworkAccessDisabled || *p.RedundancySettings.StandardTierStorageRedundancy != armrecoveryservices.StandardTierStorageRedundancyGeoRedundant {
+		t.Fatalf("a refused write changed the vault: %+v", p)
+	}
+	// Read-only ones sent back (a GET's body PUT again) are taken when of
+	// their type; the vault's state and guard are its own.
+	resp, m := e.Do("PUT", R, `{"location":"westus","sku":{"name":"Standard"},"properties":{"provisioningState":"Failed","privateEndpointConnections":[],"securitySettings":{"multiUserAuthorization":"Enabled"},"publicNetworkAccess":"enabled"}}`)
+	if resp.StatusCode != 200 || str(m, "properties.provisioningState") != "Succeeded" ||
+		str(m, "properties.securitySettings.multiUserAuthorization") != "Disabled" || str(m, "properties.publicNetworkAccess") != "enabled" {
+		t.Fatalf("PUT with read-only properties: %d %v", resp.StatusCode, m)
+	}
+	if _, err := vaults.Get(ctx, "vaultrg", "v1", nil); err != nil {
+		t.Fatalf("the SDK reads the vault: %v", err)
 	}
 }

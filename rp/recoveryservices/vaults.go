@@ -115,6 +115,9 @@ func decodeVault(r *arm.Request, in *Vault) error {
 	if err := r.Decode(in); err != nil {
 		return err
 	}
+	if err := checkVaultProperties(in.Properties); err != nil {
+		return err
+	}
 	if err := r.CheckLinked(append(arm.AssignLinks(resource.AssignIdentity, in.Identity.UserAssignedIDs()), kekLink(in.Properties))...); err != nil {
 		return err
 	}
