@@ -93,6 +93,14 @@ func (s *Server) buildHandler() http.Handler {
 			arm.ServeHTTP(&w.statusWriter, r) // what the mux would choose, without its matching
 			return
 		}
+		if s.dottedARM(r) {
+			// The mux would answer a 307 to the cleaned path, with an
+			// HTML body; ARM's router refuses the '.' or '..' segment
+			// (400 InvalidRequestUri), as it does an escaped one.
+			w.azureHeaders(r.TLS != nil, true)
+			arm.ServeHTTP(&w.statusWriter, r)
+			return
+		}
 		w.azureHeaders(r.TLS != nil, false) // in the map, for the handler to change
 		if r.URL.Path == "/dashboard" || strings.HasPrefix(r.URL.Path, "/dashboard/") {
 			dash.ServeHTTP(&w.statusWriter, r) // the web dashboard; it signs in through the token endpoint
@@ -388,6 +396,24 @@ func (s *Server) armOnly(r *http.Request) bool {
 	// need not be escaped to be checked.
 	return (strings.HasPrefix(p, "/subscriptions/") || strings.HasPrefix(p, "/providers/")) &&
 		r.Method != http.MethodConnect && !(strings.Contains(p, "/.") && strings.Contains(r.URL.EscapedPath(), "/.")) && !s.Issuer.MayServe(p)
+}
+
+// dottedARM reports whether r is an ARM path (/subscriptions/...,
+// /providers/..., in any case) that the token issuer's routes cannot take
+// and that has a "." or ".." segment, which the mux would clean with a
+// redirect.
+func (s *Server) dottedARM(r *http.Request) bool {
+	p := r.URL.Path
+	prefixed := func(pre string) bool { return len(p) >= len(pre) && strings.EqualFold(p[:len(pre)], pre) }
+	if !prefixed("/subscriptions/") && !prefixed("/providers/") || s.Issuer.MayServe(p) {
+		return false
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // baseOf is the scheme and host the caller used.

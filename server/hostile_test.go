@@ -353,3 +353,44 @@ func TestSkipTokenPastTheEndIsTheLastPage(t *testing.T) {
 		}
 	}
 }
+
+// TestDotSegmentsInAnARMPathAreRefused: an ARM path with a literal '.' or
+// '..' segment is 400 InvalidRequestUri in ARM's JSON, as one escaped
+// (%2E%2E) is, whatever the method and whether or not a token comes with
+// it (401 first without one). Before, Go's mux answered a 307 to the
+// cleaned path with an HTML body, and a client following it (Go's does,
+// with the body) wrote somewhere else than the path it was given: a PUT
+// of rg1/../rg2 created the group rg2.
+func TestDotSegmentsInAnARMPathAreRefused(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg1")
+	sub := "/subscriptions/" + e.Sub
+	for _, c := range []struct{ method, path string }{
+		{"PUT", sub + "/resourceGroups/rg1/../rg2?api-version=2021-04-01"},
+		{"GET", sub + "/resourceGroups/rg1/./providers/Microsoft.Compute/disks?api-version=2024-03-02"},
+		{"DELETE", sub + "/resourceGroups/rg1/..?api-version=2021-04-01"},
+		{"GET", "/providers/Microsoft.Authorization/../Microsoft.Compute/operations?api-version=2024-03-02"},
+		{"GET", "/SUBSCRIPTIONS/" + e.Sub + "/resourcegroups/./rg1?api-version=2021-04-01"},
+	} {
+		var body any
+		if c.method == "PUT" {
+			body = `{"location":"westus"}`
+		}
+		for _, auth := range []bool{true, false} {
+			var opts []testserver.RequestOption
+			want, code := 400, "InvalidRequestUri"
+			if !auth {
+				opts, want, code = append(opts, testserver.Bearer("")), 401, "AuthenticationFailed"
+			}
+			resp, m := e.Do(c.method, c.path, body, opts...) // (fails on a non-JSON answer)
+			if resp.StatusCode != want || testserver.ErrorCode(m) != code || resp.Request.Response != nil {
+				t.Errorf("%s %s (token %t): %d %v at %s, want %d %s, not redirected", c.method, c.path, auth, resp.StatusCode, m, resp.Request.URL, want, code)
+			}
+		}
+	}
+	if resp, _ := e.Do("GET", sub+"/resourceGroups/rg2?api-version=2021-04-01", nil); resp.StatusCode != 404 {
+		t.Fatalf("rg2 after the refused PUT of rg1/../rg2: %d", resp.StatusCode)
+	}
+	if resp, _ := e.Do("GET", sub+"/resourceGroups/rg1?api-version=2021-04-01", nil); resp.StatusCode != 200 {
+		t.Fatalf("rg1 after the refused DELETE of rg1/..: %d", resp.StatusCode)
+	}
+}
