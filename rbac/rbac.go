@@ -10,6 +10,8 @@ package rbac
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +30,47 @@ import (
 const (
 	assignmentKind = "roleassignment"
 	roleDefKind    = "roledefinition"
+	// genKind's one document (key genKey) is the generation of the role
+	// assignments and definitions: a new random value in every
+	// transaction that changes them, which a replica compares with the one
+	// its index was loaded at (Fresh).
+	genKind = "rbac.generation"
+	genKey  = "rbac"
 )
+
+// GenerationKind is the store kind of the generation of role assignments
+// and definitions (kept with them by an admin reset).
+const GenerationKind = genKind
+
+// GenerationRead is the store read of that generation, for a caller that
+// reads it with a request's other checks (store.Prefetch) and passes the
+// reader to Fresh.
+func GenerationRead() store.Read { return store.Read{Kind: genKind, Key: genKey} }
+
+// bump gives the role assignments and definitions a new generation in tx,
+// the transaction that changes them.
+func bump(ctx context.Context, tx store.Tx) error {
+	return tx.Put(ctx, store.Doc{Kind: genKind, Key: genKey, Value: []byte(`"` + randomGen() + `"`)})
+}
+
+// randomGen is a new generation's value.
+func randomGen() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// generation reads the generation through r ("" when none was written).
+func generation(ctx context.Context, r store.Reader) (string, error) {
+	d, err := store.View(ctx, r, genKind, genKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the role assignments' generation: %w", err)
+	}
+	return string(d.Value), nil
+}
 
 // Assignment is a role assignment: its id and name, its properties
 // (embedded: stored as the assignment's own fields) and when it takes
@@ -81,13 +123,17 @@ type Authorizer struct {
 	Delay time.Duration
 
 	// Refresh, when set (replicas sharing a store), re-reads the index
-	// from the store when it is older than this, and before any deny, so
-	// that changes made through other replicas take effect here too.
+	// from the store when it is older than this, and before any deny; and
+	// Fresh re-reads it when the generation of role assignments and
+	// definitions moved, so that changes made through other replicas take
+	// effect here on the next request.
 	Refresh time.Duration
 
 	loadedMu    sync.Mutex
 	loaded      time.Time
+	reloadMu    sync.Mutex // one Fresh reloads at a time
 	mu          sync.RWMutex
+	gen         string // the generation the index was loaded at
 	byPrincipal map[string][]*Assignment
 	roles       map[string]*RoleDefinition
 	tombstones  map[string]tombstone
@@ -133,6 +179,12 @@ func (a *Authorizer) reload(ctx context.Context) error {
 	a.loadedMu.Lock()
 	a.loaded = time.Now()
 	a.loadedMu.Unlock()
+	// The generation first: a change after it (in the lists or not) moves
+	// it, so Fresh loads again.
+	gen, err := generation(ctx, a.Store)
+	if err != nil {
+		return err
+	}
 	docs, err := a.Store.List(ctx, assignmentKind, store.ListQuery{})
 	if err != nil {
 		return fmt.Errorf("load role assignments: %w", err)
@@ -165,7 +217,7 @@ func (a *Authorizer) reload(ctx context.Context) error {
 		roles[strings.ToLower(r.ID)] = r
 	}
 	a.mu.Lock()
-	a.byPrincipal, a.roles = by, roles
+	a.byPrincipal, a.roles, a.gen = by, roles, gen
 	a.mu.Unlock()
 	a.dmu.Lock()
 	a.decisions = nil
@@ -340,6 +392,39 @@ func (a *Authorizer) PermissionsAt(principalID, scope string) []Permission {
 	return out
 }
 
+// Fresh makes the index current with the store, which other replicas
+// change too (Refresh set): it reads the generation of the role
+// assignments and definitions through r (the request's prefetched checks,
+// or the store) and loads the index again when it moved since it was
+// loaded, so an assignment or role deleted, made or changed through
+// another replica counts on the very next request here. Without Refresh
+// (the only process on its store, which reloads after its own changes)
+// it does nothing.
+func (a *Authorizer) Fresh(ctx context.Context, r store.Reader) error {
+	if a.Refresh <= 0 {
+		return nil
+	}
+	gen, err := generation(ctx, r)
+	if err != nil {
+		return err
+	}
+	if a.loadedAt(gen) {
+		return nil
+	}
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	if a.loadedAt(gen) { // another request loaded it meanwhile
+		return nil
+	}
+	return a.reload(ctx)
+}
+
+func (a *Authorizer) loadedAt(gen string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.gen == gen
+}
+
 // Reload re-reads the index from the store (another replica's changes).
 func (a *Authorizer) Reload(ctx context.Context) error { return a.reload(ctx) }
 
@@ -406,7 +491,10 @@ func (a *Authorizer) Roles() []*RoleDefinition {
 func (a *Authorizer) PutRole(ctx context.Context, r *RoleDefinition) error {
 	b, _ := json.Marshal(r)
 	if err := a.Store.Update(ctx, func(tx store.Tx) error {
-		return tx.Put(ctx, store.Doc{Kind: roleDefKind, Key: r.ID, Value: b})
+		if err := tx.Put(ctx, store.Doc{Kind: roleDefKind, Key: r.ID, Value: b}); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
 	}); err != nil {
 		return err
 	}
@@ -415,7 +503,12 @@ func (a *Authorizer) PutRole(ctx context.Context, r *RoleDefinition) error {
 
 // DeleteRole removes a custom role.
 func (a *Authorizer) DeleteRole(ctx context.Context, guid string) error {
-	if err := a.Store.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, roleDefKind, guid) }); err != nil {
+	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete(ctx, roleDefKind, guid); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
+	}); err != nil {
 		return err
 	}
 	return a.reload(ctx)
@@ -473,7 +566,10 @@ func (a *Authorizer) PutAssignment(ctx context.Context, x *Assignment, checks ..
 				return err
 			}
 		}
-		return tx.Put(ctx, store.Doc{Kind: assignmentKind, Key: x.ID, Scope: strings.TrimRight(x.Scope, "/") + "/", Type: x.PrincipalID, Value: b})
+		if err := tx.Put(ctx, store.Doc{Kind: assignmentKind, Key: x.ID, Scope: strings.TrimRight(x.Scope, "/") + "/", Type: x.PrincipalID, Value: b}); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
 	}); err != nil {
 		return err
 	}
@@ -486,7 +582,12 @@ func (a *Authorizer) DeleteAssignment(ctx context.Context, id string) (*Assignme
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Store.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, assignmentKind, id) }); err != nil {
+	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete(ctx, assignmentKind, id); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
+	}); err != nil {
 		return nil, err
 	}
 	if a.Delay > 0 {
@@ -524,7 +625,12 @@ func (a *Authorizer) DeleteAssignmentsUnder(ctx context.Context, scope, principa
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := a.Store.Update(ctx, func(tx store.Tx) error { return store.DeleteKeys(ctx, tx, assignmentKind, ids...) }); err != nil {
+	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		if err := store.DeleteKeys(ctx, tx, assignmentKind, ids...); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
+	}); err != nil {
 		return err
 	}
 	return a.reload(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
@@ -168,7 +169,7 @@ func (s *Server) Reset(ctx context.Context) (ResetStats, error) {
 	}
 	if err := s.Store.Update(ctx, func(tx store.Tx) error {
 		for _, k := range kinds {
-			if resetKeepKinds[k] || k == "principal" || k == "principal-appid" || k == "roleassignment" || k == "roledefinition" {
+			if resetKeepKinds[k] || k == "principal" || k == "principal-appid" || k == "roleassignment" || k == "roledefinition" || k == rbac.GenerationKind {
 				continue
 			}
 			n, err := tx.DeleteScope(ctx, k, "")

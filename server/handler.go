@@ -19,6 +19,7 @@ import (
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/internal/logtext"
+	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
 	rpcompute "github.com/safehold/safehold/rp/compute"
 	"github.com/safehold/safehold/store"
@@ -342,7 +343,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		var reads func(objectID string) store.Reader
 		if batches {
 			reads = func(objectID string) store.Reader {
-				checks = store.Prefetch(r.Context(), s.Store, resource.CheckReads([]store.Read{identity.PrincipalRead(objectID)}, r.Method, r.URL.Path)...)
+				reads := []store.Read{identity.PrincipalRead(objectID)}
+				if s.Authz != nil && s.Authz.Refresh > 0 {
+					reads = append(reads, rbac.GenerationRead()) // (Authorizer.Fresh)
+				}
+				checks = store.Prefetch(r.Context(), s.Store, resource.CheckReads(reads, r.Method, r.URL.Path)...)
 				return checks
 			}
 		}

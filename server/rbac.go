@@ -53,6 +53,11 @@ func (s *Server) initRBAC(ctx context.Context) error {
 				return err
 			}
 		}
+		// Role changes another replica made count at once (read with the
+		// request's checks on PostgreSQL).
+		if err := authz.Fresh(ctx, s.checkReader(ctx)); err != nil {
+			return err
+		}
 		return authz.Check(ctx, caller, action, scope)
 	}
 	s.Router.GrantedBelow = func(_ context.Context, caller arm.Caller, action, scope string) bool {
@@ -62,6 +67,9 @@ func (s *Server) initRBAC(ctx context.Context) error {
 		caller := arm.Caller{ObjectID: principalID}
 		if p, err := s.Platform.Dir.Get(ctx, principalID); err == nil {
 			caller.AppID, caller.Kind = p.AppID, p.Kind
+		}
+		if err := authz.Fresh(ctx, s.Store); err != nil {
+			return err
 		}
 		err := authz.Check(ctx, caller, action, scope)
 		if err != nil && authz.Refresh > 0 && authz.Reload(ctx) == nil {
