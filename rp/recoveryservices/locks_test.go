@@ -179,3 +179,54 @@ func TestLocksRefuseWhatVMBackupAndRestoreCreate(t *testing.T) {
 	})
 	failedJob("Backup")
 }
+
+// The first backup of a region creates AzureBackupRG_{location}_1 for the
+// VM's snapshots: a ReadOnly lock on the subscription made after the
+// backup was accepted refuses creating the group, as it refuses a client's
+// PUT of it, and the job fails with ScopeLocked: the group was created
+// under the lock (only the snapshots in it were then refused).
+func TestLockedSubscriptionRefusesTheInstantRPGroup(t *testing.T) {
+	e, _ := vaultEnv(t, "v1", "vmrg")
+	ctx := e.Ctx()
+	mkVM(t, e, "vmrg", "vm1", 0, 1<<20)
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	protectVM1(t, e, bf)
+	locks, err := armlocks.NewManagementLocksClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Server.Jobs.Stop()
+	if _, err := bf.NewBackupsClient().Trigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, armrecoveryservicesbackup.BackupRequestResource{
+		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := locks.CreateOrUpdateAtSubscriptionLevel(ctx, "keep", armlocks.ManagementLockObject{Properties: &armlocks.ManagementLockProperties{Level: to.Ptr(armlocks.LockLevelReadOnly)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Server.Jobs.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var job *armrecoveryservicesbackup.AzureIaaSVMJob
+	e.WaitFor("the backup job to end", func() bool {
+		page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup'")}).NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range page.Value {
+			if vj, ok := j.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob); ok && *vj.Status != "InProgress" {
+				job = vj
+				return true
+			}
+		}
+		return false
+	})
+	if *job.Status != "Failed" || len(job.ErrorDetails) == 0 || *job.ErrorDetails[0].ErrorTitle != "ScopeLocked" || !strings.Contains(*job.ErrorDetails[0].ErrorString, "AzureBackupRG_westus_1") {
+		t.Errorf("the backup under a ReadOnly subscription: %s %+v", *job.Status, job.ErrorDetails)
+	}
+	if resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/AzureBackupRG_westus_1?api-version=2021-04-01", nil, testserver.AnyStatus()); resp.StatusCode != 404 {
+		t.Errorf("the instant-RP group under a ReadOnly subscription: %d %v", resp.StatusCode, m)
+	}
+	if _, err := locks.DeleteAtSubscriptionLevel(ctx, "keep", nil); err != nil {
+		t.Fatal(err)
+	}
+}
