@@ -180,10 +180,14 @@ func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, erro
 		if err != nil {
 			return err
 		}
-		if kind == "vault" {
-			if err := softDeleteToVault(ctx, tx, vid, c.Properties); err != nil {
-				return err
-			}
+		switch kind {
+		case "vault":
+			err = softDeleteToVault(ctx, tx, vid, c.Properties)
+		case "storage":
+			err = redundancyToVault(ctx, tx, vid, c.Properties)
+		}
+		if err != nil {
+			return err
 		}
 		return resource.Put(ctx, tx, id, &c)
 	})
@@ -329,5 +333,73 @@ func (pr *Provider) softDeleteToConfig(ctx context.Context, tx store.Tx, r *arm.
 		}
 	}
 	softDeleteProps(props, c.Properties)
+	return nil
+}
+
+// Storage redundancy is one setting shown in two places, as soft delete
+// is: the backupstorageconfig's storageType (storageModelType) and
+// crossRegionRestoreFlag, and the vault's redundancySettings
+// (standardTierStorageRedundancy, crossRegionRestore Enabled or
+// Disabled). A write of either updates the other, with the storage
+// configuration's checks (checkStorageConfig).
+
+// redundancyProps sets the vault properties' redundancySettings from the
+// storage config cfg.
+func redundancyProps(props, cfg map[string]any) {
+	crr := "Disabled"
+	if cfg["crossRegionRestoreFlag"] == true {
+		crr = "Enabled"
+	}
+	props["redundancySettings"] = map[string]any{"standardTierStorageRedundancy": cfg["storageType"], "crossRegionRestore": crr}
+}
+
+// redundancyToVault shows the storage config cfg in the stored vault vid.
+func redundancyToVault(ctx context.Context, tx store.Tx, vid arm.ResourceID, cfg map[string]any) error {
+	var v vaultRecord
+	if err := resource.Get(ctx, tx, vid, &v); err != nil {
+		return err
+	}
+	if v.Properties == nil {
+		v.Properties = map[string]any{}
+	}
+	redundancyProps(v.Properties, cfg)
+	return resource.Put(ctx, tx, vid, &v)
+}
+
+// redundancyToConfig applies the redundancySettings a vault PUT or PATCH
+// sends (in: the request's properties, checked by checkVaultProperties) to
+// the storage config, with the checks of a backupstorageconfig write, and
+// shows the result in props (the vault's properties as they will be
+// stored).
+func redundancyToConfig(ctx context.Context, tx store.Tx, vid arm.ResourceID, in, props map[string]any) error {
+	id, c, err := loadConfig(ctx, tx, vid, "storage")
+	if err != nil {
+		return err
+	}
+	if rs, _ := in["redundancySettings"].(map[string]any); rs != nil {
+		old := maps.Clone(c.Properties)
+		sent := map[string]any{}
+		fields := configKinds["storage"].fields
+		for k, v := range rs {
+			switch {
+			case v == nil:
+			case strings.EqualFold(k, "standardTierStorageRedundancy"):
+				if sent["storageType"], err = fields["storageType"].value("redundancySettings.standardTierStorageRedundancy", v); err != nil {
+					return err
+				}
+				c.Properties["storageType"] = sent["storageType"]
+			case strings.EqualFold(k, "crossRegionRestore"):
+				s, _ := v.(string)
+				c.Properties["crossRegionRestoreFlag"] = strings.EqualFold(s, "Enabled")
+			}
+		}
+		if err := checkStorageConfig(old, c.Properties, sent); err != nil {
+			return err
+		}
+		if err := resource.Put(ctx, tx, id, &c); err != nil {
+			return err
+		}
+	}
+	redundancyProps(props, c.Properties)
 	return nil
 }

@@ -39,7 +39,7 @@ var (
 var vaultPropertyShapes = objectOf(map[string]propShape{
 	"publicNetworkAccess": onOffShape,
 	"redundancySettings": objectOf(map[string]propShape{
-		"standardTierStorageRedundancy": enumOf("LocallyRedundant", "GeoRedundant", "ZoneRedundant"),
+		"standardTierStorageRedundancy": enumOf("LocallyRedundant", "GeoRedundant", "ZoneRedundant", "ReadAccessGeoZoneRedundant"),
 		"crossRegionRestore":            onOffShape,
 	}),
 	"restoreSettings": objectOf(map[string]propShape{

@@ -5,6 +5,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -115,5 +116,72 @@ func TestVaultPropertiesOfTheWrongShapeAreRefused(t *testing.T) {
 	}
 	if _, err := vaults.Get(ctx, "vaultrg", "v1", nil); err != nil {
 		t.Fatalf("the SDK reads the vault: %v", err)
+	}
+}
+
+// TestVaultRedundancyIsTheStorageConfig: a vault's redundancySettings and
+// its backup storage configuration are one setting, as the vault's soft
+// delete settings and its backup configuration are: a vault created with
+// LocallyRedundant storage has it in its storage configuration, a storage
+// configuration write (az backup vault backup-properties set) shows in the
+// vault, and a vault write is held to the storage configuration's rules
+// (Cross Region Restore needs GeoRedundant and stays on). Before, the two
+// were kept apart: the vault said LocallyRedundant while its storage
+// configuration said GeoRedundant, and a storage configuration write did
+// not show in the vault (whose usages count its bytes by the vault's).
+func TestVaultRedundancyIsTheStorageConfig(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	ctx := e.Ctx()
+	vaults, err := armrecoveryservices.NewVaultsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewBackupResourceStorageConfigsNonCRRClient()
+	poller, err := vaults.BeginCreateOrUpdate(ctx, "vaultrg", "v1", armrecoveryservices.Vault{Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)},
+		Properties: &armrecoveryservices.VaultProperties{RedundancySettings: &armrecoveryservices.VaultPropertiesRedundancySettings{
+			StandardTierStorageRedundancy: to.Ptr(armrecoveryservices.StandardTierStorageRedundancyLocallyRedundant)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := poller.PollUntilDone(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sc.Get(ctx, "v1", "vaultrg", nil)
+	if err != nil || *cfg.Properties.StorageType != armrecoveryservicesbackup.StorageTypeLocallyRedundant || *cfg.Properties.StorageModelType != armrecoveryservicesbackup.StorageTypeLocallyRedundant {
+		t.Fatalf("storage config of a vault created LocallyRedundant: %v %+v", err, cfg.Properties)
+	}
+	// The CLI's write shows in the vault.
+	if _, err := sc.Patch(ctx, "v1", "vaultrg", armrecoveryservicesbackup.BackupResourceConfigResource{Properties: &armrecoveryservicesbackup.BackupResourceConfig{
+		StorageModelType: to.Ptr(armrecoveryservicesbackup.StorageTypeGeoRedundant), CrossRegionRestoreFlag: to.Ptr(true)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vaults.Get(ctx, "vaultrg", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := v.Properties.RedundancySettings; *rs.StandardTierStorageRedundancy != armrecoveryservices.StandardTierStorageRedundancyGeoRedundant || *rs.CrossRegionRestore != armrecoveryservices.CrossRegionRestoreEnabled {
+		t.Fatalf("vault after the storage config write: %s, cross region restore %s", *rs.StandardTierStorageRedundancy, *rs.CrossRegionRestore)
+	}
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1" + rsAPI
+	// A vault write is held to the storage configuration's rules, and a
+	// refused one changes neither.
+	for _, c := range []struct{ method, body, code string }{
+		{"PATCH", `{"properties":{"redundancySettings":{"crossRegionRestore":"Disabled"}}}`, "BMSUserErrorInvalidInput"},
+		{"PUT", `{"location":"westus","sku":{"name":"Standard"},"properties":{"redundancySettings":{"standardTierStorageRedundancy":"LocallyRedundant","crossRegionRestore":"Enabled"}}}`, "BMSUserErrorInvalidInput"},
+	} {
+		resp, m := e.Do(c.method, R, c.body)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != c.code {
+			t.Errorf("%s %s: %d %v, want 400 %s", c.method, c.body, resp.StatusCode, m, c.code)
+		}
+	}
+	cfg, err = sc.Get(ctx, "v1", "vaultrg", nil)
+	if err != nil || *cfg.Properties.StorageType != armrecoveryservicesbackup.StorageTypeGeoRedundant || !*cfg.Properties.CrossRegionRestoreFlag {
+		t.Fatalf("storage config after refused vault writes: %v %+v", err, cfg.Properties)
+	}
+	// A vault PUT without redundancySettings (a new vault's own, or an
+	// update's) shows the storage configuration's.
+	resp, m := e.Do("PUT", R, `{"location":"westus","sku":{"name":"Standard"},"properties":{}}`)
+	if resp.StatusCode != 200 || str(m, "properties.redundancySettings.standardTierStorageRedundancy") != "GeoRedundant" || str(m, "properties.redundancySettings.crossRegionRestore") != "Enabled" {
+		t.Fatalf("vault PUT without redundancySettings: %d %v", resp.StatusCode, m)
 	}
 }

@@ -219,6 +219,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
 			return err
 		}
+		if err := redundancyToConfig(ctx, tx, id, in.Properties, out.Properties); err != nil {
+			return err
+		}
 		if err := pr.saveVault(ctx, tx, r, id, &out, now); err != nil {
 			return err
 		}
@@ -259,6 +262,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
+			return err
+		}
+		if err := redundancyToConfig(ctx, tx, id, in.Properties, out.Properties); err != nil {
 			return err
 		}
 		if err := pr.saveVault(ctx, tx, r, id, &out, pr.p.Now()); err != nil {
