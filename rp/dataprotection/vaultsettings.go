@@ -3,8 +3,11 @@ package dataprotection
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/safehold/safehold/arm"
 )
 
 // fillVaultSettings completes a Backup vault's properties with what Azure
@@ -171,6 +174,71 @@ var defaultSoftDelete = json.RawMessage(`{"state":"On","retentionDurationInDays"
 // a request that leaves softDeleteSettings out keeps the current ones (a
 // new vault gets Azure's default, On for 14 days).
 func checkSecuritySettings(raw, old json.RawMessage, created bool) (json.RawMessage, error) {
+	out, err := checkSoftDeleteSettings(raw, old, created)
+	if err != nil {
+		return nil, err
+	}
+	return checkImmutability(raw, old, out)
+}
+
+// imField names the immutability settings in errors.
+const imField = "properties.securitySettings.immutabilitySettings"
+
+// checkImmutability checks the immutabilitySettings a request's
+// securitySettings (raw) give against the vault's current ones (old) and
+// returns the settings to store (out, the request's as checked so far): a
+// state is one of Azure's; a Locked one cannot change, as in Azure
+// (immutability locked is irreversible); a request that leaves them out
+// keeps the current ones.
+func checkImmutability(raw, old, out json.RawMessage) (json.RawMessage, error) {
+	state := func(settings json.RawMessage) (string, json.RawMessage, error) {
+		_, im := getCI(parseRaw(settings), "immutabilitySettings")
+		if im == nil || string(im) == "null" {
+			return "", nil, nil
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(im, &m); err != nil {
+			return "", nil, fieldError(imField, "must be an object: {\"state\":\"Locked\"}")
+		}
+		_, st := getCI(m, "state")
+		if st == nil || string(st) == "null" {
+			return "", im, nil
+		}
+		var s string
+		if err := json.Unmarshal(st, &s); err != nil {
+			return "", nil, fieldError(imField+".state", "must be a string; allowed values: 'Disabled', 'Unlocked', 'Locked'")
+		}
+		return s, im, nil
+	}
+	oldState, oldIm, _ := state(old)
+	newState, newIm, err := state(raw)
+	if err != nil {
+		return nil, err
+	}
+	if newIm == nil {
+		if oldIm == nil {
+			return out, nil
+		}
+		m := parseRaw(out)
+		if m == nil {
+			m = map[string]json.RawMessage{}
+		}
+		m["immutabilitySettings"] = oldIm
+		return json.Marshal(m)
+	}
+	if newState != "" && !slices.ContainsFunc([]string{"Disabled", "Unlocked", "Locked"}, func(v string) bool { return strings.EqualFold(v, newState) }) {
+		return nil, fieldError(imField+".state", "'%s' is not supported; allowed values: 'Disabled', 'Unlocked', 'Locked'", newState)
+	}
+	if strings.EqualFold(oldState, "Locked") && !strings.EqualFold(newState, "Locked") {
+		return nil, arm.BadRequestAt(imField+".state", "UserErrorImmutabilityStateLocked",
+			"The vault's immutability is Locked, which cannot be changed to '%s': a locked vault stays immutable. Leave immutabilitySettings.state Locked (or out of the request).", newState)
+	}
+	return out, nil
+}
+
+// checkSoftDeleteSettings is checkSecuritySettings' check of the soft
+// delete settings.
+func checkSoftDeleteSettings(raw, old json.RawMessage, created bool) (json.RawMessage, error) {
 	if created {
 		old = json.RawMessage(`{"softDeleteSettings":` + string(defaultSoftDelete) + `}`)
 	}

@@ -1,0 +1,72 @@
+package dataprotection_test
+
+import (
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// TestLockedImmutabilityStays: a Backup vault's immutability Locked is
+// irreversible, as in Azure (and as a Recovery Services vault's is): a PUT
+// or PATCH setting it Unlocked or Disabled is 400
+// UserErrorImmutabilityStateLocked, one leaving immutabilitySettings out
+// (a PUT without securitySettings, a PATCH of the soft delete settings
+// only) keeps it, and a state Azure does not have is 400. Before, each
+// such write unlocked the vault: a PATCH to Unlocked, and any write of the
+// security settings that did not repeat it, dropped it.
+func TestLockedImmutabilityStays(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vault-rg")
+	ctx := e.Ctx()
+	vaults := testserver.Factory(e, armdataprotection.NewClientFactory).NewBackupVaultsClient()
+	storage := []*armdataprotection.StorageSetting{{DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}}
+	vault := func(sec *armdataprotection.SecuritySettings) armdataprotection.BackupVaultResource {
+		return armdataprotection.BackupVaultResource{Location: to.Ptr("westus"), Identity: &armdataprotection.DppIdentityDetails{Type: to.Ptr("SystemAssigned")},
+			Properties: &armdataprotection.BackupVault{StorageSettings: storage, SecuritySettings: sec}}
+	}
+	locked := func(what string) {
+		t.Helper()
+		v, err := vaults.Get(ctx, "vault-rg", "v1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := v.Properties.SecuritySettings; s == nil || s.ImmutabilitySettings == nil || *s.ImmutabilitySettings.State != armdataprotection.ImmutabilityStateLocked {
+			t.Fatalf("%s: the vault's security settings are %+v, want immutability Locked", what, s)
+		}
+	}
+	if _, err := fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vault-rg", "v1", vault(&armdataprotection.SecuritySettings{
+		ImmutabilitySettings: &armdataprotection.ImmutabilitySettings{State: to.Ptr(armdataprotection.ImmutabilityStateLocked)}}), nil)); err != nil {
+		t.Fatal(err)
+	}
+	locked("created Locked")
+	for _, state := range []armdataprotection.ImmutabilityState{armdataprotection.ImmutabilityStateUnlocked, armdataprotection.ImmutabilityStateDisabled} {
+		_, err := fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+			SecuritySettings: &armdataprotection.SecuritySettings{ImmutabilitySettings: &armdataprotection.ImmutabilitySettings{State: to.Ptr(state)}}}}, nil))
+		if st, code := testserver.ErrorOf(err); st != 400 || code != "UserErrorImmutabilityStateLocked" {
+			t.Fatalf("PATCH immutability %s: %v", state, err)
+		}
+		_, err = fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vault-rg", "v1", vault(&armdataprotection.SecuritySettings{
+			ImmutabilitySettings: &armdataprotection.ImmutabilitySettings{State: to.Ptr(state)}}), nil))
+		if st, code := testserver.ErrorOf(err); st != 400 || code != "UserErrorImmutabilityStateLocked" {
+			t.Fatalf("PUT immutability %s: %v", state, err)
+		}
+		locked("after a refused " + string(state))
+	}
+	// Writes that leave immutabilitySettings out keep them.
+	if _, err := fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+		SecuritySettings: &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{State: to.Ptr(armdataprotection.SoftDeleteStateOn), RetentionDurationInDays: to.Ptr(30.0)}}}}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	locked("after a PATCH of the soft delete settings")
+	if _, err := fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vault-rg", "v1", vault(nil), nil)); err != nil {
+		t.Fatal(err)
+	}
+	locked("after a PUT without security settings")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v2?api-version=2024-04-01"
+	resp, m := e.Do("PUT", R, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"immutabilitySettings":{"state":"Bogus"}}}}`)
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidRequestContent" || testserver.Field(m, "error.target") != "properties.securitySettings.immutabilitySettings.state" {
+		t.Fatalf("PUT immutability Bogus: %d %v", resp.StatusCode, m)
+	}
+}
