@@ -182,9 +182,9 @@ func (pr *Provider) writeConfig(r *arm.Request, kind string) (configRecord, erro
 		}
 		switch kind {
 		case "vault":
-			err = softDeleteToVault(ctx, tx, vid, c.Properties)
+			err = configToVault(ctx, tx, vid, c.Properties, softDeleteProps)
 		case "storage":
-			err = redundancyToVault(ctx, tx, vid, c.Properties)
+			err = configToVault(ctx, tx, vid, c.Properties, redundancyProps)
 		}
 		if err != nil {
 			return err
@@ -282,8 +282,9 @@ func softDeleteProps(props, cfg map[string]any) {
 	}
 }
 
-// softDeleteToVault shows the vault config cfg in the stored vault vid.
-func softDeleteToVault(ctx context.Context, tx store.Tx, vid arm.ResourceID, cfg map[string]any) error {
+// configToVault shows the config cfg in the stored vault vid's properties
+// with show (softDeleteProps, redundancyProps).
+func configToVault(ctx context.Context, tx store.Tx, vid arm.ResourceID, cfg map[string]any, show func(props, cfg map[string]any)) error {
 	var v vaultRecord
 	if err := resource.Get(ctx, tx, vid, &v); err != nil {
 		return err
@@ -291,7 +292,7 @@ func softDeleteToVault(ctx context.Context, tx store.Tx, vid arm.ResourceID, cfg
 	if v.Properties == nil {
 		v.Properties = map[string]any{}
 	}
-	softDeleteProps(v.Properties, cfg)
+	show(v.Properties, cfg)
 	return resource.Put(ctx, tx, vid, &v)
 }
 
@@ -351,19 +352,6 @@ func redundancyProps(props, cfg map[string]any) {
 		crr = "Enabled"
 	}
 	props["redundancySettings"] = map[string]any{"standardTierStorageRedundancy": cfg["storageType"], "crossRegionRestore": crr}
-}
-
-// redundancyToVault shows the storage config cfg in the stored vault vid.
-func redundancyToVault(ctx context.Context, tx store.Tx, vid arm.ResourceID, cfg map[string]any) error {
-	var v vaultRecord
-	if err := resource.Get(ctx, tx, vid, &v); err != nil {
-		return err
-	}
-	if v.Properties == nil {
-		v.Properties = map[string]any{}
-	}
-	redundancyProps(v.Properties, cfg)
-	return resource.Put(ctx, tx, vid, &v)
 }
 
 // redundancyToConfig applies the redundancySettings a vault PUT or PATCH
