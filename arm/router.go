@@ -497,8 +497,14 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	var q url.Values
 	version, lazyQuery := plainAPIVersion(hr.URL.RawQuery)
 	if !lazyQuery {
+		raw := hr.URL.RawQuery
+		if strings.IndexByte(raw, ';') >= 0 {
+			// ARM reads ';' as an ordinary character; url.ParseQuery
+			// refuses it as a separator and drops the pair holding it.
+			raw = strings.ReplaceAll(raw, ";", "%3B")
+		}
 		var err error
-		if q, err = url.ParseQuery(hr.URL.RawQuery); err != nil {
+		if q, err = url.ParseQuery(raw); err != nil {
 			if bad := badEscape(err); bad != "" {
 				return nil, BadRequest("InvalidRequestUri", "The request URI's query string is not correctly escaped: %q is not a percent-encoded byte. Write a '%%' in a query value as %%25.", bad)
 			}
@@ -566,7 +572,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 }
 
 // badEscape is the escape url.ParseQuery refused ("%ZZ"), "" for its
-// other errors (a ';' separator, which it drops as it always did): a
+// other errors: a
 // query whose parameter it cannot decode is refused rather than read
 // without that parameter, as url.Values silently leaves it out.
 func badEscape(err error) string {

@@ -147,6 +147,27 @@ func TestQueryWithABadEscape(t *testing.T) {
 	}
 }
 
+// TestQuerySemicolonIsACharacter: a ';' in a query string is an ordinary
+// character, as ARM reads it, not a separator that drops its pair
+// (net/url's ParseQuery refuses it so): an api-version with one is that
+// (invalid) version, not a missing one, and a parameter holding one
+// leaves the rest of the query as it is.
+func TestQuerySemicolonIsACharacter(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1"
+	if resp, m := e.Do("PUT", vault+"?api-version=2023-04-01", `{"location":"westus","sku":{"name":"Standard"},"properties":{}}`); resp.StatusCode != 201 {
+		t.Fatalf("create the vault: %d %v", resp.StatusCode, m)
+	}
+	resp, m := e.Do("GET", vault+"?api-version=2023-04-01;x", nil)
+	msg, _ := testserver.Field(m, "error.message").(string)
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidApiVersionParameter" || !strings.Contains(msg, "'2023-04-01;x'") {
+		t.Fatalf("GET ?api-version=2023-04-01;x: %d %v, want 400 InvalidApiVersionParameter naming it", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("GET", vault+"?x=a;b&api-version=2023-04-01", nil); resp.StatusCode != 200 || testserver.Field(m, "name") != "v1" {
+		t.Fatalf("GET ?x=a;b&api-version=...: %d %v", resp.StatusCode, m)
+	}
+}
+
 // TestOperationPollsNeedTheStarterOrRead: an operation's status and result
 // URLs (Azure-AsyncOperation, Location) answer the principal who started
 // it and whoever may read its resource; any other principal (no role, or
