@@ -349,10 +349,19 @@ func (is *Issuer) VerifyIn(ctx context.Context, token string, reads func(objectI
 	if caller, ok := is.cache.get(token, now); ok {
 		// The signature, audience, issuer and expiry were checked when the
 		// token was first seen; whether its principal still exists is
-		// checked on every request (a cached store read).
-		if ok, err := store.Exists(ctx, reader(caller.ObjectID), principalKind, caller.ObjectID); err != nil {
+		// checked on every request: read with the request's other checks
+		// (reads), or by the directory (from memory while no principal
+		// was written, where the store can tell).
+		var exists bool
+		var err error
+		if reads != nil {
+			exists, err = store.Exists(ctx, reads(caller.ObjectID), principalKind, caller.ObjectID)
+		} else {
+			exists, err = is.Dir.Exists(ctx, caller.ObjectID)
+		}
+		if err != nil {
 			return arm.Caller{}, err // (the store's: a database out of reach is a 503)
-		} else if !ok {
+		} else if !exists {
 			return arm.Caller{}, principalGone(caller.ObjectID)
 		}
 		return caller, nil

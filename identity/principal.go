@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,6 +79,9 @@ func (p *Principal) SetSecret(secret string) {
 type Directory struct {
 	Store    store.Store
 	TenantID string
+
+	knownOnce sync.Once
+	known     *store.KnownKeys // Exists's
 }
 
 // CreateServicePrincipal creates a service principal and returns it with its secret.
@@ -132,7 +136,8 @@ func (d *Directory) Get(ctx context.Context, objectID string) (*Principal, error
 // Exists reports whether a principal exists (without decoding it: the
 // per-request check of a cached token's principal).
 func (d *Directory) Exists(ctx context.Context, objectID string) (bool, error) {
-	return store.Exists(ctx, d.Store, principalKind, objectID)
+	d.knownOnce.Do(func() { d.known = store.NewKnownKeys(d.Store, principalKind) })
+	return d.known.Exists(ctx, objectID) // every request's check: from memory while no principal was written
 }
 
 // PrincipalRead is the store read of the principal objectID that Exists

@@ -87,6 +87,13 @@ func (s batchStore) ReadBatch(ctx context.Context, reads []store.Read) []store.R
 	return s.Store.(store.BatchReader).ReadBatch(ctx, reads)
 }
 
+// KindVersion passes the wrapped store's Versions on (store.KindVersion):
+// a store.KnownKeys over this store answers from memory what the wrapped
+// one's would.
+func (s *instStore) KindVersion(kind string) *store.Version {
+	return store.KindVersion(s.Store, kind)
+}
+
 func (s *instStore) GetTask(ctx context.Context, id string) (store.Task, error) {
 	defer since(s.m.storeLat, "get_task", time.Now())
 	return s.Store.GetTask(ctx, id)

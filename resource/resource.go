@@ -579,6 +579,22 @@ func CheckReads(reads []store.Read, method, path string) []store.Read {
 // CheckSubscription returns a NotFound SubscriptionNotFound error unless the subscription exists.
 func CheckSubscription(ctx context.Context, r store.Reader, sub string) error {
 	ok, err := store.Exists(ctx, r, SubscriptionKind, sub)
+	return subscriptionFound(sub, ok, err)
+}
+
+// SubscriptionCheck returns CheckSubscription over r for a check made on
+// every request (the router's): it answers from memory while no
+// subscription has been written since it read one (store.KnownKeys), so a
+// deleted subscription is refused on the very next check.
+func SubscriptionCheck(r store.Reader) func(ctx context.Context, sub string) error {
+	k := store.NewKnownKeys(r, SubscriptionKind)
+	return func(ctx context.Context, sub string) error {
+		ok, err := k.Exists(ctx, sub)
+		return subscriptionFound(sub, ok, err)
+	}
+}
+
+func subscriptionFound(sub string, ok bool, err error) error {
 	if err == nil && !ok {
 		return failure.NotFoundf("SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
 	}

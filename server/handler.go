@@ -383,10 +383,17 @@ type checksKey struct{}
 // checkReader is the reader of the router's checks of the request ctx
 // belongs to: the one authenticate read them into, else the store.
 func (s *Server) checkReader(ctx context.Context) store.Reader {
-	if r, ok := ctx.Value(checksKey{}).(store.Reader); ok {
+	if r, ok := s.prefetched(ctx); ok {
 		return r
 	}
 	return s.Store
+}
+
+// prefetched is the reader authenticate read the checks of ctx's request
+// into, if it did.
+func (s *Server) prefetched(ctx context.Context) (store.Reader, bool) {
+	r, ok := ctx.Value(checksKey{}).(store.Reader)
+	return r, ok
 }
 
 // armOnly reports whether the mux would hand r to the ARM handler (its "/"

@@ -45,11 +45,18 @@ func (s *Server) initRBAC(ctx context.Context) error {
 			return err
 		}
 	}
+	checkSubscription := resource.SubscriptionCheck(s.Store)
 	s.Router.Authorize = func(ctx context.Context, caller arm.Caller, action, scope string) error {
 		// An unknown subscription is a 404, as in Azure, not a 403.
 		if first, rest, ok := strings.Cut(strings.TrimPrefix(scope, "/"), "/"); ok && strings.EqualFold(first, "subscriptions") {
 			sub, _, _ := strings.Cut(rest, "/")
-			if err := resource.CheckSubscription(ctx, s.checkReader(ctx), sub); err != nil {
+			var err error
+			if r, ok := s.prefetched(ctx); ok { // read with the principal (PostgreSQL)
+				err = resource.CheckSubscription(ctx, r, sub)
+			} else { // from memory while no subscription was written (SQLite)
+				err = checkSubscription(ctx, sub)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -95,6 +95,12 @@ type SQLite struct {
 	cmu   sync.RWMutex
 	cache map[docKey]Doc
 	gen   uint64
+	// versions are the kinds' Versions (KindVersion), moved with gen by
+	// each invalidate of their kind (s.cmu held).
+	versions map[string]*Version
+	// beforeCommit, when set, runs in the writer between a group's first
+	// invalidate and its COMMIT (tests: a read at that moment).
+	beforeCommit atomic.Pointer[func()]
 
 	mirrors mirrorSet // lists by type, from memory (sqlite_mirror.go)
 }
@@ -441,6 +447,9 @@ func (s *SQLite) invalidate(keys []docKey, kinds []string) {
 	s.gen++
 	for _, k := range keys {
 		delete(s.cache, k)
+		if v := s.versions[k.kind]; v != nil {
+			v.bump()
+		}
 	}
 	for _, kind := range kinds {
 		for k := range s.cache {
@@ -448,7 +457,28 @@ func (s *SQLite) invalidate(keys []docKey, kinds []string) {
 				delete(s.cache, k)
 			}
 		}
+		if v := s.versions[kind]; v != nil {
+			v.bump()
+		}
 	}
+}
+
+// KindVersion returns kind's Version (KindVersioner): this process is
+// SQLite's one writer, and a group's commit is invalidated (the Versions
+// of the kinds it wrote moved) before and after its COMMIT, so after it
+// for every reader before its Update returns.
+func (s *SQLite) KindVersion(kind string) *Version {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	v := s.versions[kind]
+	if v == nil {
+		if s.versions == nil {
+			s.versions = map[string]*Version{}
+		}
+		v = &Version{}
+		s.versions[kind] = v
+	}
+	return v
 }
 
 // List lists documents of one kind, ordered by key.
@@ -894,6 +924,9 @@ func (s *SQLite) commitGroup(batch []*writeReq) *pendingGroup {
 	touched := len(keys) > 0 || len(kinds) > 0
 	if touched {
 		s.invalidate(keys, kinds)
+	}
+	if f := s.beforeCommit.Load(); f != nil {
+		(*f)()
 	}
 	_, err := tx.ExecContext(bg, `COMMIT`)
 	if err != nil {
