@@ -30,7 +30,7 @@ func checkConditions(req *Request, get *route) error {
 	hr := req.HTTP.Clone(req.HTTP.Context())
 	hr.Method, hr.Body, hr.ContentLength = http.MethodGet, nil, 0
 	g := &Request{HTTP: hr, APIVersion: req.APIVersion, Namespace: req.Namespace, Segments: req.Segments,
-		retryAfter: req.retryAfter, query: req.query, lazyQuery: req.lazyQuery, route: get, authorize: req.authorize, action: req.action, scope: req.scope}
+		retryAfter: req.retryAfter, query: req.query, lazyQuery: req.lazyQuery, route: get, authorize: req.authorize, grantedBelow: req.grantedBelow, action: req.action, scope: req.scope}
 	g.Params = append(g.params[:0], req.Params...)
 	resp, err := get.handler(g)
 	exists := err == nil && resp != nil && resp.Status < 300

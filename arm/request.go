@@ -2,6 +2,7 @@ package arm
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,13 +31,14 @@ type Request struct {
 	query      url.Values
 	// lazyQuery: query is parsed from HTTP.URL at the first Query (the
 	// router read the api-version without parsing, plainAPIVersion).
-	lazyQuery bool
-	queryOnce sync.Once
-	route     *route
-	authorize Authorizer
-	action    string // the RBAC action and scope the request was authorized for
-	scope     string
-	params    [8]Param // Params' first entries, in the request's allocation
+	lazyQuery    bool
+	queryOnce    sync.Once
+	route        *route
+	authorize    Authorizer
+	grantedBelow func(ctx context.Context, caller Caller, action, scope string) bool
+	action       string // the RBAC action and scope the request was authorized for
+	scope        string
+	params       [8]Param // Params' first entries, in the request's allocation
 }
 
 // Params are a request's route parameters: a route has a few, so a list
@@ -323,6 +325,14 @@ func (r *Request) Authorize(action, scope string) error {
 		return nil
 	}
 	return r.authorize(r.HTTP.Context(), r.Caller(), action, scope)
+}
+
+// GrantedBelow reports whether the caller holds action through a role
+// assigned strictly below scope (the router's GrantedBelow; false without
+// one): ARM lists a subscription to a caller whose roles are all in its
+// resource groups.
+func (r *Request) GrantedBelow(action, scope string) bool {
+	return r.grantedBelow != nil && r.grantedBelow(r.HTTP.Context(), r.Caller(), action, scope)
 }
 
 // ReadAction is the RBAC action that reads the resource id names

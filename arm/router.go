@@ -537,7 +537,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		req.Body = body
 	}
 	au.action, au.scope = r.actionFor(hr.Method, segs, cleanPath(hr.URL, segs))
-	req.authorize, req.action, req.scope = rt.Authorize, au.action, au.scope
+	req.authorize, req.grantedBelow, req.action, req.scope = rt.Authorize, rt.GrantedBelow, au.action, au.scope
 	if rt.Authorize != nil && r.action != "-" {
 		caller, _ := CallerFrom(hr.Context())
 		if err := rt.Authorize(hr.Context(), caller, au.action, au.scope); err != nil {

@@ -97,9 +97,13 @@ func (pr *Provider) listSubscriptions(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// As in ARM, a subscription is listed to a caller who may read it or
+	// something in it (a role on one of its resource groups): az login
+	// finds no subscription otherwise.
+	const read = "Microsoft.Resources/subscriptions/read"
 	var visible []Subscription
 	for _, s := range subs {
-		if pr.p.Authorize == nil || pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, "Microsoft.Resources/subscriptions/read", s.ID) == nil {
+		if pr.p.Authorize == nil || pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, read, s.ID) == nil || r.GrantedBelow(read, s.ID) {
 			visible = append(visible, s)
 		}
 	}
