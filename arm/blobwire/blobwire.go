@@ -412,6 +412,17 @@ func WritePageList(w http.ResponseWriter, t Blob, set, clr []Range) error {
 	return xml.NewEncoder(w).Encode(list)
 }
 
+// NoLease answers a request that names a lease (x-ms-lease-id) as Azure
+// Storage answers one on a blob without a lease: 412
+// LeaseNotPresentWithBlobOperation. Safehold's blobs and disks keep no
+// leases (what says so: "Safehold's blob service", "a disk's SAS").
+func NoLease(r *http.Request, what string) error {
+	if r.Header.Get("x-ms-lease-id") == "" {
+		return nil
+	}
+	return Errorf(http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob: %s keeps no leases; send the request without x-ms-lease-id.", what)
+}
+
 // Conditions checks the request's If-Match, If-None-Match,
 // If-Modified-Since and If-Unmodified-Since against a blob or container
 // with etag, modified at mod (exists false: there is none yet): a read

@@ -110,3 +110,40 @@ func TestPageWritesHonourConditions(t *testing.T) {
 		t.Fatal("the write whose conditions held did not land")
 	}
 }
+
+// TestDiskSASRefusesALease: a disk's SAS keeps no leases, as Safehold's
+// blob service keeps none: a page write, download or properties request
+// naming one (x-ms-lease-id, which the azblob client sends from its lease
+// access conditions) is 412 LeaseNotPresentWithBlobOperation, as Azure
+// Storage answers on a blob without a lease, and writes nothing. Before,
+// the disk's SAS ignored the header and wrote.
+func TestDiskSASRefusesALease(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("d1", 1)
+	pc := e.pageClient(e.grantDisk("d1", armcompute.AccessLevelWrite))
+	first := bytes.Repeat([]byte{1}, 512)
+	if err := fixture.WritePages(pc, 0, first); err != nil {
+		t.Fatal(err)
+	}
+	lease := &blob.LeaseAccessConditions{LeaseID: to.Ptr("e3a2f6c8-1b2d-4e5f-8a9b-0c1d2e3f4a5b")}
+	_, err := pc.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(bytes.Repeat([]byte{2}, 512))), blob.HTTPRange{Offset: 0, Count: 512},
+		&pageblob.UploadPagesOptions{AccessConditions: &blob.AccessConditions{LeaseAccessConditions: lease}})
+	if st, code := testserver.ErrorOf(err); st != 412 || code != "LeaseNotPresentWithBlobOperation" {
+		t.Errorf("page write with a lease: %v", err)
+	}
+	if _, err := pc.GetProperties(ctx, &blob.GetPropertiesOptions{AccessConditions: &blob.AccessConditions{LeaseAccessConditions: lease}}); err == nil {
+		t.Error("properties with a lease: no error")
+	} else if st, code := testserver.ErrorOf(err); st != 412 || (code != "" && code != "LeaseNotPresentWithBlobOperation") {
+		t.Errorf("properties with a lease: %v", err)
+	}
+	dl, err := pc.DownloadStream(ctx, &blob.DownloadStreamOptions{AccessConditions: &blob.AccessConditions{LeaseAccessConditions: lease}})
+	if err == nil {
+		dl.Body.Close()
+	}
+	if st, code := testserver.ErrorOf(err); st != 412 || code != "LeaseNotPresentWithBlobOperation" {
+		t.Errorf("download with a lease: %v", err)
+	}
+	if got := fixture.ReadPages(t, pc, 0, 512); !bytes.Equal(got, first) {
+		t.Fatal("the write naming a lease landed")
+	}
+}

@@ -250,8 +250,8 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 			return blobwire.Errorf(http.StatusForbidden, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission: the SAS grants create (c), which writes new blobs only; this needs write (w).")
 		}
 	}
-	if r.Header.Get("x-ms-lease-id") != "" {
-		return blobwire.Errorf(http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob: Safehold's blob service keeps no leases; send the request without x-ms-lease-id.")
+	if err := blobwire.NoLease(r, "Safehold's blob service"); err != nil {
+		return err
 	}
 	if tier := r.Header.Get("x-ms-access-tier"); tier != "" && !strings.EqualFold(tier, "Hot") && r.Method == http.MethodPut {
 		return blobwire.Errorf(http.StatusBadRequest, "InvalidHeaderValue", "The value '%s' of x-ms-access-tier is not supported: Safehold keeps blobs in the Hot tier only (send Hot, or no tier).", tier)
