@@ -1,6 +1,7 @@
 package dataprotection_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -68,5 +69,54 @@ func TestLockedImmutabilityStays(t *testing.T) {
 	resp, m := e.Do("PUT", R, `{"location":"westus","identity":{"type":"SystemAssigned"},"properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"LocallyRedundant"}],"securitySettings":{"immutabilitySettings":{"state":"Bogus"}}}}`)
 	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidRequestContent" || testserver.Field(m, "error.target") != "properties.securitySettings.immutabilitySettings.state" {
 		t.Fatalf("PUT immutability Bogus: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestVaultSettingsOutsideTheirValuesAreRefused: a Backup vault's feature
+// and monitoring settings take Azure's values only (cross-region restore
+// Disabled/Enabled, cross-subscription restore
+// Disabled/PermanentlyDisabled/Enabled, job-failure alerts
+// Enabled/Disabled): another value is 400 naming the field, on PUT and
+// PATCH, and the vault keeps what it had.
+func TestVaultSettingsOutsideTheirValuesAreRefused(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vault-rg")
+	ctx := e.Ctx()
+	vaults := testserver.Factory(e, armdataprotection.NewClientFactory).NewBackupVaultsClient()
+	storage := []*armdataprotection.StorageSetting{{DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesLocallyRedundant)}}
+	vault := func(fs *armdataprotection.FeatureSettings, ms *armdataprotection.MonitoringSettings) armdataprotection.BackupVaultResource {
+		return armdataprotection.BackupVaultResource{Location: to.Ptr("westus"),
+			Properties: &armdataprotection.BackupVault{StorageSettings: storage, FeatureSettings: fs, MonitoringSettings: ms}}
+	}
+	if _, err := fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vault-rg", "v1", vault(
+		&armdataprotection.FeatureSettings{CrossSubscriptionRestoreSettings: &armdataprotection.CrossSubscriptionRestoreSettings{State: to.Ptr(armdataprotection.CrossSubscriptionRestoreStateDisabled)}},
+		&armdataprotection.MonitoringSettings{AzureMonitorAlertSettings: &armdataprotection.AzureMonitorAlertSettings{AlertsForAllJobFailures: to.Ptr(armdataprotection.AlertsStateDisabled)}}), nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		field string
+		fs    *armdataprotection.FeatureSettings
+		ms    *armdataprotection.MonitoringSettings
+	}{
+		{"properties.featureSettings.crossRegionRestoreSettings.state", &armdataprotection.FeatureSettings{CrossRegionRestoreSettings: &armdataprotection.CrossRegionRestoreSettings{State: to.Ptr(armdataprotection.CrossRegionRestoreState("Maybe"))}}, nil},
+		{"properties.featureSettings.crossSubscriptionRestoreSettings.state", &armdataprotection.FeatureSettings{CrossSubscriptionRestoreSettings: &armdataprotection.CrossSubscriptionRestoreSettings{State: to.Ptr(armdataprotection.CrossSubscriptionRestoreState("Sometimes"))}}, nil},
+		{"properties.monitoringSettings.azureMonitorAlertSettings.alertsForAllJobFailures", nil, &armdataprotection.MonitoringSettings{AzureMonitorAlertSettings: &armdataprotection.AzureMonitorAlertSettings{AlertsForAllJobFailures: to.Ptr(armdataprotection.AlertsState("Maybe"))}}},
+	} {
+		_, err := fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vault-rg", "v1", vault(c.fs, c.ms), nil))
+		if st, _ := testserver.ErrorOf(err); st != 400 || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("PUT with %s out of its values: %v, want 400 naming it", c.field, err)
+		}
+		_, err = fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+			FeatureSettings: c.fs, MonitoringSettings: c.ms}}, nil))
+		if st, _ := testserver.ErrorOf(err); st != 400 || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("PATCH with %s out of its values: %v, want 400 naming it", c.field, err)
+		}
+	}
+	v, err := vaults.Get(ctx, "vault-rg", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := v.Properties; p.FeatureSettings == nil || p.FeatureSettings.CrossSubscriptionRestoreSettings == nil || *p.FeatureSettings.CrossSubscriptionRestoreSettings.State != armdataprotection.CrossSubscriptionRestoreStateDisabled ||
+		p.MonitoringSettings == nil || *p.MonitoringSettings.AzureMonitorAlertSettings.AlertsForAllJobFailures != armdataprotection.AlertsStateDisabled {
+		t.Fatalf("the vault after refused writes: feature %+v monitoring %+v", p.FeatureSettings, p.MonitoringSettings)
 	}
 }
