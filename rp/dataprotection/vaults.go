@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/vaultface"
 	"github.com/safehold/safehold/store"
 )
 
@@ -199,50 +199,28 @@ func checkSettings(field string, raw json.RawMessage) error {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
-	var m map[string]json.RawMessage
+	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return fieldError(field, "must be a JSON object")
 	}
-	for _, e := range settingEnums[field] {
-		_, obj := getCI(m, e.object)
-		if obj == nil || string(obj) == "null" {
-			continue
-		}
-		var o map[string]json.RawMessage
-		if err := json.Unmarshal(obj, &o); err != nil {
-			return fieldError(field+"."+e.object, "must be a JSON object")
-		}
-		_, v := getCI(o, e.key)
-		if v == nil || string(v) == "null" {
-			continue
-		}
-		var s string
-		allowed := "'" + strings.Join(e.values, "', '") + "'"
-		if err := json.Unmarshal(v, &s); err != nil {
-			return fieldError(field+"."+e.object+"."+e.key, "must be a string; allowed values: %s", allowed)
-		}
-		if !slices.ContainsFunc(e.values, func(a string) bool { return strings.EqualFold(a, s) }) {
-			return fieldError(field+"."+e.object+"."+e.key, "'%s' is not supported; allowed values: %s", s, allowed)
-		}
+	if shape, ok := settingShapes[field]; ok {
+		return vaultface.CheckShape("InvalidRequestContent", field, m, shape)
 	}
 	return nil
 }
 
-// settingEnums are the enumerated values in a vault's feature and
+// settingShapes are the enumerated values in a vault's feature and
 // monitoring settings (Azure's CrossRegionRestoreState,
 // CrossSubscriptionRestoreState and AlertsState), checked as Azure does:
 // a value outside them is 400, never stored.
-var settingEnums = map[string][]struct {
-	object, key string
-	values      []string
-}{
-	"properties.featureSettings": {
-		{"crossRegionRestoreSettings", "state", []string{"Disabled", "Enabled"}},
-		{"crossSubscriptionRestoreSettings", "state", []string{"Disabled", "PermanentlyDisabled", "Enabled"}},
-	},
-	"properties.monitoringSettings": {
-		{"azureMonitorAlertSettings", "alertsForAllJobFailures", []string{"Enabled", "Disabled"}},
-	},
+var settingShapes = map[string]vaultface.Shape{
+	"properties.featureSettings": vaultface.Object(map[string]vaultface.Shape{
+		"crossRegionRestoreSettings":       vaultface.Object(map[string]vaultface.Shape{"state": vaultface.OnOff}),
+		"crossSubscriptionRestoreSettings": vaultface.Object(map[string]vaultface.Shape{"state": vaultface.Enum("Disabled", "PermanentlyDisabled", "Enabled")}),
+	}),
+	"properties.monitoringSettings": vaultface.Object(map[string]vaultface.Shape{
+		"azureMonitorAlertSettings": vaultface.Object(map[string]vaultface.Shape{"alertsForAllJobFailures": vaultface.OnOff}),
+	}),
 }
 
 // decodeVaultBody decodes a vault PUT or PATCH body into in and checks what
