@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/safehold/safehold/accountblob"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -853,6 +854,19 @@ func (s *Service) DeleteDisk(ctx context.Context, id string) error {
 // a disk of that name with another uniqueId (made again since) is left
 // alone, and the error is a NotFound one (the disk uid is gone).
 func (s *Service) DeleteDiskOf(ctx context.Context, id, uid string) error {
+	return s.deleteDisk(ctx, id, uid, false)
+}
+
+// DeleteDiskOnBehalf is DeleteDisk of a disk Safehold made on a user's
+// behalf and takes back (the disks of a restore that failed after making
+// them): a management lock that forbids a client's DELETE of it refuses it
+// (409 ScopeLocked, resource.CheckLocks), checked in the transaction that
+// drops it, as create checks resource.CheckWrite.
+func (s *Service) DeleteDiskOnBehalf(ctx context.Context, id string) error {
+	return s.deleteDisk(ctx, id, "", true)
+}
+
+func (s *Service) deleteDisk(ctx context.Context, id, uid string, checkLocks bool) error {
 	rid, err := parseTyped(id, DiskType)
 	if err != nil {
 		return err
@@ -871,6 +885,11 @@ func (s *Service) DeleteDiskOf(ctx context.Context, id, uid string) error {
 	defer unlock()
 	var cur *DiskResource
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
+		if checkLocks {
+			if err := resource.CheckLocks(ctx, tx, http.MethodDelete, rid.String()); err != nil {
+				return err
+			}
+		}
 		cur, err = dropDisk(ctx, tx, rid)
 		if err == nil {
 			err = sameIdentity(rid, uid, cur.Properties.UniqueID)

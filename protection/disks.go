@@ -29,6 +29,9 @@ type Disks interface {
 	RestoreDiskFrom(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, target DiskTarget) (Disk, error)
 	// Disk reads a disk.
 	Disk(ctx context.Context, id string) (Disk, error)
+	// DeleteDisk deletes a disk a restore made, on the user's behalf (a
+	// management lock can refuse it).
+	DeleteDisk(ctx context.Context, id string) error
 	// Repository is the operational tier's repository, which backups copy
 	// to a vault tier from.
 	Repository() *snapshot.Repository

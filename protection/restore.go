@@ -3,7 +3,9 @@ package protection
 import (
 	"context"
 	"errors"
+	"strings"
 
+	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
@@ -84,7 +86,7 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 		for _, t := range targets {
 			d, err := e.restoreDisk(ctx, j.ID, p, t, req.VaultKey)
 			if err != nil {
-				return err
+				return e.discardRestored(ctx, out, err)
 			}
 			out = append(out, RestoredDisk{Source: t.Source, Disk: d})
 			bytes += d.SizeBytes
@@ -92,7 +94,7 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 		var details map[string]string
 		if req.Then != nil {
 			if details, err = req.Then(ctx, p, out); err != nil {
-				return err
+				return e.discardRestored(ctx, out, err)
 			}
 		}
 		return e.updateJob(ctx, j.ID, func(x *Job) {
@@ -105,6 +107,36 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 			}
 		})
 	})
+}
+
+// discardRestored deletes the disks a restore made before it failed with
+// err (a later disk, or Then: the VM step), so that a failed restore leaves
+// nothing behind, and returns err. A disk it cannot delete (a management
+// lock forbids it) stays, and the job's error names it. A restore that does
+// not end here keeps them: one interrupted by a shutdown, or whose task
+// runs it again, continues with the disks it made (restoreDisk).
+func (e *Engine) discardRestored(ctx context.Context, disks []RestoredDisk, err error) error {
+	var re *job.RetryError
+	if len(disks) == 0 || errors.As(err, &re) || (ctx.Err() != nil && !userCancelled(ctx)) {
+		return err
+	}
+	cancelled := errors.Is(err, ErrCancelled) || userCancelled(ctx)
+	ctx = context.WithoutCancel(ctx) // a cancelled restore's disks go too
+	var kept []string
+	for _, d := range disks {
+		if derr := e.Disks.DeleteDisk(ctx, d.Disk.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+			kept = append(kept, d.Disk.ID+" ("+message(derr)+")")
+		}
+	}
+	if len(kept) == 0 || cancelled {
+		if len(kept) > 0 {
+			e.Logger.Warn("a cancelled restore's disks were kept", "disks", kept)
+		}
+		return err
+	}
+	je := *JobErrorOf(err, CodeRestoreFailed)
+	je.Message += " The disks this restore made were kept, as they could not be deleted: " + strings.Join(kept, "; ") + "."
+	return &je
 }
 
 func (e *Engine) restoreDisk(ctx context.Context, jobID string, p *RecoveryPoint, t RestoreTarget, vaultKey string) (Disk, error) {

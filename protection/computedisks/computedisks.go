@@ -72,6 +72,11 @@ func (d Disks) Disk(ctx context.Context, id string) (protection.Disk, error) {
 	return disk(d.Service.Disk(ctx, id))
 }
 
+// DeleteDisk implements protection.Disks.
+func (d Disks) DeleteDisk(ctx context.Context, id string) error {
+	return domain(d.Service.DeleteDiskOnBehalf(ctx, id))
+}
+
 func disk(x *compute.Disk, err error) (protection.Disk, error) {
 	if err != nil {
 		return protection.Disk{}, domain(err)
