@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Every record, flat or not, comes out as slog.TextHandler writes it.
@@ -259,5 +261,54 @@ func BenchmarkAccessLine(b *testing.B) {
 					slog.String("remote", "127.0.0.1:40000"))
 			}
 		})
+	}
+}
+
+// needsQuoting answers as slog's rule, byte by byte, for any special byte
+// at any place of strings long and short (the eight-byte steps and the
+// tail), and for any byte next to another.
+func TestNeedsQuotingAsSlogsRule(t *testing.T) {
+	var safeSet [utf8.RuneSelf]bool // log/slog's: what a JSON string holds unescaped
+	for c := range safeSet {
+		safeSet[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	rule := func(s string) bool { // log/slog's needsQuoting (text_handler.go)
+		if len(s) == 0 {
+			return true
+		}
+		for i := 0; i < len(s); {
+			b := s[i]
+			if b < utf8.RuneSelf {
+				if b != '\\' && (b == ' ' || b == '=' || !safeSet[b]) {
+					return true
+				}
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+				return true
+			}
+			i += size
+		}
+		return false
+	}
+	check := func(s string) {
+		if got, want := needsQuoting(s), rule(s); got != want {
+			t.Errorf("needsQuoting(%q) = %v, slog's rule says %v", s, got, want)
+		}
+	}
+	plain := "/subscriptions/27f4655b-afa4-4258-85e0-6bf5e9135f09/resourcegroups/bench?a~b"
+	for n := 0; n <= 24; n++ {
+		check(plain[:n])
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				check(plain[:at] + string(rune(c))[:1] + plain[at+1:n])
+				check(plain[:at] + string([]byte{byte(c)}) + plain[at+1:n])
+			}
+		}
+	}
+	for _, s := range []string{"é", "日本", "\u00a0nbsp", "\u200bzw", "bad\xffutf8", plain + "é", plain + "\u00a0", plain + "\u2028", "12345678é"} {
+		check(s)
 	}
 }
