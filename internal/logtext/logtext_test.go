@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Every record, flat or not, comes out as slog.TextHandler writes it.
@@ -264,34 +262,18 @@ func BenchmarkAccessLine(b *testing.B) {
 	}
 }
 
-// needsQuoting answers as slog's rule, byte by byte, for any special byte
+// needsQuoting answers as slog's text handler quotes, for any special byte
 // at any place of strings long and short (the eight-byte steps and the
 // tail), and for any byte next to another.
 func TestNeedsQuotingAsSlogsRule(t *testing.T) {
-	var safeSet [utf8.RuneSelf]bool // log/slog's: what a JSON string holds unescaped
-	for c := range safeSet {
-		safeSet[c] = c >= 0x20 && c != '"' && c != '\\'
-	}
-	rule := func(s string) bool { // log/slog's needsQuoting (text_handler.go)
-		if len(s) == 0 {
-			return true
-		}
-		for i := 0; i < len(s); {
-			b := s[i]
-			if b < utf8.RuneSelf {
-				if b != '\\' && (b == ' ' || b == '=' || !safeSet[b]) {
-					return true
-				}
-				i++
-				continue
-			}
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-				return true
-			}
-			i += size
-		}
-		return false
+	var out bytes.Buffer
+	text := slog.NewTextHandler(&out, nil)
+	rule := func(s string) bool { // whether slog's text handler quotes s
+		out.Reset()
+		r := slog.NewRecord(time.Time{}, slog.LevelInfo, "m", 0)
+		r.AddAttrs(slog.String("k", s))
+		text.Handle(context.Background(), r)
+		return strings.HasPrefix(out.String(), `level=INFO msg=m k="`)
 	}
 	check := func(s string) {
 		if got, want := needsQuoting(s), rule(s); got != want {
