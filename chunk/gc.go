@@ -462,6 +462,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 			bad(BadChunk{Pack: p.key, Err: fmt.Errorf("pack %s is missing from the store: %w", p.key, ErrCorrupt)})
 			for _, e := range s.knownEntriesLocked(p) {
 				st.Bad++
+				s.markDamagedLocked(e.id, p.idx)
 				bad(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("chunk %s: pack %s is missing from the store: %w", e.id.Short(), p.key, ErrCorrupt)})
 			}
 			continue
@@ -472,6 +473,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 			for _, e := range s.knownEntriesLocked(p) {
 				if int64(e.off)+int64(e.slen) > size-trailerSize {
 					st.Bad++
+					s.markDamagedLocked(e.id, p.idx)
 					bad(BadChunk{ID: e.id, Pack: p.key, Err: fmt.Errorf("chunk %s: outside the truncated pack %s: %w", e.id.Short(), p.key, ErrCorrupt)})
 				}
 			}
@@ -490,6 +492,9 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, bad func(BadChun
 
 	var mu sync.Mutex // serializes bad and st
 	report := func(b BadChunk) {
+		if !b.ID.IsZero() && s.supersededDamage(b) {
+			return
+		}
 		mu.Lock()
 		st.Bad++
 		bad(b)

@@ -134,6 +134,7 @@ type Store struct {
 	flushing  bool
 	flushWG   sync.WaitGroup
 	doomed    map[ID]int32 // garbage being swept: id -> pack idx it must not be found in
+	damaged   map[ID]int32 // copies found damaged (verify, a read): id -> pack idx of the copy (see damaged.go)
 	nchunks   int
 	listedAt  time.Time // last Refresh's listing
 	// Listings are numbered as they start; listDone is the number of the
@@ -204,6 +205,7 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		sem:       make(chan struct{}, opts.Uploads),
 		mem:       make(map[ID]loc),
 		doomed:    make(map[ID]int32),
+		damaged:   make(map[ID]int32),
 		disk:      diskIndex{dir: filepath.Join(cacheDir, "index")},
 		byKey:     make(map[string]*pack),
 		writers:   make(map[*Writer]struct{}),
@@ -960,10 +962,14 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 			}
 		}
 		if crcNeeded(l.kind) && crc(stored) != l.crc {
+			s.markDamaged(id, l.pack)
 			return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", id.Short(), key, l.off, ErrCorrupt)
 		}
 		out, err := s.c.decode(buf, id, l.kind, int(l.plen), stored, true)
 		if err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				s.markDamaged(id, l.pack)
+			}
 			return nil, fmt.Errorf("get chunk %s: %s offset %d: %w", id.Short(), key, l.off, err)
 		}
 		return out, nil
@@ -1108,15 +1114,20 @@ func (s *Store) getMany(ctx context.Context, ids []ID, bufs [][]byte, dst []byte
 			stored := data[rel : rel+int64(l.slen)]
 			if direct { // raw: stored is the plaintext, in place
 				if s.c.sum(stored) != ids[k] {
+					s.markDamaged(ids[k], l.pack)
 					return nil, fmt.Errorf("get chunk %s: %s offset %d: content hash mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
 				}
 				out[k] = stored
 				continue
 			}
 			if crcNeeded(l.kind) && crc(stored) != l.crc {
+				s.markDamaged(ids[k], l.pack)
 				return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
 			}
 			if out[k], err = s.c.decode(bufs[k], ids[k], l.kind, int(l.plen), stored, true); err != nil {
+				if errors.Is(err, ErrCorrupt) {
+					s.markDamaged(ids[k], l.pack)
+				}
 				return nil, fmt.Errorf("get chunk %s: %s offset %d: %w", ids[k].Short(), keys[k], l.off, err)
 			}
 		}
@@ -1288,8 +1299,9 @@ func (w *Writer) dedupRun(ids []ID, have []bool) {
 	due := false
 	s.mu.Lock()
 	for i, id := range ids {
-		l, ok, _ := s.lookupLocked(id)
-		// Not found also on a damaged local index: the chunk is stored again.
+		l, ok, _ := s.dedupLookupLocked(id)
+		// Not found also on a damaged local index, or when the copy found
+		// is known damaged: the chunk is stored again.
 		if have[i] = ok; ok {
 			due = w.refLocked(id, s.packs[l.pack]) || due
 		}
@@ -1338,7 +1350,7 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 	for i, r := range recs {
 		n[i] = 0
 		if !force {
-			if l, ok, _ := s.lookupLocked(r.id); ok {
+			if l, ok, _ := s.dedupLookupLocked(r.id); ok {
 				due = w.refLocked(r.id, s.packs[l.pack]) || due
 				continue
 			}
@@ -1386,6 +1398,7 @@ func (w *Writer) indexLocked(p *pack, r record, off int) bool {
 	p.n++
 	s.nchunks++
 	s.mem[r.id] = loc{pack: p.idx, kind: r.kind, off: e.off, slen: e.slen, plen: r.plen, crc: r.crc}
+	delete(s.damaged, r.id) // the index now points to this new copy
 	return w.refLocked(r.id, p)
 }
 

@@ -195,7 +195,7 @@ func (w *Writer) PutTail(ctx context.Context, t *Tail, ids []ID, data [][]byte, 
 	}
 	due := false
 	for k, r := range recs {
-		if l, ok, _ := s.lookupLocked(r.id); ok {
+		if l, ok, _ := s.dedupLookupLocked(r.id); ok {
 			// Stored by another writer since dedupRun: its bytes here are
 			// a gap no entry points to.
 			due = w.refLocked(r.id, s.packs[l.pack]) || due

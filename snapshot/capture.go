@@ -82,6 +82,12 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		if _, err := r.Get(ctx, parent.ID); err != nil {
 			return nil, Stats{}, fmt.Errorf("capture: %w", err)
 		}
+		// A parent using damaged or lost chunks is no base: its unchanged
+		// segments would carry the damage into this snapshot. Without it
+		// every block is read and the damaged chunks are stored again.
+		if r.chunks.AnyDamaged() && r.usesDamage(ctx, parent) {
+			parent = nil
+		}
 	}
 
 	changed, known := opts.Changed, opts.Changed != nil
@@ -495,4 +501,27 @@ func dirtyBlocks(changed []Range, size, parentSize int64, zeroTail bool) map[int
 		sort.Ints(bs)
 	}
 	return out
+}
+
+// usesDamage reports whether snapshot m references a chunk the store
+// knows to be damaged or lost, or a segment that cannot be read.
+func (r *Repository) usesDamage(ctx context.Context, m *Manifest) bool {
+	for i, sid := range m.Segments {
+		if sid.IsZero() {
+			continue
+		}
+		if r.chunks.Damaged(sid) || !r.chunks.Has(sid) {
+			return true
+		}
+		ids, err := r.loadSegment(ctx, sid, blocksIn(m.Size, i))
+		if err != nil {
+			return true
+		}
+		for _, id := range ids {
+			if !id.IsZero() && (r.chunks.Damaged(id) || !r.chunks.Has(id)) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -90,11 +90,20 @@ func openRepo(t testing.TB, be blob.Backend, opts snapshot.Options) *snapshot.Re
 // returns the repository, the image's path, its bytes and the manifest.
 func capturedDisk(t testing.TB, size int64) (*snapshot.Repository, string, []byte, *snapshot.Manifest) {
 	t.Helper()
-	r := openRepo(t, mem.New(nil), snapshot.Options{})
-	path := filepath.Join(t.TempDir(), "disk.img")
-	want := writeDisk(t, path, size, extent{0, size, 'r', 1})
-	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	_, r, path, want, m := capturedInMemory(t, size, extent{0, size, 'r', 1})
 	return r, path, want, m
+}
+
+// capturedInMemory is capturedDisk for an image of the given size and
+// extents, also returning the backend (to damage it).
+func capturedInMemory(t testing.TB, size int64, exts ...extent) (*mem.Backend, *snapshot.Repository, string, []byte, *snapshot.Manifest) {
+	t.Helper()
+	be := mem.New(nil)
+	r := openRepo(t, be, snapshot.Options{})
+	path := filepath.Join(t.TempDir(), "disk.img")
+	want := writeDisk(t, path, size, exts...)
+	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	return be, r, path, want, m
 }
 
 func captureFile(t testing.TB, r *snapshot.Repository, path string, opts snapshot.CaptureOptions) (*snapshot.Manifest, snapshot.Stats) {

@@ -192,3 +192,54 @@ func TestPrintVerifyPartialReport(t *testing.T) {
 		t.Fatalf("report: %q", got)
 	}
 }
+
+// TestBackupAfterVerifyFoundDamage: after verify --read-data finds a
+// point's data damaged, the backup it recommends ("take a new backup") is
+// intact: the operator's next verify passes (the old point healed with it,
+// its mark cleared) and the new point restores bit-exact. Before, the new
+// backup, incremental to the damaged point with the disk unchanged,
+// referenced the same damaged chunk: verify named it damaged as well and
+// its restore failed with UserErrorRecoveryPointCorrupt.
+func TestBackupAfterVerifyFoundDamage(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	var big string
+	var size int64
+	for _, p := range packs(t, e.DataDir) {
+		if fi, err := os.Stat(p); err == nil && fi.Size() > size {
+			big, size = p, fi.Size()
+		}
+	}
+	fixture.FlipByte(t, big)
+	if out, err := verifyCLI(t, e, "--read-data"); err == nil || !strings.Contains(out, "DAMAGED recovery point "+points(t, e)[0].ID) {
+		t.Fatalf("verify --read-data after a flipped byte: %v\n%s", err, out)
+	}
+	dv.Backup(t, e)
+	pts := points(t, e)
+	if len(pts) != 2 {
+		t.Fatalf("%d points", len(pts))
+	}
+	if out, err := verifyCLI(t, e, "--read-data"); err != nil || !strings.Contains(out, "OK:") {
+		t.Fatalf("verify --read-data after the new backup: %v\n%s", err, out)
+	}
+	for _, p := range pts {
+		if p, _ := protection.GetRecoveryPoint(e.Ctx(), e.Server.Store, p.ItemID, p.ID); protection.DamageOf(p) != "" {
+			t.Errorf("point %s still marked damaged: %s", p.ID, protection.DamageOf(p))
+		}
+	}
+	if out := mustRun(t, e, "restore", pts[1].ID, "--target-disk", "restored1", "--target-resource-group", "target-rg"); !strings.Contains(out, "Completed") {
+		t.Fatalf("restore of the new point:\n%s", out)
+	}
+	img := filepath.Join(t.TempDir(), "restored.img")
+	mustRun(t, e, "disk", "download", "restored1", img)
+	got, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off, want := range dv.Written {
+		if !bytes.Equal(got[off:off+int64(len(want))], want) {
+			t.Fatalf("restored disk differs at %d", off)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package chunk
+
+import "errors"
+
+// A chunk whose stored copy is damaged (a flipped byte, a cut pack) stays
+// in the index: reads of it fail naming the pack, and verify names every
+// snapshot using it. But a writer must not deduplicate against that copy,
+// or every later backup of the same bytes would reference the damage too
+// (and a new backup, the advice for a damaged point, would be as damaged
+// as the old one). So the store remembers the copies it found damaged,
+// by a verify or by a read, and dedupLookupLocked does not find them: the
+// next writer of those bytes stores them again, the index points to the
+// new copy, and every snapshot referencing the chunk reads it from there.
+// The damaged copy is then garbage, collected by the next GC of its pack.
+// The marks live in memory (a restart forgets them until the next verify
+// or read of the copy finds the damage again).
+
+// markDamaged records that the copy of id in pack idx is damaged, unless
+// the index already points elsewhere.
+func (s *Store) markDamaged(id ID, idx int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.markDamagedLocked(id, idx)
+}
+
+func (s *Store) markDamagedLocked(id ID, idx int32) {
+	if l, ok, _ := s.lookupLocked(id); ok && l.pack == idx {
+		s.damaged[id] = idx
+	}
+}
+
+// markDamagedKey is markDamaged for a verify's report, which names the
+// pack by key.
+func (s *Store) markDamagedKey(id ID, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.byKey[key]; ok && p != nil {
+		s.markDamagedLocked(id, p.idx)
+	}
+}
+
+// dedupLookupLocked is lookupLocked for a writer deduplicating: a copy
+// known damaged is not found.
+func (s *Store) dedupLookupLocked(id ID) (loc, bool, error) {
+	l, ok, err := s.lookupLocked(id)
+	if ok {
+		if d, bad := s.damaged[id]; bad && d == l.pack {
+			return loc{}, false, nil
+		}
+	}
+	return l, ok, err
+}
+
+// Damaged reports whether the store knows of a damaged copy of id that
+// the index still points to (a writer would store id again).
+func (s *Store) Damaged(id ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok, _ := s.lookupLocked(id)
+	d, bad := s.damaged[id]
+	return ok && bad && d == l.pack
+}
+
+// AnyDamaged reports whether the store knows of any damaged copy the
+// index still points to, or of a chunk lost with its pack (Lost).
+func (s *Store) AnyDamaged() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, d := range s.damaged {
+		if l, ok, _ := s.lookupLocked(id); ok && l.pack == d {
+			return true
+		}
+	}
+	for id := range s.lost {
+		if _, held, _ := s.lookupLocked(id); !held {
+			return true
+		}
+	}
+	return false
+}
+
+// supersededDamage records the damage a verify found in a chunk's copy
+// and reports whether that copy is garbage: the index points to another
+// copy of the chunk (stored again since the damage was found), so no
+// snapshot reads the damaged one and it is not reported.
+func (s *Store) supersededDamage(b BadChunk) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.byKey[b.Pack]
+	if !ok || p == nil {
+		return false
+	}
+	l, held, _ := s.lookupLocked(b.ID)
+	if held && l.pack != p.idx {
+		return true
+	}
+	if errors.Is(b.Err, ErrCorrupt) {
+		s.markDamagedLocked(b.ID, p.idx)
+	}
+	return false
+}
