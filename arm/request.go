@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,6 +208,29 @@ func checkTags(body []byte) error {
 		if err := CheckTag(k, s); err != nil {
 			return err
 		}
+	}
+	return CheckTagNamesDistinct(in.Tags)
+}
+
+// CheckTagNamesDistinct refuses tags two of whose names differ only in
+// case: ARM's tag names are case-insensitive, so they name one tag given
+// twice (400 DuplicateTagName naming both).
+func CheckTagNamesDistinct[V any](tags map[string]V) error {
+	if len(tags) < 2 {
+		return nil
+	}
+	seen := make(map[string]string, len(tags))
+	names := make([]string, 0, len(tags))
+	for k := range tags {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		low := strings.ToLower(k)
+		if other, ok := seen[low]; ok {
+			return BadRequest("DuplicateTagName", "The tag names '%s' and '%s' name one tag: tag names are case-insensitive. Give the tag once.", other, k)
+		}
+		seen[low] = k
 	}
 	return nil
 }

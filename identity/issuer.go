@@ -254,9 +254,15 @@ func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	if u, p, ok := r.BasicAuth(); ok {
 		clientID, secret = u, p
 	}
-	scope := ""
-	for _, s := range strings.Fields(r.PostForm.Get("scope")) {
+	// One resource's token: a scope naming two (or a /.default twice) is
+	// refused, as Entra ID refuses it, rather than answered for one of them.
+	scope, all := "", strings.Join(r.PostForm["scope"], " ")
+	for _, s := range strings.Fields(all) {
 		if strings.HasSuffix(s, "/.default") {
+			if scope != "" {
+				oauthError(w, http.StatusBadRequest, "invalid_scope", 70011, fmt.Sprintf("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid: a token is for one resource; ask for each resource's token with its own request.", all))
+				return
+			}
 			scope = strings.TrimSuffix(s, "/.default")
 		}
 	}

@@ -263,3 +263,26 @@ func TestCollapseKeepsEncodedSlashes(t *testing.T) {
 		t.Fatalf("%d %v", resp.StatusCode, m)
 	}
 }
+
+// TestTokenForTwoResourcesIsRefused: a client-credentials token request
+// whose scope names two resources (azidentity sends a GetToken's scopes
+// space-separated) is 400 invalid_scope, as Entra ID answers it (AADSTS70011
+// naming the scope): Safehold issued a token for the last one named, which
+// the caller had no way to tell from one for the first. One resource, with
+// its /.default once, still gets its token.
+func TestTokenForTwoResourcesIsRefused(t *testing.T) {
+	e := testserver.Start(t)
+	cred, err := e.Conn.CredentialFor(e.Conn.ClientID, e.Conn.ClientSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm := e.Conn.ARMEndpoint + "/.default"
+	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{arm, "https://management.azure.com/.default"}})
+	var ae *azidentity.AuthenticationFailedError
+	if !errors.As(err, &ae) || ae.RawResponse.StatusCode != 400 || !strings.Contains(err.Error(), "invalid_scope") || !strings.Contains(err.Error(), "70011") {
+		t.Fatalf("a token for two resources: %v", err)
+	}
+	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{arm}}); err != nil {
+		t.Fatalf("a token for one: %v", err)
+	}
+}

@@ -140,7 +140,8 @@ func TestUnknownLocationRefused(t *testing.T) {
 // TestTagLimits: ARM's limits on tags hold for every resource a PUT or
 // PATCH writes (a resource group, a disk, a vault): at most 50 tags, names
 // of 1 to 512 characters without reserved characters, values of at most
-// 256; a refused write stores nothing.
+// 256, no two names that differ only in case (tag names are
+// case-insensitive: both were stored); a refused write stores nothing.
 func TestTagLimits(t *testing.T) {
 	e := testserver.Start(t)
 	e.ResourceGroups("rg")
@@ -185,6 +186,7 @@ func TestTagLimits(t *testing.T) {
 		{map[string]string{"a<b": "v"}, "InvalidTagNameCharacters"},
 		{map[string]string{"a/b": "v"}, "InvalidTagNameCharacters"},
 		{map[string]string{"team": strings.Repeat("v", 257)}, "InvalidTagValueLength"},
+		{map[string]string{"env": "a", "Env": "b"}, "DuplicateTagName"},
 	} {
 		for _, c := range []struct{ method, url, body string }{
 			{"PUT", disk, body(diskBase, bad.tags)},

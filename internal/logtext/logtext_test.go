@@ -261,3 +261,36 @@ func BenchmarkAccessLine(b *testing.B) {
 		})
 	}
 }
+
+// needsQuoting answers as slog's text handler quotes, for any special byte
+// at any place of strings long and short (the eight-byte steps and the
+// tail), and for any byte next to another.
+func TestNeedsQuotingAsSlogsRule(t *testing.T) {
+	var out bytes.Buffer
+	text := slog.NewTextHandler(&out, nil)
+	rule := func(s string) bool { // whether slog's text handler quotes s
+		out.Reset()
+		r := slog.NewRecord(time.Time{}, slog.LevelInfo, "m", 0)
+		r.AddAttrs(slog.String("k", s))
+		text.Handle(context.Background(), r)
+		return strings.HasPrefix(out.String(), `level=INFO msg=m k="`)
+	}
+	check := func(s string) {
+		if got, want := needsQuoting(s), rule(s); got != want {
+			t.Errorf("needsQuoting(%q) = %v, slog's rule says %v", s, got, want)
+		}
+	}
+	plain := "/subscriptions/27f4655b-afa4-4258-85e0-6bf5e9135f09/resourcegroups/bench?a~b"
+	for n := 0; n <= 24; n++ {
+		check(plain[:n])
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				check(plain[:at] + string(rune(c))[:1] + plain[at+1:n])
+				check(plain[:at] + string([]byte{byte(c)}) + plain[at+1:n])
+			}
+		}
+	}
+	for _, s := range []string{"é", "日本", "\u00a0nbsp", "\u200bzw", "bad\xffutf8", plain + "é", plain + "\u00a0", plain + "\u2028", "12345678é"} {
+		check(s)
+	}
+}

@@ -120,3 +120,91 @@ func TestVaultSettingsOutsideTheirValuesAreRefused(t *testing.T) {
 		t.Fatalf("the vault after refused writes: feature %+v monitoring %+v", p.FeatureSettings, p.MonitoringSettings)
 	}
 }
+
+// TestVaultFeatureSettingsPatchAndPermanentlyDisabledRestore: a Backup
+// vault PATCH of one feature or monitoring setting keeps the others (ARM's
+// PATCH is a merge patch, as the Go SDK's BeginUpdate sends only what is
+// set), and cross-subscription restore PermanentlyDisabled is final, as
+// Azure says (it "cannot be re-enabled"): a PUT or PATCH enabling it again
+// is 400 naming the field, and a write that leaves it out keeps it. Before,
+// a PATCH of crossSubscriptionRestoreSettings turned an Enabled
+// cross-region restore back to Disabled, and a PATCH to Enabled re-enabled
+// a permanently disabled one.
+func TestVaultFeatureSettingsPatchAndPermanentlyDisabledRestore(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vault-rg")
+	ctx := e.Ctx()
+	vaults := testserver.Factory(e, armdataprotection.NewClientFactory).NewBackupVaultsClient()
+	storage := []*armdataprotection.StorageSetting{{DatastoreType: to.Ptr(armdataprotection.StorageSettingStoreTypesVaultStore), Type: to.Ptr(armdataprotection.StorageSettingTypesGeoRedundant)}}
+	patch := func(fs *armdataprotection.FeatureSettings, ms *armdataprotection.MonitoringSettings) error {
+		_, err := fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "v1", armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+			FeatureSettings: fs, MonitoringSettings: ms}}, nil))
+		return err
+	}
+	put := func(fs *armdataprotection.FeatureSettings) error {
+		_, err := fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vault-rg", "v1", armdataprotection.BackupVaultResource{Location: to.Ptr("westus"),
+			Properties: &armdataprotection.BackupVault{StorageSettings: storage, FeatureSettings: fs}}, nil))
+		return err
+	}
+	want := func(what string, crr armdataprotection.CrossRegionRestoreState, csr armdataprotection.CrossSubscriptionRestoreState, alerts armdataprotection.AlertsState) {
+		t.Helper()
+		v, err := vaults.Get(ctx, "vault-rg", "v1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := v.Properties
+		if p.FeatureSettings == nil || p.FeatureSettings.CrossRegionRestoreSettings == nil || p.FeatureSettings.CrossSubscriptionRestoreSettings == nil ||
+			p.MonitoringSettings == nil || p.MonitoringSettings.AzureMonitorAlertSettings == nil {
+			t.Fatalf("%s: feature settings %+v, monitoring settings %+v", what, p.FeatureSettings, p.MonitoringSettings)
+		}
+		got := [3]string{string(*p.FeatureSettings.CrossRegionRestoreSettings.State), string(*p.FeatureSettings.CrossSubscriptionRestoreSettings.State),
+			string(*p.MonitoringSettings.AzureMonitorAlertSettings.AlertsForAllJobFailures)}
+		if got != [3]string{string(crr), string(csr), string(alerts)} {
+			t.Fatalf("%s: cross-region restore, cross-subscription restore, job failure alerts are %v; want %s %s %s", what, got, crr, csr, alerts)
+		}
+	}
+	crr := func(s armdataprotection.CrossRegionRestoreState) *armdataprotection.FeatureSettings {
+		return &armdataprotection.FeatureSettings{CrossRegionRestoreSettings: &armdataprotection.CrossRegionRestoreSettings{State: to.Ptr(s)}}
+	}
+	csr := func(s armdataprotection.CrossSubscriptionRestoreState) *armdataprotection.FeatureSettings {
+		return &armdataprotection.FeatureSettings{CrossSubscriptionRestoreSettings: &armdataprotection.CrossSubscriptionRestoreSettings{State: to.Ptr(s)}}
+	}
+	if err := put(&armdataprotection.FeatureSettings{
+		CrossRegionRestoreSettings:       &armdataprotection.CrossRegionRestoreSettings{State: to.Ptr(armdataprotection.CrossRegionRestoreStateEnabled)},
+		CrossSubscriptionRestoreSettings: &armdataprotection.CrossSubscriptionRestoreSettings{State: to.Ptr(armdataprotection.CrossSubscriptionRestoreStateEnabled)}}); err != nil {
+		t.Fatal(err)
+	}
+	want("created", armdataprotection.CrossRegionRestoreStateEnabled, armdataprotection.CrossSubscriptionRestoreStateEnabled, armdataprotection.AlertsStateEnabled)
+	if err := patch(csr(armdataprotection.CrossSubscriptionRestoreStateDisabled), nil); err != nil {
+		t.Fatal(err)
+	}
+	want("after a PATCH of cross-subscription restore", armdataprotection.CrossRegionRestoreStateEnabled, armdataprotection.CrossSubscriptionRestoreStateDisabled, armdataprotection.AlertsStateEnabled)
+	if err := patch(nil, &armdataprotection.MonitoringSettings{AzureMonitorAlertSettings: &armdataprotection.AzureMonitorAlertSettings{AlertsForAllJobFailures: to.Ptr(armdataprotection.AlertsStateDisabled)}}); err != nil {
+		t.Fatal(err)
+	}
+	want("after a PATCH of the alerts", armdataprotection.CrossRegionRestoreStateEnabled, armdataprotection.CrossSubscriptionRestoreStateDisabled, armdataprotection.AlertsStateDisabled)
+	if err := patch(csr(armdataprotection.CrossSubscriptionRestoreStatePermanentlyDisabled), nil); err != nil {
+		t.Fatal(err)
+	}
+	want("permanently disabled", armdataprotection.CrossRegionRestoreStateEnabled, armdataprotection.CrossSubscriptionRestoreStatePermanentlyDisabled, armdataprotection.AlertsStateDisabled)
+	const field = "properties.featureSettings.crossSubscriptionRestoreSettings.state"
+	for _, s := range []armdataprotection.CrossSubscriptionRestoreState{armdataprotection.CrossSubscriptionRestoreStateEnabled, armdataprotection.CrossSubscriptionRestoreStateDisabled} {
+		if err := patch(csr(s), nil); !refusedNaming(err, field) {
+			t.Fatalf("PATCH of a permanently disabled cross-subscription restore to %s: %v, want 400 naming %s", s, err, field)
+		}
+		if err := put(csr(s)); !refusedNaming(err, field) {
+			t.Fatalf("PUT of a permanently disabled cross-subscription restore to %s: %v, want 400 naming %s", s, err, field)
+		}
+	}
+	want("after refused writes", armdataprotection.CrossRegionRestoreStateEnabled, armdataprotection.CrossSubscriptionRestoreStatePermanentlyDisabled, armdataprotection.AlertsStateDisabled)
+	// A PUT leaving the setting out keeps it (the others are the PUT's).
+	if err := put(crr(armdataprotection.CrossRegionRestoreStateEnabled)); err != nil {
+		t.Fatal(err)
+	}
+	want("after a PUT without it", armdataprotection.CrossRegionRestoreStateEnabled, armdataprotection.CrossSubscriptionRestoreStatePermanentlyDisabled, armdataprotection.AlertsStateEnabled)
+}
+
+// refusedNaming says whether err is a 400 whose message names field.
+func refusedNaming(err error, field string) bool {
+	st, _ := testserver.ErrorOf(err)
+	return st == 400 && strings.Contains(err.Error(), field)
+}

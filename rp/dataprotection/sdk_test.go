@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,6 +159,13 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 		Filter: to.Ptr("startDate eq '" + future + "' and endDate eq '" + future + "'")}).NextPage(ctx)
 	if err != nil || len(page.Value) != 0 {
 		t.Fatalf("filtered list: %v %d", err, len(page.Value))
+	}
+	// An end before the start is 400, as a job list's is.
+	past := time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	_, err = rps.NewListPager("vault-rg", "vault1", "data1-bi", &armdataprotection.RecoveryPointsClientListOptions{
+		Filter: to.Ptr("startDate eq '" + future + "' and endDate eq '" + past + "'")}).NextPage(ctx)
+	if !testserver.HasError(err, 400, "InvalidFilter") || !strings.Contains(err.Error(), "after the start") {
+		t.Fatalf("a list whose end is before its start: %v", err)
 	}
 
 	// Restore to a new disk: first without Disk Restore Operator (fails, naming the action), then with it.

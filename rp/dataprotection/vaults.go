@@ -312,6 +312,11 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 		out.Properties.SecuritySettings = sec
+		if exists && old.Properties != nil {
+			if out.Properties.FeatureSettings, err = keepFinalSettings(old.Properties.FeatureSettings, out.Properties.FeatureSettings); err != nil {
+				return nil, err
+			}
+		}
 		var oldIdentity *identityDetails
 		if exists {
 			oldIdentity = old.Identity
@@ -376,11 +381,16 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				}
 				out.Properties.SecuritySettings = sec
 			}
-			if len(p.FeatureSettings) > 0 {
-				out.Properties.FeatureSettings = p.FeatureSettings
+			// ARM's PATCH merges: a setting the request leaves out stays.
+			fs, err := mergeSettings(out.Properties.FeatureSettings, p.FeatureSettings)
+			if err != nil {
+				return err
 			}
-			if len(p.MonitoringSettings) > 0 {
-				out.Properties.MonitoringSettings = p.MonitoringSettings
+			if out.Properties.FeatureSettings, err = keepFinalSettings(out.Properties.FeatureSettings, fs); err != nil {
+				return err
+			}
+			if out.Properties.MonitoringSettings, err = mergeSettings(out.Properties.MonitoringSettings, p.MonitoringSettings); err != nil {
+				return err
 			}
 			if p.ResourceGuardOperationRequests != nil {
 				out.Properties.ResourceGuardOperationRequests = p.ResourceGuardOperationRequests

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/rp/vaultface"
 )
 
 // fillVaultSettings completes a Backup vault's properties with what Azure
@@ -334,4 +335,40 @@ func parseRaw(raw json.RawMessage) map[string]json.RawMessage {
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &m)
 	return m
+}
+
+// mergeSettings is a vault's settings object old (as stored) with a
+// PATCH's patch merged into it (vaultface.MergePatch); no patch keeps old.
+func mergeSettings(old, patch json.RawMessage) (json.RawMessage, error) {
+	if len(patch) == 0 || string(patch) == "null" {
+		return old, nil
+	}
+	var o, p map[string]any
+	_ = json.Unmarshal(old, &o)
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, err
+	}
+	return json.Marshal(vaultface.MergePatch(o, p))
+}
+
+// keepFinalSettings checks the feature settings a write would store (cur)
+// against the vault's (old): cross-subscription restore PermanentlyDisabled
+// is final, as in Azure ("cannot be re-enabled"); a write that leaves it
+// out keeps it. It returns the settings to store.
+func keepFinalSettings(old, cur json.RawMessage) (json.RawMessage, error) {
+	var o, c map[string]any
+	_ = json.Unmarshal(old, &o)
+	_ = json.Unmarshal(cur, &c)
+	if c == nil {
+		c = map[string]any{}
+	}
+	props := map[string]any{"featureSettings": c}
+	if err := vaultface.KeepFinal("InvalidRequestContent", "properties", map[string]any{"featureSettings": o}, props, "PermanentlyDisabled",
+		"featureSettings", "crossSubscriptionRestoreSettings", "state"); err != nil {
+		return nil, err
+	}
+	if len(c) == 0 {
+		return cur, nil
+	}
+	return json.Marshal(c)
 }

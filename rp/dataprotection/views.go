@@ -37,7 +37,8 @@ func pointResource(biID string, p *protection.RecoveryPoint) *rpResource {
 
 // parsePointFilter reads $filter: "startDate eq '<time>' and endDate eq
 // '<time>'" (the Azure CLI's form); ge/gt/le/lt on startDate, endDate and
-// recoveryPointTime work too.
+// recoveryPointTime work too. An end before the start is 400, as a job
+// list's is.
 func parsePointFilter(f string) (from, to time.Time, err error) {
 	if strings.TrimSpace(f) == "" {
 		return
@@ -64,6 +65,9 @@ func parsePointFilter(f string) (from, to time.Time, err error) {
 		if opr != "eq" && opr != "ge" && opr != "gt" && opr != "le" && opr != "lt" {
 			return from, to, arm.BadRequest("InvalidFilter", "$filter: operator '%s' is not supported; allowed: eq, ge, gt, le, lt.", parts[1])
 		}
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return from, to, arm.BadRequest("InvalidFilter", "$filter: the end %s is before the start %s: the end must be after the start.", to.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
 	return
 }

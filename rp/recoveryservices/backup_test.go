@@ -599,7 +599,8 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 
 // TestRecoveryPointsDateFilter lists an item's points with the $filter's
 // startDate and endDate: a point between them is listed, one before the
-// start or after the end is not.
+// start or after the end is not; an end before the start is 400
+// InvalidFilter, as a job list's is (it was 200 with no points).
 func TestRecoveryPointsDateFilter(t *testing.T) {
 	e := testserver.StartWithGroups(t, "vmrg", "vaultrg")
 	vm := mkVM(t, e, "vmrg", "db", 1, 1<<20)
@@ -621,12 +622,19 @@ func TestRecoveryPointsDateFilter(t *testing.T) {
 		{"startDate eq '2000-01-01 00:00:00 AM' and endDate eq '2100-01-01 00:00:00 AM'", 1},
 		{"startDate eq '2100-01-01 00:00:00 AM'", 0},
 		{"endDate eq '2000-01-01 00:00:00 AM'", 0},
+		{"startDate eq '2100-01-01 00:00:00 AM' and endDate eq '2000-01-01 00:00:00 AM'", -1},
 	} {
 		q := v
 		if c.filter != "" {
 			q += "&$filter=" + url.QueryEscape(c.filter)
 		}
 		resp, m := e.Do("GET", I+"/recoveryPoints"+q, nil)
+		if c.want < 0 {
+			if msg := str(m, "error.message"); resp.StatusCode != 400 || str(m, "error.code") != "InvalidFilter" || !strings.Contains(msg, "endDate") || !strings.Contains(msg, "after the start") {
+				t.Errorf("$filter %q: %d %v, want 400 InvalidFilter saying the end must be after the start", c.filter, resp.StatusCode, m)
+			}
+			continue
+		}
 		must(t, "list points "+c.filter, resp, m, 200)
 		if got := len(m["value"].([]any)); got != c.want {
 			t.Errorf("$filter %q: %d points, want %d: %v", c.filter, got, c.want, m)

@@ -115,6 +115,26 @@ func checkFilterEnum(name, value string, allowed []string) error {
 	return arm.BadRequest("InvalidFilter", "The $filter %s '%s' is invalid: use one of %s.", name, value, strings.Join(allowed, ", "))
 }
 
+// filterTimeRange reads the times a $filter f (parseFilter's) gives its
+// start and end (zero: not given): 400 InvalidFilter for one that is no
+// time, or an end before the start.
+func filterTimeRange(f map[string]string, start, end string) (from, to time.Time, err error) {
+	for _, x := range []struct {
+		name string
+		t    *time.Time
+	}{{start, &from}, {end, &to}} {
+		if s := f[strings.ToLower(x.name)]; s != "" {
+			if *x.t, err = parseWireTime(s); err != nil {
+				return from, to, arm.BadRequest("InvalidFilter", "The $filter %s is invalid: %v.", x.name, err)
+			}
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return from, to, arm.BadRequest("InvalidFilter", "The $filter %s '%s' is before its %s '%s': the end must be after the start.", end, f[strings.ToLower(end)], start, f[strings.ToLower(start)])
+	}
+	return from, to, nil
+}
+
 func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vid, f, err := pr.vaultFilter(r, "status", "operation", "startTime", "endTime", "backupManagementType", "jobId", "entityFriendlyName")
@@ -122,18 +142,8 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	var jf protection.JobFilter
-	if s := f["starttime"]; s != "" {
-		if jf.From, err = parseWireTime(s); err != nil {
-			return nil, arm.BadRequest("InvalidFilter", "The $filter startTime is invalid: %v.", err)
-		}
-	}
-	if s := f["endtime"]; s != "" {
-		if jf.To, err = parseWireTime(s); err != nil {
-			return nil, arm.BadRequest("InvalidFilter", "The $filter endTime is invalid: %v.", err)
-		}
-	}
-	if !jf.From.IsZero() && !jf.To.IsZero() && jf.To.Before(jf.From) {
-		return nil, arm.BadRequest("InvalidFilter", "The $filter endTime '%s' is before its startTime '%s': the end must be after the start.", f["endtime"], f["starttime"])
+	if jf.From, jf.To, err = filterTimeRange(f, "startTime", "endTime"); err != nil {
+		return nil, err
 	}
 	for _, c := range []struct {
 		name    string

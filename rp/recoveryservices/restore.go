@@ -610,16 +610,9 @@ func (pr *Provider) listPoints(r *arm.Request, at itemAt) (*arm.Response, error)
 	if err != nil {
 		return nil, err
 	}
-	var from, to time.Time
-	if s := f["startdate"]; s != "" {
-		if from, err = parseWireTime(s); err != nil {
-			return nil, arm.BadRequest("InvalidFilter", "The $filter startDate is invalid: %v.", err)
-		}
-	}
-	if s := f["enddate"]; s != "" {
-		if to, err = parseWireTime(s); err != nil {
-			return nil, arm.BadRequest("InvalidFilter", "The $filter endDate is invalid: %v.", err)
-		}
+	from, to, err := filterTimeRange(f, "startDate", "endDate")
+	if err != nil {
+		return nil, err
 	}
 	points, err := protection.ListRecoveryPoints(ctx, pr.p.Store, at.item.ID)
 	if err != nil {

@@ -1,11 +1,13 @@
 package recoveryservices_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -184,4 +186,74 @@ func TestVaultRedundancyIsTheStorageConfig(t *testing.T) {
 	if resp.StatusCode != 200 || str(m, "properties.redundancySettings.standardTierStorageRedundancy") != "GeoRedundant" || str(m, "properties.redundancySettings.crossRegionRestore") != "Enabled" {
 		t.Fatalf("vault PUT without redundancySettings: %d %v", resp.StatusCode, m)
 	}
+}
+
+// TestCrossSubscriptionRestorePermanentlyDisabledStays: a vault's
+// cross-subscription restore set PermanentlyDisabled cannot be enabled or
+// disabled again, as Azure says ("once permanently disabled on a vault
+// cannot be re-enabled"): a PATCH (the Go SDK's BeginUpdate) or PUT
+// changing it is 400 BMSUserErrorInvalidInput naming the field, a write
+// leaving it out keeps it, and a PATCH with a restoreSettings key cased
+// otherwise merges into the vault's. Before, a PATCH to Enabled re-enabled
+// it.
+func TestCrossSubscriptionRestorePermanentlyDisabledStays(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	ctx := e.Ctx()
+	vaults, err := armrecoveryservices.NewVaultsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr := func(s armrecoveryservices.CrossSubscriptionRestoreState) *armrecoveryservices.VaultProperties {
+		return &armrecoveryservices.VaultProperties{RestoreSettings: &armrecoveryservices.RestoreSettings{
+			CrossSubscriptionRestoreSettings: &armrecoveryservices.CrossSubscriptionRestoreSettings{CrossSubscriptionRestoreState: to.Ptr(s)}}}
+	}
+	vault := func(p *armrecoveryservices.VaultProperties) armrecoveryservices.Vault {
+		return armrecoveryservices.Vault{Location: to.Ptr("westus"), SKU: &armrecoveryservices.SKU{Name: to.Ptr(armrecoveryservices.SKUNameStandard)}, Properties: p}
+	}
+	put := func(p *armrecoveryservices.VaultProperties) error {
+		_, err := fixture.Wait(vaults.BeginCreateOrUpdate(ctx, "vaultrg", "v1", vault(p), nil))
+		return err
+	}
+	patch := func(p *armrecoveryservices.VaultProperties) error {
+		_, err := fixture.Wait(vaults.BeginUpdate(ctx, "vaultrg", "v1", armrecoveryservices.PatchVault{Properties: p}, nil))
+		return err
+	}
+	want := func(what string) {
+		t.Helper()
+		v, err := vaults.Get(ctx, "vaultrg", "v1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs := v.Properties.RestoreSettings; rs == nil || rs.CrossSubscriptionRestoreSettings == nil ||
+			*rs.CrossSubscriptionRestoreSettings.CrossSubscriptionRestoreState != armrecoveryservices.CrossSubscriptionRestoreStatePermanentlyDisabled {
+			t.Fatalf("%s: restore settings %+v, want cross-subscription restore PermanentlyDisabled", what, rs)
+		}
+	}
+	if err := put(csr(armrecoveryservices.CrossSubscriptionRestoreStateEnabled)); err != nil {
+		t.Fatal(err)
+	}
+	if err := patch(csr(armrecoveryservices.CrossSubscriptionRestoreStatePermanentlyDisabled)); err != nil {
+		t.Fatal(err)
+	}
+	want("permanently disabled")
+	const field = "properties.restoreSettings.crossSubscriptionRestoreSettings.crossSubscriptionRestoreState"
+	for _, s := range []armrecoveryservices.CrossSubscriptionRestoreState{armrecoveryservices.CrossSubscriptionRestoreStateEnabled, armrecoveryservices.CrossSubscriptionRestoreStateDisabled} {
+		for method, write := range map[string]func(*armrecoveryservices.VaultProperties) error{"PATCH": patch, "PUT": put} {
+			err := write(csr(s))
+			if st, code := testserver.ErrorOf(err); st != 400 || code != "BMSUserErrorInvalidInput" || !strings.Contains(err.Error(), field) {
+				t.Fatalf("%s of a permanently disabled cross-subscription restore to %s: %v, want 400 BMSUserErrorInvalidInput naming %s", method, s, err, field)
+			}
+		}
+	}
+	want("after refused writes")
+	if err := put(&armrecoveryservices.VaultProperties{RestoreSettings: &armrecoveryservices.RestoreSettings{}}); err != nil {
+		t.Fatal(err)
+	}
+	want("after a PUT of restoreSettings without it")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1" + rsAPI
+	resp, m := e.Do("PATCH", R, `{"properties":{"RestoreSettings":{"CrossSubscriptionRestoreSettings":{"crossSubscriptionRestoreState":"Enabled"}}}}`)
+	if resp.StatusCode != 400 || str(m, "error.target") != field {
+		t.Fatalf("PATCH with keys cased otherwise: %d %v, want 400 at %s", resp.StatusCode, m, field)
+	}
+	want("after a PATCH cased otherwise")
 }

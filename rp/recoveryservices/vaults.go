@@ -12,6 +12,7 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/vaultface"
 	"github.com/safehold/safehold/store"
 )
 
@@ -213,7 +214,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = mergeVaultProperties(old.Properties, in.Properties)
-		if err := checkImmutability(old.Properties, out.Properties); err != nil {
+		if err := checkOneWaySettings(old.Properties, out.Properties); err != nil {
 			return err
 		}
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
@@ -258,7 +259,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Properties = patchVaultProperties(v.Properties, in.Properties)
-		if err := checkImmutability(v.Properties, out.Properties); err != nil {
+		if err := checkOneWaySettings(v.Properties, out.Properties); err != nil {
 			return err
 		}
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
@@ -363,6 +364,18 @@ func checkImmutability(old, new map[string]any) error {
 	return nil
 }
 
+// checkOneWaySettings holds the vault settings Azure does not let a write
+// undo (properties old to new): immutability Locked (checkImmutability)
+// and cross-subscription restore PermanentlyDisabled ("cannot be
+// re-enabled"); a write that leaves either out keeps it.
+func checkOneWaySettings(old, new map[string]any) error {
+	if err := checkImmutability(old, new); err != nil {
+		return err
+	}
+	return vaultface.KeepFinal("BMSUserErrorInvalidInput", "properties", old, new, "PermanentlyDisabled",
+		"restoreSettings", "crossSubscriptionRestoreSettings", "crossSubscriptionRestoreState")
+}
+
 func mergeVaultProperties(old, in map[string]any) map[string]any {
 	props := map[string]any{}
 	for k, v := range old {
@@ -379,38 +392,9 @@ func mergeVaultProperties(old, in map[string]any) map[string]any {
 // patch (RFC 7396, as ARM PATCH works): nested objects merge field by
 // field, null removes a field; the defaults are then filled in.
 func patchVaultProperties(old, in map[string]any) map[string]any {
-	props := mergePatch(deepCopy(old), in)
+	props := vaultface.MergePatch(old, in)
 	fillVaultProperties(props)
 	return props
-}
-
-func mergePatch(dst, patch map[string]any) map[string]any {
-	if dst == nil {
-		dst = map[string]any{}
-	}
-	for k, v := range patch {
-		switch pv := v.(type) {
-		case nil:
-			delete(dst, k)
-		case map[string]any:
-			d, _ := dst[k].(map[string]any)
-			dst[k] = mergePatch(d, pv)
-		default:
-			dst[k] = v
-		}
-	}
-	return dst
-}
-
-func deepCopy(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		if mv, ok := v.(map[string]any); ok {
-			v = deepCopy(mv)
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func fillVaultProperties(p map[string]any) {

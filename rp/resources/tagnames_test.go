@@ -203,7 +203,8 @@ func TestTagsAtSubscriptionAndTagNames(t *testing.T) {
 // name (az tag create --tags =x sent one and it was stored), reserved
 // characters or a value of 257 characters are 400 with the code saying
 // which, on Replace and Merge, and leave the tags as they were; a Delete
-// naming such a tag is not refused.
+// naming such a tag is not refused. Two names that differ only in case are
+// 400 DuplicateTagName.
 func TestTagsAPIRefusesBadTags(t *testing.T) {
 	e := testserver.StartWithGroups(t, "rg")
 	ctx := e.Ctx()
@@ -228,6 +229,13 @@ func TestTagsAPIRefusesBadTags(t *testing.T) {
 			t.Fatalf("Delete %q: %v", c.name, err)
 		}
 	}
+	// Tag names are case-insensitive: two that differ only in case are one
+	// tag given twice (both were stored).
+	twice := map[string]*string{"env": to.Ptr("a"), "ENV": to.Ptr("b")}
+	_, err := tc.CreateOrUpdateAtScope(ctx, scope, armresources.TagsResource{Properties: &armresources.Tags{Tags: twice}}, nil)
+	testserver.WantError(t, "tags env and ENV", err, http.StatusBadRequest, "DuplicateTagName")
+	_, err = tc.UpdateAtScope(ctx, scope, armresources.TagsPatchResource{Operation: to.Ptr(armresources.TagsPatchOperationMerge), Properties: &armresources.Tags{Tags: twice}}, nil)
+	testserver.WantError(t, "a merge of env and ENV", err, http.StatusBadRequest, "DuplicateTagName")
 	got, err := tc.GetAtScope(ctx, scope, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -73,8 +73,13 @@ func (pr *Provider) tagsHandler(method string) arm.Handler {
 			if in.Properties == nil || in.Properties.Tags == nil {
 				return nil, arm.BadRequest("InvalidRequestContent", "properties.tags is required, e.g. {\"properties\":{\"tags\":{\"env\":\"test\"}}}.")
 			}
-			for k, v := range in.Properties.Tags {
-				if err := arm.CheckTag(k, v); err != nil && !strings.EqualFold(in.Operation, "Delete") {
+			if !strings.EqualFold(in.Operation, "Delete") {
+				for k, v := range in.Properties.Tags {
+					if err := arm.CheckTag(k, v); err != nil {
+						return nil, err
+					}
+				}
+				if err := arm.CheckTagNamesDistinct(in.Properties.Tags); err != nil {
 					return nil, err
 				}
 			}
