@@ -487,10 +487,35 @@ func (a *Authorizer) Roles() []*RoleDefinition {
 	return out
 }
 
-// PutRole creates or updates a custom role.
-func (a *Authorizer) PutRole(ctx context.Context, r *RoleDefinition) error {
+// PutRole creates or updates a custom role. check (nil: none) runs in the
+// write's transaction with the custom roles stored, read there (old: the
+// one stored under r's id, nil if none): its error refuses the write, so
+// that what it checks (a name no other role has, the scopes the role has
+// now) holds when the role is written, whatever other writes overlap it.
+func (a *Authorizer) PutRole(ctx context.Context, r *RoleDefinition, check func(old *RoleDefinition, custom []*RoleDefinition) error) error {
 	b, _ := json.Marshal(r)
 	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		if check != nil {
+			docs, err := tx.List(ctx, roleDefKind, store.ListQuery{})
+			if err != nil {
+				return err
+			}
+			var old *RoleDefinition
+			custom := make([]*RoleDefinition, 0, len(docs))
+			for _, d := range docs {
+				x, err := store.DecodeJSON[RoleDefinition](d, "role definition")
+				if err != nil {
+					return err
+				}
+				if strings.EqualFold(x.ID, r.ID) {
+					old = x
+				}
+				custom = append(custom, x)
+			}
+			if err := check(old, custom); err != nil {
+				return err
+			}
+		}
 		if err := tx.Put(ctx, store.Doc{Kind: roleDefKind, Key: r.ID, Value: b}); err != nil {
 			return err
 		}

@@ -432,10 +432,16 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 			return nil, invalid(sc, err)
 		}
 	}
-	for _, s := range pr.Authz.Roles() {
-		if strings.EqualFold(s.RoleName, p.RoleName) && !strings.EqualFold(s.ID, guid) {
-			return nil, arm.Conflict("RoleDefinitionWithSameNameExists", "A custom role with the same name '%s' already exists in this directory. Use a different name.", p.RoleName)
+	sameName := func(roles []*rbac.RoleDefinition) error {
+		for _, s := range roles {
+			if strings.EqualFold(s.RoleName, p.RoleName) && !strings.EqualFold(s.ID, guid) {
+				return arm.Conflict("RoleDefinitionWithSameNameExists", "A custom role with the same name '%s' already exists in this directory. Use a different name.", p.RoleName)
+			}
 		}
+		return nil
+	}
+	if err := sameName(pr.Authz.Roles()); err != nil {
+		return nil, err
 	}
 	for i := range p.Permissions {
 		for _, l := range []*[]string{&p.Permissions[i].Actions, &p.Permissions[i].NotActions, &p.Permissions[i].DataActions, &p.Permissions[i].NotDataActions} {
@@ -445,7 +451,19 @@ func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 		}
 	}
 	d := &rbac.RoleDefinition{ID: guid, RoleName: p.RoleName, Description: p.Description, RoleType: "CustomRole", AssignableScopes: p.AssignableScopes, Permissions: p.Permissions}
-	if err := pr.Authz.PutRole(r.HTTP.Context(), d); err != nil {
+	// Again in the write's transaction, from the roles stored there: a
+	// role of that name, or a change of this role's scopes, made meanwhile
+	// (the checks above read memory).
+	err = pr.Authz.PutRole(r.HTTP.Context(), d, func(old *rbac.RoleDefinition, custom []*rbac.RoleDefinition) error {
+		if err := sameName(custom); err != nil {
+			return err
+		}
+		if old != nil && !slices.Equal(old.AssignableScopes, scopes[:len(scopes)-len(p.AssignableScopes)]) {
+			return pr.authorizeAt(r, "Microsoft.Authorization/roleDefinitions/write", old.AssignableScopes)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return arm.Created(toRole(scopeOf(r), d)), nil
