@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -230,6 +231,15 @@ func armMessage(re *azcore.ResponseError) string {
 	}
 	if json.Unmarshal(b, &e) == nil {
 		return e.Error.Message
+	}
+	// Azure Storage's XML error (a disk's SAS data plane): its message
+	// without the RequestId and Time lines it ends with.
+	var x struct {
+		Message string `xml:"Message"`
+	}
+	if xml.Unmarshal(b, &x) == nil {
+		m, _, _ := strings.Cut(x.Message, "\nRequestId:")
+		return strings.TrimSpace(m)
 	}
 	return ""
 }

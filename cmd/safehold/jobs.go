@@ -136,6 +136,11 @@ func (s *session) jobs() ([]jobRow, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newestFirst(out), nil
+}
+
+// newestFirst sorts jobs by start time, newest first (not started last).
+func newestFirst(out []jobRow) []jobRow {
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Start, out[j].Start
 		if a == nil || b == nil {
@@ -143,7 +148,7 @@ func (s *session) jobs() ([]jobRow, error) {
 		}
 		return a.After(*b)
 	})
-	return out, nil
+	return out
 }
 
 // getJob reads one job again (for waiting).
@@ -225,20 +230,34 @@ func newJobCmd() *cobra.Command {
 			if status != "" && !slices.ContainsFunc(jobStatuses, func(x string) bool { return strings.EqualFold(x, status) }) {
 				return fmt.Errorf("--status %q: use one of %s", status, strings.Join(jobStatuses, ", "))
 			}
-			js, err := s.jobs()
+			var js []jobRow
+			var err error
+			if vault != "" {
+				// By name or id, as `vault show`: a name no vault has is an
+				// error, not an empty list.
+				v, verr := s.findVault(vault)
+				if verr != nil {
+					return verr
+				}
+				if js, err = s.vaultJobs(v); err == nil {
+					js = newestFirst(js)
+				}
+			} else {
+				js, err = s.jobs()
+			}
 			if err != nil {
 				return err
 			}
 			var out []jobRow
 			for _, j := range js {
-				if (vault == "" || strings.EqualFold(vault, j.Vault)) && (status == "" || strings.EqualFold(status, j.Status)) &&
+				if (status == "" || strings.EqualFold(status, j.Status)) &&
 					(operation == "" || strings.EqualFold(operation, j.Operation)) {
 					out = append(out, j)
 				}
 			}
 			return render(s, out, jobCols)
 		})}
-	list.Flags().StringVar(&vault, "vault", "", "only this vault's jobs")
+	list.Flags().StringVar(&vault, "vault", "", "only this vault's jobs (its name or id)")
 	list.Flags().StringVar(&status, "status", "", "only jobs in this status ("+strings.Join(jobStatuses, ", ")+")")
 	list.Flags().StringVar(&operation, "operation", "", "only this operation (Backup, Restore, ConfigureBackup, ...)")
 	show := &cobra.Command{Use: "show JOB", Short: "Show a job (by name or id)", Args: cobra.ExactArgs(1),
