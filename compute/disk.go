@@ -231,7 +231,7 @@ func (s *Service) DiskResource(ctx context.Context, id string) (*DiskResource, e
 
 // ListDisks lists the disks under scope (a subscription or resource group id).
 func (s *Service) ListDisks(ctx context.Context, scope string) ([]*DiskResource, error) {
-	ds, err := resource.List[*DiskResource](ctx, s.p.Store, DiskType, scope)
+	ds, err := resource.List[*DiskResource](ctx, store.Prefetched(ctx, s.p.Store), DiskType, scope)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func (s *Service) Snapshot(ctx context.Context, id string) (*Snapshot, error) {
 
 // ListSnapshots lists the snapshots under scope (a subscription or resource group id).
 func (s *Service) ListSnapshots(ctx context.Context, scope string) ([]*SnapshotResource, error) {
-	return resource.List[*SnapshotResource](ctx, s.p.Store, SnapshotType, scope)
+	return resource.List[*SnapshotResource](ctx, store.Prefetched(ctx, s.p.Store), SnapshotType, scope)
 }
 
 // CheckSnapshotSpecs validates snapshot specs without taking anything.

@@ -186,6 +186,16 @@ var guardedData = []struct {
 		[]string{"Microsoft.DataProtection/backupVaults/backupInstances", "Microsoft.DataProtection/backupVaults/deletedBackupInstances"}},
 }
 
+// cascadeReads are the reads CheckCascade of scope begins with (the
+// server's prefetch of a group's DELETE, CheckReads).
+func cascadeReads(scope string) []store.Read {
+	reads := make([]store.Read, len(guardedData))
+	for i, k := range guardedData {
+		reads[i] = ListRead(k.vault+"/"+ProxiesChild, scope)
+	}
+	return reads
+}
+
 // CheckCascade authorizes a delete that cascades into everything under
 // scope (a resource group, or a vault), before anything is deleted: each
 // vault there linked to a guard and still holding backup data (protected

@@ -401,7 +401,17 @@ func dropLocks(ctx context.Context, tx store.Tx, scope string) error {
 // List lists resources of typ under scope (a subscription,
 // resource group or parent resource id), decoding each into a new T.
 func List[T any](ctx context.Context, r store.Reader, typ, scope string) ([]T, error) {
-	return store.ListJSON[T](ctx, r, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ}, "resource")
+	return store.ListJSON[T](ctx, r, resourceKind, listQuery(typ, scope), "resource")
+}
+
+// listQuery is List's query.
+func listQuery(typ, scope string) store.ListQuery {
+	return store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ}
+}
+
+// ListRead is the read List of typ under scope makes (for store.Prefetch).
+func ListRead(typ, scope string) store.Read {
+	return store.Read{Kind: resourceKind, List: true, Q: listQuery(typ, scope)}
 }
 
 // ListAs lists like List and converts each resource with conv (to its
@@ -546,10 +556,13 @@ func groupNotFound(rg string) error {
 // CheckReads appends to reads the store reads of the checks that a client's
 // request of method on path passes before its handler runs: the
 // subscription's existence (CheckSubscription), for any write the
-// subscription's locks (CheckLocks) and for a PUT or PATCH under a resource
-// group's providers the group (CheckGroupWritable). The server reads them
-// with the caller's principal in one round trip (store.Prefetch) and gives
-// those checks the reader.
+// subscription's locks (CheckLocks); and those its handler makes before it
+// writes anything: below a resource group the group (CheckResourceGroup,
+// and a PUT's or PATCH's CheckGroupWritable), below a resource the
+// resources above it (a vault of its policy: that it exists), for a
+// group's DELETE what its cascade checks (CheckCascade). The server reads
+// them with the caller's principal in one round trip (store.Prefetch) and
+// gives those checks the reader, and the handlers store.Prefetched.
 func CheckReads(reads []store.Read, method, path string) []store.Read {
 	first, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	if !strings.EqualFold(first, "subscriptions") {
@@ -560,18 +573,45 @@ func CheckReads(reads []store.Read, method, path string) []store.Read {
 		return reads
 	}
 	reads = append(reads, store.Read{Kind: SubscriptionKind, Key: sub})
-	if method == http.MethodGet || method == http.MethodHead {
+	if method != http.MethodGet && method != http.MethodHead {
+		reads = append(reads, store.Read{Kind: LockKind, List: true, Q: store.ListQuery{ScopePrefix: "/subscriptions/" + sub + "/"}})
+	}
+	scope := "/subscriptions/" + sub
+	if groups, below, _ := strings.Cut(rest, "/"); strings.EqualFold(groups, "resourceGroups") {
+		rg, below, _ := strings.Cut(below, "/")
+		if rg == "" {
+			return reads
+		}
+		scope += "/resourceGroups/" + rg
+		if below == "" { // the group itself
+			if method == http.MethodDelete {
+				reads = append(reads, cascadeReads(scope)...)
+			}
+			return reads
+		}
+		reads = append(reads, store.Read{Kind: resourceKind, Key: scope})
+		rest = below
+	}
+	// The resources above the one the path names (or lists): the
+	// pairs of type and name after the namespace but the last, at most
+	// maxAncestors; a nested "providers" is an extension resource's,
+	// whose scope is the resource before it.
+	const maxAncestors = 3
+	providers, rest, _ := strings.Cut(rest, "/")
+	ns, rest, _ := strings.Cut(rest, "/")
+	if !strings.EqualFold(providers, "providers") || ns == "" {
 		return reads
 	}
-	reads = append(reads, store.Read{Kind: LockKind, List: true, Q: store.ListQuery{ScopePrefix: "/subscriptions/" + sub + "/"}})
-	if method != http.MethodPut && method != http.MethodPatch {
-		return reads
-	}
-	groups, rest, _ := strings.Cut(rest, "/")
-	rg, rest, _ := strings.Cut(rest, "/")
-	providers, _, _ := strings.Cut(rest, "/")
-	if rg != "" && strings.EqualFold(groups, "resourceGroups") && strings.EqualFold(providers, "providers") {
-		reads = append(reads, store.Read{Kind: resourceKind, Key: "/subscriptions/" + sub + "/resourceGroups/" + rg})
+	id := scope + "/providers/" + ns
+	for range maxAncestors {
+		typ, after, _ := strings.Cut(rest, "/")
+		name, after, _ := strings.Cut(after, "/")
+		if typ == "" || name == "" || after == "" || strings.EqualFold(typ, "providers") {
+			break
+		}
+		id += "/" + typ + "/" + name
+		reads = append(reads, store.Read{Kind: resourceKind, Key: id})
+		rest = after
 	}
 	return reads
 }

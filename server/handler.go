@@ -372,13 +372,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			r = r.WithContext(arm.WithCaller(r.Context(), caller))
 		}
 		if checks != nil {
-			r = r.WithContext(context.WithValue(r.Context(), checksKey{}, checks))
+			r = r.WithContext(store.WithPrefetched(r.Context(), checks))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
-
-type checksKey struct{}
 
 // checkReader is the reader of the router's checks of the request ctx
 // belongs to: the one authenticate read them into, else the store.
@@ -392,8 +390,7 @@ func (s *Server) checkReader(ctx context.Context) store.Reader {
 // prefetched is the reader authenticate read the checks of ctx's request
 // into, if it did.
 func (s *Server) prefetched(ctx context.Context) (store.Reader, bool) {
-	r, ok := ctx.Value(checksKey{}).(store.Reader)
-	return r, ok
+	return store.PrefetchedIn(ctx)
 }
 
 // armOnly reports whether the mux would hand r to the ARM handler (its "/"

@@ -50,6 +50,43 @@ func Prefetch(ctx context.Context, r Reader, reads ...Read) Reader {
 	return p
 }
 
+type prefetchedKey struct{}
+
+// WithPrefetched returns ctx carrying r, the Reader Prefetch returned for
+// the request ctx belongs to (nothing when r is no such reader), for the
+// handler's checks (Prefetched).
+func WithPrefetched(ctx context.Context, r Reader) context.Context {
+	if p, ok := r.(*prefetched); ok {
+		return context.WithValue(ctx, prefetchedKey{}, p)
+	}
+	return ctx
+}
+
+// Prefetched returns a Reader that answers the reads made for ctx's
+// request at its start (WithPrefetched: the checks of what its path names,
+// resource.CheckReads), as often as it is asked, with what was read then,
+// and passes any other read on to r; r itself when ctx carries none. For
+// the checks a handler makes before it writes anything (the resource
+// group and the parent a request names exist): never for a transaction's
+// reads, nor for a read after the request's own writes, which the
+// prefetched answers do not see.
+func Prefetched(ctx context.Context, r Reader) Reader {
+	p, ok := ctx.Value(prefetchedKey{}).(*prefetched)
+	if !ok {
+		return r
+	}
+	return &prefetched{Reader: r, reads: p.reads, results: p.results}
+}
+
+// PrefetchedIn is the Reader ctx carries (WithPrefetched), reading on
+// through the Reader it was prefetched from; false when it carries none.
+func PrefetchedIn(ctx context.Context) (Reader, bool) {
+	if p, ok := ctx.Value(prefetchedKey{}).(*prefetched); ok {
+		return p, true
+	}
+	return nil, false
+}
+
 // normRead is rd as it is matched: keys and queries compare case-insensitively.
 func normRead(rd Read) Read {
 	if rd.List {

@@ -158,3 +158,45 @@ func TestPostgresPrefetchFailsEachRead(t *testing.T) {
 		}
 	}
 }
+
+// A request's prefetched reads travel in its context (WithPrefetched):
+// Prefetched answers them over any reader given, as read then, and passes
+// the rest on to that reader; without them it is the reader itself.
+func TestPrefetchedTravelsInTheContext(t *testing.T) {
+	ctx := context.Background()
+	url := testsvc.PostgresSchema(t)
+	s, other := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	prefetchDocs(t, s)
+	if r := store.Prefetched(ctx, other); r != store.Reader(other) {
+		t.Fatal("Prefetched without prefetched reads is not the reader given")
+	}
+	if _, ok := store.PrefetchedIn(ctx); ok {
+		t.Fatal("PrefetchedIn: reads where none were made")
+	}
+	if store.WithPrefetched(ctx, s) != ctx {
+		t.Fatal("WithPrefetched of a store, not of prefetched reads, changed the context")
+	}
+	ctx = store.WithPrefetched(ctx, store.Prefetch(ctx, s, prefetchReads...))
+	if _, ok := store.PrefetchedIn(ctx); !ok {
+		t.Fatal("PrefetchedIn: no reads")
+	}
+	p := store.Prefetched(ctx, other)
+	checkPrefetched(t, s, p)
+	// Their answers are those of the moment they were read; the rest is
+	// the given reader's, now.
+	if err := other.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete(ctx, "k", "/s/one"); err != nil {
+			return err
+		}
+		return tx.Put(ctx, store.Doc{Kind: "other", Key: "/s/one", Value: []byte(`{"n":5}`)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if d, err := p.Get(ctx, "k", "/s/one"); err != nil || string(d.Value) != `{"n":1}` {
+		t.Fatalf("a prefetched document: %v %+v", err, d)
+	}
+	if d, err := p.Get(ctx, "other", "/s/one"); err != nil || string(d.Value) != `{"n":5}` {
+		t.Fatalf("a read not prefetched, through the reader given: %v %+v", err, d)
+	}
+}

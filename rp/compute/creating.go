@@ -12,6 +12,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -156,7 +157,7 @@ func (pr *Provider) checkNotCreating(ctx context.Context, id, what string) error
 // being created under scope (a subscription or resource group id) that
 // are not in have (ids already listed).
 func (pr *Provider) pendingUnder(ctx context.Context, scope, typ string, have map[string]bool) ([]json.RawMessage, error) {
-	docs, err := pr.p.Store.List(ctx, creatingKind, store.ListQuery{ScopePrefix: strings.ToLower(scope) + "/"})
+	docs, err := store.Prefetched(ctx, pr.p.Store).List(ctx, creatingKind, pendingQuery(scope))
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +178,11 @@ func (pr *Provider) pendingUnder(ctx context.Context, scope, typ string, have ma
 		out = append(out, c.Body)
 	}
 	return out, nil
+}
+
+// pendingQuery is pendingUnder's list.
+func pendingQuery(scope string) store.ListQuery {
+	return store.ListQuery{ScopePrefix: strings.ToLower(scope) + "/"}
 }
 
 // listScope is the subscription or resource group a list request names
@@ -201,24 +207,29 @@ func listWithCreating[T any](pr *Provider, typ string, list func(context.Context
 		if err != nil {
 			return nil, err
 		}
-		rs, err := list(r.HTTP.Context(), scope)
+		// The stored resources (list: resource.List) and those being
+		// created, read in one round trip (PostgreSQL).
+		ctx := r.HTTP.Context()
+		ctx = store.WithPrefetched(ctx, store.Prefetch(ctx, pr.p.Store, resource.ListRead(typ, scope),
+			store.Read{Kind: creatingKind, List: true, Q: pendingQuery(scope)}))
+		rs, err := list(ctx, scope)
 		if err != nil {
 			return nil, err
 		}
-		return pageWithCreating(pr, r, scope, typ, rs, id)
+		return pageWithCreating(ctx, pr, r, scope, typ, rs, id)
 	}
 }
 
 // pageWithCreating answers a list: the stored resources followed by those
 // of type typ under scope that are still being created.
-func pageWithCreating[T any](pr *Provider, r *arm.Request, scope, typ string, rs []T, id func(T) string) (*arm.Response, error) {
+func pageWithCreating[T any](ctx context.Context, pr *Provider, r *arm.Request, scope, typ string, rs []T, id func(T) string) (*arm.Response, error) {
 	have := map[string]bool{}
 	items := make([]any, 0, len(rs))
 	for _, x := range rs {
 		have[creatingKey(id(x))] = true
 		items = append(items, x)
 	}
-	pending, err := pr.pendingUnder(r.HTTP.Context(), scope, typ, have)
+	pending, err := pr.pendingUnder(ctx, scope, typ, have)
 	if err != nil {
 		return nil, err
 	}

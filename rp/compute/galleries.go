@@ -50,7 +50,7 @@ func (pr *Provider) registerGalleries(rt *arm.Router) {
 			if err != nil {
 				return nil, err
 			}
-			return pageWithCreating(pr, r, galleryImageID(r), compute.GalleryImageVersionType, vs, func(v *compute.GalleryImageVersionResource) string { return v.ID })
+			return pageWithCreating(r.HTTP.Context(), pr, r, galleryImageID(r), compute.GalleryImageVersionType, vs, func(v *compute.GalleryImageVersionResource) string { return v.ID })
 		},
 		Get:    getWithCreating(pr, galleryVersionID, pr.svc.GalleryImageVersion),
 		Put:    pr.putGalleryVersion,

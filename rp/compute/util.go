@@ -9,6 +9,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
 )
 
 // computeID is the id of the Microsoft.Compute resource of type typ
@@ -40,7 +41,7 @@ func decoded[T any](h func(r *arm.Request, in T) (*arm.Response, error)) arm.Han
 }
 
 func checkRG(ctx context.Context, pr *Provider, r *arm.Request) error {
-	return resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName"))
+	return resource.CheckResourceGroup(ctx, store.Prefetched(ctx, pr.p.Store), r.Param("subscriptionId"), r.Param("resourceGroupName"))
 }
 
 // noneToDelete answers a DELETE of a resource that does not exist: 204, or

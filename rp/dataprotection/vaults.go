@@ -71,13 +71,16 @@ func (pr *Provider) loadVault(ctx context.Context, r store.Reader, id arm.Resour
 	return &v, nil
 }
 
-// vaultFor loads the vault a request addresses (404 if the group or vault is missing).
+// vaultFor loads the vault a request addresses (404 if the group or vault is
+// missing), as read for the request's checks (store.Prefetched): for a
+// handler's first reads, before it writes.
 func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 	ctx := r.HTTP.Context()
-	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	rd := store.Prefetched(ctx, pr.p.Store)
+	if err := resource.CheckResourceGroup(ctx, rd, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
-	return pr.loadVault(ctx, pr.p.Store, vaultIDOf(r))
+	return pr.loadVault(ctx, rd, vaultIDOf(r))
 }
 
 // vaultNamed is vaultFor for views that show only the vault's id and name
@@ -85,10 +88,11 @@ func (pr *Provider) vaultFor(r *arm.Request) (*vaultResource, error) {
 // document (resource.GetShared: not decoded again while it is unchanged).
 func (pr *Provider) vaultNamed(r *arm.Request) (*vaultResource, error) {
 	ctx := r.HTTP.Context()
-	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	rd := store.Prefetched(ctx, pr.p.Store)
+	if err := resource.CheckResourceGroup(ctx, rd, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
-	n, err := resource.GetShared[resource.Named](ctx, pr.p.Store, vaultIDOf(r))
+	n, err := resource.GetShared[resource.Named](ctx, rd, vaultIDOf(r))
 	if err != nil {
 		return nil, err
 	}
@@ -100,11 +104,12 @@ func (pr *Provider) vaultNamed(r *arm.Request) (*vaultResource, error) {
 // to exist (policies, guard proxies, instance lists), no JSON decode.
 func (pr *Provider) checkVault(r *arm.Request) error {
 	ctx := r.HTTP.Context()
-	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+	rd := store.Prefetched(ctx, pr.p.Store)
+	if err := resource.CheckResourceGroup(ctx, rd, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return err
 	}
 	id := vaultIDOf(r)
-	ok, err := resource.Exists(ctx, pr.p.Store, id.String())
+	ok, err := resource.Exists(ctx, rd, id.String())
 	if err != nil {
 		return err
 	}

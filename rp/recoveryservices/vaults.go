@@ -81,7 +81,7 @@ func (pr *Provider) vaultOf(r *arm.Request) (*vaultRecord, arm.ResourceID, error
 // decoded again while it is unchanged).
 func (pr *Provider) foundVaultID(r *arm.Request) (arm.ResourceID, error) {
 	id := pr.vaultIDOf(r)
-	n, err := resource.GetShared[resource.Named](r.HTTP.Context(), pr.p.Store, id)
+	n, err := resource.GetShared[resource.Named](r.HTTP.Context(), store.Prefetched(r.HTTP.Context(), pr.p.Store), id)
 	if err != nil {
 		return id, err
 	}
@@ -455,7 +455,7 @@ func (pr *Provider) getVault(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) listVaultsRG(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, rg := r.Param("subscriptionId"), r.Param("resourceGroupName")
-	if err := resource.CheckResourceGroup(ctx, pr.p.Store, sub, rg); err != nil {
+	if err := resource.CheckResourceGroup(ctx, store.Prefetched(ctx, pr.p.Store), sub, rg); err != nil {
 		return nil, err
 	}
 	return pr.listVaults(r, "/subscriptions/"+sub+"/resourceGroups/"+rg)

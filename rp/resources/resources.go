@@ -134,7 +134,7 @@ func (pr *Provider) getSubscription(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
-	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+	if err := resource.CheckSubscription(r.HTTP.Context(), store.Prefetched(r.HTTP.Context(), pr.p.Store), r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
 	var out []any
@@ -372,7 +372,7 @@ func (pr *Provider) headGroup(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub := r.Param("subscriptionId")
-	if err := resource.CheckSubscription(ctx, pr.p.Store, sub); err != nil {
+	if err := resource.CheckSubscription(ctx, store.Prefetched(ctx, pr.p.Store), sub); err != nil {
 		return nil, err
 	}
 	tagName, tagValue, err := tagFilter(r.Query("$filter"))
@@ -422,7 +422,7 @@ func (pr *Provider) deleteGroup(r *arm.Request) (*arm.Response, error) {
 	// The delete cascades into the group's vaults and their backup data:
 	// a vault's resource guard must allow it, as it must deleting that
 	// data directly (checked here, before anything is deleted).
-	if err := resource.CheckCascade(ctx, pr.p.Store, rgID(sub, name).String(), r.Allowed); err != nil {
+	if err := resource.CheckCascade(ctx, store.Prefetched(ctx, pr.p.Store), rgID(sub, name).String(), r.Allowed); err != nil {
 		return nil, err
 	}
 	done := false // deleted in the transaction: no task to wake
@@ -651,7 +651,7 @@ func (pr *Provider) listUnder(r *arm.Request, scope string) (*arm.Response, erro
 }
 
 func (pr *Provider) listSubResources(r *arm.Request) (*arm.Response, error) {
-	if err := resource.CheckSubscription(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId")); err != nil {
+	if err := resource.CheckSubscription(r.HTTP.Context(), store.Prefetched(r.HTTP.Context(), pr.p.Store), r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
 	return pr.listUnder(r, "/subscriptions/"+r.Param("subscriptionId"))
