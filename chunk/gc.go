@@ -612,7 +612,7 @@ func (s *Store) readPack(ctx context.Context, p *pack, scratch *[]byte) ([]byte,
 		return s.be.Get(ctx, p.key, 0, -1)
 	}
 	if need := p.size + 2*blob.Align; int64(cap(*scratch)) < need {
-		*scratch = blob.AlignedBuf(int(need)) // a page to spare on each side
+		*scratch = blob.HugeBuf(int(need)) // a page to spare on each side
 	}
 	return into.GetInto(ctx, p.key, 0, -1, *scratch)
 }

@@ -304,7 +304,7 @@ func (r *Repository) captureRun(ctx context.Context, src Source, ranger DataRang
 			n, room, step = t.Units(), t.Buf(), hotBlocks
 		} else {
 			if *buf == nil {
-				*buf = blob.AlignedBuf(batchBlocks * BlockSize) // aligned: direct reads land in it
+				*buf = blob.HugeBuf(batchBlocks * BlockSize) // aligned: direct reads land in it
 			}
 			room = *buf
 		}

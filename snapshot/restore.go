@@ -120,7 +120,7 @@ func (r *Repository) forEachRun(ctx context.Context, m *Manifest, workers int, c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := blob.AlignedBuf(restoreBlocks * BlockSize)
+			buf := blob.HugeBuf(restoreBlocks * BlockSize) // direct reads and writes: huge pages
 			for j := range jobs {
 				if wctx.Err() != nil {
 					continue
