@@ -105,3 +105,15 @@ func TestResourceIDKey(t *testing.T) {
 		t.Error("the empty id has a key")
 	}
 }
+
+// BenchmarkResourceIDKey is the store key of a GET's resource group
+// (resource.GetWire).
+//
+//	go test ./arm -run '^$' -bench ResourceIDKey -benchmem
+func BenchmarkResourceIDKey(b *testing.B) {
+	id := ResourceID{SubscriptionID: "27f4655b-afa4-4258-85e0-6bf5e9135f09", ResourceGroup: "bench"}
+	b.ReportAllocs()
+	for range b.N {
+		id.Key()
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ResourceID is a parsed ARM resource id:
@@ -123,56 +124,42 @@ func (r ResourceID) Key() string {
 }
 
 // format builds String, lower-cased when lower (ASCII letters only: false
-// if the id has another byte, which strings.ToLower may change).
+// if the id has another byte, which strings.ToLower may change). The parts
+// are copied into one buffer of the right size, then lower-cased in place in
+// one pass: the store's key of every resource read (a GET's group) is made
+// here, and writing it a byte at a time through a strings.Builder cost
+// twice as much.
 func (r ResourceID) format(lower bool) (string, bool) {
 	n := len(r.Scope) + len("/subscriptions/") + len(r.SubscriptionID) + len("/resourceGroups/") + len(r.ResourceGroup) + len("/providers/") + len(r.Namespace)
 	for i, t := range r.Types {
 		n += 2 + len(t) + len(r.Names[i])
 	}
-	var b strings.Builder
-	b.Grow(n) // one allocation
-	ascii := true
-	w := func(s string) {
-		if !lower {
-			b.WriteString(s)
-			return
-		}
-		i := 0
-		for i < len(s) && s[i] < utf8.RuneSelf && (s[i] < 'A' || s[i] > 'Z') {
-			i++ // the part already lower-case ASCII, written as it is
-		}
-		b.WriteString(s[:i])
-		for ; i < len(s); i++ {
-			c := s[i]
-			if c >= utf8.RuneSelf {
-				ascii = false
-			} else if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			b.WriteByte(c)
-		}
-	}
+	b := make([]byte, 0, n) // one allocation
 	if r.Scope != "" {
-		w(r.Scope)
+		b = append(b, r.Scope...)
 	} else if r.SubscriptionID != "" {
-		w("/subscriptions/")
-		w(r.SubscriptionID)
+		b = append(append(b, "/subscriptions/"...), r.SubscriptionID...)
 		if r.ResourceGroup != "" {
-			w("/resourceGroups/")
-			w(r.ResourceGroup)
+			b = append(append(b, "/resourceGroups/"...), r.ResourceGroup...)
 		}
 	}
 	if r.Namespace != "" {
-		w("/providers/")
-		w(r.Namespace)
+		b = append(append(b, "/providers/"...), r.Namespace...)
 		for i, t := range r.Types {
-			b.WriteByte('/')
-			w(t)
-			b.WriteByte('/')
-			w(r.Names[i])
+			b = append(append(append(append(b, '/'), t...), '/'), r.Names[i]...)
 		}
 	}
-	return b.String(), ascii
+	ascii := true
+	if lower {
+		for i, c := range b {
+			if c >= utf8.RuneSelf {
+				ascii = false
+			} else if 'A' <= c && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), ascii // b is not written again
 }
 
 // Parent is the id of the enclosing resource: the parent resource for a
