@@ -18,13 +18,15 @@ import (
 // is 412 PreconditionFailed and the handler does not run. The read and
 // the write are two steps: a concurrent write between them is not seen.
 func checkConditions(req *Request, get *route) error {
-	h := req.HTTP.Header
-	ifMatch, ifNone := headerValues(h, "If-Match"), headerValues(h, "If-None-Match")
-	if (ifMatch == "" && ifNone == "") || get == nil {
+	// A read's conditions are not checked: the method first, before the
+	// headers are looked up and joined (every GET passes here).
+	m := req.HTTP.Method
+	if get == nil || m != http.MethodPut && m != http.MethodPatch && m != http.MethodDelete {
 		return nil
 	}
-	m := req.HTTP.Method
-	if m != http.MethodPut && m != http.MethodPatch && m != http.MethodDelete {
+	h := req.HTTP.Header
+	ifMatch, ifNone := headerValues(h, "If-Match"), headerValues(h, "If-None-Match")
+	if ifMatch == "" && ifNone == "" {
 		return nil
 	}
 	hr := req.HTTP.Clone(req.HTTP.Context())

@@ -10,7 +10,8 @@ import (
 // TestConditionalWrites: If-None-Match: * creates only, If-Match: *
 // updates only, and If-Match with an entity tag writes only the version it
 // names (a Recovery Services vault's etag); a refused write is 412
-// PreconditionFailed and changes nothing.
+// PreconditionFailed and changes nothing. A read's conditions are not
+// checked.
 func TestConditionalWrites(t *testing.T) {
 	e := testserver.Start(t)
 	sub := "/subscriptions/" + e.Conn.SubscriptionID
@@ -33,6 +34,11 @@ func TestConditionalWrites(t *testing.T) {
 	}
 	if _, m := e.Do("GET", g+rgv, nil); testserver.Field(m, "tags.v") != "1" {
 		t.Fatalf("a refused PUT changed the group: %v", m)
+	}
+	for _, h := range []testserver.RequestOption{testserver.Header("If-Match", `"stale"`), testserver.Header("If-None-Match", "*")} {
+		if resp, m := e.Do("GET", g+rgv, nil, h); resp.StatusCode != 200 || testserver.Field(m, "tags.v") != "1" {
+			t.Fatalf("a GET with a condition the group does not meet: %d %v (a read's conditions are not checked)", resp.StatusCode, m)
+		}
 	}
 	if resp, m := e.Do("PATCH", g+rgv, map[string]any{"tags": map[string]string{"v": "3"}}, update); resp.StatusCode != 200 || testserver.Field(m, "tags.v") != "3" {
 		t.Fatalf("update-only PATCH of an existing group: %d %v", resp.StatusCode, m)
