@@ -128,6 +128,12 @@ func (d *Directory) get(ctx context.Context, r store.Reader, objectID string) (*
 	return store.GetJSON[Principal](ctx, r, principalKind, objectID, "principal")
 }
 
+// GetIn reads a principal by object id as r holds it (a transaction's
+// reader: a write that needs the principal checks it there).
+func (d *Directory) GetIn(ctx context.Context, r store.Reader, objectID string) (*Principal, error) {
+	return d.get(ctx, r, objectID)
+}
+
 // Get reads a principal by object id.
 func (d *Directory) Get(ctx context.Context, objectID string) (*Principal, error) {
 	return d.get(ctx, d.Store, objectID)

@@ -487,6 +487,52 @@ func (a *Authorizer) Roles() []*RoleDefinition {
 	return out
 }
 
+// RoleIn reads the role guid as r holds it (a built-in role, or a custom
+// role's document): store.ErrNotFound when there is none. A write that
+// needs the role to exist checks it so in its transaction.
+func RoleIn(ctx context.Context, r store.Reader, guid string) (*RoleDefinition, error) {
+	for i := range BuiltInRoles {
+		if strings.EqualFold(BuiltInRoles[i].ID, guid) {
+			b := BuiltInRoles[i]
+			return &b, nil
+		}
+	}
+	docs, err := r.List(ctx, roleDefKind, store.ListQuery{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if strings.EqualFold(d.Key, guid) {
+			return store.DecodeJSON[RoleDefinition](d, "role definition")
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+// AssignmentsIn lists the assignments r holds at or below scope ("": all)
+// of principalID ("": anyone's).
+func AssignmentsIn(ctx context.Context, r store.Reader, scope, principalID string) ([]*Assignment, error) {
+	var q store.ListQuery // by principal below, not by the documents' Type, which older ones may lack
+	if scope != "" {
+		q.ScopePrefix = strings.TrimRight(scope, "/") + "/"
+	}
+	docs, err := r.List(ctx, assignmentKind, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Assignment, 0, len(docs))
+	for _, d := range docs {
+		x, err := store.DecodeJSON[Assignment](d, "role assignment")
+		if err != nil {
+			return nil, err
+		}
+		if principalID == "" || strings.EqualFold(x.PrincipalID, principalID) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
 // PutRole creates or updates a custom role. check (nil: none) runs in the
 // write's transaction with the custom roles stored, read there (old: the
 // one stored under r's id, nil if none): its error refuses the write, so
@@ -526,9 +572,15 @@ func (a *Authorizer) PutRole(ctx context.Context, r *RoleDefinition, check func(
 	return a.reload(ctx)
 }
 
-// DeleteRole removes a custom role.
-func (a *Authorizer) DeleteRole(ctx context.Context, guid string) error {
+// DeleteRole removes a custom role; checks run first in its transaction
+// (an error deletes nothing), as PutAssignment's do.
+func (a *Authorizer) DeleteRole(ctx context.Context, guid string, checks ...func(store.Reader) error) error {
 	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		for _, check := range checks {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
 		if err := tx.Delete(ctx, roleDefKind, guid); err != nil {
 			return err
 		}
@@ -642,8 +694,12 @@ func (a *Authorizer) DeleteAssignmentsUnder(ctx context.Context, scope, principa
 			ids = append(ids, d.Key)
 		}
 	}
-	for _, x := range a.Assignments() {
-		if principalID != "" && strings.EqualFold(x.PrincipalID, principalID) {
+	if principalID != "" { // from the store too: one another replica stored
+		xs, err := AssignmentsIn(ctx, a.Store, "", principalID)
+		if err != nil {
+			return err
+		}
+		for _, x := range xs {
 			ids = append(ids, x.ID)
 		}
 	}

@@ -219,9 +219,31 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	// group open to new things: a group's delete (which removes an empty
 	// group in one transaction, or cascades from its Deleting state) racing
 	// this PUT must not leave the assignment behind.
+	// So are the role, the principal and the assignment's uniqueness,
+	// read above from memory: a role or principal deleted meanwhile, or the
+	// same assignment made meanwhile under another name, refuses it.
 	if err := pr.Authz.PutAssignment(ctx, x, func(r store.Reader) error {
 		if err := checkScopeIn(ctx, r, scope); err != nil {
 			return err
+		}
+		if _, err := rbac.RoleIn(ctx, r, guid); errors.Is(err, store.ErrNotFound) {
+			return arm.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
+		} else if err != nil {
+			return err
+		}
+		if _, err := pr.p.Dir.GetIn(ctx, r, principal.ObjectID); errors.Is(err, store.ErrNotFound) {
+			return arm.BadRequest("PrincipalNotFound", "Principal %s does not exist in the directory %s. Check that you have the correct principal ID.", strings.ReplaceAll(pp.PrincipalID, "-", ""), pr.p.TenantID)
+		} else if err != nil {
+			return err
+		}
+		same, err := rbac.AssignmentsIn(ctx, r, scope, principal.ObjectID)
+		if err != nil {
+			return err
+		}
+		for _, o := range same {
+			if strings.EqualFold(o.RoleGUID(), guid) && strings.EqualFold(strings.TrimRight(o.Scope, "/"), strings.TrimRight(scope, "/")) && !strings.EqualFold(o.ID, id) {
+				return arm.Conflict("RoleAssignmentExists", "The role assignment already exists. The ID of the existing role assignment is %s.", o.Name)
+			}
 		}
 		if id, err := arm.ParseID(scope); err == nil && id.ResourceGroup != "" {
 			return resource.CheckGroupOpen(ctx, r, id.SubscriptionID, id.ResourceGroup)
@@ -497,10 +519,25 @@ func (pr *Provider) deleteRole(r *arm.Request) (*arm.Response, error) {
 	if err := pr.authorizeAt(r, "Microsoft.Authorization/roleDefinitions/delete", d.AssignableScopes); err != nil {
 		return nil, err
 	}
+	inUse := arm.BadRequest("RoleDefinitionHasAssignments", "There are existing role assignments referencing role '%s'; delete them first.", d.RoleName)
 	if pr.Authz.RoleInUse(guid) {
-		return nil, arm.BadRequest("RoleDefinitionHasAssignments", "There are existing role assignments referencing role '%s'; delete them first.", d.RoleName)
+		return nil, inUse
 	}
-	if err := pr.Authz.DeleteRole(r.HTTP.Context(), guid); err != nil {
+	// Again from the store in the delete's transaction: an assignment of
+	// the role made meanwhile (the check above reads memory).
+	ctx := r.HTTP.Context()
+	if err := pr.Authz.DeleteRole(ctx, guid, func(rd store.Reader) error {
+		xs, err := rbac.AssignmentsIn(ctx, rd, "", "")
+		if err != nil {
+			return err
+		}
+		for _, x := range xs {
+			if strings.EqualFold(x.RoleGUID(), guid) {
+				return inUse
+			}
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	return arm.OK(toRole(scopeOf(r), d)), nil

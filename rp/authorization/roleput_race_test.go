@@ -1,14 +1,29 @@
 package authorization_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/google/uuid"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
+
+// roleServer starts a server; sub is its subscription's id, rd a role
+// definitions client of its admin.
+func roleServer(t *testing.T) (*testserver.Env, context.Context, string, *armauthorization.RoleDefinitionsClient) {
+	t.Helper()
+	e := testserver.Start(t)
+	rd, err := armauthorization.NewRoleDefinitionsClient(e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, e.Ctx(), "/subscriptions/" + e.Sub, rd
+}
 
 // TestConcurrentCustomRolesOfOneName: custom roles of one name PUT at once
 // under different GUIDs make one role; every other PUT is 409
@@ -16,13 +31,7 @@ import (
 // in memory before the write, outside its transaction, so PUTs that
 // overlapped each made a role of that name.
 func TestConcurrentCustomRolesOfOneName(t *testing.T) {
-	e := testserver.Start(t)
-	ctx := e.Ctx()
-	sub := "/subscriptions/" + e.Sub
-	rd, err := armauthorization.NewRoleDefinitionsClient(e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ctx, sub, rd := roleServer(t)
 	for round := 0; round < 5; round++ {
 		name := "operators " + uuid.NewString()[:8]
 		const n = 8
@@ -57,4 +66,102 @@ func TestConcurrentCustomRolesOfOneName(t *testing.T) {
 			t.Fatalf("%d PUTs at once of custom role %q: %d made, %d listed; want 1", n, name, made, listed)
 		}
 	}
+}
+
+// TestConcurrentAssignmentRaces: what a role assignment's PUT checks holds
+// when the assignment is stored, whatever overlaps it. Assignments of one
+// role to one principal at one scope PUT at once under different names make
+// one assignment (the others 409 RoleAssignmentExists); an assignment PUT
+// while its custom role is deleted leaves either the role with its
+// assignment or neither (never an assignment of a role that is gone:
+// RoleDefinitionDoesNotExist, or the delete's RoleDefinitionHasAssignments);
+// one PUT while its principal is deleted leaves no assignment of the
+// deleted principal. Each was checked against memory before the write.
+func TestConcurrentAssignmentRaces(t *testing.T) {
+	e, ctx, sub, rd := roleServer(t)
+	ra, err := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assign := func(role, principal string) error {
+		_, err := ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+			RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role), PrincipalID: to.Ptr(principal)}}, nil)
+		return err
+	}
+	assignmentsOf := func(principal string) int {
+		t.Helper()
+		n := 0
+		for pager := ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("principalId eq '" + principal + "'")}); pager.More(); {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(page.Value)
+		}
+		return n
+	}
+	newRole := func() string {
+		t.Helper()
+		role := uuid.NewString()
+		if _, err := rd.CreateOrUpdate(ctx, sub, role, armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+			RoleName: to.Ptr("readers " + role[:8]), AssignableScopes: []*string{to.Ptr(sub)},
+			Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("*/read")}}}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return role
+	}
+	for round := 0; round < 5; round++ {
+		// One role, one principal, one scope: one assignment.
+		principal, _ := fixture.Principal(t, e, "p")
+		role := newRole()
+		const n = 6
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() { errs[i] = assign(role, principal) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && !testserver.HasError(err, 409, "RoleAssignmentExists") {
+				t.Fatalf("an assignment PUT at once with others: %v", err)
+			}
+		}
+		if got := assignmentsOf(principal); got != 1 {
+			t.Fatalf("%d PUTs at once of one role's assignment to one principal at one scope: %d assignments, want 1", n, got)
+		}
+
+		// A role deleted while it is assigned.
+		other, _ := fixture.Principal(t, e, "q")
+		role = newRole()
+		var aerr, derr error
+		wg.Go(func() { aerr = assign(role, other) })
+		wg.Go(func() { _, derr = rd.Delete(ctx, sub, role, nil) })
+		wg.Wait()
+		_, gerr := rd.Get(ctx, sub, role, nil)
+		roleGone, assigned := testserver.HasError(gerr, 404, ""), assignmentsOf(other) == 1
+		if roleGone == assigned || (aerr != nil) == assigned || (derr != nil) == roleGone {
+			t.Fatalf("an assignment PUT while its role is deleted: role gone %v (delete: %v), assigned %v (PUT: %v)", roleGone, derr, assigned, aerr)
+		}
+
+		// A principal deleted while it is assigned a role.
+		third, _ := fixture.Principal(t, e, "r")
+		wg.Go(func() { assign(role2(role, roleGone), third) })
+		wg.Go(func() {
+			if resp, m := e.Do("DELETE", "/providers/Safehold.Identity/servicePrincipals/"+third+"?api-version=2024-01-01", nil); resp.StatusCode >= 300 {
+				t.Errorf("delete principal: %d %v", resp.StatusCode, m)
+			}
+		})
+		wg.Wait()
+		if got := assignmentsOf(third); got != 0 {
+			t.Fatalf("assignments of a principal deleted while assigned: %d", got)
+		}
+	}
+}
+
+// role2 is a role to assign: role while it exists, else Reader.
+func role2(role string, gone bool) string {
+	if gone {
+		return rbac.Reader
+	}
+	return role
 }
