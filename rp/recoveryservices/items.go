@@ -64,6 +64,9 @@ type itemRecord struct {
 	// Purging: the purge has begun (its points are being deleted), so
 	// the item can no longer be undeleted.
 	Purging bool `json:"purging,omitempty"`
+	// Enhanced: the item was protected with an Enhanced (V2) policy,
+	// so it takes no Standard one since.
+	Enhanced bool `json:"enhanced,omitempty"`
 }
 
 // dataIDKind is the document kind of the last protectedItemDataId given
@@ -293,13 +296,7 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 		var pol policyRecord
 		if pid, err := arm.ParseID(it.PolicyID); err == nil && resource.Get(ctx, rd, pid, &pol) == nil {
 			if ip := pol.iaas(); ip != nil {
-				props["policyType"] = ip.PolicyType
-				if ip.PolicyType == "" { // as Azure infers it: V2 schedules make a V2 policy
-					props["policyType"] = "V1"
-					if ip.SchedulePolicy != nil && strings.EqualFold(ip.SchedulePolicy.SchedulePolicyType, "SimpleSchedulePolicyV2") {
-						props["policyType"] = "V2"
-					}
-				}
+				props["policyType"] = ip.kind()
 			}
 		}
 	}
@@ -451,6 +448,15 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 				if err != nil {
 					return err
 				}
+				// An item once on an Enhanced policy stays on one, as in
+				// Azure ("Backup doesn't allow changing the policy type to
+				// Standard after you enable a VM backup with the Enhanced
+				// policy"), stopped and resumed too.
+				enhanced := pol.iaas().kind() == "V2"
+				if !enhanced && (it.Enhanced || pr.onEnhancedPolicy(ctx, tx, &it)) {
+					return badField("properties.policyId", "'%s' is a Standard (V1) policy, and the VM is backed up with an Enhanced (V2) policy, which it cannot leave: give an Enhanced policy of this vault.", pol.Name)
+				}
+				it.Enhanced = enhanced
 				it.PolicyID, it.PolicyName = pol.ID, pol.Name
 				if strings.Contains(*p.PolicyID, "/") {
 					it.PolicyID = *p.PolicyID // echo the caller's spelling, as the seed shows
@@ -506,6 +512,18 @@ func mustParse(id string) arm.ResourceID {
 		panic(err)
 	}
 	return r
+}
+
+// onEnhancedPolicy says whether the item's policy (none when stopped) is
+// an Enhanced one (an item stored before Enhanced was kept on it).
+func (pr *Provider) onEnhancedPolicy(ctx context.Context, rd store.Reader, it *itemRecord) bool {
+	var pol policyRecord
+	pid, err := arm.ParseID(it.PolicyID)
+	if err != nil || resource.Get(ctx, rd, pid, &pol) != nil {
+		return false
+	}
+	ip := pol.iaas()
+	return ip != nil && ip.kind() == "V2"
 }
 
 // resolvePolicy finds a vault's IaaS policy by id (or bare name).

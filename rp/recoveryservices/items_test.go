@@ -359,3 +359,70 @@ func TestSecurityPIN(t *testing.T) {
 		t.Fatalf("PIN for a resource guard operation: %d %v", resp.StatusCode, m)
 	}
 }
+
+// TestEnhancedPolicyItemStaysEnhanced: a VM moves from a Standard (V1)
+// policy to an Enhanced (V2) one but never back, as Azure's documentation
+// says ("Backup doesn't allow changing the policy type to Standard after
+// you enable a VM backup with the Enhanced policy"): az backup item
+// set-policy (the SDK's protected item CreateOrUpdate) to a Standard
+// policy, or resuming a stopped item with one, is 400
+// BMSUserErrorInvalidPolicyInput naming properties.policyId, and the item
+// keeps its policy. A policy's own type does not change either (400 naming
+// properties.policyType): editing it would move its items across. Before,
+// each was accepted.
+func TestEnhancedPolicyItemStaysEnhanced(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	v := fixture.ProtectVM(t, e)
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	items, policies := bf.NewProtectedItemsClient(), bf.NewProtectionPoliciesClient()
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/" + v.RG + "/providers/Microsoft.RecoveryServices/vaults/" + v.Vault
+	setPolicy := func(policy string) error {
+		_, err := items.CreateOrUpdate(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, armrecoveryservicesbackup.ProtectedItemResource{
+			Properties: &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(v.VMID), PolicyID: to.Ptr(vault + "/backupPolicies/" + policy)}}, nil)
+		return err
+	}
+	policyOf := func(want string) {
+		t.Helper()
+		e.WaitFor("the item's policy "+want, func() bool {
+			it, err := items.Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := it.Properties.GetProtectedItem()
+			return p.PolicyName != nil && *p.PolicyName == want
+		})
+	}
+	refused := func(what string, err error, field string) {
+		t.Helper()
+		if st, code := testserver.ErrorOf(err); st != 400 || code != "BMSUserErrorInvalidPolicyInput" || !strings.Contains(err.Error(), field) {
+			t.Fatalf("%s: %v, want 400 BMSUserErrorInvalidPolicyInput naming %s", what, err, field)
+		}
+	}
+	if err := setPolicy("EnhancedPolicy"); err != nil {
+		t.Fatalf("Standard to Enhanced: %v", err)
+	}
+	policyOf("EnhancedPolicy")
+	refused("Enhanced to Standard", setPolicy("DefaultPolicy"), "properties.policyId")
+	policyOf("EnhancedPolicy")
+	// Stopped (retain data), then resumed: with the Enhanced policy only.
+	resp, m := e.Do("PUT", vault+"/backupFabrics/Azure/protectionContainers/"+v.Container+"/protectedItems/"+v.Item+"?api-version=2016-12-01",
+		`{"properties":{"protectedItemType":"Microsoft.Compute/virtualMachines","sourceResourceId":"`+v.VMID+`","policyId":""}}`)
+	if resp.StatusCode != 202 || e.Poll(resp.Header.Get("Azure-AsyncOperation"))["status"] != "Succeeded" {
+		t.Fatalf("stop protection: %d %v", resp.StatusCode, m)
+	}
+	refused("resume with a Standard policy", setPolicy("DefaultPolicy"), "properties.policyId")
+	if err := setPolicy("EnhancedPolicy"); err != nil {
+		t.Fatalf("resume with the Enhanced policy: %v", err)
+	}
+	policyOf("EnhancedPolicy")
+	// A policy keeps its type.
+	for name, other := range map[string]string{"DefaultPolicy": "EnhancedPolicy", "EnhancedPolicy": "DefaultPolicy"} {
+		p, err := policies.Get(ctx, v.Vault, v.RG, other, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = policies.CreateOrUpdate(ctx, v.Vault, v.RG, name, armrecoveryservicesbackup.ProtectionPolicyResource{Properties: p.Properties}, nil)
+		refused("PUT of "+name+" with "+other+"'s type", err, "properties.policyType")
+	}
+}

@@ -210,6 +210,10 @@ func (pr *Provider) putPolicy(r *arm.Request, id arm.ResourceID) (*arm.Response,
 			if !strings.EqualFold(old.managementType(), mtOf(ip, other)) {
 				return badField("properties.backupManagementType", "cannot change from '%s' to '%s'; create a new policy instead.", old.managementType(), mtOf(ip, other))
 			}
+			// Its items would move between Standard and Enhanced.
+			if was := old.iaas(); was != nil && ip != nil && was.kind() != ip.kind() {
+				return badField("properties.policyType", "cannot change from '%s' to '%s' (Standard is V1, Enhanced V2); create a new policy instead.", was.kind(), ip.kind())
+			}
 		} else if !arm.IsNotFound(err) {
 			return err
 		}

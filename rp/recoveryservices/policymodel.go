@@ -87,6 +87,18 @@ type retention struct {
 	RetentionDuration   *retentionDuration `json:"retentionDuration,omitempty"`
 }
 
+// kind is the policy's type, V1 (Standard) or V2 (Enhanced): its
+// policyType, or as Azure infers it without one, V2 for a V2 schedule.
+func (ip *iaasPolicy) kind() string {
+	switch {
+	case ip.PolicyType != "":
+		return ip.PolicyType
+	case ip.SchedulePolicy != nil && strings.EqualFold(ip.SchedulePolicy.SchedulePolicyType, "SimpleSchedulePolicyV2"):
+		return "V2"
+	}
+	return "V1"
+}
+
 func badField(field, format string, args ...any) *arm.Error {
 	return arm.BadRequestAt(field, "BMSUserErrorInvalidPolicyInput", "Invalid policy: '%s' %s", field, fmt.Sprintf(format, args...))
 }
