@@ -157,6 +157,9 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if pp.PrincipalID == "" {
 		return nil, arm.InvalidRequest("properties.principalId is required: the object id of the user, service principal or managed identity to grant the role to.")
 	}
+	if _, err := uuid.Parse(pp.PrincipalID); err != nil {
+		return nil, arm.BadRequest("InvalidPrincipalId", "The Principal ID '%s' is not valid. Principal ID must be a GUID: the object id of the user, service principal or managed identity.", pp.PrincipalID)
+	}
 	if pp.RoleDefinitionID == "" {
 		return nil, arm.InvalidRequest("properties.roleDefinitionId is required, e.g. '/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7' for Reader.")
 	}

@@ -139,6 +139,13 @@ func TestRBACWithSDK(t *testing.T) {
 	if st, c := testserver.ErrorOf(err); st != 400 || c != "PrincipalNotFound" {
 		t.Fatalf("unknown principal: %v", err)
 	}
+	// A principal id that is no GUID is no principal's: 400
+	// InvalidPrincipalId, as Azure answers (it was PrincipalNotFound).
+	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr("User")}}, nil)
+	if st, c := testserver.ErrorOf(err); st != 400 || c != "InvalidPrincipalId" || !strings.Contains(err.Error(), "'User'") {
+		t.Fatalf("a principal id that is no GUID: %v", err)
+	}
 	_, err = ra.Create(ctx, sub, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
 		RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(readerID)}}, nil)
 	if st, c := testserver.ErrorOf(err); st != 409 || c != "RoleAssignmentExists" {
