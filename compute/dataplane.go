@@ -38,6 +38,7 @@ type PageBlob struct {
 	grant   *Grant
 	vol     *volume.Volume
 	snap    *snapshot.Reader
+	what    string // "snapshot 'name'", for errors
 	size    int64
 	modTime time.Time
 	created time.Time
@@ -57,6 +58,7 @@ func (s *Service) OpenPageBlob(ctx context.Context, g *Grant) (*PageBlob, error)
 			return nil, fmt.Errorf("open snapshot %s: %w", sn.Name, err)
 		}
 		b.snap, b.size, b.modTime, b.created = rd, rd.Size(), sn.Properties.TimeCreated, sn.Properties.TimeCreated
+		b.what = fmt.Sprintf("snapshot '%s'", sn.Name)
 		return b, nil
 	}
 	d, err := s.DiskResource(ctx, g.ResourceID)
@@ -116,7 +118,8 @@ func (b *PageBlob) ReadAt(p []byte, off int64) (int, error) {
 	if b.vol != nil {
 		return b.vol.ReadAt(p, off)
 	}
-	return b.snap.ReadAt(p, off)
+	n, err := b.snap.ReadAt(p, off)
+	return n, damagedData(b.what, err)
 }
 
 // WritePages writes p at off (a live disk only; see Writable).
@@ -141,6 +144,17 @@ func (b *PageBlob) ClearPages(off, n int64) error {
 	}
 	b.modTime = b.vol.ModTime()
 	return nil
+}
+
+// damagedData turns an error reading what's stored data that found it
+// damaged (a chunk or pack missing, cut or failing its checksum) into the
+// error users see: 409 SnapshotDataDamaged saying what to do, not a 500
+// asking to retry, which clients do in vain. Other errors pass.
+func damagedData(what string, err error) error {
+	if err == nil || !snapshot.IsDamaged(err) {
+		return err
+	}
+	return failure.Conflictf("SnapshotDataDamaged", "The stored data of %s is damaged and cannot be read (%v). `safehold verify --read-data` names what is damaged; take a new snapshot of the disk, or restore another recovery point.", what, err)
 }
 
 func volumeError(err error) error {
@@ -169,7 +183,7 @@ func (s *Service) OpenPrevious(ctx context.Context, b *PageBlob, snapshotID stri
 	if err != nil {
 		return nil, err
 	}
-	return &PageBlob{snap: rd, size: rd.Size(), modTime: prev.Properties.TimeCreated, created: prev.Properties.TimeCreated}, nil
+	return &PageBlob{snap: rd, what: fmt.Sprintf("snapshot '%s'", prev.Name), size: rd.Size(), modTime: prev.Properties.TimeCreated, created: prev.Properties.TimeCreated}, nil
 }
 
 // checkPrevious checks that a diff's base is a snapshot of the target's
@@ -252,7 +266,7 @@ func (b *PageBlob) DataRanges(ctx context.Context, start, end int64) ([]Range, e
 		}
 		n := min(int64(volume.BlockSize), b.size-off)
 		if _, err := b.snap.ReadAt(buf[:n], off); err != nil && err != io.EOF {
-			return nil, err
+			return nil, damagedData(b.what, err)
 		}
 		if isZero(buf[:n]) {
 			continue
@@ -323,7 +337,7 @@ func (b *PageBlob) Diff(ctx context.Context, prevBlob *PageBlob, start, end int6
 		if off < prev.Size() {
 			m := min(n, prev.Size()-off)
 			if _, err := prev.ReadAt(y[:m], off); err != nil && err != io.EOF {
-				return nil, nil, err
+				return nil, nil, damagedData(prevBlob.what, err)
 			}
 		}
 		if string(x[:n]) == string(y[:n]) {

@@ -478,6 +478,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 			sn, eid, err = s.snapshotEngineID(ctx, src.String())
 			if err == nil {
 				d.Properties.DiskSizeBytes, err = s.restoreVolume(ctx, s.repo, eid, uid)
+				err = damagedData(fmt.Sprintf("snapshot '%s'", sn.Name), err)
 				d.Properties.CreationData.SourceUniqueID = sn.Properties.UniqueID
 				d.Properties.OSType = firstNonEmpty(d.Properties.OSType, sn.Properties.OSType)
 				d.Properties.HyperVGeneration = firstNonEmpty(d.Properties.HyperVGeneration, sn.Properties.HyperVGeneration)

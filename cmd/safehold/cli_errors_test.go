@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -39,5 +41,42 @@ func TestCLIDataPlaneErrorsAndVaultFilter(t *testing.T) {
 	_, err = run(t, e, nil, "job", "list", "--vault", "vualt1")
 	if err == nil || !strings.Contains(err.Error(), `no vault "vualt1" (see `+"`safehold vault list`)") {
 		t.Errorf("job list --vault of a vault that does not exist: %v", err)
+	}
+}
+
+// TestDamagedSnapshotReadsSayWhy: reading a snapshot whose stored data is
+// damaged (a flipped byte in its pack) is 409 SnapshotDataDamaged saying
+// what to do, on the SAS data plane (safehold disk download) and for a disk
+// created from it (its operation fails with that code): both answered 500
+// InternalError ("Please retry the request", which the SDKs do in vain)
+// or InternalServerError.
+func TestDamagedSnapshotReadsSayWhy(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("rg")
+	diskID, _ := fixture.Disk(t, e, "rg", "d1", 1, 0, 8<<20)
+	sc, err := armcompute.NewSnapshotsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sc.BeginCreateOrUpdate(e.Ctx(), "rg", "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(diskID)}}}, nil)
+	fixture.Done(t, p, err)
+	for _, f := range packs(t, e.DataDir) {
+		fixture.FlipByte(t, f)
+	}
+
+	_, err = run(t, e, nil, "disk", "download", "s1", filepath.Join(t.TempDir(), "s1.img"))
+	if err == nil || !strings.Contains(err.Error(), "SnapshotDataDamaged: The stored data of snapshot 's1' is damaged") || !strings.Contains(err.Error(), "safehold verify --read-data") {
+		t.Errorf("disk download of the damaged snapshot: %v", err)
+	}
+	dc, err := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fixture.Wait(dc.BeginCreateOrUpdate(e.Ctx(), "rg", "from-s1", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy),
+			SourceResourceID: to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/snapshots/s1")}}}, nil))
+	if err == nil || !strings.Contains(err.Error(), "SnapshotDataDamaged") || strings.Contains(err.Error(), "InternalServerError") {
+		t.Errorf("disk from the damaged snapshot: %v", err)
 	}
 }

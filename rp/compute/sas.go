@@ -45,6 +45,7 @@ var storageStatus = map[string]int{
 	"PreviousSnapshotNotFound":      http.StatusConflict,
 	"PreviousSnapshotCannotBeNewer": http.StatusBadRequest,
 	"InvalidQueryParameterValue":    http.StatusBadRequest,
+	"SnapshotDataDamaged":           http.StatusConflict,
 }
 
 func (h *sasHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
