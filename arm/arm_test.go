@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -231,6 +232,32 @@ func TestDecodeNamesJSONKinds(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "struct") || err != nil && strings.Contains(err.Error(), "arm.") {
 			t.Errorf("%s: the message names a Go type: %v", body, err)
+		}
+	}
+}
+
+// The router's segments of a path are strings.Split's of the path without
+// its outer slashes (empty ones kept, none for an empty path), each
+// unescaped when the path has escapes, however many: the first ones in the
+// Request's own array, the rest past it.
+func TestDecodedSegments(t *testing.T) {
+	long := strings.Repeat("/a", 13) + "/providers/Microsoft.Compute/disks/d"
+	for _, u := range []*url.URL{{Path: ""}, {Path: "/"}, {Path: "//"}, {Path: "/a"}, {Path: "a/b/"}, {Path: "/a//b"}, {Path: long},
+		{Path: "/subscriptions/s/resourceGroups/rg"}, {Path: "/a/b/c", RawPath: "/a%2Fb/c"}, {Path: long + "/x;y", RawPath: long + "/x%3By"}} {
+		var want []string
+		if p := strings.Trim(u.EscapedPath(), "/"); p != "" {
+			want = strings.Split(p, "/")
+			for i, s := range want {
+				want[i], _ = url.PathUnescape(s)
+			}
+		}
+		got, err := DecodedSegments(u)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%+v: %q, %v; want %q", u, got, err, want)
+		}
+		var r Request
+		if got, err := appendDecodedSegments(r.segs[:0], u); err != nil || !slices.Equal(got, want) {
+			t.Errorf("%+v in a Request: %q, %v; want %q", u, got, err, want)
 		}
 	}
 }

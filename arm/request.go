@@ -39,7 +39,8 @@ type Request struct {
 	grantedBelow func(ctx context.Context, caller Caller, action, scope string) bool
 	action       string // the RBAC action and scope the request was authorized for
 	scope        string
-	params       [8]Param // Params' first entries, in the request's allocation
+	params       [8]Param  // Params' first entries, in the request's allocation
+	segs         [8]string // Segments' first entries, likewise
 }
 
 // Params are a request's route parameters: a route has a few, so a list

@@ -324,24 +324,39 @@ func (rt *Router) Handle(method, pattern string, h Handler, opts ...RouteOption)
 	n.routes[method] = r
 }
 
-func splitPath(p string) []string {
+func splitPath(p string) []string { return appendSegments(nil, p) }
+
+// appendSegments appends to dst what splitPath returns for p (strings.Split
+// of p without its leading and trailing slashes; nothing when that is
+// empty): the router splits a request's path into its Request's own array.
+func appendSegments(dst []string, p string) []string {
 	p = strings.Trim(p, "/")
 	if p == "" {
-		return nil
+		return dst
 	}
-	return strings.Split(p, "/")
+	for {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return append(dst, p)
+		}
+		dst = append(dst, p[:i])
+		p = p[i+1:]
+	}
 }
 
 // DecodedSegments splits the escaped path on '/' and unescapes each segment,
 // so an encoded %2F stays inside its segment and %3B arrives as ';'.
-func DecodedSegments(u *url.URL) ([]string, error) {
+func DecodedSegments(u *url.URL) ([]string, error) { return appendDecodedSegments(nil, u) }
+
+// appendDecodedSegments appends DecodedSegments(u) to dst.
+func appendDecodedSegments(dst []string, u *url.URL) ([]string, error) {
 	if u.RawPath == "" {
 		// The path has no escaped "/" (net/url sets RawPath where the
 		// escaped form differs from escaping Path): escaping Path and
 		// unescaping each segment again gives Path's own segments.
-		return splitPath(u.Path), nil
+		return appendSegments(dst, u.Path), nil
 	}
-	parts := splitPath(u.EscapedPath())
+	parts := appendSegments(dst, u.EscapedPath())
 	for i, p := range parts {
 		s, err := url.PathUnescape(p)
 		if err != nil {
@@ -450,7 +465,8 @@ func WithRouteRecorder(ctx context.Context) (context.Context, *string) {
 type audit struct{ action, scope string }
 
 func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
-	segs, err := DecodedSegments(hr.URL)
+	req := &Request{HTTP: hr, retryAfter: rt.RetryAfter}
+	segs, err := appendDecodedSegments(req.segs[:0], hr.URL) // in the request's allocation
 	if err != nil {
 		return nil, BadRequest("InvalidRequestUri", "The request URI path is not correctly escaped: %v.", err)
 	}
@@ -466,7 +482,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 			return nil, BadRequest("InvalidRequestUri", "The request path contains an invalid segment %q: names cannot be '.', '..' or contain control characters.", s)
 		}
 	}
-	req := &Request{HTTP: hr, Segments: segs, retryAfter: rt.RetryAfter}
+	req.Segments = segs
 	req.Params = req.params[:0]
 	n := match(rt.root, segs, &req.Params)
 	if n == nil {
