@@ -321,16 +321,36 @@ func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 		j.Details["RetentionTagOverride"] = fmt.Sprintf("'%s' is not a retention tag of the policy; kept by its '%s' rule", unknownTag, rule.Tag)
 	}
 	op := &ops.Operation{Kind: opBackup, ResourceID: bi.ID, Caller: r.Caller()}
-	return pr.accepted(r, vault, op, j, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "tag": rule.Tag})
+	// Not Deleting again where the backup is accepted: a DELETE accepted
+	// since the check above refuses it (the backup would otherwise run
+	// for an instance whose delete was accepted first).
+	return pr.accepted(r, vault, op, j, map[string]string{"instanceId": bi.ID, "jobId": j.ID, "tag": rule.Tag}, func(tx store.Tx) error {
+		cur, err := pr.loadInstance(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return checkNotDeleting(cur)
+	})
 }
 
 // accepted records op (and the job j it runs, if any) with its input in one
-// transaction and answers 202 with the location-scoped polling URLs.
-func (pr *Provider) accepted(r *arm.Request, vault *vaultResource, op *ops.Operation, j *protection.Job, input any) (*arm.Response, error) {
+// transaction, after checks (in it: an error records nothing), and answers
+// 202 with the location-scoped polling URLs.
+func (pr *Provider) accepted(r *arm.Request, vault *vaultResource, op *ops.Operation, j *protection.Job, input any, checks ...func(tx store.Tx) error) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	var with func(tx store.Tx) error
-	if j != nil {
-		with = func(tx store.Tx) error { return protection.CreateJob(ctx, tx, j) }
+	if j != nil || len(checks) > 0 {
+		with = func(tx store.Tx) error {
+			for _, check := range checks {
+				if err := check(tx); err != nil {
+					return err
+				}
+			}
+			if j == nil {
+				return nil
+			}
+			return protection.CreateJob(ctx, tx, j)
+		}
 	}
 	if err := pr.p.Ops.Launch(ctx, op, input, with); err != nil {
 		return nil, err

@@ -515,7 +515,7 @@ func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation, in
 			return pr.softDeleteInstance(ctx, vault, sd, bid.String(), op.ID)
 		}
 	}
-	return pr.cascadeDeleteInstance(ctx, in["instanceId"])
+	return pr.deleteInstanceNow(ctx, in["instanceId"], true)
 }
 
 // cascadeDeleteInstance removes a backup instance: its schedule, its
@@ -525,6 +525,15 @@ func (pr *Provider) runDeleteInstance(ctx context.Context, op *ops.Operation, in
 // point before the list (and the point is deleted with the others) or finds
 // the instance gone (and records none). Safe to repeat.
 func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error {
+	return pr.deleteInstanceNow(ctx, id, false)
+}
+
+// deleteInstanceNow is cascadeDeleteInstance; with deleting (an instance
+// DELETE's operation), only of the instance while it is Deleting. Under the
+// item's lease it reads the instance again: one another delete removed
+// while this waited for the lease is left to it, and so is one made again
+// since, which a DELETE's operation finds no longer Deleting.
+func (pr *Provider) deleteInstanceNow(ctx context.Context, id string, deleting bool) error {
 	bi, err := existing(ctx, pr.p.Store, id, typeInstance, pr.loadInstance)
 	if bi == nil || err != nil {
 		return err
@@ -532,7 +541,13 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.Engine.Unschedule(ctx, tx, bi.ID) }); err != nil {
 		return err
 	}
-	return pr.Engine.WithItem(ctx, bi.ID, func(ctx context.Context) error { return pr.deleteInstanceData(ctx, mustID(id), bi) })
+	return pr.Engine.WithItem(ctx, bi.ID, func(ctx context.Context) error {
+		cur, err := existing(ctx, pr.p.Store, id, typeInstance, pr.loadInstance)
+		if cur == nil || err != nil || (deleting && cur.Properties.ProvisioningState != "Deleting") {
+			return err
+		}
+		return pr.deleteInstanceData(ctx, mustID(id), cur)
+	})
 }
 
 // deleteInstanceData deletes an instance's recovery points, its datasource
