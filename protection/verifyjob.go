@@ -133,8 +133,11 @@ type VerifyResult struct {
 	DamagedRecoveryPoints []DamagedRecoveryPoint `json:"damagedRecoveryPoints"`
 	DamagedPacks          []DamagedPack          `json:"damagedPacks"`
 	DamagedSnapshots      []string               `json:"damagedSnapshots"` // engine snapshots no recovery point uses (disk snapshots)
-	RecoveryPointsChecked int                    `json:"recoveryPointsChecked"`
-	Duration              string                 `json:"duration"`
+	// The ARM id of each of those that is a disk snapshot resource (its
+	// engine snapshot's snapshotId tag): what an operator can find.
+	DamagedSnapshotResources map[string]string `json:"damagedSnapshotResources,omitempty"`
+	RecoveryPointsChecked    int               `json:"recoveryPointsChecked"`
+	Duration                 string            `json:"duration"`
 
 	checked map[string]int // recovery points checked per vault (lower-case id)
 }
@@ -651,6 +654,14 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 		for sid := range snaps {
 			if !used[name][sid] {
 				res.DamagedSnapshots = append(res.DamagedSnapshots, string(sid))
+				// repos[0] is the operational tier, whose engine snapshots
+				// name their disk snapshot resource in a tag.
+				if m, err := repos[0].repo.Get(ctx, sid); err == nil && m.Tags["snapshotId"] != "" {
+					if res.DamagedSnapshotResources == nil {
+						res.DamagedSnapshotResources = map[string]string{}
+					}
+					res.DamagedSnapshotResources[string(sid)] = m.Tags["snapshotId"]
+				}
 			}
 		}
 	}

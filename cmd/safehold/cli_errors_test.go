@@ -49,7 +49,8 @@ func TestCLIDataPlaneErrorsAndVaultFilter(t *testing.T) {
 // what to do, on the SAS data plane (safehold disk download) and for a disk
 // created from it (its operation fails with that code): both answered 500
 // InternalError ("Please retry the request", which the SDKs do in vain)
-// or InternalServerError.
+// or InternalServerError. And verify names the damaged snapshot resource:
+// it named only its engine id, which no API shows.
 func TestDamagedSnapshotReadsSayWhy(t *testing.T) {
 	e := testserver.Start(t)
 	e.ResourceGroups("rg")
@@ -68,6 +69,11 @@ func TestDamagedSnapshotReadsSayWhy(t *testing.T) {
 	_, err = run(t, e, nil, "disk", "download", "s1", filepath.Join(t.TempDir(), "s1.img"))
 	if err == nil || !strings.Contains(err.Error(), "SnapshotDataDamaged: The stored data of snapshot 's1' is damaged") || !strings.Contains(err.Error(), "safehold verify --read-data") {
 		t.Errorf("disk download of the damaged snapshot: %v", err)
+	}
+	// verify names the snapshot resource, not only its engine id.
+	snapID := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/snapshots/s1"
+	if out, err := verifyCLI(t, e, "--read-data"); err == nil || !strings.Contains(out, "DAMAGED disk snapshot "+snapID+" (engine id ") {
+		t.Errorf("verify --read-data of the damaged snapshot: %v\n%s", err, out)
 	}
 	dc, err := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
 	if err != nil {

@@ -130,7 +130,12 @@ func printVerify(w io.Writer, res map[string]any) {
 	for _, p := range list("damagedPacks") {
 		fmt.Fprintf(w, "DAMAGED pack %v in the %v repository (%v bad chunks): %v\n", p["pack"], p["repository"], p["badChunks"], p["error"])
 	}
+	named, _ := res["damagedSnapshotResources"].(map[string]any)
 	for _, s := range joinAnyList(res["damagedSnapshots"]) {
+		if id, ok := named[s].(string); ok && id != "" {
+			fmt.Fprintf(w, "DAMAGED disk snapshot %s (engine id %s), used by no recovery point\n", id, s)
+			continue
+		}
 		fmt.Fprintf(w, "DAMAGED disk snapshot (engine id %s), used by no recovery point\n", s)
 	}
 	state := "OK"
