@@ -208,3 +208,44 @@ func refusedNaming(err error, field string) bool {
 	st, _ := testserver.ErrorOf(err)
 	return st == 400 && strings.Contains(err.Error(), field)
 }
+
+// TestVaultSettingsSentInAnotherCaseAreReadBack: a Backup vault's settings
+// whose property names a client sends cased otherwise than Azure spells
+// them (az rest with a hand-written body: ARM's property names match in
+// any case) are stored in Azure's spelling, so the Go SDK, which reads
+// only that spelling, reads them back. Before, they were kept as sent:
+// the SDK saw no immutability, cross-region restore or alert settings,
+// though the vault held them (its immutability Locked).
+func TestVaultSettingsSentInAnotherCaseAreReadBack(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vault-rg")
+	ctx := e.Ctx()
+	vaults := testserver.Factory(e, armdataprotection.NewClientFactory).NewBackupVaultsClient()
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vault-rg/providers/Microsoft.DataProtection/backupVaults/v1?api-version=2025-07-01"
+	resp, m := e.Do("PUT", R, `{"location":"westus","properties":{"storageSettings":[{"datastoreType":"VaultStore","type":"GeoRedundant"}],
+		"FeatureSettings":{"CrossRegionRestoreSettings":{"State":"Enabled"},"crossSubscriptionRestoreSETTINGS":{"state":"Disabled"}},
+		"monitoringSettings":{"AzureMonitorAlertSettings":{"AlertsForAllJobFailures":"Disabled"}},
+		"SecuritySettings":{"SoftDeleteSettings":{"State":"On","RetentionDurationInDays":30},"ImmutabilitySettings":{"State":"Locked"}}}}`)
+	if resp.StatusCode != 200 && resp.StatusCode != 201 {
+		t.Fatalf("PUT: %d %v", resp.StatusCode, m)
+	}
+	v, err := vaults.Get(ctx, "vault-rg", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := v.Properties
+	if p.FeatureSettings == nil || p.FeatureSettings.CrossRegionRestoreSettings == nil || *p.FeatureSettings.CrossRegionRestoreSettings.State != armdataprotection.CrossRegionRestoreStateEnabled ||
+		p.FeatureSettings.CrossSubscriptionRestoreSettings == nil || *p.FeatureSettings.CrossSubscriptionRestoreSettings.State != armdataprotection.CrossSubscriptionRestoreStateDisabled {
+		t.Errorf("the SDK reads feature settings %+v", p.FeatureSettings)
+	}
+	if p.MonitoringSettings == nil || p.MonitoringSettings.AzureMonitorAlertSettings == nil || *p.MonitoringSettings.AzureMonitorAlertSettings.AlertsForAllJobFailures != armdataprotection.AlertsStateDisabled {
+		t.Errorf("the SDK reads monitoring settings %+v", p.MonitoringSettings)
+	}
+	if s := p.SecuritySettings; s == nil || s.ImmutabilitySettings == nil || *s.ImmutabilitySettings.State != armdataprotection.ImmutabilityStateLocked ||
+		s.SoftDeleteSettings == nil || *s.SoftDeleteSettings.RetentionDurationInDays != 30 {
+		t.Errorf("the SDK reads security settings %+v", s)
+	}
+	resp, m = e.Do("PATCH", R, `{"properties":{"featureSettings":{"crossRegionRestoreSettings":{"state":"Enabled"},"CrossRegionRestoreSettings":{"state":"Disabled"}}}}`)
+	if resp.StatusCode != 400 || testserver.Field(m, "error.target") != "properties.featureSettings.crossRegionRestoreSettings" {
+		t.Fatalf("PATCH naming a setting twice: %d %v, want 400 at properties.featureSettings.crossRegionRestoreSettings", resp.StatusCode, m)
+	}
+}

@@ -200,16 +200,39 @@ func checkStorageSettings(ss []storageSetting) error {
 	return nil
 }
 
-func checkSettings(field string, raw json.RawMessage) error {
+// checkSettings checks a vault's settings object (raw, at field) against
+// its shape in settingShapes and returns it with Azure's spelling of the
+// properties the shape names (vaultface.CheckShape).
+func checkSettings(field string, raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil
+		return raw, nil
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return fieldError(field, "must be a JSON object")
+		return nil, fieldError(field, "must be a JSON object")
 	}
-	if shape, ok := settingShapes[field]; ok {
-		return vaultface.CheckShape("InvalidRequestContent", field, m, shape)
+	shape, ok := settingShapes[field]
+	if !ok {
+		return raw, nil
+	}
+	if err := vaultface.CheckShape("InvalidRequestContent", field, m, shape); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+// checkAllSettings checks a vault write's security, feature and
+// monitoring settings (checkSettings), leaving them in Azure's spelling.
+func checkAllSettings(security, feature, monitoring *json.RawMessage) error {
+	for _, s := range []struct {
+		field string
+		raw   *json.RawMessage
+	}{{"properties.securitySettings", security}, {"properties.featureSettings", feature}, {"properties.monitoringSettings", monitoring}} {
+		out, err := checkSettings(s.field, *s.raw)
+		if err != nil {
+			return err
+		}
+		*s.raw = out
 	}
 	return nil
 }
@@ -219,6 +242,14 @@ func checkSettings(field string, raw json.RawMessage) error {
 // CrossSubscriptionRestoreState and AlertsState), checked as Azure does:
 // a value outside them is 400, never stored.
 var settingShapes = map[string]vaultface.Shape{
+	// Checked by checkSecuritySettings; named here for their spelling.
+	"properties.securitySettings": vaultface.Object(map[string]vaultface.Shape{
+		"softDeleteSettings":   vaultface.Fields(map[string]vaultface.Shape{"state": vaultface.Any, "retentionDurationInDays": vaultface.Any}),
+		"immutabilitySettings": vaultface.Fields(map[string]vaultface.Shape{"state": vaultface.Any}),
+		"encryptionSettings": vaultface.Fields(map[string]vaultface.Shape{"state": vaultface.Any, "infrastructureEncryption": vaultface.Any,
+			"keyVaultProperties": vaultface.Fields(map[string]vaultface.Shape{"keyUri": vaultface.Any}),
+			"kekIdentity":        vaultface.Fields(map[string]vaultface.Shape{"identityType": vaultface.Any, "identityId": vaultface.Any})}),
+	}),
 	"properties.featureSettings": vaultface.Object(map[string]vaultface.Shape{
 		"crossRegionRestoreSettings":       vaultface.Object(map[string]vaultface.Shape{"state": vaultface.OnOff}),
 		"crossSubscriptionRestoreSettings": vaultface.Object(map[string]vaultface.Shape{"state": vaultface.Enum("Disabled", "PermanentlyDisabled", "Enabled")}),
@@ -282,10 +313,8 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	if err := checkStorageSettings(in.Properties.StorageSettings); err != nil {
 		return nil, err
 	}
-	for f, raw := range map[string]json.RawMessage{"properties.securitySettings": in.Properties.SecuritySettings, "properties.featureSettings": in.Properties.FeatureSettings, "properties.monitoringSettings": in.Properties.MonitoringSettings} {
-		if err := checkSettings(f, raw); err != nil {
-			return nil, err
-		}
+	if err := checkAllSettings(&in.Properties.SecuritySettings, &in.Properties.FeatureSettings, &in.Properties.MonitoringSettings); err != nil {
+		return nil, err
 	}
 	if in.Identity != nil {
 		if _, _, _, err := identityKinds.ParseIdentityType(in.Identity.Type); err != nil {
@@ -371,10 +400,8 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			out.Identity = ident
 		}
 		if p := in.Properties; p != nil {
-			for f, raw := range map[string]json.RawMessage{"properties.securitySettings": p.SecuritySettings, "properties.featureSettings": p.FeatureSettings, "properties.monitoringSettings": p.MonitoringSettings} {
-				if err := checkSettings(f, raw); err != nil {
-					return err
-				}
+			if err := checkAllSettings(&p.SecuritySettings, &p.FeatureSettings, &p.MonitoringSettings); err != nil {
+				return err
 			}
 			if len(p.SecuritySettings) > 0 {
 				sec, err := checkSecuritySettings(p.SecuritySettings, out.Properties.SecuritySettings, false)

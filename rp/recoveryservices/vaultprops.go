@@ -19,9 +19,10 @@ var vaultPropertyShapes = vaultface.Object(map[string]vaultface.Shape{
 		}),
 	}),
 	"securitySettings": vaultface.Object(map[string]vaultface.Shape{
-		"immutabilitySettings":   vaultface.Object(map[string]vaultface.Shape{"state": vaultface.Enum("Disabled", "Unlocked", "Locked")}),
-		"softDeleteSettings":     vaultface.AnyObject, // checked as a backupconfig write is (softDeleteToConfig)
-		"multiUserAuthorization": vaultface.String,    // (the vault's own: markMUA)
+		"immutabilitySettings": vaultface.Object(map[string]vaultface.Shape{"state": vaultface.Enum("Disabled", "Unlocked", "Locked")}),
+		"softDeleteSettings": vaultface.Fields(map[string]vaultface.Shape{ // checked as a backupconfig write is (softDeleteToConfig)
+			"softDeleteState": vaultface.Any, "softDeleteRetentionPeriodInDays": vaultface.Any, "enhancedSecurityState": vaultface.Any}),
+		"multiUserAuthorization": vaultface.String, // (the vault's own: markMUA)
 	}),
 	"monitoringSettings": vaultface.Object(map[string]vaultface.Shape{
 		"azureMonitorAlertSettings": vaultface.Object(map[string]vaultface.Shape{

@@ -257,3 +257,53 @@ func TestCrossSubscriptionRestorePermanentlyDisabledStays(t *testing.T) {
 	}
 	want("after a PATCH cased otherwise")
 }
+
+// TestVaultPropertiesSentInAnotherCaseAreReadBack: a Recovery Services
+// vault's properties whose names a client sends cased otherwise than Azure
+// spells them (ARM's property names match in any case) take effect and are
+// stored in Azure's spelling, which the Go SDK reads. Before, they were
+// kept as sent beside the defaults: "PublicNetworkAccess": "Disabled" left
+// the vault's publicNetworkAccess Enabled, and immutability Unlocked and
+// the alert settings were not seen.
+func TestVaultPropertiesSentInAnotherCaseAreReadBack(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	ctx := e.Ctx()
+	vaults, err := armrecoveryservices.NewVaultsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1" + rsAPI
+	resp, m := e.Do("PUT", R, `{"location":"westus","sku":{"name":"Standard"},"properties":{"PublicNetworkAccess":"Disabled",
+		"SecuritySettings":{"ImmutabilitySettings":{"State":"Unlocked"},"SoftDeleteSettings":{"SoftDeleteState":"Enabled","softDeleteRetentionPeriodInDAYS":20}},
+		"MonitoringSettings":{"AzureMonitorAlertSettings":{"AlertsForAllJobFailures":"Disabled"}},
+		"RestoreSettings":{"CrossSubscriptionRestoreSettings":{"CrossSubscriptionRestoreState":"Disabled"}}}}`)
+	must(t, "PUT", resp, m, 201)
+	v, err := vaults.Get(ctx, "vaultrg", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := v.Properties
+	if *p.PublicNetworkAccess != armrecoveryservices.PublicNetworkAccessDisabled {
+		t.Errorf("publicNetworkAccess %s, want Disabled", *p.PublicNetworkAccess)
+	}
+	if s := p.SecuritySettings; s == nil || s.ImmutabilitySettings == nil || *s.ImmutabilitySettings.State != armrecoveryservices.ImmutabilityStateUnlocked ||
+		s.SoftDeleteSettings == nil || *s.SoftDeleteSettings.SoftDeleteState != armrecoveryservices.SoftDeleteStateEnabled || *s.SoftDeleteSettings.SoftDeleteRetentionPeriodInDays != 20 {
+		t.Errorf("security settings %+v", s)
+	}
+	if ms := p.MonitoringSettings; ms == nil || ms.AzureMonitorAlertSettings == nil || *ms.AzureMonitorAlertSettings.AlertsForAllJobFailures != armrecoveryservices.AlertsStateDisabled {
+		t.Errorf("monitoring settings %+v", ms)
+	}
+	if rs := p.RestoreSettings; rs == nil || rs.CrossSubscriptionRestoreSettings == nil || *rs.CrossSubscriptionRestoreSettings.CrossSubscriptionRestoreState != armrecoveryservices.CrossSubscriptionRestoreStateDisabled {
+		t.Errorf("restore settings %+v", rs)
+	}
+	_, raw := e.Do("GET", R, nil)
+	for _, k := range []string{"PublicNetworkAccess", "SecuritySettings", "MonitoringSettings", "RestoreSettings"} {
+		if _, ok := raw["properties"].(map[string]any)[k]; ok {
+			t.Errorf("the vault answers %s as sent: %v", k, raw["properties"])
+		}
+	}
+	resp, m = e.Do("PATCH", R, `{"properties":{"publicNetworkAccess":"Enabled","PUBLICNetworkAccess":"Disabled"}}`)
+	if resp.StatusCode != 400 || str(m, "error.target") != "properties.publicNetworkAccess" {
+		t.Fatalf("PATCH naming a property twice: %d %v, want 400 at properties.publicNetworkAccess", resp.StatusCode, m)
+	}
+}

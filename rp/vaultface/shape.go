@@ -29,9 +29,14 @@ func Enum(values ...string) Shape { return Shape{kind: 's', values: values} }
 // anything); nil fields: any object.
 func Object(fields map[string]Shape) Shape { return Shape{kind: 'o', fields: fields} }
 
+// Fields is anything (its own check is the face's), whose listed fields,
+// when it is an object, have their shapes and Azure's spelling.
+func Fields(fields map[string]Shape) Shape { return Shape{fields: fields} }
+
 // The other shapes.
 var (
 	OnOff       = Enum("Enabled", "Disabled")
+	Any         = Shape{}
 	String      = Shape{kind: 's'}
 	AnyObject   = Shape{kind: 'o'}
 	Bool        = Shape{kind: 'b'}
@@ -41,31 +46,42 @@ var (
 
 // CheckShape checks in, the decoded JSON object at path, against the
 // object shape s; a property that is not what s says is 400 code naming
-// it. A null (a PATCH's removal) is taken anywhere.
+// it. A null (a PATCH's removal) is taken anywhere. Azure's property names
+// match in any case, but clients read them in Azure's spelling only (the
+// Go SDK drops a key cased otherwise), so each property s names is renamed
+// in in to s's spelling, nested ones too (one sent twice in two spellings
+// is 400); properties s does not name are kept as sent.
 func CheckShape(code, path string, in map[string]any, s Shape) error {
 	return checkFields(code, path, in, s.fields)
 }
 
 func checkFields(code, path string, in map[string]any, fields map[string]Shape) error {
-	for k, v := range in {
-		// Azure's property names match in any case; the stored key is
-		// the one sent.
-		var shape Shape
-		var known bool
-		for name, s := range fields {
-			if strings.EqualFold(name, k) {
-				shape, known = s, true
-				break
+	renamed := map[string]string{} // sent -> Azure's spelling
+	sent := map[string]string{}    // Azure's spelling -> sent
+	for k := range in {
+		for name := range fields {
+			if !strings.EqualFold(name, k) {
+				continue
+			}
+			if other, twice := sent[name]; twice {
+				return arm.BadRequestAt(path+"."+name, code, "%s.%s is given twice, as '%s' and '%s': give it once.", path, name, other, k)
+			}
+			sent[name] = k
+			if name != k {
+				renamed[k] = name
 			}
 		}
-		if !known {
+	}
+	for k, name := range renamed {
+		in[name] = in[k]
+		delete(in, k)
+	}
+	for name, shape := range fields {
+		v, ok := in[name]
+		if !ok || v == nil {
 			continue
 		}
-		at := path + "." + k
-		if v == nil {
-			continue
-		}
-		if err := checkValue(code, at, v, shape); err != nil {
+		if err := checkValue(code, path+"."+name, v, shape); err != nil {
 			return err
 		}
 	}
@@ -77,6 +93,10 @@ func checkValue(code, at string, v any, shape Shape) error {
 		return arm.BadRequestAt(at, code, "%s must be %s, not %s.", at, want, describeJSON(v))
 	}
 	switch shape.kind {
+	case 0:
+		if m, ok := v.(map[string]any); ok && shape.fields != nil {
+			return checkFields(code, at, m, shape.fields)
+		}
 	case 'o':
 		m, ok := v.(map[string]any)
 		if !ok {
