@@ -1,6 +1,12 @@
 package chunk
 
-import "errors"
+import (
+	"bufio"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+)
 
 // A chunk whose stored copy is damaged (a flipped byte, a cut pack) stays
 // in the index: reads of it fail naming the pack, and verify names every
@@ -12,8 +18,10 @@ import "errors"
 // next writer of those bytes stores them again, the index points to the
 // new copy, and every snapshot referencing the chunk reads it from there.
 // The damaged copy is then garbage, collected by the next GC of its pack.
-// The marks live in memory (a restart forgets them until the next verify
-// or read of the copy finds the damage again).
+// The marks are kept in the cache directory too (damagedFile: one line
+// "{id} {pack key}" per mark), so a restart remembers them: the first
+// backup after it does not read the damaged chunks, so nothing else would
+// find the damage again before it references it.
 
 // markDamaged records that the copy of id in pack idx is damaged, unless
 // the index already points elsewhere.
@@ -25,7 +33,56 @@ func (s *Store) markDamaged(id ID, idx int32) {
 
 func (s *Store) markDamagedLocked(id ID, idx int32) {
 	if l, ok, _ := s.lookupLocked(id); ok && l.pack == idx {
+		if d, had := s.damaged[id]; had && d == idx {
+			return
+		}
 		s.damaged[id] = idx
+		// Best effort: a mark not kept is found again by the next verify.
+		if f, err := os.OpenFile(filepath.Join(s.cacheDir, damagedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.WriteString(id.String() + " " + s.packs[idx].key + "\n")
+			f.Close()
+		}
+	}
+}
+
+// damagedFile, in the cache directory, keeps the marks across restarts.
+const damagedFile = "damaged"
+
+// loadDamaged takes back the marks kept in damagedFile (at Open, after the
+// index is loaded) and rewrites it with those that still apply: the copy
+// is still the one the index points to.
+func (s *Store) loadDamaged() {
+	path := filepath.Join(s.cacheDir, damagedFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	var keep []string
+	sc := bufio.NewScanner(f)
+	s.mu.Lock()
+	for sc.Scan() {
+		hexID, key, ok := strings.Cut(sc.Text(), " ")
+		id, err := ParseID(hexID)
+		p := s.byKey[key]
+		if !ok || err != nil || p == nil {
+			continue
+		}
+		if l, held, _ := s.lookupLocked(id); held && l.pack == p.idx {
+			if _, dup := s.damaged[id]; !dup {
+				keep = append(keep, sc.Text())
+			}
+			s.damaged[id] = p.idx
+		}
+	}
+	s.mu.Unlock()
+	f.Close()
+	tmp := path + ".tmp"
+	body := strings.Join(keep, "\n")
+	if body != "" {
+		body += "\n"
+	}
+	if os.WriteFile(tmp, []byte(body), 0o600) == nil {
+		os.Rename(tmp, path)
 	}
 }
 

@@ -219,6 +219,7 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		c.close()
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
+	s.loadDamaged()
 	return s, nil
 }
 

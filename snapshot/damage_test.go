@@ -16,21 +16,23 @@ import (
 // the damaged one, nothing changed since) stores the chunk again instead of
 // referencing the damage, restores bit-exact, and heals the older snapshot
 // too (the index points to the new copy); the damaged copy, garbage now,
-// fails verify no more. Before, the new snapshot reused the parent's
+// fails verify no more. A restart in between (the same cache directory)
+// remembers the damage. Before, the new snapshot reused the parent's
 // segments and deduplicated against the damaged copy: as damaged as the
 // one it was meant to replace.
 func TestSnapshotAfterDamageIsIntact(t *testing.T) {
-	for _, found := range []string{"verify", "restore"} {
+	for _, found := range []string{"verify", "restore", "verify, restart"} {
 		t.Run(found, func(t *testing.T) {
 			ctx := context.Background()
-			be, r, path, want, a := capturedInMemory(t, 16*bs, extent{0, 8 * bs, 'r', 1})
+			cache := t.TempDir()
+			be, r, path, want, a := capturedInMemory(t, cache, 16*bs, extent{0, 8 * bs, 'r', 1})
 			var packs []string
 			be.List(ctx, "pack/", func(in blob.Info) error { packs = append(packs, in.Key); return nil })
 			if len(packs) != 1 || !be.Corrupt(packs[0], 10) {
 				t.Fatalf("packs %v: corrupt the data pack failed", packs)
 			}
 			switch found {
-			case "verify":
+			case "verify", "verify, restart":
 				if rep, err := r.Verify(ctx, snapshot.VerifyOptions{}); err != nil || rep.OK || len(rep.BadSnapshots) != 1 {
 					t.Fatalf("verify of the damaged snapshot: %+v, %v", rep, err)
 				}
@@ -38,6 +40,13 @@ func TestSnapshotAfterDamageIsIntact(t *testing.T) {
 				if _, err := r.Restore(ctx, a.ID, filepath.Join(t.TempDir(), "x.img"), snapshot.RestoreOptions{}); !errors.Is(err, chunk.ErrCorrupt) {
 					t.Fatalf("restore of the damaged snapshot: %v", err)
 				}
+			}
+			if found == "verify, restart" {
+				// A new process on the same cache directory remembers the damage.
+				if err := r.Close(); err != nil {
+					t.Fatal(err)
+				}
+				r = openRepoIn(t, be, cache, snapshot.Options{})
 			}
 			b, _ := captureFile(t, r, path, snapshot.CaptureOptions{Parent: a.ID, Changed: []snapshot.Range{}})
 			checkRestore(t, r, b.ID, want)

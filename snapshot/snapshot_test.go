@@ -74,10 +74,16 @@ func writeDisk(t testing.TB, path string, size int64, exts ...extent) []byte {
 
 func openRepo(t testing.TB, be blob.Backend, opts snapshot.Options) *snapshot.Repository {
 	t.Helper()
+	return openRepoIn(t, be, t.TempDir(), opts)
+}
+
+// openRepoIn is openRepo with the local cache in dir (to open it again).
+func openRepoIn(t testing.TB, be blob.Backend, dir string, opts snapshot.Options) *snapshot.Repository {
+	t.Helper()
 	if opts.PackSize == 0 {
 		opts.PackSize = 1 << 20
 	}
-	r, err := snapshot.Open(context.Background(), be, t.TempDir(), opts)
+	r, err := snapshot.Open(context.Background(), be, dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,16 +96,17 @@ func openRepo(t testing.TB, be blob.Backend, opts snapshot.Options) *snapshot.Re
 // returns the repository, the image's path, its bytes and the manifest.
 func capturedDisk(t testing.TB, size int64) (*snapshot.Repository, string, []byte, *snapshot.Manifest) {
 	t.Helper()
-	_, r, path, want, m := capturedInMemory(t, size, extent{0, size, 'r', 1})
+	_, r, path, want, m := capturedInMemory(t, t.TempDir(), size, extent{0, size, 'r', 1})
 	return r, path, want, m
 }
 
 // capturedInMemory is capturedDisk for an image of the given size and
-// extents, also returning the backend (to damage it).
-func capturedInMemory(t testing.TB, size int64, exts ...extent) (*mem.Backend, *snapshot.Repository, string, []byte, *snapshot.Manifest) {
+// extents with the repository's cache in cache, also returning the
+// backend (to damage it).
+func capturedInMemory(t testing.TB, cache string, size int64, exts ...extent) (*mem.Backend, *snapshot.Repository, string, []byte, *snapshot.Manifest) {
 	t.Helper()
 	be := mem.New(nil)
-	r := openRepo(t, be, snapshot.Options{})
+	r := openRepoIn(t, be, cache, snapshot.Options{})
 	path := filepath.Join(t.TempDir(), "disk.img")
 	want := writeDisk(t, path, size, exts...)
 	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
