@@ -526,10 +526,19 @@ func (pr *Provider) deleteRole(r *arm.Request) (*arm.Response, error) {
 	if pr.Authz.RoleInUse(guid) {
 		return nil, inUse
 	}
-	// Again from the store in the delete's transaction: an assignment of
-	// the role made meanwhile (the check above reads memory).
+	// Again from the store in the delete's transaction: the scopes the
+	// role has there (an update widened them meanwhile: the caller needs
+	// the delete at those too) and an assignment of the role made
+	// meanwhile (the checks above read memory).
 	ctx := r.HTTP.Context()
 	if err := pr.Authz.DeleteRole(ctx, guid, func(rd store.Reader) error {
+		if cur, err := rbac.RoleIn(ctx, rd, guid); err == nil && !slices.Equal(cur.AssignableScopes, d.AssignableScopes) {
+			if err := pr.authorizeAt(r, "Microsoft.Authorization/roleDefinitions/delete", cur.AssignableScopes); err != nil {
+				return err
+			}
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		xs, err := rbac.AssignmentsIn(ctx, rd, "", "")
 		if err != nil {
 			return err

@@ -165,3 +165,52 @@ func role2(role string, gone bool) string {
 	}
 	return role
 }
+
+// TestConcurrentRoleDeleteAndWidening: a custom role's delete is authorized
+// at the scopes the role has when it is deleted. A caller who may delete
+// roles at one resource group only, deleting a role of that group while an
+// admin widens it to the subscription, either deletes it first (the admin's
+// PUT then makes it again) or is refused 403; it never deletes the widened
+// role. The delete was authorized at the scopes read from memory before its
+// transaction.
+func TestConcurrentRoleDeleteAndWidening(t *testing.T) {
+	e, ctx, sub, rd := roleServer(t)
+	e.ResourceGroups("narrow")
+	rg := sub + "/resourceGroups/narrow"
+	uid, ucred := fixture.Principal(t, e, "rg-admin")
+	fixture.Assign(t, e, rg, rbac.UserAccessAdministrator, uid)
+	asRG, err := armauthorization.NewRoleDefinitionsClient(ucred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := func(name string, scopes ...string) armauthorization.RoleDefinition {
+		return armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+			RoleName: to.Ptr(name), AssignableScopes: to.SliceOfPtrs(scopes...),
+			Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("*/read")}}}}}
+	}
+	for round := 0; round < 20; round++ {
+		guid := uuid.NewString()
+		name := "readers " + guid[:8]
+		if _, err := rd.CreateOrUpdate(ctx, rg, guid, role(name, rg), nil); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var perr, derr error
+		wg.Go(func() { _, perr = rd.CreateOrUpdate(ctx, sub, guid, role(name, rg, sub), nil) })
+		wg.Go(func() { _, derr = asRG.Delete(ctx, rg, guid, nil) })
+		wg.Wait()
+		if perr != nil {
+			t.Fatalf("the admin's PUT widening the role: %v", perr)
+		}
+		if derr != nil && !testserver.HasError(derr, 403, "AuthorizationFailed") {
+			t.Fatalf("the group admin's delete: %v", derr)
+		}
+		_, gerr := rd.Get(ctx, sub, guid, nil)
+		if gerr != nil && !testserver.HasError(gerr, 404, "") {
+			t.Fatal(gerr)
+		}
+		if derr == nil && gerr != nil {
+			t.Fatalf("round %d: a caller who may delete roles only in %s deleted a role the admin had widened to %s", round, rg, sub)
+		}
+	}
+}
