@@ -214,3 +214,51 @@ func TestConcurrentRoleDeleteAndWidening(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentRoleUpdateAndWidening: a custom role's update is
+// authorized at the scopes the role has when it is written. A caller who
+// may write roles at one resource group only, updating a role of that
+// group while an admin widens it to the subscription, either updates it
+// first (the admin's PUT then widens it) or is refused 403; it never
+// narrows the widened role back to its group.
+func TestConcurrentRoleUpdateAndWidening(t *testing.T) {
+	e, ctx, sub, rd := roleServer(t)
+	e.ResourceGroups("narrow")
+	rg := sub + "/resourceGroups/narrow"
+	uid, ucred := fixture.Principal(t, e, "rg-admin")
+	fixture.Assign(t, e, rg, rbac.UserAccessAdministrator, uid)
+	asRG, err := armauthorization.NewRoleDefinitionsClient(ucred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := func(name string, scopes ...string) armauthorization.RoleDefinition {
+		return armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+			RoleName: to.Ptr(name), AssignableScopes: to.SliceOfPtrs(scopes...),
+			Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("*/read")}}}}}
+	}
+	for round := 0; round < 20; round++ {
+		guid := uuid.NewString()
+		name := "readers " + guid[:8]
+		if _, err := rd.CreateOrUpdate(ctx, rg, guid, role(name, rg), nil); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var perr, uerr error
+		wg.Go(func() { _, perr = rd.CreateOrUpdate(ctx, sub, guid, role(name, rg, sub), nil) })
+		wg.Go(func() { _, uerr = asRG.CreateOrUpdate(ctx, rg, guid, role(name, rg), nil) })
+		wg.Wait()
+		if perr != nil {
+			t.Fatalf("the admin's PUT widening the role: %v", perr)
+		}
+		if uerr != nil && !testserver.HasError(uerr, 403, "AuthorizationFailed") {
+			t.Fatalf("the group admin's update: %v", uerr)
+		}
+		got, err := rd.Get(ctx, sub, guid, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uerr == nil && len(got.Properties.AssignableScopes) != 2 {
+			t.Fatalf("round %d: a caller who may write roles only in %s narrowed a role the admin had widened to %s (%d scopes)", round, rg, sub, len(got.Properties.AssignableScopes))
+		}
+	}
+}
