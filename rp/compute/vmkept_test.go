@@ -146,3 +146,39 @@ func TestVMKeepsWhatItWasGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestVMKeptPropertySentInAnotherCase: a VM property Safehold keeps as
+// given (securityProfile, licenseType, ...) whose name a client sends cased
+// otherwise (ARM's property names match in any case) is kept, in Azure's
+// spelling, which the Go SDK reads; one sent twice in two spellings is 400.
+// Before, it was dropped: the VM answered no securityProfile at all.
+func TestVMKeptPropertySentInAnotherCase(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("os", 1)
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/" + e.rg + "/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2024-03-01"
+	body := func(extra string) string {
+		return `{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B2s"},` + extra + `,
+			"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":"` + e.diskID("os") + `"}}}}}`
+	}
+	resp, m := e.Do("PUT", R, body(`"SecurityProfile":{"securityType":"TrustedLaunch"},"LICENSETYPE":"Windows_Server"`))
+	if resp.StatusCode != 200 && resp.StatusCode != 201 {
+		t.Fatalf("PUT: %d %v", resp.StatusCode, m)
+	}
+	if az := resp.Header.Get("Azure-AsyncOperation"); az != "" {
+		if st := e.Poll(az); st["status"] != "Succeeded" {
+			t.Fatalf("PUT: %v", st)
+		}
+	}
+	vm, err := e.vms.Get(ctx, e.rg, "vm1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := vm.Properties; p.SecurityProfile == nil || p.SecurityProfile.SecurityType == nil || *p.SecurityProfile.SecurityType != armcompute.SecurityTypesTrustedLaunch ||
+		p.LicenseType == nil || *p.LicenseType != "Windows_Server" {
+		t.Fatalf("the SDK reads securityProfile %+v, licenseType %v", p.SecurityProfile, p.LicenseType)
+	}
+	resp, m = e.Do("PUT", R, body(`"licenseType":"None","LicenseType":"Windows_Server"`))
+	if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidParameter" || testserver.Field(m, "error.target") != "properties.licenseType" {
+		t.Fatalf("PUT naming a property twice: %d %v, want 400 InvalidParameter at properties.licenseType", resp.StatusCode, m)
+	}
+}

@@ -100,11 +100,26 @@ func vmExtras(r *arm.Request, in vmInput, spec *compute.VMSpec) error {
 	if err := json.Unmarshal(r.Body, &body); err != nil {
 		return nil // the body decoded as a vmInput: no properties object
 	}
+	sent := map[string]string{} // Azure's spelling -> as sent
 	for k, v := range body.Properties {
-		want, ok := compute.KeptVMProperties[k]
+		// Property names match in any case, as ARM's do; the property is
+		// kept in Azure's spelling, the only one the SDKs read.
+		name := k
+		if _, ok := compute.KeptVMProperties[k]; !ok {
+			for n := range compute.KeptVMProperties {
+				if strings.EqualFold(n, k) {
+					name = n
+				}
+			}
+		}
+		want, ok := compute.KeptVMProperties[name]
 		if !ok {
 			continue
 		}
+		if other, twice := sent[name]; twice {
+			return arm.BadRequestAt("properties."+name, "InvalidParameter", "The parameter '%s' is given twice, as '%s' and '%s': give it once.", name, other, k)
+		}
+		sent[name], k = k, name
 		if string(v) != "null" && jsonKind(v) != want {
 			return arm.BadRequestAt("properties."+k, "InvalidParameter", "The value of parameter '%s' must be a JSON %s.", k, want)
 		}
