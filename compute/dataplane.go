@@ -150,12 +150,23 @@ func (b *PageBlob) ClearPages(off, n int64) error {
 // damaged (a chunk or pack missing, cut or failing its checksum) into the
 // error users see: 409 SnapshotDataDamaged saying what to do, not a 500
 // asking to retry, which clients do in vain. Other errors pass.
+// The damage stays in the error's chain (snapshot.IsDamaged), so the
+// backup engine still tells a damaged recovery point from a refusal.
 func damagedData(what string, err error) error {
 	if err == nil || !snapshot.IsDamaged(err) {
 		return err
 	}
-	return failure.Conflictf("SnapshotDataDamaged", "The stored data of %s is damaged and cannot be read (%v). `safehold verify --read-data` names what is damaged; take a new snapshot of the disk, or restore another recovery point.", what, err)
+	return &dataDamaged{failure.Conflictf("SnapshotDataDamaged", "The stored data of %s is damaged and cannot be read (%v). `safehold verify --read-data` names what is damaged; take a new snapshot of the disk, or restore another recovery point.", what, err), err}
 }
+
+// dataDamaged is damagedData's error: the failure users see, and its cause.
+type dataDamaged struct {
+	fe    *failure.Error
+	cause error
+}
+
+func (e *dataDamaged) Error() string   { return e.fe.Error() }
+func (e *dataDamaged) Unwrap() []error { return []error{e.fe, e.cause} }
 
 func volumeError(err error) error {
 	switch {

@@ -46,7 +46,7 @@ func JobErrorOf(err error, fallback string) *JobError {
 		}
 	}
 	var fe *failure.Error
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && !snapshot.IsDamaged(err) {
 		return &JobError{Code: fe.Code, Message: fe.Message}
 	}
 	switch {

@@ -88,8 +88,8 @@ func disk(x *compute.Disk, err error) (protection.Disk, error) {
 // of the layer itself (I/O, space, damage) stay as they are.
 func domain(err error) error {
 	var fe *failure.Error
-	if err == nil || !errors.As(err, &fe) {
-		return err
+	if err == nil || !errors.As(err, &fe) || snapshot.IsDamaged(err) {
+		return err // damaged data (compute's SnapshotDataDamaged) is the engine's to name
 	}
 	switch fe.Kind {
 	case failure.NotFound:
