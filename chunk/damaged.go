@@ -2,10 +2,13 @@ package chunk
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/safehold/safehold/blob"
 )
 
 // A chunk whose stored copy is damaged (a flipped byte, a cut pack) stays
@@ -21,7 +24,11 @@ import (
 // The marks are kept in the cache directory too (damagedFile: one line
 // "{id} {pack key}" per mark), so a restart remembers them: the first
 // backup after it does not read the damaged chunks, so nothing else would
-// find the damage again before it references it.
+// find the damage again before it references it. And each is an empty
+// object in the backend (damagedPrefix + "{pack name}/{id}"), so the
+// other stores of the bucket (replicas: a verify runs on the leader, a
+// backup on the disk's owner) take it at their next Refresh; a mark whose
+// pack is gone is deleted there.
 
 // markDamaged records that the copy of id in pack idx is damaged, unless
 // the index already points elsewhere.
@@ -38,11 +45,68 @@ func (s *Store) markDamagedLocked(id ID, idx int32) {
 		}
 		s.damaged[id] = idx
 		// Best effort: a mark not kept is found again by the next verify.
+		key := s.packs[idx].key
 		if f, err := os.OpenFile(filepath.Join(s.cacheDir, damagedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			f.WriteString(id.String() + " " + s.packs[idx].key + "\n")
+			f.WriteString(id.String() + " " + key + "\n")
 			f.Close()
 		}
+		if !s.closed {
+			s.uploads.Add(1) // Close waits for it
+			go func() {
+				defer s.uploads.Done()
+				s.be.Put(s.bg, damagedObject(key, id), nil) // ErrExist: another store marked it
+			}()
+		}
 	}
+}
+
+// damagedPrefix holds the marks shared through the backend.
+const damagedPrefix = "damaged/"
+
+func damagedObject(packKey string, id ID) string {
+	return damagedPrefix + strings.TrimPrefix(packKey, packPrefix) + "/" + id.String()
+}
+
+// TakeSharedDamage applies the marks other stores put in the backend
+// (at Refresh, after the packs are loaded, and before a capture decides on
+// its parent) and deletes those whose pack is gone.
+func (s *Store) TakeSharedDamage(ctx context.Context) error {
+	type mark struct {
+		obj, pack string
+		id        ID
+	}
+	var marks []mark
+	err := s.be.List(ctx, damagedPrefix, func(in blob.Info) error {
+		rest := strings.TrimPrefix(in.Key, damagedPrefix)
+		i := strings.LastIndexByte(rest, '/')
+		if i < 0 {
+			return nil
+		}
+		if id, err := ParseID(rest[i+1:]); err == nil {
+			marks = append(marks, mark{in.Key, packPrefix + rest[:i], id})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var gone []string
+	s.mu.Lock()
+	for _, m := range marks {
+		p := s.byKey[m.pack]
+		if p == nil {
+			gone = append(gone, m.obj)
+			continue
+		}
+		if l, held, _ := s.lookupLocked(m.id); held && l.pack == p.idx {
+			s.damaged[m.id] = p.idx
+		}
+	}
+	s.mu.Unlock()
+	for _, k := range gone {
+		s.be.Delete(ctx, k)
+	}
+	return nil
 }
 
 // damagedFile, in the cache directory, keeps the marks across restarts.

@@ -430,6 +430,9 @@ func (s *Store) Refresh(ctx context.Context) error {
 		s.compact()
 		s.disk.idxMu.Unlock()
 	}
+	if err := s.TakeSharedDamage(ctx); err != nil {
+		return fmt.Errorf("refresh index: list damage marks: %w", err)
+	}
 	return nil
 }
 

@@ -17,11 +17,12 @@ import (
 // referencing the damage, restores bit-exact, and heals the older snapshot
 // too (the index points to the new copy); the damaged copy, garbage now,
 // fails verify no more. A restart in between (the same cache directory)
-// remembers the damage. Before, the new snapshot reused the parent's
+// remembers the damage, and so does another store of the bucket (a
+// replica) when it was that one's verify that found it. Before, the new snapshot reused the parent's
 // segments and deduplicated against the damaged copy: as damaged as the
 // one it was meant to replace.
 func TestSnapshotAfterDamageIsIntact(t *testing.T) {
-	for _, found := range []string{"verify", "restore", "verify, restart"} {
+	for _, found := range []string{"verify", "restore", "verify, restart", "verify by another replica"} {
 		t.Run(found, func(t *testing.T) {
 			ctx := context.Background()
 			cache := t.TempDir()
@@ -32,6 +33,13 @@ func TestSnapshotAfterDamageIsIntact(t *testing.T) {
 				t.Fatalf("packs %v: corrupt the data pack failed", packs)
 			}
 			switch found {
+			case "verify by another replica":
+				// Another store of the bucket (a replica with its own cache) finds it.
+				other := openRepo(t, be, snapshot.Options{})
+				if rep, err := other.Verify(ctx, snapshot.VerifyOptions{}); err != nil || rep.OK || len(rep.BadSnapshots) != 1 {
+					t.Fatalf("verify of the damaged snapshot by another store: %+v, %v", rep, err)
+				}
+				other.Close() // its mark is in the bucket by then
 			case "verify", "verify, restart":
 				if rep, err := r.Verify(ctx, snapshot.VerifyOptions{}); err != nil || rep.OK || len(rep.BadSnapshots) != 1 {
 					t.Fatalf("verify of the damaged snapshot: %+v, %v", rep, err)
