@@ -220,3 +220,10 @@ func (s *Store) supersededDamage(b BadChunk) bool {
 	}
 	return false
 }
+
+// isDamagedLocked reports whether the copy of id the damaged map names is
+// still indexed (its pack alive).
+func (s *Store) isDamagedLocked(id ID) bool {
+	d, ok := s.damaged[id]
+	return ok && s.usableLocked(id, d)
+}

@@ -491,7 +491,8 @@ func (s *Store) addLoaded(ps []*pack, recs []rec, nent int) error {
 			s.addPackLocked(p)
 			delete(s.badPacks, p.key)
 			for _, e := range p.entries {
-				if _, ok := s.mem[e.id]; !ok {
+				// A copy known damaged gives way to this one.
+				if cur, ok := s.mem[e.id]; !ok || s.damaged[e.id] == cur.pack && s.isDamagedLocked(e.id) {
 					s.mem[e.id] = loc{pack: p.idx, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc}
 				}
 			}
@@ -540,8 +541,16 @@ func (s *Store) packEntries(ctx context.Context, p *pack) ([]entry, error) {
 // then the runs, newest first. Entries in packs that are gone, or that a
 // sweep is removing, are skipped.
 func (s *Store) lookupLocked(id ID) (loc, bool, error) {
+	// A copy known damaged is the answer only when no other copy is
+	// indexed (another store of the bucket may have stored it again).
+	d, hasDamaged := s.damaged[id]
+	var damagedLoc loc
+	var sawDamaged bool
 	if l, ok := s.mem[id]; ok && s.usableLocked(id, l.pack) {
-		return l, true, nil
+		if !hasDamaged || l.pack != d {
+			return l, true, nil
+		}
+		damagedLoc, sawDamaged = l, true
 	}
 	for i := len(s.disk.runs) - 1; i >= 0; i-- {
 		r := s.disk.runs[i]
@@ -556,7 +565,15 @@ func (s *Store) lookupLocked(id ID) (loc, bool, error) {
 		if p == nil || p.state != packDurable || !s.usableLocked(id, p.idx) {
 			continue
 		}
-		return loc{pack: p.idx, kind: rc.kind, off: rc.off, slen: rc.slen, plen: rc.plen, crc: rc.crc}, true, nil
+		l := loc{pack: p.idx, kind: rc.kind, off: rc.off, slen: rc.slen, plen: rc.plen, crc: rc.crc}
+		if hasDamaged && p.idx == d {
+			damagedLoc, sawDamaged = l, true
+			continue
+		}
+		return l, true, nil
+	}
+	if sawDamaged {
+		return damagedLoc, true, nil
 	}
 	return loc{}, false, nil
 }
@@ -949,16 +966,31 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 				return nil, fmt.Errorf("get chunk %s: %w", id.Short(), err)
 			}
 		}
+		err = nil
 		if crcNeeded(l.kind) && crc(stored) != l.crc {
-			s.markDamaged(id, l.pack)
-			return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", id.Short(), key, l.off, ErrCorrupt)
+			err = fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", id.Short(), key, l.off, ErrCorrupt)
 		}
-		out, err := s.c.decode(buf, id, l.kind, int(l.plen), stored, true)
-		if err != nil {
-			if errors.Is(err, ErrCorrupt) {
-				s.markDamaged(id, l.pack)
+		var out []byte
+		if err == nil {
+			if out, err = s.c.decode(buf, id, l.kind, int(l.plen), stored, true); err != nil {
+				err = fmt.Errorf("get chunk %s: %s offset %d: %w", id.Short(), key, l.off, err)
 			}
-			return nil, fmt.Errorf("get chunk %s: %s offset %d: %w", id.Short(), key, l.off, err)
+		}
+		if errors.Is(err, ErrCorrupt) {
+			s.markDamaged(id, l.pack)
+			if !refreshed && s.Refresh(ctx) == nil {
+				// Another store of the bucket may hold a good copy.
+				refreshed = true
+				s.mu.Lock()
+				now, ok, _ := s.lookupLocked(id)
+				s.mu.Unlock()
+				if ok && now.pack != l.pack {
+					continue
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
 		}
 		return out, nil
 	}
@@ -1104,18 +1136,28 @@ func (s *Store) getMany(ctx context.Context, ids []ID, bufs [][]byte, dst []byte
 			if direct { // raw: stored is the plaintext, in place
 				if s.c.sum(stored) != ids[k] {
 					s.markDamaged(ids[k], l.pack)
-					return nil, fmt.Errorf("get chunk %s: %s offset %d: content hash mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
+					if out[k], err = s.Get(ctx, ids[k], bufs[k]); err != nil { // another copy, if any
+						return nil, err
+					}
+					continue
 				}
 				out[k] = stored
 				continue
 			}
 			if crcNeeded(l.kind) && crc(stored) != l.crc {
 				s.markDamaged(ids[k], l.pack)
-				return nil, fmt.Errorf("get chunk %s: %s offset %d: checksum mismatch: %w", ids[k].Short(), keys[k], l.off, ErrCorrupt)
+				if out[k], err = s.Get(ctx, ids[k], bufs[k]); err != nil { // another copy, if any
+					return nil, err
+				}
+				continue
 			}
 			if out[k], err = s.c.decode(bufs[k], ids[k], l.kind, int(l.plen), stored, true); err != nil {
 				if errors.Is(err, ErrCorrupt) {
 					s.markDamaged(ids[k], l.pack)
+					if out[k], err = s.Get(ctx, ids[k], bufs[k]); err == nil {
+						continue
+					}
+					return nil, err
 				}
 				return nil, fmt.Errorf("get chunk %s: %s offset %d: %w", ids[k].Short(), keys[k], l.off, err)
 			}

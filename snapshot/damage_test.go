@@ -65,3 +65,30 @@ func TestSnapshotAfterDamageIsIntact(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicaReadsTheChunkAnotherStoredAgain: two stores of one bucket
+// (replicas): the one that backs up the disk stores a damaged chunk
+// again; the other, whose index still points to the damaged copy,
+// restores the new snapshot bit-exact (a damaged read lists the packs
+// again and takes the new copy) and verifies it intact. Before, its
+// restore failed on the damaged copy until it happened to refresh.
+func TestReplicaReadsTheChunkAnotherStoredAgain(t *testing.T) {
+	ctx := context.Background()
+	be, owner, path, want, a := capturedInMemory(t, t.TempDir(), 16*bs, extent{0, 8 * bs, 'r', 1})
+	other := openRepo(t, be, snapshot.Options{}) // indexes the first pack now
+	checkRestore(t, other, a.ID, want)
+	var packs []string
+	be.List(ctx, "pack/", func(in blob.Info) error { packs = append(packs, in.Key); return nil })
+	if len(packs) != 1 || !be.Corrupt(packs[0], 10) {
+		t.Fatalf("packs %v: corrupt the data pack failed", packs)
+	}
+	if rep, err := owner.Verify(ctx, snapshot.VerifyOptions{}); err != nil || rep.OK {
+		t.Fatalf("verify of the damaged snapshot: %+v, %v", rep, err)
+	}
+	b, _ := captureFile(t, owner, path, snapshot.CaptureOptions{Parent: a.ID, Changed: []snapshot.Range{}})
+	checkRestore(t, other, b.ID, want)
+	checkRestore(t, other, a.ID, want)
+	if rep, err := other.Verify(ctx, snapshot.VerifyOptions{}); err != nil || !rep.OK {
+		t.Fatalf("verify by the other store after the new snapshot: %+v, %v", rep, err)
+	}
+}
