@@ -3,7 +3,9 @@
 # connections of reads and writes (resource-group PUT/DELETE, disk-policy
 # PUT/DELETE, lists of groups, disks, policies and both kinds of jobs; about
 # 45 % writes), printing requests/s, p50, p99 and max per operation and overall,
-# the server's CPU time per request and the load average.
+# the server's CPU time per request and the load average; on PostgreSQL
+# (STORE) started on this host, also the database's CPU time per request
+# (its processes': the server's statements cost it as much as the server).
 #   bash bench/mixed.sh [seconds] [connections]
 # STORE=postgres://… runs it on PostgreSQL (passed as --store) instead of the
 # default SQLite file (each run starts on an empty schema of its own).
@@ -33,6 +35,14 @@ if [ -n "${BASE:-}" ]; then
 	(cd "$work/base-src" && go build -o "$work/safehold-base" ./cmd/safehold)
 fi
 
+pgcpu() { # CPU ticks of STORE's PostgreSQL cluster's processes, if it runs here
+	local port=${STORE#*@*:} pm
+	port=${port%%/*}
+	pm=$(pgrep -f -- "postgres .*-p $port( |$)" | head -1)
+	[ -n "$pm" ] || { echo 0; return; }
+	for p in $pm $(pgrep -P "$pm"); do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END {print s+0}'
+}
+
 run() { # name binary
 	local name=$1 bin=$2 store_args=() prof=() port=18445
 	if [ -n "${STORE:-}" ]; then
@@ -51,7 +61,8 @@ run() { # name binary
 	"${prof[@]}" "$bin" serve --data-dir "$work/data" --addr 127.0.0.1:$port "${store_args[@]}" >"$work/server-$name.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do [ -f "$work/data/connection.json" ] && curl -sk https://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.2; done
-	local cpu0 load0
+	local cpu0 load0 pg0=0
+	[ -n "${STORE:-}" ] && pg0=$(pgcpu)
 	cpu0=$(awk '{print $14+$15}' /proc/$pid/stat)
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "== $name ($bin); store: ${STORE:-sqlite (default)}; load average before: $load0"
@@ -60,6 +71,10 @@ run() { # name binary
 	local cpu1 n
 	cpu1=$(awk '{print $14+$15}' /proc/$pid/stat)
 	n=$(awk '$1=="overall" {print $2}' "$work/$name.out")
+	if [ -n "${STORE:-}" ] && [ "$pg0" != 0 ]; then
+		awk -v c="$(($(pgcpu) - pg0))" -v hz="$(getconf CLK_TCK)" -v n="$n" -v s="$secs" 'BEGIN {
+			printf "PostgreSQL CPU %.1f s over the run: %.2f ms per request, %.2f cores\n", c/hz, 1000*c/hz/n, c/hz/s }' | tee -a "$work/$name.out"
+	fi
 	awk -v c="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$n" -v s="$secs" 'BEGIN {
 		printf "server CPU %.1f s over the run: %.2f ms per request, %.2f cores\n", c/hz, 1000*c/hz/n, c/hz/s }' | tee -a "$work/$name.out"
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -84,19 +99,25 @@ done
 
 if [ -n "${BASE:-}" ]; then
 	echo "== summary (same run, $rounds pair(s) alternating which goes first, $secs s, $conns connections; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
-	summary() { awk '$1=="overall" {printf "%s %s %s ", $3, $4, $5} /^server CPU/ {printf "%s", $8}' "$work/$1.out"; }
-	printf "%-18s %9s %9s %9s %12s\n" "" "req/s" "p50" "p99" "CPU ms/req"
+	# CPU ms/req: the server's; PG ms/req: PostgreSQL's (0 when not measured)
+	summary() { awk '$1=="overall" {o = $3 " " $4 " " $5} /^server CPU/ {c = $8} /^PostgreSQL CPU/ {g = $8} END {print o, c, g + 0}' "$work/$1.out"; }
+	printf "%-18s %9s %9s %9s %12s %10s\n" "" "req/s" "p50" "p99" "CPU ms/req" "PG ms/req"
 	: >"$work/ratios"
 	for r in $(seq "$rounds"); do
-		read -r br bp50 bp99 bcpu <<<"$(summary "base@$rev.$r")"
-		read -r ar ap50 ap99 acpu <<<"$(summary "safehold.$r")"
-		printf "%-18s %9s %9s %9s %12s\n" "base@$rev.$r" "$br" "$bp50" "$bp99" "$bcpu" "safehold.$r" "$ar" "$ap50" "$ap99" "$acpu"
-		awk -v a="$ar" -v b="$br" -v pa="${ap99%ms}" -v pb="${bp99%ms}" -v ca="$acpu" -v cb="$bcpu" -v r="$r" 'BEGIN {
-			printf "ratio %d (this/base): req/s %.2fx, p99 %.2fx, CPU per request %.2fx\n", r, a/b, pa/pb, ca/cb
-			printf "%f %f %f\n", a/b, pa/pb, ca/cb >>"'"$work/ratios"'" }'
+		read -r br bp50 bp99 bcpu bpg <<<"$(summary "base@$rev.$r")"
+		read -r ar ap50 ap99 acpu apg <<<"$(summary "safehold.$r")"
+		printf "%-18s %9s %9s %9s %12s %10s\n" "base@$rev.$r" "$br" "$bp50" "$bp99" "$bcpu" "$bpg" "safehold.$r" "$ar" "$ap50" "$ap99" "$acpu" "$apg"
+		awk -v a="$ar" -v b="$br" -v pa="${ap99%ms}" -v pb="${bp99%ms}" -v ca="$acpu" -v cb="$bcpu" -v ga="$apg" -v gb="$bpg" -v r="$r" 'BEGIN {
+			g = gb > 0 ? ga / gb : 0
+			printf "ratio %d (this/base): req/s %.2fx, p99 %.2fx, CPU per request %.2fx", r, a/b, pa/pb, ca/cb
+			if (gb > 0) printf ", PostgreSQL CPU per request %.2fx", g
+			printf "\n"
+			printf "%f %f %f %f\n", a/b, pa/pb, ca/cb, g >>"'"$work/ratios"'" }'
 	done
 	if [ "$rounds" -gt 1 ]; then
 		med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-		echo "median ratio (this/base) of $rounds pairs: req/s $(cut -d' ' -f1 "$work/ratios" | med)x, p99 $(cut -d' ' -f2 "$work/ratios" | med)x, CPU per request $(cut -d' ' -f3 "$work/ratios" | med)x"
+		pgmed=""
+		[ -n "${STORE:-}" ] && pgmed=", PostgreSQL CPU per request $(cut -d' ' -f4 "$work/ratios" | med)x"
+		echo "median ratio (this/base) of $rounds pairs: req/s $(cut -d' ' -f1 "$work/ratios" | med)x, p99 $(cut -d' ' -f2 "$work/ratios" | med)x, CPU per request $(cut -d' ' -f3 "$work/ratios" | med)x$pgmed"
 	fi
 fi
