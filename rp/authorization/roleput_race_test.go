@@ -174,45 +174,18 @@ func role2(role string, gone bool) string {
 // role. The delete was authorized at the scopes read from memory before its
 // transaction.
 func TestConcurrentRoleDeleteAndWidening(t *testing.T) {
-	e, ctx, sub, rd := roleServer(t)
-	e.ResourceGroups("narrow")
-	rg := sub + "/resourceGroups/narrow"
-	uid, ucred := fixture.Principal(t, e, "rg-admin")
-	fixture.Assign(t, e, rg, rbac.UserAccessAdministrator, uid)
-	asRG, err := armauthorization.NewRoleDefinitionsClient(ucred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := func(name string, scopes ...string) armauthorization.RoleDefinition {
-		return armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
-			RoleName: to.Ptr(name), AssignableScopes: to.SliceOfPtrs(scopes...),
-			Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("*/read")}}}}}
-	}
-	for round := 0; round < 20; round++ {
-		guid := uuid.NewString()
-		name := "readers " + guid[:8]
-		if _, err := rd.CreateOrUpdate(ctx, rg, guid, role(name, rg), nil); err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		var perr, derr error
-		wg.Go(func() { _, perr = rd.CreateOrUpdate(ctx, sub, guid, role(name, rg, sub), nil) })
-		wg.Go(func() { _, derr = asRG.Delete(ctx, rg, guid, nil) })
-		wg.Wait()
-		if perr != nil {
-			t.Fatalf("the admin's PUT widening the role: %v", perr)
-		}
-		if derr != nil && !testserver.HasError(derr, 403, "AuthorizationFailed") {
-			t.Fatalf("the group admin's delete: %v", derr)
-		}
+	raceWidening(t, "delete", func(ctx context.Context, asRG *armauthorization.RoleDefinitionsClient, rg, guid, name string) error {
+		_, err := asRG.Delete(ctx, rg, guid, nil)
+		return err
+	}, func(ctx context.Context, rd *armauthorization.RoleDefinitionsClient, round int, sub, rg, guid string) {
 		_, gerr := rd.Get(ctx, sub, guid, nil)
 		if gerr != nil && !testserver.HasError(gerr, 404, "") {
 			t.Fatal(gerr)
 		}
-		if derr == nil && gerr != nil {
+		if gerr != nil {
 			t.Fatalf("round %d: a caller who may delete roles only in %s deleted a role the admin had widened to %s", round, rg, sub)
 		}
-	}
+	})
 }
 
 // TestConcurrentRoleUpdateAndWidening: a custom role's update is
@@ -222,6 +195,34 @@ func TestConcurrentRoleDeleteAndWidening(t *testing.T) {
 // first (the admin's PUT then widens it) or is refused 403; it never
 // narrows the widened role back to its group.
 func TestConcurrentRoleUpdateAndWidening(t *testing.T) {
+	raceWidening(t, "update", func(ctx context.Context, asRG *armauthorization.RoleDefinitionsClient, rg, guid, name string) error {
+		_, err := asRG.CreateOrUpdate(ctx, rg, guid, readRole(name, rg), nil)
+		return err
+	}, func(ctx context.Context, rd *armauthorization.RoleDefinitionsClient, round int, sub, rg, guid string) {
+		got, err := rd.Get(ctx, sub, guid, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Properties.AssignableScopes) != 2 {
+			t.Fatalf("round %d: a caller who may write roles only in %s narrowed a role the admin had widened to %s (%d scopes)", round, rg, sub, len(got.Properties.AssignableScopes))
+		}
+	})
+}
+
+// readRole is a custom role named name, assignable at scopes, that reads.
+func readRole(name string, scopes ...string) armauthorization.RoleDefinition {
+	return armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+		RoleName: to.Ptr(name), AssignableScopes: to.SliceOfPtrs(scopes...),
+		Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("*/read")}}}}}
+}
+
+// raceWidening runs 20 rounds of a group admin's write (what: "delete" or
+// "update") of a role of resource group "narrow", made at once with an
+// admin's PUT widening the role to the subscription. The group admin's
+// write either succeeds, and then after checks the role the subscription
+// admin widened, or is refused 403.
+func raceWidening(t *testing.T, what string, groupAdmin func(ctx context.Context, asRG *armauthorization.RoleDefinitionsClient, rg, guid, name string) error,
+	after func(ctx context.Context, rd *armauthorization.RoleDefinitionsClient, round int, sub, rg, guid string)) {
 	e, ctx, sub, rd := roleServer(t)
 	e.ResourceGroups("narrow")
 	rg := sub + "/resourceGroups/narrow"
@@ -231,34 +232,25 @@ func TestConcurrentRoleUpdateAndWidening(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := func(name string, scopes ...string) armauthorization.RoleDefinition {
-		return armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
-			RoleName: to.Ptr(name), AssignableScopes: to.SliceOfPtrs(scopes...),
-			Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr("*/read")}}}}}
-	}
 	for round := 0; round < 20; round++ {
 		guid := uuid.NewString()
 		name := "readers " + guid[:8]
-		if _, err := rd.CreateOrUpdate(ctx, rg, guid, role(name, rg), nil); err != nil {
+		if _, err := rd.CreateOrUpdate(ctx, rg, guid, readRole(name, rg), nil); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
-		var perr, uerr error
-		wg.Go(func() { _, perr = rd.CreateOrUpdate(ctx, sub, guid, role(name, rg, sub), nil) })
-		wg.Go(func() { _, uerr = asRG.CreateOrUpdate(ctx, rg, guid, role(name, rg), nil) })
+		var perr, gerr error
+		wg.Go(func() { _, perr = rd.CreateOrUpdate(ctx, sub, guid, readRole(name, rg, sub), nil) })
+		wg.Go(func() { gerr = groupAdmin(ctx, asRG, rg, guid, name) })
 		wg.Wait()
 		if perr != nil {
 			t.Fatalf("the admin's PUT widening the role: %v", perr)
 		}
-		if uerr != nil && !testserver.HasError(uerr, 403, "AuthorizationFailed") {
-			t.Fatalf("the group admin's update: %v", uerr)
+		if gerr != nil && !testserver.HasError(gerr, 403, "AuthorizationFailed") {
+			t.Fatalf("the group admin's %s: %v", what, gerr)
 		}
-		got, err := rd.Get(ctx, sub, guid, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if uerr == nil && len(got.Properties.AssignableScopes) != 2 {
-			t.Fatalf("round %d: a caller who may write roles only in %s narrowed a role the admin had widened to %s (%d scopes)", round, rg, sub, len(got.Properties.AssignableScopes))
+		if gerr == nil {
+			after(ctx, rd, round, sub, rg, guid)
 		}
 	}
 }
