@@ -439,14 +439,16 @@ func (s *Store) Refresh(ctx context.Context) error {
 // RefreshIfOlder refreshes the index unless a refresh (or Open) listed the
 // packs less than age ago: a writer on a shared bucket calls it before a
 // job so it deduplicates against what other replicas stored meanwhile.
-func (s *Store) RefreshIfOlder(ctx context.Context, age time.Duration) error {
+// listed reports that it refreshed, without error.
+func (s *Store) RefreshIfOlder(ctx context.Context, age time.Duration) (listed bool, err error) {
 	s.mu.Lock()
 	fresh := !s.listedAt.IsZero() && s.now().Sub(s.listedAt) < age
 	s.mu.Unlock()
 	if fresh {
-		return nil
+		return false, nil
 	}
-	return s.Refresh(ctx)
+	err = s.Refresh(ctx)
+	return err == nil, err
 }
 
 // resolveLocked points a run's pack refs at packs; listed packs the store

@@ -85,9 +85,12 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		// A parent using damaged or lost chunks is no base: its unchanged
 		// segments would carry the damage into this snapshot. Without it
 		// every block is read and the damaged chunks are stored again.
-		// (Damage other stores of the bucket found counts too; a failed
-		// listing leaves what this store knows.)
-		r.chunks.TakeSharedDamage(ctx)
+		// (Damage other stores of the bucket found counts too: a refresh
+		// of the index takes it, else its listing alone; a failed listing
+		// leaves what this store knows.)
+		if listed, _ := r.chunks.RefreshIfOlder(ctx, refreshAge); !listed {
+			r.chunks.TakeSharedDamage(ctx)
+		}
 		if r.chunks.AnyDamaged() && r.usesDamage(ctx, parent) {
 			parent = nil
 		}
