@@ -41,7 +41,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// (a latency fault rule on the item's next backup), so the dashboard's
 	// poll sees it below 100 however slow the machine or the browser is.
 	resp, m := e.Do("POST", "/providers/Safehold.Admin/faultRules?api-version=2024-01-01",
-		map[string]any{"name": "hold-browser-backup", "operation": "backup", "path": "*/backupInstances/" + dv.Instance, "latency": "4s", "count": 1})
+		map[string]any{"name": "hold-browser-backup", "operation": "backup", "path": "*/backupInstances/" + dv.Instance, "latency": "8s", "count": 1})
 	if resp.StatusCode != 201 {
 		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
 	}

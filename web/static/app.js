@@ -386,10 +386,16 @@ function computeView(view, d) {
 
 // --- refresh, sign-in ---
 
-let busy = false;
+// A refresh asked for while one is loading (an action's, a tab's) runs
+// again as soon as that one ends: the load in flight may have read the
+// lists before the action, and would otherwise schedule the next look 5 s
+// away, missing the job the action just started.
+let busy = false, again = false;
 async function refresh() {
-  if (busy || !token) return;
+  if (!token) return;
+  if (busy) { again = true; return; }
   busy = true;
+  again = false;
   const st = document.getElementById("status");
   try {
     data = await load();
@@ -400,6 +406,7 @@ async function refresh() {
     schedule(live ? 1000 : 5000);
   } catch (e) { st.textContent = e.message; schedule(5000); }
   busy = false;
+  if (again) refresh();
 }
 
 function schedule(ms) { clearTimeout(timer); timer = setTimeout(refresh, ms); }
