@@ -44,18 +44,44 @@ func (s *Store) markDamagedLocked(id ID, idx int32) {
 			return
 		}
 		s.damaged[id] = idx
-		// Best effort: a mark not kept is found again by the next verify.
-		key := s.packs[idx].key
-		if f, err := os.OpenFile(filepath.Join(s.cacheDir, damagedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			f.WriteString(id.String() + " " + key + "\n")
-			f.Close()
+		if s.closed {
+			return
 		}
-		if !s.closed {
+		// Best effort: a mark not kept is found again by the next verify.
+		// The file and the backend are written off the store's mutex
+		// (a verify marks every chunk of a missing pack under it).
+		key := s.packs[idx].key
+		s.damageLines = append(s.damageLines, id.String()+" "+key+"\n")
+		if !s.damageWriting {
+			s.damageWriting = true
 			s.uploads.Add(1) // Close waits for it
-			go func() {
-				defer s.uploads.Done()
-				s.be.Put(s.bg, damagedObject(key, id), nil) // ErrExist: another store marked it
-			}()
+			go s.keepDamaged()
+		}
+		s.uploads.Add(1)
+		go func() {
+			defer s.uploads.Done()
+			s.be.Put(s.bg, damagedObject(key, id), nil) // ErrExist: another store marked it
+		}()
+	}
+}
+
+// keepDamaged appends the marks queued by markDamagedLocked to
+// damagedFile until none is left (one at a time: damageWriting).
+func (s *Store) keepDamaged() {
+	defer s.uploads.Done()
+	for {
+		s.mu.Lock()
+		lines := s.damageLines
+		s.damageLines = nil
+		if len(lines) == 0 {
+			s.damageWriting = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		if f, err := os.OpenFile(filepath.Join(s.cacheDir, damagedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.WriteString(strings.Join(lines, ""))
+			f.Close()
 		}
 	}
 }

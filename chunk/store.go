@@ -138,19 +138,27 @@ type Store struct {
 	// latest one completed (a Get that misses lists again unless a listing
 	// that started after the Get began has completed).
 	listStarts, listDone uint64
-	packs                []*pack
-	byKey                map[string]*pack
-	open                 []*pack // open packs no Tail owns; addRun fills the last
-	free                 [][]byte
-	writers              map[*Writer]struct{}
-	marking              int
-	held                 map[ID]struct{} // refs of writers closed during a GC mark
-	heldRuns             []*LiveSet      // and their runs (refset.go)
-	writerMem            int
-	badPacks             map[string]error
-	lost                 map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
-	seq                  uint64           // counts packs made durable here
-	closed               bool
+	// A read that finds a damaged copy lists the packs again (another
+	// store may have stored the chunk since) at most once per
+	// damageRelist: damageListedAt is when the last such listing started,
+	// damageListing is closed when the one in flight ends.
+	damageListedAt time.Time
+	damageListing  chan struct{}
+	damageLines    []string // marks to append to damagedFile (see keepDamaged)
+	damageWriting  bool
+	packs          []*pack
+	byKey          map[string]*pack
+	open           []*pack // open packs no Tail owns; addRun fills the last
+	free           [][]byte
+	writers        map[*Writer]struct{}
+	marking        int
+	held           map[ID]struct{} // refs of writers closed during a GC mark
+	heldRuns       []*LiveSet      // and their runs (refset.go)
+	writerMem      int
+	badPacks       map[string]error
+	lost           map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
+	seq            uint64           // counts packs made durable here
+	closed         bool
 }
 
 // Open opens the store on be, creating its configuration on first use.
@@ -980,7 +988,7 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 		}
 		if errors.Is(err, ErrCorrupt) {
 			s.markDamaged(id, l.pack)
-			if !refreshed && s.Refresh(ctx) == nil {
+			if !refreshed && s.relistForDamage(ctx, began) {
 				// Another store of the bucket may hold a good copy.
 				refreshed = true
 				s.mu.Lock()
@@ -996,6 +1004,48 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 		}
 		return out, nil
 	}
+}
+
+// damageRelist is how often reads that find damaged copies list the packs
+// again: a restore or a download of a badly damaged point reads one
+// damaged chunk after another, and a listing of a large bucket on object
+// storage takes seconds.
+const damageRelist = 10 * time.Second
+
+// relistForDamage brings the index in line with the backend for a read
+// (begun when listStarts was began) that found a damaged copy, and reports
+// whether the index may now point elsewhere: a listing that started after
+// the read began has completed, or one in flight for another damaged read
+// ended (waited for), or this one listed. It lists at most once per
+// damageRelist; within that the damage is reported at once.
+func (s *Store) relistForDamage(ctx context.Context, began uint64) bool {
+	s.mu.Lock()
+	if s.listDone > began {
+		s.mu.Unlock()
+		return true
+	}
+	if ch := s.damageListing; ch != nil {
+		s.mu.Unlock()
+		select {
+		case <-ch:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if now := s.now(); !s.damageListedAt.IsZero() && now.Sub(s.damageListedAt) < damageRelist && !now.Before(s.damageListedAt) {
+		s.mu.Unlock()
+		return false
+	}
+	ch := make(chan struct{})
+	s.damageListing, s.damageListedAt = ch, s.now()
+	s.mu.Unlock()
+	err := s.Refresh(ctx)
+	s.mu.Lock()
+	s.damageListing = nil
+	s.mu.Unlock()
+	close(ch)
+	return err == nil
 }
 
 // maxRead bounds one range read of GetMany.

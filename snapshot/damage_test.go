@@ -1,12 +1,15 @@
 package snapshot_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/chunk"
 	"github.com/safehold/safehold/snapshot"
 )
@@ -90,5 +93,85 @@ func TestReplicaReadsTheChunkAnotherStoredAgain(t *testing.T) {
 	checkRestore(t, other, a.ID, want)
 	if rep, err := other.Verify(ctx, snapshot.VerifyOptions{}); err != nil || !rep.OK {
 		t.Fatalf("verify by the other store after the new snapshot: %+v, %v", rep, err)
+	}
+}
+
+// TestDamagedReadsListThePacksOncePerInterval: reads that find damaged
+// copies (a download of a badly damaged point through the reader, a
+// restore of it) list the packs again at most once per interval, on a
+// real backend (the local directory, Azurite, the S3 server): a damaged
+// read lists them to find a copy another store may have written since,
+// but the next damaged reads are told at once. Before, every damaged read
+// listed the whole bucket again (on object storage seconds each), so
+// such a restore or download took minutes to fail.
+func TestDamagedReadsListThePacksOncePerInterval(t *testing.T) {
+	for _, rb := range raceBackends {
+		t.Run(rb.name, func(t *testing.T) {
+			ctx := context.Background()
+			be := newPausing(rb.open(t))
+			clk := &fakeClock{now: time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)}
+			r := openRepo(t, be, snapshot.Options{PackSize: 8 << 20, Now: clk.Now})
+			const blocks = 32
+			path := filepath.Join(t.TempDir(), "disk.img")
+			want := writeDisk(t, path, blocks*bs, extent{0, blocks * bs, 'r', 7})
+			m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+			var packs []string
+			be.List(ctx, "pack/", func(in blob.Info) error { packs = append(packs, in.Key); return nil })
+			if len(packs) != 1 {
+				t.Fatalf("packs %v, want one", packs)
+			}
+			// Damage the first half of the blocks' records (rewrite the pack
+			// with a byte flipped in each: every backend can do that).
+			data, err := be.Get(ctx, packs[0], 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := 0; k < blocks/2; k++ {
+				data[k*bs+bs/2] ^= 0xff
+			}
+			if err := be.Delete(ctx, packs[0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := be.Put(ctx, packs[0], data); err != nil {
+				t.Fatal(err)
+			}
+			rd, err := r.OpenReader(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			before := be.count(blobtest.OpList, "pack/")
+			bad := 0
+			p := make([]byte, bs)
+			for k := 0; k < blocks; k++ {
+				_, err := rd.ReadAt(p, int64(k)*bs)
+				switch {
+				case errors.Is(err, chunk.ErrCorrupt):
+					bad++
+				case err != nil:
+					t.Fatalf("read block %d: %v", k, err)
+				case !bytes.Equal(p, want[k*bs:(k+1)*bs]):
+					t.Fatalf("read block %d: content differs", k)
+				}
+			}
+			if bad < blocks/4 {
+				t.Fatalf("%d of %d blocks read damaged: the damage missed the records", bad, blocks)
+			}
+			if _, err := r.Restore(ctx, m.ID, filepath.Join(t.TempDir(), "x.img"), snapshot.RestoreOptions{}); !errors.Is(err, chunk.ErrCorrupt) {
+				t.Fatalf("restore of the damaged point: %v", err)
+			}
+			if n := be.count(blobtest.OpList, "pack/") - before; n != 1 {
+				t.Fatalf("%d damaged reads and a restore listed the packs %d times, want once", bad, n)
+			}
+			// A minute later the next damaged read lists them again.
+			clk.Add(time.Minute)
+			before = be.count(blobtest.OpList, "pack/")
+			if _, err := rd.ReadAt(p, 0); !errors.Is(err, chunk.ErrCorrupt) {
+				t.Fatalf("read of a damaged block a minute later: %v", err)
+			}
+			if n := be.count(blobtest.OpList, "pack/") - before; n != 1 {
+				t.Fatalf("a damaged read a minute later listed the packs %d times, want once", n)
+			}
+		})
 	}
 }
