@@ -529,16 +529,23 @@ func (pr *Provider) cascadeDeleteInstance(ctx context.Context, id string) error 
 }
 
 // deleteInstanceNow is cascadeDeleteInstance; with deleting (an instance
-// DELETE's operation), only of the instance while it is Deleting. Under the
-// item's lease it reads the instance again: one another delete removed
-// while this waited for the lease is left to it, and so is one made again
-// since, which a DELETE's operation finds no longer Deleting.
+// DELETE's operation), only of the instance while it is Deleting. It reads
+// the instance in the transaction that unschedules it, and again under the
+// item's lease: one another delete removed meanwhile is left to it, and so
+// is one made again since (its schedule too), which a DELETE's operation
+// finds no longer Deleting.
 func (pr *Provider) deleteInstanceNow(ctx context.Context, id string, deleting bool) error {
-	bi, err := existing(ctx, pr.p.Store, id, typeInstance, pr.loadInstance)
+	var bi *instanceResource
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		bi, err = existing(ctx, tx, id, typeInstance, pr.loadInstance)
+		if bi == nil || err != nil || (deleting && bi.Properties.ProvisioningState != "Deleting") {
+			bi = nil
+			return err
+		}
+		return pr.Engine.Unschedule(ctx, tx, bi.ID)
+	})
 	if bi == nil || err != nil {
-		return err
-	}
-	if err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.Engine.Unschedule(ctx, tx, bi.ID) }); err != nil {
 		return err
 	}
 	return pr.Engine.WithItem(ctx, bi.ID, func(ctx context.Context) error {
