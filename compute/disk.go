@@ -862,9 +862,9 @@ func (s *Service) DeleteDiskOf(ctx context.Context, id, uid string) error {
 // behalf and takes back (the disks of a restore that failed after making
 // them): a management lock that forbids a client's DELETE of it refuses it
 // (409 ScopeLocked, resource.CheckLocks), checked in the transaction that
-// drops it, as create checks resource.CheckWrite.
-func (s *Service) DeleteDiskOnBehalf(ctx context.Context, id string) error {
-	return s.deleteDisk(ctx, id, "", true)
+// drops it, as create checks resource.CheckWrite. uid is as DeleteDiskOf's.
+func (s *Service) DeleteDiskOnBehalf(ctx context.Context, id, uid string) error {
+	return s.deleteDisk(ctx, id, uid, true)
 }
 
 func (s *Service) deleteDisk(ctx context.Context, id, uid string, checkLocks bool) error {

@@ -30,8 +30,10 @@ type Disks interface {
 	// Disk reads a disk.
 	Disk(ctx context.Context, id string) (Disk, error)
 	// DeleteDisk deletes a disk a restore made, on the user's behalf (a
-	// management lock can refuse it).
-	DeleteDisk(ctx context.Context, id string) error
+	// management lock can refuse it), if it is still that disk: one of
+	// that name with another uniqueID (made again since) is left alone
+	// (ErrNotFound).
+	DeleteDisk(ctx context.Context, id, uniqueID string) error
 	// Repository is the operational tier's repository, which backups copy
 	// to a vault tier from.
 	Repository() *snapshot.Repository
@@ -72,6 +74,7 @@ type DiskTarget struct {
 // Disk is a managed disk.
 type Disk struct {
 	ID        string
+	UniqueID  string
 	SizeBytes int64
 	Tags      map[string]string
 }

@@ -111,7 +111,8 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 
 // discardRestored deletes the disks a restore made before it failed with
 // err (a later disk, or Then: the VM step), so that a failed restore leaves
-// nothing behind, and returns err. A disk it cannot delete (a management
+// nothing behind, and returns err. One the user deleted and made again
+// under its name meanwhile (another uniqueId) is the user's and stays. A disk it cannot delete (a management
 // lock forbids it) stays, and the job's error names it. A restore that does
 // not end here keeps them: one interrupted by a shutdown, or whose task
 // runs it again, continues with the disks it made (restoreDisk).
@@ -124,7 +125,7 @@ func (e *Engine) discardRestored(ctx context.Context, disks []RestoredDisk, err 
 	ctx = context.WithoutCancel(ctx) // a cancelled restore's disks go too
 	var kept []string
 	for _, d := range disks {
-		if derr := e.Disks.DeleteDisk(ctx, d.Disk.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+		if derr := e.Disks.DeleteDisk(ctx, d.Disk.ID, d.Disk.UniqueID); derr != nil && !errors.Is(derr, ErrNotFound) {
 			kept = append(kept, d.Disk.ID+" ("+message(derr)+")")
 		}
 	}

@@ -73,15 +73,15 @@ func (d Disks) Disk(ctx context.Context, id string) (protection.Disk, error) {
 }
 
 // DeleteDisk implements protection.Disks.
-func (d Disks) DeleteDisk(ctx context.Context, id string) error {
-	return domain(d.Service.DeleteDiskOnBehalf(ctx, id))
+func (d Disks) DeleteDisk(ctx context.Context, id, uniqueID string) error {
+	return domain(d.Service.DeleteDiskOnBehalf(ctx, id, uniqueID))
 }
 
 func disk(x *compute.Disk, err error) (protection.Disk, error) {
 	if err != nil {
 		return protection.Disk{}, domain(err)
 	}
-	return protection.Disk{ID: x.ID, SizeBytes: x.SizeBytes, Tags: x.Tags}, nil
+	return protection.Disk{ID: x.ID, UniqueID: x.UniqueID, SizeBytes: x.SizeBytes, Tags: x.Tags}, nil
 }
 
 // domain turns compute's refusals into the engine's error kinds; failures
