@@ -3,6 +3,12 @@
 // triggering it with "Backup now", restores a recovery point to a new disk
 // and finds that disk. Run by web/browser_test.go (which starts the server
 // and checks the outcome through the SDK); prints a JSON summary.
+//
+// No step depends on how fast the machine is: the backup is held InProgress
+// by a fault rule (SAFEHOLD_HOLD_RULE) until this driver has seen it so in
+// the dashboard, and then released by deleting the rule; every wait is for
+// what the page shows, with deadlines of minutes (a loaded CI machine runs a
+// refresh in seconds).
 "use strict";
 const path = require("path");
 const fs = require("fs");
@@ -22,11 +28,34 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
   });
   const summary = { progress: [] };
   const errors = [];
+  // Every status line that says a list could not be read (or the refresh
+  // failed): the views show such a list empty, so the status line is where
+  // a failed read shows.
+  await ctx.addInitScript(() => {
+    window.__failedLoads = [];
+    document.addEventListener("DOMContentLoaded", () => {
+      const st = document.getElementById("status");
+      new MutationObserver(() => {
+        const f = window.__failedLoads;
+        if (st.className === "bad" && f[f.length - 1] !== st.textContent) f.push(st.textContent);
+      }).observe(st, { childList: true, characterData: true, subtree: true, attributes: true });
+    });
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  // The backup's hold: deleting the rule releases the backup it holds. It
+  // answers the rule's hits before the delete and the delete's status.
+  const hold = env("SAFEHOLD_HOLD_RULE");
+  const release = () => page.evaluate(async name => {
+    const h = { Authorization: "Bearer " + sessionStorage.getItem("safehold-token") };
+    const rules = await (await fetch("/providers/Safehold.Admin/faultRules?api-version=2024-01-01", { headers: h })).json();
+    const r = (rules.value || []).find(x => x.name === name);
+    const d = await fetch("/providers/Safehold.Admin/faultRules/" + name + "?api-version=2024-01-01", { method: "DELETE", headers: h });
+    return { hits: r ? r.hits : null, status: d.status };
+  }, hold);
   try {
-    const page = ctx.pages()[0] || await ctx.newPage();
     page.on("pageerror", e => errors.push(String(e)));
     page.on("console", m => { if (m.type() === "error") errors.push(m.text()); });
-    page.setDefaultTimeout(60000);
+    page.setDefaultTimeout(180000);
     await page.goto(base + "/dashboard/");
     await page.fill("#clientId", env("SAFEHOLD_CLIENT_ID"));
     await page.fill("#clientSecret", env("SAFEHOLD_CLIENT_SECRET"));
@@ -38,21 +67,29 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
 
     // Backup now from the items view; the view switches to the jobs.
     await page.click("#tabs button[data-tab=items]");
-    const before = await page.$$eval("tr.job", rows => rows.length).catch(() => 0);
     await page.click("#backup-" + item);
-    await page.waitForSelector('tr.job[data-kind="Backup vault"][data-op="Backup"][data-status="InProgress"], #flash:has-text("failed")', { timeout: 30000 }).catch(() => {});
-    // Watch the newest Backup-vault backup job until it ends.
-    const deadline = Date.now() + 120000;
+    // The backup is the Backup-vault backup job in progress (the item's
+    // earlier backup has completed): the hold keeps it so until released.
+    const running = 'tr.job[data-kind="Backup vault"][data-op="Backup"][data-status="InProgress"]';
+    await page.waitForSelector(running + ', #flash:has-text("failed")');
+    const job = await page.getAttribute(running, "data-job", { timeout: 1000 }).catch(() => null);
+    // Watch it until it ends; once it is seen in progress below 100,
+    // release its hold.
+    const deadline = Date.now() + 300000;
     let status = "";
-    for (; Date.now() < deadline;) {
-      const row = await page.$('tr.job[data-kind="Backup vault"][data-op="Backup"]');
+    for (; job && Date.now() < deadline;) {
+      // The row as the page has it now (read in one go: a refresh redraws it).
+      const row = await page.evaluate(name => {
+        const r = document.querySelector('tr.job[data-job="' + name + '"]'), pct = r && r.querySelector(".pct");
+        return r && { status: r.dataset.status, p: pct ? parseInt(pct.textContent, 10) : null };
+      }, job);
       if (row) {
-        status = await row.getAttribute("data-status");
-        const pct = await row.$(".pct");
-        const p = pct ? parseInt(await pct.textContent(), 10) : null;
+        const { status: st, p } = row;
+        status = st;
         const last = summary.progress[summary.progress.length - 1];
         if (!last || last.p !== p || last.status !== status) summary.progress.push({ p, status });
-        if (status && status !== "InProgress") break;
+        if (status === "InProgress" && p !== null && p < 100 && !summary.hold) summary.hold = await release();
+        if (status !== "InProgress") break;
       }
       await page.waitForTimeout(100);
     }
@@ -62,7 +99,9 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     // The item's recovery points: timeline and table.
     await page.click("#tabs button[data-tab=items]");
     await page.click("#points-" + item);
-    await page.waitForSelector("#points-panel .timeline .dot");
+    // Two points: the item's first backup's and this one's (a refresh that
+    // read the points just before this backup recorded its own shows one).
+    await page.waitForFunction(() => document.querySelectorAll("#points-panel .timeline .dot").length >= 2);
     summary.points = await page.$$eval("#points-panel .timeline .dot", d => d.length);
     await page.screenshot({ path: path.join(shots, "points.png"), fullPage: true });
 
@@ -71,7 +110,7 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     await page.fill("#restore-disk", env("SAFEHOLD_RESTORE_DISK"));
     await page.fill("#restore-rg", env("SAFEHOLD_RESTORE_RG"));
     await page.click("#restore-go");
-    await page.waitForSelector('tr.job[data-op="Restore"][data-status="Completed"], tr.job[data-op="Restore"][data-status="Failed"]', { timeout: 120000 });
+    await page.waitForSelector('tr.job[data-op="Restore"][data-status="Completed"], tr.job[data-op="Restore"][data-status="Failed"]');
     summary.restoreStatus = await page.getAttribute('tr.job[data-op="Restore"]', "data-status");
     await page.click('tr.job[data-op="Restore"]');
     await page.waitForSelector("#job-panel");
@@ -87,25 +126,27 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     await page.fill("#restore-disk", "denied-ui");
     await page.fill("#restore-rg", env("SAFEHOLD_NOROLE_RG"));
     await page.click("#restore-go");
-    await page.waitForSelector('tr.job[data-op="Restore"][data-status="Failed"]', { timeout: 120000 });
+    await page.waitForSelector('tr.job[data-op="Restore"][data-status="Failed"]');
     await page.click('tr.job[data-op="Restore"][data-status="Failed"]');
     await page.waitForSelector("#job-panel");
     summary.failedJobPanel = await page.innerText("#job-panel");
 
     // The new disk is listed.
     await page.click("#tabs button[data-tab=compute]");
-    await page.waitForSelector('tr[data-disk="' + env("SAFEHOLD_RESTORE_DISK") + '"]', { timeout: 30000 });
+    await page.waitForSelector('tr[data-disk="' + env("SAFEHOLD_RESTORE_DISK") + '"]');
     summary.diskListed = true;
-    summary.errors = errors;
   } catch (e) {
     summary.error = String(e && e.stack || e);
-    summary.errors = errors;
-    console.log(JSON.stringify(summary));
-    await ctx.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-    process.exit(1);
+  }
+  summary.errors = errors;
+  summary.failedLoads = await page.evaluate(() => window.__failedLoads).catch(e => ["reading the status lines: " + e]);
+  if (summary.error) {
+    summary.status = await page.textContent("#status").catch(() => "");
+    await page.screenshot({ path: path.join(shots, "failed.png"), fullPage: true }).catch(() => {});
+    if (!summary.hold) await release().catch(() => {}); // the server's end need not wait for the held backup
   }
   console.log(JSON.stringify(summary));
   await ctx.close();
   fs.rmSync(profile, { recursive: true, force: true });
+  if (summary.error) process.exit(1);
 })();

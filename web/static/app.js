@@ -55,7 +55,11 @@ async function arm(path, method, body) {
   const text = await r.text();
   let j = {};
   try { j = text ? JSON.parse(text) : {}; } catch (e) { j = {}; }
-  if (!r.ok) throw new Error((j.error && (j.error.code + ": " + j.error.message)) || r.statusText);
+  if (!r.ok) {
+    const e = new Error((j.error && (j.error.code + ": " + j.error.message)) || r.status + " " + r.statusText);
+    e.request = opts.method + " " + path.split("?")[0];
+    throw e;
+  }
   return { body: j, headers: r.headers, status: r.status };
 }
 
@@ -70,8 +74,6 @@ async function list(path) {
   }
   return out;
 }
-
-async function safe(p, fallback) { try { return await p; } catch (e) { return fallback === undefined ? [] : fallback; } }
 
 // --- schedules: the next run of a policy after now ---
 
@@ -115,8 +117,15 @@ function nextRS(policy, now) {
 
 // --- loading ---
 
+// load reads everything the views show. A list it could not read shows
+// empty, and its error is kept in errors, which the status line shows: an
+// empty list must not hide that the list failed.
 async function load() {
   const s = "/subscriptions/" + cfg.subscriptionId;
+  const errors = [];
+  const safe = async (p, fallback) => {
+    try { return await p; } catch (e) { errors.push((e.request ? e.request + ": " : "") + e.message); return fallback === undefined ? [] : fallback; }
+  };
   const [dpVaults, rsVaults, disks, vms, snaps, usage] = await Promise.all([
     safe(list(s + "/providers/Microsoft.DataProtection/backupVaults?api-version=" + V.dp)),
     safe(list(s + "/providers/Microsoft.RecoveryServices/vaults?api-version=" + V.rsVault)),
@@ -157,7 +166,7 @@ async function load() {
   })));
   items.sort((a, b) => (a.vault.name + a.name).localeCompare(b.vault.name + b.name));
   jobs.sort((a, b) => String(b.start).localeCompare(String(a.start)));
-  return { dpVaults, rsVaults, items, jobs, disks, vms, snaps, usage };
+  return { dpVaults, rsVaults, items, jobs, disks, vms, snaps, usage, errors };
 }
 
 function dpJob(v, j) {
@@ -402,9 +411,11 @@ async function refresh() {
     const focus = document.activeElement && document.activeElement.id;
     if (!(focus === "restore-disk" || focus === "restore-rg")) render(data); // never redraw under a user typing
     const live = data.jobs.some(j => /progress/i.test(j.status || ""));
-    st.textContent = "Updated " + new Date().toLocaleTimeString() + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s");
+    const failed = data.errors.length ? " · " + data.errors.length + (data.errors.length === 1 ? " list" : " lists") + " could not be read: " + data.errors.join("; ") : "";
+    st.textContent = "Updated " + new Date().toLocaleTimeString() + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s") + failed;
+    st.className = failed ? "bad" : "";
     schedule(live ? 1000 : 5000);
-  } catch (e) { st.textContent = e.message; schedule(5000); }
+  } catch (e) { st.textContent = "Could not refresh: " + e.message; st.className = "bad"; schedule(5000); }
   busy = false;
   if (again) refresh();
 }
