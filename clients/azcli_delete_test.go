@@ -1,10 +1,12 @@
 package clients_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 // TestAzCLIDeleteTwice: az disk delete of a disk whose delete is pending
@@ -21,9 +23,23 @@ func TestAzCLIDeleteTwice(t *testing.T) {
 	if az.tsv("disk", "show", "-g", "delrg", "-n", "dd1", "--query", "name") != "dd1" {
 		t.Fatal("the disk is gone before its delete ran")
 	}
+	// The runner starts once az polls the pending delete's operation (a
+	// fault rule of 1 ns latency on compute's operation polls counts them):
+	// its DELETE was answered while the delete was still pending, however
+	// long az took to start.
+	if resp, m := e.Do("POST", "/providers/Safehold.Admin/faultRules?api-version=2024-01-01",
+		map[string]any{"name": "poll", "operation": "arm", "method": "GET", "path": "*/providers/Microsoft.Compute/locations/*/operation*", "latency": "1ns"}); resp.StatusCode != 201 {
+		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
+	}
 	started := make(chan error, 1)
 	go func() {
-		time.Sleep(12 * time.Second) // az (some seconds to start) sends its DELETE and polls meanwhile
+		for deadline := time.Now().Add(testsvc.WaitLimit); e.FaultRuleHits("poll") < 1; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				started <- fmt.Errorf("az did not poll the delete's operation within %v", testsvc.WaitLimit)
+				e.Server.Jobs.Start(e.Ctx()) // az's poll ends then
+				return
+			}
+		}
 		started <- e.Server.Jobs.Start(e.Ctx())
 	}()
 	az.run("disk", "delete", "-g", "delrg", "-n", "dd1", "--yes", "-o", "none")

@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/safehold/safehold/clock"
@@ -25,4 +26,23 @@ func (e *Env) SameOperation(what string, r1, r2 *http.Response) {
 			e.T.Errorf("%s: the second answer's %s is %q, want the first's %q", what, h, b, a)
 		}
 	}
+}
+
+// FaultRuleHits is how many matches the server's fault rule name has had
+// (-1 when there is no such rule: never added, deleted, or used up). It
+// reads the rules in memory, so a goroutine of the test may call it.
+func (e *Env) FaultRuleHits(name string) int {
+	for _, r := range e.Server.Faults.List() {
+		if strings.EqualFold(r.Name, name) {
+			return r.Hits
+		}
+	}
+	return -1
+}
+
+// WaitFaultRuleHit waits (for what) until the fault rule name has matched:
+// what the rule holds (its latency) has begun.
+func (e *Env) WaitFaultRuleHit(what, name string) {
+	e.T.Helper()
+	e.WaitFor(what, func() bool { return e.FaultRuleHits(name) >= 1 })
 }

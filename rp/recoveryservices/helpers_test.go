@@ -351,19 +351,6 @@ func backsUpADayLater(t *testing.T, e *testserver.Env, v *fixture.VMVault) {
 
 const faultRules = "/providers/Safehold.Admin/faultRules?api-version=2024-01-01"
 
-// waitRuleHit waits (for what) until the fault rule name has been hit once.
-func waitRuleHit(e *testserver.Env, what, name string) {
-	e.WaitFor(what, func() bool {
-		_, m := e.Do("GET", faultRules, nil)
-		for _, r := range m["value"].([]any) {
-			if r.(map[string]any)["name"] == name {
-				return r.(map[string]any)["hits"].(float64) == 1
-			}
-		}
-		return false
-	})
-}
-
 func readDisk(t *testing.T, cs *compute.Service, id string) []byte {
 	t.Helper()
 	v, err := cs.Volume(context.Background(), id)

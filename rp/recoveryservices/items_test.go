@@ -75,7 +75,7 @@ func TestDeleteHeldByFaultRule(t *testing.T) {
 		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
 	}
 	op := del()
-	waitRuleHit(e, "the delete held by the rule", "hold")
+	e.WaitFaultRuleHit("the delete held by the rule", "hold")
 	_, held := e.Do("GET", op, nil)
 	// As Azure's statuses do, an operation still running has the minimum
 	// time as its endTime.

@@ -132,20 +132,11 @@ func TestCancelHeldBackup(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
 	}
-	hits := func() float64 {
-		_, m := e.Do("GET", faultRules, nil)
-		for _, r := range m["value"].([]any) {
-			if r.(map[string]any)["name"] == "hold" {
-				return r.(map[string]any)["hits"].(float64)
-			}
-		}
-		return -1
-	}
 	if _, err := bf.NewBackupsClient().Trigger(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, armrecoveryservicesbackup.BackupRequestResource{
 		Properties: &armrecoveryservicesbackup.IaasVMBackupRequest{}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.WaitFor("the backup held by the fault rule", func() bool { return hits() == 1 })
+	e.WaitFaultRuleHit("the backup held by the fault rule", "hold")
 
 	jobs := bf.NewBackupJobsClient()
 	pg := jobs.NewListPager(v.Vault, v.RG, &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Backup' and status eq 'InProgress'")})

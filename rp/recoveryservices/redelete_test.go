@@ -206,7 +206,7 @@ func TestDeleteItemHeldLeavesAnItemMadeAgain(t *testing.T) {
 	must(t, "fault rule", resp, m, 201)
 	del, m := e.Do("DELETE", I+v, nil)
 	must(t, "delete of the soft-deleted item", del, m, 202)
-	waitRuleHit(e, "the delete held by the rule", "hold")
+	e.WaitFaultRuleHit("the delete held by the rule", "hold")
 	// The clock set past the purge (an advance would wait for the held
 	// delete to end).
 	c := e.Server.ClockControl
