@@ -3,12 +3,14 @@
 //
 // Keys map to files under the root. Keys whose last element has at least four
 // characters are sharded by its first two characters ("pack/3fa2…" is stored
-// as root/pack/3f/3fa2…) so no directory grows too large. A Put writes a
-// temporary file in root/tmp~, fsyncs it, hard-links it to its final name
-// (which fails if the key exists, so puts are immutable), fsyncs the
-// directory and removes the temporary name: after a crash an object is either
-// complete or absent. Leftover temporary files are never listed; CleanTemp
-// removes them. Large objects (the chunk store's packs) are written and read
+// as root/pack/3f/3fa2…) so no directory grows too large. A Put writes an
+// unnamed file in root/tmp~ (O_TMPFILE), fsyncs it, links it to its final
+// name (which fails if the key exists, so puts are immutable) and fsyncs the
+// directory: after a crash an object is either complete or absent, and an
+// interrupted put leaves nothing behind. Where the file system has no
+// O_TMPFILE (or /proc is missing) a Put writes a named temporary file in
+// root/tmp~ instead, links it and removes the temporary name; such leftovers
+// are never listed and CleanTemp removes them. Large objects (the chunk store's packs) are written and read
 // with O_DIRECT when their buffers are aligned (see directMin): they bypass
 // the page cache.
 package local
@@ -21,6 +23,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +36,8 @@ const tmpDir = "tmp~"
 
 // Backend stores objects as files under a root directory.
 type Backend struct {
-	root string
+	root  string
+	named bool // tests: put through a named temporary file (putNamed) only
 }
 
 var _ blob.Backend = (*Backend)(nil)
@@ -67,13 +71,18 @@ func (b *Backend) path(key string) (string, error) {
 	return filepath.Join(b.root, shardName(key)), nil
 }
 
+// syncDir fsyncs a directory (raw descriptors: os.Open of a directory
+// also tries to register it with the runtime's poller).
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer d.Close()
-	return d.Sync()
+	defer unix.Close(fd)
+	if err := unix.Fsync(fd); err != nil {
+		return &fs.PathError{Op: "sync", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // Put implements blob.Backend.
@@ -85,12 +94,132 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) (err error) 
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if _, err := os.Lstat(p); err == nil {
-		return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+	dir := filepath.Dir(p)
+	if err := b.mkdirAll(dir); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
 	}
+	done, err := false, error(nil)
+	if !b.named {
+		done, err = b.putUnnamed(p, data)
+	}
+	if !done && err == nil {
+		err = b.putNamed(p, data)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+		}
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("put %s: sync dir: %w", key, err)
+	}
+	return nil
+}
+
+// putUnnamed writes data to an unnamed file in the temporary directory
+// (O_TMPFILE), fsyncs it and links it as p: one file creation and one open
+// per put, and nothing left behind by a put that fails or is killed. A
+// pack put was a named temporary file, a second open of it for O_DIRECT and
+// an unlink: on this project's bench host creating files was 4 % of a full
+// backup's CPU (ext4 skips the group's recently deleted inodes one by one
+// for each new one). done is false, with no error, when the file system or
+// the process cannot do it (no O_TMPFILE, no /proc to link it from): the
+// caller puts through a named temporary file.
+func (b *Backend) putUnnamed(p string, data []byte) (done bool, err error) {
+	tmp := filepath.Join(b.root, tmpDir)
+	direct := len(data) >= directMin && blob.Aligned(data)
+	flags := unix.O_TMPFILE | unix.O_WRONLY | unix.O_CLOEXEC
+	fd, err := unix.Open(tmp, flags|directFlag(direct), 0o600)
+	if err != nil && direct {
+		direct = false // no direct I/O here: write buffered
+		fd, err = unix.Open(tmp, flags, 0o600)
+	}
+	if err != nil {
+		return false, nil // no O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels, ...)
+	}
+	defer unix.Close(fd)
+	if err := writeFd(fd, data, direct); err != nil {
+		return true, fmt.Errorf("write: %w", err)
+	}
+	if err := unix.Fsync(fd); err != nil {
+		return true, fmt.Errorf("sync: %w", err)
+	}
+	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, p, unix.AT_SYMLINK_FOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		if _, serr := os.Stat("/proc/self/fd"); serr != nil {
+			return false, nil // no /proc: name the file the other way
+		}
+	}
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return true, fs.ErrExist
+		}
+		return true, fmt.Errorf("link: %w", err)
+	}
+	return true, nil
+}
+
+func directFlag(direct bool) int {
+	if direct {
+		return unix.O_DIRECT
+	}
+	return 0
+}
+
+// writeFd writes data to the new, empty file fd: when direct (fd was opened
+// with O_DIRECT, data is aligned) its blob.Align-multiple prefix straight
+// from data, then the rest buffered (O_DIRECT cleared). A file system that
+// refuses the first direct write gets everything buffered.
+func writeFd(fd int, data []byte, direct bool) error {
+	done := 0
+	if direct {
+		n := len(data) &^ (blob.Align - 1)
+		for done < n {
+			w, err := unix.Pwrite(fd, data[done:n], int64(done))
+			if err != nil {
+				if done == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
+					break // no direct I/O here: write buffered
+				}
+				return err
+			}
+			if w == 0 {
+				return io.ErrShortWrite
+			}
+			done += w
+		}
+		if done < len(data) {
+			fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+			if err == nil {
+				_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_DIRECT)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for done < len(data) {
+		w, err := unix.Pwrite(fd, data[done:], int64(done))
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return err
+		}
+		if w == 0 {
+			return io.ErrShortWrite
+		}
+		done += w
+	}
+	return nil
+}
+
+// putNamed is Put through a named temporary file in the temporary
+// directory, hard-linked as p and then removed.
+func (b *Backend) putNamed(p string, data []byte) (err error) {
 	f, err := os.CreateTemp(filepath.Join(b.root, tmpDir), "put-")
 	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return err
 	}
 	tmp := f.Name()
 	defer func() {
@@ -100,28 +229,21 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) (err error) 
 		os.Remove(tmp)
 	}()
 	if err := writeNew(f, tmp, data); err != nil {
-		return fmt.Errorf("put %s: write: %w", key, err)
+		return fmt.Errorf("write: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("put %s: sync: %w", key, err)
+		return fmt.Errorf("sync: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		f = nil
-		return fmt.Errorf("put %s: close: %w", key, err)
+		return fmt.Errorf("close: %w", err)
 	}
 	f = nil
-	dir := filepath.Dir(p)
-	if err := b.mkdirAll(dir); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
 	if err := os.Link(tmp, p); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+			return err
 		}
-		return fmt.Errorf("put %s: link: %w", key, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("put %s: sync dir: %w", key, err)
+		return fmt.Errorf("link: %w", err)
 	}
 	return nil
 }
