@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -553,6 +554,100 @@ func TestDamagedRecordFailsGet(t *testing.T) {
 					t.Fatalf("%s: byte %d restored: Get = %v", tc.comp, off, err)
 				}
 			}
+		}
+	}
+}
+
+// A store's new pack keys come in runs sharing their first byte, the
+// shard directory of the local backend: the first backup into a new
+// repository created a directory (an inode and two fsyncs) for nearly
+// every pack. Keys stay distinct.
+func TestNewPackKeysShareFewShards(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	s, err := chunk.Open(ctx, be, t.TempDir(), chunk.Options{PackSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.NewWriter()
+	for i := 0; i < 260; i++ { // random 60 KiB chunks: two per pack
+		if _, _, err := w.Put(ctx, randBytes(60<<10, uint64(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	keys := map[string]bool{}
+	shards := map[string]bool{}
+	be.List(ctx, "pack/", func(in blob.Info) error {
+		keys[in.Key] = true
+		shards[in.Key[len("pack/"):][:2]] = true
+		return nil
+	})
+	if len(keys) < 100 {
+		t.Fatalf("%d packs, want one per two chunks", len(keys))
+	}
+	if want := (len(keys) + 63) / 64; len(shards) > want {
+		t.Fatalf("%d packs in %d shards, want runs of 64 sharing one (at most %d)", len(keys), len(shards), want)
+	}
+}
+
+// The header cache is written in place: a cached header cut short (a
+// crash while writing it) is read from the pack instead, and written
+// again whole.
+func TestTornHeaderCacheIsReadAgain(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	cache := t.TempDir()
+	s := open(t, be, cache, nil)
+	w := s.NewWriter()
+	var ids []chunk.ID
+	var datas [][]byte
+	for i := 0; i < 30; i++ {
+		d := textBytes(65536, uint64(i))
+		id, _, err := w.Put(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, datas = append(ids, id), append(datas, d)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	s.Close()
+	files, _ := filepath.Glob(filepath.Join(cache, "packs", "*"))
+	if len(files) < 2 {
+		t.Fatalf("%d cached headers, want one per pack", len(files))
+	}
+	sizes := map[string]int64{}
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[f] = st.Size()
+		if err := os.Truncate(f, st.Size()/2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without the index runs, opening loads every pack's header.
+	if err := os.RemoveAll(filepath.Join(cache, "index")); err != nil {
+		t.Fatal(err)
+	}
+	s2 := open(t, be, cache, nil)
+	for i, id := range ids {
+		got, err := s2.Get(ctx, id, nil)
+		if err != nil || !bytes.Equal(got, datas[i]) {
+			t.Fatalf("get %d after reopening with torn cached headers: %v", i, err)
+		}
+	}
+	for f, n := range sizes {
+		if st, err := os.Stat(f); err != nil || st.Size() != n {
+			t.Fatalf("cached header %s not written again whole: %v", filepath.Base(f), err)
 		}
 	}
 }
