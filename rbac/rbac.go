@@ -200,10 +200,7 @@ func (a *Authorizer) reload(ctx context.Context) error {
 	}
 	roles := map[string]*RoleDefinition{}
 	for i := range BuiltInRoles {
-		r := BuiltInRoles[i]
-		r.RoleType = "BuiltInRole"
-		r.AssignableScopes = []string{"/"}
-		roles[strings.ToLower(r.ID)] = &r
+		roles[strings.ToLower(BuiltInRoles[i].ID)] = builtIn(i)
 	}
 	rdocs, err := a.Store.List(ctx, roleDefKind, store.ListQuery{})
 	if err != nil {
@@ -487,14 +484,21 @@ func (a *Authorizer) Roles() []*RoleDefinition {
 	return out
 }
 
+// builtIn is BuiltInRoles[i] as it is answered: assignable everywhere.
+func builtIn(i int) *RoleDefinition {
+	r := BuiltInRoles[i]
+	r.RoleType = "BuiltInRole"
+	r.AssignableScopes = []string{"/"}
+	return &r
+}
+
 // RoleIn reads the role guid as r holds it (a built-in role, or a custom
 // role's document): store.ErrNotFound when there is none. A write that
 // needs the role to exist checks it so in its transaction.
 func RoleIn(ctx context.Context, r store.Reader, guid string) (*RoleDefinition, error) {
 	for i := range BuiltInRoles {
 		if strings.EqualFold(BuiltInRoles[i].ID, guid) {
-			b := BuiltInRoles[i]
-			return &b, nil
+			return builtIn(i), nil
 		}
 	}
 	docs, err := r.List(ctx, roleDefKind, store.ListQuery{})
@@ -684,35 +688,46 @@ const AssignmentKind = assignmentKind
 // the resource it is on is deleted) and every assignment of principalID
 // (when a principal is deleted), whichever is set.
 func (a *Authorizer) DeleteAssignmentsUnder(ctx context.Context, scope, principalID string) error {
+	deleted := false
+	if err := a.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		deleted, err = DeleteAssignmentsIn(ctx, tx, scope, principalID)
+		return err
+	}); err != nil || !deleted {
+		return err
+	}
+	return a.reload(ctx)
+}
+
+// DeleteAssignmentsIn is DeleteAssignmentsUnder in tx, the write of what
+// they go with (a principal's delete), reading them there: one stored a
+// moment ago, by another replica too, goes as well. deleted reports that
+// there were some: Reload the authorizer once tx commits.
+func DeleteAssignmentsIn(ctx context.Context, tx store.Tx, scope, principalID string) (deleted bool, err error) {
 	var ids []string
-	if scope != "" { // read from the store: one stored a moment ago goes too
-		docs, err := a.Store.List(ctx, assignmentKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/"})
+	if scope != "" {
+		docs, err := tx.List(ctx, assignmentKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/"})
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, d := range docs {
 			ids = append(ids, d.Key)
 		}
 	}
-	if principalID != "" { // from the store too: one another replica stored
-		xs, err := AssignmentsIn(ctx, a.Store, "", principalID)
+	if principalID != "" {
+		xs, err := AssignmentsIn(ctx, tx, "", principalID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, x := range xs {
 			ids = append(ids, x.ID)
 		}
 	}
 	if len(ids) == 0 {
-		return nil
+		return false, nil
 	}
-	if err := a.Store.Update(ctx, func(tx store.Tx) error {
-		if err := store.DeleteKeys(ctx, tx, assignmentKind, ids...); err != nil {
-			return err
-		}
-		return bump(ctx, tx)
-	}); err != nil {
-		return err
+	if err := store.DeleteKeys(ctx, tx, assignmentKind, ids...); err != nil {
+		return false, err
 	}
-	return a.reload(ctx)
+	return true, bump(ctx, tx)
 }

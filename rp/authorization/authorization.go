@@ -144,6 +144,18 @@ func checkScopeIn(ctx context.Context, r store.Reader, scope string) error {
 	return nil
 }
 
+// assignableAt refuses an assignment of role at scope outside its
+// assignableScopes: a role is assignable at them and below them only (a
+// built-in role's is "/"), as in Azure.
+func assignableAt(role *rbac.RoleDefinition, scope string) error {
+	if slices.ContainsFunc(role.AssignableScopes, func(s string) bool { return rbac.ScopeCovers(s, scope) }) {
+		return nil
+	}
+	return arm.BadRequest("RoleAssignmentScopeNotAssignableToRoleDefinition",
+		"The role definition '%s' (%s) is not assignable at the scope '%s': its assignableScopes are '%s'. Assign it at or below one of them, or add the scope to the role's assignableScopes.",
+		role.RoleName, role.ID, scope, strings.Join(role.AssignableScopes, "', '"))
+}
+
 func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	scope, name := scopeOf(r), r.Param("roleAssignmentName")
@@ -179,12 +191,8 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if !ok {
 		return nil, arm.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
 	}
-	// A role is assignable at its assignableScopes and below them only
-	// (a built-in role's is "/"), as in Azure.
-	if !slices.ContainsFunc(role.AssignableScopes, func(s string) bool { return rbac.ScopeCovers(s, scope) }) {
-		return nil, arm.BadRequest("RoleAssignmentScopeNotAssignableToRoleDefinition",
-			"The role definition '%s' (%s) is not assignable at the scope '%s': its assignableScopes are '%s'. Assign it at or below one of them, or add the scope to the role's assignableScopes.",
-			role.RoleName, role.ID, scope, strings.Join(role.AssignableScopes, "', '"))
+	if err := assignableAt(role, scope); err != nil {
+		return nil, err
 	}
 	if err := pr.checkScope(ctx, scope); err != nil {
 		return nil, err
@@ -222,16 +230,19 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	// group open to new things: a group's delete (which removes an empty
 	// group in one transaction, or cascades from its Deleting state) racing
 	// this PUT must not leave the assignment behind.
-	// So are the role, the principal and the assignment's uniqueness,
-	// read above from memory: a role or principal deleted meanwhile, or the
-	// same assignment made meanwhile under another name, refuses it.
+	// So are the role, the scopes it is assignable at, the principal and
+	// the assignment's uniqueness, read above from memory: a role or
+	// principal deleted meanwhile, a role narrowed meanwhile, or the same
+	// assignment made meanwhile under another name, refuses it.
 	if err := pr.Authz.PutAssignment(ctx, x, func(r store.Reader) error {
 		if err := checkScopeIn(ctx, r, scope); err != nil {
 			return err
 		}
-		if _, err := rbac.RoleIn(ctx, r, guid); errors.Is(err, store.ErrNotFound) {
+		if cur, err := rbac.RoleIn(ctx, r, guid); errors.Is(err, store.ErrNotFound) {
 			return arm.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
 		} else if err != nil {
+			return err
+		} else if err := assignableAt(cur, scope); err != nil {
 			return err
 		}
 		if _, err := pr.p.Dir.GetIn(ctx, r, principal.ObjectID); errors.Is(err, store.ErrNotFound) {
@@ -633,15 +644,28 @@ func (pr *Provider) deleteSP(r *arm.Request) (*arm.Response, error) {
 	if strings.EqualFold(id, r.Caller().ObjectID) {
 		return nil, arm.BadRequest("CannotDeleteSelf", "A principal cannot delete itself.")
 	}
-	err := pr.p.Store.Update(ctx, func(tx store.Tx) error { return pr.p.Dir.Delete(ctx, tx, id) })
+	// Its assignments go in the same transaction: none outlives it (a
+	// failure between two writes left them, and the DELETE again found
+	// the principal gone and answered 204 without them).
+	assigned := false
+	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		if err := pr.p.Dir.Delete(ctx, tx, id); err != nil {
+			return err
+		}
+		var err error
+		assigned, err = rbac.DeleteAssignmentsIn(ctx, tx, "", id)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return arm.NoContent(), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := pr.Authz.DeleteAssignmentsUnder(ctx, "", id); err != nil {
-		return nil, err
+	if assigned {
+		if err := pr.Authz.Reload(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if pr.Forget != nil {
 		pr.Forget()
