@@ -44,6 +44,11 @@ type SweepStats struct {
 	BytesFreed     int64 // backend bytes released (old packs minus new packs)
 	BytesRewritten int64 // live bytes copied into new packs
 	GarbageKept    int64 // stored bytes of garbage left in kept packs
+	// YoungDueIn is how long until the first pack kept only for its age
+	// (younger than the grace, and garbage enough to delete or repack) is
+	// old enough: a collection then frees it (0: no such pack). Nothing
+	// else may start that collection.
+	YoungDueIn time.Duration
 }
 
 // tempCleaner is implemented by backends that leave temporary files behind
@@ -237,11 +242,6 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 	if garbage == 0 && len(keep) == len(es) {
 		return sweepPlan{}, false, nil
 	}
-	if !p.modTime.Before(cutoff) {
-		st.PacksKept++
-		st.GarbageKept += garbage
-		return sweepPlan{}, false, nil
-	}
 	var pl sweepPlan
 	switch {
 	case len(keep) == 0:
@@ -251,6 +251,15 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 	default:
 		st.PacksKept++
 		st.GarbageKept += garbage
+		return sweepPlan{}, false, nil
+	}
+	if !p.modTime.Before(cutoff) {
+		// Young: a collection after the grace deletes or repacks it.
+		st.PacksKept++
+		st.GarbageKept += garbage
+		if due := max(p.modTime.Sub(cutoff), time.Millisecond); st.YoungDueIn == 0 || due < st.YoungDueIn {
+			st.YoungDueIn = due
+		}
 		return sweepPlan{}, false, nil
 	}
 	for i, e := range es {

@@ -23,7 +23,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/safehold/safehold/arm"
@@ -98,9 +97,9 @@ type Service struct {
 	bg      context.Context // background work (GC); canceled by Close
 	stopBg  context.CancelFunc
 	bgWG    sync.WaitGroup
-	gcBusy  atomic.Bool
-	gcAgain atomic.Bool
-	shared  bool // the snapshot store is object storage other replicas write too
+	gcWake  chan struct{} // a collection is asked for (buffered: one pending)
+	gcStart sync.Once     // the collector goroutine, started by the first ask
+	shared  bool          // the snapshot store is object storage other replicas write too
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per volume: captures, copies, deletes
@@ -149,7 +148,7 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}, shared: p.OpenBlob != nil}
+	s := &Service{p: p, opts: opts, vols: vols, repo: repo, locks: map[string]*sync.Mutex{}, shared: p.OpenBlob != nil, gcWake: make(chan struct{}, 1)}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 	if err := s.sweep(context.Background()); err != nil {
 		s.Close()
@@ -397,39 +396,67 @@ func (s *Service) startNBD(addr string) error {
 
 // collectGarbage frees, in the background, the chunks no snapshot uses any
 // more (after deletes). One collection runs at a time; requests during a
-// run cause one more run.
+// run cause one more run. A collection that kept garbage in packs too young
+// to touch (the grace, on a shared store) runs again once they are old
+// enough: no delete may come to start it.
 //
 // With replicas, GC is a singleton: a replica that does not lead records
 // the request for the leader (lease.Want), and the leader's collection
 // takes the snapshot store's gate (see gate), so no capture in any replica
 // runs between its mark and its sweep.
 func (s *Service) collectGarbage() {
-	if l := s.p.Leader; l != nil {
-		if _, leading := l.Leading(); !leading {
-			if err := lease.Want(s.bg, s.p.Store, GCWork, s.now()); err != nil && s.p.Logger != nil {
-				s.p.Logger.Warn("request snapshot garbage collection", "error", err)
-			}
-			return
-		}
-	}
-	if !s.gcBusy.CompareAndSwap(false, true) {
-		s.gcAgain.Store(true)
+	if !s.gcHere() {
 		return
 	}
-	s.bgWG.Add(1)
-	go func() {
-		defer s.bgWG.Done()
-		defer s.gcBusy.Store(false)
-		for {
-			s.gcAgain.Store(false)
-			if err := s.gcOnce(); err != nil && s.bg.Err() == nil && s.p.Logger != nil {
-				s.p.Logger.Warn("snapshot garbage collection failed", "error", err)
-			}
-			if !s.gcAgain.Load() || s.bg.Err() != nil {
-				return
+	select {
+	case s.gcWake <- struct{}{}:
+	default: // one is pending already
+	}
+	s.gcStart.Do(func() {
+		s.bgWG.Add(1)
+		go s.gcLoop()
+	})
+}
+
+// gcHere reports whether this replica runs collections; when it does not
+// lead, it records the request for the leader instead.
+func (s *Service) gcHere() bool {
+	l := s.p.Leader
+	if l == nil {
+		return true
+	}
+	if _, leading := l.Leading(); leading {
+		return true
+	}
+	if err := lease.Want(s.bg, s.p.Store, GCWork, s.now()); err != nil && s.p.Logger != nil {
+		s.p.Logger.Warn("request snapshot garbage collection", "error", err)
+	}
+	return false
+}
+
+func (s *Service) gcLoop() {
+	defer s.bgWG.Done()
+	var again <-chan time.Time // the young packs' garbage is due
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case <-s.gcWake:
+		case <-again:
+			if !s.gcHere() {
+				again = nil
+				continue
 			}
 		}
-	}()
+		again = nil
+		st, err := s.gcOnce()
+		if err != nil && s.bg.Err() == nil && s.p.Logger != nil {
+			s.p.Logger.Warn("snapshot garbage collection failed", "error", err)
+		}
+		if st.YoungDueIn > 0 {
+			again = time.After(st.YoungDueIn + time.Second)
+		}
+	}
 }
 
 // GCWork names the operational store's collection in lease.Want.
@@ -439,18 +466,23 @@ const GCWork = "gc:snapshots"
 // the background (the leader runs the requests other replicas recorded).
 func (s *Service) CollectGarbage() { s.collectGarbage() }
 
-func (s *Service) gcOnce() error {
-	opts := snapshot.GCOptions{Grace: 10 * time.Minute, Repack: 0.5}
+// gcOnce collects once. The grace keeps the packs other replicas' captures
+// are writing into a shared store; a lone server's captures are protected
+// exactly (snapshot.GCOptions), so it frees a young pack's garbage at once.
+func (s *Service) gcOnce() (snapshot.GCStats, error) {
+	opts := snapshot.GCOptions{Repack: 0.5}
+	if s.shared {
+		opts.Grace = 10 * time.Minute
+	}
 	if g := s.gate(); g != nil {
 		h, err := g.Collect(s.bg)
 		if err != nil {
-			return err
+			return snapshot.GCStats{}, err
 		}
 		defer h.Release(s.bg)
 		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
 	}
-	_, err := s.repo.GC(s.bg, opts)
-	return err
+	return s.repo.GC(s.bg, opts)
 }
 
 // gate orders the snapshot store's collections against captures in every

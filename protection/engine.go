@@ -78,6 +78,8 @@ type Engine struct {
 	pruneSched  *Scheduler
 	maint       map[string]*sync.RWMutex // per vault tier: GC (write) against verify (read)
 	cancels     map[string]*cancelWatch  // running jobs by id (cancel.go)
+	gcLater     map[string]*time.Timer   // vault tiers whose young packs' garbage is due (GCVault)
+	closed      bool
 }
 
 // Face is a vault kind as the engine sees it: it keeps its protected items
@@ -220,6 +222,11 @@ func (e *Engine) Start(ctx context.Context) error {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.closed = true
+	for k, t := range e.gcLater {
+		t.Stop()
+		delete(e.gcLater, k)
+	}
 	var err error
 	for k, r := range e.repos {
 		if cerr := r.Close(); err == nil {
@@ -329,9 +336,43 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 		defer h.Release(ctx)
 		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
 	}
-	if _, err := repo.GC(ctx, opts); err != nil {
+	st, err := repo.GC(ctx, opts)
+	if err != nil {
 		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
 	}
+	if st.YoungDueIn > 0 {
+		e.gcVaultLater(key, st.YoungDueIn+time.Second)
+	}
+}
+
+// gcVaultLater runs GCVault(key) again after d: a collection kept garbage
+// in packs younger than its grace, and no delete may come to free it. The
+// last collection saw every pack, so its due time replaces an earlier one.
+func (e *Engine) gcVaultLater(key string, d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	if e.gcLater == nil {
+		e.gcLater = map[string]*time.Timer{}
+	}
+	if t := e.gcLater[key]; t != nil {
+		t.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		e.mu.Lock()
+		run := !e.closed && e.gcLater[key] == t
+		if run {
+			delete(e.gcLater, key)
+		}
+		e.mu.Unlock()
+		if run {
+			e.GCVault(context.Background(), key)
+		}
+	})
+	e.gcLater[key] = t
 }
 
 func (e *Engine) gcGrace() time.Duration {

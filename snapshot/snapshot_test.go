@@ -786,11 +786,16 @@ func TestGCGraceWindowKeepsYoungOrphans(t *testing.T) {
 	if _, after := r.Size(); after != before || st.ChunksFreed != 0 {
 		t.Fatalf("GC inside the grace window freed %d chunks (%d -> %d bytes)", st.ChunksFreed, before, after)
 	}
+	// It says when the orphans are old enough: its caller runs it again
+	// then, as no delete may come to.
+	if st.YoungDueIn != 30*time.Minute {
+		t.Fatalf("GC inside the grace window: YoungDueIn %v, want 30m (%+v)", st.YoungDueIn, st)
+	}
 	clk.Add(time.Hour)
 	if st, err = r.GC(ctx, snapshot.GCOptions{Grace: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if n, b := r.Size(); n != 0 || b != 0 || st.ChunksFreed == 0 {
+	if n, b := r.Size(); n != 0 || b != 0 || st.ChunksFreed == 0 || st.YoungDueIn != 0 {
 		t.Fatalf("GC after the grace window left %d chunks, %d bytes (%+v)", n, b, st)
 	}
 }
