@@ -50,8 +50,8 @@ func (s *Store) loseLocked(key string, es []entry, err error) {
 // cachedEntries reads a pack's entries from the header cache alone,
 // whatever the pack's current size (nil if the cache has none).
 func (s *Store) cachedEntries(key string) []entry {
-	t, err := os.ReadFile(s.cachePath(key))
-	if err != nil || len(t) < trailerSize || string(t[len(t)-8:]) != packMagic {
+	t := s.readCachedTail(key)
+	if len(t) < trailerSize || string(t[len(t)-8:]) != packMagic {
 		return nil
 	}
 	hl := int64(binary.LittleEndian.Uint32(t[len(t)-trailerSize:]))

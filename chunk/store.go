@@ -80,11 +80,14 @@ type pack struct {
 	state   packState
 	size    int64
 	modTime time.Time
-	seq     uint64  // s.seq when it became durable in this process
-	n       int32   // entries in the pack
-	inRun   bool    // its entries are in a run of the disk index
-	entries []entry // while open, uploading or in the memory table (nil afterwards: see packEntries)
-	buf     []byte  // records while not durable
+	seq     uint64 // s.seq when it became durable in this process
+	n       int32  // entries in the pack
+	inRun   bool   // its entries are in a run of the disk index
+	// uncached: put by this store, its header not in the header cache yet
+	// (flushMem writes it there; hdrcache.go)
+	uncached bool
+	entries  []entry // while open, uploading or in the memory table (nil afterwards: see packEntries)
+	buf      []byte  // records while not durable
 	// owned: a Tail writes past len(buf) (the pack is in no open list);
 	// sealReq: a Flush waits for it, so its owner seals it when done.
 	owned, sealReq bool
@@ -643,11 +646,27 @@ func (s *Store) flushMem() {
 		return ok && l.pack == p.idx
 	}
 	var recs []rec
+	var keys []string
+	var ents [][]entry
 	if len(ps) > 0 {
 		recs = collectRecs(ps, cur)
+		for _, p := range ps {
+			if p.uncached {
+				keys, ents = append(keys, p.key), append(ents, p.entries)
+				p.uncached = false
+			}
+		}
 	}
 	s.mu.Unlock()
 	if len(ps) > 0 {
+		// The headers of the packs put here go to the header cache now
+		// that their entries leave memory (before the run: a run's packs
+		// have cached headers).
+		tails := make([][]byte, len(keys))
+		for i, es := range ents {
+			tails[i] = s.c.packTail(es)
+		}
+		s.writeCachedTails(keys, tails)
 		path, name := s.disk.newName()
 		r, err := writeRun(path, name, ps, recs)
 		s.mu.Lock()
@@ -736,7 +755,7 @@ func (s *Store) compact() {
 
 // loadTail reads a pack's entries from the cache or the backend.
 func (s *Store) loadTail(ctx context.Context, in blob.Info, cache bool) ([]entry, error) {
-	if t, err := os.ReadFile(s.cachePath(in.Key)); err == nil && len(t) >= trailerSize {
+	if t := s.readCachedTail(in.Key); len(t) >= trailerSize {
 		if hl, hc, err := parseTrailer(t[len(t)-trailerSize:], in.Size); err == nil && hl+trailerSize == int64(len(t)) {
 			if es, err := s.c.parseHeader(t[:hl], hc, in.Size-int64(len(t))); err == nil {
 				return es, nil
@@ -768,13 +787,16 @@ func (s *Store) loadTail(ctx context.Context, in blob.Info, cache bool) ([]entry
 	return es, nil
 }
 
-// writeCache stores a pack tail in the local cache. It is only a cache: a
-// torn file (a crash, two writers at once) fails its checksum or length
-// check and is read from the backend again, so it is written in place,
-// without a temporary file and a rename (a full backup writes one per
-// pack; each new file was an inode to allocate), and with raw descriptors.
+// writeCache stores a pack tail in the local cache, in a file of its own
+// (see hdrcache.go). It is only a cache: a torn file (a crash, two writers
+// at once) fails its checksum or length check and is read from the backend
+// again, so it is written without a temporary file and a rename, and with
+// raw descriptors. The name is removed first, never written through: it
+// may be one of the names of a file shared with other packs' tails.
 func (s *Store) writeCache(key string, tail []byte) {
-	fd, err := unix.Open(s.cachePath(key), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	p := s.cachePath(key)
+	unix.Unlink(p)
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return
 	}
@@ -910,9 +932,6 @@ func (s *Store) upload(p *pack) {
 		// the retry is refused (a busy server): look again for a while.
 		err = s.ownPut(p.key, int64(len(data)), err)
 	}
-	if err == nil {
-		s.writeCache(p.key, tail)
-	}
 	s.mu.Lock()
 	if err != nil {
 		p.state = packFailed
@@ -920,6 +939,7 @@ func (s *Store) upload(p *pack) {
 		s.dropPackLocked(p)
 	} else {
 		p.state = packDurable
+		p.uncached = true
 		s.seq++
 		p.seq = s.seq
 		p.size = int64(len(data))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -595,9 +596,12 @@ func TestNewPackKeysShareFewShards(t *testing.T) {
 	}
 }
 
-// The header cache is written in place: a cached header cut short (a
-// crash while writing it) is read from the pack instead, and written
-// again whole.
+// The headers of the packs a store wrote are cached, when its memory table
+// is flushed, in a few files shared by up to 64 packs each (a name per
+// pack, links to one file): a file per pack cost a new inode each. A
+// cached header cut short (a crash while writing it) is read from the
+// pack instead and cached again in a file of its own, without writing
+// through the shared file's other names.
 func TestTornHeaderCacheIsReadAgain(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New(nil)
@@ -606,8 +610,8 @@ func TestTornHeaderCacheIsReadAgain(t *testing.T) {
 	w := s.NewWriter()
 	var ids []chunk.ID
 	var datas [][]byte
-	for i := 0; i < 30; i++ {
-		d := textBytes(65536, uint64(i))
+	for i := 0; i < 60; i++ {
+		d := randBytes(65536, uint64(500+i))
 		id, _, err := w.Put(ctx, d)
 		if err != nil {
 			t.Fatal(err)
@@ -620,34 +624,51 @@ func TestTornHeaderCacheIsReadAgain(t *testing.T) {
 	w.Close()
 	s.Close()
 	files, _ := filepath.Glob(filepath.Join(cache, "packs", "*"))
-	if len(files) < 2 {
-		t.Fatalf("%d cached headers, want one per pack", len(files))
-	}
-	sizes := map[string]int64{}
+	inodes := map[uint64]bool{}
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sizes[f] = st.Size()
-		if err := os.Truncate(f, st.Size()/2); err != nil {
-			t.Fatal(err)
-		}
+		inodes[st.Sys().(*syscall.Stat_t).Ino] = true
 	}
-	// Without the index runs, opening loads every pack's header.
+	if len(files) < 10 || len(inodes) > (len(files)+63)/64 {
+		t.Fatalf("%d cached headers in %d files, want one name per pack and a file per 64", len(files), len(inodes))
+	}
+	check := func(s *chunk.Store) { t.Helper(); checkGets(t, s, ids, datas) }
+	// Cut the shared file short through one of its names; without the
+	// index runs, opening loads every pack's header.
+	if err := os.Truncate(files[0], 100); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.RemoveAll(filepath.Join(cache, "index")); err != nil {
 		t.Fatal(err)
 	}
 	s2 := open(t, be, cache, nil)
-	for i, id := range ids {
-		got, err := s2.Get(ctx, id, nil)
-		if err != nil || !bytes.Equal(got, datas[i]) {
-			t.Fatalf("get %d after reopening with torn cached headers: %v", i, err)
+	check(s2)
+	s2.Close()
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(f)
+		if n := st.Sys().(*syscall.Stat_t).Nlink; n != 1 || !bytes.HasSuffix(b, []byte("SHPACK01")) {
+			t.Fatalf("cached header %s: %d links, %d bytes; want a whole header of its own", filepath.Base(f), n, len(b))
 		}
 	}
-	for f, n := range sizes {
-		if st, err := os.Stat(f); err != nil || st.Size() != n {
-			t.Fatalf("cached header %s not written again whole: %v", filepath.Base(f), err)
+	os.RemoveAll(filepath.Join(cache, "index"))
+	s3 := open(t, be, cache, nil)
+	check(s3)
+}
+
+// checkGets fails t unless s reads each of ids back as datas.
+func checkGets(t *testing.T, s *chunk.Store, ids []chunk.ID, datas [][]byte) {
+	t.Helper()
+	for i, id := range ids {
+		got, err := s.Get(context.Background(), id, nil)
+		if err != nil || !bytes.Equal(got, datas[i]) {
+			t.Fatalf("chunk %d reads back wrong: %v", i, err)
 		}
 	}
 }

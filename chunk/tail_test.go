@@ -66,15 +66,7 @@ func TestTailStoresInPlace(t *testing.T) {
 			t.Fatalf("chunk %d stored as %d bytes of %d", i, stored[i], len(want[i]))
 		}
 	}
-	check := func(s *chunk.Store) {
-		t.Helper()
-		for i, id := range ids {
-			got, err := s.Get(ctx, id, nil)
-			if err != nil || !bytes.Equal(got, want[i]) {
-				t.Fatalf("chunk %d reads back wrong: %v", i, err)
-			}
-		}
-	}
+	check := func(s *chunk.Store) { t.Helper(); checkGets(t, s, ids, want) }
 	check(s) // from the open pack
 
 	// Another writer's Flush waits for the tail that owns its chunk's pack.
