@@ -1595,10 +1595,25 @@ func (w *Writer) Flush(ctx context.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("flush: %w", errors.Join(errs...))
+		return fmt.Errorf("flush: %w", packErrors(errs))
 	}
 	return nil
 }
+
+// packErrors are the failed uploads of one flush. Its message is the first
+// failure and a count of the others: one outage of the object store fails
+// every pack in flight alike, and a job's error is read by people.
+// errors.Is and errors.As see every failure.
+type packErrors []error
+
+func (e packErrors) Error() string {
+	if len(e) == 1 {
+		return e[0].Error()
+	}
+	return fmt.Sprintf("%v (and %d more pack uploads failed)", e[0], len(e)-1)
+}
+
+func (e packErrors) Unwrap() []error { return e }
 
 // Objects outside packs (snapshot manifests, for one) are stored sealed
 // with a checksum, and encrypted when the store is.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -197,6 +199,35 @@ func TestFailedUploadFailsFlush(t *testing.T) {
 	}
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// When every pack upload of a flush fails (the object store is down), the
+// error names the first failure and counts the others: a backup's job
+// error is read by people, and one outage failed each pack in flight alike
+// (a backup killed with its S3 server showed some seventy copies of the same
+// "connection refused", 25 KB). errors.Is still sees every failure.
+func TestFailedUploadsFlushSaysItOnce(t *testing.T) {
+	ctx := context.Background()
+	f := blobtest.NewFaulty(mem.New(nil))
+	s := open(t, f, t.TempDir(), nil)
+	f.SetFail(func(op blobtest.Op, key string, n int) error {
+		if op == blobtest.OpPut && strings.HasPrefix(key, "pack/") {
+			return fmt.Errorf("put %s: %w", key, blobtest.ErrInjected)
+		}
+		return nil
+	})
+	w := s.NewWriter()
+	for i := range 40 {
+		w.Put(ctx, randBytes(60000, uint64(i)))
+	}
+	err := w.Flush(ctx)
+	if !errors.Is(err, blobtest.ErrInjected) {
+		t.Fatalf("flush = %v", err)
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, blobtest.ErrInjected.Error()); n != 1 || !regexp.MustCompile(`\(and [1-9][0-9]* more pack uploads failed\)$`).MatchString(msg) {
+		t.Fatalf("flush error names %d failures, want the first and a count of the others: %q", n, msg)
 	}
 }
 
