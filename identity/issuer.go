@@ -254,16 +254,19 @@ func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	if u, p, ok := r.BasicAuth(); ok {
 		clientID, secret = u, p
 	}
-	// One resource's token: a scope naming two (or a /.default twice) is
-	// refused, as Entra ID refuses it, rather than answered for one of them.
+	// One resource's token: a scope naming two is refused, as Entra ID
+	// refuses it, rather than answered for one of them; one resource's
+	// /.default sent twice (in any case) is still one resource.
 	scope, all := "", strings.Join(r.PostForm["scope"], " ")
 	for _, s := range strings.Fields(all) {
 		if strings.HasSuffix(s, "/.default") {
-			if scope != "" {
+			if scope != "" && !strings.EqualFold(scope, strings.TrimSuffix(s, "/.default")) {
 				oauthError(w, http.StatusBadRequest, "invalid_scope", 70011, fmt.Sprintf("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid: a token is for one resource; ask for each resource's token with its own request.", all))
 				return
 			}
-			scope = strings.TrimSuffix(s, "/.default")
+			if scope == "" {
+				scope = strings.TrimSuffix(s, "/.default")
+			}
 		}
 	}
 	if scope == "" && r.PostForm.Get("resource") != "" {

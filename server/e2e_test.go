@@ -269,7 +269,8 @@ func TestCollapseKeepsEncodedSlashes(t *testing.T) {
 // space-separated) is 400 invalid_scope, as Entra ID answers it (AADSTS70011
 // naming the scope): Safehold issued a token for the last one named, which
 // the caller had no way to tell from one for the first. One resource, with
-// its /.default once, still gets its token.
+// its /.default once or twice (in another case too: one resource), still
+// gets its token; the same scope twice was refused as two resources.
 func TestTokenForTwoResourcesIsRefused(t *testing.T) {
 	e := testserver.Start(t)
 	cred, err := e.Conn.CredentialFor(e.Conn.ClientID, e.Conn.ClientSecret)
@@ -284,5 +285,11 @@ func TestTokenForTwoResourcesIsRefused(t *testing.T) {
 	}
 	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{arm}}); err != nil {
 		t.Fatalf("a token for one: %v", err)
+	}
+	// (azidentity sends a scope once: the request as another client sends it.)
+	for _, twice := range []string{arm + " " + arm, arm + " " + strings.ToUpper(arm)} {
+		if st, m := tokenFor(t, e, twice); st != 200 {
+			t.Fatalf("a token for one resource's scope sent twice (%s): %d %v", twice, st, m)
+		}
 	}
 }
