@@ -144,6 +144,29 @@ func checkScopeIn(ctx context.Context, r store.Reader, scope string) error {
 	return nil
 }
 
+// dashedGUID reports whether s is a GUID as a resource name holds one:
+// 8-4-4-4-12 hex digits in either case. uuid.Parse also takes it in
+// braces, undashed or as a URN, each of which would name the resource of
+// that GUID a second time under another key.
+func dashedGUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// principalGUID reads a principal id given in any of a GUID's forms (Azure
+// takes it so, and stores the object id): the dashed form is kept as
+// sent, another is answered dashed in lower case.
+func principalGUID(s string) (string, bool) {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	if len(s) == 36 {
+		return s, true
+	}
+	return u.String(), true
+}
+
 // assignableAt refuses an assignment of role at scope outside its
 // assignableScopes: a role is assignable at them and below them only (a
 // built-in role's is "/"), as in Azure.
@@ -159,8 +182,8 @@ func assignableAt(role *rbac.RoleDefinition, scope string) error {
 func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	scope, name := scopeOf(r), r.Param("roleAssignmentName")
-	if _, err := uuid.Parse(name); err != nil {
-		return nil, arm.BadRequest("InvalidRoleAssignmentId", "The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.", name)
+	if !dashedGUID(name) {
+		return nil, arm.BadRequest("InvalidRoleAssignmentId", "The role assignment ID '%s' is not valid. The role assignment ID must be a GUID, written xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.", name)
 	}
 	pp, err := decodeProperties[rbac.AssignmentProperties](r)
 	if err != nil {
@@ -169,7 +192,9 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if pp.PrincipalID == "" {
 		return nil, arm.InvalidRequest("properties.principalId is required: the object id of the user, service principal or managed identity to grant the role to.")
 	}
-	if _, err := uuid.Parse(pp.PrincipalID); err != nil {
+	if id, ok := principalGUID(pp.PrincipalID); ok {
+		pp.PrincipalID = id
+	} else {
 		return nil, arm.BadRequest("InvalidPrincipalId", "The Principal ID '%s' is not valid. Principal ID must be a GUID: the object id of the user, service principal or managed identity.", pp.PrincipalID)
 	}
 	if pp.RoleDefinitionID == "" {
@@ -301,6 +326,9 @@ func (pr *Provider) listAssignments(r *arm.Request) (*arm.Response, error) {
 	} else if m := assignedToRE.FindStringSubmatch(filter); m != nil {
 		principal = m[1]
 	}
+	if id, ok := principalGUID(principal); ok {
+		principal = id // any GUID form names the principal, as in Azure
+	}
 	atScope := atScopeRE.MatchString(filter)
 	if orRE.MatchString(filter) {
 		return nil, arm.BadRequest("InvalidFilterInQueryString", "The $filter '%s' is not supported: 'or' cannot combine conditions; use atScope(), principalId eq '{id}' or assignedTo('{id}'), joined with 'and'.", filter)
@@ -418,8 +446,8 @@ func (pr *Provider) getRole(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {
 	guid := r.Param("roleDefinitionId")
-	if _, err := uuid.Parse(guid); err != nil {
-		return nil, arm.BadRequest("InvalidRoleDefinitionId", "The role definition ID '%s' is not valid: it must be a GUID.", guid)
+	if !dashedGUID(guid) {
+		return nil, arm.BadRequest("InvalidRoleDefinitionId", "The role definition ID '%s' is not valid: it must be a GUID, written xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.", guid)
 	}
 	if d, ok := pr.Authz.Role(guid); ok && d.RoleType == "BuiltInRole" {
 		return nil, arm.BadRequest("RoleDefinitionUpdateNotPermitted", "The built-in role '%s' cannot be changed; create a custom role with a new GUID instead.", d.RoleName)

@@ -556,3 +556,53 @@ func TestCustomRoleAssignableOnlyAtItsScopes(t *testing.T) {
 		t.Fatalf("the role at team-a: %v", err)
 	}
 }
+
+// TestGUIDForms: a role assignment's or a custom role's name is a GUID
+// written dashed, in either case; in braces, undashed or as a URN it is
+// 400 (InvalidRoleAssignmentId, InvalidRoleDefinitionId) naming the form,
+// as it would name the GUID's resource a second time under another key
+// (an assignment PUT as '{guid}' and as 'guid' were two). A principal id
+// is taken in any GUID form, as Azure takes it, and answered dashed: an
+// undashed one was looked up as given and answered PrincipalNotFound.
+func TestGUIDForms(t *testing.T) {
+	e, ctx, sub, rd := roleServer(t)
+	ra, err := armauthorization.NewRoleAssignmentsClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	principal, _ := fixture.Principal(t, e, "p")
+	assign := func(name, principal string) (armauthorization.RoleAssignmentsClientCreateResponse, error) {
+		return ra.Create(ctx, sub, name, armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+			RoleDefinitionID: to.Ptr(sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader), PrincipalID: to.Ptr(principal)}}, nil)
+	}
+	g := uuid.New()
+	for _, name := range []string{"{" + g.String() + "}", strings.ReplaceAll(g.String(), "-", ""), "urn:uuid:" + g.String()} {
+		if _, err := assign(name, principal); !testserver.HasError(err, 400, "InvalidRoleAssignmentId") || !strings.Contains(err.Error(), "xxxxxxxx-xxxx") {
+			t.Fatalf("an assignment named %s: %v", name, err)
+		}
+		if _, err := rd.CreateOrUpdate(ctx, sub, name, readRole("readers "+name), nil); !testserver.HasError(err, 400, "InvalidRoleDefinitionId") {
+			t.Fatalf("a role named %s: %v", name, err)
+		}
+	}
+	// The principal undashed, the name upper case: one assignment, the
+	// principal answered dashed.
+	got, err := assign(strings.ToUpper(g.String()), strings.ReplaceAll(strings.ToUpper(principal), "-", ""))
+	if err != nil {
+		t.Fatalf("an assignment with the principal id undashed: %v", err)
+	}
+	if !strings.EqualFold(*got.Properties.PrincipalID, principal) {
+		t.Fatalf("principalId answered %s, want %s", *got.Properties.PrincipalID, principal)
+	}
+	n := 0
+	for pager := ra.NewListForScopePager(sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{
+		Filter: to.Ptr("principalId eq '{" + principal + "}'")}); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Fatalf("assignments listed for the principal's id in braces: %d, want 1", n)
+	}
+}
