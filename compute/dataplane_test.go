@@ -12,6 +12,7 @@ import (
 
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/failure"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/nbd/nbdtest"
 	"github.com/safehold/safehold/snapshot"
 )
@@ -174,7 +175,7 @@ func TestNBDExportsForgottenWhenConnectionsEnd(t *testing.T) {
 			}
 			cl.Close()
 			// The server sees the disconnect in its own time.
-			for deadline := time.Now().Add(10 * time.Second); s.OpenNBDExports() != 0 && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(testsvc.WaitLimit); s.OpenNBDExports() != 0 && time.Now().Before(deadline); {
 				time.Sleep(10 * time.Millisecond)
 			}
 			if n := s.OpenNBDExports(); n != 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/arm/armops"
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/store"
@@ -21,7 +22,7 @@ import (
 
 func waitDone(t *testing.T, m *ops.Manager, id string) *ops.Operation {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testsvc.WaitLimit)
 	for time.Now().Before(deadline) {
 		op, err := m.Get(context.Background(), id)
 		if err != nil {

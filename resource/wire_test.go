@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/store/storetest"
 )
@@ -108,7 +109,7 @@ func TestListWireMatchesList(t *testing.T) {
 	// The store answers from its list mirror once loaded (after the first
 	// list, in the background): the checks below read stable documents,
 	// memoized by address.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(testsvc.WaitLimit); ; time.Sleep(time.Millisecond) {
 		stable := false
 		store.ListView(ctx, st, resourceKind, store.ListQuery{Type: typ}, func(_ *store.Doc, s bool) bool { stable = s; return false })
 		if stable {

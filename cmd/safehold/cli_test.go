@@ -18,6 +18,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -306,7 +307,7 @@ func TestCLIProgressBarOnTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	tty.Close()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testsvc.WaitLimit)
 	for !strings.Contains(got.String(), "Download r1") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

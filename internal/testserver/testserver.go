@@ -96,8 +96,8 @@ func (e *Env) Stop() {
 	e.cancel()
 	select {
 	case <-e.done:
-	case <-time.After(15 * time.Second):
-		e.T.Errorf("server did not stop")
+	case <-time.After(testsvc.WaitLimit):
+		e.T.Errorf("server did not stop within %v", testsvc.WaitLimit)
 	}
 	e.Server.Close()
 	e.cancel = nil
