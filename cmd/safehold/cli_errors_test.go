@@ -18,7 +18,8 @@ import (
 // to restart. And `job list --vault` takes a vault's name or id, as `vault
 // show` does; a name no vault has is an error naming the command that
 // lists them: it was an empty list and exit 0, so a typo looked like a
-// vault without jobs.
+// vault without jobs. So is an --operation no job can have, naming those
+// it can (an empty list before); one in another case still filters.
 func TestCLIDataPlaneErrorsAndVaultFilter(t *testing.T) {
 	e := testserver.Start(t)
 	dv := fixture.ProtectDisk(t, e)
@@ -41,6 +42,13 @@ func TestCLIDataPlaneErrorsAndVaultFilter(t *testing.T) {
 	_, err = run(t, e, nil, "job", "list", "--vault", "vualt1")
 	if err == nil || !strings.Contains(err.Error(), `no vault "vualt1" (see `+"`safehold vault list`)") {
 		t.Errorf("job list --vault of a vault that does not exist: %v", err)
+	}
+	_, err = run(t, e, nil, "job", "list", "--operation", "Bogus")
+	if err == nil || !strings.Contains(err.Error(), `--operation "Bogus": use one of `) || !strings.Contains(err.Error(), "Backup, Restore") {
+		t.Errorf("job list --operation Bogus: %v", err)
+	}
+	if out := mustRun(t, e, "job", "list", "--operation", "backup", "-o", "tsv"); !strings.Contains(out, "\tBackup\tCompleted\t") {
+		t.Errorf("job list --operation backup:\n%s", out)
 	}
 }
 

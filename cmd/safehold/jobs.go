@@ -12,6 +12,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/rp/recoveryservices"
 	"github.com/spf13/cobra"
 )
 
@@ -184,6 +186,19 @@ func (s *session) findJob(ref string) (jobRow, error) {
 // jobStatuses are the statuses a job of either vault kind has.
 var jobStatuses = []string{"InProgress", "Completed", "CompletedWithWarnings", "Failed", "Cancelling", "Cancelled"}
 
+// jobOperations are the operations --operation takes: those of the jobs
+// of both vault kinds (Recovery Services' list holds the Backup vaults'
+// too), Backup and Restore first.
+func jobOperations() []string {
+	ops := []string{protection.OpBackup, protection.OpRestore}
+	for _, op := range recoveryservices.JobOperations {
+		if op != "Invalid" && !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
 // errJobFailed is returned when a waited-for job did not complete.
 var errJobFailed = errors.New("job did not complete")
 
@@ -229,6 +244,9 @@ func newJobCmd() *cobra.Command {
 		RunE: o.run(func(s *session, args []string) error {
 			if status != "" && !slices.ContainsFunc(jobStatuses, func(x string) bool { return strings.EqualFold(x, status) }) {
 				return fmt.Errorf("--status %q: use one of %s", status, strings.Join(jobStatuses, ", "))
+			}
+			if ops := jobOperations(); operation != "" && !slices.ContainsFunc(ops, func(x string) bool { return strings.EqualFold(x, operation) }) {
+				return fmt.Errorf("--operation %q: use one of %s", operation, strings.Join(ops, ", "))
 			}
 			var js []jobRow
 			var err error

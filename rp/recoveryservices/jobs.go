@@ -100,9 +100,11 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 // (JobStatus, JobOperationType, BackupManagementType), and Verify, the
 // operation of Safehold's own verify jobs, which the list shows; a value
 // Safehold's jobs never take (Invalid, Register, MAB, ...) matches no job.
+// JobOperations holds every operation a job of either vault kind answers
+// (safehold job list checks its --operation against it).
 var (
 	jobStatuses        = []string{"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"}
-	jobOperations      = []string{"Invalid", "Register", "UnRegister", "ConfigureBackup", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey", protection.OpVerify, protection.OpMoveRecoveryPoint}
+	JobOperations      = []string{"Invalid", "Register", "UnRegister", "ConfigureBackup", "Backup", "Restore", "DisableBackup", "DeleteBackupData", "CrossRegionRestore", "Undelete", "UpdateCustomerManagedKey", protection.OpVerify, protection.OpMoveRecoveryPoint}
 	jobManagementTypes = []string{"Invalid", "AzureIaasVM", "MAB", "DPM", "AzureBackupServer", "AzureSql", "AzureStorage", "AzureWorkload", "DefaultBackup"}
 )
 
@@ -148,7 +150,7 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	for _, c := range []struct {
 		name    string
 		allowed []string
-	}{{"status", jobStatuses}, {"operation", jobOperations}, {"backupManagementType", jobManagementTypes}} {
+	}{{"status", jobStatuses}, {"operation", JobOperations}, {"backupManagementType", jobManagementTypes}} {
 		if err := checkFilterEnum(c.name, f[strings.ToLower(c.name)], c.allowed); err != nil {
 			return nil, err
 		}
