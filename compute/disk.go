@@ -124,6 +124,10 @@ type Disk struct {
 	UniqueID                                          string
 	Tags                                              map[string]string
 	CreateOption                                      string
+	// BytesRestored is what a restore wrote to make the disk (its data
+	// blocks), as created from a snapshot or a repository: zero when read
+	// later.
+	BytesRestored int64
 }
 
 func (d *DiskResource) domain() *Disk {
@@ -439,6 +443,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 	spec.Restore.apply(&d.Properties)
 	var st resourceState
 	var err error
+	var written int64 // by a restore from a snapshot (Disk.BytesRestored)
 	switch spec.CreateOption {
 	case "Empty":
 		_, err = s.vols.Create(uid, spec.SizeBytes)
@@ -477,7 +482,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 			var eid snapshot.ID
 			sn, eid, err = s.snapshotEngineID(ctx, src.String())
 			if err == nil {
-				d.Properties.DiskSizeBytes, err = s.restoreVolume(ctx, s.repo, eid, uid)
+				d.Properties.DiskSizeBytes, written, err = s.restoreVolume(ctx, s.repo, eid, uid)
 				err = damagedData(fmt.Sprintf("snapshot '%s'", sn.Name), err)
 				d.Properties.CreationData.SourceUniqueID = sn.Properties.UniqueID
 				d.Properties.OSType = firstNonEmpty(d.Properties.OSType, sn.Properties.OSType)
@@ -491,7 +496,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 			break
 		}
 		d.Properties.CreationData.ImageReference, d.Properties.CreationData.GalleryImageReference = spec.ImageReference, spec.GalleryImageReference
-		d.Properties.DiskSizeBytes, err = s.restoreVolume(ctx, s.repo, di.disk.EngineID, uid)
+		d.Properties.DiskSizeBytes, _, err = s.restoreVolume(ctx, s.repo, di.disk.EngineID, uid)
 		if !di.dataDisk {
 			d.Properties.OSType = firstNonEmpty(d.Properties.OSType, di.osType)
 			d.Properties.HyperVGeneration = firstNonEmpty(d.Properties.HyperVGeneration, di.hyperV)
@@ -515,7 +520,17 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		s.vols.Remove(uid)
 		return nil, err
 	}
-	return s.storeNewDisk(ctx, d, st)
+	return s.storeRestoredDisk(ctx, d, st, written)
+}
+
+// storeRestoredDisk is storeNewDisk of a disk a restore wrote written
+// bytes to (Disk.BytesRestored).
+func (s *Service) storeRestoredDisk(ctx context.Context, d *DiskResource, st resourceState, written int64) (*Disk, error) {
+	out, err := s.storeNewDisk(ctx, d, st)
+	if out != nil {
+		out.BytesRestored = written
+	}
+	return out, err
 }
 
 func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resourceState) (*Disk, error) {
@@ -736,16 +751,17 @@ func (s *Service) copyDisk(ctx context.Context, srcID, uid string) (*DiskResourc
 }
 
 // restoreVolume creates volume uid with the content of snapshot id of repo.
-func (s *Service) restoreVolume(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, uid string) (int64, error) {
+func (s *Service) restoreVolume(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, uid string) (size, written int64, err error) {
 	m, err := repo.Get(ctx, id)
 	if err != nil {
-		return 0, fmt.Errorf("restore disk: %w", err)
+		return 0, 0, fmt.Errorf("restore disk: %w", err)
 	}
 	_, err = s.vols.CreateWith(uid, m.Size, func(f *os.File) error {
-		_, err := repo.RestoreTo(ctx, id, f, snapshot.RestoreOptions{})
+		st, err := repo.RestoreTo(ctx, id, f, snapshot.RestoreOptions{})
+		written = st.BytesScanned // the data blocks: zero ones stay holes
 		return err
 	})
-	return m.Size, err
+	return m.Size, written, err
 }
 
 // copySparse copies size bytes of src into f, writing only non-zero blocks.

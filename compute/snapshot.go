@@ -549,7 +549,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		return nil, err
 	}
 	uid := newUUID()
-	size, err := s.restoreVolume(ctx, repo, id, uid)
+	size, written, err := s.restoreVolume(ctx, repo, id, uid)
 	if err != nil {
 		s.vols.Remove(uid)
 		return nil, err
@@ -563,7 +563,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 	if repo == s.repo {
 		st.Base = id
 	}
-	return s.storeNewDisk(ctx, d, st)
+	return s.storeRestoredDisk(ctx, d, st, written)
 }
 
 // CopySnapshot creates snapshot dstID with the content of snapshot srcID.

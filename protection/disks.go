@@ -77,6 +77,9 @@ type Disk struct {
 	UniqueID  string
 	SizeBytes int64
 	Tags      map[string]string
+	// BytesRestored is what the restore that made the disk wrote (its data
+	// blocks; zero when read later).
+	BytesRestored int64
 }
 
 // Errors of the disk layer (wrapped).

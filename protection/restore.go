@@ -89,7 +89,7 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 				return e.discardRestored(ctx, out, err)
 			}
 			out = append(out, RestoredDisk{Source: t.Source, Disk: d})
-			bytes += d.SizeBytes
+			bytes += d.BytesRestored
 		}
 		var details map[string]string
 		if req.Then != nil {
@@ -144,7 +144,10 @@ func (e *Engine) restoreDisk(ctx context.Context, jobID string, p *RecoveryPoint
 	if d, err := e.Disks.Disk(ctx, t.Target.ID); err == nil {
 		for _, v := range d.Tags {
 			if v == jobID {
-				return d, nil // created by this job before a crash
+				// Created by this job before a crash: what it wrote then is
+				// not known, at most the disk's size.
+				d.BytesRestored = d.SizeBytes
+				return d, nil
 			}
 		}
 		return Disk{}, &JobError{Code: CodeRestoreFailed, Message: "Creating disk " + t.Target.ID + " failed: the disk already exists; restore to a new disk name."}

@@ -81,7 +81,7 @@ func disk(x *compute.Disk, err error) (protection.Disk, error) {
 	if err != nil {
 		return protection.Disk{}, domain(err)
 	}
-	return protection.Disk{ID: x.ID, UniqueID: x.UniqueID, SizeBytes: x.SizeBytes, Tags: x.Tags}, nil
+	return protection.Disk{ID: x.ID, UniqueID: x.UniqueID, SizeBytes: x.SizeBytes, Tags: x.Tags, BytesRestored: x.BytesRestored}, nil
 }
 
 // domain turns compute's refusals into the engine's error kinds; failures
