@@ -76,6 +76,6 @@ func TestRequestChecksReadAtOnce(t *testing.T) {
 
 // storeReads is how many gets and lists the server's store has made.
 func storeReads(t *testing.T, e *testserver.Env) float64 {
-	m := scrape(t, e)
+	m := e.Metrics()
 	return m[`safehold_store_operation_duration_seconds_count{operation="get"}`] + m[`safehold_store_operation_duration_seconds_count{operation="list"}`]
 }

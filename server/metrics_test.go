@@ -2,9 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -12,50 +10,19 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
-// scrape reads /metrics and returns sample values by "name{labels}".
-func scrape(t *testing.T, e *testserver.Env) map[string]float64 {
-	t.Helper()
-	hc, _ := e.Conn.HTTPClient()
-	resp, err := hc.Get(e.Conn.ARMEndpoint + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	b := new(strings.Builder)
-	if _, err := io.Copy(b, resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(b.String(), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return out
-}
-
 // After a backup, /metrics counts the job, its bytes, the ARM requests by
 // route and the repository's sizes; /healthz reports the version and the
 // store's and blob backend's health; the usage endpoint gives the figures.
 func TestMetricsAfterBackup(t *testing.T) {
 	e := testserver.Start(t)
-	before := scrape(t, e)
+	before := e.Metrics()
 	if before[`safehold_job_bytes_total{direction="backup"}`] != 0 {
 		t.Fatalf("fresh server counts backup bytes: %v", before[`safehold_job_bytes_total{direction="backup"}`])
 	}
 	dv := fixture.ProtectDisk(t, e)
 	dv.Backup(t, e)
 
-	m := scrape(t, e)
+	m := e.Metrics()
 	if n := m[`safehold_jobs_total{operation="Backup",result="Completed"}`]; n != 1 {
 		t.Errorf("backup jobs completed: %v", n)
 	}
@@ -125,14 +92,14 @@ func TestRequestMetricsCountEachRequest(t *testing.T) {
 		return m[`safehold_http_requests_total{`+route+`,status="200"}`], m[`safehold_http_requests_total{`+route+`,status="404"}`],
 			m[`safehold_http_request_duration_seconds_count{`+route+`}`]
 	}
-	ok0, missing0, lat0 := count(scrape(t, e))
+	ok0, missing0, lat0 := count(e.Metrics())
 	for range 5 {
 		e.Do("GET", path, nil)
 	}
 	for range 3 {
 		e.Do("GET", "/subscriptions/"+e.Sub+"/resourcegroups/absent?api-version=2021-04-01", nil)
 	}
-	ok1, missing1, lat1 := count(scrape(t, e))
+	ok1, missing1, lat1 := count(e.Metrics())
 	if ok1-ok0 != 5 || missing1-missing0 != 3 || lat1-lat0 != 8 {
 		t.Fatalf("after 5 GETs answered 200 and 3 answered 404: 200s counted %v, 404s %v, latencies %v", ok1-ok0, missing1-missing0, lat1-lat0)
 	}
@@ -156,7 +123,7 @@ func TestRequestMetricsBoundTheMethods(t *testing.T) {
 		resp.Body.Close()
 	}
 	other := 0.0
-	for k, v := range scrape(t, e) {
+	for k, v := range e.Metrics() {
 		if strings.Contains(k, "MADEUP") || strings.Contains(k, `method="get"`) {
 			t.Fatalf("a made-up method has its own series: %s", k)
 		}

@@ -27,14 +27,14 @@ func TestDeletedSnapshotSpaceIsReclaimed(t *testing.T) {
 	p, err := sc.BeginCreateOrUpdate(ctx, "rg", "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(disk)}}}, nil)
 	fixture.Done(t, p, err)
-	m := scrape(t, e)
+	m := e.Metrics()
 	if m["safehold_repository_snapshots"] != 1 || m["safehold_repository_stored_bytes"] <= 0 {
 		t.Fatalf("after the snapshot: snapshots %v stored %v", m["safehold_repository_snapshots"], m["safehold_repository_stored_bytes"])
 	}
 	dp, err := sc.BeginDelete(ctx, "rg", "s1", nil)
 	fixture.Done(t, dp, err)
 	testsvc.WaitFor(t, "the deleted snapshot's bytes freed (safehold_repository_stored_bytes 0)", func() bool {
-		m = scrape(t, e)
+		m = e.Metrics()
 		return m["safehold_repository_snapshots"] == 0 && m["safehold_repository_stored_bytes"] == 0
 	})
 }

@@ -161,9 +161,12 @@ func dataRanges(f *os.File, size int64) [][2]int64 {
 }
 
 // upload writes a file into a disk through a write SAS: only the regions
-// holding data are read (holes are skipped), all-zero pages are cleared
-// instead of written, and when the disk was just created nothing is done
-// for zeros at all.
+// holding data are read (holes are skipped) and all-zero pages are cleared
+// instead of written. On a disk that was just created nothing is done for
+// zeros at all; on an existing one, what the disk holds outside the file's
+// data regions (in the file's holes and past its end) is cleared, range by
+// range from the disk's page ranges, so the disk ends equal to the file
+// (zero-padded) without reading or sending the file's holes.
 func (s *session) upload(file string, d *diskRef, fresh bool) (int64, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -183,29 +186,52 @@ func (s *session) upload(file string, d *diskRef, fresh bool) (int64, error) {
 		return 0, err
 	}
 	ranges := dataRanges(f, size)
+	for i, r := range ranges { // whole pages: the last one is written zero-padded
+		ranges[i] = [2]int64{r[0] &^ 511, min((r[1]+511)&^511, d.Size)}
+	}
+	var stale [][2]int64 // what the disk holds outside the file's data
 	if !fresh {
-		ranges = [][2]int64{{0, size}} // zeros must overwrite what the disk holds
+		var held [][2]int64
+		if err := eachPage(s, pc.NewGetPageRangesPager(nil), func(page pageblob.GetPageRangesResponse) {
+			for _, r := range page.PageRange {
+				if r != nil && r.Start != nil && r.End != nil {
+					held = append(held, [2]int64{*r.Start, *r.End + 1})
+				}
+			}
+		}); err != nil {
+			revoke()
+			return 0, err
+		}
+		stale = subtractRanges(held, ranges)
 	}
 	var total int64
 	for _, r := range ranges {
 		total += r[1] - r[0]
 	}
+	for _, r := range stale {
+		total += r[1] - r[0]
+	}
 	bar := s.newProgress("Upload "+d.Name, total, true)
+	for _, r := range stale {
+		if _, err := pc.ClearPages(s.ctx(), blob.HTTPRange{Offset: r[0], Count: r[1] - r[0]}, nil); err != nil {
+			revoke()
+			return 0, s.explain(err)
+		}
+		bar.add(r[1] - r[0])
+	}
 	buf := make([]byte, pageChunk)
 	var written int64
 	for _, r := range ranges {
-		start := r[0] &^ 511
-		for off := start; off < r[1]; off += pageChunk {
+		for off := r[0]; off < r[1]; off += pageChunk {
 			n := min(pageChunk, r[1]-off)
 			b := buf[:n]
-			if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+			k, err := f.ReadAt(b, off)
+			if err != nil && !errors.Is(err, io.EOF) {
 				revoke()
 				return 0, err
 			}
-			if pad := (512 - n%512) % 512; pad > 0 { // the last page of the file, zero-padded
-				b = append(b, make([]byte, pad)...)
-			}
-			rng := blob.HTTPRange{Offset: off, Count: int64(len(b))}
+			clear(b[k:]) // past the file's end: the last page's padding
+			rng := blob.HTTPRange{Offset: off, Count: n}
 			if allZero(b) {
 				if !fresh {
 					if _, err := pc.ClearPages(s.ctx(), rng, nil); err != nil {
@@ -218,13 +244,36 @@ func (s *session) upload(file string, d *diskRef, fresh bool) (int64, error) {
 					revoke()
 					return 0, s.explain(err)
 				}
-				written += int64(len(b))
+				written += n
 			}
-			bar.add(min(n, r[1]-off))
+			bar.add(n)
 		}
 	}
 	bar.finish()
 	return written, revoke()
+}
+
+// subtractRanges is what of the sorted ranges in lies outside every one of
+// the sorted ranges out ([start, end) pairs).
+func subtractRanges(in, out [][2]int64) [][2]int64 {
+	var res [][2]int64
+	j := 0
+	for _, r := range in {
+		start := r[0]
+		for j < len(out) && out[j][1] <= start {
+			j++
+		}
+		for k := j; k < len(out) && out[k][0] < r[1]; k++ {
+			if out[k][0] > start {
+				res = append(res, [2]int64{start, out[k][0]})
+			}
+			start = max(start, out[k][1])
+		}
+		if start < r[1] {
+			res = append(res, [2]int64{start, r[1]})
+		}
+	}
+	return res
 }
 
 // download reads a disk or snapshot into a file through a read SAS: only

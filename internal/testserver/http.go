@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -309,4 +310,36 @@ func (e *Env) DeleteGroup(name string) (int, map[string]any) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Metrics reads /metrics and returns its sample values by "name{labels}".
+func (e *Env) Metrics() map[string]float64 {
+	t := e.T
+	t.Helper()
+	hc, _ := e.Conn.HTTPClient()
+	resp, err := hc.Get(e.Conn.ARMEndpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	b := new(strings.Builder)
+	if _, err := io.Copy(b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
