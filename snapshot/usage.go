@@ -15,7 +15,8 @@ type Usage struct {
 }
 
 // Usage measures the repository. A snapshot's logical size is read from its
-// segments once and cached (manifests are immutable).
+// segments once and cached (manifests are immutable); the stored bytes are
+// the chunk index's, whose view of the packs is at most a minute old.
 func (r *Repository) Usage(ctx context.Context) (Usage, error) {
 	ms, err := r.List(ctx)
 	if err != nil {
@@ -29,6 +30,11 @@ func (r *Repository) Usage(ctx context.Context) (Usage, error) {
 			return Usage{}, err
 		}
 		u.LogicalBytes += n
+	}
+	// Packs another replica stored or collected: its view of the bucket is
+	// listed again when over a minute old, as a capture's is.
+	if _, err := r.chunks.RefreshIfOlder(ctx, refreshAge); err != nil {
+		return Usage{}, err
 	}
 	u.Chunks, u.StoredBytes = r.chunks.Size()
 	return u, nil

@@ -1,0 +1,40 @@
+package snapshot_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/blob/mem"
+	"github.com/safehold/safehold/snapshot"
+)
+
+// A replica's usage follows what another replica's collection freed in the
+// shared bucket (its view of the packs is listed again when over a minute
+// old, as a capture's is): a replica that captured nothing since kept
+// answering the freed bytes as stored for ever, so `safehold status`, the
+// dashboard and /metrics said 1.4 GB or 6 MB depending on the replica.
+func TestUsageFollowsAnotherReplicasCollection(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{now: time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)}
+	be := mem.New(clk.Now)
+	path := filepath.Join(t.TempDir(), "disk.img")
+	writeDisk(t, path, 40*bs, extent{0, 40 * bs, 'r', 1})
+	r1 := openRepo(t, be, snapshot.Options{Now: clk.Now})
+	m, _ := captureFile(t, r1, path, snapshot.CaptureOptions{})
+	r2 := openRepo(t, be, snapshot.Options{Now: clk.Now})
+	if u, err := r2.Usage(ctx); err != nil || u.Snapshots != 1 || u.StoredBytes == 0 {
+		t.Fatalf("the other replica's usage after the capture: %+v %v", u, err)
+	}
+	if err := r1.Delete(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Minute)
+	if st, err := r1.GC(ctx, snapshot.GCOptions{}); err != nil || st.PacksDeleted == 0 {
+		t.Fatalf("gc: %+v %v", st, err)
+	}
+	if u, err := r2.Usage(ctx); err != nil || u.Snapshots != 0 || u.StoredBytes != 0 || u.Chunks != 0 {
+		t.Fatalf("the other replica's usage after the collection: %+v %v", u, err)
+	}
+}
