@@ -67,7 +67,7 @@ type Runner struct {
 	owner    string
 	wakeOnce sync.Once
 	wake     chan struct{}
-	cancel   context.CancelFunc
+	cancel   context.CancelCauseFunc
 	wg       sync.WaitGroup
 	sem      chan struct{}
 	lightSem chan struct{}
@@ -199,19 +199,27 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.wakeCh()
 	r.sem = make(chan struct{}, r.Concurrency)
 	r.lightSem = make(chan struct{}, r.Light)
-	ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	ctx, r.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	r.wg.Add(1)
 	go r.loop(ctx)
 	return nil
 }
 
 // Stop cancels running handlers and waits for them.
-func (r *Runner) Stop() {
+func (r *Runner) Stop() { r.StopFor(nil) }
+
+// StopFor is Stop saying why: the running handlers' context.Cause is
+// cause (ErrReset: their work is about to be deleted, not resumed).
+func (r *Runner) StopFor(cause error) {
 	if r.cancel != nil {
-		r.cancel()
+		r.cancel(cause)
 	}
 	r.wg.Wait()
 }
+
+// ErrReset is the cause a server's reset stops its runner with: it
+// deletes every job and task next, so the work stopped never resumes.
+var ErrReset = errors.New("the server is being reset: its jobs and tasks are deleted")
 
 func (r *Runner) loop(ctx context.Context) {
 	defer r.wg.Done()

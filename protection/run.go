@@ -122,7 +122,11 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 	}
 	stop()
 	if ctx.Err() != nil {
-		log.Info("job interrupted; it resumes when the server restarts", "err", werr)
+		if errors.Is(context.Cause(ctx), job.ErrReset) {
+			log.Info("job interrupted by a reset, which deletes it", "err", werr)
+		} else {
+			log.Info("job interrupted; it resumes when the server restarts", "err", werr)
+		}
 		return nil, ctx.Err()
 	}
 	var re *job.RetryError

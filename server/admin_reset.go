@@ -12,6 +12,7 @@ import (
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/rbac"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/snapshot"
@@ -68,7 +69,7 @@ func (s *Server) Reset(ctx context.Context) (ResetStats, error) {
 	var st ResetStats
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
-	s.Jobs.Stop() // cancels running work; restarted below
+	s.Jobs.StopFor(job.ErrReset) // cancels running work (deleted below, never resumed); restarted below
 	defer func() {
 		if err := s.Jobs.Start(context.Background()); err != nil {
 			s.logger.Error("restart job runner after reset", "err", err)

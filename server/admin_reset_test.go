@@ -2,13 +2,16 @@ package server_test
 
 import (
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/store"
 )
 
@@ -167,5 +170,31 @@ func TestResetKeepsCredentialsAndNothingElse(t *testing.T) {
 	advanceClock(t, e, "PT4H")
 	if n := len(pointTimes(t, e, p.bi)); n != 1 {
 		t.Fatalf("%d points after reset and a new schedule", n)
+	}
+}
+
+// TestResetLogsItsRunningJobsDeleted: a reset that stops a running backup
+// logs that the reset deletes it; it logged "job interrupted; it resumes
+// when the server restarts", about a job the reset then deleted.
+func TestResetLogsItsRunningJobsDeleted(t *testing.T) {
+	logs := &syncBuf{}
+	e := testserver.Start(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	dv := fixture.ProtectDisk(t, e)
+	resp, m := call(t, e, "POST", adminURL("/faultRules"), map[string]any{"name": "hold", "operation": "backup", "path": "*/backupInstances/" + dv.Instance, "latency": "10m"})
+	mustStatus(t, 201, resp, m)
+	if _, err := dv.StartBackup(t, e); err != nil { // (not waited for: it is held)
+		t.Fatal(err)
+	}
+	e.WaitFaultRuleHit("the backup held", "hold")
+	resp, m = call(t, e, "POST", adminURL("/reset"), nil)
+	mustStatus(t, 200, resp, m)
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "job interrupted") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "job interrupted by a reset, which deletes it") || !strings.Contains(lines[0], "operation=Backup") {
+		t.Fatalf("the reset's running backup logged %q", lines)
 	}
 }
