@@ -224,7 +224,12 @@ func (f face) Item(ctx context.Context, r store.Reader, id string) (*protection.
 	return out, nil
 }
 
-// Capture implements protection.Face: every disk of the VM as it is now.
+// excludedDisksInfo is the point's detail listing the data disks its
+// item's disk selection left out, "lun:name" comma-separated.
+const excludedDisksInfo = "excludedDisks"
+
+// Capture implements protection.Face: every disk of the VM as it is now
+// that the item's disk selection takes (the OS disk always).
 func (f face) Capture(ctx context.Context, item *protection.Item, pointID string) (*protection.Capture, error) {
 	it, err := f.pr.loadItem(ctx, f.pr.p.Store, mustParse(item.ID))
 	if err != nil {
@@ -259,7 +264,13 @@ func (f face) Capture(ctx context.Context, item *protection.Item, pointID string
 	} else if d, err := f.pr.Compute.DiskResource(ctx, vm.vm.OSDiskID); err == nil && len(d.Zones) > 0 {
 		c.Info["vmZones"] = strings.Join(d.Zones, ",")
 	}
+	var excluded []string
 	for _, d := range vm.disks() {
+		if !d.OS && !it.Disks.takes(d.Lun) {
+			// Selective disk backup: the point lists it as excluded.
+			excluded = append(excluded, fmt.Sprintf("%d:%s", d.Lun, mustParse(d.ID).Name()))
+			continue
+		}
 		suffix := "os"
 		if !d.OS {
 			suffix = fmt.Sprintf("lun%d", d.Lun)
@@ -267,6 +278,9 @@ func (f face) Capture(ctx context.Context, item *protection.Item, pointID string
 		sid := arm.NewID(vm.SubscriptionID, rgName, "Microsoft.Compute", "snapshots", "AzureBackup_"+pointID[:20]+"_"+suffix).String()
 		c.Disks = append(c.Disks, protection.SnapshotSpec{DiskID: d.ID, SnapshotID: sid, Lun: d.Lun, OSDisk: d.OS,
 			Tags: map[string]string{"AzureBackupSource": it.SourceID, "AzureBackupRecoveryPoint": pointID}})
+	}
+	if len(excluded) > 0 {
+		c.Info[excludedDisksInfo] = strings.Join(excluded, ",")
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,36 @@ type itemRecord struct {
 	// Enhanced: the item was protected with an Enhanced (V2) policy,
 	// so it takes no Standard one since.
 	Enhanced bool `json:"enhanced,omitempty"`
+	// Disks is the item's selective disk backup (Azure's
+	// extendedProperties.diskExclusionProperties); nil: every disk.
+	Disks *diskSelection `json:"diskExclusion,omitempty"`
+}
+
+// diskSelection is which data disks of the VM a backup takes, by LUN: those
+// listed (an inclusion list) or all but those; the OS disk always.
+type diskSelection struct {
+	Luns      []int32 `json:"diskLunList"`
+	Inclusion bool    `json:"isInclusionList"`
+}
+
+// maxLun is the highest LUN a data disk of an Azure VM can have.
+const maxLun = 63
+
+// takes reports whether a backup takes the data disk at lun.
+func (s *diskSelection) takes(lun int) bool {
+	if s == nil {
+		return true
+	}
+	return slices.Contains(s.Luns, int32(lun)) == s.Inclusion
+}
+
+// body is the selection as Azure answers it.
+func (s *diskSelection) body() map[string]any {
+	luns := s.Luns
+	if luns == nil {
+		luns = []int32{}
+	}
+	return map[string]any{"diskLunList": luns, "isInclusionList": s.Inclusion}
 }
 
 // dataIDKind is the document kind of the last protectedItemDataId given
@@ -311,6 +342,9 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 	if it.LastPointTime != nil {
 		props["lastRecoveryPoint"] = wt(*it.LastPointTime)
 	}
+	if it.Disks != nil {
+		props["extendedProperties"] = map[string]any{"diskExclusionProperties": it.Disks.body()}
+	}
 	return map[string]any{"id": it.ID, "name": it.Name, "type": itemType, "properties": props}
 }
 
@@ -335,7 +369,40 @@ type itemInput struct {
 		PolicyID          *string `json:"policyId"`
 		ProtectionState   string  `json:"protectionState"`
 		IsRehydrate       bool    `json:"isRehydrate"`
+		// ExtendedProperties: nil keeps the item's disk selection, {}
+		// (az's resetexclusionsettings) backs up every disk again.
+		ExtendedProperties *struct {
+			DiskExclusionProperties *struct {
+				DiskLunList     []int32 `json:"diskLunList"`
+				IsInclusionList *bool   `json:"isInclusionList"`
+			} `json:"diskExclusionProperties"`
+		} `json:"extendedProperties"`
 	} `json:"properties"`
+}
+
+// diskSelection is the disk selection a PUT asks for (keep: none asked).
+func (in *itemInput) diskSelection() (sel *diskSelection, keep bool, err error) {
+	ext := in.Properties.ExtendedProperties
+	if ext == nil {
+		return nil, true, nil
+	}
+	d := ext.DiskExclusionProperties
+	if d == nil {
+		return nil, false, nil
+	}
+	if d.IsInclusionList == nil {
+		return nil, false, arm.BadRequestAt("properties.extendedProperties.diskExclusionProperties.isInclusionList", "BMSUserErrorInvalidInput",
+			"properties.extendedProperties.diskExclusionProperties.isInclusionList is required: true to back up only the data disks of diskLunList, false to back up all but those.")
+	}
+	for i, lun := range d.DiskLunList {
+		if lun < 0 || lun > maxLun {
+			return nil, false, arm.BadRequestAt(fmt.Sprintf("properties.extendedProperties.diskExclusionProperties.diskLunList[%d]", i), "BMSUserErrorInvalidInput",
+				"properties.extendedProperties.diskExclusionProperties.diskLunList[%d] is %d: a data disk's LUN is 0 to %d.", i, lun, maxLun)
+		}
+	}
+	luns := slices.Clone(d.DiskLunList)
+	slices.Sort(luns)
+	return &diskSelection{Luns: slices.Compact(luns), Inclusion: *d.IsInclusionList}, false, nil
 }
 
 // putItem enables protection, changes the policy, stops protection keeping
@@ -354,6 +421,10 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	}
 	var in itemInput
 	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	disks, keepDisks, err := in.diskSelection()
+	if err != nil {
 		return nil, err
 	}
 	if err := r.CheckLinked(itemLinks(arm.NewID(vid.SubscriptionID, vm.RG, "Microsoft.Compute", "virtualMachines", vm.Name).String(), in)...); err != nil {
@@ -461,6 +532,9 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 				if strings.Contains(*p.PolicyID, "/") {
 					it.PolicyID = *p.PolicyID // echo the caller's spelling, as the seed shows
 				}
+			}
+			if !keepDisks {
+				it.Disks = disks
 			}
 			if it.State == stateStopped || it.State == stateBackupsSuspended || it.State == "" {
 				// Resuming: IRPending only until the first backup; an item

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -459,6 +460,12 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 			req.TargetResourceGroupID = sa.ResourceGroupID()
 		}
 	}
+	// A point of a selective disk backup restores its disks only, as in
+	// Azure ("Create new VM" and "Replace existing" are not supported for
+	// it): the VM would lack the disks it left out.
+	if ex := p.Details[excludedDisksInfo]; ex != "" && req.RecoveryType != "RestoreDisks" {
+		return req, restoreErr("properties.recoveryType", "'%s' is not supported for this recovery point: its backup excluded data disks (lun:name %s) by the item's disk exclusion settings. Use RestoreDisks and attach the restored disks.", req.RecoveryType, ex)
+	}
 	switch req.RecoveryType {
 	case "RestoreDisks":
 		if req.TargetResourceGroupID == "" {
@@ -572,6 +579,14 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint, ilr m
 		}
 		included = append(included, map[string]any{"lun": s.Lun, "name": name})
 	}
+	excluded := []map[string]any{}
+	if ex := p.Details[excludedDisksInfo]; ex != "" {
+		for _, d := range strings.Split(ex, ",") {
+			lun, name, _ := strings.Cut(d, ":")
+			n, _ := strconv.Atoi(lun)
+			excluded = append(excluded, map[string]any{"lun": n, "name": name})
+		}
+	}
 	props := map[string]any{
 		"objectType":                      "IaasVMRecoveryPoint",
 		"recoveryPointType":               "CrashConsistent",
@@ -586,8 +601,8 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint, ilr m
 		"virtualMachineSize":              p.Details["vmSize"],
 		"osType":                          p.Details["osType"],
 		"recoveryPointTierDetails":        pointTiers(p, now),
-		"recoveryPointDiskConfiguration": map[string]any{"numberOfDisksIncludedInBackup": len(p.Snapshots), "numberOfDisksAttachedToVm": len(p.Snapshots),
-			"includedDiskList": included, "excludedDiskList": []any{}},
+		"recoveryPointDiskConfiguration": map[string]any{"numberOfDisksIncludedInBackup": len(p.Snapshots), "numberOfDisksAttachedToVm": len(p.Snapshots) + len(excluded),
+			"includedDiskList": included, "excludedDiskList": excluded},
 	}
 	props["recoveryPointMoveReadinessInfo"] = moveReadiness(p, now)
 	if z := p.Details["vmZones"]; z != "" {
