@@ -136,7 +136,7 @@ func TestFailedBackupJob(t *testing.T) {
 	}
 }
 
-// TestFakeClock100Days runs a daily policy (02:00 UTC; 7 days of instant
+// TestFakeClock100Days runs a daily policy (02:00 UTC; 5 days of instant
 // RPs, 30 daily and 12 weekly (Sunday) vault-tier points) for 100 simulated
 // days and checks exactly which points remain in each tier; then restores
 // the oldest point, which lives in the vault tier only.
@@ -148,7 +148,7 @@ func TestFakeClock100Days(t *testing.T) {
 	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
 	runAt := "2025-01-01T02:00:00Z"
 	resp, m := e.Do("PUT", R+"/backupPolicies/daily7"+v, map[string]any{"properties": map[string]any{
-		"backupManagementType": "AzureIaasVM", "instantRpRetentionRangeInDays": 7, "timeZone": "UTC",
+		"backupManagementType": "AzureIaasVM", "instantRpRetentionRangeInDays": 5, "timeZone": "UTC",
 		"schedulePolicy": map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{runAt}},
 		"retentionPolicy": map[string]any{"retentionPolicyType": "LongTermRetentionPolicy",
 			"dailySchedule":  map[string]any{"retentionTimes": []string{runAt}, "retentionDuration": map[string]any{"count": 30, "durationType": "Days"}},
@@ -175,18 +175,18 @@ func TestFakeClock100Days(t *testing.T) {
 	T := start.AddDate(0, 0, days-1).Add(2 * time.Hour)
 
 	// What must remain: daily points younger than 30 days, Sunday points
-	// younger than 12 weeks; instant snapshots younger than 7 days.
+	// younger than 12 weeks; instant snapshots younger than 5 days.
 	wantVault, wantInstant := map[string]bool{}, map[string]bool{}
 	for d := 0; d < days; d++ {
 		at := start.AddDate(0, 0, d).Add(2 * time.Hour)
 		if at.AddDate(0, 0, 30).After(T) || at.Weekday() == time.Sunday && at.AddDate(0, 0, 84).After(T) {
 			wantVault[at.Format(time.RFC3339)] = true
 		}
-		if at.AddDate(0, 0, 7).After(T) {
+		if at.AddDate(0, 0, 5).After(T) {
 			wantInstant[at.Format(time.RFC3339)] = true
 		}
 	}
-	if len(wantVault) != 38 || len(wantInstant) != 7 {
+	if len(wantVault) != 38 || len(wantInstant) != 5 {
 		t.Fatalf("expectation %d/%d", len(wantVault), len(wantInstant))
 	}
 	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
@@ -222,8 +222,8 @@ func TestFakeClock100Days(t *testing.T) {
 	sameSet(t, "instant tier", gotInstant, wantInstant)
 	resp, m = e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/AzureBackupRG_westus_1/providers/Microsoft.Compute/snapshots?api-version=2023-04-02", nil)
 	must(t, "snapshots", resp, m, 200)
-	if n := len(m["value"].([]any)); n != 7 {
-		t.Errorf("%d instant snapshots, want 7", n)
+	if n := len(m["value"].([]any)); n != 5 {
+		t.Errorf("%d instant snapshots, want 5", n)
 	}
 	resp, m = e.Do("GET", I+v, nil)
 	if str(m, "properties.extendedInfo.recoveryPointCount") != "38" || str(m, "properties.protectionState") != "Protected" {
@@ -392,9 +392,10 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		t.Fatalf("protectable item not found (%q)", pname)
 	}
 
-	// A policy: daily, 7 days of instant RPs, 30 days daily, 12 weeks weekly.
+	// A policy: daily, 5 days of instant RPs (a Standard policy's most),
+	// 30 days daily, 12 weeks weekly.
 	pol := armrecoveryservicesbackup.ProtectionPolicyResource{Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{
-		InstantRpRetentionRangeInDays: to.Ptr[int32](7), TimeZone: to.Ptr("UTC"), PolicyType: to.Ptr(armrecoveryservicesbackup.IAASVMPolicyTypeV1),
+		InstantRpRetentionRangeInDays: to.Ptr[int32](5), TimeZone: to.Ptr("UTC"), PolicyType: to.Ptr(armrecoveryservicesbackup.IAASVMPolicyTypeV1),
 		SchedulePolicy: &armrecoveryservicesbackup.SimpleSchedulePolicy{ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeDaily),
 			ScheduleRunTimes: []*time.Time{to.Ptr(time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC))}},
 		RetentionPolicy: &armrecoveryservicesbackup.LongTermRetentionPolicy{
@@ -411,18 +412,33 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	ip, ok := created.Properties.(*armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy)
-	if !ok || *ip.InstantRpRetentionRangeInDays != 7 || ip.RetentionPolicy.(*armrecoveryservicesbackup.LongTermRetentionPolicy).WeeklySchedule == nil {
+	if !ok || *ip.InstantRpRetentionRangeInDays != 5 || ip.RetentionPolicy.(*armrecoveryservicesbackup.LongTermRetentionPolicy).WeeklySchedule == nil {
 		t.Fatalf("policy %+v", created.Properties)
 	}
-	// Validation names the bad field.
-	bad := pol
-	badProps := *pol.Properties.(*armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy)
-	badProps.InstantRpRetentionRangeInDays = to.Ptr[int32](45)
-	bad.Properties = &badProps
-	_, err = pc.CreateOrUpdate(ctx, "vault1", "vaultrg", "Bad", bad, nil)
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), "instantRpRetentionRangeInDays") {
-		t.Fatalf("bad policy: %v", err)
+	// Validation names the bad field: a Standard (V1) policy keeps its
+	// snapshots 1 to 5 days (a weekly one 5), an Enhanced one up to 30, as
+	// in Azure; 7 and 30 were accepted for a Standard policy.
+	for _, c := range []struct {
+		days   int32
+		weekly bool
+		want   string
+	}{{45, false, "between 1 and 30"}, {7, false, "between 1 and 5 days for a Standard (V1) policy"}, {30, false, "Standard (V1)"}, {2, true, "must be 5 days for a weekly Standard (V1) policy"}} {
+		bad := pol
+		badProps := *pol.Properties.(*armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy)
+		badProps.InstantRpRetentionRangeInDays = to.Ptr(c.days)
+		if c.weekly {
+			badProps.SchedulePolicy = &armrecoveryservicesbackup.SimpleSchedulePolicy{ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeWeekly),
+				ScheduleRunDays: []*armrecoveryservicesbackup.DayOfWeek{to.Ptr(armrecoveryservicesbackup.DayOfWeekSunday)}, ScheduleRunTimes: []*time.Time{to.Ptr(time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC))}}
+			rp := *badProps.RetentionPolicy.(*armrecoveryservicesbackup.LongTermRetentionPolicy)
+			rp.DailySchedule = nil
+			badProps.RetentionPolicy = &rp
+		}
+		bad.Properties = &badProps
+		_, err = pc.CreateOrUpdate(ctx, "vault1", "vaultrg", "Bad", bad, nil)
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), "instantRpRetentionRangeInDays") || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("bad policy (instantRpRetentionRangeInDays %d, weekly %v): %v", c.days, c.weekly, err)
+		}
 	}
 	names := map[string]bool{}
 	for page := range fixture.Pages(t, bf.NewBackupPoliciesClient().NewListPager("vault1", "vaultrg", &armrecoveryservicesbackup.BackupPoliciesClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")})) {
@@ -575,6 +591,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		t.Fatalf("state %s", s)
 	}
 	_, err = vf.NewVaultsClient().Delete(ctx, "vaultrg", "vault1", nil)
+	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != 400 {
 		t.Fatalf("delete non-empty vault: %v", err)
 	}

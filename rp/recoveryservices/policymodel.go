@@ -234,6 +234,13 @@ func (p *iaasPolicy) validate() error {
 		p.InstantRpRetentionRangeInDays = &n
 	} else if n := *p.InstantRpRetentionRangeInDays; n < 1 || n > 30 {
 		return badField("properties.instantRpRetentionRangeInDays", "must be between 1 and 30 days (it is %d).", n)
+	} else if p.PolicyType == "V1" && sp.ScheduleRunFrequency == "Weekly" && n != 5 {
+		// A Standard policy keeps its snapshots 1 to 5 days, a weekly one
+		// 5, as in Azure (and az backup policy set's own check); an
+		// Enhanced one 1 to 30.
+		return badField("properties.instantRpRetentionRangeInDays", "must be 5 days for a weekly Standard (V1) policy (it is %d); an Enhanced (V2) policy keeps snapshots 1 to 30 days.", n)
+	} else if p.PolicyType == "V1" && n > 5 {
+		return badField("properties.instantRpRetentionRangeInDays", "must be between 1 and 5 days for a Standard (V1) policy (it is %d); an Enhanced (V2) policy keeps snapshots 1 to 30 days.", n)
 	}
 	rp := p.RetentionPolicy
 	if rp == nil {
