@@ -79,3 +79,14 @@ func networkChecks(req restoreRequest) [][2]string {
 // configuration and VHDs there, and Azure's Backup Contributor and Backup
 // Operator roles hold storageAccounts/read only.
 const stagingAction = "Microsoft.Storage/storageAccounts/read"
+
+// originalLinks are the links of an OriginalLocation restore of the item
+// it: the VM it changes and the resource group its new disks are created
+// in (the VM's).
+func originalLinks(it *itemRecord) []arm.Link {
+	vm, err := arm.ParseID(it.SourceID)
+	if err != nil {
+		return nil
+	}
+	return []arm.Link{link("Microsoft.Compute/disks/write", vm.ResourceGroupID()), link("Microsoft.Compute/virtualMachines/write", it.SourceID)}
+}

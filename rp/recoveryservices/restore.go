@@ -139,6 +139,14 @@ func (pr *Provider) restore(r *arm.Request, at itemPath) (*arm.Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	// An OriginalLocation restore changes the item's VM, which the body
+	// need not name: a caller who may not write it is refused as ARM
+	// refuses a link (it was 403 AuthorizationFailed, from checkRestore).
+	if strings.EqualFold(peek.Properties.RecoveryType, "OriginalLocation") {
+		if err := r.CheckLinked(originalLinks(it)...); err != nil {
+			return nil, err
+		}
+	}
 	p, err := pr.pointOf(ctx, it, r.Param("recoveryPointId"))
 	if err != nil {
 		return nil, err

@@ -316,6 +316,14 @@ func TestRestoreStagingAndRegion(t *testing.T) {
 	if resp.StatusCode != 403 || testserver.ErrorCode(m) != "LinkedAuthorizationFailed" || !strings.Contains(str(m, "error.message"), "diskAccesses/read") {
 		t.Fatalf("restore through a disk access the caller may not read: %d %v", resp.StatusCode, m)
 	}
+	// An OriginalLocation restore by a caller who may not write the VM
+	// (in vmrg) is refused as a link, naming the VM: it was 403
+	// AuthorizationFailed, which reads as no access to the vault.
+	resp, m = e.Do("POST", I+"/recoveryPoints/"+point+"/restore"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMRestoreRequest", "recoveryType": "OriginalLocation",
+		"sourceResourceId": vm.ID, "storageAccountId": staging}}, testserver.As(cred), testserver.AnyStatus())
+	if msg := str(m, "error.message"); resp.StatusCode != 403 || testserver.ErrorCode(m) != "LinkedAuthorizationFailed" || !strings.Contains(msg, "virtualMachines/write") || !strings.Contains(strings.ToLower(msg), strings.ToLower(vm.ID)) {
+		t.Fatalf("OriginalLocation restore by a caller who may not write the VM: %d %v", resp.StatusCode, m)
+	}
 	restoredDisk := func(option, id string) map[string]any {
 		t.Helper()
 		before := map[string]bool{}
