@@ -3,6 +3,7 @@ package arm
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -578,17 +579,50 @@ func PageFunc[T any](r *Request, pageSize int, page func(start, size int) ([]T, 
 	return OK(l), nil
 }
 
+// keyedToken prefixes a $skipToken PageKeyedOK made (a key); an offset
+// token is digits only.
+const keyedToken = "k"
+
+// PageKeyedOK answers 200 with the page of items that follows the
+// request's $skipToken, at most pageSize long ($top caps it), with a
+// nextLink when more remain. items are in ascending order of key, and the
+// token is the key of the previous page's last item, so an item inserted
+// before it or removed since does not shift the next page: with an offset
+// (Page), a job that started while a client paged through the jobs pushed
+// the page's last job onto the next page again, and one that left skipped
+// another. An offset token (digits) still selects by offset. view renders
+// an item of the page.
+func PageKeyedOK[T any](r *Request, items []T, pageSize int, key func(T) string, view func(T) any) (*Response, error) {
+	start, size, err := 0, 0, error(nil)
+	if tok := r.Query("$skipToken"); strings.HasPrefix(tok, keyedToken) {
+		after, err := base64.RawURLEncoding.DecodeString(tok[len(keyedToken):])
+		if err != nil {
+			return nil, BadRequest("InvalidQueryParameterValue", "The $skipToken '%s' is invalid; use the nextLink of the previous page as given.", tok)
+		}
+		start = sort.Search(len(items), func(i int) bool { return key(items[i]) > string(after) })
+		if size, err = r.pageSize(pageSize); err != nil {
+			return nil, err
+		}
+	} else if start, size, err = r.PageBounds(pageSize); err != nil {
+		return nil, err
+	}
+	start = min(start, len(items))
+	end := min(start+size, len(items))
+	l := &List{Value: make([]any, 0, end-start)}
+	for _, it := range items[start:end] {
+		l.Value = append(l.Value, view(it))
+	}
+	if end < len(items) {
+		l.NextLink = r.nextPageLinkToken(keyedToken + base64.RawURLEncoding.EncodeToString([]byte(key(items[end-1]))))
+	}
+	return OK(l), nil
+}
+
 // PageBounds is where the page the request selects starts (its
 // $skipToken) and how long it may be: pageSize, or $top when smaller.
 func (r *Request) PageBounds(pageSize int) (start, size int, err error) {
-	if top := r.Query("$top"); top != "" {
-		n, err := strconv.Atoi(top)
-		if err != nil || n < 1 {
-			return 0, 0, BadRequest("InvalidQueryParameterValue", "The value '%s' of query parameter '$top' is invalid: it must be a positive integer.", top)
-		}
-		if n < pageSize {
-			pageSize = n
-		}
+	if pageSize, err = r.pageSize(pageSize); err != nil {
+		return 0, 0, err
 	}
 	if tok := r.Query("$skipToken"); tok != "" {
 		n, err := strconv.Atoi(tok)
@@ -603,16 +637,37 @@ func (r *Request) PageBounds(pageSize int) (start, size int, err error) {
 	return start, pageSize, nil
 }
 
+// pageSize is how long a page the request reads may be: pageSize, or $top
+// when smaller.
+func (r *Request) pageSize(pageSize int) (int, error) {
+	if top := r.Query("$top"); top != "" {
+		n, err := strconv.Atoi(top)
+		if err != nil || n < 1 {
+			return 0, BadRequest("InvalidQueryParameterValue", "The value '%s' of query parameter '$top' is invalid: it must be a positive integer.", top)
+		}
+		if n < pageSize {
+			pageSize = n
+		}
+	}
+	return pageSize, nil
+}
+
 // NextPageLink is the absolute nextLink of a page that ends before item
 // end (the request's query with $skipToken end).
 func (r *Request) NextPageLink(end int) string {
+	return r.nextPageLinkToken(strconv.Itoa(end))
+}
+
+// nextPageLinkToken is the absolute nextLink of the request's query with
+// $skipToken tok.
+func (r *Request) nextPageLinkToken(tok string) string {
 	q := r.HTTP.URL.Query()
 	for k := range q { // the token as the client spelled it ($skiptoken) gives way to the next
 		if strings.EqualFold(k, "$skipToken") {
 			delete(q, k)
 		}
 	}
-	q.Set("$skipToken", strconv.Itoa(end))
+	q.Set("$skipToken", tok)
 	if r.APIVersion != "" {
 		q.Set("api-version", r.APIVersion)
 	}

@@ -151,6 +151,13 @@ type JobFilter struct {
 	From, To  time.Time // StartTime within [From, To]
 }
 
+// JobKey orders jobs as ListJobs lists them (newest first, then by id) in
+// ascending string order, for a list's key-set paging (arm.PageKeyedOK).
+func JobKey(j *Job) string {
+	t := j.StartTime
+	return fmt.Sprintf("%016x%08x%s", uint64(1<<62-t.Unix()), uint32(999_999_999-t.Nanosecond()), j.ID)
+}
+
 // ListJobs lists a vault's jobs matching f, newest first.
 func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) ([]*Job, error) {
 	docs, err := r.List(ctx, jobKind, store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/"})

@@ -208,11 +208,12 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := pr.jobViewsOf(r.HTTP.Context(), vault, pr.p.Now())
+	js, err := protection.ListJobs(r.HTTP.Context(), pr.p.Store, vault.ID, protection.JobFilter{})
 	if err != nil {
 		return nil, err
 	}
-	return arm.PageOK(r, out, 100)
+	now := pr.p.Now()
+	return arm.PageKeyedOK(r, js, 100, protection.JobKey, func(j *protection.Job) any { return jobView(vault, j, now) })
 }
 
 // jobViewsOf are the wire views of every job of vault as of now, newest

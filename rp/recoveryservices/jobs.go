@@ -162,7 +162,7 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]any, 0, len(jobs))
+	out := make([]*protection.Job, 0, len(jobs))
 	for _, j := range jobs {
 		if s := f["status"]; s != "" && !strings.EqualFold(s, j.Status) {
 			continue
@@ -176,9 +176,9 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 		if s := f["entityfriendlyname"]; s != "" && !strings.EqualFold(s, j.ItemName) {
 			continue
 		}
-		out = append(out, pr.jobBody(j))
+		out = append(out, j)
 	}
-	return arm.PageOK(r, out, 200)
+	return arm.PageKeyedOK(r, out, 200, protection.JobKey, func(j *protection.Job) any { return pr.jobBody(j) })
 }
 
 func (pr *Provider) loadJob(ctx context.Context, rd store.Reader, vid arm.ResourceID, name string) (*protection.Job, error) {

@@ -246,3 +246,57 @@ func checkInvalidFilter(t *testing.T, filter string, code int, m map[string]any,
 		}
 	}
 }
+
+// TestJobListPagesWhileJobsStart: the Go SDK's job pager reads every job
+// once while jobs start between its pages (a key-set $skipToken, the last
+// job of the page, arm.PageKeyedOK). The token was an offset, so each job
+// that started before the second page pushed a job of the first page onto
+// it again: the pager answered those jobs twice.
+func TestJobListPagesWhileJobsStart(t *testing.T) {
+	e, R, I, vm := protectedApp(t)
+	configure := func() {
+		t.Helper()
+		protect(t, e, I+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy") // a ConfigureBackup job each
+	}
+	const page = 200 // the list's page
+	for range page {
+		configure()
+	}
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	pager := bf.NewBackupJobsClient().NewListPager("rv", "vaultrg", nil)
+	seen := map[string]int{}
+	first, err := pager.NextPage(e.Ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Value) != page || !pager.More() {
+		t.Fatalf("first page: %d jobs, more %v; want %d and more", len(first.Value), pager.More(), page)
+	}
+	for _, j := range first.Value {
+		seen[*j.Name]++
+	}
+	for range 3 { // jobs that start while the client pages
+		configure()
+	}
+	for pager.More() {
+		p, err := pager.NextPage(e.Ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range p.Value {
+			seen[*j.Name]++
+		}
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("job %s listed %d times", name, n)
+		}
+	}
+	if len(seen) != page+1 {
+		t.Errorf("the pager read %d jobs, want the %d that stood when it began", len(seen), page+1)
+	}
+	// A token that is not one the list gave is 400, not a page.
+	if resp, m := e.Do("GET", R+"/backupJobs"+rsAPI+"&$skipToken=k%21%21", nil); resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidQueryParameterValue" {
+		t.Errorf("a made-up key token: %d %v", resp.StatusCode, m)
+	}
+}
