@@ -106,8 +106,8 @@ func (pr *Provider) runRefresh(ctx context.Context, op *ops.Operation) error {
 	})
 }
 
-// listProtectable lists the discovered VMs (backupProtectableItems), 200 a
-// page with nextLink.
+// listProtectable lists the discovered VMs the caller may read
+// (backupProtectableItems), 200 a page with nextLink.
 func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	vault, vid, err := pr.vaultOf(r)
@@ -155,6 +155,12 @@ func (pr *Provider) listProtectable(r *arm.Request) (*arm.Response, error) {
 			continue
 		}
 		if s := firstOf(f["status"], f["protectionstate"]); s != "" && !strings.EqualFold(s, state) {
+			continue
+		}
+		// A caller sees the VMs it may read, as Azure Backup discovers
+		// with the caller's access: one with access to the vault alone
+		// was shown every VM of the subscription (names, groups, ids).
+		if !r.Allowed("Microsoft.Compute/virtualMachines/read", vm.ID) {
 			continue
 		}
 		out = append(out, map[string]any{

@@ -10,7 +10,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
 
 // TestRefreshContainersFilter: refreshContainers takes Azure's
@@ -129,5 +131,52 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 	resp, m = e.Do("GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureStorage'"), nil)
 	if vals := m["value"].([]any); len(vals) != 0 {
 		t.Fatalf("AzureStorage filter: %d items", len(vals))
+	}
+}
+
+// TestProtectableItemsAreTheVMsTheCallerMayRead: a principal who may work
+// the vault (Backup Contributor on its group) but read no VM lists no
+// protectable items through the SDK pager after the admin's discovery, and
+// the VMs of a group once it may read that group; before, it was shown
+// every VM the discovery found in the subscription.
+func TestProtectableItemsAreTheVMsTheCallerMayRead(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg", "teama", "teamb")
+	for _, rg := range []string{"teama", "teamb"} {
+		mkVM(t, e, rg, "vm-"+rg, 0, 1<<20)
+	}
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
+	resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
+	must(t, "refresh", resp, m, 202)
+	loc := resp.Header.Get("Location")
+	e.WaitFor("refresh", func() bool {
+		resp, _ := e.Do("GET", loc, nil)
+		return resp.StatusCode == 204
+	})
+	pid, cred := fixture.Principal(t, e, "operator")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg", rbac.BackupContributor, pid)
+	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(c *armrecoveryservicesbackup.ClientFactory) string {
+		t.Helper()
+		var names []string
+		for page := range fixture.Pages(t, c.NewBackupProtectableItemsClient().NewListPager("rv", "vaultrg", &armrecoveryservicesbackup.BackupProtectableItemsClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")})) {
+			for _, it := range page.Value {
+				names = append(names, *it.Properties.GetWorkloadProtectableItem().FriendlyName)
+			}
+		}
+		return strings.Join(names, ",")
+	}
+	if got := list(testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)); got != "vm-teama,vm-teamb" {
+		t.Fatalf("the admin's protectable items: %q", got)
+	}
+	if got := list(bf); got != "" {
+		t.Fatalf("protectable items of a caller who may read no VM: %q", got)
+	}
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/teamb", rbac.Reader, pid)
+	if got := list(bf); got != "vm-teamb" {
+		t.Fatalf("protectable items of a caller who may read teamb: %q", got)
 	}
 }
