@@ -465,6 +465,13 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 	if err := resource.CheckWrite(ctx, pr.p.Store, tid.String()); err != nil {
 		return nil, err
 	}
+	// The target disk's own region, when given, is the vault's too: a
+	// resourceLocation naming another region was ignored beside a
+	// restoreLocation of the vault's, and the disk made in the vault's
+	// region.
+	if dl := t.DatasourceInfo.ResourceLocation; dl != "" && resource.NormLocation(dl) != resource.NormLocation(vault.Location) {
+		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceLocation"), "'%s' differs from the vault's region '%s'; disks restore into the vault's region, so give '%s' or leave it out", dl, vault.Location, vault.Location)
+	}
 	loc := t.RestoreLocation
 	if loc == "" {
 		loc = t.DatasourceInfo.ResourceLocation

@@ -204,6 +204,16 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	if _, err := bis.BeginTriggerRestore(ctx, "vault-rg", "vault1", "data1-bi", req, nil); !errors.As(err, &re) || re.StatusCode != 409 {
 		t.Fatalf("restore onto an existing disk: %v", err)
 	}
+	// A target disk whose resourceLocation is another region than the
+	// vault's (and restoreLocation's) is 400 naming the field, validated
+	// or triggered; it was made in the vault's region.
+	elsewhere := *req
+	elsewhere.RestoreTargetInfo = &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
+		RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(strings.Replace(targetID, "restored1", "restored-east", 1), "restored-east")}
+	elsewhere.RestoreTargetInfo.(*armdataprotection.RestoreTargetInfo).DatasourceInfo.ResourceLocation = to.Ptr("eastus")
+	if _, err := bis.BeginTriggerRestore(ctx, "vault-rg", "vault1", "data1-bi", &elsewhere, nil); !testserver.HasError(err, 400, "InvalidRequestContent") || !strings.Contains(err.Error(), "restoreTargetInfo.datasourceInfo.resourceLocation") {
+		t.Fatalf("restore of a disk in another region than the vault's: %v", err)
+	}
 
 	// Stop, resume, suspend, resume.
 	for _, step := range []struct {
