@@ -785,12 +785,13 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 	return writeJSON(w, resp.Status, resp.Body)
 }
 
-// WriteError writes a CloudError (a 503 with Retry-After, unless set).
+// WriteError writes a CloudError (a 503 or 429 with Retry-After, unless
+// set, as ARM throttles: the clients wait that long before retrying).
 func WriteError(w http.ResponseWriter, e *Error) {
 	if e.Status == 0 {
 		e.Status = http.StatusInternalServerError
 	}
-	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+	if (e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, e.Status, errorEnvelope{Error: e})

@@ -34,7 +34,9 @@ func TestFaultARM(t *testing.T) {
 	addRule(t, e, map[string]any{"name": "rg-put", "operation": "arm", "method": "PUT", "path": "*/resourcegroups/flaky-*", "status": 429, "code": "TooManyRequests", "message": "slow down", "count": 2})
 	for i := 0; i < 2; i++ {
 		resp, m := call(t, e, "PUT", rgs+"flaky-1?api-version=2021-04-01", `{"location":"westus"}`)
-		if resp.StatusCode != 429 || testserver.ErrorCode(m) != "TooManyRequests" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "slow down") {
+		// With Retry-After, as ARM's throttling answers: without it the
+		// SDKs back off exponentially instead of the second asked for.
+		if resp.StatusCode != 429 || testserver.ErrorCode(m) != "TooManyRequests" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "slow down") || resp.Header.Get("Retry-After") != "1" {
 			t.Fatalf("injected PUT %d: %d %v", i, resp.StatusCode, m)
 		}
 	}
