@@ -153,9 +153,17 @@ type JobFilter struct {
 
 // JobKey orders jobs as ListJobs lists them (newest first, then by id) in
 // ascending string order, for a list's key-set paging (arm.PageKeyedOK).
-func JobKey(j *Job) string {
-	t := j.StartTime
-	return fmt.Sprintf("%016x%08x%s", uint64(1<<62-t.Unix()), uint32(999_999_999-t.Nanosecond()), j.ID)
+func JobKey(j *Job) string { return newestFirstKey(j.StartTime, j.ID) }
+
+// PointKey orders recovery points as ListRecoveryPoints lists them, as
+// JobKey does jobs.
+func PointKey(p *RecoveryPoint) string { return newestFirstKey(p.Time, p.ID) }
+
+// newestFirstKey is newestFirst's order (t descending, then id) as
+// ascending strings: fixed-width hex of t's seconds and nanoseconds from
+// the end, then id.
+func newestFirstKey(t time.Time, id string) string {
+	return fmt.Sprintf("%016x%08x%s", uint64(1<<62-t.Unix()), uint32(999_999_999-t.Nanosecond()), id)
 }
 
 // ListJobs lists a vault's jobs matching f, newest first.

@@ -100,7 +100,7 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*rpResource, 0, len(pts))
+	out := make([]*protection.RecoveryPoint, 0, len(pts))
 	now := pr.p.Now()
 	for _, p := range pts {
 		if !pointVisible(bi, p, now) {
@@ -109,9 +109,9 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 		if !from.IsZero() && p.Time.Before(from) || !to.IsZero() && p.Time.After(to) {
 			continue
 		}
-		out = append(out, pointResource(bi.ID, p))
+		out = append(out, p)
 	}
-	return arm.PageOK(r, out, 200)
+	return arm.PageKeyedOK(r, out, 200, protection.PointKey, func(p *protection.RecoveryPoint) any { return pointResource(bi.ID, p) })
 }
 
 func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {

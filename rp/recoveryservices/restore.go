@@ -654,13 +654,13 @@ func (pr *Provider) pointsPage(r *arm.Request, it *itemRecord, points []*protect
 	if err != nil {
 		return nil, err
 	}
-	out := make([]any, 0, len(points))
+	out := make([]*protection.RecoveryPoint, 0, len(points))
 	for _, p := range points {
 		if keep == nil || keep(p) {
-			out = append(out, pr.pointBody(it, p, ilr))
+			out = append(out, p)
 		}
 	}
-	return arm.PageOK(r, out, 200)
+	return arm.PageKeyedOK(r, out, 200, protection.PointKey, func(p *protection.RecoveryPoint) any { return pr.pointBody(it, p, ilr) })
 }
 
 func (pr *Provider) getPoint(r *arm.Request, at pointAt) (*arm.Response, error) {
