@@ -69,19 +69,13 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 	}
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/fleet"
 	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
-	resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
-	must(t, "refresh", resp, m, 202)
-	loc := resp.Header.Get("Location")
-	e.WaitFor("refresh", func() bool {
-		resp, m = e.Do("GET", loc, nil)
-		return resp.StatusCode == 204
-	})
+	refreshAndWait(t, e, R)
 
 	next := R + "/backupProtectableItems?api-version=2016-12-01&$filter=" + url.QueryEscape("backupManagementType eq 'AzureIaasVM'")
 	seen := map[string]bool{}
 	var sizes []int
 	for next != "" {
-		resp, m = e.Do("GET", next, nil)
+		resp, m := e.Do("GET", next, nil)
 		must(t, "page", resp, m, 200)
 		vals := m["value"].([]any)
 		sizes = append(sizes, len(vals))
@@ -123,7 +117,7 @@ func Test450VMsPageThroughNextLink(t *testing.T) {
 		t.Fatalf("SDK pager: %d pages, %d items", pages, total)
 	}
 	// Other filter fields narrow the list.
-	resp, m = e.Do("GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM' and friendlyName eq 'VM007'"), nil)
+	resp, m := e.Do("GET", R+"/backupProtectableItems?api-version=2024-04-01&$filter="+url.QueryEscape("backupManagementType eq 'AzureIaasVM' and friendlyName eq 'VM007'"), nil)
 	must(t, "filtered", resp, m, 200)
 	if vals := m["value"].([]any); len(vals) != 1 || str(vals[0].(map[string]any), "properties.resourceGroup") != "fleet1" {
 		t.Fatalf("friendlyName filter: %v", m)
@@ -146,13 +140,7 @@ func TestProtectableItemsAreTheVMsTheCallerMayRead(t *testing.T) {
 	}
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
 	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
-	resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
-	must(t, "refresh", resp, m, 202)
-	loc := resp.Header.Get("Location")
-	e.WaitFor("refresh", func() bool {
-		resp, _ := e.Do("GET", loc, nil)
-		return resp.StatusCode == 204
-	})
+	refreshAndWait(t, e, R)
 	pid, cred := fixture.Principal(t, e, "operator")
 	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/vaultrg", rbac.BackupContributor, pid)
 	bf, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, cred, e.Opts)
@@ -179,4 +167,17 @@ func TestProtectableItemsAreTheVMsTheCallerMayRead(t *testing.T) {
 	if got := list(bf); got != "vm-teamb" {
 		t.Fatalf("protectable items of a caller who may read teamb: %q", got)
 	}
+}
+
+// refreshAndWait runs the vault R's discovery (refreshContainers) and
+// waits for its operation to end (204).
+func refreshAndWait(t *testing.T, e *testserver.Env, R string) {
+	t.Helper()
+	resp, m := e.Do("POST", R+"/backupFabrics/Azure/refreshContainers?api-version=2016-12-01", nil)
+	must(t, "refresh", resp, m, 202)
+	loc := resp.Header.Get("Location")
+	e.WaitFor("refresh", func() bool {
+		resp, _ := e.Do("GET", loc, nil)
+		return resp.StatusCode == 204
+	})
 }
