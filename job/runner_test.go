@@ -225,7 +225,10 @@ func TestRunnerCompletesOnlyTasksLeftOpen(t *testing.T) {
 // the renewal was asked for (the lease it wrote starts then), not from
 // when the busy writer answered.
 func TestLeaseRenewalsFailingStopTheHandlerBeforeTheLeaseEnds(t *testing.T) {
-	const lease = 1200 * time.Millisecond // renewed every 400 ms
+	// Renewed every 3 s: the margin checked below (1.5 s, where the runner
+	// leaves 3) holds however late a loaded machine runs the renewals'
+	// ticks, short of a second and a half.
+	const lease = 9 * time.Second
 	disk := testsvc.SmallDisk(t, 8)
 	s, filler := storetest.SQLiteAt(t, filepath.Join(disk, "meta.db")), filepath.Join(disk, "filler")
 	r := &job.Runner{Store: s, NodeID: "n1", Lease: lease, Poll: 10 * time.Millisecond}
@@ -240,13 +243,13 @@ func TestLeaseRenewalsFailingStopTheHandlerBeforeTheLeaseEnds(t *testing.T) {
 		if ran.Swap(true) {
 			return nil
 		}
-		// Keep the writer busy across the first renewal (at 400 ms).
+		// Keep the writer busy across the first renewal (at 3 s).
 		go func() {
-			time.Sleep(lease/3 - 100*time.Millisecond)
-			s.Update(ctx, func(store.Tx) error { time.Sleep(250 * time.Millisecond); return nil })
+			time.Sleep(lease/3 - lease/12)
+			s.Update(ctx, func(store.Tx) error { time.Sleep(lease / 6); return nil })
 		}()
 		var until time.Time
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		for deadline := time.Now().Add(testsvc.WaitLimit); ; time.Sleep(2 * time.Millisecond) {
 			got, err := s.GetTask(ctx, tk.ID)
 			if err != nil {
 				res <- result{err: err}

@@ -96,7 +96,7 @@ func TestLeaderElection(t *testing.T) {
 		la.Stop()
 		select {
 		case <-changed:
-		case <-time.After(30 * time.Second):
+		case <-time.After(testsvc.WaitLimit):
 			t.Fatal("B never took over after A resigned")
 		}
 		eb, okB := lb.Leading()

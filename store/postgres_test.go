@@ -61,13 +61,13 @@ func TestPostgresWakeupsAcrossStores(t *testing.T) {
 	// The listener signals once when it starts listening; drain it.
 	select {
 	case <-wake:
-	case <-time.After(10 * time.Second):
+	case <-time.After(testsvc.WaitLimit):
 		t.Fatal("listener did not start")
 	}
 	storetest.Enqueue(t, a, store.Task{Kind: "x"})
 	select {
 	case <-wake:
-	case <-time.After(10 * time.Second):
+	case <-time.After(testsvc.WaitLimit):
 		t.Fatal("no wake-up for another store's enqueue")
 	}
 	got, err := b.ClaimTasks(ctx, "b", time.Now().Add(time.Second), time.Minute, 10)
