@@ -242,7 +242,7 @@ func TestOperationPollsNeedTheStarterOrRead(t *testing.T) {
 func TestUpdateThroughOtherCasingKeepsTheID(t *testing.T) {
 	e := testserver.StartWithGroups(t, "rg")
 	P := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/"
-	policy, err := json.Marshal(fixture.DiskPolicy("PT4H", "P7D", ""))
+	policy, err := json.Marshal(fixture.DiskPolicyFrom(fixture.ScheduleStart(e), "PT4H", "P7D", ""))
 	if err != nil {
 		t.Fatal(err)
 	}

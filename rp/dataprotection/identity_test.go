@@ -104,7 +104,7 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 	}
 
 	// Permission checks of the user-assigned-only vault use its identity.
-	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "uavault", "disk-policy", fixture.DiskPolicy("PT4H", "P7D", "P30D"), nil)
+	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "uavault", "disk-policy", fixture.DiskPolicyFrom(fixture.ScheduleStart(e), "PT4H", "P7D", "P30D"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

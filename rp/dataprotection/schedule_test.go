@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/snapshot"
@@ -312,5 +313,22 @@ func waitPruned(t *testing.T, e *testserver.Env, biID string, n int) {
 	}
 	if got, st := snapshotCount(t, e), stored(); got != n || st != n {
 		t.Fatalf("%d snapshots and %d stored recovery points, want %d", got, st, n)
+	}
+}
+
+// A disk the fixtures protect on a server on real time has its first
+// scheduled backup two hours away (fixture.ScheduleStart): a test on real
+// time sees no scheduled backup among its steps, whatever the hour it runs
+// at (from 08:00 UTC, a PT4H schedule ran at midnight).
+func TestProtectDiskOnRealTimePlansNoBackupSoon(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	biID := "/subscriptions/" + e.Sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault + "/backupInstances/" + dv.Instance
+	task, err := e.Server.Store.GetTaskByKey(e.Ctx(), protection.TaskKey(biID))
+	if err != nil {
+		t.Fatalf("the instance's schedule: %v", err)
+	}
+	if d := time.Until(task.RunAt); d < 100*time.Minute || d > 2*time.Hour {
+		t.Fatalf("the first scheduled backup is due at %v, %v from now: want about two hours", task.RunAt, d.Round(time.Second))
 	}
 }

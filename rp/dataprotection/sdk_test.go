@@ -58,7 +58,7 @@ func TestSDKDiskBackupAndRestore(t *testing.T) {
 	}
 	principal := *vault.Identity.PrincipalID
 
-	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "vault1", "disk-policy", fixture.DiskPolicy("PT4H", "P7D", "P30D"), nil)
+	pol, err := pols.CreateOrUpdate(ctx, "vault-rg", "vault1", "disk-policy", fixture.DiskPolicyFrom(fixture.ScheduleStart(e), "PT4H", "P7D", "P30D"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

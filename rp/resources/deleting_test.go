@@ -37,7 +37,7 @@ func TestCreateInDeletingGroupConflicts(t *testing.T) {
 	vault := rg + "/providers/Microsoft.DataProtection/backupVaults/bv0"
 	fixture.BackupVault(t, e, "going", "bv0")
 	const dpv = "?api-version=2023-05-01"
-	if resp, m := e.Do("PUT", vault+"/backupPolicies/p0"+dpv, fixture.DiskPolicy("PT4H", "P7D", "")); resp.StatusCode != 200 {
+	if resp, m := e.Do("PUT", vault+"/backupPolicies/p0"+dpv, fixture.DiskPolicyFrom(fixture.ScheduleStart(e), "PT4H", "P7D", "")); resp.StatusCode != 200 {
 		t.Fatalf("policy before the delete: %d %v", resp.StatusCode, m)
 	}
 	// The state a DELETE of a group with contents leaves it in until its
