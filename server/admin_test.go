@@ -13,6 +13,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/server"
 )
 
@@ -36,14 +37,13 @@ func mustStatus(t *testing.T, want int, resp *http.Response, m map[string]any) {
 // pollOp polls an Azure-AsyncOperation URL until it is terminal.
 func pollOp(t *testing.T, e *testserver.Env, url string) map[string]any {
 	t.Helper()
-	for i := 0; i < 3000; i++ {
+	for deadline := time.Now().Add(testsvc.WaitLimit); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		_, m := call(t, e, "GET", url, nil)
 		if s, _ := m["status"].(string); s != "InProgress" && s != "" {
 			return m
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("operation %s did not finish", url)
+	t.Fatalf("operation %s did not finish within %v", url, testsvc.WaitLimit)
 	return nil
 }
 

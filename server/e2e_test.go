@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armsubscriptions"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 // raw sends an HTTP request with the admin's token (token ""), another
@@ -188,7 +189,7 @@ func TestLongRunningOperationRaw(t *testing.T) {
 	if ra := resp.Header.Get("Retry-After"); ra != "1" {
 		t.Fatalf("Retry-After %q", ra)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testsvc.WaitLimit)
 	for {
 		resp, _ = raw(t, e, "GET", loc, "", nil)
 		if resp.StatusCode == 200 {
