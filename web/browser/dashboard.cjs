@@ -22,7 +22,7 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "safehold-chromium-"));
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.SAFEHOLD_CHROMIUM || "/usr/bin/chromium",
-    headless: true, ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 },
+    headless: true, ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, timeout: 180000,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });

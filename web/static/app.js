@@ -354,7 +354,11 @@ function restoreForm(box, it, p) {
   const rg = el("input", { id: "restore-rg", placeholder: "resource group", required: "" });
   const form = el("form", { id: "restore-form", class: "panel" }, el("h3", {}, "Restore " + when(p.time) + " to a new disk"),
     el("label", {}, "Disk name ", disk), el("label", {}, "Resource group ", rg), el("button", { type: "submit", id: "restore-go" }, "Restore"));
-  form.addEventListener("submit", ev => { ev.preventDefault(); act("Restore " + it.name, () => restore(it, p, disk.value.trim(), rg.value.trim())); });
+  form.addEventListener("submit", ev => {
+    ev.preventDefault();
+    if (form.contains(document.activeElement)) document.activeElement.blur(); // the views may redraw again
+    act("Restore " + it.name, () => restore(it, p, disk.value.trim(), rg.value.trim()));
+  });
   box.append(form);
   disk.focus();
 }
@@ -408,8 +412,10 @@ async function refresh() {
   const st = document.getElementById("status");
   try {
     data = await load();
-    const focus = document.activeElement && document.activeElement.id;
-    if (!(focus === "restore-disk" || focus === "restore-rg")) render(data); // never redraw under a user typing
+    // Never redraw under a user filling the restore form or pressing its
+    // button (a redraw between the press and the click would drop it).
+    const focus = document.activeElement;
+    if (!(focus && focus.closest && focus.closest("#restore-form"))) render(data);
     const live = data.jobs.some(j => /progress/i.test(j.status || ""));
     const failed = data.errors.length ? " · " + data.errors.length + (data.errors.length === 1 ? " list" : " lists") + " could not be read: " + data.errors.join("; ") : "";
     st.textContent = "Updated " + new Date().toLocaleTimeString() + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s") + failed;
