@@ -72,7 +72,8 @@ func Errorf(status int, code, format string, args ...any) *Error {
 // of its kind (Invalid 400, NotFound 404, Conflict 409, Unauthenticated 401,
 // Forbidden 403), or an error that says it passes (an Unavailable method
 // returning true: the store's ErrUnavailable, a database out of reach or a
-// statement past its timeout) as 503 ServiceUnavailable, which the router
+// statement past its timeout; an object store out of reach, whose error has
+// an ObjectStoreUnreachable method) as 503 ServiceUnavailable, which the router
 // answers with Retry-After, or a write whose commit was sent but never
 // answered, nor could be asked about (the store's ErrOutcomeUnknown: an
 // OutcomeUnknown method returning true) as 504 GatewayTimeout, without
@@ -94,6 +95,11 @@ func As(err error, target **Error) bool {
 	var o interface{ OutcomeUnknown() bool }
 	if errors.As(err, &o) && o.OutcomeUnknown() {
 		*target = Errorf(http.StatusGatewayTimeout, "GatewayTimeout", "The service's metadata database did not answer in time whether the request's changes were committed: they may have been. Read the resource (or the operation) again before retrying the request.")
+		return true
+	}
+	var ou interface{ ObjectStoreUnreachable() bool }
+	if errors.As(err, &ou) && ou.ObjectStoreUnreachable() {
+		*target = Errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The service's object storage, where it keeps backup and snapshot data, did not answer (%v). Retry the request once it is reachable again.", err)
 		return true
 	}
 	var u interface{ Unavailable() bool }

@@ -2,8 +2,10 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -121,6 +123,11 @@ func StatusErr(status int) error {
 // only says the request was cut off), the contract's error (ErrNotExist,
 // ErrExist, ErrRange) when kind, what the store's answers mean, names one,
 // else the store's error with op and key.
+//
+// A store that could not be reached at all (a refused or broken connection,
+// a timeout: no answer) is reported as *Unreachable, so those who answer
+// for it (ARM, the disks' data plane) say the object storage is out of
+// reach for now, not that the server failed.
 func ObjectErr(ctx context.Context, op, key string, err error, kind func(error) error) error {
 	switch {
 	case err == nil:
@@ -130,8 +137,24 @@ func ObjectErr(ctx context.Context, op, key string, err error, kind func(error) 
 	case kind(err) != nil:
 		return fmt.Errorf("%s %s: %w", op, key, kind(err))
 	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		err = &Unreachable{Err: err}
+	}
 	return fmt.Errorf("%s %s: %w", op, key, err)
 }
+
+// Unreachable is an object store's failure to answer at all: a refused or
+// broken connection, a timeout. The store is out of reach, the object is
+// not at fault; a retry once the store is back may succeed.
+type Unreachable struct{ Err error }
+
+func (u *Unreachable) Error() string { return "object storage unreachable: " + u.Err.Error() }
+func (u *Unreachable) Unwrap() error { return u.Err }
+
+// ObjectStoreUnreachable says so to those who do not import blob (arm's
+// error mapping matches on this method).
+func (u *Unreachable) ObjectStoreUnreachable() bool { return true }
 
 // CheckPut checks a Put of key on an object store before its request: a
 // valid key, and a context that is not done.

@@ -46,10 +46,15 @@ func Errorf(status int, code, format string, args ...any) *Error {
 // Internal is the error a data plane answers for err, which is none of its
 // own: 507 InsufficientStorage when a write found the server out of space
 // (ENOSPC, the store's out of space: Azure Storage has no code for it, and
-// retrying at once would fail the same way), else 500 InternalError.
+// retrying at once would fail the same way), 503 ServerBusy when the object
+// storage did not answer (blob.Unreachable), else 500 InternalError.
 func Internal(err error) *Error {
 	if errors.Is(err, syscall.ENOSPC) {
 		return Errorf(http.StatusInsufficientStorage, "InsufficientStorage", "The server is out of storage space where it keeps its data, so the request could not be completed. An operator must free space on the file system of Safehold's data directory; then retry the request.")
+	}
+	var ou interface{ ObjectStoreUnreachable() bool }
+	if errors.As(err, &ou) && ou.ObjectStoreUnreachable() {
+		return Errorf(http.StatusServiceUnavailable, "ServerBusy", "The server's object storage, where it keeps snapshot data, did not answer (%v). Retry the request once it is reachable again.", err)
 	}
 	return Errorf(http.StatusInternalServerError, "InternalError", "The server encountered an internal error: %v. Please retry the request.", err)
 }
