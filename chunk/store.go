@@ -922,6 +922,15 @@ func (s *Store) upload(p *pack) {
 	defer s.uploads.Done()
 	defer func() { <-s.sem }()
 	tail := s.c.packTail(p.entries)
+	// Zero bytes after the last record (a gap no entry points to) make the
+	// pack a whole number of blob.Align pages when its buffer has room: the
+	// local backend writes it all from the buffer with O_DIRECT. Its short
+	// last page was written through the page cache (an fcntl to clear
+	// O_DIRECT, a page-cache write, and the fsync writing that page back
+	// by itself).
+	if pad := -(len(p.buf) + len(tail)) & (blob.Align - 1); pad > 0 && len(p.buf)+pad+len(tail) <= cap(p.buf) {
+		p.buf = append(p.buf, zeroPage[:pad]...)
+	}
 	data := append(p.buf, tail...)
 	err := s.be.Put(s.bg, p.key, data)
 	if errors.Is(err, blob.ErrExist) {
@@ -1537,6 +1546,8 @@ func (w *Writer) indexLocked(p *pack, r record, off int) bool {
 	delete(s.damaged, r.id) // the index now points to this new copy
 	return w.refLocked(r.id, p)
 }
+
+var zeroPage [blob.Align]byte
 
 // alignRaw is the size from which a raw record of an unencrypted store
 // starts on a blob.Align boundary of its pack (the zero bytes before it

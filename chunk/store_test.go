@@ -19,6 +19,7 @@ import (
 
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/blobtest"
+	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/blob/mem"
 	"github.com/safehold/safehold/chunk"
 )
@@ -701,5 +702,52 @@ func checkGets(t *testing.T, s *chunk.Store, ids []chunk.ID, datas [][]byte) {
 		if err != nil || !bytes.Equal(got, datas[i]) {
 			t.Fatalf("chunk %d reads back wrong: %v", i, err)
 		}
+	}
+}
+
+// A pack is a whole number of blob.Align pages (zero bytes no entry points
+// to before its header), so the local backend writes all of it with
+// O_DIRECT from its buffer; its chunks read back, with the header cache and
+// from the packs alone.
+func TestPacksAreWholePages(t *testing.T) {
+	ctx := context.Background()
+	for _, key := range [][]byte{nil, bytes.Repeat([]byte{9}, 32)} {
+		lb, err := local.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := open(t, lb, t.TempDir(), key)
+		w := s.NewWriter()
+		var ids []chunk.ID
+		var datas [][]byte
+		for i := 0; i < 40; i++ {
+			d := randBytes(10000+i*997, uint64(700+i))
+			if i%3 == 0 {
+				d = textBytes(65536, uint64(i))
+			}
+			id, _, err := w.Put(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, datas = append(ids, id), append(datas, d)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		n := 0
+		lb.List(ctx, "pack/", func(in blob.Info) error {
+			n++
+			if in.Size%blob.Align != 0 {
+				t.Errorf("pack %s holds %d bytes, not whole pages", in.Key, in.Size)
+			}
+			return nil
+		})
+		if n < 2 {
+			t.Fatalf("%d packs, want several", n)
+		}
+		checkGets(t, s, ids, datas)
+		s.Close()
+		checkGets(t, open(t, lb, t.TempDir(), key), ids, datas)
 	}
 }
