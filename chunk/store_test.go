@@ -635,24 +635,15 @@ func TestNewPackKeysShareFewShards(t *testing.T) {
 // pack instead and cached again in a file of its own, without writing
 // through the shared file's other names.
 func TestTornHeaderCacheIsReadAgain(t *testing.T) {
-	ctx := context.Background()
 	be := mem.New(nil)
 	cache := t.TempDir()
 	s := open(t, be, cache, nil)
-	w := s.NewWriter()
-	var ids []chunk.ID
 	var datas [][]byte
-	for i := 0; i < 60; i++ {
-		d := randBytes(65536, uint64(500+i))
-		id, _, err := w.Put(ctx, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, datas = append(ids, id), append(datas, d)
+	for i := range 60 {
+		datas = append(datas, randBytes(65536, uint64(500+i)))
 	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w := s.NewWriter()
+	ids := putFlushed(t, w, datas...)
 	w.Close()
 	s.Close()
 	files, _ := filepath.Glob(filepath.Join(cache, "packs", "*"))
@@ -717,23 +708,16 @@ func TestPacksAreWholePages(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := open(t, lb, t.TempDir(), key)
-		w := s.NewWriter()
-		var ids []chunk.ID
 		var datas [][]byte
-		for i := 0; i < 40; i++ {
+		for i := range 40 {
 			d := randBytes(10000+i*997, uint64(700+i))
 			if i%3 == 0 {
 				d = textBytes(65536, uint64(i))
 			}
-			id, _, err := w.Put(ctx, d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids, datas = append(ids, id), append(datas, d)
+			datas = append(datas, d)
 		}
-		if err := w.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
+		w := s.NewWriter()
+		ids := putFlushed(t, w, datas...)
 		w.Close()
 		n := 0
 		lb.List(ctx, "pack/", func(in blob.Info) error {
