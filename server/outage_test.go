@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -11,8 +10,6 @@ import (
 
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
-	"github.com/safehold/safehold/internal/testsvc"
-	"github.com/safehold/safehold/server"
 )
 
 // With its object storage out of reach (the S3 server down), the server
@@ -21,17 +18,7 @@ import (
 // 503 ServerBusy, both to retry once it is back. They answered 500
 // InternalServerError (the usage without a word of why), as for a bug.
 func TestObjectStorageOutageIsServiceUnavailable(t *testing.T) {
-	ep, access, secret := testsvc.S3Endpoint(t)
-	u, err := url.Parse(ep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, stop := testsvc.Proxy(t, u.Host)
-	t.Setenv("AWS_ACCESS_KEY_ID", access)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	e := testserver.Start(t, func(c *server.Config) {
-		c.Blob = "s3://" + testsvc.RandomName("outage") + "?endpoint=http://" + proxy + "&region=us-east-1"
-	})
+	e, stop := testserver.StartOnS3(t)
 	ctx := e.Ctx()
 	e.ResourceGroups("rg")
 	disk, _ := fixture.Disk(t, e, "rg", "d1", 1, 0)

@@ -24,6 +24,9 @@ type statusReport struct {
 	Disks     int            `json:"disks"`
 	Snapshots int            `json:"snapshots"`
 	Storage   storageUsage   `json:"storage"`
+	// StorageError is why the storage figures could not be read (the
+	// object storage out of reach, say); the rest is reported all the same.
+	StorageError string `json:"storageError,omitempty"`
 }
 
 type storageUsage struct {
@@ -132,16 +135,29 @@ func newStatusCmd() *cobra.Command {
 			if err := eachPage(s, sc.NewListPager(nil), func(page armcompute.SnapshotsClientListResponse) { r.Snapshots += len(page.Value) }); err != nil {
 				return err
 			}
+			// The storage figures read the object storage: when it is out of
+			// reach the rest is still reported (the Blob row says why), then
+			// the command fails.
 			var u struct{ Properties storageUsage }
-			if err := s.armGet("/subscriptions/"+s.sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", &u); err != nil {
+			uerr := s.armGet("/subscriptions/"+s.sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", &u)
+			r.Storage = u.Properties
+			rows := [][2]string{{"Endpoint", r.Endpoint}, {"Health", r.Health}, {"ServerVersion", r.Version.String()},
+				{"Store", r.Store}, {"Blob", r.Blob}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
+				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)}}
+			if uerr != nil {
+				r.StorageError = uerr.Error()
+				rows = append(rows, [2]string{"Storage", "unavailable: " + r.StorageError})
+			} else {
+				rows = append(rows, [2]string{"StorageUsed", humanBytes(r.Storage.StoredBytes)}, [2]string{"LogicalSize", humanBytes(r.Storage.LogicalBytes)},
+					[2]string{"DedupRatio", dedupRatio(r.Storage)}, [2]string{"RecoverySnapshots", fmt.Sprint(r.Storage.Snapshots)})
+			}
+			if err := renderOne(s, r, rows); err != nil {
 				return err
 			}
-			r.Storage = u.Properties
-			return renderOne(s, r, [][2]string{{"Endpoint", r.Endpoint}, {"Health", r.Health}, {"ServerVersion", r.Version.String()},
-				{"Store", r.Store}, {"Blob", r.Blob}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
-				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)},
-				{"StorageUsed", humanBytes(r.Storage.StoredBytes)}, {"LogicalSize", humanBytes(r.Storage.LogicalBytes)},
-				{"DedupRatio", dedupRatio(r.Storage)}, {"RecoverySnapshots", fmt.Sprint(r.Storage.Snapshots)}})
+			if uerr != nil {
+				return fmt.Errorf("the storage figures are unavailable: %w", uerr)
+			}
+			return nil
 		})}
 	addCLIFlags(cmd, o)
 	return cmd

@@ -71,3 +71,20 @@ func sasPuts(e *testserver.Env) int {
 	}
 	return n
 }
+
+// With the object storage out of reach, status still reports what it can
+// read (health, the Blob check's error, counts) and then fails saying the
+// storage figures are unavailable: it failed with nothing but a 500.
+func TestStatusWithTheObjectStorageDown(t *testing.T) {
+	e, down := testserver.StartOnS3(t)
+	down()
+	out, err := run(t, e, nil, "status")
+	if err == nil || !strings.Contains(err.Error(), "object storage") {
+		t.Errorf("status with the object storage down: err %v", err)
+	}
+	for _, want := range []string{"unhealthy", "Vaults", "Storage", "unavailable: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+}

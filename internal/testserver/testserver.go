@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,6 +57,26 @@ func Start(t testing.TB, opts ...Option) *Env {
 	e.start()
 	t.Cleanup(e.Stop)
 	return e
+}
+
+// StartOnS3 starts a server (Start) whose object storage (--blob) is a
+// bucket of its own on the tests' S3 server, reached through a proxy
+// (testsvc.Proxy): down stops the proxy, and the object storage seems down
+// to the server from then on.
+func StartOnS3(t testing.TB, opts ...Option) (e *Env, down func()) {
+	t.Helper()
+	ep, access, secret := testsvc.S3Endpoint(t)
+	u, err := url.Parse(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, down := testsvc.Proxy(t, u.Host)
+	t.Setenv("AWS_ACCESS_KEY_ID", access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	opts = append([]Option{func(c *server.Config) {
+		c.Blob = "s3://" + testsvc.RandomName("blob") + "?endpoint=http://" + proxy + "&region=us-east-1"
+	}}, opts...)
+	return Start(t, opts...), down
 }
 
 // StartWithGroups starts a server (Start) and creates the resource groups
