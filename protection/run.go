@@ -31,7 +31,8 @@ type UserError interface {
 }
 
 // JobErrorOf turns any error into the user-facing error a job ends with:
-// its own *JobError, a UserError's, out of space, damaged data, or else
+// its own *JobError, a UserError's, out of space, damaged data, the object
+// storage out of reach (what to check), or else
 // fallback (e.g. CodeBackupFailed) with the error's text. It never answers
 // an internal error code.
 func JobErrorOf(err error, fallback string) *JobError {
@@ -61,6 +62,11 @@ func JobErrorOf(err error, fallback string) *JobError {
 	}
 	if fallback == "" {
 		fallback = CodeOperationFailed
+	}
+	var ou interface{ ObjectStoreUnreachable() bool }
+	if errors.As(err, &ou) && ou.ObjectStoreUnreachable() {
+		return &JobError{Code: fallback, Message: "Safehold's object storage, where it keeps backup data, did not answer (" + err.Error() + ").",
+			RecommendedAction: []string{"Check that the object storage Safehold was started with (--blob) is up and reachable from the server, then retry the operation."}}
 	}
 	return &JobError{Code: fallback, Message: message(err),
 		RecommendedAction: []string{"Retry the operation; if it fails again, look for the job id in Safehold's log."}}

@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -45,5 +47,40 @@ func TestObjectStorageOutageIsServiceUnavailable(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("x-ms-error-code") != "ServerBusy" {
 		t.Errorf("snapshot read with the object storage down: %d %s", resp.StatusCode, resp.Header.Get("x-ms-error-code"))
+	}
+}
+
+// A backup that finds the object storage out of reach ends Failed saying
+// so, with what to check: it said 'Retry the operation; if it fails again,
+// look for the job id in Safehold's log', and its message was every failed
+// pack upload's error (chunk.packErrors says the first).
+func TestBackupWithTheObjectStorageDown(t *testing.T) {
+	e, down := testserver.StartOnS3(t)
+	dv := fixture.ProtectDisk(t, e)
+	down()
+	bis, err := armdataprotection.NewBackupInstancesClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, err := bis.BeginAdhocBackup(e.Ctx(), dv.RG, dv.Vault, dv.Instance, armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+		RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+	if _, err := fixture.Wait(bp, err); err == nil || !strings.Contains(err.Error(), "object storage") {
+		t.Fatalf("backup with the object storage down: %v", err)
+	}
+	_, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/"+dv.RG+"/providers/Microsoft.DataProtection/backupVaults/"+dv.Vault+"/backupJobs?api-version=2024-04-01", "", nil)
+	found := false
+	for _, j := range m["value"].([]any) {
+		p := j.(map[string]any)["properties"].(map[string]any)
+		if p["operation"] != "Backup" {
+			continue
+		}
+		found = true
+		b, _ := json.Marshal(p["errorDetails"])
+		if p["status"] != "Failed" || !strings.Contains(string(b), "object storage") || !strings.Contains(string(b), "--blob") {
+			t.Errorf("backup job with the object storage down: %v %s", p["status"], b)
+		}
+	}
+	if !found {
+		t.Fatalf("no backup job: %v", m)
 	}
 }
