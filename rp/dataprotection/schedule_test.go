@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -330,5 +332,38 @@ func TestProtectDiskOnRealTimePlansNoBackupSoon(t *testing.T) {
 	}
 	if d := time.Until(task.RunAt); d < 100*time.Minute || d > 2*time.Hour {
 		t.Fatalf("the first scheduled backup is due at %v, %v from now: want about two hours", task.RunAt, d.Round(time.Second))
+	}
+}
+
+// TestPointTimesAreUTC: a recovery point of a policy whose schedule has a
+// time zone answers its times in UTC ('Z'), as Azure does and as its
+// expiryTime and the jobs' times already were: recoveryPointTime and the
+// data store's creationTime carried the zone's offset
+// (2020-12-31T23:00:00-08:00).
+func TestPointTimesAreUTC(t *testing.T) {
+	clk := clock.NewFake(time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+	e := testserver.Start(t, testserver.WithClock(clk))
+	biPath, biID, _ := protectDisk(t, e, "PT4H", "P7D", "")
+	pol := fixture.DiskPolicy("PT4H", "P7D", "")
+	pol.Properties.(*armdataprotection.BackupPolicy).PolicyRules[0].(*armdataprotection.AzureBackupRule).Trigger.(*armdataprotection.ScheduleBasedTriggerContext).Schedule.TimeZone = to.Ptr("Pacific Standard Time")
+	if resp, m := e.Do("PUT", v1Path(e)+"/backupPolicies/p1?api-version=2024-04-01", pol); resp.StatusCode != 200 {
+		t.Fatalf("policy in Pacific time: %d %v", resp.StatusCode, m)
+	}
+	runUntil(t, e, clk, biID, time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC))
+	resp, m := e.Do("GET", biPath+"/recoveryPoints?api-version=2025-07-01", nil)
+	vals, _ := m["value"].([]any)
+	if resp.StatusCode != 200 || len(vals) != 1 {
+		t.Fatalf("points: %d %v", resp.StatusCode, m)
+	}
+	p := vals[0].(map[string]any)
+	field := func(m any, path string) string { s, _ := testserver.Field(m.(map[string]any), path).(string); return s }
+	times := []string{field(p, "properties.recoveryPointTime"), field(p, "properties.expiryTime")}
+	for _, d := range testserver.Field(p, "properties.recoveryPointDataStoresDetails").([]any) {
+		times = append(times, field(d, "creationTime"), field(d, "expiryTime"))
+	}
+	for _, s := range times {
+		if at, err := time.Parse(time.RFC3339Nano, s); err != nil || !strings.HasSuffix(s, "Z") || !at.Equal(time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC)) && !at.Equal(time.Date(2021, 1, 8, 8, 0, 0, 0, time.UTC)) {
+			t.Errorf("point time %q: want UTC ('Z') at the run or its expiry (%v)", s, err)
+		}
 	}
 }

@@ -14,7 +14,15 @@ import (
 
 // --- recovery points ---
 
+// pointResource is the wire view of p. Its times are in UTC, as Azure's:
+// a point of a schedule with a time zone is made at a time in that zone,
+// whose offset the wire carried (2021-01-01T00:00:00-08:00).
 func pointResource(biID string, p *protection.RecoveryPoint) *rpResource {
+	at, expiry := p.Time.UTC(), p.Expiry
+	if expiry != nil {
+		e := expiry.UTC()
+		expiry = &e
+	}
 	details := make([]rpStoreDetails, 0, len(p.Tiers))
 	for _, t := range p.Tiers {
 		meta := ""
@@ -22,17 +30,17 @@ func pointResource(biID string, p *protection.RecoveryPoint) *rpResource {
 			meta = p.Snapshots[0].SnapshotID
 		}
 		details = append(details, rpStoreDetails{ID: protection.PointID(p.ID, t)[:8] + "-" + p.ID[:4] + "-" + p.ID[4:8] + "-" + p.ID[8:12] + "-" + p.ID[12:24],
-			Type: t, CreationTime: p.Time, ExpiryTime: p.Expiry, MetaData: meta, State: "COMMITTED", Visible: true})
+			Type: t, CreationTime: at, ExpiryTime: expiry, MetaData: meta, State: "COMMITTED", Visible: true})
 	}
 	friendly := ""
 	if len(p.Snapshots) > 0 {
 		friendly = lastSegment(p.Snapshots[0].SnapshotID)
 	}
 	return &rpResource{ProxyResource: arm.ProxyResource{ID: biID + "/recoveryPoints/" + p.ID, Name: p.ID, Type: typeRP}, Properties: &discreteRP{
-		ObjectType: "AzureBackupDiscreteRecoveryPoint", RecoveryPointID: p.ID, RecoveryPointTime: p.Time,
+		ObjectType: "AzureBackupDiscreteRecoveryPoint", RecoveryPointID: p.ID, RecoveryPointTime: at,
 		RecoveryPointType: p.Type, FriendlyName: friendly, RecoveryPointDataStoresDetails: details,
 		RetentionTagName: p.RetentionTag, RetentionTagVersion: strconv.FormatInt(p.Created.UnixNano()/100, 10),
-		PolicyName: p.PolicyName, RecoveryPointState: "Completed", ExpiryTime: p.Expiry}}
+		PolicyName: p.PolicyName, RecoveryPointState: "Completed", ExpiryTime: expiry}}
 }
 
 // parsePointFilter reads $filter: "startDate eq '<time>' and endDate eq
@@ -178,6 +186,10 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 	ext := &jobExtendedInfo{AdditionalDetails: details, DataTransferredInBytes: &bytes}
 	if j.RecoveryPointID != "" {
 		ref := &rpRef{RecoveryPointID: j.RecoveryPointID, RecoveryPointTime: j.RecoveryPointTime}
+		if t := j.RecoveryPointTime; t != nil {
+			u := t.UTC()
+			ref.RecoveryPointTime = &u
+		}
 		if j.Operation == protection.OpRestore {
 			ext.SourceRecoverPoint = ref
 		} else {
