@@ -22,7 +22,7 @@ func TestUploadOntoAnExistingDisk(t *testing.T) {
 	e.ResourceGroups("rg")
 	// The disk's old data: in what will be the image's data, in its holes,
 	// and past its end.
-	_, old := fixture.Disk(t, e, "rg", "d1", 8, 0, 100<<20, 3<<30, 6<<30)
+	_, old := fixture.Disk(t, e, "rg", "d1", 1, 0, 100<<20, 300<<20, 700<<20)
 	if len(old) != 4 {
 		t.Fatalf("old data: %d regions", len(old))
 	}
@@ -32,7 +32,7 @@ func TestUploadOntoAnExistingDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := map[int64][]byte{}
-	for i, off := range []int64{100<<20 + 512<<10, 2 << 30} {
+	for i, off := range []int64{100<<20 + 512<<10, 200 << 20} {
 		b := make([]byte, 1<<20)
 		for k := range b {
 			b[k] = byte(k*7) ^ byte(i+3)
@@ -43,7 +43,7 @@ func TestUploadOntoAnExistingDisk(t *testing.T) {
 	// Zeros written (allocated, not a hole) over old data at 0.
 	f.WriteAt(make([]byte, 2<<20), 0)
 	model[0] = make([]byte, 2<<20)
-	const size = 4<<30 - 1000 // not a whole page: the last one goes zero-padded
+	const size = 512<<20 - 1000 // not a whole page: the last one goes zero-padded
 	f.WriteAt([]byte{9}, size-1)
 	model[size-1] = []byte{9}
 	f.Close()
@@ -52,13 +52,13 @@ func TestUploadOntoAnExistingDisk(t *testing.T) {
 	mustRun(t, e, "disk", "upload", img, "d1")
 	// The two 1 MiB regions (one over two 4 MiB requests at most), the last
 	// page, the zeros and the four old regions cleared: a few requests, not
-	// one per 4 MiB of the image (1,024).
+	// one per 4 MiB of the image (128).
 	if n := sasPuts(e) - before; n > 16 {
 		t.Errorf("the upload sent %d page requests", n)
 	}
 	back := filepath.Join(t.TempDir(), "back.raw")
 	mustRun(t, e, "disk", "download", "d1", back)
-	checkImage(t, back, 8<<30, model)
+	checkImage(t, back, 1<<30, model)
 }
 
 // sasPuts is how many PUTs the disks' SAS data plane answered so far.
