@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	rpstorage "github.com/safehold/safehold/rp/storage"
 	"log/slog"
@@ -137,7 +138,17 @@ func (s *Server) middleware(next func(*requestWriter, *http.Request)) http.Handl
 			rl = startReqLog(r, sw)
 		}
 		defer func() {
-			if p := recover(); p != nil {
+			p := recover()
+			abort, _ := p.(error)
+			if abort != nil && errors.Is(abort, http.ErrAbortHandler) {
+				// A response cut off after its headers (a download whose
+				// data could not be read): net/http aborts the connection
+				// once this is logged, so the client sees the transfer fail.
+				if abort != http.ErrAbortHandler {
+					s.logger.Warn("response aborted after its headers", "method", r.Method, "path", r.URL.Path, "request_id", reqID, "err", abort)
+				}
+				defer panic(http.ErrAbortHandler)
+			} else if p != nil {
 				s.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", reqID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					arm.WriteError(sw, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", reqID))

@@ -3,13 +3,16 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -251,5 +254,79 @@ func nbdGo(t *testing.T, addr, name string) (string, bool) {
 		case typ&(1<<31) != 0:
 			return string(data), false
 		}
+	}
+}
+
+// TestDamagedDownloadIsAborted: a ranged GET through a snapshot's SAS
+// whose data turns out damaged once the headers went out (no
+// x-ms-range-get-content-md5: the data is read as it is sent) is aborted
+// there, so the client's read fails instead of ending a 206 cut short,
+// and the server logs why: it logged nothing, and the transfer ended as
+// though the handler had sent all it had.
+func TestDamagedDownloadIsAborted(t *testing.T) {
+	logs := &syncBuf{}
+	e := testserver.Start(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	e.ResourceGroups("rg")
+	// 8 MiB of random data (stored as it is: the pack holds it in order).
+	diskID := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
+	if _, err := e.Server.Compute.CreateDisk(e.Ctx(), compute.DiskSpec{ID: diskID, Location: "westus", CreateOption: "Empty", SizeBytes: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.Server.Compute.Volume(e.Ctx(), diskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	if _, err := v.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sc := fixture.Snapshot(t, e, "rg", "s1", diskID)
+	// A byte flipped in the middle of the data pack: the range's first
+	// MiB reads, a later one does not.
+	var pack string
+	var size int64
+	filepath.WalkDir(filepath.Join(e.DataDir, "snapshots", "repo", "pack"), func(p string, d fs.DirEntry, err error) error {
+		if fi, ferr := os.Stat(p); err == nil && ferr == nil && !d.IsDir() && !strings.Contains(d.Name(), ".") && fi.Size() > size {
+			pack, size = p, fi.Size()
+		}
+		return nil
+	})
+	if size < 4<<20 {
+		t.Fatalf("no data pack (largest %s, %d bytes)", pack, size)
+	}
+	f, err := os.OpenFile(pack, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	f.ReadAt(b, size/2)
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, size/2); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	g, err := fixture.Wait(sc.BeginGrantAccess(e.Ctx(), "rg", "s1", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](3600)}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, _ := e.Conn.HTTPClient()
+	req, _ := http.NewRequest("GET", *g.AccessSAS, nil)
+	req.Header.Set("Range", "bytes=0-8388607")
+	req.Header.Set("x-ms-version", "2021-08-06")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || err == nil {
+		t.Fatalf("a ranged GET of the damaged snapshot: %s, %d bytes of %s, read error %v", resp.Status, len(body), resp.Header.Get("Content-Length"), err)
+	}
+	if !strings.Contains(logs.String(), `msg="response aborted after its headers"`) || !strings.Contains(logs.String(), "damaged") {
+		t.Fatalf("the server did not log why the download was aborted:\n%s", logs.String())
 	}
 }

@@ -345,15 +345,23 @@ func Download(w http.ResponseWriter, r *http.Request, t Blob) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	w.WriteHeader(status)
 	if n <= 0 {
+		w.WriteHeader(status)
 		return nil
 	}
 	buf := make([]byte, 1<<20)
 	for off := start; off <= end; {
 		k := min(int64(len(buf)), end+1-off)
 		if _, err := t.ReadAt(buf[:k], off); err != nil && err != io.EOF {
-			return nil // headers are out; the client sees a short body
+			if off == start { // the first read, before the headers: an error answer
+				return fmt.Errorf("read blob at %d: %w", off, err)
+			}
+			// The headers are out: the transfer is aborted, so the client
+			// sees it fail rather than a body cut short.
+			panic(abortedError{fmt.Errorf("read blob at %d, after the headers of %d bytes from %d: %w", off, n, start, err)})
+		}
+		if off == start {
+			w.WriteHeader(status)
 		}
 		if _, err := w.Write(buf[:k]); err != nil {
 			return nil
@@ -362,6 +370,14 @@ func Download(w http.ResponseWriter, r *http.Request, t Blob) error {
 	}
 	return nil
 }
+
+// abortedError is what Download panics with when a read fails after the
+// headers went out: it wraps http.ErrAbortHandler, so net/http aborts the
+// response (the connection), and the error, for the server to log why.
+type abortedError struct{ err error }
+
+func (a abortedError) Error() string   { return a.err.Error() }
+func (a abortedError) Unwrap() []error { return []error{a.err, http.ErrAbortHandler} }
 
 // A Range is a byte range [Off, Off+Len).
 type Range struct{ Off, Len int64 }

@@ -63,18 +63,12 @@ func TestDamagedSnapshotReadsSayWhy(t *testing.T) {
 	e := testserver.Start(t)
 	e.ResourceGroups("rg")
 	diskID, _ := fixture.Disk(t, e, "rg", "d1", 1, 0, 8<<20)
-	sc, err := armcompute.NewSnapshotsClient(e.Sub, e.Cred, e.Opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := sc.BeginCreateOrUpdate(e.Ctx(), "rg", "s1", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(diskID)}}}, nil)
-	fixture.Done(t, p, err)
+	fixture.Snapshot(t, e, "rg", "s1", diskID)
 	for _, f := range packs(t, e.DataDir) {
 		fixture.FlipByte(t, f)
 	}
 
-	_, err = run(t, e, nil, "disk", "download", "s1", filepath.Join(t.TempDir(), "s1.img"))
+	_, err := run(t, e, nil, "disk", "download", "s1", filepath.Join(t.TempDir(), "s1.img"))
 	if err == nil || !strings.Contains(err.Error(), "SnapshotDataDamaged: The stored data of snapshot 's1' is damaged") || !strings.Contains(err.Error(), "safehold verify --read-data") {
 		t.Errorf("disk download of the damaged snapshot: %v", err)
 	}
