@@ -440,6 +440,16 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 			t.Fatalf("bad policy (instantRpRetentionRangeInDays %d, weekly %v): %v", c.days, c.weekly, err)
 		}
 	}
+	// An hourly schedule needs an Enhanced (V2) policy: a Standard one
+	// with hourlySchedule was accepted.
+	hourly := pol
+	hourlyProps := *pol.Properties.(*armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy)
+	hourlyProps.SchedulePolicy = &armrecoveryservicesbackup.SimpleSchedulePolicy{ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeHourly),
+		HourlySchedule: &armrecoveryservicesbackup.HourlySchedule{Interval: to.Ptr[int32](4), ScheduleWindowStartTime: to.Ptr(time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)), ScheduleWindowDuration: to.Ptr[int32](12)}}
+	hourly.Properties = &hourlyProps
+	if _, err = pc.CreateOrUpdate(ctx, "vault1", "vaultrg", "Bad", hourly, nil); !testserver.HasError(err, 400, "BMSUserErrorInvalidPolicyInput") || !strings.Contains(err.Error(), "scheduleRunFrequency") {
+		t.Fatalf("a Standard policy with an hourly schedule: %v", err)
+	}
 	names := map[string]bool{}
 	for page := range fixture.Pages(t, bf.NewBackupPoliciesClient().NewListPager("vault1", "vaultrg", &armrecoveryservicesbackup.BackupPoliciesClientListOptions{Filter: to.Ptr("backupManagementType eq 'AzureIaasVM'")})) {
 		for _, p := range page.Value {

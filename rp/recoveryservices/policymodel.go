@@ -170,6 +170,17 @@ func (p *iaasPolicy) validate() error {
 	} else if p.PolicyType, err = canonicalEnum("properties.policyType", p.PolicyType, []string{"V1", "V2"}); err != nil {
 		return err
 	}
+	// A Standard (V1) policy has a SimpleSchedulePolicy, daily or weekly;
+	// an Enhanced (V2) one a SimpleSchedulePolicyV2, which alone runs
+	// hourly, as in Azure: a V1 policy with an hourly schedule, or either
+	// type with the other's schedule, was accepted (and a V1 one named V2
+	// schedule ran as Standard).
+	if p.PolicyType == "V1" && v2 || p.PolicyType == "V2" && !v2 {
+		return badField("properties.policyType", "is '%s', but properties.schedulePolicy.schedulePolicyType is '%s': a Standard (V1) policy takes a SimpleSchedulePolicy, an Enhanced (V2) one a SimpleSchedulePolicyV2.", p.PolicyType, sp.SchedulePolicyType)
+	}
+	if !v2 && sp.ScheduleRunFrequency == "Hourly" {
+		return badField("properties.schedulePolicy.scheduleRunFrequency", "'Hourly' needs an Enhanced (V2) policy: give schedulePolicyType 'SimpleSchedulePolicyV2' with an hourlySchedule (and policyType 'V2'); a Standard (V1) policy runs Daily or Weekly.")
+	}
 	if p.TimeZone == "" {
 		p.TimeZone = "UTC"
 	}

@@ -76,6 +76,11 @@ func TestPolicyValidationNamesTheField(t *testing.T) {
 		{base(`"schedulePolicy":{"schedulePolicyType":"SimpleSchedulePolicy","scheduleRunFrequency":"Monthly"},` + ret), "scheduleRunFrequency"},
 		{base(`"schedulePolicy":{"schedulePolicyType":"SimpleSchedulePolicy","scheduleRunFrequency":"Daily"},` + ret), "scheduleRunTimes"},
 		{base(`"instantRpRetentionRangeInDays":0,` + sched + "," + ret), "instantRpRetentionRangeInDays"},
+		// An hourly schedule needs an Enhanced policy; each type takes its
+		// own schedule type.
+		{base(`"schedulePolicy":{"schedulePolicyType":"SimpleSchedulePolicy","scheduleRunFrequency":"Hourly","hourlySchedule":{"interval":4,"scheduleWindowStartTime":"2021-01-01T08:00:00Z","scheduleWindowDuration":12}},` + ret), "properties.schedulePolicy.scheduleRunFrequency"},
+		{base(`"policyType":"V2",` + sched + "," + ret), "properties.policyType"},
+		{base(`"policyType":"V1","schedulePolicy":{"schedulePolicyType":"SimpleSchedulePolicyV2","scheduleRunFrequency":"Daily","dailySchedule":{"scheduleRunTimes":["2018-01-24T02:00:00Z"]}},` + ret), "properties.policyType"},
 		{base(sched + `,"retentionPolicy":{"retentionPolicyType":"LongTermRetentionPolicy","dailySchedule":{"retentionDuration":{"count":30,"durationType":"Weeks"}}}`), "dailySchedule.retentionDuration.durationType"},
 		{base(sched + `,"retentionPolicy":{"retentionPolicyType":"LongTermRetentionPolicy","dailySchedule":{"retentionDuration":{"count":0,"durationType":"Days"}}}`), "dailySchedule.retentionDuration.count"},
 		{base(sched + `,"retentionPolicy":{"retentionPolicyType":"LongTermRetentionPolicy","dailySchedule":{"retentionDuration":{"count":7,"durationType":"Days"}},"weeklySchedule":{"daysOfTheWeek":["Funday"],"retentionDuration":{"count":7,"durationType":"Weeks"}}}`), "weeklySchedule.daysOfTheWeek[0]"},
