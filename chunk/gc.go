@@ -329,11 +329,16 @@ func (g *GC) execute(ctx context.Context, batch []sweepPlan, fence func() error,
 			*errs = append(*errs, err)
 			continue
 		}
+		// Under idxMu: a flush of the memory table that took the pack
+		// while durable caches its header before letting go of it, so
+		// the name is removed after that link (or the flush skips it).
+		s.disk.idxMu.Lock()
 		os.Remove(s.cachePath(pl.p.key))
 		s.mu.Lock()
 		s.undoomLocked(pl)
 		s.dropPackLocked(pl.p)
 		s.mu.Unlock()
+		s.disk.idxMu.Unlock()
 		st.BytesFreed += pl.p.size
 		if len(pl.keep) == 0 {
 			st.PacksDeleted++

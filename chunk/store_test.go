@@ -735,3 +735,43 @@ func TestPacksAreWholePages(t *testing.T) {
 		checkGets(t, open(t, lb, t.TempDir(), key), ids, datas)
 	}
 }
+
+// A pack the collector deletes while the memory table that holds it is
+// being flushed leaves no header cache behind: the flush caches the
+// headers of the packs it took (de34e9d) after letting go of the store's
+// lock, and a collection that deleted one of them meanwhile (a lone
+// server collects without grace, 6eb0350) removed its cache name before
+// the flush linked it. The name stayed for good, and every later listing
+// named the pack's chunks lost ("missing from the store").
+func TestCollectedPackLeavesNoHeaderCache(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	cache := t.TempDir()
+	s, err := chunk.Open(ctx, be, cache, chunk.Options{PackSize: 64 << 10, IndexMemory: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 300; i++ {
+		w := s.NewWriter()
+		putFlushed(t, w, randBytes(8<<10, uint64(5000+i))) // its pack's entries go to a run in the background
+		w.Close()
+		if _, err := s.BeginGC().Sweep(ctx, func(chunk.ID) bool { return false }, chunk.SweepOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	be.List(ctx, "pack/", func(in blob.Info) error { listed[strings.TrimPrefix(in.Key, "pack/")] = true; return nil })
+	ents, err := os.ReadDir(filepath.Join(cache, "packs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !listed[e.Name()] {
+			t.Errorf("header cache %s of a pack the collector deleted (%d packs left)", e.Name(), len(listed))
+		}
+	}
+}
