@@ -12,6 +12,8 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/store"
 )
 
 // TestDashboardInBrowser runs web/browser/dashboard.cjs in Debian's
@@ -22,6 +24,13 @@ import (
 // are missing, except under CI=true, where it fails. No step depends on the
 // machine's speed: the browser releases the backup's hold once it has seen
 // it in progress, and waits for what the page shows (minutes at most).
+//
+// First it checks the jobs' window with more jobs than a page: seeded jobs
+// (150 in the Backup vault and 250 in the Recovery Services vault 2-6 days
+// old, and 1,100 more in the Backup vault 8-25 days old) show in the
+// default 7 days, none in 24 hours, and in 30 days the Backup vault's
+// newest 1,000 with a note saying the list was cut; switching windows reads
+// no recovery points (no job ended).
 func TestDashboardInBrowser(t *testing.T) {
 	const how = "source .ci/browser.sh to install it; .ci/run does"
 	testsvc.NodeModules(t, "SAFEHOLD_PLAYWRIGHT_DIR", "", "playwright-core", how)
@@ -33,8 +42,13 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	e := testserver.Start(t)
 	dv := fixture.ProtectDisk(t, e)
-	fixture.ProtectVM(t, e)
 	dv.Backup(t, e)
+	vm := fixture.ProtectVM(t, e)
+	dpVault := "/subscriptions/" + e.Sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault
+	rsVault := "/subscriptions/" + e.Sub + "/resourceGroups/" + vm.RG + "/providers/Microsoft.RecoveryServices/vaults/" + vm.Vault
+	seedJobs(t, e, dpVault, 150, 2*24*time.Hour, 6*24*time.Hour)
+	seedJobs(t, e, dpVault, 1100, 8*24*time.Hour, 25*24*time.Hour)
+	seedJobs(t, e, rsVault, 250, 2*24*time.Hour, 6*24*time.Hour)
 	// Enough changed data that the next backup takes a while and its
 	// progress is seen between 0 and 100.
 	dv.WriteRandom(t, e, 16<<20, 512<<20)
@@ -58,7 +72,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	r := testsvc.Run(t, 20*time.Minute, append(os.Environ(), "SAFEHOLD_HOLD_RULE=hold-browser-backup", "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
 		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_RESTORE_DISK=restored-ui", "SAFEHOLD_RESTORE_RG=target-rg",
-		"SAFEHOLD_NOROLE_RG=norole-rg", "SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
+		"SAFEHOLD_NOROLE_RG=norole-rg", "SAFEHOLD_SEEDED_ITEM="+seededItem, "SAFEHOLD_DP_VAULT="+dv.Vault, "SAFEHOLD_RS_VAULT="+vm.Vault, "SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
 	var sum struct {
 		Progress []struct {
 			P      *int
@@ -69,6 +83,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		DiskListed                                                                          bool
 		Errors, FailedLoads                                                                 []string
 		Hold                                                                                struct{ Hits, Status int }
+		Windows                                                                             map[string]struct {
+			Heading, Cut           string
+			DP, RS, SeedDP, SeedRS int
+		}
+		PointReads int
+		RSJobLists []string
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
 		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
@@ -77,6 +97,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if sum.BackupStatus != "Completed" || sum.RestoreStatus != "Completed" || !sum.DiskListed || sum.Points < 2 || len(sum.Errors) != 0 {
 		t.Fatalf("browser summary: %+v", sum)
 	}
+	checkWindows(t, sum.Windows, sum.PointReads, sum.RSJobLists, dv.Vault)
 	// Every list the dashboard read, it could read (one it could not shows
 	// empty, and the status line says so).
 	if len(sum.FailedLoads) != 0 {
@@ -116,6 +137,67 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if _, err := dc.Get(e.Ctx(), "target-rg", "restored-ui", nil); err != nil {
 		t.Fatalf("restored disk: %v", err)
+	}
+}
+
+// seededItem names the items of the jobs seedJobs makes (no item has it).
+const seededItem = "seeded-history"
+
+// seedJobs stores n completed backup jobs of vault, started between from
+// and to ago (evenly), copied from the vault's own first job but for their
+// item's name, as months of a schedule's history would be.
+func seedJobs(t *testing.T, e *testserver.Env, vault string, n int, from, to time.Duration) {
+	t.Helper()
+	js, err := protection.ListJobs(e.Ctx(), e.Server.Store, vault, protection.JobFilter{})
+	if err != nil || len(js) == 0 {
+		t.Fatalf("jobs of %s: %d, %v", vault, len(js), err)
+	}
+	now := time.Now()
+	err = e.Server.Store.Update(e.Ctx(), func(tx store.Tx) error {
+		for i := range n {
+			start := now.Add(-from - (to-from)*time.Duration(i)/time.Duration(n))
+			j := protection.NewJob(vault, js[0].ItemID, protection.OpBackup, false, start)
+			j.ItemName, j.Datasource, j.DatasourceType, j.DatasourceLocation = seededItem, js[0].Datasource, js[0].DatasourceType, js[0].DatasourceLocation
+			j.Finish(start.Add(time.Minute), nil)
+			if err := protection.CreateJob(e.Ctx(), tx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkWindows checks what the Jobs view showed in each window (see
+// TestDashboardInBrowser), that it read no recovery points while switching,
+// and that it read the Recovery Services vault's jobs through $filter.
+func checkWindows(t *testing.T, ws map[string]struct {
+	Heading, Cut           string
+	DP, RS, SeedDP, SeedRS int
+}, pointReads int, rsLists []string, dpVault string) {
+	t.Helper()
+	w7, w1, w30 := ws["7"], ws["1"], ws["30"]
+	if w7.SeedDP != 150 || w7.SeedRS != 250 || w7.Cut != "" || !strings.Contains(w7.Heading, "7 days") {
+		t.Errorf("7 days: %+v; want the 150 and 250 seeded jobs of the last 2-6 days, no cut", w7)
+	}
+	if w1.SeedDP != 0 || w1.SeedRS != 0 || w1.Cut != "" || !strings.Contains(w1.Heading, "24 hours") {
+		t.Errorf("24 hours: %+v; want no seeded job, no cut", w1)
+	}
+	if w30.DP != 1000 || w30.SeedRS != 250 || !strings.Contains(w30.Cut, "newest 1000") || !strings.Contains(w30.Cut, dpVault) || !strings.Contains(w30.Heading, "30 days") {
+		t.Errorf("30 days: %+v; want the Backup vault's newest 1000 jobs with a note naming it, the 250 seeded Recovery Services jobs", w30)
+	}
+	if pointReads != 0 {
+		t.Errorf("switching the window read recovery points %d times; no job ended", pointReads)
+	}
+	if len(rsLists) == 0 {
+		t.Errorf("the Recovery Services vault's jobs were not read")
+	}
+	for _, u := range rsLists {
+		if !strings.Contains(u, "filter=startTime") {
+			t.Errorf("the Recovery Services vault's jobs were read without a startTime $filter: %s", u)
+		}
 	}
 }
 

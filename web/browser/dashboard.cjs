@@ -65,6 +65,34 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     summary.storage = await page.textContent("#storage-figures");
     await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
 
+    // The jobs' window: the Jobs view as each window shows it (the test
+    // seeded jobs 2-6 and 8-25 days old), read once the view has the
+    // window's data. Switching reads no recovery points (no job ended).
+    const seeded = env("SAFEHOLD_SEEDED_ITEM"), dpVault = env("SAFEHOLD_DP_VAULT"), rsVault = env("SAFEHOLD_RS_VAULT");
+    await page.click("#tabs button[data-tab=jobs]");
+    summary.windows = {};
+    summary.pointReads = 0;
+    summary.rsJobLists = [];
+    const onRequest = r => {
+      const u = r.url();
+      if (/\/recoveryPoints\?/.test(u)) summary.pointReads++;
+      if (/\/Microsoft\.RecoveryServices\/vaults\/[^/]+\/backupJobs\?/i.test(u)) summary.rsJobLists.push(u);
+    };
+    for (const w of ["7", "1", "30", "7"]) {
+      if (w !== "7" || summary.windows["7"]) await page.selectOption("#window", w);
+      await page.waitForFunction(w => { const h = document.getElementById("jobs-heading"); return h && h.dataset.window === w; }, w);
+      if (!summary.windows[w]) {
+        summary.windows[w] = await page.evaluate(([seeded, dp, rs]) => {
+          const rows = [...document.querySelectorAll("tr.job")], n = (v, s) => rows.filter(r => r.dataset.vault === v && (!s || r.dataset.item === s)).length;
+          const cut = document.getElementById("jobs-cut");
+          return { heading: document.getElementById("jobs-heading").textContent, cut: cut ? cut.textContent : "", dp: n(dp), rs: n(rs), seedDP: n(dp, seeded), seedRS: n(rs, seeded) };
+        }, [seeded, dpVault, rsVault]);
+        if (w === "30") await page.screenshot({ path: path.join(shots, "jobs-30-days.png") });
+      }
+      if (w === "7" && !page.listeners("request").includes(onRequest)) page.on("request", onRequest);
+    }
+    page.off("request", onRequest);
+
     // Backup now from the items view; the view switches to the jobs.
     await page.click("#tabs button[data-tab=items]");
     await page.click("#backup-" + item);

@@ -8,6 +8,18 @@ let cfg = null, token = null, tab = "overview", timer = null, data = null;
 let selected = null;      // item id whose recovery points are shown
 let selectedJob = null;   // job id whose details are shown
 let flash = "";           // last action's outcome
+// The jobs shown: those started in the last windowDays (the operator's
+// choice, kept in localStorage), at most JOB_CAP per vault (the newest; a
+// vault with more says so on the page: never a silent cap).
+const WINDOWS = [[1, "24 hours"], [7, "7 days"], [30, "30 days"], [180, "180 days"]];
+const JOB_CAP = 1000;
+let windowDays = WINDOWS.some(w => w[0] === +localStorage.getItem("safehold-window")) ? +localStorage.getItem("safehold-window") : 7;
+// Recovery points are read again only when needed: an item's when it is
+// new, a job of its vault and item ended since the last load, or the items
+// view was opened (pointsStale); otherwise the last read is kept, so the
+// refresh every second while a job runs does not read every item's points.
+const pointsCache = new Map(); // item id -> points
+let pointsStale = true, lastJobs = new Map(), lastLoad = 0;
 const charts = {};
 
 function el(tag, attrs, ...kids) {
@@ -65,13 +77,24 @@ async function arm(path, method, body) {
 
 async function get(path) { return (await arm(path)).body; }
 
-async function list(path) {
-  let out = [], next = path;
-  for (let i = 0; next && i < 20; i++) {
-    const page = await get(next);
-    out = out.concat(page.value || []);
+// list reads every page of a list, or, with max, at most max items: the
+// answer's cut is true when more remained (a view must say so). With keep,
+// of a list ordered newest first, it keeps the items keep accepts and stops
+// at the first page holding one it refuses (the rest are older).
+async function list(path, opts) {
+  const { max = Infinity, keep = null } = opts || {};
+  let out = [], next = path, cut = false;
+  const seen = new Set();
+  while (next && !seen.has(next)) {
+    seen.add(next);
+    const page = await get(next), vals = page.value || [], kept = keep ? vals.filter(keep) : vals;
+    out = out.concat(kept);
     next = page.nextLink ? new URL(page.nextLink).pathname + new URL(page.nextLink).search : null;
+    if (kept.length < vals.length) break;
+    if (out.length > max) { cut = true; break; }
   }
+  if (out.length > max) { out = out.slice(0, max); cut = true; }
+  out.cut = cut;
   return out;
 }
 
@@ -134,18 +157,41 @@ async function load() {
     safe(list(s + "/providers/Microsoft.Compute/snapshots?api-version=" + V.disk)),
     safe(get(s + "/providers/Safehold.Storage/usage/default?api-version=" + V.usage), null),
   ]);
-  const now = Date.now(), items = [], jobs = [];
+  const now = Date.now(), items = [], jobs = [], cuts = [], days = windowDays, from = now - days * 86400000;
+  const stale = pointsStale, since = lastLoad, seenJobs = new Map();
+  pointsStale = false;
+  // The jobs the window holds, newest first: a Recovery Services vault's
+  // list filters by $filter startTime (Azure's spelling); a Backup vault's
+  // takes no filter (as Azure's), so its pages are read until one reaches
+  // past the window's start.
+  const inWindow = j => { const t = Date.parse((j.properties || {}).startTime); return isNaN(t) || t >= from; };
+  const jobsPath = (v, version) => v.id + "/backupJobs?api-version=" + version +
+    (/recoveryservices/i.test(v.type || "") ? "&$filter=" + encodeURIComponent("startTime eq '" + new Date(from).toISOString() + "'") : "");
   // One vault of either kind: its jobs, and its items with their recovery
   // points (newest first); point and item read what differs by kind.
   const loadVault = async (v, version, itemsPath, job, point, item) => {
-    const [its, js, pols] = await Promise.all([safe(list(v.id + "/" + itemsPath + "?api-version=" + version)), safe(list(v.id + "/backupJobs?api-version=" + version)),
+    const [its, js, pols] = await Promise.all([safe(list(v.id + "/" + itemsPath + "?api-version=" + version)), safe(list(jobsPath(v, version), { max: JOB_CAP, keep: inWindow })),
       safe(list(v.id + "/backupPolicies?api-version=" + version))]);
-    for (const j of js) jobs.push(job(v, j));
+    if (js.cut) cuts.push({ vault: v.name, kind: /recoveryservices/i.test(v.type || "") ? "Recovery Services" : "Backup vault" });
+    // The jobs that ended since the last load: their items' points change.
+    const ended = [];
+    for (const j of js) {
+      const x = job(v, j), before = lastJobs.get(x.id), end = Date.parse(x.end);
+      jobs.push(x);
+      seenJobs.set(x.id, x.status);
+      if (!/progress|cancelling/i.test(x.status || "") && (before ? /progress|cancelling/i.test(before) : end >= since - 60000)) ended.push(x.item);
+    }
     await Promise.all(its.map(async it => {
-      const p = it.properties || {};
-      const pts = await safe(list(it.id + "/recoveryPoints?api-version=" + version));
-      const points = pts.map(x => { const q = x.properties || {}; return { name: x.name, id: x.id, time: q.recoveryPointTime, type: q.recoveryPointType, ...point(q) }; });
-      points.sort((a, b) => String(b.time).localeCompare(String(a.time)));
+      const p = it.properties || {}, name = p.friendlyName || it.name, ds = (p.dataSourceInfo || {}).resourceName || (p.sourceResourceId || "").split("/").pop();
+      const fresh = stale || !pointsCache.has(it.id) || ended.some(n => n === name || n === ds || n === it.name || !its.some(o => o.name === n || (o.properties || {}).friendlyName === n));
+      let points = pointsCache.get(it.id);
+      if (fresh) {
+        let failed = false;
+        const pts = await safe(list(it.id + "/recoveryPoints?api-version=" + version).catch(e => { failed = true; throw e; }));
+        points = pts.map(x => { const q = x.properties || {}; return { name: x.name, id: x.id, time: q.recoveryPointTime, type: q.recoveryPointType, ...point(q) }; });
+        points.sort((a, b) => String(b.time).localeCompare(String(a.time)));
+        if (failed) pointsCache.delete(it.id); else pointsCache.set(it.id, points);
+      }
       items.push(item(it, p, points, pols));
     }));
   };
@@ -166,7 +212,10 @@ async function load() {
   })));
   items.sort((a, b) => (a.vault.name + a.name).localeCompare(b.vault.name + b.name));
   jobs.sort((a, b) => String(b.start).localeCompare(String(a.start)));
-  return { dpVaults, rsVaults, items, jobs, disks, vms, snaps, usage, errors };
+  for (const id of pointsCache.keys()) if (!items.some(it => it.id === id)) pointsCache.delete(id);
+  lastJobs = seenJobs;
+  lastLoad = now;
+  return { dpVaults, rsVaults, items, jobs, cuts, days, disks, vms, snaps, usage, errors };
 }
 
 function dpJob(v, j) {
@@ -262,16 +311,26 @@ function overview(view, d) {
   const u = (d.usage || {}).properties || {};
   view.append(el("div", { class: "cards" },
     [["Backup vaults", d.dpVaults.length], ["Recovery Services vaults", d.rsVaults.length], ["Protected items", d.items.length], ["Recovery points", d.items.reduce((n, i) => n + i.points.length, 0)],
-      ["Jobs running", running], ["Jobs failed", failed], ["Storage used", bytes(u.storedBytes)], ["Dedup ratio", u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–"]]
+      ["Jobs running", running], ["Jobs failed (" + windowName(d.days) + ")", failed], ["Storage used", bytes(u.storedBytes)], ["Dedup ratio", u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–"]]
       .map(([k, v]) => el("div", { class: "card" }, el("b", {}, v), k))));
   const row = el("div", { class: "charts" });
-  const jobBox = el("div", { class: "chart", id: "jobs-chart" }, el("h3", {}, "Jobs by status"));
+  const jobBox = el("div", { class: "chart", id: "jobs-chart" }, el("h3", {}, "Jobs by status (" + windowName(d.days) + ")"));
   const stBox = el("div", { class: "chart", id: "storage-chart" }, el("h3", {}, "Storage: logical size against stored (dedup " + (u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–") + ")"));
   row.append(jobBox, stBox);
   view.append(row);
   jobsChart(jobBox, d.jobs);
   storageChart(stBox, u);
   view.append(el("h2", {}, "Recent jobs"), jobTable(d.jobs.slice(0, 10)));
+  cutNote(view, d);
+}
+
+function windowName(days) { return (WINDOWS.find(w => w[0] === days) || [days, days + " days"])[1]; }
+
+// cutNote says which vaults had more jobs in the window than the page shows.
+function cutNote(view, d) {
+  if (!d.cuts.length) return;
+  view.append(el("p", { class: "note cut", id: "jobs-cut" }, "Showing the newest " + JOB_CAP + " jobs of the last " + windowName(d.days) + " of " +
+    d.cuts.map(c => c.kind + " " + c.vault).join(", ") + ", which had more: narrow the window to see the rest."));
 }
 
 const statusColors = { Completed: "#1a7f37", Failed: "#cf222e", InProgress: "#bf8700", Cancelled: "#6e7781" };
@@ -322,7 +381,7 @@ function itemsView(view, d) {
     el("span", { class: "actions" },
       el("button", { id: "backup-" + it.name, onclick: () => act("Backup " + it.name, () => backupNow(it)), ...(it.stopped ? { disabled: "" } : {}) }, "Backup now"),
       el("button", { id: "stop-" + it.name, onclick: () => act((it.stopped ? "Resume " : "Stop ") + it.name, () => stopResume(it)) }, it.stopped ? "Resume protection" : "Stop protection"),
-      el("button", { id: "points-" + it.name, onclick: () => { selected = it.id; render(data); } }, "Recovery points")),
+      el("button", { id: "points-" + it.name, onclick: () => { selected = it.id; pointsStale = true; render(data); refresh(); } }, "Recovery points")),
   ])));
   const it = d.items.find(x => x.id === selected);
   if (it) pointsPanel(view, it);
@@ -364,7 +423,9 @@ function restoreForm(box, it, p) {
 }
 
 function jobsView(view, d) {
-  view.append(el("h2", {}, "Jobs"), jobTable(d.jobs));
+  view.append(el("h2", { id: "jobs-heading", "data-window": String(d.days) }, "Jobs of the last " + windowName(d.days) + " (" + d.jobs.length + ")"));
+  cutNote(view, d);
+  view.append(jobTable(d.jobs));
   const j = d.jobs.find(x => x.id === selectedJob);
   if (j) {
     view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
@@ -377,7 +438,7 @@ function jobsView(view, d) {
 function jobTable(jobs) {
   return table(["Started", "Vault", "Kind", "Item", "Operation", "Status", "Progress", "Ended", "Error"],
     jobs.map(j => [when(j.start), j.vault, j.kind, j.item, j.op, stateCell(j.status), progressBar(j.progress), when(j.end), j.error || ""]),
-    i => ({ class: "job" + (jobs[i].id === selectedJob ? " sel" : ""), "data-job": jobs[i].name, "data-status": jobs[i].status || "", "data-op": jobs[i].op,
+    i => ({ class: "job" + (jobs[i].id === selectedJob ? " sel" : ""), "data-job": jobs[i].name, "data-vault": jobs[i].vault, "data-item": jobs[i].item, "data-status": jobs[i].status || "", "data-op": jobs[i].op,
       "data-kind": jobs[i].kind, onclick: () => { selectedJob = jobs[i].id; tab = "jobs"; selectTab(); render(data); } }));
 }
 
@@ -468,8 +529,11 @@ async function main() {
   });
   document.getElementById("signout").addEventListener("click", signOut);
   for (const b of document.querySelectorAll("#tabs button")) {
-    b.addEventListener("click", () => { tab = b.dataset.tab; selectTab(); if (data) render(data); refresh(); });
+    b.addEventListener("click", () => { tab = b.dataset.tab; if (tab === "items") pointsStale = true; selectTab(); if (data) render(data); refresh(); });
   }
+  const win = document.getElementById("window");
+  for (const [days, name] of WINDOWS) win.append(el("option", { value: String(days), ...(days === windowDays ? { selected: "" } : {}) }, name));
+  win.addEventListener("change", () => { windowDays = +win.value; localStorage.setItem("safehold-window", String(windowDays)); refresh(); });
   show();
 }
 
