@@ -67,15 +67,18 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
 
     // The jobs' window: the Jobs view as each window shows it (the test
     // seeded jobs 2-6 and 8-25 days old), read once the view has the
-    // window's data. Switching reads no recovery points (no job ended).
+    // window's data. Switching reads no recovery points (no job ended, bar a
+    // scheduled one).
     const seeded = env("SAFEHOLD_SEEDED_ITEM"), dpVault = env("SAFEHOLD_DP_VAULT"), rsVault = env("SAFEHOLD_RS_VAULT");
     await page.click("#tabs button[data-tab=jobs]");
     summary.windows = {};
     summary.pointReads = 0;
+    summary.switchLoads = 0;
     summary.rsJobLists = [];
     const onRequest = r => {
       const u = r.url();
       if (/\/recoveryPoints\?/.test(u)) summary.pointReads++;
+      if (/\/providers\/Microsoft\.DataProtection\/backupVaults\?/.test(u)) summary.switchLoads++; // once a load
       if (/\/Microsoft\.RecoveryServices\/vaults\/[^/]+\/backupJobs\?/i.test(u)) summary.rsJobLists.push(u);
     };
     for (const w of ["7", "1", "30", "7"]) {
