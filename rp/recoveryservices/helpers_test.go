@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ func mkVault(t *testing.T, e *testserver.Env, url, location string) {
 	t.Helper()
 	resp, m := e.Do("PUT", url, map[string]any{"location": location, "sku": map[string]any{"name": "Standard"}})
 	must(t, "vault", resp, m, 201)
+	fixture.QuietPolicies(t, e, strings.SplitN(url, "?", 2)[0])
 }
 
 // vaultAndVM starts a server with the resource groups vmrg and vaultrg, a

@@ -16,6 +16,7 @@ import (
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
@@ -206,4 +207,23 @@ func sdkDailyPolicy(sh, sm, rh, rm int) armrecoveryservicesbackup.ProtectionPoli
 			RetentionTimes:    []*time.Time{&ret},
 			RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](30), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeDays)}}},
 	}}
+}
+
+// A VM the test helpers protect with DefaultPolicy on a server on real
+// time has its first scheduled backup about twelve hours away
+// (fixture.QuietPolicies): a test on real time sees no scheduled backup
+// among its steps, whatever the hour it runs at (at 02:00 UTC, the
+// policy's time, it did).
+func TestProtectedOnRealTimePlansNoBackupSoon(t *testing.T) {
+	e, _, I, _ := protectedApp(t)
+	id := strings.SplitN(I, "?", 2)[0]
+	var due time.Time
+	e.WaitFor("the item's schedule", func() bool {
+		task, err := e.Server.Store.GetTaskByKey(e.Ctx(), protection.TaskKey(id))
+		due = task.RunAt
+		return err == nil
+	})
+	if d := time.Until(due); d < 10*time.Hour || d > 13*time.Hour {
+		t.Fatalf("the first scheduled backup is due at %v, %v from now: want about twelve hours", due, d.Round(time.Second))
+	}
 }
