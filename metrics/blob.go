@@ -8,8 +8,34 @@ import (
 	"github.com/safehold/safehold/blob"
 )
 
-// WrapBlob instruments a blob backend's latencies and bytes moved.
-func (m *Metrics) WrapBlob(be blob.Backend) blob.Backend { return &instBlob{Backend: be, m: m} }
+// WrapBlob instruments a blob backend's latencies and bytes moved. A
+// backend that reads ranges into the caller's buffers (blob/local's
+// GetInto, which a restore's and a verify's reads use) keeps doing so
+// through the wrapper; one that does not is not made to look as if it did.
+func (m *Metrics) WrapBlob(be blob.Backend) blob.Backend {
+	b := &instBlob{Backend: be, m: m}
+	if into, ok := be.(getInto); ok {
+		return &instBlobInto{instBlob: b, into: into}
+	}
+	return b
+}
+
+// getInto is blob/local's GetInto (chunk.Store looks for it).
+type getInto interface {
+	GetInto(ctx context.Context, key string, off, length int64, scratch []byte) ([]byte, error)
+}
+
+type instBlobInto struct {
+	*instBlob
+	into getInto
+}
+
+func (b *instBlobInto) GetInto(ctx context.Context, key string, off, length int64, scratch []byte) ([]byte, error) {
+	defer since(b.m.blobLat, "get", time.Now())
+	d, err := b.into.GetInto(ctx, key, off, length, scratch)
+	b.m.blobBytes.WithLabelValues("get").Add(float64(len(d)))
+	return d, err
+}
 
 type instBlob struct {
 	blob.Backend
