@@ -1,0 +1,69 @@
+package metrics_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/local"
+	"github.com/safehold/safehold/blob/mem"
+	"github.com/safehold/safehold/metrics"
+)
+
+type getInto interface {
+	GetInto(ctx context.Context, key string, off, length int64, scratch []byte) ([]byte, error)
+}
+
+// The instrumented backend keeps blob/local's reads into the caller's
+// buffer (a restore's and a verify's reads go through it in the server),
+// counts their bytes, and does not claim them for a backend without them.
+func TestWrappedBlobKeepsGetInto(t *testing.T) {
+	ctx := context.Background()
+	be, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("safehold"), 1024)
+	if err := be.Put(ctx, "k", data); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	w := m.WrapBlob(be)
+	into, ok := w.(getInto)
+	if !ok {
+		t.Fatal("the instrumented local backend hides GetInto")
+	}
+	scratch := blob.HugeBuf(1 << 20)
+	got, err := into.GetInto(ctx, "k", 8, 4096, scratch)
+	if err != nil || !bytes.Equal(got, data[8:8+4096]) {
+		t.Fatalf("GetInto: %v, %d bytes", err, len(got))
+	}
+	if n := blobGetBytes(t, m); n != 4096 {
+		t.Fatalf("safehold_blob_bytes_total{operation=get} = %v, want 4096", n)
+	}
+	if _, ok := m.WrapBlob(mem.New(time.Now)).(getInto); ok {
+		t.Fatal("the instrumented memory backend claims a GetInto it does not have")
+	}
+}
+
+func blobGetBytes(t *testing.T, m *metrics.Metrics) float64 {
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "safehold_blob_bytes_total" {
+			continue
+		}
+		for _, x := range f.GetMetric() {
+			for _, l := range x.GetLabel() {
+				if l.GetValue() == "get" {
+					return x.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
