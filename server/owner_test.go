@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -266,8 +267,46 @@ func nbdGo(t *testing.T, addr, name string) (string, bool) {
 func TestDamagedDownloadIsAborted(t *testing.T) {
 	logs := &syncBuf{}
 	e := testserver.Start(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	// The range's first MiB reads, a later one does not.
+	resp, body, err := sasGet(t, e, damagedSnapshotSAS(t, e), 0)
+	if resp.StatusCode != http.StatusPartialContent || err == nil {
+		t.Fatalf("a ranged GET of the damaged snapshot: %s, %d bytes of %s, read error %v", resp.Status, len(body), resp.Header.Get("Content-Length"), err)
+	}
+	if !strings.Contains(logs.String(), `msg="response aborted after its headers"`) || !strings.Contains(logs.String(), "damaged") {
+		t.Fatalf("the server did not log why the download was aborted:\n%s", logs.String())
+	}
+}
+
+// TestDamagedFirstReadAnswersTheError: a ranged GET through a snapshot's
+// SAS whose first read (its first MiB) is of damaged data answers the
+// storage error whole, with its own length: the error went out with the
+// download's headers (Content-Length the range's, Content-Range), so the
+// client's read of the error's body failed short.
+func TestDamagedFirstReadAnswersTheError(t *testing.T) {
+	e := testserver.Start(t)
+	sas := damagedSnapshotSAS(t, e)
+	for mib := int64(0); mib < 8; mib++ {
+		resp, body, err := sasGet(t, e, sas, mib<<20)
+		if resp.StatusCode == http.StatusPartialContent && err != nil {
+			continue // aborted: the damage is in a later MiB
+		}
+		if err != nil || resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "<Code>SnapshotDataDamaged</Code>") {
+			t.Fatalf("a ranged GET from MiB %d of a damaged snapshot: %s, %d bytes (%.200q), read error %v; want the damage aborted or 409 SnapshotDataDamaged read whole", mib, resp.Status, len(body), body, err)
+		}
+		if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) || resp.Header.Get("Content-Range") != "" {
+			t.Fatalf("the error answer says Content-Length %s (body %d bytes), Content-Range %q: the download's headers", cl, len(body), resp.Header.Get("Content-Range"))
+		}
+		return
+	}
+	t.Fatal("no range of the damaged snapshot starts in its damage: each read its first MiB")
+}
+
+// damagedSnapshotSAS makes a snapshot of a disk holding 8 MiB of random
+// data (stored as it is: the pack holds it in order), flips a byte in the
+// middle of its data pack and answers a read SAS of it.
+func damagedSnapshotSAS(t *testing.T, e *testserver.Env) string {
+	t.Helper()
 	e.ResourceGroups("rg")
-	// 8 MiB of random data (stored as it is: the pack holds it in order).
 	diskID := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
 	if _, err := e.Server.Compute.CreateDisk(e.Ctx(), compute.DiskSpec{ID: diskID, Location: "westus", CreateOption: "Empty", SizeBytes: 16 << 20}); err != nil {
 		t.Fatal(err)
@@ -285,8 +324,6 @@ func TestDamagedDownloadIsAborted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := fixture.Snapshot(t, e, "rg", "s1", diskID)
-	// A byte flipped in the middle of the data pack: the range's first
-	// MiB reads, a later one does not.
 	var pack string
 	var size int64
 	filepath.WalkDir(filepath.Join(e.DataDir, "snapshots", "repo", "pack"), func(p string, d fs.DirEntry, err error) error {
@@ -313,9 +350,17 @@ func TestDamagedDownloadIsAborted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return *g.AccessSAS
+}
+
+// sasGet GETs the snapshot's bytes from start to its 8 MiB's end through
+// sas (Range, no x-ms-range-get-content-md5): the answer, its body as
+// read and the read's error.
+func sasGet(t *testing.T, e *testserver.Env, sas string, start int64) (*http.Response, []byte, error) {
+	t.Helper()
 	hc, _ := e.Conn.HTTPClient()
-	req, _ := http.NewRequest("GET", *g.AccessSAS, nil)
-	req.Header.Set("Range", "bytes=0-8388607")
+	req, _ := http.NewRequest("GET", sas, nil)
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-8388607", start))
 	req.Header.Set("x-ms-version", "2021-08-06")
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -323,10 +368,5 @@ func TestDamagedDownloadIsAborted(t *testing.T) {
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusPartialContent || err == nil {
-		t.Fatalf("a ranged GET of the damaged snapshot: %s, %d bytes of %s, read error %v", resp.Status, len(body), resp.Header.Get("Content-Length"), err)
-	}
-	if !strings.Contains(logs.String(), `msg="response aborted after its headers"`) || !strings.Contains(logs.String(), "damaged") {
-		t.Fatalf("the server did not log why the download was aborted:\n%s", logs.String())
-	}
+	return resp, body, err
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -313,6 +314,7 @@ func Download(w http.ResponseWriter, r *http.Request, t Blob) error {
 			return fmt.Errorf("read blob range: %w", err)
 		}
 	}
+	before := w.Header().Clone() // the answer's headers, should the first read fail
 	Headers(w, t)
 	hd := w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
@@ -353,7 +355,11 @@ func Download(w http.ResponseWriter, r *http.Request, t Blob) error {
 	for off := start; off <= end; {
 		k := min(int64(len(buf)), end+1-off)
 		if _, err := t.ReadAt(buf[:k], off); err != nil && err != io.EOF {
-			if off == start { // the first read, before the headers: an error answer
+			if off == start {
+				// The first read, before the headers: an error answer,
+				// without the download's (its Content-Length, Content-Range).
+				clear(hd)
+				maps.Copy(hd, before)
 				return fmt.Errorf("read blob at %d: %w", off, err)
 			}
 			// The headers are out: the transfer is aborted, so the client
