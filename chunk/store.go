@@ -148,23 +148,26 @@ type Store struct {
 	// damageListing is closed when the one in flight ends.
 	damageListedAt time.Time
 	damageListing  chan struct{}
-	damageLines    []string // marks to append to damagedFile (see keepDamaged)
-	damageWriting  bool
-	packs          []*pack
-	byKey          map[string]*pack
-	open           []*pack // open packs no Tail owns; addRun fills the last
-	free           [][]byte
-	writers        map[*Writer]struct{}
-	marking        int
-	held           map[ID]struct{} // refs of writers closed during a GC mark
-	heldRuns       []*LiveSet      // and their runs (refset.go)
-	writerMem      int
-	badPacks       map[string]error
-	lost           map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
-	seq            uint64           // counts packs made durable here
-	keyByte        byte             // first byte of new pack keys (newPackKeyLocked)
-	keyRun         int              // keys made with it, modulo packKeyRun
-	closed         bool
+	// ageListing is RefreshIfOlder's listing in flight, which callers
+	// arriving meanwhile wait for instead of listing the bucket again.
+	ageListing    *pendingListing
+	damageLines   []string // marks to append to damagedFile (see keepDamaged)
+	damageWriting bool
+	packs         []*pack
+	byKey         map[string]*pack
+	open          []*pack // open packs no Tail owns; addRun fills the last
+	free          [][]byte
+	writers       map[*Writer]struct{}
+	marking       int
+	held          map[ID]struct{} // refs of writers closed during a GC mark
+	heldRuns      []*LiveSet      // and their runs (refset.go)
+	writerMem     int
+	badPacks      map[string]error
+	lost          map[ID]lostChunk // chunks of deleted or unreadable packs, known from header caches (see Lost)
+	seq           uint64           // counts packs made durable here
+	keyByte       byte             // first byte of new pack keys (newPackKeyLocked)
+	keyRun        int              // keys made with it, modulo packKeyRun
+	closed        bool
 }
 
 // Open opens the store on be, creating its configuration on first use.
@@ -470,16 +473,49 @@ func (s *Store) Refresh(ctx context.Context) error {
 // RefreshIfOlder refreshes the index unless a refresh (or Open) listed the
 // packs less than age ago: a writer on a shared bucket calls it before a
 // job so it deduplicates against what other replicas stored meanwhile.
-// listed reports that it refreshed, without error.
+// listed reports that it refreshed, without error. Callers that find a
+// listing of another caller in flight wait for it and report listed false
+// (the listing began before they asked): status, /metrics and dashboard
+// reads arriving together once the view is stale list the bucket once.
 func (s *Store) RefreshIfOlder(ctx context.Context, age time.Duration) (listed bool, err error) {
 	s.mu.Lock()
-	fresh := !s.listedAt.IsZero() && s.now().Sub(s.listedAt) < age
-	s.mu.Unlock()
-	if fresh {
+	if !s.listedAt.IsZero() && s.now().Sub(s.listedAt) < age {
+		s.mu.Unlock()
 		return false, nil
 	}
-	err = s.Refresh(ctx)
-	return err == nil, err
+	if l := s.ageListing; l != nil {
+		s.mu.Unlock()
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		if l.err == nil || !isCanceled(l.err) || ctx.Err() != nil {
+			return false, l.err
+		}
+		// The caller that listed went away; this one lists for itself.
+		err = s.Refresh(ctx)
+		return err == nil, err
+	}
+	l := &pendingListing{done: make(chan struct{})}
+	s.ageListing = l
+	s.mu.Unlock()
+	l.err = s.Refresh(ctx)
+	s.mu.Lock()
+	s.ageListing = nil
+	s.mu.Unlock()
+	close(l.done)
+	return l.err == nil, l.err
+}
+
+// pendingListing is a listing in flight; err is set before done closes.
+type pendingListing struct {
+	done chan struct{}
+	err  error
+}
+
+func isCanceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // resolveLocked points a run's pack refs at packs; listed packs the store

@@ -2,10 +2,12 @@ package snapshot_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/blob/mem"
 	"github.com/safehold/safehold/snapshot"
 )
@@ -36,5 +38,47 @@ func TestUsageFollowsAnotherReplicasCollection(t *testing.T) {
 	}
 	if u, err := r2.Usage(ctx); err != nil || u.Snapshots != 0 || u.StoredBytes != 0 || u.Chunks != 0 {
 		t.Fatalf("the other replica's usage after the collection: %+v %v", u, err)
+	}
+}
+
+// Usage reads arriving together once a replica's view is stale (status,
+// /metrics and the dashboard's refresh) list the bucket once: the others
+// wait for the listing in flight. Before, each listed the whole bucket.
+func TestConcurrentUsageListsOnce(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{now: time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)}
+	be := newPausing(mem.New(clk.Now))
+	path := filepath.Join(t.TempDir(), "disk.img")
+	writeDisk(t, path, 8*bs, extent{0, 8 * bs, 'r', 1})
+	r := openRepo(t, be, snapshot.Options{Now: clk.Now})
+	captureFile(t, r, path, snapshot.CaptureOptions{})
+	clk.Add(2 * time.Minute)
+	before := be.count(blobtest.OpList, "pack/")
+	reached, release := be.pauseOn(blobtest.OpList, "pack/")
+	defer release()
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			u, err := r.Usage(ctx)
+			if err == nil && (u.Snapshots != 1 || u.StoredBytes == 0) {
+				err = fmt.Errorf("usage %+v", u)
+			}
+			errs <- err
+		}()
+	}
+	<-reached
+	// Give the others time to list too, as they did before; they wait.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && be.count(blobtest.OpList, "pack/")-before == 1; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := be.count(blobtest.OpList, "pack/") - before; got != 1 {
+		t.Fatalf("%d concurrent usage reads listed the packs %d times, want once", n, got)
 	}
 }
