@@ -40,30 +40,10 @@ func TestWrappedBlobKeepsGetInto(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data[8:8+4096]) {
 		t.Fatalf("GetInto: %v, %d bytes", err, len(got))
 	}
-	if n := blobGetBytes(t, m); n != 4096 {
-		t.Fatalf("safehold_blob_bytes_total{operation=get} = %v, want 4096", n)
+	if n := series(t, m, "safehold_blob_bytes_total", "get").GetCounter().GetValue(); n != 4096 {
+		t.Fatalf("safehold_blob_bytes_total{direction=get} = %v, want 4096", n)
 	}
 	if _, ok := m.WrapBlob(mem.New(time.Now)).(getInto); ok {
 		t.Fatal("the instrumented memory backend claims a GetInto it does not have")
 	}
-}
-
-func blobGetBytes(t *testing.T, m *metrics.Metrics) float64 {
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != "safehold_blob_bytes_total" {
-			continue
-		}
-		for _, x := range f.GetMetric() {
-			for _, l := range x.GetLabel() {
-				if l.GetValue() == "get" {
-					return x.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }

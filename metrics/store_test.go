@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/safehold/safehold/metrics"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/store/storetest"
@@ -34,21 +35,27 @@ func TestWrappedStore(t *testing.T) {
 
 // gets is how many store gets m has observed.
 func gets(t *testing.T, m *metrics.Metrics) uint64 {
+	return series(t, m, "safehold_store_operation_duration_seconds", "get").GetHistogram().GetSampleCount()
+}
+
+// series is m's series of the family name with a label whose value is op
+// (operation, direction; nil when there is none yet, which reads as zero).
+func series(t *testing.T, m *metrics.Metrics, name, op string) *dto.Metric {
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range fams {
-		if f.GetName() != "safehold_store_operation_duration_seconds" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, x := range f.GetMetric() {
 			for _, l := range x.GetLabel() {
-				if l.GetName() == "operation" && l.GetValue() == "get" {
-					return x.GetHistogram().GetSampleCount()
+				if l.GetValue() == op {
+					return x
 				}
 			}
 		}
 	}
-	return 0
+	return nil
 }
