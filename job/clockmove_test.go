@@ -54,3 +54,54 @@ func TestClockMovedKeepsRunningTasks(t *testing.T) {
 		t.Fatalf("a jump without ClockMoved: %d tasks claimable (%v), want the running one", len(ts), err)
 	}
 }
+
+// A clock set forward past a running task's lease without ClockMoved makes
+// the task claimable by other workers, but never by the runner running it:
+// its next poll claims the other due task only, and the running one is not
+// run a second time (found by flake18: the poll took its own task over).
+func TestRunnerNeverClaimsItsRunningTask(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.SQLite(t)
+	ctl := clock.NewControl()
+	ctl.Set(time.Date(2017, 8, 3, 5, 30, 0, 0, time.UTC))
+	started, release, marked := make(chan struct{}, 4), make(chan struct{}), make(chan struct{})
+	r := &job.Runner{Store: s, Clock: ctl, NodeID: "n1", Lease: time.Minute, Poll: time.Hour, Concurrency: 4}
+	r.Register("long", func(ctx context.Context, tk store.Task) error {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	r.Register("marker", func(ctx context.Context, tk store.Task) error {
+		close(marked)
+		return nil
+	})
+	storetest.Enqueue(t, s, store.Task{Kind: "long", RunAt: ctl.Now()})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(time.Minute):
+		t.Fatal("the task did not start")
+	}
+
+	// The jump without ClockMoved; the marker is due after the long task,
+	// so a claim that took the long task again takes it first, in the
+	// same claim as the marker (the runner starts both before the next).
+	ctl.Set(ctl.Now().Add(24 * time.Hour))
+	storetest.Enqueue(t, s, store.Task{Kind: "marker", RunAt: ctl.Now()})
+	r.Notify()
+	select {
+	case <-marked:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the marker task did not run")
+	}
+	close(release)
+	r.Stop() // waits for every handler started, so started holds them all
+	if n := len(started); n != 0 {
+		t.Fatalf("the running task was claimed again by its own runner and run %d more times", n)
+	}
+}

@@ -267,6 +267,18 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 			cctx = store.WithClaimKinds(ctx, lightKinds)
 		}
 		r.claimMu.Lock()
+		// Never the tasks running here: after the clock jumped forward
+		// without ClockMoved their leases look expired, and claiming one
+		// would run it a second time in this process.
+		r.mu.Lock()
+		running := make([]string, 0, len(r.leases))
+		for id := range r.leases {
+			running = append(running, id)
+		}
+		r.mu.Unlock()
+		if len(running) > 0 {
+			cctx = store.WithClaimExcept(cctx, running)
+		}
 		tasks, err := r.Store.ClaimTasks(cctx, r.owner, r.Clock.Now(), r.Lease, limit)
 		if err == nil {
 			r.mu.Lock()

@@ -1120,6 +1120,12 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 			args = append(args, k)
 		}
 	}
+	if ids := ClaimExcept(ctx); len(ids) > 0 {
+		cond += ` AND id NOT IN (?` + strings.Repeat(`, ?`, len(ids)-1) + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
 	err := s.rq.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE `+cond+` LIMIT 1)`, args...).Scan(&due)
 	if err == nil && due == 0 {
 		return nil, nil

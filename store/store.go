@@ -133,6 +133,22 @@ func ClaimKinds(ctx context.Context) []string {
 	return k
 }
 
+type claimExceptKey struct{}
+
+// WithClaimExcept returns a context whose ClaimTasks never claim the tasks
+// with the given ids: the ones the claiming runner is running, whose lease
+// may look expired after the clock jumped forward (a runner must not take
+// its own running task over and run it twice).
+func WithClaimExcept(ctx context.Context, ids []string) context.Context {
+	return context.WithValue(ctx, claimExceptKey{}, ids)
+}
+
+// ClaimExcept returns the task ids ctx keeps ClaimTasks from claiming.
+func ClaimExcept(ctx context.Context) []string {
+	ids, _ := ctx.Value(claimExceptKey{}).([]string)
+	return ids
+}
+
 // LeaseFrom returns the lease ctx carries, if any.
 func LeaseFrom(ctx context.Context) (Lease, bool) {
 	l, ok := ctx.Value(leaseKey{}).(Lease)

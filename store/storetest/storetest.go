@@ -437,6 +437,29 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("ClaimNeverTheExceptedTasks", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		a := Enqueue(t, s, store.Task{Kind: "k", RunAt: now})
+		b := Enqueue(t, s, store.Task{Kind: "k", RunAt: now.Add(time.Second)})
+		// a runs here, its lease run out (the clock jumped forward).
+		if got, err := s.ClaimTasks(ctx, "w", now.Add(time.Minute), time.Minute, 1); err != nil || len(got) != 1 || got[0].ID != a.ID {
+			t.Fatalf("first claim: %v %+v", err, got)
+		}
+		at := now.Add(time.Hour)
+		got, err := s.ClaimTasks(store.WithClaimExcept(ctx, []string{a.ID}), "w", at, time.Minute, 10)
+		if err != nil || len(got) != 1 || got[0].ID != b.ID {
+			t.Fatalf("claim except %s: %v %+v, want only %s", a.ID, err, got, b.ID)
+		}
+		if got, err := s.ClaimTasks(store.WithClaimExcept(ctx, []string{a.ID, b.ID}), "w", at.Add(time.Hour), time.Minute, 10); err != nil || len(got) != 0 {
+			t.Fatalf("claim except both: %v %+v", err, got)
+		}
+		if got, err := s.ClaimTasks(ctx, "w", at.Add(time.Hour), time.Minute, 10); err != nil || len(got) != 2 {
+			t.Fatalf("claim without exceptions: %v %+v, want both", err, got)
+		}
+	})
+
 	t.Run("LeasedTasksByNode", func(t *testing.T) {
 		s := open(t)
 		lc, ok := s.(store.LeaseCounter)
