@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/server"
@@ -169,6 +170,9 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 	if str(vault, "properties.provisioningState") != "Succeeded" || str(vault, "type") != "Microsoft.RecoveryServices/vaults" {
 		t.Fatalf("vault create: %v", vault)
 	}
+	// Its DefaultPolicy runs daily at 02:00 UTC: moved away from the steps,
+	// which take the newest recovery point as the one backup-now made.
+	fixture.QuietPolicies(t, e, str(vault, "id"))
 	if names := az.tsv(append([]string{"backup", "policy", "list", "--query", "[].name"}, v...)...); !strings.Contains(names, "DefaultPolicy") {
 		t.Fatalf("policy list: %q", names)
 	}
@@ -324,6 +328,9 @@ func TestAzCLISweep(t *testing.T) {
 	v := []string{"-g", "vaultRG", "-v", "vault1"}
 	vn := []string{"-g", "vaultRG", "-n", "vault1"}
 	vaultID := str(az.json(append([]string{"backup", "vault", "create", "-l", "westus"}, vn...)...), "id")
+	// DefaultPolicy (and pol2, its copy) run daily at 02:00 UTC: moved away
+	// from the steps, which count one backup job and one recovery point.
+	fixture.QuietPolicies(t, e, vaultID)
 	az.fails("ResourceNotFound", "backup", "vault", "show", "-g", "vaultRG", "-n", "nope")
 	if st := az.tsv(append([]string{"backup", "vault", "backup-properties", "set", "--backup-storage-redundancy", "LocallyRedundant", "--query", "properties.storageType"}, vn...)...); st != "LocallyRedundant" {
 		t.Fatalf("backup-properties set redundancy: %q", st)

@@ -75,4 +75,14 @@ function run(main, done) {
   });
 }
 
-module.exports = { conn, endpoint, scope, sub: conn.subscriptionId, credential, clientOptions, step, fail, sleep, waitUntil, all, run, eq, rejects, poll, lro, opID, jobDone };
+// The test servers run at real time, so a schedule a script makes must keep
+// its runs away from the script's steps whatever the hour it runs at (a
+// CI run across 02:00 UTC saw a backup no step asked for). quietTime is a
+// daily or weekly run time about twelve hours from now, on the hour: its
+// runs come 11 to 13 hours from any moment of the script.
+// scheduleStart starts a repeating (PT4H) schedule two hours from now: it
+// never runs before its start.
+const quietTime = () => new Date(Math.floor((Date.now() + 12 * 3600e3) / 3600e3) * 3600e3);
+const scheduleStart = () => new Date(Date.now() + 2 * 3600e3).toISOString().slice(0, 16) + ":00+00:00";
+
+module.exports = { conn, endpoint, scope, sub: conn.subscriptionId, credential, clientOptions, step, fail, sleep, waitUntil, all, run, eq, rejects, poll, lro, opID, jobDone, quietTime, scheduleStart };

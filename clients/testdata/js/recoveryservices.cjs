@@ -15,7 +15,7 @@
 const crypto = require("node:crypto");
 const { ServiceClient } = require("@azure/core-client");
 const { createHttpHeaders, createPipelineRequest } = require("@azure/core-rest-pipeline");
-const { endpoint, scope, sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, opID, jobDone } = require("./lib.cjs");
+const { endpoint, scope, sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, opID, jobDone, quietTime } = require("./lib.cjs");
 const pkg = (env, def) => require(process.env[env] || def);
 const { ResourceManagementClient } = pkg("SAFEHOLD_JS_RESOURCES", "@azure/arm-resources");
 const { ComputeManagementClient } = pkg("SAFEHOLD_JS_COMPUTE", "@azure/arm-compute");
@@ -139,7 +139,7 @@ async function main() {
   // changed and deleted.
   const policies = await all(bk.backupPolicies.list(...R, { filter: "backupManagementType eq 'AzureIaasVM'" }));
   if (!policies.some((p) => p.name === "DefaultPolicy")) fail("policies " + JSON.stringify(policies.map((p) => p.name)));
-  const at = new Date("2024-01-01T02:30:00Z");
+  const at = quietTime(); // runs away from the steps, which count one recovery point
   const body = (days) => ({ properties: {
     backupManagementType: "AzureIaasVM", timeZone: "UTC", instantRpRetentionRangeInDays: 2,
     schedulePolicy: { schedulePolicyType: "SimpleSchedulePolicy", scheduleRunFrequency: "Daily", scheduleRunTimes: [at] },

@@ -12,7 +12,7 @@
 // clients/clients_test.go with SAFEHOLD_CONNECTION (connection.json) and
 // NODE_EXTRA_CA_CERTS (Safehold's CA); prints "ok" steps, exits 1 on failure.
 "use strict";
-const { sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, jobDone } = require("./lib.cjs");
+const { sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, jobDone, quietTime } = require("./lib.cjs");
 const { ResourceManagementClient } = require("@azure/arm-resources");
 const { ComputeManagementClient } = require("@azure/arm-compute");
 const { StorageManagementClient } = require("@azure/arm-storage");
@@ -166,7 +166,7 @@ async function main() {
   step("vault, storage and vault config (arm-recoveryservices " + rs.apiVersion + ", arm-recoveryservicesbackup " + bk.apiVersion + ")");
 
   // A V1 weekly policy and an Enhanced (V2) hourly one; the V2 one deleted.
-  const at = new Date("2024-01-01T02:30:00Z");
+  const at = quietTime(); // runs away from the steps, which count one recovery point
   const weekly = await bk.protectionPolicies.createOrUpdate(...R, "weekly", { properties: {
     backupManagementType: "AzureIaasVM", timeZone: "UTC", instantRpRetentionRangeInDays: 5, policyType: "V1",
     schedulePolicy: { schedulePolicyType: "SimpleSchedulePolicy", scheduleRunFrequency: "Weekly", scheduleRunDays: ["Sunday"], scheduleRunTimes: [at] },

@@ -14,7 +14,7 @@ const { createHttpHeaders, createPipelineRequest } = require("@azure/core-rest-p
 const { ResourceManagementClient } = require("@azure/arm-resources");
 const { ComputeManagementClient } = require("@azure/arm-compute");
 const { AuthorizationManagementClient } = require("@azure/arm-authorization");
-const { endpoint, scope, sub, credential, clientOptions, step, fail, sleep, all } = require("./lib.cjs");
+const { endpoint, scope, sub, credential, clientOptions, step, fail, sleep, all, scheduleStart } = require("./lib.cjs");
 const DP_API = "2025-07-01";
 const cred = credential();
 
@@ -67,7 +67,7 @@ async function main() {
   want("create policy", await dp("PUT", policyID, { properties: { objectType: "BackupPolicy", datasourceTypes: ["Microsoft.Compute/disks"], policyRules: [
     { objectType: "AzureBackupRule", name: "BackupHourly", backupParameters: { objectType: "AzureBackupParams", backupType: "Incremental" },
       dataStore: { objectType: "DataStoreInfoBase", dataStoreType: "OperationalStore" },
-      trigger: { objectType: "ScheduleBasedTriggerContext", schedule: { repeatingTimeIntervals: ["R/2021-05-19T06:00:00+00:00/PT4H"], timeZone: "UTC" },
+      trigger: { objectType: "ScheduleBasedTriggerContext", schedule: { repeatingTimeIntervals: ["R/" + scheduleStart() + "/PT4H"], timeZone: "UTC" },
         taggingCriteria: [{ isDefault: true, taggingPriority: 99, tagInfo: { tagName: "Default" } }] } },
     tagged("Default", "P7D")] } }), 200, 201);
   step("disk backup policy");
