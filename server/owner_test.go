@@ -49,7 +49,7 @@ func TestDiskOwnedByOneReplica(t *testing.T) {
 	var wgs [2]sync.WaitGroup
 	for i := range srv {
 		s, err := server.New(context.Background(), server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Store: url,
-			Compute: compute.Options{NBDAddr: fmt.Sprintf("127.0.0.1:%d", testsvc.FreePort())},
+			Compute: compute.Options{NBDAddr: "127.0.0.1:0"}, // its listener reports the port (Compute.NBDAddr)
 			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
