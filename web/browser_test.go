@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -53,6 +54,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	// progress is seen between 0 and 100.
 	dv.WriteRandom(t, e, 16<<20, 512<<20)
 	e.ResourceGroups("norole-rg") // the vault's identity has no role here: a restore into it fails
+	// A backup of each vault started 30 hours ago and still running (held
+	// by a fault rule until the browser deletes it, 10 minutes at most: the
+	// browser checks them first thing): shown in the 24 hours window until
+	// they end.
+	oldDP := holdOldJob(t, e, dpVault, "hold-old-dp", "*/backupInstances/"+dv.Instance, func() {
+		if _, err := dv.StartBackup(t, e); err != nil {
+			t.Fatal(err)
+		}
+	})
+	oldRS := holdOldJob(t, e, rsVault, "hold-old-rs", "*/protectedItems/"+vm.Item, func() { vm.Backup(t, e) })
 	// The backup the browser starts is held InProgress (a latency fault
 	// rule on the item's backups) until the browser has seen it so in the
 	// dashboard and deletes the rule, which releases it: the dashboard's
@@ -72,7 +83,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	r := testsvc.Run(t, 20*time.Minute, append(os.Environ(), "SAFEHOLD_HOLD_RULE=hold-browser-backup", "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
 		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_RESTORE_DISK=restored-ui", "SAFEHOLD_RESTORE_RG=target-rg",
-		"SAFEHOLD_NOROLE_RG=norole-rg", "SAFEHOLD_SEEDED_ITEM="+seededItem, "SAFEHOLD_DP_VAULT="+dv.Vault, "SAFEHOLD_RS_VAULT="+vm.Vault, "SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
+		"SAFEHOLD_NOROLE_RG=norole-rg", "SAFEHOLD_SEEDED_ITEM="+seededItem, "SAFEHOLD_DP_VAULT="+dv.Vault, "SAFEHOLD_RS_VAULT="+vm.Vault, "SAFEHOLD_OLD_JOBS="+oldDP+","+oldRS, "SAFEHOLD_OLD_RULES=hold-old-dp,hold-old-rs", "SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
 	var sum struct {
 		Progress []struct {
 			P      *int
@@ -87,9 +98,13 @@ func TestDashboardInBrowser(t *testing.T) {
 			Heading, Cut           string
 			DP, RS, SeedDP, SeedRS int
 		}
-		PointReads  int
-		SwitchLoads int
-		RSJobLists  []string
+		// The old running jobs' rows in the 24 hours window while they ran
+		// (and the status line then), and once released.
+		OldRunning, OldEnded map[string]string
+		RunningStatus        string
+		PointReads           int
+		SwitchLoads          int
+		RSJobLists           []string
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
 		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
@@ -99,6 +114,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("browser summary: %+v", sum)
 	}
 	checkWindows(t, sum.Windows, sum.PointReads, sum.SwitchLoads, sum.RSJobLists, dv.Vault)
+	for _, j := range []string{oldDP, oldRS} {
+		if sum.OldRunning[j] != "InProgress" || sum.OldEnded[j] != "Completed" {
+			t.Errorf("the job %s started 30 hours ago, in the 24 hours window: %q while held, %q once released (want InProgress, then Completed)", j, sum.OldRunning[j], sum.OldEnded[j])
+		}
+	}
+	if !strings.Contains(sum.RunningStatus, "refreshing every second") {
+		t.Errorf("with jobs running older than the 24 hours window, the status line said %q (want refreshing every second)", sum.RunningStatus)
+	}
 	// Every list the dashboard read, it could read (one it could not shows
 	// empty, and the status line says so).
 	if len(sum.FailedLoads) != 0 {
@@ -171,6 +194,41 @@ func seedJobs(t *testing.T, e *testserver.Env, vault string, n int, from, to tim
 	}
 }
 
+// holdOldJob adds a fault rule (name, on path) holding a backup, starts
+// the backup with start, and once its job is stored moves the job's start
+// 30 hours back: a job running since before a 24 hours window. It answers
+// the job's name.
+func holdOldJob(t *testing.T, e *testserver.Env, vault, name, path string, start func()) string {
+	t.Helper()
+	resp, m := e.Do("POST", "/providers/Safehold.Admin/faultRules?api-version=2024-01-01",
+		map[string]any{"name": name, "operation": "backup", "path": path, "latency": "10m"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("fault rule %s: %d %v", name, resp.StatusCode, m)
+	}
+	start()
+	var job *protection.Job
+	e.WaitFor("the held backup's job in "+vault, func() bool {
+		js, err := protection.ListJobs(e.Ctx(), e.Server.Store, vault, protection.JobFilter{Operation: protection.OpBackup, Status: protection.JobInProgress})
+		if err != nil || len(js) == 0 {
+			return false
+		}
+		job = js[0]
+		return true
+	})
+	err := e.Server.Store.Update(e.Ctx(), func(tx store.Tx) error {
+		j, err := protection.GetJob(e.Ctx(), tx, vault, job.ID)
+		if err != nil {
+			return err
+		}
+		j.StartTime = time.Now().Add(-30 * time.Hour)
+		return protection.PutJob(e.Ctx(), tx, j)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job.ID
+}
+
 // checkWindows checks what the Jobs view showed in each window (see
 // TestDashboardInBrowser), that it read no recovery points while switching,
 // and that it read the Recovery Services vault's jobs through $filter.
@@ -198,10 +256,18 @@ func checkWindows(t *testing.T, ws map[string]struct {
 	if len(rsLists) == 0 {
 		t.Errorf("the Recovery Services vault's jobs were not read")
 	}
+	running := false
 	for _, u := range rsLists {
-		if !strings.Contains(u, "filter=startTime") {
-			t.Errorf("the Recovery Services vault's jobs were read without a startTime $filter: %s", u)
+		if q, err := url.QueryUnescape(u); err == nil {
+			u = q
 		}
+		running = running || strings.Contains(u, "filter=status eq 'InProgress'")
+		if !strings.Contains(u, "filter=startTime") && !strings.Contains(u, "filter=status") {
+			t.Errorf("the Recovery Services vault's jobs were read without a startTime or status $filter: %s", u)
+		}
+	}
+	if !running {
+		t.Errorf("the Recovery Services vault's running jobs were not read by $filter status eq 'InProgress': %v", rsLists)
 	}
 }
 

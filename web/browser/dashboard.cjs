@@ -81,6 +81,13 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
       if (/\/providers\/Microsoft\.DataProtection\/backupVaults\?/.test(u)) summary.switchLoads++; // once a load
       if (/\/Microsoft\.RecoveryServices\/vaults\/[^/]+\/backupJobs\?/i.test(u)) summary.rsJobLists.push(u);
     };
+    // The rows of the jobs started 30 hours ago and still running (their
+    // backups held until released below): the 24 hours window shows them.
+    const oldJobs = env("SAFEHOLD_OLD_JOBS").split(","), oldRules = env("SAFEHOLD_OLD_RULES").split(",");
+    const oldRows = () => page.evaluate(names => Object.fromEntries(names.map(n => {
+      const r = document.querySelector('tr.job[data-job="' + n + '"]');
+      return [n, r ? r.dataset.status : ""];
+    })), oldJobs);
     for (const w of ["7", "1", "30", "7"]) {
       if (w !== "7" || summary.windows["7"]) await page.selectOption("#window", w);
       await page.waitForFunction(w => { const h = document.getElementById("jobs-heading"); return h && h.dataset.window === w; }, w);
@@ -90,11 +97,32 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
           const cut = document.getElementById("jobs-cut");
           return { heading: document.getElementById("jobs-heading").textContent, cut: cut ? cut.textContent : "", dp: n(dp), rs: n(rs), seedDP: n(dp, seeded), seedRS: n(rs, seeded) };
         }, [seeded, dpVault, rsVault]);
+        if (w === "1") {
+          summary.oldRunning = await oldRows();
+          summary.runningStatus = await page.textContent("#status");
+        }
         if (w === "30") await page.screenshot({ path: path.join(shots, "jobs-30-days.png") });
       }
       if (w === "7" && !page.listeners("request").includes(onRequest)) page.on("request", onRequest);
     }
     page.off("request", onRequest);
+
+    // Released, the old jobs end, and the 24 hours window shows them ended.
+    await page.selectOption("#window", "1");
+    await page.waitForFunction(() => { const h = document.getElementById("jobs-heading"); return h && h.dataset.window === "1"; });
+    summary.oldReleased = await page.evaluate(async names => {
+      const h = { Authorization: "Bearer " + sessionStorage.getItem("safehold-token") };
+      const out = [];
+      for (const n of names) out.push((await fetch("/providers/Safehold.Admin/faultRules/" + n + "?api-version=2024-01-01", { method: "DELETE", headers: h })).status);
+      return out;
+    }, oldRules);
+    await page.waitForFunction(names => names.every(n => {
+      const r = document.querySelector('tr.job[data-job="' + n + '"]');
+      return r && !/progress/i.test(r.dataset.status);
+    }), oldJobs, { timeout: 900000 });
+    summary.oldEnded = await oldRows();
+    await page.selectOption("#window", "7");
+    await page.waitForFunction(() => { const h = document.getElementById("jobs-heading"); return h && h.dataset.window === "7"; });
 
     // Backup now from the items view; the view switches to the jobs.
     await page.click("#tabs button[data-tab=items]");
@@ -175,6 +203,10 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     summary.status = await page.textContent("#status").catch(() => "");
     await page.screenshot({ path: path.join(shots, "failed.png"), fullPage: true }).catch(() => {});
     if (!summary.hold) await release().catch(() => {}); // the server's end need not wait for the held backup
+    await page.evaluate(async names => {
+      const h = { Authorization: "Bearer " + sessionStorage.getItem("safehold-token") };
+      for (const n of names) await fetch("/providers/Safehold.Admin/faultRules/" + n + "?api-version=2024-01-01", { method: "DELETE", headers: h });
+    }, (process.env.SAFEHOLD_OLD_RULES || "").split(",").filter(Boolean)).catch(() => {});
   }
   console.log(JSON.stringify(summary));
   await ctx.close();

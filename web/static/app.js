@@ -20,6 +20,16 @@ let windowDays = WINDOWS.some(w => w[0] === +localStorage.getItem("safehold-wind
 // refresh every second while a job runs does not read every item's points.
 const pointsCache = new Map(); // item id -> points
 let pointsStale = true, lastJobs = new Map(), lastLoad = 0;
+// Jobs still running that started before the window are shown too, until
+// they end: a Recovery Services vault's are asked for by $filter status eq
+// 'InProgress'; a Backup vault's list takes no filter (as Azure's), so the
+// jobs seen running in earlier loads (of any window, kept in localStorage
+// across reloads) are followed: read by GET while the window's list lacks
+// them. A followed job that ended stays shown for the page's life (ended
+// keeps its last answer) so its end is seen, not a row that vanishes.
+let following = new Set();
+try { following = new Set(JSON.parse(localStorage.getItem("safehold-running") || "[]")); } catch (e) { following = new Set(); }
+const followedEnded = new Map(); // job id (lower case) -> the job as last read, ended
 const charts = {};
 
 function el(tag, attrs, ...kids) {
@@ -70,6 +80,7 @@ async function arm(path, method, body) {
   if (!r.ok) {
     const e = new Error((j.error && (j.error.code + ": " + j.error.message)) || r.status + " " + r.statusText);
     e.request = opts.method + " " + path.split("?")[0];
+    e.status = r.status;
     throw e;
   }
   return { body: j, headers: r.headers, status: r.status };
@@ -158,7 +169,7 @@ async function load() {
     safe(get(s + "/providers/Safehold.Storage/usage/default?api-version=" + V.usage), null),
   ]);
   const now = Date.now(), items = [], jobs = [], cuts = [], days = windowDays, from = now - days * 86400000;
-  const stale = pointsStale, since = lastLoad, seenJobs = new Map();
+  const stale = pointsStale, since = lastLoad, seenJobs = new Map(), nowRunning = [], keepFollowing = [];
   pointsStale = false;
   // The jobs the window holds, newest first: a Recovery Services vault's
   // list filters by $filter startTime (Azure's spelling); a Backup vault's
@@ -170,15 +181,30 @@ async function load() {
   // One vault of either kind: its jobs, and its items with their recovery
   // points (newest first); point and item read what differs by kind.
   const loadVault = async (v, version, itemsPath, job, point, item) => {
-    const [its, js, pols] = await Promise.all([safe(list(v.id + "/" + itemsPath + "?api-version=" + version)), safe(list(jobsPath(v, version), { max: JOB_CAP, keep: inWindow })),
-      safe(list(v.id + "/backupPolicies?api-version=" + version))]);
-    if (js.cut) cuts.push({ vault: v.name, kind: /recoveryservices/i.test(v.type || "") ? "Recovery Services" : "Backup vault" });
+    const rs = /recoveryservices/i.test(v.type || "");
+    const [its, js, pols, running] = await Promise.all([safe(list(v.id + "/" + itemsPath + "?api-version=" + version)), safe(list(jobsPath(v, version), { max: JOB_CAP, keep: inWindow })),
+      safe(list(v.id + "/backupPolicies?api-version=" + version)),
+      rs ? safe(list(v.id + "/backupJobs?api-version=" + version + "&$filter=" + encodeURIComponent("status eq 'InProgress'"))) : []]);
+    if (js.cut) cuts.push({ vault: v.name, kind: rs ? "Recovery Services" : "Backup vault" });
+    // The running jobs older than the window, and the followed ones the
+    // lists lack (read by GET; one gone, 404, is no longer followed).
+    const have = new Set(js.map(j => String(j.id).toLowerCase())), prefix = v.id.toLowerCase() + "/";
+    const add = j => { if (j && j.id && !have.has(String(j.id).toLowerCase())) { have.add(String(j.id).toLowerCase()); js.push(j); } };
+    running.forEach(add);
+    const missing = [...following].filter(id => id.toLowerCase().startsWith(prefix) && !have.has(id.toLowerCase()));
+    (await Promise.all(missing.map(id => get(id + "?api-version=" + version).catch(e => {
+      if (e.status !== 404) { keepFollowing.push(id); errors.push((e.request ? e.request + ": " : "") + e.message); }
+      return null;
+    })))).forEach(add);
+    for (const [id, j] of followedEnded) if (id.startsWith(prefix)) add(j);
     // The jobs that ended since the last load: their items' points change.
     const ended = [];
     for (const j of js) {
       const x = job(v, j), before = lastJobs.get(x.id), end = Date.parse(x.end);
       jobs.push(x);
       seenJobs.set(x.id, x.status);
+      if (/progress|cancelling/i.test(x.status || "")) nowRunning.push(x.id);
+      else if (following.has(x.id) || followedEnded.has(String(x.id).toLowerCase())) followedEnded.set(String(x.id).toLowerCase(), j);
       if (!/progress|cancelling/i.test(x.status || "") && (before ? /progress|cancelling/i.test(before) : end >= since - 60000)) ended.push(x.item);
     }
     await Promise.all(its.map(async it => {
@@ -214,6 +240,8 @@ async function load() {
   jobs.sort((a, b) => String(b.start).localeCompare(String(a.start)));
   for (const id of pointsCache.keys()) if (!items.some(it => it.id === id)) pointsCache.delete(id);
   lastJobs = seenJobs;
+  following = new Set(nowRunning.concat(keepFollowing));
+  try { localStorage.setItem("safehold-running", JSON.stringify([...following])); } catch (e) { /* private mode: followed for this page only */ }
   lastLoad = now;
   return { dpVaults, rsVaults, items, jobs, cuts, days, disks, vms, snaps, usage, errors };
 }
