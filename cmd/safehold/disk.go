@@ -191,14 +191,8 @@ func (s *session) upload(file string, d *diskRef, fresh bool) (int64, error) {
 	}
 	var stale [][2]int64 // what the disk holds outside the file's data
 	if !fresh {
-		var held [][2]int64
-		if err := eachPage(s, pc.NewGetPageRangesPager(nil), func(page pageblob.GetPageRangesResponse) {
-			for _, r := range page.PageRange {
-				if r != nil && r.Start != nil && r.End != nil {
-					held = append(held, [2]int64{*r.Start, *r.End + 1})
-				}
-			}
-		}); err != nil {
+		held, err := s.pageRanges(pc)
+		if err != nil {
 			revoke()
 			return 0, err
 		}
@@ -276,6 +270,20 @@ func subtractRanges(in, out [][2]int64) [][2]int64 {
 	return res
 }
 
+// pageRanges is the page blob's ranges that hold data, as [start, end)
+// byte offsets.
+func (s *session) pageRanges(pc *pageblob.Client) ([][2]int64, error) {
+	var ranges [][2]int64
+	err := eachPage(s, pc.NewGetPageRangesPager(nil), func(page pageblob.GetPageRangesResponse) {
+		for _, r := range page.PageRange {
+			if r != nil && r.Start != nil && r.End != nil {
+				ranges = append(ranges, [2]int64{*r.Start, *r.End + 1})
+			}
+		}
+	})
+	return ranges, err
+}
+
 // download reads a disk or snapshot into a file through a read SAS: only
 // its page ranges are fetched and all-zero pages are left as holes, so the
 // file is as sparse as the disk.
@@ -285,14 +293,8 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 		return 0, err
 	}
 	defer revoke()
-	var ranges [][2]int64
-	if err := eachPage(s, pc.NewGetPageRangesPager(nil), func(page pageblob.GetPageRangesResponse) {
-		for _, r := range page.PageRange {
-			if r != nil && r.Start != nil && r.End != nil {
-				ranges = append(ranges, [2]int64{*r.Start, *r.End + 1})
-			}
-		}
-	}); err != nil {
+	ranges, err := s.pageRanges(pc)
+	if err != nil {
 		return 0, err
 	}
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
