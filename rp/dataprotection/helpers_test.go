@@ -168,7 +168,13 @@ func v1Path(e *testserver.Env) string {
 }
 
 // protectDisk sets up a vault, roles, a policy and a configured backup
-// instance over raw HTTP; it returns the instance path and id.
+// instance over raw HTTP; it returns the instance path and id. The
+// policy's schedule starts where fixture.ScheduleStart says: 2021-01-01
+// 08:00 UTC on a server whose clock the test holds (which counts on the
+// runs at those hours), two hours from now on one at real time, where a
+// run at one of those hours came among the test's steps (a PT4H policy
+// runs at 00:00, 04:00, ... UTC: a backup no step asked for, a second
+// failed job or a newer point than the one the test made).
 func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (biPath, biID, diskID string) {
 	t.Helper()
 	e.ResourceGroups("vault-rg", "disk-rg", "snapshot-rg")
@@ -183,7 +189,7 @@ func protectDisk(t *testing.T, e *testserver.Env, period, keep, daily string) (b
 	}
 	assign(t, e, diskID, roleDiskBackupReader, principal)
 	assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/snapshot-rg", roleDiskSnapshotContributor, principal)
-	if resp, m := e.Do("PUT", vaultPath+"/backupPolicies/p1"+v, fixture.DiskPolicy(period, keep, daily)); resp.StatusCode != 200 {
+	if resp, m := e.Do("PUT", vaultPath+"/backupPolicies/p1"+v, fixture.DiskPolicyFrom(fixture.ScheduleStart(e), period, keep, daily)); resp.StatusCode != 200 {
 		t.Fatalf("policy: %d %v", resp.StatusCode, m)
 	}
 	return vaultPath + "/backupInstances/d1-bi", putInstance(t, e, "d1-bi", diskID), diskID

@@ -394,15 +394,19 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 
 	// A policy: daily, 5 days of instant RPs (a Standard policy's most),
 	// 30 days daily, 12 weeks weekly.
+	// On the hour some twelve hours from now: a scheduled run at a fixed
+	// hour (23:30 UTC) came among the steps of a run across it, a second
+	// point while the test takes the one it made.
+	runAt := fixture.QuietTime(e, time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC))
 	pol := armrecoveryservicesbackup.ProtectionPolicyResource{Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{
 		InstantRpRetentionRangeInDays: to.Ptr[int32](5), TimeZone: to.Ptr("UTC"), PolicyType: to.Ptr(armrecoveryservicesbackup.IAASVMPolicyTypeV1),
 		SchedulePolicy: &armrecoveryservicesbackup.SimpleSchedulePolicy{ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeDaily),
-			ScheduleRunTimes: []*time.Time{to.Ptr(time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC))}},
+			ScheduleRunTimes: []*time.Time{to.Ptr(runAt)}},
 		RetentionPolicy: &armrecoveryservicesbackup.LongTermRetentionPolicy{
-			DailySchedule: &armrecoveryservicesbackup.DailyRetentionSchedule{RetentionTimes: []*time.Time{to.Ptr(time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC))},
+			DailySchedule: &armrecoveryservicesbackup.DailyRetentionSchedule{RetentionTimes: []*time.Time{to.Ptr(runAt)},
 				RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](30), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeDays)}},
 			WeeklySchedule: &armrecoveryservicesbackup.WeeklyRetentionSchedule{DaysOfTheWeek: []*armrecoveryservicesbackup.DayOfWeek{to.Ptr(armrecoveryservicesbackup.DayOfWeekSunday)},
-				RetentionTimes:    []*time.Time{to.Ptr(time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC))},
+				RetentionTimes:    []*time.Time{to.Ptr(runAt)},
 				RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](12), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeWeeks)}},
 		},
 	}}
@@ -428,7 +432,7 @@ func TestSDKBackupRestoreWhileWriting(t *testing.T) {
 		badProps.InstantRpRetentionRangeInDays = to.Ptr(c.days)
 		if c.weekly {
 			badProps.SchedulePolicy = &armrecoveryservicesbackup.SimpleSchedulePolicy{ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeWeekly),
-				ScheduleRunDays: []*armrecoveryservicesbackup.DayOfWeek{to.Ptr(armrecoveryservicesbackup.DayOfWeekSunday)}, ScheduleRunTimes: []*time.Time{to.Ptr(time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC))}}
+				ScheduleRunDays: []*armrecoveryservicesbackup.DayOfWeek{to.Ptr(armrecoveryservicesbackup.DayOfWeekSunday)}, ScheduleRunTimes: []*time.Time{to.Ptr(runAt)}}
 			rp := *badProps.RetentionPolicy.(*armrecoveryservicesbackup.LongTermRetentionPolicy)
 			rp.DailySchedule = nil
 			badProps.RetentionPolicy = &rp

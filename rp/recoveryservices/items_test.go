@@ -150,8 +150,7 @@ func TestResumeAfterSuspend(t *testing.T) {
 	vm := mkVM(t, e, "vmrg", "app", 0, 1<<20)
 	const v = "?api-version=2019-05-13"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}})
-	must(t, "vault", resp, m, 201)
+	mkVault(t, e, R+"?api-version=2016-06-01", "westus")
 	I := R + "/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;app/protectedItems/VM;iaasvmcontainerv2;vmrg;app"
 	policy := R + "/backupPolicies/DefaultPolicy"
 	put := func(what string, props map[string]any) map[string]any {
@@ -177,7 +176,7 @@ func TestResumeAfterSuspend(t *testing.T) {
 		t.Fatalf("resumed without points: %v", m)
 	}
 	// An expiry that is not a date-time is refused; a future one is kept.
-	resp, m = e.Do("POST", I+"/backup"+v, []byte(`{"properties":{"objectType":"IaasVMBackupRequest","recoveryPointExpiryTimeInUTC":"next tuesday"}}`))
+	resp, m := e.Do("POST", I+"/backup"+v, []byte(`{"properties":{"objectType":"IaasVMBackupRequest","recoveryPointExpiryTimeInUTC":"next tuesday"}}`))
 	must(t, "backup with a bad expiry", resp, m, 400)
 	resp, m = e.Do("POST", I+"/backup"+v, map[string]any{"properties": map[string]any{"objectType": "IaasVMBackupRequest", "recoveryPointExpiryTimeInUTC": "2099-12-01T02:16:20.3156909Z"}})
 	must(t, "backup", resp, m, 202)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -31,6 +32,7 @@ func TestSeedRawHTTP(t *testing.T) {
 
 	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard"}, "properties": map[string]any{}})
 	must(t, "create vault", resp, m, 200, 201)
+	fixture.QuietPolicies(t, e, R) // the item below is protected with DefaultPolicy (daily at 02:00 UTC)
 	if str(m, "properties.provisioningState") != "Succeeded" || str(m, "type") != "Microsoft.RecoveryServices/vaults" {
 		t.Fatalf("vault %v", m)
 	}
@@ -156,9 +158,10 @@ func TestSeedRawHTTP(t *testing.T) {
 
 	// Change the policy.
 	prod := strings.Replace(policy, "DefaultPolicy", "ProdPolicy", 1)
+	prodAt := fixture.QuietTime(e, time.Date(2018, 1, 24, 10, 0, 0, 0, time.UTC)).Format(time.RFC3339)
 	resp, m = e.Do("PUT", prod+v, map[string]any{"properties": map[string]any{"backupManagementType": "AzureIaasVM",
-		"schedulePolicy":  map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{"2018-01-24T10:00:00Z"}},
-		"retentionPolicy": map[string]any{"retentionPolicyType": "LongTermRetentionPolicy", "dailySchedule": map[string]any{"retentionTimes": []string{"2018-01-24T10:00:00Z"}, "retentionDuration": map[string]any{"count": 45, "durationType": "Days"}}},
+		"schedulePolicy":  map[string]any{"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": []string{prodAt}},
+		"retentionPolicy": map[string]any{"retentionPolicyType": "LongTermRetentionPolicy", "dailySchedule": map[string]any{"retentionTimes": []string{prodAt}, "retentionDuration": map[string]any{"count": 45, "durationType": "Days"}}},
 		"timeZone":        "UTC"}})
 	must(t, "create ProdPolicy", resp, m, 200)
 	resp, m = e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vmID, "policyId": prod}})

@@ -101,8 +101,9 @@ func TestVaultRegionOnly(t *testing.T) {
 	east := mkVMIn(t, e, "vmrg", "eastvm", "eastus", 0, 1<<20)
 	const v = "?api-version=2016-12-01"
 	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
-	resp, m := e.Do("PUT", R+"?api-version=2016-06-01", map[string]any{"location": "WestUS", "sku": map[string]any{"name": "Standard"}})
-	must(t, "vault", resp, m, 201)
+	mkVault(t, e, R+"?api-version=2016-06-01", "WestUS")
+	var resp *http.Response
+	var m map[string]any
 
 	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
 	var hr *http.Response
