@@ -368,17 +368,6 @@ func (w WeeklySchedule) Next(t time.Time) time.Time {
 	return best
 }
 
-// windowsZones maps the Windows time zone names Azure policies use to IANA names.
-var windowsZones = map[string]string{
-	"utc": "UTC", "coordinated universal time": "UTC", "gmt standard time": "Europe/London",
-	"pacific standard time": "America/Los_Angeles", "mountain standard time": "America/Denver",
-	"central standard time": "America/Chicago", "eastern standard time": "America/New_York",
-	"w. europe standard time": "Europe/Berlin", "central europe standard time": "Europe/Budapest",
-	"romance standard time": "Europe/Paris", "india standard time": "Asia/Kolkata",
-	"china standard time": "Asia/Shanghai", "tokyo standard time": "Asia/Tokyo",
-	"aus eastern standard time": "Australia/Sydney", "singapore standard time": "Asia/Singapore",
-}
-
 // LoadTimeZone resolves a policy time zone: empty means UTC; Windows names
 // Azure uses ("Pacific Standard Time") and IANA names ("Europe/Berlin") work.
 func LoadTimeZone(name string) (*time.Location, error) {

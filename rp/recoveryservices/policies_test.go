@@ -38,8 +38,13 @@ func TestPolicyTimeZone(t *testing.T) {
 				DailySchedule: &armrecoveryservicesbackup.DailyRetentionSchedule{RetentionTimes: []*time.Time{at},
 					RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](30), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeDays)}}}}}
 	}
-	for _, tz := range []string{"Pacific Standard Time", "India Standard Time", "Europe/Berlin", "UTC"} {
-		if _, err := pc.CreateOrUpdate(e.Ctx(), "rv", "vaultrg", "tz-"+strings.NewReplacer(" ", "", "/", "").Replace(tz), pol(tz), nil); err != nil {
+	// Windows names from Azure's whole list, as the portal and the SDKs'
+	// users send them: Safehold knew 15 of them, and a policy in Seoul,
+	// Brisbane, Bogota or Johannesburg was 400 "unknown time zone".
+	for i, tz := range []string{"Pacific Standard Time", "India Standard Time", "Europe/Berlin", "UTC",
+		"Korea Standard Time", "E. Australia Standard Time", "SA Pacific Standard Time", "South Africa Standard Time",
+		"Central Standard Time (Mexico)", "UTC-11", "Russia Time Zone 3", "New Zealand Standard Time", "korea standard time"} {
+		if _, err := pc.CreateOrUpdate(e.Ctx(), "rv", "vaultrg", fmt.Sprintf("tz-%d", i), pol(tz), nil); err != nil {
 			t.Errorf("policy in %s: %v", tz, err)
 		}
 	}
