@@ -93,6 +93,14 @@ type pack struct {
 	owned, sealReq bool
 	done           chan struct{}
 	err            error
+	// replaced: the memory table's earlier locations of chunks this pack
+	// indexed over another copy (a repack's), put back if its put fails.
+	replaced []idLoc
+}
+
+type idLoc struct {
+	id ID
+	l  loc
 }
 
 type loc struct {
@@ -676,10 +684,16 @@ func (s *Store) flushMem() {
 	}
 	s.unflushed = nil
 	// The current location of each ID (mem's view), so a run never prefers
-	// a stale copy of a chunk GC repacked.
+	// a stale copy of a chunk GC repacked; while the repack's copy is not
+	// durable yet, the run keeps this one too (the newer copy comes first
+	// in lookups; if its put fails, the chunk is still indexed here).
 	cur := func(id ID, p *pack) bool {
 		l, ok := s.mem[id]
-		return ok && l.pack == p.idx
+		if !ok {
+			return false
+		}
+		q := s.packs[l.pack]
+		return l.pack == p.idx || q != nil && (q.state == packOpen || q.state == packUploading)
 	}
 	var recs []rec
 	var keys []string
@@ -982,6 +996,18 @@ func (s *Store) upload(p *pack) {
 		p.state = packFailed
 		p.err = fmt.Errorf("put pack %s: %w", strings.TrimPrefix(p.key, packPrefix)[:12], err)
 		s.dropPackLocked(p)
+		// The copies this pack replaced in the memory table (a repack's
+		// sources, which the collector keeps when its flush fails) are the
+		// index's again. Without them those chunks were not found, and the
+		// next collection deleted them with their packs as garbage. A
+		// source already in a run is found there (flushMem keeps it).
+		for _, r := range p.replaced {
+			if q := s.packs[r.l.pack]; q != nil && q.state == packDurable && !q.inRun {
+				if _, ok := s.mem[r.id]; !ok {
+					s.mem[r.id] = r.l
+				}
+			}
+		}
 	} else {
 		p.state = packDurable
 		p.uncached = true
@@ -1003,7 +1029,7 @@ func (s *Store) upload(p *pack) {
 			}()
 		}
 	}
-	p.buf = nil
+	p.buf, p.replaced = nil, nil
 	if len(s.free) < cap(s.sem)+1 && cap(data) == s.packCap() {
 		s.free = append(s.free, data[:0])
 	}
@@ -1578,6 +1604,9 @@ func (w *Writer) indexLocked(p *pack, r record, off int) bool {
 	p.entries = append(p.entries, e)
 	p.n++
 	s.nchunks++
+	if old, ok := s.mem[r.id]; ok && old.pack != p.idx {
+		p.replaced = append(p.replaced, idLoc{r.id, old})
+	}
 	s.mem[r.id] = loc{pack: p.idx, kind: r.kind, off: e.off, slen: e.slen, plen: r.plen, crc: r.crc}
 	delete(s.damaged, r.id) // the index now points to this new copy
 	return w.refLocked(r.id, p)

@@ -22,6 +22,7 @@ import (
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/blob/mem"
 	"github.com/safehold/safehold/chunk"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 func randBytes(n int, seed uint64) []byte {
@@ -773,5 +774,97 @@ func TestCollectedPackLeavesNoHeaderCache(t *testing.T) {
 		if !listed[e.Name()] {
 			t.Errorf("header cache %s of a pack the collector deleted (%d packs left)", e.Name(), len(listed))
 		}
+	}
+}
+
+// TestFailedRepackKeepsItsSources sweeps with repacks whose new packs cannot
+// be put (a full disk: ENOSPC), then frees the space. The sweep fails and
+// deletes nothing; every live chunk still reads, from the pack it was to be
+// copied out of; a second sweep, once puts work, keeps every live chunk,
+// and a store reopened on the backend alone (a fresh cache) reads them
+// all. Before, a failed repack pack took its chunks out of the index for
+// good (their memory-table entries pointed at the failed pack), so reads
+// said 'chunk not found' and the next sweep deleted their packs as garbage.
+// Twice: with the sources in the memory table, and with the memory table
+// flushed to a run while the repack's last pack is in flight (started by
+// the repack's first pack, which the put lets through).
+func TestFailedRepackKeepsItsSources(t *testing.T) {
+	for _, flushed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flushed=%v", flushed), func(t *testing.T) {
+			ctx := context.Background()
+			be := blobtest.NewFaulty(mem.New(nil))
+			cache := t.TempDir()
+			// 100 chunks fill the memory table but for one entry: the
+			// repack's first pack, once durable, starts its flush.
+			s, err := chunk.Open(ctx, be, cache, chunk.Options{PackSize: 256 << 10, IndexMemory: 101})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			live := map[chunk.ID]bool{}
+			datas := randChunks(100, 20000)
+			w := s.NewWriter()
+			ids := putFlushed(t, w, datas...)
+			w.Close()
+			for i, id := range ids {
+				if i%3 == 0 {
+					live[id] = true // in every pack: each is repacked
+				}
+			}
+			full := &os.PathError{Op: "write", Err: syscall.ENOSPC}
+			runs := filepath.Join(cache, "index", "runs.json")
+			before, _ := os.ReadFile(runs)
+			runWritten := func() bool {
+				b, _ := os.ReadFile(runs)
+				return len(b) > 0 && !bytes.Equal(b, before)
+			}
+			puts := 0 // the rule runs under the backend's lock
+			be.SetFail(func(op blobtest.Op, key string, n int) error {
+				if op != blobtest.OpPut || !strings.HasPrefix(key, "pack/") {
+					return nil
+				}
+				if puts++; !flushed {
+					return full
+				}
+				if puts == 1 {
+					return nil // durable, it starts the memory table's flush
+				}
+				// The others fail once that flush wrote its run (a guard
+				// against a hang, not a timing: the flush is asynchronous).
+				for deadline := time.Now().Add(testsvc.WaitLimit); !runWritten(); time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Errorf("no run written within %v of the repack's first pack", testsvc.WaitLimit)
+						break
+					}
+				}
+				return full
+			})
+			st, err := s.BeginGC().Sweep(ctx, func(id chunk.ID) bool { return live[id] }, chunk.SweepOptions{})
+			if !errors.Is(err, syscall.ENOSPC) || st.PacksDeleted != 0 {
+				t.Fatalf("sweep on a full disk: %+v, %v; want ENOSPC and nothing deleted", st, err)
+			}
+			if flushed && (puts < 2 || !runWritten()) {
+				t.Fatalf("%d repack packs put, run written %v: the memory table's flush did not come between them", puts, runWritten())
+			}
+			be.SetFail(nil)
+			readAll := func(s *chunk.Store, when string) {
+				t.Helper()
+				for i, id := range ids {
+					if !live[id] {
+						continue
+					}
+					got, err := s.Get(ctx, id, nil)
+					if err != nil || !bytes.Equal(got, datas[i]) {
+						t.Fatalf("%s: live chunk %d (%s): %v", when, i, id.Short(), err)
+					}
+				}
+			}
+			readAll(s, "after the failed sweep")
+			if _, err := s.BeginGC().Sweep(ctx, func(id chunk.ID) bool { return live[id] }, chunk.SweepOptions{}); err != nil {
+				t.Fatalf("sweep with space: %v", err)
+			}
+			readAll(s, "after a sweep with space")
+			readAll(open(t, be, t.TempDir(), nil), "reopened")
+		})
 	}
 }
