@@ -17,10 +17,16 @@ _svc_dir=$(mktemp -d /tmp/safehold-svc.XXXXXX)
 _svc_pids=()
 _svc_pgbin=""
 
-_svc_port() { # a free loopback port
-	local p
+_svc_port() { # a free loopback port below the kernel's ephemeral range
+	# (ip_local_port_range, 32768 by default), from which every listen on
+	# port 0 and every outgoing connection on the machine takes its port:
+	# one from there could be taken before the service listens on it
+	# (testsvc.FreePort picks its ports the same way).
+	local p lo=32768
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	[ "$lo" -gt 12000 ] || lo=32768
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }

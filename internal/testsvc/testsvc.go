@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -238,14 +239,53 @@ func Child(t testing.TB, test string, env []string, flags ...string) (*exec.Cmd,
 	return cmd, bufio.NewScanner(out)
 }
 
-// FreePort is a currently free loopback TCP port.
+// FreePort is a loopback TCP port free now, for a server that a test
+// starts with the port on its command line (and may start again on it).
+// The port lies outside the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), from which every listen on port 0 and
+// every outgoing connection takes its port: one that net.Listen on port 0
+// picked, closed and handed over could be taken by any of those in
+// between (the other packages' test servers and clients, thousands under
+// go test ./...), and the server then failed to listen or, worse, a
+// readiness check reached another process. Only a program naming the
+// port itself can take it now. 0 when no port is free.
 func FreePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
+	lo, hi := 32768, 60999 // Linux's default
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			l, errl := strconv.Atoi(f[0])
+			h, errh := strconv.Atoi(f[1])
+			if errl == nil && errh == nil && l <= h {
+				lo, hi = l, h
+			}
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	var ranges [][2]int // [first, last] outside [lo, hi]
+	if first := 10000; lo-1 >= first {
+		ranges = append(ranges, [2]int{first, lo - 1})
+	}
+	if hi+1 <= 65535 {
+		ranges = append(ranges, [2]int{hi + 1, 65535})
+	}
+	n := 0
+	for _, r := range ranges {
+		n += r[1] - r[0] + 1
+	}
+	for try := 0; try < 200 && n > 0; try++ {
+		k := mrand.IntN(n)
+		for _, r := range ranges {
+			if size := r[1] - r[0] + 1; k >= size {
+				k -= size
+				continue
+			}
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", r[0]+k)); err == nil {
+				l.Close()
+				return r[0] + k
+			}
+			break
+		}
+	}
+	return 0
 }
 
 // PostgresURL is the URL of a PostgreSQL server for tests (see the package
