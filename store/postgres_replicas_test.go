@@ -153,7 +153,10 @@ func (c *counterUpdates) check(t *testing.T, a, b store.Store, workers, each int
 // whose transaction could not begin on a pooled connection that turned out
 // dead ran nothing of its fns, and begins again on another one.
 func TestPostgresUpdateAfterConnectionsDied(t *testing.T) {
-	url := testsvc.PostgresSchema(t)
+	// A database of its own: the connections it terminates are every one
+	// to its database, and the other tests' (of every package go test ./...
+	// runs meanwhile) are to the shared one.
+	url := testsvc.PostgresDatabase(t)
 	s := storetest.Postgres(t, url)
 	ctx := context.Background()
 	// Several pooled connections, all idle (and so handed out unchecked).

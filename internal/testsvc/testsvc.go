@@ -318,24 +318,50 @@ func PostgresURL(t testing.TB) string {
 func PostgresSchema(t testing.TB) string {
 	t.Helper()
 	base := PostgresURL(t)
+	schema := RandomName("t_")
+	pgMake(t, base, "CREATE SCHEMA "+schema, "DROP SCHEMA "+schema+" CASCADE")
+	return WithParam(base, "search_path", schema)
+}
+
+// pgMake runs create on the PostgreSQL server at base, and drop at the
+// test's cleanup.
+func pgMake(t testing.TB, base, create, drop string) {
+	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
 		t.Fatalf("connect %s: %v", base, err)
 	}
 	defer conn.Close(ctx)
-	schema := RandomName("t_")
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	if _, err := conn.Exec(ctx, create); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		c, err := pgx.Connect(ctx, base)
 		if err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Exec(ctx, drop)
 			c.Close(ctx)
 		}
 	})
-	return WithParam(base, "search_path", schema)
+}
+
+// PostgresDatabase creates a fresh database for one test and returns its
+// URL; the database is dropped at cleanup (with any connection left to it).
+// A test that acts on a whole database (pg_terminate_backend of every
+// connection to current_database()) needs one of its own: the others share
+// one database in their schemas (PostgresSchema), and go test ./... runs
+// packages at once, so another package's connections died under it.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	base := PostgresURL(t)
+	name := RandomName("t_")
+	pgMake(t, base, "CREATE DATABASE "+name, "DROP DATABASE "+name+" WITH (FORCE)")
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 // WithParam sets a query parameter of a URL.
