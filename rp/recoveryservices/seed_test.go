@@ -107,7 +107,7 @@ func TestSeedRawHTTP(t *testing.T) {
 	// On-demand backup, with the seed's body verbatim: its expiry
 	// (2018-12-01) has passed, so the point is kept for 30 days and the job
 	// says why.
-	backupStart := time.Now()
+	backupStart := time.Now().UTC() // UTC: AddDate in a zone with DST moves by an hour across its change
 	resp, m = e.Do("POST", I+"/backup"+v, []byte(`{
    "properties": {
     "objectType": "IaasVMBackupRequest",
@@ -152,7 +152,7 @@ func TestSeedRawHTTP(t *testing.T) {
 		t.Fatalf("point %v", pt)
 	}
 	if exp, err := time.Parse(time.RFC3339, str(pt, "properties.recoveryPointProperties.expiryTime")); err != nil ||
-		exp.Before(backupStart.AddDate(0, 0, 30).Add(-time.Minute)) || exp.After(time.Now().AddDate(0, 0, 30).Add(time.Minute)) {
+		exp.Before(backupStart.AddDate(0, 0, 30).Add(-time.Minute)) || exp.After(time.Now().UTC().AddDate(0, 0, 30).Add(time.Minute)) {
 		t.Fatalf("point expiry %v (%v), want 30 days after the backup", exp, err)
 	}
 
