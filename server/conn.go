@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -38,6 +39,10 @@ type fixConn struct {
 	clen    int64
 	raw     bool // gave up parsing: pass through
 
+	head    int   // bytes of the current request's head read so far (maxHead)
+	midLine bool  // inside a header line longer than br's buffer
+	dropped int64 // bytes of a head over maxHead dropped (stDropHead)
+
 	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
 
 	hdrs  []byte // header lines for the next final response (addHeaders)
@@ -52,6 +57,30 @@ const (
 	stChunkSize
 	stChunkData
 	stTrailers
+	stDropHead // the rest of a head over maxHead, read and dropped
+)
+
+// maxHead is the most bytes of a request's head (its request line and
+// header lines) the server takes: net/http's default, under its own limit
+// (4 KiB more), so that net/http never answers one itself, in plain text.
+// A longer head is cut at the limit and the rest of it read and dropped
+// (up to maxDropped bytes more); the request gets the header rejectKey
+// (rejectHeadTooLarge), which the middleware answers with 431 in ARM's
+// shape.
+const (
+	maxHead    = http.DefaultMaxHeaderBytes
+	maxDropped = 8 << 20
+)
+
+// rejectKey is the header fixConn adds to a request net/http would refuse
+// in plain text, for the middleware to refuse in ARM's shape (rejected);
+// its value says why: rejectHeadTooLarge, or rejectURI and what is wrong
+// with the request-target. A client sending the header itself only has
+// its own request refused.
+const (
+	rejectKey          = "Safehold-Rejected"
+	rejectHeadTooLarge = "head-too-large"
+	rejectURI          = "uri "
 )
 
 func newFixConn(c net.Conn, t *tls.Conn) *fixConn {
@@ -89,6 +118,10 @@ func (c *fixConn) Read(p []byte) (int, error) {
 		}
 		line, err := c.br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
+			if out, ok := c.longLine(line); ok {
+				c.out = append(c.out, out...)
+				continue
+			}
 			c.out = append(c.out, line...)
 			c.raw = true
 			break
@@ -115,25 +148,95 @@ func (c *fixConn) nextAfterData() {
 	}
 }
 
+// endHead follows a request's head with its body, if it has one.
+func (c *fixConn) endHead() {
+	switch {
+	case c.chunked:
+		c.state = stChunkSize
+	case c.clen > 0:
+		c.state, c.remain = stBody, c.clen
+	default:
+		c.state = stRequestLine
+	}
+}
+
+// longLine takes part of a line longer than br's buffer: a header line's
+// (a header field's name and the start of its value, or more of its
+// value), counted against maxHead, or one of a head being dropped; ok is
+// false for any other (a request line, a chunk size, or a header line of
+// a field that frames the body or with no name): the connection is then
+// passed through, and net/http reads it as it is.
+func (c *fixConn) longLine(part []byte) (out []byte, ok bool) {
+	switch c.state {
+	case stHeaders:
+		if !c.midLine {
+			k, _, ok := bytes.Cut(part, []byte(":"))
+			k = bytes.TrimSpace(k)
+			if !ok || bytes.EqualFold(k, []byte("content-length")) || bytes.EqualFold(k, []byte("transfer-encoding")) || bytes.EqualFold(k, []byte("upgrade")) {
+				return nil, false
+			}
+		}
+		cut := c.midLine
+		c.midLine = true
+		if c.head += len(part); c.head > maxHead {
+			return c.tooLarge(cut, false), true
+		}
+		return part, true
+	case stDropHead:
+		c.midLine = true
+		if c.dropped += int64(len(part)); c.dropped > maxDropped {
+			c.midLine = false
+			c.endHead()
+			return []byte("\r\n"), true
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+// tooLarge ends the head of a request that went over maxHead with the
+// header rejectKey: cut says the line being read was passed on in part
+// (it ends there), ended that the head ended with the line (its blank
+// line); else the rest of the head is dropped (stDropHead).
+func (c *fixConn) tooLarge(cut, ended bool) []byte {
+	var b []byte
+	if cut {
+		b = append(b, "\r\n"...)
+	}
+	b = appendHeaderLine(b, rejectKey, rejectHeadTooLarge)
+	if ended {
+		c.endHead()
+		return append(b, "\r\n"...)
+	}
+	c.state, c.dropped = stDropHead, 0
+	return b
+}
+
 func (c *fixConn) process(line []byte) []byte {
 	switch c.state {
 	case stRequestLine:
 		if len(bytes.TrimSpace(line)) == 0 {
 			return line // tolerated blank lines between requests
 		}
-		c.state, c.chunked, c.clen = stHeaders, false, 0
-		return fixRequestLine(line)
+		c.state, c.chunked, c.clen, c.midLine = stHeaders, false, 0, false
+		line = fixRequestLine(line)
+		c.head = len(line)
+		return line
 	case stHeaders:
-		t := bytes.TrimRight(line, "\r\n")
-		if len(t) == 0 {
-			switch {
-			case c.chunked:
-				c.state = stChunkSize
-			case c.clen > 0:
-				c.state, c.remain = stBody, c.clen
-			default:
-				c.state = stRequestLine
+		c.head += len(line)
+		if c.midLine { // the end of a long line
+			c.midLine = false
+			if c.head > maxHead {
+				return c.tooLarge(true, false)
 			}
+			return line
+		}
+		t := bytes.TrimRight(line, "\r\n")
+		if c.head > maxHead {
+			return c.tooLarge(false, len(t) == 0)
+		}
+		if len(t) == 0 {
+			c.endHead()
 			return line
 		}
 		k, v, ok := bytes.Cut(t, []byte(":"))
@@ -158,6 +261,20 @@ func (c *fixConn) process(line []byte) []byte {
 			c.raw = true
 		}
 		return line
+	case stDropHead:
+		if c.midLine {
+			c.midLine = false
+		} else if t := bytes.TrimRight(line, "\r\n"); len(t) == 0 {
+			c.endHead()
+			return line
+		} else if k, _, _ := bytes.Cut(t, []byte(":")); bytes.EqualFold(bytes.TrimSpace(k), []byte("host")) && len(line) <= 1024 {
+			return line // net/http refuses an HTTP/1.1 request without Host
+		}
+		if c.dropped += int64(len(line)); c.dropped > maxDropped {
+			c.endHead() // what follows is read as the body, or not at all: the answer closes the connection
+			return []byte("\r\n")
+		}
+		return nil
 	case stChunkSize:
 		t := strings.TrimSpace(string(line))
 		if i := strings.IndexByte(t, ';'); i >= 0 {
@@ -183,24 +300,86 @@ func (c *fixConn) process(line []byte) []byte {
 	return line
 }
 
-// fixRequestLine turns "GET /a?x=b c HTTP/1.1" into "GET /a?x=b%20c HTTP/1.1".
+// fixRequestLine turns "GET /a?x=b c HTTP/1.1" into "GET /a?x=b%20c
+// HTTP/1.1"; a request-target net/url refuses, which net/http answers
+// itself in plain text, into one it reads, with the header rejectKey after
+// the request line saying what was wrong (the first of it): a '%' in the
+// path that starts no percent-encoded byte ("uri escape %ZZ": the '%' and
+// the letters and digits after it, up to two) becomes %25, a control
+// character anywhere ("uri control 01": its code in hex) its escape.
 func fixRequestLine(line []byte) []byte {
-	if bytes.Count(line, []byte(" ")) <= 2 {
+	end := bytes.TrimRight(line, "\r\n")
+	sp1 := bytes.IndexByte(end, ' ')
+	sp2 := bytes.LastIndexByte(end, ' ')
+	if sp1 <= 0 || sp2 <= sp1 || !bytes.HasPrefix(end[sp2+1:], []byte("HTTP/")) {
 		return line
 	}
-	s := string(line)
-	end := strings.TrimRight(s, "\r\n")
-	if strings.Count(end, " ") <= 2 {
+	target := end[sp1+1 : sp2]
+	fix, query := false, false
+	for i, b := range target {
+		if b > ' ' && b != 0x7f && b != '%' && b != '?' {
+			continue
+		}
+		switch {
+		case b == '?':
+			query = true
+		case b == '%':
+			fix = fix || !query && !isEscape(target[i:])
+		default: // a space, or a control character
+			fix = true
+		}
+	}
+	if !fix {
 		return line
 	}
-	sp1 := strings.IndexByte(end, ' ')
-	sp2 := strings.LastIndexByte(end, ' ')
-	proto := end[sp2+1:]
-	if !strings.HasPrefix(proto, "HTTP/") || sp1 <= 0 || sp2 <= sp1 {
-		return line
+	out := make([]byte, 0, len(line)+64)
+	out = append(out, end[:sp1+1]...)
+	var why string
+	query = false
+	for i, b := range target {
+		switch {
+		case b == '?':
+			query = true
+		case b == ' ':
+			out = append(out, "%20"...)
+			continue
+		case b == '%' && !query && !isEscape(target[i:]):
+			if why == "" {
+				n := 1
+				for n < 3 && i+n < len(target) && isAlnum(target[i+n]) {
+					n++
+				}
+				why = "escape " + string(target[i:i+n])
+			}
+			out = append(out, "%25"...)
+			continue
+		case b < ' ' || b == 0x7f:
+			if why == "" {
+				why = fmt.Sprintf("control %02x", b)
+			}
+			out = fmt.Appendf(out, "%%%02X", b)
+			continue
+		}
+		out = append(out, b)
 	}
-	uri := strings.ReplaceAll(end[sp1+1:sp2], " ", "%20")
-	return []byte(end[:sp1] + " " + uri + " " + proto + s[len(end):])
+	out = append(append(out, end[sp2:]...), line[len(end):]...)
+	if why != "" {
+		out = appendHeaderLine(out, rejectKey, rejectURI+why)
+	}
+	return out
+}
+
+// isEscape reports whether s starts with a percent-encoded byte.
+func isEscape(s []byte) bool {
+	return len(s) >= 3 && s[0] == '%' && isHex(s[1]) && isHex(s[2])
+}
+
+func isHex(b byte) bool {
+	return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F'
+}
+
+func isAlnum(b byte) bool {
+	return '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
 // fixListener accepts connections, terminates TLS (if configured) and wraps

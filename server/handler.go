@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/arm/blobwire"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/internal/logtext"
@@ -86,6 +88,9 @@ func (s *Server) buildHandler() http.Handler {
 	s.mux = mux
 	dash := web.Handler(web.Config{TenantID: s.Bootstrap.TenantID, SubscriptionID: s.Bootstrap.SubscriptionID})
 	top := func(w *requestWriter, r *http.Request) {
+		if v := r.Header[rejectKey]; v != nil && rejected(w, r, v) {
+			return
+		}
 		collapseSlashes(r)
 		if s.armOnly(r) {
 			// ARM's handlers leave Azure's headers as they are: the
@@ -110,6 +115,44 @@ func (s *Server) buildHandler() http.Handler {
 		mux.ServeHTTP(&w.statusWriter, r)
 	}
 	return s.middleware(top)
+}
+
+// rejected answers a request that fixConn marked with rejectKey (reasons
+// are the header's values) with the error of the first reason it made:
+// a CloudError, or Azure Storage's XML error on the data planes. A head
+// too large closes the connection (the rest of it was dropped).
+func rejected(w *requestWriter, r *http.Request, reasons []string) bool {
+	for _, v := range reasons {
+		var e *arm.Error
+		switch {
+		case v == rejectHeadTooLarge:
+			e = arm.Errorf(http.StatusRequestHeaderFieldsTooLarge, "RequestHeaderFieldsTooLarge",
+				"The request's head (its request line and header fields) is over 1 MiB, the most the server reads (%d bytes): send fewer or shorter header fields.", maxHead)
+			w.Header().Set("Connection", "close")
+		case strings.HasPrefix(v, rejectURI+"escape "):
+			e = arm.BadRequest("InvalidRequestUri", "The request URI's path is not correctly escaped: %q is not a percent-encoded byte. Write a '%%' in a path as %%25.", strings.TrimPrefix(v, rejectURI+"escape "))
+		case strings.HasPrefix(v, rejectURI+"control "):
+			c, err := strconv.ParseUint(strings.TrimPrefix(v, rejectURI+"control "), 16, 8)
+			if err != nil {
+				continue
+			}
+			e = arm.BadRequest("InvalidRequestUri", "The request URI contains the control character %q: percent-encode it (%%%02X).", string(rune(c)), c)
+		default:
+			continue // not fixConn's: the client's own
+		}
+		w.azureHeaders(r.TLS != nil, false)
+		if strings.HasPrefix(r.URL.Path, "/sas/disks/") || strings.HasPrefix(r.URL.Path, rpstorage.BlobPrefix) {
+			code := e.Code
+			if code == "InvalidRequestUri" {
+				code = "InvalidUri" // Azure Storage's
+			}
+			blobwire.WriteError(&w.statusWriter, r, blobwire.Errorf(e.Status, code, "%s", e.Message))
+			return true
+		}
+		arm.WriteError(&w.statusWriter, e)
+		return true
+	}
+	return false
 }
 
 // middleware makes the request ids, recovers panics and writes the access

@@ -75,7 +75,7 @@ var Rules = []Rule{
 	{"rp/...", []string{"protection", "compute", "accountblob", "arm", "arm/armops", "arm/blobwire", "failure", "fault", "resource", "ops", "identity", "rbac", "store", "clock", "rp/vaultface"},
 		"faces -> protection, compute's domain, arm (and the platform) and rp/vaultface (what the vault faces share); never the storage layers, job or another face"},
 
-	{"server", []string{"rp/...", "accountblob", "arm", "arm/armops", "connect", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
+	{"server", []string{"rp/...", "accountblob", "arm", "arm/armops", "arm/blobwire", "connect", "failure", "fault", "resource", "ops", "identity", "rbac", "compute", "protection", "protection/computedisks", "job", "lease",
 		"snapshot", "store", "blob", "blob/...", "clock", "metrics", "version", "web", "internal/logtext"},
 		"server -> faces; it also assembles what the faces run on (the composition root)"},
 	{"web", nil, "the dashboard's static files"},
