@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/internal/directio"
 )
 
 const tmpDir = "tmp~"
@@ -79,7 +80,7 @@ func syncDir(dir string) error {
 		return &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
 	defer unix.Close(fd)
-	if err := unix.Fsync(fd); err != nil {
+	if err := directio.Fsync(fd); err != nil {
 		return &fs.PathError{Op: "sync", Path: dir, Err: err}
 	}
 	return nil
@@ -142,7 +143,7 @@ func (b *Backend) putUnnamed(p string, data []byte) (done bool, err error) {
 	if err := writeFd(fd, data, direct); err != nil {
 		return true, fmt.Errorf("write: %w", err)
 	}
-	if err := unix.Fsync(fd); err != nil {
+	if err := directio.Fsync(fd); err != nil {
 		return true, fmt.Errorf("sync: %w", err)
 	}
 	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, p, unix.AT_SYMLINK_FOLLOW)
@@ -176,7 +177,7 @@ func writeFd(fd int, data []byte, direct bool) error {
 	if direct {
 		n := len(data) &^ (blob.Align - 1)
 		for done < n {
-			w, err := unix.Pwrite(fd, data[done:n], int64(done))
+			w, err := directio.Pwrite(fd, data[done:n], int64(done))
 			if err != nil {
 				if done == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
 					break // no direct I/O here: write buffered
@@ -355,7 +356,7 @@ func writeNew(f *os.File, name string, data []byte) error {
 		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 		if err == nil {
 			for done < n {
-				w, err := unix.Pwrite(fd, data[done:n], int64(done))
+				w, err := directio.Pwrite(fd, data[done:n], int64(done))
 				if err != nil {
 					if done == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
 						break // no direct I/O here: write buffered
@@ -392,7 +393,7 @@ func readDirect(name string, buf []byte, off int64) (n int, ok bool, err error) 
 	}
 	defer unix.Close(fd)
 	for n < len(buf) {
-		r, err := unix.Pread(fd, buf[n:], off+int64(n))
+		r, err := directio.Pread(fd, buf[n:], off+int64(n))
 		if err != nil {
 			if n == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
 				return 0, false, nil

@@ -78,7 +78,7 @@ func (d *Writer) WriteAt(p []byte, off int64) (int, error) {
 	n := len(p) &^ (Align - 1)
 	done := 0
 	for done < n {
-		w, err := unix.Pwrite(d.fd, p[done:n], off+int64(done))
+		w, err := Pwrite(d.fd, p[done:n], off+int64(done))
 		if err != nil {
 			if done == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
 				d.off.Store(true) // this file system takes no direct I/O
@@ -181,7 +181,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		}
 		n = k
 	}
-	k, err := r.d.ReadAt(p[head:head+mid], off+int64(head))
+	k, err := r.readDirect(p[head:head+mid], off+int64(head))
 	n += k
 	if err != nil && !errors.Is(err, io.EOF) {
 		if k == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
@@ -195,4 +195,30 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		return n + k, err
 	}
 	return n, nil
+}
+
+// readDirect is r.d.ReadAt through Pread: a read the page cache does not
+// hold waits on the device.
+func (r *Reader) readDirect(p []byte, off int64) (n int, err error) {
+	rc, err := r.d.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	cerr := rc.Read(func(fd uintptr) bool {
+		for n < len(p) && err == nil {
+			var k int
+			if k, err = Pread(int(fd), p[n:], off+int64(n)); err == nil && k == 0 {
+				err = io.EOF
+			}
+			n += k
+		}
+		return true
+	})
+	if cerr != nil { // closed
+		return 0, &os.PathError{Op: "read", Path: r.d.Name(), Err: os.ErrClosed}
+	}
+	if err != nil && err != io.EOF {
+		err = &os.PathError{Op: "read", Path: r.d.Name(), Err: err}
+	}
+	return n, err
 }
