@@ -146,7 +146,11 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		errMu.Unlock()
 		cancel()
 	}
-	jobs := make(chan capJob)
+	// A job waits for each worker: a worker that finished one takes the
+	// next at once. Unbuffered, it waited for this goroutine to run again
+	// and send it (in a runtime trace of a full backup, 0.25 s of the two
+	// workers' 2.1 s, while this goroutine waited for a P).
+	jobs := make(chan capJob, workers)
 	var pool sync.WaitGroup
 	ranger, _ := src.(DataRanger)
 	for range workers {
