@@ -131,7 +131,9 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     // earlier backup has completed): the hold keeps it so until released.
     const running = 'tr.job[data-kind="Backup vault"][data-op="Backup"][data-status="InProgress"]';
     await page.waitForSelector(running + ', #flash:has-text("failed")');
-    const job = await page.getAttribute(running, "data-job", { timeout: 1000 }).catch(() => null);
+    // Read at once, in the page (no wait: getAttribute's own wait of 1 s
+    // could run out on a loaded machine with the row there all along).
+    const job = await page.evaluate(sel => { const r = document.querySelector(sel); return r ? r.dataset.job : null; }, running);
     // Watch it until it ends; once it is seen in progress below 100,
     // release its hold.
     const deadline = Date.now() + 300000;
