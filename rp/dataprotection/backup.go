@@ -15,6 +15,7 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/vaultface"
 	"github.com/safehold/safehold/store"
 )
 
@@ -450,6 +451,15 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 		return nil, fieldError(f("restoreTargetInfo.datasourceInfo.resourceID"), "'%s' is not a managed disk id (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name})", t.DatasourceInfo.ResourceID)
 	}
 	if err := checkResourceURI(f("restoreTargetInfo.datasourceInfo"), t.DatasourceInfo); err != nil {
+		return nil, err
+	}
+	vid, _ := arm.ParseID(vault.ID)
+	var features map[string]any
+	if vault.Properties != nil && len(vault.Properties.FeatureSettings) > 0 {
+		_ = json.Unmarshal(vault.Properties.FeatureSettings, &features) // stored as validated
+	}
+	if err := vaultface.CheckCrossSubscriptionRestore(map[string]any{"featureSettings": features}, []string{"featureSettings", "crossSubscriptionRestoreSettings", "state"},
+		vid.SubscriptionID, tid.SubscriptionID, f("restoreTargetInfo.datasourceInfo.resourceID")); err != nil {
 		return nil, err
 	}
 	if err := resource.CheckResourceGroup(ctx, pr.p.Store, tid.SubscriptionID, tid.ResourceGroup); err != nil {

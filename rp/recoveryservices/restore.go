@@ -16,6 +16,7 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/rp/vaultface"
 	"github.com/safehold/safehold/store"
 )
 
@@ -545,6 +546,11 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 	case "OriginalLocation":
 		writes = append(writes, [2]string{"Microsoft.Compute/disks/write", mustParse(it.SourceID).ResourceGroupID()}, [2]string{"Microsoft.Compute/virtualMachines/write", it.SourceID})
 	}
+	if req.RecoveryType != "OriginalLocation" { // the VM's own place, wherever it is
+		if err := pr.checkCrossSubscription(ctx, it, writes); err != nil {
+			return req, err
+		}
+	}
 	if pr.p.Authorize != nil {
 		checks := [][2]string{}
 		if staging != "" {
@@ -569,6 +575,35 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		return req, arm.BadRequest("BMSUserErrorRecoveryPointNotRestorable", "The recovery point '%s' has no data in any tier yet: wait for its backup job to finish.", p.ID)
 	}
 	return req, nil
+}
+
+// checkCrossSubscription refuses a restore whose writes (action and
+// scope) create disks or a VM in another subscription than the vault's
+// while the vault's cross-subscription restore is Disabled or
+// PermanentlyDisabled (vaultface.CheckCrossSubscriptionRestore).
+func (pr *Provider) checkCrossSubscription(ctx context.Context, it *itemRecord, writes [][2]string) error {
+	vid := mustParse(it.VaultID)
+	var v *vaultRecord
+	for _, w := range writes {
+		tid, err := arm.ParseID(w[1])
+		if err != nil || strings.EqualFold(tid.SubscriptionID, vid.SubscriptionID) {
+			continue
+		}
+		if v == nil {
+			if v, err = pr.loadVault(ctx, pr.p.Store, vid); err != nil {
+				return err
+			}
+		}
+		field := "properties.targetResourceGroupId"
+		if tid.IsType(vmType) {
+			field = "properties.targetVirtualMachineId"
+		}
+		if err := vaultface.CheckCrossSubscriptionRestore(v.Properties, []string{"restoreSettings", "crossSubscriptionRestoreSettings", "crossSubscriptionRestoreState"},
+			vid.SubscriptionID, tid.SubscriptionID, field); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Recovery points, the protected item's children that restore starts from:

@@ -102,3 +102,32 @@ func stringAt(m map[string]any, path []string) (string, bool) {
 	s, _ := v.(string)
 	return s, true
 }
+
+// CodeCrossSubscriptionRestoreDisabled is the error of a restore into
+// another subscription than its vault's while the vault's cross-subscription
+// restore is off (Safehold's code: Azure's is not documented).
+const CodeCrossSubscriptionRestoreDisabled = "UserErrorCrossSubscriptionRestoreDisabled"
+
+// CheckCrossSubscriptionRestore refuses a restore that would create
+// resources in subscription targetSub, named by the request's field, when
+// it is not vaultSub and the vault's cross-subscription restore state (the
+// string at path in props, the vault's properties) is Disabled or
+// PermanentlyDisabled: as in Azure, such a vault restores within its own
+// subscription only (a state left out is Enabled, Azure's default). It is
+// 400 CodeCrossSubscriptionRestoreDisabled naming the field and the setting.
+func CheckCrossSubscriptionRestore(props map[string]any, path []string, vaultSub, targetSub, field string) error {
+	if targetSub == "" || strings.EqualFold(targetSub, vaultSub) {
+		return nil
+	}
+	state, _ := stringAt(props, path)
+	if !strings.EqualFold(state, "Disabled") && !strings.EqualFold(state, "PermanentlyDisabled") {
+		return nil
+	}
+	or := ", or set that setting to Enabled"
+	if strings.EqualFold(state, "PermanentlyDisabled") {
+		or = " (a PermanentlyDisabled setting cannot be enabled again)"
+	}
+	return arm.BadRequestAt(field, CodeCrossSubscriptionRestoreDisabled,
+		"%s is in subscription '%s', not the vault's '%s', and the vault's Cross Subscription Restore is %s (properties.%s): restore into subscription '%s'%s.",
+		field, targetSub, vaultSub, state, strings.Join(path, "."), vaultSub, or)
+}
