@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -327,6 +328,13 @@ func (r *Repository) captureRun(ctx context.Context, src Source, ranger DataRang
 			if err = readRun(src, ranger, size, &b); err == nil {
 				err = r.storeRun(ctx, w, t, &b, st, c)
 			}
+			// Let a goroutine waiting for a P run now (a pack's upload back
+			// from its write or fsync needs one for microseconds), not
+			// when sysmon preempts this worker after 10 ms: in a runtime
+			// trace of a full backup (load 12-14) the uploads waited 3.7 s
+			// in all for a P and the workers 0.28 s for a free upload;
+			// with a yield per part, 1.1 s and 0.10 s.
+			runtime.Gosched()
 		}
 		t.Release()
 		if err != nil {
