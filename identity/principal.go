@@ -39,7 +39,7 @@ type Principal struct {
 }
 
 const (
-	principalKind = "principal"
+	principalKind = PrincipalKind
 	appIDKind     = "principal-appid"
 )
 
@@ -145,6 +145,9 @@ func (d *Directory) Exists(ctx context.Context, objectID string) (bool, error) {
 	d.knownOnce.Do(func() { d.known = store.NewKnownKeys(d.Store, principalKind) })
 	return d.known.Exists(ctx, objectID) // every request's check: from memory while no principal was written
 }
+
+// PrincipalKind is the store kind of principals.
+const PrincipalKind = "principal"
 
 // PrincipalRead is the store read of the principal objectID that Exists
 // and Get make, for a caller that prefetches it (store.Prefetch) with the

@@ -87,6 +87,12 @@ func (s batchStore) ReadBatch(ctx context.Context, reads []store.Read) []store.R
 	return s.Store.(store.BatchReader).ReadBatch(ctx, reads)
 }
 
+// KeepGeneration passes the wrapped store's on (store.GenerationKeeper).
+func (s batchStore) KeepGeneration(gen store.Read, kinds ...string) bool {
+	k, ok := s.Store.(store.GenerationKeeper)
+	return ok && k.KeepGeneration(gen, kinds...)
+}
+
 // KindVersion passes the wrapped store's Versions on (store.KindVersion):
 // a store.KnownKeys over this store answers from memory what the wrapped
 // one's would.

@@ -10,8 +10,6 @@ package rbac
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,14 +48,7 @@ func GenerationRead() store.Read { return store.Read{Kind: genKind, Key: genKey}
 // bump gives the role assignments and definitions a new generation in tx,
 // the transaction that changes them.
 func bump(ctx context.Context, tx store.Tx) error {
-	return tx.Put(ctx, store.Doc{Kind: genKind, Key: genKey, Value: []byte(`"` + randomGen() + `"`)})
-}
-
-// randomGen is a new generation's value.
-func randomGen() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return tx.Put(ctx, store.Doc{Kind: genKind, Key: genKey, Value: store.NewGeneration()})
 }
 
 // generation reads the generation through r ("" when none was written).

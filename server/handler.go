@@ -404,7 +404,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				if s.Authz != nil && s.Authz.Refresh > 0 {
 					reads = append(reads, rbac.GenerationRead()) // (Authorizer.Fresh)
 				}
-				checks = store.Prefetch(r.Context(), s.Store, resource.CheckReads(reads, r.Method, r.URL.Path)...)
+				checks = store.PrefetchRemembering(r.Context(), s.Store, s.remembered, resource.CheckReads(reads, r.Method, r.URL.Path)...)
 				return checks
 			}
 		}

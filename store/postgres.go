@@ -93,6 +93,37 @@ type Postgres struct {
 
 	gcMu   sync.Mutex
 	lastGC time.Time
+
+	keep atomic.Pointer[pgKeep] // KeepGeneration's
+}
+
+// pgKeep is a generation document that every Update writing a document of
+// its kinds writes too (KeepGeneration).
+type pgKeep struct {
+	gen   Read
+	kinds []string
+}
+
+// KeepGeneration makes every Update that writes a document of kinds
+// (GenerationKeeper) write gen's document too, in the same transaction.
+func (p *Postgres) KeepGeneration(gen Read, kinds ...string) bool {
+	p.keep.Store(&pgKeep{gen: gen, kinds: slices.Clone(kinds)})
+	return true
+}
+
+// wrote reports whether t wrote (or deleted by scope) a document of k's kinds.
+func (k *pgKeep) wrote(t *pgTx) bool {
+	for ck := range t.changes {
+		if slices.Contains(k.kinds, ck.kind) {
+			return true
+		}
+	}
+	for _, kind := range t.bulk {
+		if slices.Contains(k.kinds, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 const notifyChannel = "safehold_tasks"
@@ -521,6 +552,7 @@ type pgTx struct {
 	enqueued bool
 
 	cache   *pgWriteCache
+	keep    *pgKeep                // (KeepGeneration)
 	changes map[docKey]pgCachedDoc // the documents this fn wrote, as they are now
 	bulk    []string               // kinds this fn deleted by scope
 	seen    []docKey               // the documents this fn read, or wrote knowing them (see known)
@@ -1091,7 +1123,7 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			continue
 		}
 		q.start(i, clean)
-		ptx := &pgTx{pgReader: pgReader{q}, c: q, now: p.clk.Now(), cache: &p.wcache}
+		ptx := &pgTx{pgReader: pgReader{q}, c: q, now: p.clk.Now(), cache: &p.wcache, keep: p.keep.Load()}
 		txs[i] = ptx
 		results[i] = pgRunFn(r, q, ptx)
 		if results[i].err != nil || results[i].panicked {
@@ -1354,7 +1386,11 @@ func pgRunFn(r *pgReq, q *pgGroupConn, tx *pgTx) (res writeResult) {
 			return writeResult{err: err}
 		}
 	}
-	return writeResult{err: r.fn(tx)}
+	err := r.fn(tx)
+	if err == nil && tx.keep != nil && tx.keep.wrote(tx) {
+		err = tx.Put(r.ctx, Doc{Kind: tx.keep.gen.Kind, Key: tx.keep.gen.Key, Value: NewGeneration()})
+	}
+	return writeResult{err: err}
 }
 
 // pgCheckLease locks the task row (if it still exists), then its lease row,

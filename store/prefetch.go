@@ -1,8 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // A Read is one read of a Prefetch: the document of Kind and Key, or (List)
@@ -75,7 +80,7 @@ func Prefetched(ctx context.Context, r Reader) Reader {
 	if !ok {
 		return r
 	}
-	return &prefetched{Reader: r, reads: p.reads, results: p.results}
+	return &prefetched{Reader: r, reads: p.reads, results: p.results, mem: p.mem, gen: p.gen, genOK: p.genOK}
 }
 
 // PrefetchedIn is the Reader ctx carries (WithPrefetched), reading on
@@ -106,6 +111,12 @@ type prefetched struct {
 	Reader
 	reads   []Read // normRead's
 	results []ReadResult
+	// PrefetchRemembering's: the memory, the generation read (genOK) and
+	// whether a document read from Reader may be remembered (fill: Reader
+	// is the store, not a transaction, whose reads may see its own writes).
+	mem         *Remembered
+	gen         string
+	genOK, fill bool
 }
 
 func (p *prefetched) find(rd Read) (ReadResult, bool) {
@@ -115,7 +126,24 @@ func (p *prefetched) find(rd Read) (ReadResult, bool) {
 			return p.results[i], true
 		}
 	}
+	if p.genOK && p.mem.holds(rd) {
+		if d, ok := p.mem.lookup(p.gen, rd); ok {
+			return ReadResult{Doc: d}, true
+		}
+	}
 	return ReadResult{}, false
+}
+
+// read is the document of rd read from Reader (View or Get), kept in
+// memory when rd is one to remember.
+func (p *prefetched) read(ctx context.Context, rd Read, get func(context.Context, Reader, string, string) (Doc, error)) (Doc, error) {
+	d, err := get(ctx, p.Reader, rd.Kind, rd.Key)
+	if err == nil && p.fill && p.genOK && p.mem.holds(normRead(rd)) {
+		kept := d
+		kept.Value = bytes.Clone(d.Value) // (Get's is the caller's own)
+		p.mem.remember(p.gen, normRead(rd), kept)
+	}
+	return d, err
 }
 
 // View answers a prefetched document, else r's View.
@@ -123,7 +151,7 @@ func (p *prefetched) View(ctx context.Context, kind, key string) (Doc, error) {
 	if res, ok := p.find(Read{Kind: kind, Key: key}); ok {
 		return res.Doc, res.Err
 	}
-	return View(ctx, p.Reader, kind, key)
+	return p.read(ctx, Read{Kind: kind, Key: key}, View)
 }
 
 // Get is View with a value of the caller's own.
@@ -133,7 +161,9 @@ func (p *prefetched) Get(ctx context.Context, kind, key string) (Doc, error) {
 		d.Value = append([]byte(nil), d.Value...)
 		return d, res.Err
 	}
-	return p.Reader.Get(ctx, kind, key)
+	return p.read(ctx, Read{Kind: kind, Key: key}, func(ctx context.Context, r Reader, kind, key string) (Doc, error) {
+		return r.Get(ctx, kind, key)
+	})
 }
 
 // ListView answers a prefetched list (no document stable), else r's.
@@ -168,4 +198,123 @@ func (p *prefetched) List(ctx context.Context, kind string, q ListQuery) ([]Doc,
 // AnyUnder is r's.
 func (p *prefetched) AnyUnder(ctx context.Context, prefix string, kinds []string) (bool, error) {
 	return AnyUnder(ctx, p.Reader, prefix, kinds...)
+}
+
+// NewGeneration is a new value for a generation document: a JSON string of
+// random hex digits, never the same twice.
+func NewGeneration() []byte {
+	var b [12]byte
+	rand.Read(b[:])
+	return []byte(`"` + hex.EncodeToString(b[:]) + `"`)
+}
+
+// GenerationKeeper is a store that writes a generation document in every
+// transaction that writes a document of some kinds.
+type GenerationKeeper interface {
+	// KeepGeneration makes every Update that writes (creates, replaces or
+	// deletes, by key or by scope) a document of kinds write gen's
+	// document too, with a NewGeneration, in the same transaction; false
+	// when it cannot (a wrapper of a store that does not).
+	KeepGeneration(gen Read, kinds ...string) bool
+}
+
+// Remembered answers the gets of some kinds' documents (rarely written, read
+// by every request: the caller's principal, the subscription) from memory
+// while their generation document holds the value it had when they were
+// read. Every transaction that writes one of them writes that generation too
+// (GenerationKeeper), and PrefetchRemembering reads it first in the request's
+// one round trip, so a change made through any replica counts on the very
+// next request through any other. A change made by hand (psql) moves no
+// generation and is not seen until one moves.
+type Remembered struct {
+	gen   Read // normRead's
+	kinds []string
+	set   atomic.Pointer[rememberedSet]
+}
+
+// rememberedSet is the documents read while the generation was gen; never
+// modified once stored (an addition stores a copy).
+type rememberedSet struct {
+	gen  string
+	docs map[Read]Doc // by normRead's get
+}
+
+// rememberedMax bounds a Remembered's memory: a set that full starts again.
+const rememberedMax = 4096
+
+// NewRemembered returns the memory of kinds' documents in s under the
+// generation document gen, which it has s keep (GenerationKeeper); nil (every
+// read goes to s) unless s reads in batches and keeps generations.
+func NewRemembered(s Reader, gen Read, kinds ...string) *Remembered {
+	k, ok := s.(GenerationKeeper)
+	if _, batches := s.(BatchReader); !ok || !batches || !k.KeepGeneration(gen, kinds...) {
+		return nil
+	}
+	return &Remembered{gen: normRead(gen), kinds: slices.Clone(kinds)}
+}
+
+// holds reports whether rd (normRead's) is a get m remembers.
+func (m *Remembered) holds(rd Read) bool {
+	return !rd.List && slices.Contains(m.kinds, rd.Kind)
+}
+
+// lookup is the document of rd remembered at generation gen.
+func (m *Remembered) lookup(gen string, rd Read) (Doc, bool) {
+	if s := m.set.Load(); s != nil && s.gen == gen {
+		d, ok := s.docs[rd]
+		return d, ok
+	}
+	return Doc{}, false
+}
+
+// remember keeps d, read as rd after the generation was read as gen.
+func (m *Remembered) remember(gen string, rd Read, d Doc) {
+	s := m.set.Load()
+	n := &rememberedSet{gen: gen, docs: map[Read]Doc{rd: d}}
+	if s != nil && s.gen == gen && len(s.docs) < rememberedMax {
+		for k, v := range s.docs {
+			n.docs[k] = v
+		}
+	}
+	m.set.CompareAndSwap(s, n) // another request's set may have gone first: either is right
+}
+
+// PrefetchRemembering is Prefetch reading m's generation first and, of the
+// gets m remembers, only those it does not hold yet: the answers of the
+// others come from memory when the generation read is the one they were
+// read at, else from r when asked. m nil: Prefetch.
+func PrefetchRemembering(ctx context.Context, r Reader, m *Remembered, reads ...Read) Reader {
+	b, ok := r.(BatchReader)
+	if m == nil || !ok {
+		return Prefetch(ctx, r, reads...)
+	}
+	held := m.set.Load()
+	batch := []Read{m.gen}
+	for _, rd := range reads {
+		n := normRead(rd)
+		if n == m.gen {
+			continue
+		}
+		if held != nil && m.holds(n) {
+			if _, ok := held.docs[n]; ok {
+				continue // (expected from memory; read from r if the generation moved)
+			}
+		}
+		batch = append(batch, n)
+	}
+	// The generation first: each document read after it is as new as
+	// that generation's, or newer (never older), so it may be answered
+	// while the generation stands.
+	p := &prefetched{Reader: r, reads: batch, results: b.ReadBatch(ctx, batch), mem: m, fill: true}
+	if g := p.results[0]; g.Err == nil {
+		// (No generation document, ErrNotFound, is none: its delete would
+		// move nothing, and a later one could find the set of before.)
+		p.gen, p.genOK = string(g.Doc.Value), true
+		for i, rd := range batch[1:] {
+			if res := p.results[i+1]; m.holds(rd) && res.Err == nil {
+				m.remember(p.gen, rd, res.Doc)
+			}
+		}
+	}
+	return p
 }
