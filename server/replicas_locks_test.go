@@ -10,8 +10,9 @@ import (
 
 // TestReplicasEnforceEachOthersLocks: two replicas on one PostgreSQL
 // store. A management lock made through one refuses what it forbids
-// through the other at once (no replica caches locks), and its delete
-// through the other lifts it there too.
+// through the other at once (a replica remembers the locks it read, none
+// here at first, only while the generation that every lock's change
+// writes stands), and its delete through the other lifts it there too.
 func TestReplicasEnforceEachOthersLocks(t *testing.T) {
 	url := testsvc.PostgresSchema(t)
 	a := testserver.Start(t, testserver.WithStore(url))
@@ -25,6 +26,13 @@ func TestReplicasEnforceEachOthersLocks(t *testing.T) {
 	const v = "?api-version=2016-09-01"
 	rgv := "?api-version=2021-04-01"
 	tags := map[string]any{"location": "westus", "tags": map[string]string{"k": "v"}}
+
+	// Each replica has read the subscription's locks (none), twice.
+	for _, e := range []*testserver.Env{a, b, a, b} {
+		if resp, m := e.Do("PUT", group+rgv, tags); resp.StatusCode != http.StatusOK {
+			t.Fatalf("a write before any lock: %d %v", resp.StatusCode, m)
+		}
+	}
 
 	// CanNotDelete through replica a: replica b refuses the group's delete.
 	lockA := group + "/providers/Microsoft.Authorization/locks/keep"

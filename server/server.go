@@ -150,8 +150,8 @@ type Server struct {
 
 	advanceMu sync.Mutex
 	kinds     kindLister // the unwrapped store's kind listing (reset)
-	// remembered answers every request's reads of the caller's principal
-	// and the subscription from memory while the role assignments'
+	// remembered answers every request's reads of the caller's principal,
+	// the subscription and (a write's) its locks from memory while the role assignments'
 	// generation, read with the request's checks, stands (PostgreSQL; nil
 	// on SQLite, whose checks read from memory already).
 	remembered *store.Remembered
@@ -201,8 +201,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	m := metrics.New()
 	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m, Faults: &fault.Set{}, kinds: st}
 	// Before any write (the bootstrap's principals): each write of a
-	// principal or subscription moves the generation from the first.
-	s.remembered = store.NewRemembered(s.Store, rbac.GenerationRead(), identity.PrincipalKind, resource.SubscriptionKind)
+	// principal, subscription or lock moves the generation from the first.
+	s.remembered = store.NewRemembered(s.Store, rbac.GenerationRead(), identity.PrincipalKind, resource.SubscriptionKind, resource.LockKind)
 	if err := s.init(ctx); err != nil {
 		st.Close()
 		return nil, err

@@ -80,7 +80,8 @@ func Prefetched(ctx context.Context, r Reader) Reader {
 	if !ok {
 		return r
 	}
-	return &prefetched{Reader: r, reads: p.reads, results: p.results, mem: p.mem, gen: p.gen, genOK: p.genOK}
+	// (r is a store of a comparable type, or of another type than p's.)
+	return &prefetched{Reader: r, reads: p.reads, results: p.results, mem: p.mem, gen: p.gen, genOK: p.genOK, fill: p.fill && r == p.Reader}
 }
 
 // PrefetchedIn is the Reader ctx carries (WithPrefetched), reading on
@@ -127,23 +128,39 @@ func (p *prefetched) find(rd Read) (ReadResult, bool) {
 		}
 	}
 	if p.genOK && p.mem.holds(rd) {
-		if d, ok := p.mem.lookup(p.gen, rd); ok {
-			return ReadResult{Doc: d}, true
-		}
+		return p.mem.lookup(p.gen, rd)
 	}
 	return ReadResult{}, false
+}
+
+// filling reports whether what rd reads from Reader is to be remembered.
+func (p *prefetched) filling(rd Read) bool {
+	return p.fill && p.genOK && p.mem.holds(rd)
 }
 
 // read is the document of rd read from Reader (View or Get), kept in
 // memory when rd is one to remember.
 func (p *prefetched) read(ctx context.Context, rd Read, get func(context.Context, Reader, string, string) (Doc, error)) (Doc, error) {
 	d, err := get(ctx, p.Reader, rd.Kind, rd.Key)
-	if err == nil && p.fill && p.genOK && p.mem.holds(normRead(rd)) {
+	if err == nil && p.filling(normRead(rd)) {
 		kept := d
 		kept.Value = bytes.Clone(d.Value) // (Get's is the caller's own)
-		p.mem.remember(p.gen, normRead(rd), kept)
+		p.mem.remember(p.gen, normRead(rd), ReadResult{Doc: kept})
 	}
 	return d, err
+}
+
+// list is the list of rd read from Reader, kept in memory (it is
+// rd's own; false when rd is not one to remember).
+func (p *prefetched) list(ctx context.Context, rd Read) (ReadResult, bool) {
+	if !p.filling(normRead(rd)) {
+		return ReadResult{}, false
+	}
+	docs, err := p.Reader.List(ctx, rd.Kind, rd.Q)
+	if err == nil {
+		p.mem.remember(p.gen, normRead(rd), ReadResult{Docs: docs})
+	}
+	return ReadResult{Docs: docs, Err: err}, true
 }
 
 // View answers a prefetched document, else r's View.
@@ -168,7 +185,11 @@ func (p *prefetched) Get(ctx context.Context, kind, key string) (Doc, error) {
 
 // ListView answers a prefetched list (no document stable), else r's.
 func (p *prefetched) ListView(ctx context.Context, kind string, q ListQuery, fn func(d *Doc, stable bool) bool) error {
-	if res, ok := p.find(Read{Kind: kind, List: true, Q: q}); ok {
+	res, ok := p.find(Read{Kind: kind, List: true, Q: q})
+	if !ok {
+		res, ok = p.list(ctx, Read{Kind: kind, List: true, Q: q})
+	}
+	if ok {
 		for i := range res.Docs {
 			if !fn(&res.Docs[i], false) {
 				break
@@ -181,7 +202,11 @@ func (p *prefetched) ListView(ctx context.Context, kind string, q ListQuery, fn 
 
 // List is ListView with documents of the caller's own.
 func (p *prefetched) List(ctx context.Context, kind string, q ListQuery) ([]Doc, error) {
-	if res, ok := p.find(Read{Kind: kind, List: true, Q: q}); ok {
+	res, ok := p.find(Read{Kind: kind, List: true, Q: q})
+	if !ok {
+		res, ok = p.list(ctx, Read{Kind: kind, List: true, Q: q})
+	}
+	if ok {
 		if res.Err != nil {
 			return nil, res.Err
 		}
@@ -218,10 +243,10 @@ type GenerationKeeper interface {
 	KeepGeneration(gen Read, kinds ...string) bool
 }
 
-// Remembered answers the gets of some kinds' documents (rarely written, read
-// by every request: the caller's principal, the subscription) from memory
-// while their generation document holds the value it had when they were
-// read. Every transaction that writes one of them writes that generation too
+// Remembered answers the reads of some kinds' documents, gets and lists
+// (rarely written, read by every request: the caller's principal, the
+// subscription, its locks) from memory while their generation document
+// holds the value it had when they were read. Every transaction that writes one of them writes that generation too
 // (GenerationKeeper), and PrefetchRemembering reads it first in the request's
 // one round trip, so a change made through any replica counts on the very
 // next request through any other. A change made by hand (psql) moves no
@@ -232,11 +257,11 @@ type Remembered struct {
 	set   atomic.Pointer[rememberedSet]
 }
 
-// rememberedSet is the documents read while the generation was gen; never
-// modified once stored (an addition stores a copy).
+// rememberedSet is the documents and lists read while the generation was
+// gen; never modified once stored (an addition stores a copy).
 type rememberedSet struct {
 	gen  string
-	docs map[Read]Doc // by normRead's get
+	docs map[Read]ReadResult // by normRead's read; no error
 }
 
 // rememberedMax bounds a Remembered's memory: a set that full starts again.
@@ -253,24 +278,24 @@ func NewRemembered(s Reader, gen Read, kinds ...string) *Remembered {
 	return &Remembered{gen: normRead(gen), kinds: slices.Clone(kinds)}
 }
 
-// holds reports whether rd (normRead's) is a get m remembers.
+// holds reports whether rd (normRead's) is a read m remembers.
 func (m *Remembered) holds(rd Read) bool {
-	return !rd.List && slices.Contains(m.kinds, rd.Kind)
+	return slices.Contains(m.kinds, rd.Kind)
 }
 
-// lookup is the document of rd remembered at generation gen.
-func (m *Remembered) lookup(gen string, rd Read) (Doc, bool) {
+// lookup is what rd read at generation gen, remembered.
+func (m *Remembered) lookup(gen string, rd Read) (ReadResult, bool) {
 	if s := m.set.Load(); s != nil && s.gen == gen {
-		d, ok := s.docs[rd]
-		return d, ok
+		res, ok := s.docs[rd]
+		return res, ok
 	}
-	return Doc{}, false
+	return ReadResult{}, false
 }
 
-// remember keeps d, read as rd after the generation was read as gen.
-func (m *Remembered) remember(gen string, rd Read, d Doc) {
+// remember keeps res, what rd read after the generation was read as gen.
+func (m *Remembered) remember(gen string, rd Read, res ReadResult) {
 	s := m.set.Load()
-	n := &rememberedSet{gen: gen, docs: map[Read]Doc{rd: d}}
+	n := &rememberedSet{gen: gen, docs: map[Read]ReadResult{rd: res}}
 	if s != nil && s.gen == gen && len(s.docs) < rememberedMax {
 		for k, v := range s.docs {
 			n.docs[k] = v
@@ -312,7 +337,7 @@ func PrefetchRemembering(ctx context.Context, r Reader, m *Remembered, reads ...
 		p.gen, p.genOK = string(g.Doc.Value), true
 		for i, rd := range batch[1:] {
 			if res := p.results[i+1]; m.holds(rd) && res.Err == nil {
-				m.remember(p.gen, rd, res.Doc)
+				m.remember(p.gen, rd, res)
 			}
 		}
 	}

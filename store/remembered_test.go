@@ -13,10 +13,11 @@ import (
 // Two replicas on one PostgreSQL schema, each remembering the documents of
 // kinds "p" and "s" under the generation document gen/g: a document
 // created, replaced or deleted (by key or by scope) through one is read as
-// it now is through the other on its very next prefetch, while one read
-// again with no such write between is answered from memory (no statement
-// for it in the round trip: its answer stays with the database closed);
-// a write of another kind, or one whose Update failed, moves nothing.
+// it now is through the other on its very next prefetch, by get and in a
+// list, while one read again with no such write between is answered from
+// memory (no statement for it in the round trip: its answer stays with the
+// database closed); a write of another kind, or one whose Update failed,
+// moves nothing.
 func TestPostgresRememberedSeesEachWriteAtOnce(t *testing.T) {
 	ctx := context.Background()
 	url := testsvc.PostgresSchema(t)
@@ -42,11 +43,26 @@ func TestPostgresRememberedSeesEachWriteAtOnce(t *testing.T) {
 		}
 		return string(d.Value)
 	}
-	// read prefetches p/x and s/y through b and answers both (the value
-	// or "none").
-	read := func(s store.Reader) (px, sy string) {
+	// read prefetches p/x, s/y and the list of s under /y/ through b,
+	// and answers the three (a value or "none"; the list's values).
+	sList := store.Read{Kind: "s", List: true, Q: store.ListQuery{ScopePrefix: "/Y/"}}
+	read := func(s store.Reader) (px, sy, sl string) {
 		t.Helper()
-		p := store.PrefetchRemembering(ctx, s, mb, store.Read{Kind: "p", Key: "X"}, store.Read{Kind: "s", Key: "y"}, gen)
+		p := store.PrefetchRemembering(ctx, s, mb, store.Read{Kind: "p", Key: "X"}, store.Read{Kind: "s", Key: "y"}, sList, gen)
+		docs, err := p.List(ctx, "s", sList.Q)
+		if err != nil {
+			t.Fatalf("the list of s: %v", err)
+		}
+		var viewed []string
+		if err := store.ListView(ctx, p, "s", sList.Q, func(d *store.Doc, _ bool) bool { viewed = append(viewed, string(d.Value)); return true }); err != nil {
+			t.Fatalf("the list of s viewed: %v", err)
+		}
+		for i, d := range docs {
+			sl += string(d.Value)
+			if i >= len(viewed) || viewed[i] != string(d.Value) {
+				t.Fatalf("the list of s viewed: %q, listed %d documents", viewed, len(docs))
+			}
+		}
 		for _, x := range []struct {
 			key string
 			to  *string
@@ -65,12 +81,16 @@ func TestPostgresRememberedSeesEachWriteAtOnce(t *testing.T) {
 				}
 			}
 		}
-		return px, sy
+		return px, sy, sl
 	}
 	want := func(px, sy string) {
 		t.Helper()
-		if gx, gy := read(b); gx != px || gy != sy {
-			t.Fatalf("through b: p/x %s, s/y %s; want %s, %s", gx, gy, px, sy)
+		sl := sy
+		if sy == "none" {
+			sl = ""
+		}
+		if gx, gy, gl := read(b); gx != px || gy != sy || gl != sl {
+			t.Fatalf("through b: p/x %s, s/y %s, listed %q; want %s, %s, %q", gx, gy, gl, px, sy, sl)
 		}
 	}
 
@@ -117,8 +137,11 @@ func TestPostgresRememberedSeesEachWriteAtOnce(t *testing.T) {
 
 	// Remembered: with the generation read and nothing else, b's
 	// answers hold while its database is gone.
-	p := store.PrefetchRemembering(ctx, b, mb, store.Read{Kind: "p", Key: "x"}, store.Read{Kind: "s", Key: "y"})
+	p := store.PrefetchRemembering(ctx, b, mb, store.Read{Kind: "p", Key: "x"}, store.Read{Kind: "s", Key: "y"}, sList)
 	b.Close()
+	if docs, err := p.List(ctx, "s", sList.Q); err != nil || len(docs) != 1 || string(docs[0].Value) != "5" {
+		t.Fatalf("the list of s remembered: %v %+v", err, docs)
+	}
 	if d, err := store.View(ctx, p, "p", "x"); err != nil || string(d.Value) != "4" {
 		t.Fatalf("p/x remembered: %v %q", err, d.Value)
 	}
