@@ -39,9 +39,10 @@ type fixConn struct {
 	clen    int64
 	raw     bool // gave up parsing: pass through
 
-	head    int   // bytes of the current request's head read so far (maxHead)
-	midLine bool  // inside a header line longer than br's buffer
-	dropped int64 // bytes of a head over maxHead dropped (stDropHead)
+	head    int    // bytes of the current request's head read so far (maxHead)
+	reqLine []byte // a request line longer than br's buffer, read so far
+	midLine bool   // inside a header line longer than br's buffer
+	dropped int64  // bytes of a head over maxHead dropped (stDropHead)
 
 	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
 
@@ -127,8 +128,9 @@ func (c *fixConn) Read(p []byte) (int, error) {
 			break
 		}
 		if err != nil {
-			if len(line) > 0 {
-				c.out = append(c.out, line...)
+			if len(line) > 0 || len(c.reqLine) > 0 {
+				c.out = append(append(c.out, c.reqLine...), line...)
+				c.reqLine = nil
 				break
 			}
 			return 0, err
@@ -168,6 +170,29 @@ func (c *fixConn) endHead() {
 // passed through, and net/http reads it as it is.
 func (c *fixConn) longLine(part []byte) (out []byte, ok bool) {
 	switch c.state {
+	case stRequestLine:
+		// Kept until it ends (process), up to maxHead: a longer one is
+		// cut to its method and the start of its path (no query), and
+		// the rest of its head dropped.
+		if c.reqLine = append(c.reqLine, part...); len(c.reqLine) <= maxHead {
+			return nil, true
+		}
+		method, target, _ := bytes.Cut(c.reqLine, []byte(" "))
+		if len(method) > 32 {
+			method = method[:32]
+		}
+		target, _, _ = bytes.Cut(target[:min(len(target), 1024)], []byte("?"))
+		line := append(append([]byte(nil), method...), " /"...)
+		for _, b := range bytes.TrimLeft(target, "/") {
+			if b > ' ' && b != 0x7f && b != '%' {
+				line = append(line, b)
+			}
+		}
+		line = append(line, " HTTP/1.1\r\n"...)
+		c.reqLine, c.chunked, c.clen, c.head = nil, false, 0, len(line)
+		line = append(line, c.tooLarge(false, false)...)
+		c.midLine = true // (the rest of the request line)
+		return line, true
 	case stHeaders:
 		if !c.midLine {
 			k, _, ok := bytes.Cut(part, []byte(":"))
@@ -215,6 +240,9 @@ func (c *fixConn) tooLarge(cut, ended bool) []byte {
 func (c *fixConn) process(line []byte) []byte {
 	switch c.state {
 	case stRequestLine:
+		if c.reqLine != nil { // the end of a long one (longLine)
+			line, c.reqLine = append(c.reqLine, line...), nil
+		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			return line // tolerated blank lines between requests
 		}

@@ -44,9 +44,11 @@ func rawExchange(t *testing.T, e *testserver.Env, head string) (*http.Response, 
 // naming what to fix, 431 RequestHeaderFieldsTooLarge saying the limit);
 // net/http answered them itself in plain text ("400 Bad Request",
 // "431 Request Header Fields Too Large"), which an SDK reports as an
-// unparsable error. A head just under the limit, one header line of 64 KiB
-// included, is still served, and the disk data plane answers in Azure
-// Storage's XML.
+// unparsable error. A request line longer than the connection's buffer
+// (32 KiB) is no exception: it was passed through as it was, to the same
+// plain-text answers. A head just under the limit, one header line or
+// request line of 64 KiB included, is still served, and the disk data
+// plane answers in Azure Storage's XML.
 func TestMalformedRequestsAreAnsweredInARMsShape(t *testing.T) {
 	e := testserver.StartWithGroups(t, "rg")
 	auth := "Authorization: Bearer " + e.Token(e.Cred) + "\r\n"
@@ -75,6 +77,8 @@ func TestMalformedRequestsAreAnsweredInARMsShape(t *testing.T) {
 		{rg + "r\x01g?api-version=2021-04-01", `\x01`},
 		{rg + "rg?api-version=2021-04-01&x=\x7f", `\x7f`},
 		{"/sub%scriptions", "%sc"},
+		// A request line longer than the connection's buffer (32 KiB).
+		{rg + "rg%ZZ?api-version=2021-04-01&x=" + strings.Repeat("a", 40<<10), "%ZZ"},
 	} {
 		for _, a := range []string{auth, ""} {
 			resp, b := rawExchange(t, e, "GET "+c.path+" HTTP/1.1\r\nHost: {host}\r\n"+a)
@@ -96,6 +100,8 @@ func TestMalformedRequestsAreAnsweredInARMsShape(t *testing.T) {
 		{"200 lines of 8 KiB", get + strings.Repeat(big(8<<10), 200)},
 		{"a 2 MiB line before Host", "GET " + rg + "rg?api-version=2021-04-01 HTTP/1.1\r\n" + big(2<<20) + "Host: {host}\r\n" + auth},
 		{"a 2 MiB body of a header line", get + "X-Big: " + strings.Repeat("b", 2<<20) + "\r\n" + big(100)},
+		{"a request line of 2 MiB", "GET " + rg + "rg?api-version=2021-04-01&x=" + strings.Repeat("a", 2<<20) + " HTTP/1.1\r\nHost: {host}\r\n" + auth},
+		{"a request line of 2 MiB in its path", "GET " + rg + strings.Repeat("a", 2<<20) + "?api-version=2021-04-01 HTTP/1.1\r\nHost: {host}\r\n" + auth},
 	} {
 		resp, b := rawExchange(t, e, c.head)
 		cloudError(c.what, resp, b, 431, "RequestHeaderFieldsTooLarge", "1 MiB")
@@ -105,6 +111,7 @@ func TestMalformedRequestsAreAnsweredInARMsShape(t *testing.T) {
 		head string
 	}{
 		{"one header line of 64 KiB", get + big(64<<10)},
+		{"a request line of 64 KiB", "GET " + rg + "rg?api-version=2021-04-01&x=" + strings.Repeat("a", 64<<10) + " HTTP/1.1\r\nHost: {host}\r\n" + auth},
 		{"a head of 1 MiB less 100 bytes", get + strings.Repeat(big(8<<10), 127) + big((1<<20)-100-len(get)-127*(8<<10))},
 	} {
 		if resp, b := rawExchange(t, e, c.head); resp.StatusCode != 200 {
@@ -113,8 +120,14 @@ func TestMalformedRequestsAreAnsweredInARMsShape(t *testing.T) {
 	}
 	// The disk data plane (a SAS is its authorization) answers Azure
 	// Storage's errors in XML.
-	resp, b := rawExchange(t, e, "GET /sas/disks/d%ZZ HTTP/1.1\r\nHost: {host}\r\n")
-	if resp.StatusCode != 400 || resp.Header.Get("X-Ms-Error-Code") != "InvalidUri" || !strings.Contains(string(b), "<Code>InvalidUri</Code>") || !strings.Contains(string(b), "%ZZ") {
-		t.Errorf("GET /sas/disks/d%%ZZ: %d %v %s, want 400 InvalidUri in XML", resp.StatusCode, resp.Header, b)
+	for _, head := range []string{"GET /sas/disks/d%ZZ HTTP/1.1\r\nHost: {host}\r\n", "GET /sas/disks/d%ZZ?x=" + strings.Repeat("a", 40<<10) + " HTTP/1.1\r\nHost: {host}\r\n"} {
+		resp, b := rawExchange(t, e, head)
+		if resp.StatusCode != 400 || resp.Header.Get("X-Ms-Error-Code") != "InvalidUri" || !strings.Contains(string(b), "<Code>InvalidUri</Code>") || !strings.Contains(string(b), "%ZZ") {
+			t.Errorf("GET /sas/disks/d%%ZZ (%d bytes): %d %v %s, want 400 InvalidUri in XML", len(head), resp.StatusCode, resp.Header, b)
+		}
+	}
+	resp, b := rawExchange(t, e, "GET /sas/disks/d?x="+strings.Repeat("a", 2<<20)+" HTTP/1.1\r\nHost: {host}\r\n")
+	if resp.StatusCode != 431 || resp.Header.Get("X-Ms-Error-Code") != "RequestHeaderFieldsTooLarge" || !strings.Contains(string(b), "<Code>RequestHeaderFieldsTooLarge</Code>") {
+		t.Errorf("GET /sas/disks/d with a request line of 2 MiB: %d %v %s, want 431 in XML", resp.StatusCode, resp.Header, b)
 	}
 }
