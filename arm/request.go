@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"net/http"
 	"net/url"
@@ -579,9 +581,44 @@ func PageFunc[T any](r *Request, pageSize int, page func(start, size int) ([]T, 
 	return OK(l), nil
 }
 
-// keyedToken prefixes a $skipToken PageKeyedOK made (a key); an offset
-// token is digits only.
+// keyedToken prefixes a $skipToken PageKeyedOK or PageKeyedFunc made (a
+// key); an offset token is digits only.
 const keyedToken = "k"
+
+// keyToken is the $skipToken of the page that follows the item of key:
+// keyedToken, then the key and its check (keyCheck) in base64 (URL-safe), so that a
+// token the list did not give is refused (skipKey) instead of being read
+// as a key that selects some page.
+func keyToken(key string) string {
+	b := binary.BigEndian.AppendUint32([]byte(key), keyCheck(key))
+	return keyedToken + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// skipKey reads the request's $skipToken when it is a keyed one (keyed):
+// the key of the item the page follows; one that keyToken did not make
+// is 400 InvalidQueryParameterValue naming the parameter. Any other token
+// is PageBounds' to read.
+func (r *Request) skipKey() (key string, keyed bool, err error) {
+	tok := r.Query("$skipToken")
+	if !strings.HasPrefix(tok, keyedToken) {
+		return "", false, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok[len(keyedToken):])
+	if err != nil || len(b) < 4 || keyCheck(string(b[:len(b)-4])) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+		return "", true, badSkipToken(tok)
+	}
+	return string(b[:len(b)-4]), true, nil
+}
+
+// keyCheck is a key's check in its token: its CRC-32, of a seed first so
+// that the token of no bytes at all (CRC-32 0) checks no empty key.
+func keyCheck(key string) uint32 {
+	return crc32.Update(crc32.ChecksumIEEE([]byte("safehold")), crc32.IEEETable, []byte(key))
+}
+
+func badSkipToken(tok string) error {
+	return BadRequest("InvalidQueryParameterValue", "The value '%s' of query parameter '$skipToken' is invalid: it is not a token this list gave; use the nextLink of the previous page as given.", tok)
+}
 
 // PageKeyedOK answers 200 with the page of items that follows the
 // request's $skipToken, at most pageSize long ($top caps it), with a
@@ -593,27 +630,55 @@ const keyedToken = "k"
 // another. An offset token (digits) still selects by offset. view renders
 // an item of the page.
 func PageKeyedOK[T any](r *Request, items []T, pageSize int, key func(T) string, view func(T) any) (*Response, error) {
-	start, size, err := 0, 0, error(nil)
-	if tok := r.Query("$skipToken"); strings.HasPrefix(tok, keyedToken) {
-		after, err := base64.RawURLEncoding.DecodeString(tok[len(keyedToken):])
-		if err != nil {
-			return nil, BadRequest("InvalidQueryParameterValue", "The $skipToken '%s' is invalid; use the nextLink of the previous page as given.", tok)
+	return PageKeyedFunc(r, pageSize, func(after string, skip, size int) ([]any, string, bool, error) {
+		start := skip
+		if after != "" {
+			start = sort.Search(len(items), func(i int) bool { return key(items[i]) > after })
 		}
-		start = sort.Search(len(items), func(i int) bool { return key(items[i]) > string(after) })
-		if size, err = r.pageSize(pageSize); err != nil {
-			return nil, err
+		start = min(start, len(items))
+		end := min(start+size, len(items))
+		out := make([]any, 0, end-start)
+		for _, it := range items[start:end] {
+			out = append(out, view(it))
 		}
-	} else if start, size, err = r.PageBounds(pageSize); err != nil {
+		last := ""
+		if end > start {
+			last = key(items[end-1])
+		}
+		return out, last, end < len(items), nil
+	})
+}
+
+// PageKeyedFunc answers 200 with the page that follows the request's
+// $skipToken (as PageKeyedOK) of a list that page reads in ascending order
+// of key: the items whose key is after after ("": from the first), less
+// the first skip of them (an offset token's), at most size; the key of the
+// page's last item and whether more follow. The list is read no further
+// than the page.
+func PageKeyedFunc[T any](r *Request, pageSize int, page func(after string, skip, size int) (items []T, last string, more bool, err error)) (*Response, error) {
+	after, keyed, err := r.skipKey()
+	if err != nil {
 		return nil, err
 	}
-	start = min(start, len(items))
-	end := min(start+size, len(items))
-	l := &List{Value: make([]any, 0, end-start)}
-	for _, it := range items[start:end] {
-		l.Value = append(l.Value, view(it))
+	skip, size := 0, 0
+	if keyed {
+		size, err = r.pageSize(pageSize)
+	} else {
+		skip, size, err = r.PageBounds(pageSize)
 	}
-	if end < len(items) {
-		l.NextLink = r.nextPageLinkToken(keyedToken + base64.RawURLEncoding.EncodeToString([]byte(key(items[end-1]))))
+	if err != nil {
+		return nil, err
+	}
+	items, last, more, err := page(after, skip, size)
+	if err != nil {
+		return nil, err
+	}
+	l := &List{Value: make([]any, len(items))}
+	for i, it := range items {
+		l.Value[i] = it
+	}
+	if more && len(items) > 0 {
+		l.NextLink = r.nextPageLinkToken(keyToken(last))
 	}
 	return OK(l), nil
 }
@@ -627,7 +692,7 @@ func (r *Request) PageBounds(pageSize int) (start, size int, err error) {
 	if tok := r.Query("$skipToken"); tok != "" {
 		n, err := strconv.Atoi(tok)
 		if err != nil || n < 0 {
-			return 0, 0, BadRequest("InvalidQueryParameterValue", "The $skipToken '%s' is invalid; use the nextLink of the previous page as given.", tok)
+			return 0, 0, badSkipToken(tok)
 		}
 		// A token past any list (one a client made up: ours are item
 		// counts) selects an empty last page; start+pageSize must not

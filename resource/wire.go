@@ -36,10 +36,18 @@ func ListWire[T any](ctx context.Context, r store.Reader, typ, scope string, kee
 // follow. It converts only those documents, reads none past the first
 // that follows, and copies none (store.ListView).
 func ListWirePage[T any](ctx context.Context, r store.Reader, typ, scope string, keep func(d store.Doc) bool, start, size int) (page []json.RawMessage, more bool, err error) {
+	page, _, more, err = ListWirePageAfter[T](ctx, r, typ, scope, keep, "", start, size)
+	return page, more, err
+}
+
+// ListWirePageAfter is ListWirePage of the resources whose key (their id
+// in lower case, the order they are listed in) is after after, and the
+// key of the page's last resource: the page arm.PageKeyedFunc asks for.
+func ListWirePageAfter[T any](ctx context.Context, r store.Reader, typ, scope string, keep func(d store.Doc) bool, after string, start, size int) (page []json.RawMessage, last string, more bool, err error) {
 	c := wireCacheFor(reflect.TypeFor[T]())
 	i := 0 // the items kept so far
 	var werr error
-	err = store.ListView(ctx, r, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ}, func(d *store.Doc, stable bool) bool {
+	err = store.ListView(ctx, r, resourceKind, store.ListQuery{ScopePrefix: strings.TrimRight(scope, "/") + "/", Type: typ, After: after}, func(d *store.Doc, stable bool) bool {
 		if keep != nil && !keep(*d) {
 			return true
 		}
@@ -53,7 +61,7 @@ func ListWirePage[T any](ctx context.Context, r store.Reader, typ, scope string,
 				werr = err
 				return false
 			}
-			page = append(page, w)
+			page, last = append(page, w), d.Key
 		}
 		i++
 		return true
@@ -62,9 +70,9 @@ func ListWirePage[T any](ctx context.Context, r store.Reader, typ, scope string,
 		err = werr
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, "", false, err
 	}
-	return page, more, nil
+	return page, last, more, nil
 }
 
 // wireOf is d's wire JSON as a T, from the memo when it holds it.

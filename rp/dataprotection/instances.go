@@ -421,7 +421,7 @@ func (pr *Provider) listInstances(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.PageOK(r, bis, 100)
+	return arm.PageKeyedOK(r, bis, 100, func(bi instanceResource) string { return strings.ToLower(bi.ID) }, func(bi instanceResource) any { return bi })
 }
 
 func (pr *Provider) listInstancesOfDatasource(r *arm.Request) (*arm.Response, error) {

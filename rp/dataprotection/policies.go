@@ -93,8 +93,8 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 }
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
-	return arm.PageFunc(r, 100, func(start, size int) ([]json.RawMessage, bool, error) {
-		return resource.ListWirePage[policyResource](r.HTTP.Context(), pr.p.Store, typePolicy, vaultIDOf(r).String(), nil, start, size)
+	return arm.PageKeyedFunc(r, 100, func(after string, skip, size int) ([]json.RawMessage, string, bool, error) {
+		return resource.ListWirePageAfter[policyResource](r.HTTP.Context(), pr.p.Store, typePolicy, vaultIDOf(r).String(), nil, after, skip, size)
 	})
 }
 

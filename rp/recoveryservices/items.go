@@ -656,7 +656,11 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]any, 0, len(items))
+	type listed struct {
+		key  string
+		body map[string]any
+	}
+	out := make([]listed, 0, len(items))
 	for i := range items {
 		it := &items[i]
 		if n := f["policyname"]; n != "" && !strings.EqualFold(n, it.PolicyName) {
@@ -674,9 +678,9 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 		if n := f["protectionstate"]; n != "" && !strings.EqualFold(n, fmt.Sprint(body["properties"].(map[string]any)["protectionState"])) {
 			continue
 		}
-		out = append(out, body)
+		out = append(out, listed{strings.ToLower(it.ID), body})
 	}
-	return arm.PageOK(r, out, 200)
+	return arm.PageKeyedOK(r, out, 200, func(l listed) string { return l.key }, func(l listed) any { return l.body })
 }
 
 // deleteItem stops protection and deletes the backup data: 202, then the
@@ -1002,5 +1006,5 @@ func (pr *Provider) listContainers(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, c)
 	}
-	return arm.PageOK(r, out, 200)
+	return arm.PageKeyedOK(r, out, 200, func(c containerRecord) string { return strings.ToLower(c.ID) }, func(c containerRecord) any { return c })
 }

@@ -291,9 +291,9 @@ func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 		if !selects(f, "backupmanagementtype", p.managementType(), "workloadtype", p.workloadType()) {
 			continue
 		}
-		out = append(out, pr.withCount(ctx, pr.p.Store, p))
+		out = append(out, p)
 	}
-	return arm.PageOK(r, out, 200)
+	return arm.PageKeyedOK(r, out, 200, func(p policyRecord) string { return strings.ToLower(p.ID) }, func(p policyRecord) any { return pr.withCount(ctx, pr.p.Store, p) })
 }
 
 func (pr *Provider) deletePolicy(r *arm.Request, id arm.ResourceID) (*arm.Response, error) {
