@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,10 @@ const (
 	OpARM      = "arm"      // any ARM request, by method and path pattern
 	OpDisk     = "disk"     // the disk data plane (SAS page-blob requests)
 )
+
+// Methods are the HTTP methods an arm or disk rule may be limited to: those
+// the server answers (a rule of another would never match).
+var Methods = []string{"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"}
 
 // Ops lists the operations in the order help texts show them.
 var Ops = []string{OpBackup, OpRestore, OpValidate, OpDelete, OpARM, OpDisk}
@@ -111,6 +116,9 @@ func Validate(r *Rule) error {
 	r.Method = strings.ToUpper(strings.TrimSpace(r.Method))
 	if r.Method != "" && r.Operation != OpARM && r.Operation != OpDisk {
 		return fmt.Errorf("method applies only to arm and disk rules")
+	}
+	if r.Method != "" && !slices.Contains(Methods, r.Method) {
+		return fmt.Errorf("method %q is not one of %s (or none: any method)", r.Method, strings.Join(Methods, ", "))
 	}
 	if r.Latency != "" {
 		d, err := time.ParseDuration(r.Latency)

@@ -104,6 +104,18 @@ func TestFaultARM(t *testing.T) {
 			t.Errorf("rule %v: %d %v", bad, resp.StatusCode, m)
 		}
 	}
+	// A method no request has is refused naming those it may be (it was
+	// kept, and never matched).
+	for _, op := range []string{"arm", "disk"} {
+		resp, m := call(t, e, "POST", adminURL("/faultRules"), map[string]any{"operation": op, "method": "FOO", "code": "X"})
+		if msg, _ := testserver.Field(m, "error.message").(string); resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidFaultRule" ||
+			!strings.Contains(msg, `"FOO"`) || !strings.Contains(msg, "GET, HEAD, PUT, PATCH, POST, DELETE") {
+			t.Errorf("%s rule with method FOO: %d %v, want 400 InvalidFaultRule naming the methods", op, resp.StatusCode, m)
+		}
+	}
+	if rules := listRules(t, e); len(rules) != 0 {
+		t.Errorf("refused rules were kept: %v", rules)
+	}
 	resp, m = call(t, e, "DELETE", adminURL("/faultRules/nope"), nil)
 	if resp.StatusCode != 404 || testserver.ErrorCode(m) != "FaultRuleNotFound" {
 		t.Errorf("delete unknown rule: %d %v", resp.StatusCode, m)

@@ -44,7 +44,7 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 		}}
 	f := add.Flags()
 	f.StringVar(&name, "name", "", "rule name (default: generated); a rule of the same name is replaced")
-	f.StringVar(&method, "method", "", "HTTP method (arm and disk rules; default any)")
+	f.StringVar(&method, "method", "", "HTTP method: GET, HEAD, PUT, PATCH, POST or DELETE (arm and disk rules; default any)")
 	f.StringVar(&path, "path", "", "pattern of the request path (arm, disk) or item id (backup, restore, validate, delete); * matches anything")
 	f.StringVar(&code, "code", "", "error code to fail with, e.g. UserErrorInsufficientStorage")
 	f.StringVar(&message, "message", "", "error message (default: says it was injected)")
