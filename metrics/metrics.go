@@ -67,7 +67,7 @@ func New() *Metrics {
 	m.jobDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_job_duration_seconds",
 		Help: "Duration of ended backup jobs by operation and result.", Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}}, []string{"operation", "result"})
 	m.jobBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_job_bytes_total",
-		Help: "Bytes transferred by ended jobs: direction backup (bytes backed up) or restore (bytes restored)."}, []string{"direction"})
+		Help: "Bytes transferred by jobs that completed: direction backup (bytes backed up) or restore (bytes restored)."}, []string{"direction"})
 	m.storeLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_store_operation_duration_seconds",
 		Help: "Metadata store latency by operation (get, list, update, claim, ...).", Buckets: lat}, []string{"operation"})
 	m.blobLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_blob_operation_duration_seconds",
@@ -201,7 +201,9 @@ func (m *Metrics) observeJob(j endedJob) {
 	if j.EndTime != nil {
 		m.jobDur.WithLabelValues(j.Operation, j.Status).Observe(j.EndTime.Sub(j.StartTime).Seconds())
 	}
-	if j.BytesTransferred > 0 {
+	// A job that failed or was cancelled may have moved bytes, but backed
+	// up or restored nothing.
+	if j.BytesTransferred > 0 && (j.Status == "Completed" || j.Status == "CompletedWithWarnings") {
 		switch j.Operation {
 		case "Backup":
 			m.jobBytes.WithLabelValues("backup").Add(float64(j.BytesTransferred))
