@@ -343,3 +343,26 @@ func (e *Env) Metrics() map[string]float64 {
 	}
 	return out
 }
+
+// PageNames reads the list at u a page of one item at a time (u asks for
+// $top=1) through each nextLink and calls between (when not nil) after
+// each page but the last, with the page's index; it returns the items'
+// names in the order the pages gave them.
+func (e *Env) PageNames(t testing.TB, u string, between func(page int)) []string {
+	t.Helper()
+	var names []string
+	for n := 0; u != ""; n++ {
+		resp, m := e.Do("GET", u, nil)
+		vals, _ := m["value"].([]any)
+		if resp.StatusCode != 200 || len(vals) != 1 {
+			t.Fatalf("GET %s: %d %v", u, resp.StatusCode, m)
+		}
+		name, _ := Field(vals[0].(map[string]any), "name").(string)
+		names = append(names, name)
+		u, _ = m["nextLink"].(string)
+		if u != "" && between != nil {
+			between(n)
+		}
+	}
+	return names
+}

@@ -44,27 +44,6 @@ func TestRecoveryPointPagesWhileBackupsLand(t *testing.T) {
 	}
 }
 
-// pageNames reads the list at u a page of one at a time ($top=1) and calls
-// between after each page but the last; it returns the names in the order
-// the pages gave them.
-func pageNames(t *testing.T, e *testserver.Env, u string, between func(page int)) []string {
-	t.Helper()
-	var names []string
-	for n := 0; u != ""; n++ {
-		resp, m := e.Do("GET", u, nil)
-		vals, _ := m["value"].([]any)
-		if resp.StatusCode != 200 || len(vals) != 1 {
-			t.Fatalf("GET %s: %d %v", u, resp.StatusCode, m)
-		}
-		names = append(names, testserver.Field(vals[0].(map[string]any), "name").(string))
-		u, _ = m["nextLink"].(string)
-		if u != "" && between != nil {
-			between(n)
-		}
-	}
-	return names
-}
-
 // TestPoliciesAndInstancesPageByKey: a Backup vault's policy and backup
 // instance lists read a page at a time answer each item once, and the next
 // one, when an item is made between the pages that sorts before the page
@@ -84,7 +63,7 @@ func TestPoliciesAndInstancesPageByKey(t *testing.T) {
 	}
 	policy("p3")
 	policy("p5")
-	got := pageNames(t, e, vaultPath+"/backupPolicies"+v+"&$top=1", func(page int) {
+	got := e.PageNames(t, vaultPath+"/backupPolicies"+v+"&$top=1", func(page int) {
 		if page == 0 {
 			policy("p0") // before p1, the page read
 		}
@@ -103,7 +82,7 @@ func TestPoliciesAndInstancesPageByKey(t *testing.T) {
 		putInstance(t, e, name+"-bi", diskID)
 	}
 	instance("d3")
-	got = pageNames(t, e, vaultPath+"/backupInstances"+v+"&$top=1", func(page int) {
+	got = e.PageNames(t, vaultPath+"/backupInstances"+v+"&$top=1", func(page int) {
 		if page == 0 {
 			instance("d0") // before d1-bi, the page read
 		}

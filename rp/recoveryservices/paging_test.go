@@ -18,23 +18,6 @@ import (
 // that decodes too (the job list took it as a key).
 func TestPoliciesItemsAndContainersPageByKey(t *testing.T) {
 	e, R, _, _ := protectedApp(t) // vmrg/app protected
-	pageNames := func(u string, between func()) []string {
-		t.Helper()
-		var names []string
-		for n := 0; u != ""; n++ {
-			resp, m := e.Do("GET", u, nil)
-			vals, _ := m["value"].([]any)
-			if resp.StatusCode != 200 || len(vals) != 1 {
-				t.Fatalf("GET %s: %d %v", u, resp.StatusCode, m)
-			}
-			names = append(names, testserver.Field(vals[0].(map[string]any), "name").(string))
-			u, _ = m["nextLink"].(string)
-			if n == 0 && u != "" {
-				between()
-			}
-		}
-		return names
-	}
 	resp, pol := e.Do("GET", R+"/backupPolicies/DefaultPolicy"+rsAPI, nil)
 	must(t, "DefaultPolicy", resp, pol, 200)
 	policy := func(name string) {
@@ -44,7 +27,11 @@ func TestPoliciesItemsAndContainersPageByKey(t *testing.T) {
 	}
 	_, all := e.Do("GET", R+"/backupPolicies"+rsAPI, nil)
 	want := len(all["value"].([]any))
-	got := pageNames(R+"/backupPolicies"+rsAPI+"&$top=1", func() { policy("AAA") })
+	got := e.PageNames(t, R+"/backupPolicies"+rsAPI+"&$top=1", func(page int) {
+		if page == 0 {
+			policy("AAA")
+		}
+	})
 	if len(got) != want || got[0] == got[1] {
 		t.Errorf("policies paged %v, want the %d the first page began with, each once", got, want)
 	}
@@ -55,12 +42,20 @@ func TestPoliciesItemsAndContainersPageByKey(t *testing.T) {
 		protect(t, e, R+"/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;vmrg;"+name+"/protectedItems/VM;iaasvmcontainerv2;vmrg;"+name+rsAPI, vm.ID, R+"/backupPolicies/DefaultPolicy")
 	}
 	protectVM("zed")
-	got = pageNames(R+"/backupProtectedItems"+rsAPI+"&$top=1", func() { protectVM("aaa") })
+	got = e.PageNames(t, R+"/backupProtectedItems"+rsAPI+"&$top=1", func(page int) {
+		if page == 0 {
+			protectVM("aaa")
+		}
+	})
 	if strings.Join(got, ",") != "VM;iaasvmcontainerv2;vmrg;app,VM;iaasvmcontainerv2;vmrg;zed" {
 		t.Errorf("protected items paged %v, want app's and zed's", got)
 	}
 	containers := R + "/backupProtectionContainers" + rsAPI + "&$filter=" + url.QueryEscape("backupManagementType eq 'AzureIaasVM'") + "&$top=1"
-	got = pageNames(containers, func() { protectVM("aa0") })
+	got = e.PageNames(t, containers, func(page int) {
+		if page == 0 {
+			protectVM("aa0")
+		}
+	})
 	if len(got) != 3 || got[0] == got[1] {
 		t.Errorf("containers paged %v, want aaa's, app's and zed's, each once", got)
 	}
