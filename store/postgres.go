@@ -113,17 +113,7 @@ func (p *Postgres) KeepGeneration(gen Read, kinds ...string) bool {
 
 // wrote reports whether t wrote (or deleted by scope) a document of k's kinds.
 func (k *pgKeep) wrote(t *pgTx) bool {
-	for ck := range t.changes {
-		if slices.Contains(k.kinds, ck.kind) {
-			return true
-		}
-	}
-	for _, kind := range t.bulk {
-		if slices.Contains(k.kinds, kind) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(k.kinds, t.touched)
 }
 
 const notifyChannel = "safehold_tasks"
