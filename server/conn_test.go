@@ -263,3 +263,23 @@ func TestFixConnShortWriteWithHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestFixConnReadsALongRequestLine: a request line longer than the
+// connection's buffer (32 KiB) is read whole and fixed as a short one (a
+// space, a stray '%'), and one over maxHead is cut to its method and path
+// with the rest of its head dropped but Host; the next request on the
+// connection is read as it was sent.
+func TestFixConnReadsALongRequestLine(t *testing.T) {
+	next := "GET /b c HTTP/1.1\r\nHost: h\r\n\r\n"
+	q := strings.Repeat("a", 40<<10)
+	for _, size := range []int{7, 4096} {
+		got := readAllFixed("GET /a%ZZ b?x="+q+" HTTP/1.1\r\nHost: h\r\n\r\n"+next, size)
+		if want := "GET /a%25ZZ%20b?x=" + q + " HTTP/1.1\r\n" + rejectKey + ": " + rejectURI + "escape %ZZ\r\nHost: h\r\n\r\nGET /b%20c HTTP/1.1\r\nHost: h\r\n\r\n"; got != want {
+			t.Errorf("a request line of 40 KiB in reads of %d bytes: %.80q...%q", size, got, got[max(0, len(got)-120):])
+		}
+		got = readAllFixed("PUT /p/%zz "+strings.Repeat("a", 2<<20)+"?x=y HTTP/1.1\r\nX-A: b\r\nHost: h\r\n\r\n"+next, size)
+		if want := "PUT /p/zz HTTP/1.1\r\n" + rejectKey + ": " + rejectHeadTooLarge + "\r\nHost: h\r\n\r\nGET /b%20c HTTP/1.1\r\nHost: h\r\n\r\n"; !strings.HasPrefix(got, "PUT /p/zz") || !strings.HasSuffix(got, want[len("PUT /p/zz"):]) || len(got) > 2048 {
+			t.Errorf("a request line of 2 MiB in reads of %d bytes: %d bytes, %.80q...%q", size, len(got), got, got[max(0, len(got)-120):])
+		}
+	}
+}
