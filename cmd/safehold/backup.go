@@ -125,6 +125,9 @@ func newBackupCmd() *cobra.Command {
 	now := &cobra.Command{Use: "now ITEM", Short: "Back up an item now (name or id, see `safehold item list`); waits with a progress bar unless --no-wait", Args: cobra.ExactArgs(1),
 		RunE: runOn(o, (*session).findItem, func(s *session, it itemRow) error {
 			j, err := s.backupNow(it, tag)
+			if err != nil && s.ctx().Err() != nil {
+				return fmt.Errorf("stopped before the backup's job was found; it may have started (see `safehold job list --vault %s`): %w", it.Vault, err)
+			}
 			if err != nil {
 				return err
 			}

@@ -1,14 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 // TestCLIDataPlaneErrorsAndVaultFilter: a disk transfer refused by the SAS
@@ -68,10 +77,16 @@ func TestDamagedSnapshotReadsSayWhy(t *testing.T) {
 		fixture.FlipByte(t, f)
 	}
 
-	_, err := run(t, e, nil, "disk", "download", "s1", filepath.Join(t.TempDir(), "s1.img"))
+	dir := t.TempDir()
+	target := filepath.Join(dir, "s1.img")
+	if err := os.WriteFile(target, []byte("an earlier download"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, e, nil, "disk", "download", "s1", target)
 	if err == nil || !strings.Contains(err.Error(), "SnapshotDataDamaged: The stored data of snapshot 's1' is damaged") || !strings.Contains(err.Error(), "safehold verify --read-data") {
 		t.Errorf("disk download of the damaged snapshot: %v", err)
 	}
+	keptAsItWas(t, dir, target, "an earlier download")
 	// verify names the snapshot resource, not only its engine id.
 	snapID := "/subscriptions/" + e.Sub + "/resourceGroups/rg/providers/Microsoft.Compute/snapshots/s1"
 	if out, err := verifyCLI(t, e, "--read-data"); err == nil || !strings.Contains(out, "DAMAGED disk snapshot "+snapID+" (engine id ") {
@@ -87,4 +102,162 @@ func TestDamagedSnapshotReadsSayWhy(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "SnapshotDataDamaged") || strings.Contains(err.Error(), "InternalServerError") {
 		t.Errorf("disk from the damaged snapshot: %v", err)
 	}
+}
+
+// keptAsItWas fails the test unless dir holds target alone, with content:
+// a download that failed left no file of its own (a full-size image with
+// zeros where the rest was to go, which looked whole) and did not empty
+// the file it was to replace.
+func keptAsItWas(t *testing.T, dir, target, content string) {
+	t.Helper()
+	if st, err := os.Stat(target); err != nil || st.Size() != int64(len(content)) {
+		t.Errorf("%s after a failed download: %v; want it as it was (%d bytes)", target, sizeOf(st, err), len(content))
+	} else if b, err := os.ReadFile(target); err != nil || string(b) != content {
+		t.Errorf("%s after a failed download: %q, %v; want it as it was (%q)", target, b, err, content)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after a failed download %s holds %v; want %s alone", dir, names, filepath.Base(target))
+	}
+}
+
+// TestInterruptedDiskTransfers interrupts disk transfers and a wait (the
+// command's context canceled, as main does on Ctrl-C or SIGTERM): a
+// download held in the middle of its data reads leaves the file it was to
+// replace as it was and no part of its own, and revokes the disk's access
+// (the disk is Unattached again, not ActiveSAS for the grant's hour); an
+// upload held likewise revokes its access and says the disk holds part of
+// the file; `backup now` stopped while the job runs says the job goes on
+// and how to wait for it (or, stopped while it looks the job up, that it
+// may have started and where to look). The binary, sent SIGINT, does the
+// same, says so and dies of the signal. Before, a download truncated the file first and
+// left a full-size image with zeros where the rest was to go, and the
+// process died with the grant still active.
+func TestInterruptedDiskTransfers(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dc, err := armcompute.NewDisksClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diskState := func() armcompute.DiskState {
+		d, err := dc.Get(e.Ctx(), "disk-rg", "data1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Properties.DiskState
+	}
+	// interrupt runs the CLI and cancels it once ready says the command is
+	// in the middle of its work (a fault rule holds it there meanwhile).
+	interrupt := func(ready func() bool, args ...string) error {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			_, err := runCtx(t, ctx, e, nil, args...)
+			done <- err
+		}()
+		testsvc.WaitFor(t, args[0]+" "+args[1]+" in the middle of its work", func() bool {
+			select {
+			case err := <-done:
+				t.Fatalf("%s %s ended before it was interrupted: %v", args[0], args[1], err)
+			default:
+			}
+			return ready()
+		})
+		cancel()
+		return <-done
+	}
+
+	dir := t.TempDir()
+	target := filepath.Join(dir, "d.img")
+	if err := os.WriteFile(target, []byte("an earlier download"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The first read (the page ranges) goes through, the next is held.
+	mustRun(t, e, "fault", "add", "disk", "--name", "first", "--method", "GET", "--latency", "1ms", "--count", "1")
+	mustRun(t, e, "fault", "add", "disk", "--name", "held", "--latency", "10m")
+	// held reports whether the rule held holds a request (the command is
+	// past what the first let through).
+	held := func() bool {
+		for _, l := range strings.Split(mustRun(t, e, "fault", "list"), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == "held" {
+				return f[len(f)-1] != "0"
+			}
+		}
+		return false
+	}
+	err = interrupt(held, "disk", "download", "data1", target)
+	if err == nil || !strings.Contains(err.Error(), "download stopped; "+target+" is as it was before") {
+		t.Errorf("interrupted download: %v", err)
+	}
+	keptAsItWas(t, dir, target, "an earlier download")
+	if st := diskState(); st != armcompute.DiskStateUnattached {
+		t.Errorf("disk after an interrupted download: %s, want Unattached (the access revoked)", st)
+	}
+
+	img := filepath.Join(t.TempDir(), "up.img")
+	if err := os.WriteFile(img, bytes.Repeat([]byte{7}, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, e, "fault", "clear", "held")
+	mustRun(t, e, "fault", "add", "disk", "--name", "first", "--method", "GET", "--latency", "1ms", "--count", "1")
+	mustRun(t, e, "fault", "add", "disk", "--name", "held", "--latency", "10m")
+	err = interrupt(held, "disk", "upload", img, "data1")
+	if err == nil || !strings.Contains(err.Error(), "disk "+"data1"+" holds part of "+img+" (upload it again)") {
+		t.Errorf("interrupted upload: %v", err)
+	}
+	if st := diskState(); st != armcompute.DiskStateUnattached {
+		t.Errorf("disk after an interrupted upload: %s, want Unattached (the access revoked)", st)
+	}
+	mustRun(t, e, "fault", "clear", "held")
+
+	// The binary, interrupted by SIGINT as Ctrl-C does: it stops as above,
+	// says so, and dies of the signal (a shell's loop stops too).
+	mustRun(t, e, "fault", "add", "disk", "--name", "first", "--method", "GET", "--latency", "1ms", "--count", "1")
+	mustRun(t, e, "fault", "add", "disk", "--name", "held", "--latency", "10m")
+	cmd := asCLIProcess("disk", "download", "data1", target, "--data-dir", e.DataDir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testsvc.WaitFor(t, "the download's data read held", held)
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT ||
+		!strings.Contains(stderr.String(), "safehold: interrupted: download stopped; "+target+" is as it was before") {
+		t.Errorf("safehold disk download interrupted by SIGINT: %v\n%s", err, stderr.String())
+	}
+	keptAsItWas(t, dir, target, "an earlier download")
+	if st := diskState(); st != armcompute.DiskStateUnattached {
+		t.Errorf("disk after a download interrupted by SIGINT: %s, want Unattached (the access revoked)", st)
+	}
+	mustRun(t, e, "fault", "clear", "held")
+
+	mustRun(t, e, "fault", "add", "backup", "--name", "held", "--latency", "10m")
+	running := func() bool {
+		out := mustRun(t, e, "job", "list", "--operation", "Backup", "--status", "InProgress", "-o", "tsv")
+		return strings.Contains(out, "InProgress")
+	}
+	err = interrupt(running, "backup", "now", dv.Instance)
+	// Stopped while it waits for the job, or (the job is running already)
+	// while it looks the job up.
+	if err == nil || !regexp.MustCompile("stopped waiting for job [-0-9a-f]+, which goes on in the server \\(`safehold job wait [-0-9a-f]+` waits for it again\\)|"+
+		"stopped before the backup's job was found; it may have started \\(see `safehold job list --vault vault1`\\)").MatchString(err.Error()) {
+		t.Errorf("interrupted backup now: %v", err)
+	}
+	mustRun(t, e, "fault", "clear", "held")
+}
+
+func sizeOf(st os.FileInfo, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d bytes", st.Size())
 }

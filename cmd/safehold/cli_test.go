@@ -26,6 +26,13 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // run runs the CLI in-process against the test server.
 func run(t *testing.T, e *testserver.Env, stderr io.Writer, args ...string) (string, error) {
 	t.Helper()
+	return runCtx(t, context.Background(), e, stderr, args...)
+}
+
+// runCtx is run with the command's context under ctx (canceling it is the
+// Ctrl-C of main).
+func runCtx(t *testing.T, ctx context.Context, e *testserver.Env, stderr io.Writer, args ...string) (string, error) {
+	t.Helper()
 	root := newRootCmd()
 	var out bytes.Buffer
 	root.SetOut(&out)
@@ -34,7 +41,7 @@ func run(t *testing.T, e *testserver.Env, stderr io.Writer, args ...string) (str
 	}
 	root.SetErr(stderr)
 	root.SetArgs(append(args, "--data-dir", e.DataDir))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	err := root.ExecuteContext(ctx)
 	return out.String(), err

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -127,9 +131,15 @@ func grantSAS[C, G, R, GO, RO any](s *session, d *diskRef, data armcompute.Grant
 		return nil, nil, err
 	}
 	return sasOf(res), func() error {
-		p, err := revoke(c, s.ctx(), d.RG, d.Name, nil)
-		_, err = pollDone(s, p, err)
-		return err
+		// Also once the command is interrupted (its context canceled): the
+		// access would otherwise stay granted for its hour.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx()), 2*time.Minute)
+		defer cancel()
+		p, err := revoke(c, ctx, d.RG, d.Name, nil)
+		if err == nil {
+			_, err = p.PollUntilDone(ctx, nil)
+		}
+		return s.explain(err)
 	}, nil
 }
 
@@ -286,7 +296,10 @@ func (s *session) pageRanges(pc *pageblob.Client) ([][2]int64, error) {
 
 // download reads a disk or snapshot into a file through a read SAS: only
 // its page ranges are fetched and all-zero pages are left as holes, so the
-// file is as sparse as the disk.
+// file is as sparse as the disk. The bytes go to a temporary file next to
+// file, renamed to it once complete: a download that fails or is
+// interrupted leaves no file that looks whole (a full-size image with
+// zeros where the rest was to go), and a file already there as it was.
 func (s *session) download(d *diskRef, file string) (int64, error) {
 	pc, revoke, err := s.grant(d, armcompute.AccessLevelRead)
 	if err != nil {
@@ -297,13 +310,17 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	out, err := createOutput(file)
 	if err != nil {
 		return 0, err
 	}
-	if err := f.Truncate(d.Size); err != nil {
-		f.Close()
+	f := out.f
+	fail := func(err error) (int64, error) {
+		out.abort()
 		return 0, err
+	}
+	if err := f.Truncate(d.Size); err != nil {
+		return fail(err)
 	}
 	var total int64
 	for _, r := range ranges {
@@ -316,19 +333,16 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 			n := min(pageChunk, r[1]-off)
 			resp, err := pc.DownloadStream(s.ctx(), &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: off, Count: n}})
 			if err != nil {
-				f.Close()
-				return 0, s.explain(err)
+				return fail(s.explain(err))
 			}
 			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if err != nil {
-				f.Close()
-				return 0, err
+				return fail(err)
 			}
 			if !allZero(b) {
 				if _, err := f.WriteAt(b, off); err != nil {
-					f.Close()
-					return 0, err
+					return fail(err)
 				}
 				written += int64(len(b))
 			}
@@ -336,10 +350,63 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 		}
 	}
 	bar.finish()
-	if err := f.Close(); err != nil {
+	if err := out.commit(); err != nil {
 		return 0, err
 	}
 	return written, revoke()
+}
+
+// output is a download's file: a temporary file beside the target, renamed
+// over it by commit. A target that exists and is not a regular file (a
+// block device) is written in place.
+type output struct {
+	f          *os.File
+	tmp, final string
+}
+
+func createOutput(file string) (*output, error) {
+	final := file
+	if p, err := filepath.EvalSymlinks(file); err == nil {
+		final = p // the file a link names is replaced, not the link
+	}
+	if st, err := os.Stat(final); err == nil && !st.Mode().IsRegular() {
+		f, err := os.OpenFile(final, os.O_WRONLY, 0)
+		return &output{f: f, final: final}, err
+	}
+	dir, base := filepath.Split(final)
+	for i := 0; ; i++ {
+		tmp := filepath.Join(dir, fmt.Sprintf(".%s.%s.partial", base, rand.Text()[:8]))
+		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			return &output{f: f, tmp: tmp, final: final}, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || i == 10 {
+			return nil, err
+		}
+	}
+}
+
+// abort closes the file and removes the temporary one.
+func (o *output) abort() {
+	o.f.Close()
+	if o.tmp != "" {
+		os.Remove(o.tmp)
+	}
+}
+
+// commit makes the file durable and gives it its name.
+func (o *output) commit() error {
+	err := o.f.Sync()
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && o.tmp != "" {
+		err = os.Rename(o.tmp, o.final)
+	}
+	if err != nil && o.tmp != "" {
+		os.Remove(o.tmp)
+	}
+	return err
 }
 
 type transfer struct {
@@ -377,6 +444,9 @@ func newDiskCmd() *cobra.Command {
 				created = true
 			}
 			n, err := s.upload(args[0], d, created)
+			if err != nil && s.ctx().Err() != nil {
+				return fmt.Errorf("disk %s holds part of %s (upload it again): %w", d.Name, args[0], err)
+			}
 			if err != nil {
 				return err
 			}
@@ -395,6 +465,9 @@ func newDiskCmd() *cobra.Command {
 				return fmt.Errorf("no disk or snapshot %q (see `az disk list` or pass its id)", args[0])
 			}
 			n, err := s.download(d, args[1])
+			if err != nil && s.ctx().Err() != nil {
+				return fmt.Errorf("download stopped; %s is as it was before: %w", args[1], err)
+			}
 			if err != nil {
 				return err
 			}

@@ -209,7 +209,10 @@ func (s *session) wait(j jobRow, desc string) (jobRow, error) {
 		bar.set(int64(j.Progress))
 		select {
 		case <-s.ctx().Done():
-			return j, s.ctx().Err()
+			if bar.bar != nil {
+				fmt.Fprintln(s.cmd.ErrOrStderr()) // past the bar
+			}
+			return j, fmt.Errorf("stopped waiting for job %s, which goes on in the server (`safehold job wait %s` waits for it again): %w", j.Name, j.Name, s.ctx().Err())
 		case <-time.After(250 * time.Millisecond):
 		}
 		nj, err := s.getJob(j)

@@ -3,17 +3,53 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "safehold:", err)
-		os.Exit(1)
+	// Ctrl-C (or SIGTERM) cancels the command's context, so a command
+	// stops the way it stops on an error: a download removes the part it
+	// wrote, a disk transfer revokes its access, a wait says the job goes
+	// on. The process then dies of the signal, as the shell expects of an
+	// interrupted command (a script's loop stops too). A second one ends
+	// the process at once. `serve` handles its own.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	var got os.Signal
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case got = <-sigs:
+			signal.Stop(sigs)
+			cancel()
+		case <-stopped:
+		}
+	}()
+	err := newRootCmd().ExecuteContext(ctx)
+	close(stopped)
+	signal.Stop(sigs)
+	if err == nil {
+		return
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(os.Stderr, "safehold: interrupted: %v\n", err)
+		if sig, ok := got.(syscall.Signal); ok {
+			signal.Reset(sig)
+			syscall.Kill(os.Getpid(), sig)
+			time.Sleep(5 * time.Second) // its delivery ends the process
+		}
+		os.Exit(130)
+	}
+	fmt.Fprintln(os.Stderr, "safehold:", err)
+	os.Exit(1)
 }
 
 // newRootCmd is the command tree (tests run it in-process).
