@@ -142,6 +142,10 @@ func RunIn(t testing.TB, limit time.Duration, dir string, env []string, name str
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env, cmd.Dir = env, dir
+	// Once the program is killed at the limit, its output is what it has
+	// written by then: a child it left holding the pipes (az's) made Wait
+	// wait for that child too, past the limit (709 s for a limit of 600).
+	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
