@@ -421,8 +421,8 @@ func startReplicas(t testing.TB, n int) *replicaCluster {
 
 func tail(dir string) string {
 	b, _ := os.ReadFile(filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".log"))
-	if len(b) > 6000 {
-		b = b[len(b)-6000:]
+	if len(b) > 40000 { // enough to see the requests before a hang, not only the leases after it
+		b = b[len(b)-40000:]
 	}
 	return string(b)
 }
