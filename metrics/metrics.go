@@ -29,6 +29,9 @@ type Usage struct {
 	LogicalBytes int64 `json:"logicalBytes"` // what the snapshots hold (non-zero blocks), as if each were a full copy
 	StoredBytes  int64 `json:"storedBytes"`  // repository bytes after dedup and compression
 	Chunks       int   `json:"chunks"`
+	// DamagedSnapshots have a part that cannot be read (`safehold verify`
+	// names them); LogicalBytes counts the rest of them.
+	DamagedSnapshots int `json:"damagedSnapshots,omitempty"`
 }
 
 // Metrics holds one server's collectors.

@@ -68,7 +68,7 @@ func (s *Server) storageUsage(ctx context.Context) (metrics.Usage, error) {
 	if err != nil {
 		return metrics.Usage{}, err
 	}
-	return metrics.Usage{Snapshots: u.Snapshots, LogicalBytes: u.LogicalBytes, StoredBytes: u.StoredBytes, Chunks: u.Chunks}, nil
+	return metrics.Usage{Snapshots: u.Snapshots, LogicalBytes: u.LogicalBytes, StoredBytes: u.StoredBytes, Chunks: u.Chunks, DamagedSnapshots: u.Damaged}, nil
 }
 
 // health checks the metadata store and the blob backend.

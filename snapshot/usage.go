@@ -2,7 +2,10 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/safehold/safehold/chunk"
 )
 
 // Usage is what the repository holds: its snapshots' logical content
@@ -12,6 +15,10 @@ type Usage struct {
 	LogicalBytes int64 // the snapshots' non-zero blocks, each snapshot counted as a full copy
 	StoredBytes  int64 // durable pack bytes (after dedup, compression and encryption)
 	Chunks       int
+	// Damaged is how many snapshots have a segment that cannot be read (its
+	// chunk damaged or lost: verify names them); LogicalBytes counts what
+	// their other segments hold.
+	Damaged int
 }
 
 // Usage measures the repository. A snapshot's logical size is read from its
@@ -26,7 +33,11 @@ func (r *Repository) Usage(ctx context.Context) (Usage, error) {
 	u.Snapshots = len(ms)
 	for _, m := range ms {
 		n, err := r.logicalBytes(ctx, m)
-		if err != nil {
+		if errors.Is(err, chunk.ErrCorrupt) || errors.Is(err, chunk.ErrNotFound) {
+			// A damaged repository is measured too (a status read is what an
+			// operator asks first); it answered the damage as an error.
+			u.Damaged++
+		} else if err != nil {
 			return Usage{}, err
 		}
 		u.LogicalBytes += n
@@ -45,11 +56,16 @@ func (r *Repository) logicalBytes(ctx context.Context, m *Manifest) (int64, erro
 		return v.(int64), nil
 	}
 	var n int64
+	var damaged error
 	for i, seg := range m.Segments {
 		if seg.IsZero() {
 			continue
 		}
 		ids, err := r.loadSegment(ctx, seg, blocksIn(m.Size, i))
+		if err != nil && damaged == nil && (errors.Is(err, chunk.ErrCorrupt) || errors.Is(err, chunk.ErrNotFound)) {
+			damaged = fmt.Errorf("usage of snapshot %s: %w", m.ID, err)
+			continue // the others are counted; the total is not kept
+		}
 		if err != nil {
 			return 0, fmt.Errorf("usage of snapshot %s: %w", m.ID, err)
 		}
@@ -59,6 +75,9 @@ func (r *Repository) logicalBytes(ctx context.Context, m *Manifest) (int64, erro
 				n += min(BlockSize, m.Size-off)
 			}
 		}
+	}
+	if damaged != nil {
+		return n, damaged
 	}
 	r.logical.Store(m.ID, n)
 	return n, nil

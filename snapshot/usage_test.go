@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/blob/mem"
 	"github.com/safehold/safehold/snapshot"
@@ -80,5 +81,29 @@ func TestConcurrentUsageListsOnce(t *testing.T) {
 	}
 	if got := be.count(blobtest.OpList, "pack/") - before; got != 1 {
 		t.Fatalf("%d concurrent usage reads listed the packs %d times, want once", n, got)
+	}
+}
+
+// A repository whose snapshot cannot be read whole (its packs lost) is
+// measured still: the snapshot counts as damaged, not as an error. Before,
+// the usage failed with the chunk's 'chunk not found', and the server's
+// usage (safehold status, the dashboard, /metrics) answered 500
+// InternalServerError once a restart had read the index from the packs.
+func TestUsageOfADamagedRepository(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	path := filepath.Join(t.TempDir(), "disk.img")
+	writeDisk(t, path, 8*bs, extent{0, 8 * bs, 'r', 1})
+	captureFile(t, openRepo(t, be, snapshot.Options{}), path, snapshot.CaptureOptions{})
+	var packs []string
+	be.List(ctx, "pack/", func(in blob.Info) error { packs = append(packs, in.Key); return nil })
+	for _, k := range packs {
+		if err := be.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := openRepo(t, be, snapshot.Options{}).Usage(ctx)
+	if err != nil || u.Snapshots != 1 || u.Damaged != 1 || u.LogicalBytes != 0 {
+		t.Fatalf("usage with the snapshot's %d packs lost: %+v, %v; want 1 snapshot, damaged", len(packs), u, err)
 	}
 }

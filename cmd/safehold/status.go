@@ -34,6 +34,8 @@ type storageUsage struct {
 	LogicalBytes int64   `json:"logicalBytes"`
 	StoredBytes  int64   `json:"storedBytes"`
 	DedupRatio   float64 `json:"dedupRatio"`
+	// DamagedSnapshots cannot be read whole (see `safehold verify`).
+	DamagedSnapshots int `json:"damagedSnapshots,omitempty"`
 }
 
 // armGet reads an ARM path as the session's principal.
@@ -150,6 +152,9 @@ func newStatusCmd() *cobra.Command {
 			} else {
 				rows = append(rows, [2]string{"StorageUsed", humanBytes(r.Storage.StoredBytes)}, [2]string{"LogicalSize", humanBytes(r.Storage.LogicalBytes)},
 					[2]string{"DedupRatio", dedupRatio(r.Storage)}, [2]string{"RecoverySnapshots", fmt.Sprint(r.Storage.Snapshots)})
+				if n := r.Storage.DamagedSnapshots; n > 0 {
+					rows = append(rows, [2]string{"DamagedSnapshots", fmt.Sprintf("%d (their unreadable parts are not counted; `safehold verify` names them)", n)})
+				}
 			}
 			if err := renderOne(s, r, rows); err != nil {
 				return err
