@@ -49,8 +49,17 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", da+"/{denyAssignmentId}", pr.getDenyAssignment, arm.Action("Microsoft.Authorization/denyAssignments/read"))
 	for _, prefix := range []string{"/{*scope}", ""} {
 		rd := prefix + "/providers/Microsoft.Authorization/roleDefinitions"
-		rt.Handle("GET", rd, pr.listRoles, arm.NoAuthz())
-		rt.Handle("GET", rd+"/{roleDefinitionId}", pr.getRole, arm.NoAuthz())
+		// Role definitions are read at a scope with roleDefinitions/read
+		// there (Reader's */read), as Azure's reference says; the tenant's
+		// list (no scope) shows anyone the built-in roles, and a custom
+		// role only to a caller who may read roles at one of its
+		// assignable scopes (readableRole).
+		read := arm.Action("Microsoft.Authorization/roleDefinitions/read")
+		if prefix == "" {
+			read = arm.NoAuthz()
+		}
+		rt.Handle("GET", rd, pr.listRoles, read)
+		rt.Handle("GET", rd+"/{roleDefinitionId}", pr.getRole, read)
 		rt.Handle("PUT", rd+"/{roleDefinitionId}", pr.putRole, arm.Action("Microsoft.Authorization/roleDefinitions/write"))
 		rt.Handle("DELETE", rd+"/{roleDefinitionId}", pr.deleteRole, arm.Action("Microsoft.Authorization/roleDefinitions/delete"))
 	}
@@ -420,6 +429,9 @@ func (pr *Provider) listRoles(r *arm.Request) (*arm.Response, error) {
 		if typ != "" && !strings.EqualFold(d.RoleType, typ) {
 			continue
 		}
+		if d.RoleType == "CustomRole" && scope == "/" && !pr.readableRole(r, d) {
+			continue
+		}
 		if d.RoleType == "CustomRole" && scope != "/" {
 			visible := false
 			for _, s := range d.AssignableScopes {
@@ -438,10 +450,29 @@ func (pr *Provider) listRoles(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) getRole(r *arm.Request) (*arm.Response, error) {
 	d, ok := pr.Authz.Role(r.Param("roleDefinitionId"))
+	if ok && d.RoleType == "CustomRole" && scopeOf(r) == "/" {
+		ok = pr.readableRole(r, d)
+	}
 	if !ok {
 		return nil, arm.Errorf(http.StatusNotFound, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", r.Param("roleDefinitionId"))
 	}
 	return arm.OK(toRole(scopeOf(r), d)), nil
+}
+
+// readableRole reports whether the caller may read the custom role d
+// outside a scope (the tenant's role definitions): it holds
+// roleDefinitions/read at one of the role's assignable scopes. Custom
+// roles were listed there to anyone.
+func (pr *Provider) readableRole(r *arm.Request, d *rbac.RoleDefinition) bool {
+	if pr.p.Authorize == nil {
+		return true
+	}
+	for _, sc := range d.AssignableScopes {
+		if pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, "Microsoft.Authorization/roleDefinitions/read", sc) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (pr *Provider) putRole(r *arm.Request) (*arm.Response, error) {

@@ -610,3 +610,62 @@ func TestGUIDForms(t *testing.T) {
 		t.Fatalf("assignments listed for the principal's id in braces: %d, want 1", n)
 	}
 }
+
+// TestRoleDefinitionsNeedRead: role definitions are read at a scope with
+// Microsoft.Authorization/roleDefinitions/read there, as Azure's reference
+// of Role Definitions - List and Get says (Reader's */read grants it): a
+// caller with no role was answered every built-in and custom role of any
+// subscription or group, and the tenant's list (no scope), which still
+// shows everyone the built-in roles, named every custom role of the
+// tenant; it now shows a custom role only to a caller who may read roles
+// at one of the role's assignable scopes.
+func TestRoleDefinitionsNeedRead(t *testing.T) {
+	e := testserver.StartWithGroups(t, "team-a", "team-b")
+	sub := "/subscriptions/" + e.Sub
+	teamA := sub + "/resourceGroups/team-a"
+	role := uuid.NewString()
+	const v = "?api-version=2022-04-01"
+	if resp, m := e.Do("PUT", teamA+"/providers/Microsoft.Authorization/roleDefinitions/"+role+v, map[string]any{"properties": map[string]any{
+		"roleName": "team-a secret role", "assignableScopes": []string{teamA}, "permissions": []any{map[string]any{"actions": []string{"*/read"}}}}}); resp.StatusCode != 201 {
+		t.Fatalf("custom role: %d %v", resp.StatusCode, m)
+	}
+	outsiderID, cred := fixture.Principal(t, e, "outsider")
+	as := testserver.As(cred)
+	names := func(m map[string]any) string {
+		var out []string
+		for _, x := range m["value"].([]any) {
+			out = append(out, testserver.Field(x.(map[string]any), "properties.roleName").(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for _, u := range []string{sub, teamA, sub + "/resourceGroups/team-b"} {
+		for _, path := range []string{"/providers/Microsoft.Authorization/roleDefinitions", "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.Reader, "/providers/Microsoft.Authorization/roleDefinitions/" + role} {
+			if resp, m := e.Do("GET", u+path+v, nil, as); resp.StatusCode != 403 || testserver.ErrorCode(m) != "AuthorizationFailed" {
+				t.Errorf("GET %s%s without a role: %d %v, want 403 AuthorizationFailed", u, path, resp.StatusCode, m)
+			}
+		}
+	}
+	resp, m := e.Do("GET", "/providers/Microsoft.Authorization/roleDefinitions"+v, nil, as)
+	if resp.StatusCode != 200 || !strings.Contains(names(m), "Reader") || strings.Contains(names(m), "team-a secret role") {
+		t.Errorf("the tenant's role definitions without a role: %d %s, want the built-in roles only", resp.StatusCode, names(m))
+	}
+	if resp, m := e.Do("GET", "/providers/Microsoft.Authorization/roleDefinitions/"+role+v, nil, as); resp.StatusCode != 404 {
+		t.Errorf("the tenant's custom role without a role: %d %v, want 404", resp.StatusCode, m)
+	}
+
+	// Reader on team-a: its roles (the custom one included) are readable
+	// there, and the custom role in the tenant's list; not the subscription's.
+	fixture.Assign(t, e, teamA, rbac.Reader, outsiderID)
+	if resp, m := e.Do("GET", teamA+"/providers/Microsoft.Authorization/roleDefinitions"+v, nil, as); resp.StatusCode != 200 || !strings.Contains(names(m), "team-a secret role") {
+		t.Errorf("team-a's role definitions as its Reader: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("GET", teamA+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.Reader+v, nil, as); resp.StatusCode != 200 {
+		t.Errorf("Reader's definition at team-a as its Reader: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.Do("GET", "/providers/Microsoft.Authorization/roleDefinitions"+v, nil, as); resp.StatusCode != 200 || !strings.Contains(names(m), "team-a secret role") {
+		t.Errorf("the tenant's role definitions as team-a's Reader: %d %s, want the custom role too", resp.StatusCode, names(m))
+	}
+	if resp, m := e.Do("GET", sub+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.Reader+v, nil, as); resp.StatusCode != 403 {
+		t.Errorf("a role definition at the subscription as team-a's Reader: %d %v, want 403", resp.StatusCode, m)
+	}
+}
