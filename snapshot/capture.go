@@ -92,7 +92,7 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		if listed, _ := r.chunks.RefreshIfOlder(ctx, refreshAge); !listed {
 			r.chunks.TakeSharedDamage(ctx)
 		}
-		if r.chunks.AnyDamaged() && r.usesDamage(ctx, parent) {
+		if r.chunks.AnyDamaged() && r.usesDamage(ctx, parent) || r.lacksSegments(parent) {
 			parent = nil
 		}
 	}
@@ -519,6 +519,18 @@ func dirtyBlocks(changed []Range, size, parentSize int64, zeroTail bool) map[int
 		sort.Ints(bs)
 	}
 	return out
+}
+
+// lacksSegments reports whether a segment of snapshot m is in no pack the
+// store knows (lost before this store saw it, so nothing marked it): an
+// index lookup per 64 MiB of the disk, where usesDamage reads segments.
+func (r *Repository) lacksSegments(m *Manifest) bool {
+	for _, sid := range m.Segments {
+		if !sid.IsZero() && !r.chunks.Has(sid) {
+			return true
+		}
+	}
+	return false
 }
 
 // usesDamage reports whether snapshot m references a chunk the store

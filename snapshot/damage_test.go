@@ -175,3 +175,26 @@ func TestDamagedReadsListThePacksOncePerInterval(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotAfterLostPacksIsIntact: the packs of a snapshot are gone (a
+// deleted object, a bucket restored from an older copy) and the store that
+// backs the disk up next has never seen them (a restart with a new cache
+// directory, another replica): nothing marks them damaged or lost, as no
+// header of theirs was ever read. A snapshot on it as parent, nothing
+// changed, still reads the whole source and restores bit-exact. Before, it
+// reused the parent's segments, which no pack holds: the backup completed
+// and its point failed to restore ('chunk not found'), as its parent did.
+func TestSnapshotAfterLostPacksIsIntact(t *testing.T) {
+	ctx := context.Background()
+	be, _, path, want, a := capturedInMemory(t, t.TempDir(), 16*bs, extent{0, 8 * bs, 'r', 1})
+	var packs []string
+	be.List(ctx, "pack/", func(in blob.Info) error { packs = append(packs, in.Key); return nil })
+	for _, k := range packs {
+		if err := be.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := openRepo(t, be, snapshot.Options{})
+	b, _ := captureFile(t, r, path, snapshot.CaptureOptions{Parent: a.ID, Changed: []snapshot.Range{}})
+	checkRestore(t, r, b.ID, want)
+}
