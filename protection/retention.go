@@ -155,7 +155,7 @@ type retentionPayload struct {
 // ApplyRetention deletes an item's expired recovery points (both tiers) and
 // the operational tier of points whose operational expiry passed while the
 // vault tier keeps them; an item whose protection is stopped keeps every
-// point. It plans the next sweep (a keyed durable task) at the earliest
+// point, one whose backups are suspended its latest. It plans the next sweep (a keyed durable task) at the earliest
 // expiry left and returns that time (zero: none).
 func (e *Engine) ApplyRetention(ctx context.Context, face, itemID string) (time.Time, error) {
 	f, err := e.face(face)
@@ -193,9 +193,18 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 		}
 	}()
 	keepAll := it.State == ItemStopped
+	// Suspended backups keep the points as the policy says but the
+	// latest (points are newest first), which stays past its expiry
+	// while the item is suspended (Azure's suspendBackups, a Recovery
+	// Services item's BackupsSuspended): without it the item would be
+	// left with no backup at all. Resumed, it expires as it would have.
+	latest := ""
+	if it.State == ItemSuspended && len(points) > 0 {
+		latest = points[0].ID
+	}
 	var kept []*RecoveryPoint
 	for _, p := range points {
-		if !keepAll && p.Expired(now) {
+		if !keepAll && p.ID != latest && p.Expired(now) {
 			if err := e.dropPoint(ctx, it.VaultKey, p, true); err != nil {
 				return time.Time{}, fmt.Errorf("delete expired recovery point %s: %w", p.ID, err)
 			}
@@ -209,7 +218,7 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 		} else if p.HasTier(TierOperational) {
 			plan(p.InstantExpiry())
 		}
-		if !keepAll && p.Expiry != nil {
+		if !keepAll && p.ID != latest && p.Expiry != nil {
 			plan(*p.Expiry)
 		}
 		kept = append(kept, p)

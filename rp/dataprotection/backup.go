@@ -419,7 +419,7 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 		return nil, fieldError(f("recoveryPointId"), "is required: the name of one of the instance's recovery points")
 	}
 	pt, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, req.RecoveryPointID)
-	if err == nil && !pointVisible(bi, pt, pr.p.Now()) {
+	if err == nil && !pointVisible(bi, pt, pr.p.Now(), pr.isLatestPoint(ctx, bi.ID, pt)) {
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -604,9 +604,25 @@ func (pr *Provider) runValidate(what, target string, checks func(in map[string]s
 
 // pointVisible: an expired point is gone for users at once (the next
 // scheduled run deletes it), except under stopped protection, which keeps
-// every point.
-func pointVisible(bi *instanceResource, p *protection.RecoveryPoint, now time.Time) bool {
-	return bi.Properties.CurrentProtectionState == stateStopped || !p.Expired(now)
+// every point, and suspended backups, which keep the latest (latest says
+// whether p is the instance's newest point; it is asked only then).
+func pointVisible(bi *instanceResource, p *protection.RecoveryPoint, now time.Time, latest func() bool) bool {
+	switch st := bi.Properties.CurrentProtectionState; {
+	case st == stateStopped || !p.Expired(now):
+		return true
+	case st == stateSuspended:
+		return latest()
+	}
+	return false
+}
+
+// isLatestPoint reports whether p is the newest recovery point of the
+// instance biID (pointVisible's latest for a point read alone).
+func (pr *Provider) isLatestPoint(ctx context.Context, biID string, p *protection.RecoveryPoint) func() bool {
+	return func() bool {
+		pts, err := protection.ListRecoveryPoints(ctx, pr.p.Store, biID)
+		return err == nil && len(pts) > 0 && pts[0].ID == p.ID
+	}
 }
 
 // activityID is the correlation id of the request behind ctx, which Azure

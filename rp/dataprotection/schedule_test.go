@@ -1,6 +1,7 @@
 package dataprotection_test
 
 import (
+	"errors"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
 )
 
 // runUntil moves the fake clock to at and waits until the instance's
@@ -284,6 +286,64 @@ func TestSuspendStopResume(t *testing.T) {
 	got, _ = listPoints(t, e, biPath)
 	if len(got) != 1 || !got[0].Time.Equal(next) {
 		t.Fatalf("points after resume: %+v", got)
+	}
+}
+
+// TestSuspendedKeepsItsLatestPoint: suspending backups keeps the points
+// as the policy says, except the latest, which stays past its expiry while
+// the instance is suspended (as Azure's suspendBackups: "except latest
+// Recovery point, which will be retained forever"), listed and readable:
+// every point of a suspended instance expired, the last one and its
+// snapshot with them, which left it with no backup at all. Resumed, the
+// schedule runs again and the kept point expires as it would have.
+func TestSuspendedKeepsItsLatestPoint(t *testing.T) {
+	clk := clock.NewFake(time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+	e := testserver.Start(t, testserver.WithClock(clk))
+	_, biID, _ := protectDisk(t, e, "PT4H", "P1D", "")
+	day1 := time.Date(2021, 1, 1, 8, 0, 0, 0, time.UTC)
+	for i := 0; i < 3; i++ { // 08:00, 12:00, 16:00
+		runUntil(t, e, clk, biID, day1.Add(time.Duration(i)*4*time.Hour))
+	}
+	ctx := e.Ctx()
+	f := testserver.Factory(e, armdataprotection.NewClientFactory)
+	bis := f.NewBackupInstancesClient()
+	sp, err := bis.BeginSuspendBackups(ctx, "vault-rg", "v1", "d1-bi", nil)
+	fixture.Done(t, sp, err)
+	latest := day1.Add(8 * time.Hour)
+	points := func() []*armdataprotection.AzureBackupRecoveryPointResource {
+		var out []*armdataprotection.AzureBackupRecoveryPointResource
+		for p := range fixture.Pages(t, f.NewRecoveryPointsClient().NewListPager("vault-rg", "v1", "d1-bi", nil)) {
+			out = append(out, p.Value...)
+		}
+		return out
+	}
+	clk.Set(day1.Add(10 * 24 * time.Hour)) // every point's P1D is long past
+	waitPruned(t, e, biID, 1)
+	pts := points()
+	if len(pts) != 1 {
+		t.Fatalf("a suspended instance lists %d points, want its latest", len(pts))
+	}
+	rp := pts[0].Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint)
+	if !rp.RecoveryPointTime.Equal(latest) {
+		t.Fatalf("kept point at %v, want the latest (%v)", rp.RecoveryPointTime, latest)
+	}
+	if _, err := f.NewRecoveryPointsClient().Get(ctx, "vault-rg", "v1", "d1-bi", *pts[0].Name, nil); err != nil {
+		t.Fatalf("the kept point: %v", err)
+	}
+	// With nothing left to expire, the suspended instance's schedule has
+	// no further run: resume once its last one has ended (a resume racing
+	// that run is not this test's subject).
+	e.WaitFor("the suspended schedule's last run", func() bool {
+		e.Server.Jobs.Notify()
+		_, err := e.Server.Store.GetTaskByKey(ctx, protection.TaskKey(biID))
+		return errors.Is(err, store.ErrNotFound)
+	})
+	rbp, err := bis.BeginResumeBackups(ctx, "vault-rg", "v1", "d1-bi", nil)
+	fixture.Done(t, rbp, err)
+	next := day1.Add(10*24*time.Hour + 4*time.Hour)
+	runUntil(t, e, clk, biID, next)
+	if pts := points(); len(pts) != 1 || !pts[0].Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint).RecoveryPointTime.Equal(next) {
+		t.Fatalf("resumed: %d points, want the new backup alone (the kept one expired)", len(pts))
 	}
 }
 

@@ -110,8 +110,8 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 	}
 	out := make([]*protection.RecoveryPoint, 0, len(pts))
 	now := pr.p.Now()
-	for _, p := range pts {
-		if !pointVisible(bi, p, now) {
+	for i, p := range pts {
+		if !pointVisible(bi, p, now, func() bool { return i == 0 }) { // newest first
 			continue
 		}
 		if !from.IsZero() && p.Time.Before(from) || !to.IsZero() && p.Time.After(to) {
@@ -129,7 +129,7 @@ func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	p, err := protection.GetRecoveryPoint(ctx, pr.p.Store, bi.ID, r.Param("recoveryPointId"))
-	if err == nil && !pointVisible(bi, p, pr.p.Now()) {
+	if err == nil && !pointVisible(bi, p, pr.p.Now(), pr.isLatestPoint(ctx, bi.ID, p)) {
 		err = store.ErrNotFound
 	}
 	if isNotFound(err) {

@@ -425,3 +425,76 @@ func TestEnhancedPolicyItemStaysEnhanced(t *testing.T) {
 		refused("PUT of "+name+" with "+other+"'s type", err, "properties.policyType")
 	}
 }
+
+// TestSuspendedItemKeepsItsLatestPoint: an item whose backups are
+// suspended (protectionState BackupsSuspended: stop protection and retain
+// the data as per policy) keeps its points as the policy says but the
+// latest, which is kept until its backup data is deleted, as in Azure:
+// every point expired, the last one with them, which left the item with
+// no backup at all.
+func TestSuspendedItemKeepsItsLatestPoint(t *testing.T) {
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	e, clk, vm, _ := clockedVM(t, start, "app")
+	ctx := e.Ctx()
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/rv"
+	mkVault(t, e, R+"?api-version=2023-04-01", "westus")
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	at := start.Add(2 * time.Hour)
+	policy, err := bf.NewProtectionPoliciesClient().CreateOrUpdate(ctx, "rv", "vaultrg", "daily7", armrecoveryservicesbackup.ProtectionPolicyResource{
+		Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{BackupManagementType: to.Ptr("AzureIaasVM"), TimeZone: to.Ptr("UTC"),
+			SchedulePolicy: &armrecoveryservicesbackup.SimpleSchedulePolicy{SchedulePolicyType: to.Ptr("SimpleSchedulePolicy"),
+				ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeDaily), ScheduleRunTimes: []*time.Time{&at}},
+			RetentionPolicy: &armrecoveryservicesbackup.LongTermRetentionPolicy{RetentionPolicyType: to.Ptr("LongTermRetentionPolicy"),
+				DailySchedule: &armrecoveryservicesbackup.DailyRetentionSchedule{RetentionTimes: []*time.Time{&at},
+					RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](7), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeDays)}}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const container, item = "IaasVMContainer;iaasvmcontainerv2;vmrg;app", "VM;iaasvmcontainerv2;vmrg;app"
+	put := func(state armrecoveryservicesbackup.ProtectionState) {
+		t.Helper()
+		props := &armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem{SourceResourceID: to.Ptr(vm.ID), PolicyID: policy.ID}
+		if state != "" {
+			props.ProtectionState = to.Ptr(state)
+		}
+		if _, err := bf.NewProtectedItemsClient().CreateOrUpdate(ctx, "rv", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{Properties: props}, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.WaitFor("the item's protection state", func() bool {
+			it, err := bf.NewProtectedItemsClient().Get(ctx, "rv", "vaultrg", "Azure", container, item, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := it.Properties.(*armrecoveryservicesbackup.AzureIaaSComputeVMProtectedItem)
+			return state == "" || ok && got.ProtectionState != nil && *got.ProtectionState == state
+		})
+	}
+	points := func() []*armrecoveryservicesbackup.RecoveryPointResource {
+		var out []*armrecoveryservicesbackup.RecoveryPointResource
+		for p := range fixture.Pages(t, bf.NewRecoveryPointsClient().NewListPager("rv", "vaultrg", "Azure", container, item, nil)) {
+			out = append(out, p.Value...)
+		}
+		return out
+	}
+	put("")
+	for d := 0; d < 3; d++ { // 02:00 on January 1st, 2nd and 3rd
+		clk.Set(at.AddDate(0, 0, d))
+		e.WaitFor("the day's backup", func() bool {
+			e.Server.Jobs.Notify()
+			return len(points()) == d+1
+		})
+	}
+	put(armrecoveryservicesbackup.ProtectionStateBackupsSuspended)
+	clk.Set(at.AddDate(0, 0, 40)) // every point's 7 days are long past
+	e.WaitFor("the suspended item's retention", func() bool {
+		e.Server.Jobs.Notify()
+		return len(points()) <= 1
+	})
+	pts := points()
+	if len(pts) != 1 {
+		t.Fatalf("a suspended item lists %d points, want its latest", len(pts))
+	}
+	if p := pts[0].Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); !p.RecoveryPointTime.Equal(at.AddDate(0, 0, 2)) {
+		t.Fatalf("kept point of %v, want the latest (%v)", p.RecoveryPointTime, at.AddDate(0, 0, 2))
+	}
+}
