@@ -612,6 +612,12 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if in.Name == "" {
 		return nil, fieldError("name", "is required")
 	}
+	if in.Type != "" && !strings.EqualFold(in.Type, namespace+"/backupVaults") {
+		return nil, arm.BadRequest("InvalidResourceType", "type '%s' is not supported: use 'Microsoft.DataProtection/BackupVaults'.", in.Type)
+	}
+	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
 	invalid := ""
 	if !vaultName.re.MatchString(in.Name) {
 		invalid = "Use 3 to 50 letters, digits and hyphens, starting with a letter."

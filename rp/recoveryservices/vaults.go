@@ -573,6 +573,9 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if in.Type != "" && !strings.EqualFold(in.Type, vaultType) {
 		return nil, arm.BadRequest("InvalidResourceType", "type '%s' is not supported: use 'Microsoft.RecoveryServices/Vaults'.", in.Type)
 	}
+	if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
+		return nil, err
+	}
 	invalid := ""
 	if err := validateVaultName(in.Name); err != nil {
 		invalid = err.(*arm.Error).Message
