@@ -19,9 +19,16 @@ func main() {
 	// wrote, a disk transfer revokes its access, a wait says the job goes
 	// on. The process then dies of the signal, as the shell expects of an
 	// interrupted command (a script's loop stops too). A second one ends
-	// the process at once. `serve` handles its own.
+	// the process at once. `serve` handles its own. A signal the process
+	// was started ignoring (a shell's `cmd &` ignores SIGINT, nohup SIGHUP)
+	// stays ignored: handling it would let a Ctrl-C meant for the shell stop
+	// a command run in the background, and resetting it would not kill.
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		if !signal.Ignored(sig) {
+			signal.Notify(sigs, sig)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var got os.Signal
 	stopped := make(chan struct{})
