@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -319,8 +320,26 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 		out.abort()
 		return 0, err
 	}
-	if err := f.Truncate(d.Size); err != nil {
-		return fail(err)
+	// A regular file gets the disk's size and holes where it has no data; a
+	// target that is no regular file (a block device, a pipe) is written
+	// front to back, zeros included, so none of its old bytes stay and a
+	// pipe takes it (neither truncates nor seeks).
+	inPlace := out.tmp == ""
+	var pos int64 // in place: how far the target is written
+	zeroTo := func(end int64) error {
+		for pos < end {
+			n, err := f.Write(zeroPage[:min(int64(len(zeroPage)), end-pos)])
+			pos += int64(n)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !inPlace {
+		if err := f.Truncate(d.Size); err != nil {
+			return fail(err)
+		}
 	}
 	var total int64
 	for _, r := range ranges {
@@ -340,7 +359,18 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 			if err != nil {
 				return fail(err)
 			}
-			if !allZero(b) {
+			switch {
+			case inPlace:
+				if err := zeroTo(off); err != nil {
+					return fail(err)
+				}
+				m, err := f.Write(b)
+				pos += int64(m)
+				if err != nil {
+					return fail(err)
+				}
+				written += int64(m)
+			case !allZero(b):
 				if _, err := f.WriteAt(b, off); err != nil {
 					return fail(err)
 				}
@@ -349,12 +379,21 @@ func (s *session) download(d *diskRef, file string) (int64, error) {
 			bar.add(n)
 		}
 	}
+	if inPlace {
+		if err := zeroTo(d.Size); err != nil {
+			return fail(err)
+		}
+	}
 	bar.finish()
 	if err := out.commit(); err != nil {
 		return 0, err
 	}
 	return written, revoke()
 }
+
+// zeroPage is the zeros a download writes into a target it cannot leave
+// holes in.
+var zeroPage = make([]byte, 1<<20)
 
 // output is a download's file: a temporary file beside the target, renamed
 // over it by commit. A target that exists and is not a regular file (a
@@ -397,6 +436,9 @@ func (o *output) abort() {
 // commit makes the file durable and gives it its name.
 func (o *output) commit() error {
 	err := o.f.Sync()
+	if o.tmp == "" && errors.Is(err, syscall.EINVAL) {
+		err = nil // a pipe or a character device: nothing to sync
+	}
 	if cerr := o.f.Close(); err == nil {
 		err = cerr
 	}

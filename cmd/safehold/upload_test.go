@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/safehold/safehold/internal/fixture"
@@ -86,5 +88,41 @@ func TestStatusWithTheObjectStorageDown(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A download into a target that is no regular file (a pipe here; a block
+// device the same way) writes the whole disk front to back, zeros included:
+// it truncated the target first, which a device or a pipe refuses
+// (EINVAL), and wrote only the data at its offsets, which would have left a
+// device's old bytes in the disk's holes and cannot be done on a pipe.
+func TestDownloadIntoAPipe(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("rg")
+	_, model := fixture.Disk(t, e, "rg", "d1", 1, 0, 100<<20, 1<<30-1<<20)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type read struct {
+		b   []byte
+		err error
+	}
+	got := make(chan read, 1)
+	go func() {
+		b, err := os.ReadFile(fifo) // opening blocks until the download opens it
+		got <- read{b, err}
+	}()
+	mustRun(t, e, "disk", "download", "d1", fifo)
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := make([]byte, 1<<30)
+	for off, p := range model {
+		copy(want[off:], p)
+	}
+	if len(r.b) != len(want) || !bytes.Equal(r.b, want) {
+		t.Fatalf("the pipe got %d bytes, not the disk's %d (or other bytes)", len(r.b), len(want))
 	}
 }
