@@ -27,12 +27,11 @@ func (e *Engine) Schedule(ctx context.Context, tx store.Tx, face, itemID string,
 // ScheduleBy plans the item's next run at due unless a run is already
 // planned before it (an expiry to apply), inside tx.
 func (e *Engine) ScheduleBy(ctx context.Context, tx store.Tx, face, itemID string, due time.Time) error {
-	if t, err := tx.GetTaskByKey(ctx, TaskKey(itemID)); err == nil && t.RunAt.Before(due) {
-		return nil
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	s, err := e.scheduler(face)
+	if err != nil {
 		return err
 	}
-	return e.Schedule(ctx, tx, face, itemID, due)
+	return s.ScheduleBy(ctx, tx, itemID, due)
 }
 
 // Scheduled reports whether the item has a run planned, inside tx.

@@ -90,6 +90,22 @@ func (s *Scheduler) Schedule(ctx context.Context, tx store.Tx, itemID string, du
 	return err
 }
 
+// ScheduleBy plans the item's next run at due unless a run is already
+// planned before it (an expiry to apply), inside tx. A run being worked on
+// (claimed) is no plan: it read the item before this transaction and plans
+// its successor from what it read (a suspended item's run plans no backup,
+// and perhaps nothing), so it is replaced, and its end then leaves the new
+// plan alone. Before, resuming an item while its run was working kept that
+// run as the plan, and the run ended the item's schedule.
+func (s *Scheduler) ScheduleBy(ctx context.Context, tx store.Tx, itemID string, due time.Time) error {
+	if t, err := tx.GetTaskByKey(ctx, TaskKey(itemID)); err == nil && t.LeaseOwner == "" && t.RunAt.Before(due) {
+		return nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.Schedule(ctx, tx, itemID, due, nil)
+}
+
 // Unschedule removes the item's pending run, inside tx (no error if none).
 func (s *Scheduler) Unschedule(ctx context.Context, tx store.Tx, itemID string) error {
 	return unschedule(ctx, tx, itemID)

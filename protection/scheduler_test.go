@@ -166,3 +166,67 @@ func newSchedEnvOn(t *testing.T, se *schedEnv, clk *clock.Fake) *schedEnv {
 	ne.start(t)
 	return ne
 }
+
+// An item resumed while its run is working (a suspended item's run reads
+// the item, applies retention and plans no backup) keeps the plan the
+// resume made: ScheduleBy replaced only a run planned, not one claimed, so
+// the working run stayed the plan and, ending with nothing to plan, ended
+// the item's schedule for good (found by hostile19a).
+func TestScheduleByWhileTheRunWorks(t *testing.T) {
+	t0 := time.Date(2021, 1, 1, 1, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "s.db"), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	runner := &job.Runner{Store: st, Clock: clk, NodeID: "n1", Poll: 5 * time.Millisecond}
+	started, release := make(chan struct{}), make(chan struct{})
+	sched := protection.NewScheduler(st, clk, runner, "test", func(ctx context.Context, run protection.Run) (time.Time, error) {
+		close(started)
+		<-release
+		return time.Time{}, nil // the run read the item suspended: nothing to plan
+	})
+	if err := runner.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(runner.Stop)
+	ctx := context.Background()
+	if err := st.Update(ctx, func(tx store.Tx) error { return sched.Schedule(ctx, tx, "item1", t0, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	runner.Notify()
+	select {
+	case <-started:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the run did not start")
+	}
+	due := t0.Add(4 * time.Hour)
+	if err := st.Update(ctx, func(tx store.Tx) error { return sched.ScheduleBy(ctx, tx, "item1", due) }); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		// The working run's claim goes with its end (or with its task,
+		// replaced).
+		if n, err := st.LeasedTasks(ctx, clk.Now(), nil); err != nil {
+			t.Fatal(err)
+		} else if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run did not end")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if next, err := sched.NextRun(ctx, "item1"); err != nil || !next.Equal(due) {
+		t.Fatalf("planned after the run ended: %v (%v), want %v", next, err, due)
+	}
+	// A run planned (not working) before due stays the plan.
+	if err := st.Update(ctx, func(tx store.Tx) error { return sched.ScheduleBy(ctx, tx, "item1", due.Add(time.Hour)) }); err != nil {
+		t.Fatal(err)
+	}
+	if next, _ := sched.NextRun(ctx, "item1"); !next.Equal(due) {
+		t.Fatalf("a planned run was replaced: %v, want %v", next, due)
+	}
+}
