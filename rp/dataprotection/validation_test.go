@@ -235,6 +235,12 @@ func TestResourceGroupDeleteCascades(t *testing.T) {
 	} else if _, m := e.Do("GET", diskID+"/providers/Microsoft.DataProtection/backupInstances"+v, nil); len(m["value"].([]any)) != 0 {
 		t.Fatalf("disk still protected: %v", m)
 	}
+	// The name check needs its group (ARM's 404 for a group that is gone);
+	// made again, the group has the vault's name free.
+	if r, m := e.Do("POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); r.StatusCode != 404 || testserver.ErrorCode(m) != "ResourceGroupNotFound" {
+		t.Fatalf("checkNameAvailability in the deleted group: %d %v", r.StatusCode, m)
+	}
+	e.ResourceGroups("vault-rg")
 	if _, m := e.Do("POST", check, `{"name":"v1","type":"Microsoft.DataProtection/BackupVaults"}`); m["nameAvailable"] != true {
 		t.Fatalf("checkNameAvailability after delete: %v", m)
 	}
