@@ -235,6 +235,50 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)})
 }
 
+// checkModify checks a change of the backup instance old to the instance
+// ci a request sends (as field), as its PUT and validateForModifyBackup
+// do: the datasource and the snapshot resource group stay what they were
+// configured with, and an instance being deleted takes no change.
+func checkModify(old *instanceResource, ci *checkedInstance, field string) error {
+	if !arm.EqualIDs(old.Properties.DataSourceInfo.ResourceID, ci.DiskID) {
+		return fieldError(field+".dataSourceInfo.resourceID", "'%s' differs from the instance's datasource '%s'; a backup instance cannot change its datasource (create another instance)", ci.DiskID, old.Properties.DataSourceInfo.ResourceID)
+	}
+	if oldRG := snapshotRGOf(old); oldRG != "" && !arm.EqualIDs(oldRG, ci.SnapshotRG) {
+		return fieldError(field+".policyInfo.policyParameters.dataStoreParametersList[0].resourceGroupId", "'%s' differs from the configured snapshot resource group '%s'; it cannot be changed after configuration", ci.SnapshotRG, oldRG)
+	}
+	return checkNotDeleting(old)
+}
+
+// validateForModifyBackup (Azure's BackupInstances_ValidateForModifyBackup,
+// in the api-versions since 2023-08-01-preview and their newer SDKs)
+// checks a change of an existing backup instance without making it: the body's backupInstance as the
+// instance's PUT checks it (checkInstance, checkModify), then, as
+// validateForBackup's operation, the vault identity's roles on the disk
+// and the snapshot resource group. The instance must exist (404).
+func (pr *Provider) validateForModifyBackup(r *arm.Request) (*arm.Response, error) {
+	ctx := r.HTTP.Context()
+	vault, old, err := pr.instanceFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var in validateForBackupRequest
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	ci, err := pr.checkInstance(r, vault, in.BackupInstance, "backupInstance")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkModify(old, ci, "backupInstance"); err != nil {
+		return nil, err
+	}
+	if err := resource.CheckWrite(ctx, pr.p.Store, ci.SnapshotRG); err != nil {
+		return nil, err
+	}
+	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: old.ID, Caller: r.Caller()}
+	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)})
+}
+
 func (pr *Provider) loadInstance(ctx context.Context, r store.Reader, id arm.ResourceID) (*instanceResource, error) {
 	var bi instanceResource
 	if err := resource.Get(ctx, r, id, &bi); err != nil {
@@ -280,13 +324,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		if old != nil {
-			if !arm.EqualIDs(old.Properties.DataSourceInfo.ResourceID, ci.DiskID) {
-				return fieldError("properties.dataSourceInfo.resourceID", "'%s' differs from the instance's datasource '%s'; a backup instance cannot change its datasource (create another instance)", ci.DiskID, old.Properties.DataSourceInfo.ResourceID)
-			}
-			if oldRG := snapshotRGOf(old); oldRG != "" && !arm.EqualIDs(oldRG, ci.SnapshotRG) {
-				return fieldError("properties.policyInfo.policyParameters.dataStoreParametersList[0].resourceGroupId", "'%s' differs from the configured snapshot resource group '%s'; it cannot be changed after configuration", ci.SnapshotRG, oldRG)
-			}
-			if err := checkNotDeleting(old); err != nil {
+			if err := checkModify(old, ci, "properties"); err != nil {
 				return err
 			}
 			if err := pr.guarded(r, opGuardModifyInstance, in.Properties.ResourceGuardOperationRequests); err != nil {

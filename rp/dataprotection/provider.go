@@ -94,6 +94,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", B+"/resumeProtection", pr.instanceAction("resumeProtection"))
 	rt.Handle("POST", B+"/resumeBackups", pr.instanceAction("resumeBackups"))
 	rt.Handle("POST", B+"/sync", pr.instanceAction("sync"))
+	rt.Handle("POST", B+"/validateForModifyBackup", pr.validateForModifyBackup)
 	rt.Handle("POST", B+"/validateRestore", pr.validateRestore)
 	rt.Handle("POST", B+"/restore", pr.restore)
 	rt.HandleResource(B+"/recoveryPoints/{recoveryPointId}", arm.Methods{List: pr.listRecoveryPoints, Get: pr.getRecoveryPoint})
