@@ -297,8 +297,10 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 }
 
 // hotBlocks is how many blocks a worker reads, hashes and stores at a
-// time: 1 MiB, in the core's L2 cache (2 MiB on the bench machine) from
-// the read through hashing, compressing and checksumming.
+// time: 1 MiB, in the core's L2 cache from the read through hashing,
+// compressing and checksumming on the machine it was tuned on (2 MiB of
+// L2). With 512 KiB of L2, hashing, compressing and checksumming 4 or 1
+// blocks at a time cost no less (bench/engine-measured.md, session 20).
 const hotBlocks = 16
 
 // captureRun reads a job's blocks and stores the new ones. The blocks are
