@@ -168,7 +168,7 @@ func newestFirstKey(t time.Time, id string) string {
 
 // ListJobs lists a vault's jobs matching f, newest first.
 func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) ([]*Job, error) {
-	docs, err := r.List(ctx, jobKind, store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/"})
+	docs, err := r.List(ctx, jobKind, JobsRead(vaultID).Q)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -184,6 +184,11 @@ func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) 
 	}
 	newestFirst(out, func(j *Job) (time.Time, string) { return j.StartTime, j.ID })
 	return out, nil
+}
+
+// JobsRead is the read ListJobs makes of vaultID's jobs (resource.PrefetchList).
+func JobsRead(vaultID string) store.Read {
+	return store.Read{Kind: jobKind, List: true, Q: store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/"}}
 }
 
 // DeleteJobs removes every job of a vault (when the vault goes).

@@ -562,8 +562,13 @@ func groupNotFound(rg string) error {
 // resources above it (a vault of its policy: that it exists), for a
 // group's DELETE what its cascade checks (CheckCascade). The server reads
 // them with the caller's principal in one round trip (store.Prefetch) and
-// gives those checks the reader, and the handlers store.Prefetched.
-func CheckReads(reads []store.Read, method, path string) []store.Read {
+// gives those checks the reader, and the handlers store.Prefetched. A GET
+// of the first page of a collection (query, the request's raw query, has
+// no $skipToken) whose list handler reads through store.Prefetched
+// (PrefetchList) adds that list's reads, saving its round trip.
+func CheckReads(reads []store.Read, method, path, query string) []store.Read {
+	// (a list's first page: a later one reads after its token's key)
+	listing := method == http.MethodGet && !strings.Contains(strings.ToLower(query), "skiptoken")
 	first, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	if !strings.EqualFold(first, "subscriptions") {
 		return reads
@@ -580,6 +585,9 @@ func CheckReads(reads []store.Read, method, path string) []store.Read {
 	if groups, below, _ := strings.Cut(rest, "/"); strings.EqualFold(groups, "resourceGroups") {
 		rg, below, _ := strings.Cut(below, "/")
 		if rg == "" {
+			if listing && below == "" {
+				reads = appendListReads(reads, "Microsoft.Resources/resourceGroups", scope)
+			}
 			return reads
 		}
 		scope += "/resourceGroups/" + rg
@@ -603,15 +611,45 @@ func CheckReads(reads []store.Read, method, path string) []store.Read {
 		return reads
 	}
 	id := scope + "/providers/" + ns
+	types := ns
 	for range maxAncestors {
 		typ, after, _ := strings.Cut(rest, "/")
 		name, after, _ := strings.Cut(after, "/")
+		if typ != "" && name == "" && after == "" && listing && !strings.EqualFold(typ, "providers") {
+			// The path lists typ under the resource above it.
+			reads = appendListReads(reads, types+"/"+typ, scope)
+		}
 		if typ == "" || name == "" || after == "" || strings.EqualFold(typ, "providers") {
 			break
 		}
 		id += "/" + typ + "/" + name
 		reads = append(reads, store.Read{Kind: resourceKind, Key: id})
-		rest = after
+		scope, types, rest = id, types+"/"+typ, after
+	}
+	return reads
+}
+
+// listReads holds, by a collection's resource type in lower case
+// (Microsoft.DataProtection/backupVaults/backupPolicies), the reads its
+// list handler makes first under a scope (PrefetchList).
+var listReads sync.Map // string → func(scope string) []store.Read
+
+// PrefetchList registers reads as the reads the list handler of resource
+// type typ (its namespace and types, as its path names them) makes first
+// for its first page under scope (the subscription, the group or the
+// resource above the collection), each through store.Prefetched: CheckReads
+// adds them to the request's checks, which a store of round trips
+// (PostgreSQL) reads at once. A handler that read them otherwise would
+// read each twice.
+func PrefetchList(typ string, reads func(scope string) []store.Read) {
+	listReads.Store(strings.ToLower(typ), reads)
+}
+
+// appendListReads appends to reads those PrefetchList registered for typ
+// under scope, if any.
+func appendListReads(reads []store.Read, typ, scope string) []store.Read {
+	if f, ok := listReads.Load(strings.ToLower(typ)); ok {
+		reads = append(reads, f.(func(string) []store.Read)(scope)...)
 	}
 	return reads
 }

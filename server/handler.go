@@ -404,7 +404,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				if s.Authz != nil && s.Authz.Refresh > 0 {
 					reads = append(reads, rbac.GenerationRead()) // (Authorizer.Fresh)
 				}
-				checks = store.PrefetchRemembering(r.Context(), s.Store, s.remembered, resource.CheckReads(reads, r.Method, r.URL.Path)...)
+				checks = store.PrefetchRemembering(r.Context(), s.Store, s.remembered, resource.CheckReads(reads, r.Method, r.URL.Path, r.URL.RawQuery)...)
 				return checks
 			}
 		}

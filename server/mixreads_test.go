@@ -69,11 +69,11 @@ func TestMixedLoadReadsOnceOnPostgres(t *testing.T) {
 			{"rg-delete", "DELETE", group, nil, http.StatusAccepted, 1},
 			{"policy-put", "PUT", pol, policy, http.StatusOK, 1},
 			{"policy-delete", "DELETE", pol, nil, http.StatusOK, 1},
-			{"rg-list", "GET", sub + "/resourcegroups" + rgv, nil, http.StatusOK, 2},
-			{"disk-list", "GET", sub + "/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil, http.StatusOK, 2},
-			{"policy-list", "GET", dp + policyL, nil, http.StatusOK, 2},
-			{"dp-job-list", "GET", dp + "/backupJobs" + dpv, nil, http.StatusOK, 2},
-			{"rs-job-list", "GET", rs + "/backupJobs?api-version=2016-12-01", nil, http.StatusOK, 2},
+			{"rg-list", "GET", sub + "/resourcegroups" + rgv, nil, http.StatusOK, 1},
+			{"disk-list", "GET", sub + "/providers/Microsoft.Compute/disks?api-version=2023-04-02", nil, http.StatusOK, 1},
+			{"policy-list", "GET", dp + policyL, nil, http.StatusOK, 1},
+			{"dp-job-list", "GET", dp + "/backupJobs" + dpv, nil, http.StatusOK, 1},
+			{"rs-job-list", "GET", rs + "/backupJobs?api-version=2016-12-01", nil, http.StatusOK, 1},
 		}
 	}
 	got := map[string]int{}

@@ -84,6 +84,29 @@ func Prefetched(ctx context.Context, r Reader) Reader {
 	return &prefetched{Reader: r, reads: p.reads, results: p.results, mem: p.mem, gen: p.gen, genOK: p.genOK, fill: p.fill && r == p.Reader}
 }
 
+// PrefetchWith is Prefetch of those of reads that the Reader ctx carries
+// (WithPrefetched) did not read, answering these and those: a handler's
+// reads that the request's checks may already have made (a list's first
+// page, resource.PrefetchList) cost no round trip more when they did, one
+// when they did not. Prefetch when ctx carries none.
+func PrefetchWith(ctx context.Context, r Reader, reads ...Read) Reader {
+	p, ok := ctx.Value(prefetchedKey{}).(*prefetched)
+	if !ok {
+		return Prefetch(ctx, r, reads...)
+	}
+	q := &prefetched{Reader: r, reads: slices.Clone(p.reads), results: slices.Clone(p.results), mem: p.mem, gen: p.gen, genOK: p.genOK, fill: p.fill && r == p.Reader}
+	var more []Read
+	for _, rd := range reads {
+		if rd = normRead(rd); !slices.Contains(q.reads, rd) && !slices.Contains(more, rd) {
+			more = append(more, rd)
+		}
+	}
+	if b, ok := r.(BatchReader); ok && len(more) > 0 {
+		q.reads, q.results = append(q.reads, more...), append(q.results, b.ReadBatch(ctx, more)...)
+	}
+	return q
+}
+
 // PrefetchedIn is the Reader ctx carries (WithPrefetched), reading on
 // through the Reader it was prefetched from; false when it carries none.
 func PrefetchedIn(ctx context.Context) (Reader, bool) {

@@ -202,16 +202,20 @@ func (pr *Provider) listScope(r *arm.Request) (string, error) {
 // resources list reads (by scope) and id names: the stored resources
 // followed by those under the scope that are still being created.
 func listWithCreating[T any](pr *Provider, typ string, list func(context.Context, string) ([]T, error), id func(T) string) arm.Handler {
+	reads := func(scope string) []store.Read {
+		return []store.Read{resource.ListRead(typ, scope), {Kind: creatingKind, List: true, Q: pendingQuery(scope)}}
+	}
+	resource.PrefetchList(typ, reads)
 	return func(r *arm.Request) (*arm.Response, error) {
 		scope, err := pr.listScope(r)
 		if err != nil {
 			return nil, err
 		}
 		// The stored resources (list: resource.List) and those being
-		// created, read in one round trip (PostgreSQL).
+		// created, read with the request's checks (PostgreSQL; else in
+		// one round trip of their own).
 		ctx := r.HTTP.Context()
-		ctx = store.WithPrefetched(ctx, store.Prefetch(ctx, pr.p.Store, resource.ListRead(typ, scope),
-			store.Read{Kind: creatingKind, List: true, Q: pendingQuery(scope)}))
+		ctx = store.WithPrefetched(ctx, store.PrefetchWith(ctx, pr.p.Store, reads(scope)...))
 		rs, err := list(ctx, scope)
 		if err != nil {
 			return nil, err

@@ -94,7 +94,7 @@ func (pr *Provider) getPolicy(r *arm.Request) (*arm.Response, error) {
 
 func (pr *Provider) listPolicies(r *arm.Request) (*arm.Response, error) {
 	return arm.PageKeyedFunc(r, 100, func(after string, skip, size int) ([]json.RawMessage, string, bool, error) {
-		return resource.ListWirePageAfter[policyResource](r.HTTP.Context(), pr.p.Store, typePolicy, vaultIDOf(r).String(), nil, after, skip, size)
+		return resource.ListWirePageAfter[policyResource](r.HTTP.Context(), store.Prefetched(r.HTTP.Context(), pr.p.Store), typePolicy, vaultIDOf(r).String(), nil, after, skip, size)
 	})
 }
 

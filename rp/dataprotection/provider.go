@@ -32,6 +32,7 @@ import (
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/rp/vaultface"
+	"github.com/safehold/safehold/store"
 )
 
 const namespace = "Microsoft.DataProtection"
@@ -84,6 +85,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 		arm.Action("Microsoft.DataProtection/locations/checkNameAvailability/action"))
 
 	rt.HandleResource(V+"/backupPolicies/{backupPolicyName}", arm.Methods{List: pr.inVault(pr.listPolicies), Get: pr.inVault(pr.getPolicy), Put: pr.putPolicy, Delete: pr.inVault(pr.deletePolicy)})
+	resource.PrefetchList(typePolicy, func(vault string) []store.Read { return []store.Read{resource.ListRead(typePolicy, vault)} })
 
 	rt.Handle("POST", V+"/validateForBackup", pr.validateForBackup)
 	rt.Handle("POST", V+"/verify", pr.verifyVault)
@@ -114,6 +116,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", T+"/backupInstances/{backupInstanceName}", pr.aliased(pr.getInstance), arm.Action("Microsoft.DataProtection/backupVaults/backupInstances/read"))
 
 	rt.Handle("GET", V+"/backupJobs", pr.listJobs)
+	resource.PrefetchList(typeVault+"/backupJobs", func(vault string) []store.Read { return []store.Read{protection.JobsRead(vault)} })
 	pr.registerGuards(rt, sub, rg, V)
 	pr.registerExports(rt, V)
 	rt.Handle("GET", V+"/backupJobs/{jobId}", pr.getJob)

@@ -220,7 +220,7 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := protection.ListJobs(r.HTTP.Context(), pr.p.Store, vault.ID, protection.JobFilter{})
+	js, err := protection.ListJobs(r.HTTP.Context(), store.Prefetched(r.HTTP.Context(), pr.p.Store), vault.ID, protection.JobFilter{})
 	if err != nil {
 		return nil, err
 	}

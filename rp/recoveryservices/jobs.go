@@ -158,7 +158,7 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
 		return arm.OK(arm.Values([]any{})), nil
 	}
-	jobs, err := protection.ListJobs(ctx, pr.p.Store, vid.String(), jf)
+	jobs, err := protection.ListJobs(ctx, store.Prefetched(ctx, pr.p.Store), vid.String(), jf)
 	if err != nil {
 		return nil, err
 	}

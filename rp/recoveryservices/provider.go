@@ -31,6 +31,7 @@ import (
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
 )
 
 const namespace = "Microsoft.RecoveryServices"
@@ -111,6 +112,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 
 	rt.Handle("POST", R+"/backupSecurityPIN", pr.securityPIN, arm.Action(namespace+"/vaults/backupSecurityPIN/action"))
 	rt.Handle("GET", R+"/backupJobs", pr.listJobs)
+	resource.PrefetchList("Microsoft.RecoveryServices/vaults/backupJobs", func(vault string) []store.Read { return []store.Read{protection.JobsRead(vault)} })
 	rt.Handle("POST", R+"/verify", pr.verifyVault)
 	rt.Handle("GET", R+"/backupJobs/{jobName}", on(pr.foundVaultID, pr.getJob))
 	rt.Handle("POST", R+"/backupJobs/{jobName}/cancel", on(pr.foundVaultID, pr.cancelJob))

@@ -75,6 +75,9 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/register", pr.registerProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resources", pr.listSubResources, arm.Action("Microsoft.Resources/subscriptions/resources/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups", pr.listGroups, arm.NoAuthz()) // filtered per group below
+	resource.PrefetchList("Microsoft.Resources/resourceGroups", func(sub string) []store.Read {
+		return []store.Read{resource.ListRead("Microsoft.Resources/resourceGroups", sub)}
+	})
 	rg := "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
 	rt.HandleResource(rg, arm.Methods{Get: pr.getGroup, Put: pr.putGroup, Patch: pr.patchGroup, Delete: pr.deleteGroup})
 	rt.Handle("HEAD", rg, pr.headGroup)
@@ -407,7 +410,7 @@ func (pr *Provider) listGroups(r *arm.Request) (*arm.Response, error) {
 		return true
 	}
 	return arm.PageFunc(r, groupPage, func(start, size int) ([]json.RawMessage, bool, error) {
-		page, more, err := resource.ListWirePage[ResourceGroup](ctx, pr.p.Store, "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub, keep, start, size)
+		page, more, err := resource.ListWirePage[ResourceGroup](ctx, store.Prefetched(ctx, pr.p.Store), "Microsoft.Resources/resourceGroups", "/subscriptions/"+sub, keep, start, size)
 		if err == nil {
 			err = keepErr
 		}
