@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/safehold/safehold/internal/testserver"
@@ -97,6 +98,32 @@ func TestMixedLoadReadsOnceOnPostgres(t *testing.T) {
 
 	// What another replica deleted is gone for the very next request.
 	b := testserver.Start(t, testserver.WithStore(url))
+
+	// A list read with the checks is the list of the request's moment: a
+	// policy or a group written through another replica is in the very
+	// next list, and a later page ($skipToken) reads on after its key.
+	for i, env := range []*testserver.Env{e, b, e} {
+		p := fmt.Sprintf("%s/backupPolicies/q%d%s", dp, i, dpv)
+		if resp, m := env.Do("PUT", p, policy); resp.StatusCode != http.StatusOK {
+			t.Fatalf("PUT %s: %d %v", p, resp.StatusCode, m)
+		}
+		for _, lister := range []*testserver.Env{e, b} {
+			if got := lister.PageNames(t, dp+policyL+"&$top=1", nil); fmt.Sprint(got) != fmt.Sprint([]string{"q0", "q1", "q2"}[:i+1]) {
+				t.Errorf("policies paged after q%d was written: %v", i, got)
+			}
+			resp, m := lister.Do("GET", dp+policyL, nil)
+			if vals, _ := m["value"].([]any); resp.StatusCode != http.StatusOK || len(vals) != i+1 {
+				t.Errorf("policy list after q%d was written: %d, %d policies, want %d", i, resp.StatusCode, len(vals), i+1)
+			}
+		}
+		if resp, m := b.Do("PUT", fmt.Sprintf("%s/resourcegroups/late%d%s", sub, i, rgv), map[string]any{"location": "westus"}); resp.StatusCode >= 300 {
+			t.Fatalf("group late%d through b: %d %v", i, resp.StatusCode, m)
+		}
+		resp, m := e.Do("GET", sub+"/resourcegroups"+rgv, nil)
+		if !strings.Contains(fmt.Sprint(m), fmt.Sprintf("late%d", i)) || resp.StatusCode != http.StatusOK {
+			t.Errorf("group late%d written through b, not in the next list through a: %d %v", i, resp.StatusCode, m)
+		}
+	}
 	for _, p := range []string{dp + dpv, rs + "?api-version=2016-06-01"} {
 		if resp, m := b.Do("DELETE", p, nil); resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("DELETE %s through b: %d %v", p, resp.StatusCode, m)
