@@ -92,8 +92,24 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 		if listed, _ := r.chunks.RefreshIfOlder(ctx, refreshAge); !listed {
 			r.chunks.TakeSharedDamage(ctx)
 		}
-		if r.chunks.AnyDamaged() && r.usesDamage(ctx, parent) || r.lacksSegments(parent) {
+		// A chunk in no pack the store knows (lost before this store
+		// read its header: a restart with a new cache directory, another
+		// replica) is marked nothing: a parent this repository has not
+		// captured or checked before has its segments read (32 KiB per
+		// 64 MiB of disk) and each chunk looked up, once (checking the
+		// segments alone let a lost pack of data into the next snapshot).
+		// One it has had every chunk in the index, and a pack of them
+		// deleted since marks them lost (Refresh), so damage is checked
+		// for, and its segments looked up, as before.
+		switch {
+		case r.knownWhole(parent.ID):
+			if r.chunks.AnyDamaged() && r.usesDamage(ctx, parent) || r.lacksSegments(parent) {
+				parent = nil
+			}
+		case r.usesDamage(ctx, parent):
 			parent = nil
+		default:
+			r.whole.Store(parent.ID, true)
 		}
 	}
 
@@ -293,6 +309,7 @@ func (r *Repository) Capture(ctx context.Context, src Source, opts CaptureOption
 	if err := r.putManifest(ctx, m); err != nil {
 		return nil, Stats{}, fmt.Errorf("capture: put manifest: %w", err)
 	}
+	r.whole.Store(m.ID, true) // each chunk stored here or found in the index
 	return m, m.Stats, nil
 }
 
@@ -524,8 +541,8 @@ func dirtyBlocks(changed []Range, size, parentSize int64, zeroTail bool) map[int
 }
 
 // lacksSegments reports whether a segment of snapshot m is in no pack the
-// store knows (lost before this store saw it, so nothing marked it): an
-// index lookup per 64 MiB of the disk, where usesDamage reads segments.
+// store knows: an index lookup per 64 MiB of the disk, where usesDamage
+// reads segments.
 func (r *Repository) lacksSegments(m *Manifest) bool {
 	for _, sid := range m.Segments {
 		if !sid.IsZero() && !r.chunks.Has(sid) {
@@ -533,6 +550,13 @@ func (r *Repository) lacksSegments(m *Manifest) bool {
 		}
 	}
 	return false
+}
+
+// knownWhole reports whether this repository captured snapshot id or
+// found every chunk of it in its index (usesDamage) before.
+func (r *Repository) knownWhole(id ID) bool {
+	_, ok := r.whole.Load(id)
+	return ok
 }
 
 // usesDamage reports whether snapshot m references a chunk the store

@@ -94,6 +94,7 @@ type Repository struct {
 	held     []*Manifest       // manifests released during a GC
 
 	logical sync.Map // ID -> int64: a snapshot's non-zero bytes (manifests never change)
+	whole   sync.Map // ID -> true: snapshots captured here, or checked whole as a parent (knownWhole)
 
 	syncMu      sync.Mutex // serializes Collected
 	synced      bool
