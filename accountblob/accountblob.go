@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,6 +53,75 @@ type Service struct {
 	dir string
 	clk clock.Clock
 	mu  sync.Mutex // serializes changes of blob documents (writes of bytes run in parallel)
+
+	// Replica is set when replicas share the store (nil for one server).
+	Replica *Replica
+}
+
+// Replica is what the service needs when several replicas share its
+// store: blob documents are shared, but a blob's bytes are a file in the
+// directory of the replica that wrote them (Blob.Node). Requests for a
+// blob another replica holds are forwarded there.
+type Replica struct {
+	Node string // this replica's node id
+	// Peer is the endpoint of the replica node and whether it runs.
+	Peer func(ctx context.Context, node string) (url string, alive bool, err error)
+	// Forward proxies a data-plane request to a replica's endpoint.
+	Forward func(w http.ResponseWriter, r *http.Request, url string)
+}
+
+// ElsewhereError: a blob's bytes (or the blocks staged for it) are held
+// by another replica (Node, at URL; Alive when it runs), whose files this
+// one cannot read.
+type ElsewhereError struct {
+	What, Node, URL string // What: "the bytes of blob 'name'"
+	Alive           bool
+}
+
+func (e *ElsewhereError) Error() string {
+	if !e.Alive {
+		return fmt.Sprintf("%s are held by Safehold replica %s, which is not running: start it again (with its --data-dir)", e.What, e.Node)
+	}
+	return fmt.Sprintf("%s are held by Safehold replica %s (%s), not by this one", e.What, e.Node, e.URL)
+}
+
+// node is this replica's node id ("" for one server).
+func (s *Service) node() string {
+	if s.Replica == nil {
+		return ""
+	}
+	return s.Replica.Node
+}
+
+// Elsewhere is the *ElsewhereError of blob b when another replica holds
+// its bytes, else nil.
+func (s *Service) Elsewhere(ctx context.Context, b *Blob) error {
+	return s.elsewhere(ctx, fmt.Sprintf("the bytes of blob '%s'", b.Name), b.Node)
+}
+
+// StagingElsewhere is the *ElsewhereError of the blocks staged for a new
+// blob of container c when another replica stages them (the one that
+// created c: Put Block and Put Block List of a blob that does not exist
+// yet run there, whichever replica they reach), else nil.
+func (s *Service) StagingElsewhere(ctx context.Context, c *Container, blob string) error {
+	return s.elsewhere(ctx, fmt.Sprintf("the blocks staged for blob '%s'", blob), c.Node)
+}
+
+// elsewhere is the *ElsewhereError of what, held by replica node, unless
+// that is this one.
+func (s *Service) elsewhere(ctx context.Context, what, node string) error {
+	if s.Replica == nil || node == "" || node == s.Replica.Node {
+		return nil
+	}
+	e := &ElsewhereError{What: what, Node: node}
+	if s.Replica.Peer != nil {
+		url, alive, err := s.Replica.Peer(ctx, node)
+		if err != nil {
+			return err
+		}
+		e.URL, e.Alive = url, alive && url != ""
+	}
+	return e
 }
 
 // New returns the service keeping bytes under dir.
@@ -84,6 +154,9 @@ type Container struct {
 	Created  time.Time         `json:"created"`
 	Modified time.Time         `json:"modified"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Node is the replica that created the container, where blocks are
+	// staged for its new blobs ("" for one server).
+	Node string `json:"node,omitempty"`
 }
 
 // Block is a committed block of a block blob.
@@ -109,7 +182,9 @@ type Blob struct {
 	Creation  time.Time         `json:"created"`
 	Modified  time.Time         `json:"modified"`
 	File      string            `json:"file"`
-	Blocks    []Block           `json:"blocks,omitempty"`
+	// Node is the replica whose directory holds File ("" for one server).
+	Node   string  `json:"node,omitempty"`
+	Blocks []Block `json:"blocks,omitempty"`
 
 	f *os.File // open for reading or page writes (Open)
 }
@@ -184,7 +259,7 @@ func (s *Service) CreateContainer(ctx context.Context, account, name string, met
 		return nil, err
 	}
 	now := s.now()
-	c := &Container{Account: strings.ToLower(account), Name: name, Created: now, Modified: now, Metadata: meta}
+	c := &Container{Account: strings.ToLower(account), Name: name, Created: now, Modified: now, Metadata: meta, Node: s.node()}
 	v, _ := json.Marshal(c)
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		return tx.Create(ctx, store.Doc{Kind: containerKind, Key: ckey(account, name), Scope: strings.ToLower(account) + "/", Value: v})
@@ -390,7 +465,7 @@ func (s *Service) put(ctx context.Context, b *Blob, check Check) error {
 func (s *Service) newBlob(account, container, name, typ string, size int64, p Props) *Blob {
 	now := s.now()
 	b := &Blob{Account: strings.ToLower(account), Container: container, Name: name, Type: typ, Length: size,
-		Meta: p.Metadata, Creation: now, Modified: now, File: newFileName()}
+		Meta: p.Metadata, Creation: now, Modified: now, File: newFileName(), Node: s.node()}
 	b.SetContent(p.Content)
 	return b
 }
@@ -492,6 +567,9 @@ func (s *Service) CreatePageBlob(ctx context.Context, account, container, name s
 func (s *Service) Open(ctx context.Context, account, container, name string) (*Blob, error) {
 	b, err := s.GetBlob(ctx, account, container, name)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.Elsewhere(ctx, b); err != nil {
 		return nil, err
 	}
 	flag := os.O_RDONLY
@@ -866,6 +944,11 @@ func (s *Service) OpenSource(ctx context.Context, src *Source) (*Blob, error) {
 	b, err := s.Open(ctx, src.Account, src.Container, src.Name)
 	if isNotFound(err) {
 		return nil, failure.NotFoundf("DiskBlobNotFound", "Unable to find VHD blob with URI %s. Upload the blob first, or correct the URI.", src.URI)
+	}
+	var ee *ElsewhereError
+	if errors.As(err, &ee) {
+		// Another replica's files: a disk or snapshot is made here.
+		return nil, failure.Conflictf("OperationNotAllowed", "Unable to read VHD blob with URI %s: %v, and importing a blob another replica holds is not supported yet. Download the blob and upload its data as a disk instead (safehold disk upload).", src.URI, ee)
 	}
 	return b, err
 }

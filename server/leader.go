@@ -145,6 +145,18 @@ func deleteAll(ctx context.Context, be blob.Backend) error {
 // disk (its endpoint, trusted through Safehold's CA): the SAS signature
 // travels in the query, so the owner verifies it as if it came directly.
 func forwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
+	return forwarderOf(caFile, "DiskOwnerUnavailable", "owns this disk")
+}
+
+// blobForwarder proxies a storage account's blob request to the replica
+// holding the blob's bytes, as forwarder does a disk's.
+func blobForwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
+	return forwarderOf(caFile, "BlobOwnerUnavailable", "holds this blob's bytes")
+}
+
+// forwarderOf is a forwarder whose failures answer code, saying the
+// replica that did not answer is the one that does what.
+func forwarderOf(caFile, code, does string) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
@@ -158,8 +170,8 @@ func forwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, owne
 	return func(w http.ResponseWriter, r *http.Request, ownerURL string) {
 		u, err := url.Parse(ownerURL)
 		if err != nil || u.Host == "" {
-			w.Header().Set("x-ms-error-code", "DiskOwnerUnavailable")
-			http.Error(w, "the disk's owner has no valid endpoint", http.StatusServiceUnavailable)
+			w.Header().Set("x-ms-error-code", code)
+			http.Error(w, "the replica that "+does+" has no valid endpoint", http.StatusServiceUnavailable)
 			return
 		}
 		p := &httputil.ReverseProxy{
@@ -168,11 +180,11 @@ func forwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, owne
 			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = pr.In.Host },
 			Transport: tr,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				w.Header().Set("x-ms-error-code", "DiskOwnerUnavailable")
+				w.Header().Set("x-ms-error-code", code)
 				w.Header().Set("Content-Type", "application/xml")
 				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>DiskOwnerUnavailable</Code><Message>The replica that owns this disk (%s) did not answer: %s</Message></Error>",
-					html.EscapeString(ownerURL), html.EscapeString(err.Error()))
+				fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>%s</Code><Message>The replica that %s (%s) did not answer: %s</Message></Error>",
+					code, does, html.EscapeString(ownerURL), html.EscapeString(err.Error()))
 			},
 		}
 		p.ServeHTTP(w, r)

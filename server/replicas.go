@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -41,6 +42,19 @@ func (s *Server) LiveReplicas(ctx context.Context) ([]string, error) {
 		ids[i] = r.Holder
 	}
 	return ids, nil
+}
+
+// replicaEndpoint is the endpoint of the replica node (from its presence
+// lease) and whether it runs.
+func (s *Server) replicaEndpoint(ctx context.Context, node string) (string, bool, error) {
+	row, err := lease.Get(ctx, s.Store, replicaLeasePrefix+node)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return row.Data, row.Holder == node && row.Alive(time.Now()), nil
 }
 
 func registerReplica(ctx context.Context, st store.Store, nodeID, endpoint string, audiences []string) error {

@@ -355,6 +355,13 @@ func (s *Server) init(ctx context.Context) error {
 	if s.Blobs, err = accountblob.New(s.Store, cfg.Clock, filepath.Join(cfg.DataDir, "storage-blobs")); err != nil {
 		return err
 	}
+	if cfg.Store != "" { // replicas: a blob's bytes are where they were written
+		fwd, err := blobForwarder(caFile)
+		if err != nil {
+			return err
+		}
+		s.Blobs.Replica = &accountblob.Replica{Node: nodeID, Forward: fwd, Peer: s.replicaEndpoint}
+	}
 	cfg.Compute.Blobs = s.Blobs
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err

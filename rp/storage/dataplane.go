@@ -74,8 +74,11 @@ func (h *blobHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var we *blobwire.Error
 	var fe *failure.Error
+	var ee *accountblob.ElsewhereError
 	switch {
 	case errors.As(err, &we):
+	case errors.As(err, &ee):
+		we = blobwire.Errorf(http.StatusServiceUnavailable, "BlobOwnerUnavailable", "The blob cannot be served: %v.", ee)
 	case errors.As(err, &fe):
 		we = blobwire.Errorf(storageStatus(fe), fe.Code, "%s", fe.Message)
 	default:
@@ -234,6 +237,9 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	if done, err := h.forward(ctx, q); done || err != nil {
+		return err
+	}
 	check := blobCheck(r)
 	if q.createOnly {
 		switch v.Get("comp") {
@@ -339,6 +345,44 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 		})
 	}
 	return blobwire.Errorf(http.StatusBadRequest, "UnsupportedQueryParameter", "The query parameter comp=%s is not supported by Safehold's blob service.", v.Get("comp"))
+}
+
+// forwardedHeader marks a request one replica forwarded to another (never
+// forwarded again), as the disks' data plane does.
+const forwardedHeader = "X-Safehold-Forwarded"
+
+// forward sends a request naming a blob whose bytes another replica holds
+// to that replica (done), where every request of the blob is served: its
+// reads, page writes and staged blocks, and its replacement or delete,
+// which removes its file there. The blocks of a blob that does not exist
+// yet are staged (and committed) on the replica that created its
+// container; any other request of such a blob is served here.
+func (h *blobHandler) forward(ctx context.Context, q *blobReq) (done bool, err error) {
+	rep := h.svc.Replica
+	if rep == nil || rep.Forward == nil || q.r.Header.Get(forwardedHeader) != "" {
+		return false, nil
+	}
+	b, err := h.svc.GetBlob(ctx, q.account, q.container, q.blob)
+	switch comp := q.r.URL.Query().Get("comp"); {
+	case err == nil:
+		err = h.svc.Elsewhere(ctx, b)
+	case isNotFound(err) && (comp == "block" || comp == "blocklist"):
+		c, cerr := h.svc.GetContainer(ctx, q.account, q.container)
+		if cerr != nil {
+			return false, nil // answered here
+		}
+		err = h.svc.StagingElsewhere(ctx, c, q.blob)
+	default:
+		return false, nil // answered here (not found, or the read's failure)
+	}
+	var ee *accountblob.ElsewhereError
+	if !errors.As(err, &ee) || !ee.Alive {
+		return err != nil, err
+	}
+	q.r.Header.Set(forwardedHeader, "1")
+	q.w.Header().Del("x-ms-version") // the owner's answer carries its own
+	rep.Forward(q.w, q.r, ee.URL)
+	return true, nil
 }
 
 func (h *blobHandler) withBlob(ctx context.Context, q *blobReq, fn func(*accountblob.Blob) error) error {
