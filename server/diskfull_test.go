@@ -281,3 +281,58 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadThatFillsTheDiskEnds: an upload through a disk's write SAS
+// that fills the data directory's file system fails with 507, and its
+// endGetAccess still ends the grant (the disk Unattached, deletable, its
+// space given back): the revoke, a write to the store, answered 507 too,
+// which left the disk ActiveUpload, undeletable until the grant's hour ran
+// out.
+func TestUploadThatFillsTheDiskEnds(t *testing.T) {
+	if os.Getenv("SAFEHOLD_TEST_STORE") == "postgres" {
+		t.Skip("the store must be on the file system that fills up: SQLite in the data dir, not PostgreSQL (SAFEHOLD_TEST_STORE)")
+	}
+	dir := testsvc.SmallDisk(t, 48)
+	e := testserver.Start(t, func(c *server.Config) { c.DataDir = filepath.Join(dir, "data") })
+	e.ResourceGroups("disk-rg")
+	id, _ := fixture.Disk(t, e, "disk-rg", "up", 1)
+	pc, _ := fixture.DiskAccessByID(t, e, id, armcompute.AccessLevelWrite)
+	page := make([]byte, 4<<20)
+	var re *azcore.ResponseError
+	for off := int64(0); ; off += int64(len(page)) {
+		if off >= 1<<30 {
+			t.Fatal("the upload never filled the file system")
+		}
+		rand.Read(page)
+		err := fixture.WritePages(pc, off, page)
+		if err == nil {
+			continue
+		}
+		if !errors.As(err, &re) || re.StatusCode != 507 || re.ErrorCode != "InsufficientStorage" {
+			t.Fatalf("upload at %d when full: %v", off, err)
+		}
+		break
+	}
+	av := "?api-version=2023-04-02"
+	resp, m := call(t, e, "POST", id+"/endGetAccess"+av, nil)
+	mustStatus(t, 202, resp, m)
+	if st := pollOp(t, e, resp.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Succeeded" {
+		t.Fatalf("endGetAccess after the upload filled the disk: %v", st)
+	}
+	if resp, m := call(t, e, "GET", id+av, nil); resp.StatusCode != 200 || str(m, "properties.diskState") != "Unattached" {
+		t.Fatalf("disk after endGetAccess: %d %v", resp.StatusCode, m)
+	}
+	resp, m = call(t, e, "DELETE", id+av, nil)
+	if resp.StatusCode != 202 && resp.StatusCode != 200 {
+		t.Fatalf("delete after endGetAccess: %d %v", resp.StatusCode, m)
+	}
+	if resp.StatusCode == 202 {
+		if st := pollOp(t, e, resp.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Succeeded" {
+			t.Fatalf("delete after endGetAccess: %v", st)
+		}
+	}
+	// Its space is back: a resource group can be made.
+	if resp, m := call(t, e, "PUT", "/subscriptions/"+e.Sub+"/resourcegroups/after-rg?api-version=2021-04-01", `{"location":"westus"}`); resp.StatusCode != 201 {
+		t.Errorf("resource group PUT once the disk is deleted: %d %v", resp.StatusCode, m)
+	}
+}

@@ -82,6 +82,8 @@ type SQLite struct {
 	syncMu     sync.Mutex            // held while syncWAL runs
 	syncErr    atomic.Pointer[error] // sticky: a failed fdatasync fails every later Update
 
+	reserve *reserve // space given back to a Freeing write on a full file system
+
 	rq *stmtCache // the read pool's prepared statements
 	wq *stmtCache // the write connection's (used only by the writer goroutine)
 
@@ -192,6 +194,8 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 	if err != nil {
 		return fail(fmt.Errorf("open sqlite %s: sync directory: %w", path, err))
 	}
+	s.reserve = &reserve{path: path + "-reserve"}
+	s.reserve.make()
 	s.wq = newStmtCache(s.wc, true)
 	go s.syncer()
 	go s.writer()
@@ -647,16 +651,28 @@ func (t *sqliteTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 // Update runs fn in one transaction (a savepoint of the writer's current
 // group commit) and returns once it is durable, or with fn's error and
 // nothing of fn written. A panic in fn is re-raised in the caller.
+//
+// A Freeing write that finds the file system full gives back the store's
+// reserve and is tried once more; once there is room again, the next
+// write makes the reserve again.
 func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
 	l, leased := LeaseFrom(ctx)
-	return s.update(ctx, func(t *sqliteTx) error {
+	run := func(t *sqliteTx) error {
 		if leased {
 			if err := t.checkLease(ctx, l); err != nil {
 				return err
 			}
 		}
 		return fn(t)
-	})
+	}
+	err := s.update(ctx, run)
+	if err != nil && errors.Is(err, ErrInsufficientStorage) && freeing(ctx) && s.reserve.release() {
+		err = s.update(ctx, run)
+	}
+	if err == nil {
+		s.reserve.restore()
+	}
+	return err
 }
 
 // checkLease fails with ErrLeaseLost unless l is the task's latest claim.

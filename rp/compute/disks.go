@@ -12,6 +12,7 @@ import (
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
 )
 
 // diskInput is a disk PUT/PATCH body.
@@ -383,7 +384,12 @@ func (pr *Provider) grant(r *arm.Request, id string) (*arm.Response, error) {
 	return pr.completed(r, "compute.grant", id, loc, out)
 }
 
+// revoke ends a disk's or snapshot's access (endGetAccess). Its writes
+// are store.Freeing: an upload that filled the data directory's file
+// system must still be able to end (the disk deletable again), so they
+// may use the store's reserve.
 func (pr *Provider) revoke(r *arm.Request, id string) (*arm.Response, error) {
+	r.HTTP = r.HTTP.WithContext(store.Freeing(r.HTTP.Context()))
 	ctx := r.HTTP.Context()
 	loc, err := pr.location(ctx, id)
 	if err != nil {

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type freeingKey struct{}
+
+// Freeing marks ctx's writes as ones that end a state only a write can end
+// and free space, such as the end of a disk's upload access (endGetAccess)
+// or a disk's delete: on a SQLite store whose file system is full, such a
+// write that fails for want of space gives back the space the store keeps
+// in reserve and is tried again. Without it, an upload that filled the file
+// system could not be ended: its revoke answered 507 like any other write,
+// and the disk, ActiveUpload, could not be deleted until the grant ran out.
+func Freeing(ctx context.Context) context.Context {
+	return context.WithValue(ctx, freeingKey{}, true)
+}
+
+func freeing(ctx context.Context) bool { v, _ := ctx.Value(freeingKey{}).(bool); return v }
+
+// reserveSize is the space a SQLite store keeps in reserve beside its
+// database: a write adds a few pages to the WAL, so this is room for
+// dozens of writes once it is given back (a revoke, then the disk's delete).
+const reserveSize = 1 << 20
+
+// reserve is a file of reserveSize bytes beside a store's database, on
+// the file system its writes need space on. It is made when the store
+// opens, given back (removed) when a Freeing write finds the file system
+// full, and made again once there is room for it several times over.
+type reserve struct {
+	path    string
+	held    atomic.Bool // read without mu by restore's callers
+	mu      sync.Mutex
+	lastTry time.Time
+}
+
+// make writes the reserve file; it reports whether it holds one. A file
+// system without the room for it has no reserve (and no file left).
+func (r *reserve) make() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastTry = time.Now()
+	if r.held.Load() {
+		return true
+	}
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return false
+	}
+	buf := make([]byte, 64<<10)
+	for n := 0; n < reserveSize && err == nil; n += len(buf) {
+		_, err = f.Write(buf)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(r.path)
+		return false
+	}
+	r.held.Store(true)
+	return true
+}
+
+// release removes the reserve file; it reports whether there was one to
+// give back.
+func (r *reserve) release() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.held.Load() {
+		return false
+	}
+	r.held.Store(false)
+	r.lastTry = time.Now()
+	if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	return true
+}
+
+// restore makes the reserve again once given back, at most every ten
+// seconds and only when the file system has room for it four times over
+// (so that it takes no space a write in progress is about to need).
+func (r *reserve) restore() {
+	if r.held.Load() {
+		return
+	}
+	r.mu.Lock()
+	due := !r.held.Load() && time.Since(r.lastTry) >= 10*time.Second
+	if due {
+		r.lastTry = time.Now()
+	}
+	r.mu.Unlock()
+	if due && freeSpace(r.path) >= 4*reserveSize {
+		r.make()
+	}
+}

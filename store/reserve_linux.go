@@ -1,0 +1,16 @@
+package store
+
+import (
+	"path/filepath"
+	"syscall"
+)
+
+// freeSpace is the space left to an unprivileged writer on the file system
+// of path's directory (0 when it cannot be read).
+func freeSpace(path string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
+		return 0
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
