@@ -46,6 +46,8 @@ type fixConn struct {
 
 	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
 
+	kept []byte // the head of the request being read, kept to say what net/http refused in it (keepHead)
+
 	hdrs  []byte // header lines for the next final response (addHeaders)
 	lines []byte // a buffer for them, the caller's
 	wbuf  []byte // that response's first write with them
@@ -249,9 +251,11 @@ func (c *fixConn) process(line []byte) []byte {
 		c.state, c.chunked, c.clen, c.midLine = stHeaders, false, 0, false
 		line = fixRequestLine(line)
 		c.head = len(line)
+		c.keepHead(line, true)
 		return line
 	case stHeaders:
 		c.head += len(line)
+		c.keepHead(line, false)
 		if c.midLine { // the end of a long line
 			c.midLine = false
 			if c.head > maxHead {
@@ -443,12 +447,19 @@ func (l *fixListener) Accept() (net.Conn, error) {
 func (c *fixConn) addHeaders(lines []byte) { c.hdrs = lines }
 
 // Write adds the lines of addHeaders after the status line of the first
-// final response written since. net/http writes a response's status line
+// final response written since, and writes net/http's own plain-text
+// answer to a head it refused in ARM's shape instead (netHTTPError). net/http writes a response's status line
 // and header into its buffered writer and flushes each response before
 // the next one (an interim "100 Continue" on its own), so a response
 // starts a Write, with its whole status line.
 func (c *fixConn) Write(p []byte) (int, error) {
 	if c.hdrs == nil {
+		if out := c.netHTTPError(p); out != nil {
+			if _, err := c.Conn.Write(out); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
 		return c.Conn.Write(p)
 	}
 	i := statusLineEnd(p)
