@@ -27,12 +27,13 @@ func TestVaultNameChecksNeedTheGroupAndTheType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loc := "westus"
 	dpCheck := func(rg, typ string) (bool, error) {
-		r, err := dp.CheckNameAvailability(ctx, rg, "westus", armdataprotection.CheckNameAvailabilityRequest{Name: to.Ptr("vault9"), Type: to.Ptr(typ)}, nil)
+		r, err := dp.CheckNameAvailability(ctx, rg, loc, armdataprotection.CheckNameAvailabilityRequest{Name: to.Ptr("vault9"), Type: to.Ptr(typ)}, nil)
 		return r.NameAvailable != nil && *r.NameAvailable, err
 	}
 	rsCheck := func(rg string) (bool, error) {
-		r, err := rs.CheckNameAvailability(ctx, rg, "westus", armrecoveryservices.CheckNameAvailabilityParameters{Name: to.Ptr("vault9"), Type: to.Ptr("Microsoft.RecoveryServices/Vaults")}, nil)
+		r, err := rs.CheckNameAvailability(ctx, rg, loc, armrecoveryservices.CheckNameAvailabilityParameters{Name: to.Ptr("vault9"), Type: to.Ptr("Microsoft.RecoveryServices/Vaults")}, nil)
 		return r.NameAvailable != nil && *r.NameAvailable, err
 	}
 	if ok, err := dpCheck("rg1", "Microsoft.DataProtection/BackupVaults"); err != nil || !ok {
@@ -47,4 +48,15 @@ func TestVaultNameChecksNeedTheGroupAndTheType(t *testing.T) {
 	testserver.WantError(t, "Recovery Services vault name in a missing group", err, http.StatusNotFound, "ResourceGroupNotFound")
 	_, err = dpCheck("rg1", "Microsoft.Compute/disks")
 	testserver.WantError(t, "Backup vault name check of another type", err, http.StatusBadRequest, "InvalidResourceType")
+	// A location that is none (ARM's answer to a location-based
+	// operation's): both answered the name available.
+	loc = "mars"
+	_, err = dpCheck("rg1", "Microsoft.DataProtection/BackupVaults")
+	testserver.WantError(t, "Backup vault name at locations/mars", err, http.StatusBadRequest, "LocationNotAvailableForResourceType")
+	_, err = rsCheck("rg1")
+	testserver.WantError(t, "Recovery Services vault name at locations/mars", err, http.StatusBadRequest, "LocationNotAvailableForResourceType")
+	loc = "West US" // a display name is a location too
+	if ok, err := dpCheck("rg1", "Microsoft.DataProtection/BackupVaults"); err != nil || !ok {
+		t.Errorf("Backup vault name at locations/West US: %v %v", ok, err)
+	}
 }

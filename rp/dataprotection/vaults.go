@@ -615,6 +615,9 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if in.Type != "" && !strings.EqualFold(in.Type, namespace+"/backupVaults") {
 		return nil, arm.BadRequest("InvalidResourceType", "type '%s' is not supported: use 'Microsoft.DataProtection/BackupVaults'.", in.Type)
 	}
+	if err := resource.CheckLocation(r.Param("location"), namespace+"/locations/checkNameAvailability"); err != nil {
+		return nil, err
+	}
 	if err := resource.CheckResourceGroup(ctx, pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}

@@ -573,6 +573,9 @@ func (pr *Provider) checkName(r *arm.Request) (*arm.Response, error) {
 	if in.Type != "" && !strings.EqualFold(in.Type, vaultType) {
 		return nil, arm.BadRequest("InvalidResourceType", "type '%s' is not supported: use 'Microsoft.RecoveryServices/Vaults'.", in.Type)
 	}
+	if err := resource.CheckLocation(r.Param("location"), namespace+"/locations/checkNameAvailability"); err != nil {
+		return nil, err
+	}
 	if err := resource.CheckResourceGroup(r.HTTP.Context(), pr.p.Store, r.Param("subscriptionId"), r.Param("resourceGroupName")); err != nil {
 		return nil, err
 	}
