@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,62 @@ func TestFaultRuleOddInputs(t *testing.T) {
 	// went as far as encoding the request.
 	if _, err := run(t, e, nil, "verify", "--sample", "NaN"); err == nil || !strings.Contains(err.Error(), "--sample NaN") {
 		t.Fatalf("verify --sample NaN: %v", err)
+	}
+}
+
+// TestAdminVerbsPrintJSON: clock, fault and verify take -o json (as the
+// other verbs; --json stays) and print one JSON document on stdout, an
+// error too ({"error": {"code", "message"}}, exit 1 and the stderr line
+// as before), and fault list -o tsv prints its rows without a header:
+// fault list printed its table whatever -o said, and -o was refused by
+// clock and verify.
+func TestAdminVerbsPrintJSON(t *testing.T) {
+	e := testserver.Start(t)
+	doc := func(what, out string) any {
+		t.Helper()
+		var v any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%s: not one JSON document: %v\n%s", what, err, out)
+		}
+		return v
+	}
+	errDoc := func(what, out string, err error, code, says string) {
+		t.Helper()
+		m, _ := doc(what, out).(map[string]any)
+		ed, _ := m["error"].(map[string]any)
+		if err == nil || ed == nil || code != "" && ed["code"] != code || !strings.Contains(fmt.Sprint(ed["message"]), says) {
+			t.Errorf("%s: %v, stdout %s; want an error %s saying %q", what, err, out, code, says)
+		}
+	}
+	if m, _ := doc("clock show -o json", mustRun(t, e, "clock", "show", "-o", "json")).(map[string]any); m["now"] == nil {
+		t.Errorf("clock show -o json: %v", m)
+	}
+	out, err := run(t, e, nil, "clock", "advance", "soon", "-o", "json")
+	errDoc("clock advance soon -o json", out, err, "InvalidDuration", "soon")
+
+	mustRun(t, e, "fault", "add", "arm", "--name", "r1", "--path", "/nomatch", "--code", "X")
+	rules, _ := doc("fault list -o json", mustRun(t, e, "fault", "list", "-o", "json")).([]any)
+	if r, _ := rules[0].(map[string]any); len(rules) != 1 || r["name"] != "r1" || r["code"] != "X" {
+		t.Errorf("fault list -o json: %v", rules)
+	}
+	if out := mustRun(t, e, "fault", "list", "-o", "tsv"); !strings.HasPrefix(out, "r1\tarm\t") || strings.Contains(out, "NAME") {
+		t.Errorf("fault list -o tsv: %q", out)
+	}
+	out, err = run(t, e, nil, "fault", "add", "arm", "--name", "a b", "--code", "X", "-o", "json")
+	errDoc("fault add --name 'a b' -o json", out, err, "InvalidFaultRule", "")
+	if m, _ := doc("fault clear -o json", mustRun(t, e, "fault", "clear", "-o", "json")).(map[string]any); m["removed"] != float64(1) {
+		t.Errorf("fault clear -o json: %v", m)
+	}
+	if rules := doc("fault list -o json (none)", mustRun(t, e, "fault", "list", "-o", "json")); fmt.Sprint(rules) != "[]" {
+		t.Errorf("fault list -o json with no rule: %v", rules)
+	}
+
+	if m, _ := doc("verify -o json", mustRun(t, e, "verify", "-o", "json")).(map[string]any); m["ok"] != true {
+		t.Errorf("verify -o json: %v", m)
+	}
+	out, err = run(t, e, nil, "verify", "--sample", "NaN", "-o", "json")
+	errDoc("verify --sample NaN -o json", out, err, "", "--sample NaN")
+	if _, err := run(t, e, nil, "clock", "show", "-o", "yaml"); err == nil || !strings.Contains(err.Error(), "use table, json or tsv") {
+		t.Errorf("clock show -o yaml: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ func adminURL(path string) string { return adminPath + path + "?api-version=2024
 
 func newClockCmd() *cobra.Command {
 	var dataDir string
-	var asJSON bool
+	var o adminOutput
 	cmd := &cobra.Command{Use: "clock", Short: "Show or move the server's clock (schedules, retention, expiry; never tokens or TLS)",
 		Long: `The server's clock drives schedules, retention, expiry, soft-delete purge and the times of jobs
 and recovery points (never tokens or TLS). Moving it needs the Owner role on the subscription.
@@ -25,9 +25,9 @@ and recovery points (never tokens or TLS). Moving it needs the Owner role on the
 
 After set or advance the clock stays frozen until resume.`}
 	addConnFlag(cmd, &dataDir)
-	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print the clock state as JSON")
+	o.add(cmd, "print the clock state as JSON")
 	out := func(cmd *cobra.Command, m map[string]any) {
-		if asJSON {
+		if o.json() {
 			printJSON(cmd, m)
 			return
 		}
@@ -47,7 +47,7 @@ After set or advance the clock stays frozen until resume.`}
 		{"resume", "Let the clock run again from where it stands (keeping the offset to real time)", "POST", "/clock/resume", cobra.NoArgs, nil},
 	} {
 		cmd.AddCommand(&cobra.Command{Use: v.use, Short: v.short, Args: v.args,
-			RunE: func(cmd *cobra.Command, args []string) error {
+			RunE: o.run(func(cmd *cobra.Command, args []string) error {
 				var body any
 				if v.body != nil {
 					body = v.body(args)
@@ -58,7 +58,7 @@ After set or advance the clock stays frozen until resume.`}
 				}
 				out(cmd, m)
 				return nil
-			}})
+			})})
 	}
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"strings"
@@ -25,11 +26,13 @@ requests are answered with the rule's status and code. Needs the Owner role on t
   safehold fault list
   safehold fault clear [NAME]`}
 	addConnFlag(cmd, &dataDir)
+	var o adminOutput
+	o.add(cmd, "print the rules as JSON")
 	var name, method, path, code, message, latency string
 	var status, count int
 	var percent float64
 	add := &cobra.Command{Use: "add OPERATION", Short: "Add a rule; OPERATION is backup, restore, validate, delete, arm or disk", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
 			if math.IsNaN(percent) || math.IsInf(percent, 0) {
 				return fmt.Errorf("--percent %v is not a number between 0 and 100", percent)
 			}
@@ -41,7 +44,7 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 			}
 			printJSON(cmd, m)
 			return nil
-		}}
+		})}
 	f := add.Flags()
 	f.StringVar(&name, "name", "", "rule name (default: generated); a rule of the same name is replaced")
 	f.StringVar(&method, "method", "", "HTTP method: GET, HEAD, PUT, PATCH, POST or DELETE (arm and disk rules; default any)")
@@ -53,14 +56,26 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 	f.IntVar(&count, "count", 0, "apply to the next N matches only (default: until cleared)")
 	f.Float64Var(&percent, "percent", 0, "apply to this percentage of matches (default 100)")
 	list := &cobra.Command{Use: "list", Short: "List the fault rules", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
 			m, err := adminCall(cmd.Context(), dataDir, "GET", adminURL("/faultRules"), nil)
 			if err != nil {
 				return err
 			}
 			rules, _ := m["value"].([]any)
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tOPERATION\tMETHOD\tPATH\tSTATUS\tCODE\tLATENCY\tCOUNT\tPERCENT\tHITS")
+			if o.json() {
+				if rules == nil {
+					rules = []any{}
+				}
+				printJSON(cmd, rules)
+				return nil
+			}
+			var tw io.Writer = cmd.OutOrStdout()
+			if o.output != "tsv" { // tsv: tab-separated, no header (as the other verbs')
+				t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
+				defer t.Flush()
+				fmt.Fprintln(t, "NAME\tOPERATION\tMETHOD\tPATH\tSTATUS\tCODE\tLATENCY\tCOUNT\tPERCENT\tHITS")
+				tw = t
+			}
 			for _, x := range rules {
 				r, _ := x.(map[string]any)
 				s := func(k string) string {
@@ -72,10 +87,10 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", s("name"), s("operation"), s("method"), s("path"), s("status"), s("code"), s("latency"), s("count"), s("percent"), r["hits"])
 			}
-			return tw.Flush()
-		}}
+			return nil
+		})}
 	clear := &cobra.Command{Use: "clear [NAME]", Short: "Remove one rule, or all of them", Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
 			p := "/faultRules"
 			if len(args) == 1 {
 				p += "/" + url.PathEscape(args[0])
@@ -84,9 +99,13 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 			if err != nil {
 				return err
 			}
+			if o.json() {
+				printJSON(cmd, map[string]any{"removed": m["removed"]})
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %v rule(s)\n", m["removed"])
 			return nil
-		}}
+		})}
 	cmd.AddCommand(add, list, clear)
 	return cmd
 }

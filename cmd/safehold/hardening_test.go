@@ -23,7 +23,8 @@ var (
 	buildErr  error
 )
 
-// cli builds the safehold binary once per test run.
+// cli builds the safehold binary once per test run, in a temporary
+// directory removed once the tests have run (testsvc.Main).
 func cli(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -32,6 +33,7 @@ func cli(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		testsvc.AtEnd(func() { os.RemoveAll(dir) }) // it was left in /tmp by every run
 		binPath = filepath.Join(dir, "safehold")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {

@@ -15,7 +15,8 @@ import (
 
 func newVerifyCmd() *cobra.Command {
 	var dataDir, vault string
-	var readData, asJSON bool
+	var readData bool
+	var o adminOutput
 	var sample float64
 	cmd := &cobra.Command{Use: "verify", Short: "Check the backup data: exit 1 naming each damaged recovery point and pack",
 		Long: `verify checks the snapshot repositories of the running server (the operational tier and the vault
@@ -27,7 +28,7 @@ recovery point's index names chunks the store holds. --read-data reads, decompre
 every chunk; --sample 0.05 does that for a random 5 % of the packs. Exit status 1 when anything is
 damaged. Needs the Owner role on the subscription.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
 			if readData && sample != 0 {
 				return cmdErr("choose --read-data or --sample, not both")
 			}
@@ -83,7 +84,7 @@ damaged. Needs the Owner role on the subscription.`,
 				return fmt.Errorf("verify failed: %v: %v", e["code"], e["message"])
 			}
 			res, _ := m["result"].(map[string]any)
-			if asJSON {
+			if o.json() {
 				printJSON(cmd, res)
 			} else {
 				printVerify(cmd.OutOrStdout(), res)
@@ -94,13 +95,13 @@ damaged. Needs the Owner role on the subscription.`,
 				return cmdErr(fmt.Sprintf("verify found damage: %d recovery point(s), %d pack(s)", len(pts), len(packs)))
 			}
 			return nil
-		}}
+		})}
 	addConnFlag(cmd, &dataDir)
 	f := cmd.Flags()
 	f.StringVar(&vault, "vault", "", "verify only this vault's recovery points (its name or ARM id); default everything")
 	f.BoolVar(&readData, "read-data", false, "read and re-hash every chunk")
 	f.Float64Var(&sample, "sample", 0, "read and re-hash this fraction of the packs, e.g. 0.05")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	o.add(cmd, "print the report as JSON")
 	return cmd
 }
 

@@ -64,6 +64,15 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// AtEnd has Main run fn once the tests have run (before it stops the
+// services), for what a test run made for all its tests: a binary built
+// once, in a temporary directory of its own.
+func AtEnd(fn func()) {
+	mu.Lock()
+	defer mu.Unlock()
+	stops = append(stops, fn)
+}
+
 // skipOrFail skips the test for a reason format states, or fails it under
 // CI=true: CI installs and starts everything the tests need.
 func skipOrFail(t testing.TB, format string, args ...any) {
