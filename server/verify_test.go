@@ -40,17 +40,6 @@ func packFiles(dir string) map[string]string {
 	return out
 }
 
-func largest(files map[string]string, only func(string) bool) (string, string) {
-	var name, file string
-	var size int64
-	for k, f := range files {
-		if fi, err := os.Stat(f); err == nil && fi.Size() > size && (only == nil || only(k)) {
-			name, file, size = k, f, fi.Size()
-		}
-	}
-	return name, file
-}
-
 func str(m map[string]any, path string) string {
 	v := testserver.Field(m, path)
 	s, _ := v.(string)
@@ -202,10 +191,7 @@ func TestVerifyJobs(t *testing.T) {
 
 	// Damage in the Backup vault's data: a pack only its point needs.
 	opAfter := packFiles(filepath.Join(e.DataDir, "snapshots", "repo"))
-	pack, file := largest(opAfter, func(k string) bool { _, old := opBefore[k]; return !old })
-	if pack == "" {
-		t.Fatal("test setup: the disk backup wrote no pack of its own")
-	}
+	pack, file := fixture.MostData(t, opAfter, func(k string) bool { _, old := opBefore[k]; return !old }) // a pack of the disk backup's own
 	fixture.FlipByte(t, file)
 	st, dpJob = startVerify(t, e, dpVault, av, "", map[string]any{"readData": true})
 	if str(st, "status") != "Failed" || str(st, "error.code") != protection.CodeRecoveryPointCorrupt || !strings.Contains(str(st, "error.message"), dpPoint.ID) {
@@ -253,10 +239,7 @@ func TestVerifyJobs(t *testing.T) {
 	if len(vaults) != 1 {
 		t.Fatalf("test setup: vault tiers %v", vaults)
 	}
-	vpack, vfile := largest(packFiles(filepath.Join(e.DataDir, "vaults", vaults[0].Name(), "repo")), nil)
-	if vpack == "" {
-		t.Fatal("test setup: no vault-tier pack")
-	}
+	vpack, vfile := fixture.MostData(t, packFiles(filepath.Join(e.DataDir, "vaults", vaults[0].Name(), "repo")), nil)
 	fixture.FlipByte(t, vfile)
 	st, rsJob = startVerify(t, e, rsVault, av, "", map[string]any{"readData": true})
 	if str(st, "status") != "Succeeded" {

@@ -39,30 +39,6 @@ func packs(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// mostData is the pack (name, file) of packs with the most data, the one
-// to damage with fixture.FlipByte (byte 100): packs are padded with zeros
-// to whole pages, so a backup's small packs are 4 KiB each, and in one
-// holding a short record byte 100 is padding no check reads (picking the
-// largest chose it in about one run of six).
-func mostData(t *testing.T, packs map[string]string) (string, string) {
-	t.Helper()
-	var name string
-	var most int
-	for k, p := range packs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := len(b) - bytes.Count(b, []byte{0}); n > most {
-			name, most = k, n
-		}
-	}
-	if name == "" {
-		t.Fatalf("no pack with data in %v", packs)
-	}
-	return name, packs[name]
-}
-
 func points(t *testing.T, e *testserver.Env) []*protection.RecoveryPoint {
 	t.Helper()
 	ps, err := protection.ListAllRecoveryPoints(e.Ctx(), e.Server.Store, "")
@@ -96,7 +72,7 @@ func TestVerifyCLI(t *testing.T) {
 			second = append(second, k)
 		}
 	}
-	firstPack, _ := mostData(t, first)
+	firstPack, _ := fixture.MostData(t, first, nil)
 	if len(second) == 0 || firstPack == "" {
 		t.Fatalf("test setup: packs %v then %v", first, second)
 	}
@@ -221,7 +197,7 @@ func TestBackupAfterVerifyFoundDamage(t *testing.T) {
 	e := testserver.Start(t)
 	dv := fixture.ProtectDisk(t, e)
 	dv.Backup(t, e)
-	_, big := mostData(t, packs(t, e.DataDir))
+	_, big := fixture.MostData(t, packs(t, e.DataDir), nil)
 	fixture.FlipByte(t, big)
 	if out, err := verifyCLI(t, e, "--read-data"); err == nil || !strings.Contains(out, "DAMAGED recovery point "+points(t, e)[0].ID) {
 		t.Fatalf("verify --read-data after a flipped byte: %v\n%s", err, out)
