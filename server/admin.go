@@ -80,12 +80,22 @@ func (s *Server) initClock(ctx context.Context) error {
 		return nil // a test drives its own clock
 	}
 	s.ClockControl = ctl
-	if s.Config.ClockStart != nil {
-		ctl.Set(*s.Config.ClockStart)
-	} else if st, err := store.GetJSON[clock.State](ctx, s.Store, "config", clockDocKey, "clock state"); err == nil {
-		ctl.Restore(*st)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	st, err := store.GetJSON[clock.State](ctx, s.Store, "config", clockDocKey, "clock state")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	switch {
+	case s.Config.ClockStart != nil:
+		ctl.Set(*s.Config.ClockStart)
+		if st != nil { // a start set back from where the clock stood keeps the work due then due (clockSet)
+			prev := clock.NewControl()
+			prev.Restore(*st)
+			if err := s.pullTasks(ctx, prev.Now(), ctl.Now()); err != nil {
+				return err
+			}
+		}
+	case st != nil:
+		ctl.Restore(*st)
 	}
 	save := func(st clock.State) {
 		ctx := context.Background()
@@ -404,9 +414,27 @@ func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, erro
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
 	var st clock.State
-	s.Jobs.ClockMoved(r.HTTP.Context(), func() { st = c.Set(t) })
+	var before time.Time
+	s.Jobs.ClockMoved(r.HTTP.Context(), func() { before, st = c.Now(), c.Set(t) })
+	// Work due before a move back stays due (the tasks' run times are
+	// instants of this clock): a backup accepted a moment ago, queued or
+	// running when a restart releases its lease, would otherwise wait
+	// until the clock came back to it.
+	if err := s.pullTasks(r.HTTP.Context(), before, st.Now); err != nil {
+		return nil, err
+	}
 	s.Jobs.Notify()
 	return arm.OK(clockOut(st)), nil
+}
+
+// pullTasks makes the tasks due by from due at to when the clock moved
+// back from from to to (store.TaskPuller).
+func (s *Server) pullTasks(ctx context.Context, from, to time.Time) error {
+	if p, ok := s.kinds.(store.TaskPuller); ok && to.Before(from) {
+		_, err := p.PullTasks(ctx, from, to)
+		return err
+	}
+	return nil
 }
 
 func (s *Server) clockResume(r *arm.Request, c *clock.Control) (*arm.Response, error) {

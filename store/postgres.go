@@ -2126,6 +2126,19 @@ func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time, nodes []strin
 	return n, nil
 }
 
+// PullTasks implements TaskPuller.
+func (p *Postgres) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
+	var tag pgconn.CommandTag
+	err := p.onConn(ctx, func(c *pgxpool.Conn) (err error) {
+		tag, err = c.Exec(ctx, `UPDATE tasks SET run_at = $1 WHERE run_at <= $2 AND run_at > $1`, to, from)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pull tasks: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // NextTaskTime returns the earliest run time among unleased tasks.
 func (p *Postgres) NextTaskTime(ctx context.Context) (time.Time, error) {
 	var v *time.Time

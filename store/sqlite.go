@@ -1201,6 +1201,20 @@ func (s *SQLite) LeasedTasks(ctx context.Context, now time.Time, nodes []string)
 	return n, nil
 }
 
+// PullTasks implements TaskPuller.
+func (s *SQLite) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
+	var n int64
+	err := s.update(ctx, func(tx *sqliteTx) error {
+		res, err := tx.q.ExecContext(ctx, `UPDATE tasks SET run_at = ? WHERE run_at <= ? AND run_at > ?`, fmtTime(to), fmtTime(from), fmtTime(to))
+		if err != nil {
+			return fmt.Errorf("pull tasks: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}
+
 // NextTaskTime returns the earliest run time among unleased tasks.
 func (s *SQLite) NextTaskTime(ctx context.Context) (time.Time, error) {
 	var v sql.NullString

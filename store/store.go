@@ -366,6 +366,17 @@ type LeaseCounter interface {
 	LeasedTasks(ctx context.Context, now time.Time, nodes []string) (int, error)
 }
 
+// TaskPuller is implemented by stores that can keep due work due across
+// a clock set back: PullTasks makes every task due at or before from (the
+// clock's time before the move) and after to (its time after it) due at
+// to, and returns how many it moved. A task's run time is an instant of
+// the clock, so one accepted before the move (a backup queued, a running
+// task whose lease a restart releases) would otherwise wait until the
+// clock caught up with it again.
+type TaskPuller interface {
+	PullTasks(ctx context.Context, from, to time.Time) (int, error)
+}
+
 // Waker is implemented by stores that learn about tasks enqueued by other
 // processes (PostgreSQL's LISTEN/NOTIFY): Wakeups delivers a value soon after
 // any process commits an Enqueue. Runners still poll as the fallback.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,6 +395,35 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if due, _ := s.ClaimTasks(ctx, "w", at.Add(time.Microsecond), time.Minute, 10); len(due) != 1 {
 			t.Fatalf("due a microsecond later: claimed %+v", due)
+		}
+	})
+	t.Run("PullTasksKeepsDueWorkDue", func(t *testing.T) {
+		// A clock set back from from to to: the tasks due by from are due
+		// at to, those due later stay where they were.
+		s := open(t)
+		p, ok := s.(store.TaskPuller)
+		if !ok {
+			t.Fatalf("%T is no TaskPuller", s)
+		}
+		from := time.Now().UTC().Truncate(time.Second)
+		to := from.Add(-time.Hour)
+		ids := map[string]string{}
+		for name, at := range map[string]time.Time{"before": to.Add(-time.Hour), "between": from.Add(-30 * time.Minute), "at": from, "later": from.Add(time.Hour)} {
+			ids[Enqueue(t, s, store.Task{Kind: "a", RunAt: at}).ID] = name
+		}
+		if n, err := p.PullTasks(ctx, from, to); err != nil || n != 2 {
+			t.Fatalf("pull: %d %v, want 2 (between, at)", n, err)
+		}
+		got, err := s.ClaimTasks(ctx, "w", to, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tk := range got {
+			names = append(names, ids[tk.ID])
+		}
+		if len(names) != 3 || names[0] != "before" || slices.Contains(names, "later") {
+			t.Fatalf("due at the new time: %v, want before, then between and at", names)
 		}
 	})
 	t.Run("ClaimOnlyGivenKinds", func(t *testing.T) {
