@@ -296,6 +296,9 @@ func kekLink(body []byte) arm.Link {
 
 func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
+	if err := checkNoUndelete(r); err != nil {
+		return nil, err
+	}
 	var in vaultResource
 	if err := decodeVaultBody(r, &in, &in.Identity, &in.Tags); err != nil {
 		return nil, err
