@@ -450,6 +450,19 @@ func NoLease(r *http.Request, what string) error {
 	return Errorf(http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob: %s keeps no leases; send the request without x-ms-lease-id.", what)
 }
 
+// NoCopySource refuses a request that names a copy source
+// (x-ms-copy-source: Copy Blob, Put Blob From URL, Put Block From URL,
+// Put Page From URL), which Safehold's data planes do not serve, before
+// it writes anything: 400 UnsupportedHeader (what: "Safehold's blob
+// service", "a disk's SAS"). Taken as a plain write, its empty body
+// replaced a blob with nothing and answered success.
+func NoCopySource(r *http.Request, what string) error {
+	if r.Header.Get("x-ms-copy-source") == "" {
+		return nil
+	}
+	return Errorf(http.StatusBadRequest, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported: x-ms-copy-source. %s copies nothing from a URL (Copy Blob, Put Blob, Put Block or Put Page From URL): read the source and send its bytes in the request's body.", what)
+}
+
 // Conditions checks the request's If-Match, If-None-Match,
 // If-Modified-Since and If-Unmodified-Since against a blob or container
 // with etag, modified at mod (exists false: there is none yet): a read

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,34 @@ func TestClearPagesRefusesAChunkedBody(t *testing.T) {
 	}
 	if got := fixture.ReadPages(t, e.pageClient(w), 0, 4096); !bytes.Equal(got, data) {
 		t.Fatal("a refused clear cleared the pages")
+	}
+}
+
+// TestPutPageFromURLIsRefused: Put Page From URL (x-ms-copy-source, the
+// SDK's UploadPagesFromURL) onto a disk's SAS is 400 UnsupportedHeader
+// naming the header, and the disk is unchanged: it answered 400 "Content-
+// Length 0 does not match the 512 bytes of the request", which a client
+// sending no body cannot act on.
+func TestPutPageFromURLIsRefused(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("d1", 1)
+	e.emptyDisk("src", 1)
+	if err := e.writeSAS(e.grantDisk("src", armcompute.AccessLevelWrite), 0, bytes.Repeat([]byte{9}, 512)); err != nil {
+		t.Fatal(err)
+	}
+	e.revokeDisk("src")
+	e.snapshot("s1", "src", true)
+	w := e.grantDisk("d1", armcompute.AccessLevelWrite)
+	data := bytes.Repeat([]byte{0x5c}, 512)
+	if err := e.writeSAS(w, 0, data); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.pageClient(w).UploadPagesFromURL(ctx, e.grantSnapshot("s1"), 0, 0, 512, nil)
+	if st, code := testserver.ErrorOf(err); st != 400 || code != "UnsupportedHeader" || !strings.Contains(err.Error(), "x-ms-copy-source") {
+		t.Fatalf("Put Page From URL onto a disk: %v, want 400 UnsupportedHeader naming x-ms-copy-source", err)
+	}
+	if got := fixture.ReadPages(t, e.pageClient(w), 0, 512); !bytes.Equal(got, data) {
+		t.Fatal("a refused Put Page From URL changed the disk")
 	}
 }
 

@@ -105,6 +105,9 @@ func (h *sasHandler) serve(w http.ResponseWriter, r *http.Request, t *compute.Pa
 	if err := blobwire.NoLease(r, "a disk's SAS"); err != nil {
 		return err
 	}
+	if err := blobwire.NoCopySource(r, "A disk's SAS"); err != nil {
+		return err
+	}
 	if (r.Method == http.MethodPut && comp == "page") || (r.Method == http.MethodGet || r.Method == http.MethodHead) && (comp == "" || comp == "pagelist") {
 		// If-Match and the other conditions, against the blob's ETag.
 		if err := blobwire.Conditions(r, true, blobwire.ETag(t.ModTime()), t.ModTime()); err != nil {

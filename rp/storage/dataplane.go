@@ -237,6 +237,9 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	if err := blobwire.NoCopySource(r, "Safehold's blob service"); err != nil {
+		return err
+	}
 	if done, err := h.forward(ctx, q); done || err != nil {
 		return err
 	}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -86,6 +88,63 @@ func TestBlockWritesOnAPageBlob(t *testing.T) {
 	}
 	if got := download(t, ctx, pbc.BlobClient(), nil); !bytes.Equal(got[:512], page) {
 		t.Fatalf("the page blob's first page changed")
+	}
+}
+
+// TestCopyFromURLIsRefused: requests that name a copy source
+// (x-ms-copy-source: Put Blob From URL, Copy Blob, Put Block From URL,
+// Put Page From URL; az storage blob copy start, the SDK's
+// UploadBlobFromURL) are 400 UnsupportedHeader naming it and change
+// nothing: taken as plain writes with an empty body, Put Blob From URL
+// replaced the blob with an empty one and answered 201, and Put Block
+// From URL staged an empty block.
+func TestCopyFromURLIsRefused(t *testing.T) {
+	e := testserver.StartWithGroups(t, "stg")
+	ctx := e.Ctx()
+	client := containerClient(t, e, "stg", "copy1", "box")
+	cc := client.ServiceClient().NewContainerClient("box")
+	src := bytes.Repeat([]byte("source"), 1000)
+	if _, err := client.UploadBuffer(ctx, "box", "src", src, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UploadBuffer(ctx, "box", "dst", []byte("precious"), nil); err != nil {
+		t.Fatal(err)
+	}
+	srcURL, err := cc.NewBlobClient("src").GetSASURL(sas.BlobPermissions{Read: true}, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pbc := cc.NewPageBlobClient("pages")
+	if _, err := pbc.Create(ctx, 1024, nil); err != nil {
+		t.Fatal(err)
+	}
+	page := bytes.Repeat([]byte{7}, 512)
+	if _, err := pbc.UploadPages(ctx, streaming(page), blob.HTTPRange{Offset: 0, Count: 512}, nil); err != nil {
+		t.Fatal(err)
+	}
+	dst := cc.NewBlockBlobClient("dst")
+	id := base64.StdEncoding.EncodeToString([]byte("block-1"))
+	for name, call := range map[string]func() error{
+		"Put Blob From URL":  func() error { _, err := dst.UploadBlobFromURL(ctx, srcURL, nil); return err },
+		"Copy Blob":          func() error { _, err := dst.StartCopyFromURL(ctx, srcURL, nil); return err },
+		"Copy Blob (sync)":   func() error { _, err := dst.CopyFromURL(ctx, srcURL, nil); return err },
+		"Put Block From URL": func() error { _, err := dst.StageBlockFromURL(ctx, id, srcURL, nil); return err },
+		"Put Page From URL":  func() error { _, err := pbc.UploadPagesFromURL(ctx, srcURL, 0, 512, 512, nil); return err },
+	} {
+		err := call()
+		wantCode(t, name, err, 400, "UnsupportedHeader")
+		if err != nil && !strings.Contains(err.Error(), "x-ms-copy-source") {
+			t.Errorf("%s: %v, want the header named", name, err)
+		}
+	}
+	if got := download(t, ctx, dst.BlobClient(), nil); string(got) != "precious" {
+		t.Fatalf("the blob after refused copies: %q", got)
+	}
+	if bl, err := dst.GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil); err != nil || len(bl.UncommittedBlocks) != 0 {
+		t.Fatalf("blocks staged by a refused Put Block From URL: %v %v", bl.UncommittedBlocks, err)
+	}
+	if got := download(t, ctx, pbc.BlobClient(), nil); !bytes.Equal(got[:512], page) || !bytes.Equal(got[512:], make([]byte, 512)) {
+		t.Fatal("the page blob changed under a refused Put Page From URL")
 	}
 }
 
