@@ -240,6 +240,11 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 	if err := blobwire.NoCopySource(r, "Safehold's blob service"); err != nil {
 		return err
 	}
+	if sn, ver := v.Get("snapshot"), v.Get("versionid"); sn != "" || ver != "" {
+		// None exists: read as the blob itself, a snapshot's delete
+		// deleted the blob.
+		return blobwire.Errorf(http.StatusNotFound, "BlobNotFound", "The specified blob does not exist: Safehold's blob service keeps no blob snapshots or versions (snapshot %q, versionid %q); address the blob itself, without them.", sn, ver)
+	}
 	if done, err := h.forward(ctx, q); done || err != nil {
 		return err
 	}
@@ -299,6 +304,21 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 	case r.Method == http.MethodPut && (v.Get("comp") == "metadata" || v.Get("comp") == "properties"):
 		return h.setBlob(ctx, q, check)
 	case r.Method == http.MethodDelete:
+		switch ds := r.Header.Get("x-ms-delete-snapshots"); {
+		case strings.EqualFold(ds, "only"):
+			// Only the blob's snapshots, of which it has none: the blob stays.
+			b, err := h.svc.GetBlob(ctx, q.account, q.container, q.blob)
+			if err != nil {
+				return err
+			}
+			if err := check(b); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusAccepted)
+			return nil
+		case ds != "" && !strings.EqualFold(ds, "include"):
+			return blobwire.Errorf(http.StatusBadRequest, "InvalidHeaderValue", "The value '%s' of x-ms-delete-snapshots is not valid; use include or only.", ds)
+		}
 		if err := h.svc.DeleteBlob(ctx, q.account, q.container, q.blob, check); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
@@ -146,6 +147,49 @@ func TestCopyFromURLIsRefused(t *testing.T) {
 	if got := download(t, ctx, pbc.BlobClient(), nil); !bytes.Equal(got[:512], page) || !bytes.Equal(got[512:], make([]byte, 512)) {
 		t.Fatal("the page blob changed under a refused Put Page From URL")
 	}
+}
+
+// TestBlobSnapshotsAreNotTheBlob: Safehold keeps no blob snapshots or
+// versions, so a request for one (?snapshot=, ?versionid=) is 404
+// BlobNotFound, and a delete with x-ms-delete-snapshots only (az storage
+// blob delete --delete-snapshots only) deletes nothing: both acted on the
+// blob itself, so deleting a snapshot (or only the snapshots) deleted the
+// blob. With include, the blob goes.
+func TestBlobSnapshotsAreNotTheBlob(t *testing.T) {
+	e := testserver.StartWithGroups(t, "stg")
+	ctx := e.Ctx()
+	client := containerClient(t, e, "stg", "snaps1", "box")
+	if _, err := client.UploadBuffer(ctx, "box", "b", []byte("precious"), nil); err != nil {
+		t.Fatal(err)
+	}
+	bc := client.ServiceClient().NewContainerClient("box").NewBlobClient("b")
+	sc, err := bc.WithSnapshot("2024-01-01T00:00:00.0000000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := bc.WithVersionID("2024-01-01T00:00:00.0000000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"properties of a snapshot": func() error { _, err := sc.GetProperties(ctx, nil); return err },
+		"download of a snapshot":   func() error { _, err := sc.DownloadStream(ctx, nil); return err },
+		"delete of a snapshot":     func() error { _, err := sc.Delete(ctx, nil); return err },
+		"delete of a version":      func() error { _, err := vc.Delete(ctx, nil); return err },
+	} {
+		wantCode(t, name, call(), 404, "")
+	}
+	if _, err := bc.Delete(ctx, &blob.DeleteOptions{DeleteSnapshots: to.Ptr(blob.DeleteSnapshotsOptionTypeOnly)}); err != nil {
+		t.Fatalf("delete of the blob's snapshots only: %v", err)
+	}
+	if got := download(t, ctx, bc, nil); string(got) != "precious" {
+		t.Fatalf("the blob after deletes of its snapshots: %q", got)
+	}
+	if _, err := bc.Delete(ctx, &blob.DeleteOptions{DeleteSnapshots: to.Ptr(blob.DeleteSnapshotsOptionTypeInclude)}); err != nil {
+		t.Fatalf("delete of the blob with its snapshots: %v", err)
+	}
+	_, err = bc.GetProperties(ctx, nil)
+	wantCode(t, "the blob deleted with its snapshots", err, 404, "")
 }
 
 // containerClient is a Shared Key client of a new storage account of group
