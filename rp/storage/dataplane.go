@@ -240,6 +240,13 @@ func (h *blobHandler) do(ctx context.Context, q *blobReq) error {
 	if err := blobwire.NoCopySource(r, "Safehold's blob service"); err != nil {
 		return err
 	}
+	for _, hd := range []string{"x-ms-immutability-policy-until-date", "x-ms-immutability-policy-mode", "x-ms-legal-hold", "x-ms-encryption-key"} {
+		if r.Header.Get(hd) != "" {
+			// A promise the blob would not keep: a retention that a
+			// delete ignores, a customer key its reads do not ask for.
+			return blobwire.Errorf(http.StatusBadRequest, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported: %s. Safehold's blob service keeps no immutability policies, legal holds or customer-provided keys; send the request without it.", hd)
+		}
+	}
 	if sn, ver := v.Get("snapshot"), v.Get("versionid"); sn != "" || ver != "" {
 		// None exists: read as the blob itself, a snapshot's delete
 		// deleted the blob.

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -190,6 +191,35 @@ func TestBlobSnapshotsAreNotTheBlob(t *testing.T) {
 	}
 	_, err = bc.GetProperties(ctx, nil)
 	wantCode(t, "the blob deleted with its snapshots", err, 404, "")
+}
+
+// TestBlobPromisesNotKeptAreRefused: a write asking for what Safehold's
+// blobs do not keep (an immutability policy or legal hold, a
+// customer-provided key) is 400 UnsupportedHeader naming the header and
+// writes nothing: the blob was written without it and answered success,
+// so a "locked" blob could be deleted the next moment and a "customer-
+// key" one read without the key.
+func TestBlobPromisesNotKeptAreRefused(t *testing.T) {
+	e := testserver.StartWithGroups(t, "stg")
+	ctx := e.Ctx()
+	client := containerClient(t, e, "stg", "promise1", "box")
+	bbc := client.ServiceClient().NewContainerClient("box").NewBlockBlobClient("b")
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	sum := sha256.Sum256(bytes.Repeat([]byte{1}, 32))
+	for name, o := range map[string]*blockblob.UploadOptions{
+		"x-ms-immutability-policy-until-date": {ImmutabilityPolicyExpiryTime: to.Ptr(time.Now().Add(24 * time.Hour)), ImmutabilityPolicyMode: to.Ptr(blob.ImmutabilityPolicySettingLocked)},
+		"x-ms-legal-hold":                     {LegalHold: to.Ptr(true)},
+		"x-ms-encryption-key":                 {CPKInfo: &blob.CPKInfo{EncryptionKey: to.Ptr(key), EncryptionKeySHA256: to.Ptr(base64.StdEncoding.EncodeToString(sum[:])), EncryptionAlgorithm: to.Ptr(blob.EncryptionAlgorithmTypeAES256)}},
+	} {
+		_, err := bbc.Upload(ctx, streaming([]byte("data")), o)
+		wantCode(t, name, err, 400, "UnsupportedHeader")
+		if err != nil && !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want the header named", name, err)
+		}
+	}
+	if _, err := bbc.GetProperties(ctx, nil); err == nil {
+		t.Fatal("a refused upload wrote the blob")
+	}
 }
 
 // containerClient is a Shared Key client of a new storage account of group
