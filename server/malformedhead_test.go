@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -61,6 +64,33 @@ func TestMalformedHeadsAreAnsweredInARMsShape(t *testing.T) {
 		resp, b := rawExchange(t, e, head)
 		if resp.StatusCode != 400 || resp.Header.Get("X-Ms-Error-Code") == "" || !strings.Contains(string(b), "<Error><Code>") || resp.Header.Get("X-Ms-Request-Id") == "" {
 			t.Errorf("%q: %d %v %s, want 400 in XML", head, resp.StatusCode, resp.Header, b)
+		}
+	}
+}
+
+// TestMalformedHeadAfterAnUpgradeIsJSON: on a connection fixConn passes
+// through unparsed once a request had an Upgrade header, a later head
+// net/http refuses is still answered in ARM's shape, from what net/http
+// said (the head fixConn kept is the first request's, with nothing wrong).
+func TestMalformedHeadAfterAnUpgradeIsJSON(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rg")
+	c, u := dialARM(t, e)
+	auth := "Authorization: Bearer " + e.Token(e.Cred) + "\r\n"
+	path := "/subscriptions/" + e.Sub + "/resourceGroups/rg?api-version=2021-04-01"
+	go io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: "+u.Host+"\r\n"+auth+"Upgrade: foo\r\n\r\n"+
+		"GET "+path+" HTTP/1.1\r\nHost: "+u.Host+"\r\n"+auth+"Transfer-Encoding: gzip\r\n\r\n")
+	br := bufio.NewReader(c)
+	for i, want := range []int{200, 501} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		var m struct {
+			Error struct{ Code, Message string }
+		}
+		if resp.StatusCode != want || want != 200 && (json.Unmarshal(b, &m) != nil || !strings.Contains(m.Error.Message, "ransfer encoding")) {
+			t.Errorf("response %d: %d %s, want %d", i, resp.StatusCode, b, want)
 		}
 	}
 }
