@@ -46,7 +46,8 @@ type fixConn struct {
 
 	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
 
-	kept []byte // the head of the request being read, kept to say what net/http refused in it (keepHead)
+	answeredPlain bool   // a plain-HTTP request on the TLS port was answered (answerPlainHTTP)
+	kept          []byte // the head of the request being read, kept to say what net/http refused in it (keepHead)
 
 	hdrs  []byte // header lines for the next final response (addHeaders)
 	lines []byte // a buffer for them, the caller's
@@ -95,6 +96,14 @@ func newFixConn(c net.Conn, t *tls.Conn) *fixConn {
 }
 
 func (c *fixConn) Read(p []byte) (int, error) {
+	n, err := c.read(p)
+	if err != nil && c.tls != nil && !c.answeredPlain {
+		c.answerPlainHTTP(err)
+	}
+	return n, err
+}
+
+func (c *fixConn) read(p []byte) (int, error) {
 	if c.yield {
 		c.yield = false
 		runtime.Gosched()

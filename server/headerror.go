@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -212,4 +214,28 @@ func (w *bufResponse) WriteHeader(status int) {
 func (w *bufResponse) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.body.Write(p)
+}
+
+// answerPlainHTTP answers a request sent in plain HTTP to the TLS port
+// (its TLS handshake failed on a record that starts like an HTTP request)
+// with 400 HttpsRequired in ARM's shape, in plain HTTP, before the
+// connection is closed: net/http answers such a request itself only when
+// it terminates TLS ("Client sent an HTTP request to an HTTPS server." in
+// plain text), and with fixConn terminating it the client got no answer
+// at all, the connection closed.
+func (c *fixConn) answerPlainHTTP(err error) {
+	var re tls.RecordHeaderError
+	if !errors.As(err, &re) || re.Conn == nil {
+		return
+	}
+	switch string(re.RecordHeader[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "PATCH", "DELET", "OPTIO":
+	default:
+		return
+	}
+	c.answeredPlain = true
+	id, routing := requestIDs()
+	body := `{"error":{"code":"HttpsRequired","message":"The server takes HTTPS only: this request was sent in plain HTTP to its TLS port. Send it to https:// at the same host and port."}}` + "\n"
+	fmt.Fprintf(re.Conn, "HTTP/1.1 400 Bad Request\r\n%sContent-Type: application/json; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\nX-Ms-Request-Id: %s\r\nX-Ms-Correlation-Request-Id: %s\r\nX-Ms-Routing-Request-Id: %s\r\n\r\n%s",
+		constLines, len(body), id, id, routing, body)
 }

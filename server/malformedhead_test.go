@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -91,6 +93,38 @@ func TestMalformedHeadAfterAnUpgradeIsJSON(t *testing.T) {
 		}
 		if resp.StatusCode != want || want != 200 && (json.Unmarshal(b, &m) != nil || !strings.Contains(m.Error.Message, "ransfer encoding")) {
 			t.Errorf("response %d: %d %s, want %d", i, resp.StatusCode, b, want)
+		}
+	}
+}
+
+// TestPlainHTTPOnTheTLSPortIsAnswered: a request sent in plain HTTP to the
+// server's TLS port is answered 400 HttpsRequired in ARM's shape (in plain
+// HTTP, the connection then closed): the connection was closed with no
+// answer at all.
+func TestPlainHTTPOnTheTLSPortIsAnswered(t *testing.T) {
+	e := testserver.Start(t)
+	u, err := url.Parse(e.Conn.ARMEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"GET", "PUT", "DELETE"} {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go io.WriteString(c, method+" /subscriptions?api-version=2021-04-01 HTTP/1.1\r\nHost: "+u.Host+"\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s in plain HTTP: %v", method, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		var m struct {
+			Error struct{ Code, Message string }
+		}
+		if json.Unmarshal(b, &m) != nil || resp.StatusCode != 400 || m.Error.Code != "HttpsRequired" || !strings.Contains(m.Error.Message, "https://") ||
+			resp.Header.Get("X-Ms-Request-Id") == "" || !resp.Close {
+			t.Errorf("%s in plain HTTP: %d %v %s", method, resp.StatusCode, resp.Header, b)
 		}
 	}
 }
