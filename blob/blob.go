@@ -77,6 +77,23 @@ type Backend interface {
 	Close() error
 }
 
+// GroupSyncer is implemented by a backend that can store an object at
+// once and make it durable later together with others: the local
+// backend's Put fsyncs the object's directory after linking it, a device
+// cache flush per object that a pack upload held its slot (and its 8 MiB
+// buffer) for; with GroupSyncer a full backup's packs share one directory
+// fsync per shard directory, at the writer's flush.
+type GroupSyncer interface {
+	// PutUnsynced is Put, atomic and immutable as Put and visible to
+	// Get, Stat and List when it returns, but not yet durable: after a
+	// power loss the object may be absent (never partial) until a
+	// SyncPuts that began after PutUnsynced returned has returned nil.
+	PutUnsynced(ctx context.Context, key string, data []byte) error
+	// SyncPuts makes durable every object whose PutUnsynced returned
+	// before SyncPuts was called.
+	SyncPuts(ctx context.Context) error
+}
+
 // ValidKey reports whether key follows the key rules of the contract.
 func ValidKey(key string) error {
 	if key == "" {

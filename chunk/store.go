@@ -298,6 +298,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.uploads.Wait()
+	s.syncPuts(s.bg) // packs no writer flushed are garbage, but durable as ever before
 	s.flushWG.Wait()
 	s.flushMem() // so the next Open need not read these packs' headers
 	s.disk.close()
@@ -982,7 +983,13 @@ func (s *Store) upload(p *pack) {
 		p.buf = append(p.buf, zeroPage[:pad]...)
 	}
 	data := append(p.buf, tail...)
-	err := s.be.Put(s.bg, p.key, data)
+	var err error
+	if gs, ok := s.be.(blob.GroupSyncer); ok {
+		// Durable at the flush of every writer that needs it (syncPuts).
+		err = gs.PutUnsynced(s.bg, p.key, data)
+	} else {
+		err = s.be.Put(s.bg, p.key, data)
+	}
 	if errors.Is(err, blob.ErrExist) {
 		// Pack keys are random (128 bits): an existing one is this put's own
 		// object, written by an attempt whose answer was lost (the object
@@ -1672,6 +1679,22 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("flush: %w", packErrors(errs))
+	}
+	// The packs it waited for and every pack it deduplicated against
+	// were put before this (a chunk is found in a pack once its put
+	// returned, or while it is in flight: then it is a dep).
+	if err := s.syncPuts(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	return nil
+}
+
+// syncPuts makes durable the packs put so far on a backend that syncs
+// puts in groups (blob.GroupSyncer: the local backend fsyncs the
+// directories of a flush's packs once, not each pack's after its link).
+func (s *Store) syncPuts(ctx context.Context) error {
+	if gs, ok := s.be.(blob.GroupSyncer); ok {
+		return gs.SyncPuts(ctx)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -867,4 +868,112 @@ func TestFailedRepackKeepsItsSources(t *testing.T) {
 			readAll(open(t, be, t.TempDir(), nil), "reopened")
 		})
 	}
+}
+
+// syncRecorder is the local backend, counting the pack puts that
+// returned and, of them, those a SyncPuts that returned nil began after.
+type syncRecorder struct {
+	*local.Backend
+	mu           sync.Mutex
+	puts, synced int
+	plainPacks   int // packs put with Put (synced one by one)
+}
+
+func (r *syncRecorder) Put(ctx context.Context, key string, data []byte) error {
+	if strings.HasPrefix(key, "pack/") {
+		r.mu.Lock()
+		r.plainPacks++
+		r.mu.Unlock()
+	}
+	return r.Backend.Put(ctx, key, data)
+}
+
+func (r *syncRecorder) PutUnsynced(ctx context.Context, key string, data []byte) error {
+	err := r.Backend.PutUnsynced(ctx, key, data)
+	if err == nil {
+		r.mu.Lock()
+		r.puts++
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *syncRecorder) SyncPuts(ctx context.Context) error {
+	r.mu.Lock()
+	n := r.puts
+	r.mu.Unlock()
+	err := r.Backend.SyncPuts(ctx)
+	if err == nil {
+		r.mu.Lock()
+		r.synced = max(r.synced, n)
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *syncRecorder) counts() (puts, synced, plain int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.puts, r.synced, r.plainPacks
+}
+
+// On a backend that syncs puts in groups (the local one: a pack's
+// directory entry is fsynced once per flush, not after each pack), a
+// writer's Flush returns only after a SyncPuts that covers every pack it
+// put, and every pack it deduplicated against, put by another writer
+// that has not flushed; Close covers the rest.
+func TestFlushSyncsGroupedPuts(t *testing.T) {
+	ctx := context.Background()
+	lb, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &syncRecorder{Backend: lb}
+	cache := t.TempDir()
+	s := open(t, be, cache, nil)
+	datas := randChunks(12, 100<<10)
+	w := s.NewWriter()
+	ids := putFlushed(t, w, datas...)
+	w.Close()
+	puts, synced, plain := be.counts()
+	if puts < 4 || synced != puts || plain != 0 {
+		t.Fatalf("after a flush: %d packs put unsynced, %d of them synced, %d put one by one; want several, all synced, none", puts, synced, plain)
+	}
+
+	// Writer a fills a pack and leaves it (and its open one) unflushed;
+	// writer b stores only a chunk of that pack (deduplicated) and flushes.
+	more := randChunks(15, 100<<10)[12:]
+	a := s.NewWriter()
+	defer a.Close()
+	for _, d := range more {
+		if _, _, err := a.Put(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if p, _, _ := be.counts(); p > puts {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writer a's full pack was not put within a minute")
+		}
+	}
+	b := s.NewWriter()
+	id, n, err := b.Put(ctx, more[0])
+	if err != nil || n != 0 {
+		t.Fatalf("put of a chunk writer a stored: %d bytes stored (%v), want it deduplicated", n, err)
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, synced, _ := be.counts(); synced <= puts {
+		t.Fatalf("after b's flush %d packs synced, want writer a's pack (put number %d) too", synced, puts+1)
+	}
+	s.Close()
+	if puts, synced, plain := be.counts(); synced != puts || plain != 0 {
+		t.Fatalf("after Close: %d packs put, %d synced, %d put one by one", puts, synced, plain)
+	}
+	s2 := open(t, lb, t.TempDir(), nil)
+	checkGets(t, s2, append(ids, id), append(datas, more[0]))
 }

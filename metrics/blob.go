@@ -51,6 +51,30 @@ func (b *instBlob) Put(ctx context.Context, key string, data []byte) error {
 	return err
 }
 
+// PutUnsynced and SyncPuts pass a chunk store's grouped syncs through to
+// a backend that has them (local: a pack's directory fsynced once per
+// flush); on another, PutUnsynced is its Put, durable at once, which
+// keeps blob.GroupSyncer's contract with a SyncPuts that does nothing.
+func (b *instBlob) PutUnsynced(ctx context.Context, key string, data []byte) error {
+	gs, ok := b.Backend.(blob.GroupSyncer)
+	if !ok {
+		return b.Put(ctx, key, data)
+	}
+	defer since(b.m.blobLat, "put", time.Now())
+	err := gs.PutUnsynced(ctx, key, data)
+	if err == nil {
+		b.m.blobBytes.WithLabelValues("put").Add(float64(len(data)))
+	}
+	return err
+}
+
+func (b *instBlob) SyncPuts(ctx context.Context) error {
+	if gs, ok := b.Backend.(blob.GroupSyncer); ok {
+		return gs.SyncPuts(ctx)
+	}
+	return nil
+}
+
 func (b *instBlob) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
 	defer since(b.m.blobLat, "get", time.Now())
 	d, err := b.Backend.Get(ctx, key, off, length)

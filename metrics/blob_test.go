@@ -47,3 +47,36 @@ func TestWrappedBlobKeepsGetInto(t *testing.T) {
 		t.Fatal("the instrumented memory backend claims a GetInto it does not have")
 	}
 }
+
+// Through the instrumented backend a chunk store's pack puts keep the
+// local backend's grouped syncs (PutUnsynced, then SyncPuts), counted as
+// puts; on a backend without them PutUnsynced is its Put, durable at
+// once, and SyncPuts has nothing to do.
+func TestWrappedBlobKeepsGroupedSyncs(t *testing.T) {
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("safehold"), 512)
+	lb, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := mem.New(time.Now)
+	for _, be := range []blob.Backend{lb, mb} {
+		m := metrics.New()
+		gs, ok := m.WrapBlob(be).(blob.GroupSyncer)
+		if !ok {
+			t.Fatal("the instrumented backend hides PutUnsynced and SyncPuts")
+		}
+		if err := gs.PutUnsynced(ctx, "pack/aa01", data); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := be.Get(ctx, "pack/aa01", 0, -1); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("the object put: %v, %d bytes", err, len(got))
+		}
+		if err := gs.SyncPuts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := series(t, m, "safehold_blob_bytes_total", "put").GetCounter().GetValue(); n != float64(len(data)) {
+			t.Fatalf("safehold_blob_bytes_total{direction=put} = %v, want %d", n, len(data))
+		}
+	}
+}

@@ -10,7 +10,9 @@
 // interrupted put leaves nothing behind. Where the file system has no
 // O_TMPFILE (or /proc is missing) a Put writes a named temporary file in
 // root/tmp~ instead, links it and removes the temporary name; such leftovers
-// are never listed and CleanTemp removes them. Large objects (the chunk store's packs) are written and read
+// are never listed and CleanTemp removes them. PutUnsynced (blob.GroupSyncer,
+// the chunk store's pack puts) leaves the directory's fsync to SyncPuts, which
+// a writer's flush calls: one fsync per directory for all its packs. Large objects (the chunk store's packs) are written and read
 // with O_DIRECT when their buffers are aligned (see directMin): they bypass
 // the page cache.
 package local
@@ -25,6 +27,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -39,9 +42,19 @@ const tmpDir = "tmp~"
 type Backend struct {
 	root  string
 	named bool // tests: put through a named temporary file (putNamed) only
+	// syncMu serializes SyncPuts, so one that finds nothing pending
+	// returns only after a sync in flight (which took its entries) ended.
+	syncMu sync.Mutex
+	// unsynced are the directories holding links of PutUnsynced that no
+	// fsync has covered yet; under dirMu.
+	dirMu    sync.Mutex
+	unsynced map[string]struct{}
 }
 
-var _ blob.Backend = (*Backend)(nil)
+var (
+	_ blob.Backend     = (*Backend)(nil)
+	_ blob.GroupSyncer = (*Backend)(nil)
+)
 
 // Open opens (creating if needed) a backend rooted at dir.
 func Open(dir string) (*Backend, error) {
@@ -87,7 +100,65 @@ func syncDir(dir string) error {
 }
 
 // Put implements blob.Backend.
-func (b *Backend) Put(ctx context.Context, key string, data []byte) (err error) {
+func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
+	return b.put(ctx, key, data, true)
+}
+
+// PutUnsynced implements blob.GroupSyncer: Put without the fsync of the
+// object's directory, which SyncPuts does once for every put into it
+// since the last one. The object's file is written and fsynced before it
+// is linked, so a power loss leaves it whole or absent.
+func (b *Backend) PutUnsynced(ctx context.Context, key string, data []byte) error {
+	return b.put(ctx, key, data, false)
+}
+
+// SyncPuts implements blob.GroupSyncer: it fsyncs each directory that
+// PutUnsynced linked objects in since it was last synced. A directory
+// that is gone (its repository removed) holds nothing to make durable; one
+// whose fsync fails stays pending for the next SyncPuts.
+func (b *Backend) SyncPuts(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sync puts: %w", err)
+	}
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	b.dirMu.Lock()
+	dirs := b.unsynced
+	b.unsynced = nil
+	b.dirMu.Unlock()
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for dir := range dirs {
+		wg.Go(func() { // a pack store's few shard directories: their device flushes overlap
+			err := syncDir(dir)
+			if err == nil || errors.Is(err, fs.ErrNotExist) {
+				return
+			}
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			b.pending(dir)
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("sync puts: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// pending records that dir holds a link no fsync has covered.
+func (b *Backend) pending(dir string) {
+	b.dirMu.Lock()
+	if b.unsynced == nil {
+		b.unsynced = make(map[string]struct{})
+	}
+	b.unsynced[dir] = struct{}{}
+	b.dirMu.Unlock()
+}
+
+func (b *Backend) put(ctx context.Context, key string, data []byte, syncNow bool) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -111,6 +182,10 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) (err error) 
 			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
 		}
 		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if !syncNow {
+		b.pending(dir)
+		return nil
 	}
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("put %s: sync dir: %w", key, err)
