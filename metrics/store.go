@@ -120,6 +120,18 @@ func (s *instStore) ExtendLease(ctx context.Context, l store.Lease, until time.T
 	return s.Store.ExtendLease(ctx, l, until)
 }
 
+// PullTasks passes the wrapped store's store.TaskPuller on, so a clock set
+// back keeps due work due through this wrapper too (0 moved when the
+// wrapped store cannot move tasks).
+func (s *instStore) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
+	p, ok := s.Store.(store.TaskPuller)
+	if !ok {
+		return 0, nil
+	}
+	defer since(s.m.storeLat, "pull_tasks", time.Now())
+	return p.PullTasks(ctx, from, to)
+}
+
 // Wakeups passes the wrapped store's cross-process wake-ups through (nil,
 // which never fires, when it has none).
 func (s *instStore) Wakeups() <-chan struct{} {
