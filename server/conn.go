@@ -48,6 +48,7 @@ type fixConn struct {
 
 	answeredPlain bool   // a plain-HTTP request on the TLS port was answered (answerPlainHTTP)
 	kept          []byte // the head of the request being read, kept to say what net/http refused in it (keepHead)
+	serving       bool   // a handler has the request (middleware) until its answer is written (yieldWhenIdle): writes are its answer, never net/http's own (netHTTPError)
 
 	hdrs  []byte // header lines for the next final response (addHeaders)
 	lines []byte // a buffer for them, the caller's
@@ -457,12 +458,17 @@ func (c *fixConn) addHeaders(lines []byte) { c.hdrs = lines }
 
 // Write adds the lines of addHeaders after the status line of the first
 // final response written since, and writes net/http's own plain-text
-// answer to a head it refused in ARM's shape instead (netHTTPError). net/http writes a response's status line
+// answer to a head it refused in ARM's shape instead (netHTTPError), but
+// never while a handler has the request (serving): a body's bytes may
+// read like such an answer. net/http writes a response's status line
 // and header into its buffered writer and flushes each response before
 // the next one (an interim "100 Continue" on its own), so a response
 // starts a Write, with its whole status line.
 func (c *fixConn) Write(p []byte) (int, error) {
 	if c.hdrs == nil {
+		if c.serving {
+			return c.Conn.Write(p)
+		}
 		if out := c.netHTTPError(p); out != nil {
 			if _, err := c.Conn.Write(out); err != nil {
 				return 0, err
@@ -562,7 +568,11 @@ func yieldWhenIdle(nc net.Conn, st http.ConnState) {
 	if st != http.StateIdle {
 		return
 	}
-	if c, ok := nc.(*fixConn); ok && !c.raw {
+	c, ok := nc.(*fixConn)
+	if ok {
+		c.serving = false // its answer is written: the next write may be net/http's own
+	}
+	if ok && !c.raw {
 		c.yield = true
 		return
 	}

@@ -161,6 +161,9 @@ func (s *Server) middleware(next func(*requestWriter, *http.Request)) http.Handl
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := clock.Mono()
 		fc := connOf(r.Context())
+		if fc != nil {
+			fc.serving = true // (fixConn.Write)
+		}
 		if r.TLS == nil {
 			r.TLS = fc.tlsState()
 		}

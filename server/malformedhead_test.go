@@ -61,6 +61,25 @@ func TestMalformedHeadsAreAnsweredInARMsShape(t *testing.T) {
 			t.Errorf("%s: the connection is kept open", c.what)
 		}
 	}
+	// A malformed head after a request served on the same connection
+	// (its answer written: fixConn no longer takes writes for a
+	// handler's) is answered in ARM's shape too.
+	c, u := dialARM(t, e)
+	defer c.Close()
+	if _, err := io.WriteString(c, get+"Host: "+u.Host+"\r\n"+auth+"\r\n"+"GET "+path+" HTTP/9.9\r\nHost: "+u.Host+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i, want := range []int{200, 505} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("pipelined answer %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("pipelined answer %d: %d %s %q, want %d in JSON", i, resp.StatusCode, resp.Header.Get("Content-Type"), b, want)
+		}
+	}
 	// The disk data plane answers in Azure Storage's XML.
 	for _, head := range []string{"GET /sas/disks/d HTTP/1.1\r\nHost: {host}\r\nX-Thing: a\x01\r\n", "PUT /sas/disks/d HTTP/1.1\r\nHost: {host}\r\nContent-Length: x\r\n"} {
 		resp, b := rawExchange(t, e, head)
