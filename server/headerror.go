@@ -103,10 +103,12 @@ func headError(head []byte, status int, text string) (e *arm.Error, target, meth
 	}
 	var hosts, cls, tes []string
 	var bad *arm.Error
+	ended := false // the head kept to its blank line: fixConn passes the rest of one through unread after a Content-Length or Transfer-Encoding it cannot frame
 	for len(rest) > 0 && bad == nil {
 		line, rest, _ = bytes.Cut(rest, []byte("\n"))
 		line = bytes.TrimRight(line, "\r")
 		if len(line) == 0 {
+			ended = true
 			break
 		}
 		k, v, ok := bytes.Cut(line, []byte(":"))
@@ -133,7 +135,7 @@ func headError(head []byte, status int, text string) (e *arm.Error, target, meth
 		}
 	}
 	switch {
-	case len(hosts) == 0 && proto == "HTTP/1.1" && method != http.MethodConnect:
+	case len(hosts) == 0 && ended && proto == "HTTP/1.1" && method != http.MethodConnect:
 		return arm.BadRequest("InvalidHostHeader", "The request has no Host header: HTTP/1.1 requires one, naming the server (host and port)."), target, method
 	case len(hosts) > 1:
 		return arm.BadRequest("InvalidHostHeader", "The request has %d Host headers: send one, naming the server (host and port).", len(hosts)), target, method

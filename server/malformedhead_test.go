@@ -44,6 +44,8 @@ func TestMalformedHeadsAreAnsweredInARMsShape(t *testing.T) {
 		{"Transfer-Encoding gzip, chunked", "PUT " + path + " HTTP/1.1\r\nHost: {host}\r\n" + auth + "Transfer-Encoding: gzip, chunked\r\n", 501, "UnsupportedTransferEncoding", "gzip"},
 		{"HTTP/9.9", "GET " + path + " HTTP/9.9\r\nHost: {host}\r\n" + auth, 505, "HttpVersionNotSupported", "HTTP/9.9"},
 		{"HTTP/1.x", "GET " + path + " HTTP/1.x\r\nHost: {host}\r\n" + auth, 505, "HttpVersionNotSupported", "HTTP/1.x"},
+		{"a Content-Length that is no number before Host", "PUT " + path + " HTTP/1.1\r\nContent-Length: 12x\r\nHost: {host}\r\n" + auth, 400, "InvalidContentLength", "12x"},
+		{"Transfer-Encoding gzip before Host", "PUT " + path + " HTTP/1.1\r\nTransfer-Encoding: gzip\r\nHost: {host}\r\n" + auth, 501, "UnsupportedTransferEncoding", "gzip"},
 		{"two Hosts", get + "Host: {host}\r\nHost: other.example\r\n" + auth, 400, "InvalidHostHeader", "Host"},
 		{"no Host", get + auth, 400, "InvalidHostHeader", "Host"},
 		{"a Host with a space", get + "Host: a b\r\n" + auth, 400, "InvalidHostHeader", "a b"},
