@@ -46,6 +46,7 @@ type fixConn struct {
 
 	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
 
+	partial       []byte // the start of a line a read deadline cut (Read)
 	answeredPlain bool   // a plain-HTTP request on the TLS port was answered (answerPlainHTTP)
 	kept          []byte // the head of the request being read, kept to say what net/http refused in it (keepHead)
 	serving       bool   // a handler has the request (middleware) until its answer is written (yieldWhenIdle): writes are its answer, never net/http's own (netHTTPError)
@@ -130,6 +131,10 @@ func (c *fixConn) read(p []byte) (int, error) {
 			return n, err
 		}
 		line, err := c.br.ReadSlice('\n')
+		if len(c.partial) > 0 { // the start of the line, read before a deadline
+			line = append(c.partial, line...)
+			c.partial = c.partial[:0]
+		}
 		if err == bufio.ErrBufferFull {
 			if out, ok := c.longLine(line); ok {
 				c.out = append(c.out, out...)
@@ -140,6 +145,16 @@ func (c *fixConn) read(p []byte) (int, error) {
 			break
 		}
 		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() && len(line) > 0 {
+				// A deadline cut the line (net/http's abort of its
+				// background read while the client's next request is
+				// arriving): keep its start for the next Read, which
+				// reads the line on. Passed on as it was, its rest was
+				// taken for a new line (a request line of a header
+				// line's tail, or a body framed by a header cut in two).
+				c.partial = append(c.partial, line...)
+				return 0, err
+			}
 			if len(line) > 0 || len(c.reqLine) > 0 {
 				c.out = append(append(c.out, c.reqLine...), line...)
 				c.reqLine = nil
