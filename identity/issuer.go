@@ -285,6 +285,13 @@ func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, is.TenantID))
 		return
 	}
+	if secret == "" && r.PostForm.Get("client_assertion") != "" {
+		// A certificate or federated credential's signed assertion:
+		// Safehold registers no certificates or federated identities on
+		// its service principals, so none can be checked.
+		oauthError(w, http.StatusUnauthorized, "invalid_client", 700027, fmt.Sprintf("Client assertion failed signature validation: application '%s' has no certificate or federated credential registered; Safehold's service principals sign in with their client secret (client_secret, as connection.json's clientSecret or safehold sp create prints it).", clientID))
+		return
+	}
 	if !p.CheckSecret(secret) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
 		return

@@ -3,7 +3,12 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net/http"
 	"os"
 	"strings"
@@ -292,5 +297,37 @@ func TestTokenForTwoResourcesIsRefused(t *testing.T) {
 		if st, m := tokenFor(t, e, twice); st != 200 {
 			t.Fatalf("a token for one resource's scope sent twice (%s): %d %v", twice, st, m)
 		}
+	}
+}
+
+// TestCertificateCredentialIsToldToUseTheSecret: the SDK's certificate
+// credential (a signed client_assertion, no client_secret) gets Entra's
+// 401 invalid_client AADSTS700027 saying the service principal has no
+// certificate registered and signs in with its client secret: it was told
+// "Invalid client secret provided", naming a secret it never sent.
+func TestCertificateCredentialIsToldToUseTheSecret(t *testing.T) {
+	e := testserver.Start(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ci"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azidentity.NewClientCertificateCredential(e.Conn.TenantID, e.Conn.ClientID, []*x509.Certificate{cert}, key,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: e.Conn.ClientOptions(), DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Conn.ARMEndpoint + "/.default"}})
+	var ae *azidentity.AuthenticationFailedError
+	if !errors.As(err, &ae) || ae.RawResponse.StatusCode != 401 || !strings.Contains(err.Error(), "AADSTS700027") || !strings.Contains(err.Error(), "client secret") {
+		t.Fatalf("a certificate credential: %v", err)
 	}
 }
