@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/safehold/safehold/blob"
@@ -560,8 +561,12 @@ func (r *Repository) knownWhole(id ID) bool {
 }
 
 // usesDamage reports whether snapshot m references a chunk the store
-// knows to be damaged or lost, or a segment that cannot be read.
+// knows to be damaged or lost, or a segment that cannot be read. Segments
+// are read by several goroutines at once (segmentReaders): a parent this
+// process has not checked before is read whole, one segment per 64 MiB of
+// its disk, and from an object store each read is a round trip.
 func (r *Repository) usesDamage(ctx context.Context, m *Manifest) bool {
+	var todo []int
 	for i, sid := range m.Segments {
 		if sid.IsZero() {
 			continue
@@ -569,15 +574,41 @@ func (r *Repository) usesDamage(ctx context.Context, m *Manifest) bool {
 		if r.chunks.Damaged(sid) || !r.chunks.Has(sid) {
 			return true
 		}
-		ids, err := r.loadSegment(ctx, sid, blocksIn(m.Size, i))
-		if err != nil {
-			return true
-		}
-		for _, id := range ids {
-			if !id.IsZero() && (r.chunks.Damaged(id) || !r.chunks.Has(id)) {
-				return true
-			}
-		}
+		todo = append(todo, i)
 	}
-	return false
+	var (
+		next    atomic.Int64
+		damaged atomic.Bool
+		wg      sync.WaitGroup
+	)
+	for range min(len(todo), max(r.workers, segmentReaders)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !damaged.Load() && ctx.Err() == nil {
+				k := int(next.Add(1) - 1)
+				if k >= len(todo) {
+					return
+				}
+				i := todo[k]
+				ids, err := r.loadSegment(ctx, m.Segments[i], blocksIn(m.Size, i))
+				if err != nil {
+					damaged.Store(true)
+					return
+				}
+				for _, id := range ids {
+					if !id.IsZero() && (r.chunks.Damaged(id) || !r.chunks.Has(id)) {
+						damaged.Store(true)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return damaged.Load() || ctx.Err() != nil
 }
+
+// segmentReaders is how many segments usesDamage reads at once (at least
+// the repository's workers): enough to hide an object store's latency.
+const segmentReaders = 8

@@ -206,8 +206,24 @@ func TestSnapshotAfterLostPacksIsIntact(t *testing.T) {
 // the segments: the backup reused them, completed, and its point failed to
 // restore ('chunk not found') as its parent did.
 func TestSnapshotAfterLostDataPackIsIntact(t *testing.T) {
+	lostDataPack(t, 64*bs, extent{0, 48 * bs, 'r', 1})
+}
+
+// TestSnapshotAfterLostDataPackIsIntactManySegments is the same over a
+// parent of several segments, which usesDamage reads at once: data in each
+// of five segments, one pack of it lost.
+func TestSnapshotAfterLostDataPackIsIntactManySegments(t *testing.T) {
+	const seg = snapshot.SegmentBlocks * bs
+	var exts []extent
+	for i := range int64(5) {
+		exts = append(exts, extent{i*seg + 3*bs, 8 * bs, 'r', uint64(i + 1)})
+	}
+	lostDataPack(t, 5*seg, exts...)
+}
+
+func lostDataPack(t *testing.T, size int64, exts ...extent) {
 	ctx := context.Background()
-	be, _, path, want, a := capturedInMemory(t, t.TempDir(), 64*bs, extent{0, 48 * bs, 'r', 1})
+	be, _, path, want, a := capturedInMemory(t, t.TempDir(), size, exts...)
 	var packs []string
 	be.List(ctx, "pack/", func(in blob.Info) error { packs = append(packs, in.Key); return nil })
 	if len(packs) < 2 {
