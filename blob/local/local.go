@@ -49,6 +49,9 @@ type Backend struct {
 	// fsync has covered yet; under dirMu.
 	dirMu    sync.Mutex
 	unsynced map[string]struct{}
+	// durable are the directories whose own entry this backend has seen
+	// synced into their parent (mkdirAll).
+	durable sync.Map
 }
 
 var (
@@ -327,11 +330,17 @@ func (b *Backend) putNamed(p string, data []byte) (err error) {
 // mkdirAll creates dir and fsyncs the parents of every directory it creates,
 // so a new shard directory survives a crash together with its first file.
 func (b *Backend) mkdirAll(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
+	if len(dir) <= len(b.root) {
+		return nil // the root is Open's
+	}
+	if _, ok := b.durable.Load(dir); ok {
+		if _, err := os.Stat(dir); err == nil {
+			return nil
+		}
+		b.durable.Delete(dir) // removed since: made again below
 	}
 	parent := filepath.Dir(dir)
-	if parent != dir && len(parent) >= len(b.root) {
+	if parent != dir && len(parent) > len(b.root) {
 		if err := b.mkdirAll(parent); err != nil {
 			return err
 		}
@@ -339,7 +348,15 @@ func (b *Backend) mkdirAll(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(parent)
+	// Sync the parent even when dir was there already: another put may
+	// have made it and not yet synced its entry (once per directory and
+	// process), and a pack linked in dir is durable only once dir's own
+	// entry is.
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	b.durable.Store(dir, true)
+	return nil
 }
 
 // Get implements blob.Backend.
