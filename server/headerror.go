@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/arm/blobwire"
 	rpstorage "github.com/safehold/safehold/rp/storage"
@@ -115,7 +117,7 @@ func headError(head []byte, status int, text string) (e *arm.Error, target, meth
 		switch {
 		case !ok:
 			return arm.BadRequest("InvalidRequestHeader", "The header line %s has no ':' between a field's name and its value.", quote(string(line))), target, method
-		case !validFieldName(k):
+		case !httpguts.ValidHeaderFieldName(string(k)):
 			return arm.BadRequest("InvalidRequestHeader", "The header field name %s is not valid: a name is letters, digits and !#$%%&'*+-.^_`|~ only, with no space before its ':'.", quote(string(k))), target, method
 		}
 		v = bytes.Trim(v, " \t")
@@ -139,7 +141,7 @@ func headError(head []byte, status int, text string) (e *arm.Error, target, meth
 		return arm.BadRequest("InvalidHostHeader", "The request has no Host header: HTTP/1.1 requires one, naming the server (host and port)."), target, method
 	case len(hosts) > 1:
 		return arm.BadRequest("InvalidHostHeader", "The request has %d Host headers: send one, naming the server (host and port).", len(hosts)), target, method
-	case len(hosts) == 1 && !validHost(hosts[0]):
+	case len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]):
 		return arm.BadRequest("InvalidHostHeader", "The Host header %s is not a host and port: send the server's name or address, with its port.", quote(hosts[0])), target, method
 	case bad != nil:
 		return bad, target, method
@@ -172,32 +174,6 @@ func quote(s string) string {
 		return strconv.Quote(s[:200]) + "..."
 	}
 	return strconv.Quote(s)
-}
-
-// validFieldName reports whether k is a header field's name: a token.
-func validFieldName(k []byte) bool {
-	if len(k) == 0 {
-		return false
-	}
-	for _, b := range k {
-		if b <= ' ' || b >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", b) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// validHost reports whether h may be a Host header's value, as net/http
-// checks it (httpguts.ValidHostHeader): no space, control character or
-// other byte a host and port cannot hold.
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		b := h[i]
-		if b <= ' ' || b >= 0x7f || strings.IndexByte("\"#<>\\^`{|}", b) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // bufResponse is a ResponseWriter in memory.
