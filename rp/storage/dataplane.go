@@ -122,7 +122,9 @@ func (h *blobHandler) serve(q *blobReq) error {
 		v := q.r.URL.Query()
 		return blobwire.Errorf(http.StatusBadRequest, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb %s with these query parameters (restype=%q, comp=%q): Safehold's blob service serves containers, block and page blobs, not snapshots, tiers, leases, tags, copies or append blobs.", q.r.Method, v.Get("restype"), v.Get("comp"))
 	}
-	if err := authorize(q, need, res, h.p.Now()); err != nil {
+	// Real time, not the admin clock: the client's clock dates a SAS (st,
+	// se) as it dates a Shared Key request.
+	if err := authorize(q, need, res, time.Now()); err != nil {
 		return err
 	}
 	return h.do(ctx, q)

@@ -237,3 +237,68 @@ func containerClient(t *testing.T, e *testserver.Env, rg, account, container str
 	}
 	return client
 }
+
+// TestSASIsCheckedInRealTime: a SAS is dated by the client that signs it
+// (its st and se are the client's clock), as a Shared Key request is, so
+// the server checks it against real time, not the admin clock: after a
+// 'clock advance' of a day a SAS made a minute ago for an hour was refused
+// as expired (403 AuthenticationFailed), and after a 'clock set' back to
+// 2017 one with a start time was refused as not yet valid, so a client's
+// SAS could not be used at all while the clock simulated months of
+// operation. A SAS past its real expiry is still refused.
+func TestSASIsCheckedInRealTime(t *testing.T) {
+	e := testserver.StartWithGroups(t, "stg")
+	ctx := e.Ctx()
+	endpoint, key, co := blobAccount(t, e, "stg", "clocked1")
+	cred, err := azblob.NewSharedKeyCredential("clocked1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed, err := azblob.NewClientWithSharedKeyCredential(endpoint+"/", cred, &azblob.ClientOptions{ClientOptions: co})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyed.CreateContainer(ctx, "box", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyed.UploadBuffer(ctx, "box", "b", []byte("kept"), nil); err != nil {
+		t.Fatal(err)
+	}
+	sasClient := func(start, expiry time.Time) *blob.Client {
+		t.Helper()
+		qp, err := sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPS, StartTime: start, ExpiryTime: expiry,
+			Permissions: (&sas.BlobPermissions{Read: true}).String(), ContainerName: "box", BlobName: "b"}.SignWithSharedKey(cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc, err := blob.NewClientWithNoCredential(endpoint+"/box/b?"+qp.Encode(), &blob.ClientOptions{ClientOptions: co})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bc
+	}
+	clock := func(verb string, body map[string]string) {
+		t.Helper()
+		if resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/"+verb+"?api-version=2024-01-01", body); resp.StatusCode != 200 {
+			t.Fatalf("clock %s: %d %v", verb, resp.StatusCode, m)
+		}
+	}
+	now := time.Now().UTC()
+	good := sasClient(now.Add(-time.Minute), now.Add(time.Hour))
+	expired := sasClient(now.Add(-2*time.Hour), now.Add(-time.Hour))
+	for _, step := range []struct {
+		what string
+		move func()
+	}{
+		{"at real time", func() {}},
+		{"a day after a clock advance", func() { clock("advance", map[string]string{"duration": "P1D"}) }},
+		{"with the clock set back to 2017", func() { clock("set", map[string]string{"time": "2017-08-03T05:30:00Z"}) }},
+	} {
+		step.move()
+		if got := download(t, ctx, good, nil); string(got) != "kept" {
+			t.Fatalf("%s: the blob read with a SAS valid now: %q", step.what, got)
+		}
+		_, err := expired.GetProperties(ctx, nil)
+		wantCode(t, step.what+": a SAS that expired an hour ago", err, 403, "AuthenticationFailed")
+	}
+}
