@@ -775,6 +775,13 @@ func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response,
 			w.Header().Add(k, v)
 		}
 	}
+	if hr.Method == http.MethodHead && resp.Status == http.StatusOK {
+		// ARM answers a HEAD of a resource that exists 204 No Content
+		// (Resources_CheckExistence, _CheckExistenceById), and the SDKs
+		// take 204 and 404 only: a 200 is their error.
+		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent
+	}
 	if resp.Body == nil || hr.Method == http.MethodHead {
 		if resp.Body != nil {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
