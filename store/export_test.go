@@ -20,3 +20,7 @@ func SetOutcomeWait(d time.Duration) (restore func()) {
 // RoundTrips is how many times p wrote to its connections to the database
 // (each round trip begins with one write).
 func RoundTrips(p *Postgres) int64 { return p.sent.Load() }
+
+// ListMemoHits is how many lists p's batches of reads answered from memory
+// (writer_gen unmoved since they were read, or moved only by p's writer).
+func ListMemoHits(p *Postgres) int64 { return p.lists.hits.Load() }

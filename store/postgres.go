@@ -86,6 +86,7 @@ type Postgres struct {
 	closeOnce  sync.Once
 	writerDone chan struct{}
 	wcache     pgWriteCache
+	lists      pgListMemo // the lists ReadBatch read, by the writer_gen they were read at
 
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup
@@ -462,11 +463,7 @@ func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
 		for i, rd := range reads {
 			res := &out[i]
 			if rd.List {
-				sqlq, args := pgListSQL(rd.Kind, rd.Q)
-				b.Queue(sqlq, args...).Query(func(rows pgx.Rows) error {
-					res.Docs, res.Err = collect(rows, nil, "list "+rd.Kind, pgScanDoc)
-					return res.Err
-				})
+				p.lists.queue(&b, rd.Kind, rd.Q, res)
 				continue
 			}
 			b.Queue(pgGetSQL, rd.Kind, strings.ToLower(rd.Key)).QueryRow(func(row pgx.Row) error {
@@ -1279,6 +1276,15 @@ func (p *Postgres) commitGroup(group []*pgReq, begun *pgBegun) (next *pgBegun) {
 			p.wcache.reset()
 		} else {
 			p.wcache.steady++
+			// Nothing but this group changed documents since began: the
+			// lists remembered at began are, with its writes, those at gen.
+			var fns []*pgTx
+			for k, t := range txs {
+				if t != nil && results[k].err == nil && !results[k].panicked {
+					fns = append(fns, t)
+				}
+			}
+			p.lists.advance(began, gen, fns)
 		}
 		p.wcache.gen = gen
 		if !chain {

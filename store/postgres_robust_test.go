@@ -568,6 +568,9 @@ func TestPostgresListsInUpdatesSeeEveryWrite(t *testing.T) {
 		if keys(in) != keys(out) {
 			t.Fatalf("step %d, after %s: List(%+v) in an Update: %s; in the database: %s", step, what, q, keys(in), keys(out))
 		}
+		// And read in a request's batch (remembered by writer_gen),
+		// through either replica.
+		checkBatchLists(t, fmt.Sprintf("step %d, after %s", step, what), append(memoQueries, q), s, other)
 	}
 }
 
