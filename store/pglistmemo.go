@@ -137,7 +137,9 @@ func pgScanGenList(rows pgx.Rows) (gen int64, docs []Doc, err error) {
 // nothing but those fns changed documents in between. A list their writes
 // change in a way it cannot tell (a DeleteScope of its kind, a Put whose
 // stored version the writer does not know, a document gone from a full
-// page) is forgotten.
+// page) is forgotten, and so is one they grow past pgListCacheDocs (as
+// put would not remember it: an unpaged list, a vault's jobs, grows with
+// every write).
 func (m *pgListMemo) advance(from, to int64, fns []*pgTx) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -145,9 +147,9 @@ func (m *pgListMemo) advance(from, to int64, fns []*pgTx) {
 		if e.gen != from {
 			continue
 		}
-		docs, ok := pgListApply(lk, e.docs, fns)
-		m.docs += len(docs) - len(e.docs)
-		if ok {
+		m.docs -= len(e.docs)
+		if docs, ok := pgListApply(lk, e.docs, fns); ok && len(docs) <= pgListCacheDocs {
+			m.docs += len(docs)
 			m.m[lk] = pgListMemoEntry{to, docs}
 		} else {
 			delete(m.m, lk)

@@ -146,3 +146,45 @@ func TestPostgresBatchListsFollowTheirWriter(t *testing.T) {
 		t.Fatal("no list was answered from memory after a write of the replica's own writer")
 	}
 }
+
+// A list its writer's commits grow past the documents a remembered list
+// may hold (the first page of an unpaged list, a vault's jobs, grows with
+// every job) is forgotten, not carried on without bound: it is read from
+// the database again, and is the database's.
+func TestPostgresBatchListGrownByItsWriterIsForgotten(t *testing.T) {
+	s := storetest.Postgres(t, testsvc.PostgresSchema(t))
+	ctx := context.Background()
+	put := func(from, to int) {
+		t.Helper()
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			for i := from; i < to; i++ {
+				// Read first, as handlers do: the writer knows what it writes over.
+				key := fmt.Sprintf("/s/%04d", i)
+				if _, err := tx.Get(ctx, "k", key); !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("get %s: %v", key, err)
+				}
+				if err := tx.Put(ctx, store.Doc{Kind: "k", Key: key, Scope: "/s/", Value: []byte(`{}`)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const most = 256 // the documents a remembered list holds at most (pgListCacheDocs)
+	put(0, most)
+	q := []store.ListQuery{{ScopePrefix: "/s/"}}
+	checkBatchLists(t, "at the bound", q, s)
+	hits := store.ListMemoHits(s)
+	checkBatchLists(t, "at the bound, again", q, s)
+	if store.ListMemoHits(s) == hits {
+		t.Fatalf("a list of %d documents read again with nothing written since was read from the database again", most)
+	}
+	put(most, most+1)
+	hits = store.ListMemoHits(s)
+	checkBatchLists(t, "grown past the bound by the writer", q, s)
+	if got := store.ListMemoHits(s) - hits; got != 0 {
+		t.Fatalf("a list its writer grew to %d documents was answered from memory (%d times): a remembered list holds at most %d", most+1, got, most)
+	}
+}
