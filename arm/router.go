@@ -243,6 +243,8 @@ type Router struct {
 	RetryAfter  int   // seconds in Retry-After of async responses (at least 1)
 	MaxBodySize int64 // request bodies larger than this get 413
 	Logger      *slog.Logger
+
+	catalogs map[string]catalog // operations catalogs by lower-cased namespace (PublishedCatalog)
 }
 
 // NewRouter returns an empty router.

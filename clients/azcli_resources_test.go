@@ -9,6 +9,7 @@ import (
 
 // TestAzCLIResources drives what az users do around the backup flows,
 // asserting what each command prints:
+//   - az provider show and operation list and show;
 //   - az resource list with each filter az sends as $filter (-g,
 //     --resource-type, --tag name=value and name, -n, -l) and the
 //     createdTime and provisioningState its $expand asks for; az resource
@@ -36,6 +37,19 @@ func TestAzCLIResources(t *testing.T) {
 	}
 	if out := az.tsv("group", "exists", "-n", "resA"); out != "true" {
 		t.Fatalf("group exists resA: %q", out)
+	}
+	// az provider: the namespaces and the actions custom roles are
+	// written from (az provider operation, Microsoft.Authorization's
+	// providerOperations; it was 404 InvalidResourceType).
+	if out := az.tsv("provider", "show", "-n", "Microsoft.DataProtection", "--query", "registrationState"); out != "Registered" {
+		t.Fatalf("az provider show: %q", out)
+	}
+	if out := az.tsv("provider", "operation", "list", "--query", "[?name=='Microsoft.RecoveryServices'].name"); out != "Microsoft.RecoveryServices" {
+		t.Fatalf("az provider operation list: %q", out)
+	}
+	if out := az.tsv("provider", "operation", "show", "--namespace", "Microsoft.DataProtection", "--query",
+		"resourceTypes[?name=='backupVaults/backupInstances'] | [0].operations[?name=='Microsoft.DataProtection/backupVaults/backupInstances/backup/action'].name | [0]"); out != "Microsoft.DataProtection/backupVaults/backupInstances/backup/action" {
+		t.Fatalf("az provider operation show: %q", out)
 	}
 	az.run("disk", "create", "-g", "resA", "-n", "a1", "--size-gb", "1", "--tags", "env=prod", "-o", "none")
 	az.run("disk", "create", "-g", "resB", "-n", "b1", "--size-gb", "1", "-o", "none")

@@ -41,6 +41,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.HandleResource(ra+"/{roleAssignmentName}", arm.Methods{Get: pr.getAssignment, Put: pr.putAssignment, Delete: pr.deleteAssignment})
 	pr.registerLocks(rt)
 	rt.Handle("GET", "/providers/Microsoft.Authorization/operations", rt.OperationsCatalog(ns, "Microsoft Authorization"), arm.NoAuthz())
+	pr.registerProviderOperations(rt)
 	// What the caller may do at a scope: anyone may ask about themselves.
 	rt.Handle("GET", "/{*scope}/providers/Microsoft.Authorization/permissions", pr.listPermissions, arm.NoAuthz())
 	// Safehold has no deny assignments: every scope lists none.
