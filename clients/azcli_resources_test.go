@@ -9,7 +9,7 @@ import (
 
 // TestAzCLIResources drives what az users do around the backup flows,
 // asserting what each command prints:
-//   - az provider show and operation list and show;
+//   - az provider show, operation list and show, and unregister (refused);
 //   - az resource list with each filter az sends as $filter (-g,
 //     --resource-type, --tag name=value and name, -n, -l) and the
 //     createdTime and provisioningState its $expand asks for; az resource
@@ -44,6 +44,7 @@ func TestAzCLIResources(t *testing.T) {
 	if out := az.tsv("provider", "show", "-n", "Microsoft.DataProtection", "--query", "registrationState"); out != "Registered" {
 		t.Fatalf("az provider show: %q", out)
 	}
+	az.fails("OperationNotSupported", "provider", "unregister", "-n", "Microsoft.Storage")
 	if out := az.tsv("provider", "operation", "list", "--query", "[?name=='Microsoft.RecoveryServices'].name"); out != "Microsoft.RecoveryServices" {
 		t.Fatalf("az provider operation list: %q", out)
 	}

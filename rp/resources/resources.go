@@ -73,6 +73,13 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers", pr.listProviders, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/{namespace}", pr.getProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/register", pr.registerProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/unregister", pr.unregisterProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/{namespace}/resourceTypes", pr.providerResourceTypes, arm.Action("Microsoft.Resources/subscriptions/read"))
+	// The tenant's providers (no registration state) and Microsoft.Resources'
+	// operations, which any signed-in caller may read, as in ARM.
+	rt.Handle("GET", "/providers", pr.listProviders, arm.NoAuthz())
+	rt.Handle("GET", "/providers/{namespace}", pr.getProvider, arm.NoAuthz())
+	rt.Handle("GET", "/providers/Microsoft.Resources/operations", rt.OperationsCatalog("Microsoft.Resources", "Microsoft Resources"), arm.NoAuthz())
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resources", pr.listSubResources, arm.Action("Microsoft.Resources/subscriptions/resources/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups", pr.listGroups, arm.NoAuthz()) // filtered per group below
 	resource.PrefetchList("Microsoft.Resources/resourceGroups", func(sub string) []store.Read {
@@ -148,10 +155,21 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(arm.Values(out)), nil
 }
 
-// providerBody is a provider as GET /providers/{ns} shows it: one entry per
-// resource type the namespace serves, each with every api-version of the
-// namespace (newest first) and the newest stable one as its default.
+// providerBody is a provider as GET /subscriptions/{sub}/providers/{ns}
+// shows it (GET /providers/{ns}, the tenant's, when sub is ""): one entry
+// per resource type the namespace serves, each with every api-version of
+// the namespace (newest first) and the newest stable one as its default.
 func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
+	rts := pr.resourceTypes(ns)
+	if sub == "" {
+		return map[string]any{"id": "/providers/" + ns.Name, "namespace": ns.Name, "resourceTypes": rts}
+	}
+	return map[string]any{"id": "/subscriptions/" + sub + "/providers/" + ns.Name, "namespace": ns.Name, "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
+		"resourceTypes": rts}
+}
+
+// resourceTypes lists the resource types of ns as its provider shows them.
+func (pr *Provider) resourceTypes(ns arm.Namespace) []any {
 	versions := arm.UnionVersions(ns.Versions)
 	def := ""
 	for _, v := range versions {
@@ -162,7 +180,7 @@ func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
 	}
 	types := pr.rt.ResourceTypes(ns.Name)
 	if strings.EqualFold(ns.Name, "Microsoft.Resources") {
-		types = []string{"deployments", "links", "locations", "operations", "providers", "resourceGroups", "resources", "subscriptions", "subscriptions/locations", "subscriptions/providers", "subscriptions/resourceGroups", "subscriptions/resources", "subscriptions/tagNames", "tags", "tenants"}
+		types = []string{"locations", "operations", "providers", "resourceGroups", "resources", "subscriptions", "subscriptions/locations", "subscriptions/providers", "subscriptions/resourceGroups", "subscriptions/resources", "subscriptions/tagNames", "tags", "tenants"}
 	}
 	rts := make([]any, 0, len(types))
 	for _, t := range types {
@@ -178,8 +196,7 @@ func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
 	if len(rts) == 0 {
 		rts = append(rts, map[string]any{"resourceType": "*", "locations": Locations, "apiVersions": versions})
 	}
-	return map[string]any{"id": "/subscriptions/" + sub + "/providers/" + ns.Name, "namespace": ns.Name, "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
-		"resourceTypes": rts}
+	return rts
 }
 
 func (pr *Provider) listProviders(r *arm.Request) (*arm.Response, error) {
@@ -190,25 +207,46 @@ func (pr *Provider) listProviders(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(arm.Values(out)), nil
 }
 
-func (pr *Provider) findNamespace(name string) (arm.Namespace, bool) {
+// namespaceParam is the namespace the request's path names (any case).
+func (pr *Provider) namespaceParam(r *arm.Request) (arm.Namespace, error) {
+	name := r.Param("namespace")
 	for _, ns := range pr.rt.Namespaces() {
 		if strings.EqualFold(ns.Name, name) {
-			return ns, true
+			return ns, nil
 		}
 	}
-	return arm.Namespace{}, false
+	return arm.Namespace{}, arm.Errorf(http.StatusNotFound, "InvalidResourceNamespace", "The resource namespace '%s' is invalid.", name)
 }
 
 func (pr *Provider) getProvider(r *arm.Request) (*arm.Response, error) {
-	ns, ok := pr.findNamespace(r.Param("namespace"))
-	if !ok {
-		return nil, arm.Errorf(http.StatusNotFound, "InvalidResourceNamespace", "The resource namespace '%s' is invalid.", r.Param("namespace"))
+	ns, err := pr.namespaceParam(r)
+	if err != nil {
+		return nil, err
 	}
 	return arm.OK(pr.providerBody(r.Param("subscriptionId"), ns)), nil
 }
 
 func (pr *Provider) registerProvider(r *arm.Request) (*arm.Response, error) {
 	return pr.getProvider(r)
+}
+
+// unregisterProvider refuses: Safehold's providers are registered in every
+// subscription for good.
+func (pr *Provider) unregisterProvider(r *arm.Request) (*arm.Response, error) {
+	ns, err := pr.namespaceParam(r)
+	if err != nil {
+		return nil, err
+	}
+	return nil, arm.BadRequest("OperationNotSupported", "The resource provider '%s' cannot be unregistered: Safehold's resource providers are registered in every subscription.", ns.Name)
+}
+
+// providerResourceTypes answers GET /subscriptions/{s}/providers/{ns}/resourceTypes.
+func (pr *Provider) providerResourceTypes(r *arm.Request) (*arm.Response, error) {
+	ns, err := pr.namespaceParam(r)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(arm.Values(pr.resourceTypes(ns))), nil
 }
 
 func rgID(sub, rg string) arm.ResourceID {
