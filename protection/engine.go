@@ -80,6 +80,8 @@ type Engine struct {
 	cancels     map[string]*cancelWatch  // running jobs by id (cancel.go)
 	gcLater     map[string]*time.Timer   // vault tiers whose young packs' garbage is due (GCVault)
 	closed      bool
+
+	jobLists jobLists // the order of job lists being paged through (joblist.go)
 }
 
 // Face is a vault kind as the engine sees it: it keeps its protected items

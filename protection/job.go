@@ -151,6 +151,15 @@ type JobFilter struct {
 	From, To  time.Time // StartTime within [From, To]
 }
 
+// matches reports whether j is one of the jobs f selects.
+func (f JobFilter) matches(j *Job) bool {
+	return (f.ItemID == "" || strings.EqualFold(j.ItemID, f.ItemID)) &&
+		(f.Operation == "" || strings.EqualFold(j.Operation, f.Operation)) &&
+		(f.Status == "" || strings.EqualFold(j.Status, f.Status)) &&
+		(f.From.IsZero() || !j.StartTime.Before(f.From)) &&
+		(f.To.IsZero() || !j.StartTime.After(f.To))
+}
+
 // JobKey orders jobs as ListJobs lists them (newest first, then by id) in
 // ascending string order, for a list's key-set paging (arm.PageKeyedOK).
 func JobKey(j *Job) string { return newestFirstKey(j.StartTime, j.ID) }
@@ -172,13 +181,7 @@ func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) 
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
-	out, err := decodeDocs(docs, "job", func(j *Job) bool {
-		return (f.ItemID == "" || strings.EqualFold(j.ItemID, f.ItemID)) &&
-			(f.Operation == "" || strings.EqualFold(j.Operation, f.Operation)) &&
-			(f.Status == "" || strings.EqualFold(j.Status, f.Status)) &&
-			(f.From.IsZero() || !j.StartTime.Before(f.From)) &&
-			(f.To.IsZero() || !j.StartTime.After(f.To))
-	})
+	out, err := decodeDocs(docs, "job", f.matches)
 	if err != nil {
 		return nil, err
 	}

@@ -220,12 +220,16 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := protection.ListJobs(r.HTTP.Context(), store.Prefetched(r.HTTP.Context(), pr.p.Store), vault.ID, protection.JobFilter{})
-	if err != nil {
-		return nil, err
-	}
+	ctx := r.HTTP.Context()
 	now := pr.p.Now()
-	return arm.PageKeyedOK(r, js, 100, protection.JobKey, func(j *protection.Job) any { return jobView(vault, j, now) })
+	return arm.PageKeyedFunc(r, 100, func(after string, skip, size int) ([]any, string, bool, error) {
+		js, last, more, err := pr.Engine.JobPage(ctx, store.Prefetched(ctx, pr.p.Store), vault.ID, "dp:"+strings.ToLower(vault.ID), protection.JobFilter{}, nil, after, skip, size)
+		views := make([]any, len(js))
+		for i, j := range js {
+			views[i] = jobView(vault, j, now)
+		}
+		return views, last, more, err
+	})
 }
 
 // jobViewsOf are the wire views of every job of vault as of now, newest

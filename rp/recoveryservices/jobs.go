@@ -158,27 +158,25 @@ func (pr *Provider) listJobs(r *arm.Request) (*arm.Response, error) {
 	if bmt := f["backupmanagementtype"]; bmt != "" && !strings.EqualFold(bmt, "AzureIaasVM") {
 		return arm.OK(arm.Values([]any{})), nil
 	}
-	jobs, err := protection.ListJobs(ctx, store.Prefetched(ctx, pr.p.Store), vid.String(), jf)
-	if err != nil {
-		return nil, err
+	keep := func(j *protection.Job) bool {
+		for _, c := range []struct{ filter, value string }{{"status", j.Status}, {"operation", j.Operation}, {"jobid", j.ID}, {"entityfriendlyname", j.ItemName}} {
+			if s := f[c.filter]; s != "" && !strings.EqualFold(s, c.value) {
+				return false
+			}
+		}
+		return true
 	}
-	out := make([]*protection.Job, 0, len(jobs))
-	for _, j := range jobs {
-		if s := f["status"]; s != "" && !strings.EqualFold(s, j.Status) {
-			continue
+	// The pages after the first read only their jobs (JobPage), in the
+	// order the first page of the list with this filter read.
+	name := "rs:" + strings.ToLower(vid.String()) + "?" + r.Query("$filter")
+	return arm.PageKeyedFunc(r, 200, func(after string, skip, size int) ([]any, string, bool, error) {
+		js, last, more, err := pr.Engine.JobPage(ctx, store.Prefetched(ctx, pr.p.Store), vid.String(), name, jf, keep, after, skip, size)
+		bodies := make([]any, len(js))
+		for i, j := range js {
+			bodies[i] = pr.jobBody(j)
 		}
-		if s := f["operation"]; s != "" && !strings.EqualFold(s, j.Operation) {
-			continue
-		}
-		if s := f["jobid"]; s != "" && !strings.EqualFold(s, j.ID) {
-			continue
-		}
-		if s := f["entityfriendlyname"]; s != "" && !strings.EqualFold(s, j.ItemName) {
-			continue
-		}
-		out = append(out, j)
-	}
-	return arm.PageKeyedOK(r, out, 200, protection.JobKey, func(j *protection.Job) any { return pr.jobBody(j) })
+		return bodies, last, more, err
+	})
 }
 
 func (pr *Provider) loadJob(ctx context.Context, rd store.Reader, vid arm.ResourceID, name string) (*protection.Job, error) {
