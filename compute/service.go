@@ -405,6 +405,16 @@ func (s *Service) startNBD(addr string) error {
 // takes the snapshot store's gate (see gate), so no capture in any replica
 // runs between its mark and its sweep.
 func (s *Service) collectGarbage() {
+	if s.shared && s.p.Leader != nil {
+		// A request in the store, which the leader runs (CollectGarbage)
+		// and removes once done, even when this replica leads: a leader
+		// killed before or during its collection left garbage that no
+		// later collection was asked to free.
+		if err := lease.Want(s.bg, s.p.Store, GCWork, s.now()); err != nil && s.p.Logger != nil {
+			s.p.Logger.Warn("request snapshot garbage collection", "error", err)
+		}
+		return
+	}
 	if !s.gcHere() {
 		return
 	}
@@ -462,9 +472,22 @@ func (s *Service) gcLoop() {
 // GCWork names the operational store's collection in lease.Want.
 const GCWork = "gc:snapshots"
 
-// CollectGarbage starts a collection of the operational snapshot store in
-// the background (the leader runs the requests other replicas recorded).
-func (s *Service) CollectGarbage() { s.collectGarbage() }
+// CollectGarbage runs a collection of the operational snapshot store the
+// replicas requested (the leader's round, see collectGarbage): on a shared
+// store at once, answering how long until the garbage it kept in packs too
+// young to touch is due (0: none); otherwise it starts one in the
+// background and answers 0.
+func (s *Service) CollectGarbage() time.Duration {
+	if !s.shared || s.p.Leader == nil {
+		s.collectGarbage()
+		return 0
+	}
+	st, err := s.gcOnce()
+	if err != nil && s.bg.Err() == nil && s.p.Logger != nil {
+		s.p.Logger.Warn("snapshot garbage collection failed", "error", err)
+	}
+	return st.YoungDueIn
+}
 
 // gcOnce collects once. The grace keeps the packs other replicas' captures
 // are writing into a shared store; a lone server's captures are protected

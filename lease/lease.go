@@ -235,6 +235,37 @@ func Wanted(ctx context.Context, r store.Reader) ([]store.Doc, error) {
 	return r.List(ctx, WantKind, store.ListQuery{})
 }
 
+// Due is when a request is to run, in real time: the time Again gave it,
+// or the zero time (at once) for one Want made.
+func Due(d store.Doc) time.Time {
+	var v struct {
+		Due time.Time `json:"due"`
+	}
+	if json.Unmarshal(d.Value, &v) != nil {
+		return time.Time{}
+	}
+	return v.Due
+}
+
+// Again replaces a request the leader ran by one due at due (real time):
+// the work left something it could not do yet (a collection's packs too
+// young to touch), and whichever replica leads then runs it, not only the
+// one that ran it now, whose timer a stop or a kill would lose. A request
+// made again since d was read is kept: it is due at once and covers it.
+func Again(ctx context.Context, s store.Store, d store.Doc, due time.Time) error {
+	b, err := json.Marshal(map[string]time.Time{"due": due.UTC()})
+	if err != nil {
+		return err
+	}
+	return s.Update(ctx, func(tx store.Tx) error {
+		cur, err := tx.Get(ctx, WantKind, d.Key)
+		if err != nil || cur.Version != d.Version {
+			return nil
+		}
+		return tx.Put(ctx, store.Doc{Kind: WantKind, Key: d.Key, Value: b})
+	})
+}
+
 // Done removes a request the leader ran, unless it was made again (a newer
 // version) since d was read.
 func Done(ctx context.Context, s store.Store, d store.Doc) error {

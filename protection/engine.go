@@ -304,25 +304,46 @@ func VaultDir(dataDir, key string) string { return filepath.Join(dataDir, "vault
 const GCWorkPrefix = "gc:vault:"
 
 // GCVault frees the vault-tier chunks no recovery point references any
-// more. With replicas it is a singleton: on a replica that does not lead it
-// records the request for the leader (which calls GCVault again), and the
-// collection holds the vault's gate, so no transfer into the vault in any
-// replica runs between its mark and its sweep.
+// more. With replicas it is a singleton: on a replica that does not lead,
+// and on any replica when vaults are in shared object storage, it records
+// the request in the store for the leader (which runs it with GCVaultNow
+// and removes it once done, so a leader killed during a collection leaves
+// it to the next), and the collection holds the vault's gate, so no
+// transfer into the vault in any replica runs between its mark and its
+// sweep.
 func (e *Engine) GCVault(ctx context.Context, key string) {
 	if key == "" {
 		return
 	}
 	if e.Leader != nil {
-		if _, leading := e.Leader.Leading(); !leading {
+		if _, leading := e.Leader.Leading(); !leading || e.SharedVaults {
 			if err := lease.Want(ctx, e.Store, GCWorkPrefix+key, e.Now()); err != nil {
 				e.Logger.Warn("request vault tier GC", "vault", key, "err", err)
 			}
 			return
 		}
 	}
+	if young := e.collectVault(ctx, key); young > 0 {
+		e.gcVaultLater(key, young+time.Second)
+	}
+}
+
+// GCVaultNow runs a collection of a vault's repository the replicas
+// requested (the leader's round) and answers how long until the garbage
+// it kept in packs too young to touch is due (0: none), for the request to
+// be made again then.
+func (e *Engine) GCVaultNow(ctx context.Context, key string) time.Duration {
+	if key == "" {
+		return 0
+	}
+	return e.collectVault(ctx, key)
+}
+
+// collectVault collects a vault's repository once (see GCVault).
+func (e *Engine) collectVault(ctx context.Context, key string) time.Duration {
 	repo, release, err := e.vault(ctx, key)
 	if err != nil {
-		return
+		return 0
 	}
 	defer release()
 	m := e.maintLock(key) // no verify reads the packs this collection deletes
@@ -333,7 +354,7 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 		h, err := g.Collect(ctx)
 		if err != nil {
 			e.Logger.Warn("vault tier GC", "vault", key, "err", err)
-			return
+			return 0
 		}
 		defer h.Release(ctx)
 		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
@@ -342,9 +363,7 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 	if err != nil {
 		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
 	}
-	if st.YoungDueIn > 0 {
-		e.gcVaultLater(key, st.YoungDueIn+time.Second)
-	}
+	return st.YoungDueIn
 }
 
 // gcVaultLater runs GCVault(key) again after d: a collection kept garbage

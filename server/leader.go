@@ -75,15 +75,28 @@ func (s *Server) runWanted(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if lease.Due(d).After(time.Now()) {
+			continue
+		}
+		var young time.Duration // garbage left in packs too young to touch
 		switch work := d.Key; {
 		case work == compute.GCWork:
-			s.Compute.CollectGarbage()
+			young = s.Compute.CollectGarbage()
 		case strings.HasPrefix(work, protection.GCWorkPrefix):
-			s.Engine.GCVault(ctx, strings.TrimPrefix(work, protection.GCWorkPrefix))
+			young = s.Engine.GCVaultNow(ctx, strings.TrimPrefix(work, protection.GCWorkPrefix))
 		default:
 			s.logger.Warn("unknown singleton request", "work", work)
 		}
-		if err := lease.Done(ctx, s.Store, d); err != nil && ctx.Err() == nil {
+		// The request stays in the store until its work is done: a
+		// leader killed during it leaves it to the next one, and the young
+		// packs' garbage is collected when due by whichever replica leads.
+		var err error
+		if young > 0 {
+			err = lease.Again(ctx, s.Store, d, time.Now().Add(young+time.Second))
+		} else {
+			err = lease.Done(ctx, s.Store, d)
+		}
+		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("singleton request done", "work", d.Key, "err", err)
 		}
 	}
