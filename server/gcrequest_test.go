@@ -1,13 +1,9 @@
 package server_test
 
 import (
-	"context"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -28,20 +24,10 @@ import (
 // some later delete asked for another collection.
 func TestGarbageCollectionRequestOutlivesItsLeader(t *testing.T) {
 	pg := testsvc.PostgresSchema(t)
-	az := testsvc.AzuriteEndpoint(t)
+	blobURL := testsvc.AzuriteContainer(t, "gcreq")
 	t.Setenv("AZURE_STORAGE_ACCOUNT", testsvc.AzuriteAccount)
 	t.Setenv("AZURE_STORAGE_KEY", testsvc.AzuriteKey)
-	container := strings.ToLower(testsvc.RandomName("gcreq"))
-	t.Cleanup(func() { // Azurite keeps blobs in memory: give it back
-		cred, err := azblob.NewSharedKeyCredential(testsvc.AzuriteAccount, testsvc.AzuriteKey)
-		if err != nil {
-			return
-		}
-		if c, err := azblob.NewClientWithSharedKeyCredential(az+"/", cred, nil); err == nil {
-			c.DeleteContainer(context.Background(), container, nil)
-		}
-	})
-	withBlob := func(c *server.Config) { c.Blob = "azblob://" + container + "?endpoint=" + url.QueryEscape(az) }
+	withBlob := func(c *server.Config) { c.Blob = blobURL }
 	a := testserver.Start(t, testserver.WithStore(pg), withBlob)
 	ctx := a.Ctx()
 	a.ResourceGroups("rg")

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +22,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/safehold/safehold/connect"
 	"github.com/safehold/safehold/internal/fixture"
@@ -319,19 +317,8 @@ type replicaCluster struct {
 func startReplicas(t testing.TB, n int) *replicaCluster {
 	t.Helper()
 	pgURL := testsvc.PostgresSchema(t)
-	az := testsvc.AzuriteEndpoint(t)
 	bin := cli(t)
-	container := strings.ToLower(testsvc.RandomName("e2e"))
-	blobURL := "azblob://" + container + "?endpoint=" + url.QueryEscape(az)
-	t.Cleanup(func() { // Azurite keeps blobs in memory: give it back
-		cred, err := azblob.NewSharedKeyCredential(testsvc.AzuriteAccount, testsvc.AzuriteKey)
-		if err != nil {
-			return
-		}
-		if c, err := azblob.NewClientWithSharedKeyCredential(az+"/", cred, nil); err == nil {
-			c.DeleteContainer(context.Background(), container, nil)
-		}
-	})
+	blobURL := testsvc.AzuriteContainer(t, "e2e")
 	reps := make([]*e2eReplica, n)
 	for i := range reps {
 		reps[i] = &e2eReplica{dir: filepath.Join(t.TempDir(), fmt.Sprintf("replica%d", i)), port: testsvc.FreePort()}

@@ -43,6 +43,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -639,6 +640,27 @@ func AzuriteEndpoint(t testing.TB) string {
 			"--inMemoryPersistence", "--extentMemoryLimit", "1024", "--silent")
 		return startProcess(cmd, dir, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d/%s", port, AzuriteAccount))
 	})
+}
+
+// AzuriteContainer is the --blob URL of a new container on the Azurite of
+// AzuriteEndpoint ("azblob://NAME?endpoint=..."; the account and key are
+// AzuriteAccount and AzuriteKey, from AZURE_STORAGE_ACCOUNT and
+// AZURE_STORAGE_KEY), deleted at the test's end: Azurite keeps blobs in
+// memory.
+func AzuriteContainer(t testing.TB, prefix string) string {
+	t.Helper()
+	az := AzuriteEndpoint(t)
+	container := strings.ToLower(RandomName(prefix))
+	t.Cleanup(func() {
+		cred, err := azblob.NewSharedKeyCredential(AzuriteAccount, AzuriteKey)
+		if err != nil {
+			return
+		}
+		if c, err := azblob.NewClientWithSharedKeyCredential(az+"/", cred, nil); err == nil {
+			c.DeleteContainer(context.Background(), container, nil)
+		}
+	})
+	return "azblob://" + container + "?endpoint=" + url.QueryEscape(az)
 }
 
 // S3Endpoint is the endpoint of an S3 server for tests (credentials S3Access
