@@ -414,21 +414,29 @@ func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, erro
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
 	var st clock.State
-	var before time.Time
-	s.Jobs.ClockMoved(r.HTTP.Context(), func() { before, st = c.Now(), c.Set(t) })
+	var pullErr error
 	// Work due before a move back stays due (the tasks' run times are
 	// instants of this clock): a backup accepted a moment ago, queued or
 	// running when a restart releases its lease, would otherwise wait
-	// until the clock came back to it.
-	if err := s.pullTasks(r.HTTP.Context(), before, st.Now); err != nil {
-		return nil, err
+	// until the clock came back to it; and the leases move with it. The
+	// move is made before the runner renews the leases of the tasks
+	// running here at the new time, which moving them after would cut
+	// short by the jump.
+	s.Jobs.ClockMoved(r.HTTP.Context(), func() {
+		before := c.Now()
+		st = c.Set(t)
+		pullErr = s.pullTasks(r.HTTP.Context(), before, st.Now)
+	})
+	if pullErr != nil {
+		return nil, pullErr
 	}
 	s.Jobs.Notify()
 	return arm.OK(clockOut(st)), nil
 }
 
-// pullTasks makes the tasks due by from due at to when the clock moved
-// back from from to to (store.TaskPuller).
+// pullTasks makes the tasks due by from due at to, and moves their leases
+// back by the jump, when the clock moved back from from to to
+// (store.TaskPuller).
 func (s *Server) pullTasks(ctx context.Context, from, to time.Time) error {
 	if p, ok := s.kinds.(store.TaskPuller); ok && to.Before(from) {
 		_, err := p.PullTasks(ctx, from, to)

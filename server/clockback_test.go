@@ -74,3 +74,52 @@ func TestClockSetBackKeepsAcceptedWorkDue(t *testing.T) {
 		e.RestartWith(func(c *server.Config) { c.ClockStart = &at })
 	})
 }
+
+// TestClockSetBackLetsADeadHoldersLeaseLapse: a task's lease is an instant
+// of the server clock too, and a clock set back a day kept the lease of a
+// holder that died (a replica killed before it followed the clock and
+// renewed its leases at the new time) a day ahead: the task could be
+// claimed again only once the clock came back to it, and its job stayed
+// InProgress. A backup claimed with a minute's lease by a holder that is
+// gone, the clock set back a day and advanced two minutes: the backup runs
+// here and its job ends. And a backup running here when the clock is set
+// back keeps its lease, renewed at the new time, through the move: no
+// other replica can take it over.
+func TestClockSetBackLetsADeadHoldersLeaseLapse(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	now, err := time.Parse(time.RFC3339Nano, setClock(t, e, time.Now().UTC())["now"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	addRule(t, e, map[string]any{"name": "hold", "operation": "backup", "latency": "10m"})
+	held, err := dv.StartBackup(t, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFaultRuleHit("the backup held", "hold")
+	now = now.AddDate(0, 0, -1)
+	setClock(t, e, now)
+	if ts, err := e.Server.Store.ClaimTasks(e.Ctx(), "other-replica/1", now, time.Minute, 100); err != nil || len(ts) != 0 {
+		t.Fatalf("another replica's claim after the clock was set back took %d tasks (%v), the running backup's among them", len(ts), err)
+	}
+	resp, m := call(t, e, "DELETE", adminURL("/faultRules"), nil)
+	mustStatus(t, 200, resp, m)
+	fixture.Done(t, held, err)
+
+	e.Server.Jobs.Stop()
+	p, err := dv.StartBackup(t, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := e.Server.Store.ClaimTasks(e.Ctx(), "gone-replica/1", now, time.Minute, 100); err != nil || len(ts) == 0 {
+		t.Fatalf("the gone holder's claim: %d tasks, %v", len(ts), err)
+	}
+	setClock(t, e, now.AddDate(0, 0, -1))
+	if err := e.Server.Jobs.Start(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
+	advanceClock(t, e, "PT2M")
+	fixture.Done(t, p, err)
+}

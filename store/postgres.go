@@ -2136,8 +2136,13 @@ func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time, nodes []strin
 func (p *Postgres) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
 	var tag pgconn.CommandTag
 	err := p.onConn(ctx, func(c *pgxpool.Conn) (err error) {
-		tag, err = c.Exec(ctx, `UPDATE tasks SET run_at = $1 WHERE run_at <= $2 AND run_at > $1`, to, from)
-		return err
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if tag, err = tx.Exec(ctx, `UPDATE tasks SET run_at = $1 WHERE run_at <= $2 AND run_at > $1`, to, from); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE tasks SET lease_until = lease_until - ($2::timestamptz - $1::timestamptz) WHERE lease_until > $1`, to, from)
+			return err
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("pull tasks: %w", err)

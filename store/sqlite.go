@@ -1210,6 +1210,18 @@ func (s *SQLite) PullTasks(ctx context.Context, from, to time.Time) (int, error)
 			return fmt.Errorf("pull tasks: %w", err)
 		}
 		n, _ = res.RowsAffected()
+		rows, err := tx.q.QueryContext(ctx, `SELECT id, lease_until FROM tasks WHERE lease_until <> '' AND lease_until > ?`, fmtTime(to))
+		leases, err := collect(rows, err, "pull tasks' leases", func(scan func(...any) error) (l [2]string, err error) {
+			return l, scan(&l[0], &l[1])
+		})
+		if err != nil {
+			return err
+		}
+		for _, l := range leases {
+			if _, err := tx.q.ExecContext(ctx, `UPDATE tasks SET lease_until = ? WHERE id = ?`, fmtTime(parseTime(l[1]).Add(to.Sub(from))), l[0]); err != nil {
+				return fmt.Errorf("pull tasks' leases: %w", err)
+			}
+		}
 		return nil
 	})
 	return int(n), err

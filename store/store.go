@@ -372,7 +372,11 @@ type LeaseCounter interface {
 // to, and returns how many it moved. A task's run time is an instant of
 // the clock, so one accepted before the move (a backup queued, a running
 // task whose lease a restart releases) would otherwise wait until the
-// clock caught up with it again.
+// clock caught up with it again. Leases are instants of the clock too:
+// every lease ending after to moves back by the jump (from - to), so a
+// live one keeps what was left of it and one that had lapsed stays lapsed
+// (a holder that died before it renewed its leases at the new time would
+// otherwise keep its tasks until the clock came back).
 type TaskPuller interface {
 	PullTasks(ctx context.Context, from, to time.Time) (int, error)
 }

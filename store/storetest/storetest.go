@@ -426,6 +426,37 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("due at the new time: %v, want before, then between and at", names)
 		}
 	})
+	t.Run("PullTasksMovesLeases", func(t *testing.T) {
+		// A lease is an instant of the same clock: a clock set back a day
+		// keeps what was left of a live one (its holder renews it, or,
+		// dead, lets it lapse as it would have) and leaves one that had
+		// lapsed lapsed. Unmoved, a dead holder's lease outlived it by the
+		// day, and a lapsed one came back to life for the day.
+		s := open(t)
+		p := s.(store.TaskPuller)
+		from := time.Now().UTC().Truncate(time.Second)
+		to := from.Add(-24 * time.Hour)
+		live := Enqueue(t, s, store.Task{Kind: "a", RunAt: from.Add(-time.Minute)})
+		if got, err := s.ClaimTasks(ctx, "dead/1", from.Add(-time.Minute), 2*time.Minute, 10); err != nil || len(got) != 1 {
+			t.Fatalf("claim the live one: %d %v", len(got), err)
+		}
+		lapsed := Enqueue(t, s, store.Task{Kind: "a", RunAt: from.Add(-10 * time.Minute)})
+		if got, err := s.ClaimTasks(ctx, "dead/1", from.Add(-10*time.Minute), 5*time.Minute, 10); err != nil || len(got) != 1 {
+			t.Fatalf("claim the lapsed one: %d %v", len(got), err)
+		}
+		if _, err := p.PullTasks(ctx, from, to); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ClaimTasks(ctx, "w/1", to, time.Hour, 10); err != nil || len(got) != 1 || got[0].ID != lapsed.ID {
+			t.Fatalf("claimable at the new time: %+v %v, want the one whose lease had lapsed (%s) only", got, err, lapsed.ID)
+		}
+		if got, err := s.ClaimTasks(ctx, "w/1", to.Add(time.Minute-time.Microsecond), time.Minute, 10); err != nil || len(got) != 0 {
+			t.Fatalf("claimable before the live lease's minute left passed: %+v %v", got, err)
+		}
+		if got, err := s.ClaimTasks(ctx, "w/1", to.Add(time.Minute), time.Minute, 10); err != nil || len(got) != 1 || got[0].ID != live.ID {
+			t.Fatalf("claimable once the live lease's minute left passed: %+v %v, want %s", got, err, live.ID)
+		}
+	})
 	t.Run("ClaimOnlyGivenKinds", func(t *testing.T) {
 		s := open(t)
 		ctx := context.Background()
