@@ -176,3 +176,60 @@ func TestDiskSASRefusesALease(t *testing.T) {
 		t.Fatal("the write naming a lease landed")
 	}
 }
+
+// TestDiskSASServesNoBlobSnapshots: a disk's SAS addresses the disk only.
+// A request for a blob snapshot or version of it (?snapshot=, ?versionid=:
+// the azblob client's WithSnapshot, WithVersionID) is 404 BlobNotFound
+// pointing at the snapshot's own accessSAS, as Safehold's blob service
+// answers (ec9e7ad), and writes nothing: it was served as the live disk,
+// so a download "of the snapshot" taken at the time of an earlier
+// snapshot returned today's bytes, and a page write addressed to a
+// snapshot (which Azure's are not open to) changed the disk.
+func TestDiskSASServesNoBlobSnapshots(t *testing.T) {
+	e, ctx := start(t)
+	e.emptyDisk("d1", 1)
+	w := e.grantDisk("d1", armcompute.AccessLevelWrite)
+	if err := e.writeSAS(w, 0, bytes.Repeat([]byte{1}, 512)); err != nil {
+		t.Fatal(err)
+	}
+	e.revokeDisk("d1")
+	s1 := e.snapshot("s1", "d1", true)
+	w = e.grantDisk("d1", armcompute.AccessLevelWrite)
+	now := bytes.Repeat([]byte{2}, 512)
+	if err := e.writeSAS(w, 0, now); err != nil {
+		t.Fatal(err)
+	}
+	pc := e.pageClient(w)
+	at := s1.Properties.TimeCreated.UTC().Format("2006-01-02T15:04:05.0000000Z")
+	sc, err := pc.WithSnapshot(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := pc.WithVersionID(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"properties of a snapshot": func() error { _, err := sc.GetProperties(ctx, nil); return err },
+		"download of a snapshot": func() error {
+			dl, err := sc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: 512}})
+			if err == nil {
+				dl.Body.Close()
+			}
+			return err
+		},
+		"page ranges of a snapshot": func() error { _, err := sc.NewGetPageRangesPager(nil).NextPage(ctx); return err },
+		"page write to a snapshot": func() error {
+			_, err := sc.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(bytes.Repeat([]byte{3}, 512))), blob.HTTPRange{Offset: 0, Count: 512}, nil)
+			return err
+		},
+		"properties of a version": func() error { _, err := vc.GetProperties(ctx, nil); return err },
+	} {
+		if st, code := testserver.ErrorOf(call()); st != 404 || (code != "" && code != "BlobNotFound") {
+			t.Errorf("%s: %d %s, want 404 BlobNotFound", name, st, code)
+		}
+	}
+	if got := fixture.ReadPages(t, pc, 0, 512); !bytes.Equal(got, now) {
+		t.Fatal("a page write addressed to a snapshot changed the disk")
+	}
+}

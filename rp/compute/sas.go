@@ -108,6 +108,11 @@ func (h *sasHandler) serve(w http.ResponseWriter, r *http.Request, t *compute.Pa
 	if err := blobwire.NoCopySource(r, "A disk's SAS"); err != nil {
 		return err
 	}
+	if sn, ver := q.Get("snapshot"), q.Get("versionid"); sn != "" || ver != "" {
+		// The SAS addresses the disk (or snapshot) it was granted for: read
+		// as that, a "snapshot" was the live disk and a write to one landed.
+		return serr(http.StatusNotFound, "BlobNotFound", "The specified blob does not exist: a disk's SAS addresses the disk or snapshot it was granted for and keeps no blob snapshots or versions (snapshot %q, versionid %q). Read a snapshot through its own accessSAS (beginGetAccess on the snapshot), or drop the parameter.", sn, ver)
+	}
 	if (r.Method == http.MethodPut && comp == "page") || (r.Method == http.MethodGet || r.Method == http.MethodHead) && (comp == "" || comp == "pagelist") {
 		// If-Match and the other conditions, against the blob's ETag.
 		if err := blobwire.Conditions(r, true, blobwire.ETag(t.ModTime()), t.ModTime()); err != nil {
