@@ -56,6 +56,9 @@ type Service struct {
 
 	// Replica is set when replicas share the store (nil for one server).
 	Replica *Replica
+
+	pmu     sync.Mutex
+	pending map[string]int // files being written whose blob is not stored yet (Sweep keeps them)
 }
 
 // Replica is what the service needs when several replicas share its
@@ -325,22 +328,33 @@ func (s *Service) ListContainers(ctx context.Context, account string) ([]Contain
 	return cs, err
 }
 
-// DeleteContainer deletes a container with its blobs.
+// DeleteContainer deletes a container with its blobs. Their files and
+// the blocks staged for the container are removed here; those another
+// replica holds, by that replica's sweep, which this asks for (Run).
 func (s *Service) DeleteContainer(ctx context.Context, account, name string) error {
-	if _, err := s.GetContainer(ctx, account, name); err != nil {
+	c, err := s.GetContainer(ctx, account, name)
+	if err != nil {
 		return err
 	}
 	blobs, err := s.ListBlobs(ctx, account, name, "")
 	if err != nil {
 		return err
 	}
+	elsewhere := s.node() != c.Node
 	for _, b := range blobs {
 		if err := s.DeleteBlob(ctx, account, name, b.Name, nil); err != nil && !isNotFound(err) {
 			return err
 		}
+		elsewhere = elsewhere || s.node() != b.Node
 	}
 	os.RemoveAll(s.containerBlocks(account, name)) // blocks staged for blobs never committed
-	return s.st.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, containerKind, ckey(account, name)) })
+	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, containerKind, ckey(account, name)) }); err != nil {
+		return err
+	}
+	if elsewhere {
+		return s.askSweep(ctx)
+	}
+	return nil
 }
 
 // DeleteAccount deletes every container and blob of an account.
@@ -462,12 +476,26 @@ func (s *Service) put(ctx context.Context, b *Blob, check Check) error {
 	return nil
 }
 
-func (s *Service) newBlob(account, container, name, typ string, size int64, p Props) *Blob {
+// newBlob is a new blob with a new file name, which Sweep keeps until
+// done is called (once the blob is stored, or its file removed).
+func (s *Service) newBlob(account, container, name, typ string, size int64, p Props) (b *Blob, done func()) {
 	now := s.now()
-	b := &Blob{Account: strings.ToLower(account), Container: container, Name: name, Type: typ, Length: size,
+	b = &Blob{Account: strings.ToLower(account), Container: container, Name: name, Type: typ, Length: size,
 		Meta: p.Metadata, Creation: now, Modified: now, File: newFileName(), Node: s.node()}
 	b.SetContent(p.Content)
-	return b
+	s.pmu.Lock()
+	if s.pending == nil {
+		s.pending = map[string]int{}
+	}
+	s.pending[b.File]++
+	s.pmu.Unlock()
+	return b, func() {
+		s.pmu.Lock()
+		if s.pending[b.File]--; s.pending[b.File] <= 0 {
+			delete(s.pending, b.File)
+		}
+		s.pmu.Unlock()
+	}
 }
 
 func checkBlobName(name string) error {
@@ -488,7 +516,8 @@ func (s *Service) PutBlockBlob(ctx context.Context, account, container, name str
 	if err := s.precheck(ctx, account, container, name, p.Check); err != nil {
 		return nil, err
 	}
-	b := s.newBlob(account, container, name, "BlockBlob", n, p)
+	b, done := s.newBlob(account, container, name, "BlockBlob", n, p)
+	defer done()
 	sum, err := s.writeFile(b.File, r, n, p.BodyMD5)
 	if err != nil {
 		return nil, err
@@ -543,7 +572,8 @@ func (s *Service) CreatePageBlob(ctx context.Context, account, container, name s
 	if err := s.precheck(ctx, account, container, name, p.Check); err != nil {
 		return nil, err
 	}
-	b := s.newBlob(account, container, name, "PageBlob", size, p)
+	b, done := s.newBlob(account, container, name, "PageBlob", size, p)
+	defer done()
 	f, err := os.OpenFile(s.path(b.File), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
@@ -827,7 +857,8 @@ func (s *Service) CommitBlocks(ctx context.Context, account, container, name str
 		}
 	}
 	dir := s.stagedDir(account, container, name)
-	b := s.newBlob(account, container, name, "BlockBlob", 0, p)
+	b, done := s.newBlob(account, container, name, "BlockBlob", 0, p)
+	defer done()
 	f, err := os.OpenFile(s.path(b.File), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err

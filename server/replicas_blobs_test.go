@@ -178,3 +178,84 @@ func TestAccountBlobsServedByAnyReplica(t *testing.T) {
 		t.Fatalf("the blob read through b once a is back: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestDeletedBlobsFilesGoOnEveryReplica: a container's or a storage
+// account's delete through one replica removes the files of its blobs and
+// its staged blocks on the replica that holds them. The deleting replica
+// removed files in its own directory only, so the bytes of every blob
+// another replica had written (and the blocks staged there) stayed on
+// that replica's disk for ever. Now it asks the others to sweep: each
+// removes the files no stored blob holds, and keeps those of the blobs it
+// still serves.
+func TestDeletedBlobsFilesGoOnEveryReplica(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	a := testserver.Start(t, testserver.WithStore(url))
+	b := testserver.Start(t, testserver.WithStore(url))
+	a.ResourceGroups("st")
+	accID, _ := fixture.StorageAccount(t, a, "st", "leaks1")
+	_, cb := fixture.StorageAccount(t, b, "st", "leaks1")
+	_, ca := fixture.StorageAccount(t, a, "st", "leaks1")
+	ctx := b.Ctx()
+	files := func(e *testserver.Env) (n int) {
+		for _, dir := range []string{"storage-blobs", "storage-blobs/blocks"} {
+			des, err := os.ReadDir(filepath.Join(e.DataDir, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, de := range des {
+				if dir != "storage-blobs" || !de.IsDir() {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	fill := func(container string) {
+		t.Helper()
+		if _, err := cb.CreateContainer(ctx, container, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cb.UploadBuffer(ctx, container, "block", bytes.Repeat([]byte{1}, 100<<10), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cb.ServiceClient().NewContainerClient(container).NewPageBlobClient("page").Create(ctx, 1<<20, nil); err != nil {
+			t.Fatal(err)
+		}
+		id := base64.StdEncoding.EncodeToString([]byte("never-committed"))
+		if _, err := cb.ServiceClient().NewContainerClient(container).NewBlockBlobClient("staged").StageBlock(ctx, id, streaming.NopCloser(bytes.NewReader(make([]byte, 1000))), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, kb := fixture.StorageAccount(t, b, "st", "keeps1")
+	if _, err := kb.CreateContainer(ctx, "kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	keptData := bytes.Repeat([]byte{7}, 10<<10)
+	if _, err := kb.UploadBuffer(ctx, "kept", "still-here", keptData, nil); err != nil {
+		t.Fatal(err)
+	}
+	inB := files(b)
+	fill("box")
+	if files(b) != inB+3 {
+		t.Fatalf("the blobs and blocks of box are not b's files: %d files, %d before", files(b), inB)
+	}
+	if _, err := ca.DeleteContainer(ctx, "box", nil); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitFor("the files of the container deleted through a to go from b", func() bool { return files(b) == inB })
+
+	fill("box2")
+	resp, m := a.Do("DELETE", accID+"?api-version=2023-01-01", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("delete the account through a: %d %v", resp.StatusCode, m)
+	}
+	b.WaitFor("the files of the account deleted through a to go from b", func() bool { return files(b) == inB })
+	r, err := kb.DownloadStream(ctx, "kept", "still-here", nil)
+	if err != nil {
+		t.Fatalf("a blob b still serves, after the sweeps: %v", err)
+	}
+	defer r.Body.Close()
+	if got, err := io.ReadAll(r.Body); err != nil || !bytes.Equal(got, keptData) {
+		t.Fatalf("a blob b still serves, after the sweeps: %d bytes, %v", len(got), err)
+	}
+}
