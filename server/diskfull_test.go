@@ -292,8 +292,21 @@ func TestUploadThatFillsTheDiskEnds(t *testing.T) {
 	if os.Getenv("SAFEHOLD_TEST_STORE") == "postgres" {
 		t.Skip("the store must be on the file system that fills up: SQLite in the data dir, not PostgreSQL (SAFEHOLD_TEST_STORE)")
 	}
-	dir := testsvc.SmallDisk(t, 48)
-	e := testserver.Start(t, func(c *server.Config) { c.DataDir = filepath.Join(dir, "data") })
+	uploadFillsTheDisk(t, testsvc.SmallDisk(t, 48))
+}
+
+// TestUploadThatFillsTheDiskEndsOnPostgres: with the store on PostgreSQL,
+// the data directory's file system full is not the store's: the revoke's
+// writes go to PostgreSQL, and the upload ends with no reserve (the
+// PostgreSQL store keeps none; a PostgreSQL out of space of its own is its
+// operator's to free, which no file beside Safehold's data could help).
+func TestUploadThatFillsTheDiskEndsOnPostgres(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	uploadFillsTheDisk(t, testsvc.SmallDisk(t, 48), testserver.WithStore(url))
+}
+
+func uploadFillsTheDisk(t *testing.T, dir string, opts ...testserver.Option) {
+	e := testserver.Start(t, append(opts, func(c *server.Config) { c.DataDir = filepath.Join(dir, "data") })...)
 	e.ResourceGroups("disk-rg")
 	id, _ := fixture.Disk(t, e, "disk-rg", "up", 1)
 	pc, _ := fixture.DiskAccessByID(t, e, id, armcompute.AccessLevelWrite)

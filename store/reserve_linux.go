@@ -1,9 +1,16 @@
 package store
 
 import (
+	"os"
 	"path/filepath"
 	"syscall"
 )
+
+// lockFile takes an exclusive lock on f without waiting (flock: held by
+// this open of the file, across processes); false when another holds it.
+func lockFile(f *os.File) bool {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}
 
 // freeSpace is the space left to an unprivileged writer on the file system
 // of path's directory (0 when it cannot be read).

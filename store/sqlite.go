@@ -250,6 +250,9 @@ func (s *SQLite) Close() error {
 	if errors.Is(err3, os.ErrClosed) {
 		err3 = nil // closed before
 	}
+	if s.reserve != nil {
+		s.reserve.close()
+	}
 	return errors.Join(err1, err2, err3)
 }
 
