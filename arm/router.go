@@ -541,6 +541,9 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		if version == "" {
 			return nil, BadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 		}
+		if vs := otherAPIVersions(q, version); vs != nil {
+			return nil, BadRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid: the query gives api-version %d times, with different values. Give it once.", strings.Join(vs, ","), len(vs))
+		}
 		ns, ok := rt.namespaces[r.nsKey]
 		if ok && !ns.accepts(version) {
 			return nil, BadRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are '%s'.", version, strings.Join(ns.Versions, ","))
@@ -605,6 +608,29 @@ func badEscape(err error) string {
 // "api-version=v" that needs no decoding (most ARM requests), which
 // url.ParseQuery would read as {"api-version": [v]}: the router then parses
 // the query only if the handler reads another parameter.
+// otherAPIVersions is every api-version of query q (its name in any case),
+// in order of name and place, when one differs from version; else nil.
+func otherAPIVersions(q url.Values, version string) []string {
+	var names, vs []string
+	differ := false
+	for k, v := range q {
+		if strings.EqualFold(k, "api-version") {
+			names = append(names, k)
+			for _, x := range v {
+				differ = differ || x != version
+			}
+		}
+	}
+	if !differ {
+		return nil
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		vs = append(vs, q[k]...)
+	}
+	return vs
+}
+
 func plainAPIVersion(raw string) (string, bool) {
 	v, ok := strings.CutPrefix(raw, "api-version=")
 	if !ok || v == "" || strings.ContainsAny(v, "&;%+=") {

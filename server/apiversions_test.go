@@ -153,3 +153,24 @@ func TestAPIVersionsOfOtherSDKVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoAPIVersionsAreRefused: a request naming two different
+// api-versions (?api-version=A&api-version=B, in either spelling of the
+// name) is 400 InvalidApiVersionParameter naming both, as ARM answers it:
+// the first was taken and the second ignored, so a client could not tell
+// which contract its answer followed. The same version twice is still
+// one version.
+func TestTwoAPIVersionsAreRefused(t *testing.T) {
+	e := testserver.Start(t)
+	rgs := "/subscriptions/" + e.Sub + "/resourcegroups"
+	for _, q := range []string{"?api-version=2021-04-01&api-version=2022-09-01", "?api-version=2021-04-01&API-VERSION=2022-09-01", "?Api-Version=2022-09-01&x=1&api-version=2021-04-01"} {
+		resp, m := raw(t, e, "GET", rgs+q, "", nil)
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidApiVersionParameter" || !strings.Contains(msg, "2021-04-01") || !strings.Contains(msg, "2022-09-01") {
+			t.Errorf("GET %s: %d %v, want 400 InvalidApiVersionParameter naming both", q, resp.StatusCode, m)
+		}
+	}
+	if resp, m := raw(t, e, "GET", rgs+"?api-version=2021-04-01&api-version=2021-04-01", "", nil); resp.StatusCode != 200 {
+		t.Errorf("the same api-version twice: %d %v", resp.StatusCode, m)
+	}
+}
