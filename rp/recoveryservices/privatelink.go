@@ -81,3 +81,38 @@ func (pr *Provider) getPrivateLinkResource(r *arm.Request) (*arm.Response, error
 	}
 	return nil, arm.NotFoundID(vid.Child("privateLinkResources", name))
 }
+
+// Private endpoint connections (vaults/{vault}/privateEndpointConnections):
+// a vault has none in Safehold (no private endpoint can be made to it), so
+// a connection's read and its approval or rejection (PUT) are 404 naming
+// it, its delete finds nothing to delete (204), and the status of one of
+// its operations is an operation that was never started (404
+// OperationNotFound). These were 404 InvalidResourceType, as if Azure had
+// no such type.
+
+func (pr *Provider) privateEndpointConnectionOf(r *arm.Request) (string, error) {
+	return pr.vaultIDOf(r).Child("privateEndpointConnections", r.Param("privateEndpointConnectionName")).String(), nil
+}
+
+func (pr *Provider) getPrivateEndpointConnection(r *arm.Request) (*arm.Response, error) {
+	vid := pr.vaultIDOf(r)
+	if _, err := pr.loadVault(r.HTTP.Context(), pr.p.Store, vid); err != nil {
+		return nil, err
+	}
+	e := arm.NotFoundID(vid.Child("privateEndpointConnections", r.Param("privateEndpointConnectionName")))
+	e.Message += " Safehold's vaults have no private endpoint connections."
+	return nil, e
+}
+
+func (pr *Provider) deletePrivateEndpointConnection(r *arm.Request) (*arm.Response, error) {
+	if _, err := pr.loadVault(r.HTTP.Context(), pr.p.Store, pr.vaultIDOf(r)); err != nil {
+		return nil, err
+	}
+	return arm.NoContent(), nil
+}
+
+// backupStorageConfigOf is the id of a vault's storage configuration,
+// under which a data move's operations are (none is ever started).
+func (pr *Provider) backupStorageConfigOf(r *arm.Request) (string, error) {
+	return pr.vaultIDOf(r).Child("backupstorageconfig", "vaultstorageconfig").String(), nil
+}

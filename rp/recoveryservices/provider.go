@@ -84,6 +84,11 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", R+"/privateLinkResources", pr.listPrivateLinkResources)
 	rt.Handle("GET", R+"/privateLinkResources/{privateLinkResourceName}", pr.getPrivateLinkResource)
 	rt.HandleResource(R+"/backupstorageconfig/vaultstorageconfig", arm.Methods{Get: pr.getConfig("storage"), Put: pr.putStorageConfig, Patch: pr.patchStorageConfig})
+	rt.Handle("GET", R+"/backupstorageconfig/vaultstorageconfig/operationResults/{operationId}", pr.ownOperations(pr.backupStorageConfigOf, pr.itemOperationResult))
+	rt.Handle("GET", R+"/backupstorageconfig/vaultstorageconfig/operationStatus/{operationId}", pr.ownOperations(pr.backupStorageConfigOf, pr.itemOperationStatus))
+	PEC := R + "/privateEndpointConnections/{privateEndpointConnectionName}"
+	rt.HandleResource(PEC, arm.Methods{Get: pr.getPrivateEndpointConnection, Put: pr.getPrivateEndpointConnection, Delete: pr.deletePrivateEndpointConnection})
+	rt.Handle("GET", PEC+"/operationsStatus/{operationId}", pr.ownOperations(pr.privateEndpointConnectionOf, pr.itemOperationStatus))
 	rt.HandleResource(R+"/backupconfig/vaultconfig", arm.Methods{Get: pr.getConfig("vault"), Put: pr.putVaultConfig, Patch: pr.putVaultConfig})
 
 	rt.HandleResource(R+"/backupPolicies/{policyName}", arm.Methods{List: pr.listPolicies, Get: on(pr.policyIDOf, pr.getPolicy), Put: on(pr.policyIDOf, pr.putPolicy), Delete: on(pr.policyIDOf, pr.deletePolicy)})
