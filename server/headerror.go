@@ -61,7 +61,7 @@ func (c *fixConn) netHTTPError(p []byte) []byte {
 	w.h.Set("X-Ms-Request-Id", id)
 	w.h.Set("X-Ms-Correlation-Request-Id", id)
 	w.h.Set("X-Ms-Routing-Request-Id", routing)
-	if strings.HasPrefix(target, "/sas/disks/") || strings.HasPrefix(target, rpstorage.BlobPrefix) {
+	if path := targetPath(target); strings.HasPrefix(path, "/sas/disks/") || strings.HasPrefix(path, rpstorage.BlobPrefix) {
 		code := e.Code
 		if code == "InvalidRequestHeader" {
 			code = "InvalidHeaderValue" // Azure Storage's
@@ -82,6 +82,20 @@ func (c *fixConn) netHTTPError(p []byte) []byte {
 	w.h.Write(&hb)
 	out = append(append(append(out, hb.Bytes()...), "\r\n"...), w.body.Bytes()...)
 	return out
+}
+
+// targetPath is the path of a request target: the target itself, or in
+// absolute form (a scheme and a host before the path, as a proxy is sent
+// it) what follows the host.
+func targetPath(target string) string {
+	scheme, rest, ok := strings.Cut(target, "://")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/?") {
+		return target
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[i:]
+	}
+	return "/"
 }
 
 // headError says what is wrong with a request head net/http refused with

@@ -82,8 +82,12 @@ func TestMalformedHeadsAreAnsweredInARMsShape(t *testing.T) {
 			t.Errorf("pipelined answer %d: %d %s %q, want %d in JSON", i, resp.StatusCode, resp.Header.Get("Content-Type"), b, want)
 		}
 	}
-	// The disk data plane answers in Azure Storage's XML.
-	for _, head := range []string{"GET /sas/disks/d HTTP/1.1\r\nHost: {host}\r\nX-Thing: a\x01\r\n", "PUT /sas/disks/d HTTP/1.1\r\nHost: {host}\r\nContent-Length: x\r\n"} {
+	// The data planes answer in Azure Storage's XML, the target in
+	// absolute form (scheme and host before the path, as a proxy is sent
+	// it) too: its answer was ARM's JSON.
+	for _, head := range []string{"GET /sas/disks/d HTTP/1.1\r\nHost: {host}\r\nX-Thing: a\x01\r\n", "PUT /sas/disks/d HTTP/1.1\r\nHost: {host}\r\nContent-Length: x\r\n",
+		"GET https://{host}/sas/disks/d HTTP/1.1\r\nHost: example.net\r\nX-Thing: a\x01\r\n", "PUT HTTPS://{host}/storage/blob/acct/box/b HTTP/1.1\r\nHost: example.net\r\nContent-Length: x\r\n",
+		"GET http://{host}/storage/blob/acct/box/b?comp=list HTTP/1.1\r\nHost: example.net\r\nX-Thing: a\x01\r\n"} {
 		resp, b := rawExchange(t, e, head)
 		if resp.StatusCode != 400 || resp.Header.Get("X-Ms-Error-Code") == "" || !strings.Contains(string(b), "<Error><Code>") || resp.Header.Get("X-Ms-Request-Id") == "" {
 			t.Errorf("%q: %d %v %s, want 400 in XML", head, resp.StatusCode, resp.Header, b)
