@@ -259,3 +259,43 @@ func TestDeletedBlobsFilesGoOnEveryReplica(t *testing.T) {
 		t.Fatalf("a blob b still serves, after the sweeps: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestBlobRequestsAreAuthenticatedBeforeForwarding: a replica checks a
+// blob request's signature before it forwards the request to the replica
+// holding the blob: one signed with a wrong key through the other replica
+// is 403 AuthenticationFailed there, whether the holder runs or not (were
+// it forwarded first, the holder stopped would make it 503
+// BlobOwnerUnavailable, and every unauthenticated request a round trip to
+// the holder).
+func TestBlobRequestsAreAuthenticatedBeforeForwarding(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	a := testserver.Start(t, testserver.WithStore(url))
+	b := testserver.Start(t, testserver.WithStore(url))
+	a.ResourceGroups("st")
+	_, ca := fixture.StorageAccount(t, a, "st", "authfirst1")
+	_, endpoint, _, co := fixture.StorageAccountKey(t, b, "st", "authfirst1")
+	ctx := a.Ctx()
+	if _, err := ca.CreateContainer(ctx, "box", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.UploadBuffer(ctx, "box", "held-by-a", []byte("a's bytes"), nil); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azblob.NewSharedKeyCredential("authfirst1", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := azblob.NewClientWithSharedKeyCredential(endpoint, cred, &azblob.ClientOptions{ClientOptions: co})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, holder := range []string{"running", "stopped"} {
+		if holder == "stopped" {
+			a.Stop()
+		}
+		_, err := wrong.DownloadStream(ctx, "box", "held-by-a", nil)
+		if st, code := testserver.ErrorOf(err); st != 403 || code != "AuthenticationFailed" {
+			t.Errorf("a download signed with a wrong key through b, the holder %s: %v, want 403 AuthenticationFailed", holder, err)
+		}
+	}
+}
