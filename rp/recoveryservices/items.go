@@ -423,6 +423,12 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	var shape struct{ Properties *json.RawMessage }
+	if json.Unmarshal(r.Body, &shape) == nil && shape.Properties == nil {
+		// Nothing asked: a {} re-ran the item's configuration (a
+		// ConfigureBackup job) as if a policy had been given.
+		return nil, arm.BadRequestAt("properties", "BMSUserErrorInvalidInput", "The request body has no properties: give properties.protectedItemType 'Microsoft.Compute/virtualMachines' with properties.sourceResourceId and properties.policyId to protect the VM or change its policy, or properties.protectionState 'ProtectionStopped' to stop its backups.")
+	}
 	disks, keepDisks, err := in.diskSelection()
 	if err != nil {
 		return nil, err

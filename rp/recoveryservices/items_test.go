@@ -498,3 +498,39 @@ func TestSuspendedItemKeepsItsLatestPoint(t *testing.T) {
 		t.Fatalf("kept point of %v, want the latest (%v)", p.RecoveryPointTime, at.AddDate(0, 0, 2))
 	}
 }
+
+// TestProtectedItemPutWithoutProperties: a protected item's PUT with no
+// properties ({}, what the Go SDK sends for a ProtectedItemResource
+// without them) is 400 BMSUserErrorInvalidInput saying what to give, on
+// an existing item as on a new one, and starts nothing: on an existing
+// item it answered 202 and ran a ConfigureBackup job, as if a policy had
+// been given.
+func TestProtectedItemPutWithoutProperties(t *testing.T) {
+	e, _ := vaultEnv(t, "v1", "vmrg")
+	mkVM(t, e, "vmrg", "vm1", 0, 1<<20)
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	protectVM1(t, e, bf)
+	jobs := func() int {
+		n := 0
+		for pg := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", nil); pg.More(); {
+			page, err := pg.NextPage(e.Ctx())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(page.Value)
+		}
+		return n
+	}
+	before := jobs()
+	items := bf.NewProtectedItemsClient()
+	for _, item := range []string{vm1Item, "VM;iaasvmcontainerv2;vmrg;vm2"} {
+		container := "IaasVMContainer;" + item[len("VM;"):]
+		_, err := items.CreateOrUpdate(e.Ctx(), "v1", "vaultrg", "Azure", container, item, armrecoveryservicesbackup.ProtectedItemResource{}, nil)
+		if st, code := testserver.ErrorOf(err); st != 400 || code != "BMSUserErrorInvalidInput" {
+			t.Errorf("PUT {} of %s: %v, want 400 BMSUserErrorInvalidInput", item, err)
+		}
+	}
+	if n := jobs(); n != before {
+		t.Errorf("the PUTs of {} made %d jobs", n-before)
+	}
+}
