@@ -56,6 +56,19 @@ func (c *Control) nowLocked() time.Time {
 	return c.base().Add(c.offset).UTC()
 }
 
+// Real returns the time the control's clock moves from (real time), which
+// neither set, advance nor a frozen clock changes.
+func (c *Control) Real() time.Time { return c.base().UTC() }
+
+// RealNow is real time by c: a Control's Real, or the Now of another clock
+// (a test's own, which a test moves as it likes).
+func RealNow(c Clock) time.Time {
+	if ctl, ok := c.(*Control); ok {
+		return ctl.Real()
+	}
+	return c.Now().UTC()
+}
+
 // State returns the current state.
 func (c *Control) State() State {
 	c.mu.Lock()

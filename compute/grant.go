@@ -113,7 +113,7 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 	if _, err := s.sasKey(ctx); err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.grantNow()
 	g := &Grant{ID: newGrantID(), ResourceID: rid.String(), Access: access, Expiry: now.Add(duration).Truncate(time.Second), Created: now}
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if rid.IsType(SnapshotType) {
@@ -194,7 +194,7 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 			switch d.Properties.DiskState {
 			case StateActiveSAS:
 				// Back to the state before access began (Unattached or Reserved).
-				_, prev, err := liveGrants(ctx, tx, &d, s.now())
+				_, prev, err := liveGrants(ctx, tx, &d, s.grantNow())
 				if err != nil {
 					return err
 				}
@@ -257,7 +257,7 @@ func (s *Service) settleState(ctx context.Context, r store.Reader, d *DiskResour
 	if st := d.Properties.DiskState; st != StateActiveSAS && st != StateActiveUpload {
 		return nil
 	}
-	live, prev, err := liveGrants(ctx, r, d, s.now())
+	live, prev, err := liveGrants(ctx, r, d, s.grantNow())
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func (s *Service) settleState(ctx context.Context, r store.Reader, d *DiskResour
 // HasActiveAccess reports whether a disk or snapshot has an unrevoked,
 // unexpired SAS (beginGetAccess without endGetAccess).
 func (s *Service) HasActiveAccess(ctx context.Context, id, uniqueID string) (bool, error) {
-	live, _, err := liveGrants(ctx, s.p.Store, &DiskResource{Tracked: Tracked{ID: id}, Properties: DiskProperties{BlockProperties: BlockProperties{UniqueID: uniqueID}}}, s.now())
+	live, _, err := liveGrants(ctx, s.p.Store, &DiskResource{Tracked: Tracked{ID: id}, Properties: DiskProperties{BlockProperties: BlockProperties{UniqueID: uniqueID}}}, s.grantNow())
 	return live, err
 }
 
@@ -345,7 +345,7 @@ func (s *Service) VerifySAS(ctx context.Context, grantID string, q url.Values) (
 	if g.Revoked {
 		return nil, ErrSASRevoked
 	}
-	if !s.now().Before(g.Expiry) {
+	if !s.grantNow().Before(g.Expiry) {
 		return nil, ErrSASExpired
 	}
 	return g, nil
@@ -422,7 +422,7 @@ func (s *Service) nbdLookup(ctx context.Context, name string) (nbd.Export, error
 		return nil, nbd.ErrUnknownExport
 	}
 	g, err := store.GetJSON[Grant](ctx, s.p.Store, grantKind, grantID, "grant")
-	if err != nil || g.Revoked || !s.now().Before(g.Expiry) {
+	if err != nil || g.Revoked || !s.grantNow().Before(g.Expiry) {
 		return nil, nbd.ErrUnknownExport
 	}
 	e := &grantExport{s: s, grantID: g.ID, resourceID: strings.ToLower(g.ResourceID), expiry: g.Expiry, readOnly: !g.CanWrite()}
@@ -496,7 +496,7 @@ func (e *grantExport) live() error {
 	e.mu.Lock()
 	ended := e.ended
 	e.mu.Unlock()
-	if !ended && !e.s.now().Before(e.expiry) {
+	if !ended && !e.s.grantNow().Before(e.expiry) {
 		e.end()
 		ended = true
 	}

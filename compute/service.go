@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/safehold/safehold/accountblob"
+	"github.com/safehold/safehold/clock"
 	"net"
 	"os"
 	"path/filepath"
@@ -374,6 +375,12 @@ func newUUID() string {
 }
 
 func (s *Service) now() time.Time { return s.p.Now().UTC() }
+
+// grantNow is the time a disk or snapshot access grant is dated and checked
+// by: real time, not the admin clock, as a SAS is an access token that
+// the clock never expires (a 'clock advance' of a day expired an upload's
+// hour-long write SAS while the client was writing through it).
+func (s *Service) grantNow() time.Time { return clock.RealNow(s.p.Clock) }
 
 const gib = int64(1) << 30
 
