@@ -305,8 +305,8 @@ func TestReplicasChaos(t *testing.T) {
 
 	for round := 0; round < rounds; round++ {
 		// New data through the SAS data plane (64 KiB-aligned, never zero).
-		off := rng.Int64N((1<<30-(8<<20))/imageBlock) * imageBlock
 		data := make([]byte, 16<<20)
+		off := rng.Int64N((1<<30-int64(len(data)))/imageBlock+1) * imageBlock // within the 1 GiB disk
 		rand.Read(data)
 		pc, revoke := fixture.DiskAccessByID(t, e, dv.DiskID, "Write")
 		write := func() {
@@ -321,7 +321,10 @@ func TestReplicasChaos(t *testing.T) {
 			wg.Wait()
 		}
 		killDuring("mid disk write", time.Second, write)
-		write() // whatever the kill cut
+		write()         // whatever the kill cut
+		if t.Failed() { // a write that failed in its goroutine: the image would be wrong
+			t.FailNow()
+		}
 		revoke()
 		image.add(off, data)
 		want := &diskImage{blocks: maps(image.blocks)}
