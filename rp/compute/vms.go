@@ -186,9 +186,23 @@ type vmProperties struct {
 			DiskSizeGB   *int64            `json:"diskSizeGB"`
 			ManagedDisk  *managedDiskInput `json:"managedDisk"`
 			DeleteOption string            `json:"deleteOption"`
+			// ToBeDetached detaches the disk (az vm disk detach
+			// --force-detach; detachOption ForceDetach, the only one).
+			ToBeDetached *bool  `json:"toBeDetached"`
+			DetachOption string `json:"detachOption"`
 		} `json:"dataDisks"`
 		ImageReference *compute.VMImageReference `json:"imageReference"`
 	} `json:"storageProfile"`
+}
+
+// toBeDetached reports whether a VM PUT or PATCH detaches its i-th data
+// disk (toBeDetached true: the update leaves it out, as Azure's ends); a
+// detachOption other than ForceDetach is 400.
+func toBeDetached(flag *bool, option string, i int) (bool, error) {
+	if option != "" && !strings.EqualFold(option, "ForceDetach") {
+		return false, arm.BadRequestAt(fmt.Sprintf("dataDisks[%d].detachOption", i), "InvalidParameter", "The value '%s' of parameter 'dataDisks[%d].detachOption' is not supported. Use ForceDetach (with toBeDetached true), or leave it out.", option, i)
+	}
+	return flag != nil && *flag, nil
 }
 
 func (pr *Provider) registerVMs(rt *arm.Router) {
@@ -328,9 +342,16 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 	if spec.OSDiskCreateOption == "" {
 		spec.OSDiskCreateOption = "Attach"
 	}
+	detached := map[int32]bool{}
 	for i, dd := range sp.DataDisks {
 		if dd.Lun == nil {
 			return nil, arm.BadRequest("InvalidParameter", "Required parameter 'dataDisks[%d].lun' is missing (null).", i)
+		}
+		if detach, err := toBeDetached(dd.ToBeDetached, dd.DetachOption, i); err != nil {
+			return nil, err
+		} else if detach {
+			detached[*dd.Lun] = true
+			continue
 		}
 		var id string
 		ddOption := "Attach"
@@ -372,7 +393,7 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 	if existing != nil && osFromImage {
 		// The image's data disks are the VM's as its OS disk is: an update
 		// that does not list them keeps them.
-		listed := map[int32]bool{}
+		listed := detached
 		for _, dd := range spec.DataDisks {
 			listed[dd.Lun] = true
 		}
@@ -598,6 +619,11 @@ func (pr *Provider) patchVMOnce(r *arm.Request, in vmInput) (*arm.Response, erro
 			}
 			spec.DataDisks = nil
 			for i, dd := range sp.DataDisks {
+				if detach, err := toBeDetached(dd.ToBeDetached, dd.DetachOption, i); err != nil {
+					return nil, err
+				} else if detach && dd.Lun != nil {
+					continue
+				}
 				if dd.Lun == nil || dd.ManagedDisk == nil || dd.ManagedDisk.ID == "" {
 					return nil, arm.BadRequest("InvalidParameter", "dataDisks[%d] needs lun and managedDisk.id.", i)
 				}
