@@ -236,6 +236,14 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, arm.BadRequest("PrincipalNotFound", "Principal %s does not exist in the directory %s. Check that you have the correct principal ID.", strings.ReplaceAll(pp.PrincipalID, "-", ""), pr.p.TenantID)
 	}
+	// Every principal of Safehold's directory is a service principal (a
+	// managed identity's too, as ARM types it); a principalType given is
+	// checked against it, as Azure does.
+	ptype := "ServicePrincipal"
+	if pp.PrincipalType != "" && !strings.EqualFold(pp.PrincipalType, ptype) {
+		return nil, arm.BadRequestAt("properties.principalType", "UnmatchedPrincipalType", "The PrincipalId '%s' has type '%s' , which is different from specified PrincipalType '%s'. Give principalType '%s', or leave it out.",
+			strings.ReplaceAll(pp.PrincipalID, "-", ""), ptype, pp.PrincipalType, ptype)
+	}
 	roleDefID := "/providers/Microsoft.Authorization/roleDefinitions/" + guid
 	if id, err := arm.ParseID(scope); err == nil && id.SubscriptionID != "" {
 		roleDefID = "/subscriptions/" + id.SubscriptionID + roleDefID
@@ -254,10 +262,6 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 		if strings.EqualFold(x.PrincipalID, pp.PrincipalID) && strings.EqualFold(x.RoleGUID(), guid) && strings.EqualFold(strings.TrimRight(x.Scope, "/"), strings.TrimRight(scope, "/")) {
 			return nil, arm.Conflict("RoleAssignmentExists", "The role assignment already exists. The ID of the existing role assignment is %s.", x.Name)
 		}
-	}
-	ptype := "ServicePrincipal"
-	if principal.Kind == identity.KindServicePrincipal || principal.Kind == identity.KindManagedIdentity {
-		ptype = "ServicePrincipal"
 	}
 	x := &rbac.Assignment{ID: id, Name: name, AssignmentProperties: rbac.AssignmentProperties{Scope: scope, RoleDefinitionID: roleDefID, PrincipalID: principal.ObjectID, PrincipalType: ptype,
 		Description: pp.Description, Condition: pp.Condition, CreatedBy: r.Caller().ObjectID, UpdatedBy: r.Caller().ObjectID}}
