@@ -82,6 +82,10 @@ type Engine struct {
 	closed      bool
 
 	jobLists jobLists // the order of job lists being paged through (joblist.go)
+
+	// held is the owners of the item leases held in this process, from
+	// lockItem's take to its release (lockItem).
+	held sync.Map
 }
 
 // Face is a vault kind as the engine sees it: it keeps its protected items
@@ -451,6 +455,16 @@ type itemLease struct {
 // lockItem takes the item's lease in the store, waiting while another
 // holder has it; the returned func releases it. The lease is renewed while
 // held.
+//
+// A lease's until is on the wall clock, which a VM paused or restored from
+// a snapshot steps forward when it resumes (by the pause), while the
+// holder's renewal ticks on the monotonic clock: every lease then looks
+// lapsed until its holder's next renewal. A holder in this process is
+// known to be alive (e.held) and is never taken over here; the TTL is for
+// holders that died, which only another process's can be. (A waiter here
+// took such a lease at once, so a purge removed a soft-deleted item while
+// an undelete held its lease: TestUndeleteRacingThePurge, after the CI's
+// VM was restored from a snapshot mid-test.)
 func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 	key := strings.ToLower(itemID)
 	owner := e.NodeID + "/" + e.boot + "/" + newID()
@@ -459,7 +473,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			if d, err := tx.Get(ctx, leaseKind, key); err == nil {
 				var l itemLease
-				if jsonUnmarshal(d.Value, &l) == nil && l.Owner != owner && time.Now().Before(l.Until) {
+				if jsonUnmarshal(d.Value, &l) == nil && l.Owner != owner && (time.Now().Before(l.Until) || e.holdsHere(l.Owner)) {
 					return nil
 				}
 			} else if !errors.Is(err, store.ErrNotFound) {
@@ -470,9 +484,11 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 		})
 		return got, err
 	}
+	e.held.Store(owner, struct{}{}) // before the take: no moment when its lease is in the store and unknown here
 	for {
 		ok, err := take()
 		if err != nil {
+			e.held.Delete(owner)
 			return nil, fmt.Errorf("lock item %s: %w", itemID, err)
 		}
 		if ok {
@@ -480,6 +496,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 		}
 		select {
 		case <-ctx.Done():
+			e.held.Delete(owner)
 			return nil, ctx.Err()
 		case <-time.After(25 * time.Millisecond):
 		}
@@ -517,5 +534,15 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 			}
 			return nil
 		})
+		// After the delete: a release that could not be written leaves
+		// the lease to its TTL, as a dead holder's.
+		e.held.Delete(owner)
 	}, nil
+}
+
+// holdsHere reports whether owner is an item lease's holder in this
+// process, alive whatever its until says (lockItem).
+func (e *Engine) holdsHere(owner string) bool {
+	_, ok := e.held.Load(owner)
+	return ok
 }

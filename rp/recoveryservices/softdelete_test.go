@@ -2,6 +2,8 @@ package recoveryservices_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/store"
 )
 
 // With the vault's soft delete Enabled, deleting a VM's backup data keeps
@@ -182,11 +185,18 @@ func TestSoftDeleteVaultSettings(t *testing.T) {
 // answered done and the item keeps its recovery points; never an undelete
 // answered done whose data the purge then deletes. The test holds the
 // item's lease, so the purge, once started, waits for it while the
-// undelete is asked.
+// undelete is asked; the clock is first advanced to the day before the
+// purge, so that the item's earlier work (its retention sweeps) is done
+// and the advance that starts the purge waits for nothing else. The
+// lease's until is then put behind the wall clock, as a VM restored from
+// a snapshot finds every lease when its wall clock steps forward: its
+// holder, alive in this process, keeps it all the same (a purge here took
+// it at once and removed the item, 404 to the undelete, in a CI run).
 func TestUndeleteRacingThePurge(t *testing.T) {
 	e, R, I := softDeletedVM1(t)
 	const v = "?api-version=2024-04-01"
 	ctx := e.Ctx()
+	advanceClock(t, e, "P13D")
 
 	held, release, unlocked := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -197,14 +207,29 @@ func TestUndeleteRacingThePurge(t *testing.T) {
 		})
 	}()
 	<-held
+	if err := e.Server.Store.Update(ctx, func(tx store.Tx) error {
+		d, err := tx.Get(ctx, "protection.lease", strings.ToLower(I))
+		if err != nil {
+			return err
+		}
+		var l map[string]any
+		if err := json.Unmarshal(d.Value, &l); err != nil {
+			return err
+		}
+		l["until"] = time.Now().Add(-time.Minute)
+		d.Value, _ = json.Marshal(l)
+		return tx.Put(ctx, d)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	advanced := make(chan int, 1)
 	go func() {
-		resp, _ := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "P15D"})
+		resp, _ := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": "P2D"})
 		advanced <- resp.StatusCode
 	}()
-	e.WaitFor("the purge task to start", func() bool {
+	e.WaitFor("the purge task to start", func() bool { // (or to end: it took the lease)
 		task, err := e.Server.Store.GetTaskByKey(ctx, "purge:"+strings.ToLower(I))
-		return err == nil && task.LeaseOwner != ""
+		return err == nil && task.LeaseOwner != "" || errors.Is(err, store.ErrNotFound)
 	})
 	time.Sleep(300 * time.Millisecond) // the purge reads the item and waits for the lease
 	resp, m := e.Do("PUT", I+v, map[string]any{"properties": map[string]any{"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": vm1ID(e),
