@@ -24,3 +24,7 @@ func RoundTrips(p *Postgres) int64 { return p.sent.Load() }
 // ListMemoHits is how many lists p's batches of reads answered from memory
 // (writer_gen unmoved since they were read, or moved only by p's writer).
 func ListMemoHits(p *Postgres) int64 { return p.lists.hits.Load() }
+
+// DocRowsScannedSlowly is how many documents' rows were read through pgx's
+// Scan rather than decoded as they came (see pgDocRow).
+func DocRowsScannedSlowly() int64 { return pgDocSlow.Load() }

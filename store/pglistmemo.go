@@ -119,10 +119,9 @@ func pgScanGenList(rows pgx.Rows) (gen int64, docs []Doc, err error) {
 	defer rows.Close()
 	for rows.Next() {
 		var d Doc
-		if err := rows.Scan(&gen, &d.Kind, &d.Key, &d.Scope, &d.Type, &d.Value, &d.Version, &d.Created, &d.Updated); err != nil {
+		if err := rows.Scan(pgDocRow{d: &d, gen: &gen}); err != nil {
 			return 0, nil, err
 		}
-		d.Created, d.Updated = d.Created.UTC(), d.Updated.UTC()
 		docs = append(docs, d)
 	}
 	if err := rows.Err(); err != nil {
