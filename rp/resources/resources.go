@@ -149,8 +149,14 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 	}
 	var out []any
 	for _, l := range Locations {
-		out = append(out, map[string]any{"id": "/subscriptions/" + r.Param("subscriptionId") + "/locations/" + l, "name": l, "type": "Region", "displayName": l, "regionalDisplayName": l,
-			"metadata": map[string]any{"regionType": "Physical", "regionCategory": "Recommended"}})
+		info := resource.LocationInfos[l]
+		category := "Other"
+		if info.Recommended {
+			category = "Recommended"
+		}
+		metadata := map[string]any{"regionType": "Physical", "regionCategory": category, "geographyGroup": info.GeographyGroup, "geography": info.Geography}
+		out = append(out, map[string]any{"id": "/subscriptions/" + r.Param("subscriptionId") + "/locations/" + l, "name": l, "type": "Region",
+			"displayName": info.DisplayName, "regionalDisplayName": info.RegionalDisplayName(), "metadata": metadata})
 	}
 	return arm.OK(arm.Values(out)), nil
 }
