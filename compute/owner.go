@@ -112,7 +112,7 @@ func (s *Service) checkOwner(ctx context.Context, d *DiskResource) (int64, error
 	if row.Holder == me { // the lease says ours, but the volume is not here
 		return 0, fmt.Errorf("disk %s: owned by this replica but its volume is missing", d.Name)
 	}
-	return 0, &ErrElsewhere{Name: diskLease(uid), What: fmt.Sprintf("Disk '%s'", d.Name), Holder: row.Holder, URL: row.Data, Alive: row.Alive(time.Now())}
+	return 0, &ErrElsewhere{Name: diskLease(uid), What: fmt.Sprintf("Disk '%s'", d.Name), Holder: row.Holder, URL: row.Data, Alive: row.Alive(time.Now()), Until: row.Until}
 }
 
 // captureOwner checks that this replica owns every disk a capture

@@ -288,6 +288,7 @@ type ElsewhereError struct {
 	Holder string
 	URL    string // the owner's endpoint (its --addr), from the lease's Data
 	Alive  bool
+	Until  time.Time // when the owner's lease ends (or ended, when not Alive)
 }
 
 func (e *ElsewhereError) Error() string {

@@ -26,6 +26,10 @@ const (
 	taskRetention = "protection.retention"
 )
 
+// ownerRecheck is how soon a backup whose disk's owner let its lease lapse
+// looks again (the owner renews its leases every five seconds).
+const ownerRecheck = 2 * time.Second
+
 // BackupOptions shape one backup.
 type BackupOptions struct {
 	// At is the point's time (the schedule occurrence it stands for);
@@ -307,6 +311,13 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 			// again there at once (pinned to it for a few of its lease
 			// terms; if it dies meanwhile, a replica here finds it gone).
 			return nil, job.RunOn(err, store.OwnerNode(ee.Holder), 3*e.itemLease())
+		}
+		if ee.Holder != "" && time.Since(ee.Until) < 3*e.itemLease() {
+			// The owner's lease lapsed only just: the owner may be
+			// running still and about to renew it (it could not while
+			// the database was out of reach, or while it was paused).
+			// Wait for it as for an owner that just died, three terms.
+			return nil, job.Retry(err, ownerRecheck)
 		}
 		return nil, &JobError{Code: "UserErrorDiskOwnerUnavailable", Message: ee.Error(),
 			RecommendedAction: []string{"Start the Safehold replica that holds the disk's data again, or restore the disk from a recovery point."}}

@@ -54,16 +54,19 @@ func (s *serverErrors) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // pinned sends every request for one of hosts to hosts[i] (a client that
-// talks to one replica only).
+// talks to one replica only), whatever spread is under it.
 type pinned struct {
 	base  http.RoundTripper
 	hosts []string
 	i     int
 }
 
+// pinnedTo marks a pinned request's context: spread leaves it alone.
+type pinnedTo struct{}
+
 func (p *pinned) RoundTrip(r *http.Request) (*http.Response, error) {
 	if slices.Contains(p.hosts, r.URL.Host) {
-		r = r.Clone(r.Context())
+		r = r.Clone(context.WithValue(r.Context(), pinnedTo{}, p.hosts[p.i]))
 		if r.Host == "" {
 			r.Host = r.URL.Host
 		}

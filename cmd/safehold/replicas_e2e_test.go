@@ -58,7 +58,7 @@ type spread struct {
 }
 
 func (s *spread) RoundTrip(r *http.Request) (*http.Response, error) {
-	if slices.Contains(s.hosts, r.URL.Host) {
+	if slices.Contains(s.hosts, r.URL.Host) && r.Context().Value(pinnedTo{}) == nil {
 		r = r.Clone(r.Context())
 		if r.Host == "" {
 			r.Host = r.URL.Host // as behind a load balancer: the Host the client asked for
@@ -316,9 +316,14 @@ type replicaCluster struct {
 
 func startReplicas(t testing.TB, n int) *replicaCluster {
 	t.Helper()
-	pgURL := testsvc.PostgresSchema(t)
+	return startReplicasOn(t, n, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"))
+}
+
+// startReplicasOn is startReplicas on the store pgURL and the --blob URL
+// blobURL (with Azurite's account and key), args added to serve's.
+func startReplicasOn(t testing.TB, n int, pgURL, blobURL string, args ...string) *replicaCluster {
+	t.Helper()
 	bin := cli(t)
-	blobURL := testsvc.AzuriteContainer(t, "e2e")
 	reps := make([]*e2eReplica, n)
 	for i := range reps {
 		reps[i] = &e2eReplica{dir: filepath.Join(t.TempDir(), fmt.Sprintf("replica%d", i)), port: testsvc.FreePort()}
@@ -329,6 +334,7 @@ func startReplicas(t testing.TB, n int) *replicaCluster {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bin, "serve", "--addr", r.host(), "--data-dir", r.dir, "--store", pgURL, "--blob", blobURL, "--lease-ttl", "6s")
+		cmd.Args = append(cmd.Args, args...)
 		cmd.Env = append(os.Environ(), "AZURE_STORAGE_ACCOUNT="+testsvc.AzuriteAccount, "AZURE_STORAGE_KEY="+testsvc.AzuriteKey, "SAFEHOLD_LOG_LEVEL=debug")
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
