@@ -40,7 +40,14 @@
 // Families outside that scope which Safehold serves anyway (resource
 // guards, a disk's encryption sets and accesses) are replayed and counted,
 // and the report gives the issue's scope alone beside the total
-// (beyondScope).
+// (beyondScope). The examples of the substrate Safehold serves beside
+// backup are replayed too (armresources v1.2.0 (not its fake-server file),
+// armsubscriptions v1.2.0, armlocks v1.2.0, armauthorization v2.2.0): the
+// management locks run in phases of their own after everything else (a
+// ReadOnly lock on the subscription would refuse the other examples'
+// writes), and the features Safehold does not serve there (deployments,
+// Privileged Identity Management, deny assignments, Lighthouse) are out of
+// scope like the datasource types above.
 //
 // The test prints the totals per namespace and every failing example with
 // its reason, and fails when the pass rate of the in-scope examples is below
@@ -130,6 +137,20 @@ var outOfScope = []struct {
 		regexp.MustCompile(`DiskEncryptionSet_(Update_WithRotationToLatestKeyVersionEnabledInProgress|Get_WithAutoKeyRotationError)\.json`), nil, "armcompute", ""},
 	{"a disk encryption set's associated resources documented as a disk and a snapshot of the author's subscription (its id unsubstituted, {subscriptionId}) that no example creates naming the set, which the delete example then deletes",
 		regexp.MustCompile(`DiskEncryptionSet_ListAssociatedResources\.json`), nil, "armcompute", ""},
+	{"Azure Resource Manager deployments (templates, Bicep, what-if, template hashes) and resource group template exports, which Safehold does not serve (each answers 404 naming the type or path)",
+		regexp.MustCompile(`(?i)Deployment|TemplateHash|ExportResourceGroup`), nil, "armresources", ""},
+	{"Privileged Identity Management (role assignment and eligibility schedules, their requests and instances, role management policies and their assignments, eligible child resources), classic administrators, global administrator elevation and deny assignments: Safehold's RBAC has role assignments and definitions only (each answers 404 naming the type; a deny assignment list is empty)",
+		regexp.MustCompile(`(?i)Schedule|Eligib|RoleManagementPolic|ClassicAdministrators|ElevateAccess|DenyAssignment`), nil, "armauthorization", ""},
+	{"role assignments to a user of the author's directory (principalType User): Safehold's directory holds service principals only, and a request naming User for one is 400 UnmatchedPrincipalType, as in Azure",
+		regexp.MustCompile(`RoleAssignments_`), nil, "armauthorization", ""},
+	{"role definition and provider operations examples naming placeholders ('scope', 'roleDefinitionId', 'resourceProviderNamespace'; a provider named 'name' of type 'type') and a PUT of an empty definition",
+		regexp.MustCompile(`(?i)RoleDefinition|ProviderOperations(RP)?\.json`), nil, "armauthorization", ""},
+	{"subscriptions and tenants documented as the author's: managed by other tenants (Azure Lighthouse delegations: managedByTenants, tenantCategory ManagedBy), authorized Bypassed, in their domains: Safehold's one subscription belongs to its one tenant",
+		regexp.MustCompile(`:GetSubscriptions?\.json|:GetTenants\.json`), nil, "armsubscriptions", ""},
+	{"resource-level examples naming a placeholder resource (rpnamespace/parentResourcePath/resourceType/resourceName, Microsoft.Storage/parentResourcePath/storageAccounts, myPRNameSpace/VM/myVm) or provider (Microsoft.TestRP, Microsoft.TestRP1) that no example creates",
+		regexp.MustCompile(`(?i)GetResourcePermissions|AtResourceLevel|TagsResource|GetProviderPermissions|GetProviderResourceTypes|:GetProviders?\.json`), nil, "", ""},
+	{"zone peers and resource name checks (Microsoft.Resources/checkZonePeers, checkResourceName), which Safehold does not serve (404 naming the type)",
+		regexp.MustCompile(`(?i)CheckZonePeers|CheckResourceName`), nil, "armsubscriptions", ""},
 	{"features the issue does not list (vault-to-vault data moves (BackupDataMove))",
 		regexp.MustCompile(`(?i)DataMove`), nil, "", ""},
 }
@@ -144,6 +165,7 @@ var beyondScope = []struct {
 }{
 	{"resource guards and their proxies (listed out of scope by the issue)", regexp.MustCompile(`(?i)ResourceGuard`)},
 	{"disk encryption sets and disk accesses (the disks' own examples naming them stay in the issue's scope)", regexp.MustCompile(`(?i):(diskEncryptionSetExamples|diskAccessExamples)/`)},
+	{"the substrate's namespaces: resource groups, tags and providers (armresources), subscriptions and locations (armsubscriptions), management locks (armlocks), role assignments, definitions and permissions (armauthorization)", regexp.MustCompile(`^(armresources|armsubscriptions|armlocks|armauthorization):`)},
 }
 
 func (x *example) classify() {
@@ -180,6 +202,20 @@ func (x *example) classify() {
 // made every resource the examples name).
 func (x *example) phase() {
 	m := x.Method
+	if x.Mod.Pkg == "armlocks" && x.Client == "ManagementLocksClient" {
+		// Locks run last, on their own (a ReadOnly lock on the
+		// subscription would refuse every other example's writes):
+		// creates, reads, deletes.
+		switch {
+		case strings.HasPrefix(m, "CreateOrUpdate"):
+			x.Phase = 8
+		case strings.HasPrefix(m, "Delete"):
+			x.Phase = 10
+		default:
+			x.Phase = 9
+		}
+		return
+	}
 	switch {
 	case strings.HasPrefix(m, "Check") && reNameAvailable.MatchString(x.WantExpr):
 		x.Phase = 7
@@ -357,7 +393,7 @@ func replay(t *testing.T, mods []*sdkModule) {
 		}
 	}
 	opsFile := filepath.Join(dir, "ops.txt")
-	for phase := 1; phase <= 7; phase++ {
+	for phase := 1; phase <= 10; phase++ {
 		var ids []string
 		for _, x := range in {
 			if x.Phase == phase && x.Body != "" {
@@ -528,6 +564,10 @@ var whyFails = map[string]string{
 	"armcompute:snapshotExamples/Snapshot_GetIncrementalSnapshot.json":   "the documented snapshot contradicts itself: diskSizeGB 100 with diskSizeBytes 10737418240 (10 GiB), and diskState \"0\" and networkAccessPolicy \"0\", which are no values of their enums",
 	"armdataprotection:BackupInstanceOperations/GetRecoveryPoint.json":   "documents data store types Snapshot and BackupStorage, which are not DataStoreTypes (OperationalStore, VaultStore, ArchiveStore), metaData \"123456\" for both, and a Full point of a disk instance whose points are incremental snapshots; Safehold answers the point's one tier (OperationalStore) with its snapshot's id",
 	"armdataprotection:BackupInstanceOperations/ListRecoveryPoints.json": "as GetRecoveryPoint.json: data store types Snapshot and BackupStorage (not DataStoreTypes) and metaData \"123456\"",
+	"armlocks:ListProviderOperations.json":                               "documents an abridged display of Microsoft.Authorization/locks/read (operation 'read', provider 'Microsoft.Authorization'), where the operations catalogs' displays are sentences (Safehold: 'Read locks', 'Microsoft Authorization', as az provider operation show lists Azure's)",
+	"armresources:GetNamedProviderAtTenant.json":                         "documents Azure's own Microsoft.Storage catalog at the time (its aliases, api profiles, default api-version 2019-06-01, every region of 2019 by display name, capabilities): Safehold answers the types and api-versions it serves",
+	"armsubscriptions:GetLocations.json":                                 "documents Azure's own data on eastus beyond its names and geography (latitude and longitude, physical location, paired region westus, the subscription's zone mappings to eastus-az1..3), which Safehold's location list does not answer",
+	"armsubscriptions:GetLocationsWithExtendedLocations.json":            "as GetLocations.json: coordinates, physical location, paired region and zone mappings, which Safehold's location list does not answer",
 	"armrecoveryservicesbackup:AzureIaasVm/BackupFeature_Validate.json":  "DefaultOFF is Azure's answer for a feature a subscription must turn on (premium-disk VMs needed the opt-in backup stack then); Safehold's VM backup has no opt-in features, and a Basic_A0 cannot have premium disks, so it answers NotSupported",
 }
 

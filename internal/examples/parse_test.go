@@ -37,6 +37,11 @@ var pinnedModules = []*sdkModule{
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices", Pkg: "armrecoveryservices", NS: "Microsoft.RecoveryServices (vaults)"},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots, disk encryption sets, disk accesses)",
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go", "diskencryptionsets_client_example_test.go", "diskaccesses_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources", Pkg: "armresources", NS: "Microsoft.Resources",
+		Files: []string{"deployments_client_example_test.go", "providerresourcetypes_client_example_test.go", "providers_client_example_test.go", "resourcegroups_client_example_test.go", "tags_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armsubscriptions", Pkg: "armsubscriptions", NS: "Microsoft.Resources (subscriptions)"},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armlocks", Pkg: "armlocks", NS: "Microsoft.Authorization (locks)"},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2", Pkg: "armauthorization", NS: "Microsoft.Authorization"},
 }
 
 // modules are the modules of the running replay (replay sets them).
@@ -99,7 +104,7 @@ type example struct {
 	// issue's scope leaves it out, the family Safehold serves anyway
 	// (see beyondScope); "" for the issue's own scope.
 	Beyond string
-	Phase  int // 1 create, 2 read, 3 act, 4 act on a reached quota, 5 operation results, 6 delete, 7 name checks (see phase)
+	Phase  int // 1 create, 2 read, 3 act, 4 act on a reached quota, 5 operation results, 6 delete, 7 name checks, 8-10 locks (see phase)
 	Depth  int // number of path arguments (creates run shallow first)
 
 	compileErr string // the compiler's message when the example's code does not build
@@ -430,6 +435,7 @@ func (x *example) rewrite(fset *token.FileSet, src []byte, fd *ast.FuncDecl, par
 		{"cred, err := azidentity.NewDefaultAzureCredential(nil)", "cred, err := h.cred, error(nil)"},
 		{"ctx := context.Background()", "ctx := h.ctx"},
 		{`NewClientFactory("<subscription-id>", cred, nil)`, "NewClientFactory(h.sub, cred, h.opts)"},
+		{`NewClientFactory(cred, nil)`, "NewClientFactory(cred, h.opts)"}, // tenant-level modules (armsubscriptions)
 		{"log.Fatalf(", "return fmt.Errorf("},
 		{"PollUntilDone(ctx, nil)", "PollUntilDone(ctx, h.poll)"},
 	}

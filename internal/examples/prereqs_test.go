@@ -175,6 +175,13 @@ func (p *prereqs) create(xs []*example) {
 			rsItems = append(rsItems, it)
 		}
 	}
+	// Tenant-level clients (armsubscriptions) take the subscription as
+	// an argument: the server's.
+	for _, x := range xs {
+		if _, ok := x.Args["subscriptionID"]; ok {
+			p.sub(x, "subscriptionID", p.e.Sub)
+		}
+	}
 	// Compute creates get their own names (a disk's createOption cannot
 	// change, and the disks other examples read or update are made here).
 	n := 0
@@ -207,8 +214,20 @@ func (p *prereqs) create(xs []*example) {
 			createdPolicies[strings.ToLower(x.Args["resourceGroupName"]+"/"+x.Args["vaultName"]+"/"+x.Args["policyName"])] = true
 		}
 	}
+	nd := 0
 	for _, x := range xs {
 		rg := x.Args["resourceGroupName"]
+		if x.Mod.Pkg == "armresources" && x.Client == "ResourceGroupsClient" {
+			switch x.Method {
+			case "CreateOrUpdate":
+				rg = "" // the example creates it, where it says
+			case "BeginDelete":
+				// Each delete example deletes a group of its own.
+				nd++
+				rg = fmt.Sprintf("%s-d%d", rg, nd)
+				p.sub(x, "resourceGroupName", rg)
+			}
+		}
 		if rg != "" {
 			rgs[strings.ToLower(rg)] = rg
 		}
@@ -1437,3 +1456,6 @@ func (p *prereqs) clockAt(at time.Time) func() {
 		set(time.Now().Add(offset), true)
 	}
 }
+
+// reRoleDefinition is a role definition an example's body names by id.
+var reRoleDefinition = regexp.MustCompile(`(?i)/providers/Microsoft\.Authorization/roleDefinitions/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
