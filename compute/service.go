@@ -479,21 +479,25 @@ func (s *Service) gcLoop() {
 // GCWork names the operational store's collection in lease.Want.
 const GCWork = "gc:snapshots"
 
+// GateRepo names the operational snapshot store in its collection gate
+// (lease.Gate.Repo).
+const GateRepo = "snapshots"
+
 // CollectGarbage runs a collection of the operational snapshot store the
 // replicas requested (the leader's round, see collectGarbage): on a shared
 // store at once, answering how long until the garbage it kept in packs too
 // young to touch is due (0: none); otherwise it starts one in the
 // background and answers 0.
-func (s *Service) CollectGarbage() time.Duration {
+func (s *Service) CollectGarbage() (time.Duration, error) {
 	if !s.shared || s.p.Leader == nil {
 		s.collectGarbage()
-		return 0
+		return 0, nil
 	}
 	st, err := s.gcOnce()
 	if err != nil && s.bg.Err() == nil && s.p.Logger != nil {
 		s.p.Logger.Warn("snapshot garbage collection failed", "error", err)
 	}
-	return st.YoungDueIn
+	return st.YoungDueIn, err
 }
 
 // gcOnce collects once. The grace keeps the packs other replicas' captures
@@ -522,7 +526,7 @@ func (s *Service) gate() *lease.Gate {
 	if !s.shared || s.p.Leader == nil {
 		return nil
 	}
-	return &lease.Gate{Store: s.p.Store, Repo: "snapshots", Holder: s.p.Leader.Holder}
+	return &lease.Gate{Store: s.p.Store, Repo: GateRepo, Holder: s.p.Leader.Holder}
 }
 
 // enterWrite enters the gate as a writer for a capture; check() before

@@ -3,6 +3,8 @@ package lease
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,7 +46,39 @@ func (g *Gate) poll() time.Duration {
 }
 
 func (g *Gate) gcName() string       { return "gategc:" + g.Repo }
-func (g *Gate) writerPrefix() string { return "gatew:" + g.Repo + ":" }
+func (g *Gate) writerPrefix() string { return writerPrefix + g.Repo + ":" }
+
+const writerPrefix = "gatew:"
+
+// AbandonedAfter is how long past its expiry a writer's entry must be to
+// count as abandoned (Abandoned): a writer merely late to renew (a stalled
+// process under load) renews within it and its capture goes on, where a
+// collection would have deleted its entry and failed it.
+const AbandonedAfter = time.Minute
+
+// Abandoned lists the repositories (Gate.Repo, lowercased) where a writer
+// let its entry lapse AbandonedAfter ago or more: it died (a replica
+// killed during a capture or a copy into a vault's tier), so the packs it
+// wrote are referenced by no manifest and only a collection frees them. A
+// collection of the repository deletes the entry (Collect), so each
+// abandonment is reported until one has run.
+func Abandoned(ctx context.Context, r store.Reader, now time.Time) ([]string, error) {
+	rows, err := List(ctx, r, writerPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var repos []string
+	for _, row := range rows {
+		if now.Before(row.Until.Add(AbandonedAfter)) {
+			continue // alive, or a writer that may only be slow to renew
+		}
+		name := strings.TrimPrefix(strings.ToLower(row.Name), writerPrefix)
+		if i := strings.LastIndexByte(name, ':'); i > 0 && !slices.Contains(repos, name[:i]) {
+			repos = append(repos, name[:i])
+		}
+	}
+	return repos, nil
+}
 
 // Write enters as a writer, waiting while a collection holds the gate.
 // Release the returned lease after the capture's manifest is written;

@@ -226,8 +226,25 @@ const WantKind = "lease.want"
 // the request instead of running the work itself.
 func Want(ctx context.Context, s store.Store, work string, now time.Time) error {
 	return s.Update(ctx, func(tx store.Tx) error {
-		return tx.Put(ctx, store.Doc{Kind: WantKind, Key: strings.ToLower(work), Value: []byte(`"` + now.UTC().Format(time.RFC3339Nano) + `"`)})
+		return tx.Put(ctx, wantDoc(work, now))
 	})
+}
+
+// WantOnce asks for the work as Want does unless it is requested already
+// (due at once or later, or failed and waiting for its retry): a request
+// made on a state the leader sees for itself (a writer's abandoned gate
+// entry) must not reset the backoff or the due time of one standing.
+func WantOnce(ctx context.Context, s store.Store, work string, now time.Time) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(ctx, WantKind, strings.ToLower(work)); err == nil || !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.Put(ctx, wantDoc(work, now))
+	})
+}
+
+func wantDoc(work string, now time.Time) store.Doc {
+	return store.Doc{Kind: WantKind, Key: strings.ToLower(work), Value: []byte(`"` + now.UTC().Format(time.RFC3339Nano) + `"`)}
 }
 
 // Wanted lists the requested singleton work (names as given to Want).
@@ -235,16 +252,62 @@ func Wanted(ctx context.Context, r store.Reader) ([]store.Doc, error) {
 	return r.List(ctx, WantKind, store.ListQuery{})
 }
 
-// Due is when a request is to run, in real time: the time Again gave it,
-// or the zero time (at once) for one Want made.
+// Due is when a request is to run, in real time: the time Again or
+// Failed gave it, or the zero time (at once) for one Want made.
 func Due(d store.Doc) time.Time {
-	var v struct {
-		Due time.Time `json:"due"`
-	}
+	return wanted(d).Due
+}
+
+// Failures is how many runs of a request failed in a row (Failed), and the
+// last one's error.
+func Failures(d store.Doc) (int, string) {
+	v := wanted(d)
+	return v.Failures, v.Error
+}
+
+// wantValue is a request's value once the leader ran it (Want writes a
+// bare time, which decodes to the zero value: due at once, no failure).
+type wantValue struct {
+	Due      time.Time `json:"due"`
+	Failures int       `json:"failures,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+func wanted(d store.Doc) wantValue {
+	var v wantValue
 	if json.Unmarshal(d.Value, &v) != nil {
-		return time.Time{}
+		return wantValue{}
 	}
-	return v.Due
+	return v
+}
+
+// RetryFirst and RetryMax bound the backoff of a request whose run failed:
+// the first retry RetryFirst after the failure, each next one twice as
+// late, never later than RetryMax.
+const (
+	RetryFirst = 5 * time.Second
+	RetryMax   = 10 * time.Minute
+)
+
+// Failed keeps a request whose run failed (an outage of the object store,
+// of the metadata store) and makes it due again after a backoff that grows
+// with its failures in a row (RetryFirst doubling up to RetryMax), so the
+// work is done once the failure passes, by whichever replica leads then;
+// it answers that due time. A request made again since d was read is kept
+// as it is: it is due at once.
+func Failed(ctx context.Context, s store.Store, d store.Doc, now time.Time, cause error) (time.Time, error) {
+	v := wanted(d)
+	v.Failures++
+	wait := RetryMax
+	if v.Failures <= 8 { // RetryFirst<<7 (10m40s) is past RetryMax already
+		wait = min(RetryFirst<<(v.Failures-1), RetryMax)
+	}
+	v.Due = now.Add(wait).UTC()
+	v.Error = ""
+	if cause != nil {
+		v.Error = cause.Error()
+	}
+	return v.Due, putWant(ctx, s, d, v)
 }
 
 // Again replaces a request the leader ran by one due at due (real time):
@@ -253,7 +316,13 @@ func Due(d store.Doc) time.Time {
 // one that ran it now, whose timer a stop or a kill would lose. A request
 // made again since d was read is kept: it is due at once and covers it.
 func Again(ctx context.Context, s store.Store, d store.Doc, due time.Time) error {
-	b, err := json.Marshal(map[string]time.Time{"due": due.UTC()})
+	return putWant(ctx, s, d, wantValue{Due: due.UTC()})
+}
+
+// putWant replaces a request the leader ran (d as read) by v, unless it was
+// made again since.
+func putWant(ctx context.Context, s store.Store, d store.Doc, v wantValue) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}

@@ -307,6 +307,10 @@ func VaultDir(dataDir, key string) string { return filepath.Join(dataDir, "vault
 // GCWorkPrefix names vault collections in lease.Want ("gc:vault:" + key).
 const GCWorkPrefix = "gc:vault:"
 
+// GatePrefix names a vault's repository in its collection gate
+// (lease.Gate.Repo: GatePrefix + key).
+const GatePrefix = "vaults/"
+
 // GCVault frees the vault-tier chunks no recovery point references any
 // more. With replicas it is a singleton: on a replica that does not lead,
 // and on any replica when vaults are in shared object storage, it records
@@ -327,7 +331,7 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 			return
 		}
 	}
-	if young := e.collectVault(ctx, key); young > 0 {
+	if young, _ := e.collectVault(ctx, key); young > 0 {
 		e.gcVaultLater(key, young+time.Second)
 	}
 }
@@ -335,19 +339,20 @@ func (e *Engine) GCVault(ctx context.Context, key string) {
 // GCVaultNow runs a collection of a vault's repository the replicas
 // requested (the leader's round) and answers how long until the garbage
 // it kept in packs too young to touch is due (0: none), for the request to
-// be made again then.
-func (e *Engine) GCVaultNow(ctx context.Context, key string) time.Duration {
+// be made again then, or why it failed (for the request to be retried).
+func (e *Engine) GCVaultNow(ctx context.Context, key string) (time.Duration, error) {
 	if key == "" {
-		return 0
+		return 0, nil
 	}
 	return e.collectVault(ctx, key)
 }
 
 // collectVault collects a vault's repository once (see GCVault).
-func (e *Engine) collectVault(ctx context.Context, key string) time.Duration {
+func (e *Engine) collectVault(ctx context.Context, key string) (time.Duration, error) {
 	repo, release, err := e.vault(ctx, key)
 	if err != nil {
-		return 0
+		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
+		return 0, err
 	}
 	defer release()
 	m := e.maintLock(key) // no verify reads the packs this collection deletes
@@ -358,7 +363,7 @@ func (e *Engine) collectVault(ctx context.Context, key string) time.Duration {
 		h, err := g.Collect(ctx)
 		if err != nil {
 			e.Logger.Warn("vault tier GC", "vault", key, "err", err)
-			return 0
+			return 0, err
 		}
 		defer h.Release(ctx)
 		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
@@ -367,7 +372,7 @@ func (e *Engine) collectVault(ctx context.Context, key string) time.Duration {
 	if err != nil {
 		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
 	}
-	return st.YoungDueIn
+	return st.YoungDueIn, err
 }
 
 // gcVaultLater runs GCVault(key) again after d: a collection kept garbage
@@ -412,7 +417,7 @@ func (e *Engine) gate(key string) *lease.Gate {
 	if !e.SharedVaults {
 		return nil
 	}
-	return &lease.Gate{Store: e.Store, Repo: "vaults/" + key, Holder: e.NodeID + "/" + e.boot}
+	return &lease.Gate{Store: e.Store, Repo: GatePrefix + key, Holder: e.NodeID + "/" + e.boot}
 }
 
 // RemoveVault deletes a vault's repository with everything in it.

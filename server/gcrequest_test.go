@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"errors"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
@@ -62,4 +66,100 @@ func TestGarbageCollectionRequestOutlivesItsLeader(t *testing.T) {
 	if d, ok := request(); !ok || !d.Equal(due) {
 		t.Fatalf("after the leader stopped, the collection's request is %v (%v), want it due at %v", d, ok, due)
 	}
+}
+
+// TestFailedCollectionIsRetried: replicas on PostgreSQL with the snapshot
+// store in object storage. A collection the leader runs while the object
+// store is out (its container gone) fails; the request stays in the store,
+// due again after a backoff and saying why it failed, and once the store
+// is back the retry collects and removes it. The leader removed a failed
+// collection's request as if it had been done, so the garbage it was to
+// free stayed until some later delete asked again.
+func TestFailedCollectionIsRetried(t *testing.T) {
+	pg := testsvc.PostgresSchema(t)
+	blobURL := testsvc.AzuriteContainer(t, "gcfail")
+	t.Setenv("AZURE_STORAGE_ACCOUNT", testsvc.AzuriteAccount)
+	t.Setenv("AZURE_STORAGE_KEY", testsvc.AzuriteKey)
+	a := testserver.Start(t, testserver.WithStore(pg), func(c *server.Config) { c.Blob = blobURL })
+	ctx := a.Ctx()
+	a.WaitFor("the replica to lead", func() bool { _, leading := a.Server.Leader.Leading(); return leading })
+
+	u, err := url.Parse(blobURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azblob.NewSharedKeyCredential(testsvc.AzuriteAccount, testsvc.AzuriteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, err := azblob.NewClientWithSharedKeyCredential(u.Query().Get("endpoint")+"/", cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The object store's outage: its container is gone.
+	if _, err := az.DeleteContainer(ctx, u.Host, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Want(ctx, a.Server.Store, compute.GCWork, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	request := func() (store.Doc, bool) {
+		d, err := a.Server.Store.Get(ctx, lease.WantKind, compute.GCWork)
+		return d, err == nil
+	}
+	a.WaitFor("the collection to run and fail (or its request to be removed)", func() bool {
+		d, ok := request()
+		n, _ := lease.Failures(d)
+		return !ok || n > 0
+	})
+	d, ok := request()
+	if !ok {
+		t.Fatal("the collection failed (the object store was out) and its request was removed: nothing will collect its garbage")
+	}
+	n, why := lease.Failures(d)
+	if due := lease.Due(d); due.IsZero() || why == "" {
+		t.Fatalf("the failed collection's request: due %v after %d failures (%q); want it due again after a backoff, with the error", due, n, why)
+	}
+	t.Logf("request after %d failures: due %v, %s", n, lease.Due(d), why)
+
+	// The store is back: a retry collects and the request goes.
+	if _, err := az.CreateContainer(ctx, u.Host, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.WaitFor("a retry to collect and remove the request", func() bool { _, ok := request(); return !ok })
+}
+
+// TestDeadWritersPacksAreCollected: replicas on PostgreSQL with the
+// snapshot store in object storage. A writer that died while it captured
+// into the store (a replica killed mid-backup) leaves its gate entry to
+// lapse and its packs referenced by no manifest; the leader requests a
+// collection of that store by itself, which frees them and removes the
+// entry. Nothing asked for one before: the packs stayed until some later
+// delete did.
+func TestDeadWritersPacksAreCollected(t *testing.T) {
+	pg := testsvc.PostgresSchema(t)
+	blobURL := testsvc.AzuriteContainer(t, "gcdead")
+	t.Setenv("AZURE_STORAGE_ACCOUNT", testsvc.AzuriteAccount)
+	t.Setenv("AZURE_STORAGE_KEY", testsvc.AzuriteKey)
+	a := testserver.Start(t, testserver.WithStore(pg), func(c *server.Config) { c.Blob = blobURL })
+	ctx := a.Ctx()
+	a.WaitFor("the replica to lead", func() bool { _, leading := a.Server.Leader.Leading(); return leading })
+	a.ResourceGroups("rg")
+	fixture.Disk(t, a, "rg", "d1", 1, 0, 4<<20) // a store with something in it
+
+	// What a writer killed during its capture leaves: its entry in the
+	// store's gate, renewed no more, lapsed for longer than a slow renewal
+	// could explain.
+	name := "gatew:" + compute.GateRepo + ":dead-writer"
+	if _, ok, err := lease.Try(ctx, a.Server.Store, name, "dead-replica/boot", "", time.Now().Add(-lease.AbandonedAfter-time.Minute), time.Minute); err != nil || !ok {
+		t.Fatalf("enter the gate as the dead writer: %v %v", ok, err)
+	}
+	a.WaitFor("a collection of the store to run and remove the dead writer's entry", func() bool {
+		_, err := lease.Get(ctx, a.Server.Store, name)
+		return errors.Is(err, store.ErrNotFound)
+	})
+	a.WaitFor("the collection's request to be done", func() bool {
+		_, err := a.Server.Store.Get(ctx, lease.WantKind, compute.GCWork)
+		return errors.Is(err, store.ErrNotFound)
+	})
 }

@@ -64,6 +64,7 @@ func (s *Server) pruneOperations(ctx context.Context) {
 }
 
 func (s *Server) runWanted(ctx context.Context) {
+	s.wantAbandoned(ctx)
 	docs, err := lease.Wanted(ctx, s.Store)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -79,25 +80,64 @@ func (s *Server) runWanted(ctx context.Context) {
 			continue
 		}
 		var young time.Duration // garbage left in packs too young to touch
+		var failed error
 		switch work := d.Key; {
 		case work == compute.GCWork:
-			young = s.Compute.CollectGarbage()
+			young, failed = s.Compute.CollectGarbage()
 		case strings.HasPrefix(work, protection.GCWorkPrefix):
-			young = s.Engine.GCVaultNow(ctx, strings.TrimPrefix(work, protection.GCWorkPrefix))
+			young, failed = s.Engine.GCVaultNow(ctx, strings.TrimPrefix(work, protection.GCWorkPrefix))
 		default:
 			s.logger.Warn("unknown singleton request", "work", work)
 		}
+		if ctx.Err() != nil {
+			return // leadership lost or stopping: the request stays as it is
+		}
 		// The request stays in the store until its work is done: a
-		// leader killed during it leaves it to the next one, and the young
-		// packs' garbage is collected when due by whichever replica leads.
+		// leader killed during it leaves it to the next one, one that
+		// failed (an outage of the object store) is retried with backoff,
+		// and the young packs' garbage is collected when due by whichever
+		// replica leads.
 		var err error
-		if young > 0 {
+		switch {
+		case failed != nil:
+			var due time.Time
+			due, err = lease.Failed(ctx, s.Store, d, time.Now(), failed)
+			s.logger.Warn("singleton request failed; retrying", "work", d.Key, "at", due, "err", failed)
+		case young > 0:
 			err = lease.Again(ctx, s.Store, d, time.Now().Add(young+time.Second))
-		} else {
+		default:
 			err = lease.Done(ctx, s.Store, d)
 		}
 		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("singleton request done", "work", d.Key, "err", err)
+		}
+	}
+}
+
+// wantAbandoned requests a collection of each repository a writer died
+// writing into (its gate entry lapsed: a replica killed during a capture or
+// a copy into a vault's tier), which left packs no manifest references:
+// without it they stayed until some later delete asked for a collection.
+func (s *Server) wantAbandoned(ctx context.Context) {
+	repos, err := lease.Abandoned(ctx, s.Store, time.Now())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("list abandoned writers", "err", err)
+		}
+		return
+	}
+	for _, repo := range repos {
+		var work string
+		switch {
+		case repo == compute.GateRepo:
+			work = compute.GCWork
+		case strings.HasPrefix(repo, protection.GatePrefix):
+			work = protection.GCWorkPrefix + strings.TrimPrefix(repo, protection.GatePrefix)
+		default:
+			continue
+		}
+		if err := lease.WantOnce(ctx, s.Store, work, time.Now()); err != nil && ctx.Err() == nil {
+			s.logger.Warn("request a collection after a writer died", "work", work, "err", err)
 		}
 	}
 }
