@@ -115,9 +115,19 @@ func (j *Job) Finish(now time.Time, err error) {
 
 func (e *JobError) Error() string { return e.Code + ": " + e.Message }
 
+// jobDoc is a job's store document. Its type is the job's operation, with
+// runningType appended while the job has not ended (InProgress or
+// Cancelling), so that a vault's running jobs are listed through the
+// (kind, type, scope) index without reading its ended ones (RunningJobs).
 func jobDoc(j *Job) store.Doc {
-	return store.Doc{Kind: jobKind, Key: j.ID, Scope: strings.ToLower(j.VaultID) + "/", Type: j.Operation}
+	typ := j.Operation
+	if j.Status == JobInProgress || j.Status == "Cancelling" {
+		typ += runningType
+	}
+	return store.Doc{Kind: jobKind, Key: j.ID, Scope: strings.ToLower(j.VaultID) + "/", Type: typ}
 }
+
+const runningType = ":running"
 
 // CreateJob stores a new job; store.ErrConflict if its ID exists (use a
 // deterministic ID for work that may be retried, so it is never doubled).
@@ -178,6 +188,28 @@ func newestFirstKey(t time.Time, id string) string {
 // ListJobs lists a vault's jobs matching f, newest first.
 func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) ([]*Job, error) {
 	docs, err := r.List(ctx, jobKind, JobsRead(vaultID).Q)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	out, err := decodeDocs(docs, "job", f.matches)
+	if err != nil {
+		return nil, err
+	}
+	newestFirst(out, func(j *Job) (time.Time, string) { return j.StartTime, j.ID })
+	return out, nil
+}
+
+// RunningJobs lists the jobs of vaultID of operation f.Operation (which
+// must be set) that have not ended and that f selects, newest first: it
+// reads those alone, where ListJobs reads and decodes every job of the
+// vault (40,000 of them, 0.5-1 s, in five months of ten disks backed up
+// hourly), which a scheduled or on-demand backup did to find the item's
+// running one.
+func RunningJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) ([]*Job, error) {
+	if f.Operation == "" {
+		return nil, fmt.Errorf("list running jobs: no operation")
+	}
+	docs, err := r.List(ctx, jobKind, store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/", Type: f.Operation + runningType})
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}

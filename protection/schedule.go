@@ -167,7 +167,7 @@ func (e *Engine) scheduledBackup(ctx context.Context, face string, f Face, it *I
 		if _, err := GetJob(ctx, tx, "", id); err == nil {
 			return nil // a repeat after a crash: resume (or find) its job
 		}
-		running, err := ListJobs(ctx, tx, it.VaultID, JobFilter{ItemID: it.ID, Operation: OpBackup, Status: JobInProgress})
+		running, err := RunningJobs(ctx, tx, it.VaultID, JobFilter{ItemID: it.ID, Operation: OpBackup, Status: JobInProgress})
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, e
 		if err := resource.CheckWrite(ctx, tx, instantRPGroup(mustParse(it.SourceID).SubscriptionID, it.Location)); err != nil {
 			return err
 		}
-		running, err := protection.ListJobs(ctx, tx, at.vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
+		running, err := protection.RunningJobs(ctx, tx, at.vid.String(), protection.JobFilter{ItemID: it.ID, Operation: protection.OpBackup, Status: protection.JobInProgress})
 		if err != nil {
 			return err
 		}
