@@ -368,6 +368,35 @@ func (w WeeklySchedule) Next(t time.Time) time.Time {
 	return best
 }
 
+// Prev is the last run at or before t (zero when there is none).
+func (w WeeklySchedule) Prev(t time.Time) time.Time {
+	loc := w.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	lt := t.In(loc)
+	y, m, d := lt.Date()
+	var best time.Time
+	for day := 0; day >= -8 && len(w.Times) > 0; day-- {
+		midnight := time.Date(y, m, d+day, 0, 0, 0, 0, loc)
+		if len(w.Weekdays) > 0 && !slices.Contains(w.Weekdays, midnight.Weekday()) {
+			continue
+		}
+		for _, off := range w.Times {
+			h := int(off / time.Hour)
+			mi := int((off % time.Hour) / time.Minute)
+			c := time.Date(midnight.Year(), midnight.Month(), midnight.Day(), h, mi, 0, 0, loc)
+			if !c.After(t) && c.After(best) {
+				best = c
+			}
+		}
+		if !best.IsZero() {
+			return best
+		}
+	}
+	return best
+}
+
 // LoadTimeZone resolves a policy time zone: empty means UTC; Windows names
 // Azure uses ("Pacific Standard Time") and IANA names ("Europe/Berlin") work.
 func LoadTimeZone(name string) (*time.Location, error) {

@@ -203,8 +203,23 @@ func plannedRetention(ctx context.Context, r store.Reader, itemID string) (time.
 	return t.RunAt, nil
 }
 
-// lastOccurrence is the latest occurrence of s in [from, to] (zero: none).
+// lastOccurrence is the latest occurrence of s in [from, to] (zero: none),
+// found directly when s can tell its previous occurrence: a clock advanced
+// a hundred years past an hourly run (one catch-up run, the missed-run
+// rule) walked 876,000 occurrences to find it.
 func lastOccurrence(s Schedule, from, to time.Time) time.Time {
+	if p, ok := s.(interface{ Prev(time.Time) time.Time }); ok {
+		if occ := p.Prev(to); !occ.Before(from) {
+			return occ
+		}
+		return time.Time{}
+	}
+	return walkLastOccurrence(s, from, to)
+}
+
+// walkLastOccurrence is lastOccurrence by walking every occurrence from
+// from.
+func walkLastOccurrence(s Schedule, from, to time.Time) time.Time {
 	var occ time.Time
 	for t := s.Next(from.Add(-time.Nanosecond)); !t.IsZero() && !t.After(to); t = s.Next(t) {
 		occ = t
