@@ -48,6 +48,7 @@ type Operation struct {
 	Status          string          `json:"status"`
 	StartTime       time.Time       `json:"startTime"`
 	EndTime         *time.Time      `json:"endTime,omitempty"`
+	Ended           *time.Time      `json:"ended,omitempty"` // when it ended in real time (clock.RealNow), which Prune goes by
 	PercentComplete float64         `json:"percentComplete,omitempty"`
 	Error           json.RawMessage `json:"error,omitempty"`        // on failure: the error body, as Describe wrote it
 	ErrorStatus     int             `json:"errorStatus,omitempty"`  // on failure: the status of the synchronous answer
@@ -221,8 +222,8 @@ func (m *Manager) Completed(ctx context.Context, tx store.Tx, op *Operation) err
 	if op.ID == "" {
 		op.ID = NewID()
 	}
-	now := m.clock.Now()
-	op.StartTime, op.EndTime = now, &now
+	now, real := m.clock.Now(), clock.RealNow(m.clock)
+	op.StartTime, op.EndTime, op.Ended = now, &now, &real
 	if op.Status == "" {
 		op.Status = Succeeded
 	}
@@ -307,8 +308,8 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 // job the operation tracks completes): err nil means success, any other
 // error fails it as Describe writes it.
 func (m *Manager) Finish(ctx context.Context, tx store.Tx, op *Operation, err error) error {
-	now := m.clock.Now()
-	op.EndTime = &now
+	now, real := m.clock.Now(), clock.RealNow(m.clock)
+	op.EndTime, op.Ended = &now, &real
 	if err != nil {
 		op.Status = Failed
 		op.ErrorStatus, op.Error = m.describe(err)
@@ -336,16 +337,21 @@ func (m *Manager) RegisterDone(kinds ...string) {
 	}
 }
 
-// Keep is how long, by the server's clock, a finished operation's record
-// stays after it ended: its status and result URLs answer until then
-// (clients poll them within minutes), and then it is pruned (Prune).
+// Keep is how long, in real time, a finished operation's record stays
+// after it ended: its status and result URLs answer until then (clients
+// poll them within minutes), and then it is pruned (Prune). Real time, not
+// the server's clock: the record serves a client polling in real time, so
+// a clock advanced a month must not make the status URL of an operation
+// that ended a second ago answer 404 to its poller, nor one set back keep
+// every record for the month (as a token's or a SAS's validity, 8ced85b).
 const Keep = 7 * 24 * time.Hour
 
 // pruneBatch is how many operation records Prune reads and deletes at once.
 const pruneBatch = 500
 
-// Prune deletes the records of the operations that ended before cutoff (a
-// running operation is kept whatever its age), a batch per commit, and
+// Prune deletes the records of the operations that ended before cutoff, in
+// real time (Ended; EndTime for a record written before Ended was), a
+// running operation kept whatever its age, a batch per commit, and
 // returns how many it deleted. A finished record never changes again, so
 // deleting it races with nothing; a status URL of a pruned operation
 // answers 404 OperationNotFound, as an unknown one.
@@ -361,8 +367,12 @@ func (m *Manager) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		for _, d := range docs {
 			var end struct {
 				EndTime *time.Time `json:"endTime"`
+				Ended   *time.Time `json:"ended"`
 			}
-			if json.Unmarshal(d.Value, &end) == nil && end.EndTime != nil && end.EndTime.Before(cutoff) {
+			if json.Unmarshal(d.Value, &end) == nil && end.Ended == nil {
+				end.Ended = end.EndTime
+			}
+			if end.Ended != nil && end.Ended.Before(cutoff) {
 				old = append(old, d.Key)
 			}
 		}

@@ -316,3 +316,54 @@ func TestStartUnlessRunning(t *testing.T) {
 		t.Fatalf("a start after the recorded operation ended answered %+v", run)
 	}
 }
+
+// A record is kept ops.Keep of real time after its operation ended,
+// whatever the server's clock does meanwhile: advanced a month (an
+// operator testing retention), the status URL of an operation that ended a
+// moment ago still answers its poller; set back a month, records still go
+// a week after they ended. Pruning went by the server's clock, so the
+// advance made every record just written look a month old and the next
+// prune deleted it (OperationNotFound to the client polling it).
+func TestPruneGoesByRealTime(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	real := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewControlAt(func() time.Time { return real })
+	r := &job.Runner{Store: st, Poll: time.Hour}
+	m := ops.NewManager(st, clk, r, armops.Describe)
+	m.Register("work", func(context.Context, *ops.Operation) error { return nil })
+	complete := func(id string) {
+		t.Helper()
+		if err := st.Update(ctx, func(tx store.Tx) error { return m.Completed(ctx, tx, &ops.Operation{ID: id, Kind: "work"}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune := func() int {
+		t.Helper()
+		n, err := m.Prune(ctx, clock.RealNow(clk).Add(-ops.Keep))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	exists := func(id string) bool {
+		_, err := m.Lookup(ctx, id)
+		return err == nil
+	}
+	complete("before-advance")
+	clk.Advance(30 * 24 * time.Hour)
+	complete("after-advance")
+	if n := prune(); n != 0 || !exists("before-advance") {
+		t.Fatalf("the clock advanced a month, the operation that ended a moment ago in real time was pruned (%d pruned)", n)
+	}
+	clk.Set(real.Add(-60 * 24 * time.Hour)) // set back two months
+	complete("set-back")
+	real = real.Add(ops.Keep - time.Hour)
+	if n := prune(); n != 0 {
+		t.Fatalf("%d records pruned before they were ops.Keep old in real time", n)
+	}
+	real = real.Add(2 * time.Hour)
+	if n := prune(); n != 3 || exists("set-back") || exists("before-advance") || exists("after-advance") {
+		t.Fatalf("ops.Keep of real time after they ended: %d pruned, want the 3", n)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/ops"
@@ -51,10 +52,10 @@ func (s *Server) maintain(ctx context.Context) {
 const pruneEvery = time.Hour
 
 // pruneOperations deletes the records of operations that ended more than
-// ops.Keep ago by the server's clock, so a long-running server's store does
-// not grow by one record per long-running request for ever.
+// ops.Keep ago in real time (see ops.Keep), so a long-running server's
+// store does not grow by one record per long-running request for ever.
 func (s *Server) pruneOperations(ctx context.Context) {
-	n, err := s.Platform.Ops.Prune(ctx, s.Config.Clock.Now().Add(-ops.Keep))
+	n, err := s.Platform.Ops.Prune(ctx, clock.RealNow(s.Config.Clock).Add(-ops.Keep))
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.logger.Warn("prune operation records", "err", err)
