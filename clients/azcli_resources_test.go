@@ -93,6 +93,13 @@ func TestAzCLIResources(t *testing.T) {
 		t.Fatalf("group list --tag owner=me after az tag create: %q", out)
 	}
 
+	// Moves and template exports are refused saying so (they were 404).
+	az.fails("ResourceMoveNotSupported", "resource", "move", "--destination-group", "resB", "--ids", a1)
+	az.fails("OperationNotSupported", "group", "export", "-n", "resA")
+	if out := az.tsv("resource", "list", "-g", "resA", "--query", "[].name"); out != "a1" {
+		t.Fatalf("az resource list -g resA after the refused move: %q", out)
+	}
+
 	snap := "/subscriptions/" + sub + "/resourceGroups/resB/providers/Microsoft.Compute/snapshots/b1snap"
 	if out := az.tsv("resource", "show", "--ids", snap, "--query", "[name,properties.diskSizeGB]"); out != "b1snap\n1" {
 		t.Fatalf("az resource show --ids: %q", out)

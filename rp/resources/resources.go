@@ -90,6 +90,9 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("HEAD", rg, pr.headGroup)
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/resources", pr.listGroupResources, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/resources/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/operationresults/{operationId}", pr.operationResult, arm.NoAuthz())
+	rt.Handle("POST", rg+"/moveResources", pr.moveResources, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/moveResources/action"))
+	rt.Handle("POST", rg+"/validateMoveResources", pr.moveResources, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/validateMoveResources/action"))
+	rt.Handle("POST", rg+"/exportTemplate", pr.exportTemplate, arm.Action("Microsoft.Resources/subscriptions/resourceGroups/exportTemplate/action"))
 	pr.registerTags(rt)
 	// Light: a group's delete removes records and files (its resources'
 	// cascades), never copies disk data, so it runs beside backups instead
@@ -403,6 +406,46 @@ func (pr *Provider) getGroup(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return arm.OK(g), nil
+}
+
+// existingGroup fails with 404 ResourceGroupNotFound unless the request's
+// resource group exists.
+func (pr *Provider) existingGroup(r *arm.Request) error {
+	name := r.Param("resourceGroupName")
+	ok, err := resource.Exists(r.HTTP.Context(), pr.p.Store, rgID(r.Param("subscriptionId"), name).String())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", name)
+	}
+	return nil
+}
+
+// moveResources answers a resource group's moveResources and
+// validateMoveResources (az resource move, armresources' BeginMoveResources
+// and BeginValidateMoveResources): Safehold moves no resource between
+// resource groups or subscriptions, which it says (400
+// ResourceMoveNotSupported, the code Azure gives a type that cannot move)
+// rather than 404 as if the group had no such action.
+func (pr *Provider) moveResources(r *arm.Request) (*arm.Response, error) {
+	if err := pr.existingGroup(r); err != nil {
+		return nil, err
+	}
+	return nil, arm.BadRequest("ResourceMoveNotSupported", "Resource move is not supported: Safehold does not move resources between resource groups or subscriptions. "+
+		"Create them in the target resource group instead (a disk from a snapshot of it; a backup by protecting the datasource in a vault there).")
+}
+
+// exportTemplate answers a resource group's exportTemplate (az group
+// export, armresources' BeginExportTemplate): Safehold serves no ARM
+// templates or deployments, which it says (400 OperationNotSupported)
+// rather than 404 as if the group had no such action.
+func (pr *Provider) exportTemplate(r *arm.Request) (*arm.Response, error) {
+	if err := pr.existingGroup(r); err != nil {
+		return nil, err
+	}
+	return nil, arm.BadRequest("OperationNotSupported", "Exporting a resource group's template is not supported: Safehold serves no ARM templates or deployments. "+
+		"Read the group's resources with a GET of each (az resource list -g %s, then az resource show).", r.Param("resourceGroupName"))
 }
 
 func (pr *Provider) headGroup(r *arm.Request) (*arm.Response, error) {
