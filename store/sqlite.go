@@ -120,7 +120,35 @@ func cacheKey(kind, key string) docKey { return docKey{kind, lowerKey(key)} }
 
 // OpenSQLite opens (creating if needed) the database at path and applies migrations.
 // clk stamps Created and Updated; nil means the real clock.
+//
+// On a file system so full that SQLite cannot open the database (its
+// shared-memory index or its WAL cannot grow: "disk I/O error"), the store
+// gives back the reserve a previous open left beside it (see reserve) and
+// opens in that space: reads work, and writes until the space is gone
+// again, then fail with ErrInsufficientStorage as on any full file system;
+// the reserve is made again once there is room. Without a reserve to give
+// back, the open fails with ErrInsufficientStorage saying how much to free
+// and where.
 func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, error) {
+	s, err := openSQLite(ctx, path, clk, false)
+	if err == nil || freeSpace(path) >= openRoom {
+		return s, err
+	}
+	r := &reserve{path: path + "-reserve"}
+	if r.make() && r.release() {
+		if s, err = openSQLite(ctx, path, clk, true); err == nil {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("open sqlite %s: %w: the file system of %s is full (%d bytes free): free %d MiB or more there (or move the data dir to a larger one) and start again (%v)",
+		path, ErrInsufficientStorage, filepath.Dir(path), max(0, freeSpace(path)), 4*reserveSize>>20, err)
+}
+
+// openRoom is the free space below which an open that failed is taken as
+// one that found its file system full.
+const openRoom = reserveSize
+
+func openSQLite(ctx context.Context, path string, clk clock.Clock, reserveGivenBack bool) (*SQLite, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -195,7 +223,11 @@ func OpenSQLite(ctx context.Context, path string, clk clock.Clock) (*SQLite, err
 		return fail(fmt.Errorf("open sqlite %s: sync directory: %w", path, err))
 	}
 	s.reserve = &reserve{path: path + "-reserve"}
-	s.reserve.make()
+	if reserveGivenBack {
+		s.reserve.lastTry = time.Now() // made again by restore, once there is room for it
+	} else {
+		s.reserve.make()
+	}
 	s.wq = newStmtCache(s.wc, true)
 	go s.syncer()
 	go s.writer()
