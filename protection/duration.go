@@ -345,27 +345,32 @@ func (w WeeklySchedule) Next(t time.Time) time.Time {
 	if len(w.Times) == 0 {
 		return time.Time{}
 	}
-	lt := t.In(loc)
-	y, m, d := lt.Date()
 	var best time.Time
 	for day := 0; day <= 8; day++ {
-		midnight := time.Date(y, m, d+day, 0, 0, 0, 0, loc)
-		if len(w.Weekdays) > 0 && !slices.Contains(w.Weekdays, midnight.Weekday()) {
-			continue
-		}
-		for _, off := range w.Times {
-			h := int(off / time.Hour)
-			mi := int((off % time.Hour) / time.Minute)
-			c := time.Date(midnight.Year(), midnight.Month(), midnight.Day(), h, mi, 0, 0, loc)
+		w.runsOn(t, day, loc, func(c time.Time) {
 			if c.After(t) && (best.IsZero() || c.Before(best)) {
 				best = c
 			}
-		}
+		})
 		if !best.IsZero() {
 			return best
 		}
 	}
 	return best
+}
+
+// runsOn calls fn with each run on the day day days after t's (in loc).
+func (w WeeklySchedule) runsOn(t time.Time, day int, loc *time.Location, fn func(time.Time)) {
+	y, m, d := t.In(loc).Date()
+	midnight := time.Date(y, m, d+day, 0, 0, 0, 0, loc)
+	if len(w.Weekdays) > 0 && !slices.Contains(w.Weekdays, midnight.Weekday()) {
+		return
+	}
+	for _, off := range w.Times {
+		h := int(off / time.Hour)
+		mi := int((off % time.Hour) / time.Minute)
+		fn(time.Date(midnight.Year(), midnight.Month(), midnight.Day(), h, mi, 0, 0, loc))
+	}
 }
 
 // Prev is the last run at or before t (zero when there is none).
@@ -374,22 +379,13 @@ func (w WeeklySchedule) Prev(t time.Time) time.Time {
 	if loc == nil {
 		loc = time.UTC
 	}
-	lt := t.In(loc)
-	y, m, d := lt.Date()
 	var best time.Time
 	for day := 0; day >= -8 && len(w.Times) > 0; day-- {
-		midnight := time.Date(y, m, d+day, 0, 0, 0, 0, loc)
-		if len(w.Weekdays) > 0 && !slices.Contains(w.Weekdays, midnight.Weekday()) {
-			continue
-		}
-		for _, off := range w.Times {
-			h := int(off / time.Hour)
-			mi := int((off % time.Hour) / time.Minute)
-			c := time.Date(midnight.Year(), midnight.Month(), midnight.Day(), h, mi, 0, 0, loc)
+		w.runsOn(t, day, loc, func(c time.Time) {
 			if !c.After(t) && c.After(best) {
 				best = c
 			}
-		}
+		})
 		if !best.IsZero() {
 			return best
 		}

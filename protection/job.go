@@ -187,7 +187,12 @@ func newestFirstKey(t time.Time, id string) string {
 
 // ListJobs lists a vault's jobs matching f, newest first.
 func ListJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilter) ([]*Job, error) {
-	docs, err := r.List(ctx, jobKind, JobsRead(vaultID).Q)
+	return listJobs(ctx, r, JobsRead(vaultID).Q, f)
+}
+
+// listJobs lists the jobs q reads that f selects, newest first.
+func listJobs(ctx context.Context, r store.Reader, q store.ListQuery, f JobFilter) ([]*Job, error) {
+	docs, err := r.List(ctx, jobKind, q)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -209,16 +214,7 @@ func RunningJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilte
 	if f.Operation == "" {
 		return nil, fmt.Errorf("list running jobs: no operation")
 	}
-	docs, err := r.List(ctx, jobKind, store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/", Type: f.Operation + runningType})
-	if err != nil {
-		return nil, fmt.Errorf("list jobs: %w", err)
-	}
-	out, err := decodeDocs(docs, "job", f.matches)
-	if err != nil {
-		return nil, err
-	}
-	newestFirst(out, func(j *Job) (time.Time, string) { return j.StartTime, j.ID })
-	return out, nil
+	return listJobs(ctx, r, store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/", Type: f.Operation + runningType}, f)
 }
 
 // JobsRead is the read ListJobs makes of vaultID's jobs (resource.PrefetchList).

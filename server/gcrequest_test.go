@@ -68,6 +68,19 @@ func TestGarbageCollectionRequestOutlivesItsLeader(t *testing.T) {
 	}
 }
 
+// leaderOnPostgresAndAzurite starts a replica on a PostgreSQL schema of its
+// own with the snapshot store in a new Azurite container (blobURL) and
+// waits until it leads.
+func leaderOnPostgresAndAzurite(t *testing.T, prefix string) (a *testserver.Env, blobURL string) {
+	pg := testsvc.PostgresSchema(t)
+	blobURL = testsvc.AzuriteContainer(t, prefix)
+	t.Setenv("AZURE_STORAGE_ACCOUNT", testsvc.AzuriteAccount)
+	t.Setenv("AZURE_STORAGE_KEY", testsvc.AzuriteKey)
+	a = testserver.Start(t, testserver.WithStore(pg), func(c *server.Config) { c.Blob = blobURL })
+	a.WaitFor("the replica to lead", func() bool { _, leading := a.Server.Leader.Leading(); return leading })
+	return a, blobURL
+}
+
 // TestFailedCollectionIsRetried: replicas on PostgreSQL with the snapshot
 // store in object storage. A collection the leader runs while the object
 // store is out (its container gone) fails; the request stays in the store,
@@ -76,13 +89,8 @@ func TestGarbageCollectionRequestOutlivesItsLeader(t *testing.T) {
 // collection's request as if it had been done, so the garbage it was to
 // free stayed until some later delete asked again.
 func TestFailedCollectionIsRetried(t *testing.T) {
-	pg := testsvc.PostgresSchema(t)
-	blobURL := testsvc.AzuriteContainer(t, "gcfail")
-	t.Setenv("AZURE_STORAGE_ACCOUNT", testsvc.AzuriteAccount)
-	t.Setenv("AZURE_STORAGE_KEY", testsvc.AzuriteKey)
-	a := testserver.Start(t, testserver.WithStore(pg), func(c *server.Config) { c.Blob = blobURL })
+	a, blobURL := leaderOnPostgresAndAzurite(t, "gcfail")
 	ctx := a.Ctx()
-	a.WaitFor("the replica to lead", func() bool { _, leading := a.Server.Leader.Leading(); return leading })
 
 	u, err := url.Parse(blobURL)
 	if err != nil {
@@ -137,13 +145,8 @@ func TestFailedCollectionIsRetried(t *testing.T) {
 // entry. Nothing asked for one before: the packs stayed until some later
 // delete did.
 func TestDeadWritersPacksAreCollected(t *testing.T) {
-	pg := testsvc.PostgresSchema(t)
-	blobURL := testsvc.AzuriteContainer(t, "gcdead")
-	t.Setenv("AZURE_STORAGE_ACCOUNT", testsvc.AzuriteAccount)
-	t.Setenv("AZURE_STORAGE_KEY", testsvc.AzuriteKey)
-	a := testserver.Start(t, testserver.WithStore(pg), func(c *server.Config) { c.Blob = blobURL })
+	a, _ := leaderOnPostgresAndAzurite(t, "gcdead")
 	ctx := a.Ctx()
-	a.WaitFor("the replica to lead", func() bool { _, leading := a.Server.Leader.Leading(); return leading })
 	a.ResourceGroups("rg")
 	fixture.Disk(t, a, "rg", "d1", 1, 0, 4<<20) // a store with something in it
 
