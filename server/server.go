@@ -143,7 +143,8 @@ type Server struct {
 	// restored (followClock restores only newer ones).
 	clockSeen versionSeen
 
-	blob blob.Backend // the snapshot repository's (instrumented) backend, for health checks
+	blob    blob.Backend // the snapshot repository's (instrumented) backend, for health checks
+	dirLock *os.File     // the data dir's lock (lockDataDir), held until Close
 	// ClockControl is the clock the admin API moves (nil when Config.Clock
 	// is not a *clock.Control, e.g. a test's fake clock).
 	ClockControl *clock.Control
@@ -194,17 +195,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := secureDataDir(dd, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("secure data dir: %w", err)
 	}
-	st, err := openStore(ctx, cfg)
+	lock, err := lockDataDir(dd)
 	if err != nil {
 		return nil, err
 	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	m := metrics.New()
-	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m, Faults: &fault.Set{}, kinds: st}
+	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m, Faults: &fault.Set{}, kinds: st, dirLock: lock}
 	// Before any write (the bootstrap's principals): each write of a
 	// principal, subscription or lock moves the generation from the first.
 	s.remembered = store.NewRemembered(s.Store, rbac.GenerationRead(), identity.PrincipalKind, resource.SubscriptionKind, resource.LockKind)
 	if err := s.init(ctx); err != nil {
 		st.Close()
+		lock.Close()
 		return nil, err
 	}
 	return s, nil
@@ -618,7 +625,11 @@ func (s *Server) Close() error {
 	if s.Compute != nil {
 		s.Compute.Close()
 	}
-	return s.Store.Close()
+	err := s.Store.Close()
+	if s.dirLock != nil {
+		s.dirLock.Close()
+	}
+	return err
 }
 
 // isLoopback reports whether a listen host only accepts local connections.

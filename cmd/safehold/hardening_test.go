@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -251,5 +252,15 @@ func TestDamagedConnectionFile(t *testing.T) {
 				t.Errorf("safehold %v with connection.json %q: %+v", verb, body, r)
 			}
 		}
+	}
+}
+
+// TestServeOnADataDirInUse: `safehold serve` on a data dir another server
+// runs on exits 1 saying so, naming the holder's process.
+func TestServeOnADataDirInUse(t *testing.T) {
+	e := testserver.Start(t)
+	r := runCLI(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", e.DataDir)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "is in use by another safehold serve (pid "+strconv.Itoa(os.Getpid())+")") || !strings.Contains(r.Stderr, "stop that server first") {
+		t.Fatalf("serve on a data dir in use: %+v", r)
 	}
 }
