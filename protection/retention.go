@@ -243,15 +243,16 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 // retentionKey is the keyed task of an item's next retention sweep.
 func retentionKey(itemID string) string { return taskRetention + ":" + strings.ToLower(itemID) }
 
+// runRetentionTask is the item's sweep task. The task stays until the
+// sweep's last transaction replaces it with the next sweep or completes
+// it (applyRetention; the runner completes it when the sweep ends
+// otherwise), so that its lease is renewed while the sweep waits for the
+// item's lease (behind a backup of a large disk, say) or deletes many
+// points: completed first, its renewal found it gone a third of a lease
+// on, and the runner stopped the sweep then with nothing left to run it
+// again, so an item whose protection was suspended kept its expired
+// points for ever (TestRetentionSweepOutlivesItsTaskLease).
 func (e *Engine) runRetentionTask(ctx context.Context, t store.Task, p retentionPayload) error {
-	if err := e.Store.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CompleteTask(ctx, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
 	_, err := e.ApplyRetention(ctx, p.Face, p.ItemID)
 	return err
 }

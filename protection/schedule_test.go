@@ -1,11 +1,14 @@
 package protection_test
 
 import (
+	"context"
 	"errors"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/store"
@@ -194,5 +197,73 @@ func TestScheduleBothVaultKinds(t *testing.T) {
 	// deleted (as Azure's suspended backups): no expiry, nothing planned.
 	if got := b.pointTimes(t, bv); len(before) == 0 || len(got) != 1 || !got[0].Equal(before[len(before)-1]) {
 		t.Fatalf("suspended item kept %v of %v, want the latest alone", got, before)
+	}
+}
+
+// TestRetentionSweepOutlivesItsTaskLease: an item's retention sweep that
+// waits for the item's lease past a renewal of its task's lease (behind a
+// long backup, say) goes on once it has it, and plans the next sweep. Its
+// task was completed as the sweep began, so the renewal found it gone and
+// the runner stopped the sweep, with nothing left to run it again: the
+// expired point stayed, for ever on an item that took no more backups.
+func TestRetentionSweepOutlivesItsTaskLease(t *testing.T) {
+	b := setup(t)
+	b.engine.Close()
+	b.runner = &job.Runner{Store: b.store, Clock: b.clk, NodeID: "n1", Poll: 5 * time.Millisecond, Lease: 300 * time.Millisecond}
+	b.engine = b.newEngine()
+	if err := b.runner.Start(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.runner.Stop)
+	it := b.protect(t, "vm", 1, "", &protection.Policy{ID: "p", Name: "p",
+		Tags: &protection.Retention{Rules: []protection.TagRule{{Tag: "Default", Default: true, Priority: 99, Retain: protection.Duration{Days: 1}}}}})
+	t0 := b.clk.Now()
+	wantStatus(t, b.backup(t, it, protection.BackupOptions{}), protection.JobCompleted)
+	b.clk.Set(t0.Add(12 * time.Hour))
+	b.write(t, b.face.disks[it.ID][0], 99)
+	wantStatus(t, b.backup(t, it, protection.BackupOptions{}), protection.JobCompleted)
+	key := "protection.retention:" + strings.ToLower(it.ID)
+	sweep := func() (store.Task, bool) {
+		task, err := b.store.GetTaskByKey(b.ctx, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return task, err == nil
+	}
+	if task, ok := sweep(); !ok || !task.RunAt.Equal(t0.AddDate(0, 0, 1)) {
+		t.Fatalf("the first point's sweep: %+v %v", task, ok)
+	}
+
+	// The first point expired, the sweep is claimed while the item's lease
+	// is held here, and held until the sweep's task lease was renewed (the
+	// clock moved on a second, so a renewal shows) or the sweep was stopped.
+	err := b.engine.WithItem(b.ctx, it.ID, func(context.Context) error {
+		b.clk.Set(t0.Add(25 * time.Hour))
+		var claimed store.Task
+		testsvc.WaitFor(t, "the sweep to be claimed", func() bool {
+			b.runner.Notify()
+			task, ok := sweep()
+			claimed = task
+			return !ok || task.LeaseOwner != ""
+		})
+		b.clk.Advance(time.Second)
+		testsvc.WaitFor(t, "the sweep's task lease to be renewed, or the sweep to stop", func() bool {
+			task, ok := sweep()
+			return ok && task.LeaseUntil.After(claimed.LeaseUntil) || !b.runner.Busy()
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testsvc.WaitFor(t, "the sweep to end", func() bool {
+		task, ok := sweep()
+		return !b.runner.Busy() && (!ok || task.LeaseOwner == "")
+	})
+	if got := b.pointTimes(t, it); len(got) != 1 || !got[0].Equal(t0.Add(12*time.Hour)) {
+		t.Fatalf("points after the sweep: %v, want the second one's (%v) only", got, t0.Add(12*time.Hour))
+	}
+	if task, ok := sweep(); !ok || !task.RunAt.Equal(t0.Add(36*time.Hour)) {
+		t.Fatalf("the next sweep: %+v %v, want one at the second point's expiry", task, ok)
 	}
 }
