@@ -37,6 +37,10 @@ type serverErrors struct {
 	base http.RoundTripper
 	mu   sync.Mutex
 	seen []string
+	// judge, if set, is called (under mu) with each 5xx answer; what it
+	// returns, if not "", goes to bad.
+	judge func(r *http.Request, resp *http.Response, body []byte) string
+	bad   []string
 }
 
 func (s *serverErrors) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -49,6 +53,11 @@ func (s *serverErrors) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	s.mu.Lock()
 	s.seen = append(s.seen, fmt.Sprintf("%s %s -> %d %s", r.Method, r.URL.Path, resp.StatusCode, body))
+	if s.judge != nil {
+		if bad := s.judge(r, resp, body); bad != "" {
+			s.bad = append(s.bad, bad)
+		}
+	}
 	s.mu.Unlock()
 	return resp, nil
 }
@@ -118,12 +127,7 @@ func TestReplicasChaos(t *testing.T) {
 	var perReplica []*armdataprotection.ClientFactory
 	var perReplicaRS []*armrecoveryservicesbackup.ClientFactory
 	for i := range c.reps {
-		opts := *e.Opts
-		opts.Transport = &http.Client{Transport: &pinned{base: errs, hosts: hosts, i: i}}
-		f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, &opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, opts := pinnedFactory(t, e, errs, hosts, i)
 		perReplica = append(perReplica, f)
 		g, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, e.Cred, &arm.ClientOptions{ClientOptions: opts.ClientOptions})
 		if err != nil {
@@ -134,30 +138,11 @@ func TestReplicasChaos(t *testing.T) {
 
 	// retry calls fn until it succeeds: a killed replica's requests fail
 	// until the SDK's retries reach another one.
-	retry := func(what string, fn func() error) {
-		t.Helper()
-		var err error
-		for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-			if err = fn(); err == nil {
-				return
-			}
-			msg := err.Error()
-			var re *azcore.ResponseError
-			if errors.As(err, &re) {
-				msg = fmt.Sprintf("%d %s", re.StatusCode, re.ErrorCode)
-			}
-			t.Logf("%s: %.300s (retrying)", what, msg)
-		}
-		t.Fatalf("%s: %v", what, err)
-	}
+	retry := func(what string, fn func() error) { t.Helper(); retryFor(t, what, fn) }
 
 	image := &diskImage{}
 	for off, b := range dv.Written {
 		image.add(off, b)
-	}
-	type point struct {
-		name  string
-		image *diskImage
 	}
 	var points []point
 	known := map[string]bool{}
@@ -268,14 +253,7 @@ func TestReplicasChaos(t *testing.T) {
 			return true
 		})
 	}
-	dpPoints := func(f *armdataprotection.ClientFactory) ([]string, error) {
-		return allPages(ctx, f.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil), func(p armdataprotection.RecoveryPointsClientListResponse) (out []string) {
-			for _, v := range p.Value {
-				out = append(out, *v.Name)
-			}
-			return out
-		})
-	}
+	dpPoints := func(f *armdataprotection.ClientFactory) ([]string, error) { return pointNames(ctx, f, dv) }
 	rsPoints := func(f *armrecoveryservicesbackup.ClientFactory) ([]string, error) {
 		return allPages(ctx, f.NewRecoveryPointsClient().NewListPager(vm.Vault, vm.RG, "Azure", vm.Container, vm.Item, nil), func(p armrecoveryservicesbackup.RecoveryPointsClientListResponse) (out []string) {
 			for _, v := range p.Value {
@@ -389,10 +367,7 @@ func TestReplicasChaos(t *testing.T) {
 		if len(points) > 0 {
 			p := points[rng.IntN(len(points))]
 			name := fmt.Sprintf("chaos-r%d", round)
-			req := &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
-				RecoveryPointID: to.Ptr(p.name), SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore),
-				RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
-					RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(dv.TargetRG+"/providers/Microsoft.Compute/disks/"+name, name)}}
+			req := diskRestore(dv, p.name, name)
 			killDuring("mid restore", 2*time.Second, func() {
 				retry("restore", func() error {
 					_, err := df.NewBackupInstancesClient().BeginTriggerRestore(ctx, dv.RG, dv.Vault, dv.Instance, req, nil)
@@ -504,4 +479,60 @@ func maps(m map[int64][]byte) map[int64][]byte {
 		out[k] = v
 	}
 	return out
+}
+
+// retryFor calls fn until it succeeds, for three minutes at the most
+// (logging each failure), and fails the test with its last error.
+func retryFor(t testing.TB, what string, fn func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if err = fn(); err == nil {
+			return
+		}
+		msg := err.Error()
+		var re *azcore.ResponseError
+		if errors.As(err, &re) {
+			msg = fmt.Sprintf("%d %s", re.StatusCode, re.ErrorCode)
+		}
+		t.Logf("%s: %.300s (retrying)", what, msg)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+// pointNames lists the names of the disk instance's recovery points.
+func pointNames(ctx context.Context, f *armdataprotection.ClientFactory, dv *fixture.DiskVault) ([]string, error) {
+	return allPages(ctx, f.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil), func(p armdataprotection.RecoveryPointsClientListResponse) (out []string) {
+		for _, v := range p.Value {
+			out = append(out, *v.Name)
+		}
+		return out
+	})
+}
+
+// diskRestore is the request to restore point as a new disk name in the
+// instance's target resource group.
+func diskRestore(dv *fixture.DiskVault, point, name string) *armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest {
+	return &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
+		RecoveryPointID: to.Ptr(point), SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore),
+		RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
+			RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(dv.TargetRG+"/providers/Microsoft.Compute/disks/"+name, name)}}
+}
+
+// point is an acknowledged recovery point and the disk's bytes it holds.
+type point struct {
+	name  string
+	image *diskImage
+}
+
+// pinnedFactory is a Backup vault client factory whose requests go to
+// hosts[i] alone, through base, and its options.
+func pinnedFactory(t testing.TB, e *testserver.Env, base http.RoundTripper, hosts []string, i int) (*armdataprotection.ClientFactory, *arm.ClientOptions) {
+	opts := *e.Opts
+	opts.Transport = &http.Client{Transport: &pinned{base: base, hosts: hosts, i: i}}
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, &opts
 }

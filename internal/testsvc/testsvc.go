@@ -516,6 +516,7 @@ type pgCluster struct {
 	run     func(name string, args ...string) error
 	data    string
 	dir     string
+	opts    string // the server's options (pg_ctl start -o)
 	stopped bool
 }
 
@@ -591,7 +592,7 @@ func newPostgres() (*pgCluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	pg := &pgCluster{url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), run: run, data: data, dir: dir}
+	pg := &pgCluster{url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), run: run, data: data, dir: dir, opts: opts}
 	if err := pg.ready(); err != nil {
 		pg.stop()
 		return nil, err
@@ -735,4 +736,112 @@ func startProcess(cmd *exec.Cmd, dir, addr, url string) (string, func(), error) 
 	}
 	stop()
 	return "", nil, fmt.Errorf("%s did not listen on %s", cmd.Path, addr)
+}
+
+// Postgres is a throw-away cluster of one test's own (OutagePostgres), with
+// the outages an operator's database goes through.
+type Postgres struct {
+	URL string
+	t   testing.TB
+	pg  *pgCluster
+}
+
+// OutagePostgres starts a throw-away cluster for one test alone (stopped at
+// cleanup), whose outages the test causes through the methods of Postgres.
+func OutagePostgres(t testing.TB) *Postgres {
+	t.Helper()
+	pg, err := newPostgres()
+	if err != nil {
+		unavailable(t, "PostgreSQL", err.Error())
+	}
+	t.Cleanup(pg.stop)
+	return &Postgres{URL: pg.url, t: t, pg: pg}
+}
+
+// Restart restarts the cluster (pg_ctl restart -m fast, as a minor upgrade
+// does: every connection is dropped) and returns once it accepts
+// connections again.
+func (p *Postgres) Restart() {
+	p.t.Helper()
+	if err := p.pg.restart(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// Crash SIGKILLs every process of the cluster (the postmaster first: a
+// host or container that dies); connections are refused until Start.
+func (p *Postgres) Crash() {
+	p.t.Helper()
+	pids, err := p.pg.pids() // stops the postmaster, so it forks no more
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// Wait until they are gone: a start finds their shared memory otherwise.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		alive := false
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(st[strings.LastIndexByte(string(st), ')')+1:]), " Z ") {
+					alive = true
+				}
+			}
+		}
+		if !alive {
+			return
+		}
+	}
+	p.t.Fatal("the cluster's processes did not die")
+}
+
+// Stop stops the cluster (pg_ctl stop -m fast); connections are refused
+// until Start.
+func (p *Postgres) Stop() {
+	p.t.Helper()
+	if err := p.pg.run("pg_ctl", "-D", p.pg.data, "-m", "fast", "-w", "-t", "30", "stop"); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// Start starts the cluster after Stop or Crash (recovering, after a crash)
+// and returns once it accepts connections.
+func (p *Postgres) Start() {
+	p.t.Helper()
+	if err := p.pg.run("pg_ctl", "-D", p.pg.data, "-l", filepath.Join(p.pg.dir, "log"), "-w", "-t", "60", "-o", p.pg.opts, "start"); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.pg.ready(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// Exhaust takes every connection the cluster accepts (max_connections,
+// its superuser slots included), as a runaway client would, and returns
+// release, which closes them (the test's cleanup calls it too).
+func (p *Postgres) Exhaust() (release func()) {
+	p.t.Helper()
+	ctx := context.Background()
+	var conns []*pgx.Conn
+	for i := 0; ; i++ {
+		c, err := pgx.Connect(ctx, p.URL)
+		if err != nil {
+			if !strings.Contains(err.Error(), "53300") && !strings.Contains(err.Error(), "too many") && !strings.Contains(err.Error(), "remaining connection slots") {
+				p.t.Fatalf("connection %d: %v", i, err)
+			}
+			break
+		}
+		conns = append(conns, c)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			for _, c := range conns {
+				c.Close(ctx)
+			}
+		})
+	}
+	p.t.Cleanup(release)
+	return release
 }

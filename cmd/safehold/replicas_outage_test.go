@@ -1,0 +1,421 @@
+package main_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
+)
+
+// faultMode is how the object store in front of Azurite answers.
+type faultMode int32
+
+const (
+	storeUp        faultMode = iota
+	store503                 // every request: 503 ServerBusy
+	store500                 // every request: 500 InternalError
+	storeHangs               // every request hangs until the mode changes
+	storeCutsPuts            // uploads (PUT) lose their connection halfway
+	storeListFails           // listings (comp=list) answer 500, the rest passes
+)
+
+// faultyStore is an HTTP proxy in front of a real object store (Azurite)
+// that fails the way a cloud object store does, as its mode says.
+type faultyStore struct {
+	mode    atomic.Int32
+	url     string // the endpoint to give the replicas (…/devstoreaccount1)
+	changed chan struct{}
+	mu      sync.Mutex
+	failed  atomic.Int64 // requests failed on purpose
+}
+
+func (f *faultyStore) set(m faultMode) {
+	f.mu.Lock()
+	f.mode.Store(int32(m))
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+func newFaultyStore(t *testing.T, endpoint string) *faultyStore {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &faultyStore{changed: make(chan struct{})}
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	rp.ErrorLog = nil
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch faultMode(f.mode.Load()) {
+		case store503:
+			f.failed.Add(1)
+			w.Header().Set("x-ms-error-code", "ServerBusy")
+			http.Error(w, "ServerBusy", http.StatusServiceUnavailable)
+			return
+		case store500:
+			f.failed.Add(1)
+			w.Header().Set("x-ms-error-code", "InternalError")
+			http.Error(w, "InternalError", http.StatusInternalServerError)
+			return
+		case storeHangs:
+			f.failed.Add(1)
+			f.mu.Lock()
+			ch := f.changed
+			f.mu.Unlock()
+			select {
+			case <-ch:
+			case <-r.Context().Done():
+				return
+			}
+		case storeCutsPuts:
+			if r.Method == http.MethodPut && r.ContentLength > 1024 {
+				f.failed.Add(1)
+				io.CopyN(io.Discard, r.Body, r.ContentLength/2)
+				if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					c.(*net.TCPConn).SetLinger(0)
+					c.Close()
+				}
+				return
+			}
+		case storeListFails:
+			if r.URL.Query().Get("comp") == "list" || r.URL.Query().Get("restype") == "container" && r.Method == http.MethodGet {
+				f.failed.Add(1)
+				w.Header().Set("x-ms-error-code", "InternalError")
+				http.Error(w, "InternalError", http.StatusInternalServerError)
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { f.set(storeUp); srv.Close() })
+	f.url = "http://" + ln.Addr().String() + u.Path
+	return f
+}
+
+// clearOutageAnswer is "" for a 5xx answer an outage may give (a clear ARM
+// 503 with a code, a message and Retry-After, a 504 GatewayTimeout for a
+// commit whose outcome is unknown, a data plane's 503 with its
+// x-ms-error-code), else what is wrong with it.
+func clearOutageAnswer(r *http.Request, resp *http.Response, body []byte) string {
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	json.Unmarshal(body, &e)
+	what := fmt.Sprintf("%s %s -> %d %s (Retry-After %q)", r.Method, r.URL.Path, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/sas/") || strings.Contains(r.URL.Path, "/storage/blob/"):
+		// the data planes answer in Azure Storage's XML
+		if resp.StatusCode != 503 || resp.Header.Get("x-ms-error-code") == "" {
+			return what
+		}
+	case resp.StatusCode == 504 && e.Error.Code == "GatewayTimeout":
+	case resp.StatusCode != 503 || e.Error.Code == "" || e.Error.Message == "" || resp.Header.Get("Retry-After") == "":
+		return what
+	}
+	return ""
+}
+
+// TestReplicasOutages: three replicas on a PostgreSQL cluster of the
+// test's own and Azurite behind a proxy that fails as told, a workload
+// (disk writes, ad hoc backups, reads through every replica) while the
+// services under them fail: PostgreSQL restarts, crashes and stays down,
+// the object store answers 503 or 500, hangs, cuts uploads, fails its
+// listings. During each outage every 5xx answer is a clear ARM 503 (or a
+// 504 for a commit whose outcome is unknown) and no replica exits; after
+// it every replica is healthy again without a restart, every job ends,
+// every acknowledged point is listed by every replica and restores
+// bit-exact; at the end verify is clean.
+func TestReplicasOutages(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("SAFEHOLD_OUTAGES_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (SAFEHOLD_OUTAGES_SEED)", seed)
+	pg := testsvc.OutagePostgres(t)
+	store := newFaultyStore(t, testsvc.AzuriteEndpoint(t))
+	container := strings.ToLower(testsvc.RandomName("outage"))
+	c := startReplicasOn(t, 3, pg.URL, "azblob://"+container+"?endpoint="+url.QueryEscape(store.url))
+	e := c.env
+	ctx := context.Background()
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans := &serverErrors{base: hc.Transport, judge: clearOutageAnswer}
+	hc.Transport = ans
+	var hosts []string
+	for _, r := range c.reps {
+		hosts = append(hosts, r.host())
+	}
+	dv := fixture.ProtectDisk(t, e)
+	df := testserver.Factory(e, armdataprotection.NewClientFactory)
+	var perReplica []*armdataprotection.ClientFactory
+	for i := range c.reps {
+		f, _ := pinnedFactory(t, e, ans, hosts, i)
+		perReplica = append(perReplica, f)
+	}
+	retry := func(what string, fn func() error) { t.Helper(); retryFor(t, what, fn) }
+	health := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	healthOf := func(i int) (int, string) {
+		resp, err := health.Get("https://" + hosts[i] + "/healthz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	image := &diskImage{}
+	for off, b := range dv.Written {
+		image.add(off, b)
+	}
+	var points []point
+	known := map[string]bool{}
+	endedJobs := map[string]string{}
+	jobsEnd := func(limit time.Duration) {
+		t.Helper()
+		testsvc.WaitWithin(t, limit, "every job to end", func() bool {
+			var jobs []*armdataprotection.AzureBackupJobResource
+			retry("list jobs", func() (err error) {
+				jobs, err = allPages(ctx, df.NewJobsClient().NewListPager(dv.RG, dv.Vault, nil), func(p armdataprotection.JobsClientListResponse) []*armdataprotection.AzureBackupJobResource {
+					return p.Value
+				})
+				return err
+			})
+			for _, j := range jobs {
+				p := j.Properties
+				if *p.Status == "InProgress" || *p.Status == "NotStarted" {
+					return false
+				}
+				if endedJobs[*j.Name] == "" {
+					endedJobs[*j.Name] = *p.Status
+					if *p.Status != "Completed" {
+						b, _ := json.Marshal(p.ErrorDetails)
+						t.Logf("job %s %s: %s %s", *p.Operation, *j.Name, *p.Status, b)
+						if len(p.ErrorDetails) == 0 {
+							t.Errorf("job %s %s ended %s without an error", *p.Operation, *j.Name, *p.Status)
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+	dpPoints := func(f *armdataprotection.ClientFactory) ([]string, error) { return pointNames(ctx, f, dv) }
+
+	type outage struct {
+		name  string
+		cause func()
+	}
+	down := 8 * time.Second
+	outages := []outage{
+		{"PostgreSQL restarts (pg_ctl restart -m fast)", pg.Restart},
+		{"PostgreSQL crashes (SIGKILL of every process), down 8 s, started again", func() { pg.Crash(); time.Sleep(down); pg.Start() }},
+		{"PostgreSQL stopped (pg_ctl stop -m fast) for 8 s", func() { pg.Stop(); time.Sleep(down); pg.Start() }},
+		{"PostgreSQL restarts, then something else holds every connection for 8 s", func() {
+			pg.Restart()
+			release := pg.Exhaust()
+			time.Sleep(down)
+			release()
+		}},
+		{"object store answers 503 for 8 s", func() { store.set(store503); time.Sleep(down); store.set(storeUp) }},
+		{"object store answers 500 for 8 s", func() { store.set(store500); time.Sleep(down); store.set(storeUp) }},
+		{"object store hangs for 8 s", func() { store.set(storeHangs); time.Sleep(down); store.set(storeUp) }},
+		{"object store cuts uploads halfway for 8 s", func() { store.set(storeCutsPuts); time.Sleep(down); store.set(storeUp) }},
+	}
+	// SAFEHOLD_OUTAGES=all runs every outage; words select those whose
+	// names hold one of them; by default (the CI's share) three at random.
+	switch sel := os.Getenv("SAFEHOLD_OUTAGES"); sel {
+	case "all":
+	case "":
+		rng := mrand.New(mrand.NewPCG(seed, seed))
+		rng.Shuffle(len(outages), func(i, j int) { outages[i], outages[j] = outages[j], outages[i] })
+		outages = outages[:3]
+	default:
+		outages = slices.DeleteFunc(outages, func(o outage) bool {
+			for _, w := range strings.Split(sel, ",") {
+				if strings.Contains(o.name, w) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	for round, o := range outages {
+		t.Logf("round %d: %s", round, o.name)
+		// New data, written before the outage.
+		data := make([]byte, 8<<20)
+		rand.Read(data)
+		off := int64(64<<20) + int64(round)*int64(len(data))
+		pc, revoke := fixture.DiskAccessByID(t, e, dv.DiskID, "Write")
+		for i := 0; i < len(data); i += 4 << 20 {
+			retry("write pages", func() error { return fixture.WritePages(pc, off+int64(i), data[i:i+4<<20]) })
+		}
+		revoke()
+		image.add(off, data)
+		want := &diskImage{blocks: maps(image.blocks)}
+
+		// The workload, while the outage runs: backups and reads through
+		// every replica; health watched.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var backups, reads, readFails atomic.Int64
+		healthSeen := make([]map[int]int, len(hosts))
+		for i := range hosts {
+			healthSeen[i] = map[int]int{}
+		}
+		var hmu sync.Mutex
+		wg.Add(1)
+		go func() { // ad hoc backups, one after another
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := dv.StartBackup(t, e)
+				if err == nil {
+					_, err = p.PollUntilDone(ctx, fixture.Poll)
+				}
+				if err == nil {
+					backups.Add(1)
+				} else {
+					time.Sleep(time.Second)
+				}
+			}
+		}()
+		for i := range hosts {
+			wg.Add(1)
+			go func() { // reads and health, through replica i
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(300 * time.Millisecond):
+					}
+					if _, err := dpPoints(perReplica[i]); err != nil {
+						readFails.Add(1)
+					} else {
+						reads.Add(1)
+					}
+					code, _ := healthOf(i)
+					hmu.Lock()
+					healthSeen[i][code]++
+					hmu.Unlock()
+					select {
+					case <-c.reps[i].done:
+						t.Errorf("replica %d exited during %s", i, o.name)
+						return
+					default:
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Second)
+		o.cause()
+		time.Sleep(3 * time.Second)
+		close(stop)
+		wg.Wait()
+		t.Logf("round %d: %d backups, %d reads ok, %d failed, health %v", round, backups.Load(), reads.Load(), readFails.Load(), healthSeen)
+
+		// After it: every replica healthy without a restart.
+		for i := range hosts {
+			testsvc.WaitWithin(t, time.Minute, fmt.Sprintf("replica %d healthy after %s", i, o.name), func() bool {
+				code, body := healthOf(i)
+				if code != 200 {
+					t.Logf("replica %d: %d %s", i, code, body)
+				}
+				return code == 200
+			})
+		}
+		// One more backup after it, which must succeed.
+		retry("backup after the outage", func() error {
+			p, err := dv.StartBackup(t, e)
+			if err == nil {
+				_, err = p.PollUntilDone(ctx, fixture.Poll)
+			}
+			return err
+		})
+		jobsEnd(4 * time.Minute)
+		var now []string
+		retry("list points", func() (err error) { now, err = dpPoints(df); return err })
+		for _, n := range now {
+			if !known[n] {
+				known[n] = true
+				points = append(points, point{n, want})
+			}
+		}
+		for i, f := range perReplica {
+			var got []string
+			retry(fmt.Sprintf("list points on replica %d", i), func() (err error) { got, err = dpPoints(f); return err })
+			for _, p := range points {
+				if !slices.Contains(got, p.name) {
+					t.Fatalf("after %s: replica %d does not list point %s", o.name, i, p.name)
+				}
+			}
+		}
+		// A restore of the latest point.
+		p := points[len(points)-1]
+		name := fmt.Sprintf("outage-r%d", round)
+		req := diskRestore(dv, p.name, name)
+		retry("restore", func() error {
+			p, err := df.NewBackupInstancesClient().BeginTriggerRestore(ctx, dv.RG, dv.Vault, dv.Instance, req, nil)
+			if err == nil {
+				_, err = p.PollUntilDone(ctx, fixture.Poll)
+			}
+			if err != nil && strings.Contains(err.Error(), "already exists") {
+				return nil // an earlier try's
+			}
+			return err
+		})
+		jobsEnd(4 * time.Minute)
+		restoredID := dv.TargetRG + "/providers/Microsoft.Compute/disks/" + name
+		if got := readDisk(t, e, restoredID); !got.equal(p.image) {
+			t.Fatalf("after %s: the restore of point %s differs from the bytes written before its backup", o.name, p.name)
+		}
+		t.Logf("round %d: %d points, object store failed %d requests", round, len(points), store.failed.Load())
+	}
+
+	out, err := exec.Command(c.bin, "verify", "-o", "json", "--data-dir", c.reps[0].dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	t.Logf("verify: %s", out)
+	ans.mu.Lock()
+	defer ans.mu.Unlock()
+	t.Logf("%d 5xx answers", len(ans.seen))
+	for _, s := range ans.bad {
+		t.Errorf("an unclear 5xx answer: %.600s", s)
+	}
+	t.Logf("%d outages, %d points, %d jobs", len(outages), len(points), len(endedJobs))
+}
