@@ -206,8 +206,14 @@ func (e *Engine) face(name string) (Face, error) {
 	return f, nil
 }
 
-// Start releases item leases a previous run of this node left.
+// Start releases item leases a previous run of this node left, and gives
+// running jobs an earlier version stored their store type (typeRunningJobs).
 func (e *Engine) Start(ctx context.Context) error {
+	if err := e.typeRunningJobs(ctx); err != nil {
+		// Not fatal (a store full to the last byte still serves reads):
+		// the next start tries again.
+		e.Logger.Warn("type the running jobs of an earlier version", "err", err)
+	}
 	docs, err := e.Store.List(ctx, leaseKind, store.ListQuery{})
 	if err != nil {
 		return fmt.Errorf("start protection engine: %w", err)

@@ -3,8 +3,11 @@ package protection_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +131,46 @@ func BenchmarkRunningJobs(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunningJobsFoundAfterAnUpgrade: a job stored running by a version
+// before RunningJobs (its store type the bare operation) is found running
+// once the engine has started on the store, as a job stored now is; the
+// ended jobs stay as they were.
+func TestRunningJobsFoundAfterAnUpgrade(t *testing.T) {
+	st, vault, item := runningJobsEnv(t, 50)
+	ctx := context.Background()
+	t0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	// As the earlier version stored a job: its type the operation alone.
+	olds := []*protection.Job{
+		{ID: "old-running", VaultID: vault, ItemID: item(3), Operation: protection.OpBackup, Status: protection.JobInProgress, StartTime: t0},
+		{ID: "old-cancelling", VaultID: vault, ItemID: item(4), Operation: protection.OpBackup, Status: "Cancelling", StartTime: t0},
+	}
+	for _, j := range olds {
+		d := store.Doc{Kind: "protection.job", Key: j.ID, Scope: strings.ToLower(j.VaultID) + "/", Type: j.Operation}
+		if err := st.Update(ctx, func(tx store.Tx) error { return store.WriteJSON(ctx, tx.Put, d, j, "job") }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := protection.New(&protection.Engine{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ item, status, id string }{{item(3), protection.JobInProgress, "old-running"}, {item(4), "Cancelling", "old-cancelling"}} {
+		got, err := protection.RunningJobs(ctx, st, vault, protection.JobFilter{ItemID: c.item, Operation: protection.OpBackup, Status: c.status})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != c.id {
+			t.Fatalf("%s job of an earlier version: RunningJobs found %d, want %s", c.status, len(got), c.id)
+		}
+	}
+	all, err := protection.ListJobs(ctx, st, vault, protection.JobFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 52 {
+		t.Fatalf("after the start: %d jobs, want 52", len(all))
 	}
 }
