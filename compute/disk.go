@@ -41,6 +41,9 @@ type CreationData struct {
 	// Kept as sent (Safehold's copies have one speed and no performance tiers).
 	PerformancePlus               *bool  `json:"performancePlus,omitempty"`
 	ProvisionedBandwidthCopySpeed string `json:"provisionedBandwidthCopySpeed,omitempty"`
+	// A snapshot's instant access (DiskRP 2025-01-02): Safehold's snapshots
+	// are readable at once, so it changes nothing but is answered as sent.
+	InstantAccessDurationMinutes json.RawMessage `json:"instantAccessDurationMinutes,omitempty"`
 	// FromImage: the platform image (imageReference) or gallery image
 	// version (galleryImageReference) the disk was created from.
 	ImageReference        *ImageDiskReference `json:"imageReference,omitempty"`

@@ -17,7 +17,7 @@ var (
 		"osType", "hyperVGeneration"}
 	snapshotSettings = []string{"purchasePlan", "supportedCapabilities", "encryptionSettingsCollection", "encryption", "diskAccessId",
 		"networkAccessPolicy", "supportsHibernation", "securityProfile", "publicNetworkAccess", "dataAccessAuthMode", "osType", "hyperVGeneration"}
-	creationSettings = []string{"logicalSectorSize", "performancePlus", "provisionedBandwidthCopySpeed"}
+	creationSettings = []string{"logicalSectorSize", "performancePlus", "provisionedBandwidthCopySpeed", "instantAccessDurationMinutes"}
 )
 
 // settingsOf picks the allowed properties (and creationData settings) of a
