@@ -137,7 +137,7 @@ var outOfScope = []struct {
 		regexp.MustCompile(`DiskEncryptionSet_(Update_WithRotationToLatestKeyVersionEnabledInProgress|Get_WithAutoKeyRotationError)\.json`), nil, "armcompute", ""},
 	{"a disk encryption set's associated resources documented as a disk and a snapshot of the author's subscription (its id unsubstituted, {subscriptionId}) that no example creates naming the set, which the delete example then deletes",
 		regexp.MustCompile(`DiskEncryptionSet_ListAssociatedResources\.json`), nil, "armcompute", ""},
-	{"Azure Resource Manager deployments (templates, Bicep, what-if, template hashes) and resource group template exports, which Safehold does not serve (each answers 404 naming the type or path)",
+	{"Azure Resource Manager deployments (templates, Bicep, what-if, template hashes), which Safehold does not serve (each answers 404 naming the type or path), and resource group template exports, which it refuses (400 OperationNotSupported)",
 		regexp.MustCompile(`(?i)Deployment|TemplateHash|ExportResourceGroup`), nil, "armresources", ""},
 	{"Privileged Identity Management (role assignment and eligibility schedules, their requests and instances, role management policies and their assignments, eligible child resources), classic administrators, global administrator elevation and deny assignments: Safehold's RBAC has role assignments and definitions only (each answers 404 naming the type; a deny assignment list is empty)",
 		regexp.MustCompile(`(?i)Schedule|Eligib|RoleManagementPolic|ClassicAdministrators|ElevateAccess|DenyAssignment`), nil, "armauthorization", ""},
