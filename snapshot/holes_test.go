@@ -35,6 +35,9 @@ func TestHoleSegmentsSkipped(t *testing.T) {
 		extent{0, 3 * bs, 'r', 1}, extent{3*seg - bs/2, 2 * bs, 't', 2}, extent{size - 300, 300, 'r', 3})
 	capture := func(r *snapshot.Repository, plain bool, opts snapshot.CaptureOptions) (*snapshot.Manifest, snapshot.Stats) {
 		t.Helper()
+		if !plain {
+			return captureFile(t, r, path, opts)
+		}
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
@@ -45,11 +48,7 @@ func TestHoleSegmentsSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer fs.Close()
-		var src snapshot.Source = fs
-		if plain {
-			src = plainSource{fs}
-		}
-		m, st, err := r.Capture(context.Background(), src, opts)
+		m, st, err := r.Capture(context.Background(), plainSource{fs}, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,20 +84,7 @@ func TestHoleSegmentsSkipped(t *testing.T) {
 	}
 	writeDisk(t, parentDisk, size, pexts...)
 	parentOf := func(r *snapshot.Repository) snapshot.ID {
-		f, err := os.Open(parentDisk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		fs, err := snapshot.FileSource(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fs.Close()
-		m, _, err := r.Capture(context.Background(), fs, snapshot.CaptureOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, _ := captureFile(t, r, parentDisk, snapshot.CaptureOptions{})
 		return m.ID
 	}
 	mh, sh = capture(holes, false, snapshot.CaptureOptions{Parent: parentOf(holes), Scan: true})
