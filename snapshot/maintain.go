@@ -194,7 +194,7 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		}
 		r.mu.Unlock()
 	}()
-	ms, err := r.List(ctx)
+	ms, err := r.list(ctx, true)
 	if err != nil {
 		gc.Abort()
 		return st, fmt.Errorf("gc: %w", err)

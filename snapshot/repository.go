@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -198,27 +198,62 @@ func (r *Repository) Get(ctx context.Context, id ID) (*Manifest, error) {
 
 // List returns all snapshots, oldest first.
 func (r *Repository) List(ctx context.Context) ([]*Manifest, error) {
-	var ids []ID
-	err := r.chunks.ListObjects(ctx, manifestPrefix, func(in blob.Info) error {
-		ids = append(ids, ID(strings.TrimPrefix(in.Key, manifestPrefix)))
-		return nil
-	})
+	return r.list(ctx, false)
+}
+
+// list is List. A snapshot listed whose manifest is then not found was
+// deleted meanwhile, and is left out; when sure (a collection's mark,
+// which frees whatever no snapshot listed names), only once a second
+// listing no longer has it: an object store answering 404 for an object
+// it holds (a proxy, a misrouted request) made a collection free every
+// chunk of a snapshot that was there.
+func (r *Repository) list(ctx context.Context, sure bool) ([]*Manifest, error) {
+	ids, err := r.listIDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	ms := make([]*Manifest, 0, len(ids))
+	var gone []ID
 	for _, id := range ids {
 		m, err := r.Get(ctx, id)
 		if errors.Is(err, ErrNotFound) {
-			continue // deleted meanwhile
+			gone = append(gone, id) // deleted meanwhile
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list snapshots: %w", err)
 		}
 		ms = append(ms, m)
 	}
+	if sure && len(gone) > 0 {
+		again, err := r.listIDs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list snapshots: %w", err)
+		}
+		for _, id := range gone {
+			if _, listed := slices.BinarySearch(again, id); listed {
+				return nil, fmt.Errorf("list snapshots: snapshot %s is listed but its manifest answers not found: %w", id, ErrUnreadable)
+			}
+		}
+	}
 	return ms, nil
+}
+
+// ErrUnreadable is wrapped when a snapshot the store lists cannot be read.
+var ErrUnreadable = errors.New("snapshot listed but unreadable")
+
+// listIDs lists the snapshots' ids, in order.
+func (r *Repository) listIDs(ctx context.Context) ([]ID, error) {
+	var ids []ID
+	err := r.chunks.ListObjects(ctx, manifestPrefix, func(in blob.Info) error {
+		ids = append(ids, ID(strings.TrimPrefix(in.Key, manifestPrefix)))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // Delete removes a snapshot. Other snapshots never depend on it: each holds

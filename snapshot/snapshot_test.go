@@ -831,3 +831,41 @@ func TestVerifySampleAndMissingChunk(t *testing.T) {
 		}
 	}
 }
+
+// TestGCKeepsASnapshotItCouldNotRead: a collection whose read of a listed
+// snapshot's manifest answers "not found" (an object store's 404 for an
+// object it has: a proxy, a misrouted request) frees nothing and fails, to
+// be run again: the snapshot is there, and its chunks are read back whole
+// afterwards. It took the manifest for one deleted meanwhile and freed
+// every chunk the snapshot alone referenced.
+func TestGCKeepsASnapshotItCouldNotRead(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{now: time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC)}
+	f := blobtest.NewFaulty(mem.New(clk.Now))
+	path := filepath.Join(t.TempDir(), "disk.img")
+	want := writeDisk(t, path, 40*bs, extent{0, 40 * bs, 'r', 1})
+	r := openRepo(t, f, snapshot.Options{Now: clk.Now, PackSize: 256 << 10})
+	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	clk.Add(2 * time.Hour) // past the grace: nothing young
+	f.SetFail(func(op blobtest.Op, key string, n int) error {
+		if op == blobtest.OpGet && strings.HasPrefix(key, "snapshot/") {
+			return fmt.Errorf("get %s: status 404: %w", key, blob.ErrNotExist)
+		}
+		return nil
+	})
+	st, err := r.GC(ctx, snapshot.GCOptions{Grace: time.Hour})
+	if st.ChunksFreed != 0 || err == nil {
+		t.Fatalf("a collection that could not read a listed snapshot's manifest: freed %d chunks, error %v; want none freed and an error", st.ChunksFreed, err)
+	}
+	f.SetFail(nil)
+	if _, err := r.GC(ctx, snapshot.GCOptions{Grace: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "restored.img")
+	if _, err := r.Restore(ctx, m.ID, out, snapshot.RestoreOptions{}); err != nil {
+		t.Fatalf("restore after the collections: %v", err)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("restored image differs from the disk (%v)", err)
+	}
+}
