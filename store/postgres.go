@@ -2077,7 +2077,7 @@ func (p *Postgres) ClaimTasks(ctx context.Context, owner string, now time.Time, 
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
 	if len(out) > 0 {
-		p.gcLeases(ctx, now)
+		p.gcLeases(ctx, now, ClaimExcept(ctx))
 	}
 	return out, nil
 }
@@ -2149,8 +2149,9 @@ func (p *Postgres) claim(ctx context.Context, c *pgxpool.Conn, owner string, now
 }
 
 // gcLeases drops the fencing rows of tasks gone for leaseMemory, at most
-// once a minute per process, in its own transaction.
-func (p *Postgres) gcLeases(ctx context.Context, now time.Time) {
+// once a minute per process, in its own transaction; never those of the
+// tasks running here (running: see SQLite's ClaimTasks).
+func (p *Postgres) gcLeases(ctx context.Context, now time.Time, running []string) {
 	p.gcMu.Lock()
 	if now.Sub(p.lastGC) < time.Minute && !p.lastGC.After(now) {
 		p.gcMu.Unlock()
@@ -2159,7 +2160,8 @@ func (p *Postgres) gcLeases(ctx context.Context, now time.Time) {
 	p.lastGC = now
 	p.gcMu.Unlock()
 	p.onConn(ctx, func(c *pgxpool.Conn) error {
-		_, err := c.Exec(ctx, `DELETE FROM task_leases WHERE until < $1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)`, now.Add(-leaseMemory))
+		_, err := c.Exec(ctx, `DELETE FROM task_leases WHERE until < $1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)
+			AND NOT (task_id = ANY($2))`, now.Add(-leaseMemory), append([]string{}, running...))
 		return err
 	})
 }

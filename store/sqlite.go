@@ -1203,8 +1203,18 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 			out[i].LeaseOwner, out[i].LeaseUntil, out[i].LeaseEpoch = owner, until, epoch
 		}
 		if len(out) > 0 {
-			if _, err := tx.q.ExecContext(ctx, `DELETE FROM task_leases WHERE until < ? AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)`,
-				fmtTime(now.Add(-leaseMemory))); err != nil {
+			// Never the fences of the tasks running here (ClaimExcept): a
+			// handler whose task was completed or replaced while it ran (an
+			// item's schedule stopped during its backup) still writes under
+			// it, and a clock moved on a day would take it from under it.
+			q, args := `DELETE FROM task_leases WHERE until < ? AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = task_leases.task_id)`, []any{fmtTime(now.Add(-leaseMemory))}
+			if ids := ClaimExcept(ctx); len(ids) > 0 {
+				q += ` AND task_id NOT IN (?` + strings.Repeat(`, ?`, len(ids)-1) + `)`
+				for _, id := range ids {
+					args = append(args, id)
+				}
+			}
+			if _, err := tx.q.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 		}

@@ -497,6 +497,23 @@ func TestSuspendedItemKeepsItsLatestPoint(t *testing.T) {
 	if p := pts[0].Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); !p.RecoveryPointTime.Equal(at.AddDate(0, 0, 2)) {
 		t.Fatalf("kept point of %v, want the latest (%v)", p.RecoveryPointTime, at.AddDate(0, 0, 2))
 	}
+	// Every job ends, the last backup's too: the item's schedule was
+	// stopped (suspended) while it could still run, and then the clock
+	// moved on 38 days, after which the next claim collected the fence its
+	// writes were made under, and its job stayed InProgress for ever.
+	e.WaitFor("every job to end", func() bool {
+		resp, m := e.Do("GET", R+"/backupJobs?api-version=2024-04-01", nil)
+		jobs, _ := m["value"].([]any)
+		if resp.StatusCode != 200 || len(jobs) == 0 {
+			t.Fatalf("the vault's jobs: %d %v", resp.StatusCode, m)
+		}
+		for _, j := range jobs {
+			if testserver.Field(j.(map[string]any), "properties.status") == "InProgress" {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestProtectedItemPutWithoutProperties: a protected item's PUT with no

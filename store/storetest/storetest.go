@@ -675,6 +675,41 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("commit under a lease never granted = %v, want ErrLeaseLost", err)
 		}
 	})
+	t.Run("FenceOfATaskRunningHereIsKept", func(t *testing.T) {
+		// A task completed by another transaction while its handler runs
+		// here (an item's schedule stopped during its backup): a claim
+		// made a day of the clock later by the same runner (ClaimExcept:
+		// the tasks running here) keeps its fence, under which the handler
+		// still writes (its job's end); one made without it collects the
+		// fence as that of any task gone for a day.
+		s := open(t)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		task := Enqueue(t, s, store.Task{Kind: "schedule", RunAt: now})
+		l := claimOne(ctx, t, s, now)
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.CompleteTask(ctx, task.ID) }); err != nil {
+			t.Fatal(err)
+		}
+		put := func(key string) error {
+			lctx := store.WithLease(ctx, l)
+			return s.Update(lctx, func(tx store.Tx) error { return tx.Put(lctx, store.Doc{Kind: "rp", Key: key}) })
+		}
+		for i, except := range []bool{true, false} {
+			at := now.Add(time.Duration(i+2) * 24 * time.Hour)
+			Enqueue(t, s, store.Task{Kind: "other", RunAt: at})
+			cctx := ctx
+			if except {
+				cctx = store.WithClaimExcept(ctx, []string{task.ID})
+			}
+			claimOne(cctx, t, s, at)
+			err := put(fmt.Sprint("after-claim-", i))
+			if except && err != nil {
+				t.Fatalf("a write under the fence of a task running here, after a claim a day later: %v", err)
+			}
+			if !except && !errors.Is(err, store.ErrLeaseLost) {
+				t.Fatalf("a write under the fence of a task gone for a day = %v, want ErrLeaseLost", err)
+			}
+		}
+	})
 	t.Run("ConcurrentClaimsNeverShare", func(t *testing.T) {
 		s := open(t)
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -980,6 +1015,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("lost updates: counter=%s", d.Value)
 		}
 	})
+}
+
+// claimOne claims the one task due at now for "w1" and returns its lease.
+func claimOne(ctx context.Context, t *testing.T, s store.Store, now time.Time) store.Lease {
+	t.Helper()
+	c, err := s.ClaimTasks(ctx, "w1", now, time.Minute, 1)
+	if err != nil || len(c) != 1 {
+		t.Fatalf("claim at %v: %v %+v", now, err, c)
+	}
+	return c[0].Lease()
 }
 
 // Grouped calls update(0), …, update(n-1), each on a goroutine of its own
