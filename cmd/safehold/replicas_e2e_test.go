@@ -316,17 +316,21 @@ type replicaCluster struct {
 
 func startReplicas(t testing.TB, n int) *replicaCluster {
 	t.Helper()
-	return startReplicasOn(t, n, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"))
+	return startReplicasOn(t, n, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), nil)
 }
 
 // startReplicasOn is startReplicas on the store pgURL and the --blob URL
-// blobURL (with Azurite's account and key), args added to serve's.
-func startReplicasOn(t testing.TB, n int, pgURL, blobURL string, args ...string) *replicaCluster {
+// blobURL (with Azurite's account and key), args added to serve's, and
+// the data dirs dirs (nil: new ones).
+func startReplicasOn(t testing.TB, n int, pgURL, blobURL string, dirs []string, args ...string) *replicaCluster {
 	t.Helper()
 	bin := cli(t)
 	reps := make([]*e2eReplica, n)
 	for i := range reps {
 		reps[i] = &e2eReplica{dir: filepath.Join(t.TempDir(), fmt.Sprintf("replica%d", i)), port: testsvc.FreePort()}
+		if dirs != nil {
+			reps[i].dir = dirs[i]
+		}
 	}
 	start := func(r *e2eReplica) {
 		logf, err := os.OpenFile(filepath.Join(filepath.Dir(r.dir), filepath.Base(r.dir)+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)

@@ -14,15 +14,18 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
@@ -161,9 +164,33 @@ func TestReplicasOutages(t *testing.T) {
 	pg := testsvc.OutagePostgres(t)
 	store := newFaultyStore(t, testsvc.AzuriteEndpoint(t))
 	container := strings.ToLower(testsvc.RandomName("outage"))
-	c := startReplicasOn(t, 3, pg.URL, "azblob://"+container+"?endpoint="+url.QueryEscape(store.url))
+	// Each replica's data dir on a small file system of its own (a tmpfs,
+	// where one can be mounted: as root), to fill up.
+	base := t.TempDir()
+	var dirs []string
+	for i := range 3 {
+		mnt := filepath.Join(base, fmt.Sprintf("fs%d", i))
+		os.Mkdir(mnt, 0o700)
+		if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1g"); err != nil {
+			t.Logf("no file system of its own for each replica (%v): no disk-full outage", err)
+			dirs = nil
+			break
+		}
+		t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+		dir := filepath.Join(base, fmt.Sprintf("replica%d", i)) // its log beside it, not on the tmpfs
+		if err := os.Symlink(mnt, dir); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	c := startReplicasOn(t, 3, pg.URL, "azblob://"+container+"?endpoint="+url.QueryEscape(store.url), dirs)
 	e := c.env
 	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
 	hc, err := e.Conn.HTTPClient()
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +227,7 @@ func TestReplicasOutages(t *testing.T) {
 	var points []point
 	known := map[string]bool{}
 	endedJobs := map[string]string{}
+	scheduledJobs := map[string]string{} // the scheduled backups' jobs: their status
 	jobsEnd := func(limit time.Duration) {
 		t.Helper()
 		testsvc.WaitWithin(t, limit, "every job to end", func() bool {
@@ -212,6 +240,9 @@ func TestReplicasOutages(t *testing.T) {
 			})
 			for _, j := range jobs {
 				p := j.Properties
+				if *p.Operation == "Backup" && p.IsUserTriggered != nil && !*p.IsUserTriggered {
+					scheduledJobs[*j.Name] = *p.Status
+				}
 				if *p.Status == "InProgress" || *p.Status == "NotStarted" {
 					return false
 				}
@@ -232,24 +263,77 @@ func TestReplicasOutages(t *testing.T) {
 	dpPoints := func(f *armdataprotection.ClientFactory) ([]string, error) { return pointNames(ctx, f, dv) }
 
 	type outage struct {
-		name  string
-		cause func()
+		name      string
+		cause     func()
+		scheduled bool // the disk's first scheduled backup falls in it
 	}
 	down := 8 * time.Second
+	clockCLI := func(args ...string) {
+		t.Helper()
+		retry("clock "+args[0], func() error {
+			out, err := exec.Command(c.bin, append(append([]string{"clock"}, args...), "--data-dir", c.reps[0].dir)...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+	}
 	outages := []outage{
-		{"PostgreSQL restarts (pg_ctl restart -m fast)", pg.Restart},
-		{"PostgreSQL crashes (SIGKILL of every process), down 8 s, started again", func() { pg.Crash(); time.Sleep(down); pg.Start() }},
-		{"PostgreSQL stopped (pg_ctl stop -m fast) for 8 s", func() { pg.Stop(); time.Sleep(down); pg.Start() }},
-		{"PostgreSQL restarts, then something else holds every connection for 8 s", func() {
+		{name: "PostgreSQL crashes 10 s before the disk's first scheduled backup, down 20 s", scheduled: true, cause: func() {
+			// The clock runs from 10 s before the schedule's first
+			// occurrence: it passes while the database is down.
+			pol, err := df.NewBackupPoliciesClient().Get(ctx, dv.RG, dv.Vault, dv.Policy, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var first time.Time
+			for _, r := range pol.Properties.(*armdataprotection.BackupPolicy).PolicyRules {
+				if br, ok := r.(*armdataprotection.AzureBackupRule); ok {
+					iv := *br.Trigger.(*armdataprotection.ScheduleBasedTriggerContext).Schedule.RepeatingTimeIntervals[0] // R/START/PT4H
+					if first, err = time.Parse(time.RFC3339, strings.Split(iv, "/")[1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			clockCLI("set", first.Add(-10*time.Second).Format(time.RFC3339))
+			clockCLI("resume")
+			pg.Crash()
+			time.Sleep(20 * time.Second)
+			pg.Start()
+		}},
+		{name: "PostgreSQL restarts (pg_ctl restart -m fast)", cause: pg.Restart},
+		{name: "PostgreSQL crashes (SIGKILL of every process), down 8 s, started again", cause: func() { pg.Crash(); time.Sleep(down); pg.Start() }},
+		{name: "PostgreSQL stopped (pg_ctl stop -m fast) for 8 s", cause: func() { pg.Stop(); time.Sleep(down); pg.Start() }},
+		{name: "PostgreSQL restarts, then something else holds every connection for 8 s", cause: func() {
 			pg.Restart()
 			release := pg.Exhaust()
 			time.Sleep(down)
 			release()
 		}},
-		{"object store answers 503 for 8 s", func() { store.set(store503); time.Sleep(down); store.set(storeUp) }},
-		{"object store answers 500 for 8 s", func() { store.set(store500); time.Sleep(down); store.set(storeUp) }},
-		{"object store hangs for 8 s", func() { store.set(storeHangs); time.Sleep(down); store.set(storeUp) }},
-		{"object store cuts uploads halfway for 8 s", func() { store.set(storeCutsPuts); time.Sleep(down); store.set(storeUp) }},
+		{name: "object store answers 503 for 8 s", cause: func() { store.set(store503); time.Sleep(down); store.set(storeUp) }},
+		{name: "object store answers 500 for 8 s", cause: func() { store.set(store500); time.Sleep(down); store.set(storeUp) }},
+		{name: "object store hangs for 8 s", cause: func() { store.set(storeHangs); time.Sleep(down); store.set(storeUp) }},
+		{name: "object store cuts uploads halfway for 8 s", cause: func() { store.set(storeCutsPuts); time.Sleep(down); store.set(storeUp) }},
+	}
+	if dirs != nil {
+		outages = append(outages, outage{name: "the file system of the disk's owner is full for 8 s", cause: func() {
+			var v []byte
+			if err := pool.QueryRow(ctx, `SELECT value FROM docs WHERE kind = 'lease' AND key LIKE 'disk:%'`).Scan(&v); err != nil {
+				t.Fatalf("the disk's ownership lease: %v", err)
+			}
+			var row struct{ Holder string }
+			json.Unmarshal(v, &row)
+			for _, r := range c.reps {
+				if r.nodeID(t) == row.Holder {
+					fill := filepath.Join(r.dir, "fill")
+					testsvc.FillUp(t, fill, 0)
+					time.Sleep(down)
+					os.Remove(fill)
+					return
+				}
+			}
+			t.Fatalf("the disk is owned by %q, no replica", row.Holder)
+		}})
 	}
 	// SAFEHOLD_OUTAGES=all runs every outage; words select those whose
 	// names hold one of them; by default (the CI's share) three at random.
@@ -293,26 +377,28 @@ func TestReplicasOutages(t *testing.T) {
 			healthSeen[i] = map[int]int{}
 		}
 		var hmu sync.Mutex
-		wg.Add(1)
-		go func() { // ad hoc backups, one after another
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+		if !o.scheduled { // (a scheduled run is skipped while an on-demand backup runs)
+			wg.Add(1)
+			go func() { // ad hoc backups, one after another
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					p, err := dv.StartBackup(t, e)
+					if err == nil {
+						_, err = p.PollUntilDone(ctx, fixture.Poll)
+					}
+					if err == nil {
+						backups.Add(1)
+					} else {
+						time.Sleep(time.Second)
+					}
 				}
-				p, err := dv.StartBackup(t, e)
-				if err == nil {
-					_, err = p.PollUntilDone(ctx, fixture.Poll)
-				}
-				if err == nil {
-					backups.Add(1)
-				} else {
-					time.Sleep(time.Second)
-				}
-			}
-		}()
+			}()
+		}
 		for i := range hosts {
 			wg.Add(1)
 			go func() { // reads and health, through replica i
@@ -358,6 +444,12 @@ func TestReplicasOutages(t *testing.T) {
 				return code == 200
 			})
 		}
+		if o.scheduled { // the backup the outage held back runs once after it
+			testsvc.WaitWithin(t, 2*time.Minute, "the scheduled backup", func() bool {
+				jobsEnd(4 * time.Minute)
+				return len(scheduledJobs) > 0
+			})
+		}
 		// One more backup after it, which must succeed.
 		retry("backup after the outage", func() error {
 			p, err := dv.StartBackup(t, e)
@@ -367,6 +459,11 @@ func TestReplicasOutages(t *testing.T) {
 			return err
 		})
 		jobsEnd(4 * time.Minute)
+		for name, status := range scheduledJobs {
+			if len(scheduledJobs) != 1 || status != "Completed" {
+				t.Fatalf("after %s: scheduled backup jobs %v, want one Completed (%s)", o.name, scheduledJobs, name)
+			}
+		}
 		var now []string
 		retry("list points", func() (err error) { now, err = dpPoints(df); return err })
 		for _, n := range now {

@@ -25,7 +25,7 @@ import (
 // TestReplicasOutages after PostgreSQL stayed down 15 s).
 func TestBackupWaitsForAPausedDiskOwner(t *testing.T) {
 	// Leases of 20 s: the backup waits for the owner three terms (a minute).
-	c := startReplicasOn(t, 2, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), "--lease-ttl", "20s")
+	c := startReplicasOn(t, 2, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), nil, "--lease-ttl", "20s")
 	e := c.env
 	ctx := context.Background()
 	dv := fixture.ProtectDisk(t, e)
