@@ -23,7 +23,11 @@ func (s *session) newJobOf(it itemRow, op string, before map[string]bool) (jobRo
 	for {
 		js, err := s.vaultJobs(v)
 		if err != nil {
-			return jobRow{}, err
+			if s.ctx().Err() != nil {
+				return jobRow{}, err
+			}
+			// The work was accepted: its job goes on once the server runs again.
+			return jobRow{}, fmt.Errorf("%w\nthe %s was accepted and goes on in the server once it runs again: see `safehold job list --vault %s` (starting it again would run it twice)", err, strings.ToLower(op), it.Vault)
 		}
 		for _, j := range js {
 			if !before[j.Name] && strings.EqualFold(j.Operation, op) && (strings.EqualFold(j.itemID, it.ID) || strings.EqualFold(j.Item, it.Name)) {

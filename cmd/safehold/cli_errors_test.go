@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
@@ -268,4 +269,46 @@ func sizeOf(st os.FileInfo, err error) string {
 		return err.Error()
 	}
 	return fmt.Sprintf("%d bytes", st.Size())
+}
+
+// TestServerStoppedWhileWaitingForAJob: a server that stops while `backup
+// now` waits for its job fails the command saying the server does not
+// answer and that the job goes on once it runs again, naming it for `job
+// wait`, which then waits for it to complete: the command said only that
+// the server was not answering, as if the backup had not been taken on, so
+// an operator would start it again.
+func TestServerStoppedWhileWaitingForAJob(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	mustRun(t, e, "fault", "add", "backup", "--name", "held", "--latency", "10m")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := run(t, e, nil, "backup", "now", dv.Instance)
+		errc <- err
+	}()
+	// Stopped once the command reads its job (it waits for it then).
+	testsvc.WaitFor(t, "backup now reading its job", func() bool {
+		for k, v := range e.Metrics() {
+			if strings.HasPrefix(k, "safehold_http_requests_total{") && strings.Contains(k, `method="GET"`) && regexp.MustCompile(`/backupJobs/\{[^}/]+\}"`).MatchString(k) && v > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	e.Stop()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(testsvc.WaitLimit):
+		t.Fatal("backup now still waits for a stopped server")
+	}
+	m := regexp.MustCompile("(?s)is not answering.*\njob ([-0-9a-f]+) goes on in the server once it runs again: `safehold job wait ([-0-9a-f]+)` waits for it").FindStringSubmatch(fmt.Sprint(err))
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("backup now when its server stopped: %v", err)
+	}
+	e.Restart() // the rule held it in the stopped server's memory only
+	out := mustRun(t, e, "job", "wait", m[1])
+	if !strings.Contains(out, "Completed") {
+		t.Fatalf("job wait after the restart:\n%s", out)
+	}
 }

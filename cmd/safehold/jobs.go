@@ -205,19 +205,30 @@ var errJobFailed = errors.New("job did not complete")
 // wait polls a job until it ends, with a progress bar on a terminal.
 func (s *session) wait(j jobRow, desc string) (jobRow, error) {
 	bar := s.newProgress(desc, 100, false)
+	stopped := func() (jobRow, error) {
+		if bar.bar != nil {
+			fmt.Fprintln(s.cmd.ErrOrStderr()) // past the bar
+		}
+		return j, fmt.Errorf("stopped waiting for job %s, which goes on in the server (`safehold job wait %s` waits for it again): %w", j.Name, j.Name, s.ctx().Err())
+	}
 	for !j.done() {
 		bar.set(int64(j.Progress))
 		select {
 		case <-s.ctx().Done():
-			if bar.bar != nil {
-				fmt.Fprintln(s.cmd.ErrOrStderr()) // past the bar
-			}
-			return j, fmt.Errorf("stopped waiting for job %s, which goes on in the server (`safehold job wait %s` waits for it again): %w", j.Name, j.Name, s.ctx().Err())
+			return stopped()
 		case <-time.After(250 * time.Millisecond):
 		}
 		nj, err := s.getJob(j)
 		if err != nil {
-			return j, err
+			if s.ctx().Err() != nil {
+				return stopped()
+			}
+			if bar.bar != nil {
+				fmt.Fprintln(s.cmd.ErrOrStderr())
+			}
+			// The job was accepted: the server stopped or failed while
+			// the command waited, and a server that runs again resumes it.
+			return j, fmt.Errorf("%w\njob %s goes on in the server once it runs again: `safehold job wait %s` waits for it (starting the work again would run it twice)", err, j.Name, j.Name)
 		}
 		j = nj
 	}
