@@ -487,3 +487,8 @@ func raceReplicaWriterAfter(t *testing.T, be blob.Backend, sa, sb store.Store) {
 	checkRestore(t, x.a, s2.ID, want)
 	mustVerify(t, x.b)
 }
+
+func (p *pausing) Get(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	p.hit(ctx, blobtest.OpGet, key)
+	return p.Backend.Get(ctx, key, off, n)
+}

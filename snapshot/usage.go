@@ -25,13 +25,39 @@ type Usage struct {
 // segments once and cached (manifests are immutable); the stored bytes are
 // the chunk index's, whose view of the packs is at most a minute old.
 func (r *Repository) Usage(ctx context.Context) (Usage, error) {
-	ms, err := r.List(ctx)
+	// The snapshots' names only: a manifest is read (a GET from the object
+	// store, a decode) only when its logical size is not known yet.
+	ids, err := r.listIDs(ctx)
 	if err != nil {
-		return Usage{}, err
+		return Usage{}, fmt.Errorf("list snapshots: %w", err)
 	}
+	// Forget the sizes of snapshots deleted since (each kept for good, a
+	// year of hourly backups of many disks held them by the hundred thousand).
+	listed := make(map[ID]bool, len(ids))
+	for _, id := range ids {
+		listed[id] = true
+	}
+	r.logical.Range(func(k, _ any) bool {
+		if !listed[k.(ID)] {
+			r.logical.Delete(k)
+		}
+		return true
+	})
 	var u Usage
-	u.Snapshots = len(ms)
-	for _, m := range ms {
+	for _, id := range ids {
+		if v, ok := r.logical.Load(id); ok {
+			u.Snapshots++
+			u.LogicalBytes += v.(int64)
+			continue
+		}
+		m, err := r.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return Usage{}, fmt.Errorf("list snapshots: %w", err)
+		}
+		u.Snapshots++
 		n, err := r.logicalBytes(ctx, m)
 		if errors.Is(err, chunk.ErrCorrupt) || errors.Is(err, chunk.ErrNotFound) {
 			// A damaged repository is measured too (a status read is what an

@@ -47,11 +47,7 @@ func TestUsageFollowsAnotherReplicasCollection(t *testing.T) {
 // wait for the listing in flight. Before, each listed the whole bucket.
 func TestConcurrentUsageListsOnce(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{now: time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)}
-	be := newPausing(mem.New(clk.Now))
-	path := filepath.Join(t.TempDir(), "disk.img")
-	writeDisk(t, path, 8*bs, extent{0, 8 * bs, 'r', 1})
-	r := openRepo(t, be, snapshot.Options{Now: clk.Now})
+	clk, be, r, path := countedRepo(t)
 	captureFile(t, r, path, snapshot.CaptureOptions{})
 	clk.Add(2 * time.Minute)
 	before := be.count(blobtest.OpList, "pack/")
@@ -106,4 +102,55 @@ func TestUsageOfADamagedRepository(t *testing.T) {
 	if err != nil || u.Snapshots != 1 || u.Damaged != 1 || u.LogicalBytes != 0 {
 		t.Fatalf("usage with the snapshot's %d packs lost: %+v, %v; want 1 snapshot, damaged", len(packs), u, err)
 	}
+}
+
+// Usage reads a snapshot's manifest once (to measure it) and then only
+// lists the snapshots' names: each read got every manifest (a GET from the
+// object store with --blob) to sum sizes it had already measured, so
+// /metrics, `safehold status` and the dashboard's refresh each read a
+// thousand manifests at a thousand snapshots (hourly backups of 36 disks
+// kept a day: /metrics took 4-7 s at load 20). A snapshot deleted leaves
+// the count, and its remembered size is forgotten.
+func TestUsageReadsEachManifestOnce(t *testing.T) {
+	ctx := context.Background()
+	_, be, r, path := countedRepo(t)
+	var ids []snapshot.ID
+	for range 3 {
+		m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+		ids = append(ids, m.ID)
+	}
+	usage := func(wantSnaps int, wantGets int) snapshot.Usage {
+		t.Helper()
+		before := be.count(blobtest.OpGet, "snapshot/")
+		u, err := r.Usage(ctx)
+		if err != nil || u.Snapshots != wantSnaps || u.LogicalBytes != int64(wantSnaps)*8*bs {
+			t.Fatalf("usage: %+v %v; want %d snapshots of %d bytes", u, err, wantSnaps, 8*bs)
+		}
+		if got := be.count(blobtest.OpGet, "snapshot/") - before; got != wantGets {
+			t.Fatalf("usage read %d manifests, want %d", got, wantGets)
+		}
+		return u
+	}
+	usage(3, 3)
+	usage(3, 0)
+	m, _ := captureFile(t, r, path, snapshot.CaptureOptions{})
+	usage(4, 1) // the new one only
+	if err := r.Delete(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	usage(3, 0)
+	if err := r.Delete(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	usage(2, 0)
+}
+
+// countedRepo is a repository on a counting (and pausable) memory backend,
+// on a fake clock, and an image of 8 blocks of data to capture.
+func countedRepo(t *testing.T) (*fakeClock, *pausing, *snapshot.Repository, string) {
+	clk := &fakeClock{now: time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)}
+	be := newPausing(mem.New(clk.Now))
+	path := filepath.Join(t.TempDir(), "disk.img")
+	writeDisk(t, path, 8*bs, extent{0, 8 * bs, 'r', 1})
+	return clk, be, openRepo(t, be, snapshot.Options{Now: clk.Now}), path
 }
