@@ -175,6 +175,9 @@ type VMDataDisk struct {
 	// DeleteOption is what the VM's delete does to the disk: Detach
 	// (default, the disk is kept) or Delete.
 	DeleteOption string
+	// Caching is the disk's host caching: None (the default), ReadOnly
+	// or ReadWrite ("": as the VM had it).
+	Caching string
 }
 
 // VM is a virtual machine: the set of its disks.
@@ -182,6 +185,7 @@ type VM struct {
 	ID, Name, Location, ResourceGroup, SubscriptionID string
 	OSDiskID                                          string
 	OSDiskDeleteOption                                string
+	OSDiskCaching                                     string
 	DataDiskIDs                                       []string
 	VMID                                              string
 	PowerState                                        string
@@ -204,6 +208,9 @@ type VMSpec struct {
 	// OSDiskDeleteOption is what the VM's delete does to its OS disk
 	// (Detach, the default, or Delete).
 	OSDiskDeleteOption string
+	// OSDiskCaching is the OS disk's host caching (ReadWrite, the
+	// default, ReadOnly or None; "": as the VM had it).
+	OSDiskCaching string
 	// ImageReference is the image the VM is created from (nil on an
 	// update: the VM keeps the one it has).
 	ImageReference *VMImageReference
@@ -255,12 +262,12 @@ func (v *VMResource) domain(power string) *VM {
 	vm := &VM{ID: v.ID, Name: v.Name, Location: v.Location, ResourceGroup: rid.ResourceGroup, SubscriptionID: rid.SubscriptionID,
 		VMID: v.Properties.VMID, PowerState: power, Tags: v.Tags}
 	if od := v.Properties.StorageProfile.OSDisk; od != nil && od.ManagedDisk != nil {
-		vm.OSDiskID, vm.OSType, vm.OSDiskDeleteOption = od.ManagedDisk.ID, od.OSType, od.DeleteOption
+		vm.OSDiskID, vm.OSType, vm.OSDiskDeleteOption, vm.OSDiskCaching = od.ManagedDisk.ID, od.OSType, od.DeleteOption, od.Caching
 	}
 	for _, dd := range v.Properties.StorageProfile.DataDisks {
 		if dd.ManagedDisk != nil {
 			vm.DataDiskIDs = append(vm.DataDiskIDs, dd.ManagedDisk.ID)
-			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name, CreateOption: dd.CreateOption, DeleteOption: dd.DeleteOption})
+			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name, CreateOption: dd.CreateOption, DeleteOption: dd.DeleteOption, Caching: dd.Caching})
 		}
 	}
 	if hp := v.Properties.HardwareProfile; hp != nil {
@@ -465,22 +472,22 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			return err
 		}
 		// An update that does not say keeps what the VM had for a disk
-		// it keeps: its createOption and deleteOption.
-		had := func(id string) (createOption, deleteOption string) {
+		// it keeps: its createOption, deleteOption and caching.
+		had := func(id string) (createOption, deleteOption, caching string) {
 			if created {
-				return "", ""
+				return "", "", ""
 			}
 			if od := old.Properties.StorageProfile.OSDisk; od != nil && od.ManagedDisk != nil && arm.EqualIDs(od.ManagedDisk.ID, id) {
-				return od.CreateOption, od.DeleteOption
+				return od.CreateOption, od.DeleteOption, od.Caching
 			}
 			for _, dd := range old.Properties.StorageProfile.DataDisks {
 				if dd.ManagedDisk != nil && arm.EqualIDs(dd.ManagedDisk.ID, id) {
-					return dd.CreateOption, dd.DeleteOption
+					return dd.CreateOption, dd.DeleteOption, dd.Caching
 				}
 			}
-			return "", ""
+			return "", "", ""
 		}
-		osCreate, osDelete := had(osd.ID)
+		osCreate, osDelete, osCaching := had(osd.ID)
 		osType := firstNonEmpty(spec.OSType, osd.Properties.OSType)
 		if osType == "" {
 			osType = "Linux"
@@ -489,7 +496,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			Properties: VMProperties{VMID: newUUID(), ProvisioningState: "Succeeded", TimeCreated: s.now(),
 				HardwareProfile: spec.HardwareProfile, OSProfile: spec.OSProfile, NetworkProfile: spec.NetworkProfile,
 				StorageProfile: VMStorageProfile{DataDisks: []VMDataDiskBody{}, ImageReference: spec.ImageReference,
-					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: firstNonEmpty(spec.OSDiskCreateOption, osCreate, "Attach"), Caching: "ReadWrite", DiskSizeGB: osd.Properties.DiskSizeGB,
+					OSDisk: &VMOSDisk{Name: osd.Name, OSType: osType, CreateOption: firstNonEmpty(spec.OSDiskCreateOption, osCreate, "Attach"), Caching: firstNonEmpty(spec.OSDiskCaching, osCaching, "ReadWrite"), DiskSizeGB: osd.Properties.DiskSizeGB,
 						ManagedDisk: &ManagedDiskRef{ID: osd.ID, StorageAccountType: osd.SKU.Name}, DeleteOption: firstNonEmpty(spec.OSDiskDeleteOption, osDelete, "Detach")}}}}
 		if !created {
 			body.Name, body.Properties.VMID, body.Properties.TimeCreated = old.Name, old.Properties.VMID, old.Properties.TimeCreated
@@ -549,9 +556,9 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if err != nil {
 				return err
 			}
-			create, del := had(d.ID)
+			create, del, caching := had(d.ID)
 			body.Properties.StorageProfile.DataDisks = append(body.Properties.StorageProfile.DataDisks, VMDataDiskBody{Lun: dd.Lun, Name: d.Name,
-				CreateOption: firstNonEmpty(dd.CreateOption, create, "Attach"), Caching: "None", DiskSizeGB: d.Properties.DiskSizeGB,
+				CreateOption: firstNonEmpty(dd.CreateOption, create, "Attach"), Caching: firstNonEmpty(dd.Caching, caching, "None"), DiskSizeGB: d.Properties.DiskSizeGB,
 				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: firstNonEmpty(dd.DeleteOption, del, "Detach")})
 		}
 		if !created {

@@ -178,6 +178,7 @@ type vmProperties struct {
 			DiskSizeGB   *int64            `json:"diskSizeGB"`
 			ManagedDisk  *managedDiskInput `json:"managedDisk"`
 			DeleteOption string            `json:"deleteOption"`
+			Caching      string            `json:"caching"`
 		} `json:"osDisk"`
 		DataDisks []struct {
 			Lun          *int32            `json:"lun"`
@@ -186,6 +187,7 @@ type vmProperties struct {
 			DiskSizeGB   *int64            `json:"diskSizeGB"`
 			ManagedDisk  *managedDiskInput `json:"managedDisk"`
 			DeleteOption string            `json:"deleteOption"`
+			Caching      string            `json:"caching"`
 			// ToBeDetached detaches the disk (az vm disk detach
 			// --force-detach; detachOption ForceDetach, the only one).
 			ToBeDetached *bool  `json:"toBeDetached"`
@@ -243,6 +245,24 @@ func deleteOption(v, field string) (string, error) {
 		return "Detach", nil
 	}
 	e := arm.BadRequest("InvalidParameter", "The value '%s' of parameter '%s' is not valid. Use Delete (the VM's delete deletes the disk) or Detach (the disk is kept).", v, field)
+	e.Target = field
+	return "", e
+}
+
+// caching checks a disk's host caching (Azure's CachingTypes, any case):
+// "None", "ReadOnly", "ReadWrite", or "" when not given.
+func caching(v, field string) (string, error) {
+	switch strings.ToLower(v) {
+	case "":
+		return "", nil
+	case "none":
+		return "None", nil
+	case "readonly":
+		return "ReadOnly", nil
+	case "readwrite":
+		return "ReadWrite", nil
+	}
+	e := arm.BadRequest("InvalidParameter", "The value '%s' of parameter '%s' is not valid. Use None, ReadOnly or ReadWrite.", v, field)
 	e.Target = field
 	return "", e
 }
@@ -339,6 +359,9 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 	if spec.OSDiskDeleteOption, err = deleteOption(sp.OSDisk.DeleteOption, "osDisk.deleteOption"); err != nil {
 		return nil, err
 	}
+	if spec.OSDiskCaching, err = caching(sp.OSDisk.Caching, "osDisk.caching"); err != nil {
+		return nil, err
+	}
 	if spec.OSDiskCreateOption == "" {
 		spec.OSDiskCreateOption = "Attach"
 	}
@@ -388,7 +411,11 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 		if err != nil {
 			return nil, err
 		}
-		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption, DeleteOption: del})
+		cache, err := caching(dd.Caching, fmt.Sprintf("dataDisks[%d].caching", i))
+		if err != nil {
+			return nil, err
+		}
+		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption, DeleteOption: del, Caching: cache})
 	}
 	if existing != nil && osFromImage {
 		// The image's data disks are the VM's as its OS disk is: an update
@@ -631,7 +658,11 @@ func (pr *Provider) patchVMOnce(r *arm.Request, in vmInput) (*arm.Response, erro
 				if err != nil {
 					return nil, err
 				}
-				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID, DeleteOption: del})
+				cache, err := caching(dd.Caching, fmt.Sprintf("dataDisks[%d].caching", i))
+				if err != nil {
+					return nil, err
+				}
+				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID, DeleteOption: del, Caching: cache})
 			}
 		}
 	}
@@ -931,6 +962,7 @@ type attachDetachInput struct {
 		DiskID            string               `json:"diskId"`
 		Lun               *int32               `json:"lun"`
 		DeleteOption      string               `json:"deleteOption"`
+		Caching           string               `json:"caching"`
 		DiskEncryptionSet *struct{ ID string } `json:"diskEncryptionSet"`
 	} `json:"dataDisksToAttach"`
 	DataDisksToDetach []struct {
@@ -985,6 +1017,10 @@ func (pr *Provider) attachDetachDataDisksOnce(r *arm.Request) (*arm.Response, er
 		if err != nil {
 			return nil, err
 		}
+		cache, err := caching(a.Caching, fmt.Sprintf("dataDisksToAttach[%d].caching", i))
+		if err != nil {
+			return nil, err
+		}
 		used := map[int32]bool{}
 		for _, dd := range disks {
 			used[dd.Lun] = true
@@ -997,7 +1033,7 @@ func (pr *Provider) attachDetachDataDisksOnce(r *arm.Request) (*arm.Response, er
 				lun++
 			}
 		}
-		disks = append(disks, compute.VMDataDisk{Lun: lun, DiskID: a.DiskID, CreateOption: "Attach", DeleteOption: del})
+		disks = append(disks, compute.VMDataDisk{Lun: lun, DiskID: a.DiskID, CreateOption: "Attach", DeleteOption: del, Caching: cache})
 	}
 	body, err := pr.updateVM(r, vm, compute.VMSpec{ID: vm.ID, Location: vm.Location, Tags: vm.Tags, OSDiskID: vm.OSDiskID, DataDisks: disks}, sets)
 	if err != nil {

@@ -1,0 +1,41 @@
+package clients_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+// TestAzCLIVMDiskCaching: az vm disk attach --caching (an existing disk and
+// a --new one) keeps the host caching asked for, a later attach keeps the
+// caching of the disks already attached, az vm update --set changes the
+// OS disk's, and a caching Azure does not know is 400 InvalidParameter
+// naming the field. The caching of every disk was fixed (None for a data
+// disk, ReadWrite for the OS disk), so az printed None for a disk attached
+// --caching ReadOnly.
+func TestAzCLIVMDiskCaching(t *testing.T) {
+	e := testserver.Start(t)
+	az := loggedIn(t, e)
+	sub := e.Conn.SubscriptionID
+	az.run("group", "create", "-n", "cacherg", "-l", "westus", "-o", "none")
+	vm := az.vm(sub, "cacherg", "cvm")
+	az.run("disk", "create", "-g", "cacherg", "-n", "cd1", "--size-gb", "1", "-o", "none")
+
+	az.run("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm", "--name", "cd1", "--lun", "3", "--caching", "ReadOnly", "-o", "none")
+	az.run("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm", "--name", "cd2", "--new", "--size-gb", "1", "--caching", "ReadWrite", "-o", "none")
+	if out := az.tsv("vm", "show", "-g", "cacherg", "-n", "cvm", "--query", "storageProfile.dataDisks[].[name,to_string(lun),caching]"); strings.Join(strings.Fields(out), " ") != "cd1 3 ReadOnly cd2 0 ReadWrite" {
+		t.Fatalf("data disks after az vm disk attach --caching: %q", out)
+	}
+	if out := az.tsv("vm", "update", "-g", "cacherg", "-n", "cvm", "--set", "storageProfile.osDisk.caching=ReadOnly", "--query", "[storageProfile.osDisk.caching,storageProfile.dataDisks[0].caching]"); strings.Join(strings.Fields(out), " ") != "ReadOnly ReadOnly" {
+		t.Fatalf("caching after az vm update --set storageProfile.osDisk.caching: %q", out)
+	}
+	r := az.exec("rest", "--method", "patch", "--url", vm+"?api-version=2024-11-01",
+		"--body", `{"properties":{"storageProfile":{"dataDisks":[{"lun":3,"createOption":"Attach","caching":"Sometimes","managedDisk":{"id":"`+strings.TrimSuffix(vm, "/providers/Microsoft.Compute/virtualMachines/cvm")+`/providers/Microsoft.Compute/disks/cd1"}}]}}}`)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "InvalidParameter") || !strings.Contains(r.Stderr, "dataDisks[0].caching") {
+		t.Fatalf("a PATCH with caching Sometimes: exit status %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := az.tsv("vm", "show", "-g", "cacherg", "-n", "cvm", "--query", "length(storageProfile.dataDisks)"); out != "2" {
+		t.Fatalf("data disks after the refused PATCH: %q", out)
+	}
+}
