@@ -236,33 +236,27 @@ func (pr *Provider) registerVMs(rt *arm.Router) {
 // deleteOption checks a disk's deleteOption (Azure's DiskDeleteOptionTypes,
 // any case): "Delete", "Detach", or "" when not given.
 func deleteOption(v, field string) (string, error) {
-	switch strings.ToLower(v) {
-	case "":
-		return "", nil
-	case "delete":
-		return "Delete", nil
-	case "detach":
-		return "Detach", nil
-	}
-	e := arm.BadRequest("InvalidParameter", "The value '%s' of parameter '%s' is not valid. Use Delete (the VM's delete deletes the disk) or Detach (the disk is kept).", v, field)
-	e.Target = field
-	return "", e
+	return oneOf(v, field, "Use Delete (the VM's delete deletes the disk) or Detach (the disk is kept).", "Delete", "Detach")
 }
 
 // caching checks a disk's host caching (Azure's CachingTypes, any case):
 // "None", "ReadOnly", "ReadWrite", or "" when not given.
 func caching(v, field string) (string, error) {
-	switch strings.ToLower(v) {
-	case "":
+	return oneOf(v, field, "Use None, ReadOnly or ReadWrite.", "None", "ReadOnly", "ReadWrite")
+}
+
+// oneOf is the value of values that v names in any case ("" for ""); any
+// other v is 400 InvalidParameter at field, saying what to use (use).
+func oneOf(v, field, use string, values ...string) (string, error) {
+	if v == "" {
 		return "", nil
-	case "none":
-		return "None", nil
-	case "readonly":
-		return "ReadOnly", nil
-	case "readwrite":
-		return "ReadWrite", nil
 	}
-	e := arm.BadRequest("InvalidParameter", "The value '%s' of parameter '%s' is not valid. Use None, ReadOnly or ReadWrite.", v, field)
+	for _, x := range values {
+		if strings.EqualFold(v, x) {
+			return x, nil
+		}
+	}
+	e := arm.BadRequest("InvalidParameter", "The value '%s' of parameter '%s' is not valid. %s", v, field, use)
 	e.Target = field
 	return "", e
 }
