@@ -11,7 +11,9 @@ import (
 // a --new one) keeps the host caching asked for, a later attach keeps the
 // caching of the disks already attached, az vm update --set changes the
 // OS disk's, and a caching Azure does not know is 400 InvalidParameter
-// naming the field. The caching of every disk was fixed (None for a data
+// naming the field; a shared disk (--max-shares 2) attached to one VM is
+// refused to a second saying that Safehold attaches it to one VM at a time
+// (Azure attaches it to up to maxShares VMs). The caching of every disk was fixed (None for a data
 // disk, ReadWrite for the OS disk), so az printed None for a disk attached
 // --caching ReadOnly.
 func TestAzCLIVMDiskCaching(t *testing.T) {
@@ -37,5 +39,15 @@ func TestAzCLIVMDiskCaching(t *testing.T) {
 	}
 	if out := az.tsv("vm", "show", "-g", "cacherg", "-n", "cvm", "--query", "length(storageProfile.dataDisks)"); out != "2" {
 		t.Fatalf("data disks after the refused PATCH: %q", out)
+	}
+
+	// A shared disk (maxShares 2) attaches to one VM at a time, and the
+	// second attach says so.
+	az.run("disk", "create", "-g", "cacherg", "-n", "shared", "--size-gb", "256", "--max-shares", "2", "-o", "none")
+	az.run("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm", "--name", "shared", "-o", "none")
+	az.vm(sub, "cacherg", "cvm2")
+	r = az.exec("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm2", "--name", "shared", "-o", "none")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "(OperationNotAllowed)") || !strings.Contains(r.Stderr, "shared disk (maxShares 2) to one VM at a time") {
+		t.Fatalf("attaching a shared disk to a second VM: exit status %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

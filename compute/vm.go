@@ -451,6 +451,9 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is not in zone %s of the VM: a zonal VM uses managed disks of its own zone (create the disk with zones [\"%s\"]).", d.Name, strings.Join(zones, ","), strings.Join(zones, "\",\""))
 			}
 			if d.ManagedBy != "" && !arm.EqualIDs(d.ManagedBy, vmID) {
+				if d.Properties.MaxShares > 1 {
+					return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Safehold attaches a shared disk (maxShares %d) to one VM at a time: detach it from that VM first.", d.Name, d.ManagedBy, d.Properties.MaxShares)
+				}
 				return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Detach it from that VM first.", d.Name, d.ManagedBy)
 			}
 			if err := s.settleState(ctx, tx, &d); err != nil {
