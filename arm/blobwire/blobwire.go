@@ -48,7 +48,9 @@ func Errorf(status int, code, format string, args ...any) *Error {
 // own: 507 InsufficientStorage when a write found the server out of space
 // (ENOSPC, the store's out of space: Azure Storage has no code for it, and
 // retrying at once would fail the same way), 503 ServerBusy when the object
-// storage did not answer (blob.Unreachable), else 500 InternalError.
+// storage did not answer (blob.Unreachable) or the metadata database is out
+// of reach (the store's ErrUnavailable), else 500 InternalError. A 503 is
+// written with Retry-After.
 func Internal(err error) *Error {
 	if errors.Is(err, syscall.ENOSPC) {
 		return Errorf(http.StatusInsufficientStorage, "InsufficientStorage", "The server is out of storage space where it keeps its data, so the request could not be completed. An operator must free space on the file system of Safehold's data directory; then retry the request.")
@@ -56,6 +58,10 @@ func Internal(err error) *Error {
 	var ou interface{ ObjectStoreUnreachable() bool }
 	if errors.As(err, &ou) && ou.ObjectStoreUnreachable() {
 		return Errorf(http.StatusServiceUnavailable, "ServerBusy", "The server's object storage, where it keeps snapshot data, did not answer (%v). Retry the request once it is reachable again.", err)
+	}
+	var u interface{ Unavailable() bool }
+	if errors.As(err, &u) && u.Unavailable() {
+		return Errorf(http.StatusServiceUnavailable, "ServerBusy", "The server's metadata database is unavailable or did not answer in time. Retry the request.")
 	}
 	return Errorf(http.StatusInternalServerError, "InternalError", "The server encountered an internal error: %v. Please retry the request.", err)
 }
@@ -67,6 +73,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
 	h.Set("x-ms-error-code", e.Code)
 	h.Set("x-ms-version", Version)
 	h.Set("Content-Type", "application/xml")
+	if e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", "1") // as ARM's 503s
+	}
 	w.WriteHeader(e.Status)
 	if r.Method == http.MethodHead {
 		return

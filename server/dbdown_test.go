@@ -1,0 +1,72 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
+)
+
+// TestDiskSASAnswers503WhileTheDatabaseIsDown: a disk's SAS page write
+// and read while PostgreSQL is stopped answer 503 ServerBusy with
+// Retry-After and a message naming the metadata database, as ARM requests
+// do, and succeed once it is started again: they answered 500
+// InternalError (found by TestReplicasOutages).
+func TestDiskSASAnswers503WhileTheDatabaseIsDown(t *testing.T) {
+	pg := testsvc.OutagePostgres(t)
+	e := testserver.Start(t, testserver.WithStore(pg.URL))
+	e.ResourceGroups("disks")
+	fixture.Disk(t, e, "disks", "d1", 1)
+	sas, revoke := fixture.DiskAccess(t, e, "disks", "d1", "Write")
+	defer revoke()
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *http.Response
+	pc, err := pageblob.NewClientWithNoCredential(sas.URL(), &pageblob.ClientOptions{ClientOptions: policy.ClientOptions{Transport: hc, Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("outage"), 512<<10/6+1)[:512<<10]
+	pg.Stop()
+	started := false
+	defer func() {
+		if !started {
+			pg.Start()
+		}
+	}()
+	check := func(what string, err error) {
+		t.Helper()
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) {
+			t.Fatalf("%s while the database is down: %v", what, err)
+		}
+		last = re.RawResponse
+		if re.StatusCode != http.StatusServiceUnavailable || re.ErrorCode != "ServerBusy" || last.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s while the database is down: %d %s (Retry-After %q): %v", what, re.StatusCode, re.ErrorCode, last.Header.Get("Retry-After"), err)
+		}
+	}
+	err = fixture.WritePages(pc, 0, data)
+	check("a page write", err)
+	_, err = pc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: 0, Count: 4096}})
+	check("a read", err)
+	pg.Start()
+	started = true
+	if err := fixture.WritePages(pc, 0, data); err != nil {
+		t.Fatalf("a page write once the database is back: %v", err)
+	}
+	if got := fixture.ReadPages(t, pc, 0, int64(len(data))); !bytes.Equal(got, data) {
+		t.Fatal("the pages read back differ")
+	}
+}
