@@ -42,8 +42,10 @@ type CreationData struct {
 	PerformancePlus               *bool  `json:"performancePlus,omitempty"`
 	ProvisionedBandwidthCopySpeed string `json:"provisionedBandwidthCopySpeed,omitempty"`
 	// A snapshot's instant access (DiskRP 2025-01-02): Safehold's snapshots
-	// are readable at once, so it changes nothing but is answered as sent.
-	InstantAccessDurationMinutes json.RawMessage `json:"instantAccessDurationMinutes,omitempty"`
+	// are readable at once, so it changes nothing but is answered as sent
+	// (a whole number of minutes: anything else is 400, as a Go SDK could
+	// not read the snapshot back).
+	InstantAccessDurationMinutes *int64 `json:"instantAccessDurationMinutes,omitempty"`
 	// FromImage: the platform image (imageReference) or gallery image
 	// version (galleryImageReference) the disk was created from.
 	ImageReference        *ImageDiskReference `json:"imageReference,omitempty"`

@@ -2,6 +2,7 @@ package compute_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/safehold/safehold/internal/testserver"
@@ -35,5 +36,29 @@ func TestSnapshotKeepsInstantAccessDuration(t *testing.T) {
 	}
 	if src := fmt.Sprint(testserver.Field(got, "properties.creationData.sourceResourceId")); src != e.diskID("ia-d") {
 		t.Fatalf("the snapshot's source: %s", src)
+	}
+}
+
+// TestInstantAccessDurationMustBeMinutes: a snapshot's
+// creationData.instantAccessDurationMinutes that is not a whole number of
+// minutes (a string, a fraction, an object) is 400
+// naming the field, and nothing is created: it was kept as sent and
+// answered back, so every Go SDK read of the snapshot (its get, and the
+// list of its resource group or subscription, whose page holds it) failed
+// to decode an int64 from it.
+func TestInstantAccessDurationMustBeMinutes(t *testing.T) {
+	e, _ := start(t)
+	e.putDisk("ib-d", e.emptyDisk("ib-d", 1))
+	const v = "?api-version=2025-01-02"
+	for i, bad := range []string{`"soon"`, `1.5`, `{"minutes":5}`} {
+		name := fmt.Sprintf("ib-s%d", i)
+		resp, m := e.Do("PUT", e.snapID(name)+v, `{"location":"westus","properties":{"incremental":true,"creationData":{"createOption":"Copy","sourceResourceId":"`+e.diskID("ib-d")+`","instantAccessDurationMinutes":`+bad+`}}}`,
+			testserver.AnyStatus())
+		if resp.StatusCode != 400 || testserver.Field(m, "error.code") != "InvalidParameter" || !strings.Contains(fmt.Sprint(testserver.Field(m, "error.target")), "creationData.instantAccessDurationMinutes") {
+			t.Fatalf("instantAccessDurationMinutes %s: %d %v, want 400 InvalidParameter at the field", bad, resp.StatusCode, m)
+		}
+		if resp, _ := e.Do("GET", e.snapID(name)+v, nil, testserver.AnyStatus()); resp.StatusCode != 404 {
+			t.Fatalf("instantAccessDurationMinutes %s: refused, yet the snapshot reads %d", bad, resp.StatusCode)
+		}
 	}
 }
