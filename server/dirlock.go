@@ -37,12 +37,12 @@ func lockDataDir(dir string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("data dir %s is in use by another safehold serve (%s): stop that server first, or give this one another --data-dir (each server, each replica too, needs its own)", dir, holder)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(fmt.Sprintf("pid %d\n", os.Getpid())), 0)
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock data dir: %w", err)
+	// The pid is for the message of a server refused later; the lock is
+	// the flock. On a full file system the write fails and the server
+	// starts all the same (a full disk is for the store's reserve to ride
+	// out), the refused one then naming "another process".
+	if f.Truncate(0) == nil {
+		f.WriteAt([]byte(fmt.Sprintf("pid %d\n", os.Getpid())), 0)
 	}
 	return f, nil
 }
