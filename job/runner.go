@@ -20,6 +20,10 @@ import (
 	"github.com/safehold/safehold/store"
 )
 
+// unavailableRetry is how long after a handler met the database out of
+// reach (store.ErrUnavailable, store.ErrOutcomeUnknown) its task runs again.
+const unavailableRetry = 5 * time.Second
+
 // Handler runs one task. Returning nil completes the task; a Retry error
 // reschedules it; any other error completes it as failed (the handler is
 // expected to have recorded the failure wherever users see it).
@@ -428,6 +432,19 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 	}
 	if errors.Is(err, store.ErrLeaseLost) {
 		log.Warn("task lease lost; another worker owns the task now", "err", err)
+		return
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown) {
+		// The database was out of reach: what the handler could not write
+		// (a job's end, its operation's) is not written, so the task runs
+		// again once it answers, as after a claim lost to a crash;
+		// completed here, its job would stay InProgress for ever.
+		log.Warn("task met the database out of reach; it runs again", "err", err, "delay", unavailableRetry)
+		if uerr := r.Store.Update(ctx, func(tx store.Tx) error {
+			return tx.RescheduleTask(ctx, t.ID, r.Clock.Now().Add(unavailableRetry), err.Error())
+		}); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+			log.Error("reschedule task", "err", uerr) // its lease lapses: the next claim runs it
+		}
 		return
 	}
 	if err != nil {

@@ -293,3 +293,49 @@ func TestLeaseRenewalsFailingStopTheHandlerBeforeTheLeaseEnds(t *testing.T) {
 		return err == nil && next.IsZero() && !r.Busy()
 	})
 }
+
+// TestTaskRunsAgainAfterTheDatabaseWasOutOfReach: a handler whose writes
+// met the database out of reach (store.ErrUnavailable, as PostgreSQL's
+// store answers then; store.ErrOutcomeUnknown for a COMMIT never answered)
+// did not record what it did, a job's end among it: its task runs again,
+// and is completed only once a run of it succeeds. It was completed at
+// once, so a job whose end could not be written stayed InProgress for ever
+// (found by chaos22: PostgreSQL restarted, then its connections taken).
+func TestTaskRunsAgainAfterTheDatabaseWasOutOfReach(t *testing.T) {
+	for _, cause := range []error{store.ErrUnavailable, store.ErrOutcomeUnknown} {
+		x := newSlots(t)
+		runs := 0
+		x.state = func() string { return fmt.Sprintf("%d runs", runs) }
+		x.r.Register("write", func(ctx context.Context, tk store.Task) error {
+			x.mu.Lock()
+			runs++
+			n := runs
+			x.mu.Unlock()
+			if n == 1 {
+				return fmt.Errorf("end the job: %w: connection refused", cause)
+			}
+			return nil
+		})
+		x.start()
+		task := storetest.Enqueue(t, x.s, store.Task{Kind: "write"})
+		x.r.Notify()
+		x.until("the task's first run", func() bool { return runs >= 1 })
+		x.until("the task's second run", func() bool { return runs >= 2 })
+		deadline := time.Now().Add(time.Minute)
+		for {
+			_, err := x.s.GetTask(context.Background(), task.ID)
+			if err == store.ErrNotFound {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%v: the task still there a minute after its second run (%v)", cause, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		x.mu.Lock()
+		if runs != 2 {
+			t.Errorf("%v: %d runs, want 2", cause, runs)
+		}
+		x.mu.Unlock()
+	}
+}
