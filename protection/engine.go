@@ -281,6 +281,14 @@ func (e *Engine) vault(ctx context.Context, key string) (*snapshot.Repository, f
 	if e.OpenVault == nil {
 		return nil, nil, fmt.Errorf("open vault tier %s: no OpenVault configured", key)
 	}
+	// Opening creates the repository: a vault removed (RemoveVault) is
+	// never opened again, or its store would come back for nothing ever
+	// to remove.
+	if gone, err := e.vaultGone(ctx, key); err != nil {
+		return nil, nil, fmt.Errorf("open vault tier %s: %w", key, err)
+	} else if gone {
+		return nil, nil, fmt.Errorf("open vault tier %s: %w", key, ErrVaultGone)
+	}
 	repo, err := e.OpenVault(ctx, key)
 	if err != nil {
 		return nil, nil, err
@@ -353,15 +361,11 @@ func (e *Engine) GCVaultNow(ctx context.Context, key string) (time.Duration, err
 	return e.collectVault(ctx, key)
 }
 
-// collectVault collects a vault's repository once (see GCVault).
+// collectVault collects a vault's repository once (see GCVault). A vault
+// removed meanwhile (RemoveVault) has nothing left to collect: that is
+// done, and its store is not opened (which would make it again).
 func (e *Engine) collectVault(ctx context.Context, key string) (time.Duration, error) {
-	repo, release, err := e.vault(ctx, key)
-	if err != nil {
-		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
-		return 0, err
-	}
-	defer release()
-	m := e.maintLock(key) // no verify reads the packs this collection deletes
+	m := e.maintLock(key) // no verify reads the packs this collection deletes, no RemoveVault runs
 	m.Lock()
 	defer m.Unlock()
 	opts := snapshot.GCOptions{Repack: 0.5, Grace: e.gcGrace()}
@@ -374,6 +378,16 @@ func (e *Engine) collectVault(ctx context.Context, key string) (time.Duration, e
 		defer h.Release(ctx)
 		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
 	}
+	repo, release, err := e.vault(ctx, key)
+	if errors.Is(err, ErrVaultGone) {
+		e.Logger.Info("vault tier GC: the vault was deleted, nothing to collect", "vault", key)
+		return 0, nil
+	}
+	if err != nil {
+		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
+		return 0, err
+	}
+	defer release()
 	st, err := repo.GC(ctx, opts)
 	if err != nil {
 		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
@@ -426,10 +440,76 @@ func (e *Engine) gate(key string) *lease.Gate {
 	return &lease.Gate{Store: e.Store, Repo: GatePrefix + key, Holder: e.NodeID + "/" + e.boot}
 }
 
-// RemoveVault deletes a vault's repository with everything in it.
+// ErrVaultGone is wrapped when a vault's repository is asked for after
+// the vault was removed (RemoveVault, VaultGoneTx).
+var ErrVaultGone = errors.New("the vault was deleted")
+
+// vaultGoneKind marks the keys of removed vaults (a document each, kept):
+// no collection or other use of the vault tier opens (and so creates) a
+// removed vault's store again, in any replica.
+const vaultGoneKind = "protection.vaultgone"
+
+// VaultGoneTx records in tx, with the vault's own removal, that the vault
+// of key is gone: from its commit on, its store is never opened again
+// (RemoveVault then deletes it).
+func (e *Engine) VaultGoneTx(ctx context.Context, tx store.Tx, key string) error {
+	if key == "" {
+		return nil
+	}
+	return tx.Put(ctx, store.Doc{Kind: vaultGoneKind, Key: strings.ToLower(key), Value: mustJSON(e.Now().UTC())})
+}
+
+func (e *Engine) vaultGone(ctx context.Context, key string) (bool, error) {
+	_, err := e.Store.Get(ctx, vaultGoneKind, strings.ToLower(key))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// removeVaultWait bounds how long RemoveVault waits for a collection of
+// the vault running in another replica to end before deleting its store.
+const removeVaultWait = 2 * time.Minute
+
+// RemoveVault deletes a vault's repository with everything in it, for
+// good: the vault is marked gone (VaultGoneTx, if its removal did not),
+// so no collection requested before (here or in another replica, or due
+// later for young packs) opens the store again; one running waits until
+// it ends, and the requests left for it are dropped.
 func (e *Engine) RemoveVault(key string) {
 	if key == "" {
 		return
+	}
+	ctx := context.Background()
+	if err := e.Store.Update(ctx, func(tx store.Tx) error { return e.VaultGoneTx(ctx, tx, key) }); err != nil {
+		e.Logger.Warn("remove vault tier: mark the vault gone", "vault", key, "err", err)
+	}
+	e.mu.Lock()
+	if t := e.gcLater[key]; t != nil {
+		t.Stop()
+		delete(e.gcLater, key)
+	}
+	e.mu.Unlock()
+	m := e.maintLock(key) // a collection or verify running here ends first
+	m.Lock()
+	defer m.Unlock()
+	if g := e.gate(key); g != nil { // and one running in another replica
+		wctx, cancel := context.WithTimeout(ctx, removeVaultWait)
+		if h, err := g.Collect(wctx); err != nil {
+			e.Logger.Warn("remove vault tier: wait for its collection", "vault", key, "err", err)
+		} else {
+			defer h.Release(ctx)
+		}
+		cancel()
+	}
+	if err := e.Store.Update(ctx, func(tx store.Tx) error {
+		err := tx.Delete(ctx, lease.WantKind, strings.ToLower(GCWorkPrefix+key))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		e.Logger.Warn("remove vault tier: drop its collection's request", "vault", key, "err", err)
 	}
 	if e.RemoveVaultData != nil {
 		if err := e.RemoveVaultData(context.Background(), key); err != nil {

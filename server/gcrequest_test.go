@@ -3,6 +3,9 @@ package server_test
 import (
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/store"
 )
@@ -165,4 +169,54 @@ func TestDeadWritersPacksAreCollected(t *testing.T) {
 		_, err := a.Server.Store.Get(ctx, lease.WantKind, compute.GCWork)
 		return errors.Is(err, store.ErrNotFound)
 	})
+}
+
+// TestDeletedVaultsStoreStaysGone: a Recovery Services vault whose VM was
+// backed up goes with its resource group, and its vault tier with it. A
+// collection of that tier requested before (by a replica that did not
+// lead, or due later for packs too young to touch) runs after the delete:
+// it must find the vault gone and leave its store so. It opened the store
+// by the vault's key, which made it again (an empty repository in the
+// data dir, or in object storage) for nothing ever to remove.
+func TestDeletedVaultsStoreStaysGone(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	vm := fixture.ProtectVM(t, e)
+	rsVault := "/subscriptions/" + e.Sub + "/resourceGroups/" + vm.RG + "/providers/Microsoft.RecoveryServices/vaults/" + vm.Vault
+	const av = "?api-version=2024-04-01"
+	job := vm.Backup(t, e)
+	if j := waitVaultJob(t, e, rsVault, job[strings.LastIndexByte(job, '/')+1:], av); str(j, "properties.status") != "Completed" {
+		t.Fatalf("backup: %v", j)
+	}
+	vaults, err := os.ReadDir(filepath.Join(e.DataDir, "vaults"))
+	if err != nil || len(vaults) != 1 {
+		t.Fatalf("the vault tier after a backup: %v %v", vaults, err)
+	}
+	key := vaults[0].Name()
+	dir := protection.VaultDir(e.DataDir, key)
+	// Its item and backup data first (soft delete off), then the vault.
+	resp, m := call(t, e, "PUT", rsVault+"/backupconfig/vaultconfig"+av, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Disabled"}})
+	mustStatus(t, 200, resp, m)
+	resp, m = call(t, e, "DELETE", rsVault+"/backupFabrics/Azure/protectionContainers/"+url.PathEscape(vm.Container)+"/protectedItems/"+url.PathEscape(vm.Item)+av, nil)
+	mustStatus(t, 202, resp, m)
+	if st := pollOp(t, e, resp.Header.Get("Azure-AsyncOperation")); str(st, "status") != "Succeeded" {
+		t.Fatalf("delete the item's backup data: %v", st)
+	}
+	if code, m := e.DeleteGroup(vm.RG); code != 200 {
+		t.Fatalf("delete the vault's group: %d %v", code, m)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the vault's store after its delete: %v", err)
+	}
+	// A collection of the vault's tier asked for before its delete.
+	if err := lease.Want(ctx, e.Server.Store, protection.GCWorkPrefix+key, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor("the collection's request to be done", func() bool {
+		_, err := e.Server.Store.Get(ctx, lease.WantKind, protection.GCWorkPrefix+key)
+		return errors.Is(err, store.ErrNotFound)
+	})
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a collection after the vault's delete made its store again (%s): %v", dir, err)
+	}
 }

@@ -552,6 +552,11 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 		if err := pr.dropVaultPrincipal(ctx, tx, id); err != nil {
 			return err
 		}
+		// Its vault tier is never opened again from here on (a
+		// collection requested before would make it again).
+		if err := pr.Engine.VaultGoneTx(ctx, tx, v.UniqueID); err != nil {
+			return err
+		}
 		return pr.p.DropOwner(ctx, tx, id, v.Identity, protection.DeleteJobs)
 	})
 	if err != nil {
