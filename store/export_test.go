@@ -28,3 +28,11 @@ func ListMemoHits(p *Postgres) int64 { return p.lists.hits.Load() }
 // DocRowsScannedSlowly is how many documents' rows were read through pgx's
 // Scan rather than decoded as they came (see pgDocRow).
 func DocRowsScannedSlowly() int64 { return pgDocSlow.Load() }
+
+// SharedReads is how many batches of reads p answered in a round trip
+// shared with others (see pgReads).
+func SharedReads(p *Postgres) int64 { return p.reads.shared.Load() }
+
+// ReadPipes is how many round trips of reads p has in flight at most
+// before batches wait for one (see pgReads).
+func ReadPipes(p *Postgres) int { return p.reads.pipes }

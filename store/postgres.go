@@ -91,6 +91,7 @@ type Postgres struct {
 	writerDone chan struct{}
 	wcache     pgWriteCache
 	lists      pgListMemo // the lists ReadBatch read, by the writer_gen they were read at
+	reads      pgReads    // ReadBatch's round trips
 
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup
@@ -176,7 +177,8 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 		cfg.MaxConns = 16
 	}
 	p := &Postgres{clk: clk, stmtTimeout: timeout, maxConns: cfg.MaxConns,
-		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{})}
+		writes: make(chan *pgReq, 256), closing: make(chan struct{}), writerDone: make(chan struct{}),
+		reads: pgReads{pipes: pgReadPipes()}}
 	pgWatchdog(cfg, &p.roundTrip, &p.timedOut, &p.sent, roundTrip)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -547,9 +549,20 @@ func pgListSQL(kind string, q ListQuery) (string, []any) {
 	return b.String(), args
 }
 
-// ReadBatch makes the reads in one round trip on a pooled connection
-// (BatchReader), each as Get or List makes it.
-func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
+// readBatch makes the reads in one round trip on a pooled connection,
+// each as Get or List makes it; a failure of the round trip is each
+// read's error.
+func (p *Postgres) readBatch(ctx context.Context, reads []Read) []ReadResult {
+	out, err := p.readBatchErr(ctx, reads)
+	if err != nil {
+		out = pgReadErrs(len(reads), err)
+	}
+	return out
+}
+
+// readBatchErr is readBatch's round trip: its results, or the error that
+// failed it.
+func (p *Postgres) readBatchErr(ctx context.Context, reads []Read) ([]ReadResult, error) {
 	var out []ReadResult
 	err := p.onConn(ctx, func(c *pgxpool.Conn) error {
 		out = make([]ReadResult, len(reads)) // (again when run again)
@@ -570,13 +583,7 @@ func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
 		}
 		return c.SendBatch(ctx, &b).Close()
 	})
-	if err != nil {
-		out = make([]ReadResult, len(reads))
-		for i := range out {
-			out[i].Err = err
-		}
-	}
-	return out
+	return out, err
 }
 
 // AnyUnder answers store.AnyUnder in one statement through the docs_scope

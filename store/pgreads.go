@@ -1,0 +1,272 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// pgReads shares round trips among the batches of reads that requests make
+// at the same moment (ReadBatch: every request's checks, a list's first
+// page). At most pipes round trips of reads are in flight; a batch that
+// comes while they all are waits and goes with the next one, together with
+// every batch waiting then, each distinct read (the role assignments'
+// generation, a vault's policies: the same for most requests of a moment)
+// made once for all of them. A batch that finds a round trip free goes at
+// once: nothing waits longer than the round trips before it, and when
+// none of those has ended for pgReadStuck (long lists: a vault's every
+// job), it goes at once on a round trip of its own, with those waiting.
+//
+// Each read of a shared round trip is made after every batch it answers
+// was asked for, as its own round trip would have made it: a write
+// committed before a request asked (by any replica) is in its answer.
+// The answers share their documents' values, which nobody modifies (see
+// ListView and View; the remembered lists and reads share theirs too).
+//
+// On PostgreSQL each round trip costs both sides more than most of its
+// statements (the server's write to the socket and pgx's batch, the
+// database's wake-up, protocol messages and implicit transaction), and
+// statements that read the same rows cost each their own: under the mixed
+// load of bench/mixed.sh most requests of a moment ask for the same two or
+// three reads.
+type pgReads struct {
+	pipes    int // round trips of reads in flight at most
+	mu       sync.Mutex
+	queue    []*pgReadReq
+	inflight int
+	moved    time.Time    // when a round trip last began or ended
+	shared   atomic.Int64 // batches answered by a round trip shared with others (tests)
+}
+
+// pgReadStuck is how long the round trips in flight may all go on before a
+// batch that comes goes without waiting for them.
+const pgReadStuck = 5 * time.Millisecond
+
+// A pgReadReq is a batch of reads waiting for its round trip.
+type pgReadReq struct {
+	ctx   context.Context
+	reads []Read
+	out   []ReadResult
+	done  chan struct{}
+}
+
+// pgReadGroupMax bounds the distinct reads of one shared round trip.
+const pgReadGroupMax = 256
+
+func pgReadPipes() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// ReadBatch makes the reads in one round trip on a pooled connection
+// (BatchReader), each as Get or List makes it, shared with the batches of
+// other requests of the same moment (see pgReads).
+func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
+	if len(reads) == 0 {
+		return nil
+	}
+	if !pgSharable(reads) {
+		return p.readBatch(ctx, reads)
+	}
+	if err := ctx.Err(); err != nil {
+		return pgReadErrs(len(reads), err)
+	}
+	r := &pgReadReq{ctx: ctx, reads: reads}
+	rs := &p.reads
+	rs.mu.Lock()
+	if rs.inflight < rs.pipes {
+		// (Nothing waits while a round trip is free.)
+		rs.inflight++
+		rs.moved = time.Now()
+		rs.mu.Unlock()
+		r.out = p.readBatch(ctx, reads)
+		p.readsNext()
+		return r.out
+	}
+	r.done = make(chan struct{})
+	rs.queue = append(rs.queue, r)
+	head := len(rs.queue) == 1
+	stuck := p.readsStuck()
+	rs.mu.Unlock()
+	// The first batch to wait watches for round trips that do not end.
+	var tick <-chan time.Time
+	if head && !stuck {
+		t := time.NewTimer(pgReadStuck)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-r.done:
+			return r.out
+		case <-ctx.Done():
+			return pgReadErrs(len(reads), ctx.Err())
+		case <-tick:
+			rs.mu.Lock()
+			if len(rs.queue) > 0 && rs.queue[0] == r && !p.readsStuck() {
+				t := time.NewTimer(pgReadStuck - time.Since(rs.moved))
+				defer t.Stop()
+				tick = t.C
+			} else {
+				tick = nil
+			}
+			rs.mu.Unlock()
+		}
+	}
+}
+
+// readsStuck sends the batches waiting on a round trip of their own when
+// none of those in flight has begun or ended for pgReadStuck, and reports
+// whether it did (rs.mu held).
+func (p *Postgres) readsStuck() bool {
+	rs := &p.reads
+	now := time.Now()
+	if len(rs.queue) == 0 || now.Sub(rs.moved) < pgReadStuck {
+		return false
+	}
+	rs.inflight++
+	rs.moved = now
+	go p.readTrip(rs.take())
+	return true
+}
+
+// readsNext sends the batches waiting, if any, in the round trip that just
+// ended's place (in a goroutine of its own: its caller has its answer),
+// else frees that place.
+func (p *Postgres) readsNext() {
+	rs := &p.reads
+	rs.mu.Lock()
+	rs.moved = time.Now()
+	if len(rs.queue) == 0 {
+		rs.inflight--
+		rs.mu.Unlock()
+		return
+	}
+	group := rs.take()
+	rs.mu.Unlock()
+	go p.readTrip(group)
+}
+
+// readTrip answers group in a round trip, then sends the batches waiting
+// then, if any, in its place.
+func (p *Postgres) readTrip(group []*pgReadReq) {
+	p.readShared(group)
+	p.readsNext()
+}
+
+// take takes the batches waiting, up to pgReadGroupMax reads (rs.mu held).
+func (rs *pgReads) take() []*pgReadReq {
+	n, i := 0, 0
+	for ; i < len(rs.queue); i++ {
+		if n += len(rs.queue[i].reads); n > pgReadGroupMax && i > 0 {
+			break
+		}
+	}
+	group := rs.queue[:i:i]
+	rs.queue = slices.Clone(rs.queue[i:])
+	if len(rs.queue) == 0 {
+		rs.queue = nil
+	}
+	return group
+}
+
+// readShared answers the batches of group in one round trip, each distinct
+// read made once, and closes their done.
+func (p *Postgres) readShared(group []*pgReadReq) {
+	defer func() {
+		for _, r := range group {
+			close(r.done)
+		}
+	}()
+	if len(group) == 1 {
+		group[0].out = p.readBatch(group[0].ctx, group[0].reads)
+		return
+	}
+	p.reads.shared.Add(int64(len(group)))
+	var uniq []Read
+	at := map[Read]int{}
+	pos := make([][]int, len(group))
+	for g, r := range group {
+		pos[g] = make([]int, len(r.reads))
+		for i, rd := range r.reads {
+			n := normRead(rd)
+			j, ok := at[n]
+			if !ok {
+				j = len(uniq)
+				at[n] = j
+				uniq = append(uniq, rd)
+			}
+			pos[g][i] = j
+		}
+	}
+	// The round trip ends early only once every request of the group has
+	// gone (its ctx done).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var live atomic.Int32
+	live.Store(int32(len(group)))
+	for _, r := range group {
+		stop := context.AfterFunc(r.ctx, func() {
+			if live.Add(-1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
+	res, err := p.readBatchErr(ctx, uniq)
+	if err != nil && !pgGone(err) {
+		// A statement the database refused failed the statements after
+		// it: each batch on its own, as it would have gone.
+		for _, r := range group {
+			r.out = p.readBatch(r.ctx, r.reads)
+		}
+		return
+	}
+	used := make([]bool, len(uniq))
+	for g, r := range group {
+		r.out = make([]ReadResult, len(r.reads))
+		for i, j := range pos[g] {
+			if err != nil {
+				r.out[i].Err = err
+				continue
+			}
+			r.out[i] = res[j]
+			if used[j] && res[j].Docs != nil {
+				r.out[i].Docs = slices.Clone(res[j].Docs) // (the values shared)
+			}
+			used[j] = true
+		}
+	}
+}
+
+// pgGone reports whether err failed a round trip for want of the database
+// (out of reach, too slow, the connection lost), not for one of its
+// statements: the reads would fail as well on their own.
+func pgGone(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// pgSharable reports whether the database takes every read's text as it
+// is (valid UTF-8 without NUL, as pgPlainText): a read it refuses would
+// fail the reads after it in a shared round trip.
+func pgSharable(reads []Read) bool {
+	for _, rd := range reads {
+		for _, s := range [...]string{rd.Kind, rd.Key, rd.Q.ScopePrefix, rd.Q.Type, rd.Q.After} {
+			if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func pgReadErrs(n int, err error) []ReadResult {
+	out := make([]ReadResult, n)
+	for i := range out {
+		out[i].Err = err
+	}
+	return out
+}

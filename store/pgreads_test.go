@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
+)
+
+// TestPostgresReadsShareRoundTrips: batches of reads made at the same moment
+// by many requests share round trips (each distinct read made once for
+// all), and each batch still sees every write committed before it was
+// asked for: a request reads back its own write (through a second store on
+// the same schema too, as another replica), its neighbours' documents, a
+// list and a missing document as if it had gone alone. A batch the
+// database would refuse (a key of invalid UTF-8) fails alone, and a
+// request that gives up (its ctx canceled) leaves at once and fails
+// nobody else's reads.
+func TestPostgresReadsShareRoundTrips(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	s, other := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	ctx := context.Background()
+	const workers, rounds = 48, 60
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, store.Doc{Kind: "gen", Key: "g", Value: []byte(`"1"`)}); err != nil {
+			return err
+		}
+		for i := range 20 {
+			if err := tx.Put(ctx, store.Doc{Kind: "k", Key: fmt.Sprintf("Fixed-%02d", i), Scope: "/s/", Value: []byte(strconv.Itoa(i))}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	list := store.Read{Kind: "k", List: true, Q: store.ListQuery{ScopePrefix: "/S/"}}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			writer := s
+			if w%4 == 3 {
+				writer = other
+			}
+			own := fmt.Sprintf("own-%d", w)
+			for i := range rounds {
+				if err := writer.Update(ctx, func(tx store.Tx) error {
+					return tx.Put(ctx, store.Doc{Kind: "k", Key: own, Scope: "/own/", Value: []byte(strconv.Itoa(i))})
+				}); err != nil {
+					errs <- err
+					return
+				}
+				fixed := fmt.Sprintf("fixed-%02d", (w+i)%20)
+				reads := []store.Read{{Kind: "gen", Key: "g"}, {Kind: "k", Key: own}, {Kind: "k", Key: fixed}, {Kind: "k", Key: "absent"}, list}
+				if w == 0 && i%5 == 0 {
+					// Refused by the database: fails its own batch only.
+					res := s.ReadBatch(ctx, append(reads, store.Read{Kind: "k", Key: "bad-\xff"}))
+					if res[len(res)-1].Err == nil {
+						errs <- fmt.Errorf("a key of invalid UTF-8 was read: %+v", res[len(res)-1])
+						return
+					}
+				}
+				rctx, cancel := ctx, context.CancelFunc(func() {})
+				if i%10 == 9 {
+					rctx, cancel = context.WithTimeout(ctx, time.Duration(i%3)*time.Microsecond)
+				}
+				res := s.ReadBatch(rctx, reads)
+				canceled := rctx.Err() != nil
+				cancel()
+				if len(res) != len(reads) {
+					errs <- fmt.Errorf("%d results for %d reads", len(res), len(reads))
+					return
+				}
+				if canceled && res[0].Err != nil {
+					if !errors.Is(res[0].Err, context.DeadlineExceeded) && !errors.Is(res[0].Err, context.Canceled) {
+						errs <- fmt.Errorf("a canceled batch failed with %v", res[0].Err)
+						return
+					}
+					continue
+				}
+				switch {
+				case res[0].Err != nil || string(res[0].Doc.Value) != `"1"`:
+					errs <- fmt.Errorf("generation: %q %v", res[0].Doc.Value, res[0].Err)
+				case res[1].Err != nil || string(res[1].Doc.Value) != strconv.Itoa(i) || res[1].Doc.Key != own:
+					errs <- fmt.Errorf("worker %d read back %s %q (%v) after writing %d", w, res[1].Doc.Key, res[1].Doc.Value, res[1].Err, i)
+				case res[2].Err != nil || res[2].Doc.Key != fixed || string(res[2].Doc.Value) != strconv.Itoa((w+i)%20):
+					errs <- fmt.Errorf("%s: %s %q %v", fixed, res[2].Doc.Key, res[2].Doc.Value, res[2].Err)
+				case !errors.Is(res[3].Err, store.ErrNotFound):
+					errs <- fmt.Errorf("a missing document: %+v", res[3])
+				case res[4].Err != nil || len(res[4].Docs) != 20 || res[4].Docs[0].Key != "fixed-00" || res[4].Docs[19].Key != "fixed-19":
+					errs <- fmt.Errorf("list: %d documents, %v", len(res[4].Docs), res[4].Err)
+				default:
+					continue
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := store.SharedReads(s); n == 0 {
+		t.Errorf("no batch of %d at a time shared a round trip", workers)
+	} else {
+		t.Logf("%d of %d batches shared a round trip", n, workers*rounds)
+	}
+}
+
+// TestPostgresReadsGoOnPastLongRoundTrips: batches of reads do not wait
+// behind round trips that do not end (lists held up by a lock taken by
+// hand, as a long list would hold them): once none of those in flight has
+// ended for a while, a batch goes on a round trip of its own and is
+// answered while they still wait.
+func TestPostgresReadsGoOnPastLongRoundTrips(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	s, other := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: "k", Key: "a", Scope: "/s/", Value: []byte("v")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Every list reads writer_gen: they wait for this lock; gets do not.
+	lock, err := other.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx)
+	if _, err := lock.Exec(ctx, `LOCK TABLE writer_gen IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	var locker int32
+	if err := lock.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&locker); err != nil {
+		t.Fatal(err)
+	}
+	n := store.ReadPipes(s)
+	lists := make(chan store.ReadResult, n)
+	for range n {
+		go func() {
+			lists <- s.ReadBatch(ctx, []store.Read{{Kind: "k", List: true, Q: store.ListQuery{ScopePrefix: "/s/"}}})[0]
+		}()
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		var waiting int
+		if err := other.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, locker).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d lists wait for the lock", waiting, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res := s.ReadBatch(gctx, []store.Read{{Kind: "k", Key: "a"}, {Kind: "k", Key: "b"}})
+	if res[0].Err != nil || string(res[0].Doc.Value) != "v" || !errors.Is(res[1].Err, store.ErrNotFound) {
+		t.Fatalf("a get while %d lists wait: %+v (%v), %v", n, res[0].Doc, res[0].Err, res[1].Err)
+	}
+	select {
+	case r := <-lists:
+		t.Fatalf("a list was answered while the lock was held: %+v", r)
+	default:
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if r := <-lists; r.Err != nil || len(r.Docs) != 1 {
+			t.Errorf("a list after the lock: %d documents, %v", len(r.Docs), r.Err)
+		}
+	}
+}
