@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	zblake3 "github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/sys/cpu"
+	"golang.org/x/sys/unix"
 	"lukechampine.com/blake3"
 	"lukechampine.com/blake3/guts"
 )
@@ -104,13 +107,13 @@ func (c *codec) close() {
 
 // sum returns the ID of plaintext p.
 //
-// With AVX-512 it hashes in place (sumInPlace); otherwise with
-// zeebo/blake3's AVX2 code, which computes the same BLAKE3 about 1.5-2x
-// faster per core than lukechampine.com/blake3's Hasher on 64 KiB blocks
-// (chunk/sum_test.go checks they agree); its hashers are pooled (plain
-// BLAKE3 too: Sum256 builds one per call).
+// It hashes in place (sumInPlace) where that is the faster way on this CPU
+// (hashInPlace); otherwise with zeebo/blake3's AVX2 code, which computes
+// the same BLAKE3 about 1.5-2x faster per core than lukechampine.com/blake3's
+// Hasher on 64 KiB blocks (chunk/sum_test.go checks they agree); its
+// hashers are pooled (plain BLAKE3 too: Sum256 builds one per call).
 func (c *codec) sum(p []byte) ID {
-	if hashInPlace {
+	if hashInPlace() {
 		return c.sumInPlace(p)
 	}
 	return c.sumHasher(p)
@@ -136,9 +139,62 @@ func (c *codec) sumHasher(p []byte) ID {
 	return id
 }
 
-// hashInPlace: the CPU hashes 16 BLAKE3 chunks at once (AVX-512), which
-// sumInPlace does straight from the caller's bytes.
-var hashInPlace = cpu.X86.HasAVX512F
+// hashInPlace reports whether sum hashes in place: the CPU hashes 16 BLAKE3
+// chunks at once (AVX-512), which sumInPlace does straight from the
+// caller's bytes, and that took less CPU time here than zeebo/blake3's
+// 8-way AVX2 code, measured once per process (inPlaceFaster). Which is
+// faster depends on the CPU: lukechampine.com/blake3's AVX-512 code loads
+// its 16 chunks with gathers (VPGATHERDD), cheap on the Intel cores it was
+// chosen on (in place ~1.35x zeebo's rate) and slow on AMD's Zen 4 (the
+// bench host of session 23: in place 0.70-0.90x zeebo's rate, thread CPU
+// time over 64 KiB blocks, in cache and not).
+var hashInPlace = sync.OnceValue(func() bool {
+	return cpu.X86.HasAVX512F && inPlaceFaster()
+})
+
+// inPlaceFaster times sumInPlace and sumHasher over the same four 64 KiB
+// blocks, alternately, several rounds, in the calling thread's CPU time
+// (another thread running meanwhile does not count), and reports whether
+// the best round in place took less than the best with the hashers: about
+// 3 MiB hashed, 1 ms.
+func inPlaceFaster() bool {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c := &codec{idWords: guts.IV}
+	buf := make([]byte, 4*blockLen)
+	for i := range buf {
+		buf[i] = byte(i * 131 >> 3)
+	}
+	best := [2]time.Duration{time.Hour, time.Hour}
+	for round := range 6 {
+		for k, sum := range [2]func([]byte) ID{c.sumInPlace, c.sumHasher} {
+			t0, ok := threadCPU()
+			for b := 0; b < len(buf); b += blockLen {
+				sum(buf[b : b+blockLen])
+			}
+			t1, ok1 := threadCPU()
+			if !ok || !ok1 {
+				return true // no thread clock: keep the AVX-512 choice
+			}
+			if round > 0 { // the first warms the hashers' pool and the buffer's pages
+				best[k] = min(best[k], t1-t0)
+			}
+		}
+	}
+	return best[0] < best[1]
+}
+
+// blockLen is the snapshot engine's block size, what inPlaceFaster hashes.
+const blockLen = 64 << 10
+
+// threadCPU is the calling thread's CPU time.
+func threadCPU() (time.Duration, bool) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0, false
+	}
+	return time.Duration(ts.Nano()), true
+}
 
 // group is what lukechampine.com/blake3's guts hash in one call: 16 chunks
 // of 1 KiB, the width of an AVX-512 register in 32-bit words.
@@ -256,15 +312,17 @@ func incompressible(p []byte) bool {
 
 // fewValues reports whether p holds fewer than len(p)/2 distinct byte
 // values: 256 random bytes hold ~162 (six standard deviations above 128),
-// 256 bytes of text fewer than 60.
+// 256 bytes of text fewer than 60. It marks, then counts, without a
+// branch on the data: on random bytes a branch per byte is mispredicted
+// half the time (~2.5x the time per 256 bytes).
 func fewValues(p []byte) bool {
-	var seen [256]bool
-	n := 0
+	var seen [256]uint8
 	for _, b := range p {
-		if !seen[b] {
-			seen[b] = true
-			n++
-		}
+		seen[b] = 1
+	}
+	n := 0
+	for _, s := range seen {
+		n += int(s)
 	}
 	return n < len(p)/2
 }

@@ -2,6 +2,7 @@ package chunk
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"lukechampine.com/blake3"
@@ -10,7 +11,8 @@ import (
 // The codec's IDs are BLAKE3-256 digests (plain, or keyed with the derived
 // ID key) for every length, also when its pooled hashers and group buffers
 // are reused across lengths: both ways of computing them (in place, chosen
-// on CPUs with AVX-512, and zeebo/blake3's pooled hashers).
+// on CPUs with AVX-512 where it is the faster, and zeebo/blake3's pooled
+// hashers).
 func TestSumIsBLAKE3(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, 300<<10)
@@ -75,4 +77,25 @@ func testCodecs(t *testing.T) (plain, keyed *codec) {
 	}
 	t.Cleanup(keyed.close)
 	return plain, keyed
+}
+
+// The choice between the two ways of hashing (hashInPlace) is measured in
+// the calling thread's CPU time: the clock is there and counts this
+// thread's hashing, so the choice is not left to its fallback.
+func TestThreadCPUCountsHashing(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	plain, _ := testCodecs(t)
+	buf := make([]byte, 4<<20)
+	t0, ok := threadCPU()
+	if !ok {
+		t.Fatal("no thread CPU clock")
+	}
+	for range 8 {
+		plain.sumHasher(buf)
+	}
+	if t1, ok := threadCPU(); !ok || t1 <= t0 {
+		t.Fatalf("thread CPU time %v, then %v (%v): hashing 32 MiB did not count", t0, t1, ok)
+	}
+	inPlaceFaster() // runs to its end on any CPU (the AVX-512 code only runs where sum may choose it)
 }
