@@ -133,3 +133,63 @@ func benchReadBatch(b *testing.B, s *store.Postgres, reads []store.Read, ok func
 	b.ReportMetric((us(r1)-us(r0))/float64(b.N), "cpu-us/op")
 	b.ReportMetric(float64(pg1-pg0)*1e4/float64(b.N), "pg-cpu-us/op")
 }
+
+// BenchmarkPostgresReadBatchParallel: the batches of many requests at a
+// time, as the mix makes them (64 at a time: the role assignments'
+// generation, a group, a Backup vault and its 65 policies' list, read
+// from memory), for the server's and the database's CPU per batch
+// (cpu-us/op, pg-cpu-us/op) when they share round trips (see
+// store.ReadBatch).
+func BenchmarkPostgresReadBatchParallel(b *testing.B) {
+	s := storetest.Postgres(b, testsvc.PostgresSchema(b))
+	ctx := context.Background()
+	sub := "/subscriptions/5ecb0a4a-6d3c-4fa7-9a0a-000000000001"
+	group := sub + "/resourcegroups/rg-bench"
+	vault := group + "/providers/microsoft.dataprotection/backupvaults/vault1"
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		for _, d := range []store.Doc{
+			{Kind: "rbac.generation", Key: "gen", Value: []byte(`{"generation":123456789}`)},
+			{Kind: "resource", Key: group, Scope: sub + "/", Type: "microsoft.resources/resourcegroups", Value: []byte(strings.Repeat("g", 241))},
+			{Kind: "resource", Key: vault, Scope: group + "/", Type: "microsoft.dataprotection/backupvaults", Value: []byte(strings.Repeat("v", 1133))},
+		} {
+			if err := tx.Put(ctx, d); err != nil {
+				return err
+			}
+		}
+		for i := range 65 {
+			if err := tx.Put(ctx, store.Doc{Kind: "resource", Key: fmt.Sprintf("%s/backuppolicies/p-%d", vault, i), Scope: vault + "/",
+				Type: "microsoft.dataprotection/backupvaults/backuppolicies", Value: []byte(strings.Repeat("p", 1379))}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	reads := []store.Read{{Kind: "rbac.generation", Key: "gen"}, {Kind: "resource", Key: group}, {Kind: "resource", Key: vault},
+		{Kind: "resource", List: true, Q: store.ListQuery{ScopePrefix: vault + "/", Type: "microsoft.dataprotection/backupvaults/backuppolicies"}}}
+	s.ReadBatch(ctx, reads)
+	var r0, r1 syscall.Rusage
+	b.ReportAllocs()
+	b.SetParallelism(32) // (x GOMAXPROCS goroutines)
+	b.ResetTimer()
+	pg0 := pgBackendsCPU(b, s)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			for _, res := range s.ReadBatch(ctx, reads) {
+				if res.Err != nil || len(res.Docs) != 65 && len(res.Doc.Value) == 0 {
+					b.Error(res.Err, len(res.Docs))
+					return
+				}
+			}
+		}
+	})
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	pg1 := pgBackendsCPU(b, s)
+	us := func(r syscall.Rusage) float64 {
+		return float64(r.Utime.Sec+r.Stime.Sec)*1e6 + float64(r.Utime.Usec+r.Stime.Usec)
+	}
+	b.ReportMetric((us(r1)-us(r0))/float64(b.N), "cpu-us/op")
+	b.ReportMetric(float64(pg1-pg0)*1e4/float64(b.N), "pg-cpu-us/op")
+}
