@@ -3,9 +3,11 @@
 // A chunk is named by the BLAKE3-256 hash of its plaintext (keyed when the
 // store is encrypted). BLAKE3 was chosen by benchmark (BenchmarkHash): on
 // the bench machine it hashes 64 KiB blocks at ~2.3 GB/s per core against
-// ~1.1 GB/s for SHA-256. On CPUs with AVX-512 the store hashes a
-// block's 16 KiB groups where they lie, 16 BLAKE3 chunks at once;
-// elsewhere it uses pooled zeebo/blake3 hashers (AVX2).
+// ~1.1 GB/s for SHA-256. On CPUs with AVX-512 where that is the faster
+// (timed once per process: so on Intel's, not on AMD's Zen 4, whose
+// gathers are slow) the store hashes a block's 16 KiB groups where they
+// lie, 16 BLAKE3 chunks at once; elsewhere it uses pooled zeebo/blake3
+// hashers (AVX2).
 //
 // Chunks are compressed with S2 by default, zstd (fastest level) on request
 // (Options.Compression), and stored raw when compression saves less than

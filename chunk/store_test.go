@@ -304,7 +304,7 @@ var benchBuf = randBytes(64<<10, 5)
 // BenchmarkHash compares the candidate chunk-ID hashes on 64 KiB blocks.
 // On the bench machine (Xeon, 1 core): SHA-256 ~1090 MB/s, BLAKE3 ~2430
 // MB/s, so chunk IDs use BLAKE3. "store" is the store's own Sum (in place
-// with AVX-512).
+// with AVX-512 where that is the faster).
 func BenchmarkHash(b *testing.B) {
 	b.Run("store", func(b *testing.B) {
 		s, err := chunk.Open(context.Background(), mem.New(nil), b.TempDir(), chunk.Options{})
