@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -158,6 +159,7 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("points of data1-bi:\n%s", pl)
 	}
 	golden(t, "point-list-vm", mustRun(t, e, "point", "list", "app1"))
+	checkLastBackups(t, e)
 	point := strings.Split(strings.Split(pl, "\n")[0], "\t")[0]
 
 	// Restore the newest point to a new disk and read it back (sparse).
@@ -409,5 +411,41 @@ func TestCLIErrorsSayWhatToFix(t *testing.T) {
 	_, err = run(t, e, nil, "disk", "upload", img, "new1", "--resource-group", "no-such-rg")
 	if err == nil || !strings.Contains(err.Error(), "ResourceGroupNotFound") || !strings.Contains(err.Error(), "create the resource group first") {
 		t.Errorf("disk upload into a missing group: %v", err)
+	}
+}
+
+// checkLastBackups checks item list's last backup of both kinds of item
+// after their backups: a backup instance's is its newest recovery point's
+// time (the column was empty for every backup instance), a protected
+// item's is set.
+func checkLastBackups(t *testing.T, e *testserver.Env) {
+	t.Helper()
+	var items []struct {
+		Name, VaultKind string
+		LastBackup      *time.Time
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, e, "item", "list", "-o", "json")), &items); err != nil || len(items) != 2 {
+		t.Fatalf("item list -o json: %d items, %v", len(items), err)
+	}
+	var points []struct{ Time *time.Time }
+	if err := json.Unmarshal([]byte(mustRun(t, e, "point", "list", "data1-bi", "-o", "json")), &points); err != nil || len(points) == 0 || points[0].Time == nil {
+		t.Fatalf("point list data1-bi -o json: %+v, %v", points, err)
+	}
+	newest := *points[0].Time
+	for _, p := range points {
+		if p.Time != nil && p.Time.After(newest) {
+			newest = *p.Time
+		}
+	}
+	for _, it := range items {
+		switch {
+		case it.LastBackup == nil:
+			t.Errorf("item list: %s (%s) has no last backup", it.Name, it.VaultKind)
+		case it.VaultKind == kindDP && !it.LastBackup.Equal(newest):
+			t.Errorf("item list: %s's last backup is %s, its newest recovery point's time %s", it.Name, it.LastBackup, newest)
+		}
+	}
+	if out := mustRun(t, e, "item", "list"); !strings.Contains(out, newest.Local().Format("2006-01-02")) && !strings.Contains(out, newest.UTC().Format("2006-01-02")) {
+		t.Errorf("item list's table shows no last backup of data1-bi (%s):\n%s", newest, out)
 	}
 }
