@@ -36,7 +36,9 @@ type usageBody struct {
 
 type usageProps struct {
 	metrics.Usage
-	DedupRatio float64   `json:"dedupRatio"` // logicalBytes / storedBytes (0 when nothing is stored)
+	DedupRatio float64 `json:"dedupRatio"` // logicalBytes / storedBytes (0 when nothing is stored)
+	// MeasuredAt is the server's time (its clock, moved or not): the
+	// dashboard's views follow it, not the browser's clock.
 	MeasuredAt time.Time `json:"measuredAt"`
 }
 
@@ -54,7 +56,7 @@ func (u *usageProvider) get(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := usageProps{Usage: us, MeasuredAt: time.Now().UTC()}
+	p := usageProps{Usage: us, MeasuredAt: u.s.Config.Clock.Now().UTC()}
 	if us.StoredBytes > 0 {
 		p.DedupRatio = float64(us.LogicalBytes) / float64(us.StoredBytes)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +282,90 @@ func envOr(k, def string) string {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestDashboardFollowsTheServerClock moves the server's clock 3 days
+// ahead of the browser's (clock set, which freezes it there) between two
+// backups and reads the dashboard (web/browser/clock.cjs): its views
+// follow the server's clock, not the browser's. The 24 hours window holds
+// the backup taken after the move and not the one 3 days older; the
+// jobs chart's bars count every job of that window; the item's next
+// backup is within the policy's 4 hours after the server's time; the
+// timeline places both recovery points between its ends; the status line
+// names the server's time. With the browser's clock, the old backup was in
+// the window, the new one in no bar, the next backup 3 days in the
+// server's past and the new point far right of the timeline.
+func TestDashboardFollowsTheServerClock(t *testing.T) {
+	const how = "source .ci/browser.sh to install it; .ci/run does"
+	testsvc.NodeModules(t, "SAFEHOLD_PLAYWRIGHT_DIR", "", "playwright-core", how)
+	chromium := envOr("SAFEHOLD_CHROMIUM", "/usr/bin/chromium")
+	if _, err := os.Stat(chromium); err != nil {
+		testsvc.Missing(t, chromium, how)
+	}
+	node := testsvc.Tool(t, "node", how)
+
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	before := dv.Backup(t, e)
+	moved := time.Now().UTC().Add(3 * 24 * time.Hour).Truncate(time.Second)
+	if resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/set?api-version=2024-01-01", map[string]any{"time": moved.Format(time.RFC3339)}); resp.StatusCode != 200 {
+		t.Fatalf("clock set: %d %v", resp.StatusCode, m)
+	}
+	after := dv.Backup(t, e)
+
+	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := testsvc.Run(t, 10*time.Minute, append(os.Environ(), "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
+		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_CHROMIUM="+chromium), node, "browser/clock.cjs")
+	var sum struct {
+		Placed       int
+		Status, Next string
+		Jobs         []string
+		Dots         []float64
+		Edges        map[string]int
+		Error        string
+		Errors       []string
+	}
+	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
+		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	t.Logf("browser: %s (screenshots in %s)", strings.TrimSpace(r.Stdout), shots)
+	if len(sum.Errors) != 0 {
+		t.Errorf("the page logged errors: %v", sum.Errors)
+	}
+	if !slices.Contains(sum.Jobs, after) || slices.Contains(sum.Jobs, before) {
+		t.Errorf("the 24 hours window shows the jobs %v: want the backup after the move (%s), not the one 3 days before it (%s)", sum.Jobs, after, before)
+	}
+	if sum.Placed != len(sum.Jobs) {
+		t.Errorf("the jobs chart's bars count %d jobs of the 24 hours window's %d", sum.Placed, len(sum.Jobs))
+	}
+	if next, err := time.Parse(time.RFC3339, sum.Next); err != nil || !next.After(moved) || next.After(moved.Add(4*time.Hour)) {
+		t.Errorf("the item's next backup is %q (%v); want within the PT4H policy's 4 hours after the server's time %s", sum.Next, err, moved.Format(time.RFC3339))
+	}
+	if len(sum.Dots) < 2 {
+		t.Errorf("the timeline shows %d recovery points, want 2", len(sum.Dots))
+	}
+	for _, d := range sum.Dots {
+		if d < 0 || d > 100 {
+			t.Errorf("a recovery point sits at %.2f%% of the timeline (off its ends): %v", d, sum.Dots)
+		}
+	}
+	// The charts' y labels fit their axes (they were cut at the canvas's
+	// left edge: "768000 MiB" in 60 px, "1500" jobs in 40).
+	if len(sum.Edges) != 7 {
+		t.Errorf("the charts checked: %v, want 7", sum.Edges)
+	}
+	for chart, n := range sum.Edges {
+		if n != 0 {
+			t.Errorf("the chart %s has a y label cut at its left edge (%d pixels painted in its first two columns)", chart, n)
+		}
+	}
+	if !strings.Contains(sum.Status, "server time") || !strings.Contains(sum.Status, "ahead of this browser") {
+		t.Errorf("the status line %q does not name the server's time, ahead of the browser's", sum.Status)
+	}
 }

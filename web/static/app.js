@@ -31,6 +31,13 @@ let following = new Set();
 try { following = new Set(JSON.parse(localStorage.getItem("safehold-running") || "[]")); } catch (e) { following = new Set(); }
 const followedEnded = new Map(); // job id (lower case) -> the job as last read, ended
 const charts = {};
+// The server's clock leads the views (next backups, the jobs' window, the
+// charts, the timeline), not the browser's: the server's may have been
+// moved (safehold clock set/advance). skew is the server's time less the
+// browser's, from the usage's measuredAt (read every load; the last known
+// skew is kept while it cannot be read).
+let skew = 0;
+function serverNow() { return Date.now() + skew; }
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -166,9 +173,13 @@ async function load() {
     safe(list(s + "/providers/Microsoft.Compute/disks?api-version=" + V.disk)),
     safe(list(s + "/providers/Microsoft.Compute/virtualMachines?api-version=" + V.vm)),
     safe(list(s + "/providers/Microsoft.Compute/snapshots?api-version=" + V.disk)),
-    safe(get(s + "/providers/Safehold.Storage/usage/default?api-version=" + V.usage), null),
+    safe(get(s + "/providers/Safehold.Storage/usage/default?api-version=" + V.usage).then(u => {
+      const t = Date.parse(((u || {}).properties || {}).measuredAt);
+      if (!isNaN(t)) skew = t - Date.now();
+      return u;
+    }), null),
   ]);
-  const now = Date.now(), items = [], jobs = [], cuts = [], days = windowDays, from = now - days * 86400000;
+  const now = serverNow(), items = [], jobs = [], cuts = [], days = windowDays, from = now - days * 86400000;
   const stale = pointsStale, since = lastLoad, seenJobs = new Map(), nowRunning = [], keepFollowing = [];
   pointsStale = false;
   // The jobs the window holds, newest first: a Recovery Services vault's
@@ -243,7 +254,7 @@ async function load() {
   following = new Set(nowRunning.concat(keepFollowing));
   try { localStorage.setItem("safehold-running", JSON.stringify([...following])); } catch (e) { /* private mode: followed for this page only */ }
   lastLoad = now;
-  return { dpVaults, rsVaults, items, jobs, cuts, days, disks, vms, snaps, usage, errors };
+  return { now, dpVaults, rsVaults, items, jobs, cuts, days, disks, vms, snaps, usage, errors };
 }
 
 function dpJob(v, j) {
@@ -346,7 +357,7 @@ function overview(view, d) {
   const stBox = el("div", { class: "chart", id: "storage-chart" }, el("h3", {}, "Storage: logical size against stored (dedup " + (u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–") + ")"));
   row.append(jobBox, stBox);
   view.append(row);
-  jobsChart(jobBox, d.jobs);
+  jobsChart(jobBox, d.jobs, d.now);
   storageChart(stBox, u);
   view.append(el("h2", {}, "Recent jobs"), jobTable(d.jobs.slice(0, 10)));
   cutNote(view, d);
@@ -361,43 +372,63 @@ function cutNote(view, d) {
     d.cuts.map(c => c.kind + " " + c.vault).join(", ") + ", which had more: narrow the window to see the rest."));
 }
 
+// The y axes' labels are measured and the axis made as wide as the widest
+// (with uPlot's ticks and gap): a fixed width clipped "1000 MiB" or "1500".
+const AXIS_FONT = "12px system-ui, sans-serif";
+let measurer = null;
+function axisSize(self, values) {
+  if (!values) return 40;
+  measurer = measurer || document.createElement("canvas").getContext("2d");
+  measurer.font = AXIS_FONT;
+  return Math.ceil(Math.max(0, ...values.map(v => measurer.measureText(String(v)).width))) + 22;
+}
+const yAxis = extra => Object.assign({ font: AXIS_FONT, size: axisSize }, extra);
+
 const statusColors = { Completed: "#1a7f37", Failed: "#cf222e", InProgress: "#bf8700", Cancelled: "#6e7781" };
 
-function jobsChart(box, jobs) {
+function jobsChart(box, jobs, now) {
   if (typeof uPlot === "undefined") { box.append(el("p", {}, "Charts unavailable.")); return; }
   const times = jobs.map(j => Date.parse(j.start)).filter(t => !isNaN(t));
-  const now = Date.now();
   const span = times.length ? now - Math.min(...times) : 0;
   const step = span > 2 * 86400000 ? 86400000 : span > 6 * 3600000 ? 3600000 : 600000;
   const n = 12, end = Math.floor(now / step) * step, xs = [];
   for (let i = n - 1; i >= 0; i--) xs.push((end - i * step) / 1000);
   const statuses = Object.keys(statusColors);
   const counts = statuses.map(() => xs.map(() => 0));
+  let placed = 0;
   for (const j of jobs) {
     const t = Date.parse(j.start); if (isNaN(t)) continue;
     const b = xs.indexOf(Math.floor(t / step) * step / 1000); if (b < 0) continue;
     let s = statuses.indexOf(j.status); if (s < 0) s = statuses.indexOf(/fail/i.test(j.status) ? "Failed" : "Cancelled");
     counts[s][b]++;
+    placed++;
   }
+  box.dataset.placed = String(placed); // the jobs the bars count
   // stack: each series shows its count on top of the ones before it
   const stacked = counts.map((c, i) => c.map((_, b) => counts.slice(0, i + 1).reduce((a, s) => a + s[b], 0)));
   const bars = uPlot.paths.bars({ size: [0.7, 40] });
   const series = [{}].concat(statuses.map((s, i) => ({ label: s, fill: statusColors[s], stroke: statusColors[s], paths: bars, points: { show: false },
     value: (u, v, si, idx) => idx == null ? "" : String(counts[i][idx]) })));
   const opts = { width: 520, height: 220, series: series.slice(0, 1).concat(series.slice(1).reverse()),
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } }, axes: [{}, { size: 40 }], cursor: { show: true }, legend: { show: true } };
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    axes: [{ font: AXIS_FONT }, yAxis({ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000], values: (p, splits) => splits.map(v => String(v)) })], cursor: { show: true }, legend: { show: true } };
   charts.jobs = new uPlot(opts, [xs].concat(stacked.slice().reverse()), box);
 }
 
 function storageChart(box, u) {
   if (typeof uPlot === "undefined") { box.append(el("p", {}, "Charts unavailable.")); return; }
-  const mib = b => (b || 0) / 1048576;
+  // The unit is the largest the bigger figure has one of (8 KiB stored
+  // against 4 MiB logical reads 0.01 MiB, not 0 MiB).
+  const top = Math.max(u.logicalBytes || 0, u.storedBytes || 0);
+  const units = [["B", 1], ["KiB", 1024], ["MiB", 1048576], ["GiB", 1073741824], ["TiB", 1099511627776]];
+  const [unit, div] = units.filter(x => top >= x[1]).pop() || units[0];
+  const scaled = b => (b || 0) / div;
   const labels = ["Logical", "Stored"];
   const bars = uPlot.paths.bars({ size: [0.5, 80] });
   const opts = { width: 360, height: 220, scales: { x: { time: false, range: [-0.5, 1.5] }, y: { range: (p, min, max) => [0, Math.max(1, max * 1.1)] } },
-    axes: [{ values: (p, splits) => splits.map(v => labels[v] || ""), splits: () => [0, 1] }, { size: 60, values: (p, splits) => splits.map(v => v.toFixed(0) + " MiB") }],
-    series: [{}, { label: "MiB", fill: "#2f81f7", stroke: "#0b3d63", paths: bars, points: { show: false } }], legend: { show: false }, cursor: { show: false } };
-  charts.storage = new uPlot(opts, [[0, 1], [mib(u.logicalBytes), mib(u.storedBytes)]], box);
+    axes: [{ font: AXIS_FONT, values: (p, splits) => splits.map(v => labels[v] || ""), splits: () => [0, 1] }, yAxis({ values: (p, splits) => splits.map(v => +v.toFixed(2) + " " + unit) })],
+    series: [{}, { label: unit, fill: "#2f81f7", stroke: "#0b3d63", paths: bars, points: { show: false } }], legend: { show: false }, cursor: { show: false } };
+  charts.storage = new uPlot(opts, [[0, 1], [scaled(u.logicalBytes), scaled(u.storedBytes)]], box);
   box.append(el("p", { class: "note", id: "storage-figures" }, bytes(u.logicalBytes) + " logical in " + (u.snapshots || 0) + " recovery snapshots, " + bytes(u.storedBytes) + " stored"));
 }
 
@@ -410,15 +441,15 @@ function itemsView(view, d) {
       el("button", { id: "backup-" + it.name, onclick: () => act("Backup " + it.name, () => backupNow(it)), ...(it.stopped ? { disabled: "" } : {}) }, "Backup now"),
       el("button", { id: "stop-" + it.name, onclick: () => act((it.stopped ? "Resume " : "Stop ") + it.name, () => stopResume(it)) }, it.stopped ? "Resume protection" : "Stop protection"),
       el("button", { id: "points-" + it.name, onclick: () => { selected = it.id; pointsStale = true; render(data); refresh(); } }, "Recovery points")),
-  ])));
+  ]), i => ({ "data-item": d.items[i].name, "data-next": d.items[i].next ? new Date(d.items[i].next).toISOString() : "" })));
   const it = d.items.find(x => x.id === selected);
-  if (it) pointsPanel(view, it);
+  if (it) pointsPanel(view, it, d.now);
 }
 
-function pointsPanel(view, it) {
+function pointsPanel(view, it, now) {
   const box = el("section", { class: "panel", id: "points-panel" }, el("h2", {}, "Recovery points of " + it.name + " (" + it.vault.name + ")"));
   // Timeline: points placed by time between the oldest point and now.
-  const now = Date.now(), ts = it.points.map(p => Date.parse(p.time)).filter(t => !isNaN(t));
+  const ts = it.points.map(p => Date.parse(p.time)).filter(t => !isNaN(t));
   const from = ts.length ? Math.min(...ts) : now - 86400000, span = Math.max(60000, now - from);
   const lo = from - span * 0.05, width = now + span * 0.05 - lo;
   const line = el("div", { class: "timeline", id: "timeline" });
@@ -507,12 +538,20 @@ async function refresh() {
     if (!(focus && focus.closest && focus.closest("#restore-form"))) render(data);
     const live = data.jobs.some(j => /progress/i.test(j.status || ""));
     const failed = data.errors.length ? " · " + data.errors.length + (data.errors.length === 1 ? " list" : " lists") + " could not be read: " + data.errors.join("; ") : "";
-    st.textContent = "Updated " + new Date().toLocaleTimeString() + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s") + failed;
+    // A server clock moved away from the browser's is named: the views
+    // follow it, and the times shown would puzzle otherwise.
+    const moved = Math.abs(skew) > 60000 ? " (server time " + new Date(data.now).toLocaleString() + ", " + skewName(skew) + ")" : "";
+    st.textContent = "Updated " + new Date().toLocaleTimeString() + moved + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s") + failed;
     st.className = failed ? "bad" : "";
     schedule(live ? 1000 : 5000);
   } catch (e) { st.textContent = "Could not refresh: " + e.message; st.className = "bad"; schedule(5000); }
   busy = false;
   if (again) refresh();
+}
+
+function skewName(ms) {
+  const a = Math.abs(ms), d = Math.floor(a / 86400000), h = Math.floor(a % 86400000 / 3600000), m = Math.round(a % 3600000 / 60000);
+  return (d ? d + " d " : "") + (d || h ? h + " h " : "") + (d ? "" : m + " min ") + (ms > 0 ? "ahead of" : "behind") + " this browser";
 }
 
 function schedule(ms) { clearTimeout(timer); timer = setTimeout(refresh, ms); }

@@ -1,0 +1,86 @@
+// Reads the dashboard in Debian's chromium (playwright-core) after the
+// server's clock was moved 3 days ahead of the browser's (run by
+// web/browser_test.go TestDashboardFollowsTheServerClock, which checks the
+// JSON summary this prints): the jobs of the 24 hours window, the jobs the
+// chart's bars count, the item's next backup, where the recovery points sit
+// on the timeline, and the status line. Every wait is for what the page
+// shows, with deadlines of minutes.
+"use strict";
+const path = require("path");
+const fs = require("fs");
+const os = require("os");
+
+const env = k => { const v = process.env[k]; if (!v) throw new Error(k + " is not set"); return v; };
+const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_modules", "playwright-core"));
+
+(async () => {
+  const base = env("SAFEHOLD_URL"), shots = env("SAFEHOLD_SCREENSHOT_DIR"), item = env("SAFEHOLD_ITEM");
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "safehold-chromium-"));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.SAFEHOLD_CHROMIUM || "/usr/bin/chromium",
+    headless: true, ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, timeout: 180000,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const summary = {};
+  const errors = [];
+  const page = ctx.pages()[0] || await ctx.newPage();
+  try {
+    page.on("pageerror", e => errors.push(String(e)));
+    page.on("console", m => { if (m.type() === "error") errors.push(m.text()); });
+    page.setDefaultTimeout(180000);
+    await page.goto(base + "/dashboard/");
+    await page.fill("#clientId", env("SAFEHOLD_CLIENT_ID"));
+    await page.fill("#clientSecret", env("SAFEHOLD_CLIENT_SECRET"));
+    await page.click("#loginform button[type=submit]");
+    // The 24 hours window, on the overview: its chart counts that window's jobs.
+    await page.waitForSelector("#jobs-chart canvas");
+    await page.selectOption("#window", "1");
+    await page.waitForFunction(() => /24 hours/.test((document.querySelector("#jobs-chart h3") || {}).textContent || "") && document.querySelector("#jobs-chart canvas"));
+    summary.placed = +(await page.getAttribute("#jobs-chart", "data-placed"));
+    summary.status = await page.textContent("#status");
+    await page.screenshot({ path: path.join(shots, "clock-overview.png") });
+    // The charts' y labels fit their axes: no label drawn into the
+    // canvas's first two columns (a label wider than its axis is cut
+    // there). The overview's charts, then the page's own chart functions
+    // on figures of every size (750 GiB stored in TiB-sized...), as the
+    // server's figures here are small.
+    summary.edges = await page.evaluate(async () => {
+      const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)));
+      const edge = c => { const d = c.getContext("2d").getImageData(0, 0, 2, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; };
+      await frame();
+      const out = { overviewJobs: edge(document.querySelector("#jobs-chart canvas")), overviewStorage: edge(document.querySelector("#storage-chart canvas")) };
+      const boxes = [];
+      const chart = (name, draw) => { const box = document.createElement("div"); box.className = "chart"; box.id = "test-" + name; document.getElementById("view").append(box); draw(box); boxes.push([name, box]); };
+      for (const [name, logical, stored] of [["KiB", 900 * 2 ** 10, 2 ** 10], ["MiB", 999 * 2 ** 20, 3 * 2 ** 20], ["GiB", 750 * 2 ** 30, 2 ** 30], ["TiB", 1500 * 2 ** 40, 2 ** 40]]) {
+        chart("storage" + name, box => storageChart(box, { logicalBytes: logical, storedBytes: stored, snapshots: 1 }));
+      }
+      const now = typeof serverNow === "function" ? serverNow() : Date.now(), jobs = [];
+      for (let i = 0; i < 1500; i++) jobs.push({ start: new Date(now - 60000).toISOString(), status: "Completed" });
+      chart("jobs1500", box => jobsChart(box, jobs, now));
+      await frame();
+      for (const [name, box] of boxes) out[name] = edge(box.querySelector("canvas"));
+      return out;
+    });
+    await page.screenshot({ path: path.join(shots, "clock-charts.png"), fullPage: true });
+    await page.click("#tabs button[data-tab=jobs]");
+    await page.waitForFunction(() => { const h = document.getElementById("jobs-heading"); return h && h.dataset.window === "1"; });
+    summary.jobs = await page.$$eval("tr.job", rs => rs.map(r => r.dataset.job));
+    await page.click("#tabs button[data-tab=items]");
+    await page.waitForSelector('tr[data-item="' + item + '"]');
+    summary.next = await page.getAttribute('tr[data-item="' + item + '"]', "data-next");
+    await page.click("#points-" + item);
+    await page.waitForFunction(() => document.querySelectorAll("#points-panel .timeline .dot").length >= 2);
+    summary.dots = await page.$$eval("#points-panel .timeline .dot", ds => ds.map(d => parseFloat(d.style.left)));
+    await page.screenshot({ path: path.join(shots, "clock-points.png"), fullPage: true });
+  } catch (e) {
+    summary.error = String(e && e.stack || e);
+    summary.status = await page.textContent("#status").catch(() => "");
+    await page.screenshot({ path: path.join(shots, "clock-failed.png"), fullPage: true }).catch(() => {});
+  }
+  summary.errors = errors;
+  console.log(JSON.stringify(summary));
+  await ctx.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+  if (summary.error) process.exit(1);
+})();
