@@ -3,10 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
+	"sync"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/version"
 	"github.com/spf13/cobra"
 )
@@ -110,31 +111,7 @@ func newStatusCmd() *cobra.Command {
 			json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
 			r.Health, r.Version, r.Store, r.Blob = h.Status, h.Version, strings.TrimSpace(h.Store.Status+" "+h.Store.Error), strings.TrimSpace(h.Blob.Status+" "+h.Blob.Error)
-			vs, err := s.vaults()
-			if err != nil {
-				return err
-			}
-			for _, v := range vs {
-				r.Vaults[v.Kind]++
-				items, err := s.vaultItems(v)
-				if err != nil {
-					return err
-				}
-				r.Items += len(items)
-				js, err := s.vaultJobs(v)
-				if err != nil {
-					return err
-				}
-				for _, j := range js {
-					r.Jobs[j.Status]++
-				}
-			}
-			dc, _ := armcompute.NewDisksClient(s.sub, s.cred, s.opts)
-			if err := eachPage(s, dc.NewListPager(nil), func(page armcompute.DisksClientListResponse) { r.Disks += len(page.Value) }); err != nil {
-				return err
-			}
-			sc, _ := armcompute.NewSnapshotsClient(s.sub, s.cred, s.opts)
-			if err := eachPage(s, sc.NewListPager(nil), func(page armcompute.SnapshotsClientListResponse) { r.Snapshots += len(page.Value) }); err != nil {
+			if err := s.countAll(&r); err != nil {
 				return err
 			}
 			// The storage figures read the object storage: when it is out of
@@ -166,6 +143,107 @@ func newStatusCmd() *cobra.Command {
 		})}
 	addCLIFlags(cmd, o)
 	return cmd
+}
+
+// countAll fills r's counts: the vaults of both kinds, their items and
+// their jobs by status, the disks and the snapshots. Every list is read
+// page by page decoding only what is counted (the SDKs' models decoded
+// every job and snapshot whole, nested field by field: most of status's
+// time with thousands of jobs), the vaults' and the subscription's lists
+// a few at a time.
+func (s *session) countAll(r *statusReport) error {
+	vs, err := s.vaults()
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	sem := make(chan struct{}, 4)
+	do := func(f func() error) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	count := func(path string, add func(int)) {
+		do(func() error {
+			n := 0
+			err := countList(s, path, func(struct{}) { n++ })
+			mu.Lock()
+			add(n)
+			mu.Unlock()
+			return err
+		})
+	}
+	for _, v := range vs {
+		r.Vaults[v.Kind]++
+		items, version := "/backupInstances", apiDP
+		if v.Kind == kindRS {
+			items, version = "/backupProtectedItems", apiRS
+		}
+		count(v.ID+items+"?api-version="+version, func(n int) { r.Items += n })
+		do(func() error {
+			jobs := map[string]int{}
+			err := countList(s, v.ID+"/backupJobs?api-version="+version, func(j struct{ Properties struct{ Status string } }) { jobs[j.Properties.Status]++ })
+			mu.Lock()
+			for st, n := range jobs {
+				r.Jobs[st] += n
+			}
+			mu.Unlock()
+			return err
+		})
+	}
+	sub := "/subscriptions/" + s.sub + "/providers/Microsoft.Compute/"
+	count(sub+"disks?api-version="+apiCompute, func(n int) { r.Disks += n })
+	count(sub+"snapshots?api-version="+apiCompute, func(n int) { r.Snapshots += n })
+	wg.Wait()
+	if len(errs) > 0 {
+		return errs[0] // the others are alike (the server or the sign-in)
+	}
+	return nil
+}
+
+// The api-versions status reads its lists at (those of the SDKs the other
+// commands use).
+const (
+	apiDP      = "2024-04-01"
+	apiRS      = "2024-04-01"
+	apiCompute = "2024-03-02"
+)
+
+// countList reads every page of the ARM list at path (with its
+// api-version), decoding each value as a T for each.
+func countList[T any](s *session, path string, each func(T)) error {
+	seen := map[string]bool{}
+	for next := path; next != "" && !seen[next]; {
+		seen[next] = true
+		var page struct {
+			Value    []T    `json:"value"`
+			NextLink string `json:"nextLink"`
+		}
+		if err := s.armGet(next, &page); err != nil {
+			return err
+		}
+		for _, v := range page.Value {
+			each(v)
+		}
+		next = ""
+		if page.NextLink != "" {
+			u, err := url.Parse(page.NextLink)
+			if err != nil {
+				return fmt.Errorf("GET %s: a nextLink that is no URL: %q", strings.SplitN(path, "?", 2)[0], page.NextLink)
+			}
+			next = u.RequestURI()
+		}
+	}
+	return nil
 }
 
 func newVersionCmd() *cobra.Command {
