@@ -333,7 +333,13 @@ func render[T any](s *session, rows []T, cols []column[T]) error {
 		}
 		t.AppendRow(row)
 	}
-	fmt.Fprintln(out, t.Render())
+	// No line ends in the padding of its last column: a wide value (an
+	// id) padded every row to its width, so each wrapped on a terminal.
+	lines := strings.Split(t.Render(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	fmt.Fprintln(out, strings.Join(lines, "\n"))
 	return nil
 }
 

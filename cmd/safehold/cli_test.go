@@ -132,6 +132,13 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(out, "Completed") || !strings.Contains(out, "100%") {
 		t.Fatalf("backup now:\n%s", out)
 	}
+	// The job's table pads no row to the width of its id (each row of it
+	// wrapped on a terminal).
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasSuffix(l, " ") {
+			t.Errorf("backup now: a line ends in spaces: %q", l)
+		}
+	}
 	if out := mustRun(t, e, "backup", "now", "app1"); !strings.Contains(out, "Completed") {
 		t.Fatalf("backup now app1:\n%s", out)
 	}
