@@ -328,6 +328,7 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		Jobs         []string
 		Dots         []float64
 		Edges        map[string]int
+		LabelOverlap float64
 		Error        string
 		Errors       []string
 	}
@@ -364,6 +365,9 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		if n != 0 {
 			t.Errorf("the chart %s has a y label cut at its left edge (%d pixels painted in its first two columns)", chart, n)
 		}
+	}
+	if sum.LabelOverlap > 0 {
+		t.Errorf("the timeline's end labels overlap the points' table by %.1f px", sum.LabelOverlap)
 	}
 	if !strings.Contains(sum.Status, "server time") || !strings.Contains(sum.Status, "ahead of this browser") {
 		t.Errorf("the status line %q does not name the server's time, ahead of the browser's", sum.Status)

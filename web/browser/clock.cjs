@@ -72,6 +72,12 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     await page.click("#points-" + item);
     await page.waitForFunction(() => document.querySelectorAll("#points-panel .timeline .dot").length >= 2);
     summary.dots = await page.$$eval("#points-panel .timeline .dot", ds => ds.map(d => parseFloat(d.style.left)));
+    // The timeline's end labels clear the points' table below it (px of
+    // overlap, 0 when clear).
+    summary.labelOverlap = await page.evaluate(() => {
+      const label = document.querySelector("#points-panel .tl-from"), tbl = document.querySelector("#points-panel table");
+      return Math.max(0, label.getBoundingClientRect().bottom - tbl.getBoundingClientRect().top);
+    });
     await page.screenshot({ path: path.join(shots, "clock-points.png"), fullPage: true });
   } catch (e) {
     summary.error = String(e && e.stack || e);
