@@ -340,6 +340,26 @@ func TestCLIProgressBarOnTerminal(t *testing.T) {
 
 // TestStatusWithoutData: on a server that stores nothing, `safehold status`
 // shows the dedup ratio as n/a (there is no ratio of no data), not 0.00x.
+// TestStatusNamesTheServerClock checks that status names a moved or
+// frozen server clock (after clock advance it stays frozen, and no
+// scheduled backup runs until clock resume: status said nothing of it).
+func TestStatusNamesTheServerClock(t *testing.T) {
+	e := testserver.Start(t)
+	if out := mustRun(t, e, "status"); !regexp.MustCompile(`Clock\s+│ \d{4}-\d\d-\d\dT`).MatchString(out) || strings.Contains(out, "frozen") || strings.Contains(out, "real time") {
+		t.Fatalf("status of a server on real time:\n%s", out)
+	}
+	mustRun(t, e, "clock", "advance", "36h")
+	out := mustRun(t, e, "status")
+	if !regexp.MustCompile(`Clock\s+│ \S+, 3[56]h\d+m\d+s ahead of real time, frozen: no scheduled backup runs until .safehold clock resume.`).MatchString(out) {
+		t.Fatalf("status after clock advance 36h:\n%s", out)
+	}
+	mustRun(t, e, "clock", "resume")
+	var st struct{ Clock *statusClock }
+	if err := json.Unmarshal([]byte(mustRun(t, e, "status", "-o", "json")), &st); err != nil || st.Clock == nil || st.Clock.Frozen || !strings.HasPrefix(st.Clock.Offset, "35h") && !strings.HasPrefix(st.Clock.Offset, "36h") {
+		t.Fatalf("status -o json after clock resume: %+v, %v", st.Clock, err)
+	}
+}
+
 func TestStatusWithoutData(t *testing.T) {
 	e := testserver.Start(t)
 	out := mustRun(t, e, "status")

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/safehold/safehold/version"
 	"github.com/spf13/cobra"
@@ -28,6 +29,33 @@ type statusReport struct {
 	// StorageError is why the storage figures could not be read (the
 	// object storage out of reach, say); the rest is reported all the same.
 	StorageError string `json:"storageError,omitempty"`
+	// Clock is the server's clock, for a principal who may read it (the
+	// admin API needs Owner): schedules, retention and the jobs' times
+	// follow it, and after safehold clock set or advance it stays frozen.
+	Clock *statusClock `json:"clock,omitempty"`
+}
+
+type statusClock struct {
+	Now    time.Time `json:"now"`
+	Frozen bool      `json:"frozen"`
+	Offset string    `json:"offset"` // the server's time less real time (when it froze, for a frozen clock)
+}
+
+// clockLine says where the server's clock stands, naming a frozen or
+// moved one: a frozen clock runs no scheduled backup until it resumes.
+func clockLine(c statusClock) string {
+	line := c.Now.UTC().Format(time.RFC3339)
+	if d, err := time.ParseDuration(c.Offset); err == nil && d.Abs() >= time.Second {
+		if d = d.Round(time.Second); d > 0 {
+			line += ", " + d.String() + " ahead of real time"
+		} else {
+			line += ", " + (-d).String() + " behind real time"
+		}
+	}
+	if c.Frozen {
+		line += ", frozen: no scheduled backup runs until `safehold clock resume`"
+	}
+	return line
 }
 
 type storageUsage struct {
@@ -123,6 +151,11 @@ func newStatusCmd() *cobra.Command {
 			rows := [][2]string{{"Endpoint", r.Endpoint}, {"Health", r.Health}, {"ServerVersion", r.Version.String()},
 				{"Store", r.Store}, {"Blob", r.Blob}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
 				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)}}
+			var ck statusClock
+			if err := s.armGet(adminPath+"/clock?api-version=2024-01-01", &ck); err == nil {
+				r.Clock = &ck
+				rows = append(rows, [2]string{"Clock", clockLine(ck)})
+			}
 			if uerr != nil {
 				r.StorageError = uerr.Error()
 				rows = append(rows, [2]string{"Storage", "unavailable: " + r.StorageError})
