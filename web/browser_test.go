@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -321,7 +322,7 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := testsvc.Run(t, 10*time.Minute, append(os.Environ(), "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
-		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_CHROMIUM="+chromium), node, "browser/clock.cjs")
+		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_JOB="+after, "SAFEHOLD_CHROMIUM="+chromium), node, "browser/clock.cjs")
 	var sum struct {
 		Placed       int
 		Status, Next string
@@ -329,6 +330,7 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		Dots         []float64
 		Edges        map[string]int
 		LabelOverlap float64
+		Panel        map[string]string
 		Error        string
 		Errors       []string
 	}
@@ -365,6 +367,11 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		if n != 0 {
 			t.Errorf("the chart %s has a y label cut at its left edge (%d pixels painted in its first two columns)", chart, n)
 		}
+	}
+	// The job's panel reads its duration, and the bytes it moved even when
+	// none (it showed PT0S and nothing).
+	if d, n := sum.Panel["Duration"], sum.Panel["Bytes transferred"]; !regexp.MustCompile(`^(\d+ (d|h|min) )*\d+ s$|^(\d+ (d|h|min) ?)+$`).MatchString(d) || !regexp.MustCompile(`^\d+(\.\d)? (B|KiB|MiB)$`).MatchString(n) {
+		t.Errorf("the job panel's duration %q and bytes transferred %q (want like \"3 s\" and \"0 B\"): %v", d, n, sum.Panel)
 	}
 	if sum.LabelOverlap > 0 {
 		t.Errorf("the timeline's end labels overlap the points' table by %.1f px", sum.LabelOverlap)

@@ -66,6 +66,11 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     await page.click("#tabs button[data-tab=jobs]");
     await page.waitForFunction(() => { const h = document.getElementById("jobs-heading"); return h && h.dataset.window === "1"; });
     summary.jobs = await page.$$eval("tr.job", rs => rs.map(r => r.dataset.job));
+    // The panel of the backup taken after the move (no data changed since
+    // the first): its duration and the bytes it moved, as the page shows them.
+    await page.click('tr.job[data-job="' + env("SAFEHOLD_JOB") + '"]');
+    await page.waitForSelector("#job-panel");
+    summary.panel = await page.$$eval("#job-panel tr", rs => Object.fromEntries(rs.map(r => [...r.cells].map(c => c.innerText.trim())).filter(c => c.length === 2)));
     await page.click("#tabs button[data-tab=items]");
     await page.waitForSelector('tr[data-item="' + item + '"]');
     summary.next = await page.getAttribute('tr[data-item="' + item + '"]', "data-next");

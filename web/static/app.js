@@ -69,6 +69,19 @@ function stateCell(s) {
 }
 
 function when(t) { return t && !/^0001|^2001-01-01/.test(t) ? new Date(t).toLocaleString() : ""; }
+// duration reads an ISO 8601 duration (PT1H2M3.5S) as "1 h 2 min 4 s";
+// another form shows as it is.
+function duration(d) {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?$/.exec(String(d || ""));
+  if (!m) return d || "";
+  const [, dd, h, min, sec] = m.map(x => +x || 0), parts = [];
+  if (dd) parts.push(dd + " d");
+  if (h) parts.push(h + " h");
+  if (min) parts.push(min + " min");
+  if (sec || !parts.length) parts.push(Math.round(sec) + " s");
+  return parts.join(" ");
+}
+
 function bytes(b) {
   if (!b) return "0 B";
   const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0;
@@ -488,8 +501,8 @@ function jobsView(view, d) {
   const j = d.jobs.find(x => x.id === selectedJob);
   if (j) {
     view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
-      table(["Field", "Value"], [["Status", stateCell(j.status)], ["Progress", progressBar(j.progress)], ["Started", when(j.start)], ["Ended", when(j.end)], ["Duration", j.duration || ""],
-        ["Bytes transferred", j.bytes ? bytes(j.bytes) : ""], ["Restored to", j.target], ["Error", j.error]].concat(j.fix ? [["Recommended action", j.fix]] : [], [["Job", j.name]])),
+      table(["Field", "Value"], [["Status", stateCell(j.status)], ["Progress", progressBar(j.progress)], ["Started", when(j.start)], ["Ended", when(j.end)], ["Duration", duration(j.duration)],
+        ["Bytes transferred", j.bytes === null || j.bytes === undefined ? "" : bytes(j.bytes)], ["Restored to", j.target], ["Error", j.error]].concat(j.fix ? [["Recommended action", j.fix]] : [], [["Job", j.name]])),
       el("h3", {}, "Tasks"), table(["Task", "Status", "Progress"], j.tasks.map(t => [String(t[0]), stateCell(t[1]), String(t[2])]))));
   }
 }
