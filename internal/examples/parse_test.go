@@ -129,26 +129,29 @@ func (x *example) Label() string {
 // moduleDirs fills each module's Dir from the module cache.
 func moduleDirs(repo string, ms []*sdkModule) error {
 	for _, m := range ms {
-		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", m.Path)
+		// go mod download answers the module's directory, downloading it
+		// first when the build never needed it (armlocks is only an
+		// indirect requirement, so a fresh module cache lacks it; go list
+		// -m then answers no directory): the pinned modules at go.mod's
+		// version, the older majors at theirs.
+		arg := m.Path
 		if m.Version != "" {
-			cmd = exec.Command("go", "mod", "download", "-json", m.Path+"@"+m.Version)
-			cmd.Env = append(os.Environ(), "GOWORK=off")
+			arg += "@" + m.Version
 		}
+		cmd := exec.Command("go", "mod", "download", "-json", arg)
+		cmd.Env = append(os.Environ(), "GOWORK=off")
 		cmd.Dir = repo
 		out, err := cmd.Output()
 		if err != nil {
-			return fmt.Errorf("go list -m %s: %v", m.Path, err)
+			return fmt.Errorf("go mod download %s: %v", arg, err)
 		}
-		m.Dir = strings.TrimSpace(string(out))
-		if m.Version != "" {
-			var info struct{ Dir string }
-			if err := json.Unmarshal(out, &info); err != nil {
-				return fmt.Errorf("go mod download %s@%s: %v", m.Path, m.Version, err)
-			}
-			m.Dir = info.Dir
+		var info struct{ Dir string }
+		if err := json.Unmarshal(out, &info); err != nil {
+			return fmt.Errorf("go mod download %s: %v", arg, err)
 		}
+		m.Dir = info.Dir
 		if m.Dir == "" {
-			return fmt.Errorf("module %s is not in the module cache (go mod download)", m.Path)
+			return fmt.Errorf("go mod download %s answered no directory", arg)
 		}
 	}
 	return nil
