@@ -1,7 +1,9 @@
 package resource
 
 import (
+	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/safehold/safehold/failure"
@@ -80,4 +82,66 @@ var LocationInfos = map[string]LocationInfo{
 	"swedensouth": {"Sweden South", "Europe", "Sweden", false}, "centraluseuap": {"Central US EUAP", "US", "Canary (US)", false},
 	"eastus2euap": {"East US 2 EUAP", "US", "Canary (US)", false}, "eastusstg": {"East US STG", "US", "Stage (US)", false},
 	"southcentralusstg": {"South Central US STG", "US", "Stage (US)", false},
+}
+
+// LocationPlace is where a region is, as ARM's location list says it: its
+// coordinates (strings, as ARM answers them), its physical location, and
+// the region its data is paired with (none for the newer regions that
+// have no pair).
+type LocationPlace struct {
+	Latitude, Longitude, PhysicalLocation, Paired string
+}
+
+// LocationPlaces are the LocationPlace of each of Locations, as Azure's
+// location list (az account list-locations) has them.
+var LocationPlaces = map[string]LocationPlace{
+	"eastus": {"37.3719", "-79.8164", "Virginia", "westus"}, "eastus2": {"36.6681", "-78.3889", "Virginia", "centralus"},
+	"southcentralus": {"29.4167", "-98.5", "Texas", "northcentralus"}, "westus2": {"47.233", "-119.852", "Washington", "westcentralus"},
+	"westus3": {"33.448376", "-112.074036", "Phoenix", "eastus"}, "australiaeast": {"-33.86", "151.2094", "New South Wales", "australiasoutheast"},
+	"southeastasia": {"1.283", "103.833", "Singapore", "eastasia"}, "northeurope": {"53.3478", "-6.2597", "Ireland", "westeurope"},
+	"swedencentral": {"60.67488", "17.14127", "Gävle", "swedensouth"}, "uksouth": {"50.941", "-0.799", "London", "ukwest"},
+	"westeurope": {"52.3667", "4.9", "Netherlands", "northeurope"}, "centralus": {"41.5908", "-93.6208", "Iowa", "eastus2"},
+	"southafricanorth": {"-25.73134", "28.21837", "Johannesburg", "southafricawest"}, "centralindia": {"18.5822", "73.9197", "Pune", "southindia"},
+	"eastasia": {"22.267", "114.188", "Hong Kong", "southeastasia"}, "japaneast": {"35.68", "139.77", "Tokyo, Saitama", "japanwest"},
+	"koreacentral": {"37.5665", "126.978", "Seoul", "koreasouth"}, "newzealandnorth": {"-36.84853", "174.76349", "Auckland", ""},
+	"canadacentral": {"43.653", "-79.383", "Toronto", "canadaeast"}, "francecentral": {"46.3772", "2.373", "Paris", "francesouth"},
+	"germanywestcentral": {"50.110924", "8.682127", "Frankfurt", "germanynorth"}, "italynorth": {"45.46888", "9.18109", "Milan", ""},
+	"norwayeast": {"59.913868", "10.752245", "Norway", "norwaywest"}, "polandcentral": {"52.23334", "21.01666", "Warsaw", ""},
+	"spaincentral": {"40.4259", "-3.4209", "Madrid", ""}, "switzerlandnorth": {"47.451542", "8.564572", "Zurich", "switzerlandwest"},
+	"mexicocentral": {"20.588818", "-100.389888", "Querétaro State", ""}, "uaenorth": {"25.266666", "55.316666", "Dubai", "uaecentral"},
+	"brazilsouth": {"-23.55", "-46.633", "Sao Paulo State", "southcentralus"}, "chilecentral": {"-33.447487", "-70.673676", "Santiago", ""},
+	"indonesiacentral": {"-6.2088", "106.8456", "Jakarta", ""}, "israelcentral": {"31.2655698", "33.4506633", "Israel", ""},
+	"malaysiawest": {"3.139", "101.6869", "Kuala Lumpur", ""}, "qatarcentral": {"25.551462", "51.439327", "Doha", ""},
+	"austriaeast": {"48.2082", "16.3738", "Vienna", ""}, "belgiumcentral": {"50.8503", "4.3517", "Brussels", ""},
+	"denmarkeast": {"55.6761", "12.5683", "Copenhagen", ""}, "northcentralus": {"41.8819", "-87.6278", "Illinois", "southcentralus"},
+	"westus": {"37.783", "-122.417", "California", "eastus"}, "japanwest": {"34.6939", "135.5022", "Osaka", "japaneast"},
+	"jioindiawest": {"22.470701", "70.05773", "Jamnagar", "jioindiacentral"}, "westcentralus": {"40.89", "-110.234", "Wyoming", "westus2"},
+	"southafricawest": {"-34.075691", "18.843266", "Cape Town", "southafricanorth"}, "australiacentral": {"-35.3075", "149.1244", "Canberra", "australiacentral2"},
+	"australiacentral2": {"-35.3075", "149.1244", "Canberra", "australiacentral"}, "australiasoutheast": {"-37.8136", "144.9631", "Victoria", "australiaeast"},
+	"jioindiacentral": {"21.146633", "79.08886", "Nagpur", "jioindiawest"}, "koreasouth": {"35.1796", "129.0756", "Busan", "koreacentral"},
+	"southindia": {"12.9822", "80.1636", "Chennai", "centralindia"}, "westindia": {"19.088", "72.868", "Mumbai", "southindia"},
+	"canadaeast": {"46.817", "-71.217", "Quebec", "canadacentral"}, "francesouth": {"43.8345", "2.1972", "Marseille", "francecentral"},
+	"germanynorth": {"53.073635", "8.806422", "Berlin", "germanywestcentral"}, "norwaywest": {"58.969975", "5.733107", "Norway", "norwayeast"},
+	"switzerlandwest": {"46.204391", "6.143158", "Geneva", "switzerlandnorth"}, "ukwest": {"53.427", "-3.084", "Cardiff", "uksouth"},
+	"uaecentral": {"24.466667", "54.366669", "Abu Dhabi", "uaenorth"}, "brazilsoutheast": {"-22.90278", "-43.2075", "Rio", "brazilsouth"},
+	"swedensouth": {"55.60587", "13.00073", "Malmo", "swedencentral"}, "centraluseuap": {"41.5908", "-93.6208", "Iowa", "eastus2euap"},
+	"eastus2euap": {"36.6681", "-78.3889", "Virginia", "centraluseuap"}, "eastusstg": {"37.3719", "-79.8164", "Virginia", "southcentralusstg"},
+	"southcentralusstg": {"29.4167", "-98.5", "Texas", "eastusstg"},
+}
+
+// ZoneMapping is which physical zone ("eastus-az2") a subscription's
+// logical zone ("1") is in a region. As in Azure, the mapping is the
+// subscription's own (two subscriptions' zone 1 need not be the same
+// datacenter), and stable: a permutation of the region's three zones
+// chosen by the subscription and region.
+func ZoneMapping(sub, location string) [][2]string {
+	perms := [6][3]int{{1, 2, 3}, {1, 3, 2}, {2, 1, 3}, {2, 3, 1}, {3, 1, 2}, {3, 2, 1}}
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(sub) + "/" + location))
+	p := perms[h.Sum32()%6]
+	out := make([][2]string, 3)
+	for i, z := range p {
+		out[i] = [2]string{strconv.Itoa(i + 1), location + "-az" + strconv.Itoa(z)}
+	}
+	return out
 }

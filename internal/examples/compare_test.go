@@ -128,6 +128,10 @@ func presenceOnly(k string, v any, parent map[string]any) bool {
 		// A key the server generates at random (a vault's integrity key,
 		// like a SAS key, a security PIN) cannot be the example's.
 		lk == "integritykey", lk == "securitypin", lk == "token",
+		// A subscription's logical zone maps to a physical zone its own
+		// way (Azure shuffles the mapping per subscription), so the
+		// author's mapping is not the server's subscription's.
+		lk == "physicalzone",
 		// Sizes of the author's data (a tiering cost's bytes) cannot be
 		// the server's, whose points hold other data.
 		strings.HasSuffix(lk, "inbytes"):

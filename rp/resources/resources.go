@@ -150,6 +150,7 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 	if err := resource.CheckSubscription(r.HTTP.Context(), store.Prefetched(r.HTTP.Context(), pr.p.Store), r.Param("subscriptionId")); err != nil {
 		return nil, err
 	}
+	sub := r.Param("subscriptionId")
 	var out []any
 	for _, l := range Locations {
 		info := resource.LocationInfos[l]
@@ -157,9 +158,21 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 		if info.Recommended {
 			category = "Recommended"
 		}
-		metadata := map[string]any{"regionType": "Physical", "regionCategory": category, "geographyGroup": info.GeographyGroup, "geography": info.Geography}
-		out = append(out, map[string]any{"id": "/subscriptions/" + r.Param("subscriptionId") + "/locations/" + l, "name": l, "type": "Region",
-			"displayName": info.DisplayName, "regionalDisplayName": info.RegionalDisplayName(), "metadata": metadata})
+		place := resource.LocationPlaces[l]
+		metadata := map[string]any{"regionType": "Physical", "regionCategory": category, "geographyGroup": info.GeographyGroup, "geography": info.Geography,
+			"latitude": place.Latitude, "longitude": place.Longitude, "physicalLocation": place.PhysicalLocation}
+		if place.Paired != "" {
+			metadata["pairedRegion"] = []any{map[string]any{"name": place.Paired, "id": "/subscriptions/" + sub + "/locations/" + place.Paired}}
+		}
+		// Every region has three zones, as the compute SKUs list them
+		// (Microsoft.Compute/skus); the subscription's logical zones map
+		// to the region's physical ones its own way.
+		var zones []any
+		for _, m := range resource.ZoneMapping(sub, l) {
+			zones = append(zones, map[string]any{"logicalZone": m[0], "physicalZone": m[1]})
+		}
+		out = append(out, map[string]any{"id": "/subscriptions/" + sub + "/locations/" + l, "name": l, "type": "Region",
+			"displayName": info.DisplayName, "regionalDisplayName": info.RegionalDisplayName(), "metadata": metadata, "availabilityZoneMappings": zones})
 	}
 	return arm.OK(arm.Values(out)), nil
 }
