@@ -75,6 +75,10 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/register", pr.registerProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/{namespace}/unregister", pr.unregisterProvider, arm.Action("Microsoft.Resources/subscriptions/read"))
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/{namespace}/resourceTypes", pr.providerResourceTypes, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/{namespace}/providerPermissions", pr.providerPermissions, arm.Action("Microsoft.Resources/subscriptions/read"))
+	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/Microsoft.Resources/checkZonePeers", pr.checkZonePeers, arm.Action("Microsoft.Resources/subscriptions/read"))
+	// Any signed-in caller may check a name, as in ARM.
+	rt.Handle("POST", "/providers/Microsoft.Resources/checkResourceName", pr.checkResourceName, arm.NoAuthz())
 	// The tenant's providers (no registration state) and Microsoft.Resources'
 	// operations, which any signed-in caller may read, as in ARM.
 	rt.Handle("GET", "/providers", pr.listProviders, arm.NoAuthz())
