@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armsubscriptions"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -75,5 +76,57 @@ func TestProvidersAsTheSDKReadsThem(t *testing.T) {
 	}
 	if p, err := pc.Get(ctx, "Microsoft.DataProtection", nil); err != nil || *p.RegistrationState != "Registered" {
 		t.Fatalf("after the refused unregister: %v %+v", err, p)
+	}
+}
+
+// TestProviderResourceTypesAsARMListsThem: a provider's resource types
+// list their regions by display name ("East US"), as ARM does (az provider
+// show; Azure's GetNamedProviderAtTenant example), each the display name
+// of a region of the subscription's location list, and say which types
+// are tracked (capabilities "SupportsTags, SupportsLocation": disks,
+// snapshots, virtual machines, Backup and Recovery Services vaults) and
+// which are not ("None": a vault's policies, the operations catalog). The
+// regions were their names ("eastus") and every type's capabilities None.
+func TestProviderResourceTypesAsARMListsThem(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	display := map[string]bool{}
+	sf, err := armsubscriptions.NewClientFactory(e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for page := range fixture.Pages(t, sf.NewClient().NewListLocationsPager(e.Sub, nil)) {
+		for _, l := range page.Value {
+			display[*l.DisplayName] = true
+		}
+	}
+	pc := testserver.Factory(e, armresources.NewClientFactory).NewProvidersClient()
+	caps := map[string]string{}
+	for _, ns := range []string{"Microsoft.Compute", "Microsoft.DataProtection", "Microsoft.RecoveryServices"} {
+		p, err := pc.Get(ctx, ns, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rt := range p.ResourceTypes {
+			caps[ns+"/"+*rt.ResourceType] = *rt.Capabilities
+			for _, l := range rt.Locations {
+				if !display[*l] {
+					t.Errorf("%s/%s: location %q is no region's display name", ns, *rt.ResourceType, *l)
+				}
+			}
+			if *rt.ResourceType == "disks" && !slices.ContainsFunc(rt.Locations, func(l *string) bool { return *l == "East US" }) {
+				t.Errorf("Microsoft.Compute/disks is not in East US: %v", rt.Locations)
+			}
+		}
+	}
+	for typ, want := range map[string]string{
+		"Microsoft.Compute/disks": "SupportsTags, SupportsLocation", "Microsoft.Compute/snapshots": "SupportsTags, SupportsLocation",
+		"Microsoft.Compute/virtualMachines": "SupportsTags, SupportsLocation", "Microsoft.DataProtection/backupVaults": "SupportsTags, SupportsLocation",
+		"Microsoft.RecoveryServices/vaults": "SupportsTags, SupportsLocation", "Microsoft.DataProtection/backupVaults/backupPolicies": "None",
+		"Microsoft.RecoveryServices/vaults/backupPolicies": "None", "Microsoft.DataProtection/operations": "None",
+	} {
+		if caps[typ] != want {
+			t.Errorf("%s: capabilities %q, want %q", typ, caps[typ], want)
+		}
 	}
 }

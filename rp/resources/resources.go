@@ -208,9 +208,17 @@ func (pr *Provider) resourceTypes(ns arm.Namespace) []any {
 	if strings.EqualFold(ns.Name, "Microsoft.Resources") {
 		types = []string{"locations", "operations", "providers", "resourceGroups", "resources", "subscriptions", "subscriptions/locations", "subscriptions/providers", "subscriptions/resourceGroups", "subscriptions/resources", "subscriptions/tagNames", "tags", "tenants"}
 	}
+	tracked := pr.trackedTypes(ns.Name)
 	rts := make([]any, 0, len(types))
 	for _, t := range types {
-		e := map[string]any{"resourceType": t, "locations": Locations, "apiVersions": versions, "capabilities": "None"}
+		// As ARM answers them: the regions by display name, and a
+		// tracked type (a resource of a resource group that takes a
+		// location and tags) says so.
+		capabilities := "None"
+		if tracked[strings.ToLower(t)] {
+			capabilities = "SupportsTags, SupportsLocation"
+		}
+		e := map[string]any{"resourceType": t, "locations": locationDisplayNames, "apiVersions": versions, "capabilities": capabilities}
 		if def != "" {
 			e["defaultApiVersion"] = def
 		}
@@ -220,9 +228,38 @@ func (pr *Provider) resourceTypes(ns arm.Namespace) []any {
 		rts = append(rts, e)
 	}
 	if len(rts) == 0 {
-		rts = append(rts, map[string]any{"resourceType": "*", "locations": Locations, "apiVersions": versions})
+		rts = append(rts, map[string]any{"resourceType": "*", "locations": locationDisplayNames, "apiVersions": versions})
 	}
 	return rts
+}
+
+// locationDisplayNames are Locations by display name ("East US"), as a
+// provider's resource types list their regions in ARM.
+var locationDisplayNames = func() []string {
+	out := make([]string, len(Locations))
+	for i, l := range Locations {
+		out[i] = resource.LocationInfos[l].DisplayName
+	}
+	return out
+}()
+
+// trackedTypes are the types of namespace ns (lower case) that are
+// tracked resources: created by a PUT of a resource group's
+// providers/{ns}/{type}/{name}, a top-level type, which takes a location
+// and tags.
+func (pr *Provider) trackedTypes(ns string) map[string]bool {
+	out := map[string]bool{}
+	param := func(seg string) bool { return strings.HasPrefix(seg, "{") }
+	for _, ri := range pr.rt.Routes() {
+		seg := strings.Split(strings.Trim(ri.Pattern, "/"), "/")
+		if ri.Method != http.MethodPut || len(seg) != 8 || !strings.EqualFold(seg[0], "subscriptions") || !param(seg[1]) ||
+			!strings.EqualFold(seg[2], "resourceGroups") || !param(seg[3]) || !strings.EqualFold(seg[4], "providers") ||
+			!strings.EqualFold(seg[5], ns) || param(seg[6]) || !param(seg[7]) {
+			continue
+		}
+		out[strings.ToLower(seg[6])] = true
+	}
+	return out
 }
 
 func (pr *Provider) listProviders(r *arm.Request) (*arm.Response, error) {
