@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -82,9 +83,8 @@ func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
 		rs.inflight++
 		rs.moved = time.Now()
 		rs.mu.Unlock()
-		r.out = p.readBatch(ctx, reads)
-		p.readsNext()
-		return r.out
+		defer p.readsNext() // (a panic frees the place too)
+		return p.readBatch(ctx, reads)
 	}
 	r.done = make(chan struct{})
 	rs.queue = append(rs.queue, r)
@@ -174,9 +174,16 @@ func (rs *pgReads) take() []*pgReadReq {
 }
 
 // readShared answers the batches of group in one round trip, each distinct
-// read made once, and closes their done.
+// read made once, and closes their done. A panic (of no request's
+// goroutine: it would end the process) fails the group's reads.
 func (p *Postgres) readShared(group []*pgReadReq) {
 	defer func() {
+		if v := recover(); v != nil {
+			err := fmt.Errorf("%w: the store failed to read (panic: %v)", ErrUnavailable, v)
+			for _, r := range group {
+				r.out = pgReadErrs(len(r.reads), err)
+			}
+		}
 		for _, r := range group {
 			close(r.done)
 		}
