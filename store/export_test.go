@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // SetWriterHook makes p's writer call f at its stages: "commit" just
 // before it sends a group's COMMIT, "committed" once that round trip
@@ -36,3 +39,38 @@ func SharedReads(p *Postgres) int64 { return p.reads.shared.Load() }
 // ReadPipes is how many round trips of reads p has in flight at most
 // before batches wait for one (see pgReads).
 func ReadPipes(p *Postgres) int { return p.reads.pipes }
+
+// SetReadsClock makes now p's batches of reads' clock (see pgReads.now),
+// for a test that says when round trips in flight have gone on too long.
+func SetReadsClock(p *Postgres, now func() time.Time) {
+	p.reads.mu.Lock()
+	defer p.reads.mu.Unlock()
+	p.reads.now = now
+	p.reads.moved = now()
+}
+
+// HoldReadPipes takes p's every place for a round trip of reads, as round
+// trips that do not end would, until release.
+func HoldReadPipes(p *Postgres) (release func()) {
+	rs := &p.reads
+	rs.mu.Lock()
+	rs.inflight += rs.pipes
+	rs.moved = rs.clock()
+	n := rs.pipes
+	rs.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for range n {
+				p.readsNext()
+			}
+		})
+	}
+}
+
+// ReadsWaiting is how many batches of reads wait for a round trip.
+func ReadsWaiting(p *Postgres) int {
+	p.reads.mu.Lock()
+	defer p.reads.mu.Unlock()
+	return len(p.reads.queue)
+}

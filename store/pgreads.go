@@ -41,8 +41,17 @@ type pgReads struct {
 	mu       sync.Mutex
 	queue    []*pgReadReq
 	inflight int
-	moved    time.Time    // when a round trip last began or ended
-	shared   atomic.Int64 // batches answered by a round trip shared with others (tests)
+	moved    time.Time        // when a round trip last began or ended
+	watching bool             // a timer watches for round trips that do not end (watchStuck)
+	now      func() time.Time // the clock of moved (tests); nil: time.Now
+	shared   atomic.Int64     // batches answered by a round trip shared with others (tests)
+}
+
+func (rs *pgReads) clock() time.Time {
+	if rs.now != nil {
+		return rs.now()
+	}
+	return time.Now()
 }
 
 // pgReadStuck is how long the round trips in flight may all go on before a
@@ -81,41 +90,41 @@ func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
 	if rs.inflight < rs.pipes {
 		// (Nothing waits while a round trip is free.)
 		rs.inflight++
-		rs.moved = time.Now()
+		rs.moved = rs.clock()
 		rs.mu.Unlock()
 		defer p.readsNext() // (a panic frees the place too)
 		return p.readBatch(ctx, reads)
 	}
 	r.done = make(chan struct{})
 	rs.queue = append(rs.queue, r)
-	head := len(rs.queue) == 1
-	stuck := p.readsStuck()
+	p.readsStuck()
+	p.watchStuck()
 	rs.mu.Unlock()
-	// The first batch to wait watches for round trips that do not end.
-	var tick <-chan time.Time
-	if head && !stuck {
-		t := time.NewTimer(pgReadStuck)
-		defer t.Stop()
-		tick = t.C
+	select {
+	case <-r.done:
+		return r.out
+	case <-ctx.Done():
+		return pgReadErrs(len(reads), ctx.Err())
 	}
-	for {
-		select {
-		case <-r.done:
-			return r.out
-		case <-ctx.Done():
-			return pgReadErrs(len(reads), ctx.Err())
-		case <-tick:
-			rs.mu.Lock()
-			if len(rs.queue) > 0 && rs.queue[0] == r && !p.readsStuck() {
-				t := time.NewTimer(pgReadStuck - time.Since(rs.moved))
-				defer t.Stop()
-				tick = t.C
-			} else {
-				tick = nil
-			}
-			rs.mu.Unlock()
-		}
+}
+
+// watchStuck has a timer call readsStuck, again and again while batches
+// wait, until none does (rs.mu held). It belongs to no batch: one that
+// watched and gave up (its ctx done) left those behind it waiting for the
+// round trips in flight to end, however long they took.
+func (p *Postgres) watchStuck() {
+	rs := &p.reads
+	if rs.watching || len(rs.queue) == 0 {
+		return
 	}
+	rs.watching = true
+	time.AfterFunc(max(pgReadStuck-rs.clock().Sub(rs.moved), time.Millisecond), func() {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		rs.watching = false
+		p.readsStuck()
+		p.watchStuck()
+	})
 }
 
 // readsStuck sends the batches waiting on a round trip of their own when
@@ -123,7 +132,7 @@ func (p *Postgres) ReadBatch(ctx context.Context, reads []Read) []ReadResult {
 // whether it did (rs.mu held).
 func (p *Postgres) readsStuck() bool {
 	rs := &p.reads
-	now := time.Now()
+	now := rs.clock()
 	if len(rs.queue) == 0 || now.Sub(rs.moved) < pgReadStuck {
 		return false
 	}
@@ -139,13 +148,14 @@ func (p *Postgres) readsStuck() bool {
 func (p *Postgres) readsNext() {
 	rs := &p.reads
 	rs.mu.Lock()
-	rs.moved = time.Now()
+	rs.moved = rs.clock()
 	if len(rs.queue) == 0 {
 		rs.inflight--
 		rs.mu.Unlock()
 		return
 	}
 	group := rs.take()
+	p.watchStuck() // (more than a round trip's reads waited)
 	rs.mu.Unlock()
 	go p.readTrip(group)
 }

@@ -183,3 +183,56 @@ func TestPostgresReadsGoOnPastLongRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresReadsGoOnPastLongRoundTripsAfterOthersLeft: a batch waiting
+// behind round trips that do not end goes on a round trip of its own once
+// they have gone on too long, also when the batch that waited before it
+// (the first to wait, which watched for that) has given up meanwhile (its
+// request canceled). It waited for them to end: the batches behind the
+// first had nobody watching.
+func TestPostgresReadsGoOnPastLongRoundTripsAfterOthersLeft(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	s := storetest.Postgres(t, url)
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: "k", Key: "a", Value: []byte("v")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The batches' clock stands still until the round trips in flight
+	// have gone on for a second: nothing goes past them before.
+	var mu sync.Mutex
+	now := time.Now()
+	store.SetReadsClock(s, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	release := store.HoldReadPipes(s)
+	defer release()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in a minute", what)
+			}
+		}
+	}
+	get := []store.Read{{Kind: "k", Key: "a"}}
+	first, leave := context.WithCancel(ctx)
+	firstDone := make(chan store.ReadResult, 1)
+	go func() { firstDone <- s.ReadBatch(first, get)[0] }()
+	waitFor("first batch waiting", func() bool { return store.ReadsWaiting(s) == 1 })
+	secondDone := make(chan store.ReadResult, 1)
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	go func() { secondDone <- s.ReadBatch(sctx, get)[0] }()
+	waitFor("second batch waiting", func() bool { return store.ReadsWaiting(s) == 2 })
+	leave()
+	if r := <-firstDone; !errors.Is(r.Err, context.Canceled) {
+		t.Fatalf("the batch that gave up: %+v", r)
+	}
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	r := <-secondDone
+	if r.Err != nil || string(r.Doc.Value) != "v" {
+		t.Fatalf("the batch behind it, while the round trips in flight went on for a second: %+v (%v)", r.Doc, r.Err)
+	}
+}
