@@ -18,6 +18,7 @@ type Control struct {
 	frozen bool
 	at     time.Time // when frozen: Now = at
 	change func(State)
+	gen    uint64 // counts the changes made here (Set, Advance, Resume)
 }
 
 // State is what Control shows and persists.
@@ -82,6 +83,7 @@ func (c *Control) stateLocked() State {
 }
 
 func (c *Control) changed() State {
+	c.gen++
 	st := c.stateLocked()
 	fn := c.change
 	c.mu.Unlock()
@@ -126,9 +128,36 @@ func (c *Control) Resume() State {
 func (c *Control) Restore(st State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.restoreLocked(st)
+}
+
+func (c *Control) restoreLocked(st State) {
 	if st.Frozen {
 		c.frozen, c.at = true, st.Now.UTC()
 	} else {
 		c.frozen, c.offset = false, st.Offset
 	}
+}
+
+// Generation counts the changes made through Set, Advance and Resume
+// (not Restore): read it before reading a shared state to restore with
+// RestoreIf.
+func (c *Control) Generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// RestoreIf restores st (Restore) unless the clock was changed here since
+// Generation answered gen: a state read while a change was being made here
+// is older than that change and must not undo it. It reports whether it
+// restored st.
+func (c *Control) RestoreIf(st State, gen uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return false
+	}
+	c.restoreLocked(st)
+	return true
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -100,22 +102,34 @@ func (s *Server) initClock(ctx context.Context) error {
 	save := func(st clock.State) {
 		ctx := context.Background()
 		var version int64
+		var value []byte
 		if err := s.Store.Update(ctx, func(tx store.Tx) error {
-			if err := store.WriteJSON(ctx, tx.Put, store.Doc{Kind: "config", Key: clockDocKey}, st, "clock state"); err != nil {
-				return err
-			}
-			d, err := tx.Get(ctx, "config", clockDocKey)
-			version = d.Version
+			var err error
+			version, value, err = putClock(ctx, tx, st)
 			return err
 		}); err != nil {
-			s.logger.Error("save clock state", "err", err)
+			// The change holds here; followClock writes it once the store
+			// answers (unless another replica moved the clock since).
+			s.logger.Error("save clock state; written again once the store answers", "err", err)
+			b, _ := json.Marshal(st)
+			s.clockSeen.unsaved(b)
 			return
 		}
-		s.clockSeen.seen(version)
+		s.clockSeen.set(version, value)
 	}
 	save(ctl.State())
 	ctl.OnChange(save)
 	return nil
+}
+
+// putClock writes the clock state st in tx and answers the stored
+// document's version and bytes.
+func putClock(ctx context.Context, tx store.Tx, st clock.State) (int64, []byte, error) {
+	if err := store.WriteJSON(ctx, tx.Put, store.Doc{Kind: "config", Key: clockDocKey}, st, "clock state"); err != nil {
+		return 0, nil, err
+	}
+	d, err := tx.Get(ctx, "config", clockDocKey)
+	return d.Version, d.Value, err
 }
 
 // followClock keeps this replica's clock on the shared one: the admin API
@@ -129,14 +143,7 @@ func (s *Server) followClock(ctx context.Context) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		// Only a state newer than any this replica saved or restored: a
-		// read that raced with this replica's own change (the admin API
-		// moved its clock) must not put the older state back.
-		if d, err := s.Store.Get(ctx, "config", clockDocKey); err == nil && s.clockSeen.seen(d.Version) {
-			if st, err := store.DecodeJSON[clock.State](d, "clock state"); err == nil {
-				s.Jobs.ClockMoved(ctx, func() { ctl.Restore(*st) })
-			}
-		}
+		s.followClockOnce(ctx, ctl)
 		select {
 		case <-ctx.Done():
 			return
@@ -145,22 +152,96 @@ func (s *Server) followClock(ctx context.Context) {
 	}
 }
 
-// versionSeen is the newest version of the stored clock state this
-// replica wrote or restored.
-type versionSeen struct {
-	mu sync.Mutex
-	v  int64
+// followClockOnce restores the stored clock state when another replica
+// moved it since this replica last wrote or restored it (a newer version),
+// and writes this replica's state again when the store lost it: a version
+// older than the one this replica wrote or restored, or the same version
+// holding another state (the database lost its last commits, in a crash
+// with synchronous_commit off or a failover to a standby behind it, and a
+// replica restarted since wrote the state it found), or a change made here
+// that the store could not take. Left alone, the replicas' clocks stayed
+// apart for good (each restores only newer versions): a clock resumed
+// just before PostgreSQL crashed ran on the replica that resumed it and
+// stayed frozen on the others, which never claimed the work due on the
+// first one's clock (found by TestReplicasOutages, =scheduled).
+func (s *Server) followClockOnce(ctx context.Context, ctl *clock.Control) {
+	gen := ctl.Generation() // before the read: a change made here since is newer
+	d, err := s.Store.Get(ctx, "config", clockDocKey)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	version, value := s.clockSeen.get()
+	switch {
+	case d.Version == version && bytes.Equal(d.Value, value):
+	case d.Version > version:
+		st, err := store.DecodeJSON[clock.State](d, "clock state")
+		if err != nil {
+			return
+		}
+		if ctl.Generation() != gen {
+			return // changed here meanwhile: its own save decides
+		}
+		restored := false
+		s.Jobs.ClockMoved(ctx, func() { restored = ctl.RestoreIf(*st, gen) })
+		if restored {
+			s.clockSeen.set(d.Version, d.Value)
+		}
+	default:
+		s.rewriteClock(ctx, ctl, d)
+	}
 }
 
-// seen records v and reports whether it is newer than any before.
-func (s *versionSeen) seen(v int64) bool {
+// rewriteClock writes this replica's clock state over the stored one,
+// read as read, unless the stored one changed since.
+func (s *Server) rewriteClock(ctx context.Context, ctl *clock.Control, read store.Doc) {
+	var version int64
+	var value []byte
+	wrote := false
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		cur, err := tx.Get(ctx, "config", clockDocKey)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if cur.Version != read.Version || !bytes.Equal(cur.Value, read.Value) {
+			return nil // moved since: the next look decides
+		}
+		version, value, err = putClock(ctx, tx, ctl.State())
+		wrote = err == nil
+		return err
+	})
+	if err != nil || !wrote {
+		return
+	}
+	s.logger.Warn("the stored clock state had lost this replica's last change (the database lost commits, or could not take it): written again", "stored_version", read.Version, "version", version)
+	s.clockSeen.set(version, value)
+}
+
+// storedClock is the clock state in the store as this replica last wrote
+// or restored it: its document's version and bytes (value is the state a
+// change made here could not write, the version the one before it).
+type storedClock struct {
+	mu      sync.Mutex
+	version int64
+	value   []byte
+}
+
+func (s *storedClock) get() (int64, []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v <= s.v {
-		return false
-	}
-	s.v = v
-	return true
+	return s.version, s.value
+}
+
+func (s *storedClock) set(version int64, value []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version, s.value = version, bytes.Clone(value)
+}
+
+// unsaved records a state a change made here could not write.
+func (s *storedClock) unsaved(value []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.value = bytes.Clone(value)
 }
 
 type clockBody struct {

@@ -139,9 +139,10 @@ type Server struct {
 	Leader *lease.Leader
 	// presence is this replica's lease "replica:{node id}" (replicas only).
 	presence *lease.Leader
-	// clockSeen is the newest stored clock state this replica wrote or
-	// restored (followClock restores only newer ones).
-	clockSeen versionSeen
+	// clockSeen is the stored clock state this replica last wrote or
+	// restored (followClock restores newer ones, writes its own again over
+	// older ones).
+	clockSeen storedClock
 
 	blob    blob.Backend // the snapshot repository's (instrumented) backend, for health checks
 	dirLock *os.File     // the data dir's lock (lockDataDir), held until Close
