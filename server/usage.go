@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/safehold/safehold/arm"
@@ -73,27 +75,51 @@ func (s *Server) storageUsage(ctx context.Context) (metrics.Usage, error) {
 	return metrics.Usage{Snapshots: u.Snapshots, LogicalBytes: u.LogicalBytes, StoredBytes: u.StoredBytes, Chunks: u.Chunks, DamagedSnapshots: u.Damaged}, nil
 }
 
-// health checks the metadata store and the blob backend.
+// health checks the metadata store, the blob backend and that the data
+// directory takes writes. Unhealthy, it carries an ARM error saying which
+// part fails and what to do (the handler answers it with 503).
 func (s *Server) health(ctx context.Context) map[string]any {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	check := func(err error) map[string]any {
+	var problems []string
+	check := func(err error, what string) map[string]any {
 		if err != nil {
+			problems = append(problems, what+" ("+err.Error()+")")
 			return map[string]any{"status": "unhealthy", "error": err.Error()}
 		}
 		return map[string]any{"status": "ok"}
 	}
 	_, err := s.Store.Get(ctx, "config", "bootstrap")
-	st := check(err)
-	var bl map[string]any
-	if s.blob != nil {
-		bl = check(metrics.Health(ctx, s.blob))
+	st := check(err, "the metadata store does not answer")
+	if s.blob == nil {
+		err = errors.New("no blob backend")
 	} else {
-		bl = check(errors.New("no blob backend"))
+		err = metrics.Health(ctx, s.blob)
 	}
-	status := "ok"
-	if st["status"] != "ok" || bl["status"] != "ok" {
-		status = "unhealthy"
+	bl := check(err, "the object storage does not answer")
+	dd := check(writable(s.Config.DataDir), "the data directory "+s.Config.DataDir+" cannot be written: free space on its file system, or make it writable")
+	h := map[string]any{"status": "ok", "version": version.Get(), "store": st, "blob": bl, "dataDir": dd}
+	if len(problems) > 0 {
+		h["status"] = "unhealthy"
+		h["error"] = map[string]any{"code": "ServiceUnavailable", "message": "The server is unhealthy: " + strings.Join(problems, "; ") + "."}
 	}
-	return map[string]any{"status": status, "version": version.Get(), "store": st, "blob": bl}
+	return h
+}
+
+// writable checks that dir takes a small file's write (a full file system,
+// or one remounted read-only, does not); "" (no data dir) is writable.
+func writable(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(dir, ".healthz-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, 4096))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
