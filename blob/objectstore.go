@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -215,4 +216,50 @@ func ReadRange(ctx context.Context, stat func(context.Context, string) (Info, er
 		return nil, err
 	}
 	return data, nil
+}
+
+// PutBackoff is how long an upload that met a transient failure waits
+// before each of its next tries (a quarter more or less, at random): half
+// a minute in all, beyond the retries of the store's own client (a few
+// seconds), so that an object store out of reach for a while (its
+// connections cut, answering 503, restarting) does not fail the backup
+// whose pack it was, which would then be taken again from the start; a
+// store down for longer fails it then, saying so.
+var PutBackoff = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
+
+// Transient reports whether a failed request to an object store may
+// succeed if made again: the store was out of reach (Unreachable: a
+// refused or cut connection, a timeout) or answered status 408, 429 or a
+// 5xx (busy, failing for now). A request cut off by its own context is
+// not.
+func Transient(err error, status int) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var u *Unreachable
+	return errors.As(err, &u) || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+// RetryPut makes one upload (put, which answers ObjectErr's errors) until
+// it succeeds, fails in a way another try would not change, or the tries
+// PutBackoff allows are spent (then its last error). status tells an
+// error's HTTP status (0: none). A try after one whose answer was lost
+// may find the object there already (ErrExist): the callers tell their
+// own object from another (chunk's ownPut, PutObject).
+func RetryPut(ctx context.Context, put func() error, status func(error) int) error {
+	for try := 0; ; try++ {
+		err := put()
+		if try == len(PutBackoff) || !Transient(err, status(err)) {
+			return err
+		}
+		d := PutBackoff[try]
+		d += time.Duration(rand.Int64N(int64(d/2))) - d/4
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }

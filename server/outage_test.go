@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 )
 
 // With its object storage out of reach (the S3 server down), the server
@@ -82,5 +84,43 @@ func TestBackupWithTheObjectStorageDown(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no backup job: %v", m)
+	}
+}
+
+// A backup whose uploads to the object storage are cut halfway for a
+// while completes once they pass: its pack uploads are tried again with a
+// backoff. It failed once one upload had been cut three times (the S3
+// client's own tries): the cuts go on here until at least one upload must
+// have been (13 cuts, more than two for each of six uploads in flight; a
+// backup has two at most per repository).
+func TestBackupOutlastsCutUploads(t *testing.T) {
+	e, store := testserver.StartOnFaultyS3(t)
+	dv := fixture.ProtectDisk(t, e)
+	store.Set(testsvc.StoreCutsPuts)
+	p, err := dv.StartBackup(t, e)
+	if err != nil {
+		store.Set(testsvc.StoreUp)
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := fixture.Wait(p, nil); done <- err }()
+	for store.Failed() < 13 {
+		select {
+		case err := <-done:
+			store.Set(testsvc.StoreUp)
+			t.Fatalf("the backup ended while every upload was cut (%d cuts): %v", store.Failed(), err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	store.Set(testsvc.StoreUp)
+	if err := <-done; err != nil {
+		t.Fatalf("a backup whose uploads were cut halfway %d times, then let through: %v", store.Failed(), err)
+	}
+	n := 0
+	for page := range fixture.Pages(t, testserver.Factory(e, armdataprotection.NewClientFactory).NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil)) {
+		n += len(page.Value)
+	}
+	if n != 1 {
+		t.Fatalf("%d recovery points after the backup, want 1", n)
 	}
 }

@@ -4,6 +4,7 @@
 // How the contract maps:
 //   - Put is a single Put Blob with If-None-Match: * (atomic: a block blob
 //     becomes visible only whole); 409 BlobAlreadyExists or 412 → ErrExist.
+//     One cut off or refused for a while is tried again (blob.RetryPut).
 //   - Get is a ranged Get Blob. Range errors are decided on the client from
 //     the object's size (Content-Range, or Get Blob Properties), because
 //     Azurite does not reject ranges past the end the way Azure does.
@@ -120,13 +121,15 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 		return err
 	}
 	bb := b.c.NewBlockBlobClient(b.prefix + key)
-	_, err := bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{
-		AccessConditions: &azb.AccessConditions{ModifiedAccessConditions: &azb.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}},
-	})
-	if kind(err) == blob.ErrExist {
-		return fmt.Errorf("put %s: %w", key, blob.ErrExist)
-	}
-	return blob.ObjectErr(ctx, "put", key, err, kind)
+	return blob.RetryPut(ctx, func() error {
+		_, err := bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{
+			AccessConditions: &azb.AccessConditions{ModifiedAccessConditions: &azb.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}},
+		})
+		if kind(err) == blob.ErrExist {
+			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+		}
+		return blob.ObjectErr(ctx, "put", key, err, kind)
+	}, status)
 }
 
 // Get reads a range of the object.

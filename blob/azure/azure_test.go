@@ -46,3 +46,24 @@ func TestAzureParseURL(t *testing.T) {
 		t.Fatal("missing key accepted")
 	}
 }
+
+// TestAzurePutRetriesCutUploads: Azurite behind a proxy that cuts uploads
+// halfway, more times than the Azure client retries by itself: the Put
+// succeeds once they pass (blobtest.PutThroughCuts). It failed after the
+// client's four tries, a few seconds, and the backup whose pack it was
+// failed with it.
+func TestAzurePutRetriesCutUploads(t *testing.T) {
+	f := testsvc.NewFaultyStore(t, testsvc.AzuriteEndpoint(t))
+	b, err := azure.Open(context.Background(), azure.Config{Endpoint: f.URL, Account: testsvc.AzuriteAccount,
+		Key: testsvc.AzuriteKey, Container: testsvc.RandomName("c"), Prefix: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobtest.PutThroughCuts(t, b, func(on bool) {
+		if on {
+			f.Set(testsvc.StoreCutsPuts)
+		} else {
+			f.Set(testsvc.StoreUp)
+		}
+	}, f.Failed)
+}

@@ -5,7 +5,8 @@
 // How the contract maps:
 //   - Put is one PutObject with If-None-Match: * (S3 conditional writes);
 //     412 PreconditionFailed → ErrExist. A 409 ConditionalRequestConflict (a
-//     concurrent create of the same key in flight) is retried.
+//     concurrent create of the same key in flight) is retried, as is one
+//     cut off or refused for a while (blob.RetryPut).
 //   - Get is a ranged GetObject; range errors are decided from the object's
 //     size (Content-Range, or HeadObject).
 //   - Delete checks existence with HeadObject first (S3's DeleteObject
@@ -131,26 +132,29 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 	if err := blob.CheckPut(ctx, key); err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		_, err := b.c.PutObject(ctx, &awss3.PutObjectInput{
-			Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key), Body: strings.NewReader(string(data)),
-			ContentLength: aws.Int64(int64(len(data))), IfNoneMatch: aws.String("*"),
-		})
-		switch {
-		case err == nil:
-			return nil
-		case kind(err) == blob.ErrExist:
-			return fmt.Errorf("put %s: %w", key, blob.ErrExist)
-		case status(err) == http.StatusConflict && attempt < 10:
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+	body := string(data) // a copy: the transport may read a body after its answer came
+	return blob.RetryPut(ctx, func() error {
+		for attempt := 0; ; attempt++ {
+			_, err := b.c.PutObject(ctx, &awss3.PutObjectInput{
+				Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key), Body: strings.NewReader(body),
+				ContentLength: aws.Int64(int64(len(data))), IfNoneMatch: aws.String("*"),
+			})
+			switch {
+			case err == nil:
+				return nil
+			case kind(err) == blob.ErrExist:
+				return fmt.Errorf("put %s: %w", key, blob.ErrExist)
+			case status(err) == http.StatusConflict && attempt < 10:
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+				}
+				continue
 			}
-			continue
+			return blob.ObjectErr(ctx, "put", key, err, kind)
 		}
-		return blob.ObjectErr(ctx, "put", key, err, kind)
-	}
+	}, status)
 }
 
 // Get reads a range of the object.

@@ -42,3 +42,23 @@ func TestS3ParseURL(t *testing.T) {
 		t.Fatal("missing secret accepted")
 	}
 }
+
+// TestS3PutRetriesCutUploads: the S3 server behind a proxy that cuts
+// uploads halfway, more times than the S3 client retries by itself: the
+// Put succeeds once they pass (blobtest.PutThroughCuts). It failed after
+// the client's own tries, and the backup whose pack it was failed with it.
+func TestS3PutRetriesCutUploads(t *testing.T) {
+	ep, access, secret := testsvc.S3Endpoint(t)
+	f := testsvc.NewFaultyStore(t, ep)
+	b, err := s3.Open(context.Background(), s3.Config{Endpoint: f.URL, Region: "us-east-1", AccessKey: access, SecretKey: secret, Bucket: testsvc.RandomName("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobtest.PutThroughCuts(t, b, func(on bool) {
+		if on {
+			f.Set(testsvc.StoreCutsPuts)
+		} else {
+			f.Set(testsvc.StoreUp)
+		}
+	}, f.Failed)
+}

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -30,97 +28,6 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
 )
-
-// faultMode is how the object store in front of Azurite answers.
-type faultMode int32
-
-const (
-	storeUp        faultMode = iota
-	store503                 // every request: 503 ServerBusy
-	store500                 // every request: 500 InternalError
-	storeHangs               // every request hangs until the mode changes
-	storeCutsPuts            // uploads (PUT) lose their connection halfway
-	storeListFails           // listings (comp=list) answer 500, the rest passes
-)
-
-// faultyStore is an HTTP proxy in front of a real object store (Azurite)
-// that fails the way a cloud object store does, as its mode says.
-type faultyStore struct {
-	mode    atomic.Int32
-	url     string // the endpoint to give the replicas (…/devstoreaccount1)
-	changed chan struct{}
-	mu      sync.Mutex
-	failed  atomic.Int64 // requests failed on purpose
-}
-
-func (f *faultyStore) set(m faultMode) {
-	f.mu.Lock()
-	f.mode.Store(int32(m))
-	close(f.changed)
-	f.changed = make(chan struct{})
-	f.mu.Unlock()
-}
-
-func newFaultyStore(t *testing.T, endpoint string) *faultyStore {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &faultyStore{changed: make(chan struct{})}
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
-	rp.ErrorLog = nil
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch faultMode(f.mode.Load()) {
-		case store503:
-			f.failed.Add(1)
-			w.Header().Set("x-ms-error-code", "ServerBusy")
-			http.Error(w, "ServerBusy", http.StatusServiceUnavailable)
-			return
-		case store500:
-			f.failed.Add(1)
-			w.Header().Set("x-ms-error-code", "InternalError")
-			http.Error(w, "InternalError", http.StatusInternalServerError)
-			return
-		case storeHangs:
-			f.failed.Add(1)
-			f.mu.Lock()
-			ch := f.changed
-			f.mu.Unlock()
-			select {
-			case <-ch:
-			case <-r.Context().Done():
-				return
-			}
-		case storeCutsPuts:
-			if r.Method == http.MethodPut && r.ContentLength > 1024 {
-				f.failed.Add(1)
-				io.CopyN(io.Discard, r.Body, r.ContentLength/2)
-				if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-					c.(*net.TCPConn).SetLinger(0)
-					c.Close()
-				}
-				return
-			}
-		case storeListFails:
-			if r.URL.Query().Get("comp") == "list" || r.URL.Query().Get("restype") == "container" && r.Method == http.MethodGet {
-				f.failed.Add(1)
-				w.Header().Set("x-ms-error-code", "InternalError")
-				http.Error(w, "InternalError", http.StatusInternalServerError)
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { f.set(storeUp); srv.Close() })
-	f.url = "http://" + ln.Addr().String() + u.Path
-	return f
-}
 
 // clearOutageAnswer is "" for a 5xx answer an outage may give (a clear ARM
 // 503 with a code, a message and Retry-After, a 504 GatewayTimeout for a
@@ -162,7 +69,7 @@ func TestReplicasOutages(t *testing.T) {
 	}
 	t.Logf("seed %d (SAFEHOLD_OUTAGES_SEED)", seed)
 	pg := testsvc.OutagePostgres(t)
-	store := newFaultyStore(t, testsvc.AzuriteEndpoint(t))
+	store := testsvc.NewFaultyStore(t, testsvc.AzuriteEndpoint(t))
 	container := strings.ToLower(testsvc.RandomName("outage"))
 	// Each replica's data dir on a small file system of its own (a tmpfs,
 	// where one can be mounted: as root), to fill up.
@@ -183,7 +90,7 @@ func TestReplicasOutages(t *testing.T) {
 		}
 		dirs = append(dirs, dir)
 	}
-	c := startReplicasOn(t, 3, pg.URL, "azblob://"+container+"?endpoint="+url.QueryEscape(store.url), dirs)
+	c := startReplicasOn(t, 3, pg.URL, "azblob://"+container+"?endpoint="+url.QueryEscape(store.URL), dirs)
 	e := c.env
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pg.URL)
@@ -310,10 +217,10 @@ func TestReplicasOutages(t *testing.T) {
 			time.Sleep(down)
 			release()
 		}},
-		{name: "object store answers 503 for 8 s", cause: func() { store.set(store503); time.Sleep(down); store.set(storeUp) }},
-		{name: "object store answers 500 for 8 s", cause: func() { store.set(store500); time.Sleep(down); store.set(storeUp) }},
-		{name: "object store hangs for 8 s", cause: func() { store.set(storeHangs); time.Sleep(down); store.set(storeUp) }},
-		{name: "object store cuts uploads halfway for 8 s", cause: func() { store.set(storeCutsPuts); time.Sleep(down); store.set(storeUp) }},
+		{name: "object store answers 503 for 8 s", cause: func() { store.Set(testsvc.Store503); time.Sleep(down); store.Set(testsvc.StoreUp) }},
+		{name: "object store answers 500 for 8 s", cause: func() { store.Set(testsvc.Store500); time.Sleep(down); store.Set(testsvc.StoreUp) }},
+		{name: "object store hangs for 8 s", cause: func() { store.Set(testsvc.StoreHangs); time.Sleep(down); store.Set(testsvc.StoreUp) }},
+		{name: "object store cuts uploads halfway for 8 s", cause: func() { store.Set(testsvc.StoreCutsPuts); time.Sleep(down); store.Set(testsvc.StoreUp) }},
 	}
 	if dirs != nil {
 		outages = append(outages, outage{name: "the file system of the disk's owner is full for 8 s", cause: func() {
@@ -504,7 +411,7 @@ func TestReplicasOutages(t *testing.T) {
 		if got := readDisk(t, e, restoredID); !got.equal(p.image) {
 			t.Fatalf("after %s: the restore of point %s differs from the bytes written before its backup", o.name, p.name)
 		}
-		t.Logf("round %d: %d points, object store failed %d requests", round, len(points), store.failed.Load())
+		t.Logf("round %d: %d points, object store failed %d requests", round, len(points), store.Failed())
 	}
 
 	out, err := exec.Command(c.bin, "verify", "-o", "json", "--data-dir", c.reps[0].dir).CombinedOutput()

@@ -79,6 +79,21 @@ func StartOnS3(t testing.TB, opts ...Option) (e *Env, down func()) {
 	return Start(t, opts...), down
 }
 
+// StartOnFaultyS3 starts a server (Start) whose object storage (--blob) is
+// a bucket of its own on the tests' S3 server behind a testsvc.FaultyStore,
+// which the test makes fail as it likes.
+func StartOnFaultyS3(t testing.TB, opts ...Option) (*Env, *testsvc.FaultyStore) {
+	t.Helper()
+	ep, access, secret := testsvc.S3Endpoint(t)
+	f := testsvc.NewFaultyStore(t, ep)
+	t.Setenv("AWS_ACCESS_KEY_ID", access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	opts = append([]Option{func(c *server.Config) {
+		c.Blob = "s3://" + testsvc.RandomName("blob") + "?endpoint=" + f.URL + "&region=us-east-1"
+	}}, opts...)
+	return Start(t, opts...), f
+}
+
 // StartWithGroups starts a server (Start) and creates the resource groups
 // groups in it (ResourceGroups).
 func StartWithGroups(t testing.TB, groups ...string) *Env {
