@@ -176,11 +176,19 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 	if err != nil || !(rid.IsType(DiskType) || rid.IsType(SnapshotType)) {
 		return failure.Invalidf("InvalidParameter", "'%s' is not a disk or snapshot id.", resourceID)
 	}
+	uploaded := int64(-1) // the size of a disk whose upload ends here
 	if rid.IsType(DiskType) {
 		// What was uploaded through the SAS is durable once access ends.
-		if v, err := s.Volume(ctx, rid.String()); err == nil {
-			if err := v.Flush(); err != nil {
-				return fmt.Errorf("flush disk %s: %w", rid.Name(), err)
+		if d, err := s.DiskResource(ctx, rid.String()); err == nil {
+			if v, err := s.vols.Get(d.Properties.UniqueID); err == nil {
+				if err := v.Flush(); err != nil {
+					return fmt.Errorf("flush disk %s: %w", rid.Name(), err)
+				}
+				if st := d.Properties.DiskState; st == StateActiveUpload || st == StateReadyToUpload {
+					if uploaded, err = endUpload(v); err != nil {
+						return fmt.Errorf("end the upload of disk %s: %w", rid.Name(), err)
+					}
+				}
 			}
 		}
 	}
@@ -204,6 +212,9 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 				}
 			case StateActiveUpload, StateReadyToUpload:
 				d.Properties.DiskState = StateUnattached // the upload is done
+				if uploaded >= 0 {
+					d.Properties.DiskSizeBytes, d.Properties.DiskSizeGB = uploaded, sizeGB(uploaded)
+				}
 				if err := resource.Put(ctx, tx, rid, &d); err != nil {
 					return err
 				}
@@ -216,6 +227,20 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 		}
 		return revokeGrants(ctx, tx, rid.String())
 	})
+}
+
+// endUpload drops the VHD footer that ends an uploaded disk's content and
+// returns the disk's size: as in Azure, uploadSizeBytes is the size of the
+// fixed VHD (its data and a 512-byte footer) and the disk is its data, so a
+// 1 GiB image uploaded as 1 GiB + 512 bytes is a 1 GiB disk. Content that
+// does not end in a VHD footer (raw data) is kept whole, as before.
+func endUpload(v *volume.Volume) (int64, error) {
+	if size := v.Size(); isFixedVHD(v, size) {
+		if err := v.DropTail(512); err != nil {
+			return 0, err
+		}
+	}
+	return v.Size(), nil
 }
 
 // liveGrants reports whether a disk or snapshot has an unrevoked,

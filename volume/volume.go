@@ -453,6 +453,29 @@ func (v *Volume) Resize(size int64) error {
 	return v.f.Sync()
 }
 
+// DropTail shrinks the volume by n bytes, which are lost: what ends an
+// upload whose last 512 bytes are a VHD footer (the disk is the VHD's
+// data). It is refused while the volume is frozen.
+func (v *Volume) DropTail(n int64) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return ErrClosed
+	}
+	if v.freeze != nil {
+		return ErrBusy
+	}
+	size := v.Size() - n
+	if n < 0 || size < 0 {
+		return ErrOutOfRange
+	}
+	if err := v.f.Truncate(size); err != nil {
+		return fmt.Errorf("shrink volume %s: %w", v.id, err)
+	}
+	v.size.Store(size)
+	return v.f.Sync()
+}
+
 // DataRanges returns the ranges within [off, off+n) that may hold data;
 // everything else reads as zeros.
 func (v *Volume) DataRanges(off, n int64) ([]Range, error) {
