@@ -355,6 +355,31 @@ func (a *Authorizer) GrantedBelow(principalID, action, scope string) bool {
 	return false
 }
 
+// AssignedWithin reports whether the principal holds, now, any role
+// through an assignment at scope, above it or below it (or one removed
+// but still in its propagation delay), whatever its actions: ARM lists a
+// subscription to every caller with a role there, a Backup Operator's or
+// a Backup Reader's too, which grant no Microsoft.Resources/subscriptions/read.
+func (a *Authorizer) AssignedWithin(principalID, scope string) bool {
+	now := a.Clock.Now()
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	within := func(x *Assignment) bool {
+		return !now.Before(x.EffectiveAt) && (ScopeCovers(x.Scope, scope) || ScopeCovers(scope, x.Scope)) && a.roles[strings.ToLower(x.RoleGUID())] != nil
+	}
+	for _, x := range a.byPrincipal[strings.ToLower(principalID)] {
+		if within(x) {
+			return true
+		}
+	}
+	for _, t := range a.tombstones {
+		if strings.EqualFold(t.a.PrincipalID, principalID) && now.Before(t.until) && within(t.a) {
+			return true
+		}
+	}
+	return false
+}
+
 // PermissionsAt is what the principal may do at scope now: the permissions
 // of each role it holds through an assignment at scope or above (or one
 // removed but still in its propagation delay), one entry per assignment,

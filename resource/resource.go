@@ -40,6 +40,10 @@ type Platform struct {
 	// Authorize checks a principal's permission outside a request (e.g. a
 	// vault's managed identity); nil allows everything.
 	Authorize func(ctx context.Context, principalID, action, scope string) error
+	// AssignedWithin reports whether a principal holds any role through an
+	// assignment at scope, above it or below it (ARM lists it the
+	// subscription then, whatever the role); nil: none is asked.
+	AssignedWithin func(ctx context.Context, principalID, scope string) bool
 	// ScopeDeleted is told when everything under a scope that needed more
 	// than its document removed was deleted (role assignments there go
 	// too); nil does nothing.

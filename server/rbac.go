@@ -70,6 +70,9 @@ func (s *Server) initRBAC(ctx context.Context) error {
 	s.Router.GrantedBelow = func(_ context.Context, caller arm.Caller, action, scope string) bool {
 		return authz.GrantedBelow(caller.ObjectID, action, scope)
 	}
+	s.Platform.AssignedWithin = func(_ context.Context, principalID, scope string) bool {
+		return authz.AssignedWithin(principalID, scope)
+	}
 	s.Platform.Authorize = func(ctx context.Context, principalID, action, scope string) error {
 		caller := arm.Caller{ObjectID: principalID}
 		if p, err := s.Platform.Dir.Get(ctx, principalID); err == nil {

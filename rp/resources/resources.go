@@ -115,12 +115,15 @@ func (pr *Provider) listSubscriptions(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	// As in ARM, a subscription is listed to a caller who may read it or
-	// something in it (a role on one of its resource groups): az login
-	// finds no subscription otherwise.
+	// something in it (a role on one of its resource groups), or who holds
+	// any role there (Backup Operator, say, grants no read of the
+	// subscription): az login finds no subscription otherwise.
 	const read = "Microsoft.Resources/subscriptions/read"
+	ctx, caller := r.HTTP.Context(), r.Caller().ObjectID
 	var visible []Subscription
 	for _, s := range subs {
-		if pr.p.Authorize == nil || pr.p.Authorize(r.HTTP.Context(), r.Caller().ObjectID, read, s.ID) == nil || r.GrantedBelow(read, s.ID) {
+		if pr.p.Authorize == nil || pr.p.Authorize(ctx, caller, read, s.ID) == nil || r.GrantedBelow(read, s.ID) ||
+			(pr.p.AssignedWithin != nil && pr.p.AssignedWithin(ctx, caller, s.ID)) {
 			visible = append(visible, s)
 		}
 	}
