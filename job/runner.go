@@ -384,6 +384,17 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 					log.Warn("renew task lease; trying again", "err", err)
 					continue
 				}
+				if errors.Is(err, store.ErrLeaseLost) && r.removedUnderHandler(ctx, t) {
+					// The task was completed or replaced while its handler
+					// ran (an item's schedule stopped, or planned anew,
+					// during its scheduled backup): no claim will ever run
+					// it again, so the handler goes on to its end, its
+					// writes still fenced by this claim (which no other
+					// can take over now); stopped, its job stayed
+					// InProgress for ever.
+					log.Info("task removed while its handler runs; the handler goes on to its end")
+					return
+				}
 				if ctx.Err() == nil {
 					log.Warn("lost task lease", "err", err)
 				}
@@ -459,4 +470,16 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 	if uerr := r.Store.Update(ctx, func(tx store.Tx) error { return tx.CompleteTask(ctx, t.ID) }); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 		log.Error("complete task", "err", uerr)
 	}
+}
+
+// removedUnderHandler reports whether the task t, whose lease renewal
+// failed for a lost lease, is gone while its claim's fence is still this
+// runner's: it was completed or replaced by someone else's write, not
+// claimed again (a claim takes the fence), so nobody else runs it.
+func (r *Runner) removedUnderHandler(ctx context.Context, t store.Task) bool {
+	if _, err := r.Store.GetTask(ctx, t.ID); !errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	// ctx carries t's lease: an Update checks the fence before fn.
+	return r.Store.Update(ctx, func(store.Tx) error { return nil }) == nil
 }

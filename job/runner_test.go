@@ -339,3 +339,48 @@ func TestTaskRunsAgainAfterTheDatabaseWasOutOfReach(t *testing.T) {
 		x.mu.Unlock()
 	}
 }
+
+// TestHandlerOfARemovedTaskRunsToItsEnd: a task completed by someone
+// else's write while its handler runs (an item's schedule stopped during
+// its scheduled backup) has no claim left to run it again, so its handler
+// goes on past the lease renewals that find it gone, and its writes,
+// still fenced by its claim, commit. The runner stopped it at the first
+// such renewal, and the job it ran stayed InProgress for ever.
+func TestHandlerOfARemovedTaskRunsToItsEnd(t *testing.T) {
+	const lease = 900 * time.Millisecond // renewed every 300 ms
+	s := storetest.SQLite(t)
+	r := &job.Runner{Store: s, NodeID: "n1", Lease: lease, Poll: 10 * time.Millisecond}
+	ctx := context.Background()
+	res := make(chan error, 1)
+	r.Register("work", func(hctx context.Context, tk store.Task) error {
+		err := s.Update(ctx, func(tx store.Tx) error { return tx.CompleteTask(ctx, tk.ID) }) // not under its lease: another's write
+		if err == nil {
+			select {
+			case <-hctx.Done(): // stopped by a renewal that found the task gone
+				err = hctx.Err()
+			case <-time.After(3 * lease): // past several renewals
+				err = s.Update(hctx, func(tx store.Tx) error {
+					return tx.Put(hctx, store.Doc{Kind: "result", Key: tk.ID, Value: []byte(`"done"`)})
+				})
+			}
+		}
+		res <- err
+		return err
+	})
+	task := storetest.Enqueue(t, s, store.Task{Kind: "work"})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	select {
+	case err := <-res:
+		if err != nil {
+			t.Fatalf("the handler of the removed task: %v, want it to run to its end and write", err)
+		}
+	case <-time.After(testsvc.WaitLimit):
+		t.Fatal("the handler never ended")
+	}
+	if _, err := s.Get(ctx, "result", task.ID); err != nil {
+		t.Fatalf("the handler's write: %v", err)
+	}
+}

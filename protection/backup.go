@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/safehold/safehold/job"
@@ -69,7 +70,7 @@ func (e *Engine) Notify() {
 
 func (e *Engine) runBackupTask(ctx context.Context, _ store.Task, p backupPayload) error {
 	_, err := e.Backup(ctx, p.Face, p.JobID, p.Opts)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrLeaseLost) {
 		return nil // the job went with its vault
 	}
 	return err
@@ -128,6 +129,11 @@ func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) er
 	if err := e.cancelled(ctx, j.ID); err != nil {
 		return err
 	}
+	if !j.UserTriggered && !it.takesBackups() {
+		// Stopped or suspended after its run planned this backup (or
+		// while a crash cut it short): it takes no scheduled backup now.
+		return protectionChanged(it, changedState(it))
+	}
 	pointID := PointID(it.ID, j.ID)
 	point, err := GetRecoveryPoint(ctx, e.Store, it.ID, pointID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -159,6 +165,76 @@ func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) er
 		return err
 	}
 	return nil
+}
+
+// CodeProtectionChanged ends a backup whose item's protection changed
+// while it ran (stopped; for a scheduled backup also suspended, or moved to
+// another policy) before its point was recorded: it keeps no point.
+const CodeProtectionChanged = "UserErrorProtectionChangedWhileRunning"
+
+func protectionChanged(it *Item, what string) *JobError {
+	return &JobError{Code: CodeProtectionChanged,
+		Message:           "The protection of '" + it.Name + "' changed while its backup ran (" + what + "); the backup kept no recovery point.",
+		RecommendedAction: []string{"Take an on-demand backup once the item is protected as wanted, if a recovery point is needed now."}}
+}
+
+// changedState says how an item's state keeps it from taking backups.
+func changedState(cur *Item) string {
+	switch cur.State {
+	case ItemStopped:
+		return "its protection was stopped"
+	case ItemSuspended:
+		return "its backups were suspended"
+	case ItemSoftDeleted:
+		return "it was deleted"
+	}
+	return "it is " + string(cur.State)
+}
+
+// changedSince is how the item's protection, read in tx, changed since
+// the backup j read it as it (""; when it is gone, Recorded says so):
+// an item no longer protected (stopped, deleted; a scheduled backup's
+// suspended too), or a scheduled backup's item now under another policy.
+func (e *Engine) changedSince(ctx context.Context, tx store.Tx, f Face, j *Job, it *Item) (string, error) {
+	cur, err := f.Item(ctx, tx, it.ID)
+	var je *JobError
+	switch {
+	case errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case errors.As(err, &je):
+		return "its policy can no longer be read: " + je.Message, nil
+	case err != nil:
+		return "", err
+	}
+	switch {
+	case cur.State == ItemStopped && it.State != ItemStopped, cur.State == ItemSoftDeleted && it.State != ItemSoftDeleted:
+		return changedState(cur), nil
+	case j.UserTriggered:
+		return "", nil
+	case !cur.takesBackups():
+		return changedState(cur), nil
+	}
+	if was, now := policyIDOf(it), policyIDOf(cur); !strings.EqualFold(was, now) {
+		return "its policy changed from '" + policyNameOf(it) + "' to '" + policyNameOf(cur) + "'", nil
+	}
+	return "", nil
+}
+
+func policyIDOf(it *Item) string {
+	if it.Policy == nil {
+		return ""
+	}
+	return it.Policy.ID
+}
+
+func policyNameOf(it *Item) string {
+	if it.Policy == nil {
+		return "none"
+	}
+	if it.Policy.Name != "" {
+		return it.Policy.Name
+	}
+	return it.Policy.ID
 }
 
 // CodeItemNotFound ends a backup whose protected item was deleted before
@@ -235,7 +311,9 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	// The point is recorded unless the job was cancelled meanwhile (decided
 	// in the transaction that would record it): a cancelled capture leaves
 	// neither a point nor its snapshots.
-	orphan, cancelled := false, userCancelled(ctx)
+	// Nor is it recorded when the item's protection changed meanwhile so
+	// that it would not take this backup now (changed says how).
+	orphan, cancelled, change := false, userCancelled(ctx), ""
 	wctx := context.WithoutCancel(ctx)
 	err = e.Store.Update(wctx, func(tx store.Tx) error {
 		x, err := GetJob(wctx, tx, "", j.ID)
@@ -245,6 +323,9 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 		if cancelled || x.Details[DetailCancelRequested] != "" {
 			cancelled = true
 			return nil
+		}
+		if change, err = e.changedSince(wctx, tx, f, j, it); err != nil || change != "" {
+			return err
 		}
 		SetTask(x, TaskSnapshot, JobCompleted, end)
 		x.RecoveryPointID, x.RecoveryPointTime = pointID, &at
@@ -266,6 +347,10 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	if err == nil && cancelled {
 		e.dropSnapshots(ctx, c.Disks)
 		return nil, false, ErrCancelled
+	}
+	if err == nil && change != "" {
+		e.dropSnapshots(ctx, c.Disks)
+		return nil, false, protectionChanged(it, change)
 	}
 	if err != nil {
 		return nil, false, err

@@ -140,22 +140,43 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		return nil, werr // not ended: its task runs it again (on the disk's owner)
 	}
 	var out *Job
-	err = e.Store.Update(ctx, func(tx store.Tx) error {
+	end := func(tx store.Tx) error {
 		x, err := GetJob(ctx, tx, "", jobID)
 		if err != nil {
 			return err
 		}
-		if x.Status == JobInProgress || x.Status == "Cancelling" {
-			e.finish(x, werr, fallback)
+		out = x
+		if x.Status != JobInProgress && x.Status != "Cancelling" {
+			return nil // ended by another run of it: ended once, by that one
 		}
+		e.finish(x, werr, fallback)
 		if f != nil {
 			if err := f.Ended(ctx, tx, x); err != nil {
 				return err
 			}
 		}
-		out = x
 		return PutJob(ctx, tx, x)
-	})
+	}
+	err = e.Store.Update(ctx, end)
+	if errors.Is(err, store.ErrLeaseLost) {
+		// ErrLeaseLost wraps ErrNotFound, but the job is there: this
+		// claim's fence is gone. A task that still exists was claimed
+		// again, and that run ends the job, not this one. One that is gone
+		// (completed or replaced while it ran, its fence collected since:
+		// another replica's claim a day of the clock later) has no run
+		// left: the job ends here, unfenced, unless another run ended it.
+		l, _ := store.LeaseFrom(ctx)
+		if _, gerr := e.Store.GetTask(ctx, l.TaskID); l.TaskID == "" || !errors.Is(gerr, store.ErrNotFound) {
+			log.Warn("job not ended here: its task was claimed again", "err", err, "workErr", werr)
+			return nil, err
+		}
+		log.Warn("job's task and its lease went while it ran; ending it", "workErr", werr)
+		if errors.Is(werr, store.ErrLeaseLost) {
+			werr = &JobError{Code: CodeProtectionChanged, Message: "The task that ran this job was removed while it ran (the item's protection or policy changed), so what it did since could not be recorded.",
+				RecommendedAction: []string{"Take an on-demand backup once the item is protected as wanted, if a recovery point is needed now."}}
+		}
+		err = e.Store.Update(store.WithLease(ctx, store.Lease{}), end)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return j, nil // the job went with its vault
 	}

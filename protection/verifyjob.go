@@ -291,7 +291,7 @@ type verifyPayload struct {
 
 func (e *Engine) runVerifyTask(ctx context.Context, _ store.Task, p verifyPayload) error {
 	_, err := e.RunVerify(ctx, p.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrLeaseLost) {
 		return nil
 	}
 	return err
