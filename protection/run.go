@@ -178,7 +178,13 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		err = e.Store.Update(store.WithLease(ctx, store.Lease{}), end)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return j, nil // the job went with its vault
+		// The job went with its vault: the answer still says how its work
+		// ended (an operation waiting on it ends so; it answered the job
+		// InProgress, and a restore that failed so succeeded).
+		gone := *j
+		e.finish(&gone, werr, fallback)
+		log.Info("job's vault deleted while it ran", "status", gone.Status, "err", werr)
+		return &gone, nil
 	}
 	if err != nil {
 		// The job is still InProgress (the store could not record its end:
