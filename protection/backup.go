@@ -106,6 +106,11 @@ func (e *Engine) Backup(ctx context.Context, face, jobID string, o BackupOptions
 			return err
 		}
 		defer unlock()
+		if x, err := GetJob(ctx, e.Store, "", j.ID); err != nil {
+			return err
+		} else if x.Status != JobInProgress && x.Status != "Cancelling" {
+			return nil // another run of it ended it while this one waited for the item
+		}
 		berr := e.backup(ctx, f, j, o)
 		var re *job.RetryError
 		if ctx.Err() == nil && !errors.As(berr, &re) {

@@ -177,6 +177,7 @@ func New(e *Engine) *Engine {
 		e.Runner.Register(taskBackup, taskOf("backup", e.runBackupTask))
 		e.Runner.Register(taskRetention, taskOf("retention", e.runRetentionTask))
 		e.Runner.Register(taskVerify, taskOf("verify", e.runVerifyTask))
+		e.Runner.Register(taskOrphans, taskOf("orphans", e.runOrphansTask))
 		e.verifySched = NewScheduler(e.Store, e.Clock, e.Runner, "verify", e.scheduledVerify)
 		e.pruneSched = NewScheduler(e.Store, e.Clock, e.Runner, pruneJobsItem, e.pruneJobs)
 	}

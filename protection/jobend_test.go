@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/blob/blobtest"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/store"
 )
@@ -81,5 +83,82 @@ func TestJobEndsWhenItsTaskWentWithItsFence(t *testing.T) {
 	defer b.face.mu.Unlock()
 	if len(b.face.ended) != 1 || b.face.ended[0] != "job-1:"+protection.JobFailed {
 		t.Fatalf("the face saw the job end %v, want once, Failed", b.face.ended)
+	}
+}
+
+// TestScheduledBackupOfADeadRunEndsWhenItsItemStops: a scheduled backup's
+// run dies with its job InProgress (its claim left to lapse, as a replica
+// killed during it leaves it), and the item's protection is stopped (or
+// suspended) before the claim lapses, which removes the run's task, or
+// keeps it (a Backup vault's suspended instance still expires its points):
+// the job ends once the claim's lease has ended,
+// Failed with UserErrorProtectionChangedWhileRunning, with no point. It
+// stayed InProgress for ever: a crashed scheduled backup is resumed only
+// by the item's next run, and a stopped item has none (a suspended one's
+// took no backups, so it did not either).
+func TestScheduledBackupOfADeadRunEndsWhenItsItemStops(t *testing.T) {
+	for _, c := range []struct {
+		state protection.ItemState
+		keep  bool // the face keeps the item's run (a Backup vault's suspended instance still expires its points)
+	}{{protection.ItemStopped, false}, {protection.ItemSuspended, false}, {protection.ItemSuspended, true}} {
+		state := c.state
+		t.Run(string(state)+map[bool]string{true: "/runKept"}[c.keep], func(t *testing.T) {
+			b := setup(t)
+			b.engine.Close()
+			b.runner = &job.Runner{Store: b.store, Clock: b.clk, NodeID: "n1", Poll: 5 * time.Millisecond}
+			b.engine = b.newEngine()
+			day0 := time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
+			b.clk.Set(day0)
+			every4h, err := protection.ParseRepeatingInterval("R/2024-01-02T08:00:00+00:00/PT4H", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it := b.protect(t, "vm", 1, "", &protection.Policy{ID: "p1", Name: "p1", Schedule: every4h, AtOccurrence: true,
+				Tags: &protection.Retention{Rules: []protection.TagRule{{Tag: "Default", Default: true, Priority: 99, Retain: protection.Duration{Days: 1}}}}})
+			b.schedule(t, it)
+			due := day0.Add(8 * time.Hour)
+			b.clk.Set(due)
+			// The dead replica's run: it claimed the item's run and made its job.
+			ts, err := b.store.ClaimTasks(b.ctx, "dead/boot1", due, time.Minute, 10)
+			if err != nil || len(ts) != 1 || ts[0].Key != protection.TaskKey(it.ID) {
+				t.Fatalf("the dead replica's claim: %v %+v", err, ts)
+			}
+			jobID := protection.RunID(it.ID, due)
+			if err := b.store.Update(b.ctx, func(tx store.Tx) error {
+				return protection.CreateJob(b.ctx, tx, &protection.Job{ID: jobID, VaultID: it.VaultID, ItemID: it.ID, ItemName: it.Name,
+					Operation: protection.OpBackup, Status: protection.JobInProgress, StartTime: due})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// The item's protection changes through another replica: its
+			// face replans (here removes) the item's runs.
+			b.face.mu.Lock()
+			b.face.items[it.ID].State = state
+			stopped := *b.face.items[it.ID]
+			b.face.mu.Unlock()
+			if !c.keep {
+				if err := b.store.Update(b.ctx, func(tx store.Tx) error { return b.engine.Reschedule(b.ctx, tx, faceName, &stopped) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.runner.Start(b.ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(b.runner.Stop)
+			b.clk.Advance(2 * time.Minute) // past the dead claim's lease
+			var j *protection.Job
+			testsvc.WaitFor(t, "the dead run's job to end", func() bool {
+				b.runner.Notify()
+				j, err = protection.GetJob(b.ctx, b.store, "", jobID)
+				return err == nil && j.Status != protection.JobInProgress
+			})
+			wantStatus(t, j, protection.JobFailed)
+			if j.Error == nil || j.Error.Code != protection.CodeProtectionChanged {
+				t.Fatalf("job error %+v, want %s", j.Error, protection.CodeProtectionChanged)
+			}
+			if pts := b.points(t, it); len(pts) != 0 {
+				t.Fatalf("%d points, want none", len(pts))
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package protection
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/safehold/safehold/store"
@@ -21,6 +22,9 @@ func (e *Engine) Schedule(ctx context.Context, tx store.Tx, face, itemID string,
 	if err != nil {
 		return err
 	}
+	if err := e.runOrphaned(ctx, tx, itemID); err != nil {
+		return err
+	}
 	return s.Schedule(ctx, tx, itemID, due, nil)
 }
 
@@ -29,6 +33,9 @@ func (e *Engine) Schedule(ctx context.Context, tx store.Tx, face, itemID string,
 func (e *Engine) ScheduleBy(ctx context.Context, tx store.Tx, face, itemID string, due time.Time) error {
 	s, err := e.scheduler(face)
 	if err != nil {
+		return err
+	}
+	if err := e.runOrphaned(ctx, tx, itemID); err != nil { // a claimed run is replaced
 		return err
 	}
 	return s.ScheduleBy(ctx, tx, itemID, due)
@@ -45,7 +52,70 @@ func (e *Engine) Scheduled(ctx context.Context, tx store.Tx, itemID string) (boo
 
 // Unschedule removes the item's planned run, inside tx (no error if none).
 func (e *Engine) Unschedule(ctx context.Context, tx store.Tx, itemID string) error {
+	if err := e.runOrphaned(ctx, tx, itemID); err != nil {
+		return err
+	}
 	return unschedule(ctx, tx, itemID)
+}
+
+// taskOrphans ends the scheduled backups an item's removed run left
+// (orphansPayload).
+const taskOrphans = "protection.orphans"
+
+type orphansPayload struct {
+	Face   string `json:"face"`
+	ItemID string `json:"itemId"`
+}
+
+// runOrphaned is called in tx before the item's planned run is removed or
+// replaced: when that run is claimed, the scheduled backup it works on
+// has no task of its own, and would have none left to run it again if
+// its handler died (a replica killed during it, before or after the
+// change). A task due when the claim's lease ends runs that backup's job
+// to its end then (endOrphans): after the live handler's end (it waits
+// for the item's lease), or in its stead.
+func (e *Engine) runOrphaned(ctx context.Context, tx store.Tx, itemID string) error {
+	t, err := tx.GetTaskByKey(ctx, TaskKey(itemID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	face, ok := strings.CutPrefix(t.Kind, "schedule/")
+	if t.LeaseOwner == "" || !ok {
+		return nil
+	}
+	if _, err := e.face(face); err != nil {
+		return nil
+	}
+	_, err = tx.Enqueue(ctx, store.Task{Kind: taskOrphans, Key: "orphans:" + itemID, RunAt: t.LeaseUntil,
+		Payload: mustJSON(orphansPayload{Face: face, ItemID: itemID})})
+	return err
+}
+
+func (e *Engine) runOrphansTask(ctx context.Context, _ store.Task, p orphansPayload) error {
+	return e.endOrphans(ctx, p.Face, p.ItemID)
+}
+
+// endOrphans runs the item's scheduled backup jobs that have not ended to
+// their end (Backup: a job another run ends meanwhile is left as that run
+// ended it; one of an item that no longer takes backups ends Failed with
+// CodeProtectionChanged, one of a deleted item with CodeItemNotFound).
+func (e *Engine) endOrphans(ctx context.Context, face, itemID string) error {
+	running, err := RunningJobs(ctx, e.Store, "", JobFilter{ItemID: itemID, Operation: OpBackup})
+	if err != nil {
+		return err
+	}
+	for _, j := range running {
+		if j.UserTriggered {
+			continue // its own task runs it
+		}
+		if _, err := e.Backup(ctx, face, j.ID, BackupOptions{}); err != nil && !(errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrLeaseLost)) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Reschedule plans an item's next scheduled backup by its policy from now,
@@ -111,6 +181,13 @@ func (e *Engine) runScheduled(ctx context.Context, face string, run Run) (time.T
 	}
 	if err != nil {
 		return time.Time{}, err
+	}
+	if !it.takesBackups() {
+		// A scheduled backup a crash cut short is resumed by the item's
+		// next run, which it takes no more: it ends now.
+		if err := e.endOrphans(ctx, face, it.ID); err != nil {
+			return time.Time{}, err
+		}
 	}
 	if it.Policy == nil || it.Policy.Schedule == nil || !it.takesBackups() && it.State != ItemSuspended {
 		return time.Time{}, nil
