@@ -283,11 +283,18 @@ func wanted(d store.Doc) wantValue {
 
 // RetryFirst and RetryMax bound the backoff of a request whose run failed:
 // the first retry RetryFirst after the failure, each next one twice as
-// late, never later than RetryMax.
+// late, never later than RetryMax. A run that fails for good (an object
+// store gone, its credentials revoked) is retried a few times a day, not
+// every few minutes for ever; a new request for the work (Want: another
+// delete's garbage) is due at once and ends the backoff.
 const (
 	RetryFirst = 5 * time.Second
-	RetryMax   = 10 * time.Minute
+	RetryMax   = 6 * time.Hour
 )
+
+// Persistent is how many failures in a row make a request's failure
+// persistent (its backoff past ten minutes): worth an operator's look.
+const Persistent = 8
 
 // Failed keeps a request whose run failed (an outage of the object store,
 // of the metadata store) and makes it due again after a backoff that grows
@@ -299,7 +306,7 @@ func Failed(ctx context.Context, s store.Store, d store.Doc, now time.Time, caus
 	v := wanted(d)
 	v.Failures++
 	wait := RetryMax
-	if v.Failures <= 8 { // RetryFirst<<7 (10m40s) is past RetryMax already
+	if v.Failures <= 16 { // RetryFirst<<15 (45 h) is past RetryMax already
 		wait = min(RetryFirst<<(v.Failures-1), RetryMax)
 	}
 	v.Due = now.Add(wait).UTC()

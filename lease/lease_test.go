@@ -270,3 +270,42 @@ func TestLiveListsTheHoldersAlive(t *testing.T) {
 		}
 	})
 }
+
+// TestFailedRequestBacksOffFurther: a request whose run keeps failing (an
+// object store out for good) is retried later and later: the wait doubles
+// from RetryFirst past ten minutes up to RetryMax, never shorter than the
+// one before. It stopped growing at ten minutes, so a collection that
+// could never succeed ran (and logged its failure) every ten minutes for
+// ever.
+func TestFailedRequestBacksOffFurther(t *testing.T) {
+	storetest.Replicas(t, func(t *testing.T, a, _ store.Store) {
+		ctx := context.Background()
+		if err := lease.Want(ctx, a, "gc:test", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var last time.Duration
+		for i := 1; i <= 30; i++ {
+			d, err := a.Get(ctx, lease.WantKind, "gc:test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			due, err := lease.Failed(ctx, a, d, now, errors.New("the object store is out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait := due.Sub(now)
+			if wait < last || wait > lease.RetryMax || (i == 1 && wait != lease.RetryFirst) {
+				t.Fatalf("failure %d: retried after %v (the one before after %v); want RetryFirst (%v) doubling up to RetryMax (%v)", i, wait, last, lease.RetryFirst, lease.RetryMax)
+			}
+			last = wait
+			d, _ = a.Get(ctx, lease.WantKind, "gc:test")
+			if n, why := lease.Failures(d); n != i || why != "the object store is out" {
+				t.Fatalf("failure %d: the request says %d failures (%q)", i, n, why)
+			}
+		}
+		if last != lease.RetryMax || lease.RetryMax < 6*time.Hour {
+			t.Fatalf("after 30 failures in a row retried every %v (RetryMax %v): want it backed off to hours", last, lease.RetryMax)
+		}
+	})
+}

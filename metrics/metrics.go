@@ -46,6 +46,8 @@ type Metrics struct {
 	storeLat  *prometheus.HistogramVec
 	blobLat   *prometheus.HistogramVec
 	blobBytes *prometheus.CounterVec
+	gcFailed  *prometheus.CounterVec
+	gcFailing prometheus.Gauge
 
 	reqMu     sync.RWMutex
 	reqSeries map[requestLabels]*requestSeries
@@ -77,10 +79,17 @@ func New() *Metrics {
 		Help: "Blob backend latency by operation (put, get, stat, list, delete).", Buckets: lat}, []string{"operation"})
 	m.blobBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_blob_bytes_total",
 		Help: "Bytes moved to and from the blob backend (direction put or get)."}, []string{"direction"})
+	m.gcFailed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_gc_failures_total",
+		Help: "Garbage collections that failed (each is retried with a backoff growing to hours), by repository: snapshots (the snapshot store) or vault (a vault's tier)."}, []string{"repository"})
 	for _, d := range []string{"backup", "restore"} {
 		m.jobBytes.WithLabelValues(d)
 	}
-	m.Registry.MustRegister(m.requests, m.reqLat, m.jobs, m.jobDur, m.jobBytes, m.storeLat, m.blobLat, m.blobBytes,
+	for _, r := range []string{GCSnapshots, GCVault} {
+		m.gcFailed.WithLabelValues(r)
+	}
+	m.gcFailing = prometheus.NewGauge(prometheus.GaugeOpts{Name: "safehold_gc_requests_failing",
+		Help: "Garbage collections whose last run failed, waiting for their retry, as the leader saw them at its last round (0 on a replica that does not lead)."})
+	m.Registry.MustRegister(m.requests, m.reqLat, m.jobs, m.jobDur, m.jobBytes, m.storeLat, m.blobLat, m.blobBytes, m.gcFailed, m.gcFailing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "safehold_repository_logical_bytes",
 			Help: "Bytes the recovery snapshots hold (non-zero blocks), counting each snapshot as a full copy."}, func() float64 { return float64(m.Usage().LogicalBytes) }),
@@ -91,6 +100,21 @@ func New() *Metrics {
 	)
 	return m
 }
+
+// Repositories of safehold_gc_failures_total.
+const (
+	GCSnapshots = "snapshots"
+	GCVault     = "vault"
+)
+
+// GCFailed counts a failed collection of a repository (GCSnapshots or
+// GCVault).
+func (m *Metrics) GCFailed(repository string) { m.gcFailed.WithLabelValues(repository).Inc() }
+
+// SetGCFailing sets how many collections wait for their retry after a
+// failure (the leader counts them at each round; no scrape reads the
+// store).
+func (m *Metrics) SetGCFailing(n int) { m.gcFailing.Set(float64(n)) }
 
 // SetUsage sets the function that measures the repository.
 func (m *Metrics) SetUsage(fn func(context.Context) (Usage, error)) {

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,12 +77,12 @@ func TestGarbageCollectionRequestOutlivesItsLeader(t *testing.T) {
 // leaderOnPostgresAndAzurite starts a replica on a PostgreSQL schema of its
 // own with the snapshot store in a new Azurite container (blobURL) and
 // waits until it leads.
-func leaderOnPostgresAndAzurite(t *testing.T, prefix string) (a *testserver.Env, blobURL string) {
+func leaderOnPostgresAndAzurite(t *testing.T, prefix string, opts ...testserver.Option) (a *testserver.Env, blobURL string) {
 	pg := testsvc.PostgresSchema(t)
 	blobURL = testsvc.AzuriteContainer(t, prefix)
 	t.Setenv("AZURE_STORAGE_ACCOUNT", testsvc.AzuriteAccount)
 	t.Setenv("AZURE_STORAGE_KEY", testsvc.AzuriteKey)
-	a = testserver.Start(t, testserver.WithStore(pg), func(c *server.Config) { c.Blob = blobURL })
+	a = testserver.Start(t, append([]testserver.Option{testserver.WithStore(pg), func(c *server.Config) { c.Blob = blobURL }}, opts...)...)
 	a.WaitFor("the replica to lead", func() bool { _, leading := a.Server.Leader.Leading(); return leading })
 	return a, blobURL
 }
@@ -95,23 +97,8 @@ func leaderOnPostgresAndAzurite(t *testing.T, prefix string) (a *testserver.Env,
 func TestFailedCollectionIsRetried(t *testing.T) {
 	a, blobURL := leaderOnPostgresAndAzurite(t, "gcfail")
 	ctx := a.Ctx()
-
-	u, err := url.Parse(blobURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := azblob.NewSharedKeyCredential(testsvc.AzuriteAccount, testsvc.AzuriteKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	az, err := azblob.NewClientWithSharedKeyCredential(u.Query().Get("endpoint")+"/", cred, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The object store's outage: its container is gone.
-	if _, err := az.DeleteContainer(ctx, u.Host, nil); err != nil {
-		t.Fatal(err)
-	}
+	back := containerOut(t, blobURL)
 	if err := lease.Want(ctx, a.Server.Store, compute.GCWork, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +122,7 @@ func TestFailedCollectionIsRetried(t *testing.T) {
 	t.Logf("request after %d failures: due %v, %s", n, lease.Due(d), why)
 
 	// The store is back: a retry collects and the request goes.
-	if _, err := az.CreateContainer(ctx, u.Host, nil); err != nil {
-		t.Fatal(err)
-	}
+	back()
 	a.WaitFor("a retry to collect and remove the request", func() bool { _, ok := request(); return !ok })
 }
 
@@ -219,4 +204,87 @@ func TestDeletedVaultsStoreStaysGone(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a collection after the vault's delete made its store again (%s): %v", dir, err)
 	}
+}
+
+// containerOut deletes the Azurite container of blobURL (an outage of the
+// object store); the func answered creates it again.
+func containerOut(t *testing.T, blobURL string) func() {
+	t.Helper()
+	u, err := url.Parse(blobURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azblob.NewSharedKeyCredential(testsvc.AzuriteAccount, testsvc.AzuriteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, err := azblob.NewClientWithSharedKeyCredential(u.Query().Get("endpoint")+"/", cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := az.DeleteContainer(context.Background(), u.Host, nil); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := az.CreateContainer(context.Background(), u.Host, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCollectionThatKeepsFailingIsVisible: replicas on PostgreSQL with the
+// snapshot store in object storage, which is out (its container gone). A
+// collection that fails is counted in /metrics
+// (safehold_gc_failures_total by repository, safehold_gc_requests_failing
+// while its request waits for a retry); one that has failed
+// lease.Persistent times in a row is logged as an error saying it keeps
+// failing and when it runs next (its backoff then grows to hours:
+// TestFailedRequestBacksOffFurther). Once the store is back and the retry
+// collects, no request is failing. A failing collection said so only in a
+// warning like any transient one, retried every ten minutes for ever.
+func TestCollectionThatKeepsFailingIsVisible(t *testing.T) {
+	var logs syncBuf
+	a, blobURL := leaderOnPostgresAndAzurite(t, "gcvisible", func(c *server.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	ctx := a.Ctx()
+	back := containerOut(t, blobURL)
+	// A request that failed once less than lease.Persistent times in a
+	// row already (backdated, so its retry is due).
+	if err := lease.Want(ctx, a.Server.Store, compute.GCWork, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < lease.Persistent; i++ {
+		d, err := a.Server.Store.Get(ctx, lease.WantKind, compute.GCWork)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lease.Failed(ctx, a.Server.Store, d, time.Now().Add(-48*time.Hour), errors.New("earlier outage")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.WaitFor("the collection to fail a lease.Persistent-th time", func() bool {
+		d, err := a.Server.Store.Get(ctx, lease.WantKind, compute.GCWork)
+		n, why := lease.Failures(d)
+		return err == nil && n >= lease.Persistent && why != "earlier outage"
+	})
+	a.WaitFor("the failure in /metrics", func() bool {
+		m := a.Metrics()
+		return m[`safehold_gc_failures_total{repository="snapshots"}`] >= 1 && m["safehold_gc_requests_failing"] == 1
+	})
+	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "keeps failing") || !strings.Contains(l, "work="+compute.GCWork) {
+		t.Fatalf("no error logged for the collection that keeps failing; the log:\n%s", l)
+	}
+	back()
+	// Its retry is due in minutes now; a new request (another delete's)
+	// is due at once.
+	if err := lease.Want(ctx, a.Server.Store, compute.GCWork, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a.WaitFor("the collection to run and remove the request", func() bool {
+		_, err := a.Server.Store.Get(ctx, lease.WantKind, compute.GCWork)
+		return errors.Is(err, store.ErrNotFound)
+	})
+	a.WaitFor("no failing request in /metrics", func() bool { return a.Metrics()["safehold_gc_requests_failing"] == 0 })
 }

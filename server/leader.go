@@ -18,6 +18,7 @@ import (
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/metrics"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/protection"
 )
@@ -31,7 +32,7 @@ func (s *Server) maintain(ctx context.Context) {
 	defer t.Stop()
 	var pruned time.Time // real time of the last prune of operation records
 	for {
-		s.Leader.Do(ctx, func(ctx context.Context, epoch int64) error {
+		led, _ := s.Leader.Do(ctx, func(ctx context.Context, epoch int64) error {
 			s.runWanted(ctx)
 			if time.Since(pruned) >= pruneEvery {
 				pruned = time.Now()
@@ -39,6 +40,9 @@ func (s *Server) maintain(ctx context.Context) {
 			}
 			return nil
 		})
+		if !led {
+			s.Metrics.SetGCFailing(0) // the leader counts them
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -73,19 +77,31 @@ func (s *Server) runWanted(ctx context.Context) {
 		}
 		return
 	}
+	failing := 0 // requests waiting for their retry after a failure
+	defer func() {
+		if ctx.Err() == nil {
+			s.Metrics.SetGCFailing(failing)
+		}
+	}()
 	for _, d := range docs {
 		if ctx.Err() != nil {
 			return
 		}
 		if lease.Due(d).After(time.Now()) {
+			if n, _ := lease.Failures(d); n > 0 {
+				failing++
+			}
 			continue
 		}
 		var young time.Duration // garbage left in packs too young to touch
 		var failed error
+		repository := ""
 		switch work := d.Key; {
 		case work == compute.GCWork:
+			repository = metrics.GCSnapshots
 			young, failed = s.Compute.CollectGarbage()
 		case strings.HasPrefix(work, protection.GCWorkPrefix):
+			repository = metrics.GCVault
 			young, failed = s.Engine.GCVaultNow(ctx, strings.TrimPrefix(work, protection.GCWorkPrefix))
 		default:
 			s.logger.Warn("unknown singleton request", "work", work)
@@ -101,9 +117,20 @@ func (s *Server) runWanted(ctx context.Context) {
 		var err error
 		switch {
 		case failed != nil:
+			failing++
 			var due time.Time
 			due, err = lease.Failed(ctx, s.Store, d, time.Now(), failed)
-			s.logger.Warn("singleton request failed; retrying", "work", d.Key, "at", due, "err", failed)
+			if repository != "" {
+				s.Metrics.GCFailed(repository)
+			}
+			// Failures in a row, this one counted; past lease.Persistent
+			// the failure is no passing outage: an error, retried
+			// later and later (up to lease.RetryMax).
+			if n, _ := lease.Failures(d); n+1 >= lease.Persistent {
+				s.logger.Error("singleton request keeps failing; retrying later", "work", d.Key, "failures", n+1, "at", due, "err", failed)
+			} else {
+				s.logger.Warn("singleton request failed; retrying", "work", d.Key, "failures", n+1, "at", due, "err", failed)
+			}
 		case young > 0:
 			err = lease.Again(ctx, s.Store, d, time.Now().Add(young+time.Second))
 		default:
