@@ -82,6 +82,10 @@ type Options struct {
 	// Blobs, when set, are the storage accounts' blobs disks and snapshots
 	// may be imported from (createOption Import with a blob sourceUri).
 	Blobs *accountblob.Service
+	// GCGrace is how old a pack of a shared snapshot store (object
+	// storage several replicas write) must be before a collection deletes
+	// or repacks it (0: ten minutes); a lone server's needs none.
+	GCGrace time.Duration
 }
 
 // Service is the compute domain.
@@ -507,6 +511,9 @@ func (s *Service) gcOnce() (snapshot.GCStats, error) {
 	opts := snapshot.GCOptions{Repack: 0.5}
 	if s.shared {
 		opts.Grace = 10 * time.Minute
+		if s.opts.GCGrace > 0 {
+			opts.Grace = s.opts.GCGrace
+		}
 	}
 	if g := s.gate(); g != nil {
 		h, err := g.Collect(s.bg)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/azure"
 	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -20,6 +23,7 @@ import (
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/protection"
 	"github.com/safehold/safehold/server"
+	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
 
@@ -130,18 +134,67 @@ func TestFailedCollectionIsRetried(t *testing.T) {
 // snapshot store in object storage. A writer that died while it captured
 // into the store (a replica killed mid-backup) leaves its gate entry to
 // lapse and its packs referenced by no manifest; the leader requests a
-// collection of that store by itself, which frees them and removes the
-// entry. Nothing asked for one before: the packs stayed until some later
-// delete did.
+// collection of that store by itself, which frees them (once past the
+// grace that keeps young packs: two seconds here) and removes the entry.
+// Nothing asked for one before: the packs stayed until some later delete
+// did. (The test checked only that the entry and the request went, which
+// a collection freeing nothing passed too.)
 func TestDeadWritersPacksAreCollected(t *testing.T) {
-	a, _ := leaderOnPostgresAndAzurite(t, "gcdead")
+	a, blobURL := leaderOnPostgresAndAzurite(t, "gcdead", func(c *server.Config) { c.Compute.GCGrace = 2 * time.Second })
 	ctx := a.Ctx()
 	a.ResourceGroups("rg")
 	fixture.Disk(t, a, "rg", "d1", 1, 0, 4<<20) // a store with something in it
 
-	// What a writer killed during its capture leaves: its entry in the
-	// store's gate, renewed no more, lapsed for longer than a slow renewal
-	// could explain.
+	// What a writer killed during its capture leaves: its packs, in the
+	// store as another replica writes them, with no manifest...
+	cfg, err := azure.ParseURL(blobURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, err := azure.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := az.WithPrefix("snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs := func() map[string]bool {
+		out := map[string]bool{}
+		if err := be.List(ctx, "pack/", func(in blob.Info) error { out[in.Key] = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := packs()
+	dead, err := snapshot.Open(ctx, be, t.TempDir(), snapshot.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := dead.Chunks().NewWriter()
+	for i := 0; i < 4; i++ {
+		data := make([]byte, 1<<20)
+		rand.Read(data)
+		if _, _, err := w.Put(ctx, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for k := range packs() {
+		if !before[k] {
+			left = append(left, k)
+		}
+	}
+	if len(left) == 0 {
+		t.Fatal("the dead writer's chunks left no pack in the store")
+	}
+	w.Close()
+	dead.Close()
+	// ...and its entry in the store's gate, renewed no more, lapsed for
+	// longer than a slow renewal could explain.
 	name := "gatew:" + compute.GateRepo + ":dead-writer"
 	if _, ok, err := lease.Try(ctx, a.Server.Store, name, "dead-replica/boot", "", time.Now().Add(-lease.AbandonedAfter-time.Minute), time.Minute); err != nil || !ok {
 		t.Fatalf("enter the gate as the dead writer: %v %v", ok, err)
@@ -154,6 +207,12 @@ func TestDeadWritersPacksAreCollected(t *testing.T) {
 		_, err := a.Server.Store.Get(ctx, lease.WantKind, compute.GCWork)
 		return errors.Is(err, store.ErrNotFound)
 	})
+	now := packs()
+	for _, k := range left {
+		if now[k] {
+			t.Errorf("the dead writer's pack %s is still in the store after the collection", k)
+		}
+	}
 }
 
 // TestDeletedVaultsStoreStaysGone: a Recovery Services vault whose VM was
