@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/safehold/safehold/failure"
 )
 
 // Request is one routed ARM request.
@@ -135,10 +137,11 @@ func (r *Request) Decode(v any) error {
 		case errors.As(err, &se):
 			return InvalidRequest("The request content was invalid and could not be deserialized: %v at offset %d.", se.Error(), se.Offset)
 		case errors.As(err, &te):
-			if te.Field == "" {
-				return InvalidRequest("The request content was invalid and could not be deserialized: the request body must be %s, not %s.", jsonKind(te.Type), article(te.Value))
+			path, want, got := failure.TypeMismatch(reflect.TypeOf(v), te)
+			if path == "" {
+				return InvalidRequest("The request content was invalid and could not be deserialized: the request body must be %s, not %s.", want, got)
 			}
-			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", wirePath(reflect.TypeOf(v), te.Field), jsonKind(te.Type), article(te.Value))
+			return InvalidRequest("The request content was invalid and could not be deserialized: the value of '%s' must be %s, not %s.", path, want, got)
 		default:
 			return InvalidRequest("The request content was invalid and could not be deserialized: %v.", err)
 		}
@@ -147,51 +150,6 @@ func (r *Request) Decode(v any) error {
 		return checkTags(r.Body)
 	}
 	return nil
-}
-
-// wirePath is the JSON path of a decode error's field in a body decoded
-// into a t: encoding/json puts in the path the Go names of the structs
-// embedded in t (resourceInput.properties.diskSizeGB), which are no part of
-// the JSON the client sent (properties.diskSizeGB).
-func wirePath(t reflect.Type, field string) string {
-	var out []string
-	for _, seg := range strings.Split(field, ".") {
-		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
-			t = t.Elem()
-		}
-		if t == nil || t.Kind() != reflect.Struct {
-			out, t = append(out, seg), nil
-			continue
-		}
-		var next reflect.Type
-		embedded := false
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if f.Anonymous && name == "" && f.Name == seg && indirect(f.Type).Kind() == reflect.Struct {
-				next, embedded = f.Type, true
-				break
-			}
-			if name == "" {
-				name = f.Name
-			}
-			if name == seg && next == nil {
-				next = f.Type
-			}
-		}
-		if !embedded {
-			out = append(out, seg)
-		}
-		t = next
-	}
-	return strings.Join(out, ".")
-}
-
-func indirect(t reflect.Type) reflect.Type {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t
 }
 
 // checkTags applies ARM's limits to the tags a PUT or PATCH body gives a
@@ -252,45 +210,6 @@ func CheckTag(name, value string) error {
 		return BadRequest("InvalidTagValueLength", "The value of tag '%s' has %d characters: a tag value has at most 256.", name, n)
 	}
 	return nil
-}
-
-// jsonKind names the JSON value a Go type decodes from ("an object"), not
-// the Go type itself, which means nothing to a caller.
-func jsonKind(t reflect.Type) string {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "a value"
-	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	}
-	return "a value of another type"
-}
-
-// article puts "a"/"an" before the JSON kind encoding/json reports
-// ("string", "number 1.5", "object").
-func article(v string) string {
-	switch {
-	case v == "":
-		return "that value"
-	case v == "object" || v == "array":
-		return "an " + v
-	}
-	return "a " + v
 }
 
 // DecodeOptional is Decode but leaves v untouched for an empty body.

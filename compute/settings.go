@@ -142,7 +142,7 @@ func applySettings[P any](props *P, s Settings) error {
 	}
 	var fresh P
 	if err := json.Unmarshal(b, &fresh); err != nil {
-		return badSetting(err)
+		return badSetting(err, reflect.TypeOf(fresh))
 	}
 	*props = fresh
 	return nil
@@ -162,12 +162,15 @@ func CheckSettings(s Settings, snapshot bool) error {
 	return applySettings(&DiskProperties{}, s)
 }
 
-// badSetting is the failure of properties that do not decode.
-func badSetting(err error) error {
+// badSetting is the failure of properties (of Go type t) that do not
+// decode: a value of the wrong JSON type is named by its JSON path in the
+// request, with the JSON value it takes (never the Go field or type).
+func badSetting(err error, t reflect.Type) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		e := failure.Invalidf("InvalidParameter", "properties.%s: a JSON %s is not a valid value: give a %s.", te.Field, te.Value, te.Type)
-		e.Target = "properties." + te.Field
+		path, want, got := failure.TypeMismatch(t, te)
+		e := failure.Invalidf("InvalidParameter", "The value of 'properties.%s' must be %s, not %s.", path, want, got)
+		e.Target = "properties." + path
 		return e
 	}
 	return failure.Invalidf("InvalidParameter", "properties: %v", err)

@@ -62,3 +62,39 @@ func TestInstantAccessDurationMustBeMinutes(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsTypeErrorsNameJSONPaths: a disk's or snapshot's property of
+// the wrong JSON type is 400 InvalidParameter whose target and message
+// name it by its JSON path in the request (properties.creationData.x) and
+// say what JSON value it takes, on a create and on a PATCH. They named the
+// Go fields and types behind it (BlockProperties.CreationData..., "give a
+// int64", "compute.Encryption"), which mean nothing to a caller.
+func TestSettingsTypeErrorsNameJSONPaths(t *testing.T) {
+	e, _ := start(t)
+	e.putDisk("tj-d", e.emptyDisk("tj-d", 1))
+	const v = "?api-version=2025-01-02"
+	for _, c := range []struct {
+		method, path, body, target, want string
+	}{
+		{"PUT", e.snapID("tj-s1"), `{"location":"westus","properties":{"creationData":{"createOption":"Copy","sourceResourceId":"` + e.diskID("tj-d") + `","instantAccessDurationMinutes":"soon"}}}`,
+			"properties.creationData.instantAccessDurationMinutes", "must be an integer, not a string"},
+		{"PUT", e.snapID("tj-s2"), `{"location":"westus","properties":{"creationData":{"createOption":"Copy","sourceResourceId":"` + e.diskID("tj-d") + `"},"encryption":7}}`,
+			"properties.encryption", "must be an object, not a number"},
+		{"PATCH", e.diskID("tj-d"), `{"properties":{"encryption":{"type":5}}}`,
+			"properties.encryption.type", "must be a string, not a number"},
+		{"PATCH", e.diskID("tj-d"), `{"properties":{"creationData":{"logicalSectorSize":"big"}}}`,
+			"properties.creationData.logicalSectorSize", "must be an integer, not a string"},
+	} {
+		resp, m := e.Do(c.method, c.path+v, c.body, testserver.AnyStatus())
+		msg := fmt.Sprint(testserver.Field(m, "error.message"))
+		if resp.StatusCode != 400 || testserver.Field(m, "error.code") != "InvalidParameter" || testserver.Field(m, "error.target") != c.target ||
+			!strings.Contains(msg, "'"+c.target+"'") || !strings.Contains(msg, c.want) {
+			t.Errorf("%s %s: %d %v; want 400 InvalidParameter at %s saying it %s", c.method, c.body, resp.StatusCode, m, c.target, c.want)
+		}
+		for _, goName := range []string{"BlockProperties", "CreationData", "int64", "int32", "compute.", "Encryption"} {
+			if strings.Contains(msg, goName) {
+				t.Errorf("%s %s: the message names %q, a Go name: %s", c.method, c.body, goName, msg)
+			}
+		}
+	}
+}
