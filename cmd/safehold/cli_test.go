@@ -20,6 +20,7 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/server"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -474,5 +475,22 @@ func checkLastBackups(t *testing.T, e *testserver.Env) {
 	}
 	if out := mustRun(t, e, "item", "list"); !strings.Contains(out, newest.Local().Format("2006-01-02")) && !strings.Contains(out, newest.UTC().Format("2006-01-02")) {
 		t.Errorf("item list's table shows no last backup of data1-bi (%s):\n%s", newest, out)
+	}
+}
+
+// TestStatusSaysTheDataDirIsFull: with the server's data directory full,
+// `safehold status` shows the server unhealthy and its DataDir row says
+// why (no space left), the rest reported as usual; it showed unhealthy
+// (once /healthz checked the data dir) without a row saying what failed.
+func TestStatusSaysTheDataDirIsFull(t *testing.T) {
+	dir := testsvc.SmallDisk(t, 64)
+	e := testserver.Start(t, func(c *server.Config) { c.DataDir = filepath.Join(dir, "data") })
+	if out := mustRun(t, e, "status"); !regexp.MustCompile(`DataDir\s+│ ok`).MatchString(out) {
+		t.Fatalf("status before the data dir fills up:\n%s", out)
+	}
+	testsvc.FillUp(t, filepath.Join(dir, "filler"), 0)
+	out := mustRun(t, e, "status")
+	if !regexp.MustCompile(`Health\s+│ unhealthy`).MatchString(out) || !regexp.MustCompile(`DataDir\s+│ unhealthy .*no space left`).MatchString(out) || !strings.Contains(out, "Vaults") {
+		t.Fatalf("status with the data dir full:\n%s", out)
 	}
 }

@@ -20,6 +20,7 @@ type statusReport struct {
 	Version   version.Info   `json:"serverVersion"`
 	Store     string         `json:"store"`
 	Blob      string         `json:"blob"`
+	DataDir   string         `json:"dataDir,omitempty"` // whether the server's data directory takes writes
 	Vaults    map[string]int `json:"vaults"`
 	Items     int            `json:"items"`
 	Jobs      map[string]int `json:"jobs"`
@@ -135,10 +136,12 @@ func newStatusCmd() *cobra.Command {
 				Version version.Info
 				Store   struct{ Status, Error string }
 				Blob    struct{ Status, Error string }
+				DataDir struct{ Status, Error string }
 			}
 			json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
 			r.Health, r.Version, r.Store, r.Blob = h.Status, h.Version, strings.TrimSpace(h.Store.Status+" "+h.Store.Error), strings.TrimSpace(h.Blob.Status+" "+h.Blob.Error)
+			r.DataDir = strings.TrimSpace(h.DataDir.Status + " " + h.DataDir.Error)
 			if err := s.countAll(&r); err != nil {
 				return err
 			}
@@ -149,7 +152,7 @@ func newStatusCmd() *cobra.Command {
 			uerr := s.armGet("/subscriptions/"+s.sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", &u)
 			r.Storage = u.Properties
 			rows := [][2]string{{"Endpoint", r.Endpoint}, {"Health", r.Health}, {"ServerVersion", r.Version.String()},
-				{"Store", r.Store}, {"Blob", r.Blob}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
+				{"Store", r.Store}, {"Blob", r.Blob}, {"DataDir", r.DataDir}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
 				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)}}
 			var ck statusClock
 			if err := s.armGet(adminPath+"/clock?api-version=2024-01-01", &ck); err == nil {
