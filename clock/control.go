@@ -23,9 +23,12 @@ type Control struct {
 
 // State is what Control shows and persists.
 type State struct {
-	Now    time.Time     `json:"now"`
-	Frozen bool          `json:"frozen"`
-	Offset time.Duration `json:"offset"` // Now minus real time, when running (or at the moment it froze)
+	Now    time.Time `json:"now"`
+	Frozen bool      `json:"frozen"`
+	// Offset is Now minus real time at the moment State was taken. A
+	// running clock keeps it; a frozen clock's falls as real time passes
+	// (its Now stands still), and Resume keeps the offset it has then.
+	Offset time.Duration `json:"offset"`
 }
 
 // NewControl returns a running clock at real time (no offset).

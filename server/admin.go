@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -247,6 +248,8 @@ func (s *storedClock) unsaved(value []byte) {
 type clockBody struct {
 	Now    string `json:"now"`
 	Frozen bool   `json:"frozen"`
+	// Offset is now minus real time, as of this answer: a frozen clock's
+	// falls as real time passes (clock.State.Offset).
 	Offset string `json:"offset"`
 	// Runs is how many scheduled tasks an advance ran (advance only).
 	Runs *int `json:"runs,omitempty"`
@@ -293,12 +296,14 @@ func (s *Server) clockShow(r *arm.Request, c *clock.Control) (*arm.Response, err
 	return arm.OK(clockOut(c.State())), nil
 }
 
-// ParseAdvance parses a clock advance: a Go duration (36h, 90m) or an ISO
-// 8601 duration (P7D, PT4H, P1M). It returns the target time from now.
+// ParseAdvance parses a clock advance: a Go duration (36h, 90m), one with
+// leading week and day counts as operators type them (1d, 2d12h, 1w, 1w2d),
+// or an ISO 8601 duration (P7D, PT4H, P1M). Days and weeks are calendar
+// days, as P1D's. It returns the target time from now.
 func ParseAdvance(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return time.Time{}, fmt.Errorf("empty duration")
+		return time.Time{}, fmt.Errorf("empty duration: give one as 1d, 2d12h, 1w, 36h, 90m or P7D")
 	}
 	if strings.HasPrefix(strings.ToUpper(s), "P") {
 		d, err := protection.ParseDuration(strings.ToUpper(s))
@@ -307,11 +312,43 @@ func ParseAdvance(s string, now time.Time) (time.Time, error) {
 		}
 		return d.AddTo(now), nil
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a Go duration (36h) nor an ISO 8601 duration (P7D, PT4H)", s)
+	bad := fmt.Errorf("%q is not a duration: use days and weeks (1d, 2d12h, 1w), a Go duration (36h, 90m) or an ISO 8601 duration (P7D, PT4H)", s)
+	sign, rest := 1, s
+	if rest[0] == '-' || rest[0] == '+' {
+		if rest[0] == '-' {
+			sign = -1
+		}
+		rest = rest[1:]
 	}
-	return now.Add(d), nil
+	days, counted := 0, false
+	for _, u := range []struct {
+		unit byte
+		days int
+	}{{'w', 7}, {'d', 1}} {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i >= len(rest) || rest[i]|0x20 != u.unit { // 1D, 1W too
+			continue
+		}
+		if i > 7 { // past 9000-01-01 either way; keeps AddDate from overflowing
+			return time.Time{}, fmt.Errorf("%q is too long", s)
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		days += n * u.days
+		rest, counted = rest[i+1:], true
+	}
+	var d time.Duration
+	if rest != "" {
+		var err error
+		if d, err = time.ParseDuration(rest); err != nil || rest[0] == '-' || rest[0] == '+' {
+			return time.Time{}, bad
+		}
+	} else if !counted {
+		return time.Time{}, bad
+	}
+	return now.AddDate(0, 0, sign*days).Add(time.Duration(sign) * d), nil
 }
 
 func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, error) {

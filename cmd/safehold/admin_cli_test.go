@@ -14,6 +14,38 @@ import (
 	"github.com/safehold/safehold/internal/testserver"
 )
 
+// TestClockAdvanceTakesDaysAndWeeks drives `safehold clock advance` with the
+// day and week counts operators type (1d, 2d12h, 1w, 1W2d) against a real
+// server: `clock advance 1d` was refused (only 36h or P1D were accepted).
+// What it cannot read is refused with 400 InvalidDuration naming the forms
+// it takes, and leaves the clock where it stood.
+func TestClockAdvanceTakesDaysAndWeeks(t *testing.T) {
+	e := testserver.Start(t)
+	mustRun(t, e, "clock", "set", "2030-01-01T00:00:00Z")
+	for _, c := range []struct{ arg, want string }{
+		{"1d", "2030-01-02T00:00:00Z"},
+		{"2d12h", "2030-01-04T12:00:00Z"},
+		{"1w", "2030-01-11T12:00:00Z"},
+		{"1W2d", "2030-01-20T12:00:00Z"},
+		{"1d30m", "2030-01-21T12:30:00Z"},
+		{"90m", "2030-01-21T14:00:00Z"},
+		{"P1D", "2030-01-22T14:00:00Z"},
+	} {
+		if out := mustRun(t, e, "clock", "advance", c.arg); strings.TrimSpace(out) != c.want {
+			t.Fatalf("clock advance %s: %q, want %s", c.arg, out, c.want)
+		}
+	}
+	for _, arg := range []string{"1.5d", "d", "1d-2h", "2x", "1d1w", "tomorrow"} {
+		_, err := run(t, e, nil, "clock", "advance", arg)
+		if err == nil || !strings.Contains(err.Error(), "InvalidDuration") || !strings.Contains(err.Error(), "2d12h") || !strings.Contains(err.Error(), "P7D") {
+			t.Fatalf("clock advance %s: %v, want InvalidDuration naming the accepted forms", arg, err)
+		}
+	}
+	if out := mustRun(t, e, "clock", "show"); strings.TrimSpace(out) != "2030-01-22T14:00:00Z" {
+		t.Fatalf("clock after refused advances: %q", out)
+	}
+}
+
 // TestAdminCLI drives the clock, fault and reset verbs against a real
 // server: clock set/advance/show/resume (an advance runs the scheduled
 // backups of the window), fault add/list/clear (an arm rule makes the next

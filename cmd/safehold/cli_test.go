@@ -351,7 +351,7 @@ func TestStatusNamesTheServerClock(t *testing.T) {
 	}
 	mustRun(t, e, "clock", "advance", "36h")
 	out := mustRun(t, e, "status")
-	if !regexp.MustCompile(`Clock\s+│ \S+, 3[56]h\d+m\d+s ahead of real time, frozen: no scheduled backup runs until .safehold clock resume.`).MatchString(out) {
+	if !regexp.MustCompile(`Clock\s+│ frozen at \S+, 3[56]h\d+m\d+s ahead of real time now \(it falls behind as real time passes\): no scheduled backup runs until .safehold clock resume.`).MatchString(out) {
 		t.Fatalf("status after clock advance 36h:\n%s", out)
 	}
 	mustRun(t, e, "clock", "resume")

@@ -18,12 +18,14 @@ func newClockCmd() *cobra.Command {
 and recovery points (never tokens or TLS). Moving it needs the Owner role on the subscription.
 
   safehold clock show              print the server time (RFC 3339)
-  safehold clock advance 36h       move forward, running every scheduled backup, retention and purge of
-  safehold clock advance P7D       the skipped window in order at its own time; returns when done
+  safehold clock advance 1d        move forward (1d, 2d12h, 1w, 36h, 90m, P7D), running every scheduled
+                                   backup, retention and purge of the skipped window in order at its
+                                   own time; returns when done
   safehold clock set TIME          freeze the clock at TIME (RFC 3339)
   safehold clock resume            let the clock run again from where it stands (keeps the offset)
 
-After set or advance the clock stays frozen until resume.`}
+After set or advance the clock stays frozen until resume. A frozen clock falls behind real time as
+real time passes: the offset clock show -o json gives is as of that moment, and resume keeps it.`}
 	addConnFlag(cmd, &dataDir)
 	o.add(cmd, "print the clock state as JSON")
 	out := func(cmd *cobra.Command, m map[string]any) {
@@ -40,7 +42,7 @@ After set or advance the clock stays frozen until resume.`}
 		body                     func(args []string) any
 	}{
 		{"show", "Print the server time (RFC 3339)", "GET", "/clock", cobra.NoArgs, nil},
-		{"advance DURATION", "Move the clock forward (36h, 90m, P7D, PT4H), running the scheduled work of the skipped window", "POST", "/clock/advance",
+		{"advance DURATION", "Move the clock forward (1d, 2d12h, 1w, 36h, 90m, P7D, PT4H), running the scheduled work of the skipped window", "POST", "/clock/advance",
 			cobra.ExactArgs(1), func(args []string) any { return map[string]string{"duration": args[0]} }},
 		{"set TIME", "Freeze the clock at TIME (RFC 3339, e.g. 2026-01-01T00:00:00Z)", "POST", "/clock/set",
 			cobra.ExactArgs(1), func(args []string) any { return map[string]string{"time": args[0]} }},

@@ -39,24 +39,34 @@ type statusReport struct {
 type statusClock struct {
 	Now    time.Time `json:"now"`
 	Frozen bool      `json:"frozen"`
-	Offset string    `json:"offset"` // the server's time less real time (when it froze, for a frozen clock)
+	Offset string    `json:"offset"` // the server's time less real time, now (a frozen clock's falls as real time passes)
 }
 
 // clockLine says where the server's clock stands, naming a frozen or
-// moved one: a frozen clock runs no scheduled backup until it resumes.
+// moved one: a frozen clock runs no scheduled backup until it resumes. A
+// frozen clock's distance to real time changes as real time passes (it is
+// what resume keeps), so the line says it is today's.
 func clockLine(c statusClock) string {
-	line := c.Now.UTC().Format(time.RFC3339)
+	at := c.Now.UTC().Format(time.RFC3339)
+	rel := ""
 	if d, err := time.ParseDuration(c.Offset); err == nil && d.Abs() >= time.Second {
 		if d = d.Round(time.Second); d > 0 {
-			line += ", " + d.String() + " ahead of real time"
+			rel = d.String() + " ahead of real time"
 		} else {
-			line += ", " + (-d).String() + " behind real time"
+			rel = (-d).String() + " behind real time"
 		}
 	}
-	if c.Frozen {
-		line += ", frozen: no scheduled backup runs until `safehold clock resume`"
+	if !c.Frozen {
+		if rel == "" {
+			return at
+		}
+		return at + ", " + rel
 	}
-	return line
+	line := "frozen at " + at
+	if rel != "" {
+		line += ", " + rel + " now (it falls behind as real time passes)"
+	}
+	return line + ": no scheduled backup runs until `safehold clock resume`"
 }
 
 type storageUsage struct {
