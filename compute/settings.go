@@ -98,6 +98,10 @@ func (p *DiskProperties) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the properties with their settings.
 func (p SnapshotProperties) MarshalJSON() ([]byte, error) {
+	p.SnapshotAccessState = "Available"
+	if p.ProvisioningState != "Succeeded" {
+		p.SnapshotAccessState = "Pending"
+	}
 	return marshalWithSettings(plainSnapshotProperties(p), p.Settings)
 }
 

@@ -28,7 +28,11 @@ type SnapshotProperties struct {
 	NetworkAccessPolicy string      `json:"networkAccessPolicy,omitempty"`
 	PublicNetworkAccess string      `json:"publicNetworkAccess,omitempty"`
 	CompletionPercent   float32     `json:"completionPercent"`
-	Settings            Settings    `json:"-"`
+	// SnapshotAccessState is answered, never kept: Pending while the
+	// snapshot is made, Available once it is (a Safehold snapshot can be
+	// restored, copied and downloaded as soon as it exists).
+	SnapshotAccessState string   `json:"snapshotAccessState,omitempty"`
+	Settings            Settings `json:"-"`
 }
 
 // SnapshotResource is the stored ARM body of a snapshot (Azure's Snapshot model).

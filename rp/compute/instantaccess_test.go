@@ -98,3 +98,36 @@ func TestSettingsTypeErrorsNameJSONPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotAccessState: a snapshot answers snapshotAccessState as
+// Azure's do (DiskRP 2024-03-02 on): Available once made, on its read and
+// in its resource group's list, since a Safehold snapshot can be restored,
+// copied and downloaded at once; a snapshot PUT sending one (read-only)
+// changes nothing. It was missing, so a client waiting for a snapshot to
+// become Available (as one must after an instant-access snapshot in
+// Azure) waited for ever.
+func TestSnapshotAccessState(t *testing.T) {
+	e, _ := start(t)
+	e.putDisk("as-d", e.emptyDisk("as-d", 1))
+	const v = "?api-version=2025-01-02"
+	resp, m := e.Do("PUT", e.snapID("as-s")+v, `{"location":"westus","properties":{"incremental":true,"snapshotAccessState":"Pending","creationData":{"createOption":"Copy","sourceResourceId":"`+e.diskID("as-d")+`"}}}`,
+		testserver.AnyStatus())
+	if resp.StatusCode != 200 && resp.StatusCode != 201 && resp.StatusCode != 202 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	if op := resp.Header.Get("Azure-AsyncOperation"); op != "" {
+		if st := e.Poll(op); st["status"] != "Succeeded" {
+			t.Fatalf("create: %v", st)
+		}
+	}
+	_, got := e.Do("GET", e.snapID("as-s")+v, nil)
+	if s := testserver.Field(got, "properties.snapshotAccessState"); s != "Available" {
+		t.Errorf("snapshotAccessState as read: %v in %v", s, got["properties"])
+	}
+	list := strings.TrimSuffix(e.snapID("as-s"), "/as-s")
+	_, l := e.Do("GET", list+v, nil)
+	vals, _ := l["value"].([]any)
+	if len(vals) != 1 || testserver.Field(vals[0].(map[string]any), "properties.snapshotAccessState") != "Available" {
+		t.Errorf("snapshotAccessState as listed: %v", l)
+	}
+}
