@@ -31,16 +31,24 @@ type Subscription struct {
 	State                string         `json:"state"`
 	SubscriptionPolicies map[string]any `json:"subscriptionPolicies"`
 	AuthorizationSource  string         `json:"authorizationSource"`
+	// ManagedByTenants are the tenants managing the subscription through
+	// Azure Lighthouse: none here, an empty list as Azure answers it.
+	ManagedByTenants []ManagedByTenant `json:"managedByTenants"`
 	// Tags are the subscription's (the Tags API at the subscription's
 	// scope writes them).
 	Tags map[string]string `json:"tags,omitempty"`
+}
+
+// ManagedByTenant is a tenant of a subscription's managedByTenants.
+type ManagedByTenant struct {
+	TenantID string `json:"tenantId"`
 }
 
 // NewSubscription returns a subscription body.
 func NewSubscription(id, tenant, name string) Subscription {
 	return Subscription{ID: "/subscriptions/" + id, SubscriptionID: id, TenantID: tenant, DisplayName: name, State: "Enabled",
 		SubscriptionPolicies: map[string]any{"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
-		AuthorizationSource:  "RoleBased"}
+		AuthorizationSource:  "RoleBased", ManagedByTenants: []ManagedByTenant{}}
 }
 
 // PutSubscription stores a subscription.
@@ -79,6 +87,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("POST", "/subscriptions/{subscriptionId}/providers/Microsoft.Resources/checkZonePeers", pr.checkZonePeers, arm.Action("Microsoft.Resources/subscriptions/read"))
 	// Any signed-in caller may check a name, as in ARM.
 	rt.Handle("POST", "/providers/Microsoft.Resources/checkResourceName", pr.checkResourceName, arm.NoAuthz())
+	rt.Handle("POST", "/providers/Microsoft.Resources/calculateTemplateHash", pr.calculateTemplateHash, arm.NoAuthz())
 	// The tenant's providers (no registration state) and Microsoft.Resources'
 	// operations, which any signed-in caller may read, as in ARM.
 	rt.Handle("GET", "/providers", pr.listProviders, arm.NoAuthz())
@@ -122,6 +131,9 @@ func (pr *Provider) listSubscriptions(r *arm.Request) (*arm.Response, error) {
 	ctx, caller := r.HTTP.Context(), r.Caller().ObjectID
 	var visible []Subscription
 	for _, s := range subs {
+		if s.ManagedByTenants == nil { // stored before managedByTenants was answered
+			s.ManagedByTenants = []ManagedByTenant{}
+		}
 		if pr.p.Authorize == nil || pr.p.Authorize(ctx, caller, read, s.ID) == nil || r.GrantedBelow(read, s.ID) ||
 			(pr.p.AssignedWithin != nil && pr.p.AssignedWithin(ctx, caller, s.ID)) {
 			visible = append(visible, s)
@@ -150,7 +162,14 @@ func (pr *Provider) getSubscription(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(json.RawMessage(d.Value)), nil
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(d.Value, &body); err != nil {
+		return nil, err
+	}
+	if _, ok := body["managedByTenants"]; !ok { // stored before it was answered
+		body["managedByTenants"] = json.RawMessage("[]")
+	}
+	return arm.OK(body), nil
 }
 
 func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
@@ -809,4 +828,10 @@ func (pr *Provider) listGroupResources(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return pr.listUnder(r, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String())
+}
+
+// calculateTemplateHash is ARM's hash of a deployment template, which only
+// template deployments use: Safehold serves none, so it says so.
+func (pr *Provider) calculateTemplateHash(r *arm.Request) (*arm.Response, error) {
+	return nil, arm.BadRequest("OperationNotSupported", "calculateTemplateHash hashes a template for template deployments (Microsoft.Resources/deployments), which Safehold does not serve: create the resources a template describes with their own PUT requests.")
 }
