@@ -74,3 +74,6 @@ func ReadsWaiting(p *Postgres) int {
 	defer p.reads.mu.Unlock()
 	return len(p.reads.queue)
 }
+
+// PlanShared is planShared, for tests.
+func PlanShared(batches [][]Read) ([]Read, [][]int) { return planShared(batches) }

@@ -203,22 +203,11 @@ func (p *Postgres) readShared(group []*pgReadReq) {
 		return
 	}
 	p.reads.shared.Add(int64(len(group)))
-	var uniq []Read
-	at := map[Read]int{}
-	pos := make([][]int, len(group))
+	batches := make([][]Read, len(group))
 	for g, r := range group {
-		pos[g] = make([]int, len(r.reads))
-		for i, rd := range r.reads {
-			n := normRead(rd)
-			j, ok := at[n]
-			if !ok {
-				j = len(uniq)
-				at[n] = j
-				uniq = append(uniq, rd)
-			}
-			pos[g][i] = j
-		}
+		batches[g] = r.reads
 	}
+	uniq, pos := planShared(batches)
 	// The round trip ends early only once every request of the group has
 	// gone (its ctx done).
 	ctx, cancel := context.WithCancel(context.Background())
@@ -257,6 +246,33 @@ func (p *Postgres) readShared(group []*pgReadReq) {
 			used[j] = true
 		}
 	}
+}
+
+// planShared lays out the reads of several batches as one round trip's:
+// each distinct read once, where that keeps every batch's own order (a
+// read of a batch is made after the batch's earlier reads, as on its own:
+// PrefetchRemembering reads its generation first so that every document
+// it remembers is at least as new as that generation), and again at the
+// end where it would not. pos[g][i] is the round trip's index of batch
+// g's read i.
+func planShared(batches [][]Read) (uniq []Read, pos [][]int) {
+	at := map[Read]int{} // (the latest of a read's places)
+	pos = make([][]int, len(batches))
+	for g, reads := range batches {
+		pos[g] = make([]int, len(reads))
+		floor := -1
+		for i, rd := range reads {
+			n := normRead(rd)
+			j, ok := at[n]
+			if !ok || j < floor {
+				j = len(uniq)
+				at[n] = j
+				uniq = append(uniq, rd)
+			}
+			pos[g][i], floor = j, j
+		}
+	}
+	return uniq, pos
 }
 
 // pgGone reports whether err failed a round trip for want of the database

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -235,4 +237,48 @@ func TestPostgresReadsGoOnPastLongRoundTripsAfterOthersLeft(t *testing.T) {
 	if r.Err != nil || string(r.Doc.Value) != "v" {
 		t.Fatalf("the batch behind it, while the round trips in flight went on for a second: %+v (%v)", r.Doc, r.Err)
 	}
+}
+
+// TestSharedRoundTripKeepsEachBatchsOrder: a shared round trip makes each
+// batch's reads in the batch's own order (a remembering batch reads its
+// generation first, and a document read before it could be remembered
+// under a newer generation), reading a read twice where two batches order
+// it differently, and once where they agree.
+func TestSharedRoundTripKeepsEachBatchsOrder(t *testing.T) {
+	gen := store.Read{Kind: "gen", Key: "g"}
+	x := store.Read{Kind: "principal", Key: "X"}
+	y := store.Read{Kind: "principal", Key: "y"}
+	lst := store.Read{Kind: "k", List: true, Q: store.ListQuery{ScopePrefix: "/s/"}}
+	batches := [][]store.Read{
+		{x, y},         // a batch that remembers nothing, x first
+		{gen, x, lst},  // a remembering batch: x must come after gen
+		{gen, y},       // y already after gen? only if placed after it
+		{gen, x, lst},  // the same as the second: shares its reads
+		{lst, gen},     // lst before gen: the earlier lst is not
+		{x, x, gen, y}, // a read twice in a row is read once
+	}
+	uniq, pos := store.PlanShared(batches)
+	for g, reads := range batches {
+		for i, j := range pos[g] {
+			if got, want := uniq[j], reads[i]; !sameRead(got, want) {
+				t.Fatalf("batch %d read %d answered by %+v, want %+v", g, i, got, want)
+			}
+			if i > 0 && j < pos[g][i-1] {
+				t.Fatalf("batch %d: read %d (%+v) made at %d, before its read %d at %d: %v", g, i, reads[i], j, i-1, pos[g][i-1], pos)
+			}
+		}
+	}
+	if !slices.Equal(pos[3], pos[1]) {
+		t.Fatalf("batch 3 reads as batch 1 does, but was laid out apart: %v", pos)
+	}
+	if pos[5][0] != pos[5][1] {
+		t.Fatalf("batch 5's x twice in a row was read twice: %v", pos[5])
+	}
+	if len(uniq) > 8 {
+		t.Fatalf("%d reads for 5 distinct ones: %+v", len(uniq), uniq)
+	}
+}
+
+func sameRead(a, b store.Read) bool {
+	return strings.EqualFold(a.Kind, b.Kind) && strings.EqualFold(a.Key, b.Key) && a.List == b.List && a.Q == b.Q
 }
