@@ -476,6 +476,33 @@ func checkLastBackups(t *testing.T, e *testserver.Env) {
 	if out := mustRun(t, e, "item", "list"); !strings.Contains(out, newest.Local().Format("2006-01-02")) && !strings.Contains(out, newest.UTC().Format("2006-01-02")) {
 		t.Errorf("item list's table shows no last backup of data1-bi (%s):\n%s", newest, out)
 	}
+	// An instance whose points cannot be read (here a fault rule refuses
+	// their list as a role without recoveryPoints/read would) is listed
+	// with no last backup and a warning naming it; the list is not lost
+	// (it failed as a whole before).
+	mustRun(t, e, "fault", "add", "arm", "--name", "no-points", "--method", "GET", "--path", "*/backupInstances/*/recoveryPoints",
+		"--status", "403", "--code", "AuthorizationFailed", "--message", "no recoveryPoints/read here")
+	var stderr strings.Builder
+	out, err := run(t, e, &stderr, "item", "list", "-o", "json")
+	mustRun(t, e, "fault", "clear", "no-points")
+	if err != nil {
+		t.Fatalf("item list with one instance's points refused: %v\n%s", err, stderr.String())
+	}
+	items = nil
+	if err := json.Unmarshal([]byte(out), &items); err != nil || len(items) != 2 {
+		t.Fatalf("item list -o json with one instance's points refused: %d items, %v\n%s", len(items), err, out)
+	}
+	for _, it := range items {
+		if it.VaultKind == kindDP && it.LastBackup != nil {
+			t.Errorf("item list: %s shows a last backup %s its points' list was refused", it.Name, it.LastBackup)
+		}
+		if it.VaultKind != kindDP && it.LastBackup == nil {
+			t.Errorf("item list: %s lost its last backup to another instance's refused points", it.Name)
+		}
+	}
+	if w := stderr.String(); !strings.Contains(w, "data1-bi") || !strings.Contains(w, "AuthorizationFailed") {
+		t.Errorf("item list's warning does not name the instance and the error:\n%s", w)
+	}
 }
 
 // TestStatusSaysTheDataDirIsFull: with the server's data directory full,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -138,7 +137,16 @@ func (s *session) listedItems() ([]itemRow, error) {
 		}()
 	}
 	wg.Wait()
-	return items, errors.Join(errs...)
+	// An instance whose points could not be read (a role without
+	// recoveryPoints/read, the instance deleted meanwhile) is listed with
+	// no last backup, and the reason is said on stderr: the list of the
+	// others is not lost to it.
+	for i, err := range errs {
+		if err != nil {
+			fmt.Fprintf(s.cmd.ErrOrStderr(), "warning: the last backup of %s is not shown: %v\n", items[i].Name, err)
+		}
+	}
+	return items, nil
 }
 
 // everyVault lists the vaults of both kinds and collects what list returns for each.
