@@ -97,7 +97,7 @@ func (e *Engine) Backup(ctx context.Context, face, jobID string, o BackupOptions
 			return CreateJob(ctx, tx, &j)
 		})
 		if err != nil {
-			return nil, err
+			return nil, retryTransient(err)
 		}
 	}
 	return e.run(ctx, f, jobID, CodeBackupFailed, func(ctx context.Context, j *Job) error {

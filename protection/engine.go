@@ -66,6 +66,10 @@ type Engine struct {
 	// ItemLease is the TTL of item leases (default a minute): how long a
 	// dead replica's item blocks the job's resumption elsewhere.
 	ItemLease time.Duration
+	// TransientRetries bounds the runs of one job that met the metadata
+	// database out of reach, after which it ends Failed (0:
+	// DefaultTransientRetries); see run.go.
+	TransientRetries int
 
 	mu       sync.Mutex
 	faces    map[string]Face

@@ -123,11 +123,19 @@ func setup(t *testing.T) *bundle {
 // setupIn is setup with everything (store, disks, vault tiers) in dir.
 func setupIn(t *testing.T, dir string) *bundle {
 	t.Helper()
+	return setupWith(t, dir, func(ctx context.Context, clk clock.Clock) (store.Store, error) {
+		return store.OpenSQLite(ctx, filepath.Join(dir, "db"), clk)
+	})
+}
+
+// setupWith is setupIn on the store open opens.
+func setupWith(t *testing.T, dir string, open func(ctx context.Context, clk clock.Clock) (store.Store, error)) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	b := &bundle{ctx: ctx, dir: dir, clk: clock.NewFake(time.Date(2024, 1, 1, 22, 0, 0, 0, time.UTC)),
 		face:   &faceImpl{items: map[string]*protection.Item{}, disks: map[string][]string{}},
 		faulty: blobtest.NewFaulty(nil)}
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "db"), b.clk)
+	st, err := open(ctx, b.clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -662,4 +670,68 @@ func TestBackupOfDeletedItemEndsFailed(t *testing.T) {
 		return nil
 	})
 	check(b.backup(t, it, protection.BackupOptions{}), it)
+}
+
+// TestBackupMeetingTheDatabaseOutOfReachRunsAgainThenFails: PostgreSQL
+// refuses every write of a recovery point with 57P01 (what a backend
+// answers while the database shuts down). Each run of the backup asks for
+// its task to run it again (a job.Retry, 1 s then 2 s), the job still
+// InProgress, until Engine.TransientRetries runs have; the next ends it
+// Failed, saying that the metadata database was out of reach and what to
+// check, with no point. Once the database takes the writes again, a
+// backup completes.
+func TestBackupMeetingTheDatabaseOutOfReachRunsAgainThenFails(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	b := setupWith(t, t.TempDir(), func(ctx context.Context, clk clock.Clock) (store.Store, error) {
+		return store.OpenPostgres(ctx, url, clk)
+	})
+	b.engine.TransientRetries = 2
+	it := b.protect(t, "vm", 1, "", nil)
+	pg := b.store.(*store.Postgres).Pool()
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_points() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.kind = 'protection.rp' THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER refuse_points BEFORE INSERT ON docs FOR EACH ROW EXECUTE FUNCTION refuse_points()`,
+	} {
+		if _, err := pg.Exec(b.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := protection.BackupOptions{NewJob: &protection.Job{VaultID: it.VaultID, ItemID: it.ID, ItemName: it.Name, Operation: protection.OpBackup,
+		Status: protection.JobInProgress, StartTime: b.clk.Now()}}
+	for try, delay := range []time.Duration{time.Second, 2 * time.Second} {
+		_, err := b.engine.Backup(b.ctx, faceName, "job-blip", o)
+		var re *job.RetryError
+		if !errors.As(err, &re) || !errors.Is(err, store.ErrUnavailable) || re.Delay != delay {
+			t.Fatalf("run %d: %v, want a job.Retry in %s of the database out of reach", try+1, err, delay)
+		}
+		if j, err := protection.GetJob(b.ctx, b.store, "", "job-blip"); err != nil || j.Status != protection.JobInProgress || j.TransientRetries != try+1 {
+			t.Fatalf("run %d: job %+v %v", try+1, j, err)
+		}
+	}
+	j, err := b.engine.Backup(b.ctx, faceName, "job-blip", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, j, protection.JobFailed)
+	if j.Error.Code != protection.CodeBackupFailed || !strings.Contains(j.Error.Message, "metadata database was out of reach") ||
+		len(j.Error.RecommendedAction) == 0 || !strings.Contains(j.Error.RecommendedAction[0], "--store") {
+		t.Fatalf("the job's error: %+v", j.Error)
+	}
+	if pts := b.points(t, it); len(pts) != 0 {
+		t.Fatalf("%d points", len(pts))
+	}
+	if _, err := pg.Exec(b.ctx, `DROP TRIGGER refuse_points ON docs`); err != nil {
+		t.Fatal(err)
+	}
+	b.clk.Advance(time.Hour)
+	wantStatus(t, b.backup(t, it, protection.BackupOptions{}), protection.JobCompleted)
+	if pts := b.points(t, it); len(pts) != 1 {
+		t.Fatalf("%d points, want 1", len(pts))
+	}
 }

@@ -74,6 +74,9 @@ type Job struct {
 	Error              *JobError         `json:"error,omitempty"`
 	Tasks              []JobTask         `json:"tasks,omitempty"`
 	Details            map[string]string `json:"details,omitempty"` // free additional details (RetentionTag, ...)
+	// TransientRetries counts the runs of the job that met the metadata
+	// database out of reach and left it to its task to run again (run.go).
+	TransientRetries int `json:"transientRetries,omitempty"`
 }
 
 // NewJob is a new job of operation on the item itemID of vault vaultID

@@ -63,6 +63,10 @@ func JobErrorOf(err error, fallback string) *JobError {
 	if fallback == "" {
 		fallback = CodeOperationFailed
 	}
+	if transient(err) {
+		return &JobError{Code: fallback, Message: "Safehold's metadata database was out of reach while the job ran (" + err.Error() + ").",
+			RecommendedAction: []string{"Check that the database Safehold was started with (--store) is up, reachable and not held up by another client's locks, then retry the operation."}}
+	}
 	var ou interface{ ObjectStoreUnreachable() bool }
 	if errors.As(err, &ou) && ou.ObjectStoreUnreachable() {
 		return &JobError{Code: fallback, Message: "Safehold's object storage, where it keeps backup data, did not answer (" + err.Error() + ").",
@@ -75,6 +79,55 @@ func JobErrorOf(err error, fallback string) *JobError {
 // endJobRetry is how long after a job whose end could not be recorded its
 // task runs it again.
 const endJobRetry = 30 * time.Second
+
+// DefaultTransientRetries bounds the runs of one job that may end meeting
+// the metadata database out of reach (store.ErrUnavailable,
+// store.ErrOutcomeUnknown) while it answered the write that counts them:
+// the one after fails the job, saying so. A blip costs one or two; a
+// write that times out every time (a row held locked by another client)
+// does not keep the job running for ever (about five minutes of tries).
+const DefaultTransientRetries = 10
+
+func (e *Engine) transientRetries() int {
+	if e.TransientRetries > 0 {
+		return e.TransientRetries
+	}
+	return DefaultTransientRetries
+}
+
+// unavailableRetry is how long after work that met the metadata database
+// out of reach before a job's run began (reading the job, creating a
+// scheduled one) its task runs again, as job.Runner does for any task.
+const unavailableRetry = 5 * time.Second
+
+// retryTransient is err, as a job.Retry in unavailableRetry when it is the
+// metadata database out of reach: its task must run the work again (an
+// operation that runs a job would otherwise end Failed, and its task with
+// it, leaving the job InProgress).
+func retryTransient(err error) error {
+	var re *job.RetryError
+	if transient(err) && !errors.As(err, &re) {
+		return job.Retry(err, unavailableRetry)
+	}
+	return err
+}
+
+// transient reports whether err is the metadata database out of reach
+// (nothing of the write was committed, or whether it was is unknown: a
+// run that resumes from what is recorded does no harm either way).
+func transient(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown)
+}
+
+// transientDelay is how long after its try'th transient failure a job's
+// task runs it again: 1 s, doubling to a minute.
+func transientDelay(try int) time.Duration {
+	d := time.Second
+	for i := 1; i < try && d < time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, time.Minute)
+}
 
 // finish ends j by the one rule: Completed when err is nil, Cancelled for
 // ErrCancelled, else Failed with JobErrorOf(err, fallback).
@@ -106,7 +159,7 @@ func (e *Engine) finish(j *Job, err error, fallback string) {
 func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work func(ctx context.Context, j *Job) error) (*Job, error) {
 	j, err := GetJob(ctx, e.Store, "", jobID)
 	if err != nil {
-		return nil, err
+		return nil, retryTransient(err)
 	}
 	if j.Status != JobInProgress && j.Status != "Cancelling" {
 		return j, nil
@@ -140,14 +193,27 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		return nil, werr // not ended: its task runs it again (on the disk's owner)
 	}
 	var out *Job
+	// A run that met the metadata database out of reach (a restart, a
+	// connection cut, a statement timeout) is run again by its task, as
+	// many as Engine.TransientRetries times, rather than ended Failed: what it
+	// did is recorded or not, never half, and the run that follows resumes
+	// from what was (a recorded point is not taken again). The try is
+	// counted in the job, in the transaction that would have ended it.
+	// Not once the task is gone (the unfenced end below): no run is left.
+	retryable, retried := transient(werr), 0
 	end := func(tx store.Tx) error {
 		x, err := GetJob(ctx, tx, "", jobID)
 		if err != nil {
 			return err
 		}
-		out = x
+		out, retried = x, 0
 		if x.Status != JobInProgress && x.Status != "Cancelling" {
 			return nil // ended by another run of it: ended once, by that one
+		}
+		if retryable && x.Status == JobInProgress && x.Details[DetailCancelRequested] == "" && x.TransientRetries < e.transientRetries() {
+			x.TransientRetries++
+			retried = x.TransientRetries
+			return PutJob(ctx, tx, x)
 		}
 		e.finish(x, werr, fallback)
 		if f != nil {
@@ -171,6 +237,7 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 			return nil, err
 		}
 		log.Warn("job's task and its lease went while it ran; ending it", "workErr", werr)
+		retryable = false
 		if errors.Is(werr, store.ErrLeaseLost) {
 			werr = &JobError{Code: CodeProtectionChanged, Message: "The task that ran this job was removed while it ran (the item's protection or policy changed), so what it did since could not be recorded.",
 				RecommendedAction: []string{"Take an on-demand backup once the item is protected as wanted, if a recovery point is needed now."}}
@@ -192,6 +259,11 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		// not end as though the job had ended (it never would then).
 		log.Error("end job; its task runs it again", "err", err, "workErr", werr)
 		return nil, job.Retry(fmt.Errorf("end job %s: %w", jobID, err), endJobRetry)
+	}
+	if retried > 0 {
+		delay := transientDelay(retried)
+		log.Warn("job met the metadata database out of reach; its task runs it again", "err", werr, "try", retried, "of", e.transientRetries(), "delay", delay)
+		return nil, job.Retry(fmt.Errorf("job %s: %w", jobID, werr), delay)
 	}
 	attrs := []any{"status", out.Status, "bytes", out.BytesTransferred, "duration", out.Duration(e.Now()).String()}
 	if out.Error != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/protection"
@@ -265,5 +266,70 @@ func TestRetentionSweepOutlivesItsTaskLease(t *testing.T) {
 	}
 	if task, ok := sweep(); !ok || !task.RunAt.Equal(t0.Add(36*time.Hour)) {
 		t.Fatalf("the next sweep: %+v %v, want one at the second point's expiry", task, ok)
+	}
+}
+
+// TestScheduledBackupAfterTheDatabaseWasOutOfReach: PostgreSQL refuses,
+// once, the write of a scheduled backup's job (57P01, what a backend
+// answers while the database shuts down): the run is tried again 5 s
+// later, as any task that met the database out of reach, and the backup
+// is taken then, once. Before, the run waited the scheduler's RetryDelay
+// (5 minutes), and a job it had recorded stayed InProgress that long.
+func TestScheduledBackupAfterTheDatabaseWasOutOfReach(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	b := setupWith(t, t.TempDir(), func(ctx context.Context, clk clock.Clock) (store.Store, error) {
+		return store.OpenPostgres(ctx, url, clk)
+	})
+	b.engine.Close()
+	b.runner = &job.Runner{Store: b.store, Clock: b.clk, NodeID: "n1", Poll: 5 * time.Millisecond}
+	b.engine = b.newEngine()
+	if err := b.runner.Start(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.runner.Stop)
+	day0 := time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
+	b.clk.Set(day0)
+	every4h, err := protection.ParseRepeatingInterval("R/2024-01-02T08:00:00+00:00/PT4H", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := b.protect(t, "bv", 1, "", &protection.Policy{ID: "p1", Name: "p1", Schedule: every4h, AtOccurrence: true,
+		Tags: &protection.Retention{Rules: []protection.TagRule{{Tag: "Default", Default: true, Priority: 99, Retain: protection.Duration{Days: 1}}}}})
+	b.schedule(t, it)
+	pg := b.store.(*store.Postgres).Pool()
+	for _, q := range []string{
+		`CREATE SEQUENCE refuse_job`,
+		`CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.kind = 'protection.job' AND nextval('refuse_job') = 1 THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER refuse_job BEFORE INSERT ON docs FOR EACH ROW EXECUTE FUNCTION refuse_job()`,
+	} {
+		if _, err := pg.Exec(b.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	occ := day0.Add(8 * time.Hour)
+	b.clk.Set(occ)
+	testsvc.WaitFor(t, "the run to meet the refused write", func() bool {
+		b.runner.Notify()
+		task, err := b.store.GetTaskByKey(b.ctx, protection.TaskKey(it.ID))
+		return err == nil && task.Attempts == 1 && task.LeaseOwner == ""
+	})
+	if next := b.runUntil(t, it, occ.Add(10*time.Second)); !next.Equal(occ.Add(4 * time.Hour)) {
+		t.Fatalf("next run %v", next)
+	}
+	if got := b.pointTimes(t, it); len(got) != 1 || !got[0].Equal(occ) {
+		t.Fatalf("points %v, want one at %v", got, occ)
+	}
+	jobs, err := protection.ListJobs(b.ctx, b.store, it.VaultID, protection.JobFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].Status != protection.JobCompleted {
+		t.Fatalf("jobs %+v", jobs)
 	}
 }

@@ -157,6 +157,13 @@ func (s *Scheduler) run(ctx context.Context, t store.Task) error {
 	if errors.As(err, &re) {
 		return err // the run asked for its own delay (a disk owned elsewhere)
 	}
+	if transient(err) {
+		// The database out of reach (restarting, its connections taken)
+		// before the run's job was recorded, or while it was read: the run
+		// is tried again as soon as for any task that met it, not after
+		// RetryDelay (its occurrence's backup waited five minutes).
+		return job.Retry(err, unavailableRetry)
+	}
 	if err != nil {
 		return job.Retry(err, s.RetryDelay)
 	}
