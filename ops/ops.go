@@ -58,6 +58,9 @@ type Operation struct {
 	Input           json.RawMessage `json:"input,omitempty"`        // what the worker needs
 	Caller          arm.Caller      `json:"caller"`
 	CorrelationID   string          `json:"correlationId,omitempty"` // of the request that started it
+	// TransientRetries counts the runs of its Func that met the metadata
+	// database out of reach and left it to its task to run again.
+	TransientRetries int `json:"transientRetries,omitempty"`
 
 	onSuccess []func(tx store.Tx) error // see OnSuccess
 	onFailure []func(tx store.Tx) error // see OnFailure
@@ -281,6 +284,35 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if errors.Is(ferr, store.ErrUnavailable) || errors.Is(ferr, store.ErrOutcomeUnknown) {
+		// The database was out of reach while the Func worked (a restart,
+		// every connection taken): it runs again, as after a crash, rather
+		// than the operation end Failed while what it started goes on (a
+		// job it runs stayed InProgress for ever, its task completed with
+		// the operation). Counted in the operation, so that a write that
+		// times out every time still ends it, after maxTransientRetries.
+		n, done := 0, false
+		err := m.store.Update(ctx, func(tx store.Tx) error {
+			cur, err := m.GetIn(ctx, tx, op.ID)
+			if err != nil || cur.TransientRetries >= maxTransientRetries {
+				return err
+			}
+			if done = cur.Done(); done {
+				return nil // ended meanwhile, from outside its Func: the runner completes its task
+			}
+			cur.TransientRetries++
+			n = cur.TransientRetries
+			return m.put(ctx, tx, cur)
+		})
+		switch {
+		case err != nil:
+			return ferr // still out of reach: the runner runs the task again
+		case done:
+			return nil
+		case n > 0:
+			return job.Retry(fmt.Errorf("operation %s: %w", op.Kind, ferr), transientDelay(n))
+		}
+	}
 	var afterErr error
 	err = m.store.Update(ctx, func(tx store.Tx) error {
 		after := op.onSuccess
@@ -301,6 +333,21 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 		return job.Retry(fmt.Errorf("operation %s: %w", op.Kind, afterErr), time.Second)
 	}
 	return err
+}
+
+// maxTransientRetries bounds the runs of an operation's Func that end
+// meeting the database out of reach (about five minutes of them, from 1 s
+// doubling to a minute); the one after fails the operation.
+const maxTransientRetries = 10
+
+// transientDelay is how long after its n'th run that met the database out
+// of reach an operation's Func runs again.
+func transientDelay(n int) time.Duration {
+	d := time.Second
+	for i := 1; i < n && d < time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, time.Minute)
 }
 
 // Finish marks a running operation done, in tx (its task runner does when

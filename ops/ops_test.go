@@ -367,3 +367,53 @@ func TestPruneGoesByRealTime(t *testing.T) {
 		t.Fatalf("ops.Keep of real time after they ended: %d pruned, want the 3", n)
 	}
 }
+
+// TestOperationRunsAgainAfterTheDatabaseWasOutOfReach: an operation whose
+// Func meets the database out of reach (PostgreSQL refuses its write with
+// 57P01, as a backend does while the database shuts down) runs again a
+// second later and succeeds, its write made once; before, it ended Failed
+// though what it started (a job it runs) went on, and its task with it.
+func TestOperationRunsAgainAfterTheDatabaseWasOutOfReach(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Postgres(t, testsvc.PostgresSchema(t))
+	for _, q := range []string{
+		`CREATE SEQUENCE blip`,
+		`CREATE FUNCTION blip() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.kind = 'test.thing' AND nextval('blip') = 1 THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER blip BEFORE INSERT ON docs FOR EACH ROW EXECUTE FUNCTION blip()`,
+	} {
+		if _, err := st.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &job.Runner{Store: st, NodeID: "node1", Poll: 10 * time.Millisecond}
+	m := ops.NewManager(st, clock.Real{}, r, armops.Describe)
+	var runs atomic.Int32
+	m.Register("work", func(ctx context.Context, op *ops.Operation) error {
+		runs.Add(1)
+		return st.Update(ctx, func(tx store.Tx) error {
+			return tx.Create(ctx, store.Doc{Kind: "test.thing", Key: op.ID, Value: []byte(`{}`)})
+		})
+	})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	op := &ops.Operation{Kind: "work"}
+	if err := st.Update(ctx, func(tx store.Tx) error { return m.Start(ctx, tx, op, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	m.Notify()
+	done := waitDone(t, m, op.ID)
+	if done.Status != ops.Succeeded || done.TransientRetries != 1 || runs.Load() != 2 {
+		t.Fatalf("operation %s (error %s), %d transient retries, %d runs; want Succeeded after 1 retry, 2 runs", done.Status, done.Error, done.TransientRetries, runs.Load())
+	}
+	if _, found := storetest.TxGet(t, st, "test.thing", op.ID); !found {
+		t.Fatal("the operation's write is not there")
+	}
+}
