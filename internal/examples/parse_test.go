@@ -49,8 +49,8 @@ var modules = pinnedModules
 
 // oldModules are older majors of the SDK modules, whose example files
 // document older api-versions: the replay of TestAzureExamplesOlderMajors (see the
-// header of examples_test.go; the proxy refuses armdataprotection/v2 and
-// armrecoveryservicesbackup/v2). Their files of SDK generator 1 (v1.0.0, named
+// header of examples_test.go; the proxy refuses armdataprotection/v2,
+// armrecoveryservicesbackup/v2, armrecoveryservices/v2 and armcompute/v2). Their files of SDK generator 1 (v1.0.0, named
 // ze_generated_example_*_test.go) build one client each and document no
 // response, so only their status and the SDK's unmarshalling are checked.
 var oldModules = []*sdkModule{
@@ -61,6 +61,8 @@ var oldModules = []*sdkModule{
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v4", Version: "v4.2.1", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2022-07-02",
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v3", Version: "v3.0.1", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots, disk encryption sets, disk accesses) 2022-03-02",
+		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go", "diskencryptionsets_client_example_test.go", "diskaccesses_client_example_test.go"}},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute", Version: "v1.0.0", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2021-12-01",
 		Files: []string{"ze_generated_example_disks_client_test.go", "ze_generated_example_snapshots_client_test.go"}},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservices", Version: "v1.0.0", Pkg: "armrecoveryservices", NS: "Microsoft.RecoveryServices (vaults) 2022-03-01"},
@@ -77,6 +79,7 @@ var olderMajorGroups = []struct {
 	{"v1.0.0", []string{"v1.0.0"}},
 	{"v3.0.0+v5.7.0", []string{"v3.0.0", "v5.7.0"}},
 	{"v4.2.1", []string{"v4.2.1"}},
+	{"v3.0.1", []string{"v3.0.1"}},
 }
 
 // example is one Example function of an SDK example file.
