@@ -99,6 +99,8 @@ func (pr *Provider) registerDiskRefs(rt *arm.Router) {
 	rt.Handle("GET", subPrefix+"/diskAccesses", listRefs[diskAccess](pr, diskAccessType))
 	rt.Handle("GET", access+"/privateLinkResources", pr.privateLinkResources, arm.Action(diskAccessType+"/read"))
 	rt.Handle("GET", access+"/privateEndpointConnections", pr.privateEndpointConnections, arm.Action(diskAccessType+"/read"))
+	rt.HandleResource(access+"/privateEndpointConnections/{privateEndpointConnectionName}", arm.Methods{
+		Get: pr.privateEndpointConnection, Put: pr.privateEndpointConnection, Delete: pr.deletePrivateEndpointConnection})
 	// A resource group's delete drops a set's system-assigned principal
 	// too (after the disks naming it).
 	pr.p.OnDelete(encryptionSetType, 30, pr.dropEncryptionSet)
@@ -499,4 +501,30 @@ func (pr *Provider) privateEndpointConnections(r *arm.Request) (*arm.Response, e
 		return nil, err
 	}
 	return arm.PageOK(r, []any{}, 1000)
+}
+
+// privateEndpointConnection answers a read or an approval (PUT) of one of
+// a disk access's private endpoint connections: it has none, so 404 naming
+// the connection (404 for the access when it does not exist). These were
+// 404 InvalidResourceType, as if Azure had no such type, while the list of
+// that type answered.
+func (pr *Provider) privateEndpointConnection(r *arm.Request) (*arm.Response, error) {
+	id := refID(r, diskAccessType)
+	var a diskAccess
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, id, &a); err != nil {
+		return nil, err
+	}
+	e := arm.NotFoundID(id.Child("privateEndpointConnections", r.Param("privateEndpointConnectionName")))
+	e.Message += " Safehold's disk accesses have no private endpoint connections."
+	return nil, e
+}
+
+// deletePrivateEndpointConnection finds nothing to delete in an access
+// that exists (204).
+func (pr *Provider) deletePrivateEndpointConnection(r *arm.Request) (*arm.Response, error) {
+	var a diskAccess
+	if err := resource.Get(r.HTTP.Context(), pr.p.Store, refID(r, diskAccessType), &a); err != nil {
+		return nil, err
+	}
+	return arm.NoContent(), nil
 }

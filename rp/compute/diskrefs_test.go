@@ -355,3 +355,48 @@ func TestVMDiskEncryptionSetChecked(t *testing.T) {
 		t.Fatalf("the refusal does not name the disk: %v", re)
 	}
 }
+
+// TestDiskAccessPrivateEndpointConnectionsAnswerAsNone: a disk access lists
+// no private endpoint connections (Safehold makes no private endpoints),
+// so, through the Go SDK's DiskAccessesClient at the pinned api-version
+// and the oldest one that has them (2020-09-30), reading one by name and
+// approving it (PUT) are 404 ResourceNotFound naming the connection, and
+// deleting it finds nothing to delete (it succeeds); in an access that does
+// not exist they are 404 for the access. All three were 404
+// InvalidResourceType, saying Azure has no such type, while the list of
+// that type answered.
+func TestDiskAccessPrivateEndpointConnectionsAnswerAsNone(t *testing.T) {
+	e, ctx := start(t)
+	for _, v := range []string{"", "2020-09-30"} {
+		o := *e.Opts
+		o.APIVersion = v
+		f, err := armcompute.NewClientFactory(e.Sub, e.Cred, &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accesses := f.NewDiskAccessesClient()
+		if _, err := fixture.Wait(accesses.BeginCreateOrUpdate(ctx, e.rg, "da1", armcompute.DiskAccess{Location: to.Ptr("westus")}, nil)); err != nil {
+			t.Fatal(err)
+		}
+		want := func(what string, err error, code, names string) {
+			t.Helper()
+			var re *azcore.ResponseError
+			if !errors.As(err, &re) || re.StatusCode != 404 || re.ErrorCode != code || !strings.Contains(re.Error(), names) {
+				t.Errorf("%s at %q: %v, want 404 %s naming %s", what, v, err, code, names)
+			}
+		}
+		_, err = accesses.GetAPrivateEndpointConnection(ctx, e.rg, "da1", "pe1.conn", nil)
+		want("a connection's read", err, "ResourceNotFound", "da1/pe1.conn")
+		_, err = fixture.Wait(accesses.BeginUpdateAPrivateEndpointConnection(ctx, e.rg, "da1", "pe1.conn", armcompute.PrivateEndpointConnection{
+			Properties: &armcompute.PrivateEndpointConnectionProperties{PrivateLinkServiceConnectionState: &armcompute.PrivateLinkServiceConnectionState{
+				Status: to.Ptr(armcompute.PrivateEndpointServiceConnectionStatusApproved)}}}, nil))
+		want("a connection's approval", err, "ResourceNotFound", "da1/pe1.conn")
+		if _, err := fixture.Wait(accesses.BeginDeleteAPrivateEndpointConnection(ctx, e.rg, "da1", "pe1.conn", nil)); err != nil {
+			t.Errorf("a connection's delete at %q: %v", v, err)
+		}
+		_, err = accesses.GetAPrivateEndpointConnection(ctx, e.rg, "nope", "pe1.conn", nil)
+		want("a connection of an access that does not exist", err, "ResourceNotFound", "'Microsoft.Compute/diskAccesses/nope'")
+		_, err = fixture.Wait(accesses.BeginDeleteAPrivateEndpointConnection(ctx, e.rg, "nope", "pe1.conn", nil))
+		want("a connection's delete in an access that does not exist", err, "ResourceNotFound", "'Microsoft.Compute/diskAccesses/nope'")
+	}
+}
