@@ -24,7 +24,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armlocks v1.2.0 // indirect
+require (
+	github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armlocks v1.2.0 // indirect
+	github.com/minio/minlz v1.2.4 // indirect
+)
 
 require (
 	github.com/Azure/azure-sdk-for-go/sdk/internal v1.13.0 // indirect

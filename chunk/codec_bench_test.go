@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
+	"github.com/minio/minlz"
 )
 
 // zipfText is n bytes of log-like text as the peers' benchmark image holds
@@ -51,8 +52,10 @@ func zipfText(n int, seed uint64) []byte {
 }
 
 // BenchmarkCompressText compresses 64 KiB blocks of zipfText with the
-// store's codec (S2) and the other codecs of the same module, for the
-// engine's CPU budget: the ratio metric is the stored share of the input.
+// store's codec (MinLZ's fastest level), S2 (the default before session
+// 24) and the other codecs of the same module, for the engine's CPU
+// budget: the ratio metric is the stored share of the input. The decode
+// cases time what a restore does with each record.
 // A pure-Go LZ4 (pierrec/lz4 v4.1.33, measured outside the repository on
 // the same text) compressed at 0.58x S2's speed.
 func BenchmarkCompressText(b *testing.B) {
@@ -68,6 +71,7 @@ func BenchmarkCompressText(b *testing.B) {
 		name string
 		enc  func(p []byte) int
 	}{
+		{"minlz", func(p []byte) int { out, _ := minlz.Encode(dst[:cap(dst)], p, minlz.LevelFastest); return len(out) }},
 		{"s2", func(p []byte) int { return len(s2.Encode(dst[:cap(dst)], p)) }},
 		{"huff0-4x", func(p []byte) int { out, _, _ := huff0.Compress4X(p, &scratch); return len(out) }},
 		{"zstd-fastest", func(p []byte) int { return len(enc.EncodeAll(p, dst[:0])) }},
@@ -82,6 +86,39 @@ func BenchmarkCompressText(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(stored)/float64(len(text)), "ratio")
+		})
+	}
+}
+
+// BenchmarkDecodeText decodes the 64 KiB blocks of BenchmarkCompressText,
+// MinLZ against S2.
+func BenchmarkDecodeText(b *testing.B) {
+	const block = 64 << 10
+	text := zipfText(8<<20, 1)
+	out := make([]byte, block)
+	for _, c := range []struct {
+		name string
+		enc  func(p []byte) []byte
+		dec  func(rec []byte) error
+	}{
+		{"minlz", func(p []byte) []byte { r, _ := minlz.Encode(nil, p, minlz.LevelFastest); return r },
+			func(rec []byte) error { _, err := minlz.Decode(out, rec); return err }},
+		{"s2", func(p []byte) []byte { return s2.Encode(nil, p) },
+			func(rec []byte) error { _, err := s2.Decode(out, rec); return err }},
+	} {
+		var recs [][]byte
+		for off := 0; off < len(text); off += block {
+			recs = append(recs, c.enc(text[off:off+block]))
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				for _, r := range recs {
+					if err := c.dec(r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
 		})
 	}
 }

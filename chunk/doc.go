@@ -9,13 +9,16 @@
 // lie, 16 BLAKE3 chunks at once; elsewhere it uses pooled zeebo/blake3
 // hashers (AVX2).
 //
-// Chunks are compressed with S2 by default, zstd (fastest level) on request
+// Chunks are compressed with MinLZ (fastest level) by default, S2 (the
+// default until session 24) or zstd (fastest level) on request
 // (Options.Compression), and stored raw when compression saves less than
-// 3 %. Every store reads every encoding. S2 is the default because on the
-// bench machine zstd's fastest level compressed the text-like share of the
-// peers' test image at ~70 MB/s per core against S2's ~215 MB/s (ratios
-// 0.38 and 0.53), and compression is the largest CPU cost of a full
-// backup; zstd suits a cold vault tier. With a store key, chunks are sealed
+// 3 %. Every store reads every encoding. Compression is the largest CPU
+// cost of a full backup: zstd's fastest level compressed the text-like
+// share of the peers' test image at ~70 MB/s per core against S2's ~215
+// (ratios 0.38 and 0.53) on session 20's machine, and MinLZ runs ~1.1x
+// S2's rate on it at about its ratio, ~1.05-1.1x on code, executables and
+// JSON at a 2-6 % better ratio, and decodes ~1.1x faster
+// (CompressionMinLZ); zstd suits a cold vault tier. With a store key, chunks are sealed
 // with XChaCha20-Poly1305 (random 192-bit nonces, safe at any chunk count),
 // the chunk ID as associated data.
 //

@@ -39,8 +39,9 @@ type Options struct {
 	Uploads int
 	// Workers sizes the compressor pools (default GOMAXPROCS).
 	Workers int
-	// Compression is CompressionS2 (default), CompressionZstd or
-	// CompressionNone. Chunks stay readable whatever a later Open chooses.
+	// Compression is CompressionMinLZ (default), CompressionS2,
+	// CompressionZstd or CompressionNone. Chunks stay readable whatever a
+	// later Open chooses.
 	Compression string
 	// Now stamps pack times for grace windows (default time.Now).
 	Now func() time.Time
@@ -206,7 +207,9 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
 	switch opts.Compression {
-	case "", CompressionS2:
+	case "", CompressionMinLZ:
+		c.comp = kindMinLZ
+	case CompressionS2:
 		c.comp = kindS2
 	case CompressionZstd:
 		c.comp = kindZstd

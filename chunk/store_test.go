@@ -90,7 +90,8 @@ func TestRoundTripDedupReopen(t *testing.T) {
 	for _, c := range []struct {
 		key  []byte
 		comp string
-	}{{nil, ""}, {nil, chunk.CompressionZstd}, {nil, chunk.CompressionNone}, {bytes.Repeat([]byte{7}, 32), ""}, {bytes.Repeat([]byte{7}, 32), chunk.CompressionZstd}} {
+	}{{nil, ""}, {nil, chunk.CompressionS2}, {nil, chunk.CompressionZstd}, {nil, chunk.CompressionNone}, {bytes.Repeat([]byte{7}, 32), ""},
+		{bytes.Repeat([]byte{7}, 32), chunk.CompressionS2}, {bytes.Repeat([]byte{7}, 32), chunk.CompressionZstd}} {
 		key := c.key
 		name := "plain-" + c.comp
 		if key != nil {
@@ -555,7 +556,7 @@ func TestSweepKeepsSpilledWriterRefs(t *testing.T) {
 }
 
 // TestDamagedRecordFailsGet flips single bytes of a stored record (raw,
-// S2 and zstd, plain and encrypted) and reads it back through Get and
+// MinLZ, S2 and zstd, plain and encrypted) and reads it back through Get and
 // GetMany, which skip the CRC where the plaintext hash covers it: every
 // damage must still fail the read with ErrCorrupt naming the chunk, and
 // undoing it must read the chunk back intact.
@@ -565,7 +566,7 @@ func TestDamagedRecordFailsGet(t *testing.T) {
 	for _, tc := range []struct {
 		comp string
 		key  []byte
-	}{{"s2", nil}, {"zstd", nil}, {"none", nil}, {"s2", key}} {
+	}{{"minlz", nil}, {"s2", nil}, {"zstd", nil}, {"none", nil}, {"minlz", key}, {"s2", key}} {
 		for _, data := range [][]byte{randBytes(64<<10, 9), textBytes(64<<10, 9)} {
 			be := mem.New(nil)
 			s := open(t, be, t.TempDir(), tc.key, tc.comp)

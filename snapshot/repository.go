@@ -64,8 +64,8 @@ type Options struct {
 	PackSize int
 	// Uploads bounds concurrent pack uploads (default 4).
 	Uploads int
-	// Compression of new chunks: chunk.CompressionS2 (default),
-	// chunk.CompressionZstd or chunk.CompressionNone.
+	// Compression of new chunks: chunk.CompressionMinLZ (default),
+	// chunk.CompressionS2, chunk.CompressionZstd or chunk.CompressionNone.
 	Compression string
 	// Workers is the default parallelism of captures, restores and verifies
 	// (default GOMAXPROCS, at least 2).

@@ -91,7 +91,7 @@ func run(step string, args []string) error {
 	repack := fs.Float64("repack", 0, "gc: repack packs with at least this fraction of garbage")
 	packMiB := fs.Int("pack-mib", 8, "target pack size in MiB")
 	uploads := fs.Int("uploads", 0, "concurrent pack uploads (default 4)")
-	comp := fs.String("compression", "", "s2 (default), zstd or none")
+	comp := fs.String("compression", "", "minlz (default), s2, zstd or none")
 	workers := fs.Int("workers", 0, "parallelism (default GOMAXPROCS)")
 	rworkers := fs.Int("restore-workers", 0, "restore: parallel fetches (default 2x workers)")
 	buffered := fs.Bool("buffered", false, "restore: write through the page cache only (no O_DIRECT)")

@@ -1,0 +1,200 @@
+package chunk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/minio/minlz"
+	"github.com/safehold/safehold/blob/mem"
+)
+
+// logText is n bytes of log-like lines (words of a small vocabulary,
+// numbers): compressible, as the text share of the benchmark image.
+func logText(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 11))
+	words := []string{"INFO", "WARN", "disk", "write", "backup", "vault", "snapshot", "ok", "=", "job", "started", "done"}
+	var b bytes.Buffer
+	for b.Len() < n {
+		switch r.IntN(10) {
+		case 0:
+			fmt.Fprintf(&b, "%d ", r.IntN(100000))
+		case 1:
+			b.WriteString("\n")
+		default:
+			b.WriteString(words[r.IntN(len(words))])
+			b.WriteByte(' ')
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+func randData(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 12))
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	return p
+}
+
+// kindOf is the encoding the store's index records for id.
+func kindOf(t *testing.T, s *Store, id ID) byte {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok, err := s.lookupLocked(id)
+	if err != nil || !ok {
+		t.Fatalf("chunk %s not in the index (%v)", id.Short(), err)
+	}
+	return l.kind
+}
+
+// TestOlderEncodingsReadAfterMinLZDefault: a repository whose chunks were
+// written by stores of every other encoding (S2, the default before
+// session 24, zstd and raw; plain and encrypted) is opened with the
+// default: its old chunks read back and verify, a new text chunk is
+// written as MinLZ (kindMinLZ; before, the default wrote S2) and reads
+// back, and a chunk already stored as S2 is deduplicated, not stored
+// again. Reopened without the header cache, everything still reads.
+func TestOlderEncodingsReadAfterMinLZDefault(t *testing.T) {
+	ctx := context.Background()
+	for _, key := range [][]byte{nil, bytes.Repeat([]byte{9}, 32)} {
+		be := mem.New(nil)
+		datas := map[ID][]byte{}
+		wantKind := map[ID]byte{}
+		for i, comp := range []string{CompressionS2, CompressionZstd, CompressionNone} {
+			s, err := Open(ctx, be, t.TempDir(), Options{Key: key, PackSize: 256 << 10, Compression: comp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := s.NewWriter()
+			for j, d := range [][]byte{logText(64<<10, uint64(10*i+1)), randData(64<<10, uint64(10*i+2)), logText(5000, uint64(10*i+3))} {
+				id, _, err := w.Put(ctx, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				datas[id] = d
+				if j != 1 {
+					wantKind[id] = map[string]byte{CompressionS2: kindS2, CompressionZstd: kindZstd, CompressionNone: kindRaw}[comp]
+				}
+			}
+			if err := w.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for id, k := range wantKind {
+				if _, ok := datas[id]; ok && s.Has(id) {
+					if got := kindOf(t, s, id); got != k {
+						t.Fatalf("%s store wrote chunk %s as kind %d, want %d", comp, id.Short(), got, k)
+					}
+				}
+			}
+			w.Close()
+			s.Close()
+		}
+		s, err := Open(ctx, be, t.TempDir(), Options{Key: key, PackSize: 256 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, d := range datas {
+			got, err := s.Get(ctx, id, nil)
+			if err != nil || !bytes.Equal(got, d) {
+				t.Fatalf("key=%v: old chunk %s: %v", key != nil, id.Short(), err)
+			}
+		}
+		w := s.NewWriter()
+		text := logText(64<<10, 99)
+		id, n, err := w.Put(ctx, text)
+		if err != nil || n == 0 || n >= len(text)*3/4 {
+			t.Fatalf("new text chunk stored as %d of %d bytes (%v)", n, len(text), err)
+		}
+		if k := kindOf(t, s, id); k != kindMinLZ {
+			t.Fatalf("key=%v: default store wrote a text chunk as kind %d, want MinLZ (%d)", key != nil, k, kindMinLZ)
+		}
+		datas[id] = text
+		if _, n, err := w.Put(ctx, logText(64<<10, 1)); err != nil || n != 0 {
+			t.Fatalf("chunk stored as S2 before stored again (%d bytes, %v)", n, err)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		var bad []BadChunk
+		st, err := s.Verify(ctx, VerifyOptions{}, func(b BadChunk) { bad = append(bad, b) })
+		if err != nil || len(bad) != 0 || st.Chunks != len(datas) {
+			t.Fatalf("key=%v: verify: %d chunks of %d, bad %v, err %v", key != nil, st.Chunks, len(datas), bad, err)
+		}
+		s.Close()
+		s, err = Open(ctx, be, t.TempDir(), Options{Key: key, PackSize: 256 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]ID, 0, len(datas))
+		for id := range datas {
+			ids = append(ids, id)
+		}
+		got, err := s.GetMany(ctx, ids, make([][]byte, len(ids)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			if !bytes.Equal(got[i], datas[id]) {
+				t.Fatalf("reopened: chunk %s differs", id.Short())
+			}
+		}
+		s.Close()
+	}
+}
+
+// FuzzDecodeRecord: decode must refuse damaged S2 and MinLZ records with
+// ErrCorrupt, never panic, write past the plaintext length or return
+// other bytes than were encoded (reads of these kinds skip the CRC).
+func FuzzDecodeRecord(f *testing.F) {
+	for i, p := range [][]byte{logText(64<<10, 1), logText(3000, 2), randData(100, 3), bytes.Repeat([]byte("ab"), 5000)} {
+		mz, err := minlz.Encode(nil, p, minlz.LevelFastest)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(mz, true, len(p), uint16(i*7919))
+		f.Add(s2.Encode(nil, p), false, len(p), uint16(i*104729))
+	}
+	c, err := newCodec(nil, 1, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, rec []byte, isMinLZ bool, plen int, flip uint16) {
+		if plen < 0 || plen > 1<<20 {
+			return
+		}
+		kind := byte(kindS2)
+		if isMinLZ {
+			kind = kindMinLZ
+		}
+		// The record as stored, then with one byte flipped.
+		for _, r := range [][]byte{rec, flipped(rec, int(flip))} {
+			out, err := c.decode(make([]byte, 0, plen), ID{}, kind, plen, r, false)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("decode error %v is not ErrCorrupt", err)
+				}
+				continue
+			}
+			if len(out) != plen {
+				t.Fatalf("decoded %d bytes, want %d", len(out), plen)
+			}
+		}
+	})
+}
+
+func flipped(p []byte, at int) []byte {
+	if len(p) == 0 {
+		return p
+	}
+	q := bytes.Clone(p)
+	q[at%len(q)] ^= 1 << (at % 8)
+	return q
+}
