@@ -747,10 +747,17 @@ func (s *SQLite) update(ctx context.Context, fn func(t *sqliteTx) error) error {
 // SQLITE_FULL ("database or disk is full": a write of the WAL or of the
 // database file failed with ENOSPC, or the database reached its maximum
 // size) or a file write failed with ENOSPC.
+// It marks err as ErrUnavailable when SQLite answered SQLITE_BUSY or
+// SQLITE_LOCKED: another process held the database's lock past the busy
+// timeout (an operator's sqlite3 shell in a write transaction, a backup
+// tool), and nothing was written; the write may be tried again.
 func sqliteFull(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == 13 && !errors.Is(err, ErrInsufficientStorage) { // SQLITE_FULL
 		return fmt.Errorf("%w: %w", ErrInsufficientStorage, err)
+	}
+	if errors.As(err, &se) && (se.Code()&0xff == 5 || se.Code()&0xff == 6) && !errors.Is(err, ErrUnavailable) { // SQLITE_BUSY, SQLITE_LOCKED
+		return fmt.Errorf("%w: another process holds the SQLite database's lock: %w", ErrUnavailable, err)
 	}
 	return outOfSpace(err)
 }
