@@ -735,3 +735,69 @@ func TestBackupMeetingTheDatabaseOutOfReachRunsAgainThenFails(t *testing.T) {
 		t.Fatalf("%d points, want 1", len(pts))
 	}
 }
+
+// TestRestoreKeepsItsDisksForItsNextRun: PostgreSQL refuses, once, the
+// write of a restore's second disk (57P01, the database going away), and
+// then the delete of its first: the run leaves both to its next (a
+// job.Retry), which keeps the first disk it made and makes the second, and
+// the job ends Completed with both disks holding the point's bytes.
+// Before, the run deleted the disks it had made as for a failure that ends
+// the job, and when that delete met the database out of reach too the job
+// ended Failed naming the disks kept.
+func TestRestoreKeepsItsDisksForItsNextRun(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	b := setupWith(t, t.TempDir(), func(ctx context.Context, clk clock.Clock) (store.Store, error) {
+		return store.OpenPostgres(ctx, url, clk)
+	})
+	it := b.protect(t, "vm", 2, "", nil)
+	var want [][]byte
+	for _, d := range b.face.disks[it.ID] {
+		want = append(want, b.read(t, d))
+	}
+	bj := b.backup(t, it, protection.BackupOptions{})
+	wantStatus(t, bj, protection.JobCompleted)
+	target := func(i int) string {
+		return strings.ToLower(arm.NewID(testSub, "restored", "Microsoft.Compute", "disks", fmt.Sprintf("vm-blip-%d", i)).String())
+	}
+	pg := b.store.(*store.Postgres).Pool()
+	for _, q := range []string{
+		`CREATE SEQUENCE refuse_ins`,
+		`CREATE SEQUENCE refuse_del`,
+		`CREATE FUNCTION refuse_ins() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.kind = 'resource' AND NEW.key = '` + target(1) + `' AND nextval('refuse_ins') = 1 THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE FUNCTION refuse_del() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF OLD.kind = 'resource' AND OLD.key = '` + target(0) + `' AND nextval('refuse_del') = 1 THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN OLD;
+		END $$`,
+		`CREATE TRIGGER refuse_ins BEFORE INSERT ON docs FOR EACH ROW EXECUTE FUNCTION refuse_ins()`,
+		`CREATE TRIGGER refuse_del BEFORE DELETE ON docs FOR EACH ROW EXECUTE FUNCTION refuse_del()`,
+	} {
+		if _, err := pg.Exec(b.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobID := b.restoreJob(t, it)
+	j, _, err := b.restoreWith(it, jobID, bj.RecoveryPointID, "blip", nil)
+	var re *job.RetryError
+	if !errors.As(err, &re) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("the restore's first run: %v (job %+v), want a job.Retry of the database out of reach", err, j)
+	}
+	j, ids, err := b.restoreWith(it, jobID, bj.RecoveryPointID, "blip", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, j, protection.JobCompleted)
+	for i, id := range ids {
+		if !bytes.Equal(b.read(t, id), want[i]) {
+			t.Fatalf("restored disk %d differs", i)
+		}
+	}
+}

@@ -115,10 +115,11 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 // under its name meanwhile (another uniqueId) is the user's and stays. A disk it cannot delete (a management
 // lock forbids it) stays, and the job's error names it. A restore that does
 // not end here keeps them: one interrupted by a shutdown, or whose task
-// runs it again, continues with the disks it made (restoreDisk).
+// runs it again (a job.Retry; the metadata database out of reach, run.go),
+// continues with the disks it made (restoreDisk).
 func (e *Engine) discardRestored(ctx context.Context, disks []RestoredDisk, err error) error {
 	var re *job.RetryError
-	if len(disks) == 0 || errors.As(err, &re) || (ctx.Err() != nil && !userCancelled(ctx)) {
+	if len(disks) == 0 || errors.As(err, &re) || transient(err) || (ctx.Err() != nil && !userCancelled(ctx)) {
 		return err
 	}
 	cancelled := errors.Is(err, ErrCancelled) || userCancelled(ctx)
