@@ -6,7 +6,10 @@
 // ~1.1 GB/s for SHA-256. On CPUs with AVX-512 where that is the faster
 // (timed once per process: so on Intel's, not on AMD's Zen 4, whose
 // gathers are slow) the store hashes a block's 16 KiB groups where they
-// lie, 16 BLAKE3 chunks at once; elsewhere it uses pooled zeebo/blake3
+// lie, 16 BLAKE3 chunks at once; elsewhere, with AVX-512VL (Zen 4), a
+// block of 8-64 KiB is hashed eight chunks at a time by zeebo/blake3's AVX2
+// code rewritten to AVX-512VL's rotations and registers (blake3_amd64.s,
+// ~1.25x zeebo's rate there), and anything else by pooled zeebo/blake3
 // hashers (AVX2).
 //
 // Chunks are compressed with MinLZ (fastest level) by default, S2 (the
