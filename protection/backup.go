@@ -134,11 +134,6 @@ func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) er
 	if err := e.cancelled(ctx, j.ID); err != nil {
 		return err
 	}
-	if !j.UserTriggered && !it.takesBackups() {
-		// Stopped or suspended after its run planned this backup (or
-		// while a crash cut it short): it takes no scheduled backup now.
-		return protectionChanged(it, changedState(it))
-	}
 	pointID := PointID(it.ID, j.ID)
 	point, err := GetRecoveryPoint(ctx, e.Store, it.ID, pointID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -147,6 +142,13 @@ func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) er
 		return err
 	}
 	if point == nil {
+		if !j.UserTriggered && !it.takesBackups() {
+			// Stopped or suspended after its run planned this backup (or
+			// while a crash cut it short before its point was recorded):
+			// it takes no scheduled backup now. One whose point was
+			// recorded before the change completes with it.
+			return protectionChanged(it, changedState(it))
+		}
 		orphan := false
 		if point, orphan, err = e.capture(ctx, f, j, it, pointID, o); err != nil {
 			return err

@@ -1,7 +1,10 @@
 package protection_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,6 +161,58 @@ func TestScheduledBackupOfADeadRunEndsWhenItsItemStops(t *testing.T) {
 			}
 			if pts := b.points(t, it); len(pts) != 0 {
 				t.Fatalf("%d points, want none", len(pts))
+			}
+		})
+	}
+}
+
+// TestDeadScheduledBackupWithItsPointCompletesAfterItsItemStops: a
+// scheduled backup that recorded its point, then died while it copied to
+// the vault tier, is resumed after its item's protection was stopped or
+// suspended (by the task that ends a dead run's backup, or the item's
+// next run): the point was taken while the item was protected, so the job
+// completes with it, its copy to the vault tier finished, as a live backup
+// changed under after its point was recorded does (README). It ended
+// Failed UserErrorProtectionChangedWhileRunning, saying the backup kept no
+// recovery point, with that point still listed and left out of the vault
+// tier.
+func TestDeadScheduledBackupWithItsPointCompletesAfterItsItemStops(t *testing.T) {
+	for _, state := range []protection.ItemState{protection.ItemStopped, protection.ItemSuspended} {
+		t.Run(string(state), func(t *testing.T) {
+			b := setup(t)
+			it := b.protect(t, "vm", 1, "vault1", nil)
+			ctx, kill := context.WithCancel(b.ctx)
+			b.faulty.SetFail(func(op blobtest.Op, key string, n int) error {
+				if op == blobtest.OpPut && strings.HasPrefix(key, packPrefix) {
+					kill() // the replica dies during the transfer
+					return fmt.Errorf("put %s: %w", key, context.Canceled)
+				}
+				return nil
+			})
+			jobID := protection.RunID(it.ID, b.clk.Now())
+			_, err := b.engine.Backup(ctx, faceName, jobID, protection.BackupOptions{NewJob: &protection.Job{VaultID: it.VaultID, ItemID: it.ID,
+				ItemName: it.Name, Operation: protection.OpBackup, Status: protection.JobInProgress, StartTime: b.clk.Now()}})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("killed backup: %v", err)
+			}
+			pts := b.points(t, it)
+			if len(pts) != 1 || pts[0].HasTier(protection.TierVault) {
+				t.Fatalf("after the kill: %d points, want one not in the vault tier yet", len(pts))
+			}
+			b.engine.Close()
+			b.faulty.SetFail(nil)
+			b.face.mu.Lock()
+			b.face.items[it.ID].State = state
+			b.face.mu.Unlock()
+			b.engine = b.newEngine()
+			j, err := b.engine.Backup(b.ctx, faceName, jobID, protection.BackupOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, j, protection.JobCompleted)
+			pts = b.points(t, it)
+			if len(pts) != 1 || pts[0].ID != j.RecoveryPointID || !pts[0].HasTier(protection.TierVault) {
+				t.Fatalf("after the resume: %d points (job's %s), want its one, in the vault tier", len(pts), j.RecoveryPointID)
 			}
 		})
 	}
