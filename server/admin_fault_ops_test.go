@@ -96,9 +96,8 @@ func TestFaultBackupRestoreValidate(t *testing.T) {
 	}
 
 	// Damage the point's data, verify, restore: fails at once naming the pack.
-	// The pack with the most data: packs are padded with zeros to whole
-	// pages, and byte 100 of one holding a short record is padding no
-	// check reads (any pack was taken, and verify found nothing).
+	// The pack with the most data, the point's own (FlipByte damages its
+	// first record).
 	_, packFile := fixture.MostData(t, packFiles(filepath.Join(e.DataDir, "snapshots", "repo")), nil)
 	fixture.FlipByte(t, packFile)
 	resp, m := call(t, e, "POST", adminURL("/verify"), map[string]any{"readData": true})
