@@ -116,7 +116,7 @@ func (s *Server) initClock(ctx context.Context) error {
 			s.clockSeen.unsaved(b)
 			return
 		}
-		s.clockSeen.set(version, value)
+		s.clockSeen.set(version, value, true)
 	}
 	save(ctl.State())
 	ctl.OnChange(save)
@@ -155,7 +155,9 @@ func (s *Server) followClock(ctx context.Context) {
 
 // followClockOnce restores the stored clock state when another replica
 // moved it since this replica last wrote or restored it (a newer version),
-// and writes this replica's state again when the store lost it: a version
+// and writes this replica's state again when the store lost it, if this
+// replica wrote it (a state it only restored is restored again from the
+// store, whatever its version: the writer writes its own again): a version
 // older than the one this replica wrote or restored, or the same version
 // holding another state (the database lost its last commits, in a crash
 // with synchronous_commit off or a failover to a standby behind it, and a
@@ -171,10 +173,19 @@ func (s *Server) followClockOnce(ctx context.Context, ctl *clock.Control) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return
 	}
-	version, value := s.clockSeen.get()
+	version, value, own := s.clockSeen.get()
 	switch {
 	case d.Version == version && bytes.Equal(d.Value, value):
-	case d.Version > version:
+	case d.Version > version, !own && err == nil:
+		// Newer: another replica moved the clock. Or older, or the same
+		// version holding another state, while this replica's state is
+		// one it only restored: the store lost commits, and the replica
+		// that made the latest change writes it again, not this one,
+		// whose state may be older than that change (a clock set it
+		// followed, before a resume it never saw: written again here,
+		// over the resume written again meanwhile, it froze every
+		// replica's clock for good, found by TestReplicasOutages,
+		// =scheduled).
 		st, err := store.DecodeJSON[clock.State](d, "clock state")
 		if err != nil {
 			return
@@ -185,7 +196,7 @@ func (s *Server) followClockOnce(ctx context.Context, ctl *clock.Control) {
 		restored := false
 		s.Jobs.ClockMoved(ctx, func() { restored = ctl.RestoreIf(*st, gen) })
 		if restored {
-			s.clockSeen.set(d.Version, d.Value)
+			s.clockSeen.set(d.Version, d.Value, false)
 		}
 	default:
 		s.rewriteClock(ctx, ctl, d)
@@ -214,35 +225,38 @@ func (s *Server) rewriteClock(ctx context.Context, ctl *clock.Control, read stor
 		return
 	}
 	s.logger.Warn("the stored clock state had lost this replica's last change (the database lost commits, or could not take it): written again", "stored_version", read.Version, "version", version)
-	s.clockSeen.set(version, value)
+	s.clockSeen.set(version, value, true)
 }
 
 // storedClock is the clock state in the store as this replica last wrote
 // or restored it: its document's version and bytes (value is the state a
-// change made here could not write, the version the one before it).
+// change made here could not write, the version the one before it), and
+// whether this replica wrote it (own: a change made here, or its state at
+// start) or only restored it.
 type storedClock struct {
 	mu      sync.Mutex
 	version int64
 	value   []byte
+	own     bool
 }
 
-func (s *storedClock) get() (int64, []byte) {
+func (s *storedClock) get() (int64, []byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.version, s.value
+	return s.version, s.value, s.own
 }
 
-func (s *storedClock) set(version int64, value []byte) {
+func (s *storedClock) set(version int64, value []byte, own bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.version, s.value = version, bytes.Clone(value)
+	s.version, s.value, s.own = version, bytes.Clone(value), own
 }
 
 // unsaved records a state a change made here could not write.
 func (s *storedClock) unsaved(value []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.value = bytes.Clone(value)
+	s.value, s.own = bytes.Clone(value), true
 }
 
 type clockBody struct {
