@@ -25,6 +25,8 @@ export SAFEHOLD_NPM_DIR="${SAFEHOLD_NPM_DIR:-$HOME/.cache/safehold/npm}"
 # which clients/testdata/js/recoveryservices.cjs requires by name.
 safehold_npm_packages="@azure/identity@4.13.1 @azure/core-client@1.10.2 @azure/core-rest-pipeline@1.24.0 @azure/arm-resources@5.2.0 @azure/arm-compute@24.1.0 @azure/arm-authorization@9.0.0 @azure/arm-recoveryservices@6.0.0 @azure/arm-recoveryservicesbackup@12.0.0 @azure/arm-storage@21.0.0 @azure/arm-locks@2.1.0"
 safehold_npm_packages="$safehold_npm_packages arm-recoveryservicesbackup-9@npm:@azure/arm-recoveryservicesbackup@9.0.0 arm-recoveryservices-5@npm:@azure/arm-recoveryservices@5.4.0 arm-compute-22@npm:@azure/arm-compute@22.4.0 arm-authorization-8@npm:@azure/arm-authorization@8.4.1 arm-storage-18@npm:@azure/arm-storage@18.6.0"
+# The newest majors, of the TypeSpec generator (modular clients), under aliases too.
+safehold_npm_packages="$safehold_npm_packages arm-compute-25@npm:@azure/arm-compute@25.1.1 arm-recoveryservices-7@npm:@azure/arm-recoveryservices@7.2.0"
 
 safehold_install_npm() {
 	command -v npm >/dev/null 2>&1 || {

@@ -688,7 +688,9 @@ func TestJSSeed000CoreClient(t *testing.T) {
 // and with older ones installed under npm aliases
 // (arm-recoveryservicesbackup 9 at 2022-03-01, arm-recoveryservices 5,
 // arm-compute 22, arm-authorization 8 of the ms-rest generator,
-// arm-storage 18).
+// arm-storage 18), and with the newest majors of the TypeSpec generator
+// (modular clients) where the registry has them (arm-compute 25 at
+// 2026-04-01, arm-recoveryservices 7 at 2026-07-01).
 func TestJSSDKRecoveryServices(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -697,6 +699,7 @@ func TestJSSDKRecoveryServices(t *testing.T) {
 		{"current", nil},
 		{"older", []string{"SAFEHOLD_JS_RSB=arm-recoveryservicesbackup-9", "SAFEHOLD_JS_RS=arm-recoveryservices-5",
 			"SAFEHOLD_JS_COMPUTE=arm-compute-22", "SAFEHOLD_JS_AUTHZ=arm-authorization-8", "SAFEHOLD_JS_STORAGE=arm-storage-18"}},
+		{"newest", newestJS},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, kv := range c.env {
@@ -719,13 +722,32 @@ func TestJSSDKRecoveryServices(t *testing.T) {
 // sizes, resource SKUs and attachDetachDataDisks, the Compute operations
 // catalog, the vault's config resources, V1 and Enhanced policies, the
 // protection container calls (register, unregister, inquire, protectable
-// containers, workload items) and usage summaries by type.
+// containers, workload items) and usage summaries by type; then again
+// with the newest majors of arm-compute and arm-recoveryservices
+// (newestJS).
 func TestJSSDKWide(t *testing.T) {
-	e := testserver.Start(t)
-	if out := runNode(t, e, "sdkwide.cjs"); !strings.Contains(out, "sdkwide done") {
-		t.Fatal("the script did not finish")
+	for _, c := range []struct {
+		name string
+		env  []string
+	}{{"current", nil}, {"newest", newestJS}} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, kv := range c.env {
+				nodeModules(t, kv[strings.IndexByte(kv, '=')+1:])
+			}
+			e := testserver.Start(t)
+			if out := runNode(t, e, "sdkwide.cjs", c.env...); !strings.Contains(out, "sdkwide done") {
+				t.Fatal("the script did not finish")
+			}
+		})
 	}
 }
+
+// newestJS names the newest majors the npm registry has of the packages
+// whose newest major is of the TypeSpec generator (modular clients, their
+// own LRO pollers and paging), installed by .ci/clients.sh under npm
+// aliases: @azure/arm-compute 25 (Compute 2026-04-01, disks 2026-03-02)
+// and @azure/arm-recoveryservices 7 (2026-07-01).
+var newestJS = []string{"SAFEHOLD_JS_COMPUTE=arm-compute-25", "SAFEHOLD_JS_RS=arm-recoveryservices-7"}
 
 // TestJSSDKLocks drives management locks with @azure/arm-locks 2 at its
 // default api-version (testdata/js/locks.cjs): locks at subscription,

@@ -1,7 +1,8 @@
 // The calls JavaScript SDK users reach for around disk and VM backup beyond
 // the seed flows, every package at its default api-version
 // (@azure/arm-compute 24, @azure/arm-recoveryservices 6,
-// @azure/arm-recoveryservicesbackup 12): disks from empty, copy, snapshot
+// @azure/arm-recoveryservicesbackup 12; SAFEHOLD_JS_COMPUTE and
+// SAFEHOLD_JS_RS name other packages, e.g. npm aliases of newer majors): disks from empty, copy, snapshot
 // and upload; incremental snapshots; disk encryption sets and disk
 // accesses; VMs with deleteOption, power actions, status-only lists, VM
 // sizes, resource SKUs and attachDetachDataDisks; the Compute operations
@@ -14,9 +15,10 @@
 "use strict";
 const { sub, credential, clientOptions, step, fail, waitUntil, all, run, eq, rejects, poll, lro, jobDone, quietTime } = require("./lib.cjs");
 const { ResourceManagementClient } = require("@azure/arm-resources");
-const { ComputeManagementClient } = require("@azure/arm-compute");
+const pkg = (env, def) => require(process.env[env] || def);
+const { ComputeManagementClient } = pkg("SAFEHOLD_JS_COMPUTE", "@azure/arm-compute");
 const { StorageManagementClient } = require("@azure/arm-storage");
-const { RecoveryServicesClient } = require("@azure/arm-recoveryservices");
+const { RecoveryServicesClient } = pkg("SAFEHOLD_JS_RS", "@azure/arm-recoveryservices");
 const { RecoveryServicesBackupClient } = require("@azure/arm-recoveryservicesbackup");
 
 const cred = credential();
