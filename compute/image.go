@@ -565,6 +565,17 @@ func (di *diskImage) settings() Settings {
 			caps["acceleratedNetwork"] = strings.EqualFold(f.Value, "true")
 		case strings.EqualFold(f.Name, "DiskControllerTypes"):
 			caps["diskControllerTypes"] = f.Value
+		case strings.EqualFold(f.Name, "SecurityType"):
+			// An image that supports Trusted Launch (and confidential
+			// VMs) gives its disks that option; one whose security type
+			// is TrustedLaunch or ConfidentialVM requires it (Azure sets
+			// the disk's securityProfile, which Safehold does not keep).
+			switch {
+			case strings.EqualFold(f.Value, "TrustedLaunchSupported"):
+				caps["supportedSecurityOption"] = "TrustedLaunchSupported"
+			case strings.EqualFold(f.Value, "TrustedLaunchAndConfidentialVmSupported"):
+				caps["supportedSecurityOption"] = "TrustedLaunchAndConfidentialVMSupported"
+			}
 		}
 	}
 	if di.architecture != "" {
