@@ -21,7 +21,11 @@
 // (ratios 0.38 and 0.53) on session 20's machine, and MinLZ runs ~1.1x
 // S2's rate on it at about its ratio, ~1.05-1.1x on code, executables and
 // JSON at a 2-6 % better ratio, and decodes ~1.1x faster
-// (CompressionMinLZ); zstd suits a cold vault tier. With a store key, chunks are sealed
+// (CompressionMinLZ); zstd suits a cold vault tier. MinLZ is written only
+// to stores created in format 2 (by a MinLZ store); a format-1 store,
+// created before MinLZ or with another compression, keeps taking S2 in
+// its place, so binaries from before MinLZ (which refuse format 2) read
+// every record of the stores they can open. With a store key, chunks are sealed
 // with XChaCha20-Poly1305 (random 192-bit nonces, safe at any chunk count),
 // the chunk ID as associated data.
 //

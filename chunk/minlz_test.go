@@ -3,9 +3,11 @@ package chunk
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
@@ -54,17 +56,54 @@ func kindOf(t *testing.T, s *Store, id ID) byte {
 	return l.kind
 }
 
+// configVersion is the format the store's config object records.
+func configVersion(t *testing.T, s *Store) int {
+	t.Helper()
+	b, err := s.be.Get(context.Background(), configKey, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := s.c.openObject(configKey, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c storeConfig
+	if err := json.Unmarshal(js, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Version
+}
+
 // TestOlderEncodingsReadAfterMinLZDefault: a repository whose chunks were
 // written by stores of every other encoding (S2, the default before
 // session 24, zstd and raw; plain and encrypted) is opened with the
-// default: its old chunks read back and verify, a new text chunk is
-// written as MinLZ (kindMinLZ; before, the default wrote S2) and reads
-// back, and a chunk already stored as S2 is deduplicated, not stored
-// again. Reopened without the header cache, everything still reads.
+// default: its old chunks read back and verify, a chunk already stored as
+// S2 is deduplicated, not stored again, and reopened without the header
+// cache everything still reads. A new text chunk is MinLZ (kindMinLZ)
+// where the default created the store (format 2), and S2 where a store
+// from before MinLZ did (format 1, which stays format 1: a binary from
+// before MinLZ still reads every record; before, the default wrote MinLZ
+// records into it, which such a binary took for damage).
 func TestOlderEncodingsReadAfterMinLZDefault(t *testing.T) {
 	ctx := context.Background()
-	for _, key := range [][]byte{nil, bytes.Repeat([]byte{9}, 32)} {
+	for _, tc := range []struct {
+		key     []byte
+		created string // compression of the store that created the repository
+	}{{nil, CompressionS2}, {bytes.Repeat([]byte{9}, 32), CompressionS2}, {nil, ""}, {bytes.Repeat([]byte{9}, 32), ""}} {
+		key := tc.key
 		be := mem.New(nil)
+		wantVersion, wantNew := formatV1, byte(kindS2)
+		if tc.created == "" {
+			wantVersion, wantNew = formatMinLZ, kindMinLZ
+		}
+		s0, err := Open(ctx, be, t.TempDir(), Options{Key: key, PackSize: 256 << 10, Compression: tc.created})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := configVersion(t, s0); v != wantVersion {
+			t.Fatalf("store created with compression %q: format %d, want %d", tc.created, v, wantVersion)
+		}
+		s0.Close()
 		datas := map[ID][]byte{}
 		wantKind := map[ID]byte{}
 		for i, comp := range []string{CompressionS2, CompressionZstd, CompressionNone} {
@@ -112,8 +151,11 @@ func TestOlderEncodingsReadAfterMinLZDefault(t *testing.T) {
 		if err != nil || n == 0 || n >= len(text)*3/4 {
 			t.Fatalf("new text chunk stored as %d of %d bytes (%v)", n, len(text), err)
 		}
-		if k := kindOf(t, s, id); k != kindMinLZ {
-			t.Fatalf("key=%v: default store wrote a text chunk as kind %d, want MinLZ (%d)", key != nil, k, kindMinLZ)
+		if k := kindOf(t, s, id); k != wantNew {
+			t.Fatalf("key=%v, created by %q: default store wrote a text chunk as kind %d, want %d", key != nil, tc.created, k, wantNew)
+		}
+		if v := configVersion(t, s); v != wantVersion {
+			t.Fatalf("key=%v, created by %q: format %d after the default wrote, want %d", key != nil, tc.created, v, wantVersion)
 		}
 		datas[id] = text
 		if _, n, err := w.Put(ctx, logText(64<<10, 1)); err != nil || n != 0 {
@@ -197,4 +239,23 @@ func flipped(p []byte, at int) []byte {
 	q := bytes.Clone(p)
 	q[at%len(q)] ^= 1 << (at % 8)
 	return q
+}
+
+// TestStoreFormatsOpened: a store of a format this binary does not know
+// (3) is refused with an error naming it, never read as format 1 or 2.
+func TestStoreFormatsOpened(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	c, err := newCodec(nil, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(storeConfig{Version: 3, Hash: "blake3"})
+	if err := be.Put(ctx, configKey, c.sealObject(configKey, js)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(ctx, be, t.TempDir(), Options{})
+	if err == nil || !strings.Contains(err.Error(), "unsupported store format 3/blake3") {
+		t.Fatalf("format 3 store opened: %v", err)
+	}
 }

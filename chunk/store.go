@@ -41,7 +41,12 @@ type Options struct {
 	Workers int
 	// Compression is CompressionMinLZ (default), CompressionS2,
 	// CompressionZstd or CompressionNone. Chunks stay readable whatever a
-	// later Open chooses.
+	// later Open chooses. MinLZ is written only to a store whose config
+	// is format 2 (created by a MinLZ store): a store created in format 1
+	// (before MinLZ, or with another compression) keeps being written
+	// with S2 in its place, so that a Safehold binary from before MinLZ,
+	// which refuses format 2, still reads every record of a format-1
+	// store instead of taking MinLZ records for damage.
 	Compression string
 	// Now stamps pack times for grace windows (default time.Now).
 	Now func() time.Time
@@ -57,6 +62,14 @@ type Options struct {
 }
 
 const configKey = "config"
+
+// Store formats: format 1 stores hold raw, zstd and S2 records; format 2
+// stores may hold MinLZ records too. Binaries that read only format 1
+// refuse to open a format-2 store ("unsupported store format 2/blake3").
+const (
+	formatV1    = 1
+	formatMinLZ = 2
+)
 
 type storeConfig struct {
 	Version   int    `json:"version"`
@@ -252,7 +265,10 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 }
 
 func (s *Store) loadConfig(ctx context.Context, encrypted bool) error {
-	want := storeConfig{Version: 1, Hash: "blake3", Encrypted: encrypted}
+	want := storeConfig{Version: formatV1, Hash: "blake3", Encrypted: encrypted}
+	if s.c.comp == kindMinLZ {
+		want.Version = formatMinLZ
+	}
 	if encrypted {
 		want.KeyCheck = s.c.sum([]byte("safehold key check")).String()
 	}
@@ -279,11 +295,17 @@ func (s *Store) loadConfig(ctx context.Context, encrypted bool) error {
 		if err := json.Unmarshal(js, &got); err != nil {
 			return fmt.Errorf("read config: %w", err)
 		}
-		if got.Version != 1 || got.Hash != "blake3" {
+		if (got.Version != formatV1 && got.Version != formatMinLZ) || got.Hash != "blake3" {
 			return fmt.Errorf("unsupported store format %d/%s", got.Version, got.Hash)
 		}
 		if got.Encrypted && got.KeyCheck != want.KeyCheck {
 			return fmt.Errorf("wrong store key")
+		}
+		if got.Version == formatV1 && s.c.comp == kindMinLZ {
+			// Older binaries read this store: write S2 records, which
+			// they read, instead of MinLZ ones, which they would take
+			// for damage.
+			s.c.comp = kindS2
 		}
 		return nil
 	}
