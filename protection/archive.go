@@ -183,7 +183,7 @@ var ErrRehydrating = errors.New("the recovery point is being rehydrated from the
 // retention sweep deletes the point meanwhile.
 func (e *Engine) MoveToArchive(ctx context.Context, jobID, itemID, pointID string) (*Job, error) {
 	return e.run(ctx, nil, jobID, CodeOperationFailed, func(ctx context.Context, j *Job) error {
-		unlock, err := e.lockItem(ctx, itemID)
+		ctx, unlock, err := e.lockItem(ctx, itemID)
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func (e *Engine) Backup(ctx context.Context, face, jobID string, o BackupOptions
 		}
 	}
 	return e.run(ctx, f, jobID, CodeBackupFailed, func(ctx context.Context, j *Job) error {
-		unlock, err := e.lockItem(ctx, j.ItemID)
+		ctx, unlock, err := e.lockItem(ctx, j.ItemID)
 		if err != nil {
 			return err
 		}

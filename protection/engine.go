@@ -550,7 +550,16 @@ type itemLease struct {
 
 // lockItem takes the item's lease in the store, waiting while another
 // holder has it; the returned func releases it. The lease is renewed while
-// held.
+// held. The returned context fences the work done under the lease: each
+// store Update made with it (or a context derived from it) checks in its
+// own transaction that this call still holds the lease, and fails with
+// ErrItemLeaseLost (a job.Retry: the task runs again, and waits for the
+// item) once another holder took it over. A holder stalled longer than
+// the lease (its process paused, its host frozen) therefore commits
+// nothing after another replica took the item (a backup's point, its
+// job's progress, a retention sweep's deletes, an item's deletion): its
+// lease is lost for good, as a renewal extends only a lease still its own
+// and never takes one back.
 //
 // A lease's until is on the wall clock, which a VM paused or restored from
 // a snapshot steps forward when it resumes (by the pause), while the
@@ -561,7 +570,7 @@ type itemLease struct {
 // took such a lease at once, so a purge removed a soft-deleted item while
 // an undelete held its lease: TestUndeleteRacingThePurge, after the CI's
 // VM was restored from a snapshot mid-test.)
-func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
+func (e *Engine) lockItem(ctx context.Context, itemID string) (context.Context, func(), error) {
 	key := strings.ToLower(itemID)
 	owner := e.NodeID + "/" + e.boot + "/" + newID()
 	take := func() (bool, error) {
@@ -580,12 +589,27 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 		})
 		return got, err
 	}
+	// renew extends the lease while it is this call's; one another holder
+	// took (or took and released) stays lost.
+	renew := func() {
+		e.Store.Update(ctx, func(tx store.Tx) error {
+			d, err := tx.Get(ctx, leaseKind, key)
+			if err != nil {
+				return nil
+			}
+			var l itemLease
+			if jsonUnmarshal(d.Value, &l) != nil || l.Owner != owner {
+				return nil
+			}
+			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(itemLease{Owner: owner, Until: time.Now().Add(e.itemLease())})})
+		})
+	}
 	e.held.Store(owner, struct{}{}) // before the take: no moment when its lease is in the store and unknown here
 	for {
 		ok, err := take()
 		if err != nil {
 			e.held.Delete(owner)
-			return nil, fmt.Errorf("lock item %s: %w", itemID, err)
+			return nil, nil, fmt.Errorf("lock item %s: %w", itemID, err)
 		}
 		if ok {
 			break
@@ -593,7 +617,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 		select {
 		case <-ctx.Done():
 			e.held.Delete(owner)
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
@@ -608,17 +632,32 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 			case <-stop:
 				return
 			case <-t.C:
-				take()
+				renew()
 			}
 		}
 	}()
-	return func() {
+	fctx := store.WithFence(ctx, func(ctx context.Context, r store.Reader) error {
+		d, err := r.Get(ctx, leaseKind, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		var l itemLease
+		if err == nil && jsonUnmarshal(d.Value, &l) == nil && l.Owner == owner {
+			return nil
+		}
+		holder := "nobody"
+		if l.Owner != "" {
+			holder, _, _ = strings.Cut(l.Owner, "/")
+		}
+		return job.Retry(fmt.Errorf("item %s (now held by %s): %w", itemID, holder, ErrItemLeaseLost), time.Second)
+	})
+	return fctx, func() {
 		close(stop)
 		<-done
 		// Releasing is not fenced by the task's lease: the lock is this
 		// call's own (owner carries a fresh id), and a task that lost its
 		// lease must still let go of it rather than hold the item for a TTL.
-		rctx := store.WithLease(context.WithoutCancel(ctx), store.Lease{})
+		rctx := store.WithLease(store.WithoutFences(context.WithoutCancel(ctx)), store.Lease{})
 		e.Store.Update(rctx, func(tx store.Tx) error {
 			d, err := tx.Get(rctx, leaseKind, key)
 			if err != nil {
@@ -635,6 +674,13 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (func(), error) {
 		e.held.Delete(owner)
 	}, nil
 }
+
+// ErrItemLeaseLost is the error (wrapped in a job.Retry) of a store write
+// made under an item's lease that another holder took over meanwhile: this
+// holder stalled past the lease's TTL (lockItem). A task meeting it runs
+// again (wrapped in a failure.Error or a job's error it would end the job
+// Failed instead: keep it plain).
+var ErrItemLeaseLost = errors.New("ItemLeaseLost: the item's lease was taken over by another holder while this one was stalled (paused past its lease), so this work's writes were refused; it runs again under the lease")
 
 // holdsHere reports whether owner is an item lease's holder in this
 // process, alive whatever its until says (lockItem).

@@ -162,7 +162,7 @@ func (e *Engine) ApplyRetention(ctx context.Context, face, itemID string) (time.
 	if err != nil {
 		return time.Time{}, err
 	}
-	unlock, err := e.lockItem(ctx, itemID)
+	ctx, unlock, err := e.lockItem(ctx, itemID)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -278,7 +278,7 @@ func (e *Engine) DeletePoints(ctx context.Context, vaultKey string, points ...*R
 // point of the item while fn runs. fn must not call the engine's methods
 // that take the lease themselves (Backup, ApplyRetention, DeleteItemData).
 func (e *Engine) WithItem(ctx context.Context, itemID string, fn func(ctx context.Context) error) error {
-	unlock, err := e.lockItem(ctx, itemID)
+	ctx, unlock, err := e.lockItem(ctx, itemID)
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func (e *Engine) WithItem(ctx context.Context, itemID string, fn func(ctx contex
 // returned.
 func (e *Engine) DeleteItemData(ctx context.Context, itemID, vaultKey string, check func(ctx context.Context, r store.Reader) error,
 	remove func(ctx context.Context, tx store.Tx) error) error {
-	unlock, err := e.lockItem(ctx, itemID)
+	ctx, unlock, err := e.lockItem(ctx, itemID)
 	if err != nil {
 		return err
 	}

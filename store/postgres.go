@@ -697,7 +697,7 @@ func (p *Postgres) Update(ctx context.Context, fn func(tx Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &pgReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	r := &pgReq{ctx: ctx, fn: fenced(ctx, fn), done: make(chan writeResult, 1)}
 	select {
 	case p.writes <- r:
 	case <-p.closing:

@@ -691,6 +691,7 @@ func (t *sqliteTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 // reserve and is tried once more; once there is room again, the next
 // write makes the reserve again.
 func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
+	fn = fenced(ctx, fn)
 	l, leased := LeaseFrom(ctx)
 	run := func(t *sqliteTx) error {
 		if leased {

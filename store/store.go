@@ -118,6 +118,45 @@ func WithLease(ctx context.Context, l Lease) context.Context {
 	return context.WithValue(ctx, leaseKey{}, l)
 }
 
+// Fence is a check an Update makes in its own transaction before its fn
+// (WithFence): work done under a lease other than a task's (an item's
+// lease in the protection engine) commits nothing once that lease is
+// another holder's. Its error is the Update's, and nothing of fn is
+// written.
+type Fence func(ctx context.Context, r Reader) error
+
+type fencesKey struct{}
+
+// WithFence returns a context whose Updates each run f, in their own
+// transaction, before their fn (besides the fences ctx has already).
+func WithFence(ctx context.Context, f Fence) context.Context {
+	old, _ := ctx.Value(fencesKey{}).([]Fence)
+	return context.WithValue(ctx, fencesKey{}, append(old[:len(old):len(old)], f))
+}
+
+// WithoutFences returns a context whose Updates run none of ctx's fences
+// (a lease's own release, which must be written whoever holds it now).
+func WithoutFences(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fencesKey{}, []Fence(nil))
+}
+
+// fenced is fn preceded by ctx's fences (fn itself when it has none). The
+// drivers' Updates call it.
+func fenced(ctx context.Context, fn func(tx Tx) error) func(tx Tx) error {
+	fs, _ := ctx.Value(fencesKey{}).([]Fence)
+	if len(fs) == 0 {
+		return fn
+	}
+	return func(tx Tx) error {
+		for _, f := range fs {
+			if err := f(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	}
+}
+
 type claimKindsKey struct{}
 
 // WithClaimKinds returns a context whose ClaimTasks claim only tasks of the

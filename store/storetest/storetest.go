@@ -183,6 +183,44 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("rolled back task visible: %v", ts)
 		}
 	})
+	t.Run("FencesRunInTheUpdatesTransaction", func(t *testing.T) {
+		s := open(t)
+		// The fence reads the holder row in the Update's own transaction:
+		// a write under a lease another holder took commits nothing.
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(ctx, store.Doc{Kind: "holder", Key: "x", Value: []byte(`"me"`)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		lost := errors.New("lost")
+		fctx := store.WithFence(ctx, func(ctx context.Context, r store.Reader) error {
+			d, err := r.Get(ctx, "holder", "x")
+			if err != nil {
+				return err
+			}
+			if string(d.Value) != `"me"` {
+				return lost
+			}
+			return nil
+		})
+		if err := s.Update(fctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "held"}) }); err != nil {
+			t.Fatalf("write under a held fence: %v", err)
+		}
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(ctx, store.Doc{Kind: "holder", Key: "x", Value: []byte(`"other"`)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(fctx, func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "stale"}) }); !errors.Is(err, lost) {
+			t.Fatalf("write under a lost fence = %v, want its fence's error", err)
+		}
+		if _, err := s.Get(ctx, "k", "stale"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a write under a lost fence was committed: %v", err)
+		}
+		if err := s.Update(store.WithoutFences(fctx), func(tx store.Tx) error { return tx.Put(ctx, store.Doc{Kind: "k", Key: "unfenced"}) }); err != nil {
+			t.Fatalf("write without fences: %v", err)
+		}
+	})
 	t.Run("ListScopeTypePaging", func(t *testing.T) {
 		s := open(t)
 		err := s.Update(ctx, func(tx store.Tx) error {
