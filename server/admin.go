@@ -298,6 +298,9 @@ func (s *Server) clockRoute(h func(*arm.Request, *clock.Control) (*arm.Response,
 type clockRequest struct {
 	Duration string `json:"duration"`
 	Time     string `json:"time"`
+	// RequestID makes an advance idempotent (advanceTarget): the CLI
+	// sends a fresh one per command and the same one when it is retried.
+	RequestID string `json:"requestId"`
 }
 
 func decodeClock(r *arm.Request) (clockRequest, error) {
@@ -381,6 +384,23 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 	if err := CheckClockTime(target); err != nil {
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is too long: %v.", body.Duration, err)
 	}
+	if body.RequestID != "" {
+		if len(body.RequestID) > 128 {
+			return nil, arm.BadRequest("InvalidRequestId", "The requestId is %d characters long; give at most 128 (the CLI sends a UUID).", len(body.RequestID))
+		}
+		again := false
+		if target, again, err = s.advanceTarget(r.HTTP.Context(), body.RequestID, target); err != nil {
+			return nil, err
+		}
+		if again && c.Now().After(target) {
+			// Applied already (its answer was lost: the replica serving it
+			// was killed), and the clock moved on since: nothing to redo.
+			out := clockOut(c.State())
+			zero := 0
+			out.Runs = &zero
+			return arm.OK(out), nil
+		}
+	}
 	runs, err := s.AdvanceClock(r.HTTP.Context(), target)
 	if err != nil {
 		return nil, err
@@ -388,6 +408,49 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 	out := clockOut(c.State())
 	out.Runs = &runs
 	return arm.OK(out), nil
+}
+
+// advanceKind holds the target of each clock advance made with a request
+// id (advanceTarget), for a day of real time.
+const advanceKind = "clock.advance"
+
+type advanceRecord struct {
+	Target time.Time `json:"target"`
+	At     time.Time `json:"at"` // real time, for pruning
+}
+
+// advanceTarget makes a clock advance idempotent by its request id: the
+// first request with id records its target (target, computed from the
+// clock as it then stood); a request with the same id again (the client
+// retrying an advance whose answer it never got: the replica serving it
+// was killed after the clock moved, or part way) answers the recorded
+// target and again=true, so it moves the clock to where the first would
+// have, not a second duration further. Records older than a day go.
+func (s *Server) advanceTarget(ctx context.Context, id string, target time.Time) (time.Time, bool, error) {
+	key := strings.ToLower(id)
+	again := false
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		if rec, err := store.GetJSON[advanceRecord](ctx, tx, advanceKind, key, "clock advance"); err == nil {
+			target, again = rec.Target, true
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		now := time.Now().UTC()
+		docs, err := tx.List(ctx, advanceKind, store.ListQuery{})
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if rec, err := store.DecodeJSON[advanceRecord](d, "clock advance"); err != nil || now.Sub(rec.At) > 24*time.Hour {
+				if err := tx.Delete(ctx, advanceKind, d.Key); err != nil {
+					return err
+				}
+			}
+		}
+		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: advanceKind, Key: key}, advanceRecord{Target: target, At: now}, "clock advance")
+	})
+	return target, again, err
 }
 
 // maxAdvanceSteps bounds the moments one advance visits.

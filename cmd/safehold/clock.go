@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 )
 
@@ -35,6 +37,10 @@ real time passes: the offset clock show -o json gives is as of that moment, and 
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), m["now"])
 	}
+	// requestID makes an advance idempotent: a retry with the same id
+	// (an answer lost to a replica killed mid-advance) moves the clock to
+	// where the first request would have, once.
+	var requestID string
 	// Each verb is one admin call; body builds its request body from the arguments.
 	for _, v := range []struct {
 		use, short, method, path string
@@ -43,24 +49,39 @@ real time passes: the offset clock show -o json gives is as of that moment, and 
 	}{
 		{"show", "Print the server time (RFC 3339)", "GET", "/clock", cobra.NoArgs, nil},
 		{"advance DURATION", "Move the clock forward (1d, 2d12h, 1w, 36h, 90m, P7D, PT4H), running the scheduled work of the skipped window", "POST", "/clock/advance",
-			cobra.ExactArgs(1), func(args []string) any { return map[string]string{"duration": args[0]} }},
+			cobra.ExactArgs(1), func(args []string) any {
+				if requestID == "" {
+					requestID = uuid.NewString()
+				}
+				return map[string]string{"duration": args[0], "requestId": requestID}
+			}},
 		{"set TIME", "Freeze the clock at TIME (RFC 3339, e.g. 2026-01-01T00:00:00Z)", "POST", "/clock/set",
 			cobra.ExactArgs(1), func(args []string) any { return map[string]string{"time": args[0]} }},
 		{"resume", "Let the clock run again from where it stands (keeping the offset to real time)", "POST", "/clock/resume", cobra.NoArgs, nil},
 	} {
-		cmd.AddCommand(&cobra.Command{Use: v.use, Short: v.short, Args: v.args,
+		sub := &cobra.Command{Use: v.use, Short: v.short, Args: v.args,
 			RunE: o.run(func(cmd *cobra.Command, args []string) error {
 				var body any
 				if v.body != nil {
 					body = v.body(args)
 				}
 				m, err := adminCall(cmd.Context(), dataDir, v.method, adminURL(v.path), body)
+				var ae *adminError
+				if err != nil && v.path == "/clock/advance" && !errors.As(err, &ae) {
+					// No answer: the advance may have been applied, in part
+					// or whole. The same id applies it once.
+					return fmt.Errorf("%w\nthe advance may have been applied; to make sure it is, once, retry it (through any replica) with --request-id %s", err, requestID)
+				}
 				if err != nil {
 					return err
 				}
 				out(cmd, m)
 				return nil
-			})})
+			})}
+		if v.path == "/clock/advance" {
+			sub.Flags().StringVar(&requestID, "request-id", "", "the advance's id (default: a new one): an advance retried with the id of one whose answer was lost (its replica killed) moves the clock once, to where the first would have")
+		}
+		cmd.AddCommand(sub)
 	}
 	return cmd
 }
