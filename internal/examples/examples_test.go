@@ -61,7 +61,10 @@
 // at 2023-04-01, armrecoveryservices v1.0.0 at 2022-03-01, armcompute
 // v1.0.0, v4.2.1 and v5.7.0 disks and snapshots at 2021-12-01, 2022-07-02
 // and 2023-10-02, and v3.0.1's disks, snapshots, disk encryption sets and
-// disk accesses at 2022-03-02), so each version is checked with its own shape: the
+// disk accesses at 2022-03-02) and the newer majors the proxy has beyond the
+// pinned ones (armcompute v7.3.0's disks, snapshots, disk encryption sets
+// and disk accesses at 2025-01-02, armresources v3.0.1 at 2025-04-01), so
+// each version is checked with its own shape: the
 // harness program requires those modules (fetched with go mod download
 // when missing from the module cache) while the prerequisites stay on the
 // pinned SDK. The v1.0.0 files document no response: their examples check

@@ -416,10 +416,33 @@ func (h *H) seed(u *url.URL, patch map[string]any) error {
 			delete(props, "provisioningState")
 			// A resource documented as a copy of itself (Azure's
 			// Snapshot_ListByResourceGroup) can only be this resource as it
-			// was created: its source is left out.
+			// was created: its source is left out; one that does not exist
+			// yet (Disk_ListBySubscription seeded before the group's list
+			// made myManagedDisk1) is copied from an empty disk of its
+			// size, {name}-source (ids are not compared).
 			if cd, ok := props["creationData"].(map[string]any); ok {
 				if src, _ := cd["sourceResourceId"].(string); src != "" && rgTail(src) == rgTail(target) {
 					delete(cd, "sourceResourceId")
+					tu := *u
+					tu.Path, tu.RawPath = target, ""
+					if g, _, err := h.raw(http.MethodGet, tu.String(), nil); err == nil && g.StatusCode == http.StatusNotFound {
+						size := props["diskSizeGB"]
+						if size == nil {
+							size = 1
+						}
+						source := strings.Replace(target, "/snapshots/", "/disks/", 1) + "-source"
+						sb, _ := json.Marshal(map[string]any{"location": r["location"], "properties": map[string]any{"diskSizeGB": size, "creationData": map[string]any{"createOption": "Empty"}}})
+						su := *u
+						su.Path, su.RawPath = source, ""
+						sr, _, err := h.raw(http.MethodPut, su.String(), sb)
+						if err != nil {
+							return err
+						}
+						if _, err := h.wait(sr.Header.Get("Azure-AsyncOperation")); err != nil {
+							return err
+						}
+						cd["sourceResourceId"] = source
+					}
 				}
 			}
 		}

@@ -116,7 +116,10 @@ func (p *prereqs) images(xs []*example) {
 		ip, err := f.NewGalleryImagesClient().BeginCreateOrUpdate(p.e.Ctx(), rg, name, image, armcompute.GalleryImage{Location: to.Ptr("westus"), Properties: &armcompute.GalleryImageProperties{
 			OSType: to.Ptr(armcompute.OperatingSystemTypesWindows), OSState: to.Ptr(armcompute.OperatingSystemStateTypesGeneralized),
 			HyperVGeneration: to.Ptr(armcompute.HyperVGenerationV1), Identifier: &armcompute.GalleryImageIdentifier{Publisher: to.Ptr("examples"), Offer: to.Ptr(image), SKU: to.Ptr("1")},
-			Features: []*armcompute.GalleryImageFeature{{Name: to.Ptr("IsAcceleratedNetworkSupported"), Value: to.Ptr("True")}}}}, nil)
+			// (Trusted Launch supported: Disk_Create_FromAnAzureComputeGalleryImage.json documents its disk's
+			// supportedSecurityOption since 2025-01-02.)
+			Features: []*armcompute.GalleryImageFeature{{Name: to.Ptr("IsAcceleratedNetworkSupported"), Value: to.Ptr("True")},
+				{Name: to.Ptr("SecurityType"), Value: to.Ptr("TrustedLaunchSupported")}}}}, nil)
 		fixture.Done(p.t, ip, err)
 		vp, err := f.NewGalleryImageVersionsClient().BeginCreateOrUpdate(p.e.Ctx(), rg, name, image, version, armcompute.GalleryImageVersion{Location: to.Ptr("westus"),
 			Properties: &armcompute.GalleryImageVersionProperties{StorageProfile: &armcompute.GalleryImageVersionStorageProfile{

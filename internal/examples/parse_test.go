@@ -48,7 +48,8 @@ var pinnedModules = []*sdkModule{
 var modules = pinnedModules
 
 // oldModules are older majors of the SDK modules, whose example files
-// document older api-versions: the replay of TestAzureExamplesOlderMajors (see the
+// document older api-versions (and the newer majors beyond the pinned ones,
+// armcompute/v7 and armresources/v3, documenting newer ones): the replay of TestAzureExamplesOlderMajors (see the
 // header of examples_test.go; the proxy refuses armdataprotection/v2,
 // armrecoveryservicesbackup/v2, armrecoveryservices/v2 and armcompute/v2). Their files of SDK generator 1 (v1.0.0, named
 // ze_generated_example_*_test.go) build one client each and document no
@@ -61,6 +62,10 @@ var oldModules = []*sdkModule{
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v4", Version: "v4.2.1", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2022-07-02",
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7", Version: "v7.3.0", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots, disk encryption sets, disk accesses) 2025-01-02",
+		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go", "diskencryptionsets_client_example_test.go", "diskaccesses_client_example_test.go"}},
+	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3", Version: "v3.0.1", Pkg: "armresources", NS: "Microsoft.Resources 2025-04-01",
+		Files: []string{"providerresourcetypes_client_example_test.go", "providers_client_example_test.go", "resourcegroups_client_example_test.go", "tags_client_example_test.go"}},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v3", Version: "v3.0.1", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots, disk encryption sets, disk accesses) 2022-03-02",
 		Files: []string{"disks_client_example_test.go", "snapshots_client_example_test.go", "diskencryptionsets_client_example_test.go", "diskaccesses_client_example_test.go"}},
 	{Path: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute", Version: "v1.0.0", Pkg: "armcompute", NS: "Microsoft.Compute (disks, snapshots) 2021-12-01",
@@ -79,7 +84,8 @@ var olderMajorGroups = []struct {
 	{"v1.0.0", []string{"v1.0.0"}},
 	{"v3.0.0+v5.7.0", []string{"v3.0.0", "v5.7.0"}},
 	{"v4.2.1", []string{"v4.2.1"}},
-	{"v3.0.1", []string{"v3.0.1"}},
+	{"v3.0.1", []string{"v3.0.1"}}, // armcompute/v3 and armresources/v3
+	{"v7.3.0", []string{"v7.3.0"}},
 }
 
 // example is one Example function of an SDK example file.
