@@ -147,7 +147,9 @@ func (a *azCLI) vm(sub, rg, name string) string {
 // lacks, so `az vm show` and `az backup protection enable-for-vm` fail inside
 // the CLI before any request (azure-cli#25826). testdata/azcli/sitecustomize.py,
 // put on PYTHONPATH, pins the CLI's compute calls to 2022-08-01 only when the
-// 2022-11-01 module is missing; it changes nothing else.
+// 2022-11-01 module is missing; it changes nothing else. It works around two
+// more packaging defects the same way (az role, --retain-as-per-policy; see
+// the file).
 func TestAzCLIBackupSeed002(t *testing.T) {
 	e := testserver.Start(t)
 	az := loggedIn(t, e)
@@ -270,11 +272,13 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 // item set-policy; backup-now, job wait, list with filters, show and stop
 // (of an ended job: refused); recoverypoint list with time filters and
 // show; restore-disks of the OS disk only; restore files mount-rp (the
-// script it writes) and unmount-rp; and soft delete: disable
+// script it writes) and unmount-rp; disable --retain-as-per-policy
+// (backups suspended, the points kept), which item set-policy resumes;
+// and soft delete: disable
 // --delete-backup-data with soft delete on keeps the item, which takes no
 // backup and keeps the vault, until protection undelete and resume.
-// The client workaround of TestAzCLIBackupSeed002 (azure-cli#25826)
-// applies here too.
+// The client workarounds of testdata/azcli/sitecustomize.py (see
+// TestAzCLIBackupSeed002) apply here too.
 func TestAzCLISweep(t *testing.T) {
 	e := testserver.Start(t, func(c *server.Config) { c.Compute.NBDAddr = "127.0.0.1:0" })
 	az := loggedIn(t, e)
@@ -444,6 +448,23 @@ func TestAzCLISweep(t *testing.T) {
 	az.run(append([]string{"backup", "restore", "files", "unmount-rp", "-c", "vm1", "-i", "vm1", "-r", rp, "-o", "none"}, v...)...)
 	if out := az.tsv(active...); out != "False" && out != "false" {
 		t.Fatalf("file recovery session after unmount-rp: %q", out)
+	}
+
+	// Stop protection keeping the points for as long as the policy says
+	// (--retain-as-per-policy: protectionState BackupsSuspended; Debian's
+	// az 2.45 needs workaround 3 of testdata/azcli/sitecustomize.py).
+	if out := az.tsv(append(append([]string{"backup", "protection", "disable", "--retain-as-per-policy", "true", "--yes", "--query", "[properties.operation,properties.status]"}, ci...), v...)...); out != "DisableBackup\nCompleted" {
+		t.Fatalf("disable --retain-as-per-policy: %q", out)
+	}
+	if out := az.tsv(append([]string{"backup", "item", "show", "-c", "vm1", "-n", "vm1", "--backup-management-type", "AzureIaasVM", "--query", "[properties.protectionState,properties.extendedInfo.recoveryPointCount]"}, v...)...); out != "BackupsSuspended\n1" {
+		t.Fatalf("item after disable --retain-as-per-policy: %q", out)
+	}
+	// az 2.45's resume takes ProtectionStopped items only; set-policy resumes it.
+	if out := az.tsv(append([]string{"backup", "item", "set-policy", "-c", "vm1", "-n", "vm1", "--backup-management-type", "AzureIaasVM", "--policy-name", "DefaultPolicy", "--query", "properties.status"}, v...)...); out != "Completed" {
+		t.Fatalf("item set-policy of the suspended item: %q", out)
+	}
+	if out := az.tsv(append([]string{"backup", "item", "show", "-c", "vm1", "-n", "vm1", "--backup-management-type", "AzureIaasVM", "--query", "properties.protectionState"}, v...)...); out != "Protected" {
+		t.Fatalf("item after set-policy: %q", out)
 	}
 
 	// Soft delete: the deleted data stays until undeleted.

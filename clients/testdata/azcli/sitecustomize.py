@@ -1,12 +1,16 @@
-# Test-side workaround for a defect of Debian's azure-cli 2.45 (azure-cli#25826):
-# its API profile asks for Microsoft.Compute 2022-11-01, but the packaged
-# azure-mgmt-compute 29.0.0 has no v2022_11_01 module, so `az vm show` and
-# `az backup protection enable-for-vm` fail inside the CLI before sending any
-# request ("API version 2022-11-01 does not have operation group
-# 'virtual_machines'"). The az CLI test puts this directory on PYTHONPATH;
-# Python imports sitecustomize at startup, and this pins the CLI's compute
-# calls to 2022-08-01 only when the 2022-11-01 module is missing. Nothing
-# changes on a CLI whose SDK has it. Safehold accepts both versions.
+# Test-side workarounds for defects of Debian's azure-cli 2.45 packaging, each
+# of which makes a command fail inside the CLI before it sends any request,
+# whatever server it talks to. The az CLI tests put this directory on
+# PYTHONPATH; Python imports sitecustomize at startup. Each workaround applies
+# only when its defect is present and changes nothing else; none touches what
+# the CLI sends or how it reads an answer.
+#
+# 1. azure-cli#25826: the CLI's API profile asks for Microsoft.Compute
+#    2022-11-01, but the packaged azure-mgmt-compute 29.0.0 has no v2022_11_01
+#    module, so `az vm show` and `az backup protection enable-for-vm` fail
+#    ("API version 2022-11-01 does not have operation group
+#    'virtual_machines'"). Pin the CLI's compute calls to 2022-08-01 when the
+#    2022-11-01 module is missing. Safehold accepts both versions.
 try:
     import importlib.util
 
@@ -17,5 +21,79 @@ try:
         for _group, _version in list(_profile.profile.items()):
             if _version == "2022-11-01":
                 _profile.profile[_group] = "2022-08-01"
+except Exception:  # never break the CLI itself
+    pass
+
+# Workarounds 2 and 3 patch a module when the CLI imports it (a finder put
+# first on sys.meta_path), so a command that never loads it pays nothing.
+import re
+import sys
+
+
+class _PatchAfterImport:
+    def __init__(self, patches):
+        self.patches = patches  # (compiled full-name pattern, fn(module))
+
+    def find_spec(self, fullname, path, target=None):
+        fns = [fn for pattern, fn in self.patches if pattern.fullmatch(fullname)]
+        if not fns:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            for fn in fns:
+                try:
+                    fn(module)
+                except Exception:  # never break the CLI itself
+                    pass
+
+        loader.exec_module = exec_module
+        return spec
+
+
+# 2. The CLI's role module (azure/cli/command_modules/role/custom.py, e.g.
+#    line 62 `definitions_client.config.subscription_id` and line 198
+#    `assignments_client.config.subscription_id`) was written for
+#    azure-mgmt-authorization 0.61, whose operation groups have `config`;
+#    the packaged 3.0.0 keeps it as `_config`, so every `az role definition`
+#    and `az role assignment` command fails with "AttributeError:
+#    'RoleAssignmentsOperations' object has no attribute 'config'". Give the
+#    operation groups that lack it a read-only `config` returning `_config`.
+def _authorization_config(module):
+    for name in dir(module):
+        cls = getattr(module, name)
+        if isinstance(cls, type) and name.endswith("Operations") and not hasattr(cls, "config"):
+            cls.config = property(lambda self: self._config)
+
+
+# 3. `az backup protection disable --retain-as-per-policy` sets the item's
+#    protectionState to ProtectionState.backups_suspended
+#    (azure/cli/command_modules/backup/custom.py line 1482), which the
+#    packaged azure-mgmt-recoveryservicesbackup 5.1.0b3 lacks (Azure's
+#    value "BackupsSuspended" came in a later release): "AttributeError:
+#    backups_suspended". Let the enum answer that name with Azure's value.
+def _backups_suspended(module):
+    state = module.ProtectionState
+    if "BACKUPS_SUSPENDED" not in state._member_map_:
+        state._member_map_["BACKUPS_SUSPENDED"] = "BackupsSuspended"
+
+
+try:
+    sys.meta_path.insert(0, _PatchAfterImport([
+        (re.compile(r"azure\.mgmt\.authorization\.v[0-9a-z_]+\.operations"), _authorization_config),
+        (re.compile(r"azure\.mgmt\.recoveryservicesbackup\.activestamp\.models"), _backups_suspended),
+    ]))
 except Exception:  # never break the CLI itself
     pass
