@@ -269,6 +269,11 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 			return err
 		}
 	}
+	if zoneRedundant(spec.SKU) && len(spec.Zones) > 0 {
+		// Azure's answer: a zone-redundant disk is in every zone of the region.
+		return failure.Conflictf("OperationNotAllowed", "A disk with sku '%s' cannot be created in an availability zone: a zone-redundant disk is kept in all the region's zones and attaches to a VM in any of them. Leave out zones, or use sku %s_LRS for a disk in zone %s.",
+			spec.SKU, strings.TrimSuffix(spec.SKU, "_ZRS"), strings.Join(spec.Zones, ", "))
+	}
 	switch strings.ToLower(spec.CreateOption) {
 	case "empty":
 		spec.CreateOption = "Empty"
@@ -605,6 +610,11 @@ func canonicalSKU(name, allowed string) (string, error) {
 	}
 	return "", failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'sku.name' is not valid. The allowed values are %s.", name, allowed)
 }
+
+// zoneRedundant reports whether sku is a zone-redundant disk sku
+// (Premium_ZRS, StandardSSD_ZRS): a disk in no one zone, which a VM in any
+// zone of its region can use.
+func zoneRedundant(sku string) bool { return strings.HasSuffix(sku, "_ZRS") }
 
 // SKUTier is the tier Azure reports for a disk sku: Ultra for UltraSSD,
 // Premium for Premium and PremiumV2, else Standard.

@@ -447,8 +447,8 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if !strings.EqualFold(d.Location, loc) {
 				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is in location '%s', which differs from the VM's location '%s'. A VM can only use disks in its own region.", d.Name, d.Location, loc)
 			}
-			if len(zones) > 0 && !sameZones(d.Zones, zones) {
-				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is not in zone %s of the VM: a zonal VM uses managed disks of its own zone (create the disk with zones [\"%s\"]).", d.Name, strings.Join(zones, ","), strings.Join(zones, "\",\""))
+			if len(zones) > 0 && !sameZones(d.Zones, zones) && !(len(d.Zones) == 0 && d.SKU != nil && zoneRedundant(d.SKU.Name)) {
+				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is not in zone %s of the VM: a zonal VM uses managed disks of its own zone (create the disk with zones [\"%s\"]) or zone-redundant ones (sku Premium_ZRS or StandardSSD_ZRS, no zones).", d.Name, strings.Join(zones, ","), strings.Join(zones, "\",\""))
 			}
 			if d.ManagedBy != "" && !arm.EqualIDs(d.ManagedBy, vmID) {
 				if d.Properties.MaxShares > 1 {

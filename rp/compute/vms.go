@@ -503,6 +503,9 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 			continue
 		}
 		ds := compute.DiskSpec{ID: c.id, Location: spec.Location, CreateOption: "Empty", SKU: c.sku, OSType: c.osType, Zones: spec.Zones}
+		if strings.HasSuffix(strings.ToUpper(c.sku), "_ZRS") {
+			ds.Zones = nil // zone-redundant: in every zone, the VM's too
+		}
 		if c.sizeGB != nil {
 			ds.SizeBytes = *c.sizeGB << 30
 		} else if !c.fromImage {
