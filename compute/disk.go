@@ -211,10 +211,20 @@ type DiskSpec struct {
 	ExtendedLocation json.RawMessage
 }
 
+// The performance a new disk reports (Safehold's disks have one speed).
+const (
+	DefaultDiskIOPS = 500
+	DefaultDiskMBps = 60
+)
+
 // Limits of disk sizes (Azure's).
 const (
-	MaxDiskBytes   = 32767 * gib
-	MaxUploadBytes = 32*1024*gib + 512
+	MaxDiskBytes = 32767 * gib
+	// MaxUploadBytes is the largest upload (Azure's 35183298347520: a
+	// largest disk's VHD with its footer).
+	MaxUploadBytes = MaxDiskBytes + 512
+	// MinUploadBytes is the smallest upload: a 20 MiB VHD with its footer.
+	MinUploadBytes = 20<<20 + 512
 )
 
 // Disk returns a disk; 404 ResourceNotFound when absent.
@@ -288,8 +298,11 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		if spec.UploadSizeBytes <= 0 {
 			return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.uploadSizeBytes' is missing. Set it to the size of the content to upload, including the VHD footer.")
 		}
-		if spec.UploadSizeBytes%512 != 0 || spec.UploadSizeBytes > MaxUploadBytes {
-			return failure.Invalidf("InvalidParameter", "The value %d of 'creationData.uploadSizeBytes' is invalid: it must be a multiple of 512 bytes and at most %d bytes.", spec.UploadSizeBytes, MaxUploadBytes)
+		if n := spec.UploadSizeBytes; n < MinUploadBytes || n > MaxUploadBytes || (n-512)%(1<<20) != 0 {
+			e := failure.Invalidf("InvalidParameter", "The value %d of 'creationData.uploadSizeBytes' is not the size of a fixed VHD Azure takes: a whole number of MiB of data plus its 512-byte footer, between %d (20 MiB + 512 bytes) and %d (32767 GiB + 512 bytes). For an image of N MiB send N*1048576+512 (%d for %d MiB).",
+				n, int64(MinUploadBytes), int64(MaxUploadBytes), min(MaxUploadBytes, max(MinUploadBytes, (n+(1<<20)-1)>>20<<20+512)), min(MaxDiskBytes>>20, max(20, (n+(1<<20)-1)>>20)))
+			e.Target = "properties.creationData.uploadSizeBytes"
+			return e
 		}
 	case "copy":
 		spec.CreateOption = "Copy"
@@ -448,7 +461,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		SKU: SKUOf(spec.SKU)}, Zones: spec.Zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
-			DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
+			DiskIOPSReadWrite: DefaultDiskIOPS, DiskMBpsReadWrite: DefaultDiskMBps, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
 			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
 	spec.Restore.apply(&d.Properties)
 	var st resourceState
@@ -870,11 +883,60 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 		if u.Tags != nil {
 			d.Tags = u.Tags
 		}
-		if u.SKU != "" {
+		if u.SKU != "" && (d.SKU == nil || d.SKU.Name != u.SKU) {
+			if d.Properties.DiskState == StateAttached {
+				return failure.Conflictf("OperationNotAllowed", "Cannot change the sku of disk %s from %s to %s while it is attached to running VM %s. Changing the sku (storage account type) of a disk of an Azure Virtual Machine requires the virtual machine to be deallocated. Please stop (deallocate) your VM and retry the operation.",
+					d.Name, SKUOf(skuName(d.SKU)).Name, u.SKU, d.ManagedBy)
+			}
 			d.SKU = SKUOf(u.SKU)
 		}
-		return nil
+		return refreshVMDisk(ctx, tx, d)
 	})
+}
+
+// refreshVMDisk answers the size and sku of disk d (changed while its VM
+// is deallocated) in the storage profile of the VM it is attached to, as
+// Azure's VM shows them.
+func refreshVMDisk(ctx context.Context, tx store.Tx, d *DiskResource) error {
+	if d.ManagedBy == "" {
+		return nil
+	}
+	vid, err := arm.ParseID(d.ManagedBy)
+	if err != nil {
+		return nil
+	}
+	var vm VMResource
+	if err := resource.Get(ctx, tx, vid, &vm); err != nil {
+		return nil // gone: nothing shows the disk
+	}
+	changed := false
+	set := func(size *int64, md *ManagedDiskRef) {
+		if md == nil || !arm.EqualIDs(md.ID, d.ID) {
+			return
+		}
+		if *size != d.Properties.DiskSizeGB || md.StorageAccountType != skuName(d.SKU) {
+			*size, md.StorageAccountType, changed = d.Properties.DiskSizeGB, skuName(d.SKU), true
+		}
+	}
+	if od := vm.Properties.StorageProfile.OSDisk; od != nil {
+		set(&od.DiskSizeGB, od.ManagedDisk)
+	}
+	for i := range vm.Properties.StorageProfile.DataDisks {
+		dd := &vm.Properties.StorageProfile.DataDisks[i]
+		set(&dd.DiskSizeGB, dd.ManagedDisk)
+	}
+	if !changed {
+		return nil
+	}
+	return resource.Put(ctx, tx, vid, &vm)
+}
+
+// skuName is the name of sku ("": none).
+func skuName(sku *SKU) string {
+	if sku == nil {
+		return ""
+	}
+	return sku.Name
 }
 
 // DeleteDisk deletes a disk and its volume. Attached disks cannot be deleted.

@@ -50,6 +50,8 @@ type VMSizeInfo struct {
 	// name: Standard_D2s_v3, Standard_DS1_v2, Standard_B1ms; not
 	// Standard_D2_v3 or Basic_A1).
 	PremiumStorage bool
+	// Series is the size's series, upper case: D, B, M, ...
+	Series string
 }
 
 // reVMSize parses Azure's size names: Standard_{series}{vCPUs}[-{active
@@ -85,7 +87,7 @@ func ParseVMSize(name string) (VMSizeInfo, error) {
 		family = "standardBSFamily"
 	}
 	premium := strings.Contains(series+features, "S") || series == "B" || series == "M"
-	return VMSizeInfo{Name: name, VCPUs: n, Family: family, PremiumStorage: premium}, nil
+	return VMSizeInfo{Name: name, VCPUs: n, Family: family, PremiumStorage: premium, Series: series}, nil
 }
 
 // QuotaUsage is one line of a region's usages: a quota's name, its use and

@@ -560,7 +560,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 	}
 	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: SKUOf("")}, Zones: zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
-			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: 500, DiskMBpsReadWrite: 60,
+			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: DefaultDiskIOPS, DiskMBpsReadWrite: DefaultDiskMBps,
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
 	rs.apply(&d.Properties)
 	st := resourceState{}
@@ -570,10 +570,12 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 	return s.storeRestoredDisk(ctx, d, st, written)
 }
 
-// CopySnapshot creates snapshot dstID with the content of snapshot srcID.
+// CopySnapshot creates snapshot dstID with the content of snapshot srcID:
+// incremental (in its family) when the source is, unless full, a full
+// snapshot (in no family, on Standard_LRS when its source was incremental).
 // The copy shares every chunk with its source (a new index pointing at the
 // same data: no block is read); deleting either never breaks the other.
-func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags map[string]string) (*Snapshot, error) {
+func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags map[string]string, full bool) (*Snapshot, error) {
 	dst, err := parseTyped(dstID, SnapshotType)
 	if err != nil {
 		return nil, err
@@ -593,6 +595,10 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	body.Properties.UniqueID = newUUID()
 	body.Properties.TimeCreated = s.now()
 	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}
+	if full && body.Properties.Incremental {
+		body.Properties.Incremental, body.Properties.IncrementalFamilyID = false, ""
+		body.SKU = SKUOf("")
+	}
 	m, err := s.recapture(ctx, src.Name, eid, 0, map[string]string{"snapshotId": dst.String()}, func(m *snapshot.Manifest) error {
 		return s.p.Store.Update(ctx, func(tx store.Tx) error {
 			if err := create(ctx, tx, dst, "Snapshot", &body); err != nil {

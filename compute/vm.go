@@ -47,6 +47,10 @@ type VMDataDiskBody struct {
 	DiskSizeGB   int64           `json:"diskSizeGB,omitempty"`
 	ManagedDisk  *ManagedDiskRef `json:"managedDisk,omitempty"`
 	DeleteOption string          `json:"deleteOption,omitempty"`
+	// WriteAcceleratorEnabled: the disk's writes go through Write
+	// Accelerator (an M-series VM's Premium_LRS disk); answered false too,
+	// as Azure does.
+	WriteAcceleratorEnabled bool `json:"writeAcceleratorEnabled"`
 }
 
 // VMStorageProfile is a VM's storage profile.
@@ -178,6 +182,9 @@ type VMDataDisk struct {
 	// Caching is the disk's host caching: None (the default), ReadOnly
 	// or ReadWrite ("": as the VM had it).
 	Caching string
+	// WriteAccelerator is whether Write Accelerator is enabled on the
+	// disk (nil: as the VM had it, else false; read back, nil when not).
+	WriteAccelerator *bool
 }
 
 // VM is a virtual machine: the set of its disks.
@@ -267,7 +274,11 @@ func (v *VMResource) domain(power string) *VM {
 	for _, dd := range v.Properties.StorageProfile.DataDisks {
 		if dd.ManagedDisk != nil {
 			vm.DataDiskIDs = append(vm.DataDiskIDs, dd.ManagedDisk.ID)
-			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name, CreateOption: dd.CreateOption, DeleteOption: dd.DeleteOption, Caching: dd.Caching})
+			var wa *bool
+			if dd.WriteAcceleratorEnabled {
+				wa = &dd.WriteAcceleratorEnabled
+			}
+			vm.DataDisks = append(vm.DataDisks, VMDataDisk{Lun: dd.Lun, DiskID: dd.ManagedDisk.ID, Name: dd.Name, CreateOption: dd.CreateOption, DeleteOption: dd.DeleteOption, Caching: dd.Caching, WriteAccelerator: wa})
 		}
 	}
 	if hp := v.Properties.HardwareProfile; hp != nil {
@@ -475,22 +486,28 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			return err
 		}
 		// An update that does not say keeps what the VM had for a disk
-		// it keeps: its createOption, deleteOption and caching.
-		had := func(id string) (createOption, deleteOption, caching string) {
+		// it keeps: its createOption, deleteOption, caching and Write
+		// Accelerator.
+		had := func(id string) (createOption, deleteOption, caching string, writeAccelerator bool) {
 			if created {
-				return "", "", ""
+				return "", "", "", false
 			}
 			if od := old.Properties.StorageProfile.OSDisk; od != nil && od.ManagedDisk != nil && arm.EqualIDs(od.ManagedDisk.ID, id) {
-				return od.CreateOption, od.DeleteOption, od.Caching
+				return od.CreateOption, od.DeleteOption, od.Caching, false
 			}
 			for _, dd := range old.Properties.StorageProfile.DataDisks {
 				if dd.ManagedDisk != nil && arm.EqualIDs(dd.ManagedDisk.ID, id) {
-					return dd.CreateOption, dd.DeleteOption, dd.Caching
+					return dd.CreateOption, dd.DeleteOption, dd.Caching, dd.WriteAcceleratorEnabled
 				}
 			}
-			return "", "", ""
+			return "", "", "", false
 		}
-		osCreate, osDelete, osCaching := had(osd.ID)
+		if sku := skuName(osd.SKU); sku == "UltraSSD_LRS" || sku == "PremiumV2_LRS" {
+			e := failure.Invalidf("InvalidParameter", "StorageAccountType %s can be used only for data disks: disk '%s' cannot be the OS disk of VM '%s'. Use a Premium_LRS, StandardSSD_LRS or Standard_LRS disk as the OS disk.", sku, osd.Name, rid.Name())
+			e.Target = "osDisk.managedDisk.storageAccountType"
+			return e
+		}
+		osCreate, osDelete, osCaching, _ := had(osd.ID)
 		osType := firstNonEmpty(spec.OSType, osd.Properties.OSType)
 		if osType == "" {
 			osType = "Linux"
@@ -554,15 +571,24 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 				return err
 			}
 		}
-		for _, dd := range spec.DataDisks {
+		ultra := ultraSSDEnabled(body.Properties.Kept)
+		for i, dd := range spec.DataDisks {
 			d, err := attach(dd.DiskID)
 			if err != nil {
 				return err
 			}
-			create, del, caching := had(d.ID)
+			create, del, caching, wa := had(d.ID)
+			if dd.WriteAccelerator != nil {
+				wa = *dd.WriteAccelerator
+			}
+			cache := firstNonEmpty(dd.Caching, caching, "None")
+			if err := checkDataDisk(d, i, size, cache, wa, ultra); err != nil {
+				return err
+			}
 			body.Properties.StorageProfile.DataDisks = append(body.Properties.StorageProfile.DataDisks, VMDataDiskBody{Lun: dd.Lun, Name: d.Name,
-				CreateOption: firstNonEmpty(dd.CreateOption, create, "Attach"), Caching: firstNonEmpty(dd.Caching, caching, "None"), DiskSizeGB: d.Properties.DiskSizeGB,
-				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: firstNonEmpty(dd.DeleteOption, del, "Detach")})
+				CreateOption: firstNonEmpty(dd.CreateOption, create, "Attach"), Caching: cache, DiskSizeGB: d.Properties.DiskSizeGB,
+				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: firstNonEmpty(dd.DeleteOption, del, "Detach"),
+				WriteAcceleratorEnabled: wa})
 		}
 		if !created {
 			// Detach the disks the new profile no longer lists.
@@ -585,6 +611,52 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		return false, nil, err
 	}
 	return created, body.domain(power), nil
+}
+
+// ultraSSDEnabled reports whether a VM's kept properties enable UltraSSD
+// disks (additionalCapabilities.ultraSSDEnabled true).
+func ultraSSDEnabled(kept map[string]json.RawMessage) bool {
+	var ac struct {
+		UltraSSDEnabled *bool `json:"ultraSSDEnabled"`
+	}
+	return json.Unmarshal(kept["additionalCapabilities"], &ac) == nil && ac.UltraSSDEnabled != nil && *ac.UltraSSDEnabled
+}
+
+// checkDataDisk checks, as Azure does, that disk d can be the i-th data
+// disk of a VM of size vmSize with host caching cache, Write Accelerator
+// on it when writeAccelerator, and UltraSSD disks enabled when ultra: an
+// UltraSSD_LRS disk needs additionalCapabilities.ultraSSDEnabled and no
+// host caching; Write Accelerator is for an M-series VM's Premium_LRS disk
+// without read-write caching.
+func checkDataDisk(d *DiskResource, i int, vmSize, cache string, writeAccelerator, ultra bool) error {
+	bad := func(target, format string, args ...any) error {
+		e := failure.Invalidf("InvalidParameter", format, args...)
+		e.Target = target
+		return e
+	}
+	sku := skuName(d.SKU)
+	if sku == "UltraSSD_LRS" {
+		if !ultra {
+			return bad("managedDisk.storageAccountType", "StorageAccountType UltraSSD_LRS can be used only when additionalCapabilities.ultraSSDEnabled is set: set it to true on the VM to attach disk '%s'.", d.Name)
+		}
+		if cache != "None" {
+			return bad(fmt.Sprintf("dataDisks[%d].caching", i), "Storage Account type UltraSSD_LRS is not supported with caching type %s. Please use caching type None (disk '%s').", cache, d.Name)
+		}
+	}
+	if !writeAccelerator {
+		return nil
+	}
+	target := fmt.Sprintf("dataDisks[%d].writeAcceleratorEnabled", i)
+	if info, err := ParseVMSize(vmSize); err != nil || info.Series != "M" {
+		return bad(target, "Write Accelerator is supported only on M-series VMs, and VM size '%s' is not one: set writeAcceleratorEnabled false for disk '%s', or resize the VM to an M-series size.", vmSize, d.Name)
+	}
+	if sku != "Premium_LRS" {
+		return bad(target, "Write Accelerator is supported only on Premium_LRS disks, and disk '%s' is %s: set writeAcceleratorEnabled false, or change the disk's sku to Premium_LRS.", d.Name, firstNonEmpty(sku, "Standard_LRS"))
+	}
+	if cache == "ReadWrite" {
+		return bad(target, "Write Accelerator is not supported with caching type ReadWrite: use caching None or ReadOnly for disk '%s'.", d.Name)
+	}
+	return nil
 }
 
 // sameZones reports whether two zone lists name the same zones.

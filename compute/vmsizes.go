@@ -103,8 +103,8 @@ type SKUCapability struct {
 
 // ResourceSKUs lists the SKUs of the VM size catalog and of disks and
 // snapshots, in location ("": every location Safehold has), each with the
-// zones a resource may name (Safehold takes zones 1 to 3 in every
-// location). The size limits are Safehold's: 1 to 32767 GiB.
+// zones of its location (1 to 3 in a region with zones, none in
+// another, resource.Zones). The size limits are Safehold's: 1 to 32767 GiB.
 func ResourceSKUs(location string) ([]ResourceSKU, error) {
 	locs := resource.Locations
 	if location != "" {
@@ -116,9 +116,13 @@ func ResourceSKUs(location string) ([]ResourceSKU, error) {
 	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
 	var out []ResourceSKU
 	for _, loc := range locs {
+		zones := resource.Zones(loc)
+		if zones == nil {
+			zones = []string{} // Azure answers an empty list
+		}
 		at := func(typ, name, tier, size, family string, caps ...SKUCapability) ResourceSKU {
 			return ResourceSKU{ResourceType: typ, Name: name, Tier: tier, Size: size, Family: family, Locations: []string{loc},
-				LocationInfo: []SKULocationInfo{{Location: loc, Zones: []string{"1", "2", "3"}, ZoneDetails: []any{}}},
+				LocationInfo: []SKULocationInfo{{Location: loc, Zones: zones, ZoneDetails: []any{}}},
 				Capabilities: caps, Restrictions: []map[string]any{}}
 		}
 		for _, z := range vmSizeCatalog {
@@ -128,11 +132,18 @@ func ResourceSKUs(location string) ([]ResourceSKU, error) {
 				SKUCapability{"MaxDataDiskCount", itoa(z.MaxDataDiskCount)}, SKUCapability{"OSVhdSizeMB", itoa(z.OSDiskSizeInMB)},
 				SKUCapability{"MaxResourceVolumeMB", itoa(z.ResourceDiskSizeInMB)}, SKUCapability{"PremiumIO", strconv.FormatBool(info.PremiumStorage)}))
 		}
+		// Zone-redundant storage needs zones: a region without them
+		// offers no _ZRS sku.
+		zrs := func(name string) bool { return len(zones) == 0 && strings.HasSuffix(name, "_ZRS") }
 		for _, name := range strings.Split(diskSKUs, ", ") {
-			out = append(out, at("disks", name, SKUTier(name), "", "", SKUCapability{"MinSizeGiB", "1"}, SKUCapability{"MaxSizeGiB", "32767"}))
+			if !zrs(name) {
+				out = append(out, at("disks", name, SKUTier(name), "", "", SKUCapability{"MinSizeGiB", "1"}, SKUCapability{"MaxSizeGiB", "32767"}))
+			}
 		}
 		for _, name := range strings.Split(snapshotSKUs, ", ") {
-			out = append(out, at("snapshots", name, SKUTier(name), "", ""))
+			if !zrs(name) {
+				out = append(out, at("snapshots", name, SKUTier(name), "", ""))
+			}
 		}
 	}
 	return out, nil

@@ -129,12 +129,40 @@ var LocationPlaces = map[string]LocationPlace{
 	"southcentralusstg": {"29.4167", "-98.5", "Texas", "eastusstg"},
 }
 
+// zonalRegions are the regions of Locations with availability zones (three
+// each), as Azure has them: its recommended regions, designed for zones,
+// and the canary East US 2 EUAP. The others ("alternate" regions: West
+// US, North Central US, UK West, ...) have none.
+var zonalRegions = map[string]bool{}
+
+func init() {
+	for l, info := range LocationInfos {
+		if info.Recommended {
+			zonalRegions[l] = true
+		}
+	}
+	zonalRegions["eastus2euap"] = true
+}
+
+// Zones are the logical availability zones of location ("1", "2", "3"),
+// none (nil) in a region without zones.
+func Zones(location string) []string {
+	if !zonalRegions[NormLocation(location)] {
+		return nil
+	}
+	return []string{"1", "2", "3"}
+}
+
 // ZoneMapping is which physical zone ("eastus-az2") a subscription's
 // logical zone ("1") is in a region. As in Azure, the mapping is the
 // subscription's own (two subscriptions' zone 1 need not be the same
 // datacenter), and stable: a permutation of the region's three zones
-// chosen by the subscription and region.
+// chosen by the subscription and region. A region without zones has none
+// (nil).
 func ZoneMapping(sub, location string) [][2]string {
+	if Zones(location) == nil {
+		return nil
+	}
 	perms := [6][3]int{{1, 2, 3}, {1, 3, 2}, {2, 1, 3}, {2, 3, 1}, {3, 1, 2}, {3, 2, 1}}
 	h := fnv.New32a()
 	h.Write([]byte(strings.ToLower(sub) + "/" + location))

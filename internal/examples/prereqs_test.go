@@ -37,6 +37,9 @@ type prereqs struct {
 	// The VM an example's recovery point documents ("rg/vm"): its size,
 	// zone and whether a disk allows private access only.
 	shapes map[string]vmShape
+	// The snapshots ("rg/name") an example copies with CopyStart: they
+	// are incremental.
+	incremental map[string]bool
 	// The items protected only for a policy update an example reads
 	// ({rg, vault, container, item}): their protection stops before the
 	// deletes (the policy may then be deleted, as the delete example does).
@@ -47,7 +50,7 @@ type prereqs struct {
 }
 
 func newPrereqs(t *testing.T, e *testserver.Env) *prereqs {
-	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}, sizes: map[string]int32{}, locations: map[string]string{}, lowered: map[string]bool{}, shapes: map[string]vmShape{}}
+	return &prereqs{t: t, e: e, subs: map[string]map[string]string{}, done: map[string]bool{}, sizes: map[string]int32{}, locations: map[string]string{}, lowered: map[string]bool{}, shapes: map[string]vmShape{}, incremental: map[string]bool{}}
 }
 
 var (
@@ -418,6 +421,10 @@ func (p *prereqs) create(xs []*example) {
 		}
 		for _, m := range reSnapshot.FindAllStringSubmatch(x.Body, -1) {
 			add(&snaps, "snapshot", m[1], m[2])
+			// CopyStart copies an incremental snapshot only.
+			if strings.Contains(x.Body, "DiskCreateOptionCopyStart") {
+				p.incremental[strings.ToLower(m[1]+"/"+m[2])] = true
+			}
 		}
 		// The disk encryption sets and disk accesses a body names exist: a
 		// disk's or snapshot's, and a restore's target disk access (a
@@ -744,7 +751,8 @@ func (p *prereqs) snapshot(rg, name string) {
 		p.t.Fatal(err)
 	}
 	pl, err := c.BeginCreateOrUpdate(p.e.Ctx(), rg, name, armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(src)}}}, nil)
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(src)},
+		Incremental:  to.Ptr(p.incremental[strings.ToLower(rg+"/"+name)])}}, nil)
 	if err == nil {
 		_, err = pl.PollUntilDone(p.e.Ctx(), fixture.Poll)
 	}

@@ -451,7 +451,7 @@ func TestActiveSASBlocksDelete(t *testing.T) {
 	}
 	// An upload disk whose write SAS expired is ReadyToUpload again.
 	e.putDisk("up", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](1<<20 + 512)}}})
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](20<<20 + 512)}}})
 	e.grantDisk("up", armcompute.AccessLevelWrite)
 	fake.Advance(2 * time.Hour)
 	if d, _ := e.disks.Get(ctx, e.rg, "up", nil); *d.Properties.DiskState != armcompute.DiskStateReadyToUpload {

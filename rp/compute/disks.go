@@ -135,6 +135,9 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 		if in.SKU != nil {
 			u.SKU = in.SKU.Name
 		}
+		if err := checkPerformance(settings, u.SKU, existing); err != nil {
+			return nil, err
+		}
 		if in.Properties != nil && in.Properties.DiskSizeGB != nil {
 			u.SizeBytes = *in.Properties.DiskSizeGB << 30
 		}
@@ -169,6 +172,9 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 		spec.SizeBytes = *in.Properties.DiskSizeGB << 30
 	}
 	if err := pr.svc.CheckDiskSpec(ctx, &spec); err != nil {
+		return nil, err
+	}
+	if err := checkPerformance(settings, spec.SKU, nil); err != nil {
 		return nil, err
 	}
 	if spec.CreateOption == "Restore" {
@@ -305,6 +311,15 @@ func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, erro
 	u := compute.DiskUpdate{Tags: in.Tags}
 	if in.SKU != nil {
 		u.SKU = in.SKU.Name
+	}
+	if len(settings) > 0 {
+		cur, err := pr.svc.DiskResource(ctx, diskID(r))
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPerformance(settings, u.SKU, cur); err != nil {
+			return nil, err
+		}
 	}
 	if in.Properties != nil && in.Properties.DiskSizeGB != nil {
 		if *in.Properties.DiskSizeGB <= 0 {

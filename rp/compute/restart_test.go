@@ -18,7 +18,7 @@ import (
 // keeps working.
 func TestRestartKeepsDisksSnapshotsChangeMapsAndRevocations(t *testing.T) {
 	e, ctx := start(t)
-	const size = 128 << 20
+	const size = 128<<20 + 512 // a VHD size (Azure's uploadSizeBytes), raw content: kept whole
 	e.putDisk("keep", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
 		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](size)}}})
 	m := newModel(t, size)

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -80,4 +81,52 @@ func (pr *Provider) withSettings(r *arm.Request, id string, body any, err error,
 		}
 	}
 	return arm.OK(body), nil
+}
+
+// performanceSettings are the disk properties that provision a disk's
+// performance: only an UltraSSD_LRS or PremiumV2_LRS disk takes them
+// (another disk's performance follows from its size and tier).
+var performanceSettings = []string{"diskIOPSReadWrite", "diskMBpsReadWrite", "diskIOPSReadOnly", "diskMBpsReadOnly"}
+
+// checkPerformance refuses, as Azure does (400 BadRequest), settings s
+// that provision the performance of a disk whose sku (sku, or cur's when
+// "") is neither UltraSSD_LRS nor PremiumV2_LRS. cur is the disk an update
+// changes (nil: a new disk): a value it already has (a new disk: the one
+// it will report) may be sent again, as clients that PUT back what they
+// read do.
+func checkPerformance(s compute.Settings, sku string, cur *compute.DiskResource) error {
+	if sku == "" && cur != nil && cur.SKU != nil {
+		sku = cur.SKU.Name
+	}
+	if sku == "" {
+		sku = "Standard_LRS"
+	}
+	sku, err := compute.CanonicalSKU(sku)
+	if err != nil || sku == "UltraSSD_LRS" || sku == "PremiumV2_LRS" {
+		return nil // a bad sku is the disk check's to answer
+	}
+	had := map[string]json.RawMessage{"diskIOPSReadWrite": json.RawMessage(strconv.Itoa(compute.DefaultDiskIOPS)),
+		"diskMBpsReadWrite": json.RawMessage(strconv.Itoa(compute.DefaultDiskMBps))}
+	if cur != nil {
+		had = nil
+		if b, err := json.Marshal(cur.Properties); err == nil {
+			_ = json.Unmarshal(b, &had)
+		}
+	}
+	for _, k := range performanceSettings {
+		v, ok := s[k]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		var sent, old float64
+		if json.Unmarshal(v, &sent) == nil && had[k] != nil && json.Unmarshal(had[k], &old) == nil && sent == old {
+			continue
+		}
+		what := "the new disk"
+		if cur != nil {
+			what = "disk '" + cur.Name + "'"
+		}
+		return arm.BadRequestAt("properties."+k, "BadRequest", "The parameter disk.%s can only be set on an UltraSSD_LRS or PremiumV2_LRS disk, and %s is %s: its performance follows from its size and tier. Leave %s out, or use an UltraSSD_LRS or PremiumV2_LRS disk.", k, what, sku, k)
+	}
+	return nil
 }

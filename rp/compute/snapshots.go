@@ -157,18 +157,30 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		if err != nil {
 			return nil, err
 		}
-		if strings.EqualFold(cd.CreateOption, "Copy") && !strings.EqualFold(resource.NormLocation(*in.Location), sn.Location) {
+		copyStart := strings.EqualFold(cd.CreateOption, "CopyStart")
+		if !copyStart && !strings.EqualFold(resource.NormLocation(*in.Location), sn.Location) {
 			return nil, arm.BadRequest("InvalidParameter", "Snapshot location '%s' differs from the location '%s' of snapshot '%s'. Copy within the region, or use createOption CopyStart.", *in.Location, sn.Location, sn.Name)
 		}
-		if sn.Properties.Incremental && sku != "" { // the copy is incremental too
-			if _, err := compute.CanonicalSnapshotSKU(sku, true); err != nil {
+		incremental, err := copyIncremental(in, sn, copyStart)
+		if err != nil {
+			return nil, err
+		}
+		if sku != "" {
+			if _, err := compute.CanonicalSnapshotSKU(sku, incremental); err != nil {
 				return nil, err
 			}
 		}
 		body := *sn
 		body.ID, body.Name, body.Tags = id, r.Param("snapshotName"), in.Tags
+		body.Properties.Incremental = incremental
+		if !incremental {
+			// A full copy of an incremental snapshot is in no family.
+			body.Properties.IncrementalFamilyID = ""
+		}
 		if sku != "" {
 			body.SKU = compute.SKUOf(sku)
+		} else if sn.Properties.Incremental && !incremental {
+			body.SKU = compute.SKUOf("") // the source's standard storage is no default for a full snapshot
 		}
 		body.Properties.UniqueID, body.Properties.TimeCreated = "", pr.p.Now().UTC()
 		body.Properties.ProvisioningState, body.Properties.CompletionPercent = "Creating", 0
@@ -184,7 +196,7 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 			body.Properties.CreationData.CreateOption = "CopyStart"
 		}
 		body.Properties.Settings = settings
-		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags, Settings: settings, SKU: sku}, &body)
+		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags, Settings: settings, SKU: sku, Full: !incremental}, &body)
 	}
 	d, err := pr.svc.DiskResource(ctx, cd.SourceResourceID)
 	if err != nil {
@@ -274,6 +286,33 @@ type snapshotCopy struct {
 	// (CopyStart: Safehold copies across regions the same way).
 	Settings compute.Settings
 	SKU      string // as sent; "": the source's
+	// Full: the copy is a full snapshot (of an incremental one: its
+	// request said incremental false); else it is as its source.
+	Full bool `json:",omitempty"`
+}
+
+// copyIncremental is whether a copy of snapshot sn (createOption
+// CopyStart when copyStart, else Copy) the request in asks for is
+// incremental, as Azure has it: incremental as the request says (false
+// when it does not), a full snapshot of any snapshot, an incremental one
+// only of an incremental snapshot (of a disk: its family); CopyStart copies
+// an incremental snapshot to an incremental one only.
+func copyIncremental(in snapshotInput, sn *compute.SnapshotResource, copyStart bool) (bool, error) {
+	asked := in.Properties != nil && in.Properties.Incremental != nil
+	incremental := in.incremental()
+	if copyStart {
+		if !sn.Properties.Incremental {
+			return false, arm.BadRequestAt("properties.creationData.createOption", "BadRequest", "CopyStart copies an incremental snapshot only, and snapshot '%s' is a full snapshot. Copy it with createOption Copy (in its region), or take an incremental snapshot of its disk and copy that.", sn.Name)
+		}
+		if asked && !incremental {
+			return false, arm.BadRequestAt("properties.incremental", "BadRequest", "CopyStart makes an incremental snapshot of incremental snapshot '%s': set 'incremental' to true (or leave it out), or copy it in its region with createOption Copy to make a full snapshot.", sn.Name)
+		}
+		return true, nil
+	}
+	if incremental && !sn.Properties.Incremental {
+		return false, arm.BadRequestAt("properties.incremental", "BadRequest", "An incremental snapshot is of a managed disk, or a copy of an incremental snapshot of one, and snapshot '%s' is a full snapshot. Leave 'incremental' out (or false) to copy it as a full snapshot, or take an incremental snapshot of its disk.", sn.Name)
+	}
+	return incremental, nil
 }
 
 func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) error {
@@ -282,7 +321,7 @@ func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) erro
 		return err
 	}
 	if _, err := pr.svc.SnapshotResource(ctx, c.Target); err != nil {
-		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Tags); err != nil {
+		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Tags, c.Full); err != nil {
 			return err
 		}
 		if _, err := pr.setSnapshotSKU(ctx, c.Target, c.SKU, nil); err != nil {

@@ -73,11 +73,14 @@ func TestSnapshotSKU(t *testing.T) {
 	if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
 		t.Fatalf("PATCH Premium_LRS on an incremental snapshot: %v", err)
 	}
-	// A copy of an incremental snapshot is incremental too: standard
-	// storage only, whether or not the request says incremental.
-	if _, err := create("inccopy", e.snapID("inc"), false, "Premium_LRS"); err == nil {
-		t.Fatal("a Premium_LRS copy of an incremental snapshot was created")
+	// An incremental copy of an incremental snapshot: standard storage
+	// only. A full copy of it (incremental false) may be Premium_LRS.
+	if _, err := create("inccopy", e.snapID("inc"), true, "Premium_LRS"); err == nil {
+		t.Fatal("a Premium_LRS incremental copy of an incremental snapshot was created")
 	} else if st, code := testserver.ErrorOf(err); st != http.StatusBadRequest || code != "InvalidParameter" {
-		t.Fatalf("a Premium_LRS copy of an incremental snapshot: %v", err)
+		t.Fatalf("a Premium_LRS incremental copy of an incremental snapshot: %v", err)
+	}
+	if s, err := create("fullcopy", e.snapID("inc"), false, "Premium_LRS"); err != nil || skuOf(s) != "Premium_LRS/Premium" || *s.Properties.Incremental {
+		t.Fatalf("a Premium_LRS full copy of an incremental snapshot: %s %v", skuOf(s), err)
 	}
 }

@@ -188,6 +188,8 @@ type vmProperties struct {
 			ManagedDisk  *managedDiskInput `json:"managedDisk"`
 			DeleteOption string            `json:"deleteOption"`
 			Caching      string            `json:"caching"`
+			// WriteAcceleratorEnabled: nil keeps what the VM had.
+			WriteAcceleratorEnabled *bool `json:"writeAcceleratorEnabled"`
 			// ToBeDetached detaches the disk (az vm disk detach
 			// --force-detach; detachOption ForceDetach, the only one).
 			ToBeDetached *bool  `json:"toBeDetached"`
@@ -409,7 +411,7 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 		if err != nil {
 			return nil, err
 		}
-		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption, DeleteOption: del, Caching: cache})
+		spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: id, CreateOption: ddOption, DeleteOption: del, Caching: cache, WriteAccelerator: dd.WriteAcceleratorEnabled})
 	}
 	if existing != nil && osFromImage {
 		// The image's data disks are the VM's as its OS disk is: an update
@@ -659,7 +661,7 @@ func (pr *Provider) patchVMOnce(r *arm.Request, in vmInput) (*arm.Response, erro
 				if err != nil {
 					return nil, err
 				}
-				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID, DeleteOption: del, Caching: cache})
+				spec.DataDisks = append(spec.DataDisks, compute.VMDataDisk{Lun: *dd.Lun, DiskID: dd.ManagedDisk.ID, DeleteOption: del, Caching: cache, WriteAccelerator: dd.WriteAcceleratorEnabled})
 			}
 		}
 	}
@@ -956,11 +958,12 @@ func sameImage(had, given *compute.VMImageReference) bool {
 // attachDetachInput is the body of a VM's attachDetachDataDisks.
 type attachDetachInput struct {
 	DataDisksToAttach []struct {
-		DiskID            string               `json:"diskId"`
-		Lun               *int32               `json:"lun"`
-		DeleteOption      string               `json:"deleteOption"`
-		Caching           string               `json:"caching"`
-		DiskEncryptionSet *struct{ ID string } `json:"diskEncryptionSet"`
+		DiskID                  string               `json:"diskId"`
+		Lun                     *int32               `json:"lun"`
+		DeleteOption            string               `json:"deleteOption"`
+		Caching                 string               `json:"caching"`
+		DiskEncryptionSet       *struct{ ID string } `json:"diskEncryptionSet"`
+		WriteAcceleratorEnabled *bool                `json:"writeAcceleratorEnabled"`
 	} `json:"dataDisksToAttach"`
 	DataDisksToDetach []struct {
 		DiskID string `json:"diskId"`
@@ -1030,7 +1033,7 @@ func (pr *Provider) attachDetachDataDisksOnce(r *arm.Request) (*arm.Response, er
 				lun++
 			}
 		}
-		disks = append(disks, compute.VMDataDisk{Lun: lun, DiskID: a.DiskID, CreateOption: "Attach", DeleteOption: del, Caching: cache})
+		disks = append(disks, compute.VMDataDisk{Lun: lun, DiskID: a.DiskID, CreateOption: "Attach", DeleteOption: del, Caching: cache, WriteAccelerator: a.WriteAcceleratorEnabled})
 	}
 	body, err := pr.updateVM(r, vm, compute.VMSpec{ID: vm.ID, Location: vm.Location, Tags: vm.Tags, OSDiskID: vm.OSDiskID, DataDisks: disks}, sets)
 	if err != nil {

@@ -279,7 +279,7 @@ func TestComputeQuota(t *testing.T) {
 func TestResourceGroupDeleteCleansUp(t *testing.T) {
 	e, ctx := start(t)
 	e.putDisk("d", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
-		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](16 << 20)}}})
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](20<<20 + 512)}}})
 	e.revokeDisk("d")
 	e.snapshot("s", "d", true)
 	if _, err := fixture.Wait(e.snaps.BeginCreateOrUpdate(ctx, e.rg, "s-copy", armcompute.Snapshot{Location: to.Ptr("westus"), Properties: &armcompute.SnapshotProperties{

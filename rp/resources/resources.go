@@ -190,15 +190,20 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 		if place.Paired != "" {
 			metadata["pairedRegion"] = []any{map[string]any{"name": place.Paired, "id": "/subscriptions/" + sub + "/locations/" + place.Paired}}
 		}
-		// Every region has three zones, as the compute SKUs list them
+		// A region with zones has three, as the compute SKUs list them
 		// (Microsoft.Compute/skus); the subscription's logical zones map
-		// to the region's physical ones its own way.
+		// to the region's physical ones its own way. A region without
+		// zones answers no mappings, as Azure's list does.
 		var zones []any
 		for _, m := range resource.ZoneMapping(sub, l) {
 			zones = append(zones, map[string]any{"logicalZone": m[0], "physicalZone": m[1]})
 		}
-		out = append(out, map[string]any{"id": "/subscriptions/" + sub + "/locations/" + l, "name": l, "type": "Region",
-			"displayName": info.DisplayName, "regionalDisplayName": info.RegionalDisplayName(), "metadata": metadata, "availabilityZoneMappings": zones})
+		loc := map[string]any{"id": "/subscriptions/" + sub + "/locations/" + l, "name": l, "type": "Region",
+			"displayName": info.DisplayName, "regionalDisplayName": info.RegionalDisplayName(), "metadata": metadata}
+		if zones != nil {
+			loc["availabilityZoneMappings"] = zones
+		}
+		out = append(out, loc)
 	}
 	return arm.OK(arm.Values(out)), nil
 }

@@ -35,7 +35,7 @@ async function main() {
   eq("empty disk", d1.diskSizeBytes, 1 << 30);
   const d2 = await lro(c.disks, "createOrUpdate", RG, "d2", { location: "westus", creationData: { createOption: "Copy", sourceResourceId: d1.id } });
   eq("copy source", d2.creationData.sourceUniqueId, d1.uniqueId);
-  const up = await lro(c.disks, "createOrUpdate", RG, "up", { location: "westus", creationData: { createOption: "Upload", uploadSizeBytes: (4 << 20) + 512 } });
+  const up = await lro(c.disks, "createOrUpdate", RG, "up", { location: "westus", creationData: { createOption: "Upload", uploadSizeBytes: (20 << 20) + 512 } });
   eq("upload disk state", up.diskState, "ReadyToUpload");
   const wa = await lro(c.disks, "grantAccess", RG, "up", { access: "Write", durationInSeconds: 600 });
   eq("upload state after grant", (await c.disks.get(RG, "up")).diskState, "ActiveUpload");
@@ -126,7 +126,9 @@ async function main() {
   const skus = await all(c.resourceSkus.list({ filter: "location eq 'westus'" }));
   const skuD2s = skus.find((k) => k.resourceType === "virtualMachines" && k.name === "Standard_D2s_v3");
   if (!skuD2s || !skuD2s.capabilities.some((x) => x.name === "vCPUs" && x.value === "2") || skuD2s.locations[0] !== "westus") fail("SKU of Standard_D2s_v3 " + JSON.stringify(skuD2s));
-  if (!skus.some((k) => k.resourceType === "disks" && k.name === "Premium_ZRS" && k.locationInfo[0].zones.length)) fail("no zonal Premium_ZRS disk SKU");
+  if (skus.some((k) => k.locationInfo[0].zones.length || k.name.endsWith("_ZRS"))) fail("westus, a region without zones, lists zones or a zone-redundant SKU");
+  const east = await all(c.resourceSkus.list({ filter: "location eq 'eastus'" }));
+  if (!east.some((k) => k.resourceType === "disks" && k.name === "Premium_ZRS" && k.locationInfo[0].zones.join() === "1,2,3")) fail("no zonal Premium_ZRS disk SKU in eastus");
   if ((await all(c.resourceSkus.list())).length <= skus.length) fail("the unfiltered SKU list is no longer than one location's");
   await rejects("SKUs by another filter", all(c.resourceSkus.list({ filter: "name eq 'x'" })), 400, "InvalidFilter");
   const computeOps = await all(c.operations.list());
