@@ -81,13 +81,19 @@ type VMProperties struct {
 // KeptVMProperties are the VM properties kept as given: settings of the
 // machine that name no other resource (those that do, such as
 // availabilitySet or host, name types Safehold does not serve) and that
-// a backup does not depend on. The value is the JSON type each must have.
-var KeptVMProperties = map[string]string{
-	"additionalCapabilities": "object", "securityProfile": "object", "diagnosticsProfile": "object",
-	"billingProfile": "object", "scheduledEventsProfile": "object", "scheduledEventsPolicy": "object",
-	"priority": "string", "evictionPolicy": "string", "licenseType": "string",
-	"extensionsTimeBudget": "string", "userData": "string", "platformFaultDomain": "number",
+// a backup does not depend on. The value is the Go type its JSON value
+// must decode into (an object, a string, an integer).
+var KeptVMProperties = map[string]reflect.Type{
+	"additionalCapabilities": jsonObject, "securityProfile": jsonObject, "diagnosticsProfile": jsonObject,
+	"billingProfile": jsonObject, "scheduledEventsProfile": jsonObject, "scheduledEventsPolicy": jsonObject,
+	"priority": jsonString, "evictionPolicy": jsonString, "licenseType": jsonString,
+	"extensionsTimeBudget": jsonString, "userData": jsonString, "platformFaultDomain": reflect.TypeFor[int32](),
 }
+
+var (
+	jsonObject = reflect.TypeFor[map[string]json.RawMessage]()
+	jsonString = reflect.TypeFor[string]()
+)
 
 type vmPropertiesJSON VMProperties
 

@@ -100,18 +100,31 @@ func TestVMKeepsWhatItWasGiven(t *testing.T) {
 
 	// Values of the wrong type or outside their enum are 400 naming the field;
 	// the VM is as it was.
-	for _, bad := range []map[string]any{
-		{"priority": 5}, {"priority": "Cheap"}, {"evictionPolicy": "Sometimes"}, {"securityProfile": "TrustedLaunch"}, {"userData": map[string]any{}},
+	// A wrong type says what the value must be and what it was, in JSON's
+	// words as a disk's properties do (failure.TypeMismatch).
+	for _, c := range []struct {
+		bad  map[string]any
+		want string
+	}{
+		{map[string]any{"priority": 5}, "must be a string, not a number"},
+		{map[string]any{"priority": "Cheap"}, "Use one of"},
+		{map[string]any{"evictionPolicy": "Sometimes"}, "Use one of"},
+		{map[string]any{"securityProfile": "TrustedLaunch"}, "must be an object, not a string"},
+		{map[string]any{"userData": map[string]any{}}, "must be a string, not an object"},
+		{map[string]any{"licenseType": true}, "must be a string, not a bool"},
+		{map[string]any{"platformFaultDomain": 1.5}, "must be an integer, not a number"},
+		{map[string]any{"platformFaultDomain": "one"}, "must be an integer, not a string"},
+		{map[string]any{"billingProfile": []any{1}}, "must be an object, not an array"},
 	} {
 		resp, body := e.Do("PATCH", "/subscriptions/"+e.Sub+"/resourceGroups/"+e.rg+"/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2024-03-01",
-			map[string]any{"properties": bad})
+			map[string]any{"properties": c.bad})
 		msg, _ := testserver.Field(body, "error.message").(string)
-		if code, _ := testserver.Field(body, "error.code").(string); resp.StatusCode != http.StatusBadRequest || code != "InvalidParameter" || msg == "" {
-			t.Fatalf("PATCH %v: %d %v", bad, resp.StatusCode, body)
+		if code, _ := testserver.Field(body, "error.code").(string); resp.StatusCode != http.StatusBadRequest || code != "InvalidParameter" || !strings.Contains(msg, c.want) {
+			t.Fatalf("PATCH %v: %d %v, want 400 InvalidParameter saying %q", c.bad, resp.StatusCode, body, c.want)
 		}
-		for k := range bad {
-			if !strings.Contains(msg, k) {
-				t.Fatalf("PATCH %v: the message does not name %s: %s", bad, k, msg)
+		for k := range c.bad {
+			if !strings.Contains(msg, k) || testserver.Field(body, "error.target") != "properties."+k {
+				t.Fatalf("PATCH %v: the error does not name %s: %v", c.bad, k, body)
 			}
 		}
 	}

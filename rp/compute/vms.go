@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/ops"
 	"github.com/safehold/safehold/resource"
 )
@@ -120,8 +122,12 @@ func vmExtras(r *arm.Request, in vmInput, spec *compute.VMSpec) error {
 			return arm.BadRequestAt("properties."+name, "InvalidParameter", "The parameter '%s' is given twice, as '%s' and '%s': give it once.", name, other, k)
 		}
 		sent[name], k = k, name
-		if string(v) != "null" && jsonKind(v) != want {
-			return arm.BadRequestAt("properties."+k, "InvalidParameter", "The value of parameter '%s' must be a JSON %s.", k, want)
+		if string(v) != "null" {
+			var te *json.UnmarshalTypeError
+			if err := json.Unmarshal(v, reflect.New(want).Interface()); errors.As(err, &te) {
+				_, must, got := failure.TypeMismatch(want, te)
+				return arm.BadRequestAt("properties."+k, "InvalidParameter", "The value of parameter '%s' must be %s, not %s.", k, must, got)
+			}
 		}
 		var enum []string
 		switch k {
@@ -143,27 +149,6 @@ func vmExtras(r *arm.Request, in vmInput, spec *compute.VMSpec) error {
 		spec.Kept[k] = v
 	}
 	return nil
-}
-
-// jsonKind is the JSON type of a value: object, array, string, number,
-// boolean or null.
-func jsonKind(v json.RawMessage) string {
-	switch c := strings.TrimSpace(string(v)); {
-	case c == "":
-		return ""
-	case c[0] == '{':
-		return "object"
-	case c[0] == '[':
-		return "array"
-	case c[0] == '"':
-		return "string"
-	case c == "true" || c == "false":
-		return "boolean"
-	case c == "null":
-		return "null"
-	default:
-		return "number"
-	}
 }
 
 type vmProperties struct {
