@@ -142,7 +142,7 @@ func serve(t *testing.T, dataDir string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cli(t), "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd := serveProcess(ctx, cli(t), "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ const asCLI = "SAFEHOLD_TEST_AS_CLI"
 // (this test binary running main), for what only a process shows: how it
 // takes a signal, and its exit.
 func asCLIProcess(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := testsvc.DiesWithParent(exec.Command(os.Args[0], args...))
 	cmd.Env = append(os.Environ(), asCLI+"=1")
 	return cmd
 }

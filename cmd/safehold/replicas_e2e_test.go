@@ -337,8 +337,7 @@ func startReplicasOn(t testing.TB, n int, pgURL, blobURL string, dirs []string, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "serve", "--addr", r.host(), "--data-dir", r.dir, "--store", pgURL, "--blob", blobURL, "--lease-ttl", "6s")
-		cmd.Args = append(cmd.Args, args...)
+		cmd := serveProcess(context.Background(), bin, append([]string{"--addr", r.host(), "--data-dir", r.dir, "--store", pgURL, "--blob", blobURL, "--lease-ttl", "6s"}, args...)...)
 		cmd.Env = append(os.Environ(), "AZURE_STORAGE_ACCOUNT="+testsvc.AzuriteAccount, "AZURE_STORAGE_KEY="+testsvc.AzuriteKey, "SAFEHOLD_LOG_LEVEL=debug")
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {

@@ -150,7 +150,7 @@ func RunIn(t testing.TB, limit time.Duration, dir string, env []string, name str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := DiesWithParent(exec.CommandContext(ctx, name, args...))
 	cmd.Env, cmd.Dir = env, dir
 	// Once the program is killed at the limit, its output is what it has
 	// written by then: a child it left holding the pipes (az's) made Wait
@@ -240,7 +240,7 @@ func WaitDone(t testing.TB, what string, done <-chan error) {
 // start.
 func Child(t testing.TB, test string, env []string, flags ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + test + "$"}, flags...)...)
+	cmd := DiesWithParent(exec.Command(os.Args[0], append([]string{"-test.run=^" + test + "$"}, flags...)...))
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -716,6 +716,7 @@ func startCached(t testing.TB, key, what string, start func() (string, func(), e
 
 // startProcess starts cmd and waits until addr accepts connections.
 func startProcess(cmd *exec.Cmd, dir, addr, url string) (string, func(), error) {
+	DiesWithParent(cmd)
 	log, _ := os.Create(filepath.Join(dir, "server.log"))
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
