@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -167,4 +168,31 @@ func (g *Gate) Collect(ctx context.Context) (*Held, error) {
 		case <-time.After(g.poll()):
 		}
 	}
+}
+
+// InUse reports whether the gate has a writer's entry, live or lapsed (a
+// collection then frees what it wrote), or a collection holds it at now.
+func (g *Gate) InUse(ctx context.Context, now time.Time) (bool, error) {
+	if rows, err := List(ctx, g.Store, g.writerPrefix()); err != nil || len(rows) > 0 {
+		return len(rows) > 0, err
+	}
+	row, err := Get(ctx, g.Store, g.gcName())
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && row.Alive(now), err
+}
+
+// ForgetTx deletes in tx the row a collection of the gate leaves (kept so
+// that the next collection's epoch is higher) unless one holds it at now:
+// for a repository gone for good, whose gate is used no more.
+func (g *Gate) ForgetTx(ctx context.Context, tx store.Tx, now time.Time) error {
+	row, err := Get(ctx, tx, g.gcName())
+	if errors.Is(err, store.ErrNotFound) || err == nil && row.Alive(now) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Delete(ctx, Kind, key(g.gcName()))
 }

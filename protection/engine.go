@@ -449,10 +449,20 @@ func (e *Engine) gate(key string) *lease.Gate {
 // the vault was removed (RemoveVault, VaultGoneTx).
 var ErrVaultGone = errors.New("the vault was deleted")
 
-// vaultGoneKind marks the keys of removed vaults (a document each, kept):
-// no collection or other use of the vault tier opens (and so creates) a
-// removed vault's store again, in any replica.
-const vaultGoneKind = "protection.vaultgone"
+// VaultGoneKind marks the keys of removed vaults (a document each, kept
+// until no collection can reach the vault: PruneGoneVaults): no collection
+// or other use of the vault tier opens (and so creates) a removed vault's
+// store again, in any replica.
+const VaultGoneKind = "protection.vaultgone"
+
+const vaultGoneKind = VaultGoneKind
+
+// goneMarker is a VaultGoneKind document's value (one of session 23 is
+// the bare time on the engine's clock).
+type goneMarker struct {
+	At      time.Time `json:"at"`      // on the engine's clock
+	Removed time.Time `json:"removed"` // real time, which PruneGoneVaults counts in
+}
 
 // VaultGoneTx records in tx, with the vault's own removal, that the vault
 // of key is gone: from its commit on, its store is never opened again
@@ -461,7 +471,92 @@ func (e *Engine) VaultGoneTx(ctx context.Context, tx store.Tx, key string) error
 	if key == "" {
 		return nil
 	}
-	return tx.Put(ctx, store.Doc{Kind: vaultGoneKind, Key: strings.ToLower(key), Value: mustJSON(e.Now().UTC())})
+	return tx.Put(ctx, store.Doc{Kind: vaultGoneKind, Key: strings.ToLower(key), Value: mustJSON(goneMarker{At: e.Now().UTC(), Removed: time.Now().UTC()})})
+}
+
+// GoneVaultKeep is how long (real time) a removed vault's marker is kept
+// at least: past any collection asked for before the removal. A
+// replica's collection of young packs is due within the shared tier's
+// grace (10 minutes) of its last one, and then asks the leader through
+// the store, where PruneGoneVaults sees the request; a day leaves room for
+// a replica paused meanwhile.
+const GoneVaultKeep = 24 * time.Hour
+
+// PruneGoneVaults deletes the markers of the vaults removed GoneVaultKeep
+// or more before now (real time) that no collection can reach any more
+// (none is requested in the store, no writer or collector holds the
+// vault's gate, whose lapsed writer would have one requested) and whose
+// store is gone: it removes the store again first, so a removal that
+// failed is retried here, and a marker stays while that fails. It answers
+// how many markers it deleted. The leader runs it (server's maintain):
+// the markers were kept for ever, one per vault ever deleted.
+func (e *Engine) PruneGoneVaults(ctx context.Context, now time.Time) (int, error) {
+	docs, err := e.Store.List(ctx, vaultGoneKind, store.ListQuery{})
+	if err != nil {
+		return 0, err
+	}
+	pruned := 0
+	var errs []error
+	for _, d := range docs {
+		var m goneMarker
+		if jsonUnmarshal(d.Value, &m) != nil {
+			if jsonUnmarshal(d.Value, &m.Removed) != nil {
+				continue
+			}
+		}
+		if m.Removed.IsZero() || now.Sub(m.Removed) < GoneVaultKeep {
+			continue
+		}
+		key := d.Key
+		if busy, err := e.collectionCanReach(ctx, key); err != nil || busy {
+			errs = append(errs, err)
+			continue
+		}
+		if err := e.removeVaultStore(ctx, key); err != nil {
+			errs = append(errs, fmt.Errorf("remove the store of deleted vault %s: %w", key, err))
+			continue
+		}
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
+			// A request made meanwhile runs while the marker stands.
+			if _, err := tx.Get(ctx, lease.WantKind, strings.ToLower(GCWorkPrefix+key)); !errors.Is(err, store.ErrNotFound) {
+				if err == nil {
+					err = errCollectionWanted
+				}
+				return err
+			}
+			// The gate's collector row, kept for its epoch, goes too.
+			if err := e.anyGate(key).ForgetTx(ctx, tx, time.Now()); err != nil {
+				return err
+			}
+			return tx.Delete(ctx, vaultGoneKind, key)
+		})
+		switch {
+		case errors.Is(err, errCollectionWanted) || errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			pruned++
+		}
+	}
+	return pruned, errors.Join(errs...)
+}
+
+var errCollectionWanted = errors.New("a collection of the vault is requested")
+
+// collectionCanReach reports whether a collection of the vault of key is
+// requested in the store or may be (a writer's gate entry, live or
+// lapsed) or runs (a collector holds the gate).
+func (e *Engine) collectionCanReach(ctx context.Context, key string) (bool, error) {
+	if _, err := e.Store.Get(ctx, lease.WantKind, strings.ToLower(GCWorkPrefix+key)); !errors.Is(err, store.ErrNotFound) {
+		return err == nil, err
+	}
+	return e.anyGate(key).InUse(ctx, time.Now())
+}
+
+// anyGate is the vault's gate whether or not its tier is shared (a
+// replica may have been started with other options), to read and clean.
+func (e *Engine) anyGate(key string) *lease.Gate {
+	return &lease.Gate{Store: e.Store, Repo: GatePrefix + key}
 }
 
 func (e *Engine) vaultGone(ctx context.Context, key string) (bool, error) {
@@ -516,16 +611,30 @@ func (e *Engine) RemoveVault(key string) {
 	}); err != nil {
 		e.Logger.Warn("remove vault tier: drop its collection's request", "vault", key, "err", err)
 	}
+	if err := e.deleteVaultStore(ctx, key); err != nil {
+		e.Logger.Warn("remove vault tier", "vault", key, "err", err)
+	}
+}
+
+// removeVaultStore deletes the store of a removed vault again, after any
+// collection or verify of it running here (PruneGoneVaults).
+func (e *Engine) removeVaultStore(ctx context.Context, key string) error {
+	m := e.maintLock(key)
+	m.Lock()
+	defer m.Unlock()
+	return e.deleteVaultStore(ctx, key)
+}
+
+// deleteVaultStore deletes a vault's store: RemoveVaultData's, else its
+// dir below DataDir.
+func (e *Engine) deleteVaultStore(ctx context.Context, key string) error {
 	if e.RemoveVaultData != nil {
-		if err := e.RemoveVaultData(context.Background(), key); err != nil {
-			e.Logger.Warn("remove vault tier", "vault", key, "err", err)
-		}
-		return
+		return e.RemoveVaultData(ctx, key)
 	}
 	if e.DataDir == "" {
-		return
+		return nil
 	}
-	os.RemoveAll(VaultDir(e.DataDir, key))
+	return os.RemoveAll(VaultDir(e.DataDir, key))
 }
 
 // --- item leases ---

@@ -225,6 +225,99 @@ func TestDeadWritersPacksAreCollected(t *testing.T) {
 func TestDeletedVaultsStoreStaysGone(t *testing.T) {
 	e := testserver.Start(t)
 	ctx := e.Ctx()
+	key, dir := deleteBackedUpVault(t, e)
+	// A collection of the vault's tier asked for before its delete.
+	if err := lease.Want(ctx, e.Server.Store, protection.GCWorkPrefix+key, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor("the collection's request to be done", func() bool {
+		_, err := e.Server.Store.Get(ctx, lease.WantKind, protection.GCWorkPrefix+key)
+		return errors.Is(err, store.ErrNotFound)
+	})
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a collection after the vault's delete made its store again (%s): %v", dir, err)
+	}
+}
+
+// TestGoneVaultMarkersArePruned: the marker a deleted vault leaves (so no
+// collection asked for before makes its store again) goes once the
+// store is gone and no collection can reach it: a day after the delete
+// (real time), with no collection requested and none holding the vault's
+// gate; the gate's collector row goes with it, and a marker of session
+// 23's form (the bare time) too. They were kept for ever, one per vault
+// ever deleted.
+func TestGoneVaultMarkersArePruned(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	st, eng := e.Server.Store, e.Server.Engine
+	key, dir := deleteBackedUpVault(t, e)
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: protection.VaultGoneKind, Key: "session23-vault", Value: []byte(`"` + time.Now().UTC().Format(time.RFC3339Nano) + `"`)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	marked := func(k string) bool {
+		_, err := st.Get(ctx, protection.VaultGoneKind, k)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	prune := func(now time.Time, want int) {
+		t.Helper()
+		if n, err := eng.PruneGoneVaults(ctx, now); n != want || err != nil {
+			t.Fatalf("prune at %v: %d pruned, %v; want %d", now, n, err, want)
+		}
+	}
+	if !marked(key) {
+		t.Fatal("no marker after the vault's delete")
+	}
+	later := time.Now().Add(protection.GoneVaultKeep + time.Minute)
+	// Young: kept (the session-23 one, as old as the vault's, too).
+	prune(time.Now(), 0)
+	// A collection requested (due later, so that the leader leaves it
+	// standing): kept.
+	if err := lease.Want(ctx, st, protection.GCWorkPrefix+key, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	prune(later, 1)
+	if !marked(key) || marked("session23-vault") {
+		t.Fatalf("with a collection requested: marker %v, session 23's %v; want kept, pruned", marked(key), marked("session23-vault"))
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, lease.WantKind, protection.GCWorkPrefix+key) }); err != nil {
+		t.Fatal(err)
+	}
+	// A collection holding the vault's gate: kept.
+	gc := "gategc:" + protection.GatePrefix + key
+	row, ok, err := lease.Try(ctx, st, gc, "collector", "", time.Now(), time.Hour)
+	if err != nil || !ok {
+		t.Fatalf("hold the gate: %v %v", ok, err)
+	}
+	prune(later, 0)
+	if !marked(key) {
+		t.Fatal("the marker went while a collection held the vault's gate")
+	}
+	if err := lease.Release(ctx, st, gc, "collector", row.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	prune(later, 1)
+	if marked(key) {
+		t.Fatal("the marker is still there a day after the delete, with no collection")
+	}
+	if _, err := lease.Get(ctx, st, gc); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the gate's collector row after the prune: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the vault's store after the prune: %v", err)
+	}
+	prune(later, 0)
+}
+
+// deleteBackedUpVault makes a Recovery Services vault with a VM's backup
+// in its tier, deletes the item's data and then the vault (with its
+// group), and answers the tier's key and dir (gone).
+func deleteBackedUpVault(t *testing.T, e *testserver.Env) (key, dir string) {
+	t.Helper()
 	vm := fixture.ProtectVM(t, e)
 	rsVault := "/subscriptions/" + e.Sub + "/resourceGroups/" + vm.RG + "/providers/Microsoft.RecoveryServices/vaults/" + vm.Vault
 	const av = "?api-version=2024-04-01"
@@ -236,8 +329,8 @@ func TestDeletedVaultsStoreStaysGone(t *testing.T) {
 	if err != nil || len(vaults) != 1 {
 		t.Fatalf("the vault tier after a backup: %v %v", vaults, err)
 	}
-	key := vaults[0].Name()
-	dir := protection.VaultDir(e.DataDir, key)
+	key = vaults[0].Name()
+	dir = protection.VaultDir(e.DataDir, key)
 	// Its item and backup data first (soft delete off), then the vault.
 	resp, m := call(t, e, "PUT", rsVault+"/backupconfig/vaultconfig"+av, map[string]any{"properties": map[string]any{"softDeleteFeatureState": "Disabled"}})
 	mustStatus(t, 200, resp, m)
@@ -252,17 +345,7 @@ func TestDeletedVaultsStoreStaysGone(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the vault's store after its delete: %v", err)
 	}
-	// A collection of the vault's tier asked for before its delete.
-	if err := lease.Want(ctx, e.Server.Store, protection.GCWorkPrefix+key, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	e.WaitFor("the collection's request to be done", func() bool {
-		_, err := e.Server.Store.Get(ctx, lease.WantKind, protection.GCWorkPrefix+key)
-		return errors.Is(err, store.ErrNotFound)
-	})
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("a collection after the vault's delete made its store again (%s): %v", dir, err)
-	}
+	return key, dir
 }
 
 // containerOut deletes the Azurite container of blobURL (an outage of the

@@ -37,6 +37,7 @@ func (s *Server) maintain(ctx context.Context) {
 			if time.Since(pruned) >= pruneEvery {
 				pruned = time.Now()
 				s.pruneOperations(ctx)
+				s.pruneGoneVaults(ctx)
 			}
 			return nil
 		})
@@ -65,6 +66,18 @@ func (s *Server) pruneOperations(ctx context.Context) {
 		s.logger.Warn("prune operation records", "err", err)
 	case n > 0:
 		s.logger.Info("pruned operation records", "count", n, "endedBefore", ops.Keep.String()+" ago")
+	}
+}
+
+// pruneGoneVaults deletes the markers of vaults deleted a day ago or more
+// that no collection can reach (protection.PruneGoneVaults).
+func (s *Server) pruneGoneVaults(ctx context.Context) {
+	n, err := s.Engine.PruneGoneVaults(ctx, time.Now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Warn("prune deleted vaults' markers", "err", err)
+	case n > 0:
+		s.logger.Info("pruned deleted vaults' markers", "count", n)
 	}
 }
 
