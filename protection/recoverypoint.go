@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -117,6 +119,52 @@ func ListRecoveryPoints(ctx context.Context, r store.Reader, itemID string) ([]*
 		return nil, err
 	}
 	newestFirst(out, func(p *RecoveryPoint) (time.Time, string) { return p.Time, p.ID })
+	return out, nil
+}
+
+// PointsSummary is what an item's list shows of its recovery points.
+type PointsSummary struct {
+	Count       int
+	Oldest      time.Time // zero: none
+	OldestVault time.Time // the oldest point with data in TierVault (zero: none)
+}
+
+// SummarizeRecoveryPoints summarizes in one read of the store the
+// recovery points of every item whose id is scope or lies under it (a
+// vault's id: all its items'), by the item's id lower-cased; an item with
+// no point has none. Reading each item's points (ListRecoveryPoints) made
+// a list of items a read per item.
+func SummarizeRecoveryPoints(ctx context.Context, r store.Reader, scope string) (map[string]PointsSummary, error) {
+	out := map[string]PointsSummary{}
+	var bad error
+	err := store.ListView(ctx, r, rpKind, store.ListQuery{ScopePrefix: strings.ToLower(scope) + "/"}, func(d *store.Doc, _ bool) bool {
+		var p struct {
+			ItemID string    `json:"itemId"`
+			Time   time.Time `json:"time"`
+			Tiers  []string  `json:"tiers"`
+		}
+		if err := json.Unmarshal(d.Value, &p); err != nil {
+			bad = fmt.Errorf("decode recovery point %s: %w", d.Key, err)
+			return false
+		}
+		k := strings.ToLower(p.ItemID)
+		s := out[k]
+		s.Count++
+		if s.Oldest.IsZero() || p.Time.Before(s.Oldest) {
+			s.Oldest = p.Time
+		}
+		if slices.Contains(p.Tiers, TierVault) && (s.OldestVault.IsZero() || p.Time.Before(s.OldestVault)) {
+			s.OldestVault = p.Time
+		}
+		out[k] = s
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list recovery points: %w", err)
+	}
 	return out, nil
 }
 

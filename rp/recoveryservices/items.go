@@ -271,24 +271,23 @@ func (pr *Provider) loadItem(ctx context.Context, rd store.Reader, id arm.Resour
 
 // itemBody renders the AzureIaaSComputeVMProtectedItem resource.
 func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecord) map[string]any {
-	points, _ := protection.ListRecoveryPoints(ctx, rd, it.ID)
-	ext := map[string]any{"recoveryPointCount": len(points), "policyInconsistent": false}
-	if n := len(points); n > 0 {
-		ext["oldestRecoveryPoint"] = wt(points[n-1].Time)
-		var oldestVault *time.Time
-		for _, p := range points {
-			if p.HasTier(protection.TierVault) {
-				t := p.Time
-				oldestVault = &t
-			}
-		}
-		if oldestVault != nil {
-			ext["oldestRecoveryPointInVault"] = wt(*oldestVault)
+	points, _ := protection.SummarizeRecoveryPoints(ctx, rd, it.ID)
+	return pr.itemBodyOf(ctx, rd, it, points[strings.ToLower(it.ID)], nil)
+}
+
+// itemBodyOf is itemBody with the item's points summarized; policyTypes
+// remembers the policies' types read (nil: none), for a list of items.
+func (pr *Provider) itemBodyOf(ctx context.Context, rd store.Reader, it *itemRecord, points protection.PointsSummary, policyTypes map[string]string) map[string]any {
+	ext := map[string]any{"recoveryPointCount": points.Count, "policyInconsistent": false}
+	if points.Count > 0 {
+		ext["oldestRecoveryPoint"] = wt(points.Oldest)
+		if !points.OldestVault.IsZero() {
+			ext["oldestRecoveryPointInVault"] = wt(points.OldestVault)
 		}
 	}
 	// IRPending lasts only until the first recovery point exists.
 	state := it.State
-	if state == stateIRPending && len(points) > 0 {
+	if state == stateIRPending && points.Count > 0 {
 		state = stateProtected
 	}
 	health, status := "Passed", "Healthy"
@@ -324,11 +323,20 @@ func (pr *Provider) itemBody(ctx context.Context, rd store.Reader, it *itemRecor
 	// or V2, the type of the policy protecting the item, read from the
 	// policy as it is now.
 	if it.PolicyID != "" {
-		var pol policyRecord
-		if pid, err := arm.ParseID(it.PolicyID); err == nil && resource.Get(ctx, rd, pid, &pol) == nil {
-			if ip := pol.iaas(); ip != nil {
-				props["policyType"] = ip.kind()
+		kind, known := policyTypes[strings.ToLower(it.PolicyID)]
+		if !known {
+			var pol policyRecord
+			if pid, err := arm.ParseID(it.PolicyID); err == nil && resource.Get(ctx, rd, pid, &pol) == nil {
+				if ip := pol.iaas(); ip != nil {
+					kind = ip.kind()
+				}
 			}
+			if policyTypes != nil {
+				policyTypes[strings.ToLower(it.PolicyID)] = kind
+			}
+		}
+		if kind != "" {
+			props["policyType"] = kind
 		}
 	}
 	if it.DeletedAt != nil {
@@ -662,6 +670,12 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The vault's points in one read, and each policy read once.
+	points, err := protection.SummarizeRecoveryPoints(ctx, pr.p.Store, vid.String())
+	if err != nil {
+		return nil, err
+	}
+	policyTypes := map[string]string{}
 	type listed struct {
 		key  string
 		body map[string]any
@@ -680,7 +694,7 @@ func (pr *Provider) listItems(r *arm.Request) (*arm.Response, error) {
 				continue
 			}
 		}
-		body := pr.itemBody(ctx, pr.p.Store, it)
+		body := pr.itemBodyOf(ctx, pr.p.Store, it, points[strings.ToLower(it.ID)], policyTypes)
 		if n := f["protectionstate"]; n != "" && !strings.EqualFold(n, fmt.Sprint(body["properties"].(map[string]any)["protectionState"])) {
 			continue
 		}
