@@ -13,6 +13,38 @@ type Clock interface {
 	Now() time.Time
 }
 
+// Notifier is a Clock that can be moved (a Fake, the server's Control):
+// Changed answers a channel closed at its next move, so that what waits
+// for a time on it (the job runner, for the next task due) wakes when the
+// clock jumps rather than when real time would have brought it there.
+type Notifier interface {
+	Changed() <-chan struct{}
+}
+
+// moves is a Notifier's channel, closed and replaced at each move.
+type moves struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (m *moves) changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ch == nil {
+		m.ch = make(chan struct{})
+	}
+	return m.ch
+}
+
+func (m *moves) moved() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ch != nil {
+		close(m.ch)
+		m.ch = nil
+	}
+}
+
 // Real is the system clock, in UTC.
 type Real struct{}
 
@@ -22,8 +54,9 @@ func (Real) Now() time.Time { return time.Now().UTC() }
 // Fake is a manually advanced clock for tests. The zero value starts at the
 // Unix epoch; use NewFake for a specific start.
 type Fake struct {
-	mu  sync.Mutex
-	now time.Time
+	mu    sync.Mutex
+	now   time.Time
+	moves moves
 }
 
 // NewFake returns a fake clock set to t.
@@ -41,6 +74,7 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	f.now = f.now.Add(d)
 	f.mu.Unlock()
+	f.moves.moved()
 }
 
 // Set moves the fake time to t.
@@ -48,7 +82,11 @@ func (f *Fake) Set(t time.Time) {
 	f.mu.Lock()
 	f.now = t.UTC()
 	f.mu.Unlock()
+	f.moves.moved()
 }
+
+// Changed is closed at the next Advance or Set (Notifier).
+func (f *Fake) Changed() <-chan struct{} { return f.moves.changed() }
 
 // processStart is a reading of the monotonic clock taken at start-up.
 var processStart = time.Now()

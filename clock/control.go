@@ -19,6 +19,7 @@ type Control struct {
 	at     time.Time // when frozen: Now = at
 	change func(State)
 	gen    uint64 // counts the changes made here (Set, Advance, Resume)
+	moves  moves
 }
 
 // State is what Control shows and persists.
@@ -93,9 +94,14 @@ func (c *Control) changed() State {
 	if fn != nil {
 		fn(st)
 	}
+	c.moves.moved()
 	c.mu.Lock()
 	return st
 }
+
+// Changed is closed at the clock's next move: a Set, Advance or Resume,
+// or a Restore of another replica's state (Notifier).
+func (c *Control) Changed() <-chan struct{} { return c.moves.changed() }
 
 // Set freezes the clock at t.
 func (c *Control) Set(t time.Time) State {
@@ -140,6 +146,7 @@ func (c *Control) restoreLocked(st State) {
 	} else {
 		c.frozen, c.offset = false, st.Offset
 	}
+	c.moves.moved() // (moves has a lock of its own)
 }
 
 // Generation counts the changes made through Set, Advance and Resume

@@ -63,7 +63,17 @@ type Runner struct {
 	// Light bounds the tasks of light kinds (RegisterLight) running at once,
 	// in a pool of their own beside Concurrency's; default 32.
 	Light int
-	Poll  time.Duration // real-time wake-up when idle; default 200ms
+	// Poll is how soon the runner claims again while tasks run here, due
+	// work could not be claimed or claims fail; default 200ms.
+	Poll time.Duration
+	// IdlePoll is how long an idle runner waits at most before it claims
+	// again (default 5s, never less than Poll): it wakes at once on
+	// Notify, on the store's Wakeups (its enqueues, and with PostgreSQL
+	// other replicas'), at a move of a clock that tells (clock.Notifier),
+	// and when the next task is due (NextTaskTime: a schedule, a retry, a
+	// dead holder's lease running out). The poll only catches what none
+	// of them tells (a lost PostgreSQL notification).
+	IdlePoll time.Duration
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -187,6 +197,10 @@ func (r *Runner) Start(ctx context.Context) error {
 	if r.Poll == 0 {
 		r.Poll = 200 * time.Millisecond
 	}
+	if r.IdlePoll == 0 {
+		r.IdlePoll = 5 * time.Second
+	}
+	r.IdlePoll = max(r.IdlePoll, r.Poll)
 	if r.Clock == nil {
 		r.Clock = clock.Real{}
 	}
@@ -227,22 +241,50 @@ var ErrReset = errors.New("the server is being reset: its jobs and tasks are del
 
 func (r *Runner) loop(ctx context.Context) {
 	defer r.wg.Done()
-	t := time.NewTicker(r.Poll)
+	t := time.NewTimer(r.Poll)
 	defer t.Stop()
-	var remote <-chan struct{} // other processes' enqueues, when the store tells
+	var remote <-chan struct{} // enqueues (other processes' too), when the store tells
 	if w, ok := r.Store.(store.Waker); ok {
 		remote = w.Wakeups()
 	}
+	moves, _ := r.Clock.(clock.Notifier)
 	for {
+		var moved <-chan struct{} // taken before the claim: a move after it wakes the wait
+		if moves != nil {
+			moved = moves.Changed()
+		}
 		r.claimAndRun(ctx)
+		t.Reset(r.wait(ctx))
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.wakeCh():
 		case <-remote:
+		case <-moved:
 		case <-t.C:
 		}
 	}
+}
+
+// wait is how long the loop may wait after a claim before the next one:
+// Poll while tasks run here or claims fail (as before), else until the
+// next task is due on the runner's clock, between Poll and IdlePoll. An
+// idle runner claimed every Poll, five claims a second of an idle server.
+func (r *Runner) wait(ctx context.Context) time.Duration {
+	r.mu.Lock()
+	running := len(r.leases)
+	r.mu.Unlock()
+	if running > 0 || r.active.Load() > 0 || r.claimFail.Load() != nil {
+		return r.Poll
+	}
+	next, err := r.Store.NextTaskTime(ctx)
+	switch {
+	case err != nil:
+		return r.Poll
+	case next.IsZero():
+		return r.IdlePoll
+	}
+	return min(max(next.Sub(r.Clock.Now()), r.Poll), r.IdlePoll)
 }
 
 func (r *Runner) claimAndRun(ctx context.Context) {

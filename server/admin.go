@@ -527,7 +527,7 @@ func advanceStopped(now, target time.Time, err error) error {
 
 // settle lets the runners see a clock step: this one at once; with other
 // live replicas every runner gets a fair chance at the work now due (they
-// follow the clock within 100 ms and poll every 200 ms), so that work
+// follow the clock within 100 ms, and their runners claim at its move), so that work
 // bound to one replica (a disk's capture on its owner) is not claimed and
 // handed back by this one alone.
 func (s *Server) settle(ctx context.Context) {

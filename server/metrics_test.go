@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -133,5 +134,23 @@ func TestRequestMetricsBoundTheMethods(t *testing.T) {
 	}
 	if other != 3 {
 		t.Fatalf("requests counted as OTHER: %v, want 3", other)
+	}
+}
+
+// TestIdleServerClaimsSeldom: an idle server claims tasks no more than
+// every few seconds (its runner waits for a wake-up or the next due
+// task); it claimed every 200 ms, five claims a second (counted in
+// safehold_store_operation_duration_seconds_count{operation="claim_tasks"};
+// found by the session's known list).
+func TestIdleServerClaimsSeldom(t *testing.T) {
+	e := testserver.Start(t)
+	if err := e.Server.Jobs.WaitIdle(e.Ctx()); err != nil {
+		t.Fatal(err)
+	}
+	const claims = `safehold_store_operation_duration_seconds_count{operation="claim_tasks"}`
+	before := e.Metrics()[claims]
+	time.Sleep(3 * time.Second) // the window the claims are counted in
+	if n := e.Metrics()[claims] - before; n > 2 {
+		t.Fatalf("an idle server claimed tasks %v times in 3 s, want at most 2", n)
 	}
 }

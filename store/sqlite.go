@@ -84,6 +84,9 @@ type SQLite struct {
 
 	reserve *reserve // space given back to a Freeing write on a full file system
 
+	wakeOnce sync.Once
+	wake     atomic.Pointer[chan struct{}] // Wakeups' channel, once asked for
+
 	rq *stmtCache // the read pool's prepared statements
 	wq *stmtCache // the write connection's (used only by the writer goroutine)
 
@@ -587,6 +590,7 @@ type sqliteTx struct {
 
 	s      *SQLite      // whose read cache answers Get where it can (nil: never)
 	before *groupWrites // what the group's savepoints before this one wrote
+	tasks  bool         // a task was enqueued or rescheduled (Wakeups)
 }
 
 // groupWrites is what the released savepoints of a group wrote so far (a
@@ -693,13 +697,16 @@ func (t *sqliteTx) Get(ctx context.Context, kind, key string) (Doc, error) {
 func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
 	fn = fenced(ctx, fn)
 	l, leased := LeaseFrom(ctx)
+	enqueued := false
 	run := func(t *sqliteTx) error {
 		if leased {
 			if err := t.checkLease(ctx, l); err != nil {
 				return err
 			}
 		}
-		return fn(t)
+		err := fn(t)
+		enqueued = t.tasks
+		return err
 	}
 	err := s.update(ctx, run)
 	if err != nil && errors.Is(err, ErrInsufficientStorage) && freeing(ctx) && s.reserve.release() {
@@ -707,8 +714,31 @@ func (s *SQLite) Update(ctx context.Context, fn func(tx Tx) error) error {
 	}
 	if err == nil {
 		s.reserve.restore()
+		if enqueued {
+			s.signal()
+		}
 	}
 	return err
+}
+
+// Wakeups delivers a value soon after an Update that enqueued or
+// rescheduled a task commits (store.Waker): this process is the only
+// writer, so the runner needs no poll to see them. Values are coalesced.
+func (s *SQLite) Wakeups() <-chan struct{} {
+	s.wakeOnce.Do(func() {
+		ch := make(chan struct{}, 1)
+		s.wake.Store(&ch)
+	})
+	return *s.wake.Load()
+}
+
+func (s *SQLite) signal() {
+	if ch := s.wake.Load(); ch != nil {
+		select {
+		case *ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // checkLease fails with ErrLeaseLost unless l is the task's latest claim.
@@ -1123,6 +1153,7 @@ func (t *sqliteTx) Enqueue(ctx context.Context, task Task) (Task, error) {
 		}
 	}
 	task, key := newTask(task, t.now)
+	t.tasks = true
 	_, err := t.q.ExecContext(ctx, `INSERT INTO tasks(id, kind, tkey, payload, run_at, attempts, last_error, lease_owner, lease_until, created) VALUES (?, ?, ?, ?, ?, ?, '', '', '', ?)`,
 		task.ID, task.Kind, key, task.Payload, fmtTime(task.RunAt), task.Attempts, fmtTime(task.Created))
 	if err != nil {
@@ -1151,6 +1182,7 @@ func (t *sqliteTx) PinTask(ctx context.Context, id string, runAt time.Time, last
 	if node != "" {
 		pinUntil = fmtTime(until)
 	}
+	t.tasks = true
 	res, err := t.q.ExecContext(ctx, `UPDATE tasks SET run_at = ?, last_error = ?, lease_owner = '', lease_until = '', attempts = attempts + 1, pin_node = ?, pin_until = ? WHERE id = ?`,
 		fmtTime(runAt), lastError, node, pinUntil, id)
 	if err != nil {

@@ -1,0 +1,149 @@
+package job_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/store/storetest"
+)
+
+// claimCounter counts the claims made through it, passing the store's
+// wake-ups through.
+type claimCounter struct {
+	store.Store
+	claims atomic.Int64
+}
+
+func (c *claimCounter) ClaimTasks(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Task, error) {
+	c.claims.Add(1)
+	return c.Store.ClaimTasks(ctx, owner, now, lease, limit)
+}
+
+func (c *claimCounter) Wakeups() <-chan struct{} { return c.Store.(store.Waker).Wakeups() }
+
+// ran is a handler that records when it ran (real time and the clock's).
+type ran struct {
+	done chan struct{}
+	at   atomic.Pointer[time.Time]
+	clk  clock.Clock
+}
+
+func newRan(clk clock.Clock) *ran { return &ran{done: make(chan struct{}), clk: clk} }
+
+func (r *ran) handle(context.Context, store.Task) error {
+	now := r.clk.Now()
+	r.at.Store(&now)
+	close(r.done)
+	return nil
+}
+
+func (r *ran) wait(t *testing.T, what string) time.Time {
+	t.Helper()
+	select {
+	case <-r.done:
+		return *r.at.Load()
+	case <-time.After(testsvc.WaitLimit):
+		t.Fatalf("timed out after %v waiting for %s (the runner waits an hour idle)", testsvc.WaitLimit, what)
+		return time.Time{}
+	}
+}
+
+func startRunner(t *testing.T, r *job.Runner) {
+	t.Helper()
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+}
+
+// TestIdleRunnerClaimsSeldom: a runner with nothing to do claims no more
+// than every IdlePoll (5 s); it claimed every Poll (200 ms), five claims a
+// second of an idle server (found by the session's known list).
+func TestIdleRunnerClaimsSeldom(t *testing.T) {
+	st := &claimCounter{Store: storetest.SQLite(t)}
+	startRunner(t, &job.Runner{Store: st, NodeID: "n1"})
+	start := st.claims.Load()
+	time.Sleep(3 * time.Second) // the window the claims are counted in
+	if n := st.claims.Load() - start; n > 2 {
+		t.Fatalf("an idle runner claimed %d times in 3 s, want at most 2 (IdlePoll 5 s)", n)
+	}
+}
+
+// TestIdleRunnerRunsWhatIsDue: an idle runner (IdlePoll an hour) still
+// runs a task at once when one is enqueued with no Notify (the store
+// tells it), when the next task comes due on a running clock, and when
+// a clock that is moved (a Fake, the server's Control) moves past a task's
+// due time.
+func TestIdleRunnerRunsWhatIsDue(t *testing.T) {
+	t.Run("enqueued", func(t *testing.T) {
+		st := storetest.SQLite(t)
+		r := &job.Runner{Store: st, NodeID: "n1", IdlePoll: time.Hour}
+		h := newRan(clock.Real{})
+		r.Register("k", h.handle)
+		startRunner(t, r)
+		storetest.Enqueue(t, st, store.Task{Kind: "k"})
+		h.wait(t, "the task enqueued")
+	})
+	t.Run("due", func(t *testing.T) {
+		st := storetest.SQLite(t)
+		r := &job.Runner{Store: st, NodeID: "n1", IdlePoll: time.Hour}
+		h := newRan(clock.Real{})
+		r.Register("k", h.handle)
+		startRunner(t, r)
+		// Enqueued before the runner's last claim is done with, due after.
+		due := time.Now().Add(1500 * time.Millisecond)
+		storetest.Enqueue(t, st, store.Task{Kind: "k", RunAt: due})
+		if at := h.wait(t, "the task due in 1.5 s"); at.Before(due) {
+			t.Fatalf("the task ran at %v, before it was due (%v)", at, due)
+		}
+	})
+	t.Run("clock moved", func(t *testing.T) {
+		st := storetest.SQLite(t)
+		fake := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		r := &job.Runner{Store: st, Clock: fake, NodeID: "n1", IdlePoll: time.Hour}
+		h := newRan(fake)
+		r.Register("k", h.handle)
+		startRunner(t, r)
+		due := fake.Now().Add(time.Hour)
+		storetest.Enqueue(t, st, store.Task{Kind: "k", RunAt: due})
+		time.Sleep(300 * time.Millisecond) // (the runner has seen it is not due: not a timing)
+		fake.Advance(time.Hour)
+		if at := h.wait(t, "the task due when the clock moved"); at.Before(due) {
+			t.Fatalf("the task ran at %v, before it was due (%v)", at, due)
+		}
+	})
+	t.Run("clock control resumed", func(t *testing.T) {
+		st := storetest.SQLite(t)
+		ctl := clock.NewControl()
+		ctl.Set(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		r := &job.Runner{Store: st, Clock: ctl, NodeID: "n1", IdlePoll: time.Hour}
+		h := newRan(ctl)
+		r.Register("k", h.handle)
+		startRunner(t, r)
+		due := ctl.Now().Add(time.Second)
+		storetest.Enqueue(t, st, store.Task{Kind: "k", RunAt: due})
+		ctl.Resume() // it runs on: the task is due a second later
+		h.wait(t, "the task due a second after the clock resumed")
+	})
+}
+
+// TestIdleRunnerPicksUpAnotherReplicasTask: a task another replica enqueues
+// in the shared PostgreSQL wakes an idle runner (IdlePoll an hour) through
+// the store's notifications.
+func TestIdleRunnerPicksUpAnotherReplicasTask(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	mine, theirs := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	r := &job.Runner{Store: mine, NodeID: "n1", IdlePoll: time.Hour}
+	h := newRan(clock.Real{})
+	r.Register("k", h.handle)
+	startRunner(t, r)
+	time.Sleep(300 * time.Millisecond) // (the runner is idle: not a timing)
+	storetest.Enqueue(t, theirs, store.Task{Kind: "k"})
+	h.wait(t, "the task the other replica enqueued")
+}
