@@ -316,16 +316,21 @@ func (s *Server) clockShow(r *arm.Request, c *clock.Control) (*arm.Response, err
 // ParseAdvance parses a clock advance: a Go duration (36h, 90m), one with
 // leading week and day counts as operators type them (1d, 2d12h, 1w, 1w2d),
 // or an ISO 8601 duration (P7D, PT4H, P1M). Days and weeks are calendar
-// days, as P1D's. It returns the target time from now.
+// days, as P1D's. A leading minus (-1d, -P7D) goes back. It returns the
+// target time from now.
 func ParseAdvance(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, fmt.Errorf("empty duration: give one as 1d, 2d12h, 1w, 36h, 90m or P7D")
 	}
-	if strings.HasPrefix(strings.ToUpper(s), "P") {
-		d, err := protection.ParseDuration(strings.ToUpper(s))
+	if iso := strings.TrimLeft(s, "+-"); len(s)-len(iso) <= 1 && strings.HasPrefix(strings.ToUpper(iso), "P") {
+		d, err := protection.ParseDuration(strings.ToUpper(iso))
 		if err != nil {
 			return time.Time{}, err
+		}
+		if s[0] == '-' {
+			d = protection.Duration{Years: -d.Years, Months: -d.Months, Weeks: -d.Weeks, Days: -d.Days,
+				Hours: -d.Hours, Minutes: -d.Minutes, Seconds: -d.Seconds}
 		}
 		return d.AddTo(now), nil
 	}
@@ -378,9 +383,6 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 	if err != nil {
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is invalid: %v.", body.Duration, err)
 	}
-	if target.Before(now) {
-		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is negative: the clock only advances (use clock set to go back).", body.Duration)
-	}
 	if err := CheckClockTime(target); err != nil {
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is too long: %v.", body.Duration, err)
 	}
@@ -392,14 +394,27 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 		if target, again, err = s.advanceTarget(r.HTTP.Context(), body.RequestID, target); err != nil {
 			return nil, err
 		}
-		if again && c.Now().After(target) {
+		if again && !target.Before(now) && c.Now().After(target) {
 			// Applied already (its answer was lost: the replica serving it
 			// was killed), and the clock moved on since: nothing to redo.
+			// (A move back is a set to an absolute time: made again below.)
 			out := clockOut(c.State())
 			zero := 0
 			out.Runs = &zero
 			return arm.OK(out), nil
 		}
+	}
+	if target.Before(now) {
+		// Back (-1d): a clock set to that time; nothing runs.
+		s.advanceMu.Lock()
+		defer s.advanceMu.Unlock()
+		st, err := s.setClock(r.HTTP.Context(), c, target)
+		if err != nil {
+			return nil, err
+		}
+		out := clockOut(st)
+		out.Runs = new(int)
+		return arm.OK(out), nil
 	}
 	runs, err := s.AdvanceClock(r.HTTP.Context(), target)
 	if err != nil {
@@ -608,6 +623,15 @@ func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, erro
 	}
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
+	st, err := s.setClock(r.HTTP.Context(), c, t)
+	if err != nil {
+		return nil, err
+	}
+	return arm.OK(clockOut(st)), nil
+}
+
+// setClock sets the clock to t, frozen (call it holding advanceMu).
+func (s *Server) setClock(ctx context.Context, c *clock.Control, t time.Time) (clock.State, error) {
 	var st clock.State
 	var pullErr error
 	// Work due before a move back stays due (the tasks' run times are
@@ -617,16 +641,16 @@ func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, erro
 	// move is made before the runner renews the leases of the tasks
 	// running here at the new time, which moving them after would cut
 	// short by the jump.
-	s.Jobs.ClockMoved(r.HTTP.Context(), func() {
+	s.Jobs.ClockMoved(ctx, func() {
 		before := c.Now()
 		st = c.Set(t)
-		pullErr = s.pullTasks(r.HTTP.Context(), before, st.Now)
+		pullErr = s.pullTasks(ctx, before, st.Now)
 	})
 	if pullErr != nil {
-		return nil, pullErr
+		return st, pullErr
 	}
 	s.Jobs.Notify()
-	return arm.OK(clockOut(st)), nil
+	return st, nil
 }
 
 // pullTasks makes the tasks due by from due at to, and moves their leases

@@ -249,7 +249,15 @@ func TestClockAdvanceRunsTheSkippedWindow(t *testing.T) {
 	for _, zero := range []string{"0s", "PT0S"} {
 		advanceClock(t, e, zero)
 	}
-	for _, bad := range []string{"soon", "-1h", "P", ""} {
+	// A negative one moves back, as a clock set to that time: frozen,
+	// nothing run.
+	before := clockNow(t, e)
+	resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": "-1h"})
+	mustStatus(t, 200, resp, m)
+	if got := clockNow(t, e); m["frozen"] != true || m["runs"] != float64(0) || got.After(before.Add(-59*time.Minute)) || got.Before(before.Add(-61*time.Minute)) {
+		t.Fatalf("advance -1h from %v: %v, now %v", before, m, got)
+	}
+	for _, bad := range []string{"soon", "--1h", "-P", "P", ""} {
 		resp, m = call(t, e, "POST", adminURL("/clock/advance"), map[string]string{"duration": bad})
 		if resp.StatusCode != 400 || testserver.ErrorCode(m) != "InvalidDuration" {
 			t.Errorf("advance %q: %d %v", bad, resp.StatusCode, m)

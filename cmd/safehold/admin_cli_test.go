@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,69 @@ func TestClockAdvanceTakesDaysAndWeeks(t *testing.T) {
 	}
 	if out := mustRun(t, e, "clock", "show"); strings.TrimSpace(out) != "2030-01-22T14:00:00Z" {
 		t.Fatalf("clock after refused advances: %q", out)
+	}
+}
+
+// TestClockAdvanceTakesNegativeDurations drives `safehold clock advance`
+// back as operators type it (-1d, -36h, -P1D, and after --) against a real
+// server: the clock moves back, frozen, and nothing runs. `clock advance
+// -1d` was refused by the flag parser ("unknown shorthand flag: '1' in
+// -1d"), and `-- -1d` by the server (400, "the clock only advances").
+func TestClockAdvanceTakesNegativeDurations(t *testing.T) {
+	e := testserver.Start(t)
+	mustRun(t, e, "clock", "set", "2030-01-10T00:00:00Z")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-1d"}, "2030-01-09T00:00:00Z"},
+		{[]string{"-36h"}, "2030-01-07T12:00:00Z"},
+		{[]string{"-P1D"}, "2030-01-06T12:00:00Z"},
+		{[]string{"-pt12h"}, "2030-01-06T00:00:00Z"},
+		{[]string{"-1w2d", "-o", "table"}, "2029-12-28T00:00:00Z"},
+		{[]string{"2d"}, "2029-12-30T00:00:00Z"},
+	} {
+		if out := mustRun(t, e, append([]string{"clock", "advance"}, c.args...)...); strings.TrimSpace(out) != c.want {
+			t.Fatalf("clock advance %v: %q, want %s", c.args, out, c.want)
+		}
+	}
+	// After --, with the flags before it; and -o json after the duration.
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"clock", "advance", "--data-dir", e.DataDir, "-o", "json", "--", "-12h"})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("clock advance -- -12h: %v", err)
+	}
+	var st struct {
+		Now    string `json:"now"`
+		Frozen bool   `json:"frozen"`
+		Runs   *int   `json:"runs"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil || st.Now != "2029-12-29T12:00:00Z" || !st.Frozen || st.Runs == nil || *st.Runs != 0 {
+		t.Fatalf("clock advance -- -12h -o json: %s %v", out.String(), err)
+	}
+	if out := mustRun(t, e, "clock", "advance", "-1d", "--json"); !strings.Contains(out, `"now": "2029-12-28T12:00:00Z"`) {
+		t.Fatalf("clock advance -1d --json: %s", out)
+	}
+	// What is neither a flag nor a duration is still refused, saying why.
+	if _, err := run(t, e, nil, "clock", "advance", "-x"); err == nil || !strings.Contains(err.Error(), "unknown shorthand flag") || !strings.Contains(err.Error(), "clock advance") {
+		t.Fatalf("clock advance -x: %v", err)
+	}
+	for _, bad := range [][]string{{"-1d", "-2d"}, {}} {
+		if _, err := run(t, e, nil, append([]string{"clock", "advance"}, bad...)...); err == nil || !strings.Contains(err.Error(), "arg") {
+			t.Fatalf("clock advance %v: %v, want a usage error", bad, err)
+		}
+	}
+	if _, err := run(t, e, nil, "clock", "advance", "-1x"); err == nil || !strings.Contains(err.Error(), "InvalidDuration") {
+		t.Fatalf("clock advance -1x: %v, want InvalidDuration", err)
+	}
+	if out := mustRun(t, e, "clock", "advance", "--help"); !strings.Contains(out, "-1d") {
+		t.Fatalf("clock advance --help: %s", out)
+	}
+	if out := mustRun(t, e, "clock", "show"); strings.TrimSpace(out) != "2029-12-28T12:00:00Z" {
+		t.Fatalf("clock after the refused advances: %q", out)
 	}
 }
 

@@ -23,6 +23,8 @@ and recovery points (never tokens or TLS). Moving it needs the Owner role on the
   safehold clock advance 1d        move forward (1d, 2d12h, 1w, 36h, 90m, P7D), running every scheduled
                                    backup, retention and purge of the skipped window in order at its
                                    own time; returns when done
+  safehold clock advance -1d       move back (-1d, -36h, -P7D; also after --), as clock set to that
+                                   time: nothing runs, work due later stays due later
   safehold clock set TIME          freeze the clock at TIME (RFC 3339)
   safehold clock resume            let the clock run again from where it stands (keeps the offset)
 
@@ -48,7 +50,7 @@ real time passes: the offset clock show -o json gives is as of that moment, and 
 		body                     func(args []string) any
 	}{
 		{"show", "Print the server time (RFC 3339)", "GET", "/clock", cobra.NoArgs, nil},
-		{"advance DURATION", "Move the clock forward (1d, 2d12h, 1w, 36h, 90m, P7D, PT4H), running the scheduled work of the skipped window", "POST", "/clock/advance",
+		{"advance DURATION", "Move the clock forward (1d, 2d12h, 1w, 36h, 90m, P7D, PT4H), running the scheduled work of the skipped window, or back (-1d, -P7D)", "POST", "/clock/advance",
 			cobra.ExactArgs(1), func(args []string) any {
 				if requestID == "" {
 					requestID = uuid.NewString()
@@ -80,8 +82,55 @@ real time passes: the offset clock show -o json gives is as of that moment, and 
 			})}
 		if v.path == "/clock/advance" {
 			sub.Flags().StringVar(&requestID, "request-id", "", "the advance's id (default: a new one): an advance retried with the id of one whose answer was lost (its replica killed) moves the clock once, to where the first would have")
+			takeNegativeDurations(sub)
 		}
 		cmd.AddCommand(sub)
 	}
 	return cmd
+}
+
+// takeNegativeDurations lets cmd take a duration back as operators type
+// it (clock advance -1d, -36h, -P7D), which the flag parser reads as the
+// shorthand flags -1 and -d ("unknown shorthand flag"): cmd parses its
+// flags itself, keeping an argument that looks like a negative duration
+// as an argument. `-- -1d` takes it too.
+func takeNegativeDurations(cmd *cobra.Command) {
+	runE, check := cmd.RunE, cmd.Args
+	cmd.DisableFlagParsing = true
+	cmd.Args = cobra.ArbitraryArgs // checked below, once the flags are out
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		var flags, back []string
+		for i, a := range args {
+			if a == "--" {
+				flags = append(flags, args[i:]...)
+				break
+			}
+			if negativeDuration(a) {
+				back = append(back, a)
+			} else {
+				flags = append(flags, a)
+			}
+		}
+		c.DisableFlagParsing = false
+		err := c.ParseFlags(flags)
+		c.DisableFlagParsing = true
+		if err != nil {
+			return usageError(c, err)
+		}
+		if help, _ := c.Flags().GetBool("help"); help {
+			return c.Help()
+		}
+		args = append(back, c.Flags().Args()...)
+		if err := check(c, args); err != nil {
+			return usageError(c, err)
+		}
+		return runE(c, args)
+	}
+}
+
+// negativeDuration reports whether a looks like a duration back (-1d,
+// -90m, -P7D) rather than a flag: no flag of Safehold's starts with a
+// digit or -P.
+func negativeDuration(a string) bool {
+	return len(a) > 1 && a[0] == '-' && (a[1] >= '0' && a[1] <= '9' || len(a) > 2 && a[1]|0x20 == 'p' && (a[2] >= '0' && a[2] <= '9' || a[2]|0x20 == 't'))
 }

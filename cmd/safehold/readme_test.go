@@ -306,8 +306,11 @@ func (h *cliHelp) split(words, optional []string, bad func(flag string)) ([]stri
 	check := func(ws []string) {
 		for i := 0; i < len(ws); i++ {
 			w := ws[i]
-			if !strings.HasPrefix(w, "-") || len(w) < 2 {
-				continue
+			if w == "--" {
+				return // the rest are arguments
+			}
+			if !strings.HasPrefix(w, "-") || len(w) < 2 || w[1] >= '0' && w[1] <= '9' {
+				continue // an argument, a negative one too (clock advance -1d)
 			}
 			name, _, inline := strings.Cut(strings.TrimLeft(w, "-"), "=")
 			if !strings.HasPrefix(w, "--") {
