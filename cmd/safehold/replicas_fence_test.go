@@ -100,16 +100,7 @@ func TestStalledItemLeaseHolderWritesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	jobs := func() []*armdataprotection.AzureBackupJobResource {
-		t.Helper()
-		js, err := allPages(ctx, f.NewJobsClient().NewListPager(dv.RG, dv.Vault, nil), func(p armdataprotection.JobsClientListResponse) []*armdataprotection.AzureBackupJobResource {
-			return p.Value
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
-	}
+	jobs := func() []*armdataprotection.AzureBackupJobResource { return vaultJobs(ctx, t, f, dv.RG, dv.Vault) }
 	p := c.reps[a].cmd.Process
 	var mu sync.Mutex
 	stopped := false

@@ -88,16 +88,7 @@ func TestBackupWaitsForAPausedDiskOwner(t *testing.T) {
 	}
 	// The other replica ran the backup and met the lapsed lease: the task
 	// waits (its error recorded for its next run), or the job ended.
-	jobs := func() []*armdataprotection.AzureBackupJobResource {
-		t.Helper()
-		js, err := allPages(ctx, f.NewJobsClient().NewListPager(dv.RG, dv.Vault, nil), func(p armdataprotection.JobsClientListResponse) []*armdataprotection.AzureBackupJobResource {
-			return p.Value
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
-	}
+	jobs := func() []*armdataprotection.AzureBackupJobResource { return vaultJobs(ctx, t, f, dv.RG, dv.Vault) }
 	testsvc.WaitWithin(t, 2*time.Minute, "the backup to meet the paused owner", func() bool {
 		var n int
 		pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE last_error LIKE '%ownership lease expired%'`).Scan(&n)
@@ -135,4 +126,17 @@ func TestBackupWaitsForAPausedDiskOwner(t *testing.T) {
 	if err != nil || len(points) != 1 {
 		t.Fatalf("points after the backup: %d, %v", len(points), err)
 	}
+}
+
+// vaultJobs lists a Backup vault's jobs through the SDK, failing the test
+// on an error.
+func vaultJobs(ctx context.Context, t *testing.T, f *armdataprotection.ClientFactory, rg, vault string) []*armdataprotection.AzureBackupJobResource {
+	t.Helper()
+	js, err := allPages(ctx, f.NewJobsClient().NewListPager(rg, vault, nil), func(p armdataprotection.JobsClientListResponse) []*armdataprotection.AzureBackupJobResource {
+		return p.Value
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
