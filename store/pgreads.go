@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // pgReads shares round trips among the batches of reads that requests make
@@ -223,22 +225,14 @@ func (p *Postgres) readShared(group []*pgReadReq) {
 		defer stop()
 	}
 	res, err := p.readBatchErr(ctx, uniq)
-	if err != nil && !pgGone(err) {
-		// A statement the database refused failed the statements after
-		// it: each batch on its own, as it would have gone.
-		for _, r := range group {
-			r.out = p.readBatch(r.ctx, r.reads)
-		}
+	if err != nil {
+		p.readApart(ctx, group, err)
 		return
 	}
 	used := make([]bool, len(uniq))
 	for g, r := range group {
 		r.out = make([]ReadResult, len(r.reads))
 		for i, j := range pos[g] {
-			if err != nil {
-				r.out[i].Err = err
-				continue
-			}
 			r.out[i] = res[j]
 			if used[j] && res[j].Docs != nil {
 				r.out[i].Docs = slices.Clone(res[j].Docs) // (the values shared)
@@ -246,6 +240,52 @@ func (p *Postgres) readShared(group []*pgReadReq) {
 			used[j] = true
 		}
 	}
+}
+
+// readApart answers the batches of a shared round trip that failed (with
+// err) each on a round trip of its own, all at once, as each would have
+// gone: the read that failed it (a statement the database refused, a list
+// held up past round_trip_timeout) fails its own batch and no other, which
+// it cannot tell (a statement refused fails those after it; a round trip
+// that timed out may have done so preparing its statements). Unless the
+// database is gone: when the round trip failed for want of it (out of
+// reach, not answering in time) and it does not answer a probe either,
+// every batch fails with err, instead of each waiting as long again; and
+// when every request of the group has gone (ctx done).
+func (p *Postgres) readApart(ctx context.Context, group []*pgReadReq, err error) {
+	if ctx.Err() != nil || pgGone(err) && !p.answers(ctx) {
+		for _, r := range group {
+			r.out = pgReadErrs(len(r.reads), err)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for _, r := range group {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil { // (see readShared)
+					r.out = pgReadErrs(len(r.reads), fmt.Errorf("%w: the store failed to read (panic: %v)", ErrUnavailable, v))
+				}
+			}()
+			r.out = p.readBatch(r.ctx, r.reads)
+		})
+	}
+	wg.Wait()
+}
+
+// pgProbeMax bounds the probe of answers.
+const pgProbeMax = time.Second
+
+// answers reports whether the database answers a round trip within
+// round_trip_timeout or pgProbeMax, whichever is shorter.
+func (p *Postgres) answers(ctx context.Context) bool {
+	d := pgProbeMax
+	if l := time.Duration(p.roundTrip.Load()); l > 0 {
+		d = min(d, l)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return p.onConn(ctx, func(c *pgxpool.Conn) error { return c.Ping(ctx) }) == nil
 }
 
 // planShared lays out the reads of several batches as one round trip's:

@@ -282,3 +282,80 @@ func TestSharedRoundTripKeepsEachBatchsOrder(t *testing.T) {
 func sameRead(a, b store.Read) bool {
 	return strings.EqualFold(a.Kind, b.Kind) && strings.EqualFold(a.Key, b.Key) && a.List == b.List && a.Q == b.Q
 }
+
+// TestSharedRoundTripFailsOnlyTheBatchOfItsFailedRead: a read that fails
+// a shared round trip for its own sake (a list held up past
+// round_trip_timeout by a lock taken by hand, as a list of a vault's every
+// job past the limit would be) fails the batches that asked for it, and
+// no other: a batch answered before it keeps its answers, and one that
+// asked for reads after it is read again (it failed every batch of the
+// round trip with ErrUnavailable). The list comes first (nothing of the
+// round trip answered) and in the middle (a get before it answered).
+func TestSharedRoundTripFailsOnlyTheBatchOfItsFailedRead(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	limit := 3 * time.Second
+	s, other := storetest.Postgres(t, testsvc.WithParam(url, "round_trip_timeout", limit.String())), storetest.Postgres(t, url)
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: "k", Key: "a", Scope: "/s/", Value: []byte("v")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Every list reads writer_gen: they wait for this lock; gets do not.
+	lock, err := other.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx)
+	if _, err := lock.Exec(ctx, `LOCK TABLE writer_gen IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	// The batches' clock stands still: none goes past the held round
+	// trips on its own; released, they go as one round trip.
+	now := time.Now()
+	store.SetReadsClock(s, func() time.Time { return now })
+	list := []store.Read{{Kind: "k", List: true, Q: store.ListQuery{ScopePrefix: "/s/"}}}
+	get := []store.Read{{Kind: "k", Key: "a"}}
+	getTwo := []store.Read{{Kind: "k", Key: "a"}, {Kind: "k", Key: "absent"}}
+	for _, tc := range []struct {
+		name    string
+		batches [][]store.Read
+		failing int // the list's batch
+	}{
+		{"list first", [][]store.Read{list, get, getTwo}, 0},
+		{"list between", [][]store.Read{get, list, getTwo}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := store.HoldReadPipes(s)
+			defer release()
+			shared := store.SharedReads(s)
+			res := make([]chan []store.ReadResult, len(tc.batches))
+			for i, b := range tc.batches {
+				res[i] = make(chan []store.ReadResult, 1)
+				go func() { res[i] <- s.ReadBatch(ctx, b) }()
+				for deadline := time.Now().Add(time.Minute); store.ReadsWaiting(s) != i+1; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%d batches waiting, want %d", store.ReadsWaiting(s), i+1)
+					}
+				}
+			}
+			release()
+			for i := range tc.batches {
+				r := <-res[i]
+				switch {
+				case i == tc.failing:
+					if !errors.Is(r[0].Err, store.ErrUnavailable) {
+						t.Errorf("the list held past round_trip_timeout: %d documents, %v", len(r[0].Docs), r[0].Err)
+					}
+				case r[0].Err != nil || string(r[0].Doc.Value) != "v":
+					t.Errorf("batch %d, read with the list that failed: %q, %v", i, r[0].Doc.Value, r[0].Err)
+				case len(r) > 1 && !errors.Is(r[1].Err, store.ErrNotFound):
+					t.Errorf("batch %d, a missing document: %+v", i, r[1])
+				}
+			}
+			if n := store.SharedReads(s) - shared; n != int64(len(tc.batches)) {
+				t.Errorf("%d batches shared the round trip, want %d", n, len(tc.batches))
+			}
+		})
+	}
+}
