@@ -1745,16 +1745,33 @@ func (e packErrors) Unwrap() []error { return e }
 // PutObject stores data under key (immutably).
 // An existing object of key holding the same data (a put whose answer
 // was lost, or the same manifest written again by a resumed job) is
-// success; other contents are blob.ErrExist.
+// success; other contents are blob.ErrExist. A put refused as existing
+// while the first attempt, whose answer was lost, is still being committed
+// (a busy object store refuses the client's retry then) waits for the
+// object to show up, as a pack's put does (ownPut), for up to a minute.
 func (s *Store) PutObject(ctx context.Context, key string, data []byte) error {
 	err := s.be.Put(ctx, key, s.c.sealObject(key, data))
 	if !errors.Is(err, blob.ErrExist) {
 		return err
 	}
-	if old, gerr := s.GetObject(ctx, key); gerr == nil && bytes.Equal(old, data) {
-		return nil
+	delay := 50 * time.Millisecond
+	for deadline := time.Now().Add(time.Minute); ; {
+		old, gerr := s.GetObject(ctx, key)
+		switch {
+		case gerr == nil && bytes.Equal(old, data):
+			return nil
+		case gerr == nil:
+			return err
+		case !errors.Is(gerr, blob.ErrNotExist) || time.Now().After(deadline):
+			return fmt.Errorf("%w (and the object cannot be read: %v)", err, gerr)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (and the object is not there yet: %v)", err, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
-	return err
 }
 
 // GetObject reads an object written by PutObject, checking its checksum.

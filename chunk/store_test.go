@@ -19,6 +19,7 @@ import (
 	"lukechampine.com/blake3"
 
 	"github.com/safehold/safehold/blob"
+	"github.com/safehold/safehold/blob/azure"
 	"github.com/safehold/safehold/blob/blobtest"
 	"github.com/safehold/safehold/blob/local"
 	"github.com/safehold/safehold/blob/mem"
@@ -463,6 +464,40 @@ func TestPutObjectAgain(t *testing.T) {
 	got, err := s.GetObject(ctx, "snapshots/a")
 	if err != nil || string(got) != "manifest" {
 		t.Fatalf("object now: %q %v", got, err)
+	}
+}
+
+// TestPutObjectCommittedAfterTheRetry: Azurite behind a proxy that loses
+// an upload's answer and commits its object seconds later, refusing the
+// client's retry meanwhile as existing (as a busy store does while the
+// first attempt commits): PutObject (a backup's manifest) waits for the
+// object to show up and succeeds, its contents read back. It failed at
+// once: the object was not there yet to compare, and the put answered
+// blob.ErrExist, failing the backup. A put of other contents under the key
+// is still refused.
+func TestPutObjectCommittedAfterTheRetry(t *testing.T) {
+	ctx := context.Background()
+	f := testsvc.NewFaultyStore(t, testsvc.AzuriteEndpoint(t))
+	be, err := azure.Open(ctx, azure.Config{Endpoint: f.URL, Account: testsvc.AzuriteAccount,
+		Key: testsvc.AzuriteKey, Container: testsvc.RandomName("c"), Prefix: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, be, t.TempDir(), bytes.Repeat([]byte{7}, 32))
+	f.Set(testsvc.StoreCommitsLate)
+	manifest := textBytes(64<<10, 12)
+	if err := s.PutObject(ctx, "snapshots/a", manifest); err != nil {
+		t.Fatalf("a put whose answer was lost, committed after the retry: %v", err)
+	}
+	if f.Failed() < 2 {
+		t.Fatalf("%d uploads answered by the proxy: the put was not retried while its first attempt committed", f.Failed())
+	}
+	f.Set(testsvc.StoreUp)
+	if got, err := s.GetObject(ctx, "snapshots/a"); err != nil || !bytes.Equal(got, manifest) {
+		t.Fatalf("read back: %d bytes, %v", len(got), err)
+	}
+	if err := s.PutObject(ctx, "snapshots/a", []byte("another")); !errors.Is(err, blob.ErrExist) {
+		t.Fatalf("different contents under an existing key: %v", err)
 	}
 }
 
@@ -978,3 +1013,5 @@ func TestFlushSyncsGroupedPuts(t *testing.T) {
 	s2 := open(t, lb, t.TempDir(), nil)
 	checkGets(t, s2, append(ids, id), append(datas, more[0]))
 }
+
+func TestMain(m *testing.M) { os.Exit(testsvc.Main(m)) }

@@ -1,6 +1,8 @@
 package testsvc
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // StoreFault is how a FaultyStore answers.
@@ -21,7 +24,17 @@ const (
 	StoreHangs                // every request hangs until the fault changes
 	StoreCutsPuts             // uploads (PUT of more than 1 KiB) lose their connection halfway
 	StoreListFails            // listings (comp=list) answer 500, the rest passes
+	// StoreCommitsLate: an upload's answer is lost (its connection reset
+	// once the body is in) and its object is committed StoreLate later,
+	// as by a busy server; meanwhile an upload of the same object (the
+	// client's retry) is refused as existing (409 BlobAlreadyExists, as
+	// Azure and Azurite refuse one while the first attempt commits).
+	StoreCommitsLate
 )
+
+// StoreLate is how long after its answer was lost a StoreCommitsLate
+// upload is committed.
+const StoreLate = 3 * time.Second
 
 // FaultyStore is an HTTP proxy in front of a real object store (Azurite,
 // the S3 server) that fails the way a cloud object store does, as its
@@ -34,6 +47,9 @@ type FaultyStore struct {
 	changed chan struct{}
 	mu      sync.Mutex
 	failed  atomic.Int64
+
+	committing map[string]bool // StoreCommitsLate's uploads not yet committed, by path
+	late       sync.WaitGroup  // their commits
 }
 
 // Set makes the store fail as m says from now on (StoreUp: not at all).
@@ -56,8 +72,9 @@ func NewFaultyStore(t testing.TB, endpoint string) *FaultyStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &FaultyStore{changed: make(chan struct{})}
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	f := &FaultyStore{changed: make(chan struct{}), committing: map[string]bool{}}
+	target := &url.URL{Scheme: u.Scheme, Host: u.Host}
+	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.ErrorLog = nil
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch StoreFault(f.mode.Load()) {
@@ -91,6 +108,11 @@ func NewFaultyStore(t testing.TB, endpoint string) *FaultyStore {
 				}
 				return
 			}
+		case StoreCommitsLate:
+			if r.Method == http.MethodPut && r.ContentLength > 0 {
+				f.commitLate(w, r, target)
+				return
+			}
 		case StoreListFails:
 			if r.URL.Query().Get("comp") == "list" || r.URL.Query().Get("list-type") != "" || r.URL.Query().Get("restype") == "container" && r.Method == http.MethodGet {
 				f.failed.Add(1)
@@ -107,7 +129,42 @@ func NewFaultyStore(t testing.TB, endpoint string) *FaultyStore {
 	}
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
-	t.Cleanup(func() { f.Set(StoreUp); srv.Close() })
+	t.Cleanup(func() { f.Set(StoreUp); srv.Close(); f.late.Wait() })
 	f.URL = "http://" + ln.Addr().String() + u.Path
 	return f
+}
+
+// commitLate answers an upload as StoreCommitsLate says.
+func (f *FaultyStore) commitLate(w http.ResponseWriter, r *http.Request, target *url.URL) {
+	f.failed.Add(1)
+	f.mu.Lock()
+	if f.committing[r.URL.Path] {
+		f.mu.Unlock()
+		w.Header().Set("x-ms-error-code", "BlobAlreadyExists")
+		http.Error(w, "BlobAlreadyExists", http.StatusConflict)
+		return
+	}
+	f.committing[r.URL.Path] = true
+	f.late.Add(1)
+	f.mu.Unlock()
+	body, err := io.ReadAll(r.Body)
+	out := r.Clone(context.Background())
+	out.URL.Scheme, out.URL.Host, out.RequestURI = target.Scheme, target.Host, ""
+	out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	go func() {
+		defer f.late.Done()
+		defer func() { f.mu.Lock(); delete(f.committing, r.URL.Path); f.mu.Unlock() }()
+		if err != nil {
+			return
+		}
+		time.Sleep(StoreLate)
+		if resp, err := http.DefaultTransport.RoundTrip(out); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		c.(*net.TCPConn).SetLinger(0) // the answer lost: a reset
+		c.Close()
+	}
 }
