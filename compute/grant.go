@@ -180,7 +180,18 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 	if rid.IsType(DiskType) {
 		// What was uploaded through the SAS is durable once access ends.
 		if d, err := s.DiskResource(ctx, rid.String()); err == nil {
-			if v, err := s.vols.Get(d.Properties.UniqueID); err == nil {
+			v, err := s.vols.Get(d.Properties.UniqueID)
+			if st := d.Properties.DiskState; err != nil && s.opts.Replica != nil && (st == StateActiveUpload || st == StateReadyToUpload) {
+				// The upload's bytes are on the replica that owns the
+				// disk: only it can make them durable and drop the VHD
+				// footer, so the revoke is its (an alive *ErrElsewhere:
+				// the face forwards it there); with the owner down, the
+				// upload cannot end yet.
+				if _, err := s.checkOwner(ctx, d); err != nil {
+					return ownerFailure(err)
+				}
+			}
+			if err == nil {
 				if err := v.Flush(); err != nil {
 					return fmt.Errorf("flush disk %s: %w", rid.Name(), err)
 				}

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -411,6 +412,11 @@ func (pr *Provider) revoke(r *arm.Request, id string) (*arm.Response, error) {
 		return nil, err
 	}
 	if err := pr.svc.RevokeAccess(ctx, id); err != nil {
+		if ee := (*compute.ErrElsewhere)(nil); errors.As(err, &ee) && ee.Alive {
+			// An upload's end: the disk's owner makes its bytes durable
+			// and drops the VHD footer.
+			return pr.forwardARM(r, ee)
+		}
 		return nil, err
 	}
 	return pr.completed(r, "compute.revoke", id, loc, nil)
