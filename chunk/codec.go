@@ -58,8 +58,6 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func crc(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
-
 // ErrCorrupt is wrapped by every error that reports damaged stored data
 // (bad checksum, failed authentication, wrong hash, truncated pack).
 var ErrCorrupt = errors.New("corrupt")
