@@ -25,6 +25,7 @@ import (
 
 	"github.com/safehold/safehold/internal/logtext"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/server"
 )
 
@@ -70,7 +71,7 @@ func BenchmarkARMGetWire(b *testing.B) {
 		allocs, nbytes uint64
 	}
 	serve := func(addr string) cost {
-		cmd := exec.Command(os.Args[0], "-test.run", "^TestGetLoadClient$", "-test.count", "1")
+		cmd := testsvc.DiesWithParent(exec.Command(os.Args[0], "-test.run", "^TestGetLoadClient$", "-test.count", "1"))
 		cmd.Env = append(os.Environ(), "SAFEHOLD_GETLOAD="+strings.Join([]string{
 			addr, u.Hostname(), path, tok, strconv.Itoa(b.N), "16", filepath.Join(tlsDir, "ca.pem")}, "\n"))
 		var out bytes.Buffer

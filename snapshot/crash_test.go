@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/blob/local"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/snapshot"
 )
 
@@ -82,8 +83,10 @@ func TestKill9(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for round := 0; round < 3; round++ {
 		dir := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+		// The child dies with this binary, and what it leaves in its
+		// TMPDIR goes with this test's temporary directories.
+		cmd := testsvc.DiesWithParent(exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1"))
+		cmd.Env = append(os.Environ(), crashEnv+"="+dir, "TMPDIR="+t.TempDir())
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -95,6 +95,7 @@ import (
 	"testing"
 
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/server"
 )
 
@@ -448,7 +449,7 @@ func (p *prereqs) runPhase(bin string, phase int, ids []string, opsFile string, 
 	if err := os.WriteFile(subsFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, ids...)
+	cmd := testsvc.DiesWithParent(exec.Command(bin, ids...))
 	cmd.Env = append(os.Environ(), "SAFEHOLD_CONNECTION="+filepath.Join(e.DataDir, "connection.json"), "EXAMPLES_SUBS="+subsFile, "EXAMPLES_OPS="+opsFile)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -727,7 +728,7 @@ func buildHarness(t *testing.T, repo, dir string, xs []*example) string {
 		if err := generate(dir, live, harnessMain); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd := testsvc.DiesWithParent(exec.Command("go", "build", "-o", bin, "."))
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GONOSUMDB=*")
 		if proxy != "" {

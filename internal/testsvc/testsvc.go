@@ -237,11 +237,14 @@ func WaitDone(t testing.TB, what string, done <-chan error) {
 // standard error is the test's. It returns the running command and a
 // scanner over the child's standard output, which the caller reads (the
 // child blocks once the pipe is full). The test fails if the child does not
-// start.
+// start. The child dies with the test binary (DiesWithParent), and its
+// temporary directories (its TMPDIR: its tests' TempDir, the servers'
+// data) are made in one of the test's, removed at its end: a child
+// killed part way never removes its own, which were left in /tmp.
 func Child(t testing.TB, test string, env []string, flags ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
 	cmd := DiesWithParent(exec.Command(os.Args[0], append([]string{"-test.run=^" + test + "$"}, flags...)...))
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+t.TempDir()), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
