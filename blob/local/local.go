@@ -368,6 +368,12 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byt
 // scratch holds the range (the result then aliases scratch): a reader that
 // reuses its buffers (a restore's range reads) saves allocating, zeroing
 // and faulting in a fresh buffer per read.
+//
+// The file is opened once: with O_DIRECT at once for a range of
+// directMin or more (a restore's range reads), else buffered, its mode
+// switched (fcntl) where that guess was wrong (a whole object read of
+// directMin or more, a scratch buffer that is not aligned). It was opened
+// buffered, and again with O_DIRECT to read a large range.
 func (b *Backend) GetInto(ctx context.Context, key string, off, length int64, scratch []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
@@ -376,19 +382,19 @@ func (b *Backend) GetInto(ctx context.Context, key string, off, length int64, sc
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	f, err := os.Open(p)
+	fd, direct, err := openRead(p, length >= directMin)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("get %s: %w", key, blob.ErrNotExist)
 		}
-		return nil, fmt.Errorf("get %s: %w", key, err)
+		return nil, fmt.Errorf("get %s: %w", key, &fs.PathError{Op: "open", Path: p, Err: err})
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, &fs.PathError{Op: "stat", Path: p, Err: err})
 	}
-	end, err := blob.CheckRange(key, st.Size(), off, length)
+	end, err := blob.CheckRange(key, st.Size, off, length)
 	if err != nil {
 		return nil, err
 	}
@@ -404,8 +410,9 @@ func (b *Backend) GetInto(ctx context.Context, key string, off, length int64, sc
 				buf = blob.AlignedBuf(int(aend - aoff))
 			}
 		}
-		if buf != nil {
-			n, ok, err := readDirect(p, buf[:aend-aoff], aoff)
+		if buf != nil && (direct || setDirect(fd, true) == nil) {
+			direct = true
+			n, ok, err := readDirect(fd, buf[:aend-aoff], aoff)
 			if err != nil {
 				return nil, fmt.Errorf("get %s: read: %w", key, err)
 			}
@@ -417,16 +424,66 @@ func (b *Backend) GetInto(ctx context.Context, key string, off, length int64, sc
 			}
 		}
 	}
+	if direct {
+		if err := setDirect(fd, false); err != nil {
+			return nil, fmt.Errorf("get %s: read: %w", key, err)
+		}
+	}
 	var buf []byte
 	if int64(cap(scratch)) >= end-off {
 		buf = scratch[:end-off]
 	} else {
 		buf = make([]byte, end-off)
 	}
-	if _, err := f.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && len(buf) == 0) {
-		return nil, fmt.Errorf("get %s: read: %w", key, err)
+	for n := 0; n < len(buf); {
+		r, err := unix.Pread(fd, buf[n:], off+int64(n))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("get %s: read: %w", key, &fs.PathError{Op: "read", Path: p, Err: err})
+		case r == 0:
+			return nil, fmt.Errorf("get %s: read: %w", key, io.ErrUnexpectedEOF)
+		}
+		n += r
 	}
 	return buf, nil
+}
+
+// openRead opens name to read, with O_DIRECT when direct asks and the file
+// system takes it (direct tells whether it did).
+func openRead(name string, direct bool) (fd int, _ bool, err error) {
+	mode := unix.O_RDONLY | unix.O_CLOEXEC
+	if direct {
+		mode |= unix.O_DIRECT
+	}
+	for {
+		fd, err = unix.Open(name, mode, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EINVAL && mode&unix.O_DIRECT != 0:
+			mode &^= unix.O_DIRECT // no direct I/O here
+			continue
+		}
+		return fd, err == nil && mode&unix.O_DIRECT != 0, err
+	}
+}
+
+// setDirect sets or clears fd's O_DIRECT (an error where the file system
+// refuses direct I/O).
+func setDirect(fd int, on bool) error {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	if on {
+		fl |= unix.O_DIRECT
+	} else {
+		fl &^= unix.O_DIRECT
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
+	return err
 }
 
 // Objects of at least directMin bytes are written and read with O_DIRECT
@@ -475,15 +532,10 @@ func writeNew(f *os.File, name string, data []byte) error {
 	return nil
 }
 
-// readDirect reads into buf at off (both aligned) with O_DIRECT. ok is
-// false when the file system refuses direct I/O (the caller reads
-// buffered); n may be short at the end of the file.
-func readDirect(name string, buf []byte, off int64) (n int, ok bool, err error) {
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, false, nil
-	}
-	defer unix.Close(fd)
+// readDirect reads into buf at off (both aligned) from fd, opened with
+// O_DIRECT. ok is false when the file system refuses direct I/O (the
+// caller reads buffered); n may be short at the end of the file.
+func readDirect(fd int, buf []byte, off int64) (n int, ok bool, err error) {
 	for n < len(buf) {
 		r, err := directio.Pread(fd, buf[n:], off+int64(n))
 		if err != nil {
