@@ -275,6 +275,9 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	if err != nil {
 		return nil, false, err
 	}
+	for _, d := range c.Disks { // until the point records them
+		made(ctx, Leftover{Kind: leftoverSnapshot, ID: d.SnapshotID})
+	}
 	points, err := ListRecoveryPoints(ctx, e.Store, it.ID)
 	if err != nil {
 		return nil, false, err
@@ -349,8 +352,12 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 		if err := PutRecoveryPoint(wctx, tx, p); err != nil {
 			return err
 		}
+		x.Leftovers = nil // the point holds the snapshots
 		return PutJob(wctx, tx, x)
 	})
+	if err == nil && !cancelled && change == "" && !orphan {
+		owned(ctx)
+	}
 	if err == nil && cancelled {
 		e.dropSnapshots(ctx, c.Disks)
 		return nil, false, ErrCancelled

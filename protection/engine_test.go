@@ -726,6 +726,11 @@ func TestBackupMeetingTheDatabaseOutOfReachRunsAgainThenFails(t *testing.T) {
 	if pts := b.points(t, it); len(pts) != 0 {
 		t.Fatalf("%d points", len(pts))
 	}
+	// The snapshots its runs took for the point it could not record go
+	// with the job's end (they stayed, owned by no point, for ever).
+	if snaps, err := b.compute.ListSnapshots(b.ctx, "/subscriptions/"+testSub); err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshots after the backup failed: %d, %v, want none", len(snaps), err)
+	}
 	if _, err := pg.Exec(b.ctx, `DROP TRIGGER refuse_points ON docs`); err != nil {
 		t.Fatal(err)
 	}
@@ -800,4 +805,94 @@ func TestRestoreKeepsItsDisksForItsNextRun(t *testing.T) {
 			t.Fatalf("restored disk %d differs", i)
 		}
 	}
+}
+
+// TestRestoreOutOfRetriesDeletesItsDisks: PostgreSQL refuses every write
+// of a restore's second disk (57P01): each run keeps the first disk it
+// made for the next, and when the tries run out the job ends Failed and
+// the first disk goes with it. It stayed, made by a failed restore.
+func TestRestoreOutOfRetriesDeletesItsDisks(t *testing.T) {
+	b, it, bj, jobID := restoreMeetingRefusals(t, 1)
+	for {
+		j, _, err := b.restoreWith(it, jobID, bj.RecoveryPointID, "blip", nil)
+		var re *job.RetryError
+		if errors.As(err, &re) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, j, protection.JobFailed)
+		break
+	}
+	if ds, err := b.compute.ListDisks(b.ctx, "/subscriptions/"+testSub+"/resourceGroups/restored"); err != nil || len(ds) != 0 {
+		t.Fatalf("disks after the restore failed: %d, %v, want none", len(ds), err)
+	}
+}
+
+// TestCancelledRestoreMeetingTheDatabaseOutOfReachEndsCancelled: a
+// restore whose cancellation was requested while it ran (in the store, as
+// another replica's face records it) meets PostgreSQL refusing a write
+// (57P01): it ends Cancelled, not Failed, and its disks go.
+func TestCancelledRestoreMeetingTheDatabaseOutOfReachEndsCancelled(t *testing.T) {
+	b, it, bj, jobID := restoreMeetingRefusals(t, 10)
+	_, _, err := b.restoreWith(it, jobID, bj.RecoveryPointID, "blip", nil)
+	var re *job.RetryError
+	if !errors.As(err, &re) {
+		t.Fatalf("the restore's first run: %v, want a job.Retry", err)
+	}
+	if err := b.store.Update(b.ctx, func(tx store.Tx) error {
+		j, err := protection.GetJob(b.ctx, tx, "", jobID)
+		if err != nil {
+			return err
+		}
+		j.Status = "Cancelling"
+		if j.Details == nil {
+			j.Details = map[string]string{}
+		}
+		j.Details[protection.DetailCancelRequested] = "true"
+		return protection.PutJob(b.ctx, tx, j)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := b.restoreWith(it, jobID, bj.RecoveryPointID, "blip", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, j, protection.JobCancelled)
+	if ds, err := b.compute.ListDisks(b.ctx, "/subscriptions/"+testSub+"/resourceGroups/restored"); err != nil || len(ds) != 0 {
+		t.Fatalf("disks after the restore was cancelled: %d, %v, want none", len(ds), err)
+	}
+}
+
+// restoreMeetingRefusals is a bundle on PostgreSQL with a backed-up item
+// of two disks, its engine allowed retries transient retries, the store
+// refusing (57P01) every write of the second disk a restore "blip" makes,
+// and a restore job of the item's point.
+func restoreMeetingRefusals(t *testing.T, retries int) (*bundle, *protection.Item, *protection.Job, string) {
+	url := testsvc.PostgresSchema(t)
+	b := setupWith(t, t.TempDir(), func(ctx context.Context, clk clock.Clock) (store.Store, error) {
+		return store.OpenPostgres(ctx, url, clk)
+	})
+	b.engine.TransientRetries = retries
+	it := b.protect(t, "vm", 2, "", nil)
+	bj := b.backup(t, it, protection.BackupOptions{})
+	wantStatus(t, bj, protection.JobCompleted)
+	second := strings.ToLower(arm.NewID(testSub, "restored", "Microsoft.Compute", "disks", "vm-blip-1").String())
+	pg := b.store.(*store.Postgres).Pool()
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_ins() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.kind = 'resource' AND NEW.key = '` + second + `' THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER refuse_ins BEFORE INSERT ON docs FOR EACH ROW EXECUTE FUNCTION refuse_ins()`,
+	} {
+		if _, err := pg.Exec(b.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b, it, bj, b.restoreJob(t, it)
 }

@@ -77,6 +77,10 @@ type Job struct {
 	// TransientRetries counts the runs of the job that met the metadata
 	// database out of reach and left it to its task to run again (run.go).
 	TransientRetries int `json:"transientRetries,omitempty"`
+	// Leftovers are what earlier runs that met the metadata database out
+	// of reach made and nothing owns yet (leftovers.go): deleted when the
+	// job ends Failed or Cancelled.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
 }
 
 // NewJob is a new job of operation on the item itemID of vault vaultID

@@ -88,6 +88,7 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 			if err != nil {
 				return e.discardRestored(ctx, out, err)
 			}
+			made(ctx, Leftover{Kind: leftoverDisk, ID: d.ID, UniqueID: d.UniqueID}) // until the job completes
 			out = append(out, RestoredDisk{Source: t.Source, Disk: d})
 			bytes += d.BytesRestored
 		}

@@ -167,13 +167,14 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 	log := e.Logger.With("job", j.ID, "item", j.ItemID, "operation", j.Operation)
 	log.Info("job started")
 	jctx, stop := e.watchCancel(ctx, jobID)
+	rl := &runLeftovers{}
 	werr := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("job panicked: %v", p)
 			}
 		}()
-		return work(jctx, j)
+		return work(withLeftovers(jctx, rl), j)
 	}()
 	if werr != nil && userCancelled(jctx) {
 		// Whatever the work was doing when the cancellation reached it.
@@ -201,21 +202,31 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 	// counted in the job, in the transaction that would have ended it.
 	// Not once the task is gone (the unfenced end below): no run is left.
 	retryable, retried := transient(werr), 0
+	var clean []Leftover // what the job made that goes with its end here
 	end := func(tx store.Tx) error {
 		x, err := GetJob(ctx, tx, "", jobID)
 		if err != nil {
 			return err
 		}
-		out, retried = x, 0
+		out, retried, clean = x, 0, nil
 		if x.Status != JobInProgress && x.Status != "Cancelling" {
 			return nil // ended by another run of it: ended once, by that one
 		}
 		if retryable && x.Status == JobInProgress && x.Details[DetailCancelRequested] == "" && x.TransientRetries < e.transientRetries() {
 			x.TransientRetries++
 			retried = x.TransientRetries
+			// What this run made is the next runs' to own or delete.
+			x.Leftovers = mergeLeftovers(x.Leftovers, rl.get())
 			return PutJob(ctx, tx, x)
 		}
-		e.finish(x, werr, fallback)
+		ferr := werr
+		if transient(ferr) && x.Details[DetailCancelRequested] != "" {
+			// Cancelled while it ran, and the work met the database out
+			// of reach before it saw the request: the job ends as asked.
+			ferr = ErrCancelled
+		}
+		e.finish(x, ferr, fallback)
+		clean = endLeftovers(x, rl.get())
 		if f != nil {
 			if err := f.Ended(ctx, tx, x); err != nil {
 				return err
@@ -259,6 +270,12 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		// not end as though the job had ended (it never would then).
 		log.Error("end job; its task runs it again", "err", err, "workErr", werr)
 		return nil, job.Retry(fmt.Errorf("end job %s: %w", jobID, err), endJobRetry)
+	}
+	if len(clean) > 0 {
+		e.deleteLeftovers(ctx, jobID, clean)
+		if x, err := GetJob(context.WithoutCancel(ctx), e.Store, "", jobID); err == nil {
+			out = x // its error names what it could not delete
+		}
 	}
 	if retried > 0 {
 		delay := transientDelay(retried)
