@@ -359,3 +359,76 @@ func TestSharedRoundTripFailsOnlyTheBatchOfItsFailedRead(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedRoundTripOnAFrozenDatabaseFailsEveryBatch: a shared round trip
+// that fails because the database stopped answering (every process of
+// the cluster stopped) fails every batch within round_trip_timeout and a
+// probe (a second at most), not each batch again on a round trip of its
+// own, each waiting as long; and the batches are answered once it
+// answers again.
+func TestSharedRoundTripOnAFrozenDatabaseFailsEveryBatch(t *testing.T) {
+	u, freeze := testsvc.FrozenPostgres(t)
+	const limit = 4 * time.Second
+	s := storetest.Postgres(t, testsvc.WithParam(u, "round_trip_timeout", limit.String()))
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: "k", Key: "a", Scope: "/s/", Value: []byte("v")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	store.SetReadsClock(s, func() time.Time { return now })
+	batches := [][]store.Read{
+		{{Kind: "k", Key: "a"}},
+		{{Kind: "k", List: true, Q: store.ListQuery{ScopePrefix: "/s/"}}},
+		{{Kind: "k", Key: "a"}, {Kind: "k", Key: "absent"}},
+	}
+	run := func() ([][]store.ReadResult, time.Duration) {
+		release := store.HoldReadPipes(s)
+		defer release()
+		res := make([]chan []store.ReadResult, len(batches))
+		for i, b := range batches {
+			res[i] = make(chan []store.ReadResult, 1)
+			go func() { res[i] <- s.ReadBatch(ctx, b) }()
+			for deadline := time.Now().Add(time.Minute); store.ReadsWaiting(s) != i+1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d batches waiting, want %d", store.ReadsWaiting(s), i+1)
+				}
+			}
+		}
+		t0 := time.Now()
+		release()
+		out := make([][]store.ReadResult, len(batches))
+		for i := range res {
+			out[i] = <-res[i]
+		}
+		return out, time.Since(t0)
+	}
+	thaw := freeze()
+	out, took := run()
+	for i, r := range out {
+		if !errors.Is(r[0].Err, store.ErrUnavailable) {
+			t.Errorf("batch %d on a frozen database: %v, want ErrUnavailable", i, r[0].Err)
+		}
+	}
+	// limit, then the probe's second at most; on their own again, they
+	// would wait limit twice.
+	if took > limit+limit/2+time.Second {
+		t.Errorf("the batches of a shared round trip on a frozen database failed after %v (round_trip_timeout %v)", took, limit)
+	}
+	thaw()
+	testsvc.WaitWithin(t, 30*time.Second, "the store to read again", func() bool {
+		_, err := s.Get(ctx, "k", "a")
+		return err == nil
+	})
+	out, _ = run()
+	if r := out[0][0]; r.Err != nil || string(r.Doc.Value) != "v" {
+		t.Errorf("a get once the database answers: %q, %v", r.Doc.Value, r.Err)
+	}
+	if r := out[1][0]; r.Err != nil || len(r.Docs) != 1 {
+		t.Errorf("a list once the database answers: %d documents, %v", len(r.Docs), r.Err)
+	}
+	if r := out[2][1]; !errors.Is(r.Err, store.ErrNotFound) {
+		t.Errorf("a missing document once the database answers: %v", r.Err)
+	}
+}
