@@ -386,17 +386,21 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 	if err := CheckClockTime(target); err != nil {
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is too long: %v.", body.Duration, err)
 	}
+	back := target.Before(now)
 	if body.RequestID != "" {
 		if len(body.RequestID) > 128 {
 			return nil, arm.BadRequest("InvalidRequestId", "The requestId is %d characters long; give at most 128 (the CLI sends a UUID).", len(body.RequestID))
 		}
 		again := false
-		if target, again, err = s.advanceTarget(r.HTTP.Context(), body.RequestID, target); err != nil {
+		if target, back, again, err = s.advanceTarget(r.HTTP.Context(), body.RequestID, target, back); err != nil {
 			return nil, err
 		}
-		if again && !target.Before(now) && c.Now().After(target) {
+		if again && !back && c.Now().After(target) {
 			// Applied already (its answer was lost: the replica serving it
 			// was killed), and the clock moved on since: nothing to redo.
+			// The direction is the first request's: its target, behind the
+			// clock now, is no move back (the clock was set back to it,
+			// frozen, by a retry after the clock had moved on).
 			// (A move back is a set to an absolute time: made again below.)
 			out := clockOut(c.State())
 			zero := 0
@@ -404,7 +408,7 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 			return arm.OK(out), nil
 		}
 	}
-	if target.Before(now) {
+	if back {
 		// Back (-1d): a clock set to that time; nothing runs.
 		s.advanceMu.Lock()
 		defer s.advanceMu.Unlock()
@@ -431,7 +435,8 @@ const advanceKind = "clock.advance"
 
 type advanceRecord struct {
 	Target time.Time `json:"target"`
-	At     time.Time `json:"at"` // real time, for pruning
+	At     time.Time `json:"at"`             // real time, for pruning
+	Back   bool      `json:"back,omitempty"` // a move back (a set to Target)
 }
 
 // advanceTarget makes a clock advance idempotent by its request id: the
@@ -439,14 +444,15 @@ type advanceRecord struct {
 // clock as it then stood); a request with the same id again (the client
 // retrying an advance whose answer it never got: the replica serving it
 // was killed after the clock moved, or part way) answers the recorded
-// target and again=true, so it moves the clock to where the first would
-// have, not a second duration further. Records older than a day go.
-func (s *Server) advanceTarget(ctx context.Context, id string, target time.Time) (time.Time, bool, error) {
+// target, its direction (back: a move back) and again=true, so it moves
+// the clock to where the first would have, not a second duration further.
+// Records older than a day go.
+func (s *Server) advanceTarget(ctx context.Context, id string, target time.Time, back bool) (time.Time, bool, bool, error) {
 	key := strings.ToLower(id)
 	again := false
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
 		if rec, err := store.GetJSON[advanceRecord](ctx, tx, advanceKind, key, "clock advance"); err == nil {
-			target, again = rec.Target, true
+			target, back, again = rec.Target, rec.Back, true
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -463,9 +469,9 @@ func (s *Server) advanceTarget(ctx context.Context, id string, target time.Time)
 				}
 			}
 		}
-		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: advanceKind, Key: key}, advanceRecord{Target: target, At: now}, "clock advance")
+		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: advanceKind, Key: key}, advanceRecord{Target: target, At: now, Back: back}, "clock advance")
 	})
-	return target, again, err
+	return target, back, again, err
 }
 
 // maxAdvanceSteps bounds the moments one advance visits.

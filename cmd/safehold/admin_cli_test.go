@@ -347,3 +347,33 @@ func TestAdminVerbsPrintJSON(t *testing.T) {
 		t.Errorf("clock show -o yaml: %v", err)
 	}
 }
+
+// TestClockAdvanceRetriedAfterTheClockMovedOn retries a forward advance
+// with the id of one that was applied (its answer lost, as the CLI's error
+// for an unanswered advance tells the operator to), after the clock moved
+// on since (another advance, a resume): the retry moves nothing. Before,
+// the retry took the recorded target, now behind the clock, for a move back
+// and set the clock back to it, frozen (a day back here). A move back
+// retried is a set to its absolute target, made again.
+func TestClockAdvanceRetriedAfterTheClockMovedOn(t *testing.T) {
+	e := testserver.Start(t)
+	mustRun(t, e, "clock", "set", "2030-01-10T00:00:00Z")
+	const id = "6f1c2a7e-4b0d-4c39-9d57-1f0e8a2b3c4d"
+	if out := mustRun(t, e, "clock", "advance", "1h", "--request-id", id); strings.TrimSpace(out) != "2030-01-10T01:00:00Z" {
+		t.Fatalf("clock advance 1h: %q", out)
+	}
+	if out := mustRun(t, e, "clock", "advance", "1d"); strings.TrimSpace(out) != "2030-01-11T01:00:00Z" {
+		t.Fatalf("clock advance 1d: %q", out)
+	}
+	if out := mustRun(t, e, "clock", "advance", "1h", "--request-id", id); strings.TrimSpace(out) != "2030-01-11T01:00:00Z" {
+		t.Fatalf("the advance retried with its id after the clock moved on: %q, want the clock left at 2030-01-11T01:00:00Z", out)
+	}
+	// A move back retried is made again: a set to its first target.
+	const back = "0b6e3f1d-8a2c-4e57-b1f9-3d2c4a5e6f70"
+	if out := mustRun(t, e, "clock", "advance", "-2h", "--request-id", back); strings.TrimSpace(out) != "2030-01-10T23:00:00Z" {
+		t.Fatalf("clock advance -2h: %q", out)
+	}
+	if out := mustRun(t, e, "clock", "advance", "-2h", "--request-id", back); strings.TrimSpace(out) != "2030-01-10T23:00:00Z" {
+		t.Fatalf("clock advance -2h retried: %q, want 2030-01-10T23:00:00Z", out)
+	}
+}
