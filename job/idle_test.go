@@ -54,6 +54,15 @@ func (r *ran) wait(t *testing.T, what string) time.Time {
 	}
 }
 
+// idleAfter waits until the runner made n claims or more through st and is
+// idle (nothing running or being claimed): it waits then for a wake-up, or
+// an hour (IdlePoll). A task enqueued before its first claim would be run
+// by that claim, whether or not anything woke it.
+func idleAfter(t *testing.T, r *job.Runner, st *claimCounter, n int64) {
+	t.Helper()
+	testsvc.WaitWithin(t, testsvc.WaitLimit, "the runner to claim and be idle", func() bool { return st.claims.Load() >= n && !r.Busy() })
+}
+
 func startRunner(t *testing.T, r *job.Runner) {
 	t.Helper()
 	if err := r.Start(context.Background()); err != nil {
@@ -82,11 +91,12 @@ func TestIdleRunnerClaimsSeldom(t *testing.T) {
 // due time.
 func TestIdleRunnerRunsWhatIsDue(t *testing.T) {
 	t.Run("enqueued", func(t *testing.T) {
-		st := storetest.SQLite(t)
+		st := &claimCounter{Store: storetest.SQLite(t)}
 		r := &job.Runner{Store: st, NodeID: "n1", IdlePoll: time.Hour}
 		h := newRan(clock.Real{})
 		r.Register("k", h.handle)
 		startRunner(t, r)
+		idleAfter(t, r, st, 1)
 		storetest.Enqueue(t, st, store.Task{Kind: "k"})
 		h.wait(t, "the task enqueued")
 	})
@@ -104,15 +114,16 @@ func TestIdleRunnerRunsWhatIsDue(t *testing.T) {
 		}
 	})
 	t.Run("clock moved", func(t *testing.T) {
-		st := storetest.SQLite(t)
+		st := &claimCounter{Store: storetest.SQLite(t)}
 		fake := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		r := &job.Runner{Store: st, Clock: fake, NodeID: "n1", IdlePoll: time.Hour}
 		h := newRan(fake)
 		r.Register("k", h.handle)
 		startRunner(t, r)
+		idleAfter(t, r, st, 1)
 		due := fake.Now().Add(time.Hour)
 		storetest.Enqueue(t, st, store.Task{Kind: "k", RunAt: due})
-		time.Sleep(300 * time.Millisecond) // (the runner has seen it is not due: not a timing)
+		idleAfter(t, r, st, 2) // the claim the enqueue woke found it not due
 		fake.Advance(time.Hour)
 		if at := h.wait(t, "the task due when the clock moved"); at.Before(due) {
 			t.Fatalf("the task ran at %v, before it was due (%v)", at, due)
@@ -138,12 +149,12 @@ func TestIdleRunnerRunsWhatIsDue(t *testing.T) {
 // the store's notifications.
 func TestIdleRunnerPicksUpAnotherReplicasTask(t *testing.T) {
 	url := testsvc.PostgresSchema(t)
-	mine, theirs := storetest.Postgres(t, url), storetest.Postgres(t, url)
+	mine, theirs := &claimCounter{Store: storetest.Postgres(t, url)}, storetest.Postgres(t, url)
 	r := &job.Runner{Store: mine, NodeID: "n1", IdlePoll: time.Hour}
 	h := newRan(clock.Real{})
 	r.Register("k", h.handle)
 	startRunner(t, r)
-	time.Sleep(300 * time.Millisecond) // (the runner is idle: not a timing)
+	idleAfter(t, r, mine, 1)
 	storetest.Enqueue(t, theirs, store.Task{Kind: "k"})
 	h.wait(t, "the task the other replica enqueued")
 }
