@@ -1389,6 +1389,18 @@ func (s *Store) getMany(ctx context.Context, ids []ID, bufs [][]byte, dst []byte
 			return nil, fmt.Errorf("get chunk %s: %w", ids[i].Short(), err)
 		}
 		for _, k := range members {
+			// Let a goroutine waiting for a processor run before each
+			// chunk's decoding and hashing (64 KiB: ~0.05 ms). The Go
+			// scheduler hands a goroutine leaving a system call a
+			// processor only when one is idle: with every processor
+			// decoding, a restore worker whose write returned waited for
+			// a whole run to be decoded (~2.5 ms) before issuing its next
+			// read, and the disk idled meanwhile. In runtime traces of
+			// the bench's restore (session 25), goroutines back from
+			// system calls waited 153 ms for a processor in all, 13 ms
+			// with this; the time with no read or write in flight went
+			// from 45-100 ms to 22-36 ms.
+			runtime.Gosched()
 			done[k] = true
 			l := locs[k]
 			rel := int64(l.off) - start

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -450,5 +451,68 @@ func TestGetRunReadsThroughReplacedBlocks(t *testing.T) {
 	}
 	if len(reads) != 2 {
 		t.Fatalf("interleaved packs: %d reads, want 2 (one per pack)", len(reads))
+	}
+}
+
+// GetRun lets other goroutines run between the chunks it decodes: a
+// restore worker whose write returned then issues its next read while the
+// others decode, where it waited for a whole run's decoding (the Go
+// scheduler gives a goroutine leaving a system call a processor only when
+// one is idle, and preempts a running one after 10 ms). With one
+// processor, a goroutine that yields in a loop counts how often it ran
+// while GetRun decoded 64 blocks from memory (no system call to run it in):
+// every chunk or so, where it ran only when the decoding was preempted.
+func TestGetRunYieldsBetweenChunks(t *testing.T) {
+	ctx := context.Background()
+	s, err := chunk.Open(ctx, mem.New(nil), t.TempDir(), chunk.Options{PackSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const bs, n = 64 << 10, 64
+	data := make([][]byte, n)
+	ids := make([]chunk.ID, n)
+	for i := range data {
+		data[i] = textBytes(bs, uint64(i))
+		ids[i] = s.Sum(data[i])
+	}
+	w := s.NewWriter()
+	defer w.Close()
+	var enc []byte
+	if err := w.PutRun(ctx, ids, data, make([]int, n), &enc); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]byte, n*bs)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var during, ran atomic.Int64
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			if during.Load() == 1 {
+				ran.Add(1)
+			}
+			runtime.Gosched()
+		}
+	}()
+	during.Store(1)
+	out, err := s.GetRun(ctx, ids, dst, bs)
+	during.Store(0)
+	stop.Store(true)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		if !bytes.Equal(out[i], data[i]) {
+			t.Fatalf("chunk %d reads back wrong", i)
+		}
+	}
+	if r := ran.Load(); r < n/2 {
+		t.Fatalf("another goroutine ran %d times while GetRun decoded %d chunks; want at least %d", r, n, n/2)
 	}
 }
