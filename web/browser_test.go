@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -329,6 +330,10 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		Jobs         []string
 		Dots         []float64
 		Edges        map[string]int
+		WindowCharts map[string]struct {
+			Jobs, Placed int
+			From, Now    time.Time
+		}
 		LabelOverlap float64
 		Panel        map[string]string
 		Error        string
@@ -372,6 +377,23 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 	// none (it showed PT0S and nothing).
 	if d, n := sum.Panel["Duration"], sum.Panel["Bytes transferred"]; !regexp.MustCompile(`^(\d+ (d|h|min) )*\d+ s$|^(\d+ (d|h|min) ?)+$`).MatchString(d) || !regexp.MustCompile(`^\d+(\.\d)? (B|KiB|MiB)$`).MatchString(n) {
 		t.Errorf("the job panel's duration %q and bytes transferred %q (want like \"3 s\" and \"0 B\"): %v", d, n, sum.Panel)
+	}
+	// The jobs chart of each window counts every job of the window and
+	// starts no bar before it (twelve bars left out a day's jobs 13 to 24
+	// hours old and a month's 13 to 30 days old, and a week's chart began
+	// 11 days back).
+	if len(sum.WindowCharts) != 4 {
+		t.Errorf("the windows' charts checked: %v, want 4", sum.WindowCharts)
+	}
+	for days, c := range sum.WindowCharts {
+		n, _ := strconv.Atoi(days)
+		step := map[int]time.Duration{1: time.Hour, 7: 24 * time.Hour, 30: 24 * time.Hour, 180: 7 * 24 * time.Hour}[n]
+		if c.Placed != c.Jobs || c.Jobs == 0 {
+			t.Errorf("the jobs chart of %s days places %d of its %d jobs", days, c.Placed, c.Jobs)
+		}
+		if start := c.Now.Add(-time.Duration(n) * 24 * time.Hour); c.From.Before(start.Add(-step)) {
+			t.Errorf("the jobs chart of %s days starts at %s, before the window (%s) by more than a bar (%s)", days, c.From.Format(time.RFC3339), start.Format(time.RFC3339), step)
+		}
 	}
 	if sum.LabelOverlap > 0 {
 		t.Errorf("the timeline's end labels overlap the points' table by %.1f px", sum.LabelOverlap)

@@ -62,6 +62,23 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
       for (const [name, box] of boxes) out[name] = edge(box.querySelector("canvas"));
       return out;
     });
+    // Every job of a window has its bar and no bar starts before the
+    // window: jobs spread over each window (the newest now, the oldest
+    // just inside it), drawn by the page's own chart function.
+    summary.windowCharts = await page.evaluate(() => {
+      const now = typeof serverNow === "function" ? serverNow() : Date.now(), out = {};
+      for (const days of [1, 7, 30, 180]) {
+        const jobs = [], span = days * 86400000 - 60000;
+        for (let i = 0; i <= 40; i++) jobs.push({ start: new Date(now - span * i / 40).toISOString(), status: i % 3 ? "Completed" : "Failed" });
+        const box = document.createElement("div");
+        box.className = "chart";
+        document.getElementById("view").append(box);
+        jobsChart(box, jobs, now, days);
+        out[days] = { jobs: jobs.length, placed: +box.dataset.placed, from: box.dataset.from, now: new Date(now).toISOString() };
+        box.remove();
+      }
+      return out;
+    });
     await page.screenshot({ path: path.join(shots, "clock-charts.png"), fullPage: true });
     await page.click("#tabs button[data-tab=jobs]");
     await page.waitForFunction(() => { const h = document.getElementById("jobs-heading"); return h && h.dataset.window === "1"; });

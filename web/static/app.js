@@ -370,7 +370,7 @@ function overview(view, d) {
   const stBox = el("div", { class: "chart", id: "storage-chart" }, el("h3", {}, "Storage: logical size against stored (dedup " + (u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–") + ")"));
   row.append(jobBox, stBox);
   view.append(row);
-  jobsChart(jobBox, d.jobs, d.now);
+  jobsChart(jobBox, d.jobs, d.now, d.days);
   storageChart(stBox, u);
   view.append(el("h2", {}, "Recent jobs"), jobTable(d.jobs.slice(0, 10)));
   cutNote(view, d);
@@ -399,12 +399,20 @@ const yAxis = extra => Object.assign({ font: AXIS_FONT, size: axisSize }, extra)
 
 const statusColors = { Completed: "#1a7f37", Failed: "#cf222e", InProgress: "#bf8700", Cancelled: "#6e7781" };
 
-function jobsChart(box, jobs, now) {
+// The bars span the jobs' window (days) back from now, or less when its
+// jobs started later: one bar a week beyond 60 days, a day beyond 2 days,
+// an hour beyond 6 hours, else 10 minutes (at least 12 bars), so that every
+// job of the window has its bar and no bar lies before the window (twelve
+// bars of any step left out the window's older jobs, a day's 13 to 24
+// hours or a month's 13 to 30 days, and drew days before a week's window).
+function jobsChart(box, jobs, now, days) {
   if (typeof uPlot === "undefined") { box.append(el("p", {}, "Charts unavailable.")); return; }
   const times = jobs.map(j => Date.parse(j.start)).filter(t => !isNaN(t));
-  const span = times.length ? now - Math.min(...times) : 0;
-  const step = span > 2 * 86400000 ? 86400000 : span > 6 * 3600000 ? 3600000 : 600000;
-  const n = 12, end = Math.floor(now / step) * step, xs = [];
+  let span = times.length ? now - Math.min(...times) : 0;
+  if (days) span = Math.min(span, days * 86400000);
+  const step = span > 60 * 86400000 ? 7 * 86400000 : span > 2 * 86400000 ? 86400000 : span > 6 * 3600000 ? 3600000 : 600000;
+  const end = Math.floor(now / step) * step, first = Math.floor((now - span) / step) * step, xs = [];
+  const n = Math.max(step === 600000 ? 12 : 1, Math.round((end - first) / step) + 1);
   for (let i = n - 1; i >= 0; i--) xs.push((end - i * step) / 1000);
   const statuses = Object.keys(statusColors);
   const counts = statuses.map(() => xs.map(() => 0));
@@ -417,6 +425,7 @@ function jobsChart(box, jobs, now) {
     placed++;
   }
   box.dataset.placed = String(placed); // the jobs the bars count
+  box.dataset.from = new Date(xs[0] * 1000).toISOString(); // where the first bar starts
   // stack: each series shows its count on top of the ones before it
   const stacked = counts.map((c, i) => c.map((_, b) => counts.slice(0, i + 1).reduce((a, s) => a + s[b], 0)));
   const bars = uPlot.paths.bars({ size: [0.7, 40] });
