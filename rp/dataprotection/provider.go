@@ -118,6 +118,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	rt.Handle("GET", V+"/backupJobs", pr.listJobs)
 	resource.PrefetchList(typeVault+"/backupJobs", func(vault string) []store.Read { return []store.Read{protection.JobsRead(vault)} })
 	pr.registerGuards(rt, sub, rg, V)
+	pr.registerUnsupported(rt, rg, B)
 	pr.registerDeletedVaults(rt, sub)
 	pr.registerExports(rt, V)
 	rt.Handle("GET", V+"/backupJobs/{jobId}", pr.getJob)
