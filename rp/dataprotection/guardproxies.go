@@ -69,11 +69,22 @@ func (pr *Provider) guardAction(r *arm.Request, action string) error {
 	return pr.guarded(r, op, in.ResourceGuardOperationRequests)
 }
 
-// guardSoftDelete authorizes turning soft delete off (from On or AlwaysOn
-// in old to Off in sec).
-func (pr *Provider) guardSoftDelete(r *arm.Request, old, sec json.RawMessage, requests []string) error {
-	if !parseSoftDelete(old).enabled() || parseSoftDelete(sec).enabled() {
+// guardSecurity authorizes a vault write that weakens its security
+// settings (old to sec), Azure's "disable soft delete or security
+// features" (dppDisableSoftDeleteRequests): soft delete turned off (from On
+// or AlwaysOn), its retention shortened, or immutability turned off (from
+// Unlocked to Disabled).
+func (pr *Provider) guardSecurity(r *arm.Request, old, sec json.RawMessage, requests []string) error {
+	if !weakensSecurity(old, sec) {
 		return nil
 	}
 	return pr.guarded(r, opGuardDisableSoft, requests)
+}
+
+func weakensSecurity(old, sec json.RawMessage) bool {
+	o, n := parseSoftDelete(old), parseSoftDelete(sec)
+	if o.enabled() && (!n.enabled() || n.Days < o.Days) {
+		return true
+	}
+	return immutabilityState(old) == "unlocked" && immutabilityState(sec) == "disabled"
 }

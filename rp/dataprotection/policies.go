@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -46,9 +47,16 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 	out := policyResource{ProxyResource: arm.ProxyResource{ID: id.String(), Name: name, Type: typePolicy}, Properties: in.Properties}
 	var users []*instanceResource
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		bis, err := resource.List[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
+		if err != nil {
+			return err
+		}
 		var old policyResource
 		if err := resource.Get(ctx, tx, id, &old); err == nil {
 			out.ID, out.Name, out.SystemData = old.ID, old.Name, old.SystemData // its id as created, whatever the path's casing
+			if err := pr.guardPolicyChange(r, &old, dp, bis); err != nil {
+				return err
+			}
 		} else if !isNotFound(err) {
 			return err
 		}
@@ -57,10 +65,6 @@ func (pr *Provider) putPolicy(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		// Instances using the policy follow its new schedule from now on.
-		bis, err := resource.List[instanceResource](ctx, tx, typeInstance, vaultIDOf(r).String())
-		if err != nil {
-			return err
-		}
 		for i := range bis {
 			bi := &bis[i]
 			if !arm.EqualIDs(bi.Properties.PolicyInfo.PolicyID, id.String()) || bi.Properties.CurrentProtectionState == stateStopped {
@@ -130,4 +134,21 @@ func (pr *Provider) deletePolicy(r *arm.Request) (*arm.Response, error) {
 		return arm.NoContent(), nil
 	}
 	return arm.OK(nil), nil
+}
+
+// guardPolicyChange authorizes a change of the policy old to dp while
+// backup instances (of bis) use it: it changes their protection (their
+// schedule and retention), the critical operation a resource guard
+// protects as a change of the instances themselves (dppModifyPolicy). A
+// PUT that changes neither, or of a policy no instance uses, is not one.
+func (pr *Provider) guardPolicyChange(r *arm.Request, old *policyResource, dp *diskPolicy, bis []instanceResource) error {
+	if was, err := policyFromStored(old); err == nil && reflect.DeepEqual(was, dp) {
+		return nil
+	}
+	for i := range bis {
+		if arm.EqualIDs(bis[i].Properties.PolicyInfo.PolicyID, old.ID) {
+			return pr.guarded(r, opGuardModifyInstance, nil)
+		}
+	}
+	return nil
 }

@@ -1,13 +1,16 @@
 package dataprotection_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/google/uuid"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 )
@@ -319,5 +322,178 @@ func TestResourceGuardPutStatusByVersion(t *testing.T) {
 				t.Errorf("case %d PUT %d at %s: %d (error %q), want %d with the guard", i, j, c.version, resp.StatusCode, testserver.ErrorCode(m), want)
 			}
 		}
+	}
+}
+
+// TestResourceGuardGuardsEachOperation: every critical operation of a
+// Backup vault a guard protects (a change of the instance's protection or
+// of the policy it uses, suspending its backups, stopping its protection,
+// weakening the vault's security settings: soft delete turned off or its
+// retention shortened, immutability turned off; deleting the instance,
+// unlocking the guard proxy's delete) is refused to a backup admin (Backup
+// Contributor on the vault) without the guard's permission for that
+// operation, changing nothing (403 naming the guard and the action), and
+// allowed once the guard's owner grants a role holding that one action on
+// the guard: each refusal comes while the admin holds the actions of the
+// operations before it, so one operation's permission allows no other. An
+// operation the guard excludes needs no permission. A policy change and
+// the weakening of the settings other than soft delete's state were not
+// guarded (both succeeded without the permission).
+func TestResourceGuardGuardsEachOperation(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	dv := fixture.ProtectDisk(t, e)
+	guardID := fixture.Guard(t, e, "security-rg", "guard")
+	owner := testserver.Factory(e, armdataprotection.NewClientFactory)
+	vaultPath := "/subscriptions/" + e.Sub + "/resourceGroups/" + dv.RG + "/providers/Microsoft.DataProtection/backupVaults/" + dv.Vault
+	patchVault(t, e, vaultPath+"?api-version=2024-04-01", `{"properties":{"securitySettings":{"softDeleteSettings":{"state":"On","retentionDurationInDays":30},"immutabilitySettings":{"state":"Unlocked"}}}}`)
+	link := armdataprotection.ResourceGuardProxyBaseResource{Properties: &armdataprotection.ResourceGuardProxyBase{ResourceGuardResourceID: to.Ptr(guardID)}}
+	px, err := owner.NewDppResourceGuardProxyClient().CreateOrUpdate(ctx, dv.RG, dv.Vault, "VaultProxy", link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	objectID, cred := fixture.Principal(t, e, "backup-admin")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/"+dv.RG, roleBackupContributor, objectID)
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/disk-rg", roleContributor, objectID)
+	fixture.Assign(t, e, dv.SnapshotRG, roleContributor, objectID)
+	fixture.Assign(t, e, guardID, roleReader, objectID)
+	f, err := armdataprotection.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bis, vaults, pols := f.NewBackupInstancesClient(), f.NewBackupVaultsClient(), f.NewBackupPoliciesClient()
+	rd, err := armauthorization.NewRoleDefinitionsClient(e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// grant gives the admin a custom role holding action alone on the guard.
+	grant := func(action string) {
+		t.Helper()
+		role := uuid.NewString()
+		if _, err := rd.CreateOrUpdate(ctx, "/subscriptions/"+e.Sub, role, armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+			RoleName: to.Ptr("guard " + action), AssignableScopes: []*string{to.Ptr("/subscriptions/" + e.Sub)},
+			Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr(action)}}}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		fixture.Assign(t, e, guardID, role, objectID)
+	}
+	// state is the instance's protection state, its policy's retention,
+	// and the vault's soft delete and immutability.
+	state := func() string {
+		t.Helper()
+		v, err := owner.NewBackupVaultsClient().Get(ctx, dv.RG, dv.Vault, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := v.Properties.SecuritySettings
+		vs := fmt.Sprintf("%s %v %s", *sec.SoftDeleteSettings.State, *sec.SoftDeleteSettings.RetentionDurationInDays, *sec.ImmutabilitySettings.State)
+		pol, err := owner.NewBackupPoliciesClient().Get(ctx, dv.RG, dv.Vault, dv.Policy, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep := ""
+		for _, r := range pol.Properties.(*armdataprotection.BackupPolicy).PolicyRules {
+			if rr, ok := r.(*armdataprotection.AzureRetentionRule); ok && *rr.Name == "Default" {
+				keep = *rr.Lifecycles[0].DeleteAfter.(*armdataprotection.AbsoluteDeleteOption).Duration
+			}
+		}
+		bi, err := owner.NewBackupInstancesClient().Get(ctx, dv.RG, dv.Vault, dv.Instance, nil)
+		if err != nil {
+			return "gone " + keep + " " + vs
+		}
+		return string(*bi.Properties.CurrentProtectionState) + " " + keep + " " + vs
+	}
+	request := func(kind string) []*string { return []*string{to.Ptr(guardID + "/" + kind + "/default")} }
+	bi, err := bis.Get(ctx, dv.RG, dv.Vault, dv.Instance, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := pols.Get(ctx, dv.RG, dv.Vault, dv.Policy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pols.CreateOrUpdate(ctx, dv.RG, dv.Vault, dv.Policy, policy.BaseBackupPolicyResource, nil); err != nil {
+		t.Fatalf("a PUT of the policy as it is: %v", err)
+	}
+	shorter := fixture.DiskPolicyFrom(fixture.ScheduleStart(e), "PT4H", "P1D", "P1D")
+	patch := func(kind string, sec *armdataprotection.SecuritySettings) func() error {
+		return func() error {
+			return waitErr(vaults.BeginUpdate(ctx, dv.RG, dv.Vault, armdataprotection.PatchResourceRequestInput{Properties: &armdataprotection.PatchBackupVaultInput{
+				ResourceGuardOperationRequests: request(kind), SecuritySettings: sec}}, nil))
+		}
+	}
+	unlock := armdataprotection.UnlockDeleteRequest{ResourceToBeDeleted: px.ID, ResourceGuardOperationRequests: request("deleteResourceGuardProxyRequests")}
+	steps := []struct {
+		what, request, vaultOp string
+		do                     []func() error // each refused without the permission, then allowed with it, in order
+		after                  string         // state() once done
+	}{
+		{"change the instance's protection and its policy", "dppModifyPolicy", "Microsoft.DataProtection/backupVaults/backupInstances/write", []func() error{func() error {
+			p := *bi.Properties
+			p.ResourceGuardOperationRequests = request("dppModifyPolicy")
+			return waitErr(bis.BeginCreateOrUpdate(ctx, dv.RG, dv.Vault, dv.Instance, armdataprotection.BackupInstanceResource{Properties: &p}, nil))
+		}, func() error {
+			_, err := pols.CreateOrUpdate(ctx, dv.RG, dv.Vault, dv.Policy, shorter, nil)
+			return err
+		}}, "ProtectionConfigured P1D On 30 Unlocked"},
+		{"suspend backups", "dppDisableSuspendBackupsRequests", "Microsoft.DataProtection/backupVaults/backupInstances/suspendBackups/action", []func() error{func() error {
+			return waitErr(bis.BeginSuspendBackups(ctx, dv.RG, dv.Vault, dv.Instance, &armdataprotection.BackupInstancesClientBeginSuspendBackupsOptions{
+				Parameters: &armdataprotection.SuspendBackupRequest{ResourceGuardOperationRequests: request("dppDisableSuspendBackupsRequests")}}))
+		}}, "BackupSchedulesSuspended P1D On 30 Unlocked"},
+		{"stop protection", "dppDisableStopProtectionRequests", "Microsoft.DataProtection/backupVaults/backupInstances/stopProtection/action", []func() error{func() error {
+			return waitErr(bis.BeginStopProtection(ctx, dv.RG, dv.Vault, dv.Instance, &armdataprotection.BackupInstancesClientBeginStopProtectionOptions{
+				Parameters: &armdataprotection.StopProtectionRequest{ResourceGuardOperationRequests: request("dppDisableStopProtectionRequests")}}))
+		}}, "ProtectionStopped P1D On 30 Unlocked"},
+		{"weaken the vault's security settings", "dppDisableSoftDeleteRequests", "Microsoft.DataProtection/backupVaults/write", []func() error{
+			patch("dppDisableSoftDeleteRequests", &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{
+				State: to.Ptr(armdataprotection.SoftDeleteStateOn), RetentionDurationInDays: to.Ptr(14.0)}}),
+			patch("dppDisableSoftDeleteRequests", &armdataprotection.SecuritySettings{ImmutabilitySettings: &armdataprotection.ImmutabilitySettings{
+				State: to.Ptr(armdataprotection.ImmutabilityStateDisabled)}}),
+			patch("dppDisableSoftDeleteRequests", &armdataprotection.SecuritySettings{SoftDeleteSettings: &armdataprotection.SoftDeleteSettings{
+				State: to.Ptr(armdataprotection.SoftDeleteStateOff), RetentionDurationInDays: to.Ptr(14.0)}}),
+		}, "ProtectionStopped P1D Off 14 Disabled"},
+		{"delete the instance", "deleteBackupInstanceRequests", "Microsoft.DataProtection/backupVaults/backupInstances/delete", []func() error{func() error {
+			return waitErr(bis.BeginDelete(ctx, dv.RG, dv.Vault, dv.Instance, nil))
+		}}, "gone P1D Off 14 Disabled"},
+		{"unlock the proxy's delete", "deleteResourceGuardProxyRequests", "Microsoft.DataProtection/backupVaults/backupResourceGuardProxies/delete", []func() error{func() error {
+			_, err := f.NewDppResourceGuardProxyClient().UnlockDelete(ctx, dv.RG, dv.Vault, "VaultProxy", unlock, nil)
+			return err
+		}}, "gone P1D Off 14 Disabled"},
+	}
+	for i, s := range steps {
+		action := "Microsoft.DataProtection/resourceGuards/" + s.request + "/action"
+		before := state()
+		for j, do := range s.do {
+			re := testserver.WantError(t, fmt.Sprintf("%s (%d) without the guard's permission", s.what, j), do(), 403, "UserErrorCriticalOperationUnauthorized")
+			if !strings.Contains(re.Error(), guardID) || !strings.Contains(re.Error(), action) || !strings.Contains(re.Error(), s.vaultOp) {
+				t.Fatalf("%s (%d): the refusal does not name the guard, the operation and the action: %v", s.what, j, re)
+			}
+			if now := state(); now != before {
+				t.Fatalf("%s (%d) refused: the state went from %s to %s", s.what, j, before, now)
+			}
+		}
+		if i == 1 {
+			// The guard's owner excludes suspending backups: it needs
+			// no permission from then on.
+			if _, err := owner.NewResourceGuardsClient().Put(ctx, "security-rg", "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus"),
+				Properties: &armdataprotection.ResourceGuard{VaultCriticalOperationExclusionList: []*string{to.Ptr(s.vaultOp)}}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.do[0](); err != nil {
+				t.Fatalf("%s, excluded by the guard: %v", s.what, err)
+			}
+		} else {
+			grant(action)
+			for j, do := range s.do {
+				fixture.Allowed(e, fmt.Sprintf("%s (%d) with the guard's permission", s.what, j), func() (struct{}, error) { return struct{}{}, do() })
+			}
+		}
+		if now := state(); now != s.after {
+			t.Fatalf("after %s: %s, want %s", s.what, now, s.after)
+		}
+	}
+	if _, err := f.NewDppResourceGuardProxyClient().Delete(ctx, dv.RG, dv.Vault, "VaultProxy", nil); err != nil {
+		t.Fatalf("delete the unlocked proxy: %v", err)
 	}
 }

@@ -345,7 +345,7 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := pr.guardSoftDelete(r, oldSecurity, sec, in.Properties.ResourceGuardOperationRequests); err != nil {
+		if err := pr.guardSecurity(r, oldSecurity, sec, in.Properties.ResourceGuardOperationRequests); err != nil {
 			return nil, err
 		}
 		out.Properties.SecuritySettings = sec
@@ -411,7 +411,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				if err != nil {
 					return err
 				}
-				if err := pr.guardSoftDelete(r, out.Properties.SecuritySettings, sec, p.ResourceGuardOperationRequests); err != nil {
+				if err := pr.guardSecurity(r, out.Properties.SecuritySettings, sec, p.ResourceGuardOperationRequests); err != nil {
 					return err
 				}
 				out.Properties.SecuritySettings = sec

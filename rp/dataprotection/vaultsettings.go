@@ -237,6 +237,22 @@ func checkImmutability(raw, old, out json.RawMessage) (json.RawMessage, error) {
 	return out, nil
 }
 
+// immutabilityState is the immutability state of stored (already checked)
+// security settings, lower-case ("" when they have none).
+func immutabilityState(raw json.RawMessage) string {
+	_, im := getCI(parseRaw(raw), "immutabilitySettings")
+	var m map[string]json.RawMessage
+	if im == nil || json.Unmarshal(im, &m) != nil {
+		return ""
+	}
+	_, st := getCI(m, "state")
+	var s string
+	if st == nil || json.Unmarshal(st, &s) != nil {
+		return ""
+	}
+	return strings.ToLower(s)
+}
+
 // checkSoftDeleteSettings is checkSecuritySettings' check of the soft
 // delete settings.
 func checkSoftDeleteSettings(raw, old json.RawMessage, created bool) (json.RawMessage, error) {
