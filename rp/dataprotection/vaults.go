@@ -246,9 +246,11 @@ var settingShapes = map[string]vaultface.Shape{
 	"properties.securitySettings": vaultface.Object(map[string]vaultface.Shape{
 		"softDeleteSettings":   vaultface.Fields(map[string]vaultface.Shape{"state": vaultface.Any, "retentionDurationInDays": vaultface.Any}),
 		"immutabilitySettings": vaultface.Fields(map[string]vaultface.Shape{"state": vaultface.Any}),
-		"encryptionSettings": vaultface.Fields(map[string]vaultface.Shape{"state": vaultface.Any, "infrastructureEncryption": vaultface.Any,
-			"keyVaultProperties": vaultface.Fields(map[string]vaultface.Shape{"keyUri": vaultface.Any}),
-			"kekIdentity":        vaultface.Fields(map[string]vaultface.Shape{"identityType": vaultface.Any, "identityId": vaultface.Any})}),
+		// A customer-managed key (stored as sent): Azure's EncryptionState,
+		// InfrastructureEncryptionState and IdentityType.
+		"encryptionSettings": vaultface.Object(map[string]vaultface.Shape{"state": vaultface.Enum("Enabled", "Disabled", "Inconsistent"), "infrastructureEncryption": vaultface.OnOff,
+			"keyVaultProperties": vaultface.Object(map[string]vaultface.Shape{"keyUri": vaultface.String}),
+			"kekIdentity":        vaultface.Object(map[string]vaultface.Shape{"identityType": vaultface.Enum("SystemAssigned", "UserAssigned"), "identityId": vaultface.String})}),
 	}),
 	"properties.featureSettings": vaultface.Object(map[string]vaultface.Shape{
 		"crossRegionRestoreSettings":       vaultface.Object(map[string]vaultface.Shape{"state": vaultface.OnOff}),
