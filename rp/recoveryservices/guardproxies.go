@@ -2,6 +2,7 @@ package recoveryservices
 
 import (
 	"context"
+	"strings"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/resource"
@@ -56,8 +57,43 @@ func (pr *Provider) guardVaultConfig(r *arm.Request, vid arm.ResourceID, old, cu
 			}
 		}
 	}
-	if old["softDeleteFeatureState"] == "Disabled" || cur["softDeleteFeatureState"] != "Disabled" {
+	if old["softDeleteFeatureState"] == "Disabled" || cur["softDeleteFeatureState"] != "Disabled" && !shortened(old, cur) {
 		return nil
+	}
+	return pr.guarded(r, vid, opGuardSoftDelete, requests)
+}
+
+// shortened: the config's soft-delete retention is shorter in cur than in
+// old (a weakening the guard protects as turning soft delete off).
+func shortened(old, cur map[string]any) bool {
+	days := func(m map[string]any) float64 {
+		switch d := m["softDeleteRetentionPeriodInDays"].(type) {
+		case float64:
+			return d
+		case int:
+			return float64(d)
+		case int64:
+			return float64(d)
+		}
+		return 14
+	}
+	return days(cur) < days(old)
+}
+
+// guardImmutability authorizes turning a vault's immutability off (from
+// Unlocked in old to Disabled in new, its properties), Azure's "disable
+// security features", guarded as turning soft delete off.
+func (pr *Provider) guardImmutability(r *arm.Request, vid arm.ResourceID, old, new map[string]any) error {
+	if !strings.EqualFold(immutabilityOf(old), "Unlocked") || !strings.EqualFold(immutabilityOf(new), "Disabled") {
+		return nil
+	}
+	var requests []string
+	if l, ok := new["resourceGuardOperationRequests"].([]any); ok {
+		for _, q := range l {
+			if s, ok := q.(string); ok {
+				requests = append(requests, s)
+			}
+		}
 	}
 	return pr.guarded(r, vid, opGuardSoftDelete, requests)
 }

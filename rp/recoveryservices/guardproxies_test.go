@@ -1,6 +1,7 @@
 package recoveryservices_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -148,5 +149,82 @@ func TestResourceGuardProtectsRSVaultGroup(t *testing.T) {
 	}
 	if _, err := admin.NewProtectedItemsClient().Get(ctx, v.Vault, v.RG, "Azure", v.Container, v.Item, nil); err != nil {
 		t.Fatalf("the protected item after its group's failed delete: %v", err)
+	}
+}
+
+// TestResourceGuardProtectsRSVaultSecurity: with a guard linked, weakening
+// a Recovery Services vault's security settings needs the guard's
+// permission as turning soft delete off does (Azure's "disable soft delete
+// or security features"): shortening the soft-delete retention (by the
+// backup config or the vault's softDeleteSettings) and turning
+// immutability off from Unlocked are refused to a backup admin without it
+// (403 naming the guard), changing nothing, and allowed with it;
+// lengthening the retention needs nothing. Both weakenings succeeded
+// without the permission.
+func TestResourceGuardProtectsRSVaultSecurity(t *testing.T) {
+	e := testserver.StartWithGroups(t, "rs-rg")
+	fixture.RSVault(t, e, "rs-rg", "rsvault1", fixture.StandardVault())
+	guardID := fixture.Guard(t, e, "security-rg", "guard")
+	R := "/subscriptions/" + e.Sub + "/resourceGroups/rs-rg/providers/Microsoft.RecoveryServices/vaults/rsvault1"
+	const v = "?api-version=2025-02-01"
+	write := func(what, method, path string, body any, opts ...testserver.RequestOption) (int, map[string]any) {
+		t.Helper()
+		resp, m := e.Do(method, path+v, body, opts...)
+		if resp.StatusCode == 202 {
+			st := e.Poll(resp.Header.Get("Azure-AsyncOperation"), opts...)
+			if st["status"] != "Succeeded" {
+				return 400, st
+			}
+			return 200, st
+		}
+		return resp.StatusCode, m
+	}
+	if st, m := write("setup", "PATCH", R, `{"properties":{"securitySettings":{"softDeleteSettings":{"softDeleteState":"Enabled","softDeleteRetentionPeriodInDays":30},"immutabilitySettings":{"state":"Unlocked"}}}}`); st != 200 {
+		t.Fatalf("setup: %d %v", st, m)
+	}
+	if st, m := write("link", "PUT", R+"/backupResourceGuardProxies/VaultProxy", map[string]any{"properties": map[string]any{"resourceGuardResourceId": guardID}}); st != 200 {
+		t.Fatalf("link: %d %v", st, m)
+	}
+	objectID, cred := fixture.Principal(t, e, "backup-admin")
+	fixture.Assign(t, e, "/subscriptions/"+e.Sub+"/resourceGroups/rs-rg", rbac.BackupContributor, objectID)
+	fixture.Assign(t, e, guardID, rbac.Reader, objectID)
+	state := func() string {
+		_, m := e.Do("GET", R+v, nil)
+		return fmt.Sprint(testserver.Field(m, "properties.securitySettings.softDeleteSettings.softDeleteRetentionPeriodInDays"), " ",
+			testserver.Field(m, "properties.securitySettings.immutabilitySettings.state"))
+	}
+	if got := state(); got != "30 Unlocked" {
+		t.Fatalf("the vault: %s", got)
+	}
+	weakenings := []struct {
+		what, method, path, body string
+	}{
+		{"shorten the retention by the backup config", "PUT", R + "/backupconfig/vaultconfig", `{"properties":{"softDeleteFeatureState":"Enabled","softDeleteRetentionPeriodInDays":14}}`},
+		{"shorten the retention by the vault", "PATCH", R, `{"properties":{"securitySettings":{"softDeleteSettings":{"softDeleteState":"Enabled","softDeleteRetentionPeriodInDays":20}}}}`},
+		{"turn immutability off", "PATCH", R, `{"properties":{"securitySettings":{"immutabilitySettings":{"state":"Disabled"}}}}`},
+	}
+	as := testserver.As(cred)
+	e.WaitFor("the admin's role", func() bool {
+		st, _ := write("lengthen", "PATCH", R, `{"properties":{"securitySettings":{"softDeleteSettings":{"softDeleteState":"Enabled","softDeleteRetentionPeriodInDays":40}}}}`, as)
+		return st == 200
+	})
+	for _, w := range weakenings {
+		st, m := write(w.what, w.method, w.path, w.body, as)
+		if st != 403 || testserver.ErrorCode(m) != "UserErrorCriticalOperationUnauthorized" || !strings.Contains(fmt.Sprint(m), guardID) {
+			t.Errorf("%s without the guard's permission: %d %v, want 403 naming the guard", w.what, st, m)
+		}
+	}
+	if got := state(); got != "40 Unlocked" {
+		t.Fatalf("the vault after the refused writes: %s", got)
+	}
+	fixture.Assign(t, e, guardID, rbac.Contributor, objectID)
+	for _, w := range weakenings {
+		e.WaitFor(w.what+" with the guard's permission", func() bool {
+			st, _ := write(w.what, w.method, w.path, w.body, as)
+			return st == 200
+		})
+	}
+	if got := state(); got != "20 Disabled" {
+		t.Fatalf("the vault after the allowed writes: %s", got)
 	}
 }

@@ -217,6 +217,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if err := checkOneWaySettings(old.Properties, out.Properties); err != nil {
 			return err
 		}
+		if err := pr.guardImmutability(r, id, old.Properties, out.Properties); err != nil {
+			return err
+		}
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
 			return err
 		}
@@ -260,6 +263,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		}
 		out.Properties = patchVaultProperties(v.Properties, in.Properties)
 		if err := checkOneWaySettings(v.Properties, out.Properties); err != nil {
+			return err
+		}
+		if err := pr.guardImmutability(r, id, v.Properties, out.Properties); err != nil {
 			return err
 		}
 		if err := pr.softDeleteToConfig(ctx, tx, r, id, in.Properties, out.Properties); err != nil {
