@@ -182,6 +182,7 @@ func New(e *Engine) *Engine {
 		e.Runner.Register(taskRetention, taskOf("retention", e.runRetentionTask))
 		e.Runner.Register(taskVerify, taskOf("verify", e.runVerifyTask))
 		e.Runner.Register(taskOrphans, taskOf("orphans", e.runOrphansTask))
+		e.Runner.Register(taskRemoveVault, taskOf("remove vault", e.runRemoveVaultTask))
 		e.verifySched = NewScheduler(e.Store, e.Clock, e.Runner, "verify", e.scheduledVerify)
 		e.pruneSched = NewScheduler(e.Store, e.Clock, e.Runner, pruneJobsItem, e.pruneJobs)
 	}
@@ -577,10 +578,61 @@ const removeVaultWait = 2 * time.Minute
 // later for young packs) opens the store again; one running waits until
 // it ends, and the requests left for it are dropped.
 func (e *Engine) RemoveVault(key string) {
-	if key == "" {
-		return
+	if err := e.removeVault(context.Background(), key); err != nil {
+		e.Logger.Warn("remove vault tier", "vault", key, "err", err)
 	}
-	ctx := context.Background()
+}
+
+// taskRemoveVault is RemoveVault as a durable task (RemoveVaultTx).
+const taskRemoveVault = "protection.removevault"
+
+// RemoveVaultKey is the key of the task removing the tier of the vault of
+// key (RemoveVaultTx).
+func RemoveVaultKey(key string) string { return "removevault:" + strings.ToLower(key) }
+
+type removeVaultPayload struct {
+	Key string `json:"key"`
+}
+
+// RemoveVaultTx marks the vault of key gone (VaultGoneTx) in tx and plans
+// RemoveVault as a durable task, which waits for a collection of the
+// vault and deletes its store once tx commits, on any replica: a vault's
+// DELETE answers without waiting for either (a big vault's objects took
+// minutes to delete, a collection running as long). The task runs again
+// until the store is deleted; PruneGoneVaults deletes it again later. The
+// returned func, to call after the commit, wakes the runner (without one,
+// it runs RemoveVault itself).
+func (e *Engine) RemoveVaultTx(ctx context.Context, tx store.Tx, key string) (func(), error) {
+	if key == "" {
+		return func() {}, nil
+	}
+	if err := e.VaultGoneTx(ctx, tx, key); err != nil {
+		return nil, err
+	}
+	if e.Runner == nil {
+		return func() { e.RemoveVault(key) }, nil
+	}
+	if _, err := tx.Enqueue(ctx, store.Task{Kind: taskRemoveVault, Key: RemoveVaultKey(key), Payload: mustJSON(removeVaultPayload{Key: key})}); err != nil {
+		return nil, err
+	}
+	return e.Notify, nil
+}
+
+func (e *Engine) runRemoveVaultTask(ctx context.Context, _ store.Task, p removeVaultPayload) error {
+	if err := e.removeVault(ctx, p.Key); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return job.Retry(err, time.Minute)
+	}
+	return nil
+}
+
+// removeVault is RemoveVault, answering the store's deletion's error.
+func (e *Engine) removeVault(ctx context.Context, key string) error {
+	if key == "" {
+		return nil
+	}
 	if err := e.Store.Update(ctx, func(tx store.Tx) error { return e.VaultGoneTx(ctx, tx, key) }); err != nil {
 		e.Logger.Warn("remove vault tier: mark the vault gone", "vault", key, "err", err)
 	}
@@ -598,7 +650,7 @@ func (e *Engine) RemoveVault(key string) {
 		if h, err := g.Collect(wctx); err != nil {
 			e.Logger.Warn("remove vault tier: wait for its collection", "vault", key, "err", err)
 		} else {
-			defer h.Release(ctx)
+			defer h.Release(context.WithoutCancel(ctx))
 		}
 		cancel()
 	}
@@ -611,9 +663,7 @@ func (e *Engine) RemoveVault(key string) {
 	}); err != nil {
 		e.Logger.Warn("remove vault tier: drop its collection's request", "vault", key, "err", err)
 	}
-	if err := e.deleteVaultStore(ctx, key); err != nil {
-		e.Logger.Warn("remove vault tier", "vault", key, "err", err)
-	}
+	return e.deleteVaultStore(ctx, key)
 }
 
 // removeVaultStore deletes the store of a removed vault again, after any

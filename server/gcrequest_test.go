@@ -342,9 +342,11 @@ func deleteBackedUpVault(t *testing.T, e *testserver.Env) (key, dir string) {
 	if code, m := e.DeleteGroup(vm.RG); code != 200 {
 		t.Fatalf("delete the vault's group: %d %v", code, m)
 	}
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the vault's store after its delete: %v", err)
-	}
+	// Its store goes by a task, after the delete answered.
+	e.WaitFor("the vault's store to go after its delete", func() bool {
+		_, err := os.Stat(dir)
+		return errors.Is(err, os.ErrNotExist)
+	})
 	return key, dir
 }
 

@@ -554,13 +554,17 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 			return err
 		}
 	}
+	var removeTier func()
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		if err := pr.dropVaultPrincipal(ctx, tx, id); err != nil {
 			return err
 		}
 		// Its vault tier is never opened again from here on (a
-		// collection requested before would make it again).
-		if err := pr.Engine.VaultGoneTx(ctx, tx, v.UniqueID); err != nil {
+		// collection requested before would make it again), and is
+		// deleted by a task: the DELETE does not wait for a collection
+		// of it nor for its objects' deletion (minutes for a big vault).
+		var err error
+		if removeTier, err = pr.Engine.RemoveVaultTx(ctx, tx, v.UniqueID); err != nil {
 			return err
 		}
 		return pr.p.DropOwner(ctx, tx, id, v.Identity, protection.DeleteJobs)
@@ -568,7 +572,7 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 	if err != nil {
 		return err
 	}
-	pr.Engine.RemoveVault(v.UniqueID)
+	removeTier()
 	return nil
 }
 
