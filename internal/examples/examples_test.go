@@ -115,8 +115,10 @@ var outOfScope = []struct {
 }{
 	// (crr not after an n: BackupResourceStorageConfigsNonCRR is the
 	// vault's own storage configuration)
+	{"Data Protection cross-region restore, its secondary points and jobs (documented for PostgreSQL and blob backups replicated to the paired region; a disk's snapshots are not replicated, so Safehold answers a disk instance's 400 UserErrorOperationNotSupported, or lists nothing)",
+		regexp.MustCompile(`(?i)crossregion|secondary|(^|[^n])crr`), nil, "armdataprotection", ""},
 	{"cross-region restore", regexp.MustCompile(`(?i)crossregion|secondary|(^|[^n])crr`), nil, "", ""},
-	{"Data Protection rehydration (the archive tier of blobs and PostgreSQL backups; disk backups have no vault or archive tier in Azure)", regexp.MustCompile(`(?i)rehydrat`), nil, "armdataprotection", ""},
+	{"Data Protection rehydration (the archive tier of blobs and PostgreSQL backups; disk backups have no vault or archive tier in Azure, and Safehold answers a disk point's rehydrate 400 UserErrorOperationNotSupported)", regexp.MustCompile(`(?i)rehydrat`), nil, "armdataprotection", ""},
 	{"a list documenting an archived point as recommended and ready for a move, which Azure's rule excludes (it has already moved)", regexp.MustCompile(`RecommendedForMove_List`), nil, "", ""},
 	{"the rehydration cost of a point the example names in the author's vault (its id is in the body, where the harness does not substitute a real one)", regexp.MustCompile(`FetchTieringCostForRehydrate`), nil, "", ""},
 	{"private endpoints", regexp.MustCompile(`(?i)privateendpoint`), nil, "", ""},
