@@ -189,6 +189,14 @@ func (s *session) points(it itemRow) ([]pointRow, error) {
 			r.Name, r.ID = str(p.Name), str(p.ID)
 			if d, ok := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); ok {
 				r.Time, r.Type = d.RecoveryPointTime, str(d.RecoveryPointType)
+				// When the point expires: its recoveryPointProperties
+				// (an on-demand point's --retain-until, a scheduled
+				// one's policy retention), RFC 3339 in UTC.
+				if pp := d.RecoveryPointProperties; pp != nil && pp.ExpiryTime != nil {
+					if t, err := time.Parse(time.RFC3339Nano, *pp.ExpiryTime); err == nil {
+						r.Expiry = &t
+					}
+				}
 			}
 			return r, true
 		})

@@ -167,6 +167,18 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("points of data1-bi:\n%s", pl)
 	}
 	golden(t, "point-list-vm", mustRun(t, e, "point", "list", "app1"))
+	// The VM's point shows when it expires (its recoveryPointProperties:
+	// an on-demand backup keeps it 30 days), as the disk's do.
+	var vmPoints []struct {
+		Time   *time.Time `json:"time"`
+		Expiry *time.Time `json:"expiryTime"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, e, "point", "list", "app1", "-o", "json")), &vmPoints); err != nil || len(vmPoints) == 0 {
+		t.Fatalf("points of app1: %v %v", vmPoints, err)
+	}
+	if p := vmPoints[0]; p.Time == nil || p.Expiry == nil || p.Expiry.Sub(*p.Time) < 29*24*time.Hour || p.Expiry.Sub(*p.Time) > 31*24*time.Hour {
+		t.Errorf("the VM's point: time %v, expiry %v; want an expiry 30 days after it", p.Time, p.Expiry)
+	}
 	checkLastBackups(t, e)
 	point := strings.Split(strings.Split(pl, "\n")[0], "\t")[0]
 
