@@ -330,7 +330,11 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		Jobs         []string
 		Dots         []float64
 		Edges        map[string]int
-		WindowCharts map[string]struct {
+		// SnapshotOrder: the page's view on three made-up snapshots;
+		// SnapshotTimes: the Disks & VMs tab's rows' creation times.
+		SnapshotOrder string
+		SnapshotTimes []time.Time
+		WindowCharts  map[string]struct {
 			Jobs, Placed int
 			From, Now    time.Time
 		}
@@ -377,6 +381,13 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 	// none (it showed PT0S and nothing).
 	if d, n := sum.Panel["Duration"], sum.Panel["Bytes transferred"]; !regexp.MustCompile(`^(\d+ (d|h|min) )*\d+ s$|^(\d+ (d|h|min) ?)+$`).MatchString(d) || !regexp.MustCompile(`^\d+(\.\d)? (B|KiB|MiB)$`).MatchString(n) {
 		t.Errorf("the job panel's duration %q and bytes transferred %q (want like \"3 s\" and \"0 B\"): %v", d, n, sum.Panel)
+	}
+	// Snapshots are listed newest first (they came in name order).
+	if sum.SnapshotOrder != "b,c,a" {
+		t.Errorf("the Disks & VMs view orders snapshots made at 1, 3 and 2 o'clock (a, b, c) as %q, want newest first: b,c,a", sum.SnapshotOrder)
+	}
+	if len(sum.SnapshotTimes) < 2 || !slices.IsSortedFunc(sum.SnapshotTimes, func(a, b time.Time) int { return b.Compare(a) }) {
+		t.Errorf("the Disks & VMs tab lists the snapshots created at %v, want at least two, newest first", sum.SnapshotTimes)
 	}
 	// The jobs chart of each window counts every job of the window and
 	// starts no bar before it (twelve bars left out a day's jobs 13 to 24

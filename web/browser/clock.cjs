@@ -62,6 +62,19 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
       for (const [name, box] of boxes) out[name] = edge(box.querySelector("canvas"));
       return out;
     });
+    // The Disks & VMs view lists snapshots newest first: the page's
+    // own view on snapshots whose names sort otherwise, then the real tab
+    // (the backups before and after the move).
+    summary.snapshotOrder = await page.evaluate(() => {
+      const box = document.createElement("div"), t = h => new Date(Date.UTC(2026, 0, 1, h)).toISOString();
+      const snap = (name, h) => ({ name, id: "/subscriptions/s/resourceGroups/snaps/providers/Microsoft.Compute/snapshots/" + name, properties: { timeCreated: t(h) } });
+      computeView(box, { disks: [], vms: [], snaps: [snap("a", 1), snap("b", 3), snap("c", 2)] });
+      return [...box.querySelectorAll("tr.snapshot")].map(r => r.dataset.snapshot).join(",");
+    });
+    await page.click("#tabs button[data-tab=compute]");
+    await page.waitForFunction(() => document.querySelectorAll("tr.snapshot").length >= 2);
+    summary.snapshotTimes = await page.$$eval("tr.snapshot", rs => rs.map(r => r.dataset.created));
+    await page.click("#tabs button[data-tab=overview]");
     // Every job of a window has its bar and no bar starts before the
     // window: jobs spread over each window (the newest now, the oldest
     // just inside it), drawn by the page's own chart function.

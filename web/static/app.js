@@ -533,10 +533,14 @@ function computeView(view, d) {
     const names = [sp.osDisk].concat(sp.dataDisks || []).filter(Boolean).map(k => ((k.managedDisk || {}).id || k.name || "").split("/").pop());
     return [x.name, x.id.split("/")[4], names.join(", ")];
   })));
-  view.append(el("h2", {}, "Snapshots"), table(["Name", "Resource group", "Source", "Incremental", "Created"], d.snaps.map(x => {
+  // Newest first, as jobs and recovery points are (the list comes in name
+  // order, which for a backup's AzureBackup_{disk}_{hex} snapshots is none).
+  const created = x => Date.parse((x.properties || {}).timeCreated) || 0;
+  const snaps = d.snaps.slice().sort((a, b) => created(b) - created(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  view.append(el("h2", {}, "Snapshots"), table(["Name", "Resource group", "Source", "Incremental", "Created"], snaps.map(x => {
     const p = x.properties || {};
     return [x.name, x.id.split("/")[4], ((p.creationData || {}).sourceResourceId || "").split("/").pop(), String(!!p.incremental), when(p.timeCreated)];
-  })));
+  }), i => ({ class: "snapshot", "data-snapshot": snaps[i].name, "data-created": (snaps[i].properties || {}).timeCreated || "" })));
 }
 
 // --- refresh, sign-in ---
