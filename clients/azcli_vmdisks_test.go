@@ -11,11 +11,12 @@ import (
 // a --new one) keeps the host caching asked for, a later attach keeps the
 // caching of the disks already attached, az vm update --set changes the
 // OS disk's, and a caching Azure does not know is 400 InvalidParameter
-// naming the field; a shared disk (--max-shares 2) attached to one VM is
-// refused to a second saying that Safehold attaches it to one VM at a time
-// (Azure attaches it to up to maxShares VMs). The caching of every disk was fixed (None for a data
-// disk, ReadWrite for the OS disk), so az printed None for a disk attached
-// --caching ReadOnly.
+// naming the field; a shared disk (--max-shares 2) attaches to two VMs
+// (az disk show lists them in managedByExtended) and is refused to a
+// third, naming its maxShares (it was refused to the second: Safehold
+// attached a shared disk to one VM at a time). The caching of every disk
+// was fixed (None for a data disk, ReadWrite for the OS disk), so az
+// printed None for a disk attached --caching ReadOnly.
 func TestAzCLIVMDiskCaching(t *testing.T) {
 	e := testserver.Start(t)
 	az := loggedIn(t, e)
@@ -41,13 +42,18 @@ func TestAzCLIVMDiskCaching(t *testing.T) {
 		t.Fatalf("data disks after the refused PATCH: %q", out)
 	}
 
-	// A shared disk (maxShares 2) attaches to one VM at a time, and the
-	// second attach says so.
-	az.run("disk", "create", "-g", "cacherg", "-n", "shared", "--size-gb", "256", "--max-shares", "2", "-o", "none")
+	// A shared disk (maxShares 2) attaches to two VMs at once, and a
+	// third attach names the limit.
+	az.run("disk", "create", "-g", "cacherg", "-n", "shared", "--size-gb", "256", "--sku", "Premium_LRS", "--max-shares", "2", "-o", "none")
 	az.run("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm", "--name", "shared", "-o", "none")
 	az.vm(sub, "cacherg", "cvm2")
-	r = az.exec("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm2", "--name", "shared", "-o", "none")
-	if r.Code == 0 || !strings.Contains(r.Stderr, "(OperationNotAllowed)") || !strings.Contains(r.Stderr, "shared disk (maxShares 2) to one VM at a time") {
-		t.Fatalf("attaching a shared disk to a second VM: exit status %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	az.run("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm2", "--name", "shared", "-o", "none")
+	if out := az.tsv("disk", "show", "-g", "cacherg", "-n", "shared", "--query", "[diskState,length(managedByExtended)]"); strings.Join(strings.Fields(out), " ") != "Attached 2" {
+		t.Fatalf("a shared disk attached to two VMs: %q", out)
+	}
+	az.vm(sub, "cacherg", "cvm3")
+	r = az.exec("vm", "disk", "attach", "-g", "cacherg", "--vm-name", "cvm3", "--name", "shared", "-o", "none")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "(OperationNotAllowed)") || !strings.Contains(r.Stderr, "maxShares 2") {
+		t.Fatalf("attaching a shared disk to a third VM: exit status %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

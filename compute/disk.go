@@ -91,6 +91,9 @@ type DiskProperties struct {
 	PublicNetworkAccess string      `json:"publicNetworkAccess,omitempty"`
 	Tier                string      `json:"tier,omitempty"`
 	MaxShares           int32       `json:"maxShares,omitempty"`
+	// ShareInfo lists the VMs a shared disk is attached to (as
+	// managedByExtended does).
+	ShareInfo []ShareInfo `json:"shareInfo,omitempty"`
 	// LastOwnershipUpdateTime is when the disk was last attached to or
 	// detached from a VM, or its VM deallocated or started (Azure's
 	// spelling, capital L).
@@ -113,7 +116,10 @@ type Tracked struct {
 // DiskResource is the stored ARM body of a disk (Azure's Disk model).
 type DiskResource struct {
 	Tracked
-	Zones []string `json:"zones,omitempty"`
+	// ManagedByExtended lists the VMs a shared disk (maxShares > 1) is
+	// attached to, managedBy first (AttachedVMs).
+	ManagedByExtended []string `json:"managedByExtended,omitempty"`
+	Zones             []string `json:"zones,omitempty"`
 	// ExtendedLocation is kept as sent (an edge zone; Safehold has one place).
 	ExtendedLocation json.RawMessage `json:"extendedLocation,omitempty"`
 	Properties       DiskProperties  `json:"properties"`
@@ -245,6 +251,7 @@ func (s *Service) DiskResource(ctx context.Context, id string) (*DiskResource, e
 	if err := s.settleState(ctx, s.p.Store, d); err != nil {
 		return nil, err
 	}
+	d.settleTier()
 	return d, nil
 }
 
@@ -258,6 +265,7 @@ func (s *Service) ListDisks(ctx context.Context, scope string) ([]*DiskResource,
 		if err := s.settleState(ctx, s.p.Store, d); err != nil {
 			return nil, err
 		}
+		d.settleTier()
 	}
 	return ds, nil
 }
@@ -567,6 +575,7 @@ func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resource
 		}
 	}
 	d.Properties.DiskSizeGB = sizeGB(d.Properties.DiskSizeBytes)
+	d.settleTier()
 	rid, _ := arm.ParseID(d.ID)
 	if st.Base != "" {
 		if v, err := s.vols.Get(d.Properties.UniqueID); err == nil {
@@ -888,20 +897,31 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 				return failure.Conflictf("OperationNotAllowed", "Cannot change the sku of disk %s from %s to %s while it is attached to running VM %s. Changing the sku (storage account type) of a disk of an Azure Virtual Machine requires the virtual machine to be deallocated. Please stop (deallocate) your VM and retry the operation.",
 					d.Name, SKUOf(skuName(d.SKU)).Name, u.SKU, d.ManagedBy)
 			}
+			if err := checkShares(d.Properties.MaxShares, u.SKU, d.Properties.DiskSizeBytes); err != nil {
+				return err
+			}
 			d.SKU = SKUOf(u.SKU)
 		}
+		d.settleTier()
 		return refreshVMDisk(ctx, tx, d)
 	})
 }
 
-// refreshVMDisk answers the size and sku of disk d (changed while its VM
-// is deallocated) in the storage profile of the VM it is attached to, as
-// Azure's VM shows them.
+// refreshVMDisk answers the size and sku of disk d (changed while its
+// VMs are deallocated) in the storage profile of the VMs it is attached
+// to, as Azure's VM shows them.
 func refreshVMDisk(ctx context.Context, tx store.Tx, d *DiskResource) error {
-	if d.ManagedBy == "" {
-		return nil
+	for _, v := range d.AttachedVMs() {
+		if err := refreshOneVMDisk(ctx, tx, d, v); err != nil {
+			return err
+		}
 	}
-	vid, err := arm.ParseID(d.ManagedBy)
+	return nil
+}
+
+// refreshOneVMDisk is refreshVMDisk of VM vm.
+func refreshOneVMDisk(ctx context.Context, tx store.Tx, d *DiskResource, vmID string) error {
+	vid, err := arm.ParseID(vmID)
 	if err != nil {
 		return nil
 	}

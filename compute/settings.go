@@ -196,6 +196,16 @@ func (s *Service) UpdateSettings(ctx context.Context, id string, settings Settin
 		if len(extendedLocation) > 0 {
 			d.ExtendedLocation = extendedLocation
 		}
-		return applySettings(&d.Properties, settings)
+		old := *d
+		if err := applySettings(&d.Properties, settings); err != nil {
+			return err
+		}
+		// maxShares and tier are checked against the disk as it is now.
+		if err := checkDiskSettings(ctx, tx, &old, d, settings); err != nil {
+			return err
+		}
+		d.setAttached(d.AttachedVMs())
+		d.settleTier()
+		return nil
 	})
 }

@@ -303,11 +303,7 @@ func (vm *VM) DiskIDs() []string {
 }
 
 func (s *Service) vmPower(ctx context.Context, r store.Reader, id string) string {
-	st, err := store.GetJSON[vmState](ctx, r, stateKind, stateKey(id)+"#vm", "VM state")
-	if err != nil || st.PowerState == "" {
-		return PowerRunning
-	}
-	return st.PowerState
+	return powerOf(ctx, r, id)
 }
 
 func putPower(ctx context.Context, tx store.Tx, id, power string) error {
@@ -441,10 +437,6 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			}
 			zones = old.Zones
 		}
-		diskState := StateAttached
-		if power == PowerDeallocated {
-			diskState = StateReserved
-		}
 		vmID := rid.String()
 		if !created {
 			vmID = old.ID
@@ -467,11 +459,12 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if len(zones) > 0 && !sameZones(d.Zones, zones) && !(len(d.Zones) == 0 && d.SKU != nil && zoneRedundant(d.SKU.Name)) {
 				return nil, failure.Invalidf("InvalidParameter", "Disk '%s' is not in zone %s of the VM: a zonal VM uses managed disks of its own zone (create the disk with zones [\"%s\"]) or zone-redundant ones (sku Premium_ZRS or StandardSSD_ZRS, no zones).", d.Name, strings.Join(zones, ","), strings.Join(zones, "\",\""))
 			}
-			if d.ManagedBy != "" && !arm.EqualIDs(d.ManagedBy, vmID) {
-				if d.Properties.MaxShares > 1 {
-					return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Safehold attaches a shared disk (maxShares %d) to one VM at a time: detach it from that VM first.", d.Name, d.ManagedBy, d.Properties.MaxShares)
+			had := d.AttachedTo(vmID)
+			if !had {
+				// A shared disk attaches to up to maxShares VMs.
+				if err := checkSharedAttach(&d, vmID); err != nil {
+					return nil, err
 				}
-				return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is already attached to VM '%s'. Detach it from that VM first.", d.Name, d.ManagedBy)
 			}
 			if err := s.settleState(ctx, tx, &d); err != nil {
 				return nil, err
@@ -480,15 +473,24 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			case StateActiveSAS, StateActiveUpload, StateReadyToUpload:
 				return nil, failure.Conflictf("OperationNotAllowed", "Disk '%s' is in state %s; call endGetAccess before attaching it to a VM.", d.Name, d.Properties.DiskState)
 			}
-			if !arm.EqualIDs(d.ManagedBy, vmID) || d.Properties.DiskState != diskState {
+			if !had {
+				d.setAttached(append(d.AttachedVMs(), vmID))
+			} else if arm.EqualIDs(d.ManagedBy, vmID) {
+				d.ManagedBy = vmID // the VM's id as spelt now
+			}
+			state := attachedState(ctx, tx, &d, vmID, power)
+			if !had || d.Properties.DiskState != state {
 				now := s.now()
 				d.Properties.LastOwnershipUpdateTime = &now
 			}
-			d.ManagedBy, d.Properties.DiskState = vmID, diskState
+			d.Properties.DiskState = state
 			return &d, resource.Put(ctx, tx, did, &d)
 		}
 		osd, err := attach(spec.OSDiskID)
 		if err != nil {
+			return err
+		}
+		if err := checkSharedUse(osd, true, "osDisk", "", false); err != nil {
 			return err
 		}
 		// An update that does not say keeps what the VM had for a disk
@@ -591,6 +593,9 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if err := checkDataDisk(d, i, size, cache, wa, ultra); err != nil {
 				return err
 			}
+			if err := checkSharedUse(d, false, fmt.Sprintf("dataDisks[%d]", i), cache, wa); err != nil {
+				return err
+			}
 			body.Properties.StorageProfile.DataDisks = append(body.Properties.StorageProfile.DataDisks, VMDataDiskBody{Lun: dd.Lun, Name: d.Name,
 				CreateOption: firstNonEmpty(dd.CreateOption, create, "Attach"), Caching: cache, DiskSizeGB: d.Properties.DiskSizeGB,
 				ManagedDisk: &ManagedDiskRef{ID: d.ID, StorageAccountType: d.SKU.Name}, DeleteOption: firstNonEmpty(dd.DeleteOption, del, "Detach"),
@@ -687,10 +692,15 @@ func detachDisk(ctx context.Context, tx store.Tx, diskID, vmID string, now time.
 	if err := resource.Get(ctx, tx, did, &d); err != nil {
 		return nil // already gone
 	}
-	if !arm.EqualIDs(d.ManagedBy, vmID) {
+	if !d.AttachedTo(vmID) {
 		return nil
 	}
-	d.ManagedBy, d.Properties.DiskState = "", StateUnattached
+	d.setAttached(withoutVM(d.AttachedVMs(), vmID))
+	// A shared disk still attached to other VMs keeps an active SAS (one
+	// detached from its last VM ends unattached, as before).
+	if st := d.Properties.DiskState; len(d.AttachedVMs()) == 0 || (st != StateActiveSAS && st != StateActiveUpload) {
+		d.Properties.DiskState = attachedState(ctx, tx, &d, "", "")
+	}
 	d.Properties.LastOwnershipUpdateTime = &now
 	return resource.Put(ctx, tx, did, &d)
 }
@@ -804,17 +814,13 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 				}
 			}
 		}
-		diskState := StateAttached
-		if power == PowerDeallocated {
-			diskState = StateReserved
-		}
 		for _, did := range v.domain("").DiskIDs() {
 			drid, err := arm.ParseID(did)
 			if err != nil {
 				continue
 			}
 			var d DiskResource
-			if resource.Get(ctx, tx, drid, &d) != nil || !arm.EqualIDs(d.ManagedBy, v.ID) {
+			if resource.Get(ctx, tx, drid, &d) != nil || !d.AttachedTo(v.ID) {
 				continue
 			}
 			if err := s.settleState(ctx, tx, &d); err != nil {
@@ -823,6 +829,8 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 			if d.Properties.DiskState == StateActiveSAS && power != PowerDeallocated {
 				return failure.Conflictf("OperationNotAllowed", "Disk '%s' has an active SAS; call endGetAccess before starting the VM.", d.Name)
 			}
+			// A shared disk stays Attached while another of its VMs is allocated.
+			diskState := attachedState(ctx, tx, &d, v.ID, power)
 			if d.Properties.DiskState != StateActiveSAS && d.Properties.DiskState != diskState {
 				d.Properties.DiskState = diskState
 				now := s.now()

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -142,6 +143,10 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 		if in.Properties != nil && in.Properties.DiskSizeGB != nil {
 			u.SizeBytes = *in.Properties.DiskSizeGB << 30
 		}
+		settings = unchangedTier(settings, existing)
+		if err := pr.svc.CheckDiskSettings(ctx, existing, u.SKU, u.SizeBytes, settings); err != nil {
+			return nil, err
+		}
 		d, err := pr.svc.UpdateDisk(ctx, id, u)
 		return pr.withSettings(r, id, d, err, settings, ext)
 	} else if !arm.IsNotFound(err) {
@@ -176,6 +181,9 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 		return nil, err
 	}
 	if err := checkPerformance(settings, spec.SKU, nil); err != nil {
+		return nil, err
+	}
+	if err := pr.svc.CheckDiskSettings(ctx, nil, spec.SKU, pr.newDiskSize(ctx, spec), settings); err != nil {
 		return nil, err
 	}
 	if spec.CreateOption == "Restore" {
@@ -216,9 +224,14 @@ func (pr *Provider) runCreateDisk(ctx context.Context, op *ops.Operation) error 
 	return answerCreated(ctx, pr, op, spec.ID, pr.svc.DiskResource)
 }
 
-// creatingDisk is the body of a disk while its Copy or Import runs.
-func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compute.DiskSpec) *compute.DiskResource {
+// newDiskSize is the size a new disk will have, as far as the request
+// tells before its data is read: diskSizeGB, an upload's data, or the
+// disk or snapshot it copies (0: not known yet).
+func (pr *Provider) newDiskSize(ctx context.Context, spec compute.DiskSpec) int64 {
 	size := spec.SizeBytes
+	if size == 0 && spec.CreateOption == "Upload" && spec.UploadSizeBytes > 512 {
+		size = spec.UploadSizeBytes - 512
+	}
 	if size == 0 && spec.SourceID != "" {
 		if sd, err := pr.svc.DiskResource(ctx, spec.SourceID); err == nil {
 			size = sd.Properties.DiskSizeBytes
@@ -226,6 +239,36 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 			size = sn.Properties.DiskSizeBytes
 		}
 	}
+	return size
+}
+
+// unchangedTier is settings without a tier that is the one disk d has
+// (what a client that PUTs back the body it read sends with a new size
+// or sku: the tier then follows them).
+func unchangedTier(s compute.Settings, d *compute.DiskResource) compute.Settings {
+	raw, ok := s["tier"]
+	if !ok {
+		return s
+	}
+	var t string
+	if json.Unmarshal(raw, &t) != nil || !strings.EqualFold(t, d.Properties.Tier) {
+		return s
+	}
+	out := compute.Settings{}
+	for k, v := range s {
+		if k != "tier" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// creatingDisk is the body of a disk while its Copy or Import runs.
+func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compute.DiskSpec) *compute.DiskResource {
+	size := pr.newDiskSize(ctx, spec)
 	sku := spec.SKU
 	if sku == "" {
 		sku = "Standard_LRS"
@@ -241,7 +284,7 @@ func (pr *Provider) creatingDisk(ctx context.Context, r *arm.Request, spec compu
 		SKU: &compute.SKU{Name: sku, Tier: tier}}, Zones: spec.Zones,
 		Properties: compute.DiskProperties{BlockProperties: compute.BlockProperties{CreationData: cd, DiskSizeGB: (size + 1<<30 - 1) >> 30, DiskSizeBytes: size,
 			DiskState: compute.StateUnattached, ProvisioningState: "Creating", TimeCreated: pr.p.Now().UTC()},
-			OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration}}
+			OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration, Tier: compute.BaseTier(sku, size)}}
 }
 
 // blobSource resolves an Import sourceUri that names a storage-account
@@ -313,6 +356,12 @@ func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, erro
 	if in.SKU != nil {
 		u.SKU = in.SKU.Name
 	}
+	if in.Properties != nil && in.Properties.DiskSizeGB != nil {
+		if *in.Properties.DiskSizeGB <= 0 {
+			return nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", *in.Properties.DiskSizeGB)
+		}
+		u.SizeBytes = *in.Properties.DiskSizeGB << 30
+	}
 	if len(settings) > 0 {
 		cur, err := pr.svc.DiskResource(ctx, diskID(r))
 		if err != nil {
@@ -321,12 +370,10 @@ func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, erro
 		if err := checkPerformance(settings, u.SKU, cur); err != nil {
 			return nil, err
 		}
-	}
-	if in.Properties != nil && in.Properties.DiskSizeGB != nil {
-		if *in.Properties.DiskSizeGB <= 0 {
-			return nil, arm.BadRequest("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", *in.Properties.DiskSizeGB)
+		settings = unchangedTier(settings, cur)
+		if err := pr.svc.CheckDiskSettings(ctx, cur, u.SKU, u.SizeBytes, settings); err != nil {
+			return nil, err
 		}
-		u.SizeBytes = *in.Properties.DiskSizeGB << 30
 	}
 	d, err := pr.svc.UpdateDisk(ctx, diskID(r), u)
 	return pr.withSettings(r, diskID(r), d, err, settings, nil)

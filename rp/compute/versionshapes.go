@@ -41,6 +41,7 @@ func toAccountType(m map[string]any) {
 		props["ownerId"] = owner
 	}
 	delete(m, "managedBy")
+	delete(m, "managedByExtended") // a shared disk's VMs: not in that schema
 }
 
 // encryptionCollectionSince is the first api-version whose disks and
