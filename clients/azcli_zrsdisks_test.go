@@ -20,7 +20,7 @@ func TestAzCLIZoneRedundantDisks(t *testing.T) {
 	az := loggedIn(t, e)
 	sub := e.Conn.SubscriptionID
 	g := []string{"-g", "zrsrg"}
-	az.run("group", "create", "-n", "zrsrg", "-l", "westus", "-o", "none")
+	az.run("group", "create", "-n", "zrsrg", "-l", "eastus2", "-o", "none")
 	az.fails("OperationNotAllowed", append([]string{"disk", "create", "-n", "zonal", "--size-gb", "1", "--sku", "Premium_ZRS", "--zone", "1"}, g...)...)
 	if out := az.tsv(append([]string{"disk", "list", "--query", "length(@)"}, g...)...); out != "0" {
 		t.Fatalf("disks after the refused zonal Premium_ZRS disk: %s", out)
@@ -31,7 +31,7 @@ func TestAzCLIZoneRedundantDisks(t *testing.T) {
 	osDisk := "/subscriptions/" + sub + "/resourceGroups/zrsrg/providers/Microsoft.Compute/disks/zvm-os"
 	az.run(append([]string{"disk", "create", "-n", "zvm-os", "--size-gb", "1", "--os-type", "Linux", "--zone", "1", "-o", "none"}, g...)...)
 	az.run("rest", "--method", "put", "--url", "/subscriptions/"+sub+"/resourceGroups/zrsrg/providers/Microsoft.Compute/virtualMachines/zvm?api-version=2024-11-01", "-o", "none",
-		"--body", `{"location":"westus","zones":["1"],"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"},"storageProfile":{"osDisk":{"osType":"Linux","createOption":"Attach","managedDisk":{"id":"`+osDisk+`"}}}}}`)
+		"--body", `{"location":"eastus2","zones":["1"],"properties":{"hardwareProfile":{"vmSize":"Standard_D2s_v3"},"storageProfile":{"osDisk":{"osType":"Linux","createOption":"Attach","managedDisk":{"id":"`+osDisk+`"}}}}}`)
 
 	az.run(append([]string{"vm", "disk", "attach", "--vm-name", "zvm", "--name", "zrs", "--lun", "0", "-o", "none"}, g...)...)
 	az.run(append([]string{"vm", "disk", "attach", "--vm-name", "zvm", "--name", "zrsnew", "--new", "--size-gb", "1", "--sku", "Premium_ZRS", "--lun", "1", "-o", "none"}, g...)...)

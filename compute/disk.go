@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -280,6 +281,12 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		return failure.Invalidf("LocationRequired", "The location property is required for this definition.")
 	}
 	if err := resource.CheckLocation(spec.Location, DiskType); err != nil {
+		return err
+	}
+	if err := resource.CheckZones(spec.Location, DiskType, path.Base(spec.ID), spec.Zones); err != nil {
+		return err
+	}
+	if err := resource.CheckExtendedLocation(spec.Location, DiskType, spec.ExtendedLocation); err != nil {
 		return err
 	}
 	if spec.SKU != "" {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/safehold/safehold/failure"
+	"github.com/safehold/safehold/resource"
 	"github.com/safehold/safehold/store"
 )
 
@@ -193,8 +194,11 @@ func (s *Service) UpdateSettings(ctx context.Context, id string, settings Settin
 		return nil, err
 	}
 	return updateDoc(ctx, s.p.Store, rid, func(tx store.Tx, d *DiskResource) error {
-		if len(extendedLocation) > 0 {
-			d.ExtendedLocation = extendedLocation
+		if e := bytes.TrimSpace(extendedLocation); len(e) > 0 && !bytes.Equal(e, []byte("null")) && !sameJSON(e, d.ExtendedLocation) {
+			if len(d.ExtendedLocation) == 0 {
+				return resource.CheckExtendedLocation(d.Location, DiskType, e)
+			}
+			return failure.Conflictf("PropertyChangeNotAllowed", "Changing property 'extendedLocation' of disk '%s' is not allowed: a disk stays where it was created.", d.Name)
 		}
 		old := *d
 		if err := applySettings(&d.Properties, settings); err != nil {
@@ -208,4 +212,13 @@ func (s *Service) UpdateSettings(ctx context.Context, id string, settings Settin
 		d.settleTier()
 		return nil
 	})
+}
+
+// sameJSON reports whether a and b are the same JSON value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -233,6 +233,9 @@ type VMSpec struct {
 	// Zones is the availability zone of a zonal VM (set at creation; its
 	// disks must be in it).
 	Zones []string
+	// ExtendedLocation is the edge zone asked of a new VM (refused:
+	// resource.CheckExtendedLocation).
+	ExtendedLocation json.RawMessage
 	// Kept are properties kept as given (KeptVMProperties): on an update
 	// each one given replaces the VM's, one given as null removes it, and
 	// the others stay.
@@ -425,6 +428,12 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 		case failure.Is(err, failure.NotFound):
 			if spec.Base != nil {
 				return err // deleted meanwhile: an update does not make it again
+			}
+			if err := resource.CheckZones(loc, VMType, rid.Name(), spec.Zones); err != nil {
+				return err
+			}
+			if err := resource.CheckExtendedLocation(loc, VMType, spec.ExtendedLocation); err != nil {
+				return err
 			}
 			created = true
 		default:

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"encoding/json"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -172,4 +173,69 @@ func ZoneMapping(sub, location string) [][2]string {
 		out[i] = [2]string{strconv.Itoa(i + 1), location + "-az" + strconv.Itoa(z)}
 	}
 	return out
+}
+
+// CheckZones is ARM's check of the availability zones asked of a new
+// zonal resource (typ its type, "Microsoft.Compute/disks", name its name)
+// in location: one zone at most (400 ResourceTypeNotSupportMultiZones),
+// and one the region has (400 AvailabilityZoneNotSupported, which names
+// the region's zones: none in a region without zones).
+func CheckZones(location, typ, name string, zones []string) error {
+	if len(zones) == 0 {
+		return nil
+	}
+	short := typ[strings.LastIndex(typ, "/")+1:]
+	if len(zones) > 1 {
+		e := failure.Invalidf("ResourceTypeNotSupportMultiZones", "The resource type '%s' does not support multiple availability zones. The provided zones are '%s'. Please provide a single availability zone.", short, strings.Join(zones, ","))
+		e.Target = "zones"
+		return e
+	}
+	have := Zones(location)
+	if slices.Contains(have, strings.TrimSpace(zones[0])) {
+		return nil
+	}
+	loc := NormLocation(location)
+	e := failure.Invalidf("AvailabilityZoneNotSupported", "The zone(s) '%s' for resource '%s/%s' is not supported. The supported zones for location '%s' are '%s'.", zones[0], typ, name, loc, strings.Join(have, ","))
+	if have == nil {
+		e.Message += " Region '" + loc + "' has no availability zones: leave out zones, or create the resource in a region with zones."
+	}
+	e.Target = "zones"
+	return e
+}
+
+// CheckExtendedLocation is ARM's check of the extendedLocation (an edge
+// zone: {"name": ..., "type": "EdgeZone"}) asked of a new resource of type
+// typ in location: Safehold serves no edge zones (its location list
+// answers none), so any one is 400 LocationNotAvailableForResourceType,
+// named as ARM names it, "{edge zone} ({region})". An absent or null
+// extendedLocation is nil.
+func CheckExtendedLocation(location, typ string, ext []byte) error {
+	s := strings.TrimSpace(string(ext))
+	if s == "" || s == "null" {
+		return nil
+	}
+	var el struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(ext, &el); err != nil {
+		e := failure.Invalidf("InvalidParameter", "The value of 'extendedLocation' must be an object: {\"name\": \"<edge zone>\", \"type\": \"EdgeZone\"}.")
+		e.Target = "extendedLocation"
+		return e
+	}
+	region := NormLocation(location)
+	if info, ok := LocationInfos[region]; ok {
+		region = info.DisplayName
+	}
+	e := failure.Invalidf("LocationNotAvailableForResourceType", "The provided location '%s (%s)' is not available for resource type '%s'. List of available regions for the resource type is '%s'. This server has no edge zones (extendedLocation type %s): leave out extendedLocation to create the resource in region '%s'.",
+		el.Name, region, typ, strings.Join(Locations, ","), firstOr(el.Type, "EdgeZone"), NormLocation(location))
+	e.Target = "extendedLocation"
+	return e
+}
+
+func firstOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

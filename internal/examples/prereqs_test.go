@@ -113,6 +113,10 @@ var reZoneCode = regexp.MustCompile(`privatelink\.([a-z0-9]+)\.backup\.windowsaz
 // (Azure Backup's geo-code list: ecy is East US 2 EUAP).
 var zoneRegions = map[string]string{"ecy": "eastus2euap"}
 
+// zonalRegion is where a vault of zonal VMs lives when no example names
+// its region (one with availability zones).
+const zonalRegion = "eastus2"
+
 // create makes the resource groups, vaults, disks, snapshots and VMs the
 // examples name.
 func (p *prereqs) create(xs []*example) {
@@ -160,6 +164,17 @@ func (p *prereqs) create(xs []*example) {
 	for _, x := range xs {
 		if m := reZoneCode.FindStringSubmatch(x.WantExpr); m != nil && x.Client == "PrivateLinkResourcesClient" && zoneRegions[m[1]] != "" {
 			region[strings.ToLower(x.Args["resourceGroupName"]+"/"+x.Args["vaultName"])] = zoneRegions[m[1]]
+		}
+	}
+	// A vault whose recovery points an example documents in an
+	// availability zone lives, with the VMs it protects, in a region with
+	// zones: West US, the default, has none, and a zonal VM is refused
+	// there (as ARM refuses it).
+	for _, x := range xs {
+		if sh, ok := documentedShape(x); ok && sh.zone != "" && x.Args["vaultName"] != "" {
+			if k := strings.ToLower(x.Args["resourceGroupName"] + "/" + x.Args["vaultName"]); region[k] == "" {
+				region[k] = zonalRegion
+			}
 		}
 	}
 	seen := map[string]bool{}

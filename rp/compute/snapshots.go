@@ -86,7 +86,7 @@ func snapshotID(r *arm.Request) string {
 func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	id := snapshotID(r)
-	settings, _ := settingsOf(r.Body, snapshotSettings)
+	settings, ext := settingsOf(r.Body, snapshotSettings)
 	var source arm.Link
 	if in.Properties != nil && in.Properties.CreationData != nil {
 		in.Properties.CreationData.SourceResourceID = normSourceID(in.Properties.CreationData.SourceResourceID)
@@ -132,6 +132,9 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 		return nil, arm.BadRequest("LocationRequired", "The location property is required for this definition.")
 	}
 	if err := resource.CheckLocation(*in.Location, compute.SnapshotType); err != nil {
+		return nil, err
+	}
+	if err := resource.CheckExtendedLocation(*in.Location, compute.SnapshotType, ext); err != nil {
 		return nil, err
 	}
 	if in.Properties == nil || in.Properties.CreationData == nil || in.Properties.CreationData.CreateOption == "" {

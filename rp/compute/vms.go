@@ -75,7 +75,9 @@ type vmInput struct {
 	resourceInput[vmProperties]
 	Zones    []string           `json:"zones"`
 	Identity *resource.Identity `json:"identity"`
-	Plan     json.RawMessage    `json:"plan"`
+	// ExtendedLocation is an edge zone, which a new VM cannot be in.
+	ExtendedLocation json.RawMessage `json:"extendedLocation"`
+	Plan             json.RawMessage `json:"plan"`
 }
 
 // vmExtras puts into spec what a VM PUT or PATCH gives beyond its disks
@@ -273,7 +275,7 @@ func (pr *Provider) putVM(r *arm.Request, in vmInput) (*arm.Response, error) {
 // patchAsPut) it writes only over that VM (compute.VMSpec.Base).
 func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags, Zones: in.Zones, Base: base}
+	spec := compute.VMSpec{ID: vmID(r), Tags: in.Tags, Zones: in.Zones, Base: base, ExtendedLocation: in.ExtendedLocation}
 	if in.Location != nil {
 		spec.Location = *in.Location
 	}

@@ -679,17 +679,21 @@ func TestRecoveryPointsDateFilter(t *testing.T) {
 // zones, its size and isPrivateAccessEnabledOnAnyDisk. A zonal VM takes
 // disks of its zone only, and its zone cannot change.
 func TestSDKPointOfZonalPrivateVM(t *testing.T) {
-	e, _ := vaultEnv(t, "v1", "vmrg")
+	// Zones are a zonal region's (eastus2): the vault and the VM are there.
+	e := testserver.StartWithGroups(t, "vaultrg", "vmrg")
+	vault := fixture.StandardVault()
+	vault.Location = to.Ptr("eastus2")
+	fixture.RSVault(t, e, "vaultrg", "v1", vault)
 	ctx := e.Ctx()
 	cf := testserver.Factory(e, armcompute.NewClientFactory)
 	// The disk access the private disk is reached through.
-	access, err := fixture.Wait(cf.NewDiskAccessesClient().BeginCreateOrUpdate(ctx, "vmrg", "da1", armcompute.DiskAccess{Location: to.Ptr("westus")}, nil))
+	access, err := fixture.Wait(cf.NewDiskAccessesClient().BeginCreateOrUpdate(ctx, "vmrg", "da1", armcompute.DiskAccess{Location: to.Ptr("eastus2")}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	disk := func(name string, zones []string, policy armcompute.NetworkAccessPolicy) string {
 		t.Helper()
-		d := armcompute.Disk{Location: to.Ptr("westus"), Zones: to.SliceOfPtrs(zones...), Properties: &armcompute.DiskProperties{
+		d := armcompute.Disk{Location: to.Ptr("eastus2"), Zones: to.SliceOfPtrs(zones...), Properties: &armcompute.DiskProperties{
 			CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1),
 			NetworkAccessPolicy: to.Ptr(policy)}}
 		if policy == armcompute.NetworkAccessPolicyAllowPrivate {
@@ -709,7 +713,7 @@ func TestSDKPointOfZonalPrivateVM(t *testing.T) {
 	dataID := disk("vm1-data", []string{"1"}, armcompute.NetworkAccessPolicyAllowPrivate)
 	regionalID := disk("regional", nil, armcompute.NetworkAccessPolicyAllowAll)
 	vm := func(zones []string, data string) error {
-		p, err := cf.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, "vmrg", "vm1", armcompute.VirtualMachine{Location: to.Ptr("westus"), Zones: to.SliceOfPtrs(zones...),
+		p, err := cf.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, "vmrg", "vm1", armcompute.VirtualMachine{Location: to.Ptr("eastus2"), Zones: to.SliceOfPtrs(zones...),
 			Properties: &armcompute.VirtualMachineProperties{HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypesStandardD1)},
 				StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesAttach),
 					OSType: to.Ptr(armcompute.OperatingSystemTypesLinux), ManagedDisk: &armcompute.ManagedDiskParameters{ID: to.Ptr(osID)}},

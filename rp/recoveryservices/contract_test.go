@@ -133,7 +133,8 @@ func TestValidateRoutesAnswerValidationsOnly(t *testing.T) {
 // operation) reports what restore refuses, with restore's own codes, and an
 // empty list for a restore restore accepts; RestoreDisks in the classic form
 // (storageAccountId as the staging account, no target resource group)
-// restores next to the staging account, which must exist.
+// restores next to the staging account, which must exist; a zone of a
+// region without zones is refused.
 func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 	e, bf, rp := backedUpVM1(t, 1, "stagerg")
 	ctx := e.Ctx()
@@ -160,6 +161,17 @@ func TestSDKRestoreValidationAndStagingAccount(t *testing.T) {
 	}
 	if err := restoreVM1(e, bf, rp, restoreDisks(e, rp, saID, 7)); err == nil || !strings.Contains(err.Error(), "restoreDiskLunList") {
 		t.Fatalf("restore of a bad lun: %v", err)
+	}
+
+	// Zone 1 of westus, which has no availability zones: refused by both
+	// (the disks were made in zone 1 of westus).
+	zonal := restoreDisks(e, rp, saID)
+	zonal.Zones = to.SliceOfPtrs("1")
+	if vr := validate(zonal); len(vr) != 1 || *vr[0].Code != "BMSUserErrorInvalidRestoreInput" || !strings.Contains(*vr[0].Message, "no availability zones") {
+		t.Fatalf("validation of a zone of westus: %+v", vr)
+	}
+	if err := restoreVM1(e, bf, rp, zonal); err == nil || !strings.Contains(err.Error(), "properties.zones") {
+		t.Fatalf("restore into a zone of westus: %v", err)
 	}
 
 	// Valid: an empty list, synchronously and through the operation.
@@ -201,6 +213,7 @@ func TestSDKWireFieldsFromState(t *testing.T) {
 	ctx := e.Ctx()
 	uami := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
 	body := fixture.StandardVault()
+	body.Location = to.Ptr("eastus2") // a region with zones: the VM is zonal
 	body.Identity = &armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeUserAssigned),
 		UserAssignedIdentities: map[string]*armrecoveryservices.UserIdentity{uami: {}}}
 	v := fixture.RSVault(t, e, "vaultrg", "v1", body)
@@ -221,12 +234,12 @@ func TestSDKWireFieldsFromState(t *testing.T) {
 	// A VM whose disks are in zone 2.
 	cs := e.Server.Compute
 	base := "/subscriptions/" + e.Sub + "/resourceGroups/vmrg/providers/Microsoft.Compute/disks/"
-	osd, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: base + "vm1-os", Location: "westus", CreateOption: "Empty", SizeBytes: 1 << 20, OSType: "Linux", Zones: []string{"2"}})
+	osd, err := cs.CreateDisk(ctx, compute.DiskSpec{ID: base + "vm1-os", Location: "eastus2", CreateOption: "Empty", SizeBytes: 1 << 20, OSType: "Linux", Zones: []string{"2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cs.CreateVM(ctx, compute.VMSpec{ID: vm1ID(e),
-		Location: "westus", OSDiskID: osd.ID, OSType: "Linux", VMSize: "Standard_D2s_v3"}); err != nil {
+		Location: "eastus2", OSDiskID: osd.ID, OSType: "Linux", VMSize: "Standard_D2s_v3"}); err != nil {
 		t.Fatal(err)
 	}
 	ip := vm1Point(t, e, bf)

@@ -502,6 +502,9 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 				return req, restoreErr(fmt.Sprintf("properties.zones[%d]", i), "'%s' is not an availability zone: use '1', '2' or '3'.", z)
 			}
 		}
+		if loc := firstOf(req.Region, p.Details["vmLocation"], it.Location); len(req.Zones) > 0 && loc != "" && resource.Zones(loc) == nil {
+			return req, restoreErr("properties.zones", "names zone '%s', and the disks are restored in region '%s', which has no availability zones: leave out zones.", req.Zones[0], resource.NormLocation(loc))
+		}
 	case "AlternateLocation":
 		tid, err := arm.ParseID(req.TargetVirtualMachineID)
 		if req.TargetVirtualMachineID == "" || err != nil || !tid.IsType(vmType) {
