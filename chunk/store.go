@@ -966,22 +966,33 @@ func (s *Store) newOpenLocked() *pack {
 // ownPut decides a pack put that answered "exists" (err): nil once the
 // object is seen whole (its size is the pack's), else err. An object
 // store commits an upload atomically, so a first attempt still in flight
-// shows up whole or not at all; it is awaited for up to a minute.
+// shows up whole or not at all; it is awaited (awaitCommit).
 func (s *Store) ownPut(key string, size int64, err error) error {
+	return awaitCommit(s.bg, func(last bool) (bool, error) {
+		in, serr := s.be.Stat(s.bg, key)
+		switch {
+		case serr == nil && in.Size == size:
+			return true, nil
+		case serr == nil:
+			return true, fmt.Errorf("%w (holding %d bytes, not the pack's %d)", err, in.Size, size)
+		}
+		return last, fmt.Errorf("%w (and the object is not there: %v)", err, serr)
+	})
+}
+
+// awaitCommit waits for an upload a put found committing (its own first
+// attempt, whose answer was lost): it calls look until look has decided,
+// backing off from 50 ms to 2 s, for up to a minute or until ctx ends,
+// telling look when its call is the last, and returns look's error.
+func awaitCommit(ctx context.Context, look func(last bool) (decided bool, err error)) error {
 	delay := 50 * time.Millisecond
 	for deadline := time.Now().Add(time.Minute); ; {
-		in, serr := s.be.Stat(s.bg, key)
-		if serr == nil && in.Size == size {
-			return nil
-		}
-		if serr == nil || time.Now().After(deadline) || s.bg.Err() != nil {
-			if serr != nil {
-				return fmt.Errorf("%w (and the object is not there: %v)", err, serr)
-			}
-			return fmt.Errorf("%w (holding %d bytes, not the pack's %d)", err, in.Size, size)
+		last := time.Now().After(deadline) || ctx.Err() != nil
+		if decided, err := look(last); decided || last {
+			return err
 		}
 		select {
-		case <-s.bg.Done():
+		case <-ctx.Done():
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 2*time.Second)
@@ -1817,24 +1828,19 @@ func (s *Store) PutObject(ctx context.Context, key string, data []byte) error {
 	if !errors.Is(err, blob.ErrExist) {
 		return err
 	}
-	delay := 50 * time.Millisecond
-	for deadline := time.Now().Add(time.Minute); ; {
+	return awaitCommit(ctx, func(last bool) (bool, error) {
+		if cerr := ctx.Err(); cerr != nil {
+			return true, fmt.Errorf("%w (and the object is not there yet: %v)", err, cerr)
+		}
 		old, gerr := s.GetObject(ctx, key)
 		switch {
 		case gerr == nil && bytes.Equal(old, data):
-			return nil
+			return true, nil
 		case gerr == nil:
-			return err
-		case !errors.Is(gerr, blob.ErrNotExist) || time.Now().After(deadline):
-			return fmt.Errorf("%w (and the object cannot be read: %v)", err, gerr)
+			return true, err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (and the object is not there yet: %v)", err, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 2*time.Second)
-	}
+		return last || !errors.Is(gerr, blob.ErrNotExist), fmt.Errorf("%w (and the object cannot be read: %v)", err, gerr)
+	})
 }
 
 // GetObject reads an object written by PutObject, checking its checksum.
