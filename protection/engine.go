@@ -456,8 +456,6 @@ var ErrVaultGone = errors.New("the vault was deleted")
 // store again, in any replica.
 const VaultGoneKind = "protection.vaultgone"
 
-const vaultGoneKind = VaultGoneKind
-
 // goneMarker is a VaultGoneKind document's value (one of session 23 is
 // the bare time on the engine's clock).
 type goneMarker struct {
@@ -472,7 +470,7 @@ func (e *Engine) VaultGoneTx(ctx context.Context, tx store.Tx, key string) error
 	if key == "" {
 		return nil
 	}
-	return tx.Put(ctx, store.Doc{Kind: vaultGoneKind, Key: strings.ToLower(key), Value: mustJSON(goneMarker{At: e.Now().UTC(), Removed: time.Now().UTC()})})
+	return tx.Put(ctx, store.Doc{Kind: VaultGoneKind, Key: strings.ToLower(key), Value: mustJSON(goneMarker{At: e.Now().UTC(), Removed: time.Now().UTC()})})
 }
 
 // GoneVaultKeep is how long (real time) a removed vault's marker is kept
@@ -492,7 +490,7 @@ const GoneVaultKeep = 24 * time.Hour
 // how many markers it deleted. The leader runs it (server's maintain):
 // the markers were kept for ever, one per vault ever deleted.
 func (e *Engine) PruneGoneVaults(ctx context.Context, now time.Time) (int, error) {
-	docs, err := e.Store.List(ctx, vaultGoneKind, store.ListQuery{})
+	docs, err := e.Store.List(ctx, VaultGoneKind, store.ListQuery{})
 	if err != nil {
 		return 0, err
 	}
@@ -529,7 +527,7 @@ func (e *Engine) PruneGoneVaults(ctx context.Context, now time.Time) (int, error
 			if err := e.anyGate(key).ForgetTx(ctx, tx, time.Now()); err != nil {
 				return err
 			}
-			return tx.Delete(ctx, vaultGoneKind, key)
+			return tx.Delete(ctx, VaultGoneKind, key)
 		})
 		switch {
 		case errors.Is(err, errCollectionWanted) || errors.Is(err, store.ErrNotFound):
@@ -561,7 +559,7 @@ func (e *Engine) anyGate(key string) *lease.Gate {
 }
 
 func (e *Engine) vaultGone(ctx context.Context, key string) (bool, error) {
-	_, err := e.Store.Get(ctx, vaultGoneKind, strings.ToLower(key))
+	_, err := e.Store.Get(ctx, VaultGoneKind, strings.ToLower(key))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
