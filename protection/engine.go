@@ -730,6 +730,19 @@ type itemLease struct {
 func (e *Engine) lockItem(ctx context.Context, itemID string) (context.Context, func(), error) {
 	key := strings.ToLower(itemID)
 	owner := e.NodeID + "/" + e.boot + "/" + newID()
+	// put writes the lease as this call's, for itemLease from now.
+	put := func(tx store.Tx) error {
+		return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(itemLease{Owner: owner, Until: time.Now().Add(e.itemLease())})})
+	}
+	// current reads the item's lease in r; mine: it is this call's.
+	current := func(ctx context.Context, r store.Reader) (l itemLease, mine bool, err error) {
+		d, err := r.Get(ctx, leaseKind, key)
+		if err != nil {
+			return l, false, err
+		}
+		mine = jsonUnmarshal(d.Value, &l) == nil && l.Owner == owner
+		return l, mine, nil
+	}
 	take := func() (bool, error) {
 		got := false
 		err := e.Store.Update(ctx, func(tx store.Tx) error {
@@ -742,7 +755,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (context.Context, 
 				return err
 			}
 			got = true
-			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(itemLease{Owner: owner, Until: time.Now().Add(e.itemLease())})})
+			return put(tx)
 		})
 		return got, err
 	}
@@ -750,15 +763,10 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (context.Context, 
 	// took (or took and released) stays lost.
 	renew := func() {
 		e.Store.Update(ctx, func(tx store.Tx) error {
-			d, err := tx.Get(ctx, leaseKind, key)
-			if err != nil {
+			if _, mine, _ := current(ctx, tx); !mine {
 				return nil
 			}
-			var l itemLease
-			if jsonUnmarshal(d.Value, &l) != nil || l.Owner != owner {
-				return nil
-			}
-			return tx.Put(ctx, store.Doc{Kind: leaseKind, Key: key, Value: mustJSON(itemLease{Owner: owner, Until: time.Now().Add(e.itemLease())})})
+			return put(tx)
 		})
 	}
 	e.held.Store(owner, struct{}{}) // before the take: no moment when its lease is in the store and unknown here
@@ -794,12 +802,11 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (context.Context, 
 		}
 	}()
 	fctx := store.WithFence(ctx, func(ctx context.Context, r store.Reader) error {
-		d, err := r.Get(ctx, leaseKind, key)
+		l, mine, err := current(ctx, r)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		var l itemLease
-		if err == nil && jsonUnmarshal(d.Value, &l) == nil && l.Owner == owner {
+		if mine {
 			return nil
 		}
 		holder := "nobody"
@@ -816,12 +823,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (context.Context, 
 		// lease must still let go of it rather than hold the item for a TTL.
 		rctx := store.WithLease(store.WithoutFences(context.WithoutCancel(ctx)), store.Lease{})
 		e.Store.Update(rctx, func(tx store.Tx) error {
-			d, err := tx.Get(rctx, leaseKind, key)
-			if err != nil {
-				return nil
-			}
-			var l itemLease
-			if jsonUnmarshal(d.Value, &l) == nil && l.Owner == owner {
+			if _, mine, _ := current(rctx, tx); mine {
 				return tx.Delete(rctx, leaseKind, key)
 			}
 			return nil
