@@ -49,18 +49,10 @@ func (pr *Provider) guardUpdate(r *arm.Request, vid, id arm.ResourceID, vaultOp 
 // vault config's properties before and after the write; sent what the
 // request sent).
 func (pr *Provider) guardVaultConfig(r *arm.Request, vid arm.ResourceID, old, cur, sent map[string]any) error {
-	var requests []string
-	if l, ok := sent["resourceGuardOperationRequests"].([]any); ok {
-		for _, q := range l {
-			if s, ok := q.(string); ok {
-				requests = append(requests, s)
-			}
-		}
-	}
 	if old["softDeleteFeatureState"] == "Disabled" || cur["softDeleteFeatureState"] != "Disabled" && !shortened(old, cur) {
 		return nil
 	}
-	return pr.guarded(r, vid, opGuardSoftDelete, requests)
+	return pr.guarded(r, vid, opGuardSoftDelete, guardRequests(sent))
 }
 
 // shortened: the config's soft-delete retention is shorter in cur than in
@@ -87,15 +79,21 @@ func (pr *Provider) guardImmutability(r *arm.Request, vid arm.ResourceID, old, n
 	if !strings.EqualFold(immutabilityOf(old), "Unlocked") || !strings.EqualFold(immutabilityOf(new), "Disabled") {
 		return nil
 	}
+	return pr.guarded(r, vid, opGuardSoftDelete, guardRequests(new))
+}
+
+// guardRequests is the resourceGuardOperationRequests of m (a request's
+// properties), its strings.
+func guardRequests(m map[string]any) []string {
 	var requests []string
-	if l, ok := new["resourceGuardOperationRequests"].([]any); ok {
+	if l, ok := m["resourceGuardOperationRequests"].([]any); ok {
 		for _, q := range l {
 			if s, ok := q.(string); ok {
 				requests = append(requests, s)
 			}
 		}
 	}
-	return pr.guarded(r, vid, opGuardSoftDelete, requests)
+	return requests
 }
 
 // markMUA sets the vault's securitySettings.multiUserAuthorization
