@@ -189,21 +189,7 @@ func (pr *Provider) crrSource(r *arm.Request, field, id, sourceRegion, action st
 // crrEnabled: the vault's featureSettings.crossRegionRestoreSettings.state
 // is Enabled.
 func crrEnabled(v *vaultResource) bool {
-	if v.Properties == nil {
-		return false
-	}
-	m := map[string]json.RawMessage{}
-	if json.Unmarshal(v.Properties.FeatureSettings, &m) != nil {
-		return false
-	}
-	_, raw := getCI(m, "crossRegionRestoreSettings")
-	s := map[string]json.RawMessage{}
-	if json.Unmarshal(raw, &s) != nil {
-		return false
-	}
-	_, st := getCI(s, "state")
-	var state string
-	return json.Unmarshal(st, &state) == nil && strings.EqualFold(state, "Enabled")
+	return v.Properties != nil && settingState(v.Properties.FeatureSettings, "crossRegionRestoreSettings") == "enabled"
 }
 
 // fetchSecondaryRecoveryPoints (FetchSecondaryRPsRequestParameters): the

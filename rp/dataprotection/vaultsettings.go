@@ -240,12 +240,14 @@ func checkImmutability(raw, old, out json.RawMessage) (json.RawMessage, error) {
 // immutabilityState is the immutability state of stored (already checked)
 // security settings, lower-case ("" when they have none).
 func immutabilityState(raw json.RawMessage) string {
-	_, im := getCI(parseRaw(raw), "immutabilitySettings")
-	var m map[string]json.RawMessage
-	if im == nil || json.Unmarshal(im, &m) != nil {
-		return ""
-	}
-	_, st := getCI(m, "state")
+	return settingState(raw, "immutabilitySettings")
+}
+
+// settingState is the state of the setting key of a settings object raw
+// (securitySettings, featureSettings), lower-case ("" when it has none).
+func settingState(raw json.RawMessage, key string) string {
+	_, set := getCI(parseRaw(raw), key)
+	_, st := getCI(parseRaw(set), "state")
 	var s string
 	if st == nil || json.Unmarshal(st, &s) != nil {
 		return ""
