@@ -217,7 +217,7 @@ func (s *Service) usedIn(ctx context.Context, r store.Reader, subscriptionID, lo
 			continue
 		}
 		used[QuotaVirtualMachines]++
-		if s.vmPower(ctx, r, v.ID) == PowerDeallocated {
+		if powerOf(ctx, r, v.ID) == PowerDeallocated {
 			continue
 		}
 		size, _ := v.Properties.HardwareProfile["vmSize"].(string)

@@ -305,10 +305,6 @@ func (vm *VM) DiskIDs() []string {
 	return append(out, vm.DataDiskIDs...)
 }
 
-func (s *Service) vmPower(ctx context.Context, r store.Reader, id string) string {
-	return powerOf(ctx, r, id)
-}
-
 func putPower(ctx context.Context, tx store.Tx, id, power string) error {
 	return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: stateKind, Key: stateKey(id) + "#vm"}, vmState{PowerState: power}, "VM state")
 }
@@ -338,7 +334,7 @@ func (s *Service) VM(ctx context.Context, id string) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.domain(s.vmPower(ctx, s.p.Store, v.ID)), nil
+	return v.domain(powerOf(ctx, s.p.Store, v.ID)), nil
 }
 
 // ListVMs lists the VMs of a subscription.
@@ -349,7 +345,7 @@ func (s *Service) ListVMs(ctx context.Context, subscriptionID string) ([]*VM, er
 	}
 	out := make([]*VM, len(vs))
 	for i, v := range vs {
-		out[i] = v.domain(s.vmPower(ctx, s.p.Store, v.ID))
+		out[i] = v.domain(powerOf(ctx, s.p.Store, v.ID))
 	}
 	return out, nil
 }
@@ -424,7 +420,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			if !strings.EqualFold(old.Location, loc) {
 				return failure.Conflictf("InvalidParameter", "The VM '%s' is in location '%s'; its location cannot change to '%s'.", old.Name, old.Location, loc)
 			}
-			power = s.vmPower(ctx, tx, old.ID)
+			power = powerOf(ctx, tx, old.ID)
 		case failure.Is(err, failure.NotFound):
 			if spec.Base != nil {
 				return err // deleted meanwhile: an update does not make it again
@@ -814,7 +810,7 @@ func (s *Service) SetPowerState(ctx context.Context, id, power string) (*VM, err
 		if err := resource.Get(ctx, tx, rid, &v); err != nil {
 			return err
 		}
-		if power != PowerDeallocated && s.vmPower(ctx, tx, v.ID) == PowerDeallocated {
+		if power != PowerDeallocated && powerOf(ctx, tx, v.ID) == PowerDeallocated {
 			// Starting a deallocated VM allocates its vCPUs again.
 			size, _ := v.Properties.HardwareProfile["vmSize"].(string)
 			if _, err := ParseVMSize(size); err == nil {
@@ -863,7 +859,7 @@ func (s *Service) InstanceView(ctx context.Context, id string) (*VMInstanceView,
 	if err != nil {
 		return nil, err
 	}
-	power := s.vmPower(ctx, s.p.Store, v.ID)
+	power := powerOf(ctx, s.p.Store, v.ID)
 	t := s.now()
 	display := map[string]string{PowerRunning: "VM running", PowerStopped: "VM stopped", PowerDeallocated: "VM deallocated"}[power]
 	iv := &VMInstanceView{ComputerName: v.Name, Disks: []DiskInstanceView{}, Statuses: []InstanceViewStatus{
