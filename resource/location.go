@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"cmp"
 	"encoding/json"
 	"hash/fnv"
 	"slices"
@@ -228,14 +229,7 @@ func CheckExtendedLocation(location, typ string, ext []byte) error {
 		region = info.DisplayName
 	}
 	e := failure.Invalidf("LocationNotAvailableForResourceType", "The provided location '%s (%s)' is not available for resource type '%s'. List of available regions for the resource type is '%s'. This server has no edge zones (extendedLocation type %s): leave out extendedLocation to create the resource in region '%s'.",
-		el.Name, region, typ, strings.Join(Locations, ","), firstOr(el.Type, "EdgeZone"), NormLocation(location))
+		el.Name, region, typ, strings.Join(Locations, ","), cmp.Or(el.Type, "EdgeZone"), NormLocation(location))
 	e.Target = "extendedLocation"
 	return e
-}
-
-func firstOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
