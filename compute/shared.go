@@ -264,12 +264,9 @@ func checkDiskSettings(ctx context.Context, r store.Reader, old, d *DiskResource
 			return e
 		}
 	}
-	was, now := max(int32(1), d.Properties.MaxShares), max(int32(1), d.Properties.MaxShares)
-	if old != nil {
-		was = max(int32(1), old.Properties.MaxShares)
-		if was != now && len(old.AttachedVMs()) > 0 {
-			return failure.Conflictf("OperationNotAllowed", "The maxShares of disk '%s' can change only while it is detached from every VM, and it is attached to %s. Detach it first.", d.Name, strings.Join(old.AttachedVMs(), ", "))
-		}
+	now := max(int32(1), d.Properties.MaxShares)
+	if old != nil && max(int32(1), old.Properties.MaxShares) != now && len(old.AttachedVMs()) > 0 {
+		return failure.Conflictf("OperationNotAllowed", "The maxShares of disk '%s' can change only while it is detached from every VM, and it is attached to %s. Detach it first.", d.Name, strings.Join(old.AttachedVMs(), ", "))
 	}
 	if err := checkShares(now, skuName(d.SKU), d.Properties.DiskSizeBytes); err != nil {
 		return err
