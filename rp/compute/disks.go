@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -254,12 +255,8 @@ func unchangedTier(s compute.Settings, d *compute.DiskResource) compute.Settings
 	if json.Unmarshal(raw, &t) != nil || !strings.EqualFold(t, d.Properties.Tier) {
 		return s
 	}
-	out := compute.Settings{}
-	for k, v := range s {
-		if k != "tier" {
-			out[k] = v
-		}
-	}
+	out := maps.Clone(s)
+	delete(out, "tier")
 	if len(out) == 0 {
 		return nil
 	}
