@@ -134,7 +134,7 @@ func ResourceSKUs(location string) ([]ResourceSKU, error) {
 		}
 		// Zone-redundant storage needs zones: a region without them
 		// offers no _ZRS sku.
-		zrs := func(name string) bool { return len(zones) == 0 && strings.HasSuffix(name, "_ZRS") }
+		zrs := func(name string) bool { return len(zones) == 0 && zoneRedundant(name) }
 		for _, name := range strings.Split(diskSKUs, ", ") {
 			if !zrs(name) {
 				out = append(out, at("disks", name, SKUTier(name), "", "", SKUCapability{"MinSizeGiB", "1"}, SKUCapability{"MaxSizeGiB", "32767"}))
