@@ -138,14 +138,10 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 		if in.SKU != nil {
 			u.SKU = in.SKU.Name
 		}
-		if err := checkPerformance(settings, u.SKU, existing); err != nil {
-			return nil, err
-		}
 		if in.Properties != nil && in.Properties.DiskSizeGB != nil {
 			u.SizeBytes = *in.Properties.DiskSizeGB << 30
 		}
-		settings = unchangedTier(settings, existing)
-		if err := pr.svc.CheckDiskSettings(ctx, existing, u.SKU, u.SizeBytes, settings); err != nil {
+		if settings, err = pr.checkDiskUpdate(ctx, existing, u, settings); err != nil {
 			return nil, err
 		}
 		d, err := pr.svc.UpdateDisk(ctx, id, u)
@@ -241,6 +237,17 @@ func (pr *Provider) newDiskSize(ctx context.Context, spec compute.DiskSpec) int6
 		}
 	}
 	return size
+}
+
+// checkDiskUpdate checks what update u and settings make of disk cur
+// (checkPerformance, CheckDiskSettings) and answers the settings to
+// apply: without a tier that is cur's (unchangedTier).
+func (pr *Provider) checkDiskUpdate(ctx context.Context, cur *compute.DiskResource, u compute.DiskUpdate, settings compute.Settings) (compute.Settings, error) {
+	if err := checkPerformance(settings, u.SKU, cur); err != nil {
+		return nil, err
+	}
+	settings = unchangedTier(settings, cur)
+	return settings, pr.svc.CheckDiskSettings(ctx, cur, u.SKU, u.SizeBytes, settings)
 }
 
 // unchangedTier is settings without a tier that is the one disk d has
@@ -364,11 +371,7 @@ func (pr *Provider) patchDisk(r *arm.Request, in diskInput) (*arm.Response, erro
 		if err != nil {
 			return nil, err
 		}
-		if err := checkPerformance(settings, u.SKU, cur); err != nil {
-			return nil, err
-		}
-		settings = unchangedTier(settings, cur)
-		if err := pr.svc.CheckDiskSettings(ctx, cur, u.SKU, u.SizeBytes, settings); err != nil {
+		if settings, err = pr.checkDiskUpdate(ctx, cur, u, settings); err != nil {
 			return nil, err
 		}
 	}
