@@ -314,10 +314,8 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 			return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.uploadSizeBytes' is missing. Set it to the size of the content to upload, including the VHD footer.")
 		}
 		if n := spec.UploadSizeBytes; n < MinUploadBytes || n > MaxUploadBytes || (n-512)%(1<<20) != 0 {
-			e := failure.Invalidf("InvalidParameter", "The value %d of 'creationData.uploadSizeBytes' is not the size of a fixed VHD Azure takes: a whole number of MiB of data plus its 512-byte footer, between %d (20 MiB + 512 bytes) and %d (32767 GiB + 512 bytes). For an image of N MiB send N*1048576+512 (%d for %d MiB).",
+			return invalidAt("properties.creationData.uploadSizeBytes", "The value %d of 'creationData.uploadSizeBytes' is not the size of a fixed VHD Azure takes: a whole number of MiB of data plus its 512-byte footer, between %d (20 MiB + 512 bytes) and %d (32767 GiB + 512 bytes). For an image of N MiB send N*1048576+512 (%d for %d MiB).",
 				n, int64(MinUploadBytes), int64(MaxUploadBytes), min(MaxUploadBytes, max(MinUploadBytes, (n+(1<<20)-1)>>20<<20+512)), min(MaxDiskBytes>>20, max(20, (n+(1<<20)-1)>>20)))
-			e.Target = "properties.creationData.uploadSizeBytes"
-			return e
 		}
 	case "copy":
 		spec.CreateOption = "Copy"

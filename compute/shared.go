@@ -119,6 +119,14 @@ func MaxSharesLimit(sku string, sizeBytes int64) int32 {
 	return 0
 }
 
+// invalidAt is a 400 InvalidParameter naming target, the JSON path of
+// the value it refuses.
+func invalidAt(target, format string, args ...any) error {
+	e := failure.Invalidf("InvalidParameter", format, args...)
+	e.Target = target
+	return e
+}
+
 // checkShares checks the maxShares n of a disk of sku and size as Azure
 // does (a disk that cannot be shared, or more VMs than its size allows,
 // is 400 InvalidParameter naming properties.maxShares).
@@ -126,18 +134,13 @@ func checkShares(n int32, sku string, sizeBytes int64) error {
 	if n <= 1 {
 		return nil
 	}
-	bad := func(format string, args ...any) error {
-		e := failure.Invalidf("InvalidParameter", format, args...)
-		e.Target = "properties.maxShares"
-		return e
-	}
 	sku = firstNonEmpty(sku, "Standard_LRS")
 	lim := MaxSharesLimit(sku, sizeBytes)
 	if lim == 0 {
-		return bad("A disk with sku %s cannot be shared (maxShares %d): only Premium SSD (Premium_LRS, Premium_ZRS), Standard SSD (StandardSSD_LRS, StandardSSD_ZRS), Ultra (UltraSSD_LRS) and Premium SSD v2 (PremiumV2_LRS) disks take a maxShares greater than 1.", sku, n)
+		return invalidAt("properties.maxShares", "A disk with sku %s cannot be shared (maxShares %d): only Premium SSD (Premium_LRS, Premium_ZRS), Standard SSD (StandardSSD_LRS, StandardSSD_ZRS), Ultra (UltraSSD_LRS) and Premium SSD v2 (PremiumV2_LRS) disks take a maxShares greater than 1.", sku, n)
 	}
 	if n > lim {
-		return bad("The value %d of 'maxShares' is more than a %s disk of %d GiB allows: at most %d (Premium SSD and Standard SSD: 3 up to 512 GiB, 5 up to 4096 GiB, 10 above; Ultra and Premium SSD v2: 15).", n, sku, sizeGB(sizeBytes), lim)
+		return invalidAt("properties.maxShares", "The value %d of 'maxShares' is more than a %s disk of %d GiB allows: at most %d (Premium SSD and Standard SSD: 3 up to 512 GiB, 5 up to 4096 GiB, 10 above; Ultra and Premium SSD v2: 15).", n, sku, sizeGB(sizeBytes), lim)
 	}
 	return nil
 }
@@ -211,14 +214,9 @@ func checkTier(ctx context.Context, r store.Reader, old, d *DiskResource, asked 
 	if asked == "" || (old != nil && strings.EqualFold(asked, old.Properties.Tier)) {
 		return nil // unchanged: it follows the size and sku (settleTier)
 	}
-	bad := func(format string, args ...any) error {
-		e := failure.Invalidf("InvalidParameter", format, args...)
-		e.Target = "properties.tier"
-		return e
-	}
 	sku := firstNonEmpty(skuName(d.SKU), "Standard_LRS")
 	if !premiumSKU(sku) {
-		return bad("Performance tiers are for Premium SSD disks (Premium_LRS, Premium_ZRS), and disk '%s' is %s: leave 'tier' out, or change its sku to Premium_LRS.", d.Name, sku)
+		return invalidAt("properties.tier", "Performance tiers are for Premium SSD disks (Premium_LRS, Premium_ZRS), and disk '%s' is %s: leave 'tier' out, or change its sku to Premium_LRS.", d.Name, sku)
 	}
 	i := tierIndex(asked)
 	if i < 0 {
@@ -226,15 +224,15 @@ func checkTier(ctx context.Context, r store.Reader, old, d *DiskResource, asked 
 		for j, t := range premiumTiers {
 			names[j] = t.Name
 		}
-		return bad("The value '%s' of 'tier' is not a Premium SSD performance tier. The allowed values are %s.", asked, strings.Join(names, ", "))
+		return invalidAt("properties.tier", "The value '%s' of 'tier' is not a Premium SSD performance tier. The allowed values are %s.", asked, strings.Join(names, ", "))
 	}
 	base := baseTier(d.Properties.DiskSizeBytes)
 	if i < base {
-		return bad("The performance tier %s is below the baseline tier %s of disk '%s' (%d GiB): a disk's tier can be its size's baseline or higher. Use tier %s or higher.",
+		return invalidAt("properties.tier", "The performance tier %s is below the baseline tier %s of disk '%s' (%d GiB): a disk's tier can be its size's baseline or higher. Use tier %s or higher.",
 			premiumTiers[i].Name, premiumTiers[base].Name, d.Name, sizeGB(d.Properties.DiskSizeBytes), premiumTiers[base].Name)
 	}
 	if i >= tierIndex("P60") && sizeGB(d.Properties.DiskSizeBytes) <= 4096 {
-		return bad("The performance tiers P60, P70 and P80 are for disks larger than 4096 GiB, and disk '%s' has %d GiB: use a tier up to P50, or grow the disk past 4096 GiB first.", d.Name, sizeGB(d.Properties.DiskSizeBytes))
+		return invalidAt("properties.tier", "The performance tiers P60, P70 and P80 are for disks larger than 4096 GiB, and disk '%s' has %d GiB: use a tier up to P50, or grow the disk past 4096 GiB first.", d.Name, sizeGB(d.Properties.DiskSizeBytes))
 	}
 	if old != nil && old.Properties.MaxShares > 1 && !strings.EqualFold(old.Properties.Tier, premiumTiers[i].Name) &&
 		attachedState(ctx, r, old, "", "") == StateAttached {
@@ -259,9 +257,7 @@ func checkDiskSettings(ctx context.Context, r store.Reader, old, d *DiskResource
 	if raw, ok := s["maxShares"]; ok && string(raw) != "null" {
 		var n int64
 		if json.Unmarshal(raw, &n) == nil && n < 1 {
-			e := failure.Invalidf("InvalidParameter", "The value %d of 'maxShares' is not valid: it is the number of VMs the disk can attach to at once, 1 or more (1: not shared).", n)
-			e.Target = "properties.maxShares"
-			return e
+			return invalidAt("properties.maxShares", "The value %d of 'maxShares' is not valid: it is the number of VMs the disk can attach to at once, 1 or more (1: not shared).", n)
 		}
 	}
 	now := max(int32(1), d.Properties.MaxShares)
@@ -331,19 +327,14 @@ func checkSharedUse(d *DiskResource, os bool, target, cache string, writeAcceler
 	if d.Properties.MaxShares <= 1 {
 		return nil
 	}
-	bad := func(t, format string, args ...any) error {
-		e := failure.Invalidf("InvalidParameter", format, args...)
-		e.Target = t
-		return e
-	}
 	if os {
-		return bad("osDisk.managedDisk.id", "Disk '%s' is a shared disk (maxShares %d): a shared disk can only be a data disk, not the OS disk.", d.Name, d.Properties.MaxShares)
+		return invalidAt("osDisk.managedDisk.id", "Disk '%s' is a shared disk (maxShares %d): a shared disk can only be a data disk, not the OS disk.", d.Name, d.Properties.MaxShares)
 	}
 	if cache != "None" {
-		return bad(target+".caching", "Host caching is not supported for shared disks: disk '%s' (maxShares %d) takes caching None, not %s.", d.Name, d.Properties.MaxShares, cache)
+		return invalidAt(target+".caching", "Host caching is not supported for shared disks: disk '%s' (maxShares %d) takes caching None, not %s.", d.Name, d.Properties.MaxShares, cache)
 	}
 	if writeAccelerator {
-		return bad(target+".writeAcceleratorEnabled", "Write Accelerator is not supported for shared disks: set writeAcceleratorEnabled false for disk '%s' (maxShares %d).", d.Name, d.Properties.MaxShares)
+		return invalidAt(target+".writeAcceleratorEnabled", "Write Accelerator is not supported for shared disks: set writeAcceleratorEnabled false for disk '%s' (maxShares %d).", d.Name, d.Properties.MaxShares)
 	}
 	return nil
 }

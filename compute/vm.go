@@ -516,9 +516,7 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 			return "", "", "", false
 		}
 		if sku := skuName(osd.SKU); sku == "UltraSSD_LRS" || sku == "PremiumV2_LRS" {
-			e := failure.Invalidf("InvalidParameter", "StorageAccountType %s can be used only for data disks: disk '%s' cannot be the OS disk of VM '%s'. Use a Premium_LRS, StandardSSD_LRS or Standard_LRS disk as the OS disk.", sku, osd.Name, rid.Name())
-			e.Target = "osDisk.managedDisk.storageAccountType"
-			return e
+			return invalidAt("osDisk.managedDisk.storageAccountType", "StorageAccountType %s can be used only for data disks: disk '%s' cannot be the OS disk of VM '%s'. Use a Premium_LRS, StandardSSD_LRS or Standard_LRS disk as the OS disk.", sku, osd.Name, rid.Name())
 		}
 		osCreate, osDelete, osCaching, _ := had(osd.ID)
 		osType := firstNonEmpty(spec.OSType, osd.Properties.OSType)
@@ -645,18 +643,13 @@ func ultraSSDEnabled(kept map[string]json.RawMessage) bool {
 // host caching; Write Accelerator is for an M-series VM's Premium_LRS disk
 // without read-write caching.
 func checkDataDisk(d *DiskResource, i int, vmSize, cache string, writeAccelerator, ultra bool) error {
-	bad := func(target, format string, args ...any) error {
-		e := failure.Invalidf("InvalidParameter", format, args...)
-		e.Target = target
-		return e
-	}
 	sku := skuName(d.SKU)
 	if sku == "UltraSSD_LRS" {
 		if !ultra {
-			return bad("managedDisk.storageAccountType", "StorageAccountType UltraSSD_LRS can be used only when additionalCapabilities.ultraSSDEnabled is set: set it to true on the VM to attach disk '%s'.", d.Name)
+			return invalidAt("managedDisk.storageAccountType", "StorageAccountType UltraSSD_LRS can be used only when additionalCapabilities.ultraSSDEnabled is set: set it to true on the VM to attach disk '%s'.", d.Name)
 		}
 		if cache != "None" {
-			return bad(fmt.Sprintf("dataDisks[%d].caching", i), "Storage Account type UltraSSD_LRS is not supported with caching type %s. Please use caching type None (disk '%s').", cache, d.Name)
+			return invalidAt(fmt.Sprintf("dataDisks[%d].caching", i), "Storage Account type UltraSSD_LRS is not supported with caching type %s. Please use caching type None (disk '%s').", cache, d.Name)
 		}
 	}
 	if !writeAccelerator {
@@ -664,13 +657,13 @@ func checkDataDisk(d *DiskResource, i int, vmSize, cache string, writeAccelerato
 	}
 	target := fmt.Sprintf("dataDisks[%d].writeAcceleratorEnabled", i)
 	if info, err := ParseVMSize(vmSize); err != nil || info.Series != "M" {
-		return bad(target, "Write Accelerator is supported only on M-series VMs, and VM size '%s' is not one: set writeAcceleratorEnabled false for disk '%s', or resize the VM to an M-series size.", vmSize, d.Name)
+		return invalidAt(target, "Write Accelerator is supported only on M-series VMs, and VM size '%s' is not one: set writeAcceleratorEnabled false for disk '%s', or resize the VM to an M-series size.", vmSize, d.Name)
 	}
 	if sku != "Premium_LRS" {
-		return bad(target, "Write Accelerator is supported only on Premium_LRS disks, and disk '%s' is %s: set writeAcceleratorEnabled false, or change the disk's sku to Premium_LRS.", d.Name, firstNonEmpty(sku, "Standard_LRS"))
+		return invalidAt(target, "Write Accelerator is supported only on Premium_LRS disks, and disk '%s' is %s: set writeAcceleratorEnabled false, or change the disk's sku to Premium_LRS.", d.Name, firstNonEmpty(sku, "Standard_LRS"))
 	}
 	if cache == "ReadWrite" {
-		return bad(target, "Write Accelerator is not supported with caching type ReadWrite: use caching None or ReadOnly for disk '%s'.", d.Name)
+		return invalidAt(target, "Write Accelerator is not supported with caching type ReadWrite: use caching None or ReadOnly for disk '%s'.", d.Name)
 	}
 	return nil
 }
