@@ -281,6 +281,14 @@ func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := is.Dir.ByAppID(r.Context(), clientID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The directory could not be read (the metadata database out of
+		// reach): a transient error the client retries, not a verdict on
+		// its application id.
+		w.Header().Set("Retry-After", "5")
+		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", 90033, "A transient error has occurred: the directory of service principals (in the service's metadata database) is unavailable or did not answer in time. Retry the request.")
+		return
+	}
 	if err != nil || p.Kind != KindServicePrincipal {
 		oauthError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, is.TenantID))
 		return

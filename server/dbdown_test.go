@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/safehold/safehold/internal/fixture"
@@ -68,5 +71,53 @@ func TestDiskSASAnswers503WhileTheDatabaseIsDown(t *testing.T) {
 	}
 	if got := fixture.ReadPages(t, pc, 0, int64(len(data))); !bytes.Equal(got, data) {
 		t.Fatal("the pages read back differ")
+	}
+}
+
+// TestTokenRequestAnswers503WhileTheDatabaseIsDown: a service principal's
+// token request (azidentity's client-secret flow) while PostgreSQL is
+// stopped answers 503 temporarily_unavailable with Retry-After, which the
+// client retries, and succeeds once the database is started again: it
+// answered 400 AADSTS700016 "Application ... was not found in the
+// directory", a permanent-looking verdict on a client id that exists
+// (found by the chaos26 fault campaign: `safehold clock advance` during a
+// PostgreSQL stop).
+func TestTokenRequestAnswers503WhileTheDatabaseIsDown(t *testing.T) {
+	pg := testsvc.OutagePostgres(t)
+	e := testserver.Start(t, testserver.WithStore(pg.URL))
+	scope := e.Conn.ARMEndpoint + "/.default"
+	token := func() error {
+		cred, err := e.Conn.Credential() // a new one: no cached token
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+		return err
+	}
+	if err := token(); err != nil {
+		t.Fatalf("a token before the outage: %v", err)
+	}
+	pg.Stop()
+	started := false
+	defer func() {
+		if !started {
+			pg.Start()
+		}
+	}()
+	err := token()
+	var af *azidentity.AuthenticationFailedError
+	if !errors.As(err, &af) || af.RawResponse == nil {
+		t.Fatalf("a token while the database is down: %v", err)
+	}
+	if af.RawResponse.StatusCode != http.StatusServiceUnavailable || af.RawResponse.Header.Get("Retry-After") == "" ||
+		!strings.Contains(err.Error(), "temporarily_unavailable") || !strings.Contains(err.Error(), "metadata database") {
+		t.Fatalf("a token while the database is down: %d (Retry-After %q): %v", af.RawResponse.StatusCode, af.RawResponse.Header.Get("Retry-After"), err)
+	}
+	pg.Start()
+	started = true
+	if err := token(); err != nil {
+		t.Fatalf("a token once the database is back: %v", err)
 	}
 }
