@@ -18,3 +18,13 @@ func hashF8(input *[8192]byte, length, counter uint64, flags uint32, key *[8]uin
 //
 //go:noescape
 func hashP8(left, right *[64]uint32, flags uint32, key *[8]uint32, out *[64]uint32, n int)
+
+// hasF16 reports whether hashF16 (blake3x16_amd64.s) runs here.
+var hasF16 = cpu.X86.HasAVX512F
+
+// hashF16 compresses the sixteen whole chunks of input (1 KiB each,
+// numbered from counter) and writes their chaining values to out,
+// word-major: out[16*w+i] is word w of chunk i's value.
+//
+//go:noescape
+func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, out *[128]uint32)

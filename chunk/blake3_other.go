@@ -12,3 +12,9 @@ func hashF8(input *[8192]byte, length, counter uint64, flags uint32, key *[8]uin
 func hashP8(left, right *[64]uint32, flags uint32, key *[8]uint32, out *[64]uint32, n int) {
 	panic("hashP8 without its assembly")
 }
+
+var hasF16 = false
+
+func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, out *[128]uint32) {
+	panic("hashF16 without its assembly")
+}

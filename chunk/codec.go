@@ -230,19 +230,39 @@ func treeSized(n int) bool {
 // sumTree is BLAKE3 (keyed with idWords/idFlags) of p (treeSized) computed
 // eight nodes at a time with hashF8 and hashP8, zeebo/blake3's AVX2 code
 // rewritten for AVX-512VL's rotations and 32 registers (blake3_amd64.s):
-// on the bench host (Zen 4) 1.23-1.27x zeebo's rate. Each group's eight
-// chunk values come back word-major (word w of chunk i at 8*w+i); a level
-// of the tree pairs nodes 2i and 2i+1, so the values are split into the
-// even (left) and odd (right) ones before each hashP8.
+// on the bench host (Zen 4) 1.23-1.27x zeebo's rate. With AVX-512F the
+// chunks go sixteen at a time through hashF16 (blake3x16_amd64.s): a full
+// backup of the bench image spent ~10 % fewer samples hashing (four
+// alternating profiled pairs, load 15-24). Each group's chunk values come
+// back word-major (word w of chunk i at 8*w+i, 16*w+i from hashF16); a
+// level of the tree pairs nodes 2i and 2i+1, so the values are split into
+// the even (left) and odd (right) ones before each hashP8.
 func (c *codec) sumTree(p []byte) ID {
 	key, flags := &c.idWords, c.idFlags
 	m := len(p) / group8
 	var cvs [8][64]uint32
-	var chain [8]uint32
-	for g := range m {
-		hashF8((*[group8]byte)(p[g*group8:]), group8, uint64(g*8), flags, key, &cvs[g], &chain)
-	}
 	var l, r [64]uint32
+	if hasF16 && m >= 2 {
+		// Sixteen chunks at a time, and at once their eight parents: the
+		// eight-way arrays of the tree's first level of parents, as the
+		// loop below makes them from hashF8's chunk values.
+		var cv16 [128]uint32
+		for g := range m / 2 {
+			hashF16((*[2 * group8]byte)(p[g*2*group8:]), uint64(g*16), flags, key, &cv16)
+			for w := range 8 {
+				for i := range 8 {
+					l[8*w+i], r[8*w+i] = cv16[16*w+2*i], cv16[16*w+2*i+1]
+				}
+			}
+			hashP8(&l, &r, flags|guts.FlagParent, key, &cvs[g], 8)
+		}
+		m /= 2
+	} else {
+		var chain [8]uint32
+		for g := range m {
+			hashF8((*[group8]byte)(p[g*group8:]), group8, uint64(g*8), flags, key, &cvs[g], &chain)
+		}
+	}
 	for ; m > 1; m /= 2 { // two arrays of eight nodes -> one of their eight parents
 		for g := 0; g < m; g += 2 {
 			for w := range 8 {

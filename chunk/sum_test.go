@@ -105,14 +105,28 @@ func TestThreadCPUCountsHashing(t *testing.T) {
 // sumTree (AVX-512VL: hashF8 and hashP8, rewritten from zeebo/blake3's
 // AVX2 code) computes BLAKE3 for every size it takes, plain and keyed, on
 // many inputs: the same IDs as zeebo/blake3 and lukechampine.com/blake3.
+// With hashF16 (AVX-512F) the chunks are hashed sixteen at a time, else
+// eight; both ways are checked, on inputs at every alignment.
 func TestTreeSumMatchesZeebo(t *testing.T) {
 	if !hasTree8 {
 		t.Skip("no AVX-512VL here: sumTree is not used")
 	}
+	f16 := []bool{false}
+	if hasF16 {
+		f16 = append(f16, true)
+	}
+	defer func(was bool) { hasF16 = was }(hasF16)
+	for _, hasF16 = range f16 {
+		treeSumMatchesZeebo(t)
+	}
+}
+
+func treeSumMatchesZeebo(t *testing.T) {
 	plain, keyed := testCodecs(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	p := make([]byte, 64<<10)
+	buf := make([]byte, 64<<10+64)
 	for round := range 50 {
+		p := buf[round%65:][:64<<10] // every alignment to a cache line
 		for i := range p {
 			p[i] = byte(rng.Uint32())
 		}
@@ -128,16 +142,62 @@ func TestTreeSumMatchesZeebo(t *testing.T) {
 			var wantKeyed ID
 			h.Sum(wantKeyed[:0])
 			if got, want := plain.sumTree(p[:n]), blake3.Sum256(p[:n]); got != want || plain.sumZeebo(p[:n]) != want {
-				t.Fatalf("round %d, %d bytes: sumTree %x, want %x", round, n, got, want)
+				t.Fatalf("hashF16 %v, round %d, %d bytes: sumTree %x, want %x", hasF16, round, n, got, want)
 			}
 			if got := keyed.sumTree(p[:n]); got != wantKeyed || keyed.sumZeebo(p[:n]) != wantKeyed {
-				t.Fatalf("round %d, %d bytes, keyed: sumTree %x, want %x", round, n, got, wantKeyed)
+				t.Fatalf("hashF16 %v, round %d, %d bytes, keyed: sumTree %x, want %x", hasF16, round, n, got, wantKeyed)
 			}
 		}
 	}
 	for _, n := range []int{0, 1024, 8<<10 - 1, 8<<10 + 1, 24 << 10, 48 << 10, 128 << 10} {
 		if treeSized(n) {
 			t.Errorf("treeSized(%d) = true", n)
+		}
+	}
+}
+
+// hashF16 gives each of its sixteen chunks the chaining value hashF8 does
+// (itself checked against both BLAKE3 libraries above), for any key, flags
+// and 64-bit chunk counter, also where the counters' low words wrap
+// between two lanes.
+func TestHashF16MatchesHashF8(t *testing.T) {
+	if !hasF16 || !hasTree8 {
+		t.Skip("no AVX-512 here: hashF16 is not used")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	buf := make([]byte, 2*group8+64)
+	for round := range 40 {
+		in := (*[2 * group8]byte)(buf[round%64:])
+		for i := range in {
+			in[i] = byte(rng.Uint32())
+		}
+		var key [8]uint32
+		for i := range key {
+			key[i] = rng.Uint32()
+		}
+		flags := uint32(round % 32 &^ 3) // CHUNK_START and CHUNK_END are the functions' own
+		counter := rng.Uint64()
+		switch round % 4 {
+		case 0:
+			counter = 0
+		case 1:
+			counter = 1<<32 - uint64(round%16) // the low word wraps inside the sixteen
+		case 2:
+			counter = 1<<64 - 16
+		}
+		var got [128]uint32
+		hashF16(in, counter, flags, &key, &got)
+		for half := range 2 {
+			var want [64]uint32
+			var chain [8]uint32
+			hashF8((*[group8]byte)(in[half*group8:]), group8, counter+uint64(8*half), flags, &key, &want, &chain)
+			for w := range 8 {
+				for i := range 8 {
+					if g, x := got[16*w+8*half+i], want[8*w+i]; g != x {
+						t.Fatalf("round %d (counter %#x, flags %#x): chunk %d word %d = %#x, want %#x", round, counter, flags, 8*half+i, w, g, x)
+					}
+				}
+			}
 		}
 	}
 }
