@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -275,8 +276,13 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	if err != nil {
 		return nil, false, err
 	}
-	for _, d := range c.Disks { // until the point records them
-		made(ctx, Leftover{Kind: leftoverSnapshot, ID: d.SnapshotID})
+	// Recorded before they are made, until the point records them.
+	intents := make([]Leftover, len(c.Disks))
+	for i, d := range c.Disks {
+		intents[i] = Leftover{Kind: leftoverSnapshot, ID: d.SnapshotID}
+	}
+	if err := e.intend(ctx, j.ID, intents...); err != nil {
+		return nil, false, err
 	}
 	points, err := ListRecoveryPoints(ctx, e.Store, it.ID)
 	if err != nil {
@@ -352,12 +358,13 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 		if err := PutRecoveryPoint(wctx, tx, p); err != nil {
 			return err
 		}
-		x.Leftovers = nil // the point holds the snapshots
+		// The point holds its snapshots; one an earlier run took for a disk
+		// the item no longer has stays the job's to delete.
+		x.Leftovers = dropLeftovers(x.Leftovers, func(l Leftover) bool {
+			return l.Kind == leftoverSnapshot && slices.ContainsFunc(snaps, func(s DiskSnapshot) bool { return strings.EqualFold(s.SnapshotID, l.ID) })
+		})
 		return PutJob(wctx, tx, x)
 	})
-	if err == nil && !cancelled && change == "" && !orphan {
-		owned(ctx)
-	}
 	if err == nil && cancelled {
 		e.dropSnapshots(ctx, c.Disks)
 		return nil, false, ErrCancelled
@@ -469,6 +476,15 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 			return err
 		}
 	}
+	// The copies are recorded before they are made, until the point
+	// records its vault tier: a job that ends without it deletes them.
+	intents := make([]Leftover, len(point.Snapshots))
+	for i, s := range point.Snapshots {
+		intents[i] = Leftover{Kind: leftoverVaultCopy, ID: s.EngineID, Vault: it.VaultKey}
+	}
+	if err := e.intend(ctx, j.ID, intents...); err != nil {
+		return err
+	}
 	var moved int64
 	for _, s := range point.Snapshots {
 		st, err := e.Disks.Repository().CopyTo(ctx, snapshot.ID(s.EngineID), repo)
@@ -497,6 +513,7 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 		}
 		SetTask(x, TaskTransfer, JobCompleted, e.Now())
 		x.BytesTransferred += moved
+		x.Leftovers = dropLeftovers(x.Leftovers, func(l Leftover) bool { return l.Kind == leftoverVaultCopy }) // the point holds them
 		return PutJob(ctx, tx, x)
 	})
 }

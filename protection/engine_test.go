@@ -896,3 +896,67 @@ func restoreMeetingRefusals(t *testing.T, retries int) (*bundle, *protection.Ite
 	}
 	return b, it, bj, b.restoreJob(t, it)
 }
+
+// TestBackupWhoseEndWasNotRecordedDeletesItsSnapshotsLater: a backup
+// takes its snapshot, then PostgreSQL refuses (57P01) the write of its
+// point and every write of the job after it, so the run's end is not
+// recorded (a job.Retry). The item's protection is stopped before the
+// next run, which ends the job Failed without a point: the snapshot the
+// first run took goes with it. It stayed, owned by nothing, for ever: the
+// first run had counted it only in memory (found by the session's known
+// list).
+func TestBackupWhoseEndWasNotRecordedDeletesItsSnapshotsLater(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	b := setupWith(t, t.TempDir(), func(ctx context.Context, clk clock.Clock) (store.Store, error) {
+		return store.OpenPostgres(ctx, url, clk)
+	})
+	it := b.protect(t, "vm", 2, "", nil)
+	pg := b.store.(*store.Postgres).Pool()
+	exec := func(qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := pg.Exec(b.ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The outage begins with the point's write (a sequence: its nextval
+	// outlives the refused transaction) and takes every job write after.
+	exec(`CREATE SEQUENCE outage`,
+		`CREATE FUNCTION refuse_after_point() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.kind = 'protection.rp' THEN
+				PERFORM nextval('outage');
+			END IF;
+			IF NEW.kind = 'protection.rp' OR (NEW.kind = 'protection.job' AND (SELECT is_called FROM outage)) THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER refuse_after_point BEFORE INSERT OR UPDATE ON docs FOR EACH ROW EXECUTE FUNCTION refuse_after_point()`)
+	o := protection.BackupOptions{NewJob: &protection.Job{VaultID: it.VaultID, ItemID: it.ID, ItemName: it.Name, Operation: protection.OpBackup,
+		Status: protection.JobInProgress, StartTime: b.clk.Now()}}
+	_, err := b.engine.Backup(b.ctx, faceName, "job-cut", o)
+	var re *job.RetryError
+	if !errors.As(err, &re) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("the first run: %v, want a job.Retry of the database out of reach", err)
+	}
+	if snaps, err := b.compute.ListSnapshots(b.ctx, "/subscriptions/"+testSub); err != nil || len(snaps) != 2 {
+		t.Fatalf("snapshots after the first run: %d, %v, want its 2", len(snaps), err)
+	}
+	exec(`DROP TRIGGER refuse_after_point ON docs`)
+	b.face.mu.Lock()
+	b.face.items[it.ID].State = protection.ItemStopped
+	b.face.mu.Unlock()
+	j, err := b.engine.Backup(b.ctx, faceName, "job-cut", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, j, protection.JobFailed)
+	if j.Error.Code != protection.CodeProtectionChanged || j.RecoveryPointID != "" || len(j.Leftovers) != 0 {
+		t.Fatalf("the job: %+v, error %+v", j, j.Error)
+	}
+	if snaps, err := b.compute.ListSnapshots(b.ctx, "/subscriptions/"+testSub); err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshots after the backup failed: %d, %v, want none", len(snaps), err)
+	}
+}

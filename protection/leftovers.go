@@ -3,127 +3,135 @@ package protection
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
-	"sync"
+
+	"github.com/safehold/safehold/job"
+	"github.com/safehold/safehold/snapshot"
+	"github.com/safehold/safehold/store"
 )
 
-// Leftover is a resource a job's run made that nothing owns yet: the
+// Leftover is a resource a job's run makes that nothing owns yet: the
 // snapshots of a backup's capture until its recovery point records them,
-// the disks of a restore until it ends. A job that ends Failed or
-// Cancelled deletes its leftovers (those its runs met, this one's and
-// those earlier runs that met the metadata database out of reach counted
-// in the job), so that a job whose retries ran out leaves nothing behind;
-// one it cannot delete stays, named in the job's error.
+// the vault copies of a point's snapshots until the point records its
+// vault tier, the disks of a restore until the job completes. Each is
+// recorded in the job (Job.Leftovers, intend) before it is made, so that
+// whatever ends the run (a job.Retry, the metadata database out of reach,
+// a crash) the job still knows it: a later run reuses it or, when the job
+// ends without owning it, the end deletes it. The job's end records what
+// it must delete in the transaction that ends it and deletes it after the
+// commit (sweepLeftovers); a crash in between leaves them recorded in the
+// ended job, and the job's task, which completes only once they are gone,
+// runs again and deletes them (run). One it cannot delete (a management
+// lock) stays, named in the job's error.
 type Leftover struct {
-	Kind     string `json:"kind"` // leftoverSnapshot, leftoverDisk
-	ID       string `json:"id"`
-	UniqueID string `json:"uniqueId,omitempty"` // a disk's: a disk of its name made since by someone else stays
+	Kind string `json:"kind"` // leftoverSnapshot, leftoverDisk, leftoverVaultCopy
+	// ID is a snapshot's or disk's resource id, a vault copy's engine
+	// snapshot id.
+	ID string `json:"id"`
+	// UniqueID is a disk's, recorded by runs before session 26 once it
+	// was made: a disk of its name made since by someone else stays. A
+	// disk recorded before it was made is deleted only while it carries
+	// the job's id in its tags (a restore's disks do).
+	UniqueID string `json:"uniqueId,omitempty"`
+	// Vault is a vault copy's vault tier (its key).
+	Vault string `json:"vault,omitempty"`
 }
 
 const (
-	leftoverSnapshot = "snapshot"
-	leftoverDisk     = "disk"
+	leftoverSnapshot  = "snapshot"
+	leftoverDisk      = "disk"
+	leftoverVaultCopy = "vaultCopy"
 )
 
-// runLeftovers are the leftovers of one run of a job (in its context).
-type runLeftovers struct {
-	mu   sync.Mutex
-	list []Leftover
-}
-
-type leftoversKey struct{}
-
-func withLeftovers(ctx context.Context, rl *runLeftovers) context.Context {
-	return context.WithValue(ctx, leftoversKey{}, rl)
-}
-
-// made notes resources the job's run made (or found made by an earlier
-// run of it) that nothing owns yet.
-func made(ctx context.Context, ls ...Leftover) {
-	rl, _ := ctx.Value(leftoversKey{}).(*runLeftovers)
-	if rl == nil {
-		return
-	}
-	rl.mu.Lock()
-	rl.list = mergeLeftovers(rl.list, ls)
-	rl.mu.Unlock()
-}
-
-// owned notes that what the run made is owned now (the point that records
-// the snapshots was committed).
-func owned(ctx context.Context) {
-	if rl, _ := ctx.Value(leftoversKey{}).(*runLeftovers); rl != nil {
-		rl.mu.Lock()
-		rl.list = nil
-		rl.mu.Unlock()
-	}
-}
-
-func (rl *runLeftovers) get() []Leftover {
-	rl.mu.Lock()
-	defer rl.mu.Unlock()
-	return append([]Leftover(nil), rl.list...)
+func (l Leftover) same(x Leftover) bool {
+	return l.Kind == x.Kind && strings.EqualFold(l.ID, x.ID) && strings.EqualFold(l.Vault, x.Vault)
 }
 
 // mergeLeftovers is a with b's entries it lacks.
 func mergeLeftovers(a, b []Leftover) []Leftover {
 	for _, l := range b {
-		dup := false
-		for _, x := range a {
-			if x.Kind == l.Kind && strings.EqualFold(x.ID, l.ID) && x.UniqueID == l.UniqueID {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if !slices.ContainsFunc(a, l.same) {
 			a = append(a, l)
 		}
 	}
 	return a
 }
 
-// endLeftovers are what job x, ending now as it does, must delete:
-// its recorded leftovers and the run's, unless it completed (a restore's
-// disks are its result) or a recovery point it recorded owns its snapshots.
-func endLeftovers(x *Job, run []Leftover) []Leftover {
-	all := mergeLeftovers(append([]Leftover(nil), x.Leftovers...), run)
-	x.Leftovers = nil
-	if x.Status != JobFailed && x.Status != JobCancelled {
-		return nil
-	}
-	var out []Leftover
-	for _, l := range all {
-		if l.Kind == leftoverSnapshot && x.RecoveryPointID != "" {
-			continue // the point the job recorded holds them
+// dropLeftovers is a without the entries drop says are owned now.
+func dropLeftovers(a []Leftover, drop func(Leftover) bool) []Leftover {
+	out := a[:0:0]
+	for _, l := range a {
+		if !drop(l) {
+			out = append(out, l)
 		}
-		out = append(out, l)
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }
 
-// deleteLeftovers deletes what an ended job left; those it cannot delete
-// are named in the job's error (a failed job's) and the log.
-func (e *Engine) deleteLeftovers(ctx context.Context, jobID string, ls []Leftover) {
+// intend records in job jobID, before the run makes them, the resources
+// ls it is about to make (a write only when one is not recorded yet).
+func (e *Engine) intend(ctx context.Context, jobID string, ls ...Leftover) error {
+	j, err := GetJob(ctx, e.Store, "", jobID)
+	if err != nil {
+		return err
+	}
+	if len(mergeLeftovers(slices.Clone(j.Leftovers), ls)) == len(j.Leftovers) {
+		return nil
+	}
+	return e.updateJob(ctx, jobID, func(x *Job) { x.Leftovers = mergeLeftovers(x.Leftovers, ls) })
+}
+
+// endLeftovers are what job x, ending now as it does, must delete: what it
+// recorded and nothing owns, less a completed restore's disks (its
+// result). They stay recorded in x until sweepLeftovers deleted them.
+func endLeftovers(x *Job) []Leftover {
+	if x.Status == JobCompleted {
+		x.Leftovers = dropLeftovers(x.Leftovers, func(l Leftover) bool { return l.Kind == leftoverDisk })
+	}
+	return slices.Clone(x.Leftovers)
+}
+
+// sweepLeftovers deletes what ended job jobID left (ls, recorded in it)
+// and removes them from the job: those it could not delete because they
+// are kept (a management lock) are named in the job's error and forgotten;
+// those it could not delete for now (the metadata database or the storage
+// out of reach) stay recorded, and the answer is a job.Retry, for the
+// job's task to run again and delete them.
+func (e *Engine) sweepLeftovers(ctx context.Context, jobID string, ls []Leftover) error {
 	ctx = context.WithoutCancel(ctx)
 	var kept []string
+	var later []Leftover
+	var lastErr error
+	gc := map[string]bool{}
 	for _, l := range ls {
-		var err error
-		switch l.Kind {
-		case leftoverSnapshot:
-			err = e.Disks.DeleteSnapshot(ctx, l.ID)
-		case leftoverDisk:
-			err = e.Disks.DeleteDisk(ctx, l.ID, l.UniqueID)
-		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		err := e.deleteLeftover(ctx, jobID, l)
+		switch {
+		case err == nil:
+			if l.Kind == leftoverVaultCopy {
+				gc[l.Vault] = true
+			}
+		case errors.Is(err, ErrNotFound) || errors.Is(err, snapshot.ErrNotFound) || errors.Is(err, ErrVaultGone):
+		case transient(err) || unreachable(err):
+			later, lastErr = append(later, l), err
+		default:
 			kept = append(kept, l.ID+" ("+message(err)+")")
 		}
 	}
-	if len(kept) == 0 {
-		return
+	for key := range gc {
+		e.GCVault(ctx, key)
 	}
-	e.Logger.Warn("an ended job's resources were kept, as they could not be deleted", "job", jobID, "kept", kept)
-	if err := e.updateJob(ctx, jobID, func(x *Job) {
-		if x.Error == nil {
+	if len(kept) > 0 {
+		e.Logger.Warn("an ended job's resources were kept, as they could not be deleted", "job", jobID, "kept", kept)
+	}
+	err := e.updateJob(ctx, jobID, func(x *Job) {
+		x.Leftovers = dropLeftovers(x.Leftovers, func(l Leftover) bool {
+			return slices.ContainsFunc(ls, l.same) && !slices.ContainsFunc(later, l.same)
+		})
+		if x.Error == nil || len(kept) == 0 {
 			return
 		}
 		var add []string
@@ -135,7 +143,54 @@ func (e *Engine) deleteLeftovers(ctx context.Context, jobID string, ls []Leftove
 		if len(add) > 0 {
 			x.Error.Message += " The resources this job made were kept, as they could not be deleted: " + strings.Join(add, "; ") + "."
 		}
-	}); err != nil {
-		e.Logger.Warn("name an ended job's kept resources in its error", "job", jobID, "err", err)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		lastErr = err // the job's task runs again and deletes them again (NotFound then)
 	}
+	if lastErr != nil {
+		e.Logger.Warn("delete an ended job's resources; its task tries again", "job", jobID, "err", lastErr)
+		return job.Retry(lastErr, endJobRetry)
+	}
+	return nil
+}
+
+// unreachable reports the object storage out of reach.
+func unreachable(err error) bool {
+	var ou interface{ ObjectStoreUnreachable() bool }
+	return errors.As(err, &ou) && ou.ObjectStoreUnreachable()
+}
+
+// deleteLeftover deletes one thing job jobID left.
+func (e *Engine) deleteLeftover(ctx context.Context, jobID string, l Leftover) error {
+	switch l.Kind {
+	case leftoverSnapshot:
+		return e.Disks.DeleteSnapshot(ctx, l.ID)
+	case leftoverDisk:
+		uid := l.UniqueID
+		if uid == "" {
+			// Recorded before it was made: only the disk this job made
+			// (its tags name the job) is the job's to delete.
+			d, err := e.Disks.Disk(ctx, l.ID)
+			if err != nil {
+				return err
+			}
+			ours := false
+			for _, v := range d.Tags {
+				ours = ours || v == jobID
+			}
+			if !ours {
+				return nil
+			}
+			uid = d.UniqueID
+		}
+		return e.Disks.DeleteDisk(ctx, l.ID, uid)
+	case leftoverVaultCopy:
+		repo, release, err := e.vault(ctx, l.Vault)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return repo.Delete(ctx, snapshot.ID(l.ID))
+	}
+	return nil
 }

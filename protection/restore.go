@@ -81,6 +81,16 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 		if err != nil {
 			return err
 		}
+		// The disks are recorded before they are made, until the job
+		// completes: a restore that ends otherwise deletes them (those
+		// that carry its id: a disk of the name that was there first stays).
+		intents := make([]Leftover, len(targets))
+		for i, t := range targets {
+			intents[i] = Leftover{Kind: leftoverDisk, ID: t.Target.ID}
+		}
+		if err := e.intend(ctx, j.ID, intents...); err != nil {
+			return err
+		}
 		var out []RestoredDisk
 		var bytes int64
 		for _, t := range targets {
@@ -88,7 +98,6 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 			if err != nil {
 				return e.discardRestored(ctx, out, err)
 			}
-			made(ctx, Leftover{Kind: leftoverDisk, ID: d.ID, UniqueID: d.UniqueID}) // until the job completes
 			out = append(out, RestoredDisk{Source: t.Source, Disk: d})
 			bytes += d.BytesRestored
 		}

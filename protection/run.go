@@ -162,19 +162,29 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		return nil, retryTransient(err)
 	}
 	if j.Status != JobInProgress && j.Status != "Cancelling" {
+		if len(j.Leftovers) > 0 {
+			// Ended, and what it left was not deleted yet (a crash after
+			// the end, the database out of reach then): its task is here
+			// for that.
+			if err := e.sweepLeftovers(ctx, jobID, j.Leftovers); err != nil {
+				return nil, err
+			}
+			if x, err := GetJob(context.WithoutCancel(ctx), e.Store, "", jobID); err == nil {
+				j = x // its error names what it could not delete
+			}
+		}
 		return j, nil
 	}
 	log := e.Logger.With("job", j.ID, "item", j.ItemID, "operation", j.Operation)
 	log.Info("job started")
 	jctx, stop := e.watchCancel(ctx, jobID)
-	rl := &runLeftovers{}
 	werr := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("job panicked: %v", p)
 			}
 		}()
-		return work(withLeftovers(jctx, rl), j)
+		return work(jctx, j)
 	}()
 	if werr != nil && userCancelled(jctx) {
 		// Whatever the work was doing when the cancellation reached it.
@@ -215,9 +225,7 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		if retryable && x.Status == JobInProgress && x.Details[DetailCancelRequested] == "" && x.TransientRetries < e.transientRetries() {
 			x.TransientRetries++
 			retried = x.TransientRetries
-			// What this run made is the next runs' to own or delete.
-			x.Leftovers = mergeLeftovers(x.Leftovers, rl.get())
-			return PutJob(ctx, tx, x)
+			return PutJob(ctx, tx, x) // what this run made is recorded: the next runs' to own or delete
 		}
 		ferr := werr
 		if transient(ferr) && x.Details[DetailCancelRequested] != "" {
@@ -226,7 +234,7 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 			ferr = ErrCancelled
 		}
 		e.finish(x, ferr, fallback)
-		clean = endLeftovers(x, rl.get())
+		clean = endLeftovers(x) // recorded in x until deleted
 		if f != nil {
 			if err := f.Ended(ctx, tx, x); err != nil {
 				return err
@@ -272,7 +280,9 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		return nil, job.Retry(fmt.Errorf("end job %s: %w", jobID, err), endJobRetry)
 	}
 	if len(clean) > 0 {
-		e.deleteLeftovers(ctx, jobID, clean)
+		if err := e.sweepLeftovers(ctx, jobID, clean); err != nil {
+			return nil, err // ended; its task runs again to delete them
+		}
 		if x, err := GetJob(context.WithoutCancel(ctx), e.Store, "", jobID); err == nil {
 			out = x // its error names what it could not delete
 		}
