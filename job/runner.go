@@ -325,6 +325,10 @@ func (r *Runner) claimAndRun(ctx context.Context) {
 		if len(running) > 0 {
 			cctx = store.WithClaimExcept(cctx, running)
 		}
+		// A task leased to this runner that it does not run (its claim's
+		// answer lost with the database, its release unwritten) is
+		// claimed again, not left to its lease's end on the clock.
+		cctx = store.WithReclaimOwn(cctx)
 		tasks, err := r.Store.ClaimTasks(cctx, r.owner, r.Clock.Now(), r.Lease, limit)
 		if err == nil {
 			r.mu.Lock()

@@ -2102,13 +2102,13 @@ func (p *Postgres) claim(ctx context.Context, c *pgxpool.Conn, owner string, now
 	}
 	err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH c AS (
-				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+				SELECT id FROM tasks WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until <= $1 OR ($9 AND lease_owner = $3))
 					AND (pin_node = '' OR pin_node = $5 OR pin_until < $6)
 					AND ($7::text[] IS NULL OR kind = ANY($7::text[]))
 					AND NOT (id = ANY($8::text[]))
 				ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			UPDATE tasks t SET lease_owner = $3, lease_until = $4 FROM c WHERE t.id = c.id
-			RETURNING `+strings.ReplaceAll(pgTaskCols, "id, kind,", "t.id, t.kind,"), now, limit, owner, until, OwnerNode(owner), time.Now(), kinds, except)
+			RETURNING `+strings.ReplaceAll(pgTaskCols, "id, kind,", "t.id, t.kind,"), now, limit, owner, until, OwnerNode(owner), time.Now(), kinds, except, ReclaimOwn(ctx))
 		if err != nil {
 			return err
 		}

@@ -849,3 +849,55 @@ func TestPostgresRefusedLaterWriteFailsWhatFailedOnIt(t *testing.T) {
 		})
 	}
 }
+
+// A task claim whose COMMIT answer is lost (PostgreSQL committed the
+// lease; the connection dropped before the claimer heard it) leaves the
+// task leased to a runner that does not run it. Its next claim (a
+// runner's: WithReclaimOwn, its running tasks excepted) takes the task
+// back at once, under a new fencing epoch, while other owners still find
+// it leased. Before, the task waited for its lease's end on the clock,
+// which a clock advance holds still: another replica's advance waited for
+// that lease for ever (found by the chaos26 fault campaign, a PostgreSQL
+// stop -m immediate under three replicas).
+func TestPostgresClaimAnswerLost(t *testing.T) {
+	base := testsvc.PostgresSchema(t)
+	proxy, u := newCommitProxy(t, base)
+	s := storetest.Postgres(t, u)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var task store.Task
+	if err := s.Update(ctx, func(tx store.Tx) (err error) {
+		task, err = tx.Enqueue(ctx, store.Task{Kind: "t", Key: "lost-claim", RunAt: now.Add(-time.Second)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	claims := store.WithReclaimOwn(store.WithClaimExcept(ctx, nil))
+	proxy.armed.Store(proxyDeliver)
+	first, err := s.ClaimTasks(claims, "node/boot", now, time.Minute, 10)
+	select {
+	case <-proxy.tripped:
+	default:
+		t.Fatalf("the proxy never dropped the connection (claim: %v %+v)", err, first)
+	}
+	t.Logf("the claim whose answer was lost: %v %+v", err, first)
+	check := storetest.Postgres(t, base)
+	if tk, err := check.GetTask(ctx, task.ID); err != nil || tk.LeaseOwner != "node/boot" {
+		t.Fatalf("PostgreSQL committed the lost claim: %+v %v, want leased to node/boot", tk, err)
+	}
+	if other, err := s.ClaimTasks(ctx, "other/boot", now, time.Minute, 10); err != nil || len(other) != 0 {
+		t.Fatalf("another owner claimed the leased task: %+v %v", other, err)
+	}
+	again, err := s.ClaimTasks(claims, "node/boot", now, time.Minute, 10)
+	if err != nil || len(again) != 1 || again[0].ID != task.ID {
+		t.Fatalf("the runner's next claim: %+v %v, want the task it holds without running it", again, err)
+	}
+	if again[0].LeaseOwner != "node/boot" || again[0].LeaseEpoch < 2 {
+		t.Fatalf("claimed again: owner %q epoch %d, want node/boot under a new epoch", again[0].LeaseOwner, again[0].LeaseEpoch)
+	}
+	// Running it now (ClaimExcept), the runner does not claim it a third time.
+	running := store.WithReclaimOwn(store.WithClaimExcept(ctx, []string{task.ID}))
+	if third, err := s.ClaimTasks(running, "node/boot", now, time.Minute, 10); err != nil || len(third) != 0 {
+		t.Fatalf("a task the runner runs was claimed again: %+v %v", third, err)
+	}
+}

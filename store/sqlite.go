@@ -1200,8 +1200,8 @@ func (s *SQLite) ClaimTasks(ctx context.Context, owner string, now time.Time, le
 	// so that idle polling never queues behind (or delays) real writes.
 	var due int
 	node, wall := OwnerNode(owner), fmtTime(time.Now())
-	cond := `run_at <= ? AND (lease_until = '' OR lease_until <= ?) AND (pin_node = '' OR pin_node = ? OR pin_until < ?)`
-	args := []any{fmtTime(now), fmtTime(now), node, wall}
+	cond := `run_at <= ? AND (lease_until = '' OR lease_until <= ? OR (? AND lease_owner = ?)) AND (pin_node = '' OR pin_node = ? OR pin_until < ?)`
+	args := []any{fmtTime(now), fmtTime(now), ReclaimOwn(ctx), owner, node, wall}
 	if kinds := ClaimKinds(ctx); kinds != nil {
 		if len(kinds) == 0 {
 			return nil, nil

@@ -188,6 +188,27 @@ func ClaimExcept(ctx context.Context) []string {
 	return ids
 }
 
+type reclaimOwnKey struct{}
+
+// WithReclaimOwn returns a context whose ClaimTasks also claim the due
+// tasks leased to their very owner that ClaimExcept does not list: the
+// claiming runner passes every task it runs there, so such a lease is one
+// it holds without running its task: a claim whose COMMIT answer was lost
+// with its connection (the database committed it; the claim, tried again,
+// found the task leased), or a release its run could not write. Left
+// alone, that lease ran out only at its end on the clock, which a clock
+// advance holds still: the advance waited for it for ever.
+func WithReclaimOwn(ctx context.Context) context.Context {
+	return context.WithValue(ctx, reclaimOwnKey{}, true)
+}
+
+// ReclaimOwn reports whether ctx's ClaimTasks claim the owner's own
+// leases again (WithReclaimOwn).
+func ReclaimOwn(ctx context.Context) bool {
+	b, _ := ctx.Value(reclaimOwnKey{}).(bool)
+	return b
+}
+
 // LeaseFrom returns the lease ctx carries, if any.
 func LeaseFrom(ctx context.Context) (Lease, bool) {
 	l, ok := ctx.Value(leaseKey{}).(Lease)

@@ -398,6 +398,40 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("completed task: %v", err)
 		}
 	})
+	t.Run("RunnerClaimsBackItsOwnIdleLease", func(t *testing.T) {
+		// A runner's claim (WithReclaimOwn, its running tasks in
+		// ClaimExcept) takes back a task leased to its very owner that it
+		// does not run (a claim whose answer it never heard); others
+		// still find the task leased, and a task it runs stays its own.
+		s := open(t)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		var task store.Task
+		if err := s.Update(ctx, func(tx store.Tx) (err error) {
+			task, err = tx.Enqueue(ctx, store.Task{Kind: "a", RunAt: now})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		runner := store.WithReclaimOwn(ctx)
+		got, err := s.ClaimTasks(runner, "n/1", now, time.Minute, 10)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim: %+v %v", got, err)
+		}
+		if other, _ := s.ClaimTasks(runner, "n/2", now, time.Minute, 10); len(other) != 0 {
+			t.Fatalf("another owner claimed a leased task: %+v", other)
+		}
+		if plain, _ := s.ClaimTasks(ctx, "n/1", now, time.Minute, 10); len(plain) != 0 {
+			t.Fatalf("a claim without WithReclaimOwn took its owner's lease back: %+v", plain)
+		}
+		running := store.WithClaimExcept(runner, []string{task.ID})
+		if again, _ := s.ClaimTasks(running, "n/1", now, time.Minute, 10); len(again) != 0 {
+			t.Fatalf("a task the runner runs was claimed again: %+v", again)
+		}
+		back, err := s.ClaimTasks(runner, "n/1", now, time.Minute, 10)
+		if err != nil || len(back) != 1 || back[0].ID != task.ID || back[0].LeaseEpoch <= got[0].LeaseEpoch {
+			t.Fatalf("the idle lease taken back: %+v %v, want the task under a new epoch (was %d)", back, err, got[0].LeaseEpoch)
+		}
+	})
 	t.Run("TaskNeverDueBeforeItsTime", func(t *testing.T) {
 		// Nanoseconds a store cannot hold make a task due later, never
 		// earlier: a handler planning its next run at the moment its work
