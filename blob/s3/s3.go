@@ -5,8 +5,9 @@
 // How the contract maps:
 //   - Put is one PutObject with If-None-Match: * (S3 conditional writes);
 //     412 PreconditionFailed → ErrExist. A 409 ConditionalRequestConflict (a
-//     concurrent create of the same key in flight) is retried, as is one
-//     cut off or refused for a while (blob.RetryPut).
+//     concurrent create of the same key in flight) is retried for a second,
+//     then is ErrExist too (the callers wait for the object and compare).
+//     One cut off or refused for a while is retried (blob.RetryPut).
 //   - Get is a ranged GetObject; range errors are decided from the object's
 //     size (Content-Range, or HeadObject).
 //   - Delete checks existence with HeadObject first (S3's DeleteObject
@@ -151,6 +152,14 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 				case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
 				}
 				continue
+			case status(err) == http.StatusConflict:
+				// Still in flight after a second: most often this Put's
+				// own earlier try, whose answer was lost and which a busy
+				// server commits seconds later. ErrExist, as Azure's 409
+				// is: the callers wait for the object and check it holds
+				// their contents. (The 409 failed the backup whose
+				// manifest it was.)
+				return fmt.Errorf("put %s: a create of the key is in flight (%v): %w", key, err, blob.ErrExist)
 			}
 			return blob.ObjectErr(ctx, "put", key, err, kind)
 		}
