@@ -391,11 +391,13 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 		if len(body.RequestID) > 128 {
 			return nil, arm.BadRequest("InvalidRequestId", "The requestId is %d characters long; give at most 128 (the CLI sends a UUID).", len(body.RequestID))
 		}
-		again := false
-		if target, back, again, err = s.advanceTarget(r.HTTP.Context(), body.RequestID, target, back); err != nil {
+		again, applied := false, false
+		if target, back, again, applied, err = s.advanceTarget(r.HTTP.Context(), body.RequestID, target, back); err != nil {
 			return nil, err
 		}
-		if again && !back && c.Now().After(target) {
+		if applied || again && !back && c.Now().After(target) {
+			// Applied already (recorded so once it was made), or, for one
+			// cut short, the clock moved past its target since.
 			// Applied already (its answer was lost: the replica serving it
 			// was killed), and the clock moved on since: nothing to redo.
 			// The direction is the first request's: its target, behind the
@@ -403,8 +405,7 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 			// frozen, by a retry after the clock had moved on).
 			// (A move back is a set to an absolute time: made again below.)
 			out := clockOut(c.State())
-			zero := 0
-			out.Runs = &zero
+			out.Runs = new(int)
 			return arm.OK(out), nil
 		}
 	}
@@ -416,6 +417,7 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 		if err != nil {
 			return nil, err
 		}
+		s.advanceApplied(r.HTTP.Context(), body.RequestID)
 		out := clockOut(st)
 		out.Runs = new(int)
 		return arm.OK(out), nil
@@ -424,19 +426,26 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 	if err != nil {
 		return nil, err
 	}
+	s.advanceApplied(r.HTTP.Context(), body.RequestID)
 	out := clockOut(c.State())
 	out.Runs = &runs
 	return arm.OK(out), nil
 }
 
 // advanceKind holds the target of each clock advance made with a request
-// id (advanceTarget), for a day of real time.
+// id (advanceTarget), for a day of real time (pruneAdvances).
 const advanceKind = "clock.advance"
+
+// advanceKeep is how long (real time) an advance's record is kept: a
+// client retries within it.
+const advanceKeep = 24 * time.Hour
 
 type advanceRecord struct {
 	Target time.Time `json:"target"`
 	At     time.Time `json:"at"`             // real time, for pruning
 	Back   bool      `json:"back,omitempty"` // a move back (a set to Target)
+	// Applied: the advance was made to its end; a retry changes nothing.
+	Applied bool `json:"applied,omitempty"`
 }
 
 // advanceTarget makes a clock advance idempotent by its request id: the
@@ -444,34 +453,72 @@ type advanceRecord struct {
 // clock as it then stood); a request with the same id again (the client
 // retrying an advance whose answer it never got: the replica serving it
 // was killed after the clock moved, or part way) answers the recorded
-// target, its direction (back: a move back) and again=true, so it moves
-// the clock to where the first would have, not a second duration further.
-// Records older than a day go.
-func (s *Server) advanceTarget(ctx context.Context, id string, target time.Time, back bool) (time.Time, bool, bool, error) {
+// target, its direction (back: a move back), again=true and whether the
+// first was applied to its end (advanceApplied), so that it moves the
+// clock to where the first would have, not a second duration further,
+// and not at all when the first was made. One lookup of the id, whatever
+// the records of the day (the leader prunes them: pruneAdvances).
+func (s *Server) advanceTarget(ctx context.Context, id string, target time.Time, back bool) (time.Time, bool, bool, bool, error) {
 	key := strings.ToLower(id)
-	again := false
+	again, applied := false, false
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
 		if rec, err := store.GetJSON[advanceRecord](ctx, tx, advanceKind, key, "clock advance"); err == nil {
-			target, back, again = rec.Target, rec.Back, true
+			target, back, again, applied = rec.Target, rec.Back, true, rec.Applied
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		now := time.Now().UTC()
-		docs, err := tx.List(ctx, advanceKind, store.ListQuery{})
-		if err != nil {
+		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: advanceKind, Key: key}, advanceRecord{Target: target, At: time.Now().UTC(), Back: back}, "clock advance")
+	})
+	return target, back, again, applied, err
+}
+
+// advanceApplied records that the advance with request id (none: "")
+// was made to its end, so that a retry of it changes nothing, even after
+// the clock moved elsewhere since. Not recorded (the store out of reach),
+// a retry moves the clock to the first one's target again.
+func (s *Server) advanceApplied(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	key := strings.ToLower(id)
+	err := s.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		rec, err := store.GetJSON[advanceRecord](ctx, tx, advanceKind, key, "clock advance")
+		if err != nil || rec.Applied {
 			return err
 		}
-		for _, d := range docs {
-			if rec, err := store.DecodeJSON[advanceRecord](d, "clock advance"); err != nil || now.Sub(rec.At) > 24*time.Hour {
-				if err := tx.Delete(ctx, advanceKind, d.Key); err != nil {
-					return err
-				}
-			}
-		}
-		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: advanceKind, Key: key}, advanceRecord{Target: target, At: now, Back: back}, "clock advance")
+		rec.Applied = true
+		return store.WriteJSON(ctx, tx.Put, store.Doc{Kind: advanceKind, Key: key}, rec, "clock advance")
 	})
-	return target, back, again, err
+	if err != nil {
+		s.logger.Warn("record a clock advance as made; a retry of it moves the clock to its target again", "requestId", id, "err", err)
+	}
+}
+
+// pruneAdvances deletes the clock advances' records older than
+// advanceKeep (real time), and those that cannot be read (the leader's
+// upkeep, hourly).
+func (s *Server) pruneAdvances(ctx context.Context) {
+	docs, err := s.Store.List(ctx, advanceKind, store.ListQuery{})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("list clock advance records", "err", err)
+		}
+		return
+	}
+	now := time.Now().UTC()
+	var old []string
+	for _, d := range docs {
+		if rec, err := store.DecodeJSON[advanceRecord](d, "clock advance"); err != nil || now.Sub(rec.At) > advanceKeep {
+			old = append(old, d.Key)
+		}
+	}
+	if len(old) == 0 {
+		return
+	}
+	if err := s.Store.Update(ctx, func(tx store.Tx) error { return store.DeleteKeys(ctx, tx, advanceKind, old...) }); err != nil && ctx.Err() == nil {
+		s.logger.Warn("prune clock advance records", "err", err)
+	}
 }
 
 // maxAdvanceSteps bounds the moments one advance visits.

@@ -38,6 +38,7 @@ func (s *Server) maintain(ctx context.Context) {
 				pruned = time.Now()
 				s.pruneOperations(ctx)
 				s.pruneGoneVaults(ctx)
+				s.pruneAdvances(ctx)
 			}
 			return nil
 		})

@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/store"
+)
+
+// TestClockMoveBackWithAnIDAppliesOnce: a clock advance of -1d with a
+// request id, then a move forward of 2 h, then the first request again
+// (its answer was lost; the CLI retries with the same id): the retry
+// answers without moving the clock, which stays 2 h past the move back,
+// and so does a third try. Before, the retry set the clock back to the
+// first request's target again, undoing the 2 h.
+func TestClockMoveBackWithAnIDAppliesOnce(t *testing.T) {
+	e := testserver.Start(t)
+	t0 := time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)
+	setClock(t, e, t0)
+	back := map[string]string{"duration": "-1d", "requestId": "5b2c6a8e-5d1f-4a57-9a8e-2f3f0c9e6d11"}
+	resp, m := call(t, e, "POST", adminURL("/clock/advance"), back)
+	mustStatus(t, 200, resp, m)
+	if got := clockNow(t, e); !got.Equal(t0.AddDate(0, 0, -1)) {
+		t.Fatalf("after the move back the clock stands at %s", got)
+	}
+	advanceClock(t, e, "2h")
+	want := t0.AddDate(0, 0, -1).Add(2 * time.Hour)
+	for try := 2; try <= 3; try++ {
+		resp, m = call(t, e, "POST", adminURL("/clock/advance"), back)
+		mustStatus(t, 200, resp, m)
+		if got := clockNow(t, e); !got.Equal(want) {
+			t.Fatalf("try %d of the move back with its id moved the clock to %s, want it to stay at %s", try, got, want)
+		}
+		if runs, _ := m["runs"].(float64); runs != 0 {
+			t.Fatalf("try %d answered runs %v", try, m["runs"])
+		}
+	}
+	// A forward advance with an id, applied, is not made again either
+	// after the clock was set back meanwhile.
+	fwd := map[string]string{"duration": "3h", "requestId": "0d8a4a33-3c0e-4f2b-8c55-1a7e4b6c9f20"}
+	resp, m = call(t, e, "POST", adminURL("/clock/advance"), fwd)
+	mustStatus(t, 200, resp, m)
+	setClock(t, e, t0)
+	resp, m = call(t, e, "POST", adminURL("/clock/advance"), fwd)
+	mustStatus(t, 200, resp, m)
+	if got := clockNow(t, e); !got.Equal(t0) {
+		t.Fatalf("the forward advance's retry moved the clock to %s, want it to stay at %s", got, t0)
+	}
+}
+
+// TestClockAdvanceRecordsArePrunedByTheLeader: the records that make
+// clock advances with a request id idempotent are kept a day, and the
+// leader's upkeep deletes older ones (an advance with an id only looks its
+// own up). Before, only a later advance with a new id pruned them, listing
+// every record of the day in its write.
+func TestClockAdvanceRecordsArePrunedByTheLeader(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := context.Background()
+	old := time.Now().UTC().Add(-25 * time.Hour)
+	fresh := time.Now().UTC().Add(-time.Hour)
+	if err := e.Server.Store.Update(ctx, func(tx store.Tx) error {
+		for key, at := range map[string]time.Time{"old-advance": old, "fresh-advance": fresh} {
+			if err := store.WriteJSON(ctx, tx.Put, store.Doc{Kind: "clock.advance", Key: key},
+				map[string]any{"target": at, "at": at, "applied": true}, "clock advance"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.Restart() // the leader's upkeep runs at its start
+	testsvc.WaitFor(t, "the day-old advance record to go", func() bool {
+		_, err := e.Server.Store.Get(ctx, "clock.advance", "old-advance")
+		return err != nil
+	})
+	if _, err := e.Server.Store.Get(ctx, "clock.advance", "fresh-advance"); err != nil {
+		t.Fatalf("the hour-old advance record: %v, want it kept", err)
+	}
+}
