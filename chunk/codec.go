@@ -371,7 +371,7 @@ func (c *codec) encode(dst []byte, id ID, p []byte) (out, rec []byte, kind byte)
 			break
 		}
 		dst = slices.Grow(dst, n)
-		enc, err := minlz.Encode(dst[body:body+n], p, minlz.LevelFastest)
+		enc, err := encodeMinLZ(dst[body:body+n], p)
 		if err != nil {
 			kind = kindRaw
 			break

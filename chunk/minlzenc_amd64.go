@@ -1,0 +1,12 @@
+package chunk
+
+// encodeMinLZ64K encodes 16 KiB < len(src) <= 64 KiB into dst, which holds
+// minlz.MaxEncodedLen(len(src)) bytes less the block's header, returning
+// the bytes written, or 0 when the block would save less than 1/32 of src
+// (minlz_amd64.s).
+//
+//go:noescape
+func encodeMinLZ64K(dst, src []byte, tmp *[16 << 10]byte) int
+
+// hasMinLZ64K is true: the tests set it false to take minlz's path.
+var hasMinLZ64K = true
