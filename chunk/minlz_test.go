@@ -259,3 +259,50 @@ func TestStoreFormatsOpened(t *testing.T) {
 		t.Fatalf("format 3 store opened: %v", err)
 	}
 }
+
+// TestStoreCreatedForOlderReadersIsFormat1: a store created while a
+// process that reads only format 1 may open it (Options.OlderReaders, a
+// replica not upgraded yet) is made in format 1 and written with S2 in
+// MinLZ's place, and stays so when reopened without older readers; a
+// store created without them is format 2. Before, every new store was
+// format 2, which such a replica refuses ("unsupported store format 2").
+func TestStoreCreatedForOlderReadersIsFormat1(t *testing.T) {
+	ctx := context.Background()
+	for _, older := range []bool{true, false} {
+		be := mem.New(nil)
+		asked := 0
+		s, err := Open(ctx, be, t.TempDir(), Options{PackSize: 256 << 10, OlderReaders: func(context.Context) (bool, error) { asked++; return older, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantKind := formatMinLZ, byte(kindMinLZ)
+		if older {
+			want, wantKind = formatV1, kindS2
+		}
+		if v := configVersion(t, s); v != want || asked != 1 {
+			t.Fatalf("older readers %v: format %d (asked %d times), want %d", older, v, asked, want)
+		}
+		w := s.NewWriter()
+		id, _, err := w.Put(ctx, logText(64<<10, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if k := kindOf(t, s, id); k != wantKind {
+			t.Fatalf("older readers %v: a text chunk stored as kind %d, want %d", older, k, wantKind)
+		}
+		s.Close()
+		// Reopened by a process that does not ask: the config stands.
+		s, err = Open(ctx, be, t.TempDir(), Options{OlderReaders: func(context.Context) (bool, error) { t.Fatal("asked about an existing store"); return false, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := configVersion(t, s); v != want {
+			t.Fatalf("older readers %v: reopened as format %d, want %d", older, v, want)
+		}
+		s.Close()
+	}
+}

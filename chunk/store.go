@@ -48,6 +48,13 @@ type Options struct {
 	// which refuses format 2, still reads every record of a format-1
 	// store instead of taking MinLZ records for damage.
 	Compression string
+	// OlderReaders, when set, is asked when the store has no config yet
+	// (this Open creates it): true when a process that reads only format
+	// 1 may open the store too (a replica of a version before MinLZ
+	// sharing the object storage, during a rolling upgrade), and the
+	// store is then created in format 1 (S2 in MinLZ's place), which it
+	// reads; false, or nil: the compression's format.
+	OlderReaders func(ctx context.Context) (bool, error)
 	// Now stamps pack times for grace windows (default time.Now).
 	Now func() time.Time
 	// IndexMemory is how many index entries of durable packs stay in
@@ -70,6 +77,10 @@ const (
 	formatV1    = 1
 	formatMinLZ = 2
 )
+
+// MaxFormat is the newest store format this binary opens (replicas
+// advertise it to each other: Options.OlderReaders).
+const MaxFormat = formatMinLZ
 
 type storeConfig struct {
 	Version   int    `json:"version"`
@@ -136,6 +147,7 @@ type loc struct {
 // write to a backend at a time unless the grace window of GC exceeds the
 // longest capture; see Sweep.
 type Store struct {
+	format   int // the store's format (its config's version)
 	be       blob.Backend
 	cacheDir string
 	c        *codec
@@ -250,7 +262,7 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		badPacks:  make(map[string]error),
 		lost:      make(map[ID]lostChunk),
 	}
-	if err := s.loadConfig(ctx, opts.Key != nil); err != nil {
+	if err := s.loadConfig(ctx, opts.Key != nil, opts.OlderReaders); err != nil {
 		c.close()
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
@@ -264,7 +276,7 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 	return s, nil
 }
 
-func (s *Store) loadConfig(ctx context.Context, encrypted bool) error {
+func (s *Store) loadConfig(ctx context.Context, encrypted bool, olderReaders func(context.Context) (bool, error)) error {
 	want := storeConfig{Version: formatV1, Hash: "blake3", Encrypted: encrypted}
 	if s.c.comp == kindMinLZ {
 		want.Version = formatMinLZ
@@ -275,11 +287,24 @@ func (s *Store) loadConfig(ctx context.Context, encrypted bool) error {
 	for attempt := 0; attempt < 2; attempt++ {
 		b, err := s.be.Get(ctx, configKey, 0, -1)
 		if errors.Is(err, blob.ErrNotExist) {
+			if want.Version == formatMinLZ && olderReaders != nil {
+				older, err := olderReaders(ctx)
+				if err != nil {
+					return fmt.Errorf("create config: %w", err)
+				}
+				if older {
+					want.Version = formatV1
+				}
+			}
 			js, _ := json.Marshal(want)
 			err = s.be.Put(ctx, configKey, s.c.sealObject(configKey, js))
 			if errors.Is(err, blob.ErrExist) {
 				continue // another process created it: read theirs
 			}
+			if err == nil && want.Version == formatV1 && s.c.comp == kindMinLZ {
+				s.c.comp = kindS2 // as in a format-1 store found (below)
+			}
+			s.format = want.Version
 			return err
 		}
 		if err != nil {
@@ -307,10 +332,15 @@ func (s *Store) loadConfig(ctx context.Context, encrypted bool) error {
 			// for damage.
 			s.c.comp = kindS2
 		}
+		s.format = got.Version
 		return nil
 	}
 	return fmt.Errorf("create config: lost a race twice")
 }
+
+// Format is the store's format: 1 (raw, zstd and S2 records, which every
+// version reads) or 2 (MinLZ records too).
+func (s *Store) Format() int { return s.format }
 
 // Close waits for in-flight uploads and releases resources. Chunks of
 // writers that were never flushed are dropped.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/snapshot"
 	"github.com/safehold/safehold/store"
 )
 
@@ -20,6 +21,10 @@ type replicaDoc struct {
 	NodeID    string   `json:"nodeId"`
 	Endpoint  string   `json:"endpoint"`
 	Audiences []string `json:"audiences"`
+	// StoreFormat is the newest repository format the replica's binary
+	// opens (snapshot.MaxFormat); a version before session 26 wrote none
+	// (and may read format 1 only).
+	StoreFormat int `json:"storeFormat,omitempty"`
 }
 
 // replicaLeasePrefix names the lease each running replica renews.
@@ -58,10 +63,45 @@ func (s *Server) replicaEndpoint(ctx context.Context, node string) (string, bool
 }
 
 func registerReplica(ctx context.Context, st store.Store, nodeID, endpoint string, audiences []string) error {
-	b, _ := json.Marshal(replicaDoc{NodeID: nodeID, Endpoint: endpoint, Audiences: audiences})
+	b, _ := json.Marshal(replicaDoc{NodeID: nodeID, Endpoint: endpoint, Audiences: audiences, StoreFormat: snapshot.MaxFormat})
 	return st.Update(ctx, func(tx store.Tx) error {
 		return tx.Put(ctx, store.Doc{Kind: replicaKind, Key: nodeID, Value: b})
 	})
+}
+
+// olderReplicaLive reports whether a live replica other than this one may
+// read only format-1 repositories: its registration names no newer format
+// (its version predates StoreFormat, and may predate format 2) or is not
+// there. A repository created then is made in format 1
+// (snapshot.Options.OlderReaders), which every version reads: in a
+// rolling upgrade, a vault the upgraded replicas create in the shared
+// object storage stays readable by those not upgraded yet, whose jobs on
+// it failed ("unsupported store format 2/blake3").
+func (s *Server) olderReplicaLive(ctx context.Context) (bool, error) {
+	if s.presence == nil {
+		return false, nil
+	}
+	rows, err := lease.Live(ctx, s.Store, replicaLeasePrefix, time.Now())
+	if err != nil {
+		return false, err
+	}
+	docs, err := s.Store.List(ctx, replicaKind, store.ListQuery{})
+	if err != nil {
+		return false, err
+	}
+	format := map[string]int{}
+	for _, d := range docs {
+		var r replicaDoc
+		if json.Unmarshal(d.Value, &r) == nil {
+			format[r.NodeID] = r.StoreFormat
+		}
+	}
+	for _, r := range rows {
+		if r.Holder != s.NodeID && format[r.Holder] < snapshot.MaxFormat {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // peerAudiences lists the registered replicas' audiences, re-read from the

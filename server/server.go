@@ -390,7 +390,7 @@ func (s *Server) init(ctx context.Context) error {
 			if err != nil {
 				return nil, fmt.Errorf("open vault store: %w", err)
 			}
-			return snapshot.Open(ctx, be, filepath.Join(dir, "cache"), snapshot.Options{})
+			return snapshot.Open(ctx, be, filepath.Join(dir, "cache"), snapshot.Options{OlderReaders: s.olderReplicaLive})
 		}})
 	if root != nil {
 		s.Engine.RemoveVaultData = func(ctx context.Context, key string) error {

@@ -67,6 +67,10 @@ type Options struct {
 	// Compression of new chunks: chunk.CompressionMinLZ (default),
 	// chunk.CompressionS2, chunk.CompressionZstd or chunk.CompressionNone.
 	Compression string
+	// OlderReaders is chunk.Options.OlderReaders: whether a repository
+	// created by this Open must stay readable by binaries that read only
+	// format 1.
+	OlderReaders func(ctx context.Context) (bool, error)
 	// Workers is the default parallelism of captures, restores and verifies
 	// (default GOMAXPROCS, at least 2).
 	Workers int
@@ -122,6 +126,10 @@ func (r *Repository) Collected(ctx context.Context, collections int64) error {
 	return nil
 }
 
+// MaxFormat is the newest repository (chunk store) format this binary
+// opens: replicas advertise it to each other (Options.OlderReaders).
+const MaxFormat = chunk.MaxFormat
+
 // Open opens the repository stored in be; localDir holds the local index
 // cache. The repository is created on first use.
 func Open(ctx context.Context, be blob.Backend, localDir string, opts Options) (*Repository, error) {
@@ -136,7 +144,7 @@ func Open(ctx context.Context, be blob.Backend, localDir string, opts Options) (
 	}
 	cs, err := chunk.Open(ctx, be, localDir, chunk.Options{
 		Key: opts.Key, PackSize: opts.PackSize, Workers: opts.Workers, Now: opts.Now,
-		Compression: opts.Compression, Uploads: opts.Uploads, WriterMemory: opts.WriterMemory,
+		Compression: opts.Compression, Uploads: opts.Uploads, WriterMemory: opts.WriterMemory, OlderReaders: opts.OlderReaders,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
