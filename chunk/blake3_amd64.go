@@ -23,8 +23,10 @@ func hashP8(left, right *[64]uint32, flags uint32, key *[8]uint32, out *[64]uint
 var hasF16 = cpu.X86.HasAVX512F
 
 // hashF16 compresses the sixteen whole chunks of input (1 KiB each,
-// numbered from counter) and writes their chaining values to out,
-// word-major: out[16*w+i] is word w of chunk i's value.
+// numbered from counter) and writes their chaining values word-major,
+// the even chunks' to left and the odd ones' to right, as hashP8 takes
+// the tree's pairs: left[8*w+i] is word w of chunk 2i's value,
+// right[8*w+i] of chunk 2i+1's.
 //
 //go:noescape
-func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, out *[128]uint32)
+func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, left, right *[64]uint32)

@@ -15,6 +15,6 @@ func hashP8(left, right *[64]uint32, flags uint32, key *[8]uint32, out *[64]uint
 
 var hasF16 = false
 
-func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, out *[128]uint32) {
+func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, left, right *[64]uint32) {
 	panic("hashF16 without its assembly")
 }

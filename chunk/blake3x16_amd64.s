@@ -57,13 +57,14 @@ DATA lanes16<>+112(SB)/8, $14
 DATA lanes16<>+120(SB)/8, $15
 GLOBL lanes16<>(SB), RODATA|NOPTR, $128
 
-// func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, out *[128]uint32)
+// func hashF16(input *[16384]byte, counter uint64, flags uint32, key *[8]uint32, left, right *[64]uint32)
 // Requires: AVX512F
-TEXT ·hashF16(SB), NOSPLIT, $128-40
+TEXT ·hashF16(SB), NOSPLIT, $128-48
 	MOVQ input+0(FP), AX
 	MOVL flags+16(FP), BX
 	MOVQ key+24(FP), SI
-	MOVQ out+32(FP), DI
+	MOVQ left+32(FP), DI
+	MOVQ right+40(FP), R8
 
 	// The chunks' counters (counter+i), low and high words, at 0(SP) and 64(SP)
 	VPBROADCASTQ counter+8(FP), Z8
@@ -1018,14 +1019,31 @@ notlast:
 	CMPQ CX, $1024
 	JNE block
 
-	VMOVDQU32 Z0, 0(DI)
-	VMOVDQU32 Z1, 64(DI)
-	VMOVDQU32 Z2, 128(DI)
-	VMOVDQU32 Z3, 192(DI)
-	VMOVDQU32 Z4, 256(DI)
-	VMOVDQU32 Z5, 320(DI)
-	VMOVDQU32 Z6, 384(DI)
-	VMOVDQU32 Z7, 448(DI)
+	// Even chunks' values to left, odd ones' to right (word-major, eight each)
+	VPMOVQD Z0, 0(DI)
+	VPSRLQ  $32, Z0, Z0
+	VPMOVQD Z0, 0(R8)
+	VPMOVQD Z1, 32(DI)
+	VPSRLQ  $32, Z1, Z1
+	VPMOVQD Z1, 32(R8)
+	VPMOVQD Z2, 64(DI)
+	VPSRLQ  $32, Z2, Z2
+	VPMOVQD Z2, 64(R8)
+	VPMOVQD Z3, 96(DI)
+	VPSRLQ  $32, Z3, Z3
+	VPMOVQD Z3, 96(R8)
+	VPMOVQD Z4, 128(DI)
+	VPSRLQ  $32, Z4, Z4
+	VPMOVQD Z4, 128(R8)
+	VPMOVQD Z5, 160(DI)
+	VPSRLQ  $32, Z5, Z5
+	VPMOVQD Z5, 160(R8)
+	VPMOVQD Z6, 192(DI)
+	VPSRLQ  $32, Z6, Z6
+	VPMOVQD Z6, 192(R8)
+	VPMOVQD Z7, 224(DI)
+	VPSRLQ  $32, Z7, Z7
+	VPMOVQD Z7, 224(R8)
 	VZEROUPPER
 	RET
 

@@ -234,9 +234,9 @@ func treeSized(n int) bool {
 // chunks go sixteen at a time through hashF16 (blake3x16_amd64.s): a full
 // backup of the bench image spent ~10 % fewer samples hashing (four
 // alternating profiled pairs, load 15-24). Each group's chunk values come
-// back word-major (word w of chunk i at 8*w+i, 16*w+i from hashF16); a
-// level of the tree pairs nodes 2i and 2i+1, so the values are split into
-// the even (left) and odd (right) ones before each hashP8.
+// back word-major (word w of chunk i at 8*w+i); a level of the tree pairs
+// nodes 2i and 2i+1, so the values are split into the even (left) and odd
+// (right) ones before each hashP8 (hashF16 splits its own).
 func (c *codec) sumTree(p []byte) ID {
 	key, flags := &c.idWords, c.idFlags
 	m := len(p) / group8
@@ -245,15 +245,11 @@ func (c *codec) sumTree(p []byte) ID {
 	if hasF16 && m >= 2 {
 		// Sixteen chunks at a time, and at once their eight parents: the
 		// eight-way arrays of the tree's first level of parents, as the
-		// loop below makes them from hashF8's chunk values.
-		var cv16 [128]uint32
+		// loop below makes them from hashF8's chunk values. hashF16 hands
+		// the chunks' values over already split into the pairs' left and
+		// right ones.
 		for g := range m / 2 {
-			hashF16((*[2 * group8]byte)(p[g*2*group8:]), uint64(g*16), flags, key, &cv16)
-			for w := range 8 {
-				for i := range 8 {
-					l[8*w+i], r[8*w+i] = cv16[16*w+2*i], cv16[16*w+2*i+1]
-				}
-			}
+			hashF16((*[2 * group8]byte)(p[g*2*group8:]), uint64(g*16), flags, key, &l, &r)
 			hashP8(&l, &r, flags|guts.FlagParent, key, &cvs[g], 8)
 		}
 		m /= 2
