@@ -960,3 +960,46 @@ func TestBackupWhoseEndWasNotRecordedDeletesItsSnapshotsLater(t *testing.T) {
 		t.Fatalf("snapshots after the backup failed: %d, %v, want none", len(snaps), err)
 	}
 }
+
+// TestJobsStartedAtOneInstantListNewestMadeFirst: jobs started while the
+// clock stands still (frozen by a clock set or advance, as after an
+// operator set it back) share their start time; the list answers them
+// newest made first, and pages through them (JobPage, by key) in that
+// order. They were listed in the order of their random ids.
+func TestJobsStartedAtOneInstantListNewestMadeFirst(t *testing.T) {
+	b := setup(t)
+	it := b.protect(t, "vm", 1, "", nil)
+	at := b.clk.Now()
+	var made []string
+	for i := 0; i < 8; i++ {
+		j := protection.NewJob(it.VaultID, it.ID, protection.OpBackup, true, at)
+		if err := b.store.Update(b.ctx, func(tx store.Tx) error { return protection.CreateJob(b.ctx, tx, j) }); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, j.ID)
+	}
+	js, err := protection.ListJobs(b.ctx, b.store, it.VaultID, protection.JobFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paged []string
+	after := ""
+	for {
+		page, last, more, err := b.engine.JobPage(b.ctx, b.store, it.VaultID, "test", protection.JobFilter{}, nil, after, 0, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range page {
+			paged = append(paged, j.ID)
+		}
+		if !more {
+			break
+		}
+		after = last
+	}
+	for i, j := range js {
+		if want := made[len(made)-1-i]; j.ID != want || paged[i] != want {
+			t.Fatalf("job %d listed: %s, paged: %s, want %s (the %d. made)", i, j.ID, paged[i], want, len(made)-i)
+		}
+	}
+}

@@ -74,6 +74,9 @@ type Job struct {
 	Error              *JobError         `json:"error,omitempty"`
 	Tasks              []JobTask         `json:"tasks,omitempty"`
 	Details            map[string]string `json:"details,omitempty"` // free additional details (RetentionTag, ...)
+	// Created is when the job was made, in real time (CreateJob): the
+	// list's order among jobs of one start time (a clock standing still).
+	Created time.Time `json:"created,omitzero"`
 	// TransientRetries counts the runs of the job that met the metadata
 	// database out of reach and left it to its task to run again (run.go).
 	TransientRetries int `json:"transientRetries,omitempty"`
@@ -140,6 +143,9 @@ const runningType = ":running"
 // CreateJob stores a new job; store.ErrConflict if its ID exists (use a
 // deterministic ID for work that may be retried, so it is never doubled).
 func CreateJob(ctx context.Context, tx store.Tx, j *Job) error {
+	if j.Created.IsZero() {
+		j.Created = time.Now().UTC() // real time: the controllable clock may stand still
+	}
 	return store.WriteJSON(ctx, tx.Create, jobDoc(j), j, "job")
 }
 
@@ -180,7 +186,13 @@ func (f JobFilter) matches(j *Job) bool {
 
 // JobKey orders jobs as ListJobs lists them (newest first, then by id) in
 // ascending string order, for a list's key-set paging (arm.PageKeyedOK).
-func JobKey(j *Job) string { return newestFirstKey(j.StartTime, j.ID) }
+func JobKey(j *Job) string { return newestFirstKey(j.StartTime, jobTie(j)) }
+
+// jobTie orders jobs of one start time (a clock that stood still while
+// they were made): the newest made first (Created descending, as
+// newestFirstKey orders times), then by id (jobs made before Created
+// was recorded come last).
+func jobTie(j *Job) string { return newestFirstKey(j.Created, j.ID) }
 
 // PointKey orders recovery points as ListRecoveryPoints lists them, as
 // JobKey does jobs.
@@ -208,7 +220,7 @@ func listJobs(ctx context.Context, r store.Reader, q store.ListQuery, f JobFilte
 	if err != nil {
 		return nil, err
 	}
-	newestFirst(out, func(j *Job) (time.Time, string) { return j.StartTime, j.ID })
+	newestFirst(out, func(j *Job) (time.Time, string) { return j.StartTime, jobTie(j) })
 	return out, nil
 }
 
