@@ -327,6 +327,10 @@ func VaultDir(dataDir, key string) string { return filepath.Join(dataDir, "vault
 // GCWorkPrefix names vault collections in lease.Want ("gc:vault:" + key).
 const GCWorkPrefix = "gc:vault:"
 
+// gcWantKey is the key of the lease.Want document that requests a
+// collection of the vault of key.
+func gcWantKey(key string) string { return strings.ToLower(GCWorkPrefix + key) }
+
 // GatePrefix names a vault's repository in its collection gate
 // (lease.Gate.Repo: GatePrefix + key).
 const GatePrefix = "vaults/"
@@ -517,7 +521,7 @@ func (e *Engine) PruneGoneVaults(ctx context.Context, now time.Time) (int, error
 		}
 		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			// A request made meanwhile runs while the marker stands.
-			if _, err := tx.Get(ctx, lease.WantKind, strings.ToLower(GCWorkPrefix+key)); !errors.Is(err, store.ErrNotFound) {
+			if _, err := tx.Get(ctx, lease.WantKind, gcWantKey(key)); !errors.Is(err, store.ErrNotFound) {
 				if err == nil {
 					err = errCollectionWanted
 				}
@@ -546,7 +550,7 @@ var errCollectionWanted = errors.New("a collection of the vault is requested")
 // requested in the store or may be (a writer's gate entry, live or
 // lapsed) or runs (a collector holds the gate).
 func (e *Engine) collectionCanReach(ctx context.Context, key string) (bool, error) {
-	if _, err := e.Store.Get(ctx, lease.WantKind, strings.ToLower(GCWorkPrefix+key)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.Get(ctx, lease.WantKind, gcWantKey(key)); !errors.Is(err, store.ErrNotFound) {
 		return err == nil, err
 	}
 	return e.anyGate(key).InUse(ctx, time.Now())
@@ -653,7 +657,7 @@ func (e *Engine) removeVault(ctx context.Context, key string) error {
 		cancel()
 	}
 	if err := e.Store.Update(ctx, func(tx store.Tx) error {
-		err := tx.Delete(ctx, lease.WantKind, strings.ToLower(GCWorkPrefix+key))
+		err := tx.Delete(ctx, lease.WantKind, gcWantKey(key))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
