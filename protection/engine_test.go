@@ -1003,3 +1003,73 @@ func TestJobsStartedAtOneInstantListNewestMadeFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreWhoseEndWasNotRecordedDeletesItsDisksLater: a restore makes
+// its first disk, then PostgreSQL refuses (57P01) the second disk and
+// every job write after it, so the run's end is not recorded (a
+// job.Retry). The point expires before the next run, which ends the job
+// Failed (UserErrorRecoveryPointNotFound): the disk the first run made
+// goes with it, while a disk of the second target's name that someone
+// else made meanwhile stays. The first disk stayed: the run had counted
+// it only in memory.
+func TestRestoreWhoseEndWasNotRecordedDeletesItsDisksLater(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	b := setupWith(t, t.TempDir(), func(ctx context.Context, clk clock.Clock) (store.Store, error) {
+		return store.OpenPostgres(ctx, url, clk)
+	})
+	it := b.protect(t, "vm", 2, "", nil)
+	bj := b.backup(t, it, protection.BackupOptions{})
+	wantStatus(t, bj, protection.JobCompleted)
+	second := arm.NewID(testSub, "restored", "Microsoft.Compute", "disks", "vm-cut-1").String()
+	pg := b.store.(*store.Postgres).Pool()
+	for _, q := range []string{
+		`CREATE SEQUENCE outage`,
+		`CREATE FUNCTION refuse_after_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.kind = 'resource' AND NEW.key = '` + strings.ToLower(second) + `' THEN
+				PERFORM nextval('outage');
+			END IF;
+			IF (NEW.kind = 'resource' AND NEW.key = '` + strings.ToLower(second) + `') OR (NEW.kind = 'protection.job' AND (SELECT is_called FROM outage)) THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command (the test''s)' USING ERRCODE = '57P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER refuse_after_disk BEFORE INSERT OR UPDATE ON docs FOR EACH ROW EXECUTE FUNCTION refuse_after_disk()`,
+	} {
+		if _, err := pg.Exec(b.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobID := b.restoreJob(t, it)
+	_, _, err := b.restoreWith(it, jobID, bj.RecoveryPointID, "cut", nil)
+	var re *job.RetryError
+	if !errors.As(err, &re) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("the restore's first run: %v, want a job.Retry of the database out of reach", err)
+	}
+	if _, err := pg.Exec(b.ctx, `DROP TRIGGER refuse_after_disk ON docs`); err != nil {
+		t.Fatal(err)
+	}
+	// The second target's name, taken meanwhile by someone else.
+	if _, err := b.compute.CreateDisk(b.ctx, compute.DiskSpec{ID: second, Location: "westus", CreateOption: "Empty", SizeBytes: diskSize}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.Update(b.ctx, func(tx store.Tx) error { return protection.DeleteRecoveryPoint(b.ctx, tx, it.ID, bj.RecoveryPointID) }); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := b.restoreWith(it, jobID, bj.RecoveryPointID, "cut", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, j, protection.JobFailed)
+	if j.Error.Code != "UserErrorRecoveryPointNotFound" || len(j.Leftovers) != 0 {
+		t.Fatalf("the job: %+v, error %+v", j, j.Error)
+	}
+	ds, err := b.compute.ListDisks(b.ctx, "/subscriptions/"+testSub+"/resourceGroups/restored")
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	if err != nil || len(ids) != 1 || !strings.EqualFold(ids[0], second) {
+		t.Fatalf("disks after the restore failed: %v (%v), want only the other's %s", ids, err, second)
+	}
+}
