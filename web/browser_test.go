@@ -342,6 +342,7 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		Panel        map[string]string
 		Error        string
 		Errors       []string
+		Skews        [][2]any
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
 		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
@@ -409,7 +410,21 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 	if sum.LabelOverlap > 0 {
 		t.Errorf("the timeline's end labels overlap the points' table by %.1f px", sum.LabelOverlap)
 	}
-	if !strings.Contains(sum.Status, "server time") || !strings.Contains(sum.Status, "ahead of this browser") {
-		t.Errorf("the status line %q does not name the server's time, ahead of the browser's", sum.Status)
+	// 3 days ahead less the minutes the test took: "3 d", rounded to the
+	// hour (it said "2 d 23 h").
+	if !strings.Contains(sum.Status, "server time") || !strings.Contains(sum.Status, ", 3 d ahead of this browser") {
+		t.Errorf("the status line %q does not name the server's time, 3 d ahead of the browser's", sum.Status)
+	}
+	// A week's advance read seconds later was "6 d 23 h ahead": the
+	// distances are rounded to the unit they end with.
+	want := []string{"7 d ahead of this browser", "7 d ahead of this browser", "7 d 1 h ahead of this browser", "4 d behind this browser",
+		"1 d ahead of this browser", "2 h ahead of this browser", "1 h ahead of this browser", "2 min behind this browser"}
+	if len(sum.Skews) != len(want) {
+		t.Fatalf("the page named %d clock distances, want %d: %v", len(sum.Skews), len(want), sum.Skews)
+	}
+	for i, w := range want {
+		if got := fmt.Sprint(sum.Skews[i][1]); got != w {
+			t.Errorf("a server clock %v ms off is named %q, want %q", sum.Skews[i][0], got, w)
+		}
 	}
 }

@@ -39,6 +39,13 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     await page.waitForFunction(() => /24 hours/.test((document.querySelector("#jobs-chart h3") || {}).textContent || "") && document.querySelector("#jobs-chart canvas"));
     summary.placed = +(await page.getAttribute("#jobs-chart", "data-placed"));
     summary.status = await page.textContent("#status");
+    // How the status line names clock distances: the page's own skewName
+    // on distances just off round figures (ms, the name it gives).
+    summary.skews = await page.evaluate(() => {
+      const s = 1000, m = 60 * s, h = 60 * m, d = 24 * h;
+      return [7 * d - 30 * s, 7 * d + 20 * m, 7 * d + 40 * m, -(3 * d + 23 * h + 50 * m), 23 * h + 59 * m + 50 * s, 2 * h + 29 * s, 59 * m + 40 * s, -(90 * s)]
+        .map(ms => [ms, skewName(ms)]);
+    });
     await page.screenshot({ path: path.join(shots, "clock-overview.png") });
     // The charts' y labels fit their axes: no label drawn into the
     // canvas's first two columns (a label wider than its axis is cut

@@ -575,9 +575,19 @@ async function refresh() {
   if (again) refresh();
 }
 
+// skewName names the server clock's distance from the browser's, rounded
+// to the unit it ends with: days and hours from a day on (to the nearest
+// hour: a week's advance read seconds later is "7 d", not "6 d 23 h"),
+// hours and minutes below (to the nearest minute).
 function skewName(ms) {
-  const a = Math.abs(ms), d = Math.floor(a / 86400000), h = Math.floor(a % 86400000 / 3600000), m = Math.round(a % 3600000 / 60000);
-  return (d ? d + " d " : "") + (d || h ? h + " h " : "") + (d ? "" : m + " min ") + (ms > 0 ? "ahead of" : "behind") + " this browser";
+  const side = (ms > 0 ? "ahead of" : "behind") + " this browser";
+  const mins = Math.round(Math.abs(ms) / 60000);
+  if (mins < 1440) {
+    const h = Math.floor(mins / 60), m = mins % 60;
+    return (h ? h + " h " : "") + (m || !h ? m + " min " : "") + side;
+  }
+  const hours = Math.round(Math.abs(ms) / 3600000), d = Math.floor(hours / 24), h = hours % 24;
+  return d + " d " + (h ? h + " h " : "") + side;
 }
 
 function schedule(ms) { clearTimeout(timer); timer = setTimeout(refresh, ms); }
