@@ -21,7 +21,9 @@ import (
 // recovery point lists the others as excluded; such a point restores its
 // disks only (OriginalLocation is 400), and restore-disks --diskslist of an
 // excluded LUN is 400. A LUN beyond 63 is 400. The settings were dropped:
-// the item answered none and every backup took every disk.
+// the item answered none and every backup took every disk. Of a point of
+// every disk, restore-disks --restore-only-osdisk restores the OS disk
+// alone (it restored every disk) and --diskslist 0 it and LUN 0.
 func TestAzCLISelectiveDiskBackup(t *testing.T) {
 	e := testserver.Start(t)
 	az := loggedIn(t, e)
@@ -124,8 +126,30 @@ func TestAzCLISelectiveDiskBackup(t *testing.T) {
 	if got := az.tsv(with(append([]string{"backup", "item", "show", "-n", "sel", "--query", "properties.extendedProperties.diskExclusionProperties"}, item...)...)...); got != "" {
 		t.Fatalf("item's disk settings after resetexclusionsettings: %q", got)
 	}
-	if p := backup(); luns(p, "includedDiskList") != "os@-1,d0@0,d1@1" || luns(p, "excludedDiskList") != "" {
+	p = backup()
+	if luns(p, "includedDiskList") != "os@-1,d0@0,d1@1" || luns(p, "excludedDiskList") != "" {
 		t.Fatalf("point's disks after resetexclusionsettings: included %q excluded %q", luns(p, "includedDiskList"), luns(p, "excludedDiskList"))
+	}
+	// A point of every disk: --restore-only-osdisk (restoreDiskLunList [])
+	// restores the OS disk alone, --diskslist 0 it and LUN 0.
+	restored := func(args ...string) string {
+		t.Helper()
+		rj := az.json(with(append([]string{"backup", "restore", "restore-disks", "--target-resource-group", "vmRG",
+			"-c", "sel", "-i", "sel", "-r", str(p, "name"), "--storage-account", "selstaging"}, args...)...)...)
+		if st := az.tsv(with("backup", "job", "wait", "-n", str(rj, "name"), "--timeout", "300", "--query", "properties.status")...); st != "Completed" {
+			t.Fatalf("restore job %s", st)
+		}
+		names := strings.Fields(az.tsv("disk", "list", "-g", "vmRG", "--query", "sort([?tags.RestoreJobId=='"+str(rj, "name")+"'].name)"))
+		for i, n := range names {
+			names[i] = strings.Split(n, "-")[1]
+		}
+		return strings.Join(names, ",")
+	}
+	if got := restored("--restore-only-osdisk"); got != "osdisk" {
+		t.Fatalf("restore-disks --restore-only-osdisk restored %q, want the OS disk only", got)
+	}
+	if got := restored("--diskslist", "0"); got != "datadisk,osdisk" {
+		t.Fatalf("restore-disks --diskslist 0 restored %q, want the OS disk and LUN 0's", got)
 	}
 	az.fails("BMSUserErrorInvalidInput", with("backup", "protection", "update-for-vm", "-c", "sel", "-i", "sel", "--disk-list-setting", "include", "--diskslist", "64")...)
 }

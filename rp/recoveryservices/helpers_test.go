@@ -253,11 +253,17 @@ func vm1PointID(e *testserver.Env, rp string) string {
 }
 
 // restoreDisks is a RestoreDisks request of the point rp of vmrg/vm1 with
-// the staging account sa (and the data disks of luns only, when given).
+// the staging account sa (and the data disks of luns only, when given;
+// every disk otherwise: an empty restoreDiskLunList, which the SDK sends
+// for an empty slice, restores the OS disk alone).
 func restoreDisks(e *testserver.Env, rp, sa string, luns ...int32) *armrecoveryservicesbackup.IaasVMRestoreRequest {
-	return &armrecoveryservicesbackup.IaasVMRestoreRequest{ObjectType: to.Ptr("IaasVMRestoreRequest"), RecoveryPointID: to.Ptr(rp),
+	rr := &armrecoveryservicesbackup.IaasVMRestoreRequest{ObjectType: to.Ptr("IaasVMRestoreRequest"), RecoveryPointID: to.Ptr(rp),
 		RecoveryType: to.Ptr(armrecoveryservicesbackup.RecoveryTypeRestoreDisks), SourceResourceID: to.Ptr(vm1ID(e)), StorageAccountID: to.Ptr(sa),
-		Region: to.Ptr("westus"), CreateNewCloudService: to.Ptr(false), OriginalStorageAccountOption: to.Ptr(false), RestoreDiskLunList: to.SliceOfPtrs(luns...)}
+		Region: to.Ptr("westus"), CreateNewCloudService: to.Ptr(false), OriginalStorageAccountOption: to.Ptr(false)}
+	if len(luns) > 0 {
+		rr.RestoreDiskLunList = to.SliceOfPtrs(luns...)
+	}
+	return rr
 }
 
 // validationOf is the request that validates the restore rr of the

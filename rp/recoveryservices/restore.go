@@ -22,17 +22,21 @@ import (
 
 // restoreRequest is IaasVMRestoreRequest (the fields Safehold acts on).
 type restoreRequest struct {
-	ObjectType             string  `json:"objectType"`
-	RecoveryPointID        string  `json:"recoveryPointId,omitempty"`
-	RecoveryType           string  `json:"recoveryType"`
-	SourceResourceID       string  `json:"sourceResourceId,omitempty"`
-	StorageAccountID       string  `json:"storageAccountId,omitempty"`
-	Region                 string  `json:"region,omitempty"`
-	TargetResourceGroupID  string  `json:"targetResourceGroupId,omitempty"`
-	TargetVirtualMachineID string  `json:"targetVirtualMachineId,omitempty"`
-	VirtualNetworkID       string  `json:"virtualNetworkId,omitempty"`
-	SubnetID               string  `json:"subnetId,omitempty"`
-	RestoreDiskLunList     []int32 `json:"restoreDiskLunList,omitempty"`
+	ObjectType             string `json:"objectType"`
+	RecoveryPointID        string `json:"recoveryPointId,omitempty"`
+	RecoveryType           string `json:"recoveryType"`
+	SourceResourceID       string `json:"sourceResourceId,omitempty"`
+	StorageAccountID       string `json:"storageAccountId,omitempty"`
+	Region                 string `json:"region,omitempty"`
+	TargetResourceGroupID  string `json:"targetResourceGroupId,omitempty"`
+	TargetVirtualMachineID string `json:"targetVirtualMachineId,omitempty"`
+	VirtualNetworkID       string `json:"virtualNetworkId,omitempty"`
+	SubnetID               string `json:"subnetId,omitempty"`
+	// RestoreDiskLunList names the data disks a RestoreDisks restores
+	// beside the OS disk: absent (nil), every disk; an empty list, the OS
+	// disk only (az backup restore restore-disks --restore-only-osdisk
+	// sends []).
+	RestoreDiskLunList *[]int32 `json:"restoreDiskLunList,omitempty"`
 	// Zones is the availability zone a RestoreDisks creates the disks in.
 	Zones []string `json:"zones,omitempty"`
 	// DiskEncryptionSetID encrypts the restored managed disks with a
@@ -270,9 +274,9 @@ func (pr *Provider) restoreTargets(ctx context.Context, in *restoreInput, it *it
 	tags := map[string]string{"RestoredBy": "AzureBackup", "RestoreJobId": in.JobID}
 	var out []protection.RestoreTarget
 	for _, s := range p.Snapshots {
-		if req.RecoveryType == "RestoreDisks" && len(req.RestoreDiskLunList) > 0 && !s.OSDisk {
+		if req.RecoveryType == "RestoreDisks" && req.RestoreDiskLunList != nil && !s.OSDisk {
 			keep := false
-			for _, l := range req.RestoreDiskLunList {
+			for _, l := range *req.RestoreDiskLunList {
 				if int(l) == s.Lun {
 					keep = true
 				}
@@ -483,7 +487,11 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		if err := checkRG("properties.targetResourceGroupId", req.TargetResourceGroupID); err != nil {
 			return req, err
 		}
-		for i, lun := range req.RestoreDiskLunList {
+		var luns []int32
+		if req.RestoreDiskLunList != nil {
+			luns = *req.RestoreDiskLunList
+		}
+		for i, lun := range luns {
 			found := false
 			for _, s := range p.Snapshots {
 				if int32(s.Lun) == lun && !s.OSDisk {
