@@ -269,7 +269,8 @@ func TestAzCLIBackupSeed002(t *testing.T) {
 // identity assign and remove, encryption show; policy get-default-for-vm,
 // create, list-associated-items, delete (refused while in use; a bad
 // policy refused); protection check-vm and enable-for-vm; container show;
-// item set-policy; backup-now, job wait, list with filters, show and stop
+// item set-policy; backup-now, job wait, list with filters (and
+// --use-secondary-region, refused saying why), show and stop
 // (of an ended job: refused); recoverypoint list with time filters and
 // show; restore-disks of the OS disk only; restore files mount-rp (the
 // script it writes) and unmount-rp; disable --retain-as-per-policy
@@ -410,6 +411,9 @@ func TestAzCLISweep(t *testing.T) {
 		t.Fatalf("job list --status InProgress: %s", n)
 	}
 	az.fails("BMSUserErrorJobNotCancellable", append([]string{"backup", "job", "stop", "-n", job}, v...)...)
+	// The secondary region's jobs: Safehold keeps no copy there, and says so
+	// (was 404 InvalidResourceType 'locations/backupCrrJobs').
+	az.fails("BMSUserErrorCrossRegionRestoreNotSupported", append([]string{"backup", "job", "list", "--use-secondary-region"}, v...)...)
 	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format("02-01-2006") }
 	rp := az.tsv(append(append([]string{"backup", "recoverypoint", "list", "--start-date", day(-1), "--end-date", day(1), "--query", "[].name"}, ci...), v...)...)
 	if rp == "" || strings.Contains(rp, "\n") {

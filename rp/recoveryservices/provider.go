@@ -129,6 +129,7 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.registerProtectionIntents(rt, R, F)
 	pr.registerValidate(rt, R)
 	pr.registerVMChecks(rt, sub)
+	pr.registerCrossRegion(rt, sub)
 	pr.registerArchive(rt, R, I)
 
 	p.Ops.Register(opKindRefresh, pr.runRefresh)
