@@ -86,6 +86,12 @@ type Options struct {
 	// storage several replicas write) must be before a collection deletes
 	// or repacks it (0: ten minutes); a lone server's needs none.
 	GCGrace time.Duration
+	// OlderReaders, when set, is asked when the shared snapshot store
+	// (object storage, Platform.OpenBlob) has no config yet: true while a
+	// replica that reads only format 1 is live, and the store is then
+	// created in format 1 (snapshot.Options.OlderReaders). A store of this
+	// process's own directory is read by no other version and ignores it.
+	OlderReaders func(ctx context.Context) (bool, error)
 }
 
 // Service is the compute domain.
@@ -149,7 +155,11 @@ func New(p *resource.Platform, opts Options) (*Service, error) {
 	if opts.WrapBlob != nil {
 		rbe = opts.WrapBlob(be)
 	}
-	repo, err := snapshot.Open(context.Background(), rbe, filepath.Join(opts.SnapshotDir, "cache"), snapshot.Options{})
+	var older func(context.Context) (bool, error)
+	if p.OpenBlob != nil {
+		older = opts.OlderReaders
+	}
+	repo, err := snapshot.Open(context.Background(), rbe, filepath.Join(opts.SnapshotDir, "cache"), snapshot.Options{OlderReaders: older})
 	if err != nil {
 		return nil, err
 	}

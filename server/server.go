@@ -371,6 +371,11 @@ func (s *Server) init(ctx context.Context) error {
 		s.Blobs.Replica = &accountblob.Replica{Node: nodeID, Forward: fwd, Peer: s.replicaEndpoint}
 	}
 	cfg.Compute.Blobs = s.Blobs
+	if cfg.Compute.OlderReaders == nil {
+		// The operational snapshot store in shared object storage follows
+		// the vault tiers' rule (olderReplicaLive).
+		cfg.Compute.OlderReaders = s.olderReplicaLive
+	}
 	if s.Compute, err = compute.New(s.Platform, cfg.Compute); err != nil {
 		return err
 	}
