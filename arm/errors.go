@@ -146,26 +146,20 @@ func InvalidRequest(format string, args ...any) *Error {
 
 // NotFound is 404 ResourceNotFound for a resource of type typ (e.g. "Microsoft.Compute/disks") and name.
 func NotFound(typ, name, rg string) *Error {
-	if rg == "" {
-		return Errorf(http.StatusNotFound, "ResourceNotFound", "The Resource '%s/%s' was not found.", typ, name)
-	}
-	return Errorf(http.StatusNotFound, "ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", typ, name, rg)
+	return notFound(typ+"/"+name, rg)
 }
 
-// NotFoundID is 404 ResourceNotFound for a parsed id.
+// NotFoundID is 404 ResourceNotFound for a parsed id, naming it as ARM
+// does (QualifiedName: each type followed by its name).
 func NotFoundID(id ResourceID) *Error {
-	return NotFound(id.Type(), joinNames(id.Names), id.ResourceGroup)
+	return notFound(id.QualifiedName(), id.ResourceGroup)
 }
 
-func joinNames(n []string) string {
-	s := ""
-	for i, x := range n {
-		if i > 0 {
-			s += "/"
-		}
-		s += x
+func notFound(qualified, rg string) *Error {
+	if rg == "" {
+		return Errorf(http.StatusNotFound, "ResourceNotFound", "The Resource '%s' was not found.", qualified)
 	}
-	return s
+	return Errorf(http.StatusNotFound, "ResourceNotFound", "The Resource '%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", qualified, rg)
 }
 
 // Conflict is 409 with code.

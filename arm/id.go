@@ -105,6 +105,21 @@ func (r ResourceID) Type() string {
 	return r.Namespace + "/" + strings.Join(r.Types, "/")
 }
 
+// QualifiedName is the resource's fully qualified name as ARM words it in
+// its messages, each type followed by its name:
+// "Microsoft.RecoveryServices/vaults/v1/backupResourceGuardProxies/VaultProxy".
+func (r ResourceID) QualifiedName() string {
+	if r.Namespace == "" || len(r.Types) != len(r.Names) {
+		return r.Type() + "/" + strings.Join(r.Names, "/")
+	}
+	var b strings.Builder
+	b.WriteString(r.Namespace)
+	for i, t := range r.Types {
+		b.WriteString("/" + t + "/" + r.Names[i])
+	}
+	return b.String()
+}
+
 // IsType reports whether the id's type equals t, case-insensitively.
 func (r ResourceID) IsType(t string) bool { return strings.EqualFold(r.Type(), t) }
 

@@ -344,13 +344,13 @@ func GetVersion(ctx context.Context, r store.Reader, id arm.ResourceID, v any) (
 }
 
 // NotFound is the NotFound error (code ResourceNotFound) for a resource
-// that does not exist, in ARM's words.
+// that does not exist, in ARM's words (a child named as
+// 'Namespace/type/name/childType/childName').
 func NotFound(id arm.ResourceID) *failure.Error {
-	name := strings.Join(id.Names, "/")
 	if id.ResourceGroup == "" {
-		return failure.NotFoundf("ResourceNotFound", "The Resource '%s/%s' was not found.", id.Type(), name)
+		return failure.NotFoundf("ResourceNotFound", "The Resource '%s' was not found.", id.QualifiedName())
 	}
-	return failure.NotFoundf("ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", id.Type(), name, id.ResourceGroup)
+	return failure.NotFoundf("ResourceNotFound", "The Resource '%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", id.QualifiedName(), id.ResourceGroup)
 }
 
 // Exists reports whether a resource exists (store.Exists: the value is

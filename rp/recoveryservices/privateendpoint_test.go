@@ -1,6 +1,7 @@
 package recoveryservices_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -51,4 +52,37 @@ func TestPrivateEndpointConnectionsAndDataMoveOperations(t *testing.T) {
 	want("a data move's operation status", err, 404, "")
 	_, err = pec.Get(ctx, "nope", "vaultrg", "pe1.conn", nil)
 	want("a private endpoint connection of a vault that does not exist", err, 404, "")
+}
+
+// TestNestedResourceNotFoundNamesItAsARMDoes: a child resource that does
+// not exist is 404 ResourceNotFound naming it as ARM does, each type
+// followed by its name ('Microsoft.RecoveryServices/vaults/pev/
+// backupResourceGuardProxies/VaultProxy'), through the Go SDK: the
+// message named the types, then the names
+// ('Microsoft.RecoveryServices/vaults/backupResourceGuardProxies/pev/VaultProxy'),
+// no resource's name (az backup vault resource-guard-mapping show printed
+// it so).
+func TestNestedResourceNotFoundNamesItAsARMDoes(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	fixture.RSVault(t, e, "vaultrg", "pev", fixture.StandardVault())
+	bf := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory)
+	for _, c := range []struct {
+		what string
+		err  func() error
+		name string
+	}{
+		{"a resource guard mapping", func() error {
+			_, err := bf.NewResourceGuardProxyClient().Get(e.Ctx(), "pev", "vaultrg", "VaultProxy", nil)
+			return err
+		}, "Microsoft.RecoveryServices/vaults/pev/backupResourceGuardProxies/VaultProxy"},
+		{"a private endpoint connection", func() error {
+			_, err := bf.NewPrivateEndpointConnectionClient().Get(e.Ctx(), "pev", "vaultrg", "pe1.conn", nil)
+			return err
+		}, "Microsoft.RecoveryServices/vaults/pev/privateEndpointConnections/pe1.conn"},
+	} {
+		err := c.err()
+		if st, code := testserver.ErrorOf(err); st != 404 || code != "ResourceNotFound" || !strings.Contains(err.Error(), "The Resource '"+c.name+"' under resource group 'vaultrg' was not found") {
+			t.Errorf("%s: %v, want 404 ResourceNotFound naming '%s'", c.what, err, c.name)
+		}
+	}
 }
