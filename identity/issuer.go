@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/safehold/safehold/arm"
@@ -281,6 +283,11 @@ func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := is.Dir.ByAppID(r.Context(), clientID)
+	if err != nil && (strings.ContainsFunc(clientID, unicode.IsControl) || !utf8.ValidString(clientID)) {
+		// No application id holds these (PostgreSQL refuses a NUL in a
+		// query, an error that is no outage): not found, not a 503.
+		err = store.ErrNotFound
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		// The directory could not be read (the metadata database out of
 		// reach): a transient error the client retries, not a verdict on

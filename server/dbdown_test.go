@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +121,31 @@ func TestTokenRequestAnswers503WhileTheDatabaseIsDown(t *testing.T) {
 	started = true
 	if err := token(); err != nil {
 		t.Fatalf("a token once the database is back: %v", err)
+	}
+}
+
+// TestTokenRequestWithAControlCharacterInItsClientIDIs400: a client_id
+// holding a NUL (which PostgreSQL refuses in a query) names no application:
+// 400 unauthorized_client AADSTS700016, as any unknown client id, not 503
+// temporarily_unavailable "the directory ... is unavailable", which sends
+// the client retrying and the operator to a database that is up (found by
+// review26 after 14da0d8).
+func TestTokenRequestWithAControlCharacterInItsClientIDIs400(t *testing.T) {
+	e := testserver.Start(t, testserver.WithStore(testsvc.PostgresSchema(t)))
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a\x00b", e.Conn.ClientID + "\x00", "\x01", "\xff\xfe"} {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {e.Conn.ClientSecret}, "scope": {e.Conn.ARMEndpoint + "/.default"}}
+		resp, err := hc.PostForm(e.Conn.ARMEndpoint+"/"+e.Conn.TenantID+"/oauth2/v2.0/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "unauthorized_client") || !strings.Contains(string(b), "AADSTS700016") {
+			t.Errorf("client_id %q: %d %s, want 400 unauthorized_client AADSTS700016", id, resp.StatusCode, b)
+		}
 	}
 }
