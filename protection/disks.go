@@ -34,6 +34,13 @@ type Disks interface {
 	// that name with another uniqueID (made again since) is left alone
 	// (ErrNotFound).
 	DeleteDisk(ctx context.Context, id, uniqueID string) error
+	// VM reads a virtual machine (a restore's: Recovery Services makes
+	// one over the disks it restored).
+	VM(ctx context.Context, id string) (VM, error)
+	// DeleteVM deletes a VM a restore made if it is still that VM: one of
+	// that name with another vmID (made again since) is left alone
+	// (ErrNotFound). Its disks stay (detached).
+	DeleteVM(ctx context.Context, id, vmID string) error
 	// Repository is the operational tier's repository, which backups copy
 	// to a vault tier from.
 	Repository() *snapshot.Repository
@@ -80,6 +87,13 @@ type Disk struct {
 	// BytesRestored is what the restore that made the disk wrote (its data
 	// blocks; zero when read later).
 	BytesRestored int64
+}
+
+// VM is a virtual machine a restore made.
+type VM struct {
+	ID   string
+	VMID string
+	Tags map[string]string
 }
 
 // Errors of the disk layer (wrapped).

@@ -25,7 +25,7 @@ import (
 // runs again and deletes them (run). One it cannot delete (a management
 // lock) stays, named in the job's error.
 type Leftover struct {
-	Kind string `json:"kind"` // leftoverSnapshot, leftoverDisk, leftoverVaultCopy
+	Kind string `json:"kind"` // leftoverSnapshot, leftoverDisk, leftoverVaultCopy, leftoverVM
 	// ID is a snapshot's or disk's resource id, a vault copy's engine
 	// snapshot id.
 	ID string `json:"id"`
@@ -42,6 +42,10 @@ const (
 	leftoverSnapshot  = "snapshot"
 	leftoverDisk      = "disk"
 	leftoverVaultCopy = "vaultCopy"
+	// leftoverVM is a VM a Recovery Services restore makes over its disks
+	// (IntendVM): deleted, before the disks, only while its tags name the
+	// job.
+	leftoverVM = "vm"
 )
 
 func (l Leftover) same(x Leftover) bool {
@@ -85,12 +89,21 @@ func (e *Engine) intend(ctx context.Context, jobID string, ls ...Leftover) error
 	return e.updateJob(ctx, jobID, func(x *Job) { x.Leftovers = mergeLeftovers(x.Leftovers, ls) })
 }
 
+// IntendVM records in restore job jobID, before its run makes it, the VM
+// id it is about to make over the restored disks: a restore that ends
+// otherwise than completed (now, or in a later run after a crash or a
+// job.Retry) deletes it, while its tags name the job (a VM of that name
+// someone else made stays), and then its disks.
+func (e *Engine) IntendVM(ctx context.Context, jobID, id string) error {
+	return e.intend(ctx, jobID, Leftover{Kind: leftoverVM, ID: id})
+}
+
 // endLeftovers are what job x, ending now as it does, must delete: what it
 // recorded and nothing owns, less a completed restore's disks (its
 // result). They stay recorded in x until sweepLeftovers deleted them.
 func endLeftovers(x *Job) []Leftover {
 	if x.Status == JobCompleted {
-		x.Leftovers = dropLeftovers(x.Leftovers, func(l Leftover) bool { return l.Kind == leftoverDisk })
+		x.Leftovers = dropLeftovers(x.Leftovers, func(l Leftover) bool { return l.Kind == leftoverDisk || l.Kind == leftoverVM })
 	}
 	return slices.Clone(x.Leftovers)
 }
@@ -107,6 +120,17 @@ func (e *Engine) sweepLeftovers(ctx context.Context, jobID string, ls []Leftover
 	var later []Leftover
 	var lastErr error
 	gc := map[string]bool{}
+	// A VM goes before the disks attached to it.
+	ls = slices.Clone(ls)
+	slices.SortStableFunc(ls, func(a, b Leftover) int {
+		if (a.Kind == leftoverVM) == (b.Kind == leftoverVM) {
+			return 0
+		}
+		if a.Kind == leftoverVM {
+			return -1
+		}
+		return 1
+	})
 	for _, l := range ls {
 		err := e.deleteLeftover(ctx, jobID, l)
 		switch {
@@ -184,6 +208,19 @@ func (e *Engine) deleteLeftover(ctx context.Context, jobID string, l Leftover) e
 			uid = d.UniqueID
 		}
 		return e.Disks.DeleteDisk(ctx, l.ID, uid)
+	case leftoverVM:
+		vm, err := e.Disks.VM(ctx, l.ID)
+		if err != nil {
+			return err
+		}
+		ours := false
+		for _, v := range vm.Tags {
+			ours = ours || v == jobID
+		}
+		if !ours {
+			return nil
+		}
+		return e.Disks.DeleteVM(ctx, l.ID, vm.VMID)
 	case leftoverVaultCopy:
 		repo, release, err := e.vault(ctx, l.Vault)
 		if err != nil {

@@ -77,6 +77,18 @@ func (d Disks) DeleteDisk(ctx context.Context, id, uniqueID string) error {
 	return domain(d.Service.DeleteDiskOnBehalf(ctx, id, uniqueID))
 }
 
+func (d Disks) VM(ctx context.Context, id string) (protection.VM, error) {
+	v, err := d.Service.VMResource(ctx, id)
+	if err != nil {
+		return protection.VM{}, domain(err)
+	}
+	return protection.VM{ID: v.ID, VMID: v.Properties.VMID, Tags: v.Tags}, nil
+}
+
+func (d Disks) DeleteVM(ctx context.Context, id, vmID string) error {
+	return domain(d.Service.DeleteVMOf(ctx, id, vmID))
+}
+
 func disk(x *compute.Disk, err error) (protection.Disk, error) {
 	if err != nil {
 		return protection.Disk{}, domain(err)

@@ -319,6 +319,10 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 	}
 	if req.RecoveryType == "AlternateLocation" {
 		spec.ID = req.TargetVirtualMachineID
+		// Its tags name the job, as its disks' do: a restore that does not
+		// complete deletes the VM it made (IntendVM), not one of its name
+		// someone else made.
+		spec.Tags = map[string]string{"RestoredBy": "AzureBackup", "RestoreJobId": in.JobID}
 		if spec.VMSize != "" {
 			spec.HardwareProfile = map[string]any{"vmSize": spec.VMSize}
 		}
@@ -334,11 +338,24 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 		}
 	}
 	if req.RecoveryType == "AlternateLocation" {
+		if cur, err := pr.Compute.VMResource(ctx, spec.ID); err == nil {
+			if cur.Tags["RestoreJobId"] == in.JobID {
+				return nil // made by an earlier run of this job
+			}
+			return &protection.JobError{Code: protection.CodeRestoreFailed, Message: "Creating virtual machine " + spec.ID + " failed: the virtual machine already exists; restore to a new virtual machine name."}
+		} else if !isNotFound(err) {
+			return err
+		}
 		// The VM must fit the compute quota (CreateVM enforces it too): the
 		// job fails with the code restore validation reports.
 		if short, err := pr.Compute.VMQuotaShortfall(ctx, mustParse(spec.ID).SubscriptionID, spec.Location, firstOf(spec.VMSize, "Standard_D2s_v3")); err == nil && short != nil {
 			return &protection.JobError{Code: codeQuotaReached, Message: "Core Count subscription quota has been reached. " + short.Error(),
 				RecommendedAction: []string{quotaRecommendation}}
+		}
+		// Recorded in the job before it is made: a crash right after
+		// leaves the job knowing it.
+		if err := pr.Engine.IntendVM(ctx, in.JobID, spec.ID); err != nil {
+			return err
 		}
 	}
 	if _, err := pr.Compute.CreateVM(ctx, spec); err != nil {
