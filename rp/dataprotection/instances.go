@@ -60,6 +60,42 @@ func checkResourceURI(field string, ds *datasource) error {
 	return nil
 }
 
+// checkDatasourceSet checks the datasource set of a disk backup instance
+// bi (at field), whose datasource ds is checked: a disk is its own set (as
+// an AKS cluster is; Azure's sets are the parents of proxy datasources,
+// such as a PostgreSQL database's server), so a set, when given, names the
+// disk and is answered as the disk (its id as the disk's, its name, type
+// and location); one naming another resource was stored as sent.
+func checkDatasourceSet(field string, bi *backupInstance, ds *datasource) error {
+	set := bi.DataSourceSetInfo
+	if set == nil {
+		return nil
+	}
+	if set.ObjectType == "" || strings.EqualFold(set.ObjectType, "DatasourceSet") {
+		set.ObjectType = "DatasourceSet"
+	} else {
+		return fieldError(field+".objectType", "'%s' is not supported; allowed values: 'DatasourceSet'", set.ObjectType)
+	}
+	if set.DatasourceType != "" && !strings.EqualFold(set.DatasourceType, typeDisk) {
+		return fieldError(field+".datasourceType", "'%s' differs from the datasource's type '%s'; a disk is its own datasource set (or leave dataSourceSetInfo out)", set.DatasourceType, typeDisk)
+	}
+	id := set.ResourceID
+	if id == "" {
+		id = set.ResourceURI
+	}
+	if !arm.EqualIDs(id, ds.ResourceID) {
+		return fieldError(field+".resourceID", "'%s' is not the disk '%s': a disk is its own datasource set, so give the disk's id (or leave dataSourceSetInfo out)", id, ds.ResourceID)
+	}
+	if err := checkResourceURI(field, set); err != nil {
+		return err
+	}
+	if set.ResourceLocation != "" && resource.NormLocation(set.ResourceLocation) != resource.NormLocation(ds.ResourceLocation) {
+		return fieldError(field+".resourceLocation", "'%s' differs from the disk's location '%s'", set.ResourceLocation, ds.ResourceLocation)
+	}
+	set.DatasourceType, set.ResourceID, set.ResourceName, set.ResourceType, set.ResourceLocation = typeDisk, ds.ResourceID, ds.ResourceName, typeDisk, ds.ResourceLocation
+	return nil
+}
+
 // checkInstance checks a backup instance a request sends (as field): the
 // caller's access to what it links, then its content against the vault.
 func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *backupInstance, field string) (*checkedInstance, error) {
@@ -112,6 +148,12 @@ func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *back
 	if bi.FriendlyName == "" {
 		bi.FriendlyName = disk.Name
 	}
+	if err := checkDatasourceSet(field+".dataSourceSetInfo", bi, ds); err != nil {
+		return nil, err
+	}
+	if len(bi.DatasourceAuthCredentials) > 0 && string(bi.DatasourceAuthCredentials) != "null" {
+		return nil, fieldError(field+".datasourceAuthCredentials", "is not supported for %s: a disk is read with the Backup vault's managed identity (its Disk Backup Reader role on the disk), not with credentials from a secret store; leave datasourceAuthCredentials out", typeDisk)
+	}
 	if err := checkInstanceIdentity(vault, bi.IdentityDetails, field+".identityDetails"); err != nil {
 		return nil, err
 	}
@@ -134,6 +176,13 @@ func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *back
 	if bi.PolicyInfo.PolicyParameters == nil || len(bi.PolicyInfo.PolicyParameters.DataStoreParametersList) == 0 {
 		return nil, fieldError(pf, "is required: [{\"objectType\":\"AzureOperationalStoreParameters\",\"dataStoreType\":\"OperationalStore\",\"resourceGroupId\":\"/subscriptions/{sub}/resourceGroups/{snapshot-rg}\"}]")
 	}
+	for i, raw := range bi.PolicyInfo.PolicyParameters.BackupDatasourceParametersList {
+		var p struct {
+			ObjectType string `json:"objectType"`
+		}
+		_ = json.Unmarshal(raw, &p)
+		return nil, fieldError(field+".policyInfo.policyParameters.backupDatasourceParametersList["+itoa(i)+"]", "'%s' is not supported for %s: backup datasource parameters choose what to back up of an AKS cluster or a storage account's blobs, and a disk is backed up whole; leave backupDatasourceParametersList out", p.ObjectType, typeDisk)
+	}
 	var rgID string
 	for i := range bi.PolicyInfo.PolicyParameters.DataStoreParametersList {
 		p := &bi.PolicyInfo.PolicyParameters.DataStoreParametersList[i]
@@ -155,10 +204,15 @@ func (pr *Provider) checkInstance(r *arm.Request, vault *vaultResource, bi *back
 		if !strings.EqualFold(rid.SubscriptionID, did.SubscriptionID) {
 			return nil, fieldError(f+".resourceGroupId", "the snapshot resource group '%s' must be in the disk's subscription '%s'", p.ResourceGroupID, did.SubscriptionID)
 		}
-		if err := resource.CheckResourceGroup(ctx, pr.p.Store, rid.SubscriptionID, rid.ResourceGroup); err != nil {
+		var g resource.ResourceGroup
+		if err := resource.Get(ctx, pr.p.Store, arm.ResourceID{SubscriptionID: rid.SubscriptionID, ResourceGroup: rid.ResourceGroup}, &g); isNotFound(err) {
 			return nil, fieldError(f+".resourceGroupId", "the snapshot resource group '%s' does not exist; create it first", p.ResourceGroupID)
+		} else if err != nil {
+			return nil, err
 		}
-		rgID = rid.ResourceGroupID()
+		// Answered as the group's id, whatever the spelling sent.
+		p.ResourceGroupID = g.ID
+		rgID = g.ID
 	}
 	return &checkedInstance{DiskID: disk.ID, DiskName: disk.Name, Location: disk.Location, SnapshotRG: rgID, Policy: pol, DP: dp}, nil
 }
