@@ -402,6 +402,24 @@ func (cr *checkedRestore) input(in map[string]string) map[string]string {
 	return in
 }
 
+// diskRestoreKinds and diskRestoreTargets are the restore request and
+// target kinds of other datasources (Azure's AzureBackupRestoreRequest and
+// RestoreTargetInfoBase), each with why a disk has none: a disk's recovery
+// point restores as a new disk only (Azure's disk backup has the
+// AlternateLocation restore target alone), answered 400
+// UserErrorOperationNotSupported as the other operations a disk does not
+// have are (crr.go).
+var (
+	diskRestoreKinds = map[string]string{
+		"azurebackuprecoverytimebasedrestorerequest": "its recovery points are discrete snapshots, so there is no continuous time to restore to",
+		"azurebackuprestorewithrehydrationrequest":   "its recovery points are snapshots in the operational store, which has no archive tier to rehydrate from",
+	}
+	diskRestoreTargets = map[string]string{
+		"restorefilestargetinfo":     "a disk is restored as a disk, not as files in a storage account (restore as files is for databases)",
+		"itemlevelrestoretargetinfo": "a disk is restored whole, not item by item (item-level restore is for blobs and AKS clusters)",
+	}
+)
+
 func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *instanceResource, req *restoreRequest, field string) (*checkedRestore, error) {
 	f := func(s string) string {
 		if field == "" {
@@ -413,6 +431,9 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 		return nil, fieldError(field, "is required: an AzureBackupRecoveryPointBasedRestoreRequest")
 	}
 	if !strings.EqualFold(req.ObjectType, "AzureBackupRecoveryPointBasedRestoreRequest") {
+		if why, ok := diskRestoreKinds[strings.ToLower(req.ObjectType)]; ok {
+			return nil, arm.BadRequestAt(f("objectType"), codeNotSupported, "%s: a restore request of objectType '%s' is not supported for the backup instance '%s', which backs up a managed disk (%s): %s. Restore one of its recovery points as a new disk: objectType 'AzureBackupRecoveryPointBasedRestoreRequest' with recoveryPointId and restoreTargetInfo {\"objectType\":\"RestoreTargetInfo\",\"recoveryOption\":\"FailIfExists\",\"datasourceInfo\":{...the new disk...}}.", f("objectType"), req.ObjectType, bi.Name, typeDisk, why)
+		}
 		return nil, fieldError(f("objectType"), "'%s' is not supported for disks; allowed values: 'AzureBackupRecoveryPointBasedRestoreRequest'", req.ObjectType)
 	}
 	if req.RecoveryPointID == "" {
@@ -438,6 +459,9 @@ func (pr *Provider) checkRestore(ctx context.Context, vault *vaultResource, bi *
 		return nil, fieldError(f("restoreTargetInfo"), "is required: {\"objectType\":\"RestoreTargetInfo\",\"recoveryOption\":\"FailIfExists\",\"datasourceInfo\":{...the new disk...}}")
 	}
 	if !strings.EqualFold(t.ObjectType, "RestoreTargetInfo") {
+		if why, ok := diskRestoreTargets[strings.ToLower(t.ObjectType)]; ok {
+			return nil, arm.BadRequestAt(f("restoreTargetInfo.objectType"), codeNotSupported, "%s: a restore target of objectType '%s' is not supported for the backup instance '%s', which backs up a managed disk (%s): %s. A disk's recovery point restores as a new disk: restoreTargetInfo {\"objectType\":\"RestoreTargetInfo\",\"recoveryOption\":\"FailIfExists\",\"datasourceInfo\":{...the new disk...}}.", f("restoreTargetInfo.objectType"), t.ObjectType, bi.Name, typeDisk, why)
+		}
 		return nil, fieldError(f("restoreTargetInfo.objectType"), "'%s' is not supported for disks; allowed values: 'RestoreTargetInfo'", t.ObjectType)
 	}
 	if !strings.EqualFold(t.RecoveryOption, "FailIfExists") {
