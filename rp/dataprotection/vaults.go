@@ -343,9 +343,14 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if exists && old.Properties != nil {
 			oldSecurity = old.Properties.SecuritySettings
 		}
-		sec, err := checkSecuritySettings(in.Properties.SecuritySettings, oldSecurity, !exists)
+		sec, err := checkSecuritySettings(in.Properties.SecuritySettings, oldSecurity, !exists, false)
 		if err != nil {
 			return nil, err
+		}
+		if encryptionRaw(in.Properties.SecuritySettings) != nil {
+			if sec, err = checkEncryption(oldSecurity, sec); err != nil {
+				return nil, err
+			}
 		}
 		if err := pr.guardSecurity(r, oldSecurity, sec, in.Properties.ResourceGuardOperationRequests); err != nil {
 			return nil, err
@@ -409,9 +414,14 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 				return err
 			}
 			if len(p.SecuritySettings) > 0 {
-				sec, err := checkSecuritySettings(p.SecuritySettings, out.Properties.SecuritySettings, false)
+				sec, err := checkSecuritySettings(p.SecuritySettings, out.Properties.SecuritySettings, false, true)
 				if err != nil {
 					return err
+				}
+				if encryptionRaw(p.SecuritySettings) != nil {
+					if sec, err = checkEncryption(out.Properties.SecuritySettings, sec); err != nil {
+						return err
+					}
 				}
 				if err := pr.guardSecurity(r, out.Properties.SecuritySettings, sec, p.ResourceGuardOperationRequests); err != nil {
 					return err

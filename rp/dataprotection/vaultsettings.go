@@ -171,15 +171,21 @@ func canonicalSoftDeleteState(s string) (string, bool) {
 var defaultSoftDelete = json.RawMessage(`{"state":"On","retentionDurationInDays":14}`)
 
 // checkSecuritySettings validates and normalises a request's
-// securitySettings given the vault's current ones (created: a new vault);
-// a request that leaves softDeleteSettings out keeps the current ones (a
-// new vault gets Azure's default, On for 14 days).
-func checkSecuritySettings(raw, old json.RawMessage, created bool) (json.RawMessage, error) {
+// securitySettings given the vault's current ones (created: a new vault;
+// merge: a PATCH); a request that leaves softDeleteSettings out keeps the
+// current ones (a new vault gets Azure's default, On for 14 days), and so
+// for the immutability and key settings (keepEncryption; the caller
+// checks the key settings sent with checkEncryption).
+func checkSecuritySettings(raw, old json.RawMessage, created, merge bool) (json.RawMessage, error) {
 	out, err := checkSoftDeleteSettings(raw, old, created)
 	if err != nil {
 		return nil, err
 	}
-	return checkImmutability(raw, old, out)
+	if out, err = checkImmutability(raw, old, out); err != nil {
+		return nil, err
+	}
+	out, _, err = keepEncryption(raw, old, out, merge)
+	return out, err
 }
 
 // imField names the immutability settings in errors.
@@ -371,7 +377,8 @@ func mergeSettings(old, patch json.RawMessage) (json.RawMessage, error) {
 
 // keepFinalSettings checks the feature settings a write would store (cur)
 // against the vault's (old): cross-subscription restore PermanentlyDisabled
-// is final, as in Azure ("cannot be re-enabled"); a write that leaves it
+// is final, as in Azure ("cannot be re-enabled"), and so is cross-region
+// restore Enabled (it "cannot be disabled"); a write that leaves either
 // out keeps it. It returns the settings to store.
 func keepFinalSettings(old, cur json.RawMessage) (json.RawMessage, error) {
 	var o, c map[string]any
@@ -381,9 +388,11 @@ func keepFinalSettings(old, cur json.RawMessage) (json.RawMessage, error) {
 		c = map[string]any{}
 	}
 	props := map[string]any{"featureSettings": c}
-	if err := vaultface.KeepFinal("InvalidRequestContent", "properties", map[string]any{"featureSettings": o}, props, "PermanentlyDisabled",
-		"featureSettings", "crossSubscriptionRestoreSettings", "state"); err != nil {
-		return nil, err
+	for _, f := range []struct{ setting, final string }{{"crossSubscriptionRestoreSettings", "PermanentlyDisabled"}, {"crossRegionRestoreSettings", "Enabled"}} {
+		if err := vaultface.KeepFinal("InvalidRequestContent", "properties", map[string]any{"featureSettings": o}, props, f.final,
+			"featureSettings", f.setting, "state"); err != nil {
+			return nil, err
+		}
 	}
 	if len(c) == 0 {
 		return cur, nil

@@ -1,6 +1,7 @@
 package vaultface
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/safehold/safehold/arm"
@@ -130,4 +131,16 @@ func CheckCrossSubscriptionRestore(props map[string]any, path []string, vaultSub
 	return arm.BadRequestAt(field, CodeCrossSubscriptionRestoreDisabled,
 		"%s is in subscription '%s', not the vault's '%s', and the vault's Cross Subscription Restore is %s (properties.%s): restore into subscription '%s'%s.",
 		field, targetSub, vaultSub, state, strings.Join(path, "."), vaultSub, or)
+}
+
+// IsKeyURI says whether s is a Key Vault (or managed HSM) key's
+// identifier, as a vault's customer-managed key names it:
+// https://{host}/keys/{name}[/{version}].
+func IsKeyURI(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || !strings.EqualFold(u.Scheme, "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return false
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	return (len(parts) == 2 || len(parts) == 3) && strings.EqualFold(parts[0], "keys") && parts[1] != "" && parts[len(parts)-1] != ""
 }
