@@ -231,7 +231,8 @@ func TestQuotaCLI(t *testing.T) {
 
 // TestRoleAssignTwice: assigning a role a principal already holds at the
 // scope succeeds and prints that assignment (a second run of a setup
-// script does not fail on it), saying so on stderr.
+// script does not fail on it), saying so on stderr. The output is a table
+// by default, JSON with -o json, a row with -o tsv.
 func TestRoleAssignTwice(t *testing.T) {
 	e := testserver.Start(t)
 	var sp struct{ ObjectID string }
@@ -241,9 +242,9 @@ func TestRoleAssignTwice(t *testing.T) {
 	e.ResourceGroups("rg1")
 	scope := "/subscriptions/" + e.Sub + "/resourceGroups/rg1"
 	var first, second struct{ ID string }
-	json.Unmarshal([]byte(mustRun(t, e, "role", "assign", sp.ObjectID, "Reader", "--scope", scope)), &first)
+	json.Unmarshal([]byte(mustRun(t, e, "role", "assign", sp.ObjectID, "Reader", "--scope", scope, "-o", "json")), &first)
 	var stderr bytes.Buffer
-	out, err := run(t, e, &stderr, "role", "assign", sp.ObjectID, "Reader", "--scope", scope)
+	out, err := run(t, e, &stderr, "role", "assign", sp.ObjectID, "Reader", "--scope", scope, "--json")
 	if err != nil {
 		t.Fatalf("second role assign: %v", err)
 	}
@@ -253,9 +254,25 @@ func TestRoleAssignTwice(t *testing.T) {
 	}
 	// Another role at the same scope is a new assignment.
 	var other struct{ ID string }
-	json.Unmarshal([]byte(mustRun(t, e, "role", "assign", sp.ObjectID, "Backup Reader", "--scope", scope)), &other)
+	json.Unmarshal([]byte(mustRun(t, e, "role", "assign", sp.ObjectID, "Backup Reader", "--scope", scope, "-o", "json")), &other)
 	if other.ID == "" || other.ID == first.ID {
 		t.Fatalf("another role: %s", other.ID)
+	}
+	// By default a table, as the other verbs print (it printed the raw
+	// JSON): the principal, the role's name, the scope, the assignment;
+	// -o tsv the row alone.
+	name := other.ID[strings.LastIndex(other.ID, "/")+1:]
+	tbl := mustRun(t, e, "role", "assign", sp.ObjectID, "Backup Reader", "--scope", scope)
+	lines := strings.Split(strings.TrimSpace(tbl), "\n")
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "PRINCIPAL ROLE SCOPE ASSIGNMENT" ||
+		!strings.HasPrefix(lines[1], sp.ObjectID) || !strings.Contains(lines[1], "Backup Reader") || !strings.Contains(lines[1], scope) || !strings.HasSuffix(lines[1], name) {
+		t.Fatalf("role assign's table:\n%s", tbl)
+	}
+	if tsv := mustRun(t, e, "role", "assign", sp.ObjectID, "Backup Reader", "--scope", scope, "-o", "tsv"); tsv != strings.Join([]string{sp.ObjectID, "Backup Reader", scope, name}, "\t")+"\n" {
+		t.Fatalf("role assign -o tsv: %q", tsv)
+	}
+	if _, err := run(t, e, nil, "role", "assign", sp.ObjectID, "Backup Reader", "--scope", scope, "-o", "yaml"); err == nil || !strings.Contains(err.Error(), "use table, json or tsv") {
+		t.Fatalf("role assign -o yaml: %v", err)
 	}
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/rbac"
@@ -29,7 +31,7 @@ func newSPCmd() *cobra.Command {
 			var roleID string
 			if role != "" {
 				var err error
-				if roleID, err = resolveRole(cmd, dataDir, role); err != nil {
+				if roleID, _, err = resolveRole(cmd, dataDir, role); err != nil {
 					return err
 				}
 				if scope, err = resolveScope(cmd, dataDir, scope); err != nil {
@@ -83,19 +85,21 @@ func newSPCmd() *cobra.Command {
 
 func newRoleCmd() *cobra.Command {
 	var dataDir, scope string
+	var o adminOutput
 	cmd := &cobra.Command{Use: "role", Short: "Manage role assignments"}
 	addConnFlag(cmd, &dataDir)
+	o.add(cmd, "print the role assignment as JSON (the ARM resource)")
 	assign := &cobra.Command{Use: "assign PRINCIPAL_ID ROLE", Short: "Grant a role (name like 'Disk Backup Reader' or id) at --scope", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return assignRole(cmd, dataDir, args[0], args[1], scope)
-		}}
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
+			return assignRole(cmd, &o, dataDir, args[0], args[1], scope)
+		})}
 	assign.Flags().StringVar(&scope, "scope", "", "scope (default: the default subscription)")
 	cmd.AddCommand(assign)
 	return cmd
 }
 
-func assignRole(cmd *cobra.Command, dataDir, principal, role, scope string) error {
-	roleID, err := resolveRole(cmd, dataDir, role)
+func assignRole(cmd *cobra.Command, o *adminOutput, dataDir, principal, role, scope string) error {
+	roleID, roleName, err := resolveRole(cmd, dataDir, role)
 	if err != nil {
 		return err
 	}
@@ -116,23 +120,43 @@ func assignRole(cmd *cobra.Command, dataDir, principal, role, scope string) erro
 	if err != nil {
 		return err
 	}
-	printJSON(cmd, m)
+	if o.json() {
+		printJSON(cmd, m)
+		return nil
+	}
+	// A table (as the other verbs print): the principal, the role by its
+	// name, the scope and the assignment's name (its id's last segment).
+	props, _ := m["properties"].(map[string]any)
+	str := func(v any) string { s, _ := v.(string); return s }
+	row := []string{str(props["principalId"]), roleName, str(props["scope"]), str(m["name"])}
+	if row[2] == "" {
+		row[2] = scope
+	}
+	var tw io.Writer = cmd.OutOrStdout()
+	if o.output != "tsv" {
+		t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
+		defer t.Flush()
+		fmt.Fprintln(t, "PRINCIPAL\tROLE\tSCOPE\tASSIGNMENT")
+		tw = t
+	}
+	fmt.Fprintln(tw, strings.Join(row, "\t"))
 	return nil
 }
 
 // existingAssignment finds the id of the assignment a RoleAssignmentExists error names.
 var existingAssignment = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
-// resolveRole finds a role definition by name or id (built-in or custom).
-func resolveRole(cmd *cobra.Command, dataDir, role string) (string, error) {
+// resolveRole finds a role definition by name or id (built-in or custom):
+// its id and name.
+func resolveRole(cmd *cobra.Command, dataDir, role string) (string, string, error) {
 	for _, r := range rbac.BuiltInRoles {
 		if strings.EqualFold(r.RoleName, role) || strings.EqualFold(r.ID, role) {
-			return r.ID, nil
+			return r.ID, r.RoleName, nil
 		}
 	}
 	m, err := adminCall(cmd.Context(), dataDir, "GET", "/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	vals, _ := m["value"].([]any)
 	var names []string
@@ -142,11 +166,11 @@ func resolveRole(cmd *cobra.Command, dataDir, role string) (string, error) {
 		name, _ := props["roleName"].(string)
 		id, _ := d["name"].(string)
 		if strings.EqualFold(name, role) || strings.EqualFold(id, role) {
-			return id, nil
+			return id, name, nil
 		}
 		names = append(names, name)
 	}
-	return "", fmt.Errorf("no role named %q; roles: %s", role, strings.Join(names, ", "))
+	return "", "", fmt.Errorf("no role named %q; roles: %s", role, strings.Join(names, ", "))
 }
 
 // resolveScope defaults the scope to the default subscription and checks
