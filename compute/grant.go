@@ -142,7 +142,7 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 			}
 			switch st := d.Properties.DiskState; {
 			case st == StateAttached:
-				return failure.Conflictf("OperationNotAllowed", "Disk '%s' is attached to VM '%s'. Stop (deallocate) the VM or detach the disk before requesting SAS access.", d.Name, d.ManagedBy)
+				return attachedRefusal(ctx, tx, &d)
 			case access == "Write" && st == StateActiveSAS:
 				return failure.Conflictf("OperationNotAllowed", "Disk '%s' already has an active read SAS; call endGetAccess before requesting Write access.", d.Name)
 			case access == "Write" && st == StateReserved:
@@ -647,4 +647,25 @@ func (ge *grantExports) end(resourceID string) {
 			delete(ge.m, x)
 		}
 	}
+}
+
+// attachedRefusal is the refusal of SAS access to a disk attached to a VM
+// that is not deallocated (Azure: "Access not permitted because disk ... is
+// currently attached to running VM ..."), saying what to do: an OS disk
+// cannot be detached, so it names the two ways that work for it (deallocate
+// the VM; a snapshot of the disk, whose access needs no such step), a data
+// disk detaching too.
+func attachedRefusal(ctx context.Context, r store.Reader, d *DiskResource) error {
+	isOS := false
+	if vid, err := arm.ParseID(d.ManagedBy); err == nil {
+		var vm VMResource
+		if resource.Get(ctx, r, vid, &vm) == nil {
+			od := vm.Properties.StorageProfile.OSDisk
+			isOS = od != nil && od.ManagedDisk != nil && arm.EqualIDs(od.ManagedDisk.ID, d.ID)
+		}
+	}
+	if isOS {
+		return failure.Conflictf("OperationNotAllowed", "Access not permitted because disk '%s' is the OS disk of VM '%s', which is not deallocated (an OS disk cannot be detached). Stop (deallocate) the VM and request access again, or take a snapshot of the disk and request access to the snapshot.", d.Name, d.ManagedBy)
+	}
+	return failure.Conflictf("OperationNotAllowed", "Access not permitted because disk '%s' is attached to VM '%s', which is not deallocated. Stop (deallocate) the VM or detach the disk and request access again, or take a snapshot of the disk and request access to the snapshot.", d.Name, d.ManagedBy)
 }

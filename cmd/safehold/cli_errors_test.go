@@ -312,3 +312,38 @@ func TestServerStoppedWhileWaitingForAJob(t *testing.T) {
 		t.Fatalf("job wait after the restart:\n%s", out)
 	}
 }
+
+// TestDiskDownloadOfAnAttachedDisk: the refusal of a download (SAS access)
+// of a disk attached to a VM that is not deallocated says what to do for
+// that disk: for an OS disk, deallocate the VM or download a snapshot of
+// it (it said to detach the disk, which an OS disk cannot be); for a data
+// disk, detaching too. Both ways the message names then work.
+func TestDiskDownloadOfAnAttachedDisk(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("rg")
+	osID, _ := fixture.Disk(t, e, "rg", "os1", 1, 0, 1<<20)
+	dataID, _ := fixture.Disk(t, e, "rg", "data1", 1, 0, 1<<20)
+	fixture.VM(t, e, "rg", "vm1", osID, dataID)
+	dir := t.TempDir()
+	_, err := run(t, e, nil, "disk", "download", "os1", filepath.Join(dir, "os1.img"))
+	if err == nil || !strings.Contains(err.Error(), "is the OS disk of VM") || !strings.Contains(err.Error(), "Stop (deallocate) the VM") ||
+		!strings.Contains(err.Error(), "take a snapshot of the disk") || strings.Contains(err.Error(), "detach the disk") {
+		t.Errorf("disk download of a running VM's OS disk: %v", err)
+	}
+	_, err = run(t, e, nil, "disk", "download", "data1", filepath.Join(dir, "data1.img"))
+	if err == nil || !strings.Contains(err.Error(), "is attached to VM") || !strings.Contains(err.Error(), "detach the disk") || !strings.Contains(err.Error(), "take a snapshot of the disk") {
+		t.Errorf("disk download of a running VM's data disk: %v", err)
+	}
+	// A snapshot of the OS disk downloads; so does the disk once its VM
+	// is deallocated.
+	fixture.Snapshot(t, e, "rg", "os1-snap", osID)
+	mustRun(t, e, "disk", "download", "os1-snap", filepath.Join(dir, "os1-snap.img"))
+	vc, err := armcompute.NewVirtualMachinesClient(e.Sub, e.Cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fixture.Wait(vc.BeginDeallocate(e.Ctx(), "rg", "vm1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, e, "disk", "download", "os1", filepath.Join(dir, "os1.img"))
+}
