@@ -71,6 +71,11 @@ type Rule struct {
 	// released is closed when the rule is deleted (or replaced, or the
 	// rules cleared): the matches it still holds stop waiting.
 	released chan struct{}
+	// spent: its Count is used up while matches it delays still wait
+	// (holding of them); it matches no more, and goes once they end, so
+	// that deleting it (or clearing the rules) releases them meanwhile.
+	spent   bool
+	holding int
 }
 
 // Error is an injected failure.
@@ -221,35 +226,66 @@ func (s *Set) Clear() int {
 // a latency to wait and an error to return (either may be zero). A rule
 // whose Count is used up is removed.
 func (s *Set) Match(op, method, target string) (time.Duration, *Error) {
-	d, e, _ := s.match(op, method, target)
+	d, e, _, _ := s.match(op, method, target, false)
 	return d, e
 }
 
-// match is Match with the channel closed when the rule is deleted.
-func (s *Set) match(op, method, target string) (time.Duration, *Error, <-chan struct{}) {
+// match is Match with the channel closed when the rule is deleted and,
+// when hold and the rule delays, the rule, whose wait the caller ends
+// with unhold (a rule used up stays, matching no more, until then).
+func (s *Set) match(op, method, target string, hold bool) (time.Duration, *Error, <-chan struct{}, *Rule) {
 	if s == nil || s.n.Load() == 0 {
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, r := range s.rules {
-		if r.Operation != op || (r.Method != "" && !strings.EqualFold(r.Method, method)) || !Glob(r.Path, target) {
+		if r.spent || r.Operation != op || (r.Method != "" && !strings.EqualFold(r.Method, method)) || !Glob(r.Path, target) {
 			continue
 		}
 		if r.Percent > 0 && r.Percent < 100 && rand.Float64()*100 >= r.Percent {
 			continue
 		}
 		r.Hits++
+		held := hold && r.latency > 0
+		if held {
+			r.holding++
+		}
 		if r.Count > 0 && r.Hits >= r.Count {
-			s.setRules(append(s.rules[:i], s.rules[i+1:]...))
+			if held {
+				r.spent = true // goes at unhold, its waits released by a delete meanwhile
+			} else {
+				s.setRules(append(s.rules[:i], s.rules[i+1:]...))
+			}
 		}
 		var e *Error
 		if r.Code != "" {
 			e = &Error{Status: r.Status, Code: r.Code, Message: r.Message, Rule: r.Name}
 		}
-		return r.latency, e, r.released
+		var h *Rule
+		if held {
+			h = r
+		}
+		return r.latency, e, r.released, h
 	}
-	return 0, nil, nil
+	return 0, nil, nil, nil
+}
+
+// unhold ends a wait match began on r: a rule used up goes with its last
+// wait (unless deleted meanwhile).
+func (s *Set) unhold(r *Rule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.holding--
+	if !r.spent || r.holding > 0 {
+		return
+	}
+	for i, x := range s.rules {
+		if x == r {
+			s.setRules(append(s.rules[:i], s.rules[i+1:]...))
+			return
+		}
+	}
 }
 
 // Apply is Match followed by the wait: it sleeps the rule's latency (until
@@ -257,7 +293,10 @@ func (s *Set) match(op, method, target string) (time.Duration, *Error, <-chan st
 // holds, which then goes on without the rule's error) and returns the
 // injected error, nil when none.
 func (s *Set) Apply(ctx context.Context, op, method, target string) error {
-	d, e, released := s.match(op, method, target)
+	d, e, released, held := s.match(op, method, target, true)
+	if held != nil {
+		defer s.unhold(held)
+	}
 	if d > 0 {
 		t := time.NewTimer(d)
 		select {

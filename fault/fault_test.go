@@ -2,6 +2,7 @@ package fault_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,22 +22,55 @@ func TestRemovingARuleReleasesWhatItHolds(t *testing.T) {
 		},
 		"clear": func(t *testing.T, s *fault.Set) { s.Clear() },
 	} {
-		t.Run(name, func(t *testing.T) {
-			s := &fault.Set{}
-			add(t, s, fault.Rule{Name: "hold", Operation: fault.OpDelete, Path: "*/items/a", Latency: "10m", Code: "UserErrorHeld"})
-			done := make(chan error, 1)
-			go func() { done <- s.Apply(context.Background(), fault.OpDelete, "", "/vaults/v/items/a") }()
-			testsvc.WaitFor(t, "the match to hold", func() bool {
-				for _, r := range s.List() {
-					if r.Name == "hold" && r.Operation == fault.OpDelete && r.Hits == 1 {
-						return true
-					}
-				}
-				return false
+		for _, count := range []int{0, 1} {
+			t.Run(fmt.Sprintf("%s/count%d", name, count), func(t *testing.T) {
+				held(t, remove, count)
 			})
-			remove(t, s)
-			testsvc.WaitDone(t, "the match the removed rule held to be released", done)
-		})
+		}
+	}
+}
+
+// held runs one case of TestRemovingARuleReleasesWhatItHolds. A rule of
+// Count 1 is used up by the match it holds: it was removed at once, so no
+// delete or clear could release the match (`safehold fault clear NAME`
+// answered 404 and the job stayed held for the rule's whole latency).
+func held(t *testing.T, remove func(t *testing.T, s *fault.Set), count int) {
+	s := &fault.Set{}
+	add(t, s, fault.Rule{Name: "hold", Operation: fault.OpDelete, Path: "*/items/a", Latency: "10m", Code: "UserErrorHeld", Count: count})
+	done := make(chan error, 1)
+	go func() { done <- s.Apply(context.Background(), fault.OpDelete, "", "/vaults/v/items/a") }()
+	testsvc.WaitFor(t, "the match to hold", func() bool {
+		for _, r := range s.List() {
+			if r.Name == "hold" && r.Operation == fault.OpDelete && r.Hits == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	remove(t, s)
+	testsvc.WaitDone(t, "the match the removed rule held to be released", done)
+	for _, r := range s.List() {
+		if r.Name == "hold" && r.Operation == fault.OpDelete {
+			t.Fatalf("the removed rule is still listed: %+v", r)
+		}
+	}
+}
+
+// TestUsedUpRuleGoesWithItsLastWait: a rule of Count 1 with a latency is
+// listed (its hit counted) while the match it delays waits, matches
+// nothing more meanwhile, and goes once that wait ends.
+func TestUsedUpRuleGoesWithItsLastWait(t *testing.T) {
+	s := &fault.Set{}
+	add(t, s, fault.Rule{Name: "once", Operation: fault.OpBackup, Latency: "300ms", Count: 1})
+	done := make(chan error, 1)
+	go func() { done <- s.Apply(context.Background(), fault.OpBackup, "", "/items/a") }()
+	testsvc.WaitFor(t, "the match to hold", func() bool { l := s.List(); return len(l) == 1 && l[0].Hits == 1 })
+	if d, e := s.Match(fault.OpBackup, "", "/items/b"); d != 0 || e != nil {
+		t.Fatalf("a used-up rule matched again: %v %v", d, e)
+	}
+	testsvc.WaitDone(t, "the wait to end", done)
+	if l := s.List(); len(l) != 0 {
+		t.Fatalf("the used-up rule outlived its wait: %+v", l)
 	}
 }
 
