@@ -29,6 +29,7 @@ const (
 	OpRestore  = "restore"  // restore jobs, both vault kinds
 	OpValidate = "validate" // validateForBackup / validateRestore
 	OpDelete   = "delete"   // deleting a Recovery Services protected item and its backup data
+	OpTransfer = "transfer" // a Recovery Services backup's vault transfer, between two of its disks
 	OpARM      = "arm"      // any ARM request, by method and path pattern
 	OpDisk     = "disk"     // the disk data plane (SAS page-blob requests)
 )
@@ -38,7 +39,7 @@ const (
 var Methods = []string{"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"}
 
 // Ops lists the operations in the order help texts show them.
-var Ops = []string{OpBackup, OpRestore, OpValidate, OpDelete, OpARM, OpDisk}
+var Ops = []string{OpBackup, OpRestore, OpValidate, OpDelete, OpTransfer, OpARM, OpDisk}
 
 // Rule is one fault rule.
 type Rule struct {
@@ -47,7 +48,7 @@ type Rule struct {
 	// Method limits arm and disk rules to one HTTP method ("" any).
 	Method string `json:"method,omitempty"`
 	// Path is a case-insensitive pattern the request path (arm, disk), the
-	// item id (backup, restore, validateRestore, delete) or the disk id
+	// item id (backup, restore, validateRestore, delete, transfer) or the disk id
 	// (validateForBackup) must match; '*' matches any run of characters,
 	// '/' included. "" matches everything.
 	Path string `json:"path,omitempty"`
@@ -152,7 +153,7 @@ func Validate(r *Rule) error {
 	}
 	if r.Code != "" && r.Status == 0 {
 		r.Status = http.StatusInternalServerError
-		if r.Operation == OpBackup || r.Operation == OpRestore || r.Operation == OpValidate || r.Operation == OpDelete {
+		if r.Operation == OpBackup || r.Operation == OpRestore || r.Operation == OpValidate || r.Operation == OpDelete || r.Operation == OpTransfer {
 			r.Status = http.StatusBadRequest
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/snapshot"
@@ -301,7 +303,7 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	if !ok {
 		return nil, false, &JobError{Code: "UserErrorInvalidRetentionTag", Message: "The retention tag '" + o.Tag + "' is not in the policy."}
 	}
-	taken, err := e.takeSnapshots(ctx, j, c.Disks)
+	taken, err := e.takeSnapshots(ctx, j, c.Disks, it.VaultKey != "")
 	if err != nil {
 		if userCancelled(ctx) {
 			e.dropSnapshots(ctx, c.Disks)
@@ -389,7 +391,7 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 // takeSnapshots takes the snapshots of one capture. Snapshots a crash left
 // are reused when all of them exist; otherwise they are dropped and all are
 // taken again, so the point stays one instant.
-func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec) ([]Snapshot, error) {
+func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec, vaulted bool) ([]Snapshot, error) {
 	found := make([]Snapshot, 0, len(specs))
 	for _, s := range specs {
 		sn, err := e.Disks.Snapshot(ctx, s.SnapshotID)
@@ -409,7 +411,15 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 			return nil, err
 		}
 	}
-	taken, err := e.Disks.SnapshotDisks(ctx, specs, e.progressWriter(ctx, j.ID))
+	// The capture is the job's whole progress, or its first half when a
+	// vault transfer follows (the bytes transferred are then the
+	// transfer's).
+	ph := phase{task: TaskSnapshot, to: 100, bytes: true}
+	if vaulted {
+		ph.to, ph.bytes = transferFrom, false
+	}
+	write := e.progressWriter(ctx, j.ID, ph)
+	taken, err := e.Disks.SnapshotDisks(ctx, specs, func(done, total int64) { write(done, total, done) })
 	var ee *lease.ElsewhereError
 	if errors.As(err, &ee) {
 		if ee.Alive {
@@ -455,7 +465,7 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 			x.Tasks = append(x.Tasks, JobTask{Name: TaskTransfer, Status: TaskNotStarted})
 		}
 		SetTask(x, TaskTransfer, JobInProgress, e.Now())
-		x.Progress = 50
+		x.Progress = max(x.Progress, transferFrom)
 	}); err != nil {
 		return err
 	}
@@ -485,13 +495,29 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 	if err := e.intend(ctx, j.ID, intents...); err != nil {
 		return err
 	}
-	var moved int64
+	// The transfer's progress by bytes: how far into the point's disks
+	// the copy got (the job's second half), and the bytes it moved.
+	var moved, before, total int64
 	for _, s := range point.Snapshots {
-		st, err := e.Disks.Repository().CopyTo(ctx, snapshot.ID(s.EngineID), repo)
+		total += s.SizeBytes
+	}
+	write := e.progressWriter(ctx, j.ID, phase{task: TaskTransfer, from: transferFrom, to: 100, bytes: true})
+	for i, s := range point.Snapshots {
+		if i > 0 && e.Faults != nil {
+			// A transfer fault rule (the admin API's) holds or fails the
+			// transfer between two disks.
+			if err := e.Faults.Apply(ctx, fault.OpTransfer, "", it.ID); err != nil {
+				return transferFault(err)
+			}
+		}
+		st, err := e.Disks.Repository().CopyToProgress(ctx, snapshot.ID(s.EngineID), repo, func(done, _ int64, st snapshot.Stats) {
+			write(before+done, total, moved+st.BytesNew)
+		})
 		if err != nil {
 			return fmt.Errorf("copy %s to the vault: %w", s.SnapshotID, err)
 		}
 		moved += st.BytesNew
+		before += s.SizeBytes
 	}
 	if held != nil && !held.Valid() {
 		return fmt.Errorf("transfer outlived its entry in the vault's GC gate: %w", lease.ErrLost)
@@ -512,20 +538,63 @@ func (e *Engine) copyToVault(ctx context.Context, j *Job, it *Item, point *Recov
 			return err
 		}
 		SetTask(x, TaskTransfer, JobCompleted, e.Now())
-		x.BytesTransferred += moved
+		// The bytes this transfer moved to the vault; a run resumed after a
+		// crash finds what the first one moved there already (deduplicated,
+		// not moved again), so it keeps the larger figure.
+		x.BytesTransferred = max(x.BytesTransferred, moved)
 		x.Leftovers = dropLeftovers(x.Leftovers, func(l Leftover) bool { return l.Kind == leftoverVaultCopy }) // the point holds them
 		return PutJob(ctx, tx, x)
 	})
 }
 
-// progressWriter records a running job's progress and bytes in the store at
-// every tenth of the work (not on every callback).
-func (e *Engine) progressWriter(ctx context.Context, jobID string) func(done, total int64) {
-	return everyTenth(func(done int64, pct float64) {
+// transferFrom is where a backup's progress stands when its vault
+// transfer starts: the capture before it is the first half.
+const transferFrom = 50
+
+// phase is a part of a job's work: its task, the span of the job's
+// progress it covers (percent), and whether it reports the job's bytes
+// transferred.
+type phase struct {
+	task     string
+	from, to float64
+	bytes    bool
+}
+
+// progressWriter records a running job's progress in the store at every
+// tenth of a phase's work (not on every callback): the job's progress
+// within the phase's span, never moving back (a run resumed after a crash
+// starts its phase again), the task's own progress, and (ph.bytes) the
+// bytes transferred.
+func (e *Engine) progressWriter(ctx context.Context, jobID string, ph phase) func(done, total, bytes int64) {
+	last := -1
+	return func(done, total, bytes int64) {
+		if total <= 0 {
+			return
+		}
+		step := int(done * 10 / total)
+		if step == last || step >= 10 {
+			return
+		}
+		last = step
+		frac := float64(done) / float64(total)
 		e.updateJob(ctx, jobID, func(x *Job) { // best effort: the final state follows
-			x.Progress, x.BytesTransferred = pct, done
+			x.Progress = max(x.Progress, math.Floor(ph.from+(ph.to-ph.from)*frac))
+			setTaskProgress(x, ph.task, math.Floor(frac*100))
+			if ph.bytes {
+				x.BytesTransferred = max(x.BytesTransferred, bytes) // a resumed run starts again
+			}
 		})
-	})
+	}
+}
+
+// transferFault is the end of a transfer a fault rule failed: the job
+// fails with the rule's code.
+func transferFault(err error) error {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return &JobError{Code: fe.Code, Message: fe.Message}
+	}
+	return err
 }
 
 // everyTenth returns a progress callback that calls record (with the work

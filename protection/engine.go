@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/snapshot"
@@ -63,6 +64,9 @@ type Engine struct {
 	// JobRetention is how long ended jobs are kept (0: DefaultJobRetention,
 	// six months as in Azure; < 0: forever); see jobprune.go.
 	JobRetention time.Duration
+	// Faults are the fault-injection rules the engine's own steps apply
+	// (the vault transfer: fault.OpTransfer); nil: none.
+	Faults *fault.Set
 	// ItemLease is the TTL of item leases (default a minute): how long a
 	// dead replica's item blocks the job's resumption elsewhere.
 	ItemLease time.Duration

@@ -46,6 +46,9 @@ type JobTask struct {
 	Status    string     `json:"status"` // InProgress, Completed, Failed
 	StartTime time.Time  `json:"startTime"`
 	EndTime   *time.Time `json:"endTime,omitempty"`
+	// Progress is the task's own progress (percent), as the job's phase
+	// of it reported it; 100 once Completed.
+	Progress float64 `json:"progress,omitempty"`
 }
 
 // Job is a durable backup job: what a vault's backupJobs list shows. Jobs

@@ -329,10 +329,23 @@ func SetTask(j *Job, name, status string, now time.Time) {
 				j.Tasks[i].StartTime = now
 			}
 			j.Tasks[i].Status = status
+			if status == JobCompleted {
+				j.Tasks[i].Progress = 100
+			}
 			if status == JobCompleted || status == JobFailed || status == JobCancelled {
 				t := now
 				j.Tasks[i].EndTime = &t
 			}
+		}
+	}
+}
+
+// setTaskProgress sets the progress (percent) of j's task name, never
+// moving it back.
+func setTaskProgress(j *Job, name string, pct float64) {
+	for i := range j.Tasks {
+		if j.Tasks[i].Name == name {
+			j.Tasks[i].Progress = max(j.Tasks[i].Progress, pct)
 		}
 	}
 }

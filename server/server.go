@@ -381,7 +381,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	s.Metrics.SetUsage(s.storageUsage)
 	s.Engine = protection.New(&protection.Engine{Store: s.Store, Clock: cfg.Clock, Runner: s.Jobs, Disks: computedisks.New(s.Compute),
-		Logger: s.logger, DataDir: cfg.DataDir, NodeID: nodeID, Leader: s.Leader, SharedVaults: root != nil, ItemLease: cfg.LeaseTTL,
+		Logger: s.logger, DataDir: cfg.DataDir, NodeID: nodeID, Leader: s.Leader, SharedVaults: root != nil, ItemLease: cfg.LeaseTTL, Faults: s.Faults,
 		VerifyEvery: cfg.VerifyEvery, VerifySample: cfg.VerifySample, JobRetention: cfg.JobRetention,
 		OpenVault: func(ctx context.Context, key string) (*snapshot.Repository, error) {
 			dir := protection.VaultDir(cfg.DataDir, key)

@@ -270,6 +270,15 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 // missing chunks are transferred; otherwise chunks are re-encoded and the
 // index rewritten for dst's IDs.
 func (r *Repository) CopyTo(ctx context.Context, id ID, dst *Repository) (Stats, error) {
+	return r.CopyToProgress(ctx, id, dst, nil)
+}
+
+// CopyToProgress is CopyTo reporting its progress to progress (when not
+// nil) after each segment of the snapshot, on the calling goroutine: done
+// is how far into the disk the copy got and total the disk's size (bytes),
+// st what it copied so far (BytesNew: the plaintext of the chunks dst
+// lacked). A snapshot dst holds already reports nothing.
+func (r *Repository) CopyToProgress(ctx context.Context, id ID, dst *Repository, progress func(done, total int64, st Stats)) (Stats, error) {
 	start := r.now()
 	m, err := r.Get(ctx, id)
 	if err != nil {
@@ -286,8 +295,14 @@ func (r *Repository) CopyTo(ctx context.Context, id ID, dst *Repository) (Stats,
 	st := Stats{Size: m.Size}
 	segs := make([]chunk.ID, len(m.Segments))
 	var buf []byte
+	report := func(i int) {
+		if progress != nil {
+			progress(min(m.Size, int64(i+1)*SegmentBlocks*BlockSize), m.Size, st)
+		}
+	}
 	for i, sid := range m.Segments {
 		if sid.IsZero() {
+			report(i)
 			continue
 		}
 		ids, err := r.loadSegment(ctx, sid, blocksIn(m.Size, i))
@@ -323,6 +338,7 @@ func (r *Repository) CopyTo(ctx context.Context, id ID, dst *Repository) (Stats,
 		}
 		segs[i] = nid
 		st.BytesStored += int64(n)
+		report(i)
 	}
 	if err := w.Flush(ctx); err != nil {
 		return Stats{}, fmt.Errorf("copy %s: %w", id, err)

@@ -869,3 +869,34 @@ func TestGCKeepsASnapshotItCouldNotRead(t *testing.T) {
 		t.Fatalf("restored image differs from the disk (%v)", err)
 	}
 }
+
+// TestCopyToProgress: a copy to another repository reports how far into
+// the disk it got after each segment, moving forward to the disk's size,
+// with the bytes it moved so far (the vault transfer's progress; a backup's
+// job stood still at one figure through it).
+func TestCopyToProgress(t *testing.T) {
+	ctx := context.Background()
+	src := openRepo(t, mem.New(nil), snapshot.Options{})
+	path := filepath.Join(t.TempDir(), "disk.img")
+	seg := int64(snapshot.SegmentBlocks) * bs
+	size := 3*seg + 5*bs // four segments, the second all zero, the last short
+	want := writeDisk(t, path, size, extent{0, 2 * bs, 'r', 1}, extent{2 * seg, 3 * bs, 'r', 2}, extent{3 * seg, bs, 't', 3})
+	m, _ := captureFile(t, src, path, snapshot.CaptureOptions{})
+	dst := openRepo(t, mem.New(nil), snapshot.Options{})
+	type report struct{ done, total, moved int64 }
+	var got []report
+	st, err := src.CopyToProgress(ctx, m.ID, dst, func(done, total int64, s snapshot.Stats) { got = append(got, report{done, total, s.BytesNew}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRestore(t, dst, m.ID, want)
+	wantReports := []report{{seg, size, 2 * bs}, {2 * seg, size, 2 * bs}, {3 * seg, size, 5 * bs}, {size, size, 6 * bs}}
+	if fmt.Sprint(got) != fmt.Sprint(wantReports) || st.BytesNew != 6*bs {
+		t.Fatalf("copy reports %v (moved %d), want %v (moved %d)", got, st.BytesNew, wantReports, 6*bs)
+	}
+	// Copied already: nothing to report.
+	got = nil
+	if _, err := src.CopyToProgress(ctx, m.ID, dst, func(done, total int64, s snapshot.Stats) { got = append(got, report{done, total, s.BytesNew}) }); err != nil || got != nil {
+		t.Fatalf("a second copy reported %v (%v)", got, err)
+	}
+}

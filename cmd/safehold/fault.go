@@ -31,7 +31,7 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 	var name, method, path, code, message, latency string
 	var status, count int
 	var percent float64
-	add := &cobra.Command{Use: "add OPERATION", Short: "Add a rule; OPERATION is backup, restore, validate, delete, arm or disk", Args: cobra.ExactArgs(1),
+	add := &cobra.Command{Use: "add OPERATION", Short: "Add a rule; OPERATION is backup, restore, validate, delete, transfer, arm or disk", Args: cobra.ExactArgs(1),
 		RunE: o.run(func(cmd *cobra.Command, args []string) error {
 			if math.IsNaN(percent) || math.IsInf(percent, 0) {
 				return fmt.Errorf("--percent %v is not a number between 0 and 100", percent)
@@ -48,7 +48,7 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 	f := add.Flags()
 	f.StringVar(&name, "name", "", "rule name (default: generated); a rule of the same name is replaced")
 	f.StringVar(&method, "method", "", "HTTP method: GET, HEAD, PUT, PATCH, POST or DELETE (arm and disk rules; default any)")
-	f.StringVar(&path, "path", "", "pattern of the request path (arm, disk) or item id (backup, restore, validate, delete); * matches anything")
+	f.StringVar(&path, "path", "", "pattern of the request path (arm, disk) or item id (backup, restore, validate, delete, transfer); * matches anything")
 	f.StringVar(&code, "code", "", "error code to fail with, e.g. UserErrorInsufficientStorage")
 	f.StringVar(&message, "message", "", "error message (default: says it was injected)")
 	f.IntVar(&status, "status", 0, "HTTP status of the error (default 500 for arm/disk, 400 otherwise)")

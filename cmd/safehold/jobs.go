@@ -87,8 +87,15 @@ func rsJobRow(v vaultRow, j *armrecoveryservicesbackup.JobResource) jobRow {
 	b := j.Properties.GetJob()
 	r.Item, r.Operation, r.Status, r.Start, r.End = str(b.EntityFriendlyName), str(b.Operation), str(b.Status), b.StartTime, b.EndTime
 	if vm, ok := j.Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob); ok {
-		if vm.ExtendedInfo != nil && vm.ExtendedInfo.ProgressPercentage != nil {
-			r.Progress = *vm.ExtendedInfo.ProgressPercentage
+		if x := vm.ExtendedInfo; x != nil {
+			if x.ProgressPercentage != nil {
+				r.Progress = *x.ProgressPercentage
+			}
+			// The bytes a backup moved to the vault, exact ("Backup Size"
+			// has them in MB).
+			if b := x.PropertyBag["Bytes Transferred"]; b != nil {
+				r.Bytes, _ = strconv.ParseInt(*b, 10, 64)
+			}
 		}
 		var msgs, fixes []string
 		for _, e := range vm.ErrorDetails {

@@ -292,14 +292,12 @@ func (f face) Recorded(ctx context.Context, tx store.Tx, item *protection.Item, 
 	if err != nil {
 		return protection.ErrNotFound
 	}
-	var size int64
-	for _, s := range p.Snapshots {
-		size += s.SizeBytes
-	}
 	if j.Details == nil {
 		j.Details = map[string]string{}
 	}
-	j.Details["Backup Size"] = fmt.Sprintf("%d MB", size>>20)
+	// "Backup Size" is the transfer's (jobBody): the disks' size it held
+	// before is no longer shown.
+	delete(j.Details, "Backup Size")
 	j.Details["VM Name"] = p.Details["vmName"]
 	at := p.Time
 	cur.LastPointTime = &at

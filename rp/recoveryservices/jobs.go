@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 			}
 		} else if t.Status == protection.JobInProgress {
 			tk["duration"] = protection.FormatElapsed(now.Sub(t.StartTime))
-			tk["progressPercentage"] = 0
+			tk["progressPercentage"] = t.Progress
 		}
 		tasks = append(tasks, tk)
 	}
@@ -67,6 +68,12 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 		if !hiddenDetails[k] {
 			bag[k] = v
 		}
+	}
+	if j.Operation == protection.OpBackup && (j.BytesTransferred > 0 || j.Status == protection.JobCompleted) {
+		// The data the backup moved to the vault (it was the disks' size):
+		// "Backup Size" as Azure writes it, in whole MB, and the bytes.
+		bag["Backup Size"] = backupSize(j.BytesTransferred)
+		bag[bytesTransferredKey] = strconv.FormatInt(j.BytesTransferred, 10)
 	}
 	if j.RecoveryPointID != "" {
 		bag["Recovery Point Id"] = j.RecoveryPointID
@@ -94,6 +101,21 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 		props["endTime"] = wt(*j.EndTime)
 	}
 	return map[string]any{"id": j.VaultID + "/backupJobs/" + j.ID, "name": j.ID, "type": jobType, "properties": props}
+}
+
+// bytesTransferredKey is the propertyBag entry of a backup job's bytes
+// transferred to the vault, exact ("Backup Size" rounds them to MB).
+const bytesTransferredKey = "Bytes Transferred"
+
+// backupSize is a backup's "Backup Size" as Azure writes it ("2332 MB"):
+// bytes in MB, rounded to the nearest, and at least 1 MB when any moved (0
+// MB: nothing changed since the last backup).
+func backupSize(b int64) string {
+	mb := (b + 1<<19) >> 20
+	if b > 0 && mb == 0 {
+		mb = 1
+	}
+	return strconv.FormatInt(mb, 10) + " MB"
 }
 
 // The values of the job list's enum filters, as Azure's enums have them

@@ -282,12 +282,21 @@ function dpJob(v, j) {
     fix: (p.errorDetails || []).flatMap(e => e.recommendedAction || []).join(" ") };
 }
 
+// bag is a number of a Recovery Services job's propertyBag (null when it
+// has none).
+function bag(x, key) {
+  const v = (x.propertyBag || {})[key];
+  return v === undefined || v === "" || isNaN(Number(v)) ? null : Number(v);
+}
+
 function rsJob(v, j) {
   const p = j.properties || {}, x = p.extendedInfo || {};
   let progress = x.progressPercentage;
   if (p.status === "Completed") progress = 100;
   return { id: j.id, name: j.name, vault: v.name, kind: "Recovery Services", item: p.entityFriendlyName || "", op: p.operation || "", status: p.status, start: p.startTime, end: p.endTime,
-    progress: progress === undefined ? null : progress, duration: p.duration, bytes: null,
+    // A backup's bytes moved to the vault: exact in the propertyBag
+    // ("Backup Size" has them in MB).
+    progress: progress === undefined ? null : progress, duration: p.duration, bytes: bag(x, "Bytes Transferred"),
     tasks: (x.tasksList || []).map(t => [t.taskId, t.status, t.progressPercentage === undefined ? "" : t.progressPercentage + "%"]), target: "",
     error: (p.errorDetails || []).map(e => e.errorString || e.errorTitle || "").join("; "),
     fix: (p.errorDetails || []).flatMap(e => e.recommendations || []).join(" ") };
