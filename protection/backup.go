@@ -346,6 +346,7 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 			return err
 		}
 		SetTask(x, TaskSnapshot, JobCompleted, end)
+		delete(x.Details, DetailWaiting)
 		x.RecoveryPointID, x.RecoveryPointTime = pointID, &at
 		if it.VaultKey == "" {
 			x.BytesTransferred = changed
@@ -432,7 +433,9 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 			// The owner's lease lapsed only just: the owner may be
 			// running still and about to renew it (it could not while
 			// the database was out of reach, or while it was paused).
-			// Wait for it as for an owner that just died, three terms.
+			// Wait for it as for an owner that just died, three terms,
+			// the job saying so meanwhile.
+			e.waiting(ctx, j.ID, waitingForOwner(ee, ee.Until.Add(3*e.itemLease())))
 			return nil, job.Retry(err, ownerRecheck)
 		}
 		return nil, &JobError{Code: "UserErrorDiskOwnerUnavailable", Message: ee.Error(),
@@ -578,6 +581,7 @@ func (e *Engine) progressWriter(ctx context.Context, jobID string, ph phase) fun
 		last = step
 		frac := float64(done) / float64(total)
 		e.updateJob(ctx, jobID, func(x *Job) { // best effort: the final state follows
+			delete(x.Details, DetailWaiting) // it moves: it waits no more
 			x.Progress = max(x.Progress, math.Floor(ph.from+(ph.to-ph.from)*frac))
 			setTaskProgress(x, ph.task, math.Floor(frac*100))
 			if ph.bytes {
@@ -585,6 +589,35 @@ func (e *Engine) progressWriter(ctx context.Context, jobID string, ph phase) fun
 			}
 		})
 	}
+}
+
+// waitingForOwner says what a backup waits for while the replica holding
+// its disk's data (ee) is not running, and until when (real time).
+func waitingForOwner(ee *lease.ElsewhereError, until time.Time) string {
+	what := "its disk"
+	if ee.What != "" {
+		what = strings.ToLower(ee.What[:1]) + ee.What[1:]
+	}
+	where := "replica " + ee.Holder
+	if ee.URL != "" {
+		where += " (" + ee.URL + ")"
+	}
+	return fmt.Sprintf("Waiting for %s, which holds the data of %s and is not running (its ownership lease expired at %s): the backup goes on once that replica runs again, or fails at %s.",
+		where, what, ee.Until.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+}
+
+// waiting records what job jobID waits for (DetailWaiting), when that
+// changed; best effort (the job's end says what happened).
+func (e *Engine) waiting(ctx context.Context, jobID, msg string) {
+	if j, err := GetJob(ctx, e.Store, "", jobID); err != nil || j.Details[DetailWaiting] == msg {
+		return
+	}
+	e.updateJob(ctx, jobID, func(x *Job) {
+		if x.Details == nil {
+			x.Details = map[string]string{}
+		}
+		x.Details[DetailWaiting] = msg
+	})
 }
 
 // transferFault is the end of a transfer a fault rule failed: the job

@@ -162,6 +162,10 @@ type Keep struct {
 const (
 	DetailCancelRequested = "cancelRequested"
 	DetailRetentionTag    = "RetentionTag"
+	// DetailWaiting says what a running job waits for (a replica that
+	// holds its disk's data and is not running), while it waits; both
+	// vault kinds show it with the job's details.
+	DetailWaiting = "Waiting"
 )
 
 // ErrCancelled ends a job Cancelled.

@@ -109,6 +109,7 @@ func (j *Job) Duration(now time.Time) time.Duration {
 // job's final status.
 func (j *Job) Finish(now time.Time, err error) {
 	j.EndTime = &now
+	delete(j.Details, DetailWaiting) // it waits no more
 	if err == nil {
 		j.Status, j.Progress = JobCompleted, 100
 	} else {
@@ -238,6 +239,23 @@ func RunningJobs(ctx context.Context, r store.Reader, vaultID string, f JobFilte
 		return nil, fmt.Errorf("list running jobs: no operation")
 	}
 	return listJobs(ctx, r, store.ListQuery{ScopePrefix: strings.ToLower(vaultID) + "/", Type: f.Operation + runningType}, f)
+}
+
+// RunningJobsAnywhere lists the jobs of every vault that have not ended,
+// of the operations that run as work (backups, restores, deletes of
+// backup data, verifies, moves to the archive tier), newest first, reading
+// those alone (the running type), as RunningJobs does for one vault.
+func RunningJobsAnywhere(ctx context.Context, r store.Reader) ([]*Job, error) {
+	var out []*Job
+	for _, op := range []string{OpBackup, OpRestore, OpDeleteBackupData, OpVerify, OpMoveRecoveryPoint} {
+		js, err := listJobs(ctx, r, store.ListQuery{Type: op + runningType}, JobFilter{})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, js...)
+	}
+	newestFirst(out, func(j *Job) (time.Time, string) { return j.StartTime, j.ID })
+	return out, nil
 }
 
 // typeRunningJobs gives the jobs a version before RunningJobs stored

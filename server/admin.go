@@ -267,6 +267,27 @@ type clockBody struct {
 	Offset string `json:"offset"`
 	// Runs is how many scheduled tasks an advance ran (advance only).
 	Runs *int `json:"runs,omitempty"`
+	// Advance is the clock advance running on this server, if one is
+	// (show only): what the CLI prints while it waits.
+	Advance *advanceState `json:"advance,omitempty"`
+}
+
+// advanceState is a running clock advance: its target and the jobs not
+// ended (of any vault, on any replica) the work it waits for runs, with
+// what each waits for itself (protection.DetailWaiting).
+type advanceState struct {
+	Target string       `json:"target"`
+	Jobs   []advanceJob `json:"jobs"`
+}
+
+type advanceJob struct {
+	ID        string  `json:"id"`
+	Vault     string  `json:"vault"`
+	Item      string  `json:"item,omitempty"`
+	Operation string  `json:"operation"`
+	Status    string  `json:"status"`
+	Progress  float64 `json:"progress"`
+	Waiting   string  `json:"waiting,omitempty"`
 }
 
 func clockOut(st clock.State) clockBody {
@@ -310,7 +331,19 @@ func decodeClock(r *arm.Request) (clockRequest, error) {
 }
 
 func (s *Server) clockShow(r *arm.Request, c *clock.Control) (*arm.Response, error) {
-	return arm.OK(clockOut(c.State())), nil
+	out := clockOut(c.State())
+	if target := s.advancing.Load(); target != nil {
+		// An advance runs here: the jobs it waits for (best effort: the
+		// clock's state stands without them).
+		out.Advance = &advanceState{Target: target.UTC().Format(time.RFC3339Nano), Jobs: []advanceJob{}}
+		if js, err := protection.RunningJobsAnywhere(r.HTTP.Context(), s.Store); err == nil {
+			for _, j := range js {
+				out.Advance.Jobs = append(out.Advance.Jobs, advanceJob{ID: j.ID, Vault: j.VaultID, Item: j.ItemName, Operation: j.Operation,
+					Status: j.Status, Progress: j.Progress, Waiting: j.Details[protection.DetailWaiting]})
+			}
+		}
+	}
+	return arm.OK(out), nil
 }
 
 // ParseAdvance parses a clock advance: a Go duration (36h, 90m), one with
@@ -537,6 +570,8 @@ func (s *Server) AdvanceClock(ctx context.Context, target time.Time) (int, error
 	}
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
+	s.advancing.Store(&target)
+	defer s.advancing.Store(nil)
 	c.Set(c.Now()) // freeze while stepping
 	steps := 0
 	for {

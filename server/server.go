@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -159,6 +160,9 @@ type Server struct {
 	remembered *store.Remembered
 	// Faults are the fault-injection rules (admin API, safehold fault).
 	Faults *fault.Set
+	// advancing is the target of the clock advance running here (nil:
+	// none): GET /clock then shows the jobs it waits for.
+	advancing atomic.Pointer[time.Time]
 
 	logger   *slog.Logger
 	mux      *http.ServeMux // the endpoints under Handler; armOnly skips it for ARM paths

@@ -343,6 +343,7 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 		Error        string
 		Errors       []string
 		Skews        [][2]any
+		JobBodies    map[string][2]any
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
 		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
@@ -414,6 +415,13 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 	// hour (it said "2 d 23 h").
 	if !strings.Contains(sum.Status, "server time") || !strings.Contains(sum.Status, ", 3 d ahead of this browser") {
 		t.Errorf("the status line %q does not name the server's time, 3 d ahead of the browser's", sum.Status)
+	}
+	// The bytes a Recovery Services backup moved (propertyBag "Bytes
+	// Transferred"; none shown for a job without them) and what a running
+	// job of either kind waits for.
+	wantBodies := map[string][2]any{"rs": {1048576.0, "Waiting for replica r2"}, "dp": {4096.0, "Waiting for replica r3"}, "old": {nil, ""}}
+	if fmt.Sprint(sum.JobBodies) != fmt.Sprint(wantBodies) {
+		t.Errorf("the page read the job bodies as %v, want %v", sum.JobBodies, wantBodies)
 	}
 	// A week's advance read seconds later was "6 d 23 h ahead": the
 	// distances are rounded to the unit they end with.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -392,5 +393,38 @@ func TestClockAdvanceRetriedAfterTheClockMovedOn(t *testing.T) {
 	}
 	if out := mustRun(t, e, "clock", "advance", "-2h", "--request-id", back); strings.TrimSpace(out) != "2030-01-10T23:00:00Z" {
 		t.Fatalf("clock advance -2h retried: %q, want 2030-01-10T23:00:00Z", out)
+	}
+}
+
+// TestClockAdvanceSaysWhatItWaitsFor: `safehold clock advance` over a
+// scheduled backup that does not end (held here by a backup fault rule;
+// by a dead disk owner in TestJobsSayTheyWaitForADeadDiskOwner) says on
+// stderr what it waits for, the backup job by item and id, and --timeout
+// stops it, saying where the clock stands and how to go on; the same
+// --request-id then takes the clock to the first target. It hung without
+// a word until the backup ended.
+func TestClockAdvanceSaysWhatItWaitsFor(t *testing.T) {
+	e := testserver.Start(t)
+	fixture.ProtectDisk(t, e)
+	t0 := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	mustRun(t, e, "clock", "set", t0.Format(time.RFC3339))
+	mustRun(t, e, "fault", "add", "backup", "--name", "hold", "--latency", "10m")
+	const id = "6d1f0c52-7a0c-4c43-9d0e-0d5c3b1f2a77"
+	var stderr bytes.Buffer
+	_, err := run(t, e, &stderr, "clock", "advance", "PT5H", "--request-id", id, "--timeout", "20s")
+	if err == nil || !strings.Contains(err.Error(), "stopped waiting for the clock advance (--timeout 20s passed)") ||
+		!strings.Contains(err.Error(), "safehold clock advance PT5H --request-id "+id) {
+		t.Fatalf("clock advance held by a backup: %v\nstderr: %s", err, stderr.String())
+	}
+	if !regexp.MustCompile(`clock advance: the clock stands at \S+, on its way to ` + regexp.QuoteMeta(t0.Add(5*time.Hour).Format(time.RFC3339)) + `; waiting for:\n  Backup of data1 \(job [0-9a-f-]{36}, InProgress, \d+%\)`).MatchString(stderr.String()) {
+		t.Fatalf("clock advance said while it waited:\n%s", stderr.String())
+	}
+	mustRun(t, e, "fault", "clear", "hold")
+	var out struct{ Now string }
+	if err := json.Unmarshal([]byte(mustRun(t, e, "clock", "advance", "PT5H", "--request-id", id, "--json")), &out); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := time.Parse(time.RFC3339Nano, out.Now); err != nil || !now.Equal(t0.Add(5*time.Hour)) {
+		t.Fatalf("the advance taken on with its request id ended at %s (%v), want %s", out.Now, err, t0.Add(5*time.Hour))
 	}
 }

@@ -29,6 +29,7 @@ type jobRow struct {
 	Start     *time.Time `json:"startTime,omitempty" col:"Start"`
 	End       *time.Time `json:"endTime,omitempty" col:"End"`
 	Bytes     int64      `json:"bytesTransferred,omitempty"`
+	Waiting   string     `json:"waiting,omitempty"`                 // what a running job waits for (a replica holding its disk)
 	Error     string     `json:"error,omitempty" col:"Error,short"` // whole in job show, -o tsv and -o json
 	Fix       string     `json:"recommendedAction,omitempty"`       // what the job's error asks the user to do
 	ID        string     `json:"id"`
@@ -55,6 +56,9 @@ func dpJobRow(v vaultRow, j *armdataprotection.AzureBackupJobResource) jobRow {
 		if x := p.ExtendedInfo; x != nil {
 			if x.DataTransferredInBytes != nil {
 				r.Bytes = int64(*x.DataTransferredInBytes)
+			}
+			if w := x.AdditionalDetails[protection.DetailWaiting]; w != nil {
+				r.Waiting = *w
 			}
 			for _, t := range x.SubTasks {
 				if t != nil && t.TaskProgress != nil {
@@ -95,6 +99,9 @@ func rsJobRow(v vaultRow, j *armrecoveryservicesbackup.JobResource) jobRow {
 			// has them in MB).
 			if b := x.PropertyBag["Bytes Transferred"]; b != nil {
 				r.Bytes, _ = strconv.ParseInt(*b, 10, 64)
+			}
+			if w := x.PropertyBag[protection.DetailWaiting]; w != nil {
+				r.Waiting = *w
 			}
 		}
 		var msgs, fixes []string
@@ -218,8 +225,18 @@ func (s *session) wait(j jobRow, desc string) (jobRow, error) {
 		}
 		return j, fmt.Errorf("stopped waiting for job %s, which goes on in the server (`safehold job wait %s` waits for it again): %w", j.Name, j.Name, s.ctx().Err())
 	}
+	said := ""
 	for !j.done() {
 		bar.set(int64(j.Progress))
+		if j.Waiting != said {
+			// What the job waits for, as it changes: in the bar's
+			// description on a terminal, else a line on stderr.
+			if said = j.Waiting; bar.bar != nil {
+				bar.describe(strings.TrimSpace(desc + " " + j.Waiting))
+			} else if said != "" {
+				fmt.Fprintf(s.cmd.ErrOrStderr(), "job %s: %s\n", j.Name, said)
+			}
+		}
 		select {
 		case <-s.ctx().Done():
 			return stopped()
@@ -320,6 +337,9 @@ func jobPairs(j jobRow) [][2]string {
 	pairs := [][2]string{{"Name", j.Name}, {"Vault", j.Vault}, {"VaultKind", j.VaultKind}, {"Item", j.Item}, {"Operation", j.Operation},
 		{"Status", j.Status}, {"Progress", strconv.Itoa(int(j.Progress)) + "%"}, {"Start", when(j.Start)}, {"End", when(j.End)},
 		{"BytesTransferred", strconv.FormatInt(j.Bytes, 10)}, {"Error", j.Error}}
+	if j.Waiting != "" {
+		pairs = append(pairs, [2]string{"Waiting", j.Waiting})
+	}
 	if j.Fix != "" {
 		pairs = append(pairs, [2]string{"RecommendedAction", j.Fix})
 	}

@@ -1,9 +1,13 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -140,3 +144,162 @@ func vaultJobs(ctx context.Context, t *testing.T, f *armdataprotection.ClientFac
 	}
 	return js
 }
+
+// TestJobsSayTheyWaitForADeadDiskOwner: a scheduled backup whose disk's
+// owner is not running (paused here, SIGSTOP) says what it waits for while
+// it waits (the owner's lease lapsed less than three terms ago): its job's
+// "Waiting" detail names the replica, in the Backup vault job's
+// extendedInfo.additionalDetails, `safehold job list -o json` and the line
+// `safehold job wait` prints; and `safehold clock advance`, which runs it,
+// prints that too while it waits, and stops at its --timeout saying how to
+// go on. The job said nothing for three minutes, and the advance hung
+// without a word. Once the owner runs again, the advance taken on with its
+// request id completes and the job no longer says it waits.
+func TestJobsSayTheyWaitForADeadDiskOwner(t *testing.T) {
+	// Leases of 30 s: the backup waits for the owner three terms.
+	c := startReplicasOn(t, 2, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), nil, "--lease-ttl", "30s")
+	e := c.env
+	ctx := context.Background()
+	dv := fixture.ProtectDisk(t, e)
+	pool, err := pgxpool.New(ctx, c.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var lease struct {
+		Holder string
+		Until  time.Time
+	}
+	ownerLease := func() {
+		t.Helper()
+		var v []byte
+		if err := pool.QueryRow(ctx, `SELECT value FROM docs WHERE kind = 'lease' AND key LIKE 'disk:%'`).Scan(&v); err != nil {
+			t.Fatalf("the disk's ownership lease: %v", err)
+		}
+		if err := json.Unmarshal(v, &lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ownerLease()
+	owner, other := 0, 1
+	if lease.Holder == c.reps[1].nodeID(t) {
+		owner, other = 1, 0
+	}
+	ownerID := c.reps[owner].nodeID(t)
+	safehold := func(args ...string) *exec.Cmd {
+		return exec.Command(c.bin, append(args, "--data-dir", c.reps[other].dir)...)
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := safehold(args...).Output()
+		if err != nil {
+			t.Fatalf("safehold %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t0 := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	must("clock", "set", t0.Format(time.RFC3339))
+
+	p := c.reps[owner].cmd.Process
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume := func() { once.Do(func() { p.Signal(syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	testsvc.WaitWithin(t, 2*time.Minute, "the paused owner's lease to lapse", func() bool {
+		ownerLease()
+		return time.Now().After(lease.Until)
+	})
+	// The advance runs the PT4H policy's scheduled backup, which waits for
+	// the owner; the advance says so, and stops at its timeout.
+	const id = "b3c1f4e2-5a6d-4e7f-8a9b-0c1d2e3f4a5b"
+	adv := safehold("clock", "advance", "PT5H", "--request-id", id, "--timeout", "45s")
+	var advOut, advErr syncBuffer
+	adv.Stdout, adv.Stderr = &advOut, &advErr
+	if err := adv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	advDone := make(chan error, 1)
+	go func() { advDone <- adv.Wait() }()
+	wantWait := "Waiting for replica " + ownerID
+	testsvc.WaitWithin(t, 2*time.Minute, "the advance to say the backup waits for the owner", func() bool {
+		return strings.Contains(advErr.String(), wantWait)
+	})
+	if !strings.Contains(advErr.String(), "waiting for:\n  Backup of data1 (job ") || !strings.Contains(advErr.String(), "is not running (its ownership lease expired at ") {
+		t.Errorf("the advance said:\n%s", advErr.String())
+	}
+	var running []struct{ Name, Operation, Status, Waiting string }
+	if err := json.Unmarshal([]byte(must("job", "list", "--status", "InProgress", "-o", "json")), &running); err != nil || len(running) != 1 ||
+		running[0].Operation != "Backup" || !strings.Contains(running[0].Waiting, wantWait) {
+		t.Fatalf("the running jobs: %+v (%v)", running, err)
+	}
+	job := running[0].Name
+	// The job's ARM body, through the replica that runs it.
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := *e.Opts
+	opts.Transport = &http.Client{Transport: &pinned{base: hc.Transport, hosts: []string{c.reps[0].host(), c.reps[1].host()}, i: other}}
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := f.NewJobsClient().Get(ctx, dv.RG, dv.Vault, job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := jb.Properties.ExtendedInfo.AdditionalDetails["Waiting"]; w == nil || !strings.Contains(*w, wantWait) {
+		b, _ := json.Marshal(jb.Properties.ExtendedInfo)
+		t.Errorf("the waiting job's extendedInfo: %s", b)
+	}
+	// job wait, on a pipe, prints what the job waits for.
+	wait := safehold("job", "wait", job)
+	var waitErr syncBuffer
+	wait.Stderr = &waitErr
+	if err := wait.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testsvc.WaitWithin(t, time.Minute, "job wait to say what the job waits for", func() bool {
+		return strings.Contains(waitErr.String(), "job "+job+": "+wantWait)
+	})
+	wait.Process.Signal(os.Interrupt)
+	wait.Wait()
+
+	select {
+	case err := <-advDone:
+		if err == nil || !strings.Contains(advErr.String(), "stopped waiting for the clock advance (--timeout 45s passed)") || !strings.Contains(advErr.String(), "--request-id "+id) {
+			t.Fatalf("the advance past its timeout: %v\nstdout: %s\nstderr: %s", err, advOut.String(), advErr.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the advance did not stop at its timeout")
+	}
+	// The owner runs again: the advance taken on ends at its target, the
+	// backup completed, saying no more that it waits.
+	resume()
+	var end struct{ Now string }
+	if err := json.Unmarshal([]byte(must("clock", "advance", "PT5H", "--request-id", id, "--json")), &end); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := time.Parse(time.RFC3339Nano, end.Now); err != nil || !now.Equal(t0.Add(5*time.Hour)) {
+		t.Fatalf("the advance taken on ended at %s (%v), want %s", end.Now, err, t0.Add(5*time.Hour))
+	}
+	var done struct{ Status, Waiting string }
+	if err := json.Unmarshal([]byte(must("job", "show", job, "-o", "json")), &done); err != nil || done.Status != "Completed" || done.Waiting != "" {
+		t.Fatalf("the backup once its owner ran again: %+v (%v)", done, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -87,6 +87,10 @@ func (pr *Provider) jobBody(j *protection.Job) map[string]any {
 	ext := map[string]any{"tasksList": tasks, "propertyBag": bag, "progressPercentage": j.Progress}
 	if j.Error != nil {
 		ext["dynamicErrorMessage"] = j.Error.Message
+	} else if w := j.Details[protection.DetailWaiting]; w != "" {
+		// What a running job waits for (also in the propertyBag's
+		// "Waiting"): Azure's job says why it stands still here.
+		ext["dynamicErrorMessage"] = w
 	}
 	props := map[string]any{
 		"jobType": "AzureIaaSVMJob", "entityFriendlyName": j.ItemName, "backupManagementType": "AzureIaasVM",

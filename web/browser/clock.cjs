@@ -46,6 +46,15 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
       return [7 * d - 30 * s, 7 * d + 20 * m, 7 * d + 40 * m, -(3 * d + 23 * h + 50 * m), 23 * h + 59 * m + 50 * s, 2 * h + 29 * s, 59 * m + 40 * s, -(90 * s)]
         .map(ms => [ms, skewName(ms)]);
     });
+    // What the page takes from each vault kind's job body: the bytes
+    // moved and what a running job waits for.
+    summary.jobBodies = await page.evaluate(() => {
+      const v = { name: "v" };
+      const rs = rsJob(v, { id: "r", name: "r", properties: { status: "InProgress", extendedInfo: { propertyBag: { "Backup Size": "1 MB", "Bytes Transferred": "1048576", Waiting: "Waiting for replica r2" } } } });
+      const dp = dpJob(v, { id: "d", name: "d", properties: { status: "InProgress", extendedInfo: { dataTransferredInBytes: 4096, additionalDetails: { Waiting: "Waiting for replica r3" } } } });
+      const old = rsJob(v, { id: "o", name: "o", properties: { status: "Completed", extendedInfo: { propertyBag: { "Backup Size": "2048 MB" } } } });
+      return { rs: [rs.bytes, rs.waiting], dp: [dp.bytes, dp.waiting], old: [old.bytes, old.waiting] };
+    });
     await page.screenshot({ path: path.join(shots, "clock-overview.png") });
     // The charts' y labels fit their axes: no label drawn into the
     // canvas's first two columns (a label wider than its axis is cut

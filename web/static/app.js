@@ -278,6 +278,7 @@ function dpJob(v, j) {
   return { id: j.id, name: j.name, vault: v.name, kind: "Backup vault", item: p.backupInstanceFriendlyName || p.dataSourceName || "", op: p.operation || p.operationCategory || "",
     status: p.status, start: p.startTime, end: p.endTime, bytes: x.dataTransferredInBytes, progress, duration: p.duration,
     tasks: (x.subTasks || []).map(t => [t.taskName, t.taskStatus, t.taskProgress || ""]), target: x.recoveryDestination || "",
+    waiting: (x.additionalDetails || {}).Waiting || "",
     error: (p.errorDetails || []).map(e => (e.code ? e.code + ": " : "") + e.message).join("; "),
     fix: (p.errorDetails || []).flatMap(e => e.recommendedAction || []).join(" ") };
 }
@@ -298,6 +299,7 @@ function rsJob(v, j) {
     // ("Backup Size" has them in MB).
     progress: progress === undefined ? null : progress, duration: p.duration, bytes: bag(x, "Bytes Transferred"),
     tasks: (x.tasksList || []).map(t => [t.taskId, t.status, t.progressPercentage === undefined ? "" : t.progressPercentage + "%"]), target: "",
+    waiting: (x.propertyBag || {}).Waiting || "",
     error: (p.errorDetails || []).map(e => e.errorString || e.errorTitle || "").join("; "),
     fix: (p.errorDetails || []).flatMap(e => e.recommendations || []).join(" ") };
 }
@@ -520,14 +522,14 @@ function jobsView(view, d) {
   if (j) {
     view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
       table(["Field", "Value"], [["Status", stateCell(j.status)], ["Progress", progressBar(j.progress)], ["Started", when(j.start)], ["Ended", when(j.end)], ["Duration", duration(j.duration)],
-        ["Bytes transferred", j.bytes === null || j.bytes === undefined ? "" : bytes(j.bytes)], ["Restored to", j.target], ["Error", j.error]].concat(j.fix ? [["Recommended action", j.fix]] : [], [["Job", j.name]])),
+        ["Bytes transferred", j.bytes === null || j.bytes === undefined ? "" : bytes(j.bytes)], ["Restored to", j.target]].concat(j.waiting ? [["Waiting", j.waiting]] : [], [["Error", j.error]],j.fix ? [["Recommended action", j.fix]] : [], [["Job", j.name]])),
       el("h3", {}, "Tasks"), table(["Task", "Status", "Progress"], j.tasks.map(t => [String(t[0]), stateCell(t[1]), String(t[2])]))));
   }
 }
 
 function jobTable(jobs) {
   return table(["Started", "Vault", "Kind", "Item", "Operation", "Status", "Progress", "Ended", "Error"],
-    jobs.map(j => [when(j.start), j.vault, j.kind, j.item, j.op, stateCell(j.status), progressBar(j.progress), when(j.end), j.error || ""]),
+    jobs.map(j => [when(j.start), j.vault, j.kind, j.item, j.op, stateCell(j.status), progressBar(j.progress), when(j.end), j.error || j.waiting || ""]),
     i => ({ class: "job" + (jobs[i].id === selectedJob ? " sel" : ""), "data-job": jobs[i].name, "data-vault": jobs[i].vault, "data-item": jobs[i].item, "data-status": jobs[i].status || "", "data-op": jobs[i].op,
       "data-kind": jobs[i].kind, onclick: () => { selectedJob = jobs[i].id; tab = "jobs"; selectTab(); render(data); } }));
 }
