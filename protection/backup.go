@@ -427,6 +427,9 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 			// Another replica owns the disks' live data: the task runs
 			// again there at once (pinned to it for a few of its lease
 			// terms; if it dies meanwhile, a replica here finds it gone).
+			// The job says so until it runs there: a stopped owner keeps
+			// it waiting for those terms.
+			e.waiting(ctx, j.ID, handedToOwner(ee, time.Now().Add(3*e.itemLease())))
 			return nil, job.RunOn(err, store.OwnerNode(ee.Holder), 3*e.itemLease())
 		}
 		if ee.Holder != "" && time.Since(ee.Until) < 3*e.itemLease() {
@@ -594,16 +597,32 @@ func (e *Engine) progressWriter(ctx context.Context, jobID string, ph phase) fun
 // waitingForOwner says what a backup waits for while the replica holding
 // its disk's data (ee) is not running, and until when (real time).
 func waitingForOwner(ee *lease.ElsewhereError, until time.Time) string {
-	what := "its disk"
+	where, what := ownerNames(ee)
+	return fmt.Sprintf("Waiting for %s, which holds the data of %s and is not running (its ownership lease expired at %s): the backup goes on once that replica runs again, or fails at %s.",
+		where, what, ee.Until.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+}
+
+// handedToOwner says what a backup waits for once handed to the replica
+// holding its disk's data (ee, alive as its lease says), pinned there
+// until pin (real time).
+func handedToOwner(ee *lease.ElsewhereError, pin time.Time) string {
+	where, what := ownerNames(ee)
+	return fmt.Sprintf("Waiting for %s, which holds the data of %s, to run the backup; should that replica have stopped (its ownership lease runs until %s), another takes the backup on at %s.",
+		where, what, ee.Until.UTC().Format(time.RFC3339), pin.UTC().Format(time.RFC3339))
+}
+
+// ownerNames names the replica holding a disk's data and the disk, for
+// messages.
+func ownerNames(ee *lease.ElsewhereError) (where, what string) {
+	what = "its disk"
 	if ee.What != "" {
 		what = strings.ToLower(ee.What[:1]) + ee.What[1:]
 	}
-	where := "replica " + ee.Holder
+	where = "replica " + ee.Holder
 	if ee.URL != "" {
 		where += " (" + ee.URL + ")"
 	}
-	return fmt.Sprintf("Waiting for %s, which holds the data of %s and is not running (its ownership lease expired at %s): the backup goes on once that replica runs again, or fails at %s.",
-		where, what, ee.Until.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+	return where, what
 }
 
 // waiting records what job jobID waits for (DetailWaiting), when that

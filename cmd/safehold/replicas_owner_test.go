@@ -303,3 +303,70 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestBackupHandedToAStoppedOwnerSaysSo: a backup claimed by a replica
+// that does not hold its disk is handed to the one that does; when that
+// one has stopped (paused here, SIGSTOP, its lease still running) the job
+// waits for it for three lease terms, and says so meanwhile, naming the
+// replica (it said nothing: with the default 60 s leases, three minutes
+// of a job at 0 % without a word). Once the owner runs again the backup
+// completes and says no more that it waits.
+func TestBackupHandedToAStoppedOwnerSaysSo(t *testing.T) {
+	c := startReplicasOn(t, 2, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), nil, "--lease-ttl", "20s")
+	e := c.env
+	ctx := context.Background()
+	fixture.ProtectDisk(t, e)
+	pool, err := pgxpool.New(ctx, c.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var holder string
+	if err := pool.QueryRow(ctx, `SELECT convert_from(value, 'UTF8')::jsonb->>'holder' FROM docs WHERE kind = 'lease' AND key LIKE 'disk:%'`).Scan(&holder); err != nil {
+		t.Fatalf("the disk's ownership lease: %v", err)
+	}
+	owner, other := 0, 1
+	if holder == c.reps[1].nodeID(t) {
+		owner, other = 1, 0
+	}
+	ownerID := c.reps[owner].nodeID(t)
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(c.bin, append(args, "--data-dir", c.reps[other].dir)...).Output()
+		if err != nil {
+			t.Fatalf("safehold %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	p := c.reps[owner].cmd.Process
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume := func() { once.Do(func() { p.Signal(syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	var j struct{ Name, Status, Waiting string }
+	if err := json.Unmarshal([]byte(must("backup", "now", "data1-bi", "--no-wait", "-o", "json")), &j); err != nil || j.Name == "" {
+		t.Fatalf("backup now: %+v (%v)", j, err)
+	}
+	name := j.Name
+	want := "Waiting for replica " + ownerID
+	testsvc.WaitWithin(t, time.Minute, "the job to say it waits for the disk's owner", func() bool {
+		j = struct{ Name, Status, Waiting string }{}
+		if err := json.Unmarshal([]byte(must("job", "show", name, "-o", "json")), &j); err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != "InProgress" {
+			t.Fatalf("the backup ended while its disk's owner was paused: %+v", j)
+		}
+		return strings.Contains(j.Waiting, want)
+	})
+	if !strings.Contains(j.Waiting, "to run the backup; should that replica have stopped") {
+		t.Errorf("the job waits: %q", j.Waiting)
+	}
+	resume()
+	var done struct{ Status, Waiting string }
+	if err := json.Unmarshal([]byte(must("job", "wait", name, "-o", "json")), &done); err != nil || done.Status != "Completed" || done.Waiting != "" {
+		t.Fatalf("the backup once its disk's owner ran again: %+v (%v)", done, err)
+	}
+}
