@@ -428,3 +428,31 @@ func TestClockAdvanceSaysWhatItWaitsFor(t *testing.T) {
 		t.Fatalf("the advance taken on with its request id ended at %s (%v), want %s", out.Now, err, t0.Add(5*time.Hour))
 	}
 }
+
+// TestFaultAddAndSPListPrintTables: `fault add` prints the rule it added
+// as `fault list` shows it, and `sp list` a table of the principals, as
+// the other verbs print (both printed raw JSON whatever -o said); -o json
+// gives the JSON as before, -o tsv the rows.
+func TestFaultAddAndSPListPrintTables(t *testing.T) {
+	e := testserver.Start(t)
+	out := mustRun(t, e, "fault", "add", "transfer", "--name", "slow", "--latency", "2s", "--count", "1")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") || strings.Join(strings.Fields(lines[1]), " ") != "slow transfer - - - - 2s 1 - 0" {
+		t.Fatalf("fault add:\n%s", out)
+	}
+	var rule struct{ Name, Operation string }
+	if err := json.Unmarshal([]byte(mustRun(t, e, "fault", "add", "backup", "--name", "b", "--code", "X", "-o", "json")), &rule); err != nil || rule.Name != "b" || rule.Operation != "backup" {
+		t.Fatalf("fault add -o json: %+v (%v)", rule, err)
+	}
+	out = mustRun(t, e, "sp", "list")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) < 2 || strings.Join(strings.Fields(lines[0]), " ") != "NAME KIND OBJECT ID APP ID" ||
+		!strings.Contains(out, "ServicePrincipal") || !strings.Contains(out, e.Conn.ClientID) {
+		t.Fatalf("sp list:\n%s", out)
+	}
+	var sps []struct{ AppID string }
+	if err := json.Unmarshal([]byte(mustRun(t, e, "sp", "list", "-o", "json")), &sps); err != nil || len(sps) == 0 {
+		t.Fatalf("sp list -o json: %v", err)
+	}
+	if tsv := mustRun(t, e, "sp", "list", "-o", "tsv"); strings.Contains(tsv, "OBJECT ID") || !strings.Contains(tsv, "\t"+e.Conn.ClientID+"\n") {
+		t.Fatalf("sp list -o tsv: %q", tsv)
+	}
+}

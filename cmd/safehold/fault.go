@@ -42,7 +42,11 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 			if err != nil {
 				return err
 			}
-			printJSON(cmd, m)
+			if o.json() {
+				printJSON(cmd, m)
+				return nil
+			}
+			printRules(cmd, o.output, []any{m}) // the rule added, as fault list shows it
 			return nil
 		})}
 	f := add.Flags()
@@ -69,24 +73,7 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 				printJSON(cmd, rules)
 				return nil
 			}
-			var tw io.Writer = cmd.OutOrStdout()
-			if o.output != "tsv" { // tsv: tab-separated, no header (as the other verbs')
-				t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
-				defer t.Flush()
-				fmt.Fprintln(t, "NAME\tOPERATION\tMETHOD\tPATH\tSTATUS\tCODE\tLATENCY\tCOUNT\tPERCENT\tHITS")
-				tw = t
-			}
-			for _, x := range rules {
-				r, _ := x.(map[string]any)
-				s := func(k string) string {
-					v := r[k]
-					if v == nil || v == "" || v == float64(0) {
-						return "-"
-					}
-					return strings.TrimSpace(fmt.Sprint(v))
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", s("name"), s("operation"), s("method"), s("path"), s("status"), s("code"), s("latency"), s("count"), s("percent"), r["hits"])
-			}
+			printRules(cmd, o.output, rules)
 			return nil
 		})}
 	clear := &cobra.Command{Use: "clear [NAME]", Short: "Remove one rule, or all of them", Args: cobra.MaximumNArgs(1),
@@ -108,4 +95,27 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 		})}
 	cmd.AddCommand(add, list, clear)
 	return cmd
+}
+
+// printRules prints fault rules as a table (output "tsv": rows alone,
+// tab-separated, as the other verbs').
+func printRules(cmd *cobra.Command, output string, rules []any) {
+	var tw io.Writer = cmd.OutOrStdout()
+	if output != "tsv" {
+		t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
+		defer t.Flush()
+		fmt.Fprintln(t, "NAME\tOPERATION\tMETHOD\tPATH\tSTATUS\tCODE\tLATENCY\tCOUNT\tPERCENT\tHITS")
+		tw = t
+	}
+	for _, x := range rules {
+		r, _ := x.(map[string]any)
+		s := func(k string) string {
+			v := r[k]
+			if v == nil || v == "" || v == float64(0) {
+				return "-"
+			}
+			return strings.TrimSpace(fmt.Sprint(v))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", s("name"), s("operation"), s("method"), s("path"), s("status"), s("code"), s("latency"), s("count"), s("percent"), r["hits"])
+	}
 }

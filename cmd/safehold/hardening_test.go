@@ -56,7 +56,7 @@ func runCLI(t *testing.T, args ...string) testsvc.Result {
 
 func listSPs(t *testing.T, dataDir string) []map[string]any {
 	t.Helper()
-	r := runCLI(t, "sp", "list", "--data-dir", dataDir)
+	r := runCLI(t, "sp", "list", "--data-dir", dataDir, "-o", "json")
 	if r.Code != 0 {
 		t.Fatalf("sp list: %+v", r)
 	}

@@ -59,15 +59,36 @@ func newSPCmd() *cobra.Command {
 	}
 	create.Flags().StringVar(&role, "role", "", "grant this role (name or id), e.g. Contributor")
 	create.Flags().StringVar(&scope, "scope", "", "scope of --role (default: the default subscription)")
-	list := &cobra.Command{Use: "list", Short: "List service principals and managed identities", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+	var o adminOutput
+	list := &cobra.Command{Use: "list", Short: "List service principals and managed identities (a table; -o json the principals)", Args: cobra.NoArgs,
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
 			m, err := adminCall(cmd.Context(), dataDir, "GET", spPath+"?api-version=2024-01-01", nil)
 			if err != nil {
 				return err
 			}
-			printJSON(cmd, m["value"])
+			ps, _ := m["value"].([]any)
+			if ps == nil {
+				ps = []any{}
+			}
+			if o.json() {
+				printJSON(cmd, ps)
+				return nil
+			}
+			var tw io.Writer = cmd.OutOrStdout()
+			if o.output != "tsv" {
+				t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
+				defer t.Flush()
+				fmt.Fprintln(t, "NAME\tKIND\tOBJECT ID\tAPP ID")
+				tw = t
+			}
+			for _, x := range ps {
+				p, _ := x.(map[string]any)
+				str := func(k string) string { s, _ := p[k].(string); return s }
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", str("displayName"), str("kind"), str("objectId"), str("appId"))
+			}
 			return nil
-		}}
+		})}
+	o.add(list, "print the principals as JSON")
 	del := &cobra.Command{Use: "delete OBJECT_ID", Short: "Delete a service principal and its role assignments", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := adminCall(cmd.Context(), dataDir, "GET", spPath+"/"+url.PathEscape(args[0])+"?api-version=2024-01-01", nil); err != nil {
