@@ -809,6 +809,16 @@ func (p *Postgres) Stop() {
 	}
 }
 
+// StopImmediate stops the cluster as pg_ctl stop -m immediate does (every
+// backend quits without a checkpoint; the next start recovers);
+// connections are refused until Start.
+func (p *Postgres) StopImmediate() {
+	p.t.Helper()
+	if err := p.pg.run("pg_ctl", "-D", p.pg.data, "-m", "immediate", "-w", "-t", "30", "stop"); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 // Start starts the cluster after Stop or Crash (recovering, after a crash)
 // and returns once it accepts connections.
 func (p *Postgres) Start() {
