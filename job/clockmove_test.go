@@ -2,10 +2,12 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/safehold/safehold/clock"
+	"github.com/safehold/safehold/internal/testsvc"
 	"github.com/safehold/safehold/job"
 	"github.com/safehold/safehold/store"
 	"github.com/safehold/safehold/store/storetest"
@@ -103,5 +105,67 @@ func TestRunnerNeverClaimsItsRunningTask(t *testing.T) {
 	r.Stop() // waits for every handler started, so started holds them all
 	if n := len(started); n != 0 {
 		t.Fatalf("the running task was claimed again by its own runner and run %d more times", n)
+	}
+}
+
+// TestRetryAtKeepsItsTimeWhenTheClockMoves: a handler waiting for a time on
+// the clock (a rehydration's end) returns job.RetryAt that time; the clock
+// moved forward after the handler read it, before the runner rescheduled
+// the task (safehold clock set, a test's clock), does not push the wait on:
+// the task is due at that time and runs again once the clock gets there.
+// A Retry of the same delay is counted from the reschedule, the move past
+// the wait's end (found by flake26: TestArchiveTierThroughSDK's restore
+// waited an hour past its rehydration, for ever, 4 runs in 13 at load).
+func TestRetryAtKeepsItsTimeWhenTheClockMoves(t *testing.T) {
+	ctx := context.Background()
+	for _, at := range []bool{true, false} {
+		s := storetest.SQLite(t)
+		fake := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		var due time.Time
+		waited, ranAgain := make(chan struct{}), make(chan struct{})
+		runs := 0
+		r := &job.Runner{Store: s, Clock: fake, NodeID: "n1", IdlePoll: time.Hour}
+		r.Register("wait", func(ctx context.Context, tk store.Task) error {
+			if runs++; runs > 1 {
+				close(ranAgain)
+				return nil
+			}
+			due = fake.Now().Add(time.Hour)
+			fake.Advance(10 * time.Minute) // moved before the runner reschedules
+			defer close(waited)
+			if at {
+				return job.RetryAt(errors.New("rehydrating"), due, time.Hour)
+			}
+			return job.Retry(errors.New("rehydrating"), time.Hour)
+		})
+		task := storetest.Enqueue(t, s, store.Task{Kind: "wait", RunAt: fake.Now()})
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-waited
+		var got store.Task
+		testsvc.WaitWithin(t, testsvc.WaitLimit, "the task rescheduled", func() bool {
+			var err error
+			got, err = s.GetTask(ctx, task.ID)
+			return err == nil && got.Attempts > 0 && got.LeaseOwner == ""
+		})
+		if !at {
+			// The delay counts from the moved clock: due 10 minutes late.
+			if want := due.Add(10 * time.Minute); !got.RunAt.Equal(want) {
+				t.Fatalf("a Retry of an hour: due %v, want %v", got.RunAt, want)
+			}
+			r.Stop()
+			continue
+		}
+		if !got.RunAt.Equal(due) {
+			t.Fatalf("a RetryAt %v: the task is due %v", due, got.RunAt)
+		}
+		fake.Set(due)
+		select {
+		case <-ranAgain:
+		case <-time.After(testsvc.WaitLimit):
+			t.Fatalf("the task due at %v did not run again when the clock got there", due)
+		}
+		r.Stop()
 	}
 }

@@ -29,10 +29,18 @@ const unavailableRetry = 5 * time.Second
 // expected to have recorded the failure wherever users see it).
 type Handler func(ctx context.Context, t store.Task) error
 
-// RetryError asks the runner to run the task again after Delay.
+// RetryError asks the runner to run the task again after Delay, or at At.
 type RetryError struct {
 	Err   error
 	Delay time.Duration
+	// At, when set, is the time on the runner's clock the task runs again
+	// (Delay is then only what logs say): a wait for a time on the clock
+	// (a rehydration's end). A Delay is counted from the clock's time when
+	// the runner reschedules the task, so a clock moved forward between
+	// the handler's reading of it and the reschedule (safehold clock set,
+	// a test's clock) would push such a wait on by the move: it waited for
+	// a time the moved clock had reached, and never ran again.
+	At time.Time
 	// Node, when set, is the node whose runners alone run the task again,
 	// for Pin (real time); after that any runner may.
 	Node string
@@ -44,6 +52,13 @@ func (e *RetryError) Unwrap() error { return e.Err }
 
 // Retry wraps err so the task runs again after delay.
 func Retry(err error, delay time.Duration) error { return &RetryError{Err: err, Delay: delay} }
+
+// RetryAt wraps err so the task runs again at time at on the runner's
+// clock (whatever the clock does meanwhile); delay is how long that is
+// from the handler's reading of the clock, for the logs.
+func RetryAt(err error, at time.Time, delay time.Duration) error {
+	return &RetryError{Err: err, Delay: delay, At: at}
+}
 
 // RunOn wraps err so the task runs again at once on node (work that must
 // run where its data lives): only node's runners claim it for pin of real
@@ -477,11 +492,15 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 		} else {
 			log.Warn("task will retry", "err", re.Err, "delay", re.Delay)
 		}
+		due := re.At
+		if due.IsZero() {
+			due = r.Clock.Now().Add(re.Delay)
+		}
 		if uerr := r.Store.Update(ctx, func(tx store.Tx) error {
 			if re.Node != "" {
-				return tx.PinTask(ctx, t.ID, r.Clock.Now().Add(re.Delay), re.Err.Error(), re.Node, time.Now().Add(re.Pin))
+				return tx.PinTask(ctx, t.ID, due, re.Err.Error(), re.Node, time.Now().Add(re.Pin))
 			}
-			return tx.RescheduleTask(ctx, t.ID, r.Clock.Now().Add(re.Delay), re.Err.Error())
+			return tx.RescheduleTask(ctx, t.ID, due, re.Err.Error())
 		}); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			log.Error("reschedule task", "err", uerr)
 		}

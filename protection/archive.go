@@ -174,7 +174,7 @@ func ParseRehydration(priority, retention, field string) (Rehydration, error) {
 }
 
 // ErrRehydrating is the wait of a restore whose point is being rehydrated
-// (wrapped in a job.Retry due when the rehydration completes).
+// (wrapped in a job.RetryAt due when the rehydration completes).
 var ErrRehydrating = errors.New("the recovery point is being rehydrated from the archive tier")
 
 // MoveToArchive runs move job jobID to its end: it moves the point to the
@@ -223,7 +223,7 @@ func (e *Engine) MoveToArchive(ctx context.Context, jobID, itemID, pointID strin
 // the request's rehydration (else the job fails with
 // CodeRehydrationRequired), which starts now and completes after the
 // priority's time on the engine's clock: until then the job waits (a
-// job.Retry due at that time, so the task running it runs again then).
+// job.RetryAt that time, so the task running it runs again then).
 func (e *Engine) rehydrateFor(ctx context.Context, j *Job, p *RecoveryPoint, r *Rehydration) error {
 	now := e.Now()
 	status := p.ArchiveStatus(now)
@@ -274,7 +274,10 @@ func (e *Engine) rehydrateFor(ctx context.Context, j *Job, p *RecoveryPoint, r *
 		return err
 	}
 	if status == ArchiveRehydrating {
-		return job.Retry(fmt.Errorf("%w until %s", ErrRehydrating, p.Archive.Ready.UTC().Format(time.RFC3339)), p.Archive.Ready.Sub(now))
+		// Due at the rehydration's end, not an hour from whenever the
+		// runner reschedules: a clock moved past the end meanwhile would
+		// leave the restore waiting for an end an hour beyond it.
+		return job.RetryAt(fmt.Errorf("%w until %s", ErrRehydrating, p.Archive.Ready.UTC().Format(time.RFC3339)), *p.Archive.Ready, p.Archive.Ready.Sub(now))
 	}
 	return nil
 }
