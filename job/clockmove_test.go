@@ -3,6 +3,8 @@ package job_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +169,78 @@ func TestRetryAtKeepsItsTimeWhenTheClockMoves(t *testing.T) {
 			t.Fatalf("the task due at %v did not run again when the clock got there", due)
 		}
 		r.Stop()
+	}
+}
+
+// A task's backoff (job.Backoff) is a wait in real time: on a clock left
+// frozen (safehold clock set or advance leave it so) the task runs again
+// once the delay has passed, and not before. Counted on the clock, as a
+// Retry is, it never ran again: a backup that met its disk's owner with a
+// lapsed lease retried 2 s later on a clock standing still, and its job
+// stayed InProgress for ever (found by chaos26's TestReplicasCampaign,
+// PostgreSQL stopped 30 s after a clock advance). The runner's own wait for
+// the database out of reach is one too.
+func TestBackoffEndsOnAFrozenClock(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.SQLite(t)
+	ctl := clock.NewControl()
+	ctl.Advance(48 * time.Hour) // frozen where the advance leaves it
+	const delay = 300 * time.Millisecond
+	var mu sync.Mutex
+	var runs []time.Time
+	ran := make(chan struct{}, 8)
+	r := &job.Runner{Store: s, Clock: ctl, NodeID: "n1", Lease: time.Minute, Poll: 20 * time.Millisecond, IdlePoll: 50 * time.Millisecond}
+	handler := func(first error) job.Handler {
+		return func(ctx context.Context, tk store.Task) error {
+			mu.Lock()
+			runs = append(runs, time.Now())
+			n := len(runs)
+			mu.Unlock()
+			ran <- struct{}{}
+			if n == 1 {
+				return first
+			}
+			return nil
+		}
+	}
+	cases := []struct {
+		name  string
+		first error
+		want  time.Duration
+	}{
+		{"Backoff", job.Backoff(errors.New("disk d1's owner n2 let its lease lapse"), delay), delay},
+		{"Unavailable", fmt.Errorf("write the job: %w", store.ErrUnavailable), 5 * time.Second},
+	}
+	for _, c := range cases {
+		r.Register(c.name, handler(c.first))
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mu.Lock()
+			runs = nil
+			mu.Unlock()
+			storetest.Enqueue(t, s, store.Task{Kind: c.name, RunAt: ctl.Now()})
+			r.Notify()
+			for i := 0; i < 2; i++ {
+				select {
+				case <-ran:
+				case <-time.After(2 * time.Minute):
+					t.Fatalf("the task ran %d times in 2 minutes on the frozen clock, want 2: its retry never came due", i)
+				}
+			}
+			mu.Lock()
+			gap := runs[1].Sub(runs[0])
+			mu.Unlock()
+			if gap < c.want {
+				t.Errorf("the task ran again %v after its first run, before its backoff of %v", gap, c.want)
+			}
+			if !ctl.State().Frozen {
+				t.Fatal("the clock runs")
+			}
+		})
 	}
 }

@@ -41,6 +41,9 @@ type RetryError struct {
 	// a test's clock) would push such a wait on by the move: it waited for
 	// a time the moved clock had reached, and never ran again.
 	At time.Time
+	// Real, when set, makes Delay a wait in real time (Backoff), not on
+	// the runner's clock.
+	Real bool
 	// Node, when set, is the node whose runners alone run the task again,
 	// for Pin (real time); after that any runner may.
 	Node string
@@ -58,6 +61,17 @@ func Retry(err error, delay time.Duration) error { return &RetryError{Err: err, 
 // from the handler's reading of the clock, for the logs.
 func RetryAt(err error, at time.Time, delay time.Duration) error {
 	return &RetryError{Err: err, Delay: delay, At: at}
+}
+
+// Backoff wraps err so the task runs again after delay of real time,
+// whatever the runner's clock does: a backoff for something outside the
+// clock (a disk owner's lapsed lease, the database out of reach). Counted
+// on the clock, it never ended while the clock stood frozen (safehold
+// clock set or advance leave it so), and the job it ran stayed InProgress
+// for ever. The task is due at once on the clock and held from every
+// runner until delay has passed (store.HeldNode).
+func Backoff(err error, delay time.Duration) error {
+	return &RetryError{Err: err, Delay: delay, Real: true}
 }
 
 // RunOn wraps err so the task runs again at once on node (work that must
@@ -500,6 +514,9 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 			if re.Node != "" {
 				return tx.PinTask(ctx, t.ID, due, re.Err.Error(), re.Node, time.Now().Add(re.Pin))
 			}
+			if re.Real {
+				return tx.PinTask(ctx, t.ID, r.Clock.Now(), re.Err.Error(), store.HeldNode, time.Now().Add(re.Delay))
+			}
 			return tx.RescheduleTask(ctx, t.ID, due, re.Err.Error())
 		}); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			log.Error("reschedule task", "err", uerr)
@@ -517,7 +534,8 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 		// completed here, its job would stay InProgress for ever.
 		log.Warn("task met the database out of reach; it runs again", "err", err, "delay", unavailableRetry)
 		if uerr := r.Store.Update(ctx, func(tx store.Tx) error {
-			return tx.RescheduleTask(ctx, t.ID, r.Clock.Now().Add(unavailableRetry), err.Error())
+			// A real wait (Backoff): the database's outage is not on the clock.
+			return tx.PinTask(ctx, t.ID, r.Clock.Now(), err.Error(), store.HeldNode, time.Now().Add(unavailableRetry))
 		}); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			log.Error("reschedule task", "err", uerr) // its lease lapses: the next claim runs it
 		}

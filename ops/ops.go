@@ -113,6 +113,12 @@ type Describe func(err error) (status int, body json.RawMessage)
 // job.Retry, for faces that do not import job).
 func Retry(err error, delay time.Duration) error { return job.Retry(err, delay) }
 
+// Backoff wraps err so the operation's Func runs again after delay of real
+// time, whatever the clock does (a job.Backoff): a wait for something
+// outside the clock (a capture holding a source volume), which a clock
+// left frozen would never end.
+func Backoff(err error, delay time.Duration) error { return job.Backoff(err, delay) }
+
 // RunOn wraps err so the operation's task runs again at once on the node
 // of holder (a lease holder, "node" or "node/boot"): work that must run
 // where its data lives. The task stays pinned there for PinTerm of real
@@ -310,7 +316,7 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 		case done:
 			return nil
 		case n > 0:
-			return job.Retry(fmt.Errorf("operation %s: %w", op.Kind, ferr), transientDelay(n))
+			return job.Backoff(fmt.Errorf("operation %s: %w", op.Kind, ferr), transientDelay(n))
 		}
 	}
 	var afterErr error
@@ -330,7 +336,7 @@ func (m *Manager) runTask(ctx context.Context, t store.Task) error {
 		return tx.CompleteTask(ctx, t.ID)
 	})
 	if afterErr != nil && ctx.Err() == nil {
-		return job.Retry(fmt.Errorf("operation %s: %w", op.Kind, afterErr), time.Second)
+		return job.Backoff(fmt.Errorf("operation %s: %w", op.Kind, afterErr), time.Second)
 	}
 	return err
 }

@@ -439,7 +439,7 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 			// Wait for it as for an owner that just died, three terms,
 			// the job saying so meanwhile.
 			e.waiting(ctx, j.ID, waitingForOwner(ee, ee.Until.Add(3*e.itemLease())))
-			return nil, job.Retry(err, ownerRecheck)
+			return nil, job.Backoff(err, ownerRecheck)
 		}
 		return nil, &JobError{Code: "UserErrorDiskOwnerUnavailable", Message: ee.Error(),
 			RecommendedAction: []string{"Start the Safehold replica that holds the disk's data again, or restore the disk from a recovery point."}}

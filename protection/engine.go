@@ -825,7 +825,7 @@ func (e *Engine) lockItem(ctx context.Context, itemID string) (context.Context, 
 		if l.Owner != "" {
 			holder, _, _ = strings.Cut(l.Owner, "/")
 		}
-		return job.Retry(fmt.Errorf("item %s (now held by %s): %w", itemID, holder, ErrItemLeaseLost), time.Second)
+		return job.Backoff(fmt.Errorf("item %s (now held by %s): %w", itemID, holder, ErrItemLeaseLost), time.Second)
 	})
 	return fctx, func() {
 		close(stop)

@@ -173,7 +173,7 @@ func (e *Engine) sweepLeftovers(ctx context.Context, jobID string, ls []Leftover
 	}
 	if lastErr != nil {
 		e.Logger.Warn("delete an ended job's resources; its task tries again", "job", jobID, "err", lastErr)
-		return job.Retry(lastErr, endJobRetry)
+		return job.Backoff(lastErr, endJobRetry)
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ const unavailableRetry = 5 * time.Second
 func retryTransient(err error) error {
 	var re *job.RetryError
 	if transient(err) && !errors.As(err, &re) {
-		return job.Retry(err, unavailableRetry)
+		return job.Backoff(err, unavailableRetry)
 	}
 	return err
 }
@@ -277,7 +277,7 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 		// out of space, unavailable): its task must run it again later,
 		// not end as though the job had ended (it never would then).
 		log.Error("end job; its task runs it again", "err", err, "workErr", werr)
-		return nil, job.Retry(fmt.Errorf("end job %s: %w", jobID, err), endJobRetry)
+		return nil, job.Backoff(fmt.Errorf("end job %s: %w", jobID, err), endJobRetry)
 	}
 	if len(clean) > 0 {
 		if err := e.sweepLeftovers(ctx, jobID, clean); err != nil {
@@ -290,7 +290,7 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 	if retried > 0 {
 		delay := transientDelay(retried)
 		log.Warn("job met the metadata database out of reach; its task runs it again", "err", werr, "try", retried, "of", e.transientRetries(), "delay", delay)
-		return nil, job.Retry(fmt.Errorf("job %s: %w", jobID, werr), delay)
+		return nil, job.Backoff(fmt.Errorf("job %s: %w", jobID, werr), delay)
 	}
 	attrs := []any{"status", out.Status, "bytes", out.BytesTransferred, "duration", out.Duration(e.Now()).String()}
 	if out.Error != nil {

@@ -162,7 +162,7 @@ func (s *Scheduler) run(ctx context.Context, t store.Task) error {
 		// before the run's job was recorded, or while it was read: the run
 		// is tried again as soon as for any task that met it, not after
 		// RetryDelay (its occurrence's backup waited five minutes).
-		return job.Retry(err, unavailableRetry)
+		return job.Backoff(err, unavailableRetry)
 	}
 	if err != nil {
 		return job.Retry(err, s.RetryDelay)

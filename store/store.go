@@ -250,6 +250,13 @@ type Task struct {
 	Created    time.Time
 }
 
+// HeldNode is the node no runner is (a node's name never holds "/"): a
+// task pinned to it (PinTask) is claimed by nobody until its pin ends, in
+// real time, and then by anyone. A wait for something outside the clock
+// (a lapsed lease's holder, the database) pins its task so, as a run time
+// on the clock never comes while the clock stands frozen.
+const HeldNode = "/held"
+
 // OwnerNode is the node part of a claim owner "node/boot".
 func OwnerNode(owner string) string {
 	node, _, _ := strings.Cut(owner, "/")

@@ -76,7 +76,7 @@ func (pr *Provider) pendingCreate(ctx context.Context, id string) (json.RawMessa
 // retry of the operation (the capture holding it ends soon).
 func retryBusy(err error) error {
 	if errors.Is(err, compute.ErrBusy) {
-		return ops.Retry(err, time.Second)
+		return ops.Backoff(err, time.Second) // real time: the clock may stand frozen
 	}
 	var ee *compute.ErrElsewhere
 	if errors.As(err, &ee) {
