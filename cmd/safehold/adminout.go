@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -66,4 +68,20 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// printTable prints rows under header (tab-separated column names) as an
+// aligned table, or with output "tsv" the rows alone, tab-separated, as the
+// other verbs'.
+func printTable(cmd *cobra.Command, output, header string, rows [][]string) {
+	var w io.Writer = cmd.OutOrStdout()
+	if output != "tsv" {
+		t := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		defer t.Flush()
+		fmt.Fprintln(t, header)
+		w = t
+	}
+	for _, r := range rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
 }

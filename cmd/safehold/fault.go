@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -100,13 +98,7 @@ requests are answered with the rule's status and code. Needs the Owner role on t
 // printRules prints fault rules as a table (output "tsv": rows alone,
 // tab-separated, as the other verbs').
 func printRules(cmd *cobra.Command, output string, rules []any) {
-	var tw io.Writer = cmd.OutOrStdout()
-	if output != "tsv" {
-		t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
-		defer t.Flush()
-		fmt.Fprintln(t, "NAME\tOPERATION\tMETHOD\tPATH\tSTATUS\tCODE\tLATENCY\tCOUNT\tPERCENT\tHITS")
-		tw = t
-	}
+	rows := make([][]string, 0, len(rules))
 	for _, x := range rules {
 		r, _ := x.(map[string]any)
 		s := func(k string) string {
@@ -116,6 +108,7 @@ func printRules(cmd *cobra.Command, output string, rules []any) {
 			}
 			return strings.TrimSpace(fmt.Sprint(v))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", s("name"), s("operation"), s("method"), s("path"), s("status"), s("code"), s("latency"), s("count"), s("percent"), r["hits"])
+		rows = append(rows, []string{s("name"), s("operation"), s("method"), s("path"), s("status"), s("code"), s("latency"), s("count"), s("percent"), fmt.Sprint(r["hits"])})
 	}
+	printTable(cmd, output, "NAME\tOPERATION\tMETHOD\tPATH\tSTATUS\tCODE\tLATENCY\tCOUNT\tPERCENT\tHITS", rows)
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"regexp"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/google/uuid"
 	"github.com/safehold/safehold/rbac"
@@ -74,18 +72,13 @@ func newSPCmd() *cobra.Command {
 				printJSON(cmd, ps)
 				return nil
 			}
-			var tw io.Writer = cmd.OutOrStdout()
-			if o.output != "tsv" {
-				t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
-				defer t.Flush()
-				fmt.Fprintln(t, "NAME\tKIND\tOBJECT ID\tAPP ID")
-				tw = t
-			}
+			rows := make([][]string, 0, len(ps))
 			for _, x := range ps {
 				p, _ := x.(map[string]any)
 				str := func(k string) string { s, _ := p[k].(string); return s }
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", str("displayName"), str("kind"), str("objectId"), str("appId"))
+				rows = append(rows, []string{str("displayName"), str("kind"), str("objectId"), str("appId")})
 			}
+			printTable(cmd, o.output, "NAME\tKIND\tOBJECT ID\tAPP ID", rows)
 			return nil
 		})}
 	o.add(list, "print the principals as JSON")
@@ -153,14 +146,7 @@ func assignRole(cmd *cobra.Command, o *adminOutput, dataDir, principal, role, sc
 	if row[2] == "" {
 		row[2] = scope
 	}
-	var tw io.Writer = cmd.OutOrStdout()
-	if o.output != "tsv" {
-		t := tabwriter.NewWriter(tw, 0, 4, 2, ' ', 0)
-		defer t.Flush()
-		fmt.Fprintln(t, "PRINCIPAL\tROLE\tSCOPE\tASSIGNMENT")
-		tw = t
-	}
-	fmt.Fprintln(tw, strings.Join(row, "\t"))
+	printTable(cmd, o.output, "PRINCIPAL\tROLE\tSCOPE\tASSIGNMENT", [][]string{row})
 	return nil
 }
 
