@@ -386,11 +386,11 @@ func TestDiskAccessPrivateEndpointConnectionsAnswerAsNone(t *testing.T) {
 			}
 		}
 		_, err = accesses.GetAPrivateEndpointConnection(ctx, e.rg, "da1", "pe1.conn", nil)
-		want("a connection's read", err, "ResourceNotFound", "da1/pe1.conn")
+		want("a connection's read", err, "ResourceNotFound", "diskAccesses/da1/privateEndpointConnections/pe1.conn")
 		_, err = fixture.Wait(accesses.BeginUpdateAPrivateEndpointConnection(ctx, e.rg, "da1", "pe1.conn", armcompute.PrivateEndpointConnection{
 			Properties: &armcompute.PrivateEndpointConnectionProperties{PrivateLinkServiceConnectionState: &armcompute.PrivateLinkServiceConnectionState{
 				Status: to.Ptr(armcompute.PrivateEndpointServiceConnectionStatusApproved)}}}, nil))
-		want("a connection's approval", err, "ResourceNotFound", "da1/pe1.conn")
+		want("a connection's approval", err, "ResourceNotFound", "diskAccesses/da1/privateEndpointConnections/pe1.conn")
 		if _, err := fixture.Wait(accesses.BeginDeleteAPrivateEndpointConnection(ctx, e.rg, "da1", "pe1.conn", nil)); err != nil {
 			t.Errorf("a connection's delete at %q: %v", v, err)
 		}
