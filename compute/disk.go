@@ -159,6 +159,24 @@ type RestoreSettings struct {
 	// PublicNetworkAccess (Enabled, Disabled; "": Enabled) and the disk
 	// access of an AllowPrivate disk.
 	NetworkAccessPolicy, PublicNetworkAccess, DiskAccessID string `json:",omitempty"`
+	// SKU and Tier are the source disk's sku and performance tier, which
+	// the restored disk keeps ("": Standard_LRS and its size's baseline).
+	SKU, Tier string `json:",omitempty"`
+}
+
+// sku is the sku of a disk restored with rs into zones: the source's (nil
+// or none: Standard_LRS), but a zone-redundant one restored into a zone
+// is the locally redundant sku of its type (a zonal disk is in one zone;
+// a ZRS disk in every zone of its region cannot be), as Azure restores a
+// ZRS disk into the zone a restore names.
+func (rs *RestoreSettings) sku(zones []string) string {
+	if rs == nil {
+		return ""
+	}
+	if zoneRedundant(rs.SKU) && len(zones) > 0 {
+		return strings.TrimSuffix(rs.SKU, "_ZRS") + "_LRS"
+	}
+	return rs.SKU
 }
 
 // apply sets rs (nil: nothing) on the properties of a new disk.
@@ -168,6 +186,9 @@ func (rs *RestoreSettings) apply(p *DiskProperties) {
 	}
 	if rs.Encryption != nil {
 		p.Encryption = rs.Encryption
+	}
+	if rs.Tier != "" {
+		p.Tier = rs.Tier // settleTier keeps it for a Premium SSD disk only
 	}
 	if rs.NetworkAccessPolicy != "" {
 		p.NetworkAccessPolicy = rs.NetworkAccessPolicy

@@ -62,6 +62,9 @@ type Snapshot struct {
 	UniqueID                         string
 	Tags                             map[string]string
 	Stats                            snapshot.Stats // of the capture (zero when loaded later)
+	// SourceSKU and SourceTier are the source disk's sku and performance
+	// tier at the capture (SnapshotDisks; "" when loaded later).
+	SourceSKU, SourceTier string
 }
 
 func (sn *SnapshotResource) domain(eid snapshot.ID) *Snapshot {
@@ -252,7 +255,8 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 			loc = disks[i].Location
 		}
 		out[i] = &Snapshot{ID: rid.String(), Name: rid.Name(), Location: resource.NormLocation(loc), SourceDiskID: disks[i].ID,
-			SizeBytes: fz.Size(), Incremental: sp.Incremental, TimeCreated: instant, EngineID: m.ID, UniqueID: newUUID(), Tags: sp.Tags}
+			SizeBytes: fz.Size(), Incremental: sp.Incremental, TimeCreated: instant, EngineID: m.ID, UniqueID: newUUID(), Tags: sp.Tags,
+			SourceSKU: firstNonEmpty(skuName(disks[i].SKU), "Standard_LRS"), SourceTier: disks[i].Properties.Tier}
 		out[i].Stats = st
 	}
 	if err := valid(); err != nil {
@@ -537,14 +541,15 @@ func (s *Service) CreateDiskFromSnapshot(ctx context.Context, snapshotID, diskID
 		}
 		location = sn.Location
 	}
-	return s.CreateDisk(ctx, DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Copy", SourceID: snapshotID, Zones: zones, Restore: rs})
+	return s.CreateDisk(ctx, DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Copy", SourceID: snapshotID, Zones: zones, Restore: rs,
+		SKU: rs.sku(zones)})
 }
 
 // CreateDiskFromRepository creates a new managed disk from manifest id of
 // another repository (the vault tier); 409 if diskID exists.
 // rs as for CreateDiskFromSnapshot.
 func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.Repository, id snapshot.ID, diskID, location string, tags map[string]string, zones []string, rs *RestoreSettings) (*Disk, error) {
-	spec := DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Restore", Zones: zones}
+	spec := DiskSpec{ID: diskID, Location: location, Tags: tags, CreateOption: "Restore", Zones: zones, SKU: rs.sku(zones)}
 	if err := s.CheckDiskSpec(ctx, &spec); err != nil {
 		return nil, err
 	}
@@ -558,7 +563,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 		s.vols.Remove(uid)
 		return nil, err
 	}
-	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: SKUOf("")}, Zones: zones,
+	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: SKUOf(spec.SKU)}, Zones: zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: DefaultDiskIOPS, DiskMBpsReadWrite: DefaultDiskMBps,
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}

@@ -315,7 +315,8 @@ func (e *Engine) capture(ctx context.Context, f Face, j *Job, it *Item, pointID 
 	var changed int64
 	for i, s := range taken {
 		d := c.Disks[i]
-		snaps[i] = DiskSnapshot{DiskID: d.DiskID, SnapshotID: s.ID, EngineID: string(s.EngineID), SizeBytes: s.SizeBytes, Lun: d.Lun, OSDisk: d.OSDisk}
+		snaps[i] = DiskSnapshot{DiskID: d.DiskID, SnapshotID: s.ID, EngineID: string(s.EngineID), SizeBytes: s.SizeBytes, Lun: d.Lun, OSDisk: d.OSDisk,
+			SKU: s.SKU, Tier: s.Tier}
 		changed += s.BytesChanged
 	}
 	p := &RecoveryPoint{ID: pointID, VaultID: it.VaultID, ItemID: it.ID, Time: at, Type: c.Type, Tiers: []string{TierOperational},

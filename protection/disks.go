@@ -61,6 +61,9 @@ type Snapshot struct {
 	EngineID     snapshot.ID
 	SizeBytes    int64
 	BytesChanged int64 // of the capture (zero when read later)
+	// SKU and Tier are the source disk's sku and performance tier at the
+	// capture ("": not known), which a disk restored from it keeps.
+	SKU, Tier string
 }
 
 // DiskTarget is a disk a restore creates.
@@ -76,6 +79,9 @@ type DiskTarget struct {
 	// (Enabled, Disabled) and DiskAccessID (of an AllowPrivate disk) are
 	// the disk's network access ("": public, as a new disk's).
 	NetworkAccessPolicy, PublicNetworkAccess, DiskAccessID string
+	// SKU and Tier are the disk's sku and performance tier ("": the
+	// source disk's as the point recorded them, else Standard_LRS).
+	SKU, Tier string
 }
 
 // Disk is a managed disk.

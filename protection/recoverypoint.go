@@ -30,6 +30,11 @@ type DiskSnapshot struct {
 	Lun        int    `json:"lun,omitempty"`      // data disk LUN (-1 for an OS disk), VM backups only
 	SizeBytes  int64  `json:"sizeBytes,omitempty"`
 	OSDisk     bool   `json:"osDisk,omitempty"`
+	// SKU and Tier are the source disk's sku and performance tier at the
+	// backup: a disk restored from the point keeps them (points recorded
+	// before they were kept restore as Standard_LRS).
+	SKU  string `json:"sku,omitempty"`
+	Tier string `json:"tier,omitempty"`
 }
 
 // RecoveryPoint is one restorable point in time of a protected item. It is

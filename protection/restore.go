@@ -163,6 +163,9 @@ func (e *Engine) restoreDisk(ctx context.Context, jobID string, p *RecoveryPoint
 		}
 		return Disk{}, &JobError{Code: CodeRestoreFailed, Message: "Creating disk " + t.Target.ID + " failed: the disk already exists; restore to a new disk name."}
 	}
+	if t.Target.SKU == "" { // the source disk's, as the point recorded it
+		t.Target.SKU, t.Target.Tier = t.Source.SKU, t.Source.Tier
+	}
 	var d Disk
 	err := ErrNotFound
 	if p.HasTier(TierOperational) {

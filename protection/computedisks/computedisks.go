@@ -40,7 +40,7 @@ func (d Disks) SnapshotDisks(ctx context.Context, specs []protection.SnapshotSpe
 }
 
 func snap(s *compute.Snapshot) protection.Snapshot {
-	return protection.Snapshot{ID: s.ID, EngineID: s.EngineID, SizeBytes: s.SizeBytes}
+	return protection.Snapshot{ID: s.ID, EngineID: s.EngineID, SizeBytes: s.SizeBytes, SKU: s.SourceSKU, Tier: s.SourceTier}
 }
 
 // Snapshot implements protection.Disks.
@@ -115,10 +115,11 @@ func domain(err error) error {
 	return &protection.DiskError{Kind: protection.ErrRejected, Message: fe.Message}
 }
 
-// restoreSettings are the encryption and network access a restore target
-// asks for.
+// restoreSettings are the encryption, network access, sku and tier a
+// restore target asks for.
 func restoreSettings(t protection.DiskTarget) *compute.RestoreSettings {
-	rs := &compute.RestoreSettings{NetworkAccessPolicy: t.NetworkAccessPolicy, PublicNetworkAccess: t.PublicNetworkAccess, DiskAccessID: t.DiskAccessID}
+	rs := &compute.RestoreSettings{NetworkAccessPolicy: t.NetworkAccessPolicy, PublicNetworkAccess: t.PublicNetworkAccess, DiskAccessID: t.DiskAccessID,
+		SKU: t.SKU, Tier: t.Tier}
 	if t.DiskEncryptionSetID != "" {
 		rs.Encryption = &compute.Encryption{Type: t.EncryptionType, DiskEncryptionSetID: t.DiskEncryptionSetID}
 	}

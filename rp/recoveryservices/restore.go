@@ -326,6 +326,13 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 		if spec.VMSize != "" {
 			spec.HardwareProfile = map[string]any{"vmSize": spec.VMSize}
 		}
+		for _, r := range disks {
+			if r.Source.SKU == "UltraSSD_LRS" {
+				// The restored Ultra disks keep their sku: the new VM
+				// enables them, as the source VM did to attach them.
+				spec.Kept = map[string]json.RawMessage{"additionalCapabilities": json.RawMessage(`{"ultraSSDEnabled":true}`)}
+			}
+		}
 	} else {
 		cur, err := pr.Compute.VMResource(ctx, it.SourceID)
 		if err != nil {
