@@ -124,6 +124,9 @@ type resourceState struct {
 	EngineID snapshot.ID `json:"engineId,omitempty"` // snapshot: its engine manifest
 	// Image is a gallery image version's content.
 	Image *ImageContent `json:"image,omitempty"`
+	// TierChanged is when a disk's performance tier was last set to
+	// another one (checkTier: a downgrade waits TierDowngradeWait).
+	TierChanged *time.Time `json:"tierChanged,omitempty"`
 }
 
 // New opens the volumes directory and the operational-tier snapshot

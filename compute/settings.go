@@ -205,11 +205,21 @@ func (s *Service) UpdateSettings(ctx context.Context, id string, settings Settin
 			return err
 		}
 		// maxShares and tier are checked against the disk as it is now.
-		if err := checkDiskSettings(ctx, tx, &old, d, settings); err != nil {
+		now := s.now()
+		if err := checkDiskSettings(ctx, tx, &old, d, settings, now); err != nil {
 			return err
 		}
 		d.setAttached(d.AttachedVMs())
 		d.settleTier()
+		if settingString(settings, "tier") != "" && !strings.EqualFold(old.Properties.Tier, d.Properties.Tier) {
+			// When the tier changed: a downgrade waits TierDowngradeWait.
+			st, err := getState(ctx, tx, d.ID)
+			if err != nil {
+				return err
+			}
+			st.TierChanged = &now
+			return putState(ctx, tx, d.ID, st)
+		}
 		return nil
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/failure"
@@ -205,12 +206,18 @@ func (d *DiskResource) settleTier() {
 	d.Properties.Tier = premiumTiers[base].Name
 }
 
+// TierDowngradeWait is how long after a disk's performance tier changed
+// it can be downgraded (Azure: "a disk's performance tier can be
+// downgraded only once every 12 hours").
+const TierDowngradeWait = 12 * time.Hour
+
 // checkTier checks the performance tier asked of disk d (changed from
-// old's; nil: a new disk), as Azure does: only a Premium SSD disk has
-// one, at or above its size's baseline, P60 and up only for disks over
-// 4096 GiB, and a shared disk's changes only while no VM it is attached
-// to runs.
-func checkTier(ctx context.Context, r store.Reader, old, d *DiskResource, asked string) error {
+// old's; nil: a new disk) at now, as Azure does: only a Premium SSD disk
+// has one, at or above its size's baseline, P60 and up only for disks
+// over 4096 GiB, a shared disk's changes only while no VM it is attached
+// to runs, and a lower tier only TierDowngradeWait after the tier last
+// changed.
+func checkTier(ctx context.Context, r store.Reader, old, d *DiskResource, asked string, now time.Time) error {
 	if asked == "" || (old != nil && strings.EqualFold(asked, old.Properties.Tier)) {
 		return nil // unchanged: it follows the size and sku (settleTier)
 	}
@@ -238,6 +245,16 @@ func checkTier(ctx context.Context, r store.Reader, old, d *DiskResource, asked 
 		attachedState(ctx, r, old, "", "") == StateAttached {
 		return failure.Conflictf("OperationNotAllowed", "The performance tier of shared disk '%s' cannot change while it is attached to a running VM (%s): deallocate the VMs it is attached to, or detach it, first.", d.Name, strings.Join(old.AttachedVMs(), ", "))
 	}
+	if old != nil && i < tierIndex(old.Properties.Tier) {
+		st, err := getState(ctx, r, old.ID)
+		if err != nil {
+			return err
+		}
+		if st.TierChanged != nil && now.Before(st.TierChanged.Add(TierDowngradeWait)) {
+			return failure.Conflictf("OperationNotAllowed", "The performance tier of disk '%s' changed to %s at %s: a disk's tier can be downgraded only once every 12 hours, so it can go down to %s from %s on. Keep tier %s until then.",
+				d.Name, old.Properties.Tier, st.TierChanged.UTC().Format(time.RFC3339), premiumTiers[i].Name, st.TierChanged.Add(TierDowngradeWait).UTC().Format(time.RFC3339), old.Properties.Tier)
+		}
+	}
 	return nil
 }
 
@@ -251,23 +268,24 @@ func settingString(s Settings, key string) string {
 }
 
 // checkDiskSettings checks what settings s make of disk d, as changed
-// from old (nil: a new disk): maxShares (changed only while detached from
-// every VM, within what the sku and size allow) and the performance tier.
-func checkDiskSettings(ctx context.Context, r store.Reader, old, d *DiskResource, s Settings) error {
+// from old (nil: a new disk) at now: maxShares (changed only while
+// detached from every VM, within what the sku and size allow) and the
+// performance tier.
+func checkDiskSettings(ctx context.Context, r store.Reader, old, d *DiskResource, s Settings, now time.Time) error {
 	if raw, ok := s["maxShares"]; ok && string(raw) != "null" {
 		var n int64
 		if json.Unmarshal(raw, &n) == nil && n < 1 {
 			return invalidAt("properties.maxShares", "The value %d of 'maxShares' is not valid: it is the number of VMs the disk can attach to at once, 1 or more (1: not shared).", n)
 		}
 	}
-	now := max(int32(1), d.Properties.MaxShares)
-	if old != nil && max(int32(1), old.Properties.MaxShares) != now && len(old.AttachedVMs()) > 0 {
+	shares := max(int32(1), d.Properties.MaxShares)
+	if old != nil && max(int32(1), old.Properties.MaxShares) != shares && len(old.AttachedVMs()) > 0 {
 		return failure.Conflictf("OperationNotAllowed", "The maxShares of disk '%s' can change only while it is detached from every VM, and it is attached to %s. Detach it first.", d.Name, strings.Join(old.AttachedVMs(), ", "))
 	}
-	if err := checkShares(now, skuName(d.SKU), d.Properties.DiskSizeBytes); err != nil {
+	if err := checkShares(shares, skuName(d.SKU), d.Properties.DiskSizeBytes); err != nil {
 		return err
 	}
-	return checkTier(ctx, r, old, d, settingString(s, "tier"))
+	return checkTier(ctx, r, old, d, settingString(s, "tier"), now)
 }
 
 // CheckDiskSettings checks, before anything is written, what settings s
@@ -299,7 +317,7 @@ func (s *Service) CheckDiskSettings(ctx context.Context, cur *DiskResource, sku 
 	if err := applySettings(&d.Properties, settings); err != nil {
 		return err
 	}
-	return checkDiskSettings(ctx, s.p.Store, cur, &d, settings)
+	return checkDiskSettings(ctx, s.p.Store, cur, &d, settings, s.now())
 }
 
 // checkSharedAttach checks that disk d may be attached to VM vmID (of

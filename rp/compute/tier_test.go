@@ -71,7 +71,9 @@ func TestPremiumDiskTier(t *testing.T) {
 	if got := tierOf("p"); got != "P40" {
 		t.Fatalf("after the refused PATCH: tier %q, want P40", got)
 	}
-	// Back down to the baseline, then a resize past it: the new baseline.
+	// Back down to the baseline (12 hours on: TestTierDowngradeWaits),
+	// then a resize past it: the new baseline.
+	advance(t, e, "PT12H")
 	if d, err := patch("p", armcompute.DiskUpdate{Properties: &armcompute.DiskUpdateProperties{Tier: to.Ptr("P10")}}); err != nil || *d.Properties.Tier != "P10" {
 		t.Fatalf("PATCH tier P10: %v", err)
 	}
@@ -98,5 +100,73 @@ func TestPremiumDiskTier(t *testing.T) {
 	// Its sku to Premium_LRS: the baseline.
 	if d, err := patch("s", armcompute.DiskUpdate{SKU: &armcompute.DiskSKU{Name: to.Ptr(armcompute.DiskStorageAccountTypesPremiumLRS)}}); err != nil || d.Properties.Tier == nil || *d.Properties.Tier != "P10" {
 		t.Fatalf("a Standard disk made Premium_LRS: %v", err)
+	}
+}
+
+// advance moves the server's clock on by duration (ISO 8601).
+func advance(t *testing.T, e *env, duration string) {
+	t.Helper()
+	if resp, m := e.Do("POST", "/providers/Safehold.Admin/clock/advance?api-version=2024-01-01", map[string]string{"duration": duration}); resp.StatusCode != 200 {
+		t.Fatalf("clock advance %s: %d %v", duration, resp.StatusCode, m)
+	}
+}
+
+// TestTierDowngradeWaits: as in Azure, a disk's performance tier can be
+// downgraded only 12 hours after it last changed (on the server's clock):
+// a PATCH to a lower tier sooner is 409 OperationNotAllowed saying from
+// when it can, and leaves the tier; an upgrade is never held back, and
+// starts the 12 hours again, as a tier set at create does. A tier could
+// be lowered at once.
+func TestTierDowngradeWaits(t *testing.T) {
+	e, ctx := start(t)
+	patch := func(name, tier string) (armcompute.Disk, error) {
+		r, err := fixture.Wait(e.disks.BeginUpdate(ctx, e.rg, name, armcompute.DiskUpdate{Properties: &armcompute.DiskUpdateProperties{Tier: to.Ptr(tier)}}, nil))
+		return r.Disk, err
+	}
+	refused := func(name, tier, what string) {
+		t.Helper()
+		_, err := patch(name, tier)
+		re := testserver.WantError(t, what, err, 409, "OperationNotAllowed")
+		if !strings.Contains(re.Error(), "12 hours") {
+			t.Fatalf("%s: the refusal does not say when: %v", what, re)
+		}
+	}
+	tierOf := func(name string) string {
+		t.Helper()
+		d, err := e.disks.Get(ctx, e.rg, name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Properties.Tier
+	}
+	d := fixture.EmptyDisk("westus", 128)
+	d.SKU = &armcompute.DiskSKU{Name: to.Ptr(armcompute.DiskStorageAccountTypesPremiumLRS)}
+	e.putDisk("p", d)
+	if _, err := patch("p", "P40"); err != nil {
+		t.Fatal(err)
+	}
+	refused("p", "P20", "a downgrade at once after the upgrade")
+	advance(t, e, "PT11H")
+	refused("p", "P10", "a downgrade 11 hours after the upgrade")
+	if got := tierOf("p"); got != "P40" {
+		t.Fatalf("after the refused downgrades: tier %s, want P40", got)
+	}
+	advance(t, e, "PT1H")
+	if r, err := patch("p", "P20"); err != nil || *r.Properties.Tier != "P20" {
+		t.Fatalf("a downgrade 12 hours after the upgrade: %v", err)
+	}
+	refused("p", "P10", "a second downgrade at once")
+	if r, err := patch("p", "P50"); err != nil || *r.Properties.Tier != "P50" {
+		t.Fatalf("an upgrade right after a downgrade: %v", err)
+	}
+	refused("p", "P20", "a downgrade at once after the second upgrade")
+
+	// A disk created with a tier above its baseline: created then.
+	d.Properties.Tier = to.Ptr("P30")
+	e.putDisk("q", d)
+	refused("q", "P10", "a downgrade at once after a create at P30")
+	advance(t, e, "PT12H")
+	if r, err := patch("q", "P10"); err != nil || *r.Properties.Tier != "P10" {
+		t.Fatalf("the created disk's downgrade 12 hours on: %v", err)
 	}
 }
