@@ -1,9 +1,11 @@
 package compute
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -319,6 +321,15 @@ func (pr *Provider) putDiskAccess(patch bool) arm.Handler {
 			if err != nil {
 				return err
 			}
+			if e := bytes.TrimSpace(in.ExtendedLocation); len(e) > 0 && !bytes.Equal(e, []byte("null")) && !(exists && sameJSON(e, out.ExtendedLocation)) {
+				if exists {
+					return arm.Conflict("PropertyChangeNotAllowed", "Changing property 'extendedLocation' of disk access '%s' is not allowed: a disk access stays where it was created.", out.Name)
+				}
+				// An edge zone, which Safehold has none of (as for a disk).
+				if err := resource.CheckExtendedLocation(loc, diskAccessType, e); err != nil {
+					return err
+				}
+			}
 			if !exists {
 				if err := resource.CheckLocation(loc, diskAccessType); err != nil {
 					return err
@@ -527,4 +538,13 @@ func (pr *Provider) deletePrivateEndpointConnection(r *arm.Request) (*arm.Respon
 		return nil, err
 	}
 	return arm.NoContent(), nil
+}
+
+// sameJSON reports whether a and b are the same JSON value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
