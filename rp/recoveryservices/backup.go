@@ -224,6 +224,10 @@ func (f face) Item(ctx context.Context, r store.Reader, id string) (*protection.
 	return out, nil
 }
 
+// codeSharedDisk is Azure's code for the backup of a VM with a shared
+// disk (maxShares > 1) that its disk selection takes.
+const codeSharedDisk = "UserErrorSharedDiskBackupNotSupported"
+
 // excludedDisksInfo is the point's detail listing the data disks its
 // item's disk selection left out, "lun:name" comma-separated.
 const excludedDisksInfo = "excludedDisks"
@@ -270,6 +274,13 @@ func (f face) Capture(ctx context.Context, item *protection.Item, pointID string
 			// Selective disk backup: the point lists it as excluded.
 			excluded = append(excluded, fmt.Sprintf("%d:%s", d.Lun, mustParse(d.ID).Name()))
 			continue
+		}
+		if sd, err := f.pr.Compute.DiskResource(ctx, d.ID); err == nil && sd.Properties.MaxShares > 1 {
+			// Azure VM backup does not back up shared disks: the job
+			// fails unless the disk selection leaves the disk out.
+			return nil, &protection.JobError{Code: codeSharedDisk,
+				Message:           fmt.Sprintf("The VM '%s' has the shared disk '%s' (maxShares %d) at LUN %d, and Azure VM backup does not back up shared disks.", vm.Name, sd.Name, sd.Properties.MaxShares, d.Lun),
+				RecommendedAction: []string{fmt.Sprintf("Exclude the shared disk from the VM's backup (selective disk backup: diskExclusionProperties with LUN %d, or az backup protection update-for-vm --disk-list-setting exclude --diskslist %d), or detach it; back it up with Azure Disk Backup (a Backup vault) instead.", d.Lun, d.Lun)}}
 		}
 		suffix := "os"
 		if !d.OS {
