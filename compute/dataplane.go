@@ -76,6 +76,43 @@ func (s *Service) OpenPageBlob(ctx context.Context, g *Grant) (*PageBlob, error)
 	return b, nil
 }
 
+// OpenGuestState opens the VM guest state of the disk grant g is for (its
+// securityDataAccessSAS): BlobNotFound unless the grant asked for it
+// (getSecureVMGuestStateSAS) and the disk has one.
+func (s *Service) OpenGuestState(ctx context.Context, g *Grant) (*PageBlob, error) {
+	b, err := s.OpenPageBlob(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	b.Close()
+	if !g.GuestState || b.vol == nil {
+		return nil, failure.NotFoundf("BlobNotFound", "The specified blob does not exist: this SAS was granted without getSecureVMGuestStateSAS, so it reaches the disk's data only.")
+	}
+	d, err := s.DiskResource(ctx, g.ResourceID)
+	if err != nil {
+		return nil, failure.NotFoundf("BlobNotFound", "The specified blob does not exist: the disk of this SAS was deleted.")
+	}
+	v, err := s.vols.Get(guestStateVolume(d.Properties.UniqueID))
+	if err != nil && securityType(d.Properties.Settings) != "" {
+		// A Trusted Launch or confidential VM's disk made otherwise than
+		// by UploadPreparedSecure: its guest state starts empty.
+		if _, cerr := s.vols.Create(guestStateVolume(d.Properties.UniqueID), GuestStateBytes); cerr != nil && s.p.Logger != nil {
+			s.p.Logger.Warn("create a disk's VM guest state", "disk", d.Name, "error", cerr)
+		}
+		v, err = s.vols.Get(guestStateVolume(d.Properties.UniqueID))
+	}
+	if err != nil {
+		return nil, failure.NotFoundf("BlobNotFound", "The specified blob does not exist: disk '%s' has no VM guest state.", d.Name)
+	}
+	b.vol, b.size, b.modTime = v, v.Size(), v.ModTime()
+	b.what = fmt.Sprintf("the VM guest state of disk '%s'", d.Name)
+	return b, nil
+}
+
+// GuestStateBlob is the blob name of a disk's VM guest state in its
+// securityDataAccessSAS ({uniqueId}_vmgs, as Azure names it).
+func GuestStateBlob(g *Grant) string { return g.UniqueID + guestStateSuffix }
+
 // blobSnapshot is the snapshot id names and its content's engine id;
 // BlobNotFound when it was deleted.
 func (s *Service) blobSnapshot(ctx context.Context, id string) (*SnapshotResource, snapshot.ID, error) {

@@ -329,8 +329,15 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 		if spec.SizeBytes > MaxDiskBytes {
 			return failure.Invalidf("InvalidParameter", "The value %d of parameter 'diskSizeGB' is out of range. The value must be between 1 and 32767, inclusive.", spec.SizeBytes/gib)
 		}
-	case "upload":
-		spec.CreateOption = "Upload"
+	case "upload", "uploadpreparedsecure":
+		if strings.EqualFold(spec.CreateOption, "uploadpreparedsecure") {
+			spec.CreateOption = "UploadPreparedSecure"
+			if err := checkSecureUpload(spec.Settings); err != nil {
+				return err
+			}
+		} else {
+			spec.CreateOption = "Upload"
+		}
 		if spec.UploadSizeBytes <= 0 {
 			return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.uploadSizeBytes' is missing. Set it to the size of the content to upload, including the VHD footer.")
 		}
@@ -397,10 +404,65 @@ func (s *Service) CheckDiskSpec(ctx context.Context, spec *DiskSpec) error {
 	case "":
 		return failure.Invalidf("InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).")
 	default:
-		return failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy, Import or FromImage.", spec.CreateOption)
+		return failure.Invalidf("InvalidParameter", "The value '%s' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, UploadPreparedSecure, Copy, Import or FromImage.", spec.CreateOption)
 	}
 	return nil
 }
+
+// securityTypes are Azure's disk securityProfile.securityType values.
+var securityTypes = []string{"TrustedLaunch", "ConfidentialVM_VMGuestStateOnlyEncryptedWithPlatformKey", "ConfidentialVM_DiskEncryptedWithPlatformKey",
+	"ConfidentialVM_DiskEncryptedWithCustomerKey", "ConfidentialVM_NonPersistedTPM"}
+
+// checkSecureUpload checks the settings of a disk created with
+// UploadPreparedSecure (an upload with its VM guest state, for a Trusted
+// Launch or confidential VM): securityProfile.securityType must say which.
+func checkSecureUpload(s Settings) error {
+	var sp struct {
+		SecurityType string `json:"securityType"`
+	}
+	sp.SecurityType = securityType(s)
+	if sp.SecurityType == "" {
+		return invalidAt("properties.securityProfile.securityType", "A disk created with createOption UploadPreparedSecure is uploaded with its VM guest state, for a Trusted Launch or confidential VM: set properties.securityProfile.securityType to one of %s.", strings.Join(securityTypes, ", "))
+	}
+	for _, t := range securityTypes {
+		if strings.EqualFold(t, sp.SecurityType) {
+			return nil
+		}
+	}
+	return invalidAt("properties.securityProfile.securityType", "The value '%s' of 'securityProfile.securityType' is not valid. The allowed values are %s.", sp.SecurityType, strings.Join(securityTypes, ", "))
+}
+
+// dropVolumes removes the volumes of a disk that was not made (uid's and
+// its VM guest state's).
+func (s *Service) dropVolumes(uid string) {
+	s.vols.Remove(uid)
+	s.vols.Remove(guestStateVolume(uid))
+}
+
+// securityType is the securityProfile.securityType settings s give ("":
+// none).
+func securityType(s Settings) string {
+	var sp struct {
+		SecurityType string `json:"securityType"`
+	}
+	_ = json.Unmarshal(s["securityProfile"], &sp)
+	return sp.SecurityType
+}
+
+// guestStateVolume is the volume holding the VM guest state of disk uid
+// (a Trusted Launch or confidential VM's disk: made with the disk by
+// UploadPreparedSecure, else empty when first opened): the page blob its
+// securityDataAccessSAS addresses.
+func guestStateVolume(uid string) string { return uid + guestStateSuffix }
+
+// guestStateSuffix ends the name of a VM guest state's volume (and the
+// blob name of its SAS, as Azure's {uuid}_vmgs).
+const guestStateSuffix = "_vmgs"
+
+// GuestStateBytes is the size of a disk's VM guest state blob: room for
+// a Trusted Launch or confidential VM's guest state file (a few MiB),
+// sparse until written.
+const GuestStateBytes = 64 << 20
 
 // checkCopySource validates the source of a Copy (or of an Import from a
 // Safehold URL): a disk or snapshot in the new disk's region, no larger
@@ -505,8 +567,13 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 	case "Empty":
 		_, err = s.vols.Create(uid, spec.SizeBytes)
 		d.Properties.DiskSizeBytes = spec.SizeBytes
-	case "Upload":
+	case "Upload", "UploadPreparedSecure":
 		_, err = s.vols.Create(uid, spec.UploadSizeBytes)
+		if err == nil && spec.CreateOption == "UploadPreparedSecure" {
+			if _, err = s.vols.Create(guestStateVolume(uid), GuestStateBytes); err != nil {
+				s.vols.Remove(guestStateVolume(uid))
+			}
+		}
 		d.Properties.CreationData.UploadSizeBytes = spec.UploadSizeBytes
 		d.Properties.DiskSizeBytes = spec.UploadSizeBytes
 		d.Properties.DiskState = StateReadyToUpload
@@ -574,7 +641,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		}
 	}
 	if err != nil {
-		s.vols.Remove(uid)
+		s.dropVolumes(uid)
 		return nil, err
 	}
 	return s.storeRestoredDisk(ctx, d, st, written)
@@ -593,7 +660,7 @@ func (s *Service) storeRestoredDisk(ctx context.Context, d *DiskResource, st res
 func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resourceState) (*Disk, error) {
 	if s.opts.Replica != nil { // the new volume is here: this replica owns the disk
 		if _, ok, err := s.own(ctx, d.Properties.UniqueID); err != nil || !ok {
-			s.vols.Remove(d.Properties.UniqueID)
+			s.dropVolumes(d.Properties.UniqueID)
 			if err == nil {
 				err = fmt.Errorf("disk %s: another replica holds the ownership lease of a new disk", d.Name)
 			}
@@ -615,7 +682,7 @@ func (s *Service) storeNewDisk(ctx context.Context, d *DiskResource, st resource
 		return putState(ctx, tx, d.ID, st)
 	})
 	if err != nil {
-		s.vols.Remove(d.Properties.UniqueID)
+		s.dropVolumes(d.Properties.UniqueID)
 		return nil, err
 	}
 	return d.domain(), nil
@@ -1062,6 +1129,9 @@ func (s *Service) removeVolume(ctx context.Context, d *DiskResource) error {
 	s.nbdGrants.end(d.ID) // its grants went with it: so do their open NBD exports
 	if err := s.vols.Remove(d.Properties.UniqueID); err != nil && !errors.Is(err, volume.ErrNotFound) {
 		return fmt.Errorf("remove volume of disk %s: %w", d.Name, err)
+	}
+	if err := s.vols.Remove(guestStateVolume(d.Properties.UniqueID)); err != nil && !errors.Is(err, volume.ErrNotFound) {
+		return fmt.Errorf("remove the VM guest state of disk %s: %w", d.Name, err)
 	}
 	// On another replica the owner's volume stays until the owner's next
 	// start (its sweep removes volumes no disk uses); the lease row goes.

@@ -33,6 +33,9 @@ type Grant struct {
 	Created    time.Time `json:"created"`
 	Revoked    bool      `json:"revoked,omitempty"`
 	PrevState  string    `json:"prevState,omitempty"` // the disk's state before access began
+	// GuestState: the grant reaches the disk's VM guest state too
+	// (getSecureVMGuestStateSAS; its securityDataAccessSAS).
+	GuestState bool `json:"guestState,omitempty"`
 }
 
 // IsSnapshot reports whether the grant is on a snapshot.
@@ -93,6 +96,13 @@ func (s *Service) sasKey(ctx context.Context) ([]byte, error) {
 // duration. Write is for disks only; granting changes the disk's state to
 // ActiveSAS (Read) or ActiveUpload (Write).
 func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, duration time.Duration) (*Grant, error) {
+	return s.GrantAccessWith(ctx, resourceID, access, duration, false)
+}
+
+// GrantAccessWith is GrantAccess, to the disk's VM guest state as well
+// when guestState (getSecureVMGuestStateSAS): only a Trusted Launch or
+// confidential VM's disk (securityProfile.securityType) has one, else 400.
+func (s *Service) GrantAccessWith(ctx context.Context, resourceID, access string, duration time.Duration, guestState bool) (*Grant, error) {
 	switch strings.ToLower(access) {
 	case "read":
 		access = "Read"
@@ -114,11 +124,14 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 		return nil, err
 	}
 	now := s.grantNow()
-	g := &Grant{ID: newGrantID(), ResourceID: rid.String(), Access: access, Expiry: now.Add(duration).Truncate(time.Second), Created: now}
+	g := &Grant{ID: newGrantID(), ResourceID: rid.String(), Access: access, Expiry: now.Add(duration).Truncate(time.Second), Created: now, GuestState: guestState}
 	err = s.p.Store.Update(ctx, func(tx store.Tx) error {
 		if rid.IsType(SnapshotType) {
 			if access == "Write" {
 				return failure.Conflictf("OperationNotAllowed", "Snapshots are read-only; request Read access.")
+			}
+			if guestState {
+				return invalidAt("getSecureVMGuestStateSAS", "Snapshot '%s' has no VM guest state to grant access to: a snapshot here keeps its disk's data only. Leave out getSecureVMGuestStateSAS (or set it false).", rid.Name())
 			}
 			var sn SnapshotResource
 			if err := resource.Get(ctx, tx, rid, &sn); err != nil {
@@ -131,6 +144,9 @@ func (s *Service) GrantAccess(ctx context.Context, resourceID, access string, du
 				return err
 			}
 			g.ResourceID, g.UniqueID = d.ID, d.Properties.UniqueID
+			if guestState && securityType(d.Properties.Settings) == "" {
+				return invalidAt("getSecureVMGuestStateSAS", "Disk '%s' has no VM guest state to grant access to: only a Trusted Launch or confidential VM's disk (securityProfile.securityType set, as createOption UploadPreparedSecure needs) has one. Leave out getSecureVMGuestStateSAS (or set it false).", d.Name)
+			}
 			live, prev, err := liveGrants(ctx, tx, &d, now)
 			if err != nil {
 				return err
@@ -194,6 +210,11 @@ func (s *Service) RevokeAccess(ctx context.Context, resourceID string) error {
 			if err == nil {
 				if err := v.Flush(); err != nil {
 					return fmt.Errorf("flush disk %s: %w", rid.Name(), err)
+				}
+				if gs, err := s.vols.Get(guestStateVolume(d.Properties.UniqueID)); err == nil {
+					if err := gs.Flush(); err != nil {
+						return fmt.Errorf("flush the VM guest state of disk %s: %w", rid.Name(), err)
+					}
 				}
 				if st := d.Properties.DiskState; st == StateActiveUpload || st == StateReadyToUpload {
 					if uploaded, err = endUpload(v); err != nil {

@@ -586,6 +586,7 @@ func (s *Service) sweep(ctx context.Context) error {
 	used := map[string]bool{}
 	for _, d := range disks {
 		used[d.Properties.UniqueID] = true
+		used[guestStateVolume(d.Properties.UniqueID)] = true
 	}
 	ents, err := os.ReadDir(s.vols.Dir())
 	if err != nil {

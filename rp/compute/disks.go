@@ -52,6 +52,9 @@ type creationInput struct {
 type accessInput struct {
 	Access            string `json:"access"`
 	DurationInSeconds int64  `json:"durationInSeconds"`
+	// GetSecureVMGuestStateSAS asks for the VM guest state's SAS too
+	// (securityDataAccessSAS) of a disk created with UploadPreparedSecure.
+	GetSecureVMGuestStateSAS bool `json:"getSecureVMGuestStateSAS"`
 }
 
 func (pr *Provider) registerDisks(rt *arm.Router) {
@@ -188,7 +191,7 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 		return nil, arm.BadRequest("InvalidParameter", "The value 'Restore' of parameter 'creationData.createOption' is not supported for disks. Use Empty, Upload, Copy (from a disk or snapshot), Import or FromImage.")
 	}
 	switch spec.CreateOption {
-	case "Empty", "Upload":
+	case "Empty", "Upload", "UploadPreparedSecure":
 		if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
 			return nil, err
 		}
@@ -226,7 +229,7 @@ func (pr *Provider) runCreateDisk(ctx context.Context, op *ops.Operation) error 
 // disk or snapshot it copies (0: not known yet).
 func (pr *Provider) newDiskSize(ctx context.Context, spec compute.DiskSpec) int64 {
 	size := spec.SizeBytes
-	if size == 0 && spec.CreateOption == "Upload" && spec.UploadSizeBytes > 512 {
+	if size == 0 && (spec.CreateOption == "Upload" || spec.CreateOption == "UploadPreparedSecure") && spec.UploadSizeBytes > 512 {
 		size = spec.UploadSizeBytes - 512
 	}
 	if size == 0 && spec.SourceID != "" {
@@ -421,7 +424,7 @@ func (pr *Provider) grant(r *arm.Request, id string) (*arm.Response, error) {
 	if in.DurationInSeconds <= 0 {
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'durationInSeconds' is missing or not positive.")
 	}
-	g, err := pr.svc.GrantAccess(ctx, id, in.Access, time.Duration(in.DurationInSeconds)*time.Second)
+	g, err := pr.svc.GrantAccessWith(ctx, id, in.Access, time.Duration(in.DurationInSeconds)*time.Second, in.GetSecureVMGuestStateSAS)
 	if err != nil {
 		return nil, err
 	}
@@ -435,6 +438,9 @@ func (pr *Provider) grant(r *arm.Request, id string) (*arm.Response, error) {
 		return nil, err
 	}
 	out := map[string]any{"accessSAS": sas}
+	if g.GuestState {
+		out["securityDataAccessSAS"] = r.BaseURL() + "/sas/disks/" + g.ID + "/" + compute.GuestStateBlob(g) + "?" + q
+	}
 	// With an NBD listener, the grant opens the disk there too (Safehold's
 	// addition to AccessUri; SDKs ignore it, the raw body carries it).
 	nbdURI, err := pr.svc.NBDURI(ctx, g)

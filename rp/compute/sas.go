@@ -51,9 +51,9 @@ var storageStatus = map[string]int{
 func (h *sasHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-version", blobwire.Version)
 	rest := strings.TrimPrefix(r.URL.Path, "/sas/disks/")
-	grantID, _, _ := strings.Cut(rest, "/")
+	grantID, blob, _ := strings.Cut(rest, "/")
 	ctx := r.Context()
-	t, err := h.open(ctx, grantID, r.URL.Query())
+	t, err := h.open(ctx, grantID, r.URL.Query(), strings.HasSuffix(blob, "_vmgs"))
 	if err == nil {
 		defer t.Close() // releases a snapshot's GC protection
 		err = h.serve(w, r, t)
@@ -81,7 +81,10 @@ func (h *sasHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	blobwire.WriteError(w, r, se)
 }
 
-func (h *sasHandler) open(ctx context.Context, grantID string, q url.Values) (*compute.PageBlob, error) {
+// open opens what the SAS of grant grantID (its query q) addresses: the
+// disk or snapshot, or (guestState: the securityDataAccessSAS, blob
+// {uniqueId}_vmgs) the disk's VM guest state.
+func (h *sasHandler) open(ctx context.Context, grantID string, q url.Values, guestState bool) (*compute.PageBlob, error) {
 	if q.Get("sig") == "" {
 		return nil, serr(http.StatusForbidden, "AuthenticationFailed", "Server failed to authenticate the request. The URL carries no SAS signature (sig); use the accessSAS returned by beginGetAccess.")
 	}
@@ -95,6 +98,9 @@ func (h *sasHandler) open(ctx context.Context, grantID string, q url.Values) (*c
 		return nil, serr(http.StatusForbidden, "AuthenticationFailed", "This SAS was revoked by endGetAccess. Call beginGetAccess for a new one.")
 	case err != nil:
 		return nil, err
+	}
+	if guestState {
+		return h.svc.OpenGuestState(ctx, g)
 	}
 	return h.svc.OpenPageBlob(ctx, g)
 }
