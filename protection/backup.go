@@ -573,16 +573,11 @@ type phase struct {
 // starts its phase again), the task's own progress, and (ph.bytes) the
 // bytes transferred.
 func (e *Engine) progressWriter(ctx context.Context, jobID string, ph phase) func(done, total, bytes int64) {
-	last := -1
+	tenth := tenths(-1)
 	return func(done, total, bytes int64) {
-		if total <= 0 {
+		if !tenth.next(done, total) {
 			return
 		}
-		step := int(done * 10 / total)
-		if step == last || step >= 10 {
-			return
-		}
-		last = step
 		frac := float64(done) / float64(total)
 		e.updateJob(ctx, jobID, func(x *Job) { // best effort: the final state follows
 			delete(x.Details, DetailWaiting) // it moves: it waits no more
@@ -654,18 +649,30 @@ func transferFault(err error) error {
 // done and its percentage) once per tenth of the work, not on every call,
 // and not at the end (the final state follows).
 func everyTenth(record func(done int64, pct float64)) func(done, total int64) {
-	last := -1
+	tenth := tenths(-1)
 	return func(done, total int64) {
-		if total <= 0 {
-			return
+		if tenth.next(done, total) {
+			record(done, float64(done*100/total))
 		}
-		step := int(done * 10 / total)
-		if step == last || step >= 10 {
-			return
-		}
-		last = step
-		record(done, float64(done*100/total))
 	}
+}
+
+// tenths is the last tenth of the work a progress callback passed on (-1:
+// none yet).
+type tenths int
+
+// next reports whether done of total starts a new tenth, short of the end,
+// and takes it.
+func (t *tenths) next(done, total int64) bool {
+	if total <= 0 {
+		return false
+	}
+	step := tenths(done * 10 / total)
+	if step == *t || step >= 10 {
+		return false
+	}
+	*t = step
+	return true
 }
 
 func hasTask(j *Job, name string) bool {
