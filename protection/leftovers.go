@@ -184,6 +184,17 @@ func unreachable(err error) bool {
 	return errors.As(err, &ou) && ou.ObjectStoreUnreachable()
 }
 
+// namesJob reports whether tags name job jobID (what a restore made is
+// tagged with its job's id).
+func namesJob(tags map[string]string, jobID string) bool {
+	for _, v := range tags {
+		if v == jobID {
+			return true
+		}
+	}
+	return false
+}
+
 // deleteLeftover deletes one thing job jobID left.
 func (e *Engine) deleteLeftover(ctx context.Context, jobID string, l Leftover) error {
 	switch l.Kind {
@@ -198,11 +209,7 @@ func (e *Engine) deleteLeftover(ctx context.Context, jobID string, l Leftover) e
 			if err != nil {
 				return err
 			}
-			ours := false
-			for _, v := range d.Tags {
-				ours = ours || v == jobID
-			}
-			if !ours {
+			if !namesJob(d.Tags, jobID) {
 				return nil
 			}
 			uid = d.UniqueID
@@ -213,11 +220,7 @@ func (e *Engine) deleteLeftover(ctx context.Context, jobID string, l Leftover) e
 		if err != nil {
 			return err
 		}
-		ours := false
-		for _, v := range vm.Tags {
-			ours = ours || v == jobID
-		}
-		if !ours {
+		if !namesJob(vm.Tags, jobID) {
 			return nil
 		}
 		return e.Disks.DeleteVM(ctx, l.ID, vm.VMID)
