@@ -780,10 +780,21 @@ func (rt *Router) noRoute(hr *http.Request, segs []string) error {
 	return Errorf(http.StatusNotFound, "InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'.", typ, ns, hr.URL.Query().Get("api-version"))
 }
 
+// StatusClientClosedRequest is the status logged for a request whose
+// client went away before its answer (nginx's 499): it is never a server
+// error.
+const StatusClientClosedRequest = 499
+
 func (rt *Router) write(w http.ResponseWriter, hr *http.Request, resp *Response, err error) int {
 	if err != nil {
 		var ae *Error
-		if !As(err, &ae) {
+		if errors.Is(err, context.Canceled) && hr.Context().Err() != nil {
+			// The client went away (it disconnected or gave up) before the
+			// answer: no server error, nginx's 499 Client Closed Request,
+			// which the access log and the audit record show.
+			rt.Logger.Info("request canceled by its client", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", requestID(w, hr))
+			ae = Errorf(StatusClientClosedRequest, "ClientClosedRequest", "The client closed the request before it was answered.")
+		} else if !As(err, &ae) {
 			id := requestID(w, hr)
 			rt.Logger.Error("request failed", "method", hr.Method, "path", hr.URL.Path, "err", err, "request_id", id)
 			ae = Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error. Request id: %s.", id)

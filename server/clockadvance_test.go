@@ -2,11 +2,18 @@ package server_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/server"
 	"github.com/safehold/safehold/store"
 )
 
@@ -80,4 +87,62 @@ func TestClockAdvanceRecordsArePrunedByTheLeader(t *testing.T) {
 	if _, err := e.Server.Store.Get(ctx, "clock.advance", "fresh-advance"); err != nil {
 		t.Fatalf("the hour-old advance record: %v, want it kept", err)
 	}
+}
+
+// TestClockAdvanceWhoseClientLeftIsNotAServerError: a clock advance
+// waiting for a running backup (held by a fault rule's latency) whose
+// client disconnects is logged as 499 (the client closed the request),
+// not as a 500 with "request failed ... context canceled". Before, the
+// router took the handler's context.Canceled for an internal error
+// (found by the outage campaign's operators).
+func TestClockAdvanceWhoseClientLeftIsNotAServerError(t *testing.T) {
+	logs := &syncBuf{}
+	e := testserver.Start(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	dv := fixture.ProtectDisk(t, e)
+	addRule(t, e, map[string]any{"name": "hold", "operation": "backup", "latency": "10m", "count": 1})
+	bp, err := dv.StartBackup(t, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFaultRuleHit("the backup to be held", "hold")
+
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.Conn.ARMEndpoint+adminURL("/clock/advance"), strings.NewReader(`{"duration":"1h"}`))
+	req.Header.Set("Authorization", "Bearer "+e.Token(nil))
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan error, 1)
+	go func() {
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("the advance answered %d while its backup was held", resp.StatusCode)
+		}
+		done <- err
+	}()
+	// The advance runs (it waits for the held backup), then its client goes.
+	e.WaitFor("the advance to wait for the backup", func() bool {
+		_, m := call(t, e, "GET", adminURL("/clock"), nil)
+		return m["advance"] != nil
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	e.WaitFor("the advance's access log line", func() bool { return strings.Contains(logs.String(), "path="+admin+"/clock/advance") })
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "/clock/advance") && (strings.Contains(l, "status=500") || strings.Contains(l, "level=ERROR")) {
+			t.Errorf("the advance whose client left is logged as a server error: %s", l)
+		}
+		if strings.Contains(l, "msg=request ") && strings.Contains(l, "/clock/advance") && !strings.Contains(l, "status=499") {
+			t.Errorf("the advance whose client left is not logged as 499: %s", l)
+		}
+	}
+	// The backup is released and ends; the clock still answers.
+	call(t, e, "DELETE", adminURL("/faultRules/hold"), nil)
+	fixture.Done(t, bp, nil)
+	advanceClock(t, e, "1h")
 }
