@@ -96,7 +96,7 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 		for _, t := range targets {
 			d, err := e.restoreDisk(ctx, j.ID, p, t, req.VaultKey)
 			if err != nil {
-				return e.discardRestored(ctx, out, err)
+				return e.discardRestored(ctx, j.ID, out, err)
 			}
 			out = append(out, RestoredDisk{Source: t.Source, Disk: d})
 			bytes += d.BytesRestored
@@ -104,7 +104,7 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 		var details map[string]string
 		if req.Then != nil {
 			if details, err = req.Then(ctx, p, out); err != nil {
-				return e.discardRestored(ctx, out, err)
+				return e.discardRestored(ctx, j.ID, out, err)
 			}
 		}
 		return e.updateJob(ctx, j.ID, func(x *Job) {
@@ -121,20 +121,36 @@ func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) 
 
 // discardRestored deletes the disks a restore made before it failed with
 // err (a later disk, or Then: the VM step), so that a failed restore leaves
-// nothing behind, and returns err. One the user deleted and made again
+// nothing behind, and returns err; the VM it made over them (a Recovery
+// Services restore's, recorded in the job: IntendVM) goes first. One the user deleted and made again
 // under its name meanwhile (another uniqueId) is the user's and stays. A disk it cannot delete (a management
 // lock forbids it) stays, and the job's error names it. A restore that does
 // not end here keeps them: one interrupted by a shutdown, or whose task
 // runs it again (a job.Retry; the metadata database out of reach, run.go),
 // continues with the disks it made (restoreDisk).
-func (e *Engine) discardRestored(ctx context.Context, disks []RestoredDisk, err error) error {
+func (e *Engine) discardRestored(ctx context.Context, jobID string, disks []RestoredDisk, err error) error {
 	var re *job.RetryError
 	if len(disks) == 0 || errors.As(err, &re) || transient(err) || (ctx.Err() != nil && !userCancelled(ctx)) {
 		return err
 	}
 	cancelled := errors.Is(err, ErrCancelled) || userCancelled(ctx)
 	ctx = context.WithoutCancel(ctx) // a cancelled restore's disks go too
+	// The VM the restore made over them (IntendVM) goes first: its disks
+	// cannot go while attached to it. Without the job's record (the
+	// database out of reach), the job's end deletes both, in that order.
+	j, gerr := GetJob(ctx, e.Store, "", jobID)
+	if gerr != nil {
+		return err
+	}
 	var kept []string
+	for _, l := range j.Leftovers {
+		if l.Kind != leftoverVM {
+			continue
+		}
+		if derr := e.deleteLeftover(ctx, jobID, l); derr != nil && !errors.Is(derr, ErrNotFound) {
+			kept = append(kept, l.ID+" ("+message(derr)+")")
+		}
+	}
 	for _, d := range disks {
 		if derr := e.Disks.DeleteDisk(ctx, d.Disk.ID, d.Disk.UniqueID); derr != nil && !errors.Is(derr, ErrNotFound) {
 			kept = append(kept, d.Disk.ID+" ("+message(derr)+")")
@@ -147,7 +163,7 @@ func (e *Engine) discardRestored(ctx context.Context, disks []RestoredDisk, err 
 		return err
 	}
 	je := *JobErrorOf(err, CodeRestoreFailed)
-	je.Message += " The disks this restore made were kept, as they could not be deleted: " + strings.Join(kept, "; ") + "."
+	je.Message += " The resources this restore made were kept, as they could not be deleted: " + strings.Join(kept, "; ") + "."
 	return &je
 }
 

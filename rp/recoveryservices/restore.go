@@ -368,6 +368,12 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 	if _, err := pr.Compute.CreateVM(ctx, spec); err != nil {
 		return fmt.Errorf("create VM %s: %w", spec.ID, err)
 	}
+	if req.RecoveryType == "AlternateLocation" {
+		// A restore fault rule matching the new VM's id fails (or holds)
+		// the restore once its VM is made: the job then deletes the VM,
+		// and its disks after it.
+		return jobErr(pr.p.Inject(ctx, fault.OpRestore, spec.ID))
+	}
 	return nil
 }
 
