@@ -239,12 +239,6 @@ type DiskSpec struct {
 	ExtendedLocation json.RawMessage
 }
 
-// The performance a new disk reports (Safehold's disks have one speed).
-const (
-	DefaultDiskIOPS = 500
-	DefaultDiskMBps = 60
-)
-
 // Limits of disk sizes (Azure's).
 const (
 	MaxDiskBytes = 32767 * gib
@@ -557,7 +551,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		SKU: SKUOf(spec.SKU)}, Zones: spec.Zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
-			DiskIOPSReadWrite: DefaultDiskIOPS, DiskMBpsReadWrite: DefaultDiskMBps, Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
+			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
 			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
 	spec.Restore.apply(&d.Properties)
 	var st resourceState

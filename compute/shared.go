@@ -192,7 +192,9 @@ func BaseTier(sku string, sizeBytes int64) string {
 // settleTier gives disk d the performance tier Azure answers: a Premium
 // SSD disk's set tier, or its size's baseline when none is set or the set
 // one is below it (a disk resized past it); no tier for another sku.
+// Its performance follows (settlePerformance).
 func (d *DiskResource) settleTier() {
+	defer d.settlePerformance()
 	sku := skuName(d.SKU)
 	if !premiumSKU(sku) {
 		d.Properties.Tier = ""

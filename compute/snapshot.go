@@ -565,7 +565,7 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 	}
 	d := &DiskResource{Tracked: Tracked{ID: rid.String(), Name: rid.Name(), Type: DiskType, Location: resource.NormLocation(location), Tags: tags, SKU: SKUOf(spec.SKU)}, Zones: zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: "Restore"}, DiskSizeBytes: size, DiskState: StateUnattached,
-			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, DiskIOPSReadWrite: DefaultDiskIOPS, DiskMBpsReadWrite: DefaultDiskMBps,
+			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid},
 			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"}, NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
 	rs.apply(&d.Properties)
 	st := resourceState{}

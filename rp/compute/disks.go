@@ -180,7 +180,7 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 	if err := pr.svc.CheckDiskSpec(ctx, &spec); err != nil {
 		return nil, err
 	}
-	if err := checkPerformance(settings, spec.SKU, nil); err != nil {
+	if err := checkPerformance(settings, spec.SKU, pr.newDiskSize(ctx, spec), nil); err != nil {
 		return nil, err
 	}
 	if err := pr.svc.CheckDiskSettings(ctx, nil, spec.SKU, pr.newDiskSize(ctx, spec), settings); err != nil {
@@ -246,7 +246,7 @@ func (pr *Provider) newDiskSize(ctx context.Context, spec compute.DiskSpec) int6
 // (checkPerformance, CheckDiskSettings) and answers the settings to
 // apply: without a tier that is cur's (unchangedTier).
 func (pr *Provider) checkDiskUpdate(ctx context.Context, cur *compute.DiskResource, u compute.DiskUpdate, settings compute.Settings) (compute.Settings, error) {
-	if err := checkPerformance(settings, u.SKU, cur); err != nil {
+	if err := checkPerformance(settings, u.SKU, 0, cur); err != nil {
 		return nil, err
 	}
 	settings = unchangedTier(settings, cur)

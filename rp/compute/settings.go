@@ -92,9 +92,9 @@ var performanceSettings = []string{"diskIOPSReadWrite", "diskMBpsReadWrite", "di
 // that provision the performance of a disk whose sku (sku, or cur's when
 // "") is neither UltraSSD_LRS nor PremiumV2_LRS. cur is the disk an update
 // changes (nil: a new disk): a value it already has (a new disk: the one
-// it will report) may be sent again, as clients that PUT back what they
-// read do.
-func checkPerformance(s compute.Settings, sku string, cur *compute.DiskResource) error {
+// it will report, by its sku, size sizeBytes and the tier s asks) may be
+// sent again, as clients that PUT back what they read do.
+func checkPerformance(s compute.Settings, sku string, sizeBytes int64, cur *compute.DiskResource) error {
 	if sku == "" && cur != nil && cur.SKU != nil {
 		sku = cur.SKU.Name
 	}
@@ -105,8 +105,11 @@ func checkPerformance(s compute.Settings, sku string, cur *compute.DiskResource)
 	if err != nil || sku == "UltraSSD_LRS" || sku == "PremiumV2_LRS" {
 		return nil // a bad sku is the disk check's to answer
 	}
-	had := map[string]json.RawMessage{"diskIOPSReadWrite": json.RawMessage(strconv.Itoa(compute.DefaultDiskIOPS)),
-		"diskMBpsReadWrite": json.RawMessage(strconv.Itoa(compute.DefaultDiskMBps))}
+	var tier string
+	_ = json.Unmarshal(s["tier"], &tier)
+	iops, mbps := compute.DiskPerformance(sku, sizeBytes, tier)
+	had := map[string]json.RawMessage{"diskIOPSReadWrite": json.RawMessage(strconv.FormatInt(iops, 10)),
+		"diskMBpsReadWrite": json.RawMessage(strconv.FormatInt(mbps, 10))}
 	if cur != nil {
 		had = nil
 		if b, err := json.Marshal(cur.Properties); err == nil {
