@@ -551,7 +551,7 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 		SKU: SKUOf(spec.SKU)}, Zones: spec.Zones,
 		Properties: DiskProperties{BlockProperties: BlockProperties{CreationData: CreationData{CreateOption: spec.CreateOption}, DiskState: StateUnattached,
 			ProvisioningState: "Succeeded", TimeCreated: s.now(), UniqueID: uid}, OSType: spec.OSType, HyperVGeneration: spec.HyperVGeneration,
-			Encryption: &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
+			Encryption:          &Encryption{Type: "EncryptionAtRestWithPlatformKey"},
 			NetworkAccessPolicy: "AllowAll", PublicNetworkAccess: "Enabled"}}
 	spec.Restore.apply(&d.Properties)
 	var st resourceState
