@@ -23,9 +23,18 @@
 //   - nextEmit, the next search position and the repeat offset live in
 //     R14, R12 and R15, not in the stack frame (16, 32 and 24(SP)), off
 //     the loops' store-to-load paths;
-//   - a copy of 4-18 bytes is written without a branch on its offset.
+//   - a copy of 4-18 bytes is written without a branch on its offset;
+//   - a match's forward length is found before its back extension, not
+//     after it, so the check for a match right after the copy waits on
+//     one chain less;
+//   - each search step loads the next step's 8 bytes of src at its start,
+//     and a failed check after a copy loads the first search step's;
+//   - the hash multiplies by the prime shifted left 16 (no shift of the
+//     input), and the check after a copy loads its position's bytes
+//     rather than shifting them out of the load two bytes before.
 // 6-10 % faster on text, Go source and executables, 1-2 % on JSON
-// (bench/engine-measured.md, session 26).
+// (bench/engine-measured.md, session 26), then 8-11 % on all four
+// (session 27).
 
 #include "textflag.h"
 
@@ -64,22 +73,29 @@ zero_loop_encodeMinLZ64K:
 	MOVQ  src_base+24(FP), BX
 
 search_loop_encodeMinLZ64K:
+	MOVQ    (BX)(DX*1), DI
+
+	// Changed: DI holds src[s:s+8] on entry; each step loads the next
+	// step's into R13 before its own lookups, so a step's hashes start
+	// from a value loaded a step earlier.
+search_loop_cv_encodeMinLZ64K:
 	MOVL    DX, SI
 	SUBQ    R14, SI
 	SHRL    $0x05, SI
 	LEAL    3(DX)(SI*1), SI
 	CMPQ    SI, 8(SP)
 	JAE     emit_remainder_encodeMinLZ64K
-	MOVQ    (BX)(DX*1), DI
+	MOVQ    (BX)(SI*1), R13
 	MOVQ    SI, R12
-	MOVQ    $0x0000cf1bbcdcbf9b, R9
+
+	// Changed: the hashes multiply by minlz's prime shifted left 16,
+	// (x<<16)*p = x*(p<<16) mod 2^64: the same hash, one shift less.
+	MOVQ    $0xcf1bbcdcbf9b0000, R9
 	MOVQ    DI, R10
-	SHLQ    $0x10, R10
 	IMULQ   R9, R10
 	SHRQ    $0x33, R10
 	MOVQ    DI, R11
 	SHRQ    $0x08, R11
-	SHLQ    $0x10, R11
 	IMULQ   R9, R11
 	SHRQ    $0x33, R11
 	MOVWLZX (AX)(R10*2), SI
@@ -89,7 +105,6 @@ search_loop_encodeMinLZ64K:
 	MOVW    R10, (AX)(R11*2)
 	MOVQ    DI, R10
 	SHRQ    $0x10, R10
-	SHLQ    $0x10, R10
 	IMULQ   R9, R10
 	SHRQ    $0x33, R10
 	MOVL    DX, R9
@@ -401,7 +416,8 @@ no_repeat_found_encodeMinLZ64K:
 	CMPL    (BX)(SI*1), DI
 	JEQ     candidate3_match_encodeMinLZ64K
 	MOVQ    R12, DX
-	JMP     search_loop_encodeMinLZ64K
+	MOVQ    R13, DI
+	JMP     search_loop_cv_encodeMinLZ64K
 
 candidate3_match_encodeMinLZ64K:
 	ADDL $0x02, DX
@@ -413,7 +429,90 @@ candidate2_match_encodeMinLZ64K:
 	MOVL R8, SI
 
 candidate_match_encodeMinLZ64K:
-	MOVQ  R14, DI
+	// Changed: the forward match length first, from s+4 and candidate+4
+	// (the back extension only moves the start: the bytes it adds and the
+	// first four are equal, so the end is the same), off the back
+	// extension's chain. R13 = the match's end, R15 = the offset.
+	MOVL    DX, DI
+	SUBL    SI, DI
+	MOVQ    DI, R15
+	LEAQ    4(BX)(DX*1), R9
+	LEAQ    4(BX)(SI*1), R8
+	MOVQ    src_len+32(FP), DI
+	SUBL    DX, DI
+	SUBL    $0x04, DI
+	XORL    R11, R11
+	JMP     fwd_loop_16_entry_encodeMinLZ64K
+	PCALIGN $0x10
+
+fwd_loopback_16_encodeMinLZ64K:
+	MOVQ   (R9)(R11*1), R10
+	MOVQ   8(R9)(R11*1), R12
+	XORQ   (R8)(R11*1), R10
+	XORQ   8(R8)(R11*1), R12
+	MOVQ   R10, R13
+	ORQ    R12, R13
+	JNZ    fwd_bsf_16x_encodeMinLZ64K
+	LEAL   -16(DI), DI
+	LEAL   16(R11), R11
+
+fwd_loop_16_entry_encodeMinLZ64K:
+	CMPL DI, $0x10
+	JAE  fwd_loopback_16_encodeMinLZ64K
+	CMPL DI, $0x08
+	JB   fwd_match4_encodeMinLZ64K
+	MOVQ (R9)(R11*1), R10
+	XORQ (R8)(R11*1), R10
+	JNZ  fwd_bsf_8_encodeMinLZ64K
+	LEAL -8(DI), DI
+	LEAL 8(R11), R11
+	JMP  fwd_match4_encodeMinLZ64K
+
+fwd_bsf_16x_encodeMinLZ64K:
+	TZCNTQ  R10, R10
+	TZCNTQ  R12, R12
+	ADDQ    $0x40, R12
+	CMPQ    R10, $0x40
+	CMOVQEQ R12, R10
+	SHRQ    $0x03, R10
+	ADDL    R10, R11
+	JMP     fwd_end_encodeMinLZ64K
+
+fwd_bsf_8_encodeMinLZ64K:
+	TZCNTQ R10, R10
+	SARQ   $0x03, R10
+	ADDL   R10, R11
+	JMP    fwd_end_encodeMinLZ64K
+
+fwd_match4_encodeMinLZ64K:
+	CMPL DI, $0x04
+	JB   fwd_match2_encodeMinLZ64K
+	MOVL (R9)(R11*1), R10
+	CMPL (R8)(R11*1), R10
+	JNE  fwd_match2_encodeMinLZ64K
+	LEAL -4(DI), DI
+	LEAL 4(R11), R11
+
+fwd_match2_encodeMinLZ64K:
+	CMPL DI, $0x01
+	JE   fwd_match1_encodeMinLZ64K
+	JB   fwd_end_encodeMinLZ64K
+	MOVW (R9)(R11*1), R10
+	CMPW (R8)(R11*1), R10
+	JNE  fwd_match1_encodeMinLZ64K
+	LEAL 2(R11), R11
+	SUBL $0x02, DI
+	JZ   fwd_end_encodeMinLZ64K
+
+fwd_match1_encodeMinLZ64K:
+	MOVB (R9)(R11*1), R10
+	CMPB (R8)(R11*1), R10
+	JNE  fwd_end_encodeMinLZ64K
+	LEAL 1(R11), R11
+
+fwd_end_encodeMinLZ64K:
+	LEAL    4(DX)(R11*1), R13
+	MOVQ    R14, DI
 
 	// Changed: extend the match back eight bytes at a time, without a
 	// branch on the data (the byte loop below mispredicted its exit about
@@ -466,105 +565,14 @@ match_extend_back_end_encodeMinLZ64K:
 	RET
 
 dst_size_check_ok_2:
+	// R8 = the match's start (after the back extension), R11 its
+	// length, DX its end.
 	MOVL DX, R8
-	MOVL DX, DI
-	SUBL SI, DI
-	MOVQ DI, R15
-	ADDL $0x04, DX
-	ADDL $0x04, SI
-	MOVQ src_len+32(FP), DI
-	SUBL DX, DI
-	LEAQ (BX)(DX*1), R9
-	LEAQ (BX)(SI*1), SI
-
-	// matchLen
-	XORL R11, R11
-	JMP  matchlen_loop_16_entry_match_nolit_encodeMinLZ64K
-	PCALIGN $0x10
-
-matchlen_loopback_16_match_nolit_encodeMinLZ64K:
-	// Changed: one branch for 16 bytes, not one for each 8 (most
-	// matches end within the first 8, the rest mispredicted).
-	MOVQ   (R9)(R11*1), R10
-	MOVQ   8(R9)(R11*1), R12
-	XORQ   (SI)(R11*1), R10
-	XORQ   8(SI)(R11*1), R12
-	MOVQ   R10, R13
-	ORQ    R12, R13
-	JNZ    matchlen_bsf_16x_match_nolit_encodeMinLZ64K
-	LEAL   -16(DI), DI
-	LEAL   16(R11), R11
-	JMP    matchlen_loop_16_entry_match_nolit_encodeMinLZ64K
-
-matchlen_bsf_16x_match_nolit_encodeMinLZ64K:
-	TZCNTQ  R10, R10
-	TZCNTQ  R12, R12
-	ADDQ    $0x40, R12
-	CMPQ    R10, $0x40
-	CMOVQEQ R12, R10
-	SHRQ    $0x03, R10
-	ADDL    R10, R11
-	JMP     match_nolit_end_encodeMinLZ64K
-
-matchlen_loop_16_entry_match_nolit_encodeMinLZ64K:
-	CMPL DI, $0x10
-	JAE  matchlen_loopback_16_match_nolit_encodeMinLZ64K
-	JMP  matchlen_match8_match_nolit_encodeMinLZ64K
-	PCALIGN $0x10
-
-matchlen_bsf_16match_nolit_encodeMinLZ64K:
-	TZCNTQ R12, R12
-	SARQ   $0x03, R12
-	LEAL   8(R11)(R12*1), R11
-	JMP    match_nolit_end_encodeMinLZ64K
-
-matchlen_match8_match_nolit_encodeMinLZ64K:
-	CMPL DI, $0x08
-	JB   matchlen_match4_match_nolit_encodeMinLZ64K
-	MOVQ (R9)(R11*1), R10
-	XORQ (SI)(R11*1), R10
-	JNZ  matchlen_bsf_8_match_nolit_encodeMinLZ64K
-	LEAL -8(DI), DI
-	LEAL 8(R11), R11
-	JMP  matchlen_match4_match_nolit_encodeMinLZ64K
-	PCALIGN $0x10
-
-matchlen_bsf_8_match_nolit_encodeMinLZ64K:
-	TZCNTQ R10, R10
-	SARQ   $0x03, R10
-	ADDL   R10, R11
-	JMP    match_nolit_end_encodeMinLZ64K
-
-matchlen_match4_match_nolit_encodeMinLZ64K:
-	CMPL DI, $0x04
-	JB   matchlen_match2_match_nolit_encodeMinLZ64K
-	MOVL (R9)(R11*1), R10
-	CMPL (SI)(R11*1), R10
-	JNE  matchlen_match2_match_nolit_encodeMinLZ64K
-	LEAL -4(DI), DI
-	LEAL 4(R11), R11
-
-matchlen_match2_match_nolit_encodeMinLZ64K:
-	CMPL DI, $0x01
-	JE   matchlen_match1_match_nolit_encodeMinLZ64K
-	JB   match_nolit_end_encodeMinLZ64K
-	MOVW (R9)(R11*1), R10
-	CMPW (SI)(R11*1), R10
-	JNE  matchlen_match1_match_nolit_encodeMinLZ64K
-	LEAL 2(R11), R11
-	SUBL $0x02, DI
-	JZ   match_nolit_end_encodeMinLZ64K
-
-matchlen_match1_match_nolit_encodeMinLZ64K:
-	MOVB    (R9)(R11*1), R10
-	CMPB    (SI)(R11*1), R10
-	JNE     match_nolit_end_encodeMinLZ64K
-	LEAL    1(R11), R11
-	PCALIGN $0x10
+	MOVL R13, R11
+	SUBL DX, R11
+	MOVL R13, DX
 
 match_nolit_end_encodeMinLZ64K:
-	ADDL R11, DX
-	ADDL $0x04, R11
 	MOVQ R15, SI
 	MOVQ R14, DI
 	MOVQ DX, R14
@@ -891,21 +899,22 @@ emit_copy2_0_match_nolit_encodeMinLZ64K_emit2:
 match_nolit_emitcopy_end_encodeMinLZ64K:
 	CMPQ DX, 8(SP)
 	JAE  emit_remainder_encodeMinLZ64K
-	MOVQ -2(BX)(DX*1), DI
+
+	// Changed: the lookup at s hashes and compares a load at s, not the
+	// load at s-2 shifted (one shift less on the check's chain; the
+	// hash takes the low six bytes, the compare the low four).
+	MOVQ (BX)(DX*1), DI
 	CMPQ CX, (SP)
 	JB   match_nolit_dst_ok_encodeMinLZ64K
 	MOVQ $0x00000000, ret+56(FP)
 	RET
 
 match_nolit_dst_ok_encodeMinLZ64K:
-	MOVQ    $0x0000cf1bbcdcbf9b, SI
-	MOVQ    DI, R8
-	SHRQ    $0x10, DI
+	MOVQ    $0xcf1bbcdcbf9b0000, SI
+	MOVQ    -2(BX)(DX*1), R8
 	MOVQ    DI, R9
-	SHLQ    $0x10, R8
 	IMULQ   SI, R8
 	SHRQ    $0x33, R8
-	SHLQ    $0x10, R9
 	IMULQ   SI, R9
 	SHRQ    $0x33, R9
 	LEAL    -2(DX), R10
@@ -914,8 +923,13 @@ match_nolit_dst_ok_encodeMinLZ64K:
 	MOVW    DX, (AX)(R9*2)
 	MOVL    DX, R8
 	INCL    DX
-	CMPL    (BX)(SI*1), DI
-	JNE     search_loop_encodeMinLZ64K
+
+	// Changed: on no match the search goes on at s+1 with its 8 bytes
+	// already loaded (DI), as its own steps do.
+	MOVL    DI, R11
+	MOVQ    (BX)(DX*1), DI
+	CMPL    (BX)(SI*1), R11
+	JNE     search_loop_cv_encodeMinLZ64K
 	MOVL    R8, DI
 	SUBL    SI, DI
 	MOVQ    DI, R15
