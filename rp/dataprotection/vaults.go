@@ -3,6 +3,7 @@ package dataprotection
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -342,6 +343,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		var oldSecurity json.RawMessage
 		if exists && old.Properties != nil {
 			oldSecurity = old.Properties.SecuritySettings
+			if err := checkStorageLocked(ctx, tx, old, in.Properties.StorageSettings); err != nil {
+				return nil, err
+			}
 		}
 		sec, err := checkSecuritySettings(in.Properties.SecuritySettings, oldSecurity, !exists, false)
 		if err != nil {
@@ -659,4 +663,44 @@ func (pr *Provider) cascadeDeletePolicy(ctx context.Context, id string) error {
 		}
 		return err
 	})
+}
+
+// checkStorageLocked refuses a change of vault old's storage redundancy
+// (storageSettings, the redundancy of each datastore) once the vault
+// protects a backup instance, as Azure locks it then (a Recovery Services
+// vault's storageType likewise: StorageModelModifyError): its backups are
+// stored as it said when they were made.
+func checkStorageLocked(ctx context.Context, rd store.Reader, old *vaultResource, ss []storageSetting) error {
+	was := map[string]string{}
+	for _, s := range old.Properties.StorageSettings {
+		was[s.DatastoreType] = s.Type
+	}
+	now := map[string]string{}
+	for _, s := range ss {
+		now[s.DatastoreType] = s.Type
+	}
+	if maps.Equal(was, now) {
+		return nil
+	}
+	bis, err := resource.List[instanceResource](ctx, rd, typeInstance, old.ID)
+	if err != nil || len(bis) == 0 {
+		return err
+	}
+	names := make([]string, len(bis))
+	for i, bi := range bis {
+		names[i] = bi.Name
+	}
+	return arm.BadRequestAt("properties.storageSettings", "UserErrorInvalidOperationForCurrentState",
+		"The storage redundancy of Backup vault '%s' is locked once it protects a backup instance, and cannot be changed thereafter (it is %s; it protects %s). Send the vault's storageSettings as they are, or create another vault with the redundancy you want.",
+		old.Name, storageText(old.Properties.StorageSettings), strings.Join(names, ", "))
+}
+
+// storageText is storageSettings as the error names them: VaultStore
+// LocallyRedundant, ...
+func storageText(ss []storageSetting) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.DatastoreType + " " + s.Type
+	}
+	return strings.Join(parts, ", ")
 }
