@@ -73,6 +73,11 @@ zero_loop_encodeMinLZ64K:
 	MOVQ  src_base+24(FP), BX
 
 search_loop_encodeMinLZ64K:
+	// Changed: s < sLimit before src[s:s+8] is loaded (after a repeat s
+	// may be len(src)); when it is not, the next search position is not
+	// either, so the block ends as the check below would end it.
+	CMPQ    DX, 8(SP)
+	JAE     emit_remainder_encodeMinLZ64K
 	MOVQ    (BX)(DX*1), DI
 
 	// Changed: DI holds src[s:s+8] on entry; each step loads the next
