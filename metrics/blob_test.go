@@ -80,3 +80,47 @@ func TestWrappedBlobKeepsGroupedSyncs(t *testing.T) {
 		}
 	}
 }
+
+// Through the instrumented local backend a chunk store still writes its
+// packs in pieces (blob.Streamer), each counted as one put of its bytes
+// when committed; the memory backend claims no streams.
+func TestWrappedBlobKeepsStreams(t *testing.T) {
+	ctx := context.Background()
+	lb, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	sb, ok := m.WrapBlob(lb).(blob.Streamer)
+	if !ok {
+		t.Fatal("the instrumented local backend hides Stream")
+	}
+	st, err := sb.Stream(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	piece := blob.AlignedBuf(1 << 20)
+	for i := range piece {
+		piece[i] = byte(i * 7)
+	}
+	for off := range 3 {
+		if err := st.WriteAt(piece, int64(off)<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := series(t, m, "safehold_blob_bytes_total", "put").GetCounter().GetValue(); n != 0 {
+		t.Fatalf("safehold_blob_bytes_total{direction=put} = %v before the commit, want 0", n)
+	}
+	if err := st.Commit(ctx, "pack/aa01"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lb.Get(ctx, "pack/aa01", 2<<20, 1<<20); err != nil || !bytes.Equal(got, piece) {
+		t.Fatalf("the object put: %v, %d bytes", err, len(got))
+	}
+	if n := series(t, m, "safehold_blob_bytes_total", "put").GetCounter().GetValue(); n != 3<<20 {
+		t.Fatalf("safehold_blob_bytes_total{direction=put} = %v, want %d", n, 3<<20)
+	}
+	if _, ok := m.WrapBlob(mem.New(time.Now)).(blob.Streamer); ok {
+		t.Fatal("the instrumented memory backend claims streams it does not have")
+	}
+}
