@@ -25,7 +25,7 @@ func (pr *Provider) registerContract(rt *arm.Router, R string) {
 		"The vault has no backup engine '%s': no backup server (MABS or DPM) is registered to it; Safehold protects Azure VMs only.", "backupEngineName"))
 	rt.Handle("GET", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.getConfig("encryption"))
 	rt.Handle("PUT", R+"/backupEncryptionConfigs/backupResourceEncryptionConfig", pr.putEncryptionConfig)
-	rt.Handle("GET", R+"/backupUsageSummaries", pr.usageSummaries)
+	rt.Handle("GET", R+"/backupUsageSummaries", pr.primaryOnly(pr.usageSummaries))
 	rt.Handle("POST", R+"/backupJobsExport", on(pr.foundVaultID, pr.exportJobs), arm.Action(namespace+"/vaults/backupJobsExport/action"))
 	rt.Handle("GET", R+"/backupJobs/operationResults/{operationId}", pr.exportJobsResult, arm.Action(namespace+"/vaults/backupJobs/read"))
 	rt.Handle("GET", R+"/backupJobs/exports/{operationId}", pr.exportedJobs, arm.Action(namespace+"/vaults/backupJobs/read"))

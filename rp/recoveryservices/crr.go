@@ -37,3 +37,44 @@ func crossRegionOperationNotFound(r *arm.Request) (*arm.Response, error) {
 	return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound",
 		"The operation '%s' was not found: no Cross Region Restore operation is ever started (Safehold keeps no copy of a vault's backups in a secondary region).", r.Param("operationId"))
 }
+
+// secondaryVersions are the api-versions of Azure's passive-stamp
+// (Cross Region Restore) spec, RecoveryServicesBackupPassiveClient's: at
+// them the vault's protected items, recovery points and usage summaries
+// are those of the vault's copy in its paired region (BackupProtectedItemsCrr,
+// RecoveryPointsCrr, BackupUsageSummariesCRR; az backup item, recoverypoint
+// list and show --use-secondary-region). The storage configuration at
+// these versions is the vault's own, and is answered.
+var secondaryVersions = map[string]bool{"2018-12-20": true, "2021-11-15": true, "2023-01-15": true}
+
+// primaryOnly is h, but for a request at a secondaryVersions api-version,
+// which is 400 BMSUserErrorCrossRegionRestoreNotSupported (after the
+// vault's 404 when it does not exist): Safehold keeps no secondary copy,
+// so there is nothing of the vault's to list or read there. Such lists
+// answered the primary region's items and points, as though they had been
+// copied.
+func (pr *Provider) primaryOnly(h arm.Handler) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		if !secondaryVersions[r.APIVersion] {
+			return h(r)
+		}
+		return pr.secondaryRefused(r)
+	}
+}
+
+// secondaryRefused answers a request for the vault's data in its paired
+// region: the vault's 404, else 400 naming its storage redundancy and
+// Cross Region Restore setting.
+func (pr *Provider) secondaryRefused(r *arm.Request) (*arm.Response, error) {
+	_, cfg, err := pr.config(r, "storage")
+	if err != nil {
+		return nil, err
+	}
+	crr := "Disabled"
+	if cfg.Properties["crossRegionRestoreFlag"] == true {
+		crr = "Enabled"
+	}
+	return nil, arm.BadRequest("BMSUserErrorCrossRegionRestoreNotSupported",
+		"Vault '%s' has no data in a secondary region (its storage is %v, Cross Region Restore %s): Safehold keeps no copy of a Recovery Services vault's backups in its paired region, so there are no secondary-region items, recovery points or usages to list or read (api-version %s is the Cross Region Restore API's). Use the vault's own region (az backup: leave out --use-secondary-region).",
+		r.Param("vaultName"), cfg.Properties["storageType"], crr, r.APIVersion)
+}
