@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/safehold/safehold/arm"
@@ -636,7 +637,10 @@ func (s *Service) CreateDisk(ctx context.Context, spec DiskSpec) (*Disk, error) 
 	}
 	if err != nil {
 		s.dropVolumes(uid)
-		return nil, err
+		if spec.CreateOption == "Upload" || spec.CreateOption == "UploadPreparedSecure" {
+			return nil, tooLarge(err, "properties.creationData.uploadSizeBytes", spec.UploadSizeBytes)
+		}
+		return nil, tooLarge(err, "properties.diskSizeGB", spec.SizeBytes)
 	}
 	return s.storeRestoredDisk(ctx, d, st, written)
 }
@@ -971,7 +975,7 @@ func (s *Service) UpdateDisk(ctx context.Context, id string, u DiskUpdate) (*Dis
 				return fmt.Errorf("open disk %s: %w", d.Name, err)
 			}
 			if err := v.Resize(u.SizeBytes); err != nil {
-				return fmt.Errorf("resize disk %s: %w", d.Name, err)
+				return tooLarge(fmt.Errorf("resize disk %s: %w", d.Name, err), "properties.diskSizeGB", u.SizeBytes)
 			}
 			d.Properties.DiskSizeBytes = u.SizeBytes
 			d.Properties.DiskSizeGB = sizeGB(u.SizeBytes)
@@ -1180,4 +1184,17 @@ func (s *Service) AllDisks(ctx context.Context) ([]*DiskResource, error) {
 		}
 	}
 	return out, nil
+}
+
+// tooLarge is err, or for a volume of size bytes the file system of the
+// data directory could not hold as one file (EFBIG: ext4 keeps files of
+// up to 16 TiB, and Azure's disks go to 32767 GiB) a 400 naming the
+// request's field (target) and what to do: it was a 500
+// InternalServerError.
+func tooLarge(err error, target string, size int64) error {
+	if !errors.Is(err, syscall.EFBIG) {
+		return err
+	}
+	field := target[strings.LastIndex(target, ".")+1:]
+	return invalidAt(target, "A disk of %d GiB is larger than the file system of this server's data directory holds as one file (ext4 holds files of up to 16 TiB). Use a smaller %s (up to 16383 GiB on ext4), or run Safehold with its data directory on a file system that holds larger files (XFS, btrfs).", sizeGB(size), field)
 }
