@@ -3,6 +3,7 @@ package dataprotection
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"regexp"
@@ -525,23 +526,54 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := vaultIDOf(r)
-	if ok, err := resource.Exists(ctx, pr.p.Store, id.String()); err != nil {
-		return nil, err
-	} else if !ok {
+	seen, err := pr.loadVault(ctx, pr.p.Store, id)
+	if arm.IsNotFound(err) {
 		return arm.NoContent(), nil
 	}
-	if err := pr.vaultDeletable(ctx, pr.p.Store, id); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	// Soft-deleted backup instances left with soft delete Off are purged
-	// with the vault: the vault's resource guard must allow that.
-	if err := resource.CheckCascade(ctx, pr.p.Store, id.String(), r.Allowed); err != nil {
-		return nil, err
+	err = pr.vaultDeletable(ctx, pr.p.Store, id)
+	if err == nil {
+		// Soft-deleted backup instances left with soft delete Off are
+		// purged with the vault: the vault's resource guard must allow
+		// that.
+		err = resource.CheckCascade(ctx, pr.p.Store, id.String(), r.Allowed)
 	}
-	if err := pr.cascadeDeleteVault(ctx, id.String()); err != nil {
+	if err == nil {
+		err = pr.dropVault(ctx, id, seen)
+	}
+	if err != nil {
+		// Another DELETE of the vault, running at once, removed it
+		// first: this one finds it gone, as a DELETE of a vault that is
+		// not there does (it was 404 ResourceNotFound).
+		if arm.IsNotFound(err) || errors.Is(err, errVaultReplaced) {
+			if cur, e := pr.loadVault(ctx, pr.p.Store, id); arm.IsNotFound(e) || (e == nil && !sameVault(seen, cur)) {
+				return arm.NoContent(), nil
+			}
+		}
 		return nil, err
 	}
 	return arm.OK(nil), nil
+}
+
+// errVaultReplaced is dropVault's error when the vault of its id is no
+// longer the one its DELETE began with: another DELETE removed that one
+// and a client made a vault of the same name since, which this DELETE
+// leaves.
+var errVaultReplaced = errors.New("the vault was deleted and made again meanwhile")
+
+// sameVault reports whether a and b are one vault, not two made one after
+// the other under one id: by their creation time, and their system
+// identity's principal.
+func sameVault(a, b *vaultResource) bool {
+	if a.SystemData != nil && b.SystemData != nil && !a.SystemData.CreatedAt.Equal(b.SystemData.CreatedAt) {
+		return false
+	}
+	if a.Identity != nil && b.Identity != nil && a.Identity.PrincipalID != b.Identity.PrincipalID {
+		return false
+	}
+	return true
 }
 
 // vaultDeletable refuses the delete of a vault that still holds backup
@@ -595,6 +627,12 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	return pr.dropVault(ctx, vid, nil)
+}
+
+// dropVault is cascadeDeleteVault of vault vid, which must be seen (nil:
+// whichever is there) when it is removed: errVaultReplaced otherwise.
+func (pr *Provider) dropVault(ctx context.Context, vid arm.ResourceID, seen *vaultResource) error {
 	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, vid.String())
 	if err != nil {
 		return err
@@ -611,6 +649,9 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 		v, err := pr.loadVault(ctx, tx, vid)
 		if err != nil {
 			return err
+		}
+		if seen != nil && !sameVault(seen, v) {
+			return errVaultReplaced
 		}
 		// What is under the vault (its policies, its resource guard proxy)
 		// goes with it: a proxy left behind would keep its guard in use and

@@ -167,5 +167,8 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 	if err != nil {
 		return nil // already gone
 	}
-	return pr.removeVault(ctx, v)
+	if err := pr.removeVault(ctx, v); !errors.Is(err, errVaultGone) {
+		return err
+	}
+	return nil // gone meanwhile
 }

@@ -2,6 +2,8 @@ package recoveryservices_test
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,4 +59,37 @@ func TestVaultDeleteDoesNotWaitForItsData(t *testing.T) {
 		_, err := e.Server.Store.GetTaskByKey(ctx, protection.RemoveVaultKey(gone[0].Key))
 		return errors.Is(err, store.ErrNotFound)
 	})
+}
+
+// TestVaultDeletedTwiceAtOnce deletes a Recovery Services vault with
+// several DELETEs at once through the SDK (two scripts, or a retry racing
+// its first try): each succeeds (200, the only answer the SDK takes), one
+// deleting the vault, the others finding it gone, as a DELETE of a vault
+// that is not there does. One that found the vault when it began and lost
+// it to another before it ended was 404 ResourceNotFound (hostile27: 6 of
+// 120 DELETEs, 12 at once).
+func TestVaultDeletedTwiceAtOnce(t *testing.T) {
+	e := testserver.Start(t)
+	e.ResourceGroups("rs-rg")
+	vc := testserver.Factory(e, armrecoveryservices.NewClientFactory).NewVaultsClient()
+	const rounds, deletes = 12, 8
+	for i := range rounds {
+		name := fmt.Sprintf("twice%d", i)
+		fixture.RSVault(t, e, "rs-rg", name, fixture.StandardVault())
+		errs := make([]error, deletes)
+		var wg sync.WaitGroup
+		for k := range deletes {
+			wg.Go(func() { _, errs[k] = vc.Delete(e.Ctx(), "rs-rg", name, nil) })
+		}
+		wg.Wait()
+		for k, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: DELETE %d of %d at once: %v", i, k+1, deletes, err)
+			}
+		}
+		var re *azcore.ResponseError
+		if _, err := vc.Get(e.Ctx(), "rs-rg", name, nil); !errors.As(err, &re) || re.StatusCode != 404 {
+			t.Fatalf("round %d: the vault after its deletes: %v, want 404", i, err)
+		}
+	}
 }

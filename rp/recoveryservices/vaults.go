@@ -2,6 +2,7 @@ package recoveryservices
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -497,11 +498,19 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	if err := pr.vaultEmpty(ctx, pr.p.Store, v); err != nil {
 		return nil, err
 	}
-	if err := pr.removeVault(ctx, v); err != nil {
+	if err := pr.removeVault(ctx, v); err != nil && !errors.Is(err, errVaultGone) {
 		return nil, err
 	}
+	// (errVaultGone: another DELETE of the vault, running at once, removed
+	// it first; this one finds it gone, as a DELETE of a vault that is not
+	// there does. It was 404 ResourceNotFound.)
 	return arm.OK(nil), nil
 }
+
+// errVaultGone is removeVault's error when the vault it was given is no
+// longer in the store: another delete removed it (and a client may have
+// made a vault of the same name since, which it leaves).
+var errVaultGone = errors.New("the vault was deleted meanwhile")
 
 // vaultEmpty refuses the delete of a vault that still holds protected
 // items, soft-deleted ones included (Azure's ServiceResourceNotEmpty): a
@@ -539,10 +548,21 @@ func (pr *Provider) checkDeleteVault(ctx context.Context, r store.Reader, id, _ 
 }
 
 // removeVault drops a vault with everything under it (cascade from a
-// resource-group delete, or an empty vault's delete).
+// resource-group delete, or an empty vault's delete): errVaultGone, doing
+// nothing, once v is no longer the vault of its id.
 func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 	id, err := arm.ParseID(v.ID)
 	if err != nil {
+		return err
+	}
+	same := func(rd store.Reader) error {
+		cur, err := pr.loadVault(ctx, rd, id)
+		if arm.IsNotFound(err) || (err == nil && cur.UniqueID != v.UniqueID) {
+			return errVaultGone
+		}
+		return err
+	}
+	if err := same(pr.p.Store); err != nil {
 		return err
 	}
 	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, id.String())
@@ -556,6 +576,10 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 	}
 	var removeTier func()
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		err := same(tx)
+		if err != nil {
+			return err
+		}
 		if err := pr.dropVaultPrincipal(ctx, tx, id); err != nil {
 			return err
 		}
@@ -563,7 +587,6 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 		// collection requested before would make it again), and is
 		// deleted by a task: the DELETE does not wait for a collection
 		// of it nor for its objects' deletion (minutes for a big vault).
-		var err error
 		if removeTier, err = pr.Engine.RemoveVaultTx(ctx, tx, v.UniqueID); err != nil {
 			return err
 		}
