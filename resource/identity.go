@@ -155,6 +155,13 @@ func (p *Platform) SetIdentity(ctx context.Context, tx store.Tx, kinds IdentityK
 	if in != nil {
 		reqType, reqUAs = in.Type, in.UserAssignedIdentities
 	}
+	if merge && reqType == "" && old != nil {
+		// A PATCH's identity without a type (`{}`, a type of null, or
+		// user-assigned ids alone) keeps the type it has, as ARM's PATCH
+		// merges: it was None, which deleted the system-assigned
+		// principal and its role assignments.
+		reqType = old.Type
+	}
 	typ, system, user, err := kinds.ParseIdentityType(reqType)
 	if err != nil {
 		return nil, err

@@ -150,6 +150,14 @@ func TestVMKeepsWhatItWasGiven(t *testing.T) {
 		}
 	}
 
+	// An identity without a type (the SDK's VirtualMachineIdentity{}
+	// sends {}) keeps both: it dropped them, deleting the system
+	// principal with its role assignments (found by hostile27).
+	upd, err = fixture.Wait(e.vms.BeginUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachineUpdate{Identity: &armcompute.VirtualMachineIdentity{}}, nil))
+	if err != nil || upd.Identity == nil || upd.Identity.PrincipalID == nil || *upd.Identity.PrincipalID != principal || len(upd.Identity.UserAssignedIdentities) != 1 {
+		t.Fatalf("PATCH identity {}: %+v %v, want both identities kept", upd.Identity, err)
+	}
+
 	// Identity None drops both.
 	upd, err = fixture.Wait(e.vms.BeginUpdate(ctx, e.rg, "vm1", armcompute.VirtualMachineUpdate{Identity: &armcompute.VirtualMachineIdentity{Type: to.Ptr(armcompute.ResourceIdentityTypeNone)}}, nil))
 	if err != nil || upd.Identity != nil {

@@ -216,3 +216,45 @@ func TestSDKUserAssignedIdentity(t *testing.T) {
 		t.Fatalf("points after the refused backup: %v %d, want 1", err, len(page.Value))
 	}
 }
+
+// TestPatchIdentityWithoutTypeKeepsIt: a vault PATCH whose identity gives
+// no type (the SDK's DppIdentityDetails{} sends {}) keeps the vault's
+// system-assigned identity, its principal and the principal's roles, as
+// ARM's PATCH merges; one giving user-assigned identities without a type
+// is held to the type the vault has. Both dropped the identity (type
+// None), deleting the principal with its role assignments, so the vault's
+// backups lost every permission (found by hostile27).
+func TestPatchIdentityWithoutTypeKeepsIt(t *testing.T) {
+	e := testserver.Start(t)
+	ctx := e.Ctx()
+	e.ResourceGroups("vault-rg", "id-rg")
+	v := fixture.BackupVault(t, e, "vault-rg", "keepid")
+	principal := *v.Identity.PrincipalID
+	scope := "/subscriptions/" + e.Sub + "/resourceGroups/id-rg"
+	assign(t, e, scope, roleDiskSnapshotContributor, principal)
+	vaults := testserver.Factory(e, armdataprotection.NewClientFactory).NewBackupVaultsClient()
+	pv, err := fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "keepid", armdataprotection.PatchResourceRequestInput{
+		Identity: &armdataprotection.DppIdentityDetails{}, Tags: map[string]*string{"k": to.Ptr("v")}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv.Identity == nil || pv.Identity.Type == nil || *pv.Identity.Type != "SystemAssigned" || pv.Identity.PrincipalID == nil || *pv.Identity.PrincipalID != principal {
+		t.Fatalf("the vault after a PATCH of identity {}: %+v, want SystemAssigned with principal %s", pv.Identity, principal)
+	}
+	got, err := vaults.Get(ctx, "vault-rg", "keepid", nil)
+	if err != nil || got.Identity == nil || got.Identity.PrincipalID == nil || *got.Identity.PrincipalID != principal {
+		t.Fatalf("GET after the PATCH: %v %+v", err, got.Identity)
+	}
+	if resp, m := e.Do("GET", "/subscriptions/"+e.Sub+"/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId%20eq%20'"+principal+"'", nil); resp.StatusCode != 200 || len(m["value"].([]any)) != 1 {
+		t.Fatalf("the identity's role assignments after the PATCH: %d %v, want the one", resp.StatusCode, m)
+	}
+	uami := "/subscriptions/" + e.Sub + "/resourceGroups/id-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/backup-id"
+	_, err = fixture.Wait(vaults.BeginUpdate(ctx, "vault-rg", "keepid", armdataprotection.PatchResourceRequestInput{Identity: &armdataprotection.DppIdentityDetails{
+		UserAssignedIdentities: map[string]*armdataprotection.UserAssignedIdentity{uami: {}}}}, nil))
+	if !testserver.HasError(err, 400, "") || !strings.Contains(err.Error(), "identity.userAssignedIdentities") {
+		t.Fatalf("a PATCH of user-assigned identities without a type to a SystemAssigned vault: %v, want 400 naming identity.userAssignedIdentities", err)
+	}
+	if got, err := vaults.Get(ctx, "vault-rg", "keepid", nil); err != nil || got.Identity == nil || got.Identity.PrincipalID == nil || *got.Identity.PrincipalID != principal {
+		t.Fatalf("GET after the refused PATCH: %v %+v", err, got.Identity)
+	}
+}

@@ -167,7 +167,8 @@ func TestVaultRegionOnly(t *testing.T) {
 // principal across writes, a PATCH merges user-assigned identities (null
 // removes one) and keeps the system-assigned principal, SystemAssigned
 // drops the user-assigned ones, None drops everything; malformed
-// identities are 400s naming the field.
+// identities are 400s naming the field. A PATCH of an identity without a
+// type keeps the vault's.
 func TestSDKVaultIdentities(t *testing.T) {
 	e := testserver.StartWithGroups(t, "vaultrg")
 	ctx := e.Ctx()
@@ -226,6 +227,18 @@ func TestSDKVaultIdentities(t *testing.T) {
 	pv, err = patch(&armrecoveryservices.IdentityData{Type: to.Ptr(armrecoveryservices.ResourceIdentityTypeSystemAssigned)})
 	if err != nil || *pv.Identity.Type != armrecoveryservices.ResourceIdentityTypeSystemAssigned || len(pv.Identity.UserAssignedIdentities) != 0 || *pv.Identity.PrincipalID != system {
 		t.Fatalf("PATCH SystemAssigned: %v %+v", err, pv.Identity)
+	}
+
+	// An identity without a type (IdentityData{} sends {}) keeps the type
+	// the vault has, with its principal, as ARM's PATCH merges: it was
+	// None, which deleted the principal and its role assignments (found by
+	// hostile27).
+	pv, err = patch(&armrecoveryservices.IdentityData{})
+	if err != nil || pv.Identity == nil || *pv.Identity.Type != armrecoveryservices.ResourceIdentityTypeSystemAssigned || pv.Identity.PrincipalID == nil || *pv.Identity.PrincipalID != system {
+		t.Fatalf("PATCH identity {}: %v %+v, want SystemAssigned with principal %s", err, pv, system)
+	}
+	if got, err := vc.Get(ctx, "vaultrg", "v1", nil); err != nil || got.Identity == nil || got.Identity.PrincipalID == nil || *got.Identity.PrincipalID != system {
+		t.Fatalf("GET after PATCH identity {}: %v %+v", err, got.Identity)
 	}
 
 	// None: no identity.
