@@ -373,6 +373,17 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	var out instanceResource
 	op := &ops.Operation{Kind: opConfigure, ResourceID: id.String(), Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		// The policy again, where the instance is written: a DELETE of it
+		// since vaultAndInstance read it found no instance using it and
+		// removed it, and the instance would be left Provisioning for
+		// good (its configuration fails on the policy before it records
+		// anything).
+		if _, _, err := pr.loadPolicy(ctx, tx, in.Properties.PolicyInfo.PolicyID); isNotFound(err) {
+			pid, _ := arm.ParseID(in.Properties.PolicyInfo.PolicyID)
+			return arm.Errorf(http.StatusNotFound, "UserErrorPolicyNotFound", "properties.policyInfo.policyId: the backup policy '%s' does not exist in vault '%s'; create it first.", pid.Name(), vault.Name)
+		} else if err != nil {
+			return err
+		}
 		old, err := pr.loadInstance(ctx, tx, id)
 		if err != nil && !isNotFound(err) {
 			return err
