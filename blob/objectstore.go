@@ -145,12 +145,29 @@ func ObjectErr(ctx context.Context, op, key string, err error, kind func(error) 
 	return fmt.Errorf("%s %s: %w", op, key, err)
 }
 
-// Unreachable is an object store's failure to answer at all: a refused or
-// broken connection, a timeout. The store is out of reach, the object is
-// not at fault; a retry once the store is back may succeed.
-type Unreachable struct{ Err error }
+// Unreachable is an object store's failure to answer at all (a refused or
+// broken connection, a timeout), or its failure for now (408, 429, a 5xx)
+// that Retry's tries did not outlast. The store is out of reach or
+// failing, the object is not at fault; a retry once the store is back may
+// succeed.
+type Unreachable struct {
+	Err error
+	// Store names the object store ("s3 bucket B at URL"), when known.
+	Store string
+	// Status is the store's last answer (0: none came).
+	Status int
+}
 
-func (u *Unreachable) Error() string { return "object storage unreachable: " + u.Err.Error() }
+func (u *Unreachable) Error() string {
+	store := "object storage"
+	if u.Store != "" {
+		store += " (" + u.Store + ")"
+	}
+	if u.Status != 0 {
+		return fmt.Sprintf("%s answered %d %s: %v", store, u.Status, http.StatusText(u.Status), u.Err)
+	}
+	return store + " unreachable: " + u.Err.Error()
+}
 func (u *Unreachable) Unwrap() error { return u.Err }
 
 // ObjectStoreUnreachable says so to those who do not import blob (arm's
@@ -218,14 +235,16 @@ func ReadRange(ctx context.Context, stat func(context.Context, string) (Info, er
 	return data, nil
 }
 
-// PutBackoff is how long an upload that met a transient failure waits
-// before each of its next tries (a quarter more or less, at random): half
-// a minute in all, beyond the retries of the store's own client (a few
-// seconds), so that an object store out of reach for a while (its
-// connections cut, answering 503, restarting) does not fail the backup
-// whose pack it was, which would then be taken again from the start; a
-// store down for longer fails it then, saying so.
-var PutBackoff = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
+// Backoff is how long a request to an object store that met a transient
+// failure waits before each of its next tries (a quarter more or less, at
+// random): half a minute in all, beyond the retries of the store's own
+// client (a few seconds), so that an object store out of reach for a
+// while (its connections cut, answering 503, restarting) fails neither
+// the backup whose pack it was (which would then be taken again from the
+// start) nor the restore or verify reading it; a store down for longer
+// fails them then, saying so. One policy for every request: uploads,
+// reads, listings, deletes (Retry).
+var Backoff = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
 
 // Transient reports whether a failed request to an object store may
 // succeed if made again: the store was out of reach (Unreachable: a
@@ -240,26 +259,76 @@ func Transient(err error, status int) bool {
 	return errors.As(err, &u) || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
-// RetryPut makes one upload (put, which answers ObjectErr's errors) until
-// it succeeds, fails in a way another try would not change, or the tries
-// PutBackoff allows are spent (then its last error). status tells an
-// error's HTTP status (0: none). A try after one whose answer was lost
-// may find the object there already (ErrExist): the callers tell their
-// own object from another (chunk's ownPut, PutObject).
-func RetryPut(ctx context.Context, put func() error, status func(error) int) error {
+// QuickTries is how many of Backoff's waits a read, listing or delete
+// outside Patient work makes: none (a request a client waits on answers
+// 503 after the store client's own tries, for the client to retry, as it
+// did before jobs rode out the store's failures).
+const QuickTries = 0
+
+type patientKey struct{}
+
+// Patient marks ctx as background work's (the job runner's, the
+// leader's upkeep): its reads, listings and deletes ride out the whole of
+// Backoff, as every upload does.
+func Patient(ctx context.Context) context.Context {
+	return context.WithValue(ctx, patientKey{}, true)
+}
+
+// Retry makes one read, listing or delete on the object store named store
+// (do, which answers ObjectErr's errors) until it succeeds, fails in a way
+// another try would not change, or the tries allowed are spent: Backoff's
+// for Patient work (jobs: a restore or verify rides out an outage as the
+// backup's uploads do), QuickTries' otherwise. status tells an error's
+// HTTP status (0: none). A transient failure it gives up on is an
+// *Unreachable naming the store and its last answer, so jobs and requests
+// say the object storage failed, not the user or the server.
+func Retry(ctx context.Context, store string, do func() error, status func(error) int) error {
+	tries := QuickTries
+	if ctx.Value(patientKey{}) != nil {
+		tries = len(Backoff)
+	}
+	return retry(ctx, store, tries, do, status)
+}
+
+// RetryPut is Retry for an upload, which rides out the whole of Backoff
+// wherever it comes from (a pack whose upload fails fails its backup). A
+// try after one whose answer was lost may find the object there already
+// (ErrExist): the callers tell their own object from another (chunk's
+// ownPut, PutObject).
+func RetryPut(ctx context.Context, store string, put func() error, status func(error) int) error {
+	return retry(ctx, store, len(Backoff), put, status)
+}
+
+func retry(ctx context.Context, store string, tries int, do func() error, status func(error) int) error {
 	for try := 0; ; try++ {
-		err := put()
-		if try == len(PutBackoff) || !Transient(err, status(err)) {
+		err := do()
+		if !Transient(err, status(err)) {
 			return err
 		}
-		d := PutBackoff[try]
+		if try == tries {
+			return storeFailed(err, store, status(err))
+		}
+		d := Backoff[try]
 		d += time.Duration(rand.Int64N(int64(d/2))) - d/4
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return storeFailed(err, store, status(err))
 		case <-t.C:
 		}
 	}
+}
+
+// storeFailed is err, a transient failure of the object store named store
+// (its last answer status), as an *Unreachable naming the store.
+func storeFailed(err error, store string, status int) error {
+	var u *Unreachable
+	if errors.As(err, &u) {
+		if u.Store == "" {
+			u.Store = store
+		}
+		return err
+	}
+	return &Unreachable{Err: err, Store: store, Status: status}
 }

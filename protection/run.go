@@ -22,6 +22,10 @@ const (
 	CodeBackupFailed         = "UserErrorBackupFailed"
 	CodeRestoreFailed        = "UserErrorRestoreFailed"
 	CodeOperationFailed      = "UserErrorOperationFailed"
+	// CodeServiceTransient: the service's own storage failed for now (the
+	// object storage answered 5xx or not at all through every retry); the
+	// operation may succeed if retried. Not a user error.
+	CodeServiceTransient = "ServiceTransientError"
 )
 
 // UserError is implemented by errors that know how users should see them
@@ -69,7 +73,8 @@ func JobErrorOf(err error, fallback string) *JobError {
 	}
 	var ou interface{ ObjectStoreUnreachable() bool }
 	if errors.As(err, &ou) && ou.ObjectStoreUnreachable() {
-		return &JobError{Code: fallback, Message: "Safehold's object storage, where it keeps backup data, did not answer (" + err.Error() + ").",
+		// The service's fault, for now: no UserError code.
+		return &JobError{Code: CodeServiceTransient, Message: "Safehold's object storage, where it keeps backup data, failed or did not answer for half a minute of tries (" + err.Error() + ").",
 			RecommendedAction: []string{"Check that the object storage Safehold was started with (--blob) is up and reachable from the server, then retry the operation."}}
 	}
 	return &JobError{Code: fallback, Message: message(err),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/blob"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,7 @@ func (s *Server) Reset(ctx context.Context) (ResetStats, error) {
 	defer s.advanceMu.Unlock()
 	s.Jobs.StopFor(job.ErrReset) // cancels running work (deleted below, never resumed); restarted below
 	defer func() {
-		if err := s.Jobs.Start(context.Background()); err != nil {
+		if err := s.Jobs.Start(blob.Patient(context.Background())); err != nil {
 			s.logger.Error("restart job runner after reset", "err", err)
 		}
 	}()

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -122,5 +123,109 @@ func TestBackupOutlastsCutUploads(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d recovery points after the backup, want 1", n)
+	}
+}
+
+// jobOf is the Backup vault job name's properties as the wire has them.
+func jobOf(t *testing.T, e *testserver.Env, dv *fixture.DiskVault, name string) map[string]any {
+	t.Helper()
+	_, m := raw(t, e, "GET", "/subscriptions/"+e.Sub+"/resourceGroups/"+dv.RG+"/providers/Microsoft.DataProtection/backupVaults/"+dv.Vault+"/backupJobs/"+name+"?api-version=2024-04-01", "", nil)
+	p, _ := m["properties"].(map[string]any)
+	if p == nil {
+		t.Fatalf("job %s: %v", name, m)
+	}
+	return p
+}
+
+// TestObjectStorage503IsATransientServiceError: a backup whose object
+// storage answers 503 for good ends Failed with Azure's retryable
+// ServiceTransientError (not a UserError...: the user did nothing wrong)
+// and a message naming the object storage (its bucket) that answered; a
+// restore whose object storage answers 503 for ten seconds rides it out
+// as a backup's uploads do, and restores the point. Before, the backup
+// ended with UserErrorBackupFailed and the restore failed within a few
+// seconds (reads had only the S3 client's own three tries).
+func TestObjectStorage503IsATransientServiceError(t *testing.T) {
+	e, store := testserver.StartOnFaultyS3(t)
+	dv := fixture.ProtectDisk(t, e)
+	df := testserver.Factory(e, armdataprotection.NewClientFactory)
+	ctx := e.Ctx()
+	point := dv.Backup(t, e)
+	var points []*armdataprotection.AzureBackupRecoveryPointResource
+	for p := range fixture.Pages(t, df.NewRecoveryPointsClient().NewListPager(dv.RG, dv.Vault, dv.Instance, nil)) {
+		points = append(points, p.Value...)
+	}
+	if len(points) != 1 {
+		t.Fatalf("%d recovery points after backup job %s, want 1", len(points), point)
+	}
+
+	// A restore through ten seconds of 503.
+	const name = "restored-through-503"
+	target := dv.TargetRG + "/providers/Microsoft.Compute/disks/" + name
+	req := &armdataprotection.AzureBackupRecoveryPointBasedRestoreRequest{ObjectType: to.Ptr("AzureBackupRecoveryPointBasedRestoreRequest"),
+		RecoveryPointID: points[0].Name, SourceDataStoreType: to.Ptr(armdataprotection.SourceDataStoreTypeOperationalStore),
+		RestoreTargetInfo: &armdataprotection.RestoreTargetInfo{ObjectType: to.Ptr("RestoreTargetInfo"), RecoveryOption: to.Ptr(armdataprotection.RecoveryOptionFailIfExists),
+			RestoreLocation: to.Ptr("westus"), DatasourceInfo: fixture.Datasource(target, name)}}
+	store.Set(testsvc.Store503)
+	rp, err := df.NewBackupInstancesClient().BeginTriggerRestore(ctx, dv.RG, dv.Vault, dv.Instance, req, nil)
+	if err != nil {
+		store.Set(testsvc.StoreUp)
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := fixture.Wait(rp, nil); done <- err }()
+	for start := time.Now(); time.Since(start) < 10*time.Second || store.Failed() < 5; {
+		select {
+		case err := <-done:
+			store.Set(testsvc.StoreUp)
+			t.Fatalf("the restore ended after %s of object storage 503 (%d answered): %v", time.Since(start).Round(time.Millisecond), store.Failed(), err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	store.Set(testsvc.StoreUp)
+	if err := <-done; err != nil {
+		t.Fatalf("the restore through ten seconds of object storage 503: %v", err)
+	}
+	v, err := e.Server.Compute.Volume(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off, want := range dv.Written {
+		got := make([]byte, len(want))
+		if _, err := v.ReadAt(got, off); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("the restored disk differs from the point at %d", off)
+		}
+	}
+
+	// A backup against 503 for good.
+	dv.WriteRandom(t, e, 8<<20, 1<<20)
+	store.Set(testsvc.Store503)
+	defer store.Set(testsvc.StoreUp)
+	bp, err := dv.StartBackup(t, e)
+	if _, err := fixture.Wait(bp, err); err == nil {
+		t.Fatal("a backup with the object storage answering 503 succeeded")
+	}
+	found := false
+	for page := range fixture.Pages(t, df.NewJobsClient().NewListPager(dv.RG, dv.Vault, nil)) {
+		for _, j := range page.Value {
+			if *j.Properties.Operation != "Backup" || *j.Properties.Status != "Failed" {
+				continue
+			}
+			found = true
+			p := jobOf(t, e, dv, *j.Name)
+			b, _ := json.Marshal(p["errorDetails"])
+			var details []struct{ Code, Message string }
+			json.Unmarshal(b, &details)
+			if len(details) == 0 || strings.HasPrefix(details[0].Code, "UserError") || !strings.Contains(details[0].Code, "Transient") ||
+				!strings.Contains(details[0].Message, "503") || !strings.Contains(details[0].Message, "bucket") {
+				t.Errorf("the backup job failed by the object storage's 503: %s", b)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no failed backup job")
 	}
 }

@@ -591,10 +591,12 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 
 // Serve runs the workers and serves until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {
-	if err := s.Jobs.Start(ctx); err != nil {
+	// Jobs and upkeep ride out an object store failing for half a minute
+	// (blob.Retry); requests answer 503 sooner.
+	if err := s.Jobs.Start(blob.Patient(ctx)); err != nil {
 		return err
 	}
-	mctx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
+	mctx, stopMaint := context.WithCancel(blob.Patient(context.WithoutCancel(ctx)))
 	defer stopMaint()
 	go s.maintain(mctx)
 	go s.followClock(mctx)

@@ -4,7 +4,8 @@
 // How the contract maps:
 //   - Put is a single Put Blob with If-None-Match: * (atomic: a block blob
 //     becomes visible only whole); 409 BlobAlreadyExists or 412 → ErrExist.
-//     One cut off or refused for a while is tried again (blob.RetryPut).
+//     One cut off or refused for a while is tried again (blob.RetryPut); reads,
+//     listings and deletes by jobs are too (blob.Retry).
 //   - Get is a ranged Get Blob. Range errors are decided on the client from
 //     the object's size (Content-Range, or Get Blob Properties), because
 //     Azurite does not reject ranges past the end the way Azure does.
@@ -34,6 +35,7 @@ import (
 type Backend struct {
 	c      *container.Client
 	prefix string // "" or ending in "/"
+	name   string // "azblob container C at URL", for messages
 }
 
 // Config locates a container.
@@ -75,7 +77,8 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure blob client: %w", err)
 	}
-	b := &Backend{c: svc.ServiceClient().NewContainerClient(cfg.Container), prefix: prefix}
+	b := &Backend{c: svc.ServiceClient().NewContainerClient(cfg.Container), prefix: prefix,
+		name: "azblob container " + cfg.Container + " at " + strings.TrimSuffix(cfg.Endpoint, "/")}
 	if _, err := b.c.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 		if _, gerr := b.c.GetProperties(ctx, nil); gerr != nil {
 			return nil, fmt.Errorf("azure blob container %s: %w", cfg.Container, err)
@@ -89,7 +92,7 @@ func (b *Backend) WithPrefix(prefix string) (*Backend, error) {
 	if err := blob.ValidKey(prefix); err != nil {
 		return nil, err
 	}
-	return &Backend{c: b.c, prefix: b.prefix + prefix + "/"}, nil
+	return &Backend{c: b.c, prefix: b.prefix + prefix + "/", name: b.name}, nil
 }
 
 func status(err error) int {
@@ -121,7 +124,7 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 		return err
 	}
 	bb := b.c.NewBlockBlobClient(b.prefix + key)
-	return blob.RetryPut(ctx, func() error {
+	return blob.RetryPut(ctx, b.name, func() error {
 		_, err := bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{
 			AccessConditions: &azb.AccessConditions{ModifiedAccessConditions: &azb.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}},
 		})
@@ -133,19 +136,32 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 }
 
 // Get reads a range of the object.
-func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
-	return blob.ReadRange(ctx, b.Stat, key, off, length, func(length int64) (io.ReadCloser, *string, error) {
-		opts := &azb.DownloadStreamOptions{}
-		if length > 0 {
-			opts.Range = azb.HTTPRange{Offset: off, Count: length}
-		}
-		resp, err := b.c.NewBlobClient(b.prefix+key).DownloadStream(ctx, opts)
-		return resp.Body, resp.ContentRange, err
-	}, kind)
+func (b *Backend) Get(ctx context.Context, key string, off, length int64) (data []byte, err error) {
+	err = blob.Retry(ctx, b.name, func() (err error) {
+		data, err = blob.ReadRange(ctx, b.stat, key, off, length, func(length int64) (io.ReadCloser, *string, error) {
+			opts := &azb.DownloadStreamOptions{}
+			if length > 0 {
+				opts.Range = azb.HTTPRange{Offset: off, Count: length}
+			}
+			resp, err := b.c.NewBlobClient(b.prefix+key).DownloadStream(ctx, opts)
+			return resp.Body, resp.ContentRange, err
+		}, kind)
+		return err
+	}, status)
+	return data, err
 }
 
 // Stat returns the object's size and modification time.
-func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
+func (b *Backend) Stat(ctx context.Context, key string) (in blob.Info, err error) {
+	err = blob.Retry(ctx, b.name, func() (err error) {
+		in, err = b.stat(ctx, key)
+		return err
+	}, status)
+	return in, err
+}
+
+// stat is one try of Stat.
+func (b *Backend) stat(ctx context.Context, key string) (blob.Info, error) {
 	if err := blob.ValidKey(key); err != nil {
 		return blob.Info{}, err
 	}
@@ -156,13 +172,23 @@ func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
 	return blob.ObjectInfo(key, p.ContentLength, p.LastModified), nil
 }
 
-// List calls fn for every object under prefix.
+// noKind leaves a listing's failures as the store gave them.
+func noKind(error) error { return nil }
+
+// List calls fn for every object under prefix. Each page is asked for
+// again after a transient failure (from its marker: the SDK's pager stays
+// failed).
 func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
-	pager := b.c.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(b.prefix + prefix)})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
+	var marker *string
+	for {
+		var page container.ListBlobsFlatResponse
+		err := blob.Retry(ctx, b.name, func() (err error) {
+			pager := b.c.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(b.prefix + prefix), Marker: marker})
+			page, err = pager.NextPage(ctx)
+			return blob.ObjectErr(ctx, "list", prefix, err, noKind)
+		}, status)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
+			return err
 		}
 		for _, it := range page.Segment.BlobItems {
 			if it.Name == nil {
@@ -176,8 +202,11 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) er
 				return err
 			}
 		}
+		if page.NextMarker == nil || *page.NextMarker == "" {
+			return nil
+		}
+		marker = page.NextMarker
 	}
-	return nil
 }
 
 // Delete removes the object.
@@ -185,8 +214,10 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := blob.ValidKey(key); err != nil {
 		return err
 	}
-	_, err := b.c.NewBlobClient(b.prefix+key).Delete(ctx, nil)
-	return blob.ObjectErr(ctx, "delete", key, err, kind)
+	return blob.Retry(ctx, b.name, func() error {
+		_, err := b.c.NewBlobClient(b.prefix+key).Delete(ctx, nil)
+		return blob.ObjectErr(ctx, "delete", key, err, kind)
+	}, status)
 }
 
 // Close releases nothing (the HTTP client is shared).

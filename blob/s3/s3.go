@@ -7,7 +7,8 @@
 //     412 PreconditionFailed → ErrExist. A 409 ConditionalRequestConflict (a
 //     concurrent create of the same key in flight) is retried for a second,
 //     then is ErrExist too (the callers wait for the object and compare).
-//     One cut off or refused for a while is retried (blob.RetryPut).
+//     One cut off or refused for a while is retried (blob.RetryPut); reads,
+//     listings and deletes by jobs are too (blob.Retry).
 //   - Get is a ranged GetObject; range errors are decided from the object's
 //     size (Content-Range, or HeadObject).
 //   - Delete checks existence with HeadObject first (S3's DeleteObject
@@ -39,6 +40,7 @@ type Backend struct {
 	c      *awss3.Client
 	bucket string
 	prefix string // "" or ending in "/"
+	name   string // "s3 bucket B at URL", for messages
 }
 
 // Config locates a bucket.
@@ -89,7 +91,11 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
-	b := &Backend{c: awss3.New(opts), bucket: cfg.Bucket, prefix: prefix}
+	at := cfg.Endpoint
+	if at == "" {
+		at = "AWS " + cfg.Region
+	}
+	b := &Backend{c: awss3.New(opts), bucket: cfg.Bucket, prefix: prefix, name: "s3 bucket " + cfg.Bucket + " at " + at}
 	if _, err := b.c.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
 		if _, cerr := b.c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); cerr != nil {
 			var owned *types.BucketAlreadyOwnedByYou
@@ -106,7 +112,7 @@ func (b *Backend) WithPrefix(prefix string) (*Backend, error) {
 	if err := blob.ValidKey(prefix); err != nil {
 		return nil, err
 	}
-	return &Backend{c: b.c, bucket: b.bucket, prefix: b.prefix + prefix + "/"}, nil
+	return &Backend{c: b.c, bucket: b.bucket, prefix: b.prefix + prefix + "/", name: b.name}, nil
 }
 
 func status(err error) int {
@@ -134,7 +140,7 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 		return err
 	}
 	body := string(data) // a copy: the transport may read a body after its answer came
-	return blob.RetryPut(ctx, func() error {
+	return blob.RetryPut(ctx, b.name, func() error {
 		for attempt := 0; ; attempt++ {
 			_, err := b.c.PutObject(ctx, &awss3.PutObjectInput{
 				Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key), Body: strings.NewReader(body),
@@ -167,22 +173,35 @@ func (b *Backend) Put(ctx context.Context, key string, data []byte) error {
 }
 
 // Get reads a range of the object.
-func (b *Backend) Get(ctx context.Context, key string, off, length int64) ([]byte, error) {
-	return blob.ReadRange(ctx, b.Stat, key, off, length, func(length int64) (io.ReadCloser, *string, error) {
-		in := &awss3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)}
-		if length > 0 {
-			in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
-		}
-		out, err := b.c.GetObject(ctx, in)
-		if err != nil {
-			return nil, nil, err
-		}
-		return out.Body, out.ContentRange, nil
-	}, kind)
+func (b *Backend) Get(ctx context.Context, key string, off, length int64) (data []byte, err error) {
+	err = blob.Retry(ctx, b.name, func() (err error) {
+		data, err = blob.ReadRange(ctx, b.stat, key, off, length, func(length int64) (io.ReadCloser, *string, error) {
+			in := &awss3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)}
+			if length > 0 {
+				in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
+			}
+			out, err := b.c.GetObject(ctx, in)
+			if err != nil {
+				return nil, nil, err
+			}
+			return out.Body, out.ContentRange, nil
+		}, kind)
+		return err
+	}, status)
+	return data, err
 }
 
 // Stat returns the object's size and modification time.
-func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
+func (b *Backend) Stat(ctx context.Context, key string) (in blob.Info, err error) {
+	err = blob.Retry(ctx, b.name, func() (err error) {
+		in, err = b.stat(ctx, key)
+		return err
+	}, status)
+	return in, err
+}
+
+// stat is one try of Stat.
+func (b *Backend) stat(ctx context.Context, key string) (blob.Info, error) {
 	if err := blob.ValidKey(key); err != nil {
 		return blob.Info{}, err
 	}
@@ -193,13 +212,18 @@ func (b *Backend) Stat(ctx context.Context, key string) (blob.Info, error) {
 	return blob.ObjectInfo(key, out.ContentLength, out.LastModified), nil
 }
 
-// List calls fn for every object under prefix.
+// List calls fn for every object under prefix (each page asked for again
+// after a transient failure: the paginator keeps its token).
 func (b *Backend) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
 	p := awss3.NewListObjectsV2Paginator(b.c, &awss3.ListObjectsV2Input{Bucket: aws.String(b.bucket), Prefix: aws.String(b.prefix + prefix)})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
+		var page *awss3.ListObjectsV2Output
+		err := blob.Retry(ctx, b.name, func() (err error) {
+			page, err = p.NextPage(ctx)
 			return blob.ObjectErr(ctx, "list", prefix, err, kind)
+		}, status)
+		if err != nil {
+			return err
 		}
 		for _, o := range page.Contents {
 			if o.Key == nil {
@@ -218,8 +242,10 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	if _, err := b.Stat(ctx, key); err != nil {
 		return err
 	}
-	_, err := b.c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)})
-	return blob.ObjectErr(ctx, "delete", key, err, kind)
+	return blob.Retry(ctx, b.name, func() error {
+		_, err := b.c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.prefix + key)})
+		return blob.ObjectErr(ctx, "delete", key, err, kind)
+	}, status)
 }
 
 // Close releases nothing.

@@ -210,7 +210,8 @@ func jobView(vault *vaultResource, j *protection.Job, now time.Time) *jobResourc
 	}
 	p.ExtendedInfo = ext
 	if j.Error != nil {
-		p.ErrorDetails = []userFacingError{{Code: j.Error.Code, Message: j.Error.Message, RecommendedAction: j.Error.RecommendedAction, IsUserError: strings.HasPrefix(j.Error.Code, "UserError")}}
+		p.ErrorDetails = []userFacingError{{Code: j.Error.Code, Message: j.Error.Message, RecommendedAction: j.Error.RecommendedAction, IsUserError: strings.HasPrefix(j.Error.Code, "UserError"),
+			IsRetryable: strings.Contains(j.Error.Code, "Transient")}}
 	}
 	return &jobResource{ProxyResource: arm.ProxyResource{ID: vault.ID + "/backupJobs/" + j.ID, Name: j.ID, Type: typeJob}, Properties: p}
 }
