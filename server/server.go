@@ -164,7 +164,10 @@ type Server struct {
 	// none): GET /clock then shows the jobs it waits for.
 	advancing atomic.Pointer[time.Time]
 
-	logger   *slog.Logger
+	logger *slog.Logger
+	// listenAt is the address the stand-in listened on while the store was
+	// waited for (openStoreWaiting), else "".
+	listenAt string
 	mux      *http.ServeMux // the endpoints under Handler; armOnly skips it for ARM paths
 	listener net.Listener
 	tlsCfg   *tls.Config
@@ -204,13 +207,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg)
+	st, listenAt, err := openStoreWaiting(ctx, cfg)
 	if err != nil {
 		lock.Close()
 		return nil, err
 	}
 	m := metrics.New()
-	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m, Faults: &fault.Set{}, kinds: st, dirLock: lock}
+	s := &Server{Config: cfg, Store: m.WrapStore(st), logger: cfg.Logger, Metrics: m, Faults: &fault.Set{}, kinds: st, dirLock: lock, listenAt: listenAt}
 	// Before any write (the bootstrap's principals): each write of a
 	// principal, subscription or lock moves the generation from the first.
 	s.remembered = store.NewRemembered(s.Store, rbac.GenerationRead(), identity.PrincipalKind, resource.SubscriptionKind, resource.LockKind)
@@ -234,9 +237,13 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	dir := &identity.Directory{Store: s.Store, TenantID: bs.TenantID}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	at := cfg.Addr
+	if s.listenAt != "" {
+		at = s.listenAt // where the stand-in answered while the store was waited for
+	}
+	ln, err := net.Listen("tcp", at)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen %s: %w", at, err)
 	}
 	s.listener = ln
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)

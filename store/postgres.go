@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"net"
 	neturl "net/url"
 	"slices"
 	"sort"
@@ -188,7 +189,7 @@ func OpenPostgres(ctx context.Context, url string, clk clock.Clock) (*Postgres, 
 	var schema string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect postgres: %w", err)
+		return nil, fmt.Errorf("connect postgres: %w", pgConnectErr(err))
 	}
 	h := fnv.New64a()
 	h.Write([]byte("safehold-writers:" + schema))
@@ -380,6 +381,22 @@ func (p *Postgres) tryConn(ctx context.Context, run func(c *pgxpool.Conn) error)
 			return nil, fmt.Errorf("%w: the connection to the database was lost: %w", ErrUnavailable, err)
 		}
 	}
+}
+
+// pgConnectErr is the error of a first connection to the database: also
+// ErrUnavailable when it could not be reached at all (refused, reset, no
+// route, timed out: down or restarting, a condition that passes), as
+// pgUnavailable says for what it answered. A refused login or a database
+// that does not exist stays as it is (what to fix is the store URL).
+func pgConnectErr(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && !errors.Is(err, ErrUnavailable) {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	return pgUnavailable(err)
 }
 
 // pgUnavailable marks err as ErrUnavailable when PostgreSQL refused the

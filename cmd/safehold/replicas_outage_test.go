@@ -24,6 +24,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/safehold/safehold/connect"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
@@ -425,4 +426,87 @@ func TestReplicasOutages(t *testing.T) {
 		t.Errorf("an unclear 5xx answer: %.600s", s)
 	}
 	t.Logf("%d outages, %d points, %d jobs", len(outages), len(points), len(endedJobs))
+}
+
+// TestReplicaStartedWhileTheDatabaseIsDownWaits: a replica started while
+// PostgreSQL is down does not exit: it logs that it waits for the
+// metadata database, answers /healthz 503 saying so (and ARM requests a
+// clear 503 with Retry-After), and starts serving once the database is
+// back, its requests then answered. Before, `safehold serve` exited at
+// once ("connect postgres: ... connection refused"), so a replica started
+// during a database outage (a host reboot, a rollout) stayed down.
+func TestReplicaStartedWhileTheDatabaseIsDownWaits(t *testing.T) {
+	pg := testsvc.OutagePostgres(t)
+	c := startReplicasOn(t, 1, pg.URL, testsvc.AzuriteContainer(t, "dbwait"), nil)
+	r := &e2eReplica{dir: filepath.Join(t.TempDir(), "late"), port: testsvc.FreePort()}
+	pg.Stop()
+	started := false
+	defer func() {
+		if !started {
+			pg.Start()
+		}
+	}()
+	c.start(r)
+	t.Cleanup(func() {
+		r.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			r.cmd.Process.Kill()
+		}
+	})
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	get := func(path string) (int, string, http.Header) {
+		resp, err := hc.Get("https://" + r.host() + path)
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	// It waits: not ready, and saying why, for a few of its retries.
+	var body string
+	testsvc.WaitWithin(t, 2*time.Minute, "the replica started with the database down to answer /healthz", func() bool {
+		select {
+		case <-r.done:
+			t.Fatalf("the replica started with the database down exited: %s", tail(r.dir))
+		default:
+		}
+		var status int
+		status, body, _ = get("/healthz")
+		return status != 0
+	})
+	if !strings.Contains(body, "metadata database") || !strings.Contains(body, `"status":"starting"`) {
+		t.Errorf("/healthz of the replica waiting for the database: %s", body)
+	}
+	if status, body, h := get("/subscriptions?api-version=2022-12-01"); status != 503 || !strings.Contains(body, "ServiceUnavailable") || !strings.Contains(body, "metadata database") || h.Get("Retry-After") == "" {
+		t.Errorf("an ARM request to the replica waiting for the database: %d %s", status, body)
+	}
+	testsvc.WaitWithin(t, 2*time.Minute, "the replica to log that it waits twice", func() bool {
+		return strings.Count(tail(r.dir), "waiting for the metadata database") >= 2
+	})
+	select {
+	case <-r.done:
+		t.Fatalf("the replica started with the database down exited: %s", tail(r.dir))
+	default:
+	}
+	pg.Start()
+	started = true
+	c.ready(r)
+	// It serves: a token from its own endpoint and an ARM request.
+	conn, err := connect.Load(filepath.Join(r.dir, "connection.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.ClientID, conn.ClientSecret = c.env.Conn.ClientID, c.env.Conn.ClientSecret
+	cred, err := conn.Credential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testserver.Env{T: t, DataDir: r.dir, Conn: conn, Cred: cred, Opts: conn.ARMOptions(), Sub: conn.SubscriptionID}
+	if conn.SubscriptionID != c.env.Sub {
+		t.Fatalf("the late replica's subscription %s, the others' %s", conn.SubscriptionID, c.env.Sub)
+	}
+	e.ResourceGroups("after-the-wait")
 }
