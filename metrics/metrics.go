@@ -64,15 +64,15 @@ func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
 	lat := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_http_requests_total",
-		Help: "HTTP requests by route (the ARM route pattern or a fixed name), method and status code."}, []string{"route", "method", "status"})
+		Help: "HTTP requests this replica answered, by route (the ARM route pattern or a fixed name), method and status code; with several replicas, sum them across replicas."}, []string{"route", "method", "status"})
 	m.reqLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_http_request_duration_seconds",
 		Help: "HTTP request latency by route and method.", Buckets: lat}, []string{"route", "method"})
 	m.jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_jobs_total",
-		Help: "Backup jobs that ended, by operation (Backup, Restore, ConfigureBackup, ...) and result (Completed, Failed, Cancelled)."}, []string{"operation", "result"})
+		Help: "Backup jobs that ended on this replica (each job is counted once, by the replica that ended it), by operation (Backup, Restore, ConfigureBackup, ...) and result (Completed, Failed, Cancelled); with several replicas, sum them across replicas."}, []string{"operation", "result"})
 	m.jobDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_job_duration_seconds",
 		Help: "Duration of ended backup jobs by operation and result.", Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}}, []string{"operation", "result"})
 	m.jobBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "safehold_job_bytes_total",
-		Help: "Bytes transferred by jobs that completed: direction backup (bytes backed up) or restore (bytes restored)."}, []string{"direction"})
+		Help: "Bytes transferred by jobs that completed on this replica (each job is counted once, by the replica that ended it): direction backup (bytes backed up) or restore (bytes restored); with several replicas, sum them across replicas."}, []string{"direction"})
 	m.storeLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_store_operation_duration_seconds",
 		Help: "Metadata store latency by operation (get, list, update, claim, ...).", Buckets: lat}, []string{"operation"})
 	m.blobLat = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "safehold_blob_operation_duration_seconds",
@@ -92,11 +92,11 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.requests, m.reqLat, m.jobs, m.jobDur, m.jobBytes, m.storeLat, m.blobLat, m.blobBytes, m.gcFailed, m.gcFailing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "safehold_repository_logical_bytes",
-			Help: "Bytes the recovery snapshots hold (non-zero blocks), counting each snapshot as a full copy."}, func() float64 { return float64(m.Usage().LogicalBytes) }),
+			Help: "Bytes the recovery snapshots hold (non-zero blocks), counting each snapshot as a full copy: the shared repository's figure, the same on every replica (take max across replicas, not sum)."}, func() float64 { return float64(m.Usage().LogicalBytes) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "safehold_repository_stored_bytes",
-			Help: "Bytes the snapshot repository stores after deduplication and compression."}, func() float64 { return float64(m.Usage().StoredBytes) }),
+			Help: "Bytes the snapshot repository stores after deduplication and compression: the shared repository's figure, the same on every replica (take max across replicas, not sum)."}, func() float64 { return float64(m.Usage().StoredBytes) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "safehold_repository_snapshots",
-			Help: "Snapshots in the repository."}, func() float64 { return float64(m.Usage().Snapshots) }),
+			Help: "Snapshots in the repository: the shared repository's figure, the same on every replica (take max across replicas, not sum)."}, func() float64 { return float64(m.Usage().Snapshots) }),
 	)
 	return m
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/server"
 )
 
 // After a backup, /metrics counts the job, its bytes, the ARM requests by
@@ -152,5 +154,65 @@ func TestIdleServerClaimsSeldom(t *testing.T) {
 	time.Sleep(3 * time.Second) // the window the claims are counted in
 	if n := e.Metrics()[claims] - before; n > 2 {
 		t.Fatalf("an idle server claimed tasks %v times in 3 s, want at most 2", n)
+	}
+}
+
+// metricsHelp is the HELP line of each metric family /metrics of e shows.
+func metricsHelp(t *testing.T, e *testserver.Env) map[string]string {
+	t.Helper()
+	hc, _ := e.Conn.HTTPClient()
+	resp, err := hc.Get(e.Conn.ARMEndpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "# HELP "); ok {
+			name, help, _ := strings.Cut(rest, " ")
+			out[name] = help
+		}
+	}
+	return out
+}
+
+// TestMetricsAcrossReplicas: two replicas on one PostgreSQL store and one
+// object store. A backup's bytes are counted once, by the replica that
+// ended its job: the replicas' safehold_job_bytes_total add up to the
+// job's dataTransferredInBytes (per-replica counters, which Prometheus
+// sums), and the HELP says so. The repository gauges are the shared
+// repository's figures, the same on every replica, and their HELP says to
+// take one replica's (max), not the sum: nothing said either, and a sum
+// over the replicas counted the repository once per replica.
+func TestMetricsAcrossReplicas(t *testing.T) {
+	a, blobURL := leaderOnPostgresAndAzurite(t, "metrics")
+	b := testserver.Start(t, testserver.WithStore(a.StoreURL()), func(c *server.Config) { c.Blob = blobURL })
+	dv := fixture.ProtectDisk(t, a)
+	job := dv.Backup(t, a)
+	_, m := a.Do("GET", "/subscriptions/"+a.Sub+"/resourceGroups/"+dv.RG+"/providers/Microsoft.DataProtection/backupVaults/"+dv.Vault+"/backupJobs/"+job+"?api-version=2024-04-01", nil)
+	moved, _ := testserver.Field(m, "properties.extendedInfo.dataTransferredInBytes").(float64)
+	if moved < 4<<20 {
+		t.Fatalf("the backup job moved %v bytes: %v", moved, m)
+	}
+	const bytes = `safehold_job_bytes_total{direction="backup"}`
+	if sum := a.Metrics()[bytes] + b.Metrics()[bytes]; sum != moved {
+		t.Errorf("the replicas' %s add up to %v, the job moved %v", bytes, sum, moved)
+	}
+	a.WaitFor("both replicas to report the shared repository's figures", func() bool {
+		ma, mb := a.Metrics(), b.Metrics()
+		return ma["safehold_repository_stored_bytes"] > 0 && ma["safehold_repository_stored_bytes"] == mb["safehold_repository_stored_bytes"] &&
+			ma["safehold_repository_snapshots"] == mb["safehold_repository_snapshots"]
+	})
+	help := metricsHelp(t, b)
+	for _, name := range []string{"safehold_job_bytes_total", "safehold_jobs_total", "safehold_http_requests_total"} {
+		if !strings.Contains(help[name], "this replica") || !strings.Contains(help[name], "sum") {
+			t.Errorf("the HELP of %s does not say it counts this replica's and the replicas' figures add up: %q", name, help[name])
+		}
+	}
+	for _, name := range []string{"safehold_repository_logical_bytes", "safehold_repository_stored_bytes", "safehold_repository_snapshots"} {
+		if !strings.Contains(help[name], "every replica") || !strings.Contains(help[name], "max") {
+			t.Errorf("the HELP of %s does not say every replica reports the same figure, not to sum: %q", name, help[name])
+		}
 	}
 }
