@@ -87,6 +87,8 @@ type Job struct {
 	// of reach made and nothing owns yet (leftovers.go): deleted when the
 	// job ends Failed or Cancelled.
 	Leftovers []Leftover `json:"leftovers,omitempty"`
+	// Runner is the claim running the job's latest run (recordRunner).
+	Runner *JobRunner `json:"runner,omitempty"`
 }
 
 // NewJob is a new job of operation on the item itemID of vault vaultID

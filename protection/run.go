@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -182,6 +183,7 @@ func (e *Engine) run(ctx context.Context, f Face, jobID, fallback string, work f
 	}
 	log := e.Logger.With("job", j.ID, "item", j.ItemID, "operation", j.Operation)
 	log.Info("job started")
+	e.recordRunner(ctx, j)
 	jctx, stop := e.watchCancel(ctx, jobID)
 	werr := func() (err error) {
 		defer func() {
@@ -378,3 +380,93 @@ func taskOf[P any](what string, fn func(ctx context.Context, t store.Task, p P) 
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// JobRunner is the claim of the task running a job's latest run: the
+// replica (node) whose runner holds it, the claim's owner ("node/boot")
+// and the task. The leader tells from it a job whose runner stopped
+// answering while it held the task (MarkStalledRunners).
+type JobRunner struct {
+	Node  string `json:"node"`
+	Owner string `json:"owner"`
+	Task  string `json:"task"`
+}
+
+// recordRunner records the claim running this run of j (its task's lease
+// in ctx), when it is not the one recorded, and drops a waiting message
+// about the stopped runner before it: the job is taken on.
+func (e *Engine) recordRunner(ctx context.Context, j *Job) {
+	l, ok := store.LeaseFrom(ctx)
+	if !ok {
+		return
+	}
+	r := &JobRunner{Node: store.OwnerNode(l.Owner), Owner: l.Owner, Task: l.TaskID}
+	if j.Runner != nil && *j.Runner == *r {
+		return
+	}
+	e.updateJob(ctx, j.ID, func(x *Job) { // best effort: only what a job waits for goes by it
+		x.Runner = r
+		if strings.HasPrefix(x.Details[DetailWaiting], runnerStoppedPrefix) {
+			delete(x.Details, DetailWaiting)
+		}
+	})
+	j.Runner = r
+}
+
+// runnerStoppedPrefix begins the waiting message of a job whose runner
+// stopped answering.
+const runnerStoppedPrefix = "Waiting for the lease of replica "
+
+// runnerStopped says what a job whose runner (node, at url) stopped
+// answering waits for: its task's lease, held by that runner until until
+// (the server clock's time).
+func runnerStopped(node, url string, until time.Time) string {
+	where := node
+	if url != "" {
+		where += " (" + url + ")"
+	}
+	return fmt.Sprintf("%s%s, which ran this job and stopped answering: another replica takes the job on from its last step once that lease lapses, at %s (server clock; --lease-ttl after its last renewal), or the replica does when it runs again.",
+		runnerStoppedPrefix, where, until.UTC().Format(time.RFC3339))
+}
+
+// MarkStalledRunners makes each running job whose task is still held by
+// the run of a replica that is not running (alive reports a node's
+// endpoint and whether it runs: its presence) say so (DetailWaiting):
+// it stood at its last figure without a word until the task's lease
+// lapsed and another replica took it on. The leader calls it every few
+// seconds; a run that takes the job on drops the message (recordRunner).
+func (e *Engine) MarkStalledRunners(ctx context.Context, alive func(ctx context.Context, node string) (url string, running bool, err error)) error {
+	js, err := RunningJobsAnywhere(ctx, e.Store)
+	if err != nil {
+		return err
+	}
+	for _, j := range js {
+		if j.Runner == nil || strings.HasPrefix(j.Details[DetailWaiting], runnerStoppedPrefix) {
+			continue
+		}
+		t, err := e.Store.GetTask(ctx, j.Runner.Task)
+		if err != nil || t.LeaseOwner != j.Runner.Owner {
+			continue // ended, released (waiting for something else), or another's
+		}
+		url, running, err := alive(ctx, j.Runner.Node)
+		if err != nil || running {
+			continue
+		}
+		msg, runner := runnerStopped(j.Runner.Node, url, t.LeaseUntil), *j.Runner
+		err = e.Store.Update(ctx, func(tx store.Tx) error {
+			x, err := GetJob(ctx, tx, "", j.ID)
+			if err != nil || x.Runner == nil || *x.Runner != runner || (x.Status != JobInProgress && x.Status != "Cancelling") {
+				return err // taken on or ended meanwhile
+			}
+			if x.Details == nil {
+				x.Details = map[string]string{}
+			}
+			x.Details[DetailWaiting] = msg
+			return PutJob(ctx, tx, x)
+		})
+		if err != nil {
+			return err
+		}
+		e.Logger.Warn("job waits for the lease of a replica that stopped answering", "job", j.ID, "replica", j.Runner.Node, "leaseUntil", t.LeaseUntil)
+	}
+	return nil
+}

@@ -34,6 +34,13 @@ func (s *Server) maintain(ctx context.Context) {
 	for {
 		led, _ := s.Leader.Do(ctx, func(ctx context.Context, epoch int64) error {
 			s.runWanted(ctx)
+			if s.presence != nil {
+				// Jobs whose runner stopped answering say so until another
+				// replica takes them on (their task's lease lapses).
+				if err := s.Engine.MarkStalledRunners(ctx, s.replicaEndpoint); err != nil && ctx.Err() == nil {
+					s.logger.Warn("look for jobs whose runner stopped answering", "err", err)
+				}
+			}
 			if time.Since(pruned) >= pruneEvery {
 				pruned = time.Now()
 				s.pruneOperations(ctx)

@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
 )
 
@@ -385,5 +386,85 @@ func TestBackupHandedToAStoppedOwnerSaysSo(t *testing.T) {
 	var done struct{ Status, Waiting string }
 	if err := json.Unmarshal([]byte(must("job", "wait", name, "-o", "json")), &done); err != nil || done.Status != "Completed" || done.Waiting != "" {
 		t.Fatalf("the backup once its disk's owner ran again: %+v (%v)", done, err)
+	}
+}
+
+// TestJobWhoseRunnerWasKilledSaysItWaitsForItsLease: the replica running
+// a backup (held in its capture by a fault rule) is killed (SIGKILL).
+// Once its presence lapses, the job says it waits for the lease of that
+// replica, which stopped answering, and until when (the job's CLI view
+// and its ARM body's additionalDetails); the replica started again takes
+// the job on, which completes saying no more that it waits. Before, the
+// job stood at its last figure without a word until the task's lease
+// lapsed (a minute by default).
+func TestJobWhoseRunnerWasKilledSaysItWaitsForItsLease(t *testing.T) {
+	c := startReplicasOn(t, 2, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), nil, "--lease-ttl", "60s")
+	e := c.env
+	ctx := context.Background()
+	dv := fixture.ProtectDisk(t, e)
+	pool, err := pgxpool.New(ctx, c.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var holder string
+	if err := pool.QueryRow(ctx, `SELECT convert_from(value, 'UTF8')::jsonb->>'holder' FROM docs WHERE kind = 'lease' AND key LIKE 'disk:%'`).Scan(&holder); err != nil {
+		t.Fatalf("the disk's ownership lease: %v", err)
+	}
+	owner, other := 0, 1
+	if holder == c.reps[1].nodeID(t) {
+		owner, other = 1, 0
+	}
+	ownerID := c.reps[owner].nodeID(t)
+	run := func(rep int, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(c.bin, append(args, "--data-dir", c.reps[rep].dir)...).Output()
+		if err != nil {
+			t.Fatalf("safehold %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	// The backup runs on the disk's owner, held there in its capture.
+	run(owner, "fault", "add", "backup", "--name", "hold", "--latency", "10m", "--count", "1")
+	var j struct{ Name, Status, Waiting string }
+	if err := json.Unmarshal([]byte(run(other, "backup", "now", "data1-bi", "--no-wait", "-o", "json")), &j); err != nil || j.Name == "" {
+		t.Fatalf("backup now: %+v (%v)", j, err)
+	}
+	name := j.Name
+	testsvc.WaitWithin(t, time.Minute, "the owner to hold the backup", func() bool {
+		return strings.Contains(run(owner, "fault", "list", "-o", "json"), `"hits": 1`)
+	})
+	c.reps[owner].cmd.Process.Kill()
+	<-c.reps[owner].done
+	killed := time.Now()
+	want := "Waiting for the lease of replica " + ownerID
+	testsvc.WaitWithin(t, 2*time.Minute, "the job to say it waits for the killed runner's lease", func() bool {
+		j = struct{ Name, Status, Waiting string }{}
+		if err := json.Unmarshal([]byte(run(other, "job", "show", name, "-o", "json")), &j); err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != "InProgress" {
+			t.Fatalf("the backup ended while its runner was dead: %+v", j)
+		}
+		return strings.Contains(j.Waiting, want)
+	})
+	t.Logf("%s after the kill: %s", time.Since(killed).Round(time.Second), j.Waiting)
+	if !strings.Contains(j.Waiting, "stopped answering") || !strings.Contains(j.Waiting, "once that lease lapses, at ") {
+		t.Errorf("the job waits: %q", j.Waiting)
+	}
+	jb, err := testserver.Factory(e, armdataprotection.NewClientFactory).NewJobsClient().Get(ctx, dv.RG, dv.Vault, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := jb.Properties.ExtendedInfo.AdditionalDetails["Waiting"]; w == nil || !strings.Contains(*w, want) {
+		b, _ := json.Marshal(jb.Properties.ExtendedInfo)
+		t.Errorf("the waiting job's extendedInfo: %s", b)
+	}
+	// The replica runs again (no fault rule now): it takes its job on.
+	c.start(c.reps[owner])
+	c.ready(c.reps[owner])
+	var done struct{ Status, Waiting string }
+	if err := json.Unmarshal([]byte(run(other, "job", "wait", name, "-o", "json")), &done); err != nil || done.Status != "Completed" || done.Waiting != "" {
+		t.Fatalf("the backup once its runner ran again: %+v (%v)", done, err)
 	}
 }
