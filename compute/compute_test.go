@@ -98,7 +98,7 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A copied snapshot outlives its source.
-	cp, err := s.CopySnapshot(ctx, sns[0].ID, snapID("s-os-copy"), nil, false)
+	cp, err := s.CopySnapshot(ctx, sns[0].ID, snapID("s-os-copy"), "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

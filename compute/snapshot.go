@@ -578,9 +578,10 @@ func (s *Service) CreateDiskFromRepository(ctx context.Context, repo *snapshot.R
 // CopySnapshot creates snapshot dstID with the content of snapshot srcID:
 // incremental (in its family) when the source is, unless full, a full
 // snapshot (in no family, on Standard_LRS when its source was incremental).
-// The copy shares every chunk with its source (a new index pointing at the
+// It is in location (a CopyStart copies across regions), "" for the
+// source's. The copy shares every chunk with its source (a new index pointing at the
 // same data: no block is read); deleting either never breaks the other.
-func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags map[string]string, full bool) (*Snapshot, error) {
+func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID, location string, tags map[string]string, full bool) (*Snapshot, error) {
 	dst, err := parseTyped(dstID, SnapshotType)
 	if err != nil {
 		return nil, err
@@ -597,6 +598,9 @@ func (s *Service) CopySnapshot(ctx context.Context, srcID, dstID string, tags ma
 	}
 	body := *src
 	body.ID, body.Name, body.Tags = dst.String(), dst.Name(), tags
+	if location != "" {
+		body.Location = resource.NormLocation(location)
+	}
 	body.Properties.UniqueID = newUUID()
 	body.Properties.TimeCreated = s.now()
 	body.Properties.CreationData = CreationData{CreateOption: "Copy", SourceResourceID: src.ID, SourceUniqueID: src.Properties.UniqueID}

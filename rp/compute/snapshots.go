@@ -173,8 +173,14 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 				return nil, err
 			}
 		}
+		// A Copy is in its source's region; a CopyStart in the one asked
+		// for, as it copies across regions.
+		location := sn.Location
+		if copyStart {
+			location = resource.NormLocation(*in.Location)
+		}
 		body := *sn
-		body.ID, body.Name, body.Tags = id, r.Param("snapshotName"), in.Tags
+		body.ID, body.Name, body.Tags, body.Location = id, r.Param("snapshotName"), in.Tags, location
 		body.Properties.Incremental = incremental
 		if !incremental {
 			// A full copy of an incremental snapshot is in no family.
@@ -199,7 +205,7 @@ func (pr *Provider) putSnapshot(r *arm.Request, in snapshotInput) (*arm.Response
 			body.Properties.CreationData.CreateOption = "CopyStart"
 		}
 		body.Properties.Settings = settings
-		return pr.startCreate(r, "compute.snapshot.copy", id, sn.Location, snapshotCopy{Source: sn.ID, Target: id, Tags: in.Tags, Settings: settings, SKU: sku, Full: !incremental}, &body)
+		return pr.startCreate(r, "compute.snapshot.copy", id, location, snapshotCopy{Source: sn.ID, Target: id, Location: location, Tags: in.Tags, Settings: settings, SKU: sku, Full: !incremental}, &body)
 	}
 	d, err := pr.svc.DiskResource(ctx, cd.SourceResourceID)
 	if err != nil {
@@ -284,7 +290,10 @@ func (pr *Provider) deleteSnapshot(r *arm.Request) (*arm.Response, error) {
 
 type snapshotCopy struct {
 	Source, Target string
-	Tags           map[string]string
+	// Location is the copy's region ("": its source's, as operations
+	// started before it was kept have it).
+	Location string `json:",omitempty"`
+	Tags     map[string]string
 	// Settings kept as sent, with creationData.createOption as sent
 	// (CopyStart: Safehold copies across regions the same way).
 	Settings compute.Settings
@@ -324,7 +333,7 @@ func (pr *Provider) runCopySnapshot(ctx context.Context, op *ops.Operation) erro
 		return err
 	}
 	if _, err := pr.svc.SnapshotResource(ctx, c.Target); err != nil {
-		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Tags, c.Full); err != nil {
+		if _, err := pr.svc.CopySnapshot(ctx, c.Source, c.Target, c.Location, c.Tags, c.Full); err != nil {
 			return err
 		}
 		if _, err := pr.setSnapshotSKU(ctx, c.Target, c.SKU, nil); err != nil {
