@@ -382,6 +382,25 @@ func (h *H) follow(x example) error {
 }
 
 // without removes from doc every field patch sets.
+// rePremiumTier: a Premium SSD performance tier (P1 to P80).
+var rePremiumTier = regexp.MustCompile(` + "`^P[0-9]+$`" + `)
+
+// premiumTier: a disk documented with a performance tier and no sku is a
+// Premium SSD disk (Azure has performance tiers for Premium SSD disks only,
+// disks-change-performance), so its seed gets sku Premium_LRS (the disks
+// the other examples make are Standard_LRS). Azure's
+// Disk_Update_ChangeTier documents myDisk at tier P30 without its sku.
+func premiumTier(u *url.URL, doc map[string]any) {
+	if doc["sku"] != nil || !strings.Contains(strings.ToLower(u.Path), "/providers/microsoft.compute/disks/") {
+		return
+	}
+	if props, ok := doc["properties"].(map[string]any); ok {
+		if tier, _ := props["tier"].(string); rePremiumTier.MatchString(tier) {
+			doc["sku"] = map[string]any{"name": "Premium_LRS"}
+		}
+	}
+}
+
 func without(doc, patch map[string]any) {
 	for k, pv := range patch {
 		if pm, ok := pv.(map[string]any); ok {
@@ -405,6 +424,7 @@ func (h *H) seed(u *url.URL, patch map[string]any) error {
 	if json.Unmarshal(h.want, &doc) != nil {
 		return nil
 	}
+	premiumTier(u, doc)
 	if patch != nil {
 		without(doc, patch)
 	}
