@@ -109,6 +109,9 @@ type example struct {
 	WantStatus int
 	Source     string // the function's original text
 	Out        string // out-of-scope reason ("" when in scope)
+	// OutAnswer: Out is the documented answer's defect (see
+	// inconsistentAnswers), which an example documenting none has not.
+	OutAnswer bool
 	// Beyond names, for an example replayed and counted although the
 	// issue's scope leaves it out, the family Safehold serves anyway
 	// (see beyondScope); "" for the issue's own scope.
