@@ -94,46 +94,6 @@ type GroupSyncer interface {
 	SyncPuts(ctx context.Context) error
 }
 
-// Streamer is implemented by a backend that can write an object in
-// pieces as its writer fills them, instead of from one buffer holding it
-// all (the local backend: an unnamed file written with O_DIRECT, linked
-// to its name once whole and synced). The chunk store fills packs in
-// small buffers this way: a full backup kept ~58 MiB of whole packs in
-// flight, whose first touch was a quarter of its system time.
-type Streamer interface {
-	GroupSyncer
-	// Stream starts an object written with WriteAt and put under its key
-	// by Commit. Until Commit returns nil nothing of it is visible to Get,
-	// Stat or List; one abandoned (Abort, a crash, a power loss) leaves
-	// nothing behind that List sees. size, when not 0, is how large the
-	// object may grow: the backend may reserve that room at once (so the
-	// pieces of a file lie together on the disk).
-	Stream(ctx context.Context, size int64) (Stream, error)
-}
-
-// Stream is an object being written in pieces (Streamer). Its methods
-// are safe for concurrent use.
-type Stream interface {
-	// WriteAt writes p at off. Pieces may be written in any order and at
-	// once; the object's size is the end of the furthest. An aligned
-	// piece (buffer, offset and length on Align boundaries) is written
-	// without a copy where the backend can.
-	WriteAt(p []byte, off int64) error
-	// ReadAt fills p from off with what WriteAts that returned wrote. It
-	// fails with an error wrapping ErrEnded once Commit or Abort began.
-	ReadAt(p []byte, off int64) error
-	// Commit puts what was written under key as PutUnsynced does (atomic,
-	// immutable: ErrExist if the key exists; durable after the next
-	// SyncPuts) and ends the stream, whether or not it succeeds.
-	Commit(ctx context.Context, key string) error
-	// Abort ends the stream without putting it (again: no-op).
-	Abort()
-}
-
-// ErrEnded is wrapped by a Stream's ReadAt and WriteAt after Commit or
-// Abort.
-var ErrEnded = errors.New("stream ended")
-
 // ValidKey reports whether key follows the key rules of the contract.
 func ValidKey(key string) error {
 	if key == "" {

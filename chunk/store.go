@@ -37,12 +37,6 @@ type Options struct {
 	// Uploads bounds concurrent pack uploads (default 2). Each in-flight
 	// pack holds up to PackSize bytes of memory.
 	Uploads int
-	// PieceSize is the size of the buffers packs are filled in on a
-	// backend that writes objects in pieces (blob.Streamer, the local
-	// one): default 2 MiB, one huge page. A pack is written a piece at a
-	// time as it fills, so packs in flight hold a few pieces of memory,
-	// not whole packs. Packs of less than four pieces are written whole.
-	PieceSize int
 	// Workers sizes the compressor pools (default GOMAXPROCS).
 	Workers int
 	// Compression is CompressionMinLZ (default), CompressionS2,
@@ -127,28 +121,6 @@ type pack struct {
 	// replaced: the memory table's earlier locations of chunks this pack
 	// indexed over another copy (a repack's), put back if its put fails.
 	replaced []idLoc
-	// A pack written in pieces (Store.streamer): buf is a piece buffer
-	// holding the pack's bytes from base on; those before base are
-	// written to st, or being written by the pieces in writing (until
-	// the pack is put: Get waits for them before reading st).
-	piecewise bool
-	base      int
-	st        blob.Stream
-	stErr     error
-	stOnce    sync.Once
-	writing   []*piece
-}
-
-// end is the pack's length so far: where its next record goes.
-func (p *pack) end() int { return p.base + len(p.buf) }
-
-// piece is a part of a pack written to its stream while the pack fills.
-type piece struct {
-	p    *pack
-	off  int    // in the pack
-	data []byte // a piece buffer, returned to the store once written
-	done chan struct{}
-	err  error // set before done closes
 }
 
 type idLoc struct {
@@ -230,14 +202,6 @@ type Store struct {
 	keyByte       byte             // first byte of new pack keys (newPackKeyLocked)
 	keyRun        int              // keys made with it, modulo packKeyRun
 	closed        bool
-
-	// A backend that writes objects in pieces: packs are filled in
-	// piece buffers of pieceSize (freePieces keeps those written), and
-	// at most cap(pieceSem) pieces are written at once.
-	streamer   blob.Streamer
-	pieceSize  int
-	freePieces [][]byte
-	pieceSem   chan struct{}
 }
 
 // Open opens the store on be, creating its configuration on first use.
@@ -252,9 +216,6 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
-	}
-	if opts.PieceSize <= 0 {
-		opts.PieceSize = 2 << 20
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -300,11 +261,6 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		writers:   make(map[*Writer]struct{}),
 		badPacks:  make(map[string]error),
 		lost:      make(map[ID]lostChunk),
-	}
-	opts.PieceSize = (opts.PieceSize + blob.Align - 1) &^ (blob.Align - 1)
-	if sb, ok := be.(blob.Streamer); ok && 4*opts.PieceSize <= s.packCap() {
-		s.streamer, s.pieceSize = sb, opts.PieceSize
-		s.pieceSem = make(chan struct{}, 2)
 	}
 	if err := s.loadConfig(ctx, opts.Key != nil, opts.OlderReaders); err != nil {
 		c.close()
@@ -395,12 +351,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	open := slices.Clone(s.open)
 	s.mu.Unlock()
 	s.uploads.Wait()
-	for _, p := range open { // never put: their streams end unnamed
-		s.abandon(p)
-	}
 	s.syncPuts(s.bg) // packs no writer flushed are garbage, but durable as ever before
 	s.flushWG.Wait()
 	s.flushMem() // so the next Open need not read these packs' headers
@@ -1000,129 +952,7 @@ func (s *Store) packCap() int { return s.packSize + s.packSize/64 + 128<<10 }
 // sealDue reports whether the open pack is full: it reached the pack size,
 // or one more chunk of n bytes and its header entry might not fit.
 func (s *Store) sealDue(p *pack, n int) bool {
-	return p.end() >= s.packSize || p.end()+n+s.c.tailLen(len(p.entries)+1) > s.capOf(p)
-}
-
-// capOf is how long pack p may grow (records and header): its buffer's
-// capacity, or packCap for a pack written in pieces.
-func (s *Store) capOf(p *pack) int {
-	if p.piecewise {
-		return s.packCap()
-	}
-	return cap(p.buf)
-}
-
-// pieceRoom reports whether n more bytes, and the header of one more
-// entry, fit in the piece buffer of pack p, written in pieces; s.mu is
-// held. A pack's header goes in its last piece buffer when it fits.
-func (s *Store) pieceRoom(p *pack, n int) bool {
-	return len(p.buf)+n+s.c.tailLen(len(p.entries)+1) <= cap(p.buf)
-}
-
-// nextPieceLocked passes the full blob.Align pages of open pack p's piece
-// buffer to a piece, which the caller writes (startPiece) once it has
-// released s.mu, and goes on in another buffer holding the rest (less
-// than a page). nil when the buffer holds no whole page.
-func (s *Store) nextPieceLocked(p *pack) *piece {
-	f := len(p.buf) &^ (blob.Align - 1)
-	if f == 0 {
-		return nil
-	}
-	pc := &piece{p: p, off: p.base, data: p.buf[:f], done: make(chan struct{})}
-	p.writing = append(p.writing, pc)
-	p.buf = append(s.getPieceLocked(), p.buf[f:]...)
-	p.base += f
-	s.uploads.Add(1) // Close waits for it
-	return pc
-}
-
-// getPieceLocked returns an empty piece buffer: aligned on a huge page and
-// asking for one (blob.HugeBuf), so its direct write is one request.
-func (s *Store) getPieceLocked() []byte {
-	if n := len(s.freePieces); n > 0 {
-		b := s.freePieces[n-1]
-		s.freePieces = s.freePieces[:n-1]
-		return b[:0]
-	}
-	return blob.HugeBuf(s.pieceSize)[:0]
-}
-
-// putPieceLocked keeps piece buffer b for later packs (not one that grew
-// past its size to take a large record: it is not aligned).
-func (s *Store) putPieceLocked(b []byte) {
-	if cap(b) == s.pieceSize && blob.Aligned(b[:1]) && len(s.freePieces) < 32 {
-		s.freePieces = append(s.freePieces, b[:0])
-	}
-}
-
-// startPiece writes pc in the background, at most cap(pieceSem) at once
-// (the caller waits for a turn, which bounds the memory of pieces in
-// flight). Nothing a piece's write waits for waits for a turn: pieces
-// never wait for uploads.
-func (s *Store) startPiece(pc *piece) {
-	s.pieceSem <- struct{}{}
-	s.writePiece(pc)
-}
-
-// writePiece is startPiece for a caller that has taken the turn.
-func (s *Store) writePiece(pc *piece) {
-	go func() {
-		defer s.uploads.Done()
-		st, err := s.openStream(pc.p)
-		if err == nil {
-			err = st.WriteAt(pc.data, int64(pc.off))
-		}
-		if err != nil {
-			pc.err = fmt.Errorf("put pack %s: %w", pc.p.key[len(packPrefix):][:12], err)
-		}
-		<-s.pieceSem
-		s.mu.Lock()
-		s.putPieceLocked(pc.data)
-		pc.data = nil
-		s.mu.Unlock()
-		close(pc.done)
-	}()
-}
-
-// openStream returns pack p's stream, which its first write opens.
-func (s *Store) openStream(p *pack) (blob.Stream, error) {
-	// Room for the whole pack at once: its pieces, written as it fills
-	// (between another pack's), lie together on the disk, and a restore
-	// reads a run with one request. Without it most packs of a full
-	// backup were 3-4 extents apart.
-	p.stOnce.Do(func() { p.st, p.stErr = s.streamer.Stream(s.bg, int64(s.packCap())) })
-	return p.st, p.stErr
-}
-
-// waitPieces waits for the writes of pack p's pieces, which (s.mu held
-// when they were taken from p) are ps, and returns the first failure.
-func waitPieces(ctx context.Context, ps []*piece) error {
-	for _, pc := range ps {
-		select {
-		case <-pc.done:
-			if pc.err != nil {
-				return pc.err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// abandon ends the stream of a pack that will never be put (the store
-// closed before it was sealed), once its pieces are written.
-func (s *Store) abandon(p *pack) {
-	s.mu.Lock()
-	ps := p.writing
-	s.mu.Unlock()
-	if len(ps) == 0 {
-		return
-	}
-	waitPieces(s.bg, ps)
-	if st, err := s.openStream(p); err == nil {
-		st.Abort()
-	}
+	return len(p.buf) >= s.packSize || len(p.buf)+n+s.c.tailLen(len(p.entries)+1) > cap(p.buf)
 }
 
 func (s *Store) getBuf() []byte {
@@ -1158,12 +988,7 @@ func (s *Store) unlistLocked(p *pack) {
 
 // newOpenLocked starts an open pack (in no open list yet).
 func (s *Store) newOpenLocked() *pack {
-	p := &pack{key: s.newPackKeyLocked(), state: packOpen, done: make(chan struct{})}
-	if s.streamer != nil {
-		p.piecewise, p.buf = true, s.getPieceLocked()
-	} else {
-		p.buf = s.getBuf()
-	}
+	p := &pack{key: s.newPackKeyLocked(), state: packOpen, buf: s.getBuf(), done: make(chan struct{})}
 	s.addPackLocked(p)
 	return p
 }
@@ -1228,13 +1053,7 @@ func (s *Store) upload(p *pack) {
 	}
 	data := append(buf, tail...)
 	var err error
-	size := int64(len(data))
-	if p.base > 0 {
-		// Written in pieces: the last one (records, header, trailer),
-		// then the whole object synced and linked.
-		size += int64(p.base)
-		err = s.putLastPiece(p, data)
-	} else if gs, ok := s.be.(blob.GroupSyncer); ok {
+	if gs, ok := s.be.(blob.GroupSyncer); ok {
 		// Durable at the flush of every writer that needs it (syncPuts).
 		err = gs.PutUnsynced(s.bg, p.key, data)
 	} else {
@@ -1246,7 +1065,7 @@ func (s *Store) upload(p *pack) {
 		// store's client retried after a timeout). The whole pack is there
 		// if its size is. The first attempt may still be committing when
 		// the retry is refused (a busy server): look again for a while.
-		err = s.ownPut(p.key, size, err)
+		err = s.ownPut(p.key, int64(len(data)), err)
 	}
 	s.mu.Lock()
 	if err != nil {
@@ -1270,7 +1089,7 @@ func (s *Store) upload(p *pack) {
 		p.uncached = true
 		s.seq++
 		p.seq = s.seq
-		p.size = size
+		p.size = int64(len(data))
 		p.modTime = s.now()
 		s.unflushed = append(s.unflushed, p)
 		s.memDur += len(p.entries)
@@ -1286,45 +1105,12 @@ func (s *Store) upload(p *pack) {
 			}()
 		}
 	}
-	if p.piecewise {
-		if p.buf != nil {
-			s.putPieceLocked(p.buf)
-		}
-	} else if len(s.free) < cap(s.sem)+1 && cap(data) == s.packCap() {
+	p.buf, p.replaced = nil, nil
+	if len(s.free) < cap(s.sem)+1 && cap(data) == s.packCap() {
 		s.free = append(s.free, data[:0])
 	}
-	p.buf, p.replaced, p.writing = nil, nil, nil
 	s.mu.Unlock()
 	close(p.done)
-}
-
-// putLastPiece ends pack p, written in pieces since its first piece
-// buffer filled: it writes data (the rest of its records, its header and
-// trailer) at p.base once the earlier pieces are written, lets the buffer
-// go (a Get now waits for the put), then syncs the stream and links it.
-func (s *Store) putLastPiece(p *pack, data []byte) error {
-	s.mu.Lock()
-	ps := p.writing
-	s.mu.Unlock()
-	err := waitPieces(s.bg, ps)
-	st, serr := s.openStream(p)
-	if err == nil {
-		err = serr
-	}
-	if err == nil {
-		err = st.WriteAt(data, int64(p.base))
-	}
-	s.mu.Lock()
-	s.putPieceLocked(p.buf)
-	p.buf = nil
-	s.mu.Unlock()
-	if err != nil {
-		if st != nil {
-			st.Abort()
-		}
-		return err
-	}
-	return st.Commit(s.bg, p.key)
 }
 
 // Get returns the plaintext of a chunk, appended to buf[:0]. The plaintext
@@ -1364,22 +1150,10 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 		p := s.packs[l.pack]
 		key := p.key
 		var stored []byte
-		switch {
-		case p.piecewise && p.state != packDurable:
-			var again bool
-			stored, again, err = s.readUnput(ctx, p, l) // unlocks s.mu
-			if again {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("get chunk %s: %w", id.Short(), err)
-			}
-		case p.buf != nil:
+		if p.buf != nil {
 			stored = append([]byte(nil), p.buf[l.off:l.off+l.slen]...)
-			s.mu.Unlock()
-		default:
-			s.mu.Unlock()
 		}
+		s.mu.Unlock()
 		if stored == nil {
 			var err error
 			stored, err = s.be.Get(ctx, key, int64(l.off), int64(l.slen))
@@ -1430,51 +1204,6 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 		}
 		return out, nil
 	}
-}
-
-// readUnput reads record l of pack p, written in pieces and not put yet;
-// s.mu is held and readUnput releases it. The bytes from p.base on are in
-// its buffer, those before in its stream once its pieces are written.
-// again reports that the pack's put ended first (or is ending: its
-// buffer is gone): it was waited for, and the caller looks l up again.
-func (s *Store) readUnput(ctx context.Context, p *pack, l loc) (stored []byte, again bool, err error) {
-	if p.buf == nil {
-		done := p.done
-		s.mu.Unlock()
-		select {
-		case <-done:
-			return nil, true, nil
-		case <-ctx.Done():
-			return nil, false, ctx.Err()
-		}
-	}
-	lo, hi, base := int(l.off), int(l.off)+int(l.slen), p.base
-	stored = make([]byte, hi-lo)
-	if hi > base {
-		from := max(lo, base)
-		copy(stored[from-lo:], p.buf[from-base:hi-base])
-	}
-	ps := p.writing
-	s.mu.Unlock()
-	if lo >= base {
-		return stored, false, nil
-	}
-	if err := waitPieces(ctx, ps); err != nil {
-		return nil, false, err
-	}
-	st, err := s.openStream(p)
-	if err == nil {
-		err = st.ReadAt(stored[:min(hi, base)-lo], int64(lo))
-	}
-	if errors.Is(err, blob.ErrEnded) { // put meanwhile
-		select {
-		case <-p.done:
-			return nil, true, nil
-		case <-ctx.Done():
-			return nil, false, ctx.Err()
-		}
-	}
-	return stored, false, err
 }
 
 // damageRelist is how often reads that find damaged copies list the packs
@@ -1611,7 +1340,7 @@ func (s *Store) getMany(ctx context.Context, ids []ID, bufs [][]byte, dst []byte
 			continue // Get reports it
 		}
 		p := s.packs[l.pack]
-		if p.buf != nil || p.state != packDurable {
+		if p.buf != nil {
 			continue // not durable yet: Get serves it from memory
 		}
 		locs[i], keys[i], ok[i] = l, p.key, true
@@ -1964,7 +1693,6 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 	}
 	due := false
 	var full []*pack
-	var pieces []*piece
 	for i, r := range recs {
 		n[i] = 0
 		if !force {
@@ -1985,27 +1713,18 @@ func (w *Writer) addRun(recs []record, n []int, force bool) error {
 			p = s.newOpenLocked()
 			s.open = append(s.open, p)
 		}
-		if p.piecewise && !s.pieceRoom(p, s.padFor(len(p.buf), r)+len(r.enc)) {
-			// (A record larger than a piece buffer grows one.)
-			if pc := s.nextPieceLocked(p); pc != nil {
-				pieces = append(pieces, pc)
-			}
-		}
 		if pad := s.padFor(len(p.buf), r); pad > 0 {
 			p.buf = append(p.buf, make([]byte, pad)...)
 		}
-		off := p.end()
+		off := len(p.buf)
 		p.buf = append(p.buf, r.enc...)
 		due = w.indexLocked(p, r, off) || due
-		if p.end() >= s.packSize {
+		if len(p.buf) >= s.packSize {
 			full = append(full, s.sealLocked(p))
 		}
 		n[i] = len(r.enc)
 	}
 	s.mu.Unlock()
-	for _, pc := range pieces { // before the uploads, which wait for them
-		s.startPiece(pc)
-	}
 	for _, p := range full {
 		s.startUpload(p)
 	}

@@ -38,8 +38,7 @@ type Tail struct {
 // every record into new bytes) or is closed.
 func (w *Writer) Tail(unit, n int) *Tail {
 	s := w.s
-	if s.c.aead != nil || n <= 0 || unit <= 0 || unit+s.c.tailLen(1) > s.packCap() ||
-		s.streamer != nil && blob.Align+unit+s.c.tailLen(1) > s.pieceSize {
+	if s.c.aead != nil || n <= 0 || unit <= 0 || unit+s.c.tailLen(1) > s.packCap() {
 		return nil
 	}
 	var full []*pack
@@ -53,7 +52,7 @@ func (w *Writer) Tail(unit, n int) *Tail {
 	// The fullest open pack with room for a unit: packs fill up as with
 	// addRun, and a pack without that room is sealed.
 	for _, q := range s.open {
-		if k := s.tailRoom(q, unit); k > 0 && (p == nil || q.end() > p.end()) {
+		if k := s.tailRoom(q, unit); k > 0 && (p == nil || len(q.buf) > len(p.buf)) {
 			p, m = q, k
 		} else if k == 0 && len(q.entries) > 0 {
 			full = append(full, q)
@@ -69,56 +68,13 @@ func (w *Writer) Tail(unit, n int) *Tail {
 		s.unlistLocked(p)
 	}
 	p.owned = true
-	var pc *piece
-	if p.piecewise {
-		// Written in pieces: the room is what its piece buffer has left,
-		// or, when that is less than asked for and the buffer is at least
-		// half full, a new buffer's (the full pages of this one go to a
-		// piece).
-		k := s.pieceUnits(p, unit)
-		if k < min(m, n) && 2*len(p.buf) >= cap(p.buf) {
-			// A turn to write first (p is this tail's meanwhile): a
-			// worker waiting for one holds no second buffer.
-			s.mu.Unlock()
-			s.pieceSem <- struct{}{}
-			s.mu.Lock()
-			if !s.closed {
-				pc = s.nextPieceLocked(p)
-			}
-			if pc == nil {
-				<-s.pieceSem
-			}
-			k = s.pieceUnits(p, unit)
-		}
-		m = min(m, k)
-	}
 	t := &Tail{w: w, p: p, full: p.buf[:cap(p.buf)], unit: unit, n: min(m, n)}
 	t.start = (len(p.buf) + blob.Align - 1) &^ (blob.Align - 1)
 	s.mu.Unlock()
-	if pc != nil {
-		s.writePiece(pc)
-	}
 	for _, q := range full {
 		s.startUpload(q)
 	}
-	if t.n == 0 {
-		// No unit fits a piece buffer with this pack's header (a pack of
-		// many small records): the pack is sealed, and another one taken.
-		s.mu.Lock()
-		p.sealReq = true
-		s.mu.Unlock()
-		t.Release()
-		return w.Tail(unit, n)
-	}
 	return t
-}
-
-// pieceUnits is how many units of unit bytes (each a record with its
-// header entry) fit in pack p's piece buffer past its end's next
-// blob.Align boundary, with the pack's header.
-func (s *Store) pieceUnits(p *pack, unit int) int {
-	at := (len(p.buf) + blob.Align - 1) &^ (blob.Align - 1)
-	return max(0, (cap(p.buf)-at-s.c.tailLen(len(p.entries)))/(unit+entrySize))
 }
 
 // tailRoom is how many units of unit bytes (each a record with its header
@@ -126,11 +82,11 @@ func (s *Store) pieceUnits(p *pack, unit int) int {
 // are needed to reach the pack size (as with addRun, the last record may
 // cross it); 0 once it holds the pack size.
 func (s *Store) tailRoom(p *pack, unit int) int {
-	at := (p.end() + blob.Align - 1) &^ (blob.Align - 1)
+	at := (len(p.buf) + blob.Align - 1) &^ (blob.Align - 1)
 	if at >= s.packSize {
 		return 0
 	}
-	free := s.capOf(p) - at - s.c.tailLen(len(p.entries))
+	free := cap(p.buf) - at - s.c.tailLen(len(p.entries))
 	return max(0, min(free/(unit+entrySize), (s.packSize-at+unit-1)/unit))
 }
 
@@ -157,12 +113,10 @@ func (t *Tail) Release() {
 		p.err = fmt.Errorf("put pack %s: store closed before its chunks were stored", p.key[len(packPrefix):][:12])
 		s.dropPackLocked(p)
 		s.mu.Unlock()
-		s.abandon(p)
 		close(p.done)
 		return
 	}
-	closed := s.closed
-	if !closed && (p.sealReq || (len(p.entries) > 0 && s.sealDue(p, t.unit+blob.Align))) {
+	if !s.closed && (p.sealReq || (len(p.entries) > 0 && s.sealDue(p, t.unit+blob.Align))) {
 		seal = s.sealLocked(p)
 	} else {
 		s.open = append(s.open, p)
@@ -170,9 +124,6 @@ func (t *Tail) Release() {
 	s.mu.Unlock()
 	if seal != nil {
 		s.startUpload(seal)
-	}
-	if closed {
-		s.abandon(p) // Close ended the other open packs' streams
 	}
 }
 
@@ -250,7 +201,7 @@ func (w *Writer) PutTail(ctx context.Context, t *Tail, ids []ID, data [][]byte, 
 			due = w.refLocked(r.id, s.packs[l.pack]) || due
 			continue
 		}
-		due = w.indexLocked(p, r, p.base+offs[k]) || due
+		due = w.indexLocked(p, r, offs[k]) || due
 		stored[idx[k]] = len(r.enc)
 	}
 	p.buf = t.full[:pos]

@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/safehold/safehold/blob"
@@ -16,55 +15,9 @@ import (
 func (m *Metrics) WrapBlob(be blob.Backend) blob.Backend {
 	b := &instBlob{Backend: be, m: m}
 	if into, ok := be.(getInto); ok {
-		bi := &instBlobInto{instBlob: b, into: into}
-		if sb, ok := be.(blob.Streamer); ok { // local: packs written in pieces
-			return &instBlobStreams{instBlobInto: bi, sb: sb}
-		}
-		return bi
+		return &instBlobInto{instBlob: b, into: into}
 	}
 	return b
-}
-
-// instBlobStreams is the local backend's wrapper: GetInto and
-// blob.Streamer (a chunk store writes its packs in pieces through it).
-type instBlobStreams struct {
-	*instBlobInto
-	sb blob.Streamer
-}
-
-var _ blob.Streamer = (*instBlobStreams)(nil)
-
-func (b *instBlobStreams) Stream(ctx context.Context, size int64) (blob.Stream, error) {
-	st, err := b.sb.Stream(ctx, size)
-	if err != nil {
-		return nil, err
-	}
-	return &instStream{Stream: st, m: b.m}, nil
-}
-
-// instStream counts an object written in pieces as one put of its bytes
-// when it is committed (its latency: the commit's, the sync and link).
-type instStream struct {
-	blob.Stream
-	m       *Metrics
-	written atomic.Int64
-}
-
-func (s *instStream) WriteAt(p []byte, off int64) error {
-	err := s.Stream.WriteAt(p, off)
-	if err == nil {
-		s.written.Add(int64(len(p)))
-	}
-	return err
-}
-
-func (s *instStream) Commit(ctx context.Context, key string) error {
-	defer since(s.m.blobLat, "put", time.Now())
-	err := s.Stream.Commit(ctx, key)
-	if err == nil {
-		s.m.blobBytes.WithLabelValues("put").Add(float64(s.written.Load()))
-	}
-	return err
 }
 
 // getInto is blob/local's GetInto (chunk.Store looks for it).

@@ -18,11 +18,6 @@ import (
 
 const crashEnv = "SAFEHOLD_SNAPSHOT_CRASH_CHILD"
 
-// crashPiecesEnv set: the child's packs (1 MiB) are written in pieces of
-// 128 KiB as they fill (chunk.Options.PieceSize), so kills land while
-// packs are half written to their unnamed files.
-const crashPiecesEnv = "SAFEHOLD_SNAPSHOT_CRASH_PIECES"
-
 // crashDisk returns the expected disk content after step i (0 = base).
 func crashDisk(i int) ([]byte, []snapshot.Range) {
 	const blocks = 64
@@ -52,11 +47,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := snapshot.Options{PackSize: 256 << 10}
-	if os.Getenv(crashPiecesEnv) != "" {
-		opts = snapshot.Options{PackSize: 1 << 20, PieceSize: 128 << 10}
-	}
-	r, err := snapshot.Open(ctx, be, filepath.Join(dir, "cache"), opts)
+	r, err := snapshot.Open(ctx, be, filepath.Join(dir, "cache"), snapshot.Options{PackSize: 256 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,22 +74,19 @@ func TestCrashChild(t *testing.T) {
 
 // TestKill9 runs captures in a child process, kills it with SIGKILL at a
 // random moment and checks that every recorded snapshot restores exactly
-// and the repository verifies. Rounds 1 and 3 write packs in pieces.
+// and the repository verifies.
 func TestKill9(t *testing.T) {
 	if os.Getenv(crashEnv) != "" {
 		t.Skip()
 	}
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	for round := 0; round < 4; round++ {
+	for round := 0; round < 3; round++ {
 		dir := t.TempDir()
 		// The child dies with this binary, and what it leaves in its
 		// TMPDIR goes with this test's temporary directories.
 		cmd := testsvc.DiesWithParent(exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1"))
 		cmd.Env = append(os.Environ(), crashEnv+"="+dir, "TMPDIR="+t.TempDir())
-		if round%2 == 1 {
-			cmd.Env = append(cmd.Env, crashPiecesEnv+"=1")
-		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -64,9 +64,6 @@ type Options struct {
 	PackSize int
 	// Uploads bounds concurrent pack uploads (default 4).
 	Uploads int
-	// PieceSize is chunk.Options.PieceSize: the buffers packs are filled
-	// and written in on the local backend (default 2 MiB).
-	PieceSize int
 	// Compression of new chunks: chunk.CompressionMinLZ (default),
 	// chunk.CompressionS2, chunk.CompressionZstd or chunk.CompressionNone.
 	Compression string
@@ -146,7 +143,7 @@ func Open(ctx context.Context, be blob.Backend, localDir string, opts Options) (
 		opts.Uploads = 4
 	}
 	cs, err := chunk.Open(ctx, be, localDir, chunk.Options{
-		Key: opts.Key, PackSize: opts.PackSize, PieceSize: opts.PieceSize, Workers: opts.Workers, Now: opts.Now,
+		Key: opts.Key, PackSize: opts.PackSize, Workers: opts.Workers, Now: opts.Now,
 		Compression: opts.Compression, Uploads: opts.Uploads, WriterMemory: opts.WriterMemory, OlderReaders: opts.OlderReaders,
 	})
 	if err != nil {

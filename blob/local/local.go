@@ -12,9 +12,7 @@
 // root/tmp~ instead, links it and removes the temporary name; such leftovers
 // are never listed and CleanTemp removes them. PutUnsynced (blob.GroupSyncer,
 // the chunk store's pack puts) leaves the directory's fsync to SyncPuts, which
-// a writer's flush calls: one fsync per directory for all its packs. Stream
-// (blob.Streamer) writes such an unnamed file in pieces and links it at
-// Commit, for packs filled a piece buffer at a time. Large objects (the chunk store's packs) are written and read
+// a writer's flush calls: one fsync per directory for all its packs. Large objects (the chunk store's packs) are written and read
 // with O_DIRECT when their buffers are aligned (see directMin): they bypass
 // the page cache.
 package local
