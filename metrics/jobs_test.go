@@ -48,3 +48,17 @@ func TestJobBytesCountCompletedJobsOnly(t *testing.T) {
 		t.Errorf("failed jobs counted %v, want 1 of each operation", got)
 	}
 }
+
+// TestJobSeriesShownBeforeAnyJob: a replica that has ended no job shows
+// safehold_jobs_total's backup and restore series at 0, so a sum or rate
+// across replicas counts its 0; it showed no family at all, and
+// TestMetricsAcrossReplicas failed whenever the other replica ended the job.
+func TestJobSeriesShownBeforeAnyJob(t *testing.T) {
+	m := metrics.New()
+	for _, r := range []string{"Completed", "Failed", "Cancelled"} {
+		got := series(t, m, "safehold_jobs_total", r)
+		if got == nil || got.GetCounter().GetValue() != 0 {
+			t.Errorf("safehold_jobs_total with result %s on a fresh replica: %v, want a series at 0", r, got)
+		}
+	}
+}

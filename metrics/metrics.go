@@ -84,6 +84,15 @@ func New() *Metrics {
 	for _, d := range []string{"backup", "restore"} {
 		m.jobBytes.WithLabelValues(d)
 	}
+	// The job series every replica shows from its start, at 0, whether or
+	// not it has ended a job: a replica that never ended one showed no
+	// safehold_jobs_total at all (no HELP, no series), so a sum or rate
+	// across replicas missed it rather than counting its 0.
+	for _, op := range []string{"Backup", "Restore"} {
+		for _, r := range []string{"Completed", "Failed", "Cancelled"} {
+			m.jobs.WithLabelValues(op, r)
+		}
+	}
 	for _, r := range []string{GCSnapshots, GCVault} {
 		m.gcFailed.WithLabelValues(r)
 	}
