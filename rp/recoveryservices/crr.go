@@ -45,7 +45,7 @@ func crossRegionOperationNotFound(r *arm.Request) (*arm.Response, error) {
 // RecoveryPointsCrr, BackupUsageSummariesCRR; az backup item, recoverypoint
 // list and show --use-secondary-region). The storage configuration at
 // these versions is the vault's own, and is answered.
-var secondaryVersions = map[string]bool{"2018-12-20": true, "2021-11-15": true, "2023-01-15": true}
+var secondaryVersions = map[string]bool{"2018-12-20": true, "2021-11-15": true, "2023-01-15": true, "2024-11-15": true, "2026-07-15": true}
 
 // primaryOnly is h, but for a request at a secondaryVersions api-version,
 // which is 400 BMSUserErrorCrossRegionRestoreNotSupported (after the

@@ -46,3 +46,43 @@ func TestCrossRegionRestoreIsRefusedSayingWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestNewerCrossRegionRestoreVersions: the Cross Region Restore spec's
+// later api-versions, 2024-11-15 (stable/2024-11-15/bms.json) and
+// 2026-07-15 (RecoveryServicesBackupCrr), are served as 2018-12-20,
+// 2021-11-15 and 2023-01-15 are: the vault's secondary-region items,
+// recovery points and usages are 400 BMSUserErrorCrossRegionRestoreNotSupported
+// naming the vault, the routes at locations/{region} refuse saying why, and
+// the storage configuration is the vault's own. Both versions were refused
+// as unknown api-versions (400 InvalidApiVersionParameter), which said
+// nothing of Cross Region Restore.
+func TestNewerCrossRegionRestoreVersions(t *testing.T) {
+	e := testserver.StartWithGroups(t, "vaultrg")
+	vid := *fixture.RSVault(t, e, "vaultrg", "crrv", fixture.StandardVault()).ID
+	L := "/subscriptions/" + e.Sub + "/providers/Microsoft.RecoveryServices/locations/eastus"
+	I := vid + "/backupFabrics/Azure/protectionContainers/iaasvmcontainer;iaasvmcontainerv2;vmrg;vm1/protectedItems/vm;iaasvmcontainerv2;vmrg;vm1"
+	for _, v := range []string{"2024-11-15", "2026-07-15"} {
+		q := "?api-version=" + v
+		for _, c := range []struct {
+			method, path string
+			body         any
+		}{
+			{"GET", vid + "/backupProtectedItems" + q, nil},
+			{"GET", I + "/recoveryPoints" + q, nil},
+			{"GET", I + "/recoveryPoints/1234" + q, nil},
+			{"GET", vid + "/backupUsageSummaries" + q, nil},
+			{"POST", L + "/backupCrrJobs" + q, map[string]any{"resourceId": vid}},
+			{"POST", L + "/backupCrrJob" + q, map[string]any{"resourceId": vid, "jobName": "j1"}},
+		} {
+			resp, m := e.Do(c.method, c.path, c.body)
+			msg, _ := testserver.Field(m, "error.message").(string)
+			if resp.StatusCode != 400 || testserver.Field(m, "error.code") != "BMSUserErrorCrossRegionRestoreNotSupported" || !strings.Contains(msg, "secondary region") {
+				t.Errorf("%s %s: %d %v, want 400 BMSUserErrorCrossRegionRestoreNotSupported", c.method, c.path, resp.StatusCode, m)
+			}
+		}
+		resp, m := e.Do("GET", vid+"/backupstorageconfig/vaultstorageconfig"+q, nil)
+		if resp.StatusCode != 200 || testserver.Field(m, "properties.crossRegionRestoreFlag") != false {
+			t.Errorf("storage config at %s: %d %v, want the vault's own", v, resp.StatusCode, m)
+		}
+	}
+}
