@@ -389,18 +389,30 @@ type JobRunner struct {
 	Node  string `json:"node"`
 	Owner string `json:"owner"`
 	Task  string `json:"task"`
+	// Lease is the end of the task's lease (server clock) when the leader
+	// last said the job waits for it (its replica not running), or
+	// dropped that saying while the replica was still not running but had
+	// renewed the lease (MarkStalledRunners); zero otherwise.
+	Lease time.Time `json:"lease,omitzero"`
+}
+
+// sameClaim reports whether r and o are the same claim of the same task.
+func (r *JobRunner) sameClaim(o *JobRunner) bool {
+	return r != nil && o != nil && r.Node == o.Node && r.Owner == o.Owner && r.Task == o.Task
 }
 
 // recordRunner records the claim running this run of j (its task's lease
 // in ctx), when it is not the one recorded, and drops a waiting message
-// about the stopped runner before it: the job is taken on.
+// about the stopped runner before it: the job is taken on (by another
+// replica, or by the same one again once its earlier run gave the task
+// back).
 func (e *Engine) recordRunner(ctx context.Context, j *Job) {
 	l, ok := store.LeaseFrom(ctx)
 	if !ok {
 		return
 	}
 	r := &JobRunner{Node: store.OwnerNode(l.Owner), Owner: l.Owner, Task: l.TaskID}
-	if j.Runner != nil && *j.Runner == *r {
+	if r.sameClaim(j.Runner) && !strings.HasPrefix(j.Details[DetailWaiting], runnerStoppedPrefix) {
 		return
 	}
 	e.updateJob(ctx, j.ID, func(x *Job) { // best effort: only what a job waits for goes by it
@@ -433,40 +445,92 @@ func runnerStopped(node, url string, until time.Time) string {
 // endpoint and whether it runs: its presence) say so (DetailWaiting):
 // it stood at its last figure without a word until the task's lease
 // lapsed and another replica took it on. The leader calls it every few
-// seconds; a run that takes the job on drops the message (recordRunner).
+// seconds. A run that takes the job on drops the message (recordRunner);
+// so does this once the replica that held the task runs again (its
+// presence renewed: it stopped answering for a while, a stalled host or
+// the database out of reach, and goes on with the job), has renewed the
+// task's lease, or no longer holds the task: the message stayed until the
+// job ended, saying the job waited for a replica that was running it.
+// A runner that renews the task's lease while its presence stays lapsed
+// is said to wait again only once it misses a renewal.
 func (e *Engine) MarkStalledRunners(ctx context.Context, alive func(ctx context.Context, node string) (url string, running bool, err error)) error {
 	js, err := RunningJobsAnywhere(ctx, e.Store)
 	if err != nil {
 		return err
 	}
+	ttl := 60 * time.Second
+	if e.Runner != nil && e.Runner.Lease > 0 {
+		ttl = e.Runner.Lease
+	}
 	for _, j := range js {
-		if j.Runner == nil || strings.HasPrefix(j.Details[DetailWaiting], runnerStoppedPrefix) {
+		if j.Runner == nil {
 			continue
 		}
+		marked := strings.HasPrefix(j.Details[DetailWaiting], runnerStoppedPrefix)
 		t, err := e.Store.GetTask(ctx, j.Runner.Task)
-		if err != nil || t.LeaseOwner != j.Runner.Owner {
+		if errors.Is(err, store.ErrNotFound) {
+			t, err = store.Task{}, nil // ended: the job ends too
+		}
+		if err != nil {
+			continue
+		}
+		held := t.LeaseOwner == j.Runner.Owner
+		if !held && !marked {
 			continue // ended, released (waiting for something else), or another's
 		}
-		url, running, err := alive(ctx, j.Runner.Node)
-		if err != nil || running {
+		var url string
+		var running bool
+		if held {
+			if url, running, err = alive(ctx, j.Runner.Node); err != nil {
+				continue
+			}
+		}
+		seen := j.Runner.Lease
+		var stalled bool
+		switch {
+		case !held || running:
+		case marked: // still, unless the runner renewed the lease since
+			stalled = t.LeaseUntil.Equal(seen)
+		case seen.IsZero():
+			stalled = true
+		default: // renewed since it was said: again once a renewal is missed
+			stalled = t.LeaseUntil.Equal(seen) && e.Clock.Now().After(seen.Add(-ttl/2))
+		}
+		if stalled == marked {
 			continue
 		}
-		msg, runner := runnerStopped(j.Runner.Node, url, t.LeaseUntil), *j.Runner
+		runner := *j.Runner
 		err = e.Store.Update(ctx, func(tx store.Tx) error {
 			x, err := GetJob(ctx, tx, "", j.ID)
-			if err != nil || x.Runner == nil || *x.Runner != runner || (x.Status != JobInProgress && x.Status != "Cancelling") {
+			if err != nil || !x.Runner.sameClaim(&runner) || (x.Status != JobInProgress && x.Status != "Cancelling") {
 				return err // taken on or ended meanwhile
 			}
-			if x.Details == nil {
-				x.Details = map[string]string{}
+			if stalled {
+				if x.Details == nil {
+					x.Details = map[string]string{}
+				}
+				x.Details[DetailWaiting] = runnerStopped(runner.Node, url, t.LeaseUntil)
+				x.Runner.Lease = t.LeaseUntil
+				return PutJob(ctx, tx, x)
 			}
-			x.Details[DetailWaiting] = msg
+			if !strings.HasPrefix(x.Details[DetailWaiting], runnerStoppedPrefix) {
+				return nil
+			}
+			delete(x.Details, DetailWaiting)
+			x.Runner.Lease = time.Time{}
+			if held && !running {
+				x.Runner.Lease = t.LeaseUntil
+			}
 			return PutJob(ctx, tx, x)
 		})
 		if err != nil {
 			return err
 		}
-		e.Logger.Warn("job waits for the lease of a replica that stopped answering", "job", j.ID, "replica", j.Runner.Node, "leaseUntil", t.LeaseUntil)
+		if stalled {
+			e.Logger.Warn("job waits for the lease of a replica that stopped answering", "job", j.ID, "replica", j.Runner.Node, "leaseUntil", t.LeaseUntil)
+		} else {
+			e.Logger.Info("job no longer waits for the lease of a replica that stopped answering", "job", j.ID, "replica", j.Runner.Node, "running", running, "holdsTask", held)
+		}
 	}
 	return nil
 }

@@ -468,3 +468,97 @@ func TestJobWhoseRunnerWasKilledSaysItWaitsForItsLease(t *testing.T) {
 		t.Fatalf("the backup once its runner ran again: %+v (%v)", done, err)
 	}
 }
+
+// TestJobWhoseRunnerPausedSaysNoMoreItWaitsOnceItRuns: the replica running
+// a backup (held in its capture by a fault rule) stops answering for a
+// while (paused, SIGSTOP, as a stalled host leaves it) longer than its
+// presence lease and shorter than its task's. Once the job says it waits
+// for that replica's lease, the replica runs again (SIGCONT) and goes on
+// with the job under the same claim: the job no longer says it waits, at
+// once (the leader's next look), while the backup still runs; it then
+// completes. Before, the message stood until the job ended, saying the
+// job waited for a replica that was running it.
+func TestJobWhoseRunnerPausedSaysNoMoreItWaitsOnceItRuns(t *testing.T) {
+	// Task leases of 3 minutes: the pause (the presence's 15 s and the
+	// leader's look) ends long before the task's lease would lapse.
+	c := startReplicasOn(t, 2, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), nil, "--lease-ttl", "180s")
+	ctx := context.Background()
+	fixture.ProtectDisk(t, c.env)
+	pool, err := pgxpool.New(ctx, c.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var holder string
+	if err := pool.QueryRow(ctx, `SELECT convert_from(value, 'UTF8')::jsonb->>'holder' FROM docs WHERE kind = 'lease' AND key LIKE 'disk:%'`).Scan(&holder); err != nil {
+		t.Fatalf("the disk's ownership lease: %v", err)
+	}
+	owner, other := 0, 1
+	if holder == c.reps[1].nodeID(t) {
+		owner, other = 1, 0
+	}
+	ownerID := c.reps[owner].nodeID(t)
+	run := func(rep int, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(c.bin, append(args, "--data-dir", c.reps[rep].dir)...).Output()
+		if err != nil {
+			t.Fatalf("safehold %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run(owner, "fault", "add", "backup", "--name", "hold", "--latency", "10m", "--count", "1")
+	type jobView struct{ Name, Status, Waiting string }
+	var j jobView
+	if err := json.Unmarshal([]byte(run(other, "backup", "now", "data1-bi", "--no-wait", "-o", "json")), &j); err != nil || j.Name == "" {
+		t.Fatalf("backup now: %+v (%v)", j, err)
+	}
+	name := j.Name
+	testsvc.WaitWithin(t, time.Minute, "the owner to hold the backup", func() bool {
+		return strings.Contains(run(owner, "fault", "list", "-o", "json"), `"hits": 1`)
+	})
+	var runnerOwner string
+	if err := pool.QueryRow(ctx, `SELECT convert_from(value, 'UTF8')::jsonb->'runner'->>'owner' FROM docs WHERE kind = 'protection.job' AND key LIKE '%'||$1`, name).Scan(&runnerOwner); err != nil || !strings.HasPrefix(runnerOwner, ownerID+"/") {
+		t.Fatalf("the job's runner: %q (%v), want a claim of %s", runnerOwner, err, ownerID)
+	}
+	show := func() jobView {
+		t.Helper()
+		var j jobView
+		if err := json.Unmarshal([]byte(run(other, "job", "show", name, "-o", "json")), &j); err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != "InProgress" {
+			t.Fatalf("the backup ended while it was held: %+v", j)
+		}
+		return j
+	}
+	p := c.reps[owner].cmd.Process
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume := func() { once.Do(func() { p.Signal(syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	want := "Waiting for the lease of replica " + ownerID
+	testsvc.WaitWithin(t, 90*time.Second, "the job to say it waits for the paused runner's lease", func() bool {
+		j = show()
+		return strings.Contains(j.Waiting, want)
+	})
+	resume()
+	resumed := time.Now()
+	testsvc.WaitWithin(t, 90*time.Second, "the job to say no more that it waits once its runner runs again", func() bool {
+		j = show()
+		return j.Waiting == ""
+	})
+	t.Logf("the message went %s after the runner ran again", time.Since(resumed).Round(time.Second))
+	// The same claim runs the job: no other replica took it on.
+	var owner2 string
+	if err := pool.QueryRow(ctx, `SELECT convert_from(value, 'UTF8')::jsonb->'runner'->>'owner' FROM docs WHERE kind = 'protection.job' AND key LIKE '%'||$1`, name).Scan(&owner2); err != nil || owner2 != runnerOwner {
+		t.Fatalf("the job's runner after the pause: %q (%v), want %q", owner2, err, runnerOwner)
+	}
+	// Released, the backup completes, saying nothing of a wait.
+	run(owner, "fault", "clear", "hold")
+	var done jobView
+	if err := json.Unmarshal([]byte(run(other, "job", "wait", name, "-o", "json")), &done); err != nil || done.Status != "Completed" || done.Waiting != "" {
+		t.Fatalf("the backup once its runner ran again: %+v (%v)", done, err)
+	}
+}
