@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"time"
@@ -716,6 +717,19 @@ func (s *Service) DeleteVM(ctx context.Context, id string) error {
 // that name with another vmId (made again since) is left alone, and the
 // error is a NotFound one.
 func (s *Service) DeleteVMOf(ctx context.Context, id, vmID string) error {
+	return s.deleteVM(ctx, id, vmID, false)
+}
+
+// DeleteVMOnBehalf is DeleteVMOf for Safehold deleting a VM it made on a
+// user's behalf (a failed restore's): refused as the user's DELETE would
+// be where a management lock forbids it (409 ScopeLocked, on the VM or on
+// a disk it would delete with it), checked in the transaction that
+// deletes it. A restore's clean-up deleted a VM in a CanNotDelete group.
+func (s *Service) DeleteVMOnBehalf(ctx context.Context, id, vmID string) error {
+	return s.deleteVM(ctx, id, vmID, true)
+}
+
+func (s *Service) deleteVM(ctx context.Context, id, vmID string, checkLocks bool) error {
 	rid, err := parseTyped(id, VMType)
 	if err != nil {
 		return err
@@ -755,6 +769,13 @@ func (s *Service) DeleteVMOf(ctx context.Context, id, vmID string) error {
 		}
 		dropped = dropped[:0]
 		vm := v.domain("")
+		if checkLocks {
+			for _, scope := range append([]string{rid.String()}, drop(vm)...) {
+				if err := resource.CheckLocks(ctx, tx, http.MethodDelete, scope); err != nil {
+					return err
+				}
+			}
+		}
 		for _, did := range vm.DiskIDs() {
 			if err := detachDisk(ctx, tx, did, v.ID, s.now()); err != nil {
 				return err

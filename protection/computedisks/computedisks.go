@@ -86,7 +86,7 @@ func (d Disks) VM(ctx context.Context, id string) (protection.VM, error) {
 }
 
 func (d Disks) DeleteVM(ctx context.Context, id, vmID string) error {
-	return domain(d.Service.DeleteVMOf(ctx, id, vmID))
+	return domain(d.Service.DeleteVMOnBehalf(ctx, id, vmID))
 }
 
 func disk(x *compute.Disk, err error) (protection.Disk, error) {
