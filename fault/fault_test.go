@@ -2,6 +2,7 @@ package fault_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -58,20 +59,58 @@ func held(t *testing.T, remove func(t *testing.T, s *fault.Set), count int) {
 
 // TestUsedUpRuleGoesWithItsLastWait: a rule of Count 1 with a latency is
 // listed (its hit counted) while the match it delays waits, matches
-// nothing more meanwhile, and goes once that wait ends.
+// nothing more meanwhile, and goes once that wait ends, whichever way it
+// ends: the waiting request gone (its context ended) or the latency run
+// out. The listing is checked under a latency of ten minutes, the wait
+// then ended by the test: with a latency of 300 ms the check had to land
+// within those 300 ms, and a test stalled longer (a loaded machine) found
+// the rule gone already and waited for ever for its hit.
 func TestUsedUpRuleGoesWithItsLastWait(t *testing.T) {
-	s := &fault.Set{}
-	add(t, s, fault.Rule{Name: "once", Operation: fault.OpBackup, Latency: "300ms", Count: 1})
-	done := make(chan error, 1)
-	go func() { done <- s.Apply(context.Background(), fault.OpBackup, "", "/items/a") }()
-	testsvc.WaitFor(t, "the match to hold", func() bool { l := s.List(); return len(l) == 1 && l[0].Hits == 1 })
-	if d, e := s.Match(fault.OpBackup, "", "/items/b"); d != 0 || e != nil {
-		t.Fatalf("a used-up rule matched again: %v %v", d, e)
-	}
-	testsvc.WaitDone(t, "the wait to end", done)
-	if l := s.List(); len(l) != 0 {
-		t.Fatalf("the used-up rule outlived its wait: %+v", l)
-	}
+	t.Run("request gone", func(t *testing.T) {
+		s := &fault.Set{}
+		add(t, s, fault.Rule{Name: "once", Operation: fault.OpBackup, Latency: "10m", Count: 1})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.Apply(ctx, fault.OpBackup, "", "/items/a") }()
+		testsvc.WaitFor(t, "the match to hold", func() bool { l := s.List(); return len(l) == 1 && l[0].Hits == 1 })
+		if d, e := s.Match(fault.OpBackup, "", "/items/b"); d != 0 || e != nil {
+			t.Fatalf("a used-up rule matched again: %v %v", d, e)
+		}
+		if l := s.List(); len(l) != 1 {
+			t.Fatalf("the used-up rule went while its match waits: %+v", l)
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("the wait of a request gone: %v", err)
+			}
+		case <-time.After(testsvc.WaitLimit):
+			t.Fatal("the wait went on after its request's context ended")
+		}
+		if l := s.List(); len(l) != 0 {
+			t.Fatalf("the used-up rule outlived its wait: %+v", l)
+		}
+	})
+	t.Run("latency run out", func(t *testing.T) {
+		s := &fault.Set{}
+		const latency = 50 * time.Millisecond
+		add(t, s, fault.Rule{Name: "once", Operation: fault.OpBackup, Latency: latency.String(), Count: 1})
+		t0 := time.Now()
+		if err := s.Apply(context.Background(), fault.OpBackup, "", "/items/a"); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(t0); took < latency {
+			t.Fatalf("the match waited %v, not the rule's latency %v", took, latency)
+		}
+		if l := s.List(); len(l) != 0 {
+			t.Fatalf("the used-up rule outlived its wait: %+v", l)
+		}
+		if d, e := s.Match(fault.OpBackup, "", "/items/b"); d != 0 || e != nil {
+			t.Fatalf("a used-up rule matched again: %v %v", d, e)
+		}
+	})
 }
 
 func add(t *testing.T, s *fault.Set, r fault.Rule) {
