@@ -74,6 +74,17 @@ func TestRestoreWhoseEndWasNotRecordedDeletesItsVMLater(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}
 	testsvc.WaitWithin(t, 2*time.Minute, "the restore to make its VM", vmExists)
+	// The run goes on after its VM is made (CreateVM's last steps, the
+	// job's end): it is over once its task holds the refusal of a job
+	// write and no lease. Dropping the trigger at once let a run slower
+	// than the test (a loaded machine) record its end, Completed.
+	testsvc.WaitWithin(t, 2*time.Minute, "the restore's run to end with its job write refused", func() bool {
+		var n int
+		if err := pg.QueryRow(context.Background(), `SELECT count(*) FROM tasks WHERE last_error LIKE '%(the test''s)%' AND lease_owner = ''`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	})
 	// The point goes while the job's end cannot be recorded; then the
 	// database takes the job's writes again.
 	exec(`DELETE FROM docs WHERE kind = 'protection.rp'`, `DROP TRIGGER refuse_after_vm ON docs`)
