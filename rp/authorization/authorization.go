@@ -199,6 +199,14 @@ func (pr *Provider) putAssignment(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// properties.scope is read-only, but a client may send it (the Go SDK
+	// does when set, a body copied from a GET has it): it must name the
+	// URI's scope, as ARM requires, or the assignment would be made at
+	// another scope than the caller asked for.
+	if pp.Scope != "" && !strings.EqualFold("/"+strings.Trim(pp.Scope, "/"), "/"+strings.Trim(scope, "/")) {
+		return nil, arm.BadRequestAt("properties.scope", "InvalidCreateRoleAssignmentRequest",
+			"The request to create role assignment '%s' is not valid. Role assignment scope '%s' must match the scope specified on the URI '%s'. Leave properties.scope out, or PUT the assignment at its scope's URI.", name, pp.Scope, scope)
+	}
 	if pp.PrincipalID == "" {
 		return nil, arm.InvalidRequest("properties.principalId is required: the object id of the user, service principal or managed identity to grant the role to.")
 	}
