@@ -166,12 +166,35 @@ func checkTags(body []byte) error {
 		return BadRequest("InvalidTagCount", "The resource has %d tags: a resource takes at most 50.", len(in.Tags))
 	}
 	for k, v := range in.Tags {
-		s, _ := v.(string)
+		s, ok := v.(string)
+		if !ok {
+			return TagValueNotString(k, v)
+		}
 		if err := CheckTag(k, s); err != nil {
 			return err
 		}
 	}
 	return CheckTagNamesDistinct(in.Tags)
+}
+
+// TagValueNotString is 400 InvalidRequestContent for a tag whose value is
+// not a string (v as decoded into any): a null value was stored as "" (a
+// number or an object failed later in the face's own decoding, or not at
+// all where it kept the tags as sent).
+func TagValueNotString(name string, v any) *Error {
+	got := "null"
+	switch v.(type) {
+	case bool:
+		got = "a boolean"
+	case float64:
+		got = "a number"
+	case map[string]any:
+		got = "an object"
+	case []any:
+		got = "an array"
+	}
+	return BadRequestAt("tags."+name, "InvalidRequestContent",
+		"The request content was invalid and could not be deserialized: the value of tag '%s' must be a string, not %s. Give \"\" for a tag without a value, or leave the tag out to remove it.", name, got)
 }
 
 // CheckTagNamesDistinct refuses tags two of whose names differ only in

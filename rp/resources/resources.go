@@ -394,6 +394,15 @@ func (pr *Provider) getRG(ctx context.Context, r store.Reader, sub, name string)
 	return &g, nil
 }
 
+// groupProperties is what a resource group PUT or PATCH may send as its
+// properties (provisioningState, read-only and ignored): ARM's
+// ResourceGroupProperties. Anything but an object is 400
+// InvalidRequestContent naming 'properties', as ARM answers it (a string
+// was accepted).
+type groupProperties struct {
+	ProvisioningState *string `json:"provisioningState"`
+}
+
 func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, name := r.Param("subscriptionId"), r.Param("resourceGroupName")
@@ -401,9 +410,10 @@ func (pr *Provider) putGroup(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("InvalidResourceGroup", "The provided resource group name '%s' has these invalid characters or length: use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'.", name)
 	}
 	var body struct {
-		Location  string            `json:"location"`
-		Tags      map[string]string `json:"tags"`
-		ManagedBy string            `json:"managedBy"`
+		Location   string            `json:"location"`
+		Tags       map[string]string `json:"tags"`
+		ManagedBy  string            `json:"managedBy"`
+		Properties *groupProperties  `json:"properties"` // read-only, but not anything
 	}
 	if err := r.Decode(&body); err != nil {
 		return nil, err
@@ -451,8 +461,9 @@ func (pr *Provider) patchGroup(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, name := r.Param("subscriptionId"), r.Param("resourceGroupName")
 	var body struct {
-		Tags      *map[string]string `json:"tags"`
-		ManagedBy *string            `json:"managedBy"`
+		Tags       *map[string]string `json:"tags"`
+		ManagedBy  *string            `json:"managedBy"`
+		Properties *groupProperties   `json:"properties"` // read-only, but not anything
 	}
 	if err := r.Decode(&body); err != nil {
 		return nil, err

@@ -70,6 +70,19 @@ func (pr *Provider) tagsHandler(method string) arm.Handler {
 			if err := r.Decode(&in); err != nil {
 				return nil, err
 			}
+			var sent struct {
+				Properties struct {
+					Tags map[string]any `json:"tags"`
+				} `json:"properties"`
+			}
+			// (A Delete's null value is "": the tag whatever its value.)
+			if json.Unmarshal(r.Body, &sent) == nil && !strings.EqualFold(in.Operation, "Delete") {
+				for k, v := range sent.Properties.Tags {
+					if _, ok := v.(string); !ok {
+						return nil, arm.TagValueNotString(k, v)
+					}
+				}
+			}
 			if in.Properties == nil || in.Properties.Tags == nil {
 				return nil, arm.BadRequest("InvalidRequestContent", "properties.tags is required, e.g. {\"properties\":{\"tags\":{\"env\":\"test\"}}}.")
 			}
