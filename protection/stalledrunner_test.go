@@ -93,3 +93,69 @@ func TestStalledRunnerMessageFollowsTheLease(t *testing.T) {
 	}
 	look("another replica claimed the task", false)
 }
+
+// TestStalledRunnerReleasedAfterALeaseOfRealTime: a claim whose replica
+// the leader finds not running keeps its task while the clock stands
+// still, until a lease (the runner's Lease) of real time has passed since
+// the leader first found it so; then MarkStalledRunners frees its lease
+// and another replica claims the task at the same clock time. Before, the
+// lease, measured on a clock standing still, never lapsed: the job stayed
+// InProgress until its replica ran again or the clock moved.
+func TestStalledRunnerReleasedAfterALeaseOfRealTime(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0) // stands still
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "s.db"), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const ttl = 300 * time.Millisecond
+	e := &protection.Engine{Store: st, Clock: clk, Runner: &job.Runner{Store: st, Clock: clk, Lease: ttl}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.Enqueue(ctx, store.Task{Kind: "protection.backup", Key: "k1", RunAt: t0})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.ClaimTasks(ctx, "n1/boot1", clk.Now(), ttl, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	vault := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v"
+	j := &protection.Job{ID: "j1", VaultID: vault, ItemID: vault + "/backupInstances/i", Operation: protection.OpBackup, Status: protection.JobInProgress,
+		StartTime: t0, Runner: &protection.JobRunner{Node: "n1", Owner: "n1/boot1", Task: claimed[0].ID}}
+	if err := st.Update(ctx, func(tx store.Tx) error { return protection.CreateJob(ctx, tx, j) }); err != nil {
+		t.Fatal(err)
+	}
+	alive := func(context.Context, string) (string, bool, error) { return "", false, nil }
+	began := time.Now()
+	if err := e.MarkStalledRunners(ctx, alive); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.ClaimTasks(ctx, "n2/boot1", clk.Now(), ttl, 1); err != nil || len(got) != 0 {
+		t.Fatalf("another replica claimed the task at once: %v %v", got, err)
+	}
+	for {
+		if err := e.MarkStalledRunners(ctx, alive); err != nil {
+			t.Fatal(err)
+		}
+		tk, err := st.GetTask(ctx, claimed[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.LeaseOwner == "" {
+			break
+		}
+		if time.Since(began) > time.Minute {
+			t.Fatalf("the stalled claim still holds the task after a minute: %+v", tk)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := time.Since(began); d < ttl {
+		t.Fatalf("the stalled claim was freed after %s, before a lease (%s) of real time", d, ttl)
+	}
+	if got, err := st.ClaimTasks(ctx, "n2/boot1", clk.Now(), ttl, 1); err != nil || len(got) != 1 {
+		t.Fatalf("another replica's claim once the stalled one was freed, the clock standing still: %v %v", got, err)
+	}
+}

@@ -27,7 +27,20 @@ import (
 // job on fails it (a restore rule failing the next restore there); the
 // job ends Failed and the VM and both disks the killed run made go:
 // nothing is left that no job names.
-func TestRestoreToANewVMKilledMidRunEnds(t *testing.T) {
+func TestRestoreToANewVMKilledMidRunEnds(t *testing.T) { restoreKilled(t, false) }
+
+// TestJobOfAKilledReplicaIsTakenOnWhileTheClockStandsStill: round 2 of
+// TestRestoreToANewVMKilledMidRunEnds with the server clock standing
+// still (a clock advance leaves it so): the replica left takes the job of
+// the killed one on once the killed one's lease has lapsed in real time,
+// and the job ends. Before, the task's lease, measured on the clock, never
+// lapsed while the clock stood still: the job stayed InProgress until the
+// killed replica ran again or the clock moved.
+func TestJobOfAKilledReplicaIsTakenOnWhileTheClockStandsStill(t *testing.T) { restoreKilled(t, true) }
+
+// restoreKilled runs the rounds of TestRestoreToANewVMKilledMidRunEnds:
+// with still, round 2 alone, the clock advanced (standing still) first.
+func restoreKilled(t *testing.T, still bool) {
 	c := startReplicasOn(t, 2, testsvc.PostgresSchema(t), testsvc.AzuriteContainer(t, "e2e"), nil, "--lease-ttl", "10s")
 	e := c.env
 	ctx := context.Background()
@@ -112,7 +125,12 @@ func TestRestoreToANewVMKilledMidRunEnds(t *testing.T) {
 	// unless it completes) and answers its status and error.
 	wait := func(rep int, job string) (status, errs string) {
 		t.Helper()
-		out, err := exec.Command(c.bin, "job", "wait", job, "-o", "json", "--data-dir", c.reps[rep].dir).Output()
+		wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(wctx, c.bin, "job", "wait", job, "-o", "json", "--data-dir", c.reps[rep].dir).Output()
+		if wctx.Err() != nil {
+			t.Fatalf("job %s did not end within 4 minutes", job)
+		}
 		var j struct{ Status, Error string }
 		if jerr := json.Unmarshal(out, &j); jerr != nil {
 			t.Fatalf("safehold job wait %s: %v %v\n%s", job, err, jerr, out)
@@ -120,8 +138,51 @@ func TestRestoreToANewVMKilledMidRunEnds(t *testing.T) {
 		return j.Status, j.Error
 	}
 
-	// Round 1: killed once its VM is made, the restore is taken on and
-	// completes.
+	var nvm armcompute.VirtualMachinesClientGetResponse
+	if still {
+		run(0, "clock", "advance", "1m")
+	} else {
+		nvm = restoreKilledRound1(t, c, restore, kill, wait, run, cf, restoredDisks, source)
+	}
+	// Round 2: killed once its VM is made, the restore is taken on by
+	// the other replica, where it fails: the VM and its disks go.
+	runner, job := restore("app1-r2")
+	kill(runner)
+	other := 1 - runner
+	run(other, "fault", "clear", "hold")
+	run(other, "fault", "add", "restore", "--name", "fail", "--code", "UserErrorRestoreFailedByTheTest", "--message", "The test fails this restore.", "--count", "1")
+	st, errs := wait(other, job)
+	if st != "Failed" || !strings.Contains(errs, "The test fails this restore.") {
+		t.Fatalf("the restore taken on where it fails: %s %s", st, errs)
+	}
+	c.start(c.reps[runner])
+	c.ready(c.reps[runner])
+	kept := 2 // round 1's
+	if still {
+		kept = 0
+	}
+	testsvc.WaitWithin(t, 2*time.Minute, "the failed restore's VM and disks to go", func() bool {
+		_, err := cf.NewVirtualMachinesClient().Get(ctx, "restore-rg", "app1-r2", nil)
+		return testserver.HasError(err, http.StatusNotFound, "") && len(restoredDisks()) == kept
+	})
+	for _, d := range restoredDisks() {
+		if d.ManagedBy == nil || !strings.EqualFold(*d.ManagedBy, *nvm.ID) {
+			t.Errorf("restore-rg holds disk %s (managed by %v): not one of app1-r1's", *d.ID, d.ManagedBy)
+		}
+	}
+	if strings.Contains(errs, "kept") {
+		t.Errorf("the failed restore's error names what it kept: %s", errs)
+	}
+}
+
+func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// restoreKilledRound1 is round 1 of TestRestoreToANewVMKilledMidRunEnds:
+// killed once its VM is made, the restore is taken on and completes; it
+// answers the restored VM.
+func restoreKilledRound1(t *testing.T, c *replicaCluster, restore func(string) (int, string), kill func(int), wait func(int, string) (string, string),
+	run func(int, ...string) string, cf *armcompute.ClientFactory, restoredDisks func() []*armcompute.Disk, source map[string]*diskImage) armcompute.VirtualMachinesClientGetResponse {
+	e, ctx := c.env, context.Background()
 	runner, job := restore("app1-r1")
 	kill(runner)
 	run(1-runner, "fault", "clear", "hold")
@@ -148,31 +209,5 @@ func TestRestoreToANewVMKilledMidRunEnds(t *testing.T) {
 	if !readDisk(t, e, *sp.OSDisk.ManagedDisk.ID).equal(source["os"]) || !readDisk(t, e, *sp.DataDisks[0].ManagedDisk.ID).equal(source["data"]) {
 		t.Fatal("the restored disks differ from the backed-up ones")
 	}
-	// Round 2: killed once its VM is made, the restore is taken on by
-	// the other replica, where it fails: the VM and its disks go.
-	runner, job = restore("app1-r2")
-	kill(runner)
-	other := 1 - runner
-	run(other, "fault", "clear", "hold")
-	run(other, "fault", "add", "restore", "--name", "fail", "--code", "UserErrorRestoreFailedByTheTest", "--message", "The test fails this restore.", "--count", "1")
-	st, errs := wait(other, job)
-	if st != "Failed" || !strings.Contains(errs, "The test fails this restore.") {
-		t.Fatalf("the restore taken on where it fails: %s %s", st, errs)
-	}
-	c.start(c.reps[runner])
-	c.ready(c.reps[runner])
-	testsvc.WaitWithin(t, 2*time.Minute, "the failed restore's VM and disks to go", func() bool {
-		_, err := cf.NewVirtualMachinesClient().Get(ctx, "restore-rg", "app1-r2", nil)
-		return testserver.HasError(err, http.StatusNotFound, "") && len(restoredDisks()) == 2
-	})
-	for _, d := range restoredDisks() {
-		if d.ManagedBy == nil || !strings.EqualFold(*d.ManagedBy, *nvm.ID) {
-			t.Errorf("restore-rg holds disk %s (managed by %v): not one of app1-r1's", *d.ID, d.ManagedBy)
-		}
-	}
-	if strings.Contains(errs, "kept") {
-		t.Errorf("the failed restore's error names what it kept: %s", errs)
-	}
+	return nvm
 }
-
-func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
