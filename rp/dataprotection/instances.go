@@ -373,6 +373,16 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	var out instanceResource
 	op := &ops.Operation{Kind: opConfigure, ResourceID: id.String(), Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		// The vault again, where the instance is written: its DELETE
+		// checks in the transaction that removes it that it holds no
+		// instance, so either this PUT finds it gone (404) or the DELETE
+		// finds the instance and is refused; neither removes or strands
+		// an instance accepted with 201.
+		if cur, err := pr.loadVault(ctx, tx, id.Parent()); err != nil {
+			return err
+		} else if !sameVault(vault, cur) {
+			return arm.Conflict("UserErrorVaultReplaced", "The Backup vault '%s' was deleted and created again while the backup instance was being configured: send the PUT again.", vault.Name)
+		}
 		// The policy again, where the instance is written: a DELETE of it
 		// since vaultAndInstance read it found no instance using it and
 		// removed it, and the instance would be left Provisioning for

@@ -632,14 +632,25 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 
 // dropVault is cascadeDeleteVault of vault vid, which must be seen (nil:
 // whichever is there) when it is removed: errVaultReplaced otherwise.
+//
+// A vault's DELETE (seen) found it deletable (vaultDeletable) and cascades
+// over no backup instance: the transaction that removes the vault checks
+// it again, so an instance whose PUT was accepted (201) after that first
+// check refuses the delete (UserErrorVaultHasBackupInstances) rather than
+// being removed with the vault, or left behind it holding its disk; the
+// instance's PUT reads the vault in its own transaction, so one of the two
+// wins. A resource group's delete (seen nil) cascades over its instances:
+// its group takes no new ones once Deleting.
 func (pr *Provider) dropVault(ctx context.Context, vid arm.ResourceID, seen *vaultResource) error {
-	bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, vid.String())
-	if err != nil {
-		return err
-	}
-	for _, bi := range bis {
-		if err := pr.cascadeDeleteInstance(ctx, bi.ID); err != nil {
+	if seen == nil {
+		bis, err := resource.List[instanceResource](ctx, pr.p.Store, typeInstance, vid.String())
+		if err != nil {
 			return err
+		}
+		for _, bi := range bis {
+			if err := pr.cascadeDeleteInstance(ctx, bi.ID); err != nil {
+				return err
+			}
 		}
 	}
 	if err := pr.purgeDeletedOf(ctx, vid.String()); err != nil {
@@ -650,8 +661,13 @@ func (pr *Provider) dropVault(ctx context.Context, vid arm.ResourceID, seen *vau
 		if err != nil {
 			return err
 		}
-		if seen != nil && !sameVault(seen, v) {
-			return errVaultReplaced
+		if seen != nil {
+			if !sameVault(seen, v) {
+				return errVaultReplaced
+			}
+			if err := pr.vaultDeletable(ctx, tx, vid); err != nil {
+				return err
+			}
 		}
 		// What is under the vault (its policies, its resource guard proxy)
 		// goes with it: a proxy left behind would keep its guard in use and

@@ -472,6 +472,16 @@ func (pr *Provider) putItem(r *arm.Request) (*arm.Response, error) {
 	now := pr.p.Now()
 	op := &ops.Operation{Kind: opKindItem, ResourceID: iid.String(), Caller: r.Caller()}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		// The vault again, where the item is written: its DELETE checks
+		// in the transaction that removes it that it holds no item, so
+		// either this PUT finds it gone (404) or the DELETE finds the
+		// item and is refused; neither removes or strands an accepted
+		// item.
+		if cur, err := pr.loadVault(ctx, tx, vid); err != nil {
+			return err
+		} else if cur.UniqueID != vault.UniqueID {
+			return arm.Conflict("BMSUserErrorVaultReplaced", "The vault '%s' was deleted and created again while the item's protection was being changed: send the PUT again.", vault.Name)
+		}
 		old, err := pr.loadItem(ctx, tx, iid)
 		exists := err == nil
 		if err != nil {

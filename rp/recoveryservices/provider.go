@@ -167,7 +167,7 @@ func (pr *Provider) cascadeDeleteVault(ctx context.Context, id string) error {
 	if err != nil {
 		return nil // already gone
 	}
-	if err := pr.removeVault(ctx, v); !errors.Is(err, errVaultGone) {
+	if err := pr.removeVault(ctx, v, false); !errors.Is(err, errVaultGone) {
 		return err
 	}
 	return nil // gone meanwhile

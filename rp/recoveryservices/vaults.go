@@ -498,7 +498,7 @@ func (pr *Provider) deleteVault(r *arm.Request) (*arm.Response, error) {
 	if err := pr.vaultEmpty(ctx, pr.p.Store, v); err != nil {
 		return nil, err
 	}
-	if err := pr.removeVault(ctx, v); err != nil && !errors.Is(err, errVaultGone) {
+	if err := pr.removeVault(ctx, v, true); err != nil && !errors.Is(err, errVaultGone) {
 		return nil, err
 	}
 	// (errVaultGone: another DELETE of the vault, running at once, removed
@@ -550,7 +550,16 @@ func (pr *Provider) checkDeleteVault(ctx context.Context, r store.Reader, id, _ 
 // removeVault drops a vault with everything under it (cascade from a
 // resource-group delete, or an empty vault's delete): errVaultGone, doing
 // nothing, once v is no longer the vault of its id.
-func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
+//
+// The DELETE of a vault it found empty (checked) cascades over no
+// protected item: the transaction that removes the vault checks it empty
+// again (vaultEmpty), so an item whose PUT was accepted after the first
+// check refuses the delete (ServiceResourceNotEmpty) rather than being
+// removed with the vault, or left behind it; the item's PUT reads the
+// vault in its own transaction, so one of the two wins. A resource
+// group's delete cascades over its items: its group takes no new ones once
+// Deleting.
+func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord, checked bool) error {
 	id, err := arm.ParseID(v.ID)
 	if err != nil {
 		return err
@@ -565,13 +574,15 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 	if err := same(pr.p.Store); err != nil {
 		return err
 	}
-	items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, id.String())
-	if err != nil {
-		return err
-	}
-	for i := range items {
-		if err := pr.removeItem(ctx, &items[i], nil); err != nil {
+	if !checked {
+		items, err := resource.List[itemRecord](ctx, pr.p.Store, itemType, id.String())
+		if err != nil {
 			return err
+		}
+		for i := range items {
+			if err := pr.removeItem(ctx, &items[i], nil); err != nil {
+				return err
+			}
 		}
 	}
 	var removeTier func()
@@ -579,6 +590,11 @@ func (pr *Provider) removeVault(ctx context.Context, v *vaultRecord) error {
 		err := same(tx)
 		if err != nil {
 			return err
+		}
+		if checked {
+			if err := pr.vaultEmpty(ctx, tx, v); err != nil {
+				return err
+			}
 		}
 		if err := pr.dropVaultPrincipal(ctx, tx, id); err != nil {
 			return err
