@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,6 +151,15 @@ func (n *Namespace) accepts(v string) bool {
 	return n.AnyVersion && plausibleVersion(v)
 }
 
+// lists reports whether v is one of the namespace's own versions (not one
+// AnyVersion merely tolerates).
+func (n *Namespace) lists(v string) bool {
+	if n.versions != nil {
+		return n.versions[v] || n.versions[strings.ToLower(v)]
+	}
+	return ContainsFold(n.Versions, v)
+}
+
 // plausibleVersion accepts a well-formed api-version whose date could be a
 // real ARM api-version (2014 to 2030), so that a namespace that takes any
 // version still rejects 1999-01-01 or 2099-01-01.
@@ -183,6 +193,12 @@ type route struct {
 	handler   Handler
 	action    string
 	noVersion bool
+	// typeName and typeVersions are the route's resource type's entry in
+	// the per-type catalog (TypeVersions) and its versions, lower-cased;
+	// typeVersions is nil when the type has none.
+	typeName     string
+	typeVersions map[string]bool
+	typeList     []string
 	// lastAction is the action derived last (actionFor): the next
 	// request of the route most likely has the same.
 	lastAction atomic.Pointer[string]
@@ -239,7 +255,10 @@ type Router struct {
 	// caller is authorized, with the scope the request addresses: ARM's
 	// management locks refuse it (409 ScopeLocked) before its handler
 	// runs. Reads are never asked about.
-	Locked      func(ctx context.Context, method, scope string) error
+	Locked func(ctx context.Context, method, scope string) error
+	// Locations are the regions a NoRegisteredProviderFound answer lists
+	// as the type's supported locations.
+	Locations   []string
 	RetryAfter  int   // seconds in Retry-After of async responses (at least 1)
 	MaxBodySize int64 // request bodies larger than this get 413
 	Logger      *slog.Logger
@@ -317,6 +336,15 @@ func (rt *Router) Handle(method, pattern string, h Handler, opts ...RouteOption)
 		r.namespace = "Microsoft.Resources"
 	}
 	r.nsKey = strings.ToLower(r.namespace)
+	if typ := typePath(parts, r.namespace); typ != "" {
+		if entry, vs, ok := TypeVersions(r.namespace, typ); ok {
+			r.typeName, r.typeList = entry, vs
+			r.typeVersions = make(map[string]bool, len(vs))
+			for _, v := range vs {
+				r.typeVersions[strings.ToLower(v)] = true
+			}
+		}
+	}
 	for _, o := range opts {
 		o(r)
 	}
@@ -547,6 +575,9 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 		ns, ok := rt.namespaces[r.nsKey]
 		if ok && !ns.accepts(version) {
 			return nil, BadRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are '%s'.", version, strings.Join(ns.Versions, ","))
+		}
+		if ok && r.typeVersions != nil && !r.typeVersions[version] && !r.typeVersions[strings.ToLower(version)] && ns.lists(version) {
+			return nil, rt.noRegisteredProvider(hr, segs, r, version)
 		}
 	}
 	req.APIVersion, req.Namespace, req.query, req.lazyQuery, req.route = version, r.namespace, q, lazyQuery, r
@@ -1105,4 +1136,67 @@ func (rt *Router) Actions(namespace string) []string {
 	})
 	sort.Strings(out)
 	return out
+}
+
+// typePath is the resource type a route's path segments name after its
+// last providers/{ns} (ns a literal): the literal segments at type
+// positions, joined by '/' ("disks", "vaults/backupPolicies",
+// "locations/backupStatus"), "" when there is none.
+func typePath(parts []string, ns string) string {
+	start := -1
+	for i := 0; i+1 < len(parts); i++ {
+		if strings.EqualFold(parts[i], "providers") && strings.EqualFold(parts[i+1], ns) {
+			start = i + 2
+		}
+	}
+	if start < 0 || start >= len(parts) {
+		return ""
+	}
+	var typ []string
+	for i := start; i < len(parts); i += 2 {
+		if strings.HasPrefix(parts[i], "{") {
+			break
+		}
+		typ = append(typ, parts[i])
+	}
+	return strings.Join(typ, "/")
+}
+
+// noRegisteredProvider is ARM's answer to an api-version of the namespace
+// that the resource type of the request never had: 400
+// NoRegisteredProviderFound naming the location, the version, the type, the
+// type's versions (oldest first, as ARM lists them there) and its
+// locations. The location is the one the path names (locations/{l}), else
+// the body's of a PUT, else '*' (ARM's word for a request at no location).
+func (rt *Router) noRegisteredProvider(hr *http.Request, segs []string, r *route, version string) error {
+	loc, pi := "", -1
+	for i, s := range segs {
+		if strings.EqualFold(s, "providers") {
+			pi = i
+		}
+	}
+	for j := pi + 2; pi >= 0 && j+1 < len(segs); j += 2 { // the type segments after providers/{ns}
+		if strings.EqualFold(segs[j], "locations") {
+			loc = segs[j+1]
+			break
+		}
+	}
+	if loc == "" && hr.Method == http.MethodPut && hr.Body != nil {
+		if body, err := readBody(hr, rt.MaxBodySize); err == nil {
+			var b struct {
+				Location string `json:"location"`
+			}
+			if json.Unmarshal(body, &b) == nil {
+				loc = strings.ToLower(strings.ReplaceAll(b.Location, " ", ""))
+			}
+		}
+	}
+	if loc == "" {
+		loc = "*"
+	}
+	vs := slices.Clone(r.typeList)
+	SortVersions(vs)
+	slices.Reverse(vs)
+	return BadRequest("NoRegisteredProviderFound", "No registered resource provider found for location '%s' and API version '%s' for type '%s'. The supported api-versions are '%s'. The supported locations are '%s'.",
+		loc, version, r.typeName, strings.Join(vs, ", "), strings.Join(rt.Locations, ", "))
 }

@@ -342,6 +342,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	s.Router = arm.NewRouter()
 	s.Router.RetryAfter = cfg.RetryAfter
+	s.Router.Locations = resource.Locations
 	s.Router.Logger = s.logger
 	s.Router.GroupWritable = func(ctx context.Context, sub, rg string) error {
 		return resource.CheckGroupWritable(ctx, s.checkReader(ctx), sub, rg)

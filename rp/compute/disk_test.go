@@ -405,7 +405,11 @@ func TestDiskPutValidation(t *testing.T) {
 		{e.snapID("s1"), `{"location":"westus","properties":{"creationData":{"sourceResourceId":5}}}`, "properties.creationData.sourceResourceId"},
 		{vmID, `{"location":"westus","tags":[1]}`, "tags"},
 	} {
-		resp, m := e.Do("PUT", c.id+"?api-version=2024-03-02", c.body)
+		v := "2024-03-02" // DiskRP's; a VM takes ComputeRP's
+		if strings.Contains(c.id, "/virtualMachines/") {
+			v = "2024-11-01"
+		}
+		resp, m := e.Do("PUT", c.id+"?api-version="+v, c.body)
 		msg, _ := testserver.Field(m, "error.message").(string)
 		if resp.StatusCode != http.StatusBadRequest || testserver.ErrorCode(m) != "InvalidRequestContent" || !strings.Contains(msg, "the value of '"+c.field+"' must be") {
 			t.Fatalf("PUT %s %s: %d %v, want a 400 naming '%s'", c.id, c.body, resp.StatusCode, m, c.field)

@@ -1,11 +1,14 @@
 package dataprotection_test
 
 import (
+	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/safehold/safehold/arm"
@@ -23,9 +26,11 @@ import (
 // vault identity it runs as (identityDetails) and its snapshot resource
 // group (dataStoreParametersList), an ad-hoc backup and its job, the
 // recovery points, a restore validated then run, suspend and resume, a
-// resource guard linked and unlinked, validateForModifyBackup (no client
-// in v3: over HTTP), the instance's delete into soft delete and its
-// undelete. Every route answers at each version, and what was sent is
+// resource guard linked and unlinked (made at 2021-07-01 for 2021-01-01,
+// which has no resource guards and refuses the type),
+// validateForModifyBackup (no client in v3: over HTTP), the instance's
+// delete into soft delete and its undelete. Every route answers at each
+// version (but resource guards at 2021-01-01), and what was sent is
 // answered back as sent.
 func TestSDKAtTheOldestAndNewestVersions(t *testing.T) {
 	e := testserver.Start(t)
@@ -151,7 +156,25 @@ func TestSDKAtTheOldestAndNewestVersions(t *testing.T) {
 			t.Fatalf("validateForModifyBackup at %s: %v", v, st)
 		}
 
-		guard, err := f.NewResourceGuardsClient().Put(ctx, rg, "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
+		// 2021-01-01 has no resource guards: ARM refuses the type there
+		// (NoRegisteredProviderFound), so the guard is made at the
+		// first stable version that has them and linked at v.
+		guards := f.NewResourceGuardsClient()
+		if _, gvs, _ := arm.TypeVersions("Microsoft.DataProtection", "resourceGuards"); !slices.Contains(gvs, v) {
+			_, err := guards.Put(ctx, rg, "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
+			var re *azcore.ResponseError
+			if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "NoRegisteredProviderFound" {
+				t.Fatalf("a guard at %s, which has none: %v", v, err)
+			}
+			o := *e.Opts
+			o.APIVersion = "2021-07-01"
+			gf, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			guards = gf.NewResourceGuardsClient()
+		}
+		guard, err := guards.Put(ctx, rg, "guard", armdataprotection.ResourceGuardResource{Location: to.Ptr("westus")}, nil)
 		fail("create a guard", err)
 		proxies := f.NewDppResourceGuardProxyClient()
 		px, err := proxies.CreateOrUpdate(ctx, rg, "vault", "VaultProxy", armdataprotection.ResourceGuardProxyBaseResource{

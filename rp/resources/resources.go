@@ -210,8 +210,9 @@ func (pr *Provider) listLocations(r *arm.Request) (*arm.Response, error) {
 
 // providerBody is a provider as GET /subscriptions/{sub}/providers/{ns}
 // shows it (GET /providers/{ns}, the tenant's, when sub is ""): one entry
-// per resource type the namespace serves, each with every api-version of
-// the namespace (newest first) and the newest stable one as its default.
+// per resource type the namespace serves, each with the api-versions the
+// router accepts for that type (arm.TypeVersions, else every version of
+// the namespace), newest first, and the newest stable one as its default.
 func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
 	rts := pr.resourceTypes(ns)
 	if sub == "" {
@@ -223,14 +224,7 @@ func (pr *Provider) providerBody(sub string, ns arm.Namespace) map[string]any {
 
 // resourceTypes lists the resource types of ns as its provider shows them.
 func (pr *Provider) resourceTypes(ns arm.Namespace) []any {
-	versions := arm.UnionVersions(ns.Versions)
-	def := ""
-	for _, v := range versions {
-		if !arm.IsPreviewVersion(v) {
-			def = v
-			break
-		}
-	}
+	nsVersions := arm.UnionVersions(ns.Versions)
 	types := pr.rt.ResourceTypes(ns.Name)
 	if strings.EqualFold(ns.Name, "Microsoft.Resources") {
 		types = []string{"locations", "operations", "providers", "resourceGroups", "resources", "subscriptions", "subscriptions/locations", "subscriptions/providers", "subscriptions/resourceGroups", "subscriptions/resources", "subscriptions/tagNames", "tags", "tenants"}
@@ -238,6 +232,10 @@ func (pr *Provider) resourceTypes(ns arm.Namespace) []any {
 	tracked := pr.trackedTypes(ns.Name)
 	rts := make([]any, 0, len(types))
 	for _, t := range types {
+		versions := nsVersions
+		if _, vs, ok := arm.TypeVersions(ns.Name, t); ok {
+			versions = vs
+		}
 		// As ARM answers them: the regions by display name, and a
 		// tracked type (a resource of a resource group that takes a
 		// location and tags) says so.
@@ -246,7 +244,7 @@ func (pr *Provider) resourceTypes(ns arm.Namespace) []any {
 			capabilities = "SupportsTags, SupportsLocation"
 		}
 		e := map[string]any{"resourceType": t, "locations": locationDisplayNames, "apiVersions": versions, "capabilities": capabilities}
-		if def != "" {
+		if def := defaultVersion(versions); def != "" {
 			e["defaultApiVersion"] = def
 		}
 		if t == "operations" || strings.HasPrefix(t, "locations") {
@@ -255,9 +253,20 @@ func (pr *Provider) resourceTypes(ns arm.Namespace) []any {
 		rts = append(rts, e)
 	}
 	if len(rts) == 0 {
-		rts = append(rts, map[string]any{"resourceType": "*", "locations": locationDisplayNames, "apiVersions": versions})
+		rts = append(rts, map[string]any{"resourceType": "*", "locations": locationDisplayNames, "apiVersions": nsVersions})
 	}
 	return rts
+}
+
+// defaultVersion is the newest stable version of vs (newest first), "" if
+// none.
+func defaultVersion(vs []string) string {
+	for _, v := range vs {
+		if !arm.IsPreviewVersion(v) {
+			return v
+		}
+	}
+	return ""
 }
 
 // locationDisplayNames are Locations by display name ("East US"), as a
