@@ -477,6 +477,11 @@ func (s *Service) checkCopySource(ctx context.Context, spec *DiskSpec) error {
 		if err != nil {
 			return err
 		}
+		if st := sd.Properties.DiskState; st == StateReadyToUpload || st == StateActiveUpload {
+			// Nothing, or part of an upload: no source, as for a snapshot
+			// or an image (CheckSnapshotSpecs, CheckImageSource).
+			return failure.Conflictf("OperationNotAllowed", "Disk '%s' is in state %s; finish the upload with endGetAccess before copying it.", sd.Name, st)
+		}
 		srcName, srcLoc, srcBytes = sd.Name, sd.Location, sd.Properties.DiskSizeBytes
 	} else {
 		sn, err := s.SnapshotResource(ctx, spec.SourceID)

@@ -233,3 +233,49 @@ func TestDiskSASServesNoBlobSnapshots(t *testing.T) {
 		t.Fatal("a page write addressed to a snapshot changed the disk")
 	}
 }
+
+// TestCopyOfADiskBeingUploadedIsRefused: a disk awaiting its upload
+// (ReadyToUpload) or being written through a Write SAS (ActiveUpload) is
+// no source for a Copy, nor for an Import by its URL, as it is none for a
+// snapshot or an image: 409 OperationNotAllowed naming its state, at once,
+// and no disk is made. Both were accepted: a copy of a new Upload disk of
+// a VHD's 1 GiB + 512 bytes made a disk of that odd size with nothing in
+// it, and a copy taken mid-upload held whatever part had arrived. Once
+// the upload ends (endGetAccess) the copy is made.
+func TestCopyOfADiskBeingUploadedIsRefused(t *testing.T) {
+	e, _ := start(t)
+	e.putDisk("up", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionUpload), UploadSizeBytes: to.Ptr[int64](gib + 512)}}})
+	e.emptyDisk("written", 1)
+	w := e.grantDisk("written", armcompute.AccessLevelWrite)
+	data := bytes.Repeat([]byte{0x7e}, 4096)
+	if err := e.writeSAS(w, 0, data); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(name, src, state string, creation map[string]any) {
+		t.Helper()
+		body := map[string]any{"location": "westus", "properties": map[string]any{"creationData": creation}}
+		resp, m := e.Do("PUT", e.diskID(name)+"?api-version=2024-03-02", body)
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != http.StatusConflict || testserver.ErrorCode(m) != "OperationNotAllowed" || !strings.Contains(msg, state) || !strings.Contains(msg, "'"+src+"'") {
+			t.Fatalf("%s of disk %s (%s): want 409 OperationNotAllowed naming the disk and its state, got %d %v", creation["createOption"], src, state, resp.StatusCode, m)
+		}
+		if resp, _ := e.Do("GET", e.diskID(name)+"?api-version=2024-03-02", nil); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("disk %s exists after a refused %s: %d", name, creation["createOption"], resp.StatusCode)
+		}
+	}
+	for src, state := range map[string]string{"up": "ReadyToUpload", "written": "ActiveUpload"} {
+		refused("copy-"+src, src, state, map[string]any{"createOption": "Copy", "sourceResourceId": e.diskID(src)})
+		refused("import-"+src, src, state, map[string]any{"createOption": "Import", "sourceUri": e.Conn.ARMEndpoint + e.diskID(src)})
+	}
+	e.revokeDisk("written")
+	d := e.putDisk("copy-written", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: to.Ptr(e.diskID("written"))}}})
+	if *d.Properties.DiskSizeBytes != gib {
+		t.Fatalf("copy after the upload ended: %d bytes, want %d", *d.Properties.DiskSizeBytes, gib)
+	}
+	r := e.grantDisk("copy-written", armcompute.AccessLevelRead)
+	if got := fixture.ReadPages(t, e.pageClient(r), 0, 4096); !bytes.Equal(got, data) {
+		t.Fatal("the copy made after the upload ended does not hold the uploaded bytes")
+	}
+}
