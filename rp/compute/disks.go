@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -423,6 +424,11 @@ func (pr *Provider) grant(r *arm.Request, id string) (*arm.Response, error) {
 	}
 	if in.DurationInSeconds <= 0 {
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'durationInSeconds' is missing or not positive.")
+	}
+	if in.DurationInSeconds > math.MaxInt32 {
+		// Azure's field is an int32; larger values overflowed the
+		// duration (99999999999 s made a SAS expiring in 2273).
+		return nil, arm.BadRequestAt("durationInSeconds", "InvalidParameter", "The value %d of parameter 'durationInSeconds' is out of range: it is an int32, at most 2147483647 seconds.", in.DurationInSeconds)
 	}
 	g, err := pr.svc.GrantAccessWith(ctx, id, in.Access, time.Duration(in.DurationInSeconds)*time.Second, in.GetSecureVMGuestStateSAS)
 	if err != nil {

@@ -3,7 +3,9 @@ package compute_test
 import (
 	"bytes"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +279,43 @@ func TestCopyOfADiskBeingUploadedIsRefused(t *testing.T) {
 	r := e.grantDisk("copy-written", armcompute.AccessLevelRead)
 	if got := fixture.ReadPages(t, e.pageClient(r), 0, 4096); !bytes.Equal(got, data) {
 		t.Fatal("the copy made after the upload ended does not hold the uploaded bytes")
+	}
+}
+
+// TestGrantAccessDurationIsAnInt32: beginGetAccess's durationInSeconds is
+// an int32 in Azure's API; a larger value is 400 InvalidParameter naming
+// the field and its limit, and the disk stays Unattached. It was taken as
+// an int64 and multiplied into nanoseconds unchecked: 99999999999 s (3,170
+// years) overflowed into a SAS expiring in 2273, 10000000000 s into a
+// negative duration refused as "not a positive number of seconds". The
+// largest int32 still grants access for that long.
+func TestGrantAccessDurationIsAnInt32(t *testing.T) {
+	e, _ := start(t)
+	e.emptyDisk("d1", 1)
+	for _, secs := range []int64{math.MaxInt32 + 1, 10000000000, 99999999999, math.MaxInt64} {
+		resp, m := e.Do("POST", e.diskID("d1")+"/beginGetAccess?api-version=2024-03-02", map[string]any{"access": "Read", "durationInSeconds": secs})
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != http.StatusBadRequest || testserver.ErrorCode(m) != "InvalidParameter" || !strings.Contains(msg, "durationInSeconds") || !strings.Contains(msg, "2147483647") {
+			t.Fatalf("durationInSeconds %d: want 400 InvalidParameter naming the field and its limit, got %d %v", secs, resp.StatusCode, m)
+		}
+		if d, err := e.disks.Get(e.Ctx(), e.rg, "d1", nil); err != nil || *d.Properties.DiskState != armcompute.DiskStateUnattached {
+			t.Fatalf("durationInSeconds %d: disk after the refused grant: %v %v", secs, err, d.Properties)
+		}
+	}
+	before := time.Now()
+	resp, m := e.Do("POST", e.diskID("d1")+"/beginGetAccess?api-version=2024-03-02", map[string]any{"access": "Read", "durationInSeconds": math.MaxInt32})
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("durationInSeconds %d: %d %v", math.MaxInt32, resp.StatusCode, m)
+	}
+	_, res := e.Do("GET", resp.Header.Get("Location"), nil)
+	sas, _ := res["accessSAS"].(string)
+	u, err := url.Parse(sas)
+	if err != nil || sas == "" {
+		t.Fatalf("grant result %v", res)
+	}
+	se, err := time.Parse(time.RFC3339, u.Query().Get("se"))
+	want := before.Add(math.MaxInt32 * time.Second)
+	if err != nil || se.Before(want.Add(-time.Minute)) || se.After(want.Add(10*time.Minute)) {
+		t.Fatalf("SAS of %d seconds expires at %v (%v), want about %v", math.MaxInt32, se, err, want)
 	}
 }
