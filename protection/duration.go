@@ -222,6 +222,13 @@ type RepeatingInterval struct {
 	Start  time.Time
 	Period Duration
 	Count  int // 0 = unbounded
+
+	// wall is the start's wall clock as written (its fields, in UTC) when
+	// that time does not exist in Start's location (a start without an
+	// offset in a DST gap, which time.Date moved by an hour): calendar
+	// periods count from it, so the later days keep the time of day the
+	// schedule names rather than the moved one. Zero otherwise.
+	wall time.Time
 }
 
 // ParseRepeatingInterval parses R[n]/<start>/<period>. A start without a
@@ -248,6 +255,11 @@ func ParseRepeatingInterval(s string, loc *time.Location) (RepeatingInterval, er
 		return ri, fmt.Errorf("%q: %v", s, err)
 	}
 	ri.Start = start.In(loc)
+	// A start without an offset whose wall clock is in a gap of loc (one
+	// with an offset is that instant in loc, whose wall clock exists).
+	if wall, err := ParseDateTime(parts[1], time.UTC); err == nil && !hasOffset(parts[1]) && !sameWallClock(wall, ri.Start) {
+		ri.wall = wall
+	}
 	if ri.Period, err = ParseDuration(parts[2]); err != nil {
 		return ri, fmt.Errorf("%q: %v", s, err)
 	}
@@ -257,11 +269,25 @@ func ParseRepeatingInterval(s string, loc *time.Location) (RepeatingInterval, er
 	return ri, nil
 }
 
+// offsetLayouts are the date-time layouts ParseDateTime reads with a zone
+// offset.
+var offsetLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"}
+
+// hasOffset reports whether the date-time s carries a zone offset.
+func hasOffset(s string) bool {
+	for _, f := range offsetLayouts {
+		if _, err := time.Parse(f, strings.TrimSpace(s)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseDateTime parses an ISO 8601 date-time with or without a zone offset
 // (without one it is taken in loc) and with optional fractional seconds.
 func ParseDateTime(s string, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	for _, f := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
+	for _, f := range offsetLayouts {
 		if t, err := time.Parse(f, s); err == nil {
 			return t, nil
 		}
@@ -277,12 +303,31 @@ func ParseDateTime(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 date-time (example: 2021-01-01T08:00:00+00:00)", s)
 }
 
+// sameWallClock reports whether a and b show the same date and time of
+// day, each in its own location.
+func sameWallClock(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute() && a.Second() == b.Second() && a.Nanosecond() == b.Nanosecond()
+}
+
 // At is occurrence k (0-based).
 func (ri RepeatingInterval) At(k int) time.Time {
 	if !ri.Period.Calendar() {
 		return ri.Start.Add(time.Duration(k) * ri.Period.Fixed())
 	}
-	return ri.Period.Times(k).AddTo(ri.Start)
+	d := ri.Period.Times(k)
+	if ri.wall.IsZero() {
+		return d.AddTo(ri.Start)
+	}
+	// The calendar part on the wall clock as written, then that wall
+	// clock in Start's location (moved only if it falls in a gap too),
+	// then the exact part: what AddTo does from a start that exists.
+	fixed := d.Fixed()
+	d.Hours, d.Minutes, d.Seconds = 0, 0, 0
+	w := d.AddTo(ri.wall)
+	y, m, day := w.Date()
+	return time.Date(y, m, day, w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), ri.Start.Location()).Add(fixed)
 }
 
 // Next is the first occurrence strictly after t.
