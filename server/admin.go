@@ -417,7 +417,7 @@ func (s *Server) clockAdvance(r *arm.Request, c *clock.Control) (*arm.Response, 
 		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is invalid: %v.", body.Duration, err)
 	}
 	if err := CheckClockTime(target); err != nil {
-		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' is too long: %v.", body.Duration, err)
+		return nil, arm.BadRequest("InvalidDuration", "The duration '%s' moves the clock out of range, to %s: %v.", body.Duration, target.Format(time.RFC3339), err)
 	}
 	back := target.Before(now)
 	if body.RequestID != "" {
@@ -689,13 +689,30 @@ func (s *Server) othersBusy(ctx context.Context, now time.Time) (bool, error) {
 // vault created at 10000-01-01 was a 500).
 var ClockLatest = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// CheckClockTime refuses a clock time after ClockLatest.
+// ClockEarliest is the earliest time the clock may be set or moved back
+// to, the Unix epoch: a move back past year 0 (advance -P3000Y) set the
+// clock to a time no JSON can carry, and every backup and clock advance
+// was a 500 until it was set again.
+var ClockEarliest = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// CheckClockTime refuses a clock time after ClockLatest or before
+// ClockEarliest.
 func CheckClockTime(t time.Time) error {
 	if t.After(ClockLatest) {
 		return fmt.Errorf("the clock goes up to %s, leaving room for the retention and schedules that add years to it before year 9999, the last ARM's times can carry", ClockLatest.Format(time.RFC3339))
 	}
+	if t.Before(ClockEarliest) {
+		return fmt.Errorf("the clock goes back to %s (the Unix epoch) at the earliest", ClockEarliest.Format(time.RFC3339))
+	}
 	return nil
 }
+
+// maxRunningOffset is how far from real time a running clock may be: it
+// runs at real time plus its offset, a time.Duration (at most ~292
+// years), so a clock resumed further away jumped (resumed at 2400-01-01,
+// it ran from 2319; at 1500-01-01, from 1734). A frozen clock goes up to
+// ClockLatest.
+const maxRunningOffset = 290 * 365 * 24 * time.Hour
 
 func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, error) {
 	body, err := decodeClock(r)
@@ -707,7 +724,7 @@ func (s *Server) clockSet(r *arm.Request, c *clock.Control) (*arm.Response, erro
 		return nil, arm.BadRequest("InvalidTime", "The time '%s' is not an RFC 3339 time such as 2026-01-01T00:00:00Z.", body.Time)
 	}
 	if err := CheckClockTime(t); err != nil {
-		return nil, arm.BadRequest("InvalidTime", "The time '%s' is too late: %v.", body.Time, err)
+		return nil, arm.BadRequest("InvalidTime", "The time '%s' is out of range: %v.", body.Time, err)
 	}
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
@@ -755,6 +772,12 @@ func (s *Server) pullTasks(ctx context.Context, from, to time.Time) error {
 func (s *Server) clockResume(r *arm.Request, c *clock.Control) (*arm.Response, error) {
 	s.advanceMu.Lock()
 	defer s.advanceMu.Unlock()
+	if st := c.State(); st.Frozen {
+		if real := c.Real(); st.Now.After(real.Add(maxRunningOffset)) || st.Now.Before(real.Add(-maxRunningOffset)) {
+			return nil, arm.BadRequest("InvalidTime", "The clock, frozen at %s, cannot run from there: a running clock keeps within 290 years of real time (%s to %s). Set it within that range and resume, or leave it frozen and move it with clock set or clock advance.",
+				st.Now.Format(time.RFC3339), real.Add(-maxRunningOffset).Format(time.RFC3339), real.Add(maxRunningOffset).Format(time.RFC3339))
+		}
+	}
 	st := c.Resume()
 	s.Jobs.Notify()
 	return arm.OK(clockOut(st)), nil

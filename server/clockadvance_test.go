@@ -146,3 +146,56 @@ func TestClockAdvanceWhoseClientLeftIsNotAServerError(t *testing.T) {
 	fixture.Done(t, bp, nil)
 	advanceClock(t, e, "1h")
 }
+
+// TestClockStaysInItsRange: the clock is not set or moved back before
+// 1970-01-01 (400 naming the limit, the clock unmoved), and a frozen
+// clock resumes only within 290 years of real time (400 naming the
+// range, the clock left frozen where it was). Before, clock advance
+// -P3000Y from 2027 set the clock to year -973 (with a request id, the
+// CLI's, it was a 500), after which a backup was a 500; and a clock
+// resumed at 2400-01-01 ran from 2319 (at 1500-01-01, from 1734): its
+// offset to real time is a time.Duration, which saturated.
+func TestClockStaysInItsRange(t *testing.T) {
+	e := testserver.Start(t)
+	t0 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	setClock(t, e, t0)
+	refused := func(what, path string, body map[string]string, code string) {
+		t.Helper()
+		resp, m := call(t, e, "POST", adminURL(path), body)
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != http.StatusBadRequest || testserver.ErrorCode(m) != code || !strings.Contains(msg, "1970-01-01T00:00:00Z") {
+			t.Fatalf("%s: want 400 %s naming 1970-01-01T00:00:00Z, got %d %v", what, code, resp.StatusCode, m)
+		}
+		if got := clockNow(t, e); !got.Equal(t0) {
+			t.Fatalf("%s: the clock moved to %v", what, got)
+		}
+	}
+	refused("advance -P3000Y", "/clock/advance", map[string]string{"duration": "-P3000Y"}, "InvalidDuration")
+	refused("advance -P3000Y with a request id", "/clock/advance", map[string]string{"duration": "-P3000Y", "requestId": "0d5e3f5c-3a8b-4a0e-9d7e-7c1f1b6a2c44"}, "InvalidDuration")
+	refused("advance -P57Y1D", "/clock/advance", map[string]string{"duration": "-P57Y1D"}, "InvalidDuration")
+	refused("set 1969-12-31T23:59:59Z", "/clock/set", map[string]string{"time": "1969-12-31T23:59:59Z"}, "InvalidTime")
+	refused("set 0000-01-01T00:00:00Z", "/clock/set", map[string]string{"time": "0000-01-01T00:00:00Z"}, "InvalidTime")
+	if m := advanceClock(t, e, "-P57Y"); m["now"] != "1970-01-01T00:00:00Z" {
+		t.Fatalf("advance -P57Y from %v: %v", t0, m)
+	}
+
+	for _, far := range []time.Time{time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(8999, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		setClock(t, e, far)
+		resp, m := call(t, e, "POST", adminURL("/clock/resume"), nil)
+		msg, _ := testserver.Field(m, "error.message").(string)
+		if resp.StatusCode != http.StatusBadRequest || testserver.ErrorCode(m) != "InvalidTime" || !strings.Contains(msg, "290 years") {
+			t.Fatalf("resume at %v: want 400 InvalidTime naming the range, got %d %v", far, resp.StatusCode, m)
+		}
+		if got := clockNow(t, e); !got.Equal(far) {
+			t.Fatalf("resume at %v refused, yet the clock is at %v", far, got)
+		}
+	}
+	// Within the range it runs from where it stands.
+	near := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	setClock(t, e, near)
+	resp, m := call(t, e, "POST", adminURL("/clock/resume"), nil)
+	mustStatus(t, http.StatusOK, resp, m)
+	if got := clockNow(t, e); got.Before(near) || got.After(near.Add(10*time.Minute)) {
+		t.Fatalf("resumed at %v, the clock is at %v", near, got)
+	}
+}

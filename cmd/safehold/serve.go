@@ -169,7 +169,7 @@ func newServeCmd() *cobra.Command {
 					return fmt.Errorf("--clock: %q is not an RFC 3339 time such as 2026-01-01T00:00:00Z", clockStart)
 				}
 				if err := server.CheckClockTime(t); err != nil {
-					return fmt.Errorf("--clock: %q is too late: %v", clockStart, err)
+					return fmt.Errorf("--clock: %q is out of range: %v", clockStart, err)
 				}
 				cfg.ClockStart = &t
 			}
