@@ -2,6 +2,7 @@ package protection
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -313,21 +314,41 @@ func sameWallClock(a, b time.Time) bool {
 
 // At is occurrence k (0-based).
 func (ri RepeatingInterval) At(k int) time.Time {
+	fixed := ri.Period.Fixed()
 	if !ri.Period.Calendar() {
-		return ri.Start.Add(time.Duration(k) * ri.Period.Fixed())
+		return addTimes(ri.Start, k, fixed)
 	}
 	d := ri.Period.Times(k)
+	d.Hours, d.Minutes, d.Seconds = 0, 0, 0
 	if ri.wall.IsZero() {
-		return d.AddTo(ri.Start)
+		return addTimes(d.AddTo(ri.Start), k, fixed)
 	}
 	// The calendar part on the wall clock as written, then that wall
 	// clock in Start's location (moved only if it falls in a gap too),
 	// then the exact part: what AddTo does from a start that exists.
-	fixed := d.Fixed()
-	d.Hours, d.Minutes, d.Seconds = 0, 0, 0
 	w := d.AddTo(ri.wall)
 	y, m, day := w.Date()
-	return time.Date(y, m, day, w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), ri.Start.Location()).Add(fixed)
+	return addTimes(time.Date(y, m, day, w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), ri.Start.Location()), k, fixed)
+}
+
+// addTimes is t plus k times p, added in steps whose product fits a
+// time.Duration (292 years): k × PT4H past about 640,000 occurrences
+// overflowed, wrapping the sum back before t.
+func addTimes(t time.Time, k int, p time.Duration) time.Time {
+	if p <= 0 || k <= 0 {
+		return t
+	}
+	step := int(math.MaxInt64 / int64(p))
+	for ; k > step; k -= step {
+		t = t.Add(time.Duration(step) * p)
+	}
+	return t.Add(time.Duration(k) * p)
+}
+
+// occurrencesBetween estimates how many periods of approx lie from a to
+// b, without the saturation of b.Sub(a) past 292 years.
+func occurrencesBetween(a, b time.Time, approx time.Duration) int {
+	return int(float64(b.Unix()-a.Unix()) / approx.Seconds())
 }
 
 // Next is the first occurrence strictly after t.
@@ -336,7 +357,7 @@ func (ri RepeatingInterval) Next(t time.Time) time.Time {
 		return ri.Start
 	}
 	approx := ri.Period.Approx()
-	k := int(t.Sub(ri.Start)/approx) - 1
+	k := occurrencesBetween(ri.Start, t, approx) - 1
 	if k < 0 {
 		k = 0
 	}
@@ -362,7 +383,7 @@ func (ri RepeatingInterval) Prev(t time.Time) time.Time {
 		return ri.At(ri.Count - 1)
 	}
 	approx := ri.Period.Approx()
-	k := int(n.Sub(ri.Start)/approx) + 1
+	k := occurrencesBetween(ri.Start, n, approx) + 1
 	for k > 0 && !ri.At(k).Before(n) {
 		k--
 	}

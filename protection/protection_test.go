@@ -179,3 +179,34 @@ func TestRetentionTagging(t *testing.T) {
 		t.Errorf("expiry = %v", e)
 	}
 }
+
+// TestRepeatingIntervalCenturiesOn: Next and Prev of a schedule whose
+// start lies more than 292 years (a time.Duration) before the time asked
+// about: the occurrence arithmetic overflowed (k × PT4H wrapped negative),
+// so Next looped for ever, and with the server's clock set to 2400 (it
+// goes up to 9000) the scheduled run spun a core and the server never
+// shut down (hostile28). Calendar periods too.
+func TestRepeatingIntervalCenturiesOn(t *testing.T) {
+	for _, c := range []struct{ interval, at, next, prev string }{
+		{"R/2021-01-01T08:00:00+00:00/PT4H", "2400-01-01T01:00:00Z", "2400-01-01T04:00:00Z", "2400-01-01T00:00:00Z"},
+		{"R/2021-01-01T08:00:00+00:00/PT4H", "8999-12-31T23:59:59Z", "9000-01-01T00:00:00Z", "8999-12-31T20:00:00Z"},
+		{"R/2021-01-01T08:30:00+00:00/PT1H", "2400-01-01T00:00:00Z", "2400-01-01T00:30:00Z", "2399-12-31T23:30:00Z"},
+		{"R/2021-01-01T08:00:00+00:00/P1D", "2400-01-01T09:00:00Z", "2400-01-02T08:00:00Z", "2400-01-01T08:00:00Z"},
+	} {
+		ri, err := ParseRepeatingInterval(c.interval, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan [2]time.Time, 1)
+		at := mustTime(t, c.at)
+		go func() { done <- [2]time.Time{ri.Next(at), ri.Prev(at)} }()
+		select {
+		case got := <-done:
+			if !got[0].Equal(mustTime(t, c.next)) || !got[1].Equal(mustTime(t, c.prev)) {
+				t.Errorf("%s at %s: Next %v, Prev %v; want %s, %s", c.interval, c.at, got[0], got[1], c.next, c.prev)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s at %s: Next/Prev still running after a minute", c.interval, c.at)
+		}
+	}
+}

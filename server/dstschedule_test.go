@@ -39,3 +39,21 @@ func TestDailyScheduleStartingInADSTGapKeepsItsTimeOfDay(t *testing.T) {
 		t.Fatalf("recovery points of a daily 02:30 Pacific schedule that starts in the DST gap:\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestScheduleCenturiesOnRuns: with the clock set to 2400 (it goes up to
+// 9000), a PT4H schedule that started in 2021 runs its catch-up backup and
+// then one at its next occurrence. The occurrence arithmetic overflowed
+// past 292 years from the start (k × PT4H wrapped negative), the scheduled
+// run looped for ever on a core, the clock advance never returned and the
+// server never shut down (hostile28; TestRepeatingIntervalCenturiesOn).
+func TestScheduleCenturiesOnRuns(t *testing.T) {
+	e := testserver.Start(t)
+	setClock(t, e, time.Date(2021, 1, 1, 7, 0, 0, 0, time.UTC))
+	p := protectDisk(t, e, "d1", "2021-01-01T08:00:00+00:00", "PT4H", "P2D")
+	setClock(t, e, time.Date(2400, 1, 1, 1, 0, 0, 0, time.UTC))
+	advanceClock(t, e, "PT4H") // to 05:00: the catch-up (stamped with its time, 01:00), then 04:00
+	want := []time.Time{time.Date(2400, 1, 1, 1, 0, 0, 0, time.UTC), time.Date(2400, 1, 1, 4, 0, 0, 0, time.UTC)}
+	if got := pointTimes(t, e, p.bi); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("recovery points in 2400 of a PT4H schedule from 2021:\n got %v\nwant %v", got, want)
+	}
+}
