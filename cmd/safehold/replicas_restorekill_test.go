@@ -146,11 +146,15 @@ func restoreKilled(t *testing.T, still bool) {
 	}
 	// Round 2: killed once its VM is made, the restore is taken on by
 	// the other replica, where it fails: the VM and its disks go.
+	// The other replica's rules are set before the kill: it may take the
+	// job on as soon as the task's lease lapses (--lease-ttl 10s after its
+	// last renewal), and rules set after the kill could come too late on a
+	// loaded machine (the job held there by its hold rule, then completed).
 	runner, job := restore("app1-r2")
-	kill(runner)
 	other := 1 - runner
 	run(other, "fault", "clear", "hold")
 	run(other, "fault", "add", "restore", "--name", "fail", "--code", "UserErrorRestoreFailedByTheTest", "--message", "The test fails this restore.", "--count", "1")
+	kill(runner)
 	st, errs := wait(other, job)
 	if st != "Failed" || !strings.Contains(errs, "The test fails this restore.") {
 		t.Fatalf("the restore taken on where it fails: %s %s", st, errs)
