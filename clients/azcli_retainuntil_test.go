@@ -10,12 +10,12 @@ import (
 )
 
 // TestAzCLIBackupNowRetainUntil: az backup protection backup-now
-// --retain-until a past date, or one more than 99 years ahead (31-12-9999),
-// fails with 400 BMSUserErrorInvalidInput naming
-// recoveryPointExpiryTimeInUTC and the range, and starts no job; a date a
-// month ahead backs up and keeps the point until then. Before, the past
-// date ended Completed with only a warning (its point kept 30 days) and
-// 9999-12-31 was accepted.
+// --retain-until more than 99 years ahead (31-12-9999) fails with 400
+// BMSUserErrorInvalidInput naming recoveryPointExpiryTimeInUTC and the
+// range, and starts no job; a date a month ahead backs up and keeps the
+// point until then. Before, 9999-12-31 was accepted. (A past date keeps
+// the point 30 days with a warning: Azure's documented request sends one;
+// TestSeedRawHTTP.)
 func TestAzCLIBackupNowRetainUntil(t *testing.T) {
 	e := testserver.Start(t)
 	az := loggedIn(t, e)
@@ -33,7 +33,6 @@ func TestAzCLIBackupNowRetainUntil(t *testing.T) {
 		return with("backup", "protection", "backup-now", "-i", "ret", "-c", "ret", "--backup-management-type", "AzureIaasVM", "--retain-until", until)
 	}
 	for _, c := range []struct{ until, want string }{
-		{now.AddDate(0, 0, -2).Format("02-01-2006"), "is not in the future"},
 		{"31-12-9999", "is more than 99 years ahead"},
 	} {
 		r := az.exec(backupNow(c.until)...)

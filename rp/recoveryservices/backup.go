@@ -22,6 +22,8 @@ const (
 	// detailCancelOps lists the cancel operations waiting for the job to end.
 	detailCancelOps = "cancelOperations"
 	detailRule      = "ruleName"
+	// detailWarning is shown in the job's propertyBag.
+	detailWarning = "Warning"
 )
 
 // newJob builds an AzureIaaSVMJob record for an item.
@@ -50,11 +52,21 @@ func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, e
 	}
 	now := pr.p.Now()
 	expiry := now.AddDate(0, 0, 30)
+	warning := ""
 	if e := in.Properties.RecoveryPointExpiryTimeInUTC; e != nil && !e.IsZero() {
 		if err := checkExpiry(e.Time, now); err != nil {
 			return nil, err
 		}
-		expiry = e.Time
+		if e.After(now) {
+			expiry = e.Time
+		} else {
+			// The seed's own request (the documented body, replayed
+			// verbatim by users and their tests) carries an expiry that
+			// has passed since: keep the point as if none was given, and
+			// say so in the job.
+			warning = fmt.Sprintf("Recovery point expiry %s was in the past; kept for 30 days", e.UTC().Format(time.RFC3339))
+			pr.p.Logger.Warn("on-demand backup expiry in the past", "item", at.id.String(), "expiry", e.UTC().Format(time.RFC3339), "keptUntil", expiry.UTC().Format(time.RFC3339))
+		}
 	}
 	op := &ops.Operation{Kind: opKindBackup, ResourceID: at.id.String(), Caller: r.Caller()}
 	err := pr.p.Store.Update(ctx, func(tx store.Tx) error {
@@ -79,6 +91,9 @@ func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, e
 		}
 		j := pr.newJob(at.vid, it, protection.OpBackup, now, true)
 		j.Details[detailExpiry] = expiry.UTC().Format(time.RFC3339Nano)
+		if warning != "" {
+			j.Details[detailWarning] = warning
+		}
 		ue := expiry.UTC()
 		if err := pr.enqueueBackup(ctx, tx, j, &ue); err != nil {
 			return err
@@ -99,20 +114,20 @@ func (pr *Provider) triggerBackup(r *arm.Request, at itemPath) (*arm.Response, e
 const maxOnDemandRetention = 99
 
 // checkExpiry refuses an on-demand backup's expiry (az backup protection
-// backup-now --retain-until) that is not in the future or lies more than
-// 99 years ahead, before any job starts: 400 BMSUserErrorInvalidInput
-// naming the field, the time given and the range. Azure refuses both
-// before a job starts; the point of a past expiry was kept 30 days with a
-// warning, and one of 9999-12-31 was accepted.
+// backup-now --retain-until) more than 99 years ahead, before any job
+// starts: 400 BMSUserErrorInvalidInput naming the field, the time given
+// and the latest allowed (9999-12-31 was accepted). An expiry already past
+// is not refused: Azure's own documented request (the seed's, of 2018)
+// sends one, and its point is kept 30 days with a warning in the job.
 func checkExpiry(e, now time.Time) error {
 	const field = "properties.recoveryPointExpiryTimeInUTC"
-	latest := now.AddDate(maxOnDemandRetention, 0, 0)
-	switch {
-	case !e.After(now):
-		return arm.BadRequestAt(field, "BMSUserErrorInvalidInput",
-			"%s %s is not in the future (it is now %s): give the UTC time until which the recovery point is kept, later than now and at most %d years ahead (az backup protection backup-now --retain-until dd-mm-yyyy), or leave it out to keep the point 30 days.",
-			field, e.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), maxOnDemandRetention)
-	case e.After(latest):
+	// From the later of the server's clock and real time: az computes its
+	// default (now + 30 days) in real time, which a server clock moved
+	// back must not refuse.
+	if real := time.Now(); real.After(now) {
+		now = real
+	}
+	if latest := now.AddDate(maxOnDemandRetention, 0, 0); e.After(latest) {
 		return arm.BadRequestAt(field, "BMSUserErrorInvalidInput",
 			"%s %s is more than %d years ahead: an on-demand recovery point is kept at most until %s. Give an earlier time, or leave it out to keep the point 30 days.",
 			field, e.UTC().Format(time.RFC3339), maxOnDemandRetention, latest.UTC().Format(time.RFC3339))
