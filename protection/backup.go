@@ -137,12 +137,19 @@ func (e *Engine) backup(ctx context.Context, f Face, j *Job, o BackupOptions) er
 	if err := e.cancelled(ctx, j.ID); err != nil {
 		return err
 	}
-	pointID := PointID(it.ID, j.ID)
-	point, err := GetRecoveryPoint(ctx, e.Store, it.ID, pointID)
-	if errors.Is(err, store.ErrNotFound) {
-		point = nil
-	} else if err != nil {
-		return err
+	// A job run again after an upgrade may have recorded its point under
+	// the id points had before BackupPointID: it keeps that point.
+	pointID := BackupPointID(it.ID, j.ID)
+	var point *RecoveryPoint
+	for _, id := range []string{pointID, PointID(it.ID, j.ID)} {
+		p, err := GetRecoveryPoint(ctx, e.Store, it.ID, id)
+		if err == nil {
+			point, pointID = p, id
+			break
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	if point == nil {
 		if !j.UserTriggered && !it.takesBackups() {

@@ -13,8 +13,9 @@
 //
 //   - Recovery points (recoverypoint.go): per item, with per-disk snapshot
 //     ids (ARM snapshot id and engine id), tiers, retention tag and expiry
-//     (kind "protection.rp", scoped by item id). PointID derives a stable
-//     32-hex id so retried work rewrites the same point.
+//     (kind "protection.rp", scoped by item id). BackupPointID derives a
+//     stable id (a version-4 GUID's 32 hex digits, as Azure names points)
+//     so retried work rewrites the same point.
 //
 //   - Schedule math (duration.go): ISO 8601 durations (P7D, P12W, P1Y,
 //     PT4H, P1DT12H) with calendar arithmetic (months clamp to the month's

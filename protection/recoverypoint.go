@@ -70,6 +70,20 @@ func PointID(parts ...string) string {
 	return hex.EncodeToString(h[:16])
 }
 
+// BackupPointID is the id of the recovery point a backup job of an item
+// records: PointID(itemID, jobID) with the version and variant bits of a
+// version-4 GUID, written as Azure names a disk's or a VM's points (32
+// hex digits, a GUID without its dashes: 13ccde7abc2a4a2380179ca5ada99038).
+// Points recorded before it took this shape keep their ids (PointID's,
+// without those bits): they are stored under them, so every path that
+// takes a point id finds them as before.
+func BackupPointID(itemID, jobID string) string {
+	b, _ := hex.DecodeString(PointID(itemID, jobID))
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // variant 10
+	return hex.EncodeToString(b)
+}
+
 func rpKey(itemID, id string) string {
 	return strings.ToLower(itemID) + "/recoverypoints/" + strings.ToLower(id)
 }

@@ -295,7 +295,7 @@ type rpStoreDetails struct {
 	Type         string     `json:"type"`
 	CreationTime time.Time  `json:"creationTime"`
 	ExpiryTime   *time.Time `json:"expiryTime,omitempty"`
-	MetaData     string     `json:"metaData,omitempty"`
+	MetaData     *string    `json:"metaData"`
 	State        string     `json:"state"`
 	Visible      bool       `json:"visible"`
 }

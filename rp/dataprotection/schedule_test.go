@@ -1,6 +1,7 @@
 package dataprotection_test
 
 import (
+	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
@@ -54,14 +55,31 @@ func listPoints(t *testing.T, e *testserver.Env, biPath string) ([]pointView, []
 			p := x.(map[string]any)["properties"].(map[string]any)
 			tm, _ := time.Parse(time.RFC3339Nano, p["recoveryPointTime"].(string))
 			out = append(out, pointView{tm.UTC(), p["retentionTagName"].(string)})
-			d := p["recoveryPointDataStoresDetails"].([]any)[0].(map[string]any)
-			snaps = append(snaps, strings.ToLower(d["metaData"].(string)))
+			snaps = append(snaps, strings.ToLower(pointSnapshot(t, e, x.(map[string]any)["id"].(string))))
 		}
 		url, _ = m["nextLink"].(string)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	sort.Strings(snaps)
 	return out, snaps
+}
+
+// pointSnapshot is the id of the snapshot a disk point's GET describes in
+// its operational store's metaData (a list answers metaData null).
+func pointSnapshot(t *testing.T, e *testserver.Env, pointID string) string {
+	t.Helper()
+	resp, m := e.Do("GET", pointID+"?api-version=2025-07-01", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("point %s: %d %v", pointID, resp.StatusCode, m)
+	}
+	d := m["properties"].(map[string]any)["recoveryPointDataStoresDetails"].([]any)[0].(map[string]any)
+	meta, _ := d["metaData"].(string)
+	var snaps []struct{ SnapshotSubscriptionID, SnapshotRGName, SnapshotName string }
+	if err := json.Unmarshal([]byte(meta), &snaps); err != nil || len(snaps) != 1 {
+		t.Fatalf("point %s: metaData %q: %v", pointID, meta, err)
+	}
+	s := snaps[0]
+	return "/subscriptions/" + s.SnapshotSubscriptionID + "/resourceGroups/" + s.SnapshotRGName + "/providers/Microsoft.Compute/snapshots/" + s.SnapshotName
 }
 
 // TestRetentionOver40Days runs a PT4H policy with Default P7D and Daily

@@ -2,6 +2,7 @@ package dataprotection
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,8 +17,14 @@ import (
 
 // pointResource is the wire view of p. Its times are in UTC, as Azure's:
 // a point of a schedule with a time zone is made at a time in that zone,
-// whose offset the wire carried (2021-01-01T00:00:00-08:00).
-func pointResource(biID string, p *protection.RecoveryPoint) *rpResource {
+// whose offset the wire carried (2021-01-01T00:00:00-08:00). Its name and
+// friendlyName are its id, as Azure's disk points are. A list answers
+// each data store's metaData null, as Azure's does for disks; one point's
+// GET (detail) answers the operational store's metaData as Azure does,
+// its snapshots as a JSON array (diskName, sizeBytes, ..., snapshotRGName,
+// snapshotName). metaData was the snapshot's id in the list and the
+// friendlyName its name.
+func pointResource(bi *instanceResource, p *protection.RecoveryPoint, detail bool) *rpResource {
 	at, expiry := p.Time.UTC(), p.Expiry
 	if expiry != nil {
 		e := expiry.UTC()
@@ -25,22 +32,53 @@ func pointResource(biID string, p *protection.RecoveryPoint) *rpResource {
 	}
 	details := make([]rpStoreDetails, 0, len(p.Tiers))
 	for _, t := range p.Tiers {
-		meta := ""
-		if len(p.Snapshots) > 0 {
-			meta = p.Snapshots[0].SnapshotID
+		var meta *string
+		if detail && t == protection.TierOperational && len(p.Snapshots) > 0 {
+			meta = snapshotsMetaData(bi, p)
 		}
 		details = append(details, rpStoreDetails{ID: protection.PointID(p.ID, t)[:8] + "-" + p.ID[:4] + "-" + p.ID[4:8] + "-" + p.ID[8:12] + "-" + p.ID[12:24],
 			Type: t, CreationTime: at, ExpiryTime: expiry, MetaData: meta, State: "COMMITTED", Visible: true})
 	}
-	friendly := ""
-	if len(p.Snapshots) > 0 {
-		friendly = lastSegment(p.Snapshots[0].SnapshotID)
-	}
-	return &rpResource{ProxyResource: arm.ProxyResource{ID: biID + "/recoveryPoints/" + p.ID, Name: p.ID, Type: typeRP}, Properties: &discreteRP{
+	return &rpResource{ProxyResource: arm.ProxyResource{ID: bi.ID + "/recoveryPoints/" + p.ID, Name: p.ID, Type: typeRP}, Properties: &discreteRP{
 		ObjectType: "AzureBackupDiscreteRecoveryPoint", RecoveryPointID: p.ID, RecoveryPointTime: at,
-		RecoveryPointType: p.Type, FriendlyName: friendly, RecoveryPointDataStoresDetails: details,
+		RecoveryPointType: p.Type, FriendlyName: p.ID, RecoveryPointDataStoresDetails: details,
 		RetentionTagName: p.RetentionTag, RetentionTagVersion: strconv.FormatInt(p.Created.UnixNano()/100, 10),
 		PolicyName: p.PolicyName, RecoveryPointState: "Completed", ExpiryTime: expiry}}
+}
+
+// snapshotMeta is one snapshot of a point as Azure describes it in a disk
+// point's operational store metaData (in this order).
+type snapshotMeta struct {
+	DiskName                string  `json:"diskName"`
+	SizeBytes               int64   `json:"sizeBytes"`
+	DiskSnapshotConsistency string  `json:"diskSnapshotConsistency"`
+	SubscriptionID          string  `json:"subscriptionId"`
+	Location                string  `json:"location"`
+	ResourceGroupName       string  `json:"resourceGroupName"`
+	SkuName                 string  `json:"skuName"`
+	OSType                  string  `json:"osType"`
+	ManagedBy               *string `json:"managedBy"`
+	SnapshotSubscriptionID  string  `json:"snapshotSubscriptionId"`
+	SnapshotRGName          string  `json:"snapshotRGName"`
+	SnapshotName            string  `json:"snapshotName"`
+}
+
+func snapshotsMetaData(bi *instanceResource, p *protection.RecoveryPoint) *string {
+	loc := ""
+	if bi.Properties != nil && bi.Properties.DataSourceInfo != nil {
+		loc = bi.Properties.DataSourceInfo.ResourceLocation
+	}
+	out := make([]snapshotMeta, 0, len(p.Snapshots))
+	for _, s := range p.Snapshots {
+		d, _ := arm.ParseID(s.DiskID)
+		sn, _ := arm.ParseID(s.SnapshotID)
+		out = append(out, snapshotMeta{DiskName: d.Name(), SizeBytes: s.SizeBytes, DiskSnapshotConsistency: "CrashConsistent",
+			SubscriptionID: d.SubscriptionID, Location: loc, ResourceGroupName: d.ResourceGroup, SkuName: s.SKU,
+			SnapshotSubscriptionID: sn.SubscriptionID, SnapshotRGName: sn.ResourceGroup, SnapshotName: sn.Name()})
+	}
+	b, _ := json.Marshal(out)
+	meta := string(b)
+	return &meta
 }
 
 // parsePointFilter reads $filter: "startDate eq '<time>' and endDate eq
@@ -119,7 +157,7 @@ func (pr *Provider) listRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 		}
 		out = append(out, p)
 	}
-	return arm.PageKeyedOK(r, out, 200, protection.PointKey, func(p *protection.RecoveryPoint) any { return pointResource(bi.ID, p) })
+	return arm.PageKeyedOK(r, out, 200, protection.PointKey, func(p *protection.RecoveryPoint) any { return pointResource(bi, p, false) })
 }
 
 func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
@@ -138,7 +176,7 @@ func (pr *Provider) getRecoveryPoint(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(pointResource(bi.ID, p)), nil
+	return arm.OK(pointResource(bi, p, true)), nil
 }
 
 // --- jobs ---
