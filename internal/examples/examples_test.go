@@ -118,7 +118,7 @@ var outOfScope = []struct {
 }{
 	// (crr not after an n: BackupResourceStorageConfigsNonCRR is the
 	// vault's own storage configuration)
-	{"Data Protection cross-region restore, its secondary points and jobs (documented for PostgreSQL and blob backups replicated to the paired region; a disk's snapshots are not replicated, so Safehold answers a disk instance's 400 UserErrorOperationNotSupported, or lists nothing)",
+	{"Data Protection cross-region restore, its secondary points and jobs (documented for PostgreSQL and blob backups replicated to the paired region; a disk's snapshots are not replicated, so Safehold answers each request for a disk instance or its vault 400 UserErrorOperationNotSupported)",
 		regexp.MustCompile(`(?i)crossregion|secondary|(^|[^n])crr`), nil, "armdataprotection", ""},
 	{"cross-region restore", regexp.MustCompile(`(?i)crossregion|secondary|(^|[^n])crr`), nil, "", ""},
 	{"Data Protection rehydration (the archive tier of blobs and PostgreSQL backups; disk backups have no vault or archive tier in Azure, and Safehold answers a disk point's rehydrate 400 UserErrorOperationNotSupported)", regexp.MustCompile(`(?i)rehydrat`), nil, "armdataprotection", ""},

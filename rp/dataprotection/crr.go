@@ -2,7 +2,6 @@ package dataprotection
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"time"
 
@@ -19,8 +18,18 @@ import (
 // snapshots in the operational store of the disk's own region, so each
 // checks its request as Azure does (the instance, vault or job it names,
 // the caller's access to it, the body's fields) and then answers what
-// holds for a disk instance: a 400 saying what to use instead, or, for the
-// lists, no item.
+// holds for a disk instance: a 400 saying what to use instead.
+//
+// Cross-region restore: Azure documents it as not supported for disk
+// backups (their snapshots stay in the disk's region; only a GeoRedundant
+// vault tier is replicated, which disks do not use). Safehold's Backup
+// vaults protect disks alone, so their paired region holds nothing: every
+// cross-region request, its secondary points and jobs lists included, is
+// 400 UserErrorOperationNotSupported once its source checks pass (the
+// vault or instance it names, the caller's access, Enabled cross-region
+// restore, the paired region), as a Recovery Services vault's Cross
+// Region Restore requests are 400 BMSUserErrorCrossRegionRestoreNotSupported.
+// The lists answered empty before, as though replication were pending.
 
 const (
 	// codeNotSupported: the operation exists but does not apply to a
@@ -194,7 +203,7 @@ func crrEnabled(v *vaultResource) bool {
 
 // fetchSecondaryRecoveryPoints (FetchSecondaryRPsRequestParameters): the
 // points of an instance in the paired region. A disk's snapshots stay in
-// the disk's region: none.
+// the disk's region: 400.
 func (pr *Provider) fetchSecondaryRecoveryPoints(r *arm.Request) (*arm.Response, error) {
 	var in struct {
 		SourceBackupInstanceID string `json:"sourceBackupInstanceId"`
@@ -203,10 +212,17 @@ func (pr *Provider) fetchSecondaryRecoveryPoints(r *arm.Request) (*arm.Response,
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	if _, _, err := pr.crrSource(r, "sourceBackupInstanceId", in.SourceBackupInstanceID, in.SourceRegion, typeRP+"/read", true); err != nil {
+	_, bi, err := pr.crrSource(r, "sourceBackupInstanceId", in.SourceBackupInstanceID, in.SourceRegion, typeRP+"/read", true)
+	if err != nil {
 		return nil, err
 	}
-	return arm.OK(arm.Values([]rpResource{})), nil
+	return nil, arm.BadRequest(codeNotSupported, "The backup instance '%s' backs up a managed disk (%s): its recovery points are snapshots in the disk's region, which are not replicated to the paired region, so it has no recovery points there (Azure does not support cross-region restore of disk backups). List its recovery points in its own region (GET %s/recoveryPoints) and restore one there.", bi.Name, typeDisk, bi.ID)
+}
+
+// noCrossRegionJobs is the answer to a request for a vault's cross-region
+// restore jobs: none can run, its disk backups are not in the paired region.
+func noCrossRegionJobs(vault *vaultResource) error {
+	return arm.BadRequest(codeNotSupported, "The Backup vault '%s' has no cross-region restore jobs: it backs up managed disks (%s), whose snapshots are not replicated to the paired region, so no cross-region restore can run (Azure does not support cross-region restore of disk backups). Its jobs are listed in its own region at %s/backupJobs.", vault.Name, typeDisk, vault.ID)
 }
 
 type crrJobsRequest struct {
@@ -216,20 +232,21 @@ type crrJobsRequest struct {
 }
 
 // fetchCrossRegionRestoreJobs (CrossRegionRestoreJobsRequest): the vault's
-// cross-region restore jobs, none for disks (none can run).
+// cross-region restore jobs; none can run for disks: 400.
 func (pr *Provider) fetchCrossRegionRestoreJobs(r *arm.Request) (*arm.Response, error) {
 	var in crrJobsRequest
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	if _, _, err := pr.crrSource(r, "sourceBackupVaultId", in.SourceBackupVaultID, in.SourceRegion, typeJob+"/read", false); err != nil {
+	vault, _, err := pr.crrSource(r, "sourceBackupVaultId", in.SourceBackupVaultID, in.SourceRegion, typeJob+"/read", false)
+	if err != nil {
 		return nil, err
 	}
-	return arm.OK(arm.Values([]jobResource{})), nil
+	return nil, noCrossRegionJobs(vault)
 }
 
 // fetchCrossRegionRestoreJob (CrossRegionRestoreJobRequest): one of them;
-// 404 for any job id.
+// 400 as the list, for any job id.
 func (pr *Provider) fetchCrossRegionRestoreJob(r *arm.Request) (*arm.Response, error) {
 	var in crrJobsRequest
 	if err := r.Decode(&in); err != nil {
@@ -242,7 +259,7 @@ func (pr *Provider) fetchCrossRegionRestoreJob(r *arm.Request) (*arm.Response, e
 	if err != nil {
 		return nil, err
 	}
-	return nil, arm.Errorf(http.StatusNotFound, "ResourceNotFound", "The Backup vault '%s' has no cross-region restore job '%s': its disk backups are not replicated to the paired region, so no cross-region restore has run. Its jobs are listed at %s/backupJobs.", vault.Name, in.JobID, vault.ID)
+	return nil, noCrossRegionJobs(vault)
 }
 
 // crossRegionRestore and validateCrossRegionRestore

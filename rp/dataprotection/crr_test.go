@@ -64,9 +64,13 @@ func TestTimeRangesAndRehydrationOfADisk(t *testing.T) {
 // vault's cross-region restore Enabled (400
 // UserErrorCrossRegionRestoreNotEnabled), and are sent to the vault
 // region's pair; then a disk instance has no point in the paired region
-// (its snapshots are not replicated): no secondary point, no cross-region
-// restore job, and a cross-region restore or its validation is 400
-// UserErrorOperationNotSupported.
+// (its snapshots are not replicated, and Azure does not support
+// cross-region restore of disks): its secondary points, the vault's
+// cross-region jobs and one of them, a cross-region restore and its
+// validation are each 400 UserErrorOperationNotSupported saying why and
+// where to list or restore instead, as Recovery Services vaults answer
+// their Cross Region Restore requests (the lists answered empty, the job
+// 404, as though replication were pending).
 func TestCrossRegionRestoreOfADisk(t *testing.T) {
 	e, dv, f, point := backedUpDisk(t)
 	ctx := e.Ctx()
@@ -140,23 +144,29 @@ func TestCrossRegionRestoreOfADisk(t *testing.T) {
 	// The vault's cross-region restore is Disabled (Azure's default).
 	everyOperation(f, 400, "UserErrorCrossRegionRestoreNotEnabled")
 
+	// Enabled, the paired region still holds none of a disk's backups:
+	// every request is 400 naming the instance or vault and saying where
+	// to list and restore instead (the secondary points and jobs lists
+	// answered empty, a job 404, as though replication were pending).
 	patchVault(t, e, vaultID+"?api-version=2024-04-01", `{"properties":{"featureSettings":{"crossRegionRestoreSettings":{"state":"Enabled"}}}}`)
-	if n, err := secondary(f, paired, "westus"); err != nil || n != 0 {
-		t.Fatalf("secondary points of a disk: %d %v, want none", n, err)
+	notSupported := func(what string, err error, names, instead string) {
+		t.Helper()
+		re := testserver.WantError(t, what, err, 400, "UserErrorOperationNotSupported")
+		if !strings.Contains(re.Error(), names) || !strings.Contains(re.Error(), instead) || !strings.Contains(re.Error(), "not replicated to the paired region") {
+			t.Errorf("%s: %v, want the refusal to name %s, say why and point at %s", what, re, names, instead)
+		}
 	}
-	if n, err := jobs(f); err != nil || n != 0 {
-		t.Fatalf("cross-region restore jobs: %d %v, want none", n, err)
-	}
+	_, err = secondary(f, paired, "westus")
+	notSupported("secondary points of a disk", err, dv.Instance, "/recoveryPoints")
+	_, err = jobs(f)
+	notSupported("cross-region restore jobs", err, dv.Vault, "/backupJobs")
 	_, err = f.NewFetchCrossRegionRestoreJobClient().Get(ctx, "crr-rg", paired, armdataprotection.CrossRegionRestoreJobRequest{
 		JobID: to.Ptr("8989416e-7573-4836-8cf1-0e90954f1002"), SourceBackupVaultID: to.Ptr(vaultID), SourceRegion: to.Ptr("westus")}, nil)
-	testserver.WantError(t, "a cross-region job", err, 404, "ResourceNotFound")
+	notSupported("a cross-region job", err, dv.Vault, "/backupJobs")
 	_, err = bis.BeginTriggerCrossRegionRestore(ctx, "crr-rg", paired, restore, nil)
-	re := testserver.WantError(t, "cross-region restore of a disk", err, 400, "UserErrorOperationNotSupported")
-	if !strings.Contains(re.Error(), dv.Instance) {
-		t.Fatalf("the refusal does not name the instance: %v", re)
-	}
+	notSupported("cross-region restore of a disk", err, dv.Instance, "/restore")
 	_, err = bis.BeginValidateCrossRegionRestore(ctx, "crr-rg", paired, validate, nil)
-	testserver.WantError(t, "cross-region restore validation of a disk", err, 400, "UserErrorOperationNotSupported")
+	notSupported("cross-region restore validation of a disk", err, dv.Instance, "/restore")
 
 	// Sent to another region than the pair, or naming another source region.
 	_, err = secondary(f, "westeurope", "westus")
