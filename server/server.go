@@ -40,6 +40,7 @@ import (
 	"github.com/safehold/safehold/resource"
 	rpcompute "github.com/safehold/safehold/rp/compute"
 	"github.com/safehold/safehold/rp/dataprotection"
+	"github.com/safehold/safehold/rp/deployments"
 	"github.com/safehold/safehold/rp/recoveryservices"
 	"github.com/safehold/safehold/rp/resources"
 	rpstorage "github.com/safehold/safehold/rp/storage"
@@ -424,7 +425,7 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute),
-		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{Blobs: s.Blobs}}, cfg.Providers...)
+		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{Blobs: s.Blobs}, &deployments.Provider{}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

@@ -831,6 +831,9 @@ func (pr *Provider) listUnder(r *arm.Request, scope string) (*arm.Response, erro
 		if err != nil || id.Namespace == "" || len(id.Types) != 1 || id.Scope != "" {
 			continue // resource groups, child and extension resources are not listed
 		}
+		if strings.EqualFold(id.Namespace, "Microsoft.Resources") && strings.EqualFold(id.Types[0], "deployments") {
+			continue // deployments are records of ARM's, not resources a list shows (as in Azure)
+		}
 		if !f.match(&g, id.ResourceGroup) || !r.Allowed(id.Type()+"/read", g.ID) {
 			continue
 		}

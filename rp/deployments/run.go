@@ -1,0 +1,563 @@
+package deployments
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/ops"
+	"github.com/safehold/safehold/resource"
+	"github.com/safehold/safehold/store"
+)
+
+// parallel bounds the resources of one deployment deployed at once.
+const parallel = 8
+
+// resourceDeadline bounds, in real time, the wait for one resource's
+// asynchronous operation: a deployment always ends.
+const resourceDeadline = 2 * time.Hour
+
+// run deploys a deployment's resources (the operation's Func). Run again
+// after a crash or on another replica, it takes up where the recorded
+// operations leave it: a resource recorded Succeeded is not deployed
+// again, any other is PUT again (Incremental PUTs are idempotent).
+func (pr *Provider) run(ctx context.Context, op *ops.Operation) error {
+	var idStr string
+	if err := op.DecodeInput(&idStr); err != nil {
+		return err
+	}
+	id, err := arm.ParseID(idStr)
+	if err != nil {
+		return err
+	}
+	sub, group, name := id.SubscriptionID, id.ResourceGroup, id.Name()
+	s, err := pr.load(ctx, pr.p.Store, sub, group, name)
+	if arm.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if s.Run.Operation != op.ID || !active(s.Properties.ProvisioningState) {
+		return nil // a later PUT took the name over, or it ended
+	}
+	start := s.Properties.Timestamp
+	end := func(state string, outputs map[string]any, outRes []resourceRef, derr *arm.Error) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			cur, err := pr.load(ctx, tx, sub, group, name)
+			if arm.IsNotFound(err) {
+				return nil
+			}
+			if err != nil || cur.Run.Operation != op.ID {
+				return err
+			}
+			cur.Properties.ProvisioningState = state
+			cur.Properties.Duration = isoDuration(pr.p.Now().Sub(start))
+			cur.Properties.Outputs = outputs
+			cur.Properties.OutputResources = outRes
+			cur.Properties.Error = derr
+			return resource.Put(ctx, tx, id, cur)
+		}
+	}
+	g, err := resource.GetShared[resource.ResourceGroup](ctx, pr.p.Store, mustGroup(sub, group))
+	if err != nil {
+		if arm.IsNotFound(err) {
+			e := arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", group)
+			op.OnFailure(end("Failed", nil, nil, e))
+			return e
+		}
+		return err
+	}
+	t, err := compile(s.Run.Template, s.Run.Given, sub, g.Name, g.Location, s.Run.Tenant, name, start)
+	if err != nil {
+		e := asCloud(templateInvalid(err))
+		op.OnFailure(end("Failed", nil, nil, e))
+		return e
+	}
+	if err := pr.setState(ctx, id, op.ID, "Running"); err != nil {
+		return err
+	}
+	caller := s.Run.Caller
+	corr := s.Properties.CorrelationID
+	x := &execution{pr: pr, t: t, id: id, opID: op.ID, caller: caller, corr: corr}
+	done := map[string]bool{}
+	for _, o := range s.Run.Ops {
+		if o.ProvisioningState == "Succeeded" {
+			done[strings.ToLower(o.TargetID)] = true
+		}
+	}
+	failures, canceled := x.deploy(ctx, done)
+	if ctx.Err() != nil {
+		return ctx.Err() // stopped (shutdown, lost lease): run again
+	}
+	var outRes []resourceRef
+	for _, r := range t.resources {
+		if r.condition {
+			outRes = append(outRes, resourceRef{ID: r.id})
+		}
+	}
+	if canceled {
+		e := arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled.", name)
+		op.OnFailure(end("Canceled", nil, outRes, e))
+		return e
+	}
+	if len(failures) > 0 {
+		e := arm.BadRequest("DeploymentFailed", "At least one resource deployment operation failed. Please list deployment operations for details. Please see https://aka.ms/arm-deployment-operations for usage details.")
+		e.Details = failures
+		op.OnFailure(end("Failed", nil, outRes, e))
+		return e
+	}
+	c := x.evalCtx(ctx)
+	outputs, err := t.evalOutputs(c)
+	if err != nil {
+		e := asCloud(templateInvalid(err))
+		e2 := arm.BadRequest("DeploymentOutputEvaluationFailed", "Unable to evaluate template outputs: '%s'. Please see error details and deployment operations.", strings.Join(keysOf(t.outputs), ","))
+		e2.Details = []arm.Error{*e}
+		op.OnFailure(end("Failed", nil, outRes, e2))
+		return e2
+	}
+	op.OnSuccess(end("Succeeded", outputs, outRes, nil))
+	op.ResultStatus = http.StatusOK
+	return nil
+}
+
+func asCloud(err error) *arm.Error {
+	var ae *arm.Error
+	if arm.As(err, &ae) {
+		return ae
+	}
+	return arm.Errorf(http.StatusInternalServerError, "InternalServerError", "%v", err)
+}
+
+func (pr *Provider) setState(ctx context.Context, id arm.ResourceID, opID, state string) error {
+	return pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var s stored
+		if err := resource.Get(ctx, tx, id, &s); err != nil {
+			return err
+		}
+		if s.Run.Operation != opID || s.Properties.ProvisioningState == state {
+			return nil
+		}
+		s.Properties.ProvisioningState = state
+		return resource.Put(ctx, tx, id, &s)
+	})
+}
+
+// execution is one run of a deployment.
+type execution struct {
+	pr     *Provider
+	t      *template
+	id     arm.ResourceID
+	opID   string
+	caller arm.Caller
+	corr   string
+	mu     sync.Mutex // serializes the records of operations
+}
+
+// deploy runs the template's resources in dependency order, independent
+// ones at once (up to parallel); after the first failure it starts
+// nothing more and waits for what runs.
+func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures []arm.Error, canceled bool) {
+	n := len(x.t.resources)
+	state := make([]int, n) // 0 waiting, 1 running, 2 done, 3 failed
+	for i, r := range x.t.resources {
+		if done[strings.ToLower(r.id)] {
+			state[i] = 2
+		}
+	}
+	type result struct {
+		i   int
+		err *arm.Error
+	}
+	results := make(chan result)
+	running := 0
+	stop := false
+	for {
+		for progress := true; progress && !stop; {
+			progress = false
+			for i, r := range x.t.resources {
+				if state[i] != 0 || running >= parallel {
+					continue
+				}
+				ready := true
+				for _, j := range r.deps {
+					if state[j] != 2 {
+						ready = false
+					}
+				}
+				if !ready {
+					continue
+				}
+				if !r.condition {
+					state[i] = 2
+					progress = true
+					continue
+				}
+				state[i] = 1
+				running++
+				go func(i int) {
+					results <- result{i, x.deployOne(ctx, x.t.resources[i])}
+				}(i)
+			}
+		}
+		if running == 0 {
+			return failures, canceled
+		}
+		res := <-results
+		running--
+		if res.err != nil {
+			state[res.i] = 3
+			if res.err.Code == "DeploymentCanceled" {
+				canceled = true
+			} else {
+				failures = append(failures, *res.err)
+			}
+			stop = true
+		} else {
+			state[res.i] = 2
+		}
+		if !stop && x.cancelled(ctx) {
+			canceled, stop = true, true
+		}
+		if ctx.Err() != nil {
+			stop = true
+		}
+	}
+}
+
+func (x *execution) cancelled(ctx context.Context) bool {
+	var s stored
+	if err := resource.Get(ctx, x.pr.p.Store, x.id, &s); err != nil {
+		return false
+	}
+	return s.Run.Cancel && s.Run.Operation == x.opID
+}
+
+// record writes a deployment operation (by its id) into the deployment.
+func (x *execution) record(ctx context.Context, o deployOp) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.pr.p.Store.Update(ctx, func(tx store.Tx) error {
+		var s stored
+		if err := resource.Get(ctx, tx, x.id, &s); err != nil {
+			return err
+		}
+		if s.Run.Operation != x.opID {
+			return nil
+		}
+		for i := range s.Run.Ops {
+			if s.Run.Ops[i].OperationID == o.OperationID {
+				s.Run.Ops[i] = o
+				return resource.Put(ctx, tx, x.id, &s)
+			}
+		}
+		s.Run.Ops = append(s.Run.Ops, o)
+		return resource.Put(ctx, tx, x.id, &s)
+	})
+}
+
+func operationID(deployment, target string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(deployment + "|" + target)))
+	return strings.ToUpper(hex.EncodeToString(sum[:8]))
+}
+
+// evalCtx is the context a resource's body and the outputs are evaluated
+// in at deployment time: reference() and listKeys() read through the
+// router as the caller.
+func (x *execution) evalCtx(ctx context.Context) *evalCtx {
+	c := x.t.ctx()
+	c.reference = func(id, ver string, full bool) (any, error) {
+		if ver == "" {
+			ver = x.versionFor(id)
+		}
+		st, _, b := x.call(ctx, http.MethodGet, id, "api-version="+url.QueryEscape(ver), nil)
+		if st != http.StatusOK {
+			return nil, errf("The resource '%s' that reference() names could not be read (%d): %s", id, st, errorText(b))
+		}
+		v, err := decodeJSON(b)
+		if err != nil {
+			return nil, errf("The resource '%s' that reference() names answered no JSON.", id)
+		}
+		m, _ := v.(map[string]any)
+		if full {
+			return m, nil
+		}
+		if p, ok := m["properties"]; ok {
+			return p, nil
+		}
+		return map[string]any{}, nil
+	}
+	c.listKeys = func(id, ver string) (any, error) {
+		st, _, b := x.call(ctx, http.MethodPost, id+"/listKeys", "api-version="+url.QueryEscape(ver), nil)
+		if st != http.StatusOK {
+			return nil, errf("listKeys of '%s' failed (%d): %s", id, st, errorText(b))
+		}
+		return decodeJSON(b)
+	}
+	return c
+}
+
+// versionFor is the api-version to read id with: the template's for its
+// own resources, else the newest its type lists.
+func (x *execution) versionFor(id string) string {
+	for _, r := range x.t.resources {
+		if strings.EqualFold(r.id, id) {
+			return r.apiVersion
+		}
+	}
+	if rid, err := arm.ParseID(id); err == nil && rid.Namespace != "" {
+		typ := strings.Join(rid.Types, "/")
+		if _, vs, ok := arm.TypeVersions(rid.Namespace, typ); ok && len(vs) > 0 {
+			return vs[len(vs)-1]
+		}
+	}
+	return "2022-09-01"
+}
+
+func errorText(b []byte) string {
+	var e struct {
+		Error *arm.Error `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error != nil {
+		return e.Error.Code + ": " + e.Error.Message
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func cloudErrorOf(status int, b []byte) *arm.Error {
+	var e struct {
+		Error *arm.Error `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error != nil && e.Error.Code != "" {
+		e.Error.Status = status
+		return e.Error
+	}
+	return arm.Errorf(status, http.StatusText(status), "%s", strings.TrimSpace(string(b)))
+}
+
+// deployOne PUTs one resource as the caller and waits for its
+// asynchronous operation; nil when it succeeded.
+func (x *execution) deployOne(ctx context.Context, r *tres) *arm.Error {
+	now := x.pr.p.Now()
+	o := deployOp{OperationID: operationID(x.id.String(), r.id), ProvisioningState: "Running", Operation: "Create", Started: now, Timestamp: now,
+		TargetID: r.id, TargetType: r.typ, TargetName: r.name, APIVersion: r.apiVersion}
+	x.record(ctx, o)
+	fail := func(status int, e *arm.Error) *arm.Error {
+		o.ProvisioningState, o.Timestamp = "Failed", x.pr.p.Now()
+		if e.Code == "DeploymentCanceled" {
+			o.ProvisioningState = "Canceled"
+		}
+		o.StatusCode = statusName(status)
+		b, _ := json.Marshal(map[string]any{"status": "Failed", "error": e})
+		o.StatusMessage = b
+		x.record(context.WithoutCancel(ctx), o)
+		return e
+	}
+	c := x.evalCtx(ctx)
+	body, err := x.t.body(c, r)
+	if err != nil {
+		e := asCloud(templateInvalid(err))
+		e.Target = r.id
+		return fail(http.StatusBadRequest, e)
+	}
+	b, _ := json.Marshal(body)
+	st, hdr, rb := x.call(ctx, http.MethodPut, r.id, "api-version="+url.QueryEscape(r.apiVersion), b)
+	if st >= 400 {
+		e := cloudErrorOf(st, rb)
+		if e.Target == "" {
+			e.Target = r.id
+		}
+		return fail(st, e)
+	}
+	first := st
+	if perr := x.wait(ctx, r, st, hdr, rb); perr != nil {
+		if perr.Code == "DeploymentCanceled" {
+			return fail(http.StatusConflict, perr)
+		}
+		e := arm.Errorf(http.StatusConflict, "ResourceDeploymentFailure", "The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'.")
+		e.Target = r.id
+		e.Details = []arm.Error{*perr}
+		return fail(perr.Status, e)
+	}
+	o.ProvisioningState, o.Timestamp, o.StatusCode = "Succeeded", x.pr.p.Now(), statusName(first)
+	o.StatusMessage, _ = json.Marshal(map[string]any{"status": "Succeeded"})
+	x.record(ctx, o)
+	return nil
+}
+
+func statusName(st int) string {
+	switch st {
+	case http.StatusOK:
+		return "OK"
+	case http.StatusCreated:
+		return "Created"
+	case http.StatusAccepted:
+		return "Accepted"
+	case http.StatusNoContent:
+		return "NoContent"
+	}
+	return strings.ReplaceAll(http.StatusText(st), " ", "")
+}
+
+// wait follows a PUT's asynchronous operation to its end: its
+// Azure-AsyncOperation status, its Location, or the resource's own
+// provisioningState.
+func (x *execution) wait(ctx context.Context, r *tres, st int, hdr http.Header, body []byte) *arm.Error {
+	deadline := time.Now().Add(resourceDeadline)
+	delay := 50 * time.Millisecond
+	pause := func() *arm.Error {
+		if time.Now().After(deadline) {
+			return arm.Errorf(http.StatusGatewayTimeout, "ResourceDeploymentTimedOut", "The resource '%s' did not finish deploying within %s.", r.id, resourceDeadline)
+		}
+		if x.cancelled(ctx) {
+			return arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment was cancelled while '%s' was deploying.", r.id)
+		}
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return arm.Errorf(http.StatusServiceUnavailable, "DeploymentInterrupted", "The deployment was interrupted: %v", ctx.Err())
+		case <-t.C:
+		}
+		delay = min(delay*3/2, time.Second)
+		return nil
+	}
+	if as := hdr.Get("Azure-AsyncOperation"); as != "" {
+		u, err := url.Parse(as)
+		if err != nil {
+			return arm.Errorf(http.StatusBadGateway, "InvalidAsyncOperation", "The resource '%s' answered an Azure-AsyncOperation URL that cannot be read: %s", r.id, as)
+		}
+		for {
+			st, _, b := x.call(ctx, http.MethodGet, u.EscapedPath(), u.RawQuery, nil)
+			if st >= 400 {
+				return cloudErrorOf(st, b)
+			}
+			var sb struct {
+				Status string     `json:"status"`
+				Error  *arm.Error `json:"error"`
+			}
+			json.Unmarshal(b, &sb)
+			switch strings.ToLower(sb.Status) {
+			case "succeeded":
+				return nil
+			case "failed", "canceled", "cancelled":
+				if sb.Error == nil || sb.Error.Code == "" {
+					return arm.Errorf(http.StatusConflict, "ResourceOperationFailure", "The operation of '%s' ended %s.", r.id, sb.Status)
+				}
+				return sb.Error
+			}
+			if e := pause(); e != nil {
+				return e
+			}
+		}
+	}
+	if loc := hdr.Get("Location"); loc != "" && st == http.StatusAccepted {
+		u, err := url.Parse(loc)
+		if err != nil {
+			return arm.Errorf(http.StatusBadGateway, "InvalidAsyncOperation", "The resource '%s' answered a Location that cannot be read: %s", r.id, loc)
+		}
+		for {
+			st, _, b := x.call(ctx, http.MethodGet, u.EscapedPath(), u.RawQuery, nil)
+			if st >= 400 {
+				return cloudErrorOf(st, b)
+			}
+			if st != http.StatusAccepted {
+				return nil
+			}
+			if e := pause(); e != nil {
+				return e
+			}
+		}
+	}
+	// No operation to follow: the resource's provisioningState, if it has
+	// one that is not final, is.
+	for {
+		var rb struct {
+			Properties struct {
+				ProvisioningState string `json:"provisioningState"`
+			} `json:"properties"`
+		}
+		json.Unmarshal(body, &rb)
+		switch strings.ToLower(rb.Properties.ProvisioningState) {
+		case "", "succeeded":
+			return nil
+		case "failed", "canceled":
+			return arm.Errorf(http.StatusConflict, "ResourceOperationFailure", "The resource '%s' reached the provisioning state '%s'.", r.id, rb.Properties.ProvisioningState)
+		}
+		if e := pause(); e != nil {
+			return e
+		}
+		var st int
+		st, _, body = x.call(ctx, http.MethodGet, r.id, "api-version="+url.QueryEscape(r.apiVersion), nil)
+		if st >= 400 {
+			return cloudErrorOf(st, body)
+		}
+	}
+}
+
+// call sends one request through the router as the deployment's caller,
+// as though the caller had sent it (authorization, locks, the resource
+// group's state, the handler).
+func (x *execution) call(ctx context.Context, method, path, rawQuery string, body []byte) (int, http.Header, []byte) {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u := "https://safehold-deployment" + (&url.URL{Path: path}).EscapedPath()
+	if strings.Contains(path, "%") {
+		u = "https://safehold-deployment" + path // already escaped (an operation URL's path)
+	}
+	if rawQuery != "" {
+		u += "?" + rawQuery
+	}
+	rctx, _ := arm.StartRequest(ctx, "deployment-"+ops.NewID(), x.corr)
+	rctx = arm.WithCaller(rctx, x.caller)
+	hr, err := http.NewRequestWithContext(rctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		b, _ := json.Marshal(map[string]any{"error": arm.BadRequest("InvalidRequestUri", "The resource id '%s' is not a valid path: %v", path, err)})
+		return http.StatusBadRequest, http.Header{}, b
+	}
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	var w recorder
+	x.pr.rt.ServeHTTP(&w, hr)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.status, w.Header(), w.body.Bytes()
+}
+
+// recorder is an http.ResponseWriter keeping what it is given.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header {
+	if w.header == nil {
+		w.header = http.Header{}
+	}
+	return w.header
+}
+
+func (w *recorder) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
