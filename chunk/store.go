@@ -687,7 +687,7 @@ func (s *Store) lookupLocked(id ID) (loc, bool, error) {
 	}
 	for i := len(s.disk.runs) - 1; i >= 0; i-- {
 		r := s.disk.runs[i]
-		rc, ok, err := r.lookup(id, s.disk.buf)
+		rc, ok, err := r.lookup(id, &s.disk)
 		if err != nil {
 			return loc{}, false, err
 		}
@@ -848,6 +848,7 @@ func (s *Store) compact() {
 		s.mu.Lock()
 		s.resolveLocked(m, nil)
 		s.disk.runs = append(s.disk.runs[:i:i], m)
+		s.disk.forget(sel)
 		runs = slices.Clone(s.disk.runs)
 		s.mu.Unlock()
 		if s.disk.saveList(runs) == nil {
