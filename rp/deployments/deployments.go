@@ -8,6 +8,7 @@
 package deployments
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -130,10 +131,10 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	const d = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Resources/deployments/{deploymentName}"
 	rt.Handle("GET", d[:strings.LastIndexByte(d, '/')], pr.list)
 	rt.Handle("GET", d, pr.get)
-	rt.Handle("PUT", d, pr.put)
-	rt.Handle("DELETE", d, pr.delete)
-	rt.Handle("POST", d+"/validate", pr.validate, arm.Action("Microsoft.Resources/deployments/validate/action"))
-	rt.Handle("POST", d+"/cancel", pr.cancel, arm.Action("Microsoft.Resources/deployments/cancel/action"))
+	rt.Handle("PUT", d, withDetails(pr.put))
+	rt.Handle("DELETE", d, withDetails(pr.delete))
+	rt.Handle("POST", d+"/validate", withDetails(pr.validate), arm.Action("Microsoft.Resources/deployments/validate/action"))
+	rt.Handle("POST", d+"/cancel", withDetails(pr.cancel), arm.Action("Microsoft.Resources/deployments/cancel/action"))
 	rt.Handle("POST", d+"/exportTemplate", pr.exportTemplate, arm.Action("Microsoft.Resources/deployments/exportTemplate/action"))
 	// Deployment operations answer at both paths (the SDKs use the one
 	// without providers/Microsoft.Resources).
@@ -188,8 +189,13 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 		return nil, nil, nil, nil, err
 	}
 	var req request
-	if err := r.Decode(&req); err != nil {
-		return nil, nil, nil, nil, err
+	if err := json.Unmarshal(lenientJSON(r.Body), &req); err != nil {
+		return nil, nil, nil, nil, arm.BadRequest("InvalidRequestContent", "The request content was invalid and could not be deserialized: %v.", err)
+	}
+	for k, v := range req.Tags {
+		if err := arm.CheckTag(k, v); err != nil {
+			return nil, nil, nil, nil, err
+		}
 	}
 	if req.Properties == nil {
 		return nil, nil, nil, nil, arm.BadRequest("InvalidRequestContent", "The request content is missing 'properties': give properties.template, properties.parameters and properties.mode.")
@@ -257,7 +263,7 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 			var ae *arm.Error
 			if arm.As(err, &ae) && ae.Status == http.StatusForbidden {
 				c := r.Caller()
-				e := arm.BadRequest("InvalidTemplateDeployment", "The template deployment failed with error: 'Authorization failed for template resource '%s' of type '%s'. The client '%s' with object id '%s' does not have permission to perform action '%s' at scope '%s'.'", res.name, res.typ, c.ObjectID, c.ObjectID, action, res.id)
+				e := arm.BadRequest("InvalidTemplateDeployment", "The template deployment failed with error: 'Authorization failed for template resource '%s' of type '%s'. The client '%s' with object id '%s' does not have permission to perform action '%s' at scope '%s'.'", res.name, res.typ, c.AppID, c.ObjectID, action, res.id)
 				e.Details = []arm.Error{*ae}
 				return nil, nil, nil, nil, e
 			}
@@ -495,7 +501,11 @@ func (pr *Provider) validate(r *arm.Request) (*arm.Response, error) {
 		var ae *arm.Error
 		if arm.As(err, &ae) && ae.Status == http.StatusBadRequest {
 			// The validate result's own shape: {"error": {...}} with 400.
-			return arm.Status(http.StatusBadRequest, map[string]any{"error": ae}), nil
+			c := *ae
+			if c.Details == nil {
+				c.Details = []arm.Error{}
+			}
+			return arm.Status(http.StatusBadRequest, map[string]any{"error": &c}), nil
 		}
 		return nil, err
 	}
@@ -613,4 +623,78 @@ func isoDuration(d time.Duration) string {
 		s = fmt.Sprintf("PT%dM%.3fS", int(d.Minutes()), (d % time.Minute).Seconds())
 	}
 	return s
+}
+
+// lenientJSON turns the JSON with comments that ARM accepts (az sends a
+// template file as it is, comments included, after an unquoted
+// "template:" key) into JSON: comments outside strings are dropped and
+// bare property names quoted.
+func lenientJSON(b []byte) []byte {
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(b) {
+				return append(out, b[i:]...)
+			}
+			out = append(out, b[i:j+1]...)
+			i = j
+		case c == '/' && i+1 < len(b) && b[i+1] == '/':
+			for i < len(b) && b[i] != '\n' {
+				i++
+			}
+			if i < len(b) {
+				out = append(out, '\n')
+			}
+		case c == '/' && i+1 < len(b) && b[i+1] == '*':
+			end := bytes.Index(b[i+2:], []byte("*/"))
+			if end < 0 {
+				return out
+			}
+			i += end + 3
+			out = append(out, ' ')
+		case c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i
+			for j < len(b) && (b[j] == '_' || b[j] == '$' || b[j] >= 'a' && b[j] <= 'z' || b[j] >= 'A' && b[j] <= 'Z' || b[j] >= '0' && b[j] <= '9') {
+				j++
+			}
+			k := j
+			for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r' || b[k] == '\n') {
+				k++
+			}
+			word := b[i:j]
+			if k < len(b) && b[k] == ':' {
+				out = append(append(append(out, '"'), word...), '"')
+			} else {
+				out = append(out, word...) // true, false, null
+			}
+			i = j - 1
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// withDetails answers h's CloudErrors with details as a list (az's
+// deployment commands iterate over an error's details, and fail on null).
+func withDetails(h arm.Handler) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		resp, err := h(r)
+		var ae *arm.Error
+		if err != nil && arm.As(err, &ae) && ae.Details == nil {
+			c := *ae
+			c.Details = []arm.Error{}
+			return nil, &c
+		}
+		return resp, err
+	}
 }

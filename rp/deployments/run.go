@@ -105,13 +105,14 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) error {
 		}
 	}
 	if canceled {
-		e := arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled.", name)
+		e := listDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled.", name))
 		op.OnFailure(end("Canceled", nil, outRes, e))
 		return e
 	}
 	if len(failures) > 0 {
 		e := arm.BadRequest("DeploymentFailed", "At least one resource deployment operation failed. Please list deployment operations for details. Please see https://aka.ms/arm-deployment-operations for usage details.")
 		e.Details = failures
+		listDetails(e)
 		op.OnFailure(end("Failed", nil, outRes, e))
 		return e
 	}
@@ -560,4 +561,15 @@ func (w *recorder) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return w.body.Write(b)
+}
+
+// listDetails sets every nil details list under e to an empty one.
+func listDetails(e *arm.Error) *arm.Error {
+	if e.Details == nil {
+		e.Details = []arm.Error{}
+	}
+	for i := range e.Details {
+		listDetails(&e.Details[i])
+	}
+	return e
 }

@@ -356,8 +356,26 @@ func (c *evalCtx) variable(n string) (any, error) {
 		}
 	}
 	if !ok {
-		if n == "copy" || strings.EqualFold(n, "copy") {
-			ok = false
+		// A variable copy loop: "copy": [{name, count, input}] makes the
+		// variable of each loop's name.
+		if loops, isList := c.t.varDefs["copy"].([]any); isList && isPropertyCopy(loops) && !strings.EqualFold(n, "copy") {
+			for _, l := range loops {
+				if ln, _ := l.(map[string]any)["name"].(string); strings.EqualFold(ln, n) {
+					if v, ok := c.vars[ln]; ok {
+						return v, nil
+					}
+					saved, savedLoop := c.copyIndex, c.copyLoop
+					c.copyIndex, c.copyLoop = map[string]int64{}, ""
+					out := map[string]any{}
+					err := c.propertyCopy([]any{l}, "variables.copy", out)
+					c.copyIndex, c.copyLoop = saved, savedLoop
+					if err != nil {
+						return nil, err
+					}
+					c.vars[ln] = out[ln]
+					return out[ln], nil
+				}
+			}
 		}
 		return nil, errf("The template variable '%s' is not found. Please see https://aka.ms/arm-template/#variables for usage details.", n)
 	}
