@@ -82,6 +82,11 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) error {
 		op.OnFailure(end("Failed", nil, nil, e))
 		return e
 	}
+	if s.Run.Cancel {
+		e := listDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled before it started.", name))
+		op.OnFailure(end("Canceled", nil, nil, e))
+		return e
+	}
 	if err := pr.setState(ctx, id, op.ID, "Running"); err != nil {
 		return err
 	}
@@ -517,6 +522,15 @@ func (x *execution) call(ctx context.Context, method, path, rawQuery string, bod
 	}
 	if rawQuery != "" {
 		u += "?" + rawQuery
+	}
+	// The operator's ARM fault rules apply to it as to a client's request.
+	if err := x.pr.p.Inject(ctx, "arm", path); err != nil {
+		e := asCloud(err)
+		if ctx.Err() != nil {
+			e = arm.Errorf(http.StatusServiceUnavailable, "DeploymentInterrupted", "The deployment was interrupted: %v", ctx.Err())
+		}
+		b, _ := json.Marshal(map[string]any{"error": e})
+		return e.Status, http.Header{}, b
 	}
 	rctx, _ := arm.StartRequest(ctx, "deployment-"+ops.NewID(), x.corr)
 	rctx = arm.WithCaller(rctx, x.caller)

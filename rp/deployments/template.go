@@ -797,7 +797,7 @@ func (t *template) dependencies() error {
 		deps := map[int]bool{}
 		c := t.ctx()
 		c.copyIndex, c.copyLoop = r.loops, r.loop
-		if d, ok := r.raw["dependsOn"]; ok {
+		if d, ok := r.raw["dependsOn"]; ok && d != nil {
 			dv, err := c.evalTree(d, r.path+".dependsOn")
 			if err != nil {
 				return err
