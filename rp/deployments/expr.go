@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The template language's expressions: a JSON string "[f(a, 'b').c[0]]"
@@ -66,7 +67,15 @@ type parser struct {
 	pos int
 }
 
+// maxExprChars is ARM's limit on a template expression's length (24,576
+// characters): it also bounds how deep an expression nests, and so the
+// stack its parse and evaluation take.
+const maxExprChars = 24576
+
 func parseExpr(s string) (node, error) {
+	if n := utf8.RuneCountInString(s); n > maxExprChars {
+		return nil, errf("The template expression is %d characters long: ARM's limit is %d. Split it, with variables.", n, maxExprChars)
+	}
 	p := &parser{s: s}
 	n, err := p.expr()
 	if err != nil {
@@ -248,7 +257,18 @@ func (c *evalCtx) eval(n node) (any, error) {
 		if len(args) < f.min || f.max >= 0 && len(args) > f.max {
 			return nil, errf("The template function '%s' takes %s, not %d.", x.name, arity(f.min, f.max), len(args))
 		}
-		return f.fn(c, args)
+		v, err := f.fn(c, args)
+		if err != nil {
+			return nil, err
+		}
+		switch x.name {
+		case "parameters", "variables", "copyindex": // values already counted
+		default:
+			if err := c.account(x.name, v); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
 	case member:
 		v, err := c.eval(x.x)
 		if err != nil {

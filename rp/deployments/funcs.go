@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // evalCtx is what an expression is evaluated in.
@@ -67,6 +68,9 @@ func init() {
 						if !ok {
 							return nil, errf("concat of arrays takes arrays only, not %s", kindOf(x))
 						}
+						if int64(len(out)+len(arr))*16 > maxValue {
+							return nil, tooLong("concat")
+						}
 						out = append(out, arr...)
 					}
 					return out, nil
@@ -75,6 +79,9 @@ func init() {
 			var b strings.Builder
 			for _, x := range a {
 				b.WriteString(toString(x))
+				if b.Len() > maxValue {
+					return nil, tooLong("concat")
+				}
 			}
 			return b.String(), nil
 		}),
@@ -321,19 +328,24 @@ func init() {
 				return out, nil
 			case []any:
 				out := []any{}
+				seen := map[string]bool{} // each value's equalValues key
 				for _, x := range a {
 					arr, ok := x.([]any)
 					if !ok {
 						return nil, errf("The template function 'union' takes objects or arrays, not a mix (%s).", kindOf(x))
 					}
-				next:
 					for _, v := range arr {
-						for _, o := range out {
-							if equalValues(o, v) {
-								continue next
-							}
+						var k string
+						if sv, ok := v.(string); ok {
+							k = "s" + strings.ToLower(sv)
+						} else {
+							j, _ := json.Marshal(v)
+							k = "j" + string(j)
 						}
-						out = append(out, v)
+						if !seen[k] {
+							seen[k] = true
+							out = append(out, v)
+						}
 					}
 				}
 				return out, nil
@@ -380,6 +392,9 @@ func init() {
 				if sep == "" {
 					continue
 				}
+				if err := c.spend(int64(len(s))); err != nil {
+					return nil, err
+				}
 				var next []string
 				for _, p := range parts {
 					next = append(next, strings.Split(p, sep)...)
@@ -393,7 +408,11 @@ func init() {
 			return out, nil
 		}),
 		"replace": f(3, 3, func(c *evalCtx, a []any) (any, error) {
-			return strings.ReplaceAll(toString(a[0]), toString(a[1]), toString(a[2])), nil
+			s, old, new := toString(a[0]), toString(a[1]), toString(a[2])
+			if n := strings.Count(s, old); int64(len(s))+int64(n)*int64(len(new)-len(old)) > maxValue {
+				return nil, tooLong("replace")
+			}
+			return strings.ReplaceAll(s, old, new), nil
 		}),
 		"substring": f(2, 3, func(c *evalCtx, a []any) (any, error) {
 			s := []rune(toString(a[0]))
@@ -404,7 +423,7 @@ func init() {
 			n := int64(len(s)) - start
 			if len(a) == 3 {
 				l, ok := a[2].(int64)
-				if !ok || l < 0 || start+l > int64(len(s)) {
+				if !ok || l < 0 || l > int64(len(s))-start {
 					return nil, errf("The template function 'substring': the length %v runs past the string's %d characters.", a[2], len(s))
 				}
 				n = l
@@ -491,8 +510,11 @@ func init() {
 			if len(a) == 3 {
 				pad = toString(a[2])
 			}
-			for int64(len([]rune(s))) < n && pad != "" {
-				s = pad[:1] + s
+			if have := int64(utf8.RuneCountInString(s)); n > have && pad != "" {
+				if n > maxValue {
+					return nil, tooLong("padLeft")
+				}
+				s = strings.Repeat(pad[:1], int(n-have)) + s
 			}
 			return s, nil
 		}),
@@ -680,9 +702,15 @@ func dotnetFormat(s string, args []any) (string, error) {
 			if iv, ok := v.(int64); ok && len(fmtSpec) > 1 && (fmtSpec[0] == 'D' || fmtSpec[0] == 'd') {
 				w, _ := strconv.Atoi(fmtSpec[1:])
 				b.WriteString(fmt.Sprintf("%0*d", w, iv))
+				if b.Len() > maxValue {
+					return "", tooLong("format")
+				}
 				continue
 			}
 			b.WriteString(toString(v))
+			if b.Len() > maxValue {
+				return "", tooLong("format")
+			}
 			continue
 		}
 		if c == '}' && i+1 < len(s) && s[i+1] == '}' {

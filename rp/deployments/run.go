@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +31,7 @@ const resourceDeadline = 2 * time.Hour
 // after a crash or on another replica, it takes up where the recorded
 // operations leave it: a resource recorded Succeeded is not deployed
 // again, any other is PUT again (Incremental PUTs are idempotent).
-func (pr *Provider) run(ctx context.Context, op *ops.Operation) error {
+func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 	var idStr string
 	if err := op.DecodeInput(&idStr); err != nil {
 		return err
@@ -38,6 +40,19 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) error {
 	if err != nil {
 		return err
 	}
+	// Any other end of the run (an error of the store, a panic) ends the
+	// deployment Failed with the operation: a deployment never stays
+	// Running after its operation ended.
+	ended := false
+	defer func() {
+		if p := recover(); p != nil {
+			pr.p.Logger.Error("deployment run panicked", "deployment", idStr, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			rerr = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The deployment stopped on an internal error: %v", p)
+		}
+		if rerr != nil && !ended && ctx.Err() == nil {
+			op.OnFailure(pr.failed(ctx, id, op.ID, asCloud(rerr)))
+		}
+	}()
 	sub, group, name := id.SubscriptionID, id.ResourceGroup, id.Name()
 	s, err := pr.load(ctx, pr.p.Store, sub, group, name)
 	if arm.IsNotFound(err) {
@@ -51,6 +66,7 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) error {
 	}
 	start := s.Properties.Timestamp
 	end := func(state string, outputs map[string]any, outRes []resourceRef, derr *arm.Error) func(tx store.Tx) error {
+		ended = true
 		return func(tx store.Tx) error {
 			cur, err := pr.load(ctx, tx, sub, group, name)
 			if arm.IsNotFound(err) {
@@ -135,6 +151,23 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) error {
 	return nil
 }
 
+// failed ends deployment id, run by operation opID, Failed with derr.
+func (pr *Provider) failed(ctx context.Context, id arm.ResourceID, opID string, derr *arm.Error) func(tx store.Tx) error {
+	return func(tx store.Tx) error {
+		var cur stored
+		if err := resource.Get(ctx, tx, id, &cur); err != nil || cur.Run.Operation != opID || !active(cur.Properties.ProvisioningState) {
+			if arm.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		cur.Properties.ProvisioningState = "Failed"
+		cur.Properties.Duration = isoDuration(pr.p.Now().Sub(cur.Properties.Timestamp))
+		cur.Properties.Error = derr
+		return resource.Put(ctx, tx, id, &cur)
+	}
+}
+
 func asCloud(err error) *arm.Error {
 	var ae *arm.Error
 	if arm.As(err, &ae) {
@@ -210,7 +243,7 @@ func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures 
 				state[i] = 1
 				running++
 				go func(i int) {
-					results <- result{i, x.deployOne(ctx, x.t.resources[i])}
+					results <- result{i, x.deploySafely(ctx, x.t.resources[i])}
 				}(i)
 			}
 		}
@@ -347,6 +380,20 @@ func cloudErrorOf(status int, b []byte) *arm.Error {
 		return e.Error
 	}
 	return arm.Errorf(status, http.StatusText(status), "%s", strings.TrimSpace(string(b)))
+}
+
+// deploySafely is deployOne with a panic (a fault of the server's, in the
+// template's evaluation or a handler) the resource's failure, as a
+// request's panic is its 500, not the end of the process.
+func (x *execution) deploySafely(ctx context.Context, r *tres) (e *arm.Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			x.pr.p.Logger.Error("deployment resource panicked", "deployment", x.id.String(), "resource", r.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			e = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "Deploying '%s' stopped on an internal error: %v", r.id, p)
+			e.Target = r.id
+		}
+	}()
+	return x.deployOne(ctx, r)
 }
 
 // deployOne PUTs one resource as the caller and waits for its
@@ -543,7 +590,17 @@ func (x *execution) call(ctx context.Context, method, path, rawQuery string, bod
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	var w recorder
-	x.pr.rt.ServeHTTP(&w, hr)
+	func() {
+		defer func() {
+			if p := recover(); p != nil { // as the server's middleware answers a handler's panic
+				x.pr.p.Logger.Error("panic serving a deployment's request", "method", method, "path", path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				w = recorder{status: http.StatusInternalServerError}
+				b, _ := json.Marshal(map[string]any{"error": arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error.")})
+				w.body.Write(b)
+			}
+		}()
+		x.pr.rt.ServeHTTP(&w, hr)
+	}()
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}

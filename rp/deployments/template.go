@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,7 @@ type template struct {
 	outputs                      map[string]any
 	deployName                   string
 	now                          time.Time
+	work                         atomic.Int64 // what its expressions made (see maxWork)
 }
 
 // tres is one resource (one instance of a copy loop) of a template.
@@ -91,6 +93,9 @@ func compile(raw map[string]any, given map[string]any, sub, group, location, ten
 		if !ok {
 			return nil, invalid("parameters", "The template's parameters must be an object.")
 		}
+		if len(m) > maxParameters {
+			return nil, invalid("parameters", "The template has %d parameters: ARM's limit is %d. Combine some into an object parameter.", len(m), maxParameters)
+		}
 		for n, d := range m {
 			dm, ok := d.(map[string]any)
 			if !ok {
@@ -115,6 +120,9 @@ func compile(raw map[string]any, given map[string]any, sub, group, location, ten
 		m, ok := vd.(map[string]any)
 		if !ok {
 			return nil, invalid("variables", "The template's variables must be an object.")
+		}
+		if len(m) > maxVariables {
+			return nil, invalid("variables", "The template has %d variables: ARM's limit is %d. Combine some into an object variable.", len(m), maxVariables)
 		}
 		t.varDefs = m
 	}
@@ -144,6 +152,9 @@ func compile(raw map[string]any, given map[string]any, sub, group, location, ten
 		return nil, err
 	}
 	if o, ok := raw["outputs"].(map[string]any); ok {
+		if len(o) > maxOutputs {
+			return nil, invalid("outputs", "The template has %d outputs: ARM's limit is %d. Combine some into an object output.", len(o), maxOutputs)
+		}
 		t.outputs = o
 	}
 	return t, nil
@@ -490,6 +501,9 @@ func (c *evalCtx) propertyCopy(loops []any, path string, out map[string]any) err
 			}
 			arr = append(arr, v)
 		}
+		if err := c.account("copy", arr); err != nil {
+			return at(p, err)
+		}
 		delete(c.copyIndex, strings.ToLower(name))
 		c.copyLoop = savedLoop
 		out[name] = arr
@@ -583,6 +597,9 @@ func (t *template) expand(r any, path string, parent *tres, loops map[string]int
 			cl = own
 		}
 		c.copyIndex, c.copyLoop = lp, cl
+		if len(t.resources) >= maxResources {
+			return invalid(path, "The template has more than %d resources, copies counted: ARM's limit is %d. Deploy the rest in another deployment.", maxResources, maxResources)
+		}
 		res := &tres{path: path, raw: m, loops: lp, loop: cl, copyName: own, condition: true}
 		if own != "" {
 			res.path = fmt.Sprintf("%s(copy %d)", path, i)
