@@ -17,7 +17,8 @@ import (
 // 10^8 characters (quadratic: the deployment never ended), variables
 // doubling a string to 2^30 KB (the server's memory exhausted) and
 // copy loops nested to 640,000 resources (compile never ended in the
-// request) are each a 400 InvalidTemplate at the PUT or a deployment that
+// request) and a variable copy loop whose input names its own variable
+// (endless recursion: the stack overflowed in the PUT) are each a 400 InvalidTemplate at the PUT or a deployment that
 // ends Failed saying which limit, and the server deploys a plain template
 // afterwards.
 func TestHostileTemplatesEndWithAnError(t *testing.T) {
@@ -50,6 +51,7 @@ func TestHostileTemplatesEndWithAnError(t *testing.T) {
 		{"padleft", body(nil, disk("pad", map[string]any{"a": "[padLeft('', 100000000, 'x')]"})), "padLeft"},
 		{"doubling", body(doubling, disk("dbl", map[string]any{"a": "[variables('v30')]"})), "concat"},
 		{"nested", body(nil, nested), "800"},
+		{"varcopy", body(map[string]any{"copy": []any{map[string]any{"name": "x", "count": 2, "input": "[variables('x')]"}}}, disk("[concat('v', length(variables('x')))]", nil)), "circular"},
 	} {
 		resp, m := e.Do("PUT", dep+c.what+v, c.body, testserver.AnyStatus())
 		var msg string

@@ -375,6 +375,11 @@ func (c *evalCtx) variable(n string) (any, error) {
 					if v, ok := c.vars[ln]; ok {
 						return v, nil
 					}
+					if c.varBusy[ln] {
+						return nil, errf("The template variable '%s' refers to itself (a circular reference).", n)
+					}
+					c.varBusy[ln] = true
+					defer delete(c.varBusy, ln)
 					saved, savedLoop := c.copyIndex, c.copyLoop
 					c.copyIndex, c.copyLoop = map[string]int64{}, ""
 					out := map[string]any{}
