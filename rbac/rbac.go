@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/safehold/safehold/arm"
@@ -122,7 +123,9 @@ type Authorizer struct {
 
 	loadedMu    sync.Mutex
 	loaded      time.Time
-	reloadMu    sync.Mutex // one Fresh reloads at a time
+	reloadMu    sync.Mutex    // one reload at a time (reload, Fresh)
+	reloadAsked atomic.Uint64 // reloads asked for (reload)
+	reloadUpTo  uint64        // the asks the last reload began after (reloadMu held)
 	mu          sync.RWMutex
 	gen         string // the generation the index was loaded at
 	byPrincipal map[string][]*Assignment
@@ -166,7 +169,28 @@ func New(ctx context.Context, st store.Store, clk clock.Clock, delay time.Durati
 	return a, nil
 }
 
+// reload reads the index (role assignments and definitions) from the store.
+// Reloads run one at a time, each reading the store after the one before
+// installed what it read: run at once, one that read before a change (a
+// role assignment PUT's) could install after one that read after the next
+// change (the delete of that assignment, or its group's), and the index
+// then kept the deleted assignment, granting what it granted and listed,
+// until the next change of roles (on one replica, with no Refresh: for
+// good). A reload asked for while another waited is served by the one that
+// read the store after it was asked for.
 func (a *Authorizer) reload(ctx context.Context) error {
+	ask := a.reloadAsked.Add(1)
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	if a.reloadUpTo >= ask {
+		return nil // a reload that began after this ask has read the store since
+	}
+	return a.reloadLocked(ctx)
+}
+
+// reloadLocked is reload with reloadMu held.
+func (a *Authorizer) reloadLocked(ctx context.Context) error {
+	covers := a.reloadAsked.Load() // every ask so far came after its change committed
 	a.loadedMu.Lock()
 	a.loaded = time.Now()
 	a.loadedMu.Unlock()
@@ -210,6 +234,7 @@ func (a *Authorizer) reload(ctx context.Context) error {
 	a.dmu.Lock()
 	a.decisions = nil
 	a.dmu.Unlock()
+	a.reloadUpTo = covers
 	return nil
 }
 
@@ -429,7 +454,7 @@ func (a *Authorizer) Fresh(ctx context.Context, r store.Reader) error {
 	if a.loadedAt(gen) { // another request loaded it meanwhile
 		return nil
 	}
-	return a.reload(ctx)
+	return a.reloadLocked(ctx)
 }
 
 func (a *Authorizer) loadedAt(gen string) bool {
