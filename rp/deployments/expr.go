@@ -274,6 +274,9 @@ func (c *evalCtx) eval(n node) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, ok := v.(runtimeValue); ok {
+			return v, nil // known when deployed
+		}
 		m, ok := v.(map[string]any)
 		if !ok {
 			return nil, errf("The language expression property '%s' can't be evaluated: the value is %s, not an object.", x.name, kindOf(v))
@@ -292,6 +295,8 @@ func (c *evalCtx) eval(n node) (any, error) {
 			return nil, err
 		}
 		switch vv := v.(type) {
+		case runtimeValue:
+			return vv, nil
 		case []any:
 			n, ok := i.(int64)
 			if !ok || n < 0 || n >= int64(len(vv)) {
