@@ -79,6 +79,9 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 			cur.Properties.Duration = isoDuration(pr.p.Now().Sub(start))
 			cur.Properties.Outputs = outputs
 			cur.Properties.OutputResources = outRes
+			if derr != nil {
+				listDetails(derr) // az iterates every error's details
+			}
 			cur.Properties.Error = derr
 			return resource.Put(ctx, tx, id, cur)
 		}
@@ -163,7 +166,7 @@ func (pr *Provider) failed(ctx context.Context, id arm.ResourceID, opID string, 
 		}
 		cur.Properties.ProvisioningState = "Failed"
 		cur.Properties.Duration = isoDuration(pr.p.Now().Sub(cur.Properties.Timestamp))
-		cur.Properties.Error = derr
+		cur.Properties.Error = listDetails(derr)
 		return resource.Put(ctx, tx, id, &cur)
 	}
 }
