@@ -858,8 +858,8 @@ func (pr *Provider) listGroupResources(r *arm.Request) (*arm.Response, error) {
 	return pr.listUnder(r, rgID(r.Param("subscriptionId"), r.Param("resourceGroupName")).String())
 }
 
-// calculateTemplateHash is ARM's hash of a deployment template, which only
-// template deployments use: Safehold serves none, so it says so.
+// calculateTemplateHash is ARM's hash of a deployment template: Safehold
+// deploys templates but does not hash them on request, so it says so.
 func (pr *Provider) calculateTemplateHash(r *arm.Request) (*arm.Response, error) {
-	return nil, arm.BadRequest("OperationNotSupported", "calculateTemplateHash hashes a template for template deployments (Microsoft.Resources/deployments), which Safehold does not serve: create the resources a template describes with their own PUT requests.")
+	return nil, arm.BadRequest("OperationNotSupported", "calculateTemplateHash is not supported: Safehold runs template deployments (PUT .../resourceGroups/{group}/providers/Microsoft.Resources/deployments/{name}), each answering its template's hash in properties.templateHash, but does not hash a template on its own.")
 }
