@@ -362,6 +362,9 @@ func transientDelay(n int) time.Duration {
 // error fails it as Describe writes it.
 func (m *Manager) Finish(ctx context.Context, tx store.Tx, op *Operation, err error) error {
 	now, real := m.clock.Now(), clock.RealNow(m.clock)
+	if now.Before(op.StartTime) {
+		now = op.StartTime // the clock set back while it ran: it ends as it starts, never before
+	}
 	op.EndTime, op.Ended = &now, &real
 	if err != nil {
 		op.Status = Failed

@@ -101,16 +101,18 @@ func NewJob(vaultID, itemID, operation string, user bool, now time.Time) *Job {
 // Duration is the job's elapsed time (until now while it runs).
 func (j *Job) Duration(now time.Time) time.Duration {
 	if j.EndTime != nil {
-		return j.EndTime.Sub(j.StartTime)
+		return max(j.EndTime.Sub(j.StartTime), 0)
 	}
-	return now.Sub(j.StartTime)
+	return max(now.Sub(j.StartTime), 0)
 }
 
 // Finish ends the job at now: Completed when err is nil, else Failed with
 // err's code and message (a *JobError is kept as is). Open tasks take the
-// job's final status.
+// job's final status. An end before the job's start (the clock set back
+// while it ran) is its start: a job never lasts less than nothing.
 func (j *Job) Finish(now time.Time, err error) {
-	j.EndTime = &now
+	end := EndAfter(j.StartTime, now)
+	j.EndTime = &end
 	delete(j.Details, DetailWaiting) // it waits no more
 	if err == nil {
 		j.Status, j.Progress = JobCompleted, 100
@@ -124,10 +126,22 @@ func (j *Job) Finish(now time.Time, err error) {
 	}
 	for i := range j.Tasks {
 		if j.Tasks[i].EndTime == nil {
-			j.Tasks[i].EndTime = &now
+			t := EndAfter(j.Tasks[i].StartTime, now)
+			j.Tasks[i].EndTime = &t
 			j.Tasks[i].Status = j.Status
 		}
 	}
+}
+
+// EndAfter is the end of something begun at start and ending at now on the
+// server clock: now, or start when the clock was set back since it began
+// (safehold clock set), which would end it before it started (a job's
+// endTime before its startTime, a negative duration).
+func EndAfter(start, now time.Time) time.Time {
+	if now.Before(start) {
+		return start
+	}
+	return now
 }
 
 func (e *JobError) Error() string { return e.Code + ": " + e.Message }

@@ -148,7 +148,8 @@ func (e *Engine) finish(j *Job, err error, fallback string) {
 		progress := j.Progress
 		for i := range j.Tasks {
 			if j.Tasks[i].EndTime == nil {
-				j.Tasks[i].Status, j.Tasks[i].EndTime = JobCancelled, &now
+				end := EndAfter(j.Tasks[i].StartTime, now)
+				j.Tasks[i].Status, j.Tasks[i].EndTime = JobCancelled, &end
 			}
 		}
 		j.Finish(now, nil)
@@ -340,7 +341,7 @@ func SetTask(j *Job, name, status string, now time.Time) {
 				j.Tasks[i].Progress = 100
 			}
 			if status == JobCompleted || status == JobFailed || status == JobCancelled {
-				t := now
+				t := EndAfter(j.Tasks[i].StartTime, now)
 				j.Tasks[i].EndTime = &t
 			}
 		}
