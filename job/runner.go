@@ -120,6 +120,8 @@ type Runner struct {
 	// claimFail is set while claims fail (nil once one succeeds): WaitIdle
 	// ends with its error rather than wait for work nobody can claim.
 	claimFail atomic.Pointer[claimFailure]
+	// absent: the claims of nodes found not running, by owner (ReleaseAbsent).
+	absent map[string]*absentClaim
 }
 
 // claimFailure is a run of failed claims: since the first, the last one's

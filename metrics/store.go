@@ -132,6 +132,23 @@ func (s *instStore) PullTasks(ctx context.Context, from, to time.Time) (int, err
 	return p.PullTasks(ctx, from, to)
 }
 
+// Leases passes the wrapped store's store.LeaseLister on, so the leader
+// frees the tasks of a replica gone a lease through this wrapper too (none
+// listed when the wrapped store cannot list them).
+func (s *instStore) Leases(ctx context.Context) ([]store.Task, error) {
+	l, ok := s.Store.(store.LeaseLister)
+	if !ok {
+		return nil, nil
+	}
+	defer since(s.m.storeLat, "leases", time.Now())
+	return l.Leases(ctx)
+}
+
+var (
+	_ store.LeaseLister = (*instStore)(nil)
+	_ store.TaskPuller  = (*instStore)(nil)
+)
+
 // Wakeups passes the wrapped store's cross-process wake-ups through (nil,
 // which never fires, when it has none).
 func (s *instStore) Wakeups() <-chan struct{} {

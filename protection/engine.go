@@ -86,11 +86,8 @@ type Engine struct {
 	pruneSched  *Scheduler
 	maint       map[string]*sync.RWMutex // per vault tier: GC (write) against verify (read)
 	cancels     map[string]*cancelWatch  // running jobs by id (cancel.go)
-	// stalledSince is when (real time) the leader first found each claim
-	// running a job whose replica is not running (MarkStalledRunners).
-	stalledSince map[string]time.Time
-	gcLater      map[string]*time.Timer // vault tiers whose young packs' garbage is due (GCVault)
-	closed       bool
+	gcLater     map[string]*time.Timer   // vault tiers whose young packs' garbage is due (GCVault)
+	closed      bool
 
 	jobLists jobLists // the order of job lists being paged through (joblist.go)
 

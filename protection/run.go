@@ -463,16 +463,6 @@ func (e *Engine) MarkStalledRunners(ctx context.Context, alive func(ctx context.
 	if e.Runner != nil && e.Runner.Lease > 0 {
 		ttl = e.Runner.Lease
 	}
-	stalledClaims := map[string]bool{}
-	defer func() { // forget the claims no longer found stalled
-		e.mu.Lock()
-		for owner := range e.stalledSince {
-			if !stalledClaims[owner] {
-				delete(e.stalledSince, owner)
-			}
-		}
-		e.mu.Unlock()
-	}()
 	for _, j := range js {
 		if j.Runner == nil {
 			continue
@@ -495,10 +485,6 @@ func (e *Engine) MarkStalledRunners(ctx context.Context, alive func(ctx context.
 			if url, running, err = alive(ctx, j.Runner.Node); err != nil {
 				continue
 			}
-		}
-		if held && !running {
-			stalledClaims[j.Runner.Owner] = true
-			e.releaseStalled(ctx, j.Runner, ttl)
 		}
 		seen := j.Runner.Lease
 		var stalled bool
@@ -548,38 +534,4 @@ func (e *Engine) MarkStalledRunners(ctx context.Context, alive func(ctx context.
 		}
 	}
 	return nil
-}
-
-// releaseStalled frees the task leases of claim r, whose replica the
-// leader has found not running for longer than a lease (ttl) of real
-// time: its task is then taken on by another replica, as when its lease
-// lapses on the server's clock, which it never does while the clock
-// stands still (a clock advance leaves it so) or before the time the clock
-// was set back by; the job stayed InProgress until the replica ran again
-// or the clock moved. A replica that runs again after that finds its
-// claim lost (its writes fenced) and stops its run, as after a lapse.
-func (e *Engine) releaseStalled(ctx context.Context, r *JobRunner, ttl time.Duration) {
-	now := time.Now()
-	e.mu.Lock()
-	if e.stalledSince == nil {
-		e.stalledSince = map[string]time.Time{}
-	}
-	since, ok := e.stalledSince[r.Owner]
-	if !ok {
-		e.stalledSince[r.Owner] = now
-	}
-	e.mu.Unlock()
-	if !ok || now.Sub(since) < ttl {
-		return
-	}
-	n, err := e.Store.ReleaseLeases(ctx, r.Owner)
-	if err != nil {
-		e.Logger.Warn("release the task leases of a replica that stopped answering", "replica", r.Node, "owner", r.Owner, "err", err)
-		return
-	}
-	e.mu.Lock()
-	delete(e.stalledSince, r.Owner)
-	e.mu.Unlock()
-	e.Logger.Warn("released the task leases of a replica that stopped answering a lease ago", "replica", r.Node, "owner", r.Owner, "tasks", n, "since", since)
-	e.Notify()
 }

@@ -35,6 +35,13 @@ func (s *Server) maintain(ctx context.Context) {
 		led, _ := s.Leader.Do(ctx, func(ctx context.Context, epoch int64) error {
 			s.runWanted(ctx)
 			if s.presence != nil {
+				// The tasks of a replica that stopped running are freed
+				// for the others once it has been gone a lease of real
+				// time: their leases, instants of the server clock, never
+				// lapse while it stands still.
+				if _, err := s.Jobs.ReleaseAbsent(ctx, s.replicaRunning); err != nil && ctx.Err() == nil {
+					s.logger.Warn("free the tasks of replicas that stopped running", "err", err)
+				}
 				// Jobs whose runner stopped answering say so until another
 				// replica takes them on (their task's lease lapses).
 				if err := s.Engine.MarkStalledRunners(ctx, s.replicaEndpoint); err != nil && ctx.Err() == nil {

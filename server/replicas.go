@@ -62,6 +62,13 @@ func (s *Server) replicaEndpoint(ctx context.Context, node string) (string, bool
 	return row.Data, row.Holder == node && row.Alive(time.Now()), nil
 }
 
+// replicaRunning reports whether the replica node runs (its presence lease
+// is renewed).
+func (s *Server) replicaRunning(ctx context.Context, node string) (bool, error) {
+	_, running, err := s.replicaEndpoint(ctx, node)
+	return running, err
+}
+
 func registerReplica(ctx context.Context, st store.Store, nodeID, endpoint string, audiences []string) error {
 	b, _ := json.Marshal(replicaDoc{NodeID: nodeID, Endpoint: endpoint, Audiences: audiences, StoreFormat: snapshot.MaxFormat})
 	return st.Update(ctx, func(tx store.Tx) error {

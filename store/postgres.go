@@ -2252,6 +2252,31 @@ func (p *Postgres) LeasedTasks(ctx context.Context, now time.Time, nodes []strin
 	return n, nil
 }
 
+// Leases implements LeaseLister.
+func (p *Postgres) Leases(ctx context.Context) ([]Task, error) {
+	var out []Task
+	err := p.onConn(ctx, func(c *pgxpool.Conn) error {
+		rows, err := c.Query(ctx, `SELECT id, kind, lease_owner, lease_until FROM tasks WHERE lease_owner <> ''`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) {
+			var t Task
+			var until *time.Time
+			err := r.Scan(&t.ID, &t.Kind, &t.LeaseOwner, &until)
+			if until != nil {
+				t.LeaseUntil = until.UTC()
+			}
+			return t, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list task leases: %w", err)
+	}
+	return out, nil
+}
+
 // PullTasks implements TaskPuller.
 func (p *Postgres) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
 	var tag pgconn.CommandTag

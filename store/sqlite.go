@@ -1286,6 +1286,18 @@ func (s *SQLite) LeasedTasks(ctx context.Context, now time.Time, nodes []string)
 	return n, nil
 }
 
+// Leases implements LeaseLister.
+func (s *SQLite) Leases(ctx context.Context) ([]Task, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, lease_owner, lease_until FROM tasks WHERE lease_owner <> ''`)
+	return collect(rows, err, "list task leases", func(scan func(...any) error) (Task, error) {
+		var t Task
+		var until string
+		err := scan(&t.ID, &t.Kind, &t.LeaseOwner, &until)
+		t.LeaseUntil = parseTime(until)
+		return t, err
+	})
+}
+
 // PullTasks implements TaskPuller.
 func (s *SQLite) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
 	var n int64

@@ -433,6 +433,16 @@ type LeaseCounter interface {
 	LeasedTasks(ctx context.Context, now time.Time, nodes []string) (int, error)
 }
 
+// LeaseLister is implemented by stores that list the leased tasks: the
+// leader frees those of a replica that stopped running once it has been
+// gone a lease of real time (job.Runner.ReleaseAbsent), as a lease, an
+// instant of the server clock, never lapses while that clock stands still.
+type LeaseLister interface {
+	// Leases lists every task a claim holds, whatever its lease's end:
+	// ID, Kind, LeaseOwner and LeaseUntil (no payload).
+	Leases(ctx context.Context) ([]Task, error)
+}
+
 // TaskPuller is implemented by stores that can keep due work due across
 // a clock set back: PullTasks makes every task due at or before from (the
 // clock's time before the move) and after to (its time after it) due at

@@ -639,6 +639,61 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("LeasesListed", func(t *testing.T) {
+		s := open(t)
+		ll, ok := s.(store.LeaseLister)
+		if !ok {
+			t.Skip("the store does not list leases")
+		}
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		a := Enqueue(t, s, store.Task{Kind: "ka", RunAt: now})
+		b := Enqueue(t, s, store.Task{Kind: "kb", RunAt: now})
+		Enqueue(t, s, store.Task{Kind: "kc", RunAt: now.Add(time.Hour)}) // not due: never leased
+		list := func() map[string]store.Task {
+			t.Helper()
+			ls, err := ll.Leases(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]store.Task{}
+			for _, l := range ls {
+				m[l.ID] = l
+			}
+			return m
+		}
+		if m := list(); len(m) != 0 {
+			t.Fatalf("leases before any claim: %+v", m)
+		}
+		ca, err := s.ClaimTasks(ctx, "node-a/boot1", now, time.Minute, 1)
+		if err != nil || len(ca) != 1 {
+			t.Fatalf("claim by node-a: %v %+v", err, ca)
+		}
+		cb, err := s.ClaimTasks(ctx, "node-b/boot1", now, time.Minute, 1)
+		if err != nil || len(cb) != 1 {
+			t.Fatalf("claim by node-b: %v %+v", err, cb)
+		}
+		// A lease listed whatever its end: the one renewed, and the one
+		// that ended on the clock (its holder gone) too.
+		if err := s.ExtendLease(ctx, cb[0].Lease(), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		m := list()
+		la, lb := m[ca[0].ID], m[cb[0].ID]
+		if len(m) != 2 || la.LeaseOwner != "node-a/boot1" || !la.LeaseUntil.Equal(now.Add(time.Minute)) || lb.LeaseOwner != "node-b/boot1" || !lb.LeaseUntil.Equal(now.Add(time.Hour)) {
+			t.Fatalf("leases: %+v", m)
+		}
+		if kinds := map[string]string{a.ID: "ka", b.ID: "kb"}; la.Kind != kinds[la.ID] || lb.Kind != kinds[lb.ID] {
+			t.Fatalf("the leased tasks' kinds: %+v", m)
+		}
+		if n, err := s.ReleaseLeases(ctx, "node-a/boot1"); err != nil || n != 1 {
+			t.Fatalf("release node-a's leases: %d %v", n, err)
+		}
+		if m := list(); len(m) != 1 || m[cb[0].ID].LeaseOwner != "node-b/boot1" {
+			t.Fatalf("leases after node-a's release: %+v", m)
+		}
+	})
+
 	t.Run("PinnedTaskGoesToItsNode", func(t *testing.T) {
 		s := open(t)
 		ctx := context.Background()
