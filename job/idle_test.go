@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +27,10 @@ func (c *claimCounter) ClaimTasks(ctx context.Context, owner string, now time.Ti
 }
 
 func (c *claimCounter) Wakeups() <-chan struct{} { return c.Store.(store.Waker).Wakeups() }
+
+func (c *claimCounter) DueFor(ctx context.Context, node string, now, wall time.Time) (bool, time.Time, error) {
+	return c.Store.(store.DueReader).DueFor(ctx, node, now, wall)
+}
 
 // ran is a handler that records when it ran (real time and the clock's).
 type ran struct {
@@ -157,4 +162,71 @@ func TestIdleRunnerPicksUpAnotherReplicasTask(t *testing.T) {
 	idleAfter(t, r, mine, 1)
 	storetest.Enqueue(t, theirs, store.Task{Kind: "k"})
 	h.wait(t, "the task the other replica enqueued")
+}
+
+// TestWaitIdleWaitsForPinnedWorkWithoutClaiming: WaitIdle (what a clock
+// advance waits on) waits for a task due now but held from this node's
+// runner for 1.5 s of real time (a Backoff; a RunOn to a node that does
+// not claim it) until it has run, the clock standing still, and makes few
+// claims meanwhile: no claim can take the task before its pin ends.
+// Before, WaitIdle woke the runner every 2 ms, which claimed each time
+// (hundreds of claims), until the pin ended.
+func TestWaitIdleWaitsForPinnedWorkWithoutClaiming(t *testing.T) {
+	const pin = 1500 * time.Millisecond
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"backoff", job.Backoff(errors.New("a lapsed lease's holder"), pin)},
+		{"handed to another node", job.RunOn(errors.New("its data lives on n2"), "n2", pin)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := &claimCounter{Store: storetest.SQLite(t)}
+			clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) // stands still
+			r := &job.Runner{Store: st, Clock: clk, NodeID: "n1"}
+			var runs atomic.Int32
+			pinned := make(chan time.Time, 1)
+			r.Register("k", func(context.Context, store.Task) error {
+				if runs.Add(1) == 1 {
+					pinned <- time.Now()
+					return c.err
+				}
+				return nil
+			})
+			startRunner(t, r)
+			task := storetest.Enqueue(t, st, store.Task{Kind: "k", RunAt: clk.Now()})
+			r.Notify()
+			var at time.Time
+			select {
+			case at = <-pinned:
+			case <-time.After(testsvc.WaitLimit):
+				t.Fatal("the task did not run")
+			}
+			// Wait until its pin is written (the runner is idle again).
+			testsvc.WaitWithin(t, testsvc.WaitLimit, "the task pinned", func() bool {
+				tk, err := st.GetTask(context.Background(), task.ID)
+				return err == nil && tk.LeaseOwner == "" && !r.Busy()
+			})
+			before := st.claims.Load()
+			ctx, cancel := context.WithTimeout(context.Background(), testsvc.WaitLimit)
+			defer cancel()
+			if err := r.WaitIdle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			claims := st.claims.Load() - before
+			if n := runs.Load(); n != 2 {
+				t.Fatalf("WaitIdle returned with the pinned task run %d times, want 2 (it waits for it)", n)
+			}
+			if d := time.Since(at); d < pin {
+				t.Fatalf("the pinned task ran again %s after its pin, before it ended (%s)", d, pin)
+			}
+			if _, err := st.GetTask(context.Background(), task.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the task after WaitIdle: %v", err)
+			}
+			if claims > 30 {
+				t.Fatalf("%d claims while WaitIdle waited %s for the pin to end, want a few", claims, pin)
+			}
+			t.Logf("%d claims while WaitIdle waited", claims)
+		})
+	}
 }

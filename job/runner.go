@@ -314,6 +314,14 @@ func (r *Runner) wait(ctx context.Context) time.Duration {
 		return r.Poll
 	case next.IsZero():
 		return r.IdlePoll
+	case !next.After(r.Clock.Now()):
+		// Due now: unless every due task is pinned away from this node
+		// (a real-time backoff, or handed to another node) until some
+		// time, when no claim here can take it before then.
+		if until, err := r.pinnedAway(ctx); err == nil && !until.IsZero() {
+			return min(max(time.Until(until), r.Poll), r.IdlePoll)
+		}
+		return r.Poll
 	}
 	return min(max(next.Sub(r.Clock.Now()), r.Poll), r.IdlePoll)
 }

@@ -144,8 +144,20 @@ func (s *instStore) Leases(ctx context.Context) ([]store.Task, error) {
 	return l.Leases(ctx)
 }
 
+// DueFor passes the wrapped store's store.DueReader on, so a clock
+// advance waits for pinned work without claiming it through this wrapper
+// too (claimable, as before, when the wrapped store cannot tell).
+func (s *instStore) DueFor(ctx context.Context, node string, now, wall time.Time) (bool, time.Time, error) {
+	d, ok := s.Store.(store.DueReader)
+	if !ok {
+		return true, time.Time{}, nil
+	}
+	return d.DueFor(ctx, node, now, wall)
+}
+
 var (
 	_ store.LeaseLister = (*instStore)(nil)
+	_ store.DueReader   = (*instStore)(nil)
 	_ store.TaskPuller  = (*instStore)(nil)
 )
 

@@ -2277,6 +2277,23 @@ func (p *Postgres) Leases(ctx context.Context) ([]Task, error) {
 	return out, nil
 }
 
+// DueFor implements DueReader.
+func (p *Postgres) DueFor(ctx context.Context, node string, now, wall time.Time) (bool, time.Time, error) {
+	var claimable bool
+	var until *time.Time
+	if err := p.onConn(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, `SELECT coalesce(bool_or(pin_node = '' OR pin_node = $1 OR pin_until < $2), false),
+				min(CASE WHEN pin_node <> '' AND pin_node <> $1 AND pin_until >= $2 THEN pin_until END)
+			FROM tasks WHERE run_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)`, node, wall, now).Scan(&claimable, &until)
+	}); err != nil {
+		return false, time.Time{}, fmt.Errorf("due tasks: %w", err)
+	}
+	if claimable || until == nil {
+		return claimable, time.Time{}, nil
+	}
+	return false, until.UTC(), nil
+}
+
 // PullTasks implements TaskPuller.
 func (p *Postgres) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
 	var tag pgconn.CommandTag

@@ -1298,6 +1298,23 @@ func (s *SQLite) Leases(ctx context.Context) ([]Task, error) {
 	})
 }
 
+// DueFor implements DueReader.
+func (s *SQLite) DueFor(ctx context.Context, node string, now, wall time.Time) (bool, time.Time, error) {
+	var claimable int
+	var until sql.NullString
+	w := fmtTime(wall)
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(CASE WHEN pin_node = '' OR pin_node = ? OR pin_until < ? THEN 1 ELSE 0 END), 0),
+			min(CASE WHEN pin_node <> '' AND pin_node <> ? AND pin_until >= ? THEN pin_until END)
+		FROM tasks WHERE run_at <= ? AND (lease_until = '' OR lease_until <= ?)`,
+		node, w, node, w, fmtTime(now), fmtTime(now)).Scan(&claimable, &until); err != nil {
+		return false, time.Time{}, fmt.Errorf("due tasks: %w", err)
+	}
+	if claimable == 1 {
+		return true, time.Time{}, nil
+	}
+	return false, parseTime(until.String), nil
+}
+
 // PullTasks implements TaskPuller.
 func (s *SQLite) PullTasks(ctx context.Context, from, to time.Time) (int, error) {
 	var n int64

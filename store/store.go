@@ -443,6 +443,19 @@ type LeaseLister interface {
 	Leases(ctx context.Context) ([]Task, error)
 }
 
+// DueReader is implemented by stores that tell why due work is not
+// claimed: a clock advance waits for a task held in a real-time backoff
+// or handed to another node (PinTask) until its pin ends, rather than
+// claim it again and again meanwhile.
+type DueReader interface {
+	// DueFor reports whether a task due at now (its run time reached,
+	// unleased or its lease ended at now, as ClaimTasks takes it) is
+	// claimable by a runner of node at wall (real time), and otherwise
+	// the earliest end (real time) of the pins that keep the due tasks
+	// from it (zero when no task is due).
+	DueFor(ctx context.Context, node string, now, wall time.Time) (claimable bool, pinnedUntil time.Time, err error)
+}
+
 // TaskPuller is implemented by stores that can keep due work due across
 // a clock set back: PullTasks makes every task due at or before from (the
 // clock's time before the move) and after to (its time after it) due at

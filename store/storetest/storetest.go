@@ -694,6 +694,65 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("DueForTellsPins", func(t *testing.T) {
+		s := open(t)
+		dr, ok := s.(store.DueReader)
+		if !ok {
+			t.Skip("the store does not tell due tasks' pins")
+		}
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		wall := time.Now().UTC().Truncate(time.Millisecond) // as PostgreSQL keeps it
+		due := func(node string, wall time.Time) (bool, time.Time) {
+			t.Helper()
+			c, until, err := dr.DueFor(ctx, node, now, wall)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c, until
+		}
+		if c, until := due("n1", wall); c || !until.IsZero() {
+			t.Fatalf("nothing due: %v %v", c, until)
+		}
+		later := Enqueue(t, s, store.Task{Kind: "k", RunAt: now.Add(time.Hour)})
+		if c, until := due("n1", wall); c || !until.IsZero() {
+			t.Fatalf("a task due later: %v %v", c, until)
+		}
+		held := Enqueue(t, s, store.Task{Kind: "k", RunAt: now})
+		other := Enqueue(t, s, store.Task{Kind: "k", RunAt: now})
+		pin := func(id, node string, until time.Time) {
+			t.Helper()
+			if err := s.Update(ctx, func(tx store.Tx) error { return tx.PinTask(ctx, id, now, "pinned", node, until) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// In a backoff (held from every node) for a minute, and handed to
+		// n2 for two: due, claimable by no runner of n1 until the first
+		// pin ends, and by n2 at once.
+		pin(held.ID, store.HeldNode, wall.Add(time.Minute))
+		pin(other.ID, "n2", wall.Add(2*time.Minute))
+		if c, until := due("n1", wall); c || !until.Equal(wall.Add(time.Minute)) {
+			t.Fatalf("due tasks pinned away from n1: %v %v, want the backoff's end %v", c, until, wall.Add(time.Minute))
+		}
+		if c, _ := due("n2", wall); !c {
+			t.Fatal("a task pinned to n2 is not claimable by n2")
+		}
+		if c, until := due("n1", wall.Add(90*time.Second)); c != true {
+			t.Fatalf("after the backoff's end: %v %v", c, until)
+		}
+		// Leased until the clock reaches its lease's end: not due before.
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.RescheduleTask(ctx, held.ID, now.Add(time.Hour), "") }); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ClaimTasks(ctx, "n2/boot", now, time.Minute, 5); err != nil || len(got) != 1 || got[0].ID != other.ID {
+			t.Fatalf("n2's claim: %v %+v", err, got)
+		}
+		if c, until := due("n1", wall); c || !until.IsZero() {
+			t.Fatalf("no task due at now (one leased, two later): %v %v", c, until)
+		}
+		_ = later
+	})
+
 	t.Run("PinnedTaskGoesToItsNode", func(t *testing.T) {
 		s := open(t)
 		ctx := context.Background()
