@@ -103,6 +103,15 @@ type Runner struct {
 	// dead holder's lease running out). The poll only catches what none
 	// of them tells (a lost PostgreSQL notification).
 	IdlePoll time.Duration
+	// StopWait bounds how long Stop waits for the running handlers once
+	// it has cancelled them (default 30s): one that does not return (a
+	// run stuck outside its context) is left behind, its task leased to
+	// this runner's claim, which the next start of the node releases
+	// (Start) and another replica's leader frees once this one has gone a
+	// lease (ReleaseAbsent): the run is taken on from its last step, and
+	// its job ends. Stop waited for it without limit: the server never
+	// shut down.
+	StopWait time.Duration
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -258,12 +267,34 @@ func (r *Runner) Start(ctx context.Context) error {
 func (r *Runner) Stop() { r.StopFor(nil) }
 
 // StopFor is Stop saying why: the running handlers' context.Cause is
-// cause (ErrReset: their work is about to be deleted, not resumed).
+// cause (ErrReset: their work is about to be deleted, not resumed). It
+// waits StopWait at most for them (see StopWait).
 func (r *Runner) StopFor(cause error) {
 	if r.cancel != nil {
 		r.cancel(cause)
 	}
-	r.wg.Wait()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	wait := r.StopWait
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.mu.Lock()
+		running := make([]string, 0, len(r.leases))
+		for id := range r.leases {
+			running = append(running, id)
+		}
+		r.mu.Unlock()
+		if r.Logger != nil {
+			r.Logger.Error("stopped without waiting longer for tasks whose handlers did not return once cancelled; their leases stay, released at the node's next start or freed by another replica's leader",
+				"waited", wait, "tasks", running)
+		}
+	}
 }
 
 // ErrReset is the cause a server's reset stops its runner with: it
