@@ -10,17 +10,20 @@ import (
 )
 
 // TestAzCLISecondaryRegionLists: az backup item list, item show,
-// recoverypoint list and recoverypoint show --use-secondary-region read the
-// vault's copy in its paired region (the passive-stamp client, api-version
-// 2021-11-15): Safehold keeps none, so each fails with
-// BMSUserErrorCrossRegionRestoreNotSupported, naming the vault's storage
-// and Cross Region Restore setting and saying to leave the flag out, as
-// the Cross Region Restore routes do; container list
+// recoverypoint list, recoverypoint show and job list --use-secondary-region
+// read the vault's copy in its paired region (the passive-stamp client,
+// api-version 2021-11-15). On a vault whose Cross Region Restore is
+// disabled (the default) each fails as in Azure with
+// BMSUserErrorCrossRegionRestoreNotEnabledInThisVault, naming the vault,
+// its storage and setting, saying to leave the flag out or how to enable
+// it; once az backup vault backup-properties set --cross-region-restore-flag
+// True enabled it, each fails with BMSUserErrorCrossRegionRestoreNotSupported
+// (Safehold keeps no secondary copy). container list
 // --use-secondary-region calls the primary container list (az's own
 // client, as in Azure) and answers the vault's container; the lists
 // without the flag answer the primary item and point. The secondary
-// lists answered the primary region's item and point before, as though
-// they had been copied to the paired region.
+// reads answered ...NotSupported whatever the vault's setting before (and
+// the primary region's item and point before that).
 func TestAzCLISecondaryRegionLists(t *testing.T) {
 	e := testserver.Start(t)
 	az := loggedIn(t, e)
@@ -49,19 +52,24 @@ func TestAzCLISecondaryRegionLists(t *testing.T) {
 		t.Fatal("no recovery point in the primary region")
 	}
 
-	secondary := func(args ...string) {
+	secondaryAll := func(code, setting, says string) {
 		t.Helper()
-		r := az.exec(with(append(args, "--use-secondary-region")...)...)
-		out := r.Stdout + r.Stderr
-		if r.Code == 0 || !strings.Contains(out, "(BMSUserErrorCrossRegionRestoreNotSupported)") || !strings.Contains(out, "crrVault") ||
-			!strings.Contains(out, "Cross Region Restore Disabled") || !strings.Contains(out, "leave out --use-secondary-region") {
-			t.Errorf("az %s --use-secondary-region: exit status %d, want BMSUserErrorCrossRegionRestoreNotSupported naming the vault, its setting and what to do\n%s", strings.Join(args, " "), r.Code, out)
+		for _, args := range [][]string{
+			{"backup", "item", "list", "--backup-management-type", "AzureIaasVM"},
+			append([]string{"backup", "item", "show", "-n", "crr"}, item...),
+			append([]string{"backup", "recoverypoint", "list", "-i", "crr"}, item...),
+			append([]string{"backup", "recoverypoint", "show", "-i", "crr", "-n", rp}, item...),
+			{"backup", "job", "list"},
+		} {
+			r := az.exec(with(append(args, "--use-secondary-region")...)...)
+			out := r.Stdout + r.Stderr
+			if r.Code == 0 || !strings.Contains(out, "("+code+")") || !strings.Contains(out, "crrVault") ||
+				!strings.Contains(out, setting) || !strings.Contains(out, "leave out --use-secondary-region") || !strings.Contains(out, says) {
+				t.Errorf("az %s --use-secondary-region: exit status %d, want %s naming the vault, its setting and what to do\n%s", strings.Join(args, " "), r.Code, code, out)
+			}
 		}
 	}
-	secondary("backup", "item", "list", "--backup-management-type", "AzureIaasVM")
-	secondary(append([]string{"backup", "item", "show", "-n", "crr"}, item...)...)
-	secondary(append([]string{"backup", "recoverypoint", "list", "-i", "crr"}, item...)...)
-	secondary(append([]string{"backup", "recoverypoint", "show", "-i", "crr", "-n", rp}, item...)...)
+	secondaryAll("BMSUserErrorCrossRegionRestoreNotEnabledInThisVault", "Cross Region Restore Disabled", "--cross-region-restore-flag True")
 
 	if got := az.tsv(with("backup", "container", "list", "--backup-management-type", "AzureIaasVM", "--use-secondary-region", "--query", "[].properties.friendlyName")...); got != "crr" {
 		t.Errorf("container list --use-secondary-region: %q, want the vault's container crr (az lists the primary containers)", got)
@@ -75,4 +83,9 @@ func TestAzCLISecondaryRegionLists(t *testing.T) {
 	if got := testserver.Field(cfg, "properties.crossRegionRestoreFlag"); got != false {
 		t.Errorf("storage config at 2021-11-15: crossRegionRestoreFlag %v, want false: %v", got, cfg)
 	}
+
+	// Cross Region Restore enabled: the secondary reads say Safehold keeps
+	// no copy in the paired region.
+	az.run("backup", "vault", "backup-properties", "set", "-g", "vaultRG", "-n", "crrVault", "--cross-region-restore-flag", "True", "-o", "none")
+	secondaryAll("BMSUserErrorCrossRegionRestoreNotSupported", "Cross Region Restore Enabled", "keeps no copy")
 }

@@ -411,9 +411,10 @@ func TestAzCLISweep(t *testing.T) {
 		t.Fatalf("job list --status InProgress: %s", n)
 	}
 	az.fails("BMSUserErrorJobNotCancellable", append([]string{"backup", "job", "stop", "-n", job}, v...)...)
-	// The secondary region's jobs: Safehold keeps no copy there, and says so
-	// (was 404 InvalidResourceType 'locations/backupCrrJobs').
-	az.fails("BMSUserErrorCrossRegionRestoreNotSupported", append([]string{"backup", "job", "list", "--use-secondary-region"}, v...)...)
+	// The secondary region's jobs: the vault's Cross Region Restore is
+	// disabled, and Azure says so (was 404 InvalidResourceType
+	// 'locations/backupCrrJobs', then ...NotSupported whatever the setting).
+	az.fails("BMSUserErrorCrossRegionRestoreNotEnabledInThisVault", append([]string{"backup", "job", "list", "--use-secondary-region"}, v...)...)
 	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format("02-01-2006") }
 	rp := az.tsv(append(append([]string{"backup", "recoverypoint", "list", "--start-date", day(-1), "--end-date", day(1), "--query", "[].name"}, ci...), v...)...)
 	if rp == "" || strings.Contains(rp, "\n") {

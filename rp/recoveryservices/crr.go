@@ -21,8 +21,8 @@ func (pr *Provider) registerCrossRegion(rt *arm.Router, sub string) {
 	L := sub + "/providers/Microsoft.RecoveryServices/locations/{location}"
 	rt.Handle("GET", L+"/backupAadProperties", crossRegionNotSupported, arm.Action(namespace+"/locations/backupAadProperties/read"))
 	rt.Handle("POST", L+"/backupCrossRegionRestore", crossRegionNotSupported, arm.Action(namespace+"/locations/backupCrossRegionRestore/action"))
-	rt.Handle("POST", L+"/backupCrrJobs", crossRegionNotSupported, arm.Action(namespace+"/locations/backupCrrJobs/action"))
-	rt.Handle("POST", L+"/backupCrrJob", crossRegionNotSupported, arm.Action(namespace+"/locations/backupCrrJob/action"))
+	rt.Handle("POST", L+"/backupCrrJobs", pr.crossRegionJobs(false), arm.Action(namespace+"/locations/backupCrrJobs/action"))
+	rt.Handle("POST", L+"/backupCrrJob", pr.crossRegionJobs(true), arm.Action(namespace+"/locations/backupCrrJob/action"))
 	rt.Handle("GET", L+"/backupCrrOperationResults/{operationId}", crossRegionOperationNotFound, arm.Action(namespace+"/locations/backupCrrOperationResults/read"))
 	rt.Handle("GET", L+"/backupCrrOperationsStatus/{operationId}", crossRegionOperationNotFound, arm.Action(namespace+"/locations/backupCrrOperationsStatus/read"))
 }
@@ -31,6 +31,51 @@ func crossRegionNotSupported(r *arm.Request) (*arm.Response, error) {
 	return nil, arm.BadRequest("BMSUserErrorCrossRegionRestoreNotSupported",
 		"Cross Region Restore is not supported: Safehold keeps no copy of a Recovery Services vault's backups in a secondary region ('%s'), so there are no secondary recovery points, jobs or restores. Restore and list in the vault's own region (az backup: leave out --use-secondary-region).",
 		r.Param("location"))
+}
+
+// crossRegionJobs answers backupCrrJobs (one) and backupCrrJob (!one): a
+// CrrJobRequest names the vault whose secondary-region jobs it reads
+// (resourceId; jobName for one job). The vault is checked first, as
+// Azure's passive stamp does: a well-formed Recovery Services vault id,
+// the caller's read of its jobs (403 LinkedAuthorizationFailed), the
+// vault's existence (404 naming it); then the answer its Cross Region
+// Restore setting calls for (secondaryRefusal). Both were 400 ...NotSupported
+// whatever the body named, a vault that did not exist or that the caller
+// could not read included.
+func (pr *Provider) crossRegionJobs(one bool) arm.Handler {
+	return func(r *arm.Request) (*arm.Response, error) {
+		var in struct {
+			ResourceID string `json:"resourceId"`
+			JobName    string `json:"jobName"`
+		}
+		if err := r.Decode(&in); err != nil {
+			return nil, err
+		}
+		const example = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.RecoveryServices/vaults/{vaultName}"
+		if in.ResourceID == "" {
+			return nil, arm.BadRequestAt("resourceId", "BMSUserErrorInvalidInput", "resourceId is required: the id of the Recovery Services vault whose Cross Region Restore jobs to read (%s).", example)
+		}
+		vid, err := arm.ParseID(in.ResourceID)
+		if err != nil || !vid.IsType(vaultType) || len(vid.Names) != 1 || vid.ResourceGroup == "" || vid.Scope != "" {
+			return nil, arm.BadRequestAt("resourceId", "BMSUserErrorInvalidInput", "resourceId '%s' is not the id of a Recovery Services vault (%s).", in.ResourceID, example)
+		}
+		if one && in.JobName == "" {
+			return nil, arm.BadRequestAt("jobName", "BMSUserErrorInvalidInput", "jobName is required: the name of the Cross Region Restore job to read.")
+		}
+		if err := r.CheckLinked(arm.Link{Action: namespace + "/vaults/backupJobs/read", Scope: vid.String()}); err != nil {
+			return nil, err
+		}
+		ctx := r.HTTP.Context()
+		v, err := pr.loadVault(ctx, pr.p.Store, vid)
+		if err != nil {
+			return nil, err
+		}
+		_, cfg, err := loadConfig(ctx, pr.p.Store, vaultID(vid.SubscriptionID, vid.ResourceGroup, v.Name), "storage")
+		if err != nil {
+			return nil, err
+		}
+		return nil, secondaryRefusal(v.Name, cfg, r.APIVersion)
+	}
 }
 
 func crossRegionOperationNotFound(r *arm.Request) (*arm.Response, error) {
@@ -70,11 +115,22 @@ func (pr *Provider) secondaryRefused(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	crr := "Disabled"
-	if cfg.Properties["crossRegionRestoreFlag"] == true {
-		crr = "Enabled"
+	return nil, secondaryRefusal(r.Param("vaultName"), cfg, r.APIVersion)
+}
+
+// secondaryRefusal is the answer to a read of vault's data in its paired
+// region, given its storage configuration: on a vault whose Cross Region
+// Restore is disabled, Azure's 400 BMSUserErrorCrossRegionRestoreNotEnabledInThisVault
+// (saying how to enable it); on one where it is enabled, 400
+// BMSUserErrorCrossRegionRestoreNotSupported, since Safehold keeps no copy
+// there. Both name the vault, its storage and its setting.
+func secondaryRefusal(vault string, cfg configRecord, apiVersion string) error {
+	if cfg.Properties["crossRegionRestoreFlag"] != true {
+		return arm.BadRequest("BMSUserErrorCrossRegionRestoreNotEnabledInThisVault",
+			"Cross Region Restore is not enabled in vault '%s' (its storage is %v, Cross Region Restore Disabled), so nothing of it is kept in a secondary region: there are no secondary-region items, recovery points, usages or jobs to read (api-version %s is the Cross Region Restore API's). Use the vault's own region (az backup: leave out --use-secondary-region); Cross Region Restore can be enabled on a GeoRedundant vault (az backup vault backup-properties set --cross-region-restore-flag True).",
+			vault, cfg.Properties["storageType"], apiVersion)
 	}
-	return nil, arm.BadRequest("BMSUserErrorCrossRegionRestoreNotSupported",
-		"Vault '%s' has no data in a secondary region (its storage is %v, Cross Region Restore %s): Safehold keeps no copy of a Recovery Services vault's backups in its paired region, so there are no secondary-region items, recovery points or usages to list or read (api-version %s is the Cross Region Restore API's). Use the vault's own region (az backup: leave out --use-secondary-region).",
-		r.Param("vaultName"), cfg.Properties["storageType"], crr, r.APIVersion)
+	return arm.BadRequest("BMSUserErrorCrossRegionRestoreNotSupported",
+		"Vault '%s' has no data in a secondary region (its storage is %v, Cross Region Restore Enabled): Safehold keeps no copy of a Recovery Services vault's backups in its paired region, so there are no secondary-region items, recovery points, usages or jobs to list or read (api-version %s is the Cross Region Restore API's). Use the vault's own region (az backup: leave out --use-secondary-region).",
+		vault, cfg.Properties["storageType"], apiVersion)
 }
