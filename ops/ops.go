@@ -45,6 +45,7 @@ type Operation struct {
 	Kind            string          `json:"kind"`
 	ResourceID      string          `json:"resourceId,omitempty"`
 	StatusPath      string          `json:"statusPath,omitempty"` // the id shown in the status resource
+	Location        string          `json:"location,omitempty"`   // the region whose location-scoped polling routes answer it (another's: 404); "": any
 	Status          string          `json:"status"`
 	StartTime       time.Time       `json:"startTime"`
 	EndTime         *time.Time      `json:"endTime,omitempty"`

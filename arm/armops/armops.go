@@ -8,6 +8,7 @@ package armops
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -76,7 +77,7 @@ func Lookup(m *ops.Manager, r *arm.Request, id string) (*ops.Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !routeCovers(r.Path(), op.ResourceID) {
+	if !routeCovers(r.Path(), op.ResourceID) || !locationCovers(r.Path(), op) {
 		return nil, arm.Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' was not found.", id)
 	}
 	// The status routes are open to any authenticated caller (the router's
@@ -112,6 +113,48 @@ func routeCovers(path, resourceID string) bool {
 		return false
 	}
 	return rroot == "" || strings.EqualFold(rroot, oroot)
+}
+
+// locationCovers reports whether the operation may be read through the
+// status route path: a location-scoped route (…/providers/{ns}/locations/
+// {location}/{operations|operationStatus|…}/{id}) answers only the
+// operations of its region, as ARM's do (another region's route answers
+// 404). An operation recorded without its region (before it was kept)
+// is answered under any; so are operations read through routes not under
+// a location. Compute's records of before kept the region in StatusPath.
+func locationCovers(path string, op *ops.Operation) bool {
+	want := op.Location
+	if want == "" {
+		want = locationOf(op.StatusPath)
+	}
+	got := locationOf(path)
+	return want == "" || got == "" || normLocation(got) == normLocation(want)
+}
+
+// locationOf is the {location} of a path …/providers/{ns}/locations/
+// {location}/…, or "".
+func locationOf(path string) string {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+3 < len(seg); i++ {
+		if strings.EqualFold(seg[i], "providers") && strings.EqualFold(seg[i+2], "locations") {
+			return seg[i+3]
+		}
+	}
+	return ""
+}
+
+// normLocation is a region as ARM compares them: unescaped (a polling URL
+// may carry 'West US' escaped once or twice: west%20us, west%2520us),
+// without spaces, in lower case.
+func normLocation(l string) string {
+	for range 3 {
+		u, err := url.PathUnescape(l)
+		if err != nil || u == l {
+			break
+		}
+		l = u
+	}
+	return strings.ToLower(strings.ReplaceAll(l, " ", ""))
 }
 
 // scopeOf splits an ARM path into its subscription, its resource group and

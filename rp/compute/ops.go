@@ -101,7 +101,7 @@ func (pr *Provider) launch(r *arm.Request, kind, location string, in opInput, st
 // polling URLs are answered then, and nothing of op is stored).
 func (pr *Provider) launchUnless(r *arm.Request, kind, location string, in opInput, status int, body any,
 	start func(context.Context, store.Tx, *ops.Operation) (*ops.Pending, error)) (*arm.Response, error) {
-	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: in.ResourceID, Caller: r.Caller()}
+	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: in.ResourceID, Caller: r.Caller(), Location: strings.ToLower(location)}
 	st, res := opPaths(r, location, op.ID)
 	op.StatusPath = st
 	ctx := r.HTTP.Context()
@@ -127,7 +127,7 @@ func (pr *Provider) launchUnless(r *arm.Request, kind, location string, in opInp
 // completed records an operation that already finished and answers 202
 // with polling headers whose result is result (nil: 200 without body).
 func (pr *Provider) completed(r *arm.Request, kind, resourceID, location string, result any) (*arm.Response, error) {
-	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: resourceID, Caller: r.Caller(), ResultStatus: http.StatusOK}
+	op := &ops.Operation{ID: ops.NewID(), Kind: kind, ResourceID: resourceID, Caller: r.Caller(), ResultStatus: http.StatusOK, Location: strings.ToLower(location)}
 	if result != nil {
 		b, err := json.Marshal(result)
 		if err != nil {

@@ -321,7 +321,7 @@ func (pr *Provider) adhocBackup(r *arm.Request) (*arm.Response, error) {
 	if unknownTag != "" {
 		j.Details["RetentionTagOverride"] = fmt.Sprintf("'%s' is not a retention tag of the policy; kept by its '%s' rule", unknownTag, rule.Tag)
 	}
-	op := &ops.Operation{Kind: opBackup, ResourceID: bi.ID, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opBackup, ResourceID: bi.ID, Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	// Not Deleting again where the backup is accepted: a DELETE accepted
 	// since the check above refuses it (the backup would otherwise run
 	// for an instance whose delete was accepted first).
@@ -548,7 +548,7 @@ func (pr *Provider) restore(r *arm.Request) (*arm.Response, error) {
 	}
 	j := pr.newJob(vault, bi, protection.OpRestore, true, pr.p.Now())
 	j.RecoveryPointID, j.RecoveryPointTime, j.Target = cr.Point.ID, &cr.Point.Time, cr.TargetID
-	op := &ops.Operation{Kind: opRestore, ResourceID: bi.ID, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opRestore, ResourceID: bi.ID, Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	return pr.accepted(r, vault, op, j, cr.input(map[string]string{"instanceId": bi.ID, "jobId": j.ID, "pointId": cr.Point.ID,
 		"target": cr.TargetID, "location": cr.Location}))
 }
@@ -601,7 +601,7 @@ func (pr *Provider) validateRestore(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := &ops.Operation{Kind: opValidateRestore, ResourceID: bi.ID, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opValidateRestore, ResourceID: bi.ID, Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	return pr.accepted(r, vault, op, nil, cr.input(map[string]string{"vaultId": vault.ID, "instanceId": bi.ID}))
 }
 

@@ -33,7 +33,7 @@ func (pr *Provider) exportJobs(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := &ops.Operation{Kind: opExportJobs, ResourceID: vault.ID, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opExportJobs, ResourceID: vault.ID, Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	if err := pr.p.Ops.Launch(ctx, op, map[string]string{"vaultId": vault.ID}, nil); err != nil {
 		return nil, err
 	}

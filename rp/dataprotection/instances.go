@@ -285,7 +285,7 @@ func (pr *Provider) validateForBackup(r *arm.Request) (*arm.Response, error) {
 	if err := resource.CheckWrite(ctx, pr.p.Store, ci.SnapshotRG); err != nil {
 		return nil, err
 	}
-	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: vault.ID, Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)})
 }
 
@@ -329,7 +329,7 @@ func (pr *Provider) validateForModifyBackup(r *arm.Request) (*arm.Response, erro
 	if err := resource.CheckWrite(ctx, pr.p.Store, ci.SnapshotRG); err != nil {
 		return nil, err
 	}
-	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: old.ID, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opValidateForBackup, ResourceID: old.ID, Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	return pr.accepted(r, vault, op, nil, map[string]string{"vaultId": vault.ID, "diskId": ci.DiskID, "snapshotRG": ci.SnapshotRG, "identityDetails": string(in.BackupInstance.IdentityDetails)})
 }
 
@@ -371,7 +371,7 @@ func (pr *Provider) putInstance(r *arm.Request) (*arm.Response, error) {
 	id := instanceIDOf(r)
 	created := false
 	var out instanceResource
-	op := &ops.Operation{Kind: opConfigure, ResourceID: id.String(), Caller: r.Caller()}
+	op := &ops.Operation{Kind: opConfigure, ResourceID: id.String(), Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		// The vault again, where the instance is written: its DELETE
 		// checks in the transaction that removes it that it holds no
@@ -565,7 +565,7 @@ func (pr *Provider) deleteInstance(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := instanceIDOf(r)
-	op := &ops.Operation{Kind: opDeleteInstance, ResourceID: id.String(), Caller: r.Caller()}
+	op := &ops.Operation{Kind: opDeleteInstance, ResourceID: id.String(), Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	gone, again := false, false
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		bi, err := pr.loadInstance(ctx, tx, id)
@@ -730,7 +730,7 @@ func (pr *Provider) instanceAction(action string) arm.Handler {
 				}
 			}
 		}
-		op := &ops.Operation{Kind: opInstanceAction, ResourceID: id.String(), Caller: r.Caller()}
+		op := &ops.Operation{Kind: opInstanceAction, ResourceID: id.String(), Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 		started := false
 		err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 			bi, err := pr.loadInstance(ctx, tx, id)
@@ -1072,7 +1072,7 @@ func (pr *Provider) undelete(r *arm.Request) (*arm.Response, error) {
 	name := r.Param("backupInstanceName")
 	vid := vaultIDOf(r)
 	did := deletedIDOf(vid, name)
-	op := &ops.Operation{Kind: opInstanceAction, ResourceID: did.String(), Caller: r.Caller()}
+	op := &ops.Operation{Kind: opInstanceAction, ResourceID: did.String(), Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {
 		d, err := pr.loadDeleted(ctx, tx, did)
 		if isNotFound(err) {

@@ -404,6 +404,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		out.Location = resource.NormLocation(out.Location)
+		op.Location = out.Location
 		if in.Tags != nil {
 			out.Tags = in.Tags
 		}

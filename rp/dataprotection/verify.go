@@ -44,7 +44,7 @@ func (pr *Provider) verifyVault(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	id := newGUID()
-	op := &ops.Operation{Kind: opVerify, ResourceID: vault.ID, Caller: r.Caller()}
+	op := &ops.Operation{Kind: opVerify, ResourceID: vault.ID, Caller: r.Caller(), Location: resource.NormLocation(vault.Location)}
 	err = pr.p.Ops.Launch(ctx, op, map[string]string{"verifyId": id}, func(tx store.Tx) error {
 		_, err := pr.Engine.StartVerify(ctx, tx, id, q, false)
 		return err
