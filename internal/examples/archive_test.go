@@ -36,7 +36,8 @@ func (p *prereqs) protectArchivable(rg, vault, container, item string) {
 	vmID := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + m[1] + "/providers/Microsoft.Compute/virtualMachines/" + m[2]
 	R := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.RecoveryServices/vaults/" + vault
 	back := time.Now().UTC().AddDate(0, -4, 0)
-	at := time.Date(back.Year(), back.Month(), min(back.Day(), 28), back.Hour(), back.Minute(), 0, 0, time.UTC).Add(time.Minute)
+	// On the half hour, as Azure requires of a schedule's run time.
+	at := time.Date(back.Year(), back.Month(), min(back.Day(), 28), back.Hour(), 30, 0, 0, time.UTC)
 	runAt := at.Format(time.RFC3339)
 	resp, body := p.e.Do("PUT", R+"/backupPolicies/monthly?api-version=2024-04-01", map[string]any{"properties": map[string]any{
 		"backupManagementType": "AzureIaasVM", "instantRpRetentionRangeInDays": 2, "timeZone": "UTC",

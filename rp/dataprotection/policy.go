@@ -145,7 +145,12 @@ func parsePolicy(bp *backupPolicy) (*diskPolicy, error) {
 		} else {
 			lc.DeleteAfter.ObjectType = ot
 		}
-		d, err := protection.ParseDuration(lc.DeleteAfter.Duration)
+		dur, err := strictDuration(lf+".deleteAfter.duration", lc.DeleteAfter.Duration)
+		if err != nil {
+			return nil, err
+		}
+		lc.DeleteAfter.Duration = dur
+		d, err := protection.ParseDuration(dur)
 		if err != nil {
 			return nil, policyError(lf+".deleteAfter.duration", "'%s' is not a valid ISO 8601 duration; use days or weeks such as 'P7D', 'P30D', 'P12W'", lc.DeleteAfter.Duration)
 		}
@@ -329,4 +334,19 @@ func policyFromStored(pr *policyResource) (*diskPolicy, error) {
 	cp := *pr.Properties
 	cp.PolicyRules = append([]policyRule(nil), pr.Properties.PolicyRules...)
 	return parsePolicy(&cp)
+}
+
+// strictDuration checks an ISO 8601 duration as Azure's parser (XML
+// Schema's duration: surrounding white space ignored, designators P, Y,
+// M, W, D, T, H, M, S upper case) reads it, and answers it as stored: a
+// value with white space around it is stored without it ("P7D " is
+// "P7D"), one with a lower-case designator ("p7d") is 400 at field naming
+// the upper-case spelling. Both were stored as written, which a client
+// parsing the policy back strictly cannot read.
+func strictDuration(field, s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if up := strings.ToUpper(t); up != t {
+		return "", policyError(field, "'%s' is not a valid ISO 8601 duration: its designators are upper case ('%s')", s, up)
+	}
+	return t, nil
 }

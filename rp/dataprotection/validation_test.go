@@ -31,6 +31,8 @@ func TestPolicyValidationNamesFields(t *testing.T) {
 		{"tag", `"tagName": "Daily"`, `"tagName": "Monthly"`, []string{"taggingCriteria[1].tagInfo.tagName", "'Monthly'", "'Default', 'Daily', 'Weekly'"}},
 		{"criteria", `"FirstOfDay"`, `"FirstOfWeek"`, []string{"criteria[0].absoluteCriteria[0]", "'FirstOfWeek'", "'FirstOfDay'"}},
 		{"duration syntax", `"duration": "P30D"`, `"duration": "P30X"`, []string{"policyRules[2].lifecycles[0].deleteAfter.duration", "'P30X'"}},
+		{"duration case", `"duration": "P30D"`, `"duration": "p30d"`, []string{"policyRules[2].lifecycles[0].deleteAfter.duration", "'p30d'", "upper case ('P30D')"}},
+		{"duration designator case", `"duration": "P30D"`, `"duration": "P30d"`, []string{"policyRules[2].lifecycles[0].deleteAfter.duration", "'P30d'", "'P30D'"}},
 		{"duration range", `"duration": "P30D"`, `"duration": "P2Y"`, []string{"policyRules[2].lifecycles[0].deleteAfter.duration", "'P2Y'", "one year"}},
 		{"snapshot limit", `"duration": "P7D"`, `"duration": "P90D"`, []string{"policyRules[1].lifecycles[0].deleteAfter.duration", "limit is 450"}},
 		{"datasource", `[ "Microsoft.Compute/disks" ]`, `[ "Microsoft.Storage/storageAccounts/blobServices" ]`, []string{"datasourceTypes[0]", "Microsoft.Storage/storageAccounts/blobServices", "'Microsoft.Compute/disks'"}},
@@ -59,6 +61,26 @@ func TestPolicyValidationNamesFields(t *testing.T) {
 		if target, _ := testserver.Field(m, "error.target").(string); target == "" {
 			t.Errorf("%s: no error target", c.name)
 		}
+	}
+	// A duration with white space around it is stored without it, as
+	// Azure's parser reads it (it was stored as written).
+	spaced := strings.Replace(good, `"duration": "P30D"`, `"duration": " P30D\t"`, 1)
+	if resp, m := e.Do("PUT", vault+"/backupPolicies/spaced"+v, spaced); resp.StatusCode != 200 {
+		t.Fatalf("policy with ' P30D\\t': %d %v", resp.StatusCode, m)
+	}
+	_, sm := e.Do("GET", vault+"/backupPolicies/spaced"+v, nil)
+	rules, _ := testserver.Field(sm, "properties.policyRules").([]any)
+	var d any
+	if len(rules) == 3 {
+		rule, _ := rules[2].(map[string]any)
+		lcs, _ := rule["lifecycles"].([]any)
+		if len(lcs) == 1 {
+			lc, _ := lcs[0].(map[string]any)
+			d = testserver.Field(lc, "deleteAfter.duration")
+		}
+	}
+	if d != "P30D" {
+		t.Errorf("stored duration %q, want P30D: %v", d, sm)
 	}
 	// Weekly tags and P1D schedules are accepted; the echo fills tag ids.
 	weekly := strings.Replace(strings.Replace(good, "/PT4H", "/P1D", 1), `"criteria": [ { "objectType": "ScheduleBasedBackupCriteria", "absoluteCriteria": [ "FirstOfDay" ] } ] } ] } },`,

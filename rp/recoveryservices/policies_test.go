@@ -232,3 +232,74 @@ func TestProtectedOnRealTimePlansNoBackupSoon(t *testing.T) {
 		t.Fatalf("the first scheduled backup is due at %v, %v from now: want about twelve hours", due, d.Round(time.Second))
 	}
 }
+
+// TestPolicyRunTimesOnTheHalfHour: a VM policy's daily or weekly run time
+// is on the hour or the half hour with no seconds, as Azure requires: one
+// at 02:15, 02:00:30, 22:10 (weekly) or 02:45 (an Enhanced daily
+// schedule) is 400 BMSUserErrorInvalidPolicyInput naming the field and
+// the times around it, and nothing is stored; 02:00 and 23:30 are
+// accepted. Off-grid times were accepted (and run at that minute).
+func TestPolicyRunTimesOnTheHalfHour(t *testing.T) {
+	e, _ := vaultEnv(t, "rv")
+	pc := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewProtectionPoliciesClient()
+	ret := func(at *time.Time) *armrecoveryservicesbackup.LongTermRetentionPolicy {
+		return &armrecoveryservicesbackup.LongTermRetentionPolicy{RetentionPolicyType: to.Ptr("LongTermRetentionPolicy"),
+			DailySchedule: &armrecoveryservicesbackup.DailyRetentionSchedule{RetentionTimes: []*time.Time{at},
+				RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](30), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeDays)}}}
+	}
+	daily := func(h, m, s int) armrecoveryservicesbackup.ProtectionPolicyResource {
+		at := time.Date(2024, 1, 24, h, m, s, 0, time.UTC)
+		return armrecoveryservicesbackup.ProtectionPolicyResource{Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{
+			BackupManagementType: to.Ptr("AzureIaasVM"), TimeZone: to.Ptr("UTC"),
+			SchedulePolicy: &armrecoveryservicesbackup.SimpleSchedulePolicy{SchedulePolicyType: to.Ptr("SimpleSchedulePolicy"),
+				ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeDaily), ScheduleRunTimes: []*time.Time{&at}},
+			RetentionPolicy: ret(&at)}}
+	}
+	weekly := func(h, m int) armrecoveryservicesbackup.ProtectionPolicyResource {
+		at := time.Date(2024, 1, 24, h, m, 0, 0, time.UTC)
+		return armrecoveryservicesbackup.ProtectionPolicyResource{Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{
+			BackupManagementType: to.Ptr("AzureIaasVM"), TimeZone: to.Ptr("UTC"), InstantRpRetentionRangeInDays: to.Ptr[int32](5),
+			SchedulePolicy: &armrecoveryservicesbackup.SimpleSchedulePolicy{SchedulePolicyType: to.Ptr("SimpleSchedulePolicy"),
+				ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeWeekly), ScheduleRunTimes: []*time.Time{&at},
+				ScheduleRunDays: []*armrecoveryservicesbackup.DayOfWeek{to.Ptr(armrecoveryservicesbackup.DayOfWeekSunday)}},
+			RetentionPolicy: &armrecoveryservicesbackup.LongTermRetentionPolicy{RetentionPolicyType: to.Ptr("LongTermRetentionPolicy"),
+				WeeklySchedule: &armrecoveryservicesbackup.WeeklyRetentionSchedule{RetentionTimes: []*time.Time{&at},
+					DaysOfTheWeek:     []*armrecoveryservicesbackup.DayOfWeek{to.Ptr(armrecoveryservicesbackup.DayOfWeekSunday)},
+					RetentionDuration: &armrecoveryservicesbackup.RetentionDuration{Count: to.Ptr[int32](4), DurationType: to.Ptr(armrecoveryservicesbackup.RetentionDurationTypeWeeks)}}}}}
+	}
+	enhanced := func(h, m int) armrecoveryservicesbackup.ProtectionPolicyResource {
+		at := time.Date(2024, 1, 24, h, m, 0, 0, time.UTC)
+		return armrecoveryservicesbackup.ProtectionPolicyResource{Properties: &armrecoveryservicesbackup.AzureIaaSVMProtectionPolicy{
+			BackupManagementType: to.Ptr("AzureIaasVM"), TimeZone: to.Ptr("UTC"), PolicyType: to.Ptr(armrecoveryservicesbackup.IAASVMPolicyTypeV2),
+			SchedulePolicy: &armrecoveryservicesbackup.SimpleSchedulePolicyV2{SchedulePolicyType: to.Ptr("SimpleSchedulePolicyV2"),
+				ScheduleRunFrequency: to.Ptr(armrecoveryservicesbackup.ScheduleRunTypeDaily),
+				DailySchedule:        &armrecoveryservicesbackup.DailySchedule{ScheduleRunTimes: []*time.Time{&at}}},
+			RetentionPolicy: ret(&at)}}
+	}
+	for _, c := range []struct {
+		name   string
+		policy armrecoveryservicesbackup.ProtectionPolicyResource
+		field  string
+		around string
+	}{
+		{"daily-0215", daily(2, 15, 0), "properties.schedulePolicy.scheduleRunTimes", "2024-01-24T02:00:00Z or 2024-01-24T02:30:00Z"},
+		{"daily-020030", daily(2, 0, 30), "properties.schedulePolicy.scheduleRunTimes", "2024-01-24T02:00:00Z or 2024-01-24T02:30:00Z"},
+		{"weekly-2210", weekly(22, 10), "properties.schedulePolicy.scheduleRunTimes", "2024-01-24T22:00:00Z or 2024-01-24T22:30:00Z"},
+		{"enhanced-0245", enhanced(2, 45), "properties.schedulePolicy.dailySchedule.scheduleRunTimes", "2024-01-24T02:30:00Z or 2024-01-24T03:00:00Z"},
+	} {
+		_, err := pc.CreateOrUpdate(e.Ctx(), "rv", "vaultrg", c.name, c.policy, nil)
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "BMSUserErrorInvalidPolicyInput" || !strings.Contains(err.Error(), c.field) || !strings.Contains(err.Error(), c.around) {
+			t.Errorf("%s: %v, want 400 BMSUserErrorInvalidPolicyInput naming %s and %s", c.name, err, c.field, c.around)
+		}
+		if _, err := pc.Get(e.Ctx(), "rv", "vaultrg", c.name, nil); !errors.As(err, &re) || re.StatusCode != 404 {
+			t.Errorf("%s: the refused policy was stored: %v", c.name, err)
+		}
+	}
+	for name, p := range map[string]armrecoveryservicesbackup.ProtectionPolicyResource{
+		"daily-0200": daily(2, 0, 0), "daily-2330": daily(23, 30, 0), "weekly-2200": weekly(22, 0), "enhanced-0230": enhanced(2, 30)} {
+		if _, err := pc.CreateOrUpdate(e.Ctx(), "rv", "vaultrg", name, p, nil); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -99,6 +99,23 @@ func (ip *iaasPolicy) kind() string {
 	return "V1"
 }
 
+// onHalfHours checks a schedule's run times as Azure does: each on the
+// hour or the half hour, with no seconds (Azure answers 400
+// BMSUserErrorInvalidPolicyInput for another, as Az.RecoveryServices
+// says before sending: "must be of multiples of 30 Mins with seconds and
+// milliseconds set to 0"). Such a time was accepted, and ran at that
+// minute.
+func onHalfHours(field string, times []wireTime) error {
+	for _, t := range times {
+		if t.Minute()%30 != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
+			before := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute()/30*30, 0, 0, t.Location())
+			return badField(field, "has %s, which is not on the hour or the half hour: Azure Backup runs a schedule at multiples of 30 minutes with seconds and milliseconds 0 (such as %s or %s).",
+				t.Format(time.RFC3339Nano), before.Format(time.RFC3339), before.Add(30*time.Minute).Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
 func badField(field, format string, args ...any) *arm.Error {
 	return arm.BadRequestAt(field, "BMSUserErrorInvalidPolicyInput", "Invalid policy: '%s' %s", field, fmt.Sprintf(format, args...))
 }
@@ -201,6 +218,9 @@ func (p *iaasPolicy) validate() error {
 		if len(times) != 1 {
 			return badField(field, "must hold exactly one time for a daily schedule (it has %d).", len(times))
 		}
+		if err := onHalfHours(field, times); err != nil {
+			return err
+		}
 	case "Weekly":
 		w := &sp.runSchedule
 		tf, df := "properties.schedulePolicy.scheduleRunTimes", "properties.schedulePolicy.scheduleRunDays"
@@ -213,6 +233,9 @@ func (p *iaasPolicy) validate() error {
 		}
 		if len(w.ScheduleRunTimes) != 1 {
 			return badField(tf, "must hold exactly one time for a weekly schedule (it has %d).", len(w.ScheduleRunTimes))
+		}
+		if err := onHalfHours(tf, w.ScheduleRunTimes); err != nil {
+			return err
 		}
 		if len(w.ScheduleRunDays) == 0 {
 			return badField(df, "must name at least one day for a weekly schedule.")
