@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,7 +282,16 @@ func TestJobsSayTheyWaitForADeadDiskOwner(t *testing.T) {
 	testsvc.WaitWithin(t, time.Minute, "job wait to say what the job waits for", func() bool {
 		return strings.Contains(waitErr.String(), "job "+job+": "+wantWait)
 	})
-	wait.Process.Signal(os.Interrupt)
+	// Stopped as Ctrl-C stops it; a test process started with SIGINT
+	// ignored (run in a shell's background, `go test ... &`) passes that
+	// on, and the command keeps it ignored as it should, so it waited for
+	// the job to end, past the owner's three lease terms: SIGTERM then,
+	// which it handles the same way.
+	sig := syscall.SIGINT
+	if signal.Ignored(sig) {
+		sig = syscall.SIGTERM
+	}
+	wait.Process.Signal(sig)
 	wait.Wait()
 
 	select {
