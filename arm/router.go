@@ -258,7 +258,14 @@ type Router struct {
 	Locked func(ctx context.Context, method, scope string) error
 	// Locations are the regions a NoRegisteredProviderFound answer lists
 	// as the type's supported locations.
-	Locations   []string
+	Locations []string
+	// ResourceLocation, when set, answers the location of the top-level
+	// resource id names ("" when it does not exist or has none): a
+	// NoRegisteredProviderFound answer to a request on an existing
+	// resource names its location, as ARM's does, when the caller may
+	// read it.
+	ResourceLocation func(ctx context.Context, id string) string
+
 	RetryAfter  int   // seconds in Retry-After of async responses (at least 1)
 	MaxBodySize int64 // request bodies larger than this get 413
 	Logger      *slog.Logger
@@ -1162,12 +1169,26 @@ func typePath(parts []string, ns string) string {
 	return strings.Join(typ, "/")
 }
 
+// topLevelID is the id of the top-level resource a request's path names
+// (/subscriptions/{s}/resourceGroups/{g}/providers/{ns}/{type}/{name},
+// the segments after providers at pi), "" when it names none (a list, a
+// location, a path outside a resource group).
+func topLevelID(segs []string, pi int) string {
+	if pi != 4 || len(segs) < pi+4 || !strings.EqualFold(segs[0], "subscriptions") || !strings.EqualFold(segs[2], "resourceGroups") ||
+		strings.EqualFold(segs[pi+2], "locations") {
+		return ""
+	}
+	return "/" + strings.Join(segs[:pi+4], "/")
+}
+
 // noRegisteredProvider is ARM's answer to an api-version of the namespace
 // that the resource type of the request never had: 400
 // NoRegisteredProviderFound naming the location, the version, the type, the
 // type's versions (oldest first, as ARM lists them there) and its
 // locations. The location is the one the path names (locations/{l}), else
-// the body's of a PUT, else '*' (ARM's word for a request at no location).
+// the body's of a PUT, else that of the existing resource the path is on
+// (its top-level resource's, when the caller may read it), else '*'
+// (ARM's word for a request at no location).
 func (rt *Router) noRegisteredProvider(hr *http.Request, segs []string, r *route, version string) error {
 	loc, pi := "", -1
 	for i, s := range segs {
@@ -1188,6 +1209,15 @@ func (rt *Router) noRegisteredProvider(hr *http.Request, segs []string, r *route
 			}
 			if json.Unmarshal(body, &b) == nil {
 				loc = strings.ToLower(strings.ReplaceAll(b.Location, " ", ""))
+			}
+		}
+	}
+	if loc == "" && rt.ResourceLocation != nil {
+		if id := topLevelID(segs, pi); id != "" {
+			ctx := hr.Context()
+			caller, _ := CallerFrom(ctx)
+			if rt.Authorize == nil || rt.Authorize(ctx, caller, ReadAction(id), id) == nil {
+				loc = strings.ToLower(strings.ReplaceAll(rt.ResourceLocation(ctx, id), " ", ""))
 			}
 		}
 	}

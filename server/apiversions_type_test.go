@@ -9,7 +9,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/safehold/safehold/arm"
+	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/rbac"
 )
 
 // TestAPIVersionPerResourceType: as ARM checks it, an api-version is one
@@ -93,6 +95,30 @@ func TestAPIVersionPerResourceType(t *testing.T) {
 	status := sub + "/providers/Microsoft.RecoveryServices/locations/westus2/backupStatus"
 	refused("POST", status, "2022-09-10", "locations/backupStatus", "westus2", map[string]any{"resourceType": "VM", "resourceId": rg + "/providers/Microsoft.Compute/virtualMachines/vm1"})
 	refused("POST", rg+"/providers/Microsoft.RecoveryServices/locations/westus2/checkNameAvailability", "2017-07-01", "locations/checkNameAvailability", "westus2", map[string]any{"type": "Microsoft.RecoveryServices/Vaults", "name": "v1"})
+
+	// A request on an existing resource names its location, as ARM
+	// does (it named '*'), on any method; a resource that does not exist
+	// is at no location, nor is one the caller may not read.
+	d2 := rg + "/providers/Microsoft.Compute/disks/d2"
+	if resp, m := raw(t, e, "PUT", d2+"?api-version=2024-03-02", "", map[string]any{"location": "westus2", "properties": map[string]any{"creationData": map[string]any{"createOption": "Empty"}, "diskSizeGB": 1}}); resp.StatusCode >= 300 {
+		t.Fatalf("PUT disk: %d %v", resp.StatusCode, m)
+	}
+	e.WaitFor("disk d2", func() bool {
+		resp, m := raw(t, e, "GET", d2+"?api-version=2024-03-02", "", nil)
+		return resp.StatusCode == 200 && testserver.Field(m, "properties.provisioningState") == "Succeeded"
+	})
+	refused("GET", d2, "2024-11-01", "disks", "westus2", nil)
+	refused("DELETE", d2, "2024-11-01", "disks", "westus2", nil)
+	refused("POST", d2+"/beginGetAccess", "2024-11-01", "disks", "westus2", map[string]any{"access": "Read", "durationInSeconds": 60})
+	pid, cred := fixture.Principal(t, e, "stranger")
+	if resp, m := raw(t, e, "PUT", sub+"/resourceGroups/elsewhere?api-version=2021-04-01", "", map[string]any{"location": "eastus"}); resp.StatusCode >= 300 {
+		t.Fatalf("PUT group: %d %v", resp.StatusCode, m)
+	}
+	fixture.Assign(t, e, sub+"/resourceGroups/elsewhere", rbac.Reader, pid) // reads no d2, nor the vault
+	resp, m := e.Do("GET", d2+"?api-version=2024-11-01", nil, testserver.As(cred), testserver.AnyStatus())
+	if msg, _ := testserver.Field(m, "error.message").(string); resp.StatusCode != 400 || !strings.HasPrefix(msg, "No registered resource provider found for location '*'") {
+		t.Errorf("GET %s by a caller who may not read it: %d %v, want NoRegisteredProviderFound at location '*'", d2, resp.StatusCode, m)
+	}
 
 	// Microsoft.Authorization: locks have their own versions, roles theirs.
 	ok("GET", sub+"/providers/Microsoft.Authorization/locks", "2016-09-01", nil)

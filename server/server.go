@@ -351,6 +351,19 @@ func (s *Server) init(ctx context.Context) error {
 	s.Router.Locked = func(ctx context.Context, method, scope string) error {
 		return resource.CheckLocks(ctx, s.checkReader(ctx), method, scope)
 	}
+	s.Router.ResourceLocation = func(ctx context.Context, id string) string {
+		rid, err := arm.ParseID(id)
+		if err != nil {
+			return ""
+		}
+		var v struct {
+			Location string `json:"location"`
+		}
+		if resource.Get(ctx, s.checkReader(ctx), rid, &v) != nil {
+			return ""
+		}
+		return v.Location
+	}
 	if err := s.initRBAC(ctx); err != nil {
 		return err
 	}
