@@ -114,6 +114,10 @@ type Service struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per volume: captures, copies, deletes
+
+	// network checks and marks the network interfaces VMs use (SetNetwork);
+	// nil: none served.
+	network Network
 }
 
 const stateKind = "compute.state" // internal per-resource state, keyed by lower-case id

@@ -320,8 +320,7 @@ func (s *Service) VMResource(ctx context.Context, id string) (*VMResource, error
 }
 
 // withNetworkProfile gives a VM created without a networkProfile an empty
-// one: Safehold serves no Microsoft.Network, so the VM has no network
-// interfaces, and clients that walk them (az vm show -d, az vm list -d)
+// one: the VM has no network interfaces, and clients that walk them (az vm show -d, az vm list -d)
 // find none rather than no profile at all.
 func (v *VMResource) withNetworkProfile() {
 	if v.Properties.NetworkProfile == nil {
@@ -615,6 +614,16 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 				}
 			}
 		}
+		if s.network != nil {
+			var had []nicRef
+			if !created {
+				had = nicRefs(old.Properties.NetworkProfile)
+			}
+			now := nicRefs(body.Properties.NetworkProfile)
+			if err := s.network.UseNICs(ctx, tx, vmID, loc, nicIDs(now), releasedNICs(had, now)); err != nil {
+				return err
+			}
+		}
 		if created {
 			if err := putPower(ctx, tx, rid.String(), PowerRunning); err != nil {
 				return err
@@ -794,6 +803,19 @@ func (s *Service) deleteVM(ctx context.Context, id, vmID string, checkLocks bool
 				return fmt.Errorf("delete disk %s of VM %s (deleteOption Delete): %w", did, rid.Name(), err)
 			default:
 				dropped = append(dropped, d)
+			}
+		}
+		if s.network != nil {
+			var released, deleted []string
+			for _, n := range nicRefs(v.Properties.NetworkProfile) {
+				if strings.EqualFold(n.deleteOption, "Delete") {
+					deleted = append(deleted, n.id)
+				} else {
+					released = append(released, n.id)
+				}
+			}
+			if err := s.network.DropNICs(ctx, tx, v.ID, released, deleted); err != nil {
+				return err
 			}
 		}
 		if err := store.DeleteKeys(ctx, tx, stateKind, stateKey(v.ID)+"#vm"); err != nil {

@@ -31,6 +31,7 @@ const (
 	DiskSnapshotContributor   = "7efff54f-a5b4-42b5-a1c5-5411624893ce"
 	DiskRestoreOperator       = "b50d9833-a0cb-478e-945f-707fcc997c13"
 	VirtualMachineContributor = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+	NetworkContributor        = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 )
 
 func perm(actions []string, notActions ...string) []Permission {
@@ -97,4 +98,8 @@ var BuiltInRoles = []RoleDefinition{
 			"Microsoft.RecoveryServices/Vaults/read", "Microsoft.RecoveryServices/Vaults/usages/read",
 			"Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
 			"Microsoft.SqlVirtualMachine/*", "Microsoft.Storage/storageAccounts/listKeys/action", "Microsoft.Storage/storageAccounts/read", "Microsoft.Support/*"})},
+	{ID: NetworkContributor, RoleName: "Network Contributor", Description: "Lets you manage networks, but not access to them.",
+		Permissions: perm([]string{"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Network/*",
+			"Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
+			"Microsoft.Support/*"})},
 }

@@ -54,6 +54,11 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 		return vmWith(fmt.Sprintf(`"osProfile":{"computerName":"n3","adminUsername":"u","secrets":[{"sourceVault":{"id":%q},"vaultCertificates":[{"certificateUrl":"https://kv.vault.azure.net/secrets/c/1"}]}]}`, vault))
 	}
 	kv := func(rg string) string { return in(rg, "Microsoft.KeyVault/vaults", "kv1") }
+	nicBody := func(subnet, more string) string {
+		return fmt.Sprintf(`{"location":"westus","properties":{"ipConfigurations":[{"name":"ipconfig1","properties":{"subnet":{"id":%q}%s}}]}}`, subnet, more)
+	}
+	pip := func(rg string) string { return in(rg, "Microsoft.Network/publicIPAddresses", "pip1") }
+	nsg := func(rg string) string { return in(rg, "Microsoft.Network/networkSecurityGroups", "nsg1") }
 	acctBody := func(props string) string {
 		return `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{` + props + `}}`
 	}
@@ -98,6 +103,19 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 		{name: "VM network interface configuration subnet", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/virtualMachines/n2" + vv, body: vmNICConfig(subnet("rgb")),
 			linkedAction: "Microsoft.Network/virtualNetworks/subnets/join/action", linkedScope: subnet("rgb"),
 			okPath: e.rga + "/providers/Microsoft.Compute/virtualMachines/n2" + vv, okBody: vmNICConfig(subnet("rga"))},
+		{name: "network interface subnet", method: "PUT", path: in("rga", "Microsoft.Network/networkInterfaces", "nic2") + "?api-version=2022-01-01", body: nicBody(subnet("rgb"), ""),
+			action: "Microsoft.Network/networkInterfaces/write", scope: in("rga", "Microsoft.Network/networkInterfaces", "nic2"),
+			linkedAction: "Microsoft.Network/virtualNetworks/subnets/join/action", linkedScope: subnet("rgb"),
+			okPath: in("rga", "Microsoft.Network/networkInterfaces", "nic2") + "?api-version=2022-01-01", okBody: nicBody(subnet("rga"), "")},
+		{name: "network interface public address", method: "PUT", path: in("rga", "Microsoft.Network/networkInterfaces", "nic3") + "?api-version=2022-01-01",
+			body:         nicBody(subnet("rga"), fmt.Sprintf(`,"publicIPAddress":{"id":%q}`, pip("rgb"))),
+			linkedAction: "Microsoft.Network/publicIPAddresses/join/action", linkedScope: pip("rgb")},
+		{name: "network interface security group", method: "PUT", path: in("rga", "Microsoft.Network/networkInterfaces", "nic3") + "?api-version=2022-01-01",
+			body:         strings.Replace(nicBody(subnet("rga"), ""), `"properties":{`, fmt.Sprintf(`"properties":{"networkSecurityGroup":{"id":%q},`, nsg("rgb")), 1),
+			linkedAction: "Microsoft.Network/networkSecurityGroups/join/action", linkedScope: nsg("rgb")},
+		{name: "subnet security group", method: "PUT", path: in("rga", "Microsoft.Network/virtualNetworks", "vnet1/subnets/s2") + "?api-version=2022-01-01",
+			body:         fmt.Sprintf(`{"properties":{"addressPrefix":"10.0.2.0/24","networkSecurityGroup":{"id":%q}}}`, nsg("rgb")),
+			linkedAction: "Microsoft.Network/networkSecurityGroups/join/action", linkedScope: nsg("rgb")},
 		{name: "VM secrets key vault", method: "PUT", path: e.rga + "/providers/Microsoft.Compute/virtualMachines/n3" + vv, body: vmSecrets(kv("rgb")),
 			linkedAction: "Microsoft.KeyVault/vaults/deploy/action", linkedScope: kv("rgb")},
 		{name: "Recovery Services backup encryption identity", method: "PUT", path: e.rga + "/providers/Microsoft.RecoveryServices/vaults/rv/backupEncryptionConfigs/backupResourceEncryptionConfig?api-version=2023-04-01",
@@ -120,6 +138,14 @@ func TestLinkedAccessNamedResources(t *testing.T) {
 		{name: "Recovery Services restore to a new VM in another group's network", method: "POST", path: rsRestore, body: restoreBody("rgb"),
 			linkedAction: "Microsoft.Network/virtualNetworks/read,Microsoft.Network/virtualNetworks/subnets/join/action",
 			linkedScope:  in("rgb", "Microsoft.Network/virtualNetworks", "vnet1") + "," + subnet("rgb")},
+	}
+	// The network the VM and interface cases name inside rga.
+	const nv = "?api-version=2022-01-01"
+	if resp, m := raw(t, e.Env, "PUT", in("rga", "Microsoft.Network/virtualNetworks", "vnet1")+nv, e.tok, []byte(`{"location":"westus","properties":{"addressSpace":{"addressPrefixes":["10.0.0.0/16"]},"subnets":[{"name":"default","properties":{"addressPrefix":"10.0.0.0/24"}}]}}`)); resp.StatusCode >= 300 {
+		t.Fatalf("create vnet1: %s", lkJSON(t, resp, m))
+	}
+	if resp, m := raw(t, e.Env, "PUT", nic("rga")+nv, e.tok, []byte(nicBody(subnet("rga"), ""))); resp.StatusCode >= 300 {
+		t.Fatalf("create nic1: %s", lkJSON(t, resp, m))
 	}
 	// The snapshot the PATCH cases name.
 	if resp, m := raw(t, e.Env, "PUT", e.rga+"/providers/Microsoft.Compute/snapshots/e3"+cv, e.tok, []byte(snapBody(`"incremental":false`))); resp.StatusCode >= 300 {

@@ -41,6 +41,7 @@ import (
 	rpcompute "github.com/safehold/safehold/rp/compute"
 	"github.com/safehold/safehold/rp/dataprotection"
 	"github.com/safehold/safehold/rp/deployments"
+	rpnetwork "github.com/safehold/safehold/rp/network"
 	"github.com/safehold/safehold/rp/recoveryservices"
 	"github.com/safehold/safehold/rp/resources"
 	rpstorage "github.com/safehold/safehold/rp/storage"
@@ -437,7 +438,9 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.Engine.Start(ctx); err != nil {
 		return err
 	}
-	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute),
+	network := &rpnetwork.Provider{}
+	s.Compute.SetNetwork(network)
+	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), network,
 		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{Blobs: s.Blobs}, &deployments.Provider{}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {

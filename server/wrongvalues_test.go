@@ -313,6 +313,17 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 	fixture.Disk(t, e, "fz", "vmdisk", 1)
 	fixture.Disk(t, e, "fz", "vmdisk2", 1)
 	fixture.Disk(t, e, "fz", "vmdata2", 1)
+	// The network the VM's interface is in.
+	for _, put := range [][2]string{
+		{"Microsoft.Network/virtualNetworks/vnet1", `{"location":"westus","properties":{"addressSpace":{"addressPrefixes":["10.0.0.0/16"]},"subnets":[{"name":"default","properties":{"addressPrefix":"10.0.0.0/24"}}]}}`},
+		{"Microsoft.Network/networkInterfaces/nic1", `{"location":"westus","properties":{"ipConfigurations":[{"name":"ipconfig1","properties":{"subnet":{"id":"` + sub + `/resourceGroups/fz/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/default"}}}]}}`},
+		{"Microsoft.Network/networkSecurityGroups/nsg1", `{"location":"westus"}`},
+		{"Microsoft.Network/publicIPAddresses/pip1", `{"location":"westus","sku":{"name":"Standard"},"properties":{"publicIPAllocationMethod":"Static"}}`},
+	} {
+		if a := wvSend(t, e, hc, "PUT", sub+"/resourceGroups/fz/providers/"+put[0]+"?api-version=2022-01-01", admin, []byte(put[1])); a.status >= 300 {
+			t.Fatalf("create %s: %d %s", put[0], a.status, a.body)
+		}
+	}
 	// A second disk the Backup vault may back up (validateForBackup).
 	data2, _ := fixture.Disk(t, e, "disk-rg", "data2", 1)
 	vaultPrincipal, _ := testserver.Field(get(dpVault+pv).m, "identity.principalId").(string)
@@ -354,6 +365,20 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		{name: "disk access", method: "PUT", path: fz + "Microsoft.Compute/diskAccesses/da1" + cv, body: `{"location":"westus","tags":{"a":"b"}}`},
 		{name: "VM", method: "PUT", path: fz + "Microsoft.Compute/virtualMachines/fzvm?api-version=2024-11-01",
 			body: fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}}},"diagnosticsProfile":{"bootDiagnostics":{"enabled":false}}}}`, fz+"Microsoft.Compute/disks/vmdisk")},
+		{name: "virtual network", method: "PUT", path: fz + "Microsoft.Network/virtualNetworks/fzvnet?api-version=2022-01-01",
+			body: fmt.Sprintf(`{"location":"westus","tags":{"a":"b"},"properties":{"addressSpace":{"addressPrefixes":["10.1.0.0/16"]},"dhcpOptions":{"dnsServers":["10.1.0.10"]},"subnets":[{"name":"s1","properties":{"addressPrefix":"10.1.0.0/24","networkSecurityGroup":{"id":%q}}}]}}`, fz+"Microsoft.Network/networkSecurityGroups/nsg1")},
+		{name: "subnet", method: "PUT", path: fz + "Microsoft.Network/virtualNetworks/vnet1/subnets/fzsub?api-version=2022-01-01",
+			body: fmt.Sprintf(`{"properties":{"addressPrefix":"10.0.5.0/24","networkSecurityGroup":{"id":%q}}}`, fz+"Microsoft.Network/networkSecurityGroups/nsg1")},
+		{name: "network security group", method: "PUT", path: fz + "Microsoft.Network/networkSecurityGroups/fznsg?api-version=2022-01-01",
+			body: `{"location":"westus","properties":{"securityRules":[{"name":"ssh","properties":{"protocol":"Tcp","sourcePortRange":"*","destinationPortRange":"22","sourceAddressPrefix":"*","destinationAddressPrefix":"*","access":"Allow","priority":1000,"direction":"Inbound"}}]}}`},
+		{name: "security rule", method: "PUT", path: fz + "Microsoft.Network/networkSecurityGroups/nsg1/securityRules/fzrule?api-version=2022-01-01",
+			body: `{"properties":{"protocol":"*","sourcePortRanges":["80","443"],"destinationPortRange":"*","sourceAddressPrefixes":["10.0.0.0/8"],"destinationAddressPrefix":"*","access":"Deny","priority":200,"direction":"Outbound"}}`},
+		{name: "public IP address", method: "PUT", path: fz + "Microsoft.Network/publicIPAddresses/fzpip?api-version=2022-01-01",
+			body: `{"location":"westus","sku":{"name":"Basic"},"properties":{"publicIPAllocationMethod":"Dynamic","idleTimeoutInMinutes":10,"dnsSettings":{"domainNameLabel":"fzlabel"}}}`},
+		{name: "network interface", method: "PUT", path: fz + "Microsoft.Network/networkInterfaces/fznic?api-version=2022-01-01",
+			body: fmt.Sprintf(`{"location":"westus","properties":{"networkSecurityGroup":{"id":%q},"ipConfigurations":[{"name":"ipconfig1","properties":{"privateIPAllocationMethod":"Static","privateIPAddress":"10.0.0.77","subnet":{"id":%q},"publicIPAddress":{"id":%q}}}]}}`,
+				fz+"Microsoft.Network/networkSecurityGroups/nsg1", fz+"Microsoft.Network/virtualNetworks/vnet1/subnets/default", fz+"Microsoft.Network/publicIPAddresses/pip1")},
+		{name: "network interface PATCH", method: "PATCH", path: fz + "Microsoft.Network/networkInterfaces/nic1?api-version=2022-01-01", body: `{"tags":{"a":"b"}}`},
 		{name: "storage account 2015-06-15", method: "PUT", path: fz + "Microsoft.Storage/storageAccounts/fzacct1?api-version=2015-06-15",
 			body: `{"location":"westus","tags":{"a":"b"},"properties":{"accountType":"Standard_GRS"}}`},
 		{name: "storage account", method: "PUT", path: fz + "Microsoft.Storage/storageAccounts/fzacct2?api-version=2023-01-01",
@@ -391,7 +416,7 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 			body: fmt.Sprintf(`{"location":"westus","sku":{"name":"Premium_LRS"},"properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1,"networkAccessPolicy":"AllowPrivate","diskAccessId":%q,"dataAccessAuthMode":"None","encryption":{"type":"EncryptionAtRestWithCustomerKey","diskEncryptionSetId":%q},"osType":"Linux","hyperVGeneration":"V2"}}`,
 				fz+"Microsoft.Compute/diskAccesses/da1", fz+"Microsoft.Compute/diskEncryptionSets/des1")},
 		{name: "VM with a data disk, a network interface and secrets", method: "PUT", path: fz + "Microsoft.Compute/virtualMachines/fzvm2?api-version=2024-11-01",
-			unserved: []string{nic, kv},
+			unserved: []string{kv},
 			body: fmt.Sprintf(`{"location":"westus","properties":{"hardwareProfile":{"vmSize":"Standard_B1s"},"storageProfile":{"osDisk":{"createOption":"Attach","osType":"Linux","managedDisk":{"id":%q}},"dataDisks":[{"lun":0,"createOption":"Attach","managedDisk":{"id":%q}},{"lun":1,"createOption":"Empty","diskSizeGB":1}]},"networkProfile":{"networkInterfaces":[{"id":%q,"properties":{"primary":true}}]},"osProfile":{"computerName":"fz","adminUsername":"u","secrets":[{"sourceVault":{"id":%q},"vaultCertificates":[{"certificateUrl":"https://kv1.vault.azure.net/secrets/c/1"}]}]}}}`,
 				fz+"Microsoft.Compute/disks/vmdisk2", fz+"Microsoft.Compute/disks/vmdata2", nic, kv)},
 		{name: "storage account with network rules and a customer-managed key", method: "PUT", path: fz + "Microsoft.Storage/storageAccounts/fzacct3?api-version=2023-01-01",

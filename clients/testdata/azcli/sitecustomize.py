@@ -24,6 +24,25 @@ try:
 except Exception:  # never break the CLI itself
     pass
 
+# 4. The same defect for Microsoft.Network: the CLI's profile asks for
+#    2022-01-01, which the packaged azure-mgmt-network lacks (its newest
+#    module is v2022_07_01), so every `az network` command fails while it
+#    loads its arguments ("AttributeError: 'NoneType' object has no
+#    attribute 'standard_medium'", _params.py line 113), before any request.
+#    Pin the profile's network version to 2022-07-01 when the 2022-01-01
+#    module is missing: the commands built on the SDK then send 2022-07-01
+#    (az network nic), those generated with their own version (aaz: vnet,
+#    nsg, public-ip) still send 2022-01-01. Safehold accepts both.
+try:
+    import importlib.util
+
+    if importlib.util.find_spec("azure.mgmt.network.v2022_01_01") is None and importlib.util.find_spec("azure.mgmt.network.v2022_07_01") is not None:
+        from azure.cli.core.profiles import _shared
+
+        _shared.AZURE_API_PROFILES["latest"][_shared.ResourceType.MGMT_NETWORK] = "2022-07-01"
+except Exception:  # never break the CLI itself
+    pass
+
 # Workarounds 2 and 3 patch a module when the CLI imports it (a finder put
 # first on sys.meta_path), so a command that never loads it pays nothing.
 import re
@@ -95,5 +114,43 @@ try:
         (re.compile(r"azure\.mgmt\.authorization\.v[0-9a-z_]+\.operations"), _authorization_config),
         (re.compile(r"azure\.mgmt\.recoveryservicesbackup\.activestamp\.models"), _backups_suspended),
     ]))
+except Exception:  # never break the CLI itself
+    pass
+
+
+# 5. The packaged azure-mgmt-network 23.0.0b1 is a multi-API package with one
+#    operations module (azure.mgmt.network.operations, each operation group
+#    taking the client's api-version); its versioned folders hold models
+#    only. The CLI's generic commands over it (az network nic show, list,
+#    delete) import the versioned path azure.mgmt.network.v2022_07_01.
+#    operations and fail ("No module named ...") before any request. Answer
+#    a missing versioned operations module with the package's own.
+class _NetworkOperationsAlias:
+    pattern = re.compile(r"azure\.mgmt\.network\.v\d{4}_\d\d_\d\d(_preview)?\.operations")
+
+    def find_spec(self, fullname, path, target=None):
+        if not self.pattern.fullmatch(fullname):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                return spec  # the real module: nothing to work around
+        import importlib.util
+
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        import importlib
+
+        return importlib.import_module("azure.mgmt.network.operations")
+
+    def exec_module(self, module):
+        pass
+
+
+try:
+    sys.meta_path.insert(0, _NetworkOperationsAlias())
 except Exception:  # never break the CLI itself
     pass
