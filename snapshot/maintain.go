@@ -41,7 +41,7 @@ type VerifyReport struct {
 	Packs        int
 	Chunks       int
 	BytesRead    int64
-	Bad          []BadChunk // damaged or missing chunks, and damaged pack headers (zero ID)
+	Bad          []BadChunk // damaged or missing chunks; damaged pack headers and snapshot manifests (zero ID, Pack naming the object)
 	BadSnapshots []ID       // snapshots that cannot be restored bit-exactly
 	Duration     time.Duration
 }
@@ -77,12 +77,31 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 	}
 	rep.Packs, rep.Chunks, rep.BytesRead = st.Packs, st.Chunks, st.BytesRead
 
-	ms, err := r.List(ctx)
+	// The manifests one by one: one that cannot be read (its object
+	// damaged: a flipped byte, cut short) is a snapshot that cannot be
+	// restored, named with its object, and the others are still checked.
+	ids, err := r.listIDs(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("verify: %w", err)
+		return rep, fmt.Errorf("verify: list snapshots: %w", err)
 	}
-	rep.Snapshots = len(ms)
 	badSnaps := make(map[ID]bool)
+	ms := make([]*Manifest, 0, len(ids))
+	for _, id := range ids {
+		m, err := r.Get(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // deleted meanwhile
+		case errors.Is(err, chunk.ErrCorrupt):
+			rep.Snapshots++
+			rep.Bad = append(rep.Bad, BadChunk{Pack: manifestKey(id), Err: err, Snapshots: []ID{id}})
+			badSnaps[id] = true
+			continue
+		case err != nil:
+			return rep, fmt.Errorf("verify: list snapshots: %w", err)
+		}
+		ms = append(ms, m)
+	}
+	rep.Snapshots += len(ms)
 	note := func(id chunk.ID, snap ID, err error) {
 		b, ok := bad[id]
 		if !ok {

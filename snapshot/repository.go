@@ -196,7 +196,7 @@ func (r *Repository) Get(ctx context.Context, id ID) (*Manifest, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("get snapshot %s: decode manifest: %w", id, err)
+		return nil, fmt.Errorf("get snapshot %s: decode manifest: %v: %w", id, err, chunk.ErrCorrupt)
 	}
 	if m.ID != id || m.BlockSize != BlockSize || len(m.Segments) != segmentsFor(m.Size) {
 		return nil, fmt.Errorf("get snapshot %s: inconsistent manifest: %w", id, chunk.ErrCorrupt)

@@ -54,6 +54,11 @@ func (r *Repository) Usage(ctx context.Context) (Usage, error) {
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted meanwhile
 		}
+		if errors.Is(err, chunk.ErrCorrupt) {
+			u.Snapshots++ // its manifest is damaged: nothing of it can be counted
+			u.Damaged++
+			continue
+		}
 		if err != nil {
 			return Usage{}, fmt.Errorf("list snapshots: %w", err)
 		}

@@ -1,9 +1,11 @@
 package snapshot_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,5 +121,78 @@ func TestVerifyNamesTruncatedAndDeletedPacks(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("reopened", rep)
+	}
+}
+
+// TestVerifyNamesADamagedManifest: a snapshot whose manifest object is
+// damaged (cut short, a byte flipped) is reported as a snapshot that
+// cannot be restored, named by its object, and the other snapshots are
+// still checked; Usage counts it damaged. Before, Verify and Usage
+// stopped at the first unreadable manifest with an error, so a verify
+// named nothing and the storage figures were a 500 (hostile29).
+func TestVerifyNamesADamagedManifest(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New(nil)
+	r, err := snapshot.Open(ctx, be, t.TempDir(), snapshot.Options{PackSize: 128 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	dir := t.TempDir()
+	writeDisk(t, filepath.Join(dir, "a.img"), 32*bs, extent{0, 32 * bs, 'r', 1})
+	writeDisk(t, filepath.Join(dir, "b.img"), 32*bs, extent{0, 32 * bs, 'r', 2})
+	writeDisk(t, filepath.Join(dir, "c.img"), 32*bs, extent{0, 32 * bs, 'r', 3})
+	m1, _ := captureFile(t, r, filepath.Join(dir, "a.img"), snapshot.CaptureOptions{})
+	m2, _ := captureFile(t, r, filepath.Join(dir, "b.img"), snapshot.CaptureOptions{})
+	m3, _ := captureFile(t, r, filepath.Join(dir, "c.img"), snapshot.CaptureOptions{})
+	key := func(m *snapshot.Manifest) string { return "snapshot/" + string(m.ID) }
+	for _, m := range []*snapshot.Manifest{m1, m2, m3} {
+		if _, err := be.Get(ctx, key(m), 0, -1); err != nil {
+			t.Fatalf("test setup: manifest object %s: %v", key(m), err)
+		}
+	}
+	damage := map[string]func([]byte) []byte{
+		key(m1): func(b []byte) []byte { return b[:len(b)/2] },                                // cut short
+		key(m3): func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 0xff; return c }, // a flipped byte
+	}
+	for k, f := range damage {
+		b, err := be.Get(ctx, k, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		be.Delete(ctx, k)
+		if err := be.Put(ctx, k, f(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, opts := range []snapshot.VerifyOptions{{}, {NoData: true}, {Sample: 0.01}} {
+		rep, err := r.Verify(ctx, opts)
+		if err != nil {
+			t.Fatalf("verify %+v: %v", opts, err)
+		}
+		if rep.OK || rep.Snapshots != 3 || !slices.Equal(rep.BadSnapshots, []snapshot.ID{m1.ID, m3.ID}) {
+			t.Fatalf("verify %+v: ok %v, %d snapshots, bad %v; want %s and %s of 3", opts, rep.OK, rep.Snapshots, rep.BadSnapshots, m1.ID, m3.ID)
+		}
+		named := map[string]bool{}
+		for _, b := range rep.Bad {
+			named[b.Pack] = true
+			if !errors.Is(b.Err, chunk.ErrCorrupt) || len(b.Snapshots) != 1 || key(&snapshot.Manifest{ID: b.Snapshots[0]}) != b.Pack {
+				t.Errorf("verify %+v: %s: %v, snapshots %v", opts, b.Pack, b.Err, b.Snapshots)
+			}
+		}
+		if len(named) != 2 || !named[key(m1)] || !named[key(m3)] {
+			t.Errorf("verify %+v: objects named %v, want the two manifests", opts, named)
+		}
+	}
+	u, err := r.Usage(ctx)
+	if err != nil {
+		t.Fatalf("usage: %v", err)
+	}
+	if u.Snapshots != 3 || u.Damaged != 2 || u.LogicalBytes != m2.Size {
+		t.Errorf("usage %+v: want 3 snapshots, 2 damaged, %d logical bytes", u, m2.Size)
+	}
+	// The intact snapshot still restores.
+	if _, err := r.Get(ctx, m2.ID); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -129,6 +129,11 @@ func printVerify(w io.Writer, res map[string]any) {
 		fmt.Fprintf(w, "DAMAGED recovery point %v (%v) of item %v in vault %v\n  packs: %v\n  %v\n", p["recoveryPointId"], p["time"], p["itemId"], p["vaultId"], joinAny(p["packs"]), p["summary"])
 	}
 	for _, p := range list("damagedPacks") {
+		if name, _ := p["pack"].(string); strings.HasPrefix(name, "snapshot/") {
+			// A snapshot's manifest (its index of segments), not a pack.
+			fmt.Fprintf(w, "DAMAGED snapshot index %v in the %v repository: %v\n", name, p["repository"], p["error"])
+			continue
+		}
 		fmt.Fprintf(w, "DAMAGED pack %v in the %v repository (%v bad chunks): %v\n", p["pack"], p["repository"], p["badChunks"], p["error"])
 	}
 	named, _ := res["damagedSnapshotResources"].(map[string]any)

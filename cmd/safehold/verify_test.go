@@ -230,3 +230,72 @@ func TestBackupAfterVerifyFoundDamage(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyCLINamesAPointWhoseIndexIsDamaged: a recovery point whose
+// snapshot's index (its manifest object) is cut short is named damaged by
+// safehold verify, the other point still checked, the point marked (its
+// restore fails at once saying so); status still shows the storage
+// figures, counting it damaged. Before, verify failed as a whole ("verify
+// failed: ... list snapshots: get snapshot ...: checksum mismatch") naming
+// no point, every vault's verify job failed the same way, and the storage
+// usage (safehold status, the dashboard) was a 500 (hostile29).
+func TestVerifyCLINamesAPointWhoseIndexIsDamaged(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	dv.WriteRandom(t, e, 100<<20, 1<<20)
+	dv.Backup(t, e)
+	pts := points(t, e)
+	if len(pts) != 2 || len(pts[1].Snapshots) == 0 {
+		t.Fatalf("%d points", len(pts))
+	}
+	engineID := pts[1].Snapshots[0].EngineID
+	var manifest string
+	filepath.WalkDir(filepath.Join(e.DataDir, "snapshots", "repo", "snapshot"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == engineID {
+			manifest = p
+		}
+		return nil
+	})
+	if manifest == "" {
+		t.Fatalf("test setup: no manifest file for snapshot %s", engineID)
+	}
+	fi, err := os.Stat(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(manifest, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{}, {"--read-data"}, {"--vault", dv.Vault}} {
+		out, err := verifyCLI(t, e, args...)
+		if err == nil {
+			t.Fatalf("verify %v with a damaged index succeeded:\n%s", args, out)
+		}
+		for _, want := range []string{"DAMAGED recovery point " + pts[1].ID, pts[1].ItemID, "DAMAGED snapshot index snapshot/" + engineID, "2 recovery points"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify %v output lacks %q:\n%s", args, want, out)
+			}
+		}
+		if strings.Contains(out, "DAMAGED recovery point "+pts[0].ID) {
+			t.Errorf("verify %v names the intact point %s:\n%s", args, pts[0].ID, out)
+		}
+	}
+	if p, _ := protection.GetRecoveryPoint(e.Ctx(), e.Server.Store, pts[1].ItemID, pts[1].ID); protection.DamageOf(p) == "" {
+		t.Errorf("point not marked damaged: %v", p.Details)
+	}
+	out, err := run(t, e, nil, "restore", pts[1].ID, "--target-disk", "restored1", "--target-resource-group", "target-rg")
+	if err == nil || !strings.Contains(err.Error()+out, "UserErrorRecoveryPointCorrupt") {
+		t.Errorf("restore of the damaged point: %v\n%s", err, out)
+	}
+	resp, body := e.Do("GET", "/subscriptions/"+e.Sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("storage usage: %d %v", resp.StatusCode, body)
+	}
+	if props, _ := body["properties"].(map[string]any); props["damagedSnapshots"] != 1.0 {
+		t.Errorf("storage usage: %v, want damagedSnapshots 1", body)
+	}
+	if out := mustRun(t, e, "restore", pts[0].ID, "--target-disk", "restored0", "--target-resource-group", "target-rg"); !strings.Contains(out, "Completed") {
+		t.Fatalf("restore of the intact point:\n%s", out)
+	}
+}
