@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -81,8 +82,41 @@ func usageError(cmd *cobra.Command, err error) error {
 	return fmt.Errorf("%v\nusage: %s (see `%s --help`)", err, cmd.UseLine(), cmd.CommandPath())
 }
 
-// explainArgs makes every command's argument check answer a usageError.
+const groupOnly = "safehold-group-only"
+
+// explainArgs makes every command's argument check answer a usageError,
+// and a command that only groups others (vault, job, role, ...) refuse a
+// word that is none of them: cobra answers such a command with its help
+// and no error whatever follows it, so `safehold role list` (no such
+// command) printed help and exited 0, and a script took it for done.
 func explainArgs(cmd *cobra.Command) {
+	if cmd.HasParent() && cmd.HasSubCommands() && !cmd.Runnable() {
+		// Its usage stays "safehold vault [command]" alone: the run below
+		// only refuses, it is no use of its own (its subcommands inherit
+		// the template, and keep their use line).
+		if cmd.Annotations == nil {
+			cmd.Annotations = map[string]string{}
+		}
+		cmd.Annotations[groupOnly] = "1"
+		cmd.SetUsageTemplate(strings.Replace(cmd.UsageTemplate(), "{{if .Runnable}}", `{{if and .Runnable (ne (index .Annotations "`+groupOnly+`") "1")}}`, 1))
+		cmd.SuggestionsMinimumDistance = 2 // as the root's: "lst" suggests list
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+			}
+			var names []string
+			for _, sub := range c.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return fmt.Errorf("%s\nusage: %s COMMAND, one of: %s (see `%s --help`)", msg, c.CommandPath(), strings.Join(names, ", "), c.CommandPath())
+		}
+	}
 	if check := cmd.Args; check != nil {
 		cmd.Args = func(c *cobra.Command, args []string) error {
 			if err := check(c, args); err != nil {
