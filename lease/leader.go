@@ -28,12 +28,14 @@ type Leader struct {
 	Clock  clock.Clock   // real time by default (tests may inject one)
 	Logger *slog.Logger
 
-	mu      sync.Mutex
-	epoch   int64 // 0: not leading
-	lost    chan struct{}
-	changed chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu       sync.Mutex
+	epoch    int64     // 0: not leading
+	failedAt time.Time // the last campaign that could not reach the store
+	backAt   time.Time // the first that could after it
+	lost     chan struct{}
+	changed  chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // Start campaigns in the background until Stop.
@@ -71,10 +73,18 @@ func (l *Leader) campaign(ctx context.Context) {
 	if err != nil {
 		if ctx.Err() == nil {
 			l.Logger.Warn("leader lease", "name", l.Name, "err", err)
+			l.mu.Lock()
+			l.failedAt = l.Clock.Now()
+			l.mu.Unlock()
 		}
 		// Unknown: keep leading only while the last renewal's TTL holds.
 		return
 	}
+	l.mu.Lock()
+	if !l.failedAt.IsZero() && !l.backAt.After(l.failedAt) {
+		l.backAt = l.Clock.Now()
+	}
+	l.mu.Unlock()
 	l.set(row.Epoch, ok)
 }
 
@@ -131,6 +141,22 @@ func (l *Leader) Do(ctx context.Context, fn func(ctx context.Context, epoch int6
 		}
 	}()
 	return true, fn(ctx, epoch)
+}
+
+// OutageEnd is when this process last found the store back after its
+// campaigns could not reach it (the first campaign that could), or, while
+// they still cannot, when the last one failed; zero if none has failed. In
+// real time. Every replica's leases lapse while the store is out of reach,
+// as none can renew them: a lease another replica let lapse then says
+// nothing about whether that replica runs until it had the time to renew
+// it after the outage.
+func (l *Leader) OutageEnd() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.backAt.After(l.failedAt) {
+		return l.backAt
+	}
+	return l.failedAt
 }
 
 // Changed returns a channel closed at the next change of leadership.

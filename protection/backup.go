@@ -440,13 +440,26 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 			e.waiting(ctx, j.ID, handedToOwner(ee, time.Now().Add(3*e.itemLease())))
 			return nil, job.RunOn(err, store.OwnerNode(ee.Holder), 3*e.itemLease())
 		}
-		if ee.Holder != "" && time.Since(ee.Until) < 3*e.itemLease() {
+		// Since when the owner could have renewed its lease: its end,
+		// or, when this replica could not reach the database after that
+		// (nor, then, could the owner), when it found it back: a
+		// database out of reach for longer than three terms left every
+		// lease lapsed for longer than that when it came back, and the
+		// first backup run then failed for good, the owner running and
+		// about to renew its lease (hostile29).
+		since := ee.Until
+		if e.Leader != nil {
+			if back := e.Leader.OutageEnd(); back.After(since) {
+				since = back
+			}
+		}
+		if ee.Holder != "" && time.Since(since) < 3*e.itemLease() {
 			// The owner's lease lapsed only just: the owner may be
 			// running still and about to renew it (it could not while
 			// the database was out of reach, or while it was paused).
 			// Wait for it as for an owner that just died, three terms,
 			// the job saying so meanwhile.
-			e.waiting(ctx, j.ID, waitingForOwner(ee, ee.Until.Add(3*e.itemLease())))
+			e.waiting(ctx, j.ID, waitingForOwner(ee, since.Add(3*e.itemLease())))
 			return nil, job.Backoff(err, ownerRecheck)
 		}
 		return nil, &JobError{Code: "UserErrorDiskOwnerUnavailable", Message: ee.Error(),

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -569,5 +570,122 @@ func TestJobWhoseRunnerPausedSaysNoMoreItWaitsOnceItRuns(t *testing.T) {
 	var done jobView
 	if err := json.Unmarshal([]byte(run(other, "job", "wait", name, "-o", "json")), &done); err != nil || done.Status != "Completed" || done.Waiting != "" {
 		t.Fatalf("the backup once its runner ran again: %+v (%v)", done, err)
+	}
+}
+
+// TestBackupAfterALongDatabaseOutageWaitsForTheDiskOwner: PostgreSQL out
+// of reach for longer than three lease terms (a failover, a long restart)
+// leaves every replica's ownership leases lapsed for longer than that when
+// it comes back, though none of the replicas stopped; a backup claimed
+// then by a replica other than its disk's owner, before the owner renewed
+// its lease (it is paused here a few seconds after the database is back,
+// so that it renews only after the backup met its lapsed lease), waits for
+// the owner three terms from the end of the outage and completes once the
+// owner renews. Before, it failed at once, UserErrorDiskOwnerUnavailable
+// saying the owner was not running (hostile29: two replicas on PostgreSQL
+// down four minutes; the first backup after it failed, both replicas
+// running).
+func TestBackupAfterALongDatabaseOutageWaitsForTheDiskOwner(t *testing.T) {
+	const ttl = 10 * time.Second // the backup waits three terms, 30 s
+	pg := testsvc.OutagePostgres(t)
+	c := startReplicasOn(t, 2, pg.URL, testsvc.AzuriteContainer(t, "dbout"), nil, "--lease-ttl", ttl.String())
+	e := c.env
+	ctx := context.Background()
+	dv := fixture.ProtectDisk(t, e)
+	pool, err := pgxpool.New(ctx, c.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var lease struct {
+		Holder string
+		Until  time.Time
+	}
+	var v []byte
+	if err := pool.QueryRow(ctx, `SELECT value FROM docs WHERE kind = 'lease' AND key LIKE 'disk:%'`).Scan(&v); err != nil {
+		t.Fatalf("the disk's ownership lease: %v", err)
+	}
+	if err := json.Unmarshal(v, &lease); err != nil {
+		t.Fatal(err)
+	}
+	owner, other := 0, 1
+	if lease.Holder == c.reps[1].nodeID(t) {
+		owner, other = 1, 0
+	} else if lease.Holder != c.reps[0].nodeID(t) {
+		t.Fatalf("the disk is owned by %q, no replica", lease.Holder)
+	}
+	hc, err := e.Conn.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := *e.Opts
+	opts.Transport = &http.Client{Transport: &pinned{base: hc.Transport, hosts: []string{c.reps[0].host(), c.reps[1].host()}, i: other}}
+	f, err := armdataprotection.NewClientFactory(e.Sub, e.Cred, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before int
+	retryFor(t, "list points", func() error {
+		ps, err := pointNames(ctx, f, dv)
+		before = len(ps)
+		return err
+	})
+
+	// The database out of reach until the owner's lease has lapsed for
+	// more than three terms; the owner paused from just before it is back
+	// until the backup met its lapsed lease.
+	pool.Reset()
+	pg.Stop()
+	for time.Now().Before(lease.Until.Add(3*ttl + 5*time.Second)) {
+		time.Sleep(time.Second)
+	}
+	p := c.reps[owner].cmd.Process
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume := func() { once.Do(func() { p.Signal(syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	pg.Start()
+
+	var bp *runtime.Poller[armdataprotection.BackupInstancesClientAdhocBackupResponse]
+	retryFor(t, "the backup after the outage", func() (err error) {
+		bp, err = f.NewBackupInstancesClient().BeginAdhocBackup(ctx, dv.RG, dv.Vault, dv.Instance, armdataprotection.TriggerBackupRequest{BackupRuleOptions: &armdataprotection.AdHocBackupRuleOptions{
+			RuleName: to.Ptr("BackupHourly"), TriggerOption: &armdataprotection.AdhocBackupTriggerOption{RetentionTagOverride: to.Ptr("Default")}}}, nil)
+		return err
+	})
+	jobs := func() (js []*armdataprotection.AzureBackupJobResource) {
+		retryFor(t, "list jobs", func() (err error) {
+			js, err = allPages(ctx, f.NewJobsClient().NewListPager(dv.RG, dv.Vault, nil), func(p armdataprotection.JobsClientListResponse) []*armdataprotection.AzureBackupJobResource {
+				return p.Value
+			})
+			return err
+		})
+		return js
+	}
+	testsvc.WaitWithin(t, 2*time.Minute, "the backup to meet the paused owner's lapsed lease", func() bool {
+		var n int
+		pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE last_error LIKE '%ownership lease expired%'`).Scan(&n)
+		if n > 0 {
+			return true
+		}
+		for _, j := range jobs() {
+			if *j.Properties.Operation == "Backup" && *j.Properties.Status != "InProgress" && *j.Properties.Status != "Completed" {
+				b, _ := json.Marshal(j.Properties.ErrorDetails)
+				t.Fatalf("the backup ended %s right after the outage, its disk's owner running: %s", *j.Properties.Status, b)
+			}
+		}
+		return false
+	})
+	resume()
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if _, err := bp.PollUntilDone(pctx, fixture.Poll); err != nil {
+		t.Fatalf("the backup after the outage, its disk's owner running again: %v", err)
+	}
+	var now []string
+	retryFor(t, "list points", func() (err error) { now, err = pointNames(ctx, f, dv); return err })
+	if len(now) != before+1 {
+		t.Fatalf("points after the backup: %d, want %d", len(now), before+1)
 	}
 }
