@@ -465,6 +465,14 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 		return nil, &JobError{Code: "UserErrorDiskOwnerUnavailable", Message: ee.Error(),
 			RecommendedAction: []string{"Start the Safehold replica that holds the disk's data again, or restore the disk from a recovery point."}}
 	}
+	if errors.Is(err, ErrExists) {
+		// The disk's state refuses a snapshot (awaiting or in an upload,
+		// written through a Write grant: SAS or NBD): retrying as it is
+		// fails the same way (hostile29: the job said to retry and look
+		// in the log).
+		return nil, &JobError{Code: "UserErrorDiskSnapshotFailed", Message: "Taking the snapshot of disk " + specs[0].DiskID + " failed: " + message(err),
+			RecommendedAction: []string{"End the disk's access (endGetAccess: az disk revoke-access) once its writes are done, then back it up again."}}
+	}
 	if errors.Is(err, ErrRejected) || errors.Is(err, ErrNotFound) {
 		return nil, &JobError{Code: "UserErrorDiskSnapshotFailed", Message: "Taking the snapshot of disk " + specs[0].DiskID + " failed: " + message(err)}
 	}

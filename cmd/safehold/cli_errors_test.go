@@ -347,3 +347,27 @@ func TestDiskDownloadOfAnAttachedDisk(t *testing.T) {
 	}
 	mustRun(t, e, "disk", "download", "os1", filepath.Join(dir, "os1.img"))
 }
+
+// TestBackupOfADiskBeingWrittenSaysToEndItsAccess: a backup of a disk
+// granted for writing (its SAS or NBD export open: ActiveUpload) fails
+// saying why and what to do: end the disk's access, then back it up again.
+// It failed UserErrorBackupFailed recommending to retry and look for the
+// job in the log, which fails the same way (hostile29).
+func TestBackupOfADiskBeingWrittenSaysToEndItsAccess(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	_, revoke := fixture.DiskAccessByID(t, e, dv.DiskID, armcompute.AccessLevelWrite)
+	_, err := run(t, e, nil, "backup", "now", dv.Instance)
+	if err == nil {
+		t.Fatal("backup now of a disk granted for writing succeeded")
+	}
+	for _, want := range []string{"Failed: UserErrorDiskSnapshotFailed", "is in state ActiveUpload", "to fix: End the disk's access (endGetAccess"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("backup now of a disk granted for writing: %v\nlacks %q", err, want)
+		}
+	}
+	revoke()
+	if out := mustRun(t, e, "backup", "now", dv.Instance); !strings.Contains(out, "Completed") {
+		t.Fatalf("backup now once its access ended:\n%s", out)
+	}
+}
