@@ -603,9 +603,17 @@ func (s *Service) sweep(ctx context.Context) error {
 			}
 		}
 	}
-	ms, err := s.repo.List(ctx)
+	// A snapshot whose manifest is damaged is kept (what it belonged to
+	// cannot be read; safehold verify names it): the server starts all
+	// the same (hostile29: one damaged manifest kept it from starting).
+	ms, damaged, err := s.repo.ListReadable(ctx)
 	if err != nil {
 		return err
+	}
+	for id, err := range damaged {
+		if s.p.Logger != nil {
+			s.p.Logger.Warn("a snapshot's manifest is damaged: kept; safehold verify names the recovery point", "snapshot", id, "err", err)
+		}
 	}
 	for _, m := range ms {
 		sid, iid := m.Tags["snapshotId"], m.Tags["imageId"]

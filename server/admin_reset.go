@@ -241,13 +241,20 @@ func (s *Server) Reset(ctx context.Context) (ResetStats, error) {
 
 // wipeRepository deletes every snapshot of repo and collects all chunks.
 func wipeRepository(ctx context.Context, repo *snapshot.Repository) (int, error) {
-	ms, err := repo.List(ctx)
+	ms, damaged, err := repo.ListReadable(ctx)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	ids := make([]snapshot.ID, 0, len(ms)+len(damaged))
 	for _, m := range ms {
-		if err := repo.Delete(ctx, m.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+		ids = append(ids, m.ID)
+	}
+	for id := range damaged { // (damaged manifests go too: List stopped the reset at one)
+		ids = append(ids, id)
+	}
+	n := 0
+	for _, id := range ids {
+		if err := repo.Delete(ctx, id); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 			return n, err
 		}
 		n++

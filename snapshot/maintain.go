@@ -80,28 +80,16 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 	// The manifests one by one: one that cannot be read (its object
 	// damaged: a flipped byte, cut short) is a snapshot that cannot be
 	// restored, named with its object, and the others are still checked.
-	ids, err := r.listIDs(ctx)
+	ms, damaged, err := r.ListReadable(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("verify: list snapshots: %w", err)
+		return rep, fmt.Errorf("verify: %w", err)
 	}
 	badSnaps := make(map[ID]bool)
-	ms := make([]*Manifest, 0, len(ids))
-	for _, id := range ids {
-		m, err := r.Get(ctx, id)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			continue // deleted meanwhile
-		case errors.Is(err, chunk.ErrCorrupt):
-			rep.Snapshots++
-			rep.Bad = append(rep.Bad, BadChunk{Pack: manifestKey(id), Err: err, Snapshots: []ID{id}})
-			badSnaps[id] = true
-			continue
-		case err != nil:
-			return rep, fmt.Errorf("verify: list snapshots: %w", err)
-		}
-		ms = append(ms, m)
+	for id, err := range damaged {
+		rep.Bad = append(rep.Bad, BadChunk{Pack: manifestKey(id), Err: err, Snapshots: []ID{id}})
+		badSnaps[id] = true
 	}
-	rep.Snapshots += len(ms)
+	rep.Snapshots = len(ms) + len(damaged)
 	note := func(id chunk.ID, snap ID, err error) {
 		b, ok := bad[id]
 		if !ok {

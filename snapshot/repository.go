@@ -247,6 +247,41 @@ func (r *Repository) list(ctx context.Context, sure bool) ([]*Manifest, error) {
 	return ms, nil
 }
 
+// ListReadable is List that does not stop at a snapshot whose manifest is
+// damaged (its object cut short or altered: chunk.ErrCorrupt): those are
+// returned in damaged with what is wrong with them, the others read. What
+// must go on over a damaged snapshot uses it: verify (which names it), a
+// start's sweep, a reset (List failed them, so one damaged manifest kept
+// the server from starting and a reset from running).
+func (r *Repository) ListReadable(ctx context.Context) (ms []*Manifest, damaged map[ID]error, err error) {
+	ids, err := r.listIDs(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	ms = make([]*Manifest, 0, len(ids))
+	for _, id := range ids {
+		m, err := r.Get(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // deleted meanwhile
+		case errors.Is(err, chunk.ErrCorrupt):
+			if damaged == nil {
+				damaged = map[ID]error{}
+			}
+			damaged[id] = err
+			continue
+		case err != nil:
+			return nil, nil, fmt.Errorf("list snapshots: %w", err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, damaged, nil
+}
+
+// ManifestObject is the object a snapshot's manifest is stored as, for
+// messages ("snapshot/{id}").
+func ManifestObject(id ID) string { return manifestKey(id) }
+
 // ErrUnreadable is wrapped when a snapshot the store lists cannot be read.
 var ErrUnreadable = errors.New("snapshot listed but unreadable")
 

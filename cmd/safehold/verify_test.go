@@ -299,3 +299,46 @@ func TestVerifyCLINamesAPointWhoseIndexIsDamaged(t *testing.T) {
 		t.Fatalf("restore of the intact point:\n%s", out)
 	}
 }
+
+// TestServerStartsAndResetsWithADamagedIndex: a snapshot index (manifest
+// object) cut short does not keep the server from starting (its start's
+// sweep keeps the snapshot, which verify then names) nor a reset from
+// wiping the repository. Before, the restart failed ("list snapshots: get
+// snapshot ...: checksum mismatch: corrupt") and so did `safehold reset`
+// (hostile29).
+func TestServerStartsAndResetsWithADamagedIndex(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	pts := points(t, e)
+	if len(pts) != 1 || len(pts[0].Snapshots) == 0 {
+		t.Fatalf("%d points", len(pts))
+	}
+	engineID := pts[0].Snapshots[0].EngineID
+	var manifest string
+	filepath.WalkDir(filepath.Join(e.DataDir, "snapshots", "repo", "snapshot"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == engineID {
+			manifest = p
+		}
+		return nil
+	})
+	if manifest == "" {
+		t.Fatalf("test setup: no manifest file for snapshot %s", engineID)
+	}
+	if err := os.Truncate(manifest, 10); err != nil {
+		t.Fatal(err)
+	}
+	e.Restart()
+	if out, err := verifyCLI(t, e); err == nil || !strings.Contains(out, "DAMAGED recovery point "+pts[0].ID) {
+		t.Fatalf("verify after the restart: %v\n%s", err, out)
+	}
+	if out, err := run(t, e, nil, "reset", "--yes"); err != nil {
+		t.Fatalf("reset with a damaged index: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(manifest); !os.IsNotExist(err) {
+		t.Errorf("the damaged manifest after the reset: %v", err)
+	}
+	if out, err := verifyCLI(t, e); err != nil || !strings.Contains(out, "OK:") {
+		t.Fatalf("verify after the reset: %v\n%s", err, out)
+	}
+}
