@@ -170,3 +170,22 @@ func Conflict(code, format string, args ...any) *Error {
 type errorEnvelope struct {
 	Error *Error `json:"error"`
 }
+
+// DetailsListed answers h's CloudErrors with details as a list ([]) where
+// they have none. Clients built on azure-cli's generated commands (az
+// network) and az's deployment commands iterate over an error's details
+// and fail on ARM's null ("Operation returned an invalid status", "'NoneType'
+// object is not iterable"); the providers whose answers they read (the
+// network provider, deployments) write a list, as Azure's do.
+func DetailsListed(h Handler) Handler {
+	return func(r *Request) (*Response, error) {
+		resp, err := h(r)
+		var ae *Error
+		if err != nil && As(err, &ae) && ae.Details == nil {
+			c := *ae
+			c.Details = []Error{}
+			return nil, &c
+		}
+		return resp, err
+	}
+}

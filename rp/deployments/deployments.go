@@ -131,10 +131,10 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	const d = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Resources/deployments/{deploymentName}"
 	rt.Handle("GET", d[:strings.LastIndexByte(d, '/')], pr.list)
 	rt.Handle("GET", d, pr.get)
-	rt.Handle("PUT", d, withDetails(pr.put))
-	rt.Handle("DELETE", d, withDetails(pr.delete))
-	rt.Handle("POST", d+"/validate", withDetails(pr.validate), arm.Action("Microsoft.Resources/deployments/validate/action"))
-	rt.Handle("POST", d+"/cancel", withDetails(pr.cancel), arm.Action("Microsoft.Resources/deployments/cancel/action"))
+	rt.Handle("PUT", d, arm.DetailsListed(pr.put))
+	rt.Handle("DELETE", d, arm.DetailsListed(pr.delete))
+	rt.Handle("POST", d+"/validate", arm.DetailsListed(pr.validate), arm.Action("Microsoft.Resources/deployments/validate/action"))
+	rt.Handle("POST", d+"/cancel", arm.DetailsListed(pr.cancel), arm.Action("Microsoft.Resources/deployments/cancel/action"))
 	rt.Handle("POST", d+"/exportTemplate", pr.exportTemplate, arm.Action("Microsoft.Resources/deployments/exportTemplate/action"))
 	// Deployment operations answer at both paths (the SDKs use the one
 	// without providers/Microsoft.Resources).
@@ -682,19 +682,4 @@ func lenientJSON(b []byte) []byte {
 		}
 	}
 	return out
-}
-
-// withDetails answers h's CloudErrors with details as a list (az's
-// deployment commands iterate over an error's details, and fail on null).
-func withDetails(h arm.Handler) arm.Handler {
-	return func(r *arm.Request) (*arm.Response, error) {
-		resp, err := h(r)
-		var ae *arm.Error
-		if err != nil && arm.As(err, &ae) && ae.Details == nil {
-			c := *ae
-			c.Details = []arm.Error{}
-			return nil, &c
-		}
-		return resp, err
-	}
 }

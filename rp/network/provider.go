@@ -60,22 +60,22 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 
 	V := rg + "/virtualNetworks/{virtualNetworkName}"
 	rt.HandleResource(V, wrapMethods(arm.Methods{List: pr.listIn(vnetType, wireVNet), Get: pr.getVNet, Put: pr.putVNet, Patch: pr.patchTags(vnetType), Delete: pr.deleteVNet}))
-	rt.Handle("GET", subNS+"/virtualNetworks", netErrors(pr.listIn(vnetType, wireVNet)))
+	rt.Handle("GET", subNS+"/virtualNetworks", arm.DetailsListed(pr.listIn(vnetType, wireVNet)))
 	rt.HandleResource(V+"/subnets/{subnetName}", wrapMethods(arm.Methods{List: pr.listSubnets, Get: pr.getSubnet, Put: pr.putSubnet, Delete: pr.deleteSubnet}))
 
 	G := rg + "/networkSecurityGroups/{networkSecurityGroupName}"
 	rt.HandleResource(G, wrapMethods(arm.Methods{List: pr.listIn(nsgType, wireNSG), Get: pr.getNSG, Put: pr.putNSG, Patch: pr.patchTags(nsgType), Delete: pr.deleteNSG}))
-	rt.Handle("GET", subNS+"/networkSecurityGroups", netErrors(pr.listIn(nsgType, wireNSG)))
+	rt.Handle("GET", subNS+"/networkSecurityGroups", arm.DetailsListed(pr.listIn(nsgType, wireNSG)))
 	rt.HandleResource(G+"/securityRules/{securityRuleName}", wrapMethods(arm.Methods{List: pr.listRules, Get: pr.getRule, Put: pr.putRule, Delete: pr.deleteRule}))
 	rt.HandleResource(G+"/defaultSecurityRules/{defaultSecurityRuleName}", wrapMethods(arm.Methods{List: pr.listDefaultRules, Get: pr.getDefaultRule}))
 
 	P := rg + "/publicIPAddresses/{publicIpAddressName}"
 	rt.HandleResource(P, wrapMethods(arm.Methods{List: pr.listIn(pipType, wirePIP), Get: pr.getPIP, Put: pr.putPIP, Patch: pr.patchTags(pipType), Delete: pr.deletePIP}))
-	rt.Handle("GET", subNS+"/publicIPAddresses", netErrors(pr.listIn(pipType, wirePIP)))
+	rt.Handle("GET", subNS+"/publicIPAddresses", arm.DetailsListed(pr.listIn(pipType, wirePIP)))
 
 	N := rg + "/networkInterfaces/{networkInterfaceName}"
 	rt.HandleResource(N, wrapMethods(arm.Methods{List: pr.listIn(nicType, wireNIC), Get: pr.getNIC, Put: pr.putNIC, Patch: pr.patchTags(nicType), Delete: pr.deleteNIC}))
-	rt.Handle("GET", subNS+"/networkInterfaces", netErrors(pr.listIn(nicType, wireNIC)))
+	rt.Handle("GET", subNS+"/networkInterfaces", arm.DetailsListed(pr.listIn(nicType, wireNIC)))
 	rt.HandleResource(N+"/ipConfigurations/{ipConfigurationName}", wrapMethods(arm.Methods{List: pr.listIPConfigs, Get: pr.getIPConfig}))
 
 	rt.Handle("GET", subNS+"/locations/{location}/operations/{operationId}", func(r *arm.Request) (*arm.Response, error) {
@@ -95,27 +95,10 @@ func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	return nil
 }
 
-// netErrors answers h's errors as Azure's network provider writes them:
-// with "details": [] (ARM's null there breaks the az CLI's generated
-// network commands, which then print "Operation returned an invalid
-// status 'Bad Request'" instead of the code and message).
-func netErrors(h arm.Handler) arm.Handler {
-	return func(r *arm.Request) (*arm.Response, error) {
-		resp, err := h(r)
-		var ae *arm.Error
-		if err != nil && arm.As(err, &ae) && ae.Details == nil {
-			c := *ae
-			c.Details = []arm.Error{}
-			return nil, &c
-		}
-		return resp, err
-	}
-}
-
 func wrapMethods(m arm.Methods) arm.Methods {
 	for _, h := range []*arm.Handler{&m.List, &m.Get, &m.Put, &m.Patch, &m.Delete} {
 		if *h != nil {
-			*h = netErrors(*h)
+			*h = arm.DetailsListed(*h)
 		}
 	}
 	return m
