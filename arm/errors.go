@@ -172,20 +172,36 @@ type errorEnvelope struct {
 }
 
 // DetailsListed answers h's CloudErrors with details as a list ([]) where
-// they have none. Clients built on azure-cli's generated commands (az
-// network) and az's deployment commands iterate over an error's details
-// and fail on ARM's null ("Operation returned an invalid status", "'NoneType'
-// object is not iterable"); the providers whose answers they read (the
-// network provider, deployments) write a list, as Azure's do.
+// they have none, at every level. Clients built on azure-cli's generated
+// commands (az network) and az's deployment commands iterate over an
+// error's details and fail on ARM's null ("Operation returned an invalid
+// status", "'NoneType' object is not iterable"); the providers whose answers
+// they read (the network provider, deployments) write a list, as Azure's
+// do. ListsDetails does it for what the router itself refuses too.
 func DetailsListed(h Handler) Handler {
 	return func(r *Request) (*Response, error) {
 		resp, err := h(r)
-		var ae *Error
-		if err != nil && As(err, &ae) && ae.Details == nil {
-			c := *ae
-			c.Details = []Error{}
-			return nil, &c
-		}
-		return resp, err
+		return resp, detailsListed(err)
 	}
+}
+
+// detailsListed is err, a CloudError, as ListedDetails returns it; any
+// other error as it is.
+func detailsListed(err error) error {
+	var ae *Error
+	if err != nil && As(err, &ae) {
+		return ListedDetails(ae)
+	}
+	return err
+}
+
+// ListedDetails is a copy of e whose details, and theirs below, are lists
+// ([]) where they were nil (e is left as it is).
+func ListedDetails(e *Error) *Error {
+	c := *e
+	c.Details = make([]Error, len(e.Details))
+	for i := range e.Details {
+		c.Details[i] = *ListedDetails(&e.Details[i])
+	}
+	return &c
 }

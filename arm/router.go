@@ -184,6 +184,12 @@ func NoAuthz() RouteOption { return func(rt *route) { rt.action = "-" } }
 // NoAPIVersion makes the api-version optional for a route.
 func NoAPIVersion() RouteOption { return func(rt *route) { rt.noVersion = true } }
 
+// ListsDetails makes every CloudError a request of the route is answered
+// with, the router's own refusals (authorization, api-version, locks, the
+// group's state) as its handler's, carry details as lists ([]) where they
+// have none (see DetailsListed): az's deployment commands iterate them.
+func ListsDetails() RouteOption { return func(rt *route) { rt.listDetails = true } }
+
 type route struct {
 	method    string
 	pattern   string
@@ -193,6 +199,8 @@ type route struct {
 	handler   Handler
 	action    string
 	noVersion bool
+	// listDetails: the route's errors carry details as lists (ListsDetails).
+	listDetails bool
 	// typeName and typeVersions are the route's resource type's entry in
 	// the per-type catalog (TypeVersions) and its versions, lower-cased;
 	// typeVersions is nil when the type has none.
@@ -476,6 +484,9 @@ func namespaceOf(segs []string) string {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	var au audit
 	resp, err := rt.serve(hr, &au)
+	if err != nil && au.listDetails {
+		err = detailsListed(err)
+	}
 	status := rt.write(w, hr, resp, err)
 	if hr.Method != http.MethodGet && hr.Method != http.MethodHead {
 		caller, _ := CallerFrom(hr.Context())
@@ -498,8 +509,12 @@ func WithRouteRecorder(ctx context.Context) (context.Context, *string) {
 	return n, n.route
 }
 
-// audit records what a write request tried to do.
-type audit struct{ action, scope string }
+// audit records what a write request tried to do, and whether the route
+// it matched lists its errors' details (ListsDetails).
+type audit struct {
+	action, scope string
+	listDetails   bool
+}
 
 func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	req := &Request{HTTP: hr, retryAfter: rt.RetryAfter}
@@ -536,6 +551,7 @@ func (rt *Router) serve(hr *http.Request, au *audit) (*Response, error) {
 	if !ok && hr.Method == http.MethodHead {
 		r, ok = n.routes[http.MethodGet]
 	}
+	au.listDetails = ok && r.listDetails
 	if st := stateOf(hr.Context()); st != nil && st.route != nil && ok {
 		*st.route = r.pattern
 	}

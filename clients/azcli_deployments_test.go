@@ -166,3 +166,52 @@ func TestAzCLIDeploymentGroup(t *testing.T) {
 		t.Errorf("deployments after a delete: %q", got)
 	}
 }
+
+// TestAzCLIDeploymentRefusedByTheRouter: what the router refuses before a
+// deployment handler runs (a principal with no role on the group, a group
+// that does not exist, an api-version Microsoft.Resources has not) comes
+// back with details [] (as every answer of rp/deployments' own), so az
+// deployment group create/validate prints the error, not "'NoneType' object
+// is not iterable" (az reads every error's details as a list).
+func TestAzCLIDeploymentRefusedByTheRouter(t *testing.T) {
+	e := testserver.Start(t)
+	az := loggedIn(t, e)
+	az.run("group", "create", "-n", "dep", "-l", "westus", "-o", "none")
+	tmpl := vaultTemplateFile(t)
+	resp, m := e.Do("POST", "/providers/Safehold.Identity/servicePrincipals?api-version=2024-01-01", map[string]string{"displayName": "norole"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("create service principal: %d %v", resp.StatusCode, m)
+	}
+	// It reads another group only (az login wants a subscription it sees).
+	e.ResourceGroups("other")
+	fixture.Assign(t, e, "/subscriptions/"+e.Conn.SubscriptionID+"/resourceGroups/other", rbac.Reader, str(m, "objectId"))
+	c := loggedInAs(t, e, str(m, "appId"), str(m, "clientSecret"))
+	for _, args := range [][]string{
+		{"deployment", "group", "create", "-g", "dep", "-n", "v1", "--template-file", tmpl, "--parameters", "vaultName=vault1"},
+		{"deployment", "group", "validate", "-g", "dep", "-n", "v1", "--template-file", tmpl, "--parameters", "vaultName=vault1"},
+		{"deployment", "group", "show", "-g", "dep", "-n", "v1"},
+		{"deployment", "operation", "group", "list", "-g", "dep", "-n", "v1"},
+	} {
+		r := c.exec(args...)
+		out := r.Stdout + r.Stderr
+		if r.Code == 0 || !strings.Contains(out, "AuthorizationFailed") || strings.Contains(out, "NoneType") {
+			t.Errorf("az %s as a principal with no role on the group: exit %d\n%s", strings.Join(args[:3], " "), r.Code, out)
+		}
+	}
+	r := az.exec("deployment", "group", "create", "-g", "nosuch", "-n", "v1", "--template-file", tmpl, "--parameters", "vaultName=vault1")
+	if out := r.Stdout + r.Stderr; r.Code == 0 || !strings.Contains(out, "ResourceGroupNotFound") || strings.Contains(out, "NoneType") {
+		t.Errorf("az deployment group create into a missing group: exit %d\n%s", r.Code, out)
+	}
+	// An api-version the namespace has not: the router's 400, details [].
+	sub := "/subscriptions/" + e.Conn.SubscriptionID
+	for _, p := range []string{"", "/validate"} {
+		method := "PUT"
+		if p != "" {
+			method = "POST"
+		}
+		resp, m := e.Do(method, sub+"/resourceGroups/dep/providers/Microsoft.Resources/deployments/v1"+p+"?api-version=1999-01-01", map[string]any{"properties": map[string]any{"mode": "Incremental", "template": map[string]any{}}})
+		if d, ok := testserver.Field(m, "error.details").([]any); resp.StatusCode != 400 || !ok || len(d) != 0 {
+			t.Errorf("%s %s with a bad api-version: %d %v", method, p, resp.StatusCode, m)
+		}
+	}
+}

@@ -129,22 +129,26 @@ type deployOp struct {
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
 	pr.p, pr.rt = p, rt
 	const d = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Resources/deployments/{deploymentName}"
-	rt.Handle("GET", d[:strings.LastIndexByte(d, '/')], pr.list)
-	rt.Handle("GET", d, pr.get)
-	rt.Handle("PUT", d, arm.DetailsListed(pr.put))
-	rt.Handle("DELETE", d, arm.DetailsListed(pr.delete))
-	rt.Handle("POST", d+"/validate", arm.DetailsListed(pr.validate), arm.Action("Microsoft.Resources/deployments/validate/action"))
-	rt.Handle("POST", d+"/cancel", arm.DetailsListed(pr.cancel), arm.Action("Microsoft.Resources/deployments/cancel/action"))
-	rt.Handle("POST", d+"/exportTemplate", pr.exportTemplate, arm.Action("Microsoft.Resources/deployments/exportTemplate/action"))
+	// Every answer's errors carry details as lists, the router's refusals
+	// (authorization, the group, the api-version) as the handlers' own: az's
+	// deployment commands iterate them (arm.ListsDetails).
+	listed := arm.ListsDetails()
+	rt.Handle("GET", d[:strings.LastIndexByte(d, '/')], pr.list, listed)
+	rt.Handle("GET", d, pr.get, listed)
+	rt.Handle("PUT", d, pr.put, listed)
+	rt.Handle("DELETE", d, pr.delete, listed)
+	rt.Handle("POST", d+"/validate", pr.validate, arm.Action("Microsoft.Resources/deployments/validate/action"), listed)
+	rt.Handle("POST", d+"/cancel", pr.cancel, arm.Action("Microsoft.Resources/deployments/cancel/action"), listed)
+	rt.Handle("POST", d+"/exportTemplate", pr.exportTemplate, arm.Action("Microsoft.Resources/deployments/exportTemplate/action"), listed)
 	// Deployment operations answer at both paths (the SDKs use the one
 	// without providers/Microsoft.Resources).
 	const o = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/deployments/{deploymentName}"
 	for _, base := range []string{d, o} {
-		rt.Handle("GET", base+"/operations", pr.listOps, arm.Action("Microsoft.Resources/deployments/operations/read"))
-		rt.Handle("GET", base+"/operations/{operationId}", pr.getOp, arm.Action("Microsoft.Resources/deployments/operations/read"))
+		rt.Handle("GET", base+"/operations", pr.listOps, arm.Action("Microsoft.Resources/deployments/operations/read"), listed)
+		rt.Handle("GET", base+"/operations/{operationId}", pr.getOp, arm.Action("Microsoft.Resources/deployments/operations/read"), listed)
 	}
-	rt.Handle("GET", d+"/operationStatuses/{operationId}", pr.status, arm.Action("Microsoft.Resources/deployments/read"))
-	rt.Handle("POST", d+"/whatIf", pr.whatIf, arm.Action("Microsoft.Resources/deployments/whatIf/action"))
+	rt.Handle("GET", d+"/operationStatuses/{operationId}", pr.status, arm.Action("Microsoft.Resources/deployments/read"), listed)
+	rt.Handle("POST", d+"/whatIf", pr.whatIf, arm.Action("Microsoft.Resources/deployments/whatIf/action"), listed)
 	p.Ops.RegisterLight(opKind, pr.run)
 	return nil
 }
@@ -243,7 +247,7 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 		}
 		given = gm
 	}
-	g, err := resource.GetShared[resource.ResourceGroup](ctx, pr.p.Store, mustGroup(sub, group))
+	g, err := pr.groupOf(ctx, sub, group)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -271,6 +275,16 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 		}
 	}
 	return &req, t, tm, given, nil
+}
+
+// groupOf reads the deployment's resource group: 404 ResourceGroupNotFound
+// naming it when there is none, as ARM answers.
+func (pr *Provider) groupOf(ctx context.Context, sub, group string) (*resource.ResourceGroup, error) {
+	g, err := resource.GetShared[resource.ResourceGroup](ctx, pr.p.Store, mustGroup(sub, group))
+	if arm.IsNotFound(err) {
+		return nil, arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", group)
+	}
+	return g, err
 }
 
 func mustGroup(sub, group string) arm.ResourceID {
@@ -410,7 +424,7 @@ func (pr *Provider) get(r *arm.Request) (*arm.Response, error) {
 func (pr *Provider) list(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, group := r.Param("subscriptionId"), r.Param("resourceGroupName")
-	if _, err := resource.GetShared[resource.ResourceGroup](ctx, pr.p.Store, mustGroup(sub, group)); err != nil {
+	if _, err := pr.groupOf(ctx, sub, group); err != nil {
 		return nil, err
 	}
 	all, err := resource.List[stored](ctx, pr.p.Store, typeName, "/subscriptions/"+sub+"/resourceGroups/"+group)
@@ -485,7 +499,7 @@ func (pr *Provider) delete(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	if gone {
-		if _, err := resource.GetShared[resource.ResourceGroup](ctx, pr.p.Store, mustGroup(sub, group)); err != nil {
+		if _, err := pr.groupOf(ctx, sub, group); err != nil {
 			return nil, err
 		}
 		return arm.NoContent(), nil
@@ -501,11 +515,7 @@ func (pr *Provider) validate(r *arm.Request) (*arm.Response, error) {
 		var ae *arm.Error
 		if arm.As(err, &ae) && ae.Status == http.StatusBadRequest {
 			// The validate result's own shape: {"error": {...}} with 400.
-			c := *ae
-			if c.Details == nil {
-				c.Details = []arm.Error{}
-			}
-			return arm.Status(http.StatusBadRequest, map[string]any{"error": &c}), nil
+			return arm.Status(http.StatusBadRequest, map[string]any{"error": arm.ListedDetails(ae)}), nil
 		}
 		return nil, err
 	}

@@ -80,16 +80,16 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 			cur.Properties.Outputs = outputs
 			cur.Properties.OutputResources = outRes
 			if derr != nil {
-				listDetails(derr) // az iterates every error's details
+				derr = arm.ListedDetails(derr) // az iterates every error's details
 			}
 			cur.Properties.Error = derr
 			return resource.Put(ctx, tx, id, cur)
 		}
 	}
-	g, err := resource.GetShared[resource.ResourceGroup](ctx, pr.p.Store, mustGroup(sub, group))
+	g, err := pr.groupOf(ctx, sub, group)
 	if err != nil {
 		if arm.IsNotFound(err) {
-			e := arm.Errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", group)
+			e := asCloud(err)
 			op.OnFailure(end("Failed", nil, nil, e))
 			return e
 		}
@@ -102,7 +102,7 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 		return e
 	}
 	if s.Run.Cancel {
-		e := listDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled before it started.", name))
+		e := arm.ListedDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled before it started.", name))
 		op.OnFailure(end("Canceled", nil, nil, e))
 		return e
 	}
@@ -129,14 +129,13 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 		}
 	}
 	if canceled {
-		e := listDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled.", name))
+		e := arm.ListedDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled.", name))
 		op.OnFailure(end("Canceled", nil, outRes, e))
 		return e
 	}
 	if len(failures) > 0 {
 		e := arm.BadRequest("DeploymentFailed", "At least one resource deployment operation failed. Please list deployment operations for details. Please see https://aka.ms/arm-deployment-operations for usage details.")
 		e.Details = failures
-		listDetails(e)
 		op.OnFailure(end("Failed", nil, outRes, e))
 		return e
 	}
@@ -166,7 +165,7 @@ func (pr *Provider) failed(ctx context.Context, id arm.ResourceID, opID string, 
 		}
 		cur.Properties.ProvisioningState = "Failed"
 		cur.Properties.Duration = isoDuration(pr.p.Now().Sub(cur.Properties.Timestamp))
-		cur.Properties.Error = listDetails(derr)
+		cur.Properties.Error = arm.ListedDetails(derr)
 		return resource.Put(ctx, tx, id, &cur)
 	}
 }
@@ -635,15 +634,4 @@ func (w *recorder) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return w.body.Write(b)
-}
-
-// listDetails sets every nil details list under e to an empty one.
-func listDetails(e *arm.Error) *arm.Error {
-	if e.Details == nil {
-		e.Details = []arm.Error{}
-	}
-	for i := range e.Details {
-		listDetails(&e.Details[i])
-	}
-	return e
 }
