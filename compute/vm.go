@@ -237,6 +237,10 @@ type VMSpec struct {
 	// ExtendedLocation is the edge zone asked of a new VM (refused:
 	// resource.CheckExtendedLocation).
 	ExtendedLocation json.RawMessage
+	// NewNICs are network interfaces a new VM is created with (in its
+	// transaction; ignored on an update), listed in its networkProfile
+	// after those NetworkProfile names.
+	NewNICs []NewNIC
 	// Kept are properties kept as given (KeptVMProperties): on an update
 	// each one given replaces the VM's, one given as null removes it, and
 	// the others stay.
@@ -612,6 +616,11 @@ func (s *Service) PutVM(ctx context.Context, spec VMSpec) (bool, *VM, error) {
 						return err
 					}
 				}
+			}
+		}
+		if created {
+			if body.Properties.NetworkProfile, err = s.withNewNICs(ctx, tx, &spec, loc, body.Properties.NetworkProfile); err != nil {
+				return err
 			}
 		}
 		if s.network != nil {

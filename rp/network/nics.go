@@ -100,88 +100,97 @@ func (pr *Provider) putNIC(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	return pr.write(r, id.String(), func(b *batch) (any, string, bool, error) {
-		n, err := b.nic(id)
-		created := arm.IsNotFound(err)
-		if err != nil && !created {
-			return nil, "", false, err
-		}
-		var old []IPConfig
-		if created {
-			n = &NIC{TrackedResource: arm.TrackedResource{ID: id.String(), Name: id.Name(), Type: nicType, Location: loc}}
-			n.Properties.ResourceGUID = newGUID()
-			n.Properties.NicType, n.Properties.HostedWorkloads, n.Properties.TapConfigurations = "Standard", []string{}, []any{}
-			b.add(id, n)
-		} else {
-			if err := sameLocation(&n.TrackedResource, loc); err != nil {
-				return nil, "", false, err
-			}
-			old = n.Properties.IPConfigurations
-		}
-		b.touch(id.String())
-		// What the interface used is released, then what it uses now taken.
-		pips, err := pr.releaseNIC(b, n)
-		if err != nil {
-			return nil, "", false, err
-		}
-		n.Tags = in.Tags
-		n.Properties.EnableAcceleratedNetworking, n.Properties.EnableIPForwarding = in.Properties.EnableAcceleratedNetworking, in.Properties.EnableIPForwarding
-		n.Properties.DNSSettings = NICDNS{DNSServers: []string{}, AppliedDNSServers: []string{}, InternalDomainNameSuffix: internalSuffix(n.Properties.ResourceGUID)}
-		if d := in.Properties.DNSSettings; d != nil && d.DNSServers != nil {
-			n.Properties.DNSSettings.DNSServers = d.DNSServers
-		}
-		n.Properties.IPConfigurations = make([]IPConfig, 0, len(ipcs))
-		var vnetID string
-		for _, c := range ipcs {
-			ipcID := n.ID + "/ipConfigurations/" + c.Name
-			v, s, err := pr.subnetRef(b, c.Properties.Subnet.ID, n.ID, loc)
-			if err != nil {
-				return nil, "", false, err
-			}
-			if vnetID != "" && !arm.EqualIDs(vnetID, v.ID) {
-				return nil, "", false, arm.BadRequest("IpConfigurationsOfNicMustBeInSameVnet", "All ip configurations of network interface %s must be in one virtual network: %s is in %s, another in %s.", n.Name, c.Name, v.ID, vnetID)
-			}
-			vnetID = v.ID
-			method := "Dynamic"
-			want := ""
-			if strings.EqualFold(c.Properties.PrivateIPAllocationMethod, "Static") {
-				method, want = "Static", c.Properties.PrivateIPAddress
-			} else if prev := findIPConfig(old, c.Name); prev != nil && arm.EqualIDs(refID(prev.Properties.Subnet), s.ID) {
-				want = prev.Properties.PrivateIPAddress // a Dynamic address stays while the interface stays in its subnet
-			}
-			ip, err := takeIP(s, want, method == "Static", ipcID)
-			if err != nil {
-				return nil, "", false, err
-			}
-			b.touch(v.ID)
-			cfg := IPConfig{ID: ipcID, Name: c.Name, Type: ipcType, Properties: IPConfigProps{PrivateIPAddress: ip, PrivateIPAllocationMethod: method,
-				PrivateIPAddressVersion: "IPv4", Subnet: &Ref{ID: s.ID}, Primary: len(ipcs) == 1 || c.Properties.Primary != nil && *c.Properties.Primary}}
-			if ref := refID(c.Properties.PublicIPAddress); ref != "" {
-				p, err := pr.pipRef(b, ref, ipcID, loc)
-				if err != nil {
-					return nil, "", false, err
-				}
-				p.Properties.IPConfiguration = &Ref{ID: ipcID}
-				cfg.Properties.PublicIPAddress = &Ref{ID: p.ID}
-				pips = append(pips, p)
-			}
-			n.Properties.IPConfigurations = append(n.Properties.IPConfigurations, cfg)
-		}
-		n.Properties.NetworkSecurityGroup = nil
-		if ref := refID(in.Properties.NetworkSecurityGroup); ref != "" {
-			g, err := pr.nsgRef(b, ref, n.ID, loc)
-			if err != nil {
-				return nil, "", false, err
-			}
-			g.Properties.NetworkInterfaces = addRef(g.Properties.NetworkInterfaces, n.ID)
-			n.Properties.NetworkSecurityGroup = &Ref{ID: g.ID}
-		}
-		for _, p := range pips {
-			if err := pr.settleAddress(b, p); err != nil {
-				return nil, "", false, err
-			}
-		}
-		return n, loc, created, nil
+		n, created, err := pr.setNIC(b, id, loc, &in)
+		return n, loc, created, err
 	})
+}
+
+// setNIC makes, in b, the network interface id in loc as in asks (in
+// checked for shape): it creates it or changes it, releasing what it used
+// and taking what it names now.
+func (pr *Provider) setNIC(b *batch, id arm.ResourceID, loc string, in *nicIn) (*NIC, bool, error) {
+	ipcs := in.Properties.IPConfigurations
+	n, err := b.nic(id)
+	created := arm.IsNotFound(err)
+	if err != nil && !created {
+		return nil, false, err
+	}
+	var old []IPConfig
+	if created {
+		n = &NIC{TrackedResource: arm.TrackedResource{ID: id.String(), Name: id.Name(), Type: nicType, Location: loc}}
+		n.Properties.ResourceGUID = newGUID()
+		n.Properties.NicType, n.Properties.HostedWorkloads, n.Properties.TapConfigurations = "Standard", []string{}, []any{}
+		b.add(id, n)
+	} else {
+		if err := sameLocation(&n.TrackedResource, loc); err != nil {
+			return nil, false, err
+		}
+		old = n.Properties.IPConfigurations
+	}
+	b.touch(id.String())
+	// What the interface used is released, then what it uses now taken.
+	pips, err := pr.releaseNIC(b, n)
+	if err != nil {
+		return nil, false, err
+	}
+	n.Tags = in.Tags
+	n.Properties.EnableAcceleratedNetworking, n.Properties.EnableIPForwarding = in.Properties.EnableAcceleratedNetworking, in.Properties.EnableIPForwarding
+	n.Properties.DNSSettings = NICDNS{DNSServers: []string{}, AppliedDNSServers: []string{}, InternalDomainNameSuffix: internalSuffix(n.Properties.ResourceGUID)}
+	if d := in.Properties.DNSSettings; d != nil && d.DNSServers != nil {
+		n.Properties.DNSSettings.DNSServers = d.DNSServers
+	}
+	n.Properties.IPConfigurations = make([]IPConfig, 0, len(ipcs))
+	var vnetID string
+	for _, c := range ipcs {
+		ipcID := n.ID + "/ipConfigurations/" + c.Name
+		v, s, err := pr.subnetRef(b, c.Properties.Subnet.ID, n.ID, loc)
+		if err != nil {
+			return nil, false, err
+		}
+		if vnetID != "" && !arm.EqualIDs(vnetID, v.ID) {
+			return nil, false, arm.BadRequest("IpConfigurationsOfNicMustBeInSameVnet", "All ip configurations of network interface %s must be in one virtual network: %s is in %s, another in %s.", n.Name, c.Name, v.ID, vnetID)
+		}
+		vnetID = v.ID
+		method := "Dynamic"
+		want := ""
+		if strings.EqualFold(c.Properties.PrivateIPAllocationMethod, "Static") {
+			method, want = "Static", c.Properties.PrivateIPAddress
+		} else if prev := findIPConfig(old, c.Name); prev != nil && arm.EqualIDs(refID(prev.Properties.Subnet), s.ID) {
+			want = prev.Properties.PrivateIPAddress // a Dynamic address stays while the interface stays in its subnet
+		}
+		ip, err := takeIP(s, want, method == "Static", ipcID)
+		if err != nil {
+			return nil, false, err
+		}
+		b.touch(v.ID)
+		cfg := IPConfig{ID: ipcID, Name: c.Name, Type: ipcType, Properties: IPConfigProps{PrivateIPAddress: ip, PrivateIPAllocationMethod: method,
+			PrivateIPAddressVersion: "IPv4", Subnet: &Ref{ID: s.ID}, Primary: len(ipcs) == 1 || c.Properties.Primary != nil && *c.Properties.Primary}}
+		if ref := refID(c.Properties.PublicIPAddress); ref != "" {
+			p, err := pr.pipRef(b, ref, ipcID, loc)
+			if err != nil {
+				return nil, false, err
+			}
+			p.Properties.IPConfiguration = &Ref{ID: ipcID}
+			cfg.Properties.PublicIPAddress = &Ref{ID: p.ID}
+			pips = append(pips, p)
+		}
+		n.Properties.IPConfigurations = append(n.Properties.IPConfigurations, cfg)
+	}
+	n.Properties.NetworkSecurityGroup = nil
+	if ref := refID(in.Properties.NetworkSecurityGroup); ref != "" {
+		g, err := pr.nsgRef(b, ref, n.ID, loc)
+		if err != nil {
+			return nil, false, err
+		}
+		g.Properties.NetworkInterfaces = addRef(g.Properties.NetworkInterfaces, n.ID)
+		n.Properties.NetworkSecurityGroup = &Ref{ID: g.ID}
+	}
+	for _, p := range pips {
+		if err := pr.settleAddress(b, p); err != nil {
+			return nil, false, err
+		}
+	}
+	return n, created, nil
 }
 
 func internalSuffix(guid string) string {
@@ -402,6 +411,45 @@ func (pr *Provider) UseNICs(ctx context.Context, tx store.Tx, vmID, location str
 		}
 	}
 	return b.flush()
+}
+
+// CreateNIC implements compute.Network: the interface is made as a PUT of
+// it naming the subnet would make it (its first free address, Dynamic).
+func (pr *Provider) CreateNIC(ctx context.Context, tx store.Tx, nicID, location, subnetID string, tags map[string]string) error {
+	nid, err := arm.ParseID(nicID)
+	if err != nil || !nid.IsType(nicType) {
+		return arm.BadRequest("InvalidParameter", "'%s' is not a network interface id (/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.Network/networkInterfaces/{name}).", nicID)
+	}
+	b := newBatch(ctx, tx, pr.p)
+	if _, err := b.nic(nid); err == nil {
+		return arm.Conflict("NetworkInterfaceExists", "Network interface %s already exists: delete it, or give the VM another name.", nicID)
+	} else if !arm.IsNotFound(err) {
+		return err
+	}
+	in := nicIn{trackedIn: trackedIn{Location: location, Tags: tags}}
+	c := ipConfigIn{Name: "ipconfig1"}
+	c.Properties.Subnet = &Ref{ID: subnetID}
+	in.Properties.IPConfigurations = []ipConfigIn{c}
+	if _, _, err := pr.setNIC(b, nid, resource.NormLocation(location), &in); err != nil {
+		return err
+	}
+	return b.flush()
+}
+
+// SubnetLocation implements compute.Network.
+func (pr *Provider) SubnetLocation(ctx context.Context, r store.Reader, subnetID string) (string, error) {
+	sid, err := arm.ParseID(subnetID)
+	if err != nil || !sid.IsType(subnetType) {
+		return "", arm.BadRequest("InvalidRequestFormat", "Cannot parse the request: '%s' is not a subnet id (/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/{subnet}).", subnetID)
+	}
+	var v VNet
+	if err := resource.Get(ctx, r, sid.Parent(), &v); err != nil {
+		return "", err
+	}
+	if findSubnet(v.Properties.Subnets, sid.Name()) < 0 {
+		return "", resource.NotFound(sid)
+	}
+	return v.Location, nil
 }
 
 // DropNICs implements compute.Network.

@@ -326,6 +326,11 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 		if spec.VMSize != "" {
 			spec.HardwareProfile = map[string]any{"vmSize": spec.VMSize}
 		}
+		if req.SubnetID != "" {
+			// Its network interface, made with it (and deleted with it:
+			// the clean-up of a failed restore deletes it too).
+			spec.NewNICs = []compute.NewNIC{{ID: nicOf(spec.ID), SubnetID: req.SubnetID}}
+		}
 		for _, r := range disks {
 			if r.Source.SKU == "UltraSSD_LRS" {
 				// The restored Ultra disks keep their sku: the new VM
@@ -612,10 +617,55 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 			return req, err
 		}
 	}
+	if req.RecoveryType == "AlternateLocation" {
+		if err := pr.checkRestoreNetwork(ctx, req, firstOf(req.Region, p.Details["vmLocation"], it.Location)); err != nil {
+			return req, err
+		}
+	}
 	if !p.HasTier(protection.TierOperational) && !p.HasTier(protection.TierVault) {
 		return req, arm.BadRequest("BMSUserErrorRecoveryPointNotRestorable", "The recovery point '%s' has no data in any tier yet: wait for its backup job to finish.", p.ID)
 	}
 	return req, nil
+}
+
+// checkRestoreNetwork checks the network a restore to a new VM in location
+// names: the subnet (required with a virtual network, and of it) exists in
+// a virtual network of location, and the network interface the restore
+// creates for the VM (nicOf) does not exist yet.
+func (pr *Provider) checkRestoreNetwork(ctx context.Context, req restoreRequest, location string) error {
+	if req.SubnetID == "" {
+		if req.VirtualNetworkID != "" {
+			return restoreErr("properties.subnetId", "is required with properties.virtualNetworkId: the new VM's network interface is created in that subnet of the virtual network.")
+		}
+		return nil
+	}
+	sid := mustParse(req.SubnetID)
+	if req.VirtualNetworkID != "" && !arm.EqualIDs(sid.Parent().String(), req.VirtualNetworkID) {
+		return restoreErr("properties.subnetId", "'%s' is not a subnet of the virtual network '%s' (properties.virtualNetworkId): name one of its subnets.", req.SubnetID, req.VirtualNetworkID)
+	}
+	loc, err := pr.Compute.SubnetLocation(ctx, req.SubnetID)
+	if isNotFound(err) {
+		return restoreErr("properties.subnetId", "the subnet '%s' of the virtual network '%s' (resource group '%s') was not found: create it (az network vnet subnet create) or name an existing one.", sid.Name(), sid.Parent().Name(), sid.ResourceGroup)
+	} else if err != nil {
+		return err
+	}
+	if resource.NormLocation(loc) != resource.NormLocation(location) {
+		return restoreErr("properties.virtualNetworkId", "the virtual network '%s' is in region '%s', and the new VM is created in '%s': name a virtual network of that region.", sid.Parent().Name(), loc, resource.NormLocation(location))
+	}
+	nic := nicOf(req.TargetVirtualMachineID)
+	if ok, err := resource.Exists(ctx, pr.p.Store, nic); err != nil {
+		return err
+	} else if ok {
+		return restoreErr("properties.targetVirtualMachineId", "the new VM's network interface '%s' already exists: delete it, or name another VM.", mustParse(nic).Name())
+	}
+	return nil
+}
+
+// nicOf is the network interface a restore creates for the new VM vmID:
+// {vm}-nic in the VM's resource group.
+func nicOf(vmID string) string {
+	vm := mustParse(vmID)
+	return arm.NewID(vm.SubscriptionID, vm.ResourceGroup, "Microsoft.Network", "networkInterfaces", vm.Name()+"-nic").String()
 }
 
 // checkCrossSubscription refuses a restore whose writes (action and

@@ -1,0 +1,107 @@
+package recoveryservices_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+
+	"github.com/safehold/safehold/fault"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+	"github.com/safehold/safehold/internal/testsvc"
+)
+
+// TestRestoreToANewVMInASubnetGivesItANIC: a restore to a new VM naming a
+// virtual network and subnet (az backup restore restore-disks
+// --target-vm-name --target-vnet-name --target-subnet-name) is refused at
+// once (400, naming the field) when the subnet does not exist or is not
+// the network's; one that fails after its VM is made leaves no network
+// interface; one that succeeds gives the VM {vm}-nic, in the subnet with
+// its first free address, deleteOption Delete, which the VM's delete
+// deletes. Before, the ids were checked for shape only and the VM had no
+// network interface.
+func TestRestoreToANewVMInASubnetGivesItANIC(t *testing.T) {
+	e, bf, rp := backedUpVM1(t, 1, "stagerg", "newrg", "netrg")
+	ctx := e.Ctx()
+	net := "/subscriptions/" + e.Sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/"
+	for _, v := range []string{"vnet1", "vnet2"} {
+		resp, m := e.Do("PUT", net+v+"?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
+			"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
+			"subnets":      []any{map[string]any{"name": "default", "properties": map[string]any{"addressPrefix": "10.0.0.0/24"}}}}})
+		must(t, "create "+v, resp, m, 200, 201)
+	}
+	target := "/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Compute/virtualMachines/vm1r"
+	nic := "/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Network/networkInterfaces/vm1r-nic"
+	staging := mkStorage(t, e, "stagerg", "staging1")
+	trigger := func(vnet, subnet string) error {
+		rr := restoreDisks(e, rp, staging)
+		rr.RecoveryType = to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation)
+		rr.TargetVirtualMachineID = to.Ptr(target)
+		rr.TargetResourceGroupID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/newrg")
+		rr.VirtualNetworkID, rr.SubnetID = to.Ptr(net+vnet), to.Ptr(net+subnet)
+		poller, err := bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rr}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = fixture.Wait(poller, nil)
+		return err
+	}
+	for _, c := range []struct{ vnet, subnet, field string }{
+		{"vnet1", "vnet1/subnets/missing", "properties.subnetId"},
+		{"vnet3", "vnet3/subnets/default", "properties.subnetId"},
+		{"vnet2", "vnet1/subnets/default", "properties.subnetId"},
+	} {
+		err := trigger(c.vnet, c.subnet)
+		if !testserver.HasError(err, http.StatusBadRequest, "BMSUserErrorInvalidRestoreInput") || !strings.Contains(err.Error(), c.field) {
+			t.Fatalf("a restore into %s: %v, want 400 BMSUserErrorInvalidRestoreInput naming %s", c.subnet, err, c.field)
+		}
+	}
+
+	// A restore failing once its VM is made deletes the VM's interface too.
+	if _, err := e.Server.Faults.Add(fault.Rule{Name: "aftervm", Operation: fault.OpRestore, Path: "*/virtualMachines/vm1r", Code: "UserErrorVmProvisioningFailed", Count: 1}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := trigger("vnet1", "vnet1/subnets/default"); !testserver.HasError(err, 0, "UserErrorVmProvisioningFailed") {
+		t.Fatalf("the restore: %v, want the rule's UserErrorVmProvisioningFailed", err)
+	}
+	if n := e.FaultRuleHits("aftervm"); n != -1 {
+		t.Fatalf("the rule (count 1) is still there, %d hits: it did not match the VM", n)
+	}
+	testsvc.WaitWithin(t, time.Minute, "the VM and the interface the failed restore made to go", func() bool {
+		e.Server.Jobs.Notify()
+		resp, _ := e.Do("GET", target+"?api-version=2024-03-01", nil, testserver.AnyStatus())
+		nresp, _ := e.Do("GET", nic+"?api-version=2022-01-01", nil, testserver.AnyStatus())
+		return resp.StatusCode == http.StatusNotFound && nresp.StatusCode == http.StatusNotFound
+	})
+
+	if err := trigger("vnet1", "vnet1/subnets/default"); err != nil {
+		t.Fatalf("the restore into vnet1/default: %v", err)
+	}
+	resp, vm := e.Do("GET", target+"?api-version=2024-03-01", nil)
+	must(t, "get the restored VM", resp, vm, 200)
+	nics, _ := testserver.Field(vm, "properties.networkProfile.networkInterfaces").([]any)
+	if len(nics) != 1 {
+		t.Fatalf("the restored VM's network interfaces: %v, want %s", testserver.Field(vm, "properties.networkProfile"), nic)
+	}
+	if n := nics[0].(map[string]any); !strings.EqualFold(str(n, "id"), nic) || str(n, "properties.deleteOption") != "Delete" {
+		t.Fatalf("the restored VM's network interface: %v, want %s with deleteOption Delete", n, nic)
+	}
+	resp, n := e.Do("GET", nic+"?api-version=2022-01-01", nil)
+	must(t, "get the VM's interface", resp, n, 200)
+	ipc, _ := testserver.Field(n, "properties.ipConfigurations").([]any)
+	if !strings.EqualFold(str(n, "properties.virtualMachine.id"), target) || len(ipc) != 1 ||
+		str(ipc[0].(map[string]any), "properties.privateIPAddress") != "10.0.0.4" || !strings.EqualFold(str(ipc[0].(map[string]any), "properties.subnet.id"), net+"vnet1/subnets/default") {
+		t.Fatalf("the VM's interface: %v, want it in vnet1/default at 10.0.0.4, used by the VM", n)
+	}
+	// The VM's delete deletes its interface (deleteOption Delete).
+	resp, m := e.Do("DELETE", target+"?api-version=2024-03-01", nil)
+	must(t, "delete the restored VM", resp, m, 200, 202, 204)
+	testsvc.WaitWithin(t, time.Minute, "the VM's interface to go with it", func() bool {
+		nresp, _ := e.Do("GET", nic+"?api-version=2022-01-01", nil, testserver.AnyStatus())
+		return nresp.StatusCode == http.StatusNotFound
+	})
+}
