@@ -14,9 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/blob"
 	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/compute"
+	"github.com/safehold/safehold/identity"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/metrics"
 	"github.com/safehold/safehold/ops"
@@ -213,6 +215,16 @@ func (s *Server) placeDisks(next http.Handler) http.Handler {
 		if r.Method == http.MethodPut && r.Header.Get(forwardedHeader) == "" && isDiskPath(r.URL.Path) {
 			if _, leading := s.Leader.Leading(); !leading {
 				if row, err := lease.Get(r.Context(), s.Store, s.Leader.Name); err == nil && row.Alive(time.Now()) && row.Data != "" {
+					if r.Header.Get("Authorization") == "" {
+						// A request the server makes as its context's
+						// caller (a deployment's, rp/deployments): the
+						// leader authenticates the caller's token.
+						if err := s.bearerOfCaller(r, row.Data); err != nil {
+							s.logger.Error("token for a forwarded request", "path", r.URL.Path, "err", err)
+							arm.WriteError(w, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error: %v", err))
+							return
+						}
+					}
 					r.Header.Set(forwardedHeader, "1")
 					fwd(w, r, row.Data)
 					return
@@ -221,6 +233,22 @@ func (s *Server) placeDisks(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerOfCaller gives r, a request the server makes itself as the caller
+// in its context, that caller's bearer token (of the issuer at base), as a
+// client's request has its own.
+func (s *Server) bearerOfCaller(r *http.Request, base string) error {
+	c, ok := arm.CallerFrom(r.Context())
+	if !ok || c.ObjectID == "" {
+		return fmt.Errorf("the request to %s has no caller", r.URL.Path)
+	}
+	tok, _, err := s.Issuer.Issue(&identity.Principal{ObjectID: c.ObjectID, AppID: c.AppID, Kind: c.Kind, TenantID: c.TenantID}, identity.PublicARMAudiences[0], base)
+	if err != nil {
+		return err
+	}
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return nil
 }
 
 // forwardedHeader marks a request one replica forwarded to another (never

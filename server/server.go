@@ -441,7 +441,7 @@ func (s *Server) init(ctx context.Context) error {
 	network := &rpnetwork.Provider{}
 	s.Compute.SetNetwork(network)
 	providers := append([]Provider{&resources.Provider{}, s.authzProvider(), rpcompute.New(s.Compute), network,
-		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{Blobs: s.Blobs}, &deployments.Provider{}}, cfg.Providers...)
+		&recoveryservices.Provider{Compute: s.Compute, Engine: s.Engine}, &dataprotection.Provider{Compute: s.Compute, Engine: s.Engine}, &usageProvider{s: s}, &rpstorage.Provider{Blobs: s.Blobs}, &deployments.Provider{Through: s.placeDisks}}, cfg.Providers...)
 	for _, p := range providers {
 		if err := p.Register(s.Router, s.Platform); err != nil {
 			return fmt.Errorf("register provider: %w", err)

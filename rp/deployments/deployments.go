@@ -31,8 +31,15 @@ const (
 
 // Provider serves deployments.
 type Provider struct {
-	p  *resource.Platform
-	rt *arm.Router
+	// Through, when set, wraps the router for the deployment's own
+	// requests as the server wraps it for a client's once authenticated
+	// (the leader's placement of new disks): they take the path a
+	// client's request takes.
+	Through func(next http.Handler) http.Handler
+
+	p     *resource.Platform
+	rt    *arm.Router
+	serve http.Handler // rt, Through
 }
 
 // Deployment is a deployment as the wire shows it (DeploymentExtended).
@@ -127,7 +134,10 @@ type deployOp struct {
 
 // Register implements server.Provider.
 func (pr *Provider) Register(rt *arm.Router, p *resource.Platform) error {
-	pr.p, pr.rt = p, rt
+	pr.p, pr.rt, pr.serve = p, rt, rt
+	if pr.Through != nil {
+		pr.serve = pr.Through(rt)
+	}
 	const d = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Resources/deployments/{deploymentName}"
 	// Every answer's errors carry details as lists, the router's refusals
 	// (authorization, the group, the api-version) as the handlers' own: az's

@@ -601,7 +601,7 @@ func (x *execution) call(ctx context.Context, method, path, rawQuery string, bod
 				w.body.Write(b)
 			}
 		}()
-		x.pr.rt.ServeHTTP(&w, hr)
+		x.pr.serve.ServeHTTP(&w, hr)
 	}()
 	if w.status == 0 {
 		w.status = http.StatusOK
