@@ -282,3 +282,36 @@ func TestNetworkThroughTheSDK(t *testing.T) {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
+
+// TestVMNetworkErrorsListDetails: compute's answers to a VM naming network
+// interfaces it cannot use (one that does not exist, one another VM uses)
+// carry the network's errors with details [], as the network provider's
+// own answers do: az's generated commands iterate them and fail on null
+// ("'NoneType' object is not iterable"). Before, compute answered them
+// with details null.
+func TestVMNetworkErrorsListDetails(t *testing.T) {
+	e := start(t, "net")
+	v := e.vnet("net", "vnet1", "10.0.0.0/16", map[string]string{"default": "10.0.0.0/24"})
+	n1, err := e.putNIC("net", "nic1", nicSpec{subnet: *v.ID + "/subnets/default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.vm("net", "vm1", e.disk("net", "os1"), *n1.ID); err != nil {
+		t.Fatal(err)
+	}
+	disk := e.disk("net", "os2")
+	for _, c := range []struct{ nic, code string }{
+		{e.id("net", "Microsoft.Network/networkInterfaces", "absent"), "InvalidResourceReference"},
+		{*n1.ID, "NicInUse"},
+		{e.id("net", "Microsoft.Network/virtualNetworks", "vnet1"), "InvalidParameter"},
+	} {
+		resp, m := e.Do("PUT", e.id("net", "Microsoft.Compute/virtualMachines", "vm2")+"?api-version=2024-03-01", map[string]any{"location": "westus", "properties": map[string]any{
+			"hardwareProfile": map[string]any{"vmSize": "Standard_D2s_v3"},
+			"storageProfile":  map[string]any{"osDisk": map[string]any{"createOption": "Attach", "osType": "Linux", "managedDisk": map[string]any{"id": disk}}},
+			"networkProfile":  map[string]any{"networkInterfaces": []any{map[string]any{"id": c.nic}}}}}, testserver.AnyStatus())
+		details, isList := testserver.Field(m, "error.details").([]any)
+		if resp.StatusCode != http.StatusBadRequest || testserver.Field(m, "error.code") != c.code || !isList || len(details) != 0 {
+			t.Errorf("a VM naming %s: %d %v, want 400 %s with details []", c.nic, resp.StatusCode, m, c.code)
+		}
+	}
+}

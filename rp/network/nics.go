@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -384,6 +385,10 @@ func (pr *Provider) getIPConfig(r *arm.Request) (*arm.Response, error) {
 
 // UseNICs implements compute.Network.
 func (pr *Provider) UseNICs(ctx context.Context, tx store.Tx, vmID, location string, nics, released []string) error {
+	return listed(pr.useNICs(ctx, tx, vmID, location, nics, released))
+}
+
+func (pr *Provider) useNICs(ctx context.Context, tx store.Tx, vmID, location string, nics, released []string) error {
 	b := newBatch(ctx, tx, pr.p)
 	if err := pr.release(b, vmID, released); err != nil {
 		return err
@@ -413,9 +418,25 @@ func (pr *Provider) UseNICs(ctx context.Context, tx store.Tx, vmID, location str
 	return b.flush()
 }
 
+// listed is the network's CloudError err with details [] (arm.ListedDetails),
+// as the network's handlers answer it, where compute answers it (a VM
+// naming its network interfaces): az iterates them. Any other error (the
+// store's) passes as it is.
+func listed(err error) error {
+	var ae *arm.Error
+	if errors.As(err, &ae) {
+		return arm.ListedDetails(ae)
+	}
+	return err
+}
+
 // CreateNIC implements compute.Network: the interface is made as a PUT of
 // it naming the subnet would make it (its first free address, Dynamic).
 func (pr *Provider) CreateNIC(ctx context.Context, tx store.Tx, nicID, location, subnetID string, tags map[string]string) error {
+	return listed(pr.createNIC(ctx, tx, nicID, location, subnetID, tags))
+}
+
+func (pr *Provider) createNIC(ctx context.Context, tx store.Tx, nicID, location, subnetID string, tags map[string]string) error {
 	nid, err := arm.ParseID(nicID)
 	if err != nil || !nid.IsType(nicType) {
 		return arm.BadRequest("InvalidParameter", "'%s' is not a network interface id (/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.Network/networkInterfaces/{name}).", nicID)
@@ -454,6 +475,10 @@ func (pr *Provider) SubnetLocation(ctx context.Context, r store.Reader, subnetID
 
 // DropNICs implements compute.Network.
 func (pr *Provider) DropNICs(ctx context.Context, tx store.Tx, vmID string, released, deleted []string) error {
+	return listed(pr.dropNICs(ctx, tx, vmID, released, deleted))
+}
+
+func (pr *Provider) dropNICs(ctx context.Context, tx store.Tx, vmID string, released, deleted []string) error {
 	b := newBatch(ctx, tx, pr.p)
 	if err := pr.release(b, vmID, released); err != nil {
 		return err
