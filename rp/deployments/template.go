@@ -276,6 +276,9 @@ func (t *template) bindParam(c *evalCtx, n string, given map[string]any, busy ma
 			}
 		}
 		if !found {
+			if t.secure[n] { // its value is answered nowhere
+				return invalid(path, "The provided value for the template parameter '%s' is not valid. The parameter value is not part of the allowed value(s).", n)
+			}
 			return invalid(path, "The provided value '%s' for the template parameter '%s' is not valid. The parameter value is not part of the allowed value(s): '%s'.", toString(v), n, strings.Join(strs(av), ","))
 		}
 	}
@@ -974,6 +977,12 @@ func (t *template) evalOutputs(c *evalCtx) (map[string]any, error) {
 		v, err := c.evalTree(o["value"], "outputs."+k+".value")
 		if err != nil {
 			return nil, err
+		}
+		if strings.HasPrefix(strings.ToLower(typ), "secure") {
+			// A secure output's value is answered nowhere (as Azure's
+			// deployment history keeps none): its type only.
+			out[k] = map[string]any{"type": wireType(typ)}
+			continue
 		}
 		out[k] = map[string]any{"type": wireType(typ), "value": v}
 	}
