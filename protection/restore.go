@@ -51,6 +51,15 @@ type RestoredDisk struct {
 // the job id in its tags) is kept, so a resumed restore continues.
 func (e *Engine) Restore(ctx context.Context, jobID string, req RestoreRequest) (*Job, error) {
 	return e.run(ctx, nil, jobID, CodeRestoreFailed, func(ctx context.Context, j *Job) error {
+		// A point a verify found damaged fails at once, before the
+		// identity's roles are checked: no grant would restore it (one
+		// whose snapshot was deleted with its resource group lost the
+		// role assignments there too).
+		if p, err := GetRecoveryPoint(ctx, e.Store, req.ItemID, req.PointID); err == nil {
+			if err := CheckNotDamaged(p); err != nil {
+				return err
+			}
+		}
 		if req.Access != nil {
 			if err := req.Access(ctx); err != nil {
 				return err

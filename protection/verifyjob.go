@@ -517,6 +517,8 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 	var doneBefore int64
 	bad := map[string]map[snapshot.ID]*badSnap{} // repo name -> snapshot -> damage
 	packsOf := map[string]map[string]*DamagedPack{}
+	listed := map[string]map[snapshot.ID]bool{} // repo name -> the snapshots it holds
+	repoNamed := map[string]*snapshot.Repository{}
 	for _, r := range repos {
 		o := opts
 		o.Progress = func(p snapshot.Progress) {
@@ -566,6 +568,7 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 			}
 		}
 		bad[r.name], packsOf[r.name] = snaps, packs
+		listed[r.name], repoNamed[r.name] = rep.Listed, r.repo
 	}
 
 	points, err := ListAllRecoveryPoints(ctx, e.Store, "")
@@ -592,11 +595,14 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 				sid := snapshot.ID(ds.EngineID)
 				used[repoName][sid] = true
 				bs := snaps[sid]
+				if bs == nil && p.HasTier(tier) && sid != "" && !listed[repoName][sid] {
+					bs = e.gone(ctx, repoNamed[repoName], p, tier, sid, ds.SnapshotID)
+				}
 				if bs == nil || !p.HasTier(tier) {
 					continue
 				}
 				if d == nil {
-					d = &DamagedRecoveryPoint{VaultID: p.VaultID, ItemID: p.ItemID, RecoveryPointID: p.ID, Time: p.Time, Tier: tier}
+					d = &DamagedRecoveryPoint{VaultID: p.VaultID, ItemID: p.ItemID, RecoveryPointID: p.ID, Time: p.Time, Tier: tier, Packs: []string{}}
 				}
 				if namedPacks[repoName] == nil {
 					namedPacks[repoName] = map[string]bool{}
@@ -619,6 +625,9 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 		if d != nil {
 			sort.Strings(d.Packs)
 			d.Summary = fmt.Sprintf("%s tier: damaged pack(s) %s: %s", d.Tier, strings.Join(d.Packs, ", "), firstErr)
+			if len(d.Packs) == 0 {
+				d.Summary = fmt.Sprintf("%s tier: %s", d.Tier, firstErr)
+			}
 			res.DamagedRecoveryPoints = append(res.DamagedRecoveryPoints, *d)
 			if err := MarkDamaged(ctx, e.Store, p.ItemID, p.ID, d.Summary); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, nil, err
@@ -667,7 +676,7 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 	}
 	sort.Strings(res.DamagedSnapshots)
 	if all {
-		res.OK = len(res.DamagedPacks) == 0 && badSnaps == 0
+		res.OK = len(res.DamagedPacks) == 0 && badSnaps == 0 && len(res.DamagedRecoveryPoints) == 0
 	} else {
 		res.OK = len(res.DamagedPacks) == 0 && len(res.DamagedRecoveryPoints) == 0
 	}
@@ -680,6 +689,38 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 		}
 	}
 	return res, outcome, nil
+}
+
+// gone is the damage of a point whose snapshot (engine id sid) its tier's
+// repository does not hold: deleted under it (its disk snapshot deleted with
+// az snapshot delete, or with its resource group; a disk snapshot that is
+// still there is not gone). A point made after the
+// repository was listed has its snapshot by now, and one whose retention is
+// deleting it is gone by now too (its snapshots go first): neither is
+// damaged. nil when the point is intact after all.
+func (e *Engine) gone(ctx context.Context, repo *snapshot.Repository, p *RecoveryPoint, tier string, sid snapshot.ID, resourceID string) *badSnap {
+	if repo == nil {
+		return nil
+	}
+	if _, err := repo.Get(ctx, sid); !errors.Is(err, snapshot.ErrNotFound) {
+		return nil
+	}
+	if tier == TierOperational && resourceID != "" {
+		// The disk snapshot still there holds the point's data under
+		// another engine id (a resize of it rewrites its manifest).
+		if _, err := e.Disks.Snapshot(ctx, resourceID); !errors.Is(err, ErrNotFound) {
+			return nil
+		}
+	}
+	cur, err := GetRecoveryPoint(ctx, e.Store, p.ItemID, p.ID)
+	if err != nil || !cur.HasTier(tier) {
+		return nil
+	}
+	what := "its snapshot " + string(sid) + " is gone"
+	if tier == TierOperational && resourceID != "" {
+		what = "its disk snapshot " + resourceID + " was deleted (its data went with it)"
+	}
+	return &badSnap{packs: map[string]bool{}, errs: []string{what}}
 }
 
 // vaultDamage is the error a vault's verify job ends with: nil when its

@@ -41,8 +41,9 @@ type VerifyReport struct {
 	Packs        int
 	Chunks       int
 	BytesRead    int64
-	Bad          []BadChunk // damaged or missing chunks; damaged pack headers and snapshot manifests (zero ID, Pack naming the object)
-	BadSnapshots []ID       // snapshots that cannot be restored bit-exactly
+	Bad          []BadChunk  // damaged or missing chunks; damaged pack headers and snapshot manifests (zero ID, Pack naming the object)
+	BadSnapshots []ID        // snapshots that cannot be restored bit-exactly
+	Listed       map[ID]bool // every snapshot the repository holds (readable or not), so a caller finds those it expects and that are gone
 	Duration     time.Duration
 }
 
@@ -90,6 +91,13 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 		badSnaps[id] = true
 	}
 	rep.Snapshots = len(ms) + len(damaged)
+	rep.Listed = make(map[ID]bool, rep.Snapshots)
+	for id := range damaged {
+		rep.Listed[id] = true
+	}
+	for _, m := range ms {
+		rep.Listed[m.ID] = true
+	}
 	note := func(id chunk.ID, snap ID, err error) {
 		b, ok := bad[id]
 		if !ok {

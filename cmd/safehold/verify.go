@@ -126,7 +126,11 @@ func printVerify(w io.Writer, res map[string]any) {
 		bytes += num(r, "bytesRead")
 	}
 	for _, p := range list("damagedRecoveryPoints") {
-		fmt.Fprintf(w, "DAMAGED recovery point %v (%v) of item %v in vault %v\n  packs: %v\n  %v\n", p["recoveryPointId"], p["time"], p["itemId"], p["vaultId"], joinAny(p["packs"]), p["summary"])
+		fmt.Fprintf(w, "DAMAGED recovery point %v (%v) of item %v in vault %v\n", p["recoveryPointId"], p["time"], p["itemId"], p["vaultId"])
+		if packs := joinAny(p["packs"]); packs != "" { // none when its snapshot is gone
+			fmt.Fprintf(w, "  packs: %v\n", packs)
+		}
+		fmt.Fprintf(w, "  %v\n", p["summary"])
 	}
 	for _, p := range list("damagedPacks") {
 		if name, _ := p["pack"].(string); strings.HasPrefix(name, "snapshot/") {

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
@@ -47,6 +50,22 @@ func points(t *testing.T, e *testserver.Env) []*protection.RecoveryPoint {
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Time.Before(ps[j].Time) })
 	return ps
+}
+
+// twoPoints is a server with a protected disk and two recovery points of
+// it, the second after a write, oldest first.
+func twoPoints(t *testing.T) (*testserver.Env, *fixture.DiskVault, []*protection.RecoveryPoint) {
+	t.Helper()
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	dv.WriteRandom(t, e, 100<<20, 1<<20)
+	dv.Backup(t, e)
+	pts := points(t, e)
+	if len(pts) != 2 || len(pts[1].Snapshots) == 0 {
+		t.Fatalf("%d points", len(pts))
+	}
+	return e, dv, pts
 }
 
 // TestVerifyCLI: safehold verify --read-data exits 0 on an intact
@@ -240,15 +259,7 @@ func TestBackupAfterVerifyFoundDamage(t *testing.T) {
 // no point, every vault's verify job failed the same way, and the storage
 // usage (safehold status, the dashboard) was a 500 (hostile29).
 func TestVerifyCLINamesAPointWhoseIndexIsDamaged(t *testing.T) {
-	e := testserver.Start(t)
-	dv := fixture.ProtectDisk(t, e)
-	dv.Backup(t, e)
-	dv.WriteRandom(t, e, 100<<20, 1<<20)
-	dv.Backup(t, e)
-	pts := points(t, e)
-	if len(pts) != 2 || len(pts[1].Snapshots) == 0 {
-		t.Fatalf("%d points", len(pts))
-	}
+	e, dv, pts := twoPoints(t)
 	engineID := pts[1].Snapshots[0].EngineID
 	var manifest string
 	filepath.WalkDir(filepath.Join(e.DataDir, "snapshots", "repo", "snapshot"), func(p string, d fs.DirEntry, err error) error {
@@ -340,5 +351,65 @@ func TestServerStartsAndResetsWithADamagedIndex(t *testing.T) {
 	}
 	if out, err := verifyCLI(t, e); err != nil || !strings.Contains(out, "OK:") {
 		t.Fatalf("verify after the reset: %v\n%s", err, out)
+	}
+}
+
+// TestVerifyNamesAPointWhoseSnapshotWasDeleted: a recovery point whose disk
+// snapshot was deleted under it (az snapshot delete, or with the snapshot
+// resource group) has lost its data: verify names it and marks it, so its
+// restore fails at once saying why, and the other point stays intact.
+// Before, verify said OK ("1 recovery points and 0 snapshots checked",
+// exit 0) and the restore failed asking to assign the vault identity a role
+// on the deleted snapshot (hostile30).
+func TestVerifyNamesAPointWhoseSnapshotWasDeleted(t *testing.T) {
+	e, dv, pts := twoPoints(t)
+	sid, err := arm.ParseID(pts[1].Snapshots[0].SnapshotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := testserver.Factory(e, armcompute.NewClientFactory).NewSnapshotsClient()
+	// The other point's snapshot grown: its data is still there, under
+	// another engine id (a resize rewrites the snapshot's manifest).
+	sid0, err := arm.ParseID(pts[0].Snapshots[0].SnapshotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := snaps.BeginUpdate(e.Ctx(), sid0.ResourceGroup, sid0.Name(), armcompute.SnapshotUpdate{Properties: &armcompute.SnapshotUpdateProperties{DiskSizeGB: to.Ptr[int32](2)}}, nil)
+	if err == nil {
+		_, err = up.PollUntilDone(e.Ctx(), nil)
+	}
+	if err != nil {
+		t.Fatalf("resize the point's snapshot %s: %v", sid0, err)
+	}
+	poller, err := snaps.BeginDelete(e.Ctx(), sid.ResourceGroup, sid.Name(), nil)
+	if err == nil {
+		_, err = poller.PollUntilDone(e.Ctx(), nil)
+	}
+	if err != nil {
+		t.Fatalf("delete the point's snapshot %s: %v", sid, err)
+	}
+	for _, args := range [][]string{{}, {"--vault", dv.Vault}} {
+		out, err := verifyCLI(t, e, args...)
+		if err == nil {
+			t.Fatalf("verify %v with a point's snapshot deleted succeeded:\n%s", args, out)
+		}
+		for _, want := range []string{"DAMAGED recovery point " + pts[1].ID, pts[1].Snapshots[0].SnapshotID + " was deleted", "2 recovery points"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify %v output lacks %q:\n%s", args, want, out)
+			}
+		}
+		if strings.Contains(out, "DAMAGED recovery point "+pts[0].ID) || strings.Contains(out, "packs: \n") {
+			t.Errorf("verify %v names the intact point %s or no packs:\n%s", args, pts[0].ID, out)
+		}
+	}
+	out, err := run(t, e, nil, "restore", pts[1].ID, "--target-disk", "restored1", "--target-resource-group", "target-rg")
+	if err == nil || !strings.Contains(err.Error()+out, "UserErrorRecoveryPointCorrupt") || !strings.Contains(err.Error()+out, "was deleted") {
+		t.Errorf("restore of the point whose snapshot was deleted: %v\n%s", err, out)
+	}
+	if out := mustRun(t, e, "restore", pts[0].ID, "--target-disk", "restored0", "--target-resource-group", "target-rg"); !strings.Contains(out, "Completed") {
+		t.Fatalf("restore of the intact point:\n%s", out)
+	}
+	if out, err := verifyCLI(t, e, "--read-data"); err == nil || strings.Contains(out, "DAMAGED recovery point "+pts[0].ID) {
+		t.Errorf("verify --read-data: %v\n%s", err, out)
 	}
 }
