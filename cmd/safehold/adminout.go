@@ -82,6 +82,10 @@ func printTable(cmd *cobra.Command, output, header string, rows [][]string) {
 		w = t
 	}
 	for _, r := range rows {
-		fmt.Fprintln(w, strings.Join(r, "\t"))
+		vals := make([]string, len(r))
+		for i, v := range r {
+			vals[i] = printable(strings.NewReplacer("\t", " ", "\n", " ").Replace(v))
+		}
+		fmt.Fprintln(w, strings.Join(vals, "\t"))
 	}
 }

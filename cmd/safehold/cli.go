@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -307,7 +308,7 @@ func render[T any](s *session, rows []T, cols []column[T]) error {
 		for _, r := range rows {
 			vals := make([]string, len(cols))
 			for i, c := range cols {
-				vals[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c.Value(r))
+				vals[i] = printable(strings.NewReplacer("\t", " ", "\n", " ").Replace(c.Value(r)))
 			}
 			fmt.Fprintln(out, strings.Join(vals, "\t"))
 		}
@@ -325,7 +326,7 @@ func render[T any](s *session, rows []T, cols []column[T]) error {
 	for _, r := range rows {
 		row := table.Row{}
 		for _, c := range cols {
-			v := c.Value(r)
+			v := printable(c.Value(r))
 			if rs := []rune(v); c.Max > 0 && len(rs) > c.Max {
 				v = string(rs[:c.Max-1]) + "…"
 			}
@@ -341,6 +342,44 @@ func render[T any](s *session, rows []T, cols []column[T]) error {
 	}
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
 	return nil
+}
+
+// printable is s with what would steer the terminal it is printed on
+// written out as Go escapes: control characters (an ESC starting a
+// sequence that clears the screen, retitles the window or recolours what
+// follows; a carriage return overwriting the line) and the bidirectional
+// overrides and isolates that reorder what follows (U+202A..U+202E,
+// U+2066..U+2069). Tables and TSV print what callers of the API wrote (a
+// backup instance's friendlyName, a job's error), which an operator reads.
+func printable(s string) string {
+	if strings.IndexFunc(s, unprintable) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !unprintable(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
+}
+
+// printableLines is printable for each line of s (a message of several).
+func printableLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // renderOne prints one object: JSON as is, a table or TSV of name/value pairs.

@@ -56,7 +56,7 @@ func main() {
 		}
 		os.Exit(130)
 	}
-	fmt.Fprintln(os.Stderr, "safehold:", err)
+	fmt.Fprintln(os.Stderr, "safehold:", printableLines(err.Error()))
 	os.Exit(1)
 }
 
