@@ -283,6 +283,13 @@ func (pr *Provider) putVMOver(r *arm.Request, in vmInput, base *compute.VM) (*ar
 		return nil, arm.BadRequest("InvalidParameter", "Required parameter 'storageProfile.osDisk' is missing (null). Attach a managed disk as the OS disk (createOption Attach, managedDisk.id).")
 	}
 	sp := in.Properties.StorageProfile
+	// The OS type as Azure answers it, given in any case (az vm create
+	// --attach-os-disk --os-type linux sends it as typed).
+	osType, osErr := oneOf(sp.OSDisk.OSType, "osDisk.osType", "Use Linux or Windows.", "Linux", "Windows")
+	if osErr != nil {
+		return nil, osErr
+	}
+	sp.OSDisk.OSType = osType
 	// Disks given by createOption FromImage or Empty are created as managed
 	// disks in the VM's resource group, as Azure does: with the bytes of
 	// the image when Safehold has it, empty otherwise.
