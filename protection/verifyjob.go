@@ -716,6 +716,12 @@ func (e *Engine) gone(ctx context.Context, repo *snapshot.Repository, p *Recover
 	if err != nil || !cur.HasTier(tier) {
 		return nil
 	}
+	if tier == TierOperational && cur.HasTier(TierVault) {
+		// A Recovery Services point whose instant snapshot was deleted
+		// (the AzureBackupRG_ group cleaned up) restores from its vault
+		// copy: it is not damaged, and marking it would refuse that.
+		return nil
+	}
 	what := "its snapshot " + string(sid) + " is gone"
 	if tier == TierOperational && resourceID != "" {
 		what = "its disk snapshot " + resourceID + " was deleted (its data went with it)"

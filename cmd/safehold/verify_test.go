@@ -413,3 +413,41 @@ func TestVerifyNamesAPointWhoseSnapshotWasDeleted(t *testing.T) {
 		t.Errorf("verify --read-data: %v\n%s", err, out)
 	}
 }
+
+// TestVerifyKeepsAVMPointWhoseInstantSnapshotWasDeleted: a Recovery
+// Services point whose instant snapshot was deleted (its AzureBackupRG_
+// group cleaned up) still has its vault copy, which its restores read: verify
+// does not name it nor mark it, so its restores still run. Before, 8149694's
+// verify named it damaged and the next restore failed at once with
+// UserErrorRecoveryPointCorrupt, while it had completed before the verify
+// (hostile30).
+func TestVerifyKeepsAVMPointWhoseInstantSnapshotWasDeleted(t *testing.T) {
+	e := testserver.Start(t)
+	vm := fixture.ProtectVM(t, e)
+	job := vm.Backup(t, e)
+	mustRun(t, e, "job", "wait", job[strings.LastIndex(job, "/")+1:])
+	pts := points(t, e)
+	if len(pts) != 1 || len(pts[0].Snapshots) == 0 || !pts[0].HasTier(protection.TierVault) {
+		t.Fatalf("points %+v", pts)
+	}
+	snaps := testserver.Factory(e, armcompute.NewClientFactory).NewSnapshotsClient()
+	for _, s := range pts[0].Snapshots {
+		sid, err := arm.ParseID(s.SnapshotID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		poller, err := snaps.BeginDelete(e.Ctx(), sid.ResourceGroup, sid.Name(), nil)
+		if err == nil {
+			_, err = poller.PollUntilDone(e.Ctx(), nil)
+		}
+		if err != nil {
+			t.Fatalf("delete the point's snapshot %s: %v", sid, err)
+		}
+	}
+	if out, err := verifyCLI(t, e); err != nil || strings.Contains(out, "DAMAGED") {
+		t.Fatalf("verify with the instant snapshots deleted and the vault copy whole: %v\n%s", err, out)
+	}
+	if p, _ := protection.GetRecoveryPoint(e.Ctx(), e.Server.Store, pts[0].ItemID, pts[0].ID); p == nil || protection.DamageOf(p) != "" {
+		t.Errorf("point marked damaged: %+v", p)
+	}
+}
