@@ -130,6 +130,13 @@ type deployOp struct {
 	TargetType        string          `json:"targetType,omitempty"`
 	TargetName        string          `json:"targetName,omitempty"`
 	APIVersion        string          `json:"apiVersion,omitempty"`
+	// How to follow the resource's asynchronous operation (follow):
+	// "async" (its Azure-AsyncOperation URL), "location" (its Location
+	// URL) or "state" (the resource's provisioningState), since when in
+	// real time; a run that parks leaves them for the next to take up.
+	PollKind  string    `json:"pollKind,omitempty"`
+	PollURL   string    `json:"pollUrl,omitempty"`
+	PollSince time.Time `json:"pollSince,omitempty"`
 }
 
 // Register implements server.Provider.

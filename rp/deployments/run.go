@@ -27,6 +27,18 @@ const parallel = 8
 // asynchronous operation: a deployment always ends.
 const resourceDeadline = 2 * time.Hour
 
+// holdSlot bounds, in real time, how long one run of a deployment follows
+// its resources' asynchronous operations: then, when nothing else can
+// start, the run parks (ends its task's run, which comes again a little
+// later and takes up the operations where their records leave them, by
+// their polling URLs), so that slow deployments do not keep the light
+// task slots every other deployment and resource group delete needs.
+const holdSlot = 2 * time.Second
+
+// parked is deployOne's answer for a resource still deploying when its
+// run's hold ended: its operation's record keeps how to follow it.
+var parked = &arm.Error{Code: "DeploymentParked"}
+
 // run deploys a deployment's resources (the operation's Func). Run again
 // after a crash or on another replica, it takes up where the recorded
 // operations leave it: a resource recorded Succeeded is not deployed
@@ -42,14 +54,14 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 	}
 	// Any other end of the run (an error of the store, a panic) ends the
 	// deployment Failed with the operation: a deployment never stays
-	// Running after its operation ended.
-	ended := false
+	// Running after its operation ended. A parked run ends nothing.
+	ended, parks := false, false
 	defer func() {
 		if p := recover(); p != nil {
 			pr.p.Logger.Error("deployment run panicked", "deployment", idStr, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			rerr = arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The deployment stopped on an internal error: %v", p)
 		}
-		if rerr != nil && !ended && ctx.Err() == nil {
+		if rerr != nil && !ended && !parks && ctx.Err() == nil {
 			op.OnFailure(pr.failed(ctx, id, op.ID, asCloud(rerr)))
 		}
 	}()
@@ -76,6 +88,13 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 				return err
 			}
 			cur.Properties.ProvisioningState = state
+			if state == "Canceled" {
+				for i, o := range cur.Run.Ops {
+					if o.ProvisioningState == "Running" { // a parked run's: followed no more
+						cur.Run.Ops[i].ProvisioningState, cur.Run.Ops[i].Timestamp = "Canceled", pr.p.Now()
+					}
+				}
+			}
 			cur.Properties.Duration = isoDuration(pr.p.Now().Sub(start))
 			cur.Properties.Outputs = outputs
 			cur.Properties.OutputResources = outRes
@@ -102,7 +121,7 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 		return e
 	}
 	if s.Run.Cancel {
-		e := arm.ListedDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled before it started.", name))
+		e := arm.ListedDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled.", name))
 		op.OnFailure(end("Canceled", nil, nil, e))
 		return e
 	}
@@ -113,14 +132,25 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 	corr := s.Properties.CorrelationID
 	x := &execution{pr: pr, t: t, id: id, opID: op.ID, caller: caller, corr: corr}
 	done := map[string]bool{}
+	x.following = map[string]deployOp{}
 	for _, o := range s.Run.Ops {
-		if o.ProvisioningState == "Succeeded" {
+		switch {
+		case o.ProvisioningState == "Succeeded":
 			done[strings.ToLower(o.TargetID)] = true
+		case o.ProvisioningState == "Running" && o.PollKind != "":
+			x.following[strings.ToLower(o.TargetID)] = o // parked: follow its operation
 		}
 	}
-	failures, canceled := x.deploy(ctx, done)
+	failures, canceled, since := x.deploy(ctx, done)
 	if ctx.Err() != nil {
 		return ctx.Err() // stopped (shutdown, lost lease): run again
+	}
+	if !since.IsZero() && len(failures) == 0 && !canceled {
+		// Resources still deploying and nothing else to start: the task
+		// slot goes to other work until the run comes again, sooner for
+		// a young wait.
+		parks = true
+		return ops.Backoff(fmt.Errorf("deployment %s waits for its resources' operations", name), min(max(time.Since(since)/10, time.Second), 15*time.Second))
 	}
 	var outRes []resourceRef
 	for _, r := range t.resources {
@@ -201,14 +231,23 @@ type execution struct {
 	caller arm.Caller
 	corr   string
 	mu     sync.Mutex // serializes the records of operations
+	// following are the operations of resources a parked run left
+	// deploying, by lower-cased resource id: followed, not PUT again.
+	following map[string]deployOp
+	holdEnd   time.Time // when this run parks (holdSlot after it began)
 }
 
 // deploy runs the template's resources in dependency order, independent
 // ones at once (up to parallel); after the first failure it starts
 // nothing more and waits for what runs.
-func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures []arm.Error, canceled bool) {
+//
+// A resource still deploying when the run's hold ends is parked: nothing
+// that depends on it starts in this run, and since is the earliest start
+// of the waits of the parked ones (zero when none is).
+func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures []arm.Error, canceled bool, since time.Time) {
+	x.holdEnd = time.Now().Add(holdSlot)
 	n := len(x.t.resources)
-	state := make([]int, n) // 0 waiting, 1 running, 2 done, 3 failed
+	state := make([]int, n) // 0 waiting, 1 running, 2 done, 3 failed, 4 parked
 	for i, r := range x.t.resources {
 		if done[strings.ToLower(r.id)] {
 			state[i] = 2
@@ -250,11 +289,20 @@ func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures 
 			}
 		}
 		if running == 0 {
-			return failures, canceled
+			for i, st := range state {
+				if st == 4 {
+					if o := x.following[strings.ToLower(x.t.resources[i].id)]; since.IsZero() || o.PollSince.Before(since) {
+						since = o.PollSince
+					}
+				}
+			}
+			return failures, canceled, since
 		}
 		res := <-results
 		running--
-		if res.err != nil {
+		if res.err == parked {
+			state[res.i] = 4
+		} else if res.err != nil {
 			state[res.i] = 3
 			if res.err.Code == "DeploymentCanceled" {
 				canceled = true
@@ -404,7 +452,14 @@ func (x *execution) deployOne(ctx context.Context, r *tres) *arm.Error {
 	now := x.pr.p.Now()
 	o := deployOp{OperationID: operationID(x.id.String(), r.id), ProvisioningState: "Running", Operation: "Create", Started: now, Timestamp: now,
 		TargetID: r.id, TargetType: r.typ, TargetName: r.name, APIVersion: r.apiVersion}
-	x.record(ctx, o)
+	x.mu.Lock()
+	f, resumed := x.following[strings.ToLower(r.id)]
+	x.mu.Unlock()
+	if resumed {
+		o = f // a parked run's: its operation is followed, the resource not PUT again
+	} else {
+		x.record(ctx, o)
+	}
 	fail := func(status int, e *arm.Error) *arm.Error {
 		o.ProvisioningState, o.Timestamp = "Failed", x.pr.p.Now()
 		if e.Code == "DeploymentCanceled" {
@@ -416,36 +471,77 @@ func (x *execution) deployOne(ctx context.Context, r *tres) *arm.Error {
 		x.record(context.WithoutCancel(ctx), o)
 		return e
 	}
-	c := x.evalCtx(ctx)
-	body, err := x.t.body(c, r)
-	if err != nil {
-		e := asCloud(templateInvalid(err))
-		e.Target = r.id
-		return fail(http.StatusBadRequest, e)
-	}
-	b, _ := json.Marshal(body)
-	st, hdr, rb := x.call(ctx, http.MethodPut, r.id, "api-version="+url.QueryEscape(r.apiVersion), b)
-	if st >= 400 {
-		e := cloudErrorOf(st, rb)
-		if e.Target == "" {
+	first := http.StatusCreated
+	if !resumed {
+		c := x.evalCtx(ctx)
+		body, err := x.t.body(c, r)
+		if err != nil {
+			e := asCloud(templateInvalid(err))
 			e.Target = r.id
+			return fail(http.StatusBadRequest, e)
 		}
-		return fail(st, e)
-	}
-	first := st
-	if perr := x.wait(ctx, r, st, hdr, rb); perr != nil {
-		if perr.Code == "DeploymentCanceled" {
-			return fail(http.StatusConflict, perr)
+		b, _ := json.Marshal(body)
+		st, hdr, rb := x.call(ctx, http.MethodPut, r.id, "api-version="+url.QueryEscape(r.apiVersion), b)
+		if st >= 400 {
+			e := cloudErrorOf(st, rb)
+			if e.Target == "" {
+				e.Target = r.id
+			}
+			return fail(st, e)
 		}
-		e := arm.Errorf(http.StatusConflict, "ResourceDeploymentFailure", "The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'.")
-		e.Target = r.id
-		e.Details = []arm.Error{*perr}
-		return fail(perr.Status, e)
+		first = st
+		o.StatusCode = statusName(st)
+		if done, perr := follow(&o, st, hdr, rb); done {
+			if perr != nil {
+				return x.failedWrite(r, perr, fail)
+			}
+			return x.succeeded(ctx, o, first)
+		}
+	} else if st := o.StatusCode; st != "" {
+		first = statusCode(st)
 	}
+	if perr := x.wait(ctx, r, &o); perr == parked {
+		x.mu.Lock()
+		x.following[strings.ToLower(r.id)] = o
+		x.mu.Unlock()
+		x.record(ctx, o)
+		return parked
+	} else if perr != nil {
+		return x.failedWrite(r, perr, fail)
+	}
+	return x.succeeded(ctx, o, first)
+}
+
+// failedWrite is the failure of resource r's write whose operation ended
+// with perr (fail records it).
+func (x *execution) failedWrite(r *tres, perr *arm.Error, fail func(int, *arm.Error) *arm.Error) *arm.Error {
+	if perr.Code == "DeploymentCanceled" {
+		return fail(http.StatusConflict, perr)
+	}
+	e := arm.Errorf(http.StatusConflict, "ResourceDeploymentFailure", "The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'.")
+	e.Target = r.id
+	e.Details = []arm.Error{*perr}
+	return fail(perr.Status, e)
+}
+
+// succeeded records o, the operation of a resource whose write first
+// answered status first, Succeeded.
+func (x *execution) succeeded(ctx context.Context, o deployOp, first int) *arm.Error {
 	o.ProvisioningState, o.Timestamp, o.StatusCode = "Succeeded", x.pr.p.Now(), statusName(first)
+	o.PollKind, o.PollURL = "", ""
 	o.StatusMessage, _ = json.Marshal(map[string]any{"status": "Succeeded"})
 	x.record(ctx, o)
 	return nil
+}
+
+// statusCode is the status statusName names (201 for any other).
+func statusCode(name string) int {
+	for _, st := range []int{http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent} {
+		if statusName(st) == name {
+			return st
+		}
+	}
+	return http.StatusCreated
 }
 
 func statusName(st int) string {
@@ -462,98 +558,107 @@ func statusName(st int) string {
 	return strings.ReplaceAll(http.StatusText(st), " ", "")
 }
 
-// wait follows a PUT's asynchronous operation to its end: its
+// follow sets in o how to follow the asynchronous operation of its
+// resource's write, which answered st, hdr and body: its
 // Azure-AsyncOperation status, its Location, or the resource's own
-// provisioningState.
-func (x *execution) wait(ctx context.Context, r *tres, st int, hdr http.Header, body []byte) *arm.Error {
-	deadline := time.Now().Add(resourceDeadline)
+// provisioningState. done when the answer is the end already (err nil:
+// succeeded).
+func follow(o *deployOp, st int, hdr http.Header, body []byte) (done bool, err *arm.Error) {
+	o.PollSince = time.Now()
+	if as := hdr.Get("Azure-AsyncOperation"); as != "" {
+		o.PollKind, o.PollURL = "async", as
+		return false, nil
+	}
+	if loc := hdr.Get("Location"); loc != "" && st == http.StatusAccepted {
+		o.PollKind, o.PollURL = "location", loc
+		return false, nil
+	}
+	// No operation to follow: the resource's provisioningState, if it has
+	// one that is not final, is.
+	o.PollKind = "state"
+	return stateEnded(o.TargetID, body)
+}
+
+// stateEnded reads a resource's provisioningState from body: done when it
+// is final (none is), err when it is not Succeeded.
+func stateEnded(id string, body []byte) (done bool, err *arm.Error) {
+	var rb struct {
+		Properties struct {
+			ProvisioningState string `json:"provisioningState"`
+		} `json:"properties"`
+	}
+	json.Unmarshal(body, &rb)
+	switch strings.ToLower(rb.Properties.ProvisioningState) {
+	case "", "succeeded":
+		return true, nil
+	case "failed", "canceled":
+		return true, arm.Errorf(http.StatusConflict, "ResourceOperationFailure", "The resource '%s' reached the provisioning state '%s'.", id, rb.Properties.ProvisioningState)
+	}
+	return false, nil
+}
+
+// pollOnce reads once how o's operation (follow) stands: done when it
+// ended (err nil: succeeded).
+func (x *execution) pollOnce(ctx context.Context, r *tres, o *deployOp) (done bool, err *arm.Error) {
+	if o.PollKind == "state" {
+		st, _, body := x.call(ctx, http.MethodGet, r.id, "api-version="+url.QueryEscape(r.apiVersion), nil)
+		if st >= 400 {
+			return true, cloudErrorOf(st, body)
+		}
+		return stateEnded(r.id, body)
+	}
+	u, perr := url.Parse(o.PollURL)
+	if perr != nil {
+		return true, arm.Errorf(http.StatusBadGateway, "InvalidAsyncOperation", "The resource '%s' answered a polling URL that cannot be read: %s", r.id, o.PollURL)
+	}
+	st, _, b := x.call(ctx, http.MethodGet, u.EscapedPath(), u.RawQuery, nil)
+	if st >= 400 {
+		return true, cloudErrorOf(st, b)
+	}
+	if o.PollKind == "location" {
+		return st != http.StatusAccepted, nil
+	}
+	var sb struct {
+		Status string     `json:"status"`
+		Error  *arm.Error `json:"error"`
+	}
+	json.Unmarshal(b, &sb)
+	switch strings.ToLower(sb.Status) {
+	case "succeeded":
+		return true, nil
+	case "failed", "canceled", "cancelled":
+		if sb.Error == nil || sb.Error.Code == "" {
+			return true, arm.Errorf(http.StatusConflict, "ResourceOperationFailure", "The operation of '%s' ended %s.", r.id, sb.Status)
+		}
+		return true, sb.Error
+	}
+	return false, nil
+}
+
+// wait follows o's operation (follow) to its end, or parks (answers
+// parked) once the run's hold has passed.
+func (x *execution) wait(ctx context.Context, r *tres, o *deployOp) *arm.Error {
 	delay := 50 * time.Millisecond
-	pause := func() *arm.Error {
-		if time.Now().After(deadline) {
+	for {
+		if time.Since(o.PollSince) > resourceDeadline {
 			return arm.Errorf(http.StatusGatewayTimeout, "ResourceDeploymentTimedOut", "The resource '%s' did not finish deploying within %s.", r.id, resourceDeadline)
 		}
 		if x.cancelled(ctx) {
 			return arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment was cancelled while '%s' was deploying.", r.id)
 		}
+		if time.Now().After(x.holdEnd) {
+			return parked
+		}
 		t := time.NewTimer(delay)
-		defer t.Stop()
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return arm.Errorf(http.StatusServiceUnavailable, "DeploymentInterrupted", "The deployment was interrupted: %v", ctx.Err())
 		case <-t.C:
 		}
 		delay = min(delay*3/2, time.Second)
-		return nil
-	}
-	if as := hdr.Get("Azure-AsyncOperation"); as != "" {
-		u, err := url.Parse(as)
-		if err != nil {
-			return arm.Errorf(http.StatusBadGateway, "InvalidAsyncOperation", "The resource '%s' answered an Azure-AsyncOperation URL that cannot be read: %s", r.id, as)
-		}
-		for {
-			st, _, b := x.call(ctx, http.MethodGet, u.EscapedPath(), u.RawQuery, nil)
-			if st >= 400 {
-				return cloudErrorOf(st, b)
-			}
-			var sb struct {
-				Status string     `json:"status"`
-				Error  *arm.Error `json:"error"`
-			}
-			json.Unmarshal(b, &sb)
-			switch strings.ToLower(sb.Status) {
-			case "succeeded":
-				return nil
-			case "failed", "canceled", "cancelled":
-				if sb.Error == nil || sb.Error.Code == "" {
-					return arm.Errorf(http.StatusConflict, "ResourceOperationFailure", "The operation of '%s' ended %s.", r.id, sb.Status)
-				}
-				return sb.Error
-			}
-			if e := pause(); e != nil {
-				return e
-			}
-		}
-	}
-	if loc := hdr.Get("Location"); loc != "" && st == http.StatusAccepted {
-		u, err := url.Parse(loc)
-		if err != nil {
-			return arm.Errorf(http.StatusBadGateway, "InvalidAsyncOperation", "The resource '%s' answered a Location that cannot be read: %s", r.id, loc)
-		}
-		for {
-			st, _, b := x.call(ctx, http.MethodGet, u.EscapedPath(), u.RawQuery, nil)
-			if st >= 400 {
-				return cloudErrorOf(st, b)
-			}
-			if st != http.StatusAccepted {
-				return nil
-			}
-			if e := pause(); e != nil {
-				return e
-			}
-		}
-	}
-	// No operation to follow: the resource's provisioningState, if it has
-	// one that is not final, is.
-	for {
-		var rb struct {
-			Properties struct {
-				ProvisioningState string `json:"provisioningState"`
-			} `json:"properties"`
-		}
-		json.Unmarshal(body, &rb)
-		switch strings.ToLower(rb.Properties.ProvisioningState) {
-		case "", "succeeded":
-			return nil
-		case "failed", "canceled":
-			return arm.Errorf(http.StatusConflict, "ResourceOperationFailure", "The resource '%s' reached the provisioning state '%s'.", r.id, rb.Properties.ProvisioningState)
-		}
-		if e := pause(); e != nil {
-			return e
-		}
-		var st int
-		st, _, body = x.call(ctx, http.MethodGet, r.id, "api-version="+url.QueryEscape(r.apiVersion), nil)
-		if st >= 400 {
-			return cloudErrorOf(st, body)
+		if done, err := x.pollOnce(ctx, r, o); done {
+			return err
 		}
 	}
 }
