@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -379,12 +380,59 @@ func describe(t *template) ([]provider, []dependency) {
 	return provs, deps
 }
 
+// The deployment history's bounds (ARM's): a group keeps at most
+// historyMax deployments; past historyGroomAt, the oldest that ended are
+// deleted until historyGroomTo are left.
+const (
+	historyMax     = 800
+	historyGroomAt = 700
+	historyGroomTo = 600
+)
+
+// groom deletes the oldest ended deployments of the group, past
+// historyGroomAt, until historyGroomTo are left: each by a DELETE through
+// the router as r's caller, as ARM's automatic deletions are the user's
+// (a caller who may not delete deployments, or a CanNotDelete lock on the
+// group, keeps them; the next deployment tries again).
+func (pr *Provider) groom(r *arm.Request, all []Deployment) {
+	if len(all) <= historyGroomAt {
+		return
+	}
+	ctx := r.HTTP.Context()
+	sortByTime(all) // newest first
+	x := &execution{pr: pr, caller: r.Caller(), corr: arm.CorrelationID(ctx)}
+	n := len(all)
+	for i := len(all) - 1; i >= 0 && n > historyGroomTo; i-- {
+		if active(all[i].Properties.ProvisioningState) {
+			continue
+		}
+		if st, _, b := x.call(ctx, http.MethodDelete, all[i].ID, "api-version=2022-09-01", nil); st >= 400 {
+			pr.p.Logger.Info("deployment history not groomed", "deployment", all[i].ID, "status", st, "error", errorText(b))
+			return
+		}
+		n--
+	}
+}
+
+// history lists the deployments of a group.
+func (pr *Provider) history(ctx context.Context, sub, group string) ([]Deployment, error) {
+	return resource.List[Deployment](ctx, pr.p.Store, typeName, "/subscriptions/"+sub+"/resourceGroups/"+group)
+}
+
 func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, group, name := r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("deploymentName")
 	req, t, tm, given, err := pr.prepare(r)
 	if err != nil {
 		return nil, err
+	}
+	all, err := pr.history(ctx, sub, group)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) >= historyMax && !slices.ContainsFunc(all, func(d Deployment) bool { return strings.EqualFold(d.Name, name) }) {
+		pr.groom(r, all)
+		return nil, arm.Conflict("DeploymentQuotaExceeded", "Creating the deployment '%s' would exceed the quota of '%d'. The current deployment count is '%d'. Please delete some deployments before creating a new one (az deployment group delete), or lift what keeps the oldest from being deleted automatically: a CanNotDelete lock on the resource group, or the caller's want of Microsoft.Resources/deployments/delete.", name, historyMax, len(all))
 	}
 	id := deploymentID(sub, group, name)
 	provs, deps := describe(t)
@@ -416,6 +464,10 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Ops.Notify()
+	// The history with this deployment where its name was (ARM moves a
+	// name deployed again to the newest place).
+	all = append(slices.DeleteFunc(all, func(d Deployment) bool { return strings.EqualFold(d.Name, name) }), s.Deployment)
+	pr.groom(r, all)
 	return arm.CreatedOrOK(created, s.Deployment).Async(r, id.String()+"/operationStatuses/"+op.ID, ""), nil
 }
 
