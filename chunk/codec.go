@@ -173,22 +173,33 @@ var hashInPlace = sync.OnceValue(func() bool {
 	return cpu.X86.HasAVX512F && inPlaceFaster()
 })
 
-// inPlaceFaster times sumInPlace and sumHasher over the same four 64 KiB
-// blocks, alternately, several rounds, in the calling thread's CPU time
-// (another thread running meanwhile does not count), and reports whether
-// the best round in place took less than the best with the hashers: about
-// 3 MiB hashed, 1 ms.
+// inPlaceFaster times sumInPlace and sumHasher over the same two 64 KiB
+// blocks, alternately (which goes first alternates too), in the calling
+// thread's CPU time (another thread running meanwhile does not count), and
+// reports whether the best round in place took less than the best with the
+// hashers: about 4 MiB hashed, ~1 ms. The same code's rounds run at two
+// speeds ~1.3x apart (on the Xeon of session 30, four blocks took 43 or
+// 57 us with the hashers, 54 or 67 us in place; why, not known), so six
+// rounds, the first not counted, chose the slower way whenever none of
+// the faster way's five fell at the fast speed: in 3 of 92 starts of a
+// test binary (load 12-16) and in the first of seven profiled full
+// backups, which spent ~3 % more CPU hashing (there, interleaved over 1
+// MiB: in place 4,600 MB/s, hashF16's tree 5,800). calRounds rounds: 0 of
+// 60 (bench/engine-measured.md, session 30).
 func inPlaceFaster() bool {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c := &codec{idWords: guts.IV}
-	buf := make([]byte, 4*blockLen)
+	buf := make([]byte, 2*blockLen)
 	for i := range buf {
 		buf[i] = byte(i * 131 >> 3)
 	}
 	best := [2]time.Duration{time.Hour, time.Hour}
-	for round := range 6 {
-		for k, sum := range [2]func([]byte) ID{c.sumInPlace, c.sumHasher} {
+	sums := [2]func([]byte) ID{c.sumInPlace, c.sumHasher}
+	for round := range calRounds {
+		for i := range sums {
+			k := (i + round) % 2
+			sum := sums[k]
 			t0, ok := threadCPU()
 			for b := 0; b < len(buf); b += blockLen {
 				sum(buf[b : b+blockLen])
@@ -204,6 +215,9 @@ func inPlaceFaster() bool {
 	}
 	return best[0] < best[1]
 }
+
+// calRounds is how many rounds inPlaceFaster times (the first not counted).
+const calRounds = 16
 
 // blockLen is the snapshot engine's block size, what inPlaceFaster hashes.
 const blockLen = 64 << 10
