@@ -70,7 +70,7 @@ func writeJSON(t *testing.T, name string, v any) string {
 	return p
 }
 
-// TestAzCLIDeploymentGroup: az deployment group validate and create deploy
+// TestAzCLIDeploymentGroup: az deployment group validate, what-if and create deploy
 // a Backup vault, its disk policy and a disk from a template file with
 // --parameters; show, list (--filter) and az deployment operation group
 // list print what was deployed; a template with a function ARM has not is
@@ -88,6 +88,10 @@ func TestAzCLIDeploymentGroup(t *testing.T) {
 
 	if out := az.tsv("deployment", "group", "validate", "-g", "dep", "-n", "v1", "--template-file", tmpl, "--parameters", "vaultName=vault1", "--query", "properties.provisioningState"); out != "Succeeded" {
 		t.Fatalf("az deployment group validate: %q", out)
+	}
+	// what-if: the vault, its policy and the disk would be created.
+	if out := az.tsv("deployment", "group", "what-if", "-g", "dep", "-n", "v1", "--template-file", tmpl, "--parameters", "vaultName=vault1", "--no-pretty-print", "--query", "changes[].changeType"); out != "Create\nCreate\nCreate" {
+		t.Fatalf("az deployment group what-if: %q", out)
 	}
 	out := az.json("deployment", "group", "create", "-g", "dep", "-n", "v1", "--template-file", tmpl, "--parameters", "vaultName=vault1", "diskSize=2")
 	if str(out, "properties.provisioningState") != "Succeeded" || str(out, "properties.outputs.vaultType.value") != "LocallyRedundant" {

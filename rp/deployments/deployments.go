@@ -600,10 +600,6 @@ func (pr *Provider) validate(r *arm.Request) (*arm.Response, error) {
 	return arm.OK(d), nil
 }
 
-func (pr *Provider) whatIf(r *arm.Request) (*arm.Response, error) {
-	return nil, arm.BadRequest("OperationNotSupported", "What-if (a preview of a deployment's changes) is not supported: validate the deployment (POST .../validate, az deployment group validate) and deploy it.")
-}
-
 func (pr *Provider) cancel(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, group, name := r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("deploymentName")
