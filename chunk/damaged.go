@@ -243,6 +243,10 @@ func (s *Store) supersededDamage(b BadChunk) bool {
 	}
 	if errors.Is(b.Err, ErrCorrupt) {
 		s.markDamagedLocked(b.ID, p.idx)
+		// Lookups skip the marked copy: another one indexed is read.
+		if l, held, _ := s.lookupLocked(b.ID); held && l.pack != p.idx {
+			return true
+		}
 	}
 	return false
 }

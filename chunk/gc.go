@@ -214,21 +214,84 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 	for i, e := range es {
 		marked[i] = live(e.id)
 	}
+	for checked := false; ; checked = true {
+		pl, ok, others, err := g.planLocked(p, es, marked, cutoff, opts, st, checked)
+		if err != nil || len(others) == 0 {
+			return pl, ok, err
+		}
+		if !s.checkOthers(ctx, p, others) {
+			st.PacksKept++ // not known whether it holds the only good copies: kept
+			return sweepPlan{}, false, nil
+		}
+	}
+}
+
+// otherCopy is a live chunk of a pack GC would free because the index
+// points to another copy: e in the pack, at the other copy.
+type otherCopy struct {
+	e  entry
+	at copyOf
+}
+
+// checkOthers reads the copies the index holds of live chunks whose copy
+// in p a sweep would free (others), and where one is damaged while p's
+// copy is intact, marks it and points the index to p's copy. It reports
+// false when a copy could not be read (p is then kept).
+func (s *Store) checkOthers(ctx context.Context, p *pack, others []otherCopy) bool {
+	var buf []byte
+	for _, o := range others {
+		err := s.checkCopy(ctx, o.at, &buf)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			return false
+		}
+		here := copyOf{key: p.key, mod: p.modTime, r: rec{id: o.e.id, kind: o.e.kind, off: o.e.off, slen: o.e.slen, plen: o.e.plen, crc: o.e.crc}}
+		if s.checkCopy(ctx, here, &buf) != nil {
+			continue // damaged too (verify reports it)
+		}
+		s.mu.Lock()
+		if q := s.byKey[o.at.key]; q != nil {
+			s.markDamagedLocked(o.e.id, q.idx)
+		}
+		if l, held, _ := s.lookupLocked(o.e.id); p.state == packDurable && (!held || l.pack != p.idx) {
+			s.mem[o.e.id] = loc{pack: p.idx, kind: o.e.kind, off: o.e.off, slen: o.e.slen, plen: o.e.plen, crc: o.e.crc}
+		}
+		s.mu.Unlock()
+	}
+	return true
+}
+
+// planLocked is plan's decision under the store's lock. Unless checked, a
+// pack it would delete or repack while the index points elsewhere for
+// some of its live chunks is not planned: those are returned (others),
+// for checkOthers to read first. GC must not delete the one good copy of
+// a chunk because the index kept a damaged one (see copies.go).
+func (g *GC) planLocked(p *pack, es []entry, marked []bool, cutoff time.Time, opts SweepOptions, st *SweepStats, checked bool) (sweepPlan, bool, []otherCopy, error) {
+	s := g.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.state != packDurable {
-		return sweepPlan{}, false, nil
+		return sweepPlan{}, false, nil, nil
 	}
 	var garbage int64
 	var keep []entry
 	ngarbage := 0
 	current := make([]bool, len(es))
+	var others []otherCopy
 	for i, e := range es {
 		l, indexed, err := s.lookupLocked(e.id)
 		if err != nil {
-			return sweepPlan{}, false, fmt.Errorf("sweep: %w", err)
+			return sweepPlan{}, false, nil, fmt.Errorf("sweep: %w", err)
 		}
 		current[i] = indexed && l.pack == p.idx
+		if indexed && !current[i] && marked[i] && !checked {
+			q := s.packs[l.pack]
+			if q.state == packDurable {
+				others = append(others, otherCopy{e, copyOf{key: q.key, mod: q.modTime, r: rec{id: e.id, kind: l.kind, off: l.off, slen: l.slen, plen: l.plen, crc: l.crc}}})
+			}
+		}
 		// A writer's reference is checked here, under the lock: a writer
 		// that deduplicates against this chunk later finds it doomed (below)
 		// and stores it again.
@@ -240,7 +303,7 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 		ngarbage++
 	}
 	if garbage == 0 && len(keep) == len(es) {
-		return sweepPlan{}, false, nil
+		return sweepPlan{}, false, nil, nil
 	}
 	var pl sweepPlan
 	switch {
@@ -251,7 +314,7 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 	default:
 		st.PacksKept++
 		st.GarbageKept += garbage
-		return sweepPlan{}, false, nil
+		return sweepPlan{}, false, nil, nil
 	}
 	if !p.modTime.Before(cutoff) {
 		// Young: a collection after the grace deletes or repacks it.
@@ -260,7 +323,10 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 		if due := max(p.modTime.Sub(cutoff), time.Millisecond); st.YoungDueIn == 0 || due < st.YoungDueIn {
 			st.YoungDueIn = due
 		}
-		return sweepPlan{}, false, nil
+		return sweepPlan{}, false, nil, nil
+	}
+	if len(others) > 0 {
+		return sweepPlan{}, false, others, nil
 	}
 	for i, e := range es {
 		if current[i] && !containsID(keep, e.id) {
@@ -268,7 +334,7 @@ func (g *GC) plan(ctx context.Context, p *pack, live func(ID) bool, cutoff time.
 		}
 	}
 	st.ChunksFreed += ngarbage
-	return pl, true, nil
+	return pl, true, nil, nil
 }
 
 // execute repacks and deletes a batch of planned packs. Failures to delete

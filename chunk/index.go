@@ -397,9 +397,36 @@ func (h *mergeHeap[C]) Pop() any {
 }
 
 // mergeRuns writes one run holding the entries of runs (newest first) whose
-// pack is alive; for an ID present in several runs, the newest entry with a
-// live pack wins. The runs' packs must be resolved.
-func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, error) {
+// pack is alive; for an ID present in several runs with a live pack (two
+// copies of a chunk), the newest run's entry wins unless pick (see
+// pickCopies) chooses another: then the merge is written again with the
+// chosen ones. The runs' packs must be resolved.
+func mergeRuns(path, name string, runs []*run, alive map[*pack]bool, pick func([][]copyOf) []int) (*run, error) {
+	r, groups, err := mergeOnce(path, name, runs, alive, nil, pick != nil)
+	if err != nil || len(groups) == 0 {
+		return r, err
+	}
+	chosen := make(map[ID]copyOf)
+	for g, k := range pick(groups) {
+		if k != 0 {
+			chosen[groups[g][k].r.id] = groups[g][k]
+		}
+	}
+	if len(chosen) == 0 {
+		return r, nil
+	}
+	r.f.Close()
+	r, _, err = mergeOnce(path, name, runs, alive, chosen, false)
+	return r, err
+}
+
+// mergeDupsMax bounds the groups of copies one merge collects for pick
+// (beyond it the newest run's entry wins, as lookups would have it).
+const mergeDupsMax = 1 << 16
+
+// mergeOnce is mergeRuns with the copies chosen so far (by ID); with
+// collect it returns the groups of copies it met, newest run first.
+func mergeOnce(path, name string, runs []*run, alive map[*pack]bool, chosen map[ID]copyOf, collect bool) (*run, [][]copyOf, error) {
 	var keys []string
 	var sizes []int64
 	var counts []uint32
@@ -427,7 +454,7 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 	}
 	rw, err := newRunWriter(path, total)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h := make(mergeHeap[*cursor], 0, len(runs))
 	for i, r := range runs {
@@ -435,35 +462,56 @@ func mergeRuns(path, name string, runs []*run, alive map[*pack]bool) (*run, erro
 		ok, err := c.next()
 		if err != nil {
 			rw.f.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		if ok {
 			h = append(h, c)
 		}
 	}
 	heap.Init(&h)
-	var last ID
-	have := false
+	var groups [][]copyOf
+	var group []copyOf // the live copies of the current ID
+	var recs []rec     // and their records, refs of the new run
 	for len(h) > 0 {
-		c := h[0]
-		rc := c.cur
-		if ref := newRef[c.age][rc.ref]; ref >= 0 && (!have || rc.id != last) {
-			rc.ref = uint32(ref)
-			rw.add(&rc)
-			last, have = rc.id, true
+		id := h[0].cur.id
+		group, recs = group[:0], recs[:0]
+		for len(h) > 0 && h[0].cur.id == id {
+			c := h[0]
+			rc := c.cur
+			if ref := newRef[c.age][rc.ref]; ref >= 0 {
+				p := c.r.packs[rc.ref]
+				if !slices.ContainsFunc(group, func(o copyOf) bool { return o.key == p.key && o.r.off == rc.off }) {
+					group = append(group, copyOf{key: p.key, mod: p.modTime, r: rc})
+					rc.ref = uint32(ref)
+					recs = append(recs, rc)
+				}
+			}
+			ok, err := c.next()
+			if err != nil {
+				rw.f.Close()
+				return nil, nil, err
+			}
+			if ok {
+				heap.Fix(&h, 0)
+			} else {
+				heap.Pop(&h)
+			}
 		}
-		ok, err := c.next()
-		if err != nil {
-			rw.f.Close()
-			return nil, err
+		if len(recs) == 0 {
+			continue
 		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			heap.Pop(&h)
+		k := 0
+		if len(group) > 1 {
+			if c, ok := chosen[id]; ok {
+				k = max(0, slices.IndexFunc(group, func(o copyOf) bool { return o.key == c.key && o.r.off == c.r.off }))
+			} else if collect && len(groups) < mergeDupsMax {
+				groups = append(groups, slices.Clone(group))
+			}
 		}
+		rw.add(&recs[k])
 	}
-	return rw.finish(name, keys, sizes, counts)
+	r, err := rw.finish(name, keys, sizes, counts)
+	return r, groups, err
 }
 
 // mergeBuf sizes each input's read buffer of a k-way merge: 4 MiB in all,
@@ -488,9 +536,10 @@ func collectRecs(packs []*pack, keep func(ID, *pack) bool) []rec {
 }
 
 // writeRun writes a run for packs from recs (refs index packs), or from
-// all the packs' entries when recs is nil. Of duplicate IDs the first is
-// kept.
-func writeRun(path, name string, packs []*pack, recs []rec) (*run, error) {
+// all the packs' entries when recs is nil. Of the records of one ID (two
+// copies of a chunk) it keeps the one pick chooses (see pickCopies; nil:
+// the newer pack's).
+func writeRun(path, name string, packs []*pack, recs []rec, pick func([][]copyOf) []int) (*run, error) {
 	if recs == nil {
 		recs = collectRecs(packs, nil)
 	}
@@ -500,12 +549,28 @@ func writeRun(path, name string, packs []*pack, recs []rec) (*run, error) {
 	for i, p := range packs {
 		keys[i], sizes[i], counts[i] = p.key, p.size, uint32(p.n)
 	}
+	copyIn := func(r rec) copyOf { return copyOf{key: packs[r.ref].key, mod: packs[r.ref].modTime, r: r} }
 	slices.SortFunc(recs, func(a, b rec) int {
 		if c := compareID(&a.id, &b.id); c != 0 {
 			return c
 		}
-		return int(a.ref) - int(b.ref)
+		if a.ref == b.ref {
+			return 0
+		}
+		return byPreference(copyIn(a), copyIn(b))
 	})
+	// Copies that meet here: the chosen one goes first.
+	if groups, at := dupGroups(recs, copyIn); len(groups) > 0 && pick != nil {
+		for g, k := range pick(groups) {
+			c := groups[g][k]
+			for i := at[g]; i < len(recs) && recs[i].id == c.r.id; i++ {
+				if packs[recs[i].ref].key == c.key && recs[i].off == c.r.off {
+					recs[at[g]], recs[i] = recs[i], recs[at[g]]
+					break
+				}
+			}
+		}
+	}
 	rw, err := newRunWriter(path, int64(len(recs)))
 	if err != nil {
 		return nil, err

@@ -469,6 +469,15 @@ func (s *Store) Refresh(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	listed = nil // the bulk load below can be long: let the listing go
+	// Oldest first (then by key): later batches become newer runs, which
+	// lookups ask first, so where two copies of a chunk land in different
+	// runs the newer pack's is found first, whatever the listing's order.
+	slices.SortFunc(todo, func(a, b blob.Info) int {
+		if c := a.ModTime.Compare(b.ModTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
 	// Load the headers of new packs in batches: each batch becomes a run
 	// (or joins the memory table when small), so memory stays bounded
 	// however many packs are new. A batch keeps its entries as index
@@ -517,7 +526,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 			loaded = append(loaded, &pack{key: in.Key, state: packDurable, size: in.Size, modTime: in.ModTime, n: n, entries: es})
 		}
 		if nent >= batch || (i == len(todo)-1 && len(loaded) > 0) {
-			if err := s.addLoaded(loaded, recs, nent); err != nil {
+			if err := s.addLoaded(ctx, loaded, recs, nent); err != nil {
 				return fmt.Errorf("refresh index: %w", err)
 			}
 			loaded, recs, nent = nil, nil, 0
@@ -613,9 +622,11 @@ func (s *Store) resolveLocked(r *run, listed map[string]blob.Info) {
 
 // addLoaded indexes packs read from the listing (recs are their entries,
 // refs indexing ps): a large batch is written as a run, a small one (whose
-// packs still hold their entries) joins the memory table.
-func (s *Store) addLoaded(ps []*pack, recs []rec, nent int) error {
+// packs still hold their entries) joins the memory table. Where a chunk
+// is stored twice, the copy kept is pickCopies' (copies.go).
+func (s *Store) addLoaded(ctx context.Context, ps []*pack, recs []rec, nent int) error {
 	if nent < s.memMax/4 {
+		chosen := s.pickLoaded(ctx, ps)
 		s.mu.Lock()
 		for _, p := range ps {
 			if _, ok := s.byKey[p.key]; ok {
@@ -624,6 +635,12 @@ func (s *Store) addLoaded(ps []*pack, recs []rec, nent int) error {
 			s.addPackLocked(p)
 			delete(s.badPacks, p.key)
 			for _, e := range p.entries {
+				if c, met := chosen[e.id]; met {
+					if c.key == p.key && c.r.off == e.off {
+						s.mem[e.id] = loc{pack: p.idx, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc}
+					}
+					continue
+				}
 				// A copy known damaged gives way to this one.
 				if cur, ok := s.mem[e.id]; !ok || s.damaged[e.id] == cur.pack && s.isDamagedLocked(e.id) {
 					s.mem[e.id] = loc{pack: p.idx, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc}
@@ -638,7 +655,7 @@ func (s *Store) addLoaded(ps []*pack, recs []rec, nent int) error {
 	s.disk.idxMu.Lock()
 	defer s.disk.idxMu.Unlock()
 	path, name := s.disk.newName()
-	r, err := writeRun(path, name, ps, recs)
+	r, err := writeRun(path, name, ps, recs, s.picker(ctx))
 	if err != nil {
 		os.Remove(path)
 		return err
@@ -656,6 +673,53 @@ func (s *Store) addLoaded(ps []*pack, recs []rec, nent int) error {
 	runs := slices.Clone(s.disk.runs)
 	s.mu.Unlock()
 	return s.disk.saveList(runs)
+}
+
+// picker is pickCopies for writeRun and mergeRuns.
+func (s *Store) picker(ctx context.Context) func([][]copyOf) []int {
+	return func(groups [][]copyOf) []int { return s.pickCopies(ctx, groups) }
+}
+
+// pickLoaded chooses, for each chunk that the small batch of packs ps
+// (read from the listing) holds a copy of while the index, or another of
+// ps, holds another, the copy the index keeps.
+func (s *Store) pickLoaded(ctx context.Context, ps []*pack) map[ID]copyOf {
+	met := make(map[ID][]copyOf)
+	s.mu.Lock()
+	for _, p := range ps {
+		if _, ok := s.byKey[p.key]; ok {
+			continue
+		}
+		for _, e := range p.entries {
+			c := copyOf{key: p.key, mod: p.modTime, r: rec{id: e.id, kind: e.kind, off: e.off, slen: e.slen, plen: e.plen, crc: e.crc}}
+			if g, ok := met[e.id]; ok {
+				met[e.id] = append(g, c)
+				continue
+			}
+			l, held, _ := s.lookupLocked(e.id)
+			if !held || s.packs[l.pack].state != packDurable {
+				met[e.id] = []copyOf{c}
+				continue
+			}
+			q := s.packs[l.pack]
+			met[e.id] = []copyOf{{key: q.key, mod: q.modTime, r: rec{id: e.id, kind: l.kind, off: l.off, slen: l.slen, plen: l.plen, crc: l.crc}}, c}
+		}
+	}
+	s.mu.Unlock()
+	var groups [][]copyOf
+	for id, g := range met {
+		if len(g) < 2 {
+			delete(met, id)
+			continue
+		}
+		slices.SortFunc(g, byPreference)
+		groups = append(groups, g)
+	}
+	chosen := make(map[ID]copyOf, len(groups))
+	for i, k := range s.pickCopies(ctx, groups) {
+		chosen[groups[i][k].r.id] = groups[i][k]
+	}
+	return chosen
 }
 
 // packEntries returns a durable pack's entries: kept in memory while in the
@@ -774,7 +838,7 @@ func (s *Store) flushMem() {
 		}
 		s.writeCachedTails(keys, tails)
 		path, name := s.disk.newName()
-		r, err := writeRun(path, name, ps, recs)
+		r, err := writeRun(path, name, ps, recs, s.picker(s.bg))
 		s.mu.Lock()
 		if err != nil {
 			os.Remove(path)
@@ -840,7 +904,7 @@ func (s *Store) compact() {
 			return
 		}
 		path, name := s.disk.newName()
-		m, err := mergeRuns(path, name, sel, alive)
+		m, err := mergeRuns(path, name, sel, alive, s.picker(s.bg))
 		if err != nil {
 			os.Remove(path)
 			return
@@ -1192,6 +1256,12 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 		}
 		if errors.Is(err, ErrCorrupt) {
 			s.markDamaged(id, l.pack)
+			s.mu.Lock()
+			now, ok, _ := s.lookupLocked(id)
+			s.mu.Unlock()
+			if ok && now.pack != l.pack && attempt < 4 {
+				continue // another copy is indexed (lookups skip the marked one)
+			}
 			if !refreshed && s.relistForDamage(ctx, began) {
 				// Another store of the bucket may hold a good copy.
 				refreshed = true
