@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
@@ -246,6 +248,70 @@ func TestBackupAfterVerifyFoundDamage(t *testing.T) {
 	for off, want := range dv.Written {
 		if !bytes.Equal(got[off:off+int64(len(want))], want) {
 			t.Fatalf("restored disk differs at %d", off)
+		}
+	}
+}
+
+// TestHealedPointsStayIntactAfterTheIndexCacheIsDeleted: after verify
+// --read-data found a point's pack damaged and the next backup healed it,
+// the server is stopped, its chunk index cache deleted (rm
+// snapshots/cache/index/*) with the damage marks, the damaged pack made
+// the newer of the two (clock skew), and the server started again, three
+// times over: each time verify --read-data passes and both points restore
+// bit-exact through the CLI. Before, about half the restarts rebuilt an
+// index pointing to the damaged copy: verify named both points DAMAGED and
+// their restores failed UserErrorRecoveryPointCorrupt (hostile29).
+func TestHealedPointsStayIntactAfterTheIndexCacheIsDeleted(t *testing.T) {
+	e := testserver.Start(t)
+	dv := fixture.ProtectDisk(t, e)
+	dv.Backup(t, e)
+	_, big := fixture.MostData(t, packs(t, e.DataDir), nil)
+	fixture.FlipByte(t, big)
+	if out, err := verifyCLI(t, e, "--read-data"); err == nil || !strings.Contains(out, "DAMAGED recovery point "+points(t, e)[0].ID) {
+		t.Fatalf("verify --read-data after a flipped byte: %v\n%s", err, out)
+	}
+	dv.Backup(t, e)
+	pts := points(t, e)
+	if len(pts) != 2 {
+		t.Fatalf("%d points", len(pts))
+	}
+	cache := filepath.Join(e.DataDir, "snapshots", "cache")
+	for round := 0; round < 3; round++ {
+		e.Stop()
+		future := time.Now().Add(time.Hour)
+		if err := os.Chtimes(big, future, future); err != nil {
+			t.Fatal(err)
+		}
+		idx, _ := filepath.Glob(filepath.Join(cache, "index", "*"))
+		if round == 0 && len(idx) == 0 {
+			t.Fatalf("test setup: no index files in %s", cache)
+		}
+		for _, f := range append(idx, filepath.Join(cache, "damaged"), filepath.Join(e.DataDir, "snapshots", "repo", "damaged")) {
+			if err := os.RemoveAll(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.RestartWith()
+		if out, err := verifyCLI(t, e, "--read-data"); err != nil || !strings.Contains(out, "OK:") {
+			t.Fatalf("round %d: verify --read-data after the index was rebuilt: %v\n%s", round, err, out)
+		}
+		for i, p := range pts {
+			disk := fmt.Sprintf("restored-%d-%d", round, i)
+			if out := mustRun(t, e, "restore", p.ID, "--target-disk", disk, "--target-resource-group", "target-rg"); !strings.Contains(out, "Completed") {
+				t.Fatalf("round %d: restore of point %d:\n%s", round, i, out)
+			}
+			img := filepath.Join(t.TempDir(), "restored.img")
+			mustRun(t, e, "disk", "download", disk, img)
+			got, err := os.ReadFile(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for off, want := range dv.Written {
+				if !bytes.Equal(got[off:off+int64(len(want))], want) {
+					t.Fatalf("round %d: point %d restored differs at %d", round, i, off)
+				}
+			}
+			os.Remove(img)
 		}
 	}
 }
