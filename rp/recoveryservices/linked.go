@@ -62,7 +62,8 @@ func restoreLinks(req restoreRequest) []arm.Link {
 
 // networkChecks are the accesses a restore to a new VM needs on the
 // network it names (Azure's, for the VM's network interface): read on the
-// virtual network, join on the subnet.
+// virtual network, join on the subnet, and write on the network interface
+// the restore creates in it for the VM (nicOf).
 func networkChecks(req restoreRequest) [][2]string {
 	var checks [][2]string
 	if req.VirtualNetworkID != "" {
@@ -70,6 +71,9 @@ func networkChecks(req restoreRequest) [][2]string {
 	}
 	if req.SubnetID != "" {
 		checks = append(checks, [2]string{"Microsoft.Network/virtualNetworks/subnets/join/action", req.SubnetID})
+		if vm, err := arm.ParseID(req.TargetVirtualMachineID); err == nil && vm.IsType(vmType) {
+			checks = append(checks, [2]string{"Microsoft.Network/networkInterfaces/write", nicOf(vm.String())})
+		}
 	}
 	return checks
 }

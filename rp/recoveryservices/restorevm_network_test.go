@@ -8,11 +8,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
+	"github.com/google/uuid"
 
 	"github.com/safehold/safehold/fault"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/rbac"
 )
 
 // TestRestoreToANewVMInASubnetGivesItANIC: a restore to a new VM naming a
@@ -37,7 +39,7 @@ func TestRestoreToANewVMInASubnetGivesItANIC(t *testing.T) {
 	target := "/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Compute/virtualMachines/vm1r"
 	nic := "/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Network/networkInterfaces/vm1r-nic"
 	staging := mkStorage(t, e, "stagerg", "staging1")
-	trigger := func(vnet, subnet string) error {
+	triggerAs := func(bf *armrecoveryservicesbackup.ClientFactory, vnet, subnet string) error {
 		rr := restoreDisks(e, rp, staging)
 		rr.RecoveryType = to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation)
 		rr.TargetVirtualMachineID = to.Ptr(target)
@@ -50,6 +52,7 @@ func TestRestoreToANewVMInASubnetGivesItANIC(t *testing.T) {
 		_, err = fixture.Wait(poller, nil)
 		return err
 	}
+	trigger := func(vnet, subnet string) error { return triggerAs(bf, vnet, subnet) }
 	for _, c := range []struct{ vnet, subnet, field string }{
 		{"vnet1", "vnet1/subnets/missing", "properties.subnetId"},
 		{"vnet3", "vnet3/subnets/default", "properties.subnetId"},
@@ -59,6 +62,35 @@ func TestRestoreToANewVMInASubnetGivesItANIC(t *testing.T) {
 		if !testserver.HasError(err, http.StatusBadRequest, "BMSUserErrorInvalidRestoreInput") || !strings.Contains(err.Error(), c.field) {
 			t.Fatalf("a restore into %s: %v, want 400 BMSUserErrorInvalidRestoreInput naming %s", c.subnet, err, c.field)
 		}
+	}
+
+	// The restore creates the interface on the caller's behalf: a caller
+	// who may create the VM and its disks in newrg, and join the subnet,
+	// but not write network interfaces there is refused, naming the
+	// interface (before, it was accepted and the interface made).
+	sub := "/subscriptions/" + e.Sub
+	role := uuid.NewString()
+	if resp, m := e.Do("PUT", sub+"/providers/Microsoft.Authorization/roleDefinitions/"+role+"?api-version=2022-04-01", map[string]any{"properties": map[string]any{
+		"roleName": "compute only", "type": "CustomRole",
+		"permissions":      []any{map[string]any{"actions": []string{"Microsoft.Compute/*", "Microsoft.Resources/subscriptions/resourceGroups/read"}}},
+		"assignableScopes": []string{sub}}}); resp.StatusCode != 201 {
+		t.Fatalf("custom role: %d %v", resp.StatusCode, m)
+	}
+	pid, cred := fixture.Principal(t, e, "no-nics")
+	for _, rg := range []string{"vaultrg", "vmrg", "stagerg", "netrg"} {
+		fixture.Assign(t, e, sub+"/resourceGroups/"+rg, rbac.Contributor, pid)
+	}
+	fixture.Assign(t, e, sub+"/resourceGroups/newrg", role, pid)
+	noNICs, err := armrecoveryservicesbackup.NewClientFactory(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := triggerAs(noNICs, "vnet1", "vnet1/subnets/default"); !testserver.HasError(err, http.StatusForbidden, "LinkedAuthorizationFailed") ||
+		!strings.Contains(err.Error(), "Microsoft.Network/networkInterfaces/write") || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(nic)) {
+		t.Fatalf("a restore by a caller who may not write network interfaces in newrg: %v, want 403 LinkedAuthorizationFailed naming %s", err, nic)
+	}
+	if resp, _ := e.Do("GET", nic+"?api-version=2022-01-01", nil, testserver.AnyStatus()); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the refused restore's interface: %d, want 404", resp.StatusCode)
 	}
 
 	// A restore failing once its VM is made deletes the VM's interface too.
