@@ -138,15 +138,7 @@ func TestAccountBlobsServedByAnyReplica(t *testing.T) {
 	// A disk imported from a VHD blob another replica holds than the
 	// leader, which makes new disks, is 409 OperationNotAllowed saying so
 	// (not 409 ServerBusy to retry).
-	var leader, other *testserver.Env
-	a.WaitFor("a leader", func() bool {
-		if _, ok := a.Server.Leader.Leading(); ok {
-			leader, other = a, b
-		} else if _, ok := b.Server.Leader.Leading(); ok {
-			leader, other = b, a
-		}
-		return leader != nil
-	})
+	leader, other := leaderOf(a, b)
 	_, co := fixture.StorageAccount(t, other, "st", "shared1")
 	vhd := make([]byte, 1<<20+512)
 	copy(vhd[1<<20:], "conectix")

@@ -25,15 +25,7 @@ func TestDeploymentDisksLiveOnTheLeader(t *testing.T) {
 	a := testserver.Start(t, testserver.WithStore(url))
 	b := testserver.Start(t, testserver.WithStore(url))
 	a.ResourceGroups("dep")
-	var leader, other *testserver.Env
-	a.WaitFor("a leader", func() bool {
-		if _, ok := a.Server.Leader.Leading(); ok {
-			leader, other = a, b
-		} else if _, ok := b.Server.Leader.Leading(); ok {
-			leader, other = b, a
-		}
-		return leader != nil
-	})
+	leader, other := leaderOf(a, b)
 	// Three deployments, of a disk each: the replicas' task queue is one,
 	// and each runs on either replica.
 	dc := testserver.Factory(other, armresources.NewClientFactory).NewDeploymentsClient()

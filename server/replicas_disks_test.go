@@ -25,15 +25,7 @@ func TestUploadEndedThroughAnotherReplica(t *testing.T) {
 	a := testserver.Start(t, testserver.WithStore(url))
 	b := testserver.Start(t, testserver.WithStore(url))
 	a.ResourceGroups("rg")
-	var owner, other *testserver.Env
-	a.WaitFor("a leader", func() bool {
-		if _, ok := a.Server.Leader.Leading(); ok {
-			owner, other = a, b
-		} else if _, ok := b.Server.Leader.Leading(); ok {
-			owner, other = b, a
-		}
-		return owner != nil
-	})
+	owner, other := leaderOf(a, b)
 	ctx := owner.Ctx()
 	const size = 20 << 20
 	dc := testserver.Factory(owner, armcompute.NewClientFactory).NewDisksClient()
@@ -103,4 +95,18 @@ func TestUploadEndedThroughAnotherReplica(t *testing.T) {
 	if err != nil || *d.Properties.DiskState != armcompute.DiskStateUnattached || *d.Properties.DiskSizeBytes != size {
 		t.Fatalf("the second disk after its upload ended: %v (%+v)", err, d.Properties)
 	}
+}
+
+// leaderOf waits for one of the replicas a and b (on one store) to lead,
+// and returns it and the other.
+func leaderOf(a, b *testserver.Env) (leader, other *testserver.Env) {
+	a.WaitFor("a leader", func() bool {
+		if _, ok := a.Server.Leader.Leading(); ok {
+			leader, other = a, b
+		} else if _, ok := b.Server.Leader.Leading(); ok {
+			leader, other = b, a
+		}
+		return leader != nil
+	})
+	return leader, other
 }
