@@ -264,6 +264,12 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 	fixture.Disk(t, e, "rgb", "d1", 1)
 	fixture.StorageAccount(t, e, "target-rg", "stagingfz")
 	acct := sub + "/resourceGroups/target-rg/providers/Microsoft.Storage/storageAccounts/stagingfz"
+	// The network a restore to a new VM joins (its subnet must exist).
+	if resp, m := e.Do("PUT", sub+"/resourceGroups/target-rg/providers/Microsoft.Network/virtualNetworks/vnet1?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
+		"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
+		"subnets":      []any{map[string]any{"name": "default", "properties": map[string]any{"addressPrefix": "10.0.0.0/24"}}}}}); resp.StatusCode >= 300 {
+		t.Fatalf("create vnet1: %d %v", resp.StatusCode, m)
+	}
 
 	objID, cred := fixture.Principal(t, e, "fuzzer")
 	for _, rg := range []string{"vault-rg", "disk-rg", "snapshot-rg", "target-rg", "vm-rg", "rs-rg", "fz"} {
@@ -468,7 +474,7 @@ func TestWrongValuesAnswer4xx(t *testing.T) {
 		{name: "protection intent", method: "PUT", path: rsVault + "/backupFabrics/Azure/backupProtectionIntent/vm;iaasvmcontainerv2;fz;fzvm?api-version=2023-04-01",
 			body: fmt.Sprintf(`{"properties":{"protectionIntentItemType":"AzureResourceItem","sourceResourceId":%q,"policyId":%q}}`, fz+"Microsoft.Compute/virtualMachines/fzvm", rsPolicy)},
 		{name: "Recovery Services restore to a new VM", method: "POST", path: item + "/recoveryPoints/" + rsPoint + "/restore?api-version=2023-04-01", fresh: "fzalt",
-			noMissing: []string{altVM}, unserved: []string{vnet, vnet + "/subnets/default"},
+			noMissing: []string{altVM},
 			body: fmt.Sprintf(`{"properties":{"objectType":"IaasVMRestoreRequest","recoveryPointId":%q,"recoveryType":"AlternateLocation","sourceResourceId":%q,"storageAccountId":%q,"targetResourceGroupId":%q,"targetVirtualMachineId":%q,"virtualNetworkId":%q,"subnetId":%q,"region":"westus"}}`,
 				rsPoint, vv.VMID, acct, dv.TargetRG, altVM, vnet, vnet+"/subnets/default")},
 		{name: "Recovery Services restore validation", method: "POST", path: rsVault + "/backupValidateOperation?api-version=2023-04-01",
