@@ -48,6 +48,9 @@ type RetryError struct {
 	// for Pin (real time); after that any runner may.
 	Node string
 	Pin  time.Duration
+	// Waiting marks a wait that is the task's work, not a failure (Wait):
+	// logged as information, not as a warning.
+	Waiting bool
 }
 
 func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err) }
@@ -72,6 +75,13 @@ func RetryAt(err error, at time.Time, delay time.Duration) error {
 // runner until delay has passed (store.HeldNode).
 func Backoff(err error, delay time.Duration) error {
 	return &RetryError{Err: err, Delay: delay, Real: true}
+}
+
+// Wait is Backoff for a task whose work is to wait (a deployment following
+// its resources' operations, which leaves its slot meanwhile): err says
+// for what; it is no failure, and logged as information.
+func Wait(err error, delay time.Duration) error {
+	return &RetryError{Err: err, Delay: delay, Real: true, Waiting: true}
 }
 
 // RunOn wraps err so the task runs again at once on node (work that must
@@ -544,6 +554,8 @@ func (r *Runner) run(ctx context.Context, t store.Task) {
 	if errors.As(err, &re) {
 		if re.Node != "" {
 			log.Info("task handed to its node", "node", re.Node, "reason", re.Err)
+		} else if re.Waiting {
+			log.Info("task waits", "for", re.Err, "delay", re.Delay)
 		} else {
 			log.Warn("task will retry", "err", re.Err, "delay", re.Delay)
 		}

@@ -120,6 +120,10 @@ func Retry(err error, delay time.Duration) error { return job.Retry(err, delay) 
 // left frozen would never end.
 func Backoff(err error, delay time.Duration) error { return job.Backoff(err, delay) }
 
+// Wait is Backoff for an operation whose work is to wait (a job.Wait): no
+// failure, logged as information.
+func Wait(err error, delay time.Duration) error { return job.Wait(err, delay) }
+
 // RunOn wraps err so the operation's task runs again at once on the node
 // of holder (a lease holder, "node" or "node/boot"): work that must run
 // where its data lives. The task stays pinned there for PinTerm of real

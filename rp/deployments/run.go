@@ -150,7 +150,7 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 		// slot goes to other work until the run comes again, sooner for
 		// a young wait.
 		parks = true
-		return ops.Backoff(fmt.Errorf("deployment %s waits for its resources' operations", name), min(max(time.Since(since)/10, time.Second), 15*time.Second))
+		return ops.Wait(fmt.Errorf("deployment %s waits for its resources' operations", name), min(max(time.Since(since)/10, time.Second), 15*time.Second))
 	}
 	var outRes []resourceRef
 	for _, r := range t.resources {
