@@ -695,9 +695,9 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 // repository does not hold: deleted under it (its disk snapshot deleted with
 // az snapshot delete, or with its resource group; a disk snapshot that is
 // still there is not gone). A point made after the
-// repository was listed has its snapshot by now, and one whose retention is
-// deleting it is gone by now too (its snapshots go first): neither is
-// damaged. nil when the point is intact after all.
+// repository was listed has its snapshot by now, and one past its expiry is
+// being deleted by retention (its snapshots go first, its record last):
+// neither is damaged. nil when the point is intact after all.
 func (e *Engine) gone(ctx context.Context, repo *snapshot.Repository, p *RecoveryPoint, tier string, sid snapshot.ID, resourceID string) *badSnap {
 	if repo == nil {
 		return nil
@@ -714,6 +714,11 @@ func (e *Engine) gone(ctx context.Context, repo *snapshot.Repository, p *Recover
 	}
 	cur, err := GetRecoveryPoint(ctx, e.Store, p.ItemID, p.ID)
 	if err != nil || !cur.HasTier(tier) {
+		return nil
+	}
+	if cur.Expired(e.Now()) {
+		// Retention is deleting it: its snapshots go first, then its
+		// record (dropPoint), so a verify between the two finds them gone.
 		return nil
 	}
 	if tier == TierOperational && cur.HasTier(TierVault) {

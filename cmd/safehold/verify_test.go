@@ -18,6 +18,7 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/protection"
+	"github.com/safehold/safehold/store"
 )
 
 func verifyCLI(t *testing.T, e *testserver.Env, args ...string) (string, error) {
@@ -515,5 +516,43 @@ func TestVerifyKeepsAVMPointWhoseInstantSnapshotWasDeleted(t *testing.T) {
 	}
 	if p, _ := protection.GetRecoveryPoint(e.Ctx(), e.Server.Store, pts[0].ItemID, pts[0].ID); p == nil || protection.DamageOf(p) != "" {
 		t.Errorf("point marked damaged: %+v", p)
+	}
+}
+
+// TestVerifyKeepsAPointRetentionIsDeleting: retention deletes an expired
+// point's snapshots first and its record last, so a verify between the two
+// finds a point whose snapshot is gone. That point (past its expiry, its
+// disk snapshot deleted, its record still there) is not damage: verify
+// passes and leaves it unmarked. Before, verify exited 1 naming it DAMAGED.
+func TestVerifyKeepsAPointRetentionIsDeleting(t *testing.T) {
+	e, _, pts := twoPoints(t)
+	p := pts[1]
+	past := e.Server.Engine.Now().Add(-time.Minute)
+	if err := e.Server.Store.Update(e.Ctx(), func(tx store.Tx) error {
+		cur, err := protection.GetRecoveryPoint(e.Ctx(), tx, p.ItemID, p.ID)
+		if err != nil {
+			return err
+		}
+		cur.Expiry = &past
+		return protection.PutRecoveryPoint(e.Ctx(), tx, cur)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sid, err := arm.ParseID(p.Snapshots[0].SnapshotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poller, err := testserver.Factory(e, armcompute.NewClientFactory).NewSnapshotsClient().BeginDelete(e.Ctx(), sid.ResourceGroup, sid.Name(), nil)
+	if err == nil {
+		_, err = poller.PollUntilDone(e.Ctx(), nil)
+	}
+	if err != nil {
+		t.Fatalf("delete the point's snapshot %s: %v", sid, err)
+	}
+	if out, err := verifyCLI(t, e); err != nil || strings.Contains(out, "DAMAGED") {
+		t.Fatalf("verify with an expired point's snapshot deleted: %v\n%s", err, out)
+	}
+	if cur, err := protection.GetRecoveryPoint(e.Ctx(), e.Server.Store, p.ItemID, p.ID); err == nil && protection.DamageOf(cur) != "" {
+		t.Errorf("the expired point was marked damaged: %s", protection.DamageOf(cur))
 	}
 }
