@@ -220,8 +220,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// principal, subscription or lock moves the generation from the first.
 	s.remembered = store.NewRemembered(s.Store, rbac.GenerationRead(), identity.PrincipalKind, resource.SubscriptionKind, resource.LockKind)
 	if err := s.init(ctx); err != nil {
-		st.Close()
-		lock.Close()
+		// Stop what init started (the leader and presence campaigns, the
+		// listener, compute's workers), not only the store: a failed start
+		// left the leader renewing on a closed store every TTL/3.
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -645,7 +647,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// Close releases the store (after Serve returned).
+// Close releases the store (after Serve returned). It also stops what a
+// start that failed part of the way had started (New).
 func (s *Server) Close() error {
 	if s.listener != nil {
 		s.listener.Close()
