@@ -540,7 +540,9 @@ func (s *Service) gcOnce() (snapshot.GCStats, error) {
 		defer h.Release(s.bg)
 		opts.Fence = h.Fence // a collector stalled past its entry deletes nothing more
 	}
-	return s.repo.GC(s.bg, opts)
+	st, err := s.repo.GC(s.bg, opts)
+	snapshot.WarnDamaged(s.p.Logger, st.Damaged, "store", "operational")
+	return st, err
 }
 
 // gate orders the snapshot store's collections against captures in every

@@ -410,6 +410,7 @@ func (e *Engine) collectVault(ctx context.Context, key string) (time.Duration, e
 	if err != nil {
 		e.Logger.Warn("vault tier GC", "vault", key, "err", err)
 	}
+	snapshot.WarnDamaged(e.Logger, st.Damaged, "vault", key)
 	return st.YoungDueIn, err
 }
 

@@ -259,8 +259,12 @@ func wipeRepository(ctx context.Context, repo *snapshot.Repository) (int, error)
 		}
 		n++
 	}
-	if _, err := repo.GC(ctx, snapshot.GCOptions{}); err != nil {
+	st, err := repo.GC(ctx, snapshot.GCOptions{})
+	if err != nil {
 		return n, err
+	}
+	if len(st.Damaged) > 0 { // one written meanwhile: the collection deleted nothing
+		return n, fmt.Errorf("collect the chunks: %d snapshots' manifests damaged", len(st.Damaged))
 	}
 	return n, nil
 }

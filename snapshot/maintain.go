@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/safehold/safehold/chunk"
@@ -183,13 +187,36 @@ type GCStats struct {
 	Snapshots  int
 	LiveChunks int
 	LiveSpills int // files the mark spilled to (0: it fit in memory)
-	Duration   time.Duration
+	// Damaged are the snapshots whose manifests could not be read (what
+	// is wrong with each): while there is one, the collection deletes
+	// nothing (GC).
+	Damaged  map[ID]error
+	Duration time.Duration
 }
+
+// WarnDamaged logs, once per snapshot and repository (what names it in
+// the log: "vault", key), that a collection deleted nothing because of a
+// damaged manifest (GCStats.Damaged), and what to do about it.
+func WarnDamaged(logger *slog.Logger, damaged map[ID]error, repo ...any) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	for _, id := range slices.Sorted(maps.Keys(damaged)) {
+		if _, seen := warnedDamaged.LoadOrStore(fmt.Sprint(repo...)+"\x00"+string(id), true); seen {
+			continue
+		}
+		logger.Warn("snapshot garbage collection deletes nothing while a snapshot's manifest is damaged (which chunks it names cannot be known): safehold verify names its recovery point; delete that point (or restore the manifest object) to collect again",
+			append(repo, "snapshot", id, "object", manifestKey(id), "err", damaged[id])...)
+	}
+}
+
+var warnedDamaged sync.Map
 
 // GC deletes chunks no snapshot references (mark and sweep). Captures in
 // flight keep everything they use: chunks they stored or deduplicated, and
 // their parent's index. If any snapshot's index cannot be read, GC stops
-// without deleting anything.
+// without deleting anything: with an error, or, when a manifest is
+// damaged, with GCStats.Damaged naming it.
 func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	start := r.now()
 	var st GCStats
@@ -209,10 +236,23 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		}
 		r.mu.Unlock()
 	}()
-	ms, err := r.list(ctx, true)
+	ms, damaged, err := r.list(ctx, true)
 	if err != nil {
 		gc.Abort()
 		return st, fmt.Errorf("gc: %w", err)
+	}
+	if len(damaged) > 0 {
+		// Which chunks a damaged manifest names cannot be read from it,
+		// and any chunk may be one of them: the collection deletes nothing
+		// while one is there (its point can come back: a manifest restored
+		// from the store's versions, a store that answered a bad copy).
+		// It is not an error (it failed every collection, retried in
+		// vain): GCStats.Damaged names them; deleting their points (the
+		// user, or retention) lets the next collection free everything.
+		gc.Abort()
+		st.Snapshots, st.Damaged = len(ms), damaged
+		st.Duration = r.now().Sub(start)
+		return st, nil
 	}
 	st.Snapshots = len(ms)
 	r.mu.Lock()

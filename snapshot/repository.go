@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -204,45 +205,15 @@ func (r *Repository) Get(ctx context.Context, id ID) (*Manifest, error) {
 	return &m, nil
 }
 
-// List returns all snapshots, oldest first.
+// List returns all snapshots, oldest first. A damaged manifest fails it
+// (ListReadable goes on over those).
 func (r *Repository) List(ctx context.Context) ([]*Manifest, error) {
-	return r.list(ctx, false)
-}
-
-// list is List. A snapshot listed whose manifest is then not found was
-// deleted meanwhile, and is left out; when sure (a collection's mark,
-// which frees whatever no snapshot listed names), only once a second
-// listing no longer has it: an object store answering 404 for an object
-// it holds (a proxy, a misrouted request) made a collection free every
-// chunk of a snapshot that was there.
-func (r *Repository) list(ctx context.Context, sure bool) ([]*Manifest, error) {
-	ids, err := r.listIDs(ctx)
+	ms, damaged, err := r.list(ctx, false)
 	if err != nil {
-		return nil, fmt.Errorf("list snapshots: %w", err)
+		return nil, err
 	}
-	ms := make([]*Manifest, 0, len(ids))
-	var gone []ID
-	for _, id := range ids {
-		m, err := r.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			gone = append(gone, id) // deleted meanwhile
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list snapshots: %w", err)
-		}
-		ms = append(ms, m)
-	}
-	if sure && len(gone) > 0 {
-		again, err := r.listIDs(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list snapshots: %w", err)
-		}
-		for _, id := range gone {
-			if _, listed := slices.BinarySearch(again, id); listed {
-				return nil, fmt.Errorf("list snapshots: snapshot %s is listed but its manifest answers not found: %w", id, ErrUnreadable)
-			}
-		}
+	if len(damaged) > 0 {
+		return nil, fmt.Errorf("list snapshots: %w", damaged[slices.Sorted(maps.Keys(damaged))[0]])
 	}
 	return ms, nil
 }
@@ -251,19 +222,32 @@ func (r *Repository) list(ctx context.Context, sure bool) ([]*Manifest, error) {
 // damaged (its object cut short or altered: chunk.ErrCorrupt): those are
 // returned in damaged with what is wrong with them, the others read. What
 // must go on over a damaged snapshot uses it: verify (which names it), a
-// start's sweep, a reset (List failed them, so one damaged manifest kept
-// the server from starting and a reset from running).
+// start's sweep, a reset, a collection (List failed them, so one damaged
+// manifest kept the server from starting, a reset from running and every
+// collection from freeing anything).
 func (r *Repository) ListReadable(ctx context.Context) (ms []*Manifest, damaged map[ID]error, err error) {
+	return r.list(ctx, false)
+}
+
+// list is ListReadable. A snapshot listed whose manifest is then not found
+// was deleted meanwhile, and is left out; when sure (a collection's mark,
+// which frees whatever no snapshot listed names), only once a second
+// listing no longer has it: an object store answering 404 for an object
+// it holds (a proxy, a misrouted request) made a collection free every
+// chunk of a snapshot that was there.
+func (r *Repository) list(ctx context.Context, sure bool) (ms []*Manifest, damaged map[ID]error, err error) {
 	ids, err := r.listIDs(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list snapshots: %w", err)
 	}
 	ms = make([]*Manifest, 0, len(ids))
+	var gone []ID
 	for _, id := range ids {
 		m, err := r.Get(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			continue // deleted meanwhile
+			gone = append(gone, id) // deleted meanwhile
+			continue
 		case errors.Is(err, chunk.ErrCorrupt):
 			if damaged == nil {
 				damaged = map[ID]error{}
@@ -274,6 +258,17 @@ func (r *Repository) ListReadable(ctx context.Context) (ms []*Manifest, damaged 
 			return nil, nil, fmt.Errorf("list snapshots: %w", err)
 		}
 		ms = append(ms, m)
+	}
+	if sure && len(gone) > 0 {
+		again, err := r.listIDs(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list snapshots: %w", err)
+		}
+		for _, id := range gone {
+			if _, listed := slices.BinarySearch(again, id); listed {
+				return nil, nil, fmt.Errorf("list snapshots: snapshot %s is listed but its manifest answers not found: %w", id, ErrUnreadable)
+			}
+		}
 	}
 	return ms, damaged, nil
 }
