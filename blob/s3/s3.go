@@ -8,7 +8,8 @@
 //     concurrent create of the same key in flight) is retried for a second,
 //     then is ErrExist too (the callers wait for the object and compare).
 //     One cut off or refused for a while is retried (blob.RetryPut); reads,
-//     listings and deletes by jobs are too (blob.Retry).
+//     listings and deletes by jobs are too (blob.Retry). The SDK's own
+//     tries have no retry quota (ratelimit.None): an outage spent it.
 //   - Get is a ranged GetObject; range errors are decided from the object's
 //     size (Content-Range, or HeadObject).
 //   - Delete checks existence with HeadObject first (S3's DeleteObject
@@ -28,6 +29,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -87,6 +90,12 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		// servers differ in their support of the newer trailing checksums.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		// The SDK's retries without its retry quota (a token bucket the
+		// whole client shares, refilled only by successes): an outage
+		// spent it, and after it a failed try was not retried at all
+		// (a job failed seconds after the store was back). blob.Retry
+		// and blob.RetryPut pace the retries over an outage.
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None }),
 	}
 	if cfg.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)

@@ -2,7 +2,9 @@ package s3_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/safehold/safehold/blob"
@@ -61,4 +63,47 @@ func TestS3PutRetriesCutUploads(t *testing.T) {
 			f.Set(testsvc.StoreUp)
 		}
 	}, f.Failed)
+}
+
+// TestS3RetriesAfterAnOutage: after an outage long enough for many
+// requests to fail (here 60 reads that each failed all of the S3
+// client's tries), the store comes back flaky (every other request
+// answers 503): every read succeeds, the client retrying its failed try
+// as before the outage. The AWS SDK's retry quota (a token bucket shared
+// by the whole client, refilled only by successes) was spent by the
+// outage, so after it a failed try was not retried at all and the read
+// failed at once (a job failed 7 s after the store was back): Safehold's
+// own retries (blob.Retry) own the pacing, the SDK's retries have no
+// quota.
+func TestS3RetriesAfterAnOutage(t *testing.T) {
+	ep, access, secret := testsvc.S3Endpoint(t)
+	f := testsvc.NewFaultyStore(t, ep)
+	ctx := context.Background()
+	b, err := s3.Open(ctx, s3.Config{Endpoint: f.URL, Region: "us-east-1", AccessKey: access, SecretKey: secret, Bucket: testsvc.RandomName("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "k", []byte("the object")); err != nil {
+		t.Fatal(err)
+	}
+	f.Set(testsvc.Store503)
+	var wg sync.WaitGroup
+	for range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := b.Get(ctx, "k", 0, -1); err == nil {
+				t.Error("a read through the outage succeeded")
+			}
+		}()
+	}
+	wg.Wait()
+	f.Set(testsvc.StoreFlaky)
+	for i := range 20 {
+		got, err := b.Get(ctx, "k", 0, -1)
+		if err != nil || string(got) != "the object" {
+			var u *blob.Unreachable
+			t.Fatalf("read %d after the outage, the store flaky: %q, %v (unreachable %v)", i, got, err, errors.As(err, &u))
+		}
+	}
 }

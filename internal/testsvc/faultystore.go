@@ -30,6 +30,9 @@ const (
 	// client's retry) is refused as existing (409 BlobAlreadyExists, as
 	// Azure and Azurite refuse one while the first attempt commits).
 	StoreCommitsLate
+	// StoreFlaky: every other request answers 503 ServerBusy (a store
+	// coming back from an outage), the others pass.
+	StoreFlaky
 )
 
 // StoreLate is how long after its answer was lost a StoreCommitsLate
@@ -47,6 +50,7 @@ type FaultyStore struct {
 	changed chan struct{}
 	mu      sync.Mutex
 	failed  atomic.Int64
+	flaky   atomic.Int64 // StoreFlaky's requests
 
 	committing map[string]bool // StoreCommitsLate's uploads not yet committed, by path
 	late       sync.WaitGroup  // their commits
@@ -88,6 +92,13 @@ func NewFaultyStore(t testing.TB, endpoint string) *FaultyStore {
 			w.Header().Set("x-ms-error-code", "InternalError")
 			http.Error(w, "InternalError", http.StatusInternalServerError)
 			return
+		case StoreFlaky:
+			if f.flaky.Add(1)%2 == 1 {
+				f.failed.Add(1)
+				w.Header().Set("x-ms-error-code", "ServerBusy")
+				http.Error(w, "ServerBusy", http.StatusServiceUnavailable)
+				return
+			}
 		case StoreHangs:
 			f.failed.Add(1)
 			f.mu.Lock()
