@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"io"
 	"net/http"
 	"net/url"
@@ -129,7 +130,7 @@ func (s *Service) elsewhere(ctx context.Context, what, node string) error {
 
 // New returns the service keeping bytes under dir.
 func New(st store.Store, clk clock.Clock, dir string) (*Service, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "blocks"), 0o700); err != nil {
+	if err := datafile.MkdirAll(filepath.Join(dir, "blocks")); err != nil {
 		return nil, err
 	}
 	return &Service{st: st, dir: dir, clk: clk}, nil
@@ -536,7 +537,7 @@ func (s *Service) PutBlockBlob(ctx context.Context, account, container, name str
 // (base64); wantMD5, when set, is the MD5 the request says they have (400
 // Md5Mismatch, and no file, when they have not).
 func (s *Service) writeFile(file string, r io.Reader, n int64, wantMD5 string) (string, error) {
-	f, err := os.OpenFile(s.path(file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := datafile.OpenFile(s.path(file), os.O_CREATE|os.O_EXCL|os.O_WRONLY)
 	if err != nil {
 		return "", err
 	}
@@ -574,7 +575,7 @@ func (s *Service) CreatePageBlob(ctx context.Context, account, container, name s
 	}
 	b, done := s.newBlob(account, container, name, "PageBlob", size, p)
 	defer done()
-	f, err := os.OpenFile(s.path(b.File), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := datafile.OpenFile(s.path(b.File), os.O_CREATE|os.O_EXCL|os.O_WRONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -767,7 +768,7 @@ func (s *Service) PutBlock(ctx context.Context, account, container, name, blockI
 		return "", err
 	}
 	dir := s.stagedDir(account, container, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := datafile.MkdirAll(dir); err != nil {
 		return "", err
 	}
 	tmp := "tmp-" + newFileName() // not hex: StagedBlocks skips it
@@ -859,7 +860,7 @@ func (s *Service) CommitBlocks(ctx context.Context, account, container, name str
 	dir := s.stagedDir(account, container, name)
 	b, done := s.newBlob(account, container, name, "BlockBlob", 0, p)
 	defer done()
-	f, err := os.OpenFile(s.path(b.File), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := datafile.OpenFile(s.path(b.File), os.O_CREATE|os.O_EXCL|os.O_WRONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/safehold/safehold/internal/datafile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,7 +80,7 @@ func (s *Store) keepDamaged() {
 			return
 		}
 		s.mu.Unlock()
-		if f, err := os.OpenFile(filepath.Join(s.cacheDir, damagedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		if f, err := datafile.OpenFile(filepath.Join(s.cacheDir, damagedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY); err == nil {
 			f.WriteString(strings.Join(lines, ""))
 			f.Close()
 		}
@@ -171,7 +172,7 @@ func (s *Store) loadDamaged() {
 	if body != "" {
 		body += "\n"
 	}
-	if os.WriteFile(tmp, []byte(body), 0o600) == nil {
+	if datafile.WriteFile(tmp, []byte(body)) == nil {
 		os.Rename(tmp, path)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"hash/crc32"
 	"io"
 	"os"
@@ -189,7 +190,7 @@ type runWriter struct {
 }
 
 func newRunWriter(path string, maxRecs int64) (*runWriter, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := datafile.Create(path)
 	if err != nil {
 		return nil, err
 	}
@@ -665,7 +666,7 @@ func (d *diskIndex) listPath() string { return filepath.Join(d.dir, "runs.json")
 // load opens the runs named in runs.json; on any damage it starts empty.
 func (d *diskIndex) load() {
 	d.buf = make([]byte, runBlock*recSize)
-	os.MkdirAll(d.dir, 0o700)
+	datafile.MkdirAll(d.dir)
 	b, err := os.ReadFile(d.listPath())
 	var l runList
 	if err == nil {
@@ -721,7 +722,7 @@ func (d *diskIndex) saveList(runs []*run) error {
 	}
 	b, _ := json.Marshal(l)
 	tmp := d.listPath() + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := datafile.Create(tmp)
 	if err != nil {
 		return err
 	}

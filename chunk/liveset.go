@@ -6,6 +6,7 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"io"
 	"os"
 	"path/filepath"
@@ -95,7 +96,7 @@ func (l *LiveSet) spill() error {
 		return nil
 	}
 	if len(l.spills) == 0 {
-		if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		if err := datafile.MkdirAll(l.dir); err != nil {
 			return fmt.Errorf("live set: %w", err)
 		}
 	}

@@ -1,7 +1,7 @@
 package chunk
 
 import (
-	"os"
+	"github.com/safehold/safehold/internal/datafile"
 	"path/filepath"
 )
 
@@ -83,7 +83,7 @@ func (r *refSet) release() {
 
 // writeRefRun writes ids as a finished, spilled LiveSet.
 func writeRefRun(dir string, ids map[ID]struct{}) (*LiveSet, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := datafile.MkdirAll(dir); err != nil {
 		return nil, err
 	}
 	l := &LiveSet{dir: dir, max: len(ids) + 1, buf: make([]ID, 0, len(ids))}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -245,7 +246,7 @@ func Open(ctx context.Context, be blob.Backend, cacheDir string, opts Options) (
 		return nil, fmt.Errorf("open chunk store: unknown compression %q", opts.Compression)
 	}
 	os.RemoveAll(filepath.Join(cacheDir, liveDirName)) // live sets of a GC that was interrupted
-	if err := os.MkdirAll(filepath.Join(cacheDir, "packs"), 0o700); err != nil {
+	if err := datafile.MkdirAll(filepath.Join(cacheDir, "packs")); err != nil {
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
 	s := &Store{

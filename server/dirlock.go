@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ const dirLockFile = "serve.lock"
 // one server at a time. A second server on a data dir in use is refused,
 // naming the holder's process.
 func lockDataDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, dirLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := datafile.OpenFile(filepath.Join(dir, dirLockFile), os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("lock data dir: %w", err)
 	}

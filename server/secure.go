@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"github.com/safehold/safehold/internal/datafile"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -40,20 +41,20 @@ func secureDataDir(dir string, logger *slog.Logger) error {
 		}
 		return nil
 	}
-	if err := tighten(dir, 0o700); err != nil {
+	if err := tighten(dir, datafile.DirMode); err != nil {
 		return err
 	}
-	if err := tighten(filepath.Join(dir, "tls"), 0o700); err != nil {
+	if err := tighten(filepath.Join(dir, "tls"), datafile.DirMode); err != nil {
 		return err
 	}
 	db := filepath.Join(dir, "safehold.db")
-	if f, err := os.OpenFile(db, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+	if f, err := datafile.OpenFile(db, os.O_CREATE|os.O_EXCL|os.O_WRONLY); err == nil {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	for _, name := range secretFiles {
-		if err := tighten(filepath.Join(dir, name), 0o600); err != nil {
+		if err := tighten(filepath.Join(dir, name), datafile.Mode); err != nil {
 			return err
 		}
 	}

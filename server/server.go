@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/safehold/safehold/accountblob"
+	"github.com/safehold/safehold/internal/datafile"
 	"log/slog"
 	"net"
 	"net/http"
@@ -199,7 +200,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.DataDir = dd
-	if err := os.MkdirAll(dd, 0o700); err != nil {
+	if err := datafile.MkdirAll(dd); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	if err := secureDataDir(dd, cfg.Logger); err != nil {
@@ -316,7 +317,7 @@ func (s *Server) init(ctx context.Context) error {
 	s.Conn = Connection{ARMEndpoint: base, AuthorityHost: base + "/", TenantID: bs.TenantID, SubscriptionID: bs.SubscriptionID,
 		ClientID: bs.AdminAppID, ClientSecret: secret, CACertFile: caFile}
 	b, _ := json.MarshalIndent(s.Conn, "", "  ")
-	if err := writeFileAtomic(filepath.Join(cfg.DataDir, "connection.json"), append(b, '\n'), 0o600); err != nil {
+	if err := datafile.WriteAtomic(filepath.Join(cfg.DataDir, "connection.json"), append(b, '\n')); err != nil {
 		return fmt.Errorf("write connection.json: %w", err)
 	}
 	if err := secureDataDir(cfg.DataDir, s.logger); err != nil { // the WAL, TLS keys and connection.json now exist
@@ -496,7 +497,7 @@ func replicaID(cfg Config, bs *Bootstrap) (string, error) {
 	if cfg.Store == "" && bs.NodeID != "" {
 		id = bs.NodeID
 	}
-	if err := writeFileAtomic(f, []byte(id+"\n"), 0o600); err != nil {
+	if err := datafile.WriteAtomic(f, []byte(id+"\n")); err != nil {
 		return "", fmt.Errorf("write node id: %w", err)
 	}
 	return id, nil

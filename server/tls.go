@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"math/big"
 	"net"
 	"os"
@@ -42,7 +43,7 @@ func tlsFiles(dataDir string) TLSFiles {
 // missing, about to expire, or does not cover every host in hosts.
 func ensureTLS(dataDir string, hosts []string, now time.Time) (TLSFiles, error) {
 	f := tlsFiles(dataDir)
-	if err := os.MkdirAll(filepath.Dir(f.CACert), 0o700); err != nil {
+	if err := datafile.MkdirAll(filepath.Dir(f.CACert)); err != nil {
 		return f, err
 	}
 	caCert, caKey, err := loadPair(f.CACert, f.CAKey)
@@ -157,35 +158,10 @@ func writePair(certFile, keyFile string, c *x509.Certificate, k *ecdsa.PrivateKe
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := datafile.WriteAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})); err != nil {
 		return err
 	}
-	return writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
-}
-
-// writeFileAtomic writes via a temp file, fsync and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return datafile.WriteAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 }
 
 func loadTLSConfig(certFile, keyFile string) (*tls.Config, error) {
@@ -212,7 +188,7 @@ type sharedCA struct {
 // one Create; the losers adopt the winner's CA.
 func syncCA(ctx context.Context, st store.Store, dataDir string, now time.Time) error {
 	f := tlsFiles(dataDir)
-	if err := os.MkdirAll(filepath.Dir(f.CACert), 0o700); err != nil {
+	if err := datafile.MkdirAll(filepath.Dir(f.CACert)); err != nil {
 		return err
 	}
 	d, err := st.Get(ctx, "config", sharedCAKey)
@@ -224,10 +200,10 @@ func syncCA(ctx context.Context, st store.Store, dataDir string, now time.Time) 
 		if cur, _ := os.ReadFile(f.CACert); bytes.Equal(cur, ca.Cert) {
 			return nil
 		}
-		if err := writeFileAtomic(f.CAKey, ca.Key, 0o600); err != nil {
+		if err := datafile.WriteAtomic(f.CAKey, ca.Key); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(f.CACert, ca.Cert, 0o644); err != nil {
+		if err := datafile.WriteAtomic(f.CACert, ca.Cert); err != nil {
 			return err
 		}
 		os.Remove(f.Cert) // issued by another CA: reissue

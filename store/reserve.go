@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"github.com/safehold/safehold/internal/datafile"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -60,7 +61,7 @@ func (r *reserve) make() bool {
 	if r.held.Load() {
 		return true
 	}
-	f, err := os.OpenFile(r.path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := datafile.OpenFile(r.path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return false
 	}

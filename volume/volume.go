@@ -29,6 +29,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"io"
 	"os"
 	"path/filepath"
@@ -82,7 +83,7 @@ var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // Open opens (creating) the volume directory and removes leftovers of
 // interrupted creations.
 func Open(dir string) (*Manager, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := datafile.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("create volume dir: %w", err)
 	}
 	ents, err := os.ReadDir(dir)
@@ -134,7 +135,7 @@ func (m *Manager) CreateWith(id string, size int64, fill func(f *os.File) error)
 		return nil, ErrExists
 	}
 	tmp := m.rawPath(id) + "." + randSuffix() + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := datafile.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", id, err)
 	}
@@ -843,7 +844,7 @@ func decodeMap(p []byte) (base string, trusted bool, dirty *bitmap, ok bool) {
 }
 
 func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := datafile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/safehold/safehold/internal/datafile"
 	"io"
 	"io/fs"
 	"os"
@@ -61,7 +62,7 @@ var (
 
 // Open opens (creating if needed) a backend rooted at dir.
 func Open(dir string) (*Backend, error) {
-	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
+	if err := datafile.MkdirAll(filepath.Join(dir, tmpDir)); err != nil {
 		return nil, fmt.Errorf("open local backend: %w", err)
 	}
 	return &Backend{root: dir}, nil
@@ -345,7 +346,7 @@ func (b *Backend) mkdirAll(dir string) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := datafile.Mkdir(dir); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	// Sync the parent even when dir was there already: another put may
