@@ -75,12 +75,11 @@ type Engine struct {
 	// DefaultTransientRetries); see run.go.
 	TransientRetries int
 
-	mu       sync.Mutex
-	faces    map[string]Face
-	scheds   map[string]*Scheduler           // by face
-	repos    map[string]*snapshot.Repository // open vault tiers by key
-	repoRefs map[string]int
-	boot     string
+	mu     sync.Mutex
+	faces  map[string]Face
+	scheds map[string]*Scheduler // by face
+	vaults map[string]*openVault // open (and opening, closing) vault tiers by key
+	boot   string
 
 	verifySched *Scheduler
 	pruneSched  *Scheduler
@@ -183,7 +182,7 @@ func New(e *Engine) *Engine {
 		e.NodeID = "node"
 	}
 	e.faces, e.scheds = map[string]Face{}, map[string]*Scheduler{}
-	e.repos, e.repoRefs = map[string]*snapshot.Repository{}, map[string]int{}
+	e.vaults = map[string]*openVault{}
 	e.boot = newID()
 	if e.Runner != nil {
 		e.Runner.Register(taskBackup, taskOf("backup", e.runBackupTask))
@@ -244,21 +243,34 @@ func (e *Engine) Start(ctx context.Context) error {
 	})
 }
 
-// Close closes the open vault tiers.
+// Close closes the open vault tiers. It does not wait for one being
+// opened (a stuck object store): that one is closed once its open ends.
 func (e *Engine) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.closed = true
 	for k, t := range e.gcLater {
 		t.Stop()
 		delete(e.gcLater, k)
 	}
+	var open []*openVault
+	for k, v := range e.vaults {
+		select {
+		case <-v.opened:
+			if v.repo != nil && !v.closing {
+				v.closing = true
+				open = append(open, v)
+			}
+		default: // its opener closes it (vault)
+		}
+		delete(e.vaults, k)
+	}
+	e.mu.Unlock()
 	var err error
-	for k, r := range e.repos {
-		if cerr := r.Close(); err == nil {
+	for _, v := range open {
+		if cerr := v.repo.Close(); err == nil {
 			err = cerr
 		}
-		delete(e.repos, k)
+		close(v.closed)
 	}
 	return err
 }
@@ -268,48 +280,125 @@ func (e *Engine) Now() time.Time { return e.Clock.Now() }
 
 // --- the vault tier ---
 
+// openVault is a vault tier open (or being opened, or closed) in this
+// process, shared by the operations that use it at the same time.
+type openVault struct {
+	opened  chan struct{} // closed once the open ended (repo or err set)
+	repo    *snapshot.Repository
+	err     error
+	refs    int
+	closing bool          // its last user left (or the engine closed): repo is being closed
+	closed  chan struct{} // closed once it is
+}
+
 // vault opens a vault's repository, shared by every operation that uses
 // it at the same time (one writer per backend); release closes it when the
-// last user is done, so nothing stays open between jobs.
+// last user is done, so nothing stays open between jobs. The engine's lock
+// is not held over the store's answers (opening reads the object store,
+// closing waits for the uploads): a stuck object store held every vault's
+// operations and the engine's Close behind it.
 func (e *Engine) vault(ctx context.Context, key string) (*snapshot.Repository, func(), error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	release := func() {
+	for {
 		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.repoRefs[key]--
-		if e.repoRefs[key] <= 0 {
-			if r := e.repos[key]; r != nil {
-				if err := r.Close(); err != nil {
-					e.Logger.Warn("close vault tier", "vault", key, "err", err)
-				}
-			}
-			delete(e.repos, key)
-			delete(e.repoRefs, key)
+		if e.closed {
+			e.mu.Unlock()
+			return nil, nil, fmt.Errorf("open vault tier %s: the engine is closed", key)
 		}
+		v := e.vaults[key]
+		if v != nil && v.closing { // one repository per backend: wait until the last one is closed
+			e.mu.Unlock()
+			select {
+			case <-v.closed:
+				continue
+			case <-ctx.Done():
+				return nil, nil, fmt.Errorf("open vault tier %s: %w", key, ctx.Err())
+			}
+		}
+		if v != nil {
+			v.refs++
+			e.mu.Unlock()
+			select {
+			case <-v.opened:
+			case <-ctx.Done():
+				e.releaseVault(key, v)
+				return nil, nil, fmt.Errorf("open vault tier %s: %w", key, ctx.Err())
+			}
+			if v.err != nil {
+				e.releaseVault(key, v)
+				if ctx.Err() == nil && (errors.Is(v.err, context.Canceled) || errors.Is(v.err, context.DeadlineExceeded)) {
+					continue // the opener's request went away, not this one
+				}
+				return nil, nil, v.err
+			}
+			return v.repo, func() { e.releaseVault(key, v) }, nil
+		}
+		v = &openVault{opened: make(chan struct{}), closed: make(chan struct{}), refs: 1}
+		e.vaults[key] = v
+		e.mu.Unlock()
+		v.repo, v.err = e.openVaultTier(ctx, key)
+		e.mu.Lock()
+		closed := e.closed
+		if v.err != nil && e.vaults[key] == v {
+			delete(e.vaults, key) // the next user opens it again
+		}
+		e.mu.Unlock()
+		close(v.opened)
+		err := v.err
+		if err == nil && closed {
+			err = fmt.Errorf("open vault tier %s: the engine is closed", key)
+		}
+		if err != nil {
+			e.releaseVault(key, v) // (the last user closes what was opened after the engine closed)
+			return nil, nil, err
+		}
+		return v.repo, func() { e.releaseVault(key, v) }, nil
 	}
-	if r := e.repos[key]; r != nil {
-		e.repoRefs[key]++
-		return r, release, nil
-	}
+}
+
+// openVaultTier opens a vault's repository (vault).
+func (e *Engine) openVaultTier(ctx context.Context, key string) (*snapshot.Repository, error) {
 	if e.OpenVault == nil {
-		return nil, nil, fmt.Errorf("open vault tier %s: no OpenVault configured", key)
+		return nil, fmt.Errorf("open vault tier %s: no OpenVault configured", key)
 	}
 	// Opening creates the repository: a vault removed (RemoveVault) is
 	// never opened again, or its store would come back for nothing ever
 	// to remove.
 	if gone, err := e.vaultGone(ctx, key); err != nil {
-		return nil, nil, fmt.Errorf("open vault tier %s: %w", key, err)
+		return nil, fmt.Errorf("open vault tier %s: %w", key, err)
 	} else if gone {
-		return nil, nil, fmt.Errorf("open vault tier %s: %w", key, ErrVaultGone)
+		return nil, fmt.Errorf("open vault tier %s: %w", key, ErrVaultGone)
 	}
-	repo, err := e.OpenVault(ctx, key)
-	if err != nil {
-		return nil, nil, err
+	return e.OpenVault(ctx, key)
+}
+
+// releaseVault is a user of v leaving; the last closes its repository
+// (outside the engine's lock), as does one whose open ended after the
+// engine closed.
+func (e *Engine) releaseVault(key string, v *openVault) {
+	e.mu.Lock()
+	v.refs--
+	last := v.refs <= 0 && !v.closing
+	if last {
+		v.closing = true
+		if v.repo == nil && e.vaults[key] == v { // the open failed: nothing to close
+			delete(e.vaults, key)
+		}
 	}
-	e.repos[key] = repo
-	e.repoRefs[key] = 1
-	return repo, release, nil
+	e.mu.Unlock()
+	if !last {
+		return
+	}
+	if v.repo != nil {
+		if err := v.repo.Close(); err != nil {
+			e.Logger.Warn("close vault tier", "vault", key, "err", err)
+		}
+	}
+	e.mu.Lock()
+	if e.vaults[key] == v {
+		delete(e.vaults, key)
+	}
+	e.mu.Unlock()
+	close(v.closed)
 }
 
 // maintLock orders a vault tier's collection against its verifies in
