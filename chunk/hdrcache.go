@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"github.com/safehold/safehold/internal/datafile"
 	"io"
 	"os"
 	"path/filepath"
@@ -130,7 +131,7 @@ func (s *Store) writeTailBatch(keys []string, tails [][]byte) bool {
 		buf = append(buf, t...)
 	}
 	dir := filepath.Join(s.cacheDir, "packs")
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(datafile.Mode))
 	if err != nil {
 		return false
 	}

@@ -968,7 +968,7 @@ func (s *Store) loadTail(ctx context.Context, in blob.Info, cache bool) ([]entry
 func (s *Store) writeCache(key string, tail []byte) {
 	p := s.cachePath(key)
 	unix.Unlink(p)
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(datafile.Mode))
 	if err != nil {
 		return
 	}
