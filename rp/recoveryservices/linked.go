@@ -70,7 +70,7 @@ func networkChecks(req restoreRequest) [][2]string {
 		checks = append(checks, [2]string{"Microsoft.Network/virtualNetworks/read", req.VirtualNetworkID})
 	}
 	if req.SubnetID != "" {
-		checks = append(checks, [2]string{"Microsoft.Network/virtualNetworks/subnets/join/action", req.SubnetID})
+		checks = append(checks, [2]string{joinSubnet, req.SubnetID})
 		if vm, err := arm.ParseID(req.TargetVirtualMachineID); err == nil && vm.IsType(vmType) {
 			checks = append(checks, [2]string{"Microsoft.Network/networkInterfaces/write", nicOf(vm.String())})
 		}

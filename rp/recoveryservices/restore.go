@@ -55,6 +55,14 @@ type restoreRequest struct {
 		RehydrationPriority          string `json:"rehydrationPriority,omitempty"`
 		RehydrationRetentionDuration string `json:"rehydrationRetentionDuration,omitempty"`
 	} `json:"recoveryPointRehydrationInfo,omitempty"`
+	// IdentityInfo is the vault's managed identity the restore acts as (az
+	// backup restore restore-disks --mi-system-assigned,
+	// --mi-user-assigned): it must be allowed what it does with the
+	// network (checkRestoreNetwork).
+	IdentityInfo *struct {
+		IsSystemAssignedIdentity  bool   `json:"isSystemAssignedIdentity,omitempty"`
+		ManagedIdentityResourceID string `json:"managedIdentityResourceId,omitempty"`
+	} `json:"identityInfo,omitempty"`
 	// IdentityBasedRestoreDetails names the staging account of a restore
 	// that reaches it with the vault's managed identity.
 	IdentityBasedRestoreDetails *struct {
@@ -618,7 +626,7 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 		}
 	}
 	if req.RecoveryType == "AlternateLocation" {
-		if err := pr.checkRestoreNetwork(ctx, req, firstOf(req.Region, p.Details["vmLocation"], it.Location)); err != nil {
+		if err := pr.checkRestoreNetwork(ctx, it, req, firstOf(req.Region, p.Details["vmLocation"], it.Location)); err != nil {
 			return req, err
 		}
 	}
@@ -630,9 +638,10 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 
 // checkRestoreNetwork checks the network a restore to a new VM in location
 // names: the subnet (required with a virtual network, and of it) exists in
-// a virtual network of location, and the network interface the restore
-// creates for the VM (nicOf) does not exist yet.
-func (pr *Provider) checkRestoreNetwork(ctx context.Context, req restoreRequest, location string) error {
+// a virtual network of location, the vault's managed identity the restore
+// acts as (identityInfo) may join it, as the caller must, and the network
+// interface the restore creates for the VM (nicOf) does not exist yet.
+func (pr *Provider) checkRestoreNetwork(ctx context.Context, it *itemRecord, req restoreRequest, location string) error {
 	if req.SubnetID == "" {
 		if req.VirtualNetworkID != "" {
 			return restoreErr("properties.subnetId", "is required with properties.virtualNetworkId: the new VM's network interface is created in that subnet of the virtual network.")
@@ -652,11 +661,54 @@ func (pr *Provider) checkRestoreNetwork(ctx context.Context, req restoreRequest,
 	if resource.NormLocation(loc) != resource.NormLocation(location) {
 		return restoreErr("properties.virtualNetworkId", "the virtual network '%s' is in region '%s', and the new VM is created in '%s': name a virtual network of that region.", sid.Parent().Name(), loc, resource.NormLocation(location))
 	}
+	if err := pr.checkVaultIdentity(ctx, it, req, joinSubnet, req.SubnetID); err != nil {
+		return err
+	}
 	nic := nicOf(req.TargetVirtualMachineID)
 	if ok, err := resource.Exists(ctx, pr.p.Store, nic); err != nil {
 		return err
 	} else if ok {
 		return restoreErr("properties.targetVirtualMachineId", "the new VM's network interface '%s' already exists: delete it, or name another VM.", mustParse(nic).Name())
+	}
+	return nil
+}
+
+const joinSubnet = "Microsoft.Network/virtualNetworks/subnets/join/action"
+
+// checkVaultIdentity checks that the vault's managed identity a restore
+// acts as (identityInfo: the system-assigned one, or the user-assigned one
+// it names) exists and may perform action at scope: 400 naming
+// properties.identityInfo when the vault has no such identity, 403
+// AuthorizationFailed naming the identity when it may not.
+func (pr *Provider) checkVaultIdentity(ctx context.Context, it *itemRecord, req restoreRequest, action, scope string) error {
+	ii := req.IdentityInfo
+	if ii == nil || pr.p.Authorize == nil || (!ii.IsSystemAssignedIdentity && ii.ManagedIdentityResourceID == "") {
+		return nil
+	}
+	v, err := pr.loadVault(ctx, pr.p.Store, mustParse(it.VaultID))
+	if err != nil {
+		return err
+	}
+	principal, which := "", "system-assigned identity"
+	if id := v.Identity; id != nil {
+		if ii.IsSystemAssignedIdentity {
+			principal = id.PrincipalID
+		} else {
+			which = "user-assigned identity '" + ii.ManagedIdentityResourceID + "'"
+			for k, u := range id.UserAssignedIdentities {
+				if u != nil && arm.EqualIDs(k, ii.ManagedIdentityResourceID) {
+					principal = u.PrincipalID
+				}
+			}
+		}
+	} else if !ii.IsSystemAssignedIdentity {
+		which = "user-assigned identity '" + ii.ManagedIdentityResourceID + "'"
+	}
+	if principal == "" {
+		return restoreErr("properties.identityInfo", "names the vault's %s, which the vault '%s' does not have: assign it to the vault (az backup vault identity assign), or restore without a managed identity.", which, v.Name)
+	}
+	if err := pr.p.Authorize(ctx, principal, action, scope); err != nil {
+		return arm.Errorf(http.StatusForbidden, "AuthorizationFailed", "The vault '%s' restores with its %s (object id '%s'), which does not have authorization to perform action '%s' over scope '%s': grant it a role holding that action there (Network Contributor), or restore without a managed identity.", v.Name, which, principal, action, scope)
 	}
 	return nil
 }

@@ -137,3 +137,59 @@ func TestRestoreToANewVMInASubnetGivesItANIC(t *testing.T) {
 		return nresp.StatusCode == http.StatusNotFound
 	})
 }
+
+// TestRestoreToANewVMAsTheVaultNeedsJoinOnTheSubnet: a restore to a new VM
+// in a subnet acting as the vault's managed identity (identityInfo, az
+// backup restore restore-disks --mi-system-assigned) is refused at once
+// when the vault has no such identity (400 naming properties.identityInfo)
+// and when the identity may not join the subnet (403 AuthorizationFailed
+// naming it); granted Network Contributor on the network's group, it
+// restores. Before, the vault's identity was not looked at.
+func TestRestoreToANewVMAsTheVaultNeedsJoinOnTheSubnet(t *testing.T) {
+	e, bf, rp := backedUpVM1(t, 1, "stagerg", "newrg", "netrg")
+	ctx := e.Ctx()
+	net := "/subscriptions/" + e.Sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/vnet1"
+	resp, m := e.Do("PUT", net+"?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
+		"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
+		"subnets":      []any{map[string]any{"name": "default", "properties": map[string]any{"addressPrefix": "10.0.0.0/24"}}}}})
+	must(t, "create vnet1", resp, m, 200, 201)
+	rr := restoreDisks(e, rp, mkStorage(t, e, "stagerg", "staging1"))
+	rr.RecoveryType = to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation)
+	rr.TargetVirtualMachineID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Compute/virtualMachines/vm1r")
+	rr.TargetResourceGroupID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/newrg")
+	rr.VirtualNetworkID, rr.SubnetID = to.Ptr(net), to.Ptr(net+"/subnets/default")
+	rr.IdentityInfo = &armrecoveryservicesbackup.IdentityInfo{IsSystemAssignedIdentity: to.Ptr(true)}
+	trigger := func() error {
+		poller, err := bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rr}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = fixture.Wait(poller, nil)
+		return err
+	}
+	if err := trigger(); !testserver.HasError(err, http.StatusBadRequest, "BMSUserErrorInvalidRestoreInput") || !strings.Contains(err.Error(), "properties.identityInfo") {
+		t.Fatalf("a restore as a vault without an identity: %v, want 400 naming properties.identityInfo", err)
+	}
+	vault := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
+	resp, m = e.Do("PATCH", vault+"?api-version=2023-04-01", map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
+	must(t, "give the vault its identity", resp, m, 200, 202)
+	resp, m = e.Do("GET", vault+"?api-version=2023-04-01", nil)
+	principal := str(m, "identity.principalId")
+	if principal == "" {
+		t.Fatalf("the vault's identity: %v", m)
+	}
+	if err := trigger(); !testserver.HasError(err, http.StatusForbidden, "AuthorizationFailed") || !strings.Contains(err.Error(), principal) {
+		t.Fatalf("a restore as a vault whose identity may not join the subnet: %v, want 403 naming %s", err, principal)
+	}
+	grant(t, e, principal, rbac.NetworkContributor, "/subscriptions/"+e.Sub+"/resourceGroups/netrg")
+	var err error
+	e.WaitFor("the restore allowed", func() bool {
+		err = trigger()
+		return !testserver.HasError(err, http.StatusForbidden, "")
+	})
+	if err != nil {
+		t.Fatalf("the restore as the vault, allowed: %v", err)
+	}
+	resp, n := e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/newrg/providers/Microsoft.Network/networkInterfaces/vm1r-nic?api-version=2022-01-01", nil)
+	must(t, "the restored VM's interface", resp, n, 200)
+}
