@@ -34,6 +34,10 @@ var (
 	DefaultOperational = Duration{Days: 2}
 )
 
+// onDemandTag is the retention tag of a point whose expiry its backup
+// gave (an on-demand backup's retainUntil).
+const onDemandTag = "Default"
+
 // Keep is how long a backup taken at at is kept. earlier holds the times of
 // the item's existing points (for first-of-day/week/... tags). tag, when
 // not empty, overrides the tag (false if the policy has no such tag);
@@ -65,7 +69,7 @@ func (p *Policy) Keep(at time.Time, earlier []time.Time, tag string, expiry *tim
 	}
 	if expiry != nil {
 		e := *expiry
-		k.Expiry, k.Tag = &e, "Default"
+		k.Expiry, k.Tag = &e, onDemandTag
 	}
 	return k, true
 }

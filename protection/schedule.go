@@ -120,8 +120,12 @@ func (e *Engine) endOrphans(ctx context.Context, face, itemID string) error {
 
 // Reschedule plans an item's next scheduled backup by its policy from now,
 // or removes its schedule when it takes no backups (no policy or schedule,
-// suspended, stopped) or the schedule has no further run.
+// suspended, stopped) or the schedule has no further run; the policy's
+// retention applies to the item's points taken (reexpire).
 func (e *Engine) Reschedule(ctx context.Context, tx store.Tx, face string, it *Item) error {
+	if err := reexpire(ctx, tx, face, it, e.Now()); err != nil {
+		return err
+	}
 	if !it.takesBackups() || it.Policy == nil || it.Policy.Schedule == nil {
 		return e.Unschedule(ctx, tx, it.ID)
 	}
