@@ -431,7 +431,14 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	if len(all) >= historyMax && !slices.ContainsFunc(all, func(d Deployment) bool { return strings.EqualFold(d.Name, name) }) {
+		// What kept the oldest may have been lifted since (the answer
+		// below says to): the deployment goes ahead once they are gone.
 		pr.groom(r, all)
+		if all, err = pr.history(ctx, sub, group); err != nil {
+			return nil, err
+		}
+	}
+	if len(all) >= historyMax && !slices.ContainsFunc(all, func(d Deployment) bool { return strings.EqualFold(d.Name, name) }) {
 		return nil, arm.Conflict("DeploymentQuotaExceeded", "Creating the deployment '%s' would exceed the quota of '%d'. The current deployment count is '%d'. Please delete some deployments before creating a new one (az deployment group delete), or lift what keeps the oldest from being deleted automatically: a CanNotDelete lock on the resource group, or the caller's want of Microsoft.Resources/deployments/delete.", name, historyMax, len(all))
 	}
 	id := deploymentID(sub, group, name)

@@ -14,7 +14,8 @@ import (
 // that ended until 600 are left, as its caller. With a CanNotDelete lock on
 // the group none can be deleted, and the deployment that would be the
 // 801st is refused 409 DeploymentQuotaExceeded saying what to do (its name
-// deployed again is not). Before, the history grew without bound.
+// deployed again is not); with the lock lifted, the next one deletes the
+// oldest and goes ahead. Before, the history grew without bound.
 func TestDeploymentHistoryKeeps800(t *testing.T) {
 	e := testserver.Start(t)
 	e.ResourceGroups("hist")
@@ -64,5 +65,17 @@ func TestDeploymentHistoryKeeps800(t *testing.T) {
 	}
 	if n := count(); n != 800 {
 		t.Errorf("%d deployments in the locked history, want 800", n)
+	}
+	// The lock lifted, as the refusal says, the next new name deletes the
+	// oldest and goes ahead (before, it was refused once more while it
+	// deleted them).
+	if resp, m := e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourceGroups/hist/providers/Microsoft.Authorization/locks/keep?api-version=2016-09-01", nil); resp.StatusCode >= 300 {
+		t.Fatalf("delete the lock: %d %v", resp.StatusCode, m)
+	}
+	if st, m := put(902); st != 201 {
+		t.Fatalf("a new deployment at 800 once the lock is lifted: %d %v", st, m)
+	}
+	if n := count(); n != 601 { // 600 kept, and the new one
+		t.Errorf("%d deployments in the history after the lock was lifted, want 601", n)
 	}
 }
