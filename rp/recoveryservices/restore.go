@@ -379,6 +379,12 @@ func (pr *Provider) restoreVM(ctx context.Context, in *restoreInput, it *itemRec
 		}
 	}
 	if _, err := pr.Compute.CreateVM(ctx, spec); err != nil {
+		// The network's refusal (its subnet full, or gone since the
+		// trigger) ends the job with its code, saying what to fix.
+		var ae *arm.Error
+		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
+			return &protection.JobError{Code: ae.Code, Message: "Creating virtual machine " + spec.ID + " failed: " + ae.Message}
+		}
 		return fmt.Errorf("create VM %s: %w", spec.ID, err)
 	}
 	if req.RecoveryType == "AlternateLocation" {

@@ -193,3 +193,50 @@ func TestRestoreToANewVMAsTheVaultNeedsJoinOnTheSubnet(t *testing.T) {
 	resp, n := e.Do("GET", "/subscriptions/"+e.Sub+"/resourceGroups/newrg/providers/Microsoft.Network/networkInterfaces/vm1r-nic?api-version=2022-01-01", nil)
 	must(t, "the restored VM's interface", resp, n, 200)
 }
+
+// TestRestoreToANewVMInAFullSubnetSaysSo: a restore to a new VM in a
+// subnet with no free address fails its job with the network's code
+// (SubnetIsFull) and message, and leaves nothing. Before, the job ended
+// UserErrorRestoreFailed recommending to retry and look for the job id in
+// the log, which fails the same way.
+func TestRestoreToANewVMInAFullSubnetSaysSo(t *testing.T) {
+	e, bf, rp := backedUpVM1(t, 1, "stagerg", "newrg", "netrg")
+	ctx := e.Ctx()
+	net := "/subscriptions/" + e.Sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/vnet1"
+	resp, m := e.Do("PUT", net+"?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
+		"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
+		"subnets":      []any{map[string]any{"name": "small", "properties": map[string]any{"addressPrefix": "10.0.0.0/29"}}}}})
+	must(t, "create vnet1", resp, m, 200, 201)
+	for _, n := range []string{"n1", "n2", "n3"} { // .4, .5 and .6: Azure keeps .0 to .3 and .7
+		resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourceGroups/netrg/providers/Microsoft.Network/networkInterfaces/"+n+"?api-version=2022-01-01", map[string]any{"location": "westus",
+			"properties": map[string]any{"ipConfigurations": []any{map[string]any{"name": "c", "properties": map[string]any{"subnet": map[string]any{"id": net + "/subnets/small"}}}}}})
+		must(t, "create "+n, resp, m, 200, 201)
+	}
+	rr := restoreDisks(e, rp, mkStorage(t, e, "stagerg", "staging1"))
+	rr.RecoveryType = to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation)
+	target := "/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Compute/virtualMachines/vm1r"
+	rr.TargetVirtualMachineID = to.Ptr(target)
+	rr.TargetResourceGroupID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/newrg")
+	rr.VirtualNetworkID, rr.SubnetID = to.Ptr(net), to.Ptr(net+"/subnets/small")
+	poller, err := bf.NewRestoresClient().BeginTrigger(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.RestoreRequestResource{Properties: rr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fixture.Wait(poller, nil); !testserver.HasError(err, 0, "SubnetIsFull") {
+		t.Fatalf("the restore into a full subnet: %v, want SubnetIsFull", err)
+	}
+	page, err := bf.NewBackupJobsClient().NewListPager("v1", "vaultrg", &armrecoveryservicesbackup.BackupJobsClientListOptions{Filter: to.Ptr("operation eq 'Restore'")}).NextPage(ctx)
+	if err != nil || len(page.Value) != 1 {
+		t.Fatalf("restore jobs: %v %v", page.Value, err)
+	}
+	job, _ := page.Value[0].Properties.(*armrecoveryservicesbackup.AzureIaaSVMJob)
+	if job == nil || *job.Status != "Failed" || len(job.ErrorDetails) == 0 || *job.ErrorDetails[0].ErrorTitle != "SubnetIsFull" || len(job.ErrorDetails[0].Recommendations) != 0 {
+		t.Fatalf("the restore job: %+v, want Failed with SubnetIsFull and no advice to retry", job)
+	}
+	testsvc.WaitWithin(t, time.Minute, "the disks the failed restore made to go", func() bool {
+		e.Server.Jobs.Notify()
+		resp, _ := e.Do("GET", target+"?api-version=2024-03-01", nil, testserver.AnyStatus())
+		ds, err := e.Server.Compute.ListDisks(ctx, "/subscriptions/"+e.Sub+"/resourceGroups/newrg")
+		return resp.StatusCode == http.StatusNotFound && err == nil && len(ds) == 0
+	})
+}
