@@ -219,3 +219,15 @@ func TestAzCLIDeploymentRefusedByTheRouter(t *testing.T) {
 		}
 	}
 }
+
+// TestJSSDKDeployments drives template deployments with @azure/arm-resources
+// 5 (testdata/js/deployments.cjs): validate, what-if, create with a copy
+// loop and a secure parameter and output (never answered), get, list,
+// operations, export, what-if against what was deployed (Modify with its
+// delta), bad input with details as a list, delete.
+func TestJSSDKDeployments(t *testing.T) {
+	e := testserver.Start(t)
+	if out := runNode(t, e, "deployments.cjs"); !strings.Contains(out, "deployments done") {
+		t.Fatal("the script did not finish")
+	}
+}
