@@ -17,6 +17,16 @@ import (
 	"github.com/safehold/safehold/rbac"
 )
 
+// mkVNet creates the virtual network id (10.0.0.0/16, westus) with the
+// subnet name of prefix.
+func mkVNet(t *testing.T, e *testserver.Env, id, name, prefix string) {
+	t.Helper()
+	resp, m := e.Do("PUT", id+"?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
+		"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
+		"subnets":      []any{map[string]any{"name": name, "properties": map[string]any{"addressPrefix": prefix}}}}})
+	must(t, "create "+id, resp, m, 200, 201)
+}
+
 // TestRestoreToANewVMInASubnetGivesItANIC: a restore to a new VM naming a
 // virtual network and subnet (az backup restore restore-disks
 // --target-vm-name --target-vnet-name --target-subnet-name) is refused at
@@ -31,10 +41,7 @@ func TestRestoreToANewVMInASubnetGivesItANIC(t *testing.T) {
 	ctx := e.Ctx()
 	net := "/subscriptions/" + e.Sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/"
 	for _, v := range []string{"vnet1", "vnet2"} {
-		resp, m := e.Do("PUT", net+v+"?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
-			"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
-			"subnets":      []any{map[string]any{"name": "default", "properties": map[string]any{"addressPrefix": "10.0.0.0/24"}}}}})
-		must(t, "create "+v, resp, m, 200, 201)
+		mkVNet(t, e, net+v, "default", "10.0.0.0/24")
 	}
 	target := "/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Compute/virtualMachines/vm1r"
 	nic := "/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Network/networkInterfaces/vm1r-nic"
@@ -149,10 +156,7 @@ func TestRestoreToANewVMAsTheVaultNeedsJoinOnTheSubnet(t *testing.T) {
 	e, bf, rp := backedUpVM1(t, 1, "stagerg", "newrg", "netrg")
 	ctx := e.Ctx()
 	net := "/subscriptions/" + e.Sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/vnet1"
-	resp, m := e.Do("PUT", net+"?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
-		"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
-		"subnets":      []any{map[string]any{"name": "default", "properties": map[string]any{"addressPrefix": "10.0.0.0/24"}}}}})
-	must(t, "create vnet1", resp, m, 200, 201)
+	mkVNet(t, e, net, "default", "10.0.0.0/24")
 	rr := restoreDisks(e, rp, mkStorage(t, e, "stagerg", "staging1"))
 	rr.RecoveryType = to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation)
 	rr.TargetVirtualMachineID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Compute/virtualMachines/vm1r")
@@ -171,7 +175,7 @@ func TestRestoreToANewVMAsTheVaultNeedsJoinOnTheSubnet(t *testing.T) {
 		t.Fatalf("a restore as a vault without an identity: %v, want 400 naming properties.identityInfo", err)
 	}
 	vault := "/subscriptions/" + e.Sub + "/resourceGroups/vaultrg/providers/Microsoft.RecoveryServices/vaults/v1"
-	resp, m = e.Do("PATCH", vault+"?api-version=2023-04-01", map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
+	resp, m := e.Do("PATCH", vault+"?api-version=2023-04-01", map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
 	must(t, "give the vault its identity", resp, m, 200, 202)
 	resp, m = e.Do("GET", vault+"?api-version=2023-04-01", nil)
 	principal := str(m, "identity.principalId")
@@ -203,10 +207,7 @@ func TestRestoreToANewVMInAFullSubnetSaysSo(t *testing.T) {
 	e, bf, rp := backedUpVM1(t, 1, "stagerg", "newrg", "netrg")
 	ctx := e.Ctx()
 	net := "/subscriptions/" + e.Sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/vnet1"
-	resp, m := e.Do("PUT", net+"?api-version=2022-01-01", map[string]any{"location": "westus", "properties": map[string]any{
-		"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
-		"subnets":      []any{map[string]any{"name": "small", "properties": map[string]any{"addressPrefix": "10.0.0.0/29"}}}}})
-	must(t, "create vnet1", resp, m, 200, 201)
+	mkVNet(t, e, net, "small", "10.0.0.0/29")
 	for _, n := range []string{"n1", "n2", "n3"} { // .4, .5 and .6: Azure keeps .0 to .3 and .7
 		resp, m := e.Do("PUT", "/subscriptions/"+e.Sub+"/resourceGroups/netrg/providers/Microsoft.Network/networkInterfaces/"+n+"?api-version=2022-01-01", map[string]any{"location": "westus",
 			"properties": map[string]any{"ipConfigurations": []any{map[string]any{"name": "c", "properties": map[string]any{"subnet": map[string]any{"id": net + "/subnets/small"}}}}}})
