@@ -211,3 +211,23 @@ func (e *Engine) restoreDisk(ctx context.Context, jobID string, p *RecoveryPoint
 	}
 	return d, err
 }
+
+// InstantGone reports whether p holds the operational tier while one of
+// its disk snapshots is gone (deleted with az snapshot delete, or with its
+// AzureBackupRG_ resource group): its restores read the vault tier, and
+// Recovery Services shows its InstantRP tier Deleted. A snapshot that
+// cannot be read for another reason is not taken for gone.
+func (e *Engine) InstantGone(ctx context.Context, p *RecoveryPoint) bool {
+	if !p.HasTier(TierOperational) {
+		return false
+	}
+	for _, s := range p.Snapshots {
+		if s.SnapshotID == "" {
+			continue
+		}
+		if _, err := e.Disks.Snapshot(ctx, s.SnapshotID); errors.Is(err, ErrNotFound) {
+			return true
+		}
+	}
+	return false
+}

@@ -35,16 +35,17 @@ func (pr *Provider) registerArchive(rt *arm.Router, R, I string) {
 }
 
 // pointTiers is a point's recoveryPointTierDetails at now: InstantRP Valid
-// while the snapshots exist (Deleted after instantRpRetentionRangeInDays),
+// while the snapshots exist (Deleted after instantRpRetentionRangeInDays,
+// or once one of them was deleted under the point: instantGone),
 // HardenedRP Valid while the point is in the vault-standard tier (Deleted
 // once it moved to the archive), ArchivedRP Valid in the archive, and
 // Rehydrated (with RehydratedRPExpiryTime) while a rehydration keeps it
 // online.
-func pointTiers(p *protection.RecoveryPoint, now time.Time) []map[string]any {
+func pointTiers(p *protection.RecoveryPoint, now time.Time, instantGone bool) []map[string]any {
 	var tiers []map[string]any
-	if p.HasTier(protection.TierOperational) {
+	if p.HasTier(protection.TierOperational) && !instantGone {
 		tiers = append(tiers, map[string]any{"type": "InstantRP", "status": "Valid"})
-	} else if !p.InstantExpiry().IsZero() {
+	} else if instantGone || !p.InstantExpiry().IsZero() {
 		tiers = append(tiers, map[string]any{"type": "InstantRP", "status": "Deleted"})
 	}
 	switch st := p.ArchiveStatus(now); st {

@@ -26,7 +26,8 @@ import (
 
 // TestRestartKeepsBackups restarts the server between a backup and the next
 // one, then restores the first point from the vault tier (its instant
-// snapshots deleted with their resource group).
+// snapshots deleted with their resource group; its points show InstantRP
+// Deleted and HardenedRP Valid then).
 func TestRestartKeepsBackups(t *testing.T) {
 	e := testserver.StartWithGroups(t, "vmrg", "vaultrg", "out")
 	ctx := context.Background()
@@ -68,6 +69,26 @@ func TestRestartKeepsBackups(t *testing.T) {
 	resp, m = e.Do("DELETE", "/subscriptions/"+e.Sub+"/resourcegroups/AzureBackupRG_westus_1?api-version=2021-04-01", nil)
 	must(t, "delete snapshot rg", resp, m, 202, 200)
 	e.WaitFor("snapshots gone", func() bool { return listSnapshots(t, e) == 0 })
+	// Its instant tier is gone, its vault tier stays (before, InstantRP
+	// stayed Valid while its snapshots were deleted).
+	tiers := func(m map[string]any) string {
+		var out []string
+		for _, tier := range testserver.Field(m, "properties.recoveryPointTierDetails").([]any) {
+			tm := tier.(map[string]any)
+			out = append(out, str(tm, "type")+"="+str(tm, "status"))
+		}
+		return strings.Join(out, ",")
+	}
+	resp, m = e.Do("GET", I+"/recoveryPoints/"+first+v, nil)
+	if got := tiers(m); got != "InstantRP=Deleted,HardenedRP=Valid" {
+		t.Fatalf("tiers of a point whose instant snapshots were deleted: %s", got)
+	}
+	resp, m = e.Do("GET", I+"/recoveryPoints"+v, nil)
+	for _, p := range m["value"].([]any) {
+		if got := tiers(p.(map[string]any)); got != "InstantRP=Deleted,HardenedRP=Valid" {
+			t.Fatalf("tiers of %s listed with its instant snapshots deleted: %s", str(p.(map[string]any), "name"), got)
+		}
+	}
 	resp, m = e.Do("POST", I+"/recoveryPoints/"+first+"/restore"+v, map[string]any{"properties": map[string]any{
 		"objectType": "IaasVMRestoreRequest", "recoveryType": "RestoreDisks", "targetResourceGroupId": "/subscriptions/" + e.Sub + "/resourceGroups/out"}})
 	must(t, "restore", resp, m, 202)

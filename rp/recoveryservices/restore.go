@@ -761,7 +761,7 @@ func (pr *Provider) checkCrossSubscription(ctx context.Context, it *itemRecord, 
 
 // pointBody renders an IaasVMRecoveryPoint resource. Tier details are
 // strings (the 2024 SDK fails on the old integer form), see pointTiers.
-func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint, ilr map[string]bool) map[string]any {
+func (pr *Provider) pointBody(ctx context.Context, it *itemRecord, p *protection.RecoveryPoint, ilr map[string]bool) map[string]any {
 	now := pr.p.Now()
 	var included []map[string]any
 	for _, s := range p.Snapshots {
@@ -792,7 +792,7 @@ func (pr *Provider) pointBody(it *itemRecord, p *protection.RecoveryPoint, ilr m
 		"originalStorageAccountOption":    false,
 		"virtualMachineSize":              p.Details["vmSize"],
 		"osType":                          p.Details["osType"],
-		"recoveryPointTierDetails":        pointTiers(p, now),
+		"recoveryPointTierDetails":        pointTiers(p, now, pr.Engine.InstantGone(ctx, p)),
 		"recoveryPointDiskConfiguration": map[string]any{"numberOfDisksIncludedInBackup": len(p.Snapshots), "numberOfDisksAttachedToVm": len(p.Snapshots) + len(excluded),
 			"includedDiskList": included, "excludedDiskList": excluded},
 	}
@@ -844,7 +844,7 @@ func (pr *Provider) pointsPage(r *arm.Request, it *itemRecord, points []*protect
 			out = append(out, p)
 		}
 	}
-	return arm.PageKeyedOK(r, out, 200, protection.PointKey, func(p *protection.RecoveryPoint) any { return pr.pointBody(it, p, ilr) })
+	return arm.PageKeyedOK(r, out, 200, protection.PointKey, func(p *protection.RecoveryPoint) any { return pr.pointBody(r.HTTP.Context(), it, p, ilr) })
 }
 
 func (pr *Provider) getPoint(r *arm.Request, at pointAt) (*arm.Response, error) {
@@ -852,7 +852,7 @@ func (pr *Provider) getPoint(r *arm.Request, at pointAt) (*arm.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	return arm.OK(pr.pointBody(at.item, at.point, ilr)), nil
+	return arm.OK(pr.pointBody(r.HTTP.Context(), at.item, at.point, ilr)), nil
 }
 
 // pointAt is the recovery point a request's path names, with its item and
