@@ -1130,17 +1130,29 @@ func dropDisk(ctx context.Context, tx store.Tx, rid arm.ResourceID) (*DiskResour
 // start's sweep of volumes no disk uses), and ends its grants' NBD exports.
 func (s *Service) removeVolume(ctx context.Context, d *DiskResource) error {
 	s.nbdGrants.end(d.ID) // its grants went with it: so do their open NBD exports
-	if err := s.vols.Remove(d.Properties.UniqueID); err != nil && !errors.Is(err, volume.ErrNotFound) {
+	uid := d.Properties.UniqueID
+	err := s.vols.Remove(uid)
+	if err != nil && !errors.Is(err, volume.ErrNotFound) {
 		return fmt.Errorf("remove volume of disk %s: %w", d.Name, err)
 	}
-	if err := s.vols.Remove(guestStateVolume(d.Properties.UniqueID)); err != nil && !errors.Is(err, volume.ErrNotFound) {
+	here := err == nil
+	if err := s.vols.Remove(guestStateVolume(uid)); err != nil && !errors.Is(err, volume.ErrNotFound) {
 		return fmt.Errorf("remove the VM guest state of disk %s: %w", d.Name, err)
 	}
-	// On another replica the owner's volume stays until the owner's next
-	// start (its sweep removes volumes no disk uses); the lease row goes.
+	// On another replica the owner's volume is marked removed: the owner
+	// removes it at its next lease renewal (keepOwnership), or at its next
+	// start (its sweep removes volumes no disk uses). Without the mark it
+	// kept the volume, and renewed its lease, until it restarted: a disk
+	// deleted (or a reset) through another replica left its bytes on the
+	// owner's disk (replica30). The lease row goes.
 	if s.opts.Replica != nil {
 		s.p.Store.Update(ctx, func(tx store.Tx) error {
-			return store.DeleteKeys(ctx, tx, lease.Kind, diskLease(d.Properties.UniqueID))
+			if !here {
+				if err := tx.Put(ctx, store.Doc{Kind: RemovedVolumeKind, Key: strings.ToLower(uid), Value: []byte("{}")}); err != nil {
+					return err
+				}
+			}
+			return store.DeleteKeys(ctx, tx, lease.Kind, diskLease(uid))
 		})
 	}
 	return nil

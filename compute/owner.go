@@ -15,6 +15,7 @@ import (
 	"github.com/safehold/safehold/failure"
 	"github.com/safehold/safehold/lease"
 	"github.com/safehold/safehold/store"
+	"github.com/safehold/safehold/volume"
 )
 
 // Replica makes live disks owned when several replicas share one store:
@@ -65,10 +66,15 @@ func (s *Service) keepOwnership() {
 	t := time.NewTicker(s.ownerTTL() / 3)
 	defer t.Stop()
 	for {
+		removed := s.removedVolumes(s.bg)
 		ents, err := os.ReadDir(s.vols.Dir())
 		if err == nil {
 			for _, e := range ents {
 				if uid, ok := strings.CutSuffix(e.Name(), ".raw"); ok {
+					if disk := strings.TrimSuffix(uid, guestStateSuffix); removed[strings.ToLower(disk)] {
+						s.dropRemovedVolume(s.bg, disk)
+						continue
+					}
 					if row, ok, err := s.own(s.bg, uid); err != nil && s.bg.Err() == nil {
 						s.p.Logger.Warn("renew disk ownership", "disk", uid, "err", err)
 					} else if err == nil && !ok {
@@ -82,6 +88,43 @@ func (s *Service) keepOwnership() {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// RemovedVolumeKind marks the volume of a disk deleted through another
+// replica than its owner (key: the disk's uniqueId, lower case): the
+// owner removes the volume at its next lease renewal, and the mark. Disk
+// uniqueIds are never reused, so a mark cannot name a disk being created.
+const RemovedVolumeKind = "compute.removedvolume"
+
+// removedVolumes are the marks of RemovedVolumeKind (nil when they cannot
+// be read: the next renewal reads them again).
+func (s *Service) removedVolumes(ctx context.Context) map[string]bool {
+	docs, err := s.p.Store.List(ctx, RemovedVolumeKind, store.ListQuery{})
+	if err != nil || len(docs) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		m[d.Key] = true
+	}
+	return m
+}
+
+// dropRemovedVolume removes the volumes of disk uid (its own and its VM
+// guest state's), deleted through another replica, then its mark and its
+// lease row.
+func (s *Service) dropRemovedVolume(ctx context.Context, uid string) {
+	for _, v := range []string{uid, guestStateVolume(uid)} {
+		if err := s.vols.Remove(v); err != nil && !errors.Is(err, volume.ErrNotFound) {
+			s.p.Logger.Warn("remove the volume of a deleted disk", "disk", uid, "err", err)
+			return
+		}
+	}
+	if err := s.p.Store.Update(ctx, func(tx store.Tx) error {
+		return errors.Join(store.DeleteKeys(ctx, tx, RemovedVolumeKind, strings.ToLower(uid)), store.DeleteKeys(ctx, tx, lease.Kind, diskLease(uid)))
+	}); err != nil && ctx.Err() == nil {
+		s.p.Logger.Warn("forget a removed volume", "disk", uid, "err", err)
 	}
 }
 

@@ -25,10 +25,12 @@ import (
 // advertise (their ARM endpoints, whose audiences every replica accepts:
 // replicaKind; their NBD listeners: compute.ReplicaKind), without which
 // a token obtained for another running replica would stop working here
-// after a reset on PostgreSQL. Principals, role
+// after a reset on PostgreSQL; the marks of disk volumes the reset
+// removed on other replicas (compute.RemovedVolumeKind), which those
+// replicas act on. Principals, role
 // assignments and role definitions are kept only for the admin and
 // built-in roles; every other kind is cleared.
-var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: true, compute.ReplicaKind: true, replicaKind: true}
+var resetKeepKinds = map[string]bool{"config": true, resource.SubscriptionKind: true, compute.ReplicaKind: true, replicaKind: true, compute.RemovedVolumeKind: true}
 
 // resetKnownKinds are cleared when the store cannot list its kinds.
 var resetKnownKinds = []string{"resource", "operation", "operation.pending", "protection.job", "protection.rp", "compute.creating", "compute.sas",

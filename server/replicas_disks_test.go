@@ -3,6 +3,10 @@ package server_test
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +15,8 @@ import (
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
+	"github.com/safehold/safehold/lease"
+	"github.com/safehold/safehold/store"
 )
 
 // TestUploadEndedThroughAnotherReplica: two replicas on one PostgreSQL
@@ -109,4 +115,50 @@ func leaderOf(a, b *testserver.Env) (leader, other *testserver.Env) {
 		return leader != nil
 	})
 	return leader, other
+}
+
+// TestDiskDeletedThroughAnotherReplicaLeavesNoVolume: two replicas on one
+// PostgreSQL store. A disk made (on the leader, which holds its bytes) and
+// written through the leader, then deleted through the other replica,
+// leaves no volume in the leader's data dir, nor its lease row, while
+// the leader runs. Before, the volume stayed (its lease renewed) until the
+// leader restarted: a disk deleted, or a reset, through another replica
+// left its bytes on the owner's disk (replica30: 575 MiB of deleted disks
+// on one replica after a reset through another).
+func TestDiskDeletedThroughAnotherReplicaLeavesNoVolume(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	a := testserver.Start(t, testserver.WithStore(url))
+	b := testserver.Start(t, testserver.WithStore(url))
+	a.ResourceGroups("rg")
+	owner, other := leaderOf(a, b)
+	ctx := owner.Ctx()
+	dc := testserver.Factory(owner, armcompute.NewClientFactory).NewDisksClient()
+	d, err := fixture.Wait(dc.BeginCreateOrUpdate(ctx, "rg", "gone", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, done := fixture.DiskAccess(t, owner, "rg", "gone", armcompute.AccessLevelWrite)
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	if err := fixture.WritePages(pc, 0, data); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	vol := filepath.Join(owner.Server.Compute.Volumes().Dir(), *d.Properties.UniqueID+".raw")
+	if _, err := os.Stat(vol); err != nil {
+		t.Fatalf("the disk's volume on the replica holding it: %v", err)
+	}
+	odc := testserver.Factory(other, armcompute.NewClientFactory).NewDisksClient()
+	if _, err := fixture.Wait(odc.BeginDelete(other.Ctx(), "rg", "gone", nil)); err != nil {
+		t.Fatalf("delete the disk through the other replica: %v", err)
+	}
+	owner.WaitFor("the deleted disk's volume to leave the replica that held it", func() bool {
+		_, err := os.Stat(vol)
+		return errors.Is(err, fs.ErrNotExist)
+	})
+	owner.WaitFor("the deleted disk's lease row to go", func() bool {
+		_, err := owner.Server.Store.Get(ctx, lease.Kind, "disk:"+strings.ToLower(*d.Properties.UniqueID))
+		return errors.Is(err, store.ErrNotFound)
+	})
 }
