@@ -157,7 +157,10 @@ type pointRow struct {
 	Type      string     `json:"type" col:"Type"`
 	Retention string     `json:"retentionTag,omitempty" col:"RetentionTag"`
 	Expiry    *time.Time `json:"expiryTime,omitempty" col:"Expiry"`
-	ID        string     `json:"id"`
+	// State is Damaged for a point a verify found damaged (its API answer:
+	// recoveryPointState Partial, or its tiers Invalid), Completed else.
+	State string `json:"state" col:"State"`
+	ID    string `json:"id"`
 
 	item itemRow
 }
@@ -177,6 +180,10 @@ func (s *session) points(it itemRow) ([]pointRow, error) {
 			r.Name, r.ID = str(p.Name), str(p.ID)
 			if d, ok := p.Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint); ok {
 				r.Time, r.Type, r.Retention, r.Expiry = d.RecoveryPointTime, str(d.RecoveryPointType), str(d.RetentionTagName), d.ExpiryTime
+				r.State = "Completed"
+				if d.RecoveryPointState != nil && *d.RecoveryPointState == armdataprotection.RecoveryPointCompletionStatePartial {
+					r.State = "Damaged"
+				}
 			}
 			return r, true
 		})
@@ -188,7 +195,12 @@ func (s *session) points(it itemRow) ([]pointRow, error) {
 			r := row
 			r.Name, r.ID = str(p.Name), str(p.ID)
 			if d, ok := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint); ok {
-				r.Time, r.Type = d.RecoveryPointTime, str(d.RecoveryPointType)
+				r.Time, r.Type, r.State = d.RecoveryPointTime, str(d.RecoveryPointType), "Completed"
+				for _, t := range d.RecoveryPointTierDetails {
+					if t.Status != nil && *t.Status == armrecoveryservicesbackup.RecoveryPointTierStatusInvalid {
+						r.State = "Damaged"
+					}
+				}
 				// When the point expires: its recoveryPointProperties
 				// (an on-demand point's --retain-until, a scheduled
 				// one's policy retention), RFC 3339 in UTC.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dataprotection/armdataprotection/v3"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/recoveryservices/armrecoveryservicesbackup/v4"
 	"github.com/safehold/safehold/arm"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
@@ -214,7 +217,9 @@ func TestPrintVerifyPartialReport(t *testing.T) {
 // its mark cleared) and the new point restores bit-exact. Before, the new
 // backup, incremental to the damaged point with the disk unchanged,
 // referenced the same damaged chunk: verify named it damaged as well and
-// its restore failed with UserErrorRecoveryPointCorrupt.
+// its restore failed with UserErrorRecoveryPointCorrupt. Meanwhile the
+// damaged point shows Damaged in the CLI's point list and recoveryPointState
+// Partial in the API (before, Completed: only verify told).
 func TestBackupAfterVerifyFoundDamage(t *testing.T) {
 	e := testserver.Start(t)
 	dv := fixture.ProtectDisk(t, e)
@@ -223,6 +228,32 @@ func TestBackupAfterVerifyFoundDamage(t *testing.T) {
 	fixture.FlipByte(t, big)
 	if out, err := verifyCLI(t, e, "--read-data"); err == nil || !strings.Contains(out, "DAMAGED recovery point "+points(t, e)[0].ID) {
 		t.Fatalf("verify --read-data after a flipped byte: %v\n%s", err, out)
+	}
+	// Where operators and clients look, the point shows its damage: the
+	// CLI's point list and the API (Azure's recoveryPointState: Partial).
+	damaged := points(t, e)[0].ID
+	pointState := func(id string) (cli string, api armdataprotection.RecoveryPointCompletionState) {
+		t.Helper()
+		var rows []struct{ Name, State string }
+		if err := json.Unmarshal([]byte(mustRun(t, e, "point", "list", dv.Instance, "-o", "json")), &rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Name == id {
+				cli = r.State
+			}
+		}
+		p, err := testserver.Factory(e, armdataprotection.NewClientFactory).NewRecoveryPointsClient().Get(e.Ctx(), dv.RG, dv.Vault, dv.Instance, id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := p.Properties.(*armdataprotection.AzureBackupDiscreteRecoveryPoint); ok && d.RecoveryPointState != nil {
+			api = *d.RecoveryPointState
+		}
+		return cli, api
+	}
+	if cli, api := pointState(damaged); cli != "Damaged" || api != armdataprotection.RecoveryPointCompletionStatePartial {
+		t.Errorf("the damaged point: point list state %q, recoveryPointState %q", cli, api)
 	}
 	dv.Backup(t, e)
 	pts := points(t, e)
@@ -235,6 +266,9 @@ func TestBackupAfterVerifyFoundDamage(t *testing.T) {
 	for _, p := range pts {
 		if p, _ := protection.GetRecoveryPoint(e.Ctx(), e.Server.Store, p.ItemID, p.ID); protection.DamageOf(p) != "" {
 			t.Errorf("point %s still marked damaged: %s", p.ID, protection.DamageOf(p))
+		}
+		if cli, api := pointState(p.ID); cli != "Completed" || api != armdataprotection.RecoveryPointCompletionStateCompleted {
+			t.Errorf("point %s healed: point list state %q, recoveryPointState %q", p.ID, cli, api)
 		}
 	}
 	if out := mustRun(t, e, "restore", pts[1].ID, "--target-disk", "restored1", "--target-resource-group", "target-rg"); !strings.Contains(out, "Completed") {
@@ -554,5 +588,40 @@ func TestVerifyKeepsAPointRetentionIsDeleting(t *testing.T) {
 	}
 	if cur, err := protection.GetRecoveryPoint(e.Ctx(), e.Server.Store, p.ItemID, p.ID); err == nil && protection.DamageOf(cur) != "" {
 		t.Errorf("the expired point was marked damaged: %s", protection.DamageOf(cur))
+	}
+}
+
+// TestDamagedVMPointShowsInvalidTiers: a Recovery Services point that
+// verify --read-data found damaged shows each of its tiers Invalid in
+// recoveryPointTierDetails (Azure's RecoveryPointTierStatus; no tier
+// restores it), why in recoveryPointAdditionalInfo, and Damaged in the
+// CLI's point list. Before, its tiers stayed Valid and the list said
+// nothing: only verify told.
+func TestDamagedVMPointShowsInvalidTiers(t *testing.T) {
+	e := testserver.Start(t)
+	vm := fixture.ProtectVM(t, e)
+	job := vm.Backup(t, e)
+	mustRun(t, e, "job", "wait", job[strings.LastIndex(job, "/")+1:])
+	_, big := fixture.MostData(t, packs(t, e.DataDir), nil)
+	fixture.FlipByte(t, big)
+	pts := points(t, e)
+	if out, err := verifyCLI(t, e, "--read-data"); err == nil || len(pts) != 1 || !strings.Contains(out, "DAMAGED recovery point "+pts[0].ID) {
+		t.Fatalf("verify --read-data after a flipped byte: %v\n%s", err, out)
+	}
+	p, err := testserver.Factory(e, armrecoveryservicesbackup.NewClientFactory).NewRecoveryPointsClient().Get(e.Ctx(), vm.Vault, vm.RG, "Azure", vm.Container, vm.Item, pts[0].ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ivm, ok := p.Properties.(*armrecoveryservicesbackup.IaasVMRecoveryPoint)
+	if !ok || len(ivm.RecoveryPointTierDetails) == 0 || ivm.RecoveryPointAdditionalInfo == nil || !strings.HasPrefix(*ivm.RecoveryPointAdditionalInfo, "Damaged: ") {
+		t.Fatalf("the damaged point: %+v", p.Properties)
+	}
+	for _, tier := range ivm.RecoveryPointTierDetails {
+		if *tier.Status != armrecoveryservicesbackup.RecoveryPointTierStatusInvalid {
+			t.Errorf("tier %s of the damaged point: %s", *tier.Type, *tier.Status)
+		}
+	}
+	if out := mustRun(t, e, "point", "list", "app1", "-o", "tsv"); !strings.Contains(out, pts[0].ID) || !strings.Contains(out, "\tDamaged") {
+		t.Errorf("point list of the damaged point:\n%s", out)
 	}
 }

@@ -39,11 +39,17 @@ func pointResource(bi *instanceResource, p *protection.RecoveryPoint, detail boo
 		details = append(details, rpStoreDetails{ID: protection.PointID(p.ID, t)[:8] + "-" + p.ID[:4] + "-" + p.ID[4:8] + "-" + p.ID[8:12] + "-" + p.ID[12:24],
 			Type: t, CreationTime: at, ExpiryTime: expiry, MetaData: meta, State: "COMMITTED", Visible: true})
 	}
+	// A point a verify found damaged cannot be restored whole: Azure's
+	// completeness state for a point not all of whose data is there.
+	state := "Completed"
+	if protection.DamageOf(p) != "" {
+		state = "Partial"
+	}
 	return &rpResource{ProxyResource: arm.ProxyResource{ID: bi.ID + "/recoveryPoints/" + p.ID, Name: p.ID, Type: typeRP}, Properties: &discreteRP{
 		ObjectType: "AzureBackupDiscreteRecoveryPoint", RecoveryPointID: p.ID, RecoveryPointTime: at,
 		RecoveryPointType: p.Type, FriendlyName: p.ID, RecoveryPointDataStoresDetails: details,
 		RetentionTagName: p.RetentionTag, RetentionTagVersion: strconv.FormatInt(p.Created.UnixNano()/100, 10),
-		PolicyName: p.PolicyName, RecoveryPointState: "Completed", ExpiryTime: expiry}}
+		PolicyName: p.PolicyName, RecoveryPointState: state, ExpiryTime: expiry}}
 }
 
 // snapshotMeta is one snapshot of a point as Azure describes it in a disk

@@ -779,11 +779,22 @@ func (pr *Provider) pointBody(ctx context.Context, it *itemRecord, p *protection
 			excluded = append(excluded, map[string]any{"lun": n, "name": name})
 		}
 	}
+	tiers, info := pointTiers(p, now, pr.Engine.InstantGone(ctx, p)), ""
+	if d := protection.DamageOf(p); d != "" {
+		// A point a verify found damaged restores from no tier: each
+		// is Invalid, and the additional info says why.
+		for _, t := range tiers {
+			if t["status"] == "Valid" {
+				t["status"] = "Invalid"
+			}
+		}
+		info = "Damaged: " + d
+	}
 	props := map[string]any{
 		"objectType":                      "IaasVMRecoveryPoint",
 		"recoveryPointType":               "CrashConsistent",
 		"recoveryPointTime":               wt(p.Time),
-		"recoveryPointAdditionalInfo":     "",
+		"recoveryPointAdditionalInfo":     info,
 		"sourceVMStorageType":             "NormalStorage",
 		"isSourceVMEncrypted":             false,
 		"isInstantIlrSessionActive":       ilr[strings.ToLower(p.ID)],
@@ -792,7 +803,7 @@ func (pr *Provider) pointBody(ctx context.Context, it *itemRecord, p *protection
 		"originalStorageAccountOption":    false,
 		"virtualMachineSize":              p.Details["vmSize"],
 		"osType":                          p.Details["osType"],
-		"recoveryPointTierDetails":        pointTiers(p, now, pr.Engine.InstantGone(ctx, p)),
+		"recoveryPointTierDetails":        tiers,
 		"recoveryPointDiskConfiguration": map[string]any{"numberOfDisksIncludedInBackup": len(p.Snapshots), "numberOfDisksAttachedToVm": len(p.Snapshots) + len(excluded),
 			"includedDiskList": included, "excludedDiskList": excluded},
 	}
