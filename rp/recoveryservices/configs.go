@@ -391,3 +391,67 @@ func redundancyToConfig(ctx context.Context, tx store.Tx, vid arm.ResourceID, in
 	redundancyProps(props, c.Properties)
 	return nil
 }
+
+// A customer-managed key is one setting shown in two places too: the
+// vault's encryption (keyVaultProperties.keyUri, kekIdentity,
+// infrastructureEncryption: what az backup vault encryption update
+// PATCHes) and the backupEncryptionConfigs' backupResourceEncryptionConfig
+// (encryptionAtRestType CustomerManaged, keyUri, useSystemAssignedIdentity,
+// userAssignedIdentity, infrastructureEncryptionState: what az backup
+// vault encryption show reads, and what its update reads to tell a first
+// key, which needs an identity, from a key rotation, which does not). A
+// write of either updates the other.
+
+// encryptionProps sets the vault properties' encryption from the
+// encryption config cfg when it holds a customer-managed key.
+func encryptionProps(props, cfg map[string]any) {
+	key, _ := cfg["keyUri"].(string)
+	typ, _ := cfg["encryptionAtRestType"].(string)
+	if !strings.EqualFold(typ, "CustomerManaged") || key == "" {
+		return
+	}
+	sys, _ := cfg["useSystemAssignedIdentity"].(bool)
+	kek := map[string]any{"useSystemAssignedIdentity": sys}
+	if u, _ := cfg["userAssignedIdentity"].(string); u != "" {
+		kek["userAssignedIdentity"] = u
+	}
+	enc := map[string]any{"keyVaultProperties": map[string]any{"keyUri": key}, "kekIdentity": kek}
+	if s, _ := cfg["infrastructureEncryptionState"].(string); s != "" {
+		enc["infrastructureEncryption"] = s
+	}
+	props["encryption"] = enc
+}
+
+// encryptionToConfig shows in the encryption config the customer-managed
+// key of props (the vault's properties as they will be stored) when the
+// vault write's properties in set its encryption.
+func encryptionToConfig(ctx context.Context, tx store.Tx, vid arm.ResourceID, in, props map[string]any) error {
+	if in["encryption"] == nil {
+		return nil
+	}
+	enc, _ := props["encryption"].(map[string]any)
+	kv, _ := enc["keyVaultProperties"].(map[string]any)
+	key, _ := kv["keyUri"].(string)
+	if key == "" {
+		return nil
+	}
+	id, c, err := loadConfig(ctx, tx, vid, "encryption")
+	if err != nil {
+		return err
+	}
+	kek, _ := enc["kekIdentity"].(map[string]any)
+	sys, _ := kek["useSystemAssignedIdentity"].(bool)
+	c.Properties["encryptionAtRestType"] = "CustomerManaged"
+	c.Properties["keyUri"] = key
+	c.Properties["useSystemAssignedIdentity"] = sys
+	if u, _ := kek["userAssignedIdentity"].(string); u != "" && !sys {
+		c.Properties["userAssignedIdentity"] = u
+	} else {
+		delete(c.Properties, "userAssignedIdentity")
+	}
+	if s, _ := enc["infrastructureEncryption"].(string); s != "" {
+		c.Properties["infrastructureEncryptionState"] = s
+	}
+	c.Properties["lastUpdateStatus"] = "Succeeded"
+	return resource.Put(ctx, tx, id, &c)
+}

@@ -56,7 +56,11 @@ func (pr *Provider) getNone(code, format, param string) arm.Handler {
 // own encryption at rest does not change) and answers 200 with no body, as
 // Azure does.
 func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
-	id, c, err := pr.config(r, "encryption")
+	vid, err := pr.foundVaultID(r)
+	if err != nil {
+		return nil, err
+	}
+	id, c, err := loadConfig(r.HTTP.Context(), pr.p.Store, vid, "encryption")
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +94,14 @@ func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
 		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "properties.encryptionAtRestType '%s' is invalid: use MicrosoftManaged or CustomerManaged.", typ)
 	}
 	c.Properties["lastUpdateStatus"] = "Succeeded"
-	if err := pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error { return resource.Put(r.HTTP.Context(), tx, id, &c) }); err != nil {
+	// The vault's encryption shows the key (encryptionProps).
+	err = pr.p.Store.Update(r.HTTP.Context(), func(tx store.Tx) error {
+		if err := resource.Put(r.HTTP.Context(), tx, id, &c); err != nil {
+			return err
+		}
+		return configToVault(r.HTTP.Context(), tx, vid, c.Properties, encryptionProps)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &arm.Response{Status: http.StatusOK}, nil

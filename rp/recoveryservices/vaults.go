@@ -227,6 +227,9 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		if err := redundancyToConfig(ctx, tx, id, in.Properties, out.Properties); err != nil {
 			return err
 		}
+		if err := encryptionToConfig(ctx, tx, id, in.Properties, out.Properties); err != nil {
+			return err
+		}
 		if err := pr.saveVault(ctx, tx, r, id, &out, now); err != nil {
 			return err
 		}
@@ -273,6 +276,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 			return err
 		}
 		if err := redundancyToConfig(ctx, tx, id, in.Properties, out.Properties); err != nil {
+			return err
+		}
+		if err := encryptionToConfig(ctx, tx, id, in.Properties, out.Properties); err != nil {
 			return err
 		}
 		if err := pr.saveVault(ctx, tx, r, id, &out, pr.p.Now()); err != nil {
