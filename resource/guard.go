@@ -319,8 +319,9 @@ func LinkGuard(ctx context.Context, tx store.Tx, vault arm.ResourceID, name, gua
 
 // UnlockDelete records, in tx, that resourceToBeDeleted may be deleted
 // until the returned time: the caller needs the guard's permission for the
-// delete (the proxy's own delete, a backup instance's or a protected
-// item's), and the requests must name the guard.
+// delete (the proxy's own delete, also when resourceToBeDeleted is empty,
+// a backup instance's or a protected item's), and the requests must name
+// the guard.
 func UnlockDelete(ctx context.Context, tx store.Tx, proxy arm.ResourceID, resourceToBeDeleted string, requests []string, allowed Allowed, now time.Time) (time.Time, error) {
 	var px GuardProxy
 	if err := Get(ctx, tx, proxy, &px); err != nil {
@@ -330,8 +331,13 @@ func UnlockDelete(ctx context.Context, tx store.Tx, proxy arm.ResourceID, resour
 	if err := checkRequests(guard, requests); err != nil {
 		return time.Time{}, err
 	}
+	if resourceToBeDeleted == "" {
+		// The proxy's own delete: az backup vault resource-guard-mapping
+		// delete unlocks it with the requests alone.
+		resourceToBeDeleted = proxy.String()
+	}
 	target, err := arm.ParseID(resourceToBeDeleted)
-	if resourceToBeDeleted == "" || err != nil {
+	if err != nil {
 		return time.Time{}, failure.Invalidf("InvalidRequestContent", "resourceToBeDeleted: give the ARM id of the resource to delete (the resource guard proxy, a backup instance or a protected item); got '%s'.", resourceToBeDeleted)
 	}
 	vaultOp := target.Type() + "/delete"
@@ -404,9 +410,13 @@ type GuardOperationDetail struct {
 }
 
 // GuardDetails are the operations the proxy's guard protects on a vault of
-// namespace ns, each with its default request. Recovery Services vaults
-// name each by its request type, Backup vaults by the vault action (as
-// Azure answers them).
+// namespace ns, each with its default request, named by the vault's action
+// on both vault kinds: the clients find an operation's request by it (az
+// backup vault resource-guard-mapping delete, and its protected policy and
+// item changes and soft delete, look up
+// Microsoft.RecoveryServices/vaults/backupResourceGuardProxies/delete and
+// the like; Azure PowerShell the same), though the Recovery Services
+// examples document the request type there.
 func GuardDetails(ctx context.Context, r store.Reader, px *GuardProxy, ns string) ([]GuardOperationDetail, error) {
 	guard := px.Properties.ResourceGuardResourceID
 	g, err := loadGuard(ctx, r, guard)
@@ -418,11 +428,7 @@ func GuardDetails(ctx context.Context, r store.Reader, px *GuardProxy, ns string
 		if !strings.HasPrefix(strings.ToLower(o.Vault), strings.ToLower(ns)+"/") || (g != nil && g.Excludes(o.Vault)) {
 			continue
 		}
-		name := o.Vault
-		if strings.EqualFold(ns, "Microsoft.RecoveryServices") {
-			name = o.RequestType()
-		}
-		out = append(out, GuardOperationDetail{VaultCriticalOperation: name, DefaultResourceRequest: guard + "/" + o.Request + "/default"})
+		out = append(out, GuardOperationDetail{VaultCriticalOperation: o.Vault, DefaultResourceRequest: guard + "/" + o.Request + "/default"})
 	}
 	return out, nil
 }

@@ -49,7 +49,7 @@ func TestResourceGuardProtectsRSVault(t *testing.T) {
 	for _, d := range px.Properties.ResourceGuardOperationDetails {
 		ops[*d.VaultCriticalOperation] = *d.DefaultResourceRequest
 	}
-	if *px.Type != "Microsoft.RecoveryServices/vaults/backupResourceGuardProxies" || ops["Microsoft.DataProtection/resourceGuards/deleteProtectedItemRequests"] != guardID+"/deleteProtectedItemRequests/default" {
+	if *px.Type != "Microsoft.RecoveryServices/vaults/backupResourceGuardProxies" || ops["Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/delete"] != guardID+"/deleteProtectedItemRequests/default" {
 		t.Fatalf("proxy %+v", px)
 	}
 	if n := count(); n != 1 {
