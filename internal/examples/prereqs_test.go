@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -93,15 +94,17 @@ func (p *prereqs) bodySub(x *example, old, new string) {
 }
 
 var (
-	reRG        = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)`)
-	reVM        = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/virtualMachines/([A-Za-z0-9_.-]+)`)
-	reDisk      = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/disks/([A-Za-z0-9_.-]+)`)
-	reSnapshot  = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/snapshots/([A-Za-z0-9_.-]+)`)
-	reStorage   = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Storage/storageAccounts/([A-Za-z0-9]+)`)
-	reRegion    = regexp.MustCompile(`\bRegion:\s*to\.Ptr\("([^"]+)"\)`)
-	reTargetVM  = regexp.MustCompile(`TargetVirtualMachineID:\s*to\.Ptr\([^)]*/([^/"]+)"\)`)
-	reBodyName  = regexp.MustCompile(`\bName:\s*to\.Ptr\("([^"]+)"\)`)
-	reContainer = regexp.MustCompile(`(?i)iaasvmcontainerv2;([^;]+);([^;]+)$`)
+	reRG             = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)`)
+	reVM             = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/virtualMachines/([A-Za-z0-9_.-]+)`)
+	reDisk           = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/disks/([A-Za-z0-9_.-]+)`)
+	reSnapshot       = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Compute/snapshots/([A-Za-z0-9_.-]+)`)
+	reStorage        = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Storage/storageAccounts/([A-Za-z0-9]+)`)
+	reRegion         = regexp.MustCompile(`\bRegion:\s*to\.Ptr\("([^"]+)"\)`)
+	reTargetVM       = regexp.MustCompile(`TargetVirtualMachineID:\s*to\.Ptr\([^)]*/([^/"]+)"\)`)
+	reBodyName       = regexp.MustCompile(`\bName:\s*to\.Ptr\("([^"]+)"\)`)
+	reContainer      = regexp.MustCompile(`(?i)iaasvmcontainerv2;([^;]+);([^;]+)$`)
+	reSystemIdentity = regexp.MustCompile(`IsSystemAssignedIdentity:\s*to\.Ptr\(true\)`)
+	reSubnet         = regexp.MustCompile(`(?i)/resourceGroups/([A-Za-z0-9_.()-]+)/providers/Microsoft\.Network/virtualNetworks/([A-Za-z0-9_.-]+)/subnets/([A-Za-z0-9_.-]+)`)
 )
 
 type pair struct{ rg, name string }
@@ -122,6 +125,19 @@ const zonalRegion = "eastus2"
 func (p *prereqs) create(xs []*example) {
 	rgs := map[string]string{}
 	var dpVaults, rsVaults, vms, disks, snaps, accounts, diskRefs []pair
+	// The virtual networks a restore to a new VM joins (rg/vnet -> its
+	// region, the restore's, and its subnets): they exist, as in Azure.
+	type vnet struct {
+		rg, name, location string
+		subnets            []string
+	}
+	var vnets []*vnet
+	vnetOf := map[string]*vnet{}
+	// The vaults whose restores join a subnet as the vault's system
+	// identity (identityInfo), and the groups of those subnets: the vault
+	// has that identity, and it may join them, as in Azure.
+	type joiner struct{ rg, vault, netRG string }
+	var joiners []joiner
 	type item struct {
 		rg, vault, container, item string
 		archivable                 bool // an old point ready to move to the archive tier (archive_test.go)
@@ -452,6 +468,27 @@ func (p *prereqs) create(xs []*example) {
 			}
 			add(&diskRefs, m[2], m[1], m[2]+"/"+name)
 		}
+		for _, m := range reSubnet.FindAllStringSubmatch(x.Body, -1) {
+			k := strings.ToLower(m[1] + "/" + m[2])
+			v := vnetOf[k]
+			if v == nil {
+				v = &vnet{rg: m[1], name: m[2], location: "westus"}
+				if r := reRegion.FindStringSubmatch(x.Body); r != nil {
+					v.location = r[1]
+				}
+				vnetOf[k] = v
+				vnets = append(vnets, v)
+			}
+			if !slices.Contains(v.subnets, m[3]) {
+				v.subnets = append(v.subnets, m[3])
+			}
+			if reSystemIdentity.MatchString(x.Body) && x.Args["vaultName"] != "" {
+				j := joiner{x.Args["resourceGroupName"], x.Args["vaultName"], m[1]}
+				if !slices.Contains(joiners, j) {
+					joiners = append(joiners, j)
+				}
+			}
+		}
 		// Staging storage accounts of restores and their validation.
 		for _, m := range reStorage.FindAllStringSubmatch(x.Body, -1) {
 			add(&accounts, "storage account", m[1], strings.ToLower(m[2]))
@@ -487,6 +524,9 @@ func (p *prereqs) create(xs []*example) {
 			rgs[strings.ToLower(d.rg)] = d.rg
 		}
 	}
+	for _, v := range vnets {
+		rgs[strings.ToLower(v.rg)] = v.rg
+	}
 	var names []string
 	for _, rg := range rgs {
 		names = append(names, rg)
@@ -510,6 +550,9 @@ func (p *prereqs) create(xs []*example) {
 		p.storageAccount(a.rg, a.name)
 	}
 	p.vhdBlobs(xs)
+	for _, v := range vnets {
+		p.virtualNetwork(v.rg, v.name, v.location, v.subnets)
+	}
 	loc := func(rg, name string) string {
 		if r := region[strings.ToLower(rg+"/"+name)]; r != "" {
 			return r
@@ -524,6 +567,9 @@ func (p *prereqs) create(xs []*example) {
 	}
 	for _, v := range rsVaults {
 		p.rsVault(v.rg, v.name, loc(v.rg, v.name), vaultTags[strings.ToLower(v.rg+"/"+v.name)])
+	}
+	for _, j := range joiners {
+		p.vaultJoins(j.rg, j.vault, j.netRG)
 	}
 	for _, ip := range intentPolicies {
 		p.copyDefaultPolicy(ip[0], ip[1], ip[2])
@@ -807,6 +853,44 @@ func (p *prereqs) storageAccount(rg, name string) {
 	if resp.StatusCode != 200 && resp.StatusCode != 201 {
 		p.logf("storage account %s/%s: %d %v", rg, name, resp.StatusCode, m)
 	}
+}
+
+// virtualNetwork makes a network with the subnets named (10.0.i.0/24).
+func (p *prereqs) virtualNetwork(rg, name, location string, subnets []string) {
+	var sn []any
+	for i, s := range subnets {
+		sn = append(sn, map[string]any{"name": s, "properties": map[string]any{"addressPrefix": fmt.Sprintf("10.0.%d.0/24", i)}})
+	}
+	resp, m := p.e.Do("PUT", "/subscriptions/"+p.e.Sub+"/resourceGroups/"+rg+"/providers/Microsoft.Network/virtualNetworks/"+name+"?api-version=2023-09-01",
+		map[string]any{"location": location, "properties": map[string]any{"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}}, "subnets": sn}})
+	if resp.StatusCode != 200 && resp.StatusCode != 201 {
+		p.logf("virtual network %s/%s: %d %v", rg, name, resp.StatusCode, m)
+	}
+}
+
+// vaultJoins gives a Recovery Services vault a system-assigned identity
+// holding Network Contributor on netRG (joining its subnets).
+func (p *prereqs) vaultJoins(rg, vault, netRG string) {
+	resp, m := p.e.Do("PATCH", "/subscriptions/"+p.e.Sub+"/resourceGroups/"+rg+"/providers/Microsoft.RecoveryServices/vaults/"+vault+"?api-version=2024-04-01",
+		map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
+	// A PATCH may answer 202 (its operation made the identity): the
+	// vault's GET names it.
+	principal := ""
+	for i := 0; i < 100 && resp.StatusCode/100 == 2 && principal == ""; i++ {
+		if i > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		var g map[string]any
+		resp, g = p.e.Do("GET", "/subscriptions/"+p.e.Sub+"/resourceGroups/"+rg+"/providers/Microsoft.RecoveryServices/vaults/"+vault+"?api-version=2024-04-01", nil)
+		id, _ := g["identity"].(map[string]any)
+		principal, _ = id["principalId"].(string)
+	}
+	if principal == "" {
+		p.logf("system identity of vault %s/%s: %d %v", rg, vault, resp.StatusCode, m)
+		return
+	}
+	const networkContributor = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+	fixture.Assign(p.t, p.e, "/subscriptions/"+p.e.Sub+"/resourceGroups/"+netRG, networkContributor, principal)
 }
 
 // vmShape is what an example documents of the VM of a recovery point.
