@@ -42,6 +42,10 @@ type tres struct {
 	id         string
 	deps       []int
 	condition  bool
+	// nested: a nested deployment (Microsoft.Resources/deployments) with
+	// an inline template, inner when its template's expressions are its
+	// own (expressionEvaluationOptions scope inner), else the parent's.
+	nested, inner bool
 }
 
 // templateKeys are the template-only properties of a resource: not sent in
@@ -650,15 +654,17 @@ func (t *template) expand(r any, path string, parent *tres, loops map[string]int
 		} else if parent != nil && strings.Count(res.typ, "/") >= 1 && strings.Count(res.name, "/") == 0 {
 			res.name = parent.name + "/" + res.name
 		}
-		if strings.EqualFold(res.typ, "Microsoft.Resources/deployments") {
-			return invalid(path, "Nested deployments (Microsoft.Resources/deployments in a template) are not supported: deploy the nested template on its own.")
-		}
 		if sc, ok := m["scope"]; ok {
 			sv, err := c.evalTree(sc, path+".scope")
 			if err != nil {
 				return err
 			}
 			res.scope, _ = sv.(string)
+		}
+		if strings.EqualFold(res.typ, "Microsoft.Resources/deployments") {
+			if err := t.nestedDeployment(c, m, res, path); err != nil {
+				return err
+			}
 		}
 		if res.id, err = t.resourceIDOf(res); err != nil {
 			return at(path, err)
@@ -863,7 +869,7 @@ func (t *template) dependencies() error {
 		}
 		// reference('x') and listKeys('x') of a resource of the template.
 		var refErr error
-		walkStrings(r.raw, func(s string) {
+		walkStrings(ownExprs(r), func(s string) {
 			e, ok := isExpr(s)
 			if !ok {
 				return
@@ -945,6 +951,14 @@ func (t *template) body(c *evalCtx, r *tres) (map[string]any, error) {
 	for _, k := range bodyKeys {
 		v, ok := prop(r.raw, k)
 		if !ok {
+			continue
+		}
+		if r.nested && k == "properties" {
+			p, err := t.nestedProperties(c, r, v.(map[string]any))
+			if err != nil {
+				return nil, err
+			}
+			out[k] = p
 			continue
 		}
 		ev, err := c.evalTree(v, r.path+"."+k)
