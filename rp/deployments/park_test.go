@@ -25,6 +25,7 @@ import (
 // configuration behind a busy job queue), held as long as the test needs.
 type slowProvider struct {
 	released atomic.Bool
+	polls    atomic.Int64 // of the operations' status
 	mu       sync.Mutex
 	puts     map[string]int
 }
@@ -40,6 +41,7 @@ func (sp *slowProvider) Register(rt *arm.Router, p *resource.Platform) error {
 		return arm.Created(body).Async(r, "/subscriptions/"+r.Param("subscriptionId")+"/providers/Contoso.Slow/operations/"+r.Param("name"), ""), nil
 	})
 	rt.Handle("GET", "/subscriptions/{subscriptionId}/providers/Contoso.Slow/operations/{name}", func(r *arm.Request) (*arm.Response, error) {
+		sp.polls.Add(1)
 		if sp.released.Load() {
 			return arm.OK(map[string]any{"status": "Succeeded"}), nil
 		}
@@ -122,5 +124,55 @@ func TestSlowDeploymentsLeaveTheTaskSlots(t *testing.T) {
 	}
 	if len(sp.puts) != n { // slow0's too
 		t.Errorf("%d things PUT, want %d", len(sp.puts), n)
+	}
+}
+
+// TestFailureWhileAnotherResourceWaits: when one resource of a deployment
+// fails while another's operation goes on past its run's hold (the run
+// parks and comes again), the deployment keeps following that operation,
+// as ARM does, and ends Failed, the failed resource's error in its
+// details, once it has ended: no deployment operation stays Running. Before,
+// the deployment ended Failed at the park, the waiting resource's
+// operation Running for ever.
+func TestFailureWhileAnotherResourceWaits(t *testing.T) {
+	sp := &slowProvider{}
+	e := testserver.Start(t, func(c *server.Config) { c.Providers = append(c.Providers, sp) })
+	e.ResourceGroups("half")
+	dep := "/subscriptions/" + e.Sub + "/resourceGroups/half/providers/Microsoft.Resources/deployments/d1"
+	tmpl := map[string]any{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0",
+		"resources": []any{
+			map[string]any{"type": "Contoso.Slow/things", "apiVersion": "2024-01-01", "name": "slow"},
+			map[string]any{"type": "Microsoft.Compute/disks", "apiVersion": "2023-04-02", "name": "bad", "location": "westus",
+				"properties": map[string]any{"creationData": map[string]any{"createOption": "Empty"}, "diskSizeGB": -5}},
+		}}
+	e.Do("PUT", dep+"?api-version=2022-09-01", map[string]any{"properties": map[string]any{"mode": "Incremental", "template": tmpl}})
+	state := func() string {
+		_, m := e.Do("GET", dep+"?api-version=2022-09-01", nil)
+		s, _ := testserver.Field(m, "properties.provisioningState").(string)
+		return s
+	}
+	running := func() bool { st := state(); return st == "Accepted" || st == "Running" }
+	// One run polls the slow operation at most 8 times within its hold:
+	// more polls are a later run's, after the park.
+	e.WaitFor("the slow operation followed past a park, or the deployment's end", func() bool {
+		return sp.polls.Load() > 12 || !running()
+	})
+	if st := state(); !running() {
+		_, ops := e.Do("GET", dep+"/operations?api-version=2022-09-01", nil)
+		t.Fatalf("the deployment ended %s while a resource's operation went on: %v", st, ops)
+	}
+	sp.released.Store(true)
+	e.WaitFor("the deployment to end", func() bool { return !running() })
+	_, m := e.Do("GET", dep+"?api-version=2022-09-01", nil)
+	if st := testserver.Field(m, "properties.provisioningState"); st != "Failed" || !strings.Contains(mustJSON(testserver.Field(m, "properties.error")), "diskSizeGB") {
+		t.Errorf("the deployment: %s %v", st, testserver.Field(m, "properties.error"))
+	}
+	_, ops := e.Do("GET", dep+"/operations?api-version=2022-09-01", nil)
+	got := map[string]any{}
+	for _, o := range ops["value"].([]any) {
+		got[testserver.Field(o.(map[string]any), "properties.targetResource.resourceName").(string)] = testserver.Field(o.(map[string]any), "properties.provisioningState")
+	}
+	if got["slow"] != "Succeeded" || got["bad"] != "Failed" || len(got) != 2 {
+		t.Errorf("the deployment's operations: %v", got)
 	}
 }

@@ -88,13 +88,7 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 				return err
 			}
 			cur.Properties.ProvisioningState = state
-			if state == "Canceled" {
-				for i, o := range cur.Run.Ops {
-					if o.ProvisioningState == "Running" { // a parked run's: followed no more
-						cur.Run.Ops[i].ProvisioningState, cur.Run.Ops[i].Timestamp = "Canceled", pr.p.Now()
-					}
-				}
-			}
+			pr.endOps(cur, state)
 			cur.Properties.Duration = isoDuration(pr.p.Now().Sub(start))
 			cur.Properties.Outputs = outputs
 			cur.Properties.OutputResources = outRes
@@ -133,22 +127,32 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 	x := &execution{pr: pr, t: t, id: id, opID: op.ID, caller: caller, corr: corr}
 	done := map[string]bool{}
 	x.following = map[string]deployOp{}
+	x.inFlight = map[string]bool{}
+	var failedBefore []arm.Error // by an earlier run of this operation
 	for _, o := range s.Run.Ops {
 		switch {
 		case o.ProvisioningState == "Succeeded":
 			done[strings.ToLower(o.TargetID)] = true
+		case o.ProvisioningState == "Failed":
+			done[strings.ToLower(o.TargetID)] = true
+			failedBefore = append(failedBefore, failureOf(o))
 		case o.ProvisioningState == "Running" && o.PollKind != "":
 			x.following[strings.ToLower(o.TargetID)] = o // parked: follow its operation
+			x.inFlight[strings.ToLower(o.TargetID)] = true
+		case o.ProvisioningState == "Running":
+			x.inFlight[strings.ToLower(o.TargetID)] = true
 		}
 	}
-	failures, canceled, since := x.deploy(ctx, done)
+	failures, canceled, since := x.deploy(ctx, done, len(failedBefore) > 0)
+	failures = append(failedBefore, failures...)
 	if ctx.Err() != nil {
 		return ctx.Err() // stopped (shutdown, lost lease): run again
 	}
-	if !since.IsZero() && len(failures) == 0 && !canceled {
-		// Resources still deploying and nothing else to start: the task
-		// slot goes to other work until the run comes again, sooner for
-		// a young wait.
+	if !since.IsZero() && !canceled {
+		// Resources still deploying and nothing else to start (or, after
+		// a failure, nothing more to start at all: as ARM, the deployment
+		// ends once what was deploying has): the task slot goes to other
+		// work until the run comes again, sooner for a young wait.
 		parks = true
 		return ops.Wait(fmt.Errorf("deployment %s waits for its resources' operations", name), min(max(time.Since(since)/10, time.Second), 15*time.Second))
 	}
@@ -194,10 +198,46 @@ func (pr *Provider) failed(ctx context.Context, id arm.ResourceID, opID string, 
 			return err
 		}
 		cur.Properties.ProvisioningState = "Failed"
+		pr.endOps(&cur, "Failed")
 		cur.Properties.Duration = isoDuration(pr.p.Now().Sub(cur.Properties.Timestamp))
 		cur.Properties.Error = arm.ListedDetails(derr)
 		return resource.Put(ctx, tx, id, &cur)
 	}
+}
+
+// endOps ends the operations of deployment cur, which ends in state,
+// that are still Running (a run that stopped on an error of its own, or a
+// cancel, follows them no more): Canceled, as the deployment, or Failed.
+// Every operation of an ended deployment has ended.
+func (pr *Provider) endOps(cur *stored, state string) {
+	if state == "Succeeded" {
+		return
+	}
+	for i, o := range cur.Run.Ops {
+		if o.ProvisioningState != "Running" {
+			continue
+		}
+		o.ProvisioningState, o.Timestamp = "Canceled", pr.p.Now()
+		e := arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment ended (%s) before the operation of '%s' did: it was followed no more.", state, o.TargetID)
+		if state != "Canceled" {
+			o.ProvisioningState = "Failed"
+			e.Code = "DeploymentFailed"
+		}
+		o.StatusMessage, _ = json.Marshal(map[string]any{"status": o.ProvisioningState, "error": arm.ListedDetails(e)})
+		o.PollKind, o.PollURL = "", ""
+		cur.Run.Ops[i] = o
+	}
+}
+
+// failureOf is the error a failed operation recorded.
+func failureOf(o deployOp) arm.Error {
+	var m struct {
+		Error *arm.Error `json:"error"`
+	}
+	if json.Unmarshal(o.StatusMessage, &m) == nil && m.Error != nil && m.Error.Code != "" {
+		return *m.Error
+	}
+	return arm.Error{Code: "ResourceDeploymentFailure", Message: fmt.Sprintf("The deployment of '%s' failed.", o.TargetID), Target: o.TargetID}
 }
 
 func asCloud(err error) *arm.Error {
@@ -234,7 +274,11 @@ type execution struct {
 	// following are the operations of resources a parked run left
 	// deploying, by lower-cased resource id: followed, not PUT again.
 	following map[string]deployOp
-	holdEnd   time.Time // when this run parks (holdSlot after it began)
+	// inFlight are the resources an earlier run of the operation left
+	// deploying (by lower-cased id): after a failure, the only ones a run
+	// takes up.
+	inFlight map[string]bool
+	holdEnd  time.Time // when this run parks (holdSlot after it began)
 }
 
 // deploy runs the template's resources in dependency order, independent
@@ -243,8 +287,9 @@ type execution struct {
 //
 // A resource still deploying when the run's hold ends is parked: nothing
 // that depends on it starts in this run, and since is the earliest start
-// of the waits of the parked ones (zero when none is).
-func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures []arm.Error, canceled bool, since time.Time) {
+// of the waits of the parked ones (zero when none is). stopped (a resource
+// failed in an earlier run) starts only what earlier runs left deploying.
+func (x *execution) deploy(ctx context.Context, done map[string]bool, stopped bool) (failures []arm.Error, canceled bool, since time.Time) {
 	x.holdEnd = time.Now().Add(holdSlot)
 	n := len(x.t.resources)
 	state := make([]int, n) // 0 waiting, 1 running, 2 done, 3 failed, 4 parked
@@ -259,7 +304,21 @@ func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures 
 	}
 	results := make(chan result)
 	running := 0
-	stop := false
+	stop := stopped
+	start := func(i int) {
+		state[i] = 1
+		running++
+		go func(i int) {
+			results <- result{i, x.deploySafely(ctx, x.t.resources[i])}
+		}(i)
+	}
+	if stopped {
+		for i, r := range x.t.resources {
+			if state[i] == 0 && x.inFlight[strings.ToLower(r.id)] {
+				start(i)
+			}
+		}
+	}
 	for {
 		for progress := true; progress && !stop; {
 			progress = false
@@ -281,11 +340,7 @@ func (x *execution) deploy(ctx context.Context, done map[string]bool) (failures 
 					progress = true
 					continue
 				}
-				state[i] = 1
-				running++
-				go func(i int) {
-					results <- result{i, x.deploySafely(ctx, x.t.resources[i])}
-				}(i)
+				start(i)
 			}
 		}
 		if running == 0 {
@@ -461,6 +516,11 @@ func (x *execution) deployOne(ctx context.Context, r *tres) *arm.Error {
 		x.record(ctx, o)
 	}
 	fail := func(status int, e *arm.Error) *arm.Error {
+		if ctx.Err() != nil {
+			// The run stopped (shutdown, lost lease), not the resource:
+			// its operation stays Running, for the next run to take up.
+			return e
+		}
 		o.ProvisioningState, o.Timestamp = "Failed", x.pr.p.Now()
 		if e.Code == "DeploymentCanceled" {
 			o.ProvisioningState = "Canceled"
