@@ -236,11 +236,11 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 	case "incremental":
 		p.Mode = "Incremental"
 	case "complete":
-		return nil, nil, nil, nil, arm.BadRequest("InvalidDeploymentMode", "The deployment mode 'Complete' (deleting what the template does not name) is not supported: use 'Incremental'.")
+		p.Mode = "Complete"
 	case "":
-		return nil, nil, nil, nil, arm.BadRequest("InvalidRequestContent", "The request content is missing properties.mode: give 'Incremental'.")
+		return nil, nil, nil, nil, arm.BadRequest("InvalidRequestContent", "The request content is missing properties.mode: give 'Incremental' or 'Complete'.")
 	default:
-		return nil, nil, nil, nil, arm.BadRequest("InvalidDeploymentMode", "The deployment mode '%s' is not valid: use 'Incremental'.", p.Mode)
+		return nil, nil, nil, nil, arm.BadRequest("InvalidDeploymentMode", "The deployment mode '%s' is not valid: use 'Incremental' or 'Complete'.", p.Mode)
 	}
 	if len(p.OnErrorDeployment) > 0 && string(p.OnErrorDeployment) != "null" {
 		return nil, nil, nil, nil, arm.BadRequest("InvalidRequestContent", "properties.onErrorDeployment (a rollback deployment) is not supported: leave it out.")
@@ -290,6 +290,31 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 				return nil, nil, nil, nil, e
 			}
 			return nil, nil, nil, nil, err
+		}
+	}
+	// Complete mode deletes the group's resources the template does not
+	// name as the caller: one it may not delete refuses the deployment
+	// first too. (What nested deployments to the group deploy is known
+	// when they have run: with one, each deletion's own authorization
+	// decides then.)
+	if p.Mode == "Complete" && len(t.nestedHere()) == 0 {
+		x := &execution{pr: pr, t: t, caller: r.Caller(), corr: arm.CorrelationID(ctx)}
+		left, err := x.leftovers(ctx, t, nil)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		for _, l := range left {
+			action := l.Type + "/delete"
+			if err := r.Authorize(action, l.ID); err != nil {
+				var ae *arm.Error
+				if arm.As(err, &ae) && ae.Status == http.StatusForbidden {
+					c := r.Caller()
+					e := arm.BadRequest("InvalidTemplateDeployment", "The template deployment failed with error: 'Authorization failed for resource '%s' of type '%s', which the deployment in Complete mode deletes (the template does not name it). The client '%s' with object id '%s' does not have permission to perform action '%s' at scope '%s'.'", l.Name, l.Type, c.AppID, c.ObjectID, action, l.ID)
+					e.Details = []arm.Error{*ae}
+					return nil, nil, nil, nil, e
+				}
+				return nil, nil, nil, nil, err
+			}
 		}
 	}
 	return &req, t, tm, given, nil
@@ -445,7 +470,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	provs, deps := describe(t)
 	now := pr.p.Now()
 	s := &stored{Deployment: Deployment{ID: id.String(), Name: name, Type: typeName, Tags: req.Tags,
-		Properties: Properties{TemplateHash: t.hash, Parameters: wireParams(t), Mode: "Incremental", ProvisioningState: "Accepted",
+		Properties: Properties{TemplateHash: t.hash, Parameters: wireParams(t), Mode: req.Properties.Mode, ProvisioningState: "Accepted",
 			Timestamp: now, Duration: "PT0S", CorrelationID: arm.CorrelationID(ctx), Providers: provs, Dependencies: deps}},
 		Run: runState{Template: tm, Given: given, Caller: r.Caller(), Tenant: r.Caller().TenantID}}
 	op := &ops.Operation{Kind: opKind, ResourceID: id.String(), Caller: r.Caller(), CorrelationID: arm.CorrelationID(ctx)}
@@ -597,7 +622,7 @@ func (pr *Provider) validate(r *arm.Request) (*arm.Response, error) {
 	}
 	provs, deps := describe(t)
 	d := Deployment{ID: deploymentID(sub, group, name).String(), Name: name, Type: typeName, Tags: req.Tags,
-		Properties: Properties{TemplateHash: t.hash, Parameters: wireParams(t), Mode: "Incremental", ProvisioningState: "Succeeded",
+		Properties: Properties{TemplateHash: t.hash, Parameters: wireParams(t), Mode: req.Properties.Mode, ProvisioningState: "Succeeded",
 			Timestamp: pr.p.Now(), Duration: "PT0S", CorrelationID: arm.CorrelationID(ctx), Providers: provs, Dependencies: deps, ValidatedResource: []resourceRef{}}}
 	for _, res := range t.resources {
 		if res.condition {

@@ -30,6 +30,11 @@ func (t *template) nestedDeployment(c *evalCtx, m map[string]any, res *tres, pat
 			return invalid(path+".properties."+k, "A nested deployment's %s (at a URL or a relative path) is not supported: Safehold fetches no remote templates. Put the template inline in properties.template and its parameters in properties.parameters (Bicep modules compile so).", k)
 		}
 	}
+	if mv, _ := prop(pm, "mode"); mv != nil {
+		if ms, _ := mv.(string); strings.EqualFold(ms, "Complete") {
+			return invalid(path+".properties.mode", "Only the root template deploys in Complete mode: a nested deployment's mode must be 'Incremental'.")
+		}
+	}
 	if tv, _ := prop(pm, "template"); tv == nil {
 		return invalid(path+".properties.template", "A nested deployment needs its template inline in properties.template.")
 	} else if _, ok := tv.(map[string]any); !ok {

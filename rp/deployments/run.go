@@ -143,8 +143,22 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 			x.inFlight[strings.ToLower(o.TargetID)] = true
 		}
 	}
-	failures, canceled, since := x.deploy(ctx, done, len(failedBefore) > 0)
+	failures, canceled, since := x.deploy(ctx, t.resources, done, len(failedBefore) > 0)
 	failures = append(failedBefore, failures...)
+	if since.IsZero() && !canceled && ctx.Err() == nil && s.Properties.Mode == "Complete" && (len(failures) == 0 || len(x.inFlight) > 0) {
+		// Complete mode: then the group's resources the template does not
+		// name are deleted (after a failure, only the deletions earlier
+		// runs left going are followed).
+		dels, err := x.deletions(ctx, t)
+		if err != nil {
+			e := asCloud(err)
+			op.OnFailure(end("Failed", nil, nil, e))
+			return e
+		}
+		var more []arm.Error
+		more, canceled, since = x.deploy(ctx, dels, done, len(failures) > 0)
+		failures = append(failures, more...)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err() // stopped (shutdown, lost lease): run again
 	}
@@ -281,7 +295,8 @@ type execution struct {
 	holdEnd  time.Time // when this run parks (holdSlot after it began)
 }
 
-// deploy runs the template's resources in dependency order, independent
+// deploy runs items (the template's resources, or the deletions of
+// Complete mode) in dependency order, independent
 // ones at once (up to parallel); after the first failure it starts
 // nothing more and waits for what runs.
 //
@@ -289,11 +304,11 @@ type execution struct {
 // that depends on it starts in this run, and since is the earliest start
 // of the waits of the parked ones (zero when none is). stopped (a resource
 // failed in an earlier run) starts only what earlier runs left deploying.
-func (x *execution) deploy(ctx context.Context, done map[string]bool, stopped bool) (failures []arm.Error, canceled bool, since time.Time) {
+func (x *execution) deploy(ctx context.Context, items []*tres, done map[string]bool, stopped bool) (failures []arm.Error, canceled bool, since time.Time) {
 	x.holdEnd = time.Now().Add(holdSlot)
-	n := len(x.t.resources)
+	n := len(items)
 	state := make([]int, n) // 0 waiting, 1 running, 2 done, 3 failed, 4 parked
-	for i, r := range x.t.resources {
+	for i, r := range items {
 		if done[strings.ToLower(r.id)] {
 			state[i] = 2
 		}
@@ -309,11 +324,11 @@ func (x *execution) deploy(ctx context.Context, done map[string]bool, stopped bo
 		state[i] = 1
 		running++
 		go func(i int) {
-			results <- result{i, x.deploySafely(ctx, x.t.resources[i])}
+			results <- result{i, x.deploySafely(ctx, items[i])}
 		}(i)
 	}
 	if stopped {
-		for i, r := range x.t.resources {
+		for i, r := range items {
 			if state[i] == 0 && x.inFlight[strings.ToLower(r.id)] {
 				start(i)
 			}
@@ -322,7 +337,7 @@ func (x *execution) deploy(ctx context.Context, done map[string]bool, stopped bo
 	for {
 		for progress := true; progress && !stop; {
 			progress = false
-			for i, r := range x.t.resources {
+			for i, r := range items {
 				if state[i] != 0 || running >= parallel {
 					continue
 				}
@@ -346,7 +361,7 @@ func (x *execution) deploy(ctx context.Context, done map[string]bool, stopped bo
 		if running == 0 {
 			for i, st := range state {
 				if st == 4 {
-					if o := x.following[strings.ToLower(x.t.resources[i].id)]; since.IsZero() || o.PollSince.Before(since) {
+					if o := x.following[strings.ToLower(items[i].id)]; since.IsZero() || o.PollSince.Before(since) {
 						since = o.PollSince
 					}
 				}
@@ -458,9 +473,17 @@ func (x *execution) versionFor(id string) string {
 		}
 	}
 	if rid, err := arm.ParseID(id); err == nil && rid.Namespace != "" {
-		typ := strings.Join(rid.Types, "/")
-		if _, vs, ok := arm.TypeVersions(rid.Namespace, typ); ok && len(vs) > 0 {
-			return vs[len(vs)-1]
+		_, vs, ok := arm.TypeVersions(rid.Namespace, strings.Join(rid.Types, "/"))
+		if !ok {
+			vs = arm.UnionVersions(x.pr.rt.NamespaceVersions(rid.Namespace)) // newest first
+		}
+		for _, v := range vs { // newest first: the newest stable one
+			if !arm.IsPreviewVersion(v) {
+				return v
+			}
+		}
+		if len(vs) > 0 {
+			return vs[0]
 		}
 	}
 	return "2022-09-01"
@@ -510,6 +533,9 @@ func (x *execution) deployOne(ctx context.Context, r *tres) *arm.Error {
 	x.mu.Lock()
 	f, resumed := x.following[strings.ToLower(r.id)]
 	x.mu.Unlock()
+	if r.del {
+		o.Operation = "Delete"
+	}
 	if resumed {
 		o = f // a parked run's: its operation is followed, the resource not PUT again
 	} else {
@@ -532,7 +558,18 @@ func (x *execution) deployOne(ctx context.Context, r *tres) *arm.Error {
 		return e
 	}
 	first := http.StatusCreated
-	if !resumed {
+	if !resumed && r.del {
+		o.PollSince = time.Now()
+		st, done, e := x.deleteOne(ctx, r, &o)
+		if e != nil {
+			return fail(st, e)
+		}
+		first = st
+		o.StatusCode = statusName(st)
+		if done {
+			return x.succeeded(ctx, o, first)
+		}
+	} else if !resumed {
 		c := x.evalCtx(ctx)
 		body, err := x.t.body(c, r)
 		if err != nil {

@@ -46,6 +46,8 @@ type tres struct {
 	// an inline template, inner when its template's expressions are its
 	// own (expressionEvaluationOptions scope inner), else the parent's.
 	nested, inner bool
+	// del: not the template's, a deletion of Complete mode.
+	del bool
 }
 
 // templateKeys are the template-only properties of a resource: not sent in

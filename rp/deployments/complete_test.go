@@ -1,0 +1,123 @@
+package deployments_test
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/google/uuid"
+	"github.com/safehold/safehold/internal/fixture"
+	"github.com/safehold/safehold/internal/testserver"
+)
+
+func diskRes(name string) map[string]any {
+	return map[string]any{"type": "Microsoft.Compute/disks", "apiVersion": "2023-04-02", "name": name, "location": "westus",
+		"properties": map[string]any{"creationData": map[string]any{"createOption": "Empty"}, "diskSizeGB": 1}}
+}
+
+func templateOf(res ...any) map[string]any {
+	return map[string]any{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0", "resources": res}
+}
+
+// TestCompleteMode: a deployment in Complete mode (the Go SDK's
+// DeploymentModeComplete) deletes, once its template's resources are
+// deployed, the group's resources its template does not name, each as a
+// Delete operation of the deployment, and keeps those it names (one whose
+// condition is false too) and other groups' resources. A caller who may
+// deploy and write disks but not delete a Backup vault the template leaves
+// out is refused first (400 InvalidTemplateDeployment naming the delete
+// action), nothing deleted. A nested deployment in Complete mode is
+// refused. Before, Complete mode was 400 InvalidDeploymentMode.
+func TestCompleteMode(t *testing.T) {
+	e := testserver.StartWithGroups(t, "cm-rg", "cm-other")
+	ctx := e.Ctx()
+	f := testserver.Factory(e, armresources.NewClientFactory)
+	dc := f.NewDeploymentsClient()
+	deploy := func(dc *armresources.DeploymentsClient, group, name string, mode armresources.DeploymentMode, tmpl map[string]any) (*armresources.DeploymentExtended, error) {
+		p, err := dc.BeginCreateOrUpdate(ctx, group, name, armresources.Deployment{Properties: &armresources.DeploymentProperties{Mode: to.Ptr(mode), Template: tmpl}}, nil)
+		if err != nil {
+			return nil, err
+		}
+		res, err := fixture.Wait(p, err)
+		return &res.DeploymentExtended, err
+	}
+	vault := map[string]any{"type": "Microsoft.DataProtection/backupVaults", "apiVersion": "2023-05-01", "name": "extra-vault", "location": "westus",
+		"properties": map[string]any{"storageSettings": []any{map[string]any{"datastoreType": "VaultStore", "type": "LocallyRedundant"}}}}
+	if _, err := deploy(dc, "cm-rg", "setup", armresources.DeploymentModeIncremental, templateOf(diskRes("keep"), diskRes("extra"), diskRes("cond"), vault)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deploy(dc, "cm-other", "setup", armresources.DeploymentModeIncremental, templateOf(diskRes("elsewhere"))); err != nil {
+		t.Fatal(err)
+	}
+	cond := diskRes("cond")
+	cond["condition"] = "[equals(1, 2)]"
+	complete := templateOf(diskRes("keep"), cond)
+	groups := "/subscriptions/" + e.Sub + "/resourceGroups/"
+	exists := func(path string) bool {
+		resp, _ := e.Do("GET", groups+path, nil, testserver.AnyStatus())
+		return resp.StatusCode == 200
+	}
+	const disks, vaults = "/providers/Microsoft.Compute/disks/", "/providers/Microsoft.DataProtection/backupVaults/"
+
+	// A caller who may not delete the vault: refused before anything.
+	group := groups + "cm-rg"
+	role := uuid.NewString()
+	if resp, m := e.Do("PUT", group+"/providers/Microsoft.Authorization/roleDefinitions/"+role+"?api-version=2022-04-01", map[string]any{"properties": map[string]any{
+		"roleName": "disk deployer", "assignableScopes": []string{group},
+		"permissions": []any{map[string]any{"actions": []string{"Microsoft.Resources/deployments/*", "Microsoft.Compute/disks/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
+			"Microsoft.Resources/subscriptions/resourceGroups/resources/read", "Microsoft.DataProtection/backupVaults/read"}}}}}); resp.StatusCode != 201 {
+		t.Fatalf("custom role: %d %v", resp.StatusCode, m)
+	}
+	id, cred := fixture.Principal(t, e, "deployer")
+	fixture.Assign(t, e, group, "/subscriptions/"+e.Sub+"/providers/Microsoft.Authorization/roleDefinitions/"+role, id)
+	asDeployer, err := armresources.NewDeploymentsClient(e.Sub, cred, e.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = deploy(asDeployer, "cm-rg", "complete", armresources.DeploymentModeComplete, complete)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 400 || re.ErrorCode != "InvalidTemplateDeployment" || !strings.Contains(err.Error(), "Microsoft.DataProtection/backupVaults/delete") {
+		t.Fatalf("Complete mode by a caller who may not delete the vault: %v", err)
+	}
+	if !exists("cm-rg"+disks+"extra?api-version=2023-04-02") || !exists("cm-rg"+vaults+"extra-vault?api-version=2023-05-01") {
+		t.Fatal("a refused Complete deployment deleted resources")
+	}
+
+	// The owner's: the leftovers deleted, the rest kept.
+	res, err := deploy(dc, "cm-rg", "complete", armresources.DeploymentModeComplete, complete)
+	if err != nil || *res.Properties.ProvisioningState != armresources.ProvisioningStateSucceeded || *res.Properties.Mode != armresources.DeploymentModeComplete {
+		t.Fatalf("Complete mode: %v %+v", err, res)
+	}
+	for path, want := range map[string]bool{
+		"cm-rg" + disks + "keep?api-version=2023-04-02":         true,
+		"cm-rg" + disks + "cond?api-version=2023-04-02":         true,
+		"cm-other" + disks + "elsewhere?api-version=2023-04-02": true,
+		"cm-rg" + disks + "extra?api-version=2023-04-02":        false,
+		"cm-rg" + vaults + "extra-vault?api-version=2023-05-01": false,
+	} {
+		if exists(path) != want {
+			t.Errorf("%s exists: %v, want %v", path, !want, want)
+		}
+	}
+	var ops []string
+	for page := range fixture.Pages(t, f.NewDeploymentOperationsClient().NewListPager("cm-rg", "complete", nil)) {
+		for _, o := range page.Value {
+			ops = append(ops, string(*o.Properties.ProvisioningOperation)+" "+*o.Properties.TargetResource.ResourceName+" "+*o.Properties.ProvisioningState)
+		}
+	}
+	sort.Strings(ops)
+	if got := strings.Join(ops, ","); got != "Create keep Succeeded,Delete extra Succeeded,Delete extra-vault Succeeded" {
+		t.Errorf("the Complete deployment's operations: %s", got)
+	}
+
+	// A nested deployment in Complete mode: refused.
+	nested := templateOf(map[string]any{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "inner",
+		"properties": map[string]any{"mode": "Complete", "template": templateOf(diskRes("keep"))}})
+	if _, err := deploy(dc, "cm-rg", "nestedcomplete", armresources.DeploymentModeIncremental, nested); !errors.As(err, &re) || re.ErrorCode != "InvalidTemplate" || !strings.Contains(err.Error(), "Incremental") {
+		t.Errorf("a nested deployment in Complete mode: %v", err)
+	}
+}
