@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,6 +32,10 @@ type leftover struct {
 	ManagedBy string         `json:"managedBy"`
 	Raw       map[string]any `json:"-"`
 }
+
+// deletable reports whether Complete mode deletes l: not when another
+// resource manages it (an attached disk).
+func (l leftover) deletable() bool { return l.ManagedBy == "" }
 
 // named are the ids (lower-cased) of the group's top-level resources t
 // names: its resources (a false condition's too) and the parents of its
@@ -86,7 +91,7 @@ func (x *execution) leftovers(ctx context.Context, t *template, keep map[string]
 				continue
 			}
 			json.Unmarshal(v, &l.Raw)
-			if k := strings.ToLower(l.ID); !named[k] && !keep[k] && l.ManagedBy == "" {
+			if k := strings.ToLower(l.ID); !named[k] && !keep[k] {
 				out = append(out, l)
 			}
 		}
@@ -142,6 +147,7 @@ func (x *execution) deletions(ctx context.Context, t *template) ([]*tres, error)
 	if err != nil {
 		return nil, err
 	}
+	left = slices.DeleteFunc(left, func(l leftover) bool { return !l.deletable() })
 	sort.SliceStable(left, func(i, j int) bool { return deleteRank(left[i].Type) < deleteRank(left[j].Type) })
 	items := make([]*tres, 0, len(left))
 	for i, l := range left {

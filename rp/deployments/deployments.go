@@ -304,6 +304,9 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 			return nil, nil, nil, nil, err
 		}
 		for _, l := range left {
+			if !l.deletable() {
+				continue
+			}
 			action := l.Type + "/delete"
 			if err := r.Authorize(action, l.ID); err != nil {
 				var ae *arm.Error

@@ -35,10 +35,14 @@ type propertyChange struct {
 // property the template sets has that value already, else Modify with the
 // properties that would change; Unsupported, saying why, for one whose
 // properties cannot be known before the deployment runs (a reference() to
-// a resource it creates). Nothing is written.
+// a resource it creates). The group's other top-level resources are
+// listed too: Ignore in Incremental mode, Delete (as it is) in Complete
+// mode, Ignore for one another resource manages (Complete mode leaves it),
+// Unsupported when the template's nested deployments to the group decide
+// it (what they deploy is known when they run). Nothing is written.
 func (pr *Provider) whatIf(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
-	_, t, _, _, err := pr.prepare(r)
+	req, t, _, _, err := pr.prepare(r)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +82,22 @@ func (pr *Provider) whatIf(r *arm.Request) (*arm.Response, error) {
 			}
 		default:
 			return nil, arm.ListedDetails(cloudErrorOf(st, b))
+		}
+		changes = append(changes, ch)
+	}
+	left, err := x.leftovers(ctx, t, nil)
+	if err != nil {
+		return nil, arm.ListedDetails(asCloud(err))
+	}
+	nested := t.nestedHere()
+	for _, l := range left {
+		ch := whatIfChange{ResourceID: l.ID, ChangeType: "Ignore"}
+		switch {
+		case req.Properties.Mode != "Complete" || !l.deletable():
+		case len(nested) > 0:
+			ch.ChangeType, ch.UnsupportedReason = "Unsupported", "Complete mode deletes it unless the template's nested deployment '"+nested[0].name+"' deploys it, which is known when that deployment runs."
+		default:
+			ch.ChangeType, ch.Before = "Delete", l.Raw
 		}
 		changes = append(changes, ch)
 	}
