@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -447,6 +446,20 @@ func (pr *Provider) history(ctx context.Context, sub, group string) ([]Deploymen
 	return resource.List[Deployment](ctx, pr.p.Store, typeName, "/subscriptions/"+sub+"/resourceGroups/"+group)
 }
 
+// historyCount counts the deployments of a group, and tells whether one
+// is named name, reading none (their templates are what a deployment's
+// document mostly holds): what every PUT needs to know of the history.
+func (pr *Provider) historyCount(ctx context.Context, sub, group, name string) (n int, has bool, err error) {
+	key := deploymentID(sub, group, name).String()
+	rd := resource.ListRead(typeName, "/subscriptions/"+sub+"/resourceGroups/"+group)
+	err = store.ListView(ctx, pr.p.Store, rd.Kind, rd.Q, func(d *store.Doc, _ bool) bool {
+		n++
+		has = has || strings.EqualFold(d.Key, key)
+		return true
+	})
+	return n, has, err
+}
+
 func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	sub, group, name := r.Param("subscriptionId"), r.Param("resourceGroupName"), r.Param("deploymentName")
@@ -454,20 +467,26 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := pr.history(ctx, sub, group)
+	// The history is counted, not read: it is read (to groom it) only
+	// past historyGroomAt.
+	n, has, err := pr.historyCount(ctx, sub, group, name)
 	if err != nil {
 		return nil, err
 	}
-	if len(all) >= historyMax && !slices.ContainsFunc(all, func(d Deployment) bool { return strings.EqualFold(d.Name, name) }) {
+	if n >= historyMax && !has {
 		// What kept the oldest may have been lifted since (the answer
 		// below says to): the deployment goes ahead once they are gone.
+		all, err := pr.history(ctx, sub, group)
+		if err != nil {
+			return nil, err
+		}
 		pr.groom(r, all)
-		if all, err = pr.history(ctx, sub, group); err != nil {
+		if n, has, err = pr.historyCount(ctx, sub, group, name); err != nil {
 			return nil, err
 		}
 	}
-	if len(all) >= historyMax && !slices.ContainsFunc(all, func(d Deployment) bool { return strings.EqualFold(d.Name, name) }) {
-		return nil, arm.Conflict("DeploymentQuotaExceeded", "Creating the deployment '%s' would exceed the quota of '%d'. The current deployment count is '%d'. Please delete some deployments before creating a new one (az deployment group delete), or lift what keeps the oldest from being deleted automatically: a CanNotDelete lock on the resource group, or the caller's want of Microsoft.Resources/deployments/delete.", name, historyMax, len(all))
+	if n >= historyMax && !has {
+		return nil, arm.Conflict("DeploymentQuotaExceeded", "Creating the deployment '%s' would exceed the quota of '%d'. The current deployment count is '%d'. Please delete some deployments before creating a new one (az deployment group delete), or lift what keeps the oldest from being deleted automatically: a CanNotDelete lock on the resource group, or the caller's want of Microsoft.Resources/deployments/delete.", name, historyMax, n)
 	}
 	id := deploymentID(sub, group, name)
 	provs, deps := describe(t)
@@ -499,10 +518,16 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	pr.p.Ops.Notify()
-	// The history with this deployment where its name was (ARM moves a
-	// name deployed again to the newest place).
-	all = append(slices.DeleteFunc(all, func(d Deployment) bool { return strings.EqualFold(d.Name, name) }), s.Deployment)
-	pr.groom(r, all)
+	if !has {
+		n++
+	}
+	if n > historyGroomAt {
+		// The history with this deployment, the newest (ARM moves a name
+		// deployed again to the newest place).
+		if all, err := pr.history(ctx, sub, group); err == nil {
+			pr.groom(r, all)
+		}
+	}
 	return arm.CreatedOrOK(created, s.Deployment).Async(r, id.String()+"/operationStatuses/"+op.ID, ""), nil
 }
 
