@@ -681,5 +681,20 @@ func create(ctx context.Context, tx store.Tx, rid arm.ResourceID, what string, b
 }
 
 func taken(what string, rid arm.ResourceID) error {
-	return failure.Conflictf("Conflict", "%s '%s' already exists.", what, rid.Name())
+	return &ExistsError{failure.Conflictf("Conflict", "%s '%s' already exists.", what, rid.Name())}
+}
+
+// ExistsError is the failure of a create whose resource exists: one
+// stored already, or by another request at once (409 Conflict on its
+// own). A face's PUT, a create-or-update, takes it as the cue to update
+// the resource instead (IsExists).
+type ExistsError struct{ Failure *failure.Error }
+
+func (e *ExistsError) Error() string { return e.Failure.Error() }
+func (e *ExistsError) Unwrap() error { return e.Failure }
+
+// IsExists reports whether err is a create's ExistsError.
+func IsExists(err error) bool {
+	var x *ExistsError
+	return errors.As(err, &x)
 }

@@ -76,6 +76,13 @@ func diskID(r *arm.Request) string {
 }
 
 func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
+	return pr.putDiskOnce(r, in, false)
+}
+
+// putDiskOnce is a disk's PUT; raced says that it runs again because the
+// disk it was creating was created meanwhile by another request (a PUT of
+// the same disk at once): a PUT is a create-or-update, so it updates it.
+func (pr *Provider) putDiskOnce(r *arm.Request, in diskInput, raced bool) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	settings, ext := settingsOf(r.Body, diskSettings)
 	if err := pr.checkSettings(r, settings, false); err != nil {
@@ -194,6 +201,9 @@ func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error)
 	switch spec.CreateOption {
 	case "Empty", "Upload", "UploadPreparedSecure":
 		if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
+			if compute.IsExists(err) && !raced {
+				return pr.putDiskOnce(r, in, true)
+			}
 			return nil, err
 		}
 		d, err := pr.svc.DiskResource(ctx, id)
