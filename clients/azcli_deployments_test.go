@@ -231,3 +231,55 @@ func TestJSSDKDeployments(t *testing.T) {
 		t.Fatal("the script did not finish")
 	}
 }
+
+// TestAzCLIDeploymentModulesAndCompleteMode: az deployment group create
+// --mode Complete of a template with a nested deployment (a Bicep module:
+// expressionEvaluationOptions scope inner, parameters from the parent's)
+// deploys the module as a deployment of its own, whose output the parent
+// reads, deletes the group's disk the template leaves out and keeps the
+// module's disk; az deployment group what-if --mode Complete of a template
+// without the module then shows the module's disk Delete, and az
+// deployment operation group list the Delete of the first deployment.
+// Before, both were 400: nested deployments and Complete mode were not
+// served.
+func TestAzCLIDeploymentModulesAndCompleteMode(t *testing.T) {
+	e := testserver.Start(t)
+	az := loggedIn(t, e)
+	az.run("group", "create", "-n", "cm", "-l", "westus", "-o", "none")
+	az.run("disk", "create", "-g", "cm", "-n", "leftover", "--size-gb", "1", "-o", "none")
+	const schema = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+	disk := func(name string) map[string]any {
+		return map[string]any{"type": "Microsoft.Compute/disks", "apiVersion": "2023-04-02", "name": name, "location": "[resourceGroup().location]",
+			"properties": map[string]any{"creationData": map[string]any{"createOption": "Empty"}, "diskSizeGB": 1}}
+	}
+	module := map[string]any{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "diskModule",
+		"properties": map[string]any{
+			"expressionEvaluationOptions": map[string]any{"scope": "inner"}, "mode": "Incremental",
+			"parameters": map[string]any{"name": map[string]any{"value": "[concat(parameters('prefix'), '-mod')]"}},
+			"template": map[string]any{"$schema": schema, "contentVersion": "1.0.0.0",
+				"parameters": map[string]any{"name": map[string]any{"type": "string"}},
+				"resources":  []any{disk("[parameters('name')]")},
+				"outputs":    map[string]any{"name": map[string]any{"type": "string", "value": "[parameters('name')]"}}},
+		}}
+	withModule := writeJSON(t, "main.json", map[string]any{"$schema": schema, "contentVersion": "1.0.0.0",
+		"parameters": map[string]any{"prefix": map[string]any{"type": "string"}},
+		"resources":  []any{disk("keep"), module},
+		"outputs":    map[string]any{"moduleDisk": map[string]any{"type": "string", "value": "[reference('diskModule').outputs.name.value]"}}})
+	out := az.json("deployment", "group", "create", "-g", "cm", "-n", "main", "--mode", "Complete", "--template-file", withModule, "--parameters", "prefix=app")
+	if str(out, "properties.provisioningState") != "Succeeded" || str(out, "properties.mode") != "Complete" || str(out, "properties.outputs.moduleDisk.value") != "app-mod" {
+		t.Fatalf("az deployment group create --mode Complete: %v", out)
+	}
+	if got := az.tsv("disk", "list", "-g", "cm", "--query", "sort([].name)"); got != "app-mod\nkeep" {
+		t.Errorf("the group's disks after the Complete deployment: %q", got)
+	}
+	if got := az.tsv("deployment", "operation", "group", "list", "-g", "cm", "-n", "main", "--query", "sort([].join(' ', [properties.provisioningOperation, properties.targetResource.resourceName, properties.provisioningState]))"); got != "Create diskModule Succeeded\nCreate keep Succeeded\nDelete leftover Succeeded" {
+		t.Errorf("az deployment operation group list: %q", got)
+	}
+	if got := az.tsv("deployment", "operation", "group", "list", "-g", "cm", "-n", "diskModule", "--query", "[].properties.targetResource.resourceName"); got != "app-mod" {
+		t.Errorf("the module's operations: %q", got)
+	}
+	alone := writeJSON(t, "alone.json", map[string]any{"$schema": schema, "contentVersion": "1.0.0.0", "resources": []any{disk("keep")}})
+	if got := az.tsv("deployment", "group", "what-if", "-g", "cm", "-n", "alone", "--mode", "Complete", "--template-file", alone, "--no-pretty-print", "--query", "sort(changes[].join(' ', [changeType, resourceId]))"); !strings.HasPrefix(got, "Delete /subscriptions/") || !strings.HasSuffix(strings.Split(got, "\n")[0], "/disks/app-mod") || !strings.Contains(got, "\nNoChange ") {
+		t.Errorf("az deployment group what-if --mode Complete: %q", got)
+	}
+}
