@@ -16,7 +16,8 @@ import (
 // tags refuses when it holds one of them. A resource that answers no etag
 // matches only *, as a provider without etags ignores the tags. A refusal
 // is 412 PreconditionFailed and the handler does not run. The read and
-// the write are two steps: a concurrent write between them is not seen.
+// the write are two steps: a concurrent write between them is not seen
+// here, but by a face that checks again in its write (CheckConditions).
 func checkConditions(req *Request, get *route) error {
 	// A read's conditions are not checked: the method first, before the
 	// headers are looked up and joined (every GET passes here).
@@ -43,6 +44,35 @@ func checkConditions(req *Request, get *route) error {
 	if exists {
 		etag = responseETag(resp)
 	}
+	return evalConditions(ifMatch, ifNone, exists, etag)
+}
+
+// CheckConditions applies the request's If-Match and If-None-Match to the
+// resource as the handler's write transaction reads it (exists, with its
+// etag; "" when it has none), as checkConditions does before the handler
+// runs: a face whose resources carry an etag calls it where it writes, so
+// that of writes at once conditioned on one etag only the first commits
+// (the others' check in the router read the same etag). nil without the
+// headers, and for requests other than PUT, PATCH and DELETE.
+func (r *Request) CheckConditions(exists bool, etag string) error {
+	m := r.HTTP.Method
+	if m != http.MethodPut && m != http.MethodPatch && m != http.MethodDelete {
+		return nil
+	}
+	h := r.HTTP.Header
+	ifMatch, ifNone := headerValues(h, "If-Match"), headerValues(h, "If-None-Match")
+	if ifMatch == "" && ifNone == "" {
+		return nil
+	}
+	if !exists {
+		etag = ""
+	}
+	return evalConditions(ifMatch, ifNone, exists, etag)
+}
+
+// evalConditions is the 412 of If-Match ifMatch and If-None-Match ifNone
+// ("" when absent) against a resource that exists or not, with etag.
+func evalConditions(ifMatch, ifNone string, exists bool, etag string) error {
 	failed := Errorf(http.StatusPreconditionFailed, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met: ")
 	if ifNone != "" {
 		if exists && (ifNone == "*" || etag != "" && tagListHas(ifNone, etag)) {

@@ -1,9 +1,13 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/safehold/safehold/clock"
 	"github.com/safehold/safehold/internal/testserver"
 )
 
@@ -83,5 +87,69 @@ func TestConditionalWrites(t *testing.T) {
 	}
 	if resp, m := e.Do("DELETE", sub+"/resourcegroups/nope"+rgv, nil, update); resp.StatusCode != 412 {
 		t.Fatalf("update-only DELETE of a missing group: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestConditionalWritesOfOneETag: a Recovery Services vault's etag changes
+// with every write, at one instant of a frozen clock too (it is the
+// write's time, as Azure's: two writes while the clock stood had one
+// etag, so an If-Match of the version before the last write still wrote,
+// hostile31), and of PUTs and PATCHes sent at once with If-Match of the
+// vault's etag one writes and the others are 412 PreconditionFailed,
+// whose check read the same etag before the first committed (9 of 20 at
+// once wrote, hostile31).
+func TestConditionalWritesOfOneETag(t *testing.T) {
+	e := testserver.Start(t, testserver.WithClock(clock.NewFake(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))))
+	e.ResourceGroups("cond")
+	v := "/subscriptions/" + e.Conn.SubscriptionID + "/resourceGroups/cond/providers/Microsoft.RecoveryServices/vaults/vault1?api-version=2023-04-01"
+	put := func(tag string, opts ...testserver.RequestOption) (*http.Response, map[string]any) {
+		return e.Do("PUT", v, map[string]any{"location": "westus", "sku": map[string]string{"name": "Standard"}, "tags": map[string]string{"k": tag}}, opts...)
+	}
+	etag := func() string {
+		_, m := e.Do("GET", v, nil)
+		s, _ := m["etag"].(string)
+		return s
+	}
+	if resp, m := put("a"); resp.StatusCode != 201 {
+		t.Fatalf("PUT: %d %v", resp.StatusCode, m)
+	}
+	first := etag()
+	if resp, m := put("b"); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %v", resp.StatusCode, m)
+	}
+	second := etag()
+	if first == "" || second == first {
+		t.Fatalf("two writes of the vault at one instant answer one etag %q: an If-Match of the first version cannot tell it from the second", first)
+	}
+	if resp, m := put("stale", testserver.Header("If-Match", first)); resp.StatusCode != 412 || testserver.ErrorCode(m) != "PreconditionFailed" {
+		t.Fatalf("PUT with the etag of the version before the last write: %d %v, want 412 PreconditionFailed", resp.StatusCode, m)
+	}
+	for round, method := range []string{"PUT", "PATCH", "PUT"} {
+		cur := etag()
+		const n = 12
+		codes := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, _ := e.Do(method, v, map[string]any{"location": "westus", "sku": map[string]string{"name": "Standard"},
+					"tags": map[string]string{"k": fmt.Sprint(round, "-", i)}}, testserver.Header("If-Match", cur))
+				codes[i] = resp.StatusCode
+			}()
+		}
+		wg.Wait()
+		won, refused := 0, 0
+		for _, c := range codes {
+			switch {
+			case c < 300:
+				won++
+			case c == 412:
+				refused++
+			}
+		}
+		if won != 1 || refused != n-1 {
+			t.Fatalf("round %d: %d %ss at once with If-Match %s: %d wrote, %d were 412 (codes %v); want one write", round, n, method, cur, won, refused, codes)
+		}
 	}
 }

@@ -180,6 +180,11 @@ func (pr *Provider) putVault(r *arm.Request) (*arm.Response, error) {
 		} else if err != nil {
 			return err
 		}
+		// If-Match / If-None-Match again against the vault this write
+		// replaces: the router's check read it before this transaction.
+		if err := r.CheckConditions(!created, old.Etag); err != nil {
+			return err
+		}
 		if !created && !strings.EqualFold(resource.NormLocation(old.Location), resource.NormLocation(in.Location)) {
 			return arm.Conflict("LocationNotAvailableForResourceType", "The vault '%s' exists in location '%s'; it cannot move to '%s'. Delete it first or use its location.", old.Name, old.Location, in.Location)
 		}
@@ -258,6 +263,9 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 		if err != nil {
 			return err
 		}
+		if err := r.CheckConditions(true, v.Etag); err != nil {
+			return err
+		}
 		out = *v
 		if in.Tags != nil {
 			out.Tags = in.Tags
@@ -299,7 +307,7 @@ func (pr *Provider) patchVault(r *arm.Request) (*arm.Response, error) {
 // saveVault stores a vault that r changed at now (a new etag, its
 // systemData touched by the caller) and plans its verify runs anew.
 func (pr *Provider) saveVault(ctx context.Context, tx store.Tx, r *arm.Request, id arm.ResourceID, v *vaultRecord, now time.Time) error {
-	v.Etag = etagAt(now)
+	v.Etag = nextETag(v.Etag, now)
 	v.SystemData = arm.Touch(v.SystemData, r.Caller(), now)
 	if err := markMUA(ctx, tx, id, v); err != nil {
 		return err
@@ -440,8 +448,22 @@ func fillVaultProperties(p map[string]any) {
 	}
 }
 
+const etagLayout = "2006-01-02T15:04:05.0000000Z"
+
 func etagAt(t time.Time) string {
-	return `W/"datetime'` + strings.ReplaceAll(t.UTC().Format("2006-01-02T15:04:05.0000000Z"), ":", "%3A") + `'"`
+	return `W/"datetime'` + strings.ReplaceAll(t.UTC().Format(etagLayout), ":", "%3A") + `'"`
+}
+
+// nextETag is the etag of a vault written at now whose etag was old: the
+// time of the write, as Azure's, but always another than old, so that an
+// If-Match of the version before refuses a write (two writes at one
+// instant of a frozen clock, or one moved back, had the same etag): 100
+// ns, the etag's precision, after old's time when now is not later.
+func nextETag(old string, now time.Time) string {
+	if t, err := time.Parse(etagLayout, strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(old, `W/"datetime'`), `'"`), "%3A", ":")); err == nil && !now.Truncate(100).After(t) {
+		now = t.Add(100)
+	}
+	return etagAt(now)
 }
 
 func validateVaultName(name string) error {
