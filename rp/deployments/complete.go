@@ -19,7 +19,7 @@ import (
 // that still protects items stays, and the deployment fails), as ARM's
 // Complete mode deletes them. As in ARM: a resource whose condition is
 // false is not deleted, nor one the template deploys a child of, nor what
-// the template's nested deployments to the group deployed, nor resources
+// the template's nested deployments (at any depth) deployed, nor resources
 // of other groups; extension and child resources are not listed. A
 // resource managed by another (an attached disk) is left to it.
 
@@ -108,23 +108,44 @@ func (x *execution) leftovers(ctx context.Context, t *template, keep map[string]
 	return out, nil
 }
 
-// deployedBy are the resources (lower-cased ids) t's nested deployments to
-// its group deployed, read from them as the caller.
-func (x *execution) deployedBy(ctx context.Context, t *template) map[string]bool {
+// deployedBy are the resources (lower-cased ids) t's nested deployments
+// deployed, read from them as the caller: at any depth (a module's own
+// modules are nested deployments of its template) and wherever they are
+// placed (one in another group may place its own back in this one). One
+// that cannot be read fails Complete mode rather than leaving what it
+// deployed to be deleted.
+func (x *execution) deployedBy(ctx context.Context, t *template) (map[string]bool, error) {
 	keep := map[string]bool{}
-	for _, r := range t.nestedHere() {
-		st, _, b := x.call(ctx, http.MethodGet, r.id, "api-version=2022-09-01", nil)
-		if st != http.StatusOK {
+	var next []string
+	for _, r := range t.resources {
+		if r.nested && r.condition {
+			next = append(next, r.id)
+		}
+	}
+	read := map[string]bool{}
+	for len(next) > 0 { // each read once: a finite walk
+		id := next[0]
+		next = next[1:]
+		if read[strings.ToLower(id)] {
 			continue
 		}
+		read[strings.ToLower(id)] = true
+		st, _, b := x.call(ctx, http.MethodGet, id, "api-version=2022-09-01", nil)
+		if st != http.StatusOK {
+			return nil, cloudErrorOf(st, b)
+		}
 		var d Deployment
-		if json.Unmarshal(b, &d) == nil {
-			for _, o := range d.Properties.OutputResources {
-				keep[strings.ToLower(o.ID)] = true
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The nested deployment '%s' could not be read: %v", id, err)
+		}
+		for _, o := range d.Properties.OutputResources {
+			keep[strings.ToLower(o.ID)] = true
+			if rid, err := arm.ParseID(o.ID); err == nil && rid.Scope == "" && strings.EqualFold(rid.Namespace, "Microsoft.Resources") && len(rid.Types) == 1 && strings.EqualFold(rid.Types[0], "deployments") {
+				next = append(next, o.ID)
 			}
 		}
 	}
-	return keep
+	return keep, nil
 }
 
 // deleteRank orders Complete mode's deletions: virtual machines first,
@@ -143,7 +164,11 @@ func deleteRank(typ string) int {
 // deletions are the deletions of Complete mode, as items for deploy:
 // each after those of a lower rank.
 func (x *execution) deletions(ctx context.Context, t *template) ([]*tres, error) {
-	left, err := x.leftovers(ctx, t, x.deployedBy(ctx, t))
+	keep, err := x.deployedBy(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	left, err := x.leftovers(ctx, t, keep)
 	if err != nil {
 		return nil, err
 	}

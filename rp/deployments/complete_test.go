@@ -121,3 +121,36 @@ func TestCompleteMode(t *testing.T) {
 		t.Errorf("a nested deployment in Complete mode: %v", err)
 	}
 }
+
+// TestCompleteModeKeepsWhatModulesOfModulesDeploy: Complete mode keeps
+// what the template's nested deployments deployed to the group at any
+// depth (a Bicep module that uses a module compiles to a nested deployment
+// inside a nested deployment's template), and deletes only what no part of
+// the template deployed. Before, the parent read the resources of its own
+// nested deployments only: the disk the inner module had just deployed was
+// deleted.
+func TestCompleteModeKeepsWhatModulesOfModulesDeploy(t *testing.T) {
+	e := testserver.StartWithGroups(t, "cmm-rg")
+	ctx := e.Ctx()
+	dc := testserver.Factory(e, armresources.NewClientFactory).NewDeploymentsClient()
+	deploy := func(name string, mode armresources.DeploymentMode, tmpl map[string]any) {
+		t.Helper()
+		p, err := dc.BeginCreateOrUpdate(ctx, "cmm-rg", name, armresources.Deployment{Properties: &armresources.DeploymentProperties{Mode: to.Ptr(mode), Template: tmpl}}, nil)
+		if res := fixture.Done(t, p, err); *res.Properties.ProvisioningState != armresources.ProvisioningStateSucceeded {
+			t.Fatalf("deployment %s: %s %s", name, *res.Properties.ProvisioningState, mustJSON(res.Properties.Error))
+		}
+	}
+	module := func(name string, res ...any) map[string]any {
+		return map[string]any{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": name,
+			"properties": map[string]any{"expressionEvaluationOptions": map[string]any{"scope": "inner"}, "mode": "Incremental", "template": templateOf(res...)}}
+	}
+	deploy("setup", armresources.DeploymentModeIncremental, templateOf(diskRes("stale")))
+	deploy("complete", armresources.DeploymentModeComplete, templateOf(diskRes("top"), module("outerMod", diskRes("mid"), module("innerMod", diskRes("deep")))))
+	disks := "/subscriptions/" + e.Sub + "/resourceGroups/cmm-rg/providers/Microsoft.Compute/disks/"
+	for name, want := range map[string]bool{"top": true, "mid": true, "deep": true, "stale": false} {
+		resp, _ := e.Do("GET", disks+name+"?api-version=2023-04-02", nil, testserver.AnyStatus())
+		if (resp.StatusCode == 200) != want {
+			t.Errorf("disk %s exists: %v, want %v", name, !want, want)
+		}
+	}
+}
