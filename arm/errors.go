@@ -185,14 +185,37 @@ func DetailsListed(h Handler) Handler {
 	}
 }
 
-// detailsListed is err, a CloudError, as ListedDetails returns it; any
-// other error as it is.
+// detailsListed is err, a CloudError, as ListedDetails returns it, still
+// saying what err says (the router logs the cause of a 507 or 503, not
+// the message its client is answered); any other error as it is.
 func detailsListed(err error) error {
 	var ae *Error
 	if err != nil && As(err, &ae) {
-		return ListedDetails(ae)
+		if ae == err {
+			return ListedDetails(ae)
+		}
+		return &listedCause{listed: ListedDetails(ae), cause: err}
 	}
 	return err
+}
+
+// listedCause is a CloudError with listed details (what As finds) made
+// from cause, which its Error and Unwrap give.
+type listedCause struct {
+	listed *Error
+	cause  error
+}
+
+func (l *listedCause) Error() string { return l.cause.Error() }
+func (l *listedCause) Unwrap() error { return l.cause }
+
+// As gives the listed CloudError to errors.As.
+func (l *listedCause) As(target any) bool {
+	if t, ok := target.(**Error); ok {
+		*t = l.listed
+		return true
+	}
+	return false
 }
 
 // ListedDetails is a copy of e whose details, and theirs below, are lists
