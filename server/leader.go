@@ -207,10 +207,10 @@ func (s *Server) wantAbandoned(ctx context.Context) {
 // leader authenticates the forwarded request again (tokens are accepted by
 // every replica).
 func (s *Server) placeDisks(next http.Handler) http.Handler {
-	if s.Config.Store == "" || s.Config.Compute.Replica == nil {
+	if s.Config.Store == "" || s.forwardToLeader == nil {
 		return next
 	}
-	fwd := s.Config.Compute.Replica.Forward
+	fwd := s.forwardToLeader
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && r.Header.Get(forwardedHeader) == "" && isDiskPath(r.URL.Path) {
 			if _, leading := s.Leader.Leading(); !leading {
@@ -218,10 +218,15 @@ func (s *Server) placeDisks(next http.Handler) http.Handler {
 					if r.Header.Get("Authorization") == "" {
 						// A request the server makes as its context's
 						// caller (a deployment's, rp/deployments): the
-						// leader authenticates the caller's token.
+						// leader authenticates the caller's token. One
+						// this replica cannot make (no caller, a key
+						// that cannot sign) is this replica's failure
+						// to forward, not the caller's credentials
+						// (no 401): 503, as when the leader does not
+						// answer.
 						if err := s.bearerOfCaller(r, row.Data); err != nil {
-							s.logger.Error("token for a forwarded request", "path", r.URL.Path, "err", err)
-							arm.WriteError(w, arm.Errorf(http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error: %v", err))
+							s.logger.Error("token for a request forwarded to the leader", "path", r.URL.Path, "err", err)
+							arm.WriteError(w, leaderUnavailable(row.Data, fmt.Errorf("no token for its caller: %w", err)))
 							return
 						}
 					}
@@ -282,18 +287,49 @@ func deleteAll(ctx context.Context, be blob.Backend) error {
 // disk (its endpoint, trusted through Safehold's CA): the SAS signature
 // travels in the query, so the owner verifies it as if it came directly.
 func forwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
-	return forwarderOf(caFile, "DiskOwnerUnavailable", "owns this disk")
+	return forwarderOf(caFile, storageUnavailable("DiskOwnerUnavailable", "owns this disk"))
 }
 
 // blobForwarder proxies a storage account's blob request to the replica
 // holding the blob's bytes, as forwarder does a disk's.
 func blobForwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
-	return forwarderOf(caFile, "BlobOwnerUnavailable", "holds this blob's bytes")
+	return forwarderOf(caFile, storageUnavailable("BlobOwnerUnavailable", "holds this blob's bytes"))
 }
 
-// forwarderOf is a forwarder whose failures answer code, saying the
-// replica that did not answer is the one that does what.
-func forwarderOf(caFile, code, does string) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
+// leaderForwarder proxies an ARM request to the leading replica (the
+// creation of a disk, placeDisks); when the leader does not answer, its
+// client is answered an ARM error, 503 ServiceUnavailable with
+// Retry-After (the leader's lease lapses within its TTL and another
+// replica leads).
+func leaderForwarder(caFile string) (func(w http.ResponseWriter, r *http.Request, leaderURL string), error) {
+	return forwarderOf(caFile, func(w http.ResponseWriter, leaderURL string, err error) {
+		arm.WriteError(w, leaderUnavailable(leaderURL, err))
+	})
+}
+
+// leaderUnavailable is the error of a request the leading replica, at
+// leaderURL, must serve and could not be sent.
+func leaderUnavailable(leaderURL string, err error) *arm.Error {
+	return arm.Errorf(http.StatusServiceUnavailable, "ServiceUnavailable",
+		"The request must be served by the leading replica (%s), which creates new disks, and could not be sent to it: %v. Retry the request: if that replica is down, another one leads within %v.", leaderURL, err, lease.DefaultTTL)
+}
+
+// storageUnavailable answers a data-plane request that could not reach the
+// replica that does what, in Azure Storage's error shape (code also in
+// x-ms-error-code).
+func storageUnavailable(code, does string) func(w http.ResponseWriter, ownerURL string, err error) {
+	return func(w http.ResponseWriter, ownerURL string, err error) {
+		w.Header().Set("x-ms-error-code", code)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>%s</Code><Message>The replica that %s (%s) did not answer: %s</Message></Error>",
+			code, does, html.EscapeString(ownerURL), html.EscapeString(err.Error()))
+	}
+}
+
+// forwarderOf is a reverse proxy to a replica's endpoint whose failures
+// (no valid endpoint, no answer) fail answers.
+func forwarderOf(caFile string, fail func(w http.ResponseWriter, ownerURL string, err error)) (func(w http.ResponseWriter, r *http.Request, ownerURL string), error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
@@ -307,22 +343,15 @@ func forwarderOf(caFile, code, does string) (func(w http.ResponseWriter, r *http
 	return func(w http.ResponseWriter, r *http.Request, ownerURL string) {
 		u, err := url.Parse(ownerURL)
 		if err != nil || u.Host == "" {
-			w.Header().Set("x-ms-error-code", code)
-			http.Error(w, "the replica that "+does+" has no valid endpoint", http.StatusServiceUnavailable)
+			fail(w, ownerURL, errors.New("it has no valid endpoint"))
 			return
 		}
 		p := &httputil.ReverseProxy{
 			// The Host the client asked for stays (as behind a load
 			// balancer): URLs in the answer name it, not the owner.
-			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = pr.In.Host },
-			Transport: tr,
-			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				w.Header().Set("x-ms-error-code", code)
-				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>%s</Code><Message>The replica that %s (%s) did not answer: %s</Message></Error>",
-					code, does, html.EscapeString(ownerURL), html.EscapeString(err.Error()))
-			},
+			Rewrite:      func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = pr.In.Host },
+			Transport:    tr,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { fail(w, ownerURL, err) },
 		}
 		p.ServeHTTP(w, r)
 	}, nil

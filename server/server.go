@@ -143,6 +143,9 @@ type Server struct {
 	Leader *lease.Leader
 	// presence is this replica's lease "replica:{node id}" (replicas only).
 	presence *lease.Leader
+	// forwardToLeader sends a request the leader serves (placeDisks) to
+	// it (replicas only).
+	forwardToLeader func(w http.ResponseWriter, r *http.Request, leaderURL string)
 	// clockSeen is the stored clock state this replica last wrote or
 	// restored (followClock restores newer ones, writes its own again over
 	// older ones).
@@ -389,6 +392,9 @@ func (s *Server) init(ctx context.Context) error {
 		}
 		cfg.Compute.Replica = &compute.Replica{NodeID: nodeID, URL: base, Forward: fwd}
 		s.Config.Compute.Replica = cfg.Compute.Replica
+		if s.forwardToLeader, err = leaderForwarder(caFile); err != nil {
+			return err
+		}
 	}
 	if s.Blobs, err = accountblob.New(s.Store, cfg.Clock, filepath.Join(cfg.DataDir, "storage-blobs")); err != nil {
 		return err
