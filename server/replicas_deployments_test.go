@@ -14,22 +14,24 @@ import (
 )
 
 // TestDeploymentDisksLiveOnTheLeader: two replicas on one PostgreSQL
-// store. The disks a template deployment sent to the replica that does not
+// store. The disks a template deployment run by the replica that does not
 // lead creates live on the leader, as a client's PUT of a disk there does
 // (server.placeDisks): so the disks of one VM, deployed together or not,
 // share one owner, which a backup of the VM needs. Before, the
 // deployment's own requests skipped the placement and the disks were
-// owned by the replica that ran the deployment.
+// owned by the replica that ran the deployment. The leader's task runner
+// is stopped, so the other replica runs every deployment (the replicas'
+// task queue is one: a deployment ran on either, and the test passed
+// before its fix whenever the leader ran all three).
 func TestDeploymentDisksLiveOnTheLeader(t *testing.T) {
 	url := testsvc.PostgresSchema(t)
 	a := testserver.Start(t, testserver.WithStore(url))
 	b := testserver.Start(t, testserver.WithStore(url))
 	a.ResourceGroups("dep")
 	leader, other := leaderOf(a, b)
-	// Three deployments, of a disk each: the replicas' task queue is one,
-	// and each runs on either replica.
+	leader.Server.Jobs.Stop()
 	dc := testserver.Factory(other, armresources.NewClientFactory).NewDeploymentsClient()
-	for i := range 3 {
+	for i := range 2 {
 		name := fmt.Sprintf("disk%d", i)
 		tmpl := map[string]any{
 			"$schema":        "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
