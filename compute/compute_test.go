@@ -54,7 +54,7 @@ func TestDomainSnapshotAndVaultRestore(t *testing.T) {
 	v.WriteAt(bytes.Repeat([]byte{3}, 100000), 12345)
 	var last [2]int64
 	sns, err := s.SnapshotVM(ctx, vmID, true, map[string]string{ids[0]: snapID("s-os"), ids[1]: snapID("s-data")}, nil,
-		func(done, total int64) { last = [2]int64{done, total} })
+		func(done, total, _ int64) { last = [2]int64{done, total} })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,10 @@ func (s *Service) CheckSnapshotSpecs(ctx context.Context, specs []SnapshotSpec) 
 // when Incremental), creates the Microsoft.Compute/snapshots resources and
 // returns when all are durable. Writes racing the call land either wholly
 // before the instant (and in the snapshots) or after it (and in none).
-func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progress func(doneBytes, totalBytes int64)) ([]*Snapshot, error) {
+// progress, when given, is told how far the captures are (done of total:
+// the disks' sizes) and the bytes found changed so far (changed: what the
+// snapshots' BytesChanged add up to at the end).
+func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progress func(done, total, changed int64)) ([]*Snapshot, error) {
 	if err := s.CheckSnapshotSpecs(ctx, specs); err != nil {
 		return nil, err
 	}
@@ -202,19 +205,19 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		total += fz.Size()
 	}
 	var pmu sync.Mutex
-	done := make([]int64, len(specs))
-	report := func(i int, d int64) {
+	done, changed := make([]int64, len(specs)), make([]int64, len(specs))
+	report := func(i int, d, c int64) {
 		if progress == nil {
 			return
 		}
 		pmu.Lock()
 		defer pmu.Unlock()
-		done[i] = d
-		var sum int64
-		for _, x := range done {
-			sum += x
+		done[i], changed[i] = d, c
+		var sum, csum int64
+		for k := range done {
+			sum, csum = sum+done[k], csum+changed[k]
 		}
-		progress(sum, total)
+		progress(sum, total, csum)
 	}
 	out := make([]*Snapshot, len(specs))
 	for i, sp := range specs {
@@ -240,14 +243,14 @@ func (s *Service) SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progr
 		opts.Progress = func(p snapshot.Progress) {
 			// Done counts scanned bytes of what the engine reads; report against the disk size.
 			if p.Total > 0 {
-				report(i, int64(float64(fz.Size())*float64(p.Done)/float64(p.Total)))
+				report(i, int64(float64(fz.Size())*float64(p.Done)/float64(p.Total)), p.Changed)
 			}
 		}
 		m, st, err := s.repo.Capture(ctx, frozenSource{fz}, opts)
 		if err != nil {
 			return nil, fmt.Errorf("capture disk %s: %w", disks[i].Name, err)
 		}
-		report(i, fz.Size())
+		report(i, fz.Size(), st.BytesChanged)
 		manifests = append(manifests, m)
 		rid, _ := arm.ParseID(sp.SnapshotID)
 		loc := sp.Location

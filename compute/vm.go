@@ -922,7 +922,7 @@ func (s *Service) InstanceView(ctx context.Context, id string) (*VMInstanceView,
 // SnapshotVM freezes all of a VM's disks at one instant and snapshots
 // them; snapshotIDs maps each disk id (case-insensitive) to the snapshot
 // resource id to create.
-func (s *Service) SnapshotVM(ctx context.Context, vmID string, incremental bool, snapshotIDs map[string]string, tags map[string]string, progress func(done, total int64)) ([]*Snapshot, error) {
+func (s *Service) SnapshotVM(ctx context.Context, vmID string, incremental bool, snapshotIDs map[string]string, tags map[string]string, progress func(done, total, changed int64)) ([]*Snapshot, error) {
 	vm, err := s.VM(ctx, vmID)
 	if err != nil {
 		return nil, err

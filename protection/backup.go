@@ -422,13 +422,15 @@ func (e *Engine) takeSnapshots(ctx context.Context, j *Job, specs []SnapshotSpec
 	}
 	// The capture is the job's whole progress, or its first half when a
 	// vault transfer follows (the bytes transferred are then the
-	// transfer's).
+	// transfer's). Its bytes transferred are the bytes found changed so
+	// far, what the job shows at its end (the disks' changed bytes), not
+	// the scan's position over the whole disk.
 	ph := phase{task: TaskSnapshot, to: 100, bytes: true}
 	if vaulted {
 		ph.to, ph.bytes = transferFrom, false
 	}
 	write := e.progressWriter(ctx, j.ID, ph)
-	taken, err := e.Disks.SnapshotDisks(ctx, specs, func(done, total int64) { write(done, total, done) })
+	taken, err := e.Disks.SnapshotDisks(ctx, specs, func(done, total, changed int64) { write(done, total, changed) })
 	var ee *lease.ElsewhereError
 	if errors.As(err, &ee) {
 		if ee.Alive {

@@ -16,8 +16,10 @@ import (
 // message says why), or are failures of the layer itself.
 type Disks interface {
 	// SnapshotDisks freezes the disks at one instant and captures each
-	// into a new incremental snapshot; progress reports bytes done.
-	SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progress func(done, total int64)) ([]Snapshot, error)
+	// into a new incremental snapshot; progress reports bytes done (of
+	// the disks' total size) and the bytes found changed so far (what
+	// the snapshots' BytesChanged add up to at the end).
+	SnapshotDisks(ctx context.Context, specs []SnapshotSpec, progress func(done, total, changed int64)) ([]Snapshot, error)
 	// Snapshot reads a snapshot taken earlier.
 	Snapshot(ctx context.Context, id string) (Snapshot, error)
 	// DeleteSnapshot deletes a snapshot.

@@ -14,6 +14,7 @@ type Progress struct {
 	Done    int64         // bytes processed so far
 	Stored  int64         // bytes added to the repository (after compression)
 	Deduped int64         // changed bytes found already stored
+	Changed int64         // capture: bytes found changed (Stats.BytesChanged so far)
 	Elapsed time.Duration // since the start
 	Rate    float64       // Done per second
 	ETA     time.Duration // at the current rate; 0 when unknown
@@ -71,7 +72,7 @@ func startReporter(op string, total int64, c *counters, fn func(Progress), now f
 
 func (rp *reporter) snapshot() Progress {
 	p := Progress{Op: rp.op, Total: rp.total, Done: rp.c.done.Load(), Stored: rp.c.stored.Load(),
-		Deduped: rp.c.deduped.Load(), Elapsed: rp.now().Sub(rp.start)}
+		Deduped: rp.c.deduped.Load(), Changed: rp.c.changed.Load(), Elapsed: rp.now().Sub(rp.start)}
 	if s := p.Elapsed.Seconds(); s > 0 {
 		p.Rate = float64(p.Done) / s
 		if p.Rate > 0 && p.Total > p.Done {

@@ -22,7 +22,7 @@ var _ protection.Disks = Disks{}
 func New(s *compute.Service) Disks { return Disks{s} }
 
 // SnapshotDisks implements protection.Disks.
-func (d Disks) SnapshotDisks(ctx context.Context, specs []protection.SnapshotSpec, progress func(done, total int64)) ([]protection.Snapshot, error) {
+func (d Disks) SnapshotDisks(ctx context.Context, specs []protection.SnapshotSpec, progress func(done, total, changed int64)) ([]protection.Snapshot, error) {
 	cs := make([]compute.SnapshotSpec, len(specs))
 	for i, s := range specs {
 		cs[i] = compute.SnapshotSpec{DiskID: s.DiskID, SnapshotID: s.SnapshotID, Incremental: true, Tags: s.Tags}
