@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -119,32 +121,61 @@ func NewReader(f *os.File, size int64) *Reader {
 	return r
 }
 
-// cached reports whether the page cache holds every page of the range
-// (cachestat, which reads nothing): such a range is copied from the cache
-// rather than read from the disk, where it would compete with the pack
-// writes for the device (a full backup of an image just written read it
-// all from the disk again, and its reads and the packs' fsyncs waited on
-// each other). A range the cache holds only in part is read direct.
-func (r *Reader) cached(off int64, n int) bool {
+// readCached reads p at off from the page cache when it holds every page
+// of the range (cachestat, which reads nothing), and reports whether it
+// did: such a range is copied from the cache rather than read from the
+// disk, where it would compete with the pack writes for the device (a full
+// backup of an image just written read it all from the disk again, and its
+// reads and the packs' fsyncs waited on each other). A range the cache
+// holds only in part is left to the caller, which reads it direct.
+//
+// The copy is a raw pread (RawSyscall: the goroutine keeps its P), as a
+// copy from memory does not wait on the device. Through os.File's ReadAt
+// each 1 MiB read (~0.1 ms) was an ordinary system call long enough for
+// the runtime's monitor to take the worker's P from it and wake another
+// thread to run it, then put the worker to sleep when the read came back
+// to no P: a full backup of the bench image made ~9,600 context switches
+// in 1.5 s of CPU, and the monitor, finding a P to take every few ticks,
+// woke every 20 us instead of backing off (bench/engine-measured.md,
+// session 31).
+func (r *Reader) readCached(p []byte, off int64) (n int, err error, ok bool) {
 	if r.noCache.Load() {
-		return false
+		return 0, nil, false
 	}
-	rc, err := r.f.SyscallConn()
-	if err != nil {
-		return false
+	rc, cerr := r.f.SyscallConn()
+	if cerr != nil {
+		return 0, nil, false
 	}
-	whole := false
 	rc.Control(func(fd uintptr) {
-		rg := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+		rg := unix.CachestatRange{Off: uint64(off), Len: uint64(len(p))}
 		var st unix.Cachestat_t
 		if err := unix.Cachestat(uint(fd), &rg, &st, 0); err != nil {
 			r.noCache.Store(true) // no cachestat (before Linux 6.5): read direct
 			return
 		}
-		pages := (off+int64(n)+Align-1)/Align - off/Align
-		whole = st.Cache >= uint64(pages)
+		pages := (off+int64(len(p))+Align-1)/Align - off/Align
+		if st.Cache < uint64(pages) {
+			return
+		}
+		ok = true
+		for n < len(p) {
+			k, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, fd, uintptr(unsafe.Pointer(&p[n])),
+				uintptr(len(p)-n), uintptr(off+int64(n)), 0, 0)
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e != 0:
+				err = &os.PathError{Op: "read", Path: r.f.Name(), Err: e}
+				return
+			case k == 0:
+				err = io.EOF
+				return
+			}
+			n += int(k)
+		}
 	})
-	return whole
+	runtime.KeepAlive(p)
+	return n, err, ok
 }
 
 // Close closes the direct descriptor (not the file).
@@ -170,8 +201,8 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	if mid == 0 {
 		return r.f.ReadAt(p, off)
 	}
-	if r.cached(off, len(p)) {
-		return r.f.ReadAt(p, off)
+	if n, err, ok := r.readCached(p, off); ok {
+		return n, err
 	}
 	n := 0
 	if head > 0 {
