@@ -97,13 +97,18 @@ type Readiness struct {
 	From time.Time
 }
 
-// ArchiveReadiness applies Azure's rule (see ArchiveMinAge) to p at now.
+// ArchiveReadiness applies Azure's rule (see ArchiveMinAge) to p at now; a
+// point a verify found damaged is never ready.
 func (p *RecoveryPoint) ArchiveReadiness(now time.Time) Readiness {
 	switch {
 	case p.Archive != nil:
 		return Readiness{Info: "Recovery point cannot be moved to archive tier since it has already been moved."}
 	case !p.HasTier(TierVault):
 		return Readiness{Info: "Recovery point cannot be moved to archive tier before its transfer to the vault-standard tier has completed."}
+	case DamageOf(p) != "":
+		// Its data is not all intact: an archived copy of it could not
+		// be restored either (the item's next backup stores it again).
+		return Readiness{Info: "Recovery point cannot be moved to archive tier: it is damaged (" + DamageOf(p) + "). Move another recovery point."}
 	case !strings.EqualFold(p.RetentionTag, RuleMonthly) && !strings.EqualFold(p.RetentionTag, RuleYearly):
 		return Readiness{Info: "Recovery point cannot be moved to archive tier: only monthly and yearly recovery points can be moved."}
 	}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +363,75 @@ func TestArchiveBadInputAndRights(t *testing.T) {
 	must(t, "restore job", resp, m, 200)
 	if str(m, "properties.status") != "Completed" {
 		t.Fatalf("the restore after its rehydration and a restart: %v", m["properties"])
+	}
+}
+
+// TestArchiveIgnoresDamagedPoints: a monthly point ready to move to the
+// archive tier (three months old) that a verify --read-data then finds
+// damaged is no longer ready: its recoveryPointMoveReadinessInfo says it
+// is damaged, recoveryPointsRecommendedForMove leaves it out and its move
+// fails UserErrorRecoveryPointNotEligibleForMove. Before, the damaged point
+// was recommended and moved (an archived copy no restore could use).
+func TestArchiveIgnoresDamagedPoints(t *testing.T) {
+	start := time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)
+	e, clk, vm, vol := clockedVM(t, start, "vm1")
+	ctx := context.Background()
+	if _, err := vol.WriteAt(bytes.Repeat([]byte("damaged!"), 8192), 4096); err != nil {
+		t.Fatal(err)
+	}
+	bf, R, rp, P := scheduledPoint(t, e, clk, start, vm.ID, map[string]any{"ArchivedRP": map[string]any{"tieringMode": "DoNotTier"}})
+	clk.Set(start.AddDate(0, 3, 1))
+	e.Server.Jobs.Notify()
+	recommended := func() int {
+		page, err := bf.NewRecoveryPointsRecommendedForMoveClient().NewListPager("v1", "vaultrg", "Azure", vm1Container, vm1Item,
+			armrecoveryservicesbackup.ListRecoveryPointsRecommendedForMoveRequest{ObjectType: to.Ptr("ListRecoveryPointsRecommendedForMoveRequest")}, nil).NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Value)
+	}
+	if n := recommended(); n != 1 {
+		t.Fatalf("the intact point, three months old: %d recommended for move, want 1", n)
+	}
+	// A byte of every pack the point's data is in flipped; the vault's
+	// verify reading every chunk finds it damaged.
+	var packs []string
+	filepath.WalkDir(e.DataDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(p, string(filepath.Separator)+"pack"+string(filepath.Separator)) && !strings.Contains(d.Name(), ".") {
+			packs = append(packs, p)
+		}
+		return nil
+	})
+	for _, p := range packs {
+		fixture.FlipByte(t, p)
+	}
+	resp, m := e.Do("POST", R+"/verify"+v, map[string]any{"readData": true})
+	must(t, "verify", resp, m, 202)
+	job := str(e.Poll(resp.Header.Get("Azure-AsyncOperation")), "properties.jobId")
+	var st string
+	e.WaitFor("the verify's job", func() bool {
+		_, m := e.Do("GET", R+"/backupJobs/"+job+v, nil)
+		st = str(m, "properties.status")
+		return st != "InProgress" && st != ""
+	})
+	if st != "Failed" {
+		t.Fatalf("verify of the damaged data: job %s %s (%d packs flipped)", job, st, len(packs))
+	}
+	resp, m = e.Do("GET", P+v, nil)
+	must(t, "damaged point", resp, m, 200)
+	if r := str(m, "properties.recoveryPointMoveReadinessInfo.ArchivedRP.isReadyForMove"); r != "false" || !strings.Contains(str(m, "properties.recoveryPointMoveReadinessInfo.ArchivedRP.additionalInfo"), "damaged") {
+		t.Fatalf("the damaged point's readiness: %v", m["properties"])
+	}
+	if n := recommended(); n != 0 {
+		t.Errorf("the damaged point: %d recommended for move, want none", n)
+	}
+	p, err := bf.NewClient().BeginMoveRecoveryPoint(ctx, "v1", "vaultrg", "Azure", vm1Container, vm1Item, rp, armrecoveryservicesbackup.MoveRPAcrossTiersRequest{
+		ObjectType: to.Ptr("MoveRPAcrossTiersRequest"), SourceTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeHardenedRP),
+		TargetTierType: to.Ptr(armrecoveryservicesbackup.RecoveryPointTierTypeArchivedRP)}, nil)
+	if err == nil {
+		_, err = p.PollUntilDone(ctx, fixture.Poll)
+	}
+	if _, c := testserver.ErrorOf(err); c != "UserErrorRecoveryPointNotEligibleForMove" {
+		t.Fatalf("the damaged point's move: %v", err)
 	}
 }
