@@ -7,32 +7,18 @@
 // shows, with deadlines of minutes.
 "use strict";
 const path = require("path");
-const fs = require("fs");
-const os = require("os");
-
-const env = k => { const v = process.env[k]; if (!v) throw new Error(k + " is not set"); return v; };
-const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_modules", "playwright-core"));
+const { env, launch, signIn } = require("./common.cjs");
 
 (async () => {
   const base = env("SAFEHOLD_URL"), shots = env("SAFEHOLD_SCREENSHOT_DIR"), item = env("SAFEHOLD_ITEM");
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "safehold-chromium-"));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.SAFEHOLD_CHROMIUM || "/usr/bin/chromium",
-    headless: true, ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, timeout: 180000,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  const { page, close } = await launch();
   const summary = {};
   const errors = [];
-  const page = ctx.pages()[0] || await ctx.newPage();
   try {
     page.on("pageerror", e => errors.push(String(e)));
     page.on("console", m => { if (m.type() === "error") errors.push(m.text()); });
     page.setDefaultTimeout(180000);
-    await page.goto(base + "/dashboard/");
-    await page.fill("#clientId", env("SAFEHOLD_CLIENT_ID"));
-    await page.fill("#clientSecret", env("SAFEHOLD_CLIENT_SECRET"));
-    await page.click("#loginform button[type=submit]");
+    await signIn(page, base, env("SAFEHOLD_CLIENT_ID"), env("SAFEHOLD_CLIENT_SECRET"));
     // The 24 hours window, on the overview: its chart counts that window's jobs.
     await page.waitForSelector("#jobs-chart canvas");
     await page.selectOption("#window", "1");
@@ -137,7 +123,6 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
   }
   summary.errors = errors;
   console.log(JSON.stringify(summary));
-  await ctx.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
   if (summary.error) process.exit(1);
 })();

@@ -11,21 +11,11 @@
 // refresh in seconds).
 "use strict";
 const path = require("path");
-const fs = require("fs");
-const os = require("os");
-
-const env = k => { const v = process.env[k]; if (!v) throw new Error(k + " is not set"); return v; };
-const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_modules", "playwright-core"));
+const { env, launch, signIn } = require("./common.cjs");
 
 (async () => {
   const base = env("SAFEHOLD_URL"), shots = env("SAFEHOLD_SCREENSHOT_DIR"), item = env("SAFEHOLD_ITEM");
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "safehold-chromium-"));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.SAFEHOLD_CHROMIUM || "/usr/bin/chromium",
-    headless: true, ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, timeout: 180000,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  const { ctx, page, close } = await launch();
   const summary = { progress: [] };
   const errors = [];
   // Every status line that says a list could not be read (or the refresh
@@ -41,7 +31,6 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
       }).observe(st, { childList: true, characterData: true, subtree: true, attributes: true });
     });
   });
-  const page = ctx.pages()[0] || await ctx.newPage();
   // The backup's hold: deleting the rule releases the backup it holds. It
   // answers the rule's hits before the delete and the delete's status.
   const hold = env("SAFEHOLD_HOLD_RULE");
@@ -56,10 +45,7 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     page.on("pageerror", e => errors.push(String(e)));
     page.on("console", m => { if (m.type() === "error") errors.push(m.text()); });
     page.setDefaultTimeout(180000);
-    await page.goto(base + "/dashboard/");
-    await page.fill("#clientId", env("SAFEHOLD_CLIENT_ID"));
-    await page.fill("#clientSecret", env("SAFEHOLD_CLIENT_SECRET"));
-    await page.click("#loginform button[type=submit]");
+    await signIn(page, base, env("SAFEHOLD_CLIENT_ID"), env("SAFEHOLD_CLIENT_SECRET"));
     await page.waitForSelector("#jobs-chart canvas");
     await page.waitForSelector("#storage-figures");
     summary.storage = await page.textContent("#storage-figures");
@@ -211,7 +197,6 @@ const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_mod
     }, (process.env.SAFEHOLD_OLD_RULES || "").split(",").filter(Boolean)).catch(() => {});
   }
   console.log(JSON.stringify(summary));
-  await ctx.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
   if (summary.error) process.exit(1);
 })();

@@ -3,11 +3,25 @@
 // everything it shows and does. DOM is built with textContent only.
 "use strict";
 
-const V = { dp: "2024-04-01", rsVault: "2023-04-01", rs: "2024-04-01", disk: "2024-03-02", vm: "2024-11-01", usage: "2024-01-01" };
+const V = { dp: "2024-04-01", rsVault: "2023-04-01", rs: "2024-04-01", disk: "2024-03-02", vm: "2024-11-01", usage: "2024-01-01", authz: "2022-04-01" };
+// The actions the dashboard's buttons ask for, by vault kind: a button the
+// signed-in principal's roles at the vault do not allow is disabled and says
+// which action it lacks (the server refuses it anyway: the roles are read
+// for the page, not trusted by the server).
+const ACTIONS = {
+  dp: { backup: "Microsoft.DataProtection/backupVaults/backupInstances/backup/action", stop: "Microsoft.DataProtection/backupVaults/backupInstances/stopProtection/action",
+    resume: "Microsoft.DataProtection/backupVaults/backupInstances/resumeProtection/action", restore: "Microsoft.DataProtection/backupVaults/backupInstances/restore/action" },
+  rs: { backup: "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/backup/action", stop: "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/write",
+    resume: "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/write", restore: "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/restore/action" },
+};
+// A vault's permissions for the signed-in principal (Microsoft.Authorization
+// permissions at the vault), read again after PERMS_TTL or an action's 403.
+const permsCache = new Map(); // vault id -> { at, perms }
+const PERMS_TTL = 30000;
 let cfg = null, token = null, tab = "overview", timer = null, data = null;
 let selected = null;      // item id whose recovery points are shown
 let selectedJob = null;   // job id whose details are shown
-let flash = "";           // last action's outcome
+let flash = "", flashBad = false; // last action's outcome, and whether it failed
 // The jobs shown: those started in the last windowDays (the operator's
 // choice, kept in localStorage), at most JOB_CAP per vault (the newest; a
 // vault with more says so on the page: never a silent cap).
@@ -55,8 +69,10 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
-function table(headers, rows, rowAttrs) {
-  if (!rows.length) return el("p", {}, "None.");
+// table is rows under headers, or empty (a sentence saying what is not
+// there, and what to do about it) when there are none.
+function table(headers, rows, rowAttrs, empty) {
+  if (!rows.length) return el("p", { class: "note empty" }, empty || "None.");
   return el("table", {}, el("tr", {}, headers.map(h => el("th", {}, h))),
     rows.map((r, i) => el("tr", rowAttrs ? rowAttrs(i) : {}, r.map(c => el("td", {}, c)))));
 }
@@ -89,15 +105,40 @@ function bytes(b) {
   return b.toFixed(i ? 1 : 0) + " " + u[i];
 }
 
+// allowed says whether perms (a permissions list: actions and notActions
+// with * wildcards, case-insensitive, as Azure matches them) allow action;
+// unknown perms (null: they could not be read) allow it, and the server
+// decides.
+function allowed(perms, action) {
+  if (!perms) return true;
+  const m = pat => new RegExp("^" + String(pat).split("*").map(x => x.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join(".*") + "$", "i").test(action);
+  return perms.some(p => (p.actions || []).some(m) && !(p.notActions || []).some(m));
+}
+
+async function vaultPerms(v, safe) {
+  const c = permsCache.get(v.id);
+  if (c && Date.now() - c.at < PERMS_TTL) return c.perms;
+  const perms = await safe(list(v.id + "/providers/Microsoft.Authorization/permissions?api-version=" + V.authz), null);
+  if (perms) permsCache.set(v.id, { at: Date.now(), perms });
+  return perms;
+}
+
 async function arm(path, method, body) {
   const opts = { method: method || "GET", headers: { Authorization: "Bearer " + token } };
   if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const r = await fetch(path, opts);
-  if (r.status === 401) { signOut(); throw new Error("signed out"); }
+  if (r.status === 401) {
+    // The token expired (they last an hour) or was revoked: say so on the
+    // sign-in form rather than drop the operator there without a word.
+    const was = token;
+    if (was) signOut("Your sign-in ended (" + ((j => (j.error && j.error.message) || r.statusText)(await r.json().catch(() => ({})))) + "): sign in again.");
+    throw new Error("signed out");
+  }
   const text = await r.text();
   let j = {};
   try { j = text ? JSON.parse(text) : {}; } catch (e) { j = {}; }
   if (!r.ok) {
+    if (r.status === 403) permsCache.clear();
     const e = new Error((j.error && (j.error.code + ": " + j.error.message)) || r.status + " " + r.statusText);
     e.request = opts.method + " " + path.split("?")[0];
     e.status = r.status;
@@ -206,9 +247,11 @@ async function load() {
   // points (newest first); point and item read what differs by kind.
   const loadVault = async (v, version, itemsPath, job, point, item) => {
     const rs = /recoveryservices/i.test(v.type || "");
-    const [its, js, pols, running] = await Promise.all([safe(list(v.id + "/" + itemsPath + "?api-version=" + version)), safe(list(jobsPath(v, version), { max: JOB_CAP, keep: inWindow })),
+    const [its, js, pols, running, perms] = await Promise.all([safe(list(v.id + "/" + itemsPath + "?api-version=" + version)), safe(list(jobsPath(v, version), { max: JOB_CAP, keep: inWindow })),
       safe(list(v.id + "/backupPolicies?api-version=" + version)),
-      rs ? safe(list(v.id + "/backupJobs?api-version=" + version + "&$filter=" + encodeURIComponent("status eq 'InProgress'"))) : []]);
+      rs ? safe(list(v.id + "/backupJobs?api-version=" + version + "&$filter=" + encodeURIComponent("status eq 'InProgress'"))) : [], vaultPerms(v, safe)]);
+    const acts = ACTIONS[rs ? "rs" : "dp"], can = {};
+    for (const k of Object.keys(acts)) can[k] = allowed(perms, acts[k]) ? "" : acts[k];
     if (js.cut) cuts.push({ vault: v.name, kind: rs ? "Recovery Services" : "Backup vault" });
     // The running jobs older than the window, and the followed ones the
     // lists lack (read by GET; one gone, 404, is no longer followed).
@@ -242,10 +285,12 @@ async function load() {
         points.sort((a, b) => String(b.time).localeCompare(String(a.time)));
         if (failed) pointsCache.delete(it.id); else pointsCache.set(it.id, points);
       }
-      items.push(item(it, p, points, pols));
+      items.push(Object.assign(item(it, p, points, pols), { can }));
     }));
   };
-  await Promise.all(dpVaults.map(v => loadVault(v, V.dp, "backupInstances", dpJob, q => ({ tag: q.retentionTagName, expiry: q.expiryTime }), (bi, p, points, pols) => {
+  await Promise.all(dpVaults.map(v => loadVault(v, V.dp, "backupInstances", dpJob, q => ({ tag: q.retentionTagName, expiry: q.expiryTime,
+    // Partial: not all of the point's data is there (a verify found it damaged).
+    damaged: /^partial$/i.test(q.recoveryPointState || "") ? "not all of its data is intact (recoveryPointState " + q.recoveryPointState + ")" : "" }), (bi, p, points, pols) => {
     const pol = pols.find(x => x.id.toLowerCase() === String((p.policyInfo || {}).policyId).toLowerCase());
     const state = p.currentProtectionState || p.provisioningState;
     return { kind: "dp", id: bi.id, name: bi.name, vault: v, datasource: (p.dataSourceInfo || {}).resourceName || "", datasourceId: (p.dataSourceInfo || {}).resourceID || "",
@@ -253,7 +298,15 @@ async function load() {
       health: (p.protectionStatus || {}).status || "", last: points.length ? points[0].time : null,
       next: /configured/i.test(state || "") ? nextDP(pol, now) : null, points, stopped: /stopped|suspended/i.test(state || "") };
   })));
-  await Promise.all(rsVaults.map(v => loadVault(v, V.rs, "backupProtectedItems", rsJob, () => ({ tag: "", expiry: null }), (it, p, points, pols) => {
+  await Promise.all(rsVaults.map(v => loadVault(v, V.rs, "backupProtectedItems", rsJob, q => {
+    // No tier of the point restores it (each Invalid; the additional info
+    // says why): a verify found it damaged.
+    const tiers = q.recoveryPointTierDetails || [], info = q.recoveryPointAdditionalInfo || "";
+    const invalid = tiers.length > 0 && tiers.every(t => /^invalid$/i.test(t.status || "") || /^deleted$/i.test(t.status || "")) && tiers.some(t => /^invalid$/i.test(t.status || ""));
+    return { tag: ((q.recoveryPointProperties || {}).ruleName || "").replace(/Rule$/, ""), expiry: (q.recoveryPointProperties || {}).expiryTime || null,
+      damaged: invalid || /^damaged/i.test(info) ? (info.replace(/^damaged:\s*/i, "") || "no tier of it is valid") : "",
+      tiers: tiers.filter(t => /^valid$|^rehydrated$/i.test(t.status || "")).map(t => ({ InstantRP: "snapshot", HardenedRP: "vault", ArchivedRP: "archive" })[t.type] || t.type).join(", ") };
+  }, (it, p, points, pols) => {
     const pol = pols.find(x => x.id.toLowerCase() === String(p.policyId).toLowerCase());
     const stopped = /stopped|suspended/i.test(p.protectionState || "");
     return { kind: "rs", id: it.id, name: p.friendlyName || it.name, vault: v, datasource: (p.sourceResourceId || "").split("/").pop(), datasourceId: p.sourceResourceId,
@@ -307,8 +360,8 @@ function rsJob(v, j) {
 // --- actions (through ARM, as the signed-in principal) ---
 
 async function act(what, fn) {
-  flash = what + "…"; renderFlash();
-  try { flash = what + ": " + (await fn()); } catch (e) { flash = what + " failed: " + e.message; }
+  flash = what + "…"; flashBad = false; renderFlash();
+  try { flash = what + ": " + (await fn()); } catch (e) { flash = what + " failed: " + e.message; flashBad = true; }
   renderFlash();
   refresh();
 }
@@ -356,7 +409,7 @@ function progressBar(p) {
   return el("span", { class: "prog" }, el("span", { class: "bar" }, el("i", { width: Math.max(0, Math.min(100, p)) + "%" })), el("span", { class: "pct" }, Math.round(p) + "%"));
 }
 
-function renderFlash() { const f = document.getElementById("flash"); if (f) f.textContent = flash; }
+function renderFlash() { const f = document.getElementById("flash"); if (f) { f.textContent = flash; f.className = flashBad ? "bad" : ""; } }
 
 function render(d) {
   for (const k of Object.keys(charts)) { charts[k].destroy(); delete charts[k]; }
@@ -383,7 +436,7 @@ function overview(view, d) {
   view.append(row);
   jobsChart(jobBox, d.jobs, d.now, d.days);
   storageChart(stBox, u);
-  view.append(el("h2", {}, "Recent jobs"), jobTable(d.jobs.slice(0, 10)));
+  view.append(el("h2", {}, "Recent jobs"), jobTable(d.jobs.slice(0, 10), d.days));
   cutNote(view, d);
 }
 
@@ -467,14 +520,20 @@ function storageChart(box, u) {
 
 function itemsView(view, d) {
   view.append(el("h2", {}, "Backup instances and protected items"));
+  const noItems = (d.dpVaults.length + d.rsVaults.length ? "No backup instances or protected items in the " + (d.dpVaults.length + d.rsVaults.length) + " vaults" : "No vaults") +
+    " this principal can read. Protect a disk in a Backup vault (az dataprotection backup-instance create) or a VM in a Recovery Services vault (az backup protection enable-for-vm); " +
+    "another principal sees only what its roles let it read.";
   view.append(table(["Item", "Vault", "Kind", "Datasource", "Policy", "Protection", "Health", "Last backup", "Next backup", "Points", "Actions"], d.items.map(it => [
     it.name, it.vault.name, it.kind === "dp" ? "Backup vault" : "Recovery Services", it.datasource, it.policy, stateCell(it.state), stateCell(it.health), when(it.last), it.next ? when(new Date(it.next).toISOString()) : "",
-    String(it.points.length),
+    String(it.points.length) + (it.points.some(p => p.damaged) ? " (" + it.points.filter(p => p.damaged).length + " damaged)" : ""),
     el("span", { class: "actions" },
-      el("button", { id: "backup-" + it.name, onclick: () => act("Backup " + it.name, () => backupNow(it)), ...(it.stopped ? { disabled: "" } : {}) }, "Backup now"),
-      el("button", { id: "stop-" + it.name, onclick: () => act((it.stopped ? "Resume " : "Stop ") + it.name, () => stopResume(it)) }, it.stopped ? "Resume protection" : "Stop protection"),
+      el("button", { id: "backup-" + it.name, onclick: () => act("Backup " + it.name, () => backupNow(it)), ...(it.stopped ? { disabled: "", title: "Protection is stopped: resume it first" } : denied(it, "backup")) }, "Backup now"),
+      el("button", { id: "stop-" + it.name, onclick: () => act((it.stopped ? "Resume " : "Stop ") + it.name, () => stopResume(it)), ...denied(it, it.stopped ? "resume" : "stop") }, it.stopped ? "Resume protection" : "Stop protection"),
       el("button", { id: "points-" + it.name, onclick: () => { selected = it.id; pointsStale = true; render(data); refresh(); } }, "Recovery points")),
-  ]), i => ({ "data-item": d.items[i].name, "data-next": d.items[i].next ? new Date(d.items[i].next).toISOString() : "" })));
+  ]), i => ({ "data-item": d.items[i].name, "data-next": d.items[i].next ? new Date(d.items[i].next).toISOString() : "" }), noItems));
+  if (d.items.some(it => Object.values(it.can || {}).some(Boolean))) {
+    view.append(el("p", { class: "note", id: "denied-note" }, "Some actions are disabled: your roles at their vaults do not allow them (a disabled button names the action it needs)."));
+  }
   const it = d.items.find(x => x.id === selected);
   if (it) pointsPanel(view, it, d.now);
 }
@@ -488,15 +547,31 @@ function pointsPanel(view, it, now) {
   const line = el("div", { class: "timeline", id: "timeline" });
   for (const p of it.points) {
     const t = Date.parse(p.time); if (isNaN(t)) continue;
-    line.append(el("i", { class: "dot", title: when(p.time) + " " + (p.tag || p.type || ""), left: ((t - lo) / width * 100).toFixed(2) + "%" }));
+    line.append(el("i", { class: "dot" + (p.damaged ? " damaged" : ""), title: when(p.time) + " " + (p.tag || p.type || "") + (p.damaged ? " (damaged)" : ""), left: ((t - lo) / width * 100).toFixed(2) + "%" }));
   }
   line.append(el("span", { class: "tl-from" }, when(new Date(lo).toISOString())), el("span", { class: "tl-to" }, "now"));
   box.append(line);
-  const canRestore = it.kind === "dp";
-  box.append(table(["Time", "Type", "Retention tag", "Expires", "Name", ""], it.points.map(p => [when(p.time), p.type || "", p.tag || "", when(p.expiry), p.name,
-    canRestore ? el("button", { class: "restore-btn", onclick: () => restoreForm(box, it, p) }, "Restore to new disk") : ""])));
+  // A damaged point (a verify found part of its data damaged) says so and
+  // why, and offers no restore: the server refuses it (restore another).
+  const canRestore = it.kind === "dp", rs = it.kind === "rs";
+  const restoreCell = p => {
+    if (!canRestore) return "";
+    if (p.damaged) return el("span", { class: "bad note" }, "Not restorable: damaged");
+    return el("button", { class: "restore-btn", onclick: () => restoreForm(box, it, p), ...denied(it, "restore") }, "Restore to new disk");
+  };
+  box.append(table(["Time", "Type", "Retention tag", "Expires", "State"].concat(rs ? ["Tiers"] : [], ["Name", ""]), it.points.map(p => [when(p.time), p.type || "", p.tag || "", when(p.expiry),
+    p.damaged ? el("span", { class: "bad", title: p.damaged }, "Damaged: " + p.damaged) : stateCell("Completed")].concat(rs ? [p.tiers || ""] : [], [p.name, restoreCell(p)])),
+  i => ({ class: "point", "data-point": it.points[i].name, "data-state": it.points[i].damaged ? "Damaged" : "Completed" })));
+  if (it.points.some(p => p.damaged)) box.append(el("p", { class: "note", id: "damaged-note" }, "A damaged recovery point cannot be restored: restore another point of this item. The item's next backup stores the damaged data again from the disk."));
   if (!canRestore && it.points.length) box.append(el("p", { class: "note" }, "VM recovery points restore through the Recovery Services restore API (restore disks)."));
   view.append(box);
+}
+
+// denied is the attributes of an action's button the signed-in principal
+// may not use at the item's vault: disabled, saying which action it lacks.
+function denied(it, what) {
+  const a = (it.can || {})[what];
+  return a ? { disabled: "", "data-denied": a, title: "Your roles at vault " + it.vault.name + " do not allow " + a } : {};
 }
 
 function restoreForm(box, it, p) {
@@ -517,7 +592,7 @@ function restoreForm(box, it, p) {
 function jobsView(view, d) {
   view.append(el("h2", { id: "jobs-heading", "data-window": String(d.days) }, "Jobs of the last " + windowName(d.days) + " (" + d.jobs.length + ")"));
   cutNote(view, d);
-  view.append(jobTable(d.jobs));
+  view.append(jobTable(d.jobs, d.days));
   const j = d.jobs.find(x => x.id === selectedJob);
   if (j) {
     view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
@@ -527,11 +602,12 @@ function jobsView(view, d) {
   }
 }
 
-function jobTable(jobs) {
+function jobTable(jobs, days) {
   return table(["Started", "Vault", "Kind", "Item", "Operation", "Status", "Progress", "Ended", "Error"],
     jobs.map(j => [when(j.start), j.vault, j.kind, j.item, j.op, stateCell(j.status), progressBar(j.progress), when(j.end), j.error || j.waiting || ""]),
     i => ({ class: "job" + (jobs[i].id === selectedJob ? " sel" : ""), "data-job": jobs[i].name, "data-vault": jobs[i].vault, "data-item": jobs[i].item, "data-status": jobs[i].status || "", "data-op": jobs[i].op,
-      "data-kind": jobs[i].kind, onclick: () => { selectedJob = jobs[i].id; tab = "jobs"; selectTab(); render(data); } }));
+      "data-kind": jobs[i].kind, onclick: () => { selectedJob = jobs[i].id; tab = "jobs"; selectTab(); render(data); } }),
+    "No jobs started in the last " + windowName(days) + ": choose a longer window above.");
 }
 
 function computeView(view, d) {
@@ -567,8 +643,12 @@ async function refresh() {
   busy = true;
   again = false;
   const st = document.getElementById("status");
+  const as = token;
   try {
-    data = await load();
+    const d = await load();
+    // Signed out (or in as another) meanwhile: what was read is not theirs.
+    if (token !== as) throw new Error("signed in again");
+    data = d;
     // Never redraw under a user filling the restore form or pressing its
     // button (a redraw between the press and the click would drop it).
     const focus = document.activeElement;
@@ -581,7 +661,9 @@ async function refresh() {
     st.textContent = "Updated " + new Date().toLocaleTimeString() + moved + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s") + failed;
     st.className = failed ? "bad" : "";
     schedule(live ? 1000 : 5000);
-  } catch (e) { st.textContent = "Could not refresh: " + e.message; st.className = "bad"; schedule(5000); }
+  } catch (e) {
+    if (token === as) { st.textContent = "Could not refresh: " + e.message; st.className = "bad"; schedule(5000); } else again = !!token;
+  }
   busy = false;
   if (again) refresh();
 }
@@ -611,9 +693,15 @@ async function signIn(clientId, secret) {
   return j.access_token;
 }
 
-function signOut() {
+function signOut(why) {
   token = null; sessionStorage.removeItem("safehold-token");
   clearTimeout(timer);
+  // Nothing read as this principal is shown to, or decides the buttons of,
+  // the next one.
+  data = null; selected = null; selectedJob = null; flash = ""; flashBad = false;
+  permsCache.clear(); pointsCache.clear(); lastJobs = new Map(); pointsStale = true;
+  document.getElementById("view").replaceChildren(); renderFlash();
+  document.getElementById("loginerr").textContent = typeof why === "string" ? why : "";
   show();
 }
 
@@ -621,11 +709,17 @@ function selectTab() {
   for (const x of document.querySelectorAll("#tabs button")) x.classList.toggle("on", x.dataset.tab === tab);
 }
 
+// claims reads a token's claims (appid: the client id signed in); {} when
+// it is not a JWT.
+function claims(t) {
+  try { return JSON.parse(atob(t.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))) || {}; } catch (e) { return {}; }
+}
+
 function show() {
   document.getElementById("login").hidden = !!token;
   document.getElementById("app").hidden = !token;
   document.getElementById("signout").hidden = !token;
-  document.getElementById("who").textContent = token ? "subscription " + cfg.subscriptionId : "";
+  document.getElementById("who").textContent = token ? (claims(token).appid ? "signed in as " + claims(token).appid + " · " : "") + "subscription " + cfg.subscriptionId : "";
   if (token) refresh();
 }
 
