@@ -80,15 +80,22 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 	var dpPoints struct {
 		Value []struct {
 			Name       string
-			Properties struct{ RecoveryPointState string }
+			Properties struct {
+				RecoveryPointState string
+				RecoveryPointTime  time.Time
+			}
 		}
 	}
 	getJSON(t, e, dpVault+"/backupInstances/"+dv.Instance+"/recoveryPoints"+dpAV, &dpPoints)
 	var rsPoints struct{ Value []struct{ Name string } }
 	getJSON(t, e, rsVault+"/backupFabrics/Azure/protectionContainers/"+url.PathEscape(vm.Container)+"/protectedItems/"+url.PathEscape(vm.Item)+"/recoveryPoints"+rsAV, &rsPoints)
-	state := map[string]string{}
+	state, at := map[string]string{}, map[string]time.Time{}
 	for _, p := range dpPoints.Value {
-		state[p.Name] = p.Properties.RecoveryPointState
+		state[p.Name], at[p.Name] = p.Properties.RecoveryPointState, p.Properties.RecoveryPointTime
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(dpPoints.Value) != 2 || len(rsPoints.Value) != 1 {
 		t.Fatalf("points: %+v %+v", dpPoints, rsPoints)
@@ -119,11 +126,15 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 		}
 		DeniedNote bool
 		Who        string
+		Status     string
 		DP, RS     panel
 		ItemsRow   string
 		Flash      string
 		FlashClass string
-		Direct     struct {
+		// Stop protection's question, and the page once it was dismissed.
+		Dialogs      []string
+		AfterDismiss struct{ Flash, Stop string }
+		Direct       struct {
 			Status int
 			Body   string
 		}
@@ -190,6 +201,23 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 		if !b.Disabled || !strings.HasSuffix(b.Denied, map[bool]string{true: "/backup/action", false: "/write"}[strings.HasPrefix(id, "backup-")]) && !strings.HasSuffix(b.Denied, "Protection/action") {
 			t.Errorf("Reader: the button %s: disabled %v, names %q", id, b.Disabled, b.Denied)
 		}
+	}
+	// Times are in the browser's zone (New York here, the server's UTC),
+	// which the status line names.
+	if !strings.Contains(sum.Owner.Status, "times in America/New_York") {
+		t.Errorf("the status line %q does not name the browser's zone", sum.Owner.Status)
+	}
+	for _, p := range sum.Owner.DP.Rows {
+		shown := strings.ReplaceAll(strings.SplitN(p.Text, "\t", 2)[0], "\u202f", " ")
+		if want := at[p.Name].In(ny).Format("1/2/2006, 3:04:05 PM"); shown != want {
+			t.Errorf("the point %s of %s shows its time as %q, want %q (New York)", p.Name, at[p.Name].Format(time.RFC3339), shown, want)
+		}
+	}
+	// Stop protection asks first (it stopped at one click); dismissed,
+	// nothing happens.
+	if len(sum.Owner.Dialogs) != 1 || !strings.Contains(sum.Owner.Dialogs[0], "Stop protection of "+dv.Instance) ||
+		sum.Owner.AfterDismiss.Flash != "" || sum.Owner.AfterDismiss.Stop != "Stop protection" {
+		t.Errorf("Stop protection asked %q; dismissed, the page shows %+v (want one question, no action)", sum.Owner.Dialogs, sum.Owner.AfterDismiss)
 	}
 	// The header names who is signed in.
 	if !strings.Contains(sum.Owner.Who, owner[0]) || !strings.Contains(sum.Reader.Who, reader[0]) {

@@ -8,8 +8,9 @@ const os = require("os");
 
 const env = k => { const v = process.env[k]; if (!v) throw new Error(k + " is not set"); return v; };
 
-// launch starts chromium; close ends it and removes its profile.
-async function launch() {
+// launch starts chromium (with more of playwright's context options, say
+// a timezoneId); close ends it and removes its profile.
+async function launch(opts) {
   const { chromium } = require(path.join(env("SAFEHOLD_PLAYWRIGHT_DIR"), "node_modules", "playwright-core"));
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "safehold-chromium-"));
   const ctx = await chromium.launchPersistentContext(profile, {
@@ -17,6 +18,7 @@ async function launch() {
     headless: true, ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, timeout: 180000,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
+    ...opts,
   });
   const page = ctx.pages()[0] || await ctx.newPage();
   page.setDefaultTimeout(180000);

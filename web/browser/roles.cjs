@@ -12,7 +12,8 @@ const { env, launch, signIn } = require("./common.cjs");
 (async () => {
   const base = env("SAFEHOLD_URL"), shots = env("SAFEHOLD_SCREENSHOT_DIR");
   const dpItem = env("SAFEHOLD_DP_ITEM"), rsItem = env("SAFEHOLD_RS_ITEM");
-  const { page, close } = await launch();
+  // A zone not the server's (UTC): the page shows times in it, and says so.
+  const { page, close } = await launch({ timezoneId: "America/New_York", locale: "en-US" });
   const summary = {};
   const errors = [];
   page.on("pageerror", e => errors.push(String(e)));
@@ -40,7 +41,8 @@ const { env, launch, signIn } = require("./common.cjs");
     await page.click("#tabs button[data-tab=items]");
     await page.waitForSelector("#backup-" + dpItem);
     await page.waitForSelector("#backup-" + rsItem);
-    const s = { buttons: await buttons(), deniedNote: (await page.$("#denied-note")) !== null, who: await page.textContent("#who") };
+    await page.waitForSelector('#status:has-text("Updated")');
+    const s = { buttons: await buttons(), deniedNote: (await page.$("#denied-note")) !== null, who: await page.textContent("#who"), status: await page.textContent("#status") };
     s.dp = await points(dpItem);
     s.itemsRow = await page.evaluate(item => document.querySelector('tr[data-item="' + item + '"]').innerText, dpItem);
     await page.screenshot({ path: path.join(shots, "points-" + who + ".png"), fullPage: true });
@@ -49,6 +51,13 @@ const { env, launch, signIn } = require("./common.cjs");
   };
   try {
     summary.owner = await as("owner", env("SAFEHOLD_OWNER_ID"), env("SAFEHOLD_OWNER_SECRET"));
+    // Stop protection asks first; dismissed, nothing is stopped.
+    summary.owner.dialogs = [];
+    const dismiss = d => { summary.owner.dialogs.push(d.message()); d.dismiss(); };
+    page.on("dialog", dismiss);
+    await page.click("#stop-" + dpItem);
+    page.off("dialog", dismiss);
+    summary.owner.afterDismiss = { flash: await page.textContent("#flash"), stop: await page.textContent("#stop-" + dpItem) };
     // The Owner acts: a backup of the disk starts.
     await page.click("#backup-" + dpItem);
     await page.waitForSelector('#flash:has-text("started"), #flash:has-text("failed")');

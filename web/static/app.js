@@ -528,7 +528,8 @@ function itemsView(view, d) {
     String(it.points.length) + (it.points.some(p => p.damaged) ? " (" + it.points.filter(p => p.damaged).length + " damaged)" : ""),
     el("span", { class: "actions" },
       el("button", { id: "backup-" + it.name, onclick: () => act("Backup " + it.name, () => backupNow(it)), ...(it.stopped ? { disabled: "", title: "Protection is stopped: resume it first" } : denied(it, "backup")) }, "Backup now"),
-      el("button", { id: "stop-" + it.name, onclick: () => act((it.stopped ? "Resume " : "Stop ") + it.name, () => stopResume(it)), ...denied(it, it.stopped ? "resume" : "stop") }, it.stopped ? "Resume protection" : "Stop protection"),
+      el("button", { id: "stop-" + it.name, onclick: () => (it.stopped || confirm("Stop protection of " + it.name + " in " + it.vault.name + "? Its scheduled backups end; its recovery points are kept.")) &&
+        act((it.stopped ? "Resume " : "Stop ") + it.name, () => stopResume(it)), ...denied(it, it.stopped ? "resume" : "stop") }, it.stopped ? "Resume protection" : "Stop protection"),
       el("button", { id: "points-" + it.name, onclick: () => { selected = it.id; pointsStale = true; render(data); refresh(); } }, "Recovery points")),
   ]), i => ({ "data-item": d.items[i].name, "data-next": d.items[i].next ? new Date(d.items[i].next).toISOString() : "" }), noItems));
   if (d.items.some(it => Object.values(it.can || {}).some(Boolean))) {
@@ -658,7 +659,10 @@ async function refresh() {
     // A server clock moved away from the browser's is named: the views
     // follow it, and the times shown would puzzle otherwise.
     const moved = Math.abs(skew) > 60000 ? " (server time " + new Date(data.now).toLocaleString() + ", " + skewName(skew) + ")" : "";
-    st.textContent = "Updated " + new Date().toLocaleTimeString() + moved + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s") + failed;
+    // Every time shown is in this browser's zone, which is named (a
+    // server's logs and az show UTC).
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "this browser's zone";
+    st.textContent = "Updated " + new Date().toLocaleTimeString() + moved + " · times in " + zone + (live ? " · jobs running, refreshing every second" : " · refreshes every 5 s") + failed;
     st.className = failed ? "bad" : "";
     schedule(live ? 1000 : 5000);
   } catch (e) {
