@@ -134,7 +134,14 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 		// Stop protection's question, and the page once it was dismissed.
 		Dialogs      []string
 		AfterDismiss struct{ Flash, Stop string }
-		Direct       struct {
+		// The Jobs view opened from the failed jobs' card, and how many
+		// jobs it shows once set back to all statuses.
+		FailedJobs struct {
+			Heading string
+			Rows    []struct{ Status, Op, Text string }
+		}
+		AllJobs int
+		Direct  struct {
 			Status int
 			Body   string
 		}
@@ -218,6 +225,17 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 	if len(sum.Owner.Dialogs) != 1 || !strings.Contains(sum.Owner.Dialogs[0], "Stop protection of "+dv.Instance) ||
 		sum.Owner.AfterDismiss.Flash != "" || sum.Owner.AfterDismiss.Stop != "Stop protection" {
 		t.Errorf("Stop protection asked %q; dismissed, the page shows %+v (want one question, no action)", sum.Owner.Dialogs, sum.Owner.AfterDismiss)
+	}
+	// The failed jobs' card opens the failed jobs: the two verifies, with
+	// their error; all statuses shows the backups too.
+	if f := sum.Owner.FailedJobs; len(f.Rows) != 2 || !strings.HasPrefix(f.Heading, "Failed jobs of the last 7 days (2 of ") || sum.Owner.AllJobs < 5 {
+		t.Errorf("the failed jobs' view: %+v, then %d jobs of all statuses (want the 2 failed verifies, then 5 or more)", f, sum.Owner.AllJobs)
+	} else {
+		for _, r := range f.Rows {
+			if r.Status != "Failed" || r.Op != "Verify" || !strings.Contains(r.Text, "damaged") {
+				t.Errorf("a row of the failed jobs' view: %+v", r)
+			}
+		}
 	}
 	// The header names who is signed in.
 	if !strings.Contains(sum.Owner.Who, owner[0]) || !strings.Contains(sum.Reader.Who, reader[0]) {

@@ -62,6 +62,16 @@ const { env, launch, signIn } = require("./common.cjs");
     await page.click("#backup-" + dpItem);
     await page.waitForSelector('#flash:has-text("started"), #flash:has-text("failed")');
     summary.owner.flash = await page.textContent("#flash");
+    // The overview's failed jobs' card opens the Jobs view on the failed
+    // jobs; the view's filter back to all statuses shows every job.
+    await page.click("#tabs button[data-tab=overview]");
+    await page.click("#card-failed");
+    await page.waitForSelector('#jobs-heading[data-status="Failed"]');
+    const rows = () => page.evaluate(() => [...document.querySelectorAll("tr.job")].map(r => ({ status: r.dataset.status, op: r.dataset.op, text: r.innerText })));
+    summary.owner.failedJobs = { heading: await page.textContent("#jobs-heading"), rows: await rows() };
+    await page.selectOption("#job-status", "");
+    await page.waitForSelector('#jobs-heading[data-status=""]');
+    summary.owner.allJobs = (await rows()).length;
     await page.click("#signout");
     await page.waitForSelector("#login:not([hidden])");
 

@@ -22,6 +22,14 @@ let cfg = null, token = null, tab = "overview", timer = null, data = null;
 let selected = null;      // item id whose recovery points are shown
 let selectedJob = null;   // job id whose details are shown
 let flash = "", flashBad = false; // last action's outcome, and whether it failed
+// The Jobs view's status filter ("": every job): the failed jobs of a long
+// list are what an operator looks for first.
+const JOB_STATUSES = [["", "All statuses"], ["Failed", "Failed"], ["InProgress", "In progress"], ["Completed", "Completed"], ["Cancelled", "Cancelled"]];
+let jobStatus = "";
+function statusIs(j, want) {
+  const s = String(j.status || "");
+  return !want || (want === "Failed" ? /fail/i.test(s) : want === "InProgress" ? /progress|cancelling/i.test(s) : want === "Cancelled" ? /^cancelled$/i.test(s) : s === want);
+}
 // The jobs shown: those started in the last windowDays (the operator's
 // choice, kept in localStorage), at most JOB_CAP per vault (the newest; a
 // vault with more says so on the page: never a silent cap).
@@ -428,7 +436,10 @@ function overview(view, d) {
   view.append(el("div", { class: "cards" },
     [["Backup vaults", d.dpVaults.length], ["Recovery Services vaults", d.rsVaults.length], ["Protected items", d.items.length], ["Recovery points", d.items.reduce((n, i) => n + i.points.length, 0)],
       ["Jobs running", running], ["Jobs failed (" + windowName(d.days) + ")", failed], ["Storage used", bytes(u.storedBytes)], ["Dedup ratio", u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–"]]
-      .map(([k, v]) => el("div", { class: "card" }, el("b", {}, v), k))));
+      .map(([k, v]) => /^Jobs (failed|running)/.test(k)
+        // The failed and running jobs' cards open the Jobs view on them.
+        ? el("button", { class: "card link", id: /failed/.test(k) ? "card-failed" : "card-running", onclick: () => { jobStatus = /failed/.test(k) ? "Failed" : "InProgress"; tab = "jobs"; selectTab(); render(d); } }, el("b", {}, v), k)
+        : el("div", { class: "card" }, el("b", {}, v), k))));
   const row = el("div", { class: "charts" });
   const jobBox = el("div", { class: "chart", id: "jobs-chart" }, el("h3", {}, "Jobs by status (" + windowName(d.days) + ")"));
   const stBox = el("div", { class: "chart", id: "storage-chart" }, el("h3", {}, "Storage: logical size against stored (dedup " + (u.dedupRatio ? u.dedupRatio.toFixed(2) + "×" : "–") + ")"));
@@ -591,9 +602,14 @@ function restoreForm(box, it, p) {
 }
 
 function jobsView(view, d) {
-  view.append(el("h2", { id: "jobs-heading", "data-window": String(d.days) }, "Jobs of the last " + windowName(d.days) + " (" + d.jobs.length + ")"));
+  const shown = d.jobs.filter(j => statusIs(j, jobStatus)), name = (JOB_STATUSES.find(x => x[0] === jobStatus) || JOB_STATUSES[0])[1];
+  view.append(el("h2", { id: "jobs-heading", "data-window": String(d.days), "data-status": jobStatus }, (jobStatus ? name + " jobs" : "Jobs") + " of the last " + windowName(d.days) +
+    " (" + (jobStatus ? shown.length + " of " + d.jobs.length : d.jobs.length) + ")"));
+  const pick = el("select", { id: "job-status" }, JOB_STATUSES.map(([v, n]) => el("option", { value: v, ...(v === jobStatus ? { selected: "" } : {}) }, n)));
+  pick.addEventListener("change", () => { jobStatus = pick.value; pick.blur(); render(data); });
+  view.append(el("label", { class: "note" }, "Show ", pick));
   cutNote(view, d);
-  view.append(jobTable(d.jobs, d.days));
+  view.append(jobTable(shown, d.days, jobStatus ? name.toLowerCase() + " jobs" : ""));
   const j = d.jobs.find(x => x.id === selectedJob);
   if (j) {
     view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
@@ -603,12 +619,12 @@ function jobsView(view, d) {
   }
 }
 
-function jobTable(jobs, days) {
+function jobTable(jobs, days, what) {
   return table(["Started", "Vault", "Kind", "Item", "Operation", "Status", "Progress", "Ended", "Error"],
     jobs.map(j => [when(j.start), j.vault, j.kind, j.item, j.op, stateCell(j.status), progressBar(j.progress), when(j.end), j.error || j.waiting || ""]),
     i => ({ class: "job" + (jobs[i].id === selectedJob ? " sel" : ""), "data-job": jobs[i].name, "data-vault": jobs[i].vault, "data-item": jobs[i].item, "data-status": jobs[i].status || "", "data-op": jobs[i].op,
       "data-kind": jobs[i].kind, onclick: () => { selectedJob = jobs[i].id; tab = "jobs"; selectTab(); render(data); } }),
-    "No jobs started in the last " + windowName(days) + ": choose a longer window above.");
+    "No " + (what || "jobs") + " started in the last " + windowName(days) + ": choose a longer window above" + (what ? ", or all statuses." : "."));
 }
 
 function computeView(view, d) {
@@ -653,7 +669,7 @@ async function refresh() {
     // Never redraw under a user filling the restore form or pressing its
     // button (a redraw between the press and the click would drop it).
     const focus = document.activeElement;
-    if (!(focus && focus.closest && focus.closest("#restore-form"))) render(data);
+    if (!(focus && focus.closest && focus.closest("#restore-form, #job-status"))) render(data);
     const live = data.jobs.some(j => /progress/i.test(j.status || ""));
     const failed = data.errors.length ? " · " + data.errors.length + (data.errors.length === 1 ? " list" : " lists") + " could not be read: " + data.errors.join("; ") : "";
     // A server clock moved away from the browser's is named: the views
