@@ -106,8 +106,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		OldRunning, OldEnded map[string]string
 		RunningStatus        string
 		PointReads           int
-		SwitchLoads          int
-		RSJobLists           []string
+		// The Jobs view's rows and paging note of each window as first
+		// drawn (before "Show all").
+		Paging map[string]struct {
+			Rows int
+			Note string
+		}
+		SwitchLoads int
+		RSJobLists  []string
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.Stdout)), &sum); err != nil || r.Code != 0 {
 		t.Fatalf("browser run: exit status %d, %v\nstdout: %s\nstderr: %s", r.Code, err, r.Stdout, r.Stderr)
@@ -117,6 +123,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("browser summary: %+v", sum)
 	}
 	checkWindows(t, sum.Windows, sum.PointReads, sum.SwitchLoads, sum.RSJobLists, dv.Vault)
+	// A window of more than 200 jobs draws the newest 200 and says how
+	// many there are (it drew every row, 1,400 in 30 days, every second
+	// while a job ran); "Show all" draws the rest (the counts above).
+	for w, want := range map[string]int{"7": sum.Windows["7"].DP + sum.Windows["7"].RS, "30": sum.Windows["30"].DP + sum.Windows["30"].RS} {
+		if p := sum.Paging[w]; p.Rows != 200 || !strings.Contains(p.Note, fmt.Sprintf("newest 200 of %d jobs", want)) {
+			t.Errorf("the Jobs view of %s days first drew %d rows, noting %q; want 200 and a note of the %d jobs", w, p.Rows, p.Note, want)
+		}
+	}
+	if p := sum.Paging["1"]; p.Note != "" || p.Rows == 0 || p.Rows >= 200 {
+		t.Errorf("the Jobs view of 24 hours drew %d rows noting %q; want all of its few jobs, no note", p.Rows, p.Note)
+	}
 	for _, j := range []string{oldDP, oldRS} {
 		if sum.OldRunning[j] != "InProgress" || sum.OldEnded[j] != "Completed" {
 			t.Errorf("the job %s started 30 hours ago, in the 24 hours window: %q while held, %q once released (want InProgress, then Completed)", j, sum.OldRunning[j], sum.OldEnded[j])

@@ -26,6 +26,11 @@ let flash = "", flashBad = false; // last action's outcome, and whether it faile
 // list are what an operator looks for first.
 const JOB_STATUSES = [["", "All statuses"], ["Failed", "Failed"], ["InProgress", "In progress"], ["Completed", "Completed"], ["Cancelled", "Cancelled"]];
 let jobStatus = "";
+// The Jobs view draws the newest JOBS_PAGE of its jobs, and more on asking
+// (a month's jobs are thousands of rows, drawn again every second while a
+// job runs); a new window or filter starts again at one page.
+const JOBS_PAGE = 200;
+let jobsShown = JOBS_PAGE;
 function statusIs(j, want) {
   const s = String(j.status || "");
   return !want || (want === "Failed" ? /fail/i.test(s) : want === "InProgress" ? /progress|cancelling/i.test(s) : want === "Cancelled" ? /^cancelled$/i.test(s) : s === want);
@@ -606,10 +611,16 @@ function jobsView(view, d) {
   view.append(el("h2", { id: "jobs-heading", "data-window": String(d.days), "data-status": jobStatus }, (jobStatus ? name + " jobs" : "Jobs") + " of the last " + windowName(d.days) +
     " (" + (jobStatus ? shown.length + " of " + d.jobs.length : d.jobs.length) + ")"));
   const pick = el("select", { id: "job-status" }, JOB_STATUSES.map(([v, n]) => el("option", { value: v, ...(v === jobStatus ? { selected: "" } : {}) }, n)));
-  pick.addEventListener("change", () => { jobStatus = pick.value; pick.blur(); render(data); });
+  pick.addEventListener("change", () => { jobStatus = pick.value; jobsShown = JOBS_PAGE; pick.blur(); render(data); });
   view.append(el("label", { class: "note" }, "Show ", pick));
   cutNote(view, d);
-  view.append(jobTable(shown, d.days, jobStatus ? name.toLowerCase() + " jobs" : ""));
+  view.append(jobTable(shown.slice(0, jobsShown), d.days, jobStatus ? name.toLowerCase() + " jobs" : ""));
+  if (shown.length > jobsShown) {
+    const more = Math.min(JOBS_PAGE, shown.length - jobsShown);
+    view.append(el("p", { class: "note", id: "jobs-paging" }, "Showing the newest " + jobsShown + " of " + shown.length + " jobs. ",
+      el("button", { id: "jobs-more", onclick: () => { jobsShown += JOBS_PAGE; render(data); } }, "Show " + more + " more"), " ",
+      el("button", { id: "jobs-all", onclick: () => { jobsShown = Infinity; render(data); } }, "Show all " + shown.length)));
+  }
   const j = d.jobs.find(x => x.id === selectedJob);
   if (j) {
     view.append(el("section", { class: "panel", id: "job-panel" }, el("h2", {}, j.op + " of " + j.item + " (" + j.vault + ")"),
@@ -761,7 +772,7 @@ async function main() {
   }
   const win = document.getElementById("window");
   for (const [days, name] of WINDOWS) win.append(el("option", { value: String(days), ...(days === windowDays ? { selected: "" } : {}) }, name));
-  win.addEventListener("change", () => { windowDays = +win.value; localStorage.setItem("safehold-window", String(windowDays)); refresh(); });
+  win.addEventListener("change", () => { windowDays = +win.value; jobsShown = JOBS_PAGE; localStorage.setItem("safehold-window", String(windowDays)); refresh(); });
   show();
 }
 
