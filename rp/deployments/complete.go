@@ -18,7 +18,9 @@ import (
 // caller (its authorization, locks and the resource's own rules: a vault
 // that still protects items stays, and the deployment fails), as ARM's
 // Complete mode deletes them. As in ARM: a resource whose condition is
-// false is not deleted, nor one the template deploys a child of, nor what
+// false is deleted too (it is not deployed; at an api-version of the
+// deployment before 2019-05-10 it is kept), not one the template deploys
+// a child of, nor what
 // the template's nested deployments (at any depth) deployed, nor resources
 // of other groups; extension and child resources are not listed. A
 // resource managed by another (an attached disk) is left to it.
@@ -38,11 +40,14 @@ type leftover struct {
 func (l leftover) deletable() bool { return l.ManagedBy == "" }
 
 // named are the ids (lower-cased) of the group's top-level resources t
-// names: its resources (a false condition's too) and the parents of its
-// child resources.
+// names: its resources (a false condition's only when t.keepFalse) and the
+// parents of its child resources.
 func (t *template) named() map[string]bool {
 	out := map[string]bool{}
 	for _, r := range t.resources {
+		if !r.condition && !t.keepFalse {
+			continue
+		}
 		id, err := arm.ParseID(r.id)
 		if err != nil || id.Scope != "" || !strings.EqualFold(id.SubscriptionID, t.sub) || !strings.EqualFold(id.ResourceGroup, t.group) || id.Namespace == "" {
 			continue
@@ -54,6 +59,11 @@ func (t *template) named() map[string]bool {
 	}
 	return out
 }
+
+// keepsFalseConditions reports whether a deployment at apiVersion keeps,
+// in Complete mode, the resources whose conditions are false: before
+// 2019-05-10, as ARM (Azure CLI, PowerShell and the SDKs send later ones).
+func keepsFalseConditions(apiVersion string) bool { return apiVersion < "2019-05-10" }
 
 // nestedHere are t's nested deployments to its own group (what they
 // deploy is known when they have run).

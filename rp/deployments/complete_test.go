@@ -26,8 +26,9 @@ func templateOf(res ...any) map[string]any {
 // TestCompleteMode: a deployment in Complete mode (the Go SDK's
 // DeploymentModeComplete) deletes, once its template's resources are
 // deployed, the group's resources its template does not name, each as a
-// Delete operation of the deployment, and keeps those it names (one whose
-// condition is false too) and other groups' resources. A caller who may
+// Delete operation of the deployment, and keeps those it names and other
+// groups' resources; one it names under a false condition is deleted, as
+// ARM does from api-version 2019-05-10 (before, it is kept). A caller who may
 // deploy and write disks but not delete a Backup vault the template leaves
 // out is refused first (400 InvalidTemplateDeployment naming the delete
 // action), nothing deleted. A nested deployment in Complete mode is
@@ -94,7 +95,7 @@ func TestCompleteMode(t *testing.T) {
 	}
 	for path, want := range map[string]bool{
 		"cm-rg" + disks + "keep?api-version=2023-04-02":         true,
-		"cm-rg" + disks + "cond?api-version=2023-04-02":         true,
+		"cm-rg" + disks + "cond?api-version=2023-04-02":         false,
 		"cm-other" + disks + "elsewhere?api-version=2023-04-02": true,
 		"cm-rg" + disks + "extra?api-version=2023-04-02":        false,
 		"cm-rg" + vaults + "extra-vault?api-version=2023-05-01": false,
@@ -110,8 +111,30 @@ func TestCompleteMode(t *testing.T) {
 		}
 	}
 	sort.Strings(ops)
-	if got := strings.Join(ops, ","); got != "Create keep Succeeded,Delete extra Succeeded,Delete extra-vault Succeeded" {
+	if got := strings.Join(ops, ","); got != "Create keep Succeeded,Delete cond Succeeded,Delete extra Succeeded,Delete extra-vault Succeeded" {
 		t.Errorf("the Complete deployment's operations: %s", got)
+	}
+
+	// At an api-version before 2019-05-10, a false condition's resource is
+	// kept (ARM's rule then).
+	if _, err := deploy(dc, "cm-rg", "setup2", armresources.DeploymentModeIncremental, templateOf(diskRes("cond"), diskRes("extra"))); err != nil {
+		t.Fatal(err)
+	}
+	old := group + "/providers/Microsoft.Resources/deployments/old?api-version=2018-05-01"
+	if resp, m := e.Do("PUT", old, map[string]any{"properties": map[string]any{"mode": "Complete", "template": complete}}); resp.StatusCode != 201 {
+		t.Fatalf("Complete mode at 2018-05-01: %d %v", resp.StatusCode, m)
+	}
+	var m map[string]any
+	e.WaitFor("the deployment at 2018-05-01 to end", func() bool {
+		_, m = e.Do("GET", old, nil)
+		st := testserver.Field(m, "properties.provisioningState")
+		return st != "Accepted" && st != "Running"
+	})
+	if st := testserver.Field(m, "properties.provisioningState"); st != "Succeeded" {
+		t.Fatalf("Complete mode at 2018-05-01: %v %v", st, testserver.Field(m, "properties.error"))
+	}
+	if !exists("cm-rg"+disks+"cond?api-version=2023-04-02") || exists("cm-rg"+disks+"extra?api-version=2023-04-02") {
+		t.Error("Complete mode at 2018-05-01: want the false condition's disk kept and the left-out one deleted")
 	}
 
 	// A nested deployment in Complete mode: refused.

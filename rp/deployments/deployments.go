@@ -114,6 +114,7 @@ type runState struct {
 	Ops        []deployOp     `json:"ops,omitempty"`
 	Tenant     string         `json:"tenant,omitempty"`
 	GroupLoc   string         `json:"groupLocation,omitempty"`
+	APIVersion string         `json:"apiVersion,omitempty"` // of the PUT (keepsFalseConditions)
 	Subscripti string         `json:"-"`
 }
 
@@ -272,6 +273,7 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 	if err != nil {
 		return nil, nil, nil, nil, templateInvalid(err)
 	}
+	t.keepFalse = keepsFalseConditions(r.APIVersion)
 	// Each resource of the template is written as the caller: one it may
 	// not write refuses the deployment before anything is deployed, as ARM's
 	// preflight does.
@@ -494,7 +496,7 @@ func (pr *Provider) put(r *arm.Request) (*arm.Response, error) {
 	s := &stored{Deployment: Deployment{ID: id.String(), Name: name, Type: typeName, Tags: req.Tags,
 		Properties: Properties{TemplateHash: t.hash, Parameters: wireParams(t), Mode: req.Properties.Mode, ProvisioningState: "Accepted",
 			Timestamp: now, Duration: "PT0S", CorrelationID: arm.CorrelationID(ctx), Providers: provs, Dependencies: deps}},
-		Run: runState{Template: tm, Given: given, Caller: r.Caller(), Tenant: r.Caller().TenantID}}
+		Run: runState{Template: tm, Given: given, Caller: r.Caller(), Tenant: r.Caller().TenantID, APIVersion: r.APIVersion}}
 	op := &ops.Operation{Kind: opKind, ResourceID: id.String(), Caller: r.Caller(), CorrelationID: arm.CorrelationID(ctx)}
 	created := true
 	err = pr.p.Store.Update(ctx, func(tx store.Tx) error {

@@ -114,6 +114,7 @@ func (pr *Provider) run(ctx context.Context, op *ops.Operation) (rerr error) {
 		op.OnFailure(end("Failed", nil, nil, e))
 		return e
 	}
+	t.keepFalse = keepsFalseConditions(s.Run.APIVersion) // kept where it was not recorded
 	if s.Run.Cancel {
 		e := arm.ListedDetails(arm.Errorf(http.StatusConflict, "DeploymentCanceled", "The deployment '%s' was cancelled.", name))
 		op.OnFailure(end("Canceled", nil, nil, e))

@@ -27,6 +27,7 @@ type template struct {
 	deployName                   string
 	now                          time.Time
 	work                         atomic.Int64 // what its expressions made (see maxWork)
+	keepFalse                    bool         // Complete mode keeps false conditions' resources (keepsFalseConditions)
 }
 
 // tres is one resource (one instance of a copy loop) of a template.
