@@ -281,15 +281,7 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 		if !res.condition {
 			continue
 		}
-		action := res.typ + "/write"
-		if err := r.Authorize(action, res.id); err != nil {
-			var ae *arm.Error
-			if arm.As(err, &ae) && ae.Status == http.StatusForbidden {
-				c := r.Caller()
-				e := arm.BadRequest("InvalidTemplateDeployment", "The template deployment failed with error: 'Authorization failed for template resource '%s' of type '%s'. The client '%s' with object id '%s' does not have permission to perform action '%s' at scope '%s'.'", res.name, res.typ, c.AppID, c.ObjectID, action, res.id)
-				e.Details = []arm.Error{*ae}
-				return nil, nil, nil, nil, e
-			}
+		if err := preflight(r, res.typ+"/write", res.id, "template resource '"+res.name+"' of type '"+res.typ+"'"); err != nil {
 			return nil, nil, nil, nil, err
 		}
 	}
@@ -308,20 +300,28 @@ func (pr *Provider) prepare(r *arm.Request) (*request, *template, map[string]any
 			if !l.deletable() {
 				continue
 			}
-			action := l.Type + "/delete"
-			if err := r.Authorize(action, l.ID); err != nil {
-				var ae *arm.Error
-				if arm.As(err, &ae) && ae.Status == http.StatusForbidden {
-					c := r.Caller()
-					e := arm.BadRequest("InvalidTemplateDeployment", "The template deployment failed with error: 'Authorization failed for resource '%s' of type '%s', which the deployment in Complete mode deletes (the template does not name it). The client '%s' with object id '%s' does not have permission to perform action '%s' at scope '%s'.'", l.Name, l.Type, c.AppID, c.ObjectID, action, l.ID)
-					e.Details = []arm.Error{*ae}
-					return nil, nil, nil, nil, e
-				}
+			if err := preflight(r, l.Type+"/delete", l.ID, "resource '"+l.Name+"' of type '"+l.Type+"', which the deployment in Complete mode deletes (the template does not name it)"); err != nil {
 				return nil, nil, nil, nil, err
 			}
 		}
 	}
 	return &req, t, tm, given, nil
+}
+
+// preflight authorizes the caller of r for action on id, what the
+// deployment will do to what (a resource, named): a refusal is ARM's
+// preflight one, 400 InvalidTemplateDeployment naming the action, the 403
+// in its details.
+func preflight(r *arm.Request, action, id, what string) error {
+	err := r.Authorize(action, id)
+	var ae *arm.Error
+	if err == nil || !arm.As(err, &ae) || ae.Status != http.StatusForbidden {
+		return err
+	}
+	c := r.Caller()
+	e := arm.BadRequest("InvalidTemplateDeployment", "The template deployment failed with error: 'Authorization failed for %s. The client '%s' with object id '%s' does not have permission to perform action '%s' at scope '%s'.'", what, c.AppID, c.ObjectID, action, id)
+	e.Details = []arm.Error{*ae}
+	return e
 }
 
 // groupOf reads the deployment's resource group: 404 ResourceGroupNotFound
