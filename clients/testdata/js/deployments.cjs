@@ -59,7 +59,7 @@ async function main() {
   eq("its delta", wi2.changes[0].delta.map((p) => `${p.path}:${p.propertyChangeType}`).join(","), "properties.diskSizeGB:Modify");
   step("what-if against what was deployed");
 
-  const bad = await rejects("complete mode", lro(rm.deployments, "createOrUpdate", RG, "d3", { properties: { mode: "Complete", template: template(1) } }), 400, "InvalidDeploymentMode");
+  const bad = await rejects("a missing parameter", lro(rm.deployments, "createOrUpdate", RG, "d3", { properties: { mode: "Complete", template: template(1) } }), 400, "InvalidTemplate");
   if (!Array.isArray(bad.details.error.details)) fail("details not a list: " + JSON.stringify(bad.details));
   await rejects("a missing group", lro(rm.deployments, "createOrUpdate", "noSuchRG", "d1", deployment(1)), 404, "ResourceGroupNotFound");
   await rejects("a missing deployment", rm.deployments.get(RG, "nope"), 404, "DeploymentNotFound");
