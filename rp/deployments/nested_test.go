@@ -2,6 +2,7 @@ package deployments_test
 
 import (
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 
@@ -96,7 +97,8 @@ func bicepModules() map[string]any {
 // read from the nested deployments' outputs; each nested deployment is a
 // deployment of its own, in its group, with its own operations, and the
 // parent's operations name them. A nested deployment's templateLink is
-// refused saying to put the template inline. Before, any template with a
+// refused saying to put the template inline. What-if lists the nested
+// deployments' resources, not the deployments. Before, any template with a
 // Microsoft.Resources/deployments resource was 400 InvalidTemplate.
 func TestNestedDeployments(t *testing.T) {
 	e := testserver.Start(t)
@@ -104,6 +106,19 @@ func TestNestedDeployments(t *testing.T) {
 	ctx := e.Ctx()
 	dc := testserver.Factory(e, armresources.NewClientFactory).NewDeploymentsClient()
 	oc := testserver.Factory(e, armresources.NewClientFactory).NewDeploymentOperationsClient()
+	// What-if expands the nested deployments: their resources, not them.
+	wp, err := dc.BeginWhatIf(ctx, "nested-rg", "main", armresources.DeploymentWhatIf{Properties: &armresources.DeploymentWhatIfProperties{
+		Mode: to.Ptr(armresources.DeploymentModeIncremental), Template: bicepModules(), Parameters: map[string]any{"prefix": map[string]any{"value": "app"}}}}, nil)
+	wi := fixture.Done(t, wp, err)
+	var predicted []string
+	for _, c := range wi.Properties.Changes {
+		id := *c.ResourceID
+		predicted = append(predicted, string(*c.ChangeType)+" "+id[strings.Index(id, "/resourceGroups/")+len("/resourceGroups/"):])
+	}
+	sort.Strings(predicted)
+	if got := strings.Join(predicted, ","); got != "Create nested-other/providers/Microsoft.DataProtection/backupVaults/app-vault,Create nested-rg/providers/Microsoft.Compute/disks/app-disk,Create nested-rg/providers/Microsoft.Compute/disks/app-outer" {
+		t.Errorf("what-if of the nested deployments: %s", got)
+	}
 	p, err := dc.BeginCreateOrUpdate(ctx, "nested-rg", "main", armresources.Deployment{Properties: &armresources.DeploymentProperties{
 		Mode: to.Ptr(armresources.DeploymentModeIncremental), Template: bicepModules(), Parameters: map[string]any{"prefix": map[string]any{"value": "app"}}}}, nil)
 	res := fixture.Done(t, p, err)
@@ -127,6 +142,16 @@ func TestNestedDeployments(t *testing.T) {
 	} {
 		if resp, m := e.Do("GET", path, nil, testserver.AnyStatus()); resp.StatusCode != 200 {
 			t.Errorf("GET %s: %d %v", path, resp.StatusCode, m)
+		}
+	}
+	// What-if in Complete mode: what the nested deployments deploy is the
+	// template's, nothing to delete.
+	wp, err = dc.BeginWhatIf(ctx, "nested-rg", "again", armresources.DeploymentWhatIf{Properties: &armresources.DeploymentWhatIfProperties{
+		Mode: to.Ptr(armresources.DeploymentModeComplete), Template: bicepModules(), Parameters: map[string]any{"prefix": map[string]any{"value": "app"}}}}, nil)
+	wi = fixture.Done(t, wp, err)
+	for _, c := range wi.Properties.Changes {
+		if ct := *c.ChangeType; ct != armresources.ChangeTypeNoChange && ct != armresources.ChangeTypeModify {
+			t.Errorf("what-if in Complete mode of what was deployed: %s %s %v", ct, *c.ResourceID, c.UnsupportedReason)
 		}
 	}
 	// Each nested deployment is one of its group, with its operations.

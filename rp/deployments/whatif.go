@@ -1,7 +1,9 @@
 package deployments
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -35,11 +37,13 @@ type propertyChange struct {
 // property the template sets has that value already, else Modify with the
 // properties that would change; Unsupported, saying why, for one whose
 // properties cannot be known before the deployment runs (a reference() to
-// a resource it creates). The group's other top-level resources are
-// listed too: Ignore in Incremental mode, Delete (as it is) in Complete
-// mode, Ignore for one another resource manages (Complete mode leaves it),
-// Unsupported when the template's nested deployments to the group decide
-// it (what they deploy is known when they run). Nothing is written.
+// a resource it creates). A nested deployment is not listed itself: its
+// template's resources are, as Azure's what-if expands it (Unsupported
+// when its template or parameters cannot be known before). The group's
+// other top-level resources are listed too: Ignore in Incremental mode,
+// Delete (as it is) in Complete mode, Ignore for one another resource
+// manages (Complete mode leaves it), Unsupported when a nested deployment
+// that could not be expanded decides it. Nothing is written.
 func (pr *Provider) whatIf(r *arm.Request) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	req, t, _, _, err := pr.prepare(r)
@@ -47,9 +51,49 @@ func (pr *Provider) whatIf(r *arm.Request) (*arm.Response, error) {
 		return nil, err
 	}
 	x := &execution{pr: pr, t: t, caller: r.Caller(), corr: arm.CorrelationID(ctx)}
-	c := x.evalCtx(ctx)
-	changes := []whatIfChange{}
+	p := &prediction{keep: map[string]bool{}, changes: []whatIfChange{}}
+	if err := x.predict(ctx, t, p, 0); err != nil {
+		return nil, err
+	}
+	left, err := x.leftovers(ctx, t, p.keep)
+	if err != nil {
+		return nil, arm.ListedDetails(asCloud(err))
+	}
+	for _, l := range left {
+		ch := whatIfChange{ResourceID: l.ID, ChangeType: "Ignore"}
+		switch {
+		case req.Properties.Mode != "Complete" || !l.deletable():
+		case p.unknown != "":
+			ch.ChangeType, ch.UnsupportedReason = "Unsupported", "Complete mode deletes it unless the template's nested deployment '"+p.unknown+"' deploys it, which is known when that deployment runs."
+		default:
+			ch.ChangeType, ch.Before = "Delete", l.Raw
+		}
+		p.changes = append(p.changes, ch)
+	}
+	return arm.OK(map[string]any{"status": "Succeeded", "properties": map[string]any{"changes": p.changes}}), nil
+}
+
+// prediction is what a what-if found: the changes, the resources its
+// nested deployments deploy (lower-cased ids), and the name of a nested
+// deployment whose resources could not be known ("" none).
+type prediction struct {
+	changes []whatIfChange
+	keep    map[string]bool
+	unknown string
+}
+
+// maxWhatIfDepth bounds the nested deployments a what-if expands within
+// one another.
+const maxWhatIfDepth = 8
+
+// predict adds to p the changes deploying t would make (nested
+// deployments expanded, depth deep already).
+func (x *execution) predict(ctx context.Context, t *template, p *prediction, depth int) error {
+	c := (&execution{pr: x.pr, t: t, caller: x.caller, corr: x.corr}).evalCtx(ctx)
 	for _, res := range t.resources {
+		if depth > 0 {
+			p.keep[strings.ToLower(res.id)] = true
+		}
 		if !res.condition {
 			continue
 		}
@@ -57,7 +101,20 @@ func (pr *Provider) whatIf(r *arm.Request) (*arm.Response, error) {
 		body, err := t.body(c, res)
 		if err != nil {
 			ch.ChangeType, ch.UnsupportedReason = "Unsupported", "The resource's properties cannot be known before the deployment runs: "+strings.TrimSuffix(err.Error(), ".")+"."
-			changes = append(changes, ch)
+			if res.nested && p.unknown == "" {
+				p.unknown = res.name
+			}
+			p.changes = append(p.changes, ch)
+			continue
+		}
+		if res.nested {
+			if reason := x.predictNested(ctx, t, res, body, p, depth); reason != "" {
+				ch.ChangeType, ch.UnsupportedReason = "Unsupported", reason
+				if p.unknown == "" {
+					p.unknown = res.name
+				}
+				p.changes = append(p.changes, ch)
+			}
 			continue
 		}
 		after := map[string]any{"id": res.id, "name": res.name, "type": res.typ, "apiVersion": res.apiVersion}
@@ -81,27 +138,46 @@ func (pr *Provider) whatIf(r *arm.Request) (*arm.Response, error) {
 				ch.ChangeType = "Modify"
 			}
 		default:
-			return nil, arm.ListedDetails(cloudErrorOf(st, b))
+			return arm.ListedDetails(cloudErrorOf(st, b))
 		}
-		changes = append(changes, ch)
+		p.changes = append(p.changes, ch)
 	}
-	left, err := x.leftovers(ctx, t, nil)
+	return nil
+}
+
+// predictNested adds to p the changes nested deployment res (its body
+// evaluated) would make; else says why they cannot be known.
+func (x *execution) predictNested(ctx context.Context, t *template, res *tres, body map[string]any, p *prediction, depth int) string {
+	if depth >= maxWhatIfDepth {
+		return fmt.Sprintf("The nested deployment is more than %d deployments deep: what it deploys is not expanded.", maxWhatIfDepth)
+	}
+	props, _ := body["properties"].(map[string]any)
+	// The template and parameters as the nested deployment's PUT sends
+	// them, read back as its PUT reads them.
+	b, _ := json.Marshal(map[string]any{"template": props["template"], "parameters": props["parameters"]})
+	v, err := decodeJSON(b)
 	if err != nil {
-		return nil, arm.ListedDetails(asCloud(err))
+		return "The nested deployment's template could not be read."
 	}
-	nested := t.nestedHere()
-	for _, l := range left {
-		ch := whatIfChange{ResourceID: l.ID, ChangeType: "Ignore"}
-		switch {
-		case req.Properties.Mode != "Complete" || !l.deletable():
-		case len(nested) > 0:
-			ch.ChangeType, ch.UnsupportedReason = "Unsupported", "Complete mode deletes it unless the template's nested deployment '"+nested[0].name+"' deploys it, which is known when that deployment runs."
-		default:
-			ch.ChangeType, ch.Before = "Delete", l.Raw
-		}
-		changes = append(changes, ch)
+	m := v.(map[string]any)
+	tm, _ := m["template"].(map[string]any)
+	given, _ := m["parameters"].(map[string]any)
+	gid, err := arm.ParseID(res.scope)
+	if err != nil {
+		return "The nested deployment's resource group could not be read."
 	}
-	return arm.OK(map[string]any{"status": "Succeeded", "properties": map[string]any{"changes": changes}}), nil
+	g, err := x.pr.groupOf(ctx, gid.SubscriptionID, gid.ResourceGroup)
+	if err != nil {
+		return "The nested deployment's resource group: " + strings.TrimSuffix(err.Error(), ".") + "."
+	}
+	nt, err := compile(tm, given, gid.SubscriptionID, g.Name, g.Location, t.tenant, res.name, t.now)
+	if err != nil {
+		return "The nested deployment's template is not valid: " + strings.TrimSuffix(err.Error(), ".") + "."
+	}
+	if err := x.predict(ctx, nt, p, depth+1); err != nil {
+		return "The nested deployment's resources could not be read: " + strings.TrimSuffix(err.Error(), ".") + "."
+	}
+	return ""
 }
 
 // diff appends to out the properties the template sets (want) whose value
