@@ -1,7 +1,12 @@
 package compute_test
 
 import (
+	"errors"
+	"net/http"
+
 	"fmt"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"sync"
 	"testing"
 
@@ -51,5 +56,43 @@ func TestSameDiskPutAtOnceAllSucceed(t *testing.T) {
 	}
 	if n != rounds {
 		t.Errorf("%d disks in %s, want %d", n, e.rg, rounds)
+	}
+}
+
+// A create-only PUT (If-None-Match: *) of one new disk from many clients
+// at once creates it once: every other one is 412 PreconditionFailed,
+// also one that read the disk as absent and lost its creation to another
+// (it must not then update the disk, as a PUT without the header does).
+// Before, such a raced PUT updated the disk the other had just created
+// (more than one 200 in a round).
+func TestSameDiskCreateOnlyAtOnceCreatesOnce(t *testing.T) {
+	e, ctx := start(t)
+	ctx = policy.WithHTTPHeader(ctx, http.Header{"If-None-Match": []string{"*"}})
+	const rounds, clients = 6, 16
+	for round := range rounds {
+		name := fmt.Sprintf("createonly%d", round)
+		var wg sync.WaitGroup
+		errs := make([]error, clients)
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = fixture.Wait(e.disks.BeginCreateOrUpdate(ctx, e.rg, name, fixture.EmptyDisk("westus", 2), nil))
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			var re *azcore.ResponseError
+			switch {
+			case err == nil:
+				ok++
+			case !errors.As(err, &re) || re.StatusCode != http.StatusPreconditionFailed:
+				t.Errorf("round %d: create-only PUT of client %d: %v", round, i, err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("round %d: %d create-only PUTs of one new disk succeeded, want 1", round, ok)
+		}
 	}
 }

@@ -135,6 +135,12 @@ func (pr *Provider) putDiskOnce(r *arm.Request, in diskInput, raced bool) (*arm.
 		return nil, err
 	}
 	if existing, err := pr.svc.DiskResource(ctx, id); err == nil {
+		// The router checked the conditions before: the disk may have been
+		// created since by another PUT at once. A create-only PUT
+		// (If-None-Match: *) is 412 then, not an update.
+		if err := r.CheckConditions(true, ""); err != nil {
+			return nil, err
+		}
 		if err := checkCreationUnchanged(in, existing); err != nil {
 			return nil, err
 		}
@@ -202,7 +208,7 @@ func (pr *Provider) putDiskOnce(r *arm.Request, in diskInput, raced bool) (*arm.
 	case "Empty", "Upload", "UploadPreparedSecure":
 		if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
 			if compute.IsExists(err) && !raced {
-				return pr.putDiskOnce(r, in, true)
+				return pr.putDiskOnce(r, in, true) // an update now: conditions checked again there
 			}
 			return nil, err
 		}
