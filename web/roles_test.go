@@ -75,8 +75,15 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 			t.Fatalf("verify %s of damaged data: %v", v, st)
 		}
 	}
-	// The next backup stores the damaged data again: its point is intact.
+	// The next backups store the damaged data again: their points are
+	// intact. A staging account for the VM point's restore.
 	dv.Backup(t, e)
+	waitJob(t, e, rsVault+"/backupJobs/"+vm.Backup(t, e), rsAV)
+	e.ResourceGroups("restore-rg")
+	if resp, m := e.Do("PUT", sub+"/resourceGroups/restore-rg/providers/Microsoft.Storage/storageAccounts/staging1?api-version=2023-01-01",
+		map[string]any{"location": "westus", "sku": map[string]any{"name": "Standard_LRS"}, "kind": "StorageV2"}); resp.StatusCode != 200 && resp.StatusCode != 201 {
+		t.Fatalf("staging account: %d %v", resp.StatusCode, m)
+	}
 	var dpPoints struct {
 		Value []struct {
 			Name       string
@@ -97,7 +104,7 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dpPoints.Value) != 2 || len(rsPoints.Value) != 1 {
+	if len(dpPoints.Value) != 2 || len(rsPoints.Value) != 2 {
 		t.Fatalf("points: %+v %+v", dpPoints, rsPoints)
 	}
 
@@ -131,6 +138,9 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 		ItemsRow   string
 		Flash      string
 		FlashClass string
+		// The Owner's restore of the VM's intact point: what the page said
+		// and the job's status as its row shows.
+		RestoreFlash, RestoreStatus string
 		// Stop protection's question, and the page once it was dismissed.
 		Dialogs      []string
 		AfterDismiss struct{ Flash, Stop string }
@@ -180,9 +190,12 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 				t.Errorf("%s: the disk's point %s (recoveryPointState %s) shows %+v; want Damaged %v, restore %s", who, p.Name, state[p.Name], p, damaged, wantRestore)
 			}
 		}
-		// The VM's one point: damaged (its tiers Invalid), why shown.
-		if len(v.RS.Rows) != 1 || v.RS.Rows[0].State != "Damaged" || !strings.Contains(v.RS.Rows[0].Text, "Damaged: ") || v.RS.DamagedDots != 1 {
-			t.Errorf("%s: the VM's points panel %+v; want its one point Damaged, with why", who, v.RS)
+		// The VM's points: the older damaged (its tiers Invalid), why
+		// shown, no restore; the newer offers its disks' restore.
+		wantRestore := map[string]string{"Owner": "enabled", "Reader": "disabled"}[who]
+		if r := v.RS.Rows; len(r) != 2 || r[1].State != "Damaged" || !strings.Contains(r[1].Text, "Damaged: ") || r[1].Restore != "none" ||
+			r[0].State != "Completed" || r[0].Restore != wantRestore || v.RS.DamagedDots != 1 {
+			t.Errorf("%s: the VM's points panel %+v; want the older point Damaged, with why, and no restore; the newer one's restore %s", who, v.RS, wantRestore)
 		}
 	}
 	// The Owner may act; the Reader's buttons are disabled naming the
@@ -223,8 +236,17 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 	// Stop protection asks first (it stopped at one click); dismissed,
 	// nothing happens.
 	if len(sum.Owner.Dialogs) != 1 || !strings.Contains(sum.Owner.Dialogs[0], "Stop protection of "+dv.Instance) ||
-		sum.Owner.AfterDismiss.Flash != "" || sum.Owner.AfterDismiss.Stop != "Stop protection" {
+		strings.Contains(sum.Owner.AfterDismiss.Flash, "Stop") || sum.Owner.AfterDismiss.Stop != "Stop protection" {
 		t.Errorf("Stop protection asked %q; dismissed, the page shows %+v (want one question, no action)", sum.Owner.Dialogs, sum.Owner.AfterDismiss)
+	}
+	// The Owner restores the VM's intact point's disks from its row.
+	if !strings.Contains(sum.Owner.RestoreFlash, "started") || sum.Owner.RestoreStatus != "Completed" {
+		t.Errorf("the Owner's restore of the VM's disks: %q, its job %q", sum.Owner.RestoreFlash, sum.Owner.RestoreStatus)
+	}
+	var restored struct{ Value []struct{ Name string } }
+	getJSON(t, e, sub+"/resourceGroups/restore-rg/providers/Microsoft.Compute/disks?api-version=2024-03-02", &restored)
+	if len(restored.Value) != 2 {
+		t.Errorf("the disks the dashboard's restore made in restore-rg: %+v, want the VM's 2", restored.Value)
 	}
 	// The failed jobs' card opens the failed jobs: the two verifies, with
 	// their error; all statuses shows the backups too.

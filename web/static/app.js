@@ -415,6 +415,21 @@ async function restore(it, pt, disk, rg) {
   return "restore to " + disk + " started";
 }
 
+// restoreDisks restores a VM's recovery point as disks in the resource
+// group rg, the VM's configuration written into the staging storage
+// account sa (a name in rg, or an id): Azure's RestoreDisks.
+async function restoreDisks(it, pt, sa, rg) {
+  if (!rg) throw new Error("name the target resource group");
+  if (!sa) throw new Error("name the staging storage account");
+  const group = "/subscriptions/" + cfg.subscriptionId + "/resourceGroups/" + rg;
+  const account = sa.startsWith("/") ? sa : group + "/providers/Microsoft.Storage/storageAccounts/" + sa;
+  await arm(pt.id + "/restore?api-version=" + V.rs, "POST", { properties: { objectType: "IaasVMRestoreRequest", recoveryPointId: pt.name, recoveryType: "RestoreDisks",
+    sourceResourceId: it.datasourceId, storageAccountId: account, targetResourceGroupId: group, region: it.vault.location, createNewCloudService: false, originalStorageAccountOption: false,
+    encryptionDetails: { encryptionEnabled: false } } });
+  tab = "jobs"; selectTab();
+  return "restore of the disks into " + rg + " started";
+}
+
 // --- views ---
 
 function progressBar(p) {
@@ -570,17 +585,19 @@ function pointsPanel(view, it, now) {
   box.append(line);
   // A damaged point (a verify found part of its data damaged) says so and
   // why, and offers no restore: the server refuses it (restore another).
-  const canRestore = it.kind === "dp", rs = it.kind === "rs";
+  // A VM's point restores its disks from a tier that holds it (snapshot or
+  // vault); an archived one needs a rehydration the page does not ask for.
+  const rs = it.kind === "rs";
   const restoreCell = p => {
-    if (!canRestore) return "";
     if (p.damaged) return el("span", { class: "bad note" }, "Not restorable: damaged");
-    return el("button", { class: "restore-btn", onclick: () => restoreForm(box, it, p), ...denied(it, "restore") }, "Restore to new disk");
+    if (rs && !/snapshot|vault/.test(p.tiers || "")) return el("span", { class: "note" }, "Not restorable here: " + (p.tiers ? "rehydrate it first (az backup restore restore-disks --rehydration-priority)" : "no tier holds it"));
+    return el("button", { class: "restore-btn", onclick: () => restoreForm(box, it, p), ...denied(it, "restore") }, rs ? "Restore disks" : "Restore to new disk");
   };
   box.append(table(["Time", "Type", "Retention tag", "Expires", "State"].concat(rs ? ["Tiers"] : [], ["Name", ""]), it.points.map(p => [when(p.time), p.type || "", p.tag || "", when(p.expiry),
     p.damaged ? el("span", { class: "bad", title: p.damaged }, "Damaged: " + p.damaged) : stateCell("Completed")].concat(rs ? [p.tiers || ""] : [], [p.name, restoreCell(p)])),
   i => ({ class: "point", "data-point": it.points[i].name, "data-state": it.points[i].damaged ? "Damaged" : "Completed" })));
   if (it.points.some(p => p.damaged)) box.append(el("p", { class: "note", id: "damaged-note" }, "A damaged recovery point cannot be restored: restore another point of this item. The item's next backup stores the damaged data again from the disk."));
-  if (!canRestore && it.points.length) box.append(el("p", { class: "note" }, "VM recovery points restore through the Recovery Services restore API (restore disks)."));
+  if (rs && it.points.length) box.append(el("p", { class: "note" }, "Restore disks creates the VM's disks in the target resource group and writes the VM's configuration into the staging storage account (az backup restore restore-disks)."));
   view.append(box);
 }
 
@@ -593,17 +610,18 @@ function denied(it, what) {
 
 function restoreForm(box, it, p) {
   const old = document.getElementById("restore-form"); if (old) old.remove();
-  const disk = el("input", { id: "restore-disk", placeholder: "new disk name", required: "" });
+  const rs = it.kind === "rs";
+  const first = rs ? el("input", { id: "restore-sa", placeholder: "storage account (name in the group, or id)", required: "" }) : el("input", { id: "restore-disk", placeholder: "new disk name", required: "" });
   const rg = el("input", { id: "restore-rg", placeholder: "resource group", required: "" });
-  const form = el("form", { id: "restore-form", class: "panel" }, el("h3", {}, "Restore " + when(p.time) + " to a new disk"),
-    el("label", {}, "Disk name ", disk), el("label", {}, "Resource group ", rg), el("button", { type: "submit", id: "restore-go" }, "Restore"));
+  const form = el("form", { id: "restore-form", class: "panel" }, el("h3", {}, "Restore " + when(p.time) + (rs ? ": the VM's disks" : " to a new disk")),
+    el("label", {}, "Resource group ", rg), el("label", {}, rs ? "Staging storage account " : "Disk name ", first), el("button", { type: "submit", id: "restore-go" }, "Restore"));
   form.addEventListener("submit", ev => {
     ev.preventDefault();
     if (form.contains(document.activeElement)) document.activeElement.blur(); // the views may redraw again
-    act("Restore " + it.name, () => restore(it, p, disk.value.trim(), rg.value.trim()));
+    act("Restore " + it.name, () => (rs ? restoreDisks : restore)(it, p, first.value.trim(), rg.value.trim()));
   });
   box.append(form);
-  disk.focus();
+  (rs ? rg : first).focus();
 }
 
 function jobsView(view, d) {
