@@ -167,10 +167,27 @@ func TestCompleteModeKeepsWhatModulesOfModulesDeploy(t *testing.T) {
 		return map[string]any{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": name,
 			"properties": map[string]any{"expressionEvaluationOptions": map[string]any{"scope": "inner"}, "mode": "Incremental", "template": templateOf(res...)}}
 	}
-	deploy("setup", armresources.DeploymentModeIncremental, templateOf(diskRes("stale")))
-	deploy("complete", armresources.DeploymentModeComplete, templateOf(diskRes("top"), module("outerMod", diskRes("mid"), module("innerMod", diskRes("deep")))))
+	deploy("setup", armresources.DeploymentModeIncremental, templateOf(diskRes("stale"), diskRes("off")))
+	off := diskRes("off")
+	off["condition"] = false
+	complete := templateOf(diskRes("top"), module("outerMod", diskRes("mid"), module("innerMod", diskRes("deep"), off)))
+	// What-if predicts what the deployment does: the modules' disks
+	// created, the left-out disk and the one a module names under a false
+	// condition (it deploys nothing of it) deleted.
+	wp, err := dc.BeginWhatIf(ctx, "cmm-rg", "complete", armresources.DeploymentWhatIf{Properties: &armresources.DeploymentWhatIfProperties{
+		Mode: to.Ptr(armresources.DeploymentModeComplete), Template: complete}}, nil)
+	wi := fixture.Done(t, wp, err)
+	var got []string
+	for _, c := range wi.Properties.Changes {
+		got = append(got, string(*c.ChangeType)+" "+(*c.ResourceID)[strings.LastIndex(*c.ResourceID, "/")+1:])
+	}
+	sort.Strings(got)
+	if g := strings.Join(got, ","); g != "Create deep,Create mid,Create top,Delete off,Delete stale" {
+		t.Errorf("what-if in Complete mode: %s", g)
+	}
+	deploy("complete", armresources.DeploymentModeComplete, complete)
 	disks := "/subscriptions/" + e.Sub + "/resourceGroups/cmm-rg/providers/Microsoft.Compute/disks/"
-	for name, want := range map[string]bool{"top": true, "mid": true, "deep": true, "stale": false} {
+	for name, want := range map[string]bool{"top": true, "mid": true, "deep": true, "stale": false, "off": false} {
 		resp, _ := e.Do("GET", disks+name+"?api-version=2023-04-02", nil, testserver.AnyStatus())
 		if (resp.StatusCode == 200) != want {
 			t.Errorf("disk %s exists: %v, want %v", name, !want, want)

@@ -91,7 +91,9 @@ const maxWhatIfDepth = 8
 func (x *execution) predict(ctx context.Context, t *template, p *prediction, depth int) error {
 	c := (&execution{pr: x.pr, t: t, caller: x.caller, corr: x.corr}).evalCtx(ctx)
 	for _, res := range t.resources {
-		if depth > 0 {
+		if depth > 0 && res.condition {
+			// What a nested deployment deploys (its outputResources,
+			// which Complete mode keeps: deployedBy).
 			p.keep[strings.ToLower(res.id)] = true
 		}
 		if !res.condition {
