@@ -54,6 +54,7 @@ fi
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+idle() { awk '$1=="cpu" {print $5}' /proc/stat; } # the host's idle ticks (all CPUs)
 # drive NAME OUT SECS CONNS...: wrk against the server NAME for SECS
 # seconds; $work/OUT.out holds wrk's report and $work/OUT.cpu the server's
 # CPU ticks (user+system) during it.
@@ -61,8 +62,13 @@ drive() {
 	local name=$1 out=$2 d=$3 pid c0
 	pid=$(cat "$work/$name.pid")
 	c0=$(cpu "$pid")
-	"${wrk_cmd[@]}" "${@:4}" -d"${d}s" --latency -H "Authorization: Bearer $(cat "$work/$name.tok")" "$(cat "$work/$name.url")" >"$work/$out.out"
+	i0=$(idle)
+	# in a subshell whose children's times (user, system) are wrk's own
+	("${wrk_cmd[@]}" "${@:4}" -d"${d}s" --latency -H "Authorization: Bearer $(cat "$work/$name.tok")" "$(cat "$work/$name.url")" >"$work/$out.out"
+		times >"$work/$out.times") # (not in a pipe: that would be another subshell's)
+	awk 'NR==2 {s=0; for (i=1; i<=2; i++) {split($i, a, /[ms]/); s+=60*a[1]+a[2]}; print s}' "$work/$out.times" >"$work/$out.wrk"
 	echo "$(($(cpu "$pid") - c0))" >"$work/$out.cpu"
+	echo "$(($(idle) - i0))" >"$work/$out.idle"
 }
 # start NAME BINARY PORT [PROFILE]: serves a fresh data dir and creates the
 # group; $work/NAME.{pid,url} say where, $work/{tok,path,server*.pem,body.json}
@@ -132,6 +138,11 @@ reqs() { awk '/requests in/ {print $1}' "$work/$1.out"; }
 # CPU per request: the server process's user+system time over the requests
 # wrk counted; it depends less than req/s on how much of the machine others take.
 usreq() { awk -v c="$(cat "$work/$1.cpu")" -v n="$(reqs "$1")" -v hz="$hz" 'BEGIN {printf "%.1f", 1e6*c/hz/n}'; }
+# wrkus OUT: wrk's own CPU per request (us); idlepct OUT: the share of the
+# host's CPU time (all its CPUs) idle during the drive. A server that leaves
+# CPUs idle while its clients wait for it waits on something else.
+wrkus() { awk -v c="$(cat "$work/$1.wrk")" -v n="$(reqs "$1")" 'BEGIN {printf "%.1f", 1e6*c/n}'; }
+idlepct() { awk -v i="$(cat "$work/$1.idle")" -v hz="$hz" -v d="$secs" -v n="$(nproc)" 'BEGIN {printf "%.0f", 100*i/(hz*d*n)}'; }
 # figures NAME ROUND: req/s p99(ms) CPU(us/request)
 figures() { echo "$(rps "$1.$2") $(p99 "$1.$2") $(usreq "$1.$2")"; }
 
@@ -152,6 +163,9 @@ for r in $(seq "$rounds"); do
 	done
 	printf 'round %d (load average %s)\n' "$r" "$(loadavg)"
 	awk -v r="$r" '$1==r {printf "  %-14s %7.0f req/s  p99 %7.2f ms  CPU %5.1f us/req | baseline %7.0f req/s  p99 %7.2f ms  CPU %5.1f us/req | ratio %.2f  p99 %.2fx  CPU %.2fx\n", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11}' "$work/rounds"
+	for n in "${names[@]}" baseline; do
+		printf '  %-14s wrk CPU %5.1f us/req, host idle %s %%\n' "$n" "$(wrkus "$n.$r")" "$(idlepct "$n.$r")"
+	done
 done
 for n in "${names[@]}"; do stop "$n"; done
 # A drive whose answers were not all 2xx (or lost sockets) measured something else.
