@@ -99,7 +99,9 @@ func newFixConn(c net.Conn, t *tls.Conn) *fixConn {
 
 func (c *fixConn) Read(p []byte) (int, error) {
 	n, err := c.read(p)
-	if err != nil && c.tls != nil && !c.answeredPlain {
+	if err != nil && c.tls != nil && !c.answeredPlain && !isTimeout(err) {
+		// (not a deadline: net/http's abort of its background read, at
+		// the end of every request, where errors.As costs ~1 % of a GET)
 		c.answerPlainHTTP(err)
 	}
 	return n, err
@@ -163,10 +165,32 @@ func (c *fixConn) read(p []byte) (int, error) {
 			return 0, err
 		}
 		c.out = append(c.out, c.process(line)...)
+		// The rest of the head, as far as it has arrived, in the same
+		// Read: the lines read and processed one by one as above (ReadSlice
+		// finds each in br's buffer: nothing is read from the connection),
+		// only not handed on one per Read (each through net/http's
+		// connReader and bufio). It stops at the head's end: the body and
+		// any pipelined request still wait here.
+		for !c.raw && (c.state == stHeaders || c.state == stDropHead) && c.lineBuffered() {
+			line, _ = c.br.ReadSlice('\n')
+			c.out = append(c.out, c.process(line)...)
+		}
 	}
 	n := copy(p, c.out[c.outPos:])
 	c.outPos += n
 	return n, nil
+}
+
+// lineBuffered reports whether br's buffer holds a whole line.
+func (c *fixConn) lineBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
+// isTimeout reports whether err is a deadline's.
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }
 
 func (c *fixConn) nextAfterData() {
