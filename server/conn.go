@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Some generated Azure SDK operations (role assignment $filter) put raw
@@ -50,6 +51,10 @@ type fixConn struct {
 	answeredPlain bool   // a plain-HTTP request on the TLS port was answered (answerPlainHTTP)
 	kept          []byte // the head of the request being read, kept to say what net/http refused in it (keepHead)
 	serving       bool   // a handler has the request (middleware) until its answer is written (yieldWhenIdle): writes are its answer, never net/http's own (netHTTPError)
+
+	// rdClear, wdClear: the connection has no read (write) deadline, as
+	// the last one set through fixConn was none (SetReadDeadline)
+	rdClear, wdClear bool
 
 	hdrs  []byte // header lines for the next final response (addHeaders)
 	lines []byte // a buffer for them, the caller's
@@ -94,7 +99,8 @@ func newFixConn(c net.Conn, t *tls.Conn) *fixConn {
 	if t != nil {
 		src = t
 	}
-	return &fixConn{Conn: src, tls: t, br: bufio.NewReaderSize(src, 32<<10)}
+	// (a connection just accepted has no deadlines)
+	return &fixConn{Conn: src, tls: t, br: bufio.NewReaderSize(src, 32<<10), rdClear: true, wdClear: true}
 }
 
 func (c *fixConn) Read(p []byte) (int, error) {
@@ -479,6 +485,44 @@ func (l *fixListener) Accept() (net.Conn, error) {
 		return newFixConn(c, nil), nil
 	}
 	return newFixConn(c, tls.Server(c, l.tlsCfg)), nil
+}
+
+// SetReadDeadline passes t on to the connection, but for no deadline
+// when it has none: net/http clears the read deadline twice in a row on
+// every request (after reading its head, then as it starts its
+// background read) and the write deadline, never set, after every
+// answer; each call takes the poller's lock and its timer (~100-200 ns).
+// Only the goroutine serving the connection sets its deadlines (net/http
+// does, and what a handler sets through http.ResponseController).
+func (c *fixConn) SetReadDeadline(t time.Time) error {
+	return setChanged(&c.rdClear, t, c.Conn.SetReadDeadline)
+}
+
+// SetWriteDeadline is SetReadDeadline's twin for writes.
+func (c *fixConn) SetWriteDeadline(t time.Time) error {
+	return setChanged(&c.wdClear, t, c.Conn.SetWriteDeadline)
+}
+
+// setChanged calls set(t) unless t is no deadline and clear says there
+// is none, and keeps clear.
+func setChanged(clear *bool, t time.Time, set func(time.Time) error) error {
+	if t.IsZero() && *clear {
+		return nil
+	}
+	err := set(t)
+	*clear = t.IsZero() && err == nil
+	return err
+}
+
+// SetDeadline sets both.
+func (c *fixConn) SetDeadline(t time.Time) error {
+	if t.IsZero() && c.rdClear && c.wdClear {
+		return nil
+	}
+	err := c.Conn.SetDeadline(t)
+	c.rdClear = t.IsZero() && err == nil
+	c.wdClear = c.rdClear
+	return err
 }
 
 // addHeaders has the connection write lines (each "Name: value\r\n")

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 type pipeConn struct {
@@ -299,5 +301,95 @@ func TestFixConnReadsALongRequestLine(t *testing.T) {
 		if want := "PUT /p/zz HTTP/1.1\r\n" + rejectKey + ": " + rejectHeadTooLarge + "\r\nHost: h\r\n\r\nGET /b%20c HTTP/1.1\r\nHost: h\r\n\r\n"; !strings.HasPrefix(got, "PUT /p/zz") || !strings.HasSuffix(got, want[len("PUT /p/zz"):]) || len(got) > 2048 {
 			t.Errorf("a request line of 2 MiB in reads of %d bytes: %d bytes, %.80q...%q", size, len(got), got, got[max(0, len(got)-120):])
 		}
+	}
+}
+
+// deadlineConn counts the deadline calls that change nothing: no deadline
+// set where there is none.
+type deadlineConn struct {
+	net.Conn
+	mu               sync.Mutex
+	rd, wd           time.Time
+	calls, redundant int
+}
+
+func (c *deadlineConn) set(d *time.Time, t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if t.IsZero() && d.IsZero() {
+		c.redundant++
+	}
+	*d = t
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.set(&c.rd, t)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.set(&c.wd, t)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+type deadlineListener struct {
+	net.Listener
+	conns chan *deadlineConn
+}
+
+func (l deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	dc := &deadlineConn{Conn: c}
+	l.conns <- dc
+	return dc, nil
+}
+
+// TestFixConnPassesOnlyDeadlinesThatChange: net/http clears a connection's
+// read deadline twice in a row on every request and its write deadline,
+// never set, after every answer; fixConn passes on only the calls that
+// change the connection's deadlines, and the ones that do all arrive (the
+// idle and header timeouts, the abort of the background read).
+func TestFixConnPassesOnlyDeadlinesThatChange(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := deadlineListener{Listener: ln, conns: make(chan *deadlineConn, 1)}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, ConnState: yieldWhenIdle}
+	go srv.Serve(&fixListener{Listener: dl})
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	const n = 5
+	for range n {
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "ok" {
+			t.Fatalf("answer %q", body)
+		}
+	}
+	dc := <-dl.conns
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	// Per request: the header timeout, its clearing, the abort's past
+	// deadline and its clearing, the idle timeout.
+	if dc.redundant != 0 || dc.calls < 5*n-2 {
+		t.Fatalf("%d deadline calls for %d requests, %d of them clearing no deadline", dc.calls, n, dc.redundant)
 	}
 }
