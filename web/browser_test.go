@@ -36,13 +36,7 @@ import (
 // newest 1,000 with a note saying the list was cut; switching windows reads
 // no recovery points (no job ended, bar a scheduled one).
 func TestDashboardInBrowser(t *testing.T) {
-	const how = "source .ci/browser.sh to install it; .ci/run does"
-	testsvc.NodeModules(t, "SAFEHOLD_PLAYWRIGHT_DIR", "", "playwright-core", how)
-	chromium := envOr("SAFEHOLD_CHROMIUM", "/usr/bin/chromium")
-	if _, err := os.Stat(chromium); err != nil {
-		testsvc.Missing(t, chromium, how)
-	}
-	node := testsvc.Tool(t, "node", how)
+	chromium, node := browser(t)
 
 	e := testserver.Start(t)
 	dv := fixture.ProtectDisk(t, e)
@@ -77,13 +71,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("fault rule: %d %v", resp.StatusCode, m)
 	}
 
-	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	r := testsvc.Run(t, 20*time.Minute, append(os.Environ(), "SAFEHOLD_HOLD_RULE=hold-browser-backup", "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
 		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_RESTORE_DISK=restored-ui", "SAFEHOLD_RESTORE_RG=target-rg",
 		"SAFEHOLD_NOROLE_RG=norole-rg", "SAFEHOLD_SEEDED_ITEM="+seededItem, "SAFEHOLD_DP_VAULT="+dv.Vault, "SAFEHOLD_RS_VAULT="+vm.Vault, "SAFEHOLD_OLD_JOBS="+oldDP+","+oldRS, "SAFEHOLD_OLD_RULES=hold-old-dp,hold-old-rs", "SAFEHOLD_CHROMIUM="+chromium), node, "browser/dashboard.cjs")
@@ -291,6 +279,34 @@ func checkWindows(t *testing.T, ws map[string]struct {
 	}
 }
 
+// browser answers the chromium and node the dashboard's browser tests
+// run (web/browser/*.cjs through playwright-core), skipping the test when
+// one is missing (failing it under CI=true).
+func browser(t *testing.T) (chromium, node string) {
+	t.Helper()
+	const how = "source .ci/browser.sh to install it; .ci/run does"
+	testsvc.NodeModules(t, "SAFEHOLD_PLAYWRIGHT_DIR", "", "playwright-core", how)
+	chromium = envOr("SAFEHOLD_CHROMIUM", "/usr/bin/chromium")
+	if _, err := os.Stat(chromium); err != nil {
+		testsvc.Missing(t, chromium, how)
+	}
+	return chromium, testsvc.Tool(t, "node", how)
+}
+
+// screenshotDir is where a browser test's screenshots go:
+// SAFEHOLD_SCREENSHOT_DIR, or the test's temporary directory.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return shots
+}
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -315,13 +331,7 @@ func lastLine(s string) string {
 // the window, the new one in no bar, the next backup 3 days in the
 // server's past and the new point far right of the timeline.
 func TestDashboardFollowsTheServerClock(t *testing.T) {
-	const how = "source .ci/browser.sh to install it; .ci/run does"
-	testsvc.NodeModules(t, "SAFEHOLD_PLAYWRIGHT_DIR", "", "playwright-core", how)
-	chromium := envOr("SAFEHOLD_CHROMIUM", "/usr/bin/chromium")
-	if _, err := os.Stat(chromium); err != nil {
-		testsvc.Missing(t, chromium, how)
-	}
-	node := testsvc.Tool(t, "node", how)
+	chromium, node := browser(t)
 
 	e := testserver.Start(t)
 	dv := fixture.ProtectDisk(t, e)
@@ -332,13 +342,7 @@ func TestDashboardFollowsTheServerClock(t *testing.T) {
 	}
 	after := dv.Backup(t, e)
 
-	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	r := testsvc.Run(t, 10*time.Minute, append(os.Environ(), "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_CLIENT_ID="+e.Conn.ClientID, "SAFEHOLD_CLIENT_SECRET="+e.Conn.ClientSecret,
 		"SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_ITEM="+dv.Instance, "SAFEHOLD_JOB="+after, "SAFEHOLD_CHROMIUM="+chromium), node, "browser/clock.cjs")
 	var sum struct {

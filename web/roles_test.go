@@ -39,13 +39,7 @@ const (
 // failed UserErrorRecoveryPointCorrupt), a Reader was offered every
 // action, and the page fell back to the sign-in form without a word.
 func TestDashboardDamagedPointsAndRoles(t *testing.T) {
-	const how = "source .ci/browser.sh to install it; .ci/run does"
-	testsvc.NodeModules(t, "SAFEHOLD_PLAYWRIGHT_DIR", "", "playwright-core", how)
-	chromium := envOr("SAFEHOLD_CHROMIUM", "/usr/bin/chromium")
-	if _, err := os.Stat(chromium); err != nil {
-		testsvc.Missing(t, chromium, how)
-	}
-	node := testsvc.Tool(t, "node", how)
+	chromium, node := browser(t)
 
 	e := testserver.Start(t)
 	sub := "/subscriptions/" + e.Sub
@@ -110,13 +104,7 @@ func TestDashboardDamagedPointsAndRoles(t *testing.T) {
 	}
 
 	owner, reader, noRole := dashboardPrincipal(t, e, roleOwner), dashboardPrincipal(t, e, roleReader), dashboardPrincipal(t, e, "")
-	shots := os.Getenv("SAFEHOLD_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	r := testsvc.Run(t, 10*time.Minute, append(os.Environ(), "SAFEHOLD_URL="+e.Conn.ARMEndpoint, "SAFEHOLD_SCREENSHOT_DIR="+shots, "SAFEHOLD_CHROMIUM="+chromium,
 		"SAFEHOLD_DP_ITEM="+dv.Instance, "SAFEHOLD_RS_ITEM=app1",
 		"SAFEHOLD_OWNER_ID="+owner[0], "SAFEHOLD_OWNER_SECRET="+owner[1], "SAFEHOLD_READER_ID="+reader[0], "SAFEHOLD_READER_SECRET="+reader[1],
