@@ -114,8 +114,12 @@ func (t *template) nestedProperties(c *evalCtx, r *tres, p map[string]any) (map[
 		return out, nil
 	}
 	// Outer: the template's expressions are the parent's. It is sent with
-	// the parent's parameters (their values as bound) and variables (their
-	// values, escaped so that none is read as an expression again).
+	// the parent's parameters (their values as bound) and variables: their
+	// values given in one secureObject parameter (outerVariables), each
+	// variable reading its own, so that a value made from a secure
+	// parameter is as hidden as the parameter (the nested deployment's
+	// exported template and parameters show neither), and no value is read
+	// as an expression again.
 	nt := make(map[string]any, len(tmpl)+2)
 	for k, v := range tmpl {
 		nt[k] = v
@@ -127,7 +131,7 @@ func (t *template) nestedProperties(c *evalCtx, r *tres, p map[string]any) (map[
 		defs[n] = map[string]any{"type": typ}
 		given[n] = map[string]any{"value": t.params[n]}
 	}
-	vars := map[string]any{}
+	vars, values := map[string]any{}, map[string]any{}
 	for k := range t.varDefs {
 		names := []string{k}
 		if strings.EqualFold(k, "copy") {
@@ -144,38 +148,22 @@ func (t *template) nestedProperties(c *evalCtx, r *tres, p map[string]any) (map[
 			if err != nil {
 				return nil, at("variables."+n, err)
 			}
-			vars[n] = escapeExprs(v)
+			values[n] = v
+			vars[n] = "[parameters('" + outerVariables + "')['" + strings.ReplaceAll(n, "'", "''") + "']]"
 		}
+	}
+	if len(values) > 0 {
+		defs[outerVariables] = map[string]any{"type": "secureObject"}
+		given[outerVariables] = map[string]any{"value": values}
 	}
 	nt["parameters"], nt["variables"] = defs, vars
 	out["template"], out["parameters"] = nt, given
 	return out, nil
 }
 
-// escapeExprs is v with every string that would read as an expression
-// escaped ("[[...]"), so that it stays the value it is.
-func escapeExprs(v any) any {
-	switch x := v.(type) {
-	case string:
-		if strings.HasPrefix(x, "[") {
-			return "[" + x
-		}
-		return x
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = escapeExprs(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = escapeExprs(e)
-		}
-		return out
-	}
-	return v
-}
+// outerVariables is the parameter by which a nested deployment in the
+// outer scope is given its parent's variables' values.
+const outerVariables = "safeholdOuterVariables"
 
 // ownExprs is what of resource r's expressions are evaluated in its
 // template: all but an inner nested deployment's template.

@@ -201,3 +201,36 @@ func TestNestedDeployments(t *testing.T) {
 		t.Errorf("a nested templateLink: %v", err)
 	}
 }
+
+// TestOuterScopeKeepsSecureValuesHidden: a nested deployment in the outer
+// scope is given its parent's variables, and a variable made from a
+// secureString parameter is as hidden as the parameter: neither the nested
+// deployment's exported template (az deployment group export) nor its
+// parameters show the secret. Before, the variables were sent as values in
+// the nested deployment's template, and its export showed 'pw=S3cret...'.
+func TestOuterScopeKeepsSecureValuesHidden(t *testing.T) {
+	e := testserver.StartWithGroups(t, "sec-rg")
+	ctx := e.Ctx()
+	dc := testserver.Factory(e, armresources.NewClientFactory).NewDeploymentsClient()
+	const secret = "S3cretValue-of-the-parent"
+	tmpl := templateOf(map[string]any{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "outer",
+		"properties": map[string]any{"mode": "Incremental", "template": templateOf(diskRes("plain"))}})
+	tmpl["parameters"] = map[string]any{"pw": map[string]any{"type": "secureString"}}
+	tmpl["variables"] = map[string]any{"conn": "[concat('pw=', parameters('pw'))]"}
+	p, err := dc.BeginCreateOrUpdate(ctx, "sec-rg", "main", armresources.Deployment{Properties: &armresources.DeploymentProperties{
+		Mode: to.Ptr(armresources.DeploymentModeIncremental), Template: tmpl, Parameters: map[string]any{"pw": map[string]any{"value": secret}}}}, nil)
+	if res := fixture.Done(t, p, err); *res.Properties.ProvisioningState != armresources.ProvisioningStateSucceeded {
+		t.Fatalf("deployment: %s %s", *res.Properties.ProvisioningState, mustJSON(res.Properties.Error))
+	}
+	exp, err := dc.ExportTemplate(ctx, "sec-rg", "outer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dc.Get(ctx, "sec-rg", "outer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := mustJSON(exp.Template) + mustJSON(d.Properties.Parameters); strings.Contains(s, secret) {
+		t.Errorf("the nested deployment's export or parameters show the parent's secure value: %s", s)
+	}
+}
