@@ -202,8 +202,21 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 	if it.State == ItemSuspended && len(points) > 0 {
 		latest = points[0].ID
 	}
+	// A point a running restore reads stays whole (both tiers) past its
+	// expiry until the restore ends: the restore was accepted while the
+	// point was there, and its data must not go under it. The sweep looks
+	// again a minute on (of the server clock), and each minute after while
+	// a restore uses it.
+	restoring, err := restoringPoints(ctx, e.Store, it)
+	if err != nil {
+		return time.Time{}, err
+	}
 	var kept []*RecoveryPoint
 	for _, p := range points {
+		if restoring[p.ID] && (p.Expired(now) || p.HasTier(TierOperational) && p.HasTier(TierVault) && !p.InstantExpiry().IsZero() && !p.InstantExpiry().After(now)) {
+			plan(now.Add(restoreHoldRecheck))
+			continue
+		}
 		if !keepAll && p.ID != latest && p.Expired(now) {
 			if err := e.dropPoint(ctx, it.VaultKey, p, true); err != nil {
 				return time.Time{}, fmt.Errorf("delete expired recovery point %s: %w", p.ID, err)
@@ -238,6 +251,26 @@ func (e *Engine) applyRetention(ctx context.Context, face string, f Face, itemID
 		return err
 	})
 	return next, err
+}
+
+// restoreHoldRecheck is how long after a sweep that kept an expired point
+// for a running restore the next sweep looks again.
+const restoreHoldRecheck = time.Minute
+
+// restoringPoints is the set of the item's points that restores still
+// running read (their jobs' RecoveryPointID).
+func restoringPoints(ctx context.Context, r store.Reader, it *Item) (map[string]bool, error) {
+	js, err := RunningJobs(ctx, r, it.VaultID, JobFilter{ItemID: it.ID, Operation: OpRestore})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, j := range js {
+		if j.RecoveryPointID != "" {
+			out[j.RecoveryPointID] = true
+		}
+	}
+	return out, nil
 }
 
 // retentionKey is the keyed task of an item's next retention sweep.
