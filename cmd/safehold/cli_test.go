@@ -246,6 +246,18 @@ func TestCLI(t *testing.T) {
 	if out := vout.String(); !strings.Contains(out, `"module": "github.com/safehold/safehold"`) || !strings.Contains(out, `"goVersion": "go1.`) {
 		t.Errorf("version:\n%s", out)
 	}
+	// A test binary carries no version control stamp, as a binary built with
+	// -buildvcs=false (GOFLAGS) in a checkout does not: the line says why.
+	vr = newRootCmd()
+	vout.Reset()
+	vr.SetOut(&vout)
+	vr.SetArgs([]string{"version"})
+	if err := vr.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out := vout.String(); !strings.Contains(out, "commit  unknown (no version control stamp: built outside a git checkout, or with -buildvcs=false") {
+		t.Errorf("version without a stamp:\n%s", out)
+	}
 	e.Stop()
 	if _, err := run(t, e, nil, "item", "list"); err == nil || !strings.Contains(err.Error(), "is not answering: start it with `safehold serve") {
 		t.Errorf("server stopped: %v", err)

@@ -14,9 +14,12 @@ func newResetCmd() *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{Use: "reset", Short: "Delete every resource and all backup data, keeping the tenant, subscription, admin credentials and CA",
 		Long: `reset deletes every resource group and everything in it, all jobs, recovery points and backup data,
-service principals other than the admin and role assignments other than the admin's Owner. It keeps
-the tenant, the subscription, the admin principal and its secret, the CA and connection.json, so
-clients keep working without reconfiguration. Needs the Owner role on the subscription.`,
+service principals other than the admin, role assignments other than the admin's Owner, management
+locks, and the subscription's tags and predefined tag names. It keeps the tenant, the subscription,
+the admin principal and its secret, the CA and connection.json, so clients keep working without
+reconfiguration; it also keeps the server clock where it stands (a frozen one stays frozen: safehold
+clock resume or set) and the fault rules (safehold fault clear). Needs the Owner role on the
+subscription.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !yes {

@@ -314,7 +314,7 @@ func newVersionCmd() *cobra.Command {
 
 func orUnknown(c string, modified bool) string {
 	if c == "" {
-		return "unknown (not built from a git checkout)"
+		return "unknown (no version control stamp: built outside a git checkout, or with -buildvcs=false, as GOFLAGS may set)"
 	}
 	if modified {
 		c += " (modified)"
