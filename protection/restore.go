@@ -193,12 +193,15 @@ func (e *Engine) restoreDisk(ctx context.Context, jobID string, p *RecoveryPoint
 	}
 	var d Disk
 	err := ErrNotFound
-	if p.HasTier(TierOperational) {
+	if p.HasTier(TierOperational) && !DamagedTier(p, TierOperational) {
 		d, err = e.Disks.RestoreDisk(ctx, t.Source.SnapshotID, t.Target)
 	}
 	// From the vault tier when the snapshot is gone (expired, or deleted
-	// with its resource group).
+	// with its resource group) or a verify found its data damaged.
 	if errors.Is(err, ErrNotFound) && vaultKey != "" && p.HasTier(TierVault) {
+		if DamagedTier(p, TierVault) {
+			return Disk{}, damaged(p)
+		}
 		repo, release, rerr := e.vault(ctx, vaultKey)
 		if rerr != nil {
 			return Disk{}, rerr

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -586,6 +587,7 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 		res.RecoveryPointsChecked++
 		var d *DamagedRecoveryPoint
 		var firstErr string
+		var tiers []string // damaged
 		check := func(repoName, tier string) {
 			snaps := bad[repoName]
 			if used[repoName] == nil {
@@ -603,6 +605,9 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 				}
 				if d == nil {
 					d = &DamagedRecoveryPoint{VaultID: p.VaultID, ItemID: p.ItemID, RecoveryPointID: p.ID, Time: p.Time, Tier: tier, Packs: []string{}}
+				}
+				if !slices.Contains(tiers, tier) {
+					tiers = append(tiers, tier)
 				}
 				if namedPacks[repoName] == nil {
 					namedPacks[repoName] = map[string]bool{}
@@ -624,12 +629,16 @@ func (e *Engine) verify(ctx context.Context, run *VerifyRun, progress func(done,
 		}
 		if d != nil {
 			sort.Strings(d.Packs)
-			d.Summary = fmt.Sprintf("%s tier: damaged pack(s) %s: %s", d.Tier, strings.Join(d.Packs, ", "), firstErr)
+			where := d.Tier + " tier"
+			if len(tiers) > 1 {
+				where = strings.Join(tiers, " and ") + " tiers"
+			}
+			d.Summary = fmt.Sprintf("%s: damaged pack(s) %s: %s", where, strings.Join(d.Packs, ", "), firstErr)
 			if len(d.Packs) == 0 {
-				d.Summary = fmt.Sprintf("%s tier: %s", d.Tier, firstErr)
+				d.Summary = fmt.Sprintf("%s: %s", where, firstErr)
 			}
 			res.DamagedRecoveryPoints = append(res.DamagedRecoveryPoints, *d)
-			if err := MarkDamaged(ctx, e.Store, p.ItemID, p.ID, d.Summary); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := MarkDamaged(ctx, e.Store, p.ItemID, p.ID, d.Summary, tiers...); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, nil, err
 			}
 		} else if req.ReadData && DamageOf(p) != "" {

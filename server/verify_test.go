@@ -234,13 +234,17 @@ func TestVerifyJobs(t *testing.T) {
 		t.Fatalf("restore of a damaged point created the disk: %d", resp.StatusCode)
 	}
 
-	// Damage in the Recovery Services vault's tier.
+	// Damage in the Recovery Services vault's tier, and in its instant
+	// snapshot's (a point with one tier whole restores from it:
+	// TestTwoTierPointRestoresFromItsWholeTier).
 	vaults, _ := os.ReadDir(filepath.Join(e.DataDir, "vaults"))
 	if len(vaults) != 1 {
 		t.Fatalf("test setup: vault tiers %v", vaults)
 	}
 	vpack, vfile := fixture.MostData(t, packFiles(filepath.Join(e.DataDir, "vaults", vaults[0].Name(), "repo")), nil)
 	fixture.FlipByte(t, vfile)
+	_, ofile := fixture.MostData(t, opBefore, nil)
+	fixture.FlipByte(t, ofile)
 	st, rsJob = startVerify(t, e, rsVault, av, "", map[string]any{"readData": true})
 	if str(st, "status") != "Succeeded" {
 		t.Fatalf("RS verify operation: %v", st)

@@ -592,9 +592,9 @@ func TestVerifyKeepsAPointRetentionIsDeleting(t *testing.T) {
 }
 
 // TestDamagedVMPointShowsInvalidTiers: a Recovery Services point that
-// verify --read-data found damaged shows each of its tiers Invalid in
-// recoveryPointTierDetails (Azure's RecoveryPointTierStatus; no tier
-// restores it), why in recoveryPointAdditionalInfo, and Damaged in the
+// verify --read-data found damaged shows its damaged tier Invalid in
+// recoveryPointTierDetails (Azure's RecoveryPointTierStatus; that tier
+// restores nothing, the other does), why in recoveryPointAdditionalInfo, and Damaged in the
 // CLI's point list. Before, its tiers stayed Valid and the list said
 // nothing: only verify told.
 func TestDamagedVMPointShowsInvalidTiers(t *testing.T) {
@@ -616,9 +616,15 @@ func TestDamagedVMPointShowsInvalidTiers(t *testing.T) {
 	if !ok || len(ivm.RecoveryPointTierDetails) == 0 || ivm.RecoveryPointAdditionalInfo == nil || !strings.HasPrefix(*ivm.RecoveryPointAdditionalInfo, "Damaged: ") {
 		t.Fatalf("the damaged point: %+v", p.Properties)
 	}
+	// The damaged pack is the instant snapshot's: that tier is Invalid,
+	// the vault's copy whole (it restores the point).
 	for _, tier := range ivm.RecoveryPointTierDetails {
-		if *tier.Status != armrecoveryservicesbackup.RecoveryPointTierStatusInvalid {
-			t.Errorf("tier %s of the damaged point: %s", *tier.Type, *tier.Status)
+		want := armrecoveryservicesbackup.RecoveryPointTierStatusValid
+		if *tier.Type == armrecoveryservicesbackup.RecoveryPointTierTypeInstantRP {
+			want = armrecoveryservicesbackup.RecoveryPointTierStatusInvalid
+		}
+		if *tier.Status != want {
+			t.Errorf("tier %s of the damaged point: %s, want %s", *tier.Type, *tier.Status, want)
 		}
 	}
 	if out := mustRun(t, e, "point", "list", "app1", "-o", "tsv"); !strings.Contains(out, pts[0].ID) || !strings.Contains(out, "\tDamaged") {

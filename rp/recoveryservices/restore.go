@@ -781,10 +781,13 @@ func (pr *Provider) pointBody(ctx context.Context, it *itemRecord, p *protection
 	}
 	tiers, info := pointTiers(p, now, pr.Engine.InstantGone(ctx, p)), ""
 	if d := protection.DamageOf(p); d != "" {
-		// A point a verify found damaged restores from no tier: each
-		// is Invalid, and the additional info says why.
+		// A tier a verify found damaged restores nothing: it is Invalid
+		// (the instant snapshot's or the vault's; the archive holds the
+		// vault's data), and the additional info says why. The other
+		// tier of a two-tier point restores it.
+		of := map[string]string{"InstantRP": protection.TierOperational, "HardenedRP": protection.TierVault, "ArchivedRP": protection.TierVault}
 		for _, t := range tiers {
-			if t["status"] == "Valid" {
+			if tier, ok := of[t["type"].(string)]; t["status"] == "Valid" && (!ok || protection.DamagedTier(p, tier)) {
 				t["status"] = "Invalid"
 			}
 		}
