@@ -128,6 +128,40 @@ func (s *Service) dropRemovedVolume(ctx context.Context, uid string) {
 	}
 }
 
+// forgetVolumes drops what the store holds of volumes the start's sweep
+// removed (uids): the removed mark another replica's delete of the disk
+// left for this one, and the disk's lease row if this replica holds it
+// (a creation interrupted between its volume and its commit). Both stayed
+// for ever: keepOwnership only looks at the volumes still here.
+func (s *Service) forgetVolumes(ctx context.Context, uids []string) error {
+	if s.opts.Replica == nil || len(uids) == 0 {
+		return nil
+	}
+	return s.p.Store.Update(ctx, func(tx store.Tx) error {
+		for _, uid := range uids {
+			if strings.HasSuffix(uid, guestStateSuffix) {
+				continue // (its disk's)
+			}
+			if err := store.DeleteKeys(ctx, tx, RemovedVolumeKind, strings.ToLower(uid)); err != nil {
+				return err
+			}
+			row, err := lease.Get(ctx, tx, diskLease(uid))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if row.Holder == s.opts.Replica.NodeID {
+				if err := store.DeleteKeys(ctx, tx, lease.Kind, diskLease(uid)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // checkOwner returns nil when this replica may serve disk d's live data
 // (always, without replicas) and the epoch of its tenure; else an
 // *ErrElsewhere naming the owner (Alive: forward there) or a failure.

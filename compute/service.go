@@ -598,12 +598,17 @@ func (s *Service) sweep(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read volume dir: %w", err)
 	}
+	var removed []string
 	for _, e := range ents {
 		if uid, ok := strings.CutSuffix(e.Name(), ".raw"); ok && !used[uid] {
 			if err := s.vols.Remove(uid); err != nil && !errors.Is(err, volume.ErrNotFound) {
 				return fmt.Errorf("remove orphaned volume %s: %w", uid, err)
 			}
+			removed = append(removed, uid)
 		}
+	}
+	if err := s.forgetVolumes(ctx, removed); err != nil {
+		return err
 	}
 	// A snapshot whose manifest is damaged is kept (what it belonged to
 	// cannot be read; safehold verify names it): the server starts all

@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/safehold/safehold/compute"
 	"github.com/safehold/safehold/internal/fixture"
 	"github.com/safehold/safehold/internal/testserver"
 	"github.com/safehold/safehold/internal/testsvc"
@@ -161,4 +162,46 @@ func TestDiskDeletedThroughAnotherReplicaLeavesNoVolume(t *testing.T) {
 		_, err := owner.Server.Store.Get(ctx, lease.Kind, "disk:"+strings.ToLower(*d.Properties.UniqueID))
 		return errors.Is(err, store.ErrNotFound)
 	})
+}
+
+// TestDiskDeletedWhileItsOwnerIsStoppedLeavesNoMark: two replicas on one
+// PostgreSQL store. A disk deleted through the other replica while the
+// replica holding its bytes is stopped leaves a removed mark for it; the
+// owner's start removes the volume (no disk uses it) and the mark with it,
+// and no lease row of the disk stays. Before, the start's sweep removed the
+// volume and left the mark (and a lease row of its own, had a creation
+// been interrupted) for ever: the renewals only look at volumes still there.
+func TestDiskDeletedWhileItsOwnerIsStoppedLeavesNoMark(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	a := testserver.Start(t, testserver.WithStore(url))
+	b := testserver.Start(t, testserver.WithStore(url))
+	a.ResourceGroups("rg")
+	owner, other := leaderOf(a, b)
+	ctx := other.Ctx()
+	dc := testserver.Factory(owner, armcompute.NewClientFactory).NewDisksClient()
+	d, err := fixture.Wait(dc.BeginCreateOrUpdate(owner.Ctx(), "rg", "gone", armcompute.Disk{Location: to.Ptr("westus"), Properties: &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1)}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := strings.ToLower(*d.Properties.UniqueID)
+	vol := filepath.Join(owner.Server.Compute.Volumes().Dir(), *d.Properties.UniqueID+".raw")
+	owner.Stop()
+	odc := testserver.Factory(other, armcompute.NewClientFactory).NewDisksClient()
+	if _, err := fixture.Wait(odc.BeginDelete(ctx, "rg", "gone", nil)); err != nil {
+		t.Fatalf("delete the disk through the other replica: %v", err)
+	}
+	if _, err := other.Server.Store.Get(ctx, compute.RemovedVolumeKind, uid); err != nil {
+		t.Fatalf("the removed mark for the stopped owner: %v", err)
+	}
+	owner.Restart()
+	if _, err := os.Stat(vol); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the deleted disk's volume after its owner's start: %v", err)
+	}
+	if _, err := other.Server.Store.Get(ctx, compute.RemovedVolumeKind, uid); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the removed mark after its owner's start: %v, want none", err)
+	}
+	if _, err := other.Server.Store.Get(ctx, lease.Kind, "disk:"+uid); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted disk's lease row after its owner's start: %v, want none", err)
+	}
 }
