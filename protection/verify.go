@@ -46,8 +46,8 @@ func DamagedTier(p *RecoveryPoint, tier string) bool {
 	if DamageOf(p) == "" {
 		return false
 	}
-	tiers, ok := p.Details[DetailDamagedTiers]
-	return !ok || slices.Contains(strings.Split(tiers, ","), tier)
+	tiers := p.Details[DetailDamagedTiers]
+	return tiers == "" || slices.Contains(strings.Split(tiers, ","), tier)
 }
 
 // MarkDamaged records (summary != "") or clears (summary == "") a verify's
@@ -70,7 +70,7 @@ func MarkDamaged(ctx context.Context, s store.Store, itemID, pointID, summary st
 				p.Details = map[string]string{}
 			}
 			p.Details[DetailDamaged] = summary
-			p.Details[DetailDamagedTiers] = listed
+			p.Details[DetailDamagedTiers] = listed // "" (none named): every tier
 		}
 		return PutRecoveryPoint(ctx, tx, p)
 	})
