@@ -246,6 +246,17 @@ func TestCLI(t *testing.T) {
 	if out := vout.String(); !strings.Contains(out, `"module": "github.com/safehold/safehold"`) || !strings.Contains(out, `"goVersion": "go1.`) {
 		t.Errorf("version:\n%s", out)
 	}
+	// The root help says where the commands find the server.
+	vr = newRootCmd()
+	vout.Reset()
+	vr.SetOut(&vout)
+	vr.SetArgs([]string{"--help"})
+	if err := vr.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out := vout.String(); !strings.Contains(out, "safehold serve starts the server") || !strings.Contains(out, "through the connection.json below the\ndirectory they run in: --data-dir (env SAFEHOLD_DATA_DIR)") {
+		t.Errorf("safehold --help:\n%s", out)
+	}
 	// A test binary carries no version control stamp, as a binary built with
 	// -buildvcs=false (GOFLAGS) in a checkout does not: the line says why.
 	vr = newRootCmd()

@@ -63,8 +63,16 @@ func main() {
 // newRootCmd is the command tree (tests run it in-process).
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "safehold",
-		Short:         "Self-hosted Azure Backup that speaks Azure Resource Manager",
+		Use:   "safehold",
+		Short: "Self-hosted Azure Backup that speaks Azure Resource Manager",
+		Long: `Self-hosted Azure Backup that speaks Azure Resource Manager.
+
+safehold serve starts the server (HTTPS on 127.0.0.1:8443, state in ./safehold-data) and writes
+safehold-data/connection.json: its endpoint, CA certificate, tenant, default subscription and the
+admin's client id and secret. The other commands (but version) talk to that running server as the
+admin (the backup verbs also as --client-id/--client-secret), through the connection.json below the
+directory they run in: --data-dir (env SAFEHOLD_DATA_DIR) points elsewhere. README.md says how to
+point az, the Go SDK and the JavaScript SDK at the server.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
