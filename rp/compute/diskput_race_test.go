@@ -96,3 +96,50 @@ func TestSameDiskCreateOnlyAtOnceCreatesOnce(t *testing.T) {
 		}
 	}
 }
+
+// PUTs and DELETEs of one disk at once (raw requests, as curl sends
+// them): every PUT succeeds, creating the disk again when a DELETE removed
+// it while the PUT updated it, or updating it when another PUT created it
+// first. Before, such a PUT answered 404 ResourceNotFound (the disk it was
+// updating deleted under it) or 409 Conflict "already exists" (created
+// again under it after its first retry): 2 of 60 PUTs mixed with 60
+// DELETEs, hostile31.
+func TestDiskPutAndDeleteAtOnce(t *testing.T) {
+	e, ctx := start(t)
+	const rounds, clients = 12, 24
+	body := `{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}`
+	for round := range rounds {
+		name := fmt.Sprintf("mixed%d", round)
+		e.emptyDisk(name, 1)
+		path := e.diskID(name) + "?api-version=2024-03-02"
+		var wg sync.WaitGroup
+		codes := make([]string, clients)
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%2 == 1 {
+					resp, _ := e.Do("DELETE", path, nil)
+					if resp.StatusCode >= 300 {
+						codes[i] = fmt.Sprintf("DELETE %d", resp.StatusCode)
+					}
+					return
+				}
+				resp, m := e.Do("PUT", path, body)
+				if resp.StatusCode >= 300 {
+					codes[i] = fmt.Sprintf("PUT %d %v", resp.StatusCode, m)
+				}
+			}()
+		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != "" {
+				t.Errorf("round %d, client %d: %s", round, i, c)
+			}
+		}
+		e.WaitFor("the deletes", func() bool {
+			d, err := e.disks.Get(ctx, e.rg, name, nil)
+			return err != nil || *d.Properties.ProvisioningState == "Succeeded"
+		})
+	}
+}

@@ -76,13 +76,19 @@ func diskID(r *arm.Request) string {
 }
 
 func (pr *Provider) putDisk(r *arm.Request, in diskInput) (*arm.Response, error) {
-	return pr.putDiskOnce(r, in, false)
+	return pr.putDiskOnce(r, in, putDiskRetries)
 }
 
-// putDiskOnce is a disk's PUT; raced says that it runs again because the
-// disk it was creating was created meanwhile by another request (a PUT of
-// the same disk at once): a PUT is a create-or-update, so it updates it.
-func (pr *Provider) putDiskOnce(r *arm.Request, in diskInput, raced bool) (*arm.Response, error) {
+// putDiskRetries is how many times a disk's PUT runs again when another
+// request changed what it found: the disk it was creating was created
+// meanwhile (a PUT of the same disk at once), so it updates it, or the
+// disk it was updating was deleted meanwhile (a DELETE at once), so it
+// creates it, as a PUT is a create-or-update either way.
+const putDiskRetries = 3
+
+// putDiskOnce is a disk's PUT, which runs again (retries more times) when
+// the disk was created or deleted under it.
+func (pr *Provider) putDiskOnce(r *arm.Request, in diskInput, retries int) (*arm.Response, error) {
 	ctx := r.HTTP.Context()
 	settings, ext := settingsOf(r.Body, diskSettings)
 	if err := pr.checkSettings(r, settings, false); err != nil {
@@ -158,12 +164,22 @@ func (pr *Provider) putDiskOnce(r *arm.Request, in diskInput, raced bool) (*arm.
 		if in.Properties != nil && in.Properties.DiskSizeGB != nil {
 			u.SizeBytes = *in.Properties.DiskSizeGB << 30
 		}
-		if settings, err = pr.checkDiskUpdate(ctx, existing, u, settings); err != nil {
-			return nil, err
+		settings, err = pr.checkDiskUpdate(ctx, existing, u, settings)
+		var d *compute.DiskResource
+		if err == nil {
+			d, err = pr.svc.UpdateDisk(ctx, id, u)
 		}
-		d, err := pr.svc.UpdateDisk(ctx, id, u)
-		return pr.withSettings(r, id, d, err, settings, ext)
+		resp, err := pr.withSettings(r, id, d, err, settings, ext)
+		if arm.IsNotFound(err) && retries > 0 {
+			return pr.putDiskOnce(r, in, retries-1) // deleted meanwhile
+		}
+		return resp, err
 	} else if !arm.IsNotFound(err) {
+		return nil, err
+	}
+	// Again where the PUT finds the disk absent: it may have been deleted
+	// since by a DELETE at once. An update-only PUT (If-Match) is 412 then.
+	if err := r.CheckConditions(false, ""); err != nil {
 		return nil, err
 	}
 	spec := compute.DiskSpec{ID: id, Tags: in.Tags, Zones: in.Zones, Settings: settings, ExtendedLocation: ext}
@@ -207,8 +223,8 @@ func (pr *Provider) putDiskOnce(r *arm.Request, in diskInput, raced bool) (*arm.
 	switch spec.CreateOption {
 	case "Empty", "Upload", "UploadPreparedSecure":
 		if _, err := pr.svc.CreateDisk(ctx, spec); err != nil {
-			if compute.IsExists(err) && !raced {
-				return pr.putDiskOnce(r, in, true) // an update now: conditions checked again there
+			if compute.IsExists(err) && retries > 0 {
+				return pr.putDiskOnce(r, in, retries-1) // created meanwhile: an update now, conditions checked again there
 			}
 			return nil, err
 		}
