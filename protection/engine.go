@@ -243,8 +243,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	})
 }
 
-// Close closes the open vault tiers. It does not wait for one being
-// opened (a stuck object store): that one is closed once its open ends.
+// Close closes the open vault tiers no operation uses, and refuses new
+// users. It does not wait for one being opened (a stuck object store):
+// that one is closed once its open ends; nor does it close one in use (a
+// backup copying into it, a restore or verify reading it, still running
+// as the server stops): its last user's release closes it (releaseVault).
+// Closed under them, their next write failed on a closed store.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	e.closed = true
@@ -256,7 +260,7 @@ func (e *Engine) Close() error {
 	for k, v := range e.vaults {
 		select {
 		case <-v.opened:
-			if v.repo != nil && !v.closing {
+			if v.repo != nil && !v.closing && v.refs <= 0 {
 				v.closing = true
 				open = append(open, v)
 			}
