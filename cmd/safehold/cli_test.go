@@ -385,6 +385,15 @@ func TestStatusNamesTheServerClock(t *testing.T) {
 		t.Fatalf("status of a server on real time:\n%s", out)
 	}
 	mustRun(t, e, "clock", "advance", "36h")
+	// A Reader may not read the admin clock: status names the server's time
+	// all the same (it was missing), not the offset.
+	var sp struct{ AppID, ClientSecret string }
+	if err := json.Unmarshal([]byte(mustRun(t, e, "sp", "create", "status-reader", "--role", "Reader")), &sp); err != nil || sp.AppID == "" {
+		t.Fatalf("sp create: %+v %v", sp, err)
+	}
+	if out := mustRun(t, e, "status", "--client-id", sp.AppID, "--client-secret", sp.ClientSecret); !regexp.MustCompile(`Clock\s+│ \d{4}-\d\d-\d\dT\S+ \(whether it was moved or is frozen only an Owner reads\)`).MatchString(out) {
+		t.Fatalf("status as a Reader:\n%s", out)
+	}
 	out := mustRun(t, e, "status")
 	if !regexp.MustCompile(`Clock\s+│ frozen at \S+, 3[56]h\d+m\d+s ahead of real time now \(it falls behind as real time passes\): no scheduled backup runs until .safehold clock resume.`).MatchString(out) {
 		t.Fatalf("status after clock advance 36h:\n%s", out)

@@ -34,6 +34,10 @@ type statusReport struct {
 	// admin API needs Owner): schedules, retention and the jobs' times
 	// follow it, and after safehold clock set or advance it stays frozen.
 	Clock *statusClock `json:"clock,omitempty"`
+	// ServerTime is the server's time for a principal who may not read the
+	// clock (the storage figures' measuredAt): where it stands, not whether
+	// it was moved or is frozen.
+	ServerTime *time.Time `json:"serverTime,omitempty"`
 }
 
 type statusClock struct {
@@ -158,9 +162,14 @@ func newStatusCmd() *cobra.Command {
 			// The storage figures read the object storage: when it is out of
 			// reach the rest is still reported (the Blob row says why), then
 			// the command fails.
-			var u struct{ Properties storageUsage }
+			var u struct {
+				Properties struct {
+					storageUsage
+					MeasuredAt time.Time `json:"measuredAt"`
+				}
+			}
 			uerr := s.armGet("/subscriptions/"+s.sub+"/providers/Safehold.Storage/usage/default?api-version=2024-01-01", &u)
-			r.Storage = u.Properties
+			r.Storage = u.Properties.storageUsage
 			rows := [][2]string{{"Endpoint", r.Endpoint}, {"Health", r.Health}, {"ServerVersion", r.Version.String()},
 				{"Store", r.Store}, {"Blob", r.Blob}, {"DataDir", r.DataDir}, {"Vaults", countPairs(r.Vaults)}, {"Items", fmt.Sprint(r.Items)}, {"Jobs", countPairs(r.Jobs)},
 				{"Disks", fmt.Sprint(r.Disks)}, {"Snapshots", fmt.Sprint(r.Snapshots)}}
@@ -168,6 +177,9 @@ func newStatusCmd() *cobra.Command {
 			if err := s.armGet(adminPath+"/clock?api-version=2024-01-01", &ck); err == nil {
 				r.Clock = &ck
 				rows = append(rows, [2]string{"Clock", clockLine(ck)})
+			} else if at := u.Properties.MeasuredAt; uerr == nil && !at.IsZero() {
+				r.ServerTime = &at
+				rows = append(rows, [2]string{"Clock", at.UTC().Format(time.RFC3339) + " (whether it was moved or is frozen only an Owner reads)"})
 			}
 			if uerr != nil {
 				r.StorageError = uerr.Error()
