@@ -1,6 +1,7 @@
 package clients_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/safehold/safehold/internal/testserver"
@@ -50,5 +51,16 @@ func TestAzCLIVaultEncryptionKey(t *testing.T) {
 	v := az.json("backup", "vault", "show", "-g", "encrg", "-n", "encv2")
 	if str(v, "properties.encryption.keyVaultProperties.keyUri") != k3 || testserver.Field(v, "properties.encryption.kekIdentity.useSystemAssignedIdentity") != true {
 		t.Fatalf("the vault's encryption after the config's PUT: %v", testserver.Field(v, "properties.encryption"))
+	}
+
+	// Going back to platform-managed keys is refused, as in Azure: the key
+	// stays.
+	r := az.exec("rest", "--method", "put", "--url", "/subscriptions/"+e.Conn.SubscriptionID+"/resourceGroups/encrg/providers/Microsoft.RecoveryServices/vaults/encv2/backupEncryptionConfigs/backupResourceEncryptionConfig?api-version=2023-04-01",
+		"--body", `{"properties":{"encryptionAtRestType":"MicrosoftManaged"}}`, "-o", "none")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Bad Request") || !strings.Contains(r.Stderr, "can't be reverted to platform-managed keys") {
+		t.Fatalf("az rest PUT MicrosoftManaged on a CMK vault: exit status %d, want 400 saying it can't be reverted\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if got := az.tsv("backup", "vault", "encryption", "show", "-g", "encrg", "-n", "encv2", "--query", "[properties.encryptionAtRestType, properties.keyUri]"); got != "CustomerManaged\n"+k3 {
+		t.Fatalf("az backup vault encryption show after the refused revert: %q, want CustomerManaged and %s", got, k3)
 	}
 }

@@ -78,6 +78,13 @@ func (pr *Provider) putEncryptionConfig(r *arm.Request) (*arm.Response, error) {
 			return nil, err
 		}
 	}
+	// A customer-managed key, once set, stays: Azure changes the key but
+	// never goes back to platform-managed keys.
+	oldType, _ := c.Properties["encryptionAtRestType"].(string)
+	oldKey, _ := c.Properties["keyUri"].(string)
+	if t, _ := props["encryptionAtRestType"].(string); strings.EqualFold(oldType, "CustomerManaged") && oldKey != "" && strings.EqualFold(t, "MicrosoftManaged") {
+		return nil, arm.BadRequest("BMSUserErrorInvalidInput", "The vault '%s' is encrypted with a customer-managed key, and encryption with customer-managed keys can't be reverted to platform-managed keys (MicrosoftManaged): keep encryptionAtRestType CustomerManaged, and send a new properties.keyUri to change the key.", vid.Name())
+	}
 	for _, k := range []string{"encryptionAtRestType", "keyUri", "subscriptionId", "infrastructureEncryptionState", "useSystemAssignedIdentity", "userAssignedIdentity"} {
 		if v, ok := props[k]; ok {
 			c.Properties[k] = v
