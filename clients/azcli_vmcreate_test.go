@@ -57,6 +57,17 @@ func TestAzCLIVMCreate(t *testing.T) {
 	if out := az.tsv("vm", "show", "-g", "vmrg", "-n", "vm3", "--query", "[osProfile.adminUsername, osProfile.adminPassword, hardwareProfile.vmSize, length(storageProfile.dataDisks)]"); strings.Join(strings.Fields(out), " ") != "azureuser None Standard_B1s 1" {
 		t.Fatalf("vm3: %q", out)
 	}
+	// Its Linux configuration reads as Azure's does: password
+	// authentication allowed (az sent no linuxConfiguration), the VM agent
+	// provisioned, the image's patching; vm1's, given an SSH key, disables
+	// passwords.
+	lc := "[osProfile.linuxConfiguration.disablePasswordAuthentication, osProfile.linuxConfiguration.provisionVmAgent, osProfile.linuxConfiguration.patchSettings.patchMode, osProfile.allowExtensionOperations]"
+	if out := az.tsv("vm", "show", "-g", "vmrg", "-n", "vm3", "--query", lc); strings.Join(strings.Fields(out), " ") != "false true ImageDefault true" {
+		t.Fatalf("vm3's linuxConfiguration: %q, want disablePasswordAuthentication false, provisionVMAgent true, patchMode ImageDefault (and allowExtensionOperations true)", out)
+	}
+	if out := az.tsv("vm", "show", "-g", "vmrg", "-n", "vm1", "--query", lc); strings.Join(strings.Fields(out), " ") != "true true ImageDefault true" {
+		t.Fatalf("vm1's linuxConfiguration: %q, want passwords disabled", out)
+	}
 	az.run("vm", "delete", "-g", "vmrg", "-n", "vm3", "--yes")
 	az.fails("ResourceNotFound", "network", "nic", "show", "-g", "vmrg", "-n", "vm3VMNic")
 	if out := az.tsv("disk", "list", "-g", "vmrg", "--query", "[?starts_with(name, 'vm3_')].name | length(@)"); out != "1" {

@@ -325,11 +325,66 @@ func (s *Service) VMResource(ctx context.Context, id string) (*VMResource, error
 
 // withNetworkProfile gives a VM created without a networkProfile an empty
 // one: the VM has no network interfaces, and clients that walk them (az vm show -d, az vm list -d)
-// find none rather than no profile at all.
+// find none rather than no profile at all. It also answers the OS
+// profile's defaults (withOSProfileDefaults).
 func (v *VMResource) withNetworkProfile() {
 	if v.Properties.NetworkProfile == nil {
 		v.Properties.NetworkProfile = map[string]any{"networkInterfaces": []any{}}
 	}
+	v.withOSProfileDefaults()
+}
+
+// withOSProfileDefaults answers an OS profile (a VM created from an image
+// has one) with the settings Azure fills in where the caller sent none:
+// secrets [], allowExtensionOperations and requireGuestProvisionSignal
+// true, and the OS's configuration — for Linux disablePasswordAuthentication
+// false (password authentication, as az vm create --authentication-type
+// password sends no linuxConfiguration), provisionVMAgent true,
+// patchSettings ImageDefault; for Windows provisionVMAgent and
+// enableAutomaticUpdates true, patchSettings AutomaticByOS. A VM over an
+// existing OS disk has no OS profile, as in Azure.
+func (v *VMResource) withOSProfileDefaults() {
+	op := v.Properties.OSProfile
+	if op == nil {
+		return
+	}
+	fill := func(m map[string]any, k string, val any) {
+		if _, ok := m[k]; !ok {
+			m[k] = val
+		}
+	}
+	sub := func(m map[string]any, k string) map[string]any {
+		c, _ := m[k].(map[string]any)
+		if c == nil {
+			c = map[string]any{}
+			m[k] = c
+		}
+		return c
+	}
+	fill(op, "secrets", []any{})
+	fill(op, "allowExtensionOperations", true)
+	fill(op, "requireGuestProvisionSignal", true)
+	osType := ""
+	if od := v.Properties.StorageProfile.OSDisk; od != nil {
+		osType = od.OSType
+	}
+	if strings.EqualFold(osType, "Windows") {
+		wc := sub(op, "windowsConfiguration")
+		fill(wc, "provisionVMAgent", true)
+		fill(wc, "enableAutomaticUpdates", true)
+		ps := sub(wc, "patchSettings")
+		fill(ps, "patchMode", "AutomaticByOS")
+		fill(ps, "assessmentMode", "ImageDefault")
+		fill(wc, "enableVMAgentPlatformUpdates", false)
+		return
+	}
+	lc := sub(op, "linuxConfiguration")
+	fill(lc, "disablePasswordAuthentication", false)
+	fill(lc, "provisionVMAgent", true)
+	ps := sub(lc, "patchSettings")
+	fill(ps, "patchMode", "ImageDefault")
+	fill(ps, "assessmentMode", "ImageDefault")
+	fill(lc, "enableVMAgentPlatformUpdates", false)
 }
 
 // VM returns a VM; 404 ResourceNotFound when absent.
