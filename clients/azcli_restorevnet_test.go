@@ -17,7 +17,9 @@ import (
 // restore naming a subnet not in the network (az rest: az itself looks
 // the subnet up) is refused at once (BMSUserErrorInvalidRestoreInput,
 // naming properties.subnetId). Before, the VM had no network interface
-// and a missing subnet was accepted.
+// and a missing subnet was accepted. A restore with the vault's identity
+// (--mi-system-assigned) needs that identity to reach the staging
+// account; before, it was not looked at there.
 func TestAzCLIRestoreToANewVMInAVNet(t *testing.T) {
 	e := testserver.Start(t)
 	az := loggedIn(t, e)
@@ -68,5 +70,24 @@ func TestAzCLIRestoreToANewVMInAVNet(t *testing.T) {
 	r := az.exec("rest", "--method", "post", "--body", body, "--url", itemID+"/recoveryPoints/"+rp+"/restore?api-version=2023-04-01")
 	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "BMSUserErrorInvalidRestoreInput") || !strings.Contains(r.Stdout+r.Stderr, "properties.subnetId") {
 		t.Fatalf("a restore into a subnet not in the network: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+
+	// A restore with the vault's managed identity (--mi-system-assigned;
+	// az itself refuses it while the vault has none) reaches the staging
+	// account as that identity, as in Azure: refused while the identity
+	// may not write the account's containers (403 naming it), and done
+	// once it holds Storage Account Contributor on the account.
+	mi := []string{"backup", "restore", "restore-disks", "-c", "src", "-i", "src", "-r", rp, "--storage-account", "vnetstaging",
+		"--target-resource-group", "newRG", "--mi-system-assigned"}
+	principal := az.tsv("backup", "vault", "identity", "assign", "-g", "vaultRG", "-n", "netVault", "--system-assigned", "--query", "identity.principalId")
+	r = az.exec(with(mi...)...)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "(AuthorizationFailed)") || !strings.Contains(r.Stderr, principal) {
+		t.Fatalf("a restore as an identity that may not write the staging account: exit %d, want AuthorizationFailed naming %s\n%s%s", r.Code, principal, r.Stdout, r.Stderr)
+	}
+	az.run("role", "assignment", "create", "--assignee-object-id", principal, "--assignee-principal-type", "ServicePrincipal", "--role", "Storage Account Contributor",
+		"--scope", "/subscriptions/"+sub+"/resourceGroups/vaultRG/providers/Microsoft.Storage/storageAccounts/vnetstaging", "-o", "none")
+	rj = az.json(with(mi...)...)
+	if st := az.tsv(with("backup", "job", "wait", "-n", str(rj, "name"), "--timeout", "300", "--query", "properties.status")...); st != "Completed" {
+		t.Fatalf("the restore with the vault's identity: job %s", st)
 	}
 }

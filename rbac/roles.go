@@ -32,6 +32,7 @@ const (
 	DiskRestoreOperator       = "b50d9833-a0cb-478e-945f-707fcc997c13"
 	VirtualMachineContributor = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 	NetworkContributor        = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+	StorageAccountContributor = "17d1049b-9a84-46fb-8f53-869881c3d3ab"
 )
 
 func perm(actions []string, notActions ...string) []Permission {
@@ -101,5 +102,10 @@ var BuiltInRoles = []RoleDefinition{
 	{ID: NetworkContributor, RoleName: "Network Contributor", Description: "Lets you manage networks, but not access to them.",
 		Permissions: perm([]string{"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Network/*",
 			"Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
+			"Microsoft.Support/*"})},
+	{ID: StorageAccountContributor, RoleName: "Storage Account Contributor", Description: "Permits management of storage accounts. Provides access to the account key, which can be used to access data via Shared Key authorization.",
+		Permissions: perm([]string{"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Insights/diagnosticSettings/*",
+			"Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action", "Microsoft.ResourceHealth/availabilityStatuses/read",
+			"Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Storage/storageAccounts/*",
 			"Microsoft.Support/*"})},
 }

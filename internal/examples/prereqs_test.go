@@ -133,11 +133,15 @@ func (p *prereqs) create(xs []*example) {
 	}
 	var vnets []*vnet
 	vnetOf := map[string]*vnet{}
-	// The vaults whose restores join a subnet as the vault's system
-	// identity (identityInfo), and the groups of those subnets: the vault
-	// has that identity, and it may join them, as in Azure.
-	type joiner struct{ rg, vault, netRG string }
-	var joiners []joiner
+	// The vaults whose restores act as one of the vault's managed
+	// identities (identityInfo: the system-assigned one, or the
+	// user-assigned one named), and what that identity may do: join the
+	// subnets of a restore to a new VM (Network Contributor on their
+	// group) and write the staging account's containers (Storage Account
+	// Contributor on it). The vault has the identity, and it may, as in
+	// Azure.
+	type grant struct{ rg, vault, identity, role, scope string }
+	var grants []grant
 	type item struct {
 		rg, vault, container, item string
 		archivable                 bool // an old point ready to move to the archive tier (archive_test.go)
@@ -482,16 +486,23 @@ func (p *prereqs) create(xs []*example) {
 			if !slices.Contains(v.subnets, m[3]) {
 				v.subnets = append(v.subnets, m[3])
 			}
-			if reSystemIdentity.MatchString(x.Body) && x.Args["vaultName"] != "" {
-				j := joiner{x.Args["resourceGroupName"], x.Args["vaultName"], m[1]}
-				if !slices.Contains(joiners, j) {
-					joiners = append(joiners, j)
+			if ident, ok := p.restoreIdentity(x.Body); ok && x.Args["vaultName"] != "" {
+				g := grant{x.Args["resourceGroupName"], x.Args["vaultName"], ident, networkContributor, "/subscriptions/" + p.e.Sub + "/resourceGroups/" + m[1]}
+				if !slices.Contains(grants, g) {
+					grants = append(grants, g)
 				}
 			}
 		}
 		// Staging storage accounts of restores and their validation.
 		for _, m := range reStorage.FindAllStringSubmatch(x.Body, -1) {
 			add(&accounts, "storage account", m[1], strings.ToLower(m[2]))
+			if ident, ok := p.restoreIdentity(x.Body); ok && x.Args["vaultName"] != "" {
+				g := grant{x.Args["resourceGroupName"], x.Args["vaultName"], ident, storageAccountContributor,
+					"/subscriptions/" + p.e.Sub + "/resourceGroups/" + m[1] + "/providers/Microsoft.Storage/storageAccounts/" + strings.ToLower(m[2])}
+				if !slices.Contains(grants, g) {
+					grants = append(grants, g)
+				}
+			}
 		}
 		if x.Mod.Pkg == "armcompute" && x.Phase != 1 {
 			switch x.Client {
@@ -568,8 +579,32 @@ func (p *prereqs) create(xs []*example) {
 	for _, v := range rsVaults {
 		p.rsVault(v.rg, v.name, loc(v.rg, v.name), vaultTags[strings.ToLower(v.rg+"/"+v.name)])
 	}
-	for _, j := range joiners {
-		p.vaultJoins(j.rg, j.vault, j.netRG)
+	// Each vault gets the identities its restores act as, then their
+	// grants.
+	idents := map[pair][]string{}
+	var identVaults []pair
+	for _, g := range grants {
+		v := pair{g.rg, g.vault}
+		if _, ok := idents[v]; !ok {
+			identVaults = append(identVaults, v)
+		}
+		if !slices.Contains(idents[v], g.identity) {
+			idents[v] = append(idents[v], g.identity)
+		}
+	}
+	principals := map[string]string{}
+	for _, v := range identVaults {
+		for ident, principal := range p.vaultIdentities(v.rg, v.name, idents[v]) {
+			principals[strings.ToLower(v.rg+"/"+v.name+"/"+ident)] = principal
+		}
+	}
+	assigned := map[string]bool{} // a user-assigned identity may serve two vaults
+	for _, g := range grants {
+		principal := principals[strings.ToLower(g.rg+"/"+g.vault+"/"+g.identity)]
+		if k := strings.ToLower(principal + " " + g.role + " " + g.scope); principal != "" && !assigned[k] {
+			assigned[k] = true
+			fixture.Assign(p.t, p.e, g.scope, g.role, principal)
+		}
 	}
 	for _, ip := range intentPolicies {
 		p.copyDefaultPolicy(ip[0], ip[1], ip[2])
@@ -868,29 +903,77 @@ func (p *prereqs) virtualNetwork(rg, name, location string, subnets []string) {
 	}
 }
 
-// vaultJoins gives a Recovery Services vault a system-assigned identity
-// holding Network Contributor on netRG (joining its subnets).
-func (p *prereqs) vaultJoins(rg, vault, netRG string) {
-	resp, m := p.e.Do("PATCH", "/subscriptions/"+p.e.Sub+"/resourceGroups/"+rg+"/providers/Microsoft.RecoveryServices/vaults/"+vault+"?api-version=2024-04-01",
-		map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
-	// A PATCH may answer 202 (its operation made the identity): the
-	// vault's GET names it.
-	principal := ""
-	for i := 0; i < 100 && resp.StatusCode/100 == 2 && principal == ""; i++ {
+// Azure's built-in roles a restore's managed identity is granted.
+const (
+	networkContributor        = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+	storageAccountContributor = "17d1049b-9a84-46fb-8f53-869881c3d3ab"
+)
+
+// reUserIdentity matches the user-assigned identity a restore names (from
+// its resource group on: the subscription is the server's).
+var reUserIdentity = regexp.MustCompile(`(?i)ManagedIdentityResourceID:\s*to\.Ptr\("[^)]*?(/resourceGroups/[^"]+)"\)`)
+
+// restoreIdentity is the vault identity a restore body acts as: "" for
+// the system-assigned one, or the user-assigned one's id; false when the
+// body names none.
+func (p *prereqs) restoreIdentity(body string) (string, bool) {
+	if reSystemIdentity.MatchString(body) {
+		return "", true
+	}
+	if m := reUserIdentity.FindStringSubmatch(body); m != nil {
+		return "/subscriptions/" + p.e.Sub + m[1], true
+	}
+	return "", false
+}
+
+// vaultIdentities gives a Recovery Services vault the managed identities
+// named ("" the system-assigned one, else user-assigned ids) and returns
+// each one's principal id.
+func (p *prereqs) vaultIdentities(rg, vault string, idents []string) map[string]string {
+	typ, users := "", map[string]any{}
+	for _, id := range idents {
+		if id == "" {
+			typ = "SystemAssigned"
+		} else {
+			users[id] = map[string]any{}
+		}
+	}
+	identity := map[string]any{"type": typ}
+	if len(users) > 0 {
+		identity = map[string]any{"type": strings.TrimPrefix(typ+", UserAssigned", ", "), "userAssignedIdentities": users}
+	}
+	url := "/subscriptions/" + p.e.Sub + "/resourceGroups/" + rg + "/providers/Microsoft.RecoveryServices/vaults/" + vault + "?api-version=2024-04-01"
+	resp, m := p.e.Do("PATCH", url, map[string]any{"identity": identity})
+	// A PATCH may answer 202 (its operation made the identities): the
+	// vault's GET names them.
+	out := map[string]string{}
+	for i := 0; i < 100 && resp.StatusCode/100 == 2 && len(out) < len(idents); i++ {
 		if i > 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
 		var g map[string]any
-		resp, g = p.e.Do("GET", "/subscriptions/"+p.e.Sub+"/resourceGroups/"+rg+"/providers/Microsoft.RecoveryServices/vaults/"+vault+"?api-version=2024-04-01", nil)
+		resp, g = p.e.Do("GET", url, nil)
 		id, _ := g["identity"].(map[string]any)
-		principal, _ = id["principalId"].(string)
+		if pid, _ := id["principalId"].(string); pid != "" && typ != "" {
+			out[""] = pid
+		}
+		ua, _ := id["userAssignedIdentities"].(map[string]any)
+		for k, v := range ua {
+			if u, _ := v.(map[string]any); u != nil {
+				if pid, _ := u["principalId"].(string); pid != "" {
+					for _, want := range idents {
+						if want != "" && strings.EqualFold(want, k) {
+							out[want] = pid
+						}
+					}
+				}
+			}
+		}
 	}
-	if principal == "" {
-		p.logf("system identity of vault %s/%s: %d %v", rg, vault, resp.StatusCode, m)
-		return
+	if len(out) < len(idents) {
+		p.logf("identities %v of vault %s/%s: %d %v", idents, rg, vault, resp.StatusCode, m)
 	}
-	const networkContributor = "4d97b98b-1d4f-4787-a291-c67834d212e7"
-	fixture.Assign(p.t, p.e, "/subscriptions/"+p.e.Sub+"/resourceGroups/"+netRG, networkContributor, principal)
+	return out
 }
 
 // vmShape is what an example documents of the VM of a recovery point.

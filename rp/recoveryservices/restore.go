@@ -626,6 +626,14 @@ func (pr *Provider) checkRestore(ctx context.Context, caller arm.Caller, it *ite
 			}
 		}
 	}
+	// A restore with a managed identity (identityInfo) reaches its staging
+	// account as that identity, as in Azure: the identity is the vault's,
+	// and it may write the account's containers.
+	if staging != "" {
+		if err := pr.checkVaultIdentity(ctx, it, req, stagingIdentityAction, staging, "Storage Account Contributor or Contributor"); err != nil {
+			return req, err
+		}
+	}
 	for _, w := range writes {
 		if err := resource.CheckWrite(ctx, pr.p.Store, w[1]); err != nil {
 			return req, err
@@ -667,7 +675,7 @@ func (pr *Provider) checkRestoreNetwork(ctx context.Context, it *itemRecord, req
 	if resource.NormLocation(loc) != resource.NormLocation(location) {
 		return restoreErr("properties.virtualNetworkId", "the virtual network '%s' is in region '%s', and the new VM is created in '%s': name a virtual network of that region.", sid.Parent().Name(), loc, resource.NormLocation(location))
 	}
-	if err := pr.checkVaultIdentity(ctx, it, req, joinSubnet, req.SubnetID); err != nil {
+	if err := pr.checkVaultIdentity(ctx, it, req, joinSubnet, req.SubnetID, "Network Contributor"); err != nil {
 		return err
 	}
 	nic := nicOf(req.TargetVirtualMachineID)
@@ -681,12 +689,20 @@ func (pr *Provider) checkRestoreNetwork(ctx context.Context, it *itemRecord, req
 
 const joinSubnet = "Microsoft.Network/virtualNetworks/subnets/join/action"
 
+// stagingIdentityAction is what the managed identity of an identity-based
+// restore needs on the staging account: Azure's documented actions for it
+// (backup-azure-arm-restore-vms, "Restore VMs with managed identities")
+// are the blob containers' read, write and delete, and the spec's
+// identityInfo is "required to access customer storage account".
+const stagingIdentityAction = "Microsoft.Storage/storageAccounts/blobServices/containers/write"
+
 // checkVaultIdentity checks that the vault's managed identity a restore
 // acts as (identityInfo: the system-assigned one, or the user-assigned one
 // it names) exists and may perform action at scope: 400 naming
 // properties.identityInfo when the vault has no such identity, 403
-// AuthorizationFailed naming the identity when it may not.
-func (pr *Provider) checkVaultIdentity(ctx context.Context, it *itemRecord, req restoreRequest, action, scope string) error {
+// AuthorizationFailed naming the identity (and roles, the built-in roles
+// that would grant it) when it may not.
+func (pr *Provider) checkVaultIdentity(ctx context.Context, it *itemRecord, req restoreRequest, action, scope, roles string) error {
 	ii := req.IdentityInfo
 	if ii == nil || pr.p.Authorize == nil || (!ii.IsSystemAssignedIdentity && ii.ManagedIdentityResourceID == "") {
 		return nil
@@ -714,7 +730,7 @@ func (pr *Provider) checkVaultIdentity(ctx context.Context, it *itemRecord, req 
 		return restoreErr("properties.identityInfo", "names the vault's %s, which the vault '%s' does not have: assign it to the vault (az backup vault identity assign), or restore without a managed identity.", which, v.Name)
 	}
 	if err := pr.p.Authorize(ctx, principal, action, scope); err != nil {
-		return arm.Errorf(http.StatusForbidden, "AuthorizationFailed", "The vault '%s' restores with its %s (object id '%s'), which does not have authorization to perform action '%s' over scope '%s': grant it a role holding that action there (Network Contributor), or restore without a managed identity.", v.Name, which, principal, action, scope)
+		return arm.Errorf(http.StatusForbidden, "AuthorizationFailed", "The vault '%s' restores with its %s (object id '%s'), which does not have authorization to perform action '%s' over scope '%s': grant it a role holding that action there (%s), or restore without a managed identity.", v.Name, which, principal, action, scope, roles)
 	}
 	return nil
 }

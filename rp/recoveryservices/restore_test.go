@@ -189,7 +189,10 @@ func TestRestoreKinds(t *testing.T) {
 // targetStorageAccountId is its staging account (the disks of a
 // RestoreDisks without a target resource group go to its resource group),
 // a missing one is refused by that field, and a region other than the
-// vault's is refused up front.
+// vault's is refused up front. The restore's identity (identityInfo) is
+// the vault's, and it reaches the staging account: it must be able to
+// write the account's containers, as Azure documents. Before, the
+// identity was not looked at for the staging account.
 func TestRestoreStagingAndRegion(t *testing.T) {
 	const v = "?api-version=2024-04-01"
 	e, R, I, vm := vaultAndVM(t, "web", "?api-version=2023-04-01")
@@ -226,8 +229,33 @@ func TestRestoreStagingAndRegion(t *testing.T) {
 	if code != 400 || !strings.Contains(str(m, "error.message"), "identityBasedRestoreDetails.targetStorageAccountId") {
 		t.Fatalf("missing identity-based staging account: %d %v", code, m)
 	}
-	code, m = restore(map[string]any{"region": "West US", "identityInfo": map[string]any{"isSystemAssignedIdentity": true},
-		"identityBasedRestoreDetails": map[string]any{"targetStorageAccountId": staging}})
+	// The restore reaches its staging account as the vault's identity, as
+	// in Azure: a vault without one is refused (naming identityInfo), and
+	// so is an identity that may not write the account's containers
+	// (403 naming it), until it is granted Storage Account Contributor on
+	// the account.
+	idRestore := map[string]any{"region": "West US", "identityInfo": map[string]any{"isSystemAssignedIdentity": true},
+		"identityBasedRestoreDetails": map[string]any{"targetStorageAccountId": staging}}
+	code, m = restore(idRestore)
+	if code != 400 || str(m, "error.target") != "properties.identityInfo" {
+		t.Fatalf("identity-based restore as a vault without an identity: %d %v, want 400 naming properties.identityInfo", code, m)
+	}
+	resp, m = e.Do("PATCH", R+"?api-version=2023-04-01", map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
+	must(t, "give the vault its identity", resp, m, 200, 202)
+	resp, m = e.Do("GET", R+"?api-version=2023-04-01", nil)
+	principal := str(m, "identity.principalId")
+	if principal == "" {
+		t.Fatalf("the vault's identity: %v", m)
+	}
+	code, m = restore(idRestore)
+	if code != 403 || str(m, "error.code") != "AuthorizationFailed" || !strings.Contains(str(m, "error.message"), principal) || !strings.Contains(str(m, "error.message"), "blobServices/containers/write") {
+		t.Fatalf("identity-based restore as an identity without access to the staging account: %d %v, want 403 naming %s", code, m, principal)
+	}
+	grant(t, e, principal, rbac.StorageAccountContributor, staging)
+	e.WaitFor("the identity's grant", func() bool {
+		code, m = restore(idRestore)
+		return code != 403
+	})
 	if code != 202 || str(m, "status") != "Succeeded" {
 		t.Fatalf("identity-based restore: %d %v", code, m)
 	}

@@ -157,7 +157,8 @@ func TestRestoreToANewVMAsTheVaultNeedsJoinOnTheSubnet(t *testing.T) {
 	ctx := e.Ctx()
 	net := "/subscriptions/" + e.Sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/vnet1"
 	mkVNet(t, e, net, "default", "10.0.0.0/24")
-	rr := restoreDisks(e, rp, mkStorage(t, e, "stagerg", "staging1"))
+	staging := mkStorage(t, e, "stagerg", "staging1")
+	rr := restoreDisks(e, rp, staging)
 	rr.RecoveryType = to.Ptr(armrecoveryservicesbackup.RecoveryTypeAlternateLocation)
 	rr.TargetVirtualMachineID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/newrg/providers/Microsoft.Compute/virtualMachines/vm1r")
 	rr.TargetResourceGroupID = to.Ptr("/subscriptions/" + e.Sub + "/resourceGroups/newrg")
@@ -186,6 +187,9 @@ func TestRestoreToANewVMAsTheVaultNeedsJoinOnTheSubnet(t *testing.T) {
 		t.Fatalf("a restore as a vault whose identity may not join the subnet: %v, want 403 naming %s", err, principal)
 	}
 	grant(t, e, principal, rbac.NetworkContributor, "/subscriptions/"+e.Sub+"/resourceGroups/netrg")
+	// It reaches the staging account as that identity too
+	// (TestRestoreStagingAndRegion).
+	grant(t, e, principal, rbac.StorageAccountContributor, staging)
 	var err error
 	e.WaitFor("the restore allowed", func() bool {
 		err = trigger()
