@@ -303,6 +303,17 @@ func (s *Server) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Before this replica registers: one whose object storage is not the
+	// others' refuses to start (checkObjectStorage).
+	var root blobRoot
+	if cfg.Blob != "" {
+		if root, err = openBlobURL(ctx, cfg.Blob); err != nil {
+			return err
+		}
+	}
+	if err := checkObjectStorage(ctx, s.Store, cfg.Store != "", bs.TenantID, cfg.Blob, root); err != nil {
+		return err
+	}
 	if cfg.Store != "" {
 		if err := registerReplica(ctx, s.Store, nodeID, base, audiences); err != nil {
 			return err
@@ -341,11 +352,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	s.Platform = &resource.Platform{FaultHook: s.injectOp, Store: s.Store, Clock: cfg.Clock, Jobs: s.Jobs, Ops: ops.NewManager(s.Store, cfg.Clock, s.Jobs, armops.Describe), Dir: dir, Logger: s.logger, DataDir: cfg.DataDir, TenantID: bs.TenantID,
 		Leader: s.Leader}
-	var root blobRoot
-	if cfg.Blob != "" {
-		if root, err = openBlobURL(ctx, cfg.Blob); err != nil {
-			return err
-		}
+	if root != nil {
 		s.Platform.OpenBlob = func(ctx context.Context, prefix string) (blob.Backend, error) { return root.Sub(prefix) }
 	}
 	s.Router = arm.NewRouter()
