@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/google/uuid"
 
@@ -21,8 +22,12 @@ import (
 // others share (or none, or one where they use none) refuses to start:
 // it would record recovery points whose data the others cannot read,
 // deduplicate against chunks they do not hold, and its collections would
-// take the others' packs for garbage. Another Safehold's container is
-// refused the same way, with a store of its own too.
+// take the others' packs for garbage. A Safehold started afresh (a store
+// of its own) on a container an earlier Safehold used starts, with a
+// warning: its vaults' repositories are its own (each under its vault's
+// key), so the earlier one's data is only left as it was, and a test
+// harness that starts a fresh Safehold per run on one container keeps
+// working; it takes the marker as it is, so its own replicas agree.
 
 const objectStorageKey = "object-storage"
 
@@ -36,11 +41,11 @@ type objectStorage struct {
 // checkObjectStorage checks (and on first use records) that raw, the
 // --blob URL opened as root (nil without --blob), is where this Safehold
 // keeps its backup data.
-func checkObjectStorage(ctx context.Context, st store.Store, shared bool, tenant, raw string, root blobRoot) error {
+func checkObjectStorage(ctx context.Context, logger *slog.Logger, st store.Store, shared bool, tenant, raw string, root blobRoot) error {
 	var mark *objectStorage
 	if root != nil {
 		var err error
-		if mark, err = markObjectStorage(ctx, root, tenant, raw); err != nil {
+		if mark, err = markObjectStorage(ctx, logger, root, tenant, raw); err != nil {
 			return err
 		}
 	}
@@ -82,8 +87,8 @@ func checkObjectStorage(ctx context.Context, st store.Store, shared bool, tenant
 }
 
 // markObjectStorage reads the marker of the object storage root, writing
-// it first if there is none; the marker of another Safehold is an error.
-func markObjectStorage(ctx context.Context, root blobRoot, tenant, raw string) (*objectStorage, error) {
+// it first if there is none; the marker of another Safehold is warned of.
+func markObjectStorage(ctx context.Context, logger *slog.Logger, root blobRoot, tenant, raw string) (*objectStorage, error) {
 	be, err := root.Sub("safehold")
 	if err != nil {
 		return nil, fmt.Errorf("--blob: %w", err)
@@ -106,7 +111,7 @@ func markObjectStorage(ctx context.Context, root blobRoot, tenant, raw string) (
 		return nil, fmt.Errorf("--blob %s: its marker safehold/owner is not Safehold's (%q); give Safehold a container or bucket (or prefix) of its own", mark.Blob, b)
 	}
 	if got.Tenant != tenant {
-		return nil, fmt.Errorf("--blob %s holds the backup data of another Safehold (tenant %s, recorded in its marker safehold/owner; this one's is %s): give each Safehold a container or bucket (or prefix) of its own, and every replica of one the same --blob", mark.Blob, got.Tenant, tenant)
+		logger.Warn("object storage: --blob was first used by another Safehold (its marker safehold/owner names another tenant); its data stays as it is, this Safehold's vaults keep repositories of their own there", "blob", mark.Blob, "marker_tenant", got.Tenant, "tenant", tenant)
 	}
 	return &got, nil
 }

@@ -311,7 +311,7 @@ func (s *Server) init(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := checkObjectStorage(ctx, s.Store, cfg.Store != "", bs.TenantID, cfg.Blob, root); err != nil {
+	if err := checkObjectStorage(ctx, s.logger, s.Store, cfg.Store != "", bs.TenantID, cfg.Blob, root); err != nil {
 		return err
 	}
 	if cfg.Store != "" {
