@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,12 +44,10 @@ type fixConn struct {
 	midLine bool   // inside a header line longer than br's buffer
 	dropped int64  // bytes of a head over maxHead dropped (stDropHead)
 
-	yield bool // the next Read lets the other goroutines run first (yieldWhenIdle)
-
 	partial       []byte // the start of a line a read deadline cut (Read)
 	answeredPlain bool   // a plain-HTTP request on the TLS port was answered (answerPlainHTTP)
 	kept          []byte // the head of the request being read, kept to say what net/http refused in it (keepHead)
-	serving       bool   // a handler has the request (middleware) until its answer is written (yieldWhenIdle): writes are its answer, never net/http's own (netHTTPError)
+	serving       bool   // a handler has the request (middleware) until its answer is written (connIdle): writes are its answer, never net/http's own (netHTTPError)
 
 	// rdClear, wdClear: the connection has no read (write) deadline, as
 	// the last one set through fixConn was none (SetReadDeadline)
@@ -114,10 +111,6 @@ func (c *fixConn) Read(p []byte) (int, error) {
 }
 
 func (c *fixConn) read(p []byte) (int, error) {
-	if c.yield {
-		c.yield = false
-		runtime.Gosched()
-	}
 	if c.outPos == len(c.out) {
 		c.out, c.outPos = c.out[:0], 0
 	}
@@ -624,40 +617,24 @@ func (fc *fixConn) tlsState() *tls.ConnectionState {
 	return fc.state0
 }
 
-// yieldWhenIdle is the server's ConnState hook: a keep-alive connection
-// whose answer has been written lets the other connections' goroutines run
-// before it reads its next request. Without it, Go's scheduler served a
-// connection whose client sends its next request at once back to back:
-// net/http hands each request over between the connection's goroutine and
-// a background reader it starts per request, and a goroutine readied by
-// the one running takes over its time slice, so such a connection kept a
-// processor (up to 500 requests, 68 ms, in a trace of bench/arm-get.sh)
-// while the others' requests waited: most of the GET benchmark's p99. A
-// yield costs little when nothing else is runnable.
+// connIdle is the server's ConnState hook: a connection turned idle has
+// its answer written, so a write before its next request is net/http's own.
 //
-// The yield happens in the connection's next Read, not in this hook.
-// net/http reads the next request's head only through a Read: fixConn
-// hands on one line per Read, so net/http never holds more than the line
-// it asked for, and pipelined requests wait in fixConn (once fixConn has
-// given up parsing and passes bytes through, the hook yields itself).
-// Where the waiting goroutines wait matters to the runtime: a new
-// goroutine's first stack is the average of the stacks the last garbage
-// collection scanned, and connections parked in this hook (at conn.serve's
-// depth; most of the connections under load) kept that average at 2 KiB,
-// so net/http's background reader, a new goroutine per request, outgrew
-// its stack in crypto/tls on most requests (copying it was ~3-4 % of a
-// GET's CPU); parked in Read, a few frames deeper, they keep it at 4 KiB.
-func yieldWhenIdle(nc net.Conn, st http.ConnState) {
+// It used to yield the processor too (runtime.Gosched before the next
+// request's read, since session 11), so that a connection whose client
+// sends its next request at once would not keep a processor while the
+// others' requests waited. Measured again on 2 cores (bench/arm-get.sh,
+// 64 connections, 4 rounds against the same tree with the yield, session
+// 31): without it 1.24x the requests per second, 0.87x the CPU per request
+// and 0.89x the p99, in every round; yielding only when the next request
+// was already buffered kept most of the cost. The scheduler's own
+// preemption (10 ms) bounds what one connection can take; a client that
+// pipelines its requests is served in order until then.
+func connIdle(nc net.Conn, st http.ConnState) {
 	if st != http.StateIdle {
 		return
 	}
-	c, ok := nc.(*fixConn)
-	if ok {
-		c.serving = false // its answer is written: the next write may be net/http's own
+	if c, ok := nc.(*fixConn); ok {
+		c.serving = false
 	}
-	if ok && !c.raw {
-		c.yield = true
-		return
-	}
-	runtime.Gosched()
 }

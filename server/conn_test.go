@@ -57,7 +57,7 @@ func TestFixConnRepairsOnlyRequestLines(t *testing.T) {
 // have arrived are handed on in one Read (net/http reads each Read through
 // its connReader and bufio: one per line was ~4 % of a GET's CPU), and
 // only the head: its body and the requests pipelined after it wait in
-// fixConn (yieldWhenIdle).
+// fixConn.
 func TestFixConnHandsOnAHeadInOneRead(t *testing.T) {
 	head := "PUT /p?a=b c HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer x\r\nContent-Length: 3\r\n\r\n"
 	next := "GET /q HTTP/1.1\r\nHost: h\r\n\r\n"
@@ -360,7 +360,7 @@ func TestFixConnPassesOnlyDeadlinesThatChange(t *testing.T) {
 	}
 	dl := deadlineListener{Listener: ln, conns: make(chan *deadlineConn, 1)}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-		ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, ConnState: yieldWhenIdle}
+		ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, ConnState: connIdle}
 	go srv.Serve(&fixListener{Listener: dl})
 	defer srv.Close()
 	c, err := net.Dial("tcp", ln.Addr().String())

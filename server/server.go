@@ -643,7 +643,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.followClock(mctx)
 	go s.Blobs.Run(mctx, s.logger)
 	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug), ConnContext: connContext, ConnState: yieldWhenIdle}
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug), ConnContext: connContext, ConnState: connIdle}
 	var ln net.Listener = &fixListener{Listener: s.listener, tlsCfg: s.tlsCfg}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
